@@ -1,0 +1,112 @@
+package dev.fulcrum.core;
+
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one entry point every transport uses: resolve the model, validate the request, hand it to the
+ * model's instances and complete a future with the response. Never blocks the calling thread (a
+ * transport's event loop); the future completes on an engine thread. Thread-safe.
+ */
+public final class InferenceService {
+  private final ModelRepository repository;
+  private final boolean strictReadiness;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Object idle = new Object();
+  private volatile boolean draining;
+
+  /**
+   * @param strictReadiness when true (Triton's default) the server is ready only when every model
+   *     version is ready; otherwise when loading has finished
+   */
+  public InferenceService(ModelRepository repository, boolean strictReadiness) {
+    this.repository = repository;
+    this.strictReadiness = strictReadiness;
+  }
+
+  public ModelRepository repository() {
+    return repository;
+  }
+
+  /** Runs a request. Failures complete the future with an {@link InferenceException}. */
+  public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
+    if (draining) {
+      return CompletableFuture.failedFuture(
+          InferenceException.unavailable("the server is shutting down"));
+    }
+    inFlight.incrementAndGet();
+    CompletableFuture<InferenceResponse> result;
+    try {
+      ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
+      RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
+      result =
+          mv.pool()
+              .submit(v.inputs(), v.outputNames())
+              .thenApply(
+                  outputs ->
+                      new InferenceResponse(
+                          mv.name(), mv.versionString(), request.id(), null, outputs));
+    } catch (InferenceException e) {
+      result = CompletableFuture.failedFuture(e);
+    } catch (RuntimeException e) {
+      result =
+          CompletableFuture.failedFuture(
+              InferenceException.internal("request failed: " + e.getMessage(), e));
+    }
+    return result.whenComplete((r, t) -> finished());
+  }
+
+  private void finished() {
+    if (inFlight.decrementAndGet() == 0 && draining) {
+      synchronized (idle) {
+        idle.notifyAll();
+      }
+    }
+  }
+
+  public boolean isLive() {
+    return true;
+  }
+
+  public boolean isReady() {
+    if (draining || repository.isLoading()) {
+      return false;
+    }
+    return !strictReadiness || repository.allReady();
+  }
+
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /** Stops accepting requests: readiness turns false and new requests are refused. */
+  public void beginDrain() {
+    draining = true;
+  }
+
+  public boolean isDraining() {
+    return draining;
+  }
+
+  /** Waits until in-flight requests finish or the timeout passes; true when none are left. */
+  public boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (idle) {
+      while (inFlight.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        idle.wait(Math.max(1, left / 1_000_000));
+      }
+    }
+    return true;
+  }
+}

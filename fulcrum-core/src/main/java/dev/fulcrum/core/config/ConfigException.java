@@ -1,0 +1,22 @@
+package dev.fulcrum.core.config;
+
+import java.nio.file.Path;
+
+/** A model configuration that is wrong; the message names the file and the field. */
+public class ConfigException extends Exception {
+  private static final long serialVersionUID = 1L;
+
+  public ConfigException(Path file, String field, String problem) {
+    super(
+        file
+            + ": "
+            + (field == null || field.isEmpty() ? "" : "field '" + field + "': ")
+            + problem);
+  }
+
+  public ConfigException(Path file, String field, String problem, Throwable cause) {
+    super(
+        file + ": " + (field == null || field.isEmpty() ? "" : "field '" + field + "': ") + problem,
+        cause);
+  }
+}

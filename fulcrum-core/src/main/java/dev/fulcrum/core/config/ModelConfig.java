@@ -1,0 +1,62 @@
+package dev.fulcrum.core.config;
+
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.tensor.Shapes;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The complete, validated configuration of one model: what the model's {@code config.yaml} says,
+ * with everything it leaves out filled in from the model file (see {@link ModelConfigResolver}).
+ *
+ * @param name the model's name (its folder name)
+ * @param platform the runtime platform, e.g. {@code onnxruntime_onnx}
+ * @param maxBatchSize 0 when the model does not batch; otherwise the largest batch, and the
+ *     tensors' {@code dims} leave out the batch dimension
+ * @param inputs the inputs, in model order
+ * @param outputs the outputs, in model order
+ * @param versionPolicy which versions are served
+ * @param instanceCount how many instances run at once
+ * @param sessionOptions engine options for each instance
+ * @param defaultModelFilename the model file in each version folder
+ */
+public record ModelConfig(
+    String name,
+    String platform,
+    int maxBatchSize,
+    List<TensorConfig> inputs,
+    List<TensorConfig> outputs,
+    VersionPolicy versionPolicy,
+    int instanceCount,
+    SessionOptions sessionOptions,
+    String defaultModelFilename) {
+  public ModelConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(platform, "platform");
+    inputs = List.copyOf(inputs);
+    outputs = List.copyOf(outputs);
+    Objects.requireNonNull(versionPolicy, "versionPolicy");
+    Objects.requireNonNull(sessionOptions, "sessionOptions");
+    if (maxBatchSize < 0 || instanceCount < 1) {
+      throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
+    }
+  }
+
+  public boolean batching() {
+    return maxBatchSize > 0;
+  }
+
+  public Optional<TensorConfig> input(String tensorName) {
+    return inputs.stream().filter(t -> t.name().equals(tensorName)).findFirst();
+  }
+
+  public Optional<TensorConfig> output(String tensorName) {
+    return outputs.stream().filter(t -> t.name().equals(tensorName)).findFirst();
+  }
+
+  /** The full shape a client sees in metadata: the batch dimension (-1) first when batching. */
+  public long[] fullShape(TensorConfig tensor) {
+    return batching() ? Shapes.prepend(-1, tensor.dims()) : tensor.dims();
+  }
+}

@@ -1,0 +1,49 @@
+package dev.fulcrum.core.config;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+
+/**
+ * A model's {@code config.yaml} exactly as written: every field optional (null when absent). {@link
+ * ModelConfigResolver} turns it, with the model file's signature, into a {@link ModelConfig}. The
+ * schema is documented in docs/MODEL_CONFIG.md.
+ */
+public record ModelConfigFile(
+    @JsonProperty("name") String name,
+    @JsonProperty("platform") String platform,
+    @JsonProperty("default-model-filename") String defaultModelFilename,
+    @JsonProperty("max-batch-size") Integer maxBatchSize,
+    @JsonProperty("inputs") List<Tensor> inputs,
+    @JsonProperty("outputs") List<Tensor> outputs,
+    @JsonProperty("version-policy") VersionPolicyFile versionPolicy,
+    @JsonProperty("instance-count") Integer instanceCount,
+    @JsonProperty("onnxruntime") OnnxRuntimeFile onnxruntime) {
+
+  /** An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0. */
+  public record Tensor(
+      @JsonProperty("name") String name,
+      @JsonProperty("datatype") String datatype,
+      @JsonProperty("dims") List<Long> dims) {}
+
+  /** Exactly one of {@code latest}, {@code all}, {@code specific}. */
+  public record VersionPolicyFile(
+      @JsonProperty("latest") Integer latest,
+      @JsonProperty("all") Boolean all,
+      @JsonProperty("specific") List<Long> specific) {}
+
+  /** ONNX Runtime session options. */
+  public record OnnxRuntimeFile(
+      @JsonProperty("intra-op-threads") Integer intraOpThreads,
+      @JsonProperty("inter-op-threads") Integer interOpThreads,
+      @JsonProperty("graph-optimization-level") String graphOptimizationLevel,
+      @JsonProperty("execution-mode") String executionMode,
+      @JsonProperty("memory-arena") Boolean memoryArena,
+      @JsonProperty("memory-pattern") Boolean memoryPattern,
+      @JsonProperty("execution-provider") String executionProvider,
+      @JsonProperty("device-id") Integer deviceId) {}
+
+  /** The configuration of a model that has no config.yaml. */
+  public static ModelConfigFile empty() {
+    return new ModelConfigFile(null, null, null, null, null, null, null, null, null);
+  }
+}

@@ -1,0 +1,350 @@
+package dev.fulcrum.core.config;
+
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.runtime.SessionOptions.ExecutionMode;
+import dev.fulcrum.core.runtime.SessionOptions.OptimizationLevel;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.TensorSpec;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Turns a {@link ModelConfigFile} into a {@link ModelConfig}, filling what the file leaves out from
+ * the model's signature the way Triton's ONNX backend auto-completes a configuration: inputs and
+ * outputs come from the graph, and the model batches only when every input and output has a dynamic
+ * first dimension. Validation happens here, once, at load time; every error names the file and the
+ * field. Stateless and thread-safe.
+ */
+public final class ModelConfigResolver {
+  /** The platform of the ONNX Runtime backend, as Triton names it. */
+  public static final String ONNX_PLATFORM = "onnxruntime_onnx";
+
+  private final int availableProcessors;
+  private final int defaultMaxBatchSize;
+
+  /**
+   * @param availableProcessors cores to share among instances when thread counts are not given
+   * @param defaultMaxBatchSize max-batch-size given to a batchable model whose config sets none
+   */
+  public ModelConfigResolver(int availableProcessors, int defaultMaxBatchSize) {
+    this.availableProcessors = Math.max(1, availableProcessors);
+    this.defaultMaxBatchSize = defaultMaxBatchSize;
+  }
+
+  /** What is needed before the model file is opened: platform, file, versions, instances. */
+  public record Deployment(
+      String platform,
+      String modelFilename,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions) {}
+
+  public Deployment deployment(String modelName, ModelConfigFile f, Path file)
+      throws ConfigException {
+    if (f.name() != null && !f.name().equals(modelName)) {
+      throw new ConfigException(
+          file,
+          "name",
+          "'" + f.name() + "' differs from the model's folder name '" + modelName + "'");
+    }
+    String platform = f.platform() == null ? ONNX_PLATFORM : f.platform();
+    if (!platform.equals(ONNX_PLATFORM) && !platform.equals("onnx")) {
+      throw new ConfigException(
+          file, "platform", "'" + platform + "' is not supported; use '" + ONNX_PLATFORM + "'");
+    }
+    String filename = f.defaultModelFilename() == null ? "model.onnx" : f.defaultModelFilename();
+    if (filename.isBlank() || filename.contains("/") || filename.contains("..")) {
+      throw new ConfigException(file, "default-model-filename", "must be a plain file name");
+    }
+    int instances = f.instanceCount() == null ? 1 : f.instanceCount();
+    if (instances < 1 || instances > 64) {
+      throw new ConfigException(
+          file, "instance-count", "must be between 1 and 64, was " + instances);
+    }
+    return new Deployment(
+        ONNX_PLATFORM,
+        filename,
+        versionPolicy(f.versionPolicy(), file),
+        instances,
+        sessionOptions(f.onnxruntime(), file, instances));
+  }
+
+  private static VersionPolicy versionPolicy(ModelConfigFile.VersionPolicyFile p, Path file)
+      throws ConfigException {
+    if (p == null) {
+      return new VersionPolicy.Latest(1);
+    }
+    int given =
+        (p.latest() != null ? 1 : 0) + (p.all() != null ? 1 : 0) + (p.specific() != null ? 1 : 0);
+    if (given != 1) {
+      throw new ConfigException(
+          file, "version-policy", "give exactly one of 'latest: N', 'all: true', 'specific: [..]'");
+    }
+    if (p.latest() != null) {
+      if (p.latest() < 1) {
+        throw new ConfigException(file, "version-policy.latest", "must be >= 1");
+      }
+      return new VersionPolicy.Latest(p.latest());
+    }
+    if (p.all() != null) {
+      if (!p.all()) {
+        throw new ConfigException(file, "version-policy.all", "only 'all: true' is meaningful");
+      }
+      return new VersionPolicy.All();
+    }
+    if (p.specific().isEmpty() || p.specific().stream().anyMatch(v -> v == null || v < 1)) {
+      throw new ConfigException(
+          file, "version-policy.specific", "must list one or more versions >= 1");
+    }
+    return new VersionPolicy.Specific(new HashSet<>(p.specific()));
+  }
+
+  private SessionOptions sessionOptions(ModelConfigFile.OnnxRuntimeFile o, Path file, int instances)
+      throws ConfigException {
+    // Default: share the cores among the instances so that they do not oversubscribe the machine.
+    int defaultIntra = Math.max(1, availableProcessors / instances);
+    if (o == null) {
+      return SessionOptions.defaults().withIntraOpThreads(defaultIntra);
+    }
+    int intra = o.intraOpThreads() == null ? defaultIntra : o.intraOpThreads();
+    int inter = o.interOpThreads() == null ? 0 : o.interOpThreads();
+    if (intra < 0 || intra > 1024) {
+      throw new ConfigException(file, "onnxruntime.intra-op-threads", "must be 0..1024");
+    }
+    if (inter < 0 || inter > 1024) {
+      throw new ConfigException(file, "onnxruntime.inter-op-threads", "must be 0..1024");
+    }
+    OptimizationLevel level =
+        parseEnum(
+            OptimizationLevel.class,
+            o.graphOptimizationLevel(),
+            OptimizationLevel.ALL,
+            file,
+            "onnxruntime.graph-optimization-level");
+    ExecutionMode mode =
+        parseEnum(
+            ExecutionMode.class,
+            o.executionMode(),
+            ExecutionMode.SEQUENTIAL,
+            file,
+            "onnxruntime.execution-mode");
+    String provider =
+        o.executionProvider() == null ? "cpu" : o.executionProvider().toLowerCase(Locale.ROOT);
+    if (!provider.equals("cpu") && !provider.equals("cuda")) {
+      throw new ConfigException(
+          file,
+          "onnxruntime.execution-provider",
+          "must be 'cpu' or 'cuda', was '" + provider + "'");
+    }
+    int device = o.deviceId() == null ? 0 : o.deviceId();
+    if (device < 0) {
+      throw new ConfigException(file, "onnxruntime.device-id", "must be >= 0");
+    }
+    return new SessionOptions(
+        intra,
+        inter,
+        level,
+        mode,
+        o.memoryArena() == null || o.memoryArena(),
+        o.memoryPattern() == null || o.memoryPattern(),
+        provider,
+        device);
+  }
+
+  private static <E extends Enum<E>> E parseEnum(
+      Class<E> type, String value, E dflt, Path file, String field) throws ConfigException {
+    if (value == null) {
+      return dflt;
+    }
+    try {
+      return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      List<String> names = new ArrayList<>();
+      for (E c : type.getEnumConstants()) {
+        names.add(c.name().toLowerCase(Locale.ROOT));
+      }
+      throw new ConfigException(file, field, "'" + value + "' is not one of " + names);
+    }
+  }
+
+  /**
+   * Completes the configuration from the model's signature and checks the two agree.
+   *
+   * @throws ConfigException when the file contradicts the model
+   */
+  public ModelConfig complete(
+      String modelName, ModelConfigFile f, Path file, Deployment d, ModelSignature sig)
+      throws ConfigException {
+    boolean canBatch = canBatch(sig);
+    int maxBatch;
+    if (f.maxBatchSize() == null) {
+      maxBatch = canBatch ? defaultMaxBatchSize : 0;
+    } else {
+      maxBatch = f.maxBatchSize();
+      if (maxBatch < 0) {
+        throw new ConfigException(file, "max-batch-size", "must be >= 0");
+      }
+      if (maxBatch > 0 && !canBatch) {
+        throw new ConfigException(
+            file,
+            "max-batch-size",
+            maxBatch
+                + " needs every input and output of the model to have a dynamic first"
+                + " dimension, but "
+                + firstNonBatchable(sig)
+                + "; set max-batch-size: 0");
+      }
+    }
+    List<TensorConfig> inputs = tensors(f.inputs(), sig.inputs(), maxBatch > 0, file, "inputs");
+    List<TensorConfig> outputs = tensors(f.outputs(), sig.outputs(), maxBatch > 0, file, "outputs");
+    return new ModelConfig(
+        modelName,
+        d.platform(),
+        maxBatch,
+        inputs,
+        outputs,
+        d.versionPolicy(),
+        d.instanceCount(),
+        d.sessionOptions(),
+        d.modelFilename());
+  }
+
+  static boolean canBatch(ModelSignature sig) {
+    for (TensorSpec t : sig.inputs()) {
+      if (t.shape().length == 0 || t.shape()[0] != -1) {
+        return false;
+      }
+    }
+    for (TensorSpec t : sig.outputs()) {
+      if (t.shape().length == 0 || t.shape()[0] != -1) {
+        return false;
+      }
+    }
+    return !sig.inputs().isEmpty();
+  }
+
+  private static String firstNonBatchable(ModelSignature sig) {
+    for (List<TensorSpec> list : List.of(sig.inputs(), sig.outputs())) {
+      for (TensorSpec t : list) {
+        if (t.shape().length == 0 || t.shape()[0] != -1) {
+          return "'" + t.name() + "' has shape " + Shapes.toString(t.shape());
+        }
+      }
+    }
+    return "the model has no inputs";
+  }
+
+  private static List<TensorConfig> tensors(
+      List<ModelConfigFile.Tensor> declared,
+      List<TensorSpec> actual,
+      boolean batching,
+      Path file,
+      String field)
+      throws ConfigException {
+    List<TensorConfig> fromModel = new ArrayList<>();
+    for (TensorSpec t : actual) {
+      long[] s = t.shape();
+      fromModel.add(new TensorConfig(t.name(), t.datatype(), batching ? Shapes.dropFirst(s) : s));
+    }
+    if (declared == null || declared.isEmpty()) {
+      return fromModel;
+    }
+    // The file lists tensors: each must exist in the model and agree with it.
+    List<TensorConfig> out = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < declared.size(); i++) {
+      ModelConfigFile.Tensor t = declared.get(i);
+      String here = field + "[" + i + "]";
+      if (t == null || t.name() == null || t.name().isBlank()) {
+        throw new ConfigException(file, here + ".name", "is required");
+      }
+      if (!seen.add(t.name())) {
+        throw new ConfigException(file, here + ".name", "'" + t.name() + "' is listed twice");
+      }
+      TensorConfig model =
+          fromModel.stream().filter(m -> m.name().equals(t.name())).findFirst().orElse(null);
+      if (model == null) {
+        throw new ConfigException(
+            file,
+            here + ".name",
+            "the model has no "
+                + field.substring(0, field.length() - 1)
+                + " named '"
+                + t.name()
+                + "'; it has "
+                + fromModel.stream().map(TensorConfig::name).toList());
+      }
+      DataType type = model.datatype();
+      if (t.datatype() != null) {
+        type =
+            DataType.fromAnyName(t.datatype())
+                .orElseThrow(
+                    () ->
+                        new ConfigException(
+                            file,
+                            here + ".datatype",
+                            "unknown datatype '"
+                                + t.datatype()
+                                + "'; use one of "
+                                + DataType.allNames()));
+        if (type != model.datatype()) {
+          throw new ConfigException(
+              file,
+              here + ".datatype",
+              type + " but the model declares " + model.datatype() + " for '" + t.name() + "'");
+        }
+      }
+      long[] dims = model.dims();
+      if (t.dims() != null) {
+        long[] given = new long[t.dims().size()];
+        for (int k = 0; k < given.length; k++) {
+          Long v = t.dims().get(k);
+          if (v == null || v < -1 || v == 0) {
+            throw new ConfigException(
+                file, here + ".dims[" + k + "]", "must be -1 or a positive size, was " + v);
+          }
+          given[k] = v;
+        }
+        if (!compatible(dims, given)) {
+          throw new ConfigException(
+              file,
+              here + ".dims",
+              Shapes.toString(given)
+                  + " disagrees with the model's "
+                  + Shapes.toString(dims)
+                  + (batching ? " (dims leave out the batch dimension)" : ""));
+        }
+        dims = given;
+      }
+      out.add(new TensorConfig(t.name(), type, dims));
+    }
+    if (field.equals("inputs")) {
+      for (TensorConfig m : fromModel) {
+        if (!seen.contains(m.name())) {
+          throw new ConfigException(
+              file, field, "does not list the model's input '" + m.name() + "'");
+        }
+      }
+    }
+    return out;
+  }
+
+  /** A declared shape may narrow the model's: -1 in the model accepts any fixed size. */
+  private static boolean compatible(long[] model, long[] given) {
+    if (model.length != given.length) {
+      return false;
+    }
+    for (int i = 0; i < model.length; i++) {
+      if (model[i] != -1 && given[i] != model[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

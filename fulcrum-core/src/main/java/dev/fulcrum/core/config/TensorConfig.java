@@ -1,0 +1,40 @@
+package dev.fulcrum.core.config;
+
+import dev.fulcrum.core.tensor.DataType;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * An input or output as the configuration declares it, Triton-style: when the model batches, {@code
+ * dims} leaves out the batch dimension; -1 marks a dimension of any size.
+ */
+public record TensorConfig(String name, DataType datatype, long[] dims) {
+  public TensorConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(datatype, "datatype");
+    dims = dims.clone();
+  }
+
+  @Override
+  public long[] dims() {
+    return dims.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TensorConfig t
+        && name.equals(t.name)
+        && datatype == t.datatype
+        && Arrays.equals(dims, t.dims);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, datatype, Arrays.hashCode(dims));
+  }
+
+  @Override
+  public String toString() {
+    return name + ":" + datatype + Arrays.toString(dims);
+  }
+}

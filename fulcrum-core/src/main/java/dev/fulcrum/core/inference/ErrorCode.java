@@ -1,0 +1,24 @@
+package dev.fulcrum.core.inference;
+
+/**
+ * Why a request failed, in transport-neutral words. Transports map each to their own status (HTTP
+ * status codes, gRPC status codes); a client mistake is never {@link #INTERNAL}.
+ */
+public enum ErrorCode {
+  /** The request is malformed or does not fit the model (HTTP 400, gRPC INVALID_ARGUMENT). */
+  INVALID_ARGUMENT,
+  /** No such model or version (HTTP 404, gRPC NOT_FOUND). */
+  NOT_FOUND,
+  /** The server or model is not ready, or is shutting down (HTTP 503, gRPC UNAVAILABLE). */
+  UNAVAILABLE,
+  /** A queue is full; retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED). */
+  RESOURCE_EXHAUSTED,
+  /** The request's deadline passed before it ran (HTTP 504, gRPC DEADLINE_EXCEEDED). */
+  DEADLINE_EXCEEDED,
+  /** The client went away or cancelled (gRPC CANCELLED). */
+  CANCELLED,
+  /** The server does not implement what was asked (HTTP 501, gRPC UNIMPLEMENTED). */
+  UNIMPLEMENTED,
+  /** The engine failed (HTTP 500, gRPC INTERNAL). */
+  INTERNAL
+}

@@ -1,0 +1,33 @@
+package dev.fulcrum.core.inference;
+
+import dev.fulcrum.core.tensor.Tensor;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One inference request as every transport hands it to the core.
+ *
+ * @param modelName the model to run
+ * @param modelVersion an explicit version, or empty for the version policy's newest ready one
+ * @param id the client's request id, echoed in the response ("" when none)
+ * @param parameters request parameters (values are String, Long, Double or Boolean)
+ * @param inputs the input tensors
+ * @param outputs the outputs asked for; empty means all of the model's outputs
+ */
+public record InferenceRequest(
+    String modelName,
+    String modelVersion,
+    String id,
+    Map<String, Object> parameters,
+    List<Tensor> inputs,
+    List<RequestedOutput> outputs) {
+  public InferenceRequest {
+    Objects.requireNonNull(modelName, "modelName");
+    modelVersion = modelVersion == null ? "" : modelVersion;
+    id = id == null ? "" : id;
+    parameters = parameters == null ? Map.of() : Map.copyOf(parameters);
+    inputs = List.copyOf(inputs);
+    outputs = outputs == null ? List.of() : List.copyOf(outputs);
+  }
+}

@@ -1,0 +1,110 @@
+package dev.fulcrum.core.inference;
+
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks a request against a model's configuration before it is queued, so that a client mistake is
+ * answered with INVALID_ARGUMENT naming the model and the tensor, and never reaches the engine.
+ * Stateless and thread-safe.
+ */
+public final class RequestValidator {
+  private RequestValidator() {}
+
+  /** A request that passed: inputs in the model's order, and the outputs to compute. */
+  public record Validated(List<Tensor> inputs, List<String> outputNames, int batchSize) {}
+
+  public static Validated validate(ModelConfig config, InferenceRequest request) {
+    String model = config.name();
+    Map<String, Tensor> byName = new HashMap<>();
+    for (Tensor t : request.inputs()) {
+      if (byName.put(t.name(), t) != null) {
+        throw InferenceException.invalid("model '%s': input '%s' is given twice", model, t.name());
+      }
+      if (config.input(t.name()).isEmpty()) {
+        throw InferenceException.invalid(
+            "model '%s' has no input named '%s'; its inputs are %s",
+            model, t.name(), names(config.inputs()));
+      }
+    }
+    List<Tensor> ordered = new ArrayList<>(config.inputs().size());
+    long batch = -1;
+    for (TensorConfig spec : config.inputs()) {
+      Tensor t = byName.get(spec.name());
+      if (t == null) {
+        throw InferenceException.invalid(
+            "model '%s': input '%s' (%s, shape %s) is missing",
+            model, spec.name(), spec.datatype(), Shapes.toString(config.fullShape(spec)));
+      }
+      if (t.datatype() != spec.datatype()) {
+        throw InferenceException.invalid(
+            "model '%s': input '%s' must be %s, got %s",
+            model, spec.name(), spec.datatype(), t.datatype());
+      }
+      long[] shape = t.shape();
+      if (config.batching()) {
+        if (shape.length != spec.dims().length + 1) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' has shape %s but the model expects %s (batch dimension"
+                  + " first)",
+              model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
+        }
+        if (shape[0] < 1 || shape[0] > config.maxBatchSize()) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' has batch size %d, outside 1..%d (max-batch-size)",
+              model, spec.name(), shape[0], config.maxBatchSize());
+        }
+        if (batch >= 0 && shape[0] != batch) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' has batch size %d but other inputs have %d",
+              model, spec.name(), shape[0], batch);
+        }
+        batch = shape[0];
+      }
+      if (!Shapes.matches(
+          config.fullShape(spec), config.batching() ? withAnyBatch(shape) : shape)) {
+        throw InferenceException.invalid(
+            "model '%s': input '%s' has shape %s but the model expects %s",
+            model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
+      }
+      ordered.add(t);
+    }
+    List<String> outputs = new ArrayList<>();
+    if (request.outputs().isEmpty()) {
+      outputs.addAll(names(config.outputs()));
+    } else {
+      Set<String> seen = new HashSet<>();
+      for (RequestedOutput o : request.outputs()) {
+        if (config.output(o.name()).isEmpty()) {
+          throw InferenceException.invalid(
+              "model '%s' has no output named '%s'; its outputs are %s",
+              model, o.name(), names(config.outputs()));
+        }
+        if (!seen.add(o.name())) {
+          throw InferenceException.invalid(
+              "model '%s': output '%s' is requested twice", model, o.name());
+        }
+        outputs.add(o.name());
+      }
+    }
+    return new Validated(ordered, outputs, (int) Math.max(batch, 1));
+  }
+
+  private static long[] withAnyBatch(long[] shape) {
+    long[] s = shape.clone();
+    s[0] = -1;
+    return s;
+  }
+
+  private static List<String> names(List<TensorConfig> list) {
+    return list.stream().map(TensorConfig::name).toList();
+  }
+}

@@ -1,0 +1,14 @@
+package dev.fulcrum.core.runtime;
+
+/** A model that could not be loaded; the message says why and is shown to operators. */
+public class ModelLoadException extends Exception {
+  private static final long serialVersionUID = 1L;
+
+  public ModelLoadException(String message) {
+    super(message);
+  }
+
+  public ModelLoadException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,64 @@
+package dev.fulcrum.core.runtime;
+
+/**
+ * Engine options for one model instance, from the {@code onnxruntime:} section of a model's
+ * configuration. Zero thread counts mean "the engine decides".
+ *
+ * @param intraOpThreads threads used inside one operator (0: engine default)
+ * @param interOpThreads threads used across operators in parallel execution mode (0: default)
+ * @param optimizationLevel graph optimization level
+ * @param executionMode sequential or parallel operator execution
+ * @param memoryArena whether the engine keeps a CPU memory arena between calls
+ * @param memoryPattern whether the engine pre-plans memory for repeated shapes
+ * @param executionProvider "cpu" or "cuda"
+ * @param deviceId the accelerator index for the CUDA provider
+ */
+public record SessionOptions(
+    int intraOpThreads,
+    int interOpThreads,
+    OptimizationLevel optimizationLevel,
+    ExecutionMode executionMode,
+    boolean memoryArena,
+    boolean memoryPattern,
+    String executionProvider,
+    int deviceId) {
+
+  /** Graph optimization levels, as ONNX Runtime names them. */
+  public enum OptimizationLevel {
+    DISABLED,
+    BASIC,
+    EXTENDED,
+    ALL
+  }
+
+  /** Operator scheduling. */
+  public enum ExecutionMode {
+    SEQUENTIAL,
+    PARALLEL
+  }
+
+  public SessionOptions {
+    if (intraOpThreads < 0 || interOpThreads < 0) {
+      throw new IllegalArgumentException("thread counts must be >= 0");
+    }
+    executionProvider = executionProvider == null ? "cpu" : executionProvider;
+  }
+
+  /** Engine defaults: all optimizations, sequential, arena on, CPU. */
+  public static SessionOptions defaults() {
+    return new SessionOptions(
+        0, 0, OptimizationLevel.ALL, ExecutionMode.SEQUENTIAL, true, true, "cpu", 0);
+  }
+
+  public SessionOptions withIntraOpThreads(int n) {
+    return new SessionOptions(
+        n,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId);
+  }
+}
