@@ -1,0 +1,112 @@
+package dev.fulcrum.core.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.TensorSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelConfigLoaderTest {
+  @TempDir Path dir;
+  private final ModelConfigLoader loader = new ModelConfigLoader();
+  private final ModelConfigResolver resolver = new ModelConfigResolver(2, 32);
+
+  private static final ModelSignature BATCHABLE =
+      new ModelSignature(
+          List.of(new TensorSpec("features", DataType.FP32, new long[] {-1, 8})),
+          List.of(
+              new TensorSpec("probabilities", DataType.FP32, new long[] {-1, 2}),
+              new TensorSpec("label", DataType.INT64, new long[] {-1})));
+
+  private ModelConfig resolve(String yaml, ModelSignature sig) throws Exception {
+    Path file = dir.resolve("config.yaml");
+    Files.writeString(file, yaml);
+    ModelConfigFile f = loader.read(file);
+    return resolver.complete("m", f, file, resolver.deployment("m", f, file), sig);
+  }
+
+  private void assertFails(String yaml, String... fragments) {
+    assertThatThrownBy(() -> resolve(yaml, BATCHABLE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("config.yaml")
+        .satisfies(e -> assertThat(e.getMessage()).contains(fragments));
+  }
+
+  @Test
+  void fullConfigurationIsRead() throws Exception {
+    ModelConfig c =
+        resolve(
+            """
+            name: m
+            platform: onnxruntime_onnx
+            max-batch-size: 16
+            inputs:
+              - {name: features, datatype: TYPE_FP32, dims: [8]}
+            outputs:
+              - {name: probabilities, datatype: FP32, dims: [2]}
+            version-policy: {specific: [1, 3]}
+            instance-count: 2
+            onnxruntime:
+              intra-op-threads: 1
+              inter-op-threads: 1
+              graph-optimization-level: basic
+              execution-mode: parallel
+              memory-arena: false
+            """,
+            BATCHABLE);
+    assertThat(c.maxBatchSize()).isEqualTo(16);
+    assertThat(c.outputs()).extracting(TensorConfig::name).containsExactly("probabilities");
+    assertThat(c.instanceCount()).isEqualTo(2);
+    assertThat(c.versionPolicy().select(new TreeSet<>(List.of(1L, 2L, 3L))))
+        .containsExactly(3L, 1L);
+    SessionOptions o = c.sessionOptions();
+    assertThat(o.intraOpThreads()).isEqualTo(1);
+    assertThat(o.optimizationLevel()).isEqualTo(SessionOptions.OptimizationLevel.BASIC);
+    assertThat(o.executionMode()).isEqualTo(SessionOptions.ExecutionMode.PARALLEL);
+    assertThat(o.memoryArena()).isFalse();
+  }
+
+  @Test
+  void emptyConfigurationIsCompletedFromTheModel() throws Exception {
+    ModelConfig c = resolve("", BATCHABLE);
+    assertThat(c.maxBatchSize()).isEqualTo(32);
+    assertThat(c.inputs().get(0).dims()).containsExactly(8);
+    assertThat(c.outputs().get(1).dims()).isEmpty();
+    assertThat(c.fullShape(c.outputs().get(1))).containsExactly(-1);
+    assertThat(c.sessionOptions().intraOpThreads()).isEqualTo(2);
+
+    ModelSignature fixed =
+        new ModelSignature(
+            List.of(new TensorSpec("x", DataType.INT64, new long[] {})),
+            List.of(new TensorSpec("y", DataType.INT64, new long[] {})));
+    ModelConfig scalar = resolve("", fixed);
+    assertThat(scalar.maxBatchSize()).isZero();
+    assertThat(scalar.inputs().get(0).dims()).isEmpty();
+  }
+
+  @Test
+  void errorsNameTheFileAndTheField() {
+    assertFails("instance-cont: 2\n", "unknown field 'instance-cont'");
+    assertFails("max-batch-size: many\n", "max-batch-size");
+    assertFails("inputs:\n  - {name: features, datatype: FP33}\n", "inputs[0].datatype", "FP33");
+    assertFails(
+        "inputs:\n  - {name: feature, datatype: FP32}\n", "inputs[0].name", "has [features]");
+    assertFails("inputs:\n  - {name: features, datatype: INT32}\n", "INT32", "FP32");
+    assertFails("inputs:\n  - {name: features, dims: [9]}\n", "inputs[0].dims", "[9]");
+    assertFails("version-policy: {latest: 1, all: true}\n", "version-policy");
+    assertFails("onnxruntime: {execution-mode: turbo}\n", "onnxruntime.execution-mode", "turbo");
+    assertFails("instance-count: 0\n", "instance-count");
+    assertFails("platform: tensorflow\n", "platform");
+    assertFails("name: other\n", "name", "folder name");
+    assertFails("max-batch-size: 4: 5\n", "YAML");
+    assertFails("max-batch-size: [1]\n", "max-batch-size");
+  }
+}

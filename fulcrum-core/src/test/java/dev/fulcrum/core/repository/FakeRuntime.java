@@ -1,0 +1,89 @@
+package dev.fulcrum.core.repository;
+
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelLoadException;
+import dev.fulcrum.core.runtime.ModelRuntime;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A runtime for core tests: a "model file" is text with lines {@code in|out NAME TYPE d0,d1}; the
+ * i-th output echoes the i-th input. A file that says {@code broken} fails to load.
+ */
+final class FakeRuntime implements ModelRuntime {
+  final List<SessionOptions> loaded = new ArrayList<>();
+
+  @Override
+  public String platform() {
+    return "onnxruntime_onnx";
+  }
+
+  @Override
+  public String defaultModelFilename() {
+    return "model.onnx";
+  }
+
+  static void writeModel(Path file, String... lines) throws IOException {
+    Files.createDirectories(file.getParent());
+    Files.writeString(file, String.join("\n", lines));
+  }
+
+  @Override
+  public synchronized ModelInstance load(Path modelFile, SessionOptions options)
+      throws ModelLoadException {
+    List<TensorSpec> in = new ArrayList<>();
+    List<TensorSpec> out = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(modelFile)) {
+        if (line.isBlank()) {
+          continue;
+        }
+        if (line.trim().equals("broken")) {
+          throw new ModelLoadException("fake engine: protobuf parsing failed");
+        }
+        String[] p = line.trim().split(" ");
+        long[] dims =
+            p.length < 4
+                ? new long[0]
+                : Arrays.stream(p[3].split(",")).mapToLong(Long::parseLong).toArray();
+        TensorSpec spec = new TensorSpec(p[1], DataType.valueOf(p[2]), dims);
+        (p[0].equals("in") ? in : out).add(spec);
+      }
+    } catch (IOException e) {
+      throw new ModelLoadException(e.toString());
+    }
+    loaded.add(options);
+    ModelSignature sig = new ModelSignature(in, out);
+    return new ModelInstance() {
+      @Override
+      public ModelSignature signature() {
+        return sig;
+      }
+
+      @Override
+      public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+        List<Tensor> result = new ArrayList<>();
+        for (String name : outputNames) {
+          int idx = 0;
+          while (!sig.outputs().get(idx).name().equals(name)) {
+            idx++;
+          }
+          result.add(inputs.get(idx).renamed(name));
+        }
+        return result;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+}

@@ -1,0 +1,174 @@
+package dev.fulcrum.core.repository;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelRepositoryTest {
+  @TempDir Path repo;
+
+  private ModelRepository load(FakeRuntime runtime) {
+    ModelRepository r =
+        new ModelRepository(List.of(repo), List.of(runtime), new ModelConfigResolver(4, 32));
+    r.loadAll(2);
+    return r;
+  }
+
+  private static Tensor fp32(String name, long[] shape, float... values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      b.putFloat(v);
+    }
+    return Tensor.of(name, DataType.FP32, shape, b.flip());
+  }
+
+  @Test
+  void loadsVersionsByPolicyAndAutoCompletesBatching() throws Exception {
+    for (int v : new int[] {1, 2, 3}) {
+      FakeRuntime.writeModel(
+          repo.resolve("m/" + v + "/model.onnx"), "in x FP32 -1,4", "out y FP32 -1,4");
+    }
+    Files.createDirectories(repo.resolve("m/01")); // not a version folder (leading zero)
+    Files.createDirectories(repo.resolve("m/abc"));
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.versions("m")).extracting(ModelVersion::version).containsExactly(3L);
+      ModelVersion mv = r.resolve("m", "");
+      assertThat(mv.config().maxBatchSize()).isEqualTo(32);
+      assertThat(mv.config().inputs().get(0).dims()).containsExactly(4);
+      assertThat(r.allReady()).isTrue();
+      assertThatThrownBy(() -> r.resolve("m", "1"))
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
+      assertThatThrownBy(() -> r.resolve("nope", ""))
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
+    }
+  }
+
+  @Test
+  void aBrokenModelDoesNotStopTheOthersAndItsReasonIsVisible() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("good/1/model.onnx"), "in x FP32 2", "out y FP32 2");
+    FakeRuntime.writeModel(repo.resolve("bad/1/model.onnx"), "broken");
+    Files.createDirectories(repo.resolve("empty"));
+    FakeRuntime.writeModel(repo.resolve("badcfg/1/model.onnx"), "in x FP32 2", "out y FP32 2");
+    Files.writeString(repo.resolve("badcfg/config.yaml"), "max-batch-size: 4\ninstnace-count: 2\n");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.resolve("good", "").isReady()).isTrue();
+      assertThat(r.allReady()).isFalse();
+      assertThat(r.index())
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("bad");
+                assertThat(s.state()).isEqualTo(ModelState.UNAVAILABLE);
+                assertThat(s.reason()).contains("protobuf parsing failed");
+              })
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("empty");
+                assertThat(s.reason()).contains("no version folders");
+              })
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("badcfg");
+                assertThat(s.reason()).contains("config.yaml").contains("instnace-count");
+              });
+      assertThatThrownBy(() -> r.resolve("bad", ""))
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+                assertThat(e.getMessage()).contains("protobuf parsing failed");
+              });
+    }
+  }
+
+  @Test
+  void maxBatchSizeOnANonBatchableModelFailsWithTheFieldNamed() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 2,3", "out y FP32 2,3");
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 8\n");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.index().get(0).reason())
+          .contains("config.yaml")
+          .contains("max-batch-size")
+          .contains("'x' has shape [2, 3]");
+    }
+  }
+
+  @Test
+  void instancesShareTheCoresByDefault() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1", "out y FP32 -1");
+    Files.writeString(repo.resolve("m/config.yaml"), "instance-count: 2\n");
+    FakeRuntime rt = new FakeRuntime();
+    try (ModelRepository r = load(rt)) {
+      assertThat(r.resolve("m", "").pool().size()).isEqualTo(2);
+      assertThat(rt.loaded).hasSize(2).allSatisfy(o -> assertThat(o.intraOpThreads()).isEqualTo(2));
+    }
+  }
+
+  @Test
+  void inferenceServiceRunsValidatesAndDrains() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      InferenceService svc = new InferenceService(r, true);
+      assertThat(svc.isReady()).isTrue();
+      InferenceResponse resp =
+          svc.infer(
+                  new InferenceRequest(
+                      "m", "", "req-1", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null))
+              .get();
+      assertThat(resp.id()).isEqualTo("req-1");
+      assertThat(resp.modelVersion()).isEqualTo("1");
+      assertThat(resp.outputs().get(0).name()).isEqualTo("y");
+      assertThat(resp.outputs().get(0).data().getFloat(4)).isEqualTo(2f);
+
+      assertThatThrownBy(
+              () ->
+                  svc.infer(
+                          new InferenceRequest(
+                              "m",
+                              "",
+                              "",
+                              null,
+                              List.of(fp32("x", new long[] {1, 3}, 1f, 2f, 3f)),
+                              null))
+                      .get())
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .hasMessageContaining("input 'x' has shape [1, 3] but the model expects [-1, 2]");
+
+      svc.beginDrain();
+      assertThat(svc.isReady()).isFalse();
+      assertThat(svc.awaitIdle(java.time.Duration.ofSeconds(5))).isTrue();
+      assertThatThrownBy(
+              () ->
+                  svc.infer(
+                          new InferenceRequest(
+                              "m",
+                              "",
+                              "",
+                              null,
+                              List.of(fp32("x", new long[] {1, 2}, 1f, 2f)),
+                              null))
+                      .get())
+          .cause()
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    }
+  }
+}
