@@ -1,0 +1,35 @@
+package dev.fulcrum.tools;
+
+import dev.fulcrum.tools.serve.ServeCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code fulcrum} command line: one entry point for the server and its tools. */
+@Command(
+    name = "fulcrum",
+    mixinStandardHelpOptions = true,
+    versionProvider = FulcrumCli.Version.class,
+    description = {
+      "Fulcrum: a model inference server that keeps the latency, throughput and cost you state.",
+      ""
+    },
+    subcommands = {ServeCommand.class, CommandLine.HelpCommand.class},
+    footer = {"", "Run 'fulcrum <command> --help' for a command's options."})
+public final class FulcrumCli {
+
+  /** Reads the version from the jar manifest (set by Maven), falling back to "dev". */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = FulcrumCli.class.getPackage().getImplementationVersion();
+      return new String[] {"fulcrum " + (v == null ? "dev" : v)};
+    }
+  }
+
+  public static void main(String[] args) {
+    int code = new CommandLine(new FulcrumCli()).execute(args);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+}

@@ -1,0 +1,183 @@
+package dev.fulcrum.tools.serve;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelState;
+import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code fulcrum serve}: loads the model repositories and serves them. Flag names and defaults
+ * follow Triton's where Triton has them.
+ *
+ * <p>Lifecycle: the HTTP port opens first (live, not ready), models load, readiness turns true.
+ * On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
+ * {@code --exit-timeout-secs}), and the process exits 0.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = "Start the inference server on a model repository (default: the bundled demo).")
+public final class ServeCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+  @Option(
+      names = "--model-repository",
+      paramLabel = "DIR",
+      description =
+          "Model repository folder (<model>/<version>/model.onnx); repeatable."
+              + " Default: the bundled demo repository.")
+  List<Path> repositories = new ArrayList<>();
+
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description = "Address to bind (default: ${DEFAULT-VALUE}; 0.0.0.0 for all interfaces).")
+  String host;
+
+  @Option(
+      names = "--http-port",
+      defaultValue = "8000",
+      description = "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a free port).")
+  int httpPort;
+
+  @Option(
+      names = "--grpc-port",
+      defaultValue = "8001",
+      description = "gRPC port (default: ${DEFAULT-VALUE}). Reserved: the gRPC endpoint is not served yet.")
+  int grpcPort;
+
+  @Option(
+      names = "--metrics-port",
+      defaultValue = "8002",
+      description = "Prometheus metrics port (default: ${DEFAULT-VALUE}). Reserved: metrics are not served yet.")
+  int metricsPort;
+
+  @Option(
+      names = "--http-max-input-size",
+      defaultValue = "67108864",
+      paramLabel = "BYTES",
+      description = "Largest request body accepted; larger ones get 413 (default: ${DEFAULT-VALUE}, 64 MiB).")
+  int httpMaxInputSize;
+
+  @Option(
+      names = "--exit-timeout-secs",
+      defaultValue = "30",
+      description = "On shutdown, how long in-flight requests may take to finish (default: ${DEFAULT-VALUE}).")
+  int exitTimeoutSecs;
+
+  @Option(
+      names = "--strict-readiness",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description = "Ready only when every model is ready (default: ${DEFAULT-VALUE}); false: ready once loading is done.")
+  boolean strictReadiness;
+
+  @Option(
+      names = "--model-load-thread-count",
+      defaultValue = "4",
+      description = "Models loaded in parallel at startup (default: ${DEFAULT-VALUE}).")
+  int loadThreads;
+
+  @Option(
+      names = "--default-max-batch-size",
+      defaultValue = "32",
+      description = "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
+  int defaultMaxBatchSize;
+
+  @Override
+  public Integer call() throws Exception {
+    List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
+    int cores = Runtime.getRuntime().availableProcessors();
+    OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
+    ModelRepository repository =
+        new ModelRepository(
+            roots, List.of(onnx), new ModelConfigResolver(cores, defaultMaxBatchSize));
+    InferenceService service = new InferenceService(repository, strictReadiness);
+    HttpServer http =
+        new HttpServer(service, new HttpServerConfig(host, httpPort, httpMaxInputSize, 0));
+    http.start();
+    log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
+
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            Thread.ofPlatform()
+                .name("fulcrum-shutdown")
+                .unstarted(
+                    () -> {
+                      shutdown(service, http, repository, onnx);
+                      stopped.countDown();
+                      // A SIGTERM shutdown is the normal end of a server: exit 0, not 143.
+                      Runtime.getRuntime().halt(0);
+                    }));
+
+    log.info("loading models from {}", roots);
+    repository.loadAll(loadThreads);
+    List<ModelVersionStatus> index = repository.index();
+    for (ModelVersionStatus s : index) {
+      if (s.state() == ModelState.READY) {
+        log.info("  READY        {} v{}", s.name(), s.version());
+      } else {
+        log.warn("  {}  {} {}: {}", s.state(), s.name(), s.version(), s.reason());
+      }
+    }
+    log.info(
+        "server is {} ({} of {} model versions ready); Ctrl-C or SIGTERM to stop",
+        service.isReady() ? "READY" : "NOT READY",
+        index.stream().filter(s -> s.state() == ModelState.READY).count(),
+        index.size());
+    stopped.await();
+    return 0;
+  }
+
+  private void shutdown(
+      InferenceService service,
+      HttpServer http,
+      ModelRepository repository,
+      OnnxRuntimeBackend onnx) {
+    log.info("shutting down: refusing new requests, waiting up to {} s for {} in flight",
+        exitTimeoutSecs, service.inFlight());
+    service.beginDrain();
+    try {
+      if (!service.awaitIdle(Duration.ofSeconds(exitTimeoutSecs))) {
+        log.warn("{} requests still in flight after {} s; closing anyway",
+            service.inFlight(), exitTimeoutSecs);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    http.close();
+    repository.close();
+    onnx.close();
+    log.info("stopped");
+  }
+
+  /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */
+  static Path demoRepository() {
+    String home = System.getenv("FULCRUM_HOME");
+    Path base = home == null ? Path.of("") : Path.of(home);
+    Path demo = base.resolve("demo/models").toAbsolutePath().normalize();
+    if (!Files.isDirectory(demo)) {
+      throw new IllegalStateException(
+          "no --model-repository given and the demo repository " + demo + " does not exist");
+    }
+    return demo;
+  }
+}
