@@ -137,6 +137,18 @@ class OnnxRuntimeBackendTest {
     }
   }
 
+  @ParameterizedTest
+  @EnumSource(DataType.class)
+  void identityRoundTripsEmptyTensors(DataType type) throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(type))) {
+      Tensor in = sample(INPUT0, type, new long[] {0, 3});
+      Tensor o = m.execute(List.of(in), List.of(OUTPUT0)).get(0);
+      assertThat(o.datatype()).isEqualTo(type);
+      assertThat(o.shape()).containsExactly(0, 3);
+      assertThat(o.byteSize()).isZero();
+    }
+  }
+
   @Test
   void staticShapeModel() throws Exception {
     try (ModelInstance m = load(TestModels.IDENTITY_FP32_STATIC)) {
