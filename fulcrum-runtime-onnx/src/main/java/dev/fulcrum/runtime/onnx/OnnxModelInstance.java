@@ -1,0 +1,255 @@
+package dev.fulcrum.runtime.onnx;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.ValueInfo;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelLoadException;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorSpec;
+import java.lang.reflect.Array;
+import java.lang.reflect.InvocationTargetException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One ONNX Runtime session serving one model instance.
+ *
+ * <p>Not thread-safe: the instance pool calls {@link #execute} from one thread at a time, and
+ * {@link #close} only once no call is running.
+ *
+ * <p>Inputs of fixed-size types reach ORT without a copy when the tensor's buffer is direct, and
+ * with exactly one copy (into a direct buffer) when it is a heap buffer. Outputs are copied once
+ * out of ORT's memory, which is freed when the run's result is closed. BYTES tensors travel through
+ * ORT's Java string API, which only carries {@link String}s: input elements must be valid UTF-8
+ * (others are rejected as INVALID_ARGUMENT) and output strings come back UTF-8 encoded.
+ */
+final class OnnxModelInstance implements ModelInstance {
+  private final OrtEnvironment env;
+  private final OrtSession session;
+  private final ModelSignature signature;
+
+  OnnxModelInstance(OrtEnvironment env, OrtSession session) throws ModelLoadException {
+    this.env = env;
+    this.session = session;
+    try {
+      this.signature =
+          new ModelSignature(
+              specs("input", session.getInputInfo()), specs("output", session.getOutputInfo()));
+    } catch (OrtException e) {
+      throw new ModelLoadException(
+          "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
+    }
+  }
+
+  private static List<TensorSpec> specs(String kind, Map<String, NodeInfo> infos)
+      throws ModelLoadException {
+    List<TensorSpec> out = new ArrayList<>(infos.size());
+    for (NodeInfo node : infos.values()) {
+      ValueInfo info = node.getInfo();
+      if (!(info instanceof TensorInfo t)) {
+        throw new ModelLoadException(
+            "unsupported model: "
+                + kind
+                + " '"
+                + node.getName()
+                + "' is not a tensor ("
+                + info
+                + "); only tensor inputs and outputs are supported");
+      }
+      DataType type =
+          OnnxTypes.fromOnnx(t.onnxType)
+              .orElseThrow(
+                  () ->
+                      new ModelLoadException(
+                          "unsupported model: "
+                              + kind
+                              + " '"
+                              + node.getName()
+                              + "' has element type "
+                              + t.onnxType
+                              + ", which has no Fulcrum datatype"));
+      long[] shape = t.getShape();
+      for (int i = 0; i < shape.length; i++) {
+        if (shape[i] < 0) {
+          shape[i] = -1;
+        }
+      }
+      out.add(new TensorSpec(node.getName(), type, shape));
+    }
+    return out;
+  }
+
+  @Override
+  public ModelSignature signature() {
+    return signature;
+  }
+
+  @Override
+  public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+    if (outputNames.isEmpty()) {
+      return List.of();
+    }
+    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+    try {
+      for (Tensor t : inputs) {
+        OnnxTensor previous = feeds.put(t.name(), toOrt(t));
+        if (previous != null) {
+          previous.close();
+          throw InferenceException.invalid("input '%s' is given more than once", t.name());
+        }
+      }
+      try (OrtSession.Result result = session.run(feeds, new LinkedHashSet<>(outputNames))) {
+        List<Tensor> out = new ArrayList<>(outputNames.size());
+        for (String name : outputNames) {
+          OnnxValue value =
+              result
+                  .get(name)
+                  .orElseThrow(
+                      () ->
+                          InferenceException.internal(
+                              "ONNX Runtime returned no output '" + name + "'", null));
+          out.add(fromOrt(name, value));
+        }
+        return out;
+      }
+    } catch (OrtException e) {
+      throw InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
+    } finally {
+      for (OnnxTensor t : feeds.values()) {
+        t.close();
+      }
+    }
+  }
+
+  private OnnxTensor toOrt(Tensor t) throws OrtException {
+    long[] shape = t.shape();
+    DataType type = t.datatype();
+    if (type == DataType.BYTES) {
+      return OnnxTensor.createTensor(env, utf8Strings(t), shape);
+    }
+    ByteBuffer data = direct(t.unsafeData());
+    OnnxJavaType javaType = OnnxTypes.javaType(type).orElse(null);
+    if (javaType != null) {
+      return OnnxTensor.createTensor(env, data, shape, javaType);
+    }
+    try {
+      return UnsignedTensors.create(env, data, shape, OnnxTypes.toOnnx(type));
+    } catch (InvocationTargetException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof OrtException ort) {
+        throw ort;
+      }
+      throw InferenceException.internal(
+          "ONNX Runtime could not create " + type + " input '" + t.name() + "': " + cause, cause);
+    } catch (ReflectiveOperationException e) {
+      throw InferenceException.internal(
+          "ONNX Runtime's Java API cannot create "
+              + type
+              + " tensors (input '"
+              + t.name()
+              + "'): "
+              + UnsignedTensors.unavailableReason(),
+          e);
+    }
+  }
+
+  /** The buffer itself when direct, else one copy of it into a direct buffer; native order. */
+  private static ByteBuffer direct(ByteBuffer data) {
+    if (data.isDirect()) {
+      return data.order(ByteOrder.nativeOrder());
+    }
+    ByteBuffer copy = ByteBuffer.allocateDirect(data.remaining()).order(ByteOrder.nativeOrder());
+    copy.put(data).flip();
+    return copy;
+  }
+
+  private static String[] utf8Strings(Tensor t) {
+    var decoder =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    List<byte[]> elements = t.bytesElements();
+    String[] out = new String[elements.size()];
+    for (int i = 0; i < out.length; i++) {
+      try {
+        CharBuffer chars = decoder.decode(ByteBuffer.wrap(elements.get(i)));
+        out[i] = chars.toString();
+      } catch (CharacterCodingException e) {
+        throw InferenceException.invalid(
+            "input '%s' element %d is not valid UTF-8; ONNX Runtime's Java API carries BYTES"
+                + " tensors as strings only",
+            t.name(), i);
+      }
+    }
+    return out;
+  }
+
+  private static Tensor fromOrt(String name, OnnxValue value) throws OrtException {
+    if (!(value instanceof OnnxTensor tensor)) {
+      throw InferenceException.internal(
+          "output '" + name + "' is a " + value.getType() + ", not a tensor; unsupported", null);
+    }
+    TensorInfo info = tensor.getInfo();
+    DataType type =
+        OnnxTypes.fromOnnx(info.onnxType)
+            .orElseThrow(
+                () ->
+                    InferenceException.internal(
+                        "output '" + name + "' has unsupported element type " + info.onnxType,
+                        null));
+    long[] shape = info.getShape();
+    if (type == DataType.BYTES) {
+      List<byte[]> elements = new ArrayList<>();
+      flattenStrings(tensor.getValue(), elements);
+      return Tensor.ofBytes(name, shape, elements);
+    }
+    // getByteBuffer copies ORT's memory once into a native-order heap buffer (little-endian on
+    // every platform ORT ships for), which the Fulcrum tensor then owns without another copy.
+    ByteBuffer bytes = tensor.getByteBuffer();
+    return Tensor.of(name, type, shape, bytes.order(ByteOrder.LITTLE_ENDIAN));
+  }
+
+  /** ORT returns a string tensor as nested String arrays (a String for a scalar), row-major. */
+  private static void flattenStrings(Object value, List<byte[]> out) {
+    if (value instanceof String s) {
+      out.add(s.getBytes(StandardCharsets.UTF_8));
+    } else if (value != null && value.getClass().isArray()) {
+      int n = Array.getLength(value);
+      for (int i = 0; i < n; i++) {
+        flattenStrings(Array.get(value, i), out);
+      }
+    } else {
+      throw InferenceException.internal(
+          "unexpected string tensor value " + (value == null ? "null" : value.getClass()), null);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime could not close the session", e);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package dev.fulcrum.runtime.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorSpec;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Loads a real quantized transformer (all-MiniLM-L6-v2, from langchain4j's jar) and runs it. */
+class MiniLmModelTest {
+  private static final String RESOURCE = "all-minilm-l6-v2-q.onnx";
+
+  @Test
+  void loadsAndRunsTheQuantizedMiniLm(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    try (ModelInstance m = new OnnxRuntimeBackend().load(file, SessionOptions.defaults())) {
+      var sig = m.signature();
+      System.out.println("all-MiniLM-L6-v2-q signature: " + sig);
+      assertThat(sig.inputs())
+          .extracting(TensorSpec::name)
+          .containsExactly("input_ids", "attention_mask", "token_type_ids");
+      for (TensorSpec s : sig.inputs()) {
+        assertThat(s.datatype()).isEqualTo(DataType.INT64);
+        assertThat(s.shape()).containsExactly(-1, -1);
+      }
+      assertThat(sig.outputs()).isNotEmpty();
+      TensorSpec hidden = sig.outputs().get(0);
+      assertThat(hidden.datatype()).isEqualTo(DataType.FP32);
+      assertThat(hidden.shape()).hasSize(3).endsWith(384);
+
+      long[] shape = {1, 8};
+      long[] ids = {101, 7592, 2088, 2003, 1037, 3231, 6251, 102}; // [CLS] ... [SEP]
+      List<Tensor> inputs = new ArrayList<>();
+      inputs.add(longs("input_ids", shape, ids));
+      inputs.add(longs("attention_mask", shape, 1, 1, 1, 1, 1, 1, 1, 1));
+      inputs.add(longs("token_type_ids", shape, 0, 0, 0, 0, 0, 0, 0, 0));
+      Tensor out = m.execute(inputs, List.of(hidden.name())).get(0);
+      assertThat(out.datatype()).isEqualTo(DataType.FP32);
+      assertThat(out.shape()).containsExactly(1, 8, 384);
+      ByteBuffer b = out.data();
+      boolean nonZero = false;
+      while (b.hasRemaining()) {
+        float v = b.getFloat();
+        assertThat(Float.isFinite(v)).isTrue();
+        nonZero |= v != 0f;
+      }
+      assertThat(nonZero).isTrue();
+    }
+  }
+
+  private static Tensor longs(String name, long[] shape, long... values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      b.putLong(v);
+    }
+    return Tensor.of(name, DataType.INT64, shape, b.flip());
+  }
+}

@@ -1,0 +1,393 @@
+package dev.fulcrum.runtime.onnx;
+
+import static dev.fulcrum.testkit.TestModels.INPUT0;
+import static dev.fulcrum.testkit.TestModels.INPUT1;
+import static dev.fulcrum.testkit.TestModels.OUTPUT0;
+import static dev.fulcrum.testkit.TestModels.OUTPUT1;
+import static dev.fulcrum.testkit.TestModels.OUTPUT2;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtProvider;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelLoadException;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.runtime.SessionOptions.ExecutionMode;
+import dev.fulcrum.core.runtime.SessionOptions.OptimizationLevel;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorSpec;
+import dev.fulcrum.testkit.TestModels;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class OnnxRuntimeBackendTest {
+  @TempDir static Path repo;
+  private static OnnxRuntimeBackend backend;
+
+  @BeforeAll
+  static void writeModels() throws Exception {
+    TestModels.writeRepository(repo);
+    backend = new OnnxRuntimeBackend();
+  }
+
+  @AfterAll
+  static void closeBackend() {
+    backend.close();
+  }
+
+  private static ModelInstance load(String model) throws ModelLoadException {
+    return load(model, SessionOptions.defaults());
+  }
+
+  private static ModelInstance load(String model, SessionOptions options)
+      throws ModelLoadException {
+    return backend.load(model(model), options);
+  }
+
+  private static Path model(String model) {
+    return repo.resolve(model).resolve("1").resolve("model.onnx");
+  }
+
+  @Test
+  void describesItself() {
+    assertThat(backend.platform()).isEqualTo("onnxruntime_onnx");
+    assertThat(backend.defaultModelFilename()).isEqualTo("model.onnx");
+    assertThat(backend.engineVersion()).startsWith("1.");
+  }
+
+  /** A [2, 3] tensor of the type with varied, valid element bytes. */
+  private static Tensor sample(String name, DataType type, long[] shape) {
+    int count = 1;
+    for (long d : shape) {
+      count *= (int) d;
+    }
+    if (type == DataType.BYTES) {
+      List<byte[]> elements = new ArrayList<>();
+      String[] words = {"", "a", "héllo", "日本語", "with\0nul", "x".repeat(40)};
+      for (int i = 0; i < count; i++) {
+        elements.add(words[i % words.length].getBytes(StandardCharsets.UTF_8));
+      }
+      return Tensor.ofBytes(name, shape, elements);
+    }
+    byte[] bytes = new byte[count * type.byteSize()];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = type == DataType.BOOL ? (byte) (i % 2) : (byte) (i * 37 + 11);
+    }
+    return Tensor.of(name, type, shape, ByteBuffer.wrap(bytes));
+  }
+
+  private static byte[] bytes(Tensor t) {
+    ByteBuffer b = t.data();
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
+  @ParameterizedTest
+  @EnumSource(DataType.class)
+  void identityRoundTripsEveryDataType(DataType type) throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(type))) {
+      assertThat(m.signature())
+          .isEqualTo(
+              new ModelSignature(
+                  List.of(new TensorSpec(INPUT0, type, new long[] {-1, -1})),
+                  List.of(new TensorSpec(OUTPUT0, type, new long[] {-1, -1}))));
+      Tensor in = sample(INPUT0, type, new long[] {2, 3});
+      List<Tensor> out = m.execute(List.of(in), List.of(OUTPUT0));
+      assertThat(out).hasSize(1);
+      Tensor o = out.get(0);
+      assertThat(o.name()).isEqualTo(OUTPUT0);
+      assertThat(o.datatype()).isEqualTo(type);
+      assertThat(o.shape()).containsExactly(2, 3);
+      assertThat(bytes(o)).isEqualTo(bytes(in));
+      if (type == DataType.BYTES) {
+        assertThat(o.bytesElements()).containsExactlyElementsOf(in.bytesElements());
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(DataType.class)
+  void identityRoundTripsDirectBuffersAndOtherShapes(DataType type) throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(type))) {
+      Tensor heap = sample(INPUT0, type, new long[] {1, 5});
+      ByteBuffer direct = ByteBuffer.allocateDirect(heap.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+      direct.put(heap.data()).flip();
+      Tensor in = Tensor.of(INPUT0, type, new long[] {1, 5}, direct);
+      Tensor o = m.execute(List.of(in), List.of(OUTPUT0)).get(0);
+      assertThat(o.shape()).containsExactly(1, 5);
+      assertThat(bytes(o)).isEqualTo(bytes(heap));
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(DataType.class)
+  void identityRoundTripsEmptyTensors(DataType type) throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(type))) {
+      Tensor in = sample(INPUT0, type, new long[] {0, 3});
+      Tensor o = m.execute(List.of(in), List.of(OUTPUT0)).get(0);
+      assertThat(o.datatype()).isEqualTo(type);
+      assertThat(o.shape()).containsExactly(0, 3);
+      assertThat(o.byteSize()).isZero();
+    }
+  }
+
+  @Test
+  void staticShapeModel() throws Exception {
+    try (ModelInstance m = load(TestModels.IDENTITY_FP32_STATIC)) {
+      assertThat(m.signature().inputs())
+          .containsExactly(new TensorSpec(INPUT0, DataType.FP32, new long[] {2, 3}));
+      assertThat(m.signature().outputs())
+          .containsExactly(new TensorSpec(OUTPUT0, DataType.FP32, new long[] {2, 3}));
+      Tensor in = sample(INPUT0, DataType.FP32, new long[] {2, 3});
+      assertThat(bytes(m.execute(List.of(in), List.of(OUTPUT0)).get(0))).isEqualTo(bytes(in));
+    }
+  }
+
+  @Test
+  void scalarModel() throws Exception {
+    try (ModelInstance m = load(TestModels.SCALAR_INT64)) {
+      assertThat(m.signature().inputs())
+          .containsExactly(new TensorSpec(INPUT0, DataType.INT64, new long[0]));
+      assertThat(m.signature().outputs())
+          .containsExactly(new TensorSpec(OUTPUT0, DataType.INT64, new long[0]));
+      ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, -42L);
+      Tensor o =
+          m.execute(List.of(Tensor.of(INPUT0, DataType.INT64, new long[0], b)), List.of(OUTPUT0))
+              .get(0);
+      assertThat(o.rank()).isZero();
+      assertThat(o.data().getLong(0)).isEqualTo(-42L);
+    }
+  }
+
+  private static Tensor ints(String name, long[] shape, int... values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (int v : values) {
+      b.putInt(v);
+    }
+    return Tensor.of(name, DataType.INT32, shape, b.flip());
+  }
+
+  private static int[] ints(Tensor t) {
+    ByteBuffer b = t.data();
+    int[] out = new int[b.remaining() / 4];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = b.getInt();
+    }
+    return out;
+  }
+
+  private static float[] floats(Tensor t) {
+    ByteBuffer b = t.data();
+    float[] out = new float[b.remaining() / 4];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = b.getFloat();
+    }
+    return out;
+  }
+
+  @Test
+  void addSubComputesBothOutputs() throws Exception {
+    try (ModelInstance m = load(TestModels.ADD_SUB_INT32)) {
+      assertThat(m.signature().inputs())
+          .containsExactly(
+              new TensorSpec(INPUT0, DataType.INT32, new long[] {-1, 16}),
+              new TensorSpec(INPUT1, DataType.INT32, new long[] {-1, 16}));
+      assertThat(m.signature().outputs())
+          .extracting(TensorSpec::name)
+          .containsExactly(OUTPUT0, OUTPUT1);
+      int[] a = new int[32];
+      int[] b = new int[32];
+      for (int i = 0; i < 32; i++) {
+        a[i] = i;
+        b[i] = 1000 - 3 * i;
+      }
+      long[] shape = {2, 16};
+      List<Tensor> out =
+          m.execute(
+              List.of(ints(INPUT0, shape, a), ints(INPUT1, shape, b)), List.of(OUTPUT0, OUTPUT1));
+      assertThat(out).extracting(Tensor::name).containsExactly(OUTPUT0, OUTPUT1);
+      for (int i = 0; i < 32; i++) {
+        assertThat(ints(out.get(0))[i]).isEqualTo(a[i] + b[i]);
+        assertThat(ints(out.get(1))[i]).isEqualTo(a[i] - b[i]);
+      }
+      assertThat(out.get(1).shape()).containsExactly(2, 16);
+    }
+  }
+
+  @Test
+  void castConvertsInt32ToFp32() throws Exception {
+    try (ModelInstance m = load(TestModels.CAST_INT32_TO_FP32)) {
+      assertThat(m.signature().outputs())
+          .containsExactly(new TensorSpec(OUTPUT0, DataType.FP32, new long[] {-1, -1}));
+      Tensor o =
+          m.execute(List.of(ints(INPUT0, new long[] {1, 3}, -7, 0, 123456)), List.of(OUTPUT0))
+              .get(0);
+      assertThat(o.datatype()).isEqualTo(DataType.FP32);
+      assertThat(floats(o)).containsExactly(-7f, 0f, 123456f);
+    }
+  }
+
+  @Test
+  void multiOutputSubsetInRequestedOrder() throws Exception {
+    try (ModelInstance m = load(TestModels.MULTI_IO_MIXED)) {
+      assertThat(m.signature().inputs())
+          .containsExactly(
+              new TensorSpec(INPUT0, DataType.FP32, new long[] {-1, 4}),
+              new TensorSpec(INPUT1, DataType.INT64, new long[] {-1, 4}));
+      assertThat(m.signature().outputs())
+          .containsExactly(
+              new TensorSpec(OUTPUT0, DataType.FP32, new long[] {-1, 4}),
+              new TensorSpec(OUTPUT1, DataType.INT64, new long[] {-1, 4}),
+              new TensorSpec(OUTPUT2, DataType.FP32, new long[] {-1, 4}));
+      ByteBuffer f = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer l = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < 4; i++) {
+        f.putFloat(i + 0.5f);
+        l.putLong(10L * i);
+      }
+      List<Tensor> inputs =
+          List.of(
+              Tensor.of(INPUT0, DataType.FP32, new long[] {1, 4}, f.flip()),
+              Tensor.of(INPUT1, DataType.INT64, new long[] {1, 4}, l.flip()));
+
+      List<Tensor> out = m.execute(inputs, List.of(OUTPUT2, OUTPUT1));
+      assertThat(out).extracting(Tensor::name).containsExactly(OUTPUT2, OUTPUT1);
+      assertThat(out.get(0).datatype()).isEqualTo(DataType.FP32);
+      assertThat(floats(out.get(0))).containsExactly(0.5f, 11.5f, 22.5f, 33.5f);
+      assertThat(out.get(1).datatype()).isEqualTo(DataType.INT64);
+      ByteBuffer o1 = out.get(1).data();
+      assertThat(new long[] {o1.getLong(), o1.getLong(), o1.getLong(), o1.getLong()})
+          .containsExactly(1, 11, 21, 31);
+
+      List<Tensor> only = m.execute(inputs, List.of(OUTPUT0));
+      assertThat(only).extracting(Tensor::name).containsExactly(OUTPUT0);
+      assertThat(floats(only.get(0))).containsExactly(1f, 3f, 5f, 7f);
+
+      assertThat(m.execute(inputs, List.of())).isEmpty();
+    }
+  }
+
+  @Test
+  void appliesSessionOptions() throws Exception {
+    List<SessionOptions> variants = new ArrayList<>();
+    for (OptimizationLevel level : OptimizationLevel.values()) {
+      variants.add(new SessionOptions(2, 2, level, ExecutionMode.PARALLEL, false, false, "cpu", 0));
+      variants.add(new SessionOptions(1, 0, level, ExecutionMode.SEQUENTIAL, true, true, null, 0));
+    }
+    for (SessionOptions options : variants) {
+      try (ModelInstance m = load(TestModels.ADD_SUB_INT32, options)) {
+        int[] a = new int[16];
+        java.util.Arrays.fill(a, 5);
+        long[] shape = {1, 16};
+        List<Tensor> out =
+            m.execute(List.of(ints(INPUT0, shape, a), ints(INPUT1, shape, a)), List.of(OUTPUT1));
+        assertThat(ints(out.get(0))).containsOnly(0);
+      }
+    }
+  }
+
+  @Test
+  void acceptsAFolderHoldingModelOnnx() throws Exception {
+    try (ModelInstance m =
+        backend.load(repo.resolve("identity_int32").resolve("1"), SessionOptions.defaults())) {
+      assertThat(m.signature().inputs()).extracting(TensorSpec::name).containsExactly(INPUT0);
+    }
+  }
+
+  @Test
+  void corruptModelFailsWithOrtsMessage(@TempDir Path dir) throws Exception {
+    Path bad = dir.resolve("model.onnx");
+    Files.write(bad, "this is not a protobuf".getBytes(StandardCharsets.UTF_8));
+    assertThatThrownBy(() -> backend.load(bad, SessionOptions.defaults()))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("ONNX Runtime could not load")
+        .hasMessageContaining(bad.toString())
+        .hasMessageContaining("ORT_INVALID_PROTOBUF")
+        .hasMessageContaining("Protobuf parsing failed");
+  }
+
+  @Test
+  void missingModelFails(@TempDir Path dir) {
+    assertThatThrownBy(() -> backend.load(dir.resolve("nope.onnx"), SessionOptions.defaults()))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("does not exist");
+  }
+
+  @Test
+  void unknownExecutionProviderFails() {
+    SessionOptions options =
+        new SessionOptions(
+            0, 0, OptimizationLevel.ALL, ExecutionMode.SEQUENTIAL, true, true, "tpu", 0);
+    assertThatThrownBy(() -> load(TestModels.IDENTITY_FP32_STATIC, options))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("unknown execution provider \"tpu\"");
+  }
+
+  @Test
+  void cudaWithoutCudaBuildFailsClearly() {
+    assumeThat(OrtEnvironment.getAvailableProviders()).doesNotContain(OrtProvider.CUDA);
+    SessionOptions options =
+        new SessionOptions(
+            0, 0, OptimizationLevel.ALL, ExecutionMode.SEQUENTIAL, true, true, "cuda", 0);
+    assertThatThrownBy(() -> load(TestModels.IDENTITY_FP32_STATIC, options))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("CUDA execution provider")
+        .hasMessageContaining("no CUDA support");
+  }
+
+  @Test
+  void wrongDatatypeIsAnInternalEngineError() throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(DataType.FP32))) {
+      Tensor wrong = sample(INPUT0, DataType.INT32, new long[] {2, 3});
+      assertThatThrownBy(() -> m.execute(List.of(wrong), List.of(OUTPUT0)))
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL))
+          .hasMessageContaining("ONNX Runtime failed");
+    }
+  }
+
+  @Test
+  void unknownOutputIsAnInternalEngineError() throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(DataType.FP32))) {
+      Tensor in = sample(INPUT0, DataType.FP32, new long[] {2, 3});
+      assertThatThrownBy(() -> m.execute(List.of(in), List.of("NOPE")))
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL));
+    }
+  }
+
+  @Test
+  void invalidUtf8BytesAreRejected() throws Exception {
+    try (ModelInstance m = load(TestModels.identityModelName(DataType.BYTES))) {
+      Tensor in = Tensor.ofBytes(INPUT0, new long[] {1, 1}, List.of(new byte[] {(byte) 0xff}));
+      assertThatThrownBy(() -> m.execute(List.of(in), List.of(OUTPUT0)))
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+          .hasMessageContaining("not valid UTF-8");
+    }
+  }
+
+  @Test
+  void unsignedTensorBridgeIsAvailable() {
+    assertThat(UnsignedTensors.available()).as(UnsignedTensors.unavailableReason()).isTrue();
+  }
+}
