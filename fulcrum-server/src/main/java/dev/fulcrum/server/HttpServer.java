@@ -1,0 +1,120 @@
+package dev.fulcrum.server;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.http.HttpPipeline;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Open Inference Protocol REST transport (with Triton's extensions) on Netty, HTTP/1.1 with
+ * keep-alive.
+ *
+ * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
+ * bound port; {@link #close()} stops accepting, lets responses already queued on the event loops be
+ * written, then closes the connections. For a graceful shutdown, call {@link
+ * InferenceService#beginDrain()} and {@link InferenceService#awaitIdle} first, then {@code
+ * close()}.
+ */
+public final class HttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+
+  private final InferenceService service;
+  private final HttpServerConfig config;
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private Channel serverChannel;
+  private int port = -1;
+
+  public HttpServer(InferenceService service, HttpServerConfig config) {
+    this.service = service;
+    this.config = config;
+  }
+
+  /** Binds the port; blocks until bound. */
+  public synchronized HttpServer start() throws InterruptedException {
+    if (serverChannel != null) {
+      throw new IllegalStateException("already started");
+    }
+    boss =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("fulcrum-http-accept"), NioIoHandler.newFactory());
+    workers =
+        new MultiThreadIoEventLoopGroup(
+            config.eventLoopThreads(),
+            new DefaultThreadFactory("fulcrum-http"),
+            NioIoHandler.newFactory());
+    try {
+      ServerBootstrap b =
+          new ServerBootstrap()
+              .group(boss, workers)
+              .channel(NioServerSocketChannel.class)
+              .option(ChannelOption.SO_BACKLOG, 1024)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .childHandler(new HttpPipeline(service, config.maxInputSize(), version()));
+      serverChannel = b.bind(config.host(), config.port()).sync().channel();
+    } catch (InterruptedException | RuntimeException e) {
+      shutdownGroups();
+      throw e;
+    }
+    port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    log.info("HTTP (Open Inference Protocol) listening on {}:{}", config.host(), port);
+    return this;
+  }
+
+  /** The bound port, or -1 before {@link #start()}. */
+  public synchronized int port() {
+    return port;
+  }
+
+  /**
+   * Stops accepting connections, then shuts the event loops down gracefully: tasks already queued
+   * (responses being written) run before the connections close.
+   */
+  @Override
+  public synchronized void close() {
+    if (serverChannel != null) {
+      serverChannel.close().awaitUninterruptibly();
+      serverChannel = null;
+    }
+    shutdownGroups();
+  }
+
+  private void shutdownGroups() {
+    if (boss != null) {
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      boss = null;
+    }
+    if (workers != null) {
+      workers.shutdownGracefully(100, 5_000, TimeUnit.MILLISECONDS).awaitUninterruptibly();
+      workers = null;
+    }
+  }
+
+  /** The Fulcrum version, from the build. */
+  public static String version() {
+    try (InputStream in = HttpServer.class.getResourceAsStream("version.properties")) {
+      if (in == null) {
+        return "unknown";
+      }
+      Properties p = new Properties();
+      p.load(in);
+      return p.getProperty("version", "unknown");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

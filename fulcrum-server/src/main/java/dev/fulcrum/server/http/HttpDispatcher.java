@@ -1,0 +1,199 @@
+package dev.fulcrum.server.http;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.InferenceException;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last handler of a connection: routes each aggregated request to its handler and writes the
+ * replies, one request at a time and in arrival order (HTTP/1.1 pipelining), honouring keep-alive
+ * and {@code Connection: close}.
+ *
+ * <p>Threads: everything here runs on the channel's event loop. A handler that goes to the engine
+ * returns a future; when it completes (on an engine thread) the reply is handed back to the event
+ * loop, rendered into buffers there and written. Nothing here blocks.
+ *
+ * <p>Ownership: the dispatcher owns each queued {@link FullHttpRequest} and releases it right after
+ * its handler returns (handlers copy what they keep). Rendered responses belong to Netty once
+ * written.
+ */
+final class HttpDispatcher extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(HttpDispatcher.class);
+
+  /** Pipelined requests queued beyond this stop reading from the socket until some are answered. */
+  private static final int MAX_QUEUED = 16;
+
+  private final ModelHandler models;
+  private final InferHandler infer;
+  private final ArrayDeque<Object> queue = new ArrayDeque<>();
+  private boolean busy;
+
+  HttpDispatcher(InferenceService service, String version) {
+    this.models = new ModelHandler(service, version);
+    this.infer = new InferHandler(service);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof FullHttpRequest) && !(msg instanceof OversizedRequest)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    queue.add(msg);
+    if (queue.size() > MAX_QUEUED) {
+      ctx.channel().config().setAutoRead(false);
+    }
+    next(ctx);
+  }
+
+  private void next(ChannelHandlerContext ctx) {
+    if (busy || queue.isEmpty() || !ctx.channel().isActive()) {
+      return;
+    }
+    Object msg = queue.poll();
+    if (queue.size() <= MAX_QUEUED / 2 && !ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+    busy = true;
+    if (msg instanceof OversizedRequest o) {
+      write(
+          ctx,
+          Responses.error(
+              HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+              "the request body exceeds the server's limit of " + o.limit() + " bytes"),
+          !o.closeAfter());
+      return;
+    }
+    FullHttpRequest request = (FullHttpRequest) msg;
+    boolean keepAlive = HttpUtil.isKeepAlive(request);
+    CompletableFuture<Reply> reply;
+    try {
+      reply = dispatch(request);
+    } catch (InferenceException e) {
+      reply = CompletableFuture.completedFuture(Responses.error(e));
+    } catch (RuntimeException e) {
+      reply = CompletableFuture.completedFuture(Responses.error(e));
+    } finally {
+      request.release();
+    }
+    if (reply.isDone()) {
+      write(ctx, reply.handle(HttpDispatcher::orError).join(), keepAlive);
+      return;
+    }
+    boolean ka = keepAlive;
+    reply.whenComplete(
+        (r, t) -> {
+          Reply out = orError(r, t);
+          try {
+            ctx.executor().execute(() -> write(ctx, out, ka));
+          } catch (RejectedExecutionException e) {
+            log.debug("event loop shut down before a response could be written");
+          }
+        });
+  }
+
+  private static Reply orError(Reply r, Throwable t) {
+    return t == null ? r : Responses.error(t);
+  }
+
+  private CompletableFuture<Reply> dispatch(FullHttpRequest request) {
+    if (request.decoderResult().isFailure()) {
+      HttpUtil.setKeepAlive(request, false);
+      return CompletableFuture.completedFuture(
+          Responses.error(
+              HttpResponseStatus.BAD_REQUEST,
+              "malformed HTTP request: " + request.decoderResult().cause().getMessage()));
+    }
+    Route route = Route.match(request.uri());
+    if (route.endpoint() == Route.Endpoint.NOT_FOUND) {
+      return done(
+          Responses.error(
+              HttpResponseStatus.NOT_FOUND,
+              "no endpoint " + request.method() + " " + pathOf(request.uri())));
+    }
+    if (!route.endpoint().method.equals(request.method())) {
+      Reply error =
+          Responses.error(
+              HttpResponseStatus.METHOD_NOT_ALLOWED,
+              pathOf(request.uri()) + " accepts " + route.endpoint().method + " only");
+      String allow = route.endpoint().method.name();
+      return done(
+          alloc -> {
+            FullHttpResponse r = error.render(alloc);
+            r.headers().set(HttpHeaderNames.ALLOW, allow);
+            return r;
+          });
+    }
+    return switch (route.endpoint()) {
+      case SERVER_METADATA -> done(models.serverMetadata());
+      case HEALTH_LIVE -> done(models.live());
+      case HEALTH_READY -> done(models.ready());
+      case MODEL_METADATA -> done(models.modelMetadata(route.model(), route.version()));
+      case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
+      case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
+      case MODEL_INFER -> infer.infer(route.model(), route.version(), request);
+      case NOT_FOUND -> throw new IllegalStateException();
+    };
+  }
+
+  private static CompletableFuture<Reply> done(Reply r) {
+    return CompletableFuture.completedFuture(r);
+  }
+
+  private static String pathOf(String uri) {
+    int q = uri.indexOf('?');
+    String p = q < 0 ? uri : uri.substring(0, q);
+    return p.length() > 200 ? p.substring(0, 200) + "..." : p;
+  }
+
+  private void write(ChannelHandlerContext ctx, Reply reply, boolean keepAlive) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    FullHttpResponse response;
+    try {
+      response = reply.render(ctx.alloc());
+    } catch (RuntimeException e) {
+      response = Responses.error(e).render(ctx.alloc());
+    }
+    HttpUtil.setContentLength(response, response.content().readableBytes());
+    HttpUtil.setKeepAlive(response, keepAlive);
+    ctx.writeAndFlush(response)
+        .addListener(
+            f -> {
+              if (!keepAlive || !f.isSuccess()) {
+                ctx.close();
+              } else {
+                busy = false;
+                next(ctx);
+              }
+            });
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Object m;
+    while ((m = queue.poll()) != null) {
+      ReferenceCountUtil.release(m);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}

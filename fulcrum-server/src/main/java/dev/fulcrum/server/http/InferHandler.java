@@ -1,0 +1,69 @@
+package dev.fulcrum.server.http;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.codec.DecodedInferRequest;
+import dev.fulcrum.server.codec.InferRequestDecoder;
+import dev.fulcrum.server.codec.InferResponseEncoder;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * {@code POST v2/models/<m>[/versions/<v>]/infer}: decode the body on the event loop (one copy of
+ * each tensor, see {@link InferRequestDecoder}), hand the request to {@link InferenceService}, and
+ * return a reply that the dispatcher renders on the event loop once the engine thread completes the
+ * future.
+ */
+final class InferHandler {
+  /** Triton's header giving the JSON part's length in a body that carries binary tensors. */
+  static final String HEADER_LENGTH = "Inference-Header-Content-Length";
+
+  private final InferenceService service;
+
+  InferHandler(InferenceService service) {
+    this.service = service;
+  }
+
+  /**
+   * Decodes and submits a request; {@code request} may be released as soon as this returns.
+   *
+   * @throws dev.fulcrum.core.inference.InferenceException for a malformed request
+   */
+  CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
+    DecodedInferRequest decoded =
+        InferRequestDecoder.decode(
+            model,
+            version,
+            request.content(),
+            request.headers().get(HEADER_LENGTH),
+            () -> service.repository().resolve(model, version).config());
+    return service
+        .infer(decoded.request())
+        .thenApply(
+            response ->
+                (Reply)
+                    alloc -> {
+                      InferResponseEncoder.EncodedResponse e =
+                          InferResponseEncoder.encode(decoded, response, alloc);
+                      FullHttpResponse r =
+                          new DefaultFullHttpResponse(
+                              HttpVersion.HTTP_1_1, HttpResponseStatus.OK, e.body());
+                      if (e.hasBinary()) {
+                        r.headers()
+                            .set(
+                                HttpHeaderNames.CONTENT_TYPE,
+                                HttpHeaderValues.APPLICATION_OCTET_STREAM)
+                            .set(HEADER_LENGTH, e.jsonLength());
+                      } else {
+                        r.headers()
+                            .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+                      }
+                      return r;
+                    });
+  }
+}

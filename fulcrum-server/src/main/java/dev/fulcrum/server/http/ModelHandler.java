@@ -1,0 +1,80 @@
+package dev.fulcrum.server.http;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.server.protocol.ModelJson;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.List;
+
+/**
+ * Server and model endpoints that only read state: health, server metadata, model metadata, model
+ * readiness and model configuration. Runs on the event loop; every call is a map lookup plus a
+ * small JSON document.
+ */
+final class ModelHandler {
+  /** The extensions implemented, as listed by {@code GET v2}. */
+  static final List<String> EXTENSIONS =
+      List.of("binary_tensor_data", "model_configuration", "parameters");
+
+  private final InferenceService service;
+  private final Reply serverMetadata;
+
+  ModelHandler(InferenceService service, String version) {
+    this.service = service;
+    this.serverMetadata =
+        Responses.json(HttpResponseStatus.OK, ModelJson.serverMetadata(version, EXTENSIONS));
+  }
+
+  Reply serverMetadata() {
+    return serverMetadata;
+  }
+
+  Reply live() {
+    boolean live = service.isLive();
+    return Responses.json(
+        live ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+        JsonNodeFactory.instance.objectNode().put("live", live));
+  }
+
+  Reply ready() {
+    boolean ready = service.isReady();
+    return Responses.json(
+        ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+        JsonNodeFactory.instance.objectNode().put("ready", ready));
+  }
+
+  Reply modelMetadata(String model, String version) {
+    ModelVersion mv = service.repository().resolve(model, version);
+    List<String> versions =
+        service.repository().versions(model).stream().map(ModelVersion::versionString).toList();
+    return Responses.json(HttpResponseStatus.OK, ModelJson.modelMetadata(mv.config(), versions));
+  }
+
+  Reply modelConfig(String model, String version) {
+    ModelVersion mv = service.repository().resolve(model, version);
+    return Responses.json(HttpResponseStatus.OK, ModelJson.tritonConfig(mv.config()));
+  }
+
+  /** 200 when ready; 503 with {@code ready: false} when known but not ready; 404 when unknown. */
+  Reply modelReady(String model, String version) {
+    ModelRepository repo = service.repository();
+    ObjectNode body = JsonNodeFactory.instance.objectNode().put("name", model);
+    if (!version.isEmpty()) {
+      body.put("version", version);
+    }
+    try {
+      repo.resolve(model, version);
+    } catch (InferenceException e) {
+      if (e.code() != ErrorCode.UNAVAILABLE) {
+        throw e;
+      }
+      return Responses.json(HttpResponseStatus.SERVICE_UNAVAILABLE, body.put("ready", false));
+    }
+    return Responses.json(HttpResponseStatus.OK, body.put("ready", true));
+  }
+}

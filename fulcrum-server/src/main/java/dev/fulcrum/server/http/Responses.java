@@ -1,0 +1,96 @@
+package dev.fulcrum.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.server.codec.Json;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Builds JSON responses and maps core errors to HTTP statuses with OIP error bodies. */
+final class Responses {
+  private static final Logger log = LoggerFactory.getLogger(Responses.class);
+
+  private Responses() {}
+
+  /** Nginx's "client closed request"; the client is gone, so nobody reads it, but logs do. */
+  static final HttpResponseStatus CLIENT_CLOSED = new HttpResponseStatus(499, "Client Closed");
+
+  static HttpResponseStatus status(ErrorCode code) {
+    return switch (code) {
+      case INVALID_ARGUMENT -> HttpResponseStatus.BAD_REQUEST;
+      case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
+      case UNAVAILABLE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+      case RESOURCE_EXHAUSTED -> HttpResponseStatus.TOO_MANY_REQUESTS;
+      case DEADLINE_EXCEEDED -> HttpResponseStatus.GATEWAY_TIMEOUT;
+      case CANCELLED -> CLIENT_CLOSED;
+      case UNIMPLEMENTED -> HttpResponseStatus.NOT_IMPLEMENTED;
+      case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
+    };
+  }
+
+  static Reply json(HttpResponseStatus status, JsonNode body) {
+    byte[] bytes;
+    try {
+      bytes = Json.MAPPER.writeValueAsBytes(body);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    return alloc -> jsonBytes(alloc, status, bytes);
+  }
+
+  static FullHttpResponse jsonBytes(ByteBufAllocator alloc, HttpResponseStatus status, byte[] b) {
+    ByteBuf content = alloc.buffer(b.length).writeBytes(b);
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+    return r;
+  }
+
+  /** An OIP error: {@code {"error": message}}. */
+  static Reply error(HttpResponseStatus status, String message) {
+    byte[] b;
+    try {
+      b = Json.MAPPER.writeValueAsBytes(Map.of("error", message));
+    } catch (JsonProcessingException e) {
+      b = "{\"error\":\"internal error\"}".getBytes(StandardCharsets.UTF_8);
+    }
+    byte[] bytes = b;
+    return alloc -> {
+      FullHttpResponse r = jsonBytes(alloc, status, bytes);
+      if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
+        r.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+      }
+      return r;
+    };
+  }
+
+  /** The error reply for any failure; only engine or server faults are 500. */
+  static Reply error(Throwable t) {
+    Throwable cause = t;
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    if (cause instanceof InferenceException ie) {
+      if (ie.code() == ErrorCode.INTERNAL) {
+        log.warn("request failed: {}", ie.getMessage(), ie.getCause());
+      }
+      return error(status(ie.code()), ie.getMessage());
+    }
+    log.error("unexpected failure while serving a request", cause);
+    return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause);
+  }
+}

@@ -1,0 +1,85 @@
+package dev.fulcrum.server.http;
+
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One matched endpoint of the OIP REST API: which one, and the model and version in the path.
+ *
+ * @param endpoint the endpoint
+ * @param model the model name (URL-decoded), or "" for server endpoints
+ * @param version the version in the path, or "" when none
+ */
+record Route(Endpoint endpoint, String model, String version) {
+
+  enum Endpoint {
+    SERVER_METADATA(HttpMethod.GET),
+    HEALTH_LIVE(HttpMethod.GET),
+    HEALTH_READY(HttpMethod.GET),
+    MODEL_METADATA(HttpMethod.GET),
+    MODEL_READY(HttpMethod.GET),
+    MODEL_CONFIG(HttpMethod.GET),
+    MODEL_INFER(HttpMethod.POST),
+    /** No such path. */
+    NOT_FOUND(null);
+
+    final HttpMethod method;
+
+    Endpoint(HttpMethod method) {
+      this.method = method;
+    }
+  }
+
+  /** Matches a request URI (the query string is ignored). */
+  static Route match(String uri) {
+    String path = new QueryStringDecoder(uri).rawPath();
+    List<String> s = new ArrayList<>();
+    for (String part : path.split("/", -1)) {
+      if (!part.isEmpty()) {
+        s.add(QueryStringDecoder.decodeComponent(part));
+      }
+    }
+    int n = s.size();
+    if (n == 0 || !s.get(0).equals("v2")) {
+      return notFound();
+    }
+    if (n == 1) {
+      return new Route(Endpoint.SERVER_METADATA, "", "");
+    }
+    if (n == 3 && s.get(1).equals("health")) {
+      return switch (s.get(2)) {
+        case "live" -> new Route(Endpoint.HEALTH_LIVE, "", "");
+        case "ready" -> new Route(Endpoint.HEALTH_READY, "", "");
+        default -> notFound();
+      };
+    }
+    if (n < 3 || !s.get(1).equals("models")) {
+      return notFound();
+    }
+    String model = s.get(2);
+    String version = "";
+    int next = 3;
+    if (n >= 5 && s.get(3).equals("versions")) {
+      version = s.get(4);
+      next = 5;
+    }
+    if (n == next) {
+      return new Route(Endpoint.MODEL_METADATA, model, version);
+    }
+    if (n == next + 1) {
+      return switch (s.get(next)) {
+        case "ready" -> new Route(Endpoint.MODEL_READY, model, version);
+        case "config" -> new Route(Endpoint.MODEL_CONFIG, model, version);
+        case "infer" -> new Route(Endpoint.MODEL_INFER, model, version);
+        default -> notFound();
+      };
+    }
+    return notFound();
+  }
+
+  private static Route notFound() {
+    return new Route(Endpoint.NOT_FOUND, "", "");
+  }
+}

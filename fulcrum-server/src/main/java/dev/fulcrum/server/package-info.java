@@ -1,2 +1,0 @@
-/** Placeholder until the module has code. */
-package dev.fulcrum.server;

@@ -1,0 +1,171 @@
+package dev.fulcrum.server.protocol;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.runtime.SessionOptions;
+import java.util.List;
+
+/**
+ * The JSON documents that describe models and the server: OIP server and model metadata, and
+ * Triton's model configuration ({@code GET v2/models/<m>/config}) with Triton's field names, as
+ * perf_analyzer and Model Analyzer read it. Stateless.
+ */
+public final class ModelJson {
+  private ModelJson() {}
+
+  private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+  /** The platform Triton's ONNX Runtime backend reports. */
+  public static final String ONNX_BACKEND = "onnxruntime";
+
+  /** {@code GET v2}: name, version and the extensions this server implements. */
+  public static ObjectNode serverMetadata(String version, List<String> extensions) {
+    ObjectNode o = F.objectNode();
+    o.put("name", "fulcrum");
+    o.put("version", version);
+    ArrayNode ext = o.putArray("extensions");
+    extensions.forEach(ext::add);
+    return o;
+  }
+
+  /** {@code GET v2/models/<m>[/versions/<v>]}: OIP model metadata. */
+  public static ObjectNode modelMetadata(ModelConfig config, List<String> versions) {
+    ObjectNode o = F.objectNode();
+    o.put("name", config.name());
+    ArrayNode v = o.putArray("versions");
+    versions.forEach(v::add);
+    o.put("platform", config.platform());
+    o.set("inputs", metadataTensors(config, config.inputs()));
+    o.set("outputs", metadataTensors(config, config.outputs()));
+    return o;
+  }
+
+  private static ArrayNode metadataTensors(ModelConfig config, List<TensorConfig> tensors) {
+    ArrayNode a = F.arrayNode();
+    for (TensorConfig t : tensors) {
+      ObjectNode o = a.addObject();
+      o.put("name", t.name());
+      o.put("datatype", t.datatype().name());
+      ArrayNode s = o.putArray("shape");
+      for (long d : config.fullShape(t)) {
+        s.add(d);
+      }
+    }
+    return a;
+  }
+
+  /** {@code GET v2/models/<m>[/versions/<v>]/config}: Triton's ModelConfig as JSON. */
+  public static ObjectNode tritonConfig(ModelConfig config) {
+    ObjectNode o = F.objectNode();
+    o.put("name", config.name());
+    o.put("platform", config.platform());
+    o.put("backend", ONNX_BACKEND);
+    o.put("runtime", "");
+    o.set("version_policy", versionPolicy(config.versionPolicy()));
+    o.put("max_batch_size", config.maxBatchSize());
+    o.set("input", configTensors(config.inputs(), true));
+    o.set("output", configTensors(config.outputs(), false));
+    o.putArray("batch_input");
+    o.putArray("batch_output");
+    ObjectNode opt = o.putObject("optimization");
+    opt.put("priority", "PRIORITY_DEFAULT");
+    opt.putObject("input_pinned_memory").put("enable", true);
+    opt.putObject("output_pinned_memory").put("enable", true);
+    opt.put("gather_kernel_buffer_threshold", 0);
+    opt.put("eager_batching", false);
+    SessionOptions so = config.sessionOptions();
+    opt.putObject("graph").put("level", graphLevel(so.optimizationLevel()));
+    if (config.batching()) {
+      ObjectNode db = o.putObject("dynamic_batching");
+      db.putArray("preferred_batch_size");
+      db.put("max_queue_delay_microseconds", 0);
+      db.put("preserve_ordering", false);
+      db.put("priority_levels", 0);
+      db.put("default_priority_level", 0);
+      db.putObject("priority_queue_policy");
+    }
+    ArrayNode groups = o.putArray("instance_group");
+    ObjectNode g = groups.addObject();
+    g.put("name", config.name());
+    boolean gpu = "cuda".equals(so.executionProvider());
+    g.put("kind", gpu ? "KIND_GPU" : "KIND_CPU");
+    g.put("count", config.instanceCount());
+    ArrayNode gpus = g.putArray("gpus");
+    if (gpu) {
+      gpus.add(so.deviceId());
+    }
+    g.putArray("secondary_devices");
+    g.putArray("profile");
+    g.put("passive", false);
+    g.put("host_policy", "");
+    o.put("default_model_filename", config.defaultModelFilename());
+    o.putObject("cc_model_filenames");
+    o.putObject("metric_tags");
+    ObjectNode params = o.putObject("parameters");
+    putParam(params, "intra_op_thread_count", Integer.toString(so.intraOpThreads()));
+    putParam(params, "inter_op_thread_count", Integer.toString(so.interOpThreads()));
+    putParam(
+        params,
+        "execution_mode",
+        so.executionMode() == SessionOptions.ExecutionMode.PARALLEL ? "1" : "0");
+    putParam(params, "enable_mem_arena", so.memoryArena() ? "1" : "0");
+    putParam(params, "enable_mem_pattern", so.memoryPattern() ? "1" : "0");
+    o.putArray("model_warmup");
+    o.putObject("model_transaction_policy").put("decoupled", false);
+    return o;
+  }
+
+  private static void putParam(ObjectNode params, String key, String value) {
+    params.putObject(key).put("string_value", value);
+  }
+
+  /** Triton's ONNX Runtime graph levels: -1 disabled, 1 basic/extended, 0 (default) all. */
+  private static int graphLevel(SessionOptions.OptimizationLevel level) {
+    return switch (level) {
+      case DISABLED -> -1;
+      case BASIC, EXTENDED -> 1;
+      case ALL -> 0;
+    };
+  }
+
+  private static ObjectNode versionPolicy(VersionPolicy p) {
+    ObjectNode o = F.objectNode();
+    switch (p) {
+      case VersionPolicy.Latest l -> o.putObject("latest").put("num_versions", l.count());
+      case VersionPolicy.All a -> o.putObject("all");
+      case VersionPolicy.Specific s -> {
+        ArrayNode v = o.putObject("specific").putArray("versions");
+        s.versions().stream().sorted().forEach(v::add);
+      }
+    }
+    return o;
+  }
+
+  private static ArrayNode configTensors(List<TensorConfig> tensors, boolean input) {
+    ArrayNode a = F.arrayNode();
+    for (TensorConfig t : tensors) {
+      ObjectNode o = a.addObject();
+      o.put("name", t.name());
+      o.put("data_type", t.datatype().configName());
+      if (input) {
+        o.put("format", "FORMAT_NONE");
+      }
+      ArrayNode dims = o.putArray("dims");
+      for (long d : t.dims()) {
+        dims.add(d);
+      }
+      o.put("is_shape_tensor", false);
+      if (input) {
+        o.put("allow_ragged_batch", false);
+        o.put("optional", false);
+      } else {
+        o.put("label_filename", "");
+      }
+    }
+    return a;
+  }
+}
