@@ -24,9 +24,9 @@ import picocli.CommandLine.Option;
  * {@code fulcrum serve}: loads the model repositories and serves them. Flag names and defaults
  * follow Triton's where Triton has them.
  *
- * <p>Lifecycle: the HTTP port opens first (live, not ready), models load, readiness turns true.
- * On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
- * {@code --exit-timeout-secs}), and the process exits 0.
+ * <p>Lifecycle: the HTTP port opens first (live, not ready), models load, readiness turns true. On
+ * SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most {@code
+ * --exit-timeout-secs}), and the process exits 0.
  */
 @Command(
     name = "serve",
@@ -53,32 +53,37 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--http-port",
       defaultValue = "8000",
-      description = "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a free port).")
+      description =
+          "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a free port).")
   int httpPort;
 
   @Option(
       names = "--grpc-port",
       defaultValue = "8001",
-      description = "gRPC port (default: ${DEFAULT-VALUE}). Reserved: the gRPC endpoint is not served yet.")
+      description =
+          "gRPC port (default: ${DEFAULT-VALUE}). Reserved: the gRPC endpoint is not served yet.")
   int grpcPort;
 
   @Option(
       names = "--metrics-port",
       defaultValue = "8002",
-      description = "Prometheus metrics port (default: ${DEFAULT-VALUE}). Reserved: metrics are not served yet.")
+      description =
+          "Prometheus metrics port (default: ${DEFAULT-VALUE}). Reserved: metrics are not served yet.")
   int metricsPort;
 
   @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
-      description = "Largest request body accepted; larger ones get 413 (default: ${DEFAULT-VALUE}, 64 MiB).")
+      description =
+          "Largest request body accepted; larger ones get 413 (default: ${DEFAULT-VALUE}, 64 MiB).")
   int httpMaxInputSize;
 
   @Option(
       names = "--exit-timeout-secs",
       defaultValue = "30",
-      description = "On shutdown, how long in-flight requests may take to finish (default: ${DEFAULT-VALUE}).")
+      description =
+          "On shutdown, how long in-flight requests may take to finish (default: ${DEFAULT-VALUE}).")
   int exitTimeoutSecs;
 
   @Option(
@@ -86,7 +91,8 @@ public final class ServeCommand implements Callable<Integer> {
       defaultValue = "true",
       arity = "1",
       paramLabel = "BOOL",
-      description = "Ready only when every model is ready (default: ${DEFAULT-VALUE}); false: ready once loading is done.")
+      description =
+          "Ready only when every model is ready (default: ${DEFAULT-VALUE}); false: ready once loading is done.")
   boolean strictReadiness;
 
   @Option(
@@ -98,7 +104,8 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--default-max-batch-size",
       defaultValue = "32",
-      description = "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
+      description =
+          "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
   int defaultMaxBatchSize;
 
   @Override
@@ -152,13 +159,17 @@ public final class ServeCommand implements Callable<Integer> {
       HttpServer http,
       ModelRepository repository,
       OnnxRuntimeBackend onnx) {
-    log.info("shutting down: refusing new requests, waiting up to {} s for {} in flight",
-        exitTimeoutSecs, service.inFlight());
+    log.info(
+        "shutting down: refusing new requests, waiting up to {} s for {} in flight",
+        exitTimeoutSecs,
+        service.inFlight());
     service.beginDrain();
     try {
       if (!service.awaitIdle(Duration.ofSeconds(exitTimeoutSecs))) {
-        log.warn("{} requests still in flight after {} s; closing anyway",
-            service.inFlight(), exitTimeoutSecs);
+        log.warn(
+            "{} requests still in flight after {} s; closing anyway",
+            service.inFlight(),
+            exitTimeoutSecs);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
