@@ -680,6 +680,19 @@ class HttpServerTest {
   }
 
   @Test
+  void malformedHttpIs400AndCloses() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.out.write("GET /v2 HTTP/9.9 what\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("malformed HTTP");
+      assertThat(c.closedByServer()).isTrue();
+    }
+    assertThat(get("/v2/health/live").statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void notReadyWhileDraining() throws Exception {
     InferenceService draining = TestModels.service(repo.resolve("drain"));
     try (HttpServer s = new HttpServer(draining, HttpServerConfig.ephemeral()).start()) {
