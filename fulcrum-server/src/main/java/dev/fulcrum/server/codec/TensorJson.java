@@ -53,7 +53,7 @@ final class TensorJson {
       throw InferenceException.invalid(
           "input '%s' has an invalid shape %s", tensor, Arrays.toString(shape));
     }
-    List<JsonNode> leaves = new ArrayList<>((int) Math.min(expected, 1 << 20));
+    List<JsonNode> leaves = new ArrayList<>((int) Math.min(expected, 1 << 16));
     if (!data.isEmpty() && data.get(0).isArray()) {
       flattenNested(tensor, shape, data, 0, leaves);
     } else {

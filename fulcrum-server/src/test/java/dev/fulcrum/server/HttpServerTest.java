@@ -1,0 +1,713 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.tensor.DataType;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class HttpServerTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String HCL = "Inference-Header-Content-Length";
+
+  @TempDir static Path repo;
+  private static InferenceService service;
+  private static HttpServer server;
+  private static HttpClient client;
+  private static String base;
+
+  @BeforeAll
+  static void start() throws Exception {
+    service = TestModels.service(repo);
+    server = new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(64 * 1024));
+    server.start();
+    base = "http://127.0.0.1:" + server.port();
+    client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+    service.repository().close();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  static HttpResponse<byte[]> send(HttpRequest.Builder b) throws Exception {
+    return client.send(
+        b.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  static HttpResponse<byte[]> get(String path) throws Exception {
+    return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
+  }
+
+  static HttpResponse<byte[]> post(String path, String json) throws Exception {
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json)));
+  }
+
+  static HttpResponse<byte[]> postBinary(String path, String json, byte[]... binary)
+      throws Exception {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    byte[] header = json.getBytes(StandardCharsets.UTF_8);
+    body.write(header);
+    for (byte[] b : binary) {
+      body.write(b);
+    }
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .header("Content-Type", "application/octet-stream")
+            .header(HCL, Integer.toString(header.length))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())));
+  }
+
+  static JsonNode json(HttpResponse<byte[]> r) throws IOException {
+    int len = r.headers().firstValue(HCL).map(Integer::parseInt).orElse(r.body().length);
+    return JSON.readTree(Arrays.copyOfRange(r.body(), 0, len));
+  }
+
+  /** The binary parts of a response, in output order. */
+  static Map<String, byte[]> binaryOutputs(HttpResponse<byte[]> r) throws IOException {
+    JsonNode root = json(r);
+    int offset = Integer.parseInt(r.headers().firstValue(HCL).orElseThrow());
+    Map<String, byte[]> out = new LinkedHashMap<>();
+    for (JsonNode o : root.get("outputs")) {
+      JsonNode size = o.path("parameters").get("binary_data_size");
+      if (size != null) {
+        out.put(
+            o.get("name").asText(), Arrays.copyOfRange(r.body(), offset, offset + size.asInt()));
+        offset += size.asInt();
+      }
+    }
+    assertThat(offset).isEqualTo(r.body().length);
+    return out;
+  }
+
+  static String error(HttpResponse<byte[]> r) throws IOException {
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    return JSON.readTree(r.body()).get("error").asText();
+  }
+
+  static String infer(String model) {
+    return "/v2/models/" + model + "/infer";
+  }
+
+  // ---- health and metadata -------------------------------------------------------------------
+
+  @Test
+  void healthEndpoints() throws Exception {
+    HttpResponse<byte[]> live = get("/v2/health/live");
+    assertThat(live.statusCode()).isEqualTo(200);
+    assertThat(json(live).get("live").asBoolean()).isTrue();
+    HttpResponse<byte[]> ready = get("/v2/health/ready");
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(json(ready).get("ready").asBoolean()).isTrue();
+  }
+
+  @Test
+  void serverMetadataListsImplementedExtensions() throws Exception {
+    HttpResponse<byte[]> r = get("/v2");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode j = json(r);
+    assertThat(j.get("name").asText()).isEqualTo("fulcrum");
+    assertThat(j.get("version").asText()).isNotBlank().doesNotContain("${");
+    List<String> ext = new ArrayList<>();
+    j.get("extensions").forEach(e -> ext.add(e.asText()));
+    assertThat(ext)
+        .containsExactlyInAnyOrder("binary_tensor_data", "model_configuration", "parameters");
+  }
+
+  @Test
+  void modelMetadata() throws Exception {
+    HttpResponse<byte[]> r = get("/v2/models/simple");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode j = json(r);
+    assertThat(j.get("name").asText()).isEqualTo("simple");
+    assertThat(j.get("versions").toString()).isEqualTo("[\"1\"]");
+    assertThat(j.get("platform").asText()).isEqualTo("onnxruntime_onnx");
+    assertThat(j.get("inputs").toString())
+        .isEqualTo(
+            "[{\"name\":\"INPUT0\",\"datatype\":\"INT32\",\"shape\":[-1,16]},"
+                + "{\"name\":\"INPUT1\",\"datatype\":\"INT32\",\"shape\":[-1,16]}]");
+    assertThat(j.get("outputs").get(1).get("name").asText()).isEqualTo("OUTPUT1");
+
+    JsonNode v = json(get("/v2/models/versioned/versions/1"));
+    assertThat(v.get("versions").toString()).isEqualTo("[\"2\",\"1\"]");
+    JsonNode nb = json(get("/v2/models/pair"));
+    assertThat(nb.get("inputs").get(0).get("shape").toString()).isEqualTo("[2,2]");
+  }
+
+  @Test
+  void modelReady() throws Exception {
+    HttpResponse<byte[]> r = get("/v2/models/simple/ready");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(json(r).get("ready").asBoolean()).isTrue();
+    assertThat(get("/v2/models/versioned/versions/2/ready").statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> broken = get("/v2/models/broken/ready");
+    assertThat(broken.statusCode()).isEqualTo(503);
+    assertThat(json(broken).get("ready").asBoolean()).isFalse();
+    HttpResponse<byte[]> unknown = get("/v2/models/nope/ready");
+    assertThat(unknown.statusCode()).isEqualTo(404);
+    assertThat(error(unknown)).contains("nope");
+    assertThat(get("/v2/models/simple/versions/9/ready").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void modelConfigUsesTritonFieldNames() throws Exception {
+    HttpResponse<byte[]> r = get("/v2/models/simple/config");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode c = json(r);
+    assertThat(c.get("name").asText()).isEqualTo("simple");
+    assertThat(c.get("platform").asText()).isEqualTo("onnxruntime_onnx");
+    assertThat(c.get("backend").asText()).isEqualTo("onnxruntime");
+    assertThat(c.get("max_batch_size").asInt()).isEqualTo(8);
+    assertThat(c.get("input").get(0).get("data_type").asText()).isEqualTo("TYPE_INT32");
+    assertThat(c.get("input").get(0).get("dims").toString()).isEqualTo("[16]");
+    assertThat(c.get("output").get(0).get("name").asText()).isEqualTo("OUTPUT0");
+    assertThat(c.get("version_policy").toString()).isEqualTo("{\"latest\":{\"num_versions\":1}}");
+    assertThat(c.get("instance_group").get(0).get("kind").asText()).isEqualTo("KIND_CPU");
+    assertThat(c.get("instance_group").get(0).get("count").asInt()).isEqualTo(1);
+    assertThat(c.has("dynamic_batching")).isTrue();
+    assertThat(c.get("default_model_filename").asText()).isEqualTo("model.onnx");
+    assertThat(c.get("parameters").has("intra_op_thread_count")).isTrue();
+
+    JsonNode nb = json(get("/v2/models/pair/config"));
+    assertThat(nb.get("max_batch_size").asInt()).isZero();
+    assertThat(nb.has("dynamic_batching")).isFalse();
+    assertThat(nb.get("input").get(1).get("data_type").asText()).isEqualTo("TYPE_STRING");
+    JsonNode all = json(get("/v2/models/versioned/versions/2/config"));
+    assertThat(all.get("version_policy").toString()).isEqualTo("{\"all\":{}}");
+  }
+
+  // ---- JSON inference ------------------------------------------------------------------------
+
+  /** Six JSON values per JSON-capable type, covering the edges of each range. */
+  static String jsonValues(DataType t) {
+    return switch (t) {
+      case BOOL -> "[true,false,true,true,false,false]";
+      case UINT8 -> "[0,1,2,127,128,255]";
+      case INT8 -> "[-128,-1,0,1,2,127]";
+      case UINT16 -> "[0,1,2,3,32768,65535]";
+      case INT16 -> "[-32768,-1,0,1,2,32767]";
+      case UINT32 -> "[0,1,2,3,2147483648,4294967295]";
+      case INT32 -> "[-2147483648,-1,0,1,2,2147483647]";
+      case UINT64 -> "[0,1,2,9223372036854775807,9223372036854775808,18446744073709551615]";
+      case INT64 -> "[-9223372036854775808,-1,0,1,2,9223372036854775807]";
+      case FP32 -> "[1.5,-2.25,0.0,1024.0,-0.125,3.0]";
+      case FP64 -> "[1.0E-300,-2.5,0.0,1.7976931348623157E308,0.1,3.0]";
+      case BYTES -> "[\"a\",\"\",\"h\\u00e9llo\",\"\\u4e16\\u754c\",\"x y\",\"{}\"]";
+      default -> throw new IllegalArgumentException(t.name());
+    };
+  }
+
+  static void assertSameValues(JsonNode actual, JsonNode expected) {
+    assertThat(actual.size()).isEqualTo(expected.size());
+    for (int i = 0; i < expected.size(); i++) {
+      JsonNode a = actual.get(i);
+      JsonNode e = expected.get(i);
+      if (e.isNumber()) {
+        assertThat(a.decimalValue()).as("element %d", i).isEqualByComparingTo(e.decimalValue());
+      } else {
+        assertThat(a).as("element %d", i).isEqualTo(e);
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(
+      value = DataType.class,
+      names = {"FP16", "BF16"},
+      mode = EnumSource.Mode.EXCLUDE)
+  void jsonRoundTripFlatAndNested(DataType t) throws Exception {
+    String values = jsonValues(t);
+    JsonNode flat = JSON.readTree(values);
+    String body =
+        "{\"id\":\"r-%s\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[2,3],\"data\":%s}]}"
+            .formatted(t, t, values);
+    HttpResponse<byte[]> r = post(infer(TestModels.echo(t)), body);
+    assertThat(r.statusCode()).as(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    JsonNode j = json(r);
+    assertThat(j.get("model_name").asText()).isEqualTo(TestModels.echo(t));
+    assertThat(j.get("model_version").asText()).isEqualTo("1");
+    assertThat(j.get("id").asText()).isEqualTo("r-" + t);
+    JsonNode out = j.get("outputs").get(0);
+    assertThat(out.get("name").asText()).isEqualTo("OUT");
+    assertThat(out.get("datatype").asText()).isEqualTo(t.name());
+    assertThat(out.get("shape").toString()).isEqualTo("[2,3]");
+    assertSameValues(out.get("data"), flat);
+
+    ArrayNode nested = JSON.createArrayNode();
+    nested.addArray().addAll(List.of(flat.get(0), flat.get(1), flat.get(2)));
+    nested.addArray().addAll(List.of(flat.get(3), flat.get(4), flat.get(5)));
+    String nestedBody =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[2,3],\"data\":%s}]}"
+            .formatted(t, nested);
+    HttpResponse<byte[]> n = post(infer(TestModels.echo(t)), nestedBody);
+    assertThat(n.statusCode()).isEqualTo(200);
+    assertThat(json(n).has("id")).isFalse();
+    assertSameValues(json(n).get("outputs").get(0).get("data"), flat);
+  }
+
+  @Test
+  void simpleAddSubWithOutputsSubsetAndParameters() throws Exception {
+    StringBuilder a = new StringBuilder("[");
+    StringBuilder b = new StringBuilder("[");
+    for (int i = 0; i < 16; i++) {
+      a.append(i == 0 ? "" : ",").append(i);
+      b.append(i == 0 ? "" : ",").append(1);
+    }
+    String body =
+        ("{\"id\":\"42\",\"parameters\":{\"custom\":\"x\",\"n\":3,\"f\":true},"
+                + "\"inputs\":[{\"name\":\"INPUT0\",\"datatype\":\"INT32\",\"shape\":[1,16],\"data\":%s},"
+                + "{\"name\":\"INPUT1\",\"datatype\":\"INT32\",\"shape\":[1,16],\"data\":%s}],"
+                + "\"outputs\":[{\"name\":\"OUTPUT1\"}]}")
+            .formatted(a.append("]"), b.append("]"));
+    HttpResponse<byte[]> r = post(infer("simple"), body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode j = json(r);
+    assertThat(j.get("id").asText()).isEqualTo("42");
+    assertThat(j.get("outputs")).hasSize(1);
+    JsonNode out = j.get("outputs").get(0);
+    assertThat(out.get("name").asText()).isEqualTo("OUTPUT1");
+    assertThat(out.get("data").get(0).asInt()).isEqualTo(-1);
+    assertThat(out.get("data").get(15).asInt()).isEqualTo(14);
+  }
+
+  @Test
+  void explicitVersion() throws Exception {
+    String body =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,1],\"data\":[2.0]}]}";
+    HttpResponse<byte[]> r = post("/v2/models/versioned/versions/1/infer", body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(json(r).get("model_version").asText()).isEqualTo("1");
+    assertThat(json(post(infer("versioned"), body)).get("model_version").asText()).isEqualTo("2");
+  }
+
+  // ---- binary inference ----------------------------------------------------------------------
+
+  static byte[] binaryValues(DataType t, int count) {
+    if (t == DataType.BYTES) {
+      ByteBuffer b = ByteBuffer.allocate(1024).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < count; i++) {
+        byte[] e = ("elem-" + "x".repeat(i)).getBytes(StandardCharsets.UTF_8);
+        b.putInt(e.length).put(e);
+      }
+      return Arrays.copyOf(b.array(), b.position());
+    }
+    byte[] out = new byte[count * t.byteSize()];
+    new Random(t.ordinal()).nextBytes(out);
+    if (t == DataType.BOOL) {
+      for (int i = 0; i < out.length; i++) {
+        out[i] = (byte) (out[i] & 1);
+      }
+    }
+    return out;
+  }
+
+  @ParameterizedTest
+  @EnumSource(DataType.class)
+  void binaryRoundTrip(DataType t) throws Exception {
+    byte[] data = binaryValues(t, 6);
+    String header =
+        ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"IN\","
+                + "\"datatype\":\"%s\",\"shape\":[3,2],\"parameters\":{\"binary_data_size\":%d}}]}")
+            .formatted(t, data.length);
+    HttpResponse<byte[]> r = postBinary(infer(TestModels.echo(t)), header, data);
+    assertThat(r.statusCode()).as(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
+    JsonNode out = json(r).get("outputs").get(0);
+    assertThat(out.get("shape").toString()).isEqualTo("[3,2]");
+    assertThat(out.has("data")).isFalse();
+    assertThat(out.get("parameters").get("binary_data_size").asInt()).isEqualTo(data.length);
+    assertThat(binaryOutputs(r).get("OUT")).isEqualTo(data);
+  }
+
+  @ParameterizedTest
+  @EnumSource(
+      value = DataType.class,
+      names = {"FP16", "BF16"})
+  void halfFloatsAreAlwaysBinaryAndNeverJson(DataType t) throws Exception {
+    byte[] data = binaryValues(t, 2);
+    String header =
+        ("{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[1,2],"
+                + "\"parameters\":{\"binary_data_size\":4}}],"
+                + "\"outputs\":[{\"name\":\"OUT\",\"parameters\":{\"binary_data\":false}}]}")
+            .formatted(t);
+    HttpResponse<byte[]> r = postBinary(infer(TestModels.echo(t)), header, data);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(binaryOutputs(r).get("OUT")).isEqualTo(data);
+
+    HttpResponse<byte[]> bad =
+        post(
+            infer(TestModels.echo(t)),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[1,2],\"data\":[1.0,2.0]}]}"
+                .formatted(t));
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(error(bad)).contains("'IN'", t.name(), "cannot be sent as JSON", "binary_data_size");
+  }
+
+  @Test
+  void jsonInputWithBinaryOutputAndBinaryInputWithJsonOutput() throws Exception {
+    // JSON in, one output binary (per-output parameter), the other JSON.
+    String body =
+        "{\"inputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[2,2],\"data\":[[1,2],[3,4]]},"
+            + "{\"name\":\"B\",\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"p\",\"qq\"]}],"
+            + "\"outputs\":[{\"name\":\"B_OUT\"},{\"name\":\"A_OUT\",\"parameters\":{\"binary_data\":true}}]}";
+    HttpResponse<byte[]> r = post(infer("pair"), body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
+    JsonNode j = json(r);
+    assertThat(j.get("outputs").get(0).get("name").asText()).isEqualTo("B_OUT");
+    assertThat(j.get("outputs").get(0).get("data").toString()).isEqualTo("[\"p\",\"qq\"]");
+    byte[] a = binaryOutputs(r).get("A_OUT");
+    ByteBuffer f = ByteBuffer.wrap(a).order(ByteOrder.LITTLE_ENDIAN);
+    assertThat(List.of(f.getFloat(), f.getFloat(), f.getFloat(), f.getFloat()))
+        .containsExactly(1f, 2f, 3f, 4f);
+
+    // Binary in (A), JSON in (B), JSON out by default.
+    ByteBuffer floats = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+    floats.putFloat(5).putFloat(6).putFloat(7).putFloat(8);
+    String header =
+        "{\"inputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[2,2],\"parameters\":{\"binary_data_size\":16}},"
+            + "{\"name\":\"B\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"z\"]}]}";
+    HttpResponse<byte[]> r2 = postBinary(infer("pair"), header, floats.array());
+    assertThat(r2.statusCode()).isEqualTo(200);
+    assertThat(r2.headers().firstValue("Content-Type")).hasValue("application/json");
+    assertThat(r2.headers().firstValue(HCL)).isEmpty();
+    JsonNode j2 = json(r2);
+    assertThat(j2.get("outputs").get(0).get("data").toString()).isEqualTo("[5.0,6.0,7.0,8.0]");
+    assertThat(j2.get("outputs").get(1).get("data").toString()).isEqualTo("[\"z\"]");
+  }
+
+  @Test
+  void rawRequestIsTheSingleInputBatchOne() throws Exception {
+    ByteBuffer floats = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+    floats.putFloat(1).putFloat(2).putFloat(3);
+    HttpResponse<byte[]> r =
+        send(
+            HttpRequest.newBuilder(URI.create(base + infer("echo_fp32")))
+                .header(HCL, "0")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(floats.array())));
+    assertThat(r.statusCode()).as(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+    JsonNode out = json(r).get("outputs").get(0);
+    assertThat(out.get("shape").toString()).isEqualTo("[1,3]");
+    assertThat(binaryOutputs(r).get("OUT")).isEqualTo(floats.array());
+
+    HttpResponse<byte[]> two =
+        send(
+            HttpRequest.newBuilder(URI.create(base + infer("simple")))
+                .header(HCL, "0")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[64])));
+    assertThat(two.statusCode()).isEqualTo(400);
+    assertThat(error(two)).contains("exactly one input");
+  }
+
+  @Test
+  void gzipRequestBody() throws Exception {
+    String body =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT64\",\"shape\":[1,2],\"data\":[7,8]}]}";
+    ByteArrayOutputStream z = new ByteArrayOutputStream();
+    try (GZIPOutputStream g = new GZIPOutputStream(z)) {
+      g.write(body.getBytes(StandardCharsets.UTF_8));
+    }
+    HttpResponse<byte[]> r =
+        send(
+            HttpRequest.newBuilder(URI.create(base + infer("echo_int64")))
+                .header("Content-Encoding", "gzip")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(z.toByteArray())));
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(json(r).get("outputs").get(0).get("data").toString()).isEqualTo("[7,8]");
+  }
+
+  // ---- errors --------------------------------------------------------------------------------
+
+  static void assertError(HttpResponse<byte[]> r, int status, String... fragments)
+      throws IOException {
+    assertThat(r.statusCode()).as(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(status);
+    assertThat(error(r)).contains(fragments);
+  }
+
+  static String fp32(String shape, String data) {
+    return "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":%s,\"data\":%s}]}"
+        .formatted(shape, data);
+  }
+
+  @Test
+  void clientMistakesAre4xxWithMessages() throws Exception {
+    assertError(post(infer("echo_fp32"), "{\"inputs\": [ {"), 400, "echo_fp32", "malformed JSON");
+    assertError(post(infer("echo_fp32"), "[1,2]"), 400, "JSON object");
+    assertError(post(infer("echo_fp32"), "{}"), 400, "'inputs'");
+    assertError(
+        post(
+            infer("echo_fp32"),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP128\",\"shape\":[1,1],\"data\":[1]}]}"),
+        400,
+        "'IN'",
+        "unknown datatype 'FP128'");
+    assertError(
+        post(infer("echo_fp32"), fp32("[2,3]", "[1,2,3,4,5]")),
+        400,
+        "'IN'",
+        "5 data elements",
+        "needs 6");
+    assertError(post(infer("echo_fp32"), fp32("[2,3]", "[[1,2,3],[4,5]]")), 400, "'IN'", "nested");
+    assertError(post(infer("echo_fp32"), fp32("[2,-3]", "[1]")), 400, "'IN'", "shape");
+    assertError(post(infer("echo_fp32"), fp32("[1,1]", "[\"x\"]")), 400, "'IN'", "not a number");
+    assertError(
+        post(
+            infer("echo_int8"),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT8\",\"shape\":[1,1],\"data\":[300]}]}"),
+        400,
+        "'IN'",
+        "300",
+        "outside");
+    assertError(
+        post(
+            infer("echo_bool"),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"BOOL\",\"shape\":[1,1],\"data\":[1]}]}"),
+        400,
+        "true or false");
+    assertError(
+        post(
+            infer("echo_fp32"),
+            "{\"inputs\":[{\"name\":\"NOPE\",\"datatype\":\"FP32\",\"shape\":[1,1],\"data\":[1]}]}"),
+        400,
+        "echo_fp32",
+        "no input named 'NOPE'");
+    assertError(
+        post(
+            infer("echo_fp32"),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT32\",\"shape\":[1,1],\"data\":[1]}]}"),
+        400,
+        "'IN' must be FP32");
+    assertError(
+        post(
+            infer("echo_fp32"),
+            "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,1],\"data\":[1]}],"
+                + "\"outputs\":[{\"name\":\"X\"}]}"),
+        400,
+        "no output named 'X'");
+    assertError(post(infer("nope"), fp32("[1,1]", "[1]")), 404, "unknown model 'nope'");
+    assertError(
+        post("/v2/models/echo_fp32/versions/7/infer", fp32("[1,1]", "[1]")), 404, "no version '7'");
+    assertError(get("/v2/models/nope"), 404, "nope");
+    assertError(get("/v2/models/nope/config"), 404, "nope");
+    assertError(post(infer("broken"), fp32("[1,1]", "[1]")), 503, "broken");
+  }
+
+  @Test
+  void binarySizesMustAddUp() throws Exception {
+    String header =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,2],\"parameters\":{\"binary_data_size\":8}}]}";
+    assertError(
+        postBinary(infer("echo_fp32"), header, new byte[12]), 400, "binary_data_size", "add up");
+    assertError(postBinary(infer("echo_fp32"), header, new byte[4]), 400, "'IN'", "only 4 bytes");
+    String wrongShape = header.replace("[1,2]", "[1,3]");
+    assertError(
+        postBinary(infer("echo_fp32"), wrongShape, new byte[8]), 400, "'IN'", "needs 12 bytes");
+    HttpResponse<byte[]> badHeader =
+        send(
+            HttpRequest.newBuilder(URI.create(base + infer("echo_fp32")))
+                .header(HCL, "999")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")));
+    assertError(badHeader, 400, HCL);
+  }
+
+  @Test
+  void unknownPathAndWrongMethod() throws Exception {
+    assertError(get("/v2/nothing/here"), 404, "/v2/nothing/here");
+    assertError(get("/metrics"), 404, "/metrics");
+    HttpResponse<byte[]> m = post("/v2/health/ready", "{}");
+    assertError(m, 405, "GET");
+    assertThat(m.headers().firstValue("Allow")).hasValue("GET");
+    assertError(get(infer("simple")), 405, "POST");
+  }
+
+  @Test
+  void oversizedBodyIs413WithJsonAndTheServerKeepsServing() throws Exception {
+    byte[] big = new byte[100 * 1024];
+    String header =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"UINT8\",\"shape\":[1,102400],\"parameters\":{\"binary_data_size\":102400}}]}";
+    HttpResponse<byte[]> r = postBinary(infer("echo_uint8"), header, big);
+    assertError(r, 413, "exceeds", "65536");
+    assertThat(get("/v2/health/live").statusCode()).isEqualTo(200);
+  }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  /** A minimal HTTP/1.1 client over one socket, to see keep-alive and pipelining. */
+  static final class RawConnection implements AutoCloseable {
+    final Socket socket;
+    final InputStream in;
+    final OutputStream out;
+
+    RawConnection() throws IOException {
+      socket = new Socket("127.0.0.1", server.port());
+      socket.setSoTimeout(30_000);
+      in = socket.getInputStream();
+      out = socket.getOutputStream();
+    }
+
+    void send(String method, String path, String extraHeaders, byte[] body) throws IOException {
+      String head =
+          method
+              + " "
+              + path
+              + " HTTP/1.1\r\nHost: x\r\nContent-Length: "
+              + body.length
+              + "\r\n"
+              + extraHeaders
+              + "\r\n";
+      out.write(head.getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+    }
+
+    record Response(int status, Map<String, String> headers, byte[] body) {}
+
+    Response read() throws IOException {
+      String status = line();
+      Map<String, String> headers = new LinkedHashMap<>();
+      for (String l = line(); !l.isEmpty(); l = line()) {
+        int c = l.indexOf(':');
+        headers.put(l.substring(0, c).trim().toLowerCase(), l.substring(c + 1).trim());
+      }
+      byte[] body = in.readNBytes(Integer.parseInt(headers.get("content-length")));
+      return new Response(Integer.parseInt(status.split(" ")[1]), headers, body);
+    }
+
+    private String line() throws IOException {
+      StringBuilder sb = new StringBuilder();
+      int c;
+      while ((c = in.read()) != '\n') {
+        if (c < 0) {
+          throw new IOException("connection closed");
+        }
+        if (c != '\r') {
+          sb.append((char) c);
+        }
+      }
+      return sb.toString();
+    }
+
+    boolean closedByServer() throws IOException {
+      return in.read() < 0;
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  @Test
+  void keepAliveAndPipelinedRequestsAnswerInOrder() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      for (int i = 0; i < 3; i++) {
+        byte[] body = fp32("[1,1]", "[" + i + "]").getBytes(StandardCharsets.UTF_8);
+        c.send("POST", infer("echo_fp32"), "", body);
+        RawConnection.Response r = c.read();
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body()).get("outputs").get(0).get("data").get(0).asDouble())
+            .isEqualTo(i);
+      }
+      // Pipelined: a slow-ish inference, an error and a GET, all sent before reading.
+      c.send(
+          "POST", infer("echo_fp32"), "", fp32("[1,1]", "[42]").getBytes(StandardCharsets.UTF_8));
+      c.send("GET", "/v2/nope", "", new byte[0]);
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+      assertThat(c.read().status()).isEqualTo(404);
+      RawConnection.Response live = c.read();
+      assertThat(live.status()).isEqualTo(200);
+      assertThat(new String(live.body(), StandardCharsets.UTF_8)).contains("live");
+      // Connection: close is honoured.
+      c.send("GET", "/v2/health/live", "Connection: close\r\n", new byte[0]);
+      RawConnection.Response last = c.read();
+      assertThat(last.status()).isEqualTo(200);
+      assertThat(last.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void oversizedBodyOnKeepAliveConnectionLeavesItUsable() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.send("POST", infer("echo_fp32"), "", new byte[70 * 1024]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(413);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("exceeds");
+      c.send("GET", "/v2/health/ready", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void malformedHttpIs400AndCloses() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.out.write("GET /v2 HTTP/9.9 what\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("malformed HTTP");
+      assertThat(c.closedByServer()).isTrue();
+    }
+    assertThat(get("/v2/health/live").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void notReadyWhileDraining() throws Exception {
+    InferenceService draining = TestModels.service(repo.resolve("drain"));
+    try (HttpServer s = new HttpServer(draining, HttpServerConfig.ephemeral()).start()) {
+      draining.beginDrain();
+      String b = "http://127.0.0.1:" + s.port();
+      HttpResponse<byte[]> r = send(HttpRequest.newBuilder(URI.create(b + "/v2/health/ready")));
+      assertThat(r.statusCode()).isEqualTo(503);
+      assertThat(JSON.readTree(r.body()).get("ready").asBoolean()).isFalse();
+      HttpResponse<byte[]> i =
+          send(
+              HttpRequest.newBuilder(URI.create(b + infer("echo_fp32")))
+                  .POST(HttpRequest.BodyPublishers.ofString(fp32("[1,1]", "[1]"))));
+      assertError(i, 503, "shutting down");
+    } finally {
+      draining.repository().close();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.fulcrum.server;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.tensor.DataType;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/** Writes a model repository of fake models and serves it. */
+final class TestModels {
+  private TestModels() {}
+
+  /** The name of the identity model for a datatype: {@code echo_fp32} etc. */
+  static String echo(DataType t) {
+    return "echo_" + t.name().toLowerCase(Locale.ROOT);
+  }
+
+  static Path write(Path root) {
+    try {
+      for (DataType t : DataType.values()) {
+        model(
+            root,
+            echo(t),
+            null,
+            1,
+            "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[-1,-1]}],\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"%s\",\"shape\":[-1,-1]}]}"
+                .formatted(t, t));
+      }
+      model(
+          root,
+          "simple",
+          null,
+          1,
+          """
+          {"mode":"addsub",
+           "inputs":[{"name":"INPUT0","datatype":"INT32","shape":[-1,16]},
+                     {"name":"INPUT1","datatype":"INT32","shape":[-1,16]}],
+           "outputs":[{"name":"OUTPUT0","datatype":"INT32","shape":[-1,16]},
+                      {"name":"OUTPUT1","datatype":"INT32","shape":[-1,16]}]}
+          """);
+      model(
+          root,
+          "pair",
+          "max-batch-size: 0\n",
+          1,
+          """
+          {"mode":"identity",
+           "inputs":[{"name":"A","datatype":"FP32","shape":[2,2]},
+                     {"name":"B","datatype":"BYTES","shape":[-1]}],
+           "outputs":[{"name":"A_OUT","datatype":"FP32","shape":[2,2]},
+                      {"name":"B_OUT","datatype":"BYTES","shape":[-1]}]}
+          """);
+      String fp32 =
+          "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}";
+      model(root, "versioned", "version-policy:\n  all: true\n", 1, fp32);
+      model(root, "versioned", null, 2, fp32);
+      model(root, "broken", null, 1, "{\"mode\":\"fail\"}");
+      return root;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void model(Path root, String name, String config, int version, String file)
+      throws IOException {
+    Path dir = root.resolve(name);
+    Files.createDirectories(dir.resolve(Integer.toString(version)));
+    if (config != null) {
+      Files.writeString(dir.resolve("config.yaml"), config);
+    }
+    Files.writeString(dir.resolve(Integer.toString(version)).resolve("model.onnx"), file);
+  }
+
+  static InferenceService service(Path root) {
+    ModelRepository repo =
+        new ModelRepository(
+            List.of(write(root)), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8));
+    repo.loadAll(2);
+    return new InferenceService(repo, false);
+  }
+}
