@@ -46,13 +46,7 @@ public final class InferenceService {
     try {
       ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
       RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
-      result =
-          mv.pool()
-              .submit(v.inputs(), v.outputNames())
-              .thenApply(
-                  outputs ->
-                      new InferenceResponse(
-                          mv.name(), mv.versionString(), request.id(), null, outputs));
+      result = mv.scheduler().submit(request, v);
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) {
@@ -60,7 +54,9 @@ public final class InferenceService {
           CompletableFuture.failedFuture(
               InferenceException.internal("request failed: " + e.getMessage(), e));
     }
-    return result.whenComplete((r, t) -> finished());
+    // The transport may cancel the returned future (client gone): that cancels the queued work.
+    result.whenComplete((r, t) -> finished());
+    return result;
   }
 
   private void finished() {

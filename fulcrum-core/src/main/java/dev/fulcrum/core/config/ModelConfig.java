@@ -20,6 +20,7 @@ import java.util.Optional;
  * @param instanceCount how many instances run at once
  * @param sessionOptions engine options for each instance
  * @param defaultModelFilename the model file in each version folder
+ * @param scheduling the queue and batcher settings
  */
 public record ModelConfig(
     String name,
@@ -30,7 +31,8 @@ public record ModelConfig(
     VersionPolicy versionPolicy,
     int instanceCount,
     SessionOptions sessionOptions,
-    String defaultModelFilename) {
+    String defaultModelFilename,
+    SchedulingConfig scheduling) {
   public ModelConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(platform, "platform");
@@ -38,9 +40,15 @@ public record ModelConfig(
     outputs = List.copyOf(outputs);
     Objects.requireNonNull(versionPolicy, "versionPolicy");
     Objects.requireNonNull(sessionOptions, "sessionOptions");
+    Objects.requireNonNull(scheduling, "scheduling");
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
+  }
+
+  /** True when the dynamic batcher combines requests (a batching model with batching on). */
+  public boolean dynamicBatching() {
+    return batching() && scheduling.dynamicBatching();
   }
 
   public boolean batching() {

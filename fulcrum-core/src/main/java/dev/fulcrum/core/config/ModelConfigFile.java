@@ -17,7 +17,9 @@ public record ModelConfigFile(
     @JsonProperty("outputs") List<Tensor> outputs,
     @JsonProperty("version-policy") VersionPolicyFile versionPolicy,
     @JsonProperty("instance-count") Integer instanceCount,
-    @JsonProperty("onnxruntime") OnnxRuntimeFile onnxruntime) {
+    @JsonProperty("onnxruntime") OnnxRuntimeFile onnxruntime,
+    @JsonProperty("dynamic-batching") DynamicBatchingFile dynamicBatching,
+    @JsonProperty("queue-policy") QueuePolicyFile queuePolicy) {
 
   /** An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0. */
   public record Tensor(
@@ -42,8 +44,24 @@ public record ModelConfigFile(
       @JsonProperty("execution-provider") String executionProvider,
       @JsonProperty("device-id") Integer deviceId) {}
 
+  /** Triton's dynamic_batching settings. */
+  public record DynamicBatchingFile(
+      @JsonProperty("enabled") Boolean enabled,
+      @JsonProperty("max-queue-delay-microseconds") Long maxQueueDelayMicroseconds,
+      @JsonProperty("preferred-batch-sizes") List<Integer> preferredBatchSizes,
+      @JsonProperty("preserve-ordering") Boolean preserveOrdering,
+      @JsonProperty("priority-levels") Integer priorityLevels,
+      @JsonProperty("default-priority-level") Integer defaultPriorityLevel) {}
+
+  /** Triton's default_queue_policy, with a bounded default queue. */
+  public record QueuePolicyFile(
+      @JsonProperty("max-queue-size") Integer maxQueueSize,
+      @JsonProperty("default-timeout-microseconds") Long defaultTimeoutMicroseconds,
+      @JsonProperty("timeout-action") String timeoutAction,
+      @JsonProperty("allow-timeout-override") Boolean allowTimeoutOverride) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
-    return new ModelConfigFile(null, null, null, null, null, null, null, null, null);
+    return new ModelConfigFile(null, null, null, null, null, null, null, null, null, null, null);
   }
 }

@@ -212,7 +212,78 @@ public final class ModelConfigResolver {
         d.versionPolicy(),
         d.instanceCount(),
         d.sessionOptions(),
-        d.modelFilename());
+        d.modelFilename(),
+        scheduling(f, file, maxBatch));
+  }
+
+  private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)
+      throws ConfigException {
+    SchedulingConfig s = SchedulingConfig.defaults();
+    ModelConfigFile.DynamicBatchingFile b = f.dynamicBatching();
+    if (b != null) {
+      if (b.enabled() != null) {
+        s = s.withDynamicBatching(b.enabled());
+      }
+      if (b.maxQueueDelayMicroseconds() != null) {
+        if (b.maxQueueDelayMicroseconds() < 0 || b.maxQueueDelayMicroseconds() > 60_000_000L) {
+          throw new ConfigException(
+              file, "dynamic-batching.max-queue-delay-microseconds", "must be 0..60000000");
+        }
+        s = s.withMaxQueueDelayMicros(b.maxQueueDelayMicroseconds());
+      }
+      List<Integer> preferred =
+          b.preferredBatchSizes() == null ? List.of() : b.preferredBatchSizes();
+      for (int i = 0; i < preferred.size(); i++) {
+        Integer p = preferred.get(i);
+        if (p == null || p < 1 || (maxBatch > 0 && p > maxBatch)) {
+          throw new ConfigException(
+              file,
+              "dynamic-batching.preferred-batch-sizes[" + i + "]",
+              "must be between 1 and max-batch-size (" + maxBatch + "), was " + p);
+        }
+      }
+      s =
+          s.withPreferredBatchSizes(
+              preferred.stream().distinct().sorted().toList(),
+              b.preserveOrdering() != null && b.preserveOrdering());
+      int levels = b.priorityLevels() == null ? 0 : b.priorityLevels();
+      int dflt = b.defaultPriorityLevel() == null ? 0 : b.defaultPriorityLevel();
+      if (levels < 0 || levels > 1000) {
+        throw new ConfigException(file, "dynamic-batching.priority-levels", "must be 0..1000");
+      }
+      if (dflt < 0 || dflt > levels) {
+        throw new ConfigException(
+            file,
+            "dynamic-batching.default-priority-level",
+            "must be 0.." + levels + " (priority-levels), was " + dflt);
+      }
+      s = s.withPriorities(levels, dflt);
+    }
+    ModelConfigFile.QueuePolicyFile q = f.queuePolicy();
+    if (q != null) {
+      if (q.maxQueueSize() != null) {
+        if (q.maxQueueSize() < 0) {
+          throw new ConfigException(file, "queue-policy.max-queue-size", "must be >= 0");
+        }
+        s = s.withMaxQueueSize(q.maxQueueSize());
+      }
+      long timeout = q.defaultTimeoutMicroseconds() == null ? 0 : q.defaultTimeoutMicroseconds();
+      if (timeout < 0) {
+        throw new ConfigException(
+            file, "queue-policy.default-timeout-microseconds", "must be >= 0");
+      }
+      SchedulingConfig.TimeoutAction action =
+          parseEnum(
+              SchedulingConfig.TimeoutAction.class,
+              q.timeoutAction(),
+              SchedulingConfig.TimeoutAction.REJECT,
+              file,
+              "queue-policy.timeout-action");
+      s =
+          s.withTimeout(
+              timeout, action, q.allowTimeoutOverride() != null && q.allowTimeoutOverride());
+    }
+    return s;
   }
 
   static boolean canBatch(ModelSignature sig) {

@@ -9,7 +9,10 @@ import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
-import dev.fulcrum.core.scheduler.InstancePool;
+import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.stats.ModelStatistics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,6 +52,8 @@ public final class ModelRepository implements AutoCloseable {
   private final List<Path> roots;
   private final Map<String, ModelRuntime> runtimes;
   private final ModelConfigResolver resolver;
+  private final SchedulerEnvironment environment;
+  private final boolean ownsEnvironment;
   private final ModelConfigLoader loader = new ModelConfigLoader();
   private final ConcurrentMap<String, ModelEntry> models = new ConcurrentHashMap<>();
   private volatile boolean loading = true;
@@ -64,6 +69,28 @@ public final class ModelRepository implements AutoCloseable {
    */
   public ModelRepository(
       List<Path> roots, List<ModelRuntime> runtimes, ModelConfigResolver resolver) {
+    this(roots, runtimes, resolver, SchedulerEnvironment.system(), true);
+  }
+
+  /**
+   * @param environment time, threads and observers for the schedulers; the caller closes it
+   */
+  public ModelRepository(
+      List<Path> roots,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment) {
+    this(roots, runtimes, resolver, environment, false);
+  }
+
+  private ModelRepository(
+      List<Path> roots,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment,
+      boolean ownsEnvironment) {
+    this.environment = environment;
+    this.ownsEnvironment = ownsEnvironment;
     this.roots = List.copyOf(roots);
     Map<String, ModelRuntime> byPlatform = new LinkedHashMap<>();
     for (ModelRuntime r : runtimes) {
@@ -192,7 +219,7 @@ public final class ModelRepository implements AutoCloseable {
             name,
             v,
             mv.loadDuration().toMillis(),
-            mv.pool().size(),
+            mv.scheduler().instanceCount(),
             mv.config().maxBatchSize());
       } catch (ConfigException | ModelLoadException e) {
         log.error("model '{}' version {} not loaded: {}", name, v, e.getMessage());
@@ -226,9 +253,26 @@ public final class ModelRepository implements AutoCloseable {
       for (int i = 1; i < deployment.instanceCount(); i++) {
         instances.add(runtime.load(modelFile, deployment.sessionOptions()));
       }
-      InstancePool pool = new InstancePool(name + "-v" + version, instances);
+      ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
+      SchedulerObserver observer =
+          SchedulerObserver.all(
+              statistics, environment.observers().create(name, Long.toString(version)));
+      ModelScheduler scheduler =
+          new ModelScheduler(
+              name + "-v" + version,
+              config,
+              instances,
+              environment.ticker(),
+              environment.workerThreads(),
+              environment.timer(),
+              observer);
       return new ModelVersion(
-          name, version, config, pool, Duration.ofNanos(System.nanoTime() - start));
+          name,
+          version,
+          config,
+          scheduler,
+          statistics,
+          Duration.ofNanos(System.nanoTime() - start));
     } catch (ConfigException | ModelLoadException | RuntimeException e) {
       for (ModelInstance i : instances) {
         i.close();
@@ -339,9 +383,12 @@ public final class ModelRepository implements AutoCloseable {
     for (ModelEntry e : models.values()) {
       for (ModelVersion v : e.versions()) {
         v.setState(ModelState.UNLOADING);
-        v.pool().close();
+        v.scheduler().close();
         v.setState(ModelState.UNAVAILABLE);
       }
+    }
+    if (ownsEnvironment) {
+      environment.close();
     }
   }
 }

@@ -1,28 +1,37 @@
 package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ModelConfig;
-import dev.fulcrum.core.scheduler.InstancePool;
+import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.stats.ModelStatistics;
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * One served version of a model: its configuration, its instances and its state. Immutable apart
- * from the state, which the repository changes (volatile, read by any thread).
+ * One served version of a model: its configuration, its scheduler (queue, batcher, instances), its
+ * statistics and its state. Immutable apart from the state, which the repository changes (volatile,
+ * read by any thread).
  */
 public final class ModelVersion {
   private final String name;
   private final long version;
   private final ModelConfig config;
-  private final InstancePool pool;
+  private final ModelScheduler scheduler;
+  private final ModelStatistics statistics;
   private final Duration loadDuration;
   private volatile ModelState state;
 
   ModelVersion(
-      String name, long version, ModelConfig config, InstancePool pool, Duration loadDuration) {
+      String name,
+      long version,
+      ModelConfig config,
+      ModelScheduler scheduler,
+      ModelStatistics statistics,
+      Duration loadDuration) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
-    this.pool = Objects.requireNonNull(pool);
+    this.scheduler = Objects.requireNonNull(scheduler);
+    this.statistics = Objects.requireNonNull(statistics);
     this.loadDuration = loadDuration;
     this.state = ModelState.READY;
   }
@@ -43,8 +52,12 @@ public final class ModelVersion {
     return config;
   }
 
-  public InstancePool pool() {
-    return pool;
+  public ModelScheduler scheduler() {
+    return scheduler;
+  }
+
+  public ModelStatistics statistics() {
+    return statistics;
   }
 
   public Duration loadDuration() {

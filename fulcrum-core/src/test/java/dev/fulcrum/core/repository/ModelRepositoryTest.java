@@ -116,7 +116,7 @@ class ModelRepositoryTest {
     Files.writeString(repo.resolve("m/config.yaml"), "instance-count: 2\n");
     FakeRuntime rt = new FakeRuntime();
     try (ModelRepository r = load(rt)) {
-      assertThat(r.resolve("m", "").pool().size()).isEqualTo(2);
+      assertThat(r.resolve("m", "").scheduler().instanceCount()).isEqualTo(2);
       assertThat(rt.loaded).hasSize(2).allSatisfy(o -> assertThat(o.intraOpThreads()).isEqualTo(2));
     }
   }

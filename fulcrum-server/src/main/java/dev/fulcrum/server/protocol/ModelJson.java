@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.runtime.SessionOptions;
@@ -79,13 +80,20 @@ public final class ModelJson {
     opt.put("eager_batching", false);
     SessionOptions so = config.sessionOptions();
     opt.putObject("graph").put("level", graphLevel(so.optimizationLevel()));
-    if (config.batching()) {
+    if (config.dynamicBatching()) {
+      SchedulingConfig sc = config.scheduling();
       ObjectNode db = o.putObject("dynamic_batching");
-      db.putArray("preferred_batch_size");
-      db.put("max_queue_delay_microseconds", 0);
-      db.put("preserve_ordering", false);
-      db.put("priority_levels", 0);
-      db.put("default_priority_level", 0);
+      ArrayNode preferred = db.putArray("preferred_batch_size");
+      sc.preferredBatchSizes().forEach(preferred::add);
+      db.put("max_queue_delay_microseconds", sc.maxQueueDelayMicros());
+      db.put("preserve_ordering", sc.preserveOrdering());
+      db.put("priority_levels", sc.priorityLevels());
+      db.put("default_priority_level", sc.defaultPriorityLevel());
+      ObjectNode policy = db.putObject("default_queue_policy");
+      policy.put("timeout_action", sc.timeoutAction().name());
+      policy.put("default_timeout_microseconds", sc.defaultTimeoutMicros());
+      policy.put("allow_timeout_override", sc.allowTimeoutOverride());
+      policy.put("max_queue_size", sc.maxQueueSize());
       db.putObject("priority_queue_policy");
     }
     ArrayNode groups = o.putArray("instance_group");

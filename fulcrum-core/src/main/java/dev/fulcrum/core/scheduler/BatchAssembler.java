@@ -1,0 +1,85 @@
+package dev.fulcrum.core.scheduler;
+
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Joins the inputs of a batch along the batch dimension and splits the outputs back per request.
+ * Stateless. A joined input is one new direct buffer (the one copy batching costs, and the buffer
+ * the engine can hand to native code as is); split outputs are slices of the engine's output
+ * buffers, without copies.
+ */
+final class BatchAssembler {
+  private BatchAssembler() {}
+
+  /** Joins input {@code index} of every request, in order, into one tensor. */
+  static Tensor join(List<List<Tensor>> perRequest, int index, int totalRows) {
+    Tensor first = perRequest.get(0).get(index);
+    int bytes = 0;
+    for (List<Tensor> inputs : perRequest) {
+      bytes = Math.addExact(bytes, inputs.get(index).byteSize());
+    }
+    ByteBuffer joined = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    for (List<Tensor> inputs : perRequest) {
+      joined.put(inputs.get(index).data());
+    }
+    joined.flip();
+    long[] shape = first.shape();
+    shape[0] = totalRows;
+    return Tensor.of(first.name(), first.datatype(), shape, joined);
+  }
+
+  /**
+   * Splits a batched output into one tensor per request.
+   *
+   * @param rows the batch rows of each request, in batch order
+   * @throws InferenceException INTERNAL when the output's first dimension is not the batch size
+   */
+  static List<Tensor> split(Tensor output, int[] rows, int totalRows) {
+    long[] shape = output.shape();
+    if (shape.length == 0 || shape[0] != totalRows) {
+      throw InferenceException.internal(
+          "output '"
+              + output.name()
+              + "' has shape "
+              + Shapes.toString(shape)
+              + " but the batch has "
+              + totalRows
+              + " rows; the model does not batch along dimension 0",
+          null);
+    }
+    long perRow = totalRows == 0 ? 0 : Shapes.elementCount(Shapes.dropFirst(shape));
+    ByteBuffer all = output.unsafeData();
+    List<Tensor> parts = new ArrayList<>(rows.length);
+    int offset = 0;
+    for (int r : rows) {
+      long[] partShape = shape.clone();
+      partShape[0] = r;
+      int length;
+      if (output.datatype() == DataType.BYTES) {
+        length = bytesLength(all, offset, perRow * r);
+      } else {
+        length = Math.toIntExact(perRow * r * output.datatype().byteSize());
+      }
+      ByteBuffer part = all.duplicate().position(offset).limit(offset + length).slice();
+      parts.add(Tensor.of(output.name(), output.datatype(), partShape, part));
+      offset += length;
+    }
+    return parts;
+  }
+
+  private static int bytesLength(ByteBuffer all, int offset, long elements) {
+    int pos = offset;
+    for (long i = 0; i < elements; i++) {
+      int len = all.order(ByteOrder.LITTLE_ENDIAN).getInt(pos);
+      pos += 4 + len;
+    }
+    return pos - offset;
+  }
+}

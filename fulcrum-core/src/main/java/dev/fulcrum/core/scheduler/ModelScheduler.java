@@ -1,0 +1,488 @@
+package dev.fulcrum.core.scheduler;
+
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The scheduler of one model version: a bounded priority queue with atomic admission, a dynamic
+ * batcher, and one worker thread per model instance. Any thread may {@link #submit}; the queue is
+ * guarded by one lock held only to admit, plan or remove; each worker thread owns its instance and
+ * runs joins, forward passes, splits and completions outside the lock; deadlines are enforced by
+ * the injected timer even while every worker is busy.
+ */
+public final class ModelScheduler implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
+
+  private final String label;
+  private final ModelConfig config;
+  private final SchedulingConfig policy;
+  private final List<ModelInstance> instances;
+  private final Ticker ticker;
+  private final ScheduledExecutorService timer;
+  private final SchedulerObserver observer;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final RequestQueue queue;
+  private final OrderedRelease release;
+  private final List<Thread> workers = new ArrayList<>();
+  private final AtomicInteger executing = new AtomicInteger();
+  private long nextSeq;
+  private boolean closed;
+
+  /**
+   * Starts one worker per instance.
+   *
+   * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
+   * @param threads makes the worker threads (named by the scheduler)
+   * @param timer runs queue-timeout expiries
+   */
+  public ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer) {
+    this.label = label;
+    this.config = config;
+    this.policy = config.scheduling();
+    this.instances = List.copyOf(instances);
+    this.ticker = ticker;
+    this.timer = timer;
+    this.observer = observer;
+    this.queue = new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize());
+    this.release = new OrderedRelease(policy.preserveOrdering());
+    for (int i = 0; i < this.instances.size(); i++) {
+      ModelInstance instance = this.instances.get(i);
+      Thread t = threads.newThread(() -> work(instance));
+      t.setName("fulcrum-exec-" + label + "-" + i);
+      t.setDaemon(true);
+      workers.add(t);
+    }
+    workers.forEach(Thread::start);
+  }
+
+  public int instanceCount() {
+    return instances.size();
+  }
+
+  /** Requests waiting in the queue now. */
+  public int queued() {
+    lock.lock();
+    try {
+      return queue.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Requests queued or running now (Triton's pending request count). */
+  public int pending() {
+    return queued() + executing.get();
+  }
+
+  /**
+   * Admits a validated request, or refuses it at once: RESOURCE_EXHAUSTED when the queue is full,
+   * UNAVAILABLE when the scheduler is closed. Never blocks on the engine. Cancelling the returned
+   * future removes the request from the queue if it has not started.
+   */
+  public CompletableFuture<InferenceResponse> submit(
+      InferenceRequest request, RequestValidator.Validated v) {
+    int level = level(request);
+    long now = ticker.nanoTime();
+    long timeoutMicros = timeoutMicros(request);
+    long deadline =
+        timeoutMicros > 0
+            ? now + Math.min(timeoutMicros, Long.MAX_VALUE / 4000) * 1000
+            : Long.MAX_VALUE;
+    PendingRequest p;
+    lock.lock();
+    try {
+      if (closed) {
+        return CompletableFuture.failedFuture(
+            InferenceException.unavailable("model '%s' is unloading", config.name()));
+      }
+      p =
+          new PendingRequest(
+              request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
+      if (!queue.offer(p)) {
+        observer.rejected();
+        return CompletableFuture.failedFuture(
+            new InferenceException(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                String.format(
+                    "model '%s' is overloaded: its queue is full (max-queue-size %d); retry later",
+                    config.name(), policy.maxQueueSize())));
+      }
+      nextSeq++;
+      if (p.hasDeadline()) {
+        p.timeoutTask = timer.schedule(() -> expire(p), deadline - now, TimeUnit.NANOSECONDS);
+      }
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+    p.future.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            cancel(p);
+          }
+        });
+    return p.future;
+  }
+
+  private int level(InferenceRequest request) {
+    int levels = policy.levels();
+    long priority = longParameter(request, "priority");
+    if (policy.priorityLevels() == 0) {
+      return 0;
+    }
+    if (priority < 0 || priority > policy.priorityLevels()) {
+      throw InferenceException.invalid(
+          "model '%s': priority %d is outside 1..%d (0 = default)",
+          config.name(), priority, policy.priorityLevels());
+    }
+    long chosen = priority == 0 ? policy.defaultPriorityLevel() : priority;
+    return chosen == 0 ? levels - 1 : (int) chosen - 1;
+  }
+
+  private long timeoutMicros(InferenceRequest request) {
+    long requested = longParameter(request, "timeout");
+    if (requested < 0) {
+      throw InferenceException.invalid(
+          "model '%s': timeout must be >= 0 microseconds, was %d", config.name(), requested);
+    }
+    long dflt = policy.defaultTimeoutMicros();
+    if (dflt == 0) {
+      return requested;
+    }
+    if (policy.allowTimeoutOverride() && requested > 0 && requested < dflt) {
+      return requested;
+    }
+    return dflt;
+  }
+
+  private long longParameter(InferenceRequest request, String name) {
+    Object v = request.parameters().get(name);
+    if (v == null) {
+      return 0;
+    }
+    if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+      return n.longValue();
+    }
+    if (v instanceof String s) {
+      try {
+        return Long.parseLong(s.trim());
+      } catch (NumberFormatException e) {
+        // fall through to the error below
+      }
+    }
+    throw InferenceException.invalid(
+        "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
+  }
+
+  private void expire(PendingRequest p) {
+    boolean rejected;
+    lock.lock();
+    try {
+      rejected = p.state == PendingRequest.State.QUEUED && queue.timeOut(p);
+      if (rejected) {
+        p.state = PendingRequest.State.DONE;
+      }
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+    if (rejected) {
+      finishTimedOut(p);
+    }
+  }
+
+  private void finishTimedOut(PendingRequest p) {
+    long now = ticker.nanoTime();
+    observer.requestDone(Outcome.TIMED_OUT, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+    release.complete(
+        p,
+        () ->
+            p.future.completeExceptionally(
+                new InferenceException(
+                    ErrorCode.DEADLINE_EXCEEDED,
+                    String.format(
+                        "model '%s': the request timed out after %d us in the queue and was not"
+                            + " run",
+                        config.name(), (now - p.arrivalNanos) / 1000))));
+  }
+
+  private void cancel(PendingRequest p) {
+    boolean removed;
+    lock.lock();
+    try {
+      removed = p.state == PendingRequest.State.QUEUED && queue.remove(p);
+      if (removed) {
+        p.state = PendingRequest.State.DONE;
+        if (p.timeoutTask != null) {
+          p.timeoutTask.cancel(false);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (removed) {
+      long now = ticker.nanoTime();
+      observer.requestDone(Outcome.CANCELLED, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+      release.complete(p, () -> {});
+    }
+  }
+
+  private void work(ModelInstance instance) {
+    while (true) {
+      List<PendingRequest> batch;
+      List<PendingRequest> timedOut;
+      lock.lock();
+      try {
+        while (true) {
+          long now = ticker.nanoTime();
+          timedOut = queue.expire(now);
+          if (!timedOut.isEmpty()) {
+            timedOut.forEach(p -> p.state = PendingRequest.State.DONE);
+            batch = List.of();
+            break;
+          }
+          if (closed && queue.size() == 0) {
+            return;
+          }
+          RequestQueue.Plan plan = queue.plan(now);
+          if (plan.ready()) {
+            batch = plan.batch();
+            for (PendingRequest p : batch) {
+              p.state = PendingRequest.State.RUNNING;
+              if (p.timeoutTask != null) {
+                p.timeoutTask.cancel(false);
+              }
+            }
+            executing.addAndGet(batch.size());
+            break;
+          }
+          try {
+            if (plan.waitNanos() < 0) {
+              changed.await();
+            } else {
+              changed.awaitNanos(plan.waitNanos());
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+      timedOut.forEach(this::finishTimedOut);
+      if (!batch.isEmpty()) {
+        try {
+          run(instance, batch);
+        } finally {
+          executing.addAndGet(-batch.size());
+        }
+      }
+    }
+  }
+
+  private void run(ModelInstance instance, List<PendingRequest> batch) {
+    long start = ticker.nanoTime();
+    int totalRows = 0;
+    for (PendingRequest p : batch) {
+      totalRows += p.rows;
+    }
+    long inputNs = 0;
+    long inferNs = 0;
+    long outputNs = 0;
+    List<List<Tensor>> perRequestOutputs;
+    try {
+      // compute_input: join the inputs along the batch dimension
+      List<Tensor> inputs;
+      if (batch.size() == 1) {
+        inputs = batch.get(0).inputs;
+      } else {
+        List<List<Tensor>> all = batch.stream().map(p -> p.inputs).toList();
+        inputs = new ArrayList<>();
+        for (int i = 0; i < all.get(0).size(); i++) {
+          inputs.add(BatchAssembler.join(all, i, totalRows));
+        }
+      }
+      List<String> outputNames = outputUnion(batch);
+      long t1 = ticker.nanoTime();
+      inputNs = t1 - start;
+      // compute_infer
+      List<Tensor> outputs = instance.execute(inputs, outputNames);
+      long t2 = ticker.nanoTime();
+      inferNs = t2 - t1;
+      // compute_output: split per request and pick each request's outputs
+      perRequestOutputs = split(batch, outputNames, outputs, totalRows);
+      outputNs = ticker.nanoTime() - t2;
+    } catch (RuntimeException e) {
+      InferenceException error =
+          e instanceof InferenceException ie
+              ? ie
+              : InferenceException.internal("inference failed: " + e.getMessage(), e);
+      if (!(e instanceof InferenceException)) {
+        log.warn("model {}: forward pass failed", label, e);
+      }
+      long end = ticker.nanoTime();
+      for (PendingRequest p : batch) {
+        observer.requestDone(
+            Outcome.FAILED, start - p.arrivalNanos, inputNs, inferNs, 0, end - p.arrivalNanos);
+        release.complete(p, () -> p.future.completeExceptionally(error));
+      }
+      return;
+    }
+    observer.batchDone(totalRows, batch.size(), inputNs, inferNs, outputNs);
+    long end = ticker.nanoTime();
+    for (int i = 0; i < batch.size(); i++) {
+      PendingRequest p = batch.get(i);
+      InferenceResponse response =
+          new InferenceResponse(
+              config.name(),
+              label.substring(label.lastIndexOf("-v") + 2),
+              p.request.id(),
+              null,
+              perRequestOutputs.get(i));
+      observer.requestDone(
+          Outcome.SUCCESS,
+          start - p.arrivalNanos,
+          inputNs,
+          inferNs,
+          outputNs,
+          end - p.arrivalNanos);
+      release.complete(p, () -> p.future.complete(response));
+    }
+  }
+
+  private static List<String> outputUnion(List<PendingRequest> batch) {
+    if (batch.size() == 1) {
+      return batch.get(0).outputs;
+    }
+    Set<String> union = new LinkedHashSet<>();
+    for (PendingRequest p : batch) {
+      union.addAll(p.outputs);
+    }
+    return List.copyOf(union);
+  }
+
+  private static List<List<Tensor>> split(
+      List<PendingRequest> batch, List<String> names, List<Tensor> outputs, int totalRows) {
+    if (batch.size() == 1) {
+      return List.of(outputs);
+    }
+    int[] rows = batch.stream().mapToInt(p -> p.rows).toArray();
+    Map<String, List<Tensor>> parts = new HashMap<>();
+    for (int i = 0; i < names.size(); i++) {
+      parts.put(names.get(i), BatchAssembler.split(outputs.get(i), rows, totalRows));
+    }
+    List<List<Tensor>> out = new ArrayList<>(batch.size());
+    for (int r = 0; r < batch.size(); r++) {
+      List<Tensor> mine = new ArrayList<>();
+      for (String name : batch.get(r).outputs) {
+        mine.add(parts.get(name).get(r));
+      }
+      out.add(mine);
+    }
+    return out;
+  }
+
+  /**
+   * Stops admitting, lets the workers finish what is queued and running, then closes the instances.
+   */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    for (Thread t : workers) {
+      try {
+        t.join(30_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    List<PendingRequest> left;
+    lock.lock();
+    try {
+      left = queue.drain();
+    } finally {
+      lock.unlock();
+    }
+    for (PendingRequest p : left) {
+      p.future.completeExceptionally(
+          InferenceException.unavailable("model '%s' was unloaded", config.name()));
+    }
+    for (ModelInstance instance : instances) {
+      try {
+        instance.close();
+      } catch (RuntimeException e) {
+        log.warn("closing a model instance failed", e);
+      }
+    }
+  }
+
+  /**
+   * Completes futures in admission order when preserve-ordering is on; otherwise at once.
+   * Thread-safe; completions run outside its lock... except the ordered ones, which run in order on
+   * whichever thread releases them.
+   */
+  static final class OrderedRelease {
+    private final boolean ordered;
+    private final Map<Long, Runnable> waiting = new HashMap<>();
+    private long next;
+
+    OrderedRelease(boolean ordered) {
+      this.ordered = ordered;
+    }
+
+    void complete(PendingRequest p, Runnable completion) {
+      if (!ordered) {
+        completion.run();
+        return;
+      }
+      List<Runnable> runnable = new ArrayList<>();
+      synchronized (this) {
+        waiting.put(p.seq, completion);
+        Runnable r;
+        while ((r = waiting.remove(next)) != null) {
+          runnable.add(r);
+          next++;
+        }
+      }
+      runnable.forEach(Runnable::run);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.fulcrum.core.scheduler;
+
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.function.LongSupplier;
+
+/**
+ * What schedulers take from outside: time, threads, the deadline timer and the observers of each
+ * model version, injected so that tests control time and threads and so that the metrics layer can
+ * watch every scheduler without the core knowing of it. Immutable; the timer it creates in {@link
+ * #system} is shut down by {@link #close()}.
+ *
+ * @param ticker monotonic time
+ * @param wallClockMillis wall-clock time, for {@code last_inference}
+ * @param workerThreads makes the schedulers' worker threads
+ * @param timer runs queue-timeout expiries
+ * @param observers gives extra observers per model version (metrics); may return {@link
+ *     SchedulerObserver#none()}
+ */
+public record SchedulerEnvironment(
+    Ticker ticker,
+    LongSupplier wallClockMillis,
+    ThreadFactory workerThreads,
+    ScheduledExecutorService timer,
+    ObserverFactory observers)
+    implements AutoCloseable {
+
+  /** Creates the extra observer of one model version. */
+  @FunctionalInterface
+  public interface ObserverFactory {
+    SchedulerObserver create(String model, String version);
+  }
+
+  /** Real time, platform threads, one daemon timer thread, no extra observers. */
+  public static SchedulerEnvironment system() {
+    return system((m, v) -> SchedulerObserver.none());
+  }
+
+  /** Real time, platform threads, one daemon timer thread and the given observers. */
+  public static SchedulerEnvironment system(ObserverFactory observers) {
+    ScheduledThreadPoolExecutor timer =
+        new ScheduledThreadPoolExecutor(
+            1, Thread.ofPlatform().name("fulcrum-deadlines").daemon(true).factory());
+    timer.setRemoveOnCancelPolicy(true);
+    return new SchedulerEnvironment(
+        Ticker.system(),
+        System::currentTimeMillis,
+        Executors.defaultThreadFactory(),
+        timer,
+        observers);
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

@@ -1,0 +1,154 @@
+package dev.fulcrum.core.stats;
+
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+
+/**
+ * Cumulative statistics of one model version in the shape of Triton's statistics extension:
+ * success, fail, queue and compute phases as {count, ns}, per-batch-size statistics, inference vs
+ * execution counts and the time of the last inference. Updated lock-free from any thread; {@link
+ * #snapshot()} reads a consistent-enough copy (each counter is exact, counters are not read
+ * atomically together).
+ */
+public final class ModelStatistics implements SchedulerObserver {
+
+  /** A {count, ns} pair. */
+  public record Duration(long count, long ns) {}
+
+  /** Per formed-batch-size statistics (Triton's batch_stats entry). */
+  public record BatchStats(
+      int batchSize, Duration computeInput, Duration computeInfer, Duration computeOutput) {}
+
+  /**
+   * A copy of the counters.
+   *
+   * @param lastInferenceMillis wall-clock milliseconds of the last completed inference (0: none)
+   * @param inferenceCount inferences (batch rows) run
+   * @param executionCount forward passes (batches) run
+   * @param rejected requests refused because the queue was full (Fulcrum's addition)
+   * @param timedOut requests whose queue timeout passed (counted in fail too)
+   * @param cancelled requests dropped because the client went away (not in success or fail)
+   */
+  public record Snapshot(
+      long lastInferenceMillis,
+      long inferenceCount,
+      long executionCount,
+      Duration success,
+      Duration fail,
+      Duration queue,
+      Duration computeInput,
+      Duration computeInfer,
+      Duration computeOutput,
+      long rejected,
+      long timedOut,
+      long cancelled,
+      List<BatchStats> batchStats) {}
+
+  private static final class Pair {
+    final LongAdder count = new LongAdder();
+    final LongAdder ns = new LongAdder();
+
+    void add(long nanos) {
+      count.increment();
+      ns.add(nanos);
+    }
+
+    Duration read() {
+      return new Duration(count.sum(), ns.sum());
+    }
+  }
+
+  private static final class PerBatch {
+    final Pair input = new Pair();
+    final Pair infer = new Pair();
+    final Pair output = new Pair();
+  }
+
+  private final LongSupplier wallClockMillis;
+  private final Pair success = new Pair();
+  private final Pair fail = new Pair();
+  private final Pair queue = new Pair();
+  private final Pair computeInput = new Pair();
+  private final Pair computeInfer = new Pair();
+  private final Pair computeOutput = new Pair();
+  private final LongAdder inferences = new LongAdder();
+  private final LongAdder executions = new LongAdder();
+  private final LongAdder rejected = new LongAdder();
+  private final LongAdder timedOut = new LongAdder();
+  private final LongAdder cancelled = new LongAdder();
+  private final Map<Integer, PerBatch> batches = new ConcurrentHashMap<>();
+  private volatile long lastInference;
+
+  /**
+   * @param wallClockMillis the clock of {@code last_inference} (System::currentTimeMillis)
+   */
+  public ModelStatistics(LongSupplier wallClockMillis) {
+    this.wallClockMillis = wallClockMillis;
+  }
+
+  @Override
+  public void rejected() {
+    rejected.increment();
+    fail.add(0);
+  }
+
+  @Override
+  public void requestDone(
+      Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
+    switch (outcome) {
+      case SUCCESS -> {
+        success.add(totalNs);
+        queue.add(queueNs);
+        computeInput.add(inputNs);
+        computeInfer.add(inferNs);
+        computeOutput.add(outputNs);
+      }
+      case FAILED -> fail.add(totalNs);
+      case TIMED_OUT -> {
+        timedOut.increment();
+        fail.add(totalNs);
+      }
+      case CANCELLED -> cancelled.increment();
+    }
+  }
+
+  @Override
+  public void batchDone(int rows, int requests, long inputNs, long inferNs, long outputNs) {
+    inferences.add(rows);
+    executions.increment();
+    PerBatch b = batches.computeIfAbsent(rows, k -> new PerBatch());
+    b.input.add(inputNs);
+    b.infer.add(inferNs);
+    b.output.add(outputNs);
+    lastInference = wallClockMillis.getAsLong();
+  }
+
+  public Snapshot snapshot() {
+    List<BatchStats> perBatch = new ArrayList<>();
+    new ConcurrentSkipListMap<>(batches)
+        .forEach(
+            (size, b) ->
+                perBatch.add(
+                    new BatchStats(size, b.input.read(), b.infer.read(), b.output.read())));
+    return new Snapshot(
+        lastInference,
+        inferences.sum(),
+        executions.sum(),
+        success.read(),
+        fail.read(),
+        queue.read(),
+        computeInput.read(),
+        computeInfer.read(),
+        computeOutput.read(),
+        rejected.sum(),
+        timedOut.sum(),
+        cancelled.sum(),
+        List.copyOf(perBatch));
+  }
+}

@@ -1,0 +1,263 @@
+package dev.fulcrum.core.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The scheduler with real threads but no sleeps and no timing assertions: a gated instance holds
+ * the worker so that requests pile up in the queue in a known state.
+ */
+class ModelSchedulerTest {
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  private final List<ModelScheduler> schedulers = new ArrayList<>();
+
+  @AfterEach
+  void close() {
+    schedulers.forEach(ModelScheduler::close);
+    timer.shutdownNow();
+  }
+
+  /** Echoes x to y (+1 per element), blocks each pass on a gate, records batch sizes. */
+  static final class GatedEcho implements ModelInstance {
+    final Semaphore gate = new Semaphore(0);
+    final CountDownLatch started = new CountDownLatch(1);
+    final List<Long> batchRows = Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public ModelSignature signature() {
+      return null;
+    }
+
+    @Override
+    public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+      started.countDown();
+      gate.acquireUninterruptibly();
+      Tensor x = inputs.get(0);
+      batchRows.add(x.dim(0));
+      ByteBuffer in = x.data();
+      ByteBuffer out = ByteBuffer.allocate(in.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+      while (in.hasRemaining()) {
+        out.putFloat(in.getFloat() + 1);
+      }
+      return List.of(Tensor.of("y", DataType.FP32, x.shape(), out.flip()));
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  private static ModelConfig config(SchedulingConfig s) {
+    return new ModelConfig(
+        "m",
+        "onnxruntime_onnx",
+        8,
+        List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
+        List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
+        new VersionPolicy.Latest(1),
+        1,
+        SessionOptions.defaults(),
+        "model.onnx",
+        s);
+  }
+
+  private ModelScheduler scheduler(SchedulingConfig s, ModelInstance instance, ModelStatistics st) {
+    ModelScheduler sch =
+        new ModelScheduler(
+            "m-v1",
+            config(s),
+            List.of(instance),
+            Ticker.system(),
+            Executors.defaultThreadFactory(),
+            timer,
+            st);
+    schedulers.add(sch);
+    return sch;
+  }
+
+  private static InferenceRequest request(
+      String id, Map<String, Object> params, float... rowPairs) {
+    ByteBuffer b = ByteBuffer.allocate(rowPairs.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (float f : rowPairs) {
+      b.putFloat(f);
+    }
+    Tensor x = Tensor.of("x", DataType.FP32, new long[] {rowPairs.length / 2, 2}, b.flip());
+    return new InferenceRequest("m", "", id, params, List.of(x), null);
+  }
+
+  private static CompletableFuture<InferenceResponse> submit(ModelScheduler s, InferenceRequest r) {
+    return s.submit(r, RequestValidator.validate(config(SchedulingConfig.defaults()), r));
+  }
+
+  private static float[] floats(Tensor t) {
+    ByteBuffer b = t.data();
+    float[] out = new float[b.remaining() / 4];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = b.getFloat();
+    }
+    return out;
+  }
+
+  @Test
+  void queuedRequestsShareOneBatchAndEachGetsItsOwnRows() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 42L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    CompletableFuture<InferenceResponse> first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    // The worker is busy with "a": these three wait and then run as one batch of 4 rows.
+    var b = submit(s, request("b", null, 1, 1));
+    var c = submit(s, request("c", null, 2, 2, 3, 3));
+    var d = submit(s, request("d", null, 4, 4));
+    assertThat(s.queued()).isEqualTo(3);
+    echo.gate.release(2);
+    assertThat(floats(first.get().outputs().get(0))).containsExactly(1, 1);
+    assertThat(floats(b.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(floats(c.get().outputs().get(0))).containsExactly(3, 3, 4, 4);
+    assertThat(c.get().outputs().get(0).shape()).containsExactly(2, 2);
+    assertThat(d.get().id()).isEqualTo("d");
+    assertThat(echo.batchRows).containsExactly(1L, 4L);
+    ModelStatistics.Snapshot snap = stats.snapshot();
+    assertThat(snap.inferenceCount()).isEqualTo(5);
+    assertThat(snap.executionCount()).isEqualTo(2);
+    assertThat(snap.success().count()).isEqualTo(4);
+    assertThat(snap.batchStats())
+        .extracting(ModelStatistics.BatchStats::batchSize)
+        .containsExactly(1, 4);
+    assertThat(snap.lastInferenceMillis()).isEqualTo(42L);
+  }
+
+  @Test
+  void aFullQueueRejectsAtOnceWithResourceExhausted() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults().withMaxQueueSize(2), echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var q1 = submit(s, request("b", null, 0, 0));
+    var q2 = submit(s, request("c", null, 0, 0));
+    var refused = submit(s, request("d", null, 0, 0));
+    assertThat(refused).isCompletedExceptionally();
+    assertThatThrownBy(refused::get)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage()).contains("max-queue-size 2");
+            });
+    echo.gate.release(10);
+    running.get();
+    q1.get();
+    q2.get();
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+  }
+
+  @Test
+  void aRequestWhoseTimeoutPassesInTheQueueIsAnsweredAndNeverRun() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var late = submit(s, request("late", Map.of("timeout", 1_000L), 9, 9));
+    // The worker is still held: only the deadline timer can answer it.
+    assertThatThrownBy(late::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+              assertThat(e.getMessage()).contains("timed out").contains("not run");
+            });
+    echo.gate.release(10);
+    running.get();
+    assertThat(echo.batchRows).containsExactly(1L);
+    assertThat(stats.snapshot().timedOut()).isEqualTo(1);
+  }
+
+  @Test
+  void aCancelledRequestIsDroppedFromTheQueue() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var gone = submit(s, request("gone", null, 5, 5));
+    var kept = submit(s, request("kept", null, 6, 6));
+    assertThat(gone.cancel(true)).isTrue();
+    assertThat(s.queued()).isEqualTo(1);
+    echo.gate.release(10);
+    running.get();
+    assertThat(floats(kept.get().outputs().get(0))).containsExactly(7, 7);
+    assertThat(echo.batchRows).containsExactly(1L, 1L);
+    assertThat(stats.snapshot().cancelled()).isEqualTo(1);
+  }
+
+  @Test
+  void preserveOrderingReleasesResponsesInArrivalOrder() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPreferredBatchSizes(List.of(), true)
+            .withTimeout(0, SchedulingConfig.TimeoutAction.REJECT, false);
+    ModelScheduler s = scheduler(c, echo, new ModelStatistics(() -> 0L));
+    List<String> order = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<InferenceResponse>> all = new ArrayList<>();
+    var first = submit(s, request("0", null, 0, 0));
+    echo.started.await();
+    for (int i = 1; i < 6; i++) {
+      all.add(submit(s, request(Integer.toString(i), null, i, i)));
+    }
+    first.thenAccept(r -> order.add(r.id()));
+    all.forEach(f -> f.thenAccept(r -> order.add(r.id())));
+    echo.gate.release(10);
+    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+    first.get();
+    assertThat(order).containsExactly("0", "1", "2", "3", "4", "5");
+  }
+
+  @Test
+  void priorityOutsideTheLevelsIsAClientError() {
+    ModelScheduler s =
+        scheduler(
+            SchedulingConfig.defaults().withPriorities(2, 1),
+            new GatedEcho(),
+            new ModelStatistics(() -> 0L));
+    assertThatThrownBy(() -> submit(s, request("p", Map.of("priority", 3L), 0, 0)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+  }
+}

@@ -1,0 +1,165 @@
+package dev.fulcrum.core.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The batcher's decisions, with time passed in: no threads, no sleeps. */
+class RequestQueueTest {
+  private static final long US = 1_000;
+  private long seq;
+
+  private PendingRequest request(int rows, int width, int level, long arrival, long deadline) {
+    Tensor t =
+        Tensor.of(
+            "x", DataType.FP32, new long[] {rows, width}, ByteBuffer.allocate(rows * width * 4));
+    InferenceRequest r = new InferenceRequest("m", "", "r" + seq, null, List.of(t), null);
+    return new PendingRequest(r, List.of(t), List.of("y"), rows, level, arrival, deadline, seq++);
+  }
+
+  private PendingRequest request(int rows, long arrival) {
+    return request(rows, 4, 0, arrival, Long.MAX_VALUE);
+  }
+
+  private static List<Integer> rows(RequestQueue.Plan plan) {
+    return plan.batch().stream().map(p -> p.rows).toList();
+  }
+
+  @Test
+  void aBatchNeverExceedsTheMaximumAndLeavesWhenFull() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);
+    for (int i = 0; i < 6; i++) {
+      q.offer(request(1, 0));
+    }
+    assertThat(rows(q.plan(0))).containsExactly(1, 1, 1, 1);
+    assertThat(rows(q.plan(0))).containsExactly(1, 1);
+    assertThat(q.plan(0)).isEqualTo(RequestQueue.Plan.IDLE);
+    assertThat(q.size()).isZero();
+  }
+
+  @Test
+  void withoutDynamicBatchingEachRequestRunsAlone() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), false, 4);
+    q.offer(request(2, 0));
+    q.offer(request(1, 0));
+    assertThat(rows(q.plan(0))).containsExactly(2);
+    assertThat(rows(q.plan(0))).containsExactly(1);
+  }
+
+  @Test
+  void theQueueDelayHoldsASmallBatchUntilItExpires() {
+    SchedulingConfig c = SchedulingConfig.defaults().withMaxQueueDelayMicros(100);
+    RequestQueue q = new RequestQueue(c, true, 8);
+    q.offer(request(1, 0));
+    q.offer(request(1, 5 * US));
+    RequestQueue.Plan wait = q.plan(10 * US);
+    assertThat(wait.ready()).isFalse();
+    assertThat(wait.waitNanos()).isEqualTo(90 * US);
+    assertThat(rows(q.plan(100 * US))).containsExactly(1, 1);
+  }
+
+  @Test
+  void aPreferredSizeLeavesAtOnceDespiteTheDelay() {
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withMaxQueueDelayMicros(1_000_000)
+            .withPreferredBatchSizes(List.of(2, 4), false);
+    RequestQueue q = new RequestQueue(c, true, 8);
+    q.offer(request(1, 0));
+    assertThat(q.plan(0).ready()).isFalse();
+    q.offer(request(1, 0));
+    assertThat(rows(q.plan(0))).containsExactly(1, 1);
+  }
+
+  @Test
+  void requestsWithDifferentNonBatchShapesNeverShareABatch() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 8);
+    q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
+    q.offer(request(1, 5, 0, 0, Long.MAX_VALUE));
+    q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
+    RequestQueue.Plan first = q.plan(0);
+    assertThat(first.batch()).extracting(p -> p.batchKey).containsOnly("FP32[4];");
+    assertThat(first.batch()).hasSize(2);
+    assertThat(q.plan(0).batch()).extracting(p -> p.batchKey).containsExactly("FP32[5];");
+  }
+
+  @Test
+  void multiRowRequestsAreKeptWholeWithinTheMaximum() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);
+    q.offer(request(3, 0));
+    q.offer(request(2, 0));
+    q.offer(request(1, 0));
+    q.offer(request(2, 0));
+    assertThat(rows(q.plan(0))).containsExactly(3, 1);
+    assertThat(rows(q.plan(0))).containsExactly(2, 2);
+  }
+
+  @Test
+  void higherPriorityLeadsAndFillsFirst() {
+    SchedulingConfig c = SchedulingConfig.defaults().withPriorities(2, 2);
+    RequestQueue q = new RequestQueue(c, true, 2);
+    PendingRequest low1 = request(1, 4, 1, 0, Long.MAX_VALUE);
+    PendingRequest low2 = request(1, 4, 1, 0, Long.MAX_VALUE);
+    PendingRequest high = request(1, 4, 0, 10, Long.MAX_VALUE);
+    q.offer(low1);
+    q.offer(low2);
+    q.offer(high);
+    assertThat(q.plan(20).batch()).containsExactly(high, low1);
+    assertThat(q.plan(20).batch()).containsExactly(low2);
+  }
+
+  @Test
+  void aFullQueueRefusesAtOnce() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults().withMaxQueueSize(2), true, 4);
+    assertThat(q.offer(request(1, 0))).isTrue();
+    assertThat(q.offer(request(1, 0))).isTrue();
+    assertThat(q.offer(request(1, 0))).isFalse();
+    q.plan(0);
+    assertThat(q.offer(request(1, 0))).isTrue();
+  }
+
+  @Test
+  void expiredRequestsAreRejectedAndNeverPlanned() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);
+    PendingRequest late = request(1, 4, 0, 0, 50 * US);
+    PendingRequest onTime = request(1, 4, 0, 0, Long.MAX_VALUE);
+    q.offer(late);
+    q.offer(onTime);
+    assertThat(q.expire(49 * US)).isEmpty();
+    assertThat(q.expire(50 * US)).containsExactly(late);
+    assertThat(q.plan(60 * US).batch()).containsExactly(onTime);
+  }
+
+  @Test
+  void delayedRequestsRunBehindThoseOnTime() {
+    SchedulingConfig c =
+        SchedulingConfig.defaults().withTimeout(10, SchedulingConfig.TimeoutAction.DELAY, false);
+    RequestQueue q = new RequestQueue(c, false, 4);
+    PendingRequest late = request(1, 4, 0, 0, 10 * US);
+    PendingRequest onTime = request(1, 4, 0, 5 * US, Long.MAX_VALUE);
+    q.offer(late);
+    q.offer(onTime);
+    assertThat(q.expire(20 * US)).isEmpty();
+    assertThat(q.size()).isEqualTo(2);
+    assertThat(q.plan(20 * US).batch()).containsExactly(onTime);
+    assertThat(q.plan(20 * US).batch()).containsExactly(late);
+  }
+
+  @Test
+  void aCancelledRequestLeavesTheQueue() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);
+    PendingRequest gone = request(1, 0);
+    PendingRequest stays = request(1, 0);
+    q.offer(gone);
+    q.offer(stays);
+    assertThat(q.remove(gone)).isTrue();
+    assertThat(q.remove(gone)).isFalse();
+    assertThat(q.plan(0).batch()).containsExactly(stays);
+  }
+}
