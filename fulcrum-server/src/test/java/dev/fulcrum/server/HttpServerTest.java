@@ -150,7 +150,12 @@ class HttpServerTest {
     List<String> ext = new ArrayList<>();
     j.get("extensions").forEach(e -> ext.add(e.asText()));
     assertThat(ext)
-        .containsExactlyInAnyOrder("binary_tensor_data", "model_configuration", "parameters");
+        .containsExactlyInAnyOrder(
+            "binary_tensor_data",
+            "model_configuration",
+            "parameters",
+            "schedule_policy",
+            "statistics");
   }
 
   @Test

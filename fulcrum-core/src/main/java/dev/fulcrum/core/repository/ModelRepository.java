@@ -341,6 +341,14 @@ public final class ModelRepository implements AutoCloseable {
     return e == null ? List.of() : e.versions();
   }
 
+  /** Every served version of every model, by model name then newest first. */
+  public List<ModelVersion> served() {
+    return models.values().stream()
+        .sorted(Comparator.comparing(ModelEntry::name))
+        .flatMap(e -> e.versions().stream())
+        .toList();
+  }
+
   /** Whether the repository knows the model at all, loaded or not. */
   public boolean contains(String name) {
     return models.containsKey(name);

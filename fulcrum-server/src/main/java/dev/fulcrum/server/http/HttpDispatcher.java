@@ -40,6 +40,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
+  /** The reply of the request being served, cancelled if the connection closes first. */
+  private CompletableFuture<Reply> inFlight;
+
   HttpDispatcher(InferenceService service, String version) {
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
@@ -93,6 +96,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     boolean ka = keepAlive;
+    inFlight = reply;
     reply.whenComplete(
         (r, t) -> {
           Reply out = orError(r, t);
@@ -144,6 +148,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
       case MODEL_INFER -> infer.infer(route.model(), route.version(), request);
+      case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case NOT_FOUND -> throw new IllegalStateException();
     };
   }
@@ -184,6 +189,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    CompletableFuture<Reply> running = inFlight;
+    if (running != null && !running.isDone()) {
+      // The client is gone: cancel its request so the scheduler drops it if still queued.
+      running.cancel(true);
+    }
     Object m;
     while ((m = queue.poll()) != null) {
       ReferenceCountUtil.release(m);

@@ -1,6 +1,8 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
@@ -11,6 +13,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -35,16 +38,14 @@ final class InferHandler {
    * @throws dev.fulcrum.core.inference.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
+    // An unknown or unready model is reported as such (404/503) before the body is judged.
+    ModelConfig config = service.repository().resolve(model, version).config();
     DecodedInferRequest decoded =
         InferRequestDecoder.decode(
-            model,
-            version,
-            request.content(),
-            request.headers().get(HEADER_LENGTH),
-            () -> service.repository().resolve(model, version).config());
-    return service
-        .infer(decoded.request())
-        .thenApply(
+            model, version, request.content(), request.headers().get(HEADER_LENGTH), () -> config);
+    CompletableFuture<InferenceResponse> inference = service.infer(decoded.request());
+    CompletableFuture<Reply> reply =
+        inference.thenApply(
             response ->
                 (Reply)
                     alloc -> {
@@ -65,5 +66,13 @@ final class InferHandler {
                       }
                       return r;
                     });
+    // The dispatcher cancels the reply when the client goes away: drop the queued work too.
+    reply.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            inference.cancel(true);
+          }
+        });
+    return reply;
   }
 }

@@ -22,6 +22,8 @@ record Route(Endpoint endpoint, String model, String version) {
     MODEL_READY(HttpMethod.GET),
     MODEL_CONFIG(HttpMethod.GET),
     MODEL_INFER(HttpMethod.POST),
+    /** Triton's statistics extension; an empty model means every model. */
+    MODEL_STATS(HttpMethod.GET),
     /** No such path. */
     NOT_FOUND(null);
 
@@ -58,6 +60,9 @@ record Route(Endpoint endpoint, String model, String version) {
     if (n < 3 || !s.get(1).equals("models")) {
       return notFound();
     }
+    if (n == 3 && s.get(2).equals("stats")) {
+      return new Route(Endpoint.MODEL_STATS, "", "");
+    }
     String model = s.get(2);
     String version = "";
     int next = 3;
@@ -73,6 +78,7 @@ record Route(Endpoint endpoint, String model, String version) {
         case "ready" -> new Route(Endpoint.MODEL_READY, model, version);
         case "config" -> new Route(Endpoint.MODEL_CONFIG, model, version);
         case "infer" -> new Route(Endpoint.MODEL_INFER, model, version);
+        case "stats" -> new Route(Endpoint.MODEL_STATS, model, version);
         default -> notFound();
       };
     }

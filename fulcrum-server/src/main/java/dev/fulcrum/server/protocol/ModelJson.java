@@ -7,7 +7,9 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.stats.ModelStatistics;
 import java.util.List;
 
 /**
@@ -175,5 +177,48 @@ public final class ModelJson {
       }
     }
     return a;
+  }
+
+  /** Triton's statistics extension document for the given versions. */
+  public static ObjectNode statistics(List<ModelVersion> versions) {
+    ObjectNode root = JsonNodeFactory.instance.objectNode();
+    ArrayNode stats = root.putArray("model_stats");
+    for (ModelVersion mv : versions) {
+      ModelStatistics.Snapshot s = mv.statistics().snapshot();
+      ObjectNode m = stats.addObject();
+      m.put("name", mv.name());
+      m.put("version", mv.versionString());
+      m.put("last_inference", s.lastInferenceMillis());
+      m.put("inference_count", s.inferenceCount());
+      m.put("execution_count", s.executionCount());
+      ObjectNode is = m.putObject("inference_stats");
+      duration(is, "success", s.success());
+      duration(is, "fail", s.fail());
+      duration(is, "queue", s.queue());
+      duration(is, "compute_input", s.computeInput());
+      duration(is, "compute_infer", s.computeInfer());
+      duration(is, "compute_output", s.computeOutput());
+      duration(is, "cache_hit", new ModelStatistics.Duration(0, 0));
+      duration(is, "cache_miss", new ModelStatistics.Duration(0, 0));
+      ArrayNode batches = m.putArray("batch_stats");
+      for (ModelStatistics.BatchStats b : s.batchStats()) {
+        ObjectNode bo = batches.addObject();
+        bo.put("batch_size", b.batchSize());
+        duration(bo, "compute_input", b.computeInput());
+        duration(bo, "compute_infer", b.computeInfer());
+        duration(bo, "compute_output", b.computeOutput());
+      }
+      m.putArray("memory_usage");
+      ObjectNode f = m.putObject("fulcrum");
+      f.put("rejected", s.rejected());
+      f.put("timed_out", s.timedOut());
+      f.put("cancelled", s.cancelled());
+      f.put("pending", mv.scheduler().pending());
+    }
+    return root;
+  }
+
+  private static void duration(ObjectNode parent, String name, ModelStatistics.Duration d) {
+    parent.putObject(name).put("count", d.count()).put("ns", d.ns());
   }
 }

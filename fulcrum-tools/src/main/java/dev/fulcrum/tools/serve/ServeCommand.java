@@ -5,9 +5,12 @@ import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -68,8 +71,16 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--metrics-port",
       defaultValue = "8002",
       description =
-          "Prometheus metrics port (default: ${DEFAULT-VALUE}). Reserved: metrics are not served yet.")
+          "Prometheus metrics port, GET /metrics (default: ${DEFAULT-VALUE}; 0 picks a free port).")
   int metricsPort;
+
+  @Option(
+      names = "--allow-metrics",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description = "Serve Prometheus metrics on --metrics-port (default: ${DEFAULT-VALUE}).")
+  boolean allowMetrics;
 
   @Option(
       names = "--http-max-input-size",
@@ -113,14 +124,22 @@ public final class ServeCommand implements Callable<Integer> {
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
     int cores = Runtime.getRuntime().availableProcessors();
     OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
+    ServerMetrics metrics = new ServerMetrics(true);
+    SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
     ModelRepository repository =
         new ModelRepository(
-            roots, List.of(onnx), new ModelConfigResolver(cores, defaultMaxBatchSize));
+            roots, List.of(onnx), new ModelConfigResolver(cores, defaultMaxBatchSize), environment);
+    metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
     HttpServer http =
         new HttpServer(service, new HttpServerConfig(host, httpPort, httpMaxInputSize, 0));
     http.start();
     log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
+    MetricsServer metricsServer =
+        allowMetrics ? new MetricsServer(host, metricsPort, metrics) : null;
+    if (metricsServer != null) {
+      log.info("Prometheus metrics on http://{}:{}/metrics", host, metricsServer.port());
+    }
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -130,6 +149,10 @@ public final class ServeCommand implements Callable<Integer> {
                 .unstarted(
                     () -> {
                       shutdown(service, http, repository, onnx);
+                      if (metricsServer != null) {
+                        metricsServer.close();
+                      }
+                      environment.close();
                       stopped.countDown();
                       // A SIGTERM shutdown is the normal end of a server: exit 0, not 143.
                       Runtime.getRuntime().halt(0);

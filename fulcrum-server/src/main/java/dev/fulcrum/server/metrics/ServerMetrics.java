@@ -1,0 +1,283 @@
+package dev.fulcrum.server.metrics;
+
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.stats.ModelStatistics;
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The server's Prometheus metrics: Triton's {@code nv_inference_*} families with Triton's exact
+ * names (so existing dashboards work), Fulcrum's histograms of request, queue and compute latency
+ * and of formed batch sizes, rejections by reason, model load time, and JVM/process metrics. Labels
+ * are {@code model} and {@code version} only, so cardinality is bounded by the repository.
+ *
+ * <p>Thread-safe: observers are called from scheduler and transport threads; {@link #scrape()} from
+ * the metrics endpoint's thread. The Triton families are written from the models' {@link
+ * ModelStatistics} at scrape time (the Prometheus client would add {@code _total} to counter names,
+ * which Triton's do not have).
+ */
+public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory {
+  private static final double[] LATENCY_BUCKETS = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+  };
+  private static final double[] BATCH_BUCKETS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final Histogram requestDuration;
+  private final Histogram queueDuration;
+  private final Histogram computeDuration;
+  private final Histogram batchSize;
+  private final Counter rejections;
+  private volatile ModelRepository repository;
+
+  /**
+   * @param jvm whether to include JVM and process metrics
+   */
+  public ServerMetrics(boolean jvm) {
+    requestDuration =
+        histogram(
+            "fulcrum_request_duration_seconds",
+            "Time from admission to response of successful requests",
+            LATENCY_BUCKETS);
+    queueDuration =
+        histogram(
+            "fulcrum_queue_duration_seconds",
+            "Time successful requests waited in the queue",
+            LATENCY_BUCKETS);
+    computeDuration =
+        histogram(
+            "fulcrum_compute_duration_seconds",
+            "Forward-pass (compute_infer) time of the batch each successful request ran in",
+            LATENCY_BUCKETS);
+    batchSize =
+        histogram("fulcrum_batch_size", "Inferences (rows) per executed batch", BATCH_BUCKETS);
+    rejections =
+        Counter.builder()
+            .name("fulcrum_rejected_requests")
+            .help("Requests refused without running: queue_full or timeout")
+            .labelNames("model", "version", "reason")
+            .register(registry);
+    if (jvm) {
+      JvmMetrics.builder().register(registry);
+    }
+  }
+
+  private Histogram histogram(String name, String help, double[] buckets) {
+    return Histogram.builder()
+        .name(name)
+        .help(help)
+        .labelNames("model", "version")
+        .classicOnly()
+        .classicUpperBounds(buckets)
+        .register(registry);
+  }
+
+  /** The repository whose models the Triton families describe. */
+  public void bind(ModelRepository repository) {
+    this.repository = repository;
+  }
+
+  @Override
+  public SchedulerObserver create(String model, String version) {
+    DistributionDataPoint request = requestDuration.labelValues(model, version);
+    DistributionDataPoint queue = queueDuration.labelValues(model, version);
+    DistributionDataPoint compute = computeDuration.labelValues(model, version);
+    DistributionDataPoint batch = batchSize.labelValues(model, version);
+    CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
+    CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
+    return new SchedulerObserver() {
+      @Override
+      public void rejected() {
+        queueFull.inc();
+      }
+
+      @Override
+      public void requestDone(
+          Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
+        switch (outcome) {
+          case SUCCESS -> {
+            request.observe(totalNs / 1e9);
+            queue.observe(queueNs / 1e9);
+            compute.observe(inferNs / 1e9);
+          }
+          case TIMED_OUT -> timeout.inc();
+          default -> {}
+        }
+      }
+
+      @Override
+      public void batchDone(int rows, int requests, long inputNs, long inferNs, long outputNs) {
+        batch.observe(rows);
+      }
+    };
+  }
+
+  /** The metrics in Prometheus text format 0.0.4. */
+  public String scrape() {
+    StringBuilder sb = new StringBuilder(8192);
+    writeTritonFamilies(sb);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
+    try {
+      writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return sb.append(out.toString(StandardCharsets.UTF_8)).toString();
+  }
+
+  public static String contentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+
+  private record Row(ModelVersion version, ModelStatistics.Snapshot stats) {}
+
+  private void writeTritonFamilies(StringBuilder sb) {
+    ModelRepository repo = repository;
+    List<Row> rows =
+        repo == null
+            ? List.of()
+            : repo.served().stream().map(v -> new Row(v, v.statistics().snapshot())).toList();
+    counter(
+        sb,
+        rows,
+        "nv_inference_request_success",
+        "Number of successful inference requests, all batch sizes",
+        r -> r.stats.success().count());
+    sb.append(
+        "# HELP nv_inference_request_failure Number of failed inference requests, all batch"
+            + " sizes\n# TYPE nv_inference_request_failure counter\n");
+    for (Row r : rows) {
+      ModelStatistics.Snapshot s = r.stats;
+      long rejected = s.rejected() + s.timedOut();
+      long backend = Math.max(0, s.fail().count() - rejected);
+      failure(sb, r, "REJECTED", rejected);
+      failure(sb, r, "CANCELED", s.cancelled());
+      failure(sb, r, "BACKEND", backend);
+      failure(sb, r, "OTHER", 0);
+    }
+    counter(
+        sb,
+        rows,
+        "nv_inference_count",
+        "Number of inferences performed (does not include cached requests)",
+        r -> r.stats.inferenceCount());
+    counter(
+        sb,
+        rows,
+        "nv_inference_exec_count",
+        "Number of model executions performed (does not include cached requests)",
+        r -> r.stats.executionCount());
+    gauge(
+        sb,
+        rows,
+        "nv_inference_pending_request_count",
+        "Instantaneous number of pending requests awaiting execution per-model.",
+        r -> r.version.scheduler().pending());
+    counter(
+        sb,
+        rows,
+        "nv_inference_request_duration_us",
+        "Cumulative inference request duration in microseconds (includes cached requests)",
+        r -> r.stats.success().ns() / 1000);
+    counter(
+        sb,
+        rows,
+        "nv_inference_queue_duration_us",
+        "Cumulative inference queuing duration in microseconds (includes cached requests)",
+        r -> r.stats.queue().ns() / 1000);
+    counter(
+        sb,
+        rows,
+        "nv_inference_compute_input_duration_us",
+        "Cumulative compute input duration in microseconds (does not include cached requests)",
+        r -> r.stats.computeInput().ns() / 1000);
+    counter(
+        sb,
+        rows,
+        "nv_inference_compute_infer_duration_us",
+        "Cumulative compute inference duration in microseconds (does not include cached requests)",
+        r -> r.stats.computeInfer().ns() / 1000);
+    counter(
+        sb,
+        rows,
+        "nv_inference_compute_output_duration_us",
+        "Cumulative inference compute output duration in microseconds (does not include cached"
+            + " requests)",
+        r -> r.stats.computeOutput().ns() / 1000);
+    gauge(
+        sb,
+        rows,
+        "nv_model_load_duration_secs",
+        "Model load time in seconds",
+        r -> r.version.loadDuration().toNanos() / 1e9);
+  }
+
+  private static void counter(
+      StringBuilder sb, List<Row> rows, String name, String help, ToDoubleFunction<Row> value) {
+    family(sb, rows, name, help, "counter", value);
+  }
+
+  private static void gauge(
+      StringBuilder sb, List<Row> rows, String name, String help, ToDoubleFunction<Row> value) {
+    family(sb, rows, name, help, "gauge", value);
+  }
+
+  private static void family(
+      StringBuilder sb,
+      List<Row> rows,
+      String name,
+      String help,
+      String type,
+      ToDoubleFunction<Row> value) {
+    sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+    for (Row r : rows) {
+      sb.append(name).append(labels(r, null)).append(' ').append(number(value.applyAsDouble(r)));
+      sb.append('\n');
+    }
+  }
+
+  private static void failure(StringBuilder sb, Row r, String reason, long value) {
+    sb.append("nv_inference_request_failure")
+        .append(labels(r, reason))
+        .append(' ')
+        .append(value)
+        .append('\n');
+  }
+
+  private static String labels(Row r, String reason) {
+    StringBuilder sb = new StringBuilder("{model=\"").append(escape(r.version.name()));
+    sb.append("\",version=\"").append(escape(r.version.versionString())).append('"');
+    if (reason != null) {
+      sb.append(",reason=\"").append(reason).append('"');
+    }
+    return sb.append('}').toString();
+  }
+
+  private static String number(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15
+        ? Long.toString((long) v)
+        : String.format(Locale.ROOT, "%.6f", v);
+  }
+
+  private static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+  }
+}

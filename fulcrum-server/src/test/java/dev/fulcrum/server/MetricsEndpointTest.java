@@ -1,0 +1,168 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Golden test of the metric names and the statistics endpoint, after real requests. */
+class MetricsEndpointTest {
+  @TempDir static Path repo;
+  private static SchedulerEnvironment environment;
+  private static ModelRepository repository;
+  private static HttpServer http;
+  private static MetricsServer metricsServer;
+  private static final HttpClient client = HttpClient.newHttpClient();
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @BeforeAll
+  static void start() throws Exception {
+    ServerMetrics metrics = new ServerMetrics(true);
+    environment = SchedulerEnvironment.system(metrics);
+    repository =
+        new ModelRepository(
+            List.of(TestModels.write(repo)),
+            List.of(new FakeRuntime()),
+            new ModelConfigResolver(2, 8),
+            environment);
+    repository.loadAll(2);
+    metrics.bind(repository);
+    http =
+        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
+            .start();
+    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
+  }
+
+  @AfterAll
+  static void stop() {
+    http.close();
+    metricsServer.close();
+    repository.close();
+    environment.close();
+  }
+
+  private static HttpResponse<String> get(String url) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static void infer(int times) throws Exception {
+    String body =
+        """
+        {"inputs":[{"name":"IN","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}""";
+    for (int i = 0; i < times; i++) {
+      HttpResponse<String> r =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/echo_fp32/infer"))
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void metricFamiliesKeepTheirNames() throws Exception {
+    infer(3);
+    HttpResponse<String> r = get("http://127.0.0.1:" + metricsServer.port() + "/metrics");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("content-type"))
+        .hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+    Set<String> families =
+        Arrays.stream(r.body().split("\n"))
+            .filter(l -> l.startsWith("# TYPE "))
+            .map(l -> l.substring(7, l.indexOf(' ', 7)))
+            .filter(n -> n.startsWith("nv_") || n.startsWith("fulcrum_"))
+            .collect(Collectors.toCollection(TreeSet::new));
+    // Golden list: renaming a family breaks dashboards; change it only on purpose.
+    assertThat(families)
+        .containsExactly(
+            "fulcrum_batch_size",
+            "fulcrum_compute_duration_seconds",
+            "fulcrum_queue_duration_seconds",
+            "fulcrum_rejected_requests_total",
+            "fulcrum_request_duration_seconds",
+            "nv_inference_compute_infer_duration_us",
+            "nv_inference_compute_input_duration_us",
+            "nv_inference_compute_output_duration_us",
+            "nv_inference_count",
+            "nv_inference_exec_count",
+            "nv_inference_pending_request_count",
+            "nv_inference_queue_duration_us",
+            "nv_inference_request_duration_us",
+            "nv_inference_request_failure",
+            "nv_inference_request_success",
+            "nv_model_load_duration_secs");
+    assertThat(r.body())
+        .contains("nv_inference_request_success{model=\"echo_fp32\",version=\"1\"} 3")
+        .contains("nv_inference_count{model=\"echo_fp32\",version=\"1\"} 6")
+        .contains(
+            "nv_inference_request_failure{model=\"echo_fp32\",version=\"1\",reason=\"REJECTED\"} 0")
+        .contains("fulcrum_request_duration_seconds_count{model=\"echo_fp32\",version=\"1\"} 3")
+        .contains("fulcrum_batch_size_bucket{model=\"echo_fp32\",version=\"1\",le=\"2.0\"} 3")
+        .contains("jvm_memory_used_bytes")
+        .contains("process_cpu_seconds_total");
+    assertThat(get("http://127.0.0.1:" + metricsServer.port() + "/other").statusCode())
+        .isEqualTo(404);
+  }
+
+  @Test
+  void statisticsEndpointCountsRequestsInTritonsSchema() throws Exception {
+    JsonNode before =
+        JSON.readTree(
+            get("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/stats").body());
+    assertThat(before.at("/model_stats/0/inference_stats/success/count").asLong()).isZero();
+    String body =
+        """
+        {"inputs":[{"name":"IN","shape":[3,1],"datatype":"INT32","data":[1,2,3]}]}""";
+    for (int i = 0; i < 2; i++) {
+      client.send(
+          HttpRequest.newBuilder(
+                  URI.create("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/infer"))
+              .POST(HttpRequest.BodyPublishers.ofString(body))
+              .build(),
+          HttpResponse.BodyHandlers.ofString());
+    }
+    JsonNode s =
+        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/stats").body())
+            .at("/model_stats/0");
+    assertThat(s.get("name").asText()).isEqualTo("echo_int32");
+    assertThat(s.get("version").asText()).isEqualTo("1");
+    assertThat(s.get("inference_count").asLong()).isEqualTo(6);
+    assertThat(s.get("execution_count").asLong()).isEqualTo(2);
+    assertThat(s.at("/inference_stats/success/count").asLong()).isEqualTo(2);
+    assertThat(s.at("/inference_stats/queue/count").asLong()).isEqualTo(2);
+    assertThat(s.at("/inference_stats/compute_infer/count").asLong()).isEqualTo(2);
+    assertThat(s.at("/batch_stats/0/batch_size").asInt()).isEqualTo(3);
+    assertThat(s.get("last_inference").asLong()).isPositive();
+
+    JsonNode all =
+        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/stats").body());
+    assertThat(all.get("model_stats").size()).isGreaterThan(10);
+    assertThat(get("http://127.0.0.1:" + http.port() + "/v2/models/nope/stats").statusCode())
+        .isEqualTo(404);
+    JsonNode server = JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2").body());
+    assertThat(server.get("extensions").toString()).contains("statistics");
+  }
+}
