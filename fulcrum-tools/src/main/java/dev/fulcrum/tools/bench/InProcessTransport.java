@@ -10,7 +10,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.SessionOptions;
-import dev.fulcrum.core.scheduler.InstancePool;
+import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,24 +19,35 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SortedSet;
 import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.Stream;
 
 /**
- * The ceiling: runs samples straight on ONNX Runtime through the core's {@link InstancePool} (the
- * model's configured instance count, no HTTP, no codec); thread-safe, results complete on the
- * pool's worker threads.
+ * The ceiling: runs samples straight on ONNX Runtime ({@link ModelInstance#execute}), one worker
+ * thread per configured instance taking an idle instance from a queue (no HTTP, no codec, no server
+ * scheduler); thread-safe, results complete on the worker threads.
  */
 final class InProcessTransport implements Transport {
   private final OnnxRuntimeBackend onnx;
-  private final InstancePool pool;
+  private final List<ModelInstance> instances;
+  private final BlockingQueue<ModelInstance> idle;
+  private final ExecutorService workers;
   private final ModelInfo model;
   private List<Sample> samples = List.of();
 
-  private InProcessTransport(OnnxRuntimeBackend onnx, InstancePool pool, ModelInfo model) {
+  private InProcessTransport(
+      OnnxRuntimeBackend onnx, List<ModelInstance> instances, ModelInfo model) {
     this.onnx = onnx;
-    this.pool = pool;
+    this.instances = List.copyOf(instances);
+    this.idle = new ArrayBlockingQueue<>(instances.size(), false, instances);
+    this.workers =
+        Executors.newFixedThreadPool(
+            instances.size(), Thread.ofPlatform().name("bench-inproc-", 0).daemon(true).factory());
     this.model = model;
   }
 
@@ -82,8 +93,7 @@ final class InProcessTransport implements Transport {
       }
       ModelConfig config =
           resolver.complete(modelName, file, configFile, d, instances.get(0).signature());
-      return new InProcessTransport(
-          onnx, new InstancePool(modelName + "-bench", instances), ModelInfo.of(config));
+      return new InProcessTransport(onnx, instances, ModelInfo.of(config));
     } catch (ConfigException | ModelLoadException | RuntimeException e) {
       instances.forEach(ModelInstance::close);
       onnx.close();
@@ -103,10 +113,24 @@ final class InProcessTransport implements Transport {
   @Override
   public CompletableFuture<Outcome> send(int sample) {
     try {
-      return pool.submit(samples.get(sample).inputs(), model.outputs())
-          .handle((r, t) -> t == null ? Outcome.OK : classify(t));
+      List<Tensor> inputs = samples.get(sample).inputs();
+      return CompletableFuture.supplyAsync(() -> run(inputs), workers)
+          .handle((r, t) -> t == null ? r : classify(t));
     } catch (RuntimeException e) {
       return CompletableFuture.completedFuture(classify(e));
+    }
+  }
+
+  private Outcome run(List<Tensor> inputs) {
+    ModelInstance instance = idle.poll();
+    if (instance == null) {
+      throw new IllegalStateException("no idle instance: more workers than instances");
+    }
+    try {
+      instance.execute(inputs, model.outputs());
+      return Outcome.OK;
+    } finally {
+      idle.add(instance);
     }
   }
 
@@ -122,7 +146,13 @@ final class InProcessTransport implements Transport {
 
   @Override
   public void close() {
-    pool.close();
+    workers.shutdown();
+    try {
+      workers.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    instances.forEach(ModelInstance::close);
     onnx.close();
   }
 }
