@@ -1,5 +1,6 @@
 package dev.fulcrum.tools;
 
+import dev.fulcrum.tools.bench.BenchCommand;
 import dev.fulcrum.tools.serve.ServeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
       "Fulcrum: a model inference server that keeps the latency, throughput and cost you state.",
       ""
     },
-    subcommands = {ServeCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {ServeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Run 'fulcrum <command> --help' for a command's options."})
 public final class FulcrumCli {
 

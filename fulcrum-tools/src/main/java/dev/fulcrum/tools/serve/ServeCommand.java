@@ -204,7 +204,7 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */
-  static Path demoRepository() {
+  public static Path demoRepository() {
     String home = System.getenv("FULCRUM_HOME");
     Path base = home == null ? Path.of("") : Path.of(home);
     Path demo = base.resolve("demo/models").toAbsolutePath().normalize();

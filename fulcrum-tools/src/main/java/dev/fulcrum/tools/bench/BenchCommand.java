@@ -1,0 +1,408 @@
+package dev.fulcrum.tools.bench;
+
+import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code fulcrum bench}: a load generator for a running server (and the in-process ceiling) that
+ * reports coordinated-omission-corrected latency; confined to the picocli thread, the load itself
+ * runs on the transport's and driver's threads.
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Measure a model's throughput and latency under load, perf_analyzer style:",
+      "warm-up, then windows until the last three agree within --stability %.",
+      "Open loop (--rate) measures latency from each request's scheduled send time,",
+      "so a stalled server cannot hide its stall (no coordinated omission).",
+      ""
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  fulcrum bench -m fraud_classifier --concurrency 1:8:x2",
+      "  fulcrum bench -m fraud_classifier --rate 500:2000:500 --distribution poisson",
+      "  fulcrum bench -m all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
+      "      --shape token_type_ids:16 --batch-size 4 --concurrency 4",
+      "  fulcrum bench -m fraud_classifier --concurrency 8 --compare-in-process"
+    })
+public final class BenchCommand implements Callable<Integer> {
+
+  @Option(
+      names = {"-m", "--model"},
+      required = true,
+      description = "Model to benchmark.")
+  String model;
+
+  @Option(names = "--model-version", defaultValue = "", description = "Version (default: newest).")
+  String modelVersion;
+
+  @Option(
+      names = "--protocol",
+      defaultValue = "rest-binary",
+      description = "rest-json, rest-binary or grpc (default: ${DEFAULT-VALUE}).")
+  String protocol;
+
+  @Option(
+      names = "--url",
+      defaultValue = "http://127.0.0.1:8000",
+      description = "REST base URL (default: ${DEFAULT-VALUE}).")
+  URI url;
+
+  @Option(
+      names = "--grpc-url",
+      defaultValue = "127.0.0.1:8001",
+      description = "gRPC address (default: ${DEFAULT-VALUE}).")
+  String grpcUrl;
+
+  @Option(
+      names = "--concurrency",
+      paramLabel = "N|S:E[:STEP|:xF]",
+      description =
+          "Closed loop: N requests always outstanding, or a range (1:16:4 adds, 1:64:x2"
+              + " multiplies). Default 1 when --rate is not given.")
+  String concurrency;
+
+  @Option(
+      names = "--rate",
+      paramLabel = "R|S:E[:STEP|:xF]",
+      description = "Open loop: R requests per second, or a range like --concurrency.")
+  String rate;
+
+  @Option(
+      names = "--distribution",
+      defaultValue = "constant",
+      description = "Open-loop send gaps: constant or poisson (default: ${DEFAULT-VALUE}).")
+  String distribution;
+
+  @Option(
+      names = "--max-outstanding",
+      defaultValue = "1024",
+      description =
+          "Open loop: most requests in flight; beyond it sends wait and count as late"
+              + " (default: ${DEFAULT-VALUE}).")
+  int maxOutstanding;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "2s",
+      converter = DurationConverter.class,
+      description = "Warm-up before measuring (default: ${DEFAULT-VALUE}).")
+  Duration warmup;
+
+  @Option(
+      names = "--window",
+      defaultValue = "5s",
+      converter = DurationConverter.class,
+      description = "Measurement window (default: ${DEFAULT-VALUE}).")
+  Duration window;
+
+  @Option(
+      names = "--stability",
+      defaultValue = "10",
+      paramLabel = "PCT",
+      description =
+          "Stable when the last 3 windows' throughput and p99 are within +-PCT %% of their"
+              + " mean (default: ${DEFAULT-VALUE}).")
+  double stability;
+
+  @Option(
+      names = "--max-windows",
+      defaultValue = "10",
+      description = "Give up on stability after this many windows (default: ${DEFAULT-VALUE}).")
+  int maxWindows;
+
+  @Option(
+      names = "--timeout",
+      defaultValue = "30s",
+      converter = DurationConverter.class,
+      description =
+          "Client-side timeout per request; counts as timed out (default: ${DEFAULT-VALUE}).")
+  Duration timeout;
+
+  @Option(
+      names = "--shape",
+      paramLabel = "NAME:D1,D2,..",
+      description =
+          "Size of an input's dynamic dimensions, without the batch dimension (or the full"
+              + " shape); repeatable.")
+  List<String> shapes = new ArrayList<>();
+
+  @Option(
+      names = "--batch-size",
+      defaultValue = "1",
+      description =
+          "Batch dimension of each request for batching models (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Option(
+      names = "--input-data",
+      paramLabel = "FILE",
+      description = "OIP JSON requests to replay (JSONL or a JSON array) instead of random data.")
+  Path inputData;
+
+  @Option(
+      names = "--input-order",
+      defaultValue = "sequential",
+      description = "sequential or random choice among the samples (default: ${DEFAULT-VALUE}).")
+  String inputOrder;
+
+  @Option(
+      names = "--seed",
+      defaultValue = "42",
+      description = "Seed for random data and Poisson gaps (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(
+      names = "--client-threads",
+      defaultValue = "2",
+      description = "HTTP client callback threads (default: ${DEFAULT-VALUE}).")
+  int clientThreads;
+
+  @Option(
+      names = "--in-process",
+      description = "Measure ONNX Runtime in this process only (the ceiling); no server needed.")
+  boolean inProcess;
+
+  @Option(
+      names = "--compare-in-process",
+      description =
+          "Measure the server, then the same load in process, and print server / in-process.")
+  boolean compareInProcess;
+
+  @Option(
+      names = "--model-repository",
+      paramLabel = "DIR",
+      description = "Repository for --in-process runs (default: the bundled demo repository).")
+  Path modelRepository;
+
+  @Option(
+      names = "--threads",
+      defaultValue = "0",
+      description = "In-process: ONNX Runtime intra-op threads per instance (0: as configured).")
+  int threads;
+
+  @Option(
+      names = "--output",
+      paramLabel = "FILE.csv|FILE.json",
+      description = "Also write the results to a CSV or JSON file.")
+  Path output;
+
+  PrintStream out = System.out;
+  PrintStream err = System.err;
+
+  @Override
+  public Integer call() throws Exception {
+    String proto = protocol.toLowerCase(Locale.ROOT);
+    if (proto.equals("grpc") && !inProcess) {
+      err.println(
+          "bench: --protocol grpc is not yet implemented (the gRPC transport is being written);"
+              + " use rest-binary or rest-json.");
+      return 2;
+    }
+    if (!proto.equals("rest-json") && !proto.equals("rest-binary") && !proto.equals("grpc")) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--protocol must be rest-json, rest-binary or grpc");
+    }
+    if (concurrency != null && rate != null) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "give --concurrency or --rate, not both");
+    }
+    List<Load> loads = loads();
+    LoadRunner.Settings settings =
+        new LoadRunner.Settings(
+            warmup,
+            window,
+            stability,
+            maxWindows,
+            timeout.plusSeconds(1),
+            maxOutstanding,
+            inputOrder.equalsIgnoreCase("random"),
+            seed);
+    Consumer<String> progress = progressLine();
+    List<LevelResult> results = new ArrayList<>();
+    List<Sample> samples = null;
+    if (!inProcess) {
+      HttpClient client = RestTransport.newClient(clientThreads);
+      ServerApi api = new ServerApi(client, base(), model, modelVersion);
+      ModelInfo info = api.modelInfo();
+      samples = samples(info);
+      LoadRunner runner = new LoadRunner(settings, System::nanoTime, api::stats, progress);
+      try (RestTransport t =
+          new RestTransport(
+              client, base(), info, modelVersion, samples, proto.equals("rest-binary"), timeout)) {
+        for (Load load : loads) {
+          results.add(runner.run("server", t, load, samples.get(0).batch()));
+          progress.accept("");
+        }
+      }
+    }
+    if (inProcess || compareInProcess) {
+      Path repo = modelRepository != null ? modelRepository : ServeCommand.demoRepository();
+      try (InProcessTransport t = InProcessTransport.open(repo, model, threads)) {
+        if (samples == null) {
+          samples = samples(t.model());
+        }
+        t.samples(samples);
+        LoadRunner runner = new LoadRunner(settings, System::nanoTime, Optional::empty, progress);
+        for (Load load : loads) {
+          results.add(runner.run("in-process", t, load, samples.get(0).batch()));
+          progress.accept("");
+        }
+      }
+    }
+    out.print(Report.table(results));
+    if (compareInProcess && !inProcess) {
+      printRatios(results, loads.size());
+    }
+    warnings(results);
+    if (output != null) {
+      Report.write(output, results);
+      out.println("wrote " + output);
+    }
+    return results.stream().anyMatch(r -> r.stats().ok() > 0) ? 0 : 1;
+  }
+
+  private URI base() {
+    String s = url.toString();
+    return URI.create(s.endsWith("/") ? s : s + "/");
+  }
+
+  private List<Load> loads() {
+    List<Load> loads = new ArrayList<>();
+    if (rate != null) {
+      ArrivalSchedule.Distribution d =
+          ArrivalSchedule.Distribution.valueOf(distribution.toUpperCase(Locale.ROOT));
+      LoadLevels.parse(rate).forEach(r -> loads.add(new Load.Open(r, d)));
+    } else {
+      LoadLevels.parseInts(concurrency == null ? "1" : concurrency)
+          .forEach(c -> loads.add(new Load.Closed(c)));
+    }
+    return loads;
+  }
+
+  private List<Sample> samples(ModelInfo info) throws java.io.IOException {
+    if (inputData != null) {
+      return InputGenerator.fromFile(info, inputData);
+    }
+    return InputGenerator.random(info, parseShapes(shapes), batchSize, 16, seed);
+  }
+
+  static Map<String, long[]> parseShapes(List<String> specs) {
+    Map<String, long[]> m = new LinkedHashMap<>();
+    Pattern p = Pattern.compile("([^:]+):([0-9]+(?:,[0-9]+)*)");
+    for (String s : specs) {
+      Matcher mm = p.matcher(s.trim());
+      if (!mm.matches()) {
+        throw new IllegalArgumentException("--shape " + s + ": expected NAME:D1,D2,...");
+      }
+      String[] dims = mm.group(2).split(",");
+      long[] d = new long[dims.length];
+      for (int i = 0; i < d.length; i++) {
+        d[i] = Long.parseLong(dims[i]);
+      }
+      m.put(mm.group(1), d);
+    }
+    return m;
+  }
+
+  private void printRatios(List<LevelResult> results, int levels) {
+    out.println("server / in-process:");
+    for (int i = 0; i < levels && i + levels < results.size(); i++) {
+      LevelResult s = results.get(i);
+      LevelResult c = results.get(i + levels);
+      double p99s = s.stats().latency().getValueAtPercentile(99);
+      double p99c = c.stats().latency().getValueAtPercentile(99);
+      out.printf(
+          Locale.ROOT,
+          "  %-10s throughput %.2fx, p99 %.2fx%n",
+          s.load().label(),
+          c.requestsPerSecond() == 0 ? 0 : s.requestsPerSecond() / c.requestsPerSecond(),
+          p99c == 0 ? 0 : p99s / p99c);
+    }
+  }
+
+  private void warnings(List<LevelResult> results) {
+    for (LevelResult r : results) {
+      String at = r.target() + " " + r.load().label();
+      if (r.clientCpu() > 0.8) {
+        err.printf(
+            Locale.ROOT,
+            "WARNING %s: the client used %.0f%% of the machine's CPU; it may be the bottleneck.%n",
+            at,
+            100 * r.clientCpu());
+      }
+      if (r.load() instanceof Load.Open && r.lateFraction() > 0.01) {
+        err.printf(
+            Locale.ROOT,
+            "WARNING %s: %.1f%% of sends were >1 ms behind schedule (max lag %s ms); the client"
+                + " could not keep the rate. Latency is still measured from the schedule.%n",
+            at,
+            100 * r.lateFraction(),
+            Report.ms(r.stats().maxLagNanos()));
+      }
+      if (!r.stable()) {
+        err.printf(
+            "WARNING %s: not stable within %d windows (±%s%%); numbers are from the last 3.%n",
+            at, r.windows(), stability);
+      }
+      if (r.completed() != r.sent()) {
+        err.printf(
+            "WARNING %s: %d requests still in flight when the level ended.%n",
+            at, r.sent() - r.completed());
+      }
+    }
+  }
+
+  private Consumer<String> progressLine() {
+    if (System.console() == null) {
+      return s -> {};
+    }
+    return s -> {
+      String line = s.length() > 119 ? s.substring(0, 119) : s;
+      err.print(
+          "\r" + line + " ".repeat(Math.max(0, 119 - line.length())) + (s.isEmpty() ? "\r" : ""));
+      err.flush();
+    };
+  }
+
+  /** Parses 2s, 500ms, 1m, 1.5s or an ISO-8601 duration. */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    private static final Pattern SIMPLE = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ms|s|m)");
+
+    @Override
+    public Duration convert(String value) {
+      Matcher m = SIMPLE.matcher(value.trim().toLowerCase(Locale.ROOT));
+      if (m.matches()) {
+        double v = Double.parseDouble(m.group(1));
+        double nanos =
+            switch (m.group(2)) {
+              case "ms" -> v * 1e6;
+              case "s" -> v * 1e9;
+              default -> v * 60e9;
+            };
+        return Duration.ofNanos((long) nanos);
+      }
+      return Duration.parse(value);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+package dev.fulcrum.tools.bench;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.server.codec.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.HdrHistogram.Histogram;
+
+/** Formats level results as a terminal table, CSV or JSON; stateless, thread-safe. */
+final class Report {
+  private Report() {}
+
+  /** One row's columns by name, in the order of the table, the CSV and the JSON. */
+  static Map<String, String> columns(LevelResult r) {
+    Histogram l = r.stats().latency();
+    Map<String, String> c = new LinkedHashMap<>();
+    c.put("target", r.target());
+    c.put("load", r.load().label());
+    c.put("req/s", f1(r.requestsPerSecond()));
+    c.put("infer/s", f1(r.inferencesPerSecond()));
+    c.put("p50", ms(l.getValueAtPercentile(50)));
+    c.put("p90", ms(l.getValueAtPercentile(90)));
+    c.put("p95", ms(l.getValueAtPercentile(95)));
+    c.put("p99", ms(l.getValueAtPercentile(99)));
+    c.put("p99.9", ms(l.getValueAtPercentile(99.9)));
+    c.put("max", ms(l.getMaxValue()));
+    c.put("mean", ms(l.getMean()));
+    c.put("svc_p99", ms(r.stats().service().getValueAtPercentile(99)));
+    c.put("ok", Long.toString(r.stats().ok()));
+    c.put("rejected", Long.toString(r.stats().count(Outcome.REJECTED)));
+    c.put("timed_out", Long.toString(r.stats().count(Outcome.TIMED_OUT)));
+    c.put("unavailable", Long.toString(r.stats().count(Outcome.UNAVAILABLE)));
+    c.put("other", Long.toString(r.stats().count(Outcome.OTHER)));
+    boolean open = r.load() instanceof Load.Open;
+    c.put("late%", open ? f1(100 * r.lateFraction()) : "-");
+    c.put("max_lag", open ? ms(r.stats().maxLagNanos()) : "-");
+    c.put("srv_queue", r.server() == null ? "-" : ms(r.server().queueNanos()));
+    c.put("srv_compute", r.server() == null ? "-" : ms(r.server().computeNanos()));
+    c.put("cpu%", f1(100 * r.clientCpu()));
+    c.put("stable", r.stable() ? "yes" : "NO(" + r.windows() + ")");
+    return c;
+  }
+
+  static String table(List<LevelResult> rows) {
+    if (rows.isEmpty()) {
+      return "";
+    }
+    List<Map<String, String>> cells = new ArrayList<>();
+    rows.forEach(r -> cells.add(columns(r)));
+    List<String> names = new ArrayList<>(cells.get(0).keySet());
+    int[] width = new int[names.size()];
+    for (int i = 0; i < names.size(); i++) {
+      width[i] = names.get(i).length();
+      for (Map<String, String> row : cells) {
+        width[i] = Math.max(width[i], row.get(names.get(i)).length());
+      }
+    }
+    StringBuilder b = new StringBuilder();
+    line(b, names, width);
+    for (Map<String, String> row : cells) {
+      line(b, new ArrayList<>(row.values()), width);
+    }
+    b.append("latency columns in ms; latency is from the scheduled send in open loop")
+        .append(" (coordinated omission corrected), svc_p99 from the actual send.\n");
+    return b.toString();
+  }
+
+  private static void line(StringBuilder b, List<String> values, int[] width) {
+    for (int i = 0; i < values.size(); i++) {
+      String v = values.get(i);
+      b.append(i < 2 ? pad(v, width[i], false) : pad(v, width[i], true)).append(' ');
+    }
+    b.setLength(b.length() - 1);
+    b.append('\n');
+  }
+
+  private static String pad(String s, int w, boolean right) {
+    String fill = " ".repeat(w - s.length());
+    return right ? fill + s : s + fill;
+  }
+
+  static void write(Path file, List<LevelResult> rows) throws IOException {
+    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (name.endsWith(".json")) {
+      ArrayNode array = Json.MAPPER.createArrayNode();
+      for (LevelResult r : rows) {
+        ObjectNode o = array.addObject();
+        columns(r).forEach(o::put);
+        o.put("sent_total", r.sent());
+        o.put("completed_total", r.completed());
+        o.put("errors_total", r.errors());
+      }
+      Files.writeString(
+          file, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(array) + "\n");
+    } else if (name.endsWith(".csv")) {
+      StringBuilder b = new StringBuilder();
+      if (!rows.isEmpty()) {
+        b.append(String.join(",", columns(rows.get(0)).keySet())).append('\n');
+      }
+      for (LevelResult r : rows) {
+        b.append(String.join(",", columns(r).values())).append('\n');
+      }
+      Files.writeString(file, b);
+    } else {
+      throw new IllegalArgumentException("--output must end in .csv or .json: " + file);
+    }
+  }
+
+  static String ms(double nanos) {
+    return String.format(Locale.ROOT, "%.2f", nanos / 1e6);
+  }
+
+  static String f1(double v) {
+    return String.format(Locale.ROOT, "%.1f", v);
+  }
+}

@@ -1,0 +1,87 @@
+package dev.fulcrum.tools.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.TensorSpec;
+import dev.fulcrum.server.codec.Json;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The few blocking admin calls bench makes before and after a load level (metadata, config,
+ * statistics); thread-safe, the {@link HttpClient} is shared.
+ */
+final class ServerApi {
+  private final HttpClient client;
+  private final URI base;
+  private final String model;
+  private final String versionPath;
+
+  ServerApi(HttpClient client, URI base, String model, String version) {
+    this.client = client;
+    this.base = base;
+    this.model = model;
+    this.versionPath = version.isEmpty() ? "" : "/versions/" + version;
+  }
+
+  /** Model metadata plus {@code max_batch_size} from the config endpoint (0 when it has none). */
+  ModelInfo modelInfo() throws IOException, InterruptedException {
+    HttpResponse<String> meta = get("v2/models/" + model + versionPath);
+    if (meta.statusCode() != 200) {
+      throw new IOException(
+          "GET model metadata of '" + model + "': HTTP " + meta.statusCode() + " " + meta.body());
+    }
+    JsonNode m = Json.MAPPER.readTree(meta.body());
+    List<TensorSpec> inputs = new ArrayList<>();
+    for (JsonNode in : m.path("inputs")) {
+      String type = in.path("datatype").asText();
+      long[] shape = new long[in.path("shape").size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = in.path("shape").get(i).asLong();
+      }
+      inputs.add(
+          new TensorSpec(
+              in.path("name").asText(),
+              DataType.fromProtocolName(type)
+                  .orElseThrow(() -> new IOException("unknown datatype " + type)),
+              shape));
+    }
+    List<String> outputs = new ArrayList<>();
+    m.path("outputs").forEach(o -> outputs.add(o.path("name").asText()));
+    int maxBatch = 0;
+    HttpResponse<String> config = get("v2/models/" + model + versionPath + "/config");
+    if (config.statusCode() == 200) {
+      maxBatch = Json.MAPPER.readTree(config.body()).path("max_batch_size").asInt(0);
+    }
+    return new ModelInfo(model, maxBatch, inputs, outputs);
+  }
+
+  /** Cumulative server-side counters of the model; empty when the statistics endpoint is absent. */
+  Optional<ServerStats> stats() {
+    try {
+      HttpResponse<String> r = get("v2/models/" + model + versionPath + "/stats");
+      if (r.statusCode() != 200) {
+        return Optional.empty();
+      }
+      return Optional.of(ServerStats.parse(Json.MAPPER.readTree(r.body())));
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+
+  private HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    return client.send(
+        HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(10)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}

@@ -1,0 +1,150 @@
+package dev.fulcrum.tools.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.codec.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Runs {@code fulcrum bench} against a real Fulcrum server on an ephemeral port. */
+class BenchEndToEndTest {
+  private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
+  private static OnnxRuntimeBackend onnx;
+  private static ModelRepository repository;
+  private static HttpServer http;
+
+  @TempDir static Path tmp;
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    // Only the fraud classifier: a repository of one model, linked from the committed demo.
+    Path repo = Files.createDirectories(tmp.resolve("repo"));
+    Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
+    onnx = new OnnxRuntimeBackend();
+    repository = new ModelRepository(List.of(repo), List.of(onnx), new ModelConfigResolver(2, 32));
+    repository.loadAll(1);
+    InferenceService service = new InferenceService(repository, true);
+    http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+  }
+
+  @AfterAll
+  static void stopServer() {
+    if (http != null) {
+      http.close();
+    }
+    if (repository != null) {
+      repository.close();
+    }
+    if (onnx != null) {
+      onnx.close();
+    }
+  }
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Run bench(String... args) {
+    BenchCommand cmd = new BenchCommand();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+    cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+    int exit = new CommandLine(cmd).execute(args);
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void closedLoopAccountsForEveryRequest() throws Exception {
+    Path json = tmp.resolve("closed.json");
+    Run r =
+        bench(
+            "--model", "fraud_classifier",
+            "--url", "http://127.0.0.1:" + http.port(),
+            "--protocol", "rest-binary",
+            "--concurrency", "2",
+            "--batch-size", "4",
+            "--warmup", "300ms",
+            "--window", "700ms",
+            "--max-windows", "3",
+            "--output", json.toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).contains("c=2").contains("req/s").contains("p99.9");
+    JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
+    long sent = row.get("sent_total").asLong();
+    assertThat(sent).isPositive();
+    assertThat(row.get("completed_total").asLong()).isEqualTo(sent);
+    assertThat(row.get("errors_total").asLong()).isZero();
+    assertThat(Long.parseLong(row.get("ok").asText())).isPositive();
+    assertThat(Double.parseDouble(row.get("infer/s").asText()))
+        .isEqualTo(
+            4 * Double.parseDouble(row.get("req/s").asText()),
+            org.assertj.core.api.Assertions.within(0.2));
+  }
+
+  @Test
+  void openLoopOverJsonAccountsForEveryRequest() throws Exception {
+    Path csv = tmp.resolve("open.csv");
+    Run r =
+        bench(
+            "--model", "fraud_classifier",
+            "--url", "http://127.0.0.1:" + http.port(),
+            "--protocol", "rest-json",
+            "--rate", "100",
+            "--distribution", "poisson",
+            "--warmup", "300ms",
+            "--window", "700ms",
+            "--max-windows", "3",
+            "--output", csv.toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    List<String> lines = Files.readAllLines(csv);
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(0)).startsWith("target,load,req/s");
+    assertThat(lines.get(1)).startsWith("server,r=100~p,");
+  }
+
+  @Test
+  void inProcessRunsTheSameInputsOnOnnxRuntime() {
+    Run r =
+        bench(
+            "--model",
+            "fraud_classifier",
+            "--in-process",
+            "--model-repository",
+            DEMO.getParent().toString(),
+            "--threads",
+            "1",
+            "--concurrency",
+            "1",
+            "--warmup",
+            "200ms",
+            "--window",
+            "500ms",
+            "--max-windows",
+            "3");
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).contains("in-process");
+  }
+
+  @Test
+  void grpcIsRefusedClearly() {
+    Run r = bench("--model", "fraud_classifier", "--protocol", "grpc");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err()).contains("not yet implemented");
+  }
+}
