@@ -83,8 +83,8 @@ class ErrorCasesE2eTest {
   static Stream<Bad> cases() {
     String good = fp32("[1,2]", "[1,2]");
     return Stream.of(
-        new Bad("unknown model", "no_such_model", good, 404, "no_such_model"),
-        new Bad("unknown version", FP32 + "/versions/7", good, 404, "7"),
+        new Bad("unknown model", "no_such_model", good, 404, "unknown model 'no_such_model'"),
+        new Bad("unknown version", FP32 + "/versions/7", good, 404, "has no version '7'"),
         new Bad("malformed JSON", FP32, "{\"inputs\":[{\"name\":", 400, "malformed JSON"),
         new Bad("JSON that is not an object", FP32, "[1,2]", 400, "JSON object"),
         new Bad("no inputs", FP32, "{\"outputs\":[]}", 400, "'inputs'"),
