@@ -1,0 +1,198 @@
+package dev.fulcrum.server.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.runtime.ModelRuntime;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A real server for end-to-end tests, wired as {@code fulcrum serve} wires it (model repository,
+ * ONNX Runtime backend, {@link InferenceService}, {@link HttpServer} on an ephemeral port), and a
+ * {@link HttpClient} that talks to it as any client would.
+ */
+final class E2eServer implements AutoCloseable {
+  static final String HCL = "Inference-Header-Content-Length";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  final InferenceService service;
+  private final HttpServer http;
+  private final HttpClient client;
+  private final String base;
+
+  private E2eServer(InferenceService service, HttpServer http) {
+    this.service = service;
+    this.http = http;
+    this.base = "http://127.0.0.1:" + http.port();
+    this.client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+  }
+
+  /** Serves a repository with the ONNX Runtime backend and Triton's 64 MiB body limit. */
+  static E2eServer start(Path repository) throws InterruptedException {
+    return start(repository, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend());
+  }
+
+  static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)
+      throws InterruptedException {
+    int cores = Runtime.getRuntime().availableProcessors();
+    ModelRepository models =
+        new ModelRepository(
+            List.of(repository), List.of(runtime), new ModelConfigResolver(cores, 32));
+    models.loadAll(4);
+    InferenceService service = new InferenceService(models, true);
+    HttpServer http =
+        new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
+    http.start();
+    return new E2eServer(service, http);
+  }
+
+  int port() {
+    return http.port();
+  }
+
+  @Override
+  public void close() {
+    http.close();
+    service.repository().close();
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  static String inferPath(String model) {
+    return "/v2/models/" + model + "/infer";
+  }
+
+  HttpRequest.Builder request(String path) {
+    return HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60));
+  }
+
+  HttpResponse<byte[]> send(HttpRequest.Builder request) throws IOException, InterruptedException {
+    return client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  CompletableFuture<HttpResponse<byte[]>> sendAsync(HttpRequest.Builder request) {
+    return client.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  HttpResponse<byte[]> get(String path) throws IOException, InterruptedException {
+    return send(request(path).GET());
+  }
+
+  /** A JSON-only request. */
+  HttpResponse<byte[]> post(String path, String json) throws IOException, InterruptedException {
+    return send(jsonRequest(path, json));
+  }
+
+  /** A request with the binary tensor data extension: the JSON header, then the parts. */
+  HttpResponse<byte[]> post(String path, String json, byte[]... binary)
+      throws IOException, InterruptedException {
+    return send(binaryRequest(path, json, binary));
+  }
+
+  HttpRequest.Builder jsonRequest(String path, String json) {
+    return request(path)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json));
+  }
+
+  HttpRequest.Builder binaryRequest(String path, String json, byte[]... binary) {
+    return request(path)
+        .header("Content-Type", "application/octet-stream")
+        .header(HCL, Integer.toString(json.getBytes(StandardCharsets.UTF_8).length))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body(json, binary)));
+  }
+
+  /** The body of a binary request: the UTF-8 JSON header followed by the binary parts. */
+  static byte[] body(String json, byte[]... binary) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(json.getBytes(StandardCharsets.UTF_8));
+    for (byte[] b : binary) {
+      out.writeBytes(b);
+    }
+    return out.toByteArray();
+  }
+
+  // ---- responses -----------------------------------------------------------------------------
+
+  /** The JSON part of a response: the first {@code Inference-Header-Content-Length} bytes. */
+  static JsonNode header(HttpResponse<byte[]> r) throws IOException {
+    int len = r.headers().firstValue(HCL).map(Integer::parseInt).orElse(r.body().length);
+    return JSON.readTree(Arrays.copyOfRange(r.body(), 0, len));
+  }
+
+  /**
+   * The binary outputs of a response by name, cut as a Triton client cuts them: after the JSON
+   * header, one {@code binary_data_size} after the other in output order.
+   */
+  static Map<String, byte[]> binaryOutputs(HttpResponse<byte[]> r) throws IOException {
+    JsonNode root = header(r);
+    int offset = r.headers().firstValue(HCL).map(Integer::parseInt).orElse(r.body().length);
+    Map<String, byte[]> out = new LinkedHashMap<>();
+    for (JsonNode o : root.get("outputs")) {
+      JsonNode size = o.path("parameters").get("binary_data_size");
+      if (size != null) {
+        out.put(
+            o.get("name").asText(), Arrays.copyOfRange(r.body(), offset, offset + size.asInt()));
+        offset += size.asInt();
+      }
+    }
+    assertThat(offset).as("binary_data_size adds up to the body").isEqualTo(r.body().length);
+    return out;
+  }
+
+  /** The output of a response by name. */
+  static JsonNode output(HttpResponse<byte[]> r, String name) throws IOException {
+    for (JsonNode o : header(r).get("outputs")) {
+      if (o.get("name").asText().equals(name)) {
+        return o;
+      }
+    }
+    throw new AssertionError("no output " + name + " in " + header(r));
+  }
+
+  /** The message of an error response, checking that it is an OIP JSON error. */
+  static String error(HttpResponse<byte[]> r) throws IOException {
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    JsonNode e = JSON.readTree(r.body()).get("error");
+    assertThat(e).as("error field of %s", new String(r.body(), StandardCharsets.UTF_8)).isNotNull();
+    return e.asText();
+  }
+
+  /** The body as text, for assertion messages. */
+  static String text(HttpResponse<byte[]> r) {
+    return new String(r.body(), StandardCharsets.UTF_8);
+  }
+
+  /** JSON text of a string, quoted and escaped. */
+  static String quote(String s) {
+    try {
+      return JSON.writeValueAsString(s);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
