@@ -29,6 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One ONNX Runtime session serving one model instance.
@@ -43,6 +45,7 @@ import java.util.Map;
  * (others are rejected as INVALID_ARGUMENT) and output strings come back UTF-8 encoded.
  */
 final class OnnxModelInstance implements ModelInstance {
+  private static final Logger log = LoggerFactory.getLogger(OnnxModelInstance.class);
   private final OrtEnvironment env;
   private final OrtSession session;
   private final ModelSignature signature;
@@ -53,18 +56,30 @@ final class OnnxModelInstance implements ModelInstance {
     try {
       this.signature =
           new ModelSignature(
-              specs("input", session.getInputInfo()), specs("output", session.getOutputInfo()));
+              specs("input", session.getInputInfo(), false),
+              specs("output", session.getOutputInfo(), true));
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
     }
   }
 
-  private static List<TensorSpec> specs(String kind, Map<String, NodeInfo> infos)
-      throws ModelLoadException {
+  /**
+   * The tensors of a signature. An output that is not a tensor (a sequence or map, such as the
+   * ZipMap output of scikit-learn classifiers) or has a type Fulcrum cannot carry is left out of
+   * the served outputs with a warning, so the model's tensor outputs are still served; an input
+   * like that makes the model unservable.
+   */
+  private static List<TensorSpec> specs(
+      String kind, Map<String, NodeInfo> infos, boolean skipUnsupported) throws ModelLoadException {
     List<TensorSpec> out = new ArrayList<>(infos.size());
     for (NodeInfo node : infos.values()) {
       ValueInfo info = node.getInfo();
+      if (skipUnsupported
+          && (!(info instanceof TensorInfo ti) || OnnxTypes.fromOnnx(ti.onnxType).isEmpty())) {
+        log.warn("{} '{}' is {}; it is not served", kind, node.getName(), info);
+        continue;
+      }
       if (!(info instanceof TensorInfo t)) {
         throw new ModelLoadException(
             "unsupported model: "
@@ -94,6 +109,10 @@ final class OnnxModelInstance implements ModelInstance {
         }
       }
       out.add(new TensorSpec(node.getName(), type, shape));
+    }
+    if (out.isEmpty() && !infos.isEmpty()) {
+      throw new ModelLoadException(
+          "unsupported model: none of its " + kind + "s is a tensor Fulcrum can carry");
     }
     return out;
   }
