@@ -18,8 +18,7 @@ import java.util.List;
  */
 final class ModelHandler {
   /** The extensions implemented, as listed by {@code GET v2}. */
-  static final List<String> EXTENSIONS =
-      List.of("binary_tensor_data", "model_configuration", "parameters");
+  static final List<String> EXTENSIONS = ModelJson.EXTENSIONS;
 
   private final InferenceService service;
   private final Reply serverMetadata;
