@@ -8,6 +8,9 @@ import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,9 +27,9 @@ import picocli.CommandLine.Option;
  * {@code fulcrum serve}: loads the model repositories and serves them. Flag names and defaults
  * follow Triton's where Triton has them.
  *
- * <p>Lifecycle: the HTTP port opens first (live, not ready), models load, readiness turns true. On
- * SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most {@code
- * --exit-timeout-secs}), and the process exits 0.
+ * <p>Lifecycle: the HTTP and gRPC ports open first (live, not ready), models load, readiness turns
+ * true. On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
+ * {@code --exit-timeout-secs}), and the process exits 0.
  */
 @Command(
     name = "serve",
@@ -61,8 +64,18 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--grpc-port",
       defaultValue = "8001",
       description =
-          "gRPC port (default: ${DEFAULT-VALUE}). Reserved: the gRPC endpoint is not served yet.")
+          "gRPC port for the Open Inference Protocol (inference.GRPCInferenceService, with health"
+              + " and reflection) (default: ${DEFAULT-VALUE}; 0 picks a free port).")
   int grpcPort;
+
+  @Option(
+      names = "--grpc-max-message-size",
+      defaultValue = "67108864",
+      paramLabel = "BYTES",
+      description =
+          "Largest gRPC request message accepted; larger ones get RESOURCE_EXHAUSTED (default:"
+              + " ${DEFAULT-VALUE}, 64 MiB).")
+  int grpcMaxMessageSize;
 
   @Option(
       names = "--metrics-port",
@@ -121,6 +134,15 @@ public final class ServeCommand implements Callable<Integer> {
         new HttpServer(service, new HttpServerConfig(host, httpPort, httpMaxInputSize, 0));
     http.start();
     log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
+    GrpcServer grpc;
+    try {
+      grpc =
+          new GrpcServer(service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize)).start();
+    } catch (IOException | RuntimeException e) {
+      http.close();
+      throw e;
+    }
+    log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -129,7 +151,7 @@ public final class ServeCommand implements Callable<Integer> {
                 .name("fulcrum-shutdown")
                 .unstarted(
                     () -> {
-                      shutdown(service, http, repository, onnx);
+                      shutdown(service, http, grpc, repository, onnx);
                       stopped.countDown();
                       // A SIGTERM shutdown is the normal end of a server: exit 0, not 143.
                       Runtime.getRuntime().halt(0);
@@ -157,6 +179,7 @@ public final class ServeCommand implements Callable<Integer> {
   private void shutdown(
       InferenceService service,
       HttpServer http,
+      GrpcServer grpc,
       ModelRepository repository,
       OnnxRuntimeBackend onnx) {
     log.info(
@@ -175,6 +198,7 @@ public final class ServeCommand implements Callable<Integer> {
       Thread.currentThread().interrupt();
     }
     http.close();
+    grpc.close();
     repository.close();
     onnx.close();
     log.info("stopped");
