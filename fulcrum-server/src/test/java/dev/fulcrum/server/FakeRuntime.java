@@ -19,15 +19,31 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A stand-in engine for transport tests. Its "model file" is JSON: {@code {"mode": "identity" |
- * "addsub" | "fail", "inputs": [{"name", "datatype", "shape"}], "outputs": [...]}}. {@code
- * identity} returns input i as output i; {@code addsub} returns INPUT0+INPUT1 and INPUT0-INPUT1
- * (INT32 or FP32), like Triton's "simple" model; {@code fail} does not load.
+ * "addsub" | "fail" | "gate" | "explode", "inputs": [{"name", "datatype", "shape"}], "outputs":
+ * [...]}}. {@code identity} returns input i as output i; {@code addsub} returns INPUT0+INPUT1 and
+ * INPUT0-INPUT1 (INT32 or FP32), like Triton's "simple" model; {@code fail} does not load; {@code
+ * gate} is identity after waiting for {@link #openGate()} (at most 30 s); {@code explode} throws
+ * from every forward pass (an engine fault).
  */
 final class FakeRuntime implements ModelRuntime {
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static volatile CountDownLatch gate = new CountDownLatch(1);
+
+  /** Lets every waiting and future "gate" pass run. */
+  static void openGate() {
+    gate.countDown();
+  }
+
+  /** Makes "gate" passes wait again. */
+  static void closeGate() {
+    gate = new CountDownLatch(1);
+  }
 
   @Override
   public String platform() {
@@ -74,6 +90,16 @@ final class FakeRuntime implements ModelRuntime {
   private record Instance(String mode, ModelSignature signature) implements ModelInstance {
     @Override
     public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+      if (mode.equals("explode")) {
+        throw new IllegalStateException("the fake engine exploded");
+      }
+      if (mode.equals("gate")) {
+        try {
+          gate.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       List<Tensor> all = mode.equals("addsub") ? addSub(inputs) : identity(inputs);
       List<Tensor> out = new ArrayList<>();
       for (String name : outputNames) {

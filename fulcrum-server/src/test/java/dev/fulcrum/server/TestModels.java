@@ -60,6 +60,8 @@ final class TestModels {
       model(root, "versioned", "version-policy:\n  all: true\n", 1, fp32);
       model(root, "versioned", null, 2, fp32);
       model(root, "broken", null, 1, "{\"mode\":\"fail\"}");
+      model(root, "gated", null, 1, fp32.replace("identity", "gate"));
+      model(root, "exploding", null, 1, fp32.replace("identity", "explode"));
       return root;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

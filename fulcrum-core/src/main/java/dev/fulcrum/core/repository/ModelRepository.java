@@ -349,6 +349,20 @@ public final class ModelRepository implements AutoCloseable {
         .toList();
   }
 
+  /**
+   * The versions a per-model API call covers: every served version when {@code name} is empty, a
+   * model's served versions when {@code version} is empty, else the one version.
+   *
+   * @throws InferenceException NOT_FOUND or UNAVAILABLE as {@link #resolve} does
+   */
+  public List<ModelVersion> select(String name, String version) {
+    if (name == null || name.isEmpty()) {
+      return served();
+    }
+    ModelVersion one = resolve(name, version);
+    return version == null || version.isEmpty() ? versions(name) : List.of(one);
+  }
+
   /** Whether the repository knows the model at all, loaded or not. */
   public boolean contains(String name) {
     return models.containsKey(name);

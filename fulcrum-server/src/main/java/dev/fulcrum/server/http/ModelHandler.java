@@ -18,13 +18,7 @@ import java.util.List;
  */
 final class ModelHandler {
   /** The extensions implemented, as listed by {@code GET v2}. */
-  static final List<String> EXTENSIONS =
-      List.of(
-          "binary_tensor_data",
-          "model_configuration",
-          "parameters",
-          "schedule_policy",
-          "statistics");
+  static final List<String> EXTENSIONS = ModelJson.EXTENSIONS;
 
   private final InferenceService service;
   private final Reply serverMetadata;
@@ -67,17 +61,8 @@ final class ModelHandler {
 
   /** Triton's statistics: every served version, a model's versions, or one version. */
   Reply statistics(String model, String version) {
-    ModelRepository repo = service.repository();
-    List<ModelVersion> versions;
-    if (model.isEmpty()) {
-      versions = repo.served();
-    } else if (version.isEmpty()) {
-      repo.resolve(model, version);
-      versions = repo.versions(model);
-    } else {
-      versions = List.of(repo.resolve(model, version));
-    }
-    return Responses.json(HttpResponseStatus.OK, ModelJson.statistics(versions));
+    return Responses.json(
+        HttpResponseStatus.OK, ModelJson.statistics(service.repository().select(model, version)));
   }
 
   /** 200 when ready; 503 with {@code ready: false} when known but not ready; 404 when unknown. */

@@ -22,13 +22,28 @@ public final class ModelJson {
 
   private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
+  /**
+   * The protocol extensions this server implements, as {@code GET v2} and the gRPC ServerMetadata
+   * RPC list them.
+   */
+  public static final List<String> EXTENSIONS =
+      List.of(
+          "binary_tensor_data",
+          "model_configuration",
+          "parameters",
+          "schedule_policy",
+          "statistics");
+
+  /** The server's name in server metadata. */
+  public static final String SERVER_NAME = "fulcrum";
+
   /** The platform Triton's ONNX Runtime backend reports. */
   public static final String ONNX_BACKEND = "onnxruntime";
 
   /** {@code GET v2}: name, version and the extensions this server implements. */
   public static ObjectNode serverMetadata(String version, List<String> extensions) {
     ObjectNode o = F.objectNode();
-    o.put("name", "fulcrum");
+    o.put("name", SERVER_NAME);
     o.put("version", version);
     ArrayNode ext = o.putArray("extensions");
     extensions.forEach(ext::add);

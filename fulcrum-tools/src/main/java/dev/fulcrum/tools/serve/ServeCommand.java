@@ -9,8 +9,11 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,9 +30,9 @@ import picocli.CommandLine.Option;
  * {@code fulcrum serve}: loads the model repositories and serves them. Flag names and defaults
  * follow Triton's where Triton has them.
  *
- * <p>Lifecycle: the HTTP port opens first (live, not ready), models load, readiness turns true. On
- * SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most {@code
- * --exit-timeout-secs}), and the process exits 0.
+ * <p>Lifecycle: the HTTP and gRPC ports open first (live, not ready), models load, readiness turns
+ * true. On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
+ * {@code --exit-timeout-secs}), and the process exits 0.
  */
 @Command(
     name = "serve",
@@ -64,8 +67,18 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--grpc-port",
       defaultValue = "8001",
       description =
-          "gRPC port (default: ${DEFAULT-VALUE}). Reserved: the gRPC endpoint is not served yet.")
+          "gRPC port for the Open Inference Protocol (inference.GRPCInferenceService, with health"
+              + " and reflection) (default: ${DEFAULT-VALUE}; 0 picks a free port).")
   int grpcPort;
+
+  @Option(
+      names = "--grpc-max-message-size",
+      defaultValue = "67108864",
+      paramLabel = "BYTES",
+      description =
+          "Largest gRPC request message accepted; larger ones get RESOURCE_EXHAUSTED (default:"
+              + " ${DEFAULT-VALUE}, 64 MiB).")
+  int grpcMaxMessageSize;
 
   @Option(
       names = "--metrics-port",
@@ -140,6 +153,15 @@ public final class ServeCommand implements Callable<Integer> {
     if (metricsServer != null) {
       log.info("Prometheus metrics on http://{}:{}/metrics", host, metricsServer.port());
     }
+    GrpcServer grpc;
+    try {
+      grpc =
+          new GrpcServer(service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize)).start();
+    } catch (IOException | RuntimeException e) {
+      http.close();
+      throw e;
+    }
+    log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -148,7 +170,7 @@ public final class ServeCommand implements Callable<Integer> {
                 .name("fulcrum-shutdown")
                 .unstarted(
                     () -> {
-                      shutdown(service, http, repository, onnx);
+                      shutdown(service, http, grpc, repository, onnx);
                       if (metricsServer != null) {
                         metricsServer.close();
                       }
@@ -180,6 +202,7 @@ public final class ServeCommand implements Callable<Integer> {
   private void shutdown(
       InferenceService service,
       HttpServer http,
+      GrpcServer grpc,
       ModelRepository repository,
       OnnxRuntimeBackend onnx) {
     log.info(
@@ -198,6 +221,7 @@ public final class ServeCommand implements Callable<Integer> {
       Thread.currentThread().interrupt();
     }
     http.close();
+    grpc.close();
     repository.close();
     onnx.close();
     log.info("stopped");

@@ -1,0 +1,207 @@
+package dev.fulcrum.server.grpc;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.stub.StreamObserver;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Open Inference Protocol gRPC transport ({@code inference.GRPCInferenceService}, with Triton's
+ * extensions), plus the standard {@code grpc.health.v1.Health} service and server reflection, on
+ * grpc-netty over the same Netty 4.2 as the HTTP transport.
+ *
+ * <p>Threads: one Netty accept thread and Netty's default count of I/O event loops, which only move
+ * bytes; calls (message parsing, request decoding and the service methods) run on a small named
+ * executor, {@code fulcrum-grpc-N}, and never block: inference completes on the engine's threads.
+ *
+ * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
+ * bound port. For a graceful shutdown call {@link InferenceService#beginDrain()} and {@link
+ * InferenceService#awaitIdle} first (health turns NOT_SERVING, new requests get UNAVAILABLE), then
+ * {@link #close()}.
+ */
+public final class GrpcServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
+
+  /** The health service name of the inference service; "" is the whole server. */
+  public static final String SERVICE_NAME = GRPCInferenceServiceGrpc.SERVICE_NAME;
+
+  private final InferenceService service;
+  private final GrpcServerConfig config;
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private ExecutorService executor;
+  private ScheduledExecutorService healthPoller;
+  private HealthStatusManager health;
+  private Server server;
+  private int port = -1;
+
+  public GrpcServer(InferenceService service, GrpcServerConfig config) {
+    this.service = service;
+    this.config = config;
+  }
+
+  /** Binds the port; blocks until bound. */
+  public synchronized GrpcServer start() throws IOException {
+    if (server != null) {
+      throw new IllegalStateException("already started");
+    }
+    boss =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("fulcrum-grpc-accept", true), NioIoHandler.newFactory());
+    workers =
+        new MultiThreadIoEventLoopGroup(
+            0, new DefaultThreadFactory("fulcrum-grpc-io", true), NioIoHandler.newFactory());
+    int threads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+    executor =
+        Executors.newFixedThreadPool(threads, new DefaultThreadFactory("fulcrum-grpc", true));
+    health = new HealthStatusManager();
+    refreshHealth();
+    healthPoller =
+        Executors.newSingleThreadScheduledExecutor(
+            new DefaultThreadFactory("fulcrum-grpc-health", true));
+    healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
+    try {
+      server =
+          NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+              .bossEventLoopGroup(boss)
+              .workerEventLoopGroup(workers)
+              .channelType(NioServerSocketChannel.class)
+              .executor(executor)
+              .maxInboundMessageSize(config.maxMessageSize())
+              .addService(new InferenceGrpcService(service, HttpServer.version()))
+              .addService(healthService())
+              .addService(ProtoReflectionServiceV1.newInstance())
+              .build()
+              .start();
+    } catch (IOException | RuntimeException e) {
+      server = null;
+      shutdownResources();
+      throw e;
+    }
+    port = server.getPort();
+    log.info("gRPC (Open Inference Protocol) listening on {}:{}", config.host(), port);
+    return this;
+  }
+
+  /** Starts the server, turning a bind failure into an unchecked exception. */
+  public GrpcServer startUnchecked() {
+    try {
+      return start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot bind gRPC to " + config.host() + ":" + config.port(), e);
+    }
+  }
+
+  /** The bound port, or -1 before {@link #start()}. */
+  public synchronized int port() {
+    return port;
+  }
+
+  /**
+   * The health service: Check reads the server's readiness at the moment of the call; Watch is
+   * grpc-services' implementation, fed by a poller that copies readiness into it every 200 ms.
+   */
+  private ServerServiceDefinition healthService() {
+    ServerServiceDefinition watch = health.getHealthService().bindService();
+    ServerServiceDefinition check =
+        new HealthGrpc.HealthImplBase() {
+          @Override
+          public void check(
+              HealthCheckRequest request, StreamObserver<HealthCheckResponse> observer) {
+            String name = request.getService();
+            if (!name.isEmpty() && !name.equals(SERVICE_NAME)) {
+              observer.onError(
+                  io.grpc.Status.NOT_FOUND
+                      .withDescription("unknown service '" + name + "'")
+                      .asRuntimeException());
+              return;
+            }
+            observer.onNext(HealthCheckResponse.newBuilder().setStatus(status()).build());
+            observer.onCompleted();
+          }
+        }.bindService();
+    return ServerServiceDefinition.builder(HealthGrpc.getServiceDescriptor())
+        .addMethod(check.getMethod(HealthGrpc.getCheckMethod().getFullMethodName()))
+        .addMethod(watch.getMethod(HealthGrpc.getWatchMethod().getFullMethodName()))
+        .build();
+  }
+
+  private ServingStatus status() {
+    return service.isReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  }
+
+  private void refreshHealth() {
+    try {
+      ServingStatus s = status();
+      health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, s);
+      health.setStatus(SERVICE_NAME, s);
+    } catch (RuntimeException e) {
+      log.warn("cannot refresh gRPC health status", e);
+    }
+  }
+
+  /**
+   * Stops accepting calls, gives calls in progress up to 5 s to finish, then cancels what is left
+   * and releases the threads.
+   */
+  @Override
+  public synchronized void close() {
+    if (server != null) {
+      health.enterTerminalState();
+      server.shutdown();
+      try {
+        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+          server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        server.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+      server = null;
+    }
+    shutdownResources();
+  }
+
+  private void shutdownResources() {
+    if (healthPoller != null) {
+      healthPoller.shutdownNow();
+      healthPoller = null;
+    }
+    if (executor != null) {
+      executor.shutdown();
+      executor = null;
+    }
+    if (boss != null) {
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      boss = null;
+    }
+    if (workers != null) {
+      workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+      workers = null;
+    }
+  }
+}

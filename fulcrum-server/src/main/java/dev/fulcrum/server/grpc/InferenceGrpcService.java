@@ -1,0 +1,383 @@
+package dev.fulcrum.server.grpc;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelState;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
+import dev.fulcrum.server.grpc.proto.ModelConfigResponse;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.grpc.proto.ModelMetadataRequest;
+import dev.fulcrum.server.grpc.proto.ModelMetadataResponse;
+import dev.fulcrum.server.grpc.proto.ModelReadyRequest;
+import dev.fulcrum.server.grpc.proto.ModelReadyResponse;
+import dev.fulcrum.server.grpc.proto.ModelStatisticsRequest;
+import dev.fulcrum.server.grpc.proto.ModelStatisticsResponse;
+import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
+import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryModelLoadResponse;
+import dev.fulcrum.server.grpc.proto.RepositoryModelUnloadRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryModelUnloadResponse;
+import dev.fulcrum.server.grpc.proto.ServerLiveRequest;
+import dev.fulcrum.server.grpc.proto.ServerLiveResponse;
+import dev.fulcrum.server.grpc.proto.ServerMetadataRequest;
+import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
+import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
+import dev.fulcrum.server.grpc.proto.ServerReadyResponse;
+import dev.fulcrum.server.protocol.ModelJson;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * {@code inference.GRPCInferenceService} on the one {@link InferenceService} every transport
+ * shares.
+ *
+ * <p>Threads: every method runs on the server's small call executor (never on a Netty event loop)
+ * and returns without blocking: metadata calls are map lookups, and inference hands the request to
+ * the core and answers from the engine thread that completes its future. gRPC serialises a call's
+ * outbound messages itself; a stream's responses, which complete on several engine threads, are
+ * sent under the stream's lock.
+ *
+ * <p>Deadlines and cancellation: the remaining time of the client's deadline becomes the request's
+ * {@code timeout} parameter (microseconds) unless the request asks for less, and a cancelled call
+ * (client cancel, disconnect or expired deadline) cancels the core's future.
+ */
+final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+  private final InferenceService service;
+  private final ServerMetadataResponse serverMetadata;
+
+  InferenceGrpcService(InferenceService service, String version) {
+    this.service = service;
+    this.serverMetadata =
+        ServerMetadataResponse.newBuilder()
+            .setName(ModelJson.SERVER_NAME)
+            .setVersion(version)
+            .addAllExtensions(ModelJson.EXTENSIONS)
+            .build();
+  }
+
+  private static <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
+    T response;
+    try {
+      response = body.get();
+    } catch (RuntimeException e) {
+      observer.onError(GrpcStatuses.of(e).asRuntimeException());
+      return;
+    }
+    observer.onNext(response);
+    observer.onCompleted();
+  }
+
+  @Override
+  public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer) {
+    unary(observer, () -> ServerLiveResponse.newBuilder().setLive(service.isLive()).build());
+  }
+
+  @Override
+  public void serverReady(
+      ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer) {
+    unary(observer, () -> ServerReadyResponse.newBuilder().setReady(service.isReady()).build());
+  }
+
+  /** Ready true/false for a known model; NOT_FOUND for an unknown one (as the REST API). */
+  @Override
+  public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          boolean ready;
+          try {
+            service.repository().resolve(request.getName(), request.getVersion());
+            ready = true;
+          } catch (InferenceException e) {
+            if (e.code() != ErrorCode.UNAVAILABLE) {
+              throw e;
+            }
+            ready = false;
+          }
+          return ModelReadyResponse.newBuilder().setReady(ready).build();
+        });
+  }
+
+  @Override
+  public void serverMetadata(
+      ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer) {
+    unary(observer, () -> serverMetadata);
+  }
+
+  @Override
+  public void modelMetadata(
+      ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          ModelRepository repo = service.repository();
+          ModelVersion mv = repo.resolve(request.getName(), request.getVersion());
+          List<String> versions =
+              repo.versions(request.getName()).stream().map(ModelVersion::versionString).toList();
+          return ProtoJson.merge(
+                  ModelJson.modelMetadata(mv.config(), versions),
+                  ModelMetadataResponse.newBuilder())
+              .build();
+        });
+  }
+
+  @Override
+  public void modelConfig(
+      ModelConfigRequest request, StreamObserver<ModelConfigResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          ModelVersion mv = service.repository().resolve(request.getName(), request.getVersion());
+          return ModelConfigResponse.newBuilder()
+              .setConfig(
+                  ProtoJson.merge(
+                      ModelJson.tritonConfig(mv.config()),
+                      dev.fulcrum.server.grpc.proto.ModelConfig.newBuilder()))
+              .build();
+        });
+  }
+
+  @Override
+  public void modelStatistics(
+      ModelStatisticsRequest request, StreamObserver<ModelStatisticsResponse> observer) {
+    unary(
+        observer,
+        () ->
+            ProtoJson.merge(
+                    ModelJson.statistics(
+                        service.repository().select(request.getName(), request.getVersion())),
+                    ModelStatisticsResponse.newBuilder())
+                .build());
+  }
+
+  @Override
+  public void repositoryIndex(
+      RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          RepositoryIndexResponse.Builder b = RepositoryIndexResponse.newBuilder();
+          for (ModelVersionStatus s : service.repository().index()) {
+            if (request.getReady() && s.state() != ModelState.READY) {
+              continue;
+            }
+            b.addModels(
+                RepositoryIndexResponse.ModelIndex.newBuilder()
+                    .setName(s.name())
+                    .setVersion(s.version())
+                    .setState(s.state().name())
+                    .setReason(s.reason()));
+          }
+          return b.build();
+        });
+  }
+
+  @Override
+  public void repositoryModelLoad(
+      RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
+    observer.onError(modelControlUnimplemented("load", request.getModelName()));
+  }
+
+  @Override
+  public void repositoryModelUnload(
+      RepositoryModelUnloadRequest request,
+      StreamObserver<RepositoryModelUnloadResponse> observer) {
+    observer.onError(modelControlUnimplemented("unload", request.getModelName()));
+  }
+
+  private static RuntimeException modelControlUnimplemented(String action, String model) {
+    return Status.UNIMPLEMENTED
+        .withDescription(
+            "cannot "
+                + action
+                + " model '"
+                + model
+                + "': model control is not available; models are loaded at startup")
+        .asRuntimeException();
+  }
+
+  /** Remaining microseconds of the call's deadline, or -1 without one. */
+  private static long deadlineMicros() {
+    Deadline d = Context.current().getDeadline();
+    if (d == null) {
+      return -1;
+    }
+    long left = d.timeRemaining(TimeUnit.MICROSECONDS);
+    if (left <= 0) {
+      throw new InferenceException(
+          ErrorCode.DEADLINE_EXCEEDED, "the call's deadline passed before the request was queued");
+    }
+    return left;
+  }
+
+  @Override
+  public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
+    ServerCallStreamObserver<ModelInferResponse> call =
+        (ServerCallStreamObserver<ModelInferResponse>) observer;
+    GrpcCodec.Decoded decoded;
+    CompletableFuture<InferenceResponse> future;
+    try {
+      decoded = GrpcCodec.decode(request, deadlineMicros());
+      future = service.infer(decoded.request());
+    } catch (RuntimeException e) {
+      call.onError(GrpcStatuses.of(e).asRuntimeException());
+      return;
+    }
+    // Also suppresses the exception onNext would throw on a call that is already cancelled.
+    call.setOnCancelHandler(() -> future.cancel(true));
+    boolean raw = decoded.rawOutput();
+    future.whenComplete(
+        (response, failure) -> {
+          if (failure != null) {
+            call.onError(GrpcStatuses.of(failure).asRuntimeException());
+            return;
+          }
+          ModelInferResponse message;
+          try {
+            message = GrpcCodec.encode(response, raw);
+          } catch (RuntimeException e) {
+            call.onError(GrpcStatuses.of(e).asRuntimeException());
+            return;
+          }
+          call.onNext(message);
+          call.onCompleted();
+        });
+  }
+
+  @Override
+  public StreamObserver<ModelInferRequest> modelStreamInfer(
+      StreamObserver<ModelStreamInferResponse> observer) {
+    ServerCallStreamObserver<ModelStreamInferResponse> call =
+        (ServerCallStreamObserver<ModelStreamInferResponse>) observer;
+    InferStream stream = new InferStream(call);
+    call.setOnCancelHandler(stream::cancelAll);
+    return stream;
+  }
+
+  /**
+   * One ModelStreamInfer call: each request is submitted as it arrives and answered when it
+   * completes, in completion order; the client matches responses by id. A failed request is
+   * answered with {@code error_message} (and the request's id) and the stream goes on. The stream
+   * ends after the client half-closes and every request is answered.
+   */
+  private final class InferStream implements StreamObserver<ModelInferRequest> {
+    private final ServerCallStreamObserver<ModelStreamInferResponse> call;
+    private final Object lock = new Object();
+    private final Set<CompletableFuture<InferenceResponse>> pending = new HashSet<>();
+    private boolean halfClosed;
+    private boolean finished;
+
+    InferStream(ServerCallStreamObserver<ModelStreamInferResponse> call) {
+      this.call = call;
+    }
+
+    @Override
+    public void onNext(ModelInferRequest request) {
+      GrpcCodec.Decoded decoded;
+      CompletableFuture<InferenceResponse> future;
+      try {
+        decoded = GrpcCodec.decode(request, deadlineMicros());
+        future = service.infer(decoded.request());
+      } catch (RuntimeException e) {
+        send(error(request, e));
+        return;
+      }
+      synchronized (lock) {
+        if (finished) {
+          future.cancel(true);
+          return;
+        }
+        pending.add(future);
+      }
+      boolean raw = decoded.rawOutput();
+      future.whenComplete(
+          (response, failure) -> {
+            ModelStreamInferResponse message;
+            if (failure != null) {
+              message = error(request, failure);
+            } else {
+              try {
+                message =
+                    ModelStreamInferResponse.newBuilder()
+                        .setInferResponse(GrpcCodec.encode(response, raw))
+                        .build();
+              } catch (RuntimeException e) {
+                message = error(request, e);
+              }
+            }
+            synchronized (lock) {
+              pending.remove(future);
+              send(message);
+              completeIfDone();
+            }
+          });
+    }
+
+    private ModelStreamInferResponse error(ModelInferRequest request, Throwable failure) {
+      return ModelStreamInferResponse.newBuilder()
+          .setErrorMessage(GrpcStatuses.message(failure))
+          .setInferResponse(
+              ModelInferResponse.newBuilder()
+                  .setModelName(request.getModelName())
+                  .setModelVersion(request.getModelVersion())
+                  .setId(request.getId()))
+          .build();
+    }
+
+    private void send(ModelStreamInferResponse message) {
+      synchronized (lock) {
+        if (!finished) {
+          call.onNext(message);
+        }
+      }
+    }
+
+    private void completeIfDone() {
+      if (halfClosed && pending.isEmpty() && !finished) {
+        finished = true;
+        call.onCompleted();
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      cancelAll();
+    }
+
+    @Override
+    public void onCompleted() {
+      synchronized (lock) {
+        halfClosed = true;
+        completeIfDone();
+      }
+    }
+
+    void cancelAll() {
+      List<CompletableFuture<InferenceResponse>> toCancel;
+      synchronized (lock) {
+        finished = true;
+        toCancel = List.copyOf(pending);
+        pending.clear();
+      }
+      toCancel.forEach(f -> f.cancel(true));
+    }
+  }
+}

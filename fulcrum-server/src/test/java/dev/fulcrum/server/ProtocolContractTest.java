@@ -1,0 +1,242 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * One suite, two transports: the same cases run over REST (java.net.http, binary tensor extension)
+ * and over gRPC (raw contents), both against one {@link InferenceService}, so the two protocols
+ * cannot drift apart in what they accept and how they fail.
+ */
+class ProtocolContractTest {
+  /** What a client sees: the output bytes, or a transport-neutral error. */
+  record Outcome(byte[] output, List<Long> shape, ErrorCode error, String message) {
+    static Outcome ok(byte[] output, List<Long> shape) {
+      return new Outcome(output, shape, null, null);
+    }
+
+    static Outcome failed(ErrorCode error, String message) {
+      return new Outcome(null, null, error, message);
+    }
+  }
+
+  /** A protocol client reduced to what the contract needs: one input, one output. */
+  interface ProtocolClient extends AutoCloseable {
+    Outcome infer(String model, DataType type, long[] shape, byte[] data) throws Exception;
+
+    @Override
+    void close();
+  }
+
+  static final class RestClient implements ProtocolClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String HCL = "Inference-Header-Content-Length";
+    private final HttpClient http =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final String base;
+
+    RestClient(int port) {
+      base = "http://127.0.0.1:" + port;
+    }
+
+    @Override
+    public Outcome infer(String model, DataType type, long[] shape, byte[] data) throws Exception {
+      byte[] header =
+          ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"IN\","
+                  + "\"datatype\":\"%s\",\"shape\":%s,\"parameters\":{\"binary_data_size\":%d}}]}")
+              .formatted(type, Arrays.toString(shape), data.length)
+              .getBytes(StandardCharsets.UTF_8);
+      ByteArrayOutputStream body = new ByteArrayOutputStream();
+      body.write(header);
+      body.write(data);
+      HttpResponse<byte[]> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/v2/models/" + model + "/infer"))
+                  .timeout(Duration.ofSeconds(30))
+                  .header("Content-Type", "application/octet-stream")
+                  .header(HCL, Integer.toString(header.length))
+                  .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      if (r.statusCode() != 200) {
+        String message = JSON.readTree(r.body()).get("error").asText();
+        ErrorCode code =
+            switch (r.statusCode()) {
+              case 400 -> ErrorCode.INVALID_ARGUMENT;
+              case 404 -> ErrorCode.NOT_FOUND;
+              case 503 -> ErrorCode.UNAVAILABLE;
+              case 429 -> ErrorCode.RESOURCE_EXHAUSTED;
+              case 504 -> ErrorCode.DEADLINE_EXCEEDED;
+              case 501 -> ErrorCode.UNIMPLEMENTED;
+              default -> ErrorCode.INTERNAL;
+            };
+        return Outcome.failed(code, message);
+      }
+      int jsonLength = Integer.parseInt(r.headers().firstValue(HCL).orElseThrow());
+      JsonNode out =
+          JSON.readTree(Arrays.copyOfRange(r.body(), 0, jsonLength)).get("outputs").get(0);
+      List<Long> outShape =
+          JSON.convertValue(
+              out.get("shape"),
+              JSON.getTypeFactory().constructCollectionType(List.class, Long.class));
+      return Outcome.ok(Arrays.copyOfRange(r.body(), jsonLength, r.body().length), outShape);
+    }
+
+    @Override
+    public void close() {
+      http.close();
+    }
+
+    @Override
+    public String toString() {
+      return "REST";
+    }
+  }
+
+  static final class GrpcClient implements ProtocolClient {
+    private final ManagedChannel channel;
+
+    GrpcClient(int port) {
+      channel = GrpcServerTest.channel(port);
+    }
+
+    @Override
+    public Outcome infer(String model, DataType type, long[] shape, byte[] data) {
+      ModelInferRequest.InferInputTensor.Builder in =
+          ModelInferRequest.InferInputTensor.newBuilder().setName("IN").setDatatype(type.name());
+      Arrays.stream(shape).forEach(in::addShape);
+      ModelInferResponse r;
+      try {
+        r =
+            GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .modelInfer(
+                    ModelInferRequest.newBuilder()
+                        .setModelName(model)
+                        .addInputs(in)
+                        .addRawInputContents(ByteString.copyFrom(data))
+                        .build());
+      } catch (StatusRuntimeException e) {
+        return Outcome.failed(
+            ErrorCode.valueOf(e.getStatus().getCode().name()), e.getStatus().getDescription());
+      }
+      return Outcome.ok(
+          r.getRawOutputContents(0).toByteArray(), List.copyOf(r.getOutputs(0).getShapeList()));
+    }
+
+    @Override
+    public void close() {
+      channel.shutdownNow();
+    }
+
+    @Override
+    public String toString() {
+      return "gRPC";
+    }
+  }
+
+  @TempDir static Path repo;
+  private static InferenceService service;
+  private static HttpServer http;
+  private static GrpcServer grpc;
+  private static List<ProtocolClient> clients;
+
+  @BeforeAll
+  static void start() throws Exception {
+    service = TestModels.service(repo);
+    http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+    clients = List.of(new RestClient(http.port()), new GrpcClient(grpc.port()));
+  }
+
+  @AfterAll
+  static void stop() {
+    clients.forEach(ProtocolClient::close);
+    grpc.close();
+    http.close();
+    service.repository().close();
+  }
+
+  static Stream<Arguments> clientsAndTypes() {
+    return Stream.of(0, 1)
+        .flatMap(c -> Arrays.stream(DataType.values()).map(t -> Arguments.of(c, t)));
+  }
+
+  static Stream<Integer> bothClients() {
+    return Stream.of(0, 1);
+  }
+
+  @ParameterizedTest(name = "{1} over client #{0}")
+  @MethodSource("clientsAndTypes")
+  void roundTripsEveryDatatype(int client, DataType type) throws Exception {
+    byte[] data = HttpServerTest.binaryValues(type, 6);
+    Outcome o = clients.get(client).infer(TestModels.echo(type), type, new long[] {2, 3}, data);
+    assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
+    assertThat(o.shape()).containsExactly(2L, 3L);
+    assertThat(o.output()).isEqualTo(data);
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void unknownModelIsNotFound(int client) throws Exception {
+    Outcome o =
+        clients.get(client).infer("no_such_model", DataType.FP32, new long[] {1, 1}, new byte[4]);
+    assertThat(o.error()).isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(o.message()).contains("no_such_model");
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void badShapeIsInvalidArgumentNamingTheTensor(int client) throws Exception {
+    // The echo models take rank-2 inputs (batch first); a rank-3 tensor does not fit.
+    Outcome o =
+        clients
+            .get(client)
+            .infer(
+                TestModels.echo(DataType.FP32), DataType.FP32, new long[] {1, 1, 2}, new byte[8]);
+    assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.message()).contains("'IN'", "shape");
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void dataThatDoesNotFitTheShapeIsInvalidArgument(int client) throws Exception {
+    Outcome o =
+        clients
+            .get(client)
+            .infer(TestModels.echo(DataType.FP32), DataType.FP32, new long[] {1, 2}, new byte[4]);
+    assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.message()).contains("'IN'");
+  }
+}

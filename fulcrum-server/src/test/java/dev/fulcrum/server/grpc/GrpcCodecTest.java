@@ -1,0 +1,100 @@
+package dev.fulcrum.server.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.server.grpc.proto.InferParameter;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import io.grpc.Status;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class GrpcCodecTest {
+  private static ModelInferRequest.Builder request() {
+    return ModelInferRequest.newBuilder()
+        .setModelName("m")
+        .addInputs(
+            ModelInferRequest.InferInputTensor.newBuilder()
+                .setName("IN")
+                .setDatatype("UINT8")
+                .addShape(1))
+        .addRawInputContents(ByteString.copyFrom(new byte[] {7}));
+  }
+
+  private static InferParameter int64(long v) {
+    return InferParameter.newBuilder().setInt64Param(v).build();
+  }
+
+  @Test
+  void clientDeadlineBecomesTheTimeoutParameter() {
+    var decoded = GrpcCodec.decode(request().build(), 5_000);
+    assertThat(decoded.request().parameters()).containsEntry("timeout", 5_000L);
+    assertThat(decoded.rawOutput()).isTrue();
+  }
+
+  @Test
+  void aSmallerRequestTimeoutWinsOverTheDeadline() {
+    var smaller = GrpcCodec.decode(request().putParameters("timeout", int64(100)).build(), 5_000);
+    assertThat(smaller.request().parameters()).containsEntry("timeout", 100L);
+    var larger =
+        GrpcCodec.decode(request().putParameters("timeout", int64(9_000_000)).build(), 5_000);
+    assertThat(larger.request().parameters()).containsEntry("timeout", 5_000L);
+  }
+
+  @Test
+  void withoutADeadlineTheRequestTimeoutIsLeftAlone() {
+    assertThat(GrpcCodec.decode(request().build(), -1).request().parameters())
+        .doesNotContainKey("timeout");
+    assertThat(
+            GrpcCodec.decode(request().putParameters("timeout", int64(70)).build(), -1)
+                .request()
+                .parameters())
+        .containsEntry("timeout", 70L);
+  }
+
+  @Test
+  void parametersKeepTheirTypesAndRawOutputIsTheTransports() {
+    var d =
+        GrpcCodec.decode(
+            request()
+                .putParameters("s", InferParameter.newBuilder().setStringParam("x").build())
+                .putParameters("d", InferParameter.newBuilder().setDoubleParam(0.5).build())
+                .putParameters("u", InferParameter.newBuilder().setUint64Param(3).build())
+                .putParameters("b", InferParameter.newBuilder().setBoolParam(true).build())
+                .putParameters(
+                    "raw_output", InferParameter.newBuilder().setBoolParam(false).build())
+                .build(),
+            -1);
+    assertThat(d.request().parameters())
+        .containsExactlyInAnyOrderEntriesOf(
+            java.util.Map.of("s", "x", "d", 0.5, "u", 3L, "b", true));
+    assertThat(d.rawOutput()).isFalse();
+  }
+
+  @Test
+  void rawInputIsCopiedOnceIntoADirectBuffer() {
+    var d = GrpcCodec.decode(request().build(), -1);
+    assertThat(d.request().inputs().get(0).unsafeData().isDirect()).isTrue();
+  }
+
+  @ParameterizedTest
+  @EnumSource(ErrorCode.class)
+  void everyErrorCodeMapsToTheSameGrpcCode(ErrorCode code) {
+    Status s = GrpcStatuses.of(new CompletionException(new InferenceException(code, "why")));
+    assertThat(s.getCode().name()).isEqualTo(code.name());
+    assertThat(s.getDescription()).isEqualTo("why");
+  }
+
+  @Test
+  void cancellationIsCancelledAndAnythingElseInternal() {
+    assertThat(GrpcStatuses.of(new CancellationException()).getCode())
+        .isEqualTo(Status.Code.CANCELLED);
+    assertThat(GrpcStatuses.of(new IllegalStateException("bug")).getCode())
+        .isEqualTo(Status.Code.INTERNAL);
+  }
+}
