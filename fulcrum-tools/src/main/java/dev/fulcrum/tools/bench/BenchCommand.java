@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
     sortOptions = false,
     description = {
       "Measure a model's throughput and latency under load, perf_analyzer style:",
-      "warm-up, then windows until the last three agree within --stability %.",
+      "warm-up, then windows until the last three agree within --stability %%.",
       "Open loop (--rate) measures latency from each request's scheduled send time,",
       "so a stalled server cannot hide its stall (no coordinated omission).",
       ""
