@@ -58,86 +58,123 @@ public record SchedulingConfig(
   }
 
   public SchedulingConfig withDynamicBatching(boolean on) {
-    return new SchedulingConfig(
-        on,
-        maxQueueDelayMicros,
-        preferredBatchSizes,
-        preserveOrdering,
-        priorityLevels,
-        defaultPriorityLevel,
-        maxQueueSize,
-        defaultTimeoutMicros,
-        timeoutAction,
-        allowTimeoutOverride);
+    return toBuilder().dynamicBatching(on).build();
   }
 
   public SchedulingConfig withMaxQueueSize(int size) {
-    return new SchedulingConfig(
-        dynamicBatching,
-        maxQueueDelayMicros,
-        preferredBatchSizes,
-        preserveOrdering,
-        priorityLevels,
-        defaultPriorityLevel,
-        size,
-        defaultTimeoutMicros,
-        timeoutAction,
-        allowTimeoutOverride);
+    return toBuilder().maxQueueSize(size).build();
   }
 
   public SchedulingConfig withMaxQueueDelayMicros(long micros) {
-    return new SchedulingConfig(
-        dynamicBatching,
-        micros,
-        preferredBatchSizes,
-        preserveOrdering,
-        priorityLevels,
-        defaultPriorityLevel,
-        maxQueueSize,
-        defaultTimeoutMicros,
-        timeoutAction,
-        allowTimeoutOverride);
+    return toBuilder().maxQueueDelayMicros(micros).build();
   }
 
   public SchedulingConfig withTimeout(long defaultMicros, TimeoutAction action, boolean override) {
-    return new SchedulingConfig(
-        dynamicBatching,
-        maxQueueDelayMicros,
-        preferredBatchSizes,
-        preserveOrdering,
-        priorityLevels,
-        defaultPriorityLevel,
-        maxQueueSize,
-        defaultMicros,
-        action,
-        override);
+    return toBuilder()
+        .defaultTimeoutMicros(defaultMicros)
+        .timeoutAction(action)
+        .allowTimeoutOverride(override)
+        .build();
   }
 
   public SchedulingConfig withPriorities(int levels, int defaultLevel) {
-    return new SchedulingConfig(
-        dynamicBatching,
-        maxQueueDelayMicros,
-        preferredBatchSizes,
-        preserveOrdering,
-        levels,
-        defaultLevel,
-        maxQueueSize,
-        defaultTimeoutMicros,
-        timeoutAction,
-        allowTimeoutOverride);
+    return toBuilder().priorityLevels(levels).defaultPriorityLevel(defaultLevel).build();
   }
 
   public SchedulingConfig withPreferredBatchSizes(List<Integer> sizes, boolean preserve) {
-    return new SchedulingConfig(
-        dynamicBatching,
-        maxQueueDelayMicros,
-        sizes,
-        preserve,
-        priorityLevels,
-        defaultPriorityLevel,
-        maxQueueSize,
-        defaultTimeoutMicros,
-        timeoutAction,
-        allowTimeoutOverride);
+    return toBuilder().preferredBatchSizes(sizes).preserveOrdering(preserve).build();
+  }
+
+  private Builder toBuilder() {
+    Builder b = new Builder();
+    b.dynamicBatching = dynamicBatching;
+    b.maxQueueDelayMicros = maxQueueDelayMicros;
+    b.preferredBatchSizes = preferredBatchSizes;
+    b.preserveOrdering = preserveOrdering;
+    b.priorityLevels = priorityLevels;
+    b.defaultPriorityLevel = defaultPriorityLevel;
+    b.maxQueueSize = maxQueueSize;
+    b.defaultTimeoutMicros = defaultTimeoutMicros;
+    b.timeoutAction = timeoutAction;
+    b.allowTimeoutOverride = allowTimeoutOverride;
+    return b;
+  }
+
+  /** Changes some fields of a configuration; used by the with-methods. Not thread-safe. */
+  private static final class Builder {
+    private boolean dynamicBatching;
+    private long maxQueueDelayMicros;
+    private List<Integer> preferredBatchSizes;
+    private boolean preserveOrdering;
+    private int priorityLevels;
+    private int defaultPriorityLevel;
+    private int maxQueueSize;
+    private long defaultTimeoutMicros;
+    private TimeoutAction timeoutAction;
+    private boolean allowTimeoutOverride;
+
+    Builder dynamicBatching(boolean v) {
+      dynamicBatching = v;
+      return this;
+    }
+
+    Builder maxQueueDelayMicros(long v) {
+      maxQueueDelayMicros = v;
+      return this;
+    }
+
+    Builder preferredBatchSizes(List<Integer> v) {
+      preferredBatchSizes = v;
+      return this;
+    }
+
+    Builder preserveOrdering(boolean v) {
+      preserveOrdering = v;
+      return this;
+    }
+
+    Builder priorityLevels(int v) {
+      priorityLevels = v;
+      return this;
+    }
+
+    Builder defaultPriorityLevel(int v) {
+      defaultPriorityLevel = v;
+      return this;
+    }
+
+    Builder maxQueueSize(int v) {
+      maxQueueSize = v;
+      return this;
+    }
+
+    Builder defaultTimeoutMicros(long v) {
+      defaultTimeoutMicros = v;
+      return this;
+    }
+
+    Builder timeoutAction(TimeoutAction v) {
+      timeoutAction = v;
+      return this;
+    }
+
+    Builder allowTimeoutOverride(boolean v) {
+      allowTimeoutOverride = v;
+      return this;
+    }
+
+    SchedulingConfig build() {
+      return new SchedulingConfig(
+          dynamicBatching,
+          maxQueueDelayMicros,
+          preferredBatchSizes,
+          preserveOrdering,
+          priorityLevels,
+          defaultPriorityLevel,
+          maxQueueSize,
+          defaultTimeoutMicros,
+          timeoutAction,
+          allowTimeoutOverride);
+    }
   }
 }
