@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The scheduler benchmarks of docs/PERFORMANCE.md, in one run on this machine:
+#   1. dynamic batching on vs off at concurrency 64 (throughput)
+#   2. batching on vs off at concurrency 1 (p50)
+#   3. saturation throughput vs the in-process ONNX Runtime ceiling at the formed batch size
+#   4. 3x overload for OVERLOAD_SECS: accounting, rejection p99, heap
+# for the demo fraud classifier and the generated wide tabular model (bench/make_models.sh).
+# Results: bench/results/<time>/ (JSON per run) and a summary on stdout.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PORT=${PORT:-18600}
+WINDOW=${WINDOW:-5s}
+WINDOWS=${WINDOWS:-5}
+OVERLOAD_SECS=${OVERLOAD_SECS:-60}
+PROTOCOL=${PROTOCOL:-rest-binary}
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+
+[ -f bench/models/tabular_wide_batching/1/model.onnx ] || bash bench/make_models.sh
+./fulcrum --version >/dev/null   # builds if needed
+
+./fulcrum serve --model-repository bench/models --http-port "$PORT" \
+  --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) > "$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 120); do
+  curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && break
+  sleep 1
+done
+URL="http://127.0.0.1:$PORT"
+
+bench() { # name model args...
+  local name=$1 model=$2; shift 2
+  ./fulcrum bench -m "$model" --url "$URL" --protocol "$PROTOCOL" --warmup 3s \
+    --window "$WINDOW" --max-windows "$WINDOWS" --output "$OUT/$name.json" "$@" \
+    > "$OUT/$name.txt" 2>&1 || { echo "bench $name failed:"; cat "$OUT/$name.txt"; exit 1; }
+}
+stats() { curl -sf "$URL/v2/models/$1/stats" > "$OUT/$2.stats.json"; }
+
+for family in fraud tabular_wide; do
+  for mode in batching no_batching; do
+    bench "${family}_${mode}_c64" "${family}_${mode}" --concurrency 64
+    bench "${family}_${mode}_c1" "${family}_${mode}" --concurrency 1
+  done
+  stats "${family}_batching" "${family}_before_sat"
+  bench "${family}_batching_sat" "${family}_batching" --concurrency 64
+  stats "${family}_batching" "${family}_after_sat"
+  BATCH=$(python3 - "$OUT" "$family" <<'PY'
+import json, sys
+out, fam = sys.argv[1:]
+a = json.load(open(f"{out}/{fam}_before_sat.stats.json"))["model_stats"][0]
+b = json.load(open(f"{out}/{fam}_after_sat.stats.json"))["model_stats"][0]
+inf = b["inference_count"] - a["inference_count"]; ex = b["execution_count"] - a["execution_count"]
+print(max(1, round(inf / max(ex, 1))))
+PY
+)
+  echo "$BATCH" > "$OUT/${family}_formed_batch.txt"
+  ./fulcrum bench -m "${family}_batching" --model-repository bench/models --in-process \
+    --batch-size "$BATCH" --concurrency 1 --warmup 3s --window "$WINDOW" --max-windows "$WINDOWS" \
+    --output "$OUT/${family}_ceiling.json" > "$OUT/${family}_ceiling.txt" 2>&1
+done
+
+# 3x overload of the wide model (the one whose capacity is the model's, not the client's)
+SAT=$(python3 -c "import json;print(float(json.load(open('$OUT/tabular_wide_batching_sat.json'))[0]['req/s']))")
+RATE=$(python3 -c "print(int(3*$SAT))")
+( for _ in $(seq $((OVERLOAD_SECS / 5 + 2))); do
+    curl -sf "http://127.0.0.1:$((PORT + 2))/metrics" | awk '/^jvm_memory_used_bytes\{area="heap"\}/ {print $2}'
+    sleep 5
+  done ) > "$OUT/overload_heap_bytes.txt" &
+SAMPLER=$!
+./fulcrum bench -m tabular_wide_batching --url "$URL" --protocol "$PROTOCOL" --rate "$RATE" \
+  --distribution poisson --warmup 0s --window "${OVERLOAD_SECS}s" --max-windows 1 \
+  --output "$OUT/overload.json" > "$OUT/overload.txt" 2>&1
+kill $SAMPLER 2>/dev/null || true
+
+python3 - "$OUT" "$RATE" <<'PY'
+import json, sys
+out, rate = sys.argv[1], sys.argv[2]
+def row(name): return json.load(open(f"{out}/{name}.json"))[0]
+def num(r, k): return float(r[k])
+print(f"results in {out}")
+for fam in ("fraud", "tabular_wide"):
+    on, off = row(f"{fam}_batching_c64"), row(f"{fam}_no_batching_c64")
+    on1, off1 = row(f"{fam}_batching_c1"), row(f"{fam}_no_batching_c1")
+    sat, ceil = row(f"{fam}_batching_sat"), row(f"{fam}_ceiling")
+    batch = open(f"{out}/{fam}_formed_batch.txt").read().strip()
+    print(f"{fam}: batching on/off at c=64: {num(on,'infer/s'):.0f} / {num(off,'infer/s'):.0f} infer/s"
+          f" = {num(on,'infer/s')/num(off,'infer/s'):.2f}x")
+    print(f"{fam}: p50 at c=1 batching on/off: {on1['p50']} / {off1['p50']} ms"
+          f" = {num(on1,'p50')/num(off1,'p50'):.2f}")
+    print(f"{fam}: saturation {num(sat,'infer/s'):.0f} infer/s (formed batch {batch}) vs in-process"
+          f" ceiling {num(ceil,'infer/s'):.0f} infer/s at batch {batch} = {num(sat,'infer/s')/num(ceil,'infer/s'):.2f}x")
+o = json.load(open(f"{out}/overload.json"))[0]
+heap = [int(float(x)) for x in open(f"{out}/overload_heap_bytes.txt").read().split()]
+acc = sum(int(o[k]) for k in ("ok", "rejected", "timed_out", "unavailable", "other"))
+print(f"overload at {rate} req/s (3x saturation): sent {o['sent_total']}, ok {o['ok']}, rejected {o['rejected']},"
+      f" timed out {o['timed_out']}, other {int(o['unavailable'])+int(o['other'])};"
+      f" sent == answered: {int(o['sent_total']) == acc}; rejection p99 {o.get('rej_p99','n/a')} ms;"
+      f" ok p99 {o['p99']} ms; heap used min/max {min(heap)/2**20:.0f}/{max(heap)/2**20:.0f} MiB" if heap else "")
+PY
