@@ -24,7 +24,7 @@ final class RequestQueue {
   private final List<ArrayDeque<PendingRequest>> levels;
   private final ArrayDeque<PendingRequest> delayed = new ArrayDeque<>();
   private final SchedulingConfig config;
-  private final boolean dynamicBatching;
+  private boolean dynamicBatching;
   private final int maxBatchSize;
   private final long maxDelayNanos;
   private int size;
@@ -39,6 +39,11 @@ final class RequestQueue {
       queues.add(new ArrayDeque<>());
     }
     this.levels = List.copyOf(queues);
+  }
+
+  /** Stops joining requests (the model turned out not to batch along dimension 0). */
+  void stopJoining() {
+    dynamicBatching = false;
   }
 
   int size() {

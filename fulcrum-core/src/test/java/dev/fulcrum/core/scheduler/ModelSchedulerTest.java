@@ -54,6 +54,9 @@ class ModelSchedulerTest {
     final CountDownLatch started = new CountDownLatch(1);
     final List<Long> batchRows = Collections.synchronizedList(new ArrayList<>());
 
+    /** When set, the output has one row whatever the batch (the graph does not batch on dim 0). */
+    volatile boolean collapse;
+
     @Override
     public ModelSignature signature() {
       return null;
@@ -70,7 +73,11 @@ class ModelSchedulerTest {
       while (in.hasRemaining()) {
         out.putFloat(in.getFloat() + 1);
       }
-      return List.of(Tensor.of("y", DataType.FP32, x.shape(), out.flip()));
+      out.flip();
+      if (collapse) {
+        return List.of(Tensor.of("y", DataType.FP32, new long[] {1, 2}, out.limit(8)));
+      }
+      return List.of(Tensor.of("y", DataType.FP32, x.shape(), out));
     }
 
     @Override
@@ -259,5 +266,24 @@ class ModelSchedulerTest {
         .isInstanceOfSatisfying(
             InferenceException.class,
             e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+  }
+
+  @Test
+  void aModelWhoseOutputsDoNotFollowTheBatchRunsRequestsAlone() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    echo.collapse = true;
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    var first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var b = submit(s, request("b", null, 1, 1));
+    var c = submit(s, request("c", null, 2, 2));
+    echo.gate.release(10);
+    assertThat(floats(first.get().outputs().get(0))).containsExactly(1, 1);
+    assertThat(floats(b.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(floats(c.get().outputs().get(0))).containsExactly(3, 3);
+    // The joined pass of b and c could not be split: each ran again alone, and no more joining.
+    assertThat(echo.batchRows).containsExactly(1L, 2L, 1L, 1L);
+    var d = submit(s, request("d", null, 4, 4));
+    assertThat(floats(d.get().outputs().get(0))).containsExactly(5, 5);
   }
 }
