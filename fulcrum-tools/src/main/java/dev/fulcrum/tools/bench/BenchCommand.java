@@ -81,10 +81,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--grpc-channels",
-      defaultValue = "4",
+      defaultValue = "1",
       paramLabel = "N",
       description =
-          "gRPC: HTTP/2 connections, used round-robin; one can bottleneck at high concurrency"
+          "gRPC: HTTP/2 connections, used round-robin. One connection is served by one event"
+              + " loop thread on each side; on a many-core machine try 2-4 at high concurrency"
               + " (default: ${DEFAULT-VALUE}).")
   int grpcChannels;
 
