@@ -10,8 +10,11 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,12 +25,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** Runs {@code fulcrum bench} against a real Fulcrum server on an ephemeral port. */
+/** Runs {@code fulcrum bench} against a real Fulcrum server (HTTP and gRPC on ephemeral ports). */
 class BenchEndToEndTest {
   private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
   private static OnnxRuntimeBackend onnx;
   private static ModelRepository repository;
   private static HttpServer http;
+  private static GrpcServer grpc;
 
   @TempDir static Path tmp;
 
@@ -41,10 +45,14 @@ class BenchEndToEndTest {
     repository.loadAll(1);
     InferenceService service = new InferenceService(repository, true);
     http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
   }
 
   @AfterAll
   static void stopServer() {
+    if (grpc != null) {
+      grpc.close();
+    }
     if (http != null) {
       http.close();
     }
@@ -64,7 +72,8 @@ class BenchEndToEndTest {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
     cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-    int exit = new CommandLine(cmd).execute(args);
+    // picocli's own messages (usage errors, exceptions) go to the same captured stream.
+    int exit = new CommandLine(cmd).setErr(new PrintWriter(cmd.err, true)).execute(args);
     return new Run(
         exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
@@ -142,9 +151,81 @@ class BenchEndToEndTest {
   }
 
   @Test
-  void grpcIsRefusedClearly() {
-    Run r = bench("--model", "fraud_classifier", "--protocol", "grpc");
+  void grpcClosedLoopAccountsForEveryRequestWithoutRest() throws Exception {
+    Path json = tmp.resolve("grpc.json");
+    Run r =
+        bench(
+            "--model", "fraud_classifier",
+            // Nothing listens on port 1: metadata, config and statistics must come over gRPC.
+            "--url", "http://127.0.0.1:1",
+            "--protocol", "grpc",
+            "--grpc-url", "127.0.0.1:" + grpc.port(),
+            "--grpc-channels", "2",
+            "--concurrency", "4",
+            "--batch-size", "4",
+            "--warmup", "300ms",
+            "--window", "700ms",
+            "--max-windows", "3",
+            "--output", json.toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).contains("c=4").contains("req/s");
+    JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
+    long sent = row.get("sent_total").asLong();
+    long ok = Long.parseLong(row.get("ok").asText());
+    assertThat(ok).isPositive();
+    assertThat(sent).isPositive();
+    assertThat(row.get("completed_total").asLong()).isEqualTo(sent);
+    assertThat(row.get("errors_total").asLong()).isZero();
+    for (String kind : List.of("rejected", "timed_out", "unavailable", "other")) {
+      assertThat(row.get(kind).asText()).as(kind).isEqualTo("0");
+    }
+    // The queue/compute split came from the gRPC ModelStatistics RPC.
+    assertThat(row.get("srv_compute").asText()).isNotEqualTo("-");
+    assertThat(Double.parseDouble(row.get("infer/s").asText()))
+        .isEqualTo(
+            4 * Double.parseDouble(row.get("req/s").asText()),
+            org.assertj.core.api.Assertions.within(0.2));
+  }
+
+  @Test
+  void grpcTypedContentsInOpenLoop() throws Exception {
+    Path json = tmp.resolve("grpc-typed.json");
+    Run r =
+        bench(
+            "--model", "fraud_classifier",
+            "--protocol", "grpc",
+            "--grpc-url", "127.0.0.1:" + grpc.port(),
+            "--grpc-contents", "typed",
+            "--rate", "100",
+            "--warmup", "300ms",
+            "--window", "700ms",
+            "--max-windows", "3",
+            "--output", json.toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
+    long sent = row.get("sent_total").asLong();
+    assertThat(sent).isPositive();
+    assertThat(row.get("completed_total").asLong()).isEqualTo(sent);
+    assertThat(row.get("errors_total").asLong()).isZero();
+    assertThat(Long.parseLong(row.get("ok").asText())).isPositive();
+  }
+
+  @Test
+  void grpcWithoutAServerFailsOnMetadata() {
+    Run r =
+        bench(
+            "--model", "fraud_classifier",
+            "--protocol", "grpc",
+            "--grpc-url", "127.0.0.1:1",
+            "--warmup", "100ms",
+            "--window", "100ms");
+    assertThat(r.exit()).isNotZero();
+    assertThat(r.err()).contains("gRPC ModelMetadata").contains("UNAVAILABLE");
+  }
+
+  @Test
+  void badGrpcContentsIsAUsageError() {
+    Run r = bench("--model", "fraud_classifier", "--protocol", "grpc", "--grpc-contents", "json");
     assertThat(r.exit()).isEqualTo(2);
-    assertThat(r.err()).contains("not yet implemented");
   }
 }
