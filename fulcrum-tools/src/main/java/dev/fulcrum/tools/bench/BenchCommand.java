@@ -174,8 +174,8 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--client-threads",
-      defaultValue = "2",
-      description = "HTTP client callback threads (default: ${DEFAULT-VALUE}).")
+      defaultValue = "1",
+      description = "REST client event loop threads (default: ${DEFAULT-VALUE}).")
   int clientThreads;
 
   @Option(
@@ -242,18 +242,26 @@ public final class BenchCommand implements Callable<Integer> {
     List<LevelResult> results = new ArrayList<>();
     List<Sample> samples = null;
     if (!inProcess) {
-      HttpClient client = RestTransport.newClient(clientThreads);
+      HttpClient client = ServerApi.newClient();
       ServerApi api = new ServerApi(client, base(), model, modelVersion);
       ModelInfo info = api.modelInfo();
       samples = samples(info);
       LoadRunner runner = new LoadRunner(settings, System::nanoTime, api::stats, progress);
       try (RestTransport t =
           new RestTransport(
-              client, base(), info, modelVersion, samples, proto.equals("rest-binary"), timeout)) {
+              base(),
+              info,
+              modelVersion,
+              samples,
+              proto.equals("rest-binary"),
+              timeout,
+              clientThreads,
+              connections(loads))) {
         for (Load load : loads) {
           results.add(runner.run("server", t, load, samples.get(0).batch()));
           progress.accept("");
         }
+        t.lastError().ifPresent(e -> err.println("last error seen by the client: " + e));
       }
     }
     if (inProcess || compareInProcess) {
@@ -298,6 +306,15 @@ public final class BenchCommand implements Callable<Integer> {
           .forEach(c -> loads.add(new Load.Closed(c)));
     }
     return loads;
+  }
+
+  /** REST connections: one per outstanding request, like wrk -cN. */
+  private int connections(List<Load> loads) {
+    int n = 1;
+    for (Load l : loads) {
+      n = Math.max(n, l instanceof Load.Closed c ? c.concurrency() : maxOutstanding);
+    }
+    return n;
   }
 
   private List<Sample> samples(ModelInfo info) throws java.io.IOException {
