@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -171,6 +170,7 @@ final class RestTransport implements Transport {
     final int max;
     final ArrayDeque<Connection> idle = new ArrayDeque<>();
     final ArrayDeque<Pending> waiting = new ArrayDeque<>();
+    final List<Connection> all = new ArrayList<>();
     int open;
 
     Pool(EventLoop loop, InetSocketAddress address, int max) {
@@ -183,6 +183,18 @@ final class RestTransport implements Transport {
               .option(ChannelOption.TCP_NODELAY, true)
               .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
               .remoteAddress(address);
+      long period = Math.clamp(timeoutNanos / 10, 1_000_000L, 100_000_000L);
+      loop.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
+    }
+
+    /** The timeout timer: one sweep over the busy connections, instead of a timer per request. */
+    private void expire() {
+      long now = System.nanoTime();
+      for (Connection c : all.toArray(Connection[]::new)) {
+        if (c.current != null && now - c.deadline >= 0) {
+          c.timedOut();
+        }
+      }
     }
 
     void submit(Pending p) {
@@ -199,6 +211,7 @@ final class RestTransport implements Transport {
     private void connect(Pending p) {
       open++;
       Connection c = new Connection(this);
+      all.add(c);
       ChannelFuture f =
           bootstrap
               .clone()
@@ -216,6 +229,7 @@ final class RestTransport implements Transport {
               c.start(p);
             } else {
               open--;
+              all.remove(c);
               lastError = "connect: " + done.cause();
               p.future.complete(Outcome.OTHER);
               next();
@@ -237,6 +251,7 @@ final class RestTransport implements Transport {
     void closed(Connection c) {
       open--;
       idle.remove(c);
+      all.remove(c);
       next();
     }
 
@@ -253,7 +268,7 @@ final class RestTransport implements Transport {
     private final Pool pool;
     private Channel channel;
     private Pending current;
-    private ScheduledFuture<?> timer;
+    private long deadline;
     private int status;
     private boolean keepAlive;
     private ByteArrayOutputStream errorBody;
@@ -271,11 +286,11 @@ final class RestTransport implements Transport {
       current = p;
       status = 0;
       errorBody = null;
-      timer = pool.loop.schedule(this::timedOut, timeoutNanos, TimeUnit.NANOSECONDS);
+      deadline = System.nanoTime() + timeoutNanos;
       channel.writeAndFlush(p.bytes(), channel.voidPromise());
     }
 
-    private void timedOut() {
+    void timedOut() {
       if (current != null) {
         finish(Outcome.TIMED_OUT);
         channel.close();
@@ -324,7 +339,6 @@ final class RestTransport implements Transport {
       }
       Pending p = current;
       current = null;
-      timer.cancel(false);
       if (keepAlive) {
         pool.release(this);
       } else {
@@ -336,7 +350,6 @@ final class RestTransport implements Transport {
     private void finish(Outcome o) {
       Pending p = current;
       current = null;
-      timer.cancel(false);
       p.future.complete(o);
     }
 
