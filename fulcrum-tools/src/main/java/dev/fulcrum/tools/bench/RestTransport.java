@@ -19,7 +19,9 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpUtil;
@@ -55,6 +57,12 @@ final class RestTransport implements Transport {
 
   /** Linux's native epoll transport when it loads (fewer syscalls and copies), else Java NIO. */
   private static final boolean EPOLL = Epoll.isAvailable();
+
+  /** Response headers are only looked at, never passed on: skip their validation. */
+  private static final HttpDecoderConfig DECODER =
+      new HttpDecoderConfig()
+          .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withValidation(false))
+          .setTrailersFactory(DefaultHttpHeadersFactory.trailersFactory().withValidation(false));
 
   private final EventLoopGroup group;
   private final Pool[] pools;
@@ -224,7 +232,7 @@ final class RestTransport implements Transport {
                   new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                      ch.pipeline().addLast(new HttpResponseDecoder(), c);
+                      ch.pipeline().addLast(new HttpResponseDecoder(DECODER), c);
                     }
                   })
               .connect();
