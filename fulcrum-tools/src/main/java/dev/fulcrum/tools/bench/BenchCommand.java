@@ -198,9 +198,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--client-threads",
-      defaultValue = "2",
+      defaultValue = "1",
       description =
-          "Callback threads of the HTTP client or of the gRPC channels (default:"
+          "REST client event loop threads, or gRPC channel callback threads (default:"
               + " ${DEFAULT-VALUE}).")
   int clientThreads;
 
@@ -286,18 +286,26 @@ public final class BenchCommand implements Callable<Integer> {
         }
       }
     } else if (!inProcess) {
-      HttpClient client = RestTransport.newClient(clientThreads);
+      HttpClient client = ServerApi.newClient();
       ServerApi api = new ServerApi(client, base(), model, modelVersion);
       ModelInfo info = api.modelInfo();
       samples = samples(info);
       LoadRunner runner = new LoadRunner(settings, System::nanoTime, api::stats, progress);
       try (RestTransport t =
           new RestTransport(
-              client, base(), info, modelVersion, samples, proto.equals("rest-binary"), timeout)) {
+              base(),
+              info,
+              modelVersion,
+              samples,
+              proto.equals("rest-binary"),
+              timeout,
+              clientThreads,
+              connections(loads))) {
         for (Load load : loads) {
           results.add(runner.run("server", t, load, samples.get(0).batch()));
           progress.accept("");
         }
+        t.lastError().ifPresent(e -> err.println("last error seen by the client: " + e));
       }
     }
     if (inProcess || compareInProcess) {
@@ -342,6 +350,15 @@ public final class BenchCommand implements Callable<Integer> {
           .forEach(c -> loads.add(new Load.Closed(c)));
     }
     return loads;
+  }
+
+  /** REST connections: one per outstanding request, like wrk -cN. */
+  private int connections(List<Load> loads) {
+    int n = 1;
+    for (Load l : loads) {
+      n = Math.max(n, l instanceof Load.Closed c ? c.concurrency() : maxOutstanding);
+    }
+    return n;
   }
 
   private List<Sample> samples(ModelInfo info) throws java.io.IOException {

@@ -19,12 +19,14 @@ final class LatencyRecorder {
   private final LongSupplier clock;
   private final Recorder latency = new Recorder(3);
   private final Recorder service = new Recorder(3);
+  private final Recorder rejected = new Recorder(3);
   private final Map<Outcome, LongAdder> outcomes = new EnumMap<>(Outcome.class);
   private final LongAdder sends = new LongAdder();
   private final LongAdder lateSends = new LongAdder();
   private final LongAccumulator maxLag = new LongAccumulator(Math::max, 0);
   private Histogram latencyRecycle;
   private Histogram serviceRecycle;
+  private Histogram rejectedRecycle;
   private long windowStart;
 
   /**
@@ -50,14 +52,17 @@ final class LatencyRecorder {
 
   /**
    * A request finished. Latency is {@code completed - scheduled} (in closed loop the caller passes
-   * scheduled = sent), service time {@code completed - sent}; only successes enter the histograms,
-   * so fast rejections cannot flatter the percentiles.
+   * scheduled = sent), service time {@code completed - sent}; only successes enter the latency
+   * histograms, so fast rejections cannot flatter the percentiles. Rejections (429) have their own
+   * latency histogram, measured like the successes' latency; other errors enter none.
    */
   void completed(long scheduledNanos, long sentNanos, long completedNanos, Outcome outcome) {
     outcomes.get(outcome).increment();
     if (outcome == Outcome.OK) {
       latency.recordValue(Math.max(0, completedNanos - scheduledNanos));
       service.recordValue(Math.max(0, completedNanos - sentNanos));
+    } else if (outcome == Outcome.REJECTED) {
+      rejected.recordValue(Math.max(0, completedNanos - scheduledNanos));
     }
   }
 
@@ -66,6 +71,7 @@ final class LatencyRecorder {
     long now = clock.getAsLong();
     latencyRecycle = latency.getIntervalHistogram(latencyRecycle);
     serviceRecycle = service.getIntervalHistogram(serviceRecycle);
+    rejectedRecycle = rejected.getIntervalHistogram(rejectedRecycle);
     Map<Outcome, Long> counts = new EnumMap<>(Outcome.class);
     outcomes.forEach((k, v) -> counts.put(k, v.sumThenReset()));
     WindowStats w =
@@ -76,7 +82,8 @@ final class LatencyRecorder {
             counts,
             sends.sumThenReset(),
             lateSends.sumThenReset(),
-            maxLag.getThenReset());
+            maxLag.getThenReset(),
+            rejectedRecycle.copy());
     windowStart = now;
     return w;
   }

@@ -13,8 +13,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Keeps one load level going against a {@link Transport}: a closed loop re-sends from completion
- * callbacks (handed to one small executor so callbacks never recurse), an open loop sends from one
- * dedicated scheduler thread; counters are atomic and may be read from any thread.
+ * callbacks on the transport's threads (through one small executor only when a callback would
+ * recurse), an open loop sends from one dedicated scheduler thread; counters are atomic and may be
+ * read from any thread.
  */
 final class LoadDriver {
   private final Transport transport;
@@ -30,6 +31,7 @@ final class LoadDriver {
   private final ExecutorService resend =
       Executors.newSingleThreadExecutor(
           Thread.ofPlatform().name("bench-resend").daemon(true).factory());
+  private final ThreadLocal<Boolean> inSend = new ThreadLocal<>();
   private volatile boolean running;
   private Thread scheduler;
 
@@ -84,19 +86,38 @@ final class LoadDriver {
     long t = clock.getAsLong();
     recorder.sent(t, t);
     sent.incrementAndGet();
-    transport
-        .send(next())
-        .whenComplete(
-            (o, ex) -> {
-              finish(t, t, ex == null ? o : Outcome.OTHER);
-              if (running) {
-                try {
-                  resend.execute(this::sendClosed);
-                } catch (RejectedExecutionException stopped) {
-                  // stop() shut the executor down between the check and the call.
-                }
-              }
-            });
+    inSend.set(Boolean.TRUE);
+    try {
+      transport
+          .send(next())
+          .whenComplete(
+              (o, ex) -> {
+                finish(t, t, ex == null ? o : Outcome.OTHER);
+                resendClosed();
+              });
+    } finally {
+      inSend.remove();
+    }
+  }
+
+  /**
+   * Sends the next request of a closed loop: straight from the transport's completion thread (no
+   * thread hop), unless the completion runs inside {@link #sendClosed} itself (an already-finished
+   * future), where the executor breaks the recursion.
+   */
+  private void resendClosed() {
+    if (!running) {
+      return;
+    }
+    if (inSend.get() == null) {
+      sendClosed();
+      return;
+    }
+    try {
+      resend.execute(this::sendClosed);
+    } catch (RejectedExecutionException stopped) {
+      // stop() shut the executor down between the check and the call.
+    }
   }
 
   private void runOpen(ArrivalSchedule schedule) {

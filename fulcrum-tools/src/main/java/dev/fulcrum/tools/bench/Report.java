@@ -35,6 +35,8 @@ final class Report {
     c.put("svc_p99", ms(r.stats().service().getValueAtPercentile(99)));
     c.put("ok", Long.toString(r.stats().ok()));
     c.put("rejected", Long.toString(r.stats().count(Outcome.REJECTED)));
+    Histogram rej = r.stats().rejected();
+    c.put("rej_p99", rej.getTotalCount() == 0 ? "-" : ms(rej.getValueAtPercentile(99)));
     c.put("timed_out", Long.toString(r.stats().count(Outcome.TIMED_OUT)));
     c.put("unavailable", Long.toString(r.stats().count(Outcome.UNAVAILABLE)));
     c.put("other", Long.toString(r.stats().count(Outcome.OTHER)));

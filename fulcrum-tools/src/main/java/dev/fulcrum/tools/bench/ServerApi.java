@@ -24,6 +24,14 @@ final class ServerApi {
   private final String model;
   private final String versionPath;
 
+  /** A client for these admin calls (the load itself goes through {@link RestTransport}). */
+  static HttpClient newClient() {
+    return HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5))
+        .build();
+  }
+
   ServerApi(HttpClient client, URI base, String model, String version) {
     this.client = client;
     this.base = base;

@@ -17,6 +17,7 @@ import org.HdrHistogram.Histogram;
  * @param sends requests sent in the window
  * @param lateSends sends more than {@link LatencyRecorder#LATE_NANOS} behind schedule
  * @param maxLagNanos the largest delay of a send behind its schedule
+ * @param rejected rejected (429) requests' latency in ns, measured like {@code latency}
  */
 record WindowStats(
     long nanos,
@@ -25,10 +26,23 @@ record WindowStats(
     Map<Outcome, Long> outcomes,
     long sends,
     long lateSends,
-    long maxLagNanos) {
+    long maxLagNanos,
+    Histogram rejected) {
 
   WindowStats {
     outcomes = Map.copyOf(outcomes);
+  }
+
+  /** A window without rejection latencies. */
+  WindowStats(
+      long nanos,
+      Histogram latency,
+      Histogram service,
+      Map<Outcome, Long> outcomes,
+      long sends,
+      long lateSends,
+      long maxLagNanos) {
+    this(nanos, latency, service, outcomes, sends, lateSends, maxLagNanos, new Histogram(3));
   }
 
   long count(Outcome o) {
@@ -52,6 +66,7 @@ record WindowStats(
   static WindowStats merge(List<WindowStats> windows) {
     Histogram latency = new Histogram(3);
     Histogram service = new Histogram(3);
+    Histogram rejected = new Histogram(3);
     Map<Outcome, Long> outcomes = new EnumMap<>(Outcome.class);
     long nanos = 0;
     long sends = 0;
@@ -60,12 +75,13 @@ record WindowStats(
     for (WindowStats w : windows) {
       latency.add(w.latency);
       service.add(w.service);
+      rejected.add(w.rejected);
       w.outcomes.forEach((k, v) -> outcomes.merge(k, v, Long::sum));
       nanos += w.nanos;
       sends += w.sends;
       late += w.lateSends;
       maxLag = Math.max(maxLag, w.maxLagNanos);
     }
-    return new WindowStats(nanos, latency, service, outcomes, sends, late, maxLag);
+    return new WindowStats(nanos, latency, service, outcomes, sends, late, maxLag, rejected);
   }
 }

@@ -81,7 +81,7 @@ class CoordinatedOmissionTest {
   @Test
   void theStallShowsInLatencyFromTheScheduleButNotInServiceTime() throws Exception {
     URI base = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
-    HttpClient client = RestTransport.newClient(2);
+    HttpClient client = ServerApi.newClient();
     ServerApi api = new ServerApi(client, base, "fake", "");
     ModelInfo info = api.modelInfo();
     assertThat(info.maxBatchSize()).isEqualTo(8);
@@ -103,7 +103,7 @@ class CoordinatedOmissionTest {
             s -> {});
     LevelResult r;
     try (RestTransport t =
-        new RestTransport(client, base, info, "", samples, true, Duration.ofSeconds(10))) {
+        new RestTransport(base, info, "", samples, true, Duration.ofSeconds(10), 1, 1)) {
       r = runner.run("server", t, new Load.Open(200, ArrivalSchedule.Distribution.CONSTANT), 1);
     }
 

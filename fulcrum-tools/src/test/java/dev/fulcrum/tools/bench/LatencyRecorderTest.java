@@ -35,6 +35,22 @@ class LatencyRecorderTest {
   }
 
   @Test
+  void rejectionsHaveTheirOwnHistogramAndOtherErrorsNone() {
+    long t0 = now.get();
+    recorder.completed(t0, t0, t0 + 3 * MS, Outcome.OK);
+    recorder.completed(t0, t0, t0 + 1 * MS, Outcome.REJECTED);
+    recorder.completed(t0, t0, t0 + 4 * MS, Outcome.REJECTED);
+    recorder.completed(t0, t0, t0 + 9 * MS, Outcome.TIMED_OUT);
+    WindowStats w = WindowStats.merge(java.util.List.of(recorder.cut(), recorder.cut()));
+
+    assertThat(w.latency().getTotalCount()).isEqualTo(1);
+    assertThat(w.rejected().getTotalCount()).isEqualTo(2);
+    assertThat(w.rejected().getMaxValue() / (double) MS).isCloseTo(4, within(0.01));
+    assertThat(w.count(Outcome.REJECTED)).isEqualTo(2);
+    assertThat(w.count(Outcome.TIMED_OUT)).isEqualTo(1);
+  }
+
+  @Test
   void closedLoopPassesTheSendAsTheScheduleSoBothAgree() {
     long t0 = now.get();
     recorder.sent(t0, t0);
