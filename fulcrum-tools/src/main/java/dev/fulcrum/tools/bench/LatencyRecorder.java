@@ -20,6 +20,7 @@ final class LatencyRecorder {
   private final Recorder latency = new Recorder(3);
   private final Recorder service = new Recorder(3);
   private final Recorder rejected = new Recorder(3);
+  private final Recorder rejectedService = new Recorder(3);
   private final Map<Outcome, LongAdder> outcomes = new EnumMap<>(Outcome.class);
   private final LongAdder sends = new LongAdder();
   private final LongAdder lateSends = new LongAdder();
@@ -27,6 +28,7 @@ final class LatencyRecorder {
   private Histogram latencyRecycle;
   private Histogram serviceRecycle;
   private Histogram rejectedRecycle;
+  private Histogram rejectedServiceRecycle;
   private long windowStart;
 
   /**
@@ -63,6 +65,7 @@ final class LatencyRecorder {
       service.recordValue(Math.max(0, completedNanos - sentNanos));
     } else if (outcome == Outcome.REJECTED) {
       rejected.recordValue(Math.max(0, completedNanos - scheduledNanos));
+      rejectedService.recordValue(Math.max(0, completedNanos - sentNanos));
     }
   }
 
@@ -72,6 +75,7 @@ final class LatencyRecorder {
     latencyRecycle = latency.getIntervalHistogram(latencyRecycle);
     serviceRecycle = service.getIntervalHistogram(serviceRecycle);
     rejectedRecycle = rejected.getIntervalHistogram(rejectedRecycle);
+    rejectedServiceRecycle = rejectedService.getIntervalHistogram(rejectedServiceRecycle);
     Map<Outcome, Long> counts = new EnumMap<>(Outcome.class);
     outcomes.forEach((k, v) -> counts.put(k, v.sumThenReset()));
     WindowStats w =
@@ -83,7 +87,8 @@ final class LatencyRecorder {
             sends.sumThenReset(),
             lateSends.sumThenReset(),
             maxLag.getThenReset(),
-            rejectedRecycle.copy());
+            rejectedRecycle.copy(),
+            rejectedServiceRecycle.copy());
     windowStart = now;
     return w;
   }

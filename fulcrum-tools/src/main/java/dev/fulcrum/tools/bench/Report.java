@@ -37,6 +37,11 @@ final class Report {
     c.put("rejected", Long.toString(r.stats().count(Outcome.REJECTED)));
     Histogram rej = r.stats().rejected();
     c.put("rej_p99", rej.getTotalCount() == 0 ? "-" : ms(rej.getValueAtPercentile(99)));
+    c.put(
+        "rej_svc_p99",
+        r.stats().count(Outcome.REJECTED) == 0
+            ? "-"
+            : ms(r.stats().rejectedService().getValueAtPercentile(99)));
     c.put("timed_out", Long.toString(r.stats().count(Outcome.TIMED_OUT)));
     c.put("unavailable", Long.toString(r.stats().count(Outcome.UNAVAILABLE)));
     c.put("other", Long.toString(r.stats().count(Outcome.OTHER)));

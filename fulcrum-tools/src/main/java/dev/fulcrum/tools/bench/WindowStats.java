@@ -18,6 +18,8 @@ import org.HdrHistogram.Histogram;
  * @param lateSends sends more than {@link LatencyRecorder#LATE_NANOS} behind schedule
  * @param maxLagNanos the largest delay of a send behind its schedule
  * @param rejected rejected (429) requests' latency in ns, measured like {@code latency}
+ * @param rejectedService rejected requests' service time in ns, from the actual send: how fast the
+ *     server refused, whatever the client's own lag
  */
 record WindowStats(
     long nanos,
@@ -27,7 +29,8 @@ record WindowStats(
     long sends,
     long lateSends,
     long maxLagNanos,
-    Histogram rejected) {
+    Histogram rejected,
+    Histogram rejectedService) {
 
   WindowStats {
     outcomes = Map.copyOf(outcomes);
@@ -42,7 +45,16 @@ record WindowStats(
       long sends,
       long lateSends,
       long maxLagNanos) {
-    this(nanos, latency, service, outcomes, sends, lateSends, maxLagNanos, new Histogram(3));
+    this(
+        nanos,
+        latency,
+        service,
+        outcomes,
+        sends,
+        lateSends,
+        maxLagNanos,
+        new Histogram(3),
+        new Histogram(3));
   }
 
   long count(Outcome o) {
@@ -67,6 +79,7 @@ record WindowStats(
     Histogram latency = new Histogram(3);
     Histogram service = new Histogram(3);
     Histogram rejected = new Histogram(3);
+    Histogram rejectedService = new Histogram(3);
     Map<Outcome, Long> outcomes = new EnumMap<>(Outcome.class);
     long nanos = 0;
     long sends = 0;
@@ -76,12 +89,14 @@ record WindowStats(
       latency.add(w.latency);
       service.add(w.service);
       rejected.add(w.rejected);
+      rejectedService.add(w.rejectedService);
       w.outcomes.forEach((k, v) -> outcomes.merge(k, v, Long::sum));
       nanos += w.nanos;
       sends += w.sends;
       late += w.lateSends;
       maxLag = Math.max(maxLag, w.maxLagNanos);
     }
-    return new WindowStats(nanos, latency, service, outcomes, sends, late, maxLag, rejected);
+    return new WindowStats(
+        nanos, latency, service, outcomes, sends, late, maxLag, rejected, rejectedService);
   }
 }
