@@ -42,7 +42,8 @@ public record ModelConfigFile(
       @JsonProperty("memory-arena") Boolean memoryArena,
       @JsonProperty("memory-pattern") Boolean memoryPattern,
       @JsonProperty("execution-provider") String executionProvider,
-      @JsonProperty("device-id") Integer deviceId) {}
+      @JsonProperty("device-id") Integer deviceId,
+      @JsonProperty("allow-spinning") Boolean allowSpinning) {}
 
   /** Triton's dynamic_batching settings. */
   public record DynamicBatchingFile(

@@ -154,7 +154,8 @@ public final class ModelConfigResolver {
         o.memoryArena() == null || o.memoryArena(),
         o.memoryPattern() == null || o.memoryPattern(),
         provider,
-        device);
+        device,
+        o.allowSpinning() != null && o.allowSpinning());
   }
 
   private static <E extends Enum<E>> E parseEnum(

@@ -12,6 +12,8 @@ package dev.fulcrum.core.runtime;
  * @param memoryPattern whether the engine pre-plans memory for repeated shapes
  * @param executionProvider "cpu" or "cuda"
  * @param deviceId the accelerator index for the CUDA provider
+ * @param allowSpinning whether idle engine threads spin instead of sleeping; off by default,
+ *     because spinning threads take the cores the transport needs to answer (and refuse) requests
  */
 public record SessionOptions(
     int intraOpThreads,
@@ -21,7 +23,8 @@ public record SessionOptions(
     boolean memoryArena,
     boolean memoryPattern,
     String executionProvider,
-    int deviceId) {
+    int deviceId,
+    boolean allowSpinning) {
 
   /** Graph optimization levels, as ONNX Runtime names them. */
   public enum OptimizationLevel {
@@ -35,6 +38,28 @@ public record SessionOptions(
   public enum ExecutionMode {
     SEQUENTIAL,
     PARALLEL
+  }
+
+  /** Options with spinning off. */
+  public SessionOptions(
+      int intraOpThreads,
+      int interOpThreads,
+      OptimizationLevel optimizationLevel,
+      ExecutionMode executionMode,
+      boolean memoryArena,
+      boolean memoryPattern,
+      String executionProvider,
+      int deviceId) {
+    this(
+        intraOpThreads,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId,
+        false);
   }
 
   public SessionOptions {
@@ -59,6 +84,7 @@ public record SessionOptions(
         memoryArena,
         memoryPattern,
         executionProvider,
-        deviceId);
+        deviceId,
+        allowSpinning);
   }
 }

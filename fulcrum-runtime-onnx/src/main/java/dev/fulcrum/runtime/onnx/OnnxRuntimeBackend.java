@@ -95,6 +95,9 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       if (options.interOpThreads() > 0) {
         o.setInterOpNumThreads(options.interOpThreads());
       }
+      String spin = options.allowSpinning() ? "1" : "0";
+      o.addConfigEntry("session.intra_op.allow_spinning", spin);
+      o.addConfigEntry("session.inter_op.allow_spinning", spin);
       o.setOptimizationLevel(
           switch (options.optimizationLevel()) {
             case DISABLED -> OrtSession.SessionOptions.OptLevel.NO_OPT;
