@@ -21,7 +21,6 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -33,9 +32,10 @@ import org.slf4j.LoggerFactory;
  * extensions), plus the standard {@code grpc.health.v1.Health} service and server reflection, on
  * grpc-netty over the same Netty 4.2 as the HTTP transport.
  *
- * <p>Threads: one Netty accept thread and Netty's default count of I/O event loops, which only move
- * bytes; calls (message parsing, request decoding and the service methods) run on a small named
- * executor, {@code fulcrum-grpc-N}, and never block: inference completes on the engine's threads.
+ * <p>Threads: one Netty accept thread and Netty's default count of I/O event loops ({@code
+ * fulcrum-grpc-io-N}). Calls run directly on the event loop that read them (grpc-java's direct
+ * executor): message parsing, request decoding and the service methods never block (inference
+ * completes on the engine's threads), so a hop to another executor would only add latency.
  *
  * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
  * bound port. For a graceful shutdown call {@link InferenceService#beginDrain()} and {@link
@@ -52,7 +52,6 @@ public final class GrpcServer implements AutoCloseable {
   private final GrpcServerConfig config;
   private EventLoopGroup boss;
   private EventLoopGroup workers;
-  private ExecutorService executor;
   private ScheduledExecutorService healthPoller;
   private HealthStatusManager health;
   private Server server;
@@ -74,9 +73,6 @@ public final class GrpcServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             0, new DefaultThreadFactory("fulcrum-grpc-io", true), NioIoHandler.newFactory());
-    int threads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
-    executor =
-        Executors.newFixedThreadPool(threads, new DefaultThreadFactory("fulcrum-grpc", true));
     health = new HealthStatusManager();
     refreshHealth();
     healthPoller =
@@ -89,7 +85,7 @@ public final class GrpcServer implements AutoCloseable {
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
               .channelType(NioServerSocketChannel.class)
-              .executor(executor)
+              .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
               .addService(new InferenceGrpcService(service, HttpServer.version()))
               .addService(healthService())
@@ -190,10 +186,6 @@ public final class GrpcServer implements AutoCloseable {
     if (healthPoller != null) {
       healthPoller.shutdownNow();
       healthPoller = null;
-    }
-    if (executor != null) {
-      executor.shutdown();
-      executor = null;
     }
     if (boss != null) {
       boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
