@@ -69,10 +69,9 @@ class OverloadE2eTest {
           queued.add(server.sendAsync(server.jsonRequest(inferPath(MODEL), request(""))));
         }
         sent.addAll(queued);
-        JsonNode stats;
-        do {
-          stats = stats(server);
-        } while (stats.at("/fulcrum/pending").asInt() < QUEUE + 1);
+        E2eServer.awaitTrue(
+            "the queue holds " + QUEUE + " requests",
+            () -> stats(server).at("/fulcrum/pending").asInt() == QUEUE + 1);
         // ...and refuses the next ones at once, with 429 and Retry-After.
         for (int i = 0; i < 5; i++) {
           HttpResponse<byte[]> refused = server.post(inferPath(MODEL), request(""));
@@ -102,7 +101,7 @@ class OverloadE2eTest {
         assertThat(rejected).isEqualTo(5);
         assertThat(timedOut).isEqualTo(2);
 
-        stats = stats(server);
+        JsonNode stats = stats(server);
         assertThat(stats.at("/inference_stats/success/count").asInt()).isEqualTo(ok);
         assertThat(stats.at("/fulcrum/rejected").asInt()).isEqualTo(rejected);
         assertThat(stats.at("/fulcrum/timed_out").asInt()).isEqualTo(timedOut);
