@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.util.JsonFormat;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
@@ -665,6 +667,44 @@ class GrpcServerTest {
     byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
     assertThat(stub.modelInfer(rawRequest("gated", DataType.FP32, one, 1, 1)).getOutputsCount())
         .isEqualTo(1);
+  }
+
+  @Test
+  void aCancelledCallLeavesTheQueueAndNeverRuns() throws Exception {
+    ModelVersion gated = service.repository().resolve("gated", "");
+    ModelStatistics.Snapshot before = gated.statistics().snapshot();
+    byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
+    GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub async =
+        GRPCInferenceServiceGrpc.newFutureStub(channel);
+    FakeRuntime.closeGate();
+    try {
+      var running = async.modelInfer(rawRequest("gated", DataType.FP32, one, 1, 1));
+      awaitTrue(() -> gated.scheduler().pending() == 1 && gated.scheduler().queued() == 0);
+      var queued = async.modelInfer(rawRequest("gated", DataType.FP32, one, 1, 1));
+      awaitTrue(() -> gated.scheduler().queued() == 1);
+      assertThat(queued.cancel(true)).isTrue();
+      awaitTrue(() -> gated.statistics().snapshot().cancelled() == before.cancelled() + 1);
+      assertThat(gated.scheduler().queued()).isZero();
+      FakeRuntime.openGate();
+      assertThat(running.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
+    } finally {
+      FakeRuntime.openGate();
+    }
+    assertThat(gated.statistics().snapshot().executionCount())
+        .as("only the call that was not cancelled ran")
+        .isEqualTo(before.executionCount() + 1);
+  }
+
+  /** Polls a condition with a 60 s safety bound (not a timing assertion). */
+  private static void awaitTrue(java.util.function.BooleanSupplier condition)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("condition not reached within the safety bound");
+      }
+      Thread.sleep(5);
+    }
   }
 
   @Test
