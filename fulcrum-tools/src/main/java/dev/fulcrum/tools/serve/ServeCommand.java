@@ -104,6 +104,13 @@ public final class ServeCommand implements Callable<Integer> {
   int httpMaxInputSize;
 
   @Option(
+      names = "--http-thread-count",
+      defaultValue = "0",
+      description =
+          "HTTP event loop threads (default: ${DEFAULT-VALUE}, Netty's choice: twice the cores).")
+  int httpThreads;
+
+  @Option(
       names = "--exit-timeout-secs",
       defaultValue = "30",
       description =
@@ -145,7 +152,8 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
     HttpServer http =
-        new HttpServer(service, new HttpServerConfig(host, httpPort, httpMaxInputSize, 0));
+        new HttpServer(
+            service, new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads));
     http.start();
     log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
     MetricsServer metricsServer =
