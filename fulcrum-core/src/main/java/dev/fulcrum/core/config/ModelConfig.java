@@ -21,6 +21,9 @@ import java.util.Optional;
  * @param sessionOptions engine options for each instance
  * @param defaultModelFilename the model file in each version folder
  * @param scheduling the queue and batcher settings
+ * @param maxBatchSizeFromModel true when no config.yaml set max-batch-size and it was filled in
+ *     from the graph: it then bounds the batches the batcher forms, but a single request with more
+ *     rows (which the graph accepts) still runs, alone
  */
 public record ModelConfig(
     String name,
@@ -32,7 +35,35 @@ public record ModelConfig(
     int instanceCount,
     SessionOptions sessionOptions,
     String defaultModelFilename,
-    SchedulingConfig scheduling) {
+    SchedulingConfig scheduling,
+    boolean maxBatchSizeFromModel) {
+
+  /** A configuration whose max-batch-size the user set (or that does not batch). */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        false);
+  }
+
   public ModelConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(platform, "platform");

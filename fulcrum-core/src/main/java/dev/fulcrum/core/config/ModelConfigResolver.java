@@ -214,7 +214,8 @@ public final class ModelConfigResolver {
         d.instanceCount(),
         d.sessionOptions(),
         d.modelFilename(),
-        scheduling(f, file, maxBatch));
+        scheduling(f, file, maxBatch),
+        f.maxBatchSize() == null && maxBatch > 0);
   }
 
   private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)

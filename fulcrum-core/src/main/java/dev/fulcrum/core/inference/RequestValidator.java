@@ -57,7 +57,7 @@ public final class RequestValidator {
                   + " first)",
               model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
         }
-        if (shape[0] < 1 || shape[0] > config.maxBatchSize()) {
+        if (shape[0] < 1 || (shape[0] > config.maxBatchSize() && !config.maxBatchSizeFromModel())) {
           throw InferenceException.invalid(
               "model '%s': input '%s' has batch size %d, outside 1..%d (max-batch-size)",
               model, spec.name(), shape[0], config.maxBatchSize());

@@ -111,7 +111,9 @@ final class RequestQueue {
     if (head == null) {
       return Plan.IDLE;
     }
-    if (!dynamicBatching) {
+    if (!dynamicBatching || head.rows >= maxBatchSize) {
+      // A request as large as a whole batch (or larger, for a model whose max-batch-size was
+      // filled in from its graph) runs alone.
       remove(head);
       return new Plan(List.of(head), 0);
     }

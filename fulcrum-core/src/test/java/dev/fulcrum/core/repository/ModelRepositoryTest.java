@@ -171,4 +171,34 @@ class ModelRepositoryTest {
               InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
     }
   }
+
+  @Test
+  void anInventedMaxBatchSizeBoundsBatchesButNotALargerRequest() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("auto/1/model.onnx"), "in x FP32 -1", "out y FP32 -1");
+    FakeRuntime.writeModel(repo.resolve("explicit/1/model.onnx"), "in x FP32 -1", "out y FP32 -1");
+    Files.writeString(repo.resolve("explicit/config.yaml"), "max-batch-size: 32\n");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      InferenceService svc = new InferenceService(r, true);
+      float[] forty = new float[40];
+      InferenceResponse ok =
+          svc.infer(
+                  new InferenceRequest(
+                      "auto", "", "", null, List.of(fp32("x", new long[] {40}, forty)), null))
+              .get();
+      assertThat(ok.outputs().get(0).shape()).containsExactly(40);
+      assertThatThrownBy(
+              () ->
+                  svc.infer(
+                          new InferenceRequest(
+                              "explicit",
+                              "",
+                              "",
+                              null,
+                              List.of(fp32("x", new long[] {40}, forty)),
+                              null))
+                      .get())
+          .cause()
+          .hasMessageContaining("batch size 40, outside 1..32");
+    }
+  }
 }

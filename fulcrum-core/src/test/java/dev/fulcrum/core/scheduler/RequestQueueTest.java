@@ -162,4 +162,15 @@ class RequestQueueTest {
     assertThat(q.remove(gone)).isFalse();
     assertThat(q.plan(0).batch()).containsExactly(stays);
   }
+
+  @Test
+  void aRequestLargerThanTheMaximumRunsAlone() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);
+    q.offer(request(1, 0));
+    q.offer(request(9, 0));
+    q.offer(request(1, 0));
+    assertThat(rows(q.plan(0))).containsExactly(1, 1);
+    assertThat(rows(q.plan(0))).containsExactly(9);
+    assertThat(q.size()).isZero();
+  }
 }

@@ -39,6 +39,12 @@ class ErrorCasesE2eTest {
   @BeforeAll
   static void start() throws Exception {
     TestModels.writeRepository(repo);
+    // An explicit limit: a max-batch-size invented by auto-completion does not refuse a larger
+    // request (it runs alone), one the user set does.
+    java.nio.file.Files.writeString(
+        repo.resolve(TestModels.identityModelName(dev.fulcrum.core.tensor.DataType.FP32))
+            .resolve("config.yaml"),
+        "max-batch-size: 32\n");
     server = E2eServer.start(repo);
     TestModels.writeModel(smallRepo, "identity_fp32");
     small = E2eServer.start(smallRepo, SMALL_LIMIT, new OnnxRuntimeBackend());
