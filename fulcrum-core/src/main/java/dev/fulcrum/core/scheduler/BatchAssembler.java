@@ -1,6 +1,5 @@
 package dev.fulcrum.core.scheduler;
 
-import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
@@ -35,24 +34,33 @@ final class BatchAssembler {
     return Tensor.of(first.name(), first.datatype(), shape, joined);
   }
 
+  /** A joined batch whose outputs cannot be split back per request. */
+  static final class NotBatchAligned extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    NotBatchAligned(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   /**
    * Splits a batched output into one tensor per request.
    *
    * @param rows the batch rows of each request, in batch order
-   * @throws InferenceException INTERNAL when the output's first dimension is not the batch size
+   * @throws NotBatchAligned when the output's first dimension is not the batch size (the graph does
+   *     not batch along dimension 0)
    */
   static List<Tensor> split(Tensor output, int[] rows, int totalRows) {
     long[] shape = output.shape();
     if (shape.length == 0 || shape[0] != totalRows) {
-      throw InferenceException.internal(
+      throw new NotBatchAligned(
           "output '"
               + output.name()
               + "' has shape "
               + Shapes.toString(shape)
-              + " but the batch has "
+              + " for a batch of "
               + totalRows
-              + " rows; the model does not batch along dimension 0",
-          null);
+              + " rows");
     }
     long perRow = totalRows == 0 ? 0 : Shapes.elementCount(Shapes.dropFirst(shape));
     ByteBuffer all = output.unsafeData();

@@ -345,7 +345,7 @@ public final class ModelScheduler implements AutoCloseable {
       // compute_output: split per request and pick each request's outputs
       try {
         perRequestOutputs = split(batch, outputNames, outputs, totalRows);
-      } catch (NotBatchAligned e) {
+      } catch (BatchAssembler.NotBatchAligned e) {
         // The graph's outputs do not follow the batch dimension (its dynamic first dimension
         // means something else): never join requests for it again, and run these one by one.
         log.warn("model {}: {}; dynamic batching turned off for it", label, e.getMessage());
@@ -410,15 +410,6 @@ public final class ModelScheduler implements AutoCloseable {
     return List.copyOf(union);
   }
 
-  /** A joined batch whose outputs cannot be split back per request. */
-  private static final class NotBatchAligned extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    NotBatchAligned(String message) {
-      super(message, null, false, false);
-    }
-  }
-
   private static List<List<Tensor>> split(
       List<PendingRequest> batch, List<String> names, List<Tensor> outputs, int totalRows) {
     if (batch.size() == 1) {
@@ -427,18 +418,7 @@ public final class ModelScheduler implements AutoCloseable {
     int[] rows = batch.stream().mapToInt(p -> p.rows).toArray();
     Map<String, List<Tensor>> parts = new HashMap<>();
     for (int i = 0; i < names.size(); i++) {
-      Tensor out = outputs.get(i);
-      if (out.rank() == 0 || out.dim(0) != totalRows) {
-        throw new NotBatchAligned(
-            "output '"
-                + out.name()
-                + "' has shape "
-                + java.util.Arrays.toString(out.shape())
-                + " for a batch of "
-                + totalRows
-                + " rows");
-      }
-      parts.put(names.get(i), BatchAssembler.split(out, rows, totalRows));
+      parts.put(names.get(i), BatchAssembler.split(outputs.get(i), rows, totalRows));
     }
     List<List<Tensor>> out = new ArrayList<>(batch.size());
     for (int r = 0; r < batch.size(); r++) {
