@@ -679,11 +679,15 @@ class GrpcServerTest {
     FakeRuntime.closeGate();
     try {
       var running = async.modelInfer(rawRequest("gated", DataType.FP32, one, 1, 1));
-      awaitTrue(() -> gated.scheduler().pending() == 1 && gated.scheduler().queued() == 0);
+      Await.until(
+          "the first call runs",
+          () -> gated.scheduler().pending() == 1 && gated.scheduler().queued() == 0);
       var queued = async.modelInfer(rawRequest("gated", DataType.FP32, one, 1, 1));
-      awaitTrue(() -> gated.scheduler().queued() == 1);
+      Await.until("the second call is queued", () -> gated.scheduler().queued() == 1);
       assertThat(queued.cancel(true)).isTrue();
-      awaitTrue(() -> gated.statistics().snapshot().cancelled() == before.cancelled() + 1);
+      Await.until(
+          "the cancelled call leaves the queue",
+          () -> gated.statistics().snapshot().cancelled() == before.cancelled() + 1);
       assertThat(gated.scheduler().queued()).isZero();
       FakeRuntime.openGate();
       assertThat(running.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
@@ -693,18 +697,6 @@ class GrpcServerTest {
     assertThat(gated.statistics().snapshot().executionCount())
         .as("only the call that was not cancelled ran")
         .isEqualTo(before.executionCount() + 1);
-  }
-
-  /** Polls a condition with a 60 s safety bound (not a timing assertion). */
-  private static void awaitTrue(java.util.function.BooleanSupplier condition)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("condition not reached within the safety bound");
-      }
-      Thread.sleep(5);
-    }
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.io.OutputStream;
@@ -55,12 +56,12 @@ class DisconnectE2eTest {
                   .getBytes(StandardCharsets.US_ASCII));
           out.write(body);
           out.flush();
-          E2eServer.awaitTrue(
+          Await.until(
               "the second request is queued",
               () -> stats(server).at("/fulcrum/pending").asInt() == 2);
         } // the client hangs up while its request is queued
 
-        E2eServer.awaitTrue(
+        Await.until(
             "the queued request is cancelled",
             () -> stats(server).at("/fulcrum/cancelled").asInt() == 1);
         assertThat(stats(server).at("/fulcrum/pending").asInt()).isEqualTo(1);

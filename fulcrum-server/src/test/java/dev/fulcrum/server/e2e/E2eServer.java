@@ -80,21 +80,6 @@ final class E2eServer implements AutoCloseable {
     service.repository().close();
   }
 
-  /**
-   * Polls until {@code condition} holds; fails after 60 s so that a broken feature fails the test
-   * instead of hanging the build. Not a timing assertion: the bound is only a safety net.
-   */
-  static void awaitTrue(String what, java.util.concurrent.Callable<Boolean> condition)
-      throws Exception {
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-    while (!condition.call()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("gave up waiting until " + what);
-      }
-      Thread.sleep(5);
-    }
-  }
-
   // ---- requests ------------------------------------------------------------------------------
 
   static String inferPath(String model) {

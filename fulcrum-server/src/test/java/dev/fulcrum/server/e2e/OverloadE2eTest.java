@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.net.http.HttpResponse;
@@ -69,7 +70,7 @@ class OverloadE2eTest {
           queued.add(server.sendAsync(server.jsonRequest(inferPath(MODEL), request(""))));
         }
         sent.addAll(queued);
-        E2eServer.awaitTrue(
+        Await.until(
             "the queue holds " + QUEUE + " requests",
             () -> stats(server).at("/fulcrum/pending").asInt() == QUEUE + 1);
         // ...and refuses the next ones at once, with 429 and Retry-After.
