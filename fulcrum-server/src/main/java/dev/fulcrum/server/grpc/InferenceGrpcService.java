@@ -4,7 +4,6 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -128,12 +127,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     unary(
         observer,
         () -> {
-          ModelRepository repo = service.repository();
-          ModelVersion mv = repo.resolve(request.getName(), request.getVersion());
-          List<String> versions =
-              repo.versions(request.getName()).stream().map(ModelVersion::versionString).toList();
           return ProtoJson.merge(
-                  ModelJson.modelMetadata(mv.config(), versions),
+                  ModelJson.modelMetadata(
+                      service.repository(), request.getName(), request.getVersion()),
                   ModelMetadataResponse.newBuilder())
               .build();
         });

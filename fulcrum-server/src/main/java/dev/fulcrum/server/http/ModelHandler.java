@@ -48,10 +48,8 @@ final class ModelHandler {
   }
 
   Reply modelMetadata(String model, String version) {
-    ModelVersion mv = service.repository().resolve(model, version);
-    List<String> versions =
-        service.repository().versions(model).stream().map(ModelVersion::versionString).toList();
-    return Responses.json(HttpResponseStatus.OK, ModelJson.modelMetadata(mv.config(), versions));
+    return Responses.json(
+        HttpResponseStatus.OK, ModelJson.modelMetadata(service.repository(), model, version));
   }
 
   Reply modelConfig(String model, String version) {

@@ -7,6 +7,7 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
@@ -50,7 +51,19 @@ public final class ModelJson {
     return o;
   }
 
-  /** {@code GET v2/models/<m>[/versions/<v>]}: OIP model metadata. */
+  /**
+   * {@code GET v2/models/<m>[/versions/<v>]}: OIP model metadata of the version a request names (or
+   * the newest ready one), listing every served version of the model.
+   *
+   * @throws dev.fulcrum.core.inference.InferenceException NOT_FOUND or UNAVAILABLE
+   */
+  public static ObjectNode modelMetadata(ModelRepository repo, String name, String version) {
+    ModelVersion mv = repo.resolve(name, version);
+    List<String> versions = repo.versions(name).stream().map(ModelVersion::versionString).toList();
+    return modelMetadata(mv.config(), versions);
+  }
+
+  /** OIP model metadata of one configuration. */
   public static ObjectNode modelMetadata(ModelConfig config, List<String> versions) {
     ObjectNode o = F.objectNode();
     o.put("name", config.name());
