@@ -6,7 +6,12 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -51,17 +56,17 @@ public final class HttpServer implements AutoCloseable {
     }
     boss =
         new MultiThreadIoEventLoopGroup(
-            1, new DefaultThreadFactory("fulcrum-http-accept"), NioIoHandler.newFactory());
+            1, new DefaultThreadFactory("fulcrum-http-accept"), ioHandlers());
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(),
             new DefaultThreadFactory("fulcrum-http"),
-            NioIoHandler.newFactory());
+            ioHandlers());
     try {
       ServerBootstrap b =
           new ServerBootstrap()
               .group(boss, workers)
-              .channel(NioServerSocketChannel.class)
+              .channel(serverChannelType())
               .option(ChannelOption.SO_BACKLOG, 1024)
               .childOption(ChannelOption.TCP_NODELAY, true)
               .childHandler(new HttpPipeline(service, config.maxInputSize(), version()));
@@ -71,8 +76,28 @@ public final class HttpServer implements AutoCloseable {
       throw e;
     }
     port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
-    log.info("HTTP (Open Inference Protocol) listening on {}:{}", config.host(), port);
+    log.info(
+        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport)",
+        config.host(),
+        port,
+        nativeTransport() ? "epoll" : "NIO");
     return this;
+  }
+
+  /**
+   * Whether connections use Netty's native epoll transport (Linux x86-64) rather than NIO: fewer
+   * system calls and allocations per request. {@code -Dfulcrum.http.nio=true} forces NIO.
+   */
+  public static boolean nativeTransport() {
+    return !Boolean.getBoolean("fulcrum.http.nio") && Epoll.isAvailable();
+  }
+
+  private static IoHandlerFactory ioHandlers() {
+    return nativeTransport() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+  }
+
+  private static Class<? extends ServerChannel> serverChannelType() {
+    return nativeTransport() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
   }
 
   /** The bound port, or -1 before {@link #start()}. */
