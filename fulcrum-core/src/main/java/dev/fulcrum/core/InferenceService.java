@@ -35,6 +35,24 @@ public final class InferenceService {
     return repository;
   }
 
+  /**
+   * Resolves a model version for a request about to be decoded, and refuses the request at once
+   * when the server is draining or the version's queue is full now, so that overload costs a
+   * transport as little as possible (no body decoded, no tensors copied). A shortcut only: {@link
+   * #infer} still admits atomically and may refuse a request that passed here.
+   *
+   * @throws InferenceException NOT_FOUND or UNAVAILABLE for an unknown or unready model,
+   *     UNAVAILABLE while draining, RESOURCE_EXHAUSTED (counted as a rejection) when full
+   */
+  public ModelVersion admissionCheck(String model, String version) {
+    if (draining) {
+      throw InferenceException.unavailable("the server is shutting down");
+    }
+    ModelVersion mv = repository.resolve(model, version);
+    mv.scheduler().refuseIfFull();
+    return mv;
+  }
+
   /** Runs a request. Failures complete the future with an {@link InferenceException}. */
   public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
     if (draining) {

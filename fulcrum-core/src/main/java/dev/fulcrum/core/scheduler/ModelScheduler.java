@@ -132,12 +132,7 @@ public final class ModelScheduler implements AutoCloseable {
               request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
       if (!queue.offer(p)) {
         observer.rejected();
-        return CompletableFuture.failedFuture(
-            new InferenceException(
-                ErrorCode.RESOURCE_EXHAUSTED,
-                String.format(
-                    "model '%s' is overloaded: its queue is full (max-queue-size %d); retry later",
-                    config.name(), policy.maxQueueSize())));
+        return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
       if (p.hasDeadline()) {
@@ -154,6 +149,29 @@ public final class ModelScheduler implements AutoCloseable {
           }
         });
     return p.future;
+  }
+
+  /**
+   * Refuses a request at once when the queue is full now, so that a transport can answer overload
+   * before it decodes the request's tensors; the refusal is counted as a rejection. A shortcut, not
+   * the admission: {@link #submit} stays the one atomic check, and may still refuse a request that
+   * passed here.
+   *
+   * @throws InferenceException RESOURCE_EXHAUSTED when the queue is full
+   */
+  public void refuseIfFull() {
+    if (policy.maxQueueSize() > 0 && queue.sizeNow() >= policy.maxQueueSize()) {
+      observer.rejected();
+      throw overloaded();
+    }
+  }
+
+  private InferenceException overloaded() {
+    return new InferenceException(
+        ErrorCode.RESOURCE_EXHAUSTED,
+        String.format(
+            "model '%s' is overloaded: its queue is full (max-queue-size %d); retry later",
+            config.name(), policy.maxQueueSize()));
   }
 
   private int level(InferenceRequest request) {

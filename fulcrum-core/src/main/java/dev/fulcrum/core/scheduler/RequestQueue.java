@@ -27,7 +27,11 @@ final class RequestQueue {
   private boolean dynamicBatching;
   private final int maxBatchSize;
   private final long maxDelayNanos;
-  private int size;
+
+  /**
+   * Written under the scheduler's lock; volatile so that {@link #sizeNow()} may read it without.
+   */
+  private volatile int size;
 
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
     this.config = config;
@@ -47,6 +51,11 @@ final class RequestQueue {
   }
 
   int size() {
+    return size;
+  }
+
+  /** The size as last written, readable without the scheduler's lock (it may be stale). */
+  int sizeNow() {
     return size;
   }
 

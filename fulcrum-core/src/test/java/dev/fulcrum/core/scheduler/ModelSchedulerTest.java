@@ -191,6 +191,31 @@ class ModelSchedulerTest {
   }
 
   @Test
+  void refuseIfFullAnswersOverloadBeforeAnyDecodingAndCountsIt() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults().withMaxQueueSize(1), echo, stats);
+    s.refuseIfFull(); // empty queue: passes
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    s.refuseIfFull(); // running is not queued: still room for one
+    var queued = submit(s, request("b", null, 0, 0));
+    assertThatThrownBy(s::refuseIfFull)
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage()).contains("max-queue-size 1");
+            });
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+    echo.gate.release(10);
+    running.get();
+    queued.get();
+    s.refuseIfFull(); // drained: passes again
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+  }
+
+  @Test
   void aRequestWhoseTimeoutPassesInTheQueueIsAnsweredAndNeverRun() throws Exception {
     GatedEcho echo = new GatedEcho();
     ModelStatistics stats = new ModelStatistics(() -> 0L);

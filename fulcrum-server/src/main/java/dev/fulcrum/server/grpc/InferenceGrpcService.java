@@ -231,6 +231,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     GrpcCodec.Decoded decoded;
     CompletableFuture<InferenceResponse> future;
     try {
+      admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
       future = service.infer(decoded.request());
     } catch (RuntimeException e) {
@@ -256,6 +257,17 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           call.onNext(message);
           call.onCompleted();
         });
+  }
+
+  /**
+   * Refuses an inference for an unknown or unready model, or one whose queue is full, before its
+   * tensors are copied out of the message; a request without a model name is left to the codec,
+   * which says what is missing.
+   */
+  private void admissionCheck(ModelInferRequest request) {
+    if (!request.getModelName().isEmpty()) {
+      service.admissionCheck(request.getModelName(), request.getModelVersion());
+    }
   }
 
   @Override
@@ -290,6 +302,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       GrpcCodec.Decoded decoded;
       CompletableFuture<InferenceResponse> future;
       try {
+        admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
         future = service.infer(decoded.request());
       } catch (RuntimeException e) {

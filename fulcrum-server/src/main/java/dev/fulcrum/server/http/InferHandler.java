@@ -38,8 +38,9 @@ final class InferHandler {
    * @throws dev.fulcrum.core.inference.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
-    // An unknown or unready model is reported as such (404/503) before the body is judged.
-    ModelConfig config = service.repository().resolve(model, version).config();
+    // An unknown or unready model is reported as such (404/503) before the body is judged, and a
+    // full queue refuses (429) before any work is spent decoding it.
+    ModelConfig config = service.admissionCheck(model, version).config();
     DecodedInferRequest decoded =
         InferRequestDecoder.decode(
             model, version, request.content(), request.headers().get(HEADER_LENGTH), () -> config);

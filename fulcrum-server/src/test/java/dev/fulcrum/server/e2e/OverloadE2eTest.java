@@ -81,6 +81,10 @@ class OverloadE2eTest {
           assertThat(error(refused)).contains("queue is full").contains("max-queue-size 6");
           sent.add(CompletableFuture.completedFuture(refused));
         }
+        // A full queue refuses before the body is even decoded: overload is cheap to refuse.
+        HttpResponse<byte[]> unread = server.post(inferPath(MODEL), "{ not even JSON");
+        assertThat(unread.statusCode()).as(text(unread)).isEqualTo(429);
+        sent.add(CompletableFuture.completedFuture(unread));
         assertThat(queued).noneMatch(CompletableFuture::isDone);
 
         // 4. Release the worker: everything admitted runs.
@@ -99,7 +103,7 @@ class OverloadE2eTest {
         }
         assertThat(ok + rejected + timedOut).isEqualTo(sent.size());
         assertThat(ok).isEqualTo(1 + QUEUE);
-        assertThat(rejected).isEqualTo(5);
+        assertThat(rejected).isEqualTo(6);
         assertThat(timedOut).isEqualTo(2);
 
         JsonNode stats = stats(server);
