@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scheduler benchmarks of docs/PERFORMANCE.md, in one run on this machine:
 #   1. dynamic batching on vs off at concurrency 64 (throughput)
-#   2. batching on vs off at concurrency 1 (p50)
+#   2. batching on vs off at concurrency 1 (p50), alternating C1_ROUNDS times (median ratio)
 #   3. saturation throughput vs the in-process ONNX Runtime ceiling at the formed batch size
 #   4. 3x overload for OVERLOAD_SECS: accounting, rejection p99, heap
 # for the demo fraud classifier, the generated wide tabular model (bench/make_models.sh) and
@@ -15,6 +15,7 @@ PORT=${PORT:-18600}
 WINDOW=${WINDOW:-5s}
 WINDOWS=${WINDOWS:-5}
 OVERLOAD_SECS=${OVERLOAD_SECS:-60}
+C1_ROUNDS=${C1_ROUNDS:-3}
 PROTOCOL=${PROTOCOL:-rest-binary}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -50,7 +51,12 @@ stats() { curl -sf "$URL/v2/models/$1/stats" > "$OUT/$2.stats.json"; }
 for family in fraud tabular_wide minilm; do
   for mode in batching no_batching; do
     bench "${family}_${mode}_c64" "${family}_${mode}" --concurrency 64
-    bench "${family}_${mode}_c1" "${family}_${mode}" --concurrency 1
+  done
+  # c=1 latency: on and off alternate C1_ROUNDS times, so that the machine's drift falls on both
+  for round in $(seq "$C1_ROUNDS"); do
+    for mode in batching no_batching; do
+      bench "${family}_${mode}_c1_r${round}" "${family}_${mode}" --concurrency 1 --window 3s --max-windows 3
+    done
   done
   stats "${family}_batching" "${family}_before_sat"
   bench "${family}_batching_sat" "${family}_batching" --concurrency 64
@@ -89,21 +95,24 @@ stats minilm_overload overload_before
 stats minilm_overload overload_after
 kill $SAMPLER 2>/dev/null || true
 
-python3 - "$OUT" "$RATE" <<'PY'
-import json, sys
-out, rate = sys.argv[1], sys.argv[2]
+python3 - "$OUT" "$RATE" "$C1_ROUNDS" <<'PY'
+import json, statistics, sys
+out, rate, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def row(name): return json.load(open(f"{out}/{name}.json"))[0]
 def num(r, k): return float(r[k])
 print(f"results in {out}")
 for fam in ("fraud", "tabular_wide", "minilm"):
     on, off = row(f"{fam}_batching_c64"), row(f"{fam}_no_batching_c64")
-    on1, off1 = row(f"{fam}_batching_c1"), row(f"{fam}_no_batching_c1")
+    pairs = [(num(row(f"{fam}_batching_c1_r{r}"), 'p50'), num(row(f"{fam}_no_batching_c1_r{r}"), 'p50'))
+             for r in range(1, rounds + 1)]
     sat, ceil = row(f"{fam}_batching_sat"), row(f"{fam}_ceiling")
     batch = open(f"{out}/{fam}_formed_batch.txt").read().strip()
     print(f"{fam}: batching on/off at c=64: {num(on,'infer/s'):.0f} / {num(off,'infer/s'):.0f} infer/s"
           f" = {num(on,'infer/s')/num(off,'infer/s'):.2f}x")
-    print(f"{fam}: p50 at c=1 batching on/off: {on1['p50']} / {off1['p50']} ms"
-          f" = {num(on1,'p50')/num(off1,'p50'):.2f}")
+    ratios = [a / b for a, b in pairs]
+    print(f"{fam}: p50 at c=1 batching on/off, {rounds} alternating rounds: "
+          + ", ".join(f"{a:.3f}/{b:.3f} ms" for a, b in pairs)
+          + f"; ratios {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}")
     print(f"{fam}: saturation {num(sat,'infer/s'):.0f} infer/s (formed batch {batch}) vs in-process"
           f" ceiling {num(ceil,'infer/s'):.0f} infer/s at batch {batch} = {num(sat,'infer/s')/num(ceil,'infer/s'):.2f}x")
 o = json.load(open(f"{out}/overload.json"))[0]
