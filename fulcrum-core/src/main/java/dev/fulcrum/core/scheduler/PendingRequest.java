@@ -2,7 +2,6 @@ package dev.fulcrum.core.scheduler;
 
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -23,7 +22,6 @@ final class PendingRequest {
   final List<Tensor> inputs;
   final List<String> outputs;
   final int rows;
-  final String batchKey;
   final int level;
   final long arrivalNanos;
   final long deadlineNanos;
@@ -47,23 +45,43 @@ final class PendingRequest {
     this.inputs = inputs;
     this.outputs = outputs;
     this.rows = rows;
-    this.batchKey = batchKey(inputs);
     this.level = level;
     this.arrivalNanos = arrivalNanos;
     this.deadlineNanos = deadlineNanos;
     this.seq = seq;
   }
 
-  /** Requests may share a batch only when their inputs agree on type and non-batch dims. */
-  static String batchKey(List<Tensor> inputs) {
-    StringBuilder sb = new StringBuilder();
-    for (Tensor t : inputs) {
-      long[] s = t.shape();
-      sb.append(t.datatype())
-          .append(s.length == 0 ? "[]" : Shapes.toString(Shapes.dropFirst(s)))
-          .append(';');
+  /**
+   * Whether this request may share a batch with {@code other}: their inputs agree, in order, on
+   * datatype and non-batch dims (a scalar input counts as having no non-batch dims, like a vector).
+   */
+  boolean batchesWith(PendingRequest other) {
+    List<Tensor> a = inputs;
+    List<Tensor> b = other.inputs;
+    if (a == b) {
+      return true;
     }
-    return sb.toString();
+    int n = a.size();
+    if (n != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      Tensor x = a.get(i);
+      Tensor y = b.get(i);
+      if (x == y) {
+        continue;
+      }
+      int rank = x.rank();
+      if (x.datatype() != y.datatype() || Math.max(rank, 1) != Math.max(y.rank(), 1)) {
+        return false;
+      }
+      for (int d = 1; d < rank; d++) {
+        if (x.dim(d) != y.dim(d)) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   boolean hasDeadline() {

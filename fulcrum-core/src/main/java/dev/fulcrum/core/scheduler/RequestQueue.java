@@ -121,7 +121,7 @@ final class RequestQueue {
     int rows = 0;
     for (Iterator<PendingRequest> it = candidates(); it.hasNext() && rows < maxBatchSize; ) {
       PendingRequest p = it.next();
-      if (p.batchKey.equals(head.batchKey) && rows + p.rows <= maxBatchSize) {
+      if (rows + p.rows <= maxBatchSize && head.batchesWith(p)) {
         batch.add(p);
         rows += p.rows;
       }

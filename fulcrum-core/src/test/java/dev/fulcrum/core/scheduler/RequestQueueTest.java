@@ -84,9 +84,8 @@ class RequestQueueTest {
     q.offer(request(1, 5, 0, 0, Long.MAX_VALUE));
     q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
     RequestQueue.Plan first = q.plan(0);
-    assertThat(first.batch()).extracting(p -> p.batchKey).containsOnly("FP32[4];");
-    assertThat(first.batch()).hasSize(2);
-    assertThat(q.plan(0).batch()).extracting(p -> p.batchKey).containsExactly("FP32[5];");
+    assertThat(first.batch()).extracting(p -> p.inputs.get(0).dim(1)).containsExactly(4L, 4L);
+    assertThat(q.plan(0).batch()).extracting(p -> p.inputs.get(0).dim(1)).containsExactly(5L);
   }
 
   @Test
@@ -172,5 +171,56 @@ class RequestQueueTest {
     assertThat(rows(q.plan(0))).containsExactly(1, 1);
     assertThat(rows(q.plan(0))).containsExactly(9);
     assertThat(q.size()).isZero();
+  }
+
+  private static PendingRequest withInputs(Tensor... inputs) {
+    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(inputs), null);
+    return new PendingRequest(r, List.of(inputs), List.of("y"), 1, 0, 0, Long.MAX_VALUE, 0);
+  }
+
+  private static Tensor tensor(String name, DataType type, long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return Tensor.of(name, type, shape, ByteBuffer.allocate((int) n * type.byteSize()));
+  }
+
+  @Test
+  void requestsBatchTogetherOnlyWhenTypesAndNonBatchDimsAgreeInOrder() {
+    PendingRequest p =
+        withInputs(tensor("a", DataType.FP32, 1, 2, 3), tensor("b", DataType.INT64, 1, 4));
+    // The batch dimension and the names do not matter.
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("x", DataType.FP32, 5, 2, 3), tensor("y", DataType.INT64, 2, 4))))
+        .isTrue();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 2, 4), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 2, 3), tensor("b", DataType.INT32, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("b", DataType.INT64, 1, 4), tensor("a", DataType.FP32, 1, 2, 3))))
+        .isFalse();
+    assertThat(p.batchesWith(withInputs(tensor("a", DataType.FP32, 1, 2, 3)))).isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 6), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(
+                    tensor("a", DataType.FP32, 1, 2, 3, 1), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    // As with the string key this replaces: a scalar and a vector both lack non-batch dims.
+    assertThat(
+            withInputs(tensor("s", DataType.FP32))
+                .batchesWith(withInputs(tensor("v", DataType.FP32, 3))))
+        .isTrue();
   }
 }
