@@ -141,7 +141,7 @@ public final class ModelScheduler implements AutoCloseable {
       }
       nextSeq++;
       if (p.hasDeadline()) {
-        p.timeoutTask = timer.schedule(() -> expire(p), deadline - now, TimeUnit.NANOSECONDS);
+        p.timeoutTask = timer.schedule(this::expire, deadline - now, TimeUnit.NANOSECONDS);
       }
       changed.signal();
     } finally {
@@ -206,21 +206,16 @@ public final class ModelScheduler implements AutoCloseable {
         "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
   }
 
-  private void expire(PendingRequest p) {
-    boolean rejected;
+  private void expire() {
+    List<PendingRequest> rejected;
     lock.lock();
     try {
-      rejected = p.state == PendingRequest.State.QUEUED && queue.timeOut(p);
-      if (rejected) {
-        p.state = PendingRequest.State.DONE;
-      }
+      rejected = queue.expire(ticker.nanoTime());
       changed.signal();
     } finally {
       lock.unlock();
     }
-    if (rejected) {
-      finishTimedOut(p);
-    }
+    rejected.forEach(this::finishTimedOut);
   }
 
   private void finishTimedOut(PendingRequest p) {
@@ -242,9 +237,8 @@ public final class ModelScheduler implements AutoCloseable {
     boolean removed;
     lock.lock();
     try {
-      removed = p.state == PendingRequest.State.QUEUED && queue.remove(p);
+      removed = queue.remove(p);
       if (removed) {
-        p.state = PendingRequest.State.DONE;
         if (p.timeoutTask != null) {
           p.timeoutTask.cancel(false);
         }
@@ -269,7 +263,6 @@ public final class ModelScheduler implements AutoCloseable {
           long now = ticker.nanoTime();
           timedOut = queue.expire(now);
           if (!timedOut.isEmpty()) {
-            timedOut.forEach(p -> p.state = PendingRequest.State.DONE);
             batch = List.of();
             break;
           }
@@ -280,7 +273,6 @@ public final class ModelScheduler implements AutoCloseable {
           if (plan.ready()) {
             batch = plan.batch();
             for (PendingRequest p : batch) {
-              p.state = PendingRequest.State.RUNNING;
               if (p.timeoutTask != null) {
                 p.timeoutTask.cancel(false);
               }

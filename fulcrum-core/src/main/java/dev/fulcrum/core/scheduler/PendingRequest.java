@@ -8,14 +8,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 
 /**
- * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #state}, {@link
- * #delayed} and {@link #timeoutTask}, which only the scheduler changes under its lock.
+ * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #place}, which
+ * only {@link RequestQueue} changes, and {@link #timeoutTask}, which only the scheduler changes,
+ * both under the scheduler's lock.
  */
 final class PendingRequest {
-  enum State {
-    QUEUED,
-    RUNNING,
-    DONE
+  /** Where a request waits. */
+  enum Place {
+    /** Not in the queue: not admitted yet, or taken out (dispatched, timed out or cancelled). */
+    NONE,
+    /** In the FIFO of its priority level, where its deadline (if any) still applies. */
+    LEVEL,
+    /** In the FIFO of requests delayed by a timeout, behind every request on time. */
+    DELAYED
   }
 
   final InferenceRequest request;
@@ -28,8 +33,7 @@ final class PendingRequest {
   final long seq;
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
-  State state = State.QUEUED;
-  boolean delayed;
+  Place place = Place.NONE;
   ScheduledFuture<?> timeoutTask;
 
   PendingRequest(
