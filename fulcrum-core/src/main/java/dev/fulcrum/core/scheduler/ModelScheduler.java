@@ -18,7 +18,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * The scheduler of one model version: a bounded priority queue with atomic admission, a dynamic
  * batcher, and one worker thread per model instance. Any thread may {@link #submit}; the queue is
  * guarded by one lock held only to admit, plan or remove; each worker thread owns its instance and
- * runs joins, forward passes, splits and completions outside the lock; deadlines are enforced by
- * the injected timer even while every worker is busy.
+ * runs joins, forward passes, splits and completions outside the lock; one expiry task on the
+ * injected timer, armed under the lock for the earliest queued deadline, enforces deadlines even
+ * while every worker is busy.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -53,12 +56,21 @@ public final class ModelScheduler implements AutoCloseable {
   private long nextSeq;
   private boolean closed;
 
+  /** The one pending expiry task, or null; guarded by {@link #lock}. */
+  private ScheduledFuture<?> expiry;
+
+  /** The deadline {@link #expiry} is armed for. */
+  private long expiryDeadline;
+
+  /** Counts armings, so that a superseded expiry task that runs anyway leaves the arming alone. */
+  private long expiryGeneration;
+
   /**
    * Starts one worker per instance.
    *
    * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
    * @param threads makes the worker threads (named by the scheduler)
-   * @param timer runs queue-timeout expiries
+   * @param timer runs queue-timeout expiries: at most one pending task per scheduler
    */
   public ModelScheduler(
       String label,
@@ -140,8 +152,8 @@ public final class ModelScheduler implements AutoCloseable {
                     config.name(), policy.maxQueueSize())));
       }
       nextSeq++;
-      if (p.hasDeadline()) {
-        p.timeoutTask = timer.schedule(this::expire, deadline - now, TimeUnit.NANOSECONDS);
+      if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
+        armExpiry(deadline, now);
       }
       changed.signal();
     } finally {
@@ -206,11 +218,47 @@ public final class ModelScheduler implements AutoCloseable {
         "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
   }
 
-  private void expire() {
+  /**
+   * Arms the expiry task for {@code deadline}, replacing the armed one (which is later); under the
+   * lock. A timer that was shut down (the server is stopping) arms nothing: workers still expire
+   * overdue requests whenever they plan.
+   */
+  private void armExpiry(long deadline, long now) {
+    long generation = expiryGeneration + 1;
+    ScheduledFuture<?> task;
+    try {
+      task =
+          timer.schedule(
+              () -> expireOverdue(generation), Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      log.debug("model {}: the deadline timer is shut down", label);
+      return;
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
+    }
+    expiry = task;
+    expiryDeadline = deadline;
+    expiryGeneration = generation;
+  }
+
+  /**
+   * The expiry task: applies the timeout action to every overdue request, then arms itself again
+   * for the earliest deadline still queued, if any.
+   */
+  private void expireOverdue(long generation) {
     List<PendingRequest> rejected;
     lock.lock();
     try {
-      rejected = queue.expire(ticker.nanoTime());
+      long now = ticker.nanoTime();
+      rejected = queue.expire(now);
+      if (generation == expiryGeneration) {
+        expiry = null;
+        long next = queue.earliestDeadline();
+        if (next != Long.MAX_VALUE) {
+          armExpiry(next, now);
+        }
+      }
       changed.signal();
     } finally {
       lock.unlock();
@@ -238,11 +286,6 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       removed = queue.remove(p);
-      if (removed) {
-        if (p.timeoutTask != null) {
-          p.timeoutTask.cancel(false);
-        }
-      }
     } finally {
       lock.unlock();
     }
@@ -272,11 +315,6 @@ public final class ModelScheduler implements AutoCloseable {
           RequestQueue.Plan plan = queue.plan(now);
           if (plan.ready()) {
             batch = plan.batch();
-            for (PendingRequest p : batch) {
-              if (p.timeoutTask != null) {
-                p.timeoutTask.cancel(false);
-              }
-            }
             executing.addAndGet(batch.size());
             break;
           }
@@ -446,6 +484,12 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       left = queue.drain();
+      if (expiry != null) {
+        // Nothing is queued any more: no deadline to enforce.
+        expiry.cancel(false);
+        expiry = null;
+        expiryGeneration++;
+      }
     } finally {
       lock.unlock();
     }

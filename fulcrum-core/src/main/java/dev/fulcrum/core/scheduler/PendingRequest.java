@@ -5,12 +5,10 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ScheduledFuture;
 
 /**
  * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #place}, which
- * only {@link RequestQueue} changes, and {@link #timeoutTask}, which only the scheduler changes,
- * both under the scheduler's lock.
+ * only {@link RequestQueue} changes, under its scheduler's lock.
  */
 final class PendingRequest {
   /** Where a request waits. */
@@ -34,7 +32,6 @@ final class PendingRequest {
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   Place place = Place.NONE;
-  ScheduledFuture<?> timeoutTask;
 
   PendingRequest(
       InferenceRequest request,
