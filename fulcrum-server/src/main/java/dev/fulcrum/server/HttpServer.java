@@ -59,9 +59,7 @@ public final class HttpServer implements AutoCloseable {
             1, new DefaultThreadFactory("fulcrum-http-accept"), ioHandlers());
     workers =
         new MultiThreadIoEventLoopGroup(
-            config.eventLoopThreads(),
-            new DefaultThreadFactory("fulcrum-http"),
-            ioHandlers());
+            config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
     try {
       ServerBootstrap b =
           new ServerBootstrap()
