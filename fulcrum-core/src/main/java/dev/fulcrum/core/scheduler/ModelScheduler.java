@@ -18,7 +18,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * The scheduler of one model version: a bounded priority queue with atomic admission, a dynamic
  * batcher, and one worker thread per model instance. Any thread may {@link #submit}; the queue is
  * guarded by one lock held only to admit, plan or remove; each worker thread owns its instance and
- * runs joins, forward passes, splits and completions outside the lock; deadlines are enforced by
- * the injected timer even while every worker is busy.
+ * runs joins, forward passes, splits and completions outside the lock; one expiry task on the
+ * injected timer, armed under the lock for the earliest queued deadline, enforces deadlines even
+ * while every worker is busy.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -53,12 +56,21 @@ public final class ModelScheduler implements AutoCloseable {
   private long nextSeq;
   private boolean closed;
 
+  /** The one pending expiry task, or null; guarded by {@link #lock}. */
+  private ScheduledFuture<?> expiry;
+
+  /** The deadline {@link #expiry} is armed for. */
+  private long expiryDeadline;
+
+  /** Counts armings, so that a superseded expiry task that runs anyway leaves the arming alone. */
+  private long expiryGeneration;
+
   /**
    * Starts one worker per instance.
    *
    * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
    * @param threads makes the worker threads (named by the scheduler)
-   * @param timer runs queue-timeout expiries
+   * @param timer runs queue-timeout expiries: at most one pending task per scheduler
    */
   public ModelScheduler(
       String label,
@@ -135,8 +147,8 @@ public final class ModelScheduler implements AutoCloseable {
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
-      if (p.hasDeadline()) {
-        p.timeoutTask = timer.schedule(() -> expire(p), deadline - now, TimeUnit.NANOSECONDS);
+      if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
+        armExpiry(deadline, now);
       }
       changed.signal();
     } finally {
@@ -224,21 +236,52 @@ public final class ModelScheduler implements AutoCloseable {
         "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
   }
 
-  private void expire(PendingRequest p) {
-    boolean rejected;
+  /**
+   * Arms the expiry task for {@code deadline}, replacing the armed one (which is later); under the
+   * lock. A timer that was shut down (the server is stopping) arms nothing: workers still expire
+   * overdue requests whenever they plan.
+   */
+  private void armExpiry(long deadline, long now) {
+    long generation = expiryGeneration + 1;
+    ScheduledFuture<?> task;
+    try {
+      task =
+          timer.schedule(
+              () -> expireOverdue(generation), Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      log.debug("model {}: the deadline timer is shut down", label);
+      return;
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
+    }
+    expiry = task;
+    expiryDeadline = deadline;
+    expiryGeneration = generation;
+  }
+
+  /**
+   * The expiry task: applies the timeout action to every overdue request, then arms itself again
+   * for the earliest deadline still queued, if any.
+   */
+  private void expireOverdue(long generation) {
+    List<PendingRequest> rejected;
     lock.lock();
     try {
-      rejected = p.state == PendingRequest.State.QUEUED && queue.timeOut(p);
-      if (rejected) {
-        p.state = PendingRequest.State.DONE;
+      long now = ticker.nanoTime();
+      rejected = queue.expire(now);
+      if (generation == expiryGeneration) {
+        expiry = null;
+        long next = queue.earliestDeadline();
+        if (next != Long.MAX_VALUE) {
+          armExpiry(next, now);
+        }
       }
       changed.signal();
     } finally {
       lock.unlock();
     }
-    if (rejected) {
-      finishTimedOut(p);
-    }
+    rejected.forEach(this::finishTimedOut);
   }
 
   private void finishTimedOut(PendingRequest p) {
@@ -260,13 +303,7 @@ public final class ModelScheduler implements AutoCloseable {
     boolean removed;
     lock.lock();
     try {
-      removed = p.state == PendingRequest.State.QUEUED && queue.remove(p);
-      if (removed) {
-        p.state = PendingRequest.State.DONE;
-        if (p.timeoutTask != null) {
-          p.timeoutTask.cancel(false);
-        }
-      }
+      removed = queue.remove(p);
     } finally {
       lock.unlock();
     }
@@ -287,7 +324,6 @@ public final class ModelScheduler implements AutoCloseable {
           long now = ticker.nanoTime();
           timedOut = queue.expire(now);
           if (!timedOut.isEmpty()) {
-            timedOut.forEach(p -> p.state = PendingRequest.State.DONE);
             batch = List.of();
             break;
           }
@@ -297,12 +333,6 @@ public final class ModelScheduler implements AutoCloseable {
           RequestQueue.Plan plan = queue.plan(now);
           if (plan.ready()) {
             batch = plan.batch();
-            for (PendingRequest p : batch) {
-              p.state = PendingRequest.State.RUNNING;
-              if (p.timeoutTask != null) {
-                p.timeoutTask.cancel(false);
-              }
-            }
             executing.addAndGet(batch.size());
             break;
           }
@@ -472,6 +502,12 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       left = queue.drain();
+      if (expiry != null) {
+        // Nothing is queued any more: no deadline to enforce.
+        expiry.cancel(false);
+        expiry = null;
+        expiryGeneration++;
+      }
     } finally {
       lock.unlock();
     }

@@ -2,37 +2,36 @@ package dev.fulcrum.core.scheduler;
 
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ScheduledFuture;
 
 /**
- * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #state}, {@link
- * #delayed} and {@link #timeoutTask}, which only the scheduler changes under its lock.
+ * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #place}, which
+ * only {@link RequestQueue} changes, under its scheduler's lock.
  */
 final class PendingRequest {
-  enum State {
-    QUEUED,
-    RUNNING,
-    DONE
+  /** Where a request waits. */
+  enum Place {
+    /** Not in the queue: not admitted yet, or taken out (dispatched, timed out or cancelled). */
+    NONE,
+    /** In the FIFO of its priority level, where its deadline (if any) still applies. */
+    LEVEL,
+    /** In the FIFO of requests delayed by a timeout, behind every request on time. */
+    DELAYED
   }
 
   final InferenceRequest request;
   final List<Tensor> inputs;
   final List<String> outputs;
   final int rows;
-  final String batchKey;
   final int level;
   final long arrivalNanos;
   final long deadlineNanos;
   final long seq;
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
-  State state = State.QUEUED;
-  boolean delayed;
-  ScheduledFuture<?> timeoutTask;
+  Place place = Place.NONE;
 
   PendingRequest(
       InferenceRequest request,
@@ -47,23 +46,43 @@ final class PendingRequest {
     this.inputs = inputs;
     this.outputs = outputs;
     this.rows = rows;
-    this.batchKey = batchKey(inputs);
     this.level = level;
     this.arrivalNanos = arrivalNanos;
     this.deadlineNanos = deadlineNanos;
     this.seq = seq;
   }
 
-  /** Requests may share a batch only when their inputs agree on type and non-batch dims. */
-  static String batchKey(List<Tensor> inputs) {
-    StringBuilder sb = new StringBuilder();
-    for (Tensor t : inputs) {
-      long[] s = t.shape();
-      sb.append(t.datatype())
-          .append(s.length == 0 ? "[]" : Shapes.toString(Shapes.dropFirst(s)))
-          .append(';');
+  /**
+   * Whether this request may share a batch with {@code other}: their inputs agree, in order, on
+   * datatype and non-batch dims (a scalar input counts as having no non-batch dims, like a vector).
+   */
+  boolean batchesWith(PendingRequest other) {
+    List<Tensor> a = inputs;
+    List<Tensor> b = other.inputs;
+    if (a == b) {
+      return true;
     }
-    return sb.toString();
+    int n = a.size();
+    if (n != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      Tensor x = a.get(i);
+      Tensor y = b.get(i);
+      if (x == y) {
+        continue;
+      }
+      int rank = x.rank();
+      if (x.datatype() != y.datatype() || Math.max(rank, 1) != Math.max(y.rank(), 1)) {
+        return false;
+      }
+      for (int d = 1; d < rank; d++) {
+        if (x.dim(d) != y.dim(d)) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   boolean hasDeadline() {

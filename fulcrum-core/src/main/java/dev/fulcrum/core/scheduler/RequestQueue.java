@@ -1,18 +1,24 @@
 package dev.fulcrum.core.scheduler;
 
 import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.scheduler.PendingRequest.Place;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.PriorityQueue;
 
 /**
  * The waiting requests of one model version, one FIFO per priority level plus one for requests
- * delayed by a timeout, and the dynamic batcher's decision of what to run next. Pure logic: time is
- * passed in, and it is not thread-safe — {@link ModelScheduler} guards it with its lock.
+ * delayed by a timeout, a heap of their deadlines, and the dynamic batcher's decision of what to
+ * run next. Pure logic: time is passed in, and it is not thread-safe — {@link ModelScheduler}
+ * guards it with its lock.
  */
 final class RequestQueue {
-  /** No batch to run now: wait {@code waitNanos} (or until signalled when negative). */
+  /**
+   * A batch to run now (the caller owns the list), or none: wait {@code waitNanos} (or until
+   * signalled when negative).
+   */
   record Plan(List<PendingRequest> batch, long waitNanos) {
     static final Plan IDLE = new Plan(List.of(), -1);
 
@@ -21,8 +27,28 @@ final class RequestQueue {
     }
   }
 
+  /** Below this many stale entries the deadline heap is never compacted. */
+  private static final int MIN_STALE_TO_COMPACT = 64;
+
   private final List<ArrayDeque<PendingRequest>> levels;
   private final ArrayDeque<PendingRequest> delayed = new ArrayDeque<>();
+
+  /**
+   * The requests with a deadline that were offered to a level FIFO, earliest deadline first. An
+   * entry goes stale when its request leaves its level (dispatched, cancelled, timed out or
+   * delayed); stale entries are dropped when they reach the top, and all at once when they
+   * outnumber the live ones.
+   */
+  private final PriorityQueue<PendingRequest> deadlines =
+      new PriorityQueue<>(
+          (a, b) -> {
+            int byDeadline = Long.compare(a.deadlineNanos - b.deadlineNanos, 0);
+            return byDeadline != 0 ? byDeadline : Long.compare(a.seq, b.seq);
+          });
+
+  /** Requests in a level FIFO that have a deadline: the live entries of {@link #deadlines}. */
+  private int liveDeadlines;
+
   private final SchedulingConfig config;
   private boolean dynamicBatching;
   private final int maxBatchSize;
@@ -65,44 +91,87 @@ final class RequestQueue {
       return false;
     }
     levels.get(p.level).addLast(p);
+    p.place = Place.LEVEL;
     size++;
+    if (p.hasDeadline()) {
+      deadlines.add(p);
+      liveDeadlines++;
+    }
     return true;
   }
 
-  /** Removes a queued request (cancelled or timed out); false if it is not queued. */
+  /** Removes a queued request (cancelled); false if it is not queued. */
   boolean remove(PendingRequest p) {
-    boolean removed = (p.delayed ? delayed : levels.get(p.level)).remove(p);
-    if (removed) {
-      size--;
+    switch (p.place) {
+      case LEVEL -> {
+        levels.get(p.level).remove(p);
+        leaveLevel(p);
+      }
+      case DELAYED -> delayed.remove(p);
+      case NONE -> {
+        return false;
+      }
     }
-    return removed;
+    p.place = Place.NONE;
+    size--;
+    dropStaleDeadlines();
+    return true;
+  }
+
+  /** Bookkeeping for a request that left its level FIFO: its deadline entry is now stale. */
+  private void leaveLevel(PendingRequest p) {
+    if (p.hasDeadline()) {
+      liveDeadlines--;
+    }
   }
 
   /**
-   * Applies the timeout action to one request whose deadline passed: with REJECT it leaves the
-   * queue (true: the caller answers it); with DELAY it moves behind every request on time.
+   * The earliest deadline of a request that can still time out (one in a level FIFO), or {@link
+   * Long#MAX_VALUE} when there is none.
    */
-  boolean timeOut(PendingRequest p) {
-    if (p.delayed || !levels.get(p.level).contains(p)) {
-      return false;
-    }
-    if (config.timeoutAction() == SchedulingConfig.TimeoutAction.DELAY) {
-      levels.get(p.level).remove(p);
-      p.delayed = true;
-      delayed.addLast(p);
-      return false;
-    }
-    return remove(p);
+  long earliestDeadline() {
+    dropStaleDeadlines();
+    PendingRequest p = deadlines.peek();
+    return p == null ? Long.MAX_VALUE : p.deadlineNanos;
   }
 
-  /** Applies the timeout action to every request whose deadline is at or before {@code now}. */
+  /**
+   * Applies the timeout action to every request whose deadline is at or before {@code now},
+   * earliest deadline first: with REJECT it leaves the queue and is returned (the caller answers
+   * it); with DELAY it moves behind every request on time and no longer times out. Each request
+   * timed out costs O(log n) plus its removal from its FIFO (O(1) when it is the oldest there, as
+   * with one default timeout); when none is overdue it returns an empty list at once.
+   */
   List<PendingRequest> expire(long now) {
-    List<PendingRequest> rejected = new ArrayList<>();
-    for (ArrayDeque<PendingRequest> q : levels) {
-      for (PendingRequest p : List.copyOf(q)) {
-        if (p.hasDeadline() && now - p.deadlineNanos >= 0 && timeOut(p)) {
-          rejected.add(p);
+    List<PendingRequest> rejected = List.of();
+    PendingRequest p;
+    while ((p = deadlines.peek()) != null) {
+      if (p.place != Place.LEVEL) {
+        deadlines.poll();
+        continue;
+      }
+      if (now - p.deadlineNanos < 0) {
+        break;
+      }
+      deadlines.poll();
+      leaveLevel(p);
+      ArrayDeque<PendingRequest> level = levels.get(p.level);
+      // Requests with one default timeout expire in arrival order, from the front of their FIFO.
+      if (level.peekFirst() == p) {
+        level.pollFirst();
+      } else {
+        level.remove(p);
+      }
+      if (config.timeoutAction() == SchedulingConfig.TimeoutAction.DELAY) {
+        p.place = Place.DELAYED;
+        delayed.addLast(p);
+      } else {
+        p.place = Place.NONE;
+        size--;
+        if (rejected.isEmpty()) {
+          rejected = new ArrayList<>();
         }
+        rejected.add(p);
       }
     }
     return rejected;
@@ -123,28 +192,77 @@ final class RequestQueue {
     if (!dynamicBatching || head.rows >= maxBatchSize) {
       // A request as large as a whole batch (or larger, for a model whose max-batch-size was
       // filled in from its graph) runs alone.
-      remove(head);
+      take(head);
+      dropStaleDeadlines();
       return new Plan(List.of(head), 0);
     }
-    List<PendingRequest> batch = new ArrayList<>();
-    int rows = 0;
-    for (Iterator<PendingRequest> it = candidates(); it.hasNext() && rows < maxBatchSize; ) {
-      PendingRequest p = it.next();
-      if (p.batchKey.equals(head.batchKey) && rows + p.rows <= maxBatchSize) {
-        batch.add(p);
-        rows += p.rows;
-      }
-    }
+    int rows = gather(head, null);
     long waited = now - head.arrivalNanos;
     boolean go =
         rows >= maxBatchSize || preferred(rows) || maxDelayNanos == 0 || waited >= maxDelayNanos;
     if (!go) {
       return new Plan(List.of(), maxDelayNanos - waited);
     }
-    for (PendingRequest p : batch) {
-      remove(p);
+    List<PendingRequest> batch = new ArrayList<>();
+    gather(head, batch);
+    dropStaleDeadlines();
+    return new Plan(batch, 0);
+  }
+
+  /**
+   * Walks the candidates (every level in priority order, then the delayed requests, each oldest
+   * first) and picks those that join {@code head}'s batch; returns the batch's rows. With a {@code
+   * batch} list it also takes the picked requests out of the queue and adds them to it; without, it
+   * only counts, so that both walks pick the same requests.
+   */
+  private int gather(PendingRequest head, List<PendingRequest> batch) {
+    int rows = 0;
+    int n = levels.size();
+    for (int i = 0; i <= n && rows < maxBatchSize; i++) {
+      ArrayDeque<PendingRequest> q = i < n ? levels.get(i) : delayed;
+      for (Iterator<PendingRequest> it = q.iterator(); it.hasNext() && rows < maxBatchSize; ) {
+        PendingRequest p = it.next();
+        if (rows + p.rows <= maxBatchSize && head.batchesWith(p)) {
+          rows += p.rows;
+          if (batch != null) {
+            it.remove();
+            taken(p);
+            batch.add(p);
+          }
+        }
+      }
     }
-    return new Plan(List.copyOf(batch), 0);
+    return rows;
+  }
+
+  /** Takes out the first request of its FIFO. */
+  private void take(PendingRequest p) {
+    (p.place == Place.DELAYED ? delayed : levels.get(p.level)).pollFirst();
+    taken(p);
+  }
+
+  private void taken(PendingRequest p) {
+    if (p.place == Place.LEVEL) {
+      leaveLevel(p);
+    }
+    p.place = Place.NONE;
+    size--;
+  }
+
+  /**
+   * Drops stale entries from the top of the deadline heap, where requests dispatched in deadline
+   * order leave them, and rebuilds the heap when stale entries elsewhere outnumber the live ones,
+   * so that it never holds on to many requests that have left.
+   */
+  private void dropStaleDeadlines() {
+    PendingRequest p;
+    while ((p = deadlines.peek()) != null && p.place != Place.LEVEL) {
+      deadlines.poll();
+    }
+    int stale = deadlines.size() - liveDeadlines;
+    if (stale > MIN_STALE_TO_COMPACT && stale > liveDeadlines) {
+      deadlines.removeIf(e -> e.place != Place.LEVEL);
+    }
   }
 
   private boolean preferred(int rows) {
@@ -161,21 +279,25 @@ final class RequestQueue {
     return delayed.peekFirst();
   }
 
-  private Iterator<PendingRequest> candidates() {
-    List<ArrayDeque<PendingRequest>> order = new ArrayList<>(levels);
-    order.add(delayed);
-    return order.stream().flatMap(ArrayDeque::stream).iterator();
+  /** Entries in the deadline heap, stale ones included (for tests of its bound). */
+  int deadlineEntries() {
+    return deadlines.size();
   }
 
   /** Removes and returns everything still queued (at shutdown). */
   List<PendingRequest> drain() {
-    List<PendingRequest> all = new ArrayList<>();
+    List<PendingRequest> all = new ArrayList<>(size);
     for (ArrayDeque<PendingRequest> q : levels) {
       all.addAll(q);
       q.clear();
     }
     all.addAll(delayed);
     delayed.clear();
+    for (PendingRequest p : all) {
+      p.place = Place.NONE;
+    }
+    deadlines.clear();
+    liveDeadlines = 0;
     size = 0;
     return all;
   }

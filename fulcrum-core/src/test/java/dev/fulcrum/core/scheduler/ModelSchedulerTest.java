@@ -28,9 +28,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -39,7 +41,7 @@ import org.junit.jupiter.api.Test;
  * the worker so that requests pile up in the queue in a known state.
  */
 class ModelSchedulerTest {
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  private final CountingTimer timer = new CountingTimer();
   private final List<ModelScheduler> schedulers = new ArrayList<>();
 
   @AfterEach
@@ -48,11 +50,40 @@ class ModelSchedulerTest {
     timer.shutdownNow();
   }
 
+  /** A real one-thread timer that counts the tasks asked of it and the tasks it ran. */
+  static final class CountingTimer extends ScheduledThreadPoolExecutor {
+    final AtomicInteger scheduled = new AtomicInteger();
+    final Semaphore ran = new Semaphore(0);
+
+    CountingTimer() {
+      super(1);
+      setRemoveOnCancelPolicy(true);
+    }
+
+    @Override
+    public ScheduledFuture<?> schedule(Runnable task, long delay, TimeUnit unit) {
+      scheduled.incrementAndGet();
+      return super.schedule(task, delay, unit);
+    }
+
+    @Override
+    protected void afterExecute(Runnable task, Throwable t) {
+      super.afterExecute(task, t);
+      ran.release();
+    }
+
+    /** Tasks waiting for their time (a cancelled task leaves at once). */
+    int pending() {
+      return getQueue().size();
+    }
+  }
+
   /** Echoes x to y (+1 per element), blocks each pass on a gate, records batch sizes. */
   static final class GatedEcho implements ModelInstance {
     final Semaphore gate = new Semaphore(0);
     final CountDownLatch started = new CountDownLatch(1);
     final List<Long> batchRows = Collections.synchronizedList(new ArrayList<>());
+    final List<Float> firstValues = Collections.synchronizedList(new ArrayList<>());
 
     /** When set, the output has one row whatever the batch (the graph does not batch on dim 0). */
     volatile boolean collapse;
@@ -69,6 +100,7 @@ class ModelSchedulerTest {
       Tensor x = inputs.get(0);
       batchRows.add(x.dim(0));
       ByteBuffer in = x.data();
+      firstValues.add(in.getFloat(0));
       ByteBuffer out = ByteBuffer.allocate(in.remaining()).order(ByteOrder.LITTLE_ENDIAN);
       while (in.hasRemaining()) {
         out.putFloat(in.getFloat() + 1);
@@ -310,5 +342,94 @@ class ModelSchedulerTest {
     assertThat(echo.batchRows).containsExactly(1L, 2L, 1L, 1L);
     var d = submit(s, request("d", null, 4, 4));
     assertThat(floats(d.get().outputs().get(0))).containsExactly(5, 5);
+  }
+
+  private static final long HOUR_MICROS = 3_600_000_000L;
+
+  private static void assertTimedOut(CompletableFuture<InferenceResponse> f) {
+    assertThatThrownBy(f::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED));
+  }
+
+  @Test
+  void requestsWithOneDefaultTimeoutShareOneExpiryTask() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withTimeout(HOUR_MICROS, SchedulingConfig.TimeoutAction.REJECT, false);
+    ModelScheduler s = scheduler(c, echo, new ModelStatistics(() -> 0L));
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    List<CompletableFuture<InferenceResponse>> queued = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      queued.add(submit(s, request(Integer.toString(i), null, i, i)));
+    }
+    assertThat(s.queued()).isEqualTo(100);
+    // Every later request's deadline is after the armed one: no task per request.
+    assertThat(timer.scheduled).hasValue(1);
+    assertThat(timer.pending()).isEqualTo(1);
+    echo.gate.release(1_000);
+    running.get();
+    for (var f : queued) {
+      f.get();
+    }
+    assertThat(timer.scheduled).hasValue(1);
+    s.close();
+    assertThat(timer.pending()).isZero();
+  }
+
+  @Test
+  void anEarlierPerRequestTimeoutArmsEarlierAndExpiresWhileALaterOneWaits() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withTimeout(HOUR_MICROS, SchedulingConfig.TimeoutAction.REJECT, true);
+    ModelScheduler s = scheduler(c, echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var older = submit(s, request("older", null, 5, 5));
+    assertThat(timer.scheduled).hasValue(1);
+    var urgent = submit(s, request("urgent", Map.of("timeout", 1_000L), 9, 9));
+    // The worker is held: only the expiry task, armed again for the earlier deadline, answers it.
+    assertTimedOut(urgent);
+    assertThat(older).isNotDone();
+    assertThat(s.queued()).isEqualTo(1);
+    // Armed for "a", then for "urgent", then (when that fired) for "older"; one waits.
+    assertThat(timer.scheduled).hasValue(3);
+    assertThat(timer.pending()).isEqualTo(1);
+    echo.gate.release(10);
+    running.get();
+    assertThat(floats(older.get().outputs().get(0))).containsExactly(6, 6);
+    assertThat(echo.batchRows).containsExactly(1L, 1L);
+    assertThat(stats.snapshot().timedOut()).isEqualTo(1);
+  }
+
+  @Test
+  void withDelayAnOverdueRequestRunsAfterThoseOnTime() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withDynamicBatching(false)
+            .withTimeout(HOUR_MICROS, SchedulingConfig.TimeoutAction.DELAY, true);
+    ModelScheduler s = scheduler(c, echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var late = submit(s, request("late", Map.of("timeout", 1_000L), 1, 1));
+    var onTime = submit(s, request("onTime", null, 2, 2));
+    // The expiry task armed for "late" (the one for "a" was replaced, never ran) moves it back.
+    timer.ran.acquire();
+    assertThat(s.queued()).isEqualTo(2);
+    echo.gate.release(10);
+    running.get();
+    assertThat(floats(onTime.get().outputs().get(0))).containsExactly(3, 3);
+    assertThat(floats(late.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(echo.firstValues).containsExactly(0f, 2f, 1f);
+    assertThat(stats.snapshot().timedOut()).isZero();
   }
 }

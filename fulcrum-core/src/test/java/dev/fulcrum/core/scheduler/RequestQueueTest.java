@@ -84,9 +84,8 @@ class RequestQueueTest {
     q.offer(request(1, 5, 0, 0, Long.MAX_VALUE));
     q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
     RequestQueue.Plan first = q.plan(0);
-    assertThat(first.batch()).extracting(p -> p.batchKey).containsOnly("FP32[4];");
-    assertThat(first.batch()).hasSize(2);
-    assertThat(q.plan(0).batch()).extracting(p -> p.batchKey).containsExactly("FP32[5];");
+    assertThat(first.batch()).extracting(p -> p.inputs.get(0).dim(1)).containsExactly(4L, 4L);
+    assertThat(q.plan(0).batch()).extracting(p -> p.inputs.get(0).dim(1)).containsExactly(5L);
   }
 
   @Test
@@ -172,5 +171,164 @@ class RequestQueueTest {
     assertThat(rows(q.plan(0))).containsExactly(1, 1);
     assertThat(rows(q.plan(0))).containsExactly(9);
     assertThat(q.size()).isZero();
+  }
+
+  @Test
+  void nothingOverdueExpiresNothingAndLeavesTheOrderAlone() {
+    SchedulingConfig c = SchedulingConfig.defaults().withPriorities(2, 2);
+    RequestQueue q = new RequestQueue(c, true, 8);
+    PendingRequest low1 = request(1, 4, 1, 0, 300 * US);
+    PendingRequest high1 = request(1, 4, 0, 1 * US, 200 * US);
+    PendingRequest low2 = request(1, 4, 1, 2 * US, Long.MAX_VALUE);
+    PendingRequest high2 = request(1, 4, 0, 3 * US, 100 * US);
+    q.offer(low1);
+    q.offer(high1);
+    q.offer(low2);
+    q.offer(high2);
+    assertThat(q.earliestDeadline()).isEqualTo(100 * US);
+    assertThat(q.expire(99 * US)).isEmpty();
+    assertThat(q.expire(99 * US)).isEmpty();
+    assertThat(q.size()).isEqualTo(4);
+    assertThat(q.earliestDeadline()).isEqualTo(100 * US);
+    assertThat(q.plan(99 * US).batch()).containsExactly(high1, high2, low1, low2);
+    assertThat(q.size()).isZero();
+  }
+
+  @Test
+  void anEarlierDeadlineBehindTheFrontExpiresFirstAndAlone() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 8);
+    PendingRequest older = request(1, 4, 0, 0, 100 * US);
+    PendingRequest urgent = request(1, 4, 0, 1 * US, 20 * US);
+    PendingRequest untimed = request(1, 4, 0, 2 * US, Long.MAX_VALUE);
+    q.offer(older);
+    q.offer(urgent);
+    q.offer(untimed);
+    assertThat(q.earliestDeadline()).isEqualTo(20 * US);
+    assertThat(q.expire(50 * US)).containsExactly(urgent);
+    assertThat(q.size()).isEqualTo(2);
+    assertThat(q.earliestDeadline()).isEqualTo(100 * US);
+    assertThat(q.expire(100 * US)).containsExactly(older);
+    assertThat(q.earliestDeadline()).isEqualTo(Long.MAX_VALUE);
+    assertThat(q.plan(100 * US).batch()).containsExactly(untimed);
+  }
+
+  @Test
+  void overdueRequestsExpireEarliestDeadlineFirst() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 8);
+    PendingRequest second = request(1, 4, 0, 0, 30 * US);
+    PendingRequest first = request(1, 4, 0, 0, 10 * US);
+    PendingRequest onTime = request(1, 4, 0, 0, 90 * US);
+    q.offer(second);
+    q.offer(first);
+    q.offer(onTime);
+    assertThat(q.expire(40 * US)).containsExactly(first, second);
+    assertThat(q.size()).isEqualTo(1);
+  }
+
+  @Test
+  void dispatchedOrCancelledRequestsNoLongerExpire() {
+    RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), false, 4);
+    PendingRequest dispatched = request(1, 4, 0, 0, 10 * US);
+    PendingRequest cancelled = request(1, 4, 0, 0, 20 * US);
+    PendingRequest waiting = request(1, 4, 0, 0, 30 * US);
+    q.offer(dispatched);
+    q.offer(cancelled);
+    q.offer(waiting);
+    assertThat(q.plan(0).batch()).containsExactly(dispatched);
+    assertThat(q.remove(cancelled)).isTrue();
+    assertThat(q.earliestDeadline()).isEqualTo(30 * US);
+    assertThat(q.expire(100 * US)).containsExactly(waiting);
+    assertThat(q.remove(waiting)).isFalse();
+    assertThat(q.size()).isZero();
+  }
+
+  @Test
+  void delayedRequestsTimeOutOnceAndRunAfterThoseOnTime() {
+    SchedulingConfig c =
+        SchedulingConfig.defaults().withTimeout(10, SchedulingConfig.TimeoutAction.DELAY, true);
+    RequestQueue q = new RequestQueue(c, true, 8);
+    PendingRequest late = request(1, 4, 0, 0, 10 * US);
+    PendingRequest later = request(1, 4, 0, 1 * US, 15 * US);
+    PendingRequest onTime = request(1, 4, 0, 2 * US, 1_000 * US);
+    q.offer(late);
+    q.offer(later);
+    q.offer(onTime);
+    assertThat(q.expire(20 * US)).isEmpty();
+    assertThat(q.size()).isEqualTo(3);
+    // Delayed requests no longer time out; only the one on time still has a deadline to arm.
+    assertThat(q.earliestDeadline()).isEqualTo(1_000 * US);
+    assertThat(q.expire(999 * US)).isEmpty();
+    assertThat(q.size()).isEqualTo(3);
+    // Delayed requests still join a batch, behind the others, in the order they timed out.
+    assertThat(q.plan(999 * US).batch()).containsExactly(onTime, late, later);
+    assertThat(q.earliestDeadline()).isEqualTo(Long.MAX_VALUE);
+  }
+
+  @Test
+  void theDeadlineHeapDoesNotKeepManyRequestsThatLeft() {
+    SchedulingConfig c = SchedulingConfig.defaults().withPriorities(2, 2);
+    RequestQueue q = new RequestQueue(c, false, 4);
+    // A low-priority request with the earliest deadline waits while many urgent ones pass it.
+    PendingRequest waiting = request(1, 4, 1, 0, 10 * US);
+    q.offer(waiting);
+    for (int i = 0; i < 1_000; i++) {
+      PendingRequest urgent = request(1, 4, 0, i, 1_000 * US + i);
+      q.offer(urgent);
+      assertThat(q.plan(i).batch()).containsExactly(urgent);
+    }
+    assertThat(q.deadlineEntries()).isLessThanOrEqualTo(2 * 64 + 1);
+    assertThat(q.expire(10 * US)).containsExactly(waiting);
+    assertThat(q.deadlineEntries()).isZero();
+  }
+
+  private static PendingRequest withInputs(Tensor... inputs) {
+    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(inputs), null);
+    return new PendingRequest(r, List.of(inputs), List.of("y"), 1, 0, 0, Long.MAX_VALUE, 0);
+  }
+
+  private static Tensor tensor(String name, DataType type, long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return Tensor.of(name, type, shape, ByteBuffer.allocate((int) n * type.byteSize()));
+  }
+
+  @Test
+  void requestsBatchTogetherOnlyWhenTypesAndNonBatchDimsAgreeInOrder() {
+    PendingRequest p =
+        withInputs(tensor("a", DataType.FP32, 1, 2, 3), tensor("b", DataType.INT64, 1, 4));
+    // The batch dimension and the names do not matter.
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("x", DataType.FP32, 5, 2, 3), tensor("y", DataType.INT64, 2, 4))))
+        .isTrue();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 2, 4), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 2, 3), tensor("b", DataType.INT32, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("b", DataType.INT64, 1, 4), tensor("a", DataType.FP32, 1, 2, 3))))
+        .isFalse();
+    assertThat(p.batchesWith(withInputs(tensor("a", DataType.FP32, 1, 2, 3)))).isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(tensor("a", DataType.FP32, 1, 6), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    assertThat(
+            p.batchesWith(
+                withInputs(
+                    tensor("a", DataType.FP32, 1, 2, 3, 1), tensor("b", DataType.INT64, 1, 4))))
+        .isFalse();
+    // As with the string key this replaces: a scalar and a vector both lack non-batch dims.
+    assertThat(
+            withInputs(tensor("s", DataType.FP32))
+                .batchesWith(withInputs(tensor("v", DataType.FP32, 3))))
+        .isTrue();
   }
 }
