@@ -55,7 +55,7 @@ for family in fraud tabular_wide minilm; do
   # c=1 latency: on and off alternate C1_ROUNDS times, so that the machine's drift falls on both
   for round in $(seq "$C1_ROUNDS"); do
     for mode in batching no_batching; do
-      bench "${family}_${mode}_c1_r${round}" "${family}_${mode}" --concurrency 1 --window 3s --max-windows 3
+      WINDOW=3s WINDOWS=3 bench "${family}_${mode}_c1_r${round}" "${family}_${mode}" --concurrency 1
     done
   done
   stats "${family}_batching" "${family}_before_sat"
@@ -90,7 +90,7 @@ SAMPLER=$!
 stats minilm_overload overload_before
 # shellcheck disable=SC2046
 ./fulcrum bench -m minilm_overload $(shapes minilm_overload) --url "$URL" --protocol "$PROTOCOL" \
-  --rate "$RATE" --distribution poisson --warmup 0s --window "${OVERLOAD_SECS}s" --max-windows 1 \
+  --rate "$RATE" --distribution poisson --warmup 5s --window "${OVERLOAD_SECS}s" --max-windows 1 \
   --timeout 10s --output "$OUT/overload.json" > "$OUT/overload.txt" 2>&1
 stats minilm_overload overload_after
 kill $SAMPLER 2>/dev/null || true
