@@ -75,8 +75,7 @@ PY
   ./fulcrum bench -m "${family}_batching" --model-repository bench/models --in-process $(shapes "${family}_batching") \
     --batch-size "$BATCH" --concurrency 1 --warmup 3s --window "$WINDOW" --max-windows "$WINDOWS" \
     --output "$OUT/${family}_ceiling.json" > "$OUT/${family}_ceiling.txt" 2>&1
-  # ONNX Runtime's own batching gain (formed batch vs batch 1, per row): what any server can gain
-  # by batching this model on this machine, at most
+  # ONNX Runtime's own batching gain (formed batch vs batch 1, per row), to read the server's against
   # shellcheck disable=SC2046
   ./fulcrum bench -m "${family}_batching" --model-repository bench/models --in-process $(shapes "${family}_batching") \
     --batch-size 1 --concurrency 1 --warmup 3s --window "$WINDOW" --max-windows "$WINDOWS" \
@@ -123,7 +122,7 @@ for fam in ("fraud", "tabular_wide", "minilm"):
           f" ceiling {num(ceil,'infer/s'):.0f} infer/s at batch {batch} = {num(sat,'infer/s')/num(ceil,'infer/s'):.2f}x")
     b1 = row(f"{fam}_ceiling_b1")
     print(f"{fam}: ONNX Runtime alone, batch {batch} vs batch 1: {num(ceil,'infer/s'):.0f} / {num(b1,'infer/s'):.0f}"
-          f" infer/s = {num(ceil,'infer/s')/num(b1,'infer/s'):.2f}x (the most batching can gain for this model here)")
+          f" infer/s = {num(ceil,'infer/s')/num(b1,'infer/s'):.2f}x per row")
 o = json.load(open(f"{out}/overload.json"))[0]
 heap = [int(float(x)) for x in open(f"{out}/overload_heap_bytes.txt").read().split()] or [0]
 a = json.load(open(f"{out}/overload_before.stats.json"))["model_stats"][0]
