@@ -700,6 +700,38 @@ class GrpcServerTest {
   }
 
   @Test
+  void aFullQueueIsResourceExhaustedBeforeTheMessageIsDecoded() throws Exception {
+    ModelVersion m = service.repository().resolve("gated_queue1", "");
+    long rejectedBefore = m.statistics().snapshot().rejected();
+    byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
+    GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub async =
+        GRPCInferenceServiceGrpc.newFutureStub(channel);
+    FakeRuntime.closeGate();
+    try {
+      var running = async.modelInfer(rawRequest("gated_queue1", DataType.FP32, one, 1, 1));
+      Await.until(
+          "the first call runs", () -> m.scheduler().pending() == 1 && m.scheduler().queued() == 0);
+      var queued = async.modelInfer(rawRequest("gated_queue1", DataType.FP32, one, 1, 1));
+      Await.until("the second call is queued", () -> m.scheduler().queued() == 1);
+      assertStatus(
+          () -> stub.modelInfer(rawRequest("gated_queue1", DataType.FP32, one, 1, 1)),
+          Status.Code.RESOURCE_EXHAUSTED,
+          "queue is full",
+          "max-queue-size 1");
+      // The queue is checked before the tensors are read: even a malformed message is refused.
+      assertStatus(
+          () -> stub.modelInfer(rawRequest("gated_queue1", DataType.FP32, one, 1, 3)),
+          Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(m.statistics().snapshot().rejected()).isEqualTo(rejectedBefore + 2);
+      FakeRuntime.openGate();
+      assertThat(running.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
+      assertThat(queued.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
+    } finally {
+      FakeRuntime.openGate();
+    }
+  }
+
+  @Test
   void drainingIsUnavailableAndHealthNotServing() throws Exception {
     InferenceService draining = TestModels.service(repo.resolve("drain"));
     try (GrpcServer s = new GrpcServer(draining, GrpcServerConfig.ephemeral()).start()) {

@@ -61,6 +61,12 @@ final class TestModels {
       model(root, "versioned", null, 2, fp32);
       model(root, "broken", null, 1, "{\"mode\":\"fail\"}");
       model(root, "gated", null, 1, fp32.replace("identity", "gate"));
+      model(
+          root,
+          "gated_queue1",
+          "queue-policy:\n  max-queue-size: 1\n",
+          1,
+          fp32.replace("identity", "gate"));
       model(root, "exploding", null, 1, fp32.replace("identity", "explode"));
       return root;
     } catch (IOException e) {
