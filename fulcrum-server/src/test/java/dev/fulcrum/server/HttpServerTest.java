@@ -685,6 +685,24 @@ class HttpServerTest {
   }
 
   @Test
+  void anUpgradeAfterTheFirstRequestStaysOnHttp11() throws Exception {
+    // Switching protocols under pipelined HTTP/1.1 requests is not possible: only a connection's
+    // first request may upgrade to h2c; a later one is served as HTTP/1.1.
+    String upgrade =
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    try (RawConnection c = new RawConnection()) {
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("GET", "/v2/health/ready", upgrade, new byte[0]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(JSON.readTree(r.body()).get("ready").asBoolean()).isTrue();
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void malformedHttpIs400AndCloses() throws Exception {
     try (RawConnection c = new RawConnection()) {
       c.out.write("GET /v2 HTTP/9.9 what\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));

@@ -1,0 +1,45 @@
+package dev.fulcrum.server.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last handler of a connection (on its event loop) until its first HTTP/1.1 request that is not
+ * an h2c upgrade: then it commits the connection to HTTP/1.1 by removing the upgrade handler (a
+ * later {@code Upgrade: h2c} would otherwise switch protocols under requests still being answered),
+ * adds the request handlers and steps out. On an HTTP/2 connection it stays, and only closes the
+ * connection on errors that the HTTP/2 handlers pass on.
+ */
+final class Http1Start extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(Http1Start.class);
+
+  private final HttpPipeline connection;
+
+  Http1Start(HttpPipeline connection) {
+    this.connection = connection;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof HttpRequest) {
+      ChannelPipeline p = ctx.pipeline();
+      if (p.get(HttpServerUpgradeHandler.class) != null) {
+        p.remove(HttpServerUpgradeHandler.class);
+      }
+      connection.addHttp1Handlers(p, ctx.name());
+      p.remove(this);
+    }
+    ctx.fireChannelRead(msg);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}
