@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
@@ -99,6 +100,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     inFlight = reply;
     reply.whenComplete(
         (r, t) -> {
+          if (t instanceof CancellationException && !ctx.channel().isActive()) {
+            return; // cancelled by channelInactive: the client is gone, nothing to report
+          }
           Reply out = orError(r, t);
           try {
             ctx.executor().execute(() -> write(ctx, out, ka));
