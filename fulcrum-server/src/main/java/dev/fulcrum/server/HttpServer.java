@@ -25,8 +25,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Open Inference Protocol REST transport (with Triton's extensions) on Netty, HTTP/1.1 with
- * keep-alive.
+ * The Open Inference Protocol REST transport (with Triton's extensions) on Netty: HTTP/1.1 with
+ * keep-alive, and HTTP/2 cleartext (h2c, by prior knowledge or {@code Upgrade}) on the same port.
  *
  * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
  * bound port; {@link #close()} stops accepting, lets responses already queued on the event loops be

@@ -31,7 +31,7 @@ final class Http1Start extends ChannelInboundHandlerAdapter {
       if (p.get(HttpServerUpgradeHandler.class) != null) {
         p.remove(HttpServerUpgradeHandler.class);
       }
-      connection.addHttp1Handlers(p, ctx.name());
+      connection.addRequestHandlers(p, ctx.name());
       p.remove(this);
     }
     ctx.fireChannelRead(msg);

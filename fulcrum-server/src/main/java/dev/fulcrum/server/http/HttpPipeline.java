@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
@@ -73,9 +74,14 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     p.addLast(HTTP1_START, new Http1Start(this));
   }
 
-  /** Adds the HTTP/1.1 request handlers after {@code name}. */
-  void addHttp1Handlers(ChannelPipeline p, String name) {
-    Http2StreamPipeline.addRequestHandlers(p, name, service, maxInputSize, version);
+  /**
+   * Adds the handlers that turn HTTP objects into answered requests, after the handler {@code
+   * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
+   */
+  void addRequestHandlers(ChannelPipeline p, String name) {
+    p.addAfter(name, "decompress", new HttpContentDecompressor(0))
+        .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize))
+        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version));
   }
 
   private ChannelHandler priorKnowledge() {
@@ -99,6 +105,6 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   }
 
   private Http2MultiplexHandler streams() {
-    return new Http2MultiplexHandler(new Http2StreamPipeline(service, maxInputSize, version));
+    return new Http2MultiplexHandler(new Http2StreamPipeline(this));
   }
 }
