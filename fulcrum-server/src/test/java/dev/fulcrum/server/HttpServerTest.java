@@ -685,6 +685,33 @@ class HttpServerTest {
   }
 
   @Test
+  void requestsPipelinedInTheConnectionsFirstBytesAreAllAnswered() throws Exception {
+    // The first request commits the connection to HTTP/1.1 while the rest are being decoded.
+    byte[] body = fp32("[1,1]", "[5]").getBytes(StandardCharsets.UTF_8);
+    String post =
+        "POST "
+            + infer("echo_fp32")
+            + " HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + body.length
+            + "\r\n\r\n";
+    String get = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+    try (RawConnection c = new RawConnection()) {
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      all.write(get.getBytes(StandardCharsets.US_ASCII));
+      all.write(post.getBytes(StandardCharsets.US_ASCII));
+      all.write(body);
+      all.write(get.getBytes(StandardCharsets.US_ASCII));
+      c.out.write(all.toByteArray());
+      c.out.flush();
+      assertThat(c.read().status()).isEqualTo(200);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(JSON.readTree(r.body()).at("/outputs/0/data/0").asDouble()).isEqualTo(5.0);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void anUpgradeAfterTheFirstRequestStaysOnHttp11() throws Exception {
     // Switching protocols under pipelined HTTP/1.1 requests is not possible: only a connection's
     // first request may upgrade to h2c; a later one is served as HTTP/1.1.
