@@ -172,7 +172,7 @@ public final class ModelScheduler implements AutoCloseable {
    * @throws InferenceException RESOURCE_EXHAUSTED when the queue is full
    */
   public void refuseIfFull() {
-    if (policy.maxQueueSize() > 0 && queue.sizeNow() >= policy.maxQueueSize()) {
+    if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
       observer.rejected();
       throw overloaded();
     }

@@ -54,9 +54,7 @@ final class RequestQueue {
   private final int maxBatchSize;
   private final long maxDelayNanos;
 
-  /**
-   * Written under the scheduler's lock; volatile so that {@link #sizeNow()} may read it without.
-   */
+  /** Written under the scheduler's lock; volatile so that {@link #size()} may be read without. */
   private volatile int size;
 
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
@@ -76,12 +74,8 @@ final class RequestQueue {
     dynamicBatching = false;
   }
 
+  /** The queued requests; exact under the scheduler's lock, possibly stale without it. */
   int size() {
-    return size;
-  }
-
-  /** The size as last written, readable without the scheduler's lock (it may be stale). */
-  int sizeNow() {
     return size;
   }
 
@@ -196,12 +190,13 @@ final class RequestQueue {
       dropStaleDeadlines();
       return new Plan(List.of(head), 0);
     }
-    int rows = gather(head, null);
     long waited = now - head.arrivalNanos;
-    boolean go =
-        rows >= maxBatchSize || preferred(rows) || maxDelayNanos == 0 || waited >= maxDelayNanos;
-    if (!go) {
-      return new Plan(List.of(), maxDelayNanos - waited);
+    if (maxDelayNanos != 0 && waited < maxDelayNanos) {
+      // Not due yet: only a full or preferred batch leaves now; counting decides, taking nothing.
+      int rows = gather(head, null);
+      if (rows < maxBatchSize && !preferred(rows)) {
+        return new Plan(List.of(), maxDelayNanos - waited);
+      }
     }
     List<PendingRequest> batch = new ArrayList<>();
     gather(head, batch);
