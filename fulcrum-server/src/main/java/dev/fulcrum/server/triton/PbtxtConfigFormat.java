@@ -50,6 +50,9 @@ public final class PbtxtConfigFormat implements ModelConfigFormat {
       if (message.startsWith(prefix)) {
         message = message.substring(prefix.length());
       }
+      message =
+          message.replaceFirst(
+              "^Input contains unknown fields and/or extensions: \\d+:\\d+: ", "unknown field ");
       throw new ConfigException(
           file, "", "line " + e.getLine() + ", column " + e.getColumn() + ": " + message, e);
     }

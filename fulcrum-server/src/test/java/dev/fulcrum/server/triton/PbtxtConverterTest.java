@@ -264,8 +264,7 @@ class PbtxtConverterTest {
     assertThatThrownBy(() -> convert("max_batch_size: 4\ninput [ { nme: \"x\" } ]"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("config.pbtxt")
-        .hasMessageContaining("line 2, column")
-        .hasMessageContaining("nme");
+        .hasMessageContaining("line 2, column 11: unknown field inference.ModelInput.nme");
     assertThatThrownBy(() -> convert("max_batch_size: \"eight\""))
         .hasMessageContaining("line 1, column");
     assertThatThrownBy(
@@ -280,5 +279,14 @@ class PbtxtConverterTest {
     assertThatThrownBy(() -> convert("backend: \"python\""))
         .hasMessageContaining("field 'backend'")
         .hasMessageContaining("'python' is not supported");
+  }
+
+  @Test
+  void formatReadsConfigPbtxt() throws Exception {
+    PbtxtConfigFormat format = new PbtxtConfigFormat();
+    assertThat(format.fileName()).isEqualTo("config.pbtxt");
+    ModelConfigFile f =
+        format.parse("max_batch_size: 4\noptimization { cuda { graphs: true } }\n", FILE);
+    assertThat(f.maxBatchSize()).isEqualTo(4);
   }
 }
