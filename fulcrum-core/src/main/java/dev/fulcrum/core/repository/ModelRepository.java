@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The models found in one or more repository folders laid out as Triton's: {@code
- * <repo>/<model>/<version>/model.onnx} with an optional {@code <repo>/<model>/config.yaml}.
+ * <repo>/<model>/<version>/model.onnx} with an optional {@code <repo>/<model>/config.yaml} (or a
+ * file of a format the {@link ModelConfigLoader} was given, such as Triton's config.pbtxt).
  *
  * <p>{@link #loadAll()} loads every model on a small pool of named loader threads; a model that
  * fails to load is recorded with its reason and does not stop the others. After loading, the served
