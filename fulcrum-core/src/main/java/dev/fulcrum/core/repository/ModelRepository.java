@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The models found in one or more repository folders laid out as Triton's: {@code
- * <repo>/<model>/<version>/model.onnx} with an optional {@code <repo>/<model>/config.yaml}.
+ * <repo>/<model>/<version>/model.onnx} with an optional {@code <repo>/<model>/config.yaml} (or a
+ * file of a format the {@link ModelConfigLoader} was given, such as Triton's config.pbtxt).
  *
  * <p>{@link #loadAll()} loads every model on a small pool of named loader threads; a model that
  * fails to load is recorded with its reason and does not stop the others. After loading, the served
@@ -54,7 +55,7 @@ public final class ModelRepository implements AutoCloseable {
   private final ModelConfigResolver resolver;
   private final SchedulerEnvironment environment;
   private final boolean ownsEnvironment;
-  private final ModelConfigLoader loader = new ModelConfigLoader();
+  private final ModelConfigLoader loader;
   private final ConcurrentMap<String, ModelEntry> models = new ConcurrentHashMap<>();
   private volatile boolean loading = true;
 
@@ -69,7 +70,7 @@ public final class ModelRepository implements AutoCloseable {
    */
   public ModelRepository(
       List<Path> roots, List<ModelRuntime> runtimes, ModelConfigResolver resolver) {
-    this(roots, runtimes, resolver, SchedulerEnvironment.system(), true);
+    this(roots, runtimes, resolver, SchedulerEnvironment.system(), true, new ModelConfigLoader());
   }
 
   /**
@@ -80,7 +81,20 @@ public final class ModelRepository implements AutoCloseable {
       List<ModelRuntime> runtimes,
       ModelConfigResolver resolver,
       SchedulerEnvironment environment) {
-    this(roots, runtimes, resolver, environment, false);
+    this(roots, runtimes, resolver, environment, false, new ModelConfigLoader());
+  }
+
+  /**
+   * @param environment time, threads and observers for the schedulers; the caller closes it
+   * @param loader reads each model folder's configuration, in the formats it was given
+   */
+  public ModelRepository(
+      List<Path> roots,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment,
+      ModelConfigLoader loader) {
+    this(roots, runtimes, resolver, environment, false, loader);
   }
 
   private ModelRepository(
@@ -88,8 +102,10 @@ public final class ModelRepository implements AutoCloseable {
       List<ModelRuntime> runtimes,
       ModelConfigResolver resolver,
       SchedulerEnvironment environment,
-      boolean ownsEnvironment) {
+      boolean ownsEnvironment,
+      ModelConfigLoader loader) {
     this.environment = environment;
+    this.loader = loader;
     this.ownsEnvironment = ownsEnvironment;
     this.roots = List.copyOf(roots);
     Map<String, ModelRuntime> byPlatform = new LinkedHashMap<>();
@@ -164,11 +180,13 @@ public final class ModelRepository implements AutoCloseable {
   }
 
   private void loadModel(String name, Path dir) {
-    Path configFile = dir.resolve(CONFIG_FILE);
     ModelConfigFile file;
+    Path configFile;
     ModelConfigResolver.Deployment deployment;
     try {
-      file = loader.read(configFile);
+      ModelConfigLoader.FolderConfig found = loader.readFolder(dir);
+      file = found.config();
+      configFile = found.file();
       deployment = resolver.deployment(name, file, configFile);
     } catch (ConfigException e) {
       log.error("model '{}' not loaded: {}", name, e.getMessage());

@@ -161,11 +161,12 @@ public final class ModelJson {
     params.putObject(key).put("string_value", value);
   }
 
-  /** Triton's ONNX Runtime graph levels: -1 disabled, 1 basic/extended, 0 (default) all. */
+  /** Triton's ONNX Runtime backend's graph levels: -1 basic, 1 extended, 2 disabled, 0 all. */
   private static int graphLevel(SessionOptions.OptimizationLevel level) {
     return switch (level) {
-      case DISABLED -> -1;
-      case BASIC, EXTENDED -> 1;
+      case BASIC -> -1;
+      case EXTENDED -> 1;
+      case DISABLED -> 2;
       case ALL -> 0;
     };
   }

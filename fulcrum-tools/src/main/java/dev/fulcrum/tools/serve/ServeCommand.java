@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.serve;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
@@ -13,6 +14,7 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,7 +150,11 @@ public final class ServeCommand implements Callable<Integer> {
     SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
     ModelRepository repository =
         new ModelRepository(
-            roots, List.of(onnx), new ModelConfigResolver(cores, defaultMaxBatchSize), environment);
+            roots,
+            List.of(onnx),
+            new ModelConfigResolver(cores, defaultMaxBatchSize),
+            environment,
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
     HttpServer http =
