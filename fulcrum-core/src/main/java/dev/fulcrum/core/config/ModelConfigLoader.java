@@ -48,6 +48,30 @@ public final class ModelConfigLoader {
     }
   }
 
+  /**
+   * Parses a configuration given as text (JSON or YAML), e.g. the override of a repository load
+   * request; {@code source} names it in error messages.
+   */
+  public ModelConfigFile parse(String text, Path source) throws ConfigException {
+    try {
+      ModelConfigFile parsed = text.isBlank() ? null : yaml.readValue(text, ModelConfigFile.class);
+      return parsed == null ? ModelConfigFile.empty() : parsed;
+    } catch (UnrecognizedPropertyException e) {
+      throw new ConfigException(
+          source,
+          fieldPath(e),
+          "unknown field '"
+              + e.getPropertyName()
+              + "'; known fields here: "
+              + e.getKnownPropertyIds(),
+          e);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(source, fieldPath(e), e.getOriginalMessage(), e);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(source, "", "not valid JSON or YAML: " + e.getOriginalMessage(), e);
+    }
+  }
+
   static String fieldPath(JsonMappingException e) {
     StringBuilder sb = new StringBuilder();
     for (JsonMappingException.Reference r : e.getPath()) {

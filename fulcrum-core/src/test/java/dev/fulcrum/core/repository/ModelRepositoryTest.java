@@ -26,7 +26,7 @@ class ModelRepositoryTest {
   private ModelRepository load(FakeRuntime runtime) {
     ModelRepository r =
         new ModelRepository(List.of(repo), List.of(runtime), new ModelConfigResolver(4, 32));
-    r.loadAll(2);
+    r.loadAll();
     return r;
   }
 
