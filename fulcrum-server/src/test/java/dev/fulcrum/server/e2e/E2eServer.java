@@ -62,7 +62,7 @@ final class E2eServer implements AutoCloseable {
     ModelRepository models =
         new ModelRepository(
             List.of(repository), List.of(runtime), new ModelConfigResolver(cores, 32));
-    models.loadAll(4);
+    models.loadAll();
     InferenceService service = new InferenceService(models, true);
     HttpServer http =
         new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
