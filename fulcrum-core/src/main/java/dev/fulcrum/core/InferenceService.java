@@ -68,8 +68,8 @@ public final class InferenceService {
   /**
    * Runs a request on the version {@link #admissionCheck} resolved for it (the one admission step:
    * the version is not resolved again). If that version was swapped out in between (it is draining
-   * after a new version or configuration took over), a request that named no version goes to what
-   * serves now, so that a swap fails no request; one pinned to the old version gets UNAVAILABLE.
+   * after a new version or configuration took over), the request goes to what serves now, so that a
+   * swap fails no request; one pinned to a version that is no longer served gets UNAVAILABLE.
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted, InferenceRequest request) {
@@ -81,14 +81,13 @@ public final class InferenceService {
     CompletableFuture<InferenceResponse> result;
     try {
       ModelVersion mv = admitted;
-      boolean pinned = request.modelVersion() != null && !request.modelVersion().isEmpty();
-      if (!pinned && !mv.isReady()) {
-        mv = repository.resolve(request.modelName(), "");
+      if (!mv.isReady()) {
+        mv = repository.resolve(request.modelName(), request.modelVersion());
       }
       result = submit(mv, request);
-      if (!pinned && result.isCompletedExceptionally() && !mv.isReady()) {
+      if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
-        result = submit(repository.resolve(request.modelName(), ""), request);
+        result = submit(repository.resolve(request.modelName(), request.modelVersion()), request);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);

@@ -13,7 +13,9 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelRepositoryParameter;
 import dev.fulcrum.server.grpc.proto.RepositoryIndexRequest;
 import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
@@ -295,6 +297,7 @@ class RepositoryApiTest {
 
   @Test
   void warmUpGatesReadinessAndIsReported() throws Exception {
+    writeModel("a", 1, "identity");
     writeModel("w", 1, "gate");
     Files.writeString(
         repo.resolve("w/config.yaml"),
@@ -305,7 +308,7 @@ class RepositoryApiTest {
             inputs:
               IN: {data-type: FP32, dims: [4], zero-data: true}
         """);
-    start(ControlMode.EXPLICIT, List.of());
+    start(ControlMode.EXPLICIT, List.of("a"));
     FakeRuntime.closeGate();
     CompletableFuture<HttpResponse<String>> load =
         CompletableFuture.supplyAsync(
@@ -316,13 +319,18 @@ class RepositoryApiTest {
                 throw new IllegalStateException(e);
               }
             });
-    Await.until("the warm-up runs", () -> index("").equals(List.of("w/1/LOADING")));
+    Await.until("the warm-up runs", () -> index("").contains("w/1/LOADING"));
     assertThat(get("/v2/models/w/ready").statusCode()).isEqualTo(503);
     assertThat(load).isNotDone();
+    // Readiness is per model: 'a' serves while 'w' warms up; the server (strict) is not ready.
+    assertThat(get("/v2/models/a/ready").statusCode()).isEqualTo(200);
+    assertThat(post("/v2/models/a/infer", INFER).statusCode()).isEqualTo(200);
+    assertThat(get("/v2/health/ready").statusCode()).isEqualTo(503);
 
     FakeRuntime.openGate();
     assertThat(load.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
     assertThat(get("/v2/models/w/ready").statusCode()).isEqualTo(200);
+    assertThat(get("/v2/health/ready").statusCode()).isEqualTo(200);
     JsonNode stats = JSON.readTree(get("/v2/models/w/stats").body()).get("model_stats").get(0);
     assertThat(stats.get("warmup_duration_ns").asLong()).isPositive();
     assertThat(stats.get("load_duration_ns").asLong())
@@ -349,20 +357,44 @@ class RepositoryApiTest {
     start(ControlMode.EXPLICIT, List.of("m"));
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicInteger sent = new AtomicInteger();
-    Map<Integer, AtomicInteger> byStatus = new ConcurrentHashMap<>();
+    Map<String, AtomicInteger> byStatus = new ConcurrentHashMap<>();
+    var grpcStub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
+    ModelInferRequest grpcRequest =
+        ModelInferRequest.newBuilder()
+            .setModelName("m")
+            .addInputs(
+                ModelInferRequest.InferInputTensor.newBuilder()
+                    .setName("IN")
+                    .setDatatype("FP32")
+                    .addShape(1)
+                    .addShape(4)
+                    .setContents(
+                        InferTensorContents.newBuilder()
+                            .addAllFp32Contents(List.of(1f, 2f, 3f, 4f))))
+            .build();
     List<Thread> clients = new ArrayList<>();
     for (int c = 0; c < 4; c++) {
+      boolean rest = c % 2 == 0;
       clients.add(
           Thread.ofPlatform()
               .start(
                   () -> {
                     while (running.get()) {
                       sent.incrementAndGet();
-                      int status;
-                      try {
-                        status = post("/v2/models/m/infer", INFER).statusCode();
-                      } catch (Exception e) {
-                        status = -1;
+                      String status;
+                      if (rest) {
+                        try {
+                          status = "http-" + post("/v2/models/m/infer", INFER).statusCode();
+                        } catch (Exception e) {
+                          status = "http-" + e;
+                        }
+                      } else {
+                        try {
+                          grpcStub.withDeadlineAfter(60, TimeUnit.SECONDS).modelInfer(grpcRequest);
+                          status = "grpc-OK";
+                        } catch (StatusRuntimeException e) {
+                          status = "grpc-" + e.getStatus().getCode();
+                        }
                       }
                       byStatus.computeIfAbsent(status, k -> new AtomicInteger()).incrementAndGet();
                     }
@@ -382,17 +414,18 @@ class RepositoryApiTest {
       t.join(60_000);
     }
 
-    int ok = count(byStatus, 200);
-    int rejected = count(byStatus, 429);
-    int timedOut = count(byStatus, 504);
+    int ok = count(byStatus, "http-200") + count(byStatus, "grpc-OK");
+    int rejected = count(byStatus, "http-429") + count(byStatus, "grpc-RESOURCE_EXHAUSTED");
+    int timedOut = count(byStatus, "http-504") + count(byStatus, "grpc-DEADLINE_EXCEEDED");
     assertThat(ok + rejected + timedOut).as("statuses %s", byStatus).isEqualTo(sent.get());
-    assertThat(ok).isPositive();
+    assertThat(count(byStatus, "http-200")).isPositive();
+    assertThat(count(byStatus, "grpc-OK")).isPositive();
     assertThat(
             JSON.readTree(post("/v2/models/m/infer", INFER).body()).get("model_version").asText())
         .isEqualTo("2");
   }
 
-  private static int count(Map<Integer, AtomicInteger> byStatus, int status) {
+  private static int count(Map<String, AtomicInteger> byStatus, String status) {
     AtomicInteger n = byStatus.get(status);
     return n == null ? 0 : n.get();
   }

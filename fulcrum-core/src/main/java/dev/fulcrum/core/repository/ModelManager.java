@@ -270,27 +270,32 @@ public final class ModelManager {
       throw InferenceException.notFound("model '%s' is not in the model repository", name);
     }
     Path configFile = Path.of(name, RepositorySource.CONFIG_FILE);
-    ModelConfigFile file;
-    ModelConfigResolver.Deployment deployment;
-    SortedSet<Long> available;
     String stamp =
         source.configStamp(dir) + (configOverride == null ? "" : "\noverride:" + configOverride);
+    SortedSet<Long> available;
+    try {
+      available = source.versions(dir);
+    } catch (IOException e) {
+      modelFailed(s, "cannot list " + dir + ": " + e.getMessage(), explicit);
+      return;
+    }
+    String attempt = stamp + "\nversions:" + available;
+    if (!explicit && attempt.equals(s.lastAttempt)) {
+      return; // nothing changed since the last poll: neither retry a failure nor reload
+    }
+    s.lastAttempt = attempt;
+    ModelConfigFile file;
+    ModelConfigResolver.Deployment deployment;
     try {
       file =
           configOverride == null
               ? source.readConfig(dir)
               : source.parseConfig(configOverride, Path.of(name, "<load request config>"));
       deployment = resolver.deployment(name, file, configFile);
-      available = source.versions(dir);
-    } catch (ConfigException | IOException e) {
+    } catch (ConfigException e) {
       modelFailed(s, e.getMessage(), explicit);
       return;
     }
-    String attempt = stamp + "\nversions:" + available;
-    if (!explicit && attempt.equals(s.lastAttempt)) {
-      return; // nothing changed since the last poll
-    }
-    s.lastAttempt = attempt;
     ModelRuntime runtime = runtimes.get(deployment.platform());
     if (runtime == null) {
       modelFailed(s, "no runtime for platform " + deployment.platform(), explicit);
@@ -365,7 +370,6 @@ public final class ModelManager {
   private void modelFailed(Slot s, String message, boolean explicit) {
     String reason = source.forClients(message);
     log.error("model '{}' not loaded: {}", s.name, message);
-    s.servingStamp = s.serving.isEmpty() ? "" : s.servingStamp;
     emit(new LifecycleEvent.LoadFailed(s.name, 0, reason));
     s.failure = reason;
     if (explicit) {

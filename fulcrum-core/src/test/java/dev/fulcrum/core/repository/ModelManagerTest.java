@@ -293,6 +293,13 @@ class ModelManagerTest {
     Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 3\n");
     m.poll().join();
     assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(3);
+
+    // A broken configuration is reported once (not at every poll) and what serves stays.
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: [\n");
+    m.poll().join();
+    m.poll().join();
+    assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(3);
+    assertThat(events).filteredOn(e -> e instanceof LoadFailed).hasSize(1);
   }
 
   @Test
