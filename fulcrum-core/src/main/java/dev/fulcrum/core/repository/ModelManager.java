@@ -26,7 +26,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -269,7 +268,8 @@ public final class ModelManager {
       }
       throw InferenceException.notFound("model '%s' is not in the model repository", name);
     }
-    Path configFile = Path.of(name, RepositorySource.CONFIG_FILE);
+    Path configFile =
+        Path.of(name, configOverride == null ? RepositorySource.CONFIG_FILE : "<config override>");
     String stamp =
         source.configStamp(dir) + (configOverride == null ? "" : "\noverride:" + configOverride);
     SortedSet<Long> available;
@@ -290,7 +290,7 @@ public final class ModelManager {
       file =
           configOverride == null
               ? source.readConfig(dir)
-              : source.parseConfig(configOverride, Path.of(name, "<load request config>"));
+              : source.parseConfig(configOverride, configFile);
       deployment = resolver.deployment(name, file, configFile);
     } catch (ConfigException e) {
       modelFailed(s, e.getMessage(), explicit);
@@ -659,16 +659,5 @@ public final class ModelManager {
         s.lock.unlock();
       }
     }
-  }
-
-  /** The version folders of every serving model, for tests and logs. */
-  Map<String, SortedSet<Long>> servingVersions() {
-    Map<String, SortedSet<Long>> out = new TreeMap<>();
-    for (Slot s : models.values()) {
-      SortedSet<Long> v = new TreeSet<>();
-      s.serving.forEach(mv -> v.add(mv.version()));
-      out.put(s.name, v);
-    }
-    return out;
   }
 }

@@ -228,6 +228,8 @@ public final class ServeCommand implements Callable<Integer> {
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
         log.info("  READY        {} v{}", s.name(), s.version());
+      } else if (s.state() == ModelState.UNLOADED) {
+        log.info("  not loaded   {}", s.name());
       } else {
         log.warn("  {}  {} {}: {}", s.state(), s.name(), s.version(), s.reason());
       }
