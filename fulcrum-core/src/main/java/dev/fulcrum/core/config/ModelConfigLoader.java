@@ -124,8 +124,16 @@ public final class ModelConfigLoader {
     } catch (JsonMappingException e) {
       throw new ConfigException(file, fieldPath(e), e.getOriginalMessage(), e);
     } catch (JsonProcessingException e) {
-      throw new ConfigException(file, "", "not valid YAML: " + e.getOriginalMessage(), e);
+      throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
     }
+  }
+
+  /**
+   * Parses a configuration given as text (JSON or YAML), e.g. the override of a repository load
+   * request; {@code source} names it in error messages.
+   */
+  public ModelConfigFile parse(String text, Path source) throws ConfigException {
+    return parseYaml(text, source);
   }
 
   static String fieldPath(JsonMappingException e) {

@@ -1,5 +1,7 @@
 package dev.fulcrum.server.metrics;
 
+import dev.fulcrum.core.repository.LifecycleEvent;
+import dev.fulcrum.core.repository.LifecycleListener;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
@@ -9,6 +11,7 @@ import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -32,7 +35,8 @@ import java.util.function.ToDoubleFunction;
  * ModelStatistics} at scrape time (the Prometheus client would add {@code _total} to counter names,
  * which Triton's do not have).
  */
-public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory {
+public final class ServerMetrics
+    implements SchedulerEnvironment.ObserverFactory, LifecycleListener {
   private static final double[] LATENCY_BUCKETS = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
   };
@@ -45,6 +49,9 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
   private final Histogram computeDuration;
   private final Histogram batchSize;
   private final Counter rejections;
+  private final Gauge loadDuration;
+  private final Gauge warmupDuration;
+  private final Counter loadFailures;
   private volatile ModelRepository repository;
 
   /**
@@ -74,6 +81,24 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
             .help("Requests refused without running: queue_full or timeout")
             .labelNames("model", "version", "reason")
             .register(registry);
+    loadDuration =
+        Gauge.builder()
+            .name("fulcrum_model_load_duration_seconds")
+            .help("Time the serving copy of a model version took to load, warm-up included")
+            .labelNames("model", "version")
+            .register(registry);
+    warmupDuration =
+        Gauge.builder()
+            .name("fulcrum_model_warmup_duration_seconds")
+            .help("Time the serving copy of a model version spent in its model-warmup passes")
+            .labelNames("model", "version")
+            .register(registry);
+    loadFailures =
+        Counter.builder()
+            .name("fulcrum_model_load_failures")
+            .help("Loads (or warm-ups) of a model version that failed; version \"\" for the model")
+            .labelNames("model", "version")
+            .register(registry);
     if (jvm) {
       JvmMetrics.builder().register(registry);
     }
@@ -92,6 +117,23 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
   /** The repository whose models the Triton families describe. */
   public void bind(ModelRepository repository) {
     this.repository = repository;
+  }
+
+  /** Load and warm-up durations and load failures, from the model manager's events. */
+  @Override
+  public void onEvent(LifecycleEvent event) {
+    switch (event) {
+      case LifecycleEvent.Loaded l -> {
+        String v = Long.toString(l.version());
+        loadDuration.labelValues(l.model(), v).set(l.loadDuration().toNanos() / 1e9);
+        warmupDuration.labelValues(l.model(), v).set(l.warmupDuration().toNanos() / 1e9);
+      }
+      case LifecycleEvent.LoadFailed f ->
+          loadFailures
+              .labelValues(f.model(), f.version() == 0 ? "" : Long.toString(f.version()))
+              .inc();
+      case LifecycleEvent.StateChanged c -> {}
+    }
   }
 
   @Override

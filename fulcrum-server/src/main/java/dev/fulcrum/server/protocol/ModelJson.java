@@ -31,6 +31,7 @@ public final class ModelJson {
       List.of(
           "binary_tensor_data",
           "model_configuration",
+          "model_repository",
           "parameters",
           "schedule_policy",
           "statistics");
@@ -220,6 +221,9 @@ public final class ModelJson {
       m.put("last_inference", s.lastInferenceMillis());
       m.put("inference_count", s.inferenceCount());
       m.put("execution_count", s.executionCount());
+      // Fulcrum's extras (Triton's statistics have no load time; gRPC clients ignore them).
+      m.put("load_duration_ns", mv.loadDuration().toNanos());
+      m.put("warmup_duration_ns", mv.warmupDuration().toNanos());
       ObjectNode is = m.putObject("inference_stats");
       duration(is, "success", s.success());
       duration(is, "fail", s.fail());

@@ -40,11 +40,8 @@ final class PbtxtConverter {
   /** The ONNX Runtime backend's name in Triton's {@code backend} field. */
   static final String ONNX_BACKEND = "onnxruntime";
 
-  /**
-   * The configuration as Fulcrum reads it, what was ignored, and the warm-up requests (parsed, but
-   * not yet mapped: they are listed in {@code ignored} under {@code model_warmup}).
-   */
-  record Converted(ModelConfigFile config, List<String> ignored, List<TritonWarmup> warmup) {}
+  /** The configuration as Fulcrum reads it, and the set fields it ignored, by path. */
+  record Converted(ModelConfigFile config, List<String> ignored) {}
 
   private final ModelConfig c;
   private final Path file;
@@ -96,11 +93,11 @@ final class PbtxtConverter {
             instances.count(),
             onnxruntime,
             batching,
-            queue);
-    List<TritonWarmup> warmup = warmup();
+            queue,
+            warmup());
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", ignored);
-    return new Converted(config, List.copyOf(ignored), warmup);
+    return new Converted(config, List.copyOf(ignored));
   }
 
   private String string(String field, String value) {
@@ -372,23 +369,36 @@ final class PbtxtConverter {
     return (int) unsigned;
   }
 
-  /** Parsed for the lead to map onto Fulcrum's warm-up; reported as ignored until then. */
-  private List<TritonWarmup> warmup() {
-    List<TritonWarmup> out = new ArrayList<>();
+  /**
+   * Triton's {@code model_warmup} as Fulcrum's {@code model-warmup}: the same samples; Triton's
+   * {@code input_data_file} names a file in the model's {@code warmup/} folder, ours a path in the
+   * model's folder; a batch size or count of 0 (unset) takes the default of 1.
+   */
+  private List<ModelConfigFile.WarmupFile> warmup() {
+    if (c.getModelWarmupCount() == 0) {
+      return null;
+    }
+    consumed.add("model_warmup");
+    List<ModelConfigFile.WarmupFile> out = new ArrayList<>();
     for (ModelWarmup w : c.getModelWarmupList()) {
-      Map<String, TritonWarmup.Input> inputs = new LinkedHashMap<>();
+      Map<String, ModelConfigFile.WarmupInputFile> inputs = new LinkedHashMap<>();
       w.getInputsMap()
           .forEach(
               (name, in) ->
                   inputs.put(
                       name,
-                      new TritonWarmup.Input(
+                      new ModelConfigFile.WarmupInputFile(
                           datatype(in.getDataType()),
                           in.getDimsList(),
-                          in.getZeroData(),
-                          in.getRandomData(),
-                          in.hasInputDataFile() ? in.getInputDataFile() : null)));
-      out.add(new TritonWarmup(w.getName(), w.getBatchSize(), w.getCount(), inputs));
+                          in.getZeroData() ? Boolean.TRUE : null,
+                          in.getRandomData() ? Boolean.TRUE : null,
+                          in.hasInputDataFile() ? "warmup/" + in.getInputDataFile() : null)));
+      out.add(
+          new ModelConfigFile.WarmupFile(
+              w.getName(),
+              w.getBatchSize() == 0 ? null : w.getBatchSize(),
+              w.getCount() == 0 ? null : w.getCount(),
+              inputs));
     }
     return List.copyOf(out);
   }

@@ -71,8 +71,9 @@ final class E2eServer implements AutoCloseable {
             List.of(runtime),
             new ModelConfigResolver(cores, 32),
             environment,
+            ModelRepository.Settings.defaults(),
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
-    models.loadAll(4);
+    models.loadAll();
     InferenceService service = new InferenceService(models, true);
     HttpServer http =
         new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));

@@ -233,23 +233,20 @@ class PbtxtConverterTest {
             "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters[precision_mode]",
             "optimization.input_pinned_memory",
             "parameters[memory.enable_memory_arena_shrinkage]",
-            "model_warmup[0].name",
-            "model_warmup[0].batch_size",
-            "model_warmup[0].inputs[x]",
-            "model_warmup[0].count",
             "response_cache.enable",
             "model_transaction_policy",
             "metric_tags[team]");
     assertThat(c.config().instanceCount()).isEqualTo(1);
     assertThat(c.config().onnxruntime().intraOpThreads()).isEqualTo(2);
-    assertThat(c.warmup())
+    assertThat(c.config().modelWarmup())
         .containsExactly(
-            new TritonWarmup(
+            new ModelConfigFile.WarmupFile(
                 "w",
                 1,
                 2,
                 java.util.Map.of(
-                    "x", new TritonWarmup.Input("FP32", List.of(4L), true, false, null))));
+                    "x",
+                    new ModelConfigFile.WarmupInputFile("FP32", List.of(4L), true, null, null))));
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.fulcrum.tools.serve;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -131,8 +132,33 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--model-load-thread-count",
       defaultValue = "4",
-      description = "Models loaded in parallel at startup (default: ${DEFAULT-VALUE}).")
+      description = "Models loaded in parallel, at startup and after (default: ${DEFAULT-VALUE}).")
   int loadThreads;
+
+  @Option(
+      names = "--model-control-mode",
+      defaultValue = "none",
+      paramLabel = "MODE",
+      description =
+          "none: load every model at startup, no loading or unloading after; poll: also re-scan the"
+              + " repositories every --repository-poll-secs; explicit: load only --load-model models,"
+              + " then load and unload through the repository API (default: ${DEFAULT-VALUE}).")
+  String modelControlMode;
+
+  @Option(
+      names = "--load-model",
+      paramLabel = "NAME",
+      description =
+          "With --model-control-mode explicit: a model to load at startup; repeatable; '*' loads all.")
+  List<String> loadModels = new ArrayList<>();
+
+  @Option(
+      names = "--repository-poll-secs",
+      defaultValue = "15",
+      description =
+          "With --model-control-mode poll: seconds between scans of the repositories (default:"
+              + " ${DEFAULT-VALUE}).")
+  int repositoryPollSecs;
 
   @Option(
       names = "--default-max-batch-size",
@@ -154,7 +180,9 @@ public final class ServeCommand implements Callable<Integer> {
             List.of(onnx),
             new ModelConfigResolver(cores, defaultMaxBatchSize),
             environment,
+            repositorySettings(),
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    repository.manager().addListener(metrics);
     metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
     HttpServer http =
@@ -194,12 +222,17 @@ public final class ServeCommand implements Callable<Integer> {
                       Runtime.getRuntime().halt(0);
                     }));
 
-    log.info("loading models from {}", roots);
-    repository.loadAll(loadThreads);
+    log.info(
+        "loading models from {} (model control mode {})",
+        roots,
+        repository.settings().mode().name().toLowerCase(java.util.Locale.ROOT));
+    repository.loadAll();
     List<ModelVersionStatus> index = repository.index();
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
         log.info("  READY        {} v{}", s.name(), s.version());
+      } else if (s.state() == ModelState.UNLOADED) {
+        log.info("  not loaded   {}", s.name());
       } else {
         log.warn("  {}  {} {}: {}", s.state(), s.name(), s.version(), s.reason());
       }
@@ -211,6 +244,27 @@ public final class ServeCommand implements Callable<Integer> {
         index.size());
     stopped.await();
     return 0;
+  }
+
+  private ModelRepository.Settings repositorySettings() {
+    ControlMode mode;
+    try {
+      mode = ControlMode.parse(modelControlMode);
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--model-control-mode must be none, poll or explicit, was '" + modelControlMode + "'");
+    }
+    if (!loadModels.isEmpty() && mode != ControlMode.EXPLICIT) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--load-model needs --model-control-mode explicit");
+    }
+    if (repositoryPollSecs < 1) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--repository-poll-secs must be >= 1");
+    }
+    return new ModelRepository.Settings(
+        mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
   }
 
   private void shutdown(

@@ -42,7 +42,7 @@ class BenchEndToEndTest {
     Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
     onnx = new OnnxRuntimeBackend();
     repository = new ModelRepository(List.of(repo), List.of(onnx), new ModelConfigResolver(2, 32));
-    repository.loadAll(1);
+    repository.loadAll();
     InferenceService service = new InferenceService(repository, true);
     http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
     grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
