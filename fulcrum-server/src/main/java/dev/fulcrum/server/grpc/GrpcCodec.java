@@ -104,6 +104,12 @@ final class GrpcCodec {
       }
       rawOutput = b;
     }
+    Object timeout = params.get(TIMEOUT);
+    if (timeout instanceof Number n && n.doubleValue() < 0) {
+      // Checked before the deadline may replace it, so that gRPC refuses it as REST does.
+      throw InferenceException.invalid(
+          "model '%s': timeout must be >= 0 microseconds, was %s", model, timeout);
+    }
     if (deadlineMicros >= 0) {
       Object t = params.get(TIMEOUT);
       if (t == null || (t instanceof Long l && (l <= 0 || l > deadlineMicros))) {
@@ -213,6 +219,9 @@ final class GrpcCodec {
     int n = given;
     ByteBuffer b;
     if (type == DataType.BYTES) {
+      if (n > Tensor.MAX_BYTES_ELEMENTS) {
+        throw Tensor.tooManyBytesElements(name, shape, n);
+      }
       long size = 0;
       for (ByteString s : c.getBytesContentsList()) {
         size += 4 + s.size();
@@ -226,7 +235,11 @@ final class GrpcCodec {
         s.copyTo(b);
       }
     } else {
-      b = ByteBuffer.allocateDirect(n * type.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+      long bytes = Tensor.sizeInBytes(name, type, shape, n);
+      if (bytes > Integer.MAX_VALUE - 8) {
+        throw InferenceException.invalid("input '%s' is larger than 2 GiB", name);
+      }
+      b = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
       for (int i = 0; i < n; i++) {
         switch (type) {
           case BOOL -> b.put((byte) (c.getBoolContents(i) ? 1 : 0));

@@ -87,7 +87,9 @@ public final class GrpcServer implements AutoCloseable {
               .channelType(NioServerSocketChannel.class)
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
-              .addService(new InferenceGrpcService(service, HttpServer.version()))
+              .addService(
+                  StrictParsing.of(
+                      new InferenceGrpcService(service, HttpServer.version()).bindService()))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .build()

@@ -4,6 +4,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.inference.InferenceException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -49,8 +50,19 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.infer = new InferHandler(service);
   }
 
+  /**
+   * Set when a handler before this one failed to decode the request stream (a body that is not
+   * valid gzip/deflate): the codecs' state is unknown, so the connection is answered 400 and
+   * closed, and anything read after it is dropped.
+   */
+  private boolean failed;
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (failed) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
     if (!(msg instanceof FullHttpRequest) && !(msg instanceof OversizedRequest)) {
       ctx.fireChannelRead(msg);
       return;
@@ -67,7 +79,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     Object msg = queue.poll();
-    if (queue.size() <= MAX_QUEUED / 2 && !ctx.channel().config().isAutoRead()) {
+    if (!failed && queue.size() <= MAX_QUEUED / 2 && !ctx.channel().config().isAutoRead()) {
       ctx.channel().config().setAutoRead(true);
     }
     busy = true;
@@ -80,8 +92,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           !o.closeAfter());
       return;
     }
+    if (msg instanceof MalformedStream m) {
+      write(ctx, Responses.error(HttpResponseStatus.BAD_REQUEST, m.message()), false);
+      return;
+    }
     FullHttpRequest request = (FullHttpRequest) msg;
-    boolean keepAlive = HttpUtil.isKeepAlive(request);
+    // After a request the codec could not parse, its state is unknown: answer, then close.
+    boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
     CompletableFuture<Reply> reply;
     try {
       reply = dispatch(request);
@@ -191,6 +208,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             });
   }
 
+  /** The marker queued for a request whose bytes could not be decoded. */
+  private record MalformedStream(String message) {}
+
+  private static String describe(Throwable cause) {
+    Throwable c = cause;
+    while (c.getCause() != null && c.getMessage() == null) {
+      c = c.getCause();
+    }
+    String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    return m.length() > 200 ? m.substring(0, 200) + "..." : m;
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     CompletableFuture<Reply> running = inFlight;
@@ -207,6 +236,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof DecoderException && !failed && ctx.channel().isActive()) {
+      // HttpContentDecompressor could not inflate the body: a client mistake, answered in order.
+      failed = true;
+      ctx.channel().config().setAutoRead(false);
+      queue.add(new MalformedStream("the request body cannot be decoded: " + describe(cause)));
+      next(ctx);
+      return;
+    }
     log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
     ctx.close();
   }
