@@ -147,10 +147,19 @@ public final class Tensor {
     int n = b.remaining();
     switch (datatype) {
       case FP32 -> {
-        for (int i = 0; i < n; i += 4) {
-          if ((b.getInt(base + i) & 0x7F80_0000) == 0x7F80_0000) {
+        // Two elements per read: a pair is only looked at element by element when one is bad.
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+          long v = b.getLong(base + i);
+          if ((v & 0x7F80_0000L) == 0x7F80_0000L) {
             return i / 4;
           }
+          if ((v & 0x7F80_0000_0000_0000L) == 0x7F80_0000_0000_0000L) {
+            return i / 4 + 1;
+          }
+        }
+        if (i < n && (b.getInt(base + i) & 0x7F80_0000) == 0x7F80_0000) {
+          return i / 4;
         }
       }
       case FP64 -> {

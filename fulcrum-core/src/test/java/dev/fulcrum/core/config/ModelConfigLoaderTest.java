@@ -109,4 +109,26 @@ class ModelConfigLoaderTest {
     assertFails("max-batch-size: 4: 5\n", "YAML");
     assertFails("max-batch-size: [1]\n", "max-batch-size");
   }
+
+  @Test
+  void allowNonFiniteIsPerFloatingPointInput() throws Exception {
+    ModelConfig c =
+        resolve(
+            """
+            inputs:
+              - {name: features, allow-non-finite: true}
+            """,
+            BATCHABLE);
+    assertThat(c.inputs().get(0).allowNonFinite()).isTrue();
+    ModelConfig plain = resolve("inputs:\n  - {name: features}\n", BATCHABLE);
+    assertThat(plain.inputs().get(0).allowNonFinite()).isFalse();
+    assertFails(
+        "outputs:\n  - {name: label, allow-non-finite: true}\n",
+        "outputs[0].allow-non-finite",
+        "FP16, BF16, FP32 and FP64");
+    assertFails(
+        "outputs:\n  - {name: probabilities, allow-non-finite: true}\n",
+        "outputs[0].allow-non-finite",
+        "inputs only");
+  }
 }

@@ -56,21 +56,24 @@ final class TensorJson {
       throw InferenceException.invalid(
           "input '%s' has an invalid shape %s", tensor, Arrays.toString(shape));
     }
+    if (type == DataType.BYTES && expected > Tensor.MAX_BYTES_ELEMENTS) {
+      throw Tensor.tooManyBytesElements(tensor, shape, expected);
+    }
     List<JsonNode> leaves = new ArrayList<>((int) Math.min(expected, 1 << 16));
     if (!data.isEmpty() && data.get(0).isArray()) {
       flattenNested(tensor, shape, data, 0, leaves);
     } else {
+      if (data.size() != expected) {
+        throw InferenceException.invalid(
+            "input '%s' (%s, shape %s) has %d data elements but the shape needs %d",
+            tensor, type, Arrays.toString(shape), data.size(), expected);
+      }
       for (JsonNode n : data) {
         if (n.isArray()) {
           throw InferenceException.invalid(
               "input '%s': 'data' mixes nested arrays and values", tensor);
         }
         leaves.add(n);
-      }
-      if (leaves.size() != expected) {
-        throw InferenceException.invalid(
-            "input '%s' (%s, shape %s) has %d data elements but the shape needs %d",
-            tensor, type, Arrays.toString(shape), leaves.size(), expected);
       }
     }
     if (type == DataType.BYTES) {

@@ -2,6 +2,7 @@ package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
@@ -89,7 +90,12 @@ public final class GrpcServer implements AutoCloseable {
               .maxInboundMessageSize(config.maxMessageSize())
               .addService(
                   StrictParsing.of(
-                      new InferenceGrpcService(service, HttpServer.version()).bindService()))
+                      new InferenceGrpcService(
+                              service,
+                              HttpServer.version(),
+                              new RequestFailureLog(
+                                  LoggerFactory.getLogger(InferenceGrpcService.class)))
+                          .bindService()))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .build()

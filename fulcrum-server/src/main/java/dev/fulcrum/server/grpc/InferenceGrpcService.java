@@ -7,6 +7,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
 import dev.fulcrum.server.grpc.proto.ModelConfigResponse;
@@ -61,9 +62,11 @@ import java.util.function.Supplier;
 final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
   private final InferenceService service;
   private final ServerMetadataResponse serverMetadata;
+  private final RequestFailureLog failures;
 
-  InferenceGrpcService(InferenceService service, String version) {
+  InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
     this.service = service;
+    this.failures = failures;
     this.serverMetadata =
         ServerMetadataResponse.newBuilder()
             .setName(ModelJson.SERVER_NAME)
@@ -72,12 +75,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             .build();
   }
 
-  private static <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
+  private <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
     T response;
     try {
       response = body.get();
     } catch (RuntimeException e) {
-      observer.onError(GrpcStatuses.of(e).asRuntimeException());
+      observer.onError(failed(e).asRuntimeException());
       return;
     }
     observer.onNext(response);
@@ -235,7 +238,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       decoded = GrpcCodec.decode(request, deadlineMicros());
       future = service.infer(decoded.request());
     } catch (RuntimeException e) {
-      call.onError(GrpcStatuses.of(e).asRuntimeException());
+      call.onError(failed(e).asRuntimeException());
       return;
     }
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
@@ -244,14 +247,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     future.whenComplete(
         (response, failure) -> {
           if (failure != null) {
-            call.onError(GrpcStatuses.of(failure).asRuntimeException());
+            call.onError(failed(failure).asRuntimeException());
             return;
           }
           ModelInferResponse message;
           try {
             message = GrpcCodec.encode(response, raw);
           } catch (RuntimeException e) {
-            call.onError(GrpcStatuses.of(e).asRuntimeException());
+            call.onError(failed(e).asRuntimeException());
             return;
           }
           call.onNext(message);
@@ -342,7 +345,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
 
     private ModelStreamInferResponse error(ModelInferRequest request, Throwable failure) {
       return ModelStreamInferResponse.newBuilder()
-          .setErrorMessage(GrpcStatuses.message(failure))
+          .setErrorMessage(message(failure))
           .setInferResponse(
               ModelInferResponse.newBuilder()
                   .setModelName(request.getModelName())
@@ -388,5 +391,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       }
       toCancel.forEach(f -> f.cancel(true));
     }
+  }
+
+  /** The status a failed call is closed with; logs the failure (rate-limited). */
+  private Status failed(Throwable t) {
+    failures.failed(t);
+    return GrpcStatuses.of(t);
+  }
+
+  private String message(Throwable t) {
+    failures.failed(t);
+    return GrpcStatuses.message(t);
   }
 }

@@ -1,7 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.server.RequestFailureLog;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
@@ -45,9 +45,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** The reply of the request being served, cancelled if the connection closes first. */
   private CompletableFuture<Reply> inFlight;
 
-  HttpDispatcher(InferenceService service, String version) {
+  private final RequestFailureLog failures;
+
+  HttpDispatcher(InferenceService service, String version, RequestFailureLog failures) {
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
+    this.failures = failures;
   }
 
   /**
@@ -102,15 +105,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     CompletableFuture<Reply> reply;
     try {
       reply = dispatch(request);
-    } catch (InferenceException e) {
-      reply = CompletableFuture.completedFuture(Responses.error(e));
     } catch (RuntimeException e) {
-      reply = CompletableFuture.completedFuture(Responses.error(e));
+      reply = CompletableFuture.completedFuture(error(e));
     } finally {
       request.release();
     }
     if (reply.isDone()) {
-      write(ctx, reply.handle(HttpDispatcher::orError).join(), keepAlive);
+      write(ctx, reply.handle(this::orError).join(), keepAlive);
       return;
     }
     boolean ka = keepAlive;
@@ -129,8 +130,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         });
   }
 
-  private static Reply orError(Reply r, Throwable t) {
-    return t == null ? r : Responses.error(t);
+  private Reply orError(Reply r, Throwable t) {
+    return t == null ? r : error(t);
+  }
+
+  private Reply error(Throwable t) {
+    failures.failed(t);
+    return Responses.error(t);
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request) {
@@ -192,7 +198,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     try {
       response = reply.render(ctx.alloc());
     } catch (RuntimeException e) {
-      response = Responses.error(e).render(ctx.alloc());
+      response = error(e).render(ctx.alloc());
     }
     HttpUtil.setContentLength(response, response.content().readableBytes());
     HttpUtil.setKeepAlive(response, keepAlive);
