@@ -18,6 +18,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the REST request decoder: whatever the bytes, decoding (and then validating against a
@@ -62,6 +64,7 @@ class InferRequestDecoderFuzzTest {
 
   /** The body is all JSON (no Inference-Header-Content-Length). */
   @FuzzTest(maxDuration = "10m", maxExecutions = 300_000)
+  @Timeout(value = 11, unit = TimeUnit.MINUTES) // the build's default of 3 min would cut fuzzing
   void json(byte[] body) {
     decode(body, null, MODEL);
   }
@@ -71,6 +74,7 @@ class InferRequestDecoderFuzzTest {
    * 0} is the raw form. Free-form, so that the header itself is fuzzed too.
    */
   @FuzzTest(maxDuration = "10m", maxExecutions = 300_000)
+  @Timeout(value = 11, unit = TimeUnit.MINUTES) // the build's default of 3 min would cut fuzzing
   void binary(FuzzedDataProvider data) {
     boolean raw = data.consumeBoolean();
     int n = data.consumeInt(0, 4096);
@@ -85,6 +89,7 @@ class InferRequestDecoderFuzzTest {
    * (sizes, BYTES lengths, non-finite values) rather than on JSON syntax.
    */
   @FuzzTest(maxDuration = "10m", maxExecutions = 300_000)
+  @Timeout(value = 11, unit = TimeUnit.MINUTES) // the build's default of 3 min would cut fuzzing
   void binaryTensors(FuzzedDataProvider data) {
     StringBuilder h = new StringBuilder("{\"inputs\":[");
     int inputs = data.consumeInt(1, 3);

@@ -8,6 +8,8 @@ import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the gRPC request decoder from raw message bytes: bytes that parse as a {@code
@@ -20,6 +22,7 @@ import dev.fulcrum.server.grpc.proto.ModelInferRequest;
  */
 class GrpcCodecFuzzTest {
   @FuzzTest(maxDuration = "10m", maxExecutions = 300_000)
+  @Timeout(value = 11, unit = TimeUnit.MINUTES) // the build's default of 3 min would cut fuzzing
   void decode(byte[] message) {
     ModelInferRequest request;
     try {
