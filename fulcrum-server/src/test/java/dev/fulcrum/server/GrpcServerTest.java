@@ -56,6 +56,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -819,7 +820,7 @@ class GrpcServerTest {
   }
 
   @Test
-  void aMalformedMessageEndsTheStreamWithInvalidArgument() throws Exception {
+  void aMalformedStreamMessageFailsThatMessageOnlyAndTheStreamGoesOn() throws Exception {
     CompletableFuture<Throwable> ended = new CompletableFuture<>();
     List<byte[]> answers = new CopyOnWriteArrayList<>();
     StreamObserver<byte[]> requests =
@@ -844,14 +845,21 @@ class GrpcServerTest {
               }
             });
     byte[] data = HttpServerTest.binaryValues(DataType.FP32, 2);
-    requests.onNext(
-        rawRequest(TestModels.echo(DataType.FP32), DataType.FP32, data, 1, 2).toByteArray());
+    ModelInferRequest ok = rawRequest(TestModels.echo(DataType.FP32), DataType.FP32, data, 1, 2);
+    requests.onNext(ok.toBuilder().setId("first").build().toByteArray());
     requests.onNext(MALFORMED);
-    Throwable t = ended.get(30, TimeUnit.SECONDS);
-    assertThat(t).isInstanceOf(StatusRuntimeException.class);
-    assertThat(((StatusRuntimeException) t).getStatus().getCode())
-        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    requests.onNext(ok.toBuilder().setId("second").build().toByteArray());
     requests.onCompleted();
+    assertThat(ended.get(30, TimeUnit.SECONDS)).as("the stream ends normally").isNull();
+    Map<String, ModelStreamInferResponse> byId = new HashMap<>();
+    for (byte[] a : answers) {
+      ModelStreamInferResponse r = ModelStreamInferResponse.parseFrom(a);
+      byId.put(r.getInferResponse().getId(), r);
+    }
+    assertThat(byId).containsOnlyKeys("first", "", "second");
+    assertThat(byId.get("first").getErrorMessage()).isEmpty();
+    assertThat(byId.get("second").getErrorMessage()).isEmpty();
+    assertThat(byId.get("").getErrorMessage()).contains("ModelStreamInfer", "protocol buffer");
   }
 
   @Test

@@ -46,10 +46,37 @@ final class GrpcCodec {
   /** The core's request parameter for the request's timeout, in microseconds. */
   static final String TIMEOUT = "timeout";
 
+  /**
+   * The request parameter that marks a stand-in for a stream message that was not valid protobuf
+   * ({@link StrictParsing}); its string value is the parse failure. A client that sets it gets
+   * INVALID_ARGUMENT with its own text.
+   */
+  static final String MALFORMED = "fulcrum_malformed_message";
+
+  /** The stand-in request for a stream message whose bytes did not parse. */
+  static ModelInferRequest malformed(String description) {
+    return ModelInferRequest.newBuilder()
+        .putParameters(MALFORMED, InferParameter.newBuilder().setStringParam(description).build())
+        .build();
+  }
+
+  /**
+   * Refuses a stand-in made by {@link #malformed}, before anything else looks at the request.
+   *
+   * @throws InferenceException INVALID_ARGUMENT with the parse failure
+   */
+  static void rejectMalformed(ModelInferRequest r) {
+    InferParameter p = r.getParametersMap().get(MALFORMED);
+    if (p != null) {
+      throw InferenceException.invalid("%s", p.getStringParam());
+    }
+  }
+
   /** A decoded request and how to encode its response. */
   record Decoded(InferenceRequest request, boolean rawOutput) {}
 
   static Decoded decode(ModelInferRequest r, long deadlineMicros) {
+    rejectMalformed(r);
     if (r.getModelName().isEmpty()) {
       throw InferenceException.invalid("model_name is required");
     }

@@ -95,7 +95,9 @@ public final class GrpcServer implements AutoCloseable {
                               HttpServer.version(),
                               new RequestFailureLog(
                                   LoggerFactory.getLogger(InferenceGrpcService.class)))
-                          .bindService()))
+                          .bindService(),
+                      GRPCInferenceServiceGrpc.getModelStreamInferMethod().getFullMethodName(),
+                      GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .build()

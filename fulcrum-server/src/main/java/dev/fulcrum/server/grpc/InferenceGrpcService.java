@@ -305,6 +305,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       GrpcCodec.Decoded decoded;
       CompletableFuture<InferenceResponse> future;
       try {
+        GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
         future = service.infer(decoded.request());

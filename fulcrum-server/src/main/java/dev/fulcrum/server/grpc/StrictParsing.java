@@ -12,6 +12,7 @@ import io.grpc.Status;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Makes a malformed request message a client mistake. grpc-java's protobuf marshaller throws on
@@ -19,15 +20,16 @@ import java.util.List;
  * "Application error processing RPC" and logs it at SEVERE, stack trace and all, per message.
  *
  * <p>Here each request marshaller is wrapped so that parsing never throws: a failure becomes a
- * {@link Malformed} marker, which the call's listener intercepts before the service sees it and
- * answers by closing the call with INVALID_ARGUMENT and one concise description naming the method.
- * The service's listener is then told the call was cancelled, and nothing else of the call reaches
- * it. In {@code ModelStreamInfer} the malformed message therefore ends the stream with
- * INVALID_ARGUMENT (answers already sent stay sent): a bytes-level failure has no request id to
- * answer on the stream with.
+ * {@link Malformed} marker, which the call's listener intercepts before the service sees it. On a
+ * unary call it closes the call with INVALID_ARGUMENT and one concise description naming the
+ * method; the service's listener is told the call was cancelled, and nothing else of the call
+ * reaches it. On the one streaming method given ({@code ModelStreamInfer}) the marker is handed to
+ * the service as a stand-in request ({@link GrpcCodec#malformed}) that fails that message only:
+ * gRPC frames each message, so the stream stays in step and goes on.
  *
  * <p>Threads: parsing and the listener run on the call's serializing executor, one event at a time,
- * so the per-call flag needs no lock. Otherwise stateless.
+ * so the per-call flag needs no lock; the stream's answers are sent by the service, under its own
+ * lock. Otherwise stateless.
  */
 final class StrictParsing {
   private StrictParsing() {}
@@ -35,14 +37,21 @@ final class StrictParsing {
   /** A request whose bytes did not parse; stands in for the request object (erased generics). */
   private record Malformed(String description) {}
 
-  /** The same service, with request parse failures answered as INVALID_ARGUMENT. */
-  static ServerServiceDefinition of(ServerServiceDefinition service) {
+  /**
+   * The same service, with request parse failures answered as INVALID_ARGUMENT.
+   *
+   * @param stream the full name of the streaming method whose malformed messages fail one by one
+   * @param standIn makes the stand-in request of that method from the failure's description
+   */
+  static ServerServiceDefinition of(
+      ServerServiceDefinition service, String stream, Function<String, ?> standIn) {
     ServiceDescriptor sd = service.getServiceDescriptor();
     List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
     ServiceDescriptor.Builder descriptor =
         ServiceDescriptor.newBuilder(sd.getName()).setSchemaDescriptor(sd.getSchemaDescriptor());
     for (ServerMethodDefinition<?, ?> m : service.getMethods()) {
-      ServerMethodDefinition<?, ?> strict = strict(m);
+      ServerMethodDefinition<?, ?> strict =
+          strict(m, m.getMethodDescriptor().getFullMethodName().equals(stream) ? standIn : null);
       methods.add(strict);
       descriptor.addMethod(strict.getMethodDescriptor());
     }
@@ -51,7 +60,8 @@ final class StrictParsing {
     return out.build();
   }
 
-  private static <Q, R> ServerMethodDefinition<Q, R> strict(ServerMethodDefinition<Q, R> m) {
+  private static <Q, R> ServerMethodDefinition<Q, R> strict(
+      ServerMethodDefinition<Q, R> m, Function<String, ?> standIn) {
     MethodDescriptor<Q, R> d = m.getMethodDescriptor();
     MethodDescriptor<Q, R> strict =
         d.toBuilder()
@@ -59,7 +69,7 @@ final class StrictParsing {
             .build();
     ServerCallHandler<Q, R> handler = m.getServerCallHandler();
     return ServerMethodDefinition.create(
-        strict, (call, headers) -> new Listener<>(call, handler.startCall(call, headers)));
+        strict, (call, headers) -> new Listener<>(call, handler.startCall(call, headers), standIn));
   }
 
   private record Marshaller<Q>(MethodDescriptor.Marshaller<Q> delegate, String method)
@@ -90,16 +100,23 @@ final class StrictParsing {
   private static final class Listener<Q, R>
       extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, R> call;
+    private final Function<String, ?> standIn;
     private boolean refused;
 
-    Listener(ServerCall<Q, R> call, ServerCall.Listener<Q> delegate) {
+    Listener(ServerCall<Q, R> call, ServerCall.Listener<Q> delegate, Function<String, ?> standIn) {
       super(delegate);
       this.call = call;
+      this.standIn = standIn;
     }
 
     @Override
+    @SuppressWarnings("unchecked") // standIn makes this method's request type
     public void onMessage(Q message) {
       if (refused) {
+        return;
+      }
+      if ((Object) message instanceof Malformed m && standIn != null) {
+        super.onMessage((Q) standIn.apply(m.description()));
         return;
       }
       if ((Object) message instanceof Malformed m) {
