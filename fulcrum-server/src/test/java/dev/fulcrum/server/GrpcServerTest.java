@@ -33,7 +33,9 @@ import dev.fulcrum.server.grpc.proto.ServerMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
 import dev.fulcrum.server.protocol.ModelJson;
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -44,15 +46,22 @@ import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.reflection.v1.ServiceResponse;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -762,6 +771,128 @@ class GrpcServerTest {
   }
 
   // ---- streaming -----------------------------------------------------------------------------
+
+  /** The bytes of a message as they are, so that a test can send ones that do not parse. */
+  private static MethodDescriptor<byte[], byte[]> rawMethod(
+      String name, MethodDescriptor.MethodType type) {
+    MethodDescriptor.Marshaller<byte[]> bytes =
+        new MethodDescriptor.Marshaller<>() {
+          @Override
+          public InputStream stream(byte[] value) {
+            return new ByteArrayInputStream(value);
+          }
+
+          @Override
+          public byte[] parse(InputStream stream) {
+            try {
+              return stream.readAllBytes();
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          }
+        };
+    return MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(type)
+        .setFullMethodName(
+            MethodDescriptor.generateFullMethodName(GRPCInferenceServiceGrpc.SERVICE_NAME, name))
+        .setRequestMarshaller(bytes)
+        .setResponseMarshaller(bytes)
+        .build();
+  }
+
+  /** Seven bytes that claim a 127-byte field 1 and end after five. */
+  private static final byte[] MALFORMED = {0x0a, 0x7f, 1, 2, 3, 4, 5};
+
+  @Test
+  void malformedProtobufIsInvalidArgumentAndTheServerKeepsServing() {
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                ClientCalls.blockingUnaryCall(
+                    channel,
+                    rawMethod("ModelInfer", MethodDescriptor.MethodType.UNARY),
+                    CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+                    MALFORMED));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).contains("ModelInfer", "protocol buffer");
+    assertThat(stub.serverLive(ServerLiveRequest.getDefaultInstance()).getLive()).isTrue();
+  }
+
+  @Test
+  void aMalformedStreamMessageFailsThatMessageOnlyAndTheStreamGoesOn() throws Exception {
+    CompletableFuture<Throwable> ended = new CompletableFuture<>();
+    List<byte[]> answers = new CopyOnWriteArrayList<>();
+    StreamObserver<byte[]> requests =
+        ClientCalls.asyncBidiStreamingCall(
+            channel.newCall(
+                rawMethod("ModelStreamInfer", MethodDescriptor.MethodType.BIDI_STREAMING),
+                CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS)),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(byte[] value) {
+                answers.add(value);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                ended.complete(t);
+              }
+
+              @Override
+              public void onCompleted() {
+                ended.complete(null);
+              }
+            });
+    byte[] data = HttpServerTest.binaryValues(DataType.FP32, 2);
+    ModelInferRequest ok = rawRequest(TestModels.echo(DataType.FP32), DataType.FP32, data, 1, 2);
+    requests.onNext(ok.toBuilder().setId("first").build().toByteArray());
+    requests.onNext(MALFORMED);
+    requests.onNext(ok.toBuilder().setId("second").build().toByteArray());
+    requests.onCompleted();
+    assertThat(ended.get(30, TimeUnit.SECONDS)).as("the stream ends normally").isNull();
+    Map<String, ModelStreamInferResponse> byId = new HashMap<>();
+    for (byte[] a : answers) {
+      ModelStreamInferResponse r = ModelStreamInferResponse.parseFrom(a);
+      byId.put(r.getInferResponse().getId(), r);
+    }
+    assertThat(byId).containsOnlyKeys("first", "", "second");
+    assertThat(byId.get("first").getErrorMessage()).isEmpty();
+    assertThat(byId.get("second").getErrorMessage()).isEmpty();
+    assertThat(byId.get("").getErrorMessage()).contains("ModelStreamInfer", "protocol buffer");
+  }
+
+  @Test
+  void aNegativeTimeoutIsInvalidArgumentAsOnRest() {
+    byte[] data = HttpServerTest.binaryValues(DataType.FP32, 2);
+    ModelInferRequest r =
+        rawRequest(TestModels.echo(DataType.FP32), DataType.FP32, data, 1, 2).toBuilder()
+            .putParameters("timeout", InferParameter.newBuilder().setInt64Param(-1).build())
+            .build();
+    StatusRuntimeException e =
+        catchThrowableOfType(StatusRuntimeException.class, () -> stub.modelInfer(r));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).contains("timeout", "-1");
+  }
+
+  @Test
+  void nonFiniteTypedContentsAreInvalidArgument() {
+    for (float v : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      ModelInferRequest r =
+          ModelInferRequest.newBuilder()
+              .setModelName(TestModels.echo(DataType.FP32))
+              .addInputs(
+                  input("IN", DataType.FP32, 1, 2)
+                      .setContents(
+                          InferTensorContents.newBuilder().addFp32Contents(1).addFp32Contents(v)))
+              .build();
+      StatusRuntimeException e =
+          catchThrowableOfType(StatusRuntimeException.class, () -> stub.modelInfer(r));
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(e.getStatus().getDescription())
+          .contains(TestModels.echo(DataType.FP32), "'IN'", "element 1");
+    }
+  }
 
   @Test
   void streamAnswersInterleavedModelsByIdWithPerMessageErrors() throws Exception {

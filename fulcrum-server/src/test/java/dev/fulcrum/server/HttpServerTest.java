@@ -339,6 +339,12 @@ class HttpServerTest {
     }
     byte[] out = new byte[count * t.byteSize()];
     new Random(t.ordinal()).nextBytes(out);
+    if (t.isFloatingPoint()) {
+      // Clears the top exponent bit, so that no element is NaN or Infinity, which are refused.
+      for (int i = t.byteSize() - 1; i < out.length; i += t.byteSize()) {
+        out[i] = (byte) (out[i] & 0xBF);
+      }
+    }
     if (t == DataType.BOOL) {
       for (int i = 0; i < out.length; i++) {
         out[i] = (byte) (out[i] & 1);
@@ -741,6 +747,118 @@ class HttpServerTest {
       assertThat(c.closedByServer()).isTrue();
     }
     assertThat(get("/v2/health/live").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void malformedPercentEncodingInThePathIs400() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.send("GET", "/v2/models/%zz/ready", "", new byte[0]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("%zz", "percent");
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aBadHeaderInAnHttp11RequestIs400WithConnectionClose() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(
+          "POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void aBodyThatIsNotGzipIs400AndCloses() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      // Pipelined behind a good request: that one is still answered first, in order.
+      c.send("POST", infer("echo_fp32"), "", fp32("[1,1]", "[3]").getBytes(StandardCharsets.UTF_8));
+      c.send(
+          "POST",
+          infer("echo_fp32"),
+          "Content-Encoding: gzip\r\n",
+          "this is not gzip at all".getBytes(StandardCharsets.US_ASCII));
+      assertThat(c.read().status()).isEqualTo(200);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("cannot be decoded");
+      assertThat(c.closedByServer()).isTrue();
+    }
+    assertThat(get("/v2/health/live").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void transferEncodingGzipChunkedIs400() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      byte[] body = fp32("[1,1]", "[1]").getBytes(StandardCharsets.UTF_8);
+      String head =
+          "POST "
+              + infer("echo_fp32")
+              + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+              + Integer.toHexString(body.length)
+              + "\r\n";
+      c.out.write(head.getBytes(StandardCharsets.US_ASCII));
+      c.out.write(body);
+      c.out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void nonFiniteJsonNumbersAreRefusedNamingModelInputAndElement() throws Exception {
+    for (String v : List.of("1e39", "3.5e38", "1e999", "-1e999", "\"NaN\"", "\"Infinity\"")) {
+      HttpResponse<byte[]> r = post(infer("echo_fp32"), fp32("[1,3]", "[1, 2, " + v + "]"));
+      assertError(r, 400, "echo_fp32", "'IN'", "element 2", "NaN or Infinity");
+    }
+    String fp64 =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP64\",\"shape\":[1,2],"
+            + "\"data\":[1e999, 0]}]}";
+    assertError(post(infer("echo_fp64"), fp64), 400, "echo_fp64", "'IN'", "element 0");
+    // The largest finite FP32 is accepted.
+    assertThat(post(infer("echo_fp32"), fp32("[1,1]", "[3.4028235e38]")).statusCode())
+        .isEqualTo(200);
+  }
+
+  @Test
+  void nonFiniteBinaryValuesAreRefusedUnlessTheInputAllowsThem() throws Exception {
+    for (DataType t : List.of(DataType.FP16, DataType.BF16, DataType.FP32, DataType.FP64)) {
+      byte[] data = new byte[2 * t.byteSize()];
+      // element 1: all exponent bits set (NaN or Infinity in every IEEE-like format)
+      data[2 * t.byteSize() - 1] = (byte) 0x7F;
+      data[2 * t.byteSize() - 2] = (byte) 0xF0;
+      String header =
+          ("{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"%s\",\"shape\":[1,2],"
+                  + "\"parameters\":{\"binary_data_size\":%d}}]}")
+              .formatted(t, data.length);
+      assertError(
+          postBinary(infer(TestModels.echo(t)), header, data),
+          400,
+          TestModels.echo(t),
+          "'IN'",
+          "element 1");
+    }
+  }
+
+  @Test
+  void aShapeWhoseByteSizeOverflowsIs400WithoutANegativeSize() throws Exception {
+    String header =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,4611686018427387912],"
+            + "\"parameters\":{\"binary_data_size\":4}}]}";
+    HttpResponse<byte[]> r = postBinary(infer("echo_fp32"), header, new byte[4]);
+    assertError(r, 400, "'IN'", "too large");
+    assertThat(error(r)).doesNotContain("-");
   }
 
   @Test

@@ -239,4 +239,40 @@ class ProtocolContractTest {
     assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(o.message()).contains("'IN'");
   }
+
+  static Stream<Arguments> clientsAndFloatTypes() {
+    return Stream.of(0, 1)
+        .flatMap(
+            c ->
+                Stream.of(DataType.FP16, DataType.BF16, DataType.FP32, DataType.FP64)
+                    .map(t -> Arguments.of(c, t)));
+  }
+
+  @ParameterizedTest(name = "{1} over client #{0}")
+  @MethodSource("clientsAndFloatTypes")
+  void nonFiniteValuesAreInvalidArgumentNamingModelInputAndElement(int client, DataType type)
+      throws Exception {
+    byte[] data = new byte[3 * type.byteSize()];
+    // element 2 has every exponent bit set: Infinity or NaN in each of the four formats
+    data[data.length - 1] = (byte) 0x7F;
+    data[data.length - 2] = (byte) 0xF0;
+    Outcome o = clients.get(client).infer(TestModels.echo(type), type, new long[] {1, 3}, data);
+    assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.message()).contains(TestModels.echo(type), "'IN'", "element 2");
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void aShapeWhoseSizeOverflowsIsInvalidArgumentWithoutANegativeSize(int client) throws Exception {
+    Outcome o =
+        clients
+            .get(client)
+            .infer(
+                TestModels.echo(DataType.FP32),
+                DataType.FP32,
+                new long[] {1, 4611686018427387912L},
+                new byte[4]);
+    assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.message()).contains("'IN'", "too large").doesNotContain("-");
+  }
 }

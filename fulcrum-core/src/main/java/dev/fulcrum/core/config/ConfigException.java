@@ -2,13 +2,16 @@ package dev.fulcrum.core.config;
 
 import java.nio.file.Path;
 
-/** A model configuration that is wrong; the message names the file and the field. */
+/**
+ * A model configuration that is wrong; the message names the file (by its last names, {@link
+ * ShownPath}, as clients may read it) and the field.
+ */
 public class ConfigException extends Exception {
   private static final long serialVersionUID = 1L;
 
   public ConfigException(Path file, String field, String problem) {
     super(
-        file
+        ShownPath.of(file)
             + ": "
             + (field == null || field.isEmpty() ? "" : "field '" + field + "': ")
             + problem);
@@ -16,7 +19,10 @@ public class ConfigException extends Exception {
 
   public ConfigException(Path file, String field, String problem, Throwable cause) {
     super(
-        file + ": " + (field == null || field.isEmpty() ? "" : "field '" + field + "': ") + problem,
+        ShownPath.of(file)
+            + ": "
+            + (field == null || field.isEmpty() ? "" : "field '" + field + "': ")
+            + problem,
         cause);
   }
 }

@@ -50,11 +50,21 @@ public record ModelConfigFile(
         null);
   }
 
-  /** An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0. */
+  /**
+   * An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0; {@code
+   * allow-non-finite: true} lets a floating-point input take NaN and ±Infinity.
+   */
   public record Tensor(
       @JsonProperty("name") String name,
       @JsonProperty("datatype") String datatype,
-      @JsonProperty("dims") List<Long> dims) {}
+      @JsonProperty("dims") List<Long> dims,
+      @JsonProperty("allow-non-finite") Boolean allowNonFinite) {
+
+    /** A tensor without {@code allow-non-finite}. */
+    public Tensor(String name, String datatype, List<Long> dims) {
+      this(name, datatype, dims, null);
+    }
+  }
 
   /** Exactly one of {@code latest}, {@code all}, {@code specific}. */
   public record VersionPolicyFile(

@@ -395,7 +395,18 @@ public final class ModelConfigResolver {
         }
         dims = given;
       }
-      out.add(new TensorConfig(t.name(), type, dims));
+      boolean allowNonFinite = Boolean.TRUE.equals(t.allowNonFinite());
+      if (allowNonFinite && !type.isFloatingPoint()) {
+        throw new ConfigException(
+            file,
+            here + ".allow-non-finite",
+            "applies to FP16, BF16, FP32 and FP64 only; '" + t.name() + "' is " + type);
+      }
+      if (allowNonFinite && field.equals("outputs")) {
+        throw new ConfigException(
+            file, here + ".allow-non-finite", "applies to inputs only; outputs are not checked");
+      }
+      out.add(new TensorConfig(t.name(), type, dims, allowNonFinite));
     }
     if (field.equals("inputs")) {
       for (TensorConfig m : fromModel) {

@@ -7,12 +7,20 @@ import java.util.Objects;
 /**
  * An input or output as the configuration declares it, Triton-style: when the model batches, {@code
  * dims} leaves out the batch dimension; -1 marks a dimension of any size.
+ *
+ * @param allowNonFinite for a floating-point input, whether NaN and ±Infinity are accepted (false
+ *     by default: a request carrying one is refused with INVALID_ARGUMENT)
  */
-public record TensorConfig(String name, DataType datatype, long[] dims) {
+public record TensorConfig(String name, DataType datatype, long[] dims, boolean allowNonFinite) {
   public TensorConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(datatype, "datatype");
     dims = dims.clone();
+  }
+
+  /** A tensor that refuses non-finite values. */
+  public TensorConfig(String name, DataType datatype, long[] dims) {
+    this(name, datatype, dims, false);
   }
 
   @Override
@@ -25,12 +33,13 @@ public record TensorConfig(String name, DataType datatype, long[] dims) {
     return o instanceof TensorConfig t
         && name.equals(t.name)
         && datatype == t.datatype
-        && Arrays.equals(dims, t.dims);
+        && Arrays.equals(dims, t.dims)
+        && allowNonFinite == t.allowNonFinite;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, datatype, Arrays.hashCode(dims));
+    return Objects.hash(name, datatype, Arrays.hashCode(dims), allowNonFinite);
   }
 
   @Override

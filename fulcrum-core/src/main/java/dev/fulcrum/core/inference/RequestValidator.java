@@ -75,6 +75,9 @@ public final class RequestValidator {
             "model '%s': input '%s' has shape %s but the model expects %s",
             model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
       }
+      if (!spec.allowNonFinite()) {
+        rejectNonFinite(model, t);
+      }
       ordered.add(t);
     }
     List<String> outputs = new ArrayList<>();
@@ -96,6 +99,17 @@ public final class RequestValidator {
       }
     }
     return new Validated(ordered, outputs, (int) Math.max(batch, 1));
+  }
+
+  private static void rejectNonFinite(String model, Tensor t) {
+    long i = t.firstNonFinite();
+    if (i >= 0) {
+      throw InferenceException.invalid(
+          "model '%s': input '%s' (%s) element %d is NaN or Infinity (or a number too large for"
+              + " %s); the model does not accept non-finite values (allow-non-finite in its"
+              + " config.yaml)",
+          model, t.name(), t.datatype(), i, t.datatype());
+    }
   }
 
   private static long[] withAnyBatch(long[] shape) {

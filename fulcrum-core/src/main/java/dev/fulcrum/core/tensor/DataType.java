@@ -42,6 +42,11 @@ public enum DataType {
     return byteSize > 0;
   }
 
+  /** True for FP16, BF16, FP32 and FP64, whose elements may be NaN or ±Infinity. */
+  public boolean isFloatingPoint() {
+    return this == FP16 || this == BF16 || this == FP32 || this == FP64;
+  }
+
   /** True for FP16 and BF16, which JSON cannot carry and travel as binary only. */
   public boolean isBinaryOnly() {
     return this == FP16 || this == BF16;

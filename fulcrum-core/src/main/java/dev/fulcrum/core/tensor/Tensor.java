@@ -23,6 +23,13 @@ public final class Tensor {
   private final long[] shape;
   private final ByteBuffer data;
 
+  /**
+   * The most elements a BYTES tensor may have. Each element costs the engine an object however
+   * short it is, so a body of millions of empty strings (4 bytes each in binary, 3 in JSON) is
+   * refused here rather than expanded.
+   */
+  public static final long MAX_BYTES_ELEMENTS = 1 << 20;
+
   private Tensor(String name, DataType datatype, long[] shape, ByteBuffer data) {
     this.name = name;
     this.datatype = datatype;
@@ -49,13 +56,16 @@ public final class Tensor {
     }
     ByteBuffer b = data.slice().order(ByteOrder.LITTLE_ENDIAN);
     if (datatype.isFixedSize()) {
-      long expected = count * datatype.byteSize();
+      long expected = sizeInBytes(name, datatype, s, count);
       if (expected != b.remaining()) {
         throw InferenceException.invalid(
             "tensor '%s' (%s, shape %s) needs %d bytes for %d elements but has %d",
             name, datatype, Arrays.toString(s), expected, count, b.remaining());
       }
     } else {
+      if (count > MAX_BYTES_ELEMENTS) {
+        throw tooManyBytesElements(name, s, count);
+      }
       long found = countBytesElements(name, b);
       if (found != count) {
         throw InferenceException.invalid(
@@ -64,6 +74,28 @@ public final class Tensor {
       }
     }
     return new Tensor(name, datatype, s, b);
+  }
+
+  /**
+   * The bytes a fixed-size tensor of {@code count} elements needs.
+   *
+   * @throws InferenceException (INVALID_ARGUMENT) naming the tensor when the size overflows a long
+   */
+  public static long sizeInBytes(String name, DataType datatype, long[] shape, long count) {
+    try {
+      return Math.multiplyExact(count, (long) datatype.byteSize());
+    } catch (ArithmeticException e) {
+      throw InferenceException.invalid(
+          "tensor '%s' (%s, shape %s) is too large: its size in bytes overflows",
+          name, datatype, Arrays.toString(shape));
+    }
+  }
+
+  /** The error for a BYTES tensor of more than {@link #MAX_BYTES_ELEMENTS} elements. */
+  public static InferenceException tooManyBytesElements(String name, long[] shape, long count) {
+    return InferenceException.invalid(
+        "tensor '%s' (BYTES, shape %s) has %d elements; the limit is %d",
+        name, Arrays.toString(shape), count, MAX_BYTES_ELEMENTS);
   }
 
   /** Builds a BYTES tensor from its elements. */
@@ -97,9 +129,63 @@ public final class Tensor {
             name, n, len, limit - pos);
       }
       pos += (int) len;
-      n++;
+      if (++n > MAX_BYTES_ELEMENTS) {
+        throw InferenceException.invalid(
+            "tensor '%s' (BYTES) has more than %d elements", name, MAX_BYTES_ELEMENTS);
+      }
     }
     return n;
+  }
+
+  /**
+   * The index of the first NaN or ±Infinity element of a floating-point tensor, in one pass over
+   * its bytes; -1 when there is none or the tensor is not FP16, BF16, FP32 or FP64.
+   */
+  public long firstNonFinite() {
+    ByteBuffer b = data;
+    int base = b.position();
+    int n = b.remaining();
+    switch (datatype) {
+      case FP32 -> {
+        // Two elements per read: a pair is only looked at element by element when one is bad.
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+          long v = b.getLong(base + i);
+          if ((v & 0x7F80_0000L) == 0x7F80_0000L) {
+            return i / 4;
+          }
+          if ((v & 0x7F80_0000_0000_0000L) == 0x7F80_0000_0000_0000L) {
+            return i / 4 + 1;
+          }
+        }
+        if (i < n && (b.getInt(base + i) & 0x7F80_0000) == 0x7F80_0000) {
+          return i / 4;
+        }
+      }
+      case FP64 -> {
+        for (int i = 0; i < n; i += 8) {
+          if ((b.getLong(base + i) & 0x7FF0_0000_0000_0000L) == 0x7FF0_0000_0000_0000L) {
+            return i / 8;
+          }
+        }
+      }
+      case FP16 -> {
+        for (int i = 0; i < n; i += 2) {
+          if ((b.getShort(base + i) & 0x7C00) == 0x7C00) {
+            return i / 2;
+          }
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < n; i += 2) {
+          if ((b.getShort(base + i) & 0x7F80) == 0x7F80) {
+            return i / 2;
+          }
+        }
+      }
+      default -> {}
+    }
+    return -1;
   }
 
   /** Returns the same data under another name (no copy). */

@@ -174,4 +174,26 @@ class ModelConfigLoaderTest {
     assertThatThrownBy(() -> new ModelConfigLoader(List.of(NAME_FORMAT)).readFolder(model))
         .hasMessageStartingWith(Path.of("m", "config.name") + ": field 'name': empty");
   }
+
+  @Test
+  void allowNonFiniteIsPerFloatingPointInput() throws Exception {
+    ModelConfig c =
+        resolve(
+            """
+            inputs:
+              - {name: features, allow-non-finite: true}
+            """,
+            BATCHABLE);
+    assertThat(c.inputs().get(0).allowNonFinite()).isTrue();
+    ModelConfig plain = resolve("inputs:\n  - {name: features}\n", BATCHABLE);
+    assertThat(plain.inputs().get(0).allowNonFinite()).isFalse();
+    assertFails(
+        "outputs:\n  - {name: label, allow-non-finite: true}\n",
+        "outputs[0].allow-non-finite",
+        "FP16, BF16, FP32 and FP64");
+    assertFails(
+        "outputs:\n  - {name: probabilities, allow-non-finite: true}\n",
+        "outputs[0].allow-non-finite",
+        "inputs only");
+  }
 }

@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
+import dev.fulcrum.core.config.ShownPath;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
@@ -67,14 +68,18 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     Path file =
         Files.isDirectory(modelFile) ? modelFile.resolve(DEFAULT_MODEL_FILENAME) : modelFile;
     if (!Files.isRegularFile(file)) {
-      throw new ModelLoadException("ONNX model file " + file + " does not exist");
+      throw new ModelLoadException("ONNX model file " + ShownPath.of(file) + " does not exist");
     }
     OrtSession session;
     try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
       session = env.createSession(file.toString(), ortOptions);
     } catch (OrtException e) {
       throw new ModelLoadException(
-          "ONNX Runtime could not load " + file + ": " + e.getMessage(), e);
+          "ONNX Runtime could not load "
+              + ShownPath.of(file)
+              + ": "
+              + String.valueOf(e.getMessage()).replace(file.toString(), ShownPath.of(file)),
+          e);
     }
     try {
       return new OnnxModelInstance(env, session);

@@ -249,7 +249,13 @@ public final class InferRequestDecoder {
         }
         unknown = i;
       } else {
-        known *= shape[i];
+        try {
+          known = Math.multiplyExact(known, shape[i]);
+        } catch (ArithmeticException e) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' has a shape %s too large for any request",
+              model, in.name(), Arrays.toString(config.fullShape(in)));
+        }
       }
     }
     if (unknown >= 0) {

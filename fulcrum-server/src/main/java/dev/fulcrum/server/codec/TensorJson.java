@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.Tensor;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -21,8 +22,10 @@ import java.util.List;
  * Converts the JSON {@code data} of an OIP tensor to and from the tensor's binary layout (see
  * {@link dev.fulcrum.core.tensor.Tensor}). BOOL is {@code true}/{@code false}; integers must be
  * integral JSON numbers within the type's range (UINT64 up to 2^64-1); FP32/FP64 accept numbers and
- * the strings {@code "NaN"}, {@code "Infinity"}, {@code "-Infinity"}; BYTES elements are JSON
- * strings, sent as UTF-8. FP16 and BF16 cannot travel as JSON. Stateless.
+ * the strings {@code "NaN"}, {@code "Infinity"}, {@code "-Infinity"} (a number too large for the
+ * type becomes ±Infinity; the core's RequestValidator refuses non-finite values unless the input
+ * allows them); BYTES elements are JSON strings, sent as UTF-8. FP16 and BF16 cannot travel as
+ * JSON. Stateless.
  */
 final class TensorJson {
   private TensorJson() {}
@@ -53,10 +56,18 @@ final class TensorJson {
       throw InferenceException.invalid(
           "input '%s' has an invalid shape %s", tensor, Arrays.toString(shape));
     }
+    if (type == DataType.BYTES && expected > Tensor.MAX_BYTES_ELEMENTS) {
+      throw Tensor.tooManyBytesElements(tensor, shape, expected);
+    }
     List<JsonNode> leaves = new ArrayList<>((int) Math.min(expected, 1 << 16));
     if (!data.isEmpty() && data.get(0).isArray()) {
       flattenNested(tensor, shape, data, 0, leaves);
     } else {
+      if (data.size() != expected) {
+        throw InferenceException.invalid(
+            "input '%s' (%s, shape %s) has %d data elements but the shape needs %d",
+            tensor, type, Arrays.toString(shape), data.size(), expected);
+      }
       for (JsonNode n : data) {
         if (n.isArray()) {
           throw InferenceException.invalid(
@@ -64,17 +75,18 @@ final class TensorJson {
         }
         leaves.add(n);
       }
-      if (leaves.size() != expected) {
-        throw InferenceException.invalid(
-            "input '%s' (%s, shape %s) has %d data elements but the shape needs %d",
-            tensor, type, Arrays.toString(shape), leaves.size(), expected);
-      }
     }
     if (type == DataType.BYTES) {
+      if (leaves.size() > Tensor.MAX_BYTES_ELEMENTS) {
+        throw Tensor.tooManyBytesElements(tensor, shape, leaves.size());
+      }
       return readBytes(tensor, leaves);
     }
+    // leaves.size() <= Integer.MAX_VALUE / 8 here: a JSON value takes at least 2 bytes of a body
+    // that is at most 2 GiB, and byteSize is at most 8.
     ByteBuffer b =
-        ByteBuffer.allocateDirect(Math.multiplyExact(leaves.size(), type.byteSize()))
+        ByteBuffer.allocateDirect(
+                Math.toIntExact(Tensor.sizeInBytes(tensor, type, shape, leaves.size())))
             .order(ByteOrder.LITTLE_ENDIAN);
     for (int i = 0; i < leaves.size(); i++) {
       put(tensor, type, b, i, leaves.get(i));

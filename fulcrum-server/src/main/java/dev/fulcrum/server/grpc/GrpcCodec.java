@@ -46,10 +46,37 @@ final class GrpcCodec {
   /** The core's request parameter for the request's timeout, in microseconds. */
   static final String TIMEOUT = "timeout";
 
+  /**
+   * The request parameter that marks a stand-in for a stream message that was not valid protobuf
+   * ({@link StrictParsing}); its string value is the parse failure. A client that sets it gets
+   * INVALID_ARGUMENT with its own text.
+   */
+  static final String MALFORMED = "fulcrum_malformed_message";
+
+  /** The stand-in request for a stream message whose bytes did not parse. */
+  static ModelInferRequest malformed(String description) {
+    return ModelInferRequest.newBuilder()
+        .putParameters(MALFORMED, InferParameter.newBuilder().setStringParam(description).build())
+        .build();
+  }
+
+  /**
+   * Refuses a stand-in made by {@link #malformed}, before anything else looks at the request.
+   *
+   * @throws InferenceException INVALID_ARGUMENT with the parse failure
+   */
+  static void rejectMalformed(ModelInferRequest r) {
+    InferParameter p = r.getParametersMap().get(MALFORMED);
+    if (p != null) {
+      throw InferenceException.invalid("%s", p.getStringParam());
+    }
+  }
+
   /** A decoded request and how to encode its response. */
   record Decoded(InferenceRequest request, boolean rawOutput) {}
 
   static Decoded decode(ModelInferRequest r, long deadlineMicros) {
+    rejectMalformed(r);
     if (r.getModelName().isEmpty()) {
       throw InferenceException.invalid("model_name is required");
     }
@@ -103,6 +130,12 @@ final class GrpcCodec {
             "request parameter '%s' must be a bool (bool_param)", RAW_OUTPUT);
       }
       rawOutput = b;
+    }
+    Object timeout = params.get(TIMEOUT);
+    if (timeout instanceof Number n && n.doubleValue() < 0) {
+      // Checked before the deadline may replace it, so that gRPC refuses it as REST does.
+      throw InferenceException.invalid(
+          "model '%s': timeout must be >= 0 microseconds, was %s", model, timeout);
     }
     if (deadlineMicros >= 0) {
       Object t = params.get(TIMEOUT);
@@ -213,6 +246,9 @@ final class GrpcCodec {
     int n = given;
     ByteBuffer b;
     if (type == DataType.BYTES) {
+      if (n > Tensor.MAX_BYTES_ELEMENTS) {
+        throw Tensor.tooManyBytesElements(name, shape, n);
+      }
       long size = 0;
       for (ByteString s : c.getBytesContentsList()) {
         size += 4 + s.size();
@@ -226,7 +262,11 @@ final class GrpcCodec {
         s.copyTo(b);
       }
     } else {
-      b = ByteBuffer.allocateDirect(n * type.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+      long bytes = Tensor.sizeInBytes(name, type, shape, n);
+      if (bytes > Integer.MAX_VALUE - 8) {
+        throw InferenceException.invalid("input '%s' is larger than 2 GiB", name);
+      }
+      b = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
       for (int i = 0; i < n; i++) {
         switch (type) {
           case BOOL -> b.put((byte) (c.getBoolContents(i) ? 1 : 0));

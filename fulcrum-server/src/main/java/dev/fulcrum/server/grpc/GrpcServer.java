@@ -2,6 +2,7 @@ package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
@@ -87,7 +88,16 @@ public final class GrpcServer implements AutoCloseable {
               .channelType(NioServerSocketChannel.class)
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
-              .addService(new InferenceGrpcService(service, HttpServer.version()))
+              .addService(
+                  StrictParsing.of(
+                      new InferenceGrpcService(
+                              service,
+                              HttpServer.version(),
+                              new RequestFailureLog(
+                                  LoggerFactory.getLogger(InferenceGrpcService.class)))
+                          .bindService(),
+                      GRPCInferenceServiceGrpc.getModelStreamInferMethod().getFullMethodName(),
+                      GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .build()

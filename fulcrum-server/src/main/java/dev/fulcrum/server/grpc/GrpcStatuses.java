@@ -8,13 +8,12 @@ import io.grpc.StatusRuntimeException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
-/** Maps core failures to gRPC statuses; only engine or server faults become INTERNAL. */
+/**
+ * Maps core failures to gRPC statuses; only engine or server faults become INTERNAL. Logging is the
+ * caller's ({@link dev.fulcrum.server.RequestFailureLog}). Stateless.
+ */
 final class GrpcStatuses {
-  private static final Logger log = LoggerFactory.getLogger(GrpcStatuses.class);
-
   private GrpcStatuses() {}
 
   static Status.Code code(ErrorCode code) {
@@ -34,9 +33,6 @@ final class GrpcStatuses {
   static Status of(Throwable t) {
     Throwable cause = unwrap(t);
     if (cause instanceof InferenceException ie) {
-      if (ie.code() == ErrorCode.INTERNAL) {
-        log.warn("request failed: {}", ie.getMessage(), ie.getCause());
-      }
       return Status.fromCode(code(ie.code())).withDescription(ie.getMessage());
     }
     if (cause instanceof StatusRuntimeException e) {
@@ -48,7 +44,6 @@ final class GrpcStatuses {
     if (cause instanceof CancellationException) {
       return Status.CANCELLED.withDescription("the request was cancelled");
     }
-    log.error("unexpected failure while serving a gRPC request", cause);
     return Status.INTERNAL.withDescription("internal error: " + cause).withCause(cause);
   }
 

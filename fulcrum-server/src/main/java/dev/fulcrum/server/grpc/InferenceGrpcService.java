@@ -7,6 +7,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
 import dev.fulcrum.server.grpc.proto.ModelConfigResponse;
@@ -35,6 +36,7 @@ import dev.fulcrum.server.grpc.proto.ServerReadyResponse;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.HashSet;
@@ -61,9 +63,11 @@ import java.util.function.Supplier;
 final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
   private final InferenceService service;
   private final ServerMetadataResponse serverMetadata;
+  private final RequestFailureLog failures;
 
-  InferenceGrpcService(InferenceService service, String version) {
+  InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
     this.service = service;
+    this.failures = failures;
     this.serverMetadata =
         ServerMetadataResponse.newBuilder()
             .setName(ModelJson.SERVER_NAME)
@@ -72,12 +76,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             .build();
   }
 
-  private static <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
+  private <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
     T response;
     try {
       response = body.get();
     } catch (RuntimeException e) {
-      observer.onError(GrpcStatuses.of(e).asRuntimeException());
+      observer.onError(failed(e).asRuntimeException());
       return;
     }
     observer.onNext(response);
@@ -253,7 +257,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
               ? service.infer(decoded.request())
               : service.infer(admitted, decoded.request());
     } catch (RuntimeException e) {
-      call.onError(GrpcStatuses.of(e).asRuntimeException());
+      call.onError(failed(e).asRuntimeException());
       return;
     }
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
@@ -262,14 +266,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     future.whenComplete(
         (response, failure) -> {
           if (failure != null) {
-            call.onError(GrpcStatuses.of(failure).asRuntimeException());
+            call.onError(failed(failure).asRuntimeException());
             return;
           }
           ModelInferResponse message;
           try {
             message = GrpcCodec.encode(response, raw);
           } catch (RuntimeException e) {
-            call.onError(GrpcStatuses.of(e).asRuntimeException());
+            call.onError(failed(e).asRuntimeException());
             return;
           }
           call.onNext(message);
@@ -321,6 +325,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       GrpcCodec.Decoded decoded;
       CompletableFuture<InferenceResponse> future;
       try {
+        GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         ModelVersion admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
         future =
@@ -364,7 +369,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
 
     private ModelStreamInferResponse error(ModelInferRequest request, Throwable failure) {
       return ModelStreamInferResponse.newBuilder()
-          .setErrorMessage(GrpcStatuses.message(failure))
+          .setErrorMessage(message(failure))
           .setInferResponse(
               ModelInferResponse.newBuilder()
                   .setModelName(request.getModelName())
@@ -410,5 +415,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       }
       toCancel.forEach(f -> f.cancel(true));
     }
+  }
+
+  /** The status a failed call is closed with; logs the failure (rate-limited). */
+  private Status failed(Throwable t) {
+    failures.failed(t);
+    return GrpcStatuses.of(t);
+  }
+
+  private String message(Throwable t) {
+    failures.failed(t);
+    return GrpcStatuses.message(t);
   }
 }

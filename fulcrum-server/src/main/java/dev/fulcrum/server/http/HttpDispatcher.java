@@ -1,9 +1,10 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.server.RequestFailureLog;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -45,14 +46,28 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** The reply of the request being served, cancelled if the connection closes first. */
   private CompletableFuture<Reply> inFlight;
 
-  HttpDispatcher(InferenceService service, String version) {
+  private final RequestFailureLog failures;
+
+  HttpDispatcher(InferenceService service, String version, RequestFailureLog failures) {
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
     this.repository = new RepositoryHandler(service);
+    this.failures = failures;
   }
+
+  /**
+   * Set when a handler before this one failed to decode the request stream (a body that is not
+   * valid gzip/deflate): the codecs' state is unknown, so the connection is answered 400 and
+   * closed, and anything read after it is dropped.
+   */
+  private boolean failed;
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (failed) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
     if (!(msg instanceof FullHttpRequest) && !(msg instanceof OversizedRequest)) {
       ctx.fireChannelRead(msg);
       return;
@@ -69,7 +84,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     Object msg = queue.poll();
-    if (queue.size() <= MAX_QUEUED / 2 && !ctx.channel().config().isAutoRead()) {
+    if (!failed && queue.size() <= MAX_QUEUED / 2 && !ctx.channel().config().isAutoRead()) {
       ctx.channel().config().setAutoRead(true);
     }
     busy = true;
@@ -82,20 +97,23 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           !o.closeAfter());
       return;
     }
+    if (msg instanceof MalformedStream m) {
+      write(ctx, Responses.error(HttpResponseStatus.BAD_REQUEST, m.message()), false);
+      return;
+    }
     FullHttpRequest request = (FullHttpRequest) msg;
-    boolean keepAlive = HttpUtil.isKeepAlive(request);
+    // After a request the codec could not parse, its state is unknown: answer, then close.
+    boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
     CompletableFuture<Reply> reply;
     try {
       reply = dispatch(request);
-    } catch (InferenceException e) {
-      reply = CompletableFuture.completedFuture(Responses.error(e));
     } catch (RuntimeException e) {
-      reply = CompletableFuture.completedFuture(Responses.error(e));
+      reply = CompletableFuture.completedFuture(error(e));
     } finally {
       request.release();
     }
     if (reply.isDone()) {
-      write(ctx, reply.handle(HttpDispatcher::orError).join(), keepAlive);
+      write(ctx, reply.handle(this::orError).join(), keepAlive);
       return;
     }
     boolean ka = keepAlive;
@@ -114,8 +132,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         });
   }
 
-  private static Reply orError(Reply r, Throwable t) {
-    return t == null ? r : Responses.error(t);
+  private Reply orError(Reply r, Throwable t) {
+    return t == null ? r : error(t);
+  }
+
+  private Reply error(Throwable t) {
+    failures.failed(t);
+    return Responses.error(t);
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request) {
@@ -180,7 +203,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     try {
       response = reply.render(ctx.alloc());
     } catch (RuntimeException e) {
-      response = Responses.error(e).render(ctx.alloc());
+      response = error(e).render(ctx.alloc());
     }
     HttpUtil.setContentLength(response, response.content().readableBytes());
     HttpUtil.setKeepAlive(response, keepAlive);
@@ -194,6 +217,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                 next(ctx);
               }
             });
+  }
+
+  /** The marker queued for a request whose bytes could not be decoded. */
+  private record MalformedStream(String message) {}
+
+  private static String describe(Throwable cause) {
+    Throwable c = cause;
+    while (c.getCause() != null && c.getMessage() == null) {
+      c = c.getCause();
+    }
+    String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    return m.length() > 200 ? m.substring(0, 200) + "..." : m;
   }
 
   @Override
@@ -212,6 +247,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof DecoderException && !failed && ctx.channel().isActive()) {
+      // HttpContentDecompressor could not inflate the body: a client mistake, answered in order.
+      failed = true;
+      ctx.channel().config().setAutoRead(false);
+      queue.add(new MalformedStream("the request body cannot be decoded: " + describe(cause)));
+      next(ctx);
+      return;
+    }
     log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
     ctx.close();
   }

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.RequestFailureLog;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -17,6 +18,7 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.AsciiString;
+import org.slf4j.LoggerFactory;
 
 /**
  * The handlers of one connection on the REST port, which speaks HTTP/1.1 and HTTP/2 cleartext
@@ -46,6 +48,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final InferenceService service;
   private final int maxInputSize;
   private final String version;
+  private final RequestFailureLog failures =
+      new RequestFailureLog(LoggerFactory.getLogger(HttpDispatcher.class));
 
   /**
    * @param service the core every request goes to
@@ -81,7 +85,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   void addRequestHandlers(ChannelPipeline p, String name) {
     p.addAfter(name, "decompress", new HttpContentDecompressor(0))
         .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize))
-        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version));
+        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures));
   }
 
   private ChannelHandler priorKnowledge() {

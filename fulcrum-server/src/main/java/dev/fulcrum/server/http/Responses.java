@@ -17,13 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** Builds JSON responses and maps core errors to HTTP statuses with OIP error bodies. */
 final class Responses {
-  private static final Logger log = LoggerFactory.getLogger(Responses.class);
-
   private Responses() {}
 
   /** Nginx's "client closed request"; the client is gone, so nobody reads it, but logs do. */
@@ -77,7 +73,10 @@ final class Responses {
     };
   }
 
-  /** The error reply for any failure; only engine or server faults are 500. */
+  /**
+   * The error reply for any failure; only engine or server faults are 500. Logging is the caller's
+   * ({@link dev.fulcrum.server.RequestFailureLog}).
+   */
   static Reply error(Throwable t) {
     Throwable cause = t;
     while ((cause instanceof CompletionException || cause instanceof ExecutionException)
@@ -85,12 +84,8 @@ final class Responses {
       cause = cause.getCause();
     }
     if (cause instanceof InferenceException ie) {
-      if (ie.code() == ErrorCode.INTERNAL) {
-        log.warn("request failed: {}", ie.getMessage(), ie.getCause());
-      }
       return error(status(ie.code()), ie.getMessage());
     }
-    log.error("unexpected failure while serving a request", cause);
     return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause);
   }
 }

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.core.inference.InferenceException;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.ArrayList;
@@ -38,13 +39,17 @@ record Route(Endpoint endpoint, String model, String version) {
     }
   }
 
-  /** Matches a request URI (the query string is ignored). */
+  /**
+   * Matches a request URI (the query string is ignored).
+   *
+   * @throws InferenceException INVALID_ARGUMENT when a path segment is not valid percent-encoding
+   */
   static Route match(String uri) {
     String path = new QueryStringDecoder(uri).rawPath();
     List<String> s = new ArrayList<>();
     for (String part : path.split("/", -1)) {
       if (!part.isEmpty()) {
-        s.add(QueryStringDecoder.decodeComponent(part));
+        s.add(decode(part));
       }
     }
     int n = s.size();
@@ -105,6 +110,16 @@ record Route(Endpoint endpoint, String model, String version) {
       };
     }
     return notFound();
+  }
+
+  private static String decode(String segment) {
+    try {
+      return QueryStringDecoder.decodeComponent(segment);
+    } catch (IllegalArgumentException e) {
+      String shown = segment.length() > 100 ? segment.substring(0, 100) + "..." : segment;
+      throw InferenceException.invalid(
+          "the path segment '%s' is not valid percent-encoding: %s", shown, e.getMessage());
+    }
   }
 
   private static Route notFound() {

@@ -14,6 +14,7 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.testkit.TestModels;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
@@ -39,6 +40,14 @@ class DataTypeRoundTripE2eTest {
   @BeforeAll
   static void start() throws Exception {
     TestModels.writeRepository(repo);
+    // The edge values include NaN and ±Infinity, which inputs refuse unless they allow them.
+    for (DataType t : DataType.values()) {
+      if (t.isFloatingPoint()) {
+        Files.writeString(
+            repo.resolve(TestModels.identityModelName(t)).resolve("config.yaml"),
+            "inputs:\n  - name: " + TestModels.INPUT0 + "\n    allow-non-finite: true\n");
+      }
+    }
     server = E2eServer.start(repo);
     ort = new OnnxRuntimeBackend();
   }

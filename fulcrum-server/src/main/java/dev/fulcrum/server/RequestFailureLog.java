@@ -1,0 +1,67 @@
+package dev.fulcrum.server;
+
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.event.Level;
+
+/**
+ * How a transport logs the requests it answers with an error, one policy for REST and gRPC: a
+ * client mistake (any {@link ErrorCode} but INTERNAL) is one INFO line without a stack trace; an
+ * engine failure (INTERNAL) a WARN line with its cause's stack trace; any other exception, which is
+ * a server bug, an ERROR line with its stack trace. All are rate-limited per kind ({@link
+ * RateLimitedLog}, one line per 10 s), so a client repeating a bad request cannot flood the log.
+ * Cancellations are not logged. Thread-safe; each server owns one.
+ */
+public final class RequestFailureLog {
+  /** At most one line per kind of failure in this interval. */
+  public static final Duration INTERVAL = Duration.ofSeconds(10);
+
+  private final RateLimitedLog log;
+
+  public RequestFailureLog(Logger logger) {
+    this(new RateLimitedLog(logger, INTERVAL));
+  }
+
+  RequestFailureLog(RateLimitedLog log) {
+    this.log = log;
+  }
+
+  /** Logs the failure of one request (the exception it was answered with, wrapped or not). */
+  public void failed(Throwable t) {
+    Throwable cause = t;
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    if (cause instanceof CancellationException) {
+      return;
+    }
+    if (cause instanceof InferenceException ie) {
+      if (ie.code() == ErrorCode.INTERNAL) {
+        Throwable root = ie.getCause();
+        log.log(
+            Level.WARN,
+            "INTERNAL " + (root == null ? "" : root.getClass().getName()),
+            "request failed: " + ie.getMessage(),
+            root);
+      } else if (ie.code() != ErrorCode.CANCELLED) {
+        log.log(
+            Level.INFO,
+            ie.code().name(),
+            "request refused (" + ie.code() + "): " + ie.getMessage(),
+            null);
+      }
+      return;
+    }
+    log.log(
+        Level.ERROR,
+        "unexpected " + cause.getClass().getName(),
+        "unexpected failure while serving a request: " + cause,
+        cause);
+  }
+}
