@@ -9,6 +9,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
+import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
@@ -151,12 +152,25 @@ final class OnnxModelInstance implements ModelInstance {
         return out;
       }
     } catch (OrtException e) {
-      throw InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
+      throw classify(e);
     } finally {
       for (OnnxTensor t : feeds.values()) {
         t.close();
       }
     }
+  }
+
+  /**
+   * The input's fault or the engine's: ONNX Runtime reports a pass that failed on the data it was
+   * given (e.g. Gather's "indices element out of data bounds") as INVALID_ARGUMENT, which is the
+   * client's mistake (400 / INVALID_ARGUMENT); anything else is the engine's (500 / INTERNAL).
+   */
+  static InferenceException classify(OrtException e) {
+    if (e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
+      return new InferenceException(
+          ErrorCode.INVALID_ARGUMENT, "ONNX Runtime rejected the input: " + e.getMessage());
+    }
+    return InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
   }
 
   private OnnxTensor toOrt(Tensor t) throws OrtException {

@@ -36,15 +36,20 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** Pipelined requests queued beyond this stop reading from the socket until some are answered. */
   private static final int MAX_QUEUED = 16;
 
+  private final InferenceService service;
   private final ModelHandler models;
   private final InferHandler infer;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
+  /** Whether the request being served is counted in {@link InferenceService#responses()}. */
+  private boolean counted;
+
   /** The reply of the request being served, cancelled if the connection closes first. */
   private CompletableFuture<Reply> inFlight;
 
   HttpDispatcher(InferenceService service, String version) {
+    this.service = service;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
   }
@@ -71,6 +76,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ctx.channel().config().setAutoRead(true);
     }
     busy = true;
+    counted = true;
+    service.responses().enter();
     if (msg instanceof OversizedRequest o) {
       write(
           ctx,
@@ -178,11 +185,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       response = Responses.error(e).render(ctx.alloc());
     }
     HttpUtil.setContentLength(response, response.content().readableBytes());
-    HttpUtil.setKeepAlive(response, keepAlive);
+    // While the server drains, each answer ends its connection (Connection: close), so that
+    // clients move to another server; on HTTP/2 the header is dropped and GOAWAY does this.
+    boolean again = keepAlive && !service.isDraining();
+    HttpUtil.setKeepAlive(response, again);
     ctx.writeAndFlush(response)
         .addListener(
             f -> {
-              if (!keepAlive || !f.isSuccess()) {
+              // Counted until written: a drain waits for the bytes, not for the result.
+              uncount();
+              if (!again || !f.isSuccess()) {
                 ctx.close();
               } else {
                 busy = false;
@@ -191,8 +203,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             });
   }
 
+  private void uncount() {
+    if (counted) {
+      counted = false;
+      service.responses().exit();
+    }
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    uncount();
     CompletableFuture<Reply> running = inFlight;
     if (running != null && !running.isDone()) {
       // The client is gone: cancel its request so the scheduler drops it if still queued.

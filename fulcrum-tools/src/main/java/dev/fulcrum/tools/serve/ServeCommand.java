@@ -7,6 +7,7 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.GrpcServer;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -31,8 +33,9 @@ import picocli.CommandLine.Option;
  * follow Triton's where Triton has them.
  *
  * <p>Lifecycle: the HTTP and gRPC ports open first (live, not ready), models load, readiness turns
- * true. On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
- * {@code --exit-timeout-secs}), and the process exits 0.
+ * true. On SIGTERM or SIGINT readiness turns false, new requests are refused, in-flight ones finish
+ * and their responses are written, connections close, sessions close (all within {@code
+ * --exit-timeout-secs}, see {@link GracefulShutdown}), and only then does the process exit 0.
  */
 @Command(
     name = "serve",
@@ -114,7 +117,8 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--exit-timeout-secs",
       defaultValue = "30",
       description =
-          "On shutdown, how long in-flight requests may take to finish (default: ${DEFAULT-VALUE}).")
+          "On shutdown, how long the whole drain may take: in-flight requests finish and their"
+              + " responses are written, then sessions close (default: ${DEFAULT-VALUE}).")
   int exitTimeoutSecs;
 
   @Option(
@@ -172,20 +176,47 @@ public final class ServeCommand implements Callable<Integer> {
     log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
+    AtomicBoolean stopping = new AtomicBoolean();
+    Runnable stop =
+        () -> {
+          boolean enginesClosed = shutdown(service, http, grpc);
+          if (metricsServer != null) {
+            metricsServer.close();
+          }
+          environment.close();
+          stopped.countDown();
+          if (!enginesClosed) {
+            // A pass or a load still uses ONNX Runtime: exiting would run its hook, which frees
+            // the environment under that thread. Stop the process without running hooks.
+            Runtime.getRuntime().halt(0);
+          }
+        };
+    // SIGTERM / SIGINT: drain and close on our own thread, then exit 0 (see TerminationSignals).
+    TerminationSignals.route(
+        () -> {
+          if (stopping.compareAndSet(false, true)) {
+            Thread.ofPlatform()
+                .name("fulcrum-shutdown")
+                .start(
+                    () -> {
+                      stop.run();
+                      System.exit(0);
+                    });
+          } else {
+            log.info("already shutting down");
+          }
+        });
+    // Any other exit (System.exit elsewhere, SIGHUP): drain as well as we can. ONNX Runtime's own
+    // hook runs alongside this one there, which only the signal route above avoids.
     Runtime.getRuntime()
         .addShutdownHook(
             Thread.ofPlatform()
-                .name("fulcrum-shutdown")
+                .name("fulcrum-exit")
                 .unstarted(
                     () -> {
-                      shutdown(service, http, grpc, repository, onnx);
-                      if (metricsServer != null) {
-                        metricsServer.close();
+                      if (stopping.compareAndSet(false, true)) {
+                        stop.run();
                       }
-                      environment.close();
-                      stopped.countDown();
-                      // A SIGTERM shutdown is the normal end of a server: exit 0, not 143.
-                      Runtime.getRuntime().halt(0);
                     }));
 
     log.info("loading models from {}", roots);
@@ -207,32 +238,9 @@ public final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void shutdown(
-      InferenceService service,
-      HttpServer http,
-      GrpcServer grpc,
-      ModelRepository repository,
-      OnnxRuntimeBackend onnx) {
-    log.info(
-        "shutting down: refusing new requests, waiting up to {} s for {} in flight",
-        exitTimeoutSecs,
-        service.inFlight());
-    service.beginDrain();
-    try {
-      if (!service.awaitIdle(Duration.ofSeconds(exitTimeoutSecs))) {
-        log.warn(
-            "{} requests still in flight after {} s; closing anyway",
-            service.inFlight(),
-            exitTimeoutSecs);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    http.close();
-    grpc.close();
-    repository.close();
-    onnx.close();
-    log.info("stopped");
+  /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
+  private boolean shutdown(InferenceService service, HttpServer http, GrpcServer grpc) {
+    return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */
