@@ -8,6 +8,7 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.tensor.Tensor;
 import java.time.Duration;
@@ -45,6 +46,10 @@ public final class ModelScheduler implements AutoCloseable {
   private final ModelConfig config;
   private final SchedulingConfig policy;
   private final List<ModelInstance> instances;
+
+  /** The first instance's signature (all instances load the same file), for its index bounds. */
+  private final ModelSignature signature;
+
   private final Ticker ticker;
   private final ScheduledExecutorService timer;
   private final SchedulerObserver observer;
@@ -85,6 +90,7 @@ public final class ModelScheduler implements AutoCloseable {
     this.config = config;
     this.policy = config.scheduling();
     this.instances = List.copyOf(instances);
+    this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -121,11 +127,13 @@ public final class ModelScheduler implements AutoCloseable {
 
   /**
    * Admits a validated request, or refuses it at once: RESOURCE_EXHAUSTED when the queue is full,
-   * UNAVAILABLE when the scheduler is closed. Never blocks on the engine. Cancelling the returned
-   * future removes the request from the queue if it has not started.
+   * UNAVAILABLE when the scheduler is closed; INVALID_ARGUMENT (thrown) for an index input out of
+   * the model's range. Never blocks on the engine. Cancelling the returned future removes the
+   * request from the queue if it has not started.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
+    RequestValidator.checkIndices(config.name(), signature, v.inputs());
     int level = level(request);
     long now = ticker.nanoTime();
     long timeoutMicros = timeoutMicros(request);

@@ -51,14 +51,27 @@ final class OnnxModelInstance implements ModelInstance {
   private final OrtSession session;
   private final ModelSignature signature;
 
-  OnnxModelInstance(OrtEnvironment env, OrtSession session) throws ModelLoadException {
+  /**
+   * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
+   *     integer input of the session are dropped
+   */
+  OnnxModelInstance(
+      OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
+      throws ModelLoadException {
     this.env = env;
     this.session = session;
     try {
+      List<TensorSpec> inputs = specs("input", session.getInputInfo(), false);
       this.signature =
           new ModelSignature(
-              specs("input", session.getInputInfo(), false),
-              specs("output", session.getOutputInfo(), true));
+              inputs,
+              specs("output", session.getOutputInfo(), true),
+              indexBounds.stream()
+                  .filter(
+                      b ->
+                          inputs.stream()
+                              .anyMatch(i -> i.name().equals(b.input()) && isInteger(i.datatype())))
+                  .toList());
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
@@ -116,6 +129,13 @@ final class OnnxModelInstance implements ModelInstance {
           "unsupported model: none of its " + kind + "s is a tensor Fulcrum can carry");
     }
     return out;
+  }
+
+  private static boolean isInteger(DataType t) {
+    return switch (t) {
+      case INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64 -> true;
+      default -> false;
+    };
   }
 
   @Override

@@ -77,7 +77,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
           "ONNX Runtime could not load " + file + ": " + e.getMessage(), e);
     }
     try {
-      return new OnnxModelInstance(env, session);
+      return new OnnxModelInstance(env, session, IndexBounds.of(file));
     } catch (ModelLoadException | RuntimeException e) {
       closeQuietly(session, e);
       throw e;

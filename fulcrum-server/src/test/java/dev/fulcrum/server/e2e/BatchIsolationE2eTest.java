@@ -91,10 +91,39 @@ class BatchIsolationE2eTest {
     }
   }
 
+  @Test
+  void anIndexOutOfTheTableIsRefusedBeforeTheEngine() throws Exception {
+    String embed = "embed";
+    OnnxModelBuilder.create(embed)
+        .input("ids", DataType.INT64, OnnxModelBuilder.DYNAMIC, 2)
+        .output("vectors", DataType.FP32, OnnxModelBuilder.DYNAMIC, 2, 2)
+        .floatInitializer("table", new long[] {10, 2}, new float[20])
+        .node("Cast", List.of("ids"), List.of("ids32"), OnnxModelBuilder.intAttr("to", 6))
+        .node("Gather", List.of("table", "ids32"), List.of("vectors"))
+        .write(repo.resolve(embed).resolve("1").resolve("model.onnx"));
+    try (E2eServer server = E2eServer.start(repo)) {
+      ModelVersion v = server.service.repository().resolve(embed, "");
+      for (long bad : new long[] {10, -1, 99_999_999}) {
+        HttpResponse<byte[]> r = send(server, embed, 3, bad).get(60, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as(text(r)).isEqualTo(400);
+        assertThat(error(r)).contains("'ids'", "element 1", "is " + bad, "index range 0..9");
+      }
+      assertThat(send(server, embed, 0, 9).get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+      assertThat(v.statistics().snapshot().executionCount())
+          .as("refused before the engine")
+          .isOne();
+    }
+  }
+
   private static CompletableFuture<HttpResponse<byte[]>> send(E2eServer server, long a, long b) {
+    return send(server, LOOKUP, a, b);
+  }
+
+  private static CompletableFuture<HttpResponse<byte[]>> send(
+      E2eServer server, String model, long a, long b) {
     return server.sendAsync(
         server.jsonRequest(
-            inferPath(LOOKUP),
+            inferPath(model),
             """
             {"inputs":[{"name":"ids","shape":[1,2],"datatype":"INT64","data":[%d,%d]}]}"""
                 .formatted(a, b)));
