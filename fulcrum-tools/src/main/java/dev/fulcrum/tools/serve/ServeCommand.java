@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -145,6 +146,24 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
+    // is wired (stopAction), then exit 0 (see TerminationSignals for why not a shutdown hook).
+    CompletableFuture<Runnable> stopAction = new CompletableFuture<>();
+    AtomicBoolean stopping = new AtomicBoolean();
+    TerminationSignals.route(
+        () -> {
+          if (stopping.compareAndSet(false, true)) {
+            Thread.ofPlatform()
+                .name("fulcrum-shutdown")
+                .start(
+                    () -> {
+                      stopAction.join().run();
+                      System.exit(0);
+                    });
+          } else {
+            log.info("already shutting down");
+          }
+        });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
     int cores = Runtime.getRuntime().availableProcessors();
     OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
@@ -176,7 +195,6 @@ public final class ServeCommand implements Callable<Integer> {
     log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
-    AtomicBoolean stopping = new AtomicBoolean();
     Runnable stop =
         () -> {
           boolean enginesClosed = shutdown(service, http, grpc);
@@ -191,21 +209,7 @@ public final class ServeCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(0);
           }
         };
-    // SIGTERM / SIGINT: drain and close on our own thread, then exit 0 (see TerminationSignals).
-    TerminationSignals.route(
-        () -> {
-          if (stopping.compareAndSet(false, true)) {
-            Thread.ofPlatform()
-                .name("fulcrum-shutdown")
-                .start(
-                    () -> {
-                      stop.run();
-                      System.exit(0);
-                    });
-          } else {
-            log.info("already shutting down");
-          }
-        });
+    stopAction.complete(stop);
     // Any other exit (System.exit elsewhere, SIGHUP): drain as well as we can. ONNX Runtime's own
     // hook runs alongside this one there, which only the signal route above avoids.
     Runtime.getRuntime()
