@@ -172,7 +172,7 @@ final class OnnxModelInstance implements ModelInstance {
         return out;
       }
     } catch (OrtException e) {
-      throw classify(e);
+      throw classify(e, feedsMatch(inputs, outputNames));
     } finally {
       for (OnnxTensor t : feeds.values()) {
         t.close();
@@ -181,16 +181,48 @@ final class OnnxModelInstance implements ModelInstance {
   }
 
   /**
-   * The input's fault or the engine's: ONNX Runtime reports a pass that failed on the data it was
-   * given (e.g. Gather's "indices element out of data bounds") as INVALID_ARGUMENT, which is the
-   * client's mistake (400 / INVALID_ARGUMENT); anything else is the engine's (500 / INTERNAL).
+   * The input's fault or the engine's. ONNX Runtime reports a pass that failed on the values it was
+   * given (e.g. Gather's "indices element out of data bounds") as INVALID_ARGUMENT: when the feeds
+   * match the model's declared inputs and outputs ({@code feedsMatch}), that is the client's data
+   * (400 / INVALID_ARGUMENT). The same code for feeds that do not match (a type, rank or name the
+   * validator should have refused) is Fulcrum's own mistake, as is any other failure: 500 /
+   * INTERNAL.
    */
-  static InferenceException classify(OrtException e) {
-    if (e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
+  static InferenceException classify(OrtException e, boolean feedsMatch) {
+    if (feedsMatch && e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
       return new InferenceException(
           ErrorCode.INVALID_ARGUMENT, "ONNX Runtime rejected the input: " + e.getMessage());
     }
     return InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
+  }
+
+  /**
+   * Whether every feed has a declared input's name, type, rank and fixed dims, and every output
+   * exists.
+   */
+  private boolean feedsMatch(List<Tensor> inputs, List<String> outputNames) {
+    for (Tensor t : inputs) {
+      TensorSpec spec =
+          signature.inputs().stream()
+              .filter(i -> i.name().equals(t.name()))
+              .findFirst()
+              .orElse(null);
+      if (spec == null || spec.datatype() != t.datatype()) {
+        return false;
+      }
+      long[] want = spec.shape();
+      long[] got = t.shape();
+      if (want.length != got.length) {
+        return false;
+      }
+      for (int i = 0; i < want.length; i++) {
+        if (want[i] >= 0 && want[i] != got[i]) {
+          return false;
+        }
+      }
+    }
+    return outputNames.stream()
+        .allMatch(n -> signature.outputs().stream().anyMatch(o -> o.name().equals(n)));
   }
 
   private OnnxTensor toOrt(Tensor t) throws OrtException {
