@@ -27,9 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link GracefulShutdown} on a real server with a large response in flight: new requests are
- * refused with 503 while it drains, the response in flight (8 MiB) arrives whole, the drain ends
- * only after it is written, and the port refuses connections afterwards. The request is held inside
- * ONNX Runtime by a gate, not by its size; no timing is asserted.
+ * refused with 503 and {@code Connection: close} while it drains, the response in flight (8 MiB)
+ * arrives whole, the drain ends only after it is written, and the port refuses connections
+ * afterwards. The request is held inside ONNX Runtime by a gate, not by its size; no timing is
+ * asserted.
  */
 class GracefulShutdownE2eTest {
   private static final String MODEL = "identity_fp32";
@@ -83,6 +84,9 @@ class GracefulShutdownE2eTest {
                 .formatted("1,".repeat(15) + "1", "1,".repeat(15) + "1"));
     assertThat(refused.statusCode()).as(text(refused)).isEqualTo(503);
     assertThat(error(refused)).contains("shutting down");
+    assertThat(refused.headers().firstValue("connection"))
+        .as("answers end their connection while draining")
+        .hasValue("close");
     assertThat(server.get("/v2/health/ready").statusCode()).isEqualTo(503);
     assertThat(stopping).as("the drain waits for the response in flight").isNotDone();
 
