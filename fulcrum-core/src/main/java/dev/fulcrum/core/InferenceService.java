@@ -19,6 +19,7 @@ public final class InferenceService {
   private final ModelRepository repository;
   private final boolean strictReadiness;
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final InFlight responses = new InFlight();
   private final Object idle = new Object();
   private volatile boolean draining;
 
@@ -145,6 +146,14 @@ public final class InferenceService {
 
   public int inFlight() {
     return inFlight.get();
+  }
+
+  /**
+   * Requests the transports are answering, counted until each response is written to the socket; a
+   * graceful shutdown waits for it to be idle (see {@link InFlight}).
+   */
+  public InFlight responses() {
+    return responses;
   }
 
   /** Stops accepting requests: readiness turns false and new requests are refused. */

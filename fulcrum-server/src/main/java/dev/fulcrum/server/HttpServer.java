@@ -4,6 +4,8 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -12,9 +14,12 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -29,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * keep-alive, and HTTP/2 cleartext (h2c, by prior knowledge or {@code Upgrade}) on the same port.
  *
  * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
- * bound port; {@link #close()} stops accepting, lets responses already queued on the event loops be
- * written, then closes the connections. For a graceful shutdown, call {@link
- * InferenceService#beginDrain()} and {@link InferenceService#awaitIdle} first, then {@code
- * close()}.
+ * bound port; {@link #close()} stops accepting, then closes the connections (GOAWAY on HTTP/2). For
+ * a graceful shutdown, call {@link InferenceService#beginDrain()} (answers then carry {@code
+ * Connection: close}) and wait for {@link InferenceService#responses()} to be idle (every response
+ * written), then {@code close()}.
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
@@ -42,6 +47,10 @@ public final class HttpServer implements AutoCloseable {
   private EventLoopGroup boss;
   private EventLoopGroup workers;
   private Channel serverChannel;
+
+  /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
@@ -67,6 +76,7 @@ public final class HttpServer implements AutoCloseable {
               .channel(serverChannelType())
               .option(ChannelOption.SO_BACKLOG, 1024)
               .childOption(ChannelOption.TCP_NODELAY, true)
+              .handler(new ConnectionTracker(connections))
               .childHandler(new HttpPipeline(service, config.maxInputSize(), version()));
       serverChannel = b.bind(config.host(), config.port()).sync().channel();
     } catch (InterruptedException | RuntimeException e) {
@@ -104,16 +114,45 @@ public final class HttpServer implements AutoCloseable {
   }
 
   /**
-   * Stops accepting connections, then shuts the event loops down gracefully: tasks already queued
-   * (responses being written) run before the connections close.
+   * Stops accepting connections (the port refuses new ones from here on), closes each open
+   * connection through its pipeline — an HTTP/2 connection sends GOAWAY and lets its open streams
+   * finish, bounded by Netty's graceful shutdown timeout — then shuts the event loops down. For a
+   * graceful shutdown, drain first (see the class comment).
    */
   @Override
   public synchronized void close() {
     if (serverChannel != null) {
       serverChannel.close().awaitUninterruptibly();
       serverChannel = null;
+      if (!connections.close().awaitUninterruptibly(10, TimeUnit.SECONDS)) {
+        log.warn("HTTP connections still open after 10 s; closing them with the event loops");
+      }
     }
     shutdownGroups();
+  }
+
+  /**
+   * Adds each accepted connection to a group; sits on the server channel, ahead of the acceptor.
+   */
+  private static final class ConnectionTracker extends ChannelInboundHandlerAdapter {
+    private final ChannelGroup connections;
+
+    ConnectionTracker(ChannelGroup connections) {
+      this.connections = connections;
+    }
+
+    @Override
+    public boolean isSharable() {
+      return true;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof Channel child) {
+        connections.add(child);
+      }
+      ctx.fireChannelRead(msg);
+    }
   }
 
   private void shutdownGroups() {

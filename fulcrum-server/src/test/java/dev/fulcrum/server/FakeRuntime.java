@@ -28,12 +28,20 @@ import java.util.concurrent.TimeUnit;
  * [...]}}. {@code identity} returns input i as output i; {@code addsub} returns INPUT0+INPUT1 and
  * INPUT0-INPUT1 (INT32 or FP32), like Triton's "simple" model; {@code fail} does not load; {@code
  * gate} is identity after waiting for {@link #openGate()} (at most 30 s); {@code explode} throws
- * from every forward pass (an engine fault).
+ * from every forward pass (an engine fault); {@code hang} never returns from a pass until {@link
+ * #releaseHung()} (at most 60 s), like an engine stuck in a kernel.
  */
 final class FakeRuntime implements ModelRuntime {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private static volatile CountDownLatch gate = new CountDownLatch(1);
+
+  private static final CountDownLatch hung = new CountDownLatch(1);
+
+  /** Lets every "hang" pass return, for good. */
+  static void releaseHung() {
+    hung.countDown();
+  }
 
   /** Lets every waiting and future "gate" pass run. */
   static void openGate() {
@@ -92,6 +100,13 @@ final class FakeRuntime implements ModelRuntime {
     public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
       if (mode.equals("explode")) {
         throw new IllegalStateException("the fake engine exploded");
+      }
+      if (mode.equals("hang")) {
+        try {
+          hung.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
       }
       if (mode.equals("gate")) {
         try {

@@ -2,13 +2,18 @@ package dev.fulcrum.core.inference;
 
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -120,5 +125,47 @@ public final class RequestValidator {
 
   private static List<String> names(List<TensorConfig> list) {
     return list.stream().map(TensorConfig::name).toList();
+  }
+
+  /**
+   * Refuses index values the engine would fail on: for each input the model's graph bounds (see
+   * {@link ModelSignature.IndexBound}), every value must be in {@code 0..maxExclusive-1}. Runs
+   * before the request is queued, so a bad index never fails the batch it would have joined.
+   *
+   * @throws InferenceException INVALID_ARGUMENT naming the input, the position, the value and the
+   *     bound
+   */
+  public static void checkIndices(String model, ModelSignature signature, List<Tensor> inputs) {
+    if (signature == null || signature.indexBounds().isEmpty()) {
+      return;
+    }
+    for (Tensor t : inputs) {
+      OptionalLong bound = signature.maxExclusive(t.name());
+      if (bound.isEmpty()) {
+        continue;
+      }
+      long max = bound.getAsLong();
+      ByteBuffer b = t.data().order(ByteOrder.LITTLE_ENDIAN);
+      long n = t.elementCount();
+      for (int i = 0; i < n; i++) {
+        long v =
+            switch (t.datatype()) {
+              case INT8 -> b.get(i);
+              case UINT8 -> Byte.toUnsignedLong(b.get(i));
+              case INT16 -> b.getShort(i * 2);
+              case UINT16 -> Short.toUnsignedLong(b.getShort(i * 2));
+              case INT32 -> b.getInt(i * 4);
+              case UINT32 -> Integer.toUnsignedLong(b.getInt(i * 4));
+              case INT64, UINT64 -> b.getLong(i * 8);
+              default -> 0;
+            };
+        boolean unsigned = t.datatype() == DataType.UINT64;
+        if ((!unsigned && (v < 0 || v >= max)) || (unsigned && Long.compareUnsigned(v, max) >= 0)) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' element %d is %s, outside the model's index range 0..%d",
+              model, t.name(), i, unsigned ? Long.toUnsignedString(v) : Long.toString(v), max - 1);
+        }
+      }
+    }
   }
 }

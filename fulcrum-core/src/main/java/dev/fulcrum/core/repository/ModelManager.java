@@ -33,6 +33,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +69,9 @@ public final class ModelManager {
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
   private volatile boolean starting = true;
+
+  /** Set by {@link #closeAll}: control tasks that have not started yet do nothing. */
+  private volatile boolean closing;
 
   /** One model: what serves, and the index rows. */
   private static final class Slot {
@@ -241,6 +245,9 @@ public final class ModelManager {
   private CompletableFuture<Void> submit(String name, ControlTask task) {
     return CompletableFuture.runAsync(
         () -> {
+          if (closing) {
+            throw InferenceException.unavailable("the server is shutting down");
+          }
           Slot s = slot(name);
           s.lock.lock();
           try {
@@ -648,14 +655,35 @@ public final class ModelManager {
     return starting;
   }
 
-  /** Drains and unloads every model, on the calling thread. */
-  public void closeAll() {
+  /**
+   * Drains and unloads every model, on the calling thread, within {@code timeout}: control tasks
+   * not yet started are dropped, one still running (a load) is waited for, then each serving
+   * version's scheduler answers what it holds and closes its instances (see {@link
+   * ModelScheduler#close}).
+   *
+   * @return true when every version closed in time; false when a load or a pass still runs (its
+   *     engine is left to finish, so it must not be freed under it)
+   */
+  public boolean closeAll(Duration timeout) {
+    closing = true;
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean clean = true;
     for (Slot s : models.values()) {
-      s.lock.lock();
+      try {
+        if (!s.lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          log.warn("model '{}' is still loading or unloading; left as it is", s.name);
+          clean = false;
+          continue;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
       try {
         for (ModelVersion mv : s.serving) {
           mv.setState(ModelState.UNLOADING);
-          mv.scheduler().close();
+          clean &=
+              mv.scheduler().close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
           mv.setState(ModelState.UNLOADED);
         }
         s.serving = List.of();
@@ -663,5 +691,6 @@ public final class ModelManager {
         s.lock.unlock();
       }
     }
+    return clean;
   }
 }

@@ -255,18 +255,30 @@ public final class ModelRepository implements AutoCloseable {
     return manager.isStarting();
   }
 
-  /** Stops polling, drains and unloads every model, and stops the control threads. */
+  /** {@link #close(Duration)} with 30 s. */
   @Override
   public void close() {
+    close(Duration.ofSeconds(30));
+  }
+
+  /**
+   * Stops polling and the control threads (loads not started yet are dropped, a running one is
+   * waited for), then drains and unloads every model, all within {@code timeout}.
+   *
+   * @return true when every engine was closed; false when a load or a forward pass still runs after
+   *     the timeout (its engine is left alone: the caller must not free the engine's environment)
+   */
+  public boolean close(Duration timeout) {
     synchronized (this) {
       if (poller != null) {
         poller.shutdownNow();
       }
     }
     control.shutdown();
-    manager.closeAll();
+    boolean clean = manager.closeAll(timeout);
     if (ownsEnvironment) {
       environment.close();
     }
+    return clean;
   }
 }

@@ -8,8 +8,10 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.tensor.Tensor;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -44,6 +46,10 @@ public final class ModelScheduler implements AutoCloseable {
   private final ModelConfig config;
   private final SchedulingConfig policy;
   private final List<ModelInstance> instances;
+
+  /** The first instance's signature (all instances load the same file), for its index bounds. */
+  private final ModelSignature signature;
+
   private final Ticker ticker;
   private final ScheduledExecutorService timer;
   private final SchedulerObserver observer;
@@ -84,6 +90,7 @@ public final class ModelScheduler implements AutoCloseable {
     this.config = config;
     this.policy = config.scheduling();
     this.instances = List.copyOf(instances);
+    this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -120,11 +127,13 @@ public final class ModelScheduler implements AutoCloseable {
 
   /**
    * Admits a validated request, or refuses it at once: RESOURCE_EXHAUSTED when the queue is full,
-   * UNAVAILABLE when the scheduler is closed. Never blocks on the engine. Cancelling the returned
-   * future removes the request from the queue if it has not started.
+   * UNAVAILABLE when the scheduler is closed; INVALID_ARGUMENT (thrown) for an index input out of
+   * the model's range. Never blocks on the engine. Cancelling the returned future removes the
+   * request from the queue if it has not started.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
+    RequestValidator.checkIndices(config.name(), signature, v.inputs());
     int level = level(request);
     long now = ticker.nanoTime();
     long timeoutMicros = timeoutMicros(request);
@@ -314,7 +323,23 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
+  /**
+   * A worker's life: plans and runs batches until the scheduler is closed and its queue is empty,
+   * then closes its own instance, so that an instance is never closed while a pass runs on it.
+   */
   private void work(ModelInstance instance) {
+    try {
+      serve(instance);
+    } finally {
+      try {
+        instance.close();
+      } catch (RuntimeException e) {
+        log.warn("model {}: closing a model instance failed", label, e);
+      }
+    }
+  }
+
+  private void serve(ModelInstance instance) {
     while (true) {
       List<PendingRequest> batch;
       List<PendingRequest> timedOut;
@@ -410,11 +435,24 @@ public final class ModelScheduler implements AutoCloseable {
       }
       outputNs = ticker.nanoTime() - t2;
     } catch (RuntimeException e) {
+      if (batch.size() > 1) {
+        // Batch isolation: one member's bad data must not fail the others. The failed pass is not
+        // counted; each member runs alone and gets its own answer (and its own failure, if any).
+        log.debug(
+            "model {}: a batch of {} failed ({}); running its members one by one",
+            label,
+            batch.size(),
+            e.toString());
+        for (PendingRequest p : batch) {
+          run(instance, List.of(p));
+        }
+        return;
+      }
       InferenceException error =
           e instanceof InferenceException ie
               ? ie
               : InferenceException.internal("inference failed: " + e.getMessage(), e);
-      if (!(e instanceof InferenceException)) {
+      if (error.code() == ErrorCode.INTERNAL) {
         log.warn("model {}: forward pass failed", label, e);
       }
       long end = ticker.nanoTime();
@@ -479,11 +517,31 @@ public final class ModelScheduler implements AutoCloseable {
     return out;
   }
 
-  /**
-   * Stops admitting, lets the workers finish what is queued and running, then closes the instances.
-   */
+  /** True once every worker has ended and closed its instance (after {@link #close}). */
+  public boolean isTerminated() {
+    return workers.stream().noneMatch(Thread::isAlive);
+  }
+
+  /** {@link #close(Duration)} with a bound of 30 seconds. */
   @Override
   public void close() {
+    close(Duration.ofSeconds(30));
+  }
+
+  /**
+   * Unloads this version, in this order: new requests are refused (UNAVAILABLE); requests already
+   * queued and running are run and answered as usual (their futures complete, so the transports can
+   * write their responses whole); each worker then closes its own instance. An instance is never
+   * closed while a pass runs on it.
+   *
+   * <p>When {@code timeout} passes first, requests still queued are answered UNAVAILABLE, and an
+   * instance whose pass is still running stays open until that pass ends (its worker closes it
+   * then); the method returns false. Safe to call more than once.
+   *
+   * @return true when every request was answered and every instance closed in time
+   */
+  public boolean close(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
     lock.lock();
     try {
       closed = true;
@@ -491,12 +549,17 @@ public final class ModelScheduler implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+    boolean clean = true;
     for (Thread t : workers) {
       try {
-        t.join(30_000);
+        long left = deadline - System.nanoTime();
+        if (left > 0) {
+          t.join(Duration.ofNanos(left));
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      clean &= !t.isAlive();
     }
     List<PendingRequest> left;
     lock.lock();
@@ -515,13 +578,13 @@ public final class ModelScheduler implements AutoCloseable {
       p.future.completeExceptionally(
           InferenceException.unavailable("model '%s' was unloaded", config.name()));
     }
-    for (ModelInstance instance : instances) {
-      try {
-        instance.close();
-      } catch (RuntimeException e) {
-        log.warn("closing a model instance failed", e);
-      }
+    if (!clean) {
+      log.warn(
+          "model {}: a forward pass still runs after {} ms; its instance is closed when it ends",
+          label,
+          timeout.toMillis());
     }
+    return clean;
   }
 
   /**

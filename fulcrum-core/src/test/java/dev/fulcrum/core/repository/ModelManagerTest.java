@@ -69,7 +69,7 @@ class ModelManagerTest {
   @AfterEach
   void close() {
     if (manager != null) {
-      manager.closeAll();
+      manager.closeAll(Duration.ofSeconds(5));
     }
     timer.shutdownNow();
   }

@@ -20,6 +20,7 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -194,6 +195,130 @@ class ModelSchedulerTest {
         .extracting(ModelStatistics.BatchStats::batchSize)
         .containsExactly(1, 4);
     assertThat(snap.lastInferenceMillis()).isEqualTo(42L);
+  }
+
+  /**
+   * The echo behind a check that fails a whole pass, as ONNX Runtime does on one out-of-range
+   * index, when any of its values is negative: the input's fault (INVALID_ARGUMENT).
+   */
+  private static ModelInstance picky(GatedEcho echo) {
+    return new ModelInstance() {
+      @Override
+      public ModelSignature signature() {
+        return null;
+      }
+
+      @Override
+      public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+        List<Tensor> out = echo.execute(inputs, outputNames);
+        ByteBuffer b = inputs.get(0).data();
+        while (b.hasRemaining()) {
+          if (b.getFloat() < 0) {
+            throw new InferenceException(
+                ErrorCode.INVALID_ARGUMENT, "indices element out of data bounds");
+          }
+        }
+        return out;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  @Test
+  void aFailedBatchIsRetriedMemberByMemberSoOnlyTheBadRequestFails() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), picky(echo), stats);
+    var first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var good = submit(s, request("b", null, 1, 1));
+    var bad = submit(s, request("c", null, -1, 2));
+    var alsoGood = submit(s, request("d", null, 3, 3));
+    assertThat(s.queued()).isEqualTo(3);
+    echo.gate.release(100);
+    assertThat(floats(first.get().outputs().get(0))).containsExactly(1, 1);
+    assertThat(floats(good.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(floats(alsoGood.get().outputs().get(0))).containsExactly(4, 4);
+    assertThatThrownBy(bad::get)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+    // one pass for "a", the failed batch of 3, then each member alone
+    assertThat(echo.batchRows).containsExactly(1L, 3L, 1L, 1L, 1L);
+    ModelStatistics.Snapshot snap = stats.snapshot();
+    assertThat(snap.success().count()).isEqualTo(3);
+    assertThat(snap.fail().count()).isEqualTo(1);
+    assertThat(snap.inferenceCount()).isEqualTo(3);
+    assertThat(snap.executionCount()).isEqualTo(3);
+  }
+
+  @Test
+  void aLoneRequestThatFailsIsNotRetried() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), picky(echo), stats);
+    echo.gate.release(100);
+    var bad = submit(s, request("c", null, -1, 2));
+    assertThatThrownBy(bad::get).cause().isInstanceOf(InferenceException.class);
+    assertThat(echo.batchRows).containsExactly(1L);
+    assertThat(stats.snapshot().fail().count()).isEqualTo(1);
+  }
+
+  @Test
+  void closeAnswersQueuedAndRunningRequestsBeforeItClosesTheInstance() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    AtomicInteger closedWhileRunning = new AtomicInteger();
+    CountDownLatch closed = new CountDownLatch(1);
+    List<CompletableFuture<InferenceResponse>> answered = new ArrayList<>();
+    ModelInstance instance =
+        new ModelInstance() {
+          @Override
+          public ModelSignature signature() {
+            return null;
+          }
+
+          @Override
+          public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+            return echo.execute(inputs, outputNames);
+          }
+
+          @Override
+          public void close() {
+            synchronized (answered) {
+              closedWhileRunning.addAndGet(
+                  (int) answered.stream().filter(f -> !f.isDone()).count());
+            }
+            closed.countDown();
+          }
+        };
+    ModelScheduler s =
+        scheduler(SchedulingConfig.defaults(), instance, new ModelStatistics(() -> 0L));
+    synchronized (answered) {
+      answered.add(submit(s, request("a", null, 0, 0)));
+    }
+    echo.started.await();
+    synchronized (answered) {
+      answered.add(submit(s, request("b", null, 1, 1)));
+    }
+    CompletableFuture<Boolean> closing =
+        CompletableFuture.supplyAsync(() -> s.close(Duration.ofSeconds(60)));
+    // closing: new requests are refused, but nothing queued or running is dropped
+    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!submit(s, request("late", null, 0, 0)).isCompletedExceptionally()) {
+      assertThat(System.nanoTime() - giveUp).as("the scheduler refuses new requests").isNegative();
+      Thread.sleep(5);
+    }
+    assertThat(closed.getCount()).isEqualTo(1);
+    echo.gate.release(100);
+    assertThat(closing.get(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(floats(answered.get(0).get().outputs().get(0))).containsExactly(1, 1);
+    assertThat(floats(answered.get(1).get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(closed.await(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(closedWhileRunning.get()).isZero();
+    assertThat(s.isTerminated()).isTrue();
   }
 
   @Test

@@ -9,6 +9,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
+import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
@@ -50,14 +51,27 @@ final class OnnxModelInstance implements ModelInstance {
   private final OrtSession session;
   private final ModelSignature signature;
 
-  OnnxModelInstance(OrtEnvironment env, OrtSession session) throws ModelLoadException {
+  /**
+   * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
+   *     integer input of the session are dropped
+   */
+  OnnxModelInstance(
+      OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
+      throws ModelLoadException {
     this.env = env;
     this.session = session;
     try {
+      List<TensorSpec> inputs = specs("input", session.getInputInfo(), false);
       this.signature =
           new ModelSignature(
-              specs("input", session.getInputInfo(), false),
-              specs("output", session.getOutputInfo(), true));
+              inputs,
+              specs("output", session.getOutputInfo(), true),
+              indexBounds.stream()
+                  .filter(
+                      b ->
+                          inputs.stream()
+                              .anyMatch(i -> i.name().equals(b.input()) && isInteger(i.datatype())))
+                  .toList());
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
@@ -117,6 +131,13 @@ final class OnnxModelInstance implements ModelInstance {
     return out;
   }
 
+  private static boolean isInteger(DataType t) {
+    return switch (t) {
+      case INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64 -> true;
+      default -> false;
+    };
+  }
+
   @Override
   public ModelSignature signature() {
     return signature;
@@ -151,12 +172,57 @@ final class OnnxModelInstance implements ModelInstance {
         return out;
       }
     } catch (OrtException e) {
-      throw InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
+      throw classify(e, feedsMatch(inputs, outputNames));
     } finally {
       for (OnnxTensor t : feeds.values()) {
         t.close();
       }
     }
+  }
+
+  /**
+   * The input's fault or the engine's. ONNX Runtime reports a pass that failed on the values it was
+   * given (e.g. Gather's "indices element out of data bounds") as INVALID_ARGUMENT: when the feeds
+   * match the model's declared inputs and outputs ({@code feedsMatch}), that is the client's data
+   * (400 / INVALID_ARGUMENT). The same code for feeds that do not match (a type, rank or name the
+   * validator should have refused) is Fulcrum's own mistake, as is any other failure: 500 /
+   * INTERNAL.
+   */
+  static InferenceException classify(OrtException e, boolean feedsMatch) {
+    if (feedsMatch && e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
+      return new InferenceException(
+          ErrorCode.INVALID_ARGUMENT, "ONNX Runtime rejected the input: " + e.getMessage());
+    }
+    return InferenceException.internal("ONNX Runtime failed: " + e.getMessage(), e);
+  }
+
+  /**
+   * Whether every feed has a declared input's name, type, rank and fixed dims, and every output
+   * exists.
+   */
+  private boolean feedsMatch(List<Tensor> inputs, List<String> outputNames) {
+    for (Tensor t : inputs) {
+      TensorSpec spec =
+          signature.inputs().stream()
+              .filter(i -> i.name().equals(t.name()))
+              .findFirst()
+              .orElse(null);
+      if (spec == null || spec.datatype() != t.datatype()) {
+        return false;
+      }
+      long[] want = spec.shape();
+      long[] got = t.shape();
+      if (want.length != got.length) {
+        return false;
+      }
+      for (int i = 0; i < want.length; i++) {
+        if (want[i] >= 0 && want[i] != got[i]) {
+          return false;
+        }
+      }
+    }
+    return outputNames.stream()
+        .allMatch(n -> signature.outputs().stream().anyMatch(o -> o.name().equals(n)));
   }
 
   private OnnxTensor toOrt(Tensor t) throws OrtException {

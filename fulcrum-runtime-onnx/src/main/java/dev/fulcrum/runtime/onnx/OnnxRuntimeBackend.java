@@ -82,7 +82,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
           e);
     }
     try {
-      return new OnnxModelInstance(env, session);
+      return new OnnxModelInstance(env, session, IndexBounds.of(file));
     } catch (ModelLoadException | RuntimeException e) {
       closeQuietly(session, e);
       throw e;

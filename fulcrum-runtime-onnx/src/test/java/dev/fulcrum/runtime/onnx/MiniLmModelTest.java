@@ -1,7 +1,10 @@
 package dev.fulcrum.runtime.onnx;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.DataType;
@@ -60,6 +63,19 @@ class MiniLmModelTest {
         nonZero |= v != 0f;
       }
       assertThat(nonZero).isTrue();
+
+      // The graph bounds the token ids by the vocabulary (a Gather on quantized embeddings) and
+      // the token types by their 2-row table; the mask indexes nothing.
+      assertThat(sig.maxExclusive("input_ids")).hasValue(30522);
+      assertThat(sig.maxExclusive("token_type_ids")).hasValue(2);
+      assertThat(sig.maxExclusive("attention_mask")).isEmpty();
+
+      // An id past the vocabulary fails the pass as the input's fault, not the engine's.
+      inputs.set(0, longs("input_ids", shape, 101, 99_999_999, 2088, 2003, 1037, 3231, 6251, 102));
+      assertThatThrownBy(() -> m.execute(inputs, List.of(hidden.name())))
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
     }
   }
 

@@ -22,6 +22,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -170,26 +171,38 @@ public final class GrpcServer implements AutoCloseable {
     }
   }
 
-  /**
-   * Stops accepting calls, gives calls in progress up to 5 s to finish, then cancels what is left
-   * and releases the threads.
-   */
+  /** {@link #close(Duration)} with 5 s for the calls in progress. */
   @Override
-  public synchronized void close() {
+  public void close() {
+    close(Duration.ofSeconds(5));
+  }
+
+  /**
+   * Stops accepting calls (each connection gets GOAWAY; new calls are refused), waits up to {@code
+   * drain} for the calls in progress to finish and their connections to close — a call is done when
+   * its response and status are sent — then cancels what is left and releases the threads.
+   *
+   * @return true when every call finished within {@code drain}
+   */
+  public synchronized boolean close(Duration drain) {
+    boolean clean = true;
     if (server != null) {
       health.enterTerminalState();
       server.shutdown();
       try {
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+        if (!server.awaitTermination(Math.max(0, drain.toNanos()), TimeUnit.NANOSECONDS)) {
+          clean = false;
           server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
       } catch (InterruptedException e) {
+        clean = false;
         server.shutdownNow();
         Thread.currentThread().interrupt();
       }
       server = null;
     }
     shutdownResources();
+    return clean;
   }
 
   private void shutdownResources() {

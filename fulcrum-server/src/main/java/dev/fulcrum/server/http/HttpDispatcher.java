@@ -37,11 +37,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** Pipelined requests queued beyond this stop reading from the socket until some are answered. */
   private static final int MAX_QUEUED = 16;
 
+  private final InferenceService service;
   private final ModelHandler models;
   private final InferHandler infer;
   private final RepositoryHandler repository;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
+
+  /** Whether the request being served is counted in {@link InferenceService#responses()}. */
+  private boolean counted;
 
   /** The reply of the request being served, cancelled if the connection closes first. */
   private CompletableFuture<Reply> inFlight;
@@ -49,6 +53,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final RequestFailureLog failures;
 
   HttpDispatcher(InferenceService service, String version, RequestFailureLog failures) {
+    this.service = service;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
     this.repository = new RepositoryHandler(service);
@@ -88,6 +93,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ctx.channel().config().setAutoRead(true);
     }
     busy = true;
+    counted = true;
+    service.responses().enter();
     if (msg instanceof OversizedRequest o) {
       write(
           ctx,
@@ -206,11 +213,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       response = error(e).render(ctx.alloc());
     }
     HttpUtil.setContentLength(response, response.content().readableBytes());
-    HttpUtil.setKeepAlive(response, keepAlive);
+    // While the server drains, each answer ends its connection (Connection: close), so that
+    // clients move to another server; on HTTP/2 the header is dropped and GOAWAY does this.
+    boolean again = keepAlive && !service.isDraining();
+    HttpUtil.setKeepAlive(response, again);
     ctx.writeAndFlush(response)
         .addListener(
             f -> {
-              if (!keepAlive || !f.isSuccess()) {
+              // Counted until written: a drain waits for the bytes, not for the result.
+              uncount();
+              if (!again || !f.isSuccess()) {
                 ctx.close();
               } else {
                 busy = false;
@@ -231,8 +243,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     return m.length() > 200 ? m.substring(0, 200) + "..." : m;
   }
 
+  private void uncount() {
+    if (counted) {
+      counted = false;
+      service.responses().exit();
+    }
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    uncount();
     CompletableFuture<Reply> running = inFlight;
     if (running != null && !running.isDone()) {
       // The client is gone: cancel its request so the scheduler drops it if still queued.

@@ -85,6 +85,11 @@ final class E2eServer implements AutoCloseable {
     return http.port();
   }
 
+  /** The HTTP transport, for tests that stop it themselves. */
+  HttpServer http() {
+    return http;
+  }
+
   @Override
   public void close() {
     http.close();

@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.GrpcServer;
@@ -23,7 +24,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -34,8 +37,9 @@ import picocli.CommandLine.Option;
  * follow Triton's where Triton has them.
  *
  * <p>Lifecycle: the HTTP and gRPC ports open first (live, not ready), models load, readiness turns
- * true. On SIGTERM readiness turns false, new requests are refused, in-flight ones finish (at most
- * {@code --exit-timeout-secs}), and the process exits 0.
+ * true. On SIGTERM or SIGINT readiness turns false, new requests are refused, in-flight ones finish
+ * and their responses are written, connections close, sessions close (all within {@code
+ * --exit-timeout-secs}, see {@link GracefulShutdown}), and only then does the process exit 0.
  */
 @Command(
     name = "serve",
@@ -117,7 +121,8 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--exit-timeout-secs",
       defaultValue = "30",
       description =
-          "On shutdown, how long in-flight requests may take to finish (default: ${DEFAULT-VALUE}).")
+          "On shutdown, how long the whole drain may take: in-flight requests finish and their"
+              + " responses are written, then sessions close (default: ${DEFAULT-VALUE}).")
   int exitTimeoutSecs;
 
   @Option(
@@ -169,6 +174,24 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
+    // is wired (stopAction), then exit 0 (see TerminationSignals for why not a shutdown hook).
+    CompletableFuture<Runnable> stopAction = new CompletableFuture<>();
+    AtomicBoolean stopping = new AtomicBoolean();
+    TerminationSignals.route(
+        () -> {
+          if (stopping.compareAndSet(false, true)) {
+            Thread.ofPlatform()
+                .name("fulcrum-shutdown")
+                .start(
+                    () -> {
+                      stopAction.join().run();
+                      System.exit(0);
+                    });
+          } else {
+            log.info("already shutting down");
+          }
+        });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
     int cores = Runtime.getRuntime().availableProcessors();
     OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
@@ -206,20 +229,32 @@ public final class ServeCommand implements Callable<Integer> {
     log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
+    Runnable stop =
+        () -> {
+          boolean enginesClosed = shutdown(service, http, grpc);
+          if (metricsServer != null) {
+            metricsServer.close();
+          }
+          environment.close();
+          stopped.countDown();
+          if (!enginesClosed) {
+            // A pass or a load still uses ONNX Runtime: exiting would run its hook, which frees
+            // the environment under that thread. Stop the process without running hooks.
+            Runtime.getRuntime().halt(0);
+          }
+        };
+    stopAction.complete(stop);
+    // Any other exit (System.exit elsewhere, SIGHUP): drain as well as we can. ONNX Runtime's own
+    // hook runs alongside this one there, which only the signal route above avoids.
     Runtime.getRuntime()
         .addShutdownHook(
             Thread.ofPlatform()
-                .name("fulcrum-shutdown")
+                .name("fulcrum-exit")
                 .unstarted(
                     () -> {
-                      shutdown(service, http, grpc, repository, onnx);
-                      if (metricsServer != null) {
-                        metricsServer.close();
+                      if (stopping.compareAndSet(false, true)) {
+                        stop.run();
                       }
-                      environment.close();
-                      stopped.countDown();
-                      // A SIGTERM shutdown is the normal end of a server: exit 0, not 143.
-                      Runtime.getRuntime().halt(0);
                     }));
 
     log.info(
@@ -267,32 +302,9 @@ public final class ServeCommand implements Callable<Integer> {
         mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
   }
 
-  private void shutdown(
-      InferenceService service,
-      HttpServer http,
-      GrpcServer grpc,
-      ModelRepository repository,
-      OnnxRuntimeBackend onnx) {
-    log.info(
-        "shutting down: refusing new requests, waiting up to {} s for {} in flight",
-        exitTimeoutSecs,
-        service.inFlight());
-    service.beginDrain();
-    try {
-      if (!service.awaitIdle(Duration.ofSeconds(exitTimeoutSecs))) {
-        log.warn(
-            "{} requests still in flight after {} s; closing anyway",
-            service.inFlight(),
-            exitTimeoutSecs);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    http.close();
-    grpc.close();
-    repository.close();
-    onnx.close();
-    log.info("stopped");
+  /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
+  private boolean shutdown(InferenceService service, HttpServer http, GrpcServer grpc) {
+    return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */

@@ -1,0 +1,80 @@
+package dev.fulcrum.server;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.server.grpc.GrpcServer;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stops a server in the one safe order, within one time budget:
+ *
+ * <ol>
+ *   <li>stop accepting work: readiness turns false, new requests get 503 / UNAVAILABLE, HTTP/1.1
+ *       answers carry {@code Connection: close};
+ *   <li>drain: wait until every REST response taken is written to its socket ({@link
+ *       InferenceService#responses()}), and every gRPC call has sent its status (the gRPC server
+ *       sends GOAWAY and waits for its calls);
+ *   <li>close the REST connections (GOAWAY on HTTP/2) and the port;
+ *   <li>wait for model loading in progress to end, then close every model version's scheduler: its
+ *       workers end and each closes its own engine session.
+ * </ol>
+ *
+ * Only after that may the engine's process-wide state go (for ONNX Runtime, its environment).
+ * {@link #run} reports whether every engine session was closed within the budget: when not, a
+ * forward pass or a model load may still be using the engine, and the caller must not free the
+ * engine's environment (the CLI then halts the process instead). Requests cut by the budget are
+ * logged.
+ *
+ * <p>Runs on the caller's thread and blocks it; call it once.
+ */
+public final class GracefulShutdown {
+  private static final Logger log = LoggerFactory.getLogger(GracefulShutdown.class);
+
+  private GracefulShutdown() {}
+
+  /**
+   * Drains and closes {@code http}, {@code grpc} (may be null) and the service's repository.
+   *
+   * @param budget bounds the whole drain ({@code --exit-timeout-secs})
+   * @return true when every engine session was closed in time (the engine's environment may go)
+   */
+  public static boolean run(
+      InferenceService service, HttpServer http, GrpcServer grpc, Duration budget) {
+    long deadline = System.nanoTime() + budget.toNanos();
+    log.info(
+        "shutting down: refusing new requests, waiting up to {} s for {} in flight",
+        budget.toSeconds(),
+        service.responses().count());
+    service.beginDrain();
+    boolean clean = true;
+    try {
+      clean &= service.responses().awaitIdle(left(deadline));
+      if (grpc != null) {
+        clean &= grpc.close(left(deadline));
+      }
+      clean &= service.awaitIdle(left(deadline));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      clean = false;
+    }
+    if (!clean) {
+      log.warn("requests still in flight after {} s; closing anyway", budget.toSeconds());
+    }
+    http.close();
+    ModelRepository repository = service.repository();
+    if (!repository.close(left(deadline))) {
+      log.warn(
+          "a model load or a forward pass is still running after {} s; its engine is left alone",
+          budget.toSeconds());
+      return false;
+    }
+    log.info("stopped");
+    return true;
+  }
+
+  private static Duration left(long deadline) {
+    return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+  }
+}

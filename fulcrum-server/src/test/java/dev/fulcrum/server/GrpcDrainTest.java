@@ -1,0 +1,85 @@
+package dev.fulcrum.server;
+
+import static dev.fulcrum.server.GrpcServerTest.rawRequest;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link GracefulShutdown} with a gRPC call in flight: new calls are refused with UNAVAILABLE, the
+ * call in flight completes with its response, and the drain ends only after it. The call is held by
+ * the fake engine's gate; no timing is asserted.
+ */
+class GrpcDrainTest {
+  @TempDir Path repo;
+
+  @Test
+  void aCallInFlightCompletesAndNewCallsAreRefused() throws Exception {
+    InferenceService service = TestModels.service(repo);
+    HttpServer http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+    GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+    ManagedChannel channel = GrpcServerTest.channel(grpc.port());
+    FakeRuntime.closeGate();
+    try {
+      byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
+      ModelVersion gated = service.repository().resolve("gated", "");
+      CompletableFuture<ModelInferResponse> inFlight = new CompletableFuture<>();
+      GRPCInferenceServiceGrpc.newStub(channel)
+          .withDeadlineAfter(60, TimeUnit.SECONDS)
+          .modelInfer(
+              rawRequest("gated", DataType.FP32, one, 1, 1),
+              new StreamObserver<>() {
+                @Override
+                public void onNext(ModelInferResponse r) {
+                  inFlight.complete(r);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                  inFlight.completeExceptionally(t);
+                }
+
+                @Override
+                public void onCompleted() {}
+              });
+      Await.until("the call runs", () -> gated.scheduler().pending() == 1);
+
+      CompletableFuture<Boolean> stopping =
+          CompletableFuture.supplyAsync(
+              () -> GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(60)));
+      Await.until("the server drains", service::isDraining);
+      GrpcServerTest.assertStatus(
+          () ->
+              GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                  .withDeadlineAfter(30, TimeUnit.SECONDS)
+                  .modelInfer(rawRequest("echo_fp32", DataType.FP32, one, 1, 1)),
+          Status.Code.UNAVAILABLE);
+      assertThat(stopping).as("the drain waits for the call in flight").isNotDone();
+
+      FakeRuntime.openGate();
+      assertThat(inFlight.get(60, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
+      assertThat(stopping.get(60, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      FakeRuntime.openGate();
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      grpc.close();
+      http.close();
+      service.repository().close();
+    }
+  }
+}

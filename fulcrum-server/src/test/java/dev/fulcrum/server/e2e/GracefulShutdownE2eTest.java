@@ -1,0 +1,112 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.binaryOutputs;
+import static dev.fulcrum.server.e2e.E2eServer.error;
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.Await;
+import dev.fulcrum.server.GracefulShutdown;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.testkit.TestModels;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link GracefulShutdown} on a real server with a large response in flight: new requests are
+ * refused with 503 and {@code Connection: close} while it drains, the response in flight (8 MiB)
+ * arrives whole, the drain ends only after it is written, and the port refuses connections
+ * afterwards. The request is held inside ONNX Runtime by a gate, not by its size; no timing is
+ * asserted.
+ */
+class GracefulShutdownE2eTest {
+  private static final String MODEL = "identity_fp32";
+  private static final int ROWS = 1024;
+  private static final int COLS = 2048;
+
+  @TempDir Path repo;
+
+  @Test
+  void aResponseInFlightArrivesWholeAndThePortClosesAfterIt() throws Exception {
+    TestModels.writeModel(repo, MODEL);
+    TestModels.writeModel(repo, TestModels.ADD_SUB_INT32);
+    GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
+    try (E2eServer server =
+        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+      try {
+        shutDown(server, runtime);
+      } finally {
+        runtime.open.countDown();
+      }
+    }
+  }
+
+  private static void shutDown(E2eServer server, GatedRuntime runtime) throws Exception {
+    ByteBuffer data = ByteBuffer.allocate(ROWS * COLS * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < ROWS * COLS; i++) {
+      data.putFloat(i);
+    }
+    String json =
+        """
+        {"inputs":[{"name":"INPUT0","shape":[%d,%d],"datatype":"FP32",
+                    "parameters":{"binary_data_size":%d}}],
+         "outputs":[{"name":"OUTPUT0","parameters":{"binary_data":true}}]}"""
+            .formatted(ROWS, COLS, data.capacity());
+    CompletableFuture<HttpResponse<byte[]>> inFlight =
+        server.sendAsync(server.binaryRequest(inferPath(MODEL), json, data.array()));
+    assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+
+    CompletableFuture<Boolean> stopping =
+        CompletableFuture.supplyAsync(
+            () ->
+                GracefulShutdown.run(server.service, server.http(), null, Duration.ofSeconds(60)));
+    Await.until("the server drains", server.service::isDraining);
+
+    HttpResponse<byte[]> refused =
+        server.post(
+            inferPath(TestModels.ADD_SUB_INT32),
+            """
+            {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":[%s]},
+                       {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[%s]}]}"""
+                .formatted("1,".repeat(15) + "1", "1,".repeat(15) + "1"));
+    assertThat(refused.statusCode()).as(text(refused)).isEqualTo(503);
+    assertThat(error(refused)).contains("shutting down");
+    assertThat(refused.headers().firstValue("connection"))
+        .as("answers end their connection while draining")
+        .hasValue("close");
+    assertThat(server.get("/v2/health/ready").statusCode()).isEqualTo(503);
+    assertThat(stopping).as("the drain waits for the response in flight").isNotDone();
+
+    runtime.open.countDown();
+    HttpResponse<byte[]> done = inFlight.get(60, TimeUnit.SECONDS);
+    assertThat(done.statusCode()).as(text(done)).isEqualTo(200);
+    byte[] out = binaryOutputs(done).get("OUTPUT0");
+    assertThat(out).hasSize(ROWS * COLS * 4);
+    assertThat(ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).getFloat(out.length - 4))
+        .isEqualTo(ROWS * COLS - 1);
+
+    assertThat(stopping.get(60, TimeUnit.SECONDS)).as("every session closed").isTrue();
+    assertThat(server.service.responses().count()).isZero();
+    assertThatThrownBy(
+            () -> {
+              try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
+              }
+            })
+        .as("the port refuses new connections")
+        .isInstanceOf(IOException.class);
+  }
+}
