@@ -42,6 +42,7 @@ public final class HttpServer implements AutoCloseable {
   private EventLoopGroup boss;
   private EventLoopGroup workers;
   private Channel serverChannel;
+  private HttpPipeline pipeline;
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
@@ -60,6 +61,7 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
+    pipeline = new HttpPipeline(service, config, version());
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -67,7 +69,7 @@ public final class HttpServer implements AutoCloseable {
               .channel(serverChannelType())
               .option(ChannelOption.SO_BACKLOG, 1024)
               .childOption(ChannelOption.TCP_NODELAY, true)
-              .childHandler(new HttpPipeline(service, config.maxInputSize(), version()));
+              .childHandler(pipeline);
       serverChannel = b.bind(config.host(), config.port()).sync().channel();
     } catch (InterruptedException | RuntimeException e) {
       shutdownGroups();
@@ -101,6 +103,19 @@ public final class HttpServer implements AutoCloseable {
   /** The bound port, or -1 before {@link #start()}. */
   public synchronized int port() {
     return port;
+  }
+
+  /**
+   * Request-body bytes held now by connections receiving them (counted against {@link
+   * HttpServerConfig.Limits#maxBufferedBytes()}); 0 before {@link #start()}.
+   */
+  public synchronized long bufferedBytes() {
+    return pipeline == null ? 0 : pipeline.bufferedBytes();
+  }
+
+  /** Connections open now; 0 before {@link #start()}. */
+  public synchronized int openConnections() {
+    return pipeline == null ? 0 : pipeline.openConnections();
   }
 
   /**

@@ -51,7 +51,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof FullHttpRequest) && !(msg instanceof OversizedRequest)) {
+    if (!(msg instanceof FullHttpRequest) && !(msg instanceof RefusedRequest)) {
       ctx.fireChannelRead(msg);
       return;
     }
@@ -71,13 +71,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ctx.channel().config().setAutoRead(true);
     }
     busy = true;
-    if (msg instanceof OversizedRequest o) {
-      write(
-          ctx,
-          Responses.error(
-              HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-              "the request body exceeds the server's limit of " + o.limit() + " bytes"),
-          !o.closeAfter());
+    if (msg instanceof RefusedRequest r) {
+      write(ctx, Responses.error(r.status(), r.message()), !r.closeAfter());
       return;
     }
     FullHttpRequest request = (FullHttpRequest) msg;
