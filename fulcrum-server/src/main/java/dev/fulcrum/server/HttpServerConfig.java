@@ -33,6 +33,17 @@ public record HttpServerConfig(
     if (eventLoopThreads < 0) {
       throw new IllegalArgumentException("eventLoopThreads must be >= 0");
     }
+    if (limits.maxBufferedBytesPerConnection() < maxInputSize
+        || limits.maxBufferedBytes() < maxInputSize) {
+      throw new IllegalArgumentException(
+          "limits.maxBufferedBytes ("
+              + limits.maxBufferedBytes()
+              + ") and limits.maxBufferedBytesPerConnection ("
+              + limits.maxBufferedBytesPerConnection()
+              + ") must be at least maxInputSize ("
+              + maxInputSize
+              + "), or a body of the largest size could never be accepted");
+    }
   }
 
   /** The settings with {@link Limits#defaults()}. */

@@ -1,6 +1,7 @@
 package dev.fulcrum.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServerTest.RawConnection;
@@ -21,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -120,7 +122,7 @@ class LimitsTest {
           "POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"in");
       assertClosedByServer(c);
     }
-    assertThat(server.bufferedBytes()).isZero();
+    Await.until("the body's reservation is given back", () -> server.bufferedBytes() == 0);
   }
 
   @Test
@@ -144,6 +146,7 @@ class LimitsTest {
         "POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: "
             + BODY
             + "\r\n\r\n";
+    Await.until("earlier tests' bodies are given back", () -> server.bufferedBytes() == 0);
     List<RawConnection> partial = new ArrayList<>();
     try {
       for (int i = 0; i < 5; i++) {
@@ -246,6 +249,16 @@ class LimitsTest {
     }
   }
 
+  @Test
+  void aBudgetBelowTheLargestBodyIsRejectedWithTheFieldsNamed() {
+    HttpServerConfig.Limits small =
+        HttpServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 20, 1L << 20);
+    assertThatThrownBy(() -> HttpServerConfig.ephemeral().withLimits(small))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxBufferedBytesPerConnection")
+        .hasMessageContaining("maxInputSize");
+  }
+
   private static final int MAX_CONCURRENT_STREAMS = 0x3;
 
   /**
@@ -268,7 +281,7 @@ class LimitsTest {
         in.readInt();
         byte[] payload = in.readNBytes(length);
         if (type == 4 && (flags & 1) == 0) {
-          Map<Integer, Long> settings = new java.util.HashMap<>();
+          Map<Integer, Long> settings = new HashMap<>();
           for (int i = 0; i + 6 <= payload.length; i += 6) {
             int id = ((payload[i] & 0xff) << 8) | (payload[i + 1] & 0xff);
             long value =

@@ -157,8 +157,7 @@ public final class ServeCommand implements Callable<Integer> {
     HttpServer http =
         new HttpServer(
             service,
-            new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads)
-                .withLimits(limits.http()));
+            new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads, limits.http()));
     http.start();
     log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
     MetricsServer metricsServer =
@@ -170,9 +169,7 @@ public final class ServeCommand implements Callable<Integer> {
     try {
       grpc =
           new GrpcServer(
-                  service,
-                  new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize)
-                      .withLimits(limits.grpc()))
+                  service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize, limits.grpc()))
               .start();
     } catch (IOException | RuntimeException e) {
       http.close();
