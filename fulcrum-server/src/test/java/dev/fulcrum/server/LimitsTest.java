@@ -9,6 +9,14 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -16,7 +24,6 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -25,6 +32,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,7 +78,8 @@ class LimitsTest {
   private static int live(int port) throws Exception {
     return client
         .send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v2/health/live"))
+            java.net.http.HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/v2/health/live"))
                 .timeout(Duration.ofSeconds(30))
                 .build(),
             HttpResponse.BodyHandlers.discarding())
@@ -123,6 +133,27 @@ class LimitsTest {
       assertClosedByServer(c);
     }
     Await.until("the body's reservation is given back", () -> server.bufferedBytes() == 0);
+  }
+
+  @Test
+  void aStalledBodyOnAnH2cStreamResetsTheStreamAndTheConnectionStaysUsable() throws Exception {
+    try (H2cTest.H2Client c = new H2cTest.H2Client(server.port())) {
+      CompletableFuture<H2cTest.Reply> stalled = new CompletableFuture<>();
+      Http2StreamChannel stream = c.open(stalled);
+      HttpRequest head =
+          new DefaultHttpRequest(
+              HttpVersion.HTTP_1_1, HttpMethod.POST, "/v2/models/echo_fp32/infer");
+      head.headers().set(HttpHeaderNames.HOST, "x").set(HttpHeaderNames.CONTENT_LENGTH, 1000);
+      stream.write(head);
+      stream.writeAndFlush(
+          new DefaultHttpContent(Unpooled.copiedBuffer("{\"in", StandardCharsets.US_ASCII)));
+      assertThatThrownBy(() -> stalled.get(30, TimeUnit.SECONDS))
+          .hasMessageContaining("stream closed without a response");
+      H2cTest.Reply ready =
+          c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, TimeUnit.SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    }
+    Await.until("the stream's reservation is given back", () -> server.bufferedBytes() == 0);
   }
 
   @Test
@@ -239,7 +270,8 @@ class LimitsTest {
       write(stuck, "GET /metrics HTTP/1.1\r\nHo");
       HttpResponse<String> r =
           client.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + m.port() + "/metrics"))
+              java.net.http.HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + m.port() + "/metrics"))
                   .timeout(Duration.ofSeconds(30))
                   .build(),
               HttpResponse.BodyHandlers.ofString());
