@@ -209,6 +209,39 @@ class LimitsTest {
   }
 
   @Test
+  void h2cStreamsShareTheirConnectionsBudget() throws Exception {
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withMaxInputSize(64 * 1024)
+            .withLimits(
+                HttpServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 2L * BODY));
+    try (HttpServer s = new HttpServer(service, config).start();
+        H2cTest.H2Client c = new H2cTest.H2Client(s.port())) {
+      List<CompletableFuture<H2cTest.Reply>> replies = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        CompletableFuture<H2cTest.Reply> reply = new CompletableFuture<>();
+        replies.add(reply);
+        Http2StreamChannel stream = c.open(reply);
+        HttpRequest head =
+            new DefaultHttpRequest(
+                HttpVersion.HTTP_1_1, HttpMethod.POST, "/v2/models/echo_fp32/infer");
+        head.headers().set(HttpHeaderNames.HOST, "x").set(HttpHeaderNames.CONTENT_LENGTH, BODY);
+        stream.write(head);
+        stream.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[1024])));
+        if (i < 2) {
+          long expected = (i + 1L) * BODY;
+          Await.until("budget holds " + expected, () -> s.bufferedBytes() == expected);
+        }
+      }
+      H2cTest.Reply third = replies.get(2).get(30, TimeUnit.SECONDS);
+      assertThat(third.status()).isEqualTo(503);
+      assertThat(third.body()).contains("\"error\"");
+      assertThat(replies.get(0)).isNotDone();
+      assertThat(s.bufferedBytes()).isEqualTo(2L * BODY);
+    }
+  }
+
+  @Test
   void connectionsBeyondTheLimitAreClosedAtOnce() throws Exception {
     HttpServerConfig config =
         HttpServerConfig.ephemeral()
