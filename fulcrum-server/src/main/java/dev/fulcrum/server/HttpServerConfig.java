@@ -84,7 +84,8 @@ public record HttpServerConfig(
    *     keep-alive, or HTTP/2 with no open stream); this also bounds how long the head of a later
    *     request on a keep-alive connection may take
    * @param bodyTimeout the longest a request body may stall: no body bytes for this long closes the
-   *     connection (resets the stream)
+   *     connection (resets the stream); also the longest a client may leave its responses unread
+   *     (the outbound buffer full)
    * @param maxConnections open connections beyond which a new one is accepted and closed at once,
    *     which frees its file descriptor
    * @param maxBufferedBytes the server-wide budget, in bytes, for request bodies being received

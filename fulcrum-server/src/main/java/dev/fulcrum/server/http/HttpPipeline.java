@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpContentDecompressor;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
@@ -47,6 +48,13 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   /** The HTTP/2 header list limit: the 8 KiB that {@code HttpServerCodec} allows HTTP/1.1. */
   static final int MAX_HEADER_LIST_SIZE = 8192;
 
+  /**
+   * Requests the HTTP/1.1 decoder may have decoded and not yet answered. The dispatcher stops
+   * reading beyond 16 queued, but the bytes of one read already taken (up to 64 KiB, thousands of
+   * minimal requests) are still decoded: Netty's default of 128 would reset such a connection.
+   */
+  static final int MAX_PIPELINE_DEPTH = 8192;
+
   private static final String HTTP1_START = "http1-start";
 
   private final InferenceService service;
@@ -77,7 +85,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
       return;
     }
     BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
-    HttpServerCodec http1 = new HttpServerCodec();
+    HttpServerCodec http1 = new HttpServerCodec(new HttpDecoderConfig(), MAX_PIPELINE_DEPTH);
     HttpServerUpgradeHandler upgrade =
         new HttpServerUpgradeHandler(
             http1,
@@ -113,7 +121,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
    * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
    */
   void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
-    p.addAfter(name, "decompress", new HttpContentDecompressor(0))
+    p.addAfter(name, "paused-reads", new PausedReads())
+        .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
         .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection))
         .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version));
   }

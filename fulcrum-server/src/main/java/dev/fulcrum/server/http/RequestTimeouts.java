@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMessage;
@@ -11,6 +12,7 @@ import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -20,8 +22,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Closes a connection, or resets an HTTP/2 stream, whose client is too slow: a request head (or the
  * HTTP/2 preface) that takes longer than the header timeout, a body that stalls longer than the
- * body timeout, a connection with nothing in progress for longer than the idle timeout. Sits right
- * after the HTTP codec, where it sees each request's head, body chunks and the response written.
+ * body timeout, a connection with nothing in progress for longer than the idle timeout, an HTTP/1.1
+ * client that takes none of its response bytes for longer than the body timeout. Sits right after
+ * the HTTP codec, where it sees each request's head, body chunks and the response written.
  *
  * <p>Phases: a new connection waits for its first request head (header timeout); a head with a body
  * starts the body phase (body timeout, restarted by each chunk); a complete request waits for its
@@ -60,6 +63,15 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
 
   private ScheduledFuture<?> timer;
   private long timerDue;
+
+  /** HTTP/1.1 responses handed to the socket whose write has not completed. */
+  private int writing;
+
+  /** When a response write last completed or its unwritten bytes last shrank. */
+  private long writeProgressAt;
+
+  /** The connection's unwritten bytes at the last check. */
+  private long unwrittenBytes;
 
   /**
    * @param headerTimeout the longest a request head may take, from the connection's start
@@ -126,6 +138,9 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
     boolean informational =
         msg instanceof HttpResponse r && r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
     if (msg instanceof LastHttpContent && !informational && phase != Phase.HTTP2) {
+      if (writing++ == 0) {
+        writeProgressAt = System.nanoTime();
+      }
       promise = promise.unvoid();
       promise.addListener(f -> responseWritten());
     }
@@ -133,6 +148,8 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   }
 
   private void responseWritten() {
+    writing--;
+    writeProgressAt = System.nanoTime();
     pending = Math.max(0, pending - 1);
     if (pending == 0 && phase == Phase.WAITING) {
       enter(Phase.IDLE);
@@ -187,6 +204,14 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
       return;
     }
     long now = System.nanoTime();
+    if (writeStalled(now)) {
+      log.debug(
+          "closing {}: the client stopped reading responses for {} ms",
+          ctx.channel(),
+          TimeUnit.NANOSECONDS.toMillis(bodyNanos));
+      ctx.close();
+      return;
+    }
     if (!ctx.channel().config().isAutoRead()
         || (phase == Phase.HTTP2 && hasOpenStreams())
         || phase == Phase.WAITING) {
@@ -205,6 +230,23 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
     } else {
       schedule(limit - (now - since));
     }
+  }
+
+  /**
+   * Whether response bytes have waited for the client to read them, with none taken, for the body
+   * timeout. HTTP/1.1 only: an HTTP/2 stream's writes wait on the client's flow-control window.
+   */
+  private boolean writeStalled(long now) {
+    if (writing == 0 || ctx.channel() instanceof Http2StreamChannel) {
+      return false;
+    }
+    ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+    long unwritten = out == null ? 0 : out.totalPendingWriteBytes();
+    if (unwritten < unwrittenBytes) {
+      writeProgressAt = now;
+    }
+    unwrittenBytes = unwritten;
+    return now - writeProgressAt >= bodyNanos;
   }
 
   private boolean hasOpenStreams() {

@@ -37,7 +37,8 @@ final class LimitOptions {
       paramLabel = "SECS",
       description =
           "A request body that sends no bytes for this long is dropped and its connection closed"
-              + " (HTTP/2: its stream reset) (default: ${DEFAULT-VALUE}).")
+              + " (HTTP/2: its stream reset); so is a client that reads none of its responses for"
+              + " this long (default: ${DEFAULT-VALUE}).")
   int httpBodyTimeoutSecs;
 
   @Option(
