@@ -51,6 +51,7 @@ public final class HttpServer implements AutoCloseable {
   /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
+  private HttpPipeline pipeline;
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
@@ -69,6 +70,7 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
+    pipeline = new HttpPipeline(service, config, version());
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -77,7 +79,7 @@ public final class HttpServer implements AutoCloseable {
               .option(ChannelOption.SO_BACKLOG, 1024)
               .childOption(ChannelOption.TCP_NODELAY, true)
               .handler(new ConnectionTracker(connections))
-              .childHandler(new HttpPipeline(service, config.maxInputSize(), version()));
+              .childHandler(pipeline);
       serverChannel = b.bind(config.host(), config.port()).sync().channel();
     } catch (InterruptedException | RuntimeException e) {
       shutdownGroups();
@@ -111,6 +113,19 @@ public final class HttpServer implements AutoCloseable {
   /** The bound port, or -1 before {@link #start()}. */
   public synchronized int port() {
     return port;
+  }
+
+  /**
+   * Request-body bytes held now by connections receiving them (counted against {@link
+   * HttpServerConfig.Limits#maxBufferedBytes()}); 0 before {@link #start()}.
+   */
+  public synchronized long bufferedBytes() {
+    return pipeline == null ? 0 : pipeline.bufferedBytes();
+  }
+
+  /** Connections open now; 0 before {@link #start()}. */
+  public synchronized int openConnections() {
+    return pipeline == null ? 0 : pipeline.openConnections();
   }
 
   /**

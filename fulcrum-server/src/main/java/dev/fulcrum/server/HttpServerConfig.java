@@ -1,5 +1,6 @@
 package dev.fulcrum.server;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -10,8 +11,10 @@ import java.util.Objects;
  * @param maxInputSize the largest request body accepted, in bytes, after any {@code
  *     Content-Encoding} is undone; larger ones are answered 413
  * @param eventLoopThreads I/O threads; 0 lets Netty choose (twice the cores)
+ * @param limits the timeouts and resource caps that protect the server from slow or hostile clients
  */
-public record HttpServerConfig(String host, int port, int maxInputSize, int eventLoopThreads) {
+public record HttpServerConfig(
+    String host, int port, int maxInputSize, int eventLoopThreads, Limits limits) {
   /** Triton's default {@code --http-max-input-size}: 64 MiB. */
   public static final int DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
 
@@ -20,6 +23,7 @@ public record HttpServerConfig(String host, int port, int maxInputSize, int even
 
   public HttpServerConfig {
     Objects.requireNonNull(host, "host");
+    Objects.requireNonNull(limits, "limits");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
@@ -29,6 +33,22 @@ public record HttpServerConfig(String host, int port, int maxInputSize, int even
     if (eventLoopThreads < 0) {
       throw new IllegalArgumentException("eventLoopThreads must be >= 0");
     }
+    if (limits.maxBufferedBytesPerConnection() < maxInputSize
+        || limits.maxBufferedBytes() < maxInputSize) {
+      throw new IllegalArgumentException(
+          "limits.maxBufferedBytes ("
+              + limits.maxBufferedBytes()
+              + ") and limits.maxBufferedBytesPerConnection ("
+              + limits.maxBufferedBytesPerConnection()
+              + ") must be at least maxInputSize ("
+              + maxInputSize
+              + "), or a body of the largest size could never be accepted");
+    }
+  }
+
+  /** The settings with {@link Limits#defaults()}. */
+  public HttpServerConfig(String host, int port, int maxInputSize, int eventLoopThreads) {
+    this(host, port, maxInputSize, eventLoopThreads, Limits.defaults());
   }
 
   /** All interfaces on Triton's port 8000, 64 MiB bodies, Netty's thread count. */
@@ -42,10 +62,131 @@ public record HttpServerConfig(String host, int port, int maxInputSize, int even
   }
 
   public HttpServerConfig withMaxInputSize(int bytes) {
-    return new HttpServerConfig(host, port, bytes, eventLoopThreads);
+    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits);
   }
 
   public HttpServerConfig withPort(int p) {
-    return new HttpServerConfig(host, p, maxInputSize, eventLoopThreads);
+    return new HttpServerConfig(host, p, maxInputSize, eventLoopThreads, limits);
+  }
+
+  public HttpServerConfig withLimits(Limits l) {
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l);
+  }
+
+  /**
+   * What a connection may hold and for how long. A connection that overstays a timeout is closed
+   * (an HTTP/2 stream is reset); a request over a byte budget is answered 503 and its bytes are
+   * dropped.
+   *
+   * @param headerTimeout how long a new connection may take to deliver its first request head
+   *     (request line and headers), or its HTTP/2 preface
+   * @param idleTimeout how long a connection with no request in progress is kept open (HTTP/1.1
+   *     keep-alive, or HTTP/2 with no open stream); this also bounds how long the head of a later
+   *     request on a keep-alive connection may take
+   * @param bodyTimeout the longest a request body may stall: no body bytes for this long closes the
+   *     connection (resets the stream); also the longest a client may leave its responses unread
+   *     (the outbound buffer full)
+   * @param maxConnections open connections beyond which a new one is accepted and closed at once,
+   *     which frees its file descriptor
+   * @param maxBufferedBytes the server-wide budget, in bytes, for request bodies being received
+   *     (HTTP/1.1 and HTTP/2 together); a request that would exceed it is answered 503
+   * @param maxBufferedBytesPerConnection the same budget for one connection (all its HTTP/2
+   *     streams)
+   * @param maxConcurrentStreams concurrent streams a client may open on one HTTP/2 connection
+   */
+  public record Limits(
+      Duration headerTimeout,
+      Duration idleTimeout,
+      Duration bodyTimeout,
+      int maxConnections,
+      long maxBufferedBytes,
+      long maxBufferedBytesPerConnection,
+      int maxConcurrentStreams) {
+    public Limits {
+      positive(headerTimeout, "headerTimeout");
+      positive(idleTimeout, "idleTimeout");
+      positive(bodyTimeout, "bodyTimeout");
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections must be >= 1, was " + maxConnections);
+      }
+      if (maxBufferedBytes < 1) {
+        throw new IllegalArgumentException(
+            "maxBufferedBytes must be >= 1, was " + maxBufferedBytes);
+      }
+      if (maxBufferedBytesPerConnection < 1) {
+        throw new IllegalArgumentException(
+            "maxBufferedBytesPerConnection must be >= 1, was " + maxBufferedBytesPerConnection);
+      }
+      if (maxConcurrentStreams < 1) {
+        throw new IllegalArgumentException(
+            "maxConcurrentStreams must be >= 1, was " + maxConcurrentStreams);
+      }
+    }
+
+    /**
+     * 10 s for a request head, 60 s idle, 30 s of body stall, 4096 connections, 1 GiB of request
+     * bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection.
+     */
+    public static Limits defaults() {
+      return new Limits(
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(60),
+          Duration.ofSeconds(30),
+          4096,
+          1L << 30,
+          256L << 20,
+          100);
+    }
+
+    public Limits withTimeouts(Duration header, Duration idle, Duration body) {
+      return new Limits(
+          header,
+          idle,
+          body,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams);
+    }
+
+    public Limits withMaxConnections(int n) {
+      return new Limits(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          n,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams);
+    }
+
+    public Limits withMaxBufferedBytes(long server, long perConnection) {
+      return new Limits(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          server,
+          perConnection,
+          maxConcurrentStreams);
+    }
+
+    public Limits withMaxConcurrentStreams(int n) {
+      return new Limits(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          n);
+    }
+
+    private static void positive(Duration d, String field) {
+      Objects.requireNonNull(d, field);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(field + " must be > 0, was " + d);
+      }
+    }
   }
 }

@@ -591,7 +591,11 @@ class HttpServerTest {
     final OutputStream out;
 
     RawConnection() throws IOException {
-      socket = new Socket("127.0.0.1", server.port());
+      this(server.port());
+    }
+
+    RawConnection(int port) throws IOException {
+      socket = new Socket("127.0.0.1", port);
       socket.setSoTimeout(30_000);
       in = socket.getInputStream();
       out = socket.getOutputStream();

@@ -81,6 +81,7 @@ public final class GrpcServer implements AutoCloseable {
         Executors.newSingleThreadScheduledExecutor(
             new DefaultThreadFactory("fulcrum-grpc-health", true));
     healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
+    GrpcServerConfig.Limits limits = config.limits();
     try {
       server =
           NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
@@ -89,6 +90,12 @@ public final class GrpcServer implements AutoCloseable {
               .channelType(NioServerSocketChannel.class)
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
+              .handshakeTimeout(limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+              .maxConnectionIdle(limits.maxConnectionIdle().toMillis(), TimeUnit.MILLISECONDS)
+              .keepAliveTime(limits.keepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
+              .keepAliveTimeout(limits.keepAliveTimeout().toMillis(), TimeUnit.MILLISECONDS)
+              .permitKeepAliveTime(limits.permitKeepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
+              .maxConcurrentCallsPerConnection(limits.maxConcurrentCallsPerConnection())
               .addService(
                   StrictParsing.of(
                       new InferenceGrpcService(

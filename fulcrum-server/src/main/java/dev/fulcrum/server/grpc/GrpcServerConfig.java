@@ -1,5 +1,6 @@
 package dev.fulcrum.server.grpc;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -9,8 +10,9 @@ import java.util.Objects;
  * @param port the port to bind; 0 picks a free one ({@link GrpcServer#port()} tells which)
  * @param maxMessageSize the largest request message accepted, in bytes; gRPC answers a larger one
  *     with RESOURCE_EXHAUSTED before it reaches the server's code
+ * @param limits the timeouts and caps of every connection
  */
-public record GrpcServerConfig(String host, int port, int maxMessageSize) {
+public record GrpcServerConfig(String host, int port, int maxMessageSize, Limits limits) {
   /** Triton's default gRPC port. */
   public static final int DEFAULT_PORT = 8001;
 
@@ -19,12 +21,18 @@ public record GrpcServerConfig(String host, int port, int maxMessageSize) {
 
   public GrpcServerConfig {
     Objects.requireNonNull(host, "host");
+    Objects.requireNonNull(limits, "limits");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
     if (maxMessageSize < 1) {
       throw new IllegalArgumentException("maxMessageSize must be >= 1, was " + maxMessageSize);
     }
+  }
+
+  /** The settings with {@link Limits#defaults()}. */
+  public GrpcServerConfig(String host, int port, int maxMessageSize) {
+    this(host, port, maxMessageSize, Limits.defaults());
   }
 
   /** All interfaces on Triton's port 8001, 64 MiB messages. */
@@ -38,10 +46,108 @@ public record GrpcServerConfig(String host, int port, int maxMessageSize) {
   }
 
   public GrpcServerConfig withPort(int p) {
-    return new GrpcServerConfig(host, p, maxMessageSize);
+    return new GrpcServerConfig(host, p, maxMessageSize, limits);
   }
 
   public GrpcServerConfig withMaxMessageSize(int bytes) {
-    return new GrpcServerConfig(host, port, bytes);
+    return new GrpcServerConfig(host, port, bytes, limits);
+  }
+
+  public GrpcServerConfig withLimits(Limits l) {
+    return new GrpcServerConfig(host, port, maxMessageSize, l);
+  }
+
+  /**
+   * What a gRPC connection may hold and for how long, as grpc-netty enforces it.
+   *
+   * <p>Memory: grpc-netty hands a call's bytes to its message reader as they arrive (the HTTP/2
+   * window is refilled before a message is complete), so a partial message holds up to {@code
+   * maxMessageSize} bytes and one connection up to {@code maxConcurrentCallsPerConnection ×
+   * maxMessageSize}.
+   *
+   * @param handshakeTimeout how long a new connection may take to send the HTTP/2 preface and
+   *     settings; then it is closed
+   * @param maxConnectionIdle how long a connection with no call in progress is kept; then the
+   *     server sends GOAWAY (clients reconnect when they next call)
+   * @param keepAliveTime how long a connection may be silent before the server pings the client
+   * @param keepAliveTimeout how long the server waits for the ping's answer before closing
+   * @param permitKeepAliveTime the shortest interval between a client's keepalive pings; a client
+   *     that pings more often is sent GOAWAY ({@code ENHANCE_YOUR_CALM})
+   * @param maxConcurrentCallsPerConnection calls one connection may have open at once (the HTTP/2
+   *     {@code MAX_CONCURRENT_STREAMS} setting)
+   */
+  public record Limits(
+      Duration handshakeTimeout,
+      Duration maxConnectionIdle,
+      Duration keepAliveTime,
+      Duration keepAliveTimeout,
+      Duration permitKeepAliveTime,
+      int maxConcurrentCallsPerConnection) {
+    public Limits {
+      positive(handshakeTimeout, "handshakeTimeout");
+      positive(maxConnectionIdle, "maxConnectionIdle");
+      positive(keepAliveTime, "keepAliveTime");
+      positive(keepAliveTimeout, "keepAliveTimeout");
+      Objects.requireNonNull(permitKeepAliveTime, "permitKeepAliveTime");
+      if (permitKeepAliveTime.isNegative()) {
+        throw new IllegalArgumentException(
+            "permitKeepAliveTime must be >= 0, was " + permitKeepAliveTime);
+      }
+      if (maxConcurrentCallsPerConnection < 1) {
+        throw new IllegalArgumentException(
+            "maxConcurrentCallsPerConnection must be >= 1, was " + maxConcurrentCallsPerConnection);
+      }
+    }
+
+    /**
+     * 10 s handshake, 60 s idle, Triton's keepalive defaults (ping after 2 h, 20 s to answer,
+     * client pings at most every 5 min), 100 calls per connection.
+     */
+    public static Limits defaults() {
+      return new Limits(
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(60),
+          Duration.ofHours(2),
+          Duration.ofSeconds(20),
+          Duration.ofMinutes(5),
+          100);
+    }
+
+    public Limits withHandshakeTimeout(Duration d) {
+      return new Limits(
+          d,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          maxConcurrentCallsPerConnection);
+    }
+
+    public Limits withMaxConnectionIdle(Duration d) {
+      return new Limits(
+          handshakeTimeout,
+          d,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          maxConcurrentCallsPerConnection);
+    }
+
+    public Limits withMaxConcurrentCallsPerConnection(int n) {
+      return new Limits(
+          handshakeTimeout,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          n);
+    }
+
+    private static void positive(Duration d, String field) {
+      Objects.requireNonNull(d, field);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(field + " must be > 0, was " + d);
+      }
+    }
   }
 }

@@ -19,9 +19,11 @@ final class Http1Start extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(Http1Start.class);
 
   private final HttpPipeline connection;
+  private final BufferBudget budget;
 
-  Http1Start(HttpPipeline connection) {
+  Http1Start(HttpPipeline connection, BufferBudget budget) {
     this.connection = connection;
+    this.budget = budget;
   }
 
   @Override
@@ -31,7 +33,7 @@ final class Http1Start extends ChannelInboundHandlerAdapter {
       if (p.get(HttpServerUpgradeHandler.class) != null) {
         p.remove(HttpServerUpgradeHandler.class);
       }
-      connection.addRequestHandlers(p, ctx.name());
+      connection.addRequestHandlers(p, ctx.name(), budget);
       p.remove(this);
     }
     ctx.fireChannelRead(msg);

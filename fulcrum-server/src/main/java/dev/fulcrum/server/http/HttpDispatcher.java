@@ -73,7 +73,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
-    if (!(msg instanceof FullHttpRequest) && !(msg instanceof OversizedRequest)) {
+    if (!(msg instanceof FullHttpRequest) && !(msg instanceof RefusedRequest)) {
       ctx.fireChannelRead(msg);
       return;
     }
@@ -95,13 +95,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     busy = true;
     counted = true;
     service.responses().enter();
-    if (msg instanceof OversizedRequest o) {
-      write(
-          ctx,
-          Responses.error(
-              HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-              "the request body exceeds the server's limit of " + o.limit() + " bytes"),
-          !o.closeAfter());
+    if (msg instanceof RefusedRequest r) {
+      write(ctx, Responses.error(r.status(), r.message()), !r.closeAfter());
       return;
     }
     if (msg instanceof MalformedStream m) {

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -8,6 +9,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpContentDecompressor;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
@@ -35,80 +37,121 @@ import org.slf4j.LoggerFactory;
  * ordering, keep-alive). On HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give
  * each stream a child channel with the same handlers behind {@code
  * Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
+ *
+ * <p>Limits ({@link HttpServerConfig.Limits}): a connection beyond the cap is closed as soon as it
+ * is accepted ({@link ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each
+ * HTTP/2 stream) right after the HTTP codec; every aggregator draws on one server-wide {@link
+ * BufferBudget} through its connection's share of it.
+ *
+ * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
+ * loop, and the connection count and budget it shares are thread-safe.
  */
 public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
-  /** Concurrent streams a client may open on one HTTP/2 connection. */
-  static final int MAX_CONCURRENT_STREAMS = 256;
-
   /** The HTTP/2 header list limit: the 8 KiB that {@code HttpServerCodec} allows HTTP/1.1. */
   static final int MAX_HEADER_LIST_SIZE = 8192;
+
+  /**
+   * Requests the HTTP/1.1 decoder may have decoded and not yet answered. The dispatcher stops
+   * reading beyond 16 queued, but the bytes of one read already taken (up to 64 KiB, thousands of
+   * minimal requests) are still decoded: Netty's default of 128 would reset such a connection.
+   */
+  static final int MAX_PIPELINE_DEPTH = 8192;
 
   private static final String HTTP1_START = "http1-start";
 
   private final InferenceService service;
   private final int maxInputSize;
+  private final HttpServerConfig.Limits limits;
   private final String version;
   private final RequestFailureLog failures =
       new RequestFailureLog(LoggerFactory.getLogger(HttpDispatcher.class));
+  private final ConnectionLimit connections;
+  private final BufferBudget budget;
 
   /**
    * @param service the core every request goes to
-   * @param maxInputSize the largest request body, in bytes
+   * @param config the body size limit and {@link HttpServerConfig.Limits} of every connection
    * @param version the server version reported by {@code GET v2}
    */
-  public HttpPipeline(InferenceService service, int maxInputSize, String version) {
+  public HttpPipeline(InferenceService service, HttpServerConfig config, String version) {
     this.service = service;
-    this.maxInputSize = maxInputSize;
+    this.maxInputSize = config.maxInputSize();
+    this.limits = config.limits();
     this.version = version;
+    this.connections = new ConnectionLimit(limits.maxConnections());
+    this.budget = new BufferBudget(limits.maxBufferedBytes());
   }
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    HttpServerCodec http1 = new HttpServerCodec();
+    if (!connections.admit(ch)) {
+      ch.close();
+      return;
+    }
+    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
+    HttpServerCodec http1 = new HttpServerCodec(new HttpDecoderConfig(), MAX_PIPELINE_DEPTH);
     HttpServerUpgradeHandler upgrade =
         new HttpServerUpgradeHandler(
             http1,
             protocol ->
                 AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)
-                    ? new Http2ServerUpgradeCodec(http2Codec(), streams())
+                    ? new Http2ServerUpgradeCodec(http2Codec(), streams(perConnection))
                     : null,
             maxInputSize);
     ChannelPipeline p = ch.pipeline();
-    p.addLast("h2c", new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge()));
-    p.addLast(HTTP1_START, new Http1Start(this));
+    p.addLast(
+        "h2c",
+        new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
+    p.addLast("timeouts", timeouts());
+    p.addLast(HTTP1_START, new Http1Start(this, perConnection));
+  }
+
+  /** Request-body bytes held now by the connections' aggregators, against the budget. */
+  public long bufferedBytes() {
+    return budget.held();
+  }
+
+  /** Connections open now. */
+  public int openConnections() {
+    return connections.open();
+  }
+
+  RequestTimeouts timeouts() {
+    return new RequestTimeouts(limits.headerTimeout(), limits.idleTimeout(), limits.bodyTimeout());
   }
 
   /**
    * Adds the handlers that turn HTTP objects into answered requests, after the handler {@code
    * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
    */
-  void addRequestHandlers(ChannelPipeline p, String name) {
-    p.addAfter(name, "decompress", new HttpContentDecompressor(0))
-        .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize))
+  void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
+    p.addAfter(name, "paused-reads", new PausedReads())
+        .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
+        .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection))
         .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures));
   }
 
-  private ChannelHandler priorKnowledge() {
+  private ChannelHandler priorKnowledge(BufferBudget perConnection) {
     return new ChannelInitializer<Channel>() {
       @Override
       protected void initChannel(Channel ch) {
         ch.pipeline()
             .addBefore(HTTP1_START, "h2", http2Codec())
-            .addBefore(HTTP1_START, "h2-streams", streams());
+            .addBefore(HTTP1_START, "h2-streams", streams(perConnection));
       }
     };
   }
 
-  private static Http2FrameCodec http2Codec() {
+  private Http2FrameCodec http2Codec() {
     return Http2FrameCodecBuilder.forServer()
         .initialSettings(
             Http2Settings.defaultSettings()
-                .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+                .maxConcurrentStreams(limits.maxConcurrentStreams())
                 .maxHeaderListSize(MAX_HEADER_LIST_SIZE))
         .build();
   }
 
-  private Http2MultiplexHandler streams() {
-    return new Http2MultiplexHandler(new Http2StreamPipeline(this));
+  private Http2MultiplexHandler streams(BufferBudget perConnection) {
+    return new Http2MultiplexHandler(new Http2StreamPipeline(this, perConnection));
   }
 }

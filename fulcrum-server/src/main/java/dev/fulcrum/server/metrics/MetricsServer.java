@@ -1,66 +1,165 @@
 package dev.fulcrum.server.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.http.ConnectionLimit;
+import dev.fulcrum.server.http.RequestTimeouts;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Serves {@code GET /metrics} on the metrics port (Triton's 8002), apart from the inference port so
- * that scrapes never queue behind inference traffic. One named thread answers scrapes.
+ * that scrapes never queue behind inference traffic.
+ *
+ * <p>Threads: one Netty event loop ({@code fulcrum-metrics}) accepts and serves every connection,
+ * so a slow or stalled client never holds up another scrape; the REST port's {@link
+ * RequestTimeouts} and {@link ConnectionLimit} close slow clients and cap the connections.
  */
 public final class MetricsServer implements AutoCloseable {
-  private final HttpServer server;
-  private final ExecutorService executor;
+  /** Request heads and bodies larger than this are refused: a scrape has no body. */
+  private static final int MAX_REQUEST = 8192;
 
-  /** Binds and starts; port 0 picks a free port. */
+  private final EventLoopGroup loop;
+  private final Channel server;
+
+  /** Binds and starts with {@link HttpServerConfig.Limits#defaults()}; port 0 picks a free port. */
   public MetricsServer(String host, int port, ServerMetrics metrics) throws IOException {
-    server = HttpServer.create(new InetSocketAddress(host, port), 16);
-    executor =
-        Executors.newSingleThreadExecutor(
-            Thread.ofPlatform().name("fulcrum-metrics").daemon(true).factory());
-    server.setExecutor(executor);
-    server.createContext("/", exchange -> handle(exchange, metrics));
-    server.start();
+    this(host, port, metrics, HttpServerConfig.Limits.defaults());
   }
 
-  private static void handle(HttpExchange exchange, ServerMetrics metrics) throws IOException {
-    try (exchange) {
-      String path = exchange.getRequestURI().getPath();
-      if (!path.equals("/metrics")) {
-        reply(exchange, 404, "text/plain", "no endpoint " + path + "; metrics are at /metrics\n");
-        return;
-      }
-      if (!exchange.getRequestMethod().equals("GET")
-          && !exchange.getRequestMethod().equals("HEAD")) {
-        reply(exchange, 405, "text/plain", "GET /metrics only\n");
-        return;
-      }
-      reply(exchange, 200, ServerMetrics.contentType(), metrics.scrape());
+  /** Binds and starts; port 0 picks a free port; {@code limits}: timeouts and connections. */
+  public MetricsServer(String host, int port, ServerMetrics metrics, HttpServerConfig.Limits limits)
+      throws IOException {
+    loop =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("fulcrum-metrics", true), NioIoHandler.newFactory());
+    ConnectionLimit connections = new ConnectionLimit(limits.maxConnections());
+    try {
+      server =
+          new ServerBootstrap()
+              .group(loop)
+              .channel(NioServerSocketChannel.class)
+              .childHandler(
+                  new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                      if (!connections.admit(ch)) {
+                        ch.close();
+                        return;
+                      }
+                      ch.pipeline()
+                          .addLast(new HttpServerCodec(4096, MAX_REQUEST, MAX_REQUEST))
+                          .addLast(
+                              new RequestTimeouts(
+                                  limits.headerTimeout(),
+                                  limits.idleTimeout(),
+                                  limits.bodyTimeout()))
+                          .addLast(new HttpObjectAggregator(MAX_REQUEST))
+                          .addLast(new Scrape(metrics));
+                    }
+                  })
+              .bind(host, port)
+              .syncUninterruptibly()
+              .channel();
+    } catch (RuntimeException e) {
+      loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      throw new IOException("cannot bind the metrics port " + host + ":" + port, e);
     }
   }
 
-  private static void reply(HttpExchange exchange, int status, String type, String body)
-      throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    exchange.getResponseHeaders().set("Content-Type", type);
-    exchange.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(bytes);
+  /** Answers one aggregated request on the connection's event loop. */
+  private static final class Scrape extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final ServerMetrics metrics;
+
+    Scrape(ServerMetrics metrics) {
+      this.metrics = metrics;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      if (request.decoderResult().isFailure()) {
+        reply(ctx, request, HttpResponseStatus.BAD_REQUEST, "text/plain", "malformed request\n");
+        return;
+      }
+      String path = new QueryStringDecoder(request.uri()).path();
+      if (!path.equals("/metrics")) {
+        reply(
+            ctx,
+            request,
+            HttpResponseStatus.NOT_FOUND,
+            "text/plain",
+            "no endpoint " + path + "; metrics are at /metrics\n");
+      } else if (!request.method().equals(HttpMethod.GET)
+          && !request.method().equals(HttpMethod.HEAD)) {
+        reply(
+            ctx,
+            request,
+            HttpResponseStatus.METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET /metrics only\n");
+      } else {
+        reply(ctx, request, HttpResponseStatus.OK, ServerMetrics.contentType(), metrics.scrape());
+      }
+    }
+
+    private static void reply(
+        ChannelHandlerContext ctx,
+        FullHttpRequest request,
+        HttpResponseStatus status,
+        String type,
+        String body) {
+      boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
+      FullHttpResponse response =
+          new DefaultFullHttpResponse(
+              HttpVersion.HTTP_1_1,
+              status,
+              Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+      HttpUtil.setContentLength(response, response.content().readableBytes());
+      HttpUtil.setKeepAlive(response, keepAlive);
+      ctx.writeAndFlush(response)
+          .addListener(
+              keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE : ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
     }
   }
 
   public int port() {
-    return server.getAddress().getPort();
+    return ((InetSocketAddress) server.localAddress()).getPort();
   }
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close().awaitUninterruptibly();
+    loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
   }
 }

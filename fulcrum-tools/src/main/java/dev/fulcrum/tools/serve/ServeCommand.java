@@ -30,6 +30,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -172,6 +173,8 @@ public final class ServeCommand implements Callable<Integer> {
           "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
   int defaultMaxBatchSize;
 
+  @Mixin LimitOptions limits = new LimitOptions();
+
   @Override
   public Integer call() throws Exception {
     // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
@@ -210,18 +213,21 @@ public final class ServeCommand implements Callable<Integer> {
     InferenceService service = new InferenceService(repository, strictReadiness);
     HttpServer http =
         new HttpServer(
-            service, new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads));
+            service,
+            new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads, limits.http()));
     http.start();
     log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
     MetricsServer metricsServer =
-        allowMetrics ? new MetricsServer(host, metricsPort, metrics) : null;
+        allowMetrics ? new MetricsServer(host, metricsPort, metrics, limits.http()) : null;
     if (metricsServer != null) {
       log.info("Prometheus metrics on http://{}:{}/metrics", host, metricsServer.port());
     }
     GrpcServer grpc;
     try {
       grpc =
-          new GrpcServer(service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize)).start();
+          new GrpcServer(
+                  service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize, limits.grpc()))
+              .start();
     } catch (IOException | RuntimeException e) {
       http.close();
       throw e;

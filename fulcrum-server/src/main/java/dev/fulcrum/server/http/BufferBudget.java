@@ -1,0 +1,68 @@
+package dev.fulcrum.server.http;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A count of request-body bytes held in memory against a limit: the server-wide budget, or one
+ * connection's share of it ({@link #child}), which reserves from its parent as well.
+ *
+ * <p>Thread-safe: every connection's event loop reserves and releases concurrently (lock-free).
+ */
+final class BufferBudget {
+  private final long limit;
+  private final BufferBudget parent;
+  private final AtomicLong held = new AtomicLong();
+
+  BufferBudget(long limit) {
+    this(limit, null);
+  }
+
+  private BufferBudget(long limit, BufferBudget parent) {
+    this.limit = limit;
+    this.parent = parent;
+  }
+
+  /** A budget of at most {@code childLimit} bytes that also draws from this one. */
+  BufferBudget child(long childLimit) {
+    return new BufferBudget(childLimit, this);
+  }
+
+  /** Reserves {@code bytes} if this budget (and its parent) can hold them; all or nothing. */
+  boolean tryReserve(long bytes) {
+    if (bytes <= 0) {
+      return true;
+    }
+    long now;
+    do {
+      now = held.get();
+      if (now + bytes > limit) {
+        return false;
+      }
+    } while (!held.compareAndSet(now, now + bytes));
+    if (parent != null && !parent.tryReserve(bytes)) {
+      held.addAndGet(-bytes);
+      return false;
+    }
+    return true;
+  }
+
+  /** Gives back bytes reserved earlier. */
+  void release(long bytes) {
+    if (bytes <= 0) {
+      return;
+    }
+    held.addAndGet(-bytes);
+    if (parent != null) {
+      parent.release(bytes);
+    }
+  }
+
+  /** Bytes reserved now. */
+  long held() {
+    return held.get();
+  }
+
+  long limit() {
+    return limit;
+  }
+}

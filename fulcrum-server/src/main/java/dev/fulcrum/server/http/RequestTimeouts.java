@@ -1,0 +1,256 @@
+package dev.fulcrum.server.http;
+
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Closes a connection, or resets an HTTP/2 stream, whose client is too slow: a request head (or the
+ * HTTP/2 preface) that takes longer than the header timeout, a body that stalls longer than the
+ * body timeout, a connection with nothing in progress for longer than the idle timeout, an HTTP/1.1
+ * client that takes none of its response bytes for longer than the body timeout. Sits right after
+ * the HTTP codec, where it sees each request's head, body chunks and the response written.
+ *
+ * <p>Phases: a new connection waits for its first request head (header timeout); a head with a body
+ * starts the body phase (body timeout, restarted by each chunk); a complete request waits for its
+ * response (no timeout: the server is working, not the client); a connection with every response
+ * written is idle (idle timeout) until the next head. An HTTP/2 connection is idle while it has no
+ * open stream; each stream has its own instance for its body. Time spent with reading suspended by
+ * backpressure never counts against the client.
+ *
+ * <p>Threads: one instance per connection or stream; everything, the timer included, runs on its
+ * event loop. One timer at a time: when it fires it re-reads the phase and either closes or
+ * schedules itself for the rest of the phase's time, as Netty's {@code IdleStateHandler} does.
+ */
+public final class RequestTimeouts extends ChannelDuplexHandler {
+  private static final Logger log = LoggerFactory.getLogger(RequestTimeouts.class);
+
+  private enum Phase {
+    HEAD,
+    BODY,
+    WAITING,
+    IDLE,
+    HTTP2
+  }
+
+  private final long headerNanos;
+  private final long idleNanos;
+  private final long bodyNanos;
+
+  private ChannelHandlerContext ctx;
+  private Phase phase = Phase.HEAD;
+
+  /** When the phase began, or the last body chunk arrived. */
+  private long since;
+
+  /** Requests whose head arrived and whose response is not written yet. */
+  private int pending;
+
+  private ScheduledFuture<?> timer;
+  private long timerDue;
+
+  /** HTTP/1.1 responses handed to the socket whose write has not completed. */
+  private int writing;
+
+  /** When a response write last completed or its unwritten bytes last shrank. */
+  private long writeProgressAt;
+
+  /** The connection's unwritten bytes at the last check. */
+  private long unwrittenBytes;
+
+  /**
+   * @param headerTimeout the longest a request head may take, from the connection's start
+   * @param idleTimeout the longest a connection may have nothing in progress
+   * @param bodyTimeout the longest a request body may stall
+   */
+  public RequestTimeouts(Duration headerTimeout, Duration idleTimeout, Duration bodyTimeout) {
+    this.headerNanos = headerTimeout.toNanos();
+    this.idleNanos = idleTimeout.toNanos();
+    this.bodyNanos = bodyTimeout.toNanos();
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    if (ctx.channel().isActive()) {
+      start();
+    }
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    start();
+    super.channelActive(ctx);
+  }
+
+  private void start() {
+    if (timer == null) {
+      enter(Phase.HEAD);
+    }
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    cancel();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    cancel();
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+    if (phase != Phase.HTTP2) {
+      if (msg instanceof HttpMessage) {
+        pending++;
+        enter(msg instanceof LastHttpContent ? Phase.WAITING : Phase.BODY);
+      } else if (msg instanceof HttpContent && phase == Phase.BODY) {
+        if (msg instanceof LastHttpContent) {
+          enter(Phase.WAITING);
+        } else {
+          since = System.nanoTime();
+        }
+      }
+    }
+    super.channelRead(ctx, msg);
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
+      throws Exception {
+    boolean informational =
+        msg instanceof HttpResponse r && r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
+    if (msg instanceof LastHttpContent && !informational && phase != Phase.HTTP2) {
+      if (writing++ == 0) {
+        writeProgressAt = System.nanoTime();
+      }
+      promise = promise.unvoid();
+      promise.addListener(f -> responseWritten());
+    }
+    super.write(ctx, msg, promise);
+  }
+
+  private void responseWritten() {
+    writing--;
+    writeProgressAt = System.nanoTime();
+    pending = Math.max(0, pending - 1);
+    if (pending == 0 && phase == Phase.WAITING) {
+      enter(Phase.IDLE);
+    }
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent
+        || evt instanceof HttpServerUpgradeHandler.UpgradeEvent) {
+      enter(Phase.HTTP2);
+    }
+    super.userEventTriggered(ctx, evt);
+  }
+
+  private void enter(Phase next) {
+    phase = next;
+    since = System.nanoTime();
+    long limit = limitOf(next);
+    if (limit > 0 && (timer == null || since + limit < timerDue)) {
+      schedule(limit);
+    } else if (timer == null) {
+      schedule(headerNanos);
+    }
+  }
+
+  private long limitOf(Phase p) {
+    return switch (p) {
+      case HEAD -> headerNanos;
+      case BODY -> bodyNanos;
+      case IDLE, HTTP2 -> idleNanos;
+      case WAITING -> -1;
+    };
+  }
+
+  private void schedule(long delayNanos) {
+    cancel();
+    timerDue = System.nanoTime() + delayNanos;
+    timer = ctx.executor().schedule(this::check, delayNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void cancel() {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
+  private void check() {
+    timer = null;
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (writeStalled(now)) {
+      log.debug(
+          "closing {}: the client stopped reading responses for {} ms",
+          ctx.channel(),
+          TimeUnit.NANOSECONDS.toMillis(bodyNanos));
+      ctx.close();
+      return;
+    }
+    if (!ctx.channel().config().isAutoRead()
+        || (phase == Phase.HTTP2 && hasOpenStreams())
+        || phase == Phase.WAITING) {
+      since = now; // not the client's time: reading is suspended, or the server is working
+    }
+    long limit = limitOf(phase);
+    if (limit < 0) {
+      schedule(headerNanos);
+    } else if (now - since >= limit) {
+      log.debug(
+          "closing {}: {} timeout after {} ms",
+          ctx.channel(),
+          phase.name().toLowerCase(),
+          TimeUnit.NANOSECONDS.toMillis(limit));
+      ctx.close();
+    } else {
+      schedule(limit - (now - since));
+    }
+  }
+
+  /**
+   * Whether response bytes have waited for the client to read them, with none taken, for the body
+   * timeout. HTTP/1.1 only: an HTTP/2 stream's writes wait on the client's flow-control window.
+   */
+  private boolean writeStalled(long now) {
+    if (writing == 0 || ctx.channel() instanceof Http2StreamChannel) {
+      return false;
+    }
+    ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+    long unwritten = out == null ? 0 : out.totalPendingWriteBytes();
+    if (unwritten < unwrittenBytes) {
+      writeProgressAt = now;
+    }
+    unwrittenBytes = unwritten;
+    return now - writeProgressAt >= bodyNanos;
+  }
+
+  private boolean hasOpenStreams() {
+    Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+    return codec != null && codec.connection().numActiveStreams() > 0;
+  }
+}

@@ -1,0 +1,426 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.HttpServerTest.RawConnection;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Timeouts and caps against slow and hostile clients on the REST, gRPC and metrics ports. Timeouts
+ * are short here (2 s) so that closes happen within the tests' bounded waits; nothing asserts how
+ * fast anything happens.
+ */
+class LimitsTest {
+  private static final Duration SHORT = Duration.ofSeconds(2);
+  private static final int BODY = 60 * 1024;
+
+  @TempDir static Path repo;
+  private static InferenceService service;
+  private static HttpServer server;
+  private static HttpClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    service = TestModels.service(repo);
+    server =
+        new HttpServer(
+                service,
+                HttpServerConfig.ephemeral()
+                    .withMaxInputSize(64 * 1024)
+                    .withLimits(
+                        HttpServerConfig.Limits.defaults()
+                            .withTimeouts(SHORT, SHORT, SHORT)
+                            .withMaxBufferedBytes(5L * BODY, 1L << 30)))
+            .start();
+    client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+    service.repository().close();
+  }
+
+  private static int live(int port) throws Exception {
+    return client
+        .send(
+            java.net.http.HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/v2/health/live"))
+                .timeout(Duration.ofSeconds(30))
+                .build(),
+            HttpResponse.BodyHandlers.discarding())
+        .statusCode();
+  }
+
+  private static void write(RawConnection c, String s) throws IOException {
+    c.out.write(s.getBytes(StandardCharsets.US_ASCII));
+    c.out.flush();
+  }
+
+  /** Reads until the server closes; a read timeout (30 s) fails the test instead of hanging it. */
+  private static void assertClosedByServer(RawConnection c) throws IOException {
+    InputStream in = c.in;
+    while (in.read() >= 0) {
+      // drain whatever was answered before the close
+    }
+  }
+
+  @Test
+  void aPartialRequestHeadIsClosedWhileOtherConnectionsAreServed() throws Exception {
+    try (RawConnection slow = new RawConnection(server.port())) {
+      write(slow, "GET /v2/health/live HTTP/1.1\r\nHo");
+      assertThat(live(server.port())).isEqualTo(200);
+      assertClosedByServer(slow);
+    }
+  }
+
+  @Test
+  void aConnectionThatSendsNothingIsClosed() throws Exception {
+    try (RawConnection silent = new RawConnection(server.port())) {
+      assertClosedByServer(silent);
+    }
+  }
+
+  @Test
+  void anIdleKeepAliveConnectionIsClosed() throws Exception {
+    try (RawConnection c = new RawConnection(server.port())) {
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+      assertClosedByServer(c);
+    }
+  }
+
+  @Test
+  void aStalledBodyIsClosed() throws Exception {
+    try (RawConnection c = new RawConnection(server.port())) {
+      write(
+          c,
+          "POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"in");
+      assertClosedByServer(c);
+    }
+    Await.until("the body's reservation is given back", () -> server.bufferedBytes() == 0);
+  }
+
+  @Test
+  void aStalledBodyOnAnH2cStreamResetsTheStreamAndTheConnectionStaysUsable() throws Exception {
+    try (H2cTest.H2Client c = new H2cTest.H2Client(server.port())) {
+      CompletableFuture<H2cTest.Reply> stalled = new CompletableFuture<>();
+      Http2StreamChannel stream = c.open(stalled);
+      HttpRequest head =
+          new DefaultHttpRequest(
+              HttpVersion.HTTP_1_1, HttpMethod.POST, "/v2/models/echo_fp32/infer");
+      head.headers().set(HttpHeaderNames.HOST, "x").set(HttpHeaderNames.CONTENT_LENGTH, 1000);
+      stream.write(head);
+      stream.writeAndFlush(
+          new DefaultHttpContent(Unpooled.copiedBuffer("{\"in", StandardCharsets.US_ASCII)));
+      assertThatThrownBy(() -> stalled.get(30, TimeUnit.SECONDS))
+          .hasMessageContaining("stream closed without a response");
+      H2cTest.Reply ready =
+          c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, TimeUnit.SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    }
+    Await.until("the stream's reservation is given back", () -> server.bufferedBytes() == 0);
+  }
+
+  @Test
+  void aClientThatStopsReadingItsResponsesIsClosed() throws Exception {
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withMaxInputSize(64 * 1024)
+            .withLimits(HttpServerConfig.Limits.defaults().withTimeouts(SHORT, SHORT, SHORT));
+    int n = 48 * 1024;
+    String json =
+        "{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"IN\","
+            + "\"datatype\":\"UINT8\",\"shape\":[1,"
+            + n
+            + "],\"parameters\":{\"binary_data_size\":"
+            + n
+            + "}}]}";
+    ByteArrayOutputStream request = new ByteArrayOutputStream();
+    request.write(
+        ("POST /v2/models/echo_uint8/infer HTTP/1.1\r\nHost: x\r\n"
+                + "Inference-Header-Content-Length: "
+                + json.length()
+                + "\r\nContent-Length: "
+                + (json.length() + n)
+                + "\r\n\r\n"
+                + json)
+            .getBytes(StandardCharsets.US_ASCII));
+    request.write(new byte[n]);
+    byte[] one = request.toByteArray();
+    try (HttpServer s = new HttpServer(service, config).start();
+        Socket socket = new Socket()) {
+      socket.setReceiveBufferSize(4096);
+      socket.connect(new java.net.InetSocketAddress("127.0.0.1", s.port()));
+      Thread writer =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      for (int i = 0; i < 400; i++) {
+                        socket.getOutputStream().write(one);
+                      }
+                    } catch (IOException closedByServer) {
+                      // expected once the server gives up on this client
+                    }
+                  });
+      Await.until("the server closes the connection", () -> s.openConnections() == 0);
+      writer.join(30_000); // its writes fail once the server has closed
+    }
+  }
+
+  @Test
+  void twoHundredPipelinedRequestsAreAllAnsweredInOrder() throws Exception {
+    // Inferences are answered on the engine's threads, after the whole batch of requests has
+    // been decoded: more than Netty's default pipeline depth (128) wait at once.
+    StringBuilder all = new StringBuilder();
+    for (int i = 0; i < 200; i++) {
+      if (i % 2 == 0) {
+        all.append("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+      } else {
+        String body =
+            "{\"inputs\":[{\"name\":\"IN\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":["
+                + i
+                + "]}]}";
+        all.append("POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ")
+            .append(body.length())
+            .append("\r\n\r\n")
+            .append(body);
+      }
+    }
+    try (RawConnection c = new RawConnection(server.port())) {
+      write(c, all.toString());
+      for (int i = 0; i < 200; i++) {
+        RawConnection.Response r = c.read();
+        assertThat(r.status()).as("response %d", i).isEqualTo(200);
+        String body = new String(r.body(), StandardCharsets.UTF_8);
+        assertThat(body).contains(i % 2 == 0 ? "live" : "[" + i + ".0]");
+      }
+    }
+  }
+
+  @Test
+  void bodiesBeyondTheBufferBudgetAre503AndTheirBytesAreFreed() throws Exception {
+    String head =
+        "POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + BODY
+            + "\r\n\r\n";
+    Await.until("earlier tests' bodies are given back", () -> server.bufferedBytes() == 0);
+    List<RawConnection> partial = new ArrayList<>();
+    try {
+      for (int i = 0; i < 5; i++) {
+        RawConnection c = new RawConnection(server.port());
+        partial.add(c);
+        write(c, head + " ".repeat(1024));
+        long expected = (i + 1L) * BODY;
+        Await.until("budget holds " + expected, () -> server.bufferedBytes() == expected);
+      }
+      try (RawConnection over = new RawConnection(server.port())) {
+        write(over, head + " ".repeat(1024));
+        RawConnection.Response r = over.read();
+        assertThat(r.status()).isEqualTo(503);
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("\"error\"");
+        assertThat(r.headers()).containsEntry("connection", "close");
+      }
+      assertThat(server.bufferedBytes()).isEqualTo(5L * BODY);
+    } finally {
+      for (RawConnection c : partial) {
+        c.close();
+      }
+    }
+    Await.until("the budget is given back", () -> server.bufferedBytes() == 0);
+    // A whole body fits again (400: it is not JSON; it was read, not refused).
+    try (RawConnection c = new RawConnection(server.port())) {
+      c.send("POST", "/v2/models/echo_fp32/infer", "", " x".repeat(BODY / 2).getBytes());
+      assertThat(c.read().status()).isEqualTo(400);
+    }
+  }
+
+  @Test
+  void h2cStreamsShareTheirConnectionsBudget() throws Exception {
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withMaxInputSize(64 * 1024)
+            .withLimits(
+                HttpServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 2L * BODY));
+    try (HttpServer s = new HttpServer(service, config).start();
+        H2cTest.H2Client c = new H2cTest.H2Client(s.port())) {
+      List<CompletableFuture<H2cTest.Reply>> replies = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        CompletableFuture<H2cTest.Reply> reply = new CompletableFuture<>();
+        replies.add(reply);
+        Http2StreamChannel stream = c.open(reply);
+        HttpRequest head =
+            new DefaultHttpRequest(
+                HttpVersion.HTTP_1_1, HttpMethod.POST, "/v2/models/echo_fp32/infer");
+        head.headers().set(HttpHeaderNames.HOST, "x").set(HttpHeaderNames.CONTENT_LENGTH, BODY);
+        stream.write(head);
+        stream.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[1024])));
+        if (i < 2) {
+          long expected = (i + 1L) * BODY;
+          Await.until("budget holds " + expected, () -> s.bufferedBytes() == expected);
+        }
+      }
+      H2cTest.Reply third = replies.get(2).get(30, TimeUnit.SECONDS);
+      assertThat(third.status()).isEqualTo(503);
+      assertThat(third.body()).contains("\"error\"");
+      assertThat(replies.get(0)).isNotDone();
+      assertThat(s.bufferedBytes()).isEqualTo(2L * BODY);
+    }
+  }
+
+  @Test
+  void connectionsBeyondTheLimitAreClosedAtOnce() throws Exception {
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withLimits(HttpServerConfig.Limits.defaults().withMaxConnections(2));
+    try (HttpServer s = new HttpServer(service, config).start();
+        RawConnection b = new RawConnection(s.port())) {
+      RawConnection a = new RawConnection(s.port());
+      for (RawConnection c : List.of(a, b)) {
+        c.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(c.read().status()).isEqualTo(200);
+      }
+      try (RawConnection third = new RawConnection(s.port())) {
+        assertClosedByServer(third);
+      }
+      a.close();
+      Await.until("a place is free", () -> s.openConnections() < 2);
+      try (RawConnection fourth = new RawConnection(s.port())) {
+        fourth.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(fourth.read().status()).isEqualTo(200);
+      }
+    }
+  }
+
+  @Test
+  void h2cAdvertisesItsConcurrentStreamLimit() throws Exception {
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withLimits(HttpServerConfig.Limits.defaults().withMaxConcurrentStreams(7));
+    try (HttpServer s = new HttpServer(service, config).start()) {
+      assertThat(serverSettings(s.port())).containsEntry(MAX_CONCURRENT_STREAMS, 7L);
+    }
+  }
+
+  @Test
+  void grpcCapsCallsPerConnectionAndClosesASilentConnection() throws Exception {
+    GrpcServerConfig config =
+        GrpcServerConfig.ephemeral()
+            .withLimits(
+                GrpcServerConfig.Limits.defaults()
+                    .withMaxConcurrentCallsPerConnection(5)
+                    .withHandshakeTimeout(SHORT));
+    try (GrpcServer g = new GrpcServer(service, config).start()) {
+      assertThat(serverSettings(g.port())).containsEntry(MAX_CONCURRENT_STREAMS, 5L);
+      try (RawConnection silent = new RawConnection(g.port())) {
+        assertClosedByServer(silent);
+      }
+    }
+  }
+
+  @Test
+  void aPartialRequestOnTheMetricsPortDoesNotBlockAScrape() throws Exception {
+    try (MetricsServer m =
+            new MetricsServer(
+                "127.0.0.1",
+                0,
+                new ServerMetrics(false),
+                HttpServerConfig.Limits.defaults().withTimeouts(SHORT, SHORT, SHORT));
+        RawConnection stuck = new RawConnection(m.port())) {
+      write(stuck, "GET /metrics HTTP/1.1\r\nHo");
+      HttpResponse<String> r =
+          client.send(
+              java.net.http.HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + m.port() + "/metrics"))
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).contains("nv_inference_request_success");
+      assertClosedByServer(stuck);
+    }
+  }
+
+  @Test
+  void aBudgetBelowTheLargestBodyIsRejectedWithTheFieldsNamed() {
+    HttpServerConfig.Limits small =
+        HttpServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 20, 1L << 20);
+    assertThatThrownBy(() -> HttpServerConfig.ephemeral().withLimits(small))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxBufferedBytesPerConnection")
+        .hasMessageContaining("maxInputSize");
+  }
+
+  private static final int MAX_CONCURRENT_STREAMS = 0x3;
+
+  /**
+   * Opens an HTTP/2 connection by prior knowledge and returns the parameters of the server's first
+   * SETTINGS frame.
+   */
+  private static Map<Integer, Long> serverSettings(int port) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(30_000);
+      ByteArrayOutputStream hello = new ByteArrayOutputStream();
+      hello.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      hello.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // empty SETTINGS
+      s.getOutputStream().write(hello.toByteArray());
+      s.getOutputStream().flush();
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      while (true) {
+        int length = (in.readUnsignedByte() << 16) | in.readUnsignedShort();
+        int type = in.readUnsignedByte();
+        int flags = in.readUnsignedByte();
+        in.readInt();
+        byte[] payload = in.readNBytes(length);
+        if (type == 4 && (flags & 1) == 0) {
+          Map<Integer, Long> settings = new HashMap<>();
+          for (int i = 0; i + 6 <= payload.length; i += 6) {
+            int id = ((payload[i] & 0xff) << 8) | (payload[i + 1] & 0xff);
+            long value =
+                ((payload[i + 2] & 0xffL) << 24)
+                    | ((payload[i + 3] & 0xffL) << 16)
+                    | ((payload[i + 4] & 0xffL) << 8)
+                    | (payload[i + 5] & 0xffL);
+            settings.put(id, value);
+          }
+          return settings;
+        }
+      }
+    }
+  }
+}

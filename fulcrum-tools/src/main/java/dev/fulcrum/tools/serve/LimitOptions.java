@@ -1,0 +1,152 @@
+package dev.fulcrum.tools.serve;
+
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import java.time.Duration;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code serve} flags that bound what slow or hostile clients can hold: timeouts, connection
+ * counts and buffered bytes, for the REST (and metrics) port and the gRPC port. Defaults are {@link
+ * HttpServerConfig.Limits#defaults()} and {@link GrpcServerConfig.Limits#defaults()}.
+ *
+ * <p>Not thread-safe: picocli fills the fields once, before {@code serve} starts.
+ */
+final class LimitOptions {
+  @Option(
+      names = "--http-header-timeout-secs",
+      defaultValue = "10",
+      paramLabel = "SECS",
+      description =
+          "A new REST or metrics connection that has not sent a complete request head (or the"
+              + " HTTP/2 preface) after this long is closed (default: ${DEFAULT-VALUE}).")
+  int httpHeaderTimeoutSecs;
+
+  @Option(
+      names = "--http-idle-timeout-secs",
+      defaultValue = "60",
+      paramLabel = "SECS",
+      description =
+          "A REST or metrics connection with no request in progress for this long is closed"
+              + " (default: ${DEFAULT-VALUE}).")
+  int httpIdleTimeoutSecs;
+
+  @Option(
+      names = "--http-body-timeout-secs",
+      defaultValue = "30",
+      paramLabel = "SECS",
+      description =
+          "A request body that sends no bytes for this long is dropped and its connection closed"
+              + " (HTTP/2: its stream reset); so is a client that reads none of its responses for"
+              + " this long (default: ${DEFAULT-VALUE}).")
+  int httpBodyTimeoutSecs;
+
+  @Option(
+      names = "--http-max-connections",
+      defaultValue = "4096",
+      paramLabel = "N",
+      description =
+          "Open REST connections (and, apart, metrics connections) beyond which a new one is"
+              + " closed at once (default: ${DEFAULT-VALUE}).")
+  int httpMaxConnections;
+
+  @Option(
+      names = "--http-max-buffered-bytes",
+      defaultValue = "1073741824",
+      paramLabel = "BYTES",
+      description =
+          "Request-body bytes the REST port holds at once, all connections together; a request"
+              + " beyond it gets 503 (default: ${DEFAULT-VALUE}, 1 GiB).")
+  long httpMaxBufferedBytes;
+
+  @Option(
+      names = "--http-max-buffered-bytes-per-connection",
+      defaultValue = "268435456",
+      paramLabel = "BYTES",
+      description =
+          "The same budget for one connection, all its HTTP/2 streams together (default:"
+              + " ${DEFAULT-VALUE}, 256 MiB).")
+  long httpMaxBufferedBytesPerConnection;
+
+  @Option(
+      names = "--http2-max-concurrent-streams",
+      defaultValue = "100",
+      paramLabel = "N",
+      description =
+          "Concurrent streams per h2c connection on the REST port (default: ${DEFAULT-VALUE}).")
+  int http2MaxConcurrentStreams;
+
+  @Option(
+      names = "--grpc-handshake-timeout-secs",
+      defaultValue = "10",
+      paramLabel = "SECS",
+      description =
+          "A gRPC connection that has not sent the HTTP/2 preface after this long is closed"
+              + " (default: ${DEFAULT-VALUE}).")
+  int grpcHandshakeTimeoutSecs;
+
+  @Option(
+      names = "--grpc-max-connection-idle-secs",
+      defaultValue = "60",
+      paramLabel = "SECS",
+      description =
+          "A gRPC connection with no call for this long is sent GOAWAY and closed (default:"
+              + " ${DEFAULT-VALUE}).")
+  int grpcMaxConnectionIdleSecs;
+
+  @Option(
+      names = "--grpc-keepalive-time",
+      defaultValue = "7200000",
+      paramLabel = "MS",
+      description =
+          "The server pings a gRPC connection silent for this long (default: ${DEFAULT-VALUE}).")
+  long grpcKeepAliveTimeMs;
+
+  @Option(
+      names = "--grpc-keepalive-timeout",
+      defaultValue = "20000",
+      paramLabel = "MS",
+      description =
+          "A gRPC connection that does not answer the ping within this is closed (default:"
+              + " ${DEFAULT-VALUE}).")
+  long grpcKeepAliveTimeoutMs;
+
+  @Option(
+      names = "--grpc-http2-min-recv-ping-interval-without-data",
+      defaultValue = "300000",
+      paramLabel = "MS",
+      description =
+          "The shortest interval allowed between a client's keepalive pings; a client pinging"
+              + " faster is sent GOAWAY (default: ${DEFAULT-VALUE}).")
+  long grpcPermitKeepAliveTimeMs;
+
+  @Option(
+      names = "--grpc-max-concurrent-calls-per-connection",
+      defaultValue = "100",
+      paramLabel = "N",
+      description =
+          "Calls one gRPC connection may have open at once; each may buffer up to"
+              + " --grpc-max-message-size (default: ${DEFAULT-VALUE}).")
+  int grpcMaxConcurrentCalls;
+
+  HttpServerConfig.Limits http() {
+    return new HttpServerConfig.Limits(
+        Duration.ofSeconds(httpHeaderTimeoutSecs),
+        Duration.ofSeconds(httpIdleTimeoutSecs),
+        Duration.ofSeconds(httpBodyTimeoutSecs),
+        httpMaxConnections,
+        httpMaxBufferedBytes,
+        httpMaxBufferedBytesPerConnection,
+        http2MaxConcurrentStreams);
+  }
+
+  GrpcServerConfig.Limits grpc() {
+    return new GrpcServerConfig.Limits(
+        Duration.ofSeconds(grpcHandshakeTimeoutSecs),
+        Duration.ofSeconds(grpcMaxConnectionIdleSecs),
+        Duration.ofMillis(grpcKeepAliveTimeMs),
+        Duration.ofMillis(grpcKeepAliveTimeoutMs),
+        Duration.ofMillis(grpcPermitKeepAliveTimeMs),
+        grpcMaxConcurrentCalls);
+  }
+}
