@@ -9,6 +9,7 @@ import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -45,6 +46,7 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
   private final Histogram computeDuration;
   private final Histogram batchSize;
   private final Counter rejections;
+  private final Gauge startup;
   private volatile ModelRepository repository;
 
   /**
@@ -75,8 +77,27 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
             .labelNames("model", "version", "reason")
             .register(registry);
     if (jvm) {
-      JvmMetrics.builder().register(registry);
+      registerJvmMetrics();
     }
+    startup =
+        Gauge.builder()
+            .name("fulcrum_startup_seconds")
+            .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
+            .register(registry);
+    startup.set(Double.NaN);
+  }
+
+  /**
+   * Adds the JVM and process metrics (for a server that created this without them, to keep their
+   * class loading off the start's critical path). Call at most once.
+   */
+  public void registerJvmMetrics() {
+    JvmMetrics.builder().register(registry);
+  }
+
+  /** Records how long the start took, from the JVM's start to readiness. */
+  public void startupDone(double seconds) {
+    startup.set(seconds);
   }
 
   private Histogram histogram(String name, String help, double[] buckets) {
