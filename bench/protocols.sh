@@ -41,6 +41,6 @@ for model in ("fraud_classifier", "all_minilm_l6_v2"):
     base = {}
     for protocol in ("grpc", "rest-binary", "rest-json"):
         for r in json.load(open(f"{out}/{model}-{protocol}.json")):
-            errs = sum(int(r[k]) for k in ("rejected", "timed_out", "unavailable", "other"))
-            print(f"{model:18} {protocol:12} {r['load']:6} {float(r['req/s']):9.1f} {r['p50']:>8} {r['p99']:>8} {errs:6d}")
+            errs = sum(r[k] for k in ("rejected_total", "timed_out_total", "unavailable_total", "other_errors_total"))
+            print(f"{model:18} {protocol:12} {r['load']:6} {r['requests_per_second']:9.1f} {r['latency_p50_ms']:8.3f} {r['latency_p99_ms']:8.3f} {errs:6d}")
 PY

@@ -85,7 +85,7 @@ done
 # 3x overload of MiniLM, whose capacity is the model's (the client can really send 3x); one ORT
 # thread, so a core stays for the transport (bench/models/minilm_overload/config.yaml)
 bench minilm_overload_sat minilm_overload --concurrency 64
-SAT=$(python3 -c "import json;print(float(json.load(open('$OUT/minilm_overload_sat.json'))[0]['req/s']))")
+SAT=$(python3 -c "import json;print(json.load(open('$OUT/minilm_overload_sat.json'))[0]['requests_per_second'])")
 RATE=$(python3 -c "print(max(1, int(3*$SAT)))")
 ( for _ in $(seq $((OVERLOAD_SECS / 5 + 2))); do
     curl -sf "http://127.0.0.1:$((PORT + 2))/metrics" | awk '/^jvm_memory_used_bytes\{area="heap"\}/ {print $2}'
@@ -108,21 +108,21 @@ def num(r, k): return float(r[k])
 print(f"results in {out}")
 for fam in ("fraud", "tabular_wide", "minilm"):
     on, off = row(f"{fam}_batching_c64"), row(f"{fam}_no_batching_c64")
-    pairs = [(num(row(f"{fam}_batching_c1_r{r}"), 'p50'), num(row(f"{fam}_no_batching_c1_r{r}"), 'p50'))
+    pairs = [(num(row(f"{fam}_batching_c1_r{r}"), 'latency_p50_ms'), num(row(f"{fam}_no_batching_c1_r{r}"), 'latency_p50_ms'))
              for r in range(1, rounds + 1)]
     sat, ceil = row(f"{fam}_batching_sat"), row(f"{fam}_ceiling")
     batch = open(f"{out}/{fam}_formed_batch.txt").read().strip()
-    print(f"{fam}: batching on/off at c=64: {num(on,'infer/s'):.0f} / {num(off,'infer/s'):.0f} infer/s"
-          f" = {num(on,'infer/s')/num(off,'infer/s'):.2f}x")
+    print(f"{fam}: batching on/off at c=64: {num(on,'inferences_per_second'):.0f} / {num(off,'inferences_per_second'):.0f} infer/s"
+          f" = {num(on,'inferences_per_second')/num(off,'inferences_per_second'):.2f}x")
     ratios = [a / b for a, b in pairs]
     print(f"{fam}: p50 at c=1 batching on/off, {rounds} alternating rounds: "
           + ", ".join(f"{a:.3f}/{b:.3f} ms" for a, b in pairs)
           + f"; ratios {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}")
-    print(f"{fam}: saturation {num(sat,'infer/s'):.0f} infer/s (formed batch {batch}) vs in-process"
-          f" ceiling {num(ceil,'infer/s'):.0f} infer/s at batch {batch} = {num(sat,'infer/s')/num(ceil,'infer/s'):.2f}x")
+    print(f"{fam}: saturation {num(sat,'inferences_per_second'):.0f} infer/s (formed batch {batch}) vs in-process"
+          f" ceiling {num(ceil,'inferences_per_second'):.0f} infer/s at batch {batch} = {num(sat,'inferences_per_second')/num(ceil,'inferences_per_second'):.2f}x")
     b1 = row(f"{fam}_ceiling_b1")
-    print(f"{fam}: ONNX Runtime alone, batch {batch} vs batch 1: {num(ceil,'infer/s'):.0f} / {num(b1,'infer/s'):.0f}"
-          f" infer/s = {num(ceil,'infer/s')/num(b1,'infer/s'):.2f}x per row")
+    print(f"{fam}: ONNX Runtime alone, batch {batch} vs batch 1: {num(ceil,'inferences_per_second'):.0f} / {num(b1,'inferences_per_second'):.0f}"
+          f" infer/s = {num(ceil,'inferences_per_second')/num(b1,'inferences_per_second'):.2f}x per row")
 o = json.load(open(f"{out}/overload.json"))[0]
 heap = [int(float(x)) for x in open(f"{out}/overload_heap_bytes.txt").read().split()] or [0]
 a = json.load(open(f"{out}/overload_before.stats.json"))["model_stats"][0]
@@ -135,8 +135,8 @@ print(f"overload of minilm_overload at {rate} req/s (3x its saturation) for the 
       f" client sent {sent}, answered {done} ({done - errs} ok, {errs} errors);"
       f" server: {srv_ok} ok + {srv_rej} rejected + {srv_to} timed out = {srv_ok + srv_rej + srv_to};"
       f" sent == ok + rejected + timed out: {sent == srv_ok + srv_rej + srv_to}")
-print(f"overload measured window: ok {o['ok']}, rejected {o['rejected']}, timed out {o['timed_out']},"
-      f" other {int(o['unavailable']) + int(o['other'])}; rejection p99 {o.get('rej_p99', 'n/a')} ms from the schedule, {o.get('rej_svc_p99', 'n/a')} ms from the send;"
-      f" ok p99 {o['p99']} ms (queue timeout 1000 ms); late sends {o['late%']}%;"
+print(f"overload measured window: ok {o['ok_total']}, rejected {o['rejected_total']}, timed out {o['timed_out_total']},"
+      f" other {o['unavailable_total'] + o['other_errors_total']}; rejection p99 {o['rejected_p99_ms']} ms from the schedule, {o['rejected_service_p99_ms']} ms from the send;"
+      f" ok p99 {o['latency_p99_ms']} ms (queue timeout 1000 ms); late sends {100 * o['late_sends_fraction']:.1f}%;"
       f" heap used min/max {min(heap) / 2**20:.0f}/{max(heap) / 2**20:.0f} MiB")
 PY

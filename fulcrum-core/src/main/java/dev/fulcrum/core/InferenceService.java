@@ -31,6 +31,7 @@ public final class InferenceService {
     this.strictReadiness = strictReadiness;
   }
 
+  /** The read-only view of the models (metadata, configuration, statistics, index). */
   public ModelRepository repository() {
     return repository;
   }
@@ -55,6 +56,23 @@ public final class InferenceService {
 
   /** Runs a request. Failures complete the future with an {@link InferenceException}. */
   public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
+    ModelVersion mv;
+    try {
+      mv = repository.resolve(request.modelName(), request.modelVersion());
+    } catch (InferenceException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return infer(mv, request);
+  }
+
+  /**
+   * Runs a request on the version {@link #admissionCheck} resolved for it (the one admission step:
+   * the version is not resolved again). If that version was swapped out in between (it is draining
+   * after a new version or configuration took over), the request goes to what serves now, so that a
+   * swap fails no request; one pinned to a version that is no longer served gets UNAVAILABLE.
+   */
+  public CompletableFuture<InferenceResponse> infer(
+      ModelVersion admitted, InferenceRequest request) {
     if (draining) {
       return CompletableFuture.failedFuture(
           InferenceException.unavailable("the server is shutting down"));
@@ -62,9 +80,15 @@ public final class InferenceService {
     inFlight.incrementAndGet();
     CompletableFuture<InferenceResponse> result;
     try {
-      ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
-      RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
-      result = mv.scheduler().submit(request, v);
+      ModelVersion mv = admitted;
+      if (!mv.isReady()) {
+        mv = repository.resolve(request.modelName(), request.modelVersion());
+      }
+      result = submit(mv, request);
+      if (result.isCompletedExceptionally() && !mv.isReady()) {
+        // Closed between the check and the submit: the swap has published its successor.
+        result = submit(repository.resolve(request.modelName(), request.modelVersion()), request);
+      }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) {
@@ -75,6 +99,29 @@ public final class InferenceService {
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     result.whenComplete((r, t) -> finished());
     return result;
+  }
+
+  private static CompletableFuture<InferenceResponse> submit(
+      ModelVersion mv, InferenceRequest request) {
+    RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
+    return mv.scheduler().submit(request, v);
+  }
+
+  /**
+   * Loads or reloads a model (Triton's repository load); completes when it serves, or fails with
+   * the reason.
+   *
+   * @param configOverride a configuration in config.yaml's schema (JSON) to use instead of the
+   *     model's file, or null
+   * @see dev.fulcrum.core.repository.ModelManager#load
+   */
+  public CompletableFuture<Void> load(String model, String configOverride) {
+    return repository.manager().load(model, configOverride);
+  }
+
+  /** Drains and unloads a model; completes when done. */
+  public CompletableFuture<Void> unload(String model) {
+    return repository.manager().unload(model);
   }
 
   private void finished() {

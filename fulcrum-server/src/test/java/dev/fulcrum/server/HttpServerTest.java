@@ -153,6 +153,7 @@ class HttpServerTest {
         .containsExactlyInAnyOrder(
             "binary_tensor_data",
             "model_configuration",
+            "model_repository",
             "parameters",
             "schedule_policy",
             "statistics");

@@ -45,7 +45,7 @@ class MetricsEndpointTest {
             List.of(new FakeRuntime()),
             new ModelConfigResolver(2, 8),
             environment);
-    repository.loadAll(2);
+    repository.loadAll();
     metrics.bind(repository);
     http =
         new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())

@@ -88,7 +88,7 @@ final class TestModels {
     ModelRepository repo =
         new ModelRepository(
             List.of(write(root)), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8));
-    repo.loadAll(2);
+    repo.loadAll();
     return new InferenceService(repo, false);
   }
 }

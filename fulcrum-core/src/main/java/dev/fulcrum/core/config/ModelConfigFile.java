@@ -19,7 +19,36 @@ public record ModelConfigFile(
     @JsonProperty("instance-count") Integer instanceCount,
     @JsonProperty("onnxruntime") OnnxRuntimeFile onnxruntime,
     @JsonProperty("dynamic-batching") DynamicBatchingFile dynamicBatching,
-    @JsonProperty("queue-policy") QueuePolicyFile queuePolicy) {
+    @JsonProperty("queue-policy") QueuePolicyFile queuePolicy,
+    @JsonProperty("model-warmup") List<WarmupFile> modelWarmup) {
+
+  /** A configuration without warm-up samples. */
+  public ModelConfigFile(
+      String name,
+      String platform,
+      String defaultModelFilename,
+      Integer maxBatchSize,
+      List<Tensor> inputs,
+      List<Tensor> outputs,
+      VersionPolicyFile versionPolicy,
+      Integer instanceCount,
+      OnnxRuntimeFile onnxruntime,
+      DynamicBatchingFile dynamicBatching,
+      QueuePolicyFile queuePolicy) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        null);
+  }
 
   /** An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0. */
   public record Tensor(
@@ -61,8 +90,33 @@ public record ModelConfigFile(
       @JsonProperty("timeout-action") String timeoutAction,
       @JsonProperty("allow-timeout-override") Boolean allowTimeoutOverride) {}
 
+  /**
+   * One of Triton's {@code model_warmup} samples: {@code count} passes of a batch of {@code
+   * batch-size} on every instance before the version is ready.
+   *
+   * @param inputs every model input by name
+   */
+  public record WarmupFile(
+      @JsonProperty("name") String name,
+      @JsonProperty("batch-size") Integer batchSize,
+      @JsonProperty("count") Integer count,
+      @JsonProperty("inputs") java.util.Map<String, WarmupInputFile> inputs) {}
+
+  /**
+   * A warm-up input: its type and shape (without the batch dimension when the model batches) and
+   * exactly one source of data: zeros, random values, or a raw little-endian file in the model's
+   * folder.
+   */
+  public record WarmupInputFile(
+      @JsonProperty("data-type") String dataType,
+      @JsonProperty("dims") List<Long> dims,
+      @JsonProperty("zero-data") Boolean zeroData,
+      @JsonProperty("random-data") Boolean randomData,
+      @JsonProperty("input-data-file") String inputDataFile) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
-    return new ModelConfigFile(null, null, null, null, null, null, null, null, null, null, null);
+    return new ModelConfigFile(
+        null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

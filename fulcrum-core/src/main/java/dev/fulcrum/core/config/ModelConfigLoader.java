@@ -9,25 +9,107 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Reads {@code config.yaml} files; errors name the file and the field. Thread-safe. */
+/**
+ * Reads a model's configuration: {@code config.yaml}, or a file of one of the registered {@link
+ * ModelConfigFormat}s (Triton's {@code config.pbtxt}); errors name the file and the field.
+ * Immutable and thread-safe: loader threads share one instance.
+ */
 public final class ModelConfigLoader {
+  /** The file name of Fulcrum's own configuration format. */
+  public static final String YAML_FILE = "config.yaml";
+
+  private static final Logger log = LoggerFactory.getLogger(ModelConfigLoader.class);
+
   private final ObjectMapper yaml =
       new ObjectMapper(new YAMLFactory())
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  private final List<ModelConfigFormat> formats;
 
-  /** Reads a file; an absent file reads as the empty configuration. */
+  /** A loader that reads {@code config.yaml} only. */
+  public ModelConfigLoader() {
+    this(List.of());
+  }
+
+  /**
+   * @param formats other formats, tried in this order when a model folder has no config.yaml
+   */
+  public ModelConfigLoader(List<ModelConfigFormat> formats) {
+    this.formats = List.copyOf(formats);
+  }
+
+  /**
+   * A model folder's configuration and the file it came from.
+   *
+   * @param file the file read, relative to the repository ({@code <model>/config.yaml}); name it in
+   *     messages. {@code <model>/config.yaml} when the folder has no configuration file at all.
+   */
+  public record FolderConfig(ModelConfigFile config, Path file) {}
+
+  /**
+   * Reads the configuration of a model folder: {@code config.yaml} if present, else the first
+   * registered format whose file is present, else the empty configuration (completed from the model
+   * file). When config.yaml and another format's file are both present, config.yaml wins and one
+   * warning names both.
+   *
+   * @param modelDir {@code <repository>/<model>}
+   */
+  public FolderConfig readFolder(Path modelDir) throws ConfigException {
+    Path model = modelDir.getFileName();
+    Path shownYaml = model.resolve(YAML_FILE);
+    List<ModelConfigFormat> present = new ArrayList<>();
+    for (ModelConfigFormat f : formats) {
+      if (Files.isRegularFile(modelDir.resolve(f.fileName()))) {
+        present.add(f);
+      }
+    }
+    if (Files.exists(modelDir.resolve(YAML_FILE))) {
+      if (!present.isEmpty()) {
+        log.warn(
+            "{} and {} both exist; using {}",
+            shownYaml,
+            model.resolve(present.get(0).fileName()),
+            shownYaml);
+      }
+      return new FolderConfig(
+          parseYaml(readText(modelDir.resolve(YAML_FILE), shownYaml), shownYaml), shownYaml);
+    }
+    if (present.isEmpty()) {
+      return new FolderConfig(ModelConfigFile.empty(), shownYaml);
+    }
+    ModelConfigFormat format = present.get(0);
+    Path shown = model.resolve(format.fileName());
+    return new FolderConfig(
+        format.parse(readText(modelDir.resolve(format.fileName()), shown), shown), shown);
+  }
+
+  /** Reads a {@code config.yaml} file; an absent file reads as the empty configuration. */
   public ModelConfigFile read(Path file) throws ConfigException {
     if (!Files.exists(file)) {
       return ModelConfigFile.empty();
     }
+    return parseYaml(readText(file, file), file);
+  }
+
+  private static String readText(Path file, Path shown) throws ConfigException {
     try {
-      String text = Files.readString(file);
-      if (text.isBlank()) {
-        return ModelConfigFile.empty();
-      }
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new ConfigException(shown, "", "cannot be read: " + e.getMessage(), e);
+    }
+  }
+
+  private ModelConfigFile parseYaml(String text, Path file) throws ConfigException {
+    if (text.isBlank()) {
+      return ModelConfigFile.empty();
+    }
+    try {
       ModelConfigFile parsed = yaml.readValue(text, ModelConfigFile.class);
       return parsed == null ? ModelConfigFile.empty() : parsed;
     } catch (UnrecognizedPropertyException e) {
@@ -42,10 +124,16 @@ public final class ModelConfigLoader {
     } catch (JsonMappingException e) {
       throw new ConfigException(file, fieldPath(e), e.getOriginalMessage(), e);
     } catch (JsonProcessingException e) {
-      throw new ConfigException(file, "", "not valid YAML: " + e.getOriginalMessage(), e);
-    } catch (IOException e) {
-      throw new ConfigException(file, "", "cannot be read: " + e.getMessage(), e);
+      throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
     }
+  }
+
+  /**
+   * Parses a configuration given as text (JSON or YAML), e.g. the override of a repository load
+   * request; {@code source} names it in error messages.
+   */
+  public ModelConfigFile parse(String text, Path source) throws ConfigException {
+    return parseYaml(text, source);
   }
 
   static String fieldPath(JsonMappingException e) {

@@ -1,66 +1,72 @@
 package dev.fulcrum.core.repository;
 
-import dev.fulcrum.core.config.ConfigException;
-import dev.fulcrum.core.config.ModelConfig;
-import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.inference.InferenceException;
-import dev.fulcrum.core.runtime.ModelInstance;
-import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
-import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
-import dev.fulcrum.core.scheduler.SchedulerObserver;
-import dev.fulcrum.core.stats.ModelStatistics;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.SortedSet;
-import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The models found in one or more repository folders laid out as Triton's: {@code
- * <repo>/<model>/<version>/model.onnx} with an optional {@code <repo>/<model>/config.yaml}.
+ * The models of one or more repository folders, as the server sees them: a {@link RepositorySource}
+ * (the folders) and a {@link ModelManager} (the control plane) wired together with the control
+ * executor, plus the read-only view the transports use (resolve a version, list versions, the
+ * index, readiness).
  *
- * <p>{@link #loadAll()} loads every model on a small pool of named loader threads; a model that
- * fails to load is recorded with its reason and does not stop the others. After loading, the served
- * versions are published through a concurrent map that request threads read lock-free.
+ * <p>Threads: loads, unloads and polls run on {@code fulcrum-load-N} threads (as many as {@link
+ * Settings#loadThreads()}); polling is timed by one {@code fulcrum-repository-poll} thread; reads
+ * run on any thread and never block.
  */
 public final class ModelRepository implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
-  private static final Pattern VERSION_DIR = Pattern.compile("[1-9][0-9]{0,17}");
-  public static final String CONFIG_FILE = "config.yaml";
+  public static final String CONFIG_FILE = RepositorySource.CONFIG_FILE;
 
-  private final List<Path> roots;
-  private final Map<String, ModelRuntime> runtimes;
-  private final ModelConfigResolver resolver;
+  /**
+   * How models are loaded.
+   *
+   * @param mode Triton's model control mode
+   * @param loadThreads models loaded in parallel
+   * @param startupModels in EXPLICIT mode, the models loaded at startup ({@code *}: all)
+   * @param pollInterval in POLL mode, how often the folders are re-scanned
+   */
+  public record Settings(
+      ControlMode mode, int loadThreads, List<String> startupModels, Duration pollInterval) {
+    public Settings {
+      startupModels = List.copyOf(startupModels);
+      if (loadThreads < 1) {
+        throw new IllegalArgumentException("loadThreads must be >= 1, was " + loadThreads);
+      }
+      if (pollInterval.isNegative() || pollInterval.isZero()) {
+        throw new IllegalArgumentException("pollInterval must be positive, was " + pollInterval);
+      }
+    }
+
+    /** Triton's default: everything loaded at startup, no model control. */
+    public static Settings defaults() {
+      return new Settings(ControlMode.NONE, 4, List.of(), Duration.ofSeconds(15));
+    }
+
+    public Settings withMode(ControlMode m) {
+      return new Settings(m, loadThreads, startupModels, pollInterval);
+    }
+  }
+
+  private final ModelManager manager;
+  private final Settings settings;
+  private final ExecutorService control;
   private final SchedulerEnvironment environment;
   private final boolean ownsEnvironment;
-  private final ModelConfigLoader loader = new ModelConfigLoader();
-  private final ConcurrentMap<String, ModelEntry> models = new ConcurrentHashMap<>();
-  private volatile boolean loading = true;
-
-  /** A model's published versions (newest first) and the status rows of all it tried. */
-  private record ModelEntry(
-      String name, Path dir, List<ModelVersion> versions, List<ModelVersionStatus> statuses) {}
+  private ScheduledExecutorService poller;
 
   /**
    * @param roots the repository folders, searched in order
@@ -69,7 +75,14 @@ public final class ModelRepository implements AutoCloseable {
    */
   public ModelRepository(
       List<Path> roots, List<ModelRuntime> runtimes, ModelConfigResolver resolver) {
-    this(roots, runtimes, resolver, SchedulerEnvironment.system(), true);
+    this(
+        roots,
+        runtimes,
+        resolver,
+        SchedulerEnvironment.system(),
+        Settings.defaults(),
+        new ModelConfigLoader(),
+        true);
   }
 
   /**
@@ -80,7 +93,41 @@ public final class ModelRepository implements AutoCloseable {
       List<ModelRuntime> runtimes,
       ModelConfigResolver resolver,
       SchedulerEnvironment environment) {
-    this(roots, runtimes, resolver, environment, false);
+    this(
+        roots,
+        runtimes,
+        resolver,
+        environment,
+        Settings.defaults(),
+        new ModelConfigLoader(),
+        false);
+  }
+
+  /**
+   * @param environment time, threads and observers for the schedulers; the caller closes it
+   */
+  public ModelRepository(
+      List<Path> roots,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment,
+      Settings settings) {
+    this(roots, runtimes, resolver, environment, settings, new ModelConfigLoader(), false);
+  }
+
+  /**
+   * @param environment time, threads and observers for the schedulers; the caller closes it
+   * @param loader reads each model folder's configuration, in the formats it was given (e.g.
+   *     Triton's config.pbtxt besides config.yaml)
+   */
+  public ModelRepository(
+      List<Path> roots,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment,
+      Settings settings,
+      ModelConfigLoader loader) {
+    this(roots, runtimes, resolver, environment, settings, loader, false);
   }
 
   private ModelRepository(
@@ -88,200 +135,74 @@ public final class ModelRepository implements AutoCloseable {
       List<ModelRuntime> runtimes,
       ModelConfigResolver resolver,
       SchedulerEnvironment environment,
+      Settings settings,
+      ModelConfigLoader loader,
       boolean ownsEnvironment) {
     this.environment = environment;
     this.ownsEnvironment = ownsEnvironment;
-    this.roots = List.copyOf(roots);
-    Map<String, ModelRuntime> byPlatform = new LinkedHashMap<>();
-    for (ModelRuntime r : runtimes) {
-      byPlatform.put(r.platform(), r);
-    }
-    this.runtimes = Map.copyOf(byPlatform);
-    this.resolver = resolver;
-  }
-
-  /** Loads every model in every root, using up to {@code threads} loader threads; blocks. */
-  public void loadAll(int threads) {
-    Map<String, Path> found = new LinkedHashMap<>();
-    for (Path root : roots) {
-      if (!Files.isDirectory(root)) {
-        log.error("model repository {} is not a folder", root);
-        continue;
-      }
-      try (Stream<Path> dirs = Files.list(root)) {
-        for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
-          String name = dir.getFileName().toString();
-          if (name.startsWith(".")) {
-            continue;
-          }
-          Path earlier = found.putIfAbsent(name, dir);
-          if (earlier != null) {
-            String reason =
-                "model '" + name + "' is in two repositories: " + earlier + " and " + dir;
-            log.error(reason);
-            models.put(name, failed(name, dir, reason));
-            found.remove(name);
-          }
-        }
-      } catch (IOException e) {
-        log.error("cannot list model repository {}: {}", root, e.toString());
-      }
-    }
+    this.settings = settings;
     AtomicInteger n = new AtomicInteger();
-    ExecutorService pool =
+    this.control =
         Executors.newFixedThreadPool(
-            Math.max(1, threads),
-            r -> Thread.ofPlatform().name("fulcrum-load-" + n.getAndIncrement()).unstarted(r));
+            settings.loadThreads(),
+            r ->
+                Thread.ofPlatform()
+                    .name("fulcrum-load-" + n.getAndIncrement())
+                    .daemon(true)
+                    .unstarted(r));
+    this.manager =
+        new ModelManager(
+            new RepositorySource(roots, loader),
+            runtimes,
+            resolver,
+            environment,
+            control,
+            settings.mode());
+  }
+
+  /** The control plane: load, unload, poll, lifecycle listeners. */
+  public ModelManager manager() {
+    return manager;
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  /**
+   * The startup load (see {@link ModelManager#start}); blocks until every model has loaded or
+   * failed, then, in POLL mode, starts polling.
+   */
+  public void loadAll() {
     try {
-      List<Future<?>> jobs = new ArrayList<>();
-      for (Map.Entry<String, Path> e : found.entrySet()) {
-        if (!models.containsKey(e.getKey())) {
-          jobs.add(pool.submit(() -> loadModel(e.getKey(), e.getValue())));
-        }
-      }
-      for (Future<?> job : jobs) {
-        try {
-          job.get();
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          return;
-        } catch (java.util.concurrent.ExecutionException ee) {
-          log.error("model loading failed unexpectedly", ee.getCause());
-        }
-      }
-    } finally {
-      pool.shutdown();
-      loading = false;
+      manager.start(settings.startupModels()).join();
+    } catch (CompletionException e) {
+      log.error("model loading failed unexpectedly", e.getCause());
+    }
+    if (settings.mode() == ControlMode.POLL) {
+      startPolling();
     }
   }
 
-  private static ModelEntry failed(String name, Path dir, String reason) {
-    return new ModelEntry(
-        name,
-        dir,
-        List.of(),
-        List.of(new ModelVersionStatus(name, "", ModelState.UNAVAILABLE, reason)));
-  }
-
-  private void loadModel(String name, Path dir) {
-    Path configFile = dir.resolve(CONFIG_FILE);
-    ModelConfigFile file;
-    ModelConfigResolver.Deployment deployment;
-    try {
-      file = loader.read(configFile);
-      deployment = resolver.deployment(name, file, configFile);
-    } catch (ConfigException e) {
-      log.error("model '{}' not loaded: {}", name, e.getMessage());
-      models.put(name, failed(name, dir, e.getMessage()));
+  private synchronized void startPolling() {
+    if (poller != null) {
       return;
     }
-    ModelRuntime runtime = runtimes.get(deployment.platform());
-    if (runtime == null) {
-      models.put(name, failed(name, dir, "no runtime for platform " + deployment.platform()));
-      return;
-    }
-    SortedSet<Long> available = new TreeSet<>();
-    try (Stream<Path> entries = Files.list(dir)) {
-      entries
-          .filter(Files::isDirectory)
-          .map(p -> p.getFileName().toString())
-          .filter(s -> VERSION_DIR.matcher(s).matches())
-          .forEach(s -> available.add(Long.parseLong(s)));
-    } catch (IOException e) {
-      models.put(name, failed(name, dir, "cannot list " + dir + ": " + e.getMessage()));
-      return;
-    }
-    List<Long> selected = deployment.versionPolicy().select(available);
-    if (selected.isEmpty()) {
-      String reason =
-          available.isEmpty()
-              ? "no version folders in "
-                  + dir
-                  + " (expected "
-                  + dir
-                  + "/1/"
-                  + deployment.modelFilename()
-                  + ")"
-              : "the version policy selects none of the versions " + available;
-      log.error("model '{}' not loaded: {}", name, reason);
-      models.put(name, failed(name, dir, reason));
-      return;
-    }
-    List<ModelVersion> ready = new ArrayList<>();
-    List<ModelVersionStatus> statuses = new ArrayList<>();
-    for (long v : selected) {
-      try {
-        ModelVersion mv = loadVersion(name, dir, v, file, configFile, deployment, runtime);
-        ready.add(mv);
-        statuses.add(new ModelVersionStatus(name, Long.toString(v), ModelState.READY, ""));
-        log.info(
-            "model '{}' version {} ready in {} ms ({} instance(s), max-batch-size {})",
-            name,
-            v,
-            mv.loadDuration().toMillis(),
-            mv.scheduler().instanceCount(),
-            mv.config().maxBatchSize());
-      } catch (ConfigException | ModelLoadException e) {
-        log.error("model '{}' version {} not loaded: {}", name, v, e.getMessage());
-        statuses.add(
-            new ModelVersionStatus(name, Long.toString(v), ModelState.UNAVAILABLE, e.getMessage()));
-      }
-    }
-    ready.sort(Comparator.comparingLong(ModelVersion::version).reversed());
-    models.put(name, new ModelEntry(name, dir, List.copyOf(ready), List.copyOf(statuses)));
-  }
-
-  private ModelVersion loadVersion(
-      String name,
-      Path dir,
-      long version,
-      ModelConfigFile file,
-      Path configFile,
-      ModelConfigResolver.Deployment deployment,
-      ModelRuntime runtime)
-      throws ConfigException, ModelLoadException {
-    long start = System.nanoTime();
-    Path modelFile = dir.resolve(Long.toString(version)).resolve(deployment.modelFilename());
-    if (!Files.exists(modelFile)) {
-      throw new ModelLoadException("missing model file " + modelFile);
-    }
-    List<ModelInstance> instances = new ArrayList<>();
-    try {
-      instances.add(runtime.load(modelFile, deployment.sessionOptions()));
-      ModelConfig config =
-          resolver.complete(name, file, configFile, deployment, instances.get(0).signature());
-      for (int i = 1; i < deployment.instanceCount(); i++) {
-        instances.add(runtime.load(modelFile, deployment.sessionOptions()));
-      }
-      ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
-      SchedulerObserver observer =
-          SchedulerObserver.all(
-              statistics, environment.observers().create(name, Long.toString(version)));
-      ModelScheduler scheduler =
-          new ModelScheduler(
-              name + "-v" + version,
-              config,
-              instances,
-              environment.ticker(),
-              environment.workerThreads(),
-              environment.timer(),
-              observer);
-      return new ModelVersion(
-          name,
-          version,
-          config,
-          scheduler,
-          statistics,
-          Duration.ofNanos(System.nanoTime() - start));
-    } catch (ConfigException | ModelLoadException | RuntimeException e) {
-      for (ModelInstance i : instances) {
-        i.close();
-      }
-      if (e instanceof RuntimeException re) {
-        throw new ModelLoadException(re.toString(), re);
-      }
-      throw e;
-    }
+    poller =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("fulcrum-repository-poll").daemon(true).factory());
+    long ms = settings.pollInterval().toMillis();
+    poller.scheduleWithFixedDelay(
+        () -> {
+          try {
+            manager.poll().join();
+          } catch (RuntimeException e) {
+            log.error("polling the model repository failed", e);
+          }
+        },
+        ms,
+        ms,
+        TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -292,61 +213,17 @@ public final class ModelRepository implements AutoCloseable {
    *     known but not ready
    */
   public ModelVersion resolve(String name, String version) {
-    ModelEntry e = models.get(name);
-    if (e == null) {
-      if (loading) {
-        throw InferenceException.unavailable("model '%s' is not loaded yet", name);
-      }
-      throw InferenceException.notFound("unknown model '%s'", name);
-    }
-    if (version == null || version.isEmpty()) {
-      for (ModelVersion mv : e.versions()) {
-        if (mv.isReady()) {
-          return mv;
-        }
-      }
-      throw InferenceException.unavailable(
-          "model '%s' has no ready version%s", name, reasonSuffix(e, ""));
-    }
-    for (ModelVersion mv : e.versions()) {
-      if (mv.versionString().equals(version)) {
-        if (!mv.isReady()) {
-          throw InferenceException.unavailable(
-              "model '%s' version %s is %s", name, version, mv.state());
-        }
-        return mv;
-      }
-    }
-    for (ModelVersionStatus s : e.statuses()) {
-      if (s.version().equals(version)) {
-        throw InferenceException.unavailable(
-            "model '%s' version %s is not ready: %s", name, version, s.reason());
-      }
-    }
-    throw InferenceException.notFound("model '%s' has no version '%s'", name, version);
+    return manager.resolve(name, version);
   }
 
-  private static String reasonSuffix(ModelEntry e, String version) {
-    for (ModelVersionStatus s : e.statuses()) {
-      if (s.version().equals(version) && !s.reason().isEmpty()) {
-        return ": " + s.reason();
-      }
-    }
-    return e.statuses().isEmpty() ? "" : ": " + e.statuses().get(0).reason();
-  }
-
-  /** The served versions of a model, newest first (empty if unknown or failed). */
+  /** The serving versions of a model, newest first (empty if unknown or not loaded). */
   public List<ModelVersion> versions(String name) {
-    ModelEntry e = models.get(name);
-    return e == null ? List.of() : e.versions();
+    return manager.versions(name);
   }
 
-  /** Every served version of every model, by model name then newest first. */
+  /** Every serving version of every model, by model name then newest first. */
   public List<ModelVersion> served() {
-    return models.values().stream()
-        .sorted(Comparator.comparing(ModelEntry::name))
-        .flatMap(e -> e.versions().stream())
-        .toList();
+    return manager.served();
   }
 
   /**
@@ -363,52 +240,31 @@ public final class ModelRepository implements AutoCloseable {
     return version == null || version.isEmpty() ? versions(name) : List.of(one);
   }
 
-  /** Whether the repository knows the model at all, loaded or not. */
-  public boolean contains(String name) {
-    return models.containsKey(name);
-  }
-
-  /** One row per model version, or per model that failed before its versions were known. */
+  /** The repository index: one row per model version (Triton's states via tritonName()). */
   public List<ModelVersionStatus> index() {
-    List<ModelVersionStatus> out = new ArrayList<>();
-    models.values().stream()
-        .sorted(Comparator.comparing(ModelEntry::name))
-        .forEach(
-            e -> {
-              for (ModelVersionStatus s : e.statuses()) {
-                Optional<ModelVersion> mv =
-                    e.versions().stream()
-                        .filter(v -> v.versionString().equals(s.version()))
-                        .findFirst();
-                out.add(
-                    mv.map(
-                            v ->
-                                new ModelVersionStatus(
-                                    s.name(), s.version(), v.state(), s.reason()))
-                        .orElse(s));
-              }
-            });
-    return out;
+    return manager.index();
   }
 
-  /** True when loading has finished and every model version found is ready. */
+  /** True when the startup load has finished and every model version meant to serve is ready. */
   public boolean allReady() {
-    return !loading && index().stream().allMatch(s -> s.state() == ModelState.READY);
+    return manager.allReady();
   }
 
+  /** True until the startup load has finished. */
   public boolean isLoading() {
-    return loading;
+    return manager.isStarting();
   }
 
+  /** Stops polling, drains and unloads every model, and stops the control threads. */
   @Override
   public void close() {
-    for (ModelEntry e : models.values()) {
-      for (ModelVersion v : e.versions()) {
-        v.setState(ModelState.UNLOADING);
-        v.scheduler().close();
-        v.setState(ModelState.UNAVAILABLE);
+    synchronized (this) {
+      if (poller != null) {
+        poller.shutdownNow();
       }
     }
+    control.shutdown();
+    manager.closeAll();
     if (ownsEnvironment) {
       environment.close();
     }

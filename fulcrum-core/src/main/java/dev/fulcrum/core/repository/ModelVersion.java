@@ -8,8 +8,8 @@ import java.util.Objects;
 
 /**
  * One served version of a model: its configuration, its scheduler (queue, batcher, instances), its
- * statistics and its state. Immutable apart from the state, which the repository changes (volatile,
- * read by any thread).
+ * statistics and its state. Immutable apart from the state, which the {@link ModelManager} changes
+ * on its control thread (volatile, read by any thread).
  */
 public final class ModelVersion {
   private final String name;
@@ -18,6 +18,7 @@ public final class ModelVersion {
   private final ModelScheduler scheduler;
   private final ModelStatistics statistics;
   private final Duration loadDuration;
+  private final Duration warmupDuration;
   private volatile ModelState state;
 
   ModelVersion(
@@ -26,13 +27,15 @@ public final class ModelVersion {
       ModelConfig config,
       ModelScheduler scheduler,
       ModelStatistics statistics,
-      Duration loadDuration) {
+      Duration loadDuration,
+      Duration warmupDuration) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
     this.scheduler = Objects.requireNonNull(scheduler);
     this.statistics = Objects.requireNonNull(statistics);
     this.loadDuration = loadDuration;
+    this.warmupDuration = warmupDuration;
     this.state = ModelState.READY;
   }
 
@@ -62,6 +65,11 @@ public final class ModelVersion {
 
   public Duration loadDuration() {
     return loadDuration;
+  }
+
+  /** Time spent in warm-up passes (part of {@link #loadDuration()}); zero without warm-up. */
+  public Duration warmupDuration() {
+    return warmupDuration;
   }
 
   public ModelState state() {

@@ -109,4 +109,69 @@ class ModelConfigLoaderTest {
     assertFails("max-batch-size: 4: 5\n", "YAML");
     assertFails("max-batch-size: [1]\n", "max-batch-size");
   }
+
+  /** A format that reads its file's text as the model's name. */
+  private static final ModelConfigFormat NAME_FORMAT =
+      new ModelConfigFormat() {
+        @Override
+        public String fileName() {
+          return "config.name";
+        }
+
+        @Override
+        public ModelConfigFile parse(String text, Path file) throws ConfigException {
+          if (text.isBlank()) {
+            throw new ConfigException(file, "name", "empty");
+          }
+          return new ModelConfigFile(
+              text.strip(), null, null, null, null, null, null, null, null, null, null);
+        }
+      };
+
+  @Test
+  void folderWithoutConfigurationReadsAsEmpty() throws Exception {
+    Path model = Files.createDirectories(dir.resolve("m"));
+    ModelConfigLoader.FolderConfig found =
+        new ModelConfigLoader(List.of(NAME_FORMAT)).readFolder(model);
+    assertThat(found.config()).isEqualTo(ModelConfigFile.empty());
+    assertThat(found.file()).isEqualTo(Path.of("m", "config.yaml"));
+  }
+
+  @Test
+  void folderReadsAnotherFormatWhenThereIsNoConfigYaml() throws Exception {
+    Path model = Files.createDirectories(dir.resolve("m"));
+    Files.writeString(model.resolve("config.name"), "m\n");
+    ModelConfigLoader.FolderConfig found =
+        new ModelConfigLoader(List.of(NAME_FORMAT)).readFolder(model);
+    assertThat(found.config().name()).isEqualTo("m");
+    assertThat(found.file()).isEqualTo(Path.of("m", "config.name"));
+    // A loader without the format does not see the file.
+    assertThat(new ModelConfigLoader().readFolder(model).config())
+        .isEqualTo(ModelConfigFile.empty());
+  }
+
+  @Test
+  void configYamlWinsOverAnotherFormat() throws Exception {
+    Path model = Files.createDirectories(dir.resolve("m"));
+    Files.writeString(model.resolve("config.name"), "other\n");
+    Files.writeString(model.resolve("config.yaml"), "max-batch-size: 4\n");
+    ModelConfigLoader.FolderConfig found =
+        new ModelConfigLoader(List.of(NAME_FORMAT)).readFolder(model);
+    assertThat(found.config().maxBatchSize()).isEqualTo(4);
+    assertThat(found.config().name()).isNull();
+    assertThat(found.file()).isEqualTo(Path.of("m", "config.yaml"));
+  }
+
+  @Test
+  void folderErrorsNameTheFileRelativeToTheRepository() throws Exception {
+    Path model = Files.createDirectories(dir.resolve("m"));
+    Files.writeString(model.resolve("config.yaml"), "instnace-count: 2\n");
+    assertThatThrownBy(() -> new ModelConfigLoader().readFolder(model))
+        .hasMessageStartingWith(Path.of("m", "config.yaml") + ": field 'instnace-count'")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain(dir.toString()));
+    Files.delete(model.resolve("config.yaml"));
+    Files.writeString(model.resolve("config.name"), " ");
+    assertThatThrownBy(() -> new ModelConfigLoader(List.of(NAME_FORMAT)).readFolder(model))
+        .hasMessageStartingWith(Path.of("m", "config.name") + ": field 'name': empty");
+  }
 }

@@ -1,5 +1,6 @@
 package dev.fulcrum.core.repository;
 
+import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
@@ -14,13 +15,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A runtime for core tests: a "model file" is text with lines {@code in|out NAME TYPE d0,d1}; the
- * i-th output echoes the i-th input. A file that says {@code broken} fails to load.
+ * i-th output echoes the i-th input. A file that says {@code broken} fails to load; one with a line
+ * {@code fail-execute} loads but fails every pass. Passes wait for {@link #gate} when set.
  */
 final class FakeRuntime implements ModelRuntime {
   final List<SessionOptions> loaded = new ArrayList<>();
+  final AtomicInteger executions = new AtomicInteger();
+  volatile CountDownLatch gate;
 
   @Override
   public String platform() {
@@ -42,9 +48,14 @@ final class FakeRuntime implements ModelRuntime {
       throws ModelLoadException {
     List<TensorSpec> in = new ArrayList<>();
     List<TensorSpec> out = new ArrayList<>();
+    boolean failExecute = false;
     try {
       for (String line : Files.readAllLines(modelFile)) {
         if (line.isBlank()) {
+          continue;
+        }
+        if (line.trim().equals("fail-execute")) {
+          failExecute = true;
           continue;
         }
         if (line.trim().equals("broken")) {
@@ -63,6 +74,7 @@ final class FakeRuntime implements ModelRuntime {
     }
     loaded.add(options);
     ModelSignature sig = new ModelSignature(in, out);
+    boolean fails = failExecute;
     return new ModelInstance() {
       @Override
       public ModelSignature signature() {
@@ -71,6 +83,18 @@ final class FakeRuntime implements ModelRuntime {
 
       @Override
       public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+        executions.incrementAndGet();
+        if (fails) {
+          throw InferenceException.internal("fake engine: execution failed", null);
+        }
+        CountDownLatch g = gate;
+        if (g != null) {
+          try {
+            g.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
         List<Tensor> result = new ArrayList<>();
         for (String name : outputNames) {
           int idx = 0;

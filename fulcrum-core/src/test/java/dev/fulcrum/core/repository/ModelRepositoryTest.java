@@ -9,6 +9,7 @@ import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -26,7 +27,7 @@ class ModelRepositoryTest {
   private ModelRepository load(FakeRuntime runtime) {
     ModelRepository r =
         new ModelRepository(List.of(repo), List.of(runtime), new ModelConfigResolver(4, 32));
-    r.loadAll(2);
+    r.loadAll();
     return r;
   }
 
@@ -199,6 +200,40 @@ class ModelRepositoryTest {
                       .get())
           .cause()
           .hasMessageContaining("batch size 40, outside 1..32");
+    }
+  }
+
+  @Test
+  void aRequestAdmittedBeforeASwapRunsOnWhatServesAfterIt() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r =
+            new ModelRepository(
+                List.of(repo),
+                List.of(new FakeRuntime()),
+                new ModelConfigResolver(4, 32),
+                env,
+                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+      r.manager().start(List.of("*")).join();
+      InferenceService svc = new InferenceService(r, true);
+      ModelVersion admitted = svc.admissionCheck("m", "");
+      ModelVersion pinned = svc.admissionCheck("m", "1");
+
+      FakeRuntime.writeModel(repo.resolve("m/2/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      svc.load("m", null).join();
+      assertThat(admitted.state()).isEqualTo(ModelState.UNLOADED);
+
+      InferenceRequest unpinned =
+          new InferenceRequest(
+              "m", "", "", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null);
+      assertThat(svc.infer(admitted, unpinned).get().modelVersion()).isEqualTo("2");
+      InferenceRequest toOld =
+          new InferenceRequest(
+              "m", "1", "", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null);
+      assertThatThrownBy(() -> svc.infer(pinned, toOld).get())
+          .cause()
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
     }
   }
 }

@@ -16,6 +16,7 @@ import dev.fulcrum.server.grpc.proto.ModelMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ModelMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ModelReadyRequest;
 import dev.fulcrum.server.grpc.proto.ModelReadyResponse;
+import dev.fulcrum.server.grpc.proto.ModelRepositoryParameter;
 import dev.fulcrum.server.grpc.proto.ModelStatisticsRequest;
 import dev.fulcrum.server.grpc.proto.ModelStatisticsResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
@@ -34,7 +35,6 @@ import dev.fulcrum.server.grpc.proto.ServerReadyResponse;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.Context;
 import io.grpc.Deadline;
-import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.HashSet;
@@ -179,35 +179,50 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
                 RepositoryIndexResponse.ModelIndex.newBuilder()
                     .setName(s.name())
                     .setVersion(s.version())
-                    .setState(s.state().name())
+                    .setState(s.state().tritonName())
                     .setReason(s.reason()));
           }
           return b.build();
         });
   }
 
+  /** Triton's repository load: answers when the model serves, or with the reason it does not. */
   @Override
   public void repositoryModelLoad(
       RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
-    observer.onError(modelControlUnimplemented("load", request.getModelName()));
+    String override = null;
+    ModelRepositoryParameter config = request.getParametersMap().get("config");
+    if (config != null) {
+      override = config.getStringParam();
+    }
+    control(
+        service.load(request.getModelName(), override),
+        observer,
+        RepositoryModelLoadResponse.getDefaultInstance());
   }
 
+  /** Triton's repository unload; {@code unload_dependents} is accepted and has no effect. */
   @Override
   public void repositoryModelUnload(
       RepositoryModelUnloadRequest request,
       StreamObserver<RepositoryModelUnloadResponse> observer) {
-    observer.onError(modelControlUnimplemented("unload", request.getModelName()));
+    control(
+        service.unload(request.getModelName()),
+        observer,
+        RepositoryModelUnloadResponse.getDefaultInstance());
   }
 
-  private static RuntimeException modelControlUnimplemented(String action, String model) {
-    return Status.UNIMPLEMENTED
-        .withDescription(
-            "cannot "
-                + action
-                + " model '"
-                + model
-                + "': model control is not available; models are loaded at startup")
-        .asRuntimeException();
+  private static <T> void control(
+      CompletableFuture<Void> operation, StreamObserver<T> observer, T done) {
+    operation.whenComplete(
+        (r, t) -> {
+          if (t != null) {
+            observer.onError(GrpcStatuses.of(t).asRuntimeException());
+          } else {
+            observer.onNext(done);
+            observer.onCompleted();
+          }
+        });
   }
 
   /** Remaining microseconds of the call's deadline, or -1 without one. */
@@ -231,9 +246,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     GrpcCodec.Decoded decoded;
     CompletableFuture<InferenceResponse> future;
     try {
-      admissionCheck(request);
+      ModelVersion admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      future = service.infer(decoded.request());
+      future =
+          admitted == null
+              ? service.infer(decoded.request())
+              : service.infer(admitted, decoded.request());
     } catch (RuntimeException e) {
       call.onError(GrpcStatuses.of(e).asRuntimeException());
       return;
@@ -264,10 +282,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * tensors are copied out of the message; a request without a model name is left to the codec,
    * which says what is missing.
    */
-  private void admissionCheck(ModelInferRequest request) {
-    if (!request.getModelName().isEmpty()) {
-      service.admissionCheck(request.getModelName(), request.getModelVersion());
+  private ModelVersion admissionCheck(ModelInferRequest request) {
+    if (request.getModelName().isEmpty()) {
+      return null;
     }
+    return service.admissionCheck(request.getModelName(), request.getModelVersion());
   }
 
   @Override
@@ -302,9 +321,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       GrpcCodec.Decoded decoded;
       CompletableFuture<InferenceResponse> future;
       try {
-        admissionCheck(request);
+        ModelVersion admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        future = service.infer(decoded.request());
+        future =
+            admitted == null
+                ? service.infer(decoded.request())
+                : service.infer(admitted, decoded.request());
       } catch (RuntimeException e) {
         send(error(request, e));
         return;

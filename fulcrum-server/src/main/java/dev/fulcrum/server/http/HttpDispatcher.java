@@ -38,6 +38,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private final ModelHandler models;
   private final InferHandler infer;
+  private final RepositoryHandler repository;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
@@ -47,6 +48,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   HttpDispatcher(InferenceService service, String version) {
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
+    this.repository = new RepositoryHandler(service);
   }
 
   @Override
@@ -153,6 +155,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
       case MODEL_INFER -> infer.infer(route.model(), route.version(), request);
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
+      case REPOSITORY_INDEX -> done(repository.index(request));
+      case REPOSITORY_LOAD -> repository.load(route.model(), request);
+      case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
       case NOT_FOUND -> throw new IllegalStateException();
     };
   }

@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
@@ -40,11 +41,12 @@ final class InferHandler {
   CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
-    ModelConfig config = service.admissionCheck(model, version).config();
+    ModelVersion admitted = service.admissionCheck(model, version);
+    ModelConfig config = admitted.config();
     DecodedInferRequest decoded =
         InferRequestDecoder.decode(
             model, version, request.content(), request.headers().get(HEADER_LENGTH), () -> config);
-    CompletableFuture<InferenceResponse> inference = service.infer(decoded.request());
+    CompletableFuture<InferenceResponse> inference = service.infer(admitted, decoded.request());
     CompletableFuture<Reply> reply =
         inference.thenApply(
             response ->

@@ -24,6 +24,10 @@ record Route(Endpoint endpoint, String model, String version) {
     MODEL_INFER(HttpMethod.POST),
     /** Triton's statistics extension; an empty model means every model. */
     MODEL_STATS(HttpMethod.GET),
+    /** Triton's model repository extension: the index, and loading and unloading a model. */
+    REPOSITORY_INDEX(HttpMethod.POST),
+    REPOSITORY_LOAD(HttpMethod.POST),
+    REPOSITORY_UNLOAD(HttpMethod.POST),
     /** No such path. */
     NOT_FOUND(null);
 
@@ -57,6 +61,9 @@ record Route(Endpoint endpoint, String model, String version) {
         default -> notFound();
       };
     }
+    if (n >= 3 && s.get(1).equals("repository")) {
+      return repository(s);
+    }
     if (n < 3 || !s.get(1).equals("models")) {
       return notFound();
     }
@@ -79,6 +86,21 @@ record Route(Endpoint endpoint, String model, String version) {
         case "config" -> new Route(Endpoint.MODEL_CONFIG, model, version);
         case "infer" -> new Route(Endpoint.MODEL_INFER, model, version);
         case "stats" -> new Route(Endpoint.MODEL_STATS, model, version);
+        default -> notFound();
+      };
+    }
+    return notFound();
+  }
+
+  /** {@code v2/repository/index}, {@code v2/repository/models/<m>/load} and {@code .../unload}. */
+  private static Route repository(List<String> s) {
+    if (s.size() == 3 && s.get(2).equals("index")) {
+      return new Route(Endpoint.REPOSITORY_INDEX, "", "");
+    }
+    if (s.size() == 5 && s.get(2).equals("models")) {
+      return switch (s.get(4)) {
+        case "load" -> new Route(Endpoint.REPOSITORY_LOAD, s.get(3), "");
+        case "unload" -> new Route(Endpoint.REPOSITORY_UNLOAD, s.get(3), "");
         default -> notFound();
       };
     }

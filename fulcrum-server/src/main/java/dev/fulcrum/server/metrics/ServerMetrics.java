@@ -1,5 +1,7 @@
 package dev.fulcrum.server.metrics;
 
+import dev.fulcrum.core.repository.LifecycleEvent;
+import dev.fulcrum.core.repository.LifecycleListener;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
@@ -33,7 +35,8 @@ import java.util.function.ToDoubleFunction;
  * ModelStatistics} at scrape time (the Prometheus client would add {@code _total} to counter names,
  * which Triton's do not have).
  */
-public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory {
+public final class ServerMetrics
+    implements SchedulerEnvironment.ObserverFactory, LifecycleListener {
   private static final double[] LATENCY_BUCKETS = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
   };
@@ -46,6 +49,9 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
   private final Histogram computeDuration;
   private final Histogram batchSize;
   private final Counter rejections;
+  private final Gauge loadDuration;
+  private final Gauge warmupDuration;
+  private final Counter loadFailures;
   private final Gauge startup;
   private volatile ModelRepository repository;
 
@@ -75,6 +81,24 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
             .name("fulcrum_rejected_requests")
             .help("Requests refused without running: queue_full or timeout")
             .labelNames("model", "version", "reason")
+            .register(registry);
+    loadDuration =
+        Gauge.builder()
+            .name("fulcrum_model_load_duration_seconds")
+            .help("Time the serving copy of a model version took to load, warm-up included")
+            .labelNames("model", "version")
+            .register(registry);
+    warmupDuration =
+        Gauge.builder()
+            .name("fulcrum_model_warmup_duration_seconds")
+            .help("Time the serving copy of a model version spent in its model-warmup passes")
+            .labelNames("model", "version")
+            .register(registry);
+    loadFailures =
+        Counter.builder()
+            .name("fulcrum_model_load_failures")
+            .help("Loads (or warm-ups) of a model version that failed; version \"\" for the model")
+            .labelNames("model", "version")
             .register(registry);
     if (jvm) {
       registerJvmMetrics();
@@ -113,6 +137,23 @@ public final class ServerMetrics implements SchedulerEnvironment.ObserverFactory
   /** The repository whose models the Triton families describe. */
   public void bind(ModelRepository repository) {
     this.repository = repository;
+  }
+
+  /** Load and warm-up durations and load failures, from the model manager's events. */
+  @Override
+  public void onEvent(LifecycleEvent event) {
+    switch (event) {
+      case LifecycleEvent.Loaded l -> {
+        String v = Long.toString(l.version());
+        loadDuration.labelValues(l.model(), v).set(l.loadDuration().toNanos() / 1e9);
+        warmupDuration.labelValues(l.model(), v).set(l.warmupDuration().toNanos() / 1e9);
+      }
+      case LifecycleEvent.LoadFailed f ->
+          loadFailures
+              .labelValues(f.model(), f.version() == 0 ? "" : Long.toString(f.version()))
+              .inc();
+      case LifecycleEvent.StateChanged c -> {}
+    }
   }
 
   @Override

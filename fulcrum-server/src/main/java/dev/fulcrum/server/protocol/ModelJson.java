@@ -31,6 +31,7 @@ public final class ModelJson {
       List.of(
           "binary_tensor_data",
           "model_configuration",
+          "model_repository",
           "parameters",
           "schedule_policy",
           "statistics");
@@ -161,11 +162,12 @@ public final class ModelJson {
     params.putObject(key).put("string_value", value);
   }
 
-  /** Triton's ONNX Runtime graph levels: -1 disabled, 1 basic/extended, 0 (default) all. */
+  /** Triton's ONNX Runtime backend's graph levels: -1 basic, 1 extended, 2 disabled, 0 all. */
   private static int graphLevel(SessionOptions.OptimizationLevel level) {
     return switch (level) {
-      case DISABLED -> -1;
-      case BASIC, EXTENDED -> 1;
+      case BASIC -> -1;
+      case EXTENDED -> 1;
+      case DISABLED -> 2;
       case ALL -> 0;
     };
   }
@@ -219,6 +221,9 @@ public final class ModelJson {
       m.put("last_inference", s.lastInferenceMillis());
       m.put("inference_count", s.inferenceCount());
       m.put("execution_count", s.executionCount());
+      // Fulcrum's extras (Triton's statistics have no load time; gRPC clients ignore them).
+      m.put("load_duration_ns", mv.loadDuration().toNanos());
+      m.put("warmup_duration_ns", mv.warmupDuration().toNanos());
       ObjectNode is = m.putObject("inference_stats");
       duration(is, "success", s.success());
       duration(is, "fail", s.fail());

@@ -5,12 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.runtime.ModelRuntime;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -28,8 +31,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * A real server for end-to-end tests, wired as {@code fulcrum serve} wires it (model repository,
- * ONNX Runtime backend, {@link InferenceService}, {@link HttpServer} on an ephemeral port), and a
- * {@link HttpClient} that talks to it as any client would.
+ * ONNX Runtime backend, config.yaml or Triton's config.pbtxt, {@link InferenceService}, {@link
+ * HttpServer} on an ephemeral port), and a {@link HttpClient} that talks to it as any client would.
  */
 final class E2eServer implements AutoCloseable {
   static final String HCL = "Inference-Header-Content-Length";
@@ -37,11 +40,13 @@ final class E2eServer implements AutoCloseable {
 
   final InferenceService service;
   private final HttpServer http;
+  private final SchedulerEnvironment environment;
   private final HttpClient client;
   private final String base;
 
-  private E2eServer(InferenceService service, HttpServer http) {
+  private E2eServer(InferenceService service, HttpServer http, SchedulerEnvironment environment) {
     this.service = service;
+    this.environment = environment;
     this.http = http;
     this.base = "http://127.0.0.1:" + http.port();
     this.client =
@@ -59,15 +64,21 @@ final class E2eServer implements AutoCloseable {
   static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)
       throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
+    SchedulerEnvironment environment = SchedulerEnvironment.system();
     ModelRepository models =
         new ModelRepository(
-            List.of(repository), List.of(runtime), new ModelConfigResolver(cores, 32));
-    models.loadAll(4);
+            List.of(repository),
+            List.of(runtime),
+            new ModelConfigResolver(cores, 32),
+            environment,
+            ModelRepository.Settings.defaults(),
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    models.loadAll();
     InferenceService service = new InferenceService(models, true);
     HttpServer http =
         new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
     http.start();
-    return new E2eServer(service, http);
+    return new E2eServer(service, http, environment);
   }
 
   int port() {
@@ -78,6 +89,7 @@ final class E2eServer implements AutoCloseable {
   public void close() {
     http.close();
     service.repository().close();
+    environment.close();
   }
 
   // ---- requests ------------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.inference.InferenceException;
-import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,20 +53,23 @@ final class InProcessTransport implements Transport {
 
   /**
    * Opens the newest version the model's version policy selects, configured exactly as the server
-   * would configure it ({@code config.yaml} resolved by {@link ModelConfigResolver}).
+   * would configure it ({@code config.yaml} or {@code config.pbtxt} resolved by {@link
+   * ModelConfigResolver}).
    *
    * @param intraOpThreads ONNX Runtime intra-op threads per instance; 0 keeps the configured value
    */
   static InProcessTransport open(Path repository, String modelName, int intraOpThreads)
       throws IOException, ConfigException, ModelLoadException {
     Path dir = repository.resolve(modelName);
-    Path configFile = dir.resolve(ModelRepository.CONFIG_FILE);
     if (!Files.isDirectory(dir)) {
       throw new IOException("no model '" + modelName + "' in " + repository);
     }
     int cores = Runtime.getRuntime().availableProcessors();
     ModelConfigResolver resolver = new ModelConfigResolver(cores, 32);
-    ModelConfigFile file = new ModelConfigLoader().read(configFile);
+    ModelConfigLoader.FolderConfig found =
+        new ModelConfigLoader(List.of(new PbtxtConfigFormat())).readFolder(dir);
+    ModelConfigFile file = found.config();
+    Path configFile = found.file();
     ModelConfigResolver.Deployment d = resolver.deployment(modelName, file, configFile);
     SortedSet<Long> versions = new TreeSet<>();
     try (Stream<Path> entries = Files.list(dir)) {

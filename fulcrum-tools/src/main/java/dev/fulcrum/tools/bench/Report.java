@@ -97,13 +97,7 @@ final class Report {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     if (name.endsWith(".json")) {
       ArrayNode array = Json.MAPPER.createArrayNode();
-      for (LevelResult r : rows) {
-        ObjectNode o = array.addObject();
-        columns(r).forEach(o::put);
-        o.put("sent_total", r.sent());
-        o.put("completed_total", r.completed());
-        o.put("errors_total", r.errors());
-      }
+      rows.forEach(r -> array.add(json(r)));
       Files.writeString(
           file, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(array) + "\n");
     } else if (name.endsWith(".csv")) {
@@ -118,6 +112,89 @@ final class Report {
     } else {
       throw new IllegalArgumentException("--output must end in .csv or .json: " + file);
     }
+  }
+
+  /**
+   * One level as JSON for scripts: numbers are JSON numbers with their unit in the field name
+   * ({@code _ms}, {@code _per_second}, {@code _total}, {@code _fraction}); a value that does not
+   * apply (no rejections, a closed loop's lateness, a server without statistics) is null.
+   */
+  static ObjectNode json(LevelResult r) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    Histogram l = r.stats().latency();
+    o.put("target", r.target());
+    o.put("load", r.load().label());
+    switch (r.load()) {
+      case Load.Closed c -> {
+        o.put("loop", "closed");
+        o.put("concurrency", c.concurrency());
+      }
+      case Load.Open op -> {
+        o.put("loop", "open");
+        o.put("offered_requests_per_second", op.rate());
+        o.put("distribution", op.distribution().name().toLowerCase(Locale.ROOT));
+      }
+    }
+    o.put("batch_size", r.batch());
+    o.put("requests_per_second", round(r.requestsPerSecond(), 1));
+    o.put("inferences_per_second", round(r.inferencesPerSecond(), 1));
+    o.put("latency_p50_ms", millis(l.getValueAtPercentile(50)));
+    o.put("latency_p90_ms", millis(l.getValueAtPercentile(90)));
+    o.put("latency_p95_ms", millis(l.getValueAtPercentile(95)));
+    o.put("latency_p99_ms", millis(l.getValueAtPercentile(99)));
+    o.put("latency_p99_9_ms", millis(l.getValueAtPercentile(99.9)));
+    o.put("latency_max_ms", millis(l.getMaxValue()));
+    o.put("latency_mean_ms", millis(l.getMean()));
+    o.put("service_p99_ms", millis(r.stats().service().getValueAtPercentile(99)));
+    o.put("ok_total", r.stats().ok());
+    long rejected = r.stats().count(Outcome.REJECTED);
+    o.put("rejected_total", rejected);
+    Histogram rej = r.stats().rejected();
+    putOrNull(o, "rejected_p99_ms", rej.getTotalCount() > 0, () -> rej.getValueAtPercentile(99));
+    putOrNull(
+        o,
+        "rejected_service_p99_ms",
+        rejected > 0,
+        () -> r.stats().rejectedService().getValueAtPercentile(99));
+    o.put("timed_out_total", r.stats().count(Outcome.TIMED_OUT));
+    o.put("unavailable_total", r.stats().count(Outcome.UNAVAILABLE));
+    o.put("other_errors_total", r.stats().count(Outcome.OTHER));
+    boolean open = r.load() instanceof Load.Open;
+    if (open) {
+      o.put("late_sends_fraction", round(r.lateFraction(), 4));
+      o.put("max_send_lag_ms", millis(r.stats().maxLagNanos()));
+    } else {
+      o.putNull("late_sends_fraction");
+      o.putNull("max_send_lag_ms");
+    }
+    putOrNull(o, "server_queue_ms", r.server() != null, () -> r.server().queueNanos());
+    putOrNull(o, "server_compute_ms", r.server() != null, () -> r.server().computeNanos());
+    o.put("client_cpu_fraction", round(r.clientCpu(), 4));
+    o.put("stable", r.stable());
+    o.put("windows", r.windows());
+    o.put("sent_total", r.sent());
+    o.put("completed_total", r.completed());
+    o.put("errors_total", r.errors());
+    return o;
+  }
+
+  private static void putOrNull(
+      ObjectNode o, String field, boolean present, java.util.function.DoubleSupplier nanos) {
+    if (present) {
+      o.put(field, millis(nanos.getAsDouble()));
+    } else {
+      o.putNull(field);
+    }
+  }
+
+  /** Nanoseconds as milliseconds, to the nanosecond's precision that matters (1 us). */
+  private static double millis(double nanos) {
+    return round(nanos / 1e6, 3);
+  }
+
+  private static double round(double v, int digits) {
+    double scale = Math.pow(10, digits);
+    return Math.round(v * scale) / scale;
   }
 
   /** Milliseconds: to the microsecond below 1 ms (a 10 us step is 7 % of a 0.15 ms p50). */

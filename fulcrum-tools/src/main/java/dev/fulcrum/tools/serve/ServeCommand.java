@@ -1,7 +1,9 @@
 package dev.fulcrum.tools.serve;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -13,6 +15,7 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -131,8 +134,33 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--model-load-thread-count",
       defaultValue = "4",
-      description = "Models loaded in parallel at startup (default: ${DEFAULT-VALUE}).")
+      description = "Models loaded in parallel, at startup and after (default: ${DEFAULT-VALUE}).")
   int loadThreads;
+
+  @Option(
+      names = "--model-control-mode",
+      defaultValue = "none",
+      paramLabel = "MODE",
+      description =
+          "none: load every model at startup, no loading or unloading after; poll: also re-scan the"
+              + " repositories every --repository-poll-secs; explicit: load only --load-model models,"
+              + " then load and unload through the repository API (default: ${DEFAULT-VALUE}).")
+  String modelControlMode;
+
+  @Option(
+      names = "--load-model",
+      paramLabel = "NAME",
+      description =
+          "With --model-control-mode explicit: a model to load at startup; repeatable; '*' loads all.")
+  List<String> loadModels = new ArrayList<>();
+
+  @Option(
+      names = "--repository-poll-secs",
+      defaultValue = "15",
+      description =
+          "With --model-control-mode poll: seconds between scans of the repositories (default:"
+              + " ${DEFAULT-VALUE}).")
+  int repositoryPollSecs;
 
   @Option(
       names = "--default-max-batch-size",
@@ -162,7 +190,13 @@ public final class ServeCommand implements Callable<Integer> {
     }
     ModelRepository repository =
         new ModelRepository(
-            roots, List.of(onnx), new ModelConfigResolver(cores, defaultMaxBatchSize), environment);
+            roots,
+            List.of(onnx),
+            new ModelConfigResolver(cores, defaultMaxBatchSize),
+            environment,
+            repositorySettings(),
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    repository.manager().addListener(metrics);
     metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
     CompletableFuture<HttpServer> httpStart =
@@ -197,12 +231,15 @@ public final class ServeCommand implements Callable<Integer> {
               log.info("Prometheus metrics on http://{}:{}/metrics", host, server.port());
               return server;
             });
-    log.info("loading models from {}", roots);
+    log.info(
+        "loading models from {} (model control mode {})",
+        roots,
+        repository.settings().mode().name().toLowerCase(Locale.ROOT));
     CompletableFuture<Void> loaded =
         startup.run(
             "models",
             () -> {
-              repository.loadAll(loadThreads);
+              repository.loadAll();
               return null;
             });
     HttpServer http;
@@ -239,6 +276,8 @@ public final class ServeCommand implements Callable<Integer> {
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
         log.info("  READY        {} v{}", s.name(), s.version());
+      } else if (s.state() == ModelState.UNLOADED) {
+        log.info("  not loaded   {}", s.name());
       } else {
         log.warn("  {}  {} {}: {}", s.state(), s.name(), s.version(), s.reason());
       }
@@ -257,6 +296,27 @@ public final class ServeCommand implements Callable<Integer> {
     }
     stopped.await();
     return 0;
+  }
+
+  private ModelRepository.Settings repositorySettings() {
+    ControlMode mode;
+    try {
+      mode = ControlMode.parse(modelControlMode);
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--model-control-mode must be none, poll or explicit, was '" + modelControlMode + "'");
+    }
+    if (!loadModels.isEmpty() && mode != ControlMode.EXPLICIT) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--load-model needs --model-control-mode explicit");
+    }
+    if (repositoryPollSecs < 1) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--repository-poll-secs must be >= 1");
+    }
+    return new ModelRepository.Settings(
+        mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
   }
 
   private void shutdown(

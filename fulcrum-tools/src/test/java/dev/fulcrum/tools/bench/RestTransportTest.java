@@ -128,11 +128,12 @@ class RestTransportTest {
     assertThat(exit).as(stderr).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("rej_p99");
     JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
-    assertThat(Long.parseLong(row.get("rejected").asText())).isPositive();
-    assertThat(Long.parseLong(row.get("ok").asText())).isPositive();
-    assertThat(Long.parseLong(row.get("other").asText())).isZero();
-    String rejP99 = row.get("rej_p99").asText();
-    assertThat(rejP99).matches("[0-9]+\\.[0-9]{2}");
+    assertThat(row.get("rejected_total").asLong()).isPositive();
+    assertThat(row.get("ok_total").asLong()).isPositive();
+    assertThat(row.get("other_errors_total").asLong()).isZero();
+    assertThat(row.get("rejected_p99_ms").isNumber()).isTrue();
+    assertThat(row.get("rejected_p99_ms").asDouble()).isPositive();
+    assertThat(row.get("late_sends_fraction").isNull()).isTrue();
     assertThat(row.get("completed_total").asLong()).isEqualTo(row.get("sent_total").asLong());
     // The error body was read for its message.
     assertThat(stderr).contains("HTTP 429: queue full");

@@ -1,0 +1,27 @@
+package dev.fulcrum.core.config;
+
+import java.nio.file.Path;
+
+/**
+ * Another file format a model folder's configuration may be written in, besides {@code config.yaml}
+ * (for example Triton's {@code config.pbtxt}, which the server module reads with protobuf so that
+ * the core never depends on it). {@link ModelConfigLoader#readFolder} tries {@code config.yaml}
+ * first, then each registered format in order. Implementations are stateless and thread-safe:
+ * several loader threads call them at once.
+ */
+public interface ModelConfigFormat {
+  /** The file this format reads in a model folder, such as {@code config.pbtxt}. */
+  String fileName();
+
+  /**
+   * Parses the file's text into the configuration as written; fields the format has and Fulcrum
+   * does not are the format's to report (a warning), not an error.
+   *
+   * @param text the file's whole content
+   * @param file the file as messages name it: relative to the repository ({@code
+   *     <model>/config.pbtxt}), never an absolute path
+   * @throws ConfigException naming {@code file} and the field (with line and column where the
+   *     format knows them)
+   */
+  ModelConfigFile parse(String text, Path file) throws ConfigException;
+}

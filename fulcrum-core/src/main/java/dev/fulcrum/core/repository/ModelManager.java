@@ -1,0 +1,667 @@
+package dev.fulcrum.core.repository;
+
+import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.core.config.ModelConfigLoader;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelLoadException;
+import dev.fulcrum.core.runtime.ModelRuntime;
+import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.stats.ModelStatistics;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control plane of the models: loads, warms up, swaps and unloads model versions, and publishes
+ * the versions that serve.
+ *
+ * <p>Design. Each model has a slot: its serving versions (an immutable list, newest first, replaced
+ * in one volatile write) and one status row per version for the repository index. A version goes
+ * LOADING → WARMING → READY → UNLOADING → UNLOADED, or UNAVAILABLE with a reason when its load or
+ * warm-up fails; every change is a {@link LifecycleEvent}. A new version, or a changed
+ * configuration, is loaded and warmed up <em>beside</em> what serves; the slot then sends new
+ * requests to it, and only then does the old version drain (its scheduler finishes queued and
+ * running requests) and close. A load that fails leaves what was serving in place. The version
+ * policy of the configuration decides which versions serve.
+ *
+ * <p>Threads: control operations (load, unload, poll) run on the injected control executor (in the
+ * server, {@code fulcrum-load-N} threads, as many as {@code --model-load-thread-count}); those of
+ * one model are serialized by the slot's lock, those of different models run in parallel. {@link
+ * #resolve} and the read methods run on any thread and never block.
+ */
+public final class ModelManager {
+  private static final Logger log = LoggerFactory.getLogger(ModelManager.class);
+
+  private final RepositorySource source;
+  private final Map<String, ModelRuntime> runtimes;
+  private final ModelConfigResolver resolver;
+  private final SchedulerEnvironment environment;
+  private final Executor control;
+  private final ControlMode mode;
+  private final List<LifecycleListener> listeners = new CopyOnWriteArrayList<>();
+  private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
+  private volatile Set<String> onDisk = Set.of();
+  private volatile boolean starting = true;
+
+  /** One model: what serves, and the index rows. */
+  private static final class Slot {
+    final String name;
+
+    /** Serializes the control operations of this model. */
+    final ReentrantLock lock = new ReentrantLock();
+
+    volatile List<ModelVersion> serving = List.of();
+    final ConcurrentSkipListMap<Long, ModelVersionStatus> rows = new ConcurrentSkipListMap<>();
+
+    /** Why the model as a whole cannot load (before its versions are known); "" when none. */
+    volatile String failure = "";
+
+    /** Under the lock: the configuration and version folders of the last attempt. */
+    String lastAttempt;
+
+    /** Under the lock: the configuration stamp of what serves ("" when nothing does). */
+    String servingStamp = "";
+
+    Slot(String name) {
+      this.name = name;
+    }
+  }
+
+  /**
+   * @param source the model folders
+   * @param runtimes the engines, one per platform
+   * @param resolver fills in and validates configurations
+   * @param environment time, threads and observers for the schedulers and durations
+   * @param control runs load, unload and poll operations (bounded parallelism)
+   * @param mode whether the repository API may load and unload
+   */
+  public ModelManager(
+      RepositorySource source,
+      List<ModelRuntime> runtimes,
+      ModelConfigResolver resolver,
+      SchedulerEnvironment environment,
+      Executor control,
+      ControlMode mode) {
+    this.source = source;
+    Map<String, ModelRuntime> byPlatform = new LinkedHashMap<>();
+    for (ModelRuntime r : runtimes) {
+      byPlatform.put(r.platform(), r);
+    }
+    this.runtimes = Map.copyOf(byPlatform);
+    this.resolver = resolver;
+    this.environment = environment;
+    this.control = control;
+    this.mode = mode;
+  }
+
+  public ControlMode mode() {
+    return mode;
+  }
+
+  /** Adds a listener of lifecycle events (metrics, logs); add before {@link #start}. */
+  public void addListener(LifecycleListener listener) {
+    listeners.add(listener);
+  }
+
+  // ---- control ---------------------------------------------------------------------------------
+
+  /**
+   * The startup load: every model in NONE and POLL modes; in EXPLICIT mode only the models named
+   * ({@code *} for all). Completes when each has loaded or failed (failures are recorded, never
+   * thrown); readiness counts only after that.
+   */
+  public CompletableFuture<Void> start(List<String> explicitModels) {
+    RepositorySource.Scan scan = scan();
+    List<String> names = new ArrayList<>();
+    if (mode != ControlMode.EXPLICIT || explicitModels.contains("*")) {
+      names.addAll(scan.models().keySet());
+    } else {
+      names.addAll(explicitModels);
+    }
+    boolean named = mode == ControlMode.EXPLICIT && !explicitModels.contains("*");
+    List<CompletableFuture<?>> jobs = new ArrayList<>();
+    for (String name : names) {
+      jobs.add(
+          submit(name, () -> loadModel(name, null, named))
+              .exceptionally(
+                  t -> {
+                    log.error("--load-model {}: {}", name, t.getCause().getMessage());
+                    return null;
+                  }));
+    }
+    return CompletableFuture.allOf(jobs.toArray(CompletableFuture[]::new))
+        .whenComplete((r, t) -> starting = false);
+  }
+
+  /**
+   * Loads (or reloads) a model, as Triton's repository load: new versions and a changed
+   * configuration are loaded beside what serves and swapped in; versions the policy no longer
+   * selects are drained and unloaded. Completes when done.
+   *
+   * @param configOverride a configuration (JSON, config.yaml's schema) used instead of the model's
+   *     file, or null
+   * @return fails with an {@link InferenceException}: UNIMPLEMENTED outside EXPLICIT mode,
+   *     NOT_FOUND for a model not in the repository, INVALID_ARGUMENT when it fails to load
+   */
+  public CompletableFuture<Void> load(String name, String configOverride) {
+    if (mode != ControlMode.EXPLICIT) {
+      return CompletableFuture.failedFuture(controlNotAllowed("load", name));
+    }
+    return submit(name, () -> loadModel(name, configOverride, true));
+  }
+
+  /** Drains and unloads every version of a model; completes when done (EXPLICIT mode only). */
+  public CompletableFuture<Void> unload(String name) {
+    if (mode != ControlMode.EXPLICIT) {
+      return CompletableFuture.failedFuture(controlNotAllowed("unload", name));
+    }
+    if (!models.containsKey(name) && !onDisk.contains(name)) {
+      return CompletableFuture.failedFuture(
+          InferenceException.notFound("model '%s' is not in the model repository", name));
+    }
+    return submit(name, () -> unloadModel(name, "unloaded"));
+  }
+
+  /**
+   * Re-scans the folders (POLL mode): a new or removed version folder, or a changed configuration,
+   * reloads the model; a removed model folder unloads it. Completes when the changes are applied.
+   */
+  public CompletableFuture<Void> poll() {
+    RepositorySource.Scan scan = scan();
+    List<CompletableFuture<?>> jobs = new ArrayList<>();
+    for (String name : scan.models().keySet()) {
+      jobs.add(submit(name, () -> loadModel(name, null, false)).exceptionally(t -> null));
+    }
+    for (Slot s : models.values()) {
+      if (!scan.models().containsKey(s.name) && !s.serving.isEmpty()) {
+        jobs.add(
+            submit(s.name, () -> unloadModel(s.name, "removed from the model repository"))
+                .exceptionally(t -> null));
+      }
+    }
+    return CompletableFuture.allOf(jobs.toArray(CompletableFuture[]::new));
+  }
+
+  private static InferenceException controlNotAllowed(String action, String name) {
+    return new InferenceException(
+        ErrorCode.UNIMPLEMENTED,
+        "cannot "
+            + action
+            + " model '"
+            + name
+            + "': explicit model load / unload is allowed only with --model-control-mode explicit");
+  }
+
+  private RepositorySource.Scan scan() {
+    RepositorySource.Scan scan = source.scan();
+    onDisk = Set.copyOf(scan.models().keySet());
+    scan.problems()
+        .forEach(
+            (name, reason) -> {
+              log.error("{}", reason);
+              if (!name.isEmpty()) {
+                Slot s = slot(name);
+                s.failure = source.forClients(reason);
+              }
+            });
+    return scan;
+  }
+
+  private interface ControlTask {
+    void run() throws InferenceException;
+  }
+
+  /** Runs a task of one model on the control executor, under the model's lock. */
+  private CompletableFuture<Void> submit(String name, ControlTask task) {
+    return CompletableFuture.runAsync(
+        () -> {
+          Slot s = slot(name);
+          s.lock.lock();
+          try {
+            task.run();
+          } finally {
+            s.lock.unlock();
+          }
+        },
+        control);
+  }
+
+  private Slot slot(String name) {
+    return models.computeIfAbsent(name, Slot::new);
+  }
+
+  /** Under the slot's lock, on a control thread. */
+  private void loadModel(String name, String configOverride, boolean explicit) {
+    Slot s = slot(name);
+    Path dir = source.scan().models().get(name);
+    if (dir == null) {
+      if (!explicit) {
+        return;
+      }
+      if (s.serving.isEmpty() && s.rows.isEmpty()) {
+        models.remove(name, s);
+      }
+      throw InferenceException.notFound("model '%s' is not in the model repository", name);
+    }
+    String stamp =
+        source.configStamp(dir) + (configOverride == null ? "" : "\noverride:" + configOverride);
+    SortedSet<Long> available;
+    try {
+      available = source.versions(dir);
+    } catch (IOException e) {
+      modelFailed(s, "cannot list " + dir + ": " + e.getMessage(), explicit);
+      return;
+    }
+    String attempt = stamp + "\nversions:" + available;
+    if (!explicit && attempt.equals(s.lastAttempt)) {
+      return; // nothing changed since the last poll: neither retry a failure nor reload
+    }
+    s.lastAttempt = attempt;
+    ModelConfigFile file;
+    Path configFile;
+    ModelConfigResolver.Deployment deployment;
+    try {
+      if (configOverride == null) {
+        ModelConfigLoader.FolderConfig read = source.readConfig(dir);
+        file = read.config();
+        configFile = read.file();
+      } else {
+        configFile = Path.of(name, "<config override>");
+        file = source.parseConfig(configOverride, configFile);
+      }
+      deployment = resolver.deployment(name, file, configFile);
+    } catch (ConfigException e) {
+      modelFailed(s, e.getMessage(), explicit);
+      return;
+    }
+    ModelRuntime runtime = runtimes.get(deployment.platform());
+    if (runtime == null) {
+      modelFailed(s, "no runtime for platform " + deployment.platform(), explicit);
+      return;
+    }
+    List<Long> selected = deployment.versionPolicy().select(available);
+    if (selected.isEmpty()) {
+      modelFailed(
+          s,
+          available.isEmpty()
+              ? "no version folders in "
+                  + name
+                  + " (expected "
+                  + name
+                  + "/1/"
+                  + deployment.modelFilename()
+                  + ")"
+              : "the version policy selects none of the versions " + available,
+          explicit);
+      return;
+    }
+    boolean configChanged = !stamp.equals(s.servingStamp);
+    List<ModelVersion> before = s.serving;
+    TreeMap<Long, ModelVersion> next = new TreeMap<>(Comparator.reverseOrder());
+    List<String> failures = new ArrayList<>();
+    for (long v : selected) {
+      ModelVersion old = find(before, v);
+      if (old != null && !configChanged) {
+        next.put(v, old);
+        continue;
+      }
+      try {
+        ModelVersion mv = loadVersion(s, v, dir, file, configFile, deployment, runtime, old);
+        next.put(v, mv);
+      } catch (ConfigException | ModelLoadException e) {
+        String reason = source.forClients(e.getMessage());
+        log.error("model '{}' version {} not loaded: {}", name, v, e.getMessage());
+        failures.add("version " + v + ": " + reason);
+        emit(new LifecycleEvent.LoadFailed(name, v, reason));
+        if (old != null) {
+          next.put(v, old); // the serving version stays
+          log.warn("model '{}' version {} keeps serving its previous configuration", name, v);
+        } else {
+          row(s, v, ModelState.LOADING, ModelState.UNAVAILABLE, reason);
+        }
+      }
+    }
+    List<ModelVersion> after = List.copyOf(next.values());
+    if (failures.isEmpty() || before.isEmpty()) {
+      s.servingStamp = stamp; // else what serves keeps its configuration: a later load retries
+    }
+    s.failure = "";
+    s.serving = after; // new requests go to the new versions from here on
+    for (ModelVersion mv : after) {
+      if (!before.contains(mv)) {
+        row(s, mv.version(), ModelState.WARMING, ModelState.READY, "");
+        emit(new LifecycleEvent.Loaded(name, mv.version(), mv.loadDuration(), mv.warmupDuration()));
+      }
+    }
+    for (ModelVersion old : before) {
+      if (!after.contains(old)) {
+        retire(s, old, find(after, old.version()) == null ? "unloaded" : "");
+      }
+    }
+    if (!failures.isEmpty()) {
+      throw new InferenceException(
+          ErrorCode.INVALID_ARGUMENT,
+          "failed to load '" + name + "': " + String.join("; ", failures));
+    }
+  }
+
+  private void modelFailed(Slot s, String message, boolean explicit) {
+    String reason = source.forClients(message);
+    log.error("model '{}' not loaded: {}", s.name, message);
+    emit(new LifecycleEvent.LoadFailed(s.name, 0, reason));
+    s.failure = reason;
+    if (explicit) {
+      throw new InferenceException(
+          ErrorCode.INVALID_ARGUMENT, "failed to load '" + s.name + "': " + reason);
+    }
+  }
+
+  private static ModelVersion find(List<ModelVersion> versions, long v) {
+    for (ModelVersion mv : versions) {
+      if (mv.version() == v) {
+        return mv;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Loads, warms up and builds the scheduler of one version; the row shows LOADING and WARMING only
+   * when no older copy of the version is serving (a swap keeps showing READY).
+   */
+  private ModelVersion loadVersion(
+      Slot s,
+      long version,
+      Path dir,
+      ModelConfigFile file,
+      Path configFile,
+      ModelConfigResolver.Deployment deployment,
+      ModelRuntime runtime,
+      ModelVersion serving)
+      throws ConfigException, ModelLoadException {
+    String name = s.name;
+    long start = environment.ticker().nanoTime();
+    boolean showRow = serving == null;
+    state(s, version, null, ModelState.LOADING, "", showRow);
+    Path modelFile = dir.resolve(Long.toString(version)).resolve(deployment.modelFilename());
+    if (!Files.exists(modelFile)) {
+      throw new ModelLoadException(
+          "missing model file " + name + "/" + version + "/" + deployment.modelFilename());
+    }
+    List<ModelInstance> instances = new ArrayList<>();
+    try {
+      instances.add(runtime.load(modelFile, deployment.sessionOptions()));
+      ModelConfig config =
+          resolver.complete(name, file, configFile, deployment, instances.get(0).signature());
+      Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
+      for (int i = 1; i < deployment.instanceCount(); i++) {
+        instances.add(runtime.load(modelFile, deployment.sessionOptions()));
+      }
+      state(s, version, ModelState.LOADING, ModelState.WARMING, "", showRow);
+      long warmStart = environment.ticker().nanoTime();
+      List<String> outputs = config.outputs().stream().map(TensorConfig::name).toList();
+      for (int i = 0; i < instances.size(); i++) {
+        warmup.run(instances.get(i), i, outputs);
+      }
+      Duration warm = Duration.ofNanos(environment.ticker().nanoTime() - warmStart);
+      ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
+      SchedulerObserver observer =
+          SchedulerObserver.all(
+              statistics, environment.observers().create(name, Long.toString(version)));
+      ModelScheduler scheduler =
+          new ModelScheduler(
+              name + "-v" + version,
+              config,
+              instances,
+              environment.ticker(),
+              environment.workerThreads(),
+              environment.timer(),
+              observer);
+      Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
+      ModelVersion mv = new ModelVersion(name, version, config, scheduler, statistics, took, warm);
+      log.info(
+          "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
+          name,
+          version,
+          took.toMillis(),
+          warm.toMillis(),
+          instances.size(),
+          config.maxBatchSize());
+      return mv;
+    } catch (ConfigException | ModelLoadException | RuntimeException e) {
+      for (ModelInstance i : instances) {
+        i.close();
+      }
+      if (e instanceof RuntimeException re) {
+        throw new ModelLoadException(re.toString(), re);
+      }
+      throw e;
+    }
+  }
+
+  /** Drains and closes a version that no longer serves. Under the slot's lock. */
+  private void retire(Slot s, ModelVersion mv, String reason) {
+    boolean showRow = find(s.serving, mv.version()) == null;
+    mv.setState(ModelState.UNLOADING);
+    state(s, mv.version(), ModelState.READY, ModelState.UNLOADING, "", showRow);
+    mv.scheduler().close(); // finishes queued and running requests, then closes the instances
+    mv.setState(ModelState.UNLOADED);
+    state(s, mv.version(), ModelState.UNLOADING, ModelState.UNLOADED, reason, showRow);
+    log.info("model '{}' version {} unloaded", s.name, mv.version());
+  }
+
+  private void unloadModel(String name, String reason) {
+    Slot s = slot(name);
+    List<ModelVersion> before = s.serving;
+    s.serving = List.of();
+    s.servingStamp = "";
+    s.lastAttempt = null;
+    s.failure = "";
+    for (ModelVersion mv : before) {
+      retire(s, mv, reason);
+    }
+    for (ModelVersionStatus r : s.rows.values()) {
+      if (r.state() != ModelState.UNLOADED) {
+        s.rows.put(
+            Long.parseLong(r.version()),
+            new ModelVersionStatus(name, r.version(), ModelState.UNLOADED, reason));
+      }
+    }
+  }
+
+  private void state(
+      Slot s, long version, ModelState from, ModelState to, String reason, boolean showRow) {
+    if (showRow) {
+      row(s, version, from, to, reason);
+    } else {
+      emit(new LifecycleEvent.StateChanged(s.name, version, from, to, reason));
+    }
+  }
+
+  private void row(Slot s, long version, ModelState from, ModelState to, String reason) {
+    s.rows.put(version, new ModelVersionStatus(s.name, Long.toString(version), to, reason));
+    emit(new LifecycleEvent.StateChanged(s.name, version, from, to, reason));
+  }
+
+  private void emit(LifecycleEvent e) {
+    for (LifecycleListener l : listeners) {
+      try {
+        l.onEvent(e);
+      } catch (RuntimeException ex) {
+        log.warn("lifecycle listener failed on {}", e, ex);
+      }
+    }
+  }
+
+  // ---- reads (any thread) ----------------------------------------------------------------------
+
+  /**
+   * Finds the version a request is for.
+   *
+   * @param version an explicit version, or empty for the newest ready one
+   * @throws InferenceException NOT_FOUND for an unknown model or version, UNAVAILABLE when it is
+   *     known but not ready (loading, failed, unloading)
+   */
+  public ModelVersion resolve(String name, String version) {
+    Slot s = models.get(name);
+    if (s == null) {
+      if (starting && onDisk.contains(name)) {
+        throw InferenceException.unavailable("model '%s' is not loaded yet", name);
+      }
+      if (onDisk.contains(name)) {
+        throw InferenceException.unavailable("model '%s' is not loaded", name);
+      }
+      throw InferenceException.notFound("unknown model '%s'", name);
+    }
+    List<ModelVersion> serving = s.serving;
+    if (version == null || version.isEmpty()) {
+      for (ModelVersion mv : serving) {
+        if (mv.isReady()) {
+          return mv;
+        }
+      }
+      throw InferenceException.unavailable(
+          "model '%s' has no ready version%s", name, reasonSuffix(s));
+    }
+    for (ModelVersion mv : serving) {
+      if (mv.versionString().equals(version)) {
+        if (!mv.isReady()) {
+          throw InferenceException.unavailable(
+              "model '%s' version %s is %s", name, version, mv.state());
+        }
+        return mv;
+      }
+    }
+    for (ModelVersionStatus r : s.rows.values()) {
+      if (r.version().equals(version)) {
+        throw InferenceException.unavailable(
+            "model '%s' version %s is %s%s",
+            name,
+            version,
+            r.state() == ModelState.UNLOADED ? "not loaded" : r.state().name(),
+            r.reason().isEmpty() ? "" : ": " + r.reason());
+      }
+    }
+    throw InferenceException.notFound("model '%s' has no version '%s'", name, version);
+  }
+
+  private static String reasonSuffix(Slot s) {
+    if (!s.failure.isEmpty()) {
+      return ": " + s.failure;
+    }
+    for (ModelVersionStatus r : s.rows.descendingMap().values()) {
+      if (!r.reason().isEmpty()) {
+        return ": " + r.reason();
+      }
+    }
+    return "";
+  }
+
+  /** The serving versions of a model, newest first (empty if unknown or not loaded). */
+  public List<ModelVersion> versions(String name) {
+    Slot s = models.get(name);
+    return s == null ? List.of() : s.serving;
+  }
+
+  /** Every serving version of every model, by model name then newest first. */
+  public List<ModelVersion> served() {
+    return models.values().stream()
+        .sorted(Comparator.comparing(s -> s.name))
+        .flatMap(s -> s.serving.stream())
+        .toList();
+  }
+
+  /**
+   * One row per model version the manager knows, one per model that failed before its versions were
+   * known, and one ({@code UNAVAILABLE}, "not loaded") per model folder never loaded.
+   */
+  public List<ModelVersionStatus> index() {
+    Map<String, List<ModelVersionStatus>> byName = new TreeMap<>();
+    for (Slot s : models.values()) {
+      List<ModelVersionStatus> rows = new ArrayList<>(s.rows.values());
+      if (!s.failure.isEmpty() && s.serving.isEmpty()) {
+        rows.add(0, new ModelVersionStatus(s.name, "", ModelState.UNAVAILABLE, s.failure));
+      }
+      if (rows.isEmpty()) {
+        rows.add(new ModelVersionStatus(s.name, "", ModelState.UNLOADED, "not loaded"));
+      }
+      byName.put(s.name, rows);
+    }
+    for (String name : onDisk) {
+      byName.computeIfAbsent(
+          name,
+          n ->
+              List.of(
+                  new ModelVersionStatus(
+                      n,
+                      "",
+                      starting ? ModelState.LOADING : ModelState.UNLOADED,
+                      starting ? "" : "not loaded")));
+    }
+    return byName.values().stream().flatMap(List::stream).toList();
+  }
+
+  /**
+   * True when the startup load has finished and every model version that is meant to serve is ready
+   * (unloaded ones do not count; a failed one does).
+   */
+  public boolean allReady() {
+    if (starting) {
+      return false;
+    }
+    for (ModelVersionStatus r : index()) {
+      if (r.state() != ModelState.READY && r.state() != ModelState.UNLOADED) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** True until the startup load has finished. */
+  public boolean isStarting() {
+    return starting;
+  }
+
+  /** Drains and unloads every model, on the calling thread. */
+  public void closeAll() {
+    for (Slot s : models.values()) {
+      s.lock.lock();
+      try {
+        for (ModelVersion mv : s.serving) {
+          mv.setState(ModelState.UNLOADING);
+          mv.scheduler().close();
+          mv.setState(ModelState.UNLOADED);
+        }
+        s.serving = List.of();
+      } finally {
+        s.lock.unlock();
+      }
+    }
+  }
+}

@@ -1,0 +1,151 @@
+package dev.fulcrum.core.repository;
+
+import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.core.config.ModelConfigLoader;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The model folders on disk, laid out as Triton's: {@code <repo>/<model>/<version>/model.onnx} with
+ * an optional {@code <repo>/<model>/config.yaml} (or Triton's config.pbtxt, through the loader).
+ * Lists models and their version folders and reads a model's configuration; it loads nothing.
+ * Stateless apart from the immutable roots: any thread.
+ */
+public final class RepositorySource {
+  public static final String CONFIG_FILE = "config.yaml";
+  private static final Pattern VERSION_DIR = Pattern.compile("[1-9][0-9]{0,17}");
+
+  private final List<Path> roots;
+  private final ModelConfigLoader loader;
+
+  /**
+   * @param roots the repository folders, searched in order
+   */
+  public RepositorySource(List<Path> roots) {
+    this(roots, new ModelConfigLoader());
+  }
+
+  /**
+   * @param roots the repository folders, searched in order
+   * @param loader reads a model folder's configuration (config.yaml, or the formats it was given)
+   */
+  public RepositorySource(List<Path> roots, ModelConfigLoader loader) {
+    this.roots = roots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    this.loader = loader;
+  }
+
+  /**
+   * What a scan found: model folders by name, and models that cannot be served with the reason.
+   *
+   * @param models model name → folder, sorted by name
+   * @param problems model name → reason (e.g. in two repositories)
+   */
+  public record Scan(Map<String, Path> models, Map<String, String> problems) {}
+
+  /** Lists the model folders of every root; a name found in two roots is a problem. */
+  public Scan scan() {
+    Map<String, Path> found = new java.util.TreeMap<>();
+    Map<String, String> problems = new LinkedHashMap<>();
+    for (Path root : roots) {
+      if (!Files.isDirectory(root)) {
+        problems.put("", "model repository " + root + " is not a folder");
+        continue;
+      }
+      try (Stream<Path> dirs = Files.list(root)) {
+        for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
+          String name = dir.getFileName().toString();
+          if (name.startsWith(".")) {
+            continue;
+          }
+          Path earlier = found.putIfAbsent(name, dir);
+          if (earlier != null) {
+            problems.put(name, "model '" + name + "' is in more than one model repository");
+          }
+        }
+      } catch (IOException e) {
+        problems.put("", "cannot list model repository " + root + ": " + e.getMessage());
+      }
+    }
+    problems.keySet().forEach(found::remove);
+    return new Scan(found, problems);
+  }
+
+  /** The version folders of a model (numeric names without leading zeros). */
+  public SortedSet<Long> versions(Path modelDir) throws IOException {
+    SortedSet<Long> out = new TreeSet<>();
+    try (Stream<Path> entries = Files.list(modelDir)) {
+      entries
+          .filter(Files::isDirectory)
+          .map(p -> p.getFileName().toString())
+          .filter(s -> VERSION_DIR.matcher(s).matches())
+          .forEach(s -> out.add(Long.parseLong(s)));
+    }
+    return out;
+  }
+
+  /**
+   * Reads a model's configuration (config.yaml, else another format the loader knows; absent: the
+   * empty configuration) and the file it came from, relative to the repository.
+   */
+  public ModelConfigLoader.FolderConfig readConfig(Path modelDir) throws ConfigException {
+    return loader.readFolder(modelDir);
+  }
+
+  /**
+   * Parses a configuration given as text in config.yaml's schema (JSON is YAML), e.g. the override
+   * of a repository load request.
+   *
+   * @param source how messages name it
+   */
+  public ModelConfigFile parseConfig(String text, Path source) throws ConfigException {
+    return loader.parse(text, source);
+  }
+
+  /**
+   * A fingerprint of a model's configuration files, to notice a changed configuration: the SHA-256
+   * of every {@code config.*} file beside the version folders ("" when there is none).
+   */
+  public String configStamp(Path modelDir) {
+    try (Stream<Path> entries = Files.list(modelDir)) {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      boolean any = false;
+      for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
+        if (p.getFileName().toString().startsWith("config.")) {
+          sha.update(p.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          sha.update(Files.readAllBytes(p));
+          any = true;
+        }
+      }
+      return any ? HexFormat.of().formatHex(sha.digest()) : "";
+    } catch (IOException e) {
+      return "unreadable: " + e.getMessage();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * A message fit for clients: every repository root is cut off the paths in it, so that they name
+   * the model and the file relative to the repository (logs keep the full message).
+   */
+  public String forClients(String message) {
+    String out = message;
+    for (Path root : roots) {
+      out = out.replace(root + File.separator, "").replace(root.toString(), "<repository>");
+    }
+    return out;
+  }
+}

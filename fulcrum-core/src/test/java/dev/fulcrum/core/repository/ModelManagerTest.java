@@ -1,0 +1,365 @@
+package dev.fulcrum.core.repository;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.repository.LifecycleEvent.LoadFailed;
+import dev.fulcrum.core.repository.LifecycleEvent.Loaded;
+import dev.fulcrum.core.repository.LifecycleEvent.StateChanged;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The model manager's state machine, driven deterministically: control operations run on the
+ * calling thread (a direct executor) and time advances one millisecond per reading.
+ */
+class ModelManagerTest {
+  @TempDir Path repo;
+
+  private final FakeRuntime runtime = new FakeRuntime();
+  private final List<LifecycleEvent> events = new CopyOnWriteArrayList<>();
+  private final AtomicLong now = new AtomicLong();
+  private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
+  private ModelManager manager;
+
+  private ModelManager manager(ControlMode mode) {
+    SchedulerEnvironment env =
+        new SchedulerEnvironment(
+            () -> now.addAndGet(1_000_000),
+            () -> 0L,
+            Thread.ofPlatform().daemon(true).factory(),
+            timer,
+            (m, v) -> SchedulerObserver.none());
+    manager =
+        new ModelManager(
+            new RepositorySource(List.of(repo)),
+            List.of(runtime),
+            new ModelConfigResolver(2, 8),
+            env,
+            Runnable::run,
+            mode);
+    manager.addListener(events::add);
+    return manager;
+  }
+
+  @AfterEach
+  void close() {
+    if (manager != null) {
+      manager.closeAll();
+    }
+    timer.shutdownNow();
+  }
+
+  private void writeModel(String name, int version) throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve(name + "/" + version + "/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+  }
+
+  private static InferenceRequest request(String model, String version) {
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1).putFloat(2);
+    return new InferenceRequest(
+        model,
+        version,
+        "",
+        null,
+        List.of(Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip())),
+        null);
+  }
+
+  private List<String> transitions(String model) {
+    return events.stream()
+        .filter(e -> e instanceof StateChanged && e.model().equals(model))
+        .map(e -> ((StateChanged) e).version() + ":" + ((StateChanged) e).to())
+        .toList();
+  }
+
+  private static InferenceException failure(CompletableFuture<?> f) {
+    try {
+      f.join();
+    } catch (CompletionException e) {
+      return (InferenceException) e.getCause();
+    }
+    throw new AssertionError("expected a failure");
+  }
+
+  @Test
+  void explicitModeLoadsOnlyWhatIsAskedAndUnloadDrainsIt() throws Exception {
+    writeModel("a", 1);
+    writeModel("b", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("a")).join();
+
+    assertThat(m.resolve("a", "").isReady()).isTrue();
+    assertThatThrownBy(() -> m.resolve("b", ""))
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    assertThat(m.index())
+        .extracting(s -> s.name() + "/" + s.version() + "/" + s.state().tritonName())
+        .containsExactly("a/1/READY", "b//UNAVAILABLE");
+    assertThat(m.allReady()).isTrue();
+    assertThat(transitions("a")).containsExactly("1:LOADING", "1:WARMING", "1:READY");
+
+    m.load("b", null).join();
+    ModelVersion b1 = m.resolve("b", "1");
+    assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOf(Loaded.class));
+
+    m.unload("b").join();
+    assertThat(b1.state()).isEqualTo(ModelState.UNLOADED);
+    assertThat(transitions("b"))
+        .containsExactly("1:LOADING", "1:WARMING", "1:READY", "1:UNLOADING", "1:UNLOADED");
+    assertThatThrownBy(() -> m.resolve("b", "1"))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.getMessage()).contains("not loaded");
+            });
+    assertThat(m.index())
+        .filteredOn(s -> s.name().equals("b"))
+        .singleElement()
+        .satisfies(s -> assertThat(s.state().tritonName()).isEqualTo("UNAVAILABLE"));
+    assertThat(m.allReady()).isTrue();
+
+    assertThat(failure(m.load("nope", null)).code()).isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(failure(m.unload("nope")).code()).isEqualTo(ErrorCode.NOT_FOUND);
+  }
+
+  @Test
+  void noneModeRefusesExplicitControl() throws Exception {
+    writeModel("a", 1);
+    ModelManager m = manager(ControlMode.NONE);
+    m.start(List.of()).join();
+    assertThat(m.resolve("a", "").isReady()).isTrue();
+    InferenceException e = failure(m.load("a", null));
+    assertThat(e.code()).isEqualTo(ErrorCode.UNIMPLEMENTED);
+    assertThat(e.getMessage()).contains("--model-control-mode explicit");
+    assertThat(failure(m.unload("a")).code()).isEqualTo(ErrorCode.UNIMPLEMENTED);
+  }
+
+  @Test
+  void aFailedReloadLeavesTheServingVersionAndARetryThenSwaps() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m")).join();
+    ModelVersion first = m.resolve("m", "");
+
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 4\ninstnace-count: 2\n");
+    InferenceException e = failure(m.load("m", null));
+    assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(e.getMessage())
+        .contains("failed to load 'm'", "m/config.yaml", "instnace-count")
+        .doesNotContain(repo.toString());
+    assertThat(m.resolve("m", "")).isSameAs(first);
+    assertThat(first.isReady()).isTrue();
+    assertThat(events).anySatisfy(ev -> assertThat(ev).isInstanceOf(LoadFailed.class));
+
+    // A warm-up that does not fit the model fails the load too, before anything is swapped.
+    Files.writeString(
+        repo.resolve("m/config.yaml"),
+        "model-warmup:\n  - name: w\n    inputs:\n      z: {zero-data: true, dims: [2]}\n");
+    assertThat(failure(m.load("m", null)).getMessage())
+        .contains("m/config.yaml", "model-warmup[0].inputs.z", "no such input");
+    assertThat(m.resolve("m", "")).isSameAs(first);
+
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 4\n");
+    m.load("m", null).join();
+    ModelVersion second = m.resolve("m", "");
+    assertThat(second).isNotSameAs(first);
+    assertThat(second.config().maxBatchSize()).isEqualTo(4);
+    assertThat(first.state()).isEqualTo(ModelState.UNLOADED);
+    // The swapped version's row shows READY throughout; the old copy's states are events only.
+    assertThat(m.index())
+        .singleElement()
+        .satisfies(s -> assertThat(s.state()).isEqualTo(ModelState.READY));
+
+    // Loading again with nothing changed keeps what serves.
+    m.load("m", null).join();
+    assertThat(m.resolve("m", "")).isSameAs(second);
+  }
+
+  @Test
+  void aConfigOverrideReplacesTheFileForThatLoad() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m")).join();
+    m.load("m", "{\"max-batch-size\": 2}").join();
+    assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(2);
+    assertThat(failure(m.load("m", "{\"max-batch-sise\": 2}")).getMessage())
+        .contains("unknown field 'max-batch-sise'")
+        .doesNotContain(repo.toString());
+    assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(2);
+  }
+
+  @Test
+  void warmUpRunsOnEveryInstanceBeforeReadyAndItsTimeIsReported() throws Exception {
+    writeModel("m", 1);
+    Files.writeString(
+        repo.resolve("m/config.yaml"),
+        """
+        instance-count: 2
+        model-warmup:
+          - name: zeros
+            batch-size: 4
+            count: 3
+            inputs:
+              x: {data-type: FP32, dims: [2], zero-data: true}
+          - name: random
+            inputs:
+              x: {random-data: true}
+        """);
+    ModelManager m = manager(ControlMode.NONE);
+    m.start(List.of()).join();
+    ModelVersion mv = m.resolve("m", "");
+    assertThat(runtime.executions.get()).isEqualTo(2 * (3 + 1));
+    assertThat(mv.warmupDuration()).isPositive();
+    assertThat(mv.loadDuration()).isGreaterThan(mv.warmupDuration());
+    assertThat(events)
+        .filteredOn(e -> e instanceof Loaded)
+        .singleElement()
+        .satisfies(e -> assertThat(((Loaded) e).warmupDuration()).isEqualTo(mv.warmupDuration()));
+  }
+
+  @Test
+  void aFailingWarmUpFailsTheLoadWithTheReason() throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve("m/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", "fail-execute");
+    Files.writeString(
+        repo.resolve("m/config.yaml"),
+        "model-warmup:\n  - name: zeros\n    inputs:\n      x: {zero-data: true}\n");
+    ModelManager m = manager(ControlMode.NONE);
+    m.start(List.of()).join();
+    assertThat(m.index())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.state()).isEqualTo(ModelState.UNAVAILABLE);
+              assertThat(s.reason()).contains("warm-up sample 'zeros' failed on instance 0");
+            });
+    assertThat(transitions("m")).containsExactly("1:LOADING", "1:WARMING", "1:UNAVAILABLE");
+    assertThat(m.allReady()).isFalse();
+  }
+
+  @Test
+  void pollLoadsANewVersionFolderAndUnloadsARemovedOne() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.POLL);
+    m.start(List.of()).join();
+    ModelVersion v1 = m.resolve("m", "");
+
+    writeModel("m", 2);
+    m.poll().join();
+    assertThat(m.resolve("m", "").version()).isEqualTo(2);
+    assertThat(v1.state()).isEqualTo(ModelState.UNLOADED);
+    assertThatThrownBy(() -> m.resolve("m", "1"))
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+
+    // Nothing changed: a poll leaves everything alone.
+    ModelVersion v2 = m.resolve("m", "");
+    m.poll().join();
+    assertThat(m.resolve("m", "")).isSameAs(v2);
+
+    try (var files = Files.walk(repo.resolve("m/2"))) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+    m.poll().join();
+    assertThat(m.resolve("m", "").version()).isEqualTo(1);
+    assertThat(v2.state()).isEqualTo(ModelState.UNLOADED);
+
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 3\n");
+    m.poll().join();
+    assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(3);
+
+    // A broken configuration is reported once (not at every poll) and what serves stays.
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: [\n");
+    m.poll().join();
+    m.poll().join();
+    assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(3);
+    assertThat(events).filteredOn(e -> e instanceof LoadFailed).hasSize(1);
+  }
+
+  @Test
+  void aSwapDrainsTheOldVersionWhileNewRequestsGoToTheNewOne() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m")).join();
+    ModelVersion old = m.resolve("m", "");
+
+    CountDownLatch gate = new CountDownLatch(1);
+    runtime.gate = gate;
+    InferenceRequest r = request("m", "");
+    CompletableFuture<InferenceResponse> running =
+        old.scheduler().submit(r, RequestValidator.validate(old.config(), r));
+    await(() -> runtime.executions.get() == 1);
+    runtime.gate = null; // only the running request waits
+
+    writeModel("m", 2);
+    CompletableFuture<Void> swap = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .start(
+            () -> {
+              try {
+                m.load("m", null).join();
+                swap.complete(null);
+              } catch (RuntimeException e) {
+                swap.completeExceptionally(e);
+              }
+            });
+    await(() -> old.state() == ModelState.UNLOADING);
+    ModelVersion next = m.resolve("m", "");
+    assertThat(next.version()).isEqualTo(2);
+    assertThatThrownBy(() -> m.resolve("m", "1"))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.getMessage()).contains("UNLOADING");
+            });
+    InferenceRequest r2 = request("m", "");
+    assertThat(next.scheduler().submit(r2, RequestValidator.validate(next.config(), r2)).get())
+        .isNotNull();
+    assertThat(swap).isNotDone();
+
+    gate.countDown();
+    assertThat(running.get(10, TimeUnit.SECONDS).modelVersion()).isEqualTo("1");
+    swap.get(10, TimeUnit.SECONDS);
+    assertThat(old.state()).isEqualTo(ModelState.UNLOADED);
+    assertThat(m.index())
+        .extracting(s -> s.version() + "/" + s.state())
+        .containsExactly("1/UNLOADED", "2/READY");
+  }
+
+  private static void await(java.util.function.BooleanSupplier condition) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("condition not met in 10 s");
+      }
+      Thread.sleep(5);
+    }
+  }
+}

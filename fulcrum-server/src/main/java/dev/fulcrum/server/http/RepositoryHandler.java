@@ -1,0 +1,110 @@
+package dev.fulcrum.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.repository.ModelState;
+import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.codec.Json;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Triton's model repository extension over REST: {@code POST v2/repository/index}, {@code POST
+ * v2/repository/models/<m>/load} and {@code .../unload}. The index is read on the event loop; a
+ * load or unload runs on the control threads and its reply (200 with an empty body, or the reason)
+ * is written when it has finished, as Triton's clients expect.
+ */
+final class RepositoryHandler {
+  private static final Reply OK =
+      alloc -> {
+        DefaultFullHttpResponse r =
+            new DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        return r;
+      };
+
+  private final InferenceService service;
+
+  RepositoryHandler(InferenceService service) {
+    this.service = service;
+  }
+
+  /** The index: {@code [{name, version, state, reason}]}; body {@code {"ready": true}} filters. */
+  Reply index(FullHttpRequest request) {
+    JsonNode body = body(request);
+    boolean readyOnly = body.path("ready").asBoolean(false);
+    ArrayNode out = JsonNodeFactory.instance.arrayNode();
+    for (ModelVersionStatus s : service.repository().index()) {
+      if (readyOnly && s.state() != ModelState.READY) {
+        continue;
+      }
+      out.addObject()
+          .put("name", s.name())
+          .put("version", s.version())
+          .put("state", s.state().tritonName())
+          .put("reason", s.reason());
+    }
+    return Responses.json(HttpResponseStatus.OK, out);
+  }
+
+  /**
+   * Loads or reloads a model; {@code {"parameters": {"config": "<JSON>"}}} gives a configuration
+   * (config.yaml's field names) to use instead of the model's file.
+   */
+  CompletableFuture<Reply> load(String model, FullHttpRequest request) {
+    JsonNode parameters = body(request).path("parameters");
+    String override = null;
+    for (Map.Entry<String, JsonNode> p : parameters.properties()) {
+      if (p.getKey().equals("config")) {
+        if (!p.getValue().isTextual()) {
+          throw InferenceException.invalid(
+              "parameter 'config' must be a string holding the model configuration as JSON");
+        }
+        override = p.getValue().asText();
+      } else if (p.getKey().startsWith("file:")) {
+        throw InferenceException.invalid(
+            "parameter '%s': loading model files from the request is not supported", p.getKey());
+      }
+    }
+    return service.load(model, override).thenApply(v -> OK);
+  }
+
+  /** Unloads a model; {@code {"parameters": {"unload_dependents": ...}}} is accepted. */
+  CompletableFuture<Reply> unload(String model, FullHttpRequest request) {
+    body(request);
+    return service.unload(model).thenApply(v -> OK);
+  }
+
+  /** The request's JSON object, or an empty object for an empty body. */
+  private static JsonNode body(FullHttpRequest request) {
+    if (!request.content().isReadable()) {
+      return JsonNodeFactory.instance.objectNode();
+    }
+    try {
+      JsonNode node = Json.MAPPER.readTree(request.content().toString(StandardCharsets.UTF_8));
+      if (node == null || node.isMissingNode()) {
+        return JsonNodeFactory.instance.objectNode();
+      }
+      if (!node.isObject()) {
+        throw InferenceException.invalid("the request body must be a JSON object");
+      }
+      return node;
+    } catch (JsonProcessingException e) {
+      throw InferenceException.invalid(
+          "the request body is not valid JSON: %s", e.getOriginalMessage());
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package dev.fulcrum.server.triton;
+
+import com.google.protobuf.TextFormat;
+import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.core.config.ModelConfigFormat;
+import dev.fulcrum.server.grpc.proto.ModelConfig;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Triton's {@code config.pbtxt}: protobuf text format against our statement of Triton's {@code
+ * model_config.proto}, so any real Triton configuration parses. The fields Fulcrum supports are
+ * mapped onto {@link ModelConfigFile} by {@link PbtxtConverter}; every other field that is set is
+ * named in one warning line per model. Stateless and thread-safe.
+ */
+public final class PbtxtConfigFormat implements ModelConfigFormat {
+  /** The file name Triton reads in a model folder. */
+  public static final String FILE_NAME = "config.pbtxt";
+
+  private static final Logger log = LoggerFactory.getLogger(PbtxtConfigFormat.class);
+
+  @Override
+  public String fileName() {
+    return FILE_NAME;
+  }
+
+  @Override
+  public ModelConfigFile parse(String text, Path file) throws ConfigException {
+    PbtxtConverter.Converted converted = PbtxtConverter.convert(parseProto(text, file), file);
+    if (!converted.ignored().isEmpty()) {
+      log.warn(
+          "{}: Fulcrum does not support these fields and ignores them: {}",
+          file,
+          String.join(", ", converted.ignored()));
+    }
+    return converted.config();
+  }
+
+  /** Parses the text into Triton's message; a syntax error names the line and column. */
+  static ModelConfig parseProto(String text, Path file) throws ConfigException {
+    ModelConfig.Builder b = ModelConfig.newBuilder();
+    try {
+      TextFormat.getParser().merge(text, b);
+    } catch (TextFormat.ParseException e) {
+      // One line: the parser lists unknown fields on lines of their own.
+      String message = e.getMessage().replaceAll("\\s*\\n\\s*", " ").replace('\t', ' ');
+      String prefix = e.getLine() + ":" + e.getColumn() + ": ";
+      if (message.startsWith(prefix)) {
+        message = message.substring(prefix.length());
+      }
+      message =
+          message.replaceFirst(
+              "^Input contains unknown fields and/or extensions: \\d+:\\d+: ", "unknown field ");
+      throw new ConfigException(
+          file, "", "line " + e.getLine() + ", column " + e.getColumn() + ": " + message, e);
+    }
+    return b.build();
+  }
+}

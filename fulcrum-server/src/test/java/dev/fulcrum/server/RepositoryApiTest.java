@@ -1,0 +1,432 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.InferTensorContents;
+import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import dev.fulcrum.server.grpc.proto.ModelRepositoryParameter;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
+import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryModelUnloadRequest;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Triton's model repository extension over REST and gRPC, the model control modes, warm-up gating
+ * readiness, and a swap under concurrent requests that fails none of them.
+ */
+class RepositoryApiTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String IDENTITY =
+      "{\"mode\":\"%s\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
+          + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}";
+  private static final String INFER =
+      "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}";
+
+  @TempDir Path repo;
+  private final HttpClient client =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(10))
+          .build();
+  private final ServerMetrics metrics = new ServerMetrics(false);
+  private SchedulerEnvironment environment;
+  private InferenceService service;
+  private HttpServer http;
+  private GrpcServer grpc;
+  private ManagedChannel channel;
+
+  private void writeModel(String name, int version, String mode) throws Exception {
+    Path dir = repo.resolve(name).resolve(Integer.toString(version));
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("model.onnx"), IDENTITY.formatted(mode));
+  }
+
+  private void start(ControlMode mode, List<String> startup) throws Exception {
+    environment = SchedulerEnvironment.system(metrics);
+    ModelRepository models =
+        new ModelRepository(
+            List.of(repo),
+            List.of(new FakeRuntime()),
+            new ModelConfigResolver(2, 8),
+            environment,
+            new ModelRepository.Settings(mode, 2, startup, Duration.ofMillis(200)));
+    models.manager().addListener(metrics);
+    metrics.bind(models);
+    models.loadAll();
+    service = new InferenceService(models, true);
+    http = new HttpServer(service, HttpServerConfig.ephemeral());
+    http.start();
+    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+    channel = GrpcServerTest.channel(grpc.port());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    FakeRuntime.openGate();
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    if (grpc != null) {
+      grpc.close();
+    }
+    if (http != null) {
+      http.close();
+    }
+    if (service != null) {
+      service.repository().close();
+    }
+    if (environment != null) {
+      environment.close();
+    }
+  }
+
+  private HttpResponse<String> post(String path, String body) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
+            .timeout(Duration.ofSeconds(60))
+            .GET()
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The REST index as "name/version/state" rows. */
+  private List<String> index(String body) throws Exception {
+    HttpResponse<String> r = post("/v2/repository/index", body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    List<String> rows = new ArrayList<>();
+    for (JsonNode n : JSON.readTree(r.body())) {
+      rows.add(
+          n.get("name").asText() + "/" + n.get("version").asText() + "/" + n.get("state").asText());
+    }
+    return rows;
+  }
+
+  private static String error(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body()).get("error").asText();
+  }
+
+  @Test
+  void explicitModeLoadsAndUnloadsOverRest() throws Exception {
+    writeModel("a", 1, "identity");
+    writeModel("b", 1, "identity");
+    writeModel("broken", 1, "fail");
+    start(ControlMode.EXPLICIT, List.of("a"));
+
+    assertThat(get("/v2/health/ready").statusCode()).isEqualTo(200);
+    assertThat(get("/v2/models/b/ready").statusCode()).isEqualTo(503);
+    assertThat(index("")).containsExactly("a/1/READY", "b//UNAVAILABLE", "broken//UNAVAILABLE");
+    assertThat(index("{\"ready\": true}")).containsExactly("a/1/READY");
+    assertThat(JSON.readTree(get("/v2").body()).get("extensions").toString())
+        .contains("model_repository");
+
+    HttpResponse<String> load = post("/v2/repository/models/b/load", "");
+    assertThat(load.statusCode()).isEqualTo(200);
+    assertThat(get("/v2/models/b/ready").statusCode()).isEqualTo(200);
+    assertThat(post("/v2/models/b/infer", INFER).statusCode()).isEqualTo(200);
+
+    HttpResponse<String> unload =
+        post("/v2/repository/models/b/unload", "{\"parameters\":{\"unload_dependents\":false}}");
+    assertThat(unload.statusCode()).isEqualTo(200);
+    assertThat(get("/v2/models/b/ready").statusCode()).isEqualTo(503);
+    assertThat(post("/v2/models/b/versions/1/infer", INFER).statusCode()).isEqualTo(503);
+    JsonNode rows = JSON.readTree(post("/v2/repository/index", "").body());
+    assertThat(rows.toString())
+        .contains(
+            "\"name\":\"b\",\"version\":\"1\",\"state\":\"UNAVAILABLE\",\"reason\":\"unloaded\"");
+
+    HttpResponse<String> broken = post("/v2/repository/models/broken/load", "");
+    assertThat(broken.statusCode()).isEqualTo(400);
+    assertThat(error(broken)).contains("failed to load 'broken'", "always fails to load");
+    assertThat(error(broken)).doesNotContain(repo.toString());
+
+    HttpResponse<String> badOverride =
+        post(
+            "/v2/repository/models/a/load",
+            "{\"parameters\":{\"config\":\"{\\\"max-batch-size\\\": -3}\"}}");
+    assertThat(badOverride.statusCode()).isEqualTo(400);
+    assertThat(error(badOverride)).contains("max-batch-size").doesNotContain(repo.toString());
+    assertThat(get("/v2/models/a/ready").statusCode()).isEqualTo(200);
+
+    HttpResponse<String> override =
+        post(
+            "/v2/repository/models/a/load",
+            "{\"parameters\":{\"config\":\"{\\\"max-batch-size\\\": 2}\"}}");
+    assertThat(override.statusCode()).isEqualTo(200);
+    assertThat(JSON.readTree(get("/v2/models/a/config").body()).get("max_batch_size").asInt())
+        .isEqualTo(2);
+
+    assertThat(post("/v2/repository/models/nope/load", "").statusCode()).isEqualTo(404);
+    assertThat(post("/v2/repository/models/a/load", "[1]").statusCode()).isEqualTo(400);
+    assertThat(get("/v2/repository/index").statusCode()).isEqualTo(405);
+  }
+
+  @Test
+  void explicitModeLoadsAndUnloadsOverGrpc() throws Exception {
+    writeModel("a", 1, "identity");
+    start(ControlMode.EXPLICIT, List.of());
+    var stub =
+        GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+    assertThat(stub.repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build()))
+        .isEqualTo(RepositoryIndexResponse.getDefaultInstance());
+
+    stub.repositoryModelLoad(
+        RepositoryModelLoadRequest.newBuilder()
+            .setModelName("a")
+            .putParameters(
+                "config",
+                ModelRepositoryParameter.newBuilder()
+                    .setStringParam("{\"max-batch-size\": 2}")
+                    .build())
+            .build());
+    assertThat(
+            stub.modelConfig(ModelConfigRequest.newBuilder().setName("a").build())
+                .getConfig()
+                .getMaxBatchSize())
+        .isEqualTo(2);
+    RepositoryIndexResponse ready =
+        stub.repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build());
+    assertThat(ready.getModelsList())
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.getName()).isEqualTo("a");
+              assertThat(m.getVersion()).isEqualTo("1");
+              assertThat(m.getState()).isEqualTo("READY");
+            });
+
+    stub.repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder().setModelName("a").build());
+    assertThat(stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance()).getModels(0))
+        .satisfies(
+            m -> {
+              assertThat(m.getState()).isEqualTo("UNAVAILABLE");
+              assertThat(m.getReason()).isEqualTo("unloaded");
+            });
+
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                stub.repositoryModelLoad(
+                    RepositoryModelLoadRequest.newBuilder().setModelName("nope").build()));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  @Test
+  void noneModeRefusesLoadAndUnload() throws Exception {
+    writeModel("a", 1, "identity");
+    start(ControlMode.NONE, List.of());
+    HttpResponse<String> r = post("/v2/repository/models/a/load", "");
+    assertThat(r.statusCode()).isEqualTo(501);
+    assertThat(error(r)).contains("--model-control-mode explicit");
+    assertThat(post("/v2/repository/models/a/unload", "").statusCode()).isEqualTo(501);
+    assertThat(index("{\"ready\":true}")).containsExactly("a/1/READY");
+  }
+
+  @Test
+  void pollModeFollowsVersionFoldersAndConfigChanges() throws Exception {
+    writeModel("m", 1, "identity");
+    start(ControlMode.POLL, List.of());
+    assertThat(index("")).containsExactly("m/1/READY");
+
+    writeModel("m", 2, "identity");
+    Await.until("version 2 serves", () -> index("{\"ready\":true}").equals(List.of("m/2/READY")));
+    assertThat(
+            JSON.readTree(post("/v2/models/m/infer", INFER).body()).get("model_version").asText())
+        .isEqualTo("2");
+    assertThat(post("/v2/models/m/versions/1/infer", INFER).statusCode()).isEqualTo(503);
+
+    try (Stream<Path> files = Files.walk(repo.resolve("m/2"))) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+    Await.until(
+        "version 1 serves again", () -> index("{\"ready\":true}").equals(List.of("m/1/READY")));
+
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 3\n");
+    Await.until(
+        "the new configuration serves",
+        () -> JSON.readTree(get("/v2/models/m/config").body()).get("max_batch_size").asInt() == 3);
+    HttpResponse<String> r = post("/v2/repository/models/m/load", "");
+    assertThat(r.statusCode()).isEqualTo(501);
+  }
+
+  @Test
+  void warmUpGatesReadinessAndIsReported() throws Exception {
+    writeModel("a", 1, "identity");
+    writeModel("w", 1, "gate");
+    Files.writeString(
+        repo.resolve("w/config.yaml"),
+        """
+        model-warmup:
+          - name: zeros
+            batch-size: 2
+            inputs:
+              IN: {data-type: FP32, dims: [4], zero-data: true}
+        """);
+    start(ControlMode.EXPLICIT, List.of("a"));
+    FakeRuntime.closeGate();
+    CompletableFuture<HttpResponse<String>> load =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return post("/v2/repository/models/w/load", "");
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    Await.until("the warm-up runs", () -> index("").contains("w/1/LOADING"));
+    assertThat(get("/v2/models/w/ready").statusCode()).isEqualTo(503);
+    assertThat(load).isNotDone();
+    // Readiness is per model: 'a' serves while 'w' warms up; the server (strict) is not ready.
+    assertThat(get("/v2/models/a/ready").statusCode()).isEqualTo(200);
+    assertThat(post("/v2/models/a/infer", INFER).statusCode()).isEqualTo(200);
+    assertThat(get("/v2/health/ready").statusCode()).isEqualTo(503);
+
+    FakeRuntime.openGate();
+    assertThat(load.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    assertThat(get("/v2/models/w/ready").statusCode()).isEqualTo(200);
+    assertThat(get("/v2/health/ready").statusCode()).isEqualTo(200);
+    JsonNode stats = JSON.readTree(get("/v2/models/w/stats").body()).get("model_stats").get(0);
+    assertThat(stats.get("warmup_duration_ns").asLong()).isPositive();
+    assertThat(stats.get("load_duration_ns").asLong())
+        .isGreaterThanOrEqualTo(stats.get("warmup_duration_ns").asLong());
+    assertThat(metrics.scrape())
+        .contains("fulcrum_model_warmup_duration_seconds{model=\"w\",version=\"1\"}")
+        .contains("fulcrum_model_load_duration_seconds{model=\"w\",version=\"1\"}");
+
+    // A warm-up that does not fit fails the load with the field named; what serves stays.
+    Files.writeString(
+        repo.resolve("w/config.yaml"),
+        "model-warmup:\n  - name: bad\n    inputs:\n      IN: {zero-data: true}\n");
+    HttpResponse<String> bad = post("/v2/repository/models/w/load", "");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(error(bad)).contains("w/config.yaml", "model-warmup[0].inputs.IN.dims");
+    assertThat(get("/v2/models/w/ready").statusCode()).isEqualTo(200);
+    assertThat(metrics.scrape())
+        .contains("fulcrum_model_load_failures_total{model=\"w\",version=\"1\"} 1.0");
+  }
+
+  @Test
+  void aSwapUnderConcurrentRequestsFailsNone() throws Exception {
+    writeModel("m", 1, "identity");
+    start(ControlMode.EXPLICIT, List.of("m"));
+    AtomicBoolean running = new AtomicBoolean(true);
+    AtomicInteger sent = new AtomicInteger();
+    Map<String, AtomicInteger> byStatus = new ConcurrentHashMap<>();
+    var grpcStub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
+    ModelInferRequest grpcRequest =
+        ModelInferRequest.newBuilder()
+            .setModelName("m")
+            .addInputs(
+                ModelInferRequest.InferInputTensor.newBuilder()
+                    .setName("IN")
+                    .setDatatype("FP32")
+                    .addShape(1)
+                    .addShape(4)
+                    .setContents(
+                        InferTensorContents.newBuilder()
+                            .addAllFp32Contents(List.of(1f, 2f, 3f, 4f))))
+            .build();
+    List<Thread> clients = new ArrayList<>();
+    for (int c = 0; c < 4; c++) {
+      boolean rest = c % 2 == 0;
+      clients.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    while (running.get()) {
+                      sent.incrementAndGet();
+                      String status;
+                      if (rest) {
+                        try {
+                          status = "http-" + post("/v2/models/m/infer", INFER).statusCode();
+                        } catch (Exception e) {
+                          status = "http-" + e;
+                        }
+                      } else {
+                        try {
+                          grpcStub.withDeadlineAfter(60, TimeUnit.SECONDS).modelInfer(grpcRequest);
+                          status = "grpc-OK";
+                        } catch (StatusRuntimeException e) {
+                          status = "grpc-" + e.getStatus().getCode();
+                        }
+                      }
+                      byStatus.computeIfAbsent(status, k -> new AtomicInteger()).incrementAndGet();
+                    }
+                  }));
+    }
+    Await.until("requests flow", () -> sent.get() > 20);
+    writeModel("m", 2, "identity"); // a new version
+    assertThat(post("/v2/repository/models/m/load", "").statusCode()).isEqualTo(200);
+    int afterFirst = sent.get();
+    Await.until("requests flow", () -> sent.get() > afterFirst + 20);
+    Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 4\n"); // a new config
+    assertThat(post("/v2/repository/models/m/load", "").statusCode()).isEqualTo(200);
+    int afterSecond = sent.get();
+    Await.until("requests flow", () -> sent.get() > afterSecond + 20);
+    running.set(false);
+    for (Thread t : clients) {
+      t.join(60_000);
+    }
+
+    int ok = count(byStatus, "http-200") + count(byStatus, "grpc-OK");
+    int rejected = count(byStatus, "http-429") + count(byStatus, "grpc-RESOURCE_EXHAUSTED");
+    int timedOut = count(byStatus, "http-504") + count(byStatus, "grpc-DEADLINE_EXCEEDED");
+    assertThat(ok + rejected + timedOut).as("statuses %s", byStatus).isEqualTo(sent.get());
+    assertThat(count(byStatus, "http-200")).isPositive();
+    assertThat(count(byStatus, "grpc-OK")).isPositive();
+    assertThat(
+            JSON.readTree(post("/v2/models/m/infer", INFER).body()).get("model_version").asText())
+        .isEqualTo("2");
+  }
+
+  private static int count(Map<String, AtomicInteger> byStatus, String status) {
+    AtomicInteger n = byStatus.get(status);
+    return n == null ? 0 : n.get();
+  }
+}

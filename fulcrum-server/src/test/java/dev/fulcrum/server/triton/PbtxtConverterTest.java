@@ -1,0 +1,289 @@
+package dev.fulcrum.server.triton;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.ModelConfigFile;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PbtxtConverterTest {
+  private static final Path FILE = Path.of("m", "config.pbtxt");
+
+  private static PbtxtConverter.Converted convert(String pbtxt) throws ConfigException {
+    return PbtxtConverter.convert(PbtxtConfigFormat.parseProto(pbtxt, FILE), FILE);
+  }
+
+  /** Triton's densenet_onnx example (docs/examples/model_repository/densenet_onnx). */
+  @Test
+  void densenetExample() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            name: "densenet_onnx"
+            platform: "onnxruntime_onnx"
+            max_batch_size : 0
+            input [
+              {
+                name: "data_0"
+                data_type: TYPE_FP32
+                format: FORMAT_NCHW
+                dims: [ 3, 224, 224 ]
+                reshape { shape: [ 1, 3, 224, 224 ] }
+              }
+            ]
+            output [
+              {
+                name: "fc6_1"
+                data_type: TYPE_FP32
+                dims: [ 1000 ]
+                reshape { shape: [ 1, 1000, 1, 1 ] }
+                label_filename: "densenet_labels.txt"
+              }
+            ]
+            """);
+    ModelConfigFile f = c.config();
+    assertThat(f.name()).isEqualTo("densenet_onnx");
+    assertThat(f.platform()).isEqualTo("onnxruntime_onnx");
+    assertThat(f.maxBatchSize()).isZero();
+    assertThat(f.inputs())
+        .containsExactly(new ModelConfigFile.Tensor("data_0", "FP32", List.of(3L, 224L, 224L)));
+    assertThat(f.outputs())
+        .containsExactly(new ModelConfigFile.Tensor("fc6_1", "FP32", List.of(1000L)));
+    assertThat(f.instanceCount()).isNull();
+    assertThat(f.onnxruntime()).isNull();
+    assertThat(f.dynamicBatching()).isNull();
+    assertThat(c.ignored())
+        .containsExactly(
+            "input[0].format",
+            "input[0].reshape.shape",
+            "output[0].label_filename",
+            "output[0].reshape.shape");
+  }
+
+  @Test
+  void everySupportedFieldIsMapped() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            name: "fraud"
+            backend: "onnxruntime"
+            default_model_filename: "fraud.onnx"
+            max_batch_size: 64
+            version_policy: { specific: { versions: [1, 3] } }
+            input [ { name: "features" data_type: TYPE_FP32 dims: [ 8 ] } ]
+            output [
+              { name: "probabilities" data_type: TYPE_FP32 dims: [ 2 ] },
+              { name: "label" data_type: TYPE_STRING dims: [ 1 ] }
+            ]
+            instance_group [ { name: "cpu" count: 2 kind: KIND_CPU }, { count: 1 } ]
+            dynamic_batching {
+              preferred_batch_size: [ 16, 32 ]
+              max_queue_delay_microseconds: 500
+              preserve_ordering: true
+              priority_levels: 3
+              default_priority_level: 2
+              default_queue_policy {
+                timeout_action: DELAY
+                default_timeout_microseconds: 100000
+                allow_timeout_override: true
+                max_queue_size: 0
+              }
+            }
+            optimization { graph: { level: -1 } }
+            parameters { key: "intra_op_thread_count" value: { string_value: "2" } }
+            parameters { key: "inter_op_thread_count" value: { string_value: "1" } }
+            parameters { key: "execution_mode" value: { string_value: "1" } }
+            parameters { key: "enable_mem_arena" value: { string_value: "0" } }
+            parameters { key: "enable_mem_pattern" value: { string_value: "false" } }
+            """);
+    ModelConfigFile f = c.config();
+    assertThat(c.ignored()).isEmpty();
+    assertThat(f.name()).isEqualTo("fraud");
+    assertThat(f.platform()).isEqualTo("onnxruntime_onnx");
+    assertThat(f.defaultModelFilename()).isEqualTo("fraud.onnx");
+    assertThat(f.maxBatchSize()).isEqualTo(64);
+    assertThat(f.versionPolicy())
+        .isEqualTo(new ModelConfigFile.VersionPolicyFile(null, null, List.of(1L, 3L)));
+    assertThat(f.outputs().get(1))
+        .isEqualTo(new ModelConfigFile.Tensor("label", "BYTES", List.of(1L)));
+    assertThat(f.instanceCount()).isEqualTo(3);
+    assertThat(f.onnxruntime())
+        .isEqualTo(
+            new ModelConfigFile.OnnxRuntimeFile(
+                2, 1, "basic", "parallel", false, false, null, null, null));
+    assertThat(f.dynamicBatching())
+        .isEqualTo(
+            new ModelConfigFile.DynamicBatchingFile(true, 500L, List.of(16, 32), true, 3, 2));
+    assertThat(f.queuePolicy())
+        .isEqualTo(new ModelConfigFile.QueuePolicyFile(0, 100000L, "delay", true));
+  }
+
+  @Test
+  void versionPoliciesAndGraphLevels() throws Exception {
+    assertThat(convert("version_policy { latest { num_versions: 2 } }").config().versionPolicy())
+        .isEqualTo(new ModelConfigFile.VersionPolicyFile(2, null, null));
+    assertThat(convert("version_policy { all {} }").config().versionPolicy())
+        .isEqualTo(new ModelConfigFile.VersionPolicyFile(null, true, null));
+    assertThat(
+            convert("optimization { graph { level: 1 } }")
+                .config()
+                .onnxruntime()
+                .graphOptimizationLevel())
+        .isEqualTo("extended");
+    assertThat(
+            convert("optimization { graph { level: 2 } }")
+                .config()
+                .onnxruntime()
+                .graphOptimizationLevel())
+        .isEqualTo("disabled");
+    assertThat(
+            convert("optimization { graph { } }").config().onnxruntime().graphOptimizationLevel())
+        .isEqualTo("all");
+  }
+
+  @Test
+  void maxBatchSizeAndSchedulerFollowTritonsAutoComplete() throws Exception {
+    String io =
+        "input [ { name: \"x\" data_type: TYPE_FP32 dims: [ 4 ] } ]\n"
+            + "output [ { name: \"y\" data_type: TYPE_FP32 dims: [ 4 ] } ]\n";
+    // Inputs and outputs given: exactly as written; no dynamic_batching means no batching.
+    ModelConfigFile stated = convert(io + "max_batch_size: 8").config();
+    assertThat(stated.maxBatchSize()).isEqualTo(8);
+    assertThat(stated.dynamicBatching().enabled()).isFalse();
+    assertThat(convert(io).config().maxBatchSize()).isZero();
+    // Otherwise Triton completes from the model: 0 or absent leaves it to the graph.
+    assertThat(convert("max_batch_size: 0").config().maxBatchSize()).isNull();
+    assertThat(convert("").config().maxBatchSize()).isNull();
+    ModelConfigFile partial = convert("max_batch_size: 8").config();
+    assertThat(partial.maxBatchSize()).isEqualTo(8);
+    assertThat(partial.dynamicBatching()).isNull();
+    assertThat(convert(io + "max_batch_size: 8\ndynamic_batching {}").config().dynamicBatching())
+        .isEqualTo(new ModelConfigFile.DynamicBatchingFile(true, 0L, null, false, 0, 0));
+    assertThat(convert("dynamic_batching { default_queue_policy {} }").config().queuePolicy())
+        .isEqualTo(new ModelConfigFile.QueuePolicyFile(null, 0L, "reject", false));
+  }
+
+  @Test
+  void gpuInstanceGroupSelectsTheCudaProvider() throws Exception {
+    PbtxtConverter.Converted c =
+        convert("instance_group [ { count: 2 kind: KIND_GPU gpus: [ 1 ] } ]");
+    assertThat(c.config().instanceCount()).isEqualTo(2);
+    assertThat(c.config().onnxruntime().executionProvider()).isEqualTo("cuda");
+    assertThat(c.config().onnxruntime().deviceId()).isEqualTo(1);
+    assertThat(c.ignored()).isEmpty();
+  }
+
+  @Test
+  void everyUnsupportedSetFieldIsListedByPath() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            platform: "onnxruntime_onnx"
+            max_batch_size: 4
+            input [ { name: "x" data_type: TYPE_FP32 dims: [ -1 ] allow_ragged_batch: true } ]
+            output [ { name: "y" data_type: TYPE_FP32 dims: [ -1 ] } ]
+            batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_FP32 } ]
+            instance_group [
+              { count: 1 kind: KIND_CPU rate_limiter { priority: 2 } },
+              { count: 1 kind: KIND_GPU gpus: [ 0, 1 ] },
+              { kind: KIND_MODEL }
+            ]
+            dynamic_batching {
+              max_queue_delay_microseconds: 10
+              priority_levels: 2
+              priority_queue_policy { key: 1 value: { max_queue_size: 3 } }
+            }
+            optimization {
+              priority: PRIORITY_MAX
+              cuda { graphs: true busy_wait_events: true }
+              execution_accelerators {
+                gpu_execution_accelerator : [ { name : "tensorrt"
+                  parameters { key: "precision_mode" value: "FP16" } } ]
+              }
+              input_pinned_memory { enable: false }
+            }
+            parameters { key: "intra_op_thread_count" value: { string_value: "2" } }
+            parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu:0" } }
+            model_warmup [
+              { name: "w" batch_size: 1 count: 2
+                inputs { key: "x" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } }
+            ]
+            response_cache { enable: true }
+            model_transaction_policy { decoupled: false }
+            metric_tags { key: "team" value: "fraud" }
+            """);
+    assertThat(c.ignored())
+        .containsExactlyInAnyOrder(
+            "input[0].allow_ragged_batch",
+            "batch_input[0].target_name",
+            "batch_input[0].data_type",
+            "instance_group[0].rate_limiter.priority",
+            "instance_group[1].kind",
+            "instance_group[1].count",
+            "instance_group[1].gpus",
+            "instance_group[2].kind",
+            "dynamic_batching.priority_queue_policy[1]",
+            "optimization.priority",
+            "optimization.cuda.graphs",
+            "optimization.cuda.busy_wait_events",
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].name",
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters[precision_mode]",
+            "optimization.input_pinned_memory",
+            "parameters[memory.enable_memory_arena_shrinkage]",
+            "response_cache.enable",
+            "model_transaction_policy",
+            "metric_tags[team]");
+    assertThat(c.config().instanceCount()).isEqualTo(1);
+    assertThat(c.config().onnxruntime().intraOpThreads()).isEqualTo(2);
+    assertThat(c.config().modelWarmup())
+        .containsExactly(
+            new ModelConfigFile.WarmupFile(
+                "w",
+                1,
+                2,
+                java.util.Map.of(
+                    "x",
+                    new ModelConfigFile.WarmupInputFile("FP32", List.of(4L), true, null, null))));
+  }
+
+  @Test
+  void sequenceBatchingAndEnsemblesAreListed() throws Exception {
+    assertThat(convert("sequence_batching { max_sequence_idle_microseconds: 5000000 }").ignored())
+        .containsExactly("sequence_batching.max_sequence_idle_microseconds");
+    assertThat(convert("sequence_batching {}").ignored()).containsExactly("sequence_batching");
+  }
+
+  @Test
+  void errorsNameFileFieldLineAndColumn() {
+    assertThatThrownBy(() -> convert("max_batch_size: 4\ninput [ { nme: \"x\" } ]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("config.pbtxt")
+        .hasMessageContaining("line 2, column 11: unknown field inference.ModelInput.nme");
+    assertThatThrownBy(() -> convert("max_batch_size: \"eight\""))
+        .hasMessageContaining("line 1, column");
+    assertThatThrownBy(
+            () ->
+                convert(
+                    "parameters { key: \"intra_op_thread_count\" value: { string_value: \"two\" } }"))
+        .hasMessageContaining("field 'parameters[intra_op_thread_count]'")
+        .hasMessageContaining("'two' is not an integer");
+    assertThatThrownBy(
+            () -> convert("parameters { key: \"execution_mode\" value: { string_value: \"2\" } }"))
+        .hasMessageContaining("parameters[execution_mode]");
+    assertThatThrownBy(() -> convert("backend: \"python\""))
+        .hasMessageContaining("field 'backend'")
+        .hasMessageContaining("'python' is not supported");
+  }
+
+  @Test
+  void formatReadsConfigPbtxt() throws Exception {
+    PbtxtConfigFormat format = new PbtxtConfigFormat();
+    assertThat(format.fileName()).isEqualTo("config.pbtxt");
+    ModelConfigFile f =
+        format.parse("max_batch_size: 4\noptimization { cuda { graphs: true } }\n", FILE);
+    assertThat(f.maxBatchSize()).isEqualTo(4);
+  }
+}
