@@ -103,6 +103,7 @@ class MetricsEndpointTest {
             "fulcrum_queue_duration_seconds",
             "fulcrum_rejected_requests_total",
             "fulcrum_request_duration_seconds",
+            "fulcrum_startup_seconds",
             "nv_inference_compute_infer_duration_us",
             "nv_inference_compute_input_duration_us",
             "nv_inference_compute_output_duration_us",

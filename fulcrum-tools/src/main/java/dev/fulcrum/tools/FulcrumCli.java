@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
     subcommands = {ServeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Run 'fulcrum <command> --help' for a command's options."})
 public final class FulcrumCli {
+  private static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
 
   /** Reads the version from the jar manifest (set by Maven), falling back to "dev". */
   static final class Version implements CommandLine.IVersionProvider {
@@ -28,6 +29,11 @@ public final class FulcrumCli {
   }
 
   public static void main(String[] args) {
+    // Before the first logger: slf4j-simple reads its level once (simplelogger.properties).
+    String level = System.getenv("FULCRUM_LOG_LEVEL");
+    if (level != null && System.getProperty(LOG_LEVEL_PROPERTY) == null) {
+      System.setProperty(LOG_LEVEL_PROPERTY, level.toLowerCase(java.util.Locale.ROOT));
+    }
     int code = new CommandLine(new FulcrumCli()).execute(args);
     if (code != 0) {
       System.exit(code);

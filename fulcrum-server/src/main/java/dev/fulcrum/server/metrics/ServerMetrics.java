@@ -52,6 +52,7 @@ public final class ServerMetrics
   private final Gauge loadDuration;
   private final Gauge warmupDuration;
   private final Counter loadFailures;
+  private final Gauge startup;
   private volatile ModelRepository repository;
 
   /**
@@ -100,8 +101,27 @@ public final class ServerMetrics
             .labelNames("model", "version")
             .register(registry);
     if (jvm) {
-      JvmMetrics.builder().register(registry);
+      registerJvmMetrics();
     }
+    startup =
+        Gauge.builder()
+            .name("fulcrum_startup_seconds")
+            .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
+            .register(registry);
+    startup.set(Double.NaN);
+  }
+
+  /**
+   * Adds the JVM and process metrics (for a server that created this without them, to keep their
+   * class loading off the start's critical path). Call at most once.
+   */
+  public void registerJvmMetrics() {
+    JvmMetrics.builder().register(registry);
+  }
+
+  /** Records how long the start took, from the JVM's start to readiness. */
+  public void startupDone(double seconds) {
+    startup.set(seconds);
   }
 
   private Histogram histogram(String name, String help, double[] buckets) {

@@ -17,14 +17,15 @@ import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -197,9 +198,21 @@ public final class ServeCommand implements Callable<Integer> {
         });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
     int cores = Runtime.getRuntime().availableProcessors();
-    OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
-    ServerMetrics metrics = new ServerMetrics(true);
+    // Cold start: ONNX Runtime's native library loads while the metrics are set up; then the
+    // three ports bind and the models load at once, each on its own thread, so the first request
+    // waits only for what it needs (docs/PERFORMANCE.md, "Cold start").
+    Startup startup = new Startup();
+    CompletableFuture<OnnxRuntimeBackend> onnxStart =
+        startup.run("onnxruntime", OnnxRuntimeBackend::new);
+    // JVM metrics are registered once the server is ready, off the first request's path.
+    ServerMetrics metrics = new ServerMetrics(false);
     SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
+    OnnxRuntimeBackend onnx;
+    try {
+      onnx = onnxStart.join();
+    } catch (CompletionException e) {
+      throw Startup.cause(e);
+    }
     ModelRepository repository =
         new ModelRepository(
             roots,
@@ -211,28 +224,64 @@ public final class ServeCommand implements Callable<Integer> {
     repository.manager().addListener(metrics);
     metrics.bind(repository);
     InferenceService service = new InferenceService(repository, strictReadiness);
-    HttpServer http =
-        new HttpServer(
-            service,
-            new HttpServerConfig(host, httpPort, httpMaxInputSize, httpThreads, limits.http()));
-    http.start();
-    log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, http.port());
-    MetricsServer metricsServer =
-        allowMetrics ? new MetricsServer(host, metricsPort, metrics, limits.http()) : null;
-    if (metricsServer != null) {
-      log.info("Prometheus metrics on http://{}:{}/metrics", host, metricsServer.port());
-    }
+    CompletableFuture<HttpServer> httpStart =
+        startup.run(
+            "http",
+            () -> {
+              HttpServer server =
+                  new HttpServer(
+                      service,
+                      new HttpServerConfig(
+                          host, httpPort, httpMaxInputSize, httpThreads, limits.http()));
+              server.start();
+              log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, server.port());
+              return server;
+            });
+    CompletableFuture<GrpcServer> grpcStart =
+        startup.run(
+            "grpc",
+            () -> {
+              GrpcServer server =
+                  new GrpcServer(
+                          service,
+                          new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize, limits.grpc()))
+                      .start();
+              log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
+              return server;
+            });
+    CompletableFuture<MetricsServer> metricsStart =
+        startup.run(
+            "metrics",
+            () -> {
+              if (!allowMetrics) {
+                return null;
+              }
+              MetricsServer server = new MetricsServer(host, metricsPort, metrics, limits.http());
+              log.info("Prometheus metrics on http://{}:{}/metrics", host, server.port());
+              return server;
+            });
+    log.info(
+        "loading models from {} (model control mode {})",
+        roots,
+        repository.settings().mode().name().toLowerCase(Locale.ROOT));
+    CompletableFuture<Void> loaded =
+        startup.run(
+            "models",
+            () -> {
+              repository.loadAll();
+              return null;
+            });
+    HttpServer http;
     GrpcServer grpc;
+    MetricsServer metricsServer;
     try {
-      grpc =
-          new GrpcServer(
-                  service, new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize, limits.grpc()))
-              .start();
-    } catch (IOException | RuntimeException e) {
-      http.close();
-      throw e;
+      http = httpStart.join();
+      grpc = grpcStart.join();
+      metricsServer = metricsStart.join();
+    } catch (CompletionException e) {
+      Startup.closeStarted(List.of(httpStart, grpcStart, metricsStart));
+      throw Startup.cause(e);
     }
-    log.info("gRPC (Open Inference Protocol) on {}:{}", host, grpc.port());
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable stop =
@@ -263,11 +312,7 @@ public final class ServeCommand implements Callable<Integer> {
                       }
                     }));
 
-    log.info(
-        "loading models from {} (model control mode {})",
-        roots,
-        repository.settings().mode().name().toLowerCase(java.util.Locale.ROOT));
-    repository.loadAll();
+    loaded.join();
     List<ModelVersionStatus> index = repository.index();
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
@@ -278,11 +323,18 @@ public final class ServeCommand implements Callable<Integer> {
         log.warn("  {}  {} {}: {}", s.state(), s.name(), s.version(), s.reason());
       }
     }
+    double startupSeconds = Startup.secondsSinceJvmStart();
+    metrics.startupDone(startupSeconds);
     log.info(
-        "server is {} ({} of {} model versions ready); Ctrl-C or SIGTERM to stop",
+        "server is {} ({} of {} model versions ready) {} s after the JVM started; Ctrl-C or"
+            + " SIGTERM to stop",
         service.isReady() ? "READY" : "NOT READY",
         index.stream().filter(s -> s.state() == ModelState.READY).count(),
-        index.size());
+        index.size(),
+        String.format(Locale.ROOT, "%.2f", startupSeconds));
+    if (allowMetrics) {
+      metrics.registerJvmMetrics();
+    }
     stopped.await();
     return 0;
   }

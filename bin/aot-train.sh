@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The training run behind `./fulcrum aot` (JDK 25+, JEP 483/514/515): starts the server on the
+# demo repository with -XX:AOTCacheOutput, sends a few requests of each kind (REST JSON and
+# binary on both demo models, metadata, statistics, metrics, gRPC through `fulcrum bench`), then
+# stops it; the JVM writes the AOT cache as it exits. Usage (the launcher passes these):
+#   aot-train.sh AOT_FILE JAVA [JVM options...] -cp CLASSPATH
+set -euo pipefail
+AOT=$1; shift
+JAVA=("$@")
+LOG="${AOT%.aot}-train.log"
+rm -f "$AOT" "$AOT.tmp"
+echo "fulcrum aot: training run (log: $LOG)..." >&2
+
+"${JAVA[@]}" -XX:AOTCacheOutput="$AOT.tmp" -Xlog:aot=warning -Xlog:cds=warning \
+  dev.fulcrum.tools.FulcrumCli serve --http-port 0 --grpc-port 0 --metrics-port 0 > "$LOG" 2>&1 &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+
+port_of() { # the port in the first log line that matches $1
+  sed -n "s#.*$1[^0-9]*:\([0-9][0-9]*\).*#\1#p" "$LOG" | head -1
+}
+HTTP="" GRPC="" METRICS=""
+for _ in $(seq 600); do
+  HTTP=$(port_of 'HTTP (Open Inference Protocol) on http://[^:]*'); GRPC=$(port_of 'gRPC (Open Inference Protocol) on [^:]*')
+  METRICS=$(port_of 'Prometheus metrics on http://[^:]*')
+  if [ -n "$HTTP" ] && curl -sf "http://127.0.0.1:$HTTP/v2/health/ready" >/dev/null; then break; fi
+  kill -0 $SERVER 2>/dev/null || { echo "fulcrum aot: the server exited; see $LOG" >&2; exit 1; }
+  sleep 0.2
+done
+[ -n "$HTTP" ] || { echo "fulcrum aot: the server did not become ready; see $LOG" >&2; exit 1; }
+
+URL="http://127.0.0.1:$HTTP"
+FRAUD='{"id":"t","inputs":[{"name":"features","shape":[2,8],"datatype":"FP32","data":[[1250.0,3,0.92,410.5,14,20,1,0],[23.5,14,0.05,3.2,2,2900,0,1]]}]}'
+MINILM='{"inputs":[{"name":"input_ids","shape":[1,4],"datatype":"INT64","data":[101,7592,2088,102]},{"name":"attention_mask","shape":[1,4],"datatype":"INT64","data":[1,1,1,1]},{"name":"token_type_ids","shape":[1,4],"datatype":"INT64","data":[0,0,0,0]}]}'
+HEADER='{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","parameters":{"binary_data_size":32}}]}'
+BIN=$(mktemp); trap 'kill -TERM $SERVER 2>/dev/null || true; rm -f "$BIN"' EXIT
+{ printf '%s' "$HEADER"; head -c 32 /dev/zero; } > "$BIN"
+for _ in $(seq 20); do
+  curl -sf "$URL/v2/models/fraud_classifier/infer" -d "$FRAUD" >/dev/null
+  curl -sf "$URL/v2/models/all_minilm_l6_v2/infer" -d "$MINILM" >/dev/null
+  curl -sf "$URL/v2/models/fraud_classifier/infer" -H "Inference-Header-Content-Length: ${#HEADER}" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$BIN" >/dev/null
+done
+for path in /v2 /v2/health/live /v2/models/fraud_classifier /v2/models/fraud_classifier/config \
+    /v2/models/fraud_classifier/stats /v2/models/nope; do
+  curl -s "$URL$path" >/dev/null
+done
+[ -n "$METRICS" ] && curl -s "http://127.0.0.1:$METRICS/metrics" >/dev/null
+[ -n "$GRPC" ] && "${JAVA[@]}" dev.fulcrum.tools.FulcrumCli bench -m fraud_classifier --protocol grpc \
+  --url "$URL" --grpc-url "127.0.0.1:$GRPC" --concurrency 2 --warmup 1s --window 1s \
+  --max-windows 1 >> "$LOG" 2>&1 || true
+
+kill -TERM $SERVER
+wait $SERVER || true
+trap - EXIT
+rm -f "$BIN"
+[ -f "$AOT.tmp" ] || { echo "fulcrum aot: the JVM wrote no cache; see $LOG" >&2; exit 1; }
+mv "$AOT.tmp" "$AOT"
+echo "fulcrum aot: wrote $AOT ($(du -h "$AOT" | cut -f1)); ./fulcrum uses it from now on" >&2
