@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PORT=${PORT:-18700}
-SWAP_SECS=${SWAP_SECS:-60}
+SWAP_SECS=${SWAP_SECS:-60}   # 0: only the load/unload cycles
 SWAP_EVERY=${SWAP_EVERY:-5}
 CYCLES=${CYCLES:-20}
 OUT="bench/results/lifecycle-$(date +%Y%m%d-%H%M%S)"
@@ -39,6 +39,7 @@ bench() { # name args...
 }
 num() { python3 -c "import json;print(json.load(open('$OUT/$1.json'))[0]['$2'])"; }
 
+if [ "$SWAP_SECS" -gt 0 ]; then
 bench capacity --concurrency 16 --warmup 3s --window 3s --max-windows 3
 CAP=$(num capacity requests_per_second)
 HALF=$(python3 -c "print(max(1, int($CAP / 2)))")
@@ -68,6 +69,7 @@ swapper & SWAPPER=$!
 bench swapping --rate "$HALF" --distribution poisson --warmup 3s --window "${SWAP_SECS}s" --max-windows 1
 wait $SWAPPER || true
 curl -s -X POST "$URL/v2/repository/index" > "$OUT/index-after-swaps.json"
+fi
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 minilm() {
@@ -91,16 +93,20 @@ python3 - "$OUT" "$RSS0" "$RSS1" "$CYCLES" <<'PY'
 import json, sys
 out, rss0, rss1, cycles = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def row(n): return json.load(open(f"{out}/{n}.json"))[0]
-b, s = row("baseline"), row("swapping")
-swaps = [l.split() for l in open(f"{out}/swaps.txt") if l.strip()]
-ok_swaps = sum(1 for l in swaps if l[1] == "200")
-def failed(r): return r["errors_total"] + r["sent_total"] - r["completed_total"]
-print(f"results in {out}")
-print(f"hot swap: {ok_swaps}/{len(swaps)} loads answered 200 "
-      f"(load call p50 {sorted(float(l[2]) for l in swaps)[len(swaps)//2] if swaps else 0:.3f} s)")
-print(f"  baseline: sent {b['sent_total']}, failed {failed(b)}, p99 {b['latency_p99_ms']} ms")
-print(f"  swapping: sent {s['sent_total']}, failed {failed(s)}, p99 {s['latency_p99_ms']} ms"
-      f" = {s['latency_p99_ms'] / b['latency_p99_ms']:.2f}x baseline")
+import os
+if os.path.exists(f"{out}/swapping.json"):
+  b, s = row("baseline"), row("swapping")
+  swaps = [l.split() for l in open(f"{out}/swaps.txt") if l.strip()]
+  ok_swaps = sum(1 for l in swaps if l[1] == "200")
+  def failed(r): return r["errors_total"] + r["sent_total"] - r["completed_total"]
+  print(f"results in {out}")
+  print(f"hot swap: {ok_swaps}/{len(swaps)} loads answered 200 "
+        f"(load call p50 {sorted(float(l[2]) for l in swaps)[len(swaps)//2] if swaps else 0:.3f} s)")
+  print(f"  baseline: sent {b['sent_total']}, failed {failed(b)}, p99 {b['latency_p99_ms']} ms")
+  print(f"  swapping: sent {s['sent_total']}, failed {failed(s)}, p99 {s['latency_p99_ms']} ms"
+        f" = {s['latency_p99_ms'] / b['latency_p99_ms']:.2f}x baseline")
+curve = [int(l.split()[1]) for l in open(f"{out}/cycles.txt") if l.strip()]
 print(f"{cycles} unload/load cycles of MiniLM: RSS {rss0/1024:.0f} MiB -> {rss1/1024:.0f} MiB"
-      f" = {rss1/rss0:.3f}x")
+      f" = {rss1/rss0:.3f}x; after cycle 2 {curve[min(1, len(curve) - 1)]/1024:.0f} MiB,"
+      f" so {rss1/curve[min(1, len(curve) - 1)]:.3f}x over the cycles after it")
 PY
