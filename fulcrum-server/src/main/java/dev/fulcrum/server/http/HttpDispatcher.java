@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
@@ -41,6 +42,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ModelHandler models;
   private final InferHandler infer;
   private final RepositoryHandler repository;
+  private final AccessPolicy access;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
@@ -52,8 +54,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private final RequestFailureLog failures;
 
-  HttpDispatcher(InferenceService service, String version, RequestFailureLog failures) {
+  HttpDispatcher(
+      InferenceService service, String version, RequestFailureLog failures, AccessPolicy access) {
     this.service = service;
+    this.access = access;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
     this.repository = new RepositoryHandler(service);
@@ -170,6 +174,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             r.headers().set(HttpHeaderNames.ALLOW, allow);
             return r;
           });
+    }
+    // The token is checked before any handler runs: the body is never decoded for a refused one.
+    AccessPolicy.Decision access =
+        this.access.check(
+            route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+    if (!access.allowed()) {
+      return done(Responses.refused(access));
     }
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());
