@@ -19,10 +19,15 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.MetadataUtils;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -31,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -274,5 +280,36 @@ class SecurityContractTest {
     assertThat(r.answer()).isEqualTo(Answer.FORBIDDEN);
     assertThat(r.message()).contains("none with the management scope");
     assertThat(client.call(Kind.INFERENCE, INFERENCE).answer()).isEqualTo(Answer.OK);
+  }
+
+  @Test
+  void restRefusesAtTheRequestHeadBeforeTheBodyArrives() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", tokens.http().port())) {
+      socket.setSoTimeout(30_000);
+      OutputStream out = socket.getOutputStream();
+      // A 10 MB body is announced and never sent: the answer cannot wait for it.
+      out.write(
+          ("POST /v2/models/m/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n"
+                  + "Content-Type: application/json\r\n\r\n{")
+              .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).startsWith("HTTP/1.1 401");
+    }
+    assertThat(tokens.http().bufferedBytes()).isZero();
+  }
+
+  @Test
+  void restOverHttp2IsCheckedToo() throws Exception {
+    try (HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()) {
+      Rest rest = new Rest(h2, tokens.http().port());
+      for (int i = 0; i < 2; i++) { // the first goes by Upgrade: h2c, the second on stream 3
+        assertThat(rest.call(Kind.INFERENCE, null).answer()).isEqualTo(Answer.UNAUTHENTICATED);
+        assertThat(rest.call(Kind.MANAGEMENT, INFERENCE).answer()).isEqualTo(Answer.FORBIDDEN);
+        assertThat(rest.call(Kind.MANAGEMENT, MANAGEMENT).answer()).isEqualTo(Answer.OK);
+      }
+    }
   }
 }

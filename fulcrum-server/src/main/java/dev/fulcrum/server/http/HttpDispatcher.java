@@ -77,7 +77,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
-    if (!(msg instanceof FullHttpRequest) && !(msg instanceof RefusedRequest)) {
+    if (!(msg instanceof FullHttpRequest)
+        && !(msg instanceof RefusedRequest)
+        && !(msg instanceof DeniedRequest)) {
       ctx.fireChannelRead(msg);
       return;
     }
@@ -101,6 +103,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     service.responses().enter();
     if (msg instanceof RefusedRequest r) {
       write(ctx, Responses.error(r.status(), r.message()), !r.closeAfter());
+      return;
+    }
+    if (msg instanceof DeniedRequest d) {
+      write(ctx, Responses.refused(d.decision()), false);
       return;
     }
     if (msg instanceof MalformedStream m) {
@@ -175,12 +181,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             return r;
           });
     }
-    // The token is checked before any handler runs: the body is never decoded for a refused one.
-    AccessPolicy.Decision access =
-        this.access.check(
-            route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
-    if (!access.allowed()) {
-      return done(Responses.refused(access));
+    // The token, before any handler runs. A request with a body was already checked when its head
+    // arrived (LimitedAggregator); one that came whole (an HTTP/2 HEADERS frame that ends the
+    // stream) skips the aggregator and is checked only here.
+    AccessPolicy.Decision decision =
+        access.check(route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+    if (!decision.allowed()) {
+      return done(Responses.refused(decision));
     }
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());

@@ -156,7 +156,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
     p.addAfter(name, "paused-reads", new PausedReads())
         .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
-        .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection))
+        .addAfter(
+            "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
         .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures, access));
   }
 
