@@ -87,10 +87,11 @@ public final class HttpServer implements AutoCloseable {
     }
     port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
     log.info(
-        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport)",
+        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{})",
         config.host(),
         port,
-        nativeTransport() ? "epoll" : "NIO");
+        nativeTransport() ? "epoll" : "NIO",
+        config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "");
     return this;
   }
 

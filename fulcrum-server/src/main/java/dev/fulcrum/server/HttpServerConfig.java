@@ -1,5 +1,6 @@
 package dev.fulcrum.server;
 
+import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -12,9 +13,15 @@ import java.util.Objects;
  *     Content-Encoding} is undone; larger ones are answered 413
  * @param eventLoopThreads I/O threads; 0 lets Netty choose (twice the cores)
  * @param limits the timeouts and resource caps that protect the server from slow or hostile clients
+ * @param security the token check and TLS, shared with the gRPC port
  */
 public record HttpServerConfig(
-    String host, int port, int maxInputSize, int eventLoopThreads, Limits limits) {
+    String host,
+    int port,
+    int maxInputSize,
+    int eventLoopThreads,
+    Limits limits,
+    Security security) {
   /** Triton's default {@code --http-max-input-size}: 64 MiB. */
   public static final int DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
 
@@ -24,6 +31,7 @@ public record HttpServerConfig(
   public HttpServerConfig {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(security, "security");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
@@ -46,7 +54,13 @@ public record HttpServerConfig(
     }
   }
 
-  /** The settings with {@link Limits#defaults()}. */
+  /** The settings with {@link Security#none()}. */
+  public HttpServerConfig(
+      String host, int port, int maxInputSize, int eventLoopThreads, Limits limits) {
+    this(host, port, maxInputSize, eventLoopThreads, limits, Security.none());
+  }
+
+  /** The settings with {@link Limits#defaults()} and {@link Security#none()}. */
   public HttpServerConfig(String host, int port, int maxInputSize, int eventLoopThreads) {
     this(host, port, maxInputSize, eventLoopThreads, Limits.defaults());
   }
@@ -62,15 +76,19 @@ public record HttpServerConfig(
   }
 
   public HttpServerConfig withMaxInputSize(int bytes) {
-    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits);
+    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits, security);
   }
 
   public HttpServerConfig withPort(int p) {
-    return new HttpServerConfig(host, p, maxInputSize, eventLoopThreads, limits);
+    return new HttpServerConfig(host, p, maxInputSize, eventLoopThreads, limits, security);
   }
 
   public HttpServerConfig withLimits(Limits l) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l);
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l, security);
+  }
+
+  public HttpServerConfig withSecurity(Security s) {
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, s);
   }
 
   /**

@@ -83,8 +83,11 @@ public final class GrpcServer implements AutoCloseable {
     healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
     GrpcServerConfig.Limits limits = config.limits();
     try {
+      NettyServerBuilder builder =
+          NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
+      config.security().tls().ifPresent(tls -> builder.sslContext(tls.grpcContext()));
       server =
-          NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+          builder
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
               .channelType(NioServerSocketChannel.class)
@@ -108,6 +111,7 @@ public final class GrpcServer implements AutoCloseable {
                       GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
+              .intercept(new AuthInterceptor(config.security().access()))
               .build()
               .start();
     } catch (IOException | RuntimeException e) {
@@ -116,7 +120,11 @@ public final class GrpcServer implements AutoCloseable {
       throw e;
     }
     port = server.getPort();
-    log.info("gRPC (Open Inference Protocol) listening on {}:{}", config.host(), port);
+    log.info(
+        "gRPC (Open Inference Protocol) listening on {}:{}{}",
+        config.host(),
+        port,
+        config.security().tls().isPresent() ? " (TLS)" : "");
     return this;
   }
 

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.grpc;
 
+import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -11,8 +12,10 @@ import java.util.Objects;
  * @param maxMessageSize the largest request message accepted, in bytes; gRPC answers a larger one
  *     with RESOURCE_EXHAUSTED before it reaches the server's code
  * @param limits the timeouts and caps of every connection
+ * @param security the token check and TLS, shared with the REST port
  */
-public record GrpcServerConfig(String host, int port, int maxMessageSize, Limits limits) {
+public record GrpcServerConfig(
+    String host, int port, int maxMessageSize, Limits limits, Security security) {
   /** Triton's default gRPC port. */
   public static final int DEFAULT_PORT = 8001;
 
@@ -22,6 +25,7 @@ public record GrpcServerConfig(String host, int port, int maxMessageSize, Limits
   public GrpcServerConfig {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(security, "security");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
@@ -30,7 +34,12 @@ public record GrpcServerConfig(String host, int port, int maxMessageSize, Limits
     }
   }
 
-  /** The settings with {@link Limits#defaults()}. */
+  /** The settings with {@link Security#none()}. */
+  public GrpcServerConfig(String host, int port, int maxMessageSize, Limits limits) {
+    this(host, port, maxMessageSize, limits, Security.none());
+  }
+
+  /** The settings with {@link Limits#defaults()} and {@link Security#none()}. */
   public GrpcServerConfig(String host, int port, int maxMessageSize) {
     this(host, port, maxMessageSize, Limits.defaults());
   }
@@ -46,15 +55,19 @@ public record GrpcServerConfig(String host, int port, int maxMessageSize, Limits
   }
 
   public GrpcServerConfig withPort(int p) {
-    return new GrpcServerConfig(host, p, maxMessageSize, limits);
+    return new GrpcServerConfig(host, p, maxMessageSize, limits, security);
   }
 
   public GrpcServerConfig withMaxMessageSize(int bytes) {
-    return new GrpcServerConfig(host, port, bytes, limits);
+    return new GrpcServerConfig(host, port, bytes, limits, security);
   }
 
   public GrpcServerConfig withLimits(Limits l) {
-    return new GrpcServerConfig(host, port, maxMessageSize, l);
+    return new GrpcServerConfig(host, port, maxMessageSize, l, security);
+  }
+
+  public GrpcServerConfig withSecurity(Security s) {
+    return new GrpcServerConfig(host, port, maxMessageSize, limits, s);
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
@@ -41,6 +42,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ModelHandler models;
   private final InferHandler infer;
   private final RepositoryHandler repository;
+  private final AccessPolicy access;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
@@ -52,8 +54,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private final RequestFailureLog failures;
 
-  HttpDispatcher(InferenceService service, String version, RequestFailureLog failures) {
+  HttpDispatcher(
+      InferenceService service, String version, RequestFailureLog failures, AccessPolicy access) {
     this.service = service;
+    this.access = access;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
     this.repository = new RepositoryHandler(service);
@@ -73,7 +77,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
-    if (!(msg instanceof FullHttpRequest) && !(msg instanceof RefusedRequest)) {
+    if (!(msg instanceof FullHttpRequest)
+        && !(msg instanceof RefusedRequest)
+        && !(msg instanceof DeniedRequest)) {
       ctx.fireChannelRead(msg);
       return;
     }
@@ -97,6 +103,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     service.responses().enter();
     if (msg instanceof RefusedRequest r) {
       write(ctx, Responses.error(r.status(), r.message()), !r.closeAfter());
+      return;
+    }
+    if (msg instanceof DeniedRequest d) {
+      write(ctx, Responses.refused(d.decision()), false);
       return;
     }
     if (msg instanceof MalformedStream m) {
@@ -170,6 +180,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             r.headers().set(HttpHeaderNames.ALLOW, allow);
             return r;
           });
+    }
+    // The token, before any handler runs. A request with a body was already checked when its head
+    // arrived (LimitedAggregator); one that came whole (an HTTP/2 HEADERS frame that ends the
+    // stream) skips the aggregator and is checked only here.
+    AccessPolicy.Decision decision =
+        access.check(route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+    if (!decision.allowed()) {
+      return done(Responses.refused(decision));
     }
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());

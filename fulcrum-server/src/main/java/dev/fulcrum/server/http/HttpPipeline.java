@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.AsciiString;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * ordering, keep-alive). On HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give
  * each stream a child channel with the same handlers behind {@code
  * Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
+ *
+ * <p>With TLS ({@link dev.fulcrum.server.security.Tls}) the connection starts with Netty's {@code
+ * SslHandler} instead, and ALPN picks the protocol ({@link TlsStart}): h2 gets the HTTP/2 handlers
+ * as above, http/1.1 (or a client that offers no ALPN) gets {@code HttpServerCodec}; there is no
+ * h2c upgrade over TLS.
  *
  * <p>Limits ({@link HttpServerConfig.Limits}): a connection beyond the cap is closed as soon as it
  * is accepted ({@link ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each
@@ -67,6 +74,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
       new RequestFailureLog(LoggerFactory.getLogger(HttpDispatcher.class));
   private final ConnectionLimit connections;
   private final BufferBudget budget;
+  private final AccessPolicy access;
+  private final SslContext tls;
 
   /**
    * @param service the core every request goes to
@@ -80,6 +89,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     this.version = version;
     this.connections = new ConnectionLimit(limits.maxConnections());
     this.budget = new BufferBudget(limits.maxBufferedBytes());
+    this.access = config.security().access();
+    this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
   }
 
   @Override
@@ -89,7 +100,15 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
       return;
     }
     BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
-    HttpServerCodec http1 = new HttpServerCodec(new HttpDecoderConfig(), MAX_PIPELINE_DEPTH);
+    if (tls != null) {
+      ch.pipeline()
+          .addLast("tls", tls.newHandler(ch.alloc()))
+          .addLast("alpn", new TlsStart(this, perConnection))
+          .addLast("timeouts", timeouts())
+          .addLast(HTTP1_START, new Http1Start(this, perConnection));
+      return;
+    }
+    HttpServerCodec http1 = http1Codec();
     HttpServerUpgradeHandler upgrade =
         new HttpServerUpgradeHandler(
             http1,
@@ -116,6 +135,16 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     return connections.open();
   }
 
+  static HttpServerCodec http1Codec() {
+    return new HttpServerCodec(new HttpDecoderConfig(), MAX_PIPELINE_DEPTH);
+  }
+
+  /** After ALPN chose h2: the HTTP/2 handlers, as for a cleartext client with prior knowledge. */
+  void addHttp2(ChannelPipeline p, BufferBudget perConnection) {
+    p.addBefore(HTTP1_START, "h2", http2Codec())
+        .addBefore(HTTP1_START, "h2-streams", streams(perConnection));
+  }
+
   RequestTimeouts timeouts() {
     return new RequestTimeouts(limits.headerTimeout(), limits.idleTimeout(), limits.bodyTimeout());
   }
@@ -127,17 +156,16 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
     p.addAfter(name, "paused-reads", new PausedReads())
         .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
-        .addAfter("decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection))
-        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures));
+        .addAfter(
+            "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
+        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures, access));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {
     return new ChannelInitializer<Channel>() {
       @Override
       protected void initChannel(Channel ch) {
-        ch.pipeline()
-            .addBefore(HTTP1_START, "h2", http2Codec())
-            .addBefore(HTTP1_START, "h2-streams", streams(perConnection));
+        addHttp2(ch.pipeline(), perConnection);
       }
     };
   }

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpMessage;
@@ -7,6 +8,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
@@ -22,11 +24,19 @@ import java.util.List;
  * the budget cannot hold is refused with 503 at once, the bytes it had are released and the rest of
  * its body is discarded unread into memory; the connection closes after the 503.
  *
+ * <p>Access: a request head is first checked against the {@link AccessPolicy} (the scope of the
+ * endpoint its path names, the {@code Authorization} header); a refused one passes a {@link
+ * DeniedRequest} on (401 or 403) and its body is discarded, never buffered, so a client without a
+ * token cannot make the server hold bodies. (A request that arrives whole, such as an HTTP/2
+ * HEADERS frame that ends its stream, passes an aggregator untouched: the dispatcher checks every
+ * request again.)
+ *
  * <p>Threads: one instance per connection or HTTP/2 stream, on its event loop.
  */
 final class LimitedAggregator extends HttpObjectAggregator {
   private final int limit;
   private final BufferBudget budget;
+  private final AccessPolicy access;
 
   /** Bytes reserved for the message being aggregated. */
   private long reserved;
@@ -40,10 +50,11 @@ final class LimitedAggregator extends HttpObjectAggregator {
   /** Whether the rest of a refused message's body is being dropped. */
   private boolean dropping;
 
-  LimitedAggregator(int limit, BufferBudget budget) {
+  LimitedAggregator(int limit, BufferBudget budget, AccessPolicy access) {
     super(limit);
     this.limit = limit;
     this.budget = budget;
+    this.access = access;
   }
 
   @Override
@@ -52,6 +63,12 @@ final class LimitedAggregator extends HttpObjectAggregator {
     if (msg instanceof HttpMessage m) {
       giveBack();
       dropping = false;
+      DeniedRequest denied = m instanceof HttpRequest r ? DeniedRequest.check(access, r) : null;
+      if (denied != null) {
+        dropping = !(m instanceof LastHttpContent);
+        out.add(denied);
+        return;
+      }
       long declared = HttpUtil.getContentLength(m, -1L);
       long first = m instanceof ByteBufHolder b ? b.content().readableBytes() : 0;
       long want = declared > limit ? first : Math.max(first, declared);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.inference.ErrorCode;
 import dev.fulcrum.core.inference.InferenceException;
 import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -69,6 +70,26 @@ final class Responses {
       if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
         r.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }
+      return r;
+    };
+  }
+
+  /**
+   * The reply to a request the {@link AccessPolicy} refused: 401 with {@code WWW-Authenticate:
+   * Bearer} (RFC 6750; {@code error="invalid_token"} when a token was sent), or 403.
+   */
+  static Reply refused(AccessPolicy.Decision d) {
+    if (d.outcome() == AccessPolicy.Outcome.FORBIDDEN) {
+      return error(HttpResponseStatus.FORBIDDEN, d.message());
+    }
+    Reply error = error(HttpResponseStatus.UNAUTHORIZED, d.message());
+    String challenge =
+        d.tokenPresented()
+            ? "Bearer realm=\"fulcrum\", error=\"invalid_token\""
+            : "Bearer realm=\"fulcrum\"";
+    return alloc -> {
+      FullHttpResponse r = error.render(alloc);
+      r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, challenge);
       return r;
     };
   }

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.server.security.Scope;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.ArrayList;
@@ -15,27 +16,33 @@ import java.util.List;
  */
 record Route(Endpoint endpoint, String model, String version) {
 
+  /** An endpoint, its method and the token scope it needs (null: open, for probes). */
   enum Endpoint {
-    SERVER_METADATA(HttpMethod.GET),
-    HEALTH_LIVE(HttpMethod.GET),
-    HEALTH_READY(HttpMethod.GET),
-    MODEL_METADATA(HttpMethod.GET),
-    MODEL_READY(HttpMethod.GET),
-    MODEL_CONFIG(HttpMethod.GET),
-    MODEL_INFER(HttpMethod.POST),
+    SERVER_METADATA(HttpMethod.GET, Scope.INFERENCE),
+    HEALTH_LIVE(HttpMethod.GET, null),
+    HEALTH_READY(HttpMethod.GET, null),
+    MODEL_METADATA(HttpMethod.GET, Scope.INFERENCE),
+    MODEL_READY(HttpMethod.GET, Scope.INFERENCE),
+    MODEL_CONFIG(HttpMethod.GET, Scope.INFERENCE),
+    MODEL_INFER(HttpMethod.POST, Scope.INFERENCE),
     /** Triton's statistics extension; an empty model means every model. */
-    MODEL_STATS(HttpMethod.GET),
-    /** Triton's model repository extension: the index, and loading and unloading a model. */
-    REPOSITORY_INDEX(HttpMethod.POST),
-    REPOSITORY_LOAD(HttpMethod.POST),
-    REPOSITORY_UNLOAD(HttpMethod.POST),
+    MODEL_STATS(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * Triton's model repository extension: the index, and loading and unloading a model; the
+     * management surface, so even the read-only index needs the management scope.
+     */
+    REPOSITORY_INDEX(HttpMethod.POST, Scope.MANAGEMENT),
+    REPOSITORY_LOAD(HttpMethod.POST, Scope.MANAGEMENT),
+    REPOSITORY_UNLOAD(HttpMethod.POST, Scope.MANAGEMENT),
     /** No such path. */
-    NOT_FOUND(null);
+    NOT_FOUND(null, null);
 
     final HttpMethod method;
+    final Scope scope;
 
-    Endpoint(HttpMethod method) {
+    Endpoint(HttpMethod method, Scope scope) {
       this.method = method;
+      this.scope = scope;
     }
   }
 

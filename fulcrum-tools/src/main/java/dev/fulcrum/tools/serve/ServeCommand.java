@@ -16,6 +16,7 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -176,6 +177,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin LimitOptions limits = new LimitOptions();
 
+  @Mixin SecurityOptions securityOptions = new SecurityOptions();
+
   @Override
   public Integer call() throws Exception {
     // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
@@ -197,6 +200,14 @@ public final class ServeCommand implements Callable<Integer> {
           }
         });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
+    Security security;
+    try {
+      security = securityOptions.security(host, System.getenv());
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), e.getMessage(), e);
+    }
+    String scheme = security.tls().isPresent() ? "https" : "http";
     int cores = Runtime.getRuntime().availableProcessors();
     // Cold start: ONNX Runtime's native library loads while the metrics are set up; then the
     // three ports bind and the models load at once, each on its own thread, so the first request
@@ -232,9 +243,10 @@ public final class ServeCommand implements Callable<Integer> {
                   new HttpServer(
                       service,
                       new HttpServerConfig(
-                          host, httpPort, httpMaxInputSize, httpThreads, limits.http()));
+                          host, httpPort, httpMaxInputSize, httpThreads, limits.http(), security));
               server.start();
-              log.info("HTTP (Open Inference Protocol) on http://{}:{}/v2", host, server.port());
+              log.info(
+                  "HTTP (Open Inference Protocol) on {}://{}:{}/v2", scheme, host, server.port());
               return server;
             });
     CompletableFuture<GrpcServer> grpcStart =
@@ -244,7 +256,8 @@ public final class ServeCommand implements Callable<Integer> {
               GrpcServer server =
                   new GrpcServer(
                           service,
-                          new GrpcServerConfig(host, grpcPort, grpcMaxMessageSize, limits.grpc()))
+                          new GrpcServerConfig(
+                              host, grpcPort, grpcMaxMessageSize, limits.grpc(), security))
                       .start();
               log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
               return server;

@@ -1,0 +1,71 @@
+package dev.fulcrum.server.grpc;
+
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Scope;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthGrpc;
+import java.util.Set;
+
+/**
+ * Checks each call's {@code authorization: Bearer <token>} metadata against the scope of its method
+ * before the call starts (no message has been parsed yet): refused calls end with UNAUTHENTICATED
+ * or PERMISSION_DENIED. ServerLive, ServerReady and {@code grpc.health.v1.Health} are open; the
+ * repository methods need {@link Scope#MANAGEMENT}; everything else, reflection included, {@link
+ * Scope#INFERENCE}.
+ *
+ * <p>Threads: stateless apart from the immutable policy; runs on the event loop that read the
+ * call's headers.
+ */
+final class AuthInterceptor implements ServerInterceptor {
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  private static final Set<String> OPEN =
+      Set.of(
+          GRPCInferenceServiceGrpc.getServerLiveMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getServerReadyMethod().getFullMethodName());
+
+  private static final Set<String> MANAGEMENT =
+      Set.of(
+          GRPCInferenceServiceGrpc.getRepositoryIndexMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getRepositoryModelLoadMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getRepositoryModelUnloadMethod().getFullMethodName());
+
+  private final AccessPolicy policy;
+
+  AuthInterceptor(AccessPolicy policy) {
+    this.policy = policy;
+  }
+
+  /** The scope a method needs, or null when it is open. */
+  static Scope scopeOf(String fullMethodName) {
+    if (OPEN.contains(fullMethodName)
+        || HealthGrpc.SERVICE_NAME.equals(
+            io.grpc.MethodDescriptor.extractFullServiceName(fullMethodName))) {
+      return null;
+    }
+    return MANAGEMENT.contains(fullMethodName) ? Scope.MANAGEMENT : Scope.INFERENCE;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    AccessPolicy.Decision d =
+        policy.check(
+            scopeOf(call.getMethodDescriptor().getFullMethodName()), headers.get(AUTHORIZATION));
+    if (d.allowed()) {
+      return next.startCall(call, headers);
+    }
+    Status status =
+        d.outcome() == AccessPolicy.Outcome.UNAUTHENTICATED
+            ? Status.UNAUTHENTICATED
+            : Status.PERMISSION_DENIED;
+    call.close(status.withDescription(d.message()), new Metadata());
+    return new ServerCall.Listener<>() {};
+  }
+}

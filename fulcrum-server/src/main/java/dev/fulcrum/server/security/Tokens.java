@@ -1,0 +1,146 @@
+package dev.fulcrum.server.security;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the configured bearer tokens, once at start: a token file ({@code --auth-token-file}, lines
+ * {@code <scope> <token>}, {@code #} comments and blank lines ignored) and the environment
+ * variables {@code FULCRUM_INFERENCE_TOKEN} and {@code FULCRUM_MANAGEMENT_TOKEN}.
+ *
+ * <p>A token file that others may read is refused (as ssh refuses such a key); one the group may
+ * read is accepted with a warning. Messages name the file and line, never a token.
+ *
+ * <p>Threads: stateless; called once on the thread that starts the server.
+ */
+public final class Tokens {
+  private static final Logger log = LoggerFactory.getLogger(Tokens.class);
+
+  /** The environment variable of an inference token. */
+  public static final String INFERENCE_ENV = "FULCRUM_INFERENCE_TOKEN";
+
+  /** The environment variable of a management token. */
+  public static final String MANAGEMENT_ENV = "FULCRUM_MANAGEMENT_TOKEN";
+
+  /** Tokens shorter than this are accepted with a warning: they can be guessed. */
+  static final int SHORT = 16;
+
+  private Tokens() {}
+
+  /**
+   * The tokens of a file (if given) and of the environment.
+   *
+   * @param file the token file, or null
+   * @param env the environment ({@code System.getenv()})
+   * @throws IllegalArgumentException naming the file and line of a malformed entry, or a file
+   *     others may read
+   */
+  public static List<AccessPolicy.Token> load(Path file, Map<String, String> env) {
+    List<AccessPolicy.Token> tokens = new ArrayList<>();
+    if (file != null) {
+      tokens.addAll(read(file));
+    }
+    fromEnv(env, INFERENCE_ENV, Scope.INFERENCE, tokens);
+    fromEnv(env, MANAGEMENT_ENV, Scope.MANAGEMENT, tokens);
+    Map<String, Scope> seen = new HashMap<>();
+    for (AccessPolicy.Token t : tokens) {
+      Scope before = seen.putIfAbsent(t.token(), t.scope());
+      if (before != null && before != t.scope()) {
+        throw new IllegalArgumentException(
+            "the same token is configured with both scopes, inference and management");
+      }
+    }
+    return tokens;
+  }
+
+  /** The tokens of one file; see the class comment. */
+  static List<AccessPolicy.Token> read(Path file) {
+    checkPermissions(file);
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the token file " + file, e);
+    }
+    List<AccessPolicy.Token> tokens = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i).strip();
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      String[] parts = line.split("\\s+");
+      String where = file + " line " + (i + 1);
+      if (parts.length != 2) {
+        throw new IllegalArgumentException(
+            where + ": expected '<scope> <token>' (scope inference or management)");
+      }
+      Scope scope;
+      try {
+        scope = Scope.valueOf(parts[0].toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            where + ": the scope must be inference or management, was '" + parts[0] + "'", e);
+      }
+      warnIfShort(parts[1], where);
+      tokens.add(new AccessPolicy.Token(scope, parts[1]));
+    }
+    if (tokens.isEmpty()) {
+      log.warn("the token file {} holds no token", file);
+    }
+    return tokens;
+  }
+
+  private static void fromEnv(
+      Map<String, String> env, String name, Scope scope, List<AccessPolicy.Token> into) {
+    String value = env.get(name);
+    if (value == null || value.isBlank()) {
+      return;
+    }
+    String token = value.strip();
+    if (token.chars().anyMatch(Character::isWhitespace)) {
+      throw new IllegalArgumentException(name + " must be one token, without spaces");
+    }
+    warnIfShort(token, name);
+    into.add(new AccessPolicy.Token(scope, token));
+  }
+
+  private static void warnIfShort(String token, String where) {
+    if (token.length() < SHORT) {
+      log.warn(
+          "{}: a token of {} characters can be guessed; use 32 random ones", where, token.length());
+    }
+  }
+
+  private static void checkPermissions(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("the token file " + file + " does not exist");
+    }
+    Set<PosixFilePermission> perms;
+    try {
+      perms = Files.getPosixFilePermissions(file);
+    } catch (UnsupportedOperationException e) {
+      return; // not a POSIX file system: nothing to check
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the permissions of " + file, e);
+    }
+    if (perms.contains(PosixFilePermission.OTHERS_READ)) {
+      throw new IllegalArgumentException(
+          "the token file " + file + " is readable by others; chmod 600 it");
+    }
+    if (perms.contains(PosixFilePermission.GROUP_READ)) {
+      log.warn("the token file {} is readable by its group; chmod 600 it", file);
+    }
+  }
+}

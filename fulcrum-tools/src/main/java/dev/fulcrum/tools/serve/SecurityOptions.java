@@ -1,0 +1,93 @@
+package dev.fulcrum.tools.serve;
+
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Security;
+import dev.fulcrum.server.security.Tls;
+import dev.fulcrum.server.security.Tokens;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code serve} flags for bearer tokens and TLS on the REST and gRPC ports (the metrics port
+ * stays open and cleartext: Prometheus scrapes are usually restricted by the network).
+ *
+ * <p>Not thread-safe: picocli fills the fields once, before {@code serve} starts.
+ */
+final class SecurityOptions {
+  private static final Logger log = LoggerFactory.getLogger(SecurityOptions.class);
+
+  @Option(
+      names = "--auth-token-file",
+      paramLabel = "FILE",
+      description =
+          "Bearer tokens, one '<scope> <token>' a line (scope inference or management; # starts a"
+              + " comment), read once at start; the file must not be readable by others. Tokens"
+              + " can also come from FULCRUM_INFERENCE_TOKEN and FULCRUM_MANAGEMENT_TOKEN. With an"
+              + " inference token, every endpoint but health needs 'Authorization: Bearer <token>';"
+              + " the repository API always needs a management token once any token is set, or"
+              + " when --host is not a loopback address.")
+  Path authTokenFile;
+
+  @Option(
+      names = "--tls-cert-file",
+      paramLabel = "PEM",
+      description =
+          "Serve REST (HTTP/1.1 and h2 by ALPN) and gRPC over TLS with this certificate chain"
+              + " (PEM); needs --tls-key-file.")
+  Path tlsCertFile;
+
+  @Option(
+      names = "--tls-key-file",
+      paramLabel = "PEM",
+      description =
+          "The private key of --tls-cert-file: unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY).")
+  Path tlsKeyFile;
+
+  @Option(
+      names = "--tls-client-ca-file",
+      paramLabel = "PEM",
+      description =
+          "Mutual TLS: clients must present a certificate signed by one of these CAs (PEM).")
+  Path tlsClientCaFile;
+
+  /**
+   * The security of a server bound to {@code host}, with tokens from the file and {@code env}.
+   *
+   * @throws IllegalArgumentException naming the flag or file at fault
+   */
+  Security security(String host, Map<String, String> env) {
+    if ((tlsCertFile == null) != (tlsKeyFile == null)) {
+      throw new IllegalArgumentException("--tls-cert-file and --tls-key-file go together");
+    }
+    if (tlsClientCaFile != null && tlsCertFile == null) {
+      throw new IllegalArgumentException("--tls-client-ca-file needs --tls-cert-file");
+    }
+    List<AccessPolicy.Token> tokens = Tokens.load(authTokenFile, env);
+    boolean beyondLoopback = Security.beyondLoopback(host);
+    AccessPolicy access = new AccessPolicy(tokens, host, beyondLoopback);
+    Optional<Tls> tls =
+        tlsCertFile == null
+            ? Optional.empty()
+            : Optional.of(new Tls(tlsCertFile, tlsKeyFile, Optional.ofNullable(tlsClientCaFile)));
+    if (!access.managementEnabled()) {
+      log.info(
+          "the repository API is disabled: --host {} is reachable beyond loopback and no"
+              + " management token is set (FULCRUM_MANAGEMENT_TOKEN or --auth-token-file)",
+          host);
+    }
+    if (beyondLoopback && !tokens.isEmpty() && tls.isEmpty()) {
+      log.warn("bearer tokens travel in cleartext: add --tls-cert-file and --tls-key-file");
+    }
+    log.info(
+        "security: {}, {}",
+        access,
+        tls.map(t -> "TLS" + (t.clientCaFile().isPresent() ? " with client certificates" : ""))
+            .orElse("cleartext"));
+    return new Security(access, tls);
+  }
+}
