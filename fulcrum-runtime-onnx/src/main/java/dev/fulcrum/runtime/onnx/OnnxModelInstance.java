@@ -336,5 +336,7 @@ final class OnnxModelInstance implements ModelInstance {
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime could not close the session", e);
     }
+    // What the session freed (its weights above all) goes back to the OS, not to malloc's arena.
+    NativeMemory.trim();
   }
 }
