@@ -2,6 +2,7 @@ package dev.fulcrum.core.inference;
 
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;

@@ -2,7 +2,7 @@ package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import java.nio.file.Path;

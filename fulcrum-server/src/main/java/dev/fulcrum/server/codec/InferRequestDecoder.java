@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
@@ -324,7 +324,7 @@ public final class InferRequestDecoder {
   private static void rejectSharedMemory(String tensor, Map<String, Object> p) {
     if (p.containsKey("shared_memory_region")) {
       throw new InferenceException(
-          dev.fulcrum.core.inference.ErrorCode.INVALID_ARGUMENT,
+          dev.fulcrum.core.error.ErrorCode.INVALID_ARGUMENT,
           "tensor '" + tensor + "': the shared memory extensions are not supported");
     }
   }

@@ -1,7 +1,7 @@
 package dev.fulcrum.tools.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;

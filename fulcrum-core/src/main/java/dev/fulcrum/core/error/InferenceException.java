@@ -1,4 +1,4 @@
-package dev.fulcrum.core.inference;
+package dev.fulcrum.core.error;
 
 import java.util.Locale;
 import java.util.Objects;
