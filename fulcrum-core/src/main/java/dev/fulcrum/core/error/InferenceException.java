@@ -1,5 +1,7 @@
 package dev.fulcrum.core.error;
 
+import com.google.errorprone.annotations.FormatMethod;
+import com.google.errorprone.annotations.FormatString;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -25,16 +27,19 @@ public class InferenceException extends RuntimeException {
     return code;
   }
 
-  public static InferenceException invalid(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException invalid(@FormatString String format, Object... args) {
     return new InferenceException(
         ErrorCode.INVALID_ARGUMENT, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException notFound(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException notFound(@FormatString String format, Object... args) {
     return new InferenceException(ErrorCode.NOT_FOUND, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException unavailable(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException unavailable(@FormatString String format, Object... args) {
     return new InferenceException(ErrorCode.UNAVAILABLE, String.format(Locale.ROOT, format, args));
   }
 

@@ -14,6 +14,8 @@ import java.util.PriorityQueue;
  * run next. Pure logic: time is passed in, and it is not thread-safe — {@link ModelScheduler}
  * guards it with its lock.
  */
+// size is volatile for lock-free reads; every update runs under the scheduler's lock.
+@SuppressWarnings("NonAtomicVolatileUpdate")
 final class RequestQueue {
   /**
    * A batch to run now (the caller owns the list), or none: wait {@code waitNanos} (or until

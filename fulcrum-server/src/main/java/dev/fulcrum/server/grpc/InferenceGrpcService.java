@@ -39,7 +39,8 @@ import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.util.HashSet;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -309,10 +310,13 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * answered with {@code error_message} (and the request's id) and the stream goes on. The stream
    * ends after the client half-closes and every request is answered.
    */
+  @SuppressWarnings("UndefinedEquals") // pending holds its futures by identity
   private final class InferStream implements StreamObserver<ModelInferRequest> {
     private final ServerCallStreamObserver<ModelStreamInferResponse> call;
     private final Object lock = new Object();
-    private final Set<CompletableFuture<InferenceResponse>> pending = new HashSet<>();
+    // By identity: a future is the one request it stands for.
+    private final Set<CompletableFuture<InferenceResponse>> pending =
+        Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean halfClosed;
     private boolean finished;
 

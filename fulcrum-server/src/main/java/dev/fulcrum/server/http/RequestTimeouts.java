@@ -15,6 +15,7 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,7 +225,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
       log.debug(
           "closing {}: {} timeout after {} ms",
           ctx.channel(),
-          phase.name().toLowerCase(),
+          phase.name().toLowerCase(Locale.ROOT),
           TimeUnit.NANOSECONDS.toMillis(limit));
       ctx.close();
     } else {

@@ -32,6 +32,7 @@ record Route(Endpoint endpoint, String model, String version) {
     /** No such path. */
     NOT_FOUND(null);
 
+    @SuppressWarnings("ImmutableEnumChecker") // Netty's HttpMethod is immutable, not annotated
     final HttpMethod method;
 
     Endpoint(HttpMethod method) {

@@ -22,6 +22,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -257,32 +258,32 @@ public final class ServerMetrics
         rows,
         "nv_inference_request_duration_us",
         "Cumulative inference request duration in microseconds (includes cached requests)",
-        r -> r.stats.success().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.success().ns()));
     counter(
         sb,
         rows,
         "nv_inference_queue_duration_us",
         "Cumulative inference queuing duration in microseconds (includes cached requests)",
-        r -> r.stats.queue().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.queue().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_input_duration_us",
         "Cumulative compute input duration in microseconds (does not include cached requests)",
-        r -> r.stats.computeInput().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInput().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_infer_duration_us",
         "Cumulative compute inference duration in microseconds (does not include cached requests)",
-        r -> r.stats.computeInfer().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInfer().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_output_duration_us",
         "Cumulative inference compute output duration in microseconds (does not include cached"
             + " requests)",
-        r -> r.stats.computeOutput().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeOutput().ns()));
     gauge(
         sb,
         rows,

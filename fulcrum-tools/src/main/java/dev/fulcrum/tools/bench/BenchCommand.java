@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.bench;
 
 import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.Console;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -434,8 +435,25 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * Whether a person watches the output: since JDK 22 System.console() is never null, and
+   * Console.isTerminal() (JDK 22, called by reflection: the build targets 21) says so instead.
+   */
+  @SuppressWarnings("SystemConsoleNull") // JDK 21 still returns null; isTerminal() covers 22+
+  private static boolean interactive() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true; // JDK 21: a console is there only when both streams are a terminal
+    }
+  }
+
   private Consumer<String> progressLine() {
-    if (System.console() == null) {
+    if (!interactive()) {
       return s -> {};
     }
     return s -> {
