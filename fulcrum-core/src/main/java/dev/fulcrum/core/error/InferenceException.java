@@ -4,6 +4,7 @@ import com.google.errorprone.annotations.FormatMethod;
 import com.google.errorprone.annotations.FormatString;
 import java.util.Locale;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request that failed, with a transport-neutral {@link ErrorCode} and a client-facing message.
@@ -18,7 +19,7 @@ public class InferenceException extends RuntimeException {
     this.code = Objects.requireNonNull(code, "code");
   }
 
-  public InferenceException(ErrorCode code, String message, Throwable cause) {
+  public InferenceException(ErrorCode code, String message, @Nullable Throwable cause) {
     super(message, cause);
     this.code = Objects.requireNonNull(code, "code");
   }
@@ -28,22 +29,30 @@ public class InferenceException extends RuntimeException {
   }
 
   @FormatMethod
-  public static InferenceException invalid(@FormatString String format, Object... args) {
+  public static InferenceException invalid(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(
         ErrorCode.INVALID_ARGUMENT, String.format(Locale.ROOT, format, args));
   }
 
   @FormatMethod
-  public static InferenceException notFound(@FormatString String format, Object... args) {
+  public static InferenceException notFound(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(ErrorCode.NOT_FOUND, String.format(Locale.ROOT, format, args));
   }
 
   @FormatMethod
-  public static InferenceException unavailable(@FormatString String format, Object... args) {
+  public static InferenceException unavailable(
+      @FormatString String format, @Nullable Object... args) {
     return new InferenceException(ErrorCode.UNAVAILABLE, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException internal(String message, Throwable cause) {
+  public static InferenceException internal(String message, @Nullable Throwable cause) {
     return new InferenceException(ErrorCode.INTERNAL, message, cause);
+  }
+
+  /** Never null: every constructor takes a message. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message != null ? message : "";
   }
 }

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The warm-up samples of a model version (Triton's {@code model_warmup}, written {@code
@@ -48,7 +49,10 @@ final class Warmup {
    * @param modelDir the model's folder, where {@code input-data-file} paths are resolved
    */
   static Warmup plan(
-      List<ModelConfigFile.WarmupFile> files, ModelConfig config, Path configFile, Path modelDir)
+      @Nullable List<ModelConfigFile.WarmupFile> files,
+      ModelConfig config,
+      Path configFile,
+      Path modelDir)
       throws ConfigException {
     if (files == null || files.isEmpty()) {
       return NONE;

@@ -46,6 +46,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code inference.GRPCInferenceService} on the one {@link InferenceService} every transport
@@ -287,7 +288,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * tensors are copied out of the message; a request without a model name is left to the codec,
    * which says what is missing.
    */
-  private ModelVersion admissionCheck(ModelInferRequest request) {
+  private @Nullable ModelVersion admissionCheck(ModelInferRequest request) {
     if (request.getModelName().isEmpty()) {
       return null;
     }

@@ -17,6 +17,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +54,9 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   private final long idleNanos;
   private final long bodyNanos;
 
+  @SuppressWarnings("NullAway.Init") // set in handlerAdded, before any other call
   private ChannelHandlerContext ctx;
+
   private Phase phase = Phase.HEAD;
 
   /** When the phase began, or the last body chunk arrived. */
@@ -62,7 +65,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   /** Requests whose head arrived and whose response is not written yet. */
   private int pending;
 
-  private ScheduledFuture<?> timer;
+  private @Nullable ScheduledFuture<?> timer;
   private long timerDue;
 
   /** HTTP/1.1 responses handed to the socket whose write has not completed. */

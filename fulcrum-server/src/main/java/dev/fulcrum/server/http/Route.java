@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One matched endpoint of the OIP REST API: which one, and the model and version in the path.
@@ -33,9 +34,9 @@ record Route(Endpoint endpoint, String model, String version) {
     NOT_FOUND(null);
 
     @SuppressWarnings("ImmutableEnumChecker") // Netty's HttpMethod is immutable, not annotated
-    final HttpMethod method;
+    final @Nullable HttpMethod method;
 
-    Endpoint(HttpMethod method) {
+    Endpoint(@Nullable HttpMethod method) {
       this.method = method;
     }
   }

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The server's Prometheus metrics: Triton's {@code nv_inference_*} families with Triton's exact
@@ -54,7 +55,7 @@ public final class ServerMetrics
   private final Gauge warmupDuration;
   private final Counter loadFailures;
   private final Gauge startup;
-  private volatile ModelRepository repository;
+  private volatile @Nullable ModelRepository repository;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -325,7 +326,7 @@ public final class ServerMetrics
         .append('\n');
   }
 
-  private static String labels(Row r, String reason) {
+  private static String labels(Row r, @Nullable String reason) {
     StringBuilder sb = new StringBuilder("{model=\"").append(escape(r.version.name()));
     sb.append("\",version=\"").append(escape(r.version.versionString())).append('"');
     if (reason != null) {
