@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes an OIP REST inference request body, with Triton's binary tensor data extension, into a
@@ -63,7 +64,7 @@ public final class InferRequestDecoder {
       String model,
       String version,
       ByteBuf body,
-      String headerLength,
+      @Nullable String headerLength,
       Supplier<ModelConfig> modelConfig) {
     int total = body.readableBytes();
     int jsonLength = total;

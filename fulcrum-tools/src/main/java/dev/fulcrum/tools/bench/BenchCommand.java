@@ -17,6 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -105,13 +106,13 @@ public final class BenchCommand implements Callable<Integer> {
       description =
           "Closed loop: N requests always outstanding, or a range (1:16:4 adds, 1:64:x2"
               + " multiplies). Default 1 when --rate is not given.")
-  String concurrency;
+  @Nullable String concurrency;
 
   @Option(
       names = "--rate",
       paramLabel = "R|S:E[:STEP|:xF]",
       description = "Open loop: R requests per second, or a range like --concurrency.")
-  String rate;
+  @Nullable String rate;
 
   @Option(
       names = "--distribution",
@@ -183,7 +184,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--input-data",
       paramLabel = "FILE",
       description = "OIP JSON requests to replay (JSONL or a JSON array) instead of random data.")
-  Path inputData;
+  @Nullable Path inputData;
 
   @Option(
       names = "--input-order",
@@ -220,7 +221,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--model-repository",
       paramLabel = "DIR",
       description = "Repository for --in-process runs (default: the bundled demo repository).")
-  Path modelRepository;
+  @Nullable Path modelRepository;
 
   @Option(
       names = "--threads",
@@ -232,7 +233,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--output",
       paramLabel = "FILE.csv|FILE.json",
       description = "Also write the results to a CSV or JSON file.")
-  Path output;
+  @Nullable Path output;
 
   PrintStream out = System.out;
   PrintStream err = System.err;
