@@ -1,6 +1,6 @@
 package dev.fulcrum.core;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The one entry point every transport uses: resolve the model, validate the request, hand it to the
@@ -116,7 +117,7 @@ public final class InferenceService {
    *     model's file, or null
    * @see dev.fulcrum.core.repository.ModelManager#load
    */
-  public CompletableFuture<Void> load(String model, String configOverride) {
+  public CompletableFuture<Void> load(String model, @Nullable String configOverride) {
     return repository.manager().load(model, configOverride);
   }
 

@@ -26,6 +26,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,14 +45,14 @@ public final class HttpServer implements AutoCloseable {
 
   private final InferenceService service;
   private final HttpServerConfig config;
-  private EventLoopGroup boss;
-  private EventLoopGroup workers;
-  private Channel serverChannel;
+  private @Nullable EventLoopGroup boss;
+  private @Nullable EventLoopGroup workers;
+  private @Nullable Channel serverChannel;
 
   /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
-  private HttpPipeline pipeline;
+  private @Nullable HttpPipeline pipeline;
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {

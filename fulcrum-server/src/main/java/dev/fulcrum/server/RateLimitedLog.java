@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.event.Level;
 
@@ -50,7 +51,7 @@ public final class RateLimitedLog {
    * @param failure its stack trace is written with the line, or null for none
    * @return true when the line was written, false when it was suppressed (and counted)
    */
-  public boolean log(Level level, String kind, String message, Throwable failure) {
+  public boolean log(Level level, String kind, String message, @Nullable Throwable failure) {
     if (!log.isEnabledForLevel(level)) {
       return false;
     }

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;

@@ -25,4 +25,11 @@ public class ConfigException extends Exception {
             + problem,
         cause);
   }
+
+  /** Never null: every constructor takes a message. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message != null ? message : "";
+  }
 }

@@ -2,6 +2,7 @@ package dev.fulcrum.core.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A model's {@code config.yaml} exactly as written: every field optional (null when absent). {@link
@@ -9,32 +10,32 @@ import java.util.List;
  * schema is documented in docs/MODEL_CONFIG.md.
  */
 public record ModelConfigFile(
-    @JsonProperty("name") String name,
-    @JsonProperty("platform") String platform,
-    @JsonProperty("default-model-filename") String defaultModelFilename,
-    @JsonProperty("max-batch-size") Integer maxBatchSize,
-    @JsonProperty("inputs") List<Tensor> inputs,
-    @JsonProperty("outputs") List<Tensor> outputs,
-    @JsonProperty("version-policy") VersionPolicyFile versionPolicy,
-    @JsonProperty("instance-count") Integer instanceCount,
-    @JsonProperty("onnxruntime") OnnxRuntimeFile onnxruntime,
-    @JsonProperty("dynamic-batching") DynamicBatchingFile dynamicBatching,
-    @JsonProperty("queue-policy") QueuePolicyFile queuePolicy,
-    @JsonProperty("model-warmup") List<WarmupFile> modelWarmup) {
+    @JsonProperty("name") @Nullable String name,
+    @JsonProperty("platform") @Nullable String platform,
+    @JsonProperty("default-model-filename") @Nullable String defaultModelFilename,
+    @JsonProperty("max-batch-size") @Nullable Integer maxBatchSize,
+    @JsonProperty("inputs") @Nullable List<Tensor> inputs,
+    @JsonProperty("outputs") @Nullable List<Tensor> outputs,
+    @JsonProperty("version-policy") @Nullable VersionPolicyFile versionPolicy,
+    @JsonProperty("instance-count") @Nullable Integer instanceCount,
+    @JsonProperty("onnxruntime") @Nullable OnnxRuntimeFile onnxruntime,
+    @JsonProperty("dynamic-batching") @Nullable DynamicBatchingFile dynamicBatching,
+    @JsonProperty("queue-policy") @Nullable QueuePolicyFile queuePolicy,
+    @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup) {
 
   /** A configuration without warm-up samples. */
   public ModelConfigFile(
-      String name,
-      String platform,
-      String defaultModelFilename,
-      Integer maxBatchSize,
-      List<Tensor> inputs,
-      List<Tensor> outputs,
-      VersionPolicyFile versionPolicy,
-      Integer instanceCount,
-      OnnxRuntimeFile onnxruntime,
-      DynamicBatchingFile dynamicBatching,
-      QueuePolicyFile queuePolicy) {
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy) {
     this(
         name,
         platform,
@@ -55,50 +56,50 @@ public record ModelConfigFile(
    * allow-non-finite: true} lets a floating-point input take NaN and ±Infinity.
    */
   public record Tensor(
-      @JsonProperty("name") String name,
-      @JsonProperty("datatype") String datatype,
-      @JsonProperty("dims") List<Long> dims,
-      @JsonProperty("allow-non-finite") Boolean allowNonFinite) {
+      @JsonProperty("name") @Nullable String name,
+      @JsonProperty("datatype") @Nullable String datatype,
+      @JsonProperty("dims") @Nullable List<Long> dims,
+      @JsonProperty("allow-non-finite") @Nullable Boolean allowNonFinite) {
 
     /** A tensor without {@code allow-non-finite}. */
-    public Tensor(String name, String datatype, List<Long> dims) {
+    public Tensor(@Nullable String name, @Nullable String datatype, @Nullable List<Long> dims) {
       this(name, datatype, dims, null);
     }
   }
 
   /** Exactly one of {@code latest}, {@code all}, {@code specific}. */
   public record VersionPolicyFile(
-      @JsonProperty("latest") Integer latest,
-      @JsonProperty("all") Boolean all,
-      @JsonProperty("specific") List<Long> specific) {}
+      @JsonProperty("latest") @Nullable Integer latest,
+      @JsonProperty("all") @Nullable Boolean all,
+      @JsonProperty("specific") @Nullable List<Long> specific) {}
 
   /** ONNX Runtime session options. */
   public record OnnxRuntimeFile(
-      @JsonProperty("intra-op-threads") Integer intraOpThreads,
-      @JsonProperty("inter-op-threads") Integer interOpThreads,
-      @JsonProperty("graph-optimization-level") String graphOptimizationLevel,
-      @JsonProperty("execution-mode") String executionMode,
-      @JsonProperty("memory-arena") Boolean memoryArena,
-      @JsonProperty("memory-pattern") Boolean memoryPattern,
-      @JsonProperty("execution-provider") String executionProvider,
-      @JsonProperty("device-id") Integer deviceId,
-      @JsonProperty("allow-spinning") Boolean allowSpinning) {}
+      @JsonProperty("intra-op-threads") @Nullable Integer intraOpThreads,
+      @JsonProperty("inter-op-threads") @Nullable Integer interOpThreads,
+      @JsonProperty("graph-optimization-level") @Nullable String graphOptimizationLevel,
+      @JsonProperty("execution-mode") @Nullable String executionMode,
+      @JsonProperty("memory-arena") @Nullable Boolean memoryArena,
+      @JsonProperty("memory-pattern") @Nullable Boolean memoryPattern,
+      @JsonProperty("execution-provider") @Nullable String executionProvider,
+      @JsonProperty("device-id") @Nullable Integer deviceId,
+      @JsonProperty("allow-spinning") @Nullable Boolean allowSpinning) {}
 
   /** Triton's dynamic_batching settings. */
   public record DynamicBatchingFile(
-      @JsonProperty("enabled") Boolean enabled,
-      @JsonProperty("max-queue-delay-microseconds") Long maxQueueDelayMicroseconds,
-      @JsonProperty("preferred-batch-sizes") List<Integer> preferredBatchSizes,
-      @JsonProperty("preserve-ordering") Boolean preserveOrdering,
-      @JsonProperty("priority-levels") Integer priorityLevels,
-      @JsonProperty("default-priority-level") Integer defaultPriorityLevel) {}
+      @JsonProperty("enabled") @Nullable Boolean enabled,
+      @JsonProperty("max-queue-delay-microseconds") @Nullable Long maxQueueDelayMicroseconds,
+      @JsonProperty("preferred-batch-sizes") @Nullable List<Integer> preferredBatchSizes,
+      @JsonProperty("preserve-ordering") @Nullable Boolean preserveOrdering,
+      @JsonProperty("priority-levels") @Nullable Integer priorityLevels,
+      @JsonProperty("default-priority-level") @Nullable Integer defaultPriorityLevel) {}
 
   /** Triton's default_queue_policy, with a bounded default queue. */
   public record QueuePolicyFile(
-      @JsonProperty("max-queue-size") Integer maxQueueSize,
-      @JsonProperty("default-timeout-microseconds") Long defaultTimeoutMicroseconds,
-      @JsonProperty("timeout-action") String timeoutAction,
-      @JsonProperty("allow-timeout-override") Boolean allowTimeoutOverride) {}
+      @JsonProperty("max-queue-size") @Nullable Integer maxQueueSize,
+      @JsonProperty("default-timeout-microseconds") @Nullable Long defaultTimeoutMicroseconds,
+      @JsonProperty("timeout-action") @Nullable String timeoutAction,
+      @JsonProperty("allow-timeout-override") @Nullable Boolean allowTimeoutOverride) {}
 
   /**
    * One of Triton's {@code model_warmup} samples: {@code count} passes of a batch of {@code
@@ -107,10 +108,10 @@ public record ModelConfigFile(
    * @param inputs every model input by name
    */
   public record WarmupFile(
-      @JsonProperty("name") String name,
-      @JsonProperty("batch-size") Integer batchSize,
-      @JsonProperty("count") Integer count,
-      @JsonProperty("inputs") java.util.Map<String, WarmupInputFile> inputs) {}
+      @JsonProperty("name") @Nullable String name,
+      @JsonProperty("batch-size") @Nullable Integer batchSize,
+      @JsonProperty("count") @Nullable Integer count,
+      @JsonProperty("inputs") java.util.@Nullable Map<String, WarmupInputFile> inputs) {}
 
   /**
    * A warm-up input: its type and shape (without the batch dimension when the model batches) and
@@ -118,11 +119,11 @@ public record ModelConfigFile(
    * folder.
    */
   public record WarmupInputFile(
-      @JsonProperty("data-type") String dataType,
-      @JsonProperty("dims") List<Long> dims,
-      @JsonProperty("zero-data") Boolean zeroData,
-      @JsonProperty("random-data") Boolean randomData,
-      @JsonProperty("input-data-file") String inputDataFile) {}
+      @JsonProperty("data-type") @Nullable String dataType,
+      @JsonProperty("dims") @Nullable List<Long> dims,
+      @JsonProperty("zero-data") @Nullable Boolean zeroData,
+      @JsonProperty("random-data") @Nullable Boolean randomData,
+      @JsonProperty("input-data-file") @Nullable String inputDataFile) {}
 
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {

@@ -12,7 +12,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns a {@link ModelConfigFile} into a {@link ModelConfig}, filling what the file leaves out from
@@ -75,8 +77,8 @@ public final class ModelConfigResolver {
         sessionOptions(f.onnxruntime(), file, instances));
   }
 
-  private static VersionPolicy versionPolicy(ModelConfigFile.VersionPolicyFile p, Path file)
-      throws ConfigException {
+  private static VersionPolicy versionPolicy(
+      ModelConfigFile.@Nullable VersionPolicyFile p, Path file) throws ConfigException {
     if (p == null) {
       return new VersionPolicy.Latest(1);
     }
@@ -98,14 +100,16 @@ public final class ModelConfigResolver {
       }
       return new VersionPolicy.All();
     }
-    if (p.specific().isEmpty() || p.specific().stream().anyMatch(v -> v == null || v < 1)) {
+    List<Long> specific = Objects.requireNonNull(p.specific(), "the one given");
+    if (specific.isEmpty() || specific.stream().anyMatch(v -> v == null || v < 1)) {
       throw new ConfigException(
           file, "version-policy.specific", "must list one or more versions >= 1");
     }
-    return new VersionPolicy.Specific(new HashSet<>(p.specific()));
+    return new VersionPolicy.Specific(new HashSet<>(specific));
   }
 
-  private SessionOptions sessionOptions(ModelConfigFile.OnnxRuntimeFile o, Path file, int instances)
+  private SessionOptions sessionOptions(
+      ModelConfigFile.@Nullable OnnxRuntimeFile o, Path file, int instances)
       throws ConfigException {
     // Default: share the cores among the instances so that they do not oversubscribe the machine.
     int defaultIntra = Math.max(1, availableProcessors / instances);
@@ -159,7 +163,8 @@ public final class ModelConfigResolver {
   }
 
   private static <E extends Enum<E>> E parseEnum(
-      Class<E> type, String value, E dflt, Path file, String field) throws ConfigException {
+      Class<E> type, @Nullable String value, E dflt, Path file, String field)
+      throws ConfigException {
     if (value == null) {
       return dflt;
     }
@@ -314,7 +319,7 @@ public final class ModelConfigResolver {
   }
 
   private static List<TensorConfig> tensors(
-      List<ModelConfigFile.Tensor> declared,
+      @Nullable List<ModelConfigFile.Tensor> declared,
       List<TensorSpec> actual,
       boolean batching,
       Path file,

@@ -104,13 +104,13 @@ public record SchedulingConfig(
   private static final class Builder {
     private boolean dynamicBatching;
     private long maxQueueDelayMicros;
-    private List<Integer> preferredBatchSizes;
+    private List<Integer> preferredBatchSizes = List.of();
     private boolean preserveOrdering;
     private int priorityLevels;
     private int defaultPriorityLevel;
     private int maxQueueSize;
     private long defaultTimeoutMicros;
-    private TimeoutAction timeoutAction;
+    private TimeoutAction timeoutAction = TimeoutAction.REJECT;
     private boolean allowTimeoutOverride;
 
     Builder dynamicBatching(boolean v) {

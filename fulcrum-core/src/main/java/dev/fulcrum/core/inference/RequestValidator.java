@@ -2,6 +2,7 @@ package dev.fulcrum.core.inference;
 
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks a request against a model's configuration before it is queued, so that a client mistake is
@@ -135,7 +137,8 @@ public final class RequestValidator {
    * @throws InferenceException INVALID_ARGUMENT naming the input, the position, the value and the
    *     bound
    */
-  public static void checkIndices(String model, ModelSignature signature, List<Tensor> inputs) {
+  public static void checkIndices(
+      String model, @Nullable ModelSignature signature, List<Tensor> inputs) {
     if (signature == null || signature.indexBounds().isEmpty()) {
       return;
     }

@@ -1,6 +1,7 @@
 package dev.fulcrum.core.repository;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /** Something that happened to a model version; delivered to every {@link LifecycleListener}. */
 public sealed interface LifecycleEvent {
@@ -13,7 +14,8 @@ public sealed interface LifecycleEvent {
    *
    * @param reason why, for UNAVAILABLE; "" otherwise
    */
-  record StateChanged(String model, long version, ModelState from, ModelState to, String reason)
+  record StateChanged(
+      String model, long version, @Nullable ModelState from, ModelState to, String reason)
       implements LifecycleEvent {}
 
   /** A version finished loading and warming up and now takes requests. */

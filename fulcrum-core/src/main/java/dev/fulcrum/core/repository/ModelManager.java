@@ -6,8 +6,8 @@ import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
@@ -24,6 +24,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
@@ -35,6 +36,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,7 +89,7 @@ public final class ModelManager {
     volatile String failure = "";
 
     /** Under the lock: the configuration and version folders of the last attempt. */
-    String lastAttempt;
+    @Nullable String lastAttempt;
 
     /** Under the lock: the configuration stamp of what serves ("" when nothing does). */
     String servingStamp = "";
@@ -155,7 +157,7 @@ public final class ModelManager {
           submit(name, () -> loadModel(name, null, named))
               .exceptionally(
                   t -> {
-                    log.error("--load-model {}: {}", name, t.getCause().getMessage());
+                    log.error("--load-model {}: {}", name, causeOf(t).getMessage());
                     return null;
                   }));
     }
@@ -173,7 +175,7 @@ public final class ModelManager {
    * @return fails with an {@link InferenceException}: UNIMPLEMENTED outside EXPLICIT mode,
    *     NOT_FOUND for a model not in the repository, INVALID_ARGUMENT when it fails to load
    */
-  public CompletableFuture<Void> load(String name, String configOverride) {
+  public CompletableFuture<Void> load(String name, @Nullable String configOverride) {
     if (mode != ControlMode.EXPLICIT) {
       return CompletableFuture.failedFuture(controlNotAllowed("load", name));
     }
@@ -264,7 +266,7 @@ public final class ModelManager {
   }
 
   /** Under the slot's lock, on a control thread. */
-  private void loadModel(String name, String configOverride, boolean explicit) {
+  private void loadModel(String name, @Nullable String configOverride, boolean explicit) {
     Slot s = slot(name);
     Path dir = source.scan().models().get(name);
     if (dir == null) {
@@ -342,8 +344,9 @@ public final class ModelManager {
         ModelVersion mv = loadVersion(s, v, dir, file, configFile, deployment, runtime, old);
         next.put(v, mv);
       } catch (ConfigException | ModelLoadException e) {
-        String reason = source.forClients(e.getMessage());
-        log.error("model '{}' version {} not loaded: {}", name, v, e.getMessage());
+        String message = Objects.requireNonNullElse(e.getMessage(), "");
+        String reason = source.forClients(message);
+        log.error("model '{}' version {} not loaded: {}", name, v, message);
         failures.add("version " + v + ": " + reason);
         emit(new LifecycleEvent.LoadFailed(name, v, reason));
         if (old != null) {
@@ -389,7 +392,7 @@ public final class ModelManager {
     }
   }
 
-  private static ModelVersion find(List<ModelVersion> versions, long v) {
+  private static @Nullable ModelVersion find(List<ModelVersion> versions, long v) {
     for (ModelVersion mv : versions) {
       if (mv.version() == v) {
         return mv;
@@ -410,7 +413,7 @@ public final class ModelManager {
       Path configFile,
       ModelConfigResolver.Deployment deployment,
       ModelRuntime runtime,
-      ModelVersion serving)
+      @Nullable ModelVersion serving)
       throws ConfigException, ModelLoadException {
     String name = s.name;
     long start = environment.ticker().nanoTime();
@@ -503,7 +506,12 @@ public final class ModelManager {
   }
 
   private void state(
-      Slot s, long version, ModelState from, ModelState to, String reason, boolean showRow) {
+      Slot s,
+      long version,
+      @Nullable ModelState from,
+      ModelState to,
+      String reason,
+      boolean showRow) {
     if (showRow) {
       row(s, version, from, to, reason);
     } else {
@@ -511,7 +519,7 @@ public final class ModelManager {
     }
   }
 
-  private void row(Slot s, long version, ModelState from, ModelState to, String reason) {
+  private void row(Slot s, long version, @Nullable ModelState from, ModelState to, String reason) {
     s.rows.put(version, new ModelVersionStatus(s.name, Long.toString(version), to, reason));
     emit(new LifecycleEvent.StateChanged(s.name, version, from, to, reason));
   }
@@ -692,5 +700,11 @@ public final class ModelManager {
       }
     }
     return clean;
+  }
+
+  /** The failure a CompletionException wraps, or the throwable itself. */
+  private static Throwable causeOf(Throwable t) {
+    Throwable cause = t.getCause();
+    return cause != null ? cause : t;
   }
 }

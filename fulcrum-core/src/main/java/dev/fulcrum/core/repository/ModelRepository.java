@@ -2,7 +2,7 @@ package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import java.nio.file.Path;
@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,7 +67,7 @@ public final class ModelRepository implements AutoCloseable {
   private final ExecutorService control;
   private final SchedulerEnvironment environment;
   private final boolean ownsEnvironment;
-  private ScheduledExecutorService poller;
+  private @Nullable ScheduledExecutorService poller;
 
   /**
    * @param roots the repository folders, searched in order

@@ -4,7 +4,7 @@ import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.tensor.DataType;
@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The warm-up samples of a model version (Triton's {@code model_warmup}, written {@code
@@ -48,7 +49,10 @@ final class Warmup {
    * @param modelDir the model's folder, where {@code input-data-file} paths are resolved
    */
   static Warmup plan(
-      List<ModelConfigFile.WarmupFile> files, ModelConfig config, Path configFile, Path modelDir)
+      @Nullable List<ModelConfigFile.WarmupFile> files,
+      ModelConfig config,
+      Path configFile,
+      Path modelDir)
       throws ConfigException {
     if (files == null || files.isEmpty()) {
       return NONE;

@@ -1,6 +1,6 @@
 package dev.fulcrum.core.runtime;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 
@@ -21,7 +21,7 @@ public interface ModelInstance extends AutoCloseable {
    * @param inputs every input the model needs, already validated against the configuration
    * @param outputNames the outputs to compute, in the order they are to be returned
    * @return the outputs, in the order of {@code outputNames}; the caller owns them
-   * @throws InferenceException with {@link dev.fulcrum.core.inference.ErrorCode#INTERNAL} and the
+   * @throws InferenceException with {@link dev.fulcrum.core.error.ErrorCode#INTERNAL} and the
    *     engine's message when the engine fails
    */
   List<Tensor> execute(List<Tensor> inputs, List<String> outputNames);

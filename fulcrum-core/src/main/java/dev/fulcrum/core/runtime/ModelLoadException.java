@@ -11,4 +11,11 @@ public class ModelLoadException extends Exception {
   public ModelLoadException(String message, Throwable cause) {
     super(message, cause);
   }
+
+  /** Never null: every constructor takes a message. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message != null ? message : "";
+  }
 }

@@ -2,8 +2,8 @@ package dev.fulcrum.core.scheduler;
 
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -28,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +50,7 @@ public final class ModelScheduler implements AutoCloseable {
   private final List<ModelInstance> instances;
 
   /** The first instance's signature (all instances load the same file), for its index bounds. */
-  private final ModelSignature signature;
+  private final @Nullable ModelSignature signature;
 
   private final Ticker ticker;
   private final ScheduledExecutorService timer;
@@ -63,7 +65,7 @@ public final class ModelScheduler implements AutoCloseable {
   private boolean closed;
 
   /** The one pending expiry task, or null; guarded by {@link #lock}. */
-  private ScheduledFuture<?> expiry;
+  private @Nullable ScheduledFuture<?> expiry;
 
   /** The deadline {@link #expiry} is armed for. */
   private long expiryDeadline;
@@ -472,7 +474,7 @@ public final class ModelScheduler implements AutoCloseable {
               config.name(),
               label.substring(label.lastIndexOf("-v") + 2),
               p.request.id(),
-              null,
+              Map.of(),
               perRequestOutputs.get(i));
       observer.requestDone(
           Outcome.SUCCESS,
@@ -510,7 +512,7 @@ public final class ModelScheduler implements AutoCloseable {
     for (int r = 0; r < batch.size(); r++) {
       List<Tensor> mine = new ArrayList<>();
       for (String name : batch.get(r).outputs) {
-        mine.add(parts.get(name).get(r));
+        mine.add(Objects.requireNonNull(parts.get(name), name).get(r));
       }
       out.add(mine);
     }

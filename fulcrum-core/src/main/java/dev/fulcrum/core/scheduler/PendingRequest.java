@@ -56,6 +56,7 @@ final class PendingRequest {
    * Whether this request may share a batch with {@code other}: their inputs agree, in order, on
    * datatype and non-batch dims (a scalar input counts as having no non-batch dims, like a vector).
    */
+  @SuppressWarnings("ReferenceEquality") // the same list: a shortcut, not the comparison
   boolean batchesWith(PendingRequest other) {
     List<Tensor> a = inputs;
     List<Tensor> b = other.inputs;

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.PriorityQueue;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The waiting requests of one model version, one FIFO per priority level plus one for requests
@@ -14,6 +15,8 @@ import java.util.PriorityQueue;
  * run next. Pure logic: time is passed in, and it is not thread-safe — {@link ModelScheduler}
  * guards it with its lock.
  */
+// size is volatile for lock-free reads; every update runs under the scheduler's lock.
+@SuppressWarnings("NonAtomicVolatileUpdate")
 final class RequestQueue {
   /**
    * A batch to run now (the caller owns the list), or none: wait {@code waitNanos} (or until
@@ -210,7 +213,7 @@ final class RequestQueue {
    * batch} list it also takes the picked requests out of the queue and adds them to it; without, it
    * only counts, so that both walks pick the same requests.
    */
-  private int gather(PendingRequest head, List<PendingRequest> batch) {
+  private int gather(PendingRequest head, @Nullable List<PendingRequest> batch) {
     int rows = 0;
     int n = levels.size();
     for (int i = 0; i <= n && rows < maxBatchSize; i++) {

@@ -1,6 +1,6 @@
 package dev.fulcrum.core.tensor;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -155,7 +155,7 @@ public final class Tensor {
             return i / 4;
           }
           if ((v & 0x7F80_0000_0000_0000L) == 0x7F80_0000_0000_0000L) {
-            return i / 4 + 1;
+            return i / 4 + 1L;
           }
         }
         if (i < n && (b.getInt(base + i) & 0x7F80_0000) == 0x7F80_0000) {

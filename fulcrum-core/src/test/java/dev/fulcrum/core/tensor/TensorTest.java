@@ -3,7 +3,7 @@ package dev.fulcrum.core.tensor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,7 +106,7 @@ final class IndexBounds {
     return out;
   }
 
-  private static long[] tableDims(String name, Graph g, Map<String, Node> producer) {
+  private static long @Nullable [] tableDims(String name, Graph g, Map<String, Node> producer) {
     for (int hops = 0; hops < 4; hops++) {
       long[] dims = g.initializerDims.get(name);
       if (dims != null) {

@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Array;
 import java.lang.reflect.Method;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,12 +28,12 @@ final class NativeMemory {
   private NativeMemory() {}
 
   private static final class Holder {
-    static final MethodHandle MALLOC_TRIM = lookup();
+    static final @Nullable MethodHandle MALLOC_TRIM = lookup();
   }
 
   /** Returns free native memory to the operating system, where the platform allows. */
   static void trim() {
-    MethodHandle h = Holder.MALLOC_TRIM;
+    @Nullable MethodHandle h = Holder.MALLOC_TRIM;
     if (h == null) {
       return;
     }
@@ -45,7 +46,7 @@ final class NativeMemory {
   }
 
   /** {@code int malloc_trim(size_t pad)}, or null where it cannot be called. */
-  private static MethodHandle lookup() {
+  private static @Nullable MethodHandle lookup() {
     if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
       return null;
     }

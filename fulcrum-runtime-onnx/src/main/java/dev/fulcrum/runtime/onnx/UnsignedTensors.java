@@ -82,6 +82,8 @@ final class UnsignedTensors {
       Constructor<OnnxTensor> tensor,
       Throwable error) {
 
+    // A failed resolve leaves the handles null and sets error: every use checks error first.
+    @SuppressWarnings("NullAway")
     static Handles resolve() {
       try {
         Class<?> runtime = Class.forName("ai.onnxruntime.OnnxRuntime");

@@ -3,8 +3,8 @@ package dev.fulcrum.runtime.onnx;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.DataType;

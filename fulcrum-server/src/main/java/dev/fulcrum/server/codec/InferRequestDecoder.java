@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes an OIP REST inference request body, with Triton's binary tensor data extension, into a
@@ -63,7 +64,7 @@ public final class InferRequestDecoder {
       String model,
       String version,
       ByteBuf body,
-      String headerLength,
+      @Nullable String headerLength,
       Supplier<ModelConfig> modelConfig) {
     int total = body.readableBytes();
     int jsonLength = total;
@@ -324,7 +325,7 @@ public final class InferRequestDecoder {
   private static void rejectSharedMemory(String tensor, Map<String, Object> p) {
     if (p.containsKey("shared_memory_region")) {
       throw new InferenceException(
-          dev.fulcrum.core.inference.ErrorCode.INVALID_ARGUMENT,
+          dev.fulcrum.core.error.ErrorCode.INVALID_ARGUMENT,
           "tensor '" + tensor + "': the shared memory extensions are not supported");
     }
   }

@@ -10,6 +10,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthGrpc;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks each call's {@code authorization: Bearer <token>} metadata against the scope of its method
@@ -43,7 +44,7 @@ final class AuthInterceptor implements ServerInterceptor {
   }
 
   /** The scope a method needs, or null when it is open. */
-  static Scope scopeOf(String fullMethodName) {
+  static @Nullable Scope scopeOf(String fullMethodName) {
     if (OPEN.contains(fullMethodName)
         || HealthGrpc.SERVICE_NAME.equals(
             io.grpc.MethodDescriptor.extractFullServiceName(fullMethodName))) {

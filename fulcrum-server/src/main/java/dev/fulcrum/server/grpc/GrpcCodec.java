@@ -2,7 +2,7 @@ package dev.fulcrum.server.grpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestedOutput;
@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Converts between the protocol's {@code ModelInferRequest}/{@code ModelInferResponse} and the
@@ -188,7 +189,7 @@ final class GrpcCodec {
   }
 
   /** The typed field each datatype travels in, or null for FP16/BF16, which have none. */
-  static String field(DataType t) {
+  static @Nullable String field(DataType t) {
     return switch (t) {
       case BOOL -> "bool_contents";
       case INT8, INT16, INT32 -> "int_contents";
@@ -237,7 +238,8 @@ final class GrpcCodec {
       throw InferenceException.invalid(
           "input '%s' has an invalid shape %s", name, Arrays.toString(shape));
     }
-    int given = counts(c).get(field);
+    Integer counted = counts(c).get(field);
+    int given = counted == null ? 0 : counted;
     if (given != count) {
       throw InferenceException.invalid(
           "input '%s' (%s, shape %s) needs %d values in contents.%s but has %d",

@@ -23,9 +23,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +54,11 @@ public final class GrpcServer implements AutoCloseable {
 
   private final InferenceService service;
   private final GrpcServerConfig config;
-  private EventLoopGroup boss;
-  private EventLoopGroup workers;
-  private ScheduledExecutorService healthPoller;
-  private HealthStatusManager health;
-  private Server server;
+  private @Nullable EventLoopGroup boss;
+  private @Nullable EventLoopGroup workers;
+  private @Nullable ScheduledExecutorService healthPoller;
+  private @Nullable HealthStatusManager health;
+  private @Nullable Server server;
   private int port = -1;
 
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
@@ -148,6 +150,7 @@ public final class GrpcServer implements AutoCloseable {
    * grpc-services' implementation, fed by a poller that copies readiness into it every 200 ms.
    */
   private ServerServiceDefinition healthService() {
+    HealthStatusManager health = Objects.requireNonNull(this.health, "set by start()");
     ServerServiceDefinition watch = health.getHealthService().bindService();
     ServerServiceDefinition check =
         new HealthGrpc.HealthImplBase() {
@@ -177,6 +180,10 @@ public final class GrpcServer implements AutoCloseable {
   }
 
   private void refreshHealth() {
+    HealthStatusManager health = this.health;
+    if (health == null) {
+      return;
+    }
     try {
       ServingStatus s = status();
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, s);
@@ -202,7 +209,9 @@ public final class GrpcServer implements AutoCloseable {
   public synchronized boolean close(Duration drain) {
     boolean clean = true;
     if (server != null) {
-      health.enterTerminalState();
+      if (health != null) {
+        health.enterTerminalState();
+      }
       server.shutdown();
       try {
         if (!server.awaitTermination(Math.max(0, drain.toNanos()), TimeUnit.NANOSECONDS)) {

@@ -1,7 +1,7 @@
 package dev.fulcrum.server.grpc;
 
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;

@@ -1,8 +1,8 @@
 package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -39,12 +39,14 @@ import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.util.HashSet;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code inference.GRPCInferenceService} on the one {@link InferenceService} every transport
@@ -286,7 +288,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * tensors are copied out of the message; a request without a model name is left to the codec,
    * which says what is missing.
    */
-  private ModelVersion admissionCheck(ModelInferRequest request) {
+  private @Nullable ModelVersion admissionCheck(ModelInferRequest request) {
     if (request.getModelName().isEmpty()) {
       return null;
     }
@@ -309,10 +311,13 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * answered with {@code error_message} (and the request's id) and the stream goes on. The stream
    * ends after the client half-closes and every request is answered.
    */
+  @SuppressWarnings("UndefinedEquals") // pending holds its futures by identity
   private final class InferStream implements StreamObserver<ModelInferRequest> {
     private final ServerCallStreamObserver<ModelStreamInferResponse> call;
     private final Object lock = new Object();
-    private final Set<CompletableFuture<InferenceResponse>> pending = new HashSet<>();
+    // By identity: a future is the one request it stands for.
+    private final Set<CompletableFuture<InferenceResponse>> pending =
+        Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean halfClosed;
     private boolean finished;
 

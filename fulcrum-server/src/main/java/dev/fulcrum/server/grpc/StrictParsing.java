@@ -13,6 +13,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Makes a malformed request message a client mistake. grpc-java's protobuf marshaller throws on
@@ -61,7 +62,7 @@ final class StrictParsing {
   }
 
   private static <Q, R> ServerMethodDefinition<Q, R> strict(
-      ServerMethodDefinition<Q, R> m, Function<String, ?> standIn) {
+      ServerMethodDefinition<Q, R> m, @Nullable Function<String, ?> standIn) {
     MethodDescriptor<Q, R> d = m.getMethodDescriptor();
     MethodDescriptor<Q, R> strict =
         d.toBuilder()
@@ -100,10 +101,13 @@ final class StrictParsing {
   private static final class Listener<Q, R>
       extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, R> call;
-    private final Function<String, ?> standIn;
+    private final @Nullable Function<String, ?> standIn;
     private boolean refused;
 
-    Listener(ServerCall<Q, R> call, ServerCall.Listener<Q> delegate, Function<String, ?> standIn) {
+    Listener(
+        ServerCall<Q, R> call,
+        ServerCall.Listener<Q> delegate,
+        @Nullable Function<String, ?> standIn) {
       super(delegate);
       this.call = call;
       this.standIn = standIn;

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A count of request-body bytes held in memory against a limit: the server-wide budget, or one
@@ -10,14 +11,14 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class BufferBudget {
   private final long limit;
-  private final BufferBudget parent;
+  private final @Nullable BufferBudget parent;
   private final AtomicLong held = new AtomicLong();
 
   BufferBudget(long limit) {
     this(limit, null);
   }
 
-  private BufferBudget(long limit, BufferBudget parent) {
+  private BufferBudget(long limit, @Nullable BufferBudget parent) {
     this.limit = limit;
     this.parent = parent;
   }

@@ -1,9 +1,10 @@
 package dev.fulcrum.server.http;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Stands in the pipeline for a request the {@link AccessPolicy} refused when its head arrived, so
@@ -19,7 +20,7 @@ record DeniedRequest(AccessPolicy.Decision decision) {
    * @return the refusal, or null when the request may go on (also when its path names no endpoint
    *     or is malformed: the dispatcher answers 404 or 400)
    */
-  static DeniedRequest check(AccessPolicy access, HttpRequest head) {
+  static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head) {
     Route route;
     try {
       route = Route.match(head.uri());

@@ -16,6 +16,7 @@ import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +51,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private boolean counted;
 
   /** The reply of the request being served, cancelled if the connection closes first. */
-  private CompletableFuture<Reply> inFlight;
+  private @Nullable CompletableFuture<Reply> inFlight;
 
   private final RequestFailureLog failures;
 
@@ -168,12 +169,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               HttpResponseStatus.NOT_FOUND,
               "no endpoint " + request.method() + " " + pathOf(request.uri())));
     }
-    if (!route.endpoint().method.equals(request.method())) {
+    if (!request.method().equals(route.endpoint().method)) {
       Reply error =
           Responses.error(
               HttpResponseStatus.METHOD_NOT_ALLOWED,
               pathOf(request.uri()) + " accepts " + route.endpoint().method + " only");
-      String allow = route.endpoint().method.name();
+      String allow = String.valueOf(route.endpoint().method); // its name()
       return done(
           alloc -> {
             FullHttpResponse r = error.render(alloc);

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AsciiString;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -75,7 +76,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final ConnectionLimit connections;
   private final BufferBudget budget;
   private final AccessPolicy access;
-  private final SslContext tls;
+  private final @Nullable SslContext tls;
 
   /**
    * @param service the core every request goes to

@@ -36,7 +36,7 @@ final class InferHandler {
   /**
    * Decodes and submits a request; {@code request} may be released as soon as this returns.
    *
-   * @throws dev.fulcrum.core.inference.InferenceException for a malformed request
+   * @throws dev.fulcrum.core.error.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a

@@ -15,7 +15,9 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +54,9 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   private final long idleNanos;
   private final long bodyNanos;
 
+  @SuppressWarnings("NullAway.Init") // set in handlerAdded, before any other call
   private ChannelHandlerContext ctx;
+
   private Phase phase = Phase.HEAD;
 
   /** When the phase began, or the last body chunk arrived. */
@@ -61,7 +65,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   /** Requests whose head arrived and whose response is not written yet. */
   private int pending;
 
-  private ScheduledFuture<?> timer;
+  private @Nullable ScheduledFuture<?> timer;
   private long timerDue;
 
   /** HTTP/1.1 responses handed to the socket whose write has not completed. */
@@ -224,7 +228,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
       log.debug(
           "closing {}: {} timeout after {} ms",
           ctx.channel(),
-          phase.name().toLowerCase(),
+          phase.name().toLowerCase(Locale.ROOT),
           TimeUnit.NANOSECONDS.toMillis(limit));
       ctx.close();
     } else {

@@ -2,8 +2,8 @@ package dev.fulcrum.server.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;

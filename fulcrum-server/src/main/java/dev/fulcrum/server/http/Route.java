@@ -1,11 +1,12 @@
 package dev.fulcrum.server.http;
 
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.security.Scope;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One matched endpoint of the OIP REST API: which one, and the model and version in the path.
@@ -37,10 +38,13 @@ record Route(Endpoint endpoint, String model, String version) {
     /** No such path. */
     NOT_FOUND(null, null);
 
-    final HttpMethod method;
-    final Scope scope;
+    @SuppressWarnings("ImmutableEnumChecker") // Netty's HttpMethod is immutable, not annotated
+    final @Nullable HttpMethod method;
 
-    Endpoint(HttpMethod method, Scope scope) {
+    /** The scope a token needs for this endpoint; null where none does (health, not found). */
+    final @Nullable Scope scope;
+
+    Endpoint(@Nullable HttpMethod method, @Nullable Scope scope) {
       this.method = method;
       this.scope = scope;
     }

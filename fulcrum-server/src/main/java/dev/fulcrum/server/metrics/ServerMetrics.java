@@ -22,7 +22,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The server's Prometheus metrics: Triton's {@code nv_inference_*} families with Triton's exact
@@ -53,7 +55,7 @@ public final class ServerMetrics
   private final Gauge warmupDuration;
   private final Counter loadFailures;
   private final Gauge startup;
-  private volatile ModelRepository repository;
+  private volatile @Nullable ModelRepository repository;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -257,32 +259,32 @@ public final class ServerMetrics
         rows,
         "nv_inference_request_duration_us",
         "Cumulative inference request duration in microseconds (includes cached requests)",
-        r -> r.stats.success().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.success().ns()));
     counter(
         sb,
         rows,
         "nv_inference_queue_duration_us",
         "Cumulative inference queuing duration in microseconds (includes cached requests)",
-        r -> r.stats.queue().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.queue().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_input_duration_us",
         "Cumulative compute input duration in microseconds (does not include cached requests)",
-        r -> r.stats.computeInput().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInput().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_infer_duration_us",
         "Cumulative compute inference duration in microseconds (does not include cached requests)",
-        r -> r.stats.computeInfer().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInfer().ns()));
     counter(
         sb,
         rows,
         "nv_inference_compute_output_duration_us",
         "Cumulative inference compute output duration in microseconds (does not include cached"
             + " requests)",
-        r -> r.stats.computeOutput().ns() / 1000);
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeOutput().ns()));
     gauge(
         sb,
         rows,
@@ -324,7 +326,7 @@ public final class ServerMetrics
         .append('\n');
   }
 
-  private static String labels(Row r, String reason) {
+  private static String labels(Row r, @Nullable String reason) {
     StringBuilder sb = new StringBuilder("{model=\"").append(escape(r.version.name()));
     sb.append("\",version=\"").append(escape(r.version.versionString())).append('"');
     if (reason != null) {

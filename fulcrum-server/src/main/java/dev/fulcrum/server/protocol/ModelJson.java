@@ -56,7 +56,7 @@ public final class ModelJson {
    * {@code GET v2/models/<m>[/versions/<v>]}: OIP model metadata of the version a request names (or
    * the newest ready one), listing every served version of the model.
    *
-   * @throws dev.fulcrum.core.inference.InferenceException NOT_FOUND or UNAVAILABLE
+   * @throws dev.fulcrum.core.error.InferenceException NOT_FOUND or UNAVAILABLE
    */
   public static ObjectNode modelMetadata(ModelRepository repo, String name, String version) {
     ModelVersion mv = repo.resolve(name, version);

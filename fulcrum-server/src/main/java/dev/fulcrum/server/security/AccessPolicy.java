@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Who may call what: checks a request's {@code Authorization: Bearer <token>} against the scope its
@@ -130,7 +131,7 @@ public final class AccessPolicy {
    * @param authorization the {@code Authorization} header (gRPC: {@code authorization} metadata),
    *     or null when absent
    */
-  public Decision check(Scope required, String authorization) {
+  public Decision check(@Nullable Scope required, @Nullable String authorization) {
     if (required == null) {
       return Decision.ALLOW;
     }
@@ -177,7 +178,7 @@ public final class AccessPolicy {
   }
 
   /** The token of a {@code Bearer} credential (scheme case-insensitive), or null. */
-  private static String bearer(String authorization) {
+  private static @Nullable String bearer(@Nullable String authorization) {
     if (authorization == null
         || authorization.length() <= BEARER.length()
         || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
@@ -188,9 +189,9 @@ public final class AccessPolicy {
   }
 
   /** The scope of a token, comparing its hash with every configured one (no early exit). */
-  private Scope lookUp(String token) {
+  private @Nullable Scope lookUp(String token) {
     byte[] hash = sha256(token);
-    Scope found = null;
+    @Nullable Scope found = null;
     for (Hashed t : tokens) {
       if (MessageDigest.isEqual(hash, t.hash())
           && (found == null || t.scope() == Scope.MANAGEMENT)) {

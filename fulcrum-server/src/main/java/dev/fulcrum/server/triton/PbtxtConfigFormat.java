@@ -45,7 +45,8 @@ public final class PbtxtConfigFormat implements ModelConfigFormat {
       TextFormat.getParser().merge(text, b);
     } catch (TextFormat.ParseException e) {
       // One line: the parser lists unknown fields on lines of their own.
-      String message = e.getMessage().replaceAll("\\s*\\n\\s*", " ").replace('\t', ' ');
+      String message =
+          String.valueOf(e.getMessage()).replaceAll("\\s*\\n\\s*", " ").replace('\t', ' ');
       String prefix = e.getLine() + ":" + e.getColumn() + ": ";
       if (message.startsWith(prefix)) {
         message = message.substring(prefix.length());

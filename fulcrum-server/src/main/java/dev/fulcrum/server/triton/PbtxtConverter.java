@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Maps a parsed Triton {@code ModelConfig} onto Fulcrum's {@link ModelConfigFile} with Triton's
@@ -100,7 +101,7 @@ final class PbtxtConverter {
     return new Converted(config, List.copyOf(ignored));
   }
 
-  private String string(String field, String value) {
+  private @Nullable String string(String field, String value) {
     if (value.isEmpty()) {
       return null;
     }
@@ -109,7 +110,7 @@ final class PbtxtConverter {
   }
 
   /** {@code platform: "onnxruntime_onnx"} or {@code backend: "onnxruntime"}, as Triton. */
-  private String platform() throws ConfigException {
+  private @Nullable String platform() throws ConfigException {
     String platform = string("platform", c.getPlatform());
     String backend = string("backend", c.getBackend());
     if (backend != null && !backend.equals(ONNX_BACKEND)) {
@@ -124,7 +125,7 @@ final class PbtxtConverter {
    * into its default when the model can batch) only when inputs or outputs are left out; a
    * configuration that lists both means exactly what it says.
    */
-  private Integer maxBatchSize(boolean ioGiven) {
+  private @Nullable Integer maxBatchSize(boolean ioGiven) {
     if (c.hasMaxBatchSize()) {
       consumed.add("max_batch_size");
     }
@@ -135,7 +136,7 @@ final class PbtxtConverter {
     return written > 0 ? written : null;
   }
 
-  private List<ModelConfigFile.Tensor> inputs() {
+  private @Nullable List<ModelConfigFile.Tensor> inputs() {
     List<ModelConfigFile.Tensor> out = new ArrayList<>();
     for (int i = 0; i < c.getInputCount(); i++) {
       ModelInput t = c.getInput(i);
@@ -144,7 +145,7 @@ final class PbtxtConverter {
     return out.isEmpty() ? null : out;
   }
 
-  private List<ModelConfigFile.Tensor> outputs() {
+  private @Nullable List<ModelConfigFile.Tensor> outputs() {
     List<ModelConfigFile.Tensor> out = new ArrayList<>();
     for (int i = 0; i < c.getOutputCount(); i++) {
       ModelOutput t = c.getOutput(i);
@@ -153,7 +154,7 @@ final class PbtxtConverter {
     return out.isEmpty() ? null : out;
   }
 
-  private ModelConfigFile.Tensor tensor(
+  private ModelConfigFile.@Nullable Tensor tensor(
       String path, String name, dev.fulcrum.server.grpc.proto.DataType type, List<Long> dims) {
     consumed.add(path + ".name");
     consumed.add(path + ".data_type");
@@ -163,7 +164,7 @@ final class PbtxtConverter {
   }
 
   /** Triton's {@code TYPE_FP32} as the protocol's {@code FP32}; null when unset. */
-  static String datatype(dev.fulcrum.server.grpc.proto.DataType type) {
+  static @Nullable String datatype(dev.fulcrum.server.grpc.proto.DataType type) {
     if (type == dev.fulcrum.server.grpc.proto.DataType.TYPE_INVALID
         || type == dev.fulcrum.server.grpc.proto.DataType.UNRECOGNIZED) {
       return null;
@@ -171,7 +172,7 @@ final class PbtxtConverter {
     return DataType.fromAnyName(type.name()).map(DataType::name).orElse(type.name());
   }
 
-  private ModelConfigFile.VersionPolicyFile versionPolicy() {
+  private ModelConfigFile.@Nullable VersionPolicyFile versionPolicy() {
     if (!c.hasVersionPolicy()) {
       return null;
     }
@@ -189,7 +190,7 @@ final class PbtxtConverter {
   }
 
   /** The instance groups Fulcrum runs: their total count, on the CPU or on one GPU. */
-  private record Instances(Integer count, boolean gpu, Integer deviceId) {}
+  private record Instances(@Nullable Integer count, boolean gpu, @Nullable Integer deviceId) {}
 
   /**
    * Sums the counts of the groups of the first group's kind (KIND_AUTO counts as KIND_CPU, as on a
@@ -233,7 +234,8 @@ final class PbtxtConverter {
     return new Instances(total, gpu, device);
   }
 
-  private ModelConfigFile.OnnxRuntimeFile onnxruntime(Instances instances) throws ConfigException {
+  private ModelConfigFile.@Nullable OnnxRuntimeFile onnxruntime(Instances instances)
+      throws ConfigException {
     Integer intra = intParameter("intra_op_thread_count");
     Integer inter = intParameter("inter_op_thread_count");
     String mode = null;
@@ -268,7 +270,7 @@ final class PbtxtConverter {
   }
 
   /** The ONNX Runtime backend's {@code optimization.graph.level}: -1 basic, 1 extended, 2 none. */
-  private String graphLevel() {
+  private @Nullable String graphLevel() {
     if (!c.hasOptimization() || !c.getOptimization().hasGraph()) {
       return null;
     }
@@ -281,7 +283,7 @@ final class PbtxtConverter {
     };
   }
 
-  private String parameter(String key) {
+  private @Nullable String parameter(String key) {
     ModelParameter p = c.getParametersMap().get(key);
     if (p == null) {
       return null;
@@ -290,7 +292,7 @@ final class PbtxtConverter {
     return p.getStringValue().trim();
   }
 
-  private Integer intParameter(String key) throws ConfigException {
+  private @Nullable Integer intParameter(String key) throws ConfigException {
     String v = parameter(key);
     if (v == null) {
       return null;
@@ -303,7 +305,7 @@ final class PbtxtConverter {
   }
 
   /** Booleans as Triton's backends read them: 1/0, true/false, on/off, yes/no. */
-  private Boolean boolParameter(String key) throws ConfigException {
+  private @Nullable Boolean boolParameter(String key) throws ConfigException {
     String v = parameter(key);
     if (v == null) {
       return null;
@@ -322,8 +324,8 @@ final class PbtxtConverter {
    * and outputs runs each request alone (Triton's default scheduler); otherwise Triton's
    * auto-complete turns dynamic batching on, as Fulcrum's default does.
    */
-  private ModelConfigFile.DynamicBatchingFile dynamicBatching(boolean defaultSchedulerIfAbsent)
-      throws ConfigException {
+  private ModelConfigFile.@Nullable DynamicBatchingFile dynamicBatching(
+      boolean defaultSchedulerIfAbsent) throws ConfigException {
     if (!c.hasDynamicBatching()) {
       return defaultSchedulerIfAbsent
           ? new ModelConfigFile.DynamicBatchingFile(false, null, null, null, null, null)
@@ -349,7 +351,7 @@ final class PbtxtConverter {
         toInt("dynamic_batching.default_priority_level", d.getDefaultPriorityLevel()));
   }
 
-  private ModelConfigFile.QueuePolicyFile queuePolicy() {
+  private ModelConfigFile.@Nullable QueuePolicyFile queuePolicy() {
     if (!c.hasDynamicBatching() || !c.getDynamicBatching().hasDefaultQueuePolicy()) {
       return null;
     }
@@ -374,7 +376,7 @@ final class PbtxtConverter {
    * {@code input_data_file} names a file in the model's {@code warmup/} folder, ours a path in the
    * model's folder; a batch size or count of 0 (unset) takes the default of 1.
    */
-  private List<ModelConfigFile.WarmupFile> warmup() {
+  private @Nullable List<ModelConfigFile.WarmupFile> warmup() {
     if (c.getModelWarmupCount() == 0) {
       return null;
     }
@@ -424,7 +426,7 @@ final class PbtxtConverter {
     }
   }
 
-  private void report(String path, Object value, List<String> out) {
+  private void report(String path, @Nullable Object value, List<String> out) {
     for (String p = path; ; ) {
       if (consumed.contains(p)) {
         return;

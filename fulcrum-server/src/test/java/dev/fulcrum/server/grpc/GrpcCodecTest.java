@@ -3,8 +3,8 @@ package dev.fulcrum.server.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import dev.fulcrum.core.inference.ErrorCode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import io.grpc.Status;

@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.bench;
 
 import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.Console;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -16,6 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -104,13 +106,13 @@ public final class BenchCommand implements Callable<Integer> {
       description =
           "Closed loop: N requests always outstanding, or a range (1:16:4 adds, 1:64:x2"
               + " multiplies). Default 1 when --rate is not given.")
-  String concurrency;
+  @Nullable String concurrency;
 
   @Option(
       names = "--rate",
       paramLabel = "R|S:E[:STEP|:xF]",
       description = "Open loop: R requests per second, or a range like --concurrency.")
-  String rate;
+  @Nullable String rate;
 
   @Option(
       names = "--distribution",
@@ -182,7 +184,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--input-data",
       paramLabel = "FILE",
       description = "OIP JSON requests to replay (JSONL or a JSON array) instead of random data.")
-  Path inputData;
+  @Nullable Path inputData;
 
   @Option(
       names = "--input-order",
@@ -219,7 +221,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--model-repository",
       paramLabel = "DIR",
       description = "Repository for --in-process runs (default: the bundled demo repository).")
-  Path modelRepository;
+  @Nullable Path modelRepository;
 
   @Option(
       names = "--threads",
@@ -231,7 +233,7 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--output",
       paramLabel = "FILE.csv|FILE.json",
       description = "Also write the results to a CSV or JSON file.")
-  Path output;
+  @Nullable Path output;
 
   PrintStream out = System.out;
   PrintStream err = System.err;
@@ -434,8 +436,25 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * Whether a person watches the output: since JDK 22 System.console() is never null, and
+   * Console.isTerminal() (JDK 22, called by reflection: the build targets 21) says so instead.
+   */
+  @SuppressWarnings("SystemConsoleNull") // JDK 21 still returns null; isTerminal() covers 22+
+  private static boolean interactive() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true; // JDK 21: a console is there only when both streams are a terminal
+    }
+  }
+
   private Consumer<String> progressLine() {
-    if (System.console() == null) {
+    if (!interactive()) {
       return s -> {};
     }
     return s -> {

@@ -5,7 +5,7 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.SessionOptions;

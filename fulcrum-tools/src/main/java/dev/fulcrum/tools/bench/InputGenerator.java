@@ -1,7 +1,7 @@
 package dev.fulcrum.tools.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.core.inference.InferenceException;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds the request samples of a run, either random data shaped and typed from the model's
@@ -77,7 +78,7 @@ final class InputGenerator {
     return out;
   }
 
-  static long[] resolve(ModelInfo model, TensorSpec in, long[] given, int batchSize) {
+  static long[] resolve(ModelInfo model, TensorSpec in, long @Nullable [] given, int batchSize) {
     long[] declared = in.shape();
     long[] s = declared.clone();
     if (given != null) {

@@ -2,11 +2,13 @@ package dev.fulcrum.tools.bench;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Records sends and completions from any number of threads (HdrHistogram {@link Recorder}s and
@@ -25,10 +27,10 @@ final class LatencyRecorder {
   private final LongAdder sends = new LongAdder();
   private final LongAdder lateSends = new LongAdder();
   private final LongAccumulator maxLag = new LongAccumulator(Math::max, 0);
-  private Histogram latencyRecycle;
-  private Histogram serviceRecycle;
-  private Histogram rejectedRecycle;
-  private Histogram rejectedServiceRecycle;
+  private @Nullable Histogram latencyRecycle;
+  private @Nullable Histogram serviceRecycle;
+  private @Nullable Histogram rejectedRecycle;
+  private @Nullable Histogram rejectedServiceRecycle;
   private long windowStart;
 
   /**
@@ -59,7 +61,7 @@ final class LatencyRecorder {
    * latency histogram, measured like the successes' latency; other errors enter none.
    */
   void completed(long scheduledNanos, long sentNanos, long completedNanos, Outcome outcome) {
-    outcomes.get(outcome).increment();
+    Objects.requireNonNull(outcomes.get(outcome), "every outcome has a counter").increment();
     if (outcome == Outcome.OK) {
       latency.recordValue(Math.max(0, completedNanos - scheduledNanos));
       service.recordValue(Math.max(0, completedNanos - sentNanos));

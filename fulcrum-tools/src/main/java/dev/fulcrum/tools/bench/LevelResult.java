@@ -1,5 +1,7 @@
 package dev.fulcrum.tools.bench;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The measured outcome of one load level; immutable.
  *
@@ -25,7 +27,7 @@ record LevelResult(
     long completed,
     long errors,
     double clientCpu,
-    ServerStats.Split server) {
+    ServerStats.@Nullable Split server) {
 
   double requestsPerSecond() {
     return stats.throughput();

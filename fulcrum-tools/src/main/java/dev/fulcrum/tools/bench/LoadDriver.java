@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Keeps one load level going against a {@link Transport}: a closed loop re-sends from completion
@@ -33,7 +34,7 @@ final class LoadDriver {
           Thread.ofPlatform().name("bench-resend").daemon(true).factory());
   private final ThreadLocal<Boolean> inSend = new ThreadLocal<>();
   private volatile boolean running;
-  private Thread scheduler;
+  private @Nullable Thread scheduler;
 
   /**
    * @param maxOutstanding open loop only: the most requests in flight; at the cap the scheduler

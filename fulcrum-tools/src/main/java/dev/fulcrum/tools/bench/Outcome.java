@@ -1,6 +1,6 @@
 package dev.fulcrum.tools.bench;
 
-import dev.fulcrum.core.inference.ErrorCode;
+import dev.fulcrum.core.error.ErrorCode;
 
 /**
  * How one request ended, as the report counts it; an immutable enum, safe to share between threads.

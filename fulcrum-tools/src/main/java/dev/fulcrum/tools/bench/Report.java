@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import org.HdrHistogram.Histogram;
 
 /** Formats level results as a terminal table, CSV or JSON; stateless, thread-safe. */
@@ -66,7 +67,7 @@ final class Report {
     for (int i = 0; i < names.size(); i++) {
       width[i] = names.get(i).length();
       for (Map<String, String> row : cells) {
-        width[i] = Math.max(width[i], row.get(names.get(i)).length());
+        width[i] = Math.max(width[i], String.valueOf(row.get(names.get(i))).length());
       }
     }
     StringBuilder b = new StringBuilder();
@@ -167,8 +168,16 @@ final class Report {
       o.putNull("late_sends_fraction");
       o.putNull("max_send_lag_ms");
     }
-    putOrNull(o, "server_queue_ms", r.server() != null, () -> r.server().queueNanos());
-    putOrNull(o, "server_compute_ms", r.server() != null, () -> r.server().computeNanos());
+    putOrNull(
+        o,
+        "server_queue_ms",
+        r.server() != null,
+        () -> Objects.requireNonNull(r.server()).queueNanos());
+    putOrNull(
+        o,
+        "server_compute_ms",
+        r.server() != null,
+        () -> Objects.requireNonNull(r.server()).computeNanos());
     o.put("client_cpu_fraction", round(r.clientCpu(), 4));
     o.put("stable", r.stable());
     o.put("windows", r.windows());

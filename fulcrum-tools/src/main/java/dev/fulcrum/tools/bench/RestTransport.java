@@ -36,11 +36,13 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sends pre-encoded OIP REST requests over a Netty HTTP/1.1 client with a fixed pool of keep-alive
@@ -69,7 +71,7 @@ final class RestTransport implements Transport {
   private final ByteBuf[] requests;
   private final long timeoutNanos;
   private final AtomicInteger nextPool = new AtomicInteger();
-  private volatile String lastError;
+  private volatile @Nullable String lastError;
 
   /**
    * @param binary Triton's binary tensor extension for inputs and outputs, else plain JSON
@@ -279,12 +281,15 @@ final class RestTransport implements Transport {
   /** One keep-alive connection with at most one request on it; confined to its pool's loop. */
   private final class Connection extends ChannelInboundHandlerAdapter {
     private final Pool pool;
+
+    @SuppressWarnings("NullAway.Init") // set by channelActive, before any request is sent
     private Channel channel;
-    private Pending current;
+
+    private @Nullable Pending current;
     private long deadline;
     private int status;
     private boolean keepAlive;
-    private ByteArrayOutputStream errorBody;
+    private @Nullable ByteArrayOutputStream errorBody;
 
     Connection(Pool pool) {
       this.pool = pool;
@@ -350,7 +355,7 @@ final class RestTransport implements Transport {
         lastError =
             "HTTP " + status + ": " + errorMessage(errorBody.toString(StandardCharsets.UTF_8));
       }
-      Pending p = current;
+      Pending p = Objects.requireNonNull(current, "a response answers the request sent");
       current = null;
       if (keepAlive) {
         pool.release(this);
@@ -361,7 +366,7 @@ final class RestTransport implements Transport {
     }
 
     private void finish(Outcome o) {
-      Pending p = current;
+      Pending p = Objects.requireNonNull(current, "finish() ends the request in progress");
       current = null;
       p.future.complete(o);
     }

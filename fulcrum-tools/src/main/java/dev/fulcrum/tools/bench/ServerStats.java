@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Cumulative counters from Triton's statistics schema ({@code model_stats[].inference_stats}),
@@ -25,7 +26,7 @@ record ServerStats(long success, long queueNanos, long computeNanos) {
   }
 
   /** The average per successful request between {@code before} and this, or null if none. */
-  Split since(ServerStats before) {
+  @Nullable Split since(ServerStats before) {
     long n = success - before.success;
     if (n <= 0) {
       return null;

@@ -38,6 +38,7 @@ final class TerminationSignals {
     try {
       Class<?> signalType = Class.forName("sun.misc.Signal");
       Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+      @SuppressWarnings("ReferenceEquality") // a proxy equals only itself
       InvocationHandler calls =
           (proxy, method, args) ->
               switch (method.getName()) {

@@ -1,4 +1,4 @@
-package dev.fulcrum.core.inference;
+package dev.fulcrum.core.error;
 
 /**
  * Why a request failed, in transport-neutral words. Transports map each to their own status (HTTP

@@ -1,7 +1,10 @@
-package dev.fulcrum.core.inference;
+package dev.fulcrum.core.error;
 
+import com.google.errorprone.annotations.FormatMethod;
+import com.google.errorprone.annotations.FormatString;
 import java.util.Locale;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request that failed, with a transport-neutral {@link ErrorCode} and a client-facing message.
@@ -16,7 +19,7 @@ public class InferenceException extends RuntimeException {
     this.code = Objects.requireNonNull(code, "code");
   }
 
-  public InferenceException(ErrorCode code, String message, Throwable cause) {
+  public InferenceException(ErrorCode code, String message, @Nullable Throwable cause) {
     super(message, cause);
     this.code = Objects.requireNonNull(code, "code");
   }
@@ -25,20 +28,31 @@ public class InferenceException extends RuntimeException {
     return code;
   }
 
-  public static InferenceException invalid(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException invalid(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(
         ErrorCode.INVALID_ARGUMENT, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException notFound(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException notFound(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(ErrorCode.NOT_FOUND, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException unavailable(String format, Object... args) {
+  @FormatMethod
+  public static InferenceException unavailable(
+      @FormatString String format, @Nullable Object... args) {
     return new InferenceException(ErrorCode.UNAVAILABLE, String.format(Locale.ROOT, format, args));
   }
 
-  public static InferenceException internal(String message, Throwable cause) {
+  public static InferenceException internal(String message, @Nullable Throwable cause) {
     return new InferenceException(ErrorCode.INTERNAL, message, cause);
+  }
+
+  /** Never null: every constructor takes a message. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message != null ? message : "";
   }
 }

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.config;
+
+import org.jspecify.annotations.NullMarked;

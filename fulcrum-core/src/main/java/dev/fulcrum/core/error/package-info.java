@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.error;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.inference;
+
+import org.jspecify.annotations.NullMarked;

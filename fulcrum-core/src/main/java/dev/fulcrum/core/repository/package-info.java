@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.repository;
+
+import org.jspecify.annotations.NullMarked;

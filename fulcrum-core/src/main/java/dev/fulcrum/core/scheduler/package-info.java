@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.scheduler;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.core.stats;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.runtime.onnx;
+
+import org.jspecify.annotations.NullMarked;

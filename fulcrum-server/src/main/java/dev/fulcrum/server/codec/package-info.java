@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.codec;
+
+import org.jspecify.annotations.NullMarked;

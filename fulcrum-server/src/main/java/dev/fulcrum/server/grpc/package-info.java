@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.grpc;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.http;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.metrics;
+
+import org.jspecify.annotations.NullMarked;

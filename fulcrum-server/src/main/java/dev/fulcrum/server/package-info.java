@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.protocol;
+
+import org.jspecify.annotations.NullMarked;

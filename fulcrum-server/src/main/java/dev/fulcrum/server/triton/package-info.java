@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.server.triton;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.testkit.demo;
+
+import org.jspecify.annotations.NullMarked;

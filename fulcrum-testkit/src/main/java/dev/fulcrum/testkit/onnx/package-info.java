@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.testkit.onnx;
+
+import org.jspecify.annotations.NullMarked;

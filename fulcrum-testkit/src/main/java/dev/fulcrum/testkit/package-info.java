@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.testkit;
+
+import org.jspecify.annotations.NullMarked;

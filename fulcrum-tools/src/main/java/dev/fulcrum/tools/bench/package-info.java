@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.tools.bench;
+
+import org.jspecify.annotations.NullMarked;

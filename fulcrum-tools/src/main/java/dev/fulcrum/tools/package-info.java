@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.tools;
+
+import org.jspecify.annotations.NullMarked;

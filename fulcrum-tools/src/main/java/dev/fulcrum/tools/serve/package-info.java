@@ -1,0 +1,4 @@
+@NullMarked
+package dev.fulcrum.tools.serve;
+
+import org.jspecify.annotations.NullMarked;
