@@ -169,10 +169,14 @@ class RepositoryApiTest {
     assertThat(load.statusCode()).isEqualTo(200);
     assertThat(get("/v2/models/b/ready").statusCode()).isEqualTo(200);
     assertThat(post("/v2/models/b/infer", INFER).statusCode()).isEqualTo(200);
+    assertThat(metrics.scrape())
+        .contains("fulcrum_request_duration_seconds_count{model=\"b\",version=\"1\"} 1");
 
     HttpResponse<String> unload =
         post("/v2/repository/models/b/unload", "{\"parameters\":{\"unload_dependents\":false}}");
     assertThat(unload.statusCode()).isEqualTo(200);
+    // An unloaded version's series are gone, so that swaps do not grow the scrape without bound.
+    assertThat(metrics.scrape()).doesNotContain("model=\"b\"");
     assertThat(get("/v2/models/b/ready").statusCode()).isEqualTo(503);
     assertThat(post("/v2/models/b/versions/1/infer", INFER).statusCode()).isEqualTo(503);
     JsonNode rows = JSON.readTree(post("/v2/repository/index", "").body());
@@ -198,6 +202,9 @@ class RepositoryApiTest {
             "/v2/repository/models/a/load",
             "{\"parameters\":{\"config\":\"{\\\"max-batch-size\\\": 2}\"}}");
     assertThat(override.statusCode()).isEqualTo(200);
+    // The same version reloaded with a new configuration keeps its series.
+    assertThat(metrics.scrape())
+        .contains("fulcrum_model_load_duration_seconds{model=\"a\",version=\"1\"}");
     assertThat(JSON.readTree(get("/v2/models/a/config").body()).get("max_batch_size").asInt())
         .isEqualTo(2);
 

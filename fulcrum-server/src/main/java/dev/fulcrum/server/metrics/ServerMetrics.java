@@ -3,6 +3,7 @@ package dev.fulcrum.server.metrics;
 import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.LifecycleListener;
 import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
@@ -154,7 +155,33 @@ public final class ServerMetrics
           loadFailures
               .labelValues(f.model(), f.version() == 0 ? "" : Long.toString(f.version()))
               .inc();
-      case LifecycleEvent.StateChanged c -> {}
+      case LifecycleEvent.StateChanged c -> {
+        if (c.to() == ModelState.UNLOADED) {
+          forget(c.model(), c.version());
+        }
+      }
+    }
+  }
+
+  /**
+   * Drops the series of a version that no longer serves, so that a server that swaps versions all
+   * day does not export (and keep in memory) one set of series per version it ever served. Kept
+   * when the same version serves again (a reload with a new configuration unloads the old copy
+   * after the new one took over).
+   */
+  private void forget(String model, long version) {
+    ModelRepository r = repository;
+    if (r != null && r.versions(model).stream().anyMatch(v -> v.version() == version)) {
+      return;
+    }
+    String v = Long.toString(version);
+    for (Histogram h : List.of(requestDuration, queueDuration, computeDuration, batchSize)) {
+      h.remove(model, v);
+    }
+    loadDuration.remove(model, v);
+    warmupDuration.remove(model, v);
+    for (String reason : List.of("queue_full", "timeout")) {
+      rejections.remove(model, v, reason);
     }
   }
 
