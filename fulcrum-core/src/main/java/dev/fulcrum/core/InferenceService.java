@@ -1,5 +1,6 @@
 package dev.fulcrum.core;
 
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -143,6 +144,31 @@ public final class InferenceService {
       return false;
     }
     return !strictReadiness || repository.allReady();
+  }
+
+  /**
+   * True when the model (one version, or the version policy's choice when {@code version} is empty)
+   * can take a request now; false when it is known but not ready (loading, unloading, failed).
+   *
+   * @throws InferenceException NOT_FOUND for a model or version the repository does not know
+   */
+  public boolean isModelReady(String model, String version) {
+    try {
+      repository.resolve(model, version);
+      return true;
+    } catch (InferenceException e) {
+      if (e.code() != ErrorCode.UNAVAILABLE) {
+        throw e;
+      }
+      return false;
+    }
+  }
+
+  /** The names of the models the repository knows (any state), sorted. */
+  public java.util.SortedSet<String> modelNames() {
+    java.util.SortedSet<String> names = new java.util.TreeSet<>();
+    repository.index().forEach(row -> names.add(row.name()));
+    return names;
   }
 
   public int inFlight() {

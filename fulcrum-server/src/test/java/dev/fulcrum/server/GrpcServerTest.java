@@ -346,6 +346,23 @@ class GrpcServerTest {
   }
 
   @Test
+  void healthServiceAnswersPerModel() throws Exception {
+    HealthGrpc.HealthBlockingStub health =
+        HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    assertThat(
+            health.check(HealthCheckRequest.newBuilder().setService("simple").build()).getStatus())
+        .isEqualTo(ServingStatus.SERVING);
+    assertThat(
+            health.check(HealthCheckRequest.newBuilder().setService("broken").build()).getStatus())
+        .isEqualTo(ServingStatus.NOT_SERVING);
+    // Watch (what Kubernetes' and Envoy's gRPC probes use) reports the same for a model.
+    var watch = health.watch(HealthCheckRequest.newBuilder().setService("simple").build());
+    Await.until(
+        "the watch reports the model serving",
+        () -> watch.next().getStatus() == ServingStatus.SERVING);
+  }
+
+  @Test
   void reflectionListsTheServices() throws Exception {
     CompletableFuture<List<String>> names = new CompletableFuture<>();
     StreamObserver<ServerReflectionRequest> requests =

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
@@ -33,8 +34,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Open Inference Protocol gRPC transport ({@code inference.GRPCInferenceService}, with Triton's
- * extensions), plus the standard {@code grpc.health.v1.Health} service and server reflection, on
- * grpc-netty over the same Netty 4.2 as the HTTP transport.
+ * extensions), plus the standard {@code grpc.health.v1.Health} service (the server by "" or the
+ * inference service's name, each model by its name) and server reflection, on grpc-netty over the
+ * same Netty 4.2 as the HTTP transport.
  *
  * <p>Threads: one Netty accept thread and Netty's default count of I/O event loops ({@code
  * fulcrum-grpc-io-N}). Calls run directly on the event loop that read them (grpc-java's direct
@@ -58,6 +60,10 @@ public final class GrpcServer implements AutoCloseable {
   private @Nullable EventLoopGroup workers;
   private @Nullable ScheduledExecutorService healthPoller;
   private @Nullable HealthStatusManager health;
+
+  /** The model names the health service reported at the last refresh (the poller's thread only). */
+  private java.util.Set<String> watchedModels = java.util.Set.of();
+
   private @Nullable Server server;
   private int port = -1;
 
@@ -158,14 +164,19 @@ public final class GrpcServer implements AutoCloseable {
           public void check(
               HealthCheckRequest request, StreamObserver<HealthCheckResponse> observer) {
             String name = request.getService();
-            if (!name.isEmpty() && !name.equals(SERVICE_NAME)) {
+            ServingStatus status;
+            if (name.isEmpty() || name.equals(SERVICE_NAME)) {
+              status = status();
+            } else if (service.modelNames().contains(name)) {
+              status = modelStatus(name);
+            } else {
               observer.onError(
                   io.grpc.Status.NOT_FOUND
-                      .withDescription("unknown service '" + name + "'")
+                      .withDescription("unknown service or model '" + name + "'")
                       .asRuntimeException());
               return;
             }
-            observer.onNext(HealthCheckResponse.newBuilder().setStatus(status()).build());
+            observer.onNext(HealthCheckResponse.newBuilder().setStatus(status).build());
             observer.onCompleted();
           }
         }.bindService();
@@ -179,6 +190,18 @@ public final class GrpcServer implements AutoCloseable {
     return service.isReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   }
 
+  /** A model's health: SERVING while the version policy's choice can take requests. */
+  private ServingStatus modelStatus(String model) {
+    if (service.isDraining()) {
+      return ServingStatus.NOT_SERVING;
+    }
+    try {
+      return service.isModelReady(model, "") ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    } catch (InferenceException e) {
+      return ServingStatus.SERVICE_UNKNOWN;
+    }
+  }
+
   private void refreshHealth() {
     HealthStatusManager health = this.health;
     if (health == null) {
@@ -188,6 +211,16 @@ public final class GrpcServer implements AutoCloseable {
       ServingStatus s = status();
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, s);
       health.setStatus(SERVICE_NAME, s);
+      java.util.Set<String> models = service.modelNames();
+      for (String model : models) {
+        health.setStatus(model, modelStatus(model));
+      }
+      for (String gone : watchedModels) {
+        if (!models.contains(gone)) {
+          health.clearStatus(gone);
+        }
+      }
+      watchedModels = models;
     } catch (RuntimeException e) {
       log.warn("cannot refresh gRPC health status", e);
     }

@@ -107,16 +107,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     unary(
         observer,
         () -> {
-          boolean ready;
-          try {
-            service.repository().resolve(request.getName(), request.getVersion());
-            ready = true;
-          } catch (InferenceException e) {
-            if (e.code() != ErrorCode.UNAVAILABLE) {
-              throw e;
-            }
-            ready = false;
-          }
+          boolean ready = service.isModelReady(request.getName(), request.getVersion());
           return ModelReadyResponse.newBuilder().setReady(ready).build();
         });
   }

@@ -3,9 +3,6 @@ package dev.fulcrum.server.http;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.error.ErrorCode;
-import dev.fulcrum.core.error.InferenceException;
-import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -65,19 +62,13 @@ final class ModelHandler {
 
   /** 200 when ready; 503 with {@code ready: false} when known but not ready; 404 when unknown. */
   Reply modelReady(String model, String version) {
-    ModelRepository repo = service.repository();
     ObjectNode body = JsonNodeFactory.instance.objectNode().put("name", model);
     if (!version.isEmpty()) {
       body.put("version", version);
     }
-    try {
-      repo.resolve(model, version);
-    } catch (InferenceException e) {
-      if (e.code() != ErrorCode.UNAVAILABLE) {
-        throw e;
-      }
-      return Responses.json(HttpResponseStatus.SERVICE_UNAVAILABLE, body.put("ready", false));
-    }
-    return Responses.json(HttpResponseStatus.OK, body.put("ready", true));
+    boolean ready = service.isModelReady(model, version);
+    return Responses.json(
+        ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+        body.put("ready", ready));
   }
 }
