@@ -354,6 +354,28 @@ class LimitsTest {
   }
 
   @Test
+  void grpcConnectionsBeyondTheLimitAreClosedAtOnce() throws Exception {
+    GrpcServerConfig config =
+        GrpcServerConfig.ephemeral()
+            .withLimits(GrpcServerConfig.Limits.defaults().withMaxConnections(2));
+    try (GrpcServer g = new GrpcServer(service, config).start();
+        RawConnection b = new RawConnection(g.port())) {
+      RawConnection a = new RawConnection(g.port());
+      for (RawConnection c : List.of(a, b)) {
+        write(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); // the preface, then nothing
+      }
+      Await.until("two connections counted", () -> g.openConnections() == 2);
+      try (RawConnection third = new RawConnection(g.port())) {
+        assertClosedByServer(third);
+      }
+      assertThat(g.openConnections()).isEqualTo(2);
+      a.close();
+      Await.until("a place is free", () -> g.openConnections() < 2);
+      assertThat(serverSettings(g.port())).containsKey(MAX_CONCURRENT_STREAMS);
+    }
+  }
+
+  @Test
   void aPartialRequestOnTheMetricsPortDoesNotBlockAScrape() throws Exception {
     try (MetricsServer m =
             new MetricsServer(

@@ -5,6 +5,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.http.ConnectionLimit;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -18,7 +19,6 @@ import io.grpc.stub.StreamObserver;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -66,6 +66,7 @@ public final class GrpcServer implements AutoCloseable {
 
   private @Nullable Server server;
   private int port = -1;
+  private ConnectionLimit connections = new ConnectionLimit(1);
 
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
@@ -90,6 +91,7 @@ public final class GrpcServer implements AutoCloseable {
             new DefaultThreadFactory("fulcrum-grpc-health", true));
     healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
     GrpcServerConfig.Limits limits = config.limits();
+    connections = new ConnectionLimit(limits.maxConnections());
     try {
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
@@ -98,7 +100,7 @@ public final class GrpcServer implements AutoCloseable {
           builder
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
-              .channelType(NioServerSocketChannel.class)
+              .channelFactory(() -> new LimitedServerSocketChannel(connections))
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
               .handshakeTimeout(limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -144,6 +146,11 @@ public final class GrpcServer implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot bind gRPC to " + config.host() + ":" + config.port(), e);
     }
+  }
+
+  /** Connections open now on the gRPC port. */
+  public int openConnections() {
+    return connections.open();
   }
 
   /** The bound port, or -1 before {@link #start()}. */

@@ -88,6 +88,9 @@ public record GrpcServerConfig(
    *     that pings more often is sent GOAWAY ({@code ENHANCE_YOUR_CALM})
    * @param maxConcurrentCallsPerConnection calls one connection may have open at once (the HTTP/2
    *     {@code MAX_CONCURRENT_STREAMS} setting)
+   * @param maxConnections open connections beyond which a new one is closed as soon as it is
+   *     accepted (so the port's memory is bounded by {@code maxConnections ×
+   *     maxConcurrentCallsPerConnection × maxMessageSize})
    */
   public record Limits(
       Duration handshakeTimeout,
@@ -95,7 +98,8 @@ public record GrpcServerConfig(
       Duration keepAliveTime,
       Duration keepAliveTimeout,
       Duration permitKeepAliveTime,
-      int maxConcurrentCallsPerConnection) {
+      int maxConcurrentCallsPerConnection,
+      int maxConnections) {
     public Limits {
       positive(handshakeTimeout, "handshakeTimeout");
       positive(maxConnectionIdle, "maxConnectionIdle");
@@ -110,11 +114,14 @@ public record GrpcServerConfig(
         throw new IllegalArgumentException(
             "maxConcurrentCallsPerConnection must be >= 1, was " + maxConcurrentCallsPerConnection);
       }
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections must be >= 1, was " + maxConnections);
+      }
     }
 
     /**
      * 10 s handshake, 60 s idle, Triton's keepalive defaults (ping after 2 h, 20 s to answer,
-     * client pings at most every 5 min), 100 calls per connection.
+     * client pings at most every 5 min), 100 calls per connection, 4096 connections.
      */
     public static Limits defaults() {
       return new Limits(
@@ -123,7 +130,8 @@ public record GrpcServerConfig(
           Duration.ofHours(2),
           Duration.ofSeconds(20),
           Duration.ofMinutes(5),
-          100);
+          100,
+          4096);
     }
 
     public Limits withHandshakeTimeout(Duration d) {
@@ -133,7 +141,8 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
-          maxConcurrentCallsPerConnection);
+          maxConcurrentCallsPerConnection,
+          maxConnections);
     }
 
     public Limits withMaxConnectionIdle(Duration d) {
@@ -143,7 +152,8 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
-          maxConcurrentCallsPerConnection);
+          maxConcurrentCallsPerConnection,
+          maxConnections);
     }
 
     public Limits withMaxConcurrentCallsPerConnection(int n) {
@@ -153,6 +163,18 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          n,
+          maxConnections);
+    }
+
+    public Limits withMaxConnections(int n) {
+      return new Limits(
+          handshakeTimeout,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          maxConcurrentCallsPerConnection,
           n);
     }
 

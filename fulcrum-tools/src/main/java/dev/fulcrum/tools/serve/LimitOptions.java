@@ -129,6 +129,15 @@ final class LimitOptions {
               + " --grpc-max-message-size (default: ${DEFAULT-VALUE}).")
   int grpcMaxConcurrentCalls;
 
+  @Option(
+      names = "--grpc-max-connections",
+      defaultValue = "4096",
+      paramLabel = "N",
+      description =
+          "Open gRPC connections beyond which a new one is closed at once (default:"
+              + " ${DEFAULT-VALUE}).")
+  int grpcMaxConnections;
+
   HttpServerConfig.Limits http() {
     return new HttpServerConfig.Limits(
         Duration.ofSeconds(httpHeaderTimeoutSecs),
@@ -147,6 +156,7 @@ final class LimitOptions {
         Duration.ofMillis(grpcKeepAliveTimeMs),
         Duration.ofMillis(grpcKeepAliveTimeoutMs),
         Duration.ofMillis(grpcPermitKeepAliveTimeMs),
-        grpcMaxConcurrentCalls);
+        grpcMaxConcurrentCalls,
+        grpcMaxConnections);
   }
 }
