@@ -10,6 +10,8 @@ import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RejectReason;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RequestDone;
 import dev.fulcrum.core.tensor.Tensor;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -154,7 +156,7 @@ public final class ModelScheduler implements AutoCloseable {
           new PendingRequest(
               request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
       if (!queue.offer(p)) {
-        observer.rejected();
+        observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
@@ -184,7 +186,8 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public void refuseIfFull() {
     if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
-      observer.rejected();
+      observer.rejected(
+          new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
       throw overloaded();
     }
   }
@@ -297,7 +300,7 @@ public final class ModelScheduler implements AutoCloseable {
 
   private void finishTimedOut(PendingRequest p) {
     long now = ticker.nanoTime();
-    observer.requestDone(Outcome.TIMED_OUT, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+    observer.requestDone(notRun(Outcome.TIMED_OUT, p, now));
     release.complete(
         p,
         () ->
@@ -310,6 +313,12 @@ public final class ModelScheduler implements AutoCloseable {
                         config.name(), (now - p.arrivalNanos) / 1000))));
   }
 
+  /** The event of a request that left without running. */
+  private static RequestDone notRun(Outcome outcome, PendingRequest p, long now) {
+    long waited = now - p.arrivalNanos;
+    return new RequestDone(outcome, p.rows, 0, waited, 0, 0, 0, waited, now);
+  }
+
   private void cancel(PendingRequest p) {
     boolean removed;
     lock.lock();
@@ -320,7 +329,7 @@ public final class ModelScheduler implements AutoCloseable {
     }
     if (removed) {
       long now = ticker.nanoTime();
-      observer.requestDone(Outcome.CANCELLED, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+      observer.requestDone(notRun(Outcome.CANCELLED, p, now));
       release.complete(p, () -> {});
     }
   }
@@ -460,13 +469,23 @@ public final class ModelScheduler implements AutoCloseable {
       long end = ticker.nanoTime();
       for (PendingRequest p : batch) {
         observer.requestDone(
-            Outcome.FAILED, start - p.arrivalNanos, inputNs, inferNs, 0, end - p.arrivalNanos);
+            new RequestDone(
+                Outcome.FAILED,
+                p.rows,
+                totalRows,
+                start - p.arrivalNanos,
+                inputNs,
+                inferNs,
+                0,
+                end - p.arrivalNanos,
+                end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
       return;
     }
-    observer.batchDone(totalRows, batch.size(), inputNs, inferNs, outputNs);
     long end = ticker.nanoTime();
+    observer.batchDone(
+        new SchedulerObserver.BatchDone(totalRows, batch.size(), inputNs, inferNs, outputNs, end));
     for (int i = 0; i < batch.size(); i++) {
       PendingRequest p = batch.get(i);
       InferenceResponse response =
@@ -477,12 +496,16 @@ public final class ModelScheduler implements AutoCloseable {
               Map.of(),
               perRequestOutputs.get(i));
       observer.requestDone(
-          Outcome.SUCCESS,
-          start - p.arrivalNanos,
-          inputNs,
-          inferNs,
-          outputNs,
-          end - p.arrivalNanos);
+          new RequestDone(
+              Outcome.SUCCESS,
+              p.rows,
+              totalRows,
+              start - p.arrivalNanos,
+              inputNs,
+              inferNs,
+              outputNs,
+              end - p.arrivalNanos,
+              end));
       release.complete(p, () -> p.future.complete(response));
     }
   }

@@ -82,7 +82,7 @@ public final class ServerMetrics
     rejections =
         Counter.builder()
             .name("fulcrum_rejected_requests")
-            .help("Requests refused without running: queue_full or timeout")
+            .help("Requests refused without running: queue_full, timeout or slo")
             .labelNames("model", "version", "reason")
             .register(registry);
     loadDuration =
@@ -180,7 +180,7 @@ public final class ServerMetrics
     }
     loadDuration.remove(model, v);
     warmupDuration.remove(model, v);
-    for (String reason : List.of("queue_full", "timeout")) {
+    for (String reason : List.of("queue_full", "timeout", "slo")) {
       rejections.remove(model, v, reason);
     }
   }
@@ -193,20 +193,23 @@ public final class ServerMetrics
     DistributionDataPoint batch = batchSize.labelValues(model, version);
     CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
     CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
+    CounterDataPoint slo = rejections.labelValues(model, version, "slo");
     return new SchedulerObserver() {
       @Override
-      public void rejected() {
-        queueFull.inc();
+      public void rejected(Rejected e) {
+        switch (e.reason()) {
+          case QUEUE_FULL -> queueFull.inc();
+          case SLO -> slo.inc();
+        }
       }
 
       @Override
-      public void requestDone(
-          Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
-        switch (outcome) {
+      public void requestDone(RequestDone e) {
+        switch (e.outcome()) {
           case SUCCESS -> {
-            request.observe(totalNs / 1e9);
-            queue.observe(queueNs / 1e9);
-            compute.observe(inferNs / 1e9);
+            request.observe(e.totalNanos() / 1e9);
+            queue.observe(e.queueNanos() / 1e9);
+            compute.observe(e.computeInferNanos() / 1e9);
           }
           case TIMED_OUT -> timeout.inc();
           default -> {}
@@ -214,8 +217,8 @@ public final class ServerMetrics
       }
 
       @Override
-      public void batchDone(int rows, int requests, long inputNs, long inferNs, long outputNs) {
-        batch.observe(rows);
+      public void batchDone(BatchDone e) {
+        batch.observe(e.rows());
       }
     };
   }
