@@ -6,6 +6,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
@@ -138,9 +139,9 @@ public final class ModelScheduler implements AutoCloseable {
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
     RequestValidator.checkIndices(config.name(), signature, v.inputs());
-    int level = level(request);
+    int level = level(request.options());
     long now = ticker.nanoTime();
-    long timeoutMicros = timeoutMicros(request);
+    long timeoutMicros = timeoutMicros(request.options());
     long deadline =
         timeoutMicros > 0
             ? now + Math.min(timeoutMicros, Long.MAX_VALUE / 4000) * 1000
@@ -200,13 +201,13 @@ public final class ModelScheduler implements AutoCloseable {
             config.name(), policy.maxQueueSize()));
   }
 
-  private int level(InferenceRequest request) {
+  private int level(RequestOptions options) {
     int levels = policy.levels();
-    long priority = longParameter(request, "priority");
+    long priority = options.priority();
     if (policy.priorityLevels() == 0) {
       return 0;
     }
-    if (priority < 0 || priority > policy.priorityLevels()) {
+    if (priority > policy.priorityLevels()) {
       throw InferenceException.invalid(
           "model '%s': priority %d is outside 1..%d (0 = default)",
           config.name(), priority, policy.priorityLevels());
@@ -215,12 +216,8 @@ public final class ModelScheduler implements AutoCloseable {
     return chosen == 0 ? levels - 1 : (int) chosen - 1;
   }
 
-  private long timeoutMicros(InferenceRequest request) {
-    long requested = longParameter(request, "timeout");
-    if (requested < 0) {
-      throw InferenceException.invalid(
-          "model '%s': timeout must be >= 0 microseconds, was %d", config.name(), requested);
-    }
+  private long timeoutMicros(RequestOptions options) {
+    long requested = options.timeoutMicros();
     long dflt = policy.defaultTimeoutMicros();
     if (dflt == 0) {
       return requested;
@@ -229,25 +226,6 @@ public final class ModelScheduler implements AutoCloseable {
       return requested;
     }
     return dflt;
-  }
-
-  private long longParameter(InferenceRequest request, String name) {
-    Object v = request.parameters().get(name);
-    if (v == null) {
-      return 0;
-    }
-    if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
-      return n.longValue();
-    }
-    if (v instanceof String s) {
-      try {
-        return Long.parseLong(s.trim());
-      } catch (NumberFormatException e) {
-        // fall through to the error below
-      }
-    }
-    throw InferenceException.invalid(
-        "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
   }
 
   /**
