@@ -61,6 +61,7 @@ public final class ModelScheduler implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final RequestQueue queue;
+  private final BatchingPolicy batching;
   private final OrderedRelease release;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger executing = new AtomicInteger();
@@ -99,11 +100,21 @@ public final class ModelScheduler implements AutoCloseable {
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
-    this.queue = new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize());
+    this.batching =
+        config.slo().hasObjective()
+            ? new SloBatchingPolicy(
+                config.name(),
+                config.slo(),
+                config.batching() ? config.maxBatchSize() : 1,
+                this.instances.size())
+            : new StaticBatchingPolicy(policy, config.maxBatchSize());
+    this.queue =
+        new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize(), batching);
     this.release = new OrderedRelease(policy.preserveOrdering());
     for (int i = 0; i < this.instances.size(); i++) {
       ModelInstance instance = this.instances.get(i);
-      Thread t = threads.newThread(() -> work(instance));
+      int index = i;
+      Thread t = threads.newThread(() -> work(instance, index));
       t.setName("fulcrum-exec-" + label + "-" + i);
       t.setDaemon(true);
       workers.add(t);
@@ -120,6 +131,16 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       return queue.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** What the batching policy does now: its batch size, delay and learned pass times. */
+  public PolicyState policyState() {
+    lock.lock();
+    try {
+      return batching.state(ticker.nanoTime());
     } finally {
       lock.unlock();
     }
@@ -156,11 +177,18 @@ public final class ModelScheduler implements AutoCloseable {
       p =
           new PendingRequest(
               request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
+      String refusal = batching.refusal(p, queue.rows(), now);
+      if (refusal != null) {
+        observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
+        return CompletableFuture.failedFuture(
+            new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, refusal));
+      }
       if (!queue.offer(p)) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
+      batching.admitted(p, now);
       if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
         armExpiry(deadline, now);
       }
@@ -316,9 +344,9 @@ public final class ModelScheduler implements AutoCloseable {
    * A worker's life: plans and runs batches until the scheduler is closed and its queue is empty,
    * then closes its own instance, so that an instance is never closed while a pass runs on it.
    */
-  private void work(ModelInstance instance) {
+  private void work(ModelInstance instance, int index) {
     try {
-      serve(instance);
+      serve(instance, index);
     } finally {
       try {
         instance.close();
@@ -328,12 +356,20 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
-  private void serve(ModelInstance instance) {
+  private void serve(ModelInstance instance, int index) {
+    int ranRows = 0;
+    long ranNanos = -1;
+    boolean ran = false;
     while (true) {
       List<PendingRequest> batch;
       List<PendingRequest> timedOut;
+      RequestQueue.@Nullable Dropped dropped = null;
       lock.lock();
       try {
+        if (ran) {
+          batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
+          ran = false;
+        }
         while (true) {
           long now = ticker.nanoTime();
           timedOut = queue.expire(now);
@@ -345,9 +381,15 @@ public final class ModelScheduler implements AutoCloseable {
             return;
           }
           RequestQueue.Plan plan = queue.plan(now);
+          if (plan.dropped() != null) {
+            dropped = plan.dropped();
+            batch = List.of();
+            break;
+          }
           if (plan.ready()) {
             batch = plan.batch();
             executing.addAndGet(batch.size());
+            batching.started(index, rows(batch), now);
             break;
           }
           try {
@@ -365,9 +407,17 @@ public final class ModelScheduler implements AutoCloseable {
         lock.unlock();
       }
       timedOut.forEach(this::finishTimedOut);
+      if (dropped != null) {
+        finishDropped(dropped);
+      }
       if (!batch.isEmpty()) {
+        long start = ticker.nanoTime();
         try {
-          run(instance, batch);
+          boolean clean = run(instance, batch);
+          // The policy learns how long the worker was held: the pass and the completions.
+          ranNanos = clean ? ticker.nanoTime() - start : -1;
+          ranRows = rows(batch);
+          ran = true;
         } finally {
           executing.addAndGet(-batch.size());
         }
@@ -375,7 +425,33 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
-  private void run(ModelInstance instance, List<PendingRequest> batch) {
+  private static int rows(List<PendingRequest> batch) {
+    int rows = 0;
+    for (PendingRequest p : batch) {
+      rows += p.rows;
+    }
+    return rows;
+  }
+
+  /** Answers a request the policy dropped because it can no longer meet its objective. */
+  private void finishDropped(RequestQueue.Dropped d) {
+    PendingRequest p = d.request();
+    long now = ticker.nanoTime();
+    observer.rejected(
+        new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
+    release.complete(
+        p,
+        () ->
+            p.future.completeExceptionally(
+                new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, d.reason())));
+  }
+
+  /**
+   * Runs a batch and answers its requests.
+   *
+   * @return true for one clean pass; false when the batch was rerun member by member
+   */
+  private boolean run(ModelInstance instance, List<PendingRequest> batch) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -420,7 +496,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return;
+        return false;
       }
       outputNs = ticker.nanoTime() - t2;
     } catch (RuntimeException e) {
@@ -435,7 +511,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return;
+        return false;
       }
       InferenceException error =
           e instanceof InferenceException ie
@@ -459,7 +535,7 @@ public final class ModelScheduler implements AutoCloseable {
                 end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
-      return;
+      return true;
     }
     long end = ticker.nanoTime();
     observer.batchDone(
@@ -486,6 +562,7 @@ public final class ModelScheduler implements AutoCloseable {
               end));
       release.complete(p, () -> p.future.complete(response));
     }
+    return true;
   }
 
   private static List<String> outputUnion(List<PendingRequest> batch) {
