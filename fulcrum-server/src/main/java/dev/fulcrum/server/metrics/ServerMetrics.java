@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.SloAccounting;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
@@ -227,6 +228,7 @@ public final class ServerMetrics
   public String scrape() {
     StringBuilder sb = new StringBuilder(8192);
     writeTritonFamilies(sb);
+    writeSloFamilies(sb);
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {
       writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
@@ -321,6 +323,76 @@ public final class ServerMetrics
         "nv_model_load_duration_secs",
         "Model load time in seconds",
         r -> r.version.loadDuration().toNanos() / 1e9);
+  }
+
+  /**
+   * SLO attainment per window, utilization, cost per million predictions and SLO refusals, from
+   * each served version's {@link dev.fulcrum.core.stats.SloAccounting} at scrape time
+   * (docs/METRICS.md). Undefined values (no requests, no objective, no price) are left out.
+   */
+  private void writeSloFamilies(StringBuilder sb) {
+    ModelRepository repo = repository;
+    List<ModelVersion> served = repo == null ? List.of() : repo.served();
+    List<SloAccounting.Snapshot> snaps = served.stream().map(ModelVersion::sloSnapshot).toList();
+    sb.append(
+        "# HELP fulcrum_slo_attainment_ratio Share of requests answered within the latency"
+            + " objective (refusals and timeouts are misses), per window\n"
+            + "# TYPE fulcrum_slo_attainment_ratio gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      if (snaps.get(i).latencyMs() <= 0) {
+        continue;
+      }
+      for (SloAccounting.Window w : snaps.get(i).windows()) {
+        if (Double.isFinite(w.attainment())) {
+          sloLine(sb, "fulcrum_slo_attainment_ratio", served.get(i), w.window(), w.attainment());
+        }
+      }
+    }
+    sb.append(
+        "# HELP fulcrum_cost_per_million_predictions_usd USD per million predictions over the last"
+            + " 60 s: price x wall time x the model's share of compute / predictions\n"
+            + "# TYPE fulcrum_cost_per_million_predictions_usd gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      double cost = snaps.get(i).window("60s").costPerMillionUsd();
+      if (Double.isFinite(cost)) {
+        sloLine(sb, "fulcrum_cost_per_million_predictions_usd", served.get(i), null, cost);
+      }
+    }
+    sb.append(
+        "# HELP fulcrum_model_utilization_ratio Compute time over wall time x instances, last 60"
+            + " s\n# TYPE fulcrum_model_utilization_ratio gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      sloLine(
+          sb,
+          "fulcrum_model_utilization_ratio",
+          served.get(i),
+          null,
+          snaps.get(i).window("60s").utilization());
+    }
+    sb.append(
+        "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
+            + " queue because they could not meet the latency objective\n"
+            + "# TYPE fulcrum_slo_rejections_total counter\n");
+    for (int i = 0; i < served.size(); i++) {
+      if (snaps.get(i).latencyMs() > 0) {
+        sloLine(
+            sb,
+            "fulcrum_slo_rejections_total",
+            served.get(i),
+            null,
+            snaps.get(i).window("start").sloRejected());
+      }
+    }
+  }
+
+  private static void sloLine(
+      StringBuilder sb, String name, ModelVersion v, @Nullable String window, double value) {
+    sb.append(name).append("{model=\"").append(escape(v.name()));
+    sb.append("\",version=\"").append(escape(v.versionString())).append('"');
+    if (window != null) {
+      sb.append(",window=\"").append(window).append('"');
+    }
+    sb.append("} ").append(number(value)).append('\n');
   }
 
   private static void counter(
