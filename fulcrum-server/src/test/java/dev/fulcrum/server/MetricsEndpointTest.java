@@ -100,9 +100,13 @@ class MetricsEndpointTest {
         .containsExactly(
             "fulcrum_batch_size",
             "fulcrum_compute_duration_seconds",
+            "fulcrum_cost_per_million_predictions_usd",
+            "fulcrum_model_utilization_ratio",
             "fulcrum_queue_duration_seconds",
             "fulcrum_rejected_requests_total",
             "fulcrum_request_duration_seconds",
+            "fulcrum_slo_attainment_ratio",
+            "fulcrum_slo_rejections_total",
             "fulcrum_startup_seconds",
             "nv_inference_compute_infer_duration_us",
             "nv_inference_compute_input_duration_us",

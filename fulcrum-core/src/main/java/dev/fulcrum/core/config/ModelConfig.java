@@ -24,6 +24,7 @@ import java.util.Optional;
  * @param maxBatchSizeFromModel true when no config.yaml set max-batch-size and it was filled in
  *     from the graph: it then bounds the batches the batcher forms, but a single request with more
  *     rows (which the graph accepts) still runs, alone
+ * @param slo the latency objective and price ({@link SloConfig#NONE} when neither is set)
  */
 public record ModelConfig(
     String name,
@@ -36,7 +37,36 @@ public record ModelConfig(
     SessionOptions sessionOptions,
     String defaultModelFilename,
     SchedulingConfig scheduling,
-    boolean maxBatchSizeFromModel) {
+    boolean maxBatchSizeFromModel,
+    SloConfig slo) {
+
+  /** A configuration without a latency objective or price. */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        SloConfig.NONE);
+  }
 
   /** A configuration whose max-batch-size the user set (or that does not batch). */
   public ModelConfig(
@@ -72,6 +102,7 @@ public record ModelConfig(
     Objects.requireNonNull(versionPolicy, "versionPolicy");
     Objects.requireNonNull(sessionOptions, "sessionOptions");
     Objects.requireNonNull(scheduling, "scheduling");
+    Objects.requireNonNull(slo, "slo");
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }

@@ -21,7 +21,38 @@ public record ModelConfigFile(
     @JsonProperty("onnxruntime") @Nullable OnnxRuntimeFile onnxruntime,
     @JsonProperty("dynamic-batching") @Nullable DynamicBatchingFile dynamicBatching,
     @JsonProperty("queue-policy") @Nullable QueuePolicyFile queuePolicy,
-    @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup) {
+    @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup,
+    @JsonProperty("slo") @Nullable SloFile slo) {
+
+  /** A configuration without a latency objective. */
+  public ModelConfigFile(
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy,
+      @Nullable List<WarmupFile> modelWarmup) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        modelWarmup,
+        null);
+  }
 
   /** A configuration without warm-up samples. */
   public ModelConfigFile(
@@ -125,9 +156,22 @@ public record ModelConfigFile(
       @JsonProperty("random-data") @Nullable Boolean randomData,
       @JsonProperty("input-data-file") @Nullable String inputDataFile) {}
 
+  /**
+   * The latency objective and price of a model.
+   *
+   * @param latencyMs answer each request within this many milliseconds of its admission
+   * @param percentile for this share of requests, in percent (default 99)
+   * @param costPerHour this model's machine price in USD per hour, overriding {@code
+   *     --cost-per-hour}
+   */
+  public record SloFile(
+      @JsonProperty("latency-ms") @Nullable Double latencyMs,
+      @JsonProperty("percentile") @Nullable Double percentile,
+      @JsonProperty("cost-per-hour") @Nullable Double costPerHour) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
-        null, null, null, null, null, null, null, null, null, null, null, null);
+        null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

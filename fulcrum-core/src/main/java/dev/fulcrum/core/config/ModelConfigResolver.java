@@ -27,16 +27,34 @@ public final class ModelConfigResolver {
   /** The platform of the ONNX Runtime backend, as Triton names it. */
   public static final String ONNX_PLATFORM = "onnxruntime_onnx";
 
+  /** The largest latency objective accepted, in milliseconds (ten minutes). */
+  static final double MAX_LATENCY_MS = 600_000;
+
   private final int availableProcessors;
   private final int defaultMaxBatchSize;
+  private final double costPerHour;
 
   /**
    * @param availableProcessors cores to share among instances when thread counts are not given
    * @param defaultMaxBatchSize max-batch-size given to a batchable model whose config sets none
    */
   public ModelConfigResolver(int availableProcessors, int defaultMaxBatchSize) {
+    this(availableProcessors, defaultMaxBatchSize, 0);
+  }
+
+  /**
+   * @param availableProcessors cores to share among instances when thread counts are not given
+   * @param defaultMaxBatchSize max-batch-size given to a batchable model whose config sets none
+   * @param costPerHour the machine's price in USD per hour ({@code --cost-per-hour}; 0: cost is not
+   *     reported), for models whose {@code slo.cost-per-hour} sets none
+   */
+  public ModelConfigResolver(int availableProcessors, int defaultMaxBatchSize, double costPerHour) {
+    if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
+      throw new IllegalArgumentException("cost per hour must be >= 0, was " + costPerHour);
+    }
     this.availableProcessors = Math.max(1, availableProcessors);
     this.defaultMaxBatchSize = defaultMaxBatchSize;
+    this.costPerHour = costPerHour;
   }
 
   /** What is needed before the model file is opened: platform, file, versions, instances. */
@@ -220,7 +238,47 @@ public final class ModelConfigResolver {
         d.sessionOptions(),
         d.modelFilename(),
         scheduling(f, file, maxBatch),
-        f.maxBatchSize() == null && maxBatch > 0);
+        f.maxBatchSize() == null && maxBatch > 0,
+        slo(f.slo(), file));
+  }
+
+  /** The latency objective and price: {@code slo:} checked, the server's price filled in. */
+  SloConfig slo(ModelConfigFile.@Nullable SloFile s, Path file) throws ConfigException {
+    if (s == null) {
+      return SloConfig.NONE.withCostPerHour(costPerHour);
+    }
+    long latencyNanos = 0;
+    if (s.latencyMs() != null) {
+      double ms = s.latencyMs();
+      if (!(ms > 0 && ms <= MAX_LATENCY_MS)) {
+        throw new ConfigException(
+            file, "slo.latency-ms", "must be > 0 and <= " + (long) MAX_LATENCY_MS + ", was " + ms);
+      }
+      latencyNanos = Math.max(1, Math.round(ms * 1e6));
+    }
+    double percentile = SloConfig.DEFAULT_PERCENTILE;
+    if (s.percentile() != null) {
+      percentile = s.percentile();
+      if (!(percentile >= 50 && percentile < 100)) {
+        throw new ConfigException(
+            file, "slo.percentile", "must be >= 50 and < 100 (e.g. 99 or 99.9), was " + percentile);
+      }
+      if (latencyNanos == 0) {
+        throw new ConfigException(file, "slo.percentile", "needs slo.latency-ms");
+      }
+    }
+    double price = costPerHour;
+    if (s.costPerHour() != null) {
+      price = s.costPerHour();
+      if (!(price >= 0) || Double.isInfinite(price)) {
+        throw new ConfigException(
+            file, "slo.cost-per-hour", "must be a number of USD >= 0, was " + price);
+      }
+    }
+    if (latencyNanos == 0 && s.costPerHour() == null) {
+      throw new ConfigException(file, "slo", "give latency-ms (and optionally percentile)");
+    }
+    return new SloConfig(latencyNanos, percentile, price);
   }
 
   private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)

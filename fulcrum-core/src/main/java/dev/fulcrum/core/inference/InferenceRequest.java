@@ -14,6 +14,7 @@ import java.util.Objects;
  * @param parameters request parameters (values are String, Long, Double or Boolean)
  * @param inputs the input tensors
  * @param outputs the outputs asked for; empty means all of the model's outputs
+ * @param options what the request asks of the scheduler, parsed once from {@code parameters}
  */
 public record InferenceRequest(
     String modelName,
@@ -21,7 +22,8 @@ public record InferenceRequest(
     String id,
     Map<String, Object> parameters,
     List<Tensor> inputs,
-    List<RequestedOutput> outputs) {
+    List<RequestedOutput> outputs,
+    RequestOptions options) {
   public InferenceRequest {
     Objects.requireNonNull(modelName, "modelName");
     modelVersion = modelVersion == null ? "" : modelVersion;
@@ -29,5 +31,28 @@ public record InferenceRequest(
     parameters = parameters == null ? Map.of() : Map.copyOf(parameters);
     inputs = List.copyOf(inputs);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    Objects.requireNonNull(options, "options");
+  }
+
+  /**
+   * A request whose options are parsed from its parameters ({@link RequestOptions#parse}).
+   *
+   * @throws dev.fulcrum.core.error.InferenceException INVALID_ARGUMENT for a bad option
+   */
+  public InferenceRequest(
+      String modelName,
+      String modelVersion,
+      String id,
+      Map<String, Object> parameters,
+      List<Tensor> inputs,
+      List<RequestedOutput> outputs) {
+    this(
+        modelName,
+        modelVersion,
+        id,
+        parameters,
+        inputs,
+        outputs,
+        RequestOptions.parse(modelName, parameters == null ? Map.of() : parameters));
   }
 }

@@ -14,7 +14,9 @@ import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.stats.ComputeLedger;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.SloAccounting;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,6 +69,10 @@ public final class ModelManager {
   private final SchedulerEnvironment environment;
   private final Executor control;
   private final ControlMode mode;
+
+  /** The machine's compute time, all models together: each model's share of the price. */
+  private final ComputeLedger ledger;
+
   private final List<LifecycleListener> listeners = new CopyOnWriteArrayList<>();
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
@@ -122,6 +128,7 @@ public final class ModelManager {
     this.runtimes = Map.copyOf(byPlatform);
     this.resolver = resolver;
     this.environment = environment;
+    this.ledger = new ComputeLedger(environment.ticker().nanoTime());
     this.control = control;
     this.mode = mode;
   }
@@ -441,9 +448,11 @@ public final class ModelManager {
       }
       Duration warm = Duration.ofNanos(environment.ticker().nanoTime() - warmStart);
       ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
+      SloAccounting accounting =
+          new SloAccounting(config.slo(), instances.size(), ledger, environment.ticker());
       SchedulerObserver observer =
           SchedulerObserver.all(
-              statistics, environment.observers().create(name, Long.toString(version)));
+              statistics, accounting, environment.observers().create(name, Long.toString(version)));
       ModelScheduler scheduler =
           new ModelScheduler(
               name + "-v" + version,
@@ -454,7 +463,8 @@ public final class ModelManager {
               environment.timer(),
               observer);
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
-      ModelVersion mv = new ModelVersion(name, version, config, scheduler, statistics, took, warm);
+      ModelVersion mv =
+          new ModelVersion(name, version, config, scheduler, statistics, accounting, took, warm);
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,

@@ -3,6 +3,7 @@ package dev.fulcrum.core.repository;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.SloAccounting;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -17,6 +18,7 @@ public final class ModelVersion {
   private final ModelConfig config;
   private final ModelScheduler scheduler;
   private final ModelStatistics statistics;
+  private final SloAccounting slo;
   private final Duration loadDuration;
   private final Duration warmupDuration;
   private volatile ModelState state;
@@ -27,6 +29,7 @@ public final class ModelVersion {
       ModelConfig config,
       ModelScheduler scheduler,
       ModelStatistics statistics,
+      SloAccounting slo,
       Duration loadDuration,
       Duration warmupDuration) {
     this.name = Objects.requireNonNull(name);
@@ -34,6 +37,7 @@ public final class ModelVersion {
     this.config = Objects.requireNonNull(config);
     this.scheduler = Objects.requireNonNull(scheduler);
     this.statistics = Objects.requireNonNull(statistics);
+    this.slo = Objects.requireNonNull(slo);
     this.loadDuration = loadDuration;
     this.warmupDuration = warmupDuration;
     this.state = ModelState.READY;
@@ -61,6 +65,14 @@ public final class ModelVersion {
 
   public ModelStatistics statistics() {
     return statistics;
+  }
+
+  /**
+   * Live SLO attainment, latency, throughput, utilization and cost over rolling windows, with the
+   * batching policy's state: what the {@code /slo} endpoint, the metrics and the dashboard show.
+   */
+  public SloAccounting.Snapshot sloSnapshot() {
+    return slo.snapshot(scheduler.policyState());
   }
 
   public Duration loadDuration() {

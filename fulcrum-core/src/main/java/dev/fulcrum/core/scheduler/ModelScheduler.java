@@ -6,10 +6,13 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RejectReason;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RequestDone;
 import dev.fulcrum.core.tensor.Tensor;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,6 +61,7 @@ public final class ModelScheduler implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final RequestQueue queue;
+  private final BatchingPolicy batching;
   private final OrderedRelease release;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger executing = new AtomicInteger();
@@ -96,11 +100,21 @@ public final class ModelScheduler implements AutoCloseable {
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
-    this.queue = new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize());
+    this.batching =
+        config.slo().hasObjective()
+            ? new SloBatchingPolicy(
+                config.name(),
+                config.slo(),
+                config.batching() ? config.maxBatchSize() : 1,
+                this.instances.size())
+            : new StaticBatchingPolicy(policy, config.maxBatchSize());
+    this.queue =
+        new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize(), batching);
     this.release = new OrderedRelease(policy.preserveOrdering());
     for (int i = 0; i < this.instances.size(); i++) {
       ModelInstance instance = this.instances.get(i);
-      Thread t = threads.newThread(() -> work(instance));
+      int index = i;
+      Thread t = threads.newThread(() -> work(instance, index));
       t.setName("fulcrum-exec-" + label + "-" + i);
       t.setDaemon(true);
       workers.add(t);
@@ -122,6 +136,16 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
+  /** What the batching policy does now: its batch size, delay and learned pass times. */
+  public PolicyState policyState() {
+    lock.lock();
+    try {
+      return batching.state(ticker.nanoTime());
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Requests queued or running now (Triton's pending request count). */
   public int pending() {
     return queued() + executing.get();
@@ -136,9 +160,9 @@ public final class ModelScheduler implements AutoCloseable {
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
     RequestValidator.checkIndices(config.name(), signature, v.inputs());
-    int level = level(request);
+    int level = level(request.options());
     long now = ticker.nanoTime();
-    long timeoutMicros = timeoutMicros(request);
+    long timeoutMicros = timeoutMicros(request.options());
     long deadline =
         timeoutMicros > 0
             ? now + Math.min(timeoutMicros, Long.MAX_VALUE / 4000) * 1000
@@ -153,11 +177,18 @@ public final class ModelScheduler implements AutoCloseable {
       p =
           new PendingRequest(
               request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
+      String refusal = batching.refusal(p, queue.rows(), now);
+      if (refusal != null) {
+        observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
+        return CompletableFuture.failedFuture(
+            new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, refusal));
+      }
       if (!queue.offer(p)) {
-        observer.rejected();
+        observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
+      batching.admitted(p, now);
       if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
         armExpiry(deadline, now);
       }
@@ -184,7 +215,8 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public void refuseIfFull() {
     if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
-      observer.rejected();
+      observer.rejected(
+          new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
       throw overloaded();
     }
   }
@@ -197,13 +229,13 @@ public final class ModelScheduler implements AutoCloseable {
             config.name(), policy.maxQueueSize()));
   }
 
-  private int level(InferenceRequest request) {
+  private int level(RequestOptions options) {
     int levels = policy.levels();
-    long priority = longParameter(request, "priority");
+    long priority = options.priority();
     if (policy.priorityLevels() == 0) {
       return 0;
     }
-    if (priority < 0 || priority > policy.priorityLevels()) {
+    if (priority > policy.priorityLevels()) {
       throw InferenceException.invalid(
           "model '%s': priority %d is outside 1..%d (0 = default)",
           config.name(), priority, policy.priorityLevels());
@@ -212,12 +244,8 @@ public final class ModelScheduler implements AutoCloseable {
     return chosen == 0 ? levels - 1 : (int) chosen - 1;
   }
 
-  private long timeoutMicros(InferenceRequest request) {
-    long requested = longParameter(request, "timeout");
-    if (requested < 0) {
-      throw InferenceException.invalid(
-          "model '%s': timeout must be >= 0 microseconds, was %d", config.name(), requested);
-    }
+  private long timeoutMicros(RequestOptions options) {
+    long requested = options.timeoutMicros();
     long dflt = policy.defaultTimeoutMicros();
     if (dflt == 0) {
       return requested;
@@ -226,25 +254,6 @@ public final class ModelScheduler implements AutoCloseable {
       return requested;
     }
     return dflt;
-  }
-
-  private long longParameter(InferenceRequest request, String name) {
-    Object v = request.parameters().get(name);
-    if (v == null) {
-      return 0;
-    }
-    if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
-      return n.longValue();
-    }
-    if (v instanceof String s) {
-      try {
-        return Long.parseLong(s.trim());
-      } catch (NumberFormatException e) {
-        // fall through to the error below
-      }
-    }
-    throw InferenceException.invalid(
-        "model '%s': parameter '%s' must be an integer, was %s", config.name(), name, v);
   }
 
   /**
@@ -297,7 +306,7 @@ public final class ModelScheduler implements AutoCloseable {
 
   private void finishTimedOut(PendingRequest p) {
     long now = ticker.nanoTime();
-    observer.requestDone(Outcome.TIMED_OUT, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+    observer.requestDone(notRun(Outcome.TIMED_OUT, p, now));
     release.complete(
         p,
         () ->
@@ -310,6 +319,12 @@ public final class ModelScheduler implements AutoCloseable {
                         config.name(), (now - p.arrivalNanos) / 1000))));
   }
 
+  /** The event of a request that left without running. */
+  private static RequestDone notRun(Outcome outcome, PendingRequest p, long now) {
+    long waited = now - p.arrivalNanos;
+    return new RequestDone(outcome, p.rows, 0, waited, 0, 0, 0, waited, now);
+  }
+
   private void cancel(PendingRequest p) {
     boolean removed;
     lock.lock();
@@ -320,7 +335,7 @@ public final class ModelScheduler implements AutoCloseable {
     }
     if (removed) {
       long now = ticker.nanoTime();
-      observer.requestDone(Outcome.CANCELLED, now - p.arrivalNanos, 0, 0, 0, now - p.arrivalNanos);
+      observer.requestDone(notRun(Outcome.CANCELLED, p, now));
       release.complete(p, () -> {});
     }
   }
@@ -329,9 +344,9 @@ public final class ModelScheduler implements AutoCloseable {
    * A worker's life: plans and runs batches until the scheduler is closed and its queue is empty,
    * then closes its own instance, so that an instance is never closed while a pass runs on it.
    */
-  private void work(ModelInstance instance) {
+  private void work(ModelInstance instance, int index) {
     try {
-      serve(instance);
+      serve(instance, index);
     } finally {
       try {
         instance.close();
@@ -341,12 +356,20 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
-  private void serve(ModelInstance instance) {
+  private void serve(ModelInstance instance, int index) {
+    int ranRows = 0;
+    long ranNanos = -1;
+    boolean ran = false;
     while (true) {
       List<PendingRequest> batch;
       List<PendingRequest> timedOut;
+      RequestQueue.@Nullable Dropped dropped = null;
       lock.lock();
       try {
+        if (ran) {
+          batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
+          ran = false;
+        }
         while (true) {
           long now = ticker.nanoTime();
           timedOut = queue.expire(now);
@@ -358,9 +381,15 @@ public final class ModelScheduler implements AutoCloseable {
             return;
           }
           RequestQueue.Plan plan = queue.plan(now);
+          if (plan.dropped() != null) {
+            dropped = plan.dropped();
+            batch = List.of();
+            break;
+          }
           if (plan.ready()) {
             batch = plan.batch();
             executing.addAndGet(batch.size());
+            batching.started(index, rows(batch), now);
             break;
           }
           try {
@@ -378,9 +407,17 @@ public final class ModelScheduler implements AutoCloseable {
         lock.unlock();
       }
       timedOut.forEach(this::finishTimedOut);
+      if (dropped != null) {
+        finishDropped(dropped);
+      }
       if (!batch.isEmpty()) {
+        long start = ticker.nanoTime();
         try {
-          run(instance, batch);
+          boolean clean = run(instance, batch);
+          // The policy learns how long the worker was held: the pass and the completions.
+          ranNanos = clean ? ticker.nanoTime() - start : -1;
+          ranRows = rows(batch);
+          ran = true;
         } finally {
           executing.addAndGet(-batch.size());
         }
@@ -388,7 +425,33 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
-  private void run(ModelInstance instance, List<PendingRequest> batch) {
+  private static int rows(List<PendingRequest> batch) {
+    int rows = 0;
+    for (PendingRequest p : batch) {
+      rows += p.rows;
+    }
+    return rows;
+  }
+
+  /** Answers a request the policy dropped because it can no longer meet its objective. */
+  private void finishDropped(RequestQueue.Dropped d) {
+    PendingRequest p = d.request();
+    long now = ticker.nanoTime();
+    observer.rejected(
+        new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
+    release.complete(
+        p,
+        () ->
+            p.future.completeExceptionally(
+                new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, d.reason())));
+  }
+
+  /**
+   * Runs a batch and answers its requests.
+   *
+   * @return true for one clean pass; false when the batch was rerun member by member
+   */
+  private boolean run(ModelInstance instance, List<PendingRequest> batch) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -433,7 +496,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return;
+        return false;
       }
       outputNs = ticker.nanoTime() - t2;
     } catch (RuntimeException e) {
@@ -448,7 +511,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return;
+        return false;
       }
       InferenceException error =
           e instanceof InferenceException ie
@@ -460,13 +523,23 @@ public final class ModelScheduler implements AutoCloseable {
       long end = ticker.nanoTime();
       for (PendingRequest p : batch) {
         observer.requestDone(
-            Outcome.FAILED, start - p.arrivalNanos, inputNs, inferNs, 0, end - p.arrivalNanos);
+            new RequestDone(
+                Outcome.FAILED,
+                p.rows,
+                totalRows,
+                start - p.arrivalNanos,
+                inputNs,
+                inferNs,
+                0,
+                end - p.arrivalNanos,
+                end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
-      return;
+      return true;
     }
-    observer.batchDone(totalRows, batch.size(), inputNs, inferNs, outputNs);
     long end = ticker.nanoTime();
+    observer.batchDone(
+        new SchedulerObserver.BatchDone(totalRows, batch.size(), inputNs, inferNs, outputNs, end));
     for (int i = 0; i < batch.size(); i++) {
       PendingRequest p = batch.get(i);
       InferenceResponse response =
@@ -477,14 +550,19 @@ public final class ModelScheduler implements AutoCloseable {
               Map.of(),
               perRequestOutputs.get(i));
       observer.requestDone(
-          Outcome.SUCCESS,
-          start - p.arrivalNanos,
-          inputNs,
-          inferNs,
-          outputNs,
-          end - p.arrivalNanos);
+          new RequestDone(
+              Outcome.SUCCESS,
+              p.rows,
+              totalRows,
+              start - p.arrivalNanos,
+              inputNs,
+              inferNs,
+              outputNs,
+              end - p.arrivalNanos,
+              end));
       release.complete(p, () -> p.future.complete(response));
     }
+    return true;
   }
 
   private static List<String> outputUnion(List<PendingRequest> batch) {

@@ -20,15 +20,23 @@ import org.jspecify.annotations.Nullable;
 final class RequestQueue {
   /**
    * A batch to run now (the caller owns the list), or none: wait {@code waitNanos} (or until
-   * signalled when negative).
+   * signalled when negative); or a request the policy dropped, which the caller answers before it
+   * plans again.
    */
-  record Plan(List<PendingRequest> batch, long waitNanos) {
+  record Plan(List<PendingRequest> batch, long waitNanos, @Nullable Dropped dropped) {
     static final Plan IDLE = new Plan(List.of(), -1);
+
+    Plan(List<PendingRequest> batch, long waitNanos) {
+      this(batch, waitNanos, null);
+    }
 
     boolean ready() {
       return !batch.isEmpty();
     }
   }
+
+  /** A request taken out of the queue because it cannot meet its latency objective. */
+  record Dropped(PendingRequest request, String reason) {}
 
   /** Below this many stale entries the deadline heap is never compacted. */
   private static final int MIN_STALE_TO_COMPACT = 64;
@@ -55,16 +63,25 @@ final class RequestQueue {
   private final SchedulingConfig config;
   private boolean dynamicBatching;
   private final int maxBatchSize;
-  private final long maxDelayNanos;
+  private final BatchingPolicy policy;
 
   /** Written under the scheduler's lock; volatile so that {@link #size()} may be read without. */
   private volatile int size;
 
+  /** The batch rows of the queued requests. */
+  private int queuedRows;
+
+  /** A queue with Triton's dynamic batcher ({@link StaticBatchingPolicy}). */
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
+    this(config, dynamicBatching, maxBatchSize, new StaticBatchingPolicy(config, maxBatchSize));
+  }
+
+  RequestQueue(
+      SchedulingConfig config, boolean dynamicBatching, int maxBatchSize, BatchingPolicy policy) {
     this.config = config;
     this.dynamicBatching = dynamicBatching;
     this.maxBatchSize = Math.max(1, maxBatchSize);
-    this.maxDelayNanos = config.maxQueueDelayMicros() * 1000L;
+    this.policy = policy;
     List<ArrayDeque<PendingRequest>> queues = new ArrayList<>();
     for (int i = 0; i < config.levels(); i++) {
       queues.add(new ArrayDeque<>());
@@ -82,6 +99,11 @@ final class RequestQueue {
     return size;
   }
 
+  /** The batch rows of the queued requests (under the scheduler's lock). */
+  int rows() {
+    return queuedRows;
+  }
+
   /** Admits a request unless the queue is full; atomic under the caller's lock. */
   boolean offer(PendingRequest p) {
     if (config.maxQueueSize() > 0 && size >= config.maxQueueSize()) {
@@ -90,6 +112,7 @@ final class RequestQueue {
     levels.get(p.level).addLast(p);
     p.place = Place.LEVEL;
     size++;
+    queuedRows += p.rows;
     if (p.hasDeadline()) {
       deadlines.add(p);
       liveDeadlines++;
@@ -111,6 +134,7 @@ final class RequestQueue {
     }
     p.place = Place.NONE;
     size--;
+    queuedRows -= p.rows;
     dropStaleDeadlines();
     return true;
   }
@@ -165,6 +189,7 @@ final class RequestQueue {
       } else {
         p.place = Place.NONE;
         size--;
+        queuedRows -= p.rows;
         if (rejected.isEmpty()) {
           rejected = new ArrayList<>();
         }
@@ -177,50 +202,57 @@ final class RequestQueue {
   /**
    * Decides what runs next. The oldest request of the highest non-empty level leads; compatible
    * requests (same input types and non-batch dims) join it in priority then arrival order while the
-   * batch fits {@code max-batch-size}. The batch leaves at once when it is full, reaches a
-   * preferred size, the queue delay is 0, or the leader has waited the queue delay; otherwise the
-   * plan says how long to wait. Dispatched requests are removed from the queue.
+   * batch fits {@code max-batch-size} and the bound the policy sets. When the batch leaves, or how
+   * long to wait for more, is the {@link BatchingPolicy}'s decision (Triton's: at once when it is
+   * full, reaches a preferred size, the queue delay is 0, or the leader has waited the queue
+   * delay). Dispatched requests are removed from the queue, and so is a leader the policy drops.
    */
   Plan plan(long now) {
     PendingRequest head = head();
     if (head == null) {
       return Plan.IDLE;
     }
-    if (!dynamicBatching || head.rows >= maxBatchSize) {
-      // A request as large as a whole batch (or larger, for a model whose max-batch-size was
-      // filled in from its graph) runs alone.
-      take(head);
-      dropStaleDeadlines();
-      return new Plan(List.of(head), 0);
-    }
-    long waited = now - head.arrivalNanos;
-    if (maxDelayNanos != 0 && waited < maxDelayNanos) {
-      // Not due yet: only a full or preferred batch leaves now; counting decides, taking nothing.
-      int rows = gather(head, null);
-      if (rows < maxBatchSize && !preferred(rows)) {
-        return new Plan(List.of(), maxDelayNanos - waited);
+    // A request as large as a whole batch (or larger, for a model whose max-batch-size was filled
+    // in from its graph) runs alone, and so does every request when joining is off.
+    boolean alone = !dynamicBatching || head.rows >= maxBatchSize;
+    BatchingPolicy.Decision decision =
+        policy.decide(
+            head, !alone, alone ? () -> head.rows : () -> gather(head, null, maxBatchSize), now);
+    return switch (decision) {
+      case BatchingPolicy.Wait w -> new Plan(List.of(), w.nanos());
+      case BatchingPolicy.Shed shed -> {
+        take(head);
+        dropStaleDeadlines();
+        yield new Plan(List.of(), 0, new Dropped(head, shed.reason()));
       }
-    }
-    List<PendingRequest> batch = new ArrayList<>();
-    gather(head, batch);
-    dropStaleDeadlines();
-    return new Plan(batch, 0);
+      case BatchingPolicy.Take t -> {
+        if (alone) {
+          take(head);
+          dropStaleDeadlines();
+          yield new Plan(List.of(head), 0);
+        }
+        List<PendingRequest> batch = new ArrayList<>();
+        gather(head, batch, Math.max(head.rows, Math.min(maxBatchSize, t.maxRows())));
+        dropStaleDeadlines();
+        yield new Plan(batch, 0);
+      }
+    };
   }
 
   /**
    * Walks the candidates (every level in priority order, then the delayed requests, each oldest
-   * first) and picks those that join {@code head}'s batch; returns the batch's rows. With a {@code
-   * batch} list it also takes the picked requests out of the queue and adds them to it; without, it
-   * only counts, so that both walks pick the same requests.
+   * first) and picks those that join {@code head}'s batch within {@code limit} rows; returns the
+   * batch's rows. With a {@code batch} list it also takes the picked requests out of the queue and
+   * adds them to it; without, it only counts, so that both walks pick the same requests.
    */
-  private int gather(PendingRequest head, @Nullable List<PendingRequest> batch) {
+  private int gather(PendingRequest head, @Nullable List<PendingRequest> batch, int limit) {
     int rows = 0;
     int n = levels.size();
-    for (int i = 0; i <= n && rows < maxBatchSize; i++) {
+    for (int i = 0; i <= n && rows < limit; i++) {
       ArrayDeque<PendingRequest> q = i < n ? levels.get(i) : delayed;
-      for (Iterator<PendingRequest> it = q.iterator(); it.hasNext() && rows < maxBatchSize; ) {
+      for (Iterator<PendingRequest> it = q.iterator(); it.hasNext() && rows < limit; ) {
         PendingRequest p = it.next();
-        if (rows + p.rows <= maxBatchSize && head.batchesWith(p)) {
+        if (rows + p.rows <= limit && head.batchesWith(p)) {
           rows += p.rows;
           if (batch != null) {
             it.remove();
@@ -245,6 +277,7 @@ final class RequestQueue {
     }
     p.place = Place.NONE;
     size--;
+    queuedRows -= p.rows;
   }
 
   /**
@@ -261,11 +294,6 @@ final class RequestQueue {
     if (stale > MIN_STALE_TO_COMPACT && stale > liveDeadlines) {
       deadlines.removeIf(e -> e.place != Place.LEVEL);
     }
-  }
-
-  private boolean preferred(int rows) {
-    List<Integer> sizes = config.preferredBatchSizes();
-    return !sizes.isEmpty() && (sizes.contains(rows) || rows >= sizes.get(sizes.size() - 1));
   }
 
   private PendingRequest head() {
@@ -297,6 +325,7 @@ final class RequestQueue {
     deadlines.clear();
     liveDeadlines = 0;
     size = 0;
+    queuedRows = 0;
     return all;
   }
 }

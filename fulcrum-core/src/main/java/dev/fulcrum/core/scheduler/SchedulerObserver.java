@@ -1,13 +1,13 @@
 package dev.fulcrum.core.scheduler;
 
 /**
- * Receives what a model version's scheduler does, for statistics and metrics. Called from the
- * scheduler's threads and from transports' threads at admission; implementations must be
- * thread-safe and must not block.
+ * Receives what a model version's scheduler does, for statistics, metrics and SLO accounting, as
+ * one event record per call. Called from the scheduler's threads and from transports' threads at
+ * admission; implementations must be thread-safe and must not block.
  */
 public interface SchedulerObserver {
 
-  /** How a request ended. */
+  /** How a request that was admitted ended. */
   enum Outcome {
     SUCCESS,
     /** The engine failed. */
@@ -18,32 +18,89 @@ public interface SchedulerObserver {
     CANCELLED
   }
 
-  /** A request was refused at admission because the queue was full. */
-  default void rejected() {}
+  /** Why a request was refused without running. */
+  enum RejectReason {
+    /** The queue was full at admission. */
+    QUEUE_FULL,
+    /**
+     * The SLO policy found that the request cannot meet its latency objective: refused at
+     * admission, or dropped from the queue once its deadline became unreachable.
+     */
+    SLO
+  }
 
   /**
-   * A request left the scheduler.
+   * A request was refused without running.
    *
-   * @param queueNanos time from admission to the start of its batch (or to its end if it never ran)
-   * @param computeInputNanos, computeInferNanos, computeOutputNanos its batch's phases (0 if it
-   *     never ran)
-   * @param totalNanos admission to completion
+   * @param reason why
+   * @param rows the request's batch rows (1 when not known, as at a transport's early check)
+   * @param queueNanos how long it waited before it was dropped (0 when refused at admission)
+   * @param atNanos when, on the scheduler's {@link Ticker}
    */
-  default void requestDone(
+  record Rejected(RejectReason reason, int rows, long queueNanos, long atNanos) {}
+
+  /**
+   * An admitted request left the scheduler.
+   *
+   * @param outcome how it ended
+   * @param rows its batch rows
+   * @param batchRows rows of the batch it ran in (0 if it never ran)
+   * @param queueNanos admission to the start of its batch (or to its end if it never ran)
+   * @param computeInputNanos its batch's compute_input phase (0 if it never ran)
+   * @param computeInferNanos its batch's compute_infer phase (0 if it never ran)
+   * @param computeOutputNanos its batch's compute_output phase (0 if it never ran)
+   * @param totalNanos admission to completion
+   * @param atNanos its completion, on the scheduler's {@link Ticker}
+   */
+  record RequestDone(
       Outcome outcome,
+      int rows,
+      int batchRows,
       long queueNanos,
       long computeInputNanos,
       long computeInferNanos,
       long computeOutputNanos,
-      long totalNanos) {}
+      long totalNanos,
+      long atNanos) {
 
-  /** A batch ran: {@code rows} inferences from {@code requests} requests. */
-  default void batchDone(
+    /** The compute phases together: the time its batch held the instance. */
+    public long computeNanos() {
+      return computeInputNanos + computeInferNanos + computeOutputNanos;
+    }
+  }
+
+  /**
+   * A batch ran (a pass that failed and was rerun member by member is not one).
+   *
+   * @param rows inferences (batch rows) in it
+   * @param requests requests in it
+   * @param computeInputNanos join time
+   * @param computeInferNanos forward-pass time
+   * @param computeOutputNanos split time
+   * @param atNanos its end, on the scheduler's {@link Ticker}
+   */
+  record BatchDone(
       int rows,
       int requests,
       long computeInputNanos,
       long computeInferNanos,
-      long computeOutputNanos) {}
+      long computeOutputNanos,
+      long atNanos) {
+
+    /** The compute phases together: the time the batch held its instance. */
+    public long computeNanos() {
+      return computeInputNanos + computeInferNanos + computeOutputNanos;
+    }
+  }
+
+  /** A request was refused without running (see {@link Rejected#reason()}). */
+  default void rejected(Rejected e) {}
+
+  /** An admitted request left the scheduler. */
+  default void requestDone(RequestDone e) {}
+
+  /** A batch ran. */
+  default void batchDone(BatchDone e) {}
 
   /** Observers that ignore everything. */
   static SchedulerObserver none() {
@@ -52,26 +109,26 @@ public interface SchedulerObserver {
 
   /** Calls each observer in turn. */
   static SchedulerObserver all(SchedulerObserver... observers) {
+    SchedulerObserver[] copy = observers.clone();
     return new SchedulerObserver() {
       @Override
-      public void rejected() {
-        for (SchedulerObserver o : observers) {
-          o.rejected();
+      public void rejected(Rejected e) {
+        for (SchedulerObserver o : copy) {
+          o.rejected(e);
         }
       }
 
       @Override
-      public void requestDone(
-          Outcome outcome, long queue, long input, long infer, long output, long total) {
-        for (SchedulerObserver o : observers) {
-          o.requestDone(outcome, queue, input, infer, output, total);
+      public void requestDone(RequestDone e) {
+        for (SchedulerObserver o : copy) {
+          o.requestDone(e);
         }
       }
 
       @Override
-      public void batchDone(int rows, int requests, long input, long infer, long output) {
-        for (SchedulerObserver o : observers) {
-          o.batchDone(rows, requests, input, infer, output);
+      public void batchDone(BatchDone e) {
+        for (SchedulerObserver o : copy) {
+          o.batchDone(e);
         }
       }
     };

@@ -31,7 +31,8 @@ public final class ModelStatistics implements SchedulerObserver {
    * @param lastInferenceMillis wall-clock milliseconds of the last completed inference (0: none)
    * @param inferenceCount inferences (batch rows) run
    * @param executionCount forward passes (batches) run
-   * @param rejected requests refused because the queue was full (Fulcrum's addition)
+   * @param rejected requests refused without running: the queue was full, or the SLO policy found
+   *     their deadline unreachable (Fulcrum's addition)
    * @param timedOut requests whose queue timeout passed (counted in fail too)
    * @param cancelled requests dropped because the client went away (not in success or fail)
    */
@@ -93,39 +94,38 @@ public final class ModelStatistics implements SchedulerObserver {
   }
 
   @Override
-  public void rejected() {
+  public void rejected(Rejected e) {
     rejected.increment();
-    fail.add(0);
+    fail.add(e.queueNanos());
   }
 
   @Override
-  public void requestDone(
-      Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
-    switch (outcome) {
+  public void requestDone(RequestDone e) {
+    switch (e.outcome()) {
       case SUCCESS -> {
-        success.add(totalNs);
-        queue.add(queueNs);
-        computeInput.add(inputNs);
-        computeInfer.add(inferNs);
-        computeOutput.add(outputNs);
+        success.add(e.totalNanos());
+        queue.add(e.queueNanos());
+        computeInput.add(e.computeInputNanos());
+        computeInfer.add(e.computeInferNanos());
+        computeOutput.add(e.computeOutputNanos());
       }
-      case FAILED -> fail.add(totalNs);
+      case FAILED -> fail.add(e.totalNanos());
       case TIMED_OUT -> {
         timedOut.increment();
-        fail.add(totalNs);
+        fail.add(e.totalNanos());
       }
       case CANCELLED -> cancelled.increment();
     }
   }
 
   @Override
-  public void batchDone(int rows, int requests, long inputNs, long inferNs, long outputNs) {
-    inferences.add(rows);
+  public void batchDone(BatchDone e) {
+    inferences.add(e.rows());
     executions.increment();
-    PerBatch b = batches.computeIfAbsent(rows, k -> new PerBatch());
-    b.input.add(inputNs);
-    b.infer.add(inferNs);
-    b.output.add(outputNs);
+    PerBatch b = batches.computeIfAbsent(e.rows(), k -> new PerBatch());
+    b.input.add(e.computeInputNanos());
+    b.infer.add(e.computeInferNanos());
+    b.output.add(e.computeOutputNanos());
     lastInference = wallClockMillis.getAsLong();
   }
 

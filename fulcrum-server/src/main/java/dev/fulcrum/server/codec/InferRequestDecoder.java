@@ -6,6 +6,7 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -186,7 +187,14 @@ public final class InferRequestDecoder {
       }
     }
     return new DecodedInferRequest(
-        new InferenceRequest(model, version, id, parameters, inputs, outputs),
+        new InferenceRequest(
+            model,
+            version,
+            id,
+            parameters,
+            inputs,
+            outputs,
+            RequestOptions.parse(model, parameters)),
         defaultBinary,
         binary);
   }

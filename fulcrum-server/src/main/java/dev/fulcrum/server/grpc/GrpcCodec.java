@@ -5,6 +5,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
@@ -45,7 +46,7 @@ final class GrpcCodec {
   static final String RAW_OUTPUT = "raw_output";
 
   /** The core's request parameter for the request's timeout, in microseconds. */
-  static final String TIMEOUT = "timeout";
+  static final String TIMEOUT = RequestOptions.TIMEOUT;
 
   /**
    * The request parameter that marks a stand-in for a stream message that was not valid protobuf
@@ -132,20 +133,18 @@ final class GrpcCodec {
       }
       rawOutput = b;
     }
-    Object timeout = params.get(TIMEOUT);
-    if (timeout instanceof Number n && n.doubleValue() < 0) {
-      // Checked before the deadline may replace it, so that gRPC refuses it as REST does.
-      throw InferenceException.invalid(
-          "model '%s': timeout must be >= 0 microseconds, was %s", model, timeout);
-    }
+    // Parsed before the deadline may replace the timeout, so that gRPC refuses a bad one as REST.
+    RequestOptions options = RequestOptions.parse(model, params);
     if (deadlineMicros >= 0) {
-      Object t = params.get(TIMEOUT);
-      if (t == null || (t instanceof Long l && (l <= 0 || l > deadlineMicros))) {
+      long t = options.timeoutMicros();
+      if (t == 0 || t > deadlineMicros) {
         params.put(TIMEOUT, Math.max(1, deadlineMicros));
+        options = options.withTimeoutMicros(Math.max(1, deadlineMicros));
       }
     }
     InferenceRequest request =
-        new InferenceRequest(model, r.getModelVersion(), r.getId(), params, inputs, outputs);
+        new InferenceRequest(
+            model, r.getModelVersion(), r.getId(), params, inputs, outputs, options);
     return new Decoded(request, rawOutput);
   }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.server.protocol.ModelJson;
+import dev.fulcrum.server.protocol.SloJson;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.List;
 
@@ -52,6 +53,12 @@ final class ModelHandler {
   Reply modelConfig(String model, String version) {
     ModelVersion mv = service.repository().resolve(model, version);
     return Responses.json(HttpResponseStatus.OK, ModelJson.tritonConfig(mv.config()));
+  }
+
+  /** Live SLO attainment, cost and batching policy of the version a request would reach. */
+  Reply slo(String model, String version) {
+    ModelVersion mv = service.repository().resolve(model, version);
+    return Responses.json(HttpResponseStatus.OK, SloJson.slo(mv));
   }
 
   /** Triton's statistics: every served version, a model's versions, or one version. */

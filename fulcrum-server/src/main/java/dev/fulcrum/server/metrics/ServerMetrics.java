@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.SloAccounting;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
@@ -82,7 +83,7 @@ public final class ServerMetrics
     rejections =
         Counter.builder()
             .name("fulcrum_rejected_requests")
-            .help("Requests refused without running: queue_full or timeout")
+            .help("Requests refused without running: queue_full, timeout or slo")
             .labelNames("model", "version", "reason")
             .register(registry);
     loadDuration =
@@ -180,7 +181,7 @@ public final class ServerMetrics
     }
     loadDuration.remove(model, v);
     warmupDuration.remove(model, v);
-    for (String reason : List.of("queue_full", "timeout")) {
+    for (String reason : List.of("queue_full", "timeout", "slo")) {
       rejections.remove(model, v, reason);
     }
   }
@@ -193,20 +194,23 @@ public final class ServerMetrics
     DistributionDataPoint batch = batchSize.labelValues(model, version);
     CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
     CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
+    CounterDataPoint slo = rejections.labelValues(model, version, "slo");
     return new SchedulerObserver() {
       @Override
-      public void rejected() {
-        queueFull.inc();
+      public void rejected(Rejected e) {
+        switch (e.reason()) {
+          case QUEUE_FULL -> queueFull.inc();
+          case SLO -> slo.inc();
+        }
       }
 
       @Override
-      public void requestDone(
-          Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
-        switch (outcome) {
+      public void requestDone(RequestDone e) {
+        switch (e.outcome()) {
           case SUCCESS -> {
-            request.observe(totalNs / 1e9);
-            queue.observe(queueNs / 1e9);
-            compute.observe(inferNs / 1e9);
+            request.observe(e.totalNanos() / 1e9);
+            queue.observe(e.queueNanos() / 1e9);
+            compute.observe(e.computeInferNanos() / 1e9);
           }
           case TIMED_OUT -> timeout.inc();
           default -> {}
@@ -214,8 +218,8 @@ public final class ServerMetrics
       }
 
       @Override
-      public void batchDone(int rows, int requests, long inputNs, long inferNs, long outputNs) {
-        batch.observe(rows);
+      public void batchDone(BatchDone e) {
+        batch.observe(e.rows());
       }
     };
   }
@@ -224,6 +228,7 @@ public final class ServerMetrics
   public String scrape() {
     StringBuilder sb = new StringBuilder(8192);
     writeTritonFamilies(sb);
+    writeSloFamilies(sb);
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {
       writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
@@ -318,6 +323,76 @@ public final class ServerMetrics
         "nv_model_load_duration_secs",
         "Model load time in seconds",
         r -> r.version.loadDuration().toNanos() / 1e9);
+  }
+
+  /**
+   * SLO attainment per window, utilization, cost per million predictions and SLO refusals, from
+   * each served version's {@link dev.fulcrum.core.stats.SloAccounting} at scrape time
+   * (docs/METRICS.md). Undefined values (no requests, no objective, no price) are left out.
+   */
+  private void writeSloFamilies(StringBuilder sb) {
+    ModelRepository repo = repository;
+    List<ModelVersion> served = repo == null ? List.of() : repo.served();
+    List<SloAccounting.Snapshot> snaps = served.stream().map(ModelVersion::sloSnapshot).toList();
+    sb.append(
+        "# HELP fulcrum_slo_attainment_ratio Share of requests answered within the latency"
+            + " objective (refusals and timeouts are misses), per window\n"
+            + "# TYPE fulcrum_slo_attainment_ratio gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      if (snaps.get(i).latencyMs() <= 0) {
+        continue;
+      }
+      for (SloAccounting.Window w : snaps.get(i).windows()) {
+        if (Double.isFinite(w.attainment())) {
+          sloLine(sb, "fulcrum_slo_attainment_ratio", served.get(i), w.window(), w.attainment());
+        }
+      }
+    }
+    sb.append(
+        "# HELP fulcrum_cost_per_million_predictions_usd USD per million predictions over the last"
+            + " 60 s: price x wall time x the model's share of compute / predictions\n"
+            + "# TYPE fulcrum_cost_per_million_predictions_usd gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      double cost = snaps.get(i).window("60s").costPerMillionUsd();
+      if (Double.isFinite(cost)) {
+        sloLine(sb, "fulcrum_cost_per_million_predictions_usd", served.get(i), null, cost);
+      }
+    }
+    sb.append(
+        "# HELP fulcrum_model_utilization_ratio Compute time over wall time x instances, last 60"
+            + " s\n# TYPE fulcrum_model_utilization_ratio gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      sloLine(
+          sb,
+          "fulcrum_model_utilization_ratio",
+          served.get(i),
+          null,
+          snaps.get(i).window("60s").utilization());
+    }
+    sb.append(
+        "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
+            + " queue because they could not meet the latency objective\n"
+            + "# TYPE fulcrum_slo_rejections_total counter\n");
+    for (int i = 0; i < served.size(); i++) {
+      if (snaps.get(i).latencyMs() > 0) {
+        sloLine(
+            sb,
+            "fulcrum_slo_rejections_total",
+            served.get(i),
+            null,
+            snaps.get(i).window("start").sloRejected());
+      }
+    }
+  }
+
+  private static void sloLine(
+      StringBuilder sb, String name, ModelVersion v, @Nullable String window, double value) {
+    sb.append(name).append("{model=\"").append(escape(v.name()));
+    sb.append("\",version=\"").append(escape(v.versionString())).append('"');
+    if (window != null) {
+      sb.append(",window=\"").append(window).append('"');
+    }
+    sb.append("} ").append(number(value)).append('\n');
   }
 
   private static void counter(

@@ -175,6 +175,15 @@ public final class ServeCommand implements Callable<Integer> {
           "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
   int defaultMaxBatchSize;
 
+  @Option(
+      names = "--cost-per-hour",
+      defaultValue = "0",
+      paramLabel = "USD",
+      description =
+          "What this machine costs per hour, for cost per million predictions (a model's"
+              + " slo.cost-per-hour overrides it; default 0: cost is not reported).")
+  double costPerHour;
+
   @Mixin LimitOptions limits = new LimitOptions();
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
@@ -200,6 +209,11 @@ public final class ServeCommand implements Callable<Integer> {
           }
         });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
+    if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
+    }
     Security security;
     try {
       security = securityOptions.security(host, System.getenv());
@@ -228,7 +242,7 @@ public final class ServeCommand implements Callable<Integer> {
         new ModelRepository(
             roots,
             List.of(onnx),
-            new ModelConfigResolver(cores, defaultMaxBatchSize),
+            new ModelConfigResolver(cores, defaultMaxBatchSize, costPerHour),
             environment,
             repositorySettings(),
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));

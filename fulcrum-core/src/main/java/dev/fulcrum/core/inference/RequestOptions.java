@@ -1,0 +1,116 @@
+package dev.fulcrum.core.inference;
+
+import dev.fulcrum.core.error.InferenceException;
+import java.util.Locale;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What a request asks of the scheduler, typed: parsed once from the request's parameters by the
+ * codec that decoded it, so that nothing after the codec looks parameters up by name. Immutable.
+ *
+ * @param priority the {@code priority} parameter: 0 = the model's default level, else 1 (highest)
+ *     and up; checked against the model's levels by the scheduler
+ * @param timeoutMicros the {@code timeout} parameter: how long the request may wait in the queue,
+ *     in microseconds (0 = none asked; the model's queue policy decides)
+ * @param sloClass the {@code slo_class} parameter: whether the model's latency objective applies
+ */
+public record RequestOptions(long priority, long timeoutMicros, SloClass sloClass) {
+
+  /** The request parameter names. */
+  public static final String PRIORITY = "priority";
+
+  public static final String TIMEOUT = "timeout";
+  public static final String SLO_CLASS = "slo_class";
+
+  /** No options: default priority, no timeout, the model's SLO. */
+  public static final RequestOptions NONE = new RequestOptions(0, 0, SloClass.STANDARD);
+
+  /** Whether a request is held to its model's latency objective ({@code slo:} in config.yaml). */
+  public enum SloClass {
+    /** The default: the model's SLO applies; the SLO policy refuses it early when it would miss. */
+    STANDARD,
+    /**
+     * Served when there is room: never refused for the SLO, and not counted in SLO attainment (e.g.
+     * offline scoring sharing a model with interactive traffic).
+     */
+    BEST_EFFORT;
+
+    /** The parameter's value: {@code standard} or {@code best_effort}. */
+    public String parameterValue() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  public RequestOptions {
+    if (priority < 0) {
+      throw new IllegalArgumentException("priority >= 0");
+    }
+    if (timeoutMicros < 0) {
+      throw new IllegalArgumentException("timeoutMicros >= 0");
+    }
+  }
+
+  /**
+   * Reads the options from a request's parameters; a bad value is a client mistake.
+   *
+   * @param model names the model in error messages
+   * @throws InferenceException INVALID_ARGUMENT for a value of the wrong type or range
+   */
+  public static RequestOptions parse(String model, Map<String, Object> parameters) {
+    if (parameters.isEmpty()) {
+      return NONE;
+    }
+    long priority = longParameter(model, parameters, PRIORITY);
+    if (priority < 0) {
+      throw InferenceException.invalid(
+          "model '%s': priority must be >= 0 (0 = default), was %d", model, priority);
+    }
+    long timeout = longParameter(model, parameters, TIMEOUT);
+    if (timeout < 0) {
+      throw InferenceException.invalid(
+          "model '%s': timeout must be >= 0 microseconds, was %d", model, timeout);
+    }
+    return new RequestOptions(priority, timeout, sloClass(model, parameters.get(SLO_CLASS)));
+  }
+
+  /** These options with the queue timeout replaced. */
+  public RequestOptions withTimeoutMicros(long micros) {
+    return new RequestOptions(priority, micros, sloClass);
+  }
+
+  private static SloClass sloClass(String model, @Nullable Object v) {
+    if (v == null) {
+      return SloClass.STANDARD;
+    }
+    if (v instanceof String s) {
+      for (SloClass c : SloClass.values()) {
+        if (c.parameterValue().equals(s.trim().toLowerCase(Locale.ROOT))) {
+          return c;
+        }
+      }
+    }
+    throw InferenceException.invalid(
+        "model '%s': parameter '%s' must be 'standard' or 'best_effort', was %s",
+        model, SLO_CLASS, v);
+  }
+
+  private static long longParameter(String model, Map<String, Object> parameters, String name) {
+    Object v = parameters.get(name);
+    if (v == null) {
+      return 0;
+    }
+    if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+      return n.longValue();
+    }
+    if (v instanceof String s) {
+      try {
+        return Long.parseLong(s.trim());
+      } catch (NumberFormatException e) {
+        // fall through to the error below
+      }
+    }
+    throw InferenceException.invalid(
+        "model '%s': parameter '%s' must be an integer, was %s", model, name, v);
+  }
+}

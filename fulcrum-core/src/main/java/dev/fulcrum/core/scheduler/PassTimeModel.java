@@ -1,0 +1,290 @@
+package dev.fulcrum.core.scheduler;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What a forward pass costs per batch size, learned online from the passes a scheduler runs.
+ *
+ * <p>Design: the estimate of a pass of n rows is {@code scale · shape(n)}. The shape is, per batch
+ * size, an exponentially weighted mean and mean absolute deviation of the measured pass times
+ * divided by the scale (weight {@value #ALPHA}); the scale is the recent ratio of measured to
+ * expected pass times over all sizes (weight {@value #SCALE_ALPHA}). A machine that slows down or
+ * speeds up as a whole (another process takes the cores, or gives them back) moves the scale within
+ * a few passes of whatever sizes run, so every size's estimate follows at once, including the sizes
+ * not run lately. A sample far above its estimate (more than {@value #OUTLIER_DEVIATIONS}
+ * deviations, say a GC pause) is clipped before it counts unless the sample before it was one too
+ * (two in a row are a change, not an outlier), so one outlier moves the estimates little. A size
+ * not measured yet is estimated from those measured, by a weighted least-squares line {@code a +
+ * b·n} (never below the largest measured size under it), or, with one size only, by proportion. The
+ * planning estimate is the mean plus {@code z} deviations, where {@code z} is the objective's
+ * percentile of a normal distribution, so that the policy plans with a high quantile of the pass
+ * time, not its mean.
+ *
+ * <p>Not thread-safe: owned by one {@link SloBatchingPolicy}, under its scheduler's lock.
+ */
+final class PassTimeModel {
+  static final double ALPHA = 0.1;
+  static final double SCALE_ALPHA = 0.15;
+  static final double OUTLIER_DEVIATIONS = 8;
+
+  /** Samples of a size before its own estimate is trusted over the fitted line. */
+  static final int TRUSTED_SAMPLES = 3;
+
+  /** Mean absolute deviation to standard deviation, for a normal distribution. */
+  private static final double MAD_TO_SD = 1.2533;
+
+  private final int maxBatchSize;
+  private final double z;
+  private final double[] mean;
+  private final double[] dev;
+  private final long[] samples;
+  private long total;
+  private double scale = 1;
+  private boolean lastWasOutlier;
+  private boolean fitted;
+  private double a;
+  private double b;
+
+  /**
+   * @param percentile the quantile to plan with, in percent (e.g. 99)
+   */
+  PassTimeModel(int maxBatchSize, double percentile) {
+    this.maxBatchSize = Math.max(1, maxBatchSize);
+    this.z = normalQuantile(percentile / 100);
+    this.mean = new double[this.maxBatchSize + 1];
+    this.dev = new double[this.maxBatchSize + 1];
+    this.samples = new long[this.maxBatchSize + 1];
+  }
+
+  /** True once there is anything to estimate from. */
+  boolean ready() {
+    return total > 0;
+  }
+
+  int maxBatchSize() {
+    return maxBatchSize;
+  }
+
+  /** Records a pass of {@code rows} rows (clamped to max-batch-size) that took {@code nanos}. */
+  void record(int rows, long nanos) {
+    int n = clamp(rows);
+    double x = Math.max(0, nanos);
+    if (samples[n] >= TRUSTED_SAMPLES) {
+      double limit =
+          scale * (mean[n] + OUTLIER_DEVIATIONS * Math.max(dev[n] * MAD_TO_SD, mean[n] * 0.05));
+      boolean outlier = x > limit;
+      if (outlier && !lastWasOutlier) {
+        x = limit;
+      }
+      lastWasOutlier = outlier;
+    }
+    if (total > 0) {
+      double expected = scale * shape(n);
+      if (expected > 0) {
+        double ratio = Math.max(0.05, Math.min(x / expected, 20));
+        scale *= 1 + SCALE_ALPHA * (ratio - 1);
+      }
+    }
+    double y = x / scale;
+    if (samples[n] == 0) {
+      mean[n] = y;
+      dev[n] = y / 4;
+    } else {
+      double err = y - mean[n];
+      mean[n] += ALPHA * err;
+      dev[n] += ALPHA * (Math.abs(err) - dev[n]);
+    }
+    samples[n]++;
+    total++;
+    fitted = false;
+  }
+
+  /** The expected pass time of {@code rows} rows, in nanoseconds (0 before any sample). */
+  double mean(int rows) {
+    return scale * shape(rows);
+  }
+
+  /** The recent ratio of pass times to the per-size shape (1 when nothing changed). */
+  double scale() {
+    return scale;
+  }
+
+  private double shape(int rows) {
+    int n = clamp(rows);
+    if (samples[n] >= TRUSTED_SAMPLES) {
+      return mean[n];
+    }
+    double line = line(n);
+    return samples[n] == 0 ? line : (mean[n] * samples[n] + line) / (samples[n] + 1);
+  }
+
+  /** The standard deviation of the pass time of {@code rows} rows, in nanoseconds. */
+  double deviation(int rows) {
+    int n = clamp(rows);
+    if (samples[n] >= TRUSTED_SAMPLES) {
+      return scale * dev[n] * MAD_TO_SD;
+    }
+    // Borrow the relative spread of the nearest measured size (a quarter of the mean if none).
+    int near = nearestMeasured(n);
+    double relative = near < 0 || mean[near] <= 0 ? 0.25 : dev[near] * MAD_TO_SD / mean[near];
+    return Math.max(relative, 0.1) * mean(n);
+  }
+
+  /** The pass time to plan with: the mean plus z deviations. */
+  double quantile(int rows) {
+    return mean(rows) + z * deviation(rows);
+  }
+
+  /**
+   * The planning estimate of {@code passes} passes run one after another, the last of {@code
+   * lastRows} rows and the others of {@code fullRows}: the means add up, the deviations add in
+   * quadrature, so the estimate of many passes is relatively tighter than that of one.
+   */
+  double quantileOfSequence(int passes, int fullRows, int lastRows) {
+    if (passes <= 0) {
+      return 0;
+    }
+    double m = (passes - 1) * mean(fullRows) + mean(lastRows);
+    double sdFull = deviation(fullRows);
+    double sdLast = deviation(lastRows);
+    double var = (passes - 1) * sdFull * sdFull + sdLast * sdLast;
+    return m + z * Math.sqrt(var);
+  }
+
+  double z() {
+    return z;
+  }
+
+  long samples(int rows) {
+    return samples[clamp(rows)];
+  }
+
+  /** The table of every batch size, measured or fitted. */
+  List<PolicyState.PassTime> table() {
+    List<PolicyState.PassTime> out = new ArrayList<>(maxBatchSize);
+    for (int n = 1; n <= maxBatchSize; n++) {
+      out.add(
+          new PolicyState.PassTime(n, Math.round(mean(n)), Math.round(quantile(n)), samples[n]));
+    }
+    return out;
+  }
+
+  private int clamp(int rows) {
+    return Math.max(1, Math.min(maxBatchSize, rows));
+  }
+
+  private int nearestMeasured(int n) {
+    for (int d = 0; d <= maxBatchSize; d++) {
+      if (n - d >= 1 && samples[n - d] > 0) {
+        return n - d;
+      }
+      if (n + d <= maxBatchSize && samples[n + d] > 0) {
+        return n + d;
+      }
+    }
+    return -1;
+  }
+
+  /** The fitted line at {@code n}, kept at or above the largest measured size's mean under n. */
+  private double line(int n) {
+    fit();
+    double est = a + b * n;
+    double floor = 0;
+    for (int k = n - 1; k >= 1; k--) {
+      if (samples[k] > 0) {
+        floor = mean[k];
+        break;
+      }
+    }
+    return Math.max(est, floor);
+  }
+
+  /** Weighted least squares over the measured sizes (weight: samples, capped). */
+  private void fit() {
+    if (fitted) {
+      return;
+    }
+    double sw = 0;
+    double sx = 0;
+    double sy = 0;
+    double sxx = 0;
+    double sxy = 0;
+    int sizes = 0;
+    for (int n = 1; n <= maxBatchSize; n++) {
+      if (samples[n] == 0) {
+        continue;
+      }
+      double w = Math.min(samples[n], 50);
+      sw += w;
+      sx += w * n;
+      sy += w * mean[n];
+      sxx += w * n * n;
+      sxy += w * n * mean[n];
+      sizes++;
+    }
+    if (sizes == 0) {
+      a = 0;
+      b = 0;
+    } else if (sizes == 1) {
+      // One size: assume the cost grows in proportion (pessimistic above it; floored below).
+      double n = sx / sw;
+      a = 0;
+      b = (sy / sw) / n;
+    } else {
+      double denom = sw * sxx - sx * sx;
+      b = denom == 0 ? 0 : (sw * sxy - sx * sy) / denom;
+      b = Math.max(0, b);
+      a = (sy - b * sx) / sw;
+      if (a < 0) {
+        // A line through the origin instead: a pass never costs less than nothing.
+        a = 0;
+        b = sxy / sxx;
+      }
+    }
+    fitted = true;
+  }
+
+  /**
+   * The standard normal quantile of {@code p} (0.5 <= p < 1), by Acklam's rational approximation
+   * (relative error below 1.2e-9).
+   */
+  static double normalQuantile(double p) {
+    if (p <= 0.5) {
+      return 0;
+    }
+    double q;
+    double r;
+    if (p < 0.97575) {
+      q = p - 0.5;
+      r = q * q;
+      return (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r - 2.759285104469687e+02)
+                                  * r
+                              + 1.383577518672690e+02)
+                          * r
+                      - 3.066479806614716e+01)
+                  * r
+              + 2.506628277459239e+00)
+          * q
+          / (((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r - 1.556989798598866e+02)
+                                  * r
+                              + 6.680131188771972e+01)
+                          * r
+                      - 1.328068155288572e+01)
+                  * r
+              + 1);
+    }
+    q = Math.sqrt(-2 * Math.log(1 - p));
+    return -(((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q - 2.400758277161838e+00)
+                                * q
+                            - 2.549732539343734e+00)
+                        * q
+                    + 4.374664141464968e+00)
+                * q
+            + 2.938163982698783e+00)
+        / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q + 2.445134137142996e+00) * q
+                    + 3.754408661907416e+00)
+                * q
+            + 1);
+  }
+}

@@ -1,0 +1,248 @@
+package dev.fulcrum.core.scheduler;
+
+import dev.fulcrum.core.config.SloConfig;
+import dev.fulcrum.core.inference.RequestOptions.SloClass;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.function.IntSupplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The batching policy of a model with a latency objective ({@code slo:} in config.yaml): it chooses
+ * batch size and queue delay so that the oldest request still meets its deadline (admission +
+ * {@code latency-ms}) while throughput is as high as that allows, and refuses early what cannot
+ * make it.
+ *
+ * <p>Design (after Clockwork and Nexus, on one machine): the pass time of each batch size is
+ * learned online from the passes this scheduler runs ({@link PassTimeModel}: its {@code percentile}
+ * quantile, not its mean, is what the plans use). Let D be the head's deadline less a margin. For
+ * the head of the queue:
+ *
+ * <ul>
+ *   <li>if even a pass of the head alone cannot end by D, the head is dropped (429, SLO) rather
+ *       than run late;
+ *   <li>the batch takes as many joinable rows as still end by D (never more than max-batch-size);
+ *   <li>it waits for one more request only while {@code now + wait + pass(n+1) <= D}, the next
+ *       arrival is expected within that wait (from the arrival rate it measures), and the instances
+ *       could not keep up with that rate at the present batch size (at low load it never waits, so
+ *       latency stays one pass).
+ * </ul>
+ *
+ * At admission, a request is refused (429 / RESOURCE_EXHAUSTED, reason SLO) when the work ahead of
+ * it — the passes running now, then the queued rows in full batches spread over the instances, then
+ * its own pass — cannot end by its deadline: the means add up, the deviations in quadrature. A
+ * request of class {@code best_effort} is never refused or dropped for the objective. Before the
+ * first pass is measured, it batches greedily (take what is queued) and refuses nothing.
+ *
+ * <p>Not thread-safe: guarded by its scheduler's lock.
+ */
+final class SloBatchingPolicy implements BatchingPolicy {
+  /** Weight of one inter-arrival gap in the arrival-rate average. */
+  private static final double RATE_ALPHA = 0.05;
+
+  private final String model;
+  private final SloConfig slo;
+  private final int maxBatchSize;
+  private final int instances;
+  private final long marginNanos;
+  private final PassTimeModel passes;
+
+  /** Per instance: when its running pass is expected to end (0: idle). */
+  private final long[] busyUntil;
+
+  /**
+   * The request admitted as a probe: it arrived to an empty queue and an idle instance, so it is
+   * admitted and run whatever the estimates say, so that estimates made on a slow spell are
+   * measured again (otherwise everything would be refused and nothing measured any more).
+   */
+  private @Nullable PendingRequest probe;
+
+  private long lastArrival = Long.MIN_VALUE;
+  private double gapNanos;
+  private double recentRows;
+  private long lastWaitNanos;
+
+  /**
+   * @param model names the model in refusals
+   * @param slo the objective (latency > 0)
+   * @param maxBatchSize the largest batch, at least 1 (1 for a model that does not batch)
+   * @param instances the workers, each running one pass at a time
+   */
+  SloBatchingPolicy(String model, SloConfig slo, int maxBatchSize, int instances) {
+    if (!slo.hasObjective()) {
+      throw new IllegalArgumentException("the SLO policy needs a latency objective");
+    }
+    this.model = model;
+    this.slo = slo;
+    this.maxBatchSize = Math.max(1, maxBatchSize);
+    this.instances = Math.max(1, instances);
+    // What the pass-time estimate does not see: joins, splits, completion, the transport's write.
+    this.marginNanos = Math.max(50_000, slo.latencyNanos() / 20);
+    this.passes = new PassTimeModel(this.maxBatchSize, slo.percentile());
+    this.busyUntil = new long[this.instances];
+  }
+
+  PassTimeModel passTimes() {
+    return passes;
+  }
+
+  private long deadline(PendingRequest p) {
+    if (p.request.options().sloClass() == SloClass.BEST_EFFORT) {
+      return Long.MAX_VALUE;
+    }
+    return p.arrivalNanos + slo.latencyNanos() - marginNanos;
+  }
+
+  @Override
+  public Decision decide(PendingRequest head, boolean joins, IntSupplier joinable, long now) {
+    if (!passes.ready()) {
+      lastWaitNanos = 0;
+      return new Take(maxBatchSize);
+    }
+    long deadline = deadline(head);
+    int available = Math.min(maxBatchSize, joinable.getAsInt());
+    int rows = available;
+    if (deadline != Long.MAX_VALUE) {
+      long left = deadline - now;
+      if (passes.quantile(head.rows) > left && head != probe) {
+        return new Shed(
+            String.format(
+                Locale.ROOT,
+                "model '%s': dropped from the queue: it can no longer meet its latency objective"
+                    + " (SLO %s ms at p%s); retry later",
+                model,
+                ms(slo.latencyNanos()),
+                percentile()));
+      }
+      while (rows > head.rows && passes.quantile(rows) > left) {
+        rows--;
+      }
+      if (rows < available) {
+        lastWaitNanos = 0;
+        return new Take(rows);
+      }
+    }
+    long holdUntil = deadline != Long.MAX_VALUE ? deadline : head.arrivalNanos + slo.latencyNanos();
+    long wait = joins ? waitForMore(rows, holdUntil, now) : 0;
+    if (wait > 0) {
+      lastWaitNanos = wait;
+      return new Wait(wait);
+    }
+    lastWaitNanos = 0;
+    return new Take(rows);
+  }
+
+  /**
+   * How long to hold a batch of {@code rows} for one more request, or 0 to run it now: only when
+   * running now at this size could not keep up with the arrival rate, only until a little after the
+   * next arrival is due (twice the mean gap after the last one: a stream that stopped is not waited
+   * for), and only while a batch one larger would still end by {@code holdUntil}.
+   */
+  private long waitForMore(int rows, long holdUntil, long now) {
+    if (rows >= maxBatchSize || gapNanos <= 0 || lastArrival == Long.MIN_VALUE) {
+      return 0;
+    }
+    double perInstanceRate = 1e9 / gapNanos / instances; // arrivals per second per instance
+    double keepUp = rows * 1e9 / Math.max(1, passes.mean(rows)); // rows per second at this size
+    if (keepUp >= perInstanceRate) {
+      return 0;
+    }
+    long wait = lastArrival + 2 * (long) gapNanos - now;
+    if (wait <= 0) {
+      return 0;
+    }
+    double slack = holdUntil - now - passes.quantile(rows + 1);
+    return wait <= slack ? wait : 0;
+  }
+
+  @Override
+  public @Nullable String refusal(PendingRequest p, int queuedRows, long now) {
+    if (!passes.ready() || deadline(p) == Long.MAX_VALUE) {
+      return null;
+    }
+    long free = Long.MAX_VALUE;
+    boolean idle = false;
+    for (long b : busyUntil) {
+      free = Math.min(free, Math.max(now, b));
+      idle |= b == 0;
+    }
+    if (queuedRows == 0 && idle) {
+      probe = p;
+      return null;
+    }
+    int rowsThrough = queuedRows + p.rows;
+    int batches = (rowsThrough + maxBatchSize - 1) / maxBatchSize;
+    int rounds = (batches + instances - 1) / instances;
+    int lastRows = Math.min(rowsThrough, maxBatchSize);
+    double finish = free + passes.quantileOfSequence(rounds, maxBatchSize, lastRows);
+    if (finish <= deadline(p)) {
+      return null;
+    }
+    return String.format(
+        Locale.ROOT,
+        "model '%s' cannot answer within its latency objective now (SLO %s ms at p%s: %d rows"
+            + " queued ahead, about %s ms to finish); retry later",
+        model,
+        ms(slo.latencyNanos()),
+        percentile(),
+        queuedRows,
+        ms((long) (finish - now)));
+  }
+
+  @Override
+  public void admitted(PendingRequest p, long now) {
+    if (lastArrival != Long.MIN_VALUE) {
+      double gap = Math.max(0, now - lastArrival);
+      gapNanos = gapNanos <= 0 ? gap : gapNanos + RATE_ALPHA * (gap - gapNanos);
+    }
+    lastArrival = now;
+  }
+
+  @Override
+  public void started(int instance, int rows, long now) {
+    if (instance >= 0 && instance < instances) {
+      busyUntil[instance] = now + (long) passes.mean(rows);
+    }
+    recentRows = recentRows == 0 ? rows : 0.9 * recentRows + 0.1 * rows;
+  }
+
+  @Override
+  public void finished(int instance, int rows, long computeNanos, long now) {
+    if (instance >= 0 && instance < instances) {
+      busyUntil[instance] = 0;
+    }
+    if (computeNanos >= 0) {
+      passes.record(rows, computeNanos);
+    }
+  }
+
+  @Override
+  public PolicyState state(long now) {
+    double rate = 0;
+    if (gapNanos > 0 && lastArrival != Long.MIN_VALUE) {
+      // An idle stream decays: the time since the last arrival counts as a gap in progress.
+      double gap = Math.max(gapNanos, now - lastArrival);
+      rate = 1e9 / gap;
+    }
+    return new PolicyState(
+        "slo",
+        recentRows,
+        lastWaitNanos,
+        rate,
+        passes.ready() ? passes.table() : java.util.List.of());
+  }
+
+  private static String ms(long nanos) {
+    return String.format(Locale.ROOT, "%.3g", nanos / 1e6);
+  }
+
+  private String percentile() {
+    double p = slo.percentile();
+    return p == Math.rint(p) ? Long.toString((long) p) : Double.toString(p);
+  }
+
+  @Override
+  public String toString() {
+    return "SloBatchingPolicy" + Arrays.toString(busyUntil);
+  }
+}

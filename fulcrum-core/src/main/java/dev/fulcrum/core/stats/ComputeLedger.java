@@ -1,0 +1,55 @@
+package dev.fulcrum.core.stats;
+
+/**
+ * The machine's compute time, all models together, per second of the scheduler's clock: the
+ * denominator of each model's share of the machine when cost per million predictions is computed.
+ * One per server (the model manager's), shared by every {@link SloAccounting}. Thread-safe (one
+ * monitor, held for an array update).
+ */
+public final class ComputeLedger {
+  /** Seconds kept: the longest window, plus the second in progress. */
+  static final int SECONDS = SloAccounting.LONGEST_WINDOW_SECONDS + 2;
+
+  private final long originNanos;
+  private final long[] second = new long[SECONDS];
+  private final long[] busyNanos = new long[SECONDS];
+
+  /**
+   * @param originNanos the scheduler clock's time when the server started; seconds count from it
+   */
+  public ComputeLedger(long originNanos) {
+    this.originNanos = originNanos;
+    java.util.Arrays.fill(second, -1);
+  }
+
+  long originNanos() {
+    return originNanos;
+  }
+
+  /** The second (since the origin) that {@code nanos} falls in. */
+  long secondOf(long nanos) {
+    return Math.max(0, (nanos - originNanos) / 1_000_000_000L);
+  }
+
+  synchronized void add(long atNanos, long nanos) {
+    long s = secondOf(atNanos);
+    int i = (int) (s % SECONDS);
+    if (second[i] != s) {
+      second[i] = s;
+      busyNanos[i] = 0;
+    }
+    busyNanos[i] += nanos;
+  }
+
+  /** Compute time of seconds {@code from..to} (inclusive) that are still kept. */
+  synchronized long busy(long from, long to) {
+    long sum = 0;
+    for (long s = Math.max(from, to - SECONDS + 1); s <= to; s++) {
+      int i = (int) (s % SECONDS);
+      if (second[i] == s) {
+        sum += busyNanos[i];
+      }
+    }
+    return sum;
+  }
+}

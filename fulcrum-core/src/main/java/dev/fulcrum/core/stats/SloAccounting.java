@@ -1,0 +1,316 @@
+package dev.fulcrum.core.stats;
+
+import dev.fulcrum.core.config.SloConfig;
+import dev.fulcrum.core.scheduler.PolicyState;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.Ticker;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Live accounting of one model version against its latency objective and price: SLO attainment,
+ * latency percentiles, throughput, utilization and cost per million predictions, over rolling
+ * windows of 10, 60 and 300 seconds and since the version started. The dashboard, the {@code /slo}
+ * endpoint and the Prometheus metrics all read {@link #snapshot(PolicyState)}.
+ *
+ * <p>Design: one bucket per second of the scheduler's clock, in a ring of {@value
+ * #LONGEST_WINDOW_SECONDS} + 2 seconds, each with its counts, its compute time and a log-bucketed
+ * histogram of the latencies of the requests answered in it; a window merges its buckets at read
+ * time: the W whole seconds before the second in progress and that second (W to W + 1 seconds of
+ * wall time, which its figures are computed over). A request counts in the second it left the
+ * scheduler. Attainment is requests answered successfully within the objective (admission to
+ * completion, as the scheduler measures it) over all that ended: rejections (queue full or SLO) and
+ * timeouts count as misses, cancellations do not count. Utilization is compute time (the batches'
+ * join, pass and split) over wall time times instances. Cost per million predictions is the price
+ * per second times the window's wall time times this model's share of the machine's compute time in
+ * the window (its compute time over all models', from the shared {@link ComputeLedger}), per
+ * prediction (batch row) answered, times 10^6: idle time is paid for too, by the models that ran.
+ *
+ * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
+ * ring, held only to update a bucket or copy a window.
+ */
+public final class SloAccounting implements SchedulerObserver {
+  /** The rolling windows, in seconds. */
+  public static final List<Integer> WINDOWS_SECONDS = List.of(10, 60, 300);
+
+  static final int LONGEST_WINDOW_SECONDS = 300;
+  private static final int SECONDS = ComputeLedger.SECONDS;
+
+  /** Latency histogram: bucket i holds latencies up to 10 µs · GROWTH^i. */
+  private static final double GROWTH = 1.1;
+
+  private static final double FIRST_BOUND_NANOS = 10_000;
+  private static final int LATENCY_BUCKETS = 180; // up to about 10 µs · 1.1^179 ≈ 260 s
+
+  /**
+   * The accounting over one window.
+   *
+   * @param window {@code 10s}, {@code 60s}, {@code 300s} or {@code start}
+   * @param seconds the wall time it covers (less than its length while the version is younger)
+   * @param requests requests that ended (answered, failed, timed out or refused)
+   * @param withinSlo requests answered within the objective (all successes without an objective)
+   * @param rejected requests refused without running (queue full or SLO)
+   * @param sloRejected of those, refused or dropped for the objective
+   * @param timedOut requests whose queue timeout passed
+   * @param attainment withinSlo / requests (NaN without requests or without an objective)
+   * @param p50Ms latency percentiles of the requests answered successfully (NaN without any)
+   * @param predictions rows answered successfully
+   * @param throughput predictions per second
+   * @param utilization compute time over wall time times instances
+   * @param costPerMillionUsd USD per million predictions (NaN when unpriced or without any)
+   */
+  public record Window(
+      String window,
+      double seconds,
+      long requests,
+      long withinSlo,
+      long rejected,
+      long sloRejected,
+      long timedOut,
+      double attainment,
+      double p50Ms,
+      double p95Ms,
+      double p99Ms,
+      long predictions,
+      double throughput,
+      double utilization,
+      double costPerMillionUsd) {}
+
+  /**
+   * A copy of the accounting.
+   *
+   * @param latencyMs the objective (0: none)
+   * @param percentile its percentile
+   * @param costPerHour the price it is costed at (0: unpriced)
+   * @param instances instances of the version
+   * @param windows 10 s, 60 s, 300 s, then since start
+   * @param policy the batching policy's state now
+   */
+  public record Snapshot(
+      double latencyMs,
+      double percentile,
+      double costPerHour,
+      int instances,
+      List<Window> windows,
+      PolicyState policy) {
+
+    /** The window named {@code name} ({@code 10s}, {@code 60s}, {@code 300s}, {@code start}). */
+    public Window window(String name) {
+      return windows.stream()
+          .filter(w -> w.window().equals(name))
+          .findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("no window " + name));
+    }
+  }
+
+  /** One second's counts. */
+  private static final class Bucket {
+    long second = -1;
+    long requests;
+    long within;
+    long rejected;
+    long sloRejected;
+    long timedOut;
+    long predictions;
+    long busyNanos;
+    final int[] latency = new int[LATENCY_BUCKETS];
+
+    void reset(long s) {
+      second = s;
+      requests = 0;
+      within = 0;
+      rejected = 0;
+      sloRejected = 0;
+      timedOut = 0;
+      predictions = 0;
+      busyNanos = 0;
+      Arrays.fill(latency, 0);
+    }
+
+    void addTo(Bucket sum) {
+      sum.requests += requests;
+      sum.within += within;
+      sum.rejected += rejected;
+      sum.sloRejected += sloRejected;
+      sum.timedOut += timedOut;
+      sum.predictions += predictions;
+      sum.busyNanos += busyNanos;
+      for (int i = 0; i < LATENCY_BUCKETS; i++) {
+        sum.latency[i] += latency[i];
+      }
+    }
+  }
+
+  private final SloConfig slo;
+  private final int instances;
+  private final ComputeLedger ledger;
+  private final Ticker ticker;
+  private final long startNanos;
+  private final Bucket[] ring = new Bucket[SECONDS];
+  private final Bucket total = new Bucket();
+
+  /**
+   * @param slo the objective and price
+   * @param instances the version's instances, for utilization
+   * @param ledger the machine's compute time, shared by every model
+   * @param ticker the schedulers' clock (the events' {@code atNanos} are on it)
+   */
+  public SloAccounting(SloConfig slo, int instances, ComputeLedger ledger, Ticker ticker) {
+    this.slo = slo;
+    this.instances = Math.max(1, instances);
+    this.ledger = ledger;
+    this.ticker = ticker;
+    this.startNanos = ticker.nanoTime();
+    for (int i = 0; i < SECONDS; i++) {
+      ring[i] = new Bucket();
+    }
+  }
+
+  private Bucket bucket(long atNanos) {
+    long s = ledger.secondOf(atNanos);
+    Bucket b = ring[(int) (s % SECONDS)];
+    if (b.second != s) {
+      b.reset(s);
+    }
+    return b;
+  }
+
+  @Override
+  public synchronized void rejected(Rejected e) {
+    for (Bucket b : new Bucket[] {bucket(e.atNanos()), total}) {
+      b.requests++;
+      b.rejected++;
+      if (e.reason() == RejectReason.SLO) {
+        b.sloRejected++;
+      }
+    }
+  }
+
+  @Override
+  public void requestDone(RequestDone e) {
+    if (e.outcome() == Outcome.CANCELLED) {
+      return;
+    }
+    boolean success = e.outcome() == Outcome.SUCCESS;
+    boolean within = success && (!slo.hasObjective() || e.totalNanos() <= slo.latencyNanos());
+    int latencyBucket = success ? latencyBucket(e.totalNanos()) : -1;
+    synchronized (this) {
+      for (Bucket b : new Bucket[] {bucket(e.atNanos()), total}) {
+        b.requests++;
+        if (within) {
+          b.within++;
+        }
+        if (e.outcome() == Outcome.TIMED_OUT) {
+          b.timedOut++;
+        }
+        if (success) {
+          b.predictions += e.rows();
+          b.latency[latencyBucket]++;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void batchDone(BatchDone e) {
+    long busy = e.computeNanos();
+    ledger.add(e.atNanos(), busy);
+    synchronized (this) {
+      bucket(e.atNanos()).busyNanos += busy;
+      total.busyNanos += busy;
+    }
+  }
+
+  /**
+   * The accounting now.
+   *
+   * @param policy the batching policy's state now (its scheduler's {@code policyState()})
+   */
+  public Snapshot snapshot(PolicyState policy) {
+    long now = ticker.nanoTime();
+    long current = ledger.secondOf(now);
+    List<Window> windows = new ArrayList<>(WINDOWS_SECONDS.size() + 1);
+    synchronized (this) {
+      for (int w : WINDOWS_SECONDS) {
+        // The whole seconds w back, and the second in progress: w to w + 1 seconds.
+        long first = Math.max(0, current - w);
+        Bucket sum = new Bucket();
+        for (long s = first; s <= current; s++) {
+          Bucket b = ring[(int) (s % SECONDS)];
+          if (b.second == s) {
+            b.addTo(sum);
+          }
+        }
+        long from = Math.max(startNanos, ledger.originNanos() + first * 1_000_000_000L);
+        windows.add(window(w + "s", sum, now - from, ledger.busy(first, current)));
+      }
+      Bucket all = new Bucket();
+      total.addTo(all);
+      windows.add(window("start", all, now - startNanos, ledger.busy(0, current)));
+    }
+    return new Snapshot(
+        slo.latencyNanos() / 1e6,
+        slo.percentile(),
+        slo.costPerHour(),
+        instances,
+        List.copyOf(windows),
+        policy);
+  }
+
+  private Window window(String name, Bucket b, long wallNanos, long machineBusyNanos) {
+    double seconds = Math.max(1e-9, wallNanos / 1e9);
+    double attainment =
+        b.requests == 0 || !slo.hasObjective() ? Double.NaN : (double) b.within / b.requests;
+    double cost = Double.NaN;
+    if (slo.priced() && b.predictions > 0) {
+      double share =
+          machineBusyNanos <= 0 ? 1 : Math.min(1, (double) b.busyNanos / machineBusyNanos);
+      cost = slo.costPerHour() / 3600 * seconds * share / b.predictions * 1e6;
+    }
+    return new Window(
+        name,
+        seconds,
+        b.requests,
+        b.within,
+        b.rejected,
+        b.sloRejected,
+        b.timedOut,
+        attainment,
+        percentileMs(b.latency, 0.50),
+        percentileMs(b.latency, 0.95),
+        percentileMs(b.latency, 0.99),
+        b.predictions,
+        b.predictions / seconds,
+        Math.min(1, b.busyNanos / (seconds * 1e9 * instances)),
+        cost);
+  }
+
+  static int latencyBucket(long nanos) {
+    if (nanos <= FIRST_BOUND_NANOS) {
+      return 0;
+    }
+    int i = (int) Math.ceil(Math.log(nanos / FIRST_BOUND_NANOS) / Math.log(GROWTH));
+    return Math.min(LATENCY_BUCKETS - 1, i);
+  }
+
+  /** The upper bound of the bucket holding quantile {@code q}, in ms (within 10 % above). */
+  private static double percentileMs(int[] histogram, double q) {
+    long count = 0;
+    for (int c : histogram) {
+      count += c;
+    }
+    if (count == 0) {
+      return Double.NaN;
+    }
+    long rank = (long) Math.ceil(q * count);
+    long seen = 0;
+    for (int i = 0; i < histogram.length; i++) {
+      seen += histogram[i];
+      if (seen >= rank) {
+        return FIRST_BOUND_NANOS * Math.pow(GROWTH, i) / 1e6;
+      }
+    }
+    return Double.NaN;
+  }
+}

@@ -1,0 +1,53 @@
+package dev.fulcrum.core.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.RequestOptions.SloClass;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class RequestOptionsTest {
+
+  @Test
+  void noParametersAreNoOptions() {
+    assertThat(RequestOptions.parse("m", Map.of())).isEqualTo(RequestOptions.NONE);
+  }
+
+  @Test
+  void integersMayComeAsNumbersOrStrings() {
+    RequestOptions o =
+        RequestOptions.parse(
+            "m", Map.of("priority", 2L, "timeout", " 1500 ", "slo_class", "best_effort"));
+    assertThat(o).isEqualTo(new RequestOptions(2, 1500, SloClass.BEST_EFFORT));
+    assertThat(RequestOptions.parse("m", Map.of("timeout", 7.0)).timeoutMicros()).isEqualTo(7);
+  }
+
+  @Test
+  void badValuesAreClientMistakesNamingTheModelAndParameter() {
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("priority", "high")))
+        .isInstanceOf(InferenceException.class)
+        .satisfies(
+            e -> assertThat(((InferenceException) e).code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+        .hasMessageContaining("model 'm'")
+        .hasMessageContaining("'priority' must be an integer");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("timeout", -1L)))
+        .hasMessageContaining("timeout must be >= 0 microseconds, was -1");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("timeout", 1.5)))
+        .hasMessageContaining("'timeout' must be an integer");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("slo_class", "gold")))
+        .hasMessageContaining("'slo_class' must be 'standard' or 'best_effort'");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("slo_class", true)))
+        .hasMessageContaining("slo_class");
+  }
+
+  @Test
+  void theRequestParsesItsOptionsOnceWhenBuilt() {
+    InferenceRequest r =
+        new InferenceRequest("m", "", "", Map.of("priority", 1L), List.of(), List.of());
+    assertThat(r.options().priority()).isEqualTo(1);
+  }
+}

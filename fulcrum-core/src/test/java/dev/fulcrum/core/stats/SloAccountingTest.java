@@ -1,0 +1,92 @@
+package dev.fulcrum.core.stats;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.fulcrum.core.config.SloConfig;
+import dev.fulcrum.core.scheduler.PolicyState;
+import dev.fulcrum.core.scheduler.SchedulerObserver.BatchDone;
+import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RejectReason;
+import dev.fulcrum.core.scheduler.SchedulerObserver.Rejected;
+import dev.fulcrum.core.scheduler.SchedulerObserver.RequestDone;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The accounting with a hand-moved clock: every figure is exact. */
+class SloAccountingTest {
+  private static final long MS = 1_000_000;
+  private static final long S = 1_000 * MS;
+  private static final PolicyState POLICY = new PolicyState("slo", 4, 0, 0, List.of());
+
+  private final AtomicLong now = new AtomicLong(0);
+  private final ComputeLedger ledger = new ComputeLedger(0);
+
+  private static RequestDone success(long latency, long at) {
+    return new RequestDone(Outcome.SUCCESS, 1, 4, latency / 2, 0, latency / 2, 0, latency, at);
+  }
+
+  @Test
+  void attainmentCountsRejectionsAndTimeoutsAsMisses() {
+    SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    for (int i = 0; i < 96; i++) {
+      a.requestDone(success(2 * MS, 4 * S));
+    }
+    a.requestDone(success(12 * MS, 4 * S)); // late
+    a.rejected(new Rejected(RejectReason.SLO, 1, 0, 4 * S));
+    a.rejected(new Rejected(RejectReason.QUEUE_FULL, 1, 0, 4 * S));
+    a.requestDone(new RequestDone(Outcome.TIMED_OUT, 1, 0, 9, 0, 0, 0, 9, 4 * S));
+    a.requestDone(new RequestDone(Outcome.CANCELLED, 1, 0, 9, 0, 0, 0, 9, 4 * S)); // not counted
+
+    SloAccounting.Snapshot s = a.snapshot(POLICY);
+    SloAccounting.Window w = s.window("10s");
+    assertThat(w.requests()).isEqualTo(100);
+    assertThat(w.withinSlo()).isEqualTo(96);
+    assertThat(w.attainment()).isEqualTo(0.96);
+    assertThat(w.rejected()).isEqualTo(2);
+    assertThat(w.sloRejected()).isEqualTo(1);
+    assertThat(w.timedOut()).isEqualTo(1);
+    assertThat(w.p50Ms()).isCloseTo(2, within(0.2));
+    assertThat(w.p99Ms()).isCloseTo(12, within(1.2));
+    assertThat(s.window("start").requests()).isEqualTo(100);
+    assertThat(s.policy()).isEqualTo(POLICY);
+
+    // Ten seconds later the 10 s window has forgotten them; the longer ones have not.
+    now.set(15 * S);
+    s = a.snapshot(POLICY);
+    assertThat(s.window("10s").requests()).isZero();
+    assertThat(s.window("10s").attainment()).isNaN();
+    assertThat(s.window("60s").requests()).isEqualTo(100);
+    assertThat(s.window("start").attainment()).isEqualTo(0.96);
+  }
+
+  @Test
+  void costIsThePriceOfTheWindowTimesTheModelsShareOverItsPredictions() {
+    // $3.60 an hour is $0.001 a second. Two models: A computes 300 ms, B 100 ms in the last 10 s.
+    SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 3.6), 2, ledger, now::get);
+    SloAccounting b = new SloAccounting(new SloConfig(0, 99, 3.6), 1, ledger, now::get);
+    now.set(20 * S);
+    for (int i = 0; i < 1000; i++) {
+      a.requestDone(success(MS, 15 * S));
+    }
+    for (int i = 0; i < 3; i++) {
+      a.batchDone(new BatchDone(8, 8, 0, 100 * MS, 0, 15 * S));
+    }
+    b.batchDone(new BatchDone(8, 8, 0, 100 * MS, 0, 16 * S));
+
+    SloAccounting.Window w = a.snapshot(POLICY).window("10s");
+    assertThat(w.seconds()).isEqualTo(10);
+    assertThat(w.throughput()).isEqualTo(100);
+    // 10 s × $0.001 × 3/4 share / 1000 predictions × 1e6 = $7.50 per million.
+    assertThat(w.costPerMillionUsd()).isCloseTo(7.5, within(1e-9));
+    // 300 ms busy over 10 s of 2 instances.
+    assertThat(w.utilization()).isCloseTo(0.015, within(1e-9));
+    // Without an objective there is no attainment; without a price, no cost.
+    assertThat(b.snapshot(POLICY).window("10s").attainment()).isNaN();
+    SloAccounting unpriced = new SloAccounting(SloConfig.NONE, 1, ledger, now::get);
+    unpriced.requestDone(success(MS, 19 * S));
+    assertThat(unpriced.snapshot(POLICY).window("10s").costPerMillionUsd()).isNaN();
+  }
+}

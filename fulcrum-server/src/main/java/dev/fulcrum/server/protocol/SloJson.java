@@ -1,0 +1,80 @@
+package dev.fulcrum.server.protocol;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.PolicyState;
+import dev.fulcrum.core.stats.SloAccounting;
+
+/**
+ * The {@code GET v2/models/<m>[/versions/<v>]/slo} document: a model version's live SLO attainment,
+ * latency, throughput, utilization and cost per window, and its batching policy's state with the
+ * pass times it learned. A number that is not defined (no requests in a window, no objective, no
+ * price) is {@code null}. Stateless.
+ */
+public final class SloJson {
+  private SloJson() {}
+
+  private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+  public static ObjectNode slo(ModelVersion mv) {
+    SloAccounting.Snapshot s = mv.sloSnapshot();
+    ObjectNode root = F.objectNode();
+    root.put("name", mv.name());
+    root.put("version", mv.versionString());
+    if (s.latencyMs() > 0) {
+      root.putObject("objective")
+          .put("latency_ms", s.latencyMs())
+          .put("percentile", s.percentile());
+    } else {
+      root.putNull("objective");
+    }
+    number(root, "cost_per_hour_usd", s.costPerHour() > 0 ? s.costPerHour() : Double.NaN);
+    root.put("instances", s.instances());
+    ArrayNode windows = root.putArray("windows");
+    for (SloAccounting.Window w : s.windows()) {
+      ObjectNode o = windows.addObject();
+      o.put("window", w.window());
+      o.put("seconds", w.seconds());
+      o.put("requests", w.requests());
+      o.put("within_slo", w.withinSlo());
+      o.put("rejected", w.rejected());
+      o.put("slo_rejected", w.sloRejected());
+      o.put("timed_out", w.timedOut());
+      number(o, "attainment", w.attainment());
+      ObjectNode latency = o.putObject("latency_ms");
+      number(latency, "p50", w.p50Ms());
+      number(latency, "p95", w.p95Ms());
+      number(latency, "p99", w.p99Ms());
+      o.put("predictions", w.predictions());
+      o.put("throughput_per_s", w.throughput());
+      o.put("utilization", w.utilization());
+      number(o, "cost_per_million_usd", w.costPerMillionUsd());
+    }
+    PolicyState p = s.policy();
+    ObjectNode policy = root.putObject("policy");
+    policy.put("name", p.policy());
+    policy.put("batch_size", p.batchSize());
+    policy.put("queue_delay_us", p.queueDelayNanos() / 1e3);
+    policy.put("arrivals_per_s", p.arrivalsPerSecond());
+    ArrayNode table = policy.putArray("pass_times");
+    for (PolicyState.PassTime t : p.passTimes()) {
+      table
+          .addObject()
+          .put("batch_size", t.batchSize())
+          .put("mean_us", t.meanNanos() / 1e3)
+          .put("planned_us", t.quantileNanos() / 1e3)
+          .put("samples", t.samples());
+    }
+    return root;
+  }
+
+  private static void number(ObjectNode o, String field, double v) {
+    if (Double.isFinite(v)) {
+      o.put(field, v);
+    } else {
+      o.putNull(field);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A model with an SLO under concurrent load: what {@code /slo} and the metrics report agrees with
+ * what the clients counted themselves. No timing assertions: the objective (5 s) is far above what
+ * any request takes, so every answer is within it, on any machine.
+ */
+class SloEndpointTest {
+  @TempDir static Path repo;
+  private static SchedulerEnvironment environment;
+  private static ModelRepository repository;
+  private static HttpServer http;
+  private static MetricsServer metricsServer;
+  private static final HttpClient client = HttpClient.newHttpClient();
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final double PRICE = 3.6; // USD per hour: $0.001 per second
+
+  @BeforeAll
+  static void start() throws Exception {
+    Path dir = repo.resolve("slo_echo");
+    Files.createDirectories(dir.resolve("1"));
+    Files.writeString(
+        dir.resolve("config.yaml"),
+        "max-batch-size: 8\nslo:\n  latency-ms: 5000\n  percentile: 99\n");
+    Files.writeString(
+        dir.resolve("1").resolve("model.onnx"),
+        "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
+            + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
+    ServerMetrics metrics = new ServerMetrics(false);
+    environment = SchedulerEnvironment.system(metrics);
+    repository =
+        new ModelRepository(
+            List.of(repo),
+            List.of(new FakeRuntime()),
+            new ModelConfigResolver(2, 8, PRICE),
+            environment);
+    repository.loadAll();
+    metrics.bind(repository);
+    http =
+        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
+            .start();
+    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
+  }
+
+  @AfterAll
+  static void stop() {
+    http.close();
+    metricsServer.close();
+    repository.close();
+    environment.close();
+  }
+
+  private static HttpResponse<String> get(String url) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Sends requests of 2 rows; returns {answered 200, refused 429, rows answered}. */
+  private static long[] load(int requests) throws Exception {
+    String body =
+        "{\"inputs\":[{\"name\":\"IN\",\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}";
+    long[] counts = new long[3];
+    for (int i = 0; i < requests; i++) {
+      HttpResponse<String> r =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() == 200) {
+        counts[0]++;
+        counts[2] += 2;
+      } else {
+        assertThat(r.statusCode()).isEqualTo(429);
+        assertThat(r.body()).contains("SLO");
+        counts[1]++;
+      }
+    }
+    return counts;
+  }
+
+  @Test
+  void attainmentThroughputAndCostAgreeWithTheClientsCounts() throws Exception {
+    ExecutorService clients = Executors.newFixedThreadPool(6);
+    List<Future<long[]>> runs = new ArrayList<>();
+    for (int c = 0; c < 6; c++) {
+      runs.add(clients.submit(() -> load(40)));
+    }
+    long answered = 0;
+    long refused = 0;
+    long rows = 0;
+    for (Future<long[]> f : runs) {
+      long[] n = f.get();
+      answered += n[0];
+      refused += n[1];
+      rows += n[2];
+    }
+    clients.shutdown();
+    assertThat(answered + refused).isEqualTo(240);
+
+    JsonNode slo =
+        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/slo").body());
+    assertThat(slo.at("/objective/latency_ms").asDouble()).isEqualTo(5000);
+    assertThat(slo.at("/cost_per_hour_usd").asDouble()).isEqualTo(PRICE);
+    JsonNode start = slo.at("/windows/3");
+    assertThat(start.at("/window").asText()).isEqualTo("start");
+    assertThat(start.at("/requests").asLong()).isEqualTo(240);
+    assertThat(start.at("/slo_rejected").asLong()).isEqualTo(refused);
+    assertThat(start.at("/within_slo").asLong()).isEqualTo(answered);
+    assertThat(start.at("/attainment").asDouble()).isCloseTo((double) answered / 240, within(1e-9));
+    assertThat(start.at("/predictions").asLong()).isEqualTo(rows);
+    // $ per 1M recomputed from the client's count and the price: the model is the only one that
+    // computed, so its share is 1 and the whole wall time is its cost.
+    double seconds = start.at("/seconds").asDouble();
+    assertThat(start.at("/cost_per_million_usd").asDouble())
+        .isCloseTo(
+            PRICE / 3600 * seconds / rows * 1e6,
+            within(1e-6 * PRICE / 3600 * seconds / rows * 1e6));
+    assertThat(start.at("/latency_ms/p99").isNumber()).isTrue();
+    assertThat(start.at("/utilization").asDouble()).isBetween(0.0, 1.0);
+    assertThat(slo.at("/policy/name").asText()).isEqualTo("slo");
+    assertThat(slo.at("/policy/pass_times")).hasSize(8);
+
+    // The same version by number, and 404 for an unknown model.
+    assertThat(
+            get("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/versions/1/slo")
+                .statusCode())
+        .isEqualTo(200);
+    assertThat(get("http://127.0.0.1:" + http.port() + "/v2/models/nope/slo").statusCode())
+        .isEqualTo(404);
+
+    String metrics = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    assertThat(metrics)
+        .contains("fulcrum_slo_attainment_ratio{model=\"slo_echo\",version=\"1\",window=\"start\"}")
+        .contains("fulcrum_cost_per_million_predictions_usd{model=\"slo_echo\",version=\"1\"}")
+        .contains("fulcrum_model_utilization_ratio{model=\"slo_echo\",version=\"1\"}")
+        .contains("fulcrum_slo_rejections_total{model=\"slo_echo\",version=\"1\"} " + refused);
+  }
+}
