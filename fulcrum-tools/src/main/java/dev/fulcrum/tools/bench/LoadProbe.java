@@ -5,7 +5,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.HdrHistogram.Histogram;
 import org.jspecify.annotations.Nullable;
@@ -57,12 +56,13 @@ public final class LoadProbe implements AutoCloseable {
    *
    * @param base the server's REST base URL
    * @param maxConcurrency the most requests that will be outstanding (one connection each)
+   * @param shapes bench's {@code --shape NAME:D1,D2,..} values for dynamic dimensions
    */
-  public static LoadProbe rest(URI base, String model, int maxConcurrency)
+  public static LoadProbe rest(URI base, String model, int maxConcurrency, List<String> shapes)
       throws IOException, InterruptedException {
     URI b = URI.create(base.toString().endsWith("/") ? base.toString() : base + "/");
     ModelInfo info = new ServerApi(ServerApi.newClient(), b, model, "").modelInfo();
-    List<Sample> samples = InputGenerator.random(info, Map.of(), 1, 16, 42);
+    List<Sample> samples = InputGenerator.random(info, BenchCommand.parseShapes(shapes), 1, 16, 42);
     RestTransport t =
         new RestTransport(
             b, info, "", samples, true, Duration.ofSeconds(30), 1, Math.max(1, maxConcurrency));
@@ -70,11 +70,13 @@ public final class LoadProbe implements AutoCloseable {
   }
 
   /** The same over gRPC (raw tensor contents) to {@code target} ({@code host:port}). */
-  public static LoadProbe grpc(String target, String model) throws IOException {
+  public static LoadProbe grpc(String target, String model, List<String> shapes)
+      throws IOException {
     GrpcChannels channels = new GrpcChannels(target, 1, 1);
     try {
       ModelInfo info = new GrpcServerApi(channels, model, "").modelInfo();
-      List<Sample> samples = InputGenerator.random(info, Map.of(), 1, 16, 42);
+      List<Sample> samples =
+          InputGenerator.random(info, BenchCommand.parseShapes(shapes), 1, 16, 42);
       GrpcTransport t =
           new GrpcTransport(channels, info, "", samples, true, Duration.ofSeconds(30));
       return new LoadProbe(t, channels, samples.get(0).batch(), info.maxBatchSize());

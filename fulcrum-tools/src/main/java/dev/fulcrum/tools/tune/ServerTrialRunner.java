@@ -68,6 +68,10 @@ final class ServerTrialRunner implements TrialRunner {
     this.sloMs = sloMs;
   }
 
+  Timing timing() {
+    return timing;
+  }
+
   /** Uses this probe for every trial (opened once the model is loaded; closed by the caller). */
   void probe(LoadProbe p) {
     this.probe = p;

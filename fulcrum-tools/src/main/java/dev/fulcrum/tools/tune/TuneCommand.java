@@ -40,7 +40,9 @@ import picocli.CommandLine.Option;
       "",
       "Examples:",
       "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --cost-per-hour 0.20",
-      "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20"
+      "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20",
+      "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
+      "      --shape token_type_ids:16 --slo-p99-ms 100"
     })
 public final class TuneCommand implements Callable<Integer> {
 
@@ -111,6 +113,14 @@ public final class TuneCommand implements Callable<Integer> {
   String concurrency;
 
   @Option(
+      names = "--shape",
+      paramLabel = "NAME:D1,D2,..",
+      description =
+          "Size of an input's dynamic dimensions (without the batch dimension), as bench's;"
+              + " repeatable.")
+  List<String> shapes = new ArrayList<>();
+
+  @Option(
       names = "--max-batch-sizes",
       split = ",",
       paramLabel = "N,..",
@@ -153,6 +163,7 @@ public final class TuneCommand implements Callable<Integer> {
   boolean terminal = LoadProbe.interactive();
 
   private static final String LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
+  private static final String LOG_PREFIX = "org.slf4j.simpleLogger.log.";
 
   @Override
   public Integer call() throws Exception {
@@ -195,8 +206,8 @@ public final class TuneCommand implements Callable<Integer> {
       int maxLevel = levels.stream().mapToInt(Integer::intValue).max().orElse(1);
       try (LoadProbe probe =
           proto.equals("grpc")
-              ? LoadProbe.grpc(server.grpcTarget(), model)
-              : LoadProbe.rest(server.restBase(), model, maxLevel)) {
+              ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
+              : LoadProbe.rest(server.restBase(), model, maxLevel, shapes)) {
         runner.probe(probe);
         boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
         Grid grid = grid(probe.maxBatchSize(), sloPolicy);
@@ -214,6 +225,10 @@ public final class TuneCommand implements Callable<Integer> {
         if (sloP99Ms != null && !sloPolicy) {
           err.println("the server has no SLO policy (slo: in config); it is not a knob here");
         }
+        // One unmeasured pass over the levels on the model's own configuration first: the JIT
+        // compiles the client and the server before the first trial, which would otherwise be
+        // measured several times slower than the rest and mislead the search from its start.
+        probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
         Progress progress = new Progress(err, terminal, System::nanoTime);
         Search search = new Search(grid, objective, runner, progress);
         List<Trial> trials = exhaustive ? search.exhaustive() : search.quick(budget);
@@ -235,9 +250,9 @@ public final class TuneCommand implements Callable<Integer> {
    */
   private static void quietServerLogs() {
     if (System.getenv("FULCRUM_LOG_LEVEL") == null && System.getProperty(LOG_LEVEL) == null) {
-      System.setProperty(LOG_LEVEL, "warn");
-      System.setProperty(
-          "org.slf4j.simpleLogger.log.dev.fulcrum.core.repository.ModelManager", "off");
+      // Per-logger settings are read when each logger is made, so they still apply here.
+      System.setProperty(LOG_PREFIX + "dev.fulcrum", "warn");
+      System.setProperty(LOG_PREFIX + "dev.fulcrum.core.repository.ModelManager", "off");
     }
   }
 
