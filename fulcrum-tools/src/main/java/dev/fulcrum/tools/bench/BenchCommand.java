@@ -441,7 +441,7 @@ public final class BenchCommand implements Callable<Integer> {
    * Console.isTerminal() (JDK 22, called by reflection: the build targets 21) says so instead.
    */
   @SuppressWarnings("SystemConsoleNull") // JDK 21 still returns null; isTerminal() covers 22+
-  private static boolean interactive() {
+  static boolean interactive() {
     Console console = System.console();
     if (console == null) {
       return false;

@@ -1,0 +1,53 @@
+package dev.fulcrum.tools.tune;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The Pareto frontier of measured trials over throughput (higher is better), p99 latency and USD
+ * per million inferences (lower is better), and the recommendation on it; stateless.
+ *
+ * <p>With one machine price the cost is a function of throughput, so the frontier is the
+ * throughput-latency trade-off; the cost axis matters when trials are priced differently.
+ */
+final class Frontier {
+  private Frontier() {}
+
+  /** The trials no other trial dominates, in descending throughput. */
+  static List<Trial> of(List<Trial> trials) {
+    List<Trial> out = new ArrayList<>();
+    for (Trial t : trials) {
+      if (trials.stream().noneMatch(o -> dominates(o, t))) {
+        out.add(t);
+      }
+    }
+    out.sort(Comparator.comparingDouble(Trial::throughput).reversed());
+    return out;
+  }
+
+  /**
+   * Whether {@code a} is at least as good as {@code b} on every axis and better on one. A missing
+   * cost (no price given) is no axis.
+   */
+  static boolean dominates(Trial a, Trial b) {
+    double ca = a.costPerMillion() == null ? 0 : a.costPerMillion();
+    double cb = b.costPerMillion() == null ? 0 : b.costPerMillion();
+    boolean noWorse = a.throughput() >= b.throughput() && a.p99Ms() <= b.p99Ms() && ca <= cb;
+    boolean better = a.throughput() > b.throughput() || a.p99Ms() < b.p99Ms() || ca < cb;
+    return noWorse && better;
+  }
+
+  /**
+   * The recommendation: the feasible trial with the highest throughput (the lower p99 on a tie); it
+   * is always on the frontier among feasible trials. Empty when no trial meets the constraints.
+   */
+  static Optional<Trial> choose(List<Trial> trials) {
+    return trials.stream()
+        .filter(Trial::feasible)
+        .max(
+            Comparator.comparingDouble(Trial::throughput)
+                .thenComparing(Comparator.comparingDouble(Trial::p99Ms).reversed()));
+  }
+}

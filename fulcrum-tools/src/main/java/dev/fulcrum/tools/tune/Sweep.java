@@ -1,0 +1,114 @@
+package dev.fulcrum.tools.tune;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A finished sweep: every trial, the frontier and the recommendation; immutable.
+ *
+ * @param mode {@code quick} or {@code exhaustive}
+ * @param gridSize distinct configurations in the grid
+ * @param sloPolicyAvailable whether the server accepted {@code slo:} (the SLO policy was a knob)
+ * @param chosen the recommendation, null when no trial met the constraints
+ */
+record Sweep(
+    String model,
+    String mode,
+    int gridSize,
+    Objective objective,
+    boolean sloPolicyAvailable,
+    List<Trial> trials,
+    List<Trial> frontier,
+    @Nullable Trial chosen) {
+
+  Sweep {
+    trials = List.copyOf(trials);
+    frontier = List.copyOf(frontier);
+  }
+
+  static Sweep of(
+      String model,
+      String mode,
+      int gridSize,
+      Objective objective,
+      boolean sloPolicyAvailable,
+      List<Trial> trials) {
+    return new Sweep(
+        model,
+        mode,
+        gridSize,
+        objective,
+        sloPolicyAvailable,
+        trials,
+        Frontier.of(trials),
+        Frontier.choose(trials).orElse(null));
+  }
+
+  /** results.json: the constraints and every trial with its levels, numbers as JSON numbers. */
+  ObjectNode toJson(ObjectMapper mapper) {
+    ObjectNode root = mapper.createObjectNode();
+    root.put("model", model);
+    root.put("mode", mode);
+    root.put("grid_size", gridSize);
+    root.put("trials_run", trials.size());
+    ObjectNode c = root.putObject("constraints");
+    putNullable(c, "slo_p99_ms", objective.sloP99Ms());
+    putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
+    c.put("cost_per_hour_usd", objective.costPerHour());
+    root.put("slo_policy_available", sloPolicyAvailable);
+    if (chosen == null) {
+      root.putNull("chosen");
+    } else {
+      root.put("chosen", trials.indexOf(chosen));
+    }
+    ArrayNode list = root.putArray("trials");
+    for (int i = 0; i < trials.size(); i++) {
+      Trial t = trials.get(i);
+      ObjectNode n = list.addObject();
+      n.put("index", i);
+      ObjectNode k = n.putObject("config");
+      k.put("max-batch-size", t.knobs().maxBatchSize());
+      k.put("max-queue-delay-microseconds", t.knobs().maxQueueDelayMicros());
+      k.put("instance-count", t.knobs().instanceCount());
+      k.put("intra-op-threads", t.knobs().intraOpThreads());
+      k.put("slo-policy", t.knobs().sloPolicy());
+      n.put("label", t.knobs().label());
+      n.put("load", t.point().load());
+      n.put("throughput_per_second", round(t.throughput()));
+      n.put("p50_ms", round(t.p50Ms()));
+      n.put("p99_ms", round(t.p99Ms()));
+      putNullable(n, "cost_per_million_usd", t.costPerMillion());
+      n.put("feasible", t.feasible());
+      n.put("on_frontier", frontier.contains(t));
+      n.put("chosen", t.equals(chosen));
+      ArrayNode levels = n.putArray("levels");
+      for (LevelPoint l : t.levels()) {
+        levels
+            .addObject()
+            .put("load", l.load())
+            .put("throughput_per_second", round(l.throughput()))
+            .put("p50_ms", round(l.p50Ms()))
+            .put("p99_ms", round(l.p99Ms()))
+            .put("ok", l.ok())
+            .put("failed", l.failed())
+            .put("slo_attainment", round(l.attainment()));
+      }
+    }
+    return root;
+  }
+
+  private static void putNullable(ObjectNode n, String field, @Nullable Double v) {
+    if (v == null || !Double.isFinite(v)) {
+      n.putNull(field);
+    } else {
+      n.put(field, round(v));
+    }
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10_000) / 10_000.0;
+  }
+}

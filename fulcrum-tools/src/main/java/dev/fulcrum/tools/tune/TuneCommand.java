@@ -1,0 +1,360 @@
+package dev.fulcrum.tools.tune;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.tools.bench.LoadProbe;
+import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code fulcrum tune}: sweeps one model's batching, instance and thread knobs on a server it
+ * starts in this process, measures each configuration with bench's closed loop at several
+ * concurrencies, and writes the recommendation, every trial and a report. Confined to the picocli
+ * thread; the server and the load run on their own threads.
+ */
+@Command(
+    name = "tune",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Find a model's best configuration on this machine: max-batch-size, queue delay,",
+      "instance-count, intra-op threads (and the SLO batching policy where the server has it),",
+      "each measured closed loop at several concurrencies; the Pareto frontier over throughput,",
+      "p99 and $ per 1M predictions; a recommended config.yaml, results.json and report.html.",
+      ""
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --cost-per-hour 0.20",
+      "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20",
+      "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
+      "      --shape token_type_ids:16 --slo-p99-ms 100"
+    })
+public final class TuneCommand implements Callable<Integer> {
+
+  @Option(
+      names = "--model-repository",
+      paramLabel = "DIR",
+      description = "Model repository (default: the bundled demo repository).")
+  @Nullable Path modelRepository;
+
+  @Option(
+      names = {"-m", "--model"},
+      required = true,
+      description = "Model to tune.")
+  String model;
+
+  @Option(
+      names = "--protocol",
+      defaultValue = "rest",
+      description = "rest (Triton binary tensors) or grpc (default: ${DEFAULT-VALUE}).")
+  String protocol;
+
+  @Option(
+      names = "--slo-p99-ms",
+      paramLabel = "MS",
+      description =
+          "Latency SLO: a load level counts only when 99 %% of its requests were answered within"
+              + " MS (rejections count as misses). Also enables the SLO policy as a knob.")
+  @Nullable Double sloP99Ms;
+
+  @Option(
+      names = "--max-cost-per-million",
+      paramLabel = "USD",
+      description = "Most USD per million predictions (needs --cost-per-hour).")
+  @Nullable Double maxCostPerMillion;
+
+  @Option(
+      names = "--cost-per-hour",
+      defaultValue = "0",
+      paramLabel = "USD",
+      description = "What this machine costs per hour (default: ${DEFAULT-VALUE}: not reported).")
+  double costPerHour;
+
+  @Option(
+      names = "--exhaustive",
+      description = "Measure every configuration of the grid (default: the quick search).")
+  boolean exhaustive;
+
+  @Option(
+      names = "--max-trials",
+      paramLabel = "N",
+      description = "Quick search: at most N trials (default: 15 %% of the grid).")
+  @Nullable Integer maxTrials;
+
+  @Option(
+      names = "--trial-seconds",
+      defaultValue = "8",
+      paramLabel = "S",
+      description =
+          "Load time of one configuration, split over its concurrencies (default:"
+              + " ${DEFAULT-VALUE}).")
+  double trialSeconds;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "1:64:x2",
+      paramLabel = "S:E[:STEP|:xF]",
+      description = "Closed-loop levels of each trial, as bench's (default: ${DEFAULT-VALUE}).")
+  String concurrency;
+
+  @Option(
+      names = "--shape",
+      paramLabel = "NAME:D1,D2,..",
+      description =
+          "Size of an input's dynamic dimensions (without the batch dimension), as bench's;"
+              + " repeatable.")
+  List<String> shapes = new ArrayList<>();
+
+  @Option(
+      names = "--max-batch-sizes",
+      split = ",",
+      paramLabel = "N,..",
+      description = "max-batch-size values (default: powers of two up to the model's).")
+  List<Integer> maxBatchSizes = new ArrayList<>();
+
+  @Option(
+      names = "--queue-delays-us",
+      split = ",",
+      paramLabel = "US,..",
+      description = "max-queue-delay-microseconds values (default: 0,100,500,2000).")
+  List<Long> queueDelays = new ArrayList<>();
+
+  @Option(
+      names = "--instance-counts",
+      split = ",",
+      paramLabel = "N,..",
+      description = "instance-count values (default: powers of two up to the cores, at least 1,2).")
+  List<Integer> instanceCounts = new ArrayList<>();
+
+  @Option(
+      names = "--intra-op-threads",
+      split = ",",
+      paramLabel = "N,..",
+      description = "onnxruntime intra-op-threads values (default: powers of two up to the cores).")
+  List<Integer> intraOpThreads = new ArrayList<>();
+
+  @Option(
+      names = "--output",
+      defaultValue = "tune-output",
+      paramLabel = "DIR",
+      description =
+          "Folder for recommended.yaml, results.json and report.html (default: ${DEFAULT-VALUE}).")
+  Path output;
+
+  PrintStream out = System.out;
+  PrintStream err = System.err;
+
+  /** Whether stderr is a terminal (the progress bar redraws in place); tests set false. */
+  boolean terminal = LoadProbe.interactive();
+
+  private static final String LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
+  private static final String LOG_PREFIX = "org.slf4j.simpleLogger.log.";
+
+  @Override
+  public Integer call() throws Exception {
+    quietServerLogs();
+    Objective objective;
+    try {
+      objective = new Objective(sloP99Ms, maxCostPerMillion, costPerHour);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
+    String proto = protocol.toLowerCase(Locale.ROOT);
+    if (!proto.equals("rest") && !proto.equals("grpc")) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--protocol must be rest or grpc");
+    }
+    if (!(trialSeconds > 0)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--trial-seconds must be > 0");
+    }
+    List<Integer> levels = LoadProbe.parseConcurrencies(concurrency);
+    Path repo = modelRepository != null ? modelRepository : ServeCommand.demoRepository();
+    Path modelDir = repo.resolve(model);
+    if (!Files.isDirectory(modelDir)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "model '" + model + "' is not a folder of " + repo);
+    }
+    TrialConfig config = TrialConfig.read(modelDir);
+    long started = System.nanoTime();
+    try (TuneServer server = TuneServer.start(repo, proto.equals("grpc"))) {
+      ServerTrialRunner runner =
+          new ServerTrialRunner(
+              server.restBase(),
+              model,
+              config,
+              levels,
+              ServerTrialRunner.Timing.of(
+                  Duration.ofMillis((long) (trialSeconds * 1000)), levels.size()),
+              sloP99Ms);
+      runner.load(null); // the model as its files configure it
+      int maxLevel = levels.stream().mapToInt(Integer::intValue).max().orElse(1);
+      try (LoadProbe probe =
+          proto.equals("grpc")
+              ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
+              : LoadProbe.rest(server.restBase(), model, maxLevel, shapes)) {
+        runner.probe(probe);
+        boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
+        Grid grid = grid(probe.maxBatchSize(), sloPolicy);
+        int size = grid.size();
+        int budget = maxTrials != null ? maxTrials : Search.defaultBudget(size);
+        err.printf(
+            Locale.ROOT,
+            "tuning %s: %d configurations, %s (%s), %.1f s each at %s%n",
+            model,
+            size,
+            exhaustive ? "exhaustive" : "quick search",
+            exhaustive ? size + " trials" : "at most " + budget + " trials",
+            trialSeconds,
+            levels.stream().map(c -> "c=" + c).toList());
+        if (sloP99Ms != null && !sloPolicy) {
+          err.println("the server has no SLO policy (slo: in config); it is not a knob here");
+        }
+        // One unmeasured pass over the levels on the model's own configuration first: the JIT
+        // compiles the client and the server before the first trial, which would otherwise be
+        // measured several times slower than the rest and mislead the search from its start.
+        probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
+        Progress progress = new Progress(err, terminal, System::nanoTime);
+        Search search = new Search(grid, objective, runner, progress);
+        List<Trial> trials = exhaustive ? search.exhaustive() : search.quick(budget);
+        progress.finish();
+        Sweep sweep =
+            Sweep.of(
+                model, exhaustive ? "exhaustive" : "quick", size, objective, sloPolicy, trials);
+        write(sweep, config, Duration.ofNanos(System.nanoTime() - started));
+        return sweep.chosen() == null ? 1 : 0;
+      }
+    }
+  }
+
+  /**
+   * The server's own lines (a load per trial, and the refused load that asks whether it has the SLO
+   * policy) would break up the progress bar: unless FULCRUM_LOG_LEVEL says otherwise, only
+   * warnings, and none from the control plane, whose failures each trial reports itself. Takes
+   * effect when no logger exists yet (slf4j-simple reads its settings once), as from the CLI.
+   */
+  private static void quietServerLogs() {
+    if (System.getenv("FULCRUM_LOG_LEVEL") == null && System.getProperty(LOG_LEVEL) == null) {
+      // Per-logger settings are read when each logger is made, so they still apply here.
+      System.setProperty(LOG_PREFIX + "dev.fulcrum", "warn");
+      System.setProperty(LOG_PREFIX + "dev.fulcrum.core.repository.ModelManager", "off");
+    }
+  }
+
+  /** The grid: the values given, else defaults sized to the model and this machine. */
+  Grid grid(int modelMaxBatch, boolean sloPolicy) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    List<Integer> batches = maxBatchSizes;
+    if (batches.isEmpty()) {
+      batches = modelMaxBatch <= 0 ? List.of(0) : powersOfTwo(modelMaxBatch);
+    }
+    List<Long> delays = queueDelays.isEmpty() ? List.of(0L, 100L, 500L, 2000L) : queueDelays;
+    List<Integer> instances =
+        instanceCounts.isEmpty() ? powersOfTwo(Math.max(2, cores)) : instanceCounts;
+    List<Integer> threads = intraOpThreads.isEmpty() ? powersOfTwo(cores) : intraOpThreads;
+    return new Grid(
+        batches, delays, instances, threads, sloPolicy ? List.of(false, true) : List.of(false));
+  }
+
+  /** 1, 2, 4 .. up to {@code max}, and {@code max} itself. */
+  static List<Integer> powersOfTwo(int max) {
+    List<Integer> out = new ArrayList<>();
+    for (int v = 1; v < max; v *= 2) {
+      out.add(v);
+    }
+    out.add(max);
+    return out;
+  }
+
+  private void write(Sweep sweep, TrialConfig config, Duration took) throws Exception {
+    Files.createDirectories(output);
+    ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    String json = mapper.writeValueAsString(sweep.toJson(mapper));
+    Files.writeString(output.resolve("results.json"), json + "\n", StandardCharsets.UTF_8);
+    Files.writeString(output.resolve("report.html"), Report.html(json), StandardCharsets.UTF_8);
+    out.printf(
+        Locale.ROOT,
+        "%d trials of %d configurations in %s; %d on the frontier%n",
+        sweep.trials().size(),
+        sweep.gridSize(),
+        Progress.human(took),
+        sweep.frontier().size());
+    Trial chosen = sweep.chosen();
+    if (chosen == null) {
+      out.println("no configuration met the constraints: no recommended.yaml written");
+    } else {
+      ObjectNode recommended = config.with(chosen.knobs(), sloP99Ms);
+      Files.writeString(
+          output.resolve("recommended.yaml"),
+          TrialConfig.yaml(recommended, comments(sweep, chosen)),
+          StandardCharsets.UTF_8);
+      out.printf(
+          Locale.ROOT,
+          "recommended: %s: %.1f inferences/s at %s, p50 %.2f ms, p99 %.2f ms%s%n",
+          chosen.knobs().label(),
+          chosen.throughput(),
+          chosen.point().load(),
+          chosen.p50Ms(),
+          chosen.p99Ms(),
+          chosen.costPerMillion() == null
+              ? ""
+              : String.format(Locale.ROOT, ", $%.4f per 1M", chosen.costPerMillion()));
+    }
+    out.println("wrote " + output.toAbsolutePath().normalize());
+  }
+
+  private List<String> comments(Sweep sweep, Trial chosen) {
+    List<String> c = new ArrayList<>();
+    c.add(
+        String.format(
+            Locale.ROOT,
+            "Recommended by fulcrum tune for %s (%s search, %d of %d configurations measured).",
+            model,
+            sweep.mode(),
+            sweep.trials().size(),
+            sweep.gridSize()));
+    c.add(
+        String.format(
+            Locale.ROOT,
+            "Measured: %.1f inferences/s at %s (closed loop), p50 %.3f ms, p99 %.3f ms%s.",
+            chosen.throughput(),
+            chosen.point().load(),
+            chosen.p50Ms(),
+            chosen.p99Ms(),
+            chosen.costPerMillion() == null
+                ? ""
+                : String.format(
+                    Locale.ROOT,
+                    ", $%.4f per 1M predictions at $%s/hour",
+                    chosen.costPerMillion(),
+                    costPerHour)));
+    List<String> constraints = new ArrayList<>();
+    if (sloP99Ms != null) {
+      constraints.add("p99 <= " + sloP99Ms + " ms (99 % of requests within it)");
+    }
+    if (maxCostPerMillion != null) {
+      constraints.add("<= $" + maxCostPerMillion + " per 1M predictions");
+    }
+    c.add(
+        "Constraints: " + (constraints.isEmpty() ? "none" : String.join(", ", constraints)) + ".");
+    c.add("Chosen knobs: " + chosen.knobs().label() + " (see results.json and report.html).");
+    c.add("The model's other settings are its own. Drop in as " + model + "/config.yaml.");
+    c.add("");
+    return c;
+  }
+}

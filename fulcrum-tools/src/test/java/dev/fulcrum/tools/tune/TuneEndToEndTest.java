@@ -1,0 +1,177 @@
+package dev.fulcrum.tools.tune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.testkit.browser.HeadlessBrowser;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code fulcrum tune} on the demo fraud classifier with a grid of six configurations and short
+ * trials: it writes the three files, and the report opens in headless Chromium with its plots.
+ */
+class TuneEndToEndTest {
+  private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
+
+  @TempDir static Path tmp;
+  private static Path out;
+  private static int exit;
+  private static String stdout = "";
+  private static String stderr = "";
+
+  @BeforeAll
+  static void tune() throws Exception {
+    Path repo = Files.createDirectories(tmp.resolve("repo"));
+    Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
+    out = tmp.resolve("out");
+    TuneCommand cmd = new TuneCommand();
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    cmd.out = new PrintStream(o, true, StandardCharsets.UTF_8);
+    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
+    cmd.terminal = false;
+    exit =
+        new CommandLine(cmd)
+            .setErr(new PrintWriter(cmd.err, true))
+            .execute(
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "fraud_classifier",
+                "--exhaustive",
+                "--trial-seconds",
+                "0.4",
+                "--concurrency",
+                "1:4:x4",
+                "--max-batch-sizes",
+                "1,8",
+                "--queue-delays-us",
+                "0,200",
+                "--instance-counts",
+                "1,2",
+                "--intra-op-threads",
+                "1",
+                "--slo-p99-ms",
+                "2000",
+                "--cost-per-hour",
+                "0.5",
+                "--output",
+                out.toString());
+    stdout = o.toString(StandardCharsets.UTF_8);
+    stderr = e.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void writesEveryTrialTheRecommendationAndTheReport() throws Exception {
+    assertThat(exit).as(stderr).isZero();
+    // b=1 has no queue delay to tune: 1 + 2 batching configurations × 2 instance counts.
+    assertThat(stderr).contains("tuning fraud_classifier: 6 configurations");
+    assertThat(stderr.lines().filter(l -> l.contains("/6 trials"))).hasSize(6);
+    assertThat(stdout).contains("6 trials of 6 configurations").contains("recommended: ");
+
+    JsonNode results = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+    assertThat(results.get("trials_run").asInt()).isEqualTo(6);
+    JsonNode trials = results.get("trials");
+    assertThat(trials).hasSize(6);
+    int chosen = 0;
+    int frontier = 0;
+    for (JsonNode t : trials) {
+      assertThat(t.get("throughput_per_second").isNumber()).isTrue();
+      assertThat(t.get("throughput_per_second").asDouble()).isPositive();
+      assertThat(t.get("p99_ms").asDouble()).isGreaterThanOrEqualTo(t.get("p50_ms").asDouble());
+      // $ per 1M = 0.5 $/h / 3600 / throughput × 1e6
+      assertThat(t.get("cost_per_million_usd").asDouble())
+          .isCloseTo(
+              0.5 / 3600 / t.get("throughput_per_second").asDouble() * 1e6,
+              org.assertj.core.api.Assertions.withinPercentage(0.1));
+      assertThat(t.get("levels")).hasSize(2);
+      chosen += t.get("chosen").asBoolean() ? 1 : 0;
+      frontier += t.get("on_frontier").asBoolean() ? 1 : 0;
+    }
+    assertThat(chosen).isEqualTo(1);
+    assertThat(frontier).isPositive();
+    JsonNode best = trials.get(results.get("chosen").asInt());
+    assertThat(best.get("on_frontier").asBoolean()).isTrue();
+
+    // recommended.yaml is a config.yaml the server reads: the demo's settings plus the knobs.
+    String yaml = Files.readString(out.resolve("recommended.yaml"));
+    assertThat(yaml).startsWith("# Recommended by fulcrum tune for fraud_classifier");
+    ModelConfigFile file =
+        TuneServer.configLoader().parse(yaml, Path.of("fraud_classifier/recommended.yaml"));
+    assertThat(file.maxBatchSize()).isEqualTo(best.get("config").get("max-batch-size").asInt());
+    assertThat(file.instanceCount()).isEqualTo(best.get("config").get("instance-count").asInt());
+    assertThat(file.onnxruntime()).isNotNull();
+    assertThat(file.onnxruntime().intraOpThreads()).isEqualTo(1);
+    assertThat(file.inputs()).isNotNull(); // the model's own fields are kept
+    assertThat(file.inputs().get(0).name()).isEqualTo("features");
+
+    String html = Files.readString(out.resolve("report.html"));
+    assertThat(html).doesNotContain("<script src").doesNotContain("<link").contains("uPlot");
+  }
+
+  @Test
+  void grpcWithoutConstraintsRecommendsTheFastest() throws Exception {
+    Path repo = tmp.resolve("repo");
+    Path grpcOut = tmp.resolve("grpc");
+    TuneCommand cmd = new TuneCommand();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    cmd.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
+    cmd.terminal = false;
+    int code =
+        new CommandLine(cmd)
+            .setErr(new PrintWriter(cmd.err, true))
+            .execute(
+                "--model-repository", repo.toString(),
+                "--model", "fraud_classifier",
+                "--protocol", "grpc",
+                "--trial-seconds", "0.3",
+                "--concurrency", "2",
+                "--max-batch-sizes", "4",
+                "--queue-delays-us", "0",
+                "--instance-counts", "1",
+                "--intra-op-threads", "1",
+                "--output", grpcOut.toString());
+    assertThat(code).as(e.toString(StandardCharsets.UTF_8)).isZero();
+    JsonNode results = new ObjectMapper().readTree(grpcOut.resolve("results.json").toFile());
+    JsonNode only = results.get("trials").get(0);
+    assertThat(results.get("mode").asText()).isEqualTo("quick");
+    assertThat(only.get("throughput_per_second").asDouble()).isPositive();
+    assertThat(only.get("cost_per_million_usd").isNull()).isTrue(); // no price given
+    assertThat(only.get("chosen").asBoolean()).isTrue();
+    assertThat(Files.readString(grpcOut.resolve("recommended.yaml")))
+        .contains("max-batch-size: 4")
+        .contains("intra-op-threads: 1");
+  }
+
+  @Test
+  void reportOpensOfflineInChromiumWithItsPlots() {
+    HeadlessBrowser.assumeAvailable();
+    assertThat(exit).as(stderr).isZero();
+    try (HeadlessBrowser browser = HeadlessBrowser.start()) {
+      browser.open(out.resolve("report.html").toUri());
+      List<String> severe = new ArrayList<>(browser.severeConsoleMessages());
+      browser.screenshot(Path.of("target/tune-report.png"));
+      assertThat(severe).isEmpty();
+      assertThat(browser.script("return document.querySelectorAll('.uplot canvas').length"))
+          .isEqualTo(3L);
+      assertThat(browser.script("return document.querySelectorAll('#table tbody tr').length"))
+          .isEqualTo(6L);
+      assertThat(browser.script("return document.querySelectorAll('tr.chosen').length"))
+          .isEqualTo(1L);
+    }
+  }
+}
