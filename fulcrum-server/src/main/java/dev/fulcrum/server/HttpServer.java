@@ -1,6 +1,7 @@
 package dev.fulcrum.server;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -53,11 +54,24 @@ public final class HttpServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
   private @Nullable HttpPipeline pipeline;
+  private @Nullable DashboardFeed dashboard;
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
     this.service = service;
     this.config = config;
+  }
+
+  /**
+   * Serves the dashboard ({@code GET /dashboard}, its files and {@code /dashboard/events}) from
+   * {@code feed}; call before {@link #start()}. Without it those paths answer 404.
+   */
+  public synchronized HttpServer dashboard(DashboardFeed feed) {
+    if (serverChannel != null) {
+      throw new IllegalStateException("already started");
+    }
+    this.dashboard = feed;
+    return this;
   }
 
   /** Binds the port; blocks until bound. */
@@ -71,7 +85,7 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
-    pipeline = new HttpPipeline(service, config, version());
+    pipeline = new HttpPipeline(service, config, version(), dashboard);
     try {
       ServerBootstrap b =
           new ServerBootstrap()

@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -44,6 +45,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final InferHandler infer;
   private final RepositoryHandler repository;
   private final AccessPolicy access;
+  private final @Nullable DashboardHandler dashboard;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
@@ -56,9 +58,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final RequestFailureLog failures;
 
   HttpDispatcher(
-      InferenceService service, String version, RequestFailureLog failures, AccessPolicy access) {
+      InferenceService service,
+      String version,
+      RequestFailureLog failures,
+      AccessPolicy access,
+      @Nullable DashboardHandler dashboard) {
     this.service = service;
     this.access = access;
+    this.dashboard = dashboard;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service);
     this.repository = new RepositoryHandler(service);
@@ -126,7 +133,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       request.release();
     }
     if (reply.isDone()) {
-      write(ctx, reply.handle(this::orError).join(), keepAlive);
+      Reply done = reply.handle(this::orError).join();
+      if (done instanceof EventStream) {
+        startEventStream(ctx);
+        return;
+      }
+      write(ctx, done, keepAlive);
       return;
     }
     boolean ka = keepAlive;
@@ -143,6 +155,39 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             log.debug("event loop shut down before a response could be written");
           }
         });
+  }
+
+  /** The reply of {@code GET /dashboard/events}: not rendered, the connection becomes a stream. */
+  private static final Reply EVENT_STREAM = new EventStream();
+
+  private static final class EventStream implements Reply {
+    @Override
+    public FullHttpResponse render(io.netty.buffer.ByteBufAllocator alloc) {
+      throw new IllegalStateException("an event stream is not rendered");
+    }
+  }
+
+  /**
+   * Hands the connection to a dashboard event stream, which holds it until the page, the drain or
+   * the connection ends it (requests pipelined behind it stay queued). The stream is not a response
+   * in flight: a drain does not wait for it.
+   */
+  private void startEventStream(ChannelHandlerContext ctx) {
+    DashboardHandler d = dashboard;
+    if (d == null || service.isDraining() || !d.stream(ctx)) {
+      write(
+          ctx,
+          Responses.error(
+              HttpResponseStatus.SERVICE_UNAVAILABLE,
+              service.isDraining()
+                  ? "the server is shutting down"
+                  : "too many dashboard pages open (at most "
+                      + DashboardFeed.MAX_SUBSCRIBERS
+                      + ")"),
+          false);
+      return;
+    }
+    uncount();
   }
 
   private Reply orError(Reply r, Throwable t) {
@@ -203,8 +248,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
+      case DASHBOARD_FILE ->
+          done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
+      case DASHBOARD_EVENTS -> done(dashboard == null ? dashboardOff() : EVENT_STREAM);
       case NOT_FOUND -> throw new IllegalStateException();
     };
+  }
+
+  private static Reply dashboardOff() {
+    return Responses.error(HttpResponseStatus.NOT_FOUND, "the dashboard is not enabled");
   }
 
   private static CompletableFuture<Reply> done(Reply r) {

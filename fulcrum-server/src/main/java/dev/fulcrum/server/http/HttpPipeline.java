@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -77,6 +78,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final BufferBudget budget;
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
+  private final @Nullable DashboardHandler dashboard;
 
   /**
    * @param service the core every request goes to
@@ -84,6 +86,18 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
    * @param version the server version reported by {@code GET v2}
    */
   public HttpPipeline(InferenceService service, HttpServerConfig config, String version) {
+    this(service, config, version, null);
+  }
+
+  /**
+   * @param dashboard serves {@code /dashboard} and its event stream from this feed; null: off (404)
+   */
+  public HttpPipeline(
+      InferenceService service,
+      HttpServerConfig config,
+      String version,
+      @Nullable DashboardFeed dashboard) {
+    this.dashboard = dashboard == null ? null : new DashboardHandler(dashboard, service);
     this.service = service;
     this.maxInputSize = config.maxInputSize();
     this.limits = config.limits();
@@ -159,7 +173,10 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
         .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
         .addAfter(
             "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
-        .addAfter("aggregate", "dispatch", new HttpDispatcher(service, version, failures, access));
+        .addAfter(
+            "aggregate",
+            "dispatch",
+            new HttpDispatcher(service, version, failures, access, dashboard));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -37,6 +37,13 @@ record Route(Endpoint endpoint, String model, String version) {
     REPOSITORY_INDEX(HttpMethod.POST, Scope.MANAGEMENT),
     REPOSITORY_LOAD(HttpMethod.POST, Scope.MANAGEMENT),
     REPOSITORY_UNLOAD(HttpMethod.POST, Scope.MANAGEMENT),
+    /**
+     * The dashboard page and its static files (the model field names the file): open, as a browser
+     * cannot send a bearer token when it opens a page, and they hold no data.
+     */
+    DASHBOARD_FILE(HttpMethod.GET, null),
+    /** The dashboard's server-sent events: every model's numbers, so the inference scope. */
+    DASHBOARD_EVENTS(HttpMethod.GET, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -66,6 +73,9 @@ record Route(Endpoint endpoint, String model, String version) {
       }
     }
     int n = s.size();
+    if (n > 0 && n <= 2 && s.get(0).equals("dashboard")) {
+      return dashboard(s);
+    }
     if (n == 0 || !s.get(0).equals("v2")) {
       return notFound();
     }
@@ -124,6 +134,16 @@ record Route(Endpoint endpoint, String model, String version) {
       };
     }
     return notFound();
+  }
+
+  /** {@code dashboard} (the page), {@code dashboard/events}, {@code dashboard/<file>}. */
+  private static Route dashboard(List<String> s) {
+    if (s.size() == 1) {
+      return new Route(Endpoint.DASHBOARD_FILE, "index.html", "");
+    }
+    return s.get(1).equals("events")
+        ? new Route(Endpoint.DASHBOARD_EVENTS, "", "")
+        : new Route(Endpoint.DASHBOARD_FILE, s.get(1), "");
   }
 
   private static String decode(String segment) {

@@ -13,6 +13,7 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A real server for end-to-end tests, wired as {@code fulcrum serve} wires it (model repository,
@@ -44,7 +46,19 @@ final class E2eServer implements AutoCloseable {
   private final HttpClient client;
   private final String base;
 
+  /** The dashboard's feed, when started with {@link #startWithDashboard}. */
+  final @Nullable DashboardFeed dashboard;
+
   private E2eServer(InferenceService service, HttpServer http, SchedulerEnvironment environment) {
+    this(service, http, environment, null);
+  }
+
+  private E2eServer(
+      InferenceService service,
+      HttpServer http,
+      SchedulerEnvironment environment,
+      @Nullable DashboardFeed dashboard) {
+    this.dashboard = dashboard;
     this.service = service;
     this.environment = environment;
     this.http = http;
@@ -81,6 +95,38 @@ final class E2eServer implements AutoCloseable {
     return new E2eServer(service, http, environment);
   }
 
+  /**
+   * Serves a repository with the ONNX Runtime backend and the dashboard, wired as {@code fulcrum
+   * serve} wires it (the feed observes every scheduler and the lifecycle, and ticks once a second).
+   */
+  static E2eServer startWithDashboard(Path repository, HttpServerConfig config)
+      throws InterruptedException {
+    DashboardFeed feed = new DashboardFeed();
+    SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
+    ModelRepository models =
+        new ModelRepository(
+            List.of(repository),
+            List.of(new OnnxRuntimeBackend()),
+            new ModelConfigResolver(Runtime.getRuntime().availableProcessors(), 32),
+            environment,
+            ModelRepository.Settings.defaults(),
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    models.manager().addListener(feed);
+    feed.bind(models);
+    models.loadAll();
+    feed.startupDone(1.0);
+    feed.start();
+    InferenceService service = new InferenceService(models, true);
+    HttpServer http = new HttpServer(service, config).dashboard(feed);
+    http.start();
+    return new E2eServer(service, http, environment, feed);
+  }
+
+  /** The base URI of the REST port, e.g. {@code http://127.0.0.1:1234}. */
+  String base() {
+    return base;
+  }
+
   int port() {
     return http.port();
   }
@@ -92,6 +138,9 @@ final class E2eServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (dashboard != null) {
+      dashboard.close();
+    }
     http.close();
     service.repository().close();
     environment.close();

@@ -8,10 +8,12 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
@@ -231,7 +233,12 @@ public final class ServeCommand implements Callable<Integer> {
         startup.run("onnxruntime", OnnxRuntimeBackend::new);
     // JVM metrics are registered once the server is ready, off the first request's path.
     ServerMetrics metrics = new ServerMetrics(false);
-    SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
+    DashboardFeed dashboard = new DashboardFeed();
+    SchedulerEnvironment environment =
+        SchedulerEnvironment.system(
+            (model, version) ->
+                SchedulerObserver.all(
+                    metrics.create(model, version), dashboard.create(model, version)));
     OnnxRuntimeBackend onnx;
     try {
       onnx = onnxStart.join();
@@ -248,6 +255,9 @@ public final class ServeCommand implements Callable<Integer> {
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
+    repository.manager().addListener(dashboard);
+    dashboard.bind(repository);
+    dashboard.start();
     InferenceService service = new InferenceService(repository, strictReadiness);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
@@ -258,9 +268,10 @@ public final class ServeCommand implements Callable<Integer> {
                       service,
                       new HttpServerConfig(
                           host, httpPort, httpMaxInputSize, httpThreads, limits.http(), security));
-              server.start();
+              server.dashboard(dashboard).start();
               log.info(
                   "HTTP (Open Inference Protocol) on {}://{}:{}/v2", scheme, host, server.port());
+              log.info("Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
               return server;
             });
     CompletableFuture<GrpcServer> grpcStart =
@@ -314,6 +325,7 @@ public final class ServeCommand implements Callable<Integer> {
     Runnable stop =
         () -> {
           boolean enginesClosed = shutdown(service, http, grpc);
+          dashboard.close();
           if (metricsServer != null) {
             metricsServer.close();
           }
@@ -352,6 +364,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
     double startupSeconds = Startup.secondsSinceJvmStart();
     metrics.startupDone(startupSeconds);
+    dashboard.startupDone(startupSeconds);
     log.info(
         "server is {} ({} of {} model versions ready) {} s after the JVM started; Ctrl-C or"
             + " SIGTERM to stop",
@@ -390,6 +403,14 @@ public final class ServeCommand implements Callable<Integer> {
   /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
   private boolean shutdown(InferenceService service, HttpServer http, GrpcServer grpc) {
     return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
+  }
+
+  /** A host as a browser address takes it: the wildcard as loopback, IPv6 in brackets. */
+  static String urlHost(String host) {
+    if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+      return "localhost";
+    }
+    return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */

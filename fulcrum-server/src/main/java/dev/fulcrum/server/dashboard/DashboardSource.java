@@ -1,0 +1,82 @@
+package dev.fulcrum.server.dashboard;
+
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Per-model-version extras that other features give the dashboard: SLO attainment and cost, and
+ * drift per feature. The feed asks once per tick, on its own thread, for every served version; an
+ * implementation must be thread-safe, cheap and must not block. A panel whose part is null says
+ * "not configured".
+ */
+@FunctionalInterface
+public interface DashboardSource {
+
+  /** The extras of one served model version; {@link Extras#NONE} when there are none. */
+  Extras extras(String model, long version);
+
+  /** A source with nothing to add: every extra panel says "not configured". */
+  static DashboardSource none() {
+    return (model, version) -> Extras.NONE;
+  }
+
+  /**
+   * What a version's extra panels show.
+   *
+   * @param slo the SLO and cost panel, or null when no SLO is configured
+   * @param drift the drift panel, or null when no monitoring is configured
+   */
+  record Extras(@Nullable Slo slo, @Nullable Drift drift) {
+    public static final Extras NONE = new Extras(null, null);
+  }
+
+  /**
+   * The SLO and cost panel of a version.
+   *
+   * @param latencyMs the SLO's latency bound (drawn as a line on the latency chart)
+   * @param percentile the percentile it bounds, e.g. 99
+   * @param attainment the share of requests within the bound over the SLO's window, 0..1 (NaN when
+   *     no request finished yet)
+   * @param utilization the share of the instances' time spent computing, 0..1 (NaN if unknown)
+   * @param costPerMillion the cost of one million predictions in dollars (NaN when no price is
+   *     configured)
+   */
+  record Slo(
+      double latencyMs,
+      double percentile,
+      double attainment,
+      double utilization,
+      double costPerMillion) {}
+
+  /**
+   * The drift panel of a version.
+   *
+   * @param features one row per monitored feature
+   */
+  record Drift(List<FeatureDrift> features) {
+    public Drift {
+      features = List.copyOf(features);
+    }
+  }
+
+  /**
+   * One feature's drift.
+   *
+   * @param feature the feature's name
+   * @param status e.g. "ok", "drift", "warming up" (shown as given)
+   * @param score the feature's drift score now
+   * @param threshold the score beyond which it drifts
+   */
+  record FeatureDrift(String feature, String status, double score, double threshold) {
+    public FeatureDrift {
+      Objects.requireNonNull(feature, "feature");
+      Objects.requireNonNull(status, "status");
+    }
+
+    /** Whether the score is beyond the threshold. */
+    public boolean drifting() {
+      return score > threshold;
+    }
+  }
+}

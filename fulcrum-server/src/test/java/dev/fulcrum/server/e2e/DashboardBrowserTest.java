@@ -1,0 +1,182 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.server.Await;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.testkit.TestModels;
+import dev.fulcrum.testkit.browser.HeadlessBrowser;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The dashboard in Debian's headless Chromium against a real server with two models under load: the
+ * page loads without script errors, shows every panel for each model version, its numbers change
+ * while load runs and frames keep arriving about once a second. A screenshot is written to {@code
+ * target/dashboard/dashboard.png} for a person to look at.
+ */
+class DashboardBrowserTest {
+  private static final String ADD_SUB = TestModels.ADD_SUB_INT32;
+  private static final String MIXED = TestModels.MULTI_IO_MIXED;
+  private static final List<String> PANELS =
+      List.of(
+          "throughput",
+          "latency",
+          "queue-compute",
+          "errors",
+          "instances",
+          "batch",
+          "slo",
+          "drift",
+          "lifecycle",
+          "pending");
+
+  @TempDir Path repo;
+
+  @Test
+  void showsEveryPanelOfEachModelAndItsNumbersMoveUnderLoad() throws Exception {
+    HeadlessBrowser.assumeAvailable();
+    TestModels.writeModel(repo, ADD_SUB);
+    TestModels.writeModel(repo, MIXED);
+    Files.writeString(
+        repo.resolve(ADD_SUB).resolve("config.yaml"), "max-batch-size: 8\ninstance-count: 2\n");
+    try (E2eServer server = E2eServer.startWithDashboard(repo, HttpServerConfig.ephemeral())) {
+      Load load = new Load(server);
+      try (HeadlessBrowser browser = HeadlessBrowser.start()) {
+        check(server, browser);
+      } finally {
+        load.stop();
+      }
+    }
+  }
+
+  private static void check(E2eServer server, HeadlessBrowser browser) throws Exception {
+    {
+      browser.open(URI.create(server.base() + "/dashboard"));
+      Await.until("two frames arrived", () -> frames(browser) >= 2);
+
+      for (String model : List.of(ADD_SUB, MIXED)) {
+        @SuppressWarnings("unchecked")
+        List<String> shown =
+            (List<String>)
+                browser.script(
+                    "return Array.from(document.querySelectorAll("
+                        + "'section.model[data-key=\"' + arguments[0] + '/1\"] [data-panel]'))"
+                        + ".map(function (p) { return p.dataset.panel; });",
+                    model);
+        assertThat(shown).as("panels of %s", model).containsExactlyElementsOf(PANELS);
+      }
+
+      String before = nowText(browser, ADD_SUB, "throughput");
+      Await.until(
+          "the throughput of " + ADD_SUB + " shows traffic and changes",
+          () -> {
+            String now = nowText(browser, ADD_SUB, "throughput");
+            return !now.equals(before) && !now.startsWith("req/s 0.00");
+          });
+      Await.until(
+          "the latency of " + ADD_SUB + " shows a p99",
+          () -> !nowText(browser, ADD_SUB, "latency").contains("p99 –"));
+      String latency = nowText(browser, ADD_SUB, "latency");
+      Await.until(
+          "the latency numbers change",
+          () -> !nowText(browser, ADD_SUB, "latency").equals(latency));
+
+      // Refresh: frames keep coming once a second, and each is on screen soon after the server
+      // made it (the page records the gap between the frame's time and its drawing).
+      long frames = frames(browser);
+      Await.until("three more frames", () -> frames(browser) >= frames + 3);
+      @SuppressWarnings("unchecked")
+      List<Long> lags =
+          (List<Long>) browser.script("return window.fulcrumDashboard.lags.slice(-5);");
+      List<Long> sorted = new ArrayList<>(Objects.requireNonNull(lags));
+      sorted.sort(null);
+      long median = sorted.get(sorted.size() / 2);
+      System.out.println("dashboard: frame-to-screen lag (ms), last 5 frames: " + lags);
+      assertThat(median).as("median frame-to-screen lag, ms").isLessThan(1000);
+
+      assertThat(nowText(browser, ADD_SUB, "slo")).isEqualTo("not configured");
+      assertThat(nowText(browser, ADD_SUB, "drift")).isEqualTo("not configured");
+      assertThat(nowText(browser, ADD_SUB, "instances")).startsWith("2 instances");
+      Path shot = browser.screenshot(Path.of("target", "dashboard", "dashboard.png"));
+      System.out.println("dashboard: screenshot " + shot.toAbsolutePath());
+      assertThat(browser.severeConsoleMessages()).isEmpty();
+    }
+  }
+
+  private static long frames(HeadlessBrowser browser) {
+    Object n =
+        browser.script("return window.fulcrumDashboard ? window.fulcrumDashboard.frames : 0;");
+    return n instanceof Number x ? x.longValue() : 0;
+  }
+
+  private static String nowText(HeadlessBrowser browser, String model, String panel) {
+    Object t =
+        browser.script(
+            "var e = document.querySelector('section.model[data-key=\"' + arguments[0]"
+                + " + '/1\"] [data-panel=\"' + arguments[1] + '\"] .now');"
+                + " return e ? e.textContent : '';",
+            model,
+            panel);
+    return String.valueOf(t);
+  }
+
+  /** Requests to both models from two client threads until closed (a few in flight at once). */
+  private static final class Load {
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final List<Thread> threads = new ArrayList<>();
+
+    Load(E2eServer server) {
+      String row = "[" + "1,".repeat(15) + "1]";
+      String addSub =
+          """
+          {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":%s},
+                     {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":%s}]}"""
+              .formatted(row, row);
+      String mixed =
+          """
+          {"inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]},
+                     {"name":"INPUT1","shape":[1,4],"datatype":"INT64","data":[1,2,3,4]}]}""";
+      for (String[] target : new String[][] {{ADD_SUB, addSub}, {MIXED, mixed}}) {
+        Thread t =
+            Thread.ofPlatform()
+                .name("dashboard-load-" + target[0])
+                .daemon(true)
+                .start(() -> drive(server, target[0], target[1]));
+        threads.add(t);
+      }
+    }
+
+    private void drive(E2eServer server, String model, String body) {
+      Semaphore inFlight = new Semaphore(4);
+      while (running.get()) {
+        try {
+          inFlight.acquire();
+          CompletableFuture<HttpResponse<byte[]>> f =
+              server.sendAsync(server.jsonRequest(inferPath(model), body));
+          f.whenComplete((r, e) -> inFlight.release());
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+
+    void stop() throws InterruptedException {
+      running.set(false);
+      for (Thread t : threads) {
+        t.join(10_000);
+      }
+    }
+  }
+}
