@@ -5,6 +5,7 @@ import dev.fulcrum.core.tensor.Shapes;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The complete, validated configuration of one model: what the model's {@code config.yaml} says,
@@ -24,6 +25,7 @@ import java.util.Optional;
  * @param maxBatchSizeFromModel true when no config.yaml set max-batch-size and it was filled in
  *     from the graph: it then bounds the batches the batcher forms, but a single request with more
  *     rows (which the graph accepts) still runs, alone
+ * @param monitoring skew and drift monitoring, or null when config.yaml has no {@code monitoring:}
  */
 public record ModelConfig(
     String name,
@@ -36,7 +38,36 @@ public record ModelConfig(
     SessionOptions sessionOptions,
     String defaultModelFilename,
     SchedulingConfig scheduling,
-    boolean maxBatchSizeFromModel) {
+    boolean maxBatchSizeFromModel,
+    @Nullable MonitoringConfig monitoring) {
+
+  /** A configuration without monitoring. */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        null);
+  }
 
   /** A configuration whose max-batch-size the user set (or that does not batch). */
   public ModelConfig(

@@ -21,7 +21,38 @@ public record ModelConfigFile(
     @JsonProperty("onnxruntime") @Nullable OnnxRuntimeFile onnxruntime,
     @JsonProperty("dynamic-batching") @Nullable DynamicBatchingFile dynamicBatching,
     @JsonProperty("queue-policy") @Nullable QueuePolicyFile queuePolicy,
-    @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup) {
+    @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup,
+    @JsonProperty("monitoring") @Nullable MonitoringFile monitoring) {
+
+  /** A configuration without monitoring. */
+  public ModelConfigFile(
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy,
+      @Nullable List<WarmupFile> modelWarmup) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        modelWarmup,
+        null);
+  }
 
   /** A configuration without warm-up samples. */
   public ModelConfigFile(
@@ -48,6 +79,7 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
         null);
   }
 
@@ -125,9 +157,27 @@ public record ModelConfigFile(
       @JsonProperty("random-data") @Nullable Boolean randomData,
       @JsonProperty("input-data-file") @Nullable String inputDataFile) {}
 
+  /**
+   * Training-serving skew and drift monitoring (docs/MONITORING.md): the names of each input
+   * tensor's columns, the baseline file beside config.yaml, and the detectors' settings.
+   *
+   * @param features per input tensor name, the names of its columns (its last dimension)
+   */
+  public record MonitoringFile(
+      @JsonProperty("enabled") @Nullable Boolean enabled,
+      @JsonProperty("baseline") @Nullable String baseline,
+      @JsonProperty("sample-rate") @Nullable Double sampleRate,
+      @JsonProperty("features") java.util.@Nullable Map<String, List<String>> features,
+      @JsonProperty("window") @Nullable Integer window,
+      @JsonProperty("false-alarm-rate") @Nullable Double falseAlarmRate,
+      @JsonProperty("cusum-k") @Nullable Double cusumK,
+      @JsonProperty("range-window") @Nullable Integer rangeWindow,
+      @JsonProperty("clear-after") @Nullable Integer clearAfter,
+      @JsonProperty("psi-floor") @Nullable Double psiFloor) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
-        null, null, null, null, null, null, null, null, null, null, null, null);
+        null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

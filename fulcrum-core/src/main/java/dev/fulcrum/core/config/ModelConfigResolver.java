@@ -220,7 +220,104 @@ public final class ModelConfigResolver {
         d.sessionOptions(),
         d.modelFilename(),
         scheduling(f, file, maxBatch),
-        f.maxBatchSize() == null && maxBatch > 0);
+        f.maxBatchSize() == null && maxBatch > 0,
+        monitoring(f.monitoring(), file, inputs));
+  }
+
+  /** The {@code monitoring:} section, checked against the model's inputs; null when absent. */
+  static @Nullable MonitoringConfig monitoring(
+      ModelConfigFile.@Nullable MonitoringFile m, Path file, List<TensorConfig> inputs)
+      throws ConfigException {
+    if (m == null) {
+      return null;
+    }
+    String baseline = m.baseline() == null ? MonitoringConfig.DEFAULT_BASELINE : m.baseline();
+    if (baseline.isBlank() || baseline.contains("/") || baseline.contains("..")) {
+      throw new ConfigException(
+          file, "monitoring.baseline", "must be a plain file name beside config.yaml");
+    }
+    double rate = m.sampleRate() == null ? 1.0 : m.sampleRate();
+    if (!(rate > 0 && rate <= 1)) {
+      throw new ConfigException(file, "monitoring.sample-rate", "must be in (0, 1], was " + rate);
+    }
+    List<MonitoringConfig.InputFeatures> features = new ArrayList<>();
+    if (m.features() != null) {
+      for (var e : m.features().entrySet()) {
+        String field = "monitoring.features." + e.getKey();
+        TensorConfig t =
+            inputs.stream()
+                .filter(i -> i.name().equals(e.getKey()))
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new ConfigException(
+                            file,
+                            field,
+                            "the model has no input '"
+                                + e.getKey()
+                                + "'; its inputs are "
+                                + inputs.stream().map(TensorConfig::name).toList()));
+        List<String> names = e.getValue() == null ? List.of() : e.getValue();
+        if (names.isEmpty() || names.stream().anyMatch(n -> n == null || n.isBlank())) {
+          throw new ConfigException(file, field, "must list a non-empty name for each column");
+        }
+        if (new HashSet<>(names).size() != names.size()) {
+          throw new ConfigException(file, field, "names a column twice");
+        }
+        long[] dims = t.dims();
+        long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
+        if (columns > 0 && columns != names.size()) {
+          throw new ConfigException(
+              file,
+              field,
+              "names " + names.size() + " columns but the input's last dimension is " + columns);
+        }
+        features.add(new MonitoringConfig.InputFeatures(e.getKey(), names));
+      }
+    }
+    boolean enabled = m.enabled() == null || m.enabled();
+    if (enabled && features.isEmpty()) {
+      throw new ConfigException(
+          file, "monitoring.features", "must name the columns of at least one input");
+    }
+    int window = m.window() == null ? 1000 : m.window();
+    if (window < 50 || window > 10_000_000) {
+      throw new ConfigException(file, "monitoring.window", "must be 50..10000000, was " + window);
+    }
+    double far = m.falseAlarmRate() == null ? 1e-7 : m.falseAlarmRate();
+    if (!(far > 0 && far < 0.01)) {
+      throw new ConfigException(
+          file, "monitoring.false-alarm-rate", "must be in (0, 0.01), was " + far);
+    }
+    double k = m.cusumK() == null ? 0.25 : m.cusumK();
+    if (!(k > 0 && k <= 5)) {
+      throw new ConfigException(file, "monitoring.cusum-k", "must be in (0, 5], was " + k);
+    }
+    int rangeWindow = m.rangeWindow() == null ? 50 : m.rangeWindow();
+    if (rangeWindow < 10 || rangeWindow > 100_000) {
+      throw new ConfigException(
+          file, "monitoring.range-window", "must be 10..100000, was " + rangeWindow);
+    }
+    int clearAfter = m.clearAfter() == null ? 2 * window : m.clearAfter();
+    if (clearAfter < 1) {
+      throw new ConfigException(file, "monitoring.clear-after", "must be >= 1, was " + clearAfter);
+    }
+    double psiFloor = m.psiFloor() == null ? 0.1 : m.psiFloor();
+    if (!(psiFloor >= 0 && psiFloor < 10)) {
+      throw new ConfigException(
+          file, "monitoring.psi-floor", "must be in [0, 10), was " + psiFloor);
+    }
+    return new MonitoringConfig(
+        enabled,
+        file.toAbsolutePath().resolveSibling(baseline),
+        rate,
+        features,
+        window,
+        far,
+        k,
+        rangeWindow,
+        clearAfter,
+        psiFloor);
   }
 
   private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)
