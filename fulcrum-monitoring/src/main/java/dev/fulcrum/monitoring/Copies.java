@@ -8,11 +8,17 @@ import org.jspecify.annotations.Nullable;
  * Copies a tensor's numeric values into a {@code double[]}: the one copy the monitor makes, on the
  * completing engine thread (a fraud request: 8 floats in, 3 values out). Stateless.
  */
-final class Copies {
+public final class Copies {
   /** Tensors larger than this are not copied (the monitor's inputs are tabular rows). */
   static final int MAX_ELEMENTS = 1 << 16;
 
   private Copies() {}
+
+  /** A tensor's values as doubles, or null for a BYTES, half-precision or too large tensor. */
+  public static double @Nullable [] values(Tensor t) {
+    Observation.Values v = of(t);
+    return v == null ? null : v.values();
+  }
 
   /** The values, or null for a BYTES, half-precision or too large tensor. */
   static Observation.@Nullable Values of(Tensor t) {

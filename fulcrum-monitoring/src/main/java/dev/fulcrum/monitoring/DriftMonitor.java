@@ -56,6 +56,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final AtomicLong accepted = new AtomicLong();
   private final AtomicLong processed = new AtomicLong();
   private final Thread thread;
+  private final boolean detect;
   private volatile boolean closed;
 
   /** One version's detectors and its latest published report. */
@@ -77,9 +78,14 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
    * @param queueCapacity observations that may wait; more are dropped and counted
    * @param predictionLog where sampled requests are also logged, or null
    * @param listeners told of each alert raised or cleared (besides the log line)
+   * @param detect false to only write the prediction log ({@code fulcrum serve --monitoring false})
    */
   public DriftMonitor(
-      int queueCapacity, @Nullable PredictionLog predictionLog, List<DriftListener> listeners) {
+      int queueCapacity,
+      @Nullable PredictionLog predictionLog,
+      List<DriftListener> listeners,
+      boolean detect) {
+    this.detect = detect;
     this.queue = new ArrayBlockingQueue<>(queueCapacity);
     this.predictionLog = predictionLog;
     this.listeners = List.copyOf(listeners);
@@ -93,7 +99,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       InferenceResponse response,
       long latencyNanos) {
     MonitoringConfig m = version.config().monitoring();
-    boolean monitor = m != null && m.enabled() && sampled(m.sampleRate());
+    boolean monitor = detect && m != null && m.enabled() && sampled(m.sampleRate());
     PredictionLog plog = predictionLog;
     boolean logged = plog != null && plog.sampled();
     if (!monitor && !logged) {
@@ -152,6 +158,19 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   public Optional<DriftReport> drift(ModelVersion version) {
     if (version.config().monitoring() == null) {
       return Optional.empty();
+    }
+    if (!detect) {
+      return Optional.of(
+          new DriftReport(
+              version.name(),
+              version.versionString(),
+              false,
+              "drift monitoring is off in this server (fulcrum serve --monitoring false)",
+              "",
+              0,
+              0,
+              List.of(),
+              List.of()));
     }
     return Optional.of(entry(version).report);
   }
@@ -286,7 +305,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     String kind = output ? "output" : "feature";
     if (f.drift()) {
       log.warn(
-          "drift: model {} version {} {} {}: DRIFT ({} score {} > threshold {}) since observation {}",
+          "drift: model {} version {} {} {}: DRIFT ({} score {}, threshold {}) since observation {}",
           vm.model(),
           vm.version(),
           kind,

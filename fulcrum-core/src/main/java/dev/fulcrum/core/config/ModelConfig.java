@@ -108,6 +108,28 @@ public record ModelConfig(
     }
   }
 
+  /**
+   * This configuration with the files it names (the monitoring baseline) inside {@code modelDir}.
+   */
+  public ModelConfig locatedIn(java.nio.file.Path modelDir) {
+    if (monitoring == null) {
+      return this;
+    }
+    return new ModelConfig(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()));
+  }
+
   /** True when the dynamic batcher combines requests (a batching model with batching on). */
   public boolean dynamicBatching() {
     return batching() && scheduling.dynamicBatching();

@@ -224,9 +224,12 @@ public final class ModelConfigResolver {
         monitoring(f.monitoring(), file, inputs));
   }
 
-  /** The {@code monitoring:} section, checked against the model's inputs; null when absent. */
-  static @Nullable MonitoringConfig monitoring(
-      ModelConfigFile.@Nullable MonitoringFile m, Path file, List<TensorConfig> inputs)
+  /**
+   * The {@code monitoring:} section, checked against the model's inputs (or, without them, as
+   * written: {@code fulcrum skew-check} reads the settings without the model); null when absent.
+   */
+  public static @Nullable MonitoringConfig monitoring(
+      ModelConfigFile.@Nullable MonitoringFile m, Path file, @Nullable List<TensorConfig> inputs)
       throws ConfigException {
     if (m == null) {
       return null;
@@ -244,8 +247,20 @@ public final class ModelConfigResolver {
     if (m.features() != null) {
       for (var e : m.features().entrySet()) {
         String field = "monitoring.features." + e.getKey();
+        List<String> names = e.getValue() == null ? List.of() : e.getValue();
+        if (names.isEmpty() || names.stream().anyMatch(n -> n == null || n.isBlank())) {
+          throw new ConfigException(file, field, "must list a non-empty name for each column");
+        }
+        if (new HashSet<>(names).size() != names.size()) {
+          throw new ConfigException(file, field, "names a column twice");
+        }
+        features.add(new MonitoringConfig.InputFeatures(e.getKey(), names));
+        if (inputs == null) {
+          continue;
+        }
+        List<TensorConfig> known = inputs;
         TensorConfig t =
-            inputs.stream()
+            known.stream()
                 .filter(i -> i.name().equals(e.getKey()))
                 .findFirst()
                 .orElseThrow(
@@ -256,14 +271,7 @@ public final class ModelConfigResolver {
                             "the model has no input '"
                                 + e.getKey()
                                 + "'; its inputs are "
-                                + inputs.stream().map(TensorConfig::name).toList()));
-        List<String> names = e.getValue() == null ? List.of() : e.getValue();
-        if (names.isEmpty() || names.stream().anyMatch(n -> n == null || n.isBlank())) {
-          throw new ConfigException(file, field, "must list a non-empty name for each column");
-        }
-        if (new HashSet<>(names).size() != names.size()) {
-          throw new ConfigException(file, field, "names a column twice");
-        }
+                                + known.stream().map(TensorConfig::name).toList()));
         long[] dims = t.dims();
         long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
         if (columns > 0 && columns != names.size()) {
@@ -272,7 +280,6 @@ public final class ModelConfigResolver {
               field,
               "names " + names.size() + " columns but the input's last dimension is " + columns);
         }
-        features.add(new MonitoringConfig.InputFeatures(e.getKey(), names));
       }
     }
     boolean enabled = m.enabled() == null || m.enabled();
@@ -309,7 +316,7 @@ public final class ModelConfigResolver {
     }
     return new MonitoringConfig(
         enabled,
-        file.toAbsolutePath().resolveSibling(baseline),
+        Path.of(baseline),
         rate,
         features,
         window,

@@ -9,8 +9,9 @@ import java.util.Objects;
  * monitoring:} section (docs/MONITORING.md). Immutable.
  *
  * @param enabled whether served requests are compared with the baseline
- * @param baseline the baseline file (absolute; it may not exist yet: {@code fulcrum profile} writes
- *     it)
+ * @param baseline the baseline file: as config.yaml names it until {@link ModelConfig#locatedIn}
+ *     resolves it against the model's folder when a version loads (it may not exist yet: {@code
+ *     fulcrum profile} writes it)
  * @param sampleRate the share of successful requests monitored, in (0, 1]
  * @param features the named columns of each monitored input tensor, in the model's input order
  * @param window observations per window of the distribution tests (PSI, L-infinity)
@@ -40,6 +41,21 @@ public record MonitoringConfig(
   public MonitoringConfig {
     Objects.requireNonNull(baseline, "baseline");
     features = List.copyOf(features);
+  }
+
+  /** The same settings with the baseline at {@code file}. */
+  public MonitoringConfig withBaseline(Path file) {
+    return new MonitoringConfig(
+        enabled,
+        file,
+        sampleRate,
+        features,
+        window,
+        falseAlarmRate,
+        cusumK,
+        rangeWindow,
+        clearAfter,
+        psiFloor);
   }
 
   /**

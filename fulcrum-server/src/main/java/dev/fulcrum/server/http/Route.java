@@ -28,6 +28,8 @@ record Route(Endpoint endpoint, String model, String version) {
     MODEL_INFER(HttpMethod.POST, Scope.INFERENCE),
     /** Triton's statistics extension; an empty model means every model. */
     MODEL_STATS(HttpMethod.GET, Scope.INFERENCE),
+    /** Training-serving skew and drift of a monitored model (docs/MONITORING.md). */
+    MODEL_DRIFT(HttpMethod.GET, Scope.INFERENCE),
     /**
      * Triton's model repository extension: the index, and loading and unloading a model; the
      * management surface, so even the read-only index needs the management scope.
@@ -102,6 +104,7 @@ record Route(Endpoint endpoint, String model, String version) {
         case "config" -> new Route(Endpoint.MODEL_CONFIG, model, version);
         case "infer" -> new Route(Endpoint.MODEL_INFER, model, version);
         case "stats" -> new Route(Endpoint.MODEL_STATS, model, version);
+        case "drift" -> new Route(Endpoint.MODEL_DRIFT, model, version);
         default -> notFound();
       };
     }

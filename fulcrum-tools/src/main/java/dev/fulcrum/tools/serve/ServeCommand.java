@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
@@ -179,6 +180,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
 
+  @Mixin MonitoringOptions monitoringOptions = new MonitoringOptions();
+
   @Override
   public Integer call() throws Exception {
     // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
@@ -234,7 +237,11 @@ public final class ServeCommand implements Callable<Integer> {
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
-    InferenceService service = new InferenceService(repository, strictReadiness);
+    DriftMonitor monitor = monitoringOptions.start();
+    if (monitor != null) {
+      metrics.bindMonitor(monitor);
+    }
+    InferenceService service = new InferenceService(repository, strictReadiness, monitor);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -304,6 +311,9 @@ public final class ServeCommand implements Callable<Integer> {
             metricsServer.close();
           }
           environment.close();
+          if (monitor != null) {
+            monitor.close();
+          }
           stopped.countDown();
           if (!enginesClosed) {
             // A pass or a load still uses ONNX Runtime: exiting would run its hook, which frees
