@@ -5,6 +5,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import java.time.Duration;
@@ -23,6 +24,7 @@ public final class InferenceService {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final InFlight responses = new InFlight();
   private final Object idle = new Object();
+  private final @Nullable ModelMonitor monitor;
   private volatile boolean draining;
 
   /**
@@ -30,8 +32,23 @@ public final class InferenceService {
    *     version is ready; otherwise when loading has finished
    */
   public InferenceService(ModelRepository repository, boolean strictReadiness) {
+    this(repository, strictReadiness, null);
+  }
+
+  /**
+   * @param monitor told of every successful request (on the completing engine thread; see {@link
+   *     ModelMonitor}), or null for none
+   */
+  public InferenceService(
+      ModelRepository repository, boolean strictReadiness, @Nullable ModelMonitor monitor) {
     this.repository = repository;
     this.strictReadiness = strictReadiness;
+    this.monitor = monitor;
+  }
+
+  /** The skew and drift monitor, or null when the server runs none. */
+  public @Nullable ModelMonitor monitor() {
+    return monitor;
   }
 
   /** The read-only view of the models (metadata, configuration, statistics, index). */
@@ -81,16 +98,18 @@ public final class InferenceService {
           InferenceException.unavailable("the server is shutting down"));
     }
     inFlight.incrementAndGet();
+    long start = monitor == null ? 0 : System.nanoTime();
+    ModelVersion mv = admitted;
     CompletableFuture<InferenceResponse> result;
     try {
-      ModelVersion mv = admitted;
       if (!mv.isReady()) {
         mv = repository.resolve(request.modelName(), request.modelVersion());
       }
       result = submit(mv, request);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
-        result = submit(repository.resolve(request.modelName(), request.modelVersion()), request);
+        mv = repository.resolve(request.modelName(), request.modelVersion());
+        result = submit(mv, request);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
@@ -100,7 +119,19 @@ public final class InferenceService {
               InferenceException.internal("request failed: " + e.getMessage(), e));
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
-    result.whenComplete((r, t) -> finished());
+    ModelMonitor m = monitor;
+    if (m == null) {
+      result.whenComplete((r, t) -> finished());
+    } else {
+      ModelVersion ran = mv;
+      result.whenComplete(
+          (r, t) -> {
+            finished();
+            if (r != null) {
+              m.completed(ran, request, r, System.nanoTime() - start);
+            }
+          });
+    }
     return result;
   }
 

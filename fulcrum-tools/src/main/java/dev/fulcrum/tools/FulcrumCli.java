@@ -1,6 +1,8 @@
 package dev.fulcrum.tools;
 
 import dev.fulcrum.tools.bench.BenchCommand;
+import dev.fulcrum.tools.monitor.ProfileCommand;
+import dev.fulcrum.tools.monitor.SkewCheckCommand;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
 import picocli.CommandLine;
@@ -19,6 +21,8 @@ import picocli.CommandLine.Command;
       ServeCommand.class,
       BenchCommand.class,
       TuneCommand.class,
+      ProfileCommand.class,
+      SkewCheckCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {"", "Run 'fulcrum <command> --help' for a command's options."})

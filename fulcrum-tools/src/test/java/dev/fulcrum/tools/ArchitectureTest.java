@@ -68,6 +68,28 @@ class ArchitectureTest {
   }
 
   @Test
+  void monitoringUsesTheCoreOnly() {
+    ArchRule rule =
+        noClasses()
+            .that()
+            .resideInAPackage("dev.fulcrum.monitoring..")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(
+                "io.netty..",
+                "io.grpc..",
+                "com.google.protobuf..",
+                "ai.onnxruntime..",
+                "dev.fulcrum.server..",
+                "dev.fulcrum.runtime..",
+                "dev.fulcrum.tools..")
+            .because(
+                "ARCHITECTURE.md: fulcrum-monitoring depends on fulcrum-core only; the server and"
+                    + " the CLI wire it in");
+    rule.check(fulcrum);
+  }
+
+  @Test
   void theEngineImplementsTheRuntimeSpiOnly() {
     ArchRule rule =
         noClasses()

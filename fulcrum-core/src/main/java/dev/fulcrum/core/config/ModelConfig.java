@@ -5,6 +5,7 @@ import dev.fulcrum.core.tensor.Shapes;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The complete, validated configuration of one model: what the model's {@code config.yaml} says,
@@ -25,6 +26,7 @@ import java.util.Optional;
  *     from the graph: it then bounds the batches the batcher forms, but a single request with more
  *     rows (which the graph accepts) still runs, alone
  * @param slo the latency objective and price ({@link SloConfig#NONE} when neither is set)
+ * @param monitoring skew and drift monitoring, or null when config.yaml has no {@code monitoring:}
  */
 public record ModelConfig(
     String name,
@@ -38,9 +40,10 @@ public record ModelConfig(
     String defaultModelFilename,
     SchedulingConfig scheduling,
     boolean maxBatchSizeFromModel,
-    SloConfig slo) {
+    SloConfig slo,
+    @Nullable MonitoringConfig monitoring) {
 
-  /** A configuration without a latency objective or price. */
+  /** A configuration without a latency objective, price or monitoring. */
   public ModelConfig(
       String name,
       String platform,
@@ -65,7 +68,8 @@ public record ModelConfig(
         defaultModelFilename,
         scheduling,
         maxBatchSizeFromModel,
-        SloConfig.NONE);
+        SloConfig.NONE,
+        null);
   }
 
   /** A configuration whose max-batch-size the user set (or that does not batch). */
@@ -106,6 +110,29 @@ public record ModelConfig(
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
+  }
+
+  /**
+   * This configuration with the files it names (the monitoring baseline) inside {@code modelDir}.
+   */
+  public ModelConfig locatedIn(java.nio.file.Path modelDir) {
+    if (monitoring == null) {
+      return this;
+    }
+    return new ModelConfig(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        slo,
+        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()));
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

@@ -22,9 +22,10 @@ public record ModelConfigFile(
     @JsonProperty("dynamic-batching") @Nullable DynamicBatchingFile dynamicBatching,
     @JsonProperty("queue-policy") @Nullable QueuePolicyFile queuePolicy,
     @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup,
-    @JsonProperty("slo") @Nullable SloFile slo) {
+    @JsonProperty("slo") @Nullable SloFile slo,
+    @JsonProperty("monitoring") @Nullable MonitoringFile monitoring) {
 
-  /** A configuration without a latency objective. */
+  /** A configuration without a latency objective or monitoring. */
   public ModelConfigFile(
       @Nullable String name,
       @Nullable String platform,
@@ -51,6 +52,7 @@ public record ModelConfigFile(
         dynamicBatching,
         queuePolicy,
         modelWarmup,
+        null,
         null);
   }
 
@@ -79,6 +81,8 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
+        null,
         null);
   }
 
@@ -169,9 +173,27 @@ public record ModelConfigFile(
       @JsonProperty("percentile") @Nullable Double percentile,
       @JsonProperty("cost-per-hour") @Nullable Double costPerHour) {}
 
+  /**
+   * Training-serving skew and drift monitoring (docs/MONITORING.md): the names of each input
+   * tensor's columns, the baseline file beside config.yaml, and the detectors' settings.
+   *
+   * @param features per input tensor name, the names of its columns (its last dimension)
+   */
+  public record MonitoringFile(
+      @JsonProperty("enabled") @Nullable Boolean enabled,
+      @JsonProperty("baseline") @Nullable String baseline,
+      @JsonProperty("sample-rate") @Nullable Double sampleRate,
+      @JsonProperty("features") java.util.@Nullable Map<String, List<String>> features,
+      @JsonProperty("window") @Nullable Integer window,
+      @JsonProperty("false-alarm-rate") @Nullable Double falseAlarmRate,
+      @JsonProperty("cusum-k") @Nullable Double cusumK,
+      @JsonProperty("range-window") @Nullable Integer rangeWindow,
+      @JsonProperty("clear-after") @Nullable Integer clearAfter,
+      @JsonProperty("psi-floor") @Nullable Double psiFloor) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
-        null, null, null, null, null, null, null, null, null, null, null, null, null);
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

@@ -239,7 +239,8 @@ public final class ModelConfigResolver {
         d.modelFilename(),
         scheduling(f, file, maxBatch),
         f.maxBatchSize() == null && maxBatch > 0,
-        slo(f.slo(), file));
+        slo(f.slo(), file),
+        monitoring(f.monitoring(), file, inputs));
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */
@@ -279,6 +280,109 @@ public final class ModelConfigResolver {
       throw new ConfigException(file, "slo", "give latency-ms (and optionally percentile)");
     }
     return new SloConfig(latencyNanos, percentile, price);
+  }
+
+  /**
+   * The {@code monitoring:} section, checked against the model's inputs (or, without them, as
+   * written: {@code fulcrum skew-check} reads the settings without the model); null when absent.
+   */
+  public static @Nullable MonitoringConfig monitoring(
+      ModelConfigFile.@Nullable MonitoringFile m, Path file, @Nullable List<TensorConfig> inputs)
+      throws ConfigException {
+    if (m == null) {
+      return null;
+    }
+    String baseline = m.baseline() == null ? MonitoringConfig.DEFAULT_BASELINE : m.baseline();
+    if (baseline.isBlank() || baseline.contains("/") || baseline.contains("..")) {
+      throw new ConfigException(
+          file, "monitoring.baseline", "must be a plain file name beside config.yaml");
+    }
+    double rate = m.sampleRate() == null ? 1.0 : m.sampleRate();
+    if (!(rate > 0 && rate <= 1)) {
+      throw new ConfigException(file, "monitoring.sample-rate", "must be in (0, 1], was " + rate);
+    }
+    List<MonitoringConfig.InputFeatures> features = new ArrayList<>();
+    if (m.features() != null) {
+      for (var e : m.features().entrySet()) {
+        String field = "monitoring.features." + e.getKey();
+        List<String> names = e.getValue() == null ? List.of() : e.getValue();
+        if (names.isEmpty() || names.stream().anyMatch(n -> n == null || n.isBlank())) {
+          throw new ConfigException(file, field, "must list a non-empty name for each column");
+        }
+        if (new HashSet<>(names).size() != names.size()) {
+          throw new ConfigException(file, field, "names a column twice");
+        }
+        features.add(new MonitoringConfig.InputFeatures(e.getKey(), names));
+        if (inputs == null) {
+          continue;
+        }
+        List<TensorConfig> known = inputs;
+        TensorConfig t =
+            known.stream()
+                .filter(i -> i.name().equals(e.getKey()))
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new ConfigException(
+                            file,
+                            field,
+                            "the model has no input '"
+                                + e.getKey()
+                                + "'; its inputs are "
+                                + known.stream().map(TensorConfig::name).toList()));
+        long[] dims = t.dims();
+        long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
+        if (columns > 0 && columns != names.size()) {
+          throw new ConfigException(
+              file,
+              field,
+              "names " + names.size() + " columns but the input's last dimension is " + columns);
+        }
+      }
+    }
+    boolean enabled = m.enabled() == null || m.enabled();
+    if (enabled && features.isEmpty()) {
+      throw new ConfigException(
+          file, "monitoring.features", "must name the columns of at least one input");
+    }
+    int window = m.window() == null ? 1000 : m.window();
+    if (window < 50 || window > 10_000_000) {
+      throw new ConfigException(file, "monitoring.window", "must be 50..10000000, was " + window);
+    }
+    double far = m.falseAlarmRate() == null ? 1e-7 : m.falseAlarmRate();
+    if (!(far > 0 && far < 0.01)) {
+      throw new ConfigException(
+          file, "monitoring.false-alarm-rate", "must be in (0, 0.01), was " + far);
+    }
+    double k = m.cusumK() == null ? 0.25 : m.cusumK();
+    if (!(k > 0 && k <= 5)) {
+      throw new ConfigException(file, "monitoring.cusum-k", "must be in (0, 5], was " + k);
+    }
+    int rangeWindow = m.rangeWindow() == null ? 50 : m.rangeWindow();
+    if (rangeWindow < 10 || rangeWindow > 100_000) {
+      throw new ConfigException(
+          file, "monitoring.range-window", "must be 10..100000, was " + rangeWindow);
+    }
+    int clearAfter = m.clearAfter() == null ? 2 * window : m.clearAfter();
+    if (clearAfter < 1) {
+      throw new ConfigException(file, "monitoring.clear-after", "must be >= 1, was " + clearAfter);
+    }
+    double psiFloor = m.psiFloor() == null ? 0.1 : m.psiFloor();
+    if (!(psiFloor >= 0 && psiFloor < 10)) {
+      throw new ConfigException(
+          file, "monitoring.psi-floor", "must be in [0, 10), was " + psiFloor);
+    }
+    return new MonitoringConfig(
+        enabled,
+        Path.of(baseline),
+        rate,
+        features,
+        window,
+        far,
+        k,
+        rangeWindow,
+        clearAfter,
+        psiFloor);
   }
 
   private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)

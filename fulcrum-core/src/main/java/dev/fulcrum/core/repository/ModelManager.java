@@ -435,7 +435,9 @@ public final class ModelManager {
     try {
       instances.add(runtime.load(modelFile, deployment.sessionOptions()));
       ModelConfig config =
-          resolver.complete(name, file, configFile, deployment, instances.get(0).signature());
+          resolver
+              .complete(name, file, configFile, deployment, instances.get(0).signature())
+              .locatedIn(dir);
       Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
       for (int i = 1; i < deployment.instanceCount(); i++) {
         instances.add(runtime.load(modelFile, deployment.sessionOptions()));

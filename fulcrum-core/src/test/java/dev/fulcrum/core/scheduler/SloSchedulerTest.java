@@ -88,7 +88,8 @@ class SloSchedulerTest {
         "model.onnx",
         SchedulingConfig.defaults(),
         false,
-        slo);
+        slo,
+        null);
   }
 
   private static InferenceRequest request(Map<String, Object> params) {

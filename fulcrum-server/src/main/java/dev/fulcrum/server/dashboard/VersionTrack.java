@@ -77,10 +77,9 @@ final class VersionTrack implements SchedulerObserver {
   }
 
   @Override
-  public void requestDone(
-      Outcome outcome, long queueNs, long inputNs, long inferNs, long outputNs, long totalNs) {
-    if (outcome == Outcome.SUCCESS) {
-      latencyMicros.recordValue(Math.max(1, totalNs / 1000));
+  public void requestDone(RequestDone done) {
+    if (done.outcome() == Outcome.SUCCESS) {
+      latencyMicros.recordValue(Math.max(1, done.totalNanos() / 1000));
     }
   }
 

@@ -245,6 +245,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_INFER -> infer.infer(route.model(), route.version(), request);
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
+      case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);

@@ -3,7 +3,11 @@ package dev.fulcrum.server.http;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.monitoring.DriftJson;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SloJson;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -59,6 +63,29 @@ final class ModelHandler {
   Reply slo(String model, String version) {
     ModelVersion mv = service.repository().resolve(model, version);
     return Responses.json(HttpResponseStatus.OK, SloJson.slo(mv));
+  }
+
+  /**
+   * A monitored version's skew and drift report (docs/MONITORING.md); 404 for an unknown model and
+   * for one that has no {@code monitoring:} section or when the server runs no monitor.
+   */
+  Reply drift(String model, String version) {
+    ModelVersion mv = service.repository().resolve(model, version);
+    ModelMonitor monitor = service.monitor();
+    if (monitor == null) {
+      throw InferenceException.notFound(
+          "drift monitoring is off in this server (fulcrum serve --monitoring false)");
+    }
+    DriftReport report =
+        monitor
+            .drift(mv)
+            .orElseThrow(
+                () ->
+                    InferenceException.notFound(
+                        "model '%s' version %s has no drift monitoring: add a 'monitoring:'"
+                            + " section to its config.yaml (docs/MONITORING.md)",
+                        mv.name(), mv.versionString()));
+    return Responses.json(HttpResponseStatus.OK, DriftJson.report(report));
   }
 
   /** Triton's statistics: every served version, a model's versions, or one version. */

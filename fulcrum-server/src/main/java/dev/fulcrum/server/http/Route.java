@@ -30,6 +30,8 @@ record Route(Endpoint endpoint, String model, String version) {
     MODEL_STATS(HttpMethod.GET, Scope.INFERENCE),
     /** Fulcrum's live SLO attainment, cost and batching policy of one model version. */
     MODEL_SLO(HttpMethod.GET, Scope.INFERENCE),
+    /** Training-serving skew and drift of a monitored model (docs/MONITORING.md). */
+    MODEL_DRIFT(HttpMethod.GET, Scope.INFERENCE),
     /**
      * Triton's model repository extension: the index, and loading and unloading a model; the
      * management surface, so even the read-only index needs the management scope.
@@ -115,6 +117,7 @@ record Route(Endpoint endpoint, String model, String version) {
         case "infer" -> new Route(Endpoint.MODEL_INFER, model, version);
         case "stats" -> new Route(Endpoint.MODEL_STATS, model, version);
         case "slo" -> new Route(Endpoint.MODEL_SLO, model, version);
+        case "drift" -> new Route(Endpoint.MODEL_DRIFT, model, version);
         default -> notFound();
       };
     }

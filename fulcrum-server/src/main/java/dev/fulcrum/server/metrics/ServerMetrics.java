@@ -58,6 +58,7 @@ public final class ServerMetrics
   private final Counter loadFailures;
   private final Gauge startup;
   private volatile @Nullable ModelRepository repository;
+  private volatile dev.fulcrum.core.monitor.@Nullable ModelMonitor monitor;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -141,6 +142,11 @@ public final class ServerMetrics
   /** The repository whose models the Triton families describe. */
   public void bind(ModelRepository repository) {
     this.repository = repository;
+  }
+
+  /** The drift monitor whose per-feature gauges {@link #scrape()} writes ({@link DriftMetrics}). */
+  public void bindMonitor(dev.fulcrum.core.monitor.ModelMonitor monitor) {
+    this.monitor = monitor;
   }
 
   /** Load and warm-up durations and load failures, from the model manager's events. */
@@ -229,6 +235,10 @@ public final class ServerMetrics
     StringBuilder sb = new StringBuilder(8192);
     writeTritonFamilies(sb);
     writeSloFamilies(sb);
+    dev.fulcrum.core.monitor.ModelMonitor m = monitor;
+    if (m != null) {
+      DriftMetrics.write(sb, m.reports());
+    }
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {
       writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);

@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
@@ -190,6 +191,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
 
+  @Mixin MonitoringOptions monitoringOptions = new MonitoringOptions();
+
   @Override
   public Integer call() throws Exception {
     // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
@@ -258,7 +261,11 @@ public final class ServeCommand implements Callable<Integer> {
     repository.manager().addListener(dashboard);
     dashboard.bind(repository);
     dashboard.start();
-    InferenceService service = new InferenceService(repository, strictReadiness);
+    DriftMonitor monitor = monitoringOptions.start();
+    if (monitor != null) {
+      metrics.bindMonitor(monitor);
+    }
+    InferenceService service = new InferenceService(repository, strictReadiness, monitor);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -330,6 +337,9 @@ public final class ServeCommand implements Callable<Integer> {
             metricsServer.close();
           }
           environment.close();
+          if (monitor != null) {
+            monitor.close();
+          }
           stopped.countDown();
           if (!enginesClosed) {
             // A pass or a load still uses ONNX Runtime: exiting would run its hook, which frees

@@ -1,0 +1,73 @@
+package dev.fulcrum.core.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A model's training-serving skew and drift monitoring, as resolved from config.yaml's {@code
+ * monitoring:} section (docs/MONITORING.md). Immutable.
+ *
+ * @param enabled whether served requests are compared with the baseline
+ * @param baseline the baseline file: as config.yaml names it until {@link ModelConfig#locatedIn}
+ *     resolves it against the model's folder when a version loads (it may not exist yet: {@code
+ *     fulcrum profile} writes it)
+ * @param sampleRate the share of successful requests monitored, in (0, 1]
+ * @param features the named columns of each monitored input tensor, in the model's input order
+ * @param window observations per window of the distribution tests (PSI, L-infinity)
+ * @param falseAlarmRate the false alarms per observation the model's detectors may raise together
+ *     when nothing drifted (split across features and tests, Bonferroni)
+ * @param cusumK the sequential test's allowance, in standard deviations (half the smallest shift it
+ *     is tuned to catch fast)
+ * @param rangeWindow the last observations in which out-of-range and missing values are counted
+ * @param clearAfter observations without a test firing before a feature's alert clears
+ * @param psiFloor the smallest PSI that counts as drift, whatever the sample size
+ */
+public record MonitoringConfig(
+    boolean enabled,
+    Path baseline,
+    double sampleRate,
+    List<InputFeatures> features,
+    int window,
+    double falseAlarmRate,
+    double cusumK,
+    int rangeWindow,
+    int clearAfter,
+    double psiFloor) {
+
+  /** The file name of a baseline when config.yaml names none. */
+  public static final String DEFAULT_BASELINE = "baseline.json";
+
+  public MonitoringConfig {
+    Objects.requireNonNull(baseline, "baseline");
+    features = List.copyOf(features);
+  }
+
+  /** The same settings with the baseline at {@code file}. */
+  public MonitoringConfig withBaseline(Path file) {
+    return new MonitoringConfig(
+        enabled,
+        file,
+        sampleRate,
+        features,
+        window,
+        falseAlarmRate,
+        cusumK,
+        rangeWindow,
+        clearAfter,
+        psiFloor);
+  }
+
+  /**
+   * The names of one input tensor's columns.
+   *
+   * @param input the input tensor's name
+   * @param names one name per element of the tensor's last dimension
+   */
+  public record InputFeatures(String input, List<String> names) {
+    public InputFeatures {
+      Objects.requireNonNull(input, "input");
+      names = List.copyOf(names);
+    }
+  }
+}

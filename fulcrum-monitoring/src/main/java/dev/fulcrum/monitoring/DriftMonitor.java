@@ -1,0 +1,348 @@
+package dev.fulcrum.monitoring;
+
+import dev.fulcrum.core.config.MonitoringConfig;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.monitor.ModelMonitor;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The live skew and drift monitor: compares every sampled successful request of a model that
+ * enables {@code monitoring:} in config.yaml with the model's baseline, off the request path.
+ *
+ * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
+ * copies the request's few numeric values into an {@link Observation} and offers it to a bounded
+ * queue; when the queue is full the observation is dropped and counted, never waited for. One
+ * thread, {@code fulcrum-monitor}, drains the queue into each version's {@link VersionMonitor}
+ * (created on first use, reading the baseline file once), logs one line per alert raised or
+ * cleared, tells the {@link DriftListener}s (the webhook), and publishes each version's report as
+ * an immutable snapshot that transports read without locking. The same observation goes to the
+ * {@link PredictionLog}, when there is one.
+ *
+ * <p>Threads: {@link #completed} on engine threads; the detectors only on {@code fulcrum-monitor};
+ * {@link #drift} and {@link #reports} on any thread (volatile snapshots).
+ */
+public final class DriftMonitor implements ModelMonitor, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DriftMonitor.class);
+
+  /** The queue's default capacity: observations waiting for the monitor thread. */
+  public static final int DEFAULT_QUEUE = 8192;
+
+  private final BlockingQueue<Observation> queue;
+  private final @Nullable PredictionLog predictionLog;
+  private final List<DriftListener> listeners;
+  private final ConcurrentHashMap<String, Entry> versions = new ConcurrentHashMap<>();
+  private final LongAdder dropped = new LongAdder();
+  private final AtomicLong accepted = new AtomicLong();
+  private final AtomicLong processed = new AtomicLong();
+  private final Thread thread;
+  private final boolean detect;
+  private volatile boolean closed;
+
+  /** One version's detectors and its latest published report. */
+  private static final class Entry {
+    final ModelVersion version;
+    final VersionMonitor monitor;
+    volatile DriftReport report;
+
+    Entry(ModelVersion version, VersionMonitor monitor) {
+      this.version = version;
+      this.monitor = monitor;
+      this.report = monitor.report(0);
+    }
+  }
+
+  /**
+   * Starts the {@code fulcrum-monitor} thread.
+   *
+   * @param queueCapacity observations that may wait; more are dropped and counted
+   * @param predictionLog where sampled requests are also logged, or null
+   * @param listeners told of each alert raised or cleared (besides the log line)
+   * @param detect false to only write the prediction log ({@code fulcrum serve --monitoring false})
+   */
+  public DriftMonitor(
+      int queueCapacity,
+      @Nullable PredictionLog predictionLog,
+      List<DriftListener> listeners,
+      boolean detect) {
+    this.detect = detect;
+    this.queue = new ArrayBlockingQueue<>(queueCapacity);
+    this.predictionLog = predictionLog;
+    this.listeners = List.copyOf(listeners);
+    this.thread = Thread.ofPlatform().name("fulcrum-monitor").daemon(true).start(this::run);
+  }
+
+  @Override
+  public void completed(
+      ModelVersion version,
+      InferenceRequest request,
+      InferenceResponse response,
+      long latencyNanos) {
+    MonitoringConfig m = version.config().monitoring();
+    boolean monitor = detect && m != null && m.enabled() && sampled(m.sampleRate());
+    PredictionLog plog = predictionLog;
+    boolean logged = plog != null && plog.sampled();
+    if (!monitor && !logged) {
+      return;
+    }
+    try {
+      Observation o = copy(version, request, response, latencyNanos);
+      if (monitor) {
+        if (queue.offer(o)) {
+          accepted.incrementAndGet();
+        } else {
+          dropped.increment();
+        }
+      }
+      if (logged && plog != null) {
+        plog.offer(o);
+      }
+    } catch (RuntimeException e) {
+      // Never fail a request for its monitoring; a malformed tensor is simply not observed.
+      dropped.increment();
+    }
+  }
+
+  private static boolean sampled(double rate) {
+    return rate >= 1 || ThreadLocalRandom.current().nextDouble() < rate;
+  }
+
+  static Observation copy(
+      ModelVersion version,
+      InferenceRequest request,
+      InferenceResponse response,
+      long latencyNanos) {
+    return new Observation(
+        version,
+        version.name(),
+        version.versionString(),
+        request.id(),
+        System.currentTimeMillis(),
+        latencyNanos,
+        values(request.inputs()),
+        values(response.outputs()));
+  }
+
+  private static List<Observation.Values> values(List<Tensor> tensors) {
+    List<Observation.Values> out = new ArrayList<>(tensors.size());
+    for (Tensor t : tensors) {
+      Observation.Values v = Copies.of(t);
+      if (v != null) {
+        out.add(v);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public Optional<DriftReport> drift(ModelVersion version) {
+    if (version.config().monitoring() == null) {
+      return Optional.empty();
+    }
+    if (!detect) {
+      return Optional.of(
+          new DriftReport(
+              version.name(),
+              version.versionString(),
+              false,
+              "drift monitoring is off in this server (fulcrum serve --monitoring false)",
+              "",
+              0,
+              0,
+              List.of(),
+              List.of()));
+    }
+    return Optional.of(entry(version).report);
+  }
+
+  @Override
+  public List<DriftReport> reports() {
+    List<DriftReport> out = new ArrayList<>();
+    for (Entry e : versions.values()) {
+      if (e.version.isReady()) {
+        out.add(e.report);
+      }
+    }
+    return out;
+  }
+
+  /** Requests dropped because the queue was full (or could not be copied). */
+  public long dropped() {
+    return dropped.sum();
+  }
+
+  /**
+   * Waits until every observation accepted so far has been compared and its report published
+   * (tests, and the bench before it reads a verdict); true when done in time.
+   */
+  public boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (processed.get() < accepted.get()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(2);
+    }
+    return true;
+  }
+
+  private Entry entry(ModelVersion mv) {
+    String key = mv.name() + '\u0000' + mv.versionString();
+    Entry e = versions.get(key);
+    if (e != null && e.version == mv) {
+      return e;
+    }
+    return versions.compute(
+        key, (k, old) -> old != null && old.version == mv ? old : new Entry(mv, create(mv)));
+  }
+
+  /** A version's detectors, from its configuration and its baseline file. */
+  static VersionMonitor create(ModelVersion mv) {
+    MonitoringConfig m = mv.config().monitoring();
+    if (m == null) {
+      throw new IllegalStateException("not monitored: " + mv.name());
+    }
+    List<Baseline.InputColumns> columns =
+        m.features().stream().map(f -> new Baseline.InputColumns(f.input(), f.names())).toList();
+    Path file = m.baseline();
+    String shown = shown(file);
+    Baseline baseline = null;
+    String problem = null;
+    try {
+      baseline = Baseline.read(file);
+    } catch (NoSuchFileException e) {
+      problem =
+          "no baseline "
+              + shown
+              + "; make it with: fulcrum profile --model "
+              + mv.name()
+              + " --data <training.csv>";
+    } catch (IOException | RuntimeException e) {
+      problem = "cannot read the baseline " + shown + ": " + e.getMessage();
+    }
+    if (problem != null) {
+      log.warn(
+          "drift monitoring of {} version {} is off: {}", mv.name(), mv.versionString(), problem);
+    }
+    return new VersionMonitor(
+        mv.name(),
+        mv.versionString(),
+        m.enabled(),
+        shown,
+        columns,
+        baseline,
+        problem,
+        DetectorSettings.of(m));
+  }
+
+  /** A file as clients see it: its last three path names. */
+  static String shown(Path file) {
+    int n = file.getNameCount();
+    return n <= 3 ? file.toString() : file.subpath(n - 3, n).toString();
+  }
+
+  private void run() {
+    List<Observation> batch = new ArrayList<>();
+    List<Entry> dirty = new ArrayList<>();
+    while (!closed) {
+      try {
+        Observation first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        batch.add(first);
+        queue.drainTo(batch, 1023);
+        for (Observation o : batch) {
+          ModelVersion mv = o.source();
+          if (mv == null) {
+            continue;
+          }
+          Entry e = entry(mv);
+          e.monitor.observe(o, this::changed);
+          if (!dirty.contains(e)) {
+            dirty.add(e);
+          }
+        }
+        long drops = dropped.sum();
+        for (Entry e : dirty) {
+          e.report = e.monitor.report(drops);
+        }
+        processed.addAndGet(batch.size());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        log.error("drift monitor: an observation failed", e);
+        processed.addAndGet(batch.size());
+      } finally {
+        batch.clear();
+        dirty.clear();
+      }
+    }
+  }
+
+  private void changed(VersionMonitor vm, FeatureDrift f, boolean output) {
+    String kind = output ? "output" : "feature";
+    if (f.drift()) {
+      log.warn(
+          "drift: model {} version {} {} {}: DRIFT ({} score {}, threshold {}) since observation {}",
+          vm.model(),
+          vm.version(),
+          kind,
+          f.name(),
+          f.test(),
+          String.format(java.util.Locale.ROOT, "%.4g", f.score()),
+          String.format(java.util.Locale.ROOT, "%.4g", f.threshold()),
+          f.sinceObservation());
+    } else {
+      log.info(
+          "drift: model {} version {} {} {}: ok again (no test fired in the last observations)",
+          vm.model(),
+          vm.version(),
+          kind,
+          f.name());
+    }
+    for (DriftListener l : listeners) {
+      try {
+        l.changed(vm.model(), vm.version(), f, output);
+      } catch (RuntimeException e) {
+        log.warn("drift listener failed: {}", e.toString());
+      }
+    }
+  }
+
+  /** Stops the monitor thread (pending observations are dropped) and closes the log. */
+  @Override
+  public void close() {
+    closed = true;
+    thread.interrupt();
+    try {
+      thread.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (predictionLog != null) {
+      predictionLog.close();
+    }
+  }
+}

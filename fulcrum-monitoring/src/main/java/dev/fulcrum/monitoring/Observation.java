@@ -1,0 +1,55 @@
+package dev.fulcrum.monitoring;
+
+import dev.fulcrum.core.repository.ModelVersion;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One successful request as the monitor and the prediction log see it: a compact copy of its
+ * numeric inputs and outputs, made on the completing engine thread so that nothing here refers to a
+ * request's buffers. Immutable after construction (the arrays are never written again).
+ *
+ * @param source the version that ran it (live only; null when read back from a log)
+ * @param model the model's name
+ * @param version the version that ran it
+ * @param id the request's id ("" when none)
+ * @param epochMillis when it completed
+ * @param latencyNanos from admission to completion
+ * @param inputs the numeric inputs
+ * @param outputs the numeric outputs
+ */
+public record Observation(
+    @Nullable ModelVersion source,
+    String model,
+    String version,
+    String id,
+    long epochMillis,
+    long latencyNanos,
+    List<Values> inputs,
+    List<Values> outputs) {
+
+  public Observation {
+    inputs = List.copyOf(inputs);
+    outputs = List.copyOf(outputs);
+  }
+
+  /** One tensor's values, row-major, with its shape. */
+  public record Values(String name, long[] shape, double[] values) {}
+
+  @Nullable Values input(String name) {
+    return find(inputs, name);
+  }
+
+  @Nullable Values output(String name) {
+    return find(outputs, name);
+  }
+
+  private static @Nullable Values find(List<Values> list, String name) {
+    for (Values v : list) {
+      if (v.name().equals(name)) {
+        return v;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,282 @@
+package dev.fulcrum.monitoring;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The prediction log: sampled requests (inputs, outputs, model, version, request id, latency) as
+ * JSON lines in rotating files {@code predictions-<n>.jsonl} under one folder, each at most {@code
+ * maxFileBytes} (about), at most {@code maxFiles} kept (the oldest deleted). {@code fulcrum
+ * skew-check} replays them.
+ *
+ * <p>Threads: {@link #offer} on engine threads, never blocking (a full queue drops and counts); one
+ * writer thread, {@code fulcrum-prediction-log}, owns the files.
+ */
+public final class PredictionLog implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PredictionLog.class);
+  private static final JsonFactory JSON = new JsonFactory();
+
+  /**
+   * @param dir the folder (created if missing)
+   * @param maxFileBytes rotate when a file reaches this size
+   * @param maxFiles files kept, the newest
+   * @param sampleRate the share of successful requests logged, in (0, 1]
+   * @param queueCapacity lines that may wait for the writer; more are dropped and counted
+   */
+  public record Settings(
+      Path dir, long maxFileBytes, int maxFiles, double sampleRate, int queueCapacity) {
+    public Settings {
+      if (maxFileBytes < 1024 || maxFiles < 1 || !(sampleRate > 0 && sampleRate <= 1)) {
+        throw new IllegalArgumentException(
+            "prediction log: max file bytes >= 1024, max files >= 1, sample rate in (0, 1]");
+      }
+    }
+  }
+
+  private final Settings settings;
+  private final BlockingQueue<Observation> queue;
+  private final LongAdder dropped = new LongAdder();
+  private final AtomicLong accepted = new AtomicLong();
+  private final AtomicLong written = new AtomicLong();
+  private final AtomicLong failed = new AtomicLong();
+  private final Thread thread;
+  private volatile boolean closed;
+  private @Nullable OutputStream out;
+  private long fileBytes;
+  private long sequence;
+
+  public PredictionLog(Settings settings) throws IOException {
+    this.settings = settings;
+    Files.createDirectories(settings.dir());
+    this.sequence = nextSequence(settings.dir());
+    this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.thread = Thread.ofPlatform().name("fulcrum-prediction-log").daemon(true).start(this::run);
+  }
+
+  boolean sampled() {
+    return settings.sampleRate() >= 1
+        || ThreadLocalRandom.current().nextDouble() < settings.sampleRate();
+  }
+
+  /** Queues one observation for writing; drops and counts it when the queue is full. */
+  void offer(Observation o) {
+    if (queue.offer(o)) {
+      accepted.incrementAndGet();
+    } else {
+      dropped.increment();
+    }
+  }
+
+  /** Lines dropped because the writer fell behind (or failed). */
+  public long dropped() {
+    return dropped.sum();
+  }
+
+  /** Lines written so far. */
+  public long written() {
+    return written.get();
+  }
+
+  /** Waits until every accepted line is written and flushed; true when done in time. */
+  public boolean awaitFlushed(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (written.get() + failed.get() < accepted.get()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(2);
+    }
+    return true;
+  }
+
+  private void run() {
+    List<Observation> batch = new ArrayList<>();
+    while (!closed || !queue.isEmpty()) {
+      try {
+        Observation first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        batch.add(first);
+        queue.drainTo(batch, 1023);
+        int ok = 0;
+        try {
+          for (Observation o : batch) {
+            write(o);
+            ok++;
+          }
+          OutputStream s = out;
+          if (s != null) {
+            s.flush();
+          }
+          written.addAndGet(ok);
+        } catch (IOException e) {
+          written.addAndGet(ok);
+          int lost = batch.size() - ok;
+          dropped.add(lost);
+          failed.addAndGet(lost);
+          log.warn("prediction log: cannot write to {}: {}", settings.dir(), e.toString());
+          closeFile();
+        }
+      } catch (InterruptedException e) {
+        if (closed) {
+          continue; // drain what is queued, then stop
+        }
+        Thread.currentThread().interrupt();
+        return;
+      } finally {
+        batch.clear();
+      }
+    }
+    closeFile();
+  }
+
+  private void write(Observation o) throws IOException {
+    OutputStream s = out;
+    if (s == null || fileBytes >= settings.maxFileBytes()) {
+      closeFile();
+      s = open();
+    }
+    CountingStream counting = new CountingStream(s);
+    try (JsonGenerator g = JSON.createGenerator(counting, JsonEncoding.UTF8)) {
+      g.configure(JsonGenerator.Feature.AUTO_CLOSE_TARGET, false);
+      g.writeStartObject();
+      g.writeStringField("time", Instant.ofEpochMilli(o.epochMillis()).toString());
+      g.writeStringField("model", o.model());
+      g.writeStringField("version", o.version());
+      g.writeStringField("id", o.id());
+      g.writeNumberField("latency_us", o.latencyNanos() / 1000.0);
+      g.writeObjectFieldStart("inputs");
+      tensors(g, o.inputs());
+      g.writeEndObject();
+      g.writeObjectFieldStart("outputs");
+      tensors(g, o.outputs());
+      g.writeEndObject();
+      g.writeEndObject();
+    }
+    counting.write('\n');
+    fileBytes += counting.count;
+  }
+
+  private static void tensors(JsonGenerator g, List<Observation.Values> list) throws IOException {
+    for (Observation.Values v : list) {
+      g.writeObjectFieldStart(v.name());
+      g.writeArrayFieldStart("shape");
+      for (long d : v.shape()) {
+        g.writeNumber(d);
+      }
+      g.writeEndArray();
+      g.writeArrayFieldStart("data");
+      for (double d : v.values()) {
+        if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+          g.writeNumber((long) d);
+        } else if (Double.isFinite(d)) {
+          g.writeNumber(d);
+        } else {
+          g.writeNull(); // NaN / Infinity: missing on replay
+        }
+      }
+      g.writeEndArray();
+      g.writeEndObject();
+    }
+  }
+
+  private OutputStream open() throws IOException {
+    Path file = settings.dir().resolve(String.format("predictions-%06d.jsonl", sequence++));
+    OutputStream s = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16);
+    out = s;
+    fileBytes = 0;
+    prune();
+    return s;
+  }
+
+  private void closeFile() {
+    OutputStream s = out;
+    out = null;
+    if (s != null) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        log.warn("prediction log: close failed: {}", e.toString());
+      }
+    }
+  }
+
+  /** Deletes the oldest files beyond maxFiles. */
+  private void prune() throws IOException {
+    List<Path> files = files(settings.dir());
+    for (int i = 0; i < files.size() - settings.maxFiles(); i++) {
+      Files.deleteIfExists(files.get(i));
+    }
+  }
+
+  /** The log's files in a folder, oldest first. */
+  public static List<Path> files(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().matches("predictions-\\d+\\.jsonl"))
+          .sorted()
+          .toList();
+    }
+  }
+
+  private static long nextSequence(Path dir) throws IOException {
+    List<Path> files = files(dir);
+    if (files.isEmpty()) {
+      return 0;
+    }
+    String last = files.get(files.size() - 1).getFileName().toString();
+    return Long.parseLong(last.substring("predictions-".length(), last.length() - 6)) + 1;
+  }
+
+  /** Stops accepting, writes what is queued, closes the file. */
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      thread.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Counts the bytes of one line. */
+  private static final class CountingStream extends OutputStream {
+    private final OutputStream out;
+    long count;
+
+    CountingStream(OutputStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      out.write(b);
+      count++;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      count += len;
+    }
+  }
+}

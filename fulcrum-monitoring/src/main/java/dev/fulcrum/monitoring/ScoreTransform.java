@@ -1,0 +1,130 @@
+package dev.fulcrum.monitoring;
+
+import dev.fulcrum.monitoring.Baseline.FeatureBaseline;
+import java.util.List;
+
+/**
+ * Maps a feature's value to its normal score: its mid-distribution CDF under the baseline (the
+ * percentiles, interpolated, for a numeric feature; the category shares for a categorical one),
+ * clamped to half an observation from 0 and 1, through the inverse normal CDF. Whatever the
+ * feature's distribution, the scores of in-distribution values have a known, light-tailed
+ * distribution (about N(0, 1) for a continuous feature; the baseline records it exactly), so one
+ * sequential test with one threshold rule serves every feature, and a value far beyond the training
+ * range scores only a bounded ~4 (the range check catches those). Immutable.
+ */
+final class ScoreTransform {
+  private final double[] points; // numeric: percentiles; categorical: sorted values
+  private final double[] below; // categorical: share of values below points[i]
+  private final double[] share; // categorical: share of points[i]
+  private final boolean categorical;
+  private final double lowest;
+  private final double highest;
+
+  ScoreTransform(FeatureBaseline f) {
+    double half = 0.5 / Math.max(1, f.count());
+    this.lowest = Stats.phiInverse(half);
+    this.highest = Stats.phiInverse(1 - half);
+    if (f.type() == Baseline.Kind.CATEGORICAL) {
+      List<Baseline.Category> cats =
+          f.categories() == null
+              ? List.of()
+              : f.categories().stream()
+                  .sorted((a, b) -> Double.compare(a.value(), b.value()))
+                  .toList();
+      categorical = true;
+      points = new double[cats.size()];
+      below = new double[cats.size()];
+      share = new double[cats.size()];
+      double cum = 0;
+      for (int i = 0; i < cats.size(); i++) {
+        points[i] = cats.get(i).value();
+        share[i] = cats.get(i).frequency();
+        below[i] = cum;
+        cum += share[i];
+      }
+    } else {
+      categorical = false;
+      List<Double> q = f.quantiles() == null ? List.of(f.min(), f.max()) : f.quantiles();
+      points = q.stream().mapToDouble(Double::doubleValue).toArray();
+      below = new double[0];
+      share = new double[0];
+    }
+  }
+
+  /** The value's normal score (not standardized); NaN for NaN. */
+  double score(double x) {
+    if (Double.isNaN(x)) {
+      return Double.NaN;
+    }
+    double u = categorical ? categoricalCdf(x) : numericCdf(x);
+    double z = Stats.phiInverse(Math.min(Math.max(u, 1e-12), 1 - 1e-12));
+    return Math.min(Math.max(z, lowest), highest);
+  }
+
+  private double categoricalCdf(double x) {
+    int lo = 0;
+    int hi = points.length;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (points[mid] < x) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo < points.length && points[lo] == x) {
+      return below[lo] + share[lo] / 2;
+    }
+    return lo < points.length ? below[lo] : 1; // unseen: between its neighbours
+  }
+
+  private double numericCdf(double x) {
+    int n = points.length;
+    if (n < 2) {
+      return 0.5;
+    }
+    double step = 1.0 / (n - 1);
+    int lo = lowerBound(x); // points < x
+    int hi = upperBound(x); // points <= x
+    if (hi > lo) { // x equals points[lo..hi-1]: the middle of their span
+      return (lo + hi - 1) * step / 2;
+    }
+    if (lo == 0) {
+      return 0;
+    }
+    if (lo == n) {
+      return 1;
+    }
+    double a = points[lo - 1];
+    double b = points[lo];
+    return ((lo - 1) + (x - a) / (b - a)) * step;
+  }
+
+  private int lowerBound(double x) {
+    int lo = 0;
+    int hi = points.length;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (points[mid] < x) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  private int upperBound(double x) {
+    int lo = 0;
+    int hi = points.length;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (points[mid] <= x) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,107 @@
+package dev.fulcrum.monitoring;
+
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.UnaryOperator;
+
+/**
+ * Generated tabular data with fixed seeds, shaped like the fraud demo's: a skewed amount, a normal
+ * score, an hour of the day, two flags; and a harness that feeds rows to a {@link VersionMonitor}.
+ */
+final class Streams {
+  static final List<String> NAMES = List.of("amount", "risk", "hour", "is_foreign", "card_present");
+
+  private Streams() {}
+
+  /** {@code n} training rows. */
+  static double[][] training(int n, long seed) {
+    Random r = new Random(seed);
+    double[][] rows = new double[n][];
+    for (int i = 0; i < n; i++) {
+      rows[i] =
+          new double[] {
+            Math.round(Math.exp(3.4 + 0.9 * r.nextGaussian()) * 100) / 100.0,
+            50 + 10 * r.nextGaussian(),
+            r.nextInt(24),
+            r.nextDouble() < 0.08 ? 1 : 0,
+            r.nextDouble() < 0.65 ? 1 : 0
+          };
+    }
+    return rows;
+  }
+
+  static Baseline baseline(double[][] rows) {
+    List<Baseline.FeatureBaseline> features = new ArrayList<>();
+    for (int c = 0; c < NAMES.size(); c++) {
+      double[] col = new double[rows.length];
+      for (int i = 0; i < rows.length; i++) {
+        col[i] = rows[i][c];
+      }
+      features.add(Profiler.profile(NAMES.get(c), col));
+    }
+    return new Baseline(
+        "m",
+        "generated",
+        rows.length,
+        List.of(new Baseline.InputColumns("x", NAMES)),
+        features,
+        List.of());
+  }
+
+  /** A feeder: rows drawn from the training rows, optionally transformed. */
+  static final class Feed {
+    final VersionMonitor monitor;
+    final List<String> raised = new ArrayList<>();
+    final List<Long> raisedAt = new ArrayList<>();
+    final List<String> cleared = new ArrayList<>();
+    private final double[][] training;
+    private final Random random;
+    long sent;
+
+    Feed(Baseline b, double[][] training, long seed, DetectorSettings s) {
+      this.monitor = new VersionMonitor("m", "1", true, "baseline.json", b.inputs(), b, null, s);
+      this.training = training;
+      this.random = new Random(seed);
+    }
+
+    /** Sends {@code n} rows; returns the first new alert's observation, or -1. */
+    long send(int n, UnaryOperator<double[]> change) {
+      long first = -1;
+      int before = raised.size();
+      for (int i = 0; i < n; i++) {
+        double[] row = change.apply(training[random.nextInt(training.length)].clone());
+        sent++;
+        monitor.observe(
+            new Observation(
+                null,
+                "m",
+                "1",
+                "",
+                sent,
+                0,
+                List.of(new Observation.Values("x", new long[] {1, row.length}, row)),
+                List.of()),
+            (m, f, output) -> {
+              if (f.drift()) {
+                raised.add(f.name());
+                raisedAt.add(f.sinceObservation());
+              } else {
+                cleared.add(f.name());
+              }
+            });
+        if (first < 0 && raised.size() > before) {
+          first = sent;
+        }
+      }
+      return first;
+    }
+
+    List<FeatureDrift> drifting() {
+      DriftReport r = monitor.report(0);
+      return r.features().stream().filter(FeatureDrift::drift).toList();
+    }
+  }
+}

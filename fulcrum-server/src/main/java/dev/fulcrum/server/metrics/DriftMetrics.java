@@ -1,0 +1,106 @@
+package dev.fulcrum.server.metrics;
+
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The drift monitor's families, written at scrape time from its published reports: per feature (and
+ * output column) its status and each test's score and threshold, per version its observations and
+ * drops. Labels are bounded by the baselines' feature lists. Stateless.
+ */
+final class DriftMetrics {
+  private DriftMetrics() {}
+
+  static void write(StringBuilder sb, List<DriftReport> reports) {
+    sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0\n");
+    sb.append("# TYPE fulcrum_drift_status gauge\n");
+    for (DriftReport r : reports) {
+      each(r, (f, kind) -> line(sb, "fulcrum_drift_status", r, f, kind, null, f.drift() ? 1 : 0));
+    }
+    sb.append("# HELP fulcrum_drift_score A drift test's latest score for a feature\n");
+    sb.append("# TYPE fulcrum_drift_score gauge\n");
+    for (DriftReport r : reports) {
+      each(
+          r,
+          (f, kind) -> {
+            for (DriftReport.TestScore t : f.tests()) {
+              line(sb, "fulcrum_drift_score", r, f, kind, t.test(), t.score());
+            }
+          });
+    }
+    sb.append("# HELP fulcrum_drift_threshold A drift test's threshold for a feature\n");
+    sb.append("# TYPE fulcrum_drift_threshold gauge\n");
+    for (DriftReport r : reports) {
+      each(
+          r,
+          (f, kind) -> {
+            for (DriftReport.TestScore t : f.tests()) {
+              line(sb, "fulcrum_drift_threshold", r, f, kind, t.test(), t.threshold());
+            }
+          });
+    }
+    sb.append("# HELP fulcrum_drift_observations_total Rows compared with the baseline\n");
+    sb.append("# TYPE fulcrum_drift_observations_total counter\n");
+    for (DriftReport r : reports) {
+      sb.append("fulcrum_drift_observations_total")
+          .append(versionLabels(r))
+          .append('}')
+          .append(' ')
+          .append(r.observations())
+          .append('\n');
+    }
+    sb.append(
+        "# HELP fulcrum_drift_dropped_total Requests not monitored because the monitor's queue"
+            + " was full\n");
+    sb.append("# TYPE fulcrum_drift_dropped_total counter\n");
+    long dropped = reports.stream().mapToLong(DriftReport::dropped).max().orElse(0);
+    sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
+  }
+
+  private interface FeatureVisitor {
+    void visit(FeatureDrift f, String kind);
+  }
+
+  private static void each(DriftReport r, FeatureVisitor v) {
+    r.features().forEach(f -> v.visit(f, "input"));
+    r.outputs().forEach(f -> v.visit(f, "output"));
+  }
+
+  private static void line(
+      StringBuilder sb,
+      String name,
+      DriftReport r,
+      FeatureDrift f,
+      String kind,
+      @org.jspecify.annotations.Nullable String test,
+      double value) {
+    sb.append(name).append(versionLabels(r));
+    sb.append(",feature=\"").append(escape(f.name())).append("\",kind=\"").append(kind);
+    if (test != null) {
+      sb.append("\",test=\"").append(test);
+    }
+    sb.append("\"} ").append(number(value)).append('\n');
+  }
+
+  private static String versionLabels(DriftReport r) {
+    return "{model=\"" + escape(r.model()) + "\",version=\"" + escape(r.version()) + "\"";
+  }
+
+  private static String number(double v) {
+    if (Double.isNaN(v)) {
+      return "NaN";
+    }
+    if (Double.isInfinite(v)) {
+      return v > 0 ? "+Inf" : "-Inf";
+    }
+    return v == Math.rint(v) && Math.abs(v) < 1e15
+        ? Long.toString((long) v)
+        : String.format(Locale.ROOT, "%.6g", v);
+  }
+
+  private static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+  }
+}

@@ -1,0 +1,277 @@
+package dev.fulcrum.tools.monitor;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.ModelConfigLoader;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.config.MonitoringConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.monitoring.Baseline;
+import dev.fulcrum.monitoring.Copies;
+import dev.fulcrum.monitoring.Profiler;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
+import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code fulcrum profile}: reads a model's training data (CSV with a header), profiles each feature
+ * config.yaml's {@code monitoring.features} names, runs the model in process on every row (the
+ * server's own repository, scheduler and engine, no transport) to profile its outputs, and writes
+ * the baseline beside config.yaml. Runs on the calling thread and the model's engine thread.
+ */
+@Command(
+    name = "profile",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description =
+        "Make a model's skew and drift baseline from its training data (CSV): per feature its"
+            + " type, quantile bins, mean, deviation, range, missing rate and categories, and the"
+            + " distribution of the model's own outputs on that data.")
+public final class ProfileCommand implements Callable<Integer> {
+
+  @Option(
+      names = "--model-repository",
+      paramLabel = "DIR",
+      description = "The model repository (default: the bundled demo repository).")
+  @Nullable Path repository;
+
+  @Option(names = "--model", required = true, paramLabel = "NAME", description = "The model.")
+  String model = "";
+
+  @Option(
+      names = "--data",
+      required = true,
+      paramLabel = "CSV",
+      description = "Training data: a CSV file whose header names the features.")
+  Path data = Path.of("");
+
+  @Option(
+      names = "--output",
+      paramLabel = "FILE",
+      description = "Where to write the baseline (default: config.yaml's monitoring.baseline).")
+  @Nullable Path output;
+
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Path root = repository != null ? repository : ServeCommand.demoRepository();
+    Csv csv = Csv.read(data);
+    int cores = Runtime.getRuntime().availableProcessors();
+    try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
+        SchedulerEnvironment environment = SchedulerEnvironment.system();
+        ModelRepository repo =
+            new ModelRepository(
+                List.of(root),
+                List.of(onnx),
+                new ModelConfigResolver(cores, 32),
+                environment,
+                new ModelRepository.Settings(
+                    ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
+                new ModelConfigLoader(List.of(new PbtxtConfigFormat())))) {
+      repo.loadAll();
+      ModelVersion mv = served(repo);
+      ModelConfig config = mv.config();
+      MonitoringConfig monitoring = config.monitoring();
+      if (monitoring == null || monitoring.features().isEmpty()) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "model '"
+                + model
+                + "': its config.yaml has no monitoring.features naming the input columns"
+                + " (docs/MONITORING.md)");
+      }
+      Baseline baseline = profile(mv, monitoring, csv, new InferenceService(repo, false));
+      Path target = output != null ? output : monitoring.baseline();
+      baseline.write(target);
+      for (Baseline.FeatureBaseline f : baseline.features()) {
+        out.println(describe("feature", f));
+      }
+      for (Baseline.FeatureBaseline f : baseline.outputs()) {
+        out.println(describe("output ", f));
+      }
+      out.printf(
+          Locale.ROOT, "wrote %s (%d rows of %s)%n", target, baseline.rows(), data.getFileName());
+      out.flush();
+      return 0;
+    }
+  }
+
+  private ModelVersion served(ModelRepository repo) {
+    try {
+      return repo.resolve(model, "");
+    } catch (RuntimeException e) {
+      String reason =
+          repo.index().stream()
+              .filter(s -> s.name().equals(model))
+              .map(ModelVersionStatus::reason)
+              .filter(r -> r != null && !r.isEmpty())
+              .findFirst()
+              .orElse(e.getMessage());
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "model '" + model + "' did not load: " + reason, e);
+    }
+  }
+
+  /** Profiles the named columns, then the model's outputs on the rows that have every feature. */
+  static Baseline profile(
+      ModelVersion mv, MonitoringConfig monitoring, Csv csv, InferenceService service)
+      throws IOException {
+    ModelConfig config = mv.config();
+    List<Baseline.InputColumns> inputs = new ArrayList<>();
+    List<Baseline.FeatureBaseline> features = new ArrayList<>();
+    List<int[]> columns = new ArrayList<>();
+    for (MonitoringConfig.InputFeatures in : monitoring.features()) {
+      inputs.add(new Baseline.InputColumns(in.input(), in.names()));
+      // Profile the values the model is served: an FP32 input's 0.52 arrives as 0.519999980...
+      boolean fp32 = config.input(in.input()).map(t -> t.datatype() == DataType.FP32).orElse(false);
+      int[] idx = new int[in.names().size()];
+      for (int i = 0; i < idx.length; i++) {
+        idx[i] = csv.column(in.names().get(i));
+        double[] col = new double[csv.rows().size()];
+        for (int r = 0; r < col.length; r++) {
+          double v = csv.rows().get(r)[idx[i]];
+          col[r] = fp32 ? (double) (float) v : v;
+        }
+        features.add(Profiler.profile(in.names().get(i), col));
+      }
+      columns.add(idx);
+    }
+    for (TensorConfig t : config.inputs()) {
+      if (monitoring.features().stream().noneMatch(f -> f.input().equals(t.name()))) {
+        throw new IOException(
+            "the model's input '" + t.name() + "' is not named in monitoring.features");
+      }
+    }
+    List<double[]> complete =
+        csv.rows().stream()
+            .filter(
+                row -> {
+                  for (int[] idx : columns) {
+                    for (int i : idx) {
+                      if (Double.isNaN(row[i])) {
+                        return false;
+                      }
+                    }
+                  }
+                  return true;
+                })
+            .toList();
+    Map<String, List<Double>> outputs = new LinkedHashMap<>();
+    int batch = Math.max(1, config.maxBatchSize());
+    for (int start = 0; start < complete.size(); start += batch) {
+      List<double[]> rows = complete.subList(start, Math.min(complete.size(), start + batch));
+      List<Tensor> tensors = new ArrayList<>();
+      for (int k = 0; k < monitoring.features().size(); k++) {
+        MonitoringConfig.InputFeatures in = monitoring.features().get(k);
+        TensorConfig t = config.input(in.input()).orElseThrow();
+        tensors.add(tensor(t, config.batching(), rows, columns.get(k)));
+      }
+      InferenceResponse response =
+          service
+              .infer(new InferenceRequest(mv.name(), "", "profile", Map.of(), tensors, List.of()))
+              .join();
+      for (Tensor t : response.outputs()) {
+        double[] v = Copies.values(t);
+        if (v == null || v.length % rows.size() != 0) {
+          continue;
+        }
+        int perRow = v.length / rows.size();
+        if (perRow > 16) {
+          continue;
+        }
+        for (int r = 0; r < rows.size(); r++) {
+          for (int i = 0; i < perRow; i++) {
+            String name = perRow == 1 ? t.name() : t.name() + "[" + i + "]";
+            outputs.computeIfAbsent(name, n -> new ArrayList<>()).add(v[r * perRow + i]);
+          }
+        }
+      }
+    }
+    List<Baseline.FeatureBaseline> profiled = new ArrayList<>();
+    outputs.forEach(
+        (name, values) ->
+            profiled.add(
+                Profiler.profile(
+                    name, values.stream().mapToDouble(Double::doubleValue).toArray())));
+    return new Baseline(
+        mv.name(),
+        String.valueOf(csv.source().getFileName()),
+        csv.rows().size(),
+        inputs,
+        features,
+        profiled);
+  }
+
+  /** One input tensor of rows: [rows, columns] when the model batches, else its declared shape. */
+  private static Tensor tensor(TensorConfig t, boolean batching, List<double[]> rows, int[] idx) {
+    long[] shape = batching ? new long[] {rows.size(), idx.length} : t.dims().clone();
+    if (!batching && rows.size() != 1) {
+      throw new IllegalStateException("a model that does not batch takes one row at a time");
+    }
+    DataType type = t.datatype();
+    ByteBuffer b =
+        ByteBuffer.allocate(rows.size() * idx.length * Math.max(1, type.byteSize()))
+            .order(ByteOrder.LITTLE_ENDIAN);
+    for (double[] row : rows) {
+      for (int i : idx) {
+        double v = row[i];
+        switch (type) {
+          case FP32 -> b.putFloat((float) v);
+          case FP64 -> b.putDouble(v);
+          case INT64 -> b.putLong((long) v);
+          case INT32 -> b.putInt((int) v);
+          default ->
+              throw new IllegalStateException(
+                  "input '"
+                      + t.name()
+                      + "': profile feeds FP32, FP64, INT32 or INT64, not "
+                      + type);
+        }
+      }
+    }
+    b.flip();
+    return Tensor.of(t.name(), type, shape, b);
+  }
+
+  private static String describe(String kind, Baseline.FeatureBaseline f) {
+    return String.format(
+        Locale.ROOT,
+        "%s %-24s %-11s mean %-10.4g sd %-10.4g range [%.4g, %.4g] missing %.2f%%",
+        kind,
+        f.name(),
+        f.type().name().toLowerCase(Locale.ROOT),
+        f.mean(),
+        f.stddev(),
+        f.min(),
+        f.max(),
+        f.missingRate() * 100);
+  }
+}
