@@ -5,6 +5,7 @@ import dev.fulcrum.core.tensor.Shapes;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The complete, validated configuration of one model: what the model's {@code config.yaml} says,
@@ -24,6 +25,8 @@ import java.util.Optional;
  * @param maxBatchSizeFromModel true when no config.yaml set max-batch-size and it was filled in
  *     from the graph: it then bounds the batches the batcher forms, but a single request with more
  *     rows (which the graph accepts) still runs, alone
+ * @param pipeline the steps around the model file, for a pipeline model; null otherwise
+ * @param responseCache the response cache's settings (disabled by default)
  */
 public record ModelConfig(
     String name,
@@ -36,7 +39,38 @@ public record ModelConfig(
     SessionOptions sessionOptions,
     String defaultModelFilename,
     SchedulingConfig scheduling,
-    boolean maxBatchSizeFromModel) {
+    boolean maxBatchSizeFromModel,
+    @Nullable PipelineConfig pipeline,
+    ResponseCacheConfig responseCache) {
+
+  /** A configuration that is no pipeline and caches no responses. */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        null,
+        ResponseCacheConfig.DISABLED);
+  }
 
   /** A configuration whose max-batch-size the user set (or that does not batch). */
   public ModelConfig(
@@ -72,6 +106,7 @@ public record ModelConfig(
     Objects.requireNonNull(versionPolicy, "versionPolicy");
     Objects.requireNonNull(sessionOptions, "sessionOptions");
     Objects.requireNonNull(scheduling, "scheduling");
+    Objects.requireNonNull(responseCache, "responseCache");
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }

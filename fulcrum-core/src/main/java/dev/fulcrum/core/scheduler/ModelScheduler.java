@@ -61,6 +61,13 @@ public final class ModelScheduler implements AutoCloseable {
   private final OrderedRelease release;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger executing = new AtomicInteger();
+
+  /** A pipeline's token ids: requests of different lengths batch, padded to the longest. */
+  private final boolean paddable;
+
+  /** A pipeline whose rows each run alone (see PipelineConfig.Batching.ALONE). */
+  private final boolean alone;
+
   private long nextSeq;
   private boolean closed;
 
@@ -98,6 +105,11 @@ public final class ModelScheduler implements AutoCloseable {
     this.observer = observer;
     this.queue = new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize());
     this.release = new OrderedRelease(policy.preserveOrdering());
+    this.paddable = config.pipeline() != null && config.pipeline().padsSequences();
+    this.alone =
+        config.pipeline() != null
+            && config.pipeline().batching()
+                == dev.fulcrum.core.config.PipelineConfig.Batching.ALONE;
     for (int i = 0; i < this.instances.size(); i++) {
       ModelInstance instance = this.instances.get(i);
       Thread t = threads.newThread(() -> work(instance));
@@ -152,7 +164,16 @@ public final class ModelScheduler implements AutoCloseable {
       }
       p =
           new PendingRequest(
-              request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
+              request,
+              v.inputs(),
+              v.outputNames(),
+              v.batchSize(),
+              level,
+              now,
+              deadline,
+              nextSeq,
+              paddable,
+              alone);
       if (!queue.offer(p)) {
         observer.rejected();
         return CompletableFuture.failedFuture(overloaded());

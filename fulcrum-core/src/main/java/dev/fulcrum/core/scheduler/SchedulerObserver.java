@@ -45,6 +45,15 @@ public interface SchedulerObserver {
       long computeInferNanos,
       long computeOutputNanos) {}
 
+  /**
+   * A pipeline model's stages ran for one request: {@code preprocessNanos} before it was queued
+   * (e.g. tokenizing), {@code postprocessNanos} after its forward pass (e.g. pooling).
+   */
+  default void stagesDone(long preprocessNanos, long postprocessNanos) {}
+
+  /** The response cache was looked up for a request: a hit answered it, a miss let it run. */
+  default void cacheLookup(boolean hit, long lookupNanos) {}
+
   /** Observers that ignore everything. */
   static SchedulerObserver none() {
     return new SchedulerObserver() {};
@@ -72,6 +81,20 @@ public interface SchedulerObserver {
       public void batchDone(int rows, int requests, long input, long infer, long output) {
         for (SchedulerObserver o : observers) {
           o.batchDone(rows, requests, input, infer, output);
+        }
+      }
+
+      @Override
+      public void stagesDone(long preprocessNanos, long postprocessNanos) {
+        for (SchedulerObserver o : observers) {
+          o.stagesDone(preprocessNanos, postprocessNanos);
+        }
+      }
+
+      @Override
+      public void cacheLookup(boolean hit, long lookupNanos) {
+        for (SchedulerObserver o : observers) {
+          o.cacheLookup(hit, lookupNanos);
         }
       }
     };

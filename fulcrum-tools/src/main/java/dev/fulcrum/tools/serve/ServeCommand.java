@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.pipelines.TextPipelines;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
@@ -227,7 +228,7 @@ public final class ServeCommand implements Callable<Integer> {
     ModelRepository repository =
         new ModelRepository(
             roots,
-            List.of(onnx),
+            List.of(onnx, new TextPipelines()),
             new ModelConfigResolver(cores, defaultMaxBatchSize),
             environment,
             repositorySettings(),
