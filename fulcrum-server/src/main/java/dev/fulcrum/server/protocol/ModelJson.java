@@ -231,8 +231,8 @@ public final class ModelJson {
       duration(is, "compute_input", s.computeInput());
       duration(is, "compute_infer", s.computeInfer());
       duration(is, "compute_output", s.computeOutput());
-      duration(is, "cache_hit", new ModelStatistics.Duration(0, 0));
-      duration(is, "cache_miss", new ModelStatistics.Duration(0, 0));
+      duration(is, "cache_hit", s.cacheHit());
+      duration(is, "cache_miss", s.cacheMiss());
       ArrayNode batches = m.putArray("batch_stats");
       for (ModelStatistics.BatchStats b : s.batchStats()) {
         ObjectNode bo = batches.addObject();
@@ -247,6 +247,9 @@ public final class ModelJson {
       f.put("timed_out", s.timedOut());
       f.put("cancelled", s.cancelled());
       f.put("pending", mv.scheduler().pending());
+      // A pipeline model's steps before and after the forward pass (not in queue or compute).
+      duration(f, "preprocess", s.preprocess());
+      duration(f, "postprocess", s.postprocess());
     }
     return root;
   }
