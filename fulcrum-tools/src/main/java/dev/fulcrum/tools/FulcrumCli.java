@@ -1,6 +1,7 @@
 package dev.fulcrum.tools;
 
 import dev.fulcrum.tools.bench.BenchCommand;
+import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.serve.ServeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -14,7 +15,12 @@ import picocli.CommandLine.Command;
       "Fulcrum: a model inference server that keeps the latency, throughput and cost you state.",
       ""
     },
-    subcommands = {ServeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {
+      ServeCommand.class,
+      BenchCommand.class,
+      EmbedCommand.class,
+      CommandLine.HelpCommand.class
+    },
     footer = {"", "Run 'fulcrum <command> --help' for a command's options."})
 public final class FulcrumCli {
   private static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
