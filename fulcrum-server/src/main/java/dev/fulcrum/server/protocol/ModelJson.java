@@ -144,6 +144,7 @@ public final class ModelJson {
     o.put("default_model_filename", config.defaultModelFilename());
     o.putObject("cc_model_filenames");
     o.putObject("metric_tags");
+    o.putObject("response_cache").put("enable", config.responseCache().enabled());
     ObjectNode params = o.putObject("parameters");
     putParam(params, "intra_op_thread_count", Integer.toString(so.intraOpThreads()));
     putParam(params, "inter_op_thread_count", Integer.toString(so.interOpThreads()));
