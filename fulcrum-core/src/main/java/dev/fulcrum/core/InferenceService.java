@@ -6,16 +6,19 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.monitor.ModelMonitor;
+import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.repository.ResponseCache;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The one entry point every transport uses: resolve the model, validate the request, hand it to the
- * model's instances and complete a future with the response. Never blocks the calling thread (a
+ * The one entry point every transport uses: resolve the model, validate the request, answer it from
+ * the version's response cache or hand it (through a pipeline model's stages) to the model's
+ * instances, and complete a future with the response. Never blocks the calling thread (a
  * transport's event loop); the future completes on an engine thread. Thread-safe.
  */
 public final class InferenceService {
@@ -25,6 +28,8 @@ public final class InferenceService {
   private final InFlight responses = new InFlight();
   private final Object idle = new Object();
   private final @Nullable ModelMonitor monitor;
+  private final PipelineStages pipelines =
+      new PipelineStages(Runtime.getRuntime().availableProcessors());
   private volatile boolean draining;
 
   /**
@@ -135,10 +140,32 @@ public final class InferenceService {
     return result;
   }
 
-  private static CompletableFuture<InferenceResponse> submit(
-      ModelVersion mv, InferenceRequest request) {
+  private CompletableFuture<InferenceResponse> submit(ModelVersion mv, InferenceRequest request) {
     RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
-    return mv.scheduler().submit(request, v);
+    ResponseCache cache = mv.responseCache();
+    if (cache == null) {
+      return run(mv, request, v);
+    }
+    long start = System.nanoTime();
+    ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
+    InferenceResponse hit = cache.get(key, request.id());
+    mv.observer().cacheLookup(hit != null, System.nanoTime() - start);
+    if (hit != null) {
+      return CompletableFuture.completedFuture(hit);
+    }
+    CompletableFuture<InferenceResponse> result = run(mv, request, v);
+    result.thenAccept(r -> cache.put(key, r));
+    return result;
+  }
+
+  /** Queues a validated request; a pipeline model's request goes through its stages first. */
+  private CompletableFuture<InferenceResponse> run(
+      ModelVersion mv, InferenceRequest request, RequestValidator.Validated v) {
+    ModelStages stages = mv.stages();
+    if (stages == null) {
+      return mv.scheduler().submit(request, v);
+    }
+    return pipelines.submit(mv, stages, request, v);
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.fulcrum.tools;
 
 import dev.fulcrum.tools.bench.BenchCommand;
+import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.monitor.ProfileCommand;
 import dev.fulcrum.tools.monitor.SkewCheckCommand;
 import dev.fulcrum.tools.serve.ServeCommand;
@@ -23,6 +24,7 @@ import picocli.CommandLine.Command;
       TuneCommand.class,
       ProfileCommand.class,
       SkewCheckCommand.class,
+      EmbedCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {"", "Run 'fulcrum <command> --help' for a command's options."})

@@ -60,10 +60,13 @@ class ArchitectureTest {
                 "ai.onnxruntime..",
                 "dev.fulcrum.server..",
                 "dev.fulcrum.runtime..",
+                "dev.fulcrum.pipelines..",
+                "ai.djl..",
                 "dev.fulcrum.tools..",
                 "dev.fulcrum.testkit..")
             .because(
-                "ARCHITECTURE.md: the core never depends on Netty, gRPC, protobuf or ONNX Runtime");
+                "ARCHITECTURE.md: the core never depends on Netty, gRPC, protobuf or ONNX Runtime,"
+                    + " nor on the pipelines that implement its pipeline SPI");
     rule.check(fulcrum);
   }
 
@@ -113,6 +116,47 @@ class ArchitectureTest {
   }
 
   @Test
+  void pipelinesUseTheCoreSpiAndNoTransport() {
+    ArchRule rule =
+        noClasses()
+            .that()
+            .resideInAPackage("dev.fulcrum.pipelines..")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(
+                "io.netty..",
+                "io.grpc..",
+                "ai.onnxruntime..",
+                "dev.fulcrum.server..",
+                "dev.fulcrum.tools..")
+            .because(
+                "ARCHITECTURE.md: fulcrum-pipelines implements the core's pipeline SPI; its offline"
+                    + " API runs models through InferenceService as the transports do");
+    rule.check(fulcrum);
+  }
+
+  @Test
+  void pipelineStepsKnowNothingOfTheRepository() {
+    ArchRule rule =
+        noClasses()
+            .that()
+            .resideInAPackage("dev.fulcrum.pipelines.steps..")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(
+                "dev.fulcrum.core.repository..",
+                "dev.fulcrum.pipelines.offline..",
+                "dev.fulcrum.runtime..")
+            .because("ARCHITECTURE.md: each step works on its own, on plain arrays");
+    rule.check(fulcrum);
+  }
+
+  @Test
+  void pipelinesPackagesAreFreeOfCycles() {
+    slices().matching("dev.fulcrum.pipelines.(*)..").should().beFreeOfCycles().check(fulcrum);
+  }
+
+  @Test
   void transportsUseNoEngineAndNoTools() {
     ArchRule rule =
         noClasses()
@@ -120,7 +164,11 @@ class ArchitectureTest {
             .resideInAPackage("dev.fulcrum.server..")
             .should()
             .dependOnClassesThat()
-            .resideInAnyPackage("ai.onnxruntime..", "dev.fulcrum.runtime..", "dev.fulcrum.tools..")
+            .resideInAnyPackage(
+                "ai.onnxruntime..",
+                "dev.fulcrum.runtime..",
+                "dev.fulcrum.pipelines..",
+                "dev.fulcrum.tools..")
             .because(
                 "ARCHITECTURE.md: fulcrum-server depends on core, Netty, Jackson, gRPC and protobuf");
     rule.check(fulcrum);

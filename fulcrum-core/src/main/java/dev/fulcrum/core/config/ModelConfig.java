@@ -27,6 +27,8 @@ import org.jspecify.annotations.Nullable;
  *     rows (which the graph accepts) still runs, alone
  * @param slo the latency objective and price ({@link SloConfig#NONE} when neither is set)
  * @param monitoring skew and drift monitoring, or null when config.yaml has no {@code monitoring:}
+ * @param pipeline the steps around the model file, for a pipeline model; null otherwise
+ * @param responseCache the response cache's settings (disabled by default)
  */
 public record ModelConfig(
     String name,
@@ -41,9 +43,11 @@ public record ModelConfig(
     SchedulingConfig scheduling,
     boolean maxBatchSizeFromModel,
     SloConfig slo,
-    @Nullable MonitoringConfig monitoring) {
+    @Nullable MonitoringConfig monitoring,
+    @Nullable PipelineConfig pipeline,
+    ResponseCacheConfig responseCache) {
 
-  /** A configuration without a latency objective, price or monitoring. */
+  /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
   public ModelConfig(
       String name,
       String platform,
@@ -69,7 +73,9 @@ public record ModelConfig(
         scheduling,
         maxBatchSizeFromModel,
         SloConfig.NONE,
-        null);
+        null,
+        null,
+        ResponseCacheConfig.DISABLED);
   }
 
   /** A configuration whose max-batch-size the user set (or that does not batch). */
@@ -107,6 +113,7 @@ public record ModelConfig(
     Objects.requireNonNull(sessionOptions, "sessionOptions");
     Objects.requireNonNull(scheduling, "scheduling");
     Objects.requireNonNull(slo, "slo");
+    Objects.requireNonNull(responseCache, "responseCache");
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
@@ -132,7 +139,29 @@ public record ModelConfig(
         scheduling,
         maxBatchSizeFromModel,
         slo,
-        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()));
+        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()),
+        pipeline,
+        responseCache);
+  }
+
+  /** This configuration with another latency objective and price. */
+  public ModelConfig withSlo(SloConfig newSlo) {
+    return new ModelConfig(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        newSlo,
+        monitoring,
+        pipeline,
+        responseCache);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

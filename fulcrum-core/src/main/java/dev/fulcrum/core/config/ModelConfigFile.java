@@ -23,9 +23,11 @@ public record ModelConfigFile(
     @JsonProperty("queue-policy") @Nullable QueuePolicyFile queuePolicy,
     @JsonProperty("model-warmup") @Nullable List<WarmupFile> modelWarmup,
     @JsonProperty("slo") @Nullable SloFile slo,
-    @JsonProperty("monitoring") @Nullable MonitoringFile monitoring) {
+    @JsonProperty("monitoring") @Nullable MonitoringFile monitoring,
+    @JsonProperty("pipeline") @Nullable PipelineFile pipeline,
+    @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache) {
 
-  /** A configuration without a latency objective or monitoring. */
+  /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
   public ModelConfigFile(
       @Nullable String name,
       @Nullable String platform,
@@ -52,6 +54,8 @@ public record ModelConfigFile(
         dynamicBatching,
         queuePolicy,
         modelWarmup,
+        null,
+        null,
         null,
         null);
   }
@@ -81,6 +85,8 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
+        null,
         null,
         null,
         null);
@@ -191,9 +197,71 @@ public record ModelConfigFile(
       @JsonProperty("clear-after") @Nullable Integer clearAfter,
       @JsonProperty("psi-floor") @Nullable Double psiFloor) {}
 
+  /**
+   * A pipeline model: steps before and after a wrapped ONNX model (docs/MODEL_CONFIG.md,
+   * "Pipelines").
+   *
+   * @param model another model of the repository whose file this pipeline runs
+   * @param modelVersion that model's version folder (default: its newest)
+   * @param modelFile instead of {@code model}: a model file, relative to this model's folder
+   * @param input the name of the pipeline's input (default {@code text} when it tokenizes, else the
+   *     wrapped model's input)
+   * @param output the name of the pipeline's output (default: the wrapped model's output)
+   * @param engineOutput the wrapped model's output the post steps take (default: its first)
+   * @param pre the steps before the model, in order
+   * @param post the steps after the model, in order
+   * @param batching {@code pad} (default: rows share passes, padded) or {@code alone} (each row
+   *     runs in a pass of its own)
+   */
+  public record PipelineFile(
+      @JsonProperty("model") @Nullable String model,
+      @JsonProperty("model-version") @Nullable Long modelVersion,
+      @JsonProperty("model-file") @Nullable String modelFile,
+      @JsonProperty("input") @Nullable String input,
+      @JsonProperty("output") @Nullable String output,
+      @JsonProperty("engine-output") @Nullable String engineOutput,
+      @JsonProperty("pre") @Nullable List<StepFile> pre,
+      @JsonProperty("post") @Nullable List<StepFile> post,
+      @JsonProperty("batching") @Nullable String batching) {}
+
+  /**
+   * One pipeline step: {@code step} names it, the other fields are its settings (each step reads
+   * its own and refuses the others).
+   *
+   * @param step tokenize, standardize, mean-pool, normalize, softmax or top-k
+   * @param tokenizer tokenize: a Hugging Face tokenizer.json, relative to the model's folder
+   * @param maxLength tokenize: the most tokens per sentence, special tokens included
+   * @param truncation tokenize: cut longer sentences (true) or refuse them (false)
+   * @param padding tokenize: {@code longest} (pad to the longest sentence of the batch) or {@code
+   *     max-length}
+   * @param statistics standardize: a JSON file {@code {"mean": [..], "std": [..]}}
+   * @param k top-k: how many classes to return
+   * @param labels top-k: a labels file, one label per line (line i is class i)
+   */
+  public record StepFile(
+      @JsonProperty("step") @Nullable String step,
+      @JsonProperty("tokenizer") @Nullable String tokenizer,
+      @JsonProperty("max-length") @Nullable Integer maxLength,
+      @JsonProperty("truncation") @Nullable Boolean truncation,
+      @JsonProperty("padding") @Nullable String padding,
+      @JsonProperty("statistics") @Nullable String statistics,
+      @JsonProperty("k") @Nullable Integer k,
+      @JsonProperty("labels") @Nullable String labels) {}
+
+  /**
+   * Triton's response_cache: answers a request identical to an earlier one from memory.
+   *
+   * @param enabled whether the model's responses are cached
+   * @param maxBytes the cache's bound: outputs and keys together
+   */
+  public record ResponseCacheFile(
+      @JsonProperty("enabled") @Nullable Boolean enabled,
+      @JsonProperty("max-bytes") @Nullable Long maxBytes) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+        null);
   }
 }

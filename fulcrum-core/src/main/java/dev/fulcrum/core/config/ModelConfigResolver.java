@@ -57,13 +57,28 @@ public final class ModelConfigResolver {
     this.costPerHour = costPerHour;
   }
 
-  /** What is needed before the model file is opened: platform, file, versions, instances. */
+  /**
+   * What is needed before the model file is opened: platform, file, versions, instances, and for a
+   * pipeline model its steps (null otherwise).
+   */
   public record Deployment(
       String platform,
       String modelFilename,
       VersionPolicy versionPolicy,
       int instanceCount,
-      SessionOptions sessionOptions) {}
+      SessionOptions sessionOptions,
+      @Nullable PipelineConfig pipeline) {
+
+    /** A deployment that is no pipeline. */
+    public Deployment(
+        String platform,
+        String modelFilename,
+        VersionPolicy versionPolicy,
+        int instanceCount,
+        SessionOptions sessionOptions) {
+      this(platform, modelFilename, versionPolicy, instanceCount, sessionOptions, null);
+    }
+  }
 
   public Deployment deployment(String modelName, ModelConfigFile f, Path file)
       throws ConfigException {
@@ -73,8 +88,19 @@ public final class ModelConfigResolver {
           "name",
           "'" + f.name() + "' differs from the model's folder name '" + modelName + "'");
     }
+    PipelineConfig pipeline = f.pipeline() == null ? null : PipelineResolver.resolve(f, file);
     String platform = f.platform() == null ? ONNX_PLATFORM : f.platform();
-    if (!platform.equals(ONNX_PLATFORM) && !platform.equals("onnx")) {
+    if (pipeline != null || platform.equals(PipelineConfig.PLATFORM)) {
+      if (pipeline == null) {
+        throw new ConfigException(
+            file, "platform", "'" + PipelineConfig.PLATFORM + "' needs a 'pipeline:' section");
+      }
+      if (!platform.equals(ONNX_PLATFORM) && !platform.equals(PipelineConfig.PLATFORM)) {
+        throw new ConfigException(
+            file, "platform", "a pipeline model is '" + PipelineConfig.PLATFORM + "'");
+      }
+      platform = PipelineConfig.PLATFORM;
+    } else if (!platform.equals(ONNX_PLATFORM) && !platform.equals("onnx")) {
       throw new ConfigException(
           file, "platform", "'" + platform + "' is not supported; use '" + ONNX_PLATFORM + "'");
     }
@@ -88,11 +114,12 @@ public final class ModelConfigResolver {
           file, "instance-count", "must be between 1 and 64, was " + instances);
     }
     return new Deployment(
-        ONNX_PLATFORM,
+        pipeline == null ? ONNX_PLATFORM : PipelineConfig.PLATFORM,
         filename,
         versionPolicy(f.versionPolicy(), file),
         instances,
-        sessionOptions(f.onnxruntime(), file, instances));
+        sessionOptions(f.onnxruntime(), file, instances),
+        pipeline);
   }
 
   private static VersionPolicy versionPolicy(
@@ -240,7 +267,9 @@ public final class ModelConfigResolver {
         scheduling(f, file, maxBatch),
         f.maxBatchSize() == null && maxBatch > 0,
         slo(f.slo(), file),
-        monitoring(f.monitoring(), file, inputs));
+        monitoring(f.monitoring(), file, inputs),
+        d.pipeline(),
+        responseCache(f.responseCache(), file));
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */
@@ -383,6 +412,18 @@ public final class ModelConfigResolver {
         rangeWindow,
         clearAfter,
         psiFloor);
+  }
+
+  private static ResponseCacheConfig responseCache(
+      ModelConfigFile.@Nullable ResponseCacheFile c, Path file) throws ConfigException {
+    if (c == null) {
+      return ResponseCacheConfig.DISABLED;
+    }
+    long max = c.maxBytes() == null ? ResponseCacheConfig.DEFAULT_MAX_BYTES : c.maxBytes();
+    if (max < 1024) {
+      throw new ConfigException(file, "response-cache.max-bytes", "must be >= 1024, was " + max);
+    }
+    return new ResponseCacheConfig(Boolean.TRUE.equals(c.enabled()), max);
   }
 
   private static SchedulingConfig scheduling(ModelConfigFile f, Path file, int maxBatch)

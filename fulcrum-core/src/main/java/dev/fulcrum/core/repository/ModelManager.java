@@ -5,9 +5,12 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.pipeline.ModelStages;
+import dev.fulcrum.core.pipeline.PipelineRuntime;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
@@ -427,20 +430,40 @@ public final class ModelManager {
     boolean showRow = serving == null;
     state(s, version, null, ModelState.LOADING, "", showRow);
     Path modelFile = dir.resolve(Long.toString(version)).resolve(deployment.modelFilename());
-    if (!Files.exists(modelFile)) {
+    ModelRuntime engine = runtime;
+    PipelineConfig pipeline = deployment.pipeline();
+    WrappedModel wrapped = null;
+    if (pipeline != null) {
+      // A pipeline runs another model's file (loaded here as any model's) inside its stages.
+      wrapped = WrappedModel.find(name, dir, pipeline, source, resolver);
+      modelFile = wrapped.modelFile();
+      engine = runtimes.get(ModelConfigResolver.ONNX_PLATFORM);
+      if (engine == null || !(runtime instanceof PipelineRuntime)) {
+        throw new ModelLoadException("pipeline '" + name + "': no pipeline runtime is installed");
+      }
+    } else if (!Files.exists(modelFile)) {
       throw new ModelLoadException(
           "missing model file " + name + "/" + version + "/" + deployment.modelFilename());
     }
     List<ModelInstance> instances = new ArrayList<>();
+    ModelStages stages = null;
     try {
-      instances.add(runtime.load(modelFile, deployment.sessionOptions()));
+      instances.add(engine.load(modelFile, deployment.sessionOptions()));
+      if (pipeline != null && wrapped != null && runtime instanceof PipelineRuntime p) {
+        stages = p.open(pipeline, wrapped.folders(), instances.get(0).signature());
+      }
       ModelConfig config =
           resolver
-              .complete(name, file, configFile, deployment, instances.get(0).signature())
+              .complete(
+                  name,
+                  file,
+                  configFile,
+                  deployment,
+                  stages != null ? stages.signature() : instances.get(0).signature())
               .locatedIn(dir);
       Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
       for (int i = 1; i < deployment.instanceCount(); i++) {
-        instances.add(runtime.load(modelFile, deployment.sessionOptions()));
+        instances.add(engine.load(modelFile, deployment.sessionOptions()));
       }
       state(s, version, ModelState.LOADING, ModelState.WARMING, "", showRow);
       long warmStart = environment.ticker().nanoTime();
@@ -466,7 +489,17 @@ public final class ModelManager {
               observer);
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
       ModelVersion mv =
-          new ModelVersion(name, version, config, scheduler, statistics, accounting, took, warm);
+          new ModelVersion(
+              name,
+              version,
+              config,
+              scheduler,
+              statistics,
+              accounting,
+              took,
+              warm,
+              observer,
+              stages);
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,
@@ -479,6 +512,9 @@ public final class ModelManager {
     } catch (ConfigException | ModelLoadException | RuntimeException e) {
       for (ModelInstance i : instances) {
         i.close();
+      }
+      if (stages != null) {
+        stages.close();
       }
       if (e instanceof RuntimeException re) {
         throw new ModelLoadException(re.toString(), re);
@@ -493,6 +529,7 @@ public final class ModelManager {
     mv.setState(ModelState.UNLOADING);
     state(s, mv.version(), ModelState.READY, ModelState.UNLOADING, "", showRow);
     mv.scheduler().close(); // finishes queued and running requests, then closes the instances
+    mv.closeStages();
     mv.setState(ModelState.UNLOADED);
     state(s, mv.version(), ModelState.UNLOADING, ModelState.UNLOADED, reason, showRow);
     log.info("model '{}' version {} unloaded", s.name, mv.version());
@@ -704,6 +741,7 @@ public final class ModelManager {
           mv.setState(ModelState.UNLOADING);
           clean &=
               mv.scheduler().close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+          mv.closeStages();
           mv.setState(ModelState.UNLOADED);
         }
         s.serving = List.of();

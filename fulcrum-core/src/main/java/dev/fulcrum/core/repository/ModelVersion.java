@@ -1,16 +1,20 @@
 package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.SloAccounting;
 import java.time.Duration;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One served version of a model: its configuration, its scheduler (queue, batcher, instances), its
- * statistics and its state. Immutable apart from the state, which the {@link ModelManager} changes
- * on its control thread (volatile, read by any thread).
+ * statistics, a pipeline model's stages, its response cache and its state. Immutable apart from the
+ * state, which the {@link ModelManager} changes on its control thread (volatile, read by any
+ * thread).
  */
 public final class ModelVersion {
   private final String name;
@@ -21,6 +25,9 @@ public final class ModelVersion {
   private final SloAccounting slo;
   private final Duration loadDuration;
   private final Duration warmupDuration;
+  private final SchedulerObserver observer;
+  private final @Nullable ModelStages stages;
+  private final @Nullable ResponseCache cache;
   private volatile ModelState state;
 
   ModelVersion(
@@ -31,7 +38,9 @@ public final class ModelVersion {
       ModelStatistics statistics,
       SloAccounting slo,
       Duration loadDuration,
-      Duration warmupDuration) {
+      Duration warmupDuration,
+      SchedulerObserver observer,
+      @Nullable ModelStages stages) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
@@ -40,7 +49,38 @@ public final class ModelVersion {
     this.slo = Objects.requireNonNull(slo);
     this.loadDuration = loadDuration;
     this.warmupDuration = warmupDuration;
+    this.observer = Objects.requireNonNull(observer);
+    this.stages = stages;
+    this.cache =
+        config.responseCache().enabled()
+            ? new ResponseCache(name, version, config.responseCache().maxBytes())
+            : null;
     this.state = ModelState.READY;
+  }
+
+  /** The observers of this version (statistics and metrics), for work done outside the queue. */
+  public SchedulerObserver observer() {
+    return observer;
+  }
+
+  /** A pipeline model's stages around its forward pass; null for a plain model. */
+  public @Nullable ModelStages stages() {
+    return stages;
+  }
+
+  /**
+   * This version's response cache, or null when its configuration enables none. A new version or
+   * configuration starts with an empty one: a swap invalidates what was cached.
+   */
+  public @Nullable ResponseCache responseCache() {
+    return cache;
+  }
+
+  /** Frees a pipeline's stages, once its scheduler has answered every request. */
+  void closeStages() {
+    if (stages != null) {
+      stages.close();
+    }
   }
 
   public String name() {

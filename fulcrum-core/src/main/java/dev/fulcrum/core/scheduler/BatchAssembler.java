@@ -17,9 +17,27 @@ import java.util.List;
 final class BatchAssembler {
   private BatchAssembler() {}
 
-  /** Joins input {@code index} of every request, in order, into one tensor. */
+  /**
+   * Joins input {@code index} of every request, in order, into one tensor. Inputs whose last
+   * dimension differs (a pipeline's token ids, which the scheduler lets batch) are padded with
+   * zeros to the longest: each row's values first, then zeros (BERT's [PAD] id and a 0 attention
+   * mask), so that a request's positions keep their indices.
+   */
   static Tensor join(List<List<Tensor>> perRequest, int index, int totalRows) {
     Tensor first = perRequest.get(0).get(index);
+    int rank = first.rank();
+    long longest = rank >= 2 ? first.dim(rank - 1) : 0;
+    boolean ragged = false;
+    for (List<Tensor> inputs : perRequest) {
+      Tensor t = inputs.get(index);
+      if (rank >= 2 && t.dim(rank - 1) != longest) {
+        ragged = true;
+        longest = Math.max(longest, t.dim(rank - 1));
+      }
+    }
+    if (ragged && first.datatype().isFixedSize()) {
+      return padded(perRequest, index, totalRows, longest);
+    }
     int bytes = 0;
     for (List<Tensor> inputs : perRequest) {
       bytes = Math.addExact(bytes, inputs.get(index).byteSize());
@@ -31,6 +49,34 @@ final class BatchAssembler {
     joined.flip();
     long[] shape = first.shape();
     shape[0] = totalRows;
+    return Tensor.of(first.name(), first.datatype(), shape, joined);
+  }
+
+  private static Tensor padded(
+      List<List<Tensor>> perRequest, int index, int totalRows, long longest) {
+    Tensor first = perRequest.get(0).get(index);
+    long[] shape = first.shape();
+    shape[0] = totalRows;
+    shape[shape.length - 1] = longest;
+    int element = first.datatype().byteSize();
+    long rowLength = Shapes.elementCount(Shapes.dropFirst(shape)) / longest; // rows of the last dim
+    int bytes = Math.toIntExact(Shapes.elementCount(shape) * element);
+    ByteBuffer joined = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    int paddedRow = Math.toIntExact(longest * element);
+    for (List<Tensor> inputs : perRequest) {
+      Tensor t = inputs.get(index);
+      ByteBuffer data = t.data();
+      int length = Math.toIntExact(t.dim(t.rank() - 1) * element);
+      long rows = t.dim(0) * rowLength;
+      for (long r = 0; r < rows; r++) {
+        int start = joined.position();
+        data.limit(data.position() + length);
+        joined.put(data);
+        data.limit(data.capacity());
+        joined.position(start + paddedRow); // a direct buffer starts zeroed
+      }
+    }
+    joined.flip();
     return Tensor.of(first.name(), first.datatype(), shape, joined);
   }
 

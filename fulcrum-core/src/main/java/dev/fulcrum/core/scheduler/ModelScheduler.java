@@ -65,6 +65,13 @@ public final class ModelScheduler implements AutoCloseable {
   private final OrderedRelease release;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger executing = new AtomicInteger();
+
+  /** A pipeline's token ids: requests of different lengths batch, padded to the longest. */
+  private final boolean paddable;
+
+  /** A pipeline whose rows each run alone (see PipelineConfig.Batching.ALONE). */
+  private final boolean alone;
+
   private long nextSeq;
   private boolean closed;
 
@@ -111,6 +118,11 @@ public final class ModelScheduler implements AutoCloseable {
     this.queue =
         new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize(), batching);
     this.release = new OrderedRelease(policy.preserveOrdering());
+    this.paddable = config.pipeline() != null && config.pipeline().padsSequences();
+    this.alone =
+        config.pipeline() != null
+            && config.pipeline().batching()
+                == dev.fulcrum.core.config.PipelineConfig.Batching.ALONE;
     for (int i = 0; i < this.instances.size(); i++) {
       ModelInstance instance = this.instances.get(i);
       int index = i;
@@ -176,7 +188,16 @@ public final class ModelScheduler implements AutoCloseable {
       }
       p =
           new PendingRequest(
-              request, v.inputs(), v.outputNames(), v.batchSize(), level, now, deadline, nextSeq);
+              request,
+              v.inputs(),
+              v.outputNames(),
+              v.batchSize(),
+              level,
+              now,
+              deadline,
+              nextSeq,
+              paddable,
+              alone);
       String refusal = batching.refusal(p, queue.rows(), now);
       if (refusal != null) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
@@ -219,6 +240,15 @@ public final class ModelScheduler implements AutoCloseable {
           new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
       throw overloaded();
     }
+  }
+
+  /**
+   * Counts a request refused before it reached this queue because a stage in front of it (a
+   * pipeline's pre-processing backlog) was full, as the queue counts its own refusals.
+   */
+  public void countRefusedUpstream(int rows) {
+    observer.rejected(
+        new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, rows, 0, ticker.nanoTime()));
   }
 
   private InferenceException overloaded() {

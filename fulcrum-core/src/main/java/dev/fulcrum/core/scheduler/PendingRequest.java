@@ -29,10 +29,21 @@ final class PendingRequest {
   final long arrivalNanos;
   final long deadlineNanos;
   final long seq;
+
+  /**
+   * Whether this request's inputs may be padded along their last dimension to join a batch (a
+   * pipeline's token ids: sequences of different lengths).
+   */
+  final boolean paddable;
+
+  /** Whether this request runs in a pass of its own, never joined with another. */
+  final boolean alone;
+
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   Place place = Place.NONE;
 
+  /** A request that neither pads nor runs alone (a plain model's). */
   PendingRequest(
       InferenceRequest request,
       List<Tensor> inputs,
@@ -42,6 +53,20 @@ final class PendingRequest {
       long arrivalNanos,
       long deadlineNanos,
       long seq) {
+    this(request, inputs, outputs, rows, level, arrivalNanos, deadlineNanos, seq, false, false);
+  }
+
+  PendingRequest(
+      InferenceRequest request,
+      List<Tensor> inputs,
+      List<String> outputs,
+      int rows,
+      int level,
+      long arrivalNanos,
+      long deadlineNanos,
+      long seq,
+      boolean paddable,
+      boolean alone) {
     this.request = request;
     this.inputs = inputs;
     this.outputs = outputs;
@@ -50,18 +75,24 @@ final class PendingRequest {
     this.arrivalNanos = arrivalNanos;
     this.deadlineNanos = deadlineNanos;
     this.seq = seq;
+    this.paddable = paddable;
+    this.alone = alone;
   }
 
   /**
    * Whether this request may share a batch with {@code other}: their inputs agree, in order, on
-   * datatype and non-batch dims (a scalar input counts as having no non-batch dims, like a vector).
+   * datatype and non-batch dims (a scalar input counts as having no non-batch dims, like a vector);
+   * when both are {@link #paddable}, the last dimension may differ (the batch pads it).
    */
   @SuppressWarnings("ReferenceEquality") // the same list: a shortcut, not the comparison
   boolean batchesWith(PendingRequest other) {
     List<Tensor> a = inputs;
     List<Tensor> b = other.inputs;
-    if (a == b) {
+    if (a == b || this == other) {
       return true;
+    }
+    if (alone || other.alone) {
+      return false;
     }
     int n = a.size();
     if (n != b.size()) {
@@ -77,7 +108,8 @@ final class PendingRequest {
       if (x.datatype() != y.datatype() || Math.max(rank, 1) != Math.max(y.rank(), 1)) {
         return false;
       }
-      for (int d = 1; d < rank; d++) {
+      int fixed = paddable && other.paddable && rank >= 2 ? rank - 1 : rank;
+      for (int d = 1; d < fixed; d++) {
         if (x.dim(d) != y.dim(d)) {
           return false;
         }

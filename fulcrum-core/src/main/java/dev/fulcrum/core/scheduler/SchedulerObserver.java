@@ -102,6 +102,15 @@ public interface SchedulerObserver {
   /** A batch ran. */
   default void batchDone(BatchDone e) {}
 
+  /**
+   * A pipeline model's stages ran for one request: {@code preprocessNanos} before it was queued
+   * (e.g. tokenizing), {@code postprocessNanos} after its forward pass (e.g. pooling).
+   */
+  default void stagesDone(long preprocessNanos, long postprocessNanos) {}
+
+  /** The response cache was looked up for a request: a hit answered it, a miss let it run. */
+  default void cacheLookup(boolean hit, long lookupNanos) {}
+
   /** Observers that ignore everything. */
   static SchedulerObserver none() {
     return new SchedulerObserver() {};
@@ -129,6 +138,20 @@ public interface SchedulerObserver {
       public void batchDone(BatchDone e) {
         for (SchedulerObserver o : copy) {
           o.batchDone(e);
+        }
+      }
+
+      @Override
+      public void stagesDone(long preprocessNanos, long postprocessNanos) {
+        for (SchedulerObserver o : observers) {
+          o.stagesDone(preprocessNanos, postprocessNanos);
+        }
+      }
+
+      @Override
+      public void cacheLookup(boolean hit, long lookupNanos) {
+        for (SchedulerObserver o : observers) {
+          o.cacheLookup(hit, lookupNanos);
         }
       }
     };

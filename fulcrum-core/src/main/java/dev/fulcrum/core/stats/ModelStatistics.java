@@ -35,6 +35,12 @@ public final class ModelStatistics implements SchedulerObserver {
    *     their deadline unreachable (Fulcrum's addition)
    * @param timedOut requests whose queue timeout passed (counted in fail too)
    * @param cancelled requests dropped because the client went away (not in success or fail)
+   * @param cacheHit requests answered from the response cache (counted in success too), with the
+   *     time of their lookups
+   * @param cacheMiss lookups in the response cache that found nothing
+   * @param preprocess a pipeline's steps before the model (Fulcrum's addition; not in queue or
+   *     compute)
+   * @param postprocess a pipeline's steps after the model (Fulcrum's addition)
    */
   public record Snapshot(
       long lastInferenceMillis,
@@ -49,7 +55,11 @@ public final class ModelStatistics implements SchedulerObserver {
       long rejected,
       long timedOut,
       long cancelled,
-      List<BatchStats> batchStats) {}
+      List<BatchStats> batchStats,
+      Duration cacheHit,
+      Duration cacheMiss,
+      Duration preprocess,
+      Duration postprocess) {}
 
   private static final class Pair {
     final LongAdder count = new LongAdder();
@@ -83,6 +93,10 @@ public final class ModelStatistics implements SchedulerObserver {
   private final LongAdder rejected = new LongAdder();
   private final LongAdder timedOut = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
+  private final Pair cacheHit = new Pair();
+  private final Pair cacheMiss = new Pair();
+  private final Pair preprocess = new Pair();
+  private final Pair postprocess = new Pair();
   private final Map<Integer, PerBatch> batches = new ConcurrentHashMap<>();
   private volatile long lastInference;
 
@@ -129,6 +143,22 @@ public final class ModelStatistics implements SchedulerObserver {
     lastInference = wallClockMillis.getAsLong();
   }
 
+  @Override
+  public void stagesDone(long preprocessNanos, long postprocessNanos) {
+    preprocess.add(preprocessNanos);
+    postprocess.add(postprocessNanos);
+  }
+
+  @Override
+  public void cacheLookup(boolean hit, long lookupNanos) {
+    if (hit) {
+      cacheHit.add(lookupNanos);
+      success.add(lookupNanos);
+    } else {
+      cacheMiss.add(lookupNanos);
+    }
+  }
+
   public Snapshot snapshot() {
     List<BatchStats> perBatch = new ArrayList<>();
     new ConcurrentSkipListMap<>(batches)
@@ -149,6 +179,10 @@ public final class ModelStatistics implements SchedulerObserver {
         rejected.sum(),
         timedOut.sum(),
         cancelled.sum(),
-        List.copyOf(perBatch));
+        List.copyOf(perBatch),
+        cacheHit.read(),
+        cacheMiss.read(),
+        preprocess.read(),
+        postprocess.read());
   }
 }

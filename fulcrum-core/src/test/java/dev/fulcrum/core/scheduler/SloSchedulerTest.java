@@ -77,19 +77,17 @@ class SloSchedulerTest {
 
   private static ModelConfig config(SloConfig slo) {
     return new ModelConfig(
-        "m",
-        "onnxruntime_onnx",
-        8,
-        List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
-        List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
-        new VersionPolicy.Latest(1),
-        1,
-        SessionOptions.defaults(),
-        "model.onnx",
-        SchedulingConfig.defaults(),
-        false,
-        slo,
-        null);
+            "m",
+            "onnxruntime_onnx",
+            8,
+            List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
+            List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
+            new VersionPolicy.Latest(1),
+            1,
+            SessionOptions.defaults(),
+            "model.onnx",
+            SchedulingConfig.defaults())
+        .withSlo(slo);
   }
 
   private static InferenceRequest request(Map<String, Object> params) {

@@ -327,6 +327,44 @@ public final class ServerMetrics
         "Cumulative inference compute output duration in microseconds (does not include cached"
             + " requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeOutput().ns()));
+    counter(
+        sb,
+        rows,
+        "nv_cache_num_hits_per_model",
+        "Number of cache hits per model",
+        r -> r.stats.cacheHit().count());
+    counter(
+        sb,
+        rows,
+        "nv_cache_num_misses_per_model",
+        "Number of cache misses per model",
+        r -> r.stats.cacheMiss().count());
+    counter(
+        sb,
+        rows,
+        "nv_cache_hit_duration_per_model",
+        "Total cache hit duration per model, in microseconds",
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheHit().ns()));
+    counter(
+        sb,
+        rows,
+        "nv_cache_miss_duration_per_model",
+        "Total cache miss (lookup and insertion) duration per model, in microseconds",
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheMiss().ns()));
+    counter(
+        sb,
+        rows,
+        "fulcrum_pipeline_preprocess_duration_us",
+        "Cumulative time of a pipeline model's steps before the model (e.g. tokenizing), in"
+            + " microseconds; not in queue or compute",
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.preprocess().ns()));
+    counter(
+        sb,
+        rows,
+        "fulcrum_pipeline_postprocess_duration_us",
+        "Cumulative time of a pipeline model's steps after the model (e.g. pooling), in"
+            + " microseconds; not in queue or compute",
+        r -> TimeUnit.NANOSECONDS.toMicros(r.stats.postprocess().ns()));
     gauge(
         sb,
         rows,

@@ -144,6 +144,7 @@ public final class ModelJson {
     o.put("default_model_filename", config.defaultModelFilename());
     o.putObject("cc_model_filenames");
     o.putObject("metric_tags");
+    o.putObject("response_cache").put("enable", config.responseCache().enabled());
     ObjectNode params = o.putObject("parameters");
     putParam(params, "intra_op_thread_count", Integer.toString(so.intraOpThreads()));
     putParam(params, "inter_op_thread_count", Integer.toString(so.interOpThreads()));
@@ -231,8 +232,8 @@ public final class ModelJson {
       duration(is, "compute_input", s.computeInput());
       duration(is, "compute_infer", s.computeInfer());
       duration(is, "compute_output", s.computeOutput());
-      duration(is, "cache_hit", new ModelStatistics.Duration(0, 0));
-      duration(is, "cache_miss", new ModelStatistics.Duration(0, 0));
+      duration(is, "cache_hit", s.cacheHit());
+      duration(is, "cache_miss", s.cacheMiss());
       ArrayNode batches = m.putArray("batch_stats");
       for (ModelStatistics.BatchStats b : s.batchStats()) {
         ObjectNode bo = batches.addObject();
@@ -247,6 +248,9 @@ public final class ModelJson {
       f.put("timed_out", s.timedOut());
       f.put("cancelled", s.cancelled());
       f.put("pending", mv.scheduler().pending());
+      // A pipeline model's steps before and after the forward pass (not in queue or compute).
+      duration(f, "preprocess", s.preprocess());
+      duration(f, "postprocess", s.postprocess());
     }
     return root;
   }

@@ -10,6 +10,7 @@ import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.pipelines.TextPipelines;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
@@ -82,7 +83,7 @@ final class E2eServer implements AutoCloseable {
     ModelRepository models =
         new ModelRepository(
             List.of(repository),
-            List.of(runtime),
+            List.of(runtime, new TextPipelines()),
             new ModelConfigResolver(cores, 32),
             environment,
             ModelRepository.Settings.defaults(),

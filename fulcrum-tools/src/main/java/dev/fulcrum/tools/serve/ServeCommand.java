@@ -10,6 +10,7 @@ import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.monitoring.DriftMonitor;
+import dev.fulcrum.pipelines.TextPipelines;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
@@ -251,7 +252,7 @@ public final class ServeCommand implements Callable<Integer> {
     ModelRepository repository =
         new ModelRepository(
             roots,
-            List.of(onnx),
+            List.of(onnx, new TextPipelines()),
             new ModelConfigResolver(cores, defaultMaxBatchSize, costPerHour),
             environment,
             repositorySettings(),

@@ -1,0 +1,448 @@
+package dev.fulcrum.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.config.PipelineConfig;
+import dev.fulcrum.core.config.PipelineConfig.Step;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.RequestedOutput;
+import dev.fulcrum.core.pipeline.ModelStages;
+import dev.fulcrum.core.runtime.ModelLoadException;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorSpec;
+import dev.fulcrum.pipelines.steps.TextTokenizer;
+import dev.fulcrum.pipelines.steps.Vectors;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The stages of one pipeline model version: its one step before the model (tokenize or standardize,
+ * or none: the inputs pass through) and its steps after it on one engine output.
+ *
+ * <p>Thread-safe: the tokenizer and the step settings are immutable; a read lock keeps {@link
+ * #close} from freeing the tokenizer under a request that is being tokenized.
+ */
+final class PipelineStages implements ModelStages {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final String INPUT_IDS = "input_ids";
+  static final String ATTENTION_MASK = "attention_mask";
+  static final String TOKEN_TYPE_IDS = "token_type_ids";
+
+  private final ModelSignature signature;
+  private final String inputName;
+  private final List<TensorSpec> engineInputs;
+  private final String engineOutput;
+  private final String outputName;
+  private final List<Step> post;
+  private final @Nullable TextTokenizer tokenizer;
+  private final float @Nullable [] mean;
+  private final float @Nullable [] std;
+  private final String @Nullable [] labels;
+  private final ReentrantReadWriteLock open = new ReentrantReadWriteLock();
+  private boolean closed;
+
+  private PipelineStages(
+      ModelSignature signature,
+      String inputName,
+      List<TensorSpec> engineInputs,
+      String engineOutput,
+      String outputName,
+      List<Step> post,
+      @Nullable TextTokenizer tokenizer,
+      float @Nullable [] mean,
+      float @Nullable [] std,
+      String @Nullable [] labels) {
+    this.signature = signature;
+    this.inputName = inputName;
+    this.engineInputs = engineInputs;
+    this.engineOutput = engineOutput;
+    this.outputName = outputName;
+    this.post = post;
+    this.tokenizer = tokenizer;
+    this.mean = mean;
+    this.std = std;
+    this.labels = labels;
+  }
+
+  static PipelineStages open(PipelineConfig p, List<Path> folders, ModelSignature engine)
+      throws ModelLoadException {
+    if (engine.outputs().isEmpty() || engine.inputs().isEmpty()) {
+      throw new ModelLoadException("pipeline: the wrapped model has no inputs or no outputs");
+    }
+    Step pre = p.pre().isEmpty() ? null : p.pre().get(0);
+    TextTokenizer tokenizer = null;
+    float[] mean = null;
+    float[] std = null;
+    List<TensorSpec> inputs;
+    String inputName;
+    if (pre instanceof PipelineConfig.Tokenize t) {
+      for (TensorSpec s : engine.inputs()) {
+        if (!List.of(INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS).contains(s.name())
+            || s.datatype() != DataType.INT64
+            || s.shape().length != 2) {
+          throw new ModelLoadException(
+              "pipeline: step 'tokenize' feeds input_ids, attention_mask and token_type_ids"
+                  + " (INT64 [batch, sequence]); the wrapped model has input "
+                  + s);
+        }
+      }
+      inputName = p.input() == null ? "text" : p.input();
+      inputs = List.of(new TensorSpec(inputName, DataType.BYTES, new long[] {-1, 1}));
+      Path file = find(folders, t.tokenizer(), "pipeline.pre[0].tokenizer");
+      try {
+        tokenizer =
+            new TextTokenizer(
+                file,
+                t.maxLength(),
+                t.truncation(),
+                t.padding() == PipelineConfig.Padding.MAX_LENGTH);
+      } catch (IOException | RuntimeException e) {
+        throw new ModelLoadException(
+            "pipeline: cannot read tokenizer " + file.getFileName() + ": " + e.getMessage(), e);
+      }
+    } else if (pre instanceof PipelineConfig.Standardize s) {
+      TensorSpec in = engine.inputs().get(0);
+      if (engine.inputs().size() != 1 || in.datatype() != DataType.FP32) {
+        throw new ModelLoadException(
+            "pipeline: step 'standardize' feeds one FP32 input; the wrapped model has "
+                + engine.inputs());
+      }
+      Path file = find(folders, s.statistics(), "pipeline.pre[0].statistics");
+      try {
+        JsonNode node = JSON.readTree(file.toFile());
+        mean = floats(node.get("mean"));
+        std = floats(node.get("std"));
+      } catch (IOException | RuntimeException e) {
+        throw new ModelLoadException(
+            "pipeline: cannot read statistics "
+                + file.getFileName()
+                + " (a JSON {\"mean\": [..], \"std\": [..]}): "
+                + e.getMessage(),
+            e);
+      }
+      long[] shape = in.shape();
+      long width = shape.length == 0 ? -1 : shape[shape.length - 1];
+      if (mean.length != std.length || (width > 0 && width != mean.length)) {
+        throw new ModelLoadException(
+            "pipeline: statistics "
+                + file.getFileName()
+                + " has "
+                + mean.length
+                + " means and "
+                + std.length
+                + " deviations; the model's input '"
+                + in.name()
+                + "' has "
+                + width
+                + " features");
+      }
+      for (float d : std) {
+        if (!(d > 0)) {
+          throw new ModelLoadException(
+              "pipeline: statistics " + file.getFileName() + ": every std must be > 0");
+        }
+      }
+      inputName = p.input() == null ? in.name() : p.input();
+      inputs = List.of(new TensorSpec(inputName, DataType.FP32, shape));
+    } else {
+      inputName = engine.inputs().get(0).name();
+      inputs = engine.inputs();
+    }
+    String engineOutput =
+        p.engineOutput() == null ? engine.outputs().get(0).name() : p.engineOutput();
+    TensorSpec out =
+        engine.outputs().stream()
+            .filter(o -> o.name().equals(engineOutput))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new ModelLoadException(
+                        "pipeline.engine-output: the wrapped model has no output '"
+                            + engineOutput
+                            + "'; it has "
+                            + engine.outputs().stream().map(TensorSpec::name).toList()));
+    long[] shape = out.shape();
+    DataType type = out.datatype();
+    String[] labels = null;
+    for (int i = 0; i < p.post().size(); i++) {
+      Step s = p.post().get(i);
+      if (type != DataType.FP32) {
+        throw new ModelLoadException(
+            "pipeline.post[" + i + "]: step '" + s.kind() + "' takes FP32, not " + type);
+      }
+      switch (s) {
+        case PipelineConfig.MeanPool m -> {
+          if (shape.length != 3) {
+            throw new ModelLoadException(
+                "pipeline.post["
+                    + i
+                    + "]: mean-pool takes [batch, sequence, hidden]; '"
+                    + engineOutput
+                    + "' is "
+                    + Shapes.toString(shape));
+          }
+          shape = new long[] {shape[0], shape[2]};
+        }
+        case PipelineConfig.TopK k -> {
+          if (k.labels() != null) {
+            Path file = find(folders, k.labels(), "pipeline.post[" + i + "].labels");
+            try {
+              labels = Files.readAllLines(file, StandardCharsets.UTF_8).toArray(String[]::new);
+            } catch (IOException e) {
+              throw new ModelLoadException(
+                  "pipeline: cannot read labels " + file.getFileName() + ": " + e.getMessage(), e);
+            }
+          }
+          shape = new long[] {shape[0], k.k()};
+          type = DataType.BYTES;
+          if (i != p.post().size() - 1) {
+            throw new ModelLoadException("pipeline.post[" + i + "]: top-k must be the last step");
+          }
+        }
+        default -> {}
+      }
+    }
+    String outputName = p.output() == null ? engineOutput : p.output();
+    ModelSignature signature =
+        new ModelSignature(inputs, List.of(new TensorSpec(outputName, type, shape)));
+    return new PipelineStages(
+        signature,
+        inputName,
+        engine.inputs(),
+        engineOutput,
+        outputName,
+        p.post(),
+        tokenizer,
+        mean,
+        std,
+        labels);
+  }
+
+  private static Path find(List<Path> folders, String name, String field)
+      throws ModelLoadException {
+    for (Path folder : folders) {
+      Path file = folder.resolve(name).normalize();
+      if (file.startsWith(folder) && Files.isRegularFile(file)) {
+        return file;
+      }
+    }
+    throw new ModelLoadException(
+        field
+            + ": no file '"
+            + name
+            + "' in "
+            + folders.stream().map(f -> f.getFileName().toString()).toList());
+  }
+
+  private static float[] floats(@Nullable JsonNode array) {
+    if (array == null || !array.isArray() || array.isEmpty()) {
+      throw new IllegalArgumentException("expected a non-empty array of numbers");
+    }
+    float[] out = new float[array.size()];
+    for (int i = 0; i < out.length; i++) {
+      if (!array.get(i).isNumber()) {
+        throw new IllegalArgumentException("element " + i + " is not a number");
+      }
+      out[i] = (float) array.get(i).asDouble();
+    }
+    return out;
+  }
+
+  @Override
+  public ModelSignature signature() {
+    return signature;
+  }
+
+  @Override
+  public Prepared before(List<Tensor> inputs, List<RequestedOutput> outputs) {
+    if (!open.readLock().tryLock()) {
+      throw InferenceException.unavailable("the pipeline is unloading");
+    }
+    try {
+      if (closed) {
+        throw InferenceException.unavailable("the pipeline is unloading");
+      }
+      List<Tensor> engine;
+      if (tokenizer != null) {
+        engine = tokenize(tokenizer, inputs.get(0));
+      } else if (mean != null && std != null) {
+        Tensor in = inputs.get(0);
+        float[] x = Vectors.standardize(floats(in), mean, std);
+        engine = List.of(floatTensor(engineInputs.get(0).name(), in.shape(), x));
+      } else {
+        engine = inputs;
+      }
+      return new Prepared(engine, List.of(engineOutput), outputs);
+    } finally {
+      open.readLock().unlock();
+    }
+  }
+
+  private List<Tensor> tokenize(TextTokenizer tok, Tensor text) {
+    List<String> sentences = new ArrayList<>();
+    for (byte[] b : text.bytesElements()) {
+      sentences.add(new String(b, StandardCharsets.UTF_8));
+    }
+    TextTokenizer.Tokens t = tok.encode(sentences);
+    long[] shape = {t.rows(), t.length()};
+    List<Tensor> out = new ArrayList<>(engineInputs.size());
+    for (TensorSpec s : engineInputs) {
+      long[] values =
+          switch (s.name()) {
+            case INPUT_IDS -> t.ids();
+            case ATTENTION_MASK -> t.attentionMask();
+            default -> t.typeIds();
+          };
+      out.add(longTensor(s.name(), shape, values));
+    }
+    return out;
+  }
+
+  @Override
+  public List<Tensor> after(Prepared prepared, List<Tensor> engineOutputs) {
+    Tensor y = engineOutputs.get(0);
+    long[] shape = y.shape();
+    float[] x = floats(y);
+    String[] classes = null;
+    for (Step s : post) {
+      switch (s) {
+        case PipelineConfig.MeanPool m -> {
+          int n = (int) shape[0];
+          int padded = (int) shape[1];
+          int h = (int) shape[2];
+          Tensor mask = maskOf(prepared);
+          x =
+              mask == null
+                  ? Vectors.meanPool(x, n, padded, h)
+                  : Vectors.meanPool(x, n, padded, h, longs(mask), (int) mask.dim(1));
+          shape = new long[] {n, h};
+        }
+        case PipelineConfig.Normalize nz -> Vectors.normalize(x, (int) shape[shape.length - 1]);
+        case PipelineConfig.Softmax sm -> Vectors.softmax(x, (int) shape[shape.length - 1]);
+        case PipelineConfig.TopK k -> {
+          int width = (int) shape[shape.length - 1];
+          int kk = classification(prepared).orElse(k.k());
+          classes = Vectors.topK(x, width, kk, labels);
+          shape = new long[] {shape[0], Math.min(kk, width)};
+        }
+        default -> throw new IllegalStateException("step '" + s.kind() + "' after the model");
+      }
+    }
+    if (classes == null && classification(prepared).isPresent()) {
+      // Triton's classification extension on an output without a top-k step.
+      int width = (int) shape[shape.length - 1];
+      int kk = classification(prepared).getAsInt();
+      classes = Vectors.topK(x, width, kk, null);
+      shape = new long[] {shape[0], Math.min(kk, width)};
+    }
+    Tensor result;
+    if (classes != null) {
+      List<byte[]> elements = new ArrayList<>(classes.length);
+      for (String c : classes) {
+        elements.add(c.getBytes(StandardCharsets.UTF_8));
+      }
+      result = Tensor.ofBytes(outputName, shape, elements);
+    } else {
+      result = floatTensor(outputName, shape, x);
+    }
+    List<Tensor> out = new ArrayList<>(prepared.outputs().size());
+    for (int i = 0; i < prepared.outputs().size(); i++) {
+      out.add(result);
+    }
+    return out;
+  }
+
+  private static java.util.OptionalInt classification(Prepared prepared) {
+    for (RequestedOutput o : prepared.outputs()) {
+      Object k = o.parameters().get("classification");
+      if (k == null) {
+        continue;
+      }
+      long v;
+      if (k instanceof Number n) {
+        v = n.longValue();
+      } else {
+        try {
+          v = Long.parseLong(k.toString().trim());
+        } catch (NumberFormatException e) {
+          v = -1;
+        }
+      }
+      if (v < 1 || v > 1 << 16) {
+        throw InferenceException.invalid(
+            "output '%s': parameter 'classification' must be an integer 1..65536, was %s",
+            o.name(), k);
+      }
+      return java.util.OptionalInt.of((int) v);
+    }
+    return java.util.OptionalInt.empty();
+  }
+
+  private static @Nullable Tensor maskOf(Prepared prepared) {
+    for (Tensor t : prepared.engineInputs()) {
+      if (t.name().equals(ATTENTION_MASK)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  static float[] floats(Tensor t) {
+    if (t.datatype() != DataType.FP32) {
+      throw InferenceException.internal(
+          "pipeline: tensor '" + t.name() + "' is " + t.datatype() + ", not FP32", null);
+    }
+    float[] out = new float[Math.toIntExact(t.elementCount())];
+    t.data().asFloatBuffer().get(out);
+    return out;
+  }
+
+  private static long[] longs(Tensor t) {
+    long[] out = new long[Math.toIntExact(t.elementCount())];
+    t.data().asLongBuffer().get(out);
+    return out;
+  }
+
+  static Tensor floatTensor(String name, long[] shape, float[] values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return Tensor.of(name, DataType.FP32, shape, b);
+  }
+
+  private static Tensor longTensor(String name, long[] shape, long[] values) {
+    ByteBuffer b = ByteBuffer.allocateDirect(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asLongBuffer().put(values);
+    return Tensor.of(name, DataType.INT64, shape, b);
+  }
+
+  /** The input's name as clients send it. */
+  String inputName() {
+    return inputName;
+  }
+
+  @Override
+  public void close() {
+    open.writeLock().lock();
+    try {
+      if (!closed) {
+        closed = true;
+        if (tokenizer != null) {
+          tokenizer.close();
+        }
+      }
+    } finally {
+      open.writeLock().unlock();
+    }
+  }
+}

@@ -1,0 +1,144 @@
+package dev.fulcrum.pipelines.steps;
+
+import java.util.Locale;
+
+/**
+ * The numeric steps after (and, for standardize, before) a model, on row-major float arrays: each a
+ * pure function of its arguments. Stateless.
+ */
+public final class Vectors {
+  private Vectors() {}
+
+  /**
+   * Mean-pool: token vectors {@code x} [n, paddedLength, h] to one vector per row [n, h], the mean
+   * over the positions whose attention mask is 1. {@code mask} is [n, length] with length <=
+   * paddedLength (a batch may have padded the request further); positions past it count as 0.
+   */
+  public static float[] meanPool(
+      float[] x, int n, int paddedLength, int h, long[] mask, int length) {
+    if (length > paddedLength) {
+      throw new IllegalArgumentException(
+          "mask length " + length + " exceeds the vectors' " + paddedLength);
+    }
+    float[] out = new float[n * h];
+    for (int i = 0; i < n; i++) {
+      double[] sum = new double[h];
+      double count = 0;
+      for (int t = 0; t < length; t++) {
+        long m = mask[i * length + t];
+        if (m == 0) {
+          continue;
+        }
+        count += m;
+        int base = (i * paddedLength + t) * h;
+        for (int d = 0; d < h; d++) {
+          sum[d] += m * x[base + d];
+        }
+      }
+      double denominator = Math.max(count, 1e-9);
+      for (int d = 0; d < h; d++) {
+        out[i * h + d] = (float) (sum[d] / denominator);
+      }
+    }
+    return out;
+  }
+
+  /** Mean over every position (no mask): [n, length, h] to [n, h]. */
+  public static float[] meanPool(float[] x, int n, int length, int h) {
+    long[] ones = new long[n * length];
+    java.util.Arrays.fill(ones, 1);
+    return meanPool(x, n, length, h, ones, length);
+  }
+
+  /** Divides each row of [rows, width] by its L2 norm (a zero row stays zero), in place. */
+  public static float[] normalize(float[] x, int width) {
+    for (int base = 0; base + width <= x.length; base += width) {
+      double sq = 0;
+      for (int d = 0; d < width; d++) {
+        sq += (double) x[base + d] * x[base + d];
+      }
+      double norm = Math.max(Math.sqrt(sq), 1e-12);
+      for (int d = 0; d < width; d++) {
+        x[base + d] = (float) (x[base + d] / norm);
+      }
+    }
+    return x;
+  }
+
+  /**
+   * Softmax of each row of [rows, width], in place (shifted by the row's max, so it never
+   * overflows).
+   */
+  public static float[] softmax(float[] x, int width) {
+    for (int base = 0; base + width <= x.length; base += width) {
+      float max = Float.NEGATIVE_INFINITY;
+      for (int d = 0; d < width; d++) {
+        max = Math.max(max, x[base + d]);
+      }
+      double sum = 0;
+      for (int d = 0; d < width; d++) {
+        sum += Math.exp(x[base + d] - max);
+      }
+      for (int d = 0; d < width; d++) {
+        x[base + d] = (float) (Math.exp(x[base + d] - max) / sum);
+      }
+    }
+    return x;
+  }
+
+  /** (x - mean) / std per feature of each row of [rows, mean.length], into a new array. */
+  public static float[] standardize(float[] x, float[] mean, float[] std) {
+    int width = mean.length;
+    float[] out = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = (x[i] - mean[i % width]) / std[i % width];
+    }
+    return out;
+  }
+
+  /**
+   * The k best classes of each row of [rows, width] as Triton's classification strings {@code
+   * "score:index:label"} (or {@code "score:index"} without labels), best first; ties keep the lower
+   * index first. k is cut to the width.
+   *
+   * @param labels class names by index, or null
+   */
+  public static String[] topK(
+      float[] x, int width, int k, String @org.jspecify.annotations.Nullable [] labels) {
+    int rows = width == 0 ? 0 : x.length / width;
+    int kk = Math.min(k, width);
+    String[] out = new String[rows * kk];
+    for (int r = 0; r < rows; r++) {
+      int base = r * width;
+      boolean[] taken = new boolean[width];
+      for (int j = 0; j < kk; j++) {
+        int best = -1;
+        for (int d = 0; d < width; d++) {
+          if (!taken[d] && (best < 0 || x[base + d] > x[base + best])) {
+            best = d;
+          }
+        }
+        taken[best] = true;
+        String score = String.format(Locale.ROOT, "%f", x[base + best]);
+        out[r * kk + j] =
+            labels != null && best < labels.length
+                ? score + ":" + best + ":" + labels[best]
+                : score + ":" + best;
+      }
+    }
+    return out;
+  }
+
+  /** Cosine similarity of two vectors of the same length. */
+  public static double cosine(float[] a, float[] b) {
+    double dot = 0;
+    double na = 0;
+    double nb = 0;
+    for (int i = 0; i < a.length; i++) {
+      dot += (double) a[i] * b[i];
+      na += (double) a[i] * a[i];
+      nb += (double) b[i] * b[i];
+    }
+    return dot / Math.sqrt(na * nb);
+  }
+}

@@ -1,0 +1,210 @@
+package dev.fulcrum.pipelines.offline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestedOutput;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.pipelines.steps.Vectors;
+import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo's {@code minilm_text} pipeline run in process: against the token-id model pooled by
+ * hand, against langchain4j's own in-process all-MiniLM-L6-v2 (an independent reference), and
+ * batched against alone.
+ */
+class PipelineTest {
+  static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  static final Path MINILM_FILE =
+      DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+
+  private static Pipeline text;
+  private static Pipeline ids;
+
+  @BeforeAll
+  static void open() {
+    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
+    text = Pipeline.open(DEMO, "minilm_text");
+    ids = Pipeline.open(DEMO, "all_minilm_l6_v2");
+  }
+
+  @AfterAll
+  static void close() {
+    if (text != null) {
+      text.close();
+    }
+    if (ids != null) {
+      ids.close();
+    }
+  }
+
+  static List<String> sentences() throws IOException {
+    try (InputStream in = PipelineTest.class.getResourceAsStream("/sentences.txt")) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+    }
+  }
+
+  @Test
+  void helloWorldIsTheTokenIdModelPooledByHand() {
+    float[] served = text.embed(List.of("hello world")).get(0);
+
+    long[] tokens = {101, 7592, 2088, 102};
+    InferenceResponse r =
+        ids.infer(
+                new InferenceRequest(
+                    "all_minilm_l6_v2",
+                    "",
+                    "",
+                    Map.of(),
+                    List.of(
+                        longs("input_ids", tokens),
+                        longs("attention_mask", new long[] {1, 1, 1, 1}),
+                        longs("token_type_ids", new long[] {0, 0, 0, 0})),
+                    List.of(RequestedOutput.named("last_hidden_state"))))
+            .join();
+    Tensor hidden = r.outputs().get(0);
+    float[] x = new float[Math.toIntExact(hidden.elementCount())];
+    hidden.data().asFloatBuffer().get(x);
+    float[] pooled = new float[384];
+    for (int t = 0; t < 4; t++) {
+      for (int d = 0; d < 384; d++) {
+        pooled[d] += x[t * 384 + d] / 4;
+      }
+    }
+    double norm = 0;
+    for (float v : pooled) {
+      norm += v * v;
+    }
+    for (int d = 0; d < 384; d++) {
+      assertThat(served[d]).isCloseTo((float) (pooled[d] / Math.sqrt(norm)), within(1e-5f));
+    }
+    assertThat(served).hasSize(384);
+  }
+
+  @Test
+  void agreesWithLangchain4jOnAHundredSentences() throws IOException {
+    List<String> sentences = sentences();
+    assertThat(sentences).hasSize(100);
+    AllMiniLmL6V2QuantizedEmbeddingModel reference = new AllMiniLmL6V2QuantizedEmbeddingModel();
+    List<float[]> ours = text.embed(sentences);
+    double worst = 1;
+    for (int i = 0; i < sentences.size(); i++) {
+      float[] theirs = reference.embed(sentences.get(i)).content().vector();
+      double cosine = Vectors.cosine(ours.get(i), theirs);
+      worst = Math.min(worst, cosine);
+      assertThat(cosine).as("sentence %d: %s", i, sentences.get(i)).isGreaterThanOrEqualTo(0.9999);
+    }
+    System.out.printf("minilm_text vs langchain4j, 100 sentences: worst cosine %.7f%n", worst);
+  }
+
+  @Test
+  void paddedBatchesOfDifferentLengthsGiveEachRequestItsOwnVector(@TempDir Path repo)
+      throws IOException {
+    // batching: pad, on a copy of the demo pipeline: concurrent requests of different lengths
+    // share passes, padded to the longest. This int8 model's activations are quantized per pass,
+    // so a batched vector is near its alone vector (not equal); it must be nearest to its own.
+    Path dir = Files.createDirectories(repo.resolve("minilm_padded").resolve("1"));
+    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
+    Files.copy(
+        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
+        dir.getParent().resolve("tokenizer.json"));
+    Files.writeString(
+        dir.getParent().resolve("config.yaml"),
+        """
+        max-batch-size: 16
+        dynamic-batching:
+          max-queue-delay-microseconds: 50000
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          batching: pad
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+          post:
+            - step: mean-pool
+            - step: normalize
+        """);
+    List<String> sentences = sentences().subList(0, 12);
+    List<float[]> alone = new ArrayList<>();
+    for (String s : sentences) {
+      alone.add(text.embed(List.of(s)).get(0));
+    }
+    try (Pipeline padded = Pipeline.open(repo, "minilm_padded")) {
+      List<CompletableFuture<List<float[]>>> many = new ArrayList<>();
+      for (String s : sentences) {
+        many.addAll(padded.embedAsync(List.of(s)));
+      }
+      List<float[]> oneRequest = padded.embed(sentences);
+      for (int i = 0; i < sentences.size(); i++) {
+        assertNearestIsOwn(i, many.get(i).join().get(0), alone);
+        assertNearestIsOwn(i, oneRequest.get(i), alone);
+      }
+    }
+  }
+
+  private static void assertNearestIsOwn(int i, float[] vector, List<float[]> alone) {
+    int nearest = 0;
+    for (int j = 1; j < alone.size(); j++) {
+      if (Vectors.cosine(vector, alone.get(j)) > Vectors.cosine(vector, alone.get(nearest))) {
+        nearest = j;
+      }
+    }
+    assertThat(nearest).as("the vector of sentence %d is nearest to its own", i).isEqualTo(i);
+    assertThat(Vectors.cosine(vector, alone.get(i))).isGreaterThan(0.95);
+  }
+
+  @Test
+  void sentencesOfDifferentLengthsEachGetTheirOwnVector() throws IOException {
+    List<String> sentences = sentences().subList(0, 12);
+    List<float[]> alone = new ArrayList<>();
+    for (String s : sentences) {
+      alone.add(text.embed(List.of(s)).get(0));
+    }
+    // One request of 12 rows, and 12 requests at once: minilm_text runs each sentence alone
+    // (batching: alone), so each answer is exactly its alone answer.
+    List<float[]> oneRequest = text.embed(sentences);
+    List<CompletableFuture<List<float[]>>> many = new ArrayList<>();
+    for (String s : sentences) {
+      many.addAll(text.embedAsync(List.of(s)));
+    }
+    for (int i = 0; i < sentences.size(); i++) {
+      float[] batched = many.get(i).join().get(0);
+      assertThat(oneRequest.get(i)).containsExactly(alone.get(i));
+      assertThat(batched).containsExactly(alone.get(i));
+      for (int j = 0; j < sentences.size(); j++) {
+        if (j != i) {
+          assertThat(Vectors.cosine(oneRequest.get(i), alone.get(j)))
+              .as("sentence %d differs from sentence %d", i, j)
+              .isLessThan(0.99);
+        }
+      }
+    }
+    assertThat(text.embed(List.of(sentences.get(3))).get(0)).containsExactly(alone.get(3));
+  }
+
+  private static Tensor longs(String name, long[] values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asLongBuffer().put(values);
+    return Tensor.of(name, DataType.INT64, new long[] {1, values.length}, b);
+  }
+}

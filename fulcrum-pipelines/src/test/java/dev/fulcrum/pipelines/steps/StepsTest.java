@@ -1,0 +1,98 @@
+package dev.fulcrum.pipelines.steps;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.fulcrum.core.error.InferenceException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Each pipeline step on its own, on known values. */
+class StepsTest {
+  static final Path TOKENIZER =
+      Path.of("..", "demo", "models", "all_minilm_l6_v2", "all-minilm-l6-v2-q-tokenizer.json");
+
+  @Test
+  void tokenizesHelloWorldToBertIds() throws Exception {
+    try (TextTokenizer t = new TextTokenizer(TOKENIZER, 512, true, false)) {
+      assertThat(t.ids("hello world")).containsExactly(101, 7592, 2088, 102);
+      assertThat(t.ids("Hello World")).containsExactly(101, 7592, 2088, 102); // uncased
+    }
+  }
+
+  @Test
+  void padsARequestToItsLongestSentence() throws Exception {
+    try (TextTokenizer t = new TextTokenizer(TOKENIZER, 512, true, false)) {
+      TextTokenizer.Tokens tokens = t.encode(List.of("hello world", "hello"));
+      assertThat(tokens.rows()).isEqualTo(2);
+      assertThat(tokens.length()).isEqualTo(4);
+      assertThat(tokens.ids()).containsExactly(101, 7592, 2088, 102, 101, 7592, 102, 0);
+      assertThat(tokens.attentionMask()).containsExactly(1, 1, 1, 1, 1, 1, 1, 0);
+      assertThat(tokens.typeIds()).containsOnly(0);
+    }
+  }
+
+  @Test
+  void truncatesOrRefusesLongText() throws Exception {
+    String longText = "word ".repeat(50);
+    try (TextTokenizer cut = new TextTokenizer(TOKENIZER, 8, true, false)) {
+      long[] ids = cut.ids(longText);
+      assertThat(ids).hasSize(8);
+      assertThat(ids[0]).isEqualTo(101);
+      assertThat(ids[7]).isEqualTo(102);
+    }
+    try (TextTokenizer strict = new TextTokenizer(TOKENIZER, 8, false, false)) {
+      assertThatThrownBy(() -> strict.encode(List.of("short", longText)))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("sentence 1 has 52 tokens, more than max-length 8");
+    }
+    try (TextTokenizer fixed = new TextTokenizer(TOKENIZER, 8, true, true)) {
+      assertThat(fixed.encode(List.of("hello")).length()).isEqualTo(8);
+    }
+  }
+
+  @Test
+  void meanPoolsOverTheMaskAndIgnoresBatchPadding() {
+    // Two rows, hidden size 2, padded by the batch to 4 positions; the request's mask has 3.
+    float[] x = {
+      1, 2, 3, 4, 100, 100, 100, 100, // row 0: positions 0,1 real; 2 masked; 3 batch padding
+      5, 6, 7, 8, 9, 10, 100, 100 // row 1: positions 0,1,2 real; 3 batch padding
+    };
+    long[] mask = {1, 1, 0, 1, 1, 1};
+    float[] pooled = Vectors.meanPool(x, 2, 4, 2, mask, 3);
+    assertThat(pooled).containsExactly(2, 3, 7, 8);
+  }
+
+  @Test
+  void normalizesEachRowToUnitLength() {
+    float[] x = Vectors.normalize(new float[] {3, 4, 0, 0}, 2);
+    assertThat(x).containsExactly(0.6f, 0.8f, 0, 0);
+  }
+
+  @Test
+  void softmaxSumsToOneAndDoesNotOverflow() {
+    float[] x = Vectors.softmax(new float[] {1000, 1000, 0, Float.NEGATIVE_INFINITY}, 2);
+    assertThat(x[0]).isCloseTo(0.5f, within(1e-6f));
+    assertThat(x[1]).isCloseTo(0.5f, within(1e-6f));
+    assertThat(x[2]).isCloseTo(1f, within(1e-6f));
+    assertThat(x[3]).isZero();
+  }
+
+  @Test
+  void topKWritesTritonClassificationStrings() {
+    float[] scores = {0.1f, 0.7f, 0.2f, 0.5f, 0.25f, 0.25f};
+    assertThat(Vectors.topK(scores, 3, 2, new String[] {"cat", "dog", "bird"}))
+        .containsExactly("0.700000:1:dog", "0.200000:2:bird", "0.500000:0:cat", "0.250000:1:dog");
+    assertThat(Vectors.topK(scores, 3, 1, null)).containsExactly("0.700000:1", "0.500000:0");
+    assertThat(Vectors.topK(scores, 3, 9, null)).hasSize(6); // k cut to the width
+  }
+
+  @Test
+  void standardizesPerFeature() {
+    float[] x =
+        Vectors.standardize(new float[] {1, 10, 3, 30}, new float[] {2, 20}, new float[] {1, 10});
+    assertThat(x).containsExactly(-1, -1, 1, 1);
+  }
+}
