@@ -426,7 +426,7 @@
     panel.now.className = 'now';
     panel.now.textContent = 'attainment ' + (slo.attainment === null ? '–' : fmt(100 * slo.attainment, 2) + ' %');
     panel.body.appendChild(kv([
-      ['SLO', 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms'],
+      ['SLO', slo.latencyMs === null ? 'none set (price only)' : 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms'],
       ['utilization', slo.utilization === null ? '–' : fmt(100 * slo.utilization, 0) + ' %'],
       ['$ per 1M', slo.costPerMillion === null ? 'no price set' : '$' + fmt(slo.costPerMillion, 3)]
     ]));

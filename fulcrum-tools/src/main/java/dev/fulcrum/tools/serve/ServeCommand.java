@@ -16,6 +16,7 @@ import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.metrics.MetricsServer;
@@ -261,11 +262,12 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.bind(repository);
     repository.manager().addListener(dashboard);
     dashboard.bind(repository);
-    dashboard.start();
     DriftMonitor monitor = monitoringOptions.start();
     if (monitor != null) {
       metrics.bindMonitor(monitor);
     }
+    dashboard.source(new RepositoryExtras(repository, monitor));
+    dashboard.start();
     InferenceService service = new InferenceService(repository, strictReadiness, monitor);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
