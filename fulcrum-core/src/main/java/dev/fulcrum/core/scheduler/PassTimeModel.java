@@ -79,10 +79,12 @@ final class PassTimeModel {
       }
       lastWasOutlier = outlier;
     }
-    if (total > 0) {
+    if (samples[n] >= TRUSTED_SAMPLES) {
+      // Only sizes with an estimate of their own move the scale, at most by half or double per
+      // pass: a real change shows in a few passes, one odd pass moves it by SCALE_ALPHA at most.
       double expected = scale * shape(n);
       if (expected > 0) {
-        double ratio = Math.max(0.05, Math.min(x / expected, 20));
+        double ratio = Math.max(0.5, Math.min(x / expected, 2));
         scale *= 1 + SCALE_ALPHA * (ratio - 1);
       }
     }
@@ -200,11 +202,22 @@ final class PassTimeModel {
     return Math.max(est, floor);
   }
 
-  /** Weighted least squares over the measured sizes (weight: samples, capped). */
+  /**
+   * Weighted least squares over the measured sizes (weight: samples, capped), from the sizes
+   * measured {@value #TRUSTED_SAMPLES} times or more when there are any (one odd pass at a rare
+   * size must not tilt the line), with the cost per row at most that of the smallest size measured
+   * (a batch never costs more per row than its rows run apart).
+   */
   private void fit() {
     if (fitted) {
       return;
     }
+    boolean anyTrusted = false;
+    for (int n = 1; n <= maxBatchSize; n++) {
+      anyTrusted |= samples[n] >= TRUSTED_SAMPLES;
+    }
+    long minSamples = anyTrusted ? TRUSTED_SAMPLES : 1;
+    double maxPerRow = Double.MAX_VALUE;
     double sw = 0;
     double sx = 0;
     double sy = 0;
@@ -212,8 +225,11 @@ final class PassTimeModel {
     double sxy = 0;
     int sizes = 0;
     for (int n = 1; n <= maxBatchSize; n++) {
-      if (samples[n] == 0) {
+      if (samples[n] < minSamples) {
         continue;
+      }
+      if (maxPerRow == Double.MAX_VALUE) {
+        maxPerRow = mean[n] / n;
       }
       double w = Math.min(samples[n], 50);
       sw += w;
@@ -234,7 +250,7 @@ final class PassTimeModel {
     } else {
       double denom = sw * sxx - sx * sx;
       b = denom == 0 ? 0 : (sw * sxy - sx * sy) / denom;
-      b = Math.max(0, b);
+      b = Math.max(0, Math.min(b, maxPerRow));
       a = (sy - b * sx) / sw;
       if (a < 0) {
         // A line through the origin instead: a pass never costs less than nothing.

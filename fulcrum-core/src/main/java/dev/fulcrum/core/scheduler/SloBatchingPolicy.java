@@ -233,7 +233,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
   }
 
   private static String ms(long nanos) {
-    return String.format(Locale.ROOT, "%.3g", nanos / 1e6);
+    double ms = nanos / 1e6;
+    return String.format(Locale.ROOT, ms < 10 ? "%.2f" : ms < 100 ? "%.1f" : "%.0f", ms);
   }
 
   private String percentile() {

@@ -209,7 +209,9 @@ class SloBatchingPolicyTest {
     // 2000/s: batches of n keep up when n / (1 + 0.2 n) ms >= 2 per ms, i.e. n >= 3.3.
     Run run = simulate(p, MODEL, 16, 1, t -> 2000, t -> 1, 10 * SECOND, 1);
     assertThat(run.attainment(SECOND, 10 * SECOND)).isGreaterThanOrEqualTo(0.999);
-    assertThat(run.refusedAt.size() + run.droppedAt.size()).isZero();
+    // Once it has learned (the first second), nothing is refused or dropped at this load.
+    assertThat(run.refusedAt.stream().filter(t -> t >= SECOND)).isEmpty();
+    assertThat(run.droppedAt.stream().filter(t -> t >= SECOND)).isEmpty();
     assertThat(run.meanBatch(SECOND)).isBetween(3.0, 8.0);
     assertThat(p.state(10 * SECOND).batchSize()).isBetween(3.0, 8.0);
     // Nothing waits longer than the objective allows: the p99 stays well inside it.
@@ -336,5 +338,17 @@ class SloBatchingPolicyTest {
     assertThat(m.quantile(2)).isLessThan(before * 2);
     assertThat(Arrays.stream(new int[] {1, 3, 4}).mapToDouble(m::mean))
         .allSatisfy(v -> assertThat(v).isPositive());
+  }
+
+  @Test
+  void oneOddPassAtARareSizeDoesNotTiltTheFit() {
+    PassTimeModel m = new PassTimeModel(64, 99);
+    for (int i = 0; i < 200; i++) {
+      m.record(1, 2 * MS);
+    }
+    m.record(3, 50 * MS); // one pass of 3 rows while the machine stalled
+    // Sizes not measured follow the trusted size 1, at most in proportion to it.
+    assertThat(m.mean(2)).isLessThanOrEqualTo(4.0 * MS);
+    assertThat(m.mean(64)).isLessThanOrEqualTo(128.0 * MS);
   }
 }
