@@ -11,7 +11,9 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ResponseCache;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -165,7 +167,30 @@ public final class InferenceService {
     if (stages == null) {
       return mv.scheduler().submit(request, v);
     }
-    return pipelines.submit(mv, stages, request, v);
+    CompletableFuture<InferenceResponse> staged = pipelines.submit(mv, stages, request, v);
+    // Prepared off the event loop, a request can meet its version closed by a swap; as in infer,
+    // an unpinned one then goes to what serves now.
+    CompletableFuture<InferenceResponse> result =
+        staged.exceptionallyCompose(
+            t -> {
+              Throwable cause =
+                  t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+              if (cause instanceof InferenceException e
+                  && e.code() == ErrorCode.UNAVAILABLE
+                  && !mv.isReady()
+                  && !draining
+                  && request.modelVersion().isEmpty()) {
+                return submit(repository.resolve(request.modelName(), ""), request);
+              }
+              return CompletableFuture.failedFuture(cause);
+            });
+    result.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            staged.cancel(false);
+          }
+        });
+    return result;
   }
 
   /**
