@@ -127,7 +127,7 @@ public record ModelConfig(
         defaultModelFilename,
         scheduling,
         maxBatchSizeFromModel,
-        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()));
+        monitoring.withBaseline(monitoring.locatedBaselineIn(modelDir)));
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */
