@@ -22,6 +22,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +58,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final AtomicLong processed = new AtomicLong();
   private final Thread thread;
   private final boolean detect;
+  private final @Nullable Consumer<Observation> process;
   private volatile boolean closed;
 
   /** One version's detectors and its latest published report. */
@@ -85,6 +87,20 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       @Nullable PredictionLog predictionLog,
       List<DriftListener> listeners,
       boolean detect) {
+    this(queueCapacity, predictionLog, listeners, detect, null);
+  }
+
+  /**
+   * @param process what the monitor thread does with each observation (tests stall it); null for
+   *     the detectors
+   */
+  DriftMonitor(
+      int queueCapacity,
+      @Nullable PredictionLog predictionLog,
+      List<DriftListener> listeners,
+      boolean detect,
+      @Nullable Consumer<Observation> process) {
+    this.process = process;
     this.detect = detect;
     this.queue = new ArrayBlockingQueue<>(queueCapacity);
     this.predictionLog = predictionLog;
@@ -108,17 +124,22 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     try {
       Observation o = copy(version, request, response, latencyNanos);
       if (monitor) {
-        if (queue.offer(o)) {
-          accepted.incrementAndGet();
-        } else {
-          dropped.increment();
-        }
+        offer(o);
       }
       if (logged && plog != null) {
         plog.offer(o);
       }
     } catch (RuntimeException e) {
       // Never fail a request for its monitoring; a malformed tensor is simply not observed.
+      dropped.increment();
+    }
+  }
+
+  /** Queues an observation for the monitor thread, or drops and counts it; never blocks. */
+  void offer(Observation o) {
+    if (queue.offer(o)) {
+      accepted.incrementAndGet();
+    } else {
       dropped.increment();
     }
   }
@@ -273,6 +294,10 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
         batch.add(first);
         queue.drainTo(batch, 1023);
         for (Observation o : batch) {
+          if (process != null) {
+            process.accept(o);
+            continue;
+          }
           ModelVersion mv = o.source();
           if (mv == null) {
             continue;

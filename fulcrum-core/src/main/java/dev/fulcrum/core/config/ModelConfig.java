@@ -139,7 +139,7 @@ public record ModelConfig(
         scheduling,
         maxBatchSizeFromModel,
         slo,
-        monitoring.withBaseline(modelDir.resolve(monitoring.baseline()).toAbsolutePath()),
+        monitoring.withBaseline(monitoring.locatedBaselineIn(modelDir)),
         pipeline,
         responseCache);
   }

@@ -43,6 +43,11 @@ public record MonitoringConfig(
     features = List.copyOf(features);
   }
 
+  /** The baseline file inside a model's folder. */
+  public Path locatedBaselineIn(Path modelDir) {
+    return modelDir.resolve(baseline).toAbsolutePath();
+  }
+
   /** The same settings with the baseline at {@code file}. */
   public MonitoringConfig withBaseline(Path file) {
     return new MonitoringConfig(

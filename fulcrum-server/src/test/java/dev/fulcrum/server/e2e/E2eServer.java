@@ -78,6 +78,16 @@ final class E2eServer implements AutoCloseable {
 
   static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)
       throws InterruptedException {
+    return start(repository, maxInputSize, runtime, null);
+  }
+
+  /** Serves a repository with a skew and drift monitor (null for none). */
+  static E2eServer start(
+      Path repository,
+      int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor)
+      throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
     SchedulerEnvironment environment = SchedulerEnvironment.system();
     ModelRepository models =
@@ -89,7 +99,7 @@ final class E2eServer implements AutoCloseable {
             ModelRepository.Settings.defaults(),
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     models.loadAll();
-    InferenceService service = new InferenceService(models, true);
+    InferenceService service = new InferenceService(models, true, monitor);
     HttpServer http =
         new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
     http.start();

@@ -1,0 +1,178 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.monitoring.Baseline;
+import dev.fulcrum.monitoring.DetectorSettings;
+import dev.fulcrum.monitoring.DriftJson;
+import dev.fulcrum.monitoring.DriftMonitor;
+import dev.fulcrum.monitoring.LogReplay;
+import dev.fulcrum.monitoring.PredictionLog;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue #11 end to end: the demo fraud classifier with its committed baseline, served with a drift
+ * monitor and a prediction log, receives training rows and then rows with amount_usd in cents;
+ * {@code GET .../drift}, the metric and the alert (the monitor's listener, told right after its log
+ * line) name that feature and no other, and the prediction log replayed offline reaches the live
+ * verdict.
+ */
+class DriftE2eTest {
+  private static final Path DEMO = Path.of("..", "demo").toAbsolutePath().normalize();
+
+  @TempDir Path dir;
+
+  @Test
+  void aUnitErrorIsNamedByDriftMetricsAlertAndReplay() throws Exception {
+    Path model = DEMO.resolve("models").resolve("fraud_classifier");
+    assumeThat(model.resolve("baseline.json")).as("the demo baseline").isRegularFile();
+    Path repo = dir.resolve("models");
+    copy(model, repo.resolve("fraud_classifier"));
+    List<String> alerts = Collections.synchronizedList(new ArrayList<>());
+    PredictionLog log =
+        new PredictionLog(new PredictionLog.Settings(dir.resolve("log"), 1 << 20, 5, 1.0, 4096));
+    DriftMonitor monitor =
+        new DriftMonitor(
+            4096,
+            log,
+            List.of(
+                (m, v, f, output) -> alerts.add(m + " " + v + " " + f.name() + " " + f.drift())),
+            true);
+    ServerMetrics metrics = new ServerMetrics(false);
+    metrics.bindMonitor(monitor);
+    try (E2eServer server =
+        E2eServer.start(
+            repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+      List<String> rows = Files.readAllLines(DEMO.resolve("data").resolve("fraud_training.csv"));
+      for (int i = 1; i <= 300; i++) {
+        infer(server, rows.get(i), 1);
+      }
+      assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
+      JsonNode before = json(server.get("/v2/models/fraud_classifier/drift"));
+      assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
+      assertThat(before.get("observations").asLong()).isEqualTo(300);
+
+      for (int i = 301; i <= 340; i++) {
+        infer(server, rows.get(i), 100); // dollars sent as cents
+      }
+      assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
+      JsonNode after = json(server.get("/v2/models/fraud_classifier/versions/1/drift"));
+      assertThat(after.get("status").asText()).isEqualTo("drift");
+      List<String> drifting = new ArrayList<>();
+      for (JsonNode f : after.get("features")) {
+        if (f.get("status").asText().equals("drift")) {
+          drifting.add(f.get("name").asText());
+          assertThat(f.get("since_observation").asLong()).isBetween(301L, 340L);
+          assertThat(f.get("test").asText()).isIn("range", "cusum");
+          assertThat(f.get("since").asText()).isNotEmpty();
+        }
+      }
+      assertThat(drifting).containsExactly("amount_usd");
+      assertThat(alerts).contains("fraud_classifier 1 amount_usd true");
+      assertThat(alerts).noneMatch(a -> a.contains("hour_of_day") || a.contains("card_present"));
+      assertThat(metrics.scrape())
+          .contains(
+              "fulcrum_drift_status{model=\"fraud_classifier\",version=\"1\","
+                  + "feature=\"amount_usd\",kind=\"input\"} 1")
+          .contains(
+              "fulcrum_drift_status{model=\"fraud_classifier\",version=\"1\","
+                  + "feature=\"hour_of_day\",kind=\"input\"} 0");
+
+      HttpResponse<byte[]> unknown = server.get("/v2/models/nope/drift");
+      assertThat(unknown.statusCode()).isEqualTo(404);
+
+      // The prediction log, replayed offline through the same detectors: the live verdict.
+      assertThat(log.awaitFlushed(Duration.ofSeconds(60))).isTrue();
+      LogReplay replay =
+          new LogReplay(
+              Baseline.read(model.resolve("baseline.json")),
+              "baseline.json",
+              DetectorSettings.defaults(),
+              (m, v, f, output) -> {});
+      replay.replay(PredictionLog.files(dir.resolve("log")));
+      DriftReport offline = replay.reports().get(0);
+      ObjectNode live = (ObjectNode) after.deepCopy();
+      ObjectNode replayed = DriftJson.report(offline);
+      for (ObjectNode o : List.of(live, replayed)) {
+        o.remove("baseline");
+        o.remove("dropped");
+      }
+      assertThat(replayed.toString()).isEqualTo(live.toString());
+    } finally {
+      monitor.close();
+    }
+  }
+
+  @Test
+  void aModelWithoutMonitoringIs404() throws Exception {
+    Path repo = dir.resolve("models");
+    Path model = DEMO.resolve("models").resolve("fraud_classifier");
+    copy(model, repo.resolve("fraud_classifier"));
+    Path config = repo.resolve("fraud_classifier").resolve("config.yaml");
+    String yaml = Files.readString(config);
+    Files.writeString(config, yaml.substring(0, yaml.indexOf("monitoring:")));
+    try (DriftMonitor monitor = new DriftMonitor(16, null, List.of(), true);
+        E2eServer server =
+            E2eServer.start(
+                repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+      HttpResponse<byte[]> r = server.get("/v2/models/fraud_classifier/drift");
+      assertThat(r.statusCode()).isEqualTo(404);
+      assertThat(E2eServer.error(r)).contains("no drift monitoring").contains("config.yaml");
+    }
+  }
+
+  private static void infer(E2eServer server, String csvRow, double amountScale)
+      throws IOException, InterruptedException {
+    String[] cells = csvRow.split(",");
+    StringBuilder data = new StringBuilder();
+    for (int c = 0; c < 8; c++) {
+      double v = Double.parseDouble(cells[c]) * (c == 0 ? amountScale : 1);
+      data.append(c == 0 ? "" : ",").append(String.format(Locale.ROOT, "%s", v));
+    }
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath("fraud_classifier"),
+            "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\",\"data\":["
+                + data
+                + "]}]}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+  }
+
+  private static JsonNode json(HttpResponse<byte[]> r) throws IOException {
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    return E2eServer.JSON.readTree(r.body());
+  }
+
+  private static void copy(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path p : files.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target);
+        }
+      }
+    }
+  }
+}

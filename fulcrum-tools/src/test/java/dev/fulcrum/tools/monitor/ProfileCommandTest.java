@@ -1,0 +1,89 @@
+package dev.fulcrum.tools.monitor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.fulcrum.monitoring.Baseline;
+import dev.fulcrum.tools.FulcrumCli;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code fulcrum profile} on a small CSV: the demo fraud classifier and the first 300 rows of its
+ * training data; then {@code fulcrum skew-check} on a log of nothing but those rows says ok.
+ */
+class ProfileCommandTest {
+  private static final Path DEMO = Path.of("..", "demo").toAbsolutePath().normalize();
+
+  @TempDir Path dir;
+
+  @Test
+  void profilesFeaturesAndTheModelsOutputs() throws Exception {
+    Path model = DEMO.resolve("models").resolve("fraud_classifier");
+    assumeThat(model).isDirectory();
+    Path repo = dir.resolve("models");
+    copy(model, repo.resolve("fraud_classifier"));
+    Files.delete(repo.resolve("fraud_classifier").resolve("baseline.json"));
+    List<String> lines = Files.readAllLines(DEMO.resolve("data").resolve("fraud_training.csv"));
+    Path csv = dir.resolve("small.csv");
+    Files.write(csv, lines.subList(0, 301));
+
+    StringWriter out = new StringWriter();
+    int code =
+        new CommandLine(new FulcrumCli())
+            .setOut(new PrintWriter(out))
+            .execute(
+                "profile",
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "fraud_classifier",
+                "--data",
+                csv.toString());
+    assertThat(code).as(out.toString()).isZero();
+    Path written = repo.resolve("fraud_classifier").resolve("baseline.json");
+    Baseline b = Baseline.read(written);
+    assertThat(b.rows()).isEqualTo(300);
+    assertThat(b.source()).isEqualTo("small.csv");
+    assertThat(b.features())
+        .extracting(Baseline.FeatureBaseline::name)
+        .containsExactly(
+            "amount_usd",
+            "hour_of_day",
+            "merchant_risk",
+            "distance_from_home_km",
+            "transactions_last_24h",
+            "account_age_days",
+            "is_foreign",
+            "card_present");
+    assertThat(b.features().get(0).type()).isEqualTo(Baseline.Kind.NUMERIC);
+    assertThat(b.features().get(0).binEdges()).isNotEmpty();
+    assertThat(b.features().get(6).type()).isEqualTo(Baseline.Kind.CATEGORICAL);
+    assertThat(b.outputs())
+        .extracting(Baseline.FeatureBaseline::name)
+        .containsExactly("probabilities[0]", "probabilities[1]", "label");
+    assertThat(b.outputs().get(1).mean()).isBetween(0.0, 1.0);
+    assertThat(out.toString()).contains("wrote").contains("amount_usd");
+  }
+
+  private static void copy(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path p : files.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target);
+        }
+      }
+    }
+  }
+}
