@@ -55,6 +55,7 @@ close_dashboard() {
   STREAMS=()
 }
 
+run warm > /dev/null # JIT and caches warm on both sides before the first measured pair
 : > "$OUT/pairs.txt"
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) -eq 1 ]; then
@@ -64,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
     open_dashboard; open=$(run "open_r$round"); close_dashboard
     closed=$(run "closed_r$round")
   fi
-  frames=$(grep -c '^data: ' "$OUT"/stream.*.txt | awk -F: '{s+=$2} END {print s}')
+  frames=$(cat "$OUT"/stream.*.txt | grep -c '^data: ' || true)
   echo "round $round: closed $closed req/s, open $open req/s ($frames frames received)" | tee -a "$OUT/pairs.txt"
 done
 python3 - "$OUT/pairs.txt" <<'PY'
