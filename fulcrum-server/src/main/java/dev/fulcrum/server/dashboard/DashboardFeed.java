@@ -206,8 +206,8 @@ public final class DashboardFeed
     return subscriberCount.get();
   }
 
-  /** Model versions with a history now. */
-  int tracked() {
+  /** Model versions that hold a history now (for tests and diagnostics). */
+  public int versionsWithHistory() {
     return tracks.size();
   }
 

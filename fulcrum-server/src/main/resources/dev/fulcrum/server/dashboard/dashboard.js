@@ -346,7 +346,7 @@
       plot.setData(slice(s, ['queueMs', 'computeMs'], from));
       var q = last(s.queueMs), c = last(s.computeMs);
       var share = q !== null && c !== null && q + c > 0 ? fmt(100 * q / (q + c), 0) + '%' : '–';
-      setNow(p['queue-compute'], [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['waiting', share]]);
+      setNow(p['queue-compute'], [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['wait', share]]);
 
       plot = chart(m.charts, 'errors', p.errors.body, ['queue full', 'timeout', 'failed', 'cancelled'], 92);
       plot.setData(slice(s, ['rejected', 'timedOut', 'failed', 'cancelled'], from));

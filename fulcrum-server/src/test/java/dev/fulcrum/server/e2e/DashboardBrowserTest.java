@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Scope;
+import dev.fulcrum.server.security.Security;
 import dev.fulcrum.testkit.TestModels;
 import dev.fulcrum.testkit.browser.HeadlessBrowser;
 import java.net.URI;
@@ -14,11 +17,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
 
 /**
  * The dashboard in Debian's headless Chromium against a real server with two models under load: the
@@ -112,6 +117,44 @@ class DashboardBrowserTest {
       Path shot = browser.screenshot(Path.of("target", "dashboard", "dashboard.png"));
       System.out.println("dashboard: screenshot " + shot.toAbsolutePath());
       assertThat(browser.severeConsoleMessages()).isEmpty();
+    }
+  }
+
+  @Test
+  void withATokenConfiguredThePageAsksForItAndSendsItInAHeader() throws Exception {
+    HeadlessBrowser.assumeAvailable();
+    TestModels.writeModel(repo, MIXED);
+    String token = "inference-token-0123456789abcdef";
+    AccessPolicy access =
+        new AccessPolicy(
+            List.of(new AccessPolicy.Token(Scope.INFERENCE, token)), "127.0.0.1", false);
+    HttpServerConfig config =
+        new HttpServerConfig(
+            "127.0.0.1",
+            0,
+            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+            0,
+            HttpServerConfig.Limits.defaults(),
+            new Security(access, Optional.empty()));
+    try (E2eServer server = E2eServer.startWithDashboard(repo, config);
+        HeadlessBrowser browser = HeadlessBrowser.start()) {
+      browser.open(URI.create(server.base() + "/dashboard"));
+      Await.until(
+          "the page asks for a token",
+          () ->
+              Boolean.TRUE.equals(
+                  browser.script("return !document.getElementById('token-form').hidden;")));
+      assertThat(frames(browser)).isZero();
+      browser.driver().findElement(By.id("token")).sendKeys(token);
+      browser.driver().findElement(By.cssSelector("#token-form button")).click();
+      Await.until("frames arrive with the token", () -> frames(browser) >= 2);
+      assertThat(nowText(browser, MIXED, "lifecycle")).startsWith("READY");
+      assertThat(String.valueOf(browser.script("return location.href;"))).doesNotContain(token);
+      List<String> severe = browser.severeConsoleMessages();
+      assertThat(severe)
+          .as("only the refused first try")
+          .allSatisfy(m -> assertThat(m).contains("401"));
+      assertThat(String.join("\n", severe)).doesNotContain(token);
     }
   }
 

@@ -1,0 +1,93 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.dashboard.DashboardFeed;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The feed follows the control plane: a version that loads gets a history, one that unloads loses
+ * it (its memory goes) and shows only its state.
+ */
+class DashboardHistoryTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir Path root;
+
+  /** The frames a page received, newest last. */
+  private static final class Page implements DashboardFeed.Subscriber {
+    final List<JsonNode> frames = new CopyOnWriteArrayList<>();
+
+    @Override
+    public boolean send(byte[] frame) {
+      try {
+        frames.add(JSON.readTree(frame));
+      } catch (IOException e) {
+        throw new AssertionError(e);
+      }
+      return true;
+    }
+
+    @Override
+    public void end() {}
+
+    JsonNode row(String model) {
+      JsonNode last = frames.getLast();
+      for (JsonNode m : last.get("models")) {
+        if (m.get("model").asText().equals(model)) {
+          return m;
+        }
+      }
+      return JSON.nullNode();
+    }
+  }
+
+  @Test
+  void anUnloadedVersionLosesItsHistory() throws Exception {
+    DashboardFeed feed = new DashboardFeed();
+    try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
+        ModelRepository repo =
+            new ModelRepository(
+                List.of(TestModels.write(root)),
+                List.of(new FakeRuntime()),
+                new ModelConfigResolver(2, 8),
+                environment,
+                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+      repo.manager().addListener(feed);
+      feed.bind(repo);
+      repo.loadAll();
+      InferenceService service = new InferenceService(repo, false);
+      service.load("simple", null).get(60, TimeUnit.SECONDS);
+      Page page = new Page();
+      feed.subscribe(page);
+      feed.start();
+      Await.until("a frame with the history of simple", () -> hasSeries(page, "simple"));
+      assertThat(feed.versionsWithHistory()).isEqualTo(1);
+      assertThat(page.row("simple").get("events").toString()).contains("READY");
+
+      service.unload("simple").get(60, TimeUnit.SECONDS);
+      Await.until(
+          "simple shows as unloaded, without series",
+          () -> !page.frames.isEmpty() && !hasSeries(page, "simple"));
+      assertThat(feed.versionsWithHistory()).isZero();
+      feed.close();
+    }
+  }
+
+  private static boolean hasSeries(Page page, String model) {
+    return !page.frames.isEmpty() && page.row(model).has("series");
+  }
+}
