@@ -199,6 +199,8 @@ def run(args):
     def med(xs):
         xs = [x for x in xs if x is not None]
         return statistics.median(xs) if xs else None
+    if not results["unit_error"]:  # --seeds 0: the long run only
+        return
     summary = {
         "unit_error_max_requests": max((r["requests"] or 10**9) for r in results["unit_error"]),
         "unit_error_only_amount": all(list(r["features"]) == ["amount_usd"]
