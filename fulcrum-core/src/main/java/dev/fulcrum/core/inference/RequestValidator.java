@@ -5,10 +5,10 @@ import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.ElementCodec;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -102,6 +102,14 @@ public final class RequestValidator {
           throw InferenceException.invalid(
               "model '%s': output '%s' is requested twice", model, o.name());
         }
+        if (o.parameters().containsKey("classification") && config.pipeline() == null) {
+          // Triton's classification extension needs the scores as a pipeline's post steps see
+          // them; a plain model's raw outputs are returned as they are.
+          throw InferenceException.invalid(
+              "output '%s': the classification extension needs a pipeline model (docs/"
+                  + "MODEL_CONFIG.md, \"Pipelines\"); model '%s' is not one",
+              o.name(), model);
+        }
         outputs.add(o.name());
       }
     }
@@ -148,20 +156,11 @@ public final class RequestValidator {
         continue;
       }
       long max = bound.getAsLong();
-      ByteBuffer b = t.data().order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer b = t.data();
       long n = t.elementCount();
       for (int i = 0; i < n; i++) {
         long v =
-            switch (t.datatype()) {
-              case INT8 -> b.get(i);
-              case UINT8 -> Byte.toUnsignedLong(b.get(i));
-              case INT16 -> b.getShort(i * 2);
-              case UINT16 -> Short.toUnsignedLong(b.getShort(i * 2));
-              case INT32 -> b.getInt(i * 4);
-              case UINT32 -> Integer.toUnsignedLong(b.getInt(i * 4));
-              case INT64, UINT64 -> b.getLong(i * 8);
-              default -> 0;
-            };
+            ElementCodec.isIntegral(t.datatype()) ? ElementCodec.getLong(t.datatype(), b, i) : 0;
         boolean unsigned = t.datatype() == DataType.UINT64;
         if ((!unsigned && (v < 0 || v >= max)) || (unsigned && Long.compareUnsigned(v, max) >= 0)) {
           throw InferenceException.invalid(

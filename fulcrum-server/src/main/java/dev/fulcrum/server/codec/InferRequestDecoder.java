@@ -1,7 +1,10 @@
 package dev.fulcrum.server.codec;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
@@ -13,6 +16,7 @@ import dev.fulcrum.core.tensor.Tensor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -85,128 +89,101 @@ public final class InferRequestDecoder {
         return decodeRaw(model, version, body, modelConfig.get());
       }
     }
-    JsonNode root = parseHeader(model, body, jsonLength);
-    if (!root.isObject()) {
-      throw InferenceException.invalid(
-          "model '%s': the request must be a JSON object, not %s", model, root.getNodeType());
-    }
-    String id = "";
-    JsonNode idNode = root.get("id");
-    if (idNode != null && !idNode.isNull()) {
-      if (!idNode.isTextual()) {
-        throw InferenceException.invalid("model '%s': 'id' must be a string", model);
-      }
-      id = idNode.textValue();
-    }
-    Map<String, Object> parameters = parameters("request", root.get("parameters"));
-    boolean defaultBinary = Boolean.TRUE.equals(parameters.get(BINARY_DATA_OUTPUT));
-
-    JsonNode inputsNode = root.get("inputs");
-    if (inputsNode == null || !inputsNode.isArray() || inputsNode.isEmpty()) {
-      throw InferenceException.invalid(
-          "model '%s': the request needs a non-empty 'inputs' array", model);
-    }
-    int offset = body.readerIndex() + jsonLength;
-    int end = body.readerIndex() + total;
-    List<Tensor> inputs = new ArrayList<>(inputsNode.size());
-    for (JsonNode in : inputsNode) {
-      if (!in.isObject()) {
-        throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
-      }
-      String name = requiredText(model, in, "name", "an input");
-      DataType type =
-          datatype(model, name, requiredText(model, in, "datatype", "input '" + name + "'"));
-      long[] shape = shape(model, name, in.get("shape"));
-      Map<String, Object> p = parameters("input '" + name + "'", in.get("parameters"));
-      rejectSharedMemory(name, p);
-      Object size = p.get(BINARY_DATA_SIZE);
-      JsonNode data = in.get("data");
-      ByteBuffer bytes;
-      if (size != null) {
-        if (data != null) {
-          throw InferenceException.invalid(
-              "input '%s' has both 'data' and the parameter %s", name, BINARY_DATA_SIZE);
-        }
-        if (!(size instanceof Long n) || n < 0) {
-          throw InferenceException.invalid(
-              "input '%s': %s must be a non-negative integer, was %s",
-              name, BINARY_DATA_SIZE, size);
-        }
-        if (n > end - offset) {
-          throw InferenceException.invalid(
-              "input '%s': %s is %d but only %d bytes of binary data are left in the body",
-              name, BINARY_DATA_SIZE, n, end - offset);
-        }
-        bytes = copy(body, offset, (int) (long) n);
-        offset += (int) (long) n;
-      } else if (data != null) {
-        bytes = TensorJson.read(name, type, shape, data);
-      } else {
-        throw InferenceException.invalid(
-            "input '%s' has neither 'data' nor the parameter %s", name, BINARY_DATA_SIZE);
-      }
-      inputs.add(Tensor.of(name, type, shape, bytes));
-    }
-    if (offset != end) {
-      throw InferenceException.invalid(
-          "model '%s': the body has %d bytes of binary data after the JSON header but the"
-              + " inputs' %s add up to %d",
-          model,
-          end - body.readerIndex() - jsonLength,
-          BINARY_DATA_SIZE,
-          offset - body.readerIndex() - jsonLength);
-    }
-
-    List<RequestedOutput> outputs = new ArrayList<>();
-    Map<String, Boolean> binary = new HashMap<>();
-    JsonNode outputsNode = root.get("outputs");
-    if (outputsNode != null && !outputsNode.isNull()) {
-      if (!outputsNode.isArray()) {
-        throw InferenceException.invalid("model '%s': 'outputs' must be an array", model);
-      }
-      for (JsonNode out : outputsNode) {
-        if (!out.isObject()) {
-          throw InferenceException.invalid("model '%s': each output must be a JSON object", model);
-        }
-        String name = requiredText(model, out, "name", "an output");
-        Map<String, Object> p = parameters("output '" + name + "'", out.get("parameters"));
-        rejectSharedMemory(name, p);
-        if (p.containsKey("classification")) {
-          throw InferenceException.invalid(
-              "output '%s': the classification extension is not supported", name);
-        }
-        Object b = p.get(BINARY_DATA);
-        if (b != null) {
-          if (!(b instanceof Boolean flag)) {
-            throw InferenceException.invalid(
-                "output '%s': parameter %s must be true or false", name, BINARY_DATA);
-          }
-          binary.put(name, flag);
-        }
-        outputs.add(new RequestedOutput(name, p));
-      }
-    }
-    return new DecodedInferRequest(
-        new InferenceRequest(
-            model,
-            version,
-            id,
-            parameters,
-            inputs,
-            outputs,
-            RequestOptions.parse(model, parameters)),
-        defaultBinary,
-        binary);
+    return decodeJson(model, version, body, jsonLength);
   }
 
-  private static JsonNode parseHeader(String model, ByteBuf body, int length) {
-    try (ByteBufInputStream in =
-        new ByteBufInputStream(body.slice(body.readerIndex(), length), false)) {
-      JsonNode root = Json.MAPPER.readTree(in);
-      if (root == null || root.isMissingNode()) {
+  /**
+   * The JSON form, read with one streaming parser: each input's {@code data} goes straight into its
+   * tensor's buffer ({@link JsonTensorReader}); only the small objects (parameters, outputs) and
+   * the data of an input whose name, datatype or shape come after it are read as trees.
+   */
+  private static DecodedInferRequest decodeJson(
+      String model, String version, ByteBuf body, int jsonLength) {
+    int start = body.readerIndex();
+    try (JsonParser p = parser(body, start, jsonLength)) {
+      JsonToken first = p.nextToken();
+      if (first == null) {
         throw InferenceException.invalid("model '%s': the request body is empty", model);
       }
-      return root;
+      if (first != JsonToken.START_OBJECT) {
+        JsonNode root = p.readValueAsTree();
+        rejectTrailing(model, p);
+        throw InferenceException.invalid(
+            "model '%s': the request must be a JSON object, not %s", model, root.getNodeType());
+      }
+      // Problems are kept and thrown once the whole document has parsed, in the order a reader
+      // of the whole tree would find them: malformed JSON first, then id, parameters, inputs.
+      boolean badId = false;
+      String id = "";
+      JsonNode parametersNode = null;
+      List<Tensor> inputs = null;
+      InferenceException badInput = null;
+      JsonNode outputsNode = null;
+      Binary binary = new Binary(body, start + jsonLength, start + body.readableBytes());
+      for (String field = p.nextFieldName(); field != null; field = p.nextFieldName()) {
+        JsonToken t = p.nextToken();
+        switch (field) {
+          case "id" -> {
+            if (t == JsonToken.VALUE_STRING) {
+              id = p.getText();
+            } else {
+              badId = t != JsonToken.VALUE_NULL;
+              p.skipChildren();
+            }
+          }
+          case "parameters" -> parametersNode = p.readValueAsTree();
+          case "inputs" -> {
+            if (t != JsonToken.START_ARRAY) {
+              p.skipChildren();
+              continue;
+            }
+            inputs = new ArrayList<>(2);
+            int depth = p.getParsingContext().getNestingDepth();
+            while (p.nextToken() != JsonToken.END_ARRAY) {
+              if (badInput != null) {
+                p.skipChildren();
+                continue;
+              }
+              try {
+                inputs.add(input(model, p, binary, jsonLength));
+              } catch (InferenceException e) {
+                badInput = e;
+                while (p.getParsingContext().getNestingDepth() > depth) {
+                  p.nextToken(); // to the end of the input that failed
+                }
+              }
+            }
+          }
+          case "outputs" -> outputsNode = p.readValueAsTree();
+          default -> p.skipChildren();
+        }
+      }
+      rejectTrailing(model, p);
+      if (badId) {
+        throw InferenceException.invalid("model '%s': 'id' must be a string", model);
+      }
+      Map<String, Object> parameters = parameters("request", parametersNode);
+      if (badInput != null) {
+        throw badInput;
+      }
+      if (inputs == null || inputs.isEmpty()) {
+        throw needsInputs(model);
+      }
+      binary.checkAllUsed(model);
+      boolean defaultBinary = Boolean.TRUE.equals(parameters.get(BINARY_DATA_OUTPUT));
+      Map<String, Boolean> binaryOutputs = new HashMap<>();
+      List<RequestedOutput> outputs = outputs(model, outputsNode, binaryOutputs);
+      return new DecodedInferRequest(
+          new InferenceRequest(
+              model,
+              version,
+              id,
+              parameters,
+              inputs,
+              outputs,
+              RequestOptions.parse(model, parameters)),
+          defaultBinary,
+          binaryOutputs);
     } catch (JacksonException e) {
       throw InferenceException.invalid(
           "model '%s': malformed JSON in the request: %s", model, e.getOriginalMessage());
@@ -214,6 +191,236 @@ public final class InferRequestDecoder {
       throw InferenceException.invalid(
           "model '%s': cannot read the request: %s", model, e.getMessage());
     }
+  }
+
+  private static JsonParser parser(ByteBuf body, int start, int length) throws IOException {
+    if (body.hasArray()) {
+      return Json.STREAMING.createParser(body.array(), body.arrayOffset() + start, length);
+    }
+    return Json.STREAMING.createParser(
+        (InputStream) new ByteBufInputStream(body.slice(start, length), false));
+  }
+
+  /** The tree reader's check (DeserializationFeature.FAIL_ON_TRAILING_TOKENS), with its words. */
+  private static void rejectTrailing(String model, JsonParser p) throws IOException {
+    JsonToken t = p.nextToken();
+    if (t != null) {
+      throw InferenceException.invalid(
+          "model '%s': malformed JSON in the request: Trailing token (of type %s) found after"
+              + " value (bound as `%s`): not allowed as per"
+              + " `DeserializationFeature.FAIL_ON_TRAILING_TOKENS`",
+          model, t, JsonNode.class.getName());
+    }
+  }
+
+  private static InferenceException needsInputs(String model) {
+    return InferenceException.invalid(
+        "model '%s': the request needs a non-empty 'inputs' array", model);
+  }
+
+  /** The binary section after the JSON header, taken in the order of the inputs that use it. */
+  private static final class Binary {
+    private final ByteBuf body;
+    private final int start;
+    private final int end;
+    private int offset;
+
+    Binary(ByteBuf body, int start, int end) {
+      this.body = body;
+      this.start = start;
+      this.end = end;
+      this.offset = start;
+    }
+
+    ByteBuffer take(String name, Object size) {
+      if (!(size instanceof Long n) || n < 0) {
+        throw InferenceException.invalid(
+            "input '%s': %s must be a non-negative integer, was %s", name, BINARY_DATA_SIZE, size);
+      }
+      if (n > end - offset) {
+        throw InferenceException.invalid(
+            "input '%s': %s is %d but only %d bytes of binary data are left in the body",
+            name, BINARY_DATA_SIZE, n, end - offset);
+      }
+      ByteBuffer bytes = copy(body, offset, (int) (long) n);
+      offset += (int) (long) n;
+      return bytes;
+    }
+
+    void checkAllUsed(String model) {
+      if (offset != end) {
+        throw InferenceException.invalid(
+            "model '%s': the body has %d bytes of binary data after the JSON header but the"
+                + " inputs' %s add up to %d",
+            model, end - start, BINARY_DATA_SIZE, offset - start);
+      }
+    }
+  }
+
+  /**
+   * One input object, the parser at its first token (left at its last). Its fields are checked in
+   * one order, whatever their order in the body: name, datatype, shape, parameters, then data.
+   * {@code data} is streamed into the tensor's buffer when name, datatype and shape came before it
+   * (as OIP clients write them), else kept as a tree and read once the object ends.
+   */
+  private static Tensor input(String model, JsonParser p, Binary binary, int jsonLength)
+      throws IOException {
+    if (p.currentToken() != JsonToken.START_OBJECT) {
+      throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
+    }
+    InputFields f = new InputFields();
+    for (String field = p.nextFieldName(); field != null; field = p.nextFieldName()) {
+      JsonToken t = p.nextToken();
+      switch (field) {
+        case "name" -> f.name = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
+        case "datatype" -> f.datatype = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
+        case "shape" -> f.shape = readShape(p);
+        case "parameters" -> f.parameters = p.readValueAsTree();
+        case "data" -> {
+          f.hasData = true;
+          if (f.name != null && f.datatype != null && f.shape != null) {
+            Head h = f.head(model);
+            try {
+              f.data = JsonTensorReader.read(h.name(), h.type(), h.shape(), p, jsonLength);
+            } catch (InferenceException e) {
+              f.badData = e; // thrown after the fields that a reader checks before data
+              p.skipChildren();
+            }
+          } else {
+            f.tree = p.readValueAsTree();
+          }
+        }
+        default -> p.skipChildren();
+      }
+    }
+    Head h = f.head(model);
+    Map<String, Object> parameters = parameters("input '" + h.name() + "'", f.parameters);
+    rejectSharedMemory(h.name(), parameters);
+    Object size = parameters.get(BINARY_DATA_SIZE);
+    ByteBuffer bytes;
+    if (size != null) {
+      if (f.hasData) {
+        throw bothDataAndSize(h.name());
+      }
+      bytes = binary.take(h.name(), size);
+    } else if (f.badData != null) {
+      throw f.badData;
+    } else if (f.data != null) {
+      bytes = f.data;
+    } else if (f.tree != null) {
+      try (JsonParser tp = f.tree.traverse(Json.STREAMING)) {
+        tp.nextToken();
+        bytes = JsonTensorReader.read(h.name(), h.type(), h.shape(), tp, jsonLength);
+      }
+    } else {
+      throw InferenceException.invalid(
+          "input '%s' has neither 'data' nor the parameter %s", h.name(), BINARY_DATA_SIZE);
+    }
+    return Tensor.of(h.name(), h.type(), h.shape(), bytes);
+  }
+
+  private static InferenceException bothDataAndSize(String name) {
+    return InferenceException.invalid(
+        "input '%s' has both 'data' and the parameter %s", name, BINARY_DATA_SIZE);
+  }
+
+  /** Skips a value that should have been a string; its field then counts as missing. */
+  private static @Nullable String skipped(JsonParser p) throws IOException {
+    p.skipChildren();
+    return null;
+  }
+
+  /** An input's fields as read so far; {@link #head} checks the first three, once. */
+  private static final class InputFields {
+    @Nullable String name;
+    @Nullable String datatype;
+    @Nullable Object shape; // long[], or the JsonNode that is not a valid shape
+    @Nullable JsonNode parameters;
+    boolean hasData;
+    @Nullable ByteBuffer data;
+    @Nullable InferenceException badData;
+    @Nullable JsonNode tree;
+    @Nullable Head head;
+
+    Head head(String model) {
+      Head h = head;
+      if (h == null) {
+        String n = name;
+        if (n == null || n.isEmpty()) {
+          throw InferenceException.invalid("model '%s': an input needs a string 'name'", model);
+        }
+        String d = datatype;
+        if (d == null || d.isEmpty()) {
+          throw InferenceException.invalid(
+              "model '%s': input '%s' needs a string 'datatype'", model, n);
+        }
+        DataType type = datatype(model, n, d);
+        long[] s = shape instanceof long[] dims ? dims : shape(model, n, (JsonNode) shape);
+        h = new Head(n, type, s);
+        head = h;
+      }
+      return h;
+    }
+  }
+
+  private record Head(String name, DataType type, long[] shape) {}
+
+  /** A shape array as longs, or (only when it is not one) the value as a tree for the message. */
+  private static Object readShape(JsonParser p) throws IOException {
+    if (p.currentToken() != JsonToken.START_ARRAY) {
+      return p.readValueAsTree();
+    }
+    long[] s = new long[4];
+    int n = 0;
+    for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+      if (t != JsonToken.VALUE_NUMBER_INT
+          || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
+          || p.getLongValue() < 0) {
+        ArrayNode bad = Json.STREAMING.createArrayNode();
+        for (int i = 0; i < n; i++) {
+          bad.add(s[i]);
+        }
+        bad.add((JsonNode) p.readValueAsTree());
+        for (t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+          bad.add((JsonNode) p.readValueAsTree());
+        }
+        return bad;
+      }
+      if (n == s.length) {
+        s = Arrays.copyOf(s, n * 2);
+      }
+      s[n++] = p.getLongValue();
+    }
+    return Arrays.copyOf(s, n);
+  }
+
+  private static List<RequestedOutput> outputs(
+      String model, @Nullable JsonNode outputsNode, Map<String, Boolean> binary) {
+    if (outputsNode == null || outputsNode.isNull()) {
+      return List.of();
+    }
+    if (!outputsNode.isArray()) {
+      throw InferenceException.invalid("model '%s': 'outputs' must be an array", model);
+    }
+    List<RequestedOutput> outputs = new ArrayList<>(outputsNode.size());
+    for (JsonNode out : outputsNode) {
+      if (!out.isObject()) {
+        throw InferenceException.invalid("model '%s': each output must be a JSON object", model);
+      }
+      String name = requiredText(model, out, "name", "an output");
+      Map<String, Object> p = parameters("output '" + name + "'", out.get("parameters"));
+      rejectSharedMemory(name, p);
+      Object b = p.get(BINARY_DATA);
+      if (b != null) {
+        if (!(b instanceof Boolean flag)) {
+          throw InferenceException.invalid(
+              "output '%s': parameter %s must be true or false", name, BINARY_DATA);
+        }
+        binary.put(name, flag);
+      }
+      outputs.add(new RequestedOutput(name, p));
+    }
+    return outputs;
   }
 
   /** The raw form: the whole body is the model's only input, batch 1; all outputs binary. */
@@ -298,7 +505,7 @@ public final class InferRequestDecoder {
                 model, tensor, name, DataType.allNames()));
   }
 
-  private static long[] shape(String model, String tensor, JsonNode node) {
+  private static long[] shape(String model, String tensor, @Nullable JsonNode node) {
     if (node == null || !node.isArray()) {
       throw InferenceException.invalid(
           "model '%s': input '%s' needs a 'shape' array of non-negative integers", model, tensor);
@@ -316,7 +523,7 @@ public final class InferRequestDecoder {
     return s;
   }
 
-  private static Map<String, Object> parameters(String where, JsonNode node) {
+  private static Map<String, Object> parameters(String where, @Nullable JsonNode node) {
     if (node == null || node.isNull()) {
       return Map.of();
     }

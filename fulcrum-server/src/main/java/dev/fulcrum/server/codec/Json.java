@@ -17,4 +17,12 @@ public final class Json {
                   .build())
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
+
+  /**
+   * {@link #MAPPER} for the values a streaming parser reads as trees inside a larger document
+   * (parameters, outputs): the same factory, without the trailing-token check, which the streaming
+   * reader makes itself at the document's end.
+   */
+  static final ObjectMapper STREAMING =
+      MAPPER.copy().disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 }

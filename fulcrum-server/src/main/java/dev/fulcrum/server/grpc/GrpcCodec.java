@@ -8,20 +8,16 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
-import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.grpc.proto.InferParameter;
-import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Converts between the protocol's {@code ModelInferRequest}/{@code ModelInferResponse} and the
@@ -115,7 +111,7 @@ final class GrpcCodec {
         }
         inputs.add(rawTensor(name, type, shape, r.getRawInputContents(i), i));
       } else {
-        inputs.add(typedTensor(name, type, shape, in.getContents()));
+        inputs.add(TypedContents.read(name, type, shape, in.getContents()));
       }
     }
     List<RequestedOutput> outputs = new ArrayList<>(r.getOutputsCount());
@@ -187,138 +183,6 @@ final class GrpcCodec {
     }
   }
 
-  /** The typed field each datatype travels in, or null for FP16/BF16, which have none. */
-  static @Nullable String field(DataType t) {
-    return switch (t) {
-      case BOOL -> "bool_contents";
-      case INT8, INT16, INT32 -> "int_contents";
-      case INT64 -> "int64_contents";
-      case UINT8, UINT16, UINT32 -> "uint_contents";
-      case UINT64 -> "uint64_contents";
-      case FP32 -> "fp32_contents";
-      case FP64 -> "fp64_contents";
-      case BYTES -> "bytes_contents";
-      case FP16, BF16 -> null;
-    };
-  }
-
-  private static Map<String, Integer> counts(InferTensorContents c) {
-    Map<String, Integer> m = new LinkedHashMap<>();
-    m.put("bool_contents", c.getBoolContentsCount());
-    m.put("int_contents", c.getIntContentsCount());
-    m.put("int64_contents", c.getInt64ContentsCount());
-    m.put("uint_contents", c.getUintContentsCount());
-    m.put("uint64_contents", c.getUint64ContentsCount());
-    m.put("fp32_contents", c.getFp32ContentsCount());
-    m.put("fp64_contents", c.getFp64ContentsCount());
-    m.put("bytes_contents", c.getBytesContentsCount());
-    return m;
-  }
-
-  private static Tensor typedTensor(
-      String name, DataType type, long[] shape, InferTensorContents c) {
-    String field = field(type);
-    if (field == null) {
-      throw InferenceException.invalid(
-          "input '%s' is %s, which has no typed contents field; send it in raw_input_contents",
-          name, type);
-    }
-    for (Map.Entry<String, Integer> e : counts(c).entrySet()) {
-      if (e.getValue() > 0 && !e.getKey().equals(field)) {
-        throw InferenceException.invalid(
-            "input '%s' is %s, so its values go in contents.%s, but contents.%s is set",
-            name, type, field, e.getKey());
-      }
-    }
-    long count;
-    try {
-      count = Shapes.elementCount(shape);
-    } catch (IllegalArgumentException | ArithmeticException e) {
-      throw InferenceException.invalid(
-          "input '%s' has an invalid shape %s", name, Arrays.toString(shape));
-    }
-    Integer counted = counts(c).get(field);
-    int given = counted == null ? 0 : counted;
-    if (given != count) {
-      throw InferenceException.invalid(
-          "input '%s' (%s, shape %s) needs %d values in contents.%s but has %d",
-          name, type, Arrays.toString(shape), count, field, given);
-    }
-    int n = given;
-    ByteBuffer b;
-    if (type == DataType.BYTES) {
-      if (n > Tensor.MAX_BYTES_ELEMENTS) {
-        throw Tensor.tooManyBytesElements(name, shape, n);
-      }
-      long size = 0;
-      for (ByteString s : c.getBytesContentsList()) {
-        size += 4 + s.size();
-      }
-      if (size > Integer.MAX_VALUE - 8) {
-        throw InferenceException.invalid("input '%s' is larger than 2 GiB", name);
-      }
-      b = ByteBuffer.allocateDirect((int) size).order(ByteOrder.LITTLE_ENDIAN);
-      for (ByteString s : c.getBytesContentsList()) {
-        b.putInt(s.size());
-        s.copyTo(b);
-      }
-    } else {
-      long bytes = Tensor.sizeInBytes(name, type, shape, n);
-      if (bytes > Integer.MAX_VALUE - 8) {
-        throw InferenceException.invalid("input '%s' is larger than 2 GiB", name);
-      }
-      b = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-      for (int i = 0; i < n; i++) {
-        switch (type) {
-          case BOOL -> b.put((byte) (c.getBoolContents(i) ? 1 : 0));
-          case INT8 -> b.put((byte) checked(name, field, i, c.getIntContents(i), -128, 127, type));
-          case INT16 ->
-              b.putShort((short) checked(name, field, i, c.getIntContents(i), -32768, 32767, type));
-          case INT32 -> b.putInt(c.getIntContents(i));
-          case INT64 -> b.putLong(c.getInt64Contents(i));
-          case UINT8 ->
-              b.put(
-                  (byte)
-                      checked(
-                          name,
-                          field,
-                          i,
-                          Integer.toUnsignedLong(c.getUintContents(i)),
-                          0,
-                          255,
-                          type));
-          case UINT16 ->
-              b.putShort(
-                  (short)
-                      checked(
-                          name,
-                          field,
-                          i,
-                          Integer.toUnsignedLong(c.getUintContents(i)),
-                          0,
-                          65535,
-                          type));
-          case UINT32 -> b.putInt(c.getUintContents(i));
-          case UINT64 -> b.putLong(c.getUint64Contents(i));
-          case FP32 -> b.putFloat(c.getFp32Contents(i));
-          case FP64 -> b.putDouble(c.getFp64Contents(i));
-          default -> throw new IllegalStateException("unexpected " + type);
-        }
-      }
-    }
-    b.flip();
-    return Tensor.of(name, type, shape, b);
-  }
-
-  private static long checked(
-      String name, String field, int i, long v, long min, long max, DataType type) {
-    if (v < min || v > max) {
-      throw InferenceException.invalid(
-          "input '%s': contents.%s[%d] = %d is out of range for %s", name, field, i, v, type);
-    }
-    return v;
-  }
-
   /** Encodes a response: raw when asked, or when an output has no typed field (FP16/BF16). */
   static ModelInferResponse encode(InferenceResponse response, boolean rawOutput) {
     boolean raw = rawOutput;
@@ -342,7 +206,7 @@ final class GrpcCodec {
       if (raw) {
         b.addRawOutputContents(UnsafeByteOperations.unsafeWrap(t.unsafeData()));
       } else {
-        o.setContents(contents(t));
+        o.setContents(TypedContents.of(t));
       }
       b.addOutputs(o);
     }
@@ -359,74 +223,5 @@ final class GrpcCodec {
       default -> p.setStringParam(String.valueOf(v));
     }
     return p.build();
-  }
-
-  private static InferTensorContents contents(Tensor t) {
-    InferTensorContents.Builder c = InferTensorContents.newBuilder();
-    ByteBuffer d = t.data();
-    switch (t.datatype()) {
-      case BOOL -> {
-        while (d.hasRemaining()) {
-          c.addBoolContents(d.get() != 0);
-        }
-      }
-      case INT8 -> {
-        while (d.hasRemaining()) {
-          c.addIntContents(d.get());
-        }
-      }
-      case INT16 -> {
-        while (d.hasRemaining()) {
-          c.addIntContents(d.getShort());
-        }
-      }
-      case INT32 -> {
-        while (d.hasRemaining()) {
-          c.addIntContents(d.getInt());
-        }
-      }
-      case INT64 -> {
-        while (d.hasRemaining()) {
-          c.addInt64Contents(d.getLong());
-        }
-      }
-      case UINT8 -> {
-        while (d.hasRemaining()) {
-          c.addUintContents(Byte.toUnsignedInt(d.get()));
-        }
-      }
-      case UINT16 -> {
-        while (d.hasRemaining()) {
-          c.addUintContents(Short.toUnsignedInt(d.getShort()));
-        }
-      }
-      case UINT32 -> {
-        while (d.hasRemaining()) {
-          c.addUintContents(d.getInt());
-        }
-      }
-      case UINT64 -> {
-        while (d.hasRemaining()) {
-          c.addUint64Contents(d.getLong());
-        }
-      }
-      case FP32 -> {
-        while (d.hasRemaining()) {
-          c.addFp32Contents(d.getFloat());
-        }
-      }
-      case FP64 -> {
-        while (d.hasRemaining()) {
-          c.addFp64Contents(d.getDouble());
-        }
-      }
-      case BYTES -> {
-        for (byte[] e : t.bytesElements()) {
-          c.addBytesContents(UnsafeByteOperations.unsafeWrap(e));
-        }
-      }
-      case FP16, BF16 -> throw new IllegalStateException(t + " has no typed contents field");
-    }
-    return c.build();
   }
 }

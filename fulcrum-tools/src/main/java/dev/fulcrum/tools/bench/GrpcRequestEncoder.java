@@ -1,11 +1,10 @@
 package dev.fulcrum.tools.bench;
 
 import com.google.protobuf.ByteString;
-import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.server.grpc.TypedContents;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
-import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
@@ -43,33 +42,13 @@ final class GrpcRequestEncoder {
 
   /** The tensor's values in the one typed field that the datatype uses. */
   static InferTensorContents typed(Tensor t) {
-    DataType type = t.datatype();
-    if (type.isBinaryOnly()) {
+    if (t.datatype().isBinaryOnly()) {
       throw new IllegalArgumentException(
-          t.name() + " is " + type + ", which has no typed gRPC field; use --grpc-contents raw");
+          t.name()
+              + " is "
+              + t.datatype()
+              + ", which has no typed gRPC field; use --grpc-contents raw");
     }
-    InferTensorContents.Builder c = InferTensorContents.newBuilder();
-    if (type == DataType.BYTES) {
-      t.bytesElements().forEach(e -> c.addBytesContents(ByteString.copyFrom(e)));
-      return c.build();
-    }
-    ByteBuffer b = t.data();
-    while (b.hasRemaining()) {
-      switch (type) {
-        case BOOL -> c.addBoolContents(b.get() != 0);
-        case INT8 -> c.addIntContents(b.get());
-        case INT16 -> c.addIntContents(b.getShort());
-        case INT32 -> c.addIntContents(b.getInt());
-        case UINT8 -> c.addUintContents(Byte.toUnsignedInt(b.get()));
-        case UINT16 -> c.addUintContents(Short.toUnsignedInt(b.getShort()));
-        case UINT32 -> c.addUintContents(b.getInt());
-        case INT64 -> c.addInt64Contents(b.getLong());
-        case UINT64 -> c.addUint64Contents(b.getLong());
-        case FP32 -> c.addFp32Contents(b.getFloat());
-        case FP64 -> c.addFp64Contents(b.getDouble());
-        default -> throw new AssertionError(type);
-      }
-    }
-    return c.build();
+    return TypedContents.of(t);
   }
 }

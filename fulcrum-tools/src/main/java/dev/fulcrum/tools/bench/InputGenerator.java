@@ -3,6 +3,7 @@ package dev.fulcrum.tools.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.ElementCodec;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorSpec;
@@ -132,19 +133,13 @@ final class InputGenerator {
     for (int i = 0; i < n; i++) {
       long v = fixed >= 0 ? fixed : rnd.nextInt(INT_BOUND);
       switch (type) {
-        case BOOL -> b.put((byte) (fixed >= 0 ? fixed : rnd.nextInt(2)));
-        case UINT8, INT8 -> b.put((byte) (fixed >= 0 ? fixed : rnd.nextInt(100)));
-        case UINT16, INT16 -> b.putShort((short) v);
-        case UINT32, INT32 -> b.putInt((int) v);
-        case UINT64, INT64 -> b.putLong(v);
-        case FP16 -> b.putShort(Float.floatToFloat16(rnd.nextFloat()));
-        case BF16 -> b.putShort((short) (Float.floatToIntBits(rnd.nextFloat()) >>> 16));
-        case FP32 -> b.putFloat(rnd.nextFloat());
-        case FP64 -> b.putDouble(rnd.nextDouble());
-        case BYTES -> throw new AssertionError();
+        case BOOL -> ElementCodec.putLong(type, b, i, fixed >= 0 ? fixed : rnd.nextInt(2));
+        case UINT8, INT8 -> ElementCodec.putLong(type, b, i, fixed >= 0 ? fixed : rnd.nextInt(100));
+        case FP64 -> ElementCodec.putDouble(type, b, i, rnd.nextDouble());
+        case FP16, BF16, FP32 -> ElementCodec.putDouble(type, b, i, rnd.nextFloat());
+        default -> ElementCodec.putLong(type, b, i, v);
       }
     }
-    b.flip();
     return Tensor.of(name, type, shape, b);
   }
 

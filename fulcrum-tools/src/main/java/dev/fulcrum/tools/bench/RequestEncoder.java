@@ -1,14 +1,13 @@
 package dev.fulcrum.tools.bench;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.codec.TensorJson;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -45,9 +44,8 @@ final class RequestEncoder {
               throw new IllegalArgumentException(
                   t.name() + " is " + t.datatype() + ", which JSON cannot carry; use rest-binary");
             }
-            g.writeArrayFieldStart("data");
-            writeData(t, g);
-            g.writeEndArray();
+            g.writeFieldName("data");
+            TensorJson.write(t.datatype(), t.data(), g);
           }
           g.writeEndObject();
         }
@@ -77,33 +75,6 @@ final class RequestEncoder {
       return new Body(header.toByteArray(), headerLength);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  private static void writeData(Tensor t, JsonGenerator g) throws IOException {
-    ByteBuffer b = t.data();
-    DataType type = t.datatype();
-    if (type == DataType.BYTES) {
-      for (byte[] e : t.bytesElements()) {
-        g.writeString(new String(e, StandardCharsets.UTF_8));
-      }
-      return;
-    }
-    while (b.hasRemaining()) {
-      switch (type) {
-        case BOOL -> g.writeBoolean(b.get() != 0);
-        case INT8 -> g.writeNumber(b.get());
-        case UINT8 -> g.writeNumber(Byte.toUnsignedInt(b.get()));
-        case INT16 -> g.writeNumber(b.getShort());
-        case UINT16 -> g.writeNumber(Short.toUnsignedInt(b.getShort()));
-        case INT32 -> g.writeNumber(b.getInt());
-        case UINT32 -> g.writeNumber(Integer.toUnsignedLong(b.getInt()));
-        case INT64 -> g.writeNumber(b.getLong());
-        case UINT64 -> g.writeNumber(Long.toUnsignedString(b.getLong()));
-        case FP32 -> g.writeNumber(b.getFloat());
-        case FP64 -> g.writeNumber(b.getDouble());
-        default -> throw new IllegalArgumentException(type + " cannot be written as JSON");
-      }
     }
   }
 }

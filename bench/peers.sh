@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Per-request cost side by side (issue 12; docs/PERFORMANCE.md, "Against hand-written peers"):
+# Fulcrum as the README starts it (./fulcrum serve), the Java peer (bench/peers/java: JDK
+# HttpServer + ONNX Runtime + Jackson, 8 threads) and the Node peer (bench/peers/node: fastify +
+# onnxruntime-node), ONE AT A TIME, interleaved fulcrum, java, node, fulcrum, ... over N rounds,
+# same demo models, same JSON bodies, same clients. Each round of each server measures:
+#   cpu_fraud    server CPU per request, µs: utime+stime of the server process (/proc/<pid>/stat)
+#                before and after DUR s of fraud at RATE_FRAUD req/s offered (hey -q, open-ish
+#                loop), divided by the requests completed
+#   cpu_minilm   the same for MiniLM (16 tokens) at RATE_MINILM req/s
+#   live64       GET /v2/health/live req/s at c=64 (wrk -t1 -c64): the client's own bound
+#   fraud64      fraud req/s at c=64, closed loop (wrk -t1 -c64)
+#   fraud_c1     fraud latency at c=1: p50 and p99, ms (hey -c 1)
+#   minilm_c1    MiniLM latency at c=1: p50 and p99, ms
+#   minilm16     MiniLM req/s at c=16 (wrk -t1 -c16)
+# and prints the median of each over the rounds with its ratio to each peer (the machine wanders
+# by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
+#   N=5 DUR=10 WARM=10 PORT=18900 bash bench/peers.sh
+#   SERVERS="fulcrum java-peer" N=3 DUR=5 bash bench/peers.sh      (a subset, shorter)
+#   FULCRUM_LAUNCHER=/path/to/wrapper bash bench/peers.sh           (another way to start Fulcrum)
+# Needs wrk and hey (Debian: apt-get install -y wrk hey), Node 20 and npm (the Node peer's
+# packages are installed from the npm registry on first use, without their install scripts).
+# Results: bench/results/<time>-peers/ (one JSON line per server and round; summary.txt).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+N=${N:-5}
+DUR=${DUR:-10}
+WARM=${WARM:-10}
+PORT=${PORT:-18900}
+RATE_FRAUD=${RATE_FRAUD:-4000}
+RATE_MINILM=${RATE_MINILM:-150}
+SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"
+mkdir -p "$OUT"
+for tool in wrk hey node; do
+  command -v "$tool" >/dev/null || { echo "peers.sh needs $tool (apt-get install -y wrk hey)" >&2; exit 1; }
+done
+
+# FULCRUM_LAUNCHER replaces ./fulcrum (e.g. a wrapper around an already built dist); by default
+# the launcher builds first if the sources changed.
+LAUNCHER=${FULCRUM_LAUNCHER:-./fulcrum}
+[ -n "${FULCRUM_LAUNCHER:-}" ] || ./fulcrum --version >/dev/null
+. bin/find-java.sh
+fulcrum_find_java
+DIST=fulcrum-tools/target/dist
+PEER_CLASSES=bench/peers/java/target/classes
+if [ ! -f "$PEER_CLASSES/Peer.class" ] || [ bench/peers/java/Peer.java -nt "$PEER_CLASSES/Peer.class" ]; then
+  mkdir -p "$PEER_CLASSES"
+  "$JAVA_HOME/bin/javac" -d "$PEER_CLASSES" -cp "$DIST/lib/*" bench/peers/java/Peer.java
+fi
+# onnxruntime-node's install script would download CUDA binaries; the CPU binary is in the package.
+[ -d bench/peers/node/node_modules ] || (cd bench/peers/node && npm ci --ignore-scripts --no-audit --no-fund)
+
+# The bodies: the demo's fraud features, and MiniLM with 16 tokens; all three servers get these.
+FRAUD="$OUT/fraud.json"
+MINILM="$OUT/minilm.json"
+echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+python3 - "$MINILM" <<'PY'
+import json, sys
+ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
+body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
+    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
+json.dump(body, open(sys.argv[1], "w"))
+PY
+# wrk sends the body from a Lua script.
+wrk_script() { # body-file -> script-file
+  local s="$OUT/$(basename "$1" .json).lua"
+  python3 - "$1" "$s" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read().strip()
+open(sys.argv[2], "w").write(
+    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    f"wrk.body = {json.dumps(body)}\n")
+PY
+  echo "$s"
+}
+FRAUD_LUA=$(wrk_script "$FRAUD")
+MINILM_LUA=$(wrk_script "$MINILM")
+
+start() { # server port -> pid of the server process (its own process group)
+  local cmd
+  case $1 in
+    fulcrum) cmd=("$LAUNCHER" serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2))) ;;
+    java-peer) cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2") ;;
+    node-peer) cmd=(node bench/peers/node/server.js --port "$2") ;;
+  esac
+  setsid "${cmd[@]}" >"$OUT/$1.log" 2>&1 &
+  echo $!
+}
+server_pid() { # launcher pid -> the pid that serves (./fulcrum execs java, so it is the same)
+  echo "$1"
+}
+cpu_ticks() { # pid -> utime+stime in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+wait_ready() { # port
+  for _ in $(seq 600); do
+    if curl -fs "http://127.0.0.1:$1/v2/health/ready" >/dev/null 2>&1 \
+      && curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$FRAUD" "http://127.0.0.1:$1/v2/models/fraud_classifier/infer" \
+      && curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$MINILM" "http://127.0.0.1:$1/v2/models/all_minilm_l6_v2/infer"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+hey_run() { # args... -> hey's summary on stdout
+  hey "$@" 2>&1
+}
+cpu_per_request() { # pid port model body rate -> µs of server CPU per completed request
+  local pid=$1 port=$2 model=$3 body=$4 rate=$5
+  # hey's -q is per worker: 16 workers at rate/16 each.
+  local c=16 q before after out ok
+  q=$(python3 -c "print(max(1, round($rate / 16)))")
+  before=$(cpu_ticks "$pid")
+  out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
+  after=$(cpu_ticks "$pid")
+  ok=$(echo "$out" | awk '/\[200\]/ { print $2 }')
+  python3 -c "import os; t=os.sysconf('SC_CLK_TCK'); print(round(($after - $before) / t / max(1, ${ok:-0}) * 1e6, 1))"
+}
+wrk_rate() { # conns script-or-empty url -> req/s
+  local c=$1 s=$2 url=$3
+  if [ -n "$s" ]; then
+    wrk -t1 -c"$c" -d"${DUR}s" -s "$s" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }'
+  else
+    wrk -t1 -c"$c" -d"${DUR}s" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }'
+  fi
+}
+latency_c1() { # port model body -> "p50 p99" in ms
+  hey_run -z "${DUR}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" \
+    | awk '/ 50%% in/ || / 50% in/ { p50 = $3 } / 99%% in/ || / 99% in/ { p99 = $3 }
+           END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50 * 1000, p99 * 1000 }'
+}
+
+echo "peers: $N rounds of ${SERVERS[*]}, ${DUR}s per measurement; results in $OUT" >&2
+for round in $(seq "$N"); do
+  for i in "${!SERVERS[@]}"; do
+    s=${SERVERS[$i]}
+    port=$((PORT + 10 * i))
+    pid=$(start "$s" "$port")
+    if ! wait_ready "$port"; then
+      echo "round $round $s: did not become ready; see $OUT/$s.log" >&2
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      continue
+    fi
+    spid=$(server_pid "$pid")
+    base="http://127.0.0.1:$port"
+    # Warm-up of each path (WARM s), so that the JIT compilers' CPU is not counted as the requests'.
+    wrk -t1 -c8 -d"${WARM}s" -s "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer" >/dev/null 2>&1
+    wrk -t1 -c4 -d"${WARM}s" -s "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer" >/dev/null 2>&1
+    cpu_fraud=$(cpu_per_request "$spid" "$port" fraud_classifier "$FRAUD" "$RATE_FRAUD")
+    cpu_minilm=$(cpu_per_request "$spid" "$port" all_minilm_l6_v2 "$MINILM" "$RATE_MINILM")
+    live64=$(wrk_rate 64 "" "$base/v2/health/live")
+    fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
+    read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD")"
+    read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM")"
+    minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
+    line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s}' \
+      "$round" "$s" "${cpu_fraud:-null}" "${cpu_minilm:-null}" "${live64:-null}" "${fraud64:-null}" \
+      "${fraud_p50:-null}" "${fraud_p99:-null}" "${minilm_p50:-null}" "${minilm_p99:-null}" "${minilm16:-null}")
+    echo "$line" >>"$OUT/$s.jsonl"
+    echo "round $round $s: $line" >&2
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+done
+
+python3 - "$OUT" "${SERVERS[@]}" <<'PY' | tee "$OUT/summary.txt"
+import json, os, statistics, sys
+out, servers = sys.argv[1], sys.argv[2:]
+cols = [("cpu_fraud_us", "CPU/req fraud µs", False), ("cpu_minilm_us", "CPU/req MiniLM µs", False),
+        ("live64", "live c=64 req/s", True), ("fraud64", "fraud c=64 req/s", True),
+        ("fraud_c1_p50_ms", "fraud c=1 p50 ms", False), ("fraud_c1_p99_ms", "fraud c=1 p99 ms", False),
+        ("minilm_c1_p50_ms", "MiniLM c=1 p50 ms", False), ("minilm_c1_p99_ms", "MiniLM c=1 p99 ms", False),
+        ("minilm16", "MiniLM c=16 req/s", True)]
+med = {}
+for s in servers:
+    path = f"{out}/{s}.jsonl"
+    runs = [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+    med[s] = {"n": len(runs)}
+    for c, _, _ in cols:
+        vals = [r[c] for r in runs if r.get(c) is not None]
+        med[s][c] = statistics.median(vals) if vals else None
+json.dump(med, open(f"{out}/summary.json", "w"), indent=1)
+peers = [s for s in servers if s != "fulcrum"]
+print(f"medians over rounds (n per server: {', '.join(f'{s} {med[s][chr(110)]}' for s in servers)})")
+print(f"{'':20}" + "".join(f"{s:>14}" for s in servers)
+      + ("".join(f"{'fulcrum/' + p:>20}" for p in peers) if "fulcrum" in servers else ""))
+for c, label, _ in cols:
+    row = f"{label:20}" + "".join(f"{med[s][c]:>14.3f}" if med[s][c] is not None else f"{'-':>14}" for s in servers)
+    if "fulcrum" in servers:
+        for p in peers:
+            f, v = med["fulcrum"][c], med[p][c]
+            row += f"{f / v:>20.2f}" if f is not None and v else f"{'-':>20}"
+    print(row)
+if "fulcrum" in servers and med["fulcrum"]["live64"]:
+    print(f"fulcrum fraud c=64 / its own live c=64: {med['fulcrum']['fraud64'] / med['fulcrum']['live64']:.2f}")
+PY
+echo "results in $OUT" >&2
