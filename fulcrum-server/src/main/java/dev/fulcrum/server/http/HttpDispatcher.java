@@ -4,6 +4,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
@@ -12,6 +13,9 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
@@ -291,12 +295,27 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               // Counted until written: a drain waits for the bytes, not for the result.
               uncount();
               if (!again || !f.isSuccess()) {
-                ctx.close();
+                end(ctx, f.isSuccess());
               } else {
                 busy = false;
                 next(ctx);
               }
             });
+  }
+
+  /**
+   * Ends the connection after an answer; on an HTTP/2 stream, only the stream. A stream whose
+   * request body is still arriving (a request refused at its head) is reset with NO_ERROR, which
+   * RFC 9113 §8.1 gives a server for "stop sending, the answer is complete": a plain close would
+   * reset it with CANCEL, and clients then report the complete answer as a failure.
+   */
+  private static void end(ChannelHandlerContext ctx, boolean answered) {
+    if (answered && ctx.channel() instanceof Http2StreamChannel) {
+      ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR))
+          .addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    ctx.close();
   }
 
   /** The marker queued for a request whose bytes could not be decoded. */
