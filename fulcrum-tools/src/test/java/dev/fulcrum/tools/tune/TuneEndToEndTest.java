@@ -77,15 +77,17 @@ class TuneEndToEndTest {
   @Test
   void writesEveryTrialTheRecommendationAndTheReport() throws Exception {
     assertThat(exit).as(stderr).isZero();
-    // b=1 has no queue delay to tune: 1 + 2 batching configurations × 2 instance counts.
-    assertThat(stderr).contains("tuning fraud_classifier: 6 configurations");
-    assertThat(stderr.lines().filter(l -> l.contains("/6 trials"))).hasSize(6);
-    assertThat(stdout).contains("6 trials of 6 configurations").contains("recommended: ");
+    // The server has the SLO policy, so it is a knob: b=1 has no queue delay to tune (static,
+    // SLO) and b=8 has (0, 200 µs, SLO): 2 + 3 batching configurations × 2 instance counts.
+    assertThat(stderr).contains("tuning fraud_classifier: 10 configurations");
+    assertThat(stderr.lines().filter(l -> l.contains("/10 trials"))).hasSize(10);
+    assertThat(stderr.lines().filter(l -> l.contains(" slo i="))).hasSize(4);
+    assertThat(stdout).contains("10 trials of 10 configurations").contains("recommended: ");
 
     JsonNode results = new ObjectMapper().readTree(out.resolve("results.json").toFile());
-    assertThat(results.get("trials_run").asInt()).isEqualTo(6);
+    assertThat(results.get("trials_run").asInt()).isEqualTo(10);
     JsonNode trials = results.get("trials");
-    assertThat(trials).hasSize(6);
+    assertThat(trials).hasSize(10);
     int chosen = 0;
     int frontier = 0;
     for (JsonNode t : trials) {
@@ -96,7 +98,7 @@ class TuneEndToEndTest {
       assertThat(t.get("cost_per_million_usd").asDouble())
           .isCloseTo(
               0.5 / 3600 / t.get("throughput_per_second").asDouble() * 1e6,
-              org.assertj.core.api.Assertions.withinPercentage(0.1));
+              org.assertj.core.api.Assertions.withinPercentage(0.01)); // 6 significant digits
       assertThat(t.get("levels")).hasSize(2);
       chosen += t.get("chosen").asBoolean() ? 1 : 0;
       frontier += t.get("on_frontier").asBoolean() ? 1 : 0;
@@ -169,7 +171,7 @@ class TuneEndToEndTest {
       assertThat(browser.script("return document.querySelectorAll('.uplot canvas').length"))
           .isEqualTo(3L);
       assertThat(browser.script("return document.querySelectorAll('#table tbody tr').length"))
-          .isEqualTo(6L);
+          .isEqualTo(10L);
       assertThat(browser.script("return document.querySelectorAll('tr.chosen').length"))
           .isEqualTo(1L);
     }
