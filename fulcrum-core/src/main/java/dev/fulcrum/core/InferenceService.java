@@ -30,8 +30,8 @@ public final class InferenceService {
   private final InFlight responses = new InFlight();
   private final Object idle = new Object();
   private final @Nullable ModelMonitor monitor;
-  private final PipelineStages pipelines =
-      new PipelineStages(Runtime.getRuntime().availableProcessors());
+  private final PipelineRunner pipelines =
+      new PipelineRunner(Runtime.getRuntime().availableProcessors());
   private volatile boolean draining;
 
   /**

@@ -126,26 +126,16 @@ public record ModelConfig(
     if (monitoring == null) {
       return this;
     }
-    return new ModelConfig(
-        name,
-        platform,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        sessionOptions,
-        defaultModelFilename,
-        scheduling,
-        maxBatchSizeFromModel,
-        slo,
-        monitoring.withBaseline(monitoring.locatedBaselineIn(modelDir)),
-        pipeline,
-        responseCache);
+    return with(slo, monitoring.withBaseline(monitoring.locatedBaselineIn(modelDir)));
   }
 
   /** This configuration with another latency objective and price. */
   public ModelConfig withSlo(SloConfig newSlo) {
+    return with(newSlo, monitoring);
+  }
+
+  /** This configuration with the components the {@code with} methods change replaced. */
+  private ModelConfig with(SloConfig newSlo, @Nullable MonitoringConfig newMonitoring) {
     return new ModelConfig(
         name,
         platform,
@@ -159,7 +149,7 @@ public record ModelConfig(
         scheduling,
         maxBatchSizeFromModel,
         newSlo,
-        monitoring,
+        newMonitoring,
         pipeline,
         responseCache);
   }

@@ -85,10 +85,6 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
-        null,
-        null,
-        null,
-        null,
         null);
   }
 

@@ -66,11 +66,12 @@ public final class GrpcServer implements AutoCloseable {
 
   private @Nullable Server server;
   private int port = -1;
-  private ConnectionLimit connections = new ConnectionLimit(1);
+  private final ConnectionLimit connections;
 
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
     this.config = config;
+    this.connections = new ConnectionLimit(config.limits().maxConnections());
   }
 
   /** Binds the port; blocks until bound. */
@@ -91,7 +92,6 @@ public final class GrpcServer implements AutoCloseable {
             new DefaultThreadFactory("fulcrum-grpc-health", true));
     healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
     GrpcServerConfig.Limits limits = config.limits();
-    connections = new ConnectionLimit(limits.maxConnections());
     try {
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));

@@ -31,13 +31,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * full backlog is answered RESOURCE_EXHAUSTED, as a full queue is); owned by the {@link
  * InferenceService} that made it.
  */
-final class PipelineStages {
+final class PipelineRunner {
   /** Requests waiting for a pre-processing thread before more are refused. */
   private static final int BACKLOG = 4096;
 
   private final ThreadPoolExecutor executor;
 
-  PipelineStages(int threads) {
+  PipelineRunner(int threads) {
     AtomicInteger n = new AtomicInteger();
     this.executor =
         new ThreadPoolExecutor(
