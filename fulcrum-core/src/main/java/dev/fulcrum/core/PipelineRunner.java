@@ -9,9 +9,11 @@ import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -20,12 +22,19 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
- * Runs a pipeline model's requests: its steps before the model on a pre-processing thread (never on
- * a transport's event loop: tokenizing a long text takes a while), then the scheduler (queue,
- * dynamic batcher, forward pass), then its steps after the model on the engine thread that
- * completes the request. Each request is prepared alone, so the batcher joins token ids, not text.
+ * Runs a pipeline model's requests: its steps before the model (never on a transport's event loop:
+ * tokenizing a long text takes a while), then the scheduler (queue, dynamic batcher, forward pass),
+ * then its steps after the model on the engine thread that completes the request. Each request is
+ * prepared alone, so the batcher joins token ids, not text.
+ *
+ * <p>Where the steps before the model run: a request of a {@code batching: alone} pipeline that
+ * finds a worker idle is queued as it came and the worker runs the steps just before its pass
+ * ({@link ModelScheduler#submitDeferred}): one hand-off between threads fewer, which at one request
+ * at a time costs more than the tokenizing (docs/PERFORMANCE.md, "Text pipelines"). Any other
+ * request is prepared on a pre-processing thread, which tokenizes while the workers run passes.
  *
  * <p>Threads: {@code fulcrum-pre-N} daemon threads, as many as cores, with a bounded backlog (a
  * full backlog is answered RESOURCE_EXHAUSTED, as a full queue is); owned by the {@link
@@ -120,6 +129,12 @@ final class PipelineRunner {
       InferenceRequest request,
       RequestValidator.Validated v,
       List<RequestedOutput> outputs) {
+    PipelineConfig pipeline = mv.config().pipeline();
+    if (pipeline != null
+        && pipeline.batching() == PipelineConfig.Batching.ALONE
+        && mv.scheduler().hasIdleWorker()) {
+      return onEngine(mv, stages, request, v, outputs);
+    }
     CompletableFuture<InferenceResponse> out = new CompletableFuture<>();
     try {
       executor.execute(() -> prepareAndRun(mv, stages, request, v, outputs, out));
@@ -135,6 +150,79 @@ final class PipelineRunner {
                   + " requests wait for pre-processing; retry later"));
     }
     return out;
+  }
+
+  /**
+   * A request that runs alone while a worker is idle: the worker runs the steps before the model
+   * itself, just before the pass, so the request is handed from thread to thread once less.
+   */
+  private static CompletableFuture<InferenceResponse> onEngine(
+      ModelVersion mv,
+      ModelStages stages,
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      List<RequestedOutput> outputs) {
+    OnEngine steps = new OnEngine(stages, v, outputs);
+    CompletableFuture<InferenceResponse> engine;
+    try {
+      engine = mv.scheduler().submitDeferred(request, v.batchSize(), steps);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(asInferenceException(e));
+    }
+    CompletableFuture<InferenceResponse> out = new CompletableFuture<>();
+    finish(mv, stages, engine, steps, out);
+    return out;
+  }
+
+  /**
+   * The steps before the model as a worker runs them; the prepared request and the time it took are
+   * written by that worker before the request's pass and read after its completion.
+   */
+  private static final class OnEngine implements ModelScheduler.Preparation, Before {
+    private final ModelStages stages;
+    private final RequestValidator.Validated request;
+    private final List<RequestedOutput> outputs;
+    private ModelStages.@Nullable Prepared prepared;
+    private long nanos;
+
+    OnEngine(
+        ModelStages stages, RequestValidator.Validated request, List<RequestedOutput> outputs) {
+      this.stages = stages;
+      this.request = request;
+      this.outputs = outputs;
+    }
+
+    @Override
+    public RequestValidator.Validated prepare() {
+      long start = System.nanoTime();
+      ModelStages.Prepared p;
+      try {
+        p = stages.before(request.inputs(), outputs);
+      } catch (RuntimeException e) {
+        throw asInferenceException(e);
+      }
+      prepared = p;
+      nanos = System.nanoTime() - start;
+      return new RequestValidator.Validated(
+          p.engineInputs(), p.engineOutputs(), request.batchSize());
+    }
+
+    @Override
+    public ModelStages.Prepared prepared() {
+      return Objects.requireNonNull(prepared, "completed before it was prepared");
+    }
+
+    @Override
+    public long nanos() {
+      return nanos;
+    }
+  }
+
+  /** The steps before the model as they ran: what the steps after it need, and their time. */
+  private interface Before {
+    ModelStages.Prepared prepared();
+
+    long nanos();
   }
 
   private static void prepareAndRun(
@@ -163,6 +251,34 @@ final class PipelineRunner {
       return;
     }
     long preNanos = System.nanoTime() - start;
+    finish(
+        mv,
+        stages,
+        engine,
+        new Before() {
+          @Override
+          public ModelStages.Prepared prepared() {
+            return prepared;
+          }
+
+          @Override
+          public long nanos() {
+            return preNanos;
+          }
+        },
+        out);
+  }
+
+  /**
+   * Runs the steps after the model on the thread that completes {@code engine} and completes {@code
+   * out}; cancelling {@code out} cancels {@code engine}.
+   */
+  private static void finish(
+      ModelVersion mv,
+      ModelStages stages,
+      CompletableFuture<InferenceResponse> engine,
+      Before before,
+      CompletableFuture<InferenceResponse> out) {
     out.whenComplete(
         (r, t) -> {
           if (t instanceof CancellationException) {
@@ -178,22 +294,25 @@ final class PipelineRunner {
           long postStart = System.nanoTime();
           List<Tensor> result;
           try {
-            result = stages.after(prepared, r.outputs());
+            result = stages.after(before.prepared(), r.outputs());
           } catch (RuntimeException e) {
             out.completeExceptionally(asInferenceException(e));
             return;
           }
-          mv.observer().stagesDone(preNanos, System.nanoTime() - postStart);
+          mv.observer().stagesDone(before.nanos(), System.nanoTime() - postStart);
           out.complete(
               new InferenceResponse(
                   r.modelName(), r.modelVersion(), r.id(), r.parameters(), result));
         });
   }
 
-  private static Throwable asInferenceException(Throwable t) {
+  private static RuntimeException asInferenceException(Throwable t) {
     Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof InferenceException || cause instanceof CancellationException) {
-      return cause;
+    if (cause instanceof InferenceException e) {
+      return e;
+    }
+    if (cause instanceof CancellationException e) {
+      return e;
     }
     return InferenceException.internal("pipeline step failed: " + cause.getMessage(), cause);
   }

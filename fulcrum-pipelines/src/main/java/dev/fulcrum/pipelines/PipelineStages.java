@@ -18,6 +18,7 @@ import dev.fulcrum.pipelines.steps.Vectors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -313,9 +314,33 @@ final class PipelineStages implements ModelStages {
   public List<Tensor> after(Prepared prepared, List<Tensor> engineOutputs) {
     Tensor y = engineOutputs.get(0);
     long[] shape = y.shape();
-    float[] x = floats(y);
+    float[] x;
+    int first = 0;
+    if (!post.isEmpty() && post.get(0) instanceof PipelineConfig.MeanPool) {
+      // The usual first step reads the engine's output in place: no copy of the token vectors.
+      checkFloats(y);
+      int n = (int) shape[0];
+      int padded = (int) shape[1];
+      int h = (int) shape[2];
+      Tensor mask = maskOf(prepared);
+      x =
+          mask == null
+              ? Vectors.meanPool(
+                  y.data().asFloatBuffer(), n, padded, h, LongBuffer.wrap(ones(n * padded)), padded)
+              : Vectors.meanPool(
+                  y.data().asFloatBuffer(),
+                  n,
+                  padded,
+                  h,
+                  mask.data().asLongBuffer(),
+                  (int) mask.dim(1));
+      shape = new long[] {n, h};
+      first = 1;
+    } else {
+      x = floats(y);
+    }
     String[] classes = null;
-    for (Step s : post) {
+    for (Step s : post.subList(first, post.size())) {
       switch (s) {
         case PipelineConfig.MeanPool m -> {
           int n = (int) shape[0];
@@ -398,11 +423,21 @@ final class PipelineStages implements ModelStages {
     return null;
   }
 
-  static float[] floats(Tensor t) {
+  private static void checkFloats(Tensor t) {
     if (t.datatype() != DataType.FP32) {
       throw InferenceException.internal(
           "pipeline: tensor '" + t.name() + "' is " + t.datatype() + ", not FP32", null);
     }
+  }
+
+  private static long[] ones(int n) {
+    long[] out = new long[n];
+    java.util.Arrays.fill(out, 1);
+    return out;
+  }
+
+  static float[] floats(Tensor t) {
+    checkFloats(t);
     float[] out = new float[Math.toIntExact(t.elementCount())];
     t.data().asFloatBuffer().get(out);
     return out;

@@ -172,6 +172,49 @@ public final class ModelScheduler implements AutoCloseable {
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
     RequestValidator.checkIndices(config.name(), signature, v.inputs());
+    return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null);
+  }
+
+  /**
+   * Makes a deferred request's engine inputs on the worker that takes it, just before its pass: a
+   * pipeline's tokenizer, run on an engine thread that would otherwise wait for it, which saves a
+   * hand-off between threads. Called once, on that worker; an exception fails the request alone.
+   */
+  @FunctionalInterface
+  public interface Preparation {
+    /**
+     * @return the engine's inputs (their index inputs are checked as {@link #submit} checks them)
+     *     and outputs, for the rows the request was admitted with
+     */
+    RequestValidator.Validated prepare();
+  }
+
+  /**
+   * Admits a request whose inputs a worker makes just before it runs the request, in a pass of its
+   * own; otherwise as {@link #submit}. The preparation's time counts neither as queue nor as
+   * compute time: the caller reports it (a pipeline's pre-processing).
+   *
+   * @param rows the request's batch rows
+   */
+  public CompletableFuture<InferenceResponse> submitDeferred(
+      InferenceRequest request, int rows, Preparation preparation) {
+    return admit(request, List.of(), List.of(), rows, preparation);
+  }
+
+  /**
+   * Whether a worker would take a request now rather than after the queue's work: nothing waits and
+   * fewer requests run than there are instances. A lock-free hint, not a reservation.
+   */
+  public boolean hasIdleWorker() {
+    return queue.size() == 0 && executing.get() < instances.size();
+  }
+
+  private CompletableFuture<InferenceResponse> admit(
+      InferenceRequest request,
+      List<Tensor> inputs,
+      List<String> outputs,
+      int rows,
+      @Nullable Preparation preparation) {
     int level = level(request.options());
     long now = ticker.nanoTime();
     long timeoutMicros = timeoutMicros(request.options());
@@ -189,15 +232,16 @@ public final class ModelScheduler implements AutoCloseable {
       p =
           new PendingRequest(
               request,
-              v.inputs(),
-              v.outputNames(),
-              v.batchSize(),
+              inputs,
+              outputs,
+              rows,
               level,
               now,
               deadline,
               nextSeq,
               paddable,
-              alone);
+              alone,
+              preparation);
       String refusal = batching.refusal(p, queue.rows(), now);
       if (refusal != null) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
@@ -441,18 +485,53 @@ public final class ModelScheduler implements AutoCloseable {
         finishDropped(dropped);
       }
       if (!batch.isEmpty()) {
+        List<PendingRequest> prepared = prepare(batch);
         long start = ticker.nanoTime();
         try {
-          boolean clean = run(instance, batch);
+          boolean clean = !prepared.isEmpty() && run(instance, prepared);
           // The policy learns how long the worker was held: the pass and the completions.
           ranNanos = clean ? ticker.nanoTime() - start : -1;
-          ranRows = rows(batch);
+          ranRows = rows(prepared);
           ran = true;
         } finally {
           executing.addAndGet(-batch.size());
         }
       }
     }
+  }
+
+  /**
+   * Makes the inputs of a batch's deferred requests on this worker; answers (as failed) those whose
+   * preparation throws, and returns the others.
+   */
+  private List<PendingRequest> prepare(List<PendingRequest> batch) {
+    List<PendingRequest> ready = batch;
+    for (PendingRequest p : batch) {
+      Preparation preparation = p.preparation;
+      if (preparation == null) {
+        continue;
+      }
+      long start = ticker.nanoTime();
+      try {
+        RequestValidator.Validated v = preparation.prepare();
+        RequestValidator.checkIndices(config.name(), signature, v.inputs());
+        p.inputs = v.inputs();
+        p.outputs = v.outputNames();
+        p.prepareNanos = ticker.nanoTime() - start;
+      } catch (RuntimeException e) {
+        InferenceException error =
+            e instanceof InferenceException ie
+                ? ie
+                : InferenceException.internal("preparing the inputs failed: " + e.getMessage(), e);
+        long now = ticker.nanoTime();
+        p.prepareNanos = now - start;
+        observer.requestDone(notRun(Outcome.FAILED, p, now));
+        release.complete(p, () -> p.future.completeExceptionally(error));
+        ready = new ArrayList<>(ready);
+        ready.remove(p);
+      }
+    }
+    return ready;
   }
 
   private static int rows(List<PendingRequest> batch) {
@@ -557,11 +636,11 @@ public final class ModelScheduler implements AutoCloseable {
                 Outcome.FAILED,
                 p.rows,
                 totalRows,
-                start - p.arrivalNanos,
+                start - p.statsArrivalNanos(),
                 inputNs,
                 inferNs,
                 0,
-                end - p.arrivalNanos,
+                end - p.statsArrivalNanos(),
                 end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
@@ -584,11 +663,11 @@ public final class ModelScheduler implements AutoCloseable {
               Outcome.SUCCESS,
               p.rows,
               totalRows,
-              start - p.arrivalNanos,
+              start - p.statsArrivalNanos(),
               inputNs,
               inferNs,
               outputNs,
-              end - p.arrivalNanos,
+              end - p.statsArrivalNanos(),
               end));
       release.complete(p, () -> p.future.complete(response));
     }

@@ -5,10 +5,12 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request waiting in, or taken from, a model's queue. Immutable apart from {@link #place}, which
- * only {@link RequestQueue} changes, under its scheduler's lock.
+ * only {@link RequestQueue} changes, under its scheduler's lock, and a deferred request's inputs,
+ * outputs and preparation time, which the worker that took it sets once before its pass.
  */
 final class PendingRequest {
   /** Where a request waits. */
@@ -22,8 +24,8 @@ final class PendingRequest {
   }
 
   final InferenceRequest request;
-  final List<Tensor> inputs;
-  final List<String> outputs;
+  List<Tensor> inputs;
+  List<String> outputs;
   final int rows;
   final int level;
   final long arrivalNanos;
@@ -38,6 +40,15 @@ final class PendingRequest {
 
   /** Whether this request runs in a pass of its own, never joined with another. */
   final boolean alone;
+
+  /**
+   * Makes the inputs on the worker, just before the pass (a deferred request, which runs alone), or
+   * null: the inputs came with the request.
+   */
+  final ModelScheduler.@Nullable Preparation preparation;
+
+  /** How long the worker spent in {@link #preparation}: neither queue nor compute time. */
+  long prepareNanos;
 
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
@@ -56,6 +67,7 @@ final class PendingRequest {
     this(request, inputs, outputs, rows, level, arrivalNanos, deadlineNanos, seq, false, false);
   }
 
+  /** A request whose inputs came with it. */
   PendingRequest(
       InferenceRequest request,
       List<Tensor> inputs,
@@ -67,6 +79,32 @@ final class PendingRequest {
       long seq,
       boolean paddable,
       boolean alone) {
+    this(
+        request,
+        inputs,
+        outputs,
+        rows,
+        level,
+        arrivalNanos,
+        deadlineNanos,
+        seq,
+        paddable,
+        alone,
+        null);
+  }
+
+  PendingRequest(
+      InferenceRequest request,
+      List<Tensor> inputs,
+      List<String> outputs,
+      int rows,
+      int level,
+      long arrivalNanos,
+      long deadlineNanos,
+      long seq,
+      boolean paddable,
+      boolean alone,
+      ModelScheduler.@Nullable Preparation preparation) {
     this.request = request;
     this.inputs = inputs;
     this.outputs = outputs;
@@ -76,7 +114,16 @@ final class PendingRequest {
     this.deadlineNanos = deadlineNanos;
     this.seq = seq;
     this.paddable = paddable;
-    this.alone = alone;
+    this.alone = alone || preparation != null;
+    this.preparation = preparation;
+  }
+
+  /**
+   * The arrival its statistics count from: a deferred request's preparation is left out (it is the
+   * pipeline's pre-processing time, reported apart).
+   */
+  long statsArrivalNanos() {
+    return arrivalNanos + prepareNanos;
   }
 
   /**

@@ -256,6 +256,56 @@ class ModelSchedulerTest {
   }
 
   @Test
+  void aDeferredRequestIsPreparedOnTheWorkerJustBeforeItRunsAlone() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    assertThat(s.hasIdleWorker()).isTrue();
+    var first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    assertThat(s.hasIdleWorker()).isFalse();
+    InferenceRequest raw = request("b", null, 5, 5);
+    List<String> preparedOn = Collections.synchronizedList(new ArrayList<>());
+    var deferred =
+        s.submitDeferred(
+            raw,
+            1,
+            () -> {
+              preparedOn.add(Thread.currentThread().getName());
+              return RequestValidator.validate(config(SchedulingConfig.defaults()), raw);
+            });
+    var plain = submit(s, request("c", null, 1, 1));
+    var refused =
+        s.submitDeferred(
+            request("d", null, 7, 7),
+            1,
+            () -> {
+              throw InferenceException.invalid("sentence %d is too long", 0);
+            });
+    assertThat(s.queued()).isEqualTo(3);
+    assertThat(preparedOn).isEmpty();
+    echo.gate.release(100);
+    assertThat(floats(first.get().outputs().get(0))).containsExactly(1, 1);
+    assertThat(floats(deferred.get().outputs().get(0))).containsExactly(6, 6);
+    assertThat(floats(plain.get().outputs().get(0))).containsExactly(2, 2);
+    assertThatThrownBy(refused::get)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+              assertThat(e.getMessage()).contains("too long");
+            });
+    assertThat(preparedOn).containsExactly("fulcrum-exec-m-v1-0");
+    // "b" never joined "c": a deferred request runs in a pass of its own; "d" never ran.
+    assertThat(echo.batchRows).containsExactly(1L, 1L, 1L);
+    ModelStatistics.Snapshot snap = stats.snapshot();
+    assertThat(snap.success().count()).isEqualTo(3);
+    assertThat(snap.fail().count()).isEqualTo(1);
+    assertThat(snap.executionCount()).isEqualTo(3);
+  }
+
+  @Test
   void aLoneRequestThatFailsIsNotRetried() throws Exception {
     GatedEcho echo = new GatedEcho();
     ModelStatistics stats = new ModelStatistics(() -> 0L);

@@ -2,8 +2,10 @@ package dev.fulcrum.pipelines.steps;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import dev.fulcrum.core.error.InferenceException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -20,6 +22,13 @@ public final class TextTokenizer implements AutoCloseable {
   private final int maxLength;
   private final boolean truncation;
   private final boolean padToMaxLength;
+
+  /**
+   * Whether to read the native encoding directly: DJL applies a {@code tokenizer_config.json}'s
+   * lower-casing, accent stripping and prefix space in Java before encoding, so beside such a file
+   * its own encode runs instead.
+   */
+  private final boolean direct;
 
   /** A request's sentences as token ids, attention mask and token types, each [n, length]. */
   public record Tokens(int rows, int length, long[] ids, long[] attentionMask, long[] typeIds) {}
@@ -41,6 +50,7 @@ public final class TextTokenizer implements AutoCloseable {
             .optMaxLength(maxLength)
             .optPadding(false)
             .build();
+    this.direct = !Files.exists(file.resolveSibling("tokenizer_config.json"));
     this.maxLength = maxLength;
     this.truncation = truncation;
     this.padToMaxLength = padToMaxLength;
@@ -48,18 +58,41 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** Encodes one sentence (special tokens added, truncated as configured). */
   public long[] ids(String text) {
-    return encode(text, 0).getIds();
+    return encode(text, 0).ids();
   }
 
-  private Encoding encode(String text, int row) {
-    Encoding e = tokenizer.encode(text);
-    if (e.getIds().length > maxLength) {
+  /** One sentence's ids, attention mask and token types, each as long as its tokens. */
+  private record Encoded(long[] ids, long[] attentionMask, long[] typeIds) {}
+
+  /**
+   * Encodes one sentence through the native tokenizer, reading back only the three arrays the model
+   * takes: {@link HuggingFaceTokenizer#encode(String)} also builds the token strings, word ids and
+   * character spans (a class lookup and an object per token), which cost as much again.
+   */
+  private Encoded encode(String text, int row) {
+    Encoded e;
+    if (direct) {
+      long encoding = TokenizersLibrary.LIB.encode(tokenizer.getHandle(), text, true);
+      try {
+        e =
+            new Encoded(
+                TokenizersLibrary.LIB.getTokenIds(encoding),
+                TokenizersLibrary.LIB.getAttentionMask(encoding),
+                TokenizersLibrary.LIB.getTypeIds(encoding));
+      } finally {
+        TokenizersLibrary.LIB.deleteEncoding(encoding);
+      }
+    } else {
+      Encoding full = tokenizer.encode(text);
+      e = new Encoded(full.getIds(), full.getAttentionMask(), full.getTypeIds());
+    }
+    if (e.ids().length > maxLength) {
       if (truncation) {
         throw new IllegalStateException("the tokenizer did not truncate to " + maxLength);
       }
       throw InferenceException.invalid(
           "sentence %d has %d tokens, more than max-length %d (the pipeline does not truncate)",
-          row, e.getIds().length, maxLength);
+          row, e.ids().length, maxLength);
     }
     return e;
   }
@@ -67,21 +100,27 @@ public final class TextTokenizer implements AutoCloseable {
   /** Encodes a request's sentences, padded to a common length. */
   public Tokens encode(List<String> texts) {
     int n = texts.size();
-    Encoding[] encodings = new Encoding[n];
+    if (n == 1 && !padToMaxLength) {
+      Encoded e = encode(texts.get(0), 0);
+      if (e.ids().length > 0) {
+        return new Tokens(1, e.ids().length, e.ids(), e.attentionMask(), e.typeIds());
+      }
+    }
+    Encoded[] encodings = new Encoded[n];
     int longest = 0;
     for (int i = 0; i < n; i++) {
       encodings[i] = encode(texts.get(i), i);
-      longest = Math.max(longest, encodings[i].getIds().length);
+      longest = Math.max(longest, encodings[i].ids().length);
     }
     int length = padToMaxLength ? maxLength : Math.max(longest, 1);
     long[] ids = new long[n * length];
     long[] mask = new long[n * length];
     long[] types = new long[n * length];
     for (int i = 0; i < n; i++) {
-      Encoding e = encodings[i];
-      System.arraycopy(e.getIds(), 0, ids, i * length, e.getIds().length);
-      System.arraycopy(e.getAttentionMask(), 0, mask, i * length, e.getAttentionMask().length);
-      System.arraycopy(e.getTypeIds(), 0, types, i * length, e.getTypeIds().length);
+      Encoded e = encodings[i];
+      System.arraycopy(e.ids(), 0, ids, i * length, e.ids().length);
+      System.arraycopy(e.attentionMask(), 0, mask, i * length, e.attentionMask().length);
+      System.arraycopy(e.typeIds(), 0, types, i * length, e.typeIds().length);
     }
     return new Tokens(n, length, ids, mask, types);
   }

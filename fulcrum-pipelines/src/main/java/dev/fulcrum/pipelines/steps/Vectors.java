@@ -1,5 +1,7 @@
 package dev.fulcrum.pipelines.steps;
 
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.util.Locale;
 
 /**
@@ -16,23 +18,34 @@ public final class Vectors {
    */
   public static float[] meanPool(
       float[] x, int n, int paddedLength, int h, long[] mask, int length) {
+    return meanPool(FloatBuffer.wrap(x), n, paddedLength, h, LongBuffer.wrap(mask), length);
+  }
+
+  /**
+   * {@link #meanPool(float[], int, int, int, long[], int)} read in place from buffers (an engine
+   * output and a request's attention mask, absolute positions from 0), so the token vectors are
+   * never copied into an array.
+   */
+  public static float[] meanPool(
+      FloatBuffer x, int n, int paddedLength, int h, LongBuffer mask, int length) {
     if (length > paddedLength) {
       throw new IllegalArgumentException(
           "mask length " + length + " exceeds the vectors' " + paddedLength);
     }
     float[] out = new float[n * h];
+    double[] sum = new double[h];
     for (int i = 0; i < n; i++) {
-      double[] sum = new double[h];
+      java.util.Arrays.fill(sum, 0);
       double count = 0;
       for (int t = 0; t < length; t++) {
-        long m = mask[i * length + t];
+        long m = mask.get(i * length + t);
         if (m == 0) {
           continue;
         }
         count += m;
         int base = (i * paddedLength + t) * h;
         for (int d = 0; d < h; d++) {
-          sum[d] += m * x[base + d];
+          sum[d] += m * x.get(base + d);
         }
       }
       double denominator = Math.max(count, 1e-9);

@@ -4,10 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.fulcrum.core.error.InferenceException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Each pipeline step on its own, on known values. */
 class StepsTest {
@@ -31,6 +38,38 @@ class StepsTest {
       assertThat(tokens.ids()).containsExactly(101, 7592, 2088, 102, 101, 7592, 102, 0);
       assertThat(tokens.attentionMask()).containsExactly(1, 1, 1, 1, 1, 1, 1, 0);
       assertThat(tokens.typeIds()).containsOnly(0);
+    }
+  }
+
+  /**
+   * The tokenizer reads the native encoding's ids, mask and types directly; DJL's own encode (the
+   * path beside a tokenizer_config.json) gives the same for every test sentence.
+   */
+  @Test
+  void readsTheSameIdsAsDjlsOwnEncode(@TempDir Path dir) throws Exception {
+    List<String> sentences =
+        Files.readAllLines(Path.of("src", "test", "resources", "sentences.txt"));
+    Path withConfig = Files.copy(TOKENIZER, dir.resolve("tokenizer.json"));
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{}");
+    try (TextTokenizer direct = new TextTokenizer(TOKENIZER, 512, true, false);
+        TextTokenizer viaDjl = new TextTokenizer(withConfig, 512, true, false);
+        HuggingFaceTokenizer djl =
+            HuggingFaceTokenizer.builder()
+                .optTokenizerPath(TOKENIZER)
+                .optAddSpecialTokens(true)
+                .optTruncation(true)
+                .optMaxLength(512)
+                .optPadding(false)
+                .build()) {
+      for (String s : sentences) {
+        Encoding e = djl.encode(s);
+        for (TextTokenizer t : List.of(direct, viaDjl)) {
+          TextTokenizer.Tokens tokens = t.encode(List.of(s));
+          assertThat(tokens.ids()).as(s).containsExactly(e.getIds());
+          assertThat(tokens.attentionMask()).as(s).containsExactly(e.getAttentionMask());
+          assertThat(tokens.typeIds()).as(s).containsExactly(e.getTypeIds());
+        }
+      }
     }
   }
 
@@ -63,6 +102,11 @@ class StepsTest {
     long[] mask = {1, 1, 0, 1, 1, 1};
     float[] pooled = Vectors.meanPool(x, 2, 4, 2, mask, 3);
     assertThat(pooled).containsExactly(2, 3, 7, 8);
+    // The same read in place from an engine's little-endian output buffer.
+    ByteBuffer bytes = ByteBuffer.allocateDirect(x.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    bytes.asFloatBuffer().put(x);
+    assertThat(Vectors.meanPool(bytes.asFloatBuffer(), 2, 4, 2, LongBuffer.wrap(mask), 3))
+        .containsExactly(2, 3, 7, 8);
   }
 
   @Test
