@@ -1,6 +1,8 @@
 package dev.fulcrum.tools.serve;
 
+import java.lang.annotation.Annotation;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Type;
 import java.net.URI;
@@ -131,12 +133,25 @@ public final class ServeArgs {
         if (!mixins || mixin == null || !collect(mixin, options, bindings, false)) {
           return false;
         }
-      } else if (field.isAnnotationPresent(picocli.CommandLine.Parameters.class)
-          || field.isAnnotationPresent(picocli.CommandLine.ArgGroup.class)) {
-        return false;
+      } else if (hasPicocliAnnotation(field.getAnnotations())) {
+        return false; // positional parameters, groups, injected specs: picocli's
+      }
+    }
+    for (Method method : target.getClass().getDeclaredMethods()) {
+      if (hasPicocliAnnotation(method.getAnnotations())) {
+        return false; // an option on a setter: picocli's
       }
     }
     return true;
+  }
+
+  private static boolean hasPicocliAnnotation(Annotation[] annotations) {
+    for (Annotation a : annotations) {
+      if (a.annotationType().getName().startsWith("picocli.")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** One option: the field it sets on its target (the command or a mixin). */

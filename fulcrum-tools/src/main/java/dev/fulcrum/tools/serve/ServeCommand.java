@@ -270,11 +270,11 @@ public final class ServeCommand implements Callable<Integer> {
       metrics.bindMonitor(monitor);
     }
     dashboard.source(new RepositoryExtras(repository, monitor));
-    dashboard.start();
     InferenceService service = new InferenceService(repository, strictReadiness, monitor);
     Startup.mark("repository and monitor set up");
-    // The first request needs the REST port and its model: those start first; gRPC and metrics
-    // start once a model is ready or the load is over (docs/PERFORMANCE.md, "Cold start").
+    // The first request needs the REST port and its model: those start first; gRPC, metrics and
+    // the dashboard's feed once a model is ready or the load is over (docs/PERFORMANCE.md, "Cold
+    // start").
     CompletableFuture<Void> firstModel = new CompletableFuture<>();
     repository
         .manager()
@@ -315,6 +315,8 @@ public final class ServeCommand implements Callable<Integer> {
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
             : CompletableFuture.completedFuture(null);
+    // The dashboard's first ticks cost ~0.1 s of CPU: after the first model too.
+    later.thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(
             later,
