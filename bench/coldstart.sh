@@ -8,6 +8,16 @@
 # interleaved (one start of each, then repeat), each quoted as a ratio to the Node peer.
 # Build time is excluded (the script builds first); the AOT cache is trained first if absent.
 #   N=5 PORT=18800 bash bench/coldstart.sh
+# Options (environment):
+#   SERVERS="fulcrum node-peer"   a subset, in this order (default: the four above)
+#   A variant for A/B starts: fulcrum+NAME or fulcrum-noaot+NAME runs Fulcrum with the JVM options
+#   in OPTS_NAME added (FULCRUM_JAVA_OPTS), e.g.
+#     SERVERS="fulcrum fulcrum+picocli" OPTS_picocli=-Dfulcrum.cli.picocli=true bash bench/coldstart.sh
+#   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
+#   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer
+#               (-Xlog:class+load to a file; this slows the start, so time without it)
+#   BUILD=0     use the dist as it is: no build, and the launcher skips its staleness check
+#               (FULCRUM_NO_BUILD=1); the default starts exactly as the README does
 # Results: bench/results/<time>-coldstart/ (one JSON line per start, summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +27,11 @@ PORT=${PORT:-18800}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-coldstart"
 mkdir -p "$OUT"
 
-./fulcrum --version >/dev/null   # builds if needed
+if [ "${BUILD:-1}" = 0 ]; then
+  export FULCRUM_NO_BUILD=1   # the launcher's staleness check is skipped too
+else
+  ./fulcrum --version >/dev/null   # builds if needed
+fi
 . bin/find-java.sh
 fulcrum_find_java
 DIST=fulcrum-tools/target/dist
@@ -32,22 +46,35 @@ fi
 # onnxruntime-node's install script would download CUDA binaries; the CPU binary is in the package.
 [ -d bench/peers/node/node_modules ] || (cd bench/peers/node && npm ci --ignore-scripts --no-audit --no-fund)
 
-SERVERS=(fulcrum fulcrum-noaot java-peer node-peer)
-start() { # server port -> the probe's command line after `--`
+read -r -a SERVERS <<< "${SERVERS:-fulcrum fulcrum-noaot java-peer node-peer}"
+start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPTS set by the caller)
+  local serve=(./fulcrum serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)))
   case $1 in
-    fulcrum) echo ./fulcrum serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)) ;;
-    fulcrum-noaot) echo env FULCRUM_NO_AOT=1 ./fulcrum serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)) ;;
+    fulcrum | fulcrum+*) echo "${serve[@]}" ;;
+    fulcrum-noaot | fulcrum-noaot+*) echo env FULCRUM_NO_AOT=1 "${serve[@]}" ;;
     java-peer) echo "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2" ;;
     node-peer) echo node bench/peers/node/server.js --port "$2" ;;
+    *) echo "unknown server $1" >&2; exit 2 ;;
   esac
+}
+java_opts() { # server -> the extra JVM options of its variant, and of CLASSES=1
+  local opts="" name
+  case $1 in *+*) name="OPTS_${1#*+}"; opts="${!name:-}" ;; esac
+  case $1 in fulcrum*) [ "${CLASSES:-0}" = 1 ] && opts="$opts -Xlog:class+load:file=$OUT/$1.classes" ;; esac
+  echo "$opts"
 }
 echo "cold start: $N rounds of ${SERVERS[*]}; results in $OUT" >&2
 for round in $(seq "$N"); do
   for i in "${!SERVERS[@]}"; do
     s=${SERVERS[$i]}
     port=$((PORT + 10 * i))
+    probe=(--port "$port" --log "$OUT/$s.log")
+    [ "${THREADS:-0}" = 1 ] && probe+=(--threads)
+    rm -f "$OUT/$s.classes"
+    [ "${CLASSES:-0}" = 1 ] && [[ $s == fulcrum* ]] && probe+=(--count-lines "$OUT/$s.classes")
     # shellcheck disable=SC2046 # the command line is a list of words
-    python3 bench/coldstart_probe.py --port "$port" --log "$OUT/$s.log" -- $(start "$s" "$port") \
+    FULCRUM_JAVA_OPTS="$(java_opts "$s")" \
+      python3 bench/coldstart_probe.py "${probe[@]}" -- $(start "$s" "$port") \
       | tee -a "$OUT/$s.jsonl" | sed "s/^/round $round $s: /" >&2
   done
 done
@@ -57,11 +84,19 @@ import json, statistics, sys
 out, servers = sys.argv[1], sys.argv[2:]
 cols = ("ready", "fraud_classifier", "all_minilm_l6_v2", "cpu_fraud_classifier")
 med = {}
+threads = {}
 for s in servers:
     runs = [json.loads(l) for l in open(f"{out}/{s}.jsonl") if l.strip()]
     med[s] = {c: statistics.median(r[c] for r in runs) if all(r.get(c) is not None for r in runs)
               else None for c in cols}
     med[s]["n"] = len(runs)
+    classes = [r["lines_at_fraud"] for r in runs if r.get("lines_at_fraud") is not None]
+    med[s]["classes_at_fraud"] = statistics.median(classes) if classes else None
+    per = [r["threads"] for r in runs if r.get("threads")]
+    if per:
+        names = sorted({n for p in per for n in p})
+        threads[s] = {n: statistics.median(p.get(n, 0) for p in per) for n in names}
+        med[s]["threads"] = threads[s]
 json.dump(med, open(f"{out}/summary.json", "w"), indent=1)
 node = med.get("node-peer", {})
 def cell(s, c):
@@ -73,7 +108,12 @@ def cell(s, c):
 print("medians in seconds from process start (ratio to node-peer)")
 print(f"{'server':14} {'n':>2} {'ready':>16} {'fraud infer':>16} {'minilm infer':>16} {'cpu@fraud':>10}")
 for s in servers:
+    classes = med[s]["classes_at_fraud"]
     print(f"{s:14} {med[s]['n']:>2} " + " ".join(f"{cell(s, c):>16}" for c in cols[:3])
-          + f" {cell(s, cols[3]):>10}")
+          + f" {cell(s, cols[3]):>10}" + (f" classes@fraud {classes:.0f}" if classes else ""))
+for s, t in threads.items():
+    top = sorted(t.items(), key=lambda kv: -kv[1])[:12]
+    print(f"{s}: thread CPU at the fraud answer (median s): "
+          + ", ".join(f"{n} {v:.2f}" for n, v in top if v > 0))
 PY
 echo "results in $OUT" >&2

@@ -8,12 +8,18 @@ server process's CPU time (user + system) at that moment as cpu_<name> (a figure
 machine disturbs less than wall time). The server is
 then sent SIGTERM (its whole process group) and reaped.
 
-  coldstart_probe.py --port 8000 [--timeout 60] -- ./fulcrum serve --http-port 8000
+For the timeline (docs/PERFORMANCE.md, "Cold start"), at the first fraud answer it can also record
+each thread's CPU time, summed by thread name with digits folded (--threads: "threads" in the
+JSON line), and how many lines a log file has then (--count-lines FILE, e.g. the server's
+-Xlog:class+load file: the classes loaded by that moment, as "lines_at_fraud").
+
+  coldstart_probe.py --port 8000 [--timeout 60] [--threads] -- ./fulcrum serve --http-port 8000
 """
 import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +48,34 @@ def cpu_seconds(pid):
         return None
 
 
+def thread_cpu(pid):
+    """CPU seconds of each thread of pid, summed by name with digit runs folded to '#'."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = re.sub(r"(?<=[-\s])[0-9]+|[0-9]+$", "#", raw[raw.index("(") + 1:raw.rindex(")")])
+        fields = raw.rsplit(")", 1)[1].split()
+        out[name] = round(out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick, 2)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
 def try_once(port, method, path, body):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
@@ -62,6 +96,8 @@ def main():
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--interval-ms", type=float, default=5)
     p.add_argument("--log", default=os.devnull)
+    p.add_argument("--threads", action="store_true")
+    p.add_argument("--count-lines")
     p.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.command[1:] if a.command and a.command[0] == "--" else a.command
@@ -76,6 +112,11 @@ def main():
                     if try_once(a.port, method, path, body):
                         found[name] = round(time.monotonic() - t0, 4)
                         found["cpu_" + name] = cpu_seconds(proc.pid)
+                        if name == "fraud_classifier":
+                            if a.threads:
+                                found["threads"] = thread_cpu(proc.pid)
+                            if a.count_lines:
+                                found["lines_at_fraud"] = count_lines(a.count_lines)
                         del pending[name]
                 if pending:
                     time.sleep(a.interval_ms / 1000)

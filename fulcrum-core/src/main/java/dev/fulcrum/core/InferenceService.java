@@ -33,6 +33,7 @@ public final class InferenceService {
   private final PipelineRunner pipelines =
       new PipelineRunner(Runtime.getRuntime().availableProcessors());
   private volatile boolean draining;
+  private volatile CompletableFuture<?> endpointsUp = CompletableFuture.completedFuture(null);
 
   /**
    * @param strictReadiness when true (Triton's default) the server is ready only when every model
@@ -222,8 +223,16 @@ public final class InferenceService {
     return true;
   }
 
+  /**
+   * Server readiness also waits for {@code endpoints} (ports the server opens after the first
+   * model, see fulcrum serve): a ready server has every endpoint up, as Triton's clients expect.
+   */
+  public void readyAfter(CompletableFuture<?> endpoints) {
+    this.endpointsUp = endpoints;
+  }
+
   public boolean isReady() {
-    if (draining || repository.isLoading()) {
+    if (draining || repository.isLoading() || !endpointsUp.isDone()) {
       return false;
     }
     return !strictReadiness || repository.allReady();

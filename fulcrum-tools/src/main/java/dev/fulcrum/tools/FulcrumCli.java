@@ -4,8 +4,10 @@ import dev.fulcrum.tools.bench.BenchCommand;
 import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.monitor.ProfileCommand;
 import dev.fulcrum.tools.monitor.SkewCheckCommand;
+import dev.fulcrum.tools.serve.ServeArgs;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -46,7 +48,18 @@ public final class FulcrumCli {
     if (level != null && System.getProperty(LOG_LEVEL_PROPERTY) == null) {
       System.setProperty(LOG_LEVEL_PROPERTY, level.toLowerCase(java.util.Locale.ROOT));
     }
-    int code = new CommandLine(new FulcrumCli()).execute(args);
+    int code = -1;
+    if (args.length > 0 && args[0].equals("serve") && !Boolean.getBoolean("fulcrum.cli.picocli")) {
+      // Cold start: the common serve command line skips picocli (see ServeArgs); the property
+      // turns that off, for A/B measurements (bench/coldstart.sh).
+      ServeCommand serve = ServeArgs.parse(List.of(args).subList(1, args.length));
+      if (serve != null) {
+        code = ServeArgs.run(serve);
+      }
+    }
+    if (code < 0) {
+      code = new CommandLine(new FulcrumCli()).execute(args);
+    }
     if (code != 0) {
       System.exit(code);
     }

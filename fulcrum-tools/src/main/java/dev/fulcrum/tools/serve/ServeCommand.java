@@ -4,6 +4,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -197,6 +198,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    Startup.mark("command line read");
     // SIGTERM / SIGINT, from the first moment: drain and close on our own thread once the server
     // is wired (stopAction), then exit 0 (see TerminationSignals for why not a shutdown hook).
     CompletableFuture<Runnable> stopAction = new CompletableFuture<>();
@@ -244,6 +246,7 @@ public final class ServeCommand implements Callable<Integer> {
             (model, version) ->
                 SchedulerObserver.all(
                     metrics.create(model, version), dashboard.create(model, version)));
+    Startup.mark("metrics and dashboard set up");
     OnnxRuntimeBackend onnx;
     try {
       onnx = onnxStart.join();
@@ -267,8 +270,32 @@ public final class ServeCommand implements Callable<Integer> {
       metrics.bindMonitor(monitor);
     }
     dashboard.source(new RepositoryExtras(repository, monitor));
-    dashboard.start();
     InferenceService service = new InferenceService(repository, strictReadiness, monitor);
+    Startup.mark("repository and monitor set up");
+    // The first request needs the REST port and its model: those start first; gRPC, metrics and
+    // the dashboard's feed once a model is ready or the load is over (docs/PERFORMANCE.md, "Cold
+    // start").
+    CompletableFuture<Void> firstModel = new CompletableFuture<>();
+    repository
+        .manager()
+        .addListener(
+            event -> {
+              if (event instanceof LifecycleEvent.Loaded) {
+                firstModel.complete(null);
+              }
+            });
+    log.info(
+        "loading models from {} (model control mode {})",
+        roots,
+        repository.settings().mode().name().toLowerCase(Locale.ROOT));
+    CompletableFuture<Void> loaded =
+        startup.run(
+            "models",
+            () -> {
+              repository.loadAll();
+              return null;
+            });
+    loaded.whenComplete((r, t) -> firstModel.complete(null));
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -284,8 +311,15 @@ public final class ServeCommand implements Callable<Integer> {
               log.info("Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
               return server;
             });
+    CompletableFuture<Void> later =
+        Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
+            ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
+            : CompletableFuture.completedFuture(null);
+    // The dashboard's first ticks cost ~0.1 s of CPU: after the first model too.
+    later.thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
-        startup.run(
+        startup.after(
+            later,
             "grpc",
             () -> {
               GrpcServer server =
@@ -298,7 +332,8 @@ public final class ServeCommand implements Callable<Integer> {
               return server;
             });
     CompletableFuture<MetricsServer> metricsStart =
-        startup.run(
+        startup.after(
+            later,
             "metrics",
             () -> {
               if (!allowMetrics) {
@@ -308,17 +343,7 @@ public final class ServeCommand implements Callable<Integer> {
               log.info("Prometheus metrics on http://{}:{}/metrics", host, server.port());
               return server;
             });
-    log.info(
-        "loading models from {} (model control mode {})",
-        roots,
-        repository.settings().mode().name().toLowerCase(Locale.ROOT));
-    CompletableFuture<Void> loaded =
-        startup.run(
-            "models",
-            () -> {
-              repository.loadAll();
-              return null;
-            });
+    service.readyAfter(CompletableFuture.allOf(grpcStart, metricsStart));
     HttpServer http;
     GrpcServer grpc;
     MetricsServer metricsServer;

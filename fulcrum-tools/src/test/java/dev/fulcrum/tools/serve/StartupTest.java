@@ -53,6 +53,17 @@ class StartupTest {
   }
 
   @Test
+  void aStepAfterAGateStartsOnceTheGateCompletesEvenExceptionally() {
+    CompletableFuture<Void> gate = new CompletableFuture<>();
+    CompletableFuture<String> step =
+        startup.after(gate, "grpc", () -> Thread.currentThread().getName());
+
+    assertThat(step).isNotDone();
+    gate.completeExceptionally(new IOException("the first model failed"));
+    assertThat(step.join()).isEqualTo("fulcrum-start-grpc");
+  }
+
+  @Test
   void secondsSinceJvmStartIsPositive() {
     assertThat(Startup.secondsSinceJvmStart()).isPositive();
   }
