@@ -124,7 +124,7 @@ static double urand(void) { /* xorshift64*, (0,1] */
 
 /* ---- connections ---- */
 typedef struct conn {
-  int fd, busy;
+  int fd, busy, retried;
   uint64_t intended, sent_at;
   size_t woff;
   char *rbuf;
@@ -235,11 +235,38 @@ static void record(uint64_t intended, int status, uint64_t done) {
   }
 }
 
-static void send_on(conn *c, uint64_t intended, uint64_t now) {
+/* Writes the request on c; 0, or -1 when the connection failed (c is then closed, not busy). */
+static int transmit(conn *c) {
   c->busy = 1;
+  c->woff = 0;
+  ssize_t n = write(c->fd, req_buf, req_len);
+  if (n < 0 && errno != EAGAIN) {
+    close_conn(c);
+    return -1;
+  }
+  c->woff = n < 0 ? 0 : (size_t)n;
+  if (c->woff < req_len) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+  }
+  return 0;
+}
+
+/* A kept-alive connection the server closed while idle (its header or idle timeout) can fail the
+ * request sent on it before any byte of an answer: that request is sent once more on a new
+ * connection, from the same intended time. Returns 0 when it was. */
+static int retry(conn *c) {
+  if (c->retried) return -1;
+  close_conn(c);
+  if (open_conn(c) != 0) return -1;
+  c->retried = 1;
+  return transmit(c);
+}
+
+static void send_on(conn *c, uint64_t intended, uint64_t now) {
   c->intended = intended;
   c->sent_at = now;
-  c->woff = 0;
+  c->retried = 0;
   window *w = win_of(intended);
   w->sent++;
   if (measured(intended)) tot_sent++;
@@ -247,18 +274,12 @@ static void send_on(conn *c, uint64_t intended, uint64_t now) {
     w->late++;
     if (measured(intended)) tot_late++;
   }
-  ssize_t n = write(c->fd, req_buf, req_len);
-  if (n < 0 && errno != EAGAIN) {
-    record(intended, -1, now);
-    close_conn(c);
-    return;
-  }
-  c->woff = n < 0 ? 0 : (size_t)n;
-  if (c->woff < req_len) {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
-  }
+  if (transmit(c) == 0) return;
+  if (retry(c) == 0) return;
+  record(intended, -1, now);
+  close_conn(c);
 }
+
 
 static conn *take_free(void) {
   while (free_list) {
@@ -446,16 +467,18 @@ int main(int argc, char **argv) {
   struct epoll_event tev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &tev);
 
+  /* Connections open when first needed (the free list is LIFO, so a low rate keeps few busy and
+   * the server's header timeout never closes one that was opened long before its first request). */
   conns = calloc((size_t)nconn, sizeof *conns);
   for (int i = nconn - 1; i >= 0; i--) {
     conns[i].fd = -1;
     conns[i].rcap = 65536 + 4096;
     conns[i].rbuf = malloc(conns[i].rcap);
-    if (open_conn(&conns[i]) != 0) {
-      fprintf(stderr, "cannot connect to %s:%d: %s\n", host, port, strerror(errno));
-      return 1;
-    }
     give_back(&conns[i]);
+  }
+  if (open_conn(&conns[0]) != 0) {
+    fprintf(stderr, "cannot connect to %s:%d: %s\n", host, port, strerror(errno));
+    return 1;
   }
 
   nwins = (int)ceil(total_s) + 1;
@@ -560,7 +583,9 @@ int main(int argc, char **argv) {
         }
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
         /* closed by the server, or an error */
-        if (c->busy) {
+        int was_busy = c->busy;
+        if (was_busy && c->rlen == 0 && retry(c) == 0) break;
+        if (was_busy) {
           record(closed_loop ? c->sent_at : c->intended, -1, at);
           in_flight--;
           close_conn(c);
