@@ -34,6 +34,9 @@ import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -88,8 +91,22 @@ class GrpcServerTest {
         new GrpcServer(service, GrpcServerConfig.ephemeral().withMaxMessageSize(MAX_MESSAGE))
             .start();
     channel = channel(server.port());
+    // A deadline per call: withDeadlineAfter on the shared stub is one absolute deadline, which a
+    // loaded machine passes before the class's last tests run.
     stub =
-        GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+            .withInterceptors(
+                new ClientInterceptor() {
+                  @Override
+                  public <Q, R> ClientCall<Q, R> interceptCall(
+                      MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+                    return next.newCall(
+                        method,
+                        options.getDeadline() != null
+                            ? options
+                            : options.withDeadlineAfter(30, TimeUnit.SECONDS));
+                  }
+                });
   }
 
   static ManagedChannel channel(int port) {

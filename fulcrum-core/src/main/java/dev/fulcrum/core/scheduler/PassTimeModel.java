@@ -62,6 +62,11 @@ final class PassTimeModel {
     return total > 0;
   }
 
+  /** The passes recorded. */
+  long passes() {
+    return total;
+  }
+
   int maxBatchSize() {
     return maxBatchSize;
   }
@@ -152,6 +157,11 @@ final class PassTimeModel {
     double sdLast = deviation(lastRows);
     double var = (passes - 1) * sdFull * sdFull + sdLast * sdLast;
     return m + z * Math.sqrt(var);
+  }
+
+  /** The mean of the same sequence of passes: the expected time, no margin. */
+  double meanOfSequence(int passes, int fullRows, int lastRows) {
+    return passes <= 0 ? 0 : (passes - 1) * mean(fullRows) + mean(lastRows);
   }
 
   double z() {

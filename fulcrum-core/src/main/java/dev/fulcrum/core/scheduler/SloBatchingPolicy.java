@@ -30,15 +30,29 @@ import org.jspecify.annotations.Nullable;
  *
  * At admission, a request is refused (429 / RESOURCE_EXHAUSTED, reason SLO) when the work ahead of
  * it — the passes running now, then the queued rows in full batches spread over the instances, then
- * its own pass — cannot end by its deadline: the means add up, the deviations in quadrature. A
- * request of class {@code best_effort} is never refused or dropped for the objective. Before the
- * first pass is measured, it batches greedily (take what is queued) and refuses nothing.
+ * its own pass, as large as the rows queued with it and those expected to arrive before it starts
+ * make it — cannot end by its deadline: the means add up, the deviations in quadrature. For its
+ * first {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only what cannot end by
+ * the deadline on average: a cold server's pass times are high and erratic. A request of class
+ * {@code best_effort} is never refused or dropped for the objective. Before the first pass is
+ * measured, it batches greedily (take what is queued) and refuses nothing.
  *
  * <p>Not thread-safe: guarded by its scheduler's lock.
  */
 final class SloBatchingPolicy implements BatchingPolicy {
   /** Weight of one inter-arrival gap in the arrival-rate average. */
   private static final double RATE_ALPHA = 0.05;
+
+  /**
+   * How long after its first pass the policy refuses at admission only what it expects to miss on
+   * average, not at its percentile: the first passes of a fresh server are slow and erratic (the
+   * JIT, ONNX Runtime's first passes at each shape), and planning with a high quantile of them
+   * refused what the warm server answers in time.
+   */
+  static final long WARM_NANOS = 3_000_000_000L;
+
+  /** Passes measured, at least, before it refuses at admission at its percentile. */
+  static final int WARM_PASSES = 100;
 
   private final String model;
   private final SloConfig slo;
@@ -57,6 +71,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
    */
   private @Nullable PendingRequest probe;
 
+  private long firstPass = Long.MIN_VALUE;
   private long lastArrival = Long.MIN_VALUE;
   private double gapNanos;
   private double recentRows;
@@ -173,8 +188,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
     int rowsThrough = queuedRows + p.rows;
     int batches = (rowsThrough + maxBatchSize - 1) / maxBatchSize;
     int rounds = (batches + instances - 1) / instances;
-    int lastRows = Math.min(rowsThrough, maxBatchSize);
-    double finish = free + passes.quantileOfSequence(rounds, maxBatchSize, lastRows);
+    // Its own batch also takes the requests that arrive behind it before that batch starts: plan
+    // with that size, as the dispatch will run it (planning with the rows ahead only admits more
+    // than full batches can serve, and then the old heads force small batches: a spiral down).
+    int lastRows = rowsThrough - (batches - 1) * maxBatchSize;
+    if (gapNanos > 0 && lastRows < maxBatchSize) {
+      double start = free - now + (rounds - 1) * passes.mean(maxBatchSize);
+      lastRows = (int) Math.min(maxBatchSize, lastRows + Math.ceil(start / gapNanos));
+    }
+    // While it warms up it refuses only what it expects to miss even on average: the early
+    // estimates are high, and their deviations higher.
+    double finish =
+        free
+            + (warm(now)
+                ? passes.quantileOfSequence(rounds, maxBatchSize, lastRows)
+                : passes.meanOfSequence(rounds, maxBatchSize, lastRows));
     if (finish <= deadline(p)) {
       return null;
     }
@@ -213,7 +241,17 @@ final class SloBatchingPolicy implements BatchingPolicy {
     }
     if (computeNanos >= 0) {
       passes.record(rows, computeNanos);
+      if (firstPass == Long.MIN_VALUE) {
+        firstPass = now;
+      }
     }
+  }
+
+  /** True once the pass times were learned long enough to refuse on them (see WARM_NANOS). */
+  boolean warm(long now) {
+    return passes.passes() >= WARM_PASSES
+        && firstPass != Long.MIN_VALUE
+        && now - firstPass >= WARM_NANOS;
   }
 
   @Override
