@@ -14,6 +14,8 @@ import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.scheduler.SchedulerObserver.RejectReason;
 import dev.fulcrum.core.scheduler.SchedulerObserver.RequestDone;
 import dev.fulcrum.core.tensor.Tensor;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -48,12 +50,12 @@ import org.slf4j.LoggerFactory;
  * <p>Lone passes: when a request arrives at an empty queue, an instance's worker is parked with
  * nothing to do, the batching policy would run the request at once by itself, and this version's
  * recent passes of one row were short (at least {@link #SHORT_SHARE} of them, weighted to the
- * recent ones, below the inline limit; learned from at least {@link #LEARN_PASSES} passes), the
- * submitting thread borrows the idle instance under the lock and runs the pass itself, so that the
- * request costs no hand-off to the worker and back (two thread wake-ups). The borrow is the
- * instance's ownership for that pass: the worker does not plan while its instance is lent, and does
- * not close it (at unload) until it is returned. Admission, statistics, the policy's bookkeeping
- * and the completion are those of a worker's pass.
+ * recent ones, took less CPU time than the inline limit on the thread that ran them; learned from
+ * at least {@link #LEARN_PASSES} passes), the submitting thread borrows the idle instance under the
+ * lock and runs the pass itself, so that the request costs no hand-off to the worker and back (two
+ * thread wake-ups). The borrow is the instance's ownership for that pass: the worker does not plan
+ * while its instance is lent, and does not close it (at unload) until it is returned. Admission,
+ * statistics, the policy's bookkeeping and the completion are those of a worker's pass.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -69,9 +71,10 @@ public final class ModelScheduler implements AutoCloseable {
   static final int LEARN_PASSES = 8;
 
   /**
-   * The share of recent passes of one row that must be shorter than the limit. A share, not an
-   * average time: on a busy machine a preempted pass takes milliseconds of wall time now and then,
-   * and an average would let those few outliers decide for the many short passes.
+   * The share of recent passes of one row that must be shorter than the limit. Passes are timed in
+   * the running thread's CPU time, not wall time, and judged by a share, not an average: on a busy
+   * machine a preempted pass takes milliseconds of wall time, and neither the wait for a core nor a
+   * few outliers say how long the pass holds the thread that runs it.
    */
   static final double SHORT_SHARE = 0.75;
 
@@ -108,6 +111,9 @@ public final class ModelScheduler implements AutoCloseable {
 
   /** Inline lone passes only when most passes of one row are shorter; 0: never. */
   private final long inlineLimitNanos;
+
+  /** The CPU time of the calling thread, by which passes of one row are judged short. */
+  private final Ticker passClock;
 
   /** Per instance: its worker is parked with nothing to run; guarded by {@link #lock}. */
   private final boolean[] parked;
@@ -165,7 +171,22 @@ public final class ModelScheduler implements AutoCloseable {
       ScheduledExecutorService timer,
       SchedulerObserver observer,
       Duration inlineLimit) {
+    this(label, config, instances, ticker, threads, timer, observer, inlineLimit, threadCpu());
+  }
+
+  /** As above, with the clock that times a pass of one row (tests pass a counter). */
+  ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit,
+      Ticker passClock) {
     this.label = label;
+    this.passClock = passClock;
     this.inlineLimitNanos = inlineLimit.toNanos();
     this.config = config;
     this.policy = config.scheduling();
@@ -201,6 +222,18 @@ public final class ModelScheduler implements AutoCloseable {
       workers.add(t);
     }
     workers.forEach(Thread::start);
+  }
+
+  /**
+   * The calling thread's CPU time (on Linux a clock_gettime of the thread's CPU clock, well under a
+   * microsecond), or wall time where the JVM cannot measure it.
+   */
+  private static Ticker threadCpu() {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    if (!mx.isCurrentThreadCpuTimeSupported() || !mx.isThreadCpuTimeEnabled()) {
+      return Ticker.system();
+    }
+    return mx::getCurrentThreadCpuTime;
   }
 
   public int instanceCount() {
@@ -687,8 +720,8 @@ public final class ModelScheduler implements AutoCloseable {
   /**
    * Runs a batch and answers its requests.
    *
-   * @return the forward pass's duration (compute_infer) for one successful pass; {@link #FAILED} or
-   *     {@link #RERUN}
+   * @return for one successful pass, the CPU time the forward pass took on this thread when it was
+   *     timed (a pass of one row, lone passes on), else 0; {@link #FAILED} or {@link #RERUN}
    */
   private long run(ModelInstance instance, List<PendingRequest> batch) {
     long start = ticker.nanoTime();
@@ -699,6 +732,7 @@ public final class ModelScheduler implements AutoCloseable {
     long inputNs = 0;
     long inferNs = 0;
     long outputNs = 0;
+    long cpuNs;
     List<List<Tensor>> perRequestOutputs;
     try {
       // compute_input: join the inputs along the batch dimension
@@ -715,8 +749,11 @@ public final class ModelScheduler implements AutoCloseable {
       List<String> outputNames = outputUnion(batch);
       long t1 = ticker.nanoTime();
       inputNs = t1 - start;
-      // compute_infer
+      // compute_infer; a pass of one row is also timed on the thread's CPU clock, to learn from
+      boolean learn = inlineLimitNanos > 0 && totalRows == 1;
+      long cpu0 = learn ? passClock.nanoTime() : 0;
       List<Tensor> outputs = instance.execute(inputs, outputNames);
+      cpuNs = learn ? passClock.nanoTime() - cpu0 : 0;
       long t2 = ticker.nanoTime();
       inferNs = t2 - t1;
       // compute_output: split per request and pick each request's outputs
@@ -801,7 +838,7 @@ public final class ModelScheduler implements AutoCloseable {
               end));
       release.complete(p, () -> p.future.complete(response));
     }
-    return inferNs;
+    return cpuNs;
   }
 
   private static List<String> outputUnion(List<PendingRequest> batch) {

@@ -123,7 +123,8 @@ class LonePassTest {
             Executors.defaultThreadFactory(),
             timer,
             stats,
-            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT);
+            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
+            ticker);
     schedulers.add(sch);
     return sch;
   }
