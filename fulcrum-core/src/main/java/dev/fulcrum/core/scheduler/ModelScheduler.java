@@ -619,9 +619,13 @@ public final class ModelScheduler implements AutoCloseable {
             break;
           }
           if (lent[index]) {
-            // A submitting thread runs a pass on this instance: neither plan nor close until then.
-            if (!await(index, -1)) {
-              return;
+            // A submitting thread runs a pass on this instance: neither plan nor close it until
+            // then, even when interrupted (the interrupt is kept for the next wait).
+            parked[index] = true;
+            try {
+              changed.awaitUninterruptibly();
+            } finally {
+              parked[index] = false;
             }
             continue;
           }
