@@ -486,7 +486,8 @@ public final class ModelManager {
               environment.ticker(),
               environment.workerThreads(),
               environment.timer(),
-              observer);
+              observer,
+              ModelScheduler.DEFAULT_INLINE_PASS_LIMIT);
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
       ModelVersion mv =
           new ModelVersion(

@@ -14,6 +14,8 @@ import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.scheduler.SchedulerObserver.RejectReason;
 import dev.fulcrum.core.scheduler.SchedulerObserver.RequestDone;
 import dev.fulcrum.core.tensor.Tensor;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,12 +42,41 @@ import org.slf4j.LoggerFactory;
  * The scheduler of one model version: a bounded priority queue with atomic admission, a dynamic
  * batcher, and one worker thread per model instance. Any thread may {@link #submit}; the queue is
  * guarded by one lock held only to admit, plan or remove; each worker thread owns its instance and
- * runs joins, forward passes, splits and completions outside the lock; one expiry task on the
- * injected timer, armed under the lock for the earliest queued deadline, enforces deadlines even
- * while every worker is busy.
+ * runs joins, forward passes, splits and completions outside the lock, except while the instance is
+ * lent to a submitting thread for a lone pass (below); one expiry task on the injected timer, armed
+ * under the lock for the earliest queued deadline, enforces deadlines even while every worker is
+ * busy.
+ *
+ * <p>Lone passes: when a request arrives at an empty queue, an instance's worker is parked with
+ * nothing to do, the batching policy would run the request at once by itself, and this version's
+ * recent passes of one row were short (at least {@link #SHORT_SHARE} of them, weighted to the
+ * recent ones, took less CPU time than the inline limit on the thread that ran them; learned from
+ * at least {@link #LEARN_PASSES} passes), the submitting thread borrows the idle instance under the
+ * lock and runs the pass itself, so that the request costs no hand-off to the worker and back (two
+ * thread wake-ups). The borrow is the instance's ownership for that pass: the worker does not plan
+ * while its instance is lent, and does not close it (at unload) until it is returned. Admission,
+ * statistics, the policy's bookkeeping and the completion are those of a worker's pass.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
+
+  /**
+   * The inline limit {@code serve} uses: a model whose passes of one row are mostly shorter (the
+   * demo's fraud model: ~15 us) runs a lone request on the submitting thread when the instance is
+   * idle; MiniLM (~2 ms) never does.
+   */
+  public static final Duration DEFAULT_INLINE_PASS_LIMIT = Duration.ofNanos(150_000);
+
+  /** Passes of one row measured before a version may run a lone pass inline. */
+  static final int LEARN_PASSES = 8;
+
+  /**
+   * The share of recent passes of one row that must be shorter than the limit. Passes are timed in
+   * the running thread's CPU time, not wall time, and judged by a share, not an average: on a busy
+   * machine a preempted pass takes milliseconds of wall time, and neither the wait for a core nor a
+   * few outliers say how long the pass holds the thread that runs it.
+   */
+  static final double SHORT_SHARE = 0.75;
 
   private final String label;
   private final ModelConfig config;
@@ -78,19 +109,41 @@ public final class ModelScheduler implements AutoCloseable {
   /** The one pending expiry task, or null; guarded by {@link #lock}. */
   private @Nullable ScheduledFuture<?> expiry;
 
+  /** Inline lone passes only when most passes of one row are shorter; 0: never. */
+  private final long inlineLimitNanos;
+
+  /** The CPU time of the calling thread, by which passes of one row are judged short. */
+  private final Ticker passClock;
+
+  /** Per instance: its worker is parked with nothing to run; guarded by {@link #lock}. */
+  private final boolean[] parked;
+
+  /** Per instance: lent to a submitting thread for a lone pass; guarded by {@link #lock}. */
+  private final boolean[] lent;
+
+  /** Instances lent now; guarded by {@link #lock}. */
+  private int lentCount;
+
+  /** Workers waiting for their lent instance to come back; guarded by {@link #lock}. */
+  private int returnWaiters;
+
+  /**
+   * The share of recent clean passes of one row shorter than the inline limit (an exponentially
+   * weighted average of 1 for short, 0 for long, weight 1/{@link #LEARN_PASSES}); guarded by {@link
+   * #lock}.
+   */
+  private double shortShare;
+
+  /** Clean passes of one row seen, up to {@link #LEARN_PASSES}; guarded by {@link #lock}. */
+  private int lonePasses;
+
   /** The deadline {@link #expiry} is armed for. */
   private long expiryDeadline;
 
   /** Counts armings, so that a superseded expiry task that runs anyway leaves the arming alone. */
   private long expiryGeneration;
 
-  /**
-   * Starts one worker per instance.
-   *
-   * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
-   * @param threads makes the worker threads (named by the scheduler)
-   * @param timer runs queue-timeout expiries: at most one pending task per scheduler
-   */
+  /** A scheduler that never runs a pass on a submitting thread (every pass on a worker). */
   public ModelScheduler(
       String label,
       ModelConfig config,
@@ -99,11 +152,51 @@ public final class ModelScheduler implements AutoCloseable {
       ThreadFactory threads,
       ScheduledExecutorService timer,
       SchedulerObserver observer) {
+    this(label, config, instances, ticker, threads, timer, observer, Duration.ZERO);
+  }
+
+  /**
+   * Starts one worker per instance.
+   *
+   * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
+   * @param threads makes the worker threads (named by the scheduler)
+   * @param timer runs queue-timeout expiries: at most one pending task per scheduler
+   * @param inlineLimit a lone request runs on the submitting thread when the instance is idle and
+   *     this version's recent passes of one row were mostly shorter than this; {@link
+   *     Duration#ZERO}: never
+   */
+  public ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit) {
+    this(label, config, instances, ticker, threads, timer, observer, inlineLimit, threadCpu());
+  }
+
+  /** As above, with the clock that times a pass of one row (tests pass a counter). */
+  ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit,
+      Ticker passClock) {
     this.label = label;
+    this.passClock = passClock;
+    this.inlineLimitNanos = inlineLimit.toNanos();
     this.config = config;
     this.policy = config.scheduling();
     this.instances = List.copyOf(instances);
     this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
+    this.parked = new boolean[this.instances.size()];
+    this.lent = new boolean[this.instances.size()];
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -132,6 +225,18 @@ public final class ModelScheduler implements AutoCloseable {
       workers.add(t);
     }
     workers.forEach(Thread::start);
+  }
+
+  /**
+   * The calling thread's CPU time (on Linux a clock_gettime of the thread's CPU clock, well under a
+   * microsecond), or wall time where the JVM cannot measure it.
+   */
+  private static Ticker threadCpu() {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    if (!mx.isCurrentThreadCpuTimeSupported() || !mx.isThreadCpuTimeEnabled()) {
+      return Ticker.system();
+    }
+    return mx::getCurrentThreadCpuTime;
   }
 
   public int instanceCount() {
@@ -223,6 +328,8 @@ public final class ModelScheduler implements AutoCloseable {
             ? now + Math.min(timeoutMicros, Long.MAX_VALUE / 4000) * 1000
             : Long.MAX_VALUE;
     PendingRequest p;
+    int borrowed = -1;
+    RequestQueue.@Nullable Dropped dropped = null;
     lock.lock();
     try {
       if (closed) {
@@ -242,6 +349,7 @@ public final class ModelScheduler implements AutoCloseable {
               paddable,
               alone,
               preparation);
+      boolean wasEmpty = queue.size() == 0;
       String refusal = batching.refusal(p, queue.rows(), now);
       if (refusal != null) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
@@ -254,12 +362,36 @@ public final class ModelScheduler implements AutoCloseable {
       }
       nextSeq++;
       batching.admitted(p, now);
-      if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
-        armExpiry(deadline, now);
+      int idle = wasEmpty && p.preparation == null ? idleInstance() : -1;
+      if (idle >= 0) {
+        // The queue holds only p: a plan now either runs p alone, drops it, or waits for more.
+        RequestQueue.Plan plan = queue.plan(now);
+        if (plan.ready()) {
+          borrowed = idle;
+          lent[idle] = true;
+          lentCount++;
+          executing.incrementAndGet();
+          batching.started(idle, p.rows, now);
+        } else if (plan.dropped() != null) {
+          dropped = plan.dropped();
+        }
       }
-      changed.signal();
+      if (borrowed < 0 && dropped == null) {
+        if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
+          armExpiry(deadline, now);
+        }
+        wake();
+      }
     } finally {
       lock.unlock();
+    }
+    if (borrowed >= 0) {
+      runLent(borrowed, p);
+      return p.future;
+    }
+    if (dropped != null) {
+      finishDropped(dropped);
+      return p.future;
     }
     p.future.whenComplete(
         (r, t) -> {
@@ -268,6 +400,90 @@ public final class ModelScheduler implements AutoCloseable {
           }
         });
     return p.future;
+  }
+
+  /**
+   * An instance a lone request may borrow now (its worker parked, nothing else lent it), or -1 when
+   * none, or while this version's passes of one row are not known to be short; under the lock.
+   */
+  private int idleInstance() {
+    if (inlineLimitNanos <= 0 || closed || lonePasses < LEARN_PASSES || shortShare < SHORT_SHARE) {
+      return -1;
+    }
+    for (int i = 0; i < parked.length; i++) {
+      if (parked[i] && !lent[i]) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Whether a lone request arriving now would run on its submitting thread (for tests). */
+  boolean lendable() {
+    lock.lock();
+    try {
+      return queue.size() == 0 && idleInstance() >= 0;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Wakes a worker for new work; under the lock. While an instance is lent its worker may be the
+   * one a single signal wakes, and it would go back to sleep with the work undone: then wake all.
+   */
+  private void wake() {
+    if (lentCount > 0) {
+      changed.signalAll();
+    } else {
+      changed.signal();
+    }
+  }
+
+  /** Learns from a clean pass of one row how long such a pass takes; under the lock. */
+  private void learnPass(int rows, long nanos) {
+    if (rows != 1 || nanos < 0) {
+      return;
+    }
+    double isShort = nanos < inlineLimitNanos ? 1 : 0;
+    if (lonePasses == 0) {
+      shortShare = isShort;
+    } else {
+      shortShare += (isShort - shortShare) / LEARN_PASSES;
+    }
+    if (lonePasses < LEARN_PASSES) {
+      lonePasses++;
+    }
+  }
+
+  /**
+   * Runs a lone request's pass on this (the submitting) thread on the instance it borrowed, then
+   * returns the instance to its worker: the same pass, statistics and completion as a worker's.
+   */
+  private void runLent(int index, PendingRequest p) {
+    long start = ticker.nanoTime();
+    long passNanos = RERUN;
+    try {
+      passNanos = run(instances.get(index), List.of(p));
+    } finally {
+      executing.decrementAndGet();
+      long end = ticker.nanoTime();
+      lock.lock();
+      try {
+        lent[index] = false;
+        lentCount--;
+        batching.finished(index, p.rows, passNanos != RERUN ? end - start : -1, end);
+        learnPass(p.rows, passNanos);
+        // Work that arrived meanwhile, or a close, may be waiting for this instance's worker; when
+        // nothing waits, the parked worker stays asleep (a wake-up per request is what a lone pass
+        // exists to save).
+        if (returnWaiters > 0 || queue.size() > 0 || closed) {
+          changed.signalAll();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
   }
 
   /**
@@ -371,7 +587,7 @@ public final class ModelScheduler implements AutoCloseable {
           armExpiry(next, now);
         }
       }
-      changed.signal();
+      wake();
     } finally {
       lock.unlock();
     }
@@ -433,6 +649,7 @@ public final class ModelScheduler implements AutoCloseable {
   private void serve(ModelInstance instance, int index) {
     int ranRows = 0;
     long ranNanos = -1;
+    long passNanos = -1;
     boolean ran = false;
     while (true) {
       List<PendingRequest> batch;
@@ -442,6 +659,7 @@ public final class ModelScheduler implements AutoCloseable {
       try {
         if (ran) {
           batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
+          learnPass(ranRows, passNanos);
           ran = false;
         }
         while (true) {
@@ -450,6 +668,19 @@ public final class ModelScheduler implements AutoCloseable {
           if (!timedOut.isEmpty()) {
             batch = List.of();
             break;
+          }
+          if (lent[index]) {
+            // A submitting thread runs a pass on this instance: neither plan nor close it until
+            // then, even when interrupted (the interrupt is kept for the next wait).
+            parked[index] = true;
+            returnWaiters++;
+            try {
+              changed.awaitUninterruptibly();
+            } finally {
+              returnWaiters--;
+              parked[index] = false;
+            }
+            continue;
           }
           if (closed && queue.size() == 0) {
             return;
@@ -466,14 +697,7 @@ public final class ModelScheduler implements AutoCloseable {
             batching.started(index, rows(batch), now);
             break;
           }
-          try {
-            if (plan.waitNanos() < 0) {
-              changed.await();
-            } else {
-              changed.awaitNanos(plan.waitNanos());
-            }
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+          if (!await(index, plan.waitNanos())) {
             return;
           }
         }
@@ -488,9 +712,9 @@ public final class ModelScheduler implements AutoCloseable {
         List<PendingRequest> prepared = prepare(batch);
         long start = ticker.nanoTime();
         try {
-          boolean clean = !prepared.isEmpty() && run(instance, prepared);
+          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared);
           // The policy learns how long the worker was held: the pass and the completions.
-          ranNanos = clean ? ticker.nanoTime() - start : -1;
+          ranNanos = passNanos != RERUN ? ticker.nanoTime() - start : -1;
           ranRows = rows(prepared);
           ran = true;
         } finally {
@@ -534,6 +758,30 @@ public final class ModelScheduler implements AutoCloseable {
     return ready;
   }
 
+  /**
+   * Parks worker {@code index} until signalled, or for {@code nanos} when not negative, marked as
+   * parked meanwhile (its instance may be lent only then); under the lock.
+   *
+   * @return false when interrupted
+   */
+  @SuppressWarnings("WaitNotInLoop") // every caller loops, re-checking the queue after it
+  private boolean await(int index, long nanos) {
+    parked[index] = true;
+    try {
+      if (nanos < 0) {
+        changed.await();
+      } else {
+        changed.awaitNanos(nanos);
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      parked[index] = false;
+    }
+  }
+
   private static int rows(List<PendingRequest> batch) {
     int rows = 0;
     for (PendingRequest p : batch) {
@@ -555,12 +803,19 @@ public final class ModelScheduler implements AutoCloseable {
                 new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, d.reason())));
   }
 
+  /** {@link #run}'s result when the batch was rerun member by member: not one clean pass. */
+  private static final long RERUN = -1;
+
+  /** {@link #run}'s result when the pass failed: one pass for the policy, but not a timing. */
+  private static final long FAILED = -2;
+
   /**
    * Runs a batch and answers its requests.
    *
-   * @return true for one clean pass; false when the batch was rerun member by member
+   * @return for one successful pass, the CPU time the forward pass took on this thread when it was
+   *     timed (a pass of one row, lone passes on), else 0; {@link #FAILED} or {@link #RERUN}
    */
-  private boolean run(ModelInstance instance, List<PendingRequest> batch) {
+  private long run(ModelInstance instance, List<PendingRequest> batch) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -569,6 +824,7 @@ public final class ModelScheduler implements AutoCloseable {
     long inputNs = 0;
     long inferNs = 0;
     long outputNs = 0;
+    long cpuNs;
     List<List<Tensor>> perRequestOutputs;
     try {
       // compute_input: join the inputs along the batch dimension
@@ -585,8 +841,11 @@ public final class ModelScheduler implements AutoCloseable {
       List<String> outputNames = outputUnion(batch);
       long t1 = ticker.nanoTime();
       inputNs = t1 - start;
-      // compute_infer
+      // compute_infer; a pass of one row is also timed on the thread's CPU clock, to learn from
+      boolean learn = inlineLimitNanos > 0 && totalRows == 1;
+      long cpu0 = learn ? passClock.nanoTime() : 0;
       List<Tensor> outputs = instance.execute(inputs, outputNames);
+      cpuNs = learn ? passClock.nanoTime() - cpu0 : 0;
       long t2 = ticker.nanoTime();
       inferNs = t2 - t1;
       // compute_output: split per request and pick each request's outputs
@@ -605,7 +864,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return false;
+        return RERUN;
       }
       outputNs = ticker.nanoTime() - t2;
     } catch (RuntimeException e) {
@@ -620,7 +879,7 @@ public final class ModelScheduler implements AutoCloseable {
         for (PendingRequest p : batch) {
           run(instance, List.of(p));
         }
-        return false;
+        return RERUN;
       }
       InferenceException error =
           e instanceof InferenceException ie
@@ -644,7 +903,7 @@ public final class ModelScheduler implements AutoCloseable {
                 end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
-      return true;
+      return FAILED;
     }
     long end = ticker.nanoTime();
     observer.batchDone(
@@ -671,7 +930,7 @@ public final class ModelScheduler implements AutoCloseable {
               end));
       release.complete(p, () -> p.future.complete(response));
     }
-    return true;
+    return cpuNs;
   }
 
   private static List<String> outputUnion(List<PendingRequest> batch) {

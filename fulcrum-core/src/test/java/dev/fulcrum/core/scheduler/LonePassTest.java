@@ -1,0 +1,289 @@
+package dev.fulcrum.core.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Lone passes: a request that arrives at an idle scheduler of a model with short passes runs on the
+ * submitting thread, on the instance it borrows. Time is a counter (each reading advances it by 1
+ * us, each pass of the slow model by 1 ms), so that "short" does not depend on this machine.
+ */
+class LonePassTest {
+  private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
+  private final List<ModelScheduler> schedulers = new ArrayList<>();
+  private final AtomicLong clock = new AtomicLong();
+  private final Ticker ticker = () -> clock.addAndGet(1_000);
+
+  private final ExecutorService callers = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void close() {
+    schedulers.forEach(ModelScheduler::close);
+    timer.shutdownNow();
+    callers.shutdownNow();
+  }
+
+  /** Echoes x + 1; records the threads it ran on and how many passes ran at once. */
+  final class Echo implements ModelInstance {
+    final List<String> threads = Collections.synchronizedList(new ArrayList<>());
+    final AtomicInteger running = new AtomicInteger();
+    final AtomicInteger mostAtOnce = new AtomicInteger();
+    final List<String> events = Collections.synchronizedList(new ArrayList<>());
+    volatile long passNanos;
+    volatile Semaphore gate = new Semaphore(Integer.MAX_VALUE);
+    final CountDownLatch entered = new CountDownLatch(1);
+
+    @Override
+    public ModelSignature signature() {
+      return null;
+    }
+
+    @Override
+    public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+      mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
+      try {
+        threads.add(Thread.currentThread().getName());
+        events.add("run");
+        entered.countDown();
+        gate.acquireUninterruptibly();
+        clock.addAndGet(passNanos);
+        ByteBuffer in = inputs.get(0).data();
+        ByteBuffer out = ByteBuffer.allocate(in.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining()) {
+          out.putFloat(in.getFloat() + 1);
+        }
+        return List.of(Tensor.of("y", DataType.FP32, inputs.get(0).shape(), out.flip()));
+      } finally {
+        running.decrementAndGet();
+      }
+    }
+
+    @Override
+    public void close() {
+      events.add("close");
+    }
+  }
+
+  private static ModelConfig config(SchedulingConfig s) {
+    return new ModelConfig(
+        "m",
+        "onnxruntime_onnx",
+        8,
+        List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
+        List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
+        new VersionPolicy.Latest(1),
+        1,
+        SessionOptions.defaults(),
+        "model.onnx",
+        s);
+  }
+
+  private ModelScheduler scheduler(SchedulingConfig s, Echo echo, ModelStatistics stats) {
+    return scheduler(s, echo, stats, ticker);
+  }
+
+  private ModelScheduler scheduler(
+      SchedulingConfig s, Echo echo, ModelStatistics stats, Ticker ticker) {
+    ModelScheduler sch =
+        new ModelScheduler(
+            "m-v1",
+            config(s),
+            List.of(echo),
+            ticker,
+            Executors.defaultThreadFactory(),
+            timer,
+            stats,
+            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
+            ticker);
+    schedulers.add(sch);
+    return sch;
+  }
+
+  private static CompletableFuture<InferenceResponse> submit(ModelScheduler s, float v) {
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
+    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
+    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(x), null);
+    return s.submit(r, RequestValidator.validate(config(SchedulingConfig.defaults()), r));
+  }
+
+  /** Runs {@code n} requests one after another (each answered before the next). */
+  private static void sequential(ModelScheduler s, int n) throws Exception {
+    for (int i = 0; i < n; i++) {
+      submit(s, i).get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Waits (bounded) until a lone request would be run inline: the worker parked, passes known. */
+  private static void awaitLendable(ModelScheduler s) throws InterruptedException {
+    for (int i = 0; i < 10_000 && !s.lendable(); i++) {
+      Thread.sleep(1);
+    }
+    assertThat(s.lendable()).as("an instance to lend").isTrue();
+  }
+
+  @Test
+  void aLoneShortPassRunsOnTheSubmittingThreadOnceItsPassesAreKnown() throws Exception {
+    Echo echo = new Echo();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    // Unknown passes: the first ones run on the worker, which learns them.
+    assertThat(s.lendable()).isFalse();
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    assertThat(echo.threads).allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
+    awaitLendable(s);
+    CompletableFuture<InferenceResponse> f = submit(s, 41);
+    // Answered before submit returned, on this thread, and counted as any pass is.
+    assertThat(f).isCompleted();
+    assertThat(echo.threads.getLast()).isEqualTo(Thread.currentThread().getName());
+    ByteBuffer y = f.get().outputs().get(0).data();
+    assertThat(y.getFloat(0)).isEqualTo(42f);
+    ModelStatistics.Snapshot snap = stats.snapshot();
+    assertThat(snap.success().count()).isEqualTo(ModelScheduler.LEARN_PASSES + 1);
+    assertThat(snap.executionCount()).isEqualTo(ModelScheduler.LEARN_PASSES + 1);
+    assertThat(s.pending()).isZero();
+  }
+
+  @Test
+  void aModelWithLongPassesAlwaysRunsOnItsWorker() throws Exception {
+    Echo echo = new Echo();
+    echo.passNanos = 1_000_000; // 1 ms: above the limit
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, 3 * ModelScheduler.LEARN_PASSES);
+    assertThat(s.lendable()).isFalse();
+    assertThat(echo.threads).allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
+  }
+
+  @Test
+  void aModelThatTurnsSlowGoesBackToItsWorkerAndAFewOutliersDoNotSendItThere() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    // One preempted pass among short ones: still lent.
+    echo.passNanos = 5_000_000;
+    submit(s, 1).get(10, TimeUnit.SECONDS);
+    echo.passNanos = 0;
+    awaitLendable(s);
+    // Slow from now on: within a few passes the worker runs them again, and keeps them.
+    echo.passNanos = 1_000_000;
+    sequential(s, 2 * ModelScheduler.LEARN_PASSES);
+    assertThat(s.lendable()).isFalse();
+    assertThat(echo.threads.subList(echo.threads.size() - 4, echo.threads.size()))
+        .allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
+  }
+
+  @Test
+  void aRequestThatArrivesWhileTheInstanceIsLentWaitsForItAndNeverSharesIt() throws Exception {
+    Echo echo = new Echo();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    Semaphore gate = new Semaphore(0);
+    echo.gate = gate;
+    CompletableFuture<CompletableFuture<InferenceResponse>> lentCall =
+        CompletableFuture.supplyAsync(() -> submit(s, 1), callers);
+    // Wait until the lent pass runs on that thread, then queue a second request behind it.
+    for (int i = 0; i < 10_000 && echo.running.get() == 0; i++) {
+      Thread.sleep(1);
+    }
+    assertThat(echo.running.get()).isEqualTo(1);
+    CompletableFuture<InferenceResponse> queued = submit(s, 2);
+    assertThat(queued).isNotDone();
+    assertThat(s.queued()).isEqualTo(1);
+    gate.release(Integer.MAX_VALUE);
+    assertThat(lentCall.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).id()).isEqualTo("r");
+    // The worker was woken when the instance came back, and ran the queued request.
+    assertThat(queued.get(10, TimeUnit.SECONDS).outputs().get(0).data().getFloat(0)).isEqualTo(3f);
+    assertThat(echo.mostAtOnce.get()).isEqualTo(1);
+    assertThat(echo.threads.getLast()).startsWith("fulcrum-exec-m-v1-");
+    assertThat(stats.snapshot().success().count()).isEqualTo(ModelScheduler.LEARN_PASSES + 2);
+  }
+
+  @Test
+  void closeWaitsForALentPassAndTheInstanceClosesAfterIt() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    Semaphore gate = new Semaphore(0);
+    echo.gate = gate;
+    CompletableFuture<CompletableFuture<InferenceResponse>> lentCall =
+        CompletableFuture.supplyAsync(() -> submit(s, 1), callers);
+    for (int i = 0; i < 10_000 && echo.running.get() == 0; i++) {
+      Thread.sleep(1);
+    }
+    CompletableFuture<Boolean> closing =
+        CompletableFuture.supplyAsync(() -> s.close(Duration.ofSeconds(10)), callers);
+    // The close cannot finish while the lent pass runs, and refuses new requests meanwhile.
+    for (int i = 0; i < 10_000 && !submit(s, 3).isCompletedExceptionally(); i++) {
+      Thread.sleep(1);
+    }
+    assertThat(closing).isNotDone();
+    assertThat(echo.events).doesNotContain("close");
+    gate.release(Integer.MAX_VALUE);
+    assertThat(closing.get(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(lentCall.get(10, TimeUnit.SECONDS)).isCompleted();
+    assertThat(echo.events.getLast()).isEqualTo("close");
+    assertThat(echo.events.subList(0, echo.events.size() - 1)).allMatch("run"::equals);
+  }
+
+  @Test
+  void aBatcherThatWaitsForMoreKeepsTheRequestQueued() throws Exception {
+    Echo echo = new Echo();
+    // Real time here: the worker waits 1 ms of it for more requests to join each one.
+    SchedulingConfig delayed = SchedulingConfig.defaults().withMaxQueueDelayMicros(1_000);
+    ModelScheduler s = scheduler(delayed, echo, new ModelStatistics(() -> 0L), Ticker.system());
+    sequential(s, ModelScheduler.LEARN_PASSES + 2);
+    // Every request waited for the queue delay on the worker, none ran on this thread.
+    assertThat(echo.threads).allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
+  }
+
+  @Test
+  void theDefaultConstructorNeverLends() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s =
+        new ModelScheduler(
+            "m-v1",
+            config(SchedulingConfig.defaults()),
+            List.of(echo),
+            ticker,
+            Executors.defaultThreadFactory(),
+            timer,
+            new ModelStatistics(() -> 0L));
+    schedulers.add(s);
+    sequential(s, 2 * ModelScheduler.LEARN_PASSES);
+    assertThat(s.lendable()).isFalse();
+    assertThat(echo.threads).allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
+  }
+}
