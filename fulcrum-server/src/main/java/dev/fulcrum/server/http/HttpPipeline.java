@@ -47,9 +47,10 @@ import org.slf4j.LoggerFactory;
  * as above, http/1.1 (or a client that offers no ALPN) gets {@code HttpServerCodec}; there is no
  * h2c upgrade over TLS.
  *
- * <p>Limits ({@link HttpServerConfig.Limits}): a connection beyond the cap is closed as soon as it
- * is accepted ({@link ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each
- * HTTP/2 stream) right after the HTTP codec; every aggregator draws on one server-wide {@link
+ * <p>Limits ({@link HttpServerConfig.Limits}): at the cap, the oldest connection that has not sent
+ * its first request head for a second is closed to make room, else the new one is closed as soon as
+ * it is accepted ({@link ConnectionLimit}); {@link RequestTimeouts} follows the connection (and
+ * each HTTP/2 stream) right after the HTTP codec; every aggregator draws on one server-wide {@link
  * BufferBudget} through its connection's share of it.
  *
  * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
@@ -102,7 +103,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     this.maxInputSize = config.maxInputSize();
     this.limits = config.limits();
     this.version = version;
-    this.connections = new ConnectionLimit(limits.maxConnections());
+    this.connections =
+        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICT_AFTER);
     this.budget = new BufferBudget(limits.maxBufferedBytes());
     this.access = config.security().access();
     this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.http;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
@@ -123,6 +124,10 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
     if (phase != Phase.HTTP2) {
       if (msg instanceof HttpMessage) {
+        if (phase == Phase.HEAD) {
+          Channel c = ctx.channel();
+          ConnectionLimit.started(c instanceof Http2StreamChannel s ? s.parent() : c);
+        }
         pending++;
         enter(msg instanceof LastHttpContent ? Phase.WAITING : Phase.BODY);
       } else if (msg instanceof HttpContent && phase == Phase.BODY) {
@@ -164,6 +169,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
     if (evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent
         || evt instanceof HttpServerUpgradeHandler.UpgradeEvent) {
+      ConnectionLimit.started(ctx.channel());
       enter(Phase.HTTP2);
     }
     super.userEventTriggered(ctx, evt);

@@ -3,6 +3,8 @@ package dev.fulcrum.server.metrics;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.RequestTimeouts;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Tls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -26,11 +28,13 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Serves {@code GET /metrics} on the metrics port (Triton's 8002), apart from the inference port so
@@ -38,7 +42,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Threads: one Netty event loop ({@code fulcrum-metrics}) accepts and serves every connection,
  * so a slow or stalled client never holds up another scrape; the REST port's {@link
- * RequestTimeouts} and {@link ConnectionLimit} close slow clients and cap the connections.
+ * RequestTimeouts} and {@link ConnectionLimit} close slow clients and cap the connections. With
+ * {@link MetricsSecurity}, TLS comes first in each connection's pipeline (its handshake counts
+ * against the header timeout) and the token is checked when a request has arrived whole, before
+ * anything is rendered.
  */
 public final class MetricsServer implements AutoCloseable {
   /** Request heads and bodies larger than this are refused: a scrape has no body. */
@@ -52,13 +59,30 @@ public final class MetricsServer implements AutoCloseable {
     this(host, port, metrics, HttpServerConfig.Limits.defaults());
   }
 
-  /** Binds and starts; port 0 picks a free port; {@code limits}: timeouts and connections. */
+  /** Binds and starts, open and cleartext; {@code limits}: timeouts and connections. */
   public MetricsServer(String host, int port, ServerMetrics metrics, HttpServerConfig.Limits limits)
       throws IOException {
+    this(host, port, metrics, limits, MetricsSecurity.none());
+  }
+
+  /**
+   * Binds and starts; port 0 picks a free port; {@code limits}: timeouts and connections; {@code
+   * security}: the token asked of every scrape and TLS, each optional.
+   */
+  public MetricsServer(
+      String host,
+      int port,
+      ServerMetrics metrics,
+      HttpServerConfig.Limits limits,
+      MetricsSecurity security)
+      throws IOException {
+    @Nullable SslContext tls = security.tls().map(Tls::metricsContext).orElse(null);
+    @Nullable AccessPolicy tokens = security.tokens().orElse(null);
     loop =
         new MultiThreadIoEventLoopGroup(
             1, new DefaultThreadFactory("fulcrum-metrics", true), NioIoHandler.newFactory());
-    ConnectionLimit connections = new ConnectionLimit(limits.maxConnections());
+    ConnectionLimit connections =
+        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICT_AFTER);
     try {
       server =
           new ServerBootstrap()
@@ -72,6 +96,9 @@ public final class MetricsServer implements AutoCloseable {
                         ch.close();
                         return;
                       }
+                      if (tls != null) {
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+                      }
                       ch.pipeline()
                           .addLast(new HttpServerCodec(4096, MAX_REQUEST, MAX_REQUEST))
                           .addLast(
@@ -80,7 +107,7 @@ public final class MetricsServer implements AutoCloseable {
                                   limits.idleTimeout(),
                                   limits.bodyTimeout()))
                           .addLast(new HttpObjectAggregator(MAX_REQUEST))
-                          .addLast(new Scrape(metrics));
+                          .addLast(new Scrape(metrics, tokens));
                     }
                   })
               .bind(host, port)
@@ -95,9 +122,11 @@ public final class MetricsServer implements AutoCloseable {
   /** Answers one aggregated request on the connection's event loop. */
   private static final class Scrape extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ServerMetrics metrics;
+    private final @Nullable AccessPolicy tokens;
 
-    Scrape(ServerMetrics metrics) {
+    Scrape(ServerMetrics metrics, @Nullable AccessPolicy tokens) {
       this.metrics = metrics;
+      this.tokens = tokens;
     }
 
     @Override
@@ -105,6 +134,23 @@ public final class MetricsServer implements AutoCloseable {
       if (request.decoderResult().isFailure()) {
         reply(ctx, request, HttpResponseStatus.BAD_REQUEST, "text/plain", "malformed request\n");
         return;
+      }
+      if (tokens != null) {
+        AccessPolicy.Decision d =
+            tokens.checkAnyToken(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+        if (!d.allowed()) {
+          FullHttpResponse refused =
+              response(HttpResponseStatus.UNAUTHORIZED, "text/plain", d.message() + "\n");
+          refused
+              .headers()
+              .set(
+                  HttpHeaderNames.WWW_AUTHENTICATE,
+                  d.tokenPresented()
+                      ? "Bearer realm=\"fulcrum-metrics\", error=\"invalid_token\""
+                      : "Bearer realm=\"fulcrum-metrics\"");
+          send(ctx, request, refused);
+          return;
+        }
       }
       String path = new QueryStringDecoder(request.uri()).path();
       if (!path.equals("/metrics")) {
@@ -133,7 +179,10 @@ public final class MetricsServer implements AutoCloseable {
         HttpResponseStatus status,
         String type,
         String body) {
-      boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
+      send(ctx, request, response(status, type, body));
+    }
+
+    private static FullHttpResponse response(HttpResponseStatus status, String type, String body) {
       FullHttpResponse response =
           new DefaultFullHttpResponse(
               HttpVersion.HTTP_1_1,
@@ -141,6 +190,12 @@ public final class MetricsServer implements AutoCloseable {
               Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)));
       response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
       HttpUtil.setContentLength(response, response.content().readableBytes());
+      return response;
+    }
+
+    private static void send(
+        ChannelHandlerContext ctx, FullHttpRequest request, FullHttpResponse response) {
+      boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
       HttpUtil.setKeepAlive(response, keepAlive);
       ctx.writeAndFlush(response)
           .addListener(

@@ -144,6 +144,21 @@ public final class AccessPolicy {
     if (required == Scope.MANAGEMENT && tokens.isEmpty()) {
       return Decision.ALLOW; // loopback, no tokens: as before tokens existed
     }
+    return checkToken(required, authorization);
+  }
+
+  /**
+   * Checks that a request carries a valid token of any scope, whatever tokens of which scope are
+   * configured: the metrics port's {@code --metrics-auth}, where a scraper needs a token although
+   * only a management token may be set. Refused when no token is configured at all.
+   *
+   * @param authorization the {@code Authorization} header, or null when absent
+   */
+  public Decision checkAnyToken(@Nullable String authorization) {
+    return checkToken(Scope.INFERENCE, authorization);
+  }
+
+  private Decision checkToken(Scope required, @Nullable String authorization) {
     String token = bearer(authorization);
     if (token == null) {
       return new Decision(

@@ -16,8 +16,8 @@ import java.util.Optional;
 import javax.net.ssl.SSLException;
 
 /**
- * TLS for the REST and gRPC ports, from PEM files, on the JDK's TLS provider (its ALPN offers h2
- * and http/1.1 on the REST port).
+ * TLS for the REST, gRPC and (opt-in) metrics ports, from PEM files, on the JDK's TLS provider (its
+ * ALPN offers h2 and http/1.1 on the REST port).
  *
  * @param certFile the server's certificate chain, PEM
  * @param keyFile the server's private key, unencrypted PKCS#8 PEM ({@code BEGIN PRIVATE KEY})
@@ -45,6 +45,14 @@ public record Tls(Path certFile, Path keyFile, Optional<Path> clientCaFile) {
                     ApplicationProtocolNames.HTTP_2,
                     ApplicationProtocolNames.HTTP_1_1));
     return build(b);
+  }
+
+  /**
+   * The metrics port's context: HTTP/1.1 only, so no ALPN (a scraper that offers h2 falls back to
+   * HTTP/1.1); client certificates as on the other ports.
+   */
+  public SslContext metricsContext() {
+    return build(server());
   }
 
   /** The gRPC port's context (grpc-netty's ciphers and ALPN h2). */

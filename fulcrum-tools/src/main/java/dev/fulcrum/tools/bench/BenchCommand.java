@@ -47,7 +47,9 @@ import picocli.CommandLine.Option;
       "      --concurrency 1:16:x4",
       "  fulcrum bench -m all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
       "      --shape token_type_ids:16 --batch-size 4 --concurrency 4",
-      "  fulcrum bench -m fraud_classifier --concurrency 8 --compare-in-process"
+      "  fulcrum bench -m fraud_classifier --concurrency 8 --compare-in-process",
+      "  FULCRUM_INFERENCE_TOKEN=... fulcrum bench -m fraud_classifier \\",
+      "      --url https://localhost:8000 --tls-ca ca.pem --concurrency 8"
     })
 public final class BenchCommand implements Callable<Integer> {
 
@@ -80,6 +82,31 @@ public final class BenchCommand implements Callable<Integer> {
       defaultValue = "127.0.0.1:8001",
       description = "gRPC target, host:port or dns:///host:port (default: ${DEFAULT-VALUE}).")
   String grpcUrl;
+
+  @Option(
+      names = "--token",
+      paramLabel = "TOKEN",
+      defaultValue = "${env:FULCRUM_INFERENCE_TOKEN}",
+      description =
+          "Bearer token for a server started with tokens (REST 'Authorization: Bearer', gRPC"
+              + " 'authorization' metadata); default: the FULCRUM_INFERENCE_TOKEN environment"
+              + " variable, which keeps it out of the process list.")
+  @Nullable String token;
+
+  @Option(
+      names = "--tls-ca",
+      paramLabel = "PEM",
+      description =
+          "Connect with TLS (REST and gRPC) and trust the server certificates this CA signed,"
+              + " with host name verification. An https --url alone uses the JDK's CAs.")
+  @Nullable Path tlsCa;
+
+  @Option(
+      names = "--tls-insecure",
+      description =
+          "Connect with TLS and trust any certificate, without host name verification: for a"
+              + " loopback server with a self-signed certificate only.")
+  boolean tlsInsecure;
 
   @Option(
       names = "--grpc-channels",
@@ -258,6 +285,17 @@ public final class BenchCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "give --concurrency or --rate, not both");
     }
+    ClientSecurity security;
+    try {
+      security =
+          new ClientSecurity(
+              Optional.ofNullable(token).filter(t -> !t.isEmpty()),
+              "https".equalsIgnoreCase(url.getScheme()),
+              Optional.ofNullable(tlsCa),
+              tlsInsecure);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+    }
     List<Load> loads = loads();
     LoadRunner.Settings settings =
         new LoadRunner.Settings(
@@ -273,7 +311,8 @@ public final class BenchCommand implements Callable<Integer> {
     List<LevelResult> results = new ArrayList<>();
     List<Sample> samples = null;
     if (!inProcess && proto.equals("grpc")) {
-      try (GrpcChannels channels = new GrpcChannels(grpcUrl, grpcChannels, clientThreads)) {
+      try (GrpcChannels channels =
+          new GrpcChannels(grpcUrl, grpcChannels, clientThreads, security)) {
         GrpcServerApi api = new GrpcServerApi(channels, model, modelVersion);
         ModelInfo info = api.modelInfo();
         samples = samples(info);
@@ -288,8 +327,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
       }
     } else if (!inProcess) {
-      HttpClient client = ServerApi.newClient();
-      ServerApi api = new ServerApi(client, base(), model, modelVersion);
+      HttpClient client = ServerApi.newClient(security);
+      ServerApi api = new ServerApi(client, base(), model, modelVersion, security);
       ModelInfo info = api.modelInfo();
       samples = samples(info);
       LoadRunner runner = new LoadRunner(settings, System::nanoTime, api::stats, progress);
@@ -302,7 +341,8 @@ public final class BenchCommand implements Callable<Integer> {
               proto.equals("rest-binary"),
               timeout,
               clientThreads,
-              connections(loads))) {
+              connections(loads),
+              security)) {
         for (Load load : loads) {
           results.add(runner.run("server", t, load, samples.get(0).batch()));
           progress.accept("");

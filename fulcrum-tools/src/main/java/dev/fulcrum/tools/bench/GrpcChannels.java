@@ -9,9 +9,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The client side of a gRPC run: {@code n} plaintext HTTP/2 channels (each its own connection) to
- * one target, whose call callbacks run on one small fixed executor of named daemon threads;
- * thread-safe, closed once by its owner.
+ * The client side of a gRPC run: {@code n} HTTP/2 channels (plaintext, or TLS) (each its own
+ * connection) to one target, whose call callbacks run on one small fixed executor of named daemon
+ * threads; thread-safe, closed once by its owner.
  */
 final class GrpcChannels implements AutoCloseable {
   /** Matches the server's default {@code --grpc-max-message-size}. */
@@ -27,6 +27,11 @@ final class GrpcChannels implements AutoCloseable {
    * @param threads the callback threads shared by all channels
    */
   GrpcChannels(String target, int count, int threads) {
+    this(target, count, threads, ClientSecurity.none());
+  }
+
+  /** {@code security}: TLS instead of plaintext, and the token as every call's metadata. */
+  GrpcChannels(String target, int count, int threads, ClientSecurity security) {
     if (count < 1) {
       throw new IllegalArgumentException("--grpc-channels must be at least 1, not " + count);
     }
@@ -38,12 +43,17 @@ final class GrpcChannels implements AutoCloseable {
         Executors.newFixedThreadPool(
             threads, Thread.ofPlatform().name("bench-grpc-", 0).daemon(true).factory());
     for (int i = 0; i < count; i++) {
-      channels.add(
+      NettyChannelBuilder b =
           NettyChannelBuilder.forTarget(target)
-              .usePlaintext()
               .executor(executor)
-              .maxInboundMessageSize(MAX_INBOUND_MESSAGE_SIZE)
-              .build());
+              .maxInboundMessageSize(MAX_INBOUND_MESSAGE_SIZE);
+      if (security.tls()) {
+        b.sslContext(security.grpcContext());
+      } else {
+        b.usePlaintext();
+      }
+      security.grpcInterceptor().ifPresent(b::intercept);
+      channels.add(b.build());
     }
   }
 

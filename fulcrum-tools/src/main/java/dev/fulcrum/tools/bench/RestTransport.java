@@ -26,6 +26,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -72,6 +73,9 @@ final class RestTransport implements Transport {
   private final long timeoutNanos;
   private final AtomicInteger nextPool = new AtomicInteger();
   private volatile @Nullable String lastError;
+  private final @Nullable SslContext tls;
+  private final String tlsHost;
+  private final int tlsPort;
 
   /**
    * @param binary Triton's binary tensor extension for inputs and outputs, else plain JSON
@@ -89,16 +93,43 @@ final class RestTransport implements Transport {
       Duration timeout,
       int threads,
       int maxConnections) {
+    this(
+        base,
+        model,
+        version,
+        samples,
+        binary,
+        timeout,
+        threads,
+        maxConnections,
+        ClientSecurity.none());
+  }
+
+  /**
+   * As above, and {@code security}: the token in every request's head, TLS on every connection
+   * (also when {@code base} is {@code https}).
+   */
+  RestTransport(
+      URI base,
+      ModelInfo model,
+      String version,
+      List<Sample> samples,
+      boolean binary,
+      Duration timeout,
+      int threads,
+      int maxConnections,
+      ClientSecurity security) {
     String path =
         "v2/models/" + model.name() + (version.isEmpty() ? "" : "/versions/" + version) + "/infer";
     URI uri = base.resolve(path);
-    int port = uri.getPort() >= 0 ? uri.getPort() : 80;
+    boolean tls = security.tls() || "https".equalsIgnoreCase(uri.getScheme());
+    int port = uri.getPort() >= 0 ? uri.getPort() : tls ? 443 : 80;
     String host = uri.getHost() + (uri.getPort() >= 0 ? ":" + uri.getPort() : "");
     String target = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
     this.requests = new ByteBuf[samples.size()];
     for (int i = 0; i < requests.length; i++) {
       RequestEncoder.Body body = RequestEncoder.encode(samples.get(i), model.outputs(), binary);
-      requests[i] = request(host, target, body, binary);
+      requests[i] = request(host, target, body, binary, security.authorization());
     }
     this.timeoutNanos = timeout.toNanos();
     int loops = Math.max(1, threads);
@@ -109,6 +140,9 @@ final class RestTransport implements Transport {
             EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     int perLoop = Math.max(1, (maxConnections + loops - 1) / loops);
     InetSocketAddress address = new InetSocketAddress(uri.getHost(), port);
+    this.tls = tls ? security.withTls().nettyContext() : null;
+    this.tlsHost = uri.getHost();
+    this.tlsPort = port;
     List<Pool> list = new ArrayList<>();
     group.forEach(e -> list.add(new Pool((EventLoop) e, address, perLoop)));
     this.pools = list.toArray(Pool[]::new);
@@ -116,10 +150,15 @@ final class RestTransport implements Transport {
 
   /** The whole request (head and body) in one direct buffer that sends never release. */
   private static ByteBuf request(
-      String host, String target, RequestEncoder.Body body, boolean binary) {
+      String host,
+      String target,
+      RequestEncoder.Body body,
+      boolean binary,
+      Optional<String> authorization) {
     StringBuilder head = new StringBuilder(256);
     head.append("POST ").append(target).append(" HTTP/1.1\r\n");
     head.append("Host: ").append(host).append("\r\n");
+    authorization.ifPresent(a -> head.append("Authorization: ").append(a).append("\r\n"));
     head.append("Content-Type: ")
         .append(binary ? "application/octet-stream" : "application/json")
         .append("\r\n");
@@ -234,6 +273,9 @@ final class RestTransport implements Transport {
                   new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                      if (tls != null) {
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc(), tlsHost, tlsPort));
+                      }
                       ch.pipeline().addLast(new HttpResponseDecoder(DECODER), c);
                     }
                   })

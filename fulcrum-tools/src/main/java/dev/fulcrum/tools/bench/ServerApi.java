@@ -23,20 +23,36 @@ final class ServerApi {
   private final URI base;
   private final String model;
   private final String versionPath;
+  private final Optional<String> authorization;
 
   /** A client for these admin calls (the load itself goes through {@link RestTransport}). */
   static HttpClient newClient() {
-    return HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(5))
-        .build();
+    return newClient(ClientSecurity.none());
+  }
+
+  /** A client that speaks TLS as {@code security} says. */
+  static HttpClient newClient(ClientSecurity security) {
+    HttpClient.Builder b =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5));
+    if (security.tls()) {
+      b.sslContext(security.jdkContext());
+    }
+    return b.build();
   }
 
   ServerApi(HttpClient client, URI base, String model, String version) {
+    this(client, base, model, version, ClientSecurity.none());
+  }
+
+  /** {@code security}: the token sent with each call (TLS is the client's). */
+  ServerApi(HttpClient client, URI base, String model, String version, ClientSecurity security) {
     this.client = client;
     this.base = base;
     this.model = model;
     this.versionPath = version.isEmpty() ? "" : "/versions/" + version;
+    this.authorization = security.authorization();
   }
 
   /** Model metadata plus {@code max_batch_size} from the config endpoint (0 when it has none). */
@@ -88,8 +104,9 @@ final class ServerApi {
   }
 
   private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-    return client.send(
-        HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(10)).GET().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpRequest.Builder r =
+        HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(10)).GET();
+    authorization.ifPresent(a -> r.header("Authorization", a));
+    return client.send(r.build(), HttpResponse.BodyHandlers.ofString());
   }
 }

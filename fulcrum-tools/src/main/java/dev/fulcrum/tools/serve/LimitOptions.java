@@ -46,8 +46,9 @@ final class LimitOptions {
       defaultValue = "4096",
       paramLabel = "N",
       description =
-          "Open REST connections (and, apart, metrics connections) beyond which a new one is"
-              + " closed at once (default: ${DEFAULT-VALUE}).")
+          "Open REST connections (and, apart, metrics connections) at most: at the cap the oldest"
+              + " connection that has sent no request head for 1 s is closed for a new one, else"
+              + " the new one is closed at once (default: ${DEFAULT-VALUE}).")
   int httpMaxConnections;
 
   @Option(

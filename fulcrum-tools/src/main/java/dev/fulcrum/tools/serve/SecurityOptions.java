@@ -1,5 +1,6 @@
 package dev.fulcrum.tools.serve;
 
+import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.security.Tls;
@@ -13,8 +14,9 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 /**
- * The {@code serve} flags for bearer tokens and TLS on the REST and gRPC ports (the metrics port
- * stays open and cleartext: Prometheus scrapes are usually restricted by the network).
+ * The {@code serve} flags for bearer tokens and TLS on the REST and gRPC ports, and whether the
+ * metrics port uses them too (opt-in: {@code --metrics-auth}, {@code --metrics-tls}; by default it
+ * stays open and cleartext, as scrapes are usually restricted by the network).
  *
  * <p>Not thread-safe: picocli fills the fields once, before {@code serve} starts.
  */
@@ -55,6 +57,27 @@ final class SecurityOptions {
           "Mutual TLS: clients must present a certificate signed by one of these CAs (PEM).")
   Path tlsClientCaFile;
 
+  @Option(
+      names = "--metrics-auth",
+      defaultValue = "false",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Ask every scrape of --metrics-port for 'Authorization: Bearer <token>' with one of the"
+              + " tokens above, of either scope (Prometheus: authorization.credentials_file)"
+              + " (default: ${DEFAULT-VALUE}).")
+  boolean metricsAuth;
+
+  @Option(
+      names = "--metrics-tls",
+      defaultValue = "false",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Serve --metrics-port over TLS with --tls-cert-file and --tls-key-file (and client"
+              + " certificates when --tls-client-ca-file is set) (default: ${DEFAULT-VALUE}).")
+  boolean metricsTls;
+
   /**
    * The security of a server bound to {@code host}, with tokens from the file and {@code env}.
    *
@@ -89,5 +112,15 @@ final class SecurityOptions {
         tls.map(t -> "TLS" + (t.clientCaFile().isPresent() ? " with client certificates" : ""))
             .orElse("cleartext"));
     return new Security(access, tls);
+  }
+
+  /**
+   * The metrics port's share of {@code security}, as {@code --metrics-auth} and {@code
+   * --metrics-tls} ask.
+   *
+   * @throws IllegalArgumentException when one asks for tokens or TLS that are not configured
+   */
+  MetricsSecurity metricsSecurity(Security security) {
+    return MetricsSecurity.of(security, metricsAuth, metricsTls);
   }
 }

@@ -20,6 +20,7 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.server.security.Security;
@@ -224,8 +225,10 @@ public final class ServeCommand implements Callable<Integer> {
           "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
     }
     Security security;
+    MetricsSecurity metricsSecurity;
     try {
       security = securityOptions.security(host, System.getenv());
+      metricsSecurity = securityOptions.metricsSecurity(security);
     } catch (IllegalArgumentException e) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), e.getMessage(), e);
@@ -339,8 +342,14 @@ public final class ServeCommand implements Callable<Integer> {
               if (!allowMetrics) {
                 return null;
               }
-              MetricsServer server = new MetricsServer(host, metricsPort, metrics, limits.http());
-              log.info("Prometheus metrics on http://{}:{}/metrics", host, server.port());
+              MetricsServer server =
+                  new MetricsServer(host, metricsPort, metrics, limits.http(), metricsSecurity);
+              log.info(
+                  "Prometheus metrics on {}://{}:{}/metrics{}",
+                  metricsSecurity.tls().isPresent() ? "https" : "http",
+                  host,
+                  server.port(),
+                  metricsSecurity.tokens().isPresent() ? " (bearer token)" : "");
               return server;
             });
     service.readyAfter(CompletableFuture.allOf(grpcStart, metricsStart));

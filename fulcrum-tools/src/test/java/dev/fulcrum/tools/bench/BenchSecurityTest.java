@@ -1,0 +1,170 @@
+package dev.fulcrum.tools.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Scope;
+import dev.fulcrum.server.security.Security;
+import dev.fulcrum.server.security.Tls;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code fulcrum bench} against a server that asks for a bearer token and speaks TLS on both ports
+ * (the server tests' CA, whose server certificate names localhost and 127.0.0.1).
+ */
+class BenchSecurityTest {
+  private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
+  private static final Path TLS = Path.of("../fulcrum-server/src/test/resources/tls");
+  private static final String TOKEN = "bench-token-0123";
+  private static OnnxRuntimeBackend onnx;
+  private static ModelRepository repository;
+  private static HttpServer http;
+  private static GrpcServer grpc;
+
+  @TempDir static Path tmp;
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    Path repo = Files.createDirectories(tmp.resolve("repo"));
+    Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
+    onnx = new OnnxRuntimeBackend();
+    repository = new ModelRepository(List.of(repo), List.of(onnx), new ModelConfigResolver(2, 32));
+    repository.loadAll();
+    InferenceService service = new InferenceService(repository, true);
+    Security security =
+        new Security(
+            new AccessPolicy(
+                List.of(new AccessPolicy.Token(Scope.INFERENCE, TOKEN)), "127.0.0.1", false),
+            Optional.of(
+                new Tls(TLS.resolve("server.pem"), TLS.resolve("server.key"), Optional.empty())));
+    http = new HttpServer(service, HttpServerConfig.ephemeral().withSecurity(security)).start();
+    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral().withSecurity(security)).start();
+  }
+
+  @AfterAll
+  static void stopServer() {
+    if (grpc != null) {
+      grpc.close();
+    }
+    if (http != null) {
+      http.close();
+    }
+    if (repository != null) {
+      repository.close();
+    }
+    if (onnx != null) {
+      onnx.close();
+    }
+  }
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Run bench(List<String> args) {
+    BenchCommand cmd = new BenchCommand();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+    cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+    int exit =
+        new CommandLine(cmd)
+            .setErr(new PrintWriter(cmd.err, true))
+            .execute(args.toArray(String[]::new));
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static List<String> args(String protocol, Path json, String... more) {
+    List<String> a =
+        new ArrayList<>(
+            List.of(
+                "--model", "fraud_classifier",
+                "--url", "https://localhost:" + http.port(),
+                "--grpc-url", "localhost:" + grpc.port(),
+                "--protocol", protocol,
+                "--concurrency", "2",
+                "--warmup", "200ms",
+                "--window", "500ms",
+                "--max-windows", "3",
+                "--output", json.toString()));
+    a.addAll(List.of(more));
+    return a;
+  }
+
+  private static void assertNoErrors(Run r, Path json) throws Exception {
+    assertThat(r.exit()).as(r.err()).isZero();
+    JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
+    assertThat(row.get("ok_total").asLong()).isPositive();
+    assertThat(row.get("errors_total").asLong()).isZero();
+  }
+
+  @Test
+  void restWithTokenAndTheCa() throws Exception {
+    Path json = tmp.resolve("rest.json");
+    Run r =
+        bench(
+            args(
+                "rest-binary",
+                json,
+                "--token",
+                TOKEN,
+                "--tls-ca",
+                TLS.resolve("ca.pem").toString()));
+    assertNoErrors(r, json);
+  }
+
+  @Test
+  void grpcWithTokenTrustingAnyCertificate() throws Exception {
+    Path json = tmp.resolve("grpc.json");
+    Run r = bench(args("grpc", json, "--token", TOKEN, "--tls-insecure"));
+    assertNoErrors(r, json);
+  }
+
+  @Test
+  void withoutTheTokenTheServerSays401() {
+    Run r =
+        bench(
+            args(
+                "rest-json",
+                tmp.resolve("none.json"),
+                "--tls-ca",
+                TLS.resolve("ca.pem").toString()));
+    assertThat(r.exit()).isNotZero();
+    assertThat(r.err()).contains("401").contains("needs a token");
+  }
+
+  @Test
+  void caAndInsecureTogetherIsAUsageError() {
+    Run r =
+        bench(
+            args(
+                "rest-json",
+                tmp.resolve("both.json"),
+                "--tls-ca",
+                TLS.resolve("ca.pem").toString(),
+                "--tls-insecure"));
+    assertThat(r.exit()).isEqualTo(2); // picocli's usage error, before any connection
+  }
+}
