@@ -6,9 +6,12 @@
 #      pairs of swapped columns (SEEDS seeds), and LONG in-distribution requests; it reports
 #      requests-to-detection and the features named (fixed seeds: reproducible counts);
 #   2. fulcrum skew-check replays the server's prediction log: the offline verdict;
-#   3. OFFLINE in-distribution rows (default 1,000,000) through skew-check: false alarms
-#      (inputs only: the log it generates has no outputs);
-#   4. monitoring on vs off: fulcrum bench at concurrency CONC, ROUNDS alternating runs.
+#   3. OFFLINE in-distribution rows (default 1,000,000) through skew-check for each seed of
+#      OFFLINE_SEEDS (default "42 7 1 2 3"; 7 is the live million's own sequence, the one that
+#      used to raise merchant_risk's CUSUM at observation 402,690): false alarms (inputs only:
+#      the log it generates has no outputs);
+#   4. monitoring on vs off (and the dashboard open vs closed): bench/overhead.sh, ROUNDS rounds
+#      (OVERHEAD=0 skips it).
 # FULCRUM: the launcher (default ./fulcrum; e.g. "java -cp 'fulcrum-tools/target/dist/lib/*'
 # dev.fulcrum.tools.FulcrumCli" on a machine where ./fulcrum must not build).
 set -euo pipefail
@@ -19,9 +22,9 @@ PORT=${PORT:-18700}
 SEEDS=${SEEDS:-3}
 LONG=${LONG:-100000}
 OFFLINE=${OFFLINE:-1000000}
-CONC=${CONC:-32}
-ROUNDS=${ROUNDS:-3}
-WINDOW=${WINDOW:-5s}
+OFFLINE_SEEDS=${OFFLINE_SEEDS:-42 7 1 2 3}
+ROUNDS=${ROUNDS:-7}
+OVERHEAD=${OVERHEAD:-1}
 OUT="bench/results/skew-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 
@@ -58,46 +61,22 @@ else
 fi
 
 if [ "$OFFLINE" -gt 0 ]; then
-  echo "== $OFFLINE in-distribution rows offline"
-  python3 bench/skew_replay.py --write-log "$OUT/in-distribution.jsonl" --rows "$OFFLINE"
-  $FULCRUM skew-check --log "$OUT/in-distribution.jsonl" \
-    --baseline demo/models/fraud_classifier/baseline.json > "$OUT/offline.txt" || true
-  echo "false alarms in $OFFLINE rows: $(grep -c 'DRIFT (' "$OUT/offline.txt" || true)"
-  rm -f "$OUT/in-distribution.jsonl"
+  total=0
+  for seed in $OFFLINE_SEEDS; do
+    echo "== $OFFLINE in-distribution rows offline, seed $seed"
+    python3 bench/skew_replay.py --write-log "$OUT/in-distribution.jsonl" --rows "$OFFLINE" --seed "$seed"
+    $FULCRUM skew-check --log "$OUT/in-distribution.jsonl" \
+      --baseline demo/models/fraud_classifier/baseline.json > "$OUT/offline-$seed.txt" || true
+    alarms=$(grep -c 'DRIFT (' "$OUT/offline-$seed.txt" || true)
+    total=$((total + alarms))
+    echo "false alarms in $OFFLINE rows, seed $seed: $alarms"
+    rm -f "$OUT/in-distribution.jsonl"
+  done
+  echo "false alarms in all offline rows: $total"
 fi
 
-echo "== throughput, monitoring on vs off (concurrency $CONC, $ROUNDS rounds)"
-python3 - "$OUT/requests.jsonl" <<'PY'
-import csv, json, sys
-rows = list(csv.DictReader(open("demo/data/fraud_training.csv")))[:2000]
-names = ["amount_usd", "hour_of_day", "merchant_risk", "distance_from_home_km",
-         "transactions_last_24h", "account_age_days", "is_foreign", "card_present"]
-with open(sys.argv[1], "w") as f:
-    for r in rows:
-        f.write(json.dumps({"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 8],
-                                        "data": [float(r[n]) for n in names]}]}) + "\n")
-PY
-for round in $(seq "$ROUNDS"); do
-  for mode in on off; do
-    flag=true; [ "$mode" = off ] && flag=false
-    serve "$OUT/server-$mode-$round.log" --monitoring "$flag"
-    $FULCRUM bench -m fraud_classifier --url "http://127.0.0.1:$PORT" --protocol rest-json \
-      --concurrency "$CONC" --input-data "$OUT/requests.jsonl" --warmup 3s --window "$WINDOW" \
-      --max-windows 3 --output "$OUT/bench-$mode-$round.json" > "$OUT/bench-$mode-$round.txt" 2>&1
-    stop
-  done
-done
-python3 - "$OUT" "$ROUNDS" <<'PY'
-import json, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-def read(mode):
-    rs = [json.load(open(f"{out}/bench-{mode}-{r}.json"))[0] for r in range(1, rounds + 1)]
-    return [r["requests_per_second"] for r in rs], [r["latency_p50_ms"] for r in rs]
-on_rps, on_p50 = read("on")
-off_rps, off_p50 = read("off")
-print(f"monitoring on : req/s {on_rps}  p50 ms {on_p50}")
-print(f"monitoring off: req/s {off_rps}  p50 ms {off_p50}")
-print(f"median throughput on/off {statistics.median(on_rps) / statistics.median(off_rps):.3f},"
-      f" median p50 added {1000 * (statistics.median(on_p50) - statistics.median(off_p50)):.0f} us")
-PY
+if [ "$OVERHEAD" = 1 ]; then
+  echo "== monitoring on vs off, dashboard open vs closed: bench/overhead.sh ($ROUNDS rounds)"
+  FULCRUM="$FULCRUM" ROUNDS="$ROUNDS" bash bench/overhead.sh | tee "$OUT/overhead.txt"
+fi
 echo "results in $OUT"

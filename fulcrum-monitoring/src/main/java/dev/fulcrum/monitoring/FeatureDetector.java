@@ -100,12 +100,17 @@ final class FeatureDetector {
     double perFeature = settings.falseAlarmRate() / Math.max(1, features);
     double[] values = ref.values().stream().mapToDouble(Double::doubleValue).toArray();
     double[] weights = ref.weights().stream().mapToDouble(Double::doubleValue).toArray();
+    // The baseline rounds each standardized score to the nearest SCORE_STEP: each side tests the
+    // values moved half a step its way, so that the threshold holds for the true values.
+    double half = Profiler.SCORE_STEP / 2;
+    double[] raised = new double[values.length];
     double[] negated = new double[values.length];
     for (int i = 0; i < values.length; i++) {
-      negated[i] = -values[i];
+      raised[i] = values[i] + half;
+      negated[i] = -values[i] + half;
     }
     double arl0 = 4 / perFeature; // each side a quarter of the feature's budget
-    this.hUp = Stats.cusumThreshold(values, weights, settings.cusumK(), arl0);
+    this.hUp = Stats.cusumThreshold(raised, weights, settings.cusumK(), arl0);
     this.hDown = Stats.cusumThreshold(negated, weights, settings.cusumK(), arl0);
     this.categorical = baseline.type() == Kind.CATEGORICAL;
     double m = Math.max(1, baseline.count());

@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -112,12 +112,13 @@ public final class PredictionLog implements AutoCloseable {
     List<Observation> batch = new ArrayList<>();
     while (!closed || !queue.isEmpty()) {
       try {
-        Observation first = queue.poll(100, TimeUnit.MILLISECONDS);
-        if (first == null) {
+        queue.drainTo(batch, 1024);
+        if (batch.isEmpty()) {
+          // Sleep rather than wait on the queue, so that an offer never wakes this thread (as the
+          // drift monitor's thread; close() is seen within one sleep).
+          LockSupport.parkNanos(DriftMonitor.IDLE_PARK_NANOS);
           continue;
         }
-        batch.add(first);
-        queue.drainTo(batch, 1023);
         int ok = 0;
         try {
           for (Observation o : batch) {
@@ -137,12 +138,6 @@ public final class PredictionLog implements AutoCloseable {
           log.warn("prediction log: cannot write to {}: {}", settings.dir(), e.toString());
           closeFile();
         }
-      } catch (InterruptedException e) {
-        if (closed) {
-          continue; // drain what is queued, then stop
-        }
-        Thread.currentThread().interrupt();
-        return;
       } finally {
         batch.clear();
       }

@@ -24,6 +24,9 @@ public final class Profiler {
   /** Quantile bins of a numeric feature (PSI); fewer when values tie. */
   public static final int BINS = 10;
 
+  /** The step to which the baseline rounds each standardized normal score. */
+  static final double SCORE_STEP = 0.05;
+
   private Profiler() {}
 
   /**
@@ -125,13 +128,13 @@ public final class Profiler {
     }
     Map<Long, Integer> rounded = new TreeMap<>();
     for (double v : s) {
-      rounded.merge(Math.round((v - mean) / std / 0.05), 1, Integer::sum);
+      rounded.merge(Math.round((v - mean) / std / SCORE_STEP), 1, Integer::sum);
     }
     List<Double> values = new ArrayList<>();
     List<Double> weights = new ArrayList<>();
     rounded.forEach(
         (k, c) -> {
-          values.add(k * 0.05);
+          values.add(k * SCORE_STEP);
           weights.add(c / (double) s.length);
         });
     return new ScoreReference(mean, std, values, weights);

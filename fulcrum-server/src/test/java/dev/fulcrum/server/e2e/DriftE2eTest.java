@@ -15,6 +15,7 @@ import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.monitoring.LogReplay;
 import dev.fulcrum.monitoring.PredictionLog;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.io.IOException;
@@ -67,6 +68,7 @@ class DriftE2eTest {
       for (int i = 1; i <= 300; i++) {
         infer(server, rows.get(i), 1);
       }
+      observed(server, 300);
       assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
       JsonNode before = json(server.get("/v2/models/fraud_classifier/drift"));
       assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
@@ -75,6 +77,7 @@ class DriftE2eTest {
       for (int i = 301; i <= 340; i++) {
         infer(server, rows.get(i), 100); // dollars sent as cents
       }
+      observed(server, 340);
       assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
       JsonNode after = json(server.get("/v2/models/fraud_classifier/versions/1/drift"));
       assertThat(after.get("status").asText()).isEqualTo("drift");
@@ -121,6 +124,18 @@ class DriftE2eTest {
     } finally {
       monitor.close();
     }
+  }
+
+  /**
+   * Waits until the monitor has compared {@code n} rows: the hook runs on the engine thread after
+   * the response is written, so a client can hold the last response before it was offered.
+   */
+  private static void observed(E2eServer server, long n) throws Exception {
+    Await.until(
+        n + " rows observed",
+        () ->
+            json(server.get("/v2/models/fraud_classifier/drift")).get("observations").asLong()
+                >= n);
   }
 
   @Test

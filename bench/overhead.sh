@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# What drift monitoring (issue #11) and an open dashboard (issue #13) cost a request, measured so
+# that a loaded machine blurs it as little as possible. Three arms on the demo fraud model, REST
+# JSON, one body (the one bench/peers.sh sends):
+#   off     a server whose repository is a copy of fraud_classifier with config.yaml's
+#           `monitoring:` section removed (the model is not monitored; the dashboard feed runs)
+#   on      the demo's fraud_classifier as shipped (monitoring on, every request compared)
+#   page    the `on` server with SUBSCRIBERS event streams of /dashboard/events read by curl
+#           (what an open dashboard page costs the server)
+# Both servers run for the whole script; each round measures the three arms in a rotating order
+# (so the machine's drift falls on all of them), and per arm:
+#   cpu_us   server CPU per request: utime+stime of the server process (/proc/<pid>/stat) over
+#            DUR s at RATE req/s offered by hey (-q per worker, 16 workers), divided by the
+#            requests completed. Load on the machine moves this far less than throughput.
+#   p50_us / p99_us   latency at c=1 (wrk -t1 -c1 --latency, microsecond resolution), DUR s
+#   rps      closed-loop throughput at c=CONC (wrk -t1 -cCONC), DUR s: saturation
+# A first round of all three arms warms the JIT and is discarded (warm.jsonl).
+# Prints per round, then per arm the median and range over the rounds, and the median of the
+# per-round differences and ratios: on - off (the monitor's cost) and page / on (the page's cost).
+# Targets: monitoring <= 3 % throughput and <= 50 µs at p50; dashboard open >= 0.99 throughput.
+# Every request sends the same row, so the monitor soon raises alerts on it (a few log lines): its
+# per-request work is the same as for varied rows.
+#   ROUNDS=9 DUR=5 bash bench/overhead.sh
+# Needs wrk and hey (apt-get install -y wrk hey) and a built dist
+# (./mvnw -B -ntp -DskipTests package; FULCRUM overrides the command).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+ROUNDS=${ROUNDS:-7}
+DUR=${DUR:-5}
+WARM=${WARM:-15}
+RATE=${RATE:-2000}
+CONC=${CONC:-64}
+SUBSCRIBERS=${SUBSCRIBERS:-1}
+PORT=${PORT:-$((20000 + RANDOM % 20000))}
+if [ -z "${FULCRUM:-}" ]; then
+  . bin/find-java.sh
+  fulcrum_find_java
+  FULCRUM="$JAVA_HOME/bin/java --enable-native-access=ALL-UNNAMED -cp fulcrum-tools/target/dist/lib/* dev.fulcrum.tools.FulcrumCli"
+fi
+for tool in wrk hey curl python3; do
+  command -v "$tool" >/dev/null || { echo "overhead.sh needs $tool (apt-get install -y wrk hey)" >&2; exit 1; }
+done
+OUT="bench/results/overhead-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+
+# Two repositories holding only the fraud model: as shipped, and without its monitoring section.
+mkdir -p "$OUT/repo-on" "$OUT/repo-off"
+cp -r demo/models/fraud_classifier "$OUT/repo-on/"
+cp -r demo/models/fraud_classifier "$OUT/repo-off/"
+python3 - "$OUT/repo-off/fraud_classifier/config.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+out, skip = [], False
+for line in open(p):
+    if line.startswith("monitoring:"):
+        skip = True
+        continue
+    if skip and (line.startswith(" ") or not line.strip()):
+        continue
+    skip = False
+    out.append(line)
+open(p, "w").write("".join(out))
+PY
+grep -q '^monitoring:' "$OUT/repo-off/fraud_classifier/config.yaml" && { echo "monitoring still in the off copy" >&2; exit 1; }
+
+BODY="$OUT/fraud.json"
+echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$BODY"
+LUA="$OUT/fraud.lua"
+python3 - "$BODY" "$LUA" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read().strip()
+open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                             f"wrk.body = {json.dumps(body)}\n")
+PY
+
+PIDS=()
+STREAMS=()
+cleanup() {
+  for s in "${STREAMS[@]}"; do kill "$s" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+start() { # name port -> pid
+  local cmd
+  set -f # FULCRUM's class path holds a '*' for java, not for the shell
+  # shellcheck disable=SC2206
+  cmd=($FULCRUM)
+  set +f
+  setsid "${cmd[@]}" serve --model-repository "$OUT/repo-$1" --http-port "$2" --grpc-port $(($2 + 1)) \
+    --metrics-port $(($2 + 2)) >"$OUT/server-$1.log" 2>&1 &
+  echo $!
+}
+wait_ready() { # port
+  for _ in $(seq 1200); do
+    curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$BODY" \
+      "http://127.0.0.1:$1/v2/models/fraud_classifier/infer" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not become ready" >&2
+  exit 1
+}
+cpu_ticks() { # pid -> utime+stime in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+HZ=$(getconf CLK_TCK)
+
+ON_PORT=$PORT
+OFF_PORT=$((PORT + 10))
+ON_PID=$(start on "$ON_PORT")
+PIDS+=("$ON_PID")
+OFF_PID=$(start off "$OFF_PORT")
+PIDS+=("$OFF_PID")
+wait_ready "$ON_PORT"
+wait_ready "$OFF_PORT"
+curl -fs "http://127.0.0.1:$ON_PORT/v2/models/fraud_classifier/drift" >/dev/null \
+  || { echo "the on server does not monitor fraud_classifier" >&2; exit 1; }
+if curl -fs "http://127.0.0.1:$OFF_PORT/v2/models/fraud_classifier/drift" >/dev/null 2>&1; then
+  echo "the off server monitors fraud_classifier" >&2
+  exit 1
+fi
+for p in "$ON_PORT" "$OFF_PORT"; do # JIT and caches warm on both before the first round
+  wrk -t1 -c16 -d"${WARM}s" -s "$LUA" "http://127.0.0.1:$p/v2/models/fraud_classifier/infer" >/dev/null 2>&1
+done
+
+open_page() {
+  STREAMS=()
+  for i in $(seq "$SUBSCRIBERS"); do
+    curl -sN "http://127.0.0.1:$ON_PORT/dashboard/events" >"$OUT/stream.$i.txt" &
+    STREAMS+=($!)
+  done
+  sleep 2 # the first frame (the history) is out
+}
+close_page() {
+  for s in "${STREAMS[@]}"; do kill "$s" 2>/dev/null || true; wait "$s" 2>/dev/null || true; done
+  STREAMS=()
+}
+measure() { # arm round -> one JSON line
+  local arm=$1 round=$2 port=$ON_PORT pid=$ON_PID
+  [ "$arm" = off ] && { port=$OFF_PORT; pid=$OFF_PID; }
+  local url="http://127.0.0.1:$port/v2/models/fraud_classifier/infer"
+  [ "$arm" = page ] && open_page
+  local before after out ok cpu lat rps frames=0
+  before=$(cpu_ticks "$pid")
+  out=$(hey -z "${DUR}s" -c 16 -q $((RATE / 16)) -m POST -T application/json -D "$BODY" "$url" 2>&1)
+  after=$(cpu_ticks "$pid")
+  ok=$(echo "$out" | awk '/\[200\]/ { print $2 }')
+  cpu=$(python3 -c "import sys; print(round((int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) * 1e6 / max(1, int(sys.argv[4] or 0)), 2))" \
+    "$before" "$after" "$HZ" "${ok:-0}")
+  lat=$(wrk -t1 -c1 -d"${DUR}s" --latency -s "$LUA" "$url" 2>&1)
+  rps=$(wrk -t1 -c"$CONC" -d"${DUR}s" -s "$LUA" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }')
+  if [ "$arm" = page ]; then
+    frames=$(cat "$OUT"/stream.*.txt | grep -c '^data: ' || true)
+    close_page
+  fi
+  LAT="$lat" python3 - "$arm" "$round" "$cpu" "${ok:-0}" "$rps" "$frames" <<'PY'
+import json, os, re, sys
+arm, rnd, cpu, ok, rps, frames = sys.argv[1:]
+lat = os.environ["LAT"]
+def us(p):
+    m = re.search(r"^\s*%s%%\s+([0-9.]+)(us|ms|s)\s*$" % p, lat, re.M)
+    if not m:
+        return None
+    return round(float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)], 1)
+print(json.dumps({"round": int(rnd), "arm": arm, "cpu_us": float(cpu), "cpu_requests": int(ok),
+                  "p50_us": us(50), "p99_us": us(99), "rps": float(rps or 0),
+                  "frames": int(frames)}))
+PY
+}
+
+: >"$OUT/rounds.jsonl"
+: >"$OUT/warm.jsonl"
+ARMS=(off on page)
+# Round 0 runs every arm once and is discarded: the JIT compiles the paths each arm takes (the
+# compiler's CPU time counts in the server's), and the page arm's first stream starts the feed's
+# serializer.
+for round in $(seq 0 "$ROUNDS"); do
+  shift_by=$((round % 3))
+  order=("${ARMS[@]:$shift_by}" "${ARMS[@]:0:$shift_by}")
+  for arm in "${order[@]}"; do
+    line=$(measure "$arm" "$round")
+    if [ "$round" = 0 ]; then
+      echo "$line" >>"$OUT/warm.jsonl"
+    else
+      echo "$line" | tee -a "$OUT/rounds.jsonl"
+    fi
+  done
+done
+curl -fs "http://127.0.0.1:$ON_PORT/v2/models/fraud_classifier/drift" >"$OUT/drift.json" || true
+
+python3 - "$OUT/rounds.jsonl" "$RATE" "$DUR" <<'PY' | tee "$OUT/summary.txt"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+RATE, DUR = int(sys.argv[2]), int(sys.argv[3])
+by = {}
+for r in rows:
+    by.setdefault(r["round"], {})[r["arm"]] = r
+def col(arm, k):
+    return [by[n][arm][k] for n in sorted(by) if by[n][arm].get(k) is not None]
+print(f"{len(by)} rounds; per arm: median (min..max)")
+for k, unit in (("cpu_us", "µs server CPU / request at fixed rate"), ("p50_us", "µs p50 at c=1"),
+                ("p99_us", "µs p99 at c=1"), ("rps", "req/s at saturation")):
+    cells = []
+    for arm in ("off", "on", "page"):
+        xs = col(arm, k)
+        cells.append(f"{arm} {statistics.median(xs):.1f} ({min(xs):.1f}..{max(xs):.1f})" if xs else f"{arm} -")
+    print(f"  {k:7s} {unit}: " + ", ".join(cells))
+def paired(a, b, k, ratio):
+    xs = []
+    for n in sorted(by):
+        x, y = by[n][a].get(k), by[n][b].get(k)
+        if x is not None and y is not None and (not ratio or y):
+            xs.append(x / y if ratio else x - y)
+    return xs
+for (a, b, what) in (("on", "off", "monitoring on - off"), ("page", "on", "dashboard open - closed")):
+    d_cpu = paired(a, b, "cpu_us", False)
+    d_p50 = paired(a, b, "p50_us", False)
+    r_rps = paired(a, b, "rps", True)
+    print(f"{what}: CPU/request {statistics.median(d_cpu):+.1f} µs ({min(d_cpu):+.1f}..{max(d_cpu):+.1f}),"
+          f" p50 {statistics.median(d_p50):+.1f} µs ({min(d_p50):+.1f}..{max(d_p50):+.1f}),"
+          f" throughput ratio {statistics.median(r_rps):.3f} ({min(r_rps):.3f}..{max(r_rps):.3f})")
+reached = [r["cpu_requests"] / (RATE * DUR) for r in rows]
+if min(reached) < 0.9:
+    print(f"WARNING: the offered rate was not reached in every CPU run (completed {min(reached):.0%}"
+          f" of RATE x DUR at worst): CPU per request then counts the server's fixed background"
+          f" work over fewer requests; lower RATE or rerun on a quieter machine")
+frames = col("page", "frames")
+print(f"frames received per page arm: {min(frames)}..{max(frames)}")
+PY
+echo "results: $OUT"
