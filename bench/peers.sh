@@ -116,7 +116,7 @@ cpu_per_request() { # pid port model body rate -> µs of server CPU per complete
   before=$(cpu_ticks "$pid")
   out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
   after=$(cpu_ticks "$pid")
-  ok=$(echo "$out" | awk '/\[200\]/ { print $2 }')
+  ok=$(echo "$out" | awk '$1 == "[200]" { print $2; exit }')
   python3 -c "import os; t=os.sysconf('SC_CLK_TCK'); print(round(($after - $before) / t / max(1, ${ok:-0}) * 1e6, 1))"
 }
 wrk_rate() { # conns script-or-empty url -> req/s

@@ -64,6 +64,18 @@ import org.slf4j.LoggerFactory;
  * #resolve} and the read methods run on any thread and never block.
  */
 public final class ModelManager {
+  /**
+   * The lone-pass limit of every scheduler (ModelScheduler, "Lone passes"); the system property
+   * {@code fulcrum.lone-pass-limit-us} overrides it for A/B measurements (0: every pass on the
+   * engine threads).
+   */
+  private static final Duration LONE_PASS_LIMIT =
+      Duration.ofNanos(
+          1000
+              * Long.getLong(
+                  "fulcrum.lone-pass-limit-us",
+                  ModelScheduler.DEFAULT_INLINE_PASS_LIMIT.toNanos() / 1000));
+
   private static final Logger log = LoggerFactory.getLogger(ModelManager.class);
 
   private final RepositorySource source;
@@ -487,7 +499,7 @@ public final class ModelManager {
               environment.workerThreads(),
               environment.timer(),
               observer,
-              ModelScheduler.DEFAULT_INLINE_PASS_LIMIT);
+              LONE_PASS_LIMIT);
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
       ModelVersion mv =
           new ModelVersion(

@@ -203,6 +203,44 @@ class LonePassTest {
   }
 
   @Test
+  void underContentionNothingIsLentAndWhenRequestsArriveAloneAgainLendingResumes()
+      throws Exception {
+    Echo echo = new Echo();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    // Bursts: one request runs (lent or not) while three more queue behind it and then run as a
+    // batch: the worker's batches would be split by lending, so lending stops.
+    for (int round = 0; round < 4; round++) {
+      Semaphore gate = new Semaphore(0);
+      echo.gate = gate;
+      int before = echo.running.get();
+      CompletableFuture<CompletableFuture<InferenceResponse>> first =
+          CompletableFuture.supplyAsync(() -> submit(s, 1), callers);
+      for (int i = 0; i < 10_000 && echo.running.get() == before; i++) {
+        Thread.sleep(1);
+      }
+      List<CompletableFuture<InferenceResponse>> burst = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        burst.add(submit(s, 2));
+      }
+      gate.release(Integer.MAX_VALUE);
+      first.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+      for (CompletableFuture<InferenceResponse> f : burst) {
+        f.get(10, TimeUnit.SECONDS);
+      }
+    }
+    echo.gate = new Semaphore(Integer.MAX_VALUE);
+    assertThat(s.lendable()).isFalse();
+    submit(s, 5).get(10, TimeUnit.SECONDS);
+    assertThat(echo.threads.getLast()).startsWith("fulcrum-exec-m-v1-");
+    // Requests arriving alone again: the worker's passes of one row bring lending back.
+    sequential(s, 3 * ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+  }
+
+  @Test
   void aRequestThatArrivesWhileTheInstanceIsLentWaitsForItAndNeverSharesIt() throws Exception {
     Echo echo = new Echo();
     ModelStatistics stats = new ModelStatistics(() -> 0L);
