@@ -2,16 +2,12 @@ package dev.fulcrum.core.scheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
-import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
-import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -94,20 +90,6 @@ class LonePassTest {
     }
   }
 
-  private static ModelConfig config(SchedulingConfig s) {
-    return new ModelConfig(
-        "m",
-        "onnxruntime_onnx",
-        8,
-        List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
-        List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
-        new VersionPolicy.Latest(1),
-        1,
-        SessionOptions.defaults(),
-        "model.onnx",
-        s);
-  }
-
   private ModelScheduler scheduler(SchedulingConfig s, Echo echo, ModelStatistics stats) {
     return scheduler(s, echo, stats, ticker);
   }
@@ -117,7 +99,7 @@ class LonePassTest {
     ModelScheduler sch =
         new ModelScheduler(
             "m-v1",
-            config(s),
+            SchedulerFixtures.config(s),
             List.of(echo),
             ticker,
             Executors.defaultThreadFactory(),
@@ -133,7 +115,8 @@ class LonePassTest {
     ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
     Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
     InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(x), null);
-    return s.submit(r, RequestValidator.validate(config(SchedulingConfig.defaults()), r));
+    return s.submit(
+        r, RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r));
   }
 
   /** Runs {@code n} requests one after another (each answered before the next). */
@@ -313,7 +296,7 @@ class LonePassTest {
     ModelScheduler s =
         new ModelScheduler(
             "m-v1",
-            config(SchedulingConfig.defaults()),
+            SchedulerFixtures.config(SchedulingConfig.defaults()),
             List.of(echo),
             ticker,
             Executors.defaultThreadFactory(),

@@ -3,10 +3,7 @@ package dev.fulcrum.core.scheduler;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
-import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
@@ -14,7 +11,6 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
-import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -117,25 +113,11 @@ class ModelSchedulerTest {
     public void close() {}
   }
 
-  private static ModelConfig config(SchedulingConfig s) {
-    return new ModelConfig(
-        "m",
-        "onnxruntime_onnx",
-        8,
-        List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
-        List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
-        new VersionPolicy.Latest(1),
-        1,
-        SessionOptions.defaults(),
-        "model.onnx",
-        s);
-  }
-
   private ModelScheduler scheduler(SchedulingConfig s, ModelInstance instance, ModelStatistics st) {
     ModelScheduler sch =
         new ModelScheduler(
             "m-v1",
-            config(s),
+            SchedulerFixtures.config(s),
             List.of(instance),
             Ticker.system(),
             Executors.defaultThreadFactory(),
@@ -156,7 +138,8 @@ class ModelSchedulerTest {
   }
 
   private static CompletableFuture<InferenceResponse> submit(ModelScheduler s, InferenceRequest r) {
-    return s.submit(r, RequestValidator.validate(config(SchedulingConfig.defaults()), r));
+    return s.submit(
+        r, RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r));
   }
 
   private static float[] floats(Tensor t) {
@@ -272,7 +255,8 @@ class ModelSchedulerTest {
             1,
             () -> {
               preparedOn.add(Thread.currentThread().getName());
-              return RequestValidator.validate(config(SchedulingConfig.defaults()), raw);
+              return RequestValidator.validate(
+                  SchedulerFixtures.config(SchedulingConfig.defaults()), raw);
             });
     var plain = submit(s, request("c", null, 1, 1));
     var refused =

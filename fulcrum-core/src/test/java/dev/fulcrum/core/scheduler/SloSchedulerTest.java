@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.SloConfig;
-import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
@@ -14,7 +12,6 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
-import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -76,18 +73,7 @@ class SloSchedulerTest {
   }
 
   private static ModelConfig config(SloConfig slo) {
-    return new ModelConfig(
-            "m",
-            "onnxruntime_onnx",
-            8,
-            List.of(new TensorConfig("x", DataType.FP32, new long[] {2})),
-            List.of(new TensorConfig("y", DataType.FP32, new long[] {2})),
-            new VersionPolicy.Latest(1),
-            1,
-            SessionOptions.defaults(),
-            "model.onnx",
-            SchedulingConfig.defaults())
-        .withSlo(slo);
+    return SchedulerFixtures.config(SchedulingConfig.defaults()).withSlo(slo);
   }
 
   private static InferenceRequest request(Map<String, Object> params) {
