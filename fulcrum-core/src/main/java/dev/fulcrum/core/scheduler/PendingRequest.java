@@ -64,21 +64,6 @@ final class PendingRequest {
       long arrivalNanos,
       long deadlineNanos,
       long seq) {
-    this(request, inputs, outputs, rows, level, arrivalNanos, deadlineNanos, seq, false, false);
-  }
-
-  /** A request whose inputs came with it. */
-  PendingRequest(
-      InferenceRequest request,
-      List<Tensor> inputs,
-      List<String> outputs,
-      int rows,
-      int level,
-      long arrivalNanos,
-      long deadlineNanos,
-      long seq,
-      boolean paddable,
-      boolean alone) {
     this(
         request,
         inputs,
@@ -88,8 +73,8 @@ final class PendingRequest {
         arrivalNanos,
         deadlineNanos,
         seq,
-        paddable,
-        alone,
+        false,
+        false,
         null);
   }
 
