@@ -12,10 +12,6 @@ import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,7 +19,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** Runs {@code fulcrum bench} against a real Fulcrum server (HTTP and gRPC on ephemeral ports). */
 class BenchEndToEndTest {
@@ -64,24 +59,14 @@ class BenchEndToEndTest {
     }
   }
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run bench(String... args) {
-    BenchCommand cmd = new BenchCommand();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-    cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-    // picocli's own messages (usage errors, exceptions) go to the same captured stream.
-    int exit = new CommandLine(cmd).setErr(new PrintWriter(cmd.err, true)).execute(args);
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  private static BenchRun bench(String... args) {
+    return BenchRun.of(args);
   }
 
   @Test
   void closedLoopAccountsForEveryRequest() throws Exception {
     Path json = tmp.resolve("closed.json");
-    Run r =
+    BenchRun r =
         bench(
             "--model", "fraud_classifier",
             "--url", "http://127.0.0.1:" + http.port(),
@@ -110,7 +95,7 @@ class BenchEndToEndTest {
   @Test
   void openLoopOverJsonAccountsForEveryRequest() throws Exception {
     Path csv = tmp.resolve("open.csv");
-    Run r =
+    BenchRun r =
         bench(
             "--model", "fraud_classifier",
             "--url", "http://127.0.0.1:" + http.port(),
@@ -130,7 +115,7 @@ class BenchEndToEndTest {
 
   @Test
   void inProcessRunsTheSameInputsOnOnnxRuntime() {
-    Run r =
+    BenchRun r =
         bench(
             "--model",
             "fraud_classifier",
@@ -154,7 +139,7 @@ class BenchEndToEndTest {
   @Test
   void grpcClosedLoopAccountsForEveryRequestWithoutRest() throws Exception {
     Path json = tmp.resolve("grpc.json");
-    Run r =
+    BenchRun r =
         bench(
             "--model", "fraud_classifier",
             // Nothing listens on port 1: metadata, config and statistics must come over gRPC.
@@ -193,7 +178,7 @@ class BenchEndToEndTest {
   @Test
   void grpcTypedContentsInOpenLoop() throws Exception {
     Path json = tmp.resolve("grpc-typed.json");
-    Run r =
+    BenchRun r =
         bench(
             "--model", "fraud_classifier",
             "--protocol", "grpc",
@@ -215,7 +200,7 @@ class BenchEndToEndTest {
 
   @Test
   void grpcWithoutAServerFailsOnMetadata() {
-    Run r =
+    BenchRun r =
         bench(
             "--model", "fraud_classifier",
             "--protocol", "grpc",
@@ -228,7 +213,8 @@ class BenchEndToEndTest {
 
   @Test
   void badGrpcContentsIsAUsageError() {
-    Run r = bench("--model", "fraud_classifier", "--protocol", "grpc", "--grpc-contents", "json");
+    BenchRun r =
+        bench("--model", "fraud_classifier", "--protocol", "grpc", "--grpc-contents", "json");
     assertThat(r.exit()).isEqualTo(2);
   }
 }

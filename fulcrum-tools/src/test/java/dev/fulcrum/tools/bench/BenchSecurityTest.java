@@ -16,10 +16,6 @@ import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
 import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.security.Tls;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +25,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code fulcrum bench} against a server that asks for a bearer token and speaks TLS on both ports
@@ -80,20 +75,8 @@ class BenchSecurityTest {
     }
   }
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run bench(List<String> args) {
-    BenchCommand cmd = new BenchCommand();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-    cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-    int exit =
-        new CommandLine(cmd)
-            .setErr(new PrintWriter(cmd.err, true))
-            .execute(args.toArray(String[]::new));
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  private static BenchRun bench(List<String> args) {
+    return BenchRun.of(args.toArray(String[]::new));
   }
 
   private static List<String> args(String protocol, Path json, String... more) {
@@ -113,7 +96,7 @@ class BenchSecurityTest {
     return a;
   }
 
-  private static void assertNoErrors(Run r, Path json) throws Exception {
+  private static void assertNoErrors(BenchRun r, Path json) throws Exception {
     assertThat(r.exit()).as(r.err()).isZero();
     JsonNode row = Json.MAPPER.readTree(json.toFile()).get(0);
     assertThat(row.get("ok_total").asLong()).isPositive();
@@ -123,7 +106,7 @@ class BenchSecurityTest {
   @Test
   void restWithTokenAndTheCa() throws Exception {
     Path json = tmp.resolve("rest.json");
-    Run r =
+    BenchRun r =
         bench(
             args(
                 "rest-binary",
@@ -138,13 +121,13 @@ class BenchSecurityTest {
   @Test
   void grpcWithTokenTrustingAnyCertificate() throws Exception {
     Path json = tmp.resolve("grpc.json");
-    Run r = bench(args("grpc", json, "--token", TOKEN, "--tls-insecure"));
+    BenchRun r = bench(args("grpc", json, "--token", TOKEN, "--tls-insecure"));
     assertNoErrors(r, json);
   }
 
   @Test
   void withoutTheTokenTheServerSays401() {
-    Run r =
+    BenchRun r =
         bench(
             args(
                 "rest-json",
@@ -157,7 +140,7 @@ class BenchSecurityTest {
 
   @Test
   void caAndInsecureTogetherIsAUsageError() {
-    Run r =
+    BenchRun r =
         bench(
             args(
                 "rest-json",
