@@ -14,6 +14,7 @@
 #            requests completed. Load on the machine moves this far less than throughput.
 #   p50_us / p99_us   latency at c=1 (wrk -t1 -c1 --latency, microsecond resolution), DUR s
 #   rps      closed-loop throughput at c=CONC (wrk -t1 -cCONC), DUR s: saturation
+#   monitor_share   during the rps run, the fulcrum-monitor thread's CPU / the server's CPU
 # A first round of all three arms warms the JIT and is discarded (warm.jsonl).
 # Prints per round, then per arm the median and range over the rounds, and the median of the
 # per-round differences and ratios: on - off (the monitor's cost) and page / on (the page's cost).
@@ -104,6 +105,14 @@ wait_ready() { # port
 cpu_ticks() { # pid -> utime+stime in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
+thread_ticks() { # pid name -> utime+stime of the process's threads with that name
+  local t sum=0
+  for t in /proc/"$1"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+    sum=$((sum + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat")))
+  done
+  echo "$sum"
+}
 HZ=$(getconf CLK_TCK)
 
 ON_PORT=$PORT
@@ -149,14 +158,19 @@ measure() { # arm round -> one JSON line
   cpu=$(python3 -c "import sys; print(round((int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) * 1e6 / max(1, int(sys.argv[4] or 0)), 2))" \
     "$before" "$after" "$HZ" "${ok:-0}")
   lat=$(wrk -t1 -c1 -d"${DUR}s" --latency -s "$LUA" "$url" 2>&1)
+  local all0 mon0 all1 mon1 share
+  all0=$(cpu_ticks "$pid"); mon0=$(thread_ticks "$pid" fulcrum-monitor)
   rps=$(wrk -t1 -c"$CONC" -d"${DUR}s" -s "$LUA" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }')
+  all1=$(cpu_ticks "$pid"); mon1=$(thread_ticks "$pid" fulcrum-monitor)
+  share=$(python3 -c "import sys; a=int(sys.argv[2])-int(sys.argv[1]); print(round((int(sys.argv[4])-int(sys.argv[3]))/a, 4) if a else 0)" \
+    "$all0" "$all1" "$mon0" "$mon1")
   if [ "$arm" = page ]; then
     frames=$(cat "$OUT"/stream.*.txt | grep -c '^data: ' || true)
     close_page
   fi
-  LAT="$lat" python3 - "$arm" "$round" "$cpu" "${ok:-0}" "$rps" "$frames" <<'PY'
+  LAT="$lat" python3 - "$arm" "$round" "$cpu" "${ok:-0}" "$rps" "$frames" "$share" <<'PY'
 import json, os, re, sys
-arm, rnd, cpu, ok, rps, frames = sys.argv[1:]
+arm, rnd, cpu, ok, rps, frames, share = sys.argv[1:]
 lat = os.environ["LAT"]
 def us(p):
     m = re.search(r"^\s*%s%%\s+([0-9.]+)(us|ms|s)\s*$" % p, lat, re.M)
@@ -165,7 +179,7 @@ def us(p):
     return round(float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)], 1)
 print(json.dumps({"round": int(rnd), "arm": arm, "cpu_us": float(cpu), "cpu_requests": int(ok),
                   "p50_us": us(50), "p99_us": us(99), "rps": float(rps or 0),
-                  "frames": int(frames)}))
+                  "frames": int(frames), "monitor_share": float(share)}))
 PY
 }
 
@@ -220,6 +234,11 @@ for (a, b, what) in (("on", "off", "monitoring on - off"), ("page", "on", "dashb
     print(f"{what}: CPU/request {statistics.median(d_cpu):+.1f} µs ({min(d_cpu):+.1f}..{max(d_cpu):+.1f}),"
           f" p50 {statistics.median(d_p50):+.1f} µs ({min(d_p50):+.1f}..{max(d_p50):+.1f}),"
           f" throughput ratio {statistics.median(r_rps):.3f} ({min(r_rps):.3f}..{max(r_rps):.3f})")
+share = col("on", "monitor_share")
+if share:
+    print(f"monitor thread's share of the server's CPU at saturation (on arm): median"
+          f" {statistics.median(share):.2%} ({min(share):.2%}..{max(share):.2%}); the CPU the"
+          f" detectors take from the request path, whatever the throughput noise")
 reached = [r["cpu_requests"] / (RATE * DUR) for r in rows]
 if min(reached) < 0.9:
     print(f"WARNING: the offered rate was not reached in every CPU run (completed {min(reached):.0%}"

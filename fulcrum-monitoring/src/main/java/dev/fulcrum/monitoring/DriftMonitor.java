@@ -295,6 +295,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private void run() {
     List<Observation> batch = new ArrayList<>();
     List<Entry> dirty = new ArrayList<>();
+    @Nullable Entry last = null; // most observations are of the version before them
     while (!closed) {
       try {
         queue.drainTo(batch, 1024);
@@ -317,7 +318,8 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
           if (mv == null) {
             continue;
           }
-          Entry e = entry(mv);
+          Entry e = last != null && last.version == mv ? last : entry(mv);
+          last = e;
           e.monitor.observe(o, this::changed);
           if (!dirty.contains(e)) {
             dirty.add(e);

@@ -85,7 +85,9 @@ final class ScoreTransform {
     }
     double step = 1.0 / (n - 1);
     int lo = lowerBound(x); // points < x
-    int hi = upperBound(x); // points <= x
+    // points <= x: the same as lo unless x equals a percentile (a tie: rare for a continuous
+    // feature, so the second search runs only then)
+    int hi = lo < n && points[lo] == x ? upperBound(x) : lo;
     if (hi > lo) { // x equals points[lo..hi-1]: the middle of their span
       return (lo + hi - 1) * step / 2;
     }

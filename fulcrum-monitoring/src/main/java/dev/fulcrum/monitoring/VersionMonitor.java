@@ -113,30 +113,41 @@ final class VersionMonitor {
       return;
     }
     int rows = Integer.MAX_VALUE;
-    double[][] values = new double[inputs.size()][];
-    for (int i = 0; i < values.length; i++) {
+    double[][] in = new double[inputs.size()][];
+    for (int i = 0; i < in.length; i++) {
       Column c = inputs.get(i);
       Observation.Values v = o.input(c.tensor());
       if (v == null) {
         return; // an input the model was not given: nothing to compare
       }
-      values[i] = v.values();
+      in[i] = v.values();
       rows = Math.min(rows, v.values().length / c.width());
+    }
+    if (rows == 0) {
+      return;
+    }
+    // Each output column's values and the column's element count per row, looked up once.
+    double[][] out = new double[outputs.size()][];
+    int[] perRow = new int[outputs.size()];
+    for (int j = 0; j < out.length; j++) {
+      Column c = outputs.get(j);
+      Observation.Values v = o.output(c.tensor());
+      if (v != null && c.index() < v.values().length / rows) {
+        out[j] = v.values();
+        perRow[j] = v.values().length / rows;
+      }
     }
     for (int r = 0; r < rows; r++) {
       long n = ++observations;
-      for (int i = 0; i < values.length; i++) {
+      for (int i = 0; i < in.length; i++) {
         Column c = inputs.get(i);
-        feed(c, values[i][r * c.width() + c.index()], n, o.epochMillis(), false, listener);
+        feed(c, in[i][r * c.width() + c.index()], n, o.epochMillis(), false, listener);
       }
-      for (Column c : outputs) {
-        Observation.Values v = o.output(c.tensor());
-        if (v == null || rows == 0) {
-          continue;
-        }
-        int perRow = v.values().length / rows;
-        if (c.index() < perRow) {
-          feed(c, v.values()[r * perRow + c.index()], n, o.epochMillis(), true, listener);
+      for (int j = 0; j < out.length; j++) {
+        double[] values = out[j];
+        if (values != null) {
+          Column c = outputs.get(j);
+          feed(c, values[r * perRow[j] + c.index()], n, o.epochMillis(), true, listener);
         }
       }
     }
