@@ -33,7 +33,7 @@ WARM=${WARM:-15}
 RATE=${RATE:-2000}
 CONC=${CONC:-64}
 SUBSCRIBERS=${SUBSCRIBERS:-1}
-PORT=${PORT:-$((20000 + RANDOM % 20000))}
+PORT=${PORT:-$((20000 + RANDOM % 12000))} # below the ephemeral range (32768-): a client port cannot take it
 if [ -z "${FULCRUM:-}" ]; then
   . bin/find-java.sh
   fulcrum_find_java

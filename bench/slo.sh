@@ -17,8 +17,16 @@
 #      rolling window that covers only load, against price / 3600 / the client's answered rate
 #   c. the SLO policy's own highest rate meeting the SLO (same bisection), and its ratio to the
 #      best static configuration's
+#   d. the bound the machine sets: the same client's highest rate at which GET /v2/health/live (no
+#      model, no batching) is answered within the SLO at 99.9 %, on the policy's server; the
+#      policy's rate is quoted as a ratio to it
+# Bisections are geometric (each probe at the geometric mean of the bounds), from 5 % to 110 % of
+# the capacity, so that a configuration that only holds the SLO at a tenth of capacity is found.
 # The client is checked against wrk on the first static server (CHECK_WRK=1: three interleaved
 # closed-loop pairs, 64 connections, the same body).
+# PIN=1 (default when the machine has 2+ cores) runs the server on CPU 0 and the clients on CPU 1
+# (taskset), as if the load came from another machine: a client sharing the server's cores is
+# preempted by it and sends late, and the server's threads wait behind the client's.
 # Durations (seconds) and rates come from the environment; the issue's run is DURATION=300.
 #   DURATION=300 bash bench/slo.sh
 #   MODELS=fraud DURATION=20 PROBE=5 BISECT=3 bash bench/slo.sh      # a short run
@@ -27,7 +35,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PORT=${PORT:-$((20000 + RANDOM % 20000))}
+PORT=${PORT:-$((20000 + RANDOM % 12000))} # below the ephemeral range (32768-): a client port cannot take it
 MODELS=${MODELS:-"fraud minilm"}
 DURATION=${DURATION:-30}      # the SLO policy at 80 %, measured part
 WARMUP=${WARMUP:-10}          # the SLO policy at 80 % before it, cold start (reported apart)
@@ -40,6 +48,11 @@ JIT_SECS=${JIT_SECS:-5}       # closed-loop warm-up of each server before its ca
 CHECK_WRK=${CHECK_WRK:-1}     # openloop's closed loop against wrk's on the first static server
 PRICE=${PRICE:-1.0}
 CONNS=${CONNS:-512}           # the open loop's connection pool
+PIN=${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
+SERVER_CPUS=${SERVER_CPUS:-0}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+ON_SERVER=(); ON_CLIENT=()
+if [ "$PIN" = 1 ]; then ON_SERVER=(taskset -c "$SERVER_CPUS"); ON_CLIENT=(taskset -c "$CLIENT_CPUS"); fi
 fraud_STATIC=${fraud_STATIC:-"64:0 64:500 64:2000 8:0"}
 minilm_STATIC=${minilm_STATIC:-"16:0 16:5000 4:0 1:0"}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-slo"
@@ -88,7 +101,7 @@ keys = {e.split(":")[0].strip() for e in extra.splitlines() if e and not e.start
 out = [l for l in out if l.split(":")[0].strip() not in keys or l.startswith(" ")]
 open(path, "w").write("\n".join(out) + "\n" + extra + "\n")
 PY
-  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
+  "${ON_SERVER[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
     --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
     --metrics-port $((PORT + 2)) --cost-per-hour "$PRICE" > "$OUT/server-$2.log" 2>&1 &
   SERVER=$!
@@ -101,7 +114,7 @@ PY
 }
 load() { # out-name model body slo-ms args... -> openloop JSON in $OUT/<name>.json
   local name=$1 model=$2 body=$3 slo=$4; shift 4
-  "$LOAD" --url "$URL/v2/models/$model/infer" --body "$body" --slo-ms "$slo" \
+  "${ON_CLIENT[@]}" "$LOAD" --url "$URL/v2/models/$model/infer" --body "$body" --slo-ms "$slo" \
     --out "$OUT/$name.json" "$@" 2>>"$OUT/openloop.log"
 }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
@@ -110,13 +123,20 @@ meets() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1])
 bisect() { # name model body slo-ms lo hi -> prints the highest rate meeting the SLO (0: none)
   local name=$1 model=$2 body=$3 slo=$4 lo=$5 hi=$6 best=0 r
   for i in $(seq "$BISECT"); do
-    r=$(python3 -c "print(max(1, int(($lo + $hi) / 2)))")
-    load "$name-probe$i-$r" "$model" "$body" "$slo" --rate "$r" --duration $((PROBE + 1)) \
-      --warmup 1 --connections "$CONNS" --drain 5
+    r=$(python3 -c "print(max(1, int(($lo * $hi) ** 0.5)))")
+    if [ "$model" = - ]; then # the machine's bound: GET /v2/health/live, same client
+      "${ON_CLIENT[@]}" "$LOAD" --url "$URL/v2/health/live" --slo-ms "$slo" --rate "$r" \
+        --duration $((PROBE + 1)) --warmup 1 --connections "$CONNS" --drain 5 \
+        --out "$OUT/$name-probe$i-$r.json" 2>>"$OUT/openloop.log"
+    else
+      load "$name-probe$i-$r" "$model" "$body" "$slo" --rate "$r" --duration $((PROBE + 1)) \
+        --warmup 1 --connections "$CONNS" --drain 5
+    fi
     if meets "$OUT/$name-probe$i-$r.json"; then best=$r; lo=$r; else hi=$r; fi
   done
   echo "$best"
 }
+range() { python3 -c "print(0.05 * $1, 1.1 * $1)"; } # capacity -> the bisection's bounds
 
 for m in $MODELS; do
   case $m in
@@ -147,12 +167,12 @@ open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] =
 PY
       for i in 1 2 3; do
         load "$m-check-openloop-$i" "$MODEL" "$BODY" "$SLO" --closed --connections 64 --duration $((CAP_SECS + 1)) --warmup 1
-        wrk -t1 -c64 -d"${CAP_SECS}s" -s "$OUT/$m.lua" "$URL/v2/models/$MODEL/infer" >"$OUT/$m-check-wrk-$i.txt"
+        "${ON_CLIENT[@]}" wrk -t1 -c64 -d"${CAP_SECS}s" -s "$OUT/$m.lua" "$URL/v2/models/$MODEL/infer" >"$OUT/$m-check-wrk-$i.txt"
         printf '%s\t%s\n' "$(field "$OUT/$m-check-openloop-$i.json" ok_per_second)" \
           "$(awk '/Requests\/sec/ {print $2}' "$OUT/$m-check-wrk-$i.txt")" >>"$OUT/$m-wrk.tsv"
       done
     fi
-    best=$(bisect "$m-static-$b-$d" "$MODEL" "$BODY" "$SLO" "$(python3 -c "print(0.2 * $cap)")" "$(python3 -c "print(1.1 * $cap)")")
+    best=$(bisect "$m-static-$b-$d" "$MODEL" "$BODY" "$SLO" $(range "$cap"))
     stop
     printf '%s\t%s\t%s\t%s\n' "$b" "$d" "$cap" "$best" >>"$OUT/$m-static.tsv"
     echo "   static b=$b d=${d}us: capacity $cap/s, highest rate meeting the SLO $best/s" >&2
@@ -172,9 +192,11 @@ PY
   curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-during.json"
   wait "$LOADPID"
   curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-after.json"
-  best=$(bisect "$m-slo" "$MODEL" "$BODY" "$SLO" "$(python3 -c "print(0.2 * $CAP)")" "$(python3 -c "print(1.1 * $CAP)")")
+  best=$(bisect "$m-slo" "$MODEL" "$BODY" "$SLO" $(range "$CAP"))
+  # The machine's bound for this SLO: the same client on a request that does no model work.
+  health=$(BISECT=$((BISECT + 1)) bisect "$m-health" - - "$SLO" $(range "$CAP") 2>/dev/null || echo 0)
   stop
-  printf '%s\n' "$CAP" "$best" >"$OUT/$m-slo.txt"
+  printf '%s\n' "$CAP" "$best" "$health" >"$OUT/$m-slo.txt"
 done
 
 python3 - "$OUT" "$PRICE" "$WARMUP" "$DURATION" "$STEP_LOW" "$STEP_HIGH" $MODELS <<'PY' | tee "$OUT/summary.txt"
@@ -199,7 +221,9 @@ for m in models:
               + "; ".join(f"{float(a):.0f}, {float(b):.0f}, {float(a) / float(b):.2f}" for a, b in pairs))
     except (OSError, ValueError, ZeroDivisionError):
         pass
-    cap, best_policy = (float(x) for x in open(f"{out}/{m}-slo.txt").read().split())
+    vals = [float(x) for x in open(f"{out}/{m}-slo.txt").read().split()]
+    cap, best_policy = vals[0], vals[1]
+    health = vals[2] if len(vals) > 2 else 0
     run = js(f"{m}-slo-run.json")
     w = run["windows"]
     steady = [x for x in w if warm <= x["second"] < warm + dur]
@@ -217,6 +241,9 @@ for m in models:
         print(f"  highest rate meeting the SLO: policy {best_policy:.0f}/s, best static {best_static:.0f}/s, ratio {best_policy / best_static:.3f}")
     else:
         print(f"  highest rate meeting the SLO: policy {best_policy:.0f}/s; no static configuration met it at any probed rate")
+    if health > 0:
+        print(f"  the machine's bound (same client, GET /v2/health/live within {slo} ms at 99.9 %): {health:.0f}/s;"
+              f" policy / bound {best_policy / health:.3f}, 80 % of capacity / bound {0.8 * cap / health:.3f}")
     s0 = warm + dur
     print(f"  load step at {s0 + low} s ({int(0.5 * cap)}/s -> {int(1.5 * cap)}/s), per 1 s window:")
     print(f"    {'s':>4} {'sent':>7} {'ok':>7} {'refused':>7} {'ok p99 ms':>9} {'ref p99 ms':>10} {'late':>6}")
