@@ -120,7 +120,33 @@ public record ModelConfigFile(
       @JsonProperty("memory-pattern") @Nullable Boolean memoryPattern,
       @JsonProperty("execution-provider") @Nullable String executionProvider,
       @JsonProperty("device-id") @Nullable Integer deviceId,
-      @JsonProperty("allow-spinning") @Nullable Boolean allowSpinning) {}
+      @JsonProperty("allow-spinning") @Nullable Boolean allowSpinning,
+      @JsonProperty("intra-op-threads-alone") @Nullable Integer intraOpThreadsAlone) {
+
+    /** Options without {@code intra-op-threads-alone}. */
+    public OnnxRuntimeFile(
+        @Nullable Integer intraOpThreads,
+        @Nullable Integer interOpThreads,
+        @Nullable String graphOptimizationLevel,
+        @Nullable String executionMode,
+        @Nullable Boolean memoryArena,
+        @Nullable Boolean memoryPattern,
+        @Nullable String executionProvider,
+        @Nullable Integer deviceId,
+        @Nullable Boolean allowSpinning) {
+      this(
+          intraOpThreads,
+          interOpThreads,
+          graphOptimizationLevel,
+          executionMode,
+          memoryArena,
+          memoryPattern,
+          executionProvider,
+          deviceId,
+          allowSpinning,
+          null);
+    }
+  }
 
   /** Triton's dynamic_batching settings. */
   public record DynamicBatchingFile(

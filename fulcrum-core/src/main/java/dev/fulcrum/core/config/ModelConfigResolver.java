@@ -169,6 +169,16 @@ public final class ModelConfigResolver {
     if (inter < 0 || inter > 1024) {
       throw new ConfigException(file, "onnxruntime.inter-op-threads", "must be 0..1024");
     }
+    // One instance's passes never overlap: each would be a lone pass, so the setting is ignored
+    // there (intra-op-threads applies) rather than refused, and a sweep over instance-count works.
+    int alone = o.intraOpThreadsAlone() == null || instances == 1 ? 0 : o.intraOpThreadsAlone();
+    if (o.intraOpThreadsAlone() != null
+        && (o.intraOpThreadsAlone() < 0 || o.intraOpThreadsAlone() > 1024)) {
+      throw new ConfigException(
+          file,
+          "onnxruntime.intra-op-threads-alone",
+          "must be 0..1024 (0: lone passes use intra-op-threads), was " + o.intraOpThreadsAlone());
+    }
     OptimizationLevel level =
         parseEnum(
             OptimizationLevel.class,
@@ -204,7 +214,8 @@ public final class ModelConfigResolver {
         o.memoryPattern() == null || o.memoryPattern(),
         provider,
         device,
-        o.allowSpinning() != null && o.allowSpinning());
+        o.allowSpinning() != null && o.allowSpinning(),
+        alone);
   }
 
   private static <E extends Enum<E>> E parseEnum(

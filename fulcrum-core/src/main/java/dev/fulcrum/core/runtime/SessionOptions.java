@@ -14,6 +14,11 @@ package dev.fulcrum.core.runtime;
  * @param deviceId the accelerator index for the CUDA provider
  * @param allowSpinning whether idle engine threads spin instead of sleeping; off by default,
  *     because spinning threads take the cores the transport needs to answer (and refuse) requests
+ * @param intraOpThreadsAlone intra-op threads of a pass that starts while no other pass of the
+ *     model's instances runs (0: off, every pass uses {@code intraOpThreads}); lets a model with
+ *     several one-thread instances give a lone request every core at low load and overlap passes at
+ *     high load. The engine decides how (ONNX Runtime: one more session, shared by the instances of
+ *     the model)
  */
 public record SessionOptions(
     int intraOpThreads,
@@ -24,7 +29,8 @@ public record SessionOptions(
     boolean memoryPattern,
     String executionProvider,
     int deviceId,
-    boolean allowSpinning) {
+    boolean allowSpinning,
+    int intraOpThreadsAlone) {
 
   /** Graph optimization levels, as ONNX Runtime names them. */
   public enum OptimizationLevel {
@@ -62,8 +68,32 @@ public record SessionOptions(
         false);
   }
 
+  /** Options without a separate thread count for lone passes. */
+  public SessionOptions(
+      int intraOpThreads,
+      int interOpThreads,
+      OptimizationLevel optimizationLevel,
+      ExecutionMode executionMode,
+      boolean memoryArena,
+      boolean memoryPattern,
+      String executionProvider,
+      int deviceId,
+      boolean allowSpinning) {
+    this(
+        intraOpThreads,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId,
+        allowSpinning,
+        0);
+  }
+
   public SessionOptions {
-    if (intraOpThreads < 0 || interOpThreads < 0) {
+    if (intraOpThreads < 0 || interOpThreads < 0 || intraOpThreadsAlone < 0) {
       throw new IllegalArgumentException("thread counts must be >= 0");
     }
     executionProvider = executionProvider == null ? "cpu" : executionProvider;
@@ -85,6 +115,30 @@ public record SessionOptions(
         memoryPattern,
         executionProvider,
         deviceId,
-        allowSpinning);
+        allowSpinning,
+        intraOpThreadsAlone);
+  }
+
+  /**
+   * Whether lone passes get their own thread count: {@code intraOpThreadsAlone} is set and differs
+   * from {@code intraOpThreads}.
+   */
+  public boolean threadsByLoad() {
+    return intraOpThreadsAlone > 0 && intraOpThreadsAlone != intraOpThreads;
+  }
+
+  /** These options with lone passes using {@code n} intra-op threads (0: off). */
+  public SessionOptions withIntraOpThreadsAlone(int n) {
+    return new SessionOptions(
+        intraOpThreads,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId,
+        allowSpinning,
+        n);
   }
 }

@@ -75,6 +75,33 @@ class ModelConfigLoaderTest {
   }
 
   @Test
+  void threadsByLoadAreReadAndIgnoredForOneInstance() throws Exception {
+    SessionOptions two =
+        resolve(
+                "instance-count: 2\nonnxruntime: {intra-op-threads: 1, intra-op-threads-alone: 2}\n",
+                BATCHABLE)
+            .sessionOptions();
+    assertThat(two.intraOpThreads()).isEqualTo(1);
+    assertThat(two.intraOpThreadsAlone()).isEqualTo(2);
+    assertThat(two.threadsByLoad()).isTrue();
+    // One instance's passes never overlap: intra-op-threads applies (so a sweep over
+    // instance-count keeps working with the field written).
+    SessionOptions one =
+        resolve(
+                "instance-count: 1\nonnxruntime: {intra-op-threads: 1, intra-op-threads-alone: 2}\n",
+                BATCHABLE)
+            .sessionOptions();
+    assertThat(one.intraOpThreads()).isEqualTo(1);
+    assertThat(one.threadsByLoad()).isFalse();
+    assertThat(resolve("", BATCHABLE).sessionOptions().threadsByLoad()).isFalse();
+    assertFails(
+        "instance-count: 2\nonnxruntime: {intra-op-threads-alone: -1}\n",
+        "field 'onnxruntime.intra-op-threads-alone'",
+        "must be 0..1024",
+        "was -1");
+  }
+
+  @Test
   void emptyConfigurationIsCompletedFromTheModel() throws Exception {
     ModelConfig c = resolve("", BATCHABLE);
     assertThat(c.maxBatchSize()).isEqualTo(32);

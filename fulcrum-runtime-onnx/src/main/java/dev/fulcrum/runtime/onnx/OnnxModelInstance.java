@@ -30,6 +30,9 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * One ONNX Runtime session serving one model instance.
  *
  * <p>Not thread-safe: the instance pool calls {@link #execute} from one thread at a time, and
- * {@link #close} only once no call is running.
+ * {@link #close} only once no call is running. A pass may run on the lone-pass session the model's
+ * instances share ({@link LonePassSession}), which admits one pass at a time.
  *
  * <p>Inputs of fixed-size types reach ORT without a copy when the tensor's buffer is direct, and
  * with exactly one copy (into a direct buffer) when it is a heap buffer. Outputs are copied once
@@ -51,6 +55,15 @@ final class OnnxModelInstance implements ModelInstance {
   private final OrtSession session;
   private final ModelSignature signature;
 
+  /** The session shared for lone passes ({@code intra-op-threads-alone}), or null. */
+  private final @Nullable LonePassSession lone;
+
+  /** Gives {@link #lone} back when this instance closes. */
+  private final Runnable releaseLone;
+
+  /** Passes run on the lone-pass session (read by tests). */
+  private final AtomicLong lonePasses = new AtomicLong();
+
   /**
    * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
    *     integer input of the session are dropped
@@ -58,8 +71,25 @@ final class OnnxModelInstance implements ModelInstance {
   OnnxModelInstance(
       OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
       throws ModelLoadException {
+    this(env, session, indexBounds, null, () -> {});
+  }
+
+  /**
+   * @param lone the session this instance runs a pass on when no other pass of the model runs (see
+   *     {@link LonePassSession}), or null: every pass runs on {@code session}
+   * @param releaseLone called once, at {@link #close}
+   */
+  OnnxModelInstance(
+      OrtEnvironment env,
+      OrtSession session,
+      List<ModelSignature.IndexBound> indexBounds,
+      @Nullable LonePassSession lone,
+      Runnable releaseLone)
+      throws ModelLoadException {
     this.env = env;
     this.session = session;
+    this.lone = lone;
+    this.releaseLone = releaseLone;
     try {
       List<TensorSpec> inputs = specs("input", session.getInputInfo(), false);
       this.signature =
@@ -157,7 +187,7 @@ final class OnnxModelInstance implements ModelInstance {
           throw InferenceException.invalid("input '%s' is given more than once", t.name());
         }
       }
-      try (OrtSession.Result result = session.run(feeds, new LinkedHashSet<>(outputNames))) {
+      try (OrtSession.Result result = run(feeds, new LinkedHashSet<>(outputNames))) {
         List<Tensor> out = new ArrayList<>(outputNames.size());
         for (String name : outputNames) {
           OnnxValue value =
@@ -178,6 +208,34 @@ final class OnnxModelInstance implements ModelInstance {
         t.close();
       }
     }
+  }
+
+  /** One pass: on the lone-pass session when it is set and no other pass of the model runs. */
+  private OrtSession.Result run(Map<String, OnnxTensor> feeds, Set<String> outputs)
+      throws OrtException {
+    if (lone == null) {
+      return session.run(feeds, outputs);
+    }
+    OrtSession wide = lone.begin();
+    try {
+      if (wide == null) {
+        return session.run(feeds, outputs);
+      }
+      lonePasses.incrementAndGet();
+      return wide.run(feeds, outputs);
+    } finally {
+      lone.end();
+    }
+  }
+
+  /** Passes this instance ran on the shared lone-pass session. */
+  long lonePasses() {
+    return lonePasses.get();
+  }
+
+  /** The lone-pass session this instance shares, or null. */
+  @Nullable LonePassSession lonePassSession() {
+    return lone;
   }
 
   /**
@@ -335,6 +393,8 @@ final class OnnxModelInstance implements ModelInstance {
       session.close();
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime could not close the session", e);
+    } finally {
+      releaseLone.run();
     }
     // What the session freed (its weights above all) goes back to the OS, not to malloc's arena.
     NativeMemory.trim();

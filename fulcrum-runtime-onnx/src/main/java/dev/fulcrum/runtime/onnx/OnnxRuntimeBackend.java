@@ -11,14 +11,18 @@ import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.runtime.SessionOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * The ONNX Runtime engine: opens {@code .onnx} models as ORT sessions on the process-wide {@link
  * OrtEnvironment}.
  *
- * <p>Thread-safe: several threads may load models at once (each load builds its own session).
+ * <p>Thread-safe: several threads may load models at once (each load builds its own session); the
+ * sessions of lone passes ({@code intra-op-threads-alone}, {@link LonePassSession}) that the
+ * instances of one model share are created, counted and closed under this backend's lock.
  *
  * <p>The shared environment is ONNX Runtime's process singleton, so {@link #close()} leaves it
  * open; sessions are freed by closing their {@link ModelInstance}s.
@@ -31,6 +35,11 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   public static final String DEFAULT_MODEL_FILENAME = "model.onnx";
 
   private final OrtEnvironment env;
+
+  /** Lone-pass sessions by model file and options; guarded by {@code this}. */
+  private final Map<LoneKey, LonePassSession> lonePassSessions = new HashMap<>();
+
+  private record LoneKey(Path file, SessionOptions options) {}
 
   public OnnxRuntimeBackend() {
     this(OrtEnvironment.getEnvironment());
@@ -81,12 +90,68 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
               + String.valueOf(e.getMessage()).replace(file.toString(), ShownPath.of(file)),
           e);
     }
+    LoneKey key = new LoneKey(file.toAbsolutePath().normalize(), options);
+    LonePassSession lone = null;
     try {
-      return new OnnxModelInstance(env, session, IndexBounds.of(file));
+      lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
+      LonePassSession shared = lone;
+      return new OnnxModelInstance(
+          env,
+          session,
+          IndexBounds.of(file),
+          shared,
+          shared == null ? () -> {} : () -> releaseLonePassSession(key, shared));
     } catch (ModelLoadException | RuntimeException e) {
+      if (lone != null) {
+        releaseLonePassSession(key, lone);
+      }
       closeQuietly(session, e);
       throw e;
     }
+  }
+
+  /**
+   * The lone-pass session of a model file and options, created by the first instance that needs it
+   * (with {@code intra-op-threads-alone} threads) and shared by the others.
+   */
+  private synchronized LonePassSession acquireLonePassSession(LoneKey key)
+      throws ModelLoadException {
+    LonePassSession lone = lonePassSessions.get(key);
+    if (lone == null) {
+      SessionOptions wide = key.options().withIntraOpThreads(key.options().intraOpThreadsAlone());
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(wide)) {
+        lone = new LonePassSession(env.createSession(key.file().toString(), ortOptions));
+      } catch (OrtException e) {
+        throw new ModelLoadException(
+            "ONNX Runtime could not load "
+                + ShownPath.of(key.file())
+                + " for lone passes: "
+                + String.valueOf(e.getMessage())
+                    .replace(key.file().toString(), ShownPath.of(key.file())),
+            e);
+      }
+      lonePassSessions.put(key, lone);
+    }
+    lone.users++;
+    return lone;
+  }
+
+  /** Called once per instance that held it; the last closes the shared session. */
+  private synchronized void releaseLonePassSession(LoneKey key, LonePassSession lone) {
+    if (--lone.users > 0) {
+      return;
+    }
+    lonePassSessions.remove(key, lone);
+    try {
+      lone.session().close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime could not close a lone-pass session", e);
+    }
+  }
+
+  /** Lone-pass sessions open now (for tests). */
+  synchronized int lonePassSessionCount() {
+    return lonePassSessions.size();
   }
 
   /** Translates Fulcrum's engine options into ORT session options. */

@@ -79,6 +79,63 @@ class MiniLmModelTest {
     }
   }
 
+  /**
+   * Threads by load must not change the answer: the vectors of a lone pass (the shared session, two
+   * threads) and of an overlapping one (the instance's own session, one thread) agree.
+   */
+  @Test
+  void threadsByLoadGiveTheSameVectorsAloneAndOverlapping(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    SessionOptions options =
+        SessionOptions.defaults().withIntraOpThreads(1).withIntraOpThreadsAlone(2);
+    try (OnnxRuntimeBackend backend = new OnnxRuntimeBackend();
+        OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options)) {
+      long[] shape = {2, 16};
+      long[] ids = new long[32];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i % 16 == 0 ? 101 : i % 16 == 15 ? 102 : 1000 + 37L * i;
+      }
+      long[] ones = new long[32];
+      java.util.Arrays.fill(ones, 1);
+      List<Tensor> inputs =
+          List.of(
+              longs("input_ids", shape, ids),
+              longs("attention_mask", shape, ones),
+              longs("token_type_ids", shape, new long[32]));
+      String output = m.signature().outputs().get(0).name();
+      float[] alone = floats(m.execute(inputs, List.of(output)).get(0));
+      assertThat(m.lonePasses()).isEqualTo(1);
+      LonePassSession shared = java.util.Objects.requireNonNull(m.lonePassSession());
+      assertThat(shared.begin()).isNotNull(); // another instance's pass is running
+      float[] overlapping;
+      try {
+        overlapping = floats(m.execute(inputs, List.of(output)).get(0));
+      } finally {
+        shared.end();
+      }
+      assertThat(m.lonePasses()).isEqualTo(1);
+      float worst = 0;
+      for (int i = 0; i < alone.length; i++) {
+        worst = Math.max(worst, Math.abs(alone[i] - overlapping[i]));
+      }
+      System.out.println("MiniLM, 2 threads alone vs 1 thread overlapping: max |diff| " + worst);
+      assertThat(worst).isLessThanOrEqualTo(1e-4f);
+    }
+  }
+
+  private static float[] floats(Tensor t) {
+    ByteBuffer b = t.data();
+    float[] out = new float[b.remaining() / 4];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = b.getFloat();
+    }
+    return out;
+  }
+
   private static Tensor longs(String name, long[] shape, long... values) {
     ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
     for (long v : values) {

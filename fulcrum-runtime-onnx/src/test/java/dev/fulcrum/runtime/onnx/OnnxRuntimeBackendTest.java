@@ -304,6 +304,69 @@ class OnnxRuntimeBackendTest {
     }
   }
 
+  /** Runs ADD_SUB_INT32 on 5 - 5 and checks the answer. */
+  private static void passOn(ModelInstance m) {
+    int[] a = new int[16];
+    java.util.Arrays.fill(a, 5);
+    long[] shape = {1, 16};
+    List<Tensor> out =
+        m.execute(List.of(ints(INPUT0, shape, a), ints(INPUT1, shape, a)), List.of(OUTPUT1));
+    assertThat(ints(out.get(0))).containsOnly(0);
+  }
+
+  @Test
+  void threadsByLoadRunALonePassOnTheSharedSessionAndAnOverlappingOneOnItsOwn() throws Exception {
+    SessionOptions options =
+        SessionOptions.defaults().withIntraOpThreads(1).withIntraOpThreadsAlone(2);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend()) {
+      OnnxModelInstance a = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), options);
+      OnnxModelInstance b = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), options);
+      LonePassSession shared = java.util.Objects.requireNonNull(a.lonePassSession());
+      assertThat(shared).isSameAs(b.lonePassSession());
+      assertThat(own.lonePassSessionCount()).isEqualTo(1);
+
+      passOn(a); // alone: the shared session
+      assertThat(a.lonePasses()).isEqualTo(1);
+
+      assertThat(shared.begin()).isNotNull(); // another instance's pass is running
+      passOn(b); // overlapping: b's own one-thread session
+      assertThat(b.lonePasses()).isZero();
+      assertThat(shared.begin()).as("never two passes on the shared session").isNull();
+      shared.end();
+      shared.end();
+      passOn(b); // alone again
+      assertThat(b.lonePasses()).isEqualTo(1);
+
+      a.close();
+      assertThat(own.lonePassSessionCount()).as("b still holds it").isEqualTo(1);
+      passOn(b);
+      assertThat(b.lonePasses()).isEqualTo(2);
+      b.close();
+      assertThat(own.lonePassSessionCount()).isZero();
+    }
+  }
+
+  @Test
+  void threadsByLoadShareOnlyAmongTheSameFileAndOptions() throws Exception {
+    SessionOptions two = SessionOptions.defaults().withIntraOpThreads(1).withIntraOpThreadsAlone(2);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend();
+        ModelInstance a = own.load(model(TestModels.ADD_SUB_INT32), two);
+        ModelInstance b =
+            own.load(model(TestModels.ADD_SUB_INT32), two.withIntraOpThreadsAlone(3));
+        ModelInstance same = own.load(model(TestModels.ADD_SUB_INT32), two.withIntraOpThreads(2));
+        ModelInstance off = own.load(model(TestModels.ADD_SUB_INT32), SessionOptions.defaults())) {
+      assertThat(own.lonePassSessionCount()).isEqualTo(2);
+      assertThat(((OnnxModelInstance) same).lonePassSession())
+          .as("alone == intra-op-threads: nothing to choose")
+          .isNull();
+      assertThat(((OnnxModelInstance) off).lonePassSession()).isNull();
+      passOn(same);
+      passOn(off);
+      assertThat(((OnnxModelInstance) a).lonePassSession())
+          .isNotSameAs(((OnnxModelInstance) b).lonePassSession());
+    }
+  }
+
   @Test
   void acceptsAFolderHoldingModelOnnx() throws Exception {
     try (ModelInstance m =
