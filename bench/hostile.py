@@ -14,6 +14,7 @@ given --pid) against the stated bound (--bound-mb; hostile.sh passes the buffere
              split over --workers processes so that each stays under its file limit)
   h2         one h2c connection with --h2-streams unfinished streams, each declaring --h2-mb MB
   grpc       one gRPC connection with --grpc-calls calls, each a partial --grpc-mb MB message
+             (answered: ended by the server, e.g. RESOURCE_EXHAUSTED over the buffered-bytes budget)
   http1      --http1-conns HTTP/1.1 connections, each declaring --http1-mb MB and sending it slowly
              enough to stall, stopping when answered
   pipeline   one connection with --pipeline pipelined GETs: how many are answered
