@@ -671,8 +671,9 @@ def main():
     p.add_argument("--http1-mb", type=int, default=60)
     p.add_argument("--stall-wait", type=float, default=2.0,
                    help="seconds without flow-control credit or progress that count as stalled")
-    p.add_argument("--settle", type=float, default=5.0,
-                   help="seconds to watch RSS fall after the clients left")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="seconds to watch RSS fall after the clients left (the launcher's serve"
+                        " flags trim the native heap every 10 s)")
     p.add_argument("--pipeline", type=int, default=300)
     args = p.parse_args()
     for name in args.cases.split(","):
