@@ -534,6 +534,16 @@ class LimitsTest {
         .hasMessageContaining("maxInputSize");
   }
 
+  @Test
+  void aGrpcBudgetBelowTheLargestMessageIsRejectedWithTheFieldsNamed() {
+    GrpcServerConfig.Limits small =
+        GrpcServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 1L << 20);
+    assertThatThrownBy(() -> GrpcServerConfig.ephemeral().withLimits(small))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxBufferedBytesPerConnection")
+        .hasMessageContaining("maxMessageSize");
+  }
+
   private static final int MAX_CONCURRENT_STREAMS = 0x3;
 
   /**
