@@ -14,6 +14,7 @@ given --pid) against the stated bound (--bound-mb; hostile.sh passes the buffere
              split over --workers processes so that each stays under its file limit)
   h2         one h2c connection with --h2-streams unfinished streams, each declaring --h2-mb MB
   grpc       one gRPC connection with --grpc-calls calls, each a partial --grpc-mb MB message
+             (answered: ended by the server, e.g. RESOURCE_EXHAUSTED over the buffered-bytes budget)
   http1      --http1-conns HTTP/1.1 connections, each declaring --http1-mb MB and sending it slowly
              enough to stall, stopping when answered
   pipeline   one connection with --pipeline pipelined GETs: how many are answered
@@ -670,8 +671,9 @@ def main():
     p.add_argument("--http1-mb", type=int, default=60)
     p.add_argument("--stall-wait", type=float, default=2.0,
                    help="seconds without flow-control credit or progress that count as stalled")
-    p.add_argument("--settle", type=float, default=5.0,
-                   help="seconds to watch RSS fall after the clients left")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="seconds to watch RSS fall after the clients left (the launcher's serve"
+                        " flags trim the native heap every 10 s)")
     p.add_argument("--pipeline", type=int, default=300)
     args = p.parse_args()
     for name in args.cases.split(","):

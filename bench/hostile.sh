@@ -19,8 +19,9 @@ echo "file limit: $(ulimit -n) (both sides)"
 if [ "$FULCRUM" = ./fulcrum ]; then ./fulcrum --version >/dev/null; fi   # builds if needed
 
 # Default limits: 4096 connections a port (at the cap, a connection without a request head for
-# 1 s makes room for a new one), a 10 s header timeout, a 1 GiB budget of buffered request
-# bodies, so the stated RSS bound is 1024 + 300 MB.
+# 1 s makes room for a new one), a 10 s header timeout, one 1 GiB budget of buffered request
+# bytes for the REST and gRPC ports together (256 MiB a connection), so the stated RSS bound is
+# 1024 + 300 MB.
 # shellcheck disable=SC2086
 $FULCRUM serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
   ${SERVER_ARGS:-} > /tmp/fulcrum-hostile-server.log 2>&1 &

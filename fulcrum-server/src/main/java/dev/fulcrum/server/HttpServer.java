@@ -2,6 +2,7 @@ package dev.fulcrum.server;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -55,6 +56,7 @@ public final class HttpServer implements AutoCloseable {
 
   private @Nullable HttpPipeline pipeline;
   private @Nullable DashboardFeed dashboard;
+  private @Nullable BufferBudget sharedBudget;
   private int port = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
@@ -74,6 +76,19 @@ public final class HttpServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Counts this port's buffered request bodies against {@code serverWide} too (one budget for the
+   * REST and gRPC ports); call before {@link #start()}. Without it the port has a budget of its
+   * own.
+   */
+  public synchronized HttpServer bufferBudget(BufferBudget serverWide) {
+    if (serverChannel != null) {
+      throw new IllegalStateException("already started");
+    }
+    this.sharedBudget = serverWide;
+    return this;
+  }
+
   /** Binds the port; blocks until bound. */
   public synchronized HttpServer start() throws InterruptedException {
     if (serverChannel != null) {
@@ -85,7 +100,7 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
-    pipeline = new HttpPipeline(service, config, version(), dashboard);
+    pipeline = new HttpPipeline(service, config, version(), dashboard, sharedBudget);
     try {
       ServerBootstrap b =
           new ServerBootstrap()

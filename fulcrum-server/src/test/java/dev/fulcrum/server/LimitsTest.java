@@ -4,11 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.HttpServerTest.RawConnection;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import io.grpc.ManagedChannel;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
@@ -376,6 +381,127 @@ class LimitsTest {
   }
 
   @Test
+  void grpcCallsBeyondTheConnectionsBudgetEndWithResourceExhaustedAndOthersGoOn() throws Exception {
+    int max = 256 * 1024;
+    int part = 200 * 1024;
+    GrpcServerConfig config =
+        GrpcServerConfig.ephemeral()
+            .withMaxMessageSize(max)
+            .withLimits(
+                GrpcServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 2L * max));
+    try (GrpcServer g = new GrpcServer(service, config).start()) {
+      H2cTest.H2Client hostile = new H2cTest.H2Client(g.port());
+      try {
+        List<CompletableFuture<H2cTest.Reply>> replies = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+          replies.add(partialGrpcMessage(hostile, max, part));
+          if (i < 2) {
+            long expected = (i + 1L) * part;
+            Await.until("budget holds " + expected, () -> g.bufferedBytes() == expected);
+          }
+        }
+        H2cTest.Reply third = replies.get(2).get(30, TimeUnit.SECONDS);
+        assertThat(third.headers().get("grpc-status")).hasToString("8"); // RESOURCE_EXHAUSTED
+        assertThat(third.headers().get("grpc-message")).asString().contains("request bytes");
+        assertThat(replies.get(0)).isNotDone();
+        assertThat(g.bufferedBytes()).isEqualTo(2L * part);
+        assertNormalGrpcCall(g.port());
+      } finally {
+        hostile.close();
+      }
+      Await.until("the budget is given back", () -> g.bufferedBytes() == 0);
+      assertNormalGrpcCall(g.port());
+    }
+  }
+
+  @Test
+  void restAndGrpcShareOneServerWideBudget() throws Exception {
+    BufferBudget shared = new BufferBudget(3L * BODY);
+    int grpcPart = 40 * 1024;
+    HttpServerConfig httpConfig =
+        HttpServerConfig.ephemeral()
+            .withMaxInputSize(64 * 1024)
+            .withLimits(
+                HttpServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 1L << 30));
+    GrpcServerConfig grpcConfig = GrpcServerConfig.ephemeral().withMaxMessageSize(64 * 1024);
+    String head =
+        "POST /v2/models/echo_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + BODY
+            + "\r\n\r\n";
+    List<RawConnection> partial = new ArrayList<>();
+    try (HttpServer h = new HttpServer(service, httpConfig).bufferBudget(shared).start();
+        GrpcServer g = new GrpcServer(service, grpcConfig).bufferBudget(shared).start()) {
+      H2cTest.H2Client hostile = new H2cTest.H2Client(g.port());
+      try {
+        for (int i = 0; i < 2; i++) {
+          RawConnection c = new RawConnection(h.port());
+          partial.add(c);
+          write(c, head + " ".repeat(1024));
+        }
+        Await.until("REST holds two bodies", () -> shared.held() == 2L * BODY);
+        CompletableFuture<H2cTest.Reply> first = partialGrpcMessage(hostile, 64 * 1024, grpcPart);
+        Await.until("gRPC holds its part", () -> g.bufferedBytes() == grpcPart);
+        H2cTest.Reply second =
+            partialGrpcMessage(hostile, 64 * 1024, grpcPart).get(30, TimeUnit.SECONDS);
+        assertThat(second.headers().get("grpc-status")).hasToString("8");
+        assertThat(first).isNotDone();
+        try (RawConnection over = new RawConnection(h.port())) {
+          write(over, head + " ".repeat(1024));
+          assertThat(over.read().status()).isEqualTo(503);
+        }
+        assertThat(shared.held()).isEqualTo(2L * BODY + grpcPart);
+      } finally {
+        hostile.close();
+        for (RawConnection c : partial) {
+          c.close();
+        }
+      }
+      Await.until("the shared budget is given back", () -> shared.held() == 0);
+    }
+  }
+
+  /**
+   * Opens a gRPC ModelInfer call on {@code c} and sends the first {@code part} bytes of a message
+   * declaring {@code length} bytes; the future completes with the server's response, if any.
+   */
+  private static CompletableFuture<H2cTest.Reply> partialGrpcMessage(
+      H2cTest.H2Client c, int length, int part) throws InterruptedException {
+    CompletableFuture<H2cTest.Reply> reply = new CompletableFuture<>();
+    Http2StreamChannel stream = c.open(reply);
+    HttpRequest head =
+        new DefaultHttpRequest(
+            HttpVersion.HTTP_1_1, HttpMethod.POST, "/inference.GRPCInferenceService/ModelInfer");
+    head.headers()
+        .set(HttpHeaderNames.HOST, "x")
+        .set(HttpHeaderNames.CONTENT_TYPE, "application/grpc")
+        .set(HttpHeaderNames.TE, "trailers");
+    stream.write(head);
+    byte[] message = new byte[5 + part]; // uncompressed; the length prefix, then zeros
+    message[1] = (byte) (length >>> 24);
+    message[2] = (byte) (length >>> 16);
+    message[3] = (byte) (length >>> 8);
+    message[4] = (byte) length;
+    stream.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(message)));
+    return reply;
+  }
+
+  /** A ModelInfer call on a connection of its own is answered. */
+  private static void assertNormalGrpcCall(int port) throws InterruptedException {
+    ManagedChannel channel = GrpcServerTest.channel(port);
+    try {
+      ModelInferResponse r =
+          GRPCInferenceServiceGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(30, TimeUnit.SECONDS)
+              .modelInfer(
+                  GrpcServerTest.rawRequest(
+                      TestModels.echo(DataType.FP32), DataType.FP32, new byte[8], 1, 2));
+      assertThat(r.getRawOutputContentsCount()).isEqualTo(1);
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void aPartialRequestOnTheMetricsPortDoesNotBlockAScrape() throws Exception {
     try (MetricsServer m =
             new MetricsServer(
@@ -406,6 +532,16 @@ class LimitsTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("maxBufferedBytesPerConnection")
         .hasMessageContaining("maxInputSize");
+  }
+
+  @Test
+  void aGrpcBudgetBelowTheLargestMessageIsRejectedWithTheFieldsNamed() {
+    GrpcServerConfig.Limits small =
+        GrpcServerConfig.Limits.defaults().withMaxBufferedBytes(1L << 30, 1L << 20);
+    assertThatThrownBy(() -> GrpcServerConfig.ephemeral().withLimits(small))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxBufferedBytesPerConnection")
+        .hasMessageContaining("maxMessageSize");
   }
 
   private static final int MAX_CONCURRENT_STREAMS = 0x3;

@@ -3,8 +3,10 @@ package dev.fulcrum.server.grpc;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.RateLimitedLog;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
@@ -12,6 +14,9 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.InternalNettyServerCredentials;
+import io.grpc.netty.InternalProtocolNegotiator;
+import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -43,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * executor): message parsing, request decoding and the service methods never block (inference
  * completes on the engine's threads), so a hop to another executor would only add latency.
  *
+ * <p>Memory: the bytes of request messages not yet whole count against each connection's share of a
+ * buffered-bytes budget, the port's or one shared with the REST port ({@link #bufferBudget}); a
+ * call beyond it ends with RESOURCE_EXHAUSTED at once ({@link InboundMessageBudget}).
+ *
  * <p>Lifecycle: {@link #start()} binds and returns once the port is open; {@link #port()} is the
  * bound port. For a graceful shutdown call {@link InferenceService#beginDrain()} and {@link
  * InferenceService#awaitIdle} first (health turns NOT_SERVING, new requests get UNAVAILABLE), then
@@ -68,10 +77,28 @@ public final class GrpcServer implements AutoCloseable {
   private int port = -1;
   private final ConnectionLimit connections;
 
+  /** The bytes of request messages not yet whole, all connections together (set by start()). */
+  private @Nullable BufferBudget budget;
+
+  private @Nullable BufferBudget sharedBudget;
+
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
     this.config = config;
     this.connections = new ConnectionLimit(config.limits().maxConnections());
+  }
+
+  /**
+   * Counts this port's unfinished request messages against {@code serverWide} too (one budget for
+   * the REST and gRPC ports); call before {@link #start()}. Without it the port has a budget of its
+   * own, of {@link GrpcServerConfig.Limits#maxBufferedBytes()}.
+   */
+  public synchronized GrpcServer bufferBudget(BufferBudget serverWide) {
+    if (server != null) {
+      throw new IllegalStateException("already started");
+    }
+    this.sharedBudget = serverWide;
+    return this;
   }
 
   /** Binds the port; blocks until bound. */
@@ -92,12 +119,27 @@ public final class GrpcServer implements AutoCloseable {
             new DefaultThreadFactory("fulcrum-grpc-health", true));
     healthPoller.scheduleWithFixedDelay(this::refreshHealth, 200, 200, TimeUnit.MILLISECONDS);
     GrpcServerConfig.Limits limits = config.limits();
+    BufferBudget budget =
+        sharedBudget == null
+            ? new BufferBudget(limits.maxBufferedBytes())
+            : sharedBudget.child(limits.maxBufferedBytes());
+    this.budget = budget;
     try {
-      NettyServerBuilder builder =
-          NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
-      config.security().tls().ifPresent(tls -> builder.sslContext(tls.grpcContext()));
+      InternalProtocolNegotiator.ProtocolNegotiator negotiator =
+          config
+              .security()
+              .tls()
+              .map(tls -> InternalProtocolNegotiators.serverTls(tls.grpcContext()))
+              .orElseGet(InternalProtocolNegotiators::serverPlaintext);
       server =
-          builder
+          NettyServerBuilder.forAddress(
+                  new InetSocketAddress(config.host(), config.port()),
+                  InternalNettyServerCredentials.create(
+                      new BudgetedNegotiator(
+                          negotiator,
+                          budget,
+                          limits.maxBufferedBytesPerConnection(),
+                          new RateLimitedLog(log, Duration.ofSeconds(10)))))
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
               .channelFactory(() -> new LimitedServerSocketChannel(connections))
@@ -151,6 +193,14 @@ public final class GrpcServer implements AutoCloseable {
   /** Connections open now on the gRPC port. */
   public int openConnections() {
     return connections.open();
+  }
+
+  /**
+   * Bytes of request messages received but not yet whole, all connections together (counted against
+   * {@link GrpcServerConfig.Limits#maxBufferedBytes()}); 0 before {@link #start()}.
+   */
+  public synchronized long bufferedBytes() {
+    return budget == null ? 0 : budget.held();
   }
 
   /** The bound port, or -1 before {@link #start()}. */

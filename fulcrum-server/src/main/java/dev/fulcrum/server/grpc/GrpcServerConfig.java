@@ -32,6 +32,17 @@ public record GrpcServerConfig(
     if (maxMessageSize < 1) {
       throw new IllegalArgumentException("maxMessageSize must be >= 1, was " + maxMessageSize);
     }
+    if (limits.maxBufferedBytesPerConnection() < maxMessageSize
+        || limits.maxBufferedBytes() < maxMessageSize) {
+      throw new IllegalArgumentException(
+          "limits.maxBufferedBytes ("
+              + limits.maxBufferedBytes()
+              + ") and limits.maxBufferedBytesPerConnection ("
+              + limits.maxBufferedBytesPerConnection()
+              + ") must be at least maxMessageSize ("
+              + maxMessageSize
+              + "), or a message of the largest size could never be received");
+    }
   }
 
   /** The settings with {@link Security#none()}. */
@@ -74,9 +85,11 @@ public record GrpcServerConfig(
    * What a gRPC connection may hold and for how long, as grpc-netty enforces it.
    *
    * <p>Memory: grpc-netty hands a call's bytes to its message reader as they arrive (the HTTP/2
-   * window is refilled before a message is complete), so a partial message holds up to {@code
-   * maxMessageSize} bytes and one connection up to {@code maxConcurrentCallsPerConnection ×
-   * maxMessageSize}.
+   * window is refilled before a message is complete), so a partial message could hold up to {@code
+   * maxMessageSize} bytes and one connection {@code maxConcurrentCallsPerConnection ×
+   * maxMessageSize}; the bytes of messages not yet whole are therefore counted against {@code
+   * maxBufferedBytesPerConnection} and {@code maxBufferedBytes}, and the call whose bytes would
+   * exceed either is ended with RESOURCE_EXHAUSTED at once ({@link InboundMessageBudget}).
    *
    * @param handshakeTimeout how long a new connection may take to send the HTTP/2 preface and
    *     settings; then it is closed
@@ -89,8 +102,12 @@ public record GrpcServerConfig(
    * @param maxConcurrentCallsPerConnection calls one connection may have open at once (the HTTP/2
    *     {@code MAX_CONCURRENT_STREAMS} setting)
    * @param maxConnections open connections beyond which a new one is closed as soon as it is
-   *     accepted (so the port's memory is bounded by {@code maxConnections ×
-   *     maxConcurrentCallsPerConnection × maxMessageSize})
+   *     accepted
+   * @param maxBufferedBytes the budget, in bytes, for request messages being received on all
+   *     connections together (shared with the REST port's request bodies when the server is given
+   *     one budget, as {@code serve} does); a call whose bytes would exceed it ends with
+   *     RESOURCE_EXHAUSTED
+   * @param maxBufferedBytesPerConnection the same budget for one connection (all its calls)
    */
   public record Limits(
       Duration handshakeTimeout,
@@ -99,7 +116,15 @@ public record GrpcServerConfig(
       Duration keepAliveTimeout,
       Duration permitKeepAliveTime,
       int maxConcurrentCallsPerConnection,
-      int maxConnections) {
+      int maxConnections,
+      long maxBufferedBytes,
+      long maxBufferedBytesPerConnection) {
+    /** 1 GiB of request messages in flight on the port, as on the REST port. */
+    public static final long DEFAULT_MAX_BUFFERED_BYTES = 1L << 30;
+
+    /** 256 MiB of request messages in flight on one connection, as on the REST port. */
+    public static final long DEFAULT_MAX_BUFFERED_BYTES_PER_CONNECTION = 256L << 20;
+
     public Limits {
       positive(handshakeTimeout, "handshakeTimeout");
       positive(maxConnectionIdle, "maxConnectionIdle");
@@ -117,11 +142,41 @@ public record GrpcServerConfig(
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections must be >= 1, was " + maxConnections);
       }
+      if (maxBufferedBytes < 1) {
+        throw new IllegalArgumentException(
+            "maxBufferedBytes must be >= 1, was " + maxBufferedBytes);
+      }
+      if (maxBufferedBytesPerConnection < 1) {
+        throw new IllegalArgumentException(
+            "maxBufferedBytesPerConnection must be >= 1, was " + maxBufferedBytesPerConnection);
+      }
+    }
+
+    /** The limits with the default buffered-bytes budgets (1 GiB, 256 MiB a connection). */
+    public Limits(
+        Duration handshakeTimeout,
+        Duration maxConnectionIdle,
+        Duration keepAliveTime,
+        Duration keepAliveTimeout,
+        Duration permitKeepAliveTime,
+        int maxConcurrentCallsPerConnection,
+        int maxConnections) {
+      this(
+          handshakeTimeout,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          maxConcurrentCallsPerConnection,
+          maxConnections,
+          DEFAULT_MAX_BUFFERED_BYTES,
+          DEFAULT_MAX_BUFFERED_BYTES_PER_CONNECTION);
     }
 
     /**
      * 10 s handshake, 60 s idle, Triton's keepalive defaults (ping after 2 h, 20 s to answer,
-     * client pings at most every 5 min), 100 calls per connection, 4096 connections.
+     * client pings at most every 5 min), 100 calls per connection, 4096 connections, 1 GiB of
+     * request messages in flight (256 MiB per connection).
      */
     public static Limits defaults() {
       return new Limits(
@@ -142,7 +197,9 @@ public record GrpcServerConfig(
           keepAliveTimeout,
           permitKeepAliveTime,
           maxConcurrentCallsPerConnection,
-          maxConnections);
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection);
     }
 
     public Limits withMaxConnectionIdle(Duration d) {
@@ -153,7 +210,9 @@ public record GrpcServerConfig(
           keepAliveTimeout,
           permitKeepAliveTime,
           maxConcurrentCallsPerConnection,
-          maxConnections);
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection);
     }
 
     public Limits withMaxConcurrentCallsPerConnection(int n) {
@@ -164,7 +223,9 @@ public record GrpcServerConfig(
           keepAliveTimeout,
           permitKeepAliveTime,
           n,
-          maxConnections);
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection);
     }
 
     public Limits withMaxConnections(int n) {
@@ -175,7 +236,22 @@ public record GrpcServerConfig(
           keepAliveTimeout,
           permitKeepAliveTime,
           maxConcurrentCallsPerConnection,
-          n);
+          n,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection);
+    }
+
+    public Limits withMaxBufferedBytes(long server, long perConnection) {
+      return new Limits(
+          handshakeTimeout,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          maxConcurrentCallsPerConnection,
+          maxConnections,
+          server,
+          perConnection);
     }
 
     private static void positive(Duration d, String field) {

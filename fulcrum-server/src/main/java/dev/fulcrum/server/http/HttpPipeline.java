@@ -98,6 +98,19 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
       HttpServerConfig config,
       String version,
       @Nullable DashboardFeed dashboard) {
+    this(service, config, version, dashboard, null);
+  }
+
+  /**
+   * @param serverWide the budget this port shares with the server's other ports (the gRPC port);
+   *     null: the port's own, of {@link HttpServerConfig.Limits#maxBufferedBytes()}
+   */
+  public HttpPipeline(
+      InferenceService service,
+      HttpServerConfig config,
+      String version,
+      @Nullable DashboardFeed dashboard,
+      @Nullable BufferBudget serverWide) {
     this.dashboard = dashboard == null ? null : new DashboardHandler(dashboard, service);
     this.service = service;
     this.maxInputSize = config.maxInputSize();
@@ -105,7 +118,10 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     this.version = version;
     this.connections =
         ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICT_AFTER);
-    this.budget = new BufferBudget(limits.maxBufferedBytes());
+    this.budget =
+        serverWide == null
+            ? new BufferBudget(limits.maxBufferedBytes())
+            : serverWide.child(limits.maxBufferedBytes());
     this.access = config.security().access();
     this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
   }
@@ -142,7 +158,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     p.addLast(HTTP1_START, new Http1Start(this, perConnection));
   }
 
-  /** Request-body bytes held now by the connections' aggregators, against the budget. */
+  /** Request-body bytes held now by this port's aggregators, against the budget. */
   public long bufferedBytes() {
     return budget.held();
   }

@@ -56,8 +56,9 @@ final class LimitOptions {
       defaultValue = "1073741824",
       paramLabel = "BYTES",
       description =
-          "Request-body bytes the REST port holds at once, all connections together; a request"
-              + " beyond it gets 503 (default: ${DEFAULT-VALUE}, 1 GiB).")
+          "Request bytes the server holds at once: REST bodies and unfinished gRPC messages,"
+              + " all connections of both ports together; a REST request beyond it gets 503, a"
+              + " gRPC call RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}, 1 GiB).")
   long httpMaxBufferedBytes;
 
   @Option(
@@ -126,9 +127,20 @@ final class LimitOptions {
       defaultValue = "100",
       paramLabel = "N",
       description =
-          "Calls one gRPC connection may have open at once; each may buffer up to"
-              + " --grpc-max-message-size (default: ${DEFAULT-VALUE}).")
+          "Calls one gRPC connection may have open at once; their unfinished messages together"
+              + " hold at most --grpc-max-buffered-bytes-per-connection (default:"
+              + " ${DEFAULT-VALUE}).")
   int grpcMaxConcurrentCalls;
+
+  @Option(
+      names = "--grpc-max-buffered-bytes-per-connection",
+      defaultValue = "268435456",
+      paramLabel = "BYTES",
+      description =
+          "Bytes of unfinished request messages one gRPC connection may hold, all its calls"
+              + " together; the call that would exceed it (or --http-max-buffered-bytes) ends with"
+              + " RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}, 256 MiB).")
+  long grpcMaxBufferedBytesPerConnection;
 
   @Option(
       names = "--grpc-max-connections",
@@ -158,6 +170,8 @@ final class LimitOptions {
         Duration.ofMillis(grpcKeepAliveTimeoutMs),
         Duration.ofMillis(grpcPermitKeepAliveTimeMs),
         grpcMaxConcurrentCalls,
-        grpcMaxConnections);
+        grpcMaxConnections,
+        httpMaxBufferedBytes,
+        grpcMaxBufferedBytesPerConnection);
   }
 }

@@ -20,6 +20,7 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
@@ -299,6 +300,7 @@ public final class ServeCommand implements Callable<Integer> {
               return null;
             });
     loaded.whenComplete((r, t) -> firstModel.complete(null));
+    BufferBudget requestBytes = new BufferBudget(limits.http().maxBufferedBytes()); // both ports
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -308,7 +310,7 @@ public final class ServeCommand implements Callable<Integer> {
                       service,
                       new HttpServerConfig(
                           host, httpPort, httpMaxInputSize, httpThreads, limits.http(), security));
-              server.dashboard(dashboard).start();
+              server.dashboard(dashboard).bufferBudget(requestBytes).start();
               log.info(
                   "HTTP (Open Inference Protocol) on {}://{}:{}/v2", scheme, host, server.port());
               log.info("Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
@@ -330,6 +332,7 @@ public final class ServeCommand implements Callable<Integer> {
                           service,
                           new GrpcServerConfig(
                               host, grpcPort, grpcMaxMessageSize, limits.grpc(), security))
+                      .bufferBudget(requestBytes)
                       .start();
               log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
               return server;
