@@ -15,7 +15,10 @@
 #      150 % (the load step: per 1 s window, admitted p99 within the SLO from 2 s after the step,
 #      refusals' p99 < 5 ms); during the 80 % part, the live $ per 1M of the server's largest
 #      rolling window that covers only load, against price / 3600 / the client's answered rate
-#   c. the SLO policy's own highest rate meeting the SLO (same bisection), and its ratio to the
+#   c. the SLO policy at each fraction of capacity in LEVELS (default 1/4, 1/2, 3/4; PROBE s
+#      each): what it refuses where the static batcher answers everything in time, and the pass
+#      times it learned (issue #10's over-refusal of MiniLM); LEVELS= skips it
+#   d. the SLO policy's own highest rate meeting the SLO (same bisection), and its ratio to the
 #      best static configuration's
 #   d. the bound the machine sets: the same client's highest rate at which GET /v2/health/live (no
 #      model, no batching) is answered within the SLO at 99.9 %, on the policy's server; the
@@ -48,6 +51,7 @@ JIT_SECS=${JIT_SECS:-5}       # closed-loop warm-up of each server before its ca
 CHECK_WRK=${CHECK_WRK:-1}     # openloop's closed loop against wrk's on the first static server
 PRICE=${PRICE:-1.0}
 CONNS=${CONNS:-512}           # the open loop's connection pool
+LEVELS=${LEVELS:-"0.25 0.5 0.75"} # fractions of capacity the SLO policy runs at after the step
 PIN=${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
 SERVER_CPUS=${SERVER_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
@@ -192,6 +196,14 @@ PY
   curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-during.json"
   wait "$LOADPID"
   curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-after.json"
+  # The policy at fixed fractions of capacity (PROBE s each after 1 s): what it refuses where
+  # static batching answers everything in time (issue #10: MiniLM's 8-35 % at 1/4-3/4), and the
+  # pass times it learned by then.
+  for f in $LEVELS; do
+    load "$m-slo-level-$f" "$MODEL" "$BODY" "$SLO" --rate "$(python3 -c "print(max(1, int($f * $CAP)))")" \
+      --duration $((PROBE + 1)) --warmup 1 --connections "$CONNS" --drain 5
+  done
+  curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-levels.json"
   best=$(bisect "$m-slo" "$MODEL" "$BODY" "$SLO" $(range "$CAP"))
   # The machine's bound for this SLO: the same client on a request that does no model work.
   health=$(BISECT=$((BISECT + 1)) bisect "$m-health" - - "$SLO" $(range "$CAP") 2>/dev/null || echo 0)
@@ -199,11 +211,12 @@ PY
   printf '%s\n' "$CAP" "$best" "$health" >"$OUT/$m-slo.txt"
 done
 
-python3 - "$OUT" "$PRICE" "$WARMUP" "$DURATION" "$STEP_LOW" "$STEP_HIGH" $MODELS <<'PY' | tee "$OUT/summary.txt"
+python3 - "$OUT" "$PRICE" "$WARMUP" "$DURATION" "$STEP_LOW" "$STEP_HIGH" "$LEVELS" $MODELS <<'PY' | tee "$OUT/summary.txt"
 import json, sys
 out, price = sys.argv[1], float(sys.argv[2])
 warm, dur, low, high = (int(x) for x in sys.argv[3:7])
-models = sys.argv[7:]
+levels = sys.argv[7].split()
+models = sys.argv[8:]
 slos = {"fraud": 10, "minilm": 100}
 def js(p): return json.load(open(f"{out}/{p}"))
 for m in models:
@@ -255,6 +268,14 @@ for m in models:
         if x["second"] >= s0 + low + 2 and (x["ok_p99_ms"] > slo or x["refused_p99_ms"] >= 5):
             bad.append(x["second"])
     print(f"  step: windows from 2 s after the step breaking admitted p99 <= {slo} ms or refusal p99 < 5 ms: {bad or 'none'}")
+    for f in levels:
+        x = js(f"{m}-slo-level-{f}.json")
+        print(f"  SLO policy at {float(f) * 100:.0f} % of capacity ({x['sent_per_second']:.0f}/s offered): within {slo} ms "
+              f"{x['within_slo_fraction'] * 100:.2f} %, refused {x['refused']} of {x['sent']}, ok p99 {x['ok_p99_ms']:.1f} ms")
+    if levels:
+        table = js(f"{m}-slo-levels.json")["policy"]["pass_times"]
+        print("  pass times it learned (batch: mean/planned ms, samples): " + "; ".join(
+            f"{t['batch_size']}: {t['mean_us'] / 1e3:.1f}/{t['planned_us'] / 1e3:.1f}, {t['samples']}" for t in table))
     live = js(f"{m}-slo-during.json")
     best_w = None
     for x in live["windows"]:

@@ -8,18 +8,38 @@ import java.util.List;
  *
  * <p>Design: the estimate of a pass of n rows is {@code scale · shape(n)}. The shape is, per batch
  * size, an exponentially weighted mean and mean absolute deviation of the measured pass times
- * divided by the scale (weight {@value #ALPHA}); the scale is the recent ratio of measured to
- * expected pass times over all sizes (weight {@value #SCALE_ALPHA}). A machine that slows down or
- * speeds up as a whole (another process takes the cores, or gives them back) moves the scale within
- * a few passes of whatever sizes run, so every size's estimate follows at once, including the sizes
- * not run lately. A sample far above its estimate (more than {@value #OUTLIER_DEVIATIONS}
- * deviations, say a GC pause) is clipped before it counts unless the sample before it was one too
- * (two in a row are a change, not an outlier), so one outlier moves the estimates little. A size
- * not measured yet is estimated from those measured, by a weighted least-squares line {@code a +
- * b·n} (never below the largest measured size under it), or, with one size only, by proportion. The
- * planning estimate is the mean plus {@code z} deviations, where {@code z} is the objective's
- * percentile of a normal distribution, so that the policy plans with a high quantile of the pass
- * time, not its mean.
+ * divided by the scale (weight {@value #ALPHA}, a plain average over the first samples); the scale
+ * is the recent ratio of measured to expected pass times over the trusted sizes (weight {@value
+ * #SCALE_ALPHA}). A machine that slows down or speeds up as a whole (another process takes the
+ * cores, or gives them back) moves the scale within a few passes of whatever sizes run, so every
+ * size's estimate follows at once, including the sizes not run lately. A sample far above its
+ * estimate (more than {@value #OUTLIER_DEVIATIONS} deviations, say a GC pause) is clipped before it
+ * counts unless the sample before it was one too (two in a row are a change, not an outlier), so
+ * one outlier moves the estimates little. A size not measured yet is estimated from the trusted
+ * ones, by a weighted least-squares line {@code a + b·n} (never below the largest trusted size
+ * under it), or, with one size only, by proportion. The planning estimate is the mean plus {@code
+ * z} deviations, where {@code z} is the objective's percentile of a normal distribution, so that
+ * the policy plans with a high quantile of the pass time, not its mean.
+ *
+ * <p>Cold passes. The first passes at each batch size are often 20-50 times slower than warm ones
+ * (ONNX Runtime's first runs at a shape, the JIT): MiniLM's first three passes of 3 rows averaged
+ * 198 ms where a warm one takes ~8 ms. Three things keep such samples from becoming the estimate:
+ *
+ * <ul>
+ *   <li>a size is <em>trusted</em> (its own samples are its estimate, it moves the scale and the
+ *       line) only with {@value #TRUSTED_SAMPLES} samples or more <em>and</em> a mean that is
+ *       plausible: at most {@value #PLAUSIBLE_PER_ROW} times the time its rows would take at the
+ *       lowest cost per row of a trusted smaller size (a batch is never much dearer than its rows
+ *       run apart), unless {@value #YOUNG_SAMPLES} samples in a row confirmed it. Any other size is
+ *       estimated from the trusted ones (blended with its own samples when they are plausible,
+ *       without them when they are not), and never above that bound, so cold samples at one size
+ *       cannot make every larger size look too slow to run and then never be measured again;
+ *   <li>a sample of a young size (fewer than {@value #YOUNG_SAMPLES} samples) that is under
+ *       1/{@value #RESTART_RATIO} of the size's estimate shows that its earlier samples were cold
+ *       (pass times are not that much faster by chance): the size starts over from that sample;
+ *   <li>the floor of an unmeasured size (never below a smaller size) and the line come from trusted
+ *       sizes only.
+ * </ul>
  *
  * <p>Not thread-safe: owned by one {@link SloBatchingPolicy}, under its scheduler's lock.
  */
@@ -31,6 +51,18 @@ final class PassTimeModel {
   /** Samples of a size before its own estimate is trusted over the fitted line. */
   static final int TRUSTED_SAMPLES = 3;
 
+  /**
+   * A size's mean is plausible up to this many times its rows at the lowest cost per row of a
+   * trusted smaller size.
+   */
+  static final double PLAUSIBLE_PER_ROW = 2;
+
+  /** A size with fewer samples starts over from a sample this many times under its estimate. */
+  static final double RESTART_RATIO = 4;
+
+  /** Samples under which a size is young enough to start over (see {@link #RESTART_RATIO}). */
+  static final int YOUNG_SAMPLES = 20;
+
   /** Mean absolute deviation to standard deviation, for a normal distribution. */
   private static final double MAD_TO_SD = 1.2533;
 
@@ -39,6 +71,13 @@ final class PassTimeModel {
   private final double[] mean;
   private final double[] dev;
   private final long[] samples;
+
+  /** Per size, whether its own samples are its estimate (see the class comment); with the fit. */
+  private final boolean[] trusted;
+
+  /** Per size, the most its shape may be: PLAUSIBLE_PER_ROW bound of trusted smaller sizes. */
+  private final double[] bound;
+
   private long total;
   private double scale = 1;
   private boolean lastWasOutlier;
@@ -55,6 +94,8 @@ final class PassTimeModel {
     this.mean = new double[this.maxBatchSize + 1];
     this.dev = new double[this.maxBatchSize + 1];
     this.samples = new long[this.maxBatchSize + 1];
+    this.trusted = new boolean[this.maxBatchSize + 1];
+    this.bound = new double[this.maxBatchSize + 1];
   }
 
   /** True once there is anything to estimate from. */
@@ -75,7 +116,8 @@ final class PassTimeModel {
   void record(int rows, long nanos) {
     int n = clamp(rows);
     double x = Math.max(0, nanos);
-    if (samples[n] >= TRUSTED_SAMPLES) {
+    fit();
+    if (trusted[n]) {
       double limit =
           scale * (mean[n] + OUTLIER_DEVIATIONS * Math.max(dev[n] * MAD_TO_SD, mean[n] * 0.05));
       boolean outlier = x > limit;
@@ -83,24 +125,29 @@ final class PassTimeModel {
         x = limit;
       }
       lastWasOutlier = outlier;
-    }
-    if (samples[n] >= TRUSTED_SAMPLES) {
       // Only sizes with an estimate of their own move the scale, at most by half or double per
       // pass: a real change shows in a few passes, one odd pass moves it by SCALE_ALPHA at most.
-      double expected = scale * shape(n);
+      double expected = scale * mean[n];
       if (expected > 0) {
         double ratio = Math.max(0.5, Math.min(x / expected, 2));
         scale *= 1 + SCALE_ALPHA * (ratio - 1);
       }
     }
     double y = x / scale;
+    if (samples[n] > 0 && samples[n] < YOUNG_SAMPLES && y * RESTART_RATIO < mean[n]) {
+      // Far under what this young size measured so far: its earlier samples were cold ones.
+      samples[n] = 0;
+    }
     if (samples[n] == 0) {
       mean[n] = y;
       dev[n] = y / 4;
     } else {
+      // A plain average over the first samples (the first, often the coldest, weighs 1/k after k
+      // samples rather than 0.9^k), an exponential one from 1/ALPHA samples on.
+      double w = Math.max(ALPHA, 1.0 / (samples[n] + 1));
       double err = y - mean[n];
-      mean[n] += ALPHA * err;
-      dev[n] += ALPHA * (Math.abs(err) - dev[n]);
+      mean[n] += w * err;
+      dev[n] += w * (Math.abs(err) - dev[n]);
     }
     samples[n]++;
     total++;
@@ -119,21 +166,37 @@ final class PassTimeModel {
 
   private double shape(int rows) {
     int n = clamp(rows);
-    if (samples[n] >= TRUSTED_SAMPLES) {
+    fit();
+    if (trusted[n]) {
       return mean[n];
     }
-    double line = line(n);
-    return samples[n] == 0 ? line : (mean[n] * samples[n] + line) / (samples[n] + 1);
+    double line = Math.min(line(n), bound[n]);
+    if (samples[n] == 0 || mean[n] > bound[n]) {
+      // Not measured, or measured cold only: what the trusted sizes say.
+      return line;
+    }
+    return Math.min((mean[n] * samples[n] + line) / (samples[n] + 1), bound[n]);
+  }
+
+  /** True when the size's own samples are its estimate (see the class comment). */
+  boolean trusted(int rows) {
+    fit();
+    return trusted[clamp(rows)];
   }
 
   /** The standard deviation of the pass time of {@code rows} rows, in nanoseconds. */
   double deviation(int rows) {
     int n = clamp(rows);
-    if (samples[n] >= TRUSTED_SAMPLES) {
+    fit();
+    if (trusted[n]) {
       return scale * dev[n] * MAD_TO_SD;
     }
-    // Borrow the relative spread of the nearest measured size (a quarter of the mean if none).
-    int near = nearestMeasured(n);
+    // Borrow the relative spread of the nearest trusted size, else of the nearest measured one (a
+    // quarter of the mean if none).
+    int near = nearest(n, true);
+    if (near < 0) {
+      near = nearest(n, false);
+    }
     double relative = near < 0 || mean[near] <= 0 ? 0.25 : dev[near] * MAD_TO_SD / mean[near];
     return Math.max(relative, 0.1) * mean(n);
   }
@@ -186,25 +249,32 @@ final class PassTimeModel {
     return Math.max(1, Math.min(maxBatchSize, rows));
   }
 
-  private int nearestMeasured(int n) {
+  /**
+   * The size nearest {@code n} that is trusted (or, when {@code trustedOnly} is false, measured).
+   */
+  private int nearest(int n, boolean trustedOnly) {
     for (int d = 0; d <= maxBatchSize; d++) {
-      if (n - d >= 1 && samples[n - d] > 0) {
+      if (usable(n - d, trustedOnly)) {
         return n - d;
       }
-      if (n + d <= maxBatchSize && samples[n + d] > 0) {
+      if (usable(n + d, trustedOnly)) {
         return n + d;
       }
     }
     return -1;
   }
 
-  /** The fitted line at {@code n}, kept at or above the largest measured size's mean under n. */
+  private boolean usable(int k, boolean trustedOnly) {
+    return k >= 1 && k <= maxBatchSize && (trustedOnly ? trusted[k] : samples[k] > 0);
+  }
+
+  /** The fitted line at {@code n}, kept at or above the largest trusted size's mean under n. */
   private double line(int n) {
     fit();
     double est = a + b * n;
     double floor = 0;
     for (int k = n - 1; k >= 1; k--) {
-      if (samples[k] > 0) {
+      if (trusted[k]) {
         floor = mean[k];
         break;
       }
@@ -213,20 +283,29 @@ final class PassTimeModel {
   }
 
   /**
-   * Weighted least squares over the measured sizes (weight: samples, capped), from the sizes
-   * measured {@value #TRUSTED_SAMPLES} times or more when there are any (one odd pass at a rare
-   * size must not tilt the line), with the cost per row at most that of the smallest size measured
-   * (a batch never costs more per row than its rows run apart).
+   * Decides which sizes are trusted and their bounds (smallest size first: a size's bound comes
+   * from the trusted sizes under it), then fits the line: weighted least squares over the trusted
+   * sizes (weight: samples, capped), or over every measured size when none is trusted yet (one odd
+   * pass at a rare size must not tilt the line), with the cost per row at most that of the smallest
+   * size fitted (a batch never costs more per row than its rows run apart).
    */
   private void fit() {
     if (fitted) {
       return;
     }
     boolean anyTrusted = false;
+    double lowestPerRow = Double.POSITIVE_INFINITY;
     for (int n = 1; n <= maxBatchSize; n++) {
-      anyTrusted |= samples[n] >= TRUSTED_SAMPLES;
+      bound[n] = PLAUSIBLE_PER_ROW * n * lowestPerRow;
+      // Young and implausible: cold. Old and implausible: no sample ever restarted it, so it is
+      // what this size costs.
+      trusted[n] =
+          samples[n] >= TRUSTED_SAMPLES && (mean[n] <= bound[n] || samples[n] >= YOUNG_SAMPLES);
+      if (trusted[n]) {
+        anyTrusted = true;
+        lowestPerRow = Math.min(lowestPerRow, mean[n] / n);
+      }
     }
-    long minSamples = anyTrusted ? TRUSTED_SAMPLES : 1;
     double maxPerRow = Double.MAX_VALUE;
     double sw = 0;
     double sx = 0;
@@ -235,7 +314,7 @@ final class PassTimeModel {
     double sxy = 0;
     int sizes = 0;
     for (int n = 1; n <= maxBatchSize; n++) {
-      if (samples[n] < minSamples) {
+      if (anyTrusted ? !trusted[n] : samples[n] == 0) {
         continue;
       }
       if (maxPerRow == Double.MAX_VALUE) {

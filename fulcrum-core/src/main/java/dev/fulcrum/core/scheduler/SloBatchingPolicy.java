@@ -31,11 +31,13 @@ import org.jspecify.annotations.Nullable;
  * At admission, a request is refused (429 / RESOURCE_EXHAUSTED, reason SLO) when the work ahead of
  * it — the passes running now, then the queued rows in full batches spread over the instances, then
  * its own pass, as large as the rows queued with it and those expected to arrive before it starts
- * make it — cannot end by its deadline: the means add up, the deviations in quadrature. For its
- * first {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only what cannot end by
- * the deadline on average: a cold server's pass times are high and erratic. A request of class
- * {@code best_effort} is never refused or dropped for the objective. Before the first pass is
- * measured, it batches greedily (take what is queued) and refuses nothing.
+ * make it — cannot end by its deadline: the means add up, the deviations in quadrature. With
+ * nothing queued ahead it will lead its own batch, which {@code decide} keeps to what ends in time,
+ * so it is refused only when a pass of its own rows after the running ones cannot. For its first
+ * {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only what cannot end by the
+ * deadline on average: a cold server's pass times are high and erratic. A request of class {@code
+ * best_effort} is never refused or dropped for the objective. Before the first pass is measured, it
+ * batches greedily (take what is queued) and refuses nothing.
  *
  * <p>Not thread-safe: guarded by its scheduler's lock.
  */
@@ -185,6 +187,12 @@ final class SloBatchingPolicy implements BatchingPolicy {
       probe = p;
       return null;
     }
+    if (queuedRows == 0) {
+      // Nothing queued: it will lead the next batch, which decide() keeps to what ends by its
+      // deadline, so only a pass of its own rows after the running ones can make it late.
+      double alone = warm(now) ? passes.quantile(p.rows) : passes.mean(p.rows);
+      return free + alone <= deadline(p) ? null : tooLate(queuedRows, free + alone - now);
+    }
     int rowsThrough = queuedRows + p.rows;
     int batches = (rowsThrough + maxBatchSize - 1) / maxBatchSize;
     int rounds = (batches + instances - 1) / instances;
@@ -203,9 +211,10 @@ final class SloBatchingPolicy implements BatchingPolicy {
             + (warm(now)
                 ? passes.quantileOfSequence(rounds, maxBatchSize, lastRows)
                 : passes.meanOfSequence(rounds, maxBatchSize, lastRows));
-    if (finish <= deadline(p)) {
-      return null;
-    }
+    return finish <= deadline(p) ? null : tooLate(queuedRows, finish - now);
+  }
+
+  private String tooLate(int queuedRows, double finishNanos) {
     return String.format(
         Locale.ROOT,
         "model '%s' cannot answer within its latency objective now (SLO %s ms at p%s: %d rows"
@@ -214,7 +223,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
         ms(slo.latencyNanos()),
         percentile(),
         queuedRows,
-        ms((long) (finish - now)));
+        ms((long) finishNanos));
   }
 
   @Override
