@@ -13,6 +13,10 @@
 #   A variant for A/B starts: fulcrum+NAME or fulcrum-noaot+NAME runs Fulcrum with the JVM options
 #   in OPTS_NAME added (FULCRUM_JAVA_OPTS), e.g.
 #     SERVERS="fulcrum fulcrum+picocli" OPTS_picocli=-Dfulcrum.cli.picocli=true bash bench/coldstart.sh
+#   the start-order switches (docs/PERFORMANCE.md, "Third round"): -Dfulcrum.start.lightest-first=false
+#   (every model at once), -Dfulcrum.start.engine-beside=false (the repository waits for ONNX
+#   Runtime), -Dfulcrum.start.ports-after-model=false (gRPC and metrics beside HTTP); another
+#   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
 #   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer
 #               (-Xlog:class+load to a file; this slows the start, so time without it)

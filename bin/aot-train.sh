@@ -6,6 +6,9 @@
 #   aot-train.sh AOT_FILE JAVA [JVM options...] -cp CLASSPATH
 set -euo pipefail
 AOT=$1; shift
+# FULCRUM_AOT_TRAINING=startup sends only what bench/coldstart.sh's probe sends (a smaller cache,
+# fewer classes preloaded; not the default: no gain measured, docs/PERFORMANCE.md "Third round").
+TRAINING=${FULCRUM_AOT_TRAINING:-full}
 JAVA=("$@")
 LOG="${AOT%.aot}-train.log"
 rm -f "$AOT" "$AOT.tmp"
@@ -35,20 +38,27 @@ MINILM='{"inputs":[{"name":"input_ids","shape":[1,4],"datatype":"INT64","data":[
 HEADER='{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","parameters":{"binary_data_size":32}}]}'
 BIN=$(mktemp); trap 'kill -TERM $SERVER 2>/dev/null || true; rm -f "$BIN"' EXIT
 { printf '%s' "$HEADER"; head -c 32 /dev/zero; } > "$BIN"
-for _ in $(seq 20); do
-  curl -sf "$URL/v2/models/fraud_classifier/infer" -d "$FRAUD" >/dev/null
-  curl -sf "$URL/v2/models/all_minilm_l6_v2/infer" -d "$MINILM" >/dev/null
-  curl -sf "$URL/v2/models/fraud_classifier/infer" -H "Inference-Header-Content-Length: ${#HEADER}" \
-    -H 'Content-Type: application/octet-stream' --data-binary @"$BIN" >/dev/null
-done
-for path in /v2 /v2/health/live /v2/models/fraud_classifier /v2/models/fraud_classifier/config \
-    /v2/models/fraud_classifier/stats /v2/models/nope; do
-  curl -s "$URL$path" >/dev/null
-done
-[ -n "$METRICS" ] && curl -s "http://127.0.0.1:$METRICS/metrics" >/dev/null
-[ -n "$GRPC" ] && "${JAVA[@]}" dev.fulcrum.tools.FulcrumCli bench -m fraud_classifier --protocol grpc \
-  --url "$URL" --grpc-url "127.0.0.1:$GRPC" --concurrency 2 --warmup 1s --window 1s \
-  --max-windows 1 >> "$LOG" 2>&1 || true
+if [ "$TRAINING" = startup ]; then
+  for _ in 1 2 3; do
+    curl -sf "$URL/v2/models/fraud_classifier/infer" -d "$FRAUD" >/dev/null
+    curl -sf "$URL/v2/models/all_minilm_l6_v2/infer" -d "$MINILM" >/dev/null
+  done
+else
+  for _ in $(seq 20); do
+    curl -sf "$URL/v2/models/fraud_classifier/infer" -d "$FRAUD" >/dev/null
+    curl -sf "$URL/v2/models/all_minilm_l6_v2/infer" -d "$MINILM" >/dev/null
+    curl -sf "$URL/v2/models/fraud_classifier/infer" -H "Inference-Header-Content-Length: ${#HEADER}" \
+      -H 'Content-Type: application/octet-stream' --data-binary @"$BIN" >/dev/null
+  done
+  for path in /v2 /v2/health/live /v2/models/fraud_classifier /v2/models/fraud_classifier/config \
+      /v2/models/fraud_classifier/stats /v2/models/nope; do
+    curl -s "$URL$path" >/dev/null
+  done
+  [ -n "$METRICS" ] && curl -s "http://127.0.0.1:$METRICS/metrics" >/dev/null
+  [ -n "$GRPC" ] && "${JAVA[@]}" dev.fulcrum.tools.FulcrumCli bench -m fraud_classifier --protocol grpc \
+    --url "$URL" --grpc-url "127.0.0.1:$GRPC" --concurrency 2 --warmup 1s --window 1s \
+    --max-windows 1 >> "$LOG" 2>&1 || true
+fi
 
 kill -TERM $SERVER
 wait $SERVER || true

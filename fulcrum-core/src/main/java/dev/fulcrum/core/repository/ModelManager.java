@@ -76,6 +76,14 @@ public final class ModelManager {
                   "fulcrum.lone-pass-limit-us",
                   ModelScheduler.DEFAULT_INLINE_PASS_LIMIT.toNanos() / 1000));
 
+  /**
+   * Whether the startup load starts with the lightest model alone (see {@link #start}); the system
+   * property {@code fulcrum.start.lightest-first=false} loads every model at once, for A/B
+   * measurements.
+   */
+  private static final boolean LIGHTEST_FIRST =
+      Boolean.parseBoolean(System.getProperty("fulcrum.start.lightest-first", "true"));
+
   private static final Logger log = LoggerFactory.getLogger(ModelManager.class);
 
   private final RepositorySource source;
@@ -92,6 +100,10 @@ public final class ModelManager {
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
   private volatile boolean starting = true;
+
+  /** Configurations read by {@link #start} to order the startup load, each taken by its load. */
+  private final ConcurrentMap<String, ModelConfigLoader.FolderConfig> startupConfigs =
+      new ConcurrentHashMap<>();
 
   /** Set by {@link #closeAll}: control tasks that have not started yet do nothing. */
   private volatile boolean closing;
@@ -173,18 +185,106 @@ public final class ModelManager {
       names.addAll(explicitModels);
     }
     boolean named = mode == ControlMode.EXPLICIT && !explicitModels.contains("*");
+    // Cold start (docs/PERFORMANCE.md, "Cold start"): the lightest model loads first and alone,
+    // the others once it has loaded (or failed). On a small machine a tiny model loaded beside
+    // large ones shares the cores with their sessions' set-up and answers only when they are
+    // nearly done; alone, it answers first and delays the others by its own short load.
+    if (LIGHTEST_FIRST && names.size() > 1) {
+      names = lightestFirst(scan, names);
+    }
     List<CompletableFuture<?>> jobs = new ArrayList<>();
+    CompletableFuture<?> first = null;
     for (String name : names) {
-      jobs.add(
-          submit(name, () -> loadModel(name, null, named))
-              .exceptionally(
-                  t -> {
-                    log.error("--load-model {}: {}", name, causeOf(t).getMessage());
-                    return null;
-                  }));
+      CompletableFuture<Void> job =
+          first == null
+              ? submit(name, () -> loadModel(name, null, named))
+              : first.thenCompose(ignored -> submit(name, () -> loadModel(name, null, named)));
+      CompletableFuture<?> logged =
+          job.exceptionally(
+              t -> {
+                log.error("--load-model {}: {}", name, causeOf(t).getMessage());
+                return null;
+              });
+      if (first == null && LIGHTEST_FIRST) {
+        first = logged;
+      }
+      jobs.add(logged);
     }
     return CompletableFuture.allOf(jobs.toArray(CompletableFuture[]::new))
-        .whenComplete((r, t) -> starting = false);
+        .whenComplete(
+            (r, t) -> {
+              startupConfigs.clear(); // a load that never ran must not see them later
+              starting = false;
+            });
+  }
+
+  /**
+   * {@code names} ordered by the bytes of engine files each loads at startup (the selected
+   * versions' files, or the wrapped model's for a pipeline, times the instance count), lightest
+   * first; a model whose configuration cannot be read counts as 0 (its load fails at once). Each
+   * configuration read here is kept in {@link #startupConfigs} for the model's load, so that it is
+   * parsed (and warned about) once.
+   */
+  private List<String> lightestFirst(RepositorySource.Scan scan, List<String> names) {
+    Map<String, ModelConfigResolver.Deployment> deployments = new LinkedHashMap<>();
+    for (String name : names) {
+      Path dir = scan.models().get(name);
+      if (dir == null) {
+        continue;
+      }
+      try {
+        ModelConfigLoader.FolderConfig read = source.readConfig(dir);
+        startupConfigs.put(name, read);
+        deployments.put(name, resolver.deployment(name, read.config(), read.file()));
+      } catch (ConfigException | RuntimeException e) {
+        // weight 0: the load reads it again and reports why
+      }
+    }
+    Map<String, Long> weight = new LinkedHashMap<>();
+    for (String name : names) {
+      weight.put(name, weight(scan, name, deployments));
+    }
+    List<String> sorted = new ArrayList<>(names);
+    sorted.sort(Comparator.comparingLong(n -> weight.getOrDefault(n, 0L)));
+    return sorted;
+  }
+
+  private long weight(
+      RepositorySource.Scan scan,
+      String name,
+      Map<String, ModelConfigResolver.Deployment> deployments) {
+    ModelConfigResolver.Deployment d = deployments.get(name);
+    Path dir = scan.models().get(name);
+    if (d == null || dir == null) {
+      return 0;
+    }
+    try {
+      PipelineConfig pipeline = d.pipeline();
+      long bytes = 0;
+      if (pipeline == null) {
+        for (long v : d.versionPolicy().select(source.versions(dir))) {
+          bytes += sizeOf(dir.resolve(Long.toString(v)).resolve(d.modelFilename()));
+        }
+      } else {
+        String ownFile = pipeline.modelFile();
+        String wrappedName = pipeline.model();
+        ModelConfigResolver.Deployment wrapped =
+            wrappedName == null ? null : deployments.get(wrappedName);
+        if (ownFile != null) {
+          bytes = sizeOf(dir.resolve(ownFile));
+        } else if (wrappedName != null && wrapped != null && wrapped.pipeline() == null) {
+          // the wrapped model's file, once per instance of the pipeline
+          bytes = weight(scan, wrappedName, deployments) / Math.max(1, wrapped.instanceCount());
+        }
+      }
+      return bytes * d.instanceCount();
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  private static long sizeOf(Path file) throws IOException {
+    return Files.isRegularFile(file) ? Files.size(file) : 0;
   }
 
   /**
@@ -319,7 +419,10 @@ public final class ModelManager {
     ModelConfigResolver.Deployment deployment;
     try {
       if (configOverride == null) {
-        ModelConfigLoader.FolderConfig read = source.readConfig(dir);
+        ModelConfigLoader.FolderConfig read = startupConfigs.remove(name);
+        if (read == null) {
+          read = source.readConfig(dir);
+        }
         file = read.config();
         configFile = read.file();
       } else {

@@ -24,8 +24,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -47,6 +49,10 @@ class ModelManagerTest {
   private ModelManager manager;
 
   private ModelManager manager(ControlMode mode) {
+    return manager(mode, Runnable::run);
+  }
+
+  private ModelManager manager(ControlMode mode, Executor control) {
     SchedulerEnvironment env =
         new SchedulerEnvironment(
             () -> now.addAndGet(1_000_000),
@@ -60,7 +66,7 @@ class ModelManagerTest {
             List.of(runtime),
             new ModelConfigResolver(2, 8),
             env,
-            Runnable::run,
+            control,
             mode);
     manager.addListener(events::add);
     return manager;
@@ -361,5 +367,37 @@ class ModelManagerTest {
       }
       Thread.sleep(5);
     }
+  }
+
+  @Test
+  void theStartupLoadBeginsWithTheLightestModelAloneThenTheOthersAtOnce() throws Exception {
+    // "heavy" has the largest file, "big" two instances of a mid-sized one, "tiny" the smallest.
+    FakeRuntime.writeModel(
+        repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));
+    FakeRuntime.writeModel(
+        repo.resolve("big/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(3000));
+    Files.writeString(repo.resolve("big/config.yaml"), "instance-count: 2\n");
+    writeModel("tiny", 1);
+    ConcurrentLinkedQueue<Runnable> queued = new ConcurrentLinkedQueue<>();
+    ModelManager m = manager(ControlMode.NONE, queued::add);
+
+    CompletableFuture<Void> started = m.start(List.of());
+    assertThat(queued).hasSize(1);
+    queued.poll().run();
+    assertThat(m.resolve("tiny", "").isReady()).isTrue();
+    assertThat(events)
+        .filteredOn(e -> e instanceof Loaded)
+        .extracting(LifecycleEvent::model)
+        .containsExactly("tiny");
+    assertThat(queued).hasSize(2);
+    for (Runnable r; (r = queued.poll()) != null; ) {
+      r.run();
+    }
+    started.join();
+    assertThat(m.allReady()).isTrue();
+    assertThat(events)
+        .filteredOn(e -> e instanceof Loaded)
+        .extracting(LifecycleEvent::model)
+        .containsExactlyInAnyOrder("tiny", "big", "heavy");
   }
 }
