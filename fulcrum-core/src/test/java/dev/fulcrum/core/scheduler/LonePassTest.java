@@ -224,6 +224,39 @@ class LonePassTest {
   }
 
   @Test
+  void batchesTheWorkerFormsWhileBusyDoNotKeepLendingOff() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    // While the version learns its passes, every request runs on the worker: one request runs and
+    // three that arrive meanwhile run next as one batch (as the worker's wake-up delay joins
+    // requests that arrived alone at a moderate rate). Those batches are not contention.
+    for (int round = 0; round < ModelScheduler.LEARN_PASSES; round++) {
+      Semaphore gate = new Semaphore(0);
+      echo.gate = gate;
+      int before = echo.threads.size();
+      CompletableFuture<InferenceResponse> first = submit(s, 1);
+      for (int i = 0; i < 10_000 && echo.threads.size() == before; i++) {
+        Thread.sleep(1);
+      }
+      List<CompletableFuture<InferenceResponse>> burst = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        burst.add(submit(s, 2));
+      }
+      gate.release(Integer.MAX_VALUE);
+      first.get(10, TimeUnit.SECONDS);
+      for (CompletableFuture<InferenceResponse> f : burst) {
+        f.get(10, TimeUnit.SECONDS);
+      }
+    }
+    echo.gate = new Semaphore(Integer.MAX_VALUE);
+    awaitLendable(s);
+    CompletableFuture.supplyAsync(() -> submit(s, 5), callers)
+        .get(10, TimeUnit.SECONDS)
+        .get(10, TimeUnit.SECONDS);
+    assertThat(echo.threads.getLast()).doesNotStartWith("fulcrum-exec-");
+  }
+
+  @Test
   void aRequestThatArrivesWhileTheInstanceIsLentWaitsForItAndNeverSharesIt() throws Exception {
     Echo echo = new Echo();
     ModelStatistics stats = new ModelStatistics(() -> 0L);
