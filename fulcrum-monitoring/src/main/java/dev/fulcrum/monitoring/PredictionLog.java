@@ -110,15 +110,18 @@ public final class PredictionLog implements AutoCloseable {
 
   private void run() {
     List<Observation> batch = new ArrayList<>();
+    long park = DriftMonitor.IDLE_PARK_NANOS;
     while (!closed || !queue.isEmpty()) {
       try {
         queue.drainTo(batch, 1024);
         if (batch.isEmpty()) {
           // Sleep rather than wait on the queue, so that an offer never wakes this thread (as the
-          // drift monitor's thread; close() is seen within one sleep).
-          LockSupport.parkNanos(DriftMonitor.IDLE_PARK_NANOS);
+          // drift monitor's thread).
+          LockSupport.parkNanos(park);
+          park = DriftMonitor.nextPark(park);
           continue;
         }
+        park = DriftMonitor.IDLE_PARK_NANOS;
         int ok = 0;
         try {
           for (Observation o : batch) {
@@ -246,6 +249,7 @@ public final class PredictionLog implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    LockSupport.unpark(thread); // not a sleep's length later
     try {
       thread.join(5000);
     } catch (InterruptedException e) {

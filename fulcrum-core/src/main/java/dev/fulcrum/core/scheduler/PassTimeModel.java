@@ -151,7 +151,25 @@ final class PassTimeModel {
     }
     samples[n]++;
     total++;
+    if (scale < 0.5 || scale > 2) {
+      renormalize();
+    }
     fitted = false;
+  }
+
+  /**
+   * Folds the scale into the shapes (every estimate, scale times shape, stays the same). Only the
+   * product is anchored to measurements; the split between the two is not, and each pass's update
+   * moves it by a random step with a drift (the mean of the scale's log-step is not 0), so over
+   * millions of passes the scale ran off to 10^12 or underflowed to 0 and the estimates became
+   * infinite or NaN. Folding it back whenever it leaves [0.5, 2] keeps both near their meaning.
+   */
+  private void renormalize() {
+    for (int k = 1; k <= maxBatchSize; k++) {
+      mean[k] *= scale;
+      dev[k] *= scale;
+    }
+    scale = 1;
   }
 
   /** The expected pass time of {@code rows} rows, in nanoseconds (0 before any sample). */
