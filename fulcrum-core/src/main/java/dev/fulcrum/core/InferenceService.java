@@ -156,9 +156,26 @@ public final class InferenceService {
     if (hit != null) {
       return CompletableFuture.completedFuture(hit);
     }
+    // The caller's future completes only after the answer is cached, so a repeat sent as soon as
+    // the first answer arrives is a hit; a cancelled caller still cancels the queued work.
     CompletableFuture<InferenceResponse> result = run(mv, request, v);
-    result.thenAccept(r -> cache.put(key, r));
-    return result;
+    CompletableFuture<InferenceResponse> answered = new CompletableFuture<>();
+    result.whenComplete(
+        (r, t) -> {
+          if (t != null) {
+            answered.completeExceptionally(t);
+            return;
+          }
+          cache.put(key, r);
+          answered.complete(r);
+        });
+    answered.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            result.cancel(false);
+          }
+        });
+    return answered;
   }
 
   /** Queues a validated request; a pipeline model's request goes through its stages first. */
