@@ -55,7 +55,23 @@ record Objective(
     return maxCostPerMillion == null || cost == null || cost <= maxCostPerMillion;
   }
 
-  /** Picks the operating point of a trial's levels and scores it. */
+  /**
+   * Judges a configuration measured several times on its combined levels ({@link
+   * LevelPoint#combine}: median throughput and latency, pooled SLO attainment).
+   */
+  Trial judgeAll(Knobs knobs, List<List<LevelPoint>> measurements) {
+    Trial t = judge(knobs, LevelPoint.combine(measurements));
+    return new Trial(
+        knobs,
+        t.levels(),
+        t.operating(),
+        t.costPerMillion(),
+        t.feasible(),
+        t.score(),
+        measurements);
+  }
+
+  /** Picks the operating point of a trial's levels (one measurement) and scores it. */
   Trial judge(Knobs knobs, List<LevelPoint> levels) {
     if (levels.isEmpty()) {
       throw new IllegalArgumentException("a trial measures at least one level");
