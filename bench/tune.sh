@@ -8,6 +8,8 @@
 # the figure to quote: both configurations measured again in turns in the same minutes (A, B, A,
 # B, A, B with the same trial length: `fulcrum tune --compare`), the ratio of their medians.
 #   TRIAL_SECONDS=4 SLO_MS=10 ROUNDS=3 bash bench/tune.sh
+# A smoke run on a small grid (not the goal's 100 configurations):
+#   TRIAL_SECONDS=0.8 TUNE_FLAGS="--max-batch-sizes 8,64 --intra-op-threads 1,2 --instance-counts 1" bash bench/tune.sh
 # Results: bench/results/tune-<time>/{quick,exhaustive}/ (results.json, report.html, ...).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,7 @@ REPO=${REPO:-demo/models}
 CONCURRENCY=${CONCURRENCY:-1:64:x4}
 COST=${COST:-0.10}
 ROUNDS=${ROUNDS:-3}
+TUNE_FLAGS=${TUNE_FLAGS:-}
 FULCRUM=${FULCRUM:-./fulcrum}
 OUT="bench/results/tune-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -28,7 +31,7 @@ run() { # $1: quick|exhaustive, then extra flags
   local start; start=$(date +%s)
   $FULCRUM tune --model-repository "$REPO" --model "$MODEL" --slo-p99-ms "$SLO_MS" \
     --cost-per-hour "$COST" --trial-seconds "$TRIAL_SECONDS" --concurrency "$CONCURRENCY" \
-    --output "$OUT/$mode" "$@" > "$OUT/$mode.out" 2> "$OUT/$mode.log" || true
+    --output "$OUT/$mode" $TUNE_FLAGS "$@" > "$OUT/$mode.out" 2> "$OUT/$mode.log" || true
   echo "$mode: $(( $(date +%s) - start )) s" >> "$OUT/times.txt"
 }
 

@@ -22,8 +22,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code fulcrum tune}: sweeps one model's batching, instance and thread knobs on a server it
  * starts in this process, measures each configuration with bench's closed loop at several
- * concurrencies, and writes the recommendation, every trial and a report. Confined to the picocli
- * thread; the server and the load run on their own threads.
+ * concurrencies, re-measures the best few in turns, and writes the recommendation, every trial and
+ * a report; with {@code --compare}, measures given configuration files in turns instead. Confined
+ * to the picocli thread; the server and the load run on their own threads.
  */
 @Command(
     name = "tune",
@@ -34,6 +35,7 @@ import picocli.CommandLine.Option;
       "instance-count, intra-op threads (and the SLO batching policy where the server has it),",
       "each measured closed loop at several concurrencies; the Pareto frontier over throughput,",
       "p99 and $ per 1M predictions; a recommended config.yaml, results.json and report.html.",
+      "The best few are measured again, in turns, and chosen on the median.",
       ""
     },
     footer = {
@@ -41,6 +43,7 @@ import picocli.CommandLine.Option;
       "Examples:",
       "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --cost-per-hour 0.20",
       "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20",
+      "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --compare a.yaml --compare b.yaml",
       "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
       "      --shape token_type_ids:16 --slo-p99-ms 100"
     })

@@ -183,6 +183,28 @@ class RemeasureTest {
   }
 
   @Test
+  void measurementsCombineLevelByLevelWithAFailedOneCountedAsNothing() {
+    List<LevelPoint> a =
+        List.of(
+            new LevelPoint("c=1", 100, 1, 2, 100, 0, 100),
+            new LevelPoint("c=8", 500, 3, 9, 500, 0, 490));
+    List<LevelPoint> b =
+        List.of(
+            new LevelPoint("c=1", 120, 2, 4, 120, 0, 120),
+            new LevelPoint("c=8", 700, 4, 12, 700, 0, 600));
+    List<LevelPoint> failed = List.of(new LevelPoint("failed: refused", 0, 0, 0, 0, 1, 0));
+    List<LevelPoint> c = LevelPoint.combine(List.of(a, b, failed));
+    assertThat(c).extracting(LevelPoint::load).containsExactly("c=1", "c=8", "failed: refused");
+    LevelPoint c8 = c.get(1);
+    assertThat(c8.throughput()).isEqualTo(500); // median of 500, 700 and the failed one's 0
+    assertThat(c8.p99Ms()).isEqualTo(10.5); // median of the two that measured it
+    assertThat(c8.ok()).isEqualTo(1200);
+    assertThat(c8.failed()).isEqualTo(1);
+    assertThat(c8.withinSlo()).isEqualTo(1090);
+    assertThat(LevelPoint.median(new double[] {3, 1, 2, 10})).isEqualTo(2.5);
+  }
+
+  @Test
   void theQuickSearchKeepsBackItsReserve() {
     Search.Remeasure d = Search.Remeasure.QUICK;
     assertThat(d.reserve(19)).isEqualTo(4); // 128 configurations: 15 search, 4 re-measure
