@@ -53,7 +53,7 @@ record Sweep(
   }
 
   /**
-   * results.json: the constraints and every configuration measured with its (combined) levels and
+   * results.json: the constraints and every configuration measured with its (median) levels and
    * every measurement of it, numbers as JSON numbers.
    */
   ObjectNode toJson(ObjectMapper mapper) {

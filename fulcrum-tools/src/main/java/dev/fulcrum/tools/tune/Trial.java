@@ -6,8 +6,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * One configuration as measured and judged by an {@link Objective}; immutable.
  *
- * @param levels every load level, combined over the measurements: each level's throughput, p50 and
- *     p99 are the medians of the measurements', its request counts their sums
+ * @param levels every load level of the measurement the trial is judged by (the median one, when
+ *     the configuration was measured more than once: {@link Objective#judgeAll})
  * @param operating the index in {@code levels} of the point the trial is judged by: the highest
  *     throughput that meets the constraints, else the one that misses them least
  * @param costPerMillion USD per million inferences at the operating point, null when no price was

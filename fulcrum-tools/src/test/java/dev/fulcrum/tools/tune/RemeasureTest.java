@@ -159,7 +159,7 @@ class RemeasureTest {
     assertThat(ms.get(2).get("throughput_per_second").asDouble()).isEqualTo(800);
     assertThat(ms.get(2).get("levels").get(0).get("ok").asLong()).isEqualTo(800);
     assertThat(ms.get(0).get("feasible").asBoolean()).isTrue();
-    assertThat(chosen.get("levels").get(0).get("ok").asLong()).isEqualTo(1600 + 1632 + 800);
+    assertThat(chosen.get("levels").get(0).get("ok").asLong()).isEqualTo(1600); // the median's
     assertThat(json.get("trials").get(0).get("measurements")).hasSize(1);
   }
 
@@ -183,25 +183,35 @@ class RemeasureTest {
   }
 
   @Test
-  void measurementsCombineLevelByLevelWithAFailedOneCountedAsNothing() {
-    List<LevelPoint> a =
+  void aConfigurationIsJudgedByItsMedianMeasurement() {
+    Objective slo = new Objective(10.0, null, 0);
+    Knobs k = new Knobs(8, 0, 1, 1, false);
+    // Each measurement's operating point: the fastest level within the SLO.
+    List<LevelPoint> fast =
         List.of(
             new LevelPoint("c=1", 100, 1, 2, 100, 0, 100),
-            new LevelPoint("c=8", 500, 3, 9, 500, 0, 490));
-    List<LevelPoint> b =
+            new LevelPoint("c=8", 700, 3, 9, 700, 0, 700));
+    List<LevelPoint> slower =
         List.of(
-            new LevelPoint("c=1", 120, 2, 4, 120, 0, 120),
-            new LevelPoint("c=8", 700, 4, 12, 700, 0, 600));
+            new LevelPoint("c=1", 90, 1, 2, 90, 0, 90),
+            new LevelPoint("c=8", 500, 3, 9, 500, 0, 500));
+    List<LevelPoint> hiccup = // c=8 misses the SLO this time: c=1 is its operating point
+        List.of(
+            new LevelPoint("c=1", 80, 1, 2, 80, 0, 80),
+            new LevelPoint("c=8", 600, 9, 30, 600, 0, 400));
+    Trial t = slo.judgeAll(k, List.of(fast, hiccup, slower));
+    assertThat(t.feasible()).isTrue();
+    assertThat(t.throughput()).isEqualTo(500); // of 700, 80 and 500
+    assertThat(t.point().load()).isEqualTo("c=8");
+    assertThat(t.levels()).isEqualTo(slower);
+    assertThat(t.measurements()).containsExactly(fast, hiccup, slower);
+
     List<LevelPoint> failed = List.of(new LevelPoint("failed: refused", 0, 0, 0, 0, 1, 0));
-    List<LevelPoint> c = LevelPoint.combine(List.of(a, b, failed));
-    assertThat(c).extracting(LevelPoint::load).containsExactly("c=1", "c=8", "failed: refused");
-    LevelPoint c8 = c.get(1);
-    assertThat(c8.throughput()).isEqualTo(500); // median of 500, 700 and the failed one's 0
-    assertThat(c8.p99Ms()).isEqualTo(10.5); // median of the two that measured it
-    assertThat(c8.ok()).isEqualTo(1200);
-    assertThat(c8.failed()).isEqualTo(1);
-    assertThat(c8.withinSlo()).isEqualTo(1090);
-    assertThat(LevelPoint.median(new double[] {3, 1, 2, 10})).isEqualTo(2.5);
+    List<LevelPoint> missed = List.of(new LevelPoint("c=8", 600, 9, 30, 600, 0, 400));
+    // Most measurements missed: the configuration misses.
+    assertThat(slo.judgeAll(k, List.of(fast, missed, failed)).feasible()).isFalse();
+    // Of two, the lower.
+    assertThat(slo.judgeAll(k, List.of(fast, slower)).throughput()).isEqualTo(500);
   }
 
   @Test
