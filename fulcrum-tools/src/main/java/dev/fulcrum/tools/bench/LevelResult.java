@@ -1,5 +1,6 @@
 package dev.fulcrum.tools.bench;
 
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -15,6 +16,8 @@ import org.jspecify.annotations.Nullable;
  * @param errors the completed requests that failed
  * @param clientCpu the client process's CPU use during measurement, 0..1 of the whole machine
  * @param server the server-side queue/compute split, or null when the server has no statistics
+ * @param windowRates successful requests per second of each window merged into {@code stats}, in
+ *     order: their median is a rate one hiccup (a pause of the machine in one window) cannot move
  */
 record LevelResult(
     String target,
@@ -27,7 +30,12 @@ record LevelResult(
     long completed,
     long errors,
     double clientCpu,
-    ServerStats.@Nullable Split server) {
+    ServerStats.@Nullable Split server,
+    List<Double> windowRates) {
+
+  LevelResult {
+    windowRates = List.copyOf(windowRates);
+  }
 
   double requestsPerSecond() {
     return stats.throughput();

@@ -103,7 +103,9 @@ public final class LoadProbe implements AutoCloseable {
 
   /**
    * Measures each concurrency in turn: {@code warmup}, then {@code windows} windows of {@code
-   * window}, merged.
+   * window}. A level's throughput is the median of its windows' rates (one window that a pause of
+   * the machine slowed, or a burst sped up, does not move it); its latencies are those of every
+   * request in the windows, merged.
    *
    * @param sloMs counts successful requests within this latency; null: no SLO
    */
@@ -128,7 +130,7 @@ public final class LoadProbe implements AutoCloseable {
       out.add(
           new Level(
               r.load().label(),
-              r.inferencesPerSecond(),
+              r.windowRates().isEmpty() ? r.inferencesPerSecond() : median(r.windowRates()) * batch,
               latency.getValueAtPercentile(50) / 1e6,
               latency.getValueAtPercentile(99) / 1e6,
               ok,
@@ -136,6 +138,12 @@ public final class LoadProbe implements AutoCloseable {
               Math.min(ok, within)));
     }
     return out;
+  }
+
+  private static double median(List<Double> values) {
+    double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    int n = v.length;
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   }
 
   @Override

@@ -100,7 +100,8 @@ final class LoadRunner {
         driver.completed(),
         driver.errors(),
         cpu,
-        split);
+        split,
+        last.stream().map(WindowStats::throughput).toList());
   }
 
   private void tick(

@@ -40,12 +40,21 @@ final class Frontier {
   }
 
   /**
-   * The recommendation: the feasible trial with the highest throughput (the lower p99 on a tie); it
-   * is always on the frontier among feasible trials. Empty when no trial meets the constraints.
+   * The recommendation: among the feasible trials measured most often (the candidates the search
+   * re-measured, judged on the median of their measurements, rather than a single lucky trial the
+   * candidates outranked before), the one with the highest throughput (the lower p99 on a tie).
+   * Without re-measurement that is the fastest feasible trial, always on the frontier among
+   * feasible trials. Empty when no trial meets the constraints.
    */
   static Optional<Trial> choose(List<Trial> trials) {
+    int most =
+        trials.stream()
+            .filter(Trial::feasible)
+            .mapToInt(t -> t.measurements().size())
+            .max()
+            .orElse(0);
     return trials.stream()
-        .filter(Trial::feasible)
+        .filter(t -> t.feasible() && t.measurements().size() == most)
         .max(
             Comparator.comparingDouble(Trial::throughput)
                 .thenComparing(Comparator.comparingDouble(Trial::p99Ms).reversed()));

@@ -1,5 +1,7 @@
 package dev.fulcrum.tools.tune;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -55,7 +57,35 @@ record Objective(
     return maxCostPerMillion == null || cost == null || cost <= maxCostPerMillion;
   }
 
-  /** Picks the operating point of a trial's levels and scores it. */
+  /**
+   * Judges a configuration measured several times by its median measurement: each measurement is
+   * judged on its own (its operating point, feasible or not), and the trial is the one in the
+   * middle by score (of an even number, the lower of the middle two), with every measurement kept.
+   * So one measurement that a hiccup slowed, sped up or pushed past the SLO does not decide it; a
+   * configuration is feasible when most of its measurements are, and every figure it shows
+   * (throughput, latency, cost, the operating level) was measured together.
+   */
+  Trial judgeAll(Knobs knobs, List<List<LevelPoint>> measurements) {
+    if (measurements.isEmpty()) {
+      throw new IllegalArgumentException("a trial measures at least once");
+    }
+    List<Trial> each = new ArrayList<>();
+    for (List<LevelPoint> m : measurements) {
+      each.add(judge(knobs, m));
+    }
+    each.sort(Comparator.comparingDouble(Trial::score));
+    Trial t = each.get((each.size() - 1) / 2);
+    return new Trial(
+        knobs,
+        t.levels(),
+        t.operating(),
+        t.costPerMillion(),
+        t.feasible(),
+        t.score(),
+        measurements);
+  }
+
+  /** Picks the operating point of a trial's levels (one measurement) and scores it. */
   Trial judge(Knobs knobs, List<LevelPoint> levels) {
     if (levels.isEmpty()) {
       throw new IllegalArgumentException("a trial measures at least one level");

@@ -79,11 +79,17 @@ final class ServerTrialRunner implements TrialRunner {
 
   @Override
   public List<LevelPoint> measure(Knobs knobs) throws TrialException, InterruptedException {
+    return measureConfig(config.with(knobs, sloMs));
+  }
+
+  /** Loads this whole configuration of the model and measures it as a trial. */
+  List<LevelPoint> measureConfig(ObjectNode configuration)
+      throws TrialException, InterruptedException {
     LoadProbe p = probe;
     if (p == null) {
       throw new IllegalStateException("no load probe yet");
     }
-    load(config.with(knobs, sloMs));
+    load(configuration);
     List<LevelPoint> out = new ArrayList<>();
     for (LoadProbe.Level l :
         p.run(concurrencies, timing.warmup(), timing.window(), timing.windows(), sloMs)) {

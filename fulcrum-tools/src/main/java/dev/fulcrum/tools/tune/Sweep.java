@@ -11,6 +11,8 @@ import org.jspecify.annotations.Nullable;
  *
  * @param mode {@code quick} or {@code exhaustive}
  * @param gridSize distinct configurations in the grid
+ * @param trialsRun every measurement taken, re-measurements of the candidates included (what the
+ *     quick search's budget counts)
  * @param sloPolicyAvailable whether the server accepted {@code slo:} (the SLO policy was a knob)
  * @param chosen the recommendation, null when no trial met the constraints
  */
@@ -18,6 +20,7 @@ record Sweep(
     String model,
     String mode,
     int gridSize,
+    int trialsRun,
     Objective objective,
     boolean sloPolicyAvailable,
     List<Trial> trials,
@@ -33,6 +36,7 @@ record Sweep(
       String model,
       String mode,
       int gridSize,
+      int trialsRun,
       Objective objective,
       boolean sloPolicyAvailable,
       List<Trial> trials) {
@@ -40,6 +44,7 @@ record Sweep(
         model,
         mode,
         gridSize,
+        trialsRun,
         objective,
         sloPolicyAvailable,
         trials,
@@ -47,13 +52,17 @@ record Sweep(
         Frontier.choose(trials).orElse(null));
   }
 
-  /** results.json: the constraints and every trial with its levels, numbers as JSON numbers. */
+  /**
+   * results.json: the constraints and every configuration measured with its (median) levels and
+   * every measurement of it, numbers as JSON numbers.
+   */
   ObjectNode toJson(ObjectMapper mapper) {
     ObjectNode root = mapper.createObjectNode();
     root.put("model", model);
     root.put("mode", mode);
     root.put("grid_size", gridSize);
-    root.put("trials_run", trials.size());
+    root.put("trials_run", trialsRun);
+    root.put("configurations_measured", trials.size());
     ObjectNode c = root.putObject("constraints");
     putNullable(c, "slo_p99_ms", objective.sloP99Ms());
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
@@ -84,20 +93,33 @@ record Sweep(
       n.put("feasible", t.feasible());
       n.put("on_frontier", frontier.contains(t));
       n.put("chosen", t.equals(chosen));
-      ArrayNode levels = n.putArray("levels");
-      for (LevelPoint l : t.levels()) {
-        levels
-            .addObject()
-            .put("load", l.load())
-            .put("throughput_per_second", round(l.throughput()))
-            .put("p50_ms", round(l.p50Ms()))
-            .put("p99_ms", round(l.p99Ms()))
-            .put("ok", l.ok())
-            .put("failed", l.failed())
-            .put("slo_attainment", round(l.attainment()));
+      putLevels(n.putArray("levels"), t.levels());
+      ArrayNode measurements = n.putArray("measurements");
+      for (List<LevelPoint> m : t.measurements()) {
+        Trial once = objective.judge(t.knobs(), m);
+        ObjectNode o = measurements.addObject();
+        o.put("load", once.point().load());
+        o.put("throughput_per_second", round(once.throughput()));
+        o.put("p50_ms", round(once.p50Ms()));
+        o.put("p99_ms", round(once.p99Ms()));
+        o.put("feasible", once.feasible());
+        putLevels(o.putArray("levels"), m);
       }
     }
     return root;
+  }
+
+  private static void putLevels(ArrayNode out, List<LevelPoint> levels) {
+    for (LevelPoint l : levels) {
+      out.addObject()
+          .put("load", l.load())
+          .put("throughput_per_second", round(l.throughput()))
+          .put("p50_ms", round(l.p50Ms()))
+          .put("p99_ms", round(l.p99Ms()))
+          .put("ok", l.ok())
+          .put("failed", l.failed())
+          .put("slo_attainment", round(l.attainment()));
+    }
   }
 
   private static void putNullable(ObjectNode n, String field, @Nullable Double v) {

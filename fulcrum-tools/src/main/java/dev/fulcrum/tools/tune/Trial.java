@@ -6,7 +6,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * One configuration as measured and judged by an {@link Objective}; immutable.
  *
- * @param levels every load level measured
+ * @param levels every load level of the measurement the trial is judged by (the median one, when
+ *     the configuration was measured more than once: {@link Objective#judgeAll})
  * @param operating the index in {@code levels} of the point the trial is judged by: the highest
  *     throughput that meets the constraints, else the one that misses them least
  * @param costPerMillion USD per million inferences at the operating point, null when no price was
@@ -14,6 +15,9 @@ import org.jspecify.annotations.Nullable;
  * @param feasible whether the operating point meets every constraint
  * @param score what the search maximizes: the operating throughput when feasible, else a negative
  *     number that is larger the closer the trial came to the constraints
+ * @param measurements every measurement of the configuration, each its list of load levels, in the
+ *     order they were taken: one from the search, more when it was a candidate re-measured before
+ *     the choice
  */
 record Trial(
     Knobs knobs,
@@ -21,10 +25,23 @@ record Trial(
     int operating,
     @Nullable Double costPerMillion,
     boolean feasible,
-    double score) {
+    double score,
+    List<List<LevelPoint>> measurements) {
 
   Trial {
     levels = List.copyOf(levels);
+    measurements = measurements.stream().<List<LevelPoint>>map(List::copyOf).toList();
+  }
+
+  /** A trial measured once. */
+  Trial(
+      Knobs knobs,
+      List<LevelPoint> levels,
+      int operating,
+      @Nullable Double costPerMillion,
+      boolean feasible,
+      double score) {
+    this(knobs, levels, operating, costPerMillion, feasible, score, List.of(levels));
   }
 
   LevelPoint point() {

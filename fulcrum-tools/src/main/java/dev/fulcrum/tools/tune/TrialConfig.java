@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.fulcrum.core.config.ConfigException;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -37,6 +39,29 @@ final class TrialConfig {
   static TrialConfig read(Path modelDir) throws ConfigException {
     return new TrialConfig(
         JSON.valueToTree(TuneServer.configLoader().readFolder(modelDir).config()));
+  }
+
+  /**
+   * A whole configuration file (a config.yaml or a {@code recommended.yaml}) as a tree, to send as
+   * it is.
+   */
+  static ObjectNode readFile(Path file) throws ConfigException, IOException {
+    String text = Files.readString(file);
+    return JSON.valueToTree(TuneServer.configLoader().parse(text, file));
+  }
+
+  /** The knobs tune turns, as a configuration tree sets them (absent: the server's defaults). */
+  static Knobs knobsOf(ObjectNode c) {
+    boolean slo = c.path("slo").isObject();
+    long delay =
+        slo ? 0 : c.path("dynamic-batching").path("max-queue-delay-microseconds").asLong(0);
+    return new Knobs(
+            c.path("max-batch-size").asInt(0),
+            delay,
+            c.path("instance-count").asInt(1),
+            c.path("onnxruntime").path("intra-op-threads").asInt(0),
+            slo)
+        .normalized();
   }
 
   /** A configuration given as a tree (tests). */

@@ -22,8 +22,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code fulcrum tune}: sweeps one model's batching, instance and thread knobs on a server it
  * starts in this process, measures each configuration with bench's closed loop at several
- * concurrencies, and writes the recommendation, every trial and a report. Confined to the picocli
- * thread; the server and the load run on their own threads.
+ * concurrencies, re-measures the best few in turns, and writes the recommendation, every trial and
+ * a report; with {@code --compare}, measures given configuration files in turns instead. Confined
+ * to the picocli thread; the server and the load run on their own threads.
  */
 @Command(
     name = "tune",
@@ -34,6 +35,7 @@ import picocli.CommandLine.Option;
       "instance-count, intra-op threads (and the SLO batching policy where the server has it),",
       "each measured closed loop at several concurrencies; the Pareto frontier over throughput,",
       "p99 and $ per 1M predictions; a recommended config.yaml, results.json and report.html.",
+      "The best few are measured again, in turns, and chosen on the median.",
       ""
     },
     footer = {
@@ -41,6 +43,7 @@ import picocli.CommandLine.Option;
       "Examples:",
       "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --cost-per-hour 0.20",
       "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20",
+      "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --compare a.yaml --compare b.yaml",
       "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
       "      --shape token_type_ids:16 --slo-p99-ms 100"
     })
@@ -97,6 +100,22 @@ public final class TuneCommand implements Callable<Integer> {
   @Nullable Integer maxTrials;
 
   @Option(
+      names = "--remeasure",
+      paramLabel = "N",
+      description =
+          "Before choosing, measure the best N configurations (within 15 %% of the best) again,"
+              + " in turns, and judge them on the median (default: 2 quick, 3 exhaustive; 0:"
+              + " off). Quick mode counts these trials in its budget.")
+  @Nullable Integer remeasure;
+
+  @Option(
+      names = "--remeasure-rounds",
+      defaultValue = "2",
+      paramLabel = "R",
+      description = "How many more times each of them is measured (default: ${DEFAULT-VALUE}).")
+  int remeasureRounds;
+
+  @Option(
       names = "--trial-seconds",
       defaultValue = "8",
       paramLabel = "S",
@@ -149,6 +168,22 @@ public final class TuneCommand implements Callable<Integer> {
   List<Integer> intraOpThreads = new ArrayList<>();
 
   @Option(
+      names = "--compare",
+      paramLabel = "CONFIG.yaml",
+      description =
+          "Instead of a sweep: measure these whole configurations of the model (repeatable; e.g."
+              + " two recommended.yaml), in turns, --rounds times each, trials as a sweep's;"
+              + " writes compare.json with every measurement, the medians and their ratios.")
+  List<Path> compare = new ArrayList<>();
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "3",
+      paramLabel = "N",
+      description = "--compare: measurements of each configuration (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(
       names = "--output",
       defaultValue = "tune-output",
       paramLabel = "DIR",
@@ -179,6 +214,14 @@ public final class TuneCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--protocol must be rest or grpc");
     }
+    Search.Remeasure byMode = exhaustive ? Search.Remeasure.EXHAUSTIVE : Search.Remeasure.QUICK;
+    int candidates = remeasure != null ? remeasure : byMode.candidates();
+    if (candidates < 0 || remeasureRounds < 0) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--remeasure and --remeasure-rounds must be >= 0");
+    }
+    Search.Remeasure again =
+        new Search.Remeasure(candidates, remeasureRounds, Search.Remeasure.MARGIN);
     if (!(trialSeconds > 0)) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--trial-seconds must be > 0");
@@ -209,19 +252,29 @@ public final class TuneCommand implements Callable<Integer> {
               ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
               : LoadProbe.rest(server.restBase(), model, maxLevel, shapes)) {
         runner.probe(probe);
+        if (!compare.isEmpty()) {
+          return compare(runner, probe, levels, objective);
+        }
         boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
         Grid grid = grid(probe.maxBatchSize(), sloPolicy);
         int size = grid.size();
         int budget = maxTrials != null ? maxTrials : Search.defaultBudget(size);
         err.printf(
             Locale.ROOT,
-            "tuning %s: %d configurations, %s (%s), %.1f s each at %s%n",
+            "tuning %s: %d configurations, %s (%s), %.1f s each at %s%s%n",
             model,
             size,
             exhaustive ? "exhaustive" : "quick search",
             exhaustive ? size + " trials" : "at most " + budget + " trials",
             trialSeconds,
-            levels.stream().map(c -> "c=" + c).toList());
+            levels.stream().map(c -> "c=" + c).toList(),
+            again.candidates() == 0 || again.rounds() == 0
+                ? ""
+                : String.format(
+                    Locale.ROOT,
+                    "; then the best %d measured %d more times each, in turns",
+                    again.candidates(),
+                    again.rounds()));
         if (sloP99Ms != null && !sloPolicy) {
           err.println("the server has no SLO policy (slo: in config); it is not a knob here");
         }
@@ -230,16 +283,78 @@ public final class TuneCommand implements Callable<Integer> {
         // measured several times slower than the rest and mislead the search from its start.
         probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
         Progress progress = new Progress(err, terminal, System::nanoTime);
-        Search search = new Search(grid, objective, runner, progress);
+        Search search = new Search(grid, objective, runner, progress, again);
         List<Trial> trials = exhaustive ? search.exhaustive() : search.quick(budget);
         progress.finish();
         Sweep sweep =
             Sweep.of(
-                model, exhaustive ? "exhaustive" : "quick", size, objective, sloPolicy, trials);
+                model,
+                exhaustive ? "exhaustive" : "quick",
+                size,
+                search.trialsRun(),
+                objective,
+                sloPolicy,
+                trials);
         write(sweep, config, Duration.ofNanos(System.nanoTime() - started));
         return sweep.chosen() == null ? 1 : 0;
       }
     }
+  }
+
+  /** {@code --compare}: the files measured in turns; compare.json and one line each. */
+  private int compare(
+      ServerTrialRunner runner, LoadProbe probe, List<Integer> levels, Objective objective)
+      throws Exception {
+    if (rounds < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--rounds must be >= 1");
+    }
+    List<Compare.Entry> entries = new ArrayList<>();
+    for (Path f : compare) {
+      entries.add(new Compare.Entry(f.toString(), TrialConfig.readFile(f)));
+    }
+    err.printf(
+        Locale.ROOT,
+        "comparing %d configurations of %s, %d rounds in turns, %.1f s each at %s%n",
+        entries.size(),
+        model,
+        rounds,
+        trialSeconds,
+        levels.stream().map(c -> "c=" + c).toList());
+    probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
+    Progress progress = new Progress(err, terminal, System::nanoTime);
+    Compare.Result result =
+        Compare.run(entries, rounds, objective, runner::measureConfig, progress);
+    progress.finish();
+    Files.createDirectories(output);
+    ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    ObjectNode json = result.toJson(mapper, objective);
+    json.put("model", model);
+    json.put("trial_seconds", trialSeconds);
+    Files.writeString(
+        output.resolve("compare.json"),
+        mapper.writeValueAsString(json) + "\n",
+        StandardCharsets.UTF_8);
+    for (int i = 0; i < entries.size(); i++) {
+      Trial t = result.trials().get(i);
+      out.printf(
+          Locale.ROOT,
+          "%s: %s: %.1f inferences/s (median of %d), p99 %.2f ms%s; %.3f of the first; each: %s%n",
+          entries.get(i).name(),
+          t.knobs().label(),
+          result.figure(i),
+          t.measurements().size(),
+          t.p99Ms(),
+          t.feasible() ? "" : " (misses the constraints)",
+          result.figure(0) > 0 ? result.figure(i) / result.figure(0) : 0,
+          t.measurements().stream()
+              .map(
+                  m ->
+                      String.format(
+                          Locale.ROOT, "%.0f", objective.judge(t.knobs(), m).throughput()))
+              .toList());
+    }
+    out.println("wrote " + output.resolve("compare.json").toAbsolutePath().normalize());
+    return 0;
   }
 
   /**
@@ -289,7 +404,8 @@ public final class TuneCommand implements Callable<Integer> {
     Files.writeString(output.resolve("report.html"), Report.html(json), StandardCharsets.UTF_8);
     out.printf(
         Locale.ROOT,
-        "%d trials of %d configurations in %s; %d on the frontier%n",
+        "%d trials (%d of %d configurations) in %s; %d on the frontier%n",
+        sweep.trialsRun(),
         sweep.trials().size(),
         sweep.gridSize(),
         Progress.human(took),
@@ -305,9 +421,10 @@ public final class TuneCommand implements Callable<Integer> {
           StandardCharsets.UTF_8);
       out.printf(
           Locale.ROOT,
-          "recommended: %s: %.1f inferences/s at %s, p50 %.2f ms, p99 %.2f ms%s%n",
+          "recommended: %s: %.1f inferences/s%s at %s, p50 %.2f ms, p99 %.2f ms%s%n",
           chosen.knobs().label(),
           chosen.throughput(),
+          measuredTimes(chosen),
           chosen.point().load(),
           chosen.p50Ms(),
           chosen.p99Ms(),
@@ -318,21 +435,30 @@ public final class TuneCommand implements Callable<Integer> {
     out.println("wrote " + output.toAbsolutePath().normalize());
   }
 
+  /** " (median of 3 measurements)" for a re-measured trial, else nothing. */
+  private static String measuredTimes(Trial t) {
+    int n = t.measurements().size();
+    return n <= 1 ? "" : " (median of " + n + " measurements)";
+  }
+
   private List<String> comments(Sweep sweep, Trial chosen) {
     List<String> c = new ArrayList<>();
     c.add(
         String.format(
             Locale.ROOT,
-            "Recommended by fulcrum tune for %s (%s search, %d of %d configurations measured).",
+            "Recommended by fulcrum tune for %s (%s search, %d of %d configurations measured,"
+                + " %d trials).",
             model,
             sweep.mode(),
             sweep.trials().size(),
-            sweep.gridSize()));
+            sweep.gridSize(),
+            sweep.trialsRun()));
     c.add(
         String.format(
             Locale.ROOT,
-            "Measured: %.1f inferences/s at %s (closed loop), p50 %.3f ms, p99 %.3f ms%s.",
+            "Measured: %.1f inferences/s%s at %s (closed loop), p50 %.3f ms, p99 %.3f ms%s.",
             chosen.throughput(),
+            measuredTimes(chosen),
             chosen.point().load(),
             chosen.p50Ms(),
             chosen.p99Ms(),

@@ -1,7 +1,9 @@
 package dev.fulcrum.tools.tune;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -20,18 +22,77 @@ final class Landscapes {
 
     private final Model model;
     private final long seed;
+    private final boolean fresh;
+    private final Map<Knobs, Integer> times = new HashMap<>();
     int trials;
 
+    /** Each configuration measures the same every time (its noise drawn once). */
     Runner(Model model, long seed) {
+      this(model, seed, false);
+    }
+
+    /**
+     * @param fresh each measurement of a configuration draws new noise, as a real trial does
+     */
+    Runner(Model model, long seed, boolean fresh) {
       this.model = model;
       this.seed = seed;
+      this.fresh = fresh;
     }
 
     @Override
     public List<LevelPoint> measure(Knobs knobs) {
       trials++;
-      return model.levels(knobs, new Random(seed * 1_000_003L + knobs.hashCode()));
+      int n = fresh ? times.merge(knobs, 1, Integer::sum) : 0;
+      return model.levels(knobs, new Random(seed * 1_000_003L + knobs.hashCode() + 7_919L * n));
     }
+  }
+
+  /** What a landscape measures without noise: its true value. */
+  static List<LevelPoint> truth(Runner.Model model, Knobs k) {
+    return model.levels(k, new Still());
+  }
+
+  /** A source of "noise" that is always the expected value: no Gaussian noise, no hiccup. */
+  private static final class Still extends Random {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public double nextGaussian() {
+      return 0;
+    }
+
+    @Override
+    public double nextDouble() {
+      return 0.5;
+    }
+  }
+
+  /**
+   * A landscape measured the way a shared machine measures: every measurement's throughput scaled
+   * by one factor, {@code 1 + sigma·N(0,1)}, and one measurement in ten hit by a hiccup or a lucky
+   * spell of {@code ±hiccup}; the latencies as the landscape has them.
+   */
+  static Runner.Model noisy(Runner.Model base, double sigma, double hiccup) {
+    return (k, noise) -> {
+      double f = 1 + sigma * noise.nextGaussian();
+      if (noise.nextDouble() < 0.1) {
+        f *= noise.nextDouble() < 0.5 ? 1 + hiccup : 1 - hiccup;
+      }
+      List<LevelPoint> out = new ArrayList<>();
+      for (LevelPoint l : base.levels(k, noise)) {
+        out.add(
+            new LevelPoint(
+                l.load(),
+                l.throughput() * f,
+                l.p50Ms(),
+                l.p99Ms(),
+                (long) (l.ok() * f),
+                l.failed(),
+                (long) (l.withinSlo() * f)));
+      }
+      return out;
+    };
   }
 
   static final int[] CONCURRENCIES = {1, 2, 4, 8, 16, 32, 64};

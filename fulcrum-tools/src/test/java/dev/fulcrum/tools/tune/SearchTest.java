@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -15,6 +16,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * best under the constraints, with at most 15 % of the trials, on grids of at least 100
  * configurations. The grids are built as {@code fulcrum tune} builds its own: at most as many
  * threads per instance as the landscape's machine has cores.
+ *
+ * <p>Each configuration here measures the same every time (its noise drawn once), so measuring it
+ * again tells nothing: the search's own quality is tested with its whole budget and no
+ * re-measurement, and the defaults (which keep four trials of the budget back to re-measure) are
+ * tested for what they cost on such quiet landscapes. What re-measurement buys on noisy ones is
+ * RemeasureTest's.
  */
 class SearchTest {
   /** 7 × 4 × 3 × 3 = 252 coordinates, 225 distinct configurations. */
@@ -88,13 +95,15 @@ class SearchTest {
       throws Exception {
     assertThat(grid.size()).isGreaterThanOrEqualTo(100);
     Landscapes.Runner all = new Landscapes.Runner(model, seed);
-    List<Trial> everything = new Search(grid, objective, all, (t, d, p) -> {}).exhaustive();
+    List<Trial> everything =
+        new Search(grid, objective, all, (t, d, p) -> {}, Search.Remeasure.NONE).exhaustive();
     Trial best = Frontier.choose(everything).orElseThrow();
     assertThat(all.trials).isEqualTo(grid.size());
 
     Landscapes.Runner some = new Landscapes.Runner(model, seed);
     List<Trial> quick =
-        new Search(grid, objective, some, (t, d, p) -> {}).quick(Search.defaultBudget(grid.size()));
+        new Search(grid, objective, some, (t, d, p) -> {}, Search.Remeasure.NONE)
+            .quick(Search.defaultBudget(grid.size()));
     Trial found = Frontier.choose(quick).orElseThrow();
 
     assertThat(some.trials).isLessThanOrEqualTo((int) (0.15 * grid.size()));
@@ -111,13 +120,48 @@ class SearchTest {
   }
 
   /**
-   * A tight SLO over heavy passes: only a few configurations keep the SLO at the highest load
-   * levels, so the landscape has cliffs where noise decides feasibility, and quick mode does not
-   * always land on the exhaustive sweep's (partly lucky) best. Recorded as it is: at least 80 % of
-   * the runs within 5 %, every run within 15 %.
+   * With the defaults, four trials of the budget go to re-measuring two candidates, which on these
+   * quiet landscapes changes nothing but leaves the search fewer trials: recorded as it is, at most
+   * 2 of the 75 runs more than 5 % below the exhaustive best (none with the whole budget).
    */
   @Test
-  void tightSloWithCliffsIsMostlyWithinFivePercent() throws Exception {
+  void theDefaultsCostLittleOnQuietLandscapes() throws Exception {
+    int below = 0;
+    for (Arguments a : landscapes().toList()) {
+      Object[] x = a.get();
+      Grid grid = (Grid) x[1];
+      Objective objective = (Objective) x[2];
+      Landscapes.Runner.Model model = (Landscapes.Runner.Model) x[3];
+      long seed = (Long) x[4];
+      Landscapes.Runner all = new Landscapes.Runner(model, seed);
+      Trial best =
+          Frontier.choose(new Search(grid, objective, all, (t, d, p) -> {}).exhaustive())
+              .orElseThrow();
+      // Every configuration once, then the best few (at most 3) twice more.
+      assertThat(all.trials).isBetween(grid.size(), grid.size() + 6);
+      Landscapes.Runner some = new Landscapes.Runner(model, seed);
+      Trial found =
+          Frontier.choose(
+                  new Search(grid, objective, some, (t, d, p) -> {})
+                      .quick(Search.defaultBudget(grid.size())))
+              .orElseThrow();
+      assertThat(some.trials).isLessThanOrEqualTo((int) (0.15 * grid.size()));
+      below += found.throughput() < 0.95 * best.throughput() ? 1 : 0;
+    }
+    assertThat(below).isLessThanOrEqualTo(2);
+  }
+
+  /**
+   * A tight SLO over heavy passes: only a few configurations keep the SLO at the highest load
+   * levels, so the landscape has cliffs where noise decides feasibility, and quick mode does not
+   * always land on the exhaustive sweep's (partly lucky) best. Recorded as it is, for the search
+   * with its whole budget: at least 80 % of the runs within 5 %, every run within 15 %; with the
+   * defaults' four trials kept back for re-measurement, at least 60 % within 5 %.
+   */
+  @ParameterizedTest(name = "re-measure {0}")
+  @MethodSource("remeasureOrNot")
+  void tightSloWithCliffsIsMostlyWithinFivePercent(
+      String name, Search.@Nullable Remeasure again, double share) throws Exception {
     Objective objective = new Objective(5.0, null, 1.0);
     Landscapes.Runner.Model model = Landscapes.batching(4, 0.5, 0.1, 5);
     int runs = 0;
@@ -127,13 +171,18 @@ class SearchTest {
       for (long seed = 1; seed <= 10; seed++) {
         Trial best =
             Frontier.choose(
-                    new Search(grid, objective, new Landscapes.Runner(model, seed), (t, d, p) -> {})
+                    new Search(
+                            grid,
+                            objective,
+                            new Landscapes.Runner(model, seed),
+                            (t, d, p) -> {},
+                            again)
                         .exhaustive())
                 .orElseThrow();
         Landscapes.Runner some = new Landscapes.Runner(model, seed);
         Trial found =
             Frontier.choose(
-                    new Search(grid, objective, some, (t, d, p) -> {})
+                    new Search(grid, objective, some, (t, d, p) -> {}, again)
                         .quick(Search.defaultBudget(grid.size())))
                 .orElseThrow();
         assertThat(some.trials).isLessThanOrEqualTo((int) (0.15 * grid.size()));
@@ -145,16 +194,24 @@ class SearchTest {
     }
     assertThat(within5)
         .as("runs within 5 %% of %d", runs)
-        .isGreaterThanOrEqualTo((int) (0.8 * runs));
+        .isGreaterThanOrEqualTo((int) (share * runs));
     assertThat(worst).isGreaterThanOrEqualTo(0.85);
+  }
+
+  static Stream<Arguments> remeasureOrNot() {
+    return Stream.of(
+        Arguments.of("none", Search.Remeasure.NONE, 0.8), Arguments.of("defaults", null, 0.6));
   }
 
   @Test
   void exhaustiveMeasuresEachConfigurationOnce() throws Exception {
     Landscapes.Runner r = new Landscapes.Runner(Landscapes.monotone(), 1);
     List<Trial> trials =
-        new Search(WITH_SLO, new Objective(null, null, 0), r, (t, d, p) -> {}).exhaustive();
+        new Search(
+                WITH_SLO, new Objective(null, null, 0), r, (t, d, p) -> {}, Search.Remeasure.NONE)
+            .exhaustive();
     assertThat(trials).hasSize(WITH_SLO.size());
+    assertThat(r.trials).isEqualTo(WITH_SLO.size());
     assertThat(trials.stream().map(Trial::knobs).distinct()).hasSize(trials.size());
     // Under the SLO policy, or without batching, the queue delay is not a knob of its own.
     assertThat(trials)
