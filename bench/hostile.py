@@ -530,7 +530,7 @@ def h2_bodies(args, label, port, streams, mb, headers_of, prefix):
                                 limit=min(args.stream_timeout, left))
             sent_total += n
             slow += gave_up
-            if n < len(body) and sid not in c.answered and sid not in c.reset:
+            if n < len(body) and not gave_up and sid not in c.answered and sid not in c.reset:
                 stalled += 1
             if c.closed or c.stalled:
                 break
@@ -543,8 +543,8 @@ def h2_bodies(args, label, port, streams, mb, headers_of, prefix):
             f"{', GOAWAY' if c.goaway else ''}; RSS peak while held {held} MB")
         if slow or opened < streams:
             out(f"  bounded: {slow} streams given up after --stream-timeout"
-                f" {args.stream_timeout:.0f} s; {streams - opened} streams not opened within"
-                f" --case-timeout {args.case_timeout:.0f} s")
+                f" {args.stream_timeout:g} s; {streams - opened} streams not opened within"
+                f" --case-timeout {args.case_timeout:g} s")
         if c.error:
             out(f"  the client's reader stopped: {c.error}")
         c.close()
