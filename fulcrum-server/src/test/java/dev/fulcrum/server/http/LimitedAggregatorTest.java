@@ -1,12 +1,14 @@
 package dev.fulcrum.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -134,7 +136,8 @@ class LimitedAggregatorTest {
     ch.writeInbound(head(-1));
     ch.writeInbound(new DefaultHttpContent(read(READ, 0)));
     assertThat(budget.held()).isPositive();
-    ch.finishAndReleaseAll();
+    assertThatThrownBy(ch::finishAndReleaseAll) // Netty's aggregator reports the cut message
+        .isInstanceOf(PrematureChannelClosureException.class);
     assertThat(budget.held()).isZero();
   }
 }
