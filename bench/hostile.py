@@ -13,6 +13,8 @@ given --pid) against the stated bound (--bound-mb; hostile.sh passes the buffere
   slowloris  N connections sending a request head one byte per second (--slowloris 20000;
              split over --workers processes so that each stays under its file limit)
   h2         one h2c connection with --h2-streams unfinished streams, each declaring --h2-mb MB
+             (h2 and grpc: each stream's sending bounded by --stream-timeout, the case by
+             --case-timeout, so a client starved of flow-control credit reports, never hangs)
   grpc       one gRPC connection with --grpc-calls calls, each a partial --grpc-mb MB message
              (answered: ended by the server, e.g. RESOURCE_EXHAUSTED over the buffered-bytes budget)
   http1      --http1-conns HTTP/1.1 connections, each declaring --http1-mb MB and sending it slowly
@@ -394,12 +396,18 @@ class H2Conn:
     def __init__(self, port, stall_wait):
         self.s = socket.create_connection((HOST, port), timeout=stall_wait)
         self.stalled = False  # a send made no progress for stall_wait: the server stopped reading
+        self.error = None  # why the reader stopped, when not the server's close
         self.lock = threading.Condition()
+        self.write_lock = threading.Lock()  # frames from both threads, never interleaved
         self.conn_window, self.initial_window, self.windows = 65535, 65535, {}
         self.answered, self.reset, self.goaway, self.closed = set(), set(), None, False
-        self.s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+        self.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
         self.reader = threading.Thread(target=self.read, daemon=True)
         self.reader.start()
+
+    def write(self, data):
+        with self.write_lock:
+            self.s.sendall(data)
 
     def read(self):
         buf = b""
@@ -422,6 +430,8 @@ class H2Conn:
                     self.on_frame(ftype, flags, sid, payload)
         except OSError:
             pass
+        except Exception as e:  # a frame this client misread: report it, never leave senders waiting
+            self.error = f"{type(e).__name__}: {e}"
         with self.lock:
             self.closed = True
             self.lock.notify_all()
@@ -436,7 +446,7 @@ class H2Conn:
                         self.initial_window = value
                         for k in self.windows:
                             self.windows[k] += delta
-                self.s.sendall(frame(4, 1, 0))
+                self.write(frame(4, 1, 0))
             elif ftype == 8:  # WINDOW_UPDATE
                 inc = struct.unpack(">I", payload)[0] & 0x7FFFFFFF
                 if sid == 0:
@@ -450,40 +460,44 @@ class H2Conn:
             elif ftype == 7:  # GOAWAY
                 self.goaway = payload[:8]
             elif ftype == 6 and not flags & 1:  # PING
-                self.s.sendall(frame(6, 1, 0, payload))
+                self.write(frame(6, 1, 0, payload))
             self.lock.notify_all()
 
     def open(self, sid, headers):
         with self.lock:
             self.windows[sid] = self.initial_window
-        self.s.sendall(frame(1, 4, sid, hpack_literal(headers)))
+        self.write(frame(1, 4, sid, hpack_literal(headers)))
 
-    def send(self, sid, data, wait=2.0):
-        """Sends what the windows allow; returns bytes sent (stops when stalled for `wait`)."""
+    def send(self, sid, data, wait=2.0, limit=60.0):
+        """Sends what the windows allow; returns (bytes sent, whether it gave up at `limit`): stops
+        when stalled for `wait`, and after `limit` seconds in all, however the window trickles."""
         sent, mv = 0, memoryview(data)
+        give_up = time.monotonic() + limit
         while sent < len(data):
+            if time.monotonic() >= give_up:
+                return sent, True
             with self.lock:
-                deadline = time.monotonic() + wait
+                deadline = min(time.monotonic() + wait, give_up)
                 while (min(self.conn_window, self.windows[sid]) <= 0 and not self.closed
                        and sid not in self.reset and sid not in self.answered):
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        return sent
+                        return sent, time.monotonic() >= give_up
                     self.lock.wait(left)
                 if self.closed or sid in self.reset or sid in self.answered:
-                    return sent
+                    return sent, False
                 n = min(16384, len(data) - sent, self.conn_window, self.windows[sid])
                 self.conn_window -= n
                 self.windows[sid] -= n
             try:
-                self.s.sendall(frame(0, 0, sid, bytes(mv[sent:sent + n])))
+                self.write(frame(0, 0, sid, bytes(mv[sent:sent + n])))
             except socket.timeout:
                 self.stalled = True
-                return sent
+                return sent, False
             except OSError:
-                return sent
+                return sent, False
             sent += n
-        return sent
+        return sent, False
 
     def close(self):
         try:
@@ -499,14 +513,24 @@ def h2_bodies(args, label, port, streams, mb, headers_of, prefix):
         f" {part // (1024 * 1024)} MB of each and stalling")
     with RssWatch(args.pid) as w, Probe(args) as probe:
         c = H2Conn(port, args.stall_wait)
-        sent_total, stalled = 0, 0
+        sent_total, stalled, slow, opened = 0, 0, 0, 0
         body = prefix(total) + b" " * (part - len(prefix(total)))
+        case_end = time.monotonic() + args.case_timeout
         for i in range(streams):
             sid = 1 + 2 * i
-            c.open(sid, headers_of(total))
-            n = c.send(sid, body, wait=args.stall_wait)
+            left = case_end - time.monotonic()
+            if left <= 0:
+                break
+            opened += 1
+            try:
+                c.open(sid, headers_of(total))
+            except OSError:
+                break
+            n, gave_up = c.send(sid, body, wait=args.stall_wait,
+                                limit=min(args.stream_timeout, left))
             sent_total += n
-            if n < len(body) and sid not in c.answered and sid not in c.reset:
+            slow += gave_up
+            if n < len(body) and not gave_up and sid not in c.answered and sid not in c.reset:
                 stalled += 1
             if c.closed or c.stalled:
                 break
@@ -517,6 +541,12 @@ def h2_bodies(args, label, port, streams, mb, headers_of, prefix):
             f" connection {'closed' if c.closed else 'open'}"
             f"{f', the server stopped reading after {i + 1} streams' if c.stalled else ''}"
             f"{', GOAWAY' if c.goaway else ''}; RSS peak while held {held} MB")
+        if slow or opened < streams:
+            out(f"  bounded: {slow} streams given up after --stream-timeout"
+                f" {args.stream_timeout:g} s; {streams - opened} streams not opened within"
+                f" --case-timeout {args.case_timeout:g} s")
+        if c.error:
+            out(f"  the client's reader stopped: {c.error}")
         c.close()
     probe.report("meanwhile")
     rss_line(args, w, w.settle(args.settle))
@@ -669,6 +699,12 @@ def main():
     p.add_argument("--grpc-mb", type=int, default=15)
     p.add_argument("--http1-conns", type=int, default=110)
     p.add_argument("--http1-mb", type=int, default=60)
+    p.add_argument("--stream-timeout", type=float, default=60.0,
+                   help="h2c/gRPC: seconds one stream may take to send its body, however slowly the"
+                        " server grants flow-control credit; then the next stream")
+    p.add_argument("--case-timeout", type=float, default=300.0,
+                   help="h2c/gRPC: seconds for the whole case; streams not opened by then are"
+                        " reported, not waited for")
     p.add_argument("--stall-wait", type=float, default=2.0,
                    help="seconds without flow-control credit or progress that count as stalled")
     p.add_argument("--settle", type=float, default=15.0,

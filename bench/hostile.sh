@@ -18,8 +18,8 @@ ulimit -n $((SLOW + 10000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "file limit: $(ulimit -n) (both sides)"
 if [ "$FULCRUM" = ./fulcrum ]; then ./fulcrum --version >/dev/null; fi   # builds if needed
 
-# Default limits: 4096 connections a port (at the cap, a connection without a request head for
-# 1 s makes room for a new one), a 10 s header timeout, one 1 GiB budget of buffered request
+# Default limits: 4096 connections a port (at the cap, a connection without a request head past
+# a 100 ms grace, the slowest sending it, makes room for a new one), a 10 s header timeout, one 1 GiB budget of buffered request
 # bytes for the REST and gRPC ports together (256 MiB a connection), so the stated RSS bound is
 # 1024 + 300 MB.
 # shellcheck disable=SC2086

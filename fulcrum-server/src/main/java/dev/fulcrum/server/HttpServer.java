@@ -8,6 +8,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -100,7 +101,8 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
-    pipeline = new HttpPipeline(service, config, version(), dashboard, sharedBudget);
+    HttpPipeline p = new HttpPipeline(service, config, version(), dashboard, sharedBudget);
+    pipeline = p;
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -108,8 +110,15 @@ public final class HttpServer implements AutoCloseable {
               .channel(serverChannelType())
               .option(ChannelOption.SO_BACKLOG, 1024)
               .childOption(ChannelOption.TCP_NODELAY, true)
-              .handler(new ConnectionTracker(connections))
-              .childHandler(pipeline);
+              .handler(
+                  new ChannelInitializer<ServerChannel>() {
+                    @Override
+                    protected void initChannel(ServerChannel ch) {
+                      // The cap first: a refused connection is closed before it is tracked.
+                      ch.pipeline().addLast(p.acceptor(), new ConnectionTracker(connections));
+                    }
+                  })
+              .childHandler(p);
       serverChannel = b.bind(config.host(), config.port()).sync().channel();
     } catch (InterruptedException | RuntimeException e) {
       shutdownGroups();

@@ -11,6 +11,7 @@ import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.http.BufferBudget;
+import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import io.grpc.ManagedChannel;
@@ -328,6 +329,58 @@ class LimitsTest {
       try (RawConnection fourth = new RawConnection(s.port())) {
         fourth.send("GET", "/v2/health/live", "", new byte[0]);
         assertThat(fourth.read().status()).isEqualTo(200);
+      }
+    }
+  }
+
+  @Test
+  void slowStartsAtTheCapEvictEachOtherNeverAFreshNormalConnection() throws Exception {
+    // 300 slowloris connections (one head byte each, then nothing) through a port of 50, in
+    // rounds; each round a normal client connects first and sends its request only after that
+    // round's slow connections arrived: its fresh connection is never the one closed for them.
+    int cap = 50;
+    HttpServerConfig config =
+        HttpServerConfig.ephemeral()
+            .withLimits(
+                HttpServerConfig.Limits.defaults()
+                    .withTimeouts(SHORT, SHORT, SHORT)
+                    .withMaxConnections(cap));
+    List<Socket> slow = new ArrayList<>();
+    try (HttpServer s = new HttpServer(service, config).start()) {
+      for (int round = 0; round < 20; round++) {
+        try (RawConnection normal = new RawConnection(s.port())) {
+          for (int i = 0; i < 15; i++) {
+            Socket c = new Socket("127.0.0.1", s.port());
+            slow.add(c);
+            try {
+              c.getOutputStream().write('G');
+            } catch (IOException e) {
+              // refused at the cap: closed at once
+            }
+          }
+          normal.send("GET", "/v2/health/live", "", new byte[0]);
+          assertThat(normal.read().status()).as("normal request in round %d", round).isEqualTo(200);
+        }
+        // Past the eviction grace, so that the next round's arrivals find slow ones to evict
+        // rather than being refused (refusing them would be right too, but proves less).
+        Thread.sleep(3 * ConnectionLimit.EVICTION_GRACE.toMillis());
+      }
+      assertThat(s.openConnections()).isLessThanOrEqualTo(cap);
+      long closedByServer = 0;
+      for (Socket c : slow) {
+        c.setSoTimeout(1);
+        try {
+          closedByServer += c.getInputStream().read() < 0 ? 1 : 0;
+        } catch (java.net.SocketTimeoutException e) {
+          // still open
+        } catch (IOException e) {
+          closedByServer++; // reset: closed with its byte unread
+        }
+      }
+      assertThat(closedByServer).isGreaterThanOrEqualTo(slow.size() - cap);
+    } finally {
+      for (Socket c : slow) {
+        c.close();
       }
     }
   }

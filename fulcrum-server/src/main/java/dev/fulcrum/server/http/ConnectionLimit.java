@@ -1,66 +1,175 @@
 package dev.fulcrum.server.http;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.AttributeKey;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Counts a port's open connections against a maximum. A connection beyond it is closed as soon as
  * it is accepted, which gives its file descriptor back at once; the connections already open are
  * served as before, and the timeouts of {@link RequestTimeouts} free their places.
  *
- * <p>With {@link #evictingSlowStarts}, a full port first makes room by closing its oldest
- * connection that has been open that long without delivering its first request head (or HTTP/2
- * preface; {@link #started}): slowloris connections then cost the attacker their place instead of
- * costing a real client its connection. A connection that has started is never evicted.
+ * <p>With {@link #evictingSlowStarts}, a full port first makes room by closing a connection that
+ * has not delivered its first request head (or HTTP/2 preface; {@link #started}) and is slow about
+ * it: slowloris connections then cost the attacker their place instead of costing a real client its
+ * connection. The policy, in order:
+ *
+ * <ul>
+ *   <li>a connection that has started is never evicted;
+ *   <li>a connection younger than the grace is never evicted: a real client sends its head right
+ *       after its connect, so a fresh connection whose head the server has not read yet is not a
+ *       slow one;
+ *   <li>among the {@value #CANDIDATES} oldest unstarted connections past the grace, the one that
+ *       has sent the fewest bytes per second of its age goes (ties: the oldest). A slowloris client
+ *       sends a byte a second or nothing; a TLS client mid-handshake has sent its ClientHello, a
+ *       client on a slow link its head so far at the link's rate;
+ *   <li>when every unstarted connection is within the grace (connections arrive faster than the
+ *       port's size per grace), the new connection is refused rather than a young one evicted.
+ * </ul>
+ *
+ * <p>Cost per admission at the cap: a look at the front of the queue of unstarted connections, in
+ * admission order, at most {@value #CANDIDATES} live entries (closed and started ones met on the
+ * way are dropped), never a scan of every connection.
  *
  * <p>Thread-safe: every event loop admits and closes connections concurrently. The count may pass
  * the maximum by the few evicted connections whose close has not completed yet.
  */
 public final class ConnectionLimit {
-  private static final AttributeKey<Boolean> STARTED =
-      AttributeKey.valueOf(ConnectionLimit.class, "started");
+  private static final AttributeKey<Admission> ADMISSION =
+      AttributeKey.valueOf(ConnectionLimit.class, "admission");
 
   /**
-   * How long the REST and metrics ports let a new connection go without a request head before it
-   * may be evicted for a newer one at the cap: far more than a client on loopback or a LAN needs.
+   * How long the REST and metrics ports give a new connection to send its first request head before
+   * it may be evicted for a newer one at the cap. A client sends its head with its first segment
+   * after the handshake, so this covers the server's own delay in reading it; it is short because
+   * the port is safe from refusing real clients only while connections arrive slower than its size
+   * per grace (4096 connections per 100 ms: 40,960 a second).
    */
-  public static final Duration EVICT_AFTER = Duration.ofSeconds(1);
+  public static final Duration EVICTION_GRACE = Duration.ofMillis(100);
 
-  /** A connection admitted at {@code since} (nanoTime), in admission order. */
-  private record Admitted(Channel channel, long since) {}
+  /** How many of the oldest unstarted connections past the grace one eviction compares. */
+  static final int CANDIDATES = 8;
+
+  /**
+   * One admitted connection's progress towards its first request head: written on its event loop,
+   * read by whichever loop evicts.
+   */
+  static final class Admission {
+    final Channel channel;
+    final long since;
+    volatile long bytes;
+    volatile boolean started;
+
+    Admission(Channel channel, long since) {
+      this.channel = channel;
+      this.since = since;
+    }
+
+    boolean evictable() {
+      return !started && channel.isOpen();
+    }
+
+    /** Whether this connection has sent fewer bytes per second of its age than {@code other}. */
+    boolean slowerThan(Admission other, long now) {
+      double mine = (double) bytes * Math.max(1, now - other.since);
+      double theirs = (double) other.bytes * Math.max(1, now - since);
+      return mine < theirs;
+    }
+  }
+
+  /**
+   * First in an evicting port's pipeline: counts the bytes a connection receives until it starts,
+   * then steps out. Sharable: its state is the channel's {@link Admission}.
+   */
+  @ChannelHandler.Sharable
+  private static final class Progress extends ChannelInboundHandlerAdapter {
+    @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      Admission a = ctx.channel().attr(ADMISSION).get();
+      if (a == null || a.started) {
+        ctx.pipeline().remove(this);
+      } else if (msg instanceof ByteBuf b) {
+        a.bytes += b.readableBytes();
+      } else if (msg instanceof ByteBufHolder h) {
+        a.bytes += h.content().readableBytes();
+      }
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  private static final Progress PROGRESS = new Progress();
+
+  /**
+   * On the server channel, ahead of Netty's acceptor: admits each accepted connection, or closes a
+   * refused one right there, before it is registered with an event loop, so that refusing costs the
+   * loops that serve requests nothing. Runs on the accepting loop.
+   */
+  @ChannelHandler.Sharable
+  private static final class Acceptor extends ChannelInboundHandlerAdapter {
+    private final ConnectionLimit limit;
+
+    Acceptor(ConnectionLimit limit) {
+      this.limit = limit;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof Channel child && !limit.admit(child)) {
+        child.unsafe().closeForcibly();
+        return;
+      }
+      ctx.fireChannelRead(msg);
+    }
+  }
 
   private final int max;
-  private final long evictAfterNanos;
+  private final long graceNanos;
+  private final LongSupplier clock;
   private final AtomicInteger open = new AtomicInteger();
-  private final ConcurrentLinkedDeque<Admitted> admitted = new ConcurrentLinkedDeque<>();
+  private final ConcurrentLinkedDeque<Admission> admitted = new ConcurrentLinkedDeque<>();
 
   /** A plain cap: a connection beyond it is refused. */
   public ConnectionLimit(int max) {
-    this(max, Duration.ZERO);
+    this(max, 0, System::nanoTime);
   }
 
-  private ConnectionLimit(int max, Duration evictAfter) {
+  private ConnectionLimit(int max, long graceNanos, LongSupplier clock) {
     this.max = max;
-    this.evictAfterNanos = evictAfter.toNanos();
+    this.graceNanos = graceNanos;
+    this.clock = clock;
   }
 
   /**
-   * A cap that, when full, closes the oldest connection that has been open for {@code after}
-   * without starting, to admit the new one; refuses the new one only when there is none.
+   * A cap that, when full, closes a slow unstarted connection older than {@code grace} to admit the
+   * new one (see the class comment); refuses the new one only when there is none.
    */
-  public static ConnectionLimit evictingSlowStarts(int max, Duration after) {
-    if (after.isNegative() || after.isZero()) {
-      throw new IllegalArgumentException("after must be > 0, was " + after);
+  public static ConnectionLimit evictingSlowStarts(int max, Duration grace) {
+    return evictingSlowStarts(max, grace, System::nanoTime);
+  }
+
+  /** As {@link #evictingSlowStarts(int, Duration)}, with {@code clock} for nanoTime (tests). */
+  static ConnectionLimit evictingSlowStarts(int max, Duration grace, LongSupplier clock) {
+    if (grace.isNegative() || grace.isZero()) {
+      throw new IllegalArgumentException("grace must be > 0, was " + grace);
     }
-    return new ConnectionLimit(max, after);
+    return new ConnectionLimit(max, grace.toNanos(), clock);
   }
 
   /**
    * Counts {@code ch} until it closes and returns true, or returns false if the port is full: the
-   * caller then closes it.
+   * caller then closes it. Call before the connection's handlers are added ({@link #acceptor} does,
+   * before it is registered): an evicting cap puts its byte counter first in the pipeline.
    */
   public boolean admit(Channel ch) {
     if (open.incrementAndGet() > max && !evictOne()) {
@@ -68,11 +177,23 @@ public final class ConnectionLimit {
       return false;
     }
     ch.closeFuture().addListener(f -> open.decrementAndGet());
-    if (evictAfterNanos > 0) {
-      admitted.addLast(new Admitted(ch, System.nanoTime()));
+    if (graceNanos > 0) {
+      Admission a = new Admission(ch, clock.getAsLong());
+      ch.attr(ADMISSION).set(a);
+      ch.pipeline().addFirst("connection-progress", PROGRESS);
+      admitted.addLast(a);
       trim();
     }
     return true;
+  }
+
+  /**
+   * A handler for the port's server channel (the bootstrap's {@code handler}) that admits every
+   * accepted connection through this cap before it reaches an event loop, and closes a refused one
+   * there. A port that installs it must not call {@link #admit} itself.
+   */
+  public ChannelHandler acceptor() {
+    return new Acceptor(this);
   }
 
   /**
@@ -80,7 +201,10 @@ public final class ConnectionLimit {
    * evicted. Called on the connection's event loop.
    */
   public static void started(Channel ch) {
-    ch.attr(STARTED).set(Boolean.TRUE);
+    Admission a = ch.attr(ADMISSION).get();
+    if (a != null) {
+      a.started = true;
+    }
   }
 
   /** Connections open now. */
@@ -93,29 +217,43 @@ public final class ConnectionLimit {
     return admitted.size();
   }
 
-  private static boolean evictable(Admitted a) {
-    return a.channel().isOpen() && a.channel().attr(STARTED).get() == null;
-  }
-
-  /** Closes the oldest connection that has not started within the grace; false if none. */
+  /** Closes the slowest of the oldest unstarted connections past the grace; false if none. */
   private boolean evictOne() {
-    if (evictAfterNanos == 0) {
+    if (graceNanos == 0) {
       return false;
     }
-    long now = System.nanoTime();
-    Admitted a;
-    while ((a = admitted.pollFirst()) != null) {
-      if (!evictable(a)) {
-        continue;
-      }
-      if (now - a.since() < evictAfterNanos) {
-        admitted.offerFirst(a); // the oldest is too young: so are the others
+    for (int attempt = 0; attempt < 4; attempt++) {
+      Admission victim = choose(clock.getAsLong());
+      if (victim == null) {
         return false;
       }
-      a.channel().close();
-      return true;
+      if (admitted.remove(victim)) { // another loop may have taken the same one: choose again
+        victim.channel.close();
+        return true;
+      }
     }
     return false;
+  }
+
+  private @Nullable Admission choose(long now) {
+    Admission victim = null;
+    int compared = 0;
+    Iterator<Admission> it = admitted.iterator();
+    while (it.hasNext() && compared < CANDIDATES) {
+      Admission a = it.next();
+      if (!a.evictable()) {
+        it.remove();
+        continue;
+      }
+      if (now - a.since < graceNanos) {
+        break; // in admission order: the rest are younger still
+      }
+      compared++;
+      if (victim == null || a.slowerThan(victim, now)) {
+        victim = a;
+      }
+    }
+    return victim;
   }
 
   /**
@@ -124,8 +262,8 @@ public final class ConnectionLimit {
    */
   private void trim() {
     for (int i = 0; i < 2; i++) {
-      Admitted a = admitted.peekFirst();
-      if (a == null || evictable(a)) {
+      Admission a = admitted.peekFirst();
+      if (a == null || a.evictable()) {
         return;
       }
       admitted.remove(a);

@@ -47,11 +47,12 @@ import org.slf4j.LoggerFactory;
  * as above, http/1.1 (or a client that offers no ALPN) gets {@code HttpServerCodec}; there is no
  * h2c upgrade over TLS.
  *
- * <p>Limits ({@link HttpServerConfig.Limits}): at the cap, the oldest connection that has not sent
- * its first request head for a second is closed to make room, else the new one is closed as soon as
- * it is accepted ({@link ConnectionLimit}); {@link RequestTimeouts} follows the connection (and
- * each HTTP/2 stream) right after the HTTP codec; every aggregator draws on one server-wide {@link
- * BufferBudget} through its connection's share of it.
+ * <p>Limits ({@link HttpServerConfig.Limits}): at the cap, a connection that has not sent its first
+ * request head and is slowest about it (fewest bytes a second, never one younger than 100 ms) is
+ * closed to make room, else the new one is closed as soon as it is accepted ({@link
+ * ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each HTTP/2 stream) right
+ * after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget} through its
+ * connection's share of it.
  *
  * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
  * loop, and the connection count and budget it shares are thread-safe.
@@ -117,7 +118,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     this.limits = config.limits();
     this.version = version;
     this.connections =
-        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICT_AFTER);
+        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
     this.budget =
         serverWide == null
             ? new BufferBudget(limits.maxBufferedBytes())
@@ -126,12 +127,17 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
   }
 
+  /**
+   * The port's connection cap, for the server channel: admits each connection before it is
+   * registered (see {@link ConnectionLimit#acceptor()}); {@link #initChannel} sees admitted ones
+   * only.
+   */
+  public ChannelHandler acceptor() {
+    return connections.acceptor();
+  }
+
   @Override
   protected void initChannel(SocketChannel ch) {
-    if (!connections.admit(ch)) {
-      ch.close();
-      return;
-    }
     BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     if (tls != null) {
       ch.pipeline()

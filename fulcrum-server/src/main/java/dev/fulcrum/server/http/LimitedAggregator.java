@@ -1,8 +1,12 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.server.security.AccessPolicy;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMessage;
@@ -12,6 +16,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Netty's aggregator with a body limit whose 413 carries an OIP error body, and a {@link
@@ -19,10 +24,19 @@ import java.util.List;
  * {@link RefusedRequest} on to the dispatcher. The aggregator discards the rest of an oversized
  * body, so a keep-alive connection stays usable.
  *
+ * <p>Memory: each body is copied, as it arrives, into buffers of its own sized to hold exactly what
+ * it declared (blocks of at most {@value #BLOCK} bytes; a body of unknown length in blocks that
+ * grow from 64 KiB, each as large as what came before, up to {@value #BLOCK}), and each read's
+ * bytes are released at once. Netty's aggregator would instead keep every read's buffer (a slice
+ * pins the whole read buffer and the pool chunk it was cut from, however few bytes it holds) and,
+ * past 1024 of them, copy the body so far into one new buffer while still holding the old. So the
+ * body's memory is the blocks' capacity, and that is what the budget counts.
+ *
  * <p>Budget: a request reserves its declared {@code Content-Length} when its head arrives (a body
- * of unknown length reserves as it arrives) and gives it back once aggregated or dropped. A request
- * the budget cannot hold is refused with 503 at once, the bytes it had are released and the rest of
- * its body is discarded unread into memory; the connection closes after the 503.
+ * of unknown length reserves each block as it is allocated) and gives it back once aggregated or
+ * dropped. A request the budget cannot hold is refused with 503 at once, the bytes it had are
+ * released and the rest of its body is discarded unread into memory; the connection closes after
+ * the 503.
  *
  * <p>Access: a request head is first checked against the {@link AccessPolicy} (the scope of the
  * endpoint its path names, the {@code Authorization} header); a refused one passes a {@link
@@ -38,11 +52,23 @@ final class LimitedAggregator extends HttpObjectAggregator {
   private final BufferBudget budget;
   private final AccessPolicy access;
 
+  /** The largest buffer a body is copied into. */
+  static final int BLOCK = 4 << 20;
+
+  /** The first block of a body of unknown length. */
+  private static final int FIRST_UNKNOWN_BLOCK = 64 << 10;
+
   /** Bytes reserved for the message being aggregated. */
   private long reserved;
 
-  /** Body bytes of the message being aggregated so far. */
-  private long received;
+  /** The declared length of the message being aggregated, -1 if unknown. */
+  private long declared;
+
+  /** Capacity of the blocks allocated for the message being aggregated (with its start's bytes). */
+  private long allocated;
+
+  /** The block being filled; null when none is (none yet, or the last one was passed on). */
+  private @Nullable ByteBuf block;
 
   /** Whether a message is being aggregated (its bytes count against the budget). */
   private boolean tracking;
@@ -69,36 +95,103 @@ final class LimitedAggregator extends HttpObjectAggregator {
         out.add(denied);
         return;
       }
-      long declared = HttpUtil.getContentLength(m, -1L);
+      long length = HttpUtil.getContentLength(m, -1L);
       long first = m instanceof ByteBufHolder b ? b.content().readableBytes() : 0;
-      long want = declared > limit ? first : Math.max(first, declared);
+      long want = length > limit ? first : Math.max(first, length);
       if (!budget.tryReserve(want)) {
         refuse(m, out);
         return;
       }
       reserved = want;
-      received = first;
+      declared = length > limit ? -1 : length;
+      allocated = first;
       tracking = true;
     } else if (msg instanceof HttpContent c) {
       if (dropping) {
         dropping = !(msg instanceof LastHttpContent);
         return;
       }
-      if (tracking) {
-        received += c.content().readableBytes();
-        if (received > reserved) {
-          if (!budget.tryReserve(received - reserved)) {
+      if (tracking && c.decoderResult().isSuccess()) {
+        copy(ctx, c, out);
+        return; // the decoder releases c
+      }
+      passBlock(ctx, out);
+    }
+    super.decode(ctx, msg, out);
+  }
+
+  /** Copies a chunk of the body into blocks, passing each full one on to the aggregation. */
+  private void copy(ChannelHandlerContext ctx, HttpContent c, List<Object> out) throws Exception {
+    ByteBuf in = c.content();
+    while (in.isReadable()) {
+      ByteBuf b = block;
+      if (b == null) {
+        int size = nextBlockSize();
+        if (allocated + size > reserved) {
+          if (!budget.tryReserve(allocated + size - reserved)) {
             releaseCurrentMessage();
             giveBack();
-            dropping = !(msg instanceof LastHttpContent);
+            dropping = !(c instanceof LastHttpContent);
             out.add(RefusedRequest.overBudget());
             return;
           }
-          reserved = received;
+          reserved = allocated + size;
+        }
+        b = ctx.alloc().directBuffer(size, size);
+        block = b;
+        allocated += size;
+      }
+      b.writeBytes(in, Math.min(in.readableBytes(), b.writableBytes()));
+      if (!b.isWritable()) {
+        passBlock(ctx, out);
+        if (!tracking) {
+          return; // the aggregation ended: the body grew past the limit
         }
       }
     }
-    super.decode(ctx, msg, out);
+    if (c instanceof LastHttpContent last) {
+      ByteBuf rest = block;
+      block = null;
+      LastHttpContent end = new DefaultLastHttpContent(rest == null ? Unpooled.EMPTY_BUFFER : rest);
+      end.trailingHeaders().set(last.trailingHeaders());
+      offer(ctx, end, out);
+    }
+  }
+
+  private int nextBlockSize() {
+    if (declared > allocated) {
+      return (int) Math.min(BLOCK, declared - allocated);
+    }
+    return (int) Math.min(BLOCK, Math.max(FIRST_UNKNOWN_BLOCK, allocated));
+  }
+
+  /** Passes the block being filled, if any, on to the aggregation (which keeps it). */
+  private void passBlock(ChannelHandlerContext ctx, List<Object> out) throws Exception {
+    ByteBuf b = block;
+    if (b == null) {
+      return;
+    }
+    block = null;
+    offer(ctx, new DefaultHttpContent(b), out);
+  }
+
+  /**
+   * Hands a block to Netty's aggregation, which keeps (retains) it, or ignores it when it is not
+   * aggregating (a body it refused: over the limit, or after a failed {@code Expect}); then this
+   * message's copying stops too, so an ignored body reserves nothing more.
+   */
+  private void offer(ChannelHandlerContext ctx, HttpContent part, List<Object> out)
+      throws Exception {
+    ByteBuf b = part.content();
+    boolean copied = b.isReadable();
+    try {
+      super.decode(ctx, part, out);
+      if (copied && b.refCnt() == 1 && tracking) {
+        giveBack();
+      }
+    } finally {
+      part.release();
+    }
   }
 
   private void refuse(HttpMessage m, List<Object> out) {
@@ -109,8 +202,13 @@ final class LimitedAggregator extends HttpObjectAggregator {
   private void giveBack() {
     budget.release(reserved);
     reserved = 0;
-    received = 0;
+    allocated = 0;
     tracking = false;
+    ByteBuf b = block;
+    if (b != null) {
+      block = null;
+      b.release();
+    }
   }
 
   @Override

@@ -82,20 +82,17 @@ public final class MetricsServer implements AutoCloseable {
         new MultiThreadIoEventLoopGroup(
             1, new DefaultThreadFactory("fulcrum-metrics", true), NioIoHandler.newFactory());
     ConnectionLimit connections =
-        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICT_AFTER);
+        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
     try {
       server =
           new ServerBootstrap()
               .group(loop)
               .channel(NioServerSocketChannel.class)
+              .handler(connections.acceptor())
               .childHandler(
                   new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                      if (!connections.admit(ch)) {
-                        ch.close();
-                        return;
-                      }
                       if (tls != null) {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc()));
                       }

@@ -2,26 +2,48 @@ package dev.fulcrum.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** The connection cap, and its eviction of connections that never sent a request head. */
+/**
+ * The connection cap, and its choice of which connection that never sent a request head to evict:
+ * simulated time (an injected clock), no sleeps.
+ */
 class ConnectionLimitTest {
-  private static final Duration GRACE = Duration.ofMillis(1);
+  private static final Duration GRACE = Duration.ofMillis(100);
 
-  private static void pastTheGrace() throws InterruptedException {
-    Thread.sleep(20); // only ever longer than the 1 ms grace, however slow the machine
+  private final AtomicLong now = new AtomicLong(1_000_000_000L);
+
+  private ConnectionLimit evicting(int max) {
+    return ConnectionLimit.evictingSlowStarts(max, GRACE, now::get);
+  }
+
+  private void advance(Duration d) {
+    now.addAndGet(d.toNanos());
+  }
+
+  private static EmbeddedChannel admitted(ConnectionLimit limit) {
+    EmbeddedChannel c = new EmbeddedChannel();
+    assertThat(limit.admit(c)).isTrue();
+    return c;
+  }
+
+  /** The client sends {@code n} bytes of its head (read through the connection's pipeline). */
+  private static void sends(EmbeddedChannel c, int n) {
+    c.writeInbound(Unpooled.wrappedBuffer(new byte[n]));
+    c.releaseInbound();
   }
 
   @Test
-  void aPlainCapRefusesTheNextConnection() throws Exception {
+  void aPlainCapRefusesTheNextConnection() {
     ConnectionLimit limit = new ConnectionLimit(2);
-    EmbeddedChannel a = new EmbeddedChannel();
-    EmbeddedChannel b = new EmbeddedChannel();
-    assertThat(limit.admit(a)).isTrue();
-    assertThat(limit.admit(b)).isTrue();
-    pastTheGrace();
+    EmbeddedChannel a = admitted(limit);
+    admitted(limit);
     assertThat(limit.admit(new EmbeddedChannel())).isFalse();
     assertThat(a.isOpen()).isTrue();
     assertThat(limit.open()).isEqualTo(2);
@@ -30,13 +52,11 @@ class ConnectionLimitTest {
   }
 
   @Test
-  void aFullPortClosesItsOldestSlowStartForANewConnection() throws Exception {
-    ConnectionLimit limit = ConnectionLimit.evictingSlowStarts(2, GRACE);
-    EmbeddedChannel oldest = new EmbeddedChannel();
-    EmbeddedChannel next = new EmbeddedChannel();
-    limit.admit(oldest);
-    limit.admit(next);
-    pastTheGrace();
+  void aFullPortClosesAnUnstartedConnectionPastTheGraceForANewOne() {
+    ConnectionLimit limit = evicting(2);
+    EmbeddedChannel oldest = admitted(limit);
+    EmbeddedChannel next = admitted(limit);
+    advance(GRACE);
     EmbeddedChannel client = new EmbeddedChannel();
     assertThat(limit.admit(client)).isTrue();
     assertThat(oldest.isOpen()).isFalse();
@@ -45,35 +65,116 @@ class ConnectionLimitTest {
   }
 
   @Test
-  void aStartedConnectionIsNeverEvicted() throws Exception {
-    ConnectionLimit limit = ConnectionLimit.evictingSlowStarts(2, GRACE);
-    EmbeddedChannel a = new EmbeddedChannel();
-    EmbeddedChannel b = new EmbeddedChannel();
-    limit.admit(a);
-    limit.admit(b);
+  void aStartedConnectionIsNeverEvicted() {
+    ConnectionLimit limit = evicting(2);
+    EmbeddedChannel a = admitted(limit);
+    EmbeddedChannel b = admitted(limit);
     ConnectionLimit.started(a);
     ConnectionLimit.started(b);
-    pastTheGrace();
+    advance(Duration.ofHours(1));
     assertThat(limit.admit(new EmbeddedChannel())).isFalse();
     assertThat(a.isOpen()).isTrue();
     assertThat(b.isOpen()).isTrue();
   }
 
   @Test
-  void aSlowStartWithinItsGraceIsKept() {
-    ConnectionLimit limit = ConnectionLimit.evictingSlowStarts(1, Duration.ofHours(1));
-    EmbeddedChannel a = new EmbeddedChannel();
-    limit.admit(a);
-    assertThat(limit.admit(new EmbeddedChannel())).isFalse();
+  void aConnectionWithinTheGraceIsNeverEvictedTheNewOneIsRefusedInstead() {
+    ConnectionLimit limit = evicting(2);
+    EmbeddedChannel a = admitted(limit);
+    EmbeddedChannel b = admitted(limit);
+    advance(GRACE.minusNanos(1));
+    EmbeddedChannel refused = new EmbeddedChannel();
+    assertThat(limit.admit(refused)).isFalse();
     assertThat(a.isOpen()).isTrue();
+    assertThat(b.isOpen()).isTrue();
+    assertThat(limit.open()).isEqualTo(2);
   }
 
   @Test
-  void closedAndStartedConnectionsDoNotPileUp() throws Exception {
-    ConnectionLimit limit = ConnectionLimit.evictingSlowStarts(1_000_000, GRACE);
+  void aFreshConnectionAmongOldSlowOnesIsNotEvictedTheSlowOnesAre() {
+    // A slowloris port: 4 connections a byte a second; a normal client connects, its head not yet
+    // read; more slow connections keep arriving. They evict each other, never the fresh client.
+    ConnectionLimit limit = evicting(5);
+    List<EmbeddedChannel> slow = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      slow.add(admitted(limit));
+    }
+    advance(Duration.ofSeconds(1));
+    slow.forEach(c -> sends(c, 1));
+    EmbeddedChannel client = admitted(limit);
+    for (int i = 0; i < 4; i++) {
+      advance(Duration.ofMillis(20)); // the client's whole grace passes in these arrivals
+      assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+      assertThat(client.isOpen()).isTrue();
+    }
+    assertThat(slow).noneMatch(EmbeddedChannel::isOpen);
+  }
+
+  @Test
+  void theSlowestSenderPastTheGraceGoesFirstNotTheOldest() {
+    ConnectionLimit limit = evicting(3);
+    EmbeddedChannel tlsHandshake = admitted(limit); // oldest; sent its ClientHello at once
+    sends(tlsHandshake, 517);
+    advance(Duration.ofMillis(50));
+    EmbeddedChannel slowloris = admitted(limit);
+    EmbeddedChannel silent = admitted(limit);
+    advance(Duration.ofSeconds(2));
+    sends(slowloris, 2); // a byte a second
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+    assertThat(silent.isOpen()).isFalse(); // 0 bytes a second
+    assertThat(slowloris.isOpen()).isTrue();
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+    assertThat(slowloris.isOpen()).isFalse(); // 1 byte a second, below the ClientHello's ~250
+    assertThat(tlsHandshake.isOpen()).isTrue();
+  }
+
+  @Test
+  void equallySlowConnectionsGoOldestFirst() {
+    ConnectionLimit limit = evicting(3);
+    EmbeddedChannel first = admitted(limit);
+    advance(Duration.ofMillis(10));
+    EmbeddedChannel second = admitted(limit);
+    EmbeddedChannel third = admitted(limit);
+    advance(GRACE);
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+    assertThat(first.isOpen()).isFalse();
+    assertThat(second.isOpen()).isTrue();
+    assertThat(third.isOpen()).isTrue();
+  }
+
+  @Test
+  void onlyTheOldestFewAreComparedSoAnEvictionCostsNoScanOfThePort() {
+    ConnectionLimit limit = evicting(ConnectionLimit.CANDIDATES + 2);
+    List<EmbeddedChannel> old = new ArrayList<>();
+    for (int i = 0; i < ConnectionLimit.CANDIDATES; i++) {
+      EmbeddedChannel c = admitted(limit);
+      sends(c, 100);
+      old.add(c);
+    }
+    EmbeddedChannel silentButLater = admitted(limit); // slower, but behind the compared few
+    EmbeddedChannel last = admitted(limit);
+    sends(last, 100);
+    advance(GRACE);
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+    assertThat(old.get(0).isOpen()).isFalse();
+    assertThat(silentButLater.isOpen()).isTrue();
+  }
+
+  @Test
+  void theByteCounterStepsOutOnceTheConnectionStarted() {
+    ConnectionLimit limit = evicting(2);
+    EmbeddedChannel c = admitted(limit);
+    assertThat(c.pipeline().get("connection-progress")).isNotNull();
+    ConnectionLimit.started(c);
+    sends(c, 10);
+    assertThat(c.pipeline().get("connection-progress")).isNull();
+  }
+
+  @Test
+  void closedAndStartedConnectionsDoNotPileUp() {
+    ConnectionLimit limit = evicting(1_000_000);
     for (int i = 0; i < 10_000; i++) {
-      EmbeddedChannel c = new EmbeddedChannel();
-      limit.admit(c);
+      EmbeddedChannel c = admitted(limit);
       if (i % 2 == 0) {
         ConnectionLimit.started(c);
       } else {
