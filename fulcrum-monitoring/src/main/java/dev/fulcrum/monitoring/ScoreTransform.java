@@ -56,7 +56,28 @@ final class ScoreTransform {
     if (Double.isNaN(x)) {
       return Double.NaN;
     }
-    double u = categorical ? categoricalCdf(x) : numericCdf(x);
+    return normal(categorical ? categoricalCdf(x) : numericCdf(x, lowerBound(points, x)));
+  }
+
+  /**
+   * A numeric feature's score when the caller has already found {@code position(x)} (the detector
+   * uses the same search for its PSI bin); the same value as {@link #score}. x must not be NaN.
+   */
+  double score(double x, int position) {
+    return normal(numericCdf(x, position));
+  }
+
+  /** Where x falls among the percentiles: how many are below it. */
+  int position(double x) {
+    return lowerBound(points, x);
+  }
+
+  /** The percentiles (numeric features); not to be written. */
+  double[] points() {
+    return points;
+  }
+
+  private double normal(double u) {
     double z = Stats.phiInverse(Math.min(Math.max(u, 1e-12), 1 - 1e-12));
     return Math.min(Math.max(z, lowest), highest);
   }
@@ -78,13 +99,13 @@ final class ScoreTransform {
     return lo < points.length ? below[lo] : 1; // unseen: between its neighbours
   }
 
-  private double numericCdf(double x) {
+  private double numericCdf(double x, int lo) {
     int n = points.length;
     if (n < 2) {
       return 0.5;
     }
     double step = 1.0 / (n - 1);
-    int lo = lowerBound(x); // points < x
+    // lo: points < x
     // points <= x: the same as lo unless x equals a percentile (a tie: rare for a continuous
     // feature, so the second search runs only then)
     int hi = lo < n && points[lo] == x ? upperBound(x) : lo;
@@ -102,18 +123,23 @@ final class ScoreTransform {
     return ((lo - 1) + (x - a) / (b - a)) * step;
   }
 
-  private int lowerBound(double x) {
-    int lo = 0;
-    int hi = points.length;
-    while (lo < hi) {
-      int mid = (lo + hi) >>> 1;
-      if (points[mid] < x) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
+  /**
+   * How many of the sorted values are below x (the first index whose value is not below it). Branch
+   * free: a fixed number of halvings (7 for 101 percentiles) whose choice compiles to a conditional
+   * move, so a varied stream of values costs no mispredicted branches.
+   */
+  static int lowerBound(double[] sorted, double x) {
+    int n = sorted.length;
+    if (n == 0) {
+      return 0;
     }
-    return lo;
+    int base = 0;
+    while (n > 1) {
+      int half = n >>> 1;
+      base = sorted[base + half] < x ? base + half : base;
+      n -= half;
+    }
+    return base + (sorted[base] < x ? 1 : 0);
   }
 
   private int upperBound(double x) {
