@@ -16,6 +16,7 @@ final class ScoreTransform {
   private final double[] points; // numeric: percentiles; categorical: sorted values
   private final double[] below; // categorical: share of values below points[i]
   private final double[] share; // categorical: share of points[i]
+  private final double[] categoryScore; // categorical: the score of points[i], computed once
   private final boolean categorical;
   private final double lowest;
   private final double highest;
@@ -42,12 +43,17 @@ final class ScoreTransform {
         below[i] = cum;
         cum += share[i];
       }
+      categoryScore = new double[cats.size()];
+      for (int i = 0; i < cats.size(); i++) {
+        categoryScore[i] = normal(below[i] + share[i] / 2); // as score() would, every time
+      }
     } else {
       categorical = false;
       List<Double> q = f.quantiles() == null ? List.of(f.min(), f.max()) : f.quantiles();
       points = q.stream().mapToDouble(Double::doubleValue).toArray();
       below = new double[0];
       share = new double[0];
+      categoryScore = new double[0];
     }
   }
 
@@ -56,7 +62,13 @@ final class ScoreTransform {
     if (Double.isNaN(x)) {
       return Double.NaN;
     }
-    return normal(categorical ? categoricalCdf(x) : numericCdf(x, lowerBound(points, x)));
+    if (categorical) {
+      int lo = lowerBound(points, x);
+      return lo < points.length && points[lo] == x
+          ? categoryScore[lo]
+          : normal(lo < points.length ? below[lo] : 1); // unseen: between its neighbours
+    }
+    return normal(numericCdf(x, lowerBound(points, x)));
   }
 
   /**
@@ -80,23 +92,6 @@ final class ScoreTransform {
   private double normal(double u) {
     double z = Stats.phiInverse(Math.min(Math.max(u, 1e-12), 1 - 1e-12));
     return Math.min(Math.max(z, lowest), highest);
-  }
-
-  private double categoricalCdf(double x) {
-    int lo = 0;
-    int hi = points.length;
-    while (lo < hi) {
-      int mid = (lo + hi) >>> 1;
-      if (points[mid] < x) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    if (lo < points.length && points[lo] == x) {
-      return below[lo] + share[lo] / 2;
-    }
-    return lo < points.length ? below[lo] : 1; // unseen: between its neighbours
   }
 
   private double numericCdf(double x, int lo) {
