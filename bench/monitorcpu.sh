@@ -9,7 +9,10 @@
 #   server_ns    the whole process's run time (the sum over its threads' schedstat)
 # and prints per round monitor ns per observation and server µs per request. Run time, not
 # throughput: a busy machine slows both arms alike but does not add to a thread's own CPU time
-# (cache effects aside).
+# (cache effects aside). The monitor thread also has a fixed cost per second (it wakes every 5 ms
+# while requests arrive), which dominates when a busy machine serves few requests; so each arm
+# also runs DUR s at c=1 first, and `slope` = (monitor ns at cCONC - at c1) / (observations at
+# cCONC - at c1) is the cost per request with the fixed part cancelled.
 #
 #   A=/tmp/before/dist B=fulcrum-tools/target/dist ROUNDS=3 DUR=15 bash bench/monitorcpu.sh
 #
@@ -82,19 +85,25 @@ arm() { # name dist
   done
   wrk -t1 -c"$CONC" -d"${WARM}s" -s "$LUA" "http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" >/dev/null
   sleep 0.5 # the monitor catches up
-  local o0 m0 s0 o1 m1 s1 rps
+  local o0 m0 s0 o1 m1 s1 rps q0 n0
+  q0=$(observations); n0=$(schedstat "$PID" fulcrum-monitor)
+  wrk -t1 -c1 -d"${DUR}s" -s "$LUA" "http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" >/dev/null
+  sleep 0.5
   o0=$(observations); m0=$(schedstat "$PID" fulcrum-monitor); s0=$(schedstat "$PID")
   rps=$(wrk -t1 -c"$CONC" -d"${DUR}s" -s "$LUA" "http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" \
     | awk '/Requests\/sec/ { print $2 }')
   sleep 0.5
   o1=$(observations); m1=$(schedstat "$PID" fulcrum-monitor); s1=$(schedstat "$PID")
   kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-  python3 - "$1" "$r" "$o0" "$o1" "$m0" "$m1" "$s0" "$s1" "$rps" <<'PY' | tee -a "$OUT/rounds.tsv"
+  python3 - "$1" "$r" "$o0" "$o1" "$m0" "$m1" "$s0" "$s1" "$rps" "$q0" "$n0" <<'PY' | tee -a "$OUT/rounds.tsv"
 import sys
-name, r, o0, o1, m0, m1, s0, s1, rps = sys.argv[1:]
+name, r, o0, o1, m0, m1, s0, s1, rps, q0, n0 = sys.argv[1:]
 n = int(o1) - int(o0)
+lo_n, lo_m = int(o0) - int(q0), int(m0) - int(n0)  # the c=1 phase, as long
+slope = ((int(m1) - int(m0)) - lo_m) / max(n - lo_n, 1)
 print(f"{name}\tround {r}\tobservations {n}\tmonitor {(int(m1)-int(m0))/max(n,1):.0f} ns/obs"
-      f"\tserver {(int(s1)-int(s0))/max(n,1)/1000:.1f} us/req\t{rps} req/s")
+      f"\tserver {(int(s1)-int(s0))/max(n,1)/1000:.1f} us/req\t{rps} req/s"
+      f"\tslope {slope:.0f} ns/obs (c=1: {lo_n} obs)")
 PY
 }
 echo "A = $A, B = $B; $ROUNDS rounds of ${DUR}s at c=$CONC, $NBODIES bodies; $OUT"
@@ -107,9 +116,11 @@ per = {}
 for line in open(sys.argv[1]):
     f = line.split("\t")
     per.setdefault(f[0], []).append((float(re.search(r"([\d.]+) ns", f[3]).group(1)),
-                                      float(re.search(r"([\d.]+) us", f[4]).group(1))))
+                                      float(re.search(r"([\d.]+) us", f[4]).group(1)),
+                                      float(re.search(r"slope (-?[\d.]+) ns", f[6]).group(1))))
 for k in sorted(per):
-    m = [x[0] for x in per[k]]; s = [x[1] for x in per[k]]
+    m = [x[0] for x in per[k]]; s = [x[1] for x in per[k]]; d = [x[2] for x in per[k]]
     print(f"{k}: monitor median {statistics.median(m):.0f} ns/obs ({min(m):.0f}..{max(m):.0f}),"
+          f" slope median {statistics.median(d):.0f} ns/obs ({min(d):.0f}..{max(d):.0f}),"
           f" server median {statistics.median(s):.1f} us/req ({min(s):.1f}..{max(s):.1f})")
 PY
