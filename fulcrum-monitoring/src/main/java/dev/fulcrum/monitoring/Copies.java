@@ -2,11 +2,14 @@ package dev.fulcrum.monitoring;
 
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Copies a tensor's numeric values into a {@code double[]}: the one copy the monitor makes, on the
- * completing engine thread (a fraud request: 8 floats in, 3 values out). Stateless.
+ * Copies a tensor's numeric values into {@code double}s: on the monitor's thread into arrays it
+ * reuses ({@link #into}), on the prediction log's into new ones for its line ({@link #of}). The
+ * engine thread copies nothing: it hands over references ({@link Completed}). Stateless.
  */
 public final class Copies {
   /** Tensors larger than this are not copied (the monitor's inputs are tabular rows). */
@@ -20,16 +23,40 @@ public final class Copies {
     return v == null ? null : v.values();
   }
 
+  /** The tensors' values; a BYTES, half-precision or too large tensor is left out. */
+  static List<Observation.Values> of(List<Tensor> tensors) {
+    if (tensors.size() == 1) { // the usual case: one immutable list, not copied again
+      Observation.Values v = of(tensors.get(0));
+      return v == null ? List.of() : List.of(v);
+    }
+    List<Observation.Values> out = new ArrayList<>(tensors.size());
+    for (Tensor t : tensors) {
+      Observation.Values v = of(t);
+      if (v != null) {
+        out.add(v);
+      }
+    }
+    return out;
+  }
+
   /** The values, or null for a BYTES, half-precision or too large tensor. */
   static Observation.@Nullable Values of(Tensor t) {
     long count = t.elementCount();
     if (count > MAX_ELEMENTS) {
       return null;
     }
-    int n = (int) count;
+    double[] v = new double[(int) count];
+    return into(t, v) < 0 ? null : new Observation.Values(t.name(), t.shape(), v);
+  }
+
+  /**
+   * Writes a tensor's values into {@code v} (at least its element count long, which {@link #fits}
+   * checks) and returns how many; -1 for a BYTES or half-precision tensor.
+   */
+  static int into(Tensor t, double[] v) {
+    int n = (int) t.elementCount();
     ByteBuffer b = t.unsafeData();
     int base = b.position();
-    double[] v = new double[n];
     switch (t.datatype()) {
       case FP32 -> {
         for (int i = 0; i < n; i++) {
@@ -77,9 +104,14 @@ public final class Copies {
         }
       }
       default -> {
-        return null;
+        return -1;
       }
     }
-    return new Observation.Values(t.name(), t.shape(), v);
+    return n;
+  }
+
+  /** Whether the monitor compares this tensor's values at all (not too large). */
+  static boolean fits(Tensor t) {
+    return t.elementCount() <= MAX_ELEMENTS;
   }
 }

@@ -7,7 +7,6 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelVersion;
-import dev.fulcrum.core.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -15,8 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,13 +29,16 @@ import org.slf4j.LoggerFactory;
  * enables {@code monitoring:} in config.yaml with the model's baseline, off the request path.
  *
  * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
- * copies the request's few numeric values into an {@link Observation} and offers it to a bounded
- * queue; when the queue is full the observation is dropped and counted, never waited for. One
- * thread, {@code fulcrum-monitor}, drains the queue into each version's {@link VersionMonitor}
- * (created on first use, reading the baseline file once), logs one line per alert raised or
- * cleared, tells the {@link DriftListener}s (the webhook), and publishes each version's report as
- * an immutable snapshot that transports read without locking. The same observation goes to the
- * {@link PredictionLog}, when there is one.
+ * wraps references to the request and its response in a {@link Completed} (one small object; the
+ * tensors are immutable and own their buffers, so nothing is copied there) and offers it to a
+ * bounded lock-free queue ({@link MpscRing}); when the queue is full it is dropped and counted,
+ * never waited for. One thread, {@code fulcrum-monitor}, drains the queue into each version's
+ * {@link VersionMonitor} (created on first use, reading the baseline file once), which reads the
+ * values it compares into arrays it reuses, logs one line per alert raised or cleared, tells the
+ * {@link DriftListener}s (the webhook), and publishes each version's report as an immutable
+ * snapshot that transports read without locking, whenever it has emptied the queue (and at least
+ * every {@value #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link
+ * PredictionLog}, when there is one, whose thread makes its copy.
  *
  * <p>Threads: {@link #completed} on engine threads; the detectors only on {@code fulcrum-monitor};
  * {@link #drift} and {@link #reports} on any thread (volatile snapshots).
@@ -62,22 +62,28 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
    */
   static final long MAX_IDLE_PARK_NANOS = 80_000_000;
 
+  /**
+   * The most requests compared between two publications of the reports while the queue never
+   * empties (at saturation); otherwise they are published each time the queue is found empty.
+   */
+  static final int PUBLISH_EVERY = 4096;
+
   /** The sleep after one that found the queue still empty. */
   static long nextPark(long park) {
     return Math.min(park * 2, MAX_IDLE_PARK_NANOS);
   }
 
-  private final BlockingQueue<Observation> queue;
+  private final MpscRing<Completed> queue;
   private final @Nullable PredictionLog predictionLog;
   private final List<DriftListener> listeners;
   private final ConcurrentHashMap<String, Entry> versions = new ConcurrentHashMap<>();
   private final LongAdder dropped = new LongAdder();
-  private final AtomicLong accepted = new AtomicLong();
   private final AtomicLong processed = new AtomicLong();
   private final Thread thread;
   private final boolean detect;
-  private final @Nullable Consumer<Observation> process;
+  private final @Nullable Consumer<Completed> process;
   private volatile boolean closed;
+  private final VersionMonitor.Listener onChange = this::changed; // one, not one per request
 
   /** One version's detectors and its latest published report. */
   private static final class Entry {
@@ -109,18 +115,18 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   }
 
   /**
-   * @param process what the monitor thread does with each observation (tests stall it); null for
-   *     the detectors
+   * @param process what the monitor thread does with each request (tests stall it); null for the
+   *     detectors
    */
   DriftMonitor(
       int queueCapacity,
       @Nullable PredictionLog predictionLog,
       List<DriftListener> listeners,
       boolean detect,
-      @Nullable Consumer<Observation> process) {
+      @Nullable Consumer<Completed> process) {
     this.process = process;
     this.detect = detect;
-    this.queue = new ArrayBlockingQueue<>(queueCapacity);
+    this.queue = new MpscRing<>(queueCapacity);
     this.predictionLog = predictionLog;
     this.listeners = List.copyOf(listeners);
     this.thread = Thread.ofPlatform().name("fulcrum-monitor").daemon(true).start(this::run);
@@ -139,62 +145,26 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     if (!monitor && !logged) {
       return;
     }
-    try {
-      Observation o = copy(version, request, response, latencyNanos);
-      if (monitor) {
-        offer(o);
-      }
-      if (logged && plog != null) {
-        plog.offer(o);
-      }
-    } catch (RuntimeException e) {
-      // Never fail a request for its monitoring; a malformed tensor is simply not observed.
-      dropped.increment();
+    // References, not copies: the consumers read the values on their own threads.
+    Completed c =
+        new Completed(version, request, response, System.currentTimeMillis(), latencyNanos);
+    if (monitor) {
+      offer(c);
+    }
+    if (logged && plog != null) {
+      plog.offer(c);
     }
   }
 
-  /** Queues an observation for the monitor thread, or drops and counts it; never blocks. */
-  void offer(Observation o) {
-    if (queue.offer(o)) {
-      accepted.incrementAndGet();
-    } else {
+  /** Queues a request for the monitor thread, or drops and counts it; never blocks. */
+  void offer(Completed c) {
+    if (!queue.offer(c)) {
       dropped.increment();
     }
   }
 
   private static boolean sampled(double rate) {
     return rate >= 1 || ThreadLocalRandom.current().nextDouble() < rate;
-  }
-
-  static Observation copy(
-      ModelVersion version,
-      InferenceRequest request,
-      InferenceResponse response,
-      long latencyNanos) {
-    return new Observation(
-        version,
-        version.name(),
-        version.versionString(),
-        request.id(),
-        System.currentTimeMillis(),
-        latencyNanos,
-        values(request.inputs()),
-        values(response.outputs()));
-  }
-
-  private static List<Observation.Values> values(List<Tensor> tensors) {
-    if (tensors.size() == 1) { // the usual case: one immutable list, not copied again
-      Observation.Values v = Copies.of(tensors.get(0));
-      return v == null ? List.of() : List.of(v);
-    }
-    List<Observation.Values> out = new ArrayList<>(tensors.size());
-    for (Tensor t : tensors) {
-      Observation.Values v = Copies.of(t);
-      if (v != null) {
-        out.add(v);
-      }
-    }
-    return out;
   }
 
   @Override
@@ -240,7 +210,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
    */
   public boolean awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (processed.get() < accepted.get()) {
+    while (processed.get() < queue.accepted()) {
       if (System.nanoTime() > deadline) {
         return false;
       }
@@ -305,53 +275,71 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   }
 
   private void run() {
-    List<Observation> batch = new ArrayList<>();
     List<Entry> dirty = new ArrayList<>();
-    @Nullable Entry last = null; // most observations are of the version before them
+    @Nullable Entry last = null; // most requests are of the version before them
     long park = IDLE_PARK_NANOS;
+    long unpublished = 0; // compared since the reports were last published
+    boolean failed = false;
     while (!closed) {
-      try {
-        queue.drainTo(batch, 1024);
-        if (batch.isEmpty()) {
-          // Sleep rather than wait on the queue: a waiting consumer makes every offer wake it (a
-          // futex call and a context switch per request on the engine's side); a sleeping one
-          // leaves offer a lock, a store and an unlock. The cost is up to one sleep of delay.
-          LockSupport.parkNanos(park);
-          park = nextPark(park);
-          if (Thread.interrupted()) {
-            return;
-          }
-          continue;
+      Completed c = queue.poll();
+      if (c == null) {
+        if (unpublished > 0) {
+          publish(dirty, unpublished);
+          unpublished = 0;
+          continue; // look once more before sleeping
         }
-        park = IDLE_PARK_NANOS;
-        for (Observation o : batch) {
-          if (process != null) {
-            process.accept(o);
-            continue;
-          }
-          ModelVersion mv = o.source();
-          if (mv == null) {
-            continue;
-          }
-          Entry e = last != null && last.version == mv ? last : entry(mv);
-          last = e;
-          e.monitor.observe(o, this::changed);
-          if (!dirty.contains(e)) {
-            dirty.add(e);
-          }
+        // Sleep rather than wait on the queue: a waiting consumer makes every offer wake it (a
+        // futex call and a context switch per request on the engine's side); a sleeping one
+        // leaves offer one compare-and-set and two stores. The cost is up to one sleep of delay.
+        LockSupport.parkNanos(park);
+        park = nextPark(park);
+        if (Thread.interrupted()) {
+          return;
         }
-        long drops = dropped.sum();
-        for (Entry e : dirty) {
-          e.report = e.monitor.report(drops);
-        }
-        processed.addAndGet(batch.size());
-      } catch (RuntimeException e) {
-        log.error("drift monitor: an observation failed", e);
-        processed.addAndGet(batch.size());
-      } finally {
-        batch.clear();
-        dirty.clear();
+        continue;
       }
+      park = IDLE_PARK_NANOS;
+      try {
+        if (process != null) {
+          process.accept(c);
+        } else {
+          ModelVersion mv = c.source();
+          if (mv != null) {
+            Entry e = last != null && last.version == mv ? last : entry(mv);
+            last = e;
+            e.monitor.observe(c, onChange);
+            if (!dirty.contains(e)) {
+              dirty.add(e);
+            }
+          }
+        }
+      } catch (RuntimeException e) {
+        // A malformed tensor is simply not compared: counted with the drops, logged once.
+        dropped.increment();
+        if (!failed) {
+          failed = true;
+          log.error("drift monitor: a request could not be compared (logged once)", e);
+        }
+      }
+      if (++unpublished >= PUBLISH_EVERY) {
+        publish(dirty, unpublished);
+        unpublished = 0;
+      }
+    }
+  }
+
+  /** Publishes the reports of the versions compared since last time; they are then up to date. */
+  private void publish(List<Entry> dirty, long compared) {
+    try {
+      long drops = dropped.sum();
+      for (Entry e : dirty) {
+        e.report = e.monitor.report(drops);
+      }
+    } catch (RuntimeException e) {
+      log.error("drift monitor: a report failed", e);
+    } finally {
+      dirty.clear();
+      processed.addAndGet(compared);
     }
   }
 

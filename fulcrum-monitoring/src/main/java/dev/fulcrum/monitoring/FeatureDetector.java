@@ -59,6 +59,12 @@ final class FeatureDetector {
   private final double hDown;
   private final boolean categorical;
   private final double[] edges; // numeric bins
+  // Numeric, when every bin edge is one of the percentiles (as Profiler makes them): the bin of a
+  // value from its position among the percentiles, found once for the score and the bin alike.
+  // binAtPoint[i]: the bin of a value equal to percentile i; binBelowPoint[i]: of a value between
+  // percentiles i-1 and i (below the first when i = 0, above the last when i = their count).
+  private final int @Nullable [] binAtPoint;
+  private final int @Nullable [] binBelowPoint;
   private final double[] categoryValues; // categorical, sorted
   private final double[] expected; // per bin or category (+ unseen), the training share
   private final double windowThreshold;
@@ -129,6 +135,8 @@ final class FeatureDetector {
         expected[i] = cats.get(i).frequency();
       }
       edges = new double[0];
+      binAtPoint = null;
+      binBelowPoint = null;
       double z = Stats.phiInverse(1 - alphaWindow / (2 * expected.length));
       // The worst case share 0.5 bounds every category's deviation.
       windowThreshold = z * Math.sqrt(0.25 * sampling);
@@ -137,6 +145,20 @@ final class FeatureDetector {
       List<Double> f = baseline.binFrequencies() == null ? List.of() : baseline.binFrequencies();
       expected = f.stream().mapToDouble(Double::doubleValue).toArray();
       categoryValues = new double[0];
+      double[] points = transform.points();
+      int bins = Math.max(1, expected.length);
+      if (edgesArePercentiles(edges, points)) {
+        binAtPoint = new int[points.length];
+        binBelowPoint = new int[points.length + 1];
+        for (int i = 0; i < points.length; i++) {
+          binAtPoint[i] = Math.min(Bins.index(edges, points[i]), bins - 1);
+          binBelowPoint[i] = Math.min(ScoreTransform.lowerBound(edges, points[i]), bins - 1);
+        }
+        binBelowPoint[points.length] = Math.min(edges.length, bins - 1);
+      } else {
+        binAtPoint = null;
+        binBelowPoint = null;
+      }
       int df = Math.max(1, expected.length - 1);
       windowThreshold =
           Math.max(settings.psiFloor(), Stats.chiSquareUpper(df, alphaWindow) * sampling);
@@ -149,6 +171,15 @@ final class FeatureDetector {
         Stats.binomialCritical(settings.rangeWindow(), Math.min(0.5, missingRate), perFeature / 8);
     this.rangeRing = new boolean[settings.rangeWindow()];
     this.missingRing = new boolean[settings.rangeWindow()];
+  }
+
+  private static boolean edgesArePercentiles(double[] edges, double[] points) {
+    for (double e : edges) {
+      if (java.util.Arrays.binarySearch(points, e) < 0) {
+        return false;
+      }
+    }
+    return points.length > 0;
   }
 
   String name() {
@@ -168,6 +199,8 @@ final class FeatureDetector {
    */
   Change observe(double x, long observation, long epochMillis) {
     boolean missing = Double.isNaN(x);
+    // Numeric with percentile edges: one search gives the score's interval and the PSI bin.
+    int position = !missing && binAtPoint != null ? transform.position(x) : -1;
     boolean outside = !missing && outside(x);
     missingCount += (missing ? 1 : 0) - (missingRing[ringPos] ? 1 : 0);
     rangeCount += (outside ? 1 : 0) - (rangeRing[ringPos] ? 1 : 0);
@@ -189,7 +222,8 @@ final class FeatureDetector {
       threshold = rangeCritical;
     }
     if (!missing) {
-      double z = (transform.score(x) - scoreMean) / scoreStd;
+      double s = position >= 0 ? transform.score(x, position) : transform.score(x);
+      double z = (s - scoreMean) / scoreStd;
       up = Math.max(0, up + z - settings.cusumK());
       down = Math.max(0, down - z - settings.cusumK());
       if (up > hUp || down > hDown) {
@@ -201,7 +235,7 @@ final class FeatureDetector {
         up = 0;
         down = 0;
       }
-      windowCounts[bucket(x)]++;
+      windowCounts[position >= 0 ? bin(x, position) : bucket(x)]++;
       if (++windowN == settings.window()) {
         lastWindowScore = categorical ? linf() : psi();
         java.util.Arrays.fill(windowCounts, 0);
@@ -242,7 +276,33 @@ final class FeatureDetector {
     return x < baseline.min() || x > baseline.max();
   }
 
-  private int bucket(double x) {
+  /**
+   * The PSI bin of a value at {@code position} among the percentiles (numeric features whose edges
+   * are percentiles only); the same as {@link #bucket}.
+   */
+  int bin(double x, int position) {
+    int[] at = binAtPoint;
+    int[] below = binBelowPoint;
+    if (at == null || below == null) {
+      return bucket(x);
+    }
+    return position < at.length && transform.points()[position] == x
+        ? at[position]
+        : below[position];
+  }
+
+  /** Whether {@link #bin} takes the shared search (numeric, edges among the percentiles). */
+  boolean sharesSearch() {
+    return binAtPoint != null;
+  }
+
+  /** The score's percentiles' position of x (numeric features). */
+  int position(double x) {
+    return transform.position(x);
+  }
+
+  /** The PSI bin or category of a value, by its own search. */
+  int bucket(double x) {
     if (!categorical) {
       return Math.min(Bins.index(edges, x), windowCounts.length - 1);
     }

@@ -5,9 +5,10 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One successful request as the monitor and the prediction log see it: a compact copy of its
- * numeric inputs and outputs, made on the completing engine thread so that nothing here refers to a
- * request's buffers. Immutable after construction (the arrays are never written again).
+ * One successful request's numeric inputs and outputs as values: the prediction log's thread copies
+ * a {@link Completed} into one to write its line, and the replay ({@code fulcrum skew-check}) reads
+ * one back from each line. Nothing here refers to a request's buffers. Immutable after construction
+ * (the arrays are never written again).
  *
  * @param source the version that ran it (live only; null when read back from a log)
  * @param model the model's name

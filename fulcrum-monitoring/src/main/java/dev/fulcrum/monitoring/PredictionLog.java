@@ -11,8 +11,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -53,9 +51,8 @@ public final class PredictionLog implements AutoCloseable {
   }
 
   private final Settings settings;
-  private final BlockingQueue<Observation> queue;
+  private final MpscRing<Completed> queue;
   private final LongAdder dropped = new LongAdder();
-  private final AtomicLong accepted = new AtomicLong();
   private final AtomicLong written = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
   private final Thread thread;
@@ -68,7 +65,7 @@ public final class PredictionLog implements AutoCloseable {
     this.settings = settings;
     Files.createDirectories(settings.dir());
     this.sequence = nextSequence(settings.dir());
-    this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.queue = new MpscRing<>(settings.queueCapacity());
     this.thread = Thread.ofPlatform().name("fulcrum-prediction-log").daemon(true).start(this::run);
   }
 
@@ -77,11 +74,12 @@ public final class PredictionLog implements AutoCloseable {
         || ThreadLocalRandom.current().nextDouble() < settings.sampleRate();
   }
 
-  /** Queues one observation for writing; drops and counts it when the queue is full. */
-  void offer(Observation o) {
-    if (queue.offer(o)) {
-      accepted.incrementAndGet();
-    } else {
+  /**
+   * Queues one request for writing (references: this log's thread copies its values); drops and
+   * counts it when the queue is full.
+   */
+  void offer(Completed c) {
+    if (!queue.offer(c)) {
       dropped.increment();
     }
   }
@@ -99,7 +97,7 @@ public final class PredictionLog implements AutoCloseable {
   /** Waits until every accepted line is written and flushed; true when done in time. */
   public boolean awaitFlushed(java.time.Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (written.get() + failed.get() < accepted.get()) {
+    while (written.get() + failed.get() < queue.accepted()) {
       if (System.nanoTime() > deadline) {
         return false;
       }
@@ -109,12 +107,17 @@ public final class PredictionLog implements AutoCloseable {
   }
 
   private void run() {
-    List<Observation> batch = new ArrayList<>();
+    List<Completed> batch = new ArrayList<>();
     long park = DriftMonitor.IDLE_PARK_NANOS;
-    while (!closed || !queue.isEmpty()) {
+    while (true) {
       try {
-        queue.drainTo(batch, 1024);
+        for (Completed c = queue.poll(); c != null; c = batch.size() < 1024 ? queue.poll() : null) {
+          batch.add(c);
+        }
         if (batch.isEmpty()) {
+          if (closed) {
+            break;
+          }
           // Sleep rather than wait on the queue, so that an offer never wakes this thread (as the
           // drift monitor's thread).
           LockSupport.parkNanos(park);
@@ -122,11 +125,22 @@ public final class PredictionLog implements AutoCloseable {
           continue;
         }
         park = DriftMonitor.IDLE_PARK_NANOS;
-        int ok = 0;
+        int ok = 0; // written
+        int done = 0; // written or given up
         try {
-          for (Observation o : batch) {
+          for (Completed c : batch) {
+            Observation o;
+            try {
+              o = c.observation();
+            } catch (RuntimeException e) { // a malformed tensor: not logged, counted
+              dropped.increment();
+              failed.incrementAndGet();
+              done++;
+              continue;
+            }
             write(o);
             ok++;
+            done++;
           }
           OutputStream s = out;
           if (s != null) {
@@ -135,7 +149,7 @@ public final class PredictionLog implements AutoCloseable {
           written.addAndGet(ok);
         } catch (IOException e) {
           written.addAndGet(ok);
-          int lost = batch.size() - ok;
+          int lost = batch.size() - done;
           dropped.add(lost);
           failed.addAndGet(lost);
           log.warn("prediction log: cannot write to {}: {}", settings.dir(), e.toString());

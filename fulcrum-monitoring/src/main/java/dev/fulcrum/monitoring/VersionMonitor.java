@@ -2,6 +2,7 @@ package dev.fulcrum.monitoring;
 
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline.FeatureBaseline;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -13,6 +14,11 @@ import org.jspecify.annotations.Nullable;
  * One model version's detectors: one {@link FeatureDetector} per named input column and per output
  * column of the baseline. Each row of a request is one observation. The live monitor and the
  * offline replay both feed this class, so they reach the same verdict on the same rows.
+ *
+ * <p>The live monitor hands it references to a request's tensors ({@link #observe(Completed,
+ * Listener)}): their values are read into arrays this class keeps and reuses, one per tensor, so a
+ * request allocates nothing here; the replay hands it the values read from the log ({@link
+ * #observe(Observation, Listener)}). Both then run the same comparison.
  *
  * <p>Not thread-safe: owned by the thread that feeds it; {@link #report(long)} builds an immutable
  * snapshot that thread publishes.
@@ -32,6 +38,19 @@ final class VersionMonitor {
   private final List<Column> inputs = new ArrayList<>();
   private final List<Column> outputs = new ArrayList<>();
   private long observations;
+
+  // Per distinct input / output tensor (a slot): its name, the values of the request being
+  // compared and how many; the columns say which slot they read. Sized in the constructor.
+  private String[] inNames = new String[0];
+  private int[] inSlot = new int[0];
+  private double[][] inValues = new double[0][];
+  private int[] inCount = new int[0];
+  private double[][] inScratch = new double[0][];
+  private String[] outNames = new String[0];
+  private int[] outSlot = new int[0];
+  private double[][] outValues = new double[0][];
+  private int[] outCount = new int[0]; // -1: the response has no such (numeric) output
+  private double[][] outScratch = new double[0][];
 
   /** A feature's detector and where its values are: an input or output tensor and a column. */
   private record Column(String tensor, int index, int width, FeatureDetector detector) {}
@@ -89,6 +108,41 @@ final class VersionMonitor {
       }
     }
     this.problem = why;
+    List<String> in = new ArrayList<>();
+    inSlot = slots(inputs, in);
+    inNames = in.toArray(String[]::new);
+    inValues = new double[inNames.length][];
+    inCount = new int[inNames.length];
+    inScratch = new double[inNames.length][];
+    List<String> out = new ArrayList<>();
+    outSlot = slots(outputs, out);
+    outNames = out.toArray(String[]::new);
+    outValues = new double[outNames.length][];
+    outCount = new int[outNames.length];
+    outScratch = new double[outNames.length][];
+    for (int i = 0; i < inScratch.length; i++) {
+      inScratch[i] = new double[64];
+    }
+    for (int i = 0; i < outScratch.length; i++) {
+      outScratch[i] = new double[64];
+    }
+  }
+
+  /**
+   * Each column's slot: the index of its tensor among the distinct names, added to {@code names}.
+   */
+  private static int[] slots(List<Column> columns, List<String> names) {
+    int[] slot = new int[columns.size()];
+    for (int i = 0; i < slot.length; i++) {
+      String t = columns.get(i).tensor();
+      int s = names.indexOf(t);
+      if (s < 0) {
+        s = names.size();
+        names.add(t);
+      }
+      slot[i] = s;
+    }
+    return slot;
   }
 
   String model() {
@@ -107,47 +161,101 @@ final class VersionMonitor {
     return observations;
   }
 
-  /** Compares one request's rows with the baseline. */
+  /** Compares one request's rows with the baseline: values read back from a log. */
   void observe(Observation o, Listener listener) {
     if (!active() || inputs.isEmpty()) {
       return;
     }
-    int rows = Integer.MAX_VALUE;
-    double[][] in = new double[inputs.size()][];
-    for (int i = 0; i < in.length; i++) {
-      Column c = inputs.get(i);
-      Observation.Values v = o.input(c.tensor());
+    for (int s = 0; s < inNames.length; s++) {
+      Observation.Values v = o.input(inNames[s]);
       if (v == null) {
         return; // an input the model was not given: nothing to compare
       }
-      in[i] = v.values();
-      rows = Math.min(rows, v.values().length / c.width());
+      inValues[s] = v.values();
+      inCount[s] = v.values().length;
+    }
+    for (int s = 0; s < outNames.length; s++) {
+      Observation.Values v = o.output(outNames[s]);
+      outValues[s] = v == null ? outScratch[s] : v.values();
+      outCount[s] = v == null ? -1 : v.values().length;
+    }
+    compare(o.epochMillis(), listener);
+  }
+
+  /**
+   * Compares one request's rows with the baseline: the live path, reading the tensors' values into
+   * this monitor's own arrays (on the monitor thread; the tensors are immutable).
+   */
+  void observe(Completed c, Listener listener) {
+    if (!active() || inputs.isEmpty()) {
+      return;
+    }
+    for (int s = 0; s < inNames.length; s++) {
+      Tensor t = find(c.request().inputs(), inNames[s]);
+      int n = t == null ? -1 : read(t, inScratch, s);
+      if (n < 0) {
+        return; // an input the model was not given (or not numeric): nothing to compare
+      }
+      inValues[s] = inScratch[s];
+      inCount[s] = n;
+    }
+    for (int s = 0; s < outNames.length; s++) {
+      Tensor t = find(c.response().outputs(), outNames[s]);
+      int n = t == null ? -1 : read(t, outScratch, s);
+      outValues[s] = outScratch[s];
+      outCount[s] = n;
+    }
+    compare(c.epochMillis(), listener);
+  }
+
+  private static @Nullable Tensor find(List<Tensor> tensors, String name) {
+    for (int i = 0; i < tensors.size(); i++) {
+      Tensor t = tensors.get(i);
+      if (t.name().equals(name)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  /** Reads a tensor's values into {@code scratch[s]}, grown when too small; -1 when not numeric. */
+  private static int read(Tensor t, double[][] scratch, int s) {
+    if (!Copies.fits(t)) {
+      return -1;
+    }
+    int n = (int) t.elementCount();
+    if (scratch[s].length < n) {
+      scratch[s] = new double[Math.max(n, 2 * scratch[s].length)];
+    }
+    return Copies.into(t, scratch[s]);
+  }
+
+  /** The comparison itself, on the values the slots hold now. */
+  private void compare(long millis, Listener listener) {
+    int rows = Integer.MAX_VALUE;
+    for (int i = 0; i < inputs.size(); i++) {
+      rows = Math.min(rows, inCount[inSlot[i]] / inputs.get(i).width());
     }
     if (rows == 0) {
       return;
     }
-    // Each output column's values and the column's element count per row, looked up once.
-    double[][] out = new double[outputs.size()][];
-    int[] perRow = new int[outputs.size()];
-    for (int j = 0; j < out.length; j++) {
-      Column c = outputs.get(j);
-      Observation.Values v = o.output(c.tensor());
-      if (v != null && c.index() < v.values().length / rows) {
-        out[j] = v.values();
-        perRow[j] = v.values().length / rows;
-      }
-    }
+    int columns = inputs.size();
     for (int r = 0; r < rows; r++) {
       long n = ++observations;
-      for (int i = 0; i < in.length; i++) {
+      for (int i = 0; i < columns; i++) {
         Column c = inputs.get(i);
-        feed(c, in[i][r * c.width() + c.index()], n, o.epochMillis(), false, listener);
+        feed(c, inValues[inSlot[i]][r * c.width() + c.index()], n, millis, false, listener);
       }
-      for (int j = 0; j < out.length; j++) {
-        double[] values = out[j];
-        if (values != null) {
-          Column c = outputs.get(j);
-          feed(c, values[r * perRow[j] + c.index()], n, o.epochMillis(), true, listener);
+      for (int j = 0; j < outputs.size(); j++) {
+        int count = outCount[outSlot[j]];
+        if (count < 0) {
+          continue;
+        }
+        // The output's element count per row; a column beyond it is not compared.
+        int perRow = count / rows;
+        Column c = outputs.get(j);
+        if (c.index() < perRow) {
+          feed(c, outValues[outSlot[j]][r * perRow + c.index()], n, millis, true, listener);
         }
       }
     }

@@ -2,8 +2,15 @@ package dev.fulcrum.monitoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -12,16 +19,15 @@ import org.junit.jupiter.api.Test;
 /** The monitor's queue: a stalled consumer makes submitters drop and count, never wait. */
 class DriftMonitorQueueTest {
 
-  private static Observation observation(int i) {
-    return new Observation(
+  private static Completed observation(int i) {
+    ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, i);
+    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 1}, b);
+    return new Completed(
         null,
-        "m",
-        "1",
-        Integer.toString(i),
+        new InferenceRequest("m", "1", Integer.toString(i), Map.of(), List.of(x), List.of()),
+        new InferenceResponse("m", "1", Integer.toString(i), Map.of(), List.of()),
         i,
-        0,
-        List.of(new Observation.Values("x", new long[] {1, 1}, new double[] {i})),
-        List.of());
+        0);
   }
 
   @Test
@@ -46,7 +52,7 @@ class DriftMonitorQueueTest {
             })) {
       monitor.offer(observation(0));
       assertThat(stalled.await(10, TimeUnit.SECONDS)).isTrue();
-      // The consumer holds one observation; 16 fit in the queue; the rest are dropped at once.
+      // The consumer holds one request; 16 fit in the queue; the rest are dropped at once.
       Thread submitter =
           Thread.ofPlatform()
               .start(

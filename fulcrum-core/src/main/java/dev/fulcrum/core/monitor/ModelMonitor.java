@@ -12,9 +12,10 @@ import java.util.Optional;
  * (fulcrum-monitoring's {@code DriftMonitor}).
  *
  * <p>Threads: {@link #completed} runs on the engine thread that completed the request, right when
- * it completed: it must copy the few values it keeps (tensor buffers are not its to hold), hand
- * them to its own thread without blocking, and return. The other methods are called by transports
- * on any thread.
+ * it completed: it must hand the request to its own thread without blocking and return. It may keep
+ * references to the request and the response rather than copy their values: their tensors are
+ * immutable and own garbage-collected buffers (ARCHITECTURE.md, "Who owns which buffer"), which it
+ * must only read. The other methods are called by transports on any thread.
  */
 public interface ModelMonitor {
 
