@@ -235,18 +235,30 @@ final class JsonBufferWriter {
     switch (type) {
       case FP32 -> {
         for (int i = 0; i < count; i++) {
+          float v = b.getFloat(i * 4);
+          room(ShortestDecimal.MAX_FLOAT_LENGTH + 1);
           if (i > 0) {
-            raw(',');
+            chunk[n++] = ',';
           }
-          number(b.getFloat(i * 4));
+          if (Float.isFinite(v)) {
+            n = ShortestDecimal.write(v, chunk, n);
+          } else {
+            nonFinite(v);
+          }
         }
       }
       case FP64 -> {
         for (int i = 0; i < count; i++) {
+          double v = b.getDouble(i * 8);
+          room(ShortestDecimal.MAX_LENGTH + 1);
           if (i > 0) {
-            raw(',');
+            chunk[n++] = ',';
           }
-          number(b.getDouble(i * 8));
+          if (Double.isFinite(v)) {
+            n = ShortestDecimal.write(v, chunk, n);
+          } else {
+            nonFinite(v);
+          }
         }
       }
       case BOOL -> {

@@ -54,10 +54,17 @@ public final class ShortestDecimal {
 
   private static final long[] POW10 = new long[19];
 
+  /** "00" to "99", two bytes each. */
+  private static final byte[] PAIRS = new byte[200];
+
   static {
     POW10[0] = 1;
     for (int i = 1; i < POW10.length; i++) {
       POW10[i] = POW10[i - 1] * 10;
+    }
+    for (int i = 0; i < 100; i++) {
+      PAIRS[2 * i] = (byte) ('0' + i / 10);
+      PAIRS[2 * i + 1] = (byte) ('0' + i % 10);
     }
   }
 
@@ -249,7 +256,10 @@ public final class ShortestDecimal {
     return floor | sticky;
   }
 
-  /** Writes {@code f 10^e} (f > 0) as Float.toString does. */
+  /**
+   * Writes {@code f 10^e} (f > 0) as Float.toString does. The digits are written first, then the
+   * point is put among them by moving at most 16 bytes: no division by a variable power of ten.
+   */
   private static int format(long f, int e, byte[] out, int p) {
     long digits = f;
     int exp = e;
@@ -261,21 +271,22 @@ public final class ShortestDecimal {
     int sci = exp + n - 1; // the value is d.ddd 10^sci
     if (sci >= 0 && sci < 7) {
       int intDigits = sci + 1;
+      putDigits(digits, n, out, p);
       if (n <= intDigits) {
-        p = putDigits(digits, n, out, p);
+        int q = p + n;
         for (int z = n; z < intDigits; z++) {
-          out[p++] = '0';
+          out[q++] = '0';
         }
-        out[p] = '.';
-        out[p + 1] = '0';
-        return p + 2;
+        out[q] = '.';
+        out[q + 1] = '0';
+        return q + 2;
       }
-      // digits = whole part, then n - intDigits fractional digits
-      long scale = POW10[n - intDigits];
-      long whole = digits / scale;
-      p = putDigits(whole, intDigits, out, p);
-      out[p++] = '.';
-      return putDigits(digits - whole * scale, n - intDigits, out, p);
+      // whole part, '.', the n - intDigits fractional digits moved one place right
+      for (int i = p + n - 1; i >= p + intDigits; i--) {
+        out[i + 1] = out[i];
+      }
+      out[p + intDigits] = '.';
+      return p + n + 1;
     }
     if (sci < 0 && sci >= -3) {
       out[p++] = '0';
@@ -283,16 +294,18 @@ public final class ShortestDecimal {
       for (int z = -1; z > sci; z--) {
         out[p++] = '0';
       }
-      return putDigits(digits, n, out, p);
+      putDigits(digits, n, out, p);
+      return p + n;
     }
-    long scale = POW10[n - 1];
-    long first = digits / scale;
-    out[p++] = (byte) ('0' + first);
-    out[p++] = '.';
+    // d.ddd: the digits one place right, then the first moved back before the point
+    putDigits(digits, n, out, p + 1);
+    out[p] = out[p + 1];
+    out[p + 1] = '.';
     if (n == 1) {
-      out[p++] = '0';
+      out[p + 2] = '0';
+      p += 3;
     } else {
-      p = putDigits(digits - first * scale, n - 1, out, p);
+      p += n + 1;
     }
     out[p++] = 'E';
     int x = sci;
@@ -303,35 +316,46 @@ public final class ShortestDecimal {
     if (x >= 100) {
       out[p++] = (byte) ('0' + x / 100);
       x %= 100;
-      out[p++] = (byte) ('0' + x / 10);
-      out[p++] = (byte) ('0' + x % 10);
+      out[p++] = PAIRS[2 * x];
+      out[p++] = PAIRS[2 * x + 1];
     } else if (x >= 10) {
-      out[p++] = (byte) ('0' + x / 10);
-      out[p++] = (byte) ('0' + x % 10);
+      out[p++] = PAIRS[2 * x];
+      out[p++] = PAIRS[2 * x + 1];
     } else {
       out[p++] = (byte) ('0' + x);
     }
     return p;
   }
 
-  /** The count of decimal digits of {@code v > 0}. */
+  /** The count of decimal digits of {@code 0 < v < 10^18}. */
   private static int length(long v) {
-    int n = 1;
-    while (n < POW10.length && v >= POW10[n]) {
-      n++;
-    }
-    return n;
+    // floor(log10 v) from the bit length (1,233 / 4,096 is about log10 2), corrected by one compare
+    int t = ((64 - Long.numberOfLeadingZeros(v)) * 1233) >>> 12;
+    return v < POW10[t] ? t : t + 1;
   }
 
-  /** Writes exactly {@code n} digits of {@code v} (zero-padded on the left). */
-  private static int putDigits(long v, int n, byte[] out, int p) {
+  /** Writes exactly {@code n} digits of {@code v} at {@code p} (zero-padded on the left). */
+  private static void putDigits(long v, int n, byte[] out, int p) {
+    int i = p + n;
     long r = v;
-    for (int i = p + n - 1; i >= p; i--) {
-      long d = r / 10;
-      out[i] = (byte) ('0' + (r - d * 10));
-      r = d;
+    while (r > Integer.MAX_VALUE) {
+      long q = r / 100;
+      int d = 2 * (int) (r - q * 100);
+      out[--i] = PAIRS[d + 1];
+      out[--i] = PAIRS[d];
+      r = q;
     }
-    return p + n;
+    int ri = (int) r;
+    while (i - p >= 2) {
+      int q = ri / 100;
+      int d = 2 * (ri - q * 100);
+      out[--i] = PAIRS[d + 1];
+      out[--i] = PAIRS[d];
+      ri = q;
+    }
+    if (i > p) {
+      out[p] = (byte) ('0' + ri);
+    }
   }
 
   /**
