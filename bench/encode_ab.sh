@@ -96,10 +96,10 @@ print("medians, µs of server CPU per request:   total   event loops (of it kern
 med = {}
 for b in "AB":
     r = [x for x in runs if x["build"] == b]
-    med[b] = {k: statistics.median(x[k] for x in r) for k in ("cpu_us", "http_us", "exec_us", "other_us", "http_sys_us")} if r else None
+    med[b] = {k: round(statistics.median(x[k] for x in r), 1) for k in ("cpu_us", "http_us", "exec_us", "other_us", "http_sys_us")} if r else None
     if r:
         m = med[b]
-        print(f"  {b} ({len(r)} rounds){'':22}{m['cpu_us']:>8}{m['http_us']:>14}{'(' + str(m['http_sys_us']) + ')':>15}{m['exec_us']:>9}{m['other_us']:>8}")
+        print(f"  {b} ({len(r)} rounds){'':22}{m['cpu_us']:>8}{m['http_us']:>14}{'(' + str(m['http_sys_us']) + ')':>15} {m['exec_us']:>9}{m['other_us']:>8}")
 if med["A"] and med["B"]:
     print(f"  B / A{'':33}{med['B']['cpu_us'] / med['A']['cpu_us']:>8.2f}{med['B']['http_us'] / max(1e-9, med['A']['http_us']):>14.2f}")
 PY
