@@ -26,8 +26,8 @@ import java.util.Map;
 public final class InferResponseEncoder {
   private InferResponseEncoder() {}
 
-  /** The staging array of {@link JsonBufferWriter}: one bulk copy into the buffer per 8 KiB. */
-  private static final int CHUNK = 8192;
+  /** The staging array of {@link JsonBufferWriter}: one bulk copy into the buffer per 2 KiB. */
+  private static final int CHUNK = 2048;
 
   /** Past this the JSON part is allocated at this size and grows as written. */
   private static final int MAX_INITIAL_CAPACITY = 64 << 20;
@@ -47,9 +47,11 @@ public final class InferResponseEncoder {
   public static EncodedResponse encode(
       DecodedInferRequest request, InferenceResponse response, ByteBufAllocator alloc) {
     List<ByteBuf> binary = new ArrayList<>();
-    ByteBuf header = alloc.buffer(capacity(request, response));
+    int capacity = capacity(request, response);
+    ByteBuf header = alloc.buffer(capacity);
     try {
-      JsonBufferWriter w = new JsonBufferWriter(header, CHUNK);
+      // A small body (fraud: ~100 B) gets a staging array of its own size, not 2 KiB.
+      JsonBufferWriter w = new JsonBufferWriter(header, Math.min(CHUNK, capacity));
       w.raw('{');
       w.field("model_name");
       w.string(response.modelName());
