@@ -1,15 +1,11 @@
 package dev.fulcrum.server.codec;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,12 +16,21 @@ import java.util.Map;
  *
  * <p>Buffer ownership: the returned {@link EncodedResponse#body()} is a new buffer owned by the
  * caller (who hands it to Netty, which releases it after writing). The JSON header is written into
- * a buffer from the channel's allocator; binary outputs are not copied: the body is a composite of
- * the header and {@link Unpooled#wrappedBuffer(java.nio.ByteBuffer)} views of the output tensors'
- * buffers, which the tensors own and which are never written. Stateless and thread-safe.
+ * one buffer from the channel's allocator, allocated once at an upper bound of its size ({@link
+ * #capacity}), by a {@link JsonBufferWriter} that formats numbers straight into it (no Jackson, no
+ * {@code String} per element, {@link ShortestDecimal} for FP32/FP64); binary outputs are not
+ * copied: the body is a composite of the header and {@link
+ * Unpooled#wrappedBuffer(java.nio.ByteBuffer)} views of the output tensors' buffers, which the
+ * tensors own and which are never written. Stateless and thread-safe.
  */
 public final class InferResponseEncoder {
   private InferResponseEncoder() {}
+
+  /** The staging array of {@link JsonBufferWriter}: one bulk copy into the buffer per 2 KiB. */
+  private static final int CHUNK = 2048;
+
+  /** Past this the JSON part is allocated at this size and grows as written. */
+  private static final int MAX_INITIAL_CAPACITY = 64 << 20;
 
   /**
    * An encoded body.
@@ -42,51 +47,76 @@ public final class InferResponseEncoder {
   public static EncodedResponse encode(
       DecodedInferRequest request, InferenceResponse response, ByteBufAllocator alloc) {
     List<ByteBuf> binary = new ArrayList<>();
-    ByteBuf header = alloc.buffer(256);
-    try (ByteBufOutputStream out = new ByteBufOutputStream(header);
-        JsonGenerator g = Json.MAPPER.getFactory().createGenerator((java.io.OutputStream) out)) {
-      g.writeStartObject();
-      g.writeStringField("model_name", response.modelName());
-      g.writeStringField("model_version", response.modelVersion());
+    int capacity = capacity(request, response);
+    ByteBuf header = alloc.buffer(capacity);
+    try {
+      // A small body (fraud: ~100 B) gets a staging array of its own size, not 2 KiB.
+      JsonBufferWriter w = new JsonBufferWriter(header, Math.min(CHUNK, capacity));
+      w.raw('{');
+      w.field("model_name");
+      w.string(response.modelName());
+      w.raw(',');
+      w.field("model_version");
+      w.string(response.modelVersion());
       if (!response.id().isEmpty()) {
-        g.writeStringField("id", response.id());
+        w.raw(',');
+        w.field("id");
+        w.string(response.id());
       }
       if (!response.parameters().isEmpty()) {
-        g.writeFieldName("parameters");
-        writeParameters(g, response.parameters());
+        w.raw(',');
+        w.field("parameters");
+        writeParameters(w, response.parameters());
       }
-      g.writeArrayFieldStart("outputs");
+      w.raw(',');
+      w.field("outputs");
+      w.raw('[');
+      boolean first = true;
       for (Tensor t : response.outputs()) {
-        g.writeStartObject();
-        g.writeStringField("name", t.name());
-        g.writeStringField("datatype", t.datatype().name());
-        g.writeArrayFieldStart("shape");
-        for (long d : t.shape()) {
-          g.writeNumber(d);
+        if (!first) {
+          w.raw(',');
         }
-        g.writeEndArray();
+        first = false;
+        w.raw('{');
+        w.field("name");
+        w.string(t.name());
+        w.raw(',');
+        w.field("datatype");
+        w.string(t.datatype().name());
+        w.raw(',');
+        w.field("shape");
+        w.raw('[');
+        long[] shape = t.shape();
+        for (int i = 0; i < shape.length; i++) {
+          if (i > 0) {
+            w.raw(',');
+          }
+          w.number(shape[i]);
+        }
+        w.raw(']');
+        w.raw(',');
         if (sendBinary(request, t)) {
-          g.writeObjectFieldStart("parameters");
-          g.writeNumberField(InferRequestDecoder.BINARY_DATA_SIZE, t.byteSize());
-          g.writeEndObject();
+          w.field("parameters");
+          w.raw('{');
+          w.field(InferRequestDecoder.BINARY_DATA_SIZE);
+          w.number(t.byteSize());
+          w.raw('}');
           binary.add(Unpooled.wrappedBuffer(t.data()));
         } else {
-          g.writeFieldName("data");
-          TensorJson.write(t.datatype(), t.data(), g);
+          w.field("data");
+          w.tensor(t.datatype(), t.data());
         }
-        g.writeEndObject();
+        w.raw('}');
       }
-      g.writeEndArray();
-      g.writeEndObject();
-    } catch (IOException | RuntimeException e) {
+      w.raw(']');
+      w.raw('}');
+      w.flush();
+    } catch (RuntimeException e) {
       header.release();
       for (ByteBuf b : binary) {
         b.release();
       }
-      if (e instanceof IOException io) {
-        throw new UncheckedIOException(io);
-      }
-      throw (RuntimeException) e;
+      throw e;
     }
     if (binary.isEmpty()) {
       return new EncodedResponse(header, -1);
@@ -100,6 +130,26 @@ public final class InferResponseEncoder {
     return new EncodedResponse(Unpooled.wrappedBuffer(parts), jsonLength);
   }
 
+  /**
+   * The JSON part's size, rounded up, so that it is allocated once: the fixed fields with room for
+   * escapes, and the longest form of every element of the outputs sent as JSON.
+   */
+  static int capacity(DecodedInferRequest request, InferenceResponse response) {
+    long n = 128L + 6L * (response.modelName().length() + response.modelVersion().length());
+    n += 6L * response.id().length();
+    for (Map.Entry<String, Object> e : response.parameters().entrySet()) {
+      n += 6L * e.getKey().length() + 32 + 6L * String.valueOf(e.getValue()).length();
+    }
+    for (Tensor t : response.outputs()) {
+      n += 128 + 6L * t.name().length() + 21L * t.shape().length;
+      if (!sendBinary(request, t)) {
+        long count = t.datatype().isFixedSize() ? t.byteSize() / t.datatype().byteSize() : 0;
+        n += JsonBufferWriter.maxTensorLength(t.datatype(), count, t.byteSize());
+      }
+    }
+    return (int) Math.min(n, MAX_INITIAL_CAPACITY);
+  }
+
   private static boolean sendBinary(DecodedInferRequest request, Tensor t) {
     if (t.datatype().isBinaryOnly() || request.binary(t.name())) {
       return true;
@@ -108,20 +158,24 @@ public final class InferResponseEncoder {
     return t.datatype() == DataType.BYTES && !TensorJson.isUtf8(t.data());
   }
 
-  private static void writeParameters(JsonGenerator g, Map<String, Object> parameters)
-      throws IOException {
-    g.writeStartObject();
+  private static void writeParameters(JsonBufferWriter w, Map<String, Object> parameters) {
+    w.raw('{');
+    boolean first = true;
     for (Map.Entry<String, Object> e : parameters.entrySet()) {
-      g.writeFieldName(e.getKey());
+      if (!first) {
+        w.raw(',');
+      }
+      first = false;
+      w.field(e.getKey());
       switch (e.getValue()) {
-        case Boolean b -> g.writeBoolean(b);
-        case Long l -> g.writeNumber(l);
-        case Integer i -> g.writeNumber(i);
-        case Double d -> g.writeNumber(d);
-        case null -> g.writeNull();
-        default -> g.writeString(e.getValue().toString());
+        case Boolean b -> w.bool(b);
+        case Long l -> w.number((long) l);
+        case Integer i -> w.number((long) i);
+        case Double d -> w.number((double) d);
+        case null -> w.nullValue();
+        default -> w.string(e.getValue().toString());
       }
     }
-    g.writeEndObject();
+    w.raw('}');
   }
 }
