@@ -10,6 +10,7 @@ import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.runtime.SessionOptions;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -195,7 +196,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     if (cache != null && cacheable) {
       try {
         if (Files.size(file) <= CACHE_MAX_MODEL_BYTES) {
-          entry = cache.entry(Files.readAllBytes(file), options);
+          entry = cache.entry(file, options);
         }
       } catch (IOException e) {
         log.debug("optimized-model cache: cannot read {}: {}", ShownPath.of(file), e.toString());
@@ -210,7 +211,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
         options.optimizationLevel() == SessionOptions.OptimizationLevel.ALL
             ? SessionOptions.OptimizationLevel.ALL // the layout pass, never saved: see the cache
             : SessionOptions.OptimizationLevel.DISABLED;
-    byte[] graph = cache.read(entry);
+    ByteBuffer graph = cache.read(entry);
     if (graph != null) {
       try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
         ortOptions.setOptimizationLevel(optLevel(loadLevel));
@@ -257,7 +258,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     // Saved below the configured level (ALL's layout pass is machine-specific): serve a session
     // made the way every later start makes it, so the first start runs the same graph.
     session.close();
-    byte[] saved = cache.read(entry);
+    ByteBuffer saved = cache.read(entry);
     try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
       if (saved != null) {
         ortOptions.setOptimizationLevel(optLevel(loadLevel));

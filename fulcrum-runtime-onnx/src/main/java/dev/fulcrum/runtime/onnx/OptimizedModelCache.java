@@ -2,12 +2,14 @@ package dev.fulcrum.runtime.onnx;
 
 import dev.fulcrum.core.runtime.SessionOptions;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Arrays;
+import java.nio.file.StandardOpenOption;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Objects;
@@ -64,26 +66,28 @@ final class OptimizedModelCache {
   record Entry(Path file, String fingerprint, SessionOptions.OptimizationLevel savedLevel) {}
 
   /**
-   * The entry for {@code model} (its bytes) loaded with {@code options}, or null when the graph is
-   * not optimized at all ({@code DISABLED}: nothing to cache).
+   * The entry for the model in {@code modelFile} loaded with {@code options}, or null when the
+   * graph is not optimized at all ({@code DISABLED}: nothing to cache). The file is mapped, not
+   * copied onto the heap, to take its checksums.
    */
-  @Nullable Entry entry(byte[] model, SessionOptions options) {
+  @Nullable Entry entry(Path modelFile, SessionOptions options) throws IOException {
     SessionOptions.OptimizationLevel saved = savedLevel(options.optimizationLevel());
     if (saved == SessionOptions.OptimizationLevel.DISABLED) {
       return null;
     }
+    ByteBuffer model = map(modelFile);
     String fingerprint =
         String.join(
             " ",
             FORMAT,
             engineVersion,
-            Integer.toString(model.length),
-            checksums(model, 0, model.length),
+            Integer.toString(model.remaining()),
+            checksums(model),
             saved.name(),
             options.executionProvider().trim().toLowerCase(Locale.ROOT),
             Integer.toString(options.deviceId()));
-    byte[] bytes = fingerprint.getBytes(StandardCharsets.UTF_8);
-    return new Entry(dir.resolve(checksums(bytes, 0, bytes.length) + SUFFIX), fingerprint, saved);
+    ByteBuffer name = ByteBuffer.wrap(fingerprint.getBytes(StandardCharsets.UTF_8));
+    return new Entry(dir.resolve(checksums(name) + SUFFIX), fingerprint, saved);
   }
 
   /** The level a graph is saved at: the configured one, at most {@code EXTENDED} (portable). */
@@ -96,21 +100,23 @@ final class OptimizedModelCache {
   /**
    * The optimized graph of an entry, checked against its header, or null when there is none. An
    * entry that is unreadable or does not match its header is deleted (the caller then rebuilds it).
+   * The graph is a direct buffer on the mapped file (no copy; unmapped when collected).
    */
-  byte @Nullable [] read(Entry entry) {
-    byte[] all;
+  @Nullable ByteBuffer read(Entry entry) {
+    ByteBuffer all;
     try {
-      all = Files.readAllBytes(entry.file());
+      all = map(entry.file());
     } catch (IOException e) {
       return null; // absent (the common first start) or unreadable: optimize from the model
     }
     int newline = indexOf(all, (byte) '\n');
     if (newline > 0) {
-      String header = new String(all, 0, newline, StandardCharsets.UTF_8);
-      String expected =
-          entry.fingerprint() + " " + checksums(all, newline + 1, all.length - newline - 1);
-      if (header.equals(expected)) {
-        return Arrays.copyOfRange(all, newline + 1, all.length);
+      byte[] header = new byte[newline];
+      all.get(0, header);
+      ByteBuffer graph = all.slice(newline + 1, all.limit() - newline - 1);
+      String expected = entry.fingerprint() + " " + checksums(graph);
+      if (new String(header, StandardCharsets.UTF_8).equals(expected)) {
+        return graph;
       }
     }
     discard(entry);
@@ -134,7 +140,7 @@ final class OptimizedModelCache {
     try {
       byte[] graph = Files.readAllBytes(written);
       byte[] header =
-          (entry.fingerprint() + " " + checksums(graph, 0, graph.length) + "\n")
+          (entry.fingerprint() + " " + checksums(ByteBuffer.wrap(graph)) + "\n")
               .getBytes(StandardCharsets.UTF_8);
       staged = Files.createTempFile(dir, "staged-", SUFFIX);
       try (var out = Files.newOutputStream(staged)) {
@@ -164,20 +170,31 @@ final class OptimizedModelCache {
     }
   }
 
-  /** CRC-32C and CRC-32 of a range, as 16 hex digits. */
-  private static String checksums(byte[] bytes, int offset, int length) {
+  /** The whole of a file, mapped read-only. */
+  private static ByteBuffer map(Path file) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = channel.size();
+      if (size > Integer.MAX_VALUE) {
+        throw new IOException(file + " is over 2 GiB");
+      }
+      return channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+    }
+  }
+
+  /** CRC-32C and CRC-32 of a buffer's remaining bytes (its position is left as it was). */
+  private static String checksums(ByteBuffer bytes) {
     CRC32C c = new CRC32C();
-    c.update(bytes, offset, length);
+    c.update(bytes.duplicate());
     CRC32 z = new CRC32();
-    z.update(bytes, offset, length);
+    z.update(bytes.duplicate());
     return HexFormat.of().toHexDigits((int) c.getValue())
         + HexFormat.of().toHexDigits((int) z.getValue());
   }
 
-  private static int indexOf(byte[] bytes, byte b) {
-    int limit = Math.min(bytes.length, 1024); // the header is one short line
+  private static int indexOf(ByteBuffer bytes, byte b) {
+    int limit = Math.min(bytes.limit(), 1024); // the header is one short line
     for (int i = 0; i < limit; i++) {
-      if (bytes[i] == b) {
+      if (bytes.get(i) == b) {
         return i;
       }
     }
