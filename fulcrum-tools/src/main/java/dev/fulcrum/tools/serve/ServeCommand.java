@@ -37,6 +37,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -267,11 +268,12 @@ public final class ServeCommand implements Callable<Integer> {
     // JVM metrics are registered once the server is ready, off the first request's path.
     ServerMetrics metrics = new ServerMetrics(false);
     DashboardFeed dashboard = new DashboardFeed();
+    FirstAnswer firstAnswer = new FirstAnswer();
     SchedulerEnvironment environment =
         SchedulerEnvironment.system(
             (model, version) ->
                 SchedulerObserver.all(
-                    metrics.create(model, version), dashboard.create(model, version)));
+                    metrics.create(model, version), dashboard.create(model, version), firstAnswer));
     Startup.mark("metrics and dashboard set up");
     if (!Boolean.parseBoolean(System.getProperty("fulcrum.start.engine-beside", "true"))) {
       try {
@@ -348,8 +350,12 @@ public final class ServeCommand implements Callable<Integer> {
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
             : CompletableFuture.completedFuture(null);
-    // The dashboard's first ticks cost ~0.1 s of CPU: after the first model too.
-    later.thenRun(dashboard::start);
+    // The dashboard's first ticks cost ~0.1 s of CPU: after the first answer, or a second after the
+    // first model when no request comes (docs/PERFORMANCE.md, "Cold start", fourth round).
+    (Boolean.parseBoolean(System.getProperty("fulcrum.start.dashboard-after-answer", "true"))
+            ? firstAnswer.afterOr(later, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS))
+            : later)
+        .thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(
             later,
@@ -493,8 +499,8 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * The optimized-graph cache folder, or null when {@code --onnx-optimized-cache false} (or
-   * {@code -Dfulcrum.onnx.optimized-cache=false}, the switch bench/coldstart.sh's A/B variants use).
+   * The optimized-graph cache folder, or null when {@code --onnx-optimized-cache false} (or {@code
+   * -Dfulcrum.onnx.optimized-cache=false}, the switch bench/coldstart.sh's A/B variants use).
    */
   @Nullable Path optimizedModelCache() {
     if (!onnxOptimizedCache
