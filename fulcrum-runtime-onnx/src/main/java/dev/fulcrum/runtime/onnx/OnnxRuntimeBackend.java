@@ -241,7 +241,19 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       ortOptions.setOptimizationLevel(optLevel(entry.savedLevel()));
       ortOptions.setOptimizedModelFilePath(written.toString());
       session = env.createSession(file.toString(), ortOptions);
-    } catch (OrtException | ModelLoadException | RuntimeException e) {
+    } catch (OrtException e) {
+      // Saving can fail where loading does not (a graph over protobuf's 2 GiB once its external
+      // data is inlined): load as without a cache, which fails alone if the model is at fault.
+      deleteQuietly(written);
+      log.warn(
+          "optimized-model cache: ONNX Runtime could not save the optimized graph of {} ({});"
+              + " loading it without the cache",
+          ShownPath.of(file),
+          e.getMessage());
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+        return env.createSession(file.toString(), ortOptions);
+      }
+    } catch (ModelLoadException | RuntimeException e) {
       deleteQuietly(written);
       throw e;
     }

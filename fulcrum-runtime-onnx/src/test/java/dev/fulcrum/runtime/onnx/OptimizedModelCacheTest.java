@@ -152,6 +152,20 @@ class OptimizedModelCacheTest {
         .containsExactly(plain);
   }
 
+  @Test
+  void aModelOnnxRuntimeCannotLoadFailsAsWithoutTheCacheAndLeavesNothingBehind() throws Exception {
+    Path bad = dir.resolve("bad.onnx");
+    Files.writeString(bad, "not a model");
+    Path cacheDir = dir.resolve("cache");
+    try (OnnxRuntimeBackend backend = new OnnxRuntimeBackend(cacheDir)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> backend.load(bad, SessionOptions.defaults()))
+          .isInstanceOf(dev.fulcrum.core.runtime.ModelLoadException.class)
+          .hasMessageContaining("could not load");
+    }
+    assertThat(entries(cacheDir)).isEmpty();
+  }
+
   private static SessionOptions withLevel(SessionOptions.OptimizationLevel level) {
     SessionOptions d = SessionOptions.defaults();
     return new SessionOptions(
