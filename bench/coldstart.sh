@@ -15,7 +15,8 @@
 #     SERVERS="fulcrum fulcrum+picocli" OPTS_picocli=-Dfulcrum.cli.picocli=true bash bench/coldstart.sh
 #   the start-order switches (docs/PERFORMANCE.md, "Third round"): -Dfulcrum.start.lightest-first=false
 #   (every model at once), -Dfulcrum.start.engine-beside=false (the repository waits for ONNX
-#   Runtime), -Dfulcrum.start.ports-after-model=false (gRPC and metrics beside HTTP); another
+#   Runtime), -Dfulcrum.start.ports-after-model=false (gRPC and metrics beside HTTP),
+#   -Dfulcrum.onnx.optimized-cache=false (every start optimizes the ONNX graphs again); another
 #   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
 #   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer

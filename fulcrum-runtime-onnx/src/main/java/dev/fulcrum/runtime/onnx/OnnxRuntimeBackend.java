@@ -9,12 +9,17 @@ import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.runtime.SessionOptions;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ONNX Runtime engine: opens {@code .onnx} models as ORT sessions on the process-wide {@link
@@ -26,6 +31,10 @@ import java.util.Objects;
  *
  * <p>The shared environment is ONNX Runtime's process singleton, so {@link #close()} leaves it
  * open; sessions are freed by closing their {@link ModelInstance}s.
+ *
+ * <p>With an optimized-model cache folder ({@link #OnnxRuntimeBackend(Path)}), a session is created
+ * from the graph ONNX Runtime optimized on an earlier load of the same model file and options
+ * ({@link OptimizedModelCache}); the first load optimizes the model and writes the graph there.
  */
 public final class OnnxRuntimeBackend implements ModelRuntime {
   /** The platform name of a model configuration served by this runtime. */
@@ -34,19 +43,44 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   /** The file looked for in a version folder when the configuration names none. */
   public static final String DEFAULT_MODEL_FILENAME = "model.onnx";
 
+  private static final Logger log = LoggerFactory.getLogger(OnnxRuntimeBackend.class);
+
+  /** Model files larger than this are never cached (read whole into memory; protobuf's limit). */
+  private static final long CACHE_MAX_MODEL_BYTES = 1L << 30;
+
   private final OrtEnvironment env;
+
+  /** Where optimized graphs are kept, or null: every load optimizes the model. */
+  private final @Nullable OptimizedModelCache cache;
 
   /** Lone-pass sessions by model file and options; guarded by {@code this}. */
   private final Map<LoneKey, LonePassSession> lonePassSessions = new HashMap<>();
 
-  private record LoneKey(Path file, SessionOptions options) {}
+  private record LoneKey(Path file, SessionOptions options, boolean cacheable) {}
 
+  /** A backend without an optimized-model cache: every load optimizes its model. */
   public OnnxRuntimeBackend() {
-    this(OrtEnvironment.getEnvironment());
+    this(OrtEnvironment.getEnvironment(), null);
+  }
+
+  /**
+   * @param optimizedModelCache the folder where optimized graphs are kept between loads and starts
+   *     (created when first written), or null for none
+   */
+  public OnnxRuntimeBackend(@Nullable Path optimizedModelCache) {
+    this(OrtEnvironment.getEnvironment(), optimizedModelCache);
   }
 
   OnnxRuntimeBackend(OrtEnvironment env) {
+    this(env, null);
+  }
+
+  private OnnxRuntimeBackend(OrtEnvironment env, @Nullable Path optimizedModelCache) {
     this.env = Objects.requireNonNull(env, "env");
+    this.cache =
+        optimizedModelCache == null
+            ? null
+            : new OptimizedModelCache(optimizedModelCache, env.getVersion());
   }
 
   @Override
@@ -80,8 +114,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       throw new ModelLoadException("ONNX model file " + ShownPath.of(file) + " does not exist");
     }
     OrtSession session;
-    try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
-      session = env.createSession(file.toString(), ortOptions);
+    try {
+      session = createSession(file, options, !Files.isDirectory(modelFile));
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not load "
@@ -90,7 +124,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
               + String.valueOf(e.getMessage()).replace(file.toString(), ShownPath.of(file)),
           e);
     }
-    LoneKey key = new LoneKey(file.toAbsolutePath().normalize(), options);
+    LoneKey key =
+        new LoneKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
     LonePassSession lone = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
@@ -119,8 +154,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     LonePassSession lone = lonePassSessions.get(key);
     if (lone == null) {
       SessionOptions wide = key.options().withIntraOpThreads(key.options().intraOpThreadsAlone());
-      try (OrtSession.SessionOptions ortOptions = sessionOptions(wide)) {
-        lone = new LonePassSession(env.createSession(key.file().toString(), ortOptions));
+      try {
+        lone = new LonePassSession(createSession(key.file(), wide, key.cacheable()));
       } catch (OrtException e) {
         throw new ModelLoadException(
             "ONNX Runtime could not load "
@@ -149,6 +184,110 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     }
   }
 
+  /**
+   * A session on {@code file}, from the optimized-model cache when there is one and it holds this
+   * model's graph; otherwise optimized from the file (and its graph written to the cache). A model
+   * in Triton's folder layout ({@code cacheable} false: it may have external data files beside it)
+   * and a model over 1 GiB are never cached. Any cache failure falls back to the plain load.
+   */
+  private OrtSession createSession(Path file, SessionOptions options, boolean cacheable)
+      throws OrtException, ModelLoadException {
+    OptimizedModelCache.Entry entry = null;
+    if (cache != null && cacheable) {
+      try {
+        if (Files.size(file) <= CACHE_MAX_MODEL_BYTES) {
+          entry = cache.entry(file, options);
+        }
+      } catch (IOException e) {
+        log.debug("optimized-model cache: cannot read {}: {}", ShownPath.of(file), e.toString());
+      }
+    }
+    if (cache == null || entry == null) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+        return env.createSession(file.toString(), ortOptions);
+      }
+    }
+    SessionOptions.OptimizationLevel loadLevel =
+        options.optimizationLevel() == SessionOptions.OptimizationLevel.ALL
+            ? SessionOptions.OptimizationLevel.ALL // the layout pass, never saved: see the cache
+            : SessionOptions.OptimizationLevel.DISABLED;
+    ByteBuffer graph = cache.read(entry);
+    if (graph != null) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+        ortOptions.setOptimizationLevel(optLevel(loadLevel));
+        OrtSession session = env.createSession(graph, ortOptions);
+        log.debug("{}: optimized graph from {}", ShownPath.of(file), entry.file());
+        return session;
+      } catch (OrtException e) {
+        log.warn(
+            "optimized-model cache: ONNX Runtime could not load {} ({}); optimizing {} again",
+            entry.file(),
+            e.getMessage(),
+            ShownPath.of(file));
+        cache.discard(entry);
+      }
+    }
+    Path written;
+    try {
+      written = cache.temporaryFile();
+    } catch (IOException e) {
+      log.warn("optimized-model cache: cannot write in {}: {}", cache.dir(), e.toString());
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+        return env.createSession(file.toString(), ortOptions);
+      }
+    }
+    OrtSession session;
+    try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      ortOptions.setOptimizationLevel(optLevel(entry.savedLevel()));
+      ortOptions.setOptimizedModelFilePath(written.toString());
+      session = env.createSession(file.toString(), ortOptions);
+    } catch (OrtException e) {
+      // Saving can fail where loading does not (a graph over protobuf's 2 GiB once its external
+      // data is inlined): load as without a cache, which fails alone if the model is at fault.
+      deleteQuietly(written);
+      log.warn(
+          "optimized-model cache: ONNX Runtime could not save the optimized graph of {} ({});"
+              + " loading it without the cache",
+          ShownPath.of(file),
+          e.getMessage());
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+        return env.createSession(file.toString(), ortOptions);
+      }
+    } catch (ModelLoadException | RuntimeException e) {
+      deleteQuietly(written);
+      throw e;
+    }
+    try {
+      cache.store(entry, written);
+      log.debug("{}: optimized graph written to {}", ShownPath.of(file), entry.file());
+    } catch (IOException e) {
+      log.warn("optimized-model cache: cannot write {}: {}", entry.file(), e.toString());
+      deleteQuietly(written);
+    }
+    if (entry.savedLevel() == options.optimizationLevel()) {
+      return session;
+    }
+    // Saved below the configured level (ALL's layout pass is machine-specific): serve a session
+    // made the way every later start makes it, so the first start runs the same graph.
+    session.close();
+    ByteBuffer saved = cache.read(entry);
+    try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      if (saved != null) {
+        ortOptions.setOptimizationLevel(optLevel(loadLevel));
+        return env.createSession(saved, ortOptions);
+      }
+      return env.createSession(file.toString(), ortOptions);
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException e) {
+      log.debug("cannot delete {}: {}", file, e.toString());
+    }
+  }
+
   /** Lone-pass sessions open now (for tests). */
   synchronized int lonePassSessionCount() {
     return lonePassSessions.size();
@@ -168,13 +307,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       String spin = options.allowSpinning() ? "1" : "0";
       o.addConfigEntry("session.intra_op.allow_spinning", spin);
       o.addConfigEntry("session.inter_op.allow_spinning", spin);
-      o.setOptimizationLevel(
-          switch (options.optimizationLevel()) {
-            case DISABLED -> OrtSession.SessionOptions.OptLevel.NO_OPT;
-            case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
-            case EXTENDED -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
-            case ALL -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
-          });
+      o.setOptimizationLevel(optLevel(options.optimizationLevel()));
       o.setExecutionMode(
           switch (options.executionMode()) {
             case SEQUENTIAL -> OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL;
@@ -192,6 +325,16 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       o.close();
       throw e;
     }
+  }
+
+  private static OrtSession.SessionOptions.OptLevel optLevel(
+      SessionOptions.OptimizationLevel level) {
+    return switch (level) {
+      case DISABLED -> OrtSession.SessionOptions.OptLevel.NO_OPT;
+      case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+      case EXTENDED -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+      case ALL -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
+    };
   }
 
   private static void addExecutionProvider(OrtSession.SessionOptions o, SessionOptions options)

@@ -32,11 +32,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -192,6 +195,25 @@ public final class ServeCommand implements Callable<Integer> {
               + " slo.cost-per-hour overrides it; default 0: cost is not reported).")
   double costPerHour;
 
+  @Option(
+      names = "--onnx-optimized-cache",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Keep ONNX Runtime's optimized graph of each model in --onnx-optimized-cache-dir and load"
+              + " it on later starts instead of optimizing the model again (default:"
+              + " ${DEFAULT-VALUE}).")
+  boolean onnxOptimizedCache;
+
+  @Option(
+      names = "--onnx-optimized-cache-dir",
+      paramLabel = "DIR",
+      description =
+          "Folder of the optimized graphs (default: $XDG_CACHE_HOME/fulcrum/onnxruntime, else"
+              + " ~/.cache/fulcrum/onnxruntime).")
+  @Nullable Path onnxOptimizedCacheDir;
+
   @Mixin LimitOptions limits = new LimitOptions();
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
@@ -242,15 +264,16 @@ public final class ServeCommand implements Callable<Integer> {
     // "Cold start").
     Startup startup = new Startup();
     CompletableFuture<OnnxRuntimeBackend> onnxStart =
-        startup.run("onnxruntime", OnnxRuntimeBackend::new);
+        startup.run("onnxruntime", () -> new OnnxRuntimeBackend(optimizedModelCache()));
     // JVM metrics are registered once the server is ready, off the first request's path.
     ServerMetrics metrics = new ServerMetrics(false);
     DashboardFeed dashboard = new DashboardFeed();
+    FirstAnswer firstAnswer = new FirstAnswer();
     SchedulerEnvironment environment =
         SchedulerEnvironment.system(
             (model, version) ->
                 SchedulerObserver.all(
-                    metrics.create(model, version), dashboard.create(model, version)));
+                    metrics.create(model, version), dashboard.create(model, version), firstAnswer));
     Startup.mark("metrics and dashboard set up");
     if (!Boolean.parseBoolean(System.getProperty("fulcrum.start.engine-beside", "true"))) {
       try {
@@ -327,8 +350,12 @@ public final class ServeCommand implements Callable<Integer> {
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
             : CompletableFuture.completedFuture(null);
-    // The dashboard's first ticks cost ~0.1 s of CPU: after the first model too.
-    later.thenRun(dashboard::start);
+    // The dashboard's first ticks cost ~0.1 s of CPU: after the first answer, or a second after the
+    // first model when no request comes (docs/PERFORMANCE.md, "Cold start", fourth round).
+    (Boolean.parseBoolean(System.getProperty("fulcrum.start.dashboard-after-answer", "true"))
+            ? firstAnswer.afterOr(later, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS))
+            : later)
+        .thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(
             later,
@@ -469,6 +496,30 @@ public final class ServeCommand implements Callable<Integer> {
       return "localhost";
     }
     return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+  }
+
+  /**
+   * The optimized-graph cache folder, or null when {@code --onnx-optimized-cache false} (or {@code
+   * -Dfulcrum.onnx.optimized-cache=false}, the switch bench/coldstart.sh's A/B variants use).
+   */
+  @Nullable Path optimizedModelCache() {
+    if (!onnxOptimizedCache
+        || !Boolean.parseBoolean(System.getProperty("fulcrum.onnx.optimized-cache", "true"))) {
+      return null;
+    }
+    return onnxOptimizedCacheDir != null
+        ? onnxOptimizedCacheDir
+        : userCacheDir(System.getenv(), System.getProperty("user.home", ""))
+            .resolve("fulcrum/onnxruntime");
+  }
+
+  /** $XDG_CACHE_HOME when it is an absolute path (the XDG rule), else ~/.cache. */
+  static Path userCacheDir(Map<String, String> env, String userHome) {
+    String xdg = env.get("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isBlank() && Path.of(xdg).isAbsolute()) {
+      return Path.of(xdg);
+    }
+    return Path.of(userHome, ".cache");
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */

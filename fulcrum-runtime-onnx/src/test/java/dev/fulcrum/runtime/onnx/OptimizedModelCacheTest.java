@@ -1,0 +1,222 @@
+package dev.fulcrum.runtime.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.testkit.TestModels;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The optimized-model cache with a real quantized transformer (all-MiniLM-L6-v2, whose load is
+ * mostly graph optimization): later loads use the saved graph and answer exactly as the model
+ * optimized from its file; a damaged or stale entry is rebuilt, never loaded.
+ */
+class OptimizedModelCacheTest {
+  private static final String RESOURCE = "all-minilm-l6-v2-q.onnx";
+
+  @TempDir Path dir;
+
+  private Path model() throws IOException {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    return file;
+  }
+
+  @Test
+  void theSecondLoadUsesTheSavedGraphAndAnswersIdentically() throws Exception {
+    Path file = model();
+    Path cacheDir = dir.resolve("cache");
+    float[] plain = run(new OnnxRuntimeBackend(), file, SessionOptions.defaults());
+
+    float[] first = run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults());
+    List<Path> entries = entries(cacheDir);
+    assertThat(entries).hasSize(1); // no temporary file left behind
+    Path entry = entries.get(0);
+    byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(entry), 64);
+    assertThat(new String(head, java.nio.charset.StandardCharsets.ISO_8859_1))
+        .startsWith(OptimizedModelCache.FORMAT + " ");
+    FileTime written = Files.getLastModifiedTime(entry);
+    Files.setLastModifiedTime(entry, FileTime.fromMillis(written.toMillis() - 60_000));
+    FileTime aged = Files.getLastModifiedTime(entry);
+
+    float[] second = run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults());
+    assertThat(Files.getLastModifiedTime(entry)).as("read, not rewritten").isEqualTo(aged);
+    assertThat(entries(cacheDir)).containsExactly(entry);
+
+    assertThat(first).containsExactly(plain);
+    assertThat(second).containsExactly(plain);
+  }
+
+  @Test
+  void threadCountsShareAnEntryAndOtherLevelsGetTheirOwn() throws Exception {
+    Path file = model();
+    Path cacheDir = dir.resolve("cache");
+    run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults());
+    run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults().withIntraOpThreads(1));
+    assertThat(entries(cacheDir)).hasSize(1);
+
+    SessionOptions basic = withLevel(SessionOptions.OptimizationLevel.BASIC);
+    float[] plain = run(new OnnxRuntimeBackend(), file, basic);
+    float[] first = run(new OnnxRuntimeBackend(cacheDir), file, basic);
+    float[] second = run(new OnnxRuntimeBackend(cacheDir), file, basic);
+    assertThat(entries(cacheDir)).hasSize(2);
+    assertThat(first).containsExactly(plain);
+    assertThat(second).containsExactly(plain);
+
+    run(
+        new OnnxRuntimeBackend(cacheDir),
+        file,
+        withLevel(SessionOptions.OptimizationLevel.DISABLED));
+    assertThat(entries(cacheDir)).as("nothing to cache without optimization").hasSize(2);
+  }
+
+  @Test
+  void aCorruptedEntryIsRebuiltNotLoaded() throws Exception {
+    Path file = model();
+    Path cacheDir = dir.resolve("cache");
+    float[] plain = run(new OnnxRuntimeBackend(), file, SessionOptions.defaults());
+    run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults());
+    Path entry = entries(cacheDir).get(0);
+    byte[] good = Files.readAllBytes(entry);
+
+    // One flipped byte in the middle of the graph (a weight: ORT would load it and answer wrong).
+    byte[] bad = good.clone();
+    bad[bad.length / 2] ^= 0x5a;
+    Files.write(entry, bad);
+    assertThat(run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults()))
+        .containsExactly(plain);
+    assertThat(Files.readAllBytes(entry)).as("rebuilt").isEqualTo(good);
+
+    // Truncated, and then not an entry at all.
+    Files.write(entry, java.util.Arrays.copyOf(good, good.length / 3));
+    assertThat(run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults()))
+        .containsExactly(plain);
+    assertThat(Files.readAllBytes(entry)).isEqualTo(good);
+    Files.writeString(entry, "garbage");
+    assertThat(run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults()))
+        .containsExactly(plain);
+    assertThat(Files.readAllBytes(entry)).isEqualTo(good);
+  }
+
+  @Test
+  void aChangedModelGetsANewEntry() throws Exception {
+    Path file = model();
+    Path cacheDir = dir.resolve("cache");
+    run(new OnnxRuntimeBackend(cacheDir), file, SessionOptions.defaults());
+    // A copy under another name is the same model; a different file is a different entry.
+    Path other = dir.resolve("other.onnx");
+    Files.copy(file, other);
+    run(new OnnxRuntimeBackend(cacheDir), other, SessionOptions.defaults());
+    assertThat(entries(cacheDir)).as("same bytes, same entry").hasSize(1);
+
+    Path repo = dir.resolve("repo");
+    TestModels.writeRepository(repo);
+    Path small =
+        repo.resolve(TestModels.identityModelName(DataType.FP32))
+            .resolve("1")
+            .resolve("model.onnx");
+    try (ModelInstance m =
+        new OnnxRuntimeBackend(cacheDir).load(small, SessionOptions.defaults())) {
+      assertThat(m.signature().inputs()).hasSize(1);
+    }
+    assertThat(entries(cacheDir)).hasSize(2);
+  }
+
+  @Test
+  void anUnwritableCacheFolderFallsBackToThePlainLoad() throws Exception {
+    Path file = model();
+    Path notAFolder = dir.resolve("file-in-the-way");
+    Files.writeString(notAFolder, "x");
+    float[] plain = run(new OnnxRuntimeBackend(), file, SessionOptions.defaults());
+    assertThat(
+            run(
+                new OnnxRuntimeBackend(notAFolder.resolve("cache")),
+                file,
+                SessionOptions.defaults()))
+        .containsExactly(plain);
+  }
+
+  @Test
+  void aModelOnnxRuntimeCannotLoadFailsAsWithoutTheCacheAndLeavesNothingBehind() throws Exception {
+    Path bad = dir.resolve("bad.onnx");
+    Files.writeString(bad, "not a model");
+    Path cacheDir = dir.resolve("cache");
+    try (OnnxRuntimeBackend backend = new OnnxRuntimeBackend(cacheDir)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> backend.load(bad, SessionOptions.defaults()))
+          .isInstanceOf(dev.fulcrum.core.runtime.ModelLoadException.class)
+          .hasMessageContaining("could not load");
+    }
+    assertThat(entries(cacheDir)).isEmpty();
+  }
+
+  private static SessionOptions withLevel(SessionOptions.OptimizationLevel level) {
+    SessionOptions d = SessionOptions.defaults();
+    return new SessionOptions(
+        d.intraOpThreads(),
+        d.interOpThreads(),
+        level,
+        d.executionMode(),
+        d.memoryArena(),
+        d.memoryPattern(),
+        d.executionProvider(),
+        d.deviceId());
+  }
+
+  private static List<Path> entries(Path cacheDir) throws IOException {
+    try (Stream<Path> s = Files.list(cacheDir)) {
+      return s.sorted().toList();
+    }
+  }
+
+  /** MiniLM's last hidden state for one fixed sentence of 16 tokens. */
+  private static float[] run(OnnxRuntimeBackend backend, Path file, SessionOptions options)
+      throws Exception {
+    try (backend;
+        ModelInstance m = backend.load(file, options)) {
+      long[] shape = {1, 16};
+      long[] ids = new long[16];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i == 0 ? 101 : i == 15 ? 102 : 1000 + 37L * i;
+      }
+      long[] ones = new long[16];
+      java.util.Arrays.fill(ones, 1);
+      List<Tensor> inputs =
+          List.of(
+              longs("input_ids", shape, ids),
+              longs("attention_mask", shape, ones),
+              longs("token_type_ids", shape, new long[16]));
+      String output = m.signature().outputs().get(0).name();
+      ByteBuffer b = m.execute(inputs, List.of(output)).get(0).data();
+      float[] out = new float[b.remaining() / 4];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = b.getFloat();
+      }
+      return out;
+    }
+  }
+
+  private static Tensor longs(String name, long[] shape, long... values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      b.putLong(v);
+    }
+    return Tensor.of(name, DataType.INT64, shape, b.flip());
+  }
+}

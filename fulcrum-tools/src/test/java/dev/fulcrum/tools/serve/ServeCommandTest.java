@@ -1,0 +1,38 @@
+package dev.fulcrum.tools.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.junit.jupiter.api.Test;
+
+/** Where {@code serve} keeps ONNX Runtime's optimized graphs, and how it is turned off. */
+class ServeCommandTest {
+  @Test
+  void theUserCacheFolderFollowsXdgElseHome() {
+    assertThat(ServeCommand.userCacheDir(Map.of("XDG_CACHE_HOME", "/var/cache/me"), "/home/me"))
+        .isEqualTo(Path.of("/var/cache/me"));
+    assertThat(ServeCommand.userCacheDir(Map.of(), "/home/me"))
+        .isEqualTo(Path.of("/home/me/.cache"));
+    // XDG: a relative path is invalid and ignored.
+    assertThat(ServeCommand.userCacheDir(Map.of("XDG_CACHE_HOME", "rel"), "/home/me"))
+        .isEqualTo(Path.of("/home/me/.cache"));
+  }
+
+  @Test
+  void theCacheIsOnByDefaultAndCanBeMovedOrTurnedOff() {
+    ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
+    Path cache = Objects.requireNonNull(byDefault.optimizedModelCache());
+    assertThat(cache.endsWith(Path.of("fulcrum/onnxruntime"))).as(cache.toString()).isTrue();
+
+    ServeCommand moved =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--onnx-optimized-cache-dir", "/tmp/g")));
+    assertThat(moved.optimizedModelCache()).isEqualTo(Path.of("/tmp/g"));
+
+    ServeCommand off =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--onnx-optimized-cache", "false")));
+    assertThat(off.optimizedModelCache()).isNull();
+  }
+}
