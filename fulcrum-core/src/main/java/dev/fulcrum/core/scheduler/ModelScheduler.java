@@ -447,6 +447,16 @@ public final class ModelScheduler implements AutoCloseable {
     }
   }
 
+  /** Whether recent lent passes met enough contention that nothing is lent (for tests). */
+  boolean contended() {
+    lock.lock();
+    try {
+      return contention > MAX_CONTENTION;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * Wakes a worker for new work; under the lock. While an instance is lent its worker may be the
    * one a single signal wakes, and it would go back to sleep with the work undone: then wake all.

@@ -195,7 +195,15 @@ class LonePassTest {
     awaitLendable(s);
     // Bursts: one request runs (lent or not) while three more queue behind it and then run as a
     // batch: the worker's batches would be split by lending, so lending stops.
-    for (int round = 0; round < 4; round++) {
+    // Each round's first request must be lent for its pass to meet the burst: wait (bounded) for
+    // the worker to park after the last round's batch, until contention has turned lending off.
+    for (int round = 0; round < 20; round++) {
+      for (int i = 0; i < 10_000 && !s.lendable() && !s.contended(); i++) {
+        Thread.sleep(1);
+      }
+      if (s.contended()) {
+        break;
+      }
       Semaphore gate = new Semaphore(0);
       echo.gate = gate;
       int before = echo.running.get();
