@@ -33,15 +33,16 @@ import org.jspecify.annotations.Nullable;
  * running now, then the queued rows in full batches spread over the instances, then its own pass,
  * as large as the rows queued with it and those expected to arrive before it starts make it. With
  * only its own batch after the running passes (steady load) the running passes count at their mean
- * and its own at the percentile; with full batches ahead (overload: the queue rides at this limit)
- * every pass counts at its own percentile, plus one full pass's deviation, so that what is admitted
- * is almost never dropped later (late drops are counted apart, in {@link PolicyState}). With
- * nothing queued ahead it will lead its own batch, which {@code decide} keeps to what ends in time,
- * so it is refused only when a pass of its own rows after the running ones cannot. For its first
- * {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only what cannot end by the
- * deadline on average: a cold server's pass times are high and erratic. A request of class {@code
- * best_effort} is never refused or dropped for the objective. Before the first pass is measured, it
- * batches greedily (take what is queued) and refuses nothing.
+ * and its own at the percentile; with full batches ahead, or its own batch full (overload: the
+ * queue rides at this limit), every pass counts at its own percentile, the running ones from their
+ * start, plus one full pass's deviation, so that what is admitted is almost never dropped later
+ * (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will lead
+ * its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a pass
+ * of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
+ * #WARM_PASSES} passes) it refuses only what cannot end by the deadline on average: a cold server's
+ * pass times are high and erratic. A request of class {@code best_effort} is never refused or
+ * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
+ * queued) and refuses nothing.
  *
  * <p>Not thread-safe: guarded by its scheduler's lock.
  */
@@ -201,10 +202,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       return null;
     }
     // While it warms up it refuses only what it expects to miss even on average: the early
-    // estimates are high, and their deviations higher. Once warm every pass is planned at the
-    // objective's percentile, each at its own: the queue sits at the admission limit under
-    // overload, and work planned with its spread shared in quadrature overran often enough that
-    // admitted requests were dropped at their deadline (issue #10's load step).
+    // estimates are high, and their deviations higher.
     boolean warm = warm(now);
     // When the first instance can take the next batch: an idle one now, a busy one when its
     // running pass ends, expected (at its mean) and as planned (at the percentile; a pass that
@@ -240,18 +238,22 @@ final class SloBatchingPolicy implements BatchingPolicy {
     int rowsThrough = queuedRows + p.rows;
     int batches = (rowsThrough + maxBatchSize - 1) / maxBatchSize;
     int rounds = (batches + instances - 1) / instances;
-    // Its own batch also takes the requests that arrive behind it before that batch starts: plan
-    // with that size, as the dispatch will run it (planning with the rows ahead only admits more
-    // than full batches can serve, and then the old heads force small batches: a spiral down).
-    int lastRows = rowsThrough - (batches - 1) * maxBatchSize;
-    if (gapNanos > 0 && lastRows < maxBatchSize) {
-      double start = free + (rounds - 1) * passes.mean(maxBatchSize);
-      lastRows = (int) Math.min(maxBatchSize, lastRows + Math.ceil(start / gapNanos));
-    }
     if (rounds == 1) {
-      // Only its own batch after the running passes: at steady load this is the common case, and
-      // the percentile of its own pass is the margin.
-      double finish = free + planned(lastRows, warm);
+      // Only its own batch after the running passes: at steady load the common case. The batch
+      // also takes the requests that arrive behind it before it starts: plan with that size, as
+      // the dispatch will run it (planning with the rows ahead only admits more than full batches
+      // can serve, and then the old heads force small batches: a spiral down). The running
+      // passes count at their mean and its own pass's percentile is the margin; but when its
+      // batch will be full (overload, for a model whose full batch is a large share of the
+      // objective: the queue then never holds a full batch ahead) it is planned as below.
+      int lastRows = rowsThrough - (batches - 1) * maxBatchSize;
+      if (gapNanos > 0 && lastRows < maxBatchSize) {
+        lastRows = (int) Math.min(maxBatchSize, lastRows + Math.ceil(free / gapNanos));
+      }
+      double finish =
+          lastRows >= maxBatchSize && warm
+              ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
+              : free + planned(lastRows, warm);
       return finish <= left ? null : tooLate(queuedRows, finish);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
@@ -259,9 +261,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // enough that admitted requests were dropped at their deadline: issue #10's load step), the
     // running one too, and once warm with a cushion of one full pass's deviation (a slow pass
     // now and then, beyond the percentile, otherwise still made the requests queued behind it
-    // miss).
-    double finish =
-        freePlanned + (rounds - 1) * planned(maxBatchSize, warm) + planned(lastRows, warm);
+    // miss). Its own batch is planned full: with a batch's worth queued before it starts, the
+    // dispatch fills it; and the arrival rate, measured before a step up, would plan it smaller.
+    double finish = freePlanned + rounds * planned(maxBatchSize, warm);
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
