@@ -13,8 +13,10 @@
 #      WARMUP s at 80 % of capacity (reported apart: the cold start), DURATION s at 80 % (the
 #      issue's figure: >= 99.9 % within the SLO), then STEP_LOW s at 50 % and STEP_HIGH s at
 #      150 % (the load step: per 1 s window, admitted p99 within the SLO from 2 s after the step,
-#      refusals' p99 < 5 ms); during the 80 % part, the live $ per 1M of the server's largest
-#      rolling window that covers only load, against price / 3600 / the client's answered rate
+#      refusals' p99 < 5 ms; the server's counts of requests refused at admission and of those
+#      admitted then dropped from the queue, late drops); during the 80 % part, the live $ per 1M
+#      of the server's largest rolling window that covers only load, against price / 3600 / the
+#      client's answered rate
 #   c. the SLO policy at each fraction of capacity in LEVELS (default 1/4, 1/2, 3/4; PROBE s
 #      each): what it refuses where the static batcher answers everything in time, and the pass
 #      times it learned (issue #10's over-refusal of MiniLM); LEVELS= skips it
@@ -47,7 +49,7 @@ JIT_SECS=${JIT_SECS:-5}       # closed-loop warm-up of each server before its ca
 CHECK_WRK=${CHECK_WRK:-1}     # openloop's closed loop against wrk's on the first static server
 PRICE=${PRICE:-1.0}
 CONNS=${CONNS:-512}           # the open loop's connection pool
-LEVELS=${LEVELS:-"0.25 0.5 0.75"} # fractions of capacity the SLO policy runs at after the step
+LEVELS=${LEVELS-"0.25 0.5 0.75"} # fractions of capacity the SLO policy runs at after the step
 PIN=${PIN:-0}
 SERVER_CPUS=${SERVER_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
@@ -264,6 +266,13 @@ for m in models:
         if x["second"] >= s0 + low + 2 and (x["ok_p99_ms"] > slo or x["refused_p99_ms"] >= 5):
             bad.append(x["second"])
     print(f"  step: windows from 2 s after the step breaking admitted p99 <= {slo} ms or refusal p99 < 5 ms: {bad or 'none'}")
+    # The server's own counts (issue #10): refused at admission vs admitted and dropped from the queue
+    # later (a late refusal), from 2 s before the 80 % part ended to the end of the step.
+    pol0 = js(f"{m}-slo-during.json")["policy"]; pol1 = js(f"{m}-slo-after.json")["policy"]
+    if "dropped_in_queue" in pol1:
+        print(f"  server, last 2 s at 80 % + 50 % + 150 %: refused at admission "
+              f"{pol1['refused_at_admission'] - pol0.get('refused_at_admission', 0)}, admitted then dropped in the queue "
+              f"(late drops) {pol1['dropped_in_queue'] - pol0.get('dropped_in_queue', 0)}")
     for f in levels:
         x = js(f"{m}-slo-level-{f}.json")
         print(f"  SLO policy at {float(f) * 100:.0f} % of capacity ({x['sent_per_second']:.0f}/s offered): within {slo} ms "

@@ -148,6 +148,12 @@ class SloEndpointTest {
     assertThat(start.at("/utilization").asDouble()).isBetween(0.0, 1.0);
     assertThat(slo.at("/policy/name").asText()).isEqualTo("slo");
     assertThat(slo.at("/policy/pass_times")).hasSize(8);
+    // The policy's own counts tell refusals at admission from late drops; together they are the
+    // SLO refusals the client saw.
+    assertThat(
+            slo.at("/policy/refused_at_admission").asLong()
+                + slo.at("/policy/dropped_in_queue").asLong())
+        .isEqualTo(refused);
 
     // The same version by number, and 404 for an unknown model.
     assertThat(

@@ -224,27 +224,6 @@ final class PassTimeModel {
     return mean(rows) + z * deviation(rows);
   }
 
-  /**
-   * The planning estimate of {@code passes} passes run one after another, the last of {@code
-   * lastRows} rows and the others of {@code fullRows}: the means add up, the deviations add in
-   * quadrature, so the estimate of many passes is relatively tighter than that of one.
-   */
-  double quantileOfSequence(int passes, int fullRows, int lastRows) {
-    if (passes <= 0) {
-      return 0;
-    }
-    double m = (passes - 1) * mean(fullRows) + mean(lastRows);
-    double sdFull = deviation(fullRows);
-    double sdLast = deviation(lastRows);
-    double var = (passes - 1) * sdFull * sdFull + sdLast * sdLast;
-    return m + z * Math.sqrt(var);
-  }
-
-  /** The mean of the same sequence of passes: the expected time, no margin. */
-  double meanOfSequence(int passes, int fullRows, int lastRows) {
-    return passes <= 0 ? 0 : (passes - 1) * mean(fullRows) + mean(lastRows);
-  }
-
   double z() {
     return z;
   }

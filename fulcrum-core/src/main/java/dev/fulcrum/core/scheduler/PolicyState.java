@@ -12,13 +12,19 @@ import java.util.List;
  *     static policy, the latest chosen wait for the SLO policy
  * @param arrivalsPerSecond the arrival rate it estimates (0 when it does not)
  * @param passTimes what it learned a pass costs per batch size (empty for the static policy)
+ * @param refusedAtAdmission requests it refused on arrival for the objective, since the version
+ *     loaded (0 for the static policy)
+ * @param droppedInQueue requests it admitted and later dropped from the queue because their
+ *     deadline had become unreachable (late refusals), since the version loaded
  */
 public record PolicyState(
     String policy,
     double batchSize,
     long queueDelayNanos,
     double arrivalsPerSecond,
-    List<PassTime> passTimes) {
+    List<PassTime> passTimes,
+    long refusedAtAdmission,
+    long droppedInQueue) {
 
   public PolicyState {
     passTimes = List.copyOf(passTimes);

@@ -50,6 +50,6 @@ final class StaticBatchingPolicy implements BatchingPolicy {
 
   @Override
   public PolicyState state(long now) {
-    return new PolicyState("static", recentRows, maxDelayNanos, 0, List.of());
+    return new PolicyState("static", recentRows, maxDelayNanos, 0, List.of(), 0, 0);
   }
 }

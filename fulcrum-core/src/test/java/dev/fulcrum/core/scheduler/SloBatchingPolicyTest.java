@@ -46,6 +46,10 @@ class SloBatchingPolicyTest {
     final List<long[]> answered = new ArrayList<>(); // {arrival, end, batch}
     final List<Long> refusedAt = new ArrayList<>();
     final List<Long> droppedAt = new ArrayList<>();
+
+    /** Per dropped request: how long after its arrival it was dropped (a late refusal). */
+    final List<Long> dropWaits = new ArrayList<>();
+
     final List<Integer> batches = new ArrayList<>();
     final List<Long> passEnds = new ArrayList<>();
     long offered;
@@ -209,6 +213,7 @@ class SloBatchingPolicyTest {
           RequestQueue.Plan plan = q.plan(now);
           if (plan.dropped() != null) {
             run.droppedAt.add(plan.dropped().request().arrivalNanos);
+            run.dropWaits.add(now - plan.dropped().request().arrivalNanos);
             continue;
           }
           if (plan.ready()) {
@@ -309,6 +314,121 @@ class SloBatchingPolicyTest {
     long refused = run.refusedAt.stream().filter(t -> t >= 7 * SECOND).count();
     assertThat(refused).isGreaterThan(0);
     assertThat(run.droppedAt.size()).isLessThan(Math.max(1, (int) refused / 10));
+  }
+
+  /** MiniLM's pass times (3 ms alone, 19 ms for 16) scaled to the 10 ms objective. */
+  private static final Model MINILM_LIKE = new Model(0.2, 0.11);
+
+  /** A model whose passes vary around {@code model}'s: lognormal, coefficient of variation cv. */
+  static PassClock noisy(Model model, double cv, long seed) {
+    Random random = new Random(seed);
+    double sigma = Math.sqrt(Math.log(1 + cv * cv));
+    return (rows, now) ->
+        Math.round(model.pass(rows) * Math.exp(sigma * random.nextGaussian() - sigma * sigma / 2));
+  }
+
+  /**
+   * The p99 of the time from arrival to refusal of the requests refused in [from, to): 0 for those
+   * refused at admission, the wait of those admitted and dropped later.
+   */
+  private static long refusalP99(Run run, long from, long to) {
+    List<Long> waits = new ArrayList<>();
+    run.refusedAt.stream().filter(t -> t >= from && t < to).forEach(t -> waits.add(0L));
+    for (int i = 0; i < run.droppedAt.size(); i++) {
+      long arrival = run.droppedAt.get(i);
+      if (arrival >= from && arrival < to) {
+        waits.add(run.dropWaits.get(i));
+      }
+    }
+    waits.sort(null);
+    return waits.isEmpty()
+        ? 0
+        : waits.get((int) Math.min(waits.size() - 1, Math.ceil(waits.size() * 0.99) - 1));
+  }
+
+  private static long count(List<Long> times, long from, long to) {
+    return times.stream().filter(t -> t >= from && t < to).count();
+  }
+
+  @Test
+  void aLoadStepOnNoisyPassesIsRefusedAtAdmissionNotDroppedLate() {
+    // Issue #10, MiniLM on the quiet machine: after a step from 50 % to 150 % of capacity the
+    // excess was refused up to 179 ms after arrival (admitted, then dropped at its deadline).
+    // Passes
+    // vary (MiniLM's spread is about 15 %) and under overload the queue rides at the admission
+    // limit, so work planned with the spread shared in quadrature overran often enough to drop
+    // 1-2 % of the refusals late: above the p99. Two shapes: MiniLM's scaled to a 10 ms objective
+    // (a full batch a fifth of it, the cost mostly per row: the queue holds full batches under
+    // overload) and one whose full batch is 42 % of it (under overload less than a full batch
+    // queues ahead); three seeds each.
+    for (Model model : new Model[] {MINILM_LIKE, MODEL}) {
+      for (long seed = 21; seed < 24; seed++) {
+        SloBatchingPolicy p = policy(16, 1);
+        double capacity = model.capacity(16);
+        long step = 5 * SECOND;
+        long end = 15 * SECOND;
+        Run run =
+            simulate(
+                p,
+                noisy(model, 0.15, seed),
+                16,
+                1,
+                t -> t < step ? 0.5 * capacity : 1.5 * capacity,
+                end,
+                seed,
+                1);
+        String what = model + ", seed " + seed;
+        // From 2 s after the step, every 1 s window: the admitted p99 within the objective, and
+        // the refusals' p99 at admission (no time spent queued), far under 5 % of the objective.
+        for (long w = 7; w < 15; w++) {
+          long from = w * SECOND;
+          long to = from + SECOND;
+          assertThat(run.p99(from, to))
+              .as("%s: admitted p99, window %d s", what, w)
+              .isLessThan(SLO);
+          assertThat(refusalP99(run, from, to))
+              .as("%s: refusals' p99, window %d s", what, w)
+              .isLessThan(SLO / 20);
+          assertThat(count(run.refusedAt, from, to))
+              .as("%s: refused, window %d", what, w)
+              .isPositive();
+        }
+        // Late drops are rare (under 0.5 % of the refusals; before: 1-3 %), and counted apart.
+        long refusedAfter = count(run.refusedAt, step, end);
+        long droppedAfter = count(run.droppedAt, step, end);
+        assertThat(droppedAfter).as(what).isLessThan(refusedAfter / 200);
+        assertThat(p.state(end).droppedInQueue()).isEqualTo(run.droppedAt.size());
+        assertThat(p.state(end).refusedAtAdmission()).isEqualTo(run.refusedAt.size());
+        // It admits about what the model can serve: capacity / offered = 2/3 of the arrivals
+        // (a little less: its batches are not all full, and it plans each pass at its p99).
+        long offered =
+            count(run.refusedAt, 7 * SECOND, end) + count(run.droppedAt, 7 * SECOND, end);
+        long answered = run.answered.stream().filter(a -> a[0] >= 7 * SECOND && a[0] < end).count();
+        double admittedShare = (double) answered / (answered + offered);
+        assertThat(admittedShare).as(what).isBetween(0.8 / 1.5, 1.02 / 1.5);
+        assertThat(run.answeredPerSecond(7 * SECOND, end)).as(what).isGreaterThan(0.85 * capacity);
+      }
+    }
+  }
+
+  @Test
+  void atEightyPercentOfCapacityOnNoisyPassesNothingIsRefusedOnceWarm() {
+    // Issue #10's steady figure (MiniLM at 80 % for 300 s: 8 refused of 145,919): planning every
+    // pass at its percentile, and a cushion, must not make admission refuse at steady load.
+    for (Model model : new Model[] {MINILM_LIKE}) {
+      for (long seed = 31; seed < 33; seed++) {
+        SloBatchingPolicy p = policy(16, 1);
+        double capacity = model.capacity(16);
+        long end = 20 * SECOND;
+        Run run = simulate(p, noisy(model, 0.15, seed), 16, 1, t -> 0.8 * capacity, end, seed, 1);
+        String what = model + ", seed " + seed;
+        long warm = SloBatchingPolicy.WARM_NANOS + SECOND;
+        assertThat(count(run.refusedAt, warm, end) + count(run.droppedAt, warm, end))
+            .as("%s: refused or dropped of %d", what, run.offered)
+            .isLessThanOrEqualTo(run.offered / 10_000);
+        assertThat(run.attainment(warm, end)).as(what).isGreaterThanOrEqualTo(0.999);
+      }
+    }
   }
 
   @Test

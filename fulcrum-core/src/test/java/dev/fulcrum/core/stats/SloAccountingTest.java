@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class SloAccountingTest {
   private static final long MS = 1_000_000;
   private static final long S = 1_000 * MS;
-  private static final PolicyState POLICY = new PolicyState("slo", 4, 0, 0, List.of());
+  private static final PolicyState POLICY = new PolicyState("slo", 4, 0, 0, List.of(), 0, 0);
 
   private final AtomicLong now = new AtomicLong(0);
   private final ComputeLedger ledger = new ComputeLedger(0);

@@ -58,6 +58,8 @@ public final class SloJson {
     policy.put("batch_size", p.batchSize());
     policy.put("queue_delay_us", p.queueDelayNanos() / 1e3);
     policy.put("arrivals_per_s", p.arrivalsPerSecond());
+    policy.put("refused_at_admission", p.refusedAtAdmission());
+    policy.put("dropped_in_queue", p.droppedInQueue());
     ArrayNode table = policy.putArray("pass_times");
     for (PolicyState.PassTime t : p.passTimes()) {
       table
