@@ -197,14 +197,14 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--onnx-optimized-cache",
-      defaultValue = "true",
       arity = "1",
       paramLabel = "BOOL",
       description =
           "Keep ONNX Runtime's optimized graph of each model in --onnx-optimized-cache-dir and load"
-              + " it on later starts instead of optimizing the model again (default:"
-              + " ${DEFAULT-VALUE}).")
-  boolean onnxOptimizedCache;
+              + " it on later starts instead of optimizing the model again (default: off, on when"
+              + " --onnx-optimized-cache-dir is given; the quiet-machine cold start showed no gain"
+              + " on the demo models).")
+  @Nullable Boolean onnxOptimizedCache;
 
   @Option(
       names = "--onnx-optimized-cache-dir",
@@ -499,12 +499,17 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * The optimized-graph cache folder, or null when {@code --onnx-optimized-cache false} (or {@code
-   * -Dfulcrum.onnx.optimized-cache=false}, the switch bench/coldstart.sh's A/B variants use).
+   * The optimized-graph cache folder, or null when it is off: off by default, on with {@code
+   * --onnx-optimized-cache true}, a {@code --onnx-optimized-cache-dir} or {@code
+   * -Dfulcrum.onnx.optimized-cache=true} (the switch bench/coldstart.sh's A/B variants use).
    */
   @Nullable Path optimizedModelCache() {
-    if (!onnxOptimizedCache
-        || !Boolean.parseBoolean(System.getProperty("fulcrum.onnx.optimized-cache", "true"))) {
+    String property = System.getProperty("fulcrum.onnx.optimized-cache");
+    boolean on =
+        property != null
+            ? Boolean.parseBoolean(property)
+            : onnxOptimizedCache != null ? onnxOptimizedCache : onnxOptimizedCacheDir != null;
+    if (!on) {
       return null;
     }
     return onnxOptimizedCacheDir != null

@@ -22,9 +22,13 @@ class ServeCommandTest {
   }
 
   @Test
-  void theCacheIsOnByDefaultAndCanBeMovedOrTurnedOff() {
+  void theCacheIsOffByDefaultAndCanBeTurnedOnOrMoved() {
     ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
-    Path cache = Objects.requireNonNull(byDefault.optimizedModelCache());
+    assertThat(byDefault.optimizedModelCache()).isNull();
+
+    ServeCommand on =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--onnx-optimized-cache", "true")));
+    Path cache = Objects.requireNonNull(on.optimizedModelCache());
     assertThat(cache.endsWith(Path.of("fulcrum/onnxruntime"))).as(cache.toString()).isTrue();
 
     ServeCommand moved =
@@ -32,7 +36,10 @@ class ServeCommandTest {
     assertThat(moved.optimizedModelCache()).isEqualTo(Path.of("/tmp/g"));
 
     ServeCommand off =
-        Objects.requireNonNull(ServeArgs.parse(List.of("--onnx-optimized-cache", "false")));
+        Objects.requireNonNull(
+            ServeArgs.parse(
+                List.of(
+                    "--onnx-optimized-cache-dir", "/tmp/g", "--onnx-optimized-cache", "false")));
     assertThat(off.optimizedModelCache()).isNull();
   }
 }
