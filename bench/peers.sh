@@ -15,7 +15,7 @@
 #   minilm16     MiniLM req/s at c=16 (wrk -t1 -c16)
 # and prints the median of each over the rounds with its ratio to each peer (the machine wanders
 # by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
-#   N=5 DUR=10 WARM=10 PORT=18900 bash bench/peers.sh
+#   N=5 DUR=10 WARM=20 PORT=18900 bash bench/peers.sh
 #   SERVERS="fulcrum java-peer" N=3 DUR=5 bash bench/peers.sh      (a subset, shorter)
 #   FULCRUM_LAUNCHER=/path/to/wrapper bash bench/peers.sh           (another way to start Fulcrum)
 # Needs wrk and hey (Debian: apt-get install -y wrk hey), Node 20 and npm (the Node peer's
@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 N=${N:-5}
 DUR=${DUR:-10}
-WARM=${WARM:-10}
+WARM=${WARM:-20}  # 20 s: with the launcher's -XX:CompileThresholdScaling=4, C2 was still compiling inside a 10 s warm-up
 PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
