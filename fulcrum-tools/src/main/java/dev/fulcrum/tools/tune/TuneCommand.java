@@ -253,7 +253,7 @@ public final class TuneCommand implements Callable<Integer> {
               : LoadProbe.rest(server.restBase(), model, maxLevel, shapes)) {
         runner.probe(probe);
         if (!compare.isEmpty()) {
-          return compare(runner, probe, levels, objective);
+          return compare(runner, levels, objective);
         }
         boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
         Grid grid = grid(probe.maxBatchSize(), sloPolicy);
@@ -302,8 +302,7 @@ public final class TuneCommand implements Callable<Integer> {
   }
 
   /** {@code --compare}: the files measured in turns; compare.json and one line each. */
-  private int compare(
-      ServerTrialRunner runner, LoadProbe probe, List<Integer> levels, Objective objective)
+  private int compare(ServerTrialRunner runner, List<Integer> levels, Objective objective)
       throws Exception {
     if (rounds < 1) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--rounds must be >= 1");
@@ -320,10 +319,10 @@ public final class TuneCommand implements Callable<Integer> {
         rounds,
         trialSeconds,
         levels.stream().map(c -> "c=" + c).toList());
-    probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
-    // One unrecorded round of every configuration first: on the quiet machine each round of the
-    // first comparison ran faster than the one before for all configurations alike (24k, then
-    // 33-38k, then 40-48k/s), the client and server still warming, so round 1 measured time.
+    // One unrecorded round of every configuration first (it also warms the client, as the sweeps'
+    // unmeasured pass does): on the quiet machine each round of the first comparison ran faster
+    // than the one before for all configurations alike (24k, then 33-38k, then 40-48k/s), the
+    // client and server still warming, so round 1 measured time.
     for (Compare.Entry e : entries) {
       try {
         runner.measureConfig(e.config());
