@@ -127,7 +127,8 @@ class MiniLmModelTest {
     }
   }
 
-  private static float[] floats(Tensor t) {
+  /** The values of an FP32 tensor (shared with the other tests of this package). */
+  static float[] floats(Tensor t) {
     ByteBuffer b = t.data();
     float[] out = new float[b.remaining() / 4];
     for (int i = 0; i < out.length; i++) {
@@ -136,7 +137,8 @@ class MiniLmModelTest {
     return out;
   }
 
-  private static Tensor longs(String name, long[] shape, long... values) {
+  /** An INT64 tensor (shared with the other tests of this package). */
+  static Tensor longs(String name, long[] shape, long... values) {
     ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
     for (long v : values) {
       b.putLong(v);

@@ -9,8 +9,6 @@ import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.testkit.TestModels;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -199,24 +197,11 @@ class OptimizedModelCacheTest {
       java.util.Arrays.fill(ones, 1);
       List<Tensor> inputs =
           List.of(
-              longs("input_ids", shape, ids),
-              longs("attention_mask", shape, ones),
-              longs("token_type_ids", shape, new long[16]));
+              MiniLmModelTest.longs("input_ids", shape, ids),
+              MiniLmModelTest.longs("attention_mask", shape, ones),
+              MiniLmModelTest.longs("token_type_ids", shape, new long[16]));
       String output = m.signature().outputs().get(0).name();
-      ByteBuffer b = m.execute(inputs, List.of(output)).get(0).data();
-      float[] out = new float[b.remaining() / 4];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = b.getFloat();
-      }
-      return out;
+      return MiniLmModelTest.floats(m.execute(inputs, List.of(output)).get(0));
     }
-  }
-
-  private static Tensor longs(String name, long[] shape, long... values) {
-    ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
-    for (long v : values) {
-      b.putLong(v);
-    }
-    return Tensor.of(name, DataType.INT64, shape, b.flip());
   }
 }

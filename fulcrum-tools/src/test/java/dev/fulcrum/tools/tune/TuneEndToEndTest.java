@@ -37,41 +37,34 @@ class TuneEndToEndTest {
     Path repo = Files.createDirectories(tmp.resolve("repo"));
     Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
     out = tmp.resolve("out");
-    TuneCommand cmd = new TuneCommand();
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    cmd.out = new PrintStream(o, true, StandardCharsets.UTF_8);
-    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
-    cmd.terminal = false;
-    exit =
-        new CommandLine(cmd)
-            .setErr(new PrintWriter(cmd.err, true))
-            .execute(
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "fraud_classifier",
-                "--exhaustive",
-                "--trial-seconds",
-                "0.4",
-                "--concurrency",
-                "1:4:x4",
-                "--max-batch-sizes",
-                "1,8",
-                "--queue-delays-us",
-                "0,200",
-                "--instance-counts",
-                "1,2",
-                "--intra-op-threads",
-                "1",
-                "--slo-p99-ms",
-                "2000",
-                "--cost-per-hour",
-                "0.5",
-                "--output",
-                out.toString());
-    stdout = o.toString(StandardCharsets.UTF_8);
-    stderr = e.toString(StandardCharsets.UTF_8);
+    Run run =
+        runTune(
+            "--model-repository",
+            repo.toString(),
+            "--model",
+            "fraud_classifier",
+            "--exhaustive",
+            "--trial-seconds",
+            "0.4",
+            "--concurrency",
+            "1:4:x4",
+            "--max-batch-sizes",
+            "1,8",
+            "--queue-delays-us",
+            "0,200",
+            "--instance-counts",
+            "1,2",
+            "--intra-op-threads",
+            "1",
+            "--slo-p99-ms",
+            "2000",
+            "--cost-per-hour",
+            "0.5",
+            "--output",
+            out.toString());
+    exit = run.code();
+    stdout = run.out();
+    stderr = run.err();
   }
 
   @Test
@@ -140,26 +133,19 @@ class TuneEndToEndTest {
   void grpcWithoutConstraintsRecommendsTheFastest() throws Exception {
     Path repo = tmp.resolve("repo");
     Path grpcOut = tmp.resolve("grpc");
-    TuneCommand cmd = new TuneCommand();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    cmd.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
-    cmd.terminal = false;
-    int code =
-        new CommandLine(cmd)
-            .setErr(new PrintWriter(cmd.err, true))
-            .execute(
-                "--model-repository", repo.toString(),
-                "--model", "fraud_classifier",
-                "--protocol", "grpc",
-                "--trial-seconds", "0.3",
-                "--concurrency", "2",
-                "--max-batch-sizes", "4",
-                "--queue-delays-us", "0",
-                "--instance-counts", "1",
-                "--intra-op-threads", "1",
-                "--output", grpcOut.toString());
-    assertThat(code).as(e.toString(StandardCharsets.UTF_8)).isZero();
+    Run run =
+        runTune(
+            "--model-repository", repo.toString(),
+            "--model", "fraud_classifier",
+            "--protocol", "grpc",
+            "--trial-seconds", "0.3",
+            "--concurrency", "2",
+            "--max-batch-sizes", "4",
+            "--queue-delays-us", "0",
+            "--instance-counts", "1",
+            "--intra-op-threads", "1",
+            "--output", grpcOut.toString());
+    assertThat(run.code()).as(run.err()).isZero();
     JsonNode results = new ObjectMapper().readTree(grpcOut.resolve("results.json").toFile());
     JsonNode only = results.get("trials").get(0);
     assertThat(results.get("mode").asText()).isEqualTo("quick");
@@ -181,28 +167,19 @@ class TuneEndToEndTest {
         Files.readString(out.resolve("recommended.yaml"))
             .replaceAll("instance-count: \\d+", "instance-count: 3"));
     Path cmpOut = tmp.resolve("compare");
-    TuneCommand cmd = new TuneCommand();
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    cmd.out = new PrintStream(o, true, StandardCharsets.UTF_8);
-    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
-    cmd.terminal = false;
-    int code =
-        new CommandLine(cmd)
-            .setErr(new PrintWriter(cmd.err, true))
-            .execute(
-                "--model-repository", repo.toString(),
-                "--model", "fraud_classifier",
-                "--trial-seconds", "0.3",
-                "--concurrency", "2",
-                "--slo-p99-ms", "2000",
-                "--compare", out.resolve("recommended.yaml").toString(),
-                "--compare", other.toString(),
-                "--rounds", "2",
-                "--output", cmpOut.toString());
-    assertThat(code).as(e.toString(StandardCharsets.UTF_8)).isZero();
-    assertThat(e.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("/4 trials")))
-        .hasSize(4);
+    Run run =
+        runTune(
+            "--model-repository", repo.toString(),
+            "--model", "fraud_classifier",
+            "--trial-seconds", "0.3",
+            "--concurrency", "2",
+            "--slo-p99-ms", "2000",
+            "--compare", out.resolve("recommended.yaml").toString(),
+            "--compare", other.toString(),
+            "--rounds", "2",
+            "--output", cmpOut.toString());
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.err().lines().filter(l -> l.contains("/4 trials"))).hasSize(4);
     JsonNode c = new ObjectMapper().readTree(cmpOut.resolve("compare.json").toFile());
     assertThat(c.get("rounds").asInt()).isEqualTo(2);
     JsonNode configs = c.get("configurations");
@@ -213,7 +190,7 @@ class TuneEndToEndTest {
       assertThat(n.get("throughput_per_second").asDouble()).isPositive();
     }
     assertThat(configs.get(0).get("ratio_to_first").asDouble()).isEqualTo(1.0);
-    assertThat(o.toString(StandardCharsets.UTF_8)).contains("of the first");
+    assertThat(run.out()).contains("of the first");
   }
 
   @Test
@@ -232,5 +209,20 @@ class TuneEndToEndTest {
       assertThat(browser.script("return document.querySelectorAll('tr.chosen').length"))
           .isEqualTo(1L);
     }
+  }
+
+  /** What one run of {@code fulcrum tune} returned and printed. */
+  private record Run(int code, String out, String err) {}
+
+  /** Runs {@code fulcrum tune} in process with these arguments, its output captured. */
+  private static Run runTune(String... args) {
+    TuneCommand cmd = new TuneCommand();
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    cmd.out = new PrintStream(o, true, StandardCharsets.UTF_8);
+    cmd.err = new PrintStream(e, true, StandardCharsets.UTF_8);
+    cmd.terminal = false;
+    int code = new CommandLine(cmd).setErr(new PrintWriter(cmd.err, true)).execute(args);
+    return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
   }
 }
