@@ -66,11 +66,20 @@ final class FeatureDetector {
   private final int @Nullable [] binAtPoint;
   private final int @Nullable [] binBelowPoint;
   private final double[] categoryValues; // categorical, sorted
+  // The standardized score and window bin of recently seen values, by the value's bits (null when
+  // the feature's training values are continuous: a value then rarely repeats). Direct-mapped:
+  // memoKeys[i] the raw bits of the value held in slot i (EMPTY: none), memoZ[i] its score,
+  // memoBin[i] its bin. A hit returns exactly what the computation would (it is the same
+  // computation's earlier result), so verdicts do not change.
+  private final long @Nullable [] memoKeys;
+  private final double[] memoZ;
+  private final int[] memoBin;
   private final double[] expected; // per bin or category (+ unseen), the training share
   private final double windowThreshold;
   private final int rangeCritical;
   private final int missingCritical;
 
+  private int lastBin; // z's second result
   private double up;
   private double down;
   private final int[] windowCounts;
@@ -94,7 +103,24 @@ final class FeatureDetector {
    * @param features how many features (inputs and outputs) share the false-alarm budget
    */
   FeatureDetector(FeatureBaseline baseline, DetectorSettings settings, int features) {
+    this(baseline, settings, features, discrete(baseline));
+  }
+
+  /**
+   * @param memo whether to remember the scores of values seen (tests compare both ways)
+   */
+  FeatureDetector(FeatureBaseline baseline, DetectorSettings settings, int features, boolean memo) {
     this.baseline = baseline;
+    if (memo) {
+      memoKeys = new long[MEMO_SLOTS];
+      java.util.Arrays.fill(memoKeys, EMPTY);
+      memoZ = new double[MEMO_SLOTS];
+      memoBin = new int[MEMO_SLOTS];
+    } else {
+      memoKeys = null;
+      memoZ = new double[0];
+      memoBin = new int[0];
+    }
     this.settings = settings;
     this.transform = new ScoreTransform(baseline);
     Baseline.ScoreReference ref = baseline.score();
@@ -173,6 +199,35 @@ final class FeatureDetector {
     this.missingRing = new boolean[settings.rangeWindow()];
   }
 
+  /** Slots of a discrete feature's memo: more than the demo's most varied one (101 values). */
+  static final int MEMO_SLOTS = 256;
+
+  private static final int MEMO_BITS = Integer.numberOfTrailingZeros(MEMO_SLOTS);
+
+  /** A NaN's bits: never the key of a value looked up (NaN is missing, never scored). */
+  private static final long EMPTY = 0x7ff8_dead_0000_0001L;
+
+  /**
+   * Whether to remember the scores of values already seen: for a categorical feature, or a numeric
+   * one whose percentiles tie (its training values are discrete: hours, counts, rounded shares), so
+   * the values served repeat; a continuous feature's would only evict each other.
+   */
+  static boolean discrete(FeatureBaseline f) {
+    if (f.type() == Kind.CATEGORICAL) {
+      return true;
+    }
+    List<Double> q = f.quantiles();
+    if (q == null) {
+      return false;
+    }
+    for (int i = 1; i < q.size(); i++) {
+      if (q.get(i).equals(q.get(i - 1))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static boolean edgesArePercentiles(double[] edges, double[] points) {
     for (double e : edges) {
       if (java.util.Arrays.binarySearch(points, e) < 0) {
@@ -199,9 +254,29 @@ final class FeatureDetector {
    */
   Change observe(double x, long observation, long epochMillis) {
     boolean missing = Double.isNaN(x);
-    // Numeric with percentile edges: one search gives the score's interval and the PSI bin.
-    int position = !missing && binAtPoint != null ? transform.position(x) : -1;
-    boolean outside = !missing && outside(x);
+    double z = 0;
+    int bin = 0;
+    if (!missing) {
+      long[] keys = memoKeys;
+      if (keys == null) {
+        z = z(x);
+        bin = lastBin;
+      } else {
+        long bits = Double.doubleToRawLongBits(x);
+        int slot = (int) ((bits * 0x9E3779B97F4A7C15L) >>> (64 - MEMO_BITS));
+        if (keys[slot] == bits) {
+          z = memoZ[slot];
+          bin = memoBin[slot];
+        } else {
+          z = z(x);
+          bin = lastBin;
+          keys[slot] = bits;
+          memoZ[slot] = z;
+          memoBin[slot] = bin;
+        }
+      }
+    }
+    boolean outside = !missing && (categorical ? bin == categoryValues.length : outside(x));
     missingCount += (missing ? 1 : 0) - (missingRing[ringPos] ? 1 : 0);
     rangeCount += (outside ? 1 : 0) - (rangeRing[ringPos] ? 1 : 0);
     missingRing[ringPos] = missing;
@@ -222,8 +297,6 @@ final class FeatureDetector {
       threshold = rangeCritical;
     }
     if (!missing) {
-      double s = position >= 0 ? transform.score(x, position) : transform.score(x);
-      double z = (s - scoreMean) / scoreStd;
       up = Math.max(0, up + z - settings.cusumK());
       down = Math.max(0, down - z - settings.cusumK());
       if (up > hUp || down > hDown) {
@@ -235,7 +308,7 @@ final class FeatureDetector {
         up = 0;
         down = 0;
       }
-      windowCounts[position >= 0 ? bin(x, position) : bucket(x)]++;
+      windowCounts[bin]++;
       if (++windowN == settings.window()) {
         lastWindowScore = categorical ? linf() : psi();
         java.util.Arrays.fill(windowCounts, 0);
@@ -269,10 +342,25 @@ final class FeatureDetector {
     return Change.NONE;
   }
 
-  private boolean outside(double x) {
-    if (categorical) {
-      return bucket(x) == categoryValues.length;
+  /**
+   * The standardized score of a value (not NaN), leaving its window bin (or category) in {@link
+   * #lastBin}: numeric with percentile edges, one search gives the score's interval and the bin.
+   */
+  private double z(double x) {
+    double s;
+    if (binAtPoint != null) {
+      int position = transform.position(x);
+      s = transform.score(x, position);
+      lastBin = bin(x, position);
+    } else {
+      s = transform.score(x);
+      lastBin = bucket(x);
     }
+    return (s - scoreMean) / scoreStd;
+  }
+
+  /** A numeric value outside the training range (a categorical one's is its unseen bin). */
+  private boolean outside(double x) {
     return x < baseline.min() || x > baseline.max();
   }
 
