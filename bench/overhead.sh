@@ -15,13 +15,20 @@
 #   p50_us / p99_us   latency at c=1 (wrk -t1 -c1 --latency, microsecond resolution), DUR s
 #   rps      closed-loop throughput at c=CONC (wrk -t1 -cCONC), DUR s: saturation
 #   monitor_share   during the rps run, the fulcrum-monitor thread's CPU / the server's CPU
+# and, after each round's arms, the issue's own measure of monitoring's throughput cost: PAIRS
+# pairs of SAT s saturation windows, on and off back to back (order on,off then off,on: ABBA, so
+# a machine's drift within a pair cancels over two pairs), with requests cycling through NBODIES
+# rows of demo/data/fraud_training.csv (the one body above lets every search predict perfectly);
+# each pair gives one ratio on/off, and the summary prints the median of all pairs' ratios and
+# the median of the rounds' medians. Short adjacent windows put on and off under the same machine
+# load far more often than one DUR s window per arm a minute apart.
 # A first round of all three arms warms the JIT and is discarded (warm.jsonl).
 # Prints per round, then per arm the median and range over the rounds, and the median of the
 # per-round differences and ratios: on - off (the monitor's cost) and page / on (the page's cost).
 # Targets: monitoring <= 3 % throughput and <= 50 µs at p50; dashboard open >= 0.99 throughput.
-# Every request sends the same row, so the monitor soon raises alerts on it (a few log lines): its
-# per-request work is the same as for varied rows.
-#   ROUNDS=9 DUR=5 bash bench/overhead.sh
+# The arms' runs send one row, so the monitor soon raises alerts on it (a few log lines) and its
+# searches and score memo always hit: its per-request work there is below varied rows' (the pairs).
+#   ROUNDS=9 DUR=5 bash bench/overhead.sh        (PAIRS=0: without the interleaved phase)
 # Needs wrk and hey (apt-get install -y wrk hey) and a built dist
 # (./mvnw -B -ntp -DskipTests package; FULCRUM overrides the command).
 set -euo pipefail
@@ -32,6 +39,9 @@ DUR=${DUR:-5}
 WARM=${WARM:-15}
 RATE=${RATE:-2000}
 CONC=${CONC:-64}
+PAIRS=${PAIRS:-4}
+SAT=${SAT:-3}
+NBODIES=${NBODIES:-512}
 SUBSCRIBERS=${SUBSCRIBERS:-1}
 PORT=${PORT:-$((20000 + RANDOM % 12000))} # below the ephemeral range (32768-): a client port cannot take it
 if [ -z "${FULCRUM:-}" ]; then
@@ -73,6 +83,21 @@ import json, sys
 body = open(sys.argv[1]).read().strip()
 open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                              f"wrk.body = {json.dumps(body)}\n")
+PY
+VARIED="$OUT/fraud-varied.lua" # NBODIES training rows, cycled (as bench/monitorcpu.sh sends)
+python3 - "$NBODIES" "$VARIED" <<'PY'
+import json, random, sys
+n, lua = int(sys.argv[1]), sys.argv[2]
+rows = [l.strip().split(",")[:8] for l in open("demo/data/fraud_training.csv").readlines()[1:]]
+random.seed(42)
+with open(lua, "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nbodies = {\n')
+    for _ in range(n):
+        r = [float(x) for x in random.choice(rows)]
+        b = {"inputs": [{"name": "features", "shape": [1, 8], "datatype": "FP32", "data": r}]}
+        f.write("  " + json.dumps(json.dumps(b)) + ",\n")
+    f.write("}\ni = 0\nrequest = function()\n  i = i % #bodies + 1\n"
+            "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
 PY
 
 PIDS=()
@@ -183,7 +208,35 @@ print(json.dumps({"round": int(rnd), "arm": arm, "cpu_us": float(cpu), "cpu_requ
 PY
 }
 
+saturate() { # arm -> req/s at c=CONC over SAT s, varied rows, and the monitor's CPU share
+  local port=$ON_PORT pid=$ON_PID all0 mon0 all1 mon1 rps
+  [ "$1" = off ] && { port=$OFF_PORT; pid=$OFF_PID; }
+  all0=$(cpu_ticks "$pid"); mon0=$(thread_ticks "$pid" fulcrum-monitor)
+  rps=$(wrk -t1 -c"$CONC" -d"${SAT}s" -s "$VARIED" "http://127.0.0.1:$port/v2/models/fraud_classifier/infer" \
+    2>&1 | awk '/Requests\/sec/ { print $2 }')
+  all1=$(cpu_ticks "$pid"); mon1=$(thread_ticks "$pid" fulcrum-monitor)
+  python3 -c "import sys; a=int(sys.argv[3])-int(sys.argv[2]); print(sys.argv[1], round((int(sys.argv[5])-int(sys.argv[4]))/a, 4) if a else 0)" \
+    "${rps:-0}" "$all0" "$all1" "$mon0" "$mon1"
+}
+pairs() { # round -> PAIRS JSON lines
+  local k first second a b
+  for k in $(seq "$PAIRS"); do
+    if [ $(((k + $1) % 2)) = 1 ]; then first=on; second=off; else first=off; second=on; fi
+    a=$(saturate "$first"); b=$(saturate "$second")
+    python3 - "$1" "$k" "$first" "$a" "$second" "$b" <<'PY'
+import json, sys
+rnd, k, first, a, second, b = sys.argv[1:]
+m = {first: a.split(), second: b.split()}
+on, off = float(m["on"][0]), float(m["off"][0])
+print(json.dumps({"round": int(rnd), "pair": int(k), "order": f"{first},{second}", "on_rps": on,
+                  "off_rps": off, "ratio": round(on / off, 4) if off else None,
+                  "monitor_share": float(m["on"][1])}))
+PY
+  done
+}
+
 : >"$OUT/rounds.jsonl"
+: >"$OUT/pairs.jsonl"
 : >"$OUT/warm.jsonl"
 ARMS=(off on page)
 # Round 0 runs every arm once and is discarded: the JIT compiles the paths each arm takes (the
@@ -200,10 +253,13 @@ for round in $(seq 0 "$ROUNDS"); do
       echo "$line" | tee -a "$OUT/rounds.jsonl"
     fi
   done
+  if [ "$round" != 0 ] && [ "$PAIRS" -gt 0 ]; then
+    pairs "$round" | tee -a "$OUT/pairs.jsonl"
+  fi
 done
 curl -fs "http://127.0.0.1:$ON_PORT/v2/models/fraud_classifier/drift" >"$OUT/drift.json" || true
 
-python3 - "$OUT/rounds.jsonl" "$RATE" "$DUR" <<'PY' | tee "$OUT/summary.txt"
+python3 - "$OUT/rounds.jsonl" "$RATE" "$DUR" "$OUT/pairs.jsonl" "$SAT" <<'PY' | tee "$OUT/summary.txt"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 RATE, DUR = int(sys.argv[2]), int(sys.argv[3])
@@ -244,6 +300,23 @@ if min(reached) < 0.9:
     print(f"WARNING: the offered rate was not reached in every CPU run (completed {min(reached):.0%}"
           f" of RATE x DUR at worst): CPU per request then counts the server's fixed background"
           f" work over fewer requests; lower RATE or rerun on a quieter machine")
+pairs = [json.loads(l) for l in open(sys.argv[4])]
+ratios = [p["ratio"] for p in pairs if p["ratio"]]
+if ratios:
+    per_round = {}
+    for p in pairs:
+        if p["ratio"]:
+            per_round.setdefault(p["round"], []).append(p["ratio"])
+    medians = [statistics.median(v) for v in per_round.values()]
+    shares = [p["monitor_share"] for p in pairs]
+    q = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else [min(ratios), 0, max(ratios)]
+    print(f"interleaved saturation (varied rows, {len(ratios)} on/off pairs of {sys.argv[5]} s,"
+          f" ABBA): throughput ratio on/off median {statistics.median(ratios):.3f}"
+          f" (quartiles {q[0]:.3f}..{q[2]:.3f}, range {min(ratios):.3f}..{max(ratios):.3f});"
+          f" median of the {len(medians)} rounds' medians {statistics.median(medians):.3f};"
+          f" on {statistics.median(p['on_rps'] for p in pairs):.0f} req/s,"
+          f" off {statistics.median(p['off_rps'] for p in pairs):.0f} req/s;"
+          f" monitor thread's share of the on server's CPU {statistics.median(shares):.2%}")
 frames = col("page", "frames")
 print(f"frames received per page arm: {min(frames)}..{max(frames)}")
 PY
