@@ -57,7 +57,7 @@ with open(lua, "w") as f:
 PY
 BODY='{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[71.92,8,0.12,11.37,3,2083,0,0]}]}'
 PID=""
-cleanup() { [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; }
+cleanup() { if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 schedstat() { # pid [name] -> summed run ns of its threads (named so, when given)
   local t sum=0
