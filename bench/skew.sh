@@ -39,7 +39,7 @@ serve() { # log-file extra-flags...
   done
   echo "server did not start:"; cat "$log"; exit 1
 }
-stop() { kill -TERM "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; }
+stop() { kill -TERM "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 trap 'stop' EXIT
 
 echo "== detection (seeds $SEEDS, long run $LONG)"
