@@ -2,6 +2,7 @@ package dev.fulcrum.server;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
@@ -20,6 +21,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.ServerSocketChannelConfig;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -27,6 +29,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -59,6 +62,7 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable DashboardFeed dashboard;
   private @Nullable BufferBudget sharedBudget;
   private int port = -1;
+  private int acceptQueue = -1;
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
     this.service = service;
@@ -108,7 +112,7 @@ public final class HttpServer implements AutoCloseable {
           new ServerBootstrap()
               .group(boss, workers)
               .channel(serverChannelType())
-              .option(ChannelOption.SO_BACKLOG, 1024)
+              .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
               .childOption(ChannelOption.TCP_NODELAY, true)
               .handler(
                   new ChannelInitializer<ServerChannel>() {
@@ -125,12 +129,18 @@ public final class HttpServer implements AutoCloseable {
       throw e;
     }
     port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    int backlog = ((ServerSocketChannelConfig) serverChannel.config()).getBacklog();
+    OptionalInt somaxconn = AcceptBacklog.somaxconn();
+    acceptQueue = AcceptBacklog.effective(backlog, somaxconn);
     log.info(
-        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{})",
+        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {})",
         config.host(),
         port,
         nativeTransport() ? "epoll" : "NIO",
-        config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "");
+        config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
+        acceptQueue);
+    AcceptBacklog.shortfall(backlog, somaxconn)
+        .ifPresent(why -> log.warn("HTTP port {}: {}", port, why));
     return this;
   }
 
@@ -153,6 +163,14 @@ public final class HttpServer implements AutoCloseable {
   /** The bound port, or -1 before {@link #start()}. */
   public synchronized int port() {
     return port;
+  }
+
+  /**
+   * The listening socket's accept queue: the backlog asked for ({@link
+   * HttpServerConfig.Limits#acceptBacklog()}) as the kernel caps it; -1 before {@link #start()}.
+   */
+  public synchronized int acceptQueue() {
+    return acceptQueue;
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.fulcrum.server;
 
+import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
@@ -111,6 +112,9 @@ public record HttpServerConfig(
    * @param maxBufferedBytesPerConnection the same budget for one connection (all its HTTP/2
    *     streams)
    * @param maxConcurrentStreams concurrent streams a client may open on one HTTP/2 connection
+   * @param acceptBacklog the port's accept queue: connections the kernel completes before the
+   *     server accepts them (capped by the kernel at {@code net.core.somaxconn}; see {@link
+   *     dev.fulcrum.server.http.AcceptBacklog})
    */
   public record Limits(
       Duration headerTimeout,
@@ -119,7 +123,28 @@ public record HttpServerConfig(
       int maxConnections,
       long maxBufferedBytes,
       long maxBufferedBytesPerConnection,
-      int maxConcurrentStreams) {
+      int maxConcurrentStreams,
+      int acceptBacklog) {
+    /** As the canonical constructor, with {@link AcceptBacklog#DEFAULT}. */
+    public Limits(
+        Duration headerTimeout,
+        Duration idleTimeout,
+        Duration bodyTimeout,
+        int maxConnections,
+        long maxBufferedBytes,
+        long maxBufferedBytesPerConnection,
+        int maxConcurrentStreams) {
+      this(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams,
+          AcceptBacklog.DEFAULT);
+    }
+
     public Limits {
       positive(headerTimeout, "headerTimeout");
       positive(idleTimeout, "idleTimeout");
@@ -139,11 +164,15 @@ public record HttpServerConfig(
         throw new IllegalArgumentException(
             "maxConcurrentStreams must be >= 1, was " + maxConcurrentStreams);
       }
+      if (acceptBacklog < 1) {
+        throw new IllegalArgumentException("acceptBacklog must be >= 1, was " + acceptBacklog);
+      }
     }
 
     /**
      * 10 s for a request head, 60 s idle, 30 s of body stall, 4096 connections, 1 GiB of request
-     * bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection.
+     * bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection, an accept queue
+     * of 1024.
      */
     public static Limits defaults() {
       return new Limits(
@@ -164,7 +193,8 @@ public record HttpServerConfig(
           maxConnections,
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
-          maxConcurrentStreams);
+          maxConcurrentStreams,
+          acceptBacklog);
     }
 
     public Limits withMaxConnections(int n) {
@@ -175,7 +205,8 @@ public record HttpServerConfig(
           n,
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
-          maxConcurrentStreams);
+          maxConcurrentStreams,
+          acceptBacklog);
     }
 
     public Limits withMaxBufferedBytes(long server, long perConnection) {
@@ -186,7 +217,8 @@ public record HttpServerConfig(
           maxConnections,
           server,
           perConnection,
-          maxConcurrentStreams);
+          maxConcurrentStreams,
+          acceptBacklog);
     }
 
     public Limits withMaxConcurrentStreams(int n) {
@@ -197,6 +229,19 @@ public record HttpServerConfig(
           maxConnections,
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
+          n,
+          acceptBacklog);
+    }
+
+    public Limits withAcceptBacklog(int n) {
+      return new Limits(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams,
           n);
     }
 

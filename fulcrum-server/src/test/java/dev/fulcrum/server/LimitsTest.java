@@ -10,6 +10,7 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.metrics.MetricsServer;
@@ -38,6 +39,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -102,6 +104,49 @@ class LimitsTest {
     InputStream in = c.in;
     while (in.read() >= 0) {
       // drain whatever was answered before the close
+    }
+  }
+
+  @Test
+  void theConfiguredAcceptBacklogIsTheListeningSocketsQueue() throws Exception {
+    HttpServer small =
+        new HttpServer(
+                service,
+                HttpServerConfig.ephemeral()
+                    .withLimits(HttpServerConfig.Limits.defaults().withAcceptBacklog(77)))
+            .start();
+    try {
+      assertThat(small.acceptQueue()).isEqualTo(77); // every kernel allows 77 (somaxconn >= 128)
+      assertThat(live(small.port())).isEqualTo(200);
+      // Where iproute2 is installed, the kernel's own word: a listener's Send-Q is its backlog.
+      OptionalInt kernel = listenBacklog(small.port());
+      if (kernel.isPresent()) {
+        assertThat(kernel.getAsInt()).isEqualTo(77);
+      }
+    } finally {
+      small.close();
+    }
+    assertThat(server.acceptQueue())
+        .isEqualTo(
+            AcceptBacklog.effective(
+                HttpServerConfig.Limits.defaults().acceptBacklog(), AcceptBacklog.somaxconn()));
+    assertThatThrownBy(() -> HttpServerConfig.Limits.defaults().withAcceptBacklog(0))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** {@code ss}'s Send-Q of the port's listening socket, or empty without {@code ss}. */
+  private static OptionalInt listenBacklog(int port) throws InterruptedException {
+    try {
+      Process ss =
+          new ProcessBuilder("ss", "-Hltn", "sport = :" + port).redirectErrorStream(true).start();
+      String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      if (!ss.waitFor(30, TimeUnit.SECONDS) || ss.exitValue() != 0) {
+        return OptionalInt.empty();
+      }
+      String[] fields = out.strip().split("\\s+");
+      return fields.length > 2 ? OptionalInt.of(Integer.parseInt(fields[2])) : OptionalInt.empty();
+    } catch (IOException | NumberFormatException e) {
+      return OptionalInt.empty();
     }
   }
 

@@ -46,10 +46,22 @@ final class LimitOptions {
       defaultValue = "4096",
       paramLabel = "N",
       description =
-          "Open REST connections (and, apart, metrics connections) at most: at the cap the oldest"
-              + " connection that has sent no request head for 1 s is closed for a new one, else"
-              + " the new one is closed at once (default: ${DEFAULT-VALUE}).")
+          "Open REST connections (and, apart, metrics connections) at most: at the cap a"
+              + " connection that has sent no request head 100 ms after its connect, the slowest"
+              + " about it, is closed for a new one, else the new one is closed at once (default:"
+              + " ${DEFAULT-VALUE}).")
   int httpMaxConnections;
+
+  @Option(
+      names = "--http-accept-backlog",
+      defaultValue = "1024",
+      paramLabel = "N",
+      description =
+          "The REST port's accept queue: connections the kernel completes before the server"
+              + " accepts them; a SYN that finds it full is dropped and resent by the client"
+              + " after 1 s. Linux caps it at net.core.somaxconn (the server logs what the port"
+              + " got) (default: ${DEFAULT-VALUE}).")
+  int httpAcceptBacklog;
 
   @Option(
       names = "--http-max-buffered-bytes",
@@ -159,7 +171,8 @@ final class LimitOptions {
         httpMaxConnections,
         httpMaxBufferedBytes,
         httpMaxBufferedBytesPerConnection,
-        http2MaxConcurrentStreams);
+        http2MaxConcurrentStreams,
+        httpAcceptBacklog);
   }
 
   GrpcServerConfig.Limits grpc() {
