@@ -4,8 +4,8 @@
 # HTTP/1.1 bodies, deep pipelining and a stuck metrics request, with a normal request's latency
 # meanwhile and the server's RSS against the stated bound (bench/hostile.py). Extra arguments go
 # to hostile.py, e.g. --cases slowloris --slowloris 2000 (slowloris runs twice on the one server by
-# default, --slowloris-rounds: the first round meets a fresh JVM and is reported, the p99 is judged
-# on the last; each round prints the accept queue's peak and the kernel's listen-drop counters).
+# default, --slowloris-rounds: the first round meets a fresh JVM, the later a warm one, each judged
+# on its p99; each round prints the accept queue's peak and the kernel's listen-drop counters).
 #
 # The file limit is raised for both sides (20,000 connections need 20,000 descriptors on each):
 # as root, or with a hard limit that allows it. FULCRUM overrides the server command (default:
