@@ -16,7 +16,9 @@
 #   the start-order switches (docs/PERFORMANCE.md, "Third round"): -Dfulcrum.start.lightest-first=false
 #   (every model at once), -Dfulcrum.start.engine-beside=false (the repository waits for ONNX
 #   Runtime), -Dfulcrum.start.ports-after-model=false (gRPC and metrics beside HTTP),
-#   -Dfulcrum.onnx.optimized-cache=false (every start optimizes the ONNX graphs again); another
+#   -Dfulcrum.onnx.optimized-cache=false (every start optimizes the ONNX graphs again),
+#   -Dfulcrum.start.dashboard=answer|model (the dashboard's sampling at the first answer, or beside
+#   the first model, instead of a second after it); another
 #   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
 #   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer

@@ -5,9 +5,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * Tells when the server has answered its first request, so that start-up work the first request
- * does not need (the dashboard's sampling) waits until after it instead of sharing the cores with
- * it (docs/PERFORMANCE.md, "Cold start", fourth round).
+ * Tells when the server has answered its first request: the gate of {@link DashboardStart#ANSWER}
+ * (session 7's order, kept for A/B starts). What waits on it runs on the answering engine thread,
+ * before that answer's response is completed (docs/PERFORMANCE.md, "Cold start", session 8).
  *
  * <p>Thread-safe: {@link #requestDone} and {@link #rejected} may be called from any engine or
  * event-loop thread; after the first answer each costs one volatile read.

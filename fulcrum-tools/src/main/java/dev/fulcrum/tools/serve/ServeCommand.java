@@ -268,12 +268,19 @@ public final class ServeCommand implements Callable<Integer> {
     // JVM metrics are registered once the server is ready, off the first request's path.
     ServerMetrics metrics = new ServerMetrics(false);
     DashboardFeed dashboard = new DashboardFeed();
+    DashboardStart dashboardStart =
+        DashboardStart.fromProperty(System.getProperty("fulcrum.start.dashboard", "settled"));
     FirstAnswer firstAnswer = new FirstAnswer();
     SchedulerEnvironment environment =
         SchedulerEnvironment.system(
             (model, version) ->
-                SchedulerObserver.all(
-                    metrics.create(model, version), dashboard.create(model, version), firstAnswer));
+                dashboardStart.watchesAnswers()
+                    ? SchedulerObserver.all(
+                        metrics.create(model, version),
+                        dashboard.create(model, version),
+                        firstAnswer)
+                    : SchedulerObserver.all(
+                        metrics.create(model, version), dashboard.create(model, version)));
     Startup.mark("metrics and dashboard set up");
     if (!Boolean.parseBoolean(System.getProperty("fulcrum.start.engine-beside", "true"))) {
       try {
@@ -350,11 +357,10 @@ public final class ServeCommand implements Callable<Integer> {
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
             : CompletableFuture.completedFuture(null);
-    // The dashboard's first ticks cost ~0.1 s of CPU: after the first answer, or a second after the
-    // first model when no request comes (docs/PERFORMANCE.md, "Cold start", fourth round).
-    (Boolean.parseBoolean(System.getProperty("fulcrum.start.dashboard-after-answer", "true"))
-            ? firstAnswer.afterOr(later, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS))
-            : later)
+    // The dashboard's first ticks cost tens of ms of CPU: a second after the first model, off the
+    // first requests' threads (docs/PERFORMANCE.md, "Cold start", session 8).
+    dashboardStart
+        .gate(later, firstAnswer, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS))
         .thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(

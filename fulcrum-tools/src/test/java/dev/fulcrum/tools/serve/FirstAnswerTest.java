@@ -9,7 +9,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.junit.jupiter.api.Test;
 
-/** The gate of the dashboard's start: after the first model, then the first answer or a grace. */
+/**
+ * The gate of {@link DashboardStart#ANSWER}: after the first model, then the first answer or a
+ * grace.
+ */
 class FirstAnswerTest {
   /** Holds the grace's task until the test runs it: simulated time. */
   private static final class Grace implements Executor {
