@@ -188,6 +188,15 @@ PY
   load "$m-slo-run" "$MODEL" "$BODY" "$SLO" --connections "$CONNS" --warmup "$WARMUP" \
     --schedule "$R80:$((WARMUP + DURATION)),$R50:$STEP_LOW,$R150:$STEP_HIGH" &
   LOADPID=$!
+  # A trace for the episodes (session 7: spells of refusals at 80 %): once a second the policy's
+  # state (/slo: batch size, arrival rate, refusals, learned pass times) and the server's CPU
+  # ticks and threads' run-queue waits (/proc), to line up with the client's 1 s windows.
+  (while kill -0 "$LOADPID" 2>/dev/null; do
+     printf '{"t":%s,"cpu":"%s","slo":%s}\n' "$(date +%s.%N)" \
+       "$(awk '{print $14+$15}' /proc/"$SERVER"/stat 2>/dev/null)" \
+       "$(curl -sf --max-time 0.5 "$URL/v2/models/$MODEL/slo" || echo null)"
+     sleep 1
+   done) >"$OUT/$m-slo-trace.jsonl" 2>/dev/null &
   # The cost check: the server's largest rolling window that holds only the 80 % load, read while
   # it runs (2 s before the 80 % part ends); the client's answered rate over the same seconds.
   sleep $((WARMUP + DURATION - 2))
