@@ -190,10 +190,12 @@ PY
   LOADPID=$!
   # A trace for the episodes (session 7: spells of refusals at 80 %): once a second the policy's
   # state (/slo: batch size, arrival rate, refusals, learned pass times) and the server's CPU
-  # ticks and threads' run-queue waits (/proc), to line up with the client's 1 s windows.
+  # ticks, its threads' summed run-queue wait and the load average (/proc), to line up with the client's 1 s windows.
   (while kill -0 "$LOADPID" 2>/dev/null; do
-     printf '{"t":%s,"cpu":"%s","slo":%s}\n' "$(date +%s.%N)" \
+     printf '{"t":%s,"cpu":"%s","wait_ns":"%s","load":"%s","slo":%s}\n' "$(date +%s.%N)" \
        "$(awk '{print $14+$15}' /proc/"$SERVER"/stat 2>/dev/null)" \
+       "$(cat /proc/"$SERVER"/task/*/schedstat 2>/dev/null | awk '{w+=$2} END {print w}')" \
+       "$(cut -d' ' -f1 /proc/loadavg)" \
        "$(curl -sf --max-time 0.5 "$URL/v2/models/$MODEL/slo" || echo null)"
      sleep 1
    done) >"$OUT/$m-slo-trace.jsonl" 2>/dev/null &
