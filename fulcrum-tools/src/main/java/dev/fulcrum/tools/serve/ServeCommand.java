@@ -134,12 +134,12 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--transport",
-      defaultValue = "${sys:fulcrum.transport:-auto}",
+      defaultValue = "auto",
       paramLabel = "auto|io_uring|epoll|nio",
       description =
           "Netty I/O transport of the HTTP port: auto takes epoll, else io_uring, else NIO,"
               + " whichever works here; a named one that does not work stops the start"
-              + " (default: ${DEFAULT-VALUE}).")
+              + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
   String transport;
 
   @Option(
@@ -260,7 +260,9 @@ public final class ServeCommand implements Callable<Integer> {
     }
     Transport httpTransport;
     try {
-      httpTransport = Transport.parse(transport);
+      Transport named = Transport.parse(transport);
+      // auto defers to -Dfulcrum.transport: a plain default keeps ServeArgs' fast path
+      httpTransport = named == Transport.AUTO ? Transport.fromSystemProperties() : named;
     } catch (IllegalArgumentException e) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "--transport: " + e.getMessage(), e);
