@@ -89,7 +89,7 @@ echo "window 2: perf stat (system calls)" >&2
 # One counter per thread and event: the calls a request path makes, and raw_syscalls for all.
 CALLS=raw_syscalls:sys_enter
 for c in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_pwait2 \
-  epoll_ctl futex sched_yield nanosleep clock_nanosleep timerfd_settime mmap munmap madvise \
+  epoll_ctl io_uring_enter futex sched_yield nanosleep clock_nanosleep timerfd_settime mmap munmap madvise \
   mprotect ioctl getrusage sched_getaffinity rt_sigreturn; do
   CALLS+=",syscalls:sys_enter_$c"
 done

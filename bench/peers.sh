@@ -8,6 +8,8 @@
 #                before and after DUR s of fraud at RATE_FRAUD req/s offered (hey -q, open-ish
 #                loop), divided by the requests completed
 #   cpu_minilm   the same for MiniLM (16 tokens) at RATE_MINILM req/s
+#   cpu_live     the same for GET /v2/health/live at RATE_FRAUD req/s: the floor a request costs
+#                the server's transport before any model work (fraud CPU / live CPU is printed)
 #   live64       GET /v2/health/live req/s at c=64 (wrk -t1 -c64): the client's own bound
 #   fraud64      fraud req/s at c=64, closed loop (wrk -t1 -c64)
 #   fraud_c1     fraud latency at c=1: p50 and p99, ms (hey -c 1)
@@ -108,13 +110,17 @@ wait_ready() { # port
 hey_run() { # args... -> hey's summary on stdout
   hey "$@" 2>&1
 }
-cpu_per_request() { # pid port model body rate -> µs of server CPU per completed request
+cpu_per_request() { # pid port model-or-live body rate -> µs of server CPU per completed request
   local pid=$1 port=$2 model=$3 body=$4 rate=$5
   # hey's -q is per worker: 16 workers at rate/16 each.
   local c=16 q before after out ok
   q=$(python3 -c "print(max(1, round($rate / 16)))")
   before=$(cpu_ticks "$pid")
-  out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
+  if [ "$model" = live ]; then
+    out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" "http://127.0.0.1:$port/v2/health/live")
+  else
+    out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
+  fi
   after=$(cpu_ticks "$pid")
   ok=$(echo "$out" | awk '$1 == "[200]" { print $2; exit }')
   python3 -c "import os; t=os.sysconf('SC_CLK_TCK'); print(round(($after - $before) / t / max(1, ${ok:-0}) * 1e6, 1))"
@@ -152,13 +158,14 @@ for round in $(seq "$N"); do
     wrk -t1 -c4 -d"${WARM}s" -s "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer" >/dev/null 2>&1
     cpu_fraud=$(cpu_per_request "$spid" "$port" fraud_classifier "$FRAUD" "$RATE_FRAUD")
     cpu_minilm=$(cpu_per_request "$spid" "$port" all_minilm_l6_v2 "$MINILM" "$RATE_MINILM")
+    cpu_live=$(cpu_per_request "$spid" "$port" live "" "$RATE_FRAUD")
     live64=$(wrk_rate 64 "" "$base/v2/health/live")
     fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
     read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD")"
     read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM")"
     minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
-    line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s}' \
-      "$round" "$s" "${cpu_fraud:-null}" "${cpu_minilm:-null}" "${live64:-null}" "${fraud64:-null}" \
+    line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"cpu_live_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s}' \
+      "$round" "$s" "${cpu_fraud:-null}" "${cpu_minilm:-null}" "${cpu_live:-null}" "${live64:-null}" "${fraud64:-null}" \
       "${fraud_p50:-null}" "${fraud_p99:-null}" "${minilm_p50:-null}" "${minilm_p99:-null}" "${minilm16:-null}")
     echo "$line" >>"$OUT/$s.jsonl"
     echo "round $round $s: $line" >&2
@@ -171,6 +178,7 @@ python3 - "$OUT" "${SERVERS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, os, statistics, sys
 out, servers = sys.argv[1], sys.argv[2:]
 cols = [("cpu_fraud_us", "CPU/req fraud µs", False), ("cpu_minilm_us", "CPU/req MiniLM µs", False),
+        ("cpu_live_us", "CPU/req live µs", False),
         ("live64", "live c=64 req/s", True), ("fraud64", "fraud c=64 req/s", True),
         ("fraud_c1_p50_ms", "fraud c=1 p50 ms", False), ("fraud_c1_p99_ms", "fraud c=1 p99 ms", False),
         ("minilm_c1_p50_ms", "MiniLM c=1 p50 ms", False), ("minilm_c1_p99_ms", "MiniLM c=1 p99 ms", False),
@@ -197,5 +205,8 @@ for c, label, _ in cols:
     print(row)
 if "fulcrum" in servers and med["fulcrum"]["live64"]:
     print(f"fulcrum fraud c=64 / its own live c=64: {med['fulcrum']['fraud64'] / med['fulcrum']['live64']:.2f}")
+for s in servers:
+    if med[s]["cpu_fraud_us"] and med[s]["cpu_live_us"]:
+        print(f"{s} CPU/req fraud / its own live at the same rate: {med[s]['cpu_fraud_us'] / med[s]['cpu_live_us']:.2f}")
 PY
 echo "results in $OUT" >&2

@@ -12,23 +12,18 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannelConfig;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +49,7 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable EventLoopGroup boss;
   private @Nullable EventLoopGroup workers;
   private @Nullable Channel serverChannel;
+  private @Nullable NettyTransport transport;
 
   /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -99,19 +95,21 @@ public final class HttpServer implements AutoCloseable {
     if (serverChannel != null) {
       throw new IllegalStateException("already started");
     }
+    NettyTransport io = NettyTransport.choose(config.transport());
+    transport = io;
     boss =
         new MultiThreadIoEventLoopGroup(
-            1, new DefaultThreadFactory("fulcrum-http-accept"), ioHandlers());
+            1, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
     workers =
         new MultiThreadIoEventLoopGroup(
-            config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), ioHandlers());
+            config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), io.ioHandlers());
     HttpPipeline p = new HttpPipeline(service, config, version(), dashboard, sharedBudget);
     pipeline = p;
     try {
       ServerBootstrap b =
           new ServerBootstrap()
               .group(boss, workers)
-              .channel(serverChannelType())
+              .channel(io.serverChannel())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
               .childOption(ChannelOption.TCP_NODELAY, true)
               .handler(
@@ -136,7 +134,7 @@ public final class HttpServer implements AutoCloseable {
         "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {})",
         config.host(),
         port,
-        nativeTransport() ? "epoll" : "NIO",
+        io.describe(),
         config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
         acceptQueue);
     AcceptBacklog.shortfall(backlog, somaxconn)
@@ -145,19 +143,11 @@ public final class HttpServer implements AutoCloseable {
   }
 
   /**
-   * Whether connections use Netty's native epoll transport (Linux x86-64) rather than NIO: fewer
-   * system calls and allocations per request. {@code -Dfulcrum.http.nio=true} forces NIO.
+   * The I/O transport the port runs on (io_uring, epoll or NIO: {@link NettyTransport}), or empty
+   * before {@link #start()}.
    */
-  public static boolean nativeTransport() {
-    return !Boolean.getBoolean("fulcrum.http.nio") && Epoll.isAvailable();
-  }
-
-  private static IoHandlerFactory ioHandlers() {
-    return nativeTransport() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-  }
-
-  private static Class<? extends ServerChannel> serverChannelType() {
-    return nativeTransport() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+  public synchronized Optional<NettyTransport> transport() {
+    return Optional.ofNullable(transport);
   }
 
   /** The bound port, or -1 before {@link #start()}. */

@@ -15,6 +15,8 @@ import java.util.Objects;
  * @param eventLoopThreads I/O threads; 0 lets Netty choose (twice the cores)
  * @param limits the timeouts and resource caps that protect the server from slow or hostile clients
  * @param security the token check and TLS, shared with the gRPC port
+ * @param transport Netty's I/O transport for the port ({@link Transport#AUTO}: epoll, else
+ *     io_uring, else NIO, whichever loads here)
  */
 public record HttpServerConfig(
     String host,
@@ -22,7 +24,8 @@ public record HttpServerConfig(
     int maxInputSize,
     int eventLoopThreads,
     Limits limits,
-    Security security) {
+    Security security,
+    Transport transport) {
   /** Triton's default {@code --http-max-input-size}: 64 MiB. */
   public static final int DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
 
@@ -33,6 +36,7 @@ public record HttpServerConfig(
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(security, "security");
+    Objects.requireNonNull(transport, "transport");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
@@ -53,6 +57,24 @@ public record HttpServerConfig(
               + maxInputSize
               + "), or a body of the largest size could never be accepted");
     }
+  }
+
+  /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
+  public HttpServerConfig(
+      String host,
+      int port,
+      int maxInputSize,
+      int eventLoopThreads,
+      Limits limits,
+      Security security) {
+    this(
+        host,
+        port,
+        maxInputSize,
+        eventLoopThreads,
+        limits,
+        security,
+        Transport.fromSystemProperties());
   }
 
   /** The settings with {@link Security#none()}. */
@@ -77,19 +99,24 @@ public record HttpServerConfig(
   }
 
   public HttpServerConfig withMaxInputSize(int bytes) {
-    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits, security);
+    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits, security, transport);
   }
 
   public HttpServerConfig withPort(int p) {
-    return new HttpServerConfig(host, p, maxInputSize, eventLoopThreads, limits, security);
+    return new HttpServerConfig(
+        host, p, maxInputSize, eventLoopThreads, limits, security, transport);
   }
 
   public HttpServerConfig withLimits(Limits l) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l, security);
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l, security, transport);
   }
 
   public HttpServerConfig withSecurity(Security s) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, s);
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, s, transport);
+  }
+
+  public HttpServerConfig withTransport(Transport t) {
+    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, security, t);
   }
 
   /**

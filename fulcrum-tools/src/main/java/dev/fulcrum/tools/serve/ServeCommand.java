@@ -16,6 +16,7 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.Transport;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
@@ -130,6 +131,16 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "HTTP event loop threads (default: ${DEFAULT-VALUE}, Netty's choice: twice the cores).")
   int httpThreads;
+
+  @Option(
+      names = "--transport",
+      defaultValue = "auto",
+      paramLabel = "auto|io_uring|epoll|nio",
+      description =
+          "Netty I/O transport of the HTTP port: auto takes epoll, else io_uring, else NIO,"
+              + " whichever works here; a named one that does not work stops the start"
+              + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
+  String transport;
 
   @Option(
       names = "--exit-timeout-secs",
@@ -247,6 +258,15 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this),
           "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
     }
+    Transport httpTransport;
+    try {
+      Transport named = Transport.parse(transport);
+      // auto defers to -Dfulcrum.transport: a plain default keeps ServeArgs' fast path
+      httpTransport = named == Transport.AUTO ? Transport.fromSystemProperties() : named;
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--transport: " + e.getMessage(), e);
+    }
     Security security;
     MetricsSecurity metricsSecurity;
     try {
@@ -346,7 +366,13 @@ public final class ServeCommand implements Callable<Integer> {
                   new HttpServer(
                       service,
                       new HttpServerConfig(
-                          host, httpPort, httpMaxInputSize, httpThreads, limits.http(), security));
+                          host,
+                          httpPort,
+                          httpMaxInputSize,
+                          httpThreads,
+                          limits.http(),
+                          security,
+                          httpTransport));
               server.dashboard(dashboard).bufferBudget(requestBytes).start();
               log.info(
                   "HTTP (Open Inference Protocol) on {}://{}:{}/v2", scheme, host, server.port());

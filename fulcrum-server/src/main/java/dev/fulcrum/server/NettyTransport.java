@@ -1,0 +1,154 @@
+package dev.fulcrum.server;
+
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The Netty transport a port runs on, chosen once at start: its event loops' I/O handler and its
+ * listening socket's channel class. Immutable; safe to share between threads.
+ *
+ * <p>Design: {@link Transport#AUTO} tries epoll, then io_uring, then NIO, and takes the first whose
+ * native part loads and works here. A kernel without io_uring, a container whose seccomp profile
+ * refuses {@code io_uring_setup} (Docker's default does), another CPU architecture or {@code
+ * -Dio.netty.transport.noNative=true} each make Netty report that transport unavailable, and the
+ * server falls back without an error: the reason is kept for the start-up log line ({@link
+ * #describe()}). A transport forced by name that is unavailable is an error at start, so that a
+ * measurement or a deployment never runs on another transport than the one it asked for.
+ *
+ * <p>Why epoll before io_uring: measured A/B on the fraud model (docs/PERFORMANCE.md, "io_uring"),
+ * Netty's io_uring transport made fewer system calls per request (one {@code io_uring_enter} does a
+ * request's {@code recvfrom}, {@code writev} and {@code epoll_pwait2}) but spent more server CPU
+ * per request (1.25x) and served fewer requests at c=64 (0.77x). It is there to be named ({@code
+ * --transport io_uring}) and measured again, and it serves where epoll does not load.
+ */
+public final class NettyTransport {
+  /** Says why a transport cannot be used here, or {@code null} when it can. */
+  @FunctionalInterface
+  interface Probe {
+    @Nullable Throwable unavailability(Transport transport);
+  }
+
+  /** Netty's own checks: each loads the transport's native library once and tries it. */
+  static final Probe NATIVE =
+      transport ->
+          switch (transport) {
+            case IO_URING -> IoUring.isAvailable() ? null : IoUring.unavailabilityCause();
+            case EPOLL -> Epoll.isAvailable() ? null : Epoll.unavailabilityCause();
+            case NIO -> null;
+            case AUTO -> throw new IllegalArgumentException("AUTO is not a transport to probe");
+          };
+
+  private static final List<Transport> PREFERENCE =
+      List.of(Transport.EPOLL, Transport.IO_URING, Transport.NIO);
+
+  private final Transport kind;
+  private final List<String> skipped;
+
+  private NettyTransport(Transport kind, List<String> skipped) {
+    this.kind = kind;
+    this.skipped = List.copyOf(skipped);
+  }
+
+  /**
+   * The transport to run on for {@code requested}, as Netty finds this machine.
+   *
+   * @throws IllegalStateException if {@code requested} names a transport that is unavailable here
+   */
+  public static NettyTransport choose(Transport requested) {
+    return choose(requested, NATIVE);
+  }
+
+  static NettyTransport choose(Transport requested, Probe probe) {
+    if (requested != Transport.AUTO) {
+      Throwable why = unavailability(probe, requested);
+      if (why != null) {
+        throw new IllegalStateException(
+            "transport "
+                + requested.label()
+                + " was asked for but is unavailable here: "
+                + reason(why)
+                + " (use --transport auto to fall back)",
+            why);
+      }
+      return new NettyTransport(requested, List.of());
+    }
+    List<String> skipped = new ArrayList<>();
+    for (Transport t : PREFERENCE) {
+      Throwable why = unavailability(probe, t);
+      if (why == null) {
+        return new NettyTransport(t, skipped);
+      }
+      skipped.add(t.label() + " unavailable: " + reason(why));
+    }
+    throw new AssertionError("NIO is always available");
+  }
+
+  /** The transport chosen: never {@link Transport#AUTO}. */
+  public Transport kind() {
+    return kind;
+  }
+
+  /** What {@link Transport#AUTO} passed over, and why; empty when nothing was. */
+  public List<String> skipped() {
+    return skipped;
+  }
+
+  /** For the start-up log: {@code epoll}, or e.g. {@code io_uring (epoll unavailable: ...)}. */
+  public String describe() {
+    return skipped.isEmpty()
+        ? kind.label()
+        : kind.label() + " (" + String.join("; ", skipped) + ")";
+  }
+
+  /** A new factory of the event loops' I/O handlers (one handler per event loop). */
+  public IoHandlerFactory ioHandlers() {
+    return switch (kind) {
+      case IO_URING -> IoUringIoHandler.newFactory();
+      case EPOLL -> EpollIoHandler.newFactory();
+      case NIO, AUTO -> NioIoHandler.newFactory();
+    };
+  }
+
+  /** The listening socket's channel class, which matches {@link #ioHandlers()}. */
+  public Class<? extends ServerChannel> serverChannel() {
+    return switch (kind) {
+      case IO_URING -> IoUringServerSocketChannel.class;
+      case EPOLL -> EpollServerSocketChannel.class;
+      case NIO, AUTO -> NioServerSocketChannel.class;
+    };
+  }
+
+  @Override
+  public String toString() {
+    return describe();
+  }
+
+  /** NIO is part of the JDK and always works; only the native transports are probed. */
+  private static @Nullable Throwable unavailability(Probe probe, Transport t) {
+    return t == Transport.NIO ? null : probe.unavailability(t);
+  }
+
+  private static String reason(Throwable why) {
+    Throwable root = why;
+    for (int depth = 0; depth < 16; depth++) { // bounded: a cause chain may loop
+      Throwable c = root.getCause();
+      if (c == null) {
+        break;
+      }
+      root = c;
+    }
+    String message = root.getMessage();
+    return message == null ? root.getClass().getSimpleName() : message;
+  }
+}

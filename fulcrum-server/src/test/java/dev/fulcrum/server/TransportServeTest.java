@@ -1,0 +1,118 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.fulcrum.core.InferenceService;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The REST port on each transport this machine has, forced by name: health, an inference, and
+ * pipelined keep-alive requests answered in order. A transport the machine lacks (io_uring refused
+ * by a container's seccomp profile, say) is skipped, not failed. The whole contract suites run on
+ * one transport with {@code -Dfulcrum.transport=io_uring|epoll|nio} (docs/PERFORMANCE.md,
+ * "io_uring").
+ */
+class TransportServeTest {
+  @TempDir Path repo;
+
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"IO_URING", "EPOLL", "NIO"})
+  void servesOnTheNamedTransport(Transport transport) throws Exception {
+    assumeTrue(
+        NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(service, HttpServerConfig.ephemeral().withTransport(transport));
+    try {
+      server.start();
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
+      String base = "http://127.0.0.1:" + server.port();
+      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpResponse<String> live =
+          client.send(
+              HttpRequest.newBuilder(URI.create(base + "/v2/health/live"))
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(live.statusCode()).isEqualTo(200);
+      HttpResponse<String> infer =
+          client.send(
+              HttpRequest.newBuilder(URI.create(base + "/v2/models/echo_fp32/infer"))
+                  .timeout(Duration.ofSeconds(30))
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,2],"
+                              + "\"data\":[1.5,-2]}]}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(infer.statusCode()).isEqualTo(200);
+      assertThat(infer.body()).contains("\"OUT\"").contains("1.5");
+      assertThat(pipelined(server.port(), 20)).isEqualTo(20);
+    } finally {
+      server.close();
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void autoRunsOnTheFirstTransportThatWorksHere() throws Exception {
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(service, HttpServerConfig.ephemeral().withTransport(Transport.AUTO));
+    try {
+      server.start();
+      Transport expected =
+          NettyTransport.NATIVE.unavailability(Transport.EPOLL) == null
+              ? Transport.EPOLL
+              : NettyTransport.NATIVE.unavailability(Transport.IO_URING) == null
+                  ? Transport.IO_URING
+                  : Transport.NIO;
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(expected);
+    } finally {
+      server.close();
+      service.repository().close();
+    }
+  }
+
+  /** Writes {@code n} GETs in one go on one connection and counts the 200s read back. */
+  private static int pipelined(int port, int n) throws Exception {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(30_000);
+      String one = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+      OutputStream out = s.getOutputStream();
+      out.write(one.repeat(n).getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      InputStream in = s.getInputStream();
+      StringBuilder seen = new StringBuilder();
+      byte[] buf = new byte[8192];
+      int count = 0;
+      while (count < n) {
+        int r = in.read(buf);
+        if (r < 0) {
+          break;
+        }
+        seen.append(new String(buf, 0, r, StandardCharsets.US_ASCII));
+        count = seen.toString().split("HTTP/1.1 200 OK", -1).length - 1;
+      }
+      return count;
+    }
+  }
+}
