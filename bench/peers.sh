@@ -161,7 +161,7 @@ def find(o):
             if f:
                 return f
 s = find(json.load(sys.stdin)) or {}
-print(s.get("inference_count", 0), s.get("execution_count", 0))'
+print(s.get("inference_count", 0), s.get("execution_count", 0))' 2>/dev/null || echo "0 0"
 }
 rows_per_pass() { # "inf0 exe0" "inf1 exe1" -> rows per pass between them
   python3 -c "a=[int(x) for x in '$1'.split()]; b=[int(x) for x in '$2'.split()]; e=b[1]-a[1]; print(round((b[0]-a[0])/e, 2) if e > 0 else 'null')"
@@ -170,7 +170,7 @@ ort_rows() { # batch -> rows/s of ONNX Runtime in process at that batch (no serv
   [ "$1" != null ] || { echo null; return; }
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" OrtRows \
     --model demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx --batch "$1" \
-    --threads "$INTRA_OP" --seconds "$ORT_SECONDS" 2>>"$OUT/ort.log" | tail -1
+    --threads "$INTRA_OP" --seconds "$ORT_SECONDS" 2>>"$OUT/ort.log" | tail -1 || echo null
 }
 bench_c1() { # port protocol -> fraud req/s at c=1 through `fulcrum bench` (warmed PROTO_WARM first)
   local f="$OUT/bench-c1-$2.json"
