@@ -15,6 +15,14 @@
 #   fraud_c1     fraud latency at c=1: p50 and p99, ms (hey -c 1)
 #   minilm_c1    MiniLM latency at c=1: p50 and p99, ms
 #   minilm16     MiniLM req/s at c=16 (wrk -t1 -c16)
+# and, for Fulcrum only (fulcrum-extra.jsonl; the summary's last lines):
+#   rows/pass    MiniLM rows per pass the server formed in the c=16 window (its statistics
+#                endpoint: inference_count / execution_count, after minus before)
+#   ort_rows     ONNX Runtime in process (bench/peers/java/OrtRows.java, no server) on the same
+#                model, INTRA_OP threads (Fulcrum's default: cores / instances), spinning off, at
+#                that batch size: rows/s; Fulcrum's c=16 req/s over it (target >= 0.9)
+#   grpc_c1      fraud req/s at c=1 over gRPC and over REST binary (`fulcrum bench`, the client of
+#                bench/protocols.sh, PROTO_WARM of warm-up each first); gRPC/REST (target >= 0.8)
 # and prints the median of each over the rounds with its ratio to each peer (the machine wanders
 # by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
 #   N=5 DUR=10 WARM=20 PORT=18900 bash bench/peers.sh
@@ -32,6 +40,9 @@ WARM=${WARM:-20}  # 20 s: with the launcher's -XX:CompileThresholdScaling=4, C2 
 PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
+INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / instances (MiniLM has 1)
+PROTO_WARM=${PROTO_WARM:-3s}
+ORT_SECONDS=${ORT_SECONDS:-5}
 SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"
 mkdir -p "$OUT"
@@ -47,10 +58,12 @@ LAUNCHER=${FULCRUM_LAUNCHER:-./fulcrum}
 fulcrum_find_java
 DIST=fulcrum-tools/target/dist
 PEER_CLASSES=bench/peers/java/target/classes
-if [ ! -f "$PEER_CLASSES/Peer.class" ] || [ bench/peers/java/Peer.java -nt "$PEER_CLASSES/Peer.class" ]; then
-  mkdir -p "$PEER_CLASSES"
-  "$JAVA_HOME/bin/javac" -d "$PEER_CLASSES" -cp "$DIST/lib/*" bench/peers/java/Peer.java
-fi
+for src in Peer OrtRows; do
+  if [ ! -f "$PEER_CLASSES/$src.class" ] || [ "bench/peers/java/$src.java" -nt "$PEER_CLASSES/$src.class" ]; then
+    mkdir -p "$PEER_CLASSES"
+    "$JAVA_HOME/bin/javac" -d "$PEER_CLASSES" -cp "$DIST/lib/*" "bench/peers/java/$src.java"
+  fi
+done
 # onnxruntime-node's install script would download CUDA binaries; the CPU binary is in the package.
 [ -d bench/peers/node/node_modules ] || (cd bench/peers/node && npm ci --ignore-scripts --no-audit --no-fund)
 
@@ -139,6 +152,40 @@ latency_c1() { # port model body -> "p50 p99" in ms
            END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50 * 1000, p99 * 1000 }'
 }
 
+# --- Fulcrum only: the batch it formed at c=16, ORT in process at that batch, gRPC vs REST binary.
+model_counts() { # port model -> "inference_count execution_count" from the statistics endpoint
+  curl -fs "http://127.0.0.1:$1/v2/models/$2/stats" | python3 -c '
+import json, sys
+def find(o):
+    if isinstance(o, dict):
+        if "inference_count" in o and "execution_count" in o:
+            return o
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            f = find(v)
+            if f:
+                return f
+s = find(json.load(sys.stdin)) or {}
+print(s.get("inference_count", 0), s.get("execution_count", 0))' 2>/dev/null || echo "0 0"
+}
+rows_per_pass() { # "inf0 exe0" "inf1 exe1" -> rows per pass between them
+  python3 -c "a=[int(x) for x in '$1'.split()]; b=[int(x) for x in '$2'.split()]; e=b[1]-a[1]; print(round((b[0]-a[0])/e, 2) if e > 0 else 'null')"
+}
+ort_rows() { # batch -> rows/s of ONNX Runtime in process at that batch (no server running)
+  [ "$1" != null ] || { echo null; return; }
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" OrtRows \
+    --model demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx --batch "$1" \
+    --threads "$INTRA_OP" --seconds "$ORT_SECONDS" 2>>"$OUT/ort.log" | tail -1 || echo null
+}
+bench_c1() { # port protocol -> fraud req/s at c=1 through `fulcrum bench` (warmed PROTO_WARM first)
+  local f="$OUT/bench-c1-$2.json"
+  "$LAUNCHER" bench -m fraud_classifier --protocol "$2" --url "http://127.0.0.1:$1" \
+    --grpc-url "127.0.0.1:$(($1 + 1))" --concurrency 1 --warmup "$PROTO_WARM" --window "${DUR}s" \
+    --max-windows 1 --output "$f" >>"$OUT/bench-c1.log" 2>&1 || { echo null; return; }
+  python3 -c "import json; print(json.load(open('$f'))[0]['requests_per_second'])"
+}
+
 echo "peers: $N rounds of ${SERVERS[*]}, ${DUR}s per measurement; results in $OUT" >&2
 for round in $(seq "$N"); do
   for i in "${!SERVERS[@]}"; do
@@ -163,7 +210,17 @@ for round in $(seq "$N"); do
     fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
     read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD")"
     read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM")"
+    [ "$s" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
     minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
+    if [ "$s" = fulcrum ]; then
+      batch=$(rows_per_pass "$counts0" "$(model_counts "$port" all_minilm_l6_v2)")
+      # gRPC and REST binary, each warmed first; which goes first alternates by round.
+      if [ $((round % 2)) = 1 ]; then
+        grpc_c1=$(bench_c1 "$port" grpc); rest_c1=$(bench_c1 "$port" rest-binary)
+      else
+        rest_c1=$(bench_c1 "$port" rest-binary); grpc_c1=$(bench_c1 "$port" grpc)
+      fi
+    fi
     line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"cpu_live_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s}' \
       "$round" "$s" "${cpu_fraud:-null}" "${cpu_minilm:-null}" "${cpu_live:-null}" "${live64:-null}" "${fraud64:-null}" \
       "${fraud_p50:-null}" "${fraud_p99:-null}" "${minilm_p50:-null}" "${minilm_p99:-null}" "${minilm16:-null}")
@@ -171,6 +228,13 @@ for round in $(seq "$N"); do
     echo "round $round $s: $line" >&2
     kill -TERM -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    if [ "$s" = fulcrum ]; then  # ORT in process after the server has gone: nothing else running
+      ort=$(ort_rows "$batch")
+      extra=$(printf '{"round":%d,"minilm16":%s,"rows_per_pass":%s,"ort_rows":%s,"grpc_c1":%s,"rest_binary_c1":%s}' \
+        "$round" "${minilm16:-null}" "${batch:-null}" "${ort:-null}" "${grpc_c1:-null}" "${rest_c1:-null}")
+      echo "$extra" >>"$OUT/fulcrum-extra.jsonl"
+      echo "round $round fulcrum extra: $extra" >&2
+    fi
   done
 done
 
@@ -208,5 +272,21 @@ if "fulcrum" in servers and med["fulcrum"]["live64"]:
 for s in servers:
     if med[s]["cpu_fraud_us"] and med[s]["cpu_live_us"]:
         print(f"{s} CPU/req fraud / its own live at the same rate: {med[s]['cpu_fraud_us'] / med[s]['cpu_live_us']:.2f}")
+PY
+[ ! -f "$OUT/fulcrum-extra.jsonl" ] || python3 - "$OUT" <<'PY' | tee -a "$OUT/summary.txt"
+import json, statistics, sys
+runs = [json.loads(l) for l in open(f"{sys.argv[1]}/fulcrum-extra.jsonl") if l.strip()]
+def med(f):
+    v = [x for x in map(f, runs) if x is not None]
+    return statistics.median(v) if v else None
+bat, ort = med(lambda r: r["rows_per_pass"]), med(lambda r: r["ort_rows"])
+inproc = med(lambda r: r["minilm16"] / r["ort_rows"] if r["minilm16"] and r["ort_rows"] else None)
+proto = med(lambda r: r["grpc_c1"] / r["rest_binary_c1"] if r["grpc_c1"] and r["rest_binary_c1"] else None)
+grpc, rest = med(lambda r: r["grpc_c1"]), med(lambda r: r["rest_binary_c1"])
+f = lambda v, p=2: "-" if v is None else f"{v:.{p}f}"
+print(f"fulcrum MiniLM c=16: {f(bat)} rows/pass; ORT in process at that batch {f(ort, 1)} rows/s; "
+      f"fulcrum c=16 req/s / in-process rows/s: {f(inproc)} (target >= 0.9; median of round ratios)")
+print(f"fulcrum fraud c=1: gRPC {f(grpc, 1)} req/s, REST binary {f(rest, 1)} req/s; "
+      f"gRPC / REST binary: {f(proto)} (target >= 0.8; median of round ratios)")
 PY
 echo "results in $OUT" >&2
