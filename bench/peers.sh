@@ -22,7 +22,8 @@
 #                model, INTRA_OP threads (Fulcrum's default: cores / instances), spinning off, at
 #                that batch size: rows/s; Fulcrum's c=16 req/s over it (target >= 0.9)
 #   grpc_c1      fraud req/s at c=1 over gRPC and over REST binary (`fulcrum bench`, the client of
-#                bench/protocols.sh, PROTO_WARM of warm-up each first); gRPC/REST (target >= 0.8)
+#                bench/protocols.sh, PROTO_WARM (10 s: the server's gRPC path is cold until then)
+#                of warm-up each first); gRPC/REST (target >= 0.8)
 # and prints the median of each over the rounds with its ratio to each peer (the machine wanders
 # by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
 #   N=5 DUR=10 WARM=20 PORT=18900 bash bench/peers.sh
@@ -41,7 +42,7 @@ PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
 INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / instances (MiniLM has 1)
-PROTO_WARM=${PROTO_WARM:-3s}
+PROTO_WARM=${PROTO_WARM:-10s}
 ORT_SECONDS=${ORT_SECONDS:-5}
 SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"

@@ -2,23 +2,31 @@ package dev.fulcrum.tools.bench;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The client side of a gRPC run: {@code n} HTTP/2 channels (plaintext, or TLS) (each its own
- * connection) to one target, whose call callbacks run on one small fixed executor of named daemon
- * threads; thread-safe, closed once by its owner.
+ * connection) to one target on {@code threads} event loops of their own (epoll where available, as
+ * the REST client), whose call callbacks run on those event loops (a closed loop's next call is
+ * sent from there without a thread hop, as the REST client's); thread-safe, closed once by its
+ * owner.
  */
 final class GrpcChannels implements AutoCloseable {
   /** Matches the server's default {@code --grpc-max-message-size}. */
   static final int MAX_INBOUND_MESSAGE_SIZE = 64 * 1024 * 1024;
 
   private final String target;
-  private final ExecutorService executor;
+  private final EventLoopGroup group;
   private final List<ManagedChannel> channels = new ArrayList<>();
 
   /**
@@ -39,13 +47,18 @@ final class GrpcChannels implements AutoCloseable {
       throw new IllegalArgumentException("--client-threads must be at least 1, not " + threads);
     }
     this.target = target;
-    this.executor =
-        Executors.newFixedThreadPool(
-            threads, Thread.ofPlatform().name("bench-grpc-", 0).daemon(true).factory());
+    boolean epoll = Epoll.isAvailable();
+    this.group =
+        new MultiThreadIoEventLoopGroup(
+            threads,
+            new DefaultThreadFactory("bench-grpc", true),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     for (int i = 0; i < count; i++) {
       NettyChannelBuilder b =
           NettyChannelBuilder.forTarget(target)
-              .executor(executor)
+              .eventLoopGroup(group)
+              .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+              .directExecutor()
               .maxInboundMessageSize(MAX_INBOUND_MESSAGE_SIZE);
       if (security.tls()) {
         b.sslContext(security.grpcContext());
@@ -84,6 +97,6 @@ final class GrpcChannels implements AutoCloseable {
       channels.forEach(ManagedChannel::shutdownNow);
       Thread.currentThread().interrupt();
     }
-    executor.shutdown();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
   }
 }
