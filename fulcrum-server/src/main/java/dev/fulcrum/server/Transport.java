@@ -3,9 +3,9 @@ package dev.fulcrum.server;
 import java.util.Locale;
 
 /**
- * Which of Netty's I/O transports the REST port's event loops use: {@link #AUTO} picks the first
- * that loads here, in the order epoll, io_uring, NIO ({@link NettyTransport#choose}); the others
- * force one. Immutable.
+ * Which of Netty's I/O transports the REST and gRPC ports' event loops use: {@link #AUTO} picks the
+ * first that loads here, in the order epoll, io_uring, NIO ({@link NettyTransport#choose}); the
+ * others force one. Immutable.
  */
 public enum Transport {
   /** epoll when it loads, else io_uring when the kernel allows it, else NIO; never fails. */

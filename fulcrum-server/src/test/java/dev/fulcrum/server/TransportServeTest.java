@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import io.grpc.ManagedChannel;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -14,17 +20,19 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The REST port on each transport this machine has, forced by name: health, an inference, and
- * pipelined keep-alive requests answered in order. A transport the machine lacks (io_uring refused
- * by a container's seccomp profile, say) is skipped, not failed. The whole contract suites run on
- * one transport with {@code -Dfulcrum.transport=io_uring|epoll|nio} (docs/PERFORMANCE.md,
- * "io_uring").
+ * The REST and gRPC ports on each transport this machine has, forced by name: health, an inference,
+ * and pipelined keep-alive requests answered in order (REST); an inference, and the connection cap
+ * closing a connection beyond it before the HTTP/2 handshake (gRPC). A transport the machine lacks
+ * (io_uring refused by a container's seccomp profile, say) is skipped, not failed. The whole
+ * contract suites run on one transport with {@code -Dfulcrum.transport=io_uring|epoll|nio}
+ * (docs/PERFORMANCE.md, "io_uring").
  */
 class TransportServeTest {
   @TempDir Path repo;
@@ -70,6 +78,79 @@ class TransportServeTest {
       server.close();
       service.repository().close();
     }
+  }
+
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"IO_URING", "EPOLL", "NIO"})
+  void grpcServesAndCapsConnectionsOnTheNamedTransport(Transport transport) throws Exception {
+    assumeTrue(
+        NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    InferenceService service = TestModels.service(repo);
+    GrpcServerConfig config =
+        GrpcServerConfig.ephemeral()
+            .withTransport(transport)
+            .withLimits(GrpcServerConfig.Limits.defaults().withMaxConnections(1));
+    try (GrpcServer server = new GrpcServer(service, config).start()) {
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
+      ManagedChannel channel = GrpcServerTest.channel(server.port());
+      try {
+        assertThat(grpcEcho(channel).getRawOutputContentsCount()).isEqualTo(1);
+        assertThat(server.openConnections()).isEqualTo(1);
+        // The port is full: the next connection is closed as soon as it is accepted, before the
+        // server's HTTP/2 handler exists, so not even its SETTINGS frame is written (an admitted
+        // connection gets SETTINGS at once, and is closed only by the 10 s handshake timeout).
+        try (Socket over = new Socket("127.0.0.1", server.port())) {
+          over.setSoTimeout(30_000);
+          assertThat(readAll(over.getInputStream())).isZero();
+        }
+        assertThat(grpcEcho(channel).getRawOutputContentsCount()).isEqualTo(1);
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+      Await.until("the place is given back", () -> server.openConnections() == 0);
+      ManagedChannel next = GrpcServerTest.channel(server.port());
+      try {
+        assertThat(grpcEcho(next).getRawOutputContentsCount()).isEqualTo(1);
+      } finally {
+        next.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    } finally {
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void grpcAutoRunsOnTheSameTransportAsRest() throws Exception {
+    InferenceService service = TestModels.service(repo);
+    try (GrpcServer server =
+        new GrpcServer(service, GrpcServerConfig.ephemeral().withTransport(Transport.AUTO))
+            .start()) {
+      assertThat(server.transport().orElseThrow().kind())
+          .isEqualTo(NettyTransport.choose(Transport.AUTO).kind());
+    } finally {
+      service.repository().close();
+    }
+  }
+
+  private static ModelInferResponse grpcEcho(ManagedChannel channel) {
+    return GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(30, TimeUnit.SECONDS)
+        .modelInfer(
+            GrpcServerTest.rawRequest(
+                TestModels.echo(DataType.FP32), DataType.FP32, new byte[8], 1, 2));
+  }
+
+  /** Reads until the peer closes; the count of bytes it sent. */
+  private static int readAll(InputStream in) throws Exception {
+    int n = 0;
+    byte[] buf = new byte[8192];
+    for (int r; (r = in.read(buf)) >= 0; ) {
+      n += r;
+    }
+    return n;
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.fulcrum.server.grpc;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.NettyTransport;
 import dev.fulcrum.server.RateLimitedLog;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
@@ -23,13 +24,13 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.stub.StreamObserver;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -43,10 +44,13 @@ import org.slf4j.LoggerFactory;
  * inference service's name, each model by its name) and server reflection, on grpc-netty over the
  * same Netty 4.2 as the HTTP transport.
  *
- * <p>Threads: one Netty accept thread and Netty's default count of I/O event loops ({@code
- * fulcrum-grpc-io-N}). Calls run directly on the event loop that read them (grpc-java's direct
- * executor): message parsing, request decoding and the service methods never block (inference
- * completes on the engine's threads), so a hop to another executor would only add latency.
+ * <p>Threads: one Netty accept thread ({@code fulcrum-grpc-accept}, which also closes connections
+ * beyond the cap: {@link LimitedServerChannels}) and Netty's default count of I/O event loops
+ * ({@code fulcrum-grpc-io-N}), on the transport {@link GrpcServerConfig#transport()} chooses (epoll
+ * first, as on the REST port). Calls run directly on the event loop that read them (grpc-java's
+ * direct executor): message parsing, request decoding and the service methods never block
+ * (inference completes on the engine's threads), so a hop to another executor would only add
+ * latency.
  *
  * <p>Memory: the bytes of request messages not yet whole count against each connection's share of a
  * buffered-bytes budget, the port's or one shared with the REST port ({@link #bufferBudget}); a
@@ -75,6 +79,7 @@ public final class GrpcServer implements AutoCloseable {
 
   private @Nullable Server server;
   private int port = -1;
+  private @Nullable NettyTransport transport;
   private final ConnectionLimit connections;
 
   /** The bytes of request messages not yet whole, all connections together (set by start()). */
@@ -106,12 +111,14 @@ public final class GrpcServer implements AutoCloseable {
     if (server != null) {
       throw new IllegalStateException("already started");
     }
+    NettyTransport io = NettyTransport.choose(config.transport());
+    transport = io;
     boss =
         new MultiThreadIoEventLoopGroup(
-            1, new DefaultThreadFactory("fulcrum-grpc-accept", true), NioIoHandler.newFactory());
+            1, new DefaultThreadFactory("fulcrum-grpc-accept", true), io.ioHandlers());
     workers =
         new MultiThreadIoEventLoopGroup(
-            0, new DefaultThreadFactory("fulcrum-grpc-io", true), NioIoHandler.newFactory());
+            0, new DefaultThreadFactory("fulcrum-grpc-io", true), io.ioHandlers());
     health = new HealthStatusManager();
     refreshHealth();
     healthPoller =
@@ -142,7 +149,7 @@ public final class GrpcServer implements AutoCloseable {
                           new RateLimitedLog(log, Duration.ofSeconds(10)))))
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
-              .channelFactory(() -> new LimitedServerSocketChannel(connections))
+              .channelFactory(new LimitedServerChannels(io, connections))
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
               .handshakeTimeout(limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -173,9 +180,10 @@ public final class GrpcServer implements AutoCloseable {
     }
     port = server.getPort();
     log.info(
-        "gRPC (Open Inference Protocol) listening on {}:{}{}",
+        "gRPC (Open Inference Protocol) listening on {}:{} ({} transport){}",
         config.host(),
         port,
+        io.describe(),
         config.security().tls().isPresent() ? " (TLS)" : "");
     return this;
   }
@@ -201,6 +209,14 @@ public final class GrpcServer implements AutoCloseable {
    */
   public synchronized long bufferedBytes() {
     return budget == null ? 0 : budget.held();
+  }
+
+  /**
+   * The I/O transport the port runs on (epoll, io_uring or NIO: {@link NettyTransport}, the same
+   * choice as the REST port's), or empty before {@link #start()}.
+   */
+  public synchronized Optional<NettyTransport> transport() {
+    return Optional.ofNullable(transport);
   }
 
   /** The bound port, or -1 before {@link #start()}. */

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.grpc;
 
+import dev.fulcrum.server.Transport;
 import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
@@ -13,9 +14,16 @@ import java.util.Objects;
  *     with RESOURCE_EXHAUSTED before it reaches the server's code
  * @param limits the timeouts and caps of every connection
  * @param security the token check and TLS, shared with the REST port
+ * @param transport Netty's I/O transport for the port ({@link Transport#AUTO}: epoll, else
+ *     io_uring, else NIO; the same choice as the REST port's)
  */
 public record GrpcServerConfig(
-    String host, int port, int maxMessageSize, Limits limits, Security security) {
+    String host,
+    int port,
+    int maxMessageSize,
+    Limits limits,
+    Security security,
+    Transport transport) {
   /** Triton's default gRPC port. */
   public static final int DEFAULT_PORT = 8001;
 
@@ -26,6 +34,7 @@ public record GrpcServerConfig(
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(security, "security");
+    Objects.requireNonNull(transport, "transport");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be 0..65535, was " + port);
     }
@@ -43,6 +52,12 @@ public record GrpcServerConfig(
               + maxMessageSize
               + "), or a message of the largest size could never be received");
     }
+  }
+
+  /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
+  public GrpcServerConfig(
+      String host, int port, int maxMessageSize, Limits limits, Security security) {
+    this(host, port, maxMessageSize, limits, security, Transport.fromSystemProperties());
   }
 
   /** The settings with {@link Security#none()}. */
@@ -66,19 +81,23 @@ public record GrpcServerConfig(
   }
 
   public GrpcServerConfig withPort(int p) {
-    return new GrpcServerConfig(host, p, maxMessageSize, limits, security);
+    return new GrpcServerConfig(host, p, maxMessageSize, limits, security, transport);
   }
 
   public GrpcServerConfig withMaxMessageSize(int bytes) {
-    return new GrpcServerConfig(host, port, bytes, limits, security);
+    return new GrpcServerConfig(host, port, bytes, limits, security, transport);
   }
 
   public GrpcServerConfig withLimits(Limits l) {
-    return new GrpcServerConfig(host, port, maxMessageSize, l, security);
+    return new GrpcServerConfig(host, port, maxMessageSize, l, security, transport);
   }
 
   public GrpcServerConfig withSecurity(Security s) {
-    return new GrpcServerConfig(host, port, maxMessageSize, limits, s);
+    return new GrpcServerConfig(host, port, maxMessageSize, limits, s, transport);
+  }
+
+  public GrpcServerConfig withTransport(Transport t) {
+    return new GrpcServerConfig(host, port, maxMessageSize, limits, security, t);
   }
 
   /**

@@ -39,12 +39,15 @@ import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -52,11 +55,12 @@ import org.jspecify.annotations.Nullable;
  * {@code inference.GRPCInferenceService} on the one {@link InferenceService} every transport
  * shares.
  *
- * <p>Threads: every method runs on the server's small call executor (never on a Netty event loop)
- * and returns without blocking: metadata calls are map lookups, and inference hands the request to
- * the core and answers from the engine thread that completes its future. gRPC serialises a call's
- * outbound messages itself; a stream's responses, which complete on several engine threads, are
- * sent under the stream's lock.
+ * <p>Threads: every method runs on the call's Netty event loop (grpc-java's direct executor, {@link
+ * GrpcServer}) and returns without blocking: metadata calls are map lookups, and inference hands
+ * the request to the core; {@code ModelInfer} answers on the same event loop once the engine thread
+ * completes its future (in place when it completed inline). gRPC serialises a call's outbound
+ * messages itself; a stream's responses, which complete on several engine threads, are sent from
+ * those threads under the stream's lock.
  *
  * <p>Deadlines and cancellation: the remaining time of the client's deadline becomes the request's
  * {@code timeout} parameter (microseconds) unless the request asks for less, and a cancelled call
@@ -256,7 +260,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
     call.setOnCancelHandler(() -> future.cancel(true));
     boolean raw = decoded.rawOutput();
-    future.whenComplete(
+    BiConsumer<InferenceResponse, @Nullable Throwable> reply =
         (response, failure) -> {
           if (failure != null) {
             call.onError(failed(failure).asRuntimeException());
@@ -271,7 +275,19 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           }
           call.onNext(message);
           call.onCompleted();
-        });
+        };
+    // Answer on the call's event loop (this thread: the direct executor), not on the engine thread
+    // that completes the future: grpc-netty turns a response sent from another thread into queued
+    // commands and a hop to the event loop anyway, and encoding, framing and the buffers' pool
+    // work there without cross-thread handoffs (docs/PERFORMANCE.md, "Session 9: gRPC at c=1").
+    // The engine thread is free for the next pass sooner. A future already complete (a lone pass
+    // run inline) is answered right here.
+    Executor loop = ThreadExecutorMap.currentExecutor();
+    if (loop == null || future.isDone()) {
+      future.whenComplete(reply);
+    } else {
+      future.whenCompleteAsync(reply, loop);
+    }
   }
 
   /**

@@ -137,7 +137,7 @@ public final class ServeCommand implements Callable<Integer> {
       defaultValue = "auto",
       paramLabel = "auto|io_uring|epoll|nio",
       description =
-          "Netty I/O transport of the HTTP port: auto takes epoll, else io_uring, else NIO,"
+          "Netty I/O transport of the HTTP and gRPC ports: auto takes epoll, else io_uring, else NIO,"
               + " whichever works here; a named one that does not work stops the start"
               + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
   String transport;
@@ -397,7 +397,12 @@ public final class ServeCommand implements Callable<Integer> {
                   new GrpcServer(
                           service,
                           new GrpcServerConfig(
-                              host, grpcPort, grpcMaxMessageSize, limits.grpc(), security))
+                              host,
+                              grpcPort,
+                              grpcMaxMessageSize,
+                              limits.grpc(),
+                              security,
+                              httpTransport))
                       .bufferBudget(requestBytes)
                       .start();
               log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
