@@ -7,6 +7,8 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -69,6 +71,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   static final int MAX_PIPELINE_DEPTH = 8192;
 
   private static final String HTTP1_START = "http1-start";
+  private static final String FIRST_BYTES = "first-bytes";
 
   private final InferenceService service;
   private final int maxInputSize;
@@ -81,6 +84,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
+  private final FirstBytes firstBytes = new FirstBytes();
 
   /**
    * @param service the core every request goes to
@@ -138,8 +142,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     if (tls != null) {
+      BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
       ch.pipeline()
           .addLast("tls", tls.newHandler(ch.alloc()))
           .addLast("alpn", new TlsStart(this, perConnection))
@@ -147,6 +151,19 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
           .addLast(HTTP1_START, new Http1Start(this, perConnection));
       return;
     }
+    // Until its first bytes a connection has only the header timer (and, at an evicting cap, the
+    // byte counter ahead of it): most connections of a connection flood are evicted or time out
+    // without sending a byte, and each would otherwise build, and on close tear down, the HTTP
+    // codecs and upgrade handlers below on the event loop that answers real requests.
+    ch.pipeline().addLast(FIRST_BYTES, firstBytes).addLast("timeouts", timeouts());
+  }
+
+  /**
+   * The cleartext protocol handlers, added on a connection's first bytes ({@link FirstBytes}):
+   * {@code CleartextHttp2ServerUpgradeHandler} ahead of the timeouts, {@link Http1Start} after.
+   */
+  private void addCleartextHandlers(ChannelPipeline p) {
+    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     HttpServerCodec http1 = http1Codec();
     HttpServerUpgradeHandler upgrade =
         new HttpServerUpgradeHandler(
@@ -156,12 +173,27 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
                     ? new Http2ServerUpgradeCodec(http2Codec(), streams(perConnection))
                     : null,
             maxInputSize);
-    ChannelPipeline p = ch.pipeline();
-    p.addLast(
+    p.addBefore(
+        "timeouts",
         "h2c",
         new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
-    p.addLast("timeouts", timeouts());
     p.addLast(HTTP1_START, new Http1Start(this, perConnection));
+  }
+
+  /**
+   * A cleartext connection's first handler until its first bytes arrive: then adds the protocol
+   * handlers ({@link #addCleartextHandlers}), steps out and passes the bytes on to them. Sharable:
+   * it holds nothing of a connection.
+   */
+  @ChannelHandler.Sharable
+  private final class FirstBytes extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ChannelPipeline p = ctx.pipeline();
+      addCleartextHandlers(p);
+      p.remove(this);
+      ctx.fireChannelRead(msg); // to the handlers just added: a removed context keeps its next
+    }
   }
 
   /** Request-body bytes held now by this port's aggregators, against the budget. */
