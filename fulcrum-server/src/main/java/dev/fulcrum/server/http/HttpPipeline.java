@@ -32,17 +32,19 @@ import org.slf4j.LoggerFactory;
  * The handlers of one connection on the REST port, which speaks HTTP/1.1 and HTTP/2 cleartext
  * (h2c), all on the connection's event loop.
  *
- * <p>A connection starts with {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with
- * the HTTP/2 preface (prior knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to
- * {@code HttpServerCodec} and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an
- * {@code Upgrade: h2c} request (answered on stream 1). The first request that is not an upgrade
- * commits the connection to HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP
- * objects and back), {@code HttpContentDecompressor} (undoes {@code Content-Encoding:
- * gzip/deflate}), {@link LimitedAggregator} (one {@code FullHttpRequest} per request, at most
- * {@code maxInputSize} bytes decompressed, 413 beyond), and {@link HttpDispatcher} (routing,
- * ordering, keep-alive). On HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give
- * each stream a child channel with the same handlers behind {@code
- * Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
+ * <p>Until its first bytes a cleartext connection has only the cap's byte counter and {@link
+ * RequestTimeouts} (its header timer); its first read adds the protocol handlers ({@code
+ * FirstBytes}), so a connection evicted or timed out silent never builds them. They start with
+ * {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with the HTTP/2 preface (prior
+ * knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to {@code HttpServerCodec}
+ * and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code Upgrade: h2c} request
+ * (answered on stream 1). The first request that is not an upgrade commits the connection to
+ * HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects and back), {@code
+ * HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}), {@link
+ * LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize} bytes
+ * decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On HTTP/2,
+ * {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child channel with
+ * the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
  *
  * <p>With TLS ({@link dev.fulcrum.server.security.Tls}) the connection starts with Netty's {@code
  * SslHandler} instead, and ALPN picks the protocol ({@link TlsStart}): h2 gets the HTTP/2 handlers
@@ -52,9 +54,10 @@ import org.slf4j.LoggerFactory;
  * <p>Limits ({@link HttpServerConfig.Limits}): at the cap, a connection that has not sent its first
  * request head and is slowest about it (fewest bytes a second, never one younger than 100 ms) is
  * closed to make room, else the new one is closed as soon as it is accepted ({@link
- * ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each HTTP/2 stream) right
- * after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget} through its
- * connection's share of it.
+ * ConnectionLimit}), with a reset, as is a connection past its header timeout ({@link
+ * ConnectionLimit#reset}); {@link RequestTimeouts} follows the connection (and each HTTP/2 stream)
+ * right after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget}
+ * through its connection's share of it.
  *
  * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
  * loop, and the connection count and budget it shares are thread-safe.
