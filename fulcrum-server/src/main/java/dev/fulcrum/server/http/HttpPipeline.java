@@ -7,6 +7,8 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -30,17 +32,19 @@ import org.slf4j.LoggerFactory;
  * The handlers of one connection on the REST port, which speaks HTTP/1.1 and HTTP/2 cleartext
  * (h2c), all on the connection's event loop.
  *
- * <p>A connection starts with {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with
- * the HTTP/2 preface (prior knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to
- * {@code HttpServerCodec} and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an
- * {@code Upgrade: h2c} request (answered on stream 1). The first request that is not an upgrade
- * commits the connection to HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP
- * objects and back), {@code HttpContentDecompressor} (undoes {@code Content-Encoding:
- * gzip/deflate}), {@link LimitedAggregator} (one {@code FullHttpRequest} per request, at most
- * {@code maxInputSize} bytes decompressed, 413 beyond), and {@link HttpDispatcher} (routing,
- * ordering, keep-alive). On HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give
- * each stream a child channel with the same handlers behind {@code
- * Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
+ * <p>Until its first bytes a cleartext connection has only the cap's byte counter and {@link
+ * RequestTimeouts} (its header timer); its first read adds the protocol handlers ({@code
+ * FirstBytes}), so a connection evicted or timed out silent never builds them. They start with
+ * {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with the HTTP/2 preface (prior
+ * knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to {@code HttpServerCodec}
+ * and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code Upgrade: h2c} request
+ * (answered on stream 1). The first request that is not an upgrade commits the connection to
+ * HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects and back), {@code
+ * HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}), {@link
+ * LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize} bytes
+ * decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On HTTP/2,
+ * {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child channel with
+ * the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
  *
  * <p>With TLS ({@link dev.fulcrum.server.security.Tls}) the connection starts with Netty's {@code
  * SslHandler} instead, and ALPN picks the protocol ({@link TlsStart}): h2 gets the HTTP/2 handlers
@@ -50,9 +54,10 @@ import org.slf4j.LoggerFactory;
  * <p>Limits ({@link HttpServerConfig.Limits}): at the cap, a connection that has not sent its first
  * request head and is slowest about it (fewest bytes a second, never one younger than 100 ms) is
  * closed to make room, else the new one is closed as soon as it is accepted ({@link
- * ConnectionLimit}); {@link RequestTimeouts} follows the connection (and each HTTP/2 stream) right
- * after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget} through its
- * connection's share of it.
+ * ConnectionLimit}), with a reset, as is a connection past its header timeout ({@link
+ * ConnectionLimit#reset}); {@link RequestTimeouts} follows the connection (and each HTTP/2 stream)
+ * right after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget}
+ * through its connection's share of it.
  *
  * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
  * loop, and the connection count and budget it shares are thread-safe.
@@ -69,6 +74,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   static final int MAX_PIPELINE_DEPTH = 8192;
 
   private static final String HTTP1_START = "http1-start";
+  private static final String FIRST_BYTES = "first-bytes";
 
   private final InferenceService service;
   private final int maxInputSize;
@@ -81,6 +87,7 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
+  private final FirstBytes firstBytes = new FirstBytes();
 
   /**
    * @param service the core every request goes to
@@ -138,8 +145,8 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     if (tls != null) {
+      BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
       ch.pipeline()
           .addLast("tls", tls.newHandler(ch.alloc()))
           .addLast("alpn", new TlsStart(this, perConnection))
@@ -147,6 +154,19 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
           .addLast(HTTP1_START, new Http1Start(this, perConnection));
       return;
     }
+    // Until its first bytes a connection has only the header timer (and, at an evicting cap, the
+    // byte counter ahead of it): most connections of a connection flood are evicted or time out
+    // without sending a byte, and each would otherwise build, and on close tear down, the HTTP
+    // codecs and upgrade handlers below on the event loop that answers real requests.
+    ch.pipeline().addLast(FIRST_BYTES, firstBytes).addLast("timeouts", timeouts());
+  }
+
+  /**
+   * The cleartext protocol handlers, added on a connection's first bytes ({@link FirstBytes}):
+   * {@code CleartextHttp2ServerUpgradeHandler} ahead of the timeouts, {@link Http1Start} after.
+   */
+  private void addCleartextHandlers(ChannelPipeline p) {
+    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     HttpServerCodec http1 = http1Codec();
     HttpServerUpgradeHandler upgrade =
         new HttpServerUpgradeHandler(
@@ -156,12 +176,27 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
                     ? new Http2ServerUpgradeCodec(http2Codec(), streams(perConnection))
                     : null,
             maxInputSize);
-    ChannelPipeline p = ch.pipeline();
-    p.addLast(
+    p.addBefore(
+        "timeouts",
         "h2c",
         new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
-    p.addLast("timeouts", timeouts());
     p.addLast(HTTP1_START, new Http1Start(this, perConnection));
+  }
+
+  /**
+   * A cleartext connection's first handler until its first bytes arrive: then adds the protocol
+   * handlers ({@link #addCleartextHandlers}), steps out and passes the bytes on to them. Sharable:
+   * it holds nothing of a connection.
+   */
+  @ChannelHandler.Sharable
+  private final class FirstBytes extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ChannelPipeline p = ctx.pipeline();
+      addCleartextHandlers(p);
+      p.remove(this);
+      ctx.fireChannelRead(msg); // to the handlers just added: a removed context keeps its next
+    }
   }
 
   /** Request-body bytes held now by this port's aggregators, against the budget. */

@@ -236,7 +236,11 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
           ctx.channel(),
           phase.name().toLowerCase(Locale.ROOT),
           TimeUnit.NANOSECONDS.toMillis(limit));
-      ctx.close();
+      if (phase == Phase.HEAD) {
+        ConnectionLimit.reset(ctx.channel()); // no head, nothing to answer: RST, no TIME_WAIT
+      } else {
+        ctx.close();
+      }
     } else {
       schedule(limit - (now - since));
     }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The slowloris case A/B: two servers' launchers in turns (A, B, A, B, ... each a fresh server on a
+# random port), each run `bench/hostile.sh --cases slowloris` plus the extra arguments, then the
+# normal requests' p99 of every round and the machine's TIME_WAIT sockets right after the run
+# (a server that closes flood connections with a FIN leaves one per connection for 60 s).
+#   A=/path/to/main/fulcrum B=./fulcrum bash bench/hostile-ab.sh            # A B A B
+#   ORDER="A B B A" A=... B=... bash bench/hostile-ab.sh --seconds 12
+# A and B are launchers of built checkouts (FULCRUM_NO_BUILD=1 is set: build them first). Full
+# reports go to $OUT_DIR (default /tmp/hostile-ab). Compare medians, not single runs.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+A=${A:?A=<launcher of the baseline build>}
+B=${B:?B=<launcher of the build under test>}
+OUT_DIR=${OUT_DIR:-/tmp/hostile-ab}
+mkdir -p "$OUT_DIR"
+n=0
+for tag in ${ORDER:-A B A B}; do
+  n=$((n + 1))
+  launcher=$A
+  [ "$tag" = B ] && launcher=$B
+  port=$((20000 + RANDOM % 12000))
+  out="$OUT_DIR/$n-$tag.out"
+  echo "=== run $n ($tag: $launcher) port $port $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
+  FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port \
+    bash "$ROOT/bench/hostile.sh" --cases slowloris "$@" > "$out" 2>&1
+  echo "  exit $? (1: a number missed); full report $out"
+  grep -E "^slowloris round|normal requests during the attack" "$out" | sed 's/^ */  /' | cut -c1-160
+  echo "  TIME_WAIT sockets on the machine now: $(ss -Htan state time-wait | wc -l)"
+done
