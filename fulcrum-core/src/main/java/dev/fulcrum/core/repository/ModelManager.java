@@ -41,6 +41,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -108,6 +109,12 @@ public final class ModelManager {
   /** Set by {@link #closeAll}: control tasks that have not started yet do nothing. */
   private volatile boolean closing;
 
+  /**
+   * What the startup load's other models wait for, given the lightest model's load (completed in
+   * any way): by default that load itself; see {@link #othersAfter}.
+   */
+  private volatile Function<CompletableFuture<?>, CompletableFuture<?>> othersAfter = f -> f;
+
   /** One model: what serves, and the index rows. */
   private static final class Slot {
     final String name;
@@ -169,6 +176,18 @@ public final class ModelManager {
     listeners.add(listener);
   }
 
+  /**
+   * Lets the startup load's other models (all but the lightest) wait for more than the lightest
+   * model's load, e.g. its first answer or a grace after it, so that their sessions' set-up does
+   * not take the cores from the first request (docs/PERFORMANCE.md, "Cold start", session 9). The
+   * function is given the lightest model's load (completed in any way, never exceptionally) and
+   * must return a future that completes in any case, or the others never load. Set before {@link
+   * #start}; no effect with {@code -Dfulcrum.start.lightest-first=false}.
+   */
+  public void othersAfter(Function<CompletableFuture<?>, CompletableFuture<?>> gate) {
+    this.othersAfter = Objects.requireNonNull(gate);
+  }
+
   // ---- control ---------------------------------------------------------------------------------
 
   /**
@@ -206,7 +225,7 @@ public final class ModelManager {
                 return null;
               });
       if (first == null && LIGHTEST_FIRST) {
-        first = logged;
+        first = othersAfter.apply(logged);
       }
       jobs.add(logged);
     }

@@ -400,4 +400,34 @@ class ModelManagerTest {
         .extracting(LifecycleEvent::model)
         .containsExactlyInAnyOrder("tiny", "big", "heavy");
   }
+
+  @Test
+  void theOthersWaitForTheGateGivenTheLightestModelsLoad() throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));
+    writeModel("tiny", 1);
+    ConcurrentLinkedQueue<Runnable> queued = new ConcurrentLinkedQueue<>();
+    ModelManager m = manager(ControlMode.NONE, queued::add);
+    CompletableFuture<Void> gate = new CompletableFuture<>();
+    List<Boolean> lightestDoneWhenAsked = new java.util.ArrayList<>();
+    m.othersAfter(
+        lightest -> {
+          lightestDoneWhenAsked.add(lightest.isDone());
+          return lightest.thenCompose(ignored -> gate);
+        });
+
+    CompletableFuture<Void> started = m.start(List.of());
+    queued.poll().run();
+    assertThat(m.resolve("tiny", "").isReady()).isTrue();
+    assertThat(queued).isEmpty(); // "heavy" waits for the gate, not only for "tiny"
+    assertThat(started).isNotDone();
+    assertThat(m.allReady()).isFalse(); // readiness still counts the model not yet loaded
+
+    gate.complete(null);
+    assertThat(queued).hasSize(1);
+    queued.poll().run();
+    started.join();
+    assertThat(m.allReady()).isTrue();
+    assertThat(lightestDoneWhenAsked).containsExactly(false);
+  }
 }

@@ -38,6 +38,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
@@ -291,10 +292,21 @@ public final class ServeCommand implements Callable<Integer> {
     DashboardStart dashboardStart =
         DashboardStart.fromProperty(System.getProperty("fulcrum.start.dashboard", "settled"));
     FirstAnswer firstAnswer = new FirstAnswer();
+    // The models after the lightest wait for the first answer once the lightest model is ready (or
+    // a grace after it): their sessions' set-up would take the cores the first request needs.
+    // gRPC and metrics can wait the same way (off by default: no gain measured, and readiness,
+    // which waits for the gRPC port, comes later). docs/PERFORMANCE.md, "Cold start", session 9.
+    boolean modelsAfterAnswer =
+        Boolean.parseBoolean(System.getProperty("fulcrum.start.models-after-answer", "true"));
+    boolean portsAfterAnswer =
+        Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-answer", "false"));
+    long answerGraceMs = Long.getLong("fulcrum.start.answer-grace-ms", 300L);
+    Executor answerGrace =
+        CompletableFuture.delayedExecutor(Math.max(0L, answerGraceMs), TimeUnit.MILLISECONDS);
     SchedulerEnvironment environment =
         SchedulerEnvironment.system(
             (model, version) ->
-                dashboardStart.watchesAnswers()
+                dashboardStart.watchesAnswers() || modelsAfterAnswer || portsAfterAnswer
                     ? SchedulerObserver.all(
                         metrics.create(model, version),
                         dashboard.create(model, version),
@@ -322,6 +334,9 @@ public final class ServeCommand implements Callable<Integer> {
             environment,
             repositorySettings(),
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    if (modelsAfterAnswer) {
+      repository.manager().othersAfter(lightest -> firstAnswer.afterOr(lightest, answerGrace));
+    }
     repository.manager().addListener(metrics);
     metrics.bind(repository);
     repository.manager().addListener(dashboard);
@@ -383,6 +398,8 @@ public final class ServeCommand implements Callable<Integer> {
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
             : CompletableFuture.completedFuture(null);
+    CompletableFuture<Void> portsGate =
+        portsAfterAnswer ? firstAnswer.afterOr(later, answerGrace) : later;
     // The dashboard's first ticks cost tens of ms of CPU: a second after the first model, off the
     // first requests' threads (docs/PERFORMANCE.md, "Cold start", session 8).
     dashboardStart
@@ -390,7 +407,7 @@ public final class ServeCommand implements Callable<Integer> {
         .thenRun(dashboard::start);
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(
-            later,
+            portsGate,
             "grpc",
             () -> {
               GrpcServer server =
@@ -410,7 +427,7 @@ public final class ServeCommand implements Callable<Integer> {
             });
     CompletableFuture<MetricsServer> metricsStart =
         startup.after(
-            later,
+            portsGate,
             "metrics",
             () -> {
               if (!allowMetrics) {
