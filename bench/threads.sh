@@ -4,7 +4,8 @@
 # the body bench/peers.sh sends), served with each configuration in CONFIGS, one server at a
 # time, interleaved over N rounds (cfg1, cfg2, cfg3, cfg1, ...). A configuration is
 # INSTANCESxINTRA_OP_THREADS[aALONE] (1x2: instance-count 1, onnxruntime.intra-op-threads 2;
-# 2x1a2: two instances of one thread, lone passes on two: intra-op-threads-alone 2); the
+# 2x1a2: two instances of one thread, lone passes on two: intra-op-threads-alone 2; a trailing
+# "s", e.g. 1x2s, adds onnxruntime.allow-spinning: true, ONNX Runtime's own default); the
 # dynamic batcher stays as the demo ships it (max-batch-size 16, queue delay 0). "java-peer" in
 # CONFIGS runs bench/peers/java instead, as a reference. Per round and configuration:
 #   c1        p50 / p99 at c=1, ms (hey -c 1)
@@ -53,10 +54,13 @@ repo() { # config -> repository folder
     ln -s "$ROOT/demo/models/$MODEL/1" "$r/$MODEL/1"
     grep -v '^instance-count:' "demo/models/$MODEL/config.yaml" \
       | sed '/^onnxruntime:/,/^[^ ]/{/^onnxruntime:/d;/^  /d}' >"$r/$MODEL/config.yaml"
-    local instances=${cfg%%x*} rest=${cfg#*x}
+    local spin=false base=$cfg
+    [ "${cfg%s}" = "$cfg" ] || { spin=true; base=${cfg%s}; }
+    local instances=${base%%x*} rest=${base#*x}
     printf 'instance-count: %s\nonnxruntime:\n  intra-op-threads: %s\n' "$instances" "${rest%%a*}" \
       >>"$r/$MODEL/config.yaml"
     [ "$rest" = "${rest#*a}" ] || printf '  intra-op-threads-alone: %s\n' "${rest#*a}" >>"$r/$MODEL/config.yaml"
+    [ "$spin" = false ] || printf '  allow-spinning: true\n' >>"$r/$MODEL/config.yaml"
   fi
   echo "$r"
 }
