@@ -191,11 +191,22 @@ PY
   # A trace for the episodes (session 7: spells of refusals at 80 %): once a second the policy's
   # state (/slo: batch size, arrival rate, refusals, learned pass times) and the server's CPU
   # ticks, its threads' summed run-queue wait and the load average (/proc), to line up with the client's 1 s windows.
-  (while kill -0 "$LOADPID" 2>/dev/null; do
-     printf '{"t":%s,"cpu":"%s","wait_ns":"%s","load":"%s","slo":%s}\n' "$(date +%s.%N)" \
+  # Session 9 added "idle" (the whole machine's idle jiffies, /proc/stat: was the box saturated?) and
+  # "threads": per thread group (name without its trailing number: event loops, engine threads, ORT's
+  # intra-op pool, GC and JIT compiler threads) the summed CPU and run-queue wait in ns, to tell a GC or
+  # JIT spell, or one group starving another, from plain CPU saturation. Read with bash builtins, no
+  # fork per thread, so the trace itself costs little CPU on a saturated machine.
+  (shopt -s extglob
+   while kill -0 "$LOADPID" 2>/dev/null; do
+     read -r _ _u _n _s idle _ </proc/stat
+     threads=$(for t in /proc/"$SERVER"/task/*; do
+         { read -r c <"$t/comm" && read -r run wait _ <"$t/schedstat"; } 2>/dev/null || continue
+         printf '%s\t%s\t%s\n' "${c%%+([0-9#])}" "$run" "$wait"
+       done | awk -F'\t' '{r[$1]+=$2; w[$1]+=$3} END {s=""; for (g in r) {s=s sprintf("%s\"%s\":[%.0f,%.0f]", s==""?"":",", g, r[g], w[g])} print "{" s "}"}')
+     printf '{"t":%s,"cpu":"%s","wait_ns":"%s","load":"%s","idle":"%s","threads":%s,"slo":%s}\n' "$(date +%s.%N)" \
        "$(awk '{print $14+$15}' /proc/"$SERVER"/stat 2>/dev/null)" \
        "$(cat /proc/"$SERVER"/task/*/schedstat 2>/dev/null | awk '{w+=$2} END {print w}')" \
-       "$(cut -d' ' -f1 /proc/loadavg)" \
+       "$(cut -d' ' -f1 /proc/loadavg)" "$idle" "${threads:-null}" \
        "$(curl -sf --max-time 0.5 "$URL/v2/models/$MODEL/slo" || echo null)"
      sleep 1
    done) >"$OUT/$m-slo-trace.jsonl" 2>/dev/null &

@@ -153,6 +153,11 @@ class SloBatchingPolicyTest {
     long pass(int rows, long now);
   }
 
+  /**
+   * The class of the simulated arrivals: BEST_EFFORT is never refused (the static batcher's way).
+   */
+  private RequestOptions.SloClass arrivalClass = RequestOptions.SloClass.STANDARD;
+
   /** As above, with a pass time that may depend on anything (the rows, the time, the history). */
   private Run simulate(
       SloBatchingPolicy policy,
@@ -199,7 +204,7 @@ class SloBatchingPolicyTest {
       }
       if (nextArrival <= now) {
         for (int k = 0; k < burst; k++) {
-          PendingRequest p = request(nextArrival, RequestOptions.SloClass.STANDARD);
+          PendingRequest p = request(nextArrival, arrivalClass);
           run.offered++;
           if (policy.refusal(p, q.rows(), now) != null) {
             run.refusedAt.add(now);
@@ -583,6 +588,75 @@ class SloBatchingPolicyTest {
           count(run.droppedAt, warm, end),
           run.offered);
       assertThat(within).as("seed %d", seed).isGreaterThanOrEqualTo(0.999);
+    }
+  }
+
+  /**
+   * The spells of session 9's quiet trace (issue #10, 80 % run, 1 s samples): passes slow together,
+   * every pass of 16 rows learned at 20.8 ms outside the refusal seconds (1.07 times the session-7
+   * table) and 25.5 ms (1.31 times the table) inside them, in episodes of 3-12 s (one of 21 s), one
+   * every ~14 s, refusals in 121 of 287 s. Here: 1.07 times the table, and every {@code every} an
+   * episode of 3-12 s in which passes are 1.25-1.4 times the table.
+   */
+  static PassClock miniLmWithQuietTraceSpells(long seed, long every) {
+    Random random = new Random(seed * 104729);
+    double sigma = Math.sqrt(Math.log(1 + 0.15 * 0.15));
+    long[] spell = {0, 0}; // start, end
+    double[] factor = {1.07};
+    return (rows, now) -> {
+      long period = now / every;
+      if (period > 0 && now >= spell[1] && now / every != spell[0] / every) {
+        spell[0] = period * every + (long) (random.nextDouble() * (every / 4));
+        spell[1] = spell[0] + 3 * SECOND + (long) (random.nextDouble() * 9 * SECOND);
+        factor[0] = 1.25 + 0.15 * random.nextDouble();
+      }
+      double slow = now >= spell[0] && now < spell[1] ? factor[0] : 1.07;
+      return Math.round(
+          miniLmPass(rows) * slow * Math.exp(sigma * random.nextGaussian() - sigma * sigma / 2));
+    };
+  }
+
+  @Test
+  void atEightyPercentOfMiniLmsCapacityWithTheQuietTracesSpells() {
+    // Session 9's replay of the measured spell shape (before any change to the policy): prints
+    // within-SLO, refusals and drops; the episodes reach or pass capacity (80 % load on passes
+    // 1.25-1.4 times slower is 100-112 % of what full batches serve), so 99.9 % is not asserted.
+    // What is asserted: the policy keeps the late drops, the misses that cost a pass, to at most
+    // 1 % of the refusals.
+    long slo = 100 * MS;
+    long end = 120 * SECOND;
+    long warm = SloBatchingPolicy.WARM_NANOS + SECOND;
+    for (long seed = 51; seed < 57; seed++) {
+      // seeds 54-56 repeat 51-53 with every request best_effort: never refusing, for comparison
+      arrivalClass =
+          seed < 54 ? RequestOptions.SloClass.STANDARD : RequestOptions.SloClass.BEST_EFFORT;
+      SloBatchingPolicy p = new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1);
+      Run run =
+          simulate(
+              p,
+              miniLmWithQuietTraceSpells(seed < 54 ? seed : seed - 3, 14 * SECOND),
+              16,
+              1,
+              t -> 0.8 * MINILM_CAPACITY,
+              end,
+              seed,
+              1);
+      double within = run.attainment(warm, end, slo);
+      long refused = count(run.refusedAt, warm, end);
+      long dropped = count(run.droppedAt, warm, end);
+      System.out.printf(
+          Locale.ROOT,
+          "MiniLM 80 %% with the quiet trace's spells, seed %d %s: within SLO %.3f %%, refused %d,"
+              + " dropped %d of %d%n",
+          seed < 54 ? seed : seed - 3,
+          seed < 54 ? "policy" : "never refusing",
+          100 * within,
+          refused,
+          dropped,
+          run.offered);
+      if (seed < 54) {
+        assertThat(dropped).as("seed %d", seed).isLessThanOrEqualTo(Math.max(5L, refused / 100));
+      }
     }
   }
 
