@@ -29,6 +29,13 @@ import org.slf4j.LoggerFactory;
  * The live skew and drift monitor: compares every sampled successful request of a model that
  * enables {@code monitoring:} in config.yaml with the model's baseline, off the request path.
  *
+ * <p>Per pass (session 9): for a version it compares, {@link #passListener} gives the core's
+ * scheduler a listener that queues one {@link PassCompleted} per forward pass (references to the
+ * pass's joined inputs and whole outputs; docs/MONITORING.md, "Per-pass hand-off"), and {@link
+ * #completed} then queues a request for the detectors only when it did not run in such a pass (a
+ * cache hit, a pipeline's request). What follows describes that per-request path, which the
+ * prediction log always takes.
+ *
  * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
  * wraps references to the request and its response in a {@link Completed} (one small object; the
  * tensors are immutable and own their buffers, so nothing is copied there) and offers it to a
