@@ -102,7 +102,7 @@ public final class HandOffCpuTime {
     CompareCpuTime.time(
         "handOffPass rows=" + rows + " requests/pass=" + perPass + " (per pass)",
         () -> {
-          int q = next[0];
+          int q = next[0] % passes;
           next[0] = (q + 1) % passes;
           PassListener.Pass p = pass[q];
           int[] each = new int[perPass];
@@ -123,7 +123,7 @@ public final class HandOffCpuTime {
     CompareCpuTime.time(
         "comparePass rows=" + rows + " requests/pass=" + perPass + " (per pass)",
         () -> {
-          int q = next[0];
+          int q = next[0] % passes;
           next[0] = (q + 1) % passes;
           passMonitor.observe(passCompleted[q], listener);
           return (int) passMonitor.observations();
