@@ -155,8 +155,10 @@ public final class InferenceService {
    * Whether the monitor is told of the passes of {@code mv}'s scheduler, asking it the first time
    * (pipeline versions: never; their passes hold the stages' tensors, not the request's). Called
    * before the request is submitted, so a true answer means the pass that runs it tells the
-   * listener. A request submitted while the first decision was being made may run in a pass that is
-   * told too and still count as not in a pass: its rows are compared twice, never lost.
+   * listener; the decision is made once (synchronized on the scheduler) and every request reads the
+   * same one, so a false answer means no pass of the version is ever told: a request's rows are
+   * compared once, by its pass or by itself. A pipeline version's scheduler is never asked, so
+   * never told.
    */
   private static boolean passListened(ModelMonitor m, ModelVersion mv) {
     if (mv.stages() != null) {
