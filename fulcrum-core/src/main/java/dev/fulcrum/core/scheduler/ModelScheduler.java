@@ -1006,7 +1006,12 @@ public final class ModelScheduler implements AutoCloseable {
     }
     PassListener listener = passListener;
     if (listener != null) {
-      listener.passDone(pass(batch, inputs, outputNames, outputs, totalRows));
+      try {
+        listener.passDone(pass(batch, inputs, outputNames, outputs, totalRows));
+      } catch (RuntimeException e) {
+        // The pass's requests are answered; a listener's failure must not reach the worker.
+        log.warn("model {}: pass listener failed", label, e);
+      }
     }
     return cpuNs;
   }

@@ -10,7 +10,8 @@ import org.jspecify.annotations.Nullable;
  * nothing of what the listener does with it.
  *
  * <p>Threads: called on the thread that ran the pass (a worker, or a lent submitting thread), after
- * the pass's responses were completed; it must hand the pass on without blocking and return.
+ * the pass's responses were released (completed, or with {@code preserve_ordering} queued behind an
+ * earlier pass's); it must hand the pass on without blocking and return. What it throws is logged.
  *
  * <p>Ownership: the tensors are immutable and own garbage-collected buffers that nobody writes or
  * frees after the pass (the joined inputs are new buffers of this pass, or the request's own
