@@ -10,6 +10,7 @@ import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ResponseCache;
+import dev.fulcrum.core.scheduler.ModelScheduler;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -107,17 +108,23 @@ public final class InferenceService {
     }
     inFlight.incrementAndGet();
     long start = monitor == null ? 0 : System.nanoTime();
+    // With a monitor: whether the request was answered from the response cache (not by a pass).
+    boolean @Nullable [] hit = monitor == null ? null : new boolean[1];
     ModelVersion mv = admitted;
+    boolean inPass = false;
     CompletableFuture<InferenceResponse> result;
     try {
       if (!mv.isReady()) {
         mv = repository.resolve(request.modelName(), request.modelVersion());
       }
-      result = submit(mv, request);
+      // Decided before the submit, so that the pass that runs the request sees the listener.
+      inPass = monitor != null && passListened(monitor, mv);
+      result = submit(mv, request, hit);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
         mv = repository.resolve(request.modelName(), request.modelVersion());
-        result = submit(mv, request);
+        inPass = monitor != null && passListened(monitor, mv);
+        result = submit(mv, request, hit);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
@@ -132,18 +139,37 @@ public final class InferenceService {
       result.whenComplete((r, t) -> finished());
     } else {
       ModelVersion ran = mv;
+      boolean ranInPass = inPass && hit != null && !hit[0];
       result.whenComplete(
           (r, t) -> {
             finished();
             if (r != null) {
-              m.completed(ran, request, r, System.nanoTime() - start);
+              m.completed(ran, request, r, System.nanoTime() - start, ranInPass);
             }
           });
     }
     return result;
   }
 
-  private CompletableFuture<InferenceResponse> submit(ModelVersion mv, InferenceRequest request) {
+  /**
+   * Whether the monitor is told of the passes of {@code mv}'s scheduler, asking it the first time
+   * (pipeline versions: never; their passes hold the stages' tensors, not the request's). Called
+   * before the request is submitted, so a true answer means the pass that runs it tells the
+   * listener; the decision is made once (synchronized on the scheduler) and every request reads the
+   * same one, so a false answer means no pass of the version is ever told: a request's rows are
+   * compared once, by its pass or by itself. A pipeline version's scheduler is never asked, so
+   * never told.
+   */
+  private static boolean passListened(ModelMonitor m, ModelVersion mv) {
+    if (mv.stages() != null) {
+      return false;
+    }
+    ModelScheduler s = mv.scheduler();
+    return s.passListenerUndecided() ? s.passListener(m.passListener(mv)) : s.passListener(null);
+  }
+
+  private CompletableFuture<InferenceResponse> submit(
+      ModelVersion mv, InferenceRequest request, boolean @Nullable [] hitOut) {
     RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
     ResponseCache cache = mv.responseCache();
     if (cache == null) {
@@ -154,6 +180,9 @@ public final class InferenceService {
     InferenceResponse hit = cache.get(key, request.id());
     mv.observer().cacheLookup(hit != null, System.nanoTime() - start);
     if (hit != null) {
+      if (hitOut != null) {
+        hitOut[0] = true;
+      }
       return CompletableFuture.completedFuture(hit);
     }
     // The caller's future completes only after the answer is cached, so a repeat sent as soon as
@@ -198,7 +227,7 @@ public final class InferenceService {
                   && !mv.isReady()
                   && !draining
                   && request.modelVersion().isEmpty()) {
-                return submit(repository.resolve(request.modelName(), ""), request);
+                return submit(repository.resolve(request.modelName(), ""), request, null);
               }
               return CompletableFuture.failedFuture(cause);
             });

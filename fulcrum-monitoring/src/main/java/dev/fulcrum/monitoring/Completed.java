@@ -21,7 +21,8 @@ record Completed(
     InferenceRequest request,
     InferenceResponse response,
     long epochMillis,
-    long latencyNanos) {
+    long latencyNanos)
+    implements Handed {
 
   /** The copy the prediction log writes (and the monitor took on the engine thread before). */
   Observation observation() {

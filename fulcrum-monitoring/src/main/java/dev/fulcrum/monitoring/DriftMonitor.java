@@ -7,6 +7,7 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.PassListener;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -27,6 +28,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The live skew and drift monitor: compares every sampled successful request of a model that
  * enables {@code monitoring:} in config.yaml with the model's baseline, off the request path.
+ *
+ * <p>Per pass (session 9): for a version it compares, {@link #passListener} gives the core's
+ * scheduler a listener that queues one {@link PassCompleted} per forward pass (references to the
+ * pass's joined inputs and whole outputs; docs/MONITORING.md, "Per-pass hand-off"), and {@link
+ * #completed} then queues a request for the detectors only when it did not run in such a pass (a
+ * cache hit, a pipeline's request). What follows describes that per-request path, which the
+ * prediction log always takes.
  *
  * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
  * wraps references to the request and its response in a {@link Completed} (one small object; the
@@ -73,7 +81,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     return Math.min(park * 2, MAX_IDLE_PARK_NANOS);
   }
 
-  private final MpscRing<Completed> queue;
+  private final MpscRing<Handed> queue;
   private final @Nullable PredictionLog predictionLog;
   private final List<DriftListener> listeners;
   private final ConcurrentHashMap<String, Entry> versions = new ConcurrentHashMap<>();
@@ -81,7 +89,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final AtomicLong processed = new AtomicLong();
   private final Thread thread;
   private final boolean detect;
-  private final @Nullable Consumer<Completed> process;
+  private final @Nullable Consumer<Handed> process;
   private volatile boolean closed;
   private final VersionMonitor.Listener onChange = this::changed; // one, not one per request
 
@@ -123,7 +131,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       @Nullable PredictionLog predictionLog,
       List<DriftListener> listeners,
       boolean detect,
-      @Nullable Consumer<Completed> process) {
+      @Nullable Consumer<Handed> process) {
     this.process = process;
     this.detect = detect;
     this.queue = new MpscRing<>(queueCapacity);
@@ -137,9 +145,12 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       ModelVersion version,
       InferenceRequest request,
       InferenceResponse response,
-      long latencyNanos) {
+      long latencyNanos,
+      boolean inPass) {
     MonitoringConfig m = version.config().monitoring();
-    boolean monitor = detect && m != null && m.enabled() && sampled(m.sampleRate());
+    // A request that ran in a pass was compared with its pass (passListener); the others (cache
+    // hits, pipelines, the first requests of a version) are compared one by one.
+    boolean monitor = detect && !inPass && m != null && m.enabled() && sampled(m.sampleRate());
     PredictionLog plog = predictionLog;
     boolean logged = plog != null && plog.sampled();
     if (!monitor && !logged) {
@@ -156,8 +167,27 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     }
   }
 
-  /** Queues a request for the monitor thread, or drops and counts it; never blocks. */
-  void offer(Completed c) {
+  /**
+   * The per-pass hand-off for a monitored version: each successful pass (sampled as a whole at the
+   * configured rate) is queued as one {@link PassCompleted}; null when the version is not compared
+   * (no or disabled {@code monitoring:}, or detection off), so its passes cost nothing.
+   */
+  @Override
+  public @Nullable PassListener passListener(ModelVersion version) {
+    MonitoringConfig m = version.config().monitoring();
+    if (!detect || m == null || !m.enabled()) {
+      return null;
+    }
+    double rate = m.sampleRate();
+    return pass -> {
+      if (sampled(rate)) {
+        offer(new PassCompleted(version, pass, System.currentTimeMillis()));
+      }
+    };
+  }
+
+  /** Queues a request or a pass for the monitor thread, or drops and counts it; never blocks. */
+  void offer(Handed c) {
     if (!queue.offer(c)) {
       dropped.increment();
     }
@@ -281,7 +311,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     long unpublished = 0; // compared since the reports were last published
     boolean failed = false;
     while (!closed) {
-      Completed c = queue.poll();
+      Handed c = queue.poll();
       if (c == null) {
         if (unpublished > 0) {
           publish(dirty, unpublished);
@@ -307,7 +337,10 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
           if (mv != null) {
             Entry e = last != null && last.version == mv ? last : entry(mv);
             last = e;
-            e.monitor.observe(c, onChange);
+            switch (c) {
+              case Completed one -> e.monitor.observe(one, onChange);
+              case PassCompleted pass -> e.monitor.observe(pass, onChange);
+            }
             if (!dirty.contains(e)) {
               dirty.add(e);
             }

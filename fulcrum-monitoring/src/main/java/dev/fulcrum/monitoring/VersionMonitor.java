@@ -2,6 +2,7 @@ package dev.fulcrum.monitoring;
 
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.scheduler.PassListener;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline.FeatureBaseline;
 import java.util.ArrayList;
@@ -51,6 +52,7 @@ final class VersionMonitor {
   private double[][] outValues = new double[0][];
   private int[] outCount = new int[0]; // -1: the response has no such (numeric) output
   private double[][] outScratch = new double[0][];
+  private int[] outWhole = new int[0]; // a pass's output counts, while its requests are compared
 
   /** A feature's detector and where its values are: an input or output tensor and a column. */
   private record Column(String tensor, int index, int width, FeatureDetector detector) {}
@@ -120,6 +122,7 @@ final class VersionMonitor {
     outValues = new double[outNames.length][];
     outCount = new int[outNames.length];
     outScratch = new double[outNames.length][];
+    outWhole = new int[outNames.length];
     for (int i = 0; i < inScratch.length; i++) {
       inScratch[i] = new double[64];
     }
@@ -208,6 +211,52 @@ final class VersionMonitor {
     compare(c.epochMillis(), listener);
   }
 
+  /**
+   * Compares one pass's rows with the baseline: the live per-pass path, reading the joined inputs
+   * and the whole outputs once. The rows are compared in batch order, as its requests would be one
+   * by one; when its requests did not all ask for the same outputs, each request's rows are
+   * compared with the outputs it asked for only, so the verdict is the one the prediction log's
+   * replay reaches (it logs each request's own outputs).
+   */
+  void observe(PassCompleted c, Listener listener) {
+    if (!active() || inputs.isEmpty()) {
+      return;
+    }
+    PassListener.Pass pass = c.pass();
+    for (int s = 0; s < inNames.length; s++) {
+      Tensor t = find(pass.inputs(), inNames[s]);
+      int n = t == null ? -1 : read(t, inScratch, s);
+      if (n < 0) {
+        return; // an input the model was not given (or not numeric): nothing to compare
+      }
+      inValues[s] = inScratch[s];
+      inCount[s] = n;
+    }
+    for (int s = 0; s < outNames.length; s++) {
+      Tensor t = find(pass.outputs(), outNames[s]);
+      int n = t == null ? -1 : read(t, outScratch, s);
+      outValues[s] = outScratch[s];
+      outCount[s] = n;
+    }
+    int rows = rows();
+    if (pass.uniform() || rows != pass.totalRows()) {
+      compare(0, rows, rows, c.epochMillis(), listener);
+      return;
+    }
+    int[] whole = outWhole;
+    System.arraycopy(outCount, 0, whole, 0, whole.length);
+    int from = 0;
+    for (int i = 0; i < pass.requests(); i++) {
+      List<String> asked = pass.outputsOf(i);
+      for (int s = 0; s < outNames.length; s++) {
+        outCount[s] = whole[s] >= 0 && asked.contains(outNames[s]) ? whole[s] : -1;
+      }
+      int to = from + pass.rows(i);
+      compare(from, to, rows, c.epochMillis(), listener);
+      from = to;
+    }
+  }
+
   private static @Nullable Tensor find(List<Tensor> tensors, String name) {
     for (int i = 0; i < tensors.size(); i++) {
       Tensor t = tensors.get(i);
@@ -232,15 +281,29 @@ final class VersionMonitor {
 
   /** The comparison itself, on the values the slots hold now. */
   private void compare(long millis, Listener listener) {
+    int rows = rows();
+    compare(0, rows, rows, millis, listener);
+  }
+
+  /** The rows the input slots hold now: the fewest any input column has. */
+  private int rows() {
     int rows = Integer.MAX_VALUE;
     for (int i = 0; i < inputs.size(); i++) {
       rows = Math.min(rows, inCount[inSlot[i]] / inputs.get(i).width());
     }
+    return rows;
+  }
+
+  /**
+   * Compares rows {@code from} (inclusive) to {@code to} of the {@code rows} the slots hold (an
+   * output's values per row are its count over {@code rows}).
+   */
+  private void compare(int from, int to, int rows, long millis, Listener listener) {
     if (rows == 0) {
       return;
     }
     int columns = inputs.size();
-    for (int r = 0; r < rows; r++) {
+    for (int r = from; r < to; r++) {
       long n = ++observations;
       for (int i = 0; i < columns; i++) {
         Column c = inputs.get(i);

@@ -3,8 +3,10 @@ package dev.fulcrum.core.monitor;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.PassListener;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What {@link dev.fulcrum.core.InferenceService} tells a monitor, and what the transports ask it.
@@ -16,6 +18,12 @@ import java.util.Optional;
  * references to the request and the response rather than copy their values: their tensors are
  * immutable and own garbage-collected buffers (ARCHITECTURE.md, "Who owns which buffer"), which it
  * must only read. The other methods are called by transports on any thread.
+ *
+ * <p>Per pass: a monitor that would rather see whole forward passes than requests returns a {@link
+ * PassListener} from {@link #passListener}; {@code InferenceService} asks once per version, before
+ * its first request, and installs it on the version's scheduler. Then {@link #completed} still runs
+ * per request (a prediction log is per request) and says whether the request's rows were in a pass
+ * that listener was told of ({@code inPass}); a cache hit or a pipeline's request never is.
  */
 public interface ModelMonitor {
 
@@ -25,12 +33,23 @@ public interface ModelMonitor {
    *
    * @param version the version that ran it
    * @param latencyNanos from {@code InferenceService.infer} to completion
+   * @param inPass true when the request ran in a pass told to this monitor's {@link #passListener}
+   *     for the version (so its rows were handed over already)
    */
   void completed(
       ModelVersion version,
       InferenceRequest request,
       InferenceResponse response,
-      long latencyNanos);
+      long latencyNanos,
+      boolean inPass);
+
+  /**
+   * The listener to install on the version's scheduler, or null to be told per request only. Asked
+   * once per version (not for pipeline versions), before its first request runs.
+   */
+  default @Nullable PassListener passListener(ModelVersion version) {
+    return null;
+  }
 
   /** The version's drift report; empty when the version has no monitoring configured. */
   Optional<DriftReport> drift(ModelVersion version);

@@ -106,6 +106,12 @@ public final class ModelScheduler implements AutoCloseable {
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger executing = new AtomicInteger();
 
+  /** Told of each successful pass, or null; set for good when {@link #passListener} decides. */
+  private volatile @Nullable PassListener passListener;
+
+  /** Whether {@link #passListener} has decided (written after the listener). */
+  private volatile boolean passListenerDecided;
+
   /** A pipeline's token ids: requests of different lengths batch, padded to the longest. */
   private final boolean paddable;
 
@@ -157,6 +163,29 @@ public final class ModelScheduler implements AutoCloseable {
 
   /** Counts armings, so that a superseded expiry task that runs anyway leaves the arming alone. */
   private long expiryGeneration;
+
+  /**
+   * Whether a {@link PassListener} is told of this scheduler's passes, deciding it the first time:
+   * then {@code first} (null for none) is installed for good, before the caller submits, so every
+   * pass that holds a request submitted after this call returned true is told. Later calls return
+   * the decision (a volatile read).
+   */
+  public boolean passListener(@Nullable PassListener first) {
+    if (!passListenerDecided) {
+      synchronized (this) {
+        if (!passListenerDecided) {
+          passListener = first;
+          passListenerDecided = true;
+        }
+      }
+    }
+    return passListener != null;
+  }
+
+  /** True when {@link #passListener} has not decided yet. */
+  public boolean passListenerUndecided() {
+    return !passListenerDecided;
+  }
 
   /** A scheduler that never runs a pass on a submitting thread (every pass on a worker). */
   public ModelScheduler(
@@ -869,9 +898,11 @@ public final class ModelScheduler implements AutoCloseable {
     long outputNs = 0;
     long cpuNs;
     List<List<Tensor>> perRequestOutputs;
+    List<Tensor> inputs;
+    List<String> outputNames;
+    List<Tensor> outputs;
     try {
       // compute_input: join the inputs along the batch dimension
-      List<Tensor> inputs;
       if (batch.size() == 1) {
         inputs = batch.get(0).inputs;
       } else {
@@ -881,13 +912,13 @@ public final class ModelScheduler implements AutoCloseable {
           inputs.add(BatchAssembler.join(all, i, totalRows));
         }
       }
-      List<String> outputNames = outputUnion(batch);
+      outputNames = outputUnion(batch);
       long t1 = ticker.nanoTime();
       inputNs = t1 - start;
       // compute_infer; a pass of one row is also timed on the thread's CPU clock, to learn from
       boolean learn = inlineLimitNanos > 0 && totalRows == 1;
       long cpu0 = learn ? passClock.nanoTime() : 0;
-      List<Tensor> outputs = instance.execute(inputs, outputNames);
+      outputs = instance.execute(inputs, outputNames);
       cpuNs = learn ? passClock.nanoTime() - cpu0 : 0;
       long t2 = ticker.nanoTime();
       inferNs = t2 - t1;
@@ -973,7 +1004,41 @@ public final class ModelScheduler implements AutoCloseable {
               end));
       release.complete(p, () -> p.future.complete(response));
     }
+    PassListener listener = passListener;
+    if (listener != null) {
+      try {
+        listener.passDone(pass(batch, inputs, outputNames, outputs, totalRows));
+      } catch (RuntimeException e) {
+        // The pass's requests are answered; a listener's failure must not reach the worker.
+        log.warn("model {}: pass listener failed", label, e);
+      }
+    }
     return cpuNs;
+  }
+
+  /** What a {@link PassListener} is told of a successful pass: its tensors and its requests. */
+  private static PassListener.Pass pass(
+      List<PendingRequest> batch,
+      List<Tensor> inputs,
+      List<String> outputNames,
+      List<Tensor> outputs,
+      int totalRows) {
+    int[] rows = new int[batch.size()];
+    boolean uniform = true;
+    for (int i = 0; i < rows.length; i++) {
+      PendingRequest p = batch.get(i);
+      rows[i] = p.rows;
+      // The union holds each request's outputs, so the same count means the same set.
+      uniform &= p.outputs.size() == outputNames.size();
+    }
+    List<List<String>> asked = null;
+    if (!uniform) {
+      asked = new ArrayList<>(rows.length);
+      for (PendingRequest p : batch) {
+        asked.add(p.outputs);
+      }
+    }
+    return new PassListener.Pass(inputs, outputNames, outputs, totalRows, rows, asked);
   }
 
   private static List<String> outputUnion(List<PendingRequest> batch) {

@@ -180,6 +180,60 @@ class ModelSchedulerTest {
     assertThat(snap.lastInferenceMillis()).isEqualTo(42L);
   }
 
+  @Test
+  void aPassListenerIsToldOncePerPassWithTheJoinedTensorsAfterTheAnswers() throws Exception {
+    // allMatch over a synchronized list from the worker: copy it first.
+    GatedEcho echo = new GatedEcho();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    List<PassListener.Pass> passes = Collections.synchronizedList(new ArrayList<>());
+    List<Boolean> answeredFirst = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<InferenceResponse>> futures =
+        Collections.synchronizedList(new ArrayList<>());
+    assertThat(s.passListenerUndecided()).isTrue();
+    assertThat(
+            s.passListener(
+                p -> {
+                  answeredFirst.add(
+                      List.copyOf(futures).stream().allMatch(CompletableFuture::isDone));
+                  passes.add(p);
+                }))
+        .isTrue();
+    // Decided for good: a later asker cannot replace or remove it.
+    assertThat(s.passListener(null)).isTrue();
+    futures.add(submit(s, request("a", null, 0, 0)));
+    echo.started.await();
+    futures.add(submit(s, request("b", null, 1, 1)));
+    futures.add(submit(s, request("c", null, 2, 2, 3, 3)));
+    echo.gate.release(2);
+    for (var f : List.copyOf(futures)) {
+      f.get();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (passes.size() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(1);
+    }
+    assertThat(passes).hasSize(2);
+    PassListener.Pass joined = passes.get(1);
+    assertThat(joined.requests()).isEqualTo(2);
+    assertThat(joined.totalRows()).isEqualTo(3);
+    assertThat(joined.rows(0)).isEqualTo(1);
+    assertThat(joined.rows(1)).isEqualTo(2);
+    assertThat(joined.uniform()).isTrue();
+    assertThat(floats(joined.inputs().get(0))).containsExactly(1, 1, 2, 2, 3, 3);
+    assertThat(floats(joined.outputs().get(0))).containsExactly(2, 2, 3, 3, 4, 4);
+    assertThat(passes.get(0).totalRows()).isEqualTo(1);
+    assertThat(answeredFirst.get(1)).isTrue();
+  }
+
+  @Test
+  void aSchedulerWhoseFirstAskerWantedNoListenerTellsNone() {
+    ModelScheduler s =
+        scheduler(SchedulingConfig.defaults(), new GatedEcho(), new ModelStatistics(() -> 0L));
+    assertThat(s.passListener(null)).isFalse();
+    assertThat(s.passListenerUndecided()).isFalse();
+    assertThat(s.passListener(p -> {})).isFalse();
+  }
+
   /**
    * The echo behind a check that fails a whole pass, as ONNX Runtime does on one out-of-range
    * index, when any of its values is negative: the input's fault (INVALID_ARGUMENT).

@@ -1,0 +1,189 @@
+package dev.fulcrum.monitoring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.scheduler.PassListener;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The per-pass hand-off (one pass's joined inputs and whole outputs) reaches exactly the verdicts
+ * of the prediction log's replay of the same requests one by one, in batch order: with passes of
+ * several requests of several rows, and with mixed passes where some requests did not ask for an
+ * output (the log has only what each request asked for, and so is that request's comparison).
+ */
+class PassHandOffTest {
+
+  @Test
+  void aPassReachesTheVerdictsOfItsRequestsReplayedOneByOne() {
+    double[][] training = Streams.training(12_000, 11);
+    Baseline inputsOnly = Streams.baseline(training);
+    double[] p1 = new double[training.length];
+    double[] p0 = new double[training.length];
+    double[] label = new double[training.length];
+    for (int i = 0; i < training.length; i++) {
+      p1[i] = probability(training[i]);
+      p0[i] = 1 - p1[i];
+      label[i] = p1[i] > 0.5 ? 1 : 0;
+    }
+    Baseline b =
+        new Baseline(
+            "m",
+            "generated",
+            training.length,
+            inputsOnly.inputs(),
+            inputsOnly.features(),
+            List.of(
+                Profiler.profile("p[0]", p0),
+                Profiler.profile("p[1]", p1),
+                Profiler.profile("label", label)));
+    VersionMonitor live = monitor(b);
+    VersionMonitor replay = monitor(b);
+    List<String> liveEvents = new ArrayList<>();
+    List<String> replayEvents = new ArrayList<>();
+    Random r = new Random(4);
+    int width = Streams.NAMES.size();
+    int q = 0;
+    int mixed = 0;
+    while (q < 15_000) {
+      int requests = 1 + r.nextInt(5);
+      boolean mix = r.nextInt(4) == 0;
+      List<double[]> xs = new ArrayList<>();
+      List<double[]> ps = new ArrayList<>();
+      List<long[]> ys = new ArrayList<>();
+      int[] rows = new int[requests];
+      List<List<String>> asked = new ArrayList<>();
+      for (int i = 0; i < requests; i++, q++) {
+        rows[i] = 1 + r.nextInt(4);
+        double[] x = new double[rows[i] * width];
+        double[] p = new double[rows[i] * 2];
+        long[] y = new long[rows[i]];
+        for (int k = 0; k < rows[i]; k++) {
+          double[] row = training[r.nextInt(training.length)].clone();
+          if (q >= 6_000 && q < 9_000) {
+            row[1] += 5; // +0.5 sigma
+          }
+          if (q >= 11_000 && q < 11_050) {
+            row[0] *= 100;
+          }
+          System.arraycopy(row, 0, x, k * width, width);
+          double pr = probability(row);
+          // A label that disagrees with p after 12,000: an output drift only its askers see.
+          p[2 * k] = 1 - pr;
+          p[2 * k + 1] = pr;
+          y[k] = q >= 12_000 ? 1 : pr > 0.5 ? 1 : 0;
+        }
+        xs.add(x);
+        ps.add(p);
+        ys.add(y);
+        asked.add(mix && i % 2 == 1 ? List.of("p") : List.of("p", "label"));
+      }
+      boolean uniform = asked.stream().allMatch(a -> a.size() == 2);
+      if (!uniform) {
+        mixed++;
+      }
+      int total = 0;
+      for (int n : rows) {
+        total += n;
+      }
+      long millis = q;
+      // The replay: each request as the prediction log has it (only the outputs it asked for).
+      for (int i = 0; i < requests; i++) {
+        List<Tensor> outs = new ArrayList<>();
+        outs.add(fp64("p", new long[] {rows[i], 2}, ps.get(i)));
+        if (asked.get(i).contains("label")) {
+          outs.add(int64("label", new long[] {rows[i]}, ys.get(i)));
+        }
+        Completed c =
+            new Completed(
+                null,
+                new InferenceRequest(
+                    "m",
+                    "1",
+                    "",
+                    Map.of(),
+                    List.of(fp64("x", new long[] {rows[i], width}, xs.get(i))),
+                    List.of()),
+                new InferenceResponse("m", "1", "", Map.of(), outs),
+                millis,
+                0);
+        replay.observe(c.observation(), (v, f, output) -> replayEvents.add(output + " " + f));
+      }
+      // The live pass: the joined input and the whole outputs (the union of what was asked).
+      PassListener.Pass pass =
+          new PassListener.Pass(
+              List.of(fp64("x", new long[] {total, width}, concat(xs))),
+              List.of("p", "label"),
+              List.of(
+                  fp64("p", new long[] {total, 2}, concat(ps)),
+                  int64("label", new long[] {total}, concatLongs(ys))),
+              total,
+              rows,
+              uniform ? null : asked);
+      live.observe(
+          new PassCompleted(null, pass, millis),
+          (v, f, output) -> liveEvents.add(output + " " + f));
+    }
+    assertThat(mixed).isGreaterThan(100);
+    assertThat(liveEvents).isNotEmpty();
+    assertThat(liveEvents).anyMatch(e -> e.startsWith("true"));
+    assertThat(liveEvents).isEqualTo(replayEvents);
+    assertThat(live.report(0)).isEqualTo(replay.report(0));
+  }
+
+  private static double[] concat(List<double[]> parts) {
+    int n = parts.stream().mapToInt(a -> a.length).sum();
+    double[] out = new double[n];
+    int at = 0;
+    for (double[] a : parts) {
+      System.arraycopy(a, 0, out, at, a.length);
+      at += a.length;
+    }
+    return out;
+  }
+
+  private static long[] concatLongs(List<long[]> parts) {
+    int n = parts.stream().mapToInt(a -> a.length).sum();
+    long[] out = new long[n];
+    int at = 0;
+    for (long[] a : parts) {
+      System.arraycopy(a, 0, out, at, a.length);
+      at += a.length;
+    }
+    return out;
+  }
+
+  private static VersionMonitor monitor(Baseline b) {
+    return new VersionMonitor(
+        "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
+  }
+
+  private static double probability(double[] row) {
+    return 1 / (1 + Math.exp(-(row[1] - 50) / 10 - row[3]));
+  }
+
+  private static Tensor fp64(String name, long[] shape, double[] v) {
+    ByteBuffer buf = ByteBuffer.allocateDirect(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < v.length; i++) {
+      buf.putDouble(8 * i, v[i]);
+    }
+    return Tensor.of(name, DataType.FP64, shape, buf);
+  }
+
+  private static Tensor int64(String name, long[] shape, long[] v) {
+    ByteBuffer buf = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < v.length; i++) {
+      buf.putLong(8 * i, v[i]);
+    }
+    return Tensor.of(name, DataType.INT64, shape, buf);
+  }
+}
