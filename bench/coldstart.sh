@@ -18,9 +18,9 @@
 #   Runtime), -Dfulcrum.start.ports-after-model=false (gRPC and metrics beside HTTP),
 #   -Dfulcrum.onnx.optimized-cache=false (every start optimizes the ONNX graphs again),
 #   -Dfulcrum.start.dashboard=answer|model (the dashboard's sampling at the first answer, or beside
-#   the first model, instead of a second after it), -Dfulcrum.start.models-after-answer=false (the
-#   models after the lightest load as soon as it is ready, not after its first answer: session 8's
-#   order), -Dfulcrum.start.ports-after-answer=true (gRPC and metrics after the first answer too),
+#   the first model, instead of a second after it), -Dfulcrum.start.models-after-answer=true (the
+#   models after the lightest wait for its first answer, not only until it is ready: session 9's
+#   experiment, off by default), -Dfulcrum.start.ports-after-answer=true (gRPC and metrics after the first answer too),
 #   -Dfulcrum.start.answer-grace-ms=N (how long those wait for an answer, default 300); another
 #   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
