@@ -12,7 +12,7 @@ cd "$ROOT"
 L=${L:-./fulcrum}
 CLIENT=${CLIENT:-$L}
 DUR=${DUR:-5}
-PROTO_WARM=${PROTO_WARM:-10s}
+PROTO_WARM=${PROTO_WARM:-40s} # C2 needs ~60,000 calls under the launcher's CompileThresholdScaling=4
 PORT=${PORT:-$((20000 + RANDOM % 12000))}
 export FULCRUM_NO_BUILD=1 FULCRUM_HOME="${FULCRUM_HOME:-$ROOT}"
 OUT=$(mktemp -d)

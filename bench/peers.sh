@@ -22,8 +22,11 @@
 #                model, INTRA_OP threads (Fulcrum's default: cores / instances), spinning off, at
 #                that batch size: rows/s; Fulcrum's c=16 req/s over it (target >= 0.9)
 #   grpc_c1      fraud req/s at c=1 over gRPC and over REST binary (`fulcrum bench`, the client of
-#                bench/protocols.sh, PROTO_WARM (10 s: the server's gRPC path is cold until then)
-#                of warm-up each first); gRPC/REST (target >= 0.8)
+#                bench/protocols.sh, PROTO_WARM (40 s) of warm-up each first: the launcher's
+#                -XX:CompileThresholdScaling=4 puts C2 at ~60,000 calls, i.e. ~15-30 s at c=1, and
+#                the REST path is already hot from the runs before while gRPC's is not; with 10 s
+#                the ratio measured the JIT's progress, 0.66 against 1.00 at 40 s, session 9);
+#                gRPC/REST (target >= 0.8)
 # and prints the median of each over the rounds with its ratio to each peer (the machine wanders
 # by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
 #   N=5 DUR=10 WARM=20 PORT=18900 bash bench/peers.sh
@@ -42,7 +45,7 @@ PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
 INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / instances (MiniLM has 1)
-PROTO_WARM=${PROTO_WARM:-10s}
+PROTO_WARM=${PROTO_WARM:-40s}
 ORT_SECONDS=${ORT_SECONDS:-5}
 SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"
