@@ -193,22 +193,9 @@ final class VersionMonitor {
     if (!active() || inputs.isEmpty()) {
       return;
     }
-    for (int s = 0; s < inNames.length; s++) {
-      Tensor t = find(c.request().inputs(), inNames[s]);
-      int n = t == null ? -1 : read(t, inScratch, s);
-      if (n < 0) {
-        return; // an input the model was not given (or not numeric): nothing to compare
-      }
-      inValues[s] = inScratch[s];
-      inCount[s] = n;
+    if (readValues(c.request().inputs(), c.response().outputs())) {
+      compare(c.epochMillis(), listener);
     }
-    for (int s = 0; s < outNames.length; s++) {
-      Tensor t = find(c.response().outputs(), outNames[s]);
-      int n = t == null ? -1 : read(t, outScratch, s);
-      outValues[s] = outScratch[s];
-      outCount[s] = n;
-    }
-    compare(c.epochMillis(), listener);
   }
 
   /**
@@ -223,20 +210,8 @@ final class VersionMonitor {
       return;
     }
     PassListener.Pass pass = c.pass();
-    for (int s = 0; s < inNames.length; s++) {
-      Tensor t = find(pass.inputs(), inNames[s]);
-      int n = t == null ? -1 : read(t, inScratch, s);
-      if (n < 0) {
-        return; // an input the model was not given (or not numeric): nothing to compare
-      }
-      inValues[s] = inScratch[s];
-      inCount[s] = n;
-    }
-    for (int s = 0; s < outNames.length; s++) {
-      Tensor t = find(pass.outputs(), outNames[s]);
-      int n = t == null ? -1 : read(t, outScratch, s);
-      outValues[s] = outScratch[s];
-      outCount[s] = n;
+    if (!readValues(pass.inputs(), pass.outputs())) {
+      return;
     }
     int rows = rows();
     if (pass.uniform() || rows != pass.totalRows()) {
@@ -255,6 +230,30 @@ final class VersionMonitor {
       compare(from, to, rows, c.epochMillis(), listener);
       from = to;
     }
+  }
+
+  /**
+   * Reads the monitored inputs' and outputs' values into this monitor's arrays (the live paths' one
+   * reading, per request or per pass); false when an input the model was not given, or not numeric,
+   * leaves nothing to compare.
+   */
+  private boolean readValues(List<Tensor> inputTensors, List<Tensor> outputTensors) {
+    for (int s = 0; s < inNames.length; s++) {
+      Tensor t = find(inputTensors, inNames[s]);
+      int n = t == null ? -1 : read(t, inScratch, s);
+      if (n < 0) {
+        return false;
+      }
+      inValues[s] = inScratch[s];
+      inCount[s] = n;
+    }
+    for (int s = 0; s < outNames.length; s++) {
+      Tensor t = find(outputTensors, outNames[s]);
+      int n = t == null ? -1 : read(t, outScratch, s);
+      outValues[s] = outScratch[s];
+      outCount[s] = n;
+    }
+    return true;
   }
 
   private static @Nullable Tensor find(List<Tensor> tensors, String name) {
