@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +27,7 @@ class LiveHandOffTest {
     double[] p1 = new double[training.length];
     double[] label = new double[training.length];
     for (int i = 0; i < training.length; i++) {
-      p1[i] = probability(training[i]);
+      p1[i] = Streams.probability(training[i]);
       label[i] = p1[i] > 0.5 ? 1 : 0;
     }
     double[] p0 = new double[training.length];
@@ -48,8 +45,8 @@ class LiveHandOffTest {
                 Profiler.profile("p[0]", p0),
                 Profiler.profile("p[1]", p1),
                 Profiler.profile("label", label)));
-    VersionMonitor live = monitor(b);
-    VersionMonitor replay = monitor(b);
+    VersionMonitor live = Streams.monitor(b);
+    VersionMonitor replay = Streams.monitor(b);
     List<String> liveEvents = new ArrayList<>();
     List<String> replayEvents = new ArrayList<>();
     Random r = new Random(3);
@@ -68,14 +65,14 @@ class LiveHandOffTest {
           row[0] *= 100;
         }
         System.arraycopy(row, 0, x, k * width, width);
-        double pr = probability(row);
+        double pr = Streams.probability(row);
         p[2 * k] = 1 - pr;
         p[2 * k + 1] = pr;
         y[k] = pr > 0.5 ? 1 : 0;
       }
-      Tensor in = fp64("x", new long[] {rows, width}, x);
-      Tensor probabilities = fp64("p", new long[] {rows, 2}, p);
-      Tensor labels = int64("label", new long[] {rows}, y);
+      Tensor in = Streams.fp64("x", new long[] {rows, width}, x);
+      Tensor probabilities = Streams.fp64("p", new long[] {rows, 2}, p);
+      Tensor labels = Streams.int64("label", new long[] {rows}, y);
       Completed c =
           new Completed(
               null,
@@ -140,30 +137,5 @@ class LiveHandOffTest {
         assertThat(ScoreTransform.lowerBound(a, x)).isEqualTo(below);
       }
     }
-  }
-
-  private static VersionMonitor monitor(Baseline b) {
-    return new VersionMonitor(
-        "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
-  }
-
-  private static double probability(double[] row) {
-    return 1 / (1 + Math.exp(-(row[1] - 50) / 10 - row[3]));
-  }
-
-  private static Tensor fp64(String name, long[] shape, double[] v) {
-    ByteBuffer buf = ByteBuffer.allocateDirect(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < v.length; i++) {
-      buf.putDouble(8 * i, v[i]);
-    }
-    return Tensor.of(name, DataType.FP64, shape, buf);
-  }
-
-  private static Tensor int64(String name, long[] shape, long[] v) {
-    ByteBuffer buf = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < v.length; i++) {
-      buf.putLong(8 * i, v[i]);
-    }
-    return Tensor.of(name, DataType.INT64, shape, buf);
   }
 }

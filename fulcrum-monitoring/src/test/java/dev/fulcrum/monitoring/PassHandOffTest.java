@@ -5,10 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.scheduler.PassListener;
-import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +28,7 @@ class PassHandOffTest {
     double[] p0 = new double[training.length];
     double[] label = new double[training.length];
     for (int i = 0; i < training.length; i++) {
-      p1[i] = probability(training[i]);
+      p1[i] = Streams.probability(training[i]);
       p0[i] = 1 - p1[i];
       label[i] = p1[i] > 0.5 ? 1 : 0;
     }
@@ -46,8 +43,8 @@ class PassHandOffTest {
                 Profiler.profile("p[0]", p0),
                 Profiler.profile("p[1]", p1),
                 Profiler.profile("label", label)));
-    VersionMonitor live = monitor(b);
-    VersionMonitor replay = monitor(b);
+    VersionMonitor live = Streams.monitor(b);
+    VersionMonitor replay = Streams.monitor(b);
     List<String> liveEvents = new ArrayList<>();
     List<String> replayEvents = new ArrayList<>();
     Random r = new Random(4);
@@ -76,7 +73,7 @@ class PassHandOffTest {
             row[0] *= 100;
           }
           System.arraycopy(row, 0, x, k * width, width);
-          double pr = probability(row);
+          double pr = Streams.probability(row);
           // A label that disagrees with p after 12,000: an output drift only its askers see.
           p[2 * k] = 1 - pr;
           p[2 * k + 1] = pr;
@@ -99,9 +96,9 @@ class PassHandOffTest {
       // The replay: each request as the prediction log has it (only the outputs it asked for).
       for (int i = 0; i < requests; i++) {
         List<Tensor> outs = new ArrayList<>();
-        outs.add(fp64("p", new long[] {rows[i], 2}, ps.get(i)));
+        outs.add(Streams.fp64("p", new long[] {rows[i], 2}, ps.get(i)));
         if (asked.get(i).contains("label")) {
-          outs.add(int64("label", new long[] {rows[i]}, ys.get(i)));
+          outs.add(Streams.int64("label", new long[] {rows[i]}, ys.get(i)));
         }
         Completed c =
             new Completed(
@@ -111,7 +108,7 @@ class PassHandOffTest {
                     "1",
                     "",
                     Map.of(),
-                    List.of(fp64("x", new long[] {rows[i], width}, xs.get(i))),
+                    List.of(Streams.fp64("x", new long[] {rows[i], width}, xs.get(i))),
                     List.of()),
                 new InferenceResponse("m", "1", "", Map.of(), outs),
                 millis,
@@ -121,11 +118,11 @@ class PassHandOffTest {
       // The live pass: the joined input and the whole outputs (the union of what was asked).
       PassListener.Pass pass =
           new PassListener.Pass(
-              List.of(fp64("x", new long[] {total, width}, concat(xs))),
+              List.of(Streams.fp64("x", new long[] {total, width}, concat(xs))),
               List.of("p", "label"),
               List.of(
-                  fp64("p", new long[] {total, 2}, concat(ps)),
-                  int64("label", new long[] {total}, concatLongs(ys))),
+                  Streams.fp64("p", new long[] {total, 2}, concat(ps)),
+                  Streams.int64("label", new long[] {total}, concatLongs(ys))),
               total,
               rows,
               uniform ? null : asked);
@@ -160,30 +157,5 @@ class PassHandOffTest {
       at += a.length;
     }
     return out;
-  }
-
-  private static VersionMonitor monitor(Baseline b) {
-    return new VersionMonitor(
-        "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
-  }
-
-  private static double probability(double[] row) {
-    return 1 / (1 + Math.exp(-(row[1] - 50) / 10 - row[3]));
-  }
-
-  private static Tensor fp64(String name, long[] shape, double[] v) {
-    ByteBuffer buf = ByteBuffer.allocateDirect(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < v.length; i++) {
-      buf.putDouble(8 * i, v[i]);
-    }
-    return Tensor.of(name, DataType.FP64, shape, buf);
-  }
-
-  private static Tensor int64(String name, long[] shape, long[] v) {
-    ByteBuffer buf = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < v.length; i++) {
-      buf.putLong(8 * i, v[i]);
-    }
-    return Tensor.of(name, DataType.INT64, shape, buf);
   }
 }

@@ -2,6 +2,10 @@ package dev.fulcrum.monitoring;
 
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -49,6 +53,33 @@ final class Streams {
         List.of(new Baseline.InputColumns("x", NAMES)),
         features,
         List.of());
+  }
+
+  /** A monitor of model "m" version 1 on baseline {@code b}, the default detector settings. */
+  static VersionMonitor monitor(Baseline b) {
+    return new VersionMonitor(
+        "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
+  }
+
+  /** The hand-off tests' stand-in model: a logistic of the risk score and the foreign flag. */
+  static double probability(double[] row) {
+    return 1 / (1 + Math.exp(-(row[1] - 50) / 10 - row[3]));
+  }
+
+  static Tensor fp64(String name, long[] shape, double[] v) {
+    ByteBuffer buf = ByteBuffer.allocateDirect(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < v.length; i++) {
+      buf.putDouble(8 * i, v[i]);
+    }
+    return Tensor.of(name, DataType.FP64, shape, buf);
+  }
+
+  static Tensor int64(String name, long[] shape, long[] v) {
+    ByteBuffer buf = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < v.length; i++) {
+      buf.putLong(8 * i, v[i]);
+    }
+    return Tensor.of(name, DataType.INT64, shape, buf);
   }
 
   /** A feeder: rows drawn from the training rows, optionally transformed. */
