@@ -71,9 +71,7 @@ class TokenFeaturesTest {
   /** Feeds {@code batches} batches of {@code t}; returns the names of the drifting features. */
   private static List<String> drifting(Traffic t, int batches, long seed) {
     Baseline b = baseline(11);
-    VersionMonitor m =
-        new VersionMonitor(
-            "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
+    VersionMonitor m = Streams.monitor(b);
     Random r = new Random(seed);
     long sent = 0;
     for (int i = 0; i < batches; i++) {
