@@ -11,6 +11,9 @@
 #      Java: decode, encode, HTTP codec, scheduler, ONNX Runtime, statistics and metrics...),
 #      with Java symbols from `jcmd <pid> Compiler.perfmap`.
 #   LAUNCHER=./fulcrum PORT=19600 WARM=20 DUR=10 RATE=4000 bash bench/fraudcpu.sh
+# MODEL=minilm splits a MiniLM request (peers.sh's 16-token body) the same way; RATE=0 makes every
+# window closed loop at CONC connections (default 16): `MODEL=minilm RATE=0 bash bench/fraudcpu.sh`
+# is MiniLM at c=16, peers.sh's saturation window.
 # LAUNCHER is a script that runs `fulcrum "$@"` and passes FULCRUM_JAVA_OPTS to java (./fulcrum
 # does). PROTOCOL=rest-json (default). Needs hey, perf (root, or perf_event_paranoid <= 1) and the
 # JDK's jcmd. Counts (switches, system calls) are not blurred by a busy machine; CPU µs are
@@ -33,10 +36,27 @@ done
 . bin/find-java.sh
 fulcrum_find_java
 
-FRAUD="$OUT/fraud.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
-URL="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer"
-Q=$(((RATE + 15) / 16))
+MODEL=${MODEL:-fraud}
+CONC=${CONC:-16}
+FRAUD="$OUT/$MODEL.json"  # the body of every request, whichever the model
+case $MODEL in
+  fraud)
+    echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+    URL="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" ;;
+  minilm)
+    python3 - "$FRAUD" <<'PY2'
+import json, sys
+ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
+body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
+    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
+json.dump(body, open(sys.argv[1], "w"))
+PY2
+    URL="http://127.0.0.1:$PORT/v2/models/all_minilm_l6_v2/infer" ;;
+  *) echo "MODEL is fraud or minilm" >&2; exit 1 ;;
+esac
+Q=$(((RATE + CONC - 1) / CONC))
+RATE_ARGS=(-q "$Q")
+[ "$RATE" != 0 ] || RATE_ARGS=()
 
 FULCRUM_JAVA_OPTS="${FULCRUM_JAVA_OPTS:-} -XX:+PreserveFramePointer" \
   setsid "$LAUNCHER" serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
@@ -50,9 +70,9 @@ done
 echo "server $PID up; warming $((WARM + 15))s" >&2
 # Closed loop first: as many requests as the machine allows, so the JIT is done with the path.
 hey -z "${WARM}s" -c 64 -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
-hey -z 5s -c 16 -q "$Q" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
+hey -z 5s -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
 hey -z 5s -c 1 -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
-hey -z 5s -c 16 -q "$Q" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
+hey -z 10s -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
 
 snapshot() { # -> JSON {"cpu": ticks, "threads": {tid: [name, voluntary, involuntary, ticks]}}
   python3 - "$PID" <<'PY'
@@ -76,7 +96,7 @@ print(json.dumps({"cpu": int(f[11]) + int(f[12]), "threads": threads}))
 PY
 }
 load() { # -> hey's summary
-  hey -z "${DUR}s" -c 16 -q "$Q" -m POST -T application/json -D "$FRAUD" "$URL" 2>&1
+  hey -z "${DUR}s" -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" 2>&1
 }
 ok_of() { awk '$1 == "[200]" { print $2; exit }' "$1"; }
 

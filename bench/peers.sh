@@ -29,7 +29,7 @@
 #                gRPC/REST (target >= 0.8)
 # and prints the median of each over the rounds with its ratio to each peer (the machine wanders
 # by ±30 % between minutes: interleaving and medians are what make the ratios worth reading).
-#   N=5 DUR=10 WARM=20 PORT=18900 bash bench/peers.sh
+#   N=5 DUR=10 PORT=18900 bash bench/peers.sh
 #   SERVERS="fulcrum java-peer" N=3 DUR=5 bash bench/peers.sh      (a subset, shorter)
 #   FULCRUM_LAUNCHER=/path/to/wrapper bash bench/peers.sh           (another way to start Fulcrum)
 # Needs wrk and hey (Debian: apt-get install -y wrk hey), Node 20 and npm (the Node peer's
@@ -40,7 +40,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 N=${N:-5}
 DUR=${DUR:-10}
-WARM=${WARM:-20}  # 20 s: with the launcher's -XX:CompileThresholdScaling=4, C2 was still compiling inside a 10 s warm-up
+WARM=${WARM:-10}  # a first warm-up of both models at low concurrency; each window then has its own (PRE)
+# PRE: every measured window is preceded by an unmeasured one of PRE s with the same client, the same
+# concurrency and the same rate. A JIT-compiled path is specialized to the traffic it saw: a switch of
+# client (wrk's requests -> hey's, c=8 -> c=16 new connections) sends C2's code back to the interpreter
+# ("made not entrant: uncommon trap") and C2 recompiles for seconds. Measured on the quiet machine
+# (session 10): right after wrk's warm-up the C2 thread took 45-48 µs per request of a fixed-rate window
+# (fraud 183 µs/request, health 110), after one such window of the same shape 1 µs (fraud 120, health 36).
+# The peers get the same windows: the figures are each server's steady state.
+PRE=${PRE:-$DUR}
 PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
@@ -132,25 +140,35 @@ cpu_per_request() { # pid port model-or-live body rate -> µs of server CPU per 
   # hey's -q is per worker: 16 workers at rate/16 each.
   local c=16 q before after out ok
   q=$(python3 -c "print(max(1, round($rate / 16)))")
-  before=$(cpu_ticks "$pid")
-  if [ "$model" = live ]; then
-    out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" "http://127.0.0.1:$port/v2/health/live")
-  else
-    out=$(hey_run -z "${DUR}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
-  fi
-  after=$(cpu_ticks "$pid")
+  local pass
+  for pass in pre measured; do
+    [ "$pass" = measured ] || [ "$PRE" != 0 ] || continue
+    local secs=$DUR
+    [ "$pass" = measured ] || secs=$PRE
+    before=$(cpu_ticks "$pid")
+    if [ "$model" = live ]; then
+      out=$(hey_run -z "${secs}s" -c "$c" -q "$q" "http://127.0.0.1:$port/v2/health/live")
+    else
+      out=$(hey_run -z "${secs}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
+    fi
+    after=$(cpu_ticks "$pid")
+  done
   ok=$(echo "$out" | awk '$1 == "[200]" { print $2; exit }')
   python3 -c "import os; t=os.sysconf('SC_CLK_TCK'); print(round(($after - $before) / t / max(1, ${ok:-0}) * 1e6, 1))"
 }
-wrk_rate() { # conns script-or-empty url -> req/s
+wrk_rate() { # conns script-or-empty url -> req/s (after an unmeasured window of PRE s, the same shape)
   local c=$1 s=$2 url=$3
+  if [ "$PRE" != 0 ]; then
+    if [ -n "$s" ]; then wrk -t1 -c"$c" -d"${PRE}s" -s "$s" "$url" >/dev/null 2>&1; else wrk -t1 -c"$c" -d"${PRE}s" "$url" >/dev/null 2>&1; fi
+  fi
   if [ -n "$s" ]; then
     wrk -t1 -c"$c" -d"${DUR}s" -s "$s" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }'
   else
     wrk -t1 -c"$c" -d"${DUR}s" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }'
   fi
 }
-latency_c1() { # port model body -> "p50 p99" in ms
+latency_c1() { # port model body -> "p50 p99" in ms (after an unmeasured window of PRE s, the same shape)
+  [ "$PRE" = 0 ] || hey_run -z "${PRE}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" >/dev/null
   hey_run -z "${DUR}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" \
     | awk '/ 50%% in/ || / 50% in/ { p50 = $3 } / 99%% in/ || / 99% in/ { p99 = $3 }
            END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50 * 1000, p99 * 1000 }'

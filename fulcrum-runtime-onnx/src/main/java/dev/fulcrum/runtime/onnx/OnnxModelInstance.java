@@ -45,7 +45,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Inputs of fixed-size types reach ORT without a copy when the tensor's buffer is direct, and
  * with exactly one copy (into a direct buffer) when it is a heap buffer. Outputs are copied once
- * out of ORT's memory, which is freed when the run's result is closed. BYTES tensors travel through
+ * out of ORT's memory, which is freed when the run's result is closed; for a model whose outputs
+ * have a fixed size per row, ORT writes them into buffers this instance keeps per batch size
+ * ({@link PinnedOutputs}), and they are copied once out of those. BYTES tensors travel through
  * ORT's Java string API, which only carries {@link String}s: input elements must be valid UTF-8
  * (others are rejected as INVALID_ARGUMENT) and output strings come back UTF-8 encoded.
  */
@@ -63,6 +65,18 @@ final class OnnxModelInstance implements ModelInstance {
 
   /** Passes run on the lone-pass session (read by tests). */
   private final AtomicLong lonePasses = new AtomicLong();
+
+  /** Output buffers ORT writes into, or null when the outputs' sizes per row are not fixed. */
+  private final @Nullable PinnedOutputs pinned;
+
+  /**
+   * False once a pass failed with pinned outputs and succeeded without them (the outputs' first
+   * dimension is not the inputs' here); confined like {@link #execute}.
+   */
+  private boolean pinning = true;
+
+  /** Passes whose outputs ORT wrote into pinned buffers (read by tests). */
+  private final AtomicLong pinnedPasses = new AtomicLong();
 
   /**
    * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
@@ -106,6 +120,7 @@ final class OnnxModelInstance implements ModelInstance {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
     }
+    this.pinned = PinnedOutputs.of(env, signature.outputs());
   }
 
   /**
@@ -187,20 +202,27 @@ final class OnnxModelInstance implements ModelInstance {
           throw InferenceException.invalid("input '%s' is given more than once", t.name());
         }
       }
-      try (OrtSession.Result result = run(feeds, new LinkedHashSet<>(outputNames))) {
-        List<Tensor> out = new ArrayList<>(outputNames.size());
-        for (String name : outputNames) {
-          OnnxValue value =
-              result
-                  .get(name)
-                  .orElseThrow(
-                      () ->
-                          InferenceException.internal(
-                              "ONNX Runtime returned no output '" + name + "'", null));
-          out.add(fromOrt(name, value));
+      PinnedOutputs.Pass pass = pinnedPass(inputs, outputNames);
+      if (pass != null) {
+        OrtSession.Result result;
+        try {
+          result = run(feeds, Set.of(), pass.tensors());
+        } catch (OrtException e) {
+          // Perhaps the outputs' first dimension is not the inputs' for this model: a pass without
+          // pinned outputs decides (and fails the same way when the pass itself failed).
+          List<Tensor> out = unpinned(feeds, outputNames);
+          pinning = false;
+          log.info(
+              "model outputs do not follow the inputs' first dimension ({}); ONNX Runtime no"
+                  + " longer writes them into pinned buffers",
+              e.getMessage());
+          return out;
         }
-        return out;
+        result.close(); // closes nothing of the pinned outputs: the result does not own them
+        pinnedPasses.incrementAndGet();
+        return pass.copyOut(outputNames);
       }
+      return unpinned(feeds, outputNames);
     } catch (OrtException e) {
       throw classify(e, feedsMatch(inputs, outputNames));
     } finally {
@@ -210,22 +232,79 @@ final class OnnxModelInstance implements ModelInstance {
     }
   }
 
-  /** One pass: on the lone-pass session when it is set and no other pass of the model runs. */
-  private OrtSession.Result run(Map<String, OnnxTensor> feeds, Set<String> outputs)
+  /** A pass whose outputs ORT allocates; each is copied out of ORT's memory. */
+  private List<Tensor> unpinned(Map<String, OnnxTensor> feeds, List<String> outputNames)
+      throws OrtException {
+    try (OrtSession.Result result = run(feeds, new LinkedHashSet<>(outputNames), Map.of())) {
+      List<Tensor> out = new ArrayList<>(outputNames.size());
+      for (String name : outputNames) {
+        OnnxValue value =
+            result
+                .get(name)
+                .orElseThrow(
+                    () ->
+                        InferenceException.internal(
+                            "ONNX Runtime returned no output '" + name + "'", null));
+        out.add(fromOrt(name, value));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * The pinned outputs of this pass, or null: the model's outputs have no fixed size per row, the
+   * pass does not ask for all of them, or its batch is too large.
+   */
+  private PinnedOutputs.@Nullable Pass pinnedPass(List<Tensor> inputs, List<String> outputNames) {
+    PinnedOutputs p = pinned;
+    if (p == null || !pinning || inputs.isEmpty() || !p.covers(outputNames)) {
+      return null;
+    }
+    long[] shape = inputs.get(0).shape();
+    try {
+      return shape.length == 0 ? null : p.forRows(shape[0]);
+    } catch (OrtException e) {
+      pinning = false;
+      log.info(
+          "ONNX Runtime could not make pinned output buffers ({}); not pinning", e.getMessage());
+      return null;
+    }
+  }
+
+  /**
+   * One pass: on the lone-pass session when it is set and no other pass of the model runs; ORT
+   * writes {@code pinnedOutputs} (when not empty) into their buffers and allocates {@code outputs}.
+   */
+  private OrtSession.Result run(
+      Map<String, OnnxTensor> feeds, Set<String> outputs, Map<String, OnnxTensor> pinnedOutputs)
       throws OrtException {
     if (lone == null) {
-      return session.run(feeds, outputs);
+      return call(session, feeds, outputs, pinnedOutputs);
     }
     OrtSession wide = lone.begin();
     try {
       if (wide == null) {
-        return session.run(feeds, outputs);
+        return call(session, feeds, outputs, pinnedOutputs);
       }
       lonePasses.incrementAndGet();
-      return wide.run(feeds, outputs);
+      return call(wide, feeds, outputs, pinnedOutputs);
     } finally {
       lone.end();
     }
+  }
+
+  private static OrtSession.Result call(
+      OrtSession s,
+      Map<String, OnnxTensor> feeds,
+      Set<String> outputs,
+      Map<String, OnnxTensor> pinnedOutputs)
+      throws OrtException {
+    return pinnedOutputs.isEmpty() ? s.run(feeds, outputs) : s.run(feeds, outputs, pinnedOutputs);
+  }
+
+  /** Passes whose outputs were written into pinned buffers. */
+  long pinnedPasses() {
+    return pinnedPasses.get();
   }
 
   /** Passes this instance ran on the shared lone-pass session. */
@@ -390,6 +469,9 @@ final class OnnxModelInstance implements ModelInstance {
   @Override
   public void close() {
     try {
+      if (pinned != null) {
+        pinned.close();
+      }
       session.close();
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime could not close the session", e);

@@ -23,6 +23,7 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorSpec;
 import dev.fulcrum.testkit.TestModels;
+import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -282,6 +283,83 @@ class OnnxRuntimeBackendTest {
       assertThat(floats(only.get(0))).containsExactly(1f, 3f, 5f, 7f);
 
       assertThat(m.execute(inputs, List.of())).isEmpty();
+    }
+  }
+
+  /** multi_io_mixed's inputs of {@code rows} rows: INPUT0 = base + i + 0.5, INPUT1 = base + i. */
+  private static List<Tensor> mixedInputs(int rows, int base) {
+    ByteBuffer f = ByteBuffer.allocateDirect(16 * rows).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer l = ByteBuffer.allocateDirect(32 * rows).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < 4 * rows; i++) {
+      f.putFloat(base + i + 0.5f);
+      l.putLong(base + i);
+    }
+    return List.of(
+        Tensor.of(INPUT0, DataType.FP32, new long[] {rows, 4}, f.flip()),
+        Tensor.of(INPUT1, DataType.INT64, new long[] {rows, 4}, l.flip()));
+  }
+
+  private static void assertMixedOutputs(List<Tensor> out, int rows, int base) {
+    assertThat(out).extracting(Tensor::name).containsExactly(OUTPUT2, OUTPUT0, OUTPUT1);
+    for (Tensor t : out) {
+      assertThat(t.shape()).containsExactly(rows, 4);
+    }
+    float[] sum = floats(out.get(0));
+    float[] twice = floats(out.get(1));
+    ByteBuffer plusOne = out.get(2).data();
+    for (int i = 0; i < 4 * rows; i++) {
+      assertThat(sum[i]).isEqualTo(2f * (base + i) + 0.5f);
+      assertThat(twice[i]).isEqualTo(2f * (base + i + 0.5f));
+      assertThat(plusOne.getLong()).isEqualTo(base + i + 1L);
+    }
+  }
+
+  @Test
+  void outputsOfAFixedSizePerRowAreWrittenIntoPinnedBuffersKeptPerBatchSize() throws Exception {
+    try (ModelInstance m = load(TestModels.MULTI_IO_MIXED)) {
+      OnnxModelInstance onnx = (OnnxModelInstance) m;
+      List<String> all = List.of(OUTPUT2, OUTPUT0, OUTPUT1);
+      int[] rows = {1, 3, 1, 2, 3};
+      for (int k = 0; k < rows.length; k++) {
+        assertMixedOutputs(m.execute(mixedInputs(rows[k], 100 * k), all), rows[k], 100 * k);
+      }
+      assertThat(onnx.pinnedPasses()).isEqualTo(rows.length);
+
+      // A pass's answer is a copy: the next pass of the same size does not change it.
+      List<Tensor> first = m.execute(mixedInputs(2, 0), all);
+      m.execute(mixedInputs(2, 1000), all);
+      assertMixedOutputs(first, 2, 0);
+
+      // Some outputs only: ORT allocates them, as before.
+      long pinned = onnx.pinnedPasses();
+      List<Tensor> only = m.execute(mixedInputs(2, 0), List.of(OUTPUT0));
+      assertThat(floats(only.get(0))).containsExactly(1f, 3f, 5f, 7f, 9f, 11f, 13f, 15f);
+      assertThat(onnx.pinnedPasses()).isEqualTo(pinned);
+    }
+  }
+
+  @Test
+  void aModelWhoseOutputsDoNotFollowTheInputsRowsStopsPinningAndStillAnswers(@TempDir Path dir)
+      throws Exception {
+    // Shape of a [-1, 4] input is INT64 [2], whatever the rows, though the output is declared [-1].
+    Path file =
+        OnnxModelBuilder.create("shape_of")
+            .input(INPUT0, DataType.FP32, OnnxModelBuilder.DYNAMIC, 4)
+            .output(OUTPUT0, DataType.INT64, OnnxModelBuilder.DYNAMIC)
+            .node("Shape", List.of(INPUT0), List.of(OUTPUT0))
+            .write(dir.resolve("model.onnx"));
+    try (ModelInstance m = backend.load(file, SessionOptions.defaults())) {
+      for (int rows : new int[] {3, 1, 2}) {
+        ByteBuffer f = ByteBuffer.allocateDirect(16 * rows).order(ByteOrder.LITTLE_ENDIAN);
+        List<Tensor> out =
+            m.execute(
+                List.of(Tensor.of(INPUT0, DataType.FP32, new long[] {rows, 4}, f)),
+                List.of(OUTPUT0));
+        assertThat(out.get(0).shape()).containsExactly(2);
+        ByteBuffer d = out.get(0).data();
+        assertThat(new long[] {d.getLong(), d.getLong()}).containsExactly(rows, 4);
+      }
+      assertThat(((OnnxModelInstance) m).pinnedPasses()).isZero();
     }
   }
 
