@@ -10,11 +10,18 @@ AOT=$1; shift
 # fewer classes preloaded; not the default: no gain measured, docs/PERFORMANCE.md "Third round").
 TRAINING=${FULCRUM_AOT_TRAINING:-full}
 JAVA=("$@")
+# The cache keeps loaded and linked classes but no method profiles (JEP 515): replaying the
+# training run's profiles made the JIT compile at start what the first answer does not need (C1+C2
+# 0.34 s of CPU by the first fraud answer against 0.26 s without) and left a warm server at ~1.1x
+# the CPU per request of one whose JIT profiled the real traffic itself (A/B on one build,
+# docs/PERFORMANCE.md "Session 10"). FULCRUM_AOT_PROFILES=1 records them anyway.
+PROFILES=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining)
+[ "${FULCRUM_AOT_PROFILES:-0}" = 1 ] && PROFILES=()
 LOG="${AOT%.aot}-train.log"
 rm -f "$AOT" "$AOT.tmp"
 echo "fulcrum aot: training run (log: $LOG)..." >&2
 
-"${JAVA[@]}" -XX:AOTCacheOutput="$AOT.tmp" -Xlog:aot=warning -Xlog:cds=warning \
+"${JAVA[@]}" "${PROFILES[@]}" -XX:AOTCacheOutput="$AOT.tmp" -Xlog:aot=warning -Xlog:cds=warning \
   dev.fulcrum.tools.FulcrumCli serve --http-port 0 --grpc-port 0 --metrics-port 0 > "$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
