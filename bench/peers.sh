@@ -47,8 +47,9 @@ WARM=${WARM:-10}  # a first warm-up of both models at low concurrency; each wind
 # ("made not entrant: uncommon trap") and C2 recompiles for seconds. Measured on the quiet machine
 # (session 10): right after wrk's warm-up the C2 thread took 45-48 µs per request of a fixed-rate window
 # (fraud 183 µs/request, health 110), after one such window of the same shape 1 µs (fraud 120, health 36).
-# The peers get the same windows: the figures are each server's steady state.
-PRE=${PRE:-$DUR}
+# The peers get the same windows: the figures are each server's steady state. At least 10 s: on a busy
+# machine one 8 s window left C2 at 21 µs per health request still.
+PRE=${PRE:-$((DUR > 10 ? DUR : 10))}
 PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
