@@ -32,8 +32,11 @@ The normal request is honest about first contact: a new connection each time, ti
 start of its connect to the end of the answer (never a connection opened before the attack).
 
 Exit status 1 when a number the issue sets is missed (normal p99 >= 100 ms in any slowloris
-round, a non-200 answer in any, a partial connection open past the header timeout + 2 s, RSS peak
-over the bound), else 0.
+round, a non-200 answer in any, a partial connection open past the header timeout + 2 s counted
+from its handshake's completion, RSS peak over the bound), else 0. Each slowloris round also
+prints the handshakes' times (a SYN dropped at a full accept queue is resent after 1 s, then 3 s)
+and the partial heads' closes from the connect() call. --warm-connections N opens N connections
+(one byte each) before the first round.
 """
 import argparse
 import multiprocessing as mp

@@ -66,6 +66,7 @@ class AcceptQueueWaitTest {
       int port = ((InetSocketAddress) server.localAddress()).getPort();
       try (Socket client = new Socket("127.0.0.1", port)) {
         // The handshake is complete (connect returned); the connection waits in the queue.
+        assertThat(client.isConnected()).isTrue();
         Thread.sleep(Duration.ofMillis(300));
         server.read();
         long nanos = waited.get(10, TimeUnit.SECONDS);
