@@ -27,6 +27,6 @@ for tag in ${ORDER:-A B A B}; do
   FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port \
     bash "$ROOT/bench/hostile.sh" --cases slowloris $extra "$@" > "$out" 2>&1
   echo "  exit $? (1: a number missed); full report $out"
-  grep -E "^slowloris round|normal requests during the attack|handshakes|partial heads" "$out" | sed 's/^ */  /' | cut -c1-160
+  grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads" "$out" | sed 's/^ */  /' | cut -c1-160
   echo "  TIME_WAIT sockets on the machine now: $(ss -Htan state time-wait | wc -l)"
 done
