@@ -29,12 +29,14 @@ import org.slf4j.LoggerFactory;
  * client that takes none of its response bytes for longer than the body timeout. Sits right after
  * the HTTP codec, where it sees each request's head, body chunks and the response written.
  *
- * <p>Phases: a new connection waits for its first request head (header timeout); a head with a body
- * starts the body phase (body timeout, restarted by each chunk); a complete request waits for its
- * response (no timeout: the server is working, not the client); a connection with every response
- * written is idle (idle timeout) until the next head. An HTTP/2 connection is idle while it has no
- * open stream; each stream has its own instance for its body. Time spent with reading suspended by
- * backpressure never counts against the client.
+ * <p>Phases: a new connection waits for its first request head (header timeout, counted from the
+ * kernel's completion of the handshake where the transport tells it, {@link AcceptQueueWait}, so a
+ * burst's wait in the accept queue is the client's time; at least 1 s is left after the accept); a
+ * head with a body starts the body phase (body timeout, restarted by each chunk); a complete
+ * request waits for its response (no timeout: the server is working, not the client); a connection
+ * with every response written is idle (idle timeout) until the next head. An HTTP/2 connection is
+ * idle while it has no open stream; each stream has its own instance for its body. Time spent with
+ * reading suspended by backpressure never counts against the client.
  *
  * <p>Threads: one instance per connection or stream; everything, the timer included, runs on its
  * event loop. One timer at a time: when it fires it re-reads the phase and either closes or
@@ -106,7 +108,24 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   private void start() {
     if (timer == null) {
       enter(Phase.HEAD);
+      // The head's time counts from the kernel's completion of the handshake, not from the accept:
+      // in a burst a connection waits in the full accept queue, on the client's clock. At least
+      // the floor is left after the accept, so a head already in the socket's buffer is read.
+      long queued = queuedCounted(AcceptQueueWait.nanos(ctx.channel()), headerNanos);
+      if (queued > 0) {
+        since -= queued;
+        schedule(headerNanos - queued);
+      }
     }
+  }
+
+  /**
+   * The part of a connection's wait in the accept queue that counts against its header timeout: all
+   * of it, except that at least 1 s (or half a shorter timeout) is left after the accept.
+   */
+  static long queuedCounted(long queuedNanos, long headerNanos) {
+    long floor = Math.min(TimeUnit.SECONDS.toNanos(1), headerNanos / 2);
+    return Math.max(0, Math.min(queuedNanos, headerNanos - floor));
   }
 
   @Override
@@ -232,10 +251,11 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
       schedule(headerNanos);
     } else if (now - since >= limit) {
       log.debug(
-          "closing {}: {} timeout after {} ms",
+          "closing {}: {} timeout after {} ms ({} ms after it was due)",
           ctx.channel(),
           phase.name().toLowerCase(Locale.ROOT),
-          TimeUnit.NANOSECONDS.toMillis(limit));
+          TimeUnit.NANOSECONDS.toMillis(limit),
+          TimeUnit.NANOSECONDS.toMillis(now - since - limit));
       if (phase == Phase.HEAD) {
         ConnectionLimit.reset(ctx.channel()); // no head, nothing to answer: RST, no TIME_WAIT
       } else {
