@@ -8,7 +8,8 @@ import java.nio.file.Path;
 
 /**
  * bench/configcost.sh: the thread CPU of reading the demo repository's three config.yaml files in
- * a fresh JVM, by mode: loader (ModelConfigLoader, Jackson databind into the config records), tree
+ * a fresh JVM, by mode: loader (ModelConfigLoader as shipped: the plain mapping, session 10),
+ * databind (ModelConfigLoader with -Dfulcrum.config.reader=databind: databind into the records), tree
  * (the same YAML read as a JsonNode tree: what a hand mapping would start from), tokens (only
  * Jackson's streaming YAML parser). An ObjectMapper and the logger are used first, as the server
  * uses them before the configurations anyway, so the figures are the configurations' own share.
@@ -30,6 +31,10 @@ public class ConfigCost {
       Path dir = repo.resolve(models[i]);
       switch (mode) {
         case "loader" -> new ModelConfigLoader().readFolder(dir);
+        case "databind" -> {
+          System.setProperty("fulcrum.config.reader", "databind");
+          new ModelConfigLoader().readFolder(dir);
+        }
         case "tree" ->
             new ObjectMapper(new YAMLFactory()).readTree(Files.readString(dir.resolve("config.yaml")));
         case "tokens" -> {
