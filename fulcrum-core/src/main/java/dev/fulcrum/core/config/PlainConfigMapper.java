@@ -14,14 +14,15 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The start's fast path for {@code config.yaml} (docs/PERFORMANCE.md, "Session 10"): maps a YAML
- * tree into the config records by their canonical constructors and {@link JsonProperty} names,
- * without Jackson databind's bean introspection (~0.1 s of the reading thread and ~0.3 s of the
- * process's CPU at the first use). It takes only what databind would read to the same value without
- * coercion: known fields, strings as strings, whole numbers that fit as Integer/Long, any number as
- * Double, booleans, lists, string-keyed maps and nested records. Anything else (an unknown field, a
- * quoted number, a null in a list, a wrong type) returns {@code null}: the caller then reads the
- * text with databind as before, so every value databind coerces and every error message stays
- * exactly databind's. Stateless and thread-safe.
+ * tree into the config records by their canonical constructors and {@link JsonProperty} names
+ * (derived from the component names, see {@link #fieldName}), without Jackson databind's bean
+ * introspection (~0.1 s of the reading thread and ~0.3 s of the process's CPU at the first use). It
+ * takes only what databind would read to the same value without coercion: known fields, strings as
+ * strings, whole numbers that fit as Integer/Long, any number as Double, booleans, lists,
+ * string-keyed maps and nested records. Anything else (an unknown field, a quoted number, a null in
+ * a list, a wrong type) returns {@code null}: the caller then reads the text with databind as
+ * before, so every value databind coerces and every error message stays exactly databind's.
+ * Stateless and thread-safe.
  */
 final class PlainConfigMapper {
   private PlainConfigMapper() {}
@@ -107,15 +108,10 @@ final class PlainConfigMapper {
       types[i] = components[i].getType();
     }
     Constructor<?> canonical = c.getDeclaredConstructor(types);
-    java.lang.reflect.Parameter[] params = canonical.getParameters();
     Object[] args = new Object[components.length];
     int read = 0;
     for (int i = 0; i < components.length; i++) {
-      JsonProperty name = params[i].getAnnotation(JsonProperty.class);
-      if (name == null) {
-        return null;
-      }
-      JsonNode v = node.get(name.value());
+      JsonNode v = node.get(fieldName(components[i].getName()));
       if (v == null) {
         continue;
       }
@@ -130,6 +126,24 @@ final class PlainConfigMapper {
       return null; // an unknown field: databind names it and the known ones
     }
     return canonical.newInstance(args);
+  }
+
+  /**
+   * The file's name of a record component: {@code maxBatchSize} is {@code max-batch-size}. The
+   * records' {@link JsonProperty} names follow this rule (PlainConfigMapperTest checks every one);
+   * deriving it spares reading the annotations, whose first use costs the start a proxy class.
+   */
+  static String fieldName(String component) {
+    StringBuilder sb = new StringBuilder(component.length() + 4);
+    for (int i = 0; i < component.length(); i++) {
+      char ch = component.charAt(i);
+      if (Character.isUpperCase(ch)) {
+        sb.append('-').append(Character.toLowerCase(ch));
+      } else {
+        sb.append(ch);
+      }
+    }
+    return sb.toString();
   }
 
   /** A JSON null read as a record component's null (not "cannot map"). */
