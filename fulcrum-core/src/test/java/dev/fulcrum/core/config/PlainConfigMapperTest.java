@@ -160,6 +160,11 @@ class PlainConfigMapperTest {
     assertThatThrownBy(() -> loader.read(file))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("config.yaml");
+    Files.writeString(file, "name: a\n---\nname: b\n"); // a second document: trailing tokens
+    assertThatThrownBy(() -> loader.read(file))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("config.yaml")
+        .hasMessageContaining("Trailing token");
     Files.writeString(file, "max-batch-size: \"8\"\n");
     assertThat(loader.read(file).maxBatchSize()).isEqualTo(8);
   }
