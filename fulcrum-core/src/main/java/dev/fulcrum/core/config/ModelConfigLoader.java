@@ -32,6 +32,15 @@ public final class ModelConfigLoader {
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private final List<ModelConfigFormat> formats;
 
+  /**
+   * Whether config.yaml is mapped without databind's bean introspection when it holds only plain
+   * values ({@link PlainConfigMapper}; databind still reads everything else and reports every
+   * error). {@code -Dfulcrum.config.reader=databind} reads everything with databind, as before
+   * session 10 (docs/PERFORMANCE.md, "Session 10"), for A/B starts.
+   */
+  private static final boolean PLAIN =
+      !"databind".equals(System.getProperty("fulcrum.config.reader"));
+
   /** A loader that reads {@code config.yaml} only. */
   public ModelConfigLoader() {
     this(List.of());
@@ -108,6 +117,16 @@ public final class ModelConfigLoader {
   private ModelConfigFile parseYaml(String text, Path file) throws ConfigException {
     if (text.isBlank()) {
       return ModelConfigFile.empty();
+    }
+    if (PLAIN) {
+      try {
+        ModelConfigFile plain = PlainConfigMapper.map(yaml.readTree(text));
+        if (plain != null) {
+          return plain;
+        }
+      } catch (JsonProcessingException e) {
+        // databind below reads it again and reports the error as it always did
+      }
     }
     try {
       ModelConfigFile parsed = yaml.readValue(text, ModelConfigFile.class);
