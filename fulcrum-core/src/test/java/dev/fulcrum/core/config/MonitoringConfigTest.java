@@ -19,7 +19,7 @@ class MonitoringConfigTest {
   private static ModelConfigFile.MonitoringFile file(
       Map<String, List<String>> features, Double sampleRate) {
     return new ModelConfigFile.MonitoringFile(
-        null, null, sampleRate, features, null, null, null, null, null, null);
+        null, null, sampleRate, features, null, null, null, null, null, null, null);
   }
 
   @Test
