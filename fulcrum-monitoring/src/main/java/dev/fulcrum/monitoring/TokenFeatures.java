@@ -14,7 +14,7 @@ import java.util.List;
  *
  * <p>Pure functions, no state: safe from any thread.
  */
-final class TokenFeatures {
+public final class TokenFeatures {
   /** Sequence length (mask sum), padding share, unknown-token rate (of the real tokens). */
   static final List<String> INPUT_NAMES = MonitoringConfig.TextInput.FEATURES;
 
@@ -31,7 +31,7 @@ final class TokenFeatures {
    * @param mask the attention mask, same shape (1 real token, 0 padding)
    * @return per row {seq_len, padding_share, unk_rate}
    */
-  static double[][] inputs(double[] ids, double[] mask, int batch, int seq, int unkId) {
+  public static double[][] inputs(double[] ids, double[] mask, int batch, int seq, int unkId) {
     if (ids.length != (long) batch * seq || mask.length != ids.length) {
       throw new IllegalArgumentException(
           "ids/mask hold " + ids.length + "/" + mask.length + " values, not " + batch + "x" + seq);
