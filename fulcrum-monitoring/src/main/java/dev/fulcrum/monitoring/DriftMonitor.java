@@ -265,8 +265,12 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     if (m == null) {
       throw new IllegalStateException("not monitored: " + mv.name());
     }
-    List<Baseline.InputColumns> columns =
-        m.features().stream().map(f -> new Baseline.InputColumns(f.input(), f.names())).toList();
+    List<Baseline.InputColumns> columns = new ArrayList<>();
+    m.features().forEach(f -> columns.add(new Baseline.InputColumns(f.input(), f.names())));
+    MonitoringConfig.TextInput text = m.text();
+    if (text != null) {
+      columns.add(new Baseline.InputColumns(text.input(), MonitoringConfig.TextInput.FEATURES));
+    }
     Path file = m.baseline();
     String shown = shown(file);
     Baseline baseline = null;
@@ -279,7 +283,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
               + shown
               + "; make it with: fulcrum profile --model "
               + mv.name()
-              + " --data <training.csv>";
+              + (text == null ? " --data <training.csv>" : " --text <sentences.txt>");
     } catch (IOException | RuntimeException e) {
       problem = "cannot read the baseline " + shown + ": " + e.getMessage();
     }
@@ -295,7 +299,8 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
         columns,
         baseline,
         problem,
-        DetectorSettings.of(m));
+        DetectorSettings.of(m),
+        text);
   }
 
   /** A file as clients see it: its last three path names. */

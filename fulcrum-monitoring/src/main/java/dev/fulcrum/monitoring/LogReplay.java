@@ -2,6 +2,7 @@ package dev.fulcrum.monitoring;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.config.MonitoringConfig;
 import dev.fulcrum.core.monitor.DriftReport;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Replays prediction logs offline through the same {@link VersionMonitor} the live monitor uses, so
@@ -27,6 +29,7 @@ public final class LogReplay {
   private final DriftListener listener;
   private final Map<String, VersionMonitor> versions = new LinkedHashMap<>();
   private long skipped;
+  private final MonitoringConfig.@Nullable TextInput text;
 
   /**
    * @param baselineName the baseline as reports name it
@@ -34,6 +37,20 @@ public final class LogReplay {
    */
   public LogReplay(
       Baseline baseline, String baselineName, DetectorSettings settings, DriftListener listener) {
+    this(baseline, baselineName, settings, listener, null);
+  }
+
+  /**
+   * @param text for a text model, its token-id input (config.yaml's {@code monitoring.text}): the
+   *     logged ids and mask are turned into the derived features the live monitor compares
+   */
+  public LogReplay(
+      Baseline baseline,
+      String baselineName,
+      DetectorSettings settings,
+      DriftListener listener,
+      MonitoringConfig.@Nullable TextInput text) {
+    this.text = text;
     this.baseline = baseline;
     this.baselineName = baselineName;
     this.settings = settings;
@@ -77,7 +94,15 @@ public final class LogReplay {
             version,
             v ->
                 new VersionMonitor(
-                    model, v, true, baselineName, baseline.inputs(), baseline, null, settings));
+                    model,
+                    v,
+                    true,
+                    baselineName,
+                    baseline.inputs(),
+                    baseline,
+                    null,
+                    settings,
+                    text));
     Observation o =
         new Observation(
             null,

@@ -1,5 +1,6 @@
 package dev.fulcrum.monitoring;
 
+import dev.fulcrum.core.config.MonitoringConfig;
 import java.util.List;
 
 /**
@@ -13,15 +14,15 @@ import java.util.List;
  *
  * <p>Pure functions, no state: safe from any thread.
  */
-final class TokenFeatures {
+public final class TokenFeatures {
   /** Sequence length (mask sum), padding share, unknown-token rate (of the real tokens). */
-  static final List<String> INPUT_NAMES = List.of("seq_len", "padding_share", "unk_rate");
+  static final List<String> INPUT_NAMES = MonitoringConfig.TextInput.FEATURES;
 
   /** The (pooled) embedding's L2 norm and the mean of its components. */
   static final List<String> OUTPUT_NAMES = List.of("embedding_norm", "embedding_mean");
 
   /** [UNK] in the BERT uncased WordPiece vocabulary that MiniLM uses. */
-  static final int DEFAULT_UNK_ID = 100;
+  static final int DEFAULT_UNK_ID = MonitoringConfig.TextInput.DEFAULT_UNK_ID;
 
   private TokenFeatures() {}
 
@@ -30,12 +31,26 @@ final class TokenFeatures {
    * @param mask the attention mask, same shape (1 real token, 0 padding)
    * @return per row {seq_len, padding_share, unk_rate}
    */
-  static double[][] inputs(double[] ids, double[] mask, int batch, int seq, int unkId) {
+  public static double[][] inputs(double[] ids, double[] mask, int batch, int seq, int unkId) {
     if (ids.length != (long) batch * seq || mask.length != ids.length) {
       throw new IllegalArgumentException(
           "ids/mask hold " + ids.length + "/" + mask.length + " values, not " + batch + "x" + seq);
     }
+    double[] flat = new double[batch * INPUT_NAMES.size()];
+    inputsInto(ids, mask, batch, seq, unkId, flat);
     double[][] rows = new double[batch][];
+    for (int b = 0; b < batch; b++) {
+      rows[b] = java.util.Arrays.copyOfRange(flat, b * 3, b * 3 + 3);
+    }
+    return rows;
+  }
+
+  /**
+   * The same features written row-major into {@code out} ({@code batch * 3} values), allocating
+   * nothing: the monitor's live path. {@code ids} and {@code mask} may be longer than {@code batch
+   * * seq} (reused scratch arrays); the rest is ignored.
+   */
+  static void inputsInto(double[] ids, double[] mask, int batch, int seq, int unkId, double[] out) {
     for (int b = 0; b < batch; b++) {
       int len = 0;
       int unk = 0;
@@ -48,12 +63,10 @@ final class TokenFeatures {
           }
         }
       }
-      rows[b] =
-          new double[] {
-            len, seq == 0 ? 0 : (double) (seq - len) / seq, len == 0 ? 0 : (double) unk / len
-          };
+      out[b * 3] = len;
+      out[b * 3 + 1] = seq == 0 ? 0 : (double) (seq - len) / seq;
+      out[b * 3 + 2] = len == 0 ? 0 : (double) unk / len;
     }
-    return rows;
   }
 
   /**

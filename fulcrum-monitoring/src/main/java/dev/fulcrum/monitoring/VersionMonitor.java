@@ -1,5 +1,6 @@
 package dev.fulcrum.monitoring;
 
+import dev.fulcrum.core.config.MonitoringConfig;
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.scheduler.PassListener;
@@ -39,6 +40,10 @@ final class VersionMonitor {
   private final List<Column> inputs = new ArrayList<>();
   private final List<Column> outputs = new ArrayList<>();
   private long observations;
+  private final MonitoringConfig.@Nullable TextInput text;
+  // Text models: the token ids and mask of the request being compared (grown, reused).
+  private double[] textIds = new double[256];
+  private double[] textMask = new double[256];
 
   // Per distinct input / output tensor (a slot): its name, the values of the request being
   // compared and how many; the columns say which slot they read. Sized in the constructor.
@@ -70,6 +75,25 @@ final class VersionMonitor {
       @Nullable Baseline baseline,
       @Nullable String problem,
       DetectorSettings settings) {
+    this(model, version, enabled, baselineName, columns, baseline, problem, settings, null);
+  }
+
+  /**
+   * @param text for a model whose input holds token ids: the input whose {@link
+   *     MonitoringConfig.TextInput#FEATURES} {@code columns} names are derived from its ids and
+   *     mask rather than read (docs/MONITORING.md, "Text models"); null for a tabular model
+   */
+  VersionMonitor(
+      String model,
+      String version,
+      boolean enabled,
+      String baselineName,
+      List<Baseline.InputColumns> columns,
+      @Nullable Baseline baseline,
+      @Nullable String problem,
+      DetectorSettings settings,
+      MonitoringConfig.@Nullable TextInput text) {
+    this.text = text;
     this.model = model;
     this.version = version;
     this.enabled = enabled;
@@ -170,6 +194,16 @@ final class VersionMonitor {
       return;
     }
     for (int s = 0; s < inNames.length; s++) {
+      if (text != null && inNames[s].equals(text.input())) {
+        Observation.Values ids = o.input(text.input());
+        Observation.Values mask = o.input(text.mask());
+        if (ids == null
+            || mask == null
+            || !derive(ids.shape(), ids.values(), mask.values(), ids.values().length, s)) {
+          return;
+        }
+        continue;
+      }
       Observation.Values v = o.input(inNames[s]);
       if (v == null) {
         return; // an input the model was not given: nothing to compare
@@ -239,6 +273,12 @@ final class VersionMonitor {
    */
   private boolean readValues(List<Tensor> inputTensors, List<Tensor> outputTensors) {
     for (int s = 0; s < inNames.length; s++) {
+      if (text != null && inNames[s].equals(text.input())) {
+        if (!readText(inputTensors, text, s)) {
+          return false;
+        }
+        continue;
+      }
       Tensor t = find(inputTensors, inNames[s]);
       int n = t == null ? -1 : read(t, inScratch, s);
       if (n < 0) {
@@ -253,6 +293,52 @@ final class VersionMonitor {
       outValues[s] = outScratch[s];
       outCount[s] = n;
     }
+    return true;
+  }
+
+  /**
+   * Reads a text model's token ids and mask and writes their derived features into slot {@code s};
+   * false when either is missing, not numeric or of another shape.
+   */
+  private boolean readText(List<Tensor> inputTensors, MonitoringConfig.TextInput t, int s) {
+    Tensor ids = find(inputTensors, t.input());
+    Tensor mask = find(inputTensors, t.mask());
+    if (ids == null || mask == null || !Copies.fits(ids) || !Copies.fits(mask)) {
+      return false;
+    }
+    int n = (int) ids.elementCount();
+    if (mask.elementCount() != n) {
+      return false;
+    }
+    if (textIds.length < n) {
+      textIds = new double[Math.max(n, 2 * textIds.length)];
+      textMask = new double[textIds.length];
+    }
+    Copies.into(ids, textIds);
+    Copies.into(mask, textMask);
+    return derive(ids.shape(), textIds, textMask, n, s);
+  }
+
+  /**
+   * Writes the derived features of {@code n} token ids of {@code shape} ({@code [batch, seq]}) into
+   * slot {@code s}, one row of {@link MonitoringConfig.TextInput#FEATURES} per sentence.
+   */
+  private boolean derive(long[] shape, double[] ids, double[] mask, int n, int s) {
+    if (mask.length < n) {
+      return false;
+    }
+    int batch = shape.length < 2 ? 1 : (int) shape[0];
+    if (batch <= 0 || n % batch != 0) {
+      return false;
+    }
+    int seq = n / batch;
+    int width = MonitoringConfig.TextInput.FEATURES.size();
+    if (inScratch[s].length < batch * width) {
+      inScratch[s] = new double[Math.max(batch * width, 2 * inScratch[s].length)];
+    }
+    TokenFeatures.inputsInto(ids, mask, batch, seq, text == null ? 0 : text.unkId(), inScratch[s]);
+    inValues[s] = inScratch[s];
+    inCount[s] = batch * width;
     return true;
   }
 

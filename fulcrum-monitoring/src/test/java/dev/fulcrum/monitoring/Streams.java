@@ -1,5 +1,6 @@
 package dev.fulcrum.monitoring;
 
+import dev.fulcrum.core.config.MonitoringConfig;
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.tensor.DataType;
@@ -59,6 +60,15 @@ final class Streams {
   static VersionMonitor monitor(Baseline b) {
     return new VersionMonitor(
         "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
+  }
+
+  /**
+   * A monitor of a text model "m" version 1 ({@code monitoring.text}): its baseline's {@code
+   * text.input()} columns are derived from the token ids and mask.
+   */
+  static VersionMonitor monitor(Baseline b, MonitoringConfig.TextInput text) {
+    return new VersionMonitor(
+        "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults(), text);
   }
 
   /** The hand-off tests' stand-in model: a logistic of the risk score and the foreign flag. */

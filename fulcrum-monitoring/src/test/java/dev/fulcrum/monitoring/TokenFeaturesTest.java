@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fulcrum.core.config.MonitoringConfig;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -26,6 +31,14 @@ class TokenFeaturesTest {
 
   /** One batch's derived rows. */
   private static double[][] batch(Random r, Traffic t) {
+    Raw raw = raw(r, t);
+    return TokenFeatures.inputs(raw.ids, raw.mask, BATCH, raw.seq, TokenFeatures.DEFAULT_UNK_ID);
+  }
+
+  /** One request of {@link #BATCH} sentences: token ids and mask, {@code [BATCH, seq]}. */
+  private record Raw(double[] ids, double[] mask, int seq) {}
+
+  private static Raw raw(Random r, Traffic t) {
     int[] lens = new int[BATCH];
     int max = 0;
     for (int b = 0; b < BATCH; b++) {
@@ -42,10 +55,14 @@ class TokenFeaturesTest {
         mask[b * seq + i] = 1;
       }
     }
-    return TokenFeatures.inputs(ids, mask, BATCH, seq, TokenFeatures.DEFAULT_UNK_ID);
+    return new Raw(ids, mask, seq);
   }
 
   private static Baseline baseline(long seed) {
+    return baseline(seed, "tokens");
+  }
+
+  private static Baseline baseline(long seed, String input) {
     Random r = new Random(seed);
     List<double[]> rows = new ArrayList<>();
     for (int i = 0; i < 500; i++) {
@@ -63,7 +80,7 @@ class TokenFeaturesTest {
         "m",
         "generated",
         rows.size(),
-        List.of(new Baseline.InputColumns("tokens", TokenFeatures.INPUT_NAMES)),
+        List.of(new Baseline.InputColumns(input, TokenFeatures.INPUT_NAMES)),
         features,
         List.of());
   }
@@ -94,6 +111,60 @@ class TokenFeaturesTest {
         .filter(FeatureDrift::drift)
         .map(FeatureDrift::name)
         .toList();
+  }
+
+  /**
+   * The wired path (monitoring.text): requests carry raw token ids and a mask; the live monitor
+   * derives the features from the tensors and the prediction log's replay from the logged values,
+   * and both reach the same verdict: nothing on in-distribution text, unk_rate only on text with
+   * many unknown words.
+   */
+  @Test
+  void textInputDerivesFeaturesLiveAndInReplay() {
+    MonitoringConfig.TextInput text =
+        new MonitoringConfig.TextInput("input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID);
+    Baseline b = baseline(11, "input_ids");
+    VersionMonitor live = Streams.monitor(b, text);
+    VersionMonitor replay = Streams.monitor(b, text);
+    List<String> liveEvents = new ArrayList<>();
+    List<String> replayEvents = new ArrayList<>();
+    Random r = new Random(21);
+    for (int i = 0; i < 600; i++) {
+      Raw raw = raw(r, i < 300 ? NORMAL : new Traffic(14, 0.2, 0));
+      long[] shape = {BATCH, raw.seq};
+      Tensor ids = Streams.int64("input_ids", shape, longs(raw.ids));
+      Tensor mask = Streams.int64("attention_mask", shape, longs(raw.mask));
+      Completed c =
+          new Completed(
+              null,
+              new InferenceRequest("m", "1", "", Map.of(), List.of(ids, mask), List.of()),
+              new InferenceResponse("m", "1", "", Map.of(), List.of()),
+              i,
+              0);
+      live.observe(c, (v, f, output) -> liveEvents.add(f.name() + " " + f.drift()));
+      replay.observe(
+          c.observation(), (v, f, output) -> replayEvents.add(f.name() + " " + f.drift()));
+      if (i == 299) {
+        assertEquals(List.of(), liveEvents, "in-distribution text");
+      }
+    }
+    assertEquals(600L * BATCH, live.observations());
+    assertEquals(liveEvents, replayEvents);
+    assertEquals(live.report(0), replay.report(0));
+    assertEquals(
+        List.of("unk_rate"),
+        live.report(0).features().stream()
+            .filter(FeatureDrift::drift)
+            .map(FeatureDrift::name)
+            .toList());
+  }
+
+  private static long[] longs(double[] v) {
+    long[] out = new long[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = (long) v[i];
+    }
+    return out;
   }
 
   @Test

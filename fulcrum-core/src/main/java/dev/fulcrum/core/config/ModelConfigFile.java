@@ -206,6 +206,7 @@ public record ModelConfigFile(
    * tensor's columns, the baseline file beside config.yaml, and the detectors' settings.
    *
    * @param features per input tensor name, the names of its columns (its last dimension)
+   * @param text for a model whose input holds token ids: which input, the mask, the [UNK] id
    */
   public record MonitoringFile(
       @JsonProperty("enabled") @Nullable Boolean enabled,
@@ -217,7 +218,20 @@ public record ModelConfigFile(
       @JsonProperty("cusum-k") @Nullable Double cusumK,
       @JsonProperty("range-window") @Nullable Integer rangeWindow,
       @JsonProperty("clear-after") @Nullable Integer clearAfter,
-      @JsonProperty("psi-floor") @Nullable Double psiFloor) {}
+      @JsonProperty("psi-floor") @Nullable Double psiFloor,
+      @JsonProperty("text") @Nullable TextFile text) {}
+
+  /**
+   * {@code monitoring.text}: the model's input holds token ids (docs/MONITORING.md, "Text models").
+   *
+   * @param input the token-id input (default {@code input_ids})
+   * @param mask the attention-mask input (default {@code attention_mask})
+   * @param unkId the [UNK] id (default: the vocabulary's, else 100)
+   */
+  public record TextFile(
+      @JsonProperty("input") @Nullable String input,
+      @JsonProperty("mask") @Nullable String mask,
+      @JsonProperty("unk-id") @Nullable Integer unkId) {}
 
   /**
    * A pipeline model: steps before and after a wrapped ONNX model (docs/MODEL_CONFIG.md,

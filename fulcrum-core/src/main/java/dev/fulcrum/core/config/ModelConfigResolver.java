@@ -323,6 +323,58 @@ public final class ModelConfigResolver {
   }
 
   /**
+   * {@code monitoring.text}, checked against the model's inputs (when known); the [UNK] id defaults
+   * to the one a tokenizer.json or vocab.txt beside config.yaml gives, else 100.
+   */
+  private static MonitoringConfig.@Nullable TextInput text(
+      ModelConfigFile.@Nullable TextFile t,
+      Path file,
+      @Nullable List<TensorConfig> inputs,
+      List<MonitoringConfig.InputFeatures> features)
+      throws ConfigException {
+    if (t == null) {
+      return null;
+    }
+    String input = t.input() == null ? "input_ids" : t.input();
+    String mask = t.mask() == null ? "attention_mask" : t.mask();
+    if (input.isBlank() || mask.isBlank() || input.equals(mask)) {
+      throw new ConfigException(
+          file, "monitoring.text", "input and mask must name two different inputs");
+    }
+    if (features.stream().anyMatch(f -> f.input().equals(input))) {
+      throw new ConfigException(
+          file,
+          "monitoring.features." + input,
+          "names the columns of the token-id input that monitoring.text derives features from");
+    }
+    if (inputs != null) {
+      for (String[] f : new String[][] {{"input", input}, {"mask", mask}}) {
+        if (inputs.stream().noneMatch(i -> i.name().equals(f[1]))) {
+          throw new ConfigException(
+              file,
+              "monitoring.text." + f[0],
+              "the model has no input '"
+                  + f[1]
+                  + "'; its inputs are "
+                  + inputs.stream().map(TensorConfig::name).toList());
+        }
+      }
+    }
+    int unk;
+    if (t.unkId() != null) {
+      unk = t.unkId();
+      if (unk < 0) {
+        throw new ConfigException(file, "monitoring.text.unk-id", "must be >= 0, was " + unk);
+      }
+    } else {
+      Path dir = file.toAbsolutePath().getParent();
+      Integer found = dir == null ? null : Vocabularies.unkId(dir);
+      unk = found == null ? MonitoringConfig.TextInput.DEFAULT_UNK_ID : found;
+    }
+    return new MonitoringConfig.TextInput(input, mask, unk);
+  }
+
+  /**
    * The {@code monitoring:} section, checked against the model's inputs (or, without them, as
    * written: {@code fulcrum skew-check} reads the settings without the model); null when absent.
    */
@@ -380,8 +432,9 @@ public final class ModelConfigResolver {
         }
       }
     }
+    MonitoringConfig.TextInput text = text(m.text(), file, inputs, features);
     boolean enabled = m.enabled() == null || m.enabled();
-    if (enabled && features.isEmpty()) {
+    if (enabled && features.isEmpty() && text == null) {
       throw new ConfigException(
           file, "monitoring.features", "must name the columns of at least one input");
     }
@@ -422,7 +475,8 @@ public final class ModelConfigResolver {
         k,
         rangeWindow,
         clearAfter,
-        psiFloor);
+        psiFloor,
+        text);
   }
 
   private static ResponseCacheConfig responseCache(

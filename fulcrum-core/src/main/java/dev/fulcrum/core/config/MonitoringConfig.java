@@ -3,6 +3,7 @@ package dev.fulcrum.core.config;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A model's training-serving skew and drift monitoring, as resolved from config.yaml's {@code
@@ -22,6 +23,8 @@ import java.util.Objects;
  * @param rangeWindow the last observations in which out-of-range and missing values are counted
  * @param clearAfter observations without a test firing before a feature's alert clears
  * @param psiFloor the smallest PSI that counts as drift, whatever the sample size
+ * @param text for a model whose input holds token ids: which input and mask, and the [UNK] id; null
+ *     for a tabular model
  */
 public record MonitoringConfig(
     boolean enabled,
@@ -33,7 +36,8 @@ public record MonitoringConfig(
     double cusumK,
     int rangeWindow,
     int clearAfter,
-    double psiFloor) {
+    double psiFloor,
+    @Nullable TextInput text) {
 
   /** The file name of a baseline when config.yaml names none. */
   public static final String DEFAULT_BASELINE = "baseline.json";
@@ -60,7 +64,8 @@ public record MonitoringConfig(
         cusumK,
         rangeWindow,
         clearAfter,
-        psiFloor);
+        psiFloor,
+        text);
   }
 
   /**
@@ -73,6 +78,28 @@ public record MonitoringConfig(
     public InputFeatures {
       Objects.requireNonNull(input, "input");
       names = List.copyOf(names);
+    }
+  }
+
+  /**
+   * A token-id input (config.yaml's {@code monitoring.text}): the monitor compares the derived
+   * features seq_len, padding_share and unk_rate of each row (docs/MONITORING.md, "Text models")
+   * instead of the ids themselves.
+   *
+   * @param input the input holding {@code [batch, seq]} token ids
+   * @param mask the input holding the attention mask, same shape (1 token, 0 padding)
+   * @param unkId the [UNK] token's id
+   */
+  public record TextInput(String input, String mask, int unkId) {
+    /** The names of the derived features, in the order the monitor computes them. */
+    public static final List<String> FEATURES = List.of("seq_len", "padding_share", "unk_rate");
+
+    /** [UNK] in the BERT uncased WordPiece vocabulary (MiniLM) when no vocabulary says. */
+    public static final int DEFAULT_UNK_ID = 100;
+
+    public TextInput {
+      Objects.requireNonNull(input, "input");
+      Objects.requireNonNull(mask, "mask");
     }
   }
 }

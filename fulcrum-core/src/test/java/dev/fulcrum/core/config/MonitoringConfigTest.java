@@ -19,7 +19,7 @@ class MonitoringConfigTest {
   private static ModelConfigFile.MonitoringFile file(
       Map<String, List<String>> features, Double sampleRate) {
     return new ModelConfigFile.MonitoringFile(
-        null, null, sampleRate, features, null, null, null, null, null, null);
+        null, null, sampleRate, features, null, null, null, null, null, null, null);
   }
 
   @Test
@@ -66,5 +66,46 @@ class MonitoringConfigTest {
         .hasMessageContaining("monitoring.sample-rate");
     assertThatThrownBy(() -> ModelConfigResolver.monitoring(file(null, null), FILE, INPUTS))
         .hasMessageContaining("monitoring.features");
+  }
+
+  private static final List<TensorConfig> TOKENS =
+      List.of(
+          new TensorConfig("input_ids", DataType.INT64, new long[] {-1}),
+          new TensorConfig("attention_mask", DataType.INT64, new long[] {-1}));
+
+  private static ModelConfigFile.MonitoringFile text(ModelConfigFile.TextFile t) {
+    return new ModelConfigFile.MonitoringFile(
+        null, null, null, null, null, null, null, null, null, null, t);
+  }
+
+  @Test
+  void textInputDefaultsAndChecks(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path file = dir.resolve("config.yaml");
+    MonitoringConfig m =
+        ModelConfigResolver.monitoring(
+            text(new ModelConfigFile.TextFile(null, null, null)), file, TOKENS);
+    assertThat(m).isNotNull();
+    assertThat(m.features()).isEmpty();
+    assertThat(m.text())
+        .isEqualTo(new MonitoringConfig.TextInput("input_ids", "attention_mask", 100));
+    // the [UNK] id of a vocabulary beside config.yaml
+    java.nio.file.Files.writeString(dir.resolve("vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n");
+    m =
+        ModelConfigResolver.monitoring(
+            text(new ModelConfigFile.TextFile(null, null, null)), file, TOKENS);
+    assertThat(m).isNotNull();
+    assertThat(java.util.Objects.requireNonNull(m.text()).unkId()).isEqualTo(1);
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, "mask", null)), file, TOKENS))
+        .hasMessageContaining("config.yaml")
+        .hasMessageContaining("monitoring.text.mask")
+        .hasMessageContaining("no input 'mask'");
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, null, -1)), file, TOKENS))
+        .hasMessageContaining("monitoring.text.unk-id");
   }
 }

@@ -18,6 +18,8 @@ import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.Copies;
 import dev.fulcrum.monitoring.Profiler;
+import dev.fulcrum.monitoring.TokenFeatures;
+import dev.fulcrum.pipelines.steps.TextTokenizer;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import dev.fulcrum.tools.serve.ServeCommand;
@@ -25,6 +27,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,10 +69,33 @@ public final class ProfileCommand implements Callable<Integer> {
 
   @Option(
       names = "--data",
-      required = true,
       paramLabel = "CSV",
       description = "Training data: a CSV file whose header names the features.")
-  Path data = Path.of("");
+  @Nullable Path data;
+
+  @Option(
+      names = "--text",
+      paramLabel = "FILE",
+      description =
+          "For a text model (monitoring.text): reference sentences, one per line; the baseline"
+              + " holds their seq_len, padding_share and unk_rate.")
+  @Nullable Path text;
+
+  @Option(
+      names = "--tokenizer",
+      paramLabel = "FILE",
+      description =
+          "With --text: the tokenizer.json (default: the first *tokenizer.json in the model's"
+              + " folder).")
+  @Nullable Path tokenizer;
+
+  @Option(
+      names = "--batch",
+      paramLabel = "N",
+      description =
+          "With --text: sentences per request as clients send them, padded to the longest"
+              + " (default 1: padding_share is then 0 in the baseline).")
+  int batch = 1;
 
   @Option(
       names = "--output",
@@ -83,7 +109,15 @@ public final class ProfileCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     Path root = repository != null ? repository : ServeCommand.demoRepository();
-    Csv csv = Csv.read(data);
+    if ((data == null) == (text == null)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "give either --data (a CSV) or --text (sentences), not both");
+    }
+    if (text != null) {
+      return profileText(out, root, text);
+    }
+    Path csvFile = java.util.Objects.requireNonNull(data);
+    Csv csv = Csv.read(csvFile);
     int cores = Runtime.getRuntime().availableProcessors();
     try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
         SchedulerEnvironment environment = SchedulerEnvironment.system();
@@ -118,9 +152,110 @@ public final class ProfileCommand implements Callable<Integer> {
         out.println(describe("output ", f));
       }
       out.printf(
-          Locale.ROOT, "wrote %s (%d rows of %s)%n", target, baseline.rows(), data.getFileName());
+          Locale.ROOT,
+          "wrote %s (%d rows of %s)%n",
+          target,
+          baseline.rows(),
+          csvFile.getFileName());
       out.flush();
       return 0;
+    }
+  }
+
+  /**
+   * A text model's baseline: its config.yaml's {@code monitoring.text} says the model takes token
+   * ids; each line of {@code file} is tokenized with the pipelines' tokenizer, {@code batch}
+   * sentences per request padded to the longest, and the derived features are profiled. The model
+   * is not run (its output's embedding norm and mean are not profiled yet).
+   */
+  private int profileText(PrintWriter out, Path root, Path file) throws Exception {
+    Path dir = root.resolve(model);
+    Path yaml = dir.resolve("config.yaml");
+    if (!Files.isRegularFile(yaml)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "model '" + model + "': no " + yaml);
+    }
+    var parsed = new ModelConfigLoader().parse(Files.readString(yaml), yaml);
+    MonitoringConfig monitoring = ModelConfigResolver.monitoring(parsed.monitoring(), yaml, null);
+    MonitoringConfig.TextInput t = monitoring == null ? null : monitoring.text();
+    if (monitoring == null || t == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "model '"
+              + model
+              + "': its config.yaml has no monitoring.text naming the token-id input"
+              + " (docs/MONITORING.md, \"Text models\")");
+    }
+    if (batch < 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--batch must be >= 1");
+    }
+    Path tok = tokenizer != null ? tokenizer : findTokenizer(dir);
+    List<String> lines =
+        Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    if (lines.isEmpty()) {
+      throw new CommandLine.ParameterException(spec.commandLine(), file + " has no sentences");
+    }
+    Baseline baseline = profileText(model, t, lines, tok, batch, file.getFileName().toString());
+    Path target = output != null ? output : monitoring.locatedBaselineIn(dir);
+    baseline.write(target);
+    for (Baseline.FeatureBaseline f : baseline.features()) {
+      out.println(describe("feature", f));
+    }
+    out.printf(
+        Locale.ROOT, "wrote %s (%d sentences of %s)%n", target, lines.size(), file.getFileName());
+    out.flush();
+    return 0;
+  }
+
+  /** The derived token features of {@code lines}, tokenized {@code batch} at a time. */
+  static Baseline profileText(
+      String model,
+      MonitoringConfig.TextInput t,
+      List<String> lines,
+      Path tokenizerFile,
+      int batch,
+      String source)
+      throws IOException {
+    List<String> names = MonitoringConfig.TextInput.FEATURES;
+    double[][] columns = new double[names.size()][lines.size()];
+    try (TextTokenizer tok = new TextTokenizer(tokenizerFile, 512, true, false)) {
+      for (int start = 0; start < lines.size(); start += batch) {
+        List<String> rows = lines.subList(start, Math.min(lines.size(), start + batch));
+        TextTokenizer.Tokens tokens = tok.encode(rows);
+        double[] ids = new double[tokens.ids().length];
+        double[] mask = new double[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = tokens.ids()[i];
+          mask[i] = tokens.attentionMask()[i];
+        }
+        double[][] f = TokenFeatures.inputs(ids, mask, tokens.rows(), tokens.length(), t.unkId());
+        for (int r = 0; r < f.length; r++) {
+          for (int c = 0; c < names.size(); c++) {
+            columns[c][start + r] = f[r][c];
+          }
+        }
+      }
+    }
+    List<Baseline.FeatureBaseline> features = new ArrayList<>();
+    for (int c = 0; c < names.size(); c++) {
+      features.add(Profiler.profile(names.get(c), columns[c]));
+    }
+    return new Baseline(
+        model,
+        source,
+        lines.size(),
+        List.of(new Baseline.InputColumns(t.input(), names)),
+        features,
+        List.of());
+  }
+
+  private static Path findTokenizer(Path dir) throws IOException {
+    try (var s = Files.walk(dir, 2)) {
+      return s.filter(p -> p.getFileName().toString().endsWith("tokenizer.json"))
+          .sorted()
+          .findFirst()
+          .orElseThrow(
+              () -> new IOException("no *tokenizer.json in " + dir + "; give --tokenizer"));
     }
   }
 

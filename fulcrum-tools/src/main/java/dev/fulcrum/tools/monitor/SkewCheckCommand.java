@@ -66,6 +66,9 @@ public final class SkewCheckCommand implements Callable<Integer> {
 
   @Spec CommandLine.Model.CommandSpec spec;
 
+  /** A text model's token-id input, from the config.yaml {@link #settings()} read. */
+  private MonitoringConfig.@Nullable TextInput text;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -100,7 +103,8 @@ public final class SkewCheckCommand implements Callable<Integer> {
                             f.score(),
                             f.threshold(),
                             f.sinceObservation())
-                        : "ok again"));
+                        : "ok again"),
+            text);
     replay.replay(files);
     boolean drift = false;
     for (DriftReport r : replay.reports()) {
@@ -155,6 +159,7 @@ public final class SkewCheckCommand implements Callable<Integer> {
     }
     ModelConfigFile f = new ModelConfigLoader().parse(Files.readString(file), file);
     MonitoringConfig m = ModelConfigResolver.monitoring(f.monitoring(), file, null);
+    text = m == null ? null : m.text();
     return m == null ? DetectorSettings.defaults() : DetectorSettings.of(m);
   }
 

@@ -74,6 +74,69 @@ class ProfileCommandTest {
     assertThat(out.toString()).contains("wrote").contains("amount_usd");
   }
 
+  /**
+   * {@code fulcrum profile --text}: the demo MiniLM's config (monitoring.text) and tokenizer, a
+   * small text file; the baseline holds the derived token features of the token-id input.
+   */
+  @Test
+  void profilesATextModelFromSentences() throws Exception {
+    Path model = DEMO.resolve("models").resolve("all_minilm_l6_v2");
+    assumeThat(model.resolve("all-minilm-l6-v2-q-tokenizer.json")).isRegularFile();
+    Path repo = dir.resolve("models");
+    Path copy = repo.resolve("all_minilm_l6_v2");
+    Files.createDirectories(copy);
+    for (String f : List.of("config.yaml", "all-minilm-l6-v2-q-tokenizer.json")) {
+      Files.copy(model.resolve(f), copy.resolve(f));
+    }
+    Path text = dir.resolve("small.txt");
+    Files.write(
+        text, List.of("The cat likes a new car.", "", "My friend opened the window this morning."));
+
+    StringWriter out = new StringWriter();
+    int code =
+        new CommandLine(new FulcrumCli())
+            .setOut(new PrintWriter(out))
+            .execute(
+                "profile",
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "all_minilm_l6_v2",
+                "--text",
+                text.toString());
+    assertThat(code).as(out.toString()).isZero();
+    Baseline b = Baseline.read(copy.resolve("baseline.json"));
+    assertThat(b.rows()).isEqualTo(2);
+    assertThat(b.source()).isEqualTo("small.txt");
+    assertThat(b.inputs()).extracting(Baseline.InputColumns::input).containsExactly("input_ids");
+    assertThat(b.features())
+        .extracting(Baseline.FeatureBaseline::name)
+        .containsExactly("seq_len", "padding_share", "unk_rate");
+    // [CLS] the cat likes a new car . [SEP] and [CLS] my friend opened the window this morning .
+    // [SEP]: 9 and 10 tokens, none unknown, each sentence alone (no padding)
+    assertThat(b.features().get(0).min()).isEqualTo(9.0);
+    assertThat(b.features().get(0).max()).isEqualTo(10.0);
+    assertThat(b.features().get(2).max()).isEqualTo(0.0);
+    assertThat(b.outputs()).isEmpty();
+
+    // --data and --text together are refused
+    int both =
+        new CommandLine(new FulcrumCli())
+            .setOut(new PrintWriter(new StringWriter()))
+            .setErr(new PrintWriter(new StringWriter()))
+            .execute(
+                "profile",
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "all_minilm_l6_v2",
+                "--text",
+                text.toString(),
+                "--data",
+                text.toString());
+    assertThat(both).isNotZero();
+  }
+
   private static void copy(Path from, Path to) throws IOException {
     try (Stream<Path> files = Files.walk(from)) {
       for (Path p : files.toList()) {

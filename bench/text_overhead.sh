@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What monitoring a text model's token ids (monitoring.text, docs/MONITORING.md "Text models")
+# costs MiniLM at c=16: two servers on copies of the demo all_minilm_l6_v2, monitoring on (as
+# configured, enabled: true) and off (enabled: false); PAIRS pairs of SAT s closed-loop windows
+# with hey -c 16, on and off back to back, order alternating (ABBA); one REST body (one sentence
+# of 11 tokens, last_hidden_state). Prints each pair's throughput ratio on/off and their median,
+# then the on server's monitor observations and dropped count (the queue must not drop).
+# Needs the built dist (./fulcrum serve) and the ONNX file the build puts in 1/.
+# Variables: PAIRS (8), SAT (5), CONC (16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}
+work=$(mktemp -d)
+for arm in on off; do
+  mkdir -p "$work/$arm"
+  cp -r demo/models/all_minilm_l6_v2 "$work/$arm/"
+done
+sed -i 's/enabled: false/enabled: true/' "$work/on/all_minilm_l6_v2/config.yaml"
+base=$((20000 + RANDOM % 12000))
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { if [ "$1" = on ]; then echo "$base"; else echo $((base + 10)); fi; }
+for arm in on off; do
+  p=$(port $arm)
+  FULCRUM_NO_BUILD=1 ./fulcrum serve --model-repository="$work/$arm" --http-port="$p" \
+    --grpc-port=$((p + 1)) --metrics-port=$((p + 2)) > "$work/$arm.log" 2>&1 &
+  pids+=($!)
+done
+for arm in on off; do
+  for _ in $(seq 60); do
+    curl -sf "http://127.0.0.1:$(port $arm)/v2/health/ready" > /dev/null && break; sleep 1
+  done
+done
+python3 - "$work/body.json" <<'PY'
+import json, sys
+t = [101, 1996, 4937, 7777, 2070, 4840, 7852, 2197, 2733, 1012, 102]
+def tensor(name, data):
+    return {"name": name, "datatype": "INT64", "shape": [1, len(t)], "data": data}
+body = {"inputs": [tensor("input_ids", t), tensor("attention_mask", [1] * len(t)),
+                   tensor("token_type_ids", [0] * len(t))],
+        "outputs": [{"name": "last_hidden_state"}]}
+open(sys.argv[1], "w").write(json.dumps(body))
+PY
+run() {
+  hey -z "${SAT}s" -c "$CONC" -m POST -T application/json -D "$work/body.json" \
+    "http://127.0.0.1:$(port "$1")/v2/models/all_minilm_l6_v2/infer" | awk '/Requests\/sec/{print $2}'
+}
+run on > /dev/null; run off > /dev/null   # warm-up
+ratios=()
+for i in $(seq "$PAIRS"); do
+  if [ $((i % 2)) = 1 ]; then a=$(run on); b=$(run off); else b=$(run off); a=$(run on); fi
+  r=$(python3 -c "print(round($a / $b, 3))")
+  ratios+=("$r")
+  echo "pair $i on=$a off=$b ratio=$r"
+done
+python3 -c "import statistics,sys; print('median on/off', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
+curl -s "http://127.0.0.1:$base/v2/models/all_minilm_l6_v2/drift" |
+  python3 -c "import json,sys; d=json.load(sys.stdin); print('observations', d['observations'], 'dropped', d['dropped'])"
