@@ -50,6 +50,13 @@ final class PendingRequest {
   /** How long the worker spent in {@link #preparation}: neither queue nor compute time. */
   long prepareNanos;
 
+  /**
+   * When the SLO policy's admission plan expected this request to finish (absolute, nanoseconds),
+   * or {@link Long#MIN_VALUE} when it was admitted without a plan (a probe, before the first pass,
+   * best effort). Read back when its pass ends, to calibrate the plan against its outcomes.
+   */
+  long plannedFinishNanos = Long.MIN_VALUE;
+
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   Place place = Place.NONE;

@@ -44,7 +44,14 @@ import org.jspecify.annotations.Nullable;
  * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
  * queued) and refuses nothing.
  *
- * <p>Not thread-safe: guarded by its scheduler's lock.
+ * <p>Calibration (session 10): for each batch head admitted with a plan, realized less planned
+ * finish is kept over a recent window ({@link PlanCalibration}: a fixed ring and histogram, O(1)
+ * per pass, no allocation per request). Given a calibration quantile, admission adds that quantile
+ * of the window's realized less planned finish to its plan (negative when the plan over-predicts);
+ * without one (the default), it only measures it.
+ *
+ * <p>Not thread-safe: guarded by its scheduler's lock (every method, the calibration included, is
+ * called under it).
  */
 final class SloBatchingPolicy implements BatchingPolicy {
   /** Weight of one inter-arrival gap in the arrival-rate average. */
@@ -93,6 +100,27 @@ final class SloBatchingPolicy implements BatchingPolicy {
   private double recentRows;
   private long lastWaitNanos;
 
+  /** Admission's plan against its outcomes (see {@link PlanCalibration}). */
+  private final PlanCalibration calibration = new PlanCalibration();
+
+  /**
+   * The quantile (0-1) of realized less planned finish that admission adds to its plan, or NaN to
+   * only measure it (session 9's plan: the default until a quiet run decides).
+   */
+  private final double calibrationQuantile;
+
+  /** Outcomes in the window before the calibration is applied. */
+  static final int CALIBRATION_MIN = 64;
+
+  /** The plan (time to finish from now) of the request that plan() last admitted, or NaN. */
+  private double lastPlanNanos = Double.NaN;
+
+  /** The head of the batch decide() last chose to take, until its pass starts. */
+  private @Nullable PendingRequest takenHead;
+
+  /** Per instance: the running pass's head's planned finish (MIN_VALUE: none). */
+  private final long[] headPlanned;
+
   /**
    * @param model names the model in refusals
    * @param slo the objective (latency > 0)
@@ -100,6 +128,12 @@ final class SloBatchingPolicy implements BatchingPolicy {
    * @param instances the workers, each running one pass at a time
    */
   SloBatchingPolicy(String model, SloConfig slo, int maxBatchSize, int instances) {
+    this(model, slo, maxBatchSize, instances, Double.NaN);
+  }
+
+  /** As above; {@code calibrationQuantile}: see the field (NaN: measure only). */
+  SloBatchingPolicy(
+      String model, SloConfig slo, int maxBatchSize, int instances, double calibrationQuantile) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -112,6 +146,20 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.passes = new PassTimeModel(this.maxBatchSize, slo.percentile());
     this.startedAt = new long[this.instances];
     this.runningRows = new int[this.instances];
+    this.headPlanned = new long[this.instances];
+    Arrays.fill(headPlanned, Long.MIN_VALUE);
+    this.calibrationQuantile = calibrationQuantile;
+  }
+
+  PlanCalibration calibration() {
+    return calibration;
+  }
+
+  /** What admission adds to its planned time to finish now, in nanoseconds (0: not calibrating). */
+  double calibrationOffsetNanos() {
+    return !Double.isNaN(calibrationQuantile) && calibration.size() >= CALIBRATION_MIN
+        ? calibration.quantile(calibrationQuantile) * slo.latencyNanos()
+        : 0;
   }
 
   PassTimeModel passTimes() {
@@ -138,6 +186,10 @@ final class SloBatchingPolicy implements BatchingPolicy {
       long left = deadline - now;
       if (passes.quantile(head.rows) > left && head != probe) {
         droppedLate++;
+        if (head.plannedFinishNanos != Long.MIN_VALUE) {
+          // It would have ended a pass from now at the earliest: a lower bound of its outcome.
+          recordOutcome(head.plannedFinishNanos, now + passes.quantile(head.rows));
+        }
         return new Shed(
             String.format(
                 Locale.ROOT,
@@ -152,6 +204,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       }
       if (rows < available) {
         lastWaitNanos = 0;
+        takenHead = head;
         return new Take(rows);
       }
     }
@@ -162,7 +215,12 @@ final class SloBatchingPolicy implements BatchingPolicy {
       return new Wait(wait);
     }
     lastWaitNanos = 0;
+    takenHead = head;
     return new Take(rows);
+  }
+
+  private void recordOutcome(long planned, double realized) {
+    calibration.record((realized - planned) / slo.latencyNanos());
   }
 
   /**
@@ -190,9 +248,12 @@ final class SloBatchingPolicy implements BatchingPolicy {
 
   @Override
   public @Nullable String refusal(PendingRequest p, int queuedRows, long now) {
+    lastPlanNanos = Double.NaN;
     String why = plan(p, queuedRows, now);
     if (why != null) {
       refused++;
+    } else if (!Double.isNaN(lastPlanNanos)) {
+      p.plannedFinishNanos = now + (long) lastPlanNanos;
     }
     return why;
   }
@@ -231,7 +292,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       // Nothing queued: it will lead the next batch, which decide() keeps to what ends by its
       // deadline, so only a pass of its own rows after the running ones can make it late.
       double alone = free + planned(p.rows, warm);
-      return alone <= left ? null : tooLate(queuedRows, alone);
+      return verdict(left, alone, queuedRows);
     }
     // The rows queued ahead leave in full batches (under load the dispatch forms them: the queue
     // holds at least a batch), spread over the instances as they free up.
@@ -254,7 +315,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           lastRows >= maxBatchSize && warm
               ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
               : free + planned(lastRows, warm);
-      return finish <= left ? null : tooLate(queuedRows, finish);
+      return verdict(left, finish, queuedRows);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
     // planned at its percentile, each at its own (the spread shared in quadrature overran often
@@ -267,7 +328,20 @@ final class SloBatchingPolicy implements BatchingPolicy {
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
-    return finish <= left ? null : tooLate(queuedRows, finish);
+    return verdict(left, finish, queuedRows);
+  }
+
+  /**
+   * Admits when the plan, plus the calibration's offset, ends by the deadline; remembers the plan
+   * without it of what it admits (the calibration measures the plan, not its own correction).
+   */
+  private @Nullable String verdict(long left, double finish, int queuedRows) {
+    double scaled = finish + calibrationOffsetNanos();
+    if (scaled <= left) {
+      lastPlanNanos = finish;
+      return null;
+    }
+    return tooLate(queuedRows, scaled);
   }
 
   /** A pass of {@code rows} rows as admission plans it: its percentile once warm, else its mean. */
@@ -301,6 +375,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
     if (instance >= 0 && instance < instances) {
       startedAt[instance] = now;
       runningRows[instance] = rows;
+      PendingRequest head = takenHead;
+      headPlanned[instance] = head == null ? Long.MIN_VALUE : head.plannedFinishNanos;
+      takenHead = null;
     }
     recentRows = recentRows == 0 ? rows : 0.9 * recentRows + 0.1 * rows;
   }
@@ -309,6 +386,10 @@ final class SloBatchingPolicy implements BatchingPolicy {
   public void finished(int instance, int rows, long computeNanos, long now) {
     if (instance >= 0 && instance < instances) {
       runningRows[instance] = 0;
+      if (headPlanned[instance] != Long.MIN_VALUE) {
+        recordOutcome(headPlanned[instance], now);
+        headPlanned[instance] = Long.MIN_VALUE;
+      }
     }
     if (computeNanos >= 0) {
       passes.record(rows, computeNanos);
