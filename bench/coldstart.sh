@@ -5,6 +5,10 @@
 #   fulcrum-noaot   the same without the AOT cache (FULCRUM_NO_AOT=1)
 #   java-peer       bench/peers/java: JDK HttpServer + ONNX Runtime Java + Jackson
 #   node-peer       bench/peers/node: Node + fastify + onnxruntime-node
+#   bound           not in the default set: bench/coldstart-bound, the least a JVM program does
+#                   before the first fraud answer (its own AOT cache; bench/coldstart_bound.sh);
+#                   only ready and fraud are probed. bound-noaot: the same without its cache;
+#                   bound+NAME: with OPTS_NAME added
 # interleaved (one start of each, then repeat), each quoted as a ratio to the Node peer.
 # Build time is excluded (the script builds first); the AOT cache is trained first if absent.
 #   N=5 PORT=18800 bash bench/coldstart.sh
@@ -57,6 +61,7 @@ fi
 [ -d bench/peers/node/node_modules ] || (cd bench/peers/node && npm ci --ignore-scripts --no-audit --no-fund)
 
 read -r -a SERVERS <<< "${SERVERS:-fulcrum fulcrum-noaot java-peer node-peer}"
+case " ${SERVERS[*]} " in *" bound"*) bash bench/coldstart_bound.sh prepare ;; esac
 start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPTS set by the caller)
   local serve=(./fulcrum serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)))
   case $1 in
@@ -64,6 +69,8 @@ start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPT
     fulcrum-noaot | fulcrum-noaot+*) echo env FULCRUM_NO_AOT=1 "${serve[@]}" ;;
     java-peer) echo "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2" ;;
     node-peer) echo node bench/peers/node/server.js --port "$2" ;;
+    bound-noaot | bound-noaot+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" noaot ;;
+    bound | bound+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" ;;
     *) echo "unknown server $1" >&2; exit 2 ;;
   esac
 }
@@ -80,6 +87,7 @@ for round in $(seq "$N"); do
     port=$((PORT + 10 * i))
     probe=(--port "$port" --log "$OUT/$s.log")
     [ "${THREADS:-0}" = 1 ] && probe+=(--threads)
+    [[ $s == bound* ]] && probe+=(--only ready,fraud_classifier)
     rm -f "$OUT/$s.classes"
     [ "${CLASSES:-0}" = 1 ] && [[ $s == fulcrum* ]] && probe+=(--count-lines "$OUT/$s.classes")
     # shellcheck disable=SC2046 # the command line is a list of words
@@ -98,7 +106,7 @@ threads = {}
 for s in servers:
     runs = [json.loads(l) for l in open(f"{out}/{s}.jsonl") if l.strip()]
     med[s] = {c: statistics.median(r[c] for r in runs) if all(r.get(c) is not None for r in runs)
-              else None for c in cols}
+              else "n/a" if all(c not in r for r in runs) else None for c in cols}
     med[s]["n"] = len(runs)
     classes = [r["lines_at_fraud"] for r in runs if r.get("lines_at_fraud") is not None]
     med[s]["classes_at_fraud"] = statistics.median(classes) if classes else None
@@ -111,9 +119,10 @@ json.dump(med, open(f"{out}/summary.json", "w"), indent=1)
 node = med.get("node-peer", {})
 def cell(s, c):
     v = med[s][c]
-    if v is None:
-        return "failed"
-    ratio = f" ({v / node[c]:.2f}x)" if node.get(c) and c != "cpu_fraud_classifier" else ""
+    if v is None or v == "n/a":
+        return "failed" if v is None else "n/a"
+    ratio = (f" ({v / node[c]:.2f}x)" if isinstance(node.get(c), float) and c != "cpu_fraud_classifier"
+             else "")
     return f"{v:.3f}{ratio}"
 print("medians in seconds from process start (ratio to node-peer)")
 print(f"{'server':14} {'n':>2} {'ready':>16} {'fraud infer':>16} {'minilm infer':>16} {'cpu@fraud':>10}")

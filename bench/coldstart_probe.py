@@ -98,10 +98,14 @@ def main():
     p.add_argument("--log", default=os.devnull)
     p.add_argument("--threads", action="store_true")
     p.add_argument("--count-lines")
+    p.add_argument("--only", help="comma-separated probes (default: all), e.g. ready,fraud_classifier"
+                   " for a server that serves only the fraud model (bench/coldstart_bound.sh)")
     p.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.command[1:] if a.command and a.command[0] == "--" else a.command
     pending = dict(PROBES)
+    if a.only:
+        pending = {k: v for k, v in PROBES.items() if k in a.only.split(",")}
     found = {}
     with open(a.log, "ab") as log:
         t0 = time.monotonic()
