@@ -4,6 +4,7 @@ import dev.fulcrum.core.config.MonitoringConfig;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -108,7 +109,7 @@ public final class TokenFeatures {
       return null;
     }
     double[] flat = new double[batch * 2];
-    if (!outputsInto(hidden, mask, batch, seq, dim, new double[dim], flat)) {
+    if (!outputsInto(hidden, mask, batch, seq, dim, new double[dim], new float[dim], flat)) {
       return null;
     }
     double[][] rows = new double[batch][];
@@ -149,20 +150,31 @@ public final class TokenFeatures {
 
   /**
    * The same features read straight from an FP32 or FP64 tensor's buffer ({@code [batch, seq, dim]}
-   * when {@code seq > 0}, else {@code [batch, dim]}), nothing copied or allocated: the live
-   * monitor's path, where a pass's {@code last_hidden_state} can hold far more values than the
-   * monitor copies. {@code pooled} is {@code dim} long scratch.
+   * when {@code seq > 0}, else {@code [batch, dim]}), nothing copied but one token's vector at a
+   * time: the live monitor's path, where a pass's {@code last_hidden_state} can hold far more
+   * values than the monitor copies. {@code pooled} and {@code row} are {@code dim} long scratch.
+   * Each FP32 token vector is bulk-copied into {@code row} before it is added (half the time of
+   * reading it float by float from the buffer: docs/PERFORMANCE.md, "Session 11"); the sums are the
+   * same, in the same order, as {@link #outputsInto(double[], double[], int, int, int, double[],
+   * double[])}'s on the logged values.
    *
    * @return false for any other datatype (nothing written)
    */
   static boolean outputsInto(
-      Tensor hidden, double[] mask, int batch, int seq, int dim, double[] pooled, double[] out) {
+      Tensor hidden,
+      double[] mask,
+      int batch,
+      int seq,
+      int dim,
+      double[] pooled,
+      float[] row,
+      double[] out) {
     DataType type = hidden.datatype();
     if (type != DataType.FP32 && type != DataType.FP64) {
       return false;
     }
-    boolean fp32 = type == DataType.FP32;
     ByteBuffer buf = hidden.unsafeData();
+    @Nullable FloatBuffer floats = type == DataType.FP32 ? buf.asFloatBuffer() : null;
     int origin = buf.position();
     for (int b = 0; b < batch; b++) {
       java.util.Arrays.fill(pooled, 0, dim, 0);
@@ -175,10 +187,16 @@ public final class TokenFeatures {
         }
         n += w;
         int base = (b * rowsOf + t) * dim;
-        if (fp32) {
-          int at = origin + 4 * base;
-          for (int d = 0; d < dim; d++) {
-            pooled[d] += w * buf.getFloat(at + 4 * d);
+        if (floats != null) {
+          floats.get(base, row, 0, dim);
+          if (w == 1) {
+            for (int d = 0; d < dim; d++) {
+              pooled[d] += row[d];
+            }
+          } else {
+            for (int d = 0; d < dim; d++) {
+              pooled[d] += w * row[d];
+            }
           }
         } else {
           int at = origin + 8 * base;

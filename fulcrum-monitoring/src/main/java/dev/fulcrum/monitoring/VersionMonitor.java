@@ -48,6 +48,7 @@ final class VersionMonitor {
   private int textBatch;
   private int textSeq;
   private double[] pooled = new double[0];
+  private float[] pooledRow = new float[0];
 
   // Per distinct input / output tensor (a slot): its name, the values of the request being
   // compared and how many; the columns say which slot they read. Sized in the constructor.
@@ -353,12 +354,14 @@ final class VersionMonitor {
     }
     if (pooled.length < dim) {
       pooled = new double[dim];
+      pooledRow = new float[dim];
     }
     if (outScratch[s].length < 2 * batch) {
       outScratch[s] = new double[Math.max(2 * batch, 2 * outScratch[s].length)];
     }
     if (tensor != null) {
-      return TokenFeatures.outputsInto(tensor, textMask, batch, seq, dim, pooled, outScratch[s])
+      return TokenFeatures.outputsInto(
+              tensor, textMask, batch, seq, dim, pooled, pooledRow, outScratch[s])
           ? 2 * batch
           : -1;
     }

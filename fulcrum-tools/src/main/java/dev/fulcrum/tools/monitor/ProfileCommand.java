@@ -78,7 +78,9 @@ public final class ProfileCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "For a text model (monitoring.text): reference sentences, one per line; the baseline"
-              + " holds their seq_len, padding_share and unk_rate.")
+              + " holds their seq_len, padding_share and unk_rate, and with monitoring.text.output"
+              + " the embedding_norm and embedding_mean of the model's output on them (the model"
+              + " is run in process).")
   @Nullable Path text;
 
   @Option(
