@@ -392,4 +392,77 @@ class TokenFeaturesTest {
       assertArrayEquals(fromValues[b], fromBuffer[b], 0.0);
     }
   }
+
+  /**
+   * An already pooled {@code [batch, dim]} output (a model or pipeline that pools itself) is
+   * compared as is: in-distribution vectors raise nothing, vectors three times as long raise
+   * embedding_norm; the buffer and the logged values agree.
+   */
+  @Test
+  void aPooledOutputIsComparedAsIs() {
+    MonitoringConfig.TextInput text =
+        new MonitoringConfig.TextInput(
+            "input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID, "sentence_embedding");
+    Baseline inputsOnly = baseline(11, "input_ids");
+    Random gen = new Random(13);
+    double[][] outCols = new double[2][2000];
+    for (int i = 0; i < 2000; i++) {
+      double[] v = new double[DIM];
+      for (int d = 0; d < DIM; d++) {
+        v[d] = (float) (0.3 + 0.2 * gen.nextGaussian());
+      }
+      double[][] rows = TokenFeatures.outputs(v, new double[0], 1, 0, DIM);
+      outCols[0][i] = rows[0][0];
+      outCols[1][i] = rows[0][1];
+    }
+    Baseline b =
+        new Baseline(
+            "m",
+            "generated",
+            inputsOnly.rows(),
+            inputsOnly.inputs(),
+            inputsOnly.features(),
+            List.of(
+                Profiler.profile("embedding_norm", outCols[0]),
+                Profiler.profile("embedding_mean", outCols[1])));
+    VersionMonitor live = Streams.monitor(b, text);
+    VersionMonitor replay = Streams.monitor(b, text);
+    List<String> events = new ArrayList<>();
+    Random r = new Random(22);
+    for (int i = 0; i < 300; i++) {
+      Raw raw = raw(r, NORMAL);
+      long[] shape = {BATCH, raw.seq};
+      float[] pooled = new float[BATCH * DIM];
+      for (int k = 0; k < pooled.length; k++) {
+        pooled[k] = (float) ((i < 150 ? 1 : 3) * (0.3 + 0.2 * r.nextGaussian()));
+      }
+      Completed c =
+          new Completed(
+              null,
+              new InferenceRequest(
+                  "m",
+                  "1",
+                  "",
+                  Map.of(),
+                  List.of(
+                      Streams.int64("input_ids", shape, longs(raw.ids)),
+                      Streams.int64("attention_mask", shape, longs(raw.mask))),
+                  List.of()),
+              new InferenceResponse(
+                  "m",
+                  "1",
+                  "",
+                  Map.of(),
+                  List.of(fp32("sentence_embedding", new long[] {BATCH, DIM}, pooled))),
+              i,
+              0);
+      live.observe(c, (v, f, output) -> events.add(f.name() + " " + f.drift()));
+      replay.observe(c.observation(), (v, f, output) -> {});
+      if (i == 149) {
+        assertEquals(List.of(), events, "in-distribution vectors");
+      }
+    }
+    assertTrue(events.contains("embedding_norm true"), events.toString());
+    assertEquals(live.report(0), replay.report(0));
+  }
 }
