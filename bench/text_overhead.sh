@@ -9,10 +9,11 @@
 # thread's CPU time per observation (/proc, clock ticks) and its share of the server's CPU.
 # Needs the built dist (./fulcrum serve) and the ONNX file the build puts in 1/.
 # Variables: PAIRS (8), SAT (5), CONC (16), OUTPUT (1; 0 drops monitoring.text.output from the on
-# arm: the token ids only, session 10's setting).
+# arm: the token ids only, session 10's setting), LEN (11: the sentence's tokens; more repeats its
+# words up to LEN tokens, [CLS] and [SEP] included, to load the pooling with longer rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}; OUTPUT=${OUTPUT:-1}
+PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}; OUTPUT=${OUTPUT:-1}; LEN=${LEN:-11}
 work=$(mktemp -d)
 for arm in on off; do
   mkdir -p "$work/$arm"
@@ -40,9 +41,13 @@ for arm in on off; do
     curl -sf "http://127.0.0.1:$(port $arm)/v2/health/ready" > /dev/null && break; sleep 1
   done
 done
-python3 - "$work/body.json" <<'PY'
+python3 - "$work/body.json" "$LEN" <<'PY'
 import json, sys
 t = [101, 1996, 4937, 7777, 2070, 4840, 7852, 2197, 2733, 1012, 102]
+words = t[1:-1]
+n = int(sys.argv[2])
+if n != len(t):
+    t = [101] + [words[i % len(words)] for i in range(n - 2)] + [102]
 def tensor(name, data):
     return {"name": name, "datatype": "INT64", "shape": [1, len(t)], "data": data}
 body = {"inputs": [tensor("input_ids", t), tensor("attention_mask", [1] * len(t)),
