@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# What monitoring a text model's token ids (monitoring.text, docs/MONITORING.md "Text models")
-# costs MiniLM at c=16: two servers on copies of the demo all_minilm_l6_v2, monitoring on (as
-# configured, enabled: true) and off (enabled: false); PAIRS pairs of SAT s closed-loop windows
-# with hey -c 16, on and off back to back, order alternating (ABBA); one REST body (one sentence
-# of 11 tokens, last_hidden_state). Prints each pair's throughput ratio on/off and their median,
-# then the on server's monitor observations and dropped count (the queue must not drop).
+# What monitoring a text model (monitoring.text, docs/MONITORING.md "Text models") costs MiniLM
+# at c=16: two servers on copies of the demo all_minilm_l6_v2, monitoring on (as configured:
+# enabled: true, the token ids and, with output: last_hidden_state, the mean-pooled embedding's
+# norm and mean) and off (enabled: false); PAIRS pairs of SAT s closed-loop windows with hey -c
+# 16, on and off back to back, order alternating (ABBA); one REST body (one sentence of 11 tokens,
+# last_hidden_state). Prints each pair's throughput ratio on/off and their median, then the on
+# server's monitor observations and dropped count (the queue must not drop) and the monitor
+# thread's CPU time per observation (/proc, clock ticks) and its share of the server's CPU.
 # Needs the built dist (./fulcrum serve) and the ONNX file the build puts in 1/.
-# Variables: PAIRS (8), SAT (5), CONC (16).
+# Variables: PAIRS (8), SAT (5), CONC (16), OUTPUT (1; 0 drops monitoring.text.output from the on
+# arm: the token ids only, session 10's setting), LEN (11: the sentence's tokens; more repeats its
+# words up to LEN tokens, [CLS] and [SEP] included, to load the pooling with longer rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}
+PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}; OUTPUT=${OUTPUT:-1}; LEN=${LEN:-11}
 work=$(mktemp -d)
 for arm in on off; do
   mkdir -p "$work/$arm"
   cp -r demo/models/all_minilm_l6_v2 "$work/$arm/"
 done
 sed -i 's/enabled: false/enabled: true/' "$work/on/all_minilm_l6_v2/config.yaml"
+sed -i 's/enabled: true/enabled: false/' "$work/off/all_minilm_l6_v2/config.yaml"
+grep -q 'enabled: false' "$work/off/all_minilm_l6_v2/config.yaml"
+if [ "$OUTPUT" = 0 ]; then
+  sed -i '/output: last_hidden_state/d' "$work/on/all_minilm_l6_v2/config.yaml"
+fi
 base=$((20000 + RANDOM % 12000))
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -32,9 +41,13 @@ for arm in on off; do
     curl -sf "http://127.0.0.1:$(port $arm)/v2/health/ready" > /dev/null && break; sleep 1
   done
 done
-python3 - "$work/body.json" <<'PY'
+python3 - "$work/body.json" "$LEN" <<'PY'
 import json, sys
 t = [101, 1996, 4937, 7777, 2070, 4840, 7852, 2197, 2733, 1012, 102]
+words = t[1:-1]
+n = int(sys.argv[2])
+if n != len(t):
+    t = [101] + [words[i % len(words)] for i in range(n - 2)] + [102]
 def tensor(name, data):
     return {"name": name, "datatype": "INT64", "shape": [1, len(t)], "data": data}
 body = {"inputs": [tensor("input_ids", t), tensor("attention_mask", [1] * len(t)),
@@ -55,5 +68,20 @@ for i in $(seq "$PAIRS"); do
   echo "pair $i on=$a off=$b ratio=$r"
 done
 python3 -c "import statistics,sys; print('median on/off', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
-curl -s "http://127.0.0.1:$base/v2/models/all_minilm_l6_v2/drift" |
-  python3 -c "import json,sys; d=json.load(sys.stdin); print('observations', d['observations'], 'dropped', d['dropped'])"
+curl -s "http://127.0.0.1:$base/v2/models/all_minilm_l6_v2/drift" > "$work/drift.json"
+python3 - "$work/drift.json" "${pids[0]}" <<'PY'
+import glob, json, sys
+d = json.load(open(sys.argv[1]))
+print('observations', d['observations'], 'dropped', d['dropped'],
+      'outputs', [f['name'] for f in d['outputs']['features']])
+def ticks(stat):
+    f = open(stat).read().rsplit(')', 1)[1].split()
+    return int(f[11]) + int(f[12])  # utime + stime
+pid = sys.argv[2]
+mon = sum(ticks(t + '/stat') for t in glob.glob(f'/proc/{pid}/task/*')
+          if open(t + '/comm').read().strip() == 'fulcrum-monitor')
+total = ticks(f'/proc/{pid}/stat')
+n = max(1, d['observations'])
+print(f'monitor thread cpu {mon / 100:.2f} s ({mon * 1e4 / n:.1f} us per observation),'
+      f' {100 * mon / max(1, total):.2f} % of the server process cpu')
+PY

@@ -44,6 +44,11 @@ final class VersionMonitor {
   // Text models: the token ids and mask of the request being compared (grown, reused).
   private double[] textIds = new double[256];
   private double[] textMask = new double[256];
+  // ... and the shape they were derived with (the embedding output is pooled over that mask).
+  private int textBatch;
+  private int textSeq;
+  private double[] pooled = new double[0];
+  private float[] pooledRow = new float[0];
 
   // Per distinct input / output tensor (a slot): its name, the values of the request being
   // compared and how many; the columns say which slot they read. Sized in the constructor.
@@ -102,7 +107,18 @@ final class VersionMonitor {
     if (baseline != null && why == null) {
       Map<String, FeatureBaseline> byName = new HashMap<>();
       baseline.features().forEach(f -> byName.put(f.name(), f));
-      int count = baseline.outputs().size();
+      // A text model's embedding_norm / embedding_mean are derived from monitoring.text.output;
+      // without it they are not compared (the baseline may have been made with it).
+      String embedding = text == null ? null : text.output();
+      List<FeatureBaseline> compared =
+          baseline.outputs().stream()
+              .filter(
+                  f ->
+                      text == null
+                          || embedding != null
+                          || !TokenFeatures.OUTPUT_NAMES.contains(f.name()))
+              .toList();
+      int count = compared.size();
       for (Baseline.InputColumns c : columns) {
         count += c.names().size();
       }
@@ -119,13 +135,18 @@ final class VersionMonitor {
           }
         }
       }
-      for (FeatureBaseline f : baseline.outputs()) {
-        outputs.add(
-            new Column(
-                OutputColumns.tensor(f.name()),
-                OutputColumns.index(f.name()),
-                0,
-                new FeatureDetector(f, settings, count)));
+      for (FeatureBaseline f : compared) {
+        int derived = TokenFeatures.OUTPUT_NAMES.indexOf(f.name());
+        if (embedding != null && derived >= 0) {
+          outputs.add(new Column(embedding, derived, 0, new FeatureDetector(f, settings, count)));
+        } else {
+          outputs.add(
+              new Column(
+                  OutputColumns.tensor(f.name()),
+                  OutputColumns.index(f.name()),
+                  0,
+                  new FeatureDetector(f, settings, count)));
+        }
       }
       if (!missing.isEmpty()) {
         why = baselineName + " has no feature " + missing + " that config.yaml names";
@@ -199,7 +220,7 @@ final class VersionMonitor {
         Observation.Values mask = o.input(text.mask());
         if (ids == null
             || mask == null
-            || !derive(ids.shape(), ids.values(), mask.values(), ids.values().length, s)) {
+            || !derive(ids.shape(), ids.values(), mask.values(), ids.values().length, s, true)) {
           return;
         }
         continue;
@@ -213,6 +234,11 @@ final class VersionMonitor {
     }
     for (int s = 0; s < outNames.length; s++) {
       Observation.Values v = o.output(outNames[s]);
+      if (v != null && isEmbedding(s)) {
+        outValues[s] = outScratch[s];
+        outCount[s] = embedding(v.shape(), v.values(), null, s);
+        continue;
+      }
       outValues[s] = v == null ? outScratch[s] : v.values();
       outCount[s] = v == null ? -1 : v.values().length;
     }
@@ -289,11 +315,61 @@ final class VersionMonitor {
     }
     for (int s = 0; s < outNames.length; s++) {
       Tensor t = find(outputTensors, outNames[s]);
-      int n = t == null ? -1 : read(t, outScratch, s);
+      int n;
+      if (t == null) {
+        n = -1;
+      } else if (isEmbedding(s)) {
+        n = embedding(t.shape(), null, t, s);
+      } else {
+        n = read(t, outScratch, s);
+      }
       outValues[s] = outScratch[s];
       outCount[s] = n;
     }
     return true;
+  }
+
+  /** Whether output slot {@code s} is a text model's embedding (monitoring.text.output). */
+  private boolean isEmbedding(int s) {
+    return text != null && text.output() != null && outNames[s].equals(text.output());
+  }
+
+  /**
+   * Writes {embedding_norm, embedding_mean} per row of an embedding output into slot {@code s}:
+   * {@code [batch, seq, dim]} mean-pooled over the mask the inputs were derived with (the same
+   * batch and seq, else nothing is compared), or {@code [batch, dim]} as is. The values come from
+   * the log ({@code values}) or straight from the tensor's buffer ({@code tensor}).
+   *
+   * @return the values written ({@code batch * 2}), or -1 when the shapes do not fit
+   */
+  private int embedding(long[] shape, double @Nullable [] values, @Nullable Tensor tensor, int s) {
+    if (shape.length != 2 && shape.length != 3) {
+      return -1;
+    }
+    int batch = (int) shape[0];
+    int seq = shape.length == 3 ? (int) shape[1] : 0;
+    int dim = (int) shape[shape.length - 1];
+    if (batch != textBatch || (seq > 0 && seq != textSeq) || dim <= 0) {
+      return -1;
+    }
+    if (pooled.length < dim) {
+      pooled = new double[dim];
+      pooledRow = new float[dim];
+    }
+    if (outScratch[s].length < 2 * batch) {
+      outScratch[s] = new double[Math.max(2 * batch, 2 * outScratch[s].length)];
+    }
+    if (tensor != null) {
+      return TokenFeatures.outputsInto(
+              tensor, textMask, batch, seq, dim, pooled, pooledRow, outScratch[s])
+          ? 2 * batch
+          : -1;
+    }
+    if (values == null || values.length != batch * Math.max(seq, 1) * dim) {
+      return -1;
+    }
+    TokenFeatures.outputsInto(values, textMask, batch, seq, dim, pooled, outScratch[s]);
+    return 2 * batch;
   }
 
   /**
@@ -316,14 +392,17 @@ final class VersionMonitor {
     }
     Copies.into(ids, textIds);
     Copies.into(mask, textMask);
-    return derive(ids.shape(), textIds, textMask, n, s);
+    return derive(ids.shape(), textIds, textMask, n, s, false);
   }
 
   /**
    * Writes the derived features of {@code n} token ids of {@code shape} ({@code [batch, seq]}) into
-   * slot {@code s}, one row of {@link MonitoringConfig.TextInput#FEATURES} per sentence.
+   * slot {@code s}, one row of {@link MonitoringConfig.TextInput#FEATURES} per sentence; {@code
+   * keepMask}: copy the mask into this monitor's array (the replay's values), where the embedding
+   * output is pooled over it.
    */
-  private boolean derive(long[] shape, double[] ids, double[] mask, int n, int s) {
+  private boolean derive(
+      long[] shape, double[] ids, double[] mask, int n, int s, boolean keepMask) {
     if (mask.length < n) {
       return false;
     }
@@ -332,6 +411,15 @@ final class VersionMonitor {
       return false;
     }
     int seq = n / batch;
+    textBatch = batch;
+    textSeq = seq;
+    if (keepMask) { // the replay's values: kept for the embedding's pooling
+      if (textMask.length < n) {
+        textMask = new double[Math.max(n, 2 * textMask.length)];
+        textIds = new double[textMask.length];
+      }
+      System.arraycopy(mask, 0, textMask, 0, n);
+    }
     int width = MonitoringConfig.TextInput.FEATURES.size();
     if (inScratch[s].length < batch * width) {
       inScratch[s] = new double[Math.max(batch * width, 2 * inScratch[s].length)];

@@ -210,4 +210,259 @@ class TokenFeaturesTest {
     rows = TokenFeatures.outputs(new double[] {0.6, 0.8}, new double[0], 1, 0, 2);
     assertArrayEquals(new double[] {1, 0.7}, rows[0], 1e-12);
   }
+
+  private static final int DIM = 8;
+
+  /**
+   * A stand-in encoder's {@code [BATCH, seq, DIM]} FP32 hidden states: each real token a fixed
+   * direction plus noise, times {@code scale}; padding positions hold garbage the pooling must
+   * skip.
+   */
+  private static float[] hidden(Random r, Raw raw, double scale) {
+    float[] h = new float[BATCH * raw.seq * DIM];
+    for (int i = 0; i < BATCH * raw.seq; i++) {
+      for (int d = 0; d < DIM; d++) {
+        h[i * DIM + d] =
+            raw.mask[i] == 0
+                ? 1000f
+                : (float) (scale * ((d % 2 == 0 ? 0.3 : -0.1) + 0.2 * r.nextGaussian()));
+      }
+    }
+    return h;
+  }
+
+  private static Tensor fp32(String name, long[] shape, float[] v) {
+    java.nio.ByteBuffer buf =
+        java.nio.ByteBuffer.allocateDirect(4 * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < v.length; i++) {
+      buf.putFloat(4 * i, v[i]);
+    }
+    return Tensor.of(name, dev.fulcrum.core.tensor.DataType.FP32, shape, buf);
+  }
+
+  /**
+   * monitoring.text.output: the embedding output's pooled norm and mean are compared as the model's
+   * outputs, live (straight from the FP32 buffer) and in the replay (from the logged values) alike:
+   * nothing on in-distribution embeddings, embedding_norm on embeddings twice as long, while the
+   * token features stay quiet.
+   */
+  @Test
+  void embeddingOutputDriftsLiveAndInReplay() {
+    MonitoringConfig.TextInput text =
+        new MonitoringConfig.TextInput(
+            "input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID, "last_hidden_state");
+    Baseline inputsOnly = baseline(11, "input_ids");
+    Random gen = new Random(12);
+    double[][] outCols = new double[2][2000];
+    for (int i = 0; i < 2000 / BATCH; i++) {
+      Raw raw = raw(gen, NORMAL);
+      float[] h = hidden(gen, raw, 1);
+      double[][] rows =
+          TokenFeatures.outputs(
+              fp32("last_hidden_state", new long[] {BATCH, raw.seq, DIM}, h), raw.mask);
+      assertTrue(rows != null);
+      for (int b = 0; b < BATCH; b++) {
+        outCols[0][i * BATCH + b] = rows[b][0];
+        outCols[1][i * BATCH + b] = rows[b][1];
+      }
+    }
+    Baseline b =
+        new Baseline(
+            "m",
+            "generated",
+            inputsOnly.rows(),
+            inputsOnly.inputs(),
+            inputsOnly.features(),
+            List.of(
+                Profiler.profile("embedding_norm", outCols[0]),
+                Profiler.profile("embedding_mean", outCols[1])));
+    VersionMonitor live = Streams.monitor(b, text);
+    VersionMonitor replay = Streams.monitor(b, text);
+    List<String> liveEvents = new ArrayList<>();
+    List<String> replayEvents = new ArrayList<>();
+    Random r = new Random(21);
+    for (int i = 0; i < 400; i++) {
+      Raw raw = raw(r, NORMAL);
+      long[] shape = {BATCH, raw.seq};
+      Tensor ids = Streams.int64("input_ids", shape, longs(raw.ids));
+      Tensor mask = Streams.int64("attention_mask", shape, longs(raw.mask));
+      Tensor hidden =
+          fp32(
+              "last_hidden_state",
+              new long[] {BATCH, raw.seq, DIM},
+              hidden(r, raw, i < 200 ? 1 : 2));
+      Completed c =
+          new Completed(
+              null,
+              new InferenceRequest("m", "1", "", Map.of(), List.of(ids, mask), List.of()),
+              new InferenceResponse("m", "1", "", Map.of(), List.of(hidden)),
+              i,
+              0);
+      live.observe(c, (v, f, output) -> liveEvents.add(f.name() + " " + f.drift() + " " + output));
+      replay.observe(
+          c.observation(),
+          (v, f, output) -> replayEvents.add(f.name() + " " + f.drift() + " " + output));
+      if (i == 199) {
+        assertEquals(List.of(), liveEvents, "in-distribution embeddings");
+      }
+    }
+    assertEquals(liveEvents, replayEvents);
+    assertEquals(live.report(0), replay.report(0));
+    assertTrue(liveEvents.contains("embedding_norm true true"), liveEvents.toString());
+    assertEquals(
+        List.of(),
+        live.report(0).features().stream().filter(FeatureDrift::drift).toList(),
+        "the token features");
+    assertEquals(
+        List.of("embedding_norm", "embedding_mean"),
+        live.report(0).outputs().stream().map(FeatureDrift::name).toList());
+  }
+
+  /**
+   * A baseline with embedding features on a config without monitoring.text.output: they are not
+   * compared (nothing to derive them from), and a hidden state whose shape does not fit the mask is
+   * skipped, not misread.
+   */
+  @Test
+  void embeddingNeedsTheOutputAndAFittingShape() {
+    Baseline inputsOnly = baseline(11, "input_ids");
+    Baseline b =
+        new Baseline(
+            "m",
+            "generated",
+            inputsOnly.rows(),
+            inputsOnly.inputs(),
+            inputsOnly.features(),
+            List.of(
+                Profiler.profile("embedding_norm", new double[] {1, 2, 3}),
+                Profiler.profile("embedding_mean", new double[] {0.1, 0.2, 0.3})));
+    VersionMonitor without =
+        Streams.monitor(
+            b,
+            new MonitoringConfig.TextInput(
+                "input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID));
+    assertEquals(List.of(), without.report(0).outputs());
+
+    VersionMonitor with =
+        Streams.monitor(
+            b,
+            new MonitoringConfig.TextInput(
+                "input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID, "last_hidden_state"));
+    Raw raw = raw(new Random(3), NORMAL);
+    long[] shape = {BATCH, raw.seq};
+    float[] garbage = new float[BATCH * (raw.seq + 1)];
+    java.util.Arrays.fill(garbage, 1000f);
+    Tensor wrong = fp32("last_hidden_state", new long[] {BATCH, raw.seq + 1, 1}, garbage);
+    for (int i = 0; i < 100; i++) {
+      with.observe(
+          new Completed(
+              null,
+              new InferenceRequest(
+                  "m",
+                  "1",
+                  "",
+                  Map.of(),
+                  List.of(
+                      Streams.int64("input_ids", shape, longs(raw.ids)),
+                      Streams.int64("attention_mask", shape, longs(raw.mask))),
+                  List.of()),
+              new InferenceResponse("m", "1", "", Map.of(), List.of(wrong)),
+              i,
+              0),
+          (v, f, output) -> {});
+    }
+    assertEquals(100L * BATCH, with.observations());
+    assertEquals(List.of(), with.report(0).outputs().stream().filter(FeatureDrift::drift).toList());
+  }
+
+  @Test
+  void theBufferAndTheValuesPoolAlike() {
+    Random r = new Random(5);
+    Raw raw = raw(r, NORMAL);
+    float[] h = hidden(r, raw, 1);
+    double[] d = new double[h.length];
+    for (int i = 0; i < h.length; i++) {
+      d[i] = h[i];
+    }
+    double[][] fromBuffer =
+        TokenFeatures.outputs(fp32("h", new long[] {BATCH, raw.seq, DIM}, h), raw.mask);
+    double[][] fromValues = TokenFeatures.outputs(d, raw.mask, BATCH, raw.seq, DIM);
+    assertTrue(fromBuffer != null);
+    for (int b = 0; b < BATCH; b++) {
+      assertArrayEquals(fromValues[b], fromBuffer[b], 0.0);
+    }
+  }
+
+  /**
+   * An already pooled {@code [batch, dim]} output (a model or pipeline that pools itself) is
+   * compared as is: in-distribution vectors raise nothing, vectors three times as long raise
+   * embedding_norm; the buffer and the logged values agree.
+   */
+  @Test
+  void aPooledOutputIsComparedAsIs() {
+    MonitoringConfig.TextInput text =
+        new MonitoringConfig.TextInput(
+            "input_ids", "attention_mask", TokenFeatures.DEFAULT_UNK_ID, "sentence_embedding");
+    Baseline inputsOnly = baseline(11, "input_ids");
+    Random gen = new Random(13);
+    double[][] outCols = new double[2][2000];
+    for (int i = 0; i < 2000; i++) {
+      double[] v = new double[DIM];
+      for (int d = 0; d < DIM; d++) {
+        v[d] = (float) (0.3 + 0.2 * gen.nextGaussian());
+      }
+      double[][] rows = TokenFeatures.outputs(v, new double[0], 1, 0, DIM);
+      outCols[0][i] = rows[0][0];
+      outCols[1][i] = rows[0][1];
+    }
+    Baseline b =
+        new Baseline(
+            "m",
+            "generated",
+            inputsOnly.rows(),
+            inputsOnly.inputs(),
+            inputsOnly.features(),
+            List.of(
+                Profiler.profile("embedding_norm", outCols[0]),
+                Profiler.profile("embedding_mean", outCols[1])));
+    VersionMonitor live = Streams.monitor(b, text);
+    VersionMonitor replay = Streams.monitor(b, text);
+    List<String> events = new ArrayList<>();
+    Random r = new Random(22);
+    for (int i = 0; i < 300; i++) {
+      Raw raw = raw(r, NORMAL);
+      long[] shape = {BATCH, raw.seq};
+      float[] pooled = new float[BATCH * DIM];
+      for (int k = 0; k < pooled.length; k++) {
+        pooled[k] = (float) ((i < 150 ? 1 : 3) * (0.3 + 0.2 * r.nextGaussian()));
+      }
+      Completed c =
+          new Completed(
+              null,
+              new InferenceRequest(
+                  "m",
+                  "1",
+                  "",
+                  Map.of(),
+                  List.of(
+                      Streams.int64("input_ids", shape, longs(raw.ids)),
+                      Streams.int64("attention_mask", shape, longs(raw.mask))),
+                  List.of()),
+              new InferenceResponse(
+                  "m",
+                  "1",
+                  "",
+                  Map.of(),
+                  List.of(fp32("sentence_embedding", new long[] {BATCH, DIM}, pooled))),
+              i,
+              0);
+      live.observe(c, (v, f, output) -> events.add(f.name() + " " + f.drift()));
+      replay.observe(c.observation(), (v, f, output) -> {});
+      if (i == 149) {
+        assertEquals(List.of(), events, "in-distribution vectors");
+      }
+    }
+    assertTrue(events.contains("embedding_norm true"), events.toString());
+    assertEquals(live.report(0), replay.report(0));
+  }
 }

@@ -227,11 +227,20 @@ public record ModelConfigFile(
    * @param input the token-id input (default {@code input_ids})
    * @param mask the attention-mask input (default {@code attention_mask})
    * @param unkId the [UNK] id (default: the vocabulary's, else 100)
+   * @param output the embedding output whose pooled norm and mean are compared ({@code [batch, seq,
+   *     dim]} mean-pooled over the mask, or {@code [batch, dim]} as is); none when absent
    */
   public record TextFile(
       @JsonProperty("input") @Nullable String input,
       @JsonProperty("mask") @Nullable String mask,
-      @JsonProperty("unk-id") @Nullable Integer unkId) {}
+      @JsonProperty("unk-id") @Nullable Integer unkId,
+      @JsonProperty("output") @Nullable String output) {
+
+    /** Without an embedding output. */
+    public TextFile(@Nullable String input, @Nullable String mask, @Nullable Integer unkId) {
+      this(input, mask, unkId, null);
+    }
+  }
 
   /**
    * A pipeline model: steps before and after a wrapped ONNX model (docs/MODEL_CONFIG.md,

@@ -278,7 +278,7 @@ public final class ModelConfigResolver {
         scheduling(f, file, maxBatch),
         f.maxBatchSize() == null && maxBatch > 0,
         slo(f.slo(), file),
-        monitoring(f.monitoring(), file, inputs),
+        monitoring(f.monitoring(), file, inputs, outputs, maxBatch > 0),
         d.pipeline(),
         responseCache(f.responseCache(), file));
   }
@@ -330,6 +330,8 @@ public final class ModelConfigResolver {
       ModelConfigFile.@Nullable TextFile t,
       Path file,
       @Nullable List<TensorConfig> inputs,
+      @Nullable List<TensorConfig> outputs,
+      boolean batching,
       List<MonitoringConfig.InputFeatures> features)
       throws ConfigException {
     if (t == null) {
@@ -371,7 +373,45 @@ public final class ModelConfigResolver {
       Integer found = dir == null ? null : Vocabularies.unkId(dir);
       unk = found == null ? MonitoringConfig.TextInput.DEFAULT_UNK_ID : found;
     }
-    return new MonitoringConfig.TextInput(input, mask, unk);
+    String output = t.output();
+    if (output != null) {
+      if (output.isBlank()) {
+        throw new ConfigException(
+            file, "monitoring.text.output", "must name the model's embedding output");
+      }
+      if (outputs != null) {
+        TensorConfig o =
+            outputs.stream().filter(x -> x.name().equals(output)).findFirst().orElse(null);
+        if (o == null) {
+          throw new ConfigException(
+              file,
+              "monitoring.text.output",
+              "the model has no output '"
+                  + output
+                  + "'; its outputs are "
+                  + outputs.stream().map(TensorConfig::name).toList());
+        }
+        int rank = o.dims().length + (batching ? 1 : 0);
+        if (rank != 2 && rank != 3) {
+          throw new ConfigException(
+              file,
+              "monitoring.text.output",
+              "'"
+                  + output
+                  + "' must be [batch, seq, dim] (mean-pooled over the mask) or [batch, dim],"
+                  + " but it has "
+                  + rank
+                  + " dimensions");
+        }
+        if (o.datatype() != DataType.FP32 && o.datatype() != DataType.FP64) {
+          throw new ConfigException(
+              file,
+              "monitoring.text.output",
+              "'" + output + "' must be FP32 or FP64, not " + o.datatype());
+        }
+      }
+    }
+    return new MonitoringConfig.TextInput(input, mask, unk, output);
   }
 
   /**
@@ -380,6 +420,23 @@ public final class ModelConfigResolver {
    */
   public static @Nullable MonitoringConfig monitoring(
       ModelConfigFile.@Nullable MonitoringFile m, Path file, @Nullable List<TensorConfig> inputs)
+      throws ConfigException {
+    return monitoring(m, file, inputs, null, true);
+  }
+
+  /**
+   * The {@code monitoring:} section, checked against the model's inputs and outputs (when known:
+   * {@code monitoring.text.output} must name an output of two or three dimensions, batch included);
+   * null when absent.
+   *
+   * @param batching whether the tensors' dims leave the batch dimension out (max-batch-size > 0)
+   */
+  public static @Nullable MonitoringConfig monitoring(
+      ModelConfigFile.@Nullable MonitoringFile m,
+      Path file,
+      @Nullable List<TensorConfig> inputs,
+      @Nullable List<TensorConfig> outputs,
+      boolean batching)
       throws ConfigException {
     if (m == null) {
       return null;
@@ -432,7 +489,7 @@ public final class ModelConfigResolver {
         }
       }
     }
-    MonitoringConfig.TextInput text = text(m.text(), file, inputs, features);
+    MonitoringConfig.TextInput text = text(m.text(), file, inputs, outputs, batching, features);
     boolean enabled = m.enabled() == null || m.enabled();
     if (enabled && features.isEmpty() && text == null) {
       throw new ConfigException(

@@ -89,10 +89,21 @@ public record MonitoringConfig(
    * @param input the input holding {@code [batch, seq]} token ids
    * @param mask the input holding the attention mask, same shape (1 token, 0 padding)
    * @param unkId the [UNK] token's id
+   * @param output the embedding output ({@code [batch, seq, dim]}, mean-pooled over the mask, or
+   *     {@code [batch, dim]}) whose {@link #OUTPUT_FEATURES} are compared as the model's outputs;
+   *     null when only the inputs are monitored
    */
-  public record TextInput(String input, String mask, int unkId) {
+  public record TextInput(String input, String mask, int unkId, @Nullable String output) {
     /** The names of the derived features, in the order the monitor computes them. */
     public static final List<String> FEATURES = List.of("seq_len", "padding_share", "unk_rate");
+
+    /** The names of the derived output features: the pooled embedding's L2 norm and mean. */
+    public static final List<String> OUTPUT_FEATURES = List.of("embedding_norm", "embedding_mean");
+
+    /** Without an embedding output. */
+    public TextInput(String input, String mask, int unkId) {
+      this(input, mask, unkId, null);
+    }
 
     /** [UNK] in the BERT uncased WordPiece vocabulary (MiniLM) when no vocabulary says. */
     public static final int DEFAULT_UNK_ID = 100;

@@ -108,4 +108,71 @@ class MonitoringConfigTest {
                     text(new ModelConfigFile.TextFile(null, null, -1)), file, TOKENS))
         .hasMessageContaining("monitoring.text.unk-id");
   }
+
+  /** monitoring.text.output: the embedding output, checked against the model's outputs. */
+  @Test
+  void textOutputNamesAnEmbeddingOutput(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path file = dir.resolve("config.yaml");
+    List<TensorConfig> outputs =
+        List.of(
+            new TensorConfig("last_hidden_state", DataType.FP32, new long[] {-1, 384}),
+            new TensorConfig("pooled", DataType.FP32, new long[] {384}),
+            new TensorConfig("label", DataType.INT64, new long[] {-1, 2, 2}),
+            new TensorConfig("ids", DataType.INT64, new long[] {384}));
+    MonitoringConfig m =
+        ModelConfigResolver.monitoring(
+            text(new ModelConfigFile.TextFile(null, null, 100, "last_hidden_state")),
+            file,
+            TOKENS,
+            outputs,
+            true);
+    assertThat(m).isNotNull();
+    assertThat(java.util.Objects.requireNonNull(m.text()).output()).isEqualTo("last_hidden_state");
+    m =
+        ModelConfigResolver.monitoring(
+            text(new ModelConfigFile.TextFile(null, null, 100, "pooled")),
+            file,
+            TOKENS,
+            outputs,
+            true);
+    assertThat(java.util.Objects.requireNonNull(m).text().output()).isEqualTo("pooled");
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, null, 100, "embedding")),
+                    file,
+                    TOKENS,
+                    outputs,
+                    true))
+        .hasMessageContaining("config.yaml")
+        .hasMessageContaining("monitoring.text.output")
+        .hasMessageContaining("no output 'embedding'")
+        .hasMessageContaining("last_hidden_state");
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, null, 100, "label")),
+                    file,
+                    TOKENS,
+                    outputs,
+                    true))
+        .hasMessageContaining("monitoring.text.output")
+        .hasMessageContaining("4 dimensions");
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, null, 100, "ids")),
+                    file,
+                    TOKENS,
+                    outputs,
+                    true))
+        .hasMessageContaining("monitoring.text.output")
+        .hasMessageContaining("FP32 or FP64");
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    text(new ModelConfigFile.TextFile(null, null, 100, " ")), file, TOKENS))
+        .hasMessageContaining("monitoring.text.output");
+  }
 }

@@ -78,7 +78,9 @@ public final class ProfileCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "For a text model (monitoring.text): reference sentences, one per line; the baseline"
-              + " holds their seq_len, padding_share and unk_rate.")
+              + " holds their seq_len, padding_share and unk_rate, and with monitoring.text.output"
+              + " the embedding_norm and embedding_mean of the model's output on them (the model"
+              + " is run in process).")
   @Nullable Path text;
 
   @Option(
@@ -165,8 +167,10 @@ public final class ProfileCommand implements Callable<Integer> {
   /**
    * A text model's baseline: its config.yaml's {@code monitoring.text} says the model takes token
    * ids; each line of {@code file} is tokenized with the pipelines' tokenizer, {@code batch}
-   * sentences per request padded to the longest, and the derived features are profiled. The model
-   * is not run (its output's embedding norm and mean are not profiled yet).
+   * sentences per request padded to the longest, and the derived features are profiled. When {@code
+   * monitoring.text.output} names the embedding output, the model is run in process on the same
+   * requests (the server's repository, scheduler and engine, no transport) and the pooled
+   * embedding's norm and mean are profiled as its outputs.
    */
   private int profileText(PrintWriter out, Path root, Path file) throws Exception {
     Path dir = root.resolve(model);
@@ -195,11 +199,49 @@ public final class ProfileCommand implements Callable<Integer> {
     if (lines.isEmpty()) {
       throw new CommandLine.ParameterException(spec.commandLine(), file + " has no sentences");
     }
-    Baseline baseline = profileText(model, t, lines, tok, batch, file.getFileName().toString());
+    String source = file.getFileName().toString();
+    Baseline baseline;
+    if (t.output() == null) {
+      baseline = profileText(model, t, lines, tok, batch, source, null);
+    } else {
+      int cores = Runtime.getRuntime().availableProcessors();
+      try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
+          SchedulerEnvironment environment = SchedulerEnvironment.system();
+          ModelRepository repo =
+              new ModelRepository(
+                  List.of(root),
+                  List.of(onnx),
+                  new ModelConfigResolver(cores, 32),
+                  environment,
+                  new ModelRepository.Settings(
+                      ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
+                  new ModelConfigLoader(List.of(new PbtxtConfigFormat())))) {
+        repo.loadAll();
+        ModelVersion mv = served(repo);
+        MonitoringConfig served = mv.config().monitoring();
+        MonitoringConfig.TextInput st = served == null ? null : served.text();
+        if (st == null || st.output() == null) {
+          throw new IllegalStateException("the loaded model has no monitoring.text.output");
+        }
+        InferenceService service = new InferenceService(repo, false);
+        baseline =
+            profileText(
+                model,
+                st,
+                lines,
+                tok,
+                batch,
+                source,
+                (ids, mask, shape) -> embed(mv, st, service, ids, mask, shape));
+      }
+    }
     Path target = output != null ? output : monitoring.locatedBaselineIn(dir);
     baseline.write(target);
     for (Baseline.FeatureBaseline f : baseline.features()) {
       out.println(describe("feature", f));
+    }
+    for (Baseline.FeatureBaseline f : baseline.outputs()) {
+      out.println(describe("output ", f));
     }
     out.printf(
         Locale.ROOT, "wrote %s (%d sentences of %s)%n", target, lines.size(), file.getFileName());
@@ -207,17 +249,108 @@ public final class ProfileCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The derived token features of {@code lines}, tokenized {@code batch} at a time. */
+  /**
+   * Runs the model on one request of token ids: per row {embedding_norm, embedding_mean} of its
+   * embedding output.
+   */
+  interface Embedder {
+    double[][] embed(long[] ids, long[] mask, long[] shape) throws IOException;
+  }
+
+  /**
+   * One request of the tokenized sentences to the model in process: the token-id input and the mask
+   * as tokenized, every other input (token_type_ids) zeros of the same shape, only the embedding
+   * output asked for; its rows' pooled norm and mean.
+   */
+  private static double[][] embed(
+      ModelVersion mv,
+      MonitoringConfig.TextInput t,
+      InferenceService service,
+      long[] ids,
+      long[] mask,
+      long[] shape)
+      throws IOException {
+    String output = java.util.Objects.requireNonNull(t.output());
+    List<Tensor> tensors = new ArrayList<>();
+    for (TensorConfig in : mv.config().inputs()) {
+      long[] values =
+          in.name().equals(t.input())
+              ? ids
+              : in.name().equals(t.mask()) ? mask : new long[ids.length];
+      tensors.add(integers(in, shape, values));
+    }
+    InferenceResponse response =
+        service
+            .infer(
+                new InferenceRequest(
+                    mv.name(),
+                    "",
+                    "profile",
+                    Map.of(),
+                    tensors,
+                    List.of(dev.fulcrum.core.inference.RequestedOutput.named(output))))
+            .join();
+    Tensor hidden =
+        response.outputs().stream()
+            .filter(o -> o.name().equals(output))
+            .findFirst()
+            .orElseThrow(() -> new IOException("the model answered without '" + output + "'"));
+    double[] m = new double[mask.length];
+    for (int i = 0; i < m.length; i++) {
+      m[i] = mask[i];
+    }
+    double[][] rows = TokenFeatures.outputs(hidden, m);
+    if (rows == null || rows.length != shape[0]) {
+      throw new IOException(
+          "'"
+              + output
+              + "' is "
+              + hidden.datatype()
+              + java.util.Arrays.toString(hidden.shape())
+              + ", not FP32/FP64 [batch, seq, dim] or [batch, dim] for "
+              + shape[0]
+              + " sentences");
+    }
+    return rows;
+  }
+
+  /** An INT64 or INT32 input tensor of {@code shape}. */
+  private static Tensor integers(TensorConfig t, long[] shape, long[] values) throws IOException {
+    DataType type = t.datatype();
+    if (type != DataType.INT64 && type != DataType.INT32) {
+      throw new IOException(
+          "input '" + t.name() + "': profile --text feeds INT64 or INT32, not " + type);
+    }
+    ByteBuffer b =
+        ByteBuffer.allocate(values.length * type.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      if (type == DataType.INT64) {
+        b.putLong(v);
+      } else {
+        b.putInt((int) v);
+      }
+    }
+    b.flip();
+    return Tensor.of(t.name(), type, shape.clone(), b);
+  }
+
+  /**
+   * The derived token features of {@code lines}, tokenized {@code batch} at a time, and when {@code
+   * embedder} is given the model's pooled embedding norm and mean on the same requests.
+   */
   static Baseline profileText(
       String model,
       MonitoringConfig.TextInput t,
       List<String> lines,
       Path tokenizerFile,
       int batch,
-      String source)
+      String source,
+      @Nullable Embedder embedder)
       throws IOException {
     List<String> names = MonitoringConfig.TextInput.FEATURES;
+    List<String> outNames = MonitoringConfig.TextInput.OUTPUT_FEATURES;
     double[][] columns = new double[names.size()][lines.size()];
+    double[][] outColumns = new double[outNames.size()][lines.size()];
     try (TextTokenizer tok = new TextTokenizer(tokenizerFile, 512, true, false)) {
       for (int start = 0; start < lines.size(); start += batch) {
         List<String> rows = lines.subList(start, Math.min(lines.size(), start + batch));
@@ -234,11 +367,26 @@ public final class ProfileCommand implements Callable<Integer> {
             columns[c][start + r] = f[r][c];
           }
         }
+        if (embedder != null) {
+          long[] shape = {tokens.rows(), tokens.length()};
+          double[][] e = embedder.embed(tokens.ids(), tokens.attentionMask(), shape);
+          for (int r = 0; r < e.length; r++) {
+            for (int c = 0; c < outNames.size(); c++) {
+              outColumns[c][start + r] = e[r][c];
+            }
+          }
+        }
       }
     }
     List<Baseline.FeatureBaseline> features = new ArrayList<>();
     for (int c = 0; c < names.size(); c++) {
       features.add(Profiler.profile(names.get(c), columns[c]));
+    }
+    List<Baseline.FeatureBaseline> outputs = new ArrayList<>();
+    if (embedder != null) {
+      for (int c = 0; c < outNames.size(); c++) {
+        outputs.add(Profiler.profile(outNames.get(c), outColumns[c]));
+      }
     }
     return new Baseline(
         model,
@@ -246,7 +394,7 @@ public final class ProfileCommand implements Callable<Integer> {
         lines.size(),
         List.of(new Baseline.InputColumns(t.input(), names)),
         features,
-        List.of());
+        outputs);
   }
 
   private static Path findTokenizer(Path dir) throws IOException {

@@ -75,19 +75,23 @@ class ProfileCommandTest {
   }
 
   /**
-   * {@code fulcrum profile --text}: the demo MiniLM's config (monitoring.text) and tokenizer, a
-   * small text file; the baseline holds the derived token features of the token-id input.
+   * {@code fulcrum profile --text}: the demo MiniLM's config (monitoring.text, output:
+   * last_hidden_state), tokenizer and model file, a small text file; the baseline holds the derived
+   * token features of the token-id input and the embedding's norm and mean from the model run in
+   * process; without {@code output} the model is not run and the baseline has no outputs.
    */
   @Test
   void profilesATextModelFromSentences() throws Exception {
     Path model = DEMO.resolve("models").resolve("all_minilm_l6_v2");
     assumeThat(model.resolve("all-minilm-l6-v2-q-tokenizer.json")).isRegularFile();
+    assumeThat(model.resolve("1").resolve("all-minilm-l6-v2-q.onnx")).isRegularFile();
     Path repo = dir.resolve("models");
     Path copy = repo.resolve("all_minilm_l6_v2");
     Files.createDirectories(copy);
     for (String f : List.of("config.yaml", "all-minilm-l6-v2-q-tokenizer.json")) {
       Files.copy(model.resolve(f), copy.resolve(f));
     }
+    copy(model.resolve("1"), copy.resolve("1"));
     Path text = dir.resolve("small.txt");
     Files.write(
         text, List.of("The cat likes a new car.", "", "My friend opened the window this morning."));
@@ -117,7 +121,32 @@ class ProfileCommandTest {
     assertThat(b.features().get(0).min()).isEqualTo(9.0);
     assertThat(b.features().get(0).max()).isEqualTo(10.0);
     assertThat(b.features().get(2).max()).isEqualTo(0.0);
-    assertThat(b.outputs()).isEmpty();
+    assertThat(b.outputs())
+        .extracting(Baseline.FeatureBaseline::name)
+        .containsExactly("embedding_norm", "embedding_mean");
+    // MiniLM's mean-pooled, unnormalized sentence vectors are a few units long
+    assertThat(b.outputs().get(0).min()).isBetween(1.0, 20.0);
+    assertThat(b.outputs().get(0).count()).isEqualTo(2);
+    assertThat(out.toString()).contains("output  embedding_norm");
+
+    // without monitoring.text.output: the token features only, the model not run
+    Path config = copy.resolve("config.yaml");
+    Files.writeString(
+        config, Files.readString(config).replace("    output: last_hidden_state\n", ""));
+    Files.delete(copy.resolve("baseline.json"));
+    assertThat(
+            new CommandLine(new FulcrumCli())
+                .setOut(new PrintWriter(new StringWriter()))
+                .execute(
+                    "profile",
+                    "--model-repository",
+                    repo.toString(),
+                    "--model",
+                    "all_minilm_l6_v2",
+                    "--text",
+                    text.toString()))
+        .isZero();
+    assertThat(Baseline.read(copy.resolve("baseline.json")).outputs()).isEmpty();
 
     // --data and --text together are refused
     int both =
