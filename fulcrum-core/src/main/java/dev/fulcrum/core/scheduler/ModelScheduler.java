@@ -272,8 +272,9 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
-   * The calling thread's CPU time (on Linux a clock_gettime of the thread's CPU clock, well under a
-   * microsecond), or wall time where the JVM cannot measure it.
+   * The calling thread's CPU time (on Linux a clock_gettime of the thread's CPU clock: a real
+   * system call, since the vDSO serves only the wall clocks; 1-2 µs on a small VM), or wall time
+   * where the JVM cannot measure it.
    */
   private static Ticker threadCpu() {
     ThreadMXBean mx = ManagementFactory.getThreadMXBean();
