@@ -13,7 +13,8 @@
 #   LAUNCHER=./fulcrum PORT=19600 WARM=20 DUR=10 RATE=4000 bash bench/fraudcpu.sh
 # MODEL=minilm splits a MiniLM request (peers.sh's 16-token body) the same way; RATE=0 makes every
 # window closed loop at CONC connections (default 16): `MODEL=minilm RATE=0 bash bench/fraudcpu.sh`
-# is MiniLM at c=16, peers.sh's saturation window.
+# is MiniLM at c=16, peers.sh's saturation window. MODEL=live splits `GET /v2/health/live` (the
+# transport's floor) the same way: what a fraud request costs beyond it is fraud's own work.
 # LAUNCHER is a script that runs `fulcrum "$@"` and passes FULCRUM_JAVA_OPTS to java (./fulcrum
 # does). PROTOCOL=rest-json (default). Needs hey, perf (root, or perf_event_paranoid <= 1) and the
 # JDK's jcmd. Counts (switches, system calls) are not blurred by a busy machine; CPU µs are
@@ -52,8 +53,13 @@ body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d}
 json.dump(body, open(sys.argv[1], "w"))
 PY2
     URL="http://127.0.0.1:$PORT/v2/models/all_minilm_l6_v2/infer" ;;
-  *) echo "MODEL is fraud or minilm" >&2; exit 1 ;;
+  live)
+    : >"$FRAUD"
+    URL="http://127.0.0.1:$PORT/v2/health/live" ;;
+  *) echo "MODEL is fraud, minilm or live" >&2; exit 1 ;;
 esac
+REQ=(-m POST -T application/json -D "$FRAUD") # hey's method and body
+[ "$MODEL" != live ] || REQ=()
 Q=$(((RATE + CONC - 1) / CONC))
 RATE_ARGS=(-q "$Q")
 [ "$RATE" != 0 ] || RATE_ARGS=()
@@ -64,15 +70,19 @@ FULCRUM_JAVA_OPTS="${FULCRUM_JAVA_OPTS:-} -XX:+PreserveFramePointer" \
 PID=$!
 trap 'kill -TERM -- "-$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
-  curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$FRAUD" "$URL" && break
+  if [ "$MODEL" = live ]; then
+    curl -fs -o /dev/null "http://127.0.0.1:$PORT/v2/models/fraud_classifier/ready" && break
+  else
+    curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$FRAUD" "$URL" && break
+  fi
   sleep 0.2
 done
 echo "server $PID up; warming $((WARM + 15))s" >&2
 # Closed loop first: as many requests as the machine allows, so the JIT is done with the path.
-hey -z "${WARM}s" -c 64 -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
-hey -z 5s -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
-hey -z 5s -c 1 -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
-hey -z 10s -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" >/dev/null 2>&1
+hey -z "${WARM}s" -c 64 "${REQ[@]}" "$URL" >/dev/null 2>&1
+hey -z 5s -c "$CONC" "${RATE_ARGS[@]}" "${REQ[@]}" "$URL" >/dev/null 2>&1
+hey -z 5s -c 1 "${REQ[@]}" "$URL" >/dev/null 2>&1
+hey -z 10s -c "$CONC" "${RATE_ARGS[@]}" "${REQ[@]}" "$URL" >/dev/null 2>&1
 
 snapshot() { # -> JSON {"cpu": ticks, "threads": {tid: [name, voluntary, involuntary, ticks]}}
   python3 - "$PID" <<'PY'
@@ -96,7 +106,7 @@ print(json.dumps({"cpu": int(f[11]) + int(f[12]), "threads": threads}))
 PY
 }
 load() { # -> hey's summary
-  hey -z "${DUR}s" -c "$CONC" "${RATE_ARGS[@]}" -m POST -T application/json -D "$FRAUD" "$URL" 2>&1
+  hey -z "${DUR}s" -c "$CONC" "${RATE_ARGS[@]}" "${REQ[@]}" "$URL" 2>&1
 }
 ok_of() { awk '$1 == "[200]" { print $2; exit }' "$1"; }
 
@@ -107,10 +117,12 @@ snapshot >"$OUT/proc-after.json"
 
 echo "window 2: perf stat (system calls)" >&2
 # One counter per thread and event: the calls a request path makes, and raw_syscalls for all.
+# clock_gettime: the vDSO answers the wall clocks, but a thread's CPU clock (ThreadMXBean, the
+# lone-pass learner) is a real system call (it was most of "(others)" before session 11).
 CALLS=raw_syscalls:sys_enter
 for c in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_pwait2 \
   epoll_ctl io_uring_enter futex sched_yield nanosleep clock_nanosleep timerfd_settime mmap munmap madvise \
-  mprotect ioctl getrusage sched_getaffinity rt_sigreturn; do
+  mprotect ioctl getrusage sched_getaffinity rt_sigreturn clock_gettime; do
   CALLS+=",syscalls:sys_enter_$c"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

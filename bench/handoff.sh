@@ -9,6 +9,7 @@
 #   loads: fraud at RATE_FRAUD req/s offered (hey -c 16 -q, open-ish loop), fraud at c=1
 #          (closed loop, hey -c 1), MiniLM (16 tokens) at RATE_MINILM req/s
 #   A=/path/to/launcher-a B=/path/to/launcher-b N=3 DUR=8 WARM=5 bash bench/handoff.sh
+# Before each measured window, an unmeasured one of the same shape (PRE s, default DUR; PRE=0: none).
 # A launcher is a script that runs `fulcrum "$@"` from some dist, e.g.
 #   exec java --enable-native-access=ALL-UNNAMED -cp '/tmp/before/dist/lib/*' dev.fulcrum.tools.FulcrumCli "$@"
 # (by default A and B are both ./fulcrum). Extra server flags: SERVE_ARGS. Needs hey.
@@ -23,6 +24,7 @@ WARM=${WARM:-5}
 PORT=${PORT:-19300}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
+PRE=${PRE:-$DUR}
 A=${A:-./fulcrum}
 B=${B:-./fulcrum}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-handoff"
@@ -87,6 +89,12 @@ measure() { # label round pid load hey-args... -> one JSON line in $OUT/<label>.
   local label=$1 round=$2 pid=$3 load=$4
   shift 4
   local before after out
+  # An unmeasured window of the same client, concurrency and rate first (PRE s; 0: none): a
+  # client switch makes the JIT re-compile the request path, which a measured window must not
+  # count (PERFORMANCE.md, "Session 10: steady state"). hey's first arguments are -z <DUR>s.
+  if [ "$PRE" != 0 ]; then
+    hey -z "${PRE}s" "${@:3}" >/dev/null 2>&1 || true
+  fi
   before=$(snapshot "$pid")
   out=$(hey "$@" 2>&1)
   after=$(snapshot "$pid")

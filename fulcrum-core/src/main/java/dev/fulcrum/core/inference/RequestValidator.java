@@ -36,7 +36,7 @@ public final class RequestValidator {
       if (byName.put(t.name(), t) != null) {
         throw InferenceException.invalid("model '%s': input '%s' is given twice", model, t.name());
       }
-      if (config.input(t.name()).isEmpty()) {
+      if (!hasInput(config, t.name())) {
         throw InferenceException.invalid(
             "model '%s' has no input named '%s'; its inputs are %s",
             model, t.name(), names(config.inputs()));
@@ -89,7 +89,9 @@ public final class RequestValidator {
     }
     List<String> outputs = new ArrayList<>();
     if (request.outputs().isEmpty()) {
-      outputs.addAll(names(config.outputs()));
+      for (TensorConfig o : config.outputs()) {
+        outputs.add(o.name());
+      }
     } else {
       Set<String> seen = new HashSet<>();
       for (RequestedOutput o : request.outputs()) {
@@ -125,6 +127,16 @@ public final class RequestValidator {
               + " config.yaml)",
           model, t.name(), t.datatype(), i, t.datatype());
     }
+  }
+
+  /** {@code config.input(name).isPresent()} without a stream per request (the common path). */
+  private static boolean hasInput(ModelConfig config, String name) {
+    for (TensorConfig t : config.inputs()) {
+      if (t.name().equals(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static long[] withAnyBatch(long[] shape) {

@@ -67,12 +67,27 @@ record Route(Endpoint endpoint, String model, String version) {
    * @throws InferenceException INVALID_ARGUMENT when a path segment is not valid percent-encoding
    */
   static Route match(String uri) {
-    String path = new QueryStringDecoder(uri).rawPath();
-    List<String> s = new ArrayList<>();
-    for (String part : path.split("/", -1)) {
-      if (!part.isEmpty()) {
-        s.add(decode(part));
+    // The path ends at the first '?' or '#' (as QueryStringDecoder.rawPath()); its non-empty
+    // segments between slashes, each percent-decoded. Scanned by hand: this runs once per request,
+    // and the decoder object, the regex-free split's array and a copy of every segment were a
+    // measurable share of a small request's CPU (docs/PERFORMANCE.md, "Session 11").
+    int end = uri.length();
+    for (int i = 0; i < end; i++) {
+      char c = uri.charAt(i);
+      if (c == '?' || c == '#') {
+        end = i;
+        break;
       }
+    }
+    List<String> s = new ArrayList<>(6);
+    int from = 0;
+    while (from <= end) {
+      int slash = uri.indexOf('/', from);
+      int to = slash < 0 || slash > end ? end : slash;
+      if (to > from) {
+        s.add(decode(uri.substring(from, to)));
+      }
+      from = to + 1;
     }
     int n = s.size();
     if (n > 0 && n <= 2 && s.get(0).equals("dashboard")) {
@@ -150,6 +165,9 @@ record Route(Endpoint endpoint, String model, String version) {
   }
 
   private static String decode(String segment) {
+    if (segment.indexOf('%') < 0 && segment.indexOf('+') < 0) {
+      return segment; // what decodeComponent returns for it, without its scan and copy
+    }
     try {
       return QueryStringDecoder.decodeComponent(segment);
     } catch (IllegalArgumentException e) {

@@ -1,0 +1,82 @@
+package dev.fulcrum.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.error.InferenceException;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** {@link Route#match}'s hand-written path scan against the decoder it replaced. */
+class RouteTest {
+
+  @Test
+  void endpointsAndTheirModelAndVersion() {
+    assertThat(Route.match("/v2/models/fraud_classifier/infer"))
+        .isEqualTo(new Route(Route.Endpoint.MODEL_INFER, "fraud_classifier", ""));
+    assertThat(Route.match("/v2/models/m/versions/3/infer?x=1#y"))
+        .isEqualTo(new Route(Route.Endpoint.MODEL_INFER, "m", "3"));
+    assertThat(Route.match("//v2//health/live/")).isEqualTo(Route.match("/v2/health/live"));
+    assertThat(Route.match("/v2/health/live").endpoint()).isEqualTo(Route.Endpoint.HEALTH_LIVE);
+    assertThat(Route.match("/v2?/health/live").endpoint())
+        .isEqualTo(Route.Endpoint.SERVER_METADATA);
+    assertThat(Route.match("/v2#/health/live").endpoint())
+        .isEqualTo(Route.Endpoint.SERVER_METADATA);
+    assertThat(Route.match("").endpoint()).isEqualTo(Route.Endpoint.NOT_FOUND);
+    assertThat(Route.match("/dashboard").model()).isEqualTo("index.html");
+  }
+
+  @Test
+  void segmentsArePercentDecodedAsBefore() {
+    assertThat(Route.match("/v2/models/a%2Fb/ready"))
+        .isEqualTo(new Route(Route.Endpoint.MODEL_READY, "a/b", ""));
+    assertThat(Route.match("/v2/models/a+b/ready").model()).isEqualTo("a b");
+    assertThatThrownBy(() -> Route.match("/v2/models/a%zz/ready"))
+        .isInstanceOf(InferenceException.class)
+        .hasMessageContaining("not valid percent-encoding");
+  }
+
+  /** The segments the replaced code made: QueryStringDecoder's raw path, split, each decoded. */
+  private static List<String> segmentsBefore(String uri) {
+    List<String> s = new ArrayList<>();
+    for (String part : new QueryStringDecoder(uri).rawPath().split("/", -1)) {
+      if (!part.isEmpty()) {
+        s.add(QueryStringDecoder.decodeComponent(part));
+      }
+    }
+    return s;
+  }
+
+  @Test
+  void randomPathsRouteAsTheDecoderDid() {
+    Random r = new Random(11);
+    String alphabet = "/v2?#%+a1 m";
+    for (int n = 0; n < 20_000; n++) {
+      StringBuilder b = new StringBuilder();
+      int len = r.nextInt(16);
+      for (int i = 0; i < len; i++) {
+        b.append(alphabet.charAt(r.nextInt(alphabet.length())));
+      }
+      String uri = b.toString();
+      Route expected;
+      try {
+        List<String> s = segmentsBefore(uri);
+        // Rebuild a clean path of the same segments: its route is what the old code returned.
+        expected =
+            s.isEmpty() || s.stream().anyMatch(x -> x.contains("/") || x.contains("?"))
+                ? null
+                : Route.match("/" + String.join("/", s));
+      } catch (IllegalArgumentException e) {
+        assertThatThrownBy(() -> Route.match(uri)).as(uri).isInstanceOf(InferenceException.class);
+        continue;
+      }
+      Route got = Route.match(uri);
+      if (expected != null) {
+        assertThat(got).as(uri).isEqualTo(expected);
+      }
+    }
+  }
+}
