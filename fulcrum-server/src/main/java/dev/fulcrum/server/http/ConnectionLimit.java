@@ -30,10 +30,7 @@ import org.jspecify.annotations.Nullable;
  *   <li>a connection that has started is never evicted;
  *   <li>a connection younger than the grace is never evicted: a real client sends its head right
  *       after its connect, so a fresh connection whose head the server has not read yet is not a
- *       slow one. Its age counts from its registration with its event loop, not from the accept:
- *       until then nothing reads it, and in a burst the acceptor can run ahead of busy event loops
- *       by more than the grace (a normal client's head would wait unread in the socket while its
- *       connection was judged slow);
+ *       slow one;
  *   <li>among the {@value #CANDIDATES} oldest unstarted connections past the grace, the one that
  *       has sent the fewest bytes per second of its age goes (ties: the oldest). A slowloris client
  *       sends a byte a second or nothing; a TLS client mid-handshake has sent its ClientHello, a
@@ -66,42 +63,18 @@ public final class ConnectionLimit {
   static final int CANDIDATES = 8;
 
   /**
-   * How many queue entries one eviction looks at, at most, passing over those not registered with
-   * their event loop for the grace yet.
-   */
-  static final int VISITED = 4 * CANDIDATES;
-
-  /**
    * One admitted connection's progress towards its first request head: written on its event loop,
    * read by whichever loop evicts.
    */
   static final class Admission {
     final Channel channel;
-
-    /** When the acceptor admitted it: the queue's order. */
-    final long admitted;
-
-    private final LongSupplier clock;
-
-    /**
-     * When its event loop registered it (valid once {@link #registered}): its age counts from here.
-     */
-    volatile long since;
-
-    volatile boolean registered;
+    final long since;
     volatile long bytes;
     volatile boolean started;
 
-    Admission(Channel channel, long admitted, LongSupplier clock) {
+    Admission(Channel channel, long since) {
       this.channel = channel;
-      this.admitted = admitted;
-      this.clock = clock;
-    }
-
-    /** On the connection's event loop, as it registers the connection. */
-    void register() {
-      since = clock.getAsLong();
-      registered = true;
+      this.since = since;
     }
 
     boolean evictable() {
@@ -122,18 +95,6 @@ public final class ConnectionLimit {
    */
   @ChannelHandler.Sharable
   private static final class Progress extends ChannelInboundHandlerAdapter {
-    /**
-     * Added on the acceptor before the connection is registered, so Netty calls this on its event
-     * loop when it registers it (at once for a channel already registered).
-     */
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-      Admission a = ctx.channel().attr(ADMISSION).get();
-      if (a != null) {
-        a.register();
-      }
-    }
-
     @Override
     @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -220,7 +181,7 @@ public final class ConnectionLimit {
     }
     ch.closeFuture().addListener(f -> open.decrementAndGet());
     if (graceNanos > 0) {
-      Admission a = new Admission(ch, clock.getAsLong(), clock);
+      Admission a = new Admission(ch, clock.getAsLong());
       ch.attr(ADMISSION).set(a);
       ch.pipeline().addFirst("connection-progress", PROGRESS);
       admitted.addLast(a);
@@ -307,19 +268,15 @@ public final class ConnectionLimit {
   private @Nullable Admission choose(long now) {
     Admission victim = null;
     int compared = 0;
-    int visited = 0;
     Iterator<Admission> it = admitted.iterator();
-    while (it.hasNext() && compared < CANDIDATES && visited++ < VISITED) {
+    while (it.hasNext() && compared < CANDIDATES) {
       Admission a = it.next();
       if (!a.evictable()) {
         it.remove();
         continue;
       }
-      if (now - a.admitted < graceNanos) {
-        break; // in admission order: the rest were admitted (so registered) later still
-      }
-      if (!a.registered || now - a.since < graceNanos) {
-        continue; // its event loop has not had the grace to read it yet
+      if (now - a.since < graceNanos) {
+        break; // in admission order: the rest are younger still
       }
       compared++;
       if (victim == null || a.slowerThan(victim, now)) {

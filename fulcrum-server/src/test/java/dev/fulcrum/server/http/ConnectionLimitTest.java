@@ -111,35 +111,6 @@ class ConnectionLimitTest {
   }
 
   @Test
-  void theGraceCountsFromTheEventLoopsRegistrationNotFromTheAccept() throws Exception {
-    // In a burst the acceptor runs ahead of busy event loops: a normal client's connection admitted
-    // but not yet registered has its head unread in the socket. It is not evicted however long the
-    // wait, and gets the whole grace once its loop registers it.
-    ConnectionLimit limit = evicting(2);
-    EmbeddedChannel silent = admitted(limit);
-    EmbeddedChannel normal = new EmbeddedChannel(false, false); // accepted, not registered yet
-    assertThat(limit.admit(normal)).isTrue();
-    advance(Duration.ofSeconds(1));
-    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(silent.isOpen()).isFalse();
-    assertThat(normal.isOpen()).isTrue();
-    EmbeddedChannel later = new EmbeddedChannel();
-    advance(Duration.ofSeconds(1));
-    assertThat(limit.admit(later)).isTrue(); // the silent one admitted after it goes instead
-    assertThat(normal.isOpen()).isTrue();
-    normal.register(); // its event loop registers it now
-    advance(GRACE.minusNanos(1));
-    assertThat(limit.admit(new EmbeddedChannel())).isFalse(); // both within their grace: refused
-    assertThat(normal.isOpen()).isTrue();
-    sends(normal, 40); // its loop reads its head
-    ConnectionLimit.started(normal);
-    advance(Duration.ofHours(1));
-    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(normal.isOpen()).isTrue();
-    assertThat(limit.open()).isEqualTo(2);
-  }
-
-  @Test
   void theSlowestSenderPastTheGraceGoesFirstNotTheOldest() {
     ConnectionLimit limit = evicting(3);
     EmbeddedChannel tlsHandshake = admitted(limit); // oldest; sent its ClientHello at once
