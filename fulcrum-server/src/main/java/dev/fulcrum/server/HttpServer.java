@@ -119,7 +119,9 @@ public final class HttpServer implements AutoCloseable {
               .group(boss, workers)
               .channel(io.serverChannel())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
-              .childOption(ChannelOption.TCP_NODELAY, true)
+              // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
+              // on every accepted connection already, and the bootstrap's child options are set
+              // again on the accept thread, one setsockopt per connection in a burst.
               .handler(
                   new ChannelInitializer<ServerChannel>() {
                     @Override

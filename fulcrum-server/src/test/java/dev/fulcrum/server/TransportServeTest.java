@@ -192,6 +192,30 @@ class TransportServeTest {
     assertThat(server.listeningSockets()).isZero();
   }
 
+  /**
+   * HttpServer sets no TCP_NODELAY child option (a setsockopt per connection on the accept thread)
+   * because Netty's socket configs turn it on for every connection: this guards that default.
+   */
+  @Test
+  void nettyTurnsTcpNoDelayOnForEveryConnectionByDefault() {
+    io.netty.channel.socket.nio.NioSocketChannel nio =
+        new io.netty.channel.socket.nio.NioSocketChannel();
+    try {
+      assertThat(nio.config().isTcpNoDelay()).isTrue();
+    } finally {
+      nio.unsafe().closeForcibly();
+    }
+    if (NettyTransport.NATIVE.unavailability(Transport.EPOLL) == null) {
+      io.netty.channel.epoll.EpollSocketChannel epoll =
+          new io.netty.channel.epoll.EpollSocketChannel();
+      try {
+        assertThat(epoll.config().isTcpNoDelay()).isTrue();
+      } finally {
+        epoll.unsafe().closeForcibly();
+      }
+    }
+  }
+
   @Test
   void acceptorsAreCheckedAndNioKeepsOneListeningSocket() {
     assertThat(HttpServer.listeningSockets(4, NettyTransport.choose(Transport.NIO))).isEqualTo(1);
