@@ -6,7 +6,8 @@
 #   A=/path/to/main/fulcrum B=./fulcrum bash bench/hostile-ab.sh            # A B A B
 #   ORDER="A B B A" A=... B=... bash bench/hostile-ab.sh --seconds 12
 # A_ARGS / B_ARGS add hostile.py arguments to one side only, e.g. the same launcher twice with
-# B_ARGS="--warm-connections 3000". A and B are launchers of built checkouts (FULCRUM_NO_BUILD=1 is set: build them first). Full
+# B_ARGS="--warm-connections 3000". A_SERVER_ARGS / B_SERVER_ARGS add serve flags to one side
+# (after SERVER_ARGS), e.g. the same launcher twice with B_SERVER_ARGS="--http-acceptors 2". A and B are launchers of built checkouts (FULCRUM_NO_BUILD=1 is set: build them first). Full
 # reports go to $OUT_DIR (default /tmp/hostile-ab). Compare medians, not single runs.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,14 +20,15 @@ for tag in ${ORDER:-A B A B}; do
   n=$((n + 1))
   launcher=$A
   extra=${A_ARGS:-}
-  [ "$tag" = B ] && launcher=$B && extra=${B_ARGS:-}
+  serve="${SERVER_ARGS:-} ${A_SERVER_ARGS:-}"
+  if [ "$tag" = B ]; then launcher=$B; extra=${B_ARGS:-}; serve="${SERVER_ARGS:-} ${B_SERVER_ARGS:-}"; fi
   port=$((20000 + RANDOM % 12000))
   out="$OUT_DIR/$n-$tag.out"
-  echo "=== run $n ($tag: $launcher) port $port $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "=== run $n ($tag: $launcher, serve args [${serve# }]) port $port $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
   # shellcheck disable=SC2086 # $extra is a list of words on purpose
-  FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port \
+  FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port SERVER_ARGS="$serve" \
     bash "$ROOT/bench/hostile.sh" --cases slowloris $extra "$@" > "$out" 2>&1
   echo "  exit $? (1: a number missed); full report $out"
-  grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads" "$out" | sed 's/^ */  /' | cut -c1-160
+  grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads|accept queue:" "$out" | sed 's/^ */  /' | cut -c1-330
   echo "  TIME_WAIT sockets on the machine now: $(ss -Htan state time-wait | wc -l)"
 done

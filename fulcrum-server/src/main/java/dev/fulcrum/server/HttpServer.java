@@ -17,12 +17,15 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.ServerSocketChannelConfig;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Properties;
@@ -49,6 +52,10 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable EventLoopGroup boss;
   private @Nullable EventLoopGroup workers;
   private @Nullable Channel serverChannel;
+
+  /** Every listening socket, {@link #serverChannel} first (several with {@code SO_REUSEPORT}). */
+  private final List<Channel> listening = new ArrayList<>();
+
   private @Nullable NettyTransport transport;
 
   /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
@@ -97,9 +104,10 @@ public final class HttpServer implements AutoCloseable {
     }
     NettyTransport io = NettyTransport.choose(config.transport());
     transport = io;
+    int acceptors = listeningSockets(config.limits().acceptors(), io);
     boss =
         new MultiThreadIoEventLoopGroup(
-            1, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
+            acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), io.ioHandlers());
@@ -111,7 +119,9 @@ public final class HttpServer implements AutoCloseable {
               .group(boss, workers)
               .channel(io.serverChannel())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
-              .childOption(ChannelOption.TCP_NODELAY, true)
+              // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
+              // on every accepted connection already, and the bootstrap's child options are set
+              // again on the accept thread, one setsockopt per connection in a burst.
               .handler(
                   new ChannelInitializer<ServerChannel>() {
                     @Override
@@ -121,8 +131,23 @@ public final class HttpServer implements AutoCloseable {
                     }
                   })
               .childHandler(p);
-      serverChannel = b.bind(config.host(), config.port()).sync().channel();
+      if (acceptors > 1) {
+        // One listening socket per accept thread, all on the port: the kernel hashes each new
+        // connection to one of them, each with its own accept queue. They share the pipeline,
+        // hence one ConnectionLimit (one count, one eviction queue) and one connection group.
+        b.option(UnixChannelOption.SO_REUSEPORT, true);
+      }
+      Channel first = b.bind(config.host(), config.port()).sync().channel();
+      serverChannel = first;
+      listening.add(first);
+      int bound = ((InetSocketAddress) first.localAddress()).getPort();
+      for (int i = 1; i < acceptors; i++) {
+        // Each bind registers its channel with the boss group's next thread.
+        listening.add(b.bind(config.host(), bound).sync().channel());
+      }
     } catch (InterruptedException | RuntimeException e) {
+      closeListening();
+      serverChannel = null;
       shutdownGroups();
       throw e;
     }
@@ -131,12 +156,21 @@ public final class HttpServer implements AutoCloseable {
     OptionalInt somaxconn = AcceptBacklog.somaxconn();
     acceptQueue = AcceptBacklog.effective(backlog, somaxconn);
     log.info(
-        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {})",
+        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {}{})",
         config.host(),
         port,
         io.describe(),
         config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
-        acceptQueue);
+        acceptQueue,
+        acceptors > 1 ? " on each of " + acceptors + " listening sockets (SO_REUSEPORT)" : "");
+    if (acceptors < config.limits().acceptors()) {
+      log.warn(
+          "HTTP port {}: {} acceptors asked for, 1 listening socket used: the {} transport has no"
+              + " SO_REUSEPORT",
+          port,
+          config.limits().acceptors(),
+          io.kind().label());
+    }
     AcceptBacklog.shortfall(backlog, somaxconn)
         .ifPresent(why -> log.warn("HTTP port {}: {}", port, why));
     return this;
@@ -148,6 +182,23 @@ public final class HttpServer implements AutoCloseable {
    */
   public synchronized Optional<NettyTransport> transport() {
     return Optional.ofNullable(transport);
+  }
+
+  /**
+   * How many listening sockets (each with its own accept thread) the port has: {@link
+   * HttpServerConfig.Limits#acceptors()} where the transport has {@code SO_REUSEPORT} (epoll,
+   * io_uring), else 1; 0 before {@link #start()} and after {@link #close()}.
+   */
+  public synchronized int listeningSockets() {
+    return listening.size();
+  }
+
+  /**
+   * The listening sockets a port gets for {@code asked} acceptors on {@code transport}: NIO has no
+   * {@code SO_REUSEPORT} and keeps one.
+   */
+  static int listeningSockets(int asked, NettyTransport transport) {
+    return transport.kind() == Transport.NIO ? 1 : asked;
   }
 
   /** The bound port, or -1 before {@link #start()}. */
@@ -185,7 +236,7 @@ public final class HttpServer implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (serverChannel != null) {
-      serverChannel.close().awaitUninterruptibly();
+      closeListening();
       serverChannel = null;
       if (!connections.close().awaitUninterruptibly(10, TimeUnit.SECONDS)) {
         log.warn("HTTP connections still open after 10 s; closing them with the event loops");
@@ -216,6 +267,14 @@ public final class HttpServer implements AutoCloseable {
       }
       ctx.fireChannelRead(msg);
     }
+  }
+
+  /** Stops accepting: closes every listening socket. */
+  private void closeListening() {
+    for (Channel ch : listening) {
+      ch.close().awaitUninterruptibly();
+    }
+    listening.clear();
   }
 
   private void shutdownGroups() {

@@ -141,7 +141,11 @@ public record HttpServerConfig(
    * @param maxConcurrentStreams concurrent streams a client may open on one HTTP/2 connection
    * @param acceptBacklog the port's accept queue: connections the kernel completes before the
    *     server accepts them (capped by the kernel at {@code net.core.somaxconn}; see {@link
-   *     dev.fulcrum.server.http.AcceptBacklog})
+   *     dev.fulcrum.server.http.AcceptBacklog}); with several {@code acceptors}, each listening
+   *     socket's
+   * @param acceptors listening sockets of the port, each with an accept thread of its own, bound
+   *     with {@code SO_REUSEPORT} so that the kernel spreads new connections over them (epoll and
+   *     io_uring; NIO keeps one); 1 is the classic single listening socket
    */
   public record Limits(
       Duration headerTimeout,
@@ -151,7 +155,36 @@ public record HttpServerConfig(
       long maxBufferedBytes,
       long maxBufferedBytesPerConnection,
       int maxConcurrentStreams,
-      int acceptBacklog) {
+      int acceptBacklog,
+      int acceptors) {
+    /** One listening socket: the default of {@link #acceptors()}. */
+    public static final int DEFAULT_ACCEPTORS = 1;
+
+    /** The most listening sockets a port may have. */
+    public static final int MAX_ACCEPTORS = 64;
+
+    /** As the canonical constructor, with {@link #DEFAULT_ACCEPTORS}. */
+    public Limits(
+        Duration headerTimeout,
+        Duration idleTimeout,
+        Duration bodyTimeout,
+        int maxConnections,
+        long maxBufferedBytes,
+        long maxBufferedBytesPerConnection,
+        int maxConcurrentStreams,
+        int acceptBacklog) {
+      this(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams,
+          acceptBacklog,
+          DEFAULT_ACCEPTORS);
+    }
+
     /** As the canonical constructor, with {@link AcceptBacklog#DEFAULT}. */
     public Limits(
         Duration headerTimeout,
@@ -194,6 +227,10 @@ public record HttpServerConfig(
       if (acceptBacklog < 1) {
         throw new IllegalArgumentException("acceptBacklog must be >= 1, was " + acceptBacklog);
       }
+      if (acceptors < 1 || acceptors > MAX_ACCEPTORS) {
+        throw new IllegalArgumentException(
+            "acceptors must be 1.." + MAX_ACCEPTORS + ", was " + acceptors);
+      }
     }
 
     /**
@@ -221,7 +258,8 @@ public record HttpServerConfig(
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
           maxConcurrentStreams,
-          acceptBacklog);
+          acceptBacklog,
+          acceptors);
     }
 
     public Limits withMaxConnections(int n) {
@@ -233,7 +271,8 @@ public record HttpServerConfig(
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
           maxConcurrentStreams,
-          acceptBacklog);
+          acceptBacklog,
+          acceptors);
     }
 
     public Limits withMaxBufferedBytes(long server, long perConnection) {
@@ -245,7 +284,8 @@ public record HttpServerConfig(
           server,
           perConnection,
           maxConcurrentStreams,
-          acceptBacklog);
+          acceptBacklog,
+          acceptors);
     }
 
     public Limits withMaxConcurrentStreams(int n) {
@@ -257,7 +297,8 @@ public record HttpServerConfig(
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
           n,
-          acceptBacklog);
+          acceptBacklog,
+          acceptors);
     }
 
     public Limits withAcceptBacklog(int n) {
@@ -269,6 +310,20 @@ public record HttpServerConfig(
           maxBufferedBytes,
           maxBufferedBytesPerConnection,
           maxConcurrentStreams,
+          n,
+          acceptors);
+    }
+
+    public Limits withAcceptors(int n) {
+      return new Limits(
+          headerTimeout,
+          idleTimeout,
+          bodyTimeout,
+          maxConnections,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection,
+          maxConcurrentStreams,
+          acceptBacklog,
           n);
     }
 

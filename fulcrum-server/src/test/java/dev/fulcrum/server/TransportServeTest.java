@@ -1,10 +1,12 @@
 package dev.fulcrum.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.server.HttpServerTest.RawConnection;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
@@ -20,6 +22,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -119,6 +124,124 @@ class TransportServeTest {
       }
     } finally {
       service.repository().close();
+    }
+  }
+
+  /**
+   * {@code --http-acceptors}: several listening sockets on one port with SO_REUSEPORT (epoll,
+   * io_uring; NIO keeps one), and one connection cap for all of them: connections beyond it are
+   * closed whichever socket the kernel hashed them to, and a place given back is taken again.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"IO_URING", "EPOLL", "NIO"})
+  void severalAcceptorsShareOneConnectionCapOnTheNamedTransport(Transport transport)
+      throws Exception {
+    assumeTrue(
+        NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    int cap = 4;
+    int acceptors = 3;
+    int expected = transport == Transport.NIO ? 1 : acceptors;
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(
+            service,
+            HttpServerConfig.ephemeral()
+                .withTransport(transport)
+                .withLimits(
+                    HttpServerConfig.Limits.defaults()
+                        .withMaxConnections(cap)
+                        .withAcceptors(acceptors)));
+    List<RawConnection> served = new ArrayList<>();
+    try {
+      assertThat(server.listeningSockets()).isZero();
+      server.start();
+      assertThat(server.listeningSockets()).isEqualTo(expected);
+      OptionalInt kernel = listeners(server.port());
+      if (kernel.isPresent()) { // where iproute2 is installed, the kernel's own count
+        assertThat(kernel.getAsInt()).isEqualTo(expected);
+      }
+      for (int i = 0; i < cap; i++) { // each sends its head: started, never evicted
+        RawConnection c = new RawConnection(server.port());
+        served.add(c);
+        c.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(c.read().status()).isEqualTo(200);
+      }
+      for (int i = 0; i < 8 * acceptors; i++) { // source ports differ: spread over the sockets
+        try (Socket over = new Socket("127.0.0.1", server.port())) {
+          over.setSoTimeout(30_000);
+          assertThat(readAll(over.getInputStream())).as("connection %d over the cap", i).isZero();
+        }
+      }
+      assertThat(server.openConnections()).isLessThanOrEqualTo(cap);
+      served.remove(0).close();
+      Await.until("a place is free", () -> server.openConnections() < cap);
+      try (RawConnection next = new RawConnection(server.port())) {
+        next.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(next.read().status()).isEqualTo(200);
+      }
+    } finally {
+      for (RawConnection c : served) {
+        c.close();
+      }
+      server.close();
+      service.repository().close();
+    }
+    assertThat(server.listeningSockets()).isZero();
+  }
+
+  /**
+   * HttpServer sets no TCP_NODELAY child option (a setsockopt per connection on the accept thread)
+   * because Netty's socket configs turn it on for every connection: this guards that default.
+   */
+  @Test
+  void nettyTurnsTcpNoDelayOnForEveryConnectionByDefault() {
+    io.netty.channel.socket.nio.NioSocketChannel nio =
+        new io.netty.channel.socket.nio.NioSocketChannel();
+    try {
+      assertThat(nio.config().isTcpNoDelay()).isTrue();
+    } finally {
+      nio.unsafe().closeForcibly();
+    }
+    if (NettyTransport.NATIVE.unavailability(Transport.EPOLL) == null) {
+      io.netty.channel.epoll.EpollSocketChannel epoll =
+          new io.netty.channel.epoll.EpollSocketChannel();
+      try {
+        assertThat(epoll.config().isTcpNoDelay()).isTrue();
+      } finally {
+        epoll.unsafe().closeForcibly();
+      }
+    }
+  }
+
+  @Test
+  void acceptorsAreCheckedAndNioKeepsOneListeningSocket() {
+    assertThat(HttpServer.listeningSockets(4, NettyTransport.choose(Transport.NIO))).isEqualTo(1);
+    assertThat(HttpServerConfig.Limits.defaults().acceptors())
+        .isEqualTo(HttpServerConfig.Limits.DEFAULT_ACCEPTORS);
+    assertThatThrownBy(() -> HttpServerConfig.Limits.defaults().withAcceptors(0))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () ->
+                HttpServerConfig.Limits.defaults()
+                    .withAcceptors(HttpServerConfig.Limits.MAX_ACCEPTORS + 1))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** How many sockets listen on {@code port} ({@code ss}), or empty without {@code ss}. */
+  private static OptionalInt listeners(int port) throws InterruptedException {
+    try {
+      Process ss =
+          new ProcessBuilder("ss", "-Hltn", "sport = :" + port).redirectErrorStream(true).start();
+      String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      if (!ss.waitFor(30, TimeUnit.SECONDS) || ss.exitValue() != 0) {
+        return OptionalInt.empty();
+      }
+      return OptionalInt.of((int) out.lines().filter(l -> !l.isBlank()).count());
+    } catch (java.io.IOException e) {
+      return OptionalInt.empty();
     }
   }
 

@@ -64,6 +64,17 @@ final class LimitOptions {
   int httpAcceptBacklog;
 
   @Option(
+      names = "--http-acceptors",
+      defaultValue = "1",
+      paramLabel = "N",
+      description =
+          "Listening sockets of the REST port, each with an accept thread of its own, bound with"
+              + " SO_REUSEPORT: the kernel spreads new connections over them, each with an accept"
+              + " queue of --http-accept-backlog; one connection cap for all. epoll and io_uring;"
+              + " NIO keeps one (default: ${DEFAULT-VALUE}).")
+  int httpAcceptors;
+
+  @Option(
       names = "--http-max-buffered-bytes",
       defaultValue = "1073741824",
       paramLabel = "BYTES",
@@ -172,7 +183,8 @@ final class LimitOptions {
         httpMaxBufferedBytes,
         httpMaxBufferedBytesPerConnection,
         http2MaxConcurrentStreams,
-        httpAcceptBacklog);
+        httpAcceptBacklog,
+        httpAcceptors);
   }
 
   GrpcServerConfig.Limits grpc() {
