@@ -154,6 +154,22 @@ class SloEndpointTest {
             slo.at("/policy/refused_at_admission").asLong()
                 + slo.at("/policy/dropped_in_queue").asLong())
         .isEqualTo(refused);
+    // Why it refused: every refusal at admission is in one bucket of the margin histogram (how
+    // far past its deadline admission predicted it would finish), the last bucket open; and its
+    // plan against outcomes.
+    JsonNode admission = slo.at("/policy/admission");
+    JsonNode margins = admission.at("/refusal_margin_ms");
+    assertThat(margins).hasSize(8);
+    assertThat(margins.get(0).at("/up_to").asDouble()).isEqualTo(50.0); // 1 % of 5 s
+    assertThat(margins.get(7).at("/up_to").isNull()).isTrue();
+    long inBuckets = 0;
+    for (JsonNode b : margins) {
+      inBuckets += b.at("/count").asLong();
+    }
+    assertThat(inBuckets).isEqualTo(slo.at("/policy/refused_at_admission").asLong());
+    assertThat(admission.at("/tolerance_ms").isNumber()).isTrue();
+    assertThat(admission.at("/calibration/heads").asLong())
+        .isGreaterThanOrEqualTo(admission.at("/calibration/window").asLong());
 
     // The same version by number, and 404 for an unknown model.
     assertThat(

@@ -1,6 +1,7 @@
 package dev.fulcrum.core.scheduler;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A copy of what a model version's batching policy does now. Immutable.
@@ -16,6 +17,8 @@ import java.util.List;
  *     loaded (0 for the static policy)
  * @param droppedInQueue requests it admitted and later dropped from the queue because their
  *     deadline had become unreachable (late refusals), since the version loaded
+ * @param admission why the SLO policy admits and refuses: its plan against outcomes and its refusal
+ *     margins ({@code null} for the static policy)
  */
 public record PolicyState(
     String policy,
@@ -24,11 +27,70 @@ public record PolicyState(
     double arrivalsPerSecond,
     List<PassTime> passTimes,
     long refusedAtAdmission,
-    long droppedInQueue) {
+    long droppedInQueue,
+    @Nullable Admission admission) {
 
   public PolicyState {
     passTimes = List.copyOf(passTimes);
   }
+
+  /** A state without admission figures (the static policy's). */
+  public PolicyState(
+      String policy,
+      double batchSize,
+      long queueDelayNanos,
+      double arrivalsPerSecond,
+      List<PassTime> passTimes,
+      long refusedAtAdmission,
+      long droppedInQueue) {
+    this(
+        policy,
+        batchSize,
+        queueDelayNanos,
+        arrivalsPerSecond,
+        passTimes,
+        refusedAtAdmission,
+        droppedInQueue,
+        null);
+  }
+
+  /**
+   * What the SLO policy's admission did and why (issue #10): how its plan compared with what
+   * happened, and how far past the deadline it predicted the requests it refused would finish.
+   *
+   * @param heads batch heads admitted with a plan whose outcome was measured, since start
+   * @param window of them, in the recent window the quantiles below are over
+   * @param realizedLessPlannedMs quantiles of a head's realized finish less its planned finish, in
+   *     ms (negative: the plan over-predicted); bucketed, clamped to half the objective either way
+   * @param headSlackMs quantiles of the slack recent batch heads had at their pass's end (deadline
+   *     less finish, in ms; a late drop counts negative), same window and bucketing
+   * @param toleranceMs how far past the deadline admission lets a plan end now, in ms (learned from
+   *     that slack; 0 under overload and after a late drop)
+   * @param refusalMargins refusals since start by how far past the deadline admission predicted
+   *     they would finish
+   */
+  public record Admission(
+      long heads,
+      int window,
+      List<Quantile> realizedLessPlannedMs,
+      List<Quantile> headSlackMs,
+      double toleranceMs,
+      List<MarginBucket> refusalMargins) {
+    public Admission {
+      realizedLessPlannedMs = List.copyOf(realizedLessPlannedMs);
+      headSlackMs = List.copyOf(headSlackMs);
+      refusalMargins = List.copyOf(refusalMargins);
+    }
+  }
+
+  /** One quantile (0-1) of a distribution and its value in ms. */
+  public record Quantile(double quantile, double ms) {}
+
+  /**
+   * One bucket of the refusal margins: the refusals whose predicted finish lay past the deadline by
+   * more than the previous bucket's bound and at most {@code upToMs} (infinite: the last).
+   */
+  public record MarginBucket(double upToMs, long count) {}
 
   /**
    * The pass time of one batch size.

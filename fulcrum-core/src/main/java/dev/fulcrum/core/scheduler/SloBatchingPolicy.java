@@ -115,8 +115,47 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** The plan (time to finish from now) of the request that plan() last admitted, or NaN. */
   private double lastPlanNanos = Double.NaN;
 
+  /**
+   * How far past its deadline admission predicted the last refused request would finish, in
+   * nanoseconds (the refusal margin; NaN before the first refusal).
+   */
+  private double lastRefusalOverNanos = Double.NaN;
+
+  /** Refusal margins since start, as a share of the objective (see {@link RefusalMargins}). */
+  private final RefusalMargins refusalMargins = new RefusalMargins();
+
   /** The head of the batch decide() last chose to take, until its pass starts. */
   private @Nullable PendingRequest takenHead;
+
+  /** The default of {@link #toleranceCap}. */
+  static final double TOLERANCE_CAP = 0.2;
+
+  /**
+   * After a late drop, no tolerance until the heads' slack window has renewed itself: the head
+   * count ({@code headSlack.total()}) from which it applies again.
+   */
+  private long toleranceOffUntil;
+
+  /** The share of that low quantile of the heads' slack that admission may use. */
+  static final double TOLERANCE_SHARE = 0.5;
+
+  /** The quantile of recent heads' realized slack that bounds the tolerance. */
+  static final double TOLERANCE_QUANTILE = 0.01;
+
+  /**
+   * The most admission lets a plan run past the deadline, as a share of the objective (see {@link
+   * #toleranceNanos}); 0: admission as planned.
+   */
+  private final double toleranceCap;
+
+  /**
+   * Realized slack of recent batch heads that had a deadline: deadline less the pass's end (or, for
+   * a head dropped late, less a pass from then), as a share of the objective.
+   */
+  private final PlanCalibration headSlack = new PlanCalibration();
+
+  /** Per instance: the running pass's head's deadline (MAX_VALUE: none). */
+  private final long[] headDeadline;
 
   /** Per instance: the running pass's head's planned finish (MIN_VALUE: none). */
   private final long[] headPlanned;
@@ -134,6 +173,20 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** As above; {@code calibrationQuantile}: see the field (NaN: measure only). */
   SloBatchingPolicy(
       String model, SloConfig slo, int maxBatchSize, int instances, double calibrationQuantile) {
+    this(model, slo, maxBatchSize, instances, calibrationQuantile, TOLERANCE_CAP);
+  }
+
+  /**
+   * As above; {@code toleranceCap}: the most admission lets a plan run past the deadline, as a
+   * share of the objective, when the realized slack of recent batch heads allows it (0: never).
+   */
+  SloBatchingPolicy(
+      String model,
+      SloConfig slo,
+      int maxBatchSize,
+      int instances,
+      double calibrationQuantile,
+      double toleranceCap) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -149,6 +202,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.headPlanned = new long[this.instances];
     Arrays.fill(headPlanned, Long.MIN_VALUE);
     this.calibrationQuantile = calibrationQuantile;
+    this.toleranceCap = Math.max(0, toleranceCap);
+    this.headDeadline = new long[this.instances];
+    Arrays.fill(headDeadline, Long.MAX_VALUE);
   }
 
   PlanCalibration calibration() {
@@ -160,6 +216,39 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return !Double.isNaN(calibrationQuantile) && calibration.size() >= CALIBRATION_MIN
         ? calibration.quantile(calibrationQuantile) * slo.latencyNanos()
         : 0;
+  }
+
+  /** See the field: the last refusal's predicted finish past its deadline, in nanoseconds. */
+  double lastRefusalOverNanos() {
+    return lastRefusalOverNanos;
+  }
+
+  RefusalMargins refusalMargins() {
+    return refusalMargins;
+  }
+
+  /**
+   * How far past the deadline admission lets a plan end now: the slack that recent batch heads
+   * actually had at their low quantile ({@link #TOLERANCE_QUANTILE} of the last {@link
+   * PlanCalibration#WINDOW}), at most {@link #toleranceCap} of the objective; 0 until the window
+   * holds {@link #CALIBRATION_MIN} heads. The plan sums every pass ahead at its percentile; when
+   * the heads it admitted still end with that much to spare, the plan is that pessimistic. It feeds
+   * back the right way: admitting more lengthens the queue and eats the heads' slack, and a late
+   * drop counts as negative slack, so under overload (a load step) it falls to 0 within a few
+   * passes.
+   */
+  double toleranceNanos() {
+    if (toleranceCap <= 0
+        || headSlack.size() < CALIBRATION_MIN
+        || headSlack.total() < toleranceOffUntil) {
+      return 0;
+    }
+    double q = headSlack.quantile(TOLERANCE_QUANTILE) - 1.0 / PlanCalibration.BUCKETS;
+    return Math.max(0, Math.min(toleranceCap, TOLERANCE_SHARE * q)) * slo.latencyNanos();
+  }
+
+  PlanCalibration headSlack() {
+    return headSlack;
   }
 
   PassTimeModel passTimes() {
@@ -190,6 +279,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           // It would have ended a pass from now at the earliest: a lower bound of its outcome.
           recordOutcome(head.plannedFinishNanos, now + passes.quantile(head.rows));
         }
+        headSlack.record((deadline - now - passes.quantile(head.rows)) / slo.latencyNanos());
+        toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
         return new Shed(
             String.format(
                 Locale.ROOT,
@@ -292,7 +383,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       // Nothing queued: it will lead the next batch, which decide() keeps to what ends by its
       // deadline, so only a pass of its own rows after the running ones can make it late.
       double alone = free + planned(p.rows, warm);
-      return verdict(left, alone, queuedRows);
+      return verdict(left, alone, queuedRows, warm);
     }
     // The rows queued ahead leave in full batches (under load the dispatch forms them: the queue
     // holds at least a batch), spread over the instances as they free up.
@@ -315,7 +406,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           lastRows >= maxBatchSize && warm
               ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
               : free + planned(lastRows, warm);
-      return verdict(left, finish, queuedRows);
+      return verdict(left, finish, queuedRows, warm);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
     // planned at its percentile, each at its own (the spread shared in quadrature overran often
@@ -328,19 +419,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
-    return verdict(left, finish, queuedRows);
+    return verdict(left, finish, queuedRows, warm);
   }
 
   /**
    * Admits when the plan, plus the calibration's offset, ends by the deadline; remembers the plan
    * without it of what it admits (the calibration measures the plan, not its own correction).
    */
-  private @Nullable String verdict(long left, double finish, int queuedRows) {
+  private @Nullable String verdict(long left, double finish, int queuedRows, boolean warm) {
     double scaled = finish + calibrationOffsetNanos();
-    if (scaled <= left) {
+    if (scaled <= left + (warm ? toleranceNanos() : 0)) {
       lastPlanNanos = finish;
       return null;
     }
+    lastRefusalOverNanos = scaled - left;
+    refusalMargins.record(lastRefusalOverNanos / slo.latencyNanos());
     return tooLate(queuedRows, scaled);
   }
 
@@ -377,6 +470,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       runningRows[instance] = rows;
       PendingRequest head = takenHead;
       headPlanned[instance] = head == null ? Long.MIN_VALUE : head.plannedFinishNanos;
+      headDeadline[instance] = head == null || head == probe ? Long.MAX_VALUE : deadline(head);
       takenHead = null;
     }
     recentRows = recentRows == 0 ? rows : 0.9 * recentRows + 0.1 * rows;
@@ -389,6 +483,10 @@ final class SloBatchingPolicy implements BatchingPolicy {
       if (headPlanned[instance] != Long.MIN_VALUE) {
         recordOutcome(headPlanned[instance], now);
         headPlanned[instance] = Long.MIN_VALUE;
+      }
+      if (headDeadline[instance] != Long.MAX_VALUE) {
+        headSlack.record((double) (headDeadline[instance] - now) / slo.latencyNanos());
+        headDeadline[instance] = Long.MAX_VALUE;
       }
     }
     if (computeNanos >= 0) {
@@ -421,7 +519,36 @@ final class SloBatchingPolicy implements BatchingPolicy {
         rate,
         passes.ready() ? passes.table() : java.util.List.of(),
         refused,
-        droppedLate);
+        droppedLate,
+        admission());
+  }
+
+  /** The quantiles the admission figures report. */
+  private static final double[] REPORTED = {0.01, 0.1, 0.5, 0.9, 0.99};
+
+  private PolicyState.Admission admission() {
+    double sloMs = slo.latencyNanos() / 1e6;
+    java.util.List<PolicyState.Quantile> residual = new java.util.ArrayList<>();
+    java.util.List<PolicyState.Quantile> slack = new java.util.ArrayList<>();
+    for (double q : REPORTED) {
+      if (calibration.size() > 0) {
+        residual.add(new PolicyState.Quantile(q, calibration.quantile(q) * sloMs));
+      }
+      if (headSlack.size() > 0) {
+        slack.add(new PolicyState.Quantile(q, headSlack.quantile(q) * sloMs));
+      }
+    }
+    long[] counts = refusalMargins.counts();
+    java.util.List<PolicyState.MarginBucket> margins = new java.util.ArrayList<>();
+    for (int b = 0; b < counts.length; b++) {
+      double upTo =
+          b < RefusalMargins.EDGES.length
+              ? RefusalMargins.EDGES[b] * sloMs
+              : Double.POSITIVE_INFINITY;
+      margins.add(new PolicyState.MarginBucket(upTo, counts[b]));
+    }
+    return new PolicyState.Admission(
+        calibration.total(), calibration.size(), residual, slack, toleranceNanos() / 1e6, margins);
   }
 
   private static String ms(long nanos) {

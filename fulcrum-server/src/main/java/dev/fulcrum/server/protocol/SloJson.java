@@ -60,6 +60,22 @@ public final class SloJson {
     policy.put("arrivals_per_s", p.arrivalsPerSecond());
     policy.put("refused_at_admission", p.refusedAtAdmission());
     policy.put("dropped_in_queue", p.droppedInQueue());
+    PolicyState.Admission a = p.admission();
+    if (a != null) {
+      ObjectNode admission = policy.putObject("admission");
+      ObjectNode calibration = admission.putObject("calibration");
+      calibration.put("heads", a.heads());
+      calibration.put("window", a.window());
+      quantiles(calibration.putObject("realized_less_planned_ms"), a.realizedLessPlannedMs());
+      quantiles(admission.putObject("head_slack_ms"), a.headSlackMs());
+      admission.put("tolerance_ms", a.toleranceMs());
+      ArrayNode margins = admission.putArray("refusal_margin_ms");
+      for (PolicyState.MarginBucket b : a.refusalMargins()) {
+        ObjectNode o = margins.addObject();
+        number(o, "up_to", b.upToMs());
+        o.put("count", b.count());
+      }
+    }
     ArrayNode table = policy.putArray("pass_times");
     for (PolicyState.PassTime t : p.passTimes()) {
       table
@@ -70,6 +86,15 @@ public final class SloJson {
           .put("samples", t.samples());
     }
     return root;
+  }
+
+  /** {"p1": ms, "p10": ms, ...} from the quantiles in order. */
+  private static void quantiles(ObjectNode o, java.util.List<PolicyState.Quantile> qs) {
+    for (PolicyState.Quantile q : qs) {
+      double pct = q.quantile() * 100;
+      String key = "p" + (pct == Math.rint(pct) ? Long.toString((long) pct) : Double.toString(pct));
+      number(o, key, q.ms());
+    }
   }
 
   private static void number(ObjectNode o, String field, double v) {
