@@ -120,19 +120,9 @@ public final class ProfileCommand implements Callable<Integer> {
     }
     Path csvFile = java.util.Objects.requireNonNull(data);
     Csv csv = Csv.read(csvFile);
-    int cores = Runtime.getRuntime().availableProcessors();
     try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
         SchedulerEnvironment environment = SchedulerEnvironment.system();
-        ModelRepository repo =
-            new ModelRepository(
-                List.of(root),
-                List.of(onnx),
-                new ModelConfigResolver(cores, 32),
-                environment,
-                new ModelRepository.Settings(
-                    ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
-                new ModelConfigLoader(List.of(new PbtxtConfigFormat())))) {
-      repo.loadAll();
+        ModelRepository repo = loadModel(root, onnx, environment)) {
       ModelVersion mv = served(repo);
       ModelConfig config = mv.config();
       MonitoringConfig monitoring = config.monitoring();
@@ -204,19 +194,9 @@ public final class ProfileCommand implements Callable<Integer> {
     if (t.output() == null) {
       baseline = profileText(model, t, lines, tok, batch, source, null);
     } else {
-      int cores = Runtime.getRuntime().availableProcessors();
       try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
           SchedulerEnvironment environment = SchedulerEnvironment.system();
-          ModelRepository repo =
-              new ModelRepository(
-                  List.of(root),
-                  List.of(onnx),
-                  new ModelConfigResolver(cores, 32),
-                  environment,
-                  new ModelRepository.Settings(
-                      ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
-                  new ModelConfigLoader(List.of(new PbtxtConfigFormat())))) {
-        repo.loadAll();
+          ModelRepository repo = loadModel(root, onnx, environment)) {
         ModelVersion mv = served(repo);
         MonitoringConfig served = mv.config().monitoring();
         MonitoringConfig.TextInput st = served == null ? null : served.text();
@@ -405,6 +385,29 @@ public final class ProfileCommand implements Callable<Integer> {
           .orElseThrow(
               () -> new IOException("no *tokenizer.json in " + dir + "; give --tokenizer"));
     }
+  }
+
+  /**
+   * The repository at {@code root} in explicit mode with only {@link #model} loaded, in process.
+   */
+  private ModelRepository loadModel(
+      Path root, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
+    ModelRepository repo =
+        new ModelRepository(
+            List.of(root),
+            List.of(onnx),
+            new ModelConfigResolver(Runtime.getRuntime().availableProcessors(), 32),
+            environment,
+            new ModelRepository.Settings(
+                ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+    try {
+      repo.loadAll();
+    } catch (RuntimeException | Error e) {
+      repo.close();
+      throw e;
+    }
+    return repo;
   }
 
   private ModelVersion served(ModelRepository repo) {
