@@ -152,18 +152,14 @@ public final class InferenceService {
   }
 
   /**
-   * Whether the monitor is told of the passes of {@code mv}'s scheduler, asking it the first time
-   * (pipeline versions: never; their passes hold the stages' tensors, not the request's). Called
-   * before the request is submitted, so a true answer means the pass that runs it tells the
+   * Whether the monitor is told of the passes of {@code mv}'s scheduler, asking it the first time.
+   * Called before the request is submitted, so a true answer means the pass that runs it tells the
    * listener; the decision is made once (synchronized on the scheduler) and every request reads the
    * same one, so a false answer means no pass of the version is ever told: a request's rows are
-   * compared once, by its pass or by itself. A pipeline version's scheduler is never asked, so
-   * never told.
+   * compared once, by its pass or by itself. A pipeline version's passes hold its steps' tensors
+   * (token ids, the model's output), which is what its {@code monitoring.text} names.
    */
   private static boolean passListened(ModelMonitor m, ModelVersion mv) {
-    if (mv.stages() != null) {
-      return false;
-    }
     ModelScheduler s = mv.scheduler();
     return s.passListenerUndecided() ? s.passListener(m.passListener(mv)) : s.passListener(null);
   }

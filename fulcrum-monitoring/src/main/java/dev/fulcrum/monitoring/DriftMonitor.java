@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * scheduler a listener that queues one {@link PassCompleted} per forward pass (references to the
  * pass's joined inputs and whole outputs; docs/MONITORING.md, "Per-pass hand-off"), and {@link
  * #completed} then queues a request for the detectors only when it did not run in such a pass (a
- * cache hit, a pipeline's request). What follows describes that per-request path, which the
+ * cache hit). A pipeline's passes hold its steps' tensors (the token ids, the model's output),
+ * which its {@code monitoring.text} names, so a pipeline is compared per pass only; its requests
+ * (text) hold nothing the detectors read. What follows describes that per-request path, which the
  * prediction log always takes.
  *
  * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
@@ -149,7 +151,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       boolean inPass) {
     MonitoringConfig m = version.config().monitoring();
     // A request that ran in a pass was compared with its pass (passListener); the others (cache
-    // hits, pipelines, the first requests of a version) are compared one by one.
+    // hits) are compared one by one.
     boolean monitor = detect && !inPass && m != null && m.enabled() && sampled(m.sampleRate());
     PredictionLog plog = predictionLog;
     boolean logged = plog != null && plog.sampled();

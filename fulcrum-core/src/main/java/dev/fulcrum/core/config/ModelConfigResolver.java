@@ -243,6 +243,26 @@ public final class ModelConfigResolver {
   public ModelConfig complete(
       String modelName, ModelConfigFile f, Path file, Deployment d, ModelSignature sig)
       throws ConfigException {
+    return complete(modelName, f, file, d, sig, null);
+  }
+
+  /**
+   * Completes the configuration from the model's signature and checks the two agree.
+   *
+   * @param sig what clients see: a pipeline's stages' signature, or the model's
+   * @param engine for a pipeline, the signature of the model file its steps run, which its {@code
+   *     monitoring.text} names (the token ids and the output of each forward pass); null for a
+   *     model, or when unknown
+   * @throws ConfigException when the file contradicts the model
+   */
+  public ModelConfig complete(
+      String modelName,
+      ModelConfigFile f,
+      Path file,
+      Deployment d,
+      ModelSignature sig,
+      @Nullable ModelSignature engine)
+      throws ConfigException {
     boolean canBatch = canBatch(sig);
     int maxBatch;
     if (f.maxBatchSize() == null) {
@@ -278,7 +298,9 @@ public final class ModelConfigResolver {
         scheduling(f, file, maxBatch),
         f.maxBatchSize() == null && maxBatch > 0,
         slo(f.slo(), file),
-        monitoring(f.monitoring(), file, inputs, outputs, maxBatch > 0),
+        d.pipeline() == null
+            ? monitoring(f.monitoring(), file, inputs, outputs, maxBatch > 0)
+            : pipelineMonitoring(f.monitoring(), file, engine, maxBatch > 0),
         d.pipeline(),
         responseCache(f.responseCache(), file));
   }
@@ -412,6 +434,42 @@ public final class ModelConfigResolver {
       }
     }
     return new MonitoringConfig.TextInput(input, mask, unk, output);
+  }
+
+  /**
+   * A pipeline's {@code monitoring:} section: only {@code monitoring.text}, which names the
+   * token-id input, mask and output of the model file the pipeline's steps run (checked against
+   * that model's signature when known): the monitor is told of each forward pass, which holds the
+   * tokenized sentences and the model's output, not the client's text.
+   */
+  private static @Nullable MonitoringConfig pipelineMonitoring(
+      ModelConfigFile.@Nullable MonitoringFile m,
+      Path file,
+      @Nullable ModelSignature engine,
+      boolean batching)
+      throws ConfigException {
+    if (m == null) {
+      return null;
+    }
+    if (m.features() != null && !m.features().isEmpty()) {
+      throw new ConfigException(
+          file,
+          "monitoring.features",
+          "a pipeline is monitored through the model its steps run: give monitoring.text (its"
+              + " token-id input, mask and output; docs/MONITORING.md, \"Text models\")");
+    }
+    if (m.text() == null && (m.enabled() == null || m.enabled())) {
+      throw new ConfigException(
+          file,
+          "monitoring.text",
+          "a pipeline is monitored through the model its steps run: name its token-id input,"
+              + " mask and output (docs/MONITORING.md, \"Text models\")");
+    }
+    List<TensorConfig> inputs =
+        engine == null ? null : tensors(null, engine.inputs(), batching, file, "inputs");
+    List<TensorConfig> outputs =
+        engine == null ? null : tensors(null, engine.outputs(), batching, file, "outputs");
+    return monitoring(m, file, inputs, outputs, batching);
   }
 
   /**

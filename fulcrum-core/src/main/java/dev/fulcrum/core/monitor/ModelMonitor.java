@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * PassListener} from {@link #passListener}; {@code InferenceService} asks once per version, before
  * its first request, and installs it on the version's scheduler. Then {@link #completed} still runs
  * per request (a prediction log is per request) and says whether the request's rows were in a pass
- * that listener was told of ({@code inPass}); a cache hit or a pipeline's request never is.
+ * that listener was told of ({@code inPass}); a cache hit never is. A pipeline version's passes
+ * hold its steps' tensors (token ids and the model's output), not the request's.
  */
 public interface ModelMonitor {
 
@@ -45,7 +46,7 @@ public interface ModelMonitor {
 
   /**
    * The listener to install on the version's scheduler, or null to be told per request only. Asked
-   * once per version (not for pipeline versions), before its first request runs.
+   * once per version, before its first request runs.
    */
   default @Nullable PassListener passListener(ModelVersion version) {
     return null;

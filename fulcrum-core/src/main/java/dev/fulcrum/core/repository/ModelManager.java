@@ -593,7 +593,8 @@ public final class ModelManager {
                   file,
                   configFile,
                   deployment,
-                  stages != null ? stages.signature() : instances.get(0).signature())
+                  stages != null ? stages.signature() : instances.get(0).signature(),
+                  stages != null ? instances.get(0).signature() : null)
               .locatedIn(dir);
       Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
       for (int i = 1; i < deployment.instanceCount(); i++) {

@@ -223,4 +223,58 @@ class ModelConfigLoaderTest {
         "outputs[0].allow-non-finite",
         "inputs only");
   }
+
+  private static final ModelSignature TEXT_PIPELINE =
+      new ModelSignature(
+          List.of(new TensorSpec("text", DataType.BYTES, new long[] {-1, 1})),
+          List.of(new TensorSpec("embedding", DataType.FP32, new long[] {-1, 384})));
+
+  private static final ModelSignature TOKEN_IDS_MODEL =
+      new ModelSignature(
+          List.of(
+              new TensorSpec("input_ids", DataType.INT64, new long[] {-1, -1}),
+              new TensorSpec("attention_mask", DataType.INT64, new long[] {-1, -1})),
+          List.of(new TensorSpec("last_hidden_state", DataType.FP32, new long[] {-1, -1, 384})));
+
+  private ModelConfig resolvePipeline(String monitoring) throws Exception {
+    Path file = dir.resolve("config.yaml");
+    Files.writeString(
+        file,
+        """
+        max-batch-size: 16
+        pipeline:
+          model: mini
+          engine-output: last_hidden_state
+          pre:
+            - {step: tokenize, tokenizer: t.json}
+          post:
+            - {step: mean-pool}
+        """
+            + monitoring);
+    ModelConfigFile f = loader.read(file);
+    return resolver.complete(
+        "p", f, file, resolver.deployment("p", f, file), TEXT_PIPELINE, TOKEN_IDS_MODEL);
+  }
+
+  @Test
+  void aPipelinesMonitoringNamesTheTensorsOfTheModelItsStepsRun() throws Exception {
+    ModelConfig c =
+        resolvePipeline(
+            "monitoring:\n  text: {input: input_ids, mask: attention_mask,"
+                + " output: last_hidden_state}\n");
+    MonitoringConfig.TextInput t = c.monitoring().text();
+    assertThat(t.input()).isEqualTo("input_ids");
+    assertThat(t.output()).isEqualTo("last_hidden_state");
+    assertThatThrownBy(() -> resolvePipeline("monitoring:\n  text: {input: ids}\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("monitoring.text.input")
+        .hasMessageContaining("input_ids, attention_mask");
+    assertThatThrownBy(() -> resolvePipeline("monitoring:\n  features:\n    text: [sentence]\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("monitoring.features")
+        .hasMessageContaining("monitoring.text");
+    assertThatThrownBy(() -> resolvePipeline("monitoring:\n  enabled: true\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("monitoring.text");
+  }
 }

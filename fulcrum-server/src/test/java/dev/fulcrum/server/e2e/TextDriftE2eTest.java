@@ -46,6 +46,7 @@ class TextDriftE2eTest {
   private static final Path DEMO = Path.of("..", "demo").toAbsolutePath().normalize();
   private static final Path MODEL = DEMO.resolve("models").resolve("all_minilm_l6_v2");
   private static final String NAME = "all_minilm_l6_v2";
+  private static final String PIPELINE = "minilm_text";
 
   // demo/data/make_text_corpus.py's grammar: the reference corpus's kind of sentence.
   private static final String[] SUBJECTS = {
@@ -174,6 +175,80 @@ class TextDriftE2eTest {
     }
   }
 
+  /**
+   * The demo's {@code minilm_text} pipeline (text in, vector out) with its committed baseline: its
+   * passes hold the tokenized sentence and the model's last_hidden_state, which its {@code
+   * monitoring.text} names, so sentences sent as text are compared as the model's token ids are.
+   */
+  @Test
+  void shiftedTextSentToThePipelineIsNamed() throws Exception {
+    Path onnx = MODEL.resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+    assumeThat(onnx).as("the MiniLM file (placed by the fulcrum-tools build)").isRegularFile();
+    Path repo = dir.resolve("models");
+    copy(MODEL, repo.resolve(NAME));
+    copy(DEMO.resolve("models").resolve(PIPELINE), repo.resolve(PIPELINE));
+    Path config = repo.resolve(PIPELINE).resolve("config.yaml");
+    String yaml = Files.readString(config);
+    assertThat(yaml).contains("monitoring:\n  enabled: true\n");
+    Files.writeString(
+        config,
+        yaml.replace(
+            "monitoring:\n  enabled: true\n", "monitoring:\n  enabled: true\n  window: 50\n"));
+
+    List<String> alerts = Collections.synchronizedList(new ArrayList<>());
+    DriftMonitor monitor =
+        new DriftMonitor(
+            4096,
+            null,
+            List.of((m, v, f, output) -> alerts.add(m + " " + f.name() + " " + f.drift())),
+            true);
+    Random rng = new Random(20261204);
+    try (E2eServer server =
+        E2eServer.start(
+            repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+      for (int i = 0; i < 100; i++) {
+        sendText(server, sentence(rng));
+      }
+      observed(server, PIPELINE, 100);
+      JsonNode before = json(server.get("/v2/models/" + PIPELINE + "/drift"));
+      assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
+      assertThat(before.get("observations").asLong()).isEqualTo(100);
+      assertThat(names(before.get("features")))
+          .containsExactly("seq_len", "padding_share", "unk_rate");
+      assertThat(names(before.get("outputs").get("features")))
+          .containsExactly("embedding_norm", "embedding_mean");
+      assertThat(alerts).isEmpty();
+
+      for (int i = 0; i < 20; i++) {
+        sendText(server, shifted(rng));
+      }
+      observed(server, PIPELINE, 120);
+      JsonNode after = json(server.get("/v2/models/" + PIPELINE + "/drift"));
+      assertThat(after.get("status").asText()).as(after.toString()).isEqualTo("drift");
+      assertThat(after.get("outputs").get("status").asText()).isEqualTo("drift");
+      assertThat(alerts)
+          .contains(
+              PIPELINE + " seq_len true",
+              PIPELINE + " unk_rate true",
+              PIPELINE + " embedding_norm true");
+      // The model behind it was not sent anything: its own monitor saw nothing.
+      assertThat(json(server.get("/v2/models/" + NAME + "/drift")).get("observations").asLong())
+          .isZero();
+    } finally {
+      monitor.close();
+    }
+  }
+
+  private static void sendText(E2eServer server, String sentence)
+      throws IOException, InterruptedException {
+    String body =
+        "{\"inputs\":[{\"name\":\"text\",\"datatype\":\"BYTES\",\"shape\":[1,1],\"data\":["
+            + E2eServer.quote(sentence)
+            + "]}]}";
+    HttpResponse<byte[]> r = server.post(inferPath(PIPELINE), body);
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+  }
+
   private static String sentence(Random r) {
     String s =
         pick(r, SUBJECTS) + " " + pick(r, VERBS) + " " + pick(r, OBJECTS) + pick(r, TAILS) + ".";
@@ -278,9 +353,13 @@ class TextDriftE2eTest {
 
   /** Waits until the monitor has compared {@code n} rows (it is told after the response). */
   private static void observed(E2eServer server, long n) throws Exception {
+    observed(server, NAME, n);
+  }
+
+  private static void observed(E2eServer server, String model, long n) throws Exception {
     Await.until(
         n + " rows observed",
-        () -> json(server.get("/v2/models/" + NAME + "/drift")).get("observations").asLong() >= n);
+        () -> json(server.get("/v2/models/" + model + "/drift")).get("observations").asLong() >= n);
   }
 
   private static JsonNode json(HttpResponse<byte[]> r) throws IOException {

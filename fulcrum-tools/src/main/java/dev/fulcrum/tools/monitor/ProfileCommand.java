@@ -183,7 +183,21 @@ public final class ProfileCommand implements Callable<Integer> {
     if (batch < 1) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--batch must be >= 1");
     }
-    Path tok = tokenizer != null ? tokenizer : findTokenizer(dir);
+    // A pipeline's monitoring.text names the token ids and output of the model its steps run: the
+    // baseline comes from that model (its tokenizer, its answers), written beside the pipeline.
+    var pipeline = parsed.pipeline();
+    String engineModel = pipeline == null ? model : pipeline.model();
+    if (engineModel == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "pipeline '"
+              + model
+              + "': profile --text runs the model its steps name (pipeline.model)");
+    }
+    Path tok =
+        tokenizer != null
+            ? tokenizer
+            : pipeline == null ? findTokenizer(dir) : findTokenizer(dir, root.resolve(engineModel));
     List<String> lines =
         Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
     if (lines.isEmpty()) {
@@ -196,9 +210,9 @@ public final class ProfileCommand implements Callable<Integer> {
     } else {
       try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
           SchedulerEnvironment environment = SchedulerEnvironment.system();
-          ModelRepository repo = loadModel(root, onnx, environment)) {
-        ModelVersion mv = served(repo);
-        MonitoringConfig served = mv.config().monitoring();
+          ModelRepository repo = loadModel(root, engineModel, onnx, environment)) {
+        ModelVersion mv = served(repo, engineModel);
+        MonitoringConfig served = pipeline == null ? mv.config().monitoring() : monitoring;
         MonitoringConfig.TextInput st = served == null ? null : served.text();
         if (st == null || st.output() == null) {
           throw new IllegalStateException("the loaded model has no monitoring.text.output");
@@ -377,6 +391,15 @@ public final class ProfileCommand implements Callable<Integer> {
         outputs);
   }
 
+  /** A pipeline's tokenizer: beside its config.yaml, else in the folder of the model it runs. */
+  private static Path findTokenizer(Path dir, Path modelDir) throws IOException {
+    try {
+      return findTokenizer(dir);
+    } catch (IOException e) {
+      return findTokenizer(modelDir);
+    }
+  }
+
   private static Path findTokenizer(Path dir) throws IOException {
     try (var s = Files.walk(dir, 2)) {
       return s.filter(p -> p.getFileName().toString().endsWith("tokenizer.json"))
@@ -392,6 +415,11 @@ public final class ProfileCommand implements Callable<Integer> {
    */
   private ModelRepository loadModel(
       Path root, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
+    return loadModel(root, model, onnx, environment);
+  }
+
+  private ModelRepository loadModel(
+      Path root, String model, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
     ModelRepository repo =
         new ModelRepository(
             List.of(root),
@@ -411,6 +439,10 @@ public final class ProfileCommand implements Callable<Integer> {
   }
 
   private ModelVersion served(ModelRepository repo) {
+    return served(repo, model);
+  }
+
+  private ModelVersion served(ModelRepository repo, String model) {
     try {
       return repo.resolve(model, "");
     } catch (RuntimeException e) {

@@ -129,6 +129,31 @@ class ProfileCommandTest {
     assertThat(b.outputs().get(0).count()).isEqualTo(2);
     assertThat(out.toString()).contains("output  embedding_norm");
 
+    // a pipeline around that model's file: profiled through the model its steps run, with the
+    // tokenizer found in that model's folder; the same sentences give the same baseline, its own
+    Path pipeline = repo.resolve("minilm_text");
+    Files.createDirectories(pipeline);
+    Files.copy(
+        DEMO.resolve("models").resolve("minilm_text").resolve("config.yaml"),
+        pipeline.resolve("config.yaml"));
+    int piped =
+        new CommandLine(new FulcrumCli())
+            .setOut(new PrintWriter(new StringWriter()))
+            .execute(
+                "profile",
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "minilm_text",
+                "--text",
+                text.toString());
+    assertThat(piped).isZero();
+    assertThat(Baseline.read(pipeline.resolve("baseline.json")).model()).isEqualTo("minilm_text");
+    assertThat(Files.readString(pipeline.resolve("baseline.json")))
+        .isEqualTo(
+            Files.readString(copy.resolve("baseline.json"))
+                .replace("\"all_minilm_l6_v2\"", "\"minilm_text\""));
+
     // without monitoring.text.output: the token features only, the model not run
     Path config = copy.resolve("config.yaml");
     Files.writeString(
