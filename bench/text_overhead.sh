@@ -8,22 +8,26 @@
 # server's monitor observations and dropped count (the queue must not drop) and the monitor
 # thread's CPU time per observation (/proc, clock ticks) and its share of the server's CPU.
 # Needs the built dist (./fulcrum serve) and the ONNX file the build puts in 1/.
+# MODEL=minilm_text measures the pipeline instead (session 12: text in, monitored per pass through
+# the model it runs): the body is one sentence as text (LEN words of the same sentence).
 # Variables: PAIRS (8), SAT (5), CONC (16), OUTPUT (1; 0 drops monitoring.text.output from the on
 # arm: the token ids only, session 10's setting), LEN (11: the sentence's tokens; more repeats its
 # words up to LEN tokens, [CLS] and [SEP] included, to load the pooling with longer rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-8}; SAT=${SAT:-5}; CONC=${CONC:-16}; OUTPUT=${OUTPUT:-1}; LEN=${LEN:-11}
+MODEL=${MODEL:-all_minilm_l6_v2}
 work=$(mktemp -d)
 for arm in on off; do
   mkdir -p "$work/$arm"
   cp -r demo/models/all_minilm_l6_v2 "$work/$arm/"
+  if [ "$MODEL" != all_minilm_l6_v2 ]; then cp -r "demo/models/$MODEL" "$work/$arm/"; fi
 done
-sed -i 's/enabled: false/enabled: true/' "$work/on/all_minilm_l6_v2/config.yaml"
-sed -i 's/enabled: true/enabled: false/' "$work/off/all_minilm_l6_v2/config.yaml"
-grep -q 'enabled: false' "$work/off/all_minilm_l6_v2/config.yaml"
+sed -i 's/enabled: false/enabled: true/' "$work/on/$MODEL/config.yaml"
+sed -i 's/enabled: true/enabled: false/' "$work/off/$MODEL/config.yaml"
+grep -q 'enabled: false' "$work/off/$MODEL/config.yaml"
 if [ "$OUTPUT" = 0 ]; then
-  sed -i '/output: last_hidden_state/d' "$work/on/all_minilm_l6_v2/config.yaml"
+  sed -i '/output: last_hidden_state/d' "$work/on/$MODEL/config.yaml"
 fi
 base=$((20000 + RANDOM % 12000))
 pids=()
@@ -41,8 +45,14 @@ for arm in on off; do
     curl -sf "http://127.0.0.1:$(port $arm)/v2/health/ready" > /dev/null && break; sleep 1
   done
 done
-python3 - "$work/body.json" "$LEN" <<'PY'
+python3 - "$work/body.json" "$LEN" "$MODEL" <<'PY'
 import json, sys
+if sys.argv[3] != 'all_minilm_l6_v2':  # a pipeline: the sentence as text
+    words = 'the cat likes some fresh bread this morning'.split()
+    text = ' '.join(words[i % len(words)] for i in range(int(sys.argv[2]) - 3)) + '.'
+    json.dump({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1, 1],
+                           "data": [text]}]}, open(sys.argv[1], "w"))
+    sys.exit(0)
 t = [101, 1996, 4937, 7777, 2070, 4840, 7852, 2197, 2733, 1012, 102]
 words = t[1:-1]
 n = int(sys.argv[2])
@@ -57,7 +67,7 @@ open(sys.argv[1], "w").write(json.dumps(body))
 PY
 run() {
   hey -z "${SAT}s" -c "$CONC" -m POST -T application/json -D "$work/body.json" \
-    "http://127.0.0.1:$(port "$1")/v2/models/all_minilm_l6_v2/infer" | awk '/Requests\/sec/{print $2}'
+    "http://127.0.0.1:$(port "$1")/v2/models/$MODEL/infer" | awk '/Requests\/sec/{print $2}'
 }
 run on > /dev/null; run off > /dev/null   # warm-up
 ratios=()
@@ -68,7 +78,7 @@ for i in $(seq "$PAIRS"); do
   echo "pair $i on=$a off=$b ratio=$r"
 done
 python3 -c "import statistics,sys; print('median on/off', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
-curl -s "http://127.0.0.1:$base/v2/models/all_minilm_l6_v2/drift" > "$work/drift.json"
+curl -s "http://127.0.0.1:$base/v2/models/$MODEL/drift" > "$work/drift.json"
 python3 - "$work/drift.json" "${pids[0]}" <<'PY'
 import glob, json, sys
 d = json.load(open(sys.argv[1]))
