@@ -123,13 +123,7 @@ class TextDriftE2eTest {
           send(server, channel, tokenizer.encode(List.of(sentence(rng))), i % 2 == 1);
         }
         observed(server, 100);
-        JsonNode before = json(server.get("/v2/models/" + NAME + "/drift"));
-        assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
-        assertThat(before.get("observations").asLong()).isEqualTo(100);
-        assertThat(names(before.get("features")))
-            .containsExactly("seq_len", "padding_share", "unk_rate");
-        assertThat(names(before.get("outputs").get("features")))
-            .containsExactly("embedding_norm", "embedding_mean");
+        assertNothingRaised(server, NAME, 100);
         assertThat(alerts).isEmpty();
 
         // Shifted: 20 long sentences of unknown words, again half over gRPC.
@@ -210,13 +204,7 @@ class TextDriftE2eTest {
         sendText(server, sentence(rng));
       }
       observed(server, PIPELINE, 100);
-      JsonNode before = json(server.get("/v2/models/" + PIPELINE + "/drift"));
-      assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
-      assertThat(before.get("observations").asLong()).isEqualTo(100);
-      assertThat(names(before.get("features")))
-          .containsExactly("seq_len", "padding_share", "unk_rate");
-      assertThat(names(before.get("outputs").get("features")))
-          .containsExactly("embedding_norm", "embedding_mean");
+      assertNothingRaised(server, PIPELINE, 100);
       assertThat(alerts).isEmpty();
 
       for (int i = 0; i < 20; i++) {
@@ -343,6 +331,18 @@ class TextDriftE2eTest {
         + "],\"data\":["
         + data
         + "]}";
+  }
+
+  /** {@code model}'s /drift after {@code n} in-distribution rows: every text feature ok. */
+  private static void assertNothingRaised(E2eServer server, String model, long n)
+      throws IOException, InterruptedException {
+    JsonNode before = json(server.get("/v2/models/" + model + "/drift"));
+    assertThat(before.get("status").asText()).as(before.toString()).isEqualTo("ok");
+    assertThat(before.get("observations").asLong()).isEqualTo(n);
+    assertThat(names(before.get("features")))
+        .containsExactly("seq_len", "padding_share", "unk_rate");
+    assertThat(names(before.get("outputs").get("features")))
+        .containsExactly("embedding_norm", "embedding_mean");
   }
 
   private static List<String> names(JsonNode features) {

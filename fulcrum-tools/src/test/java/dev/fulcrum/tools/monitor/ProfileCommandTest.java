@@ -136,18 +136,7 @@ class ProfileCommandTest {
     Files.copy(
         DEMO.resolve("models").resolve("minilm_text").resolve("config.yaml"),
         pipeline.resolve("config.yaml"));
-    int piped =
-        new CommandLine(new FulcrumCli())
-            .setOut(new PrintWriter(new StringWriter()))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "minilm_text",
-                "--text",
-                text.toString());
-    assertThat(piped).isZero();
+    assertThat(profileText(repo, "minilm_text", text)).isZero();
     assertThat(Baseline.read(pipeline.resolve("baseline.json")).model()).isEqualTo("minilm_text");
     assertThat(Files.readString(pipeline.resolve("baseline.json")))
         .isEqualTo(
@@ -159,18 +148,7 @@ class ProfileCommandTest {
     Files.writeString(
         config, Files.readString(config).replace("    output: last_hidden_state\n", ""));
     Files.delete(copy.resolve("baseline.json"));
-    assertThat(
-            new CommandLine(new FulcrumCli())
-                .setOut(new PrintWriter(new StringWriter()))
-                .execute(
-                    "profile",
-                    "--model-repository",
-                    repo.toString(),
-                    "--model",
-                    "all_minilm_l6_v2",
-                    "--text",
-                    text.toString()))
-        .isZero();
+    assertThat(profileText(repo, "all_minilm_l6_v2", text)).isZero();
     assertThat(Baseline.read(copy.resolve("baseline.json")).outputs()).isEmpty();
 
     // --data and --text together are refused
@@ -189,6 +167,20 @@ class ProfileCommandTest {
                 "--data",
                 text.toString());
     assertThat(both).isNotZero();
+  }
+
+  /** {@code fulcrum profile --text} of {@code model}; its exit code. */
+  private static int profileText(Path repo, String model, Path text) {
+    return new CommandLine(new FulcrumCli())
+        .setOut(new PrintWriter(new StringWriter()))
+        .execute(
+            "profile",
+            "--model-repository",
+            repo.toString(),
+            "--model",
+            model,
+            "--text",
+            text.toString());
   }
 
   private static void copy(Path from, Path to) throws IOException {
