@@ -12,7 +12,8 @@
 # Before each measured window, an unmeasured one of the same shape (PRE s, default DUR; PRE=0: none).
 # A launcher is a script that runs `fulcrum "$@"` from some dist, e.g.
 #   exec java --enable-native-access=ALL-UNNAMED -cp '/tmp/before/dist/lib/*' dev.fulcrum.tools.FulcrumCli "$@"
-# (by default A and B are both ./fulcrum). Extra server flags: SERVE_ARGS. Needs hey.
+# (by default A and B are both ./fulcrum). Extra server flags: SERVE_ARGS. SKIP_MINILM=1: the two
+# fraud loads only. Needs hey.
 # Per thread group it prints: CPU µs per request, voluntary / involuntary switches per request.
 # Results: bench/results/<time>-handoff/ (one JSON line per launcher, round and load; summary.txt).
 set -euo pipefail
@@ -135,12 +136,14 @@ for round in $(seq "$N"); do
     base="http://127.0.0.1:$PORT/v2/models"
     hey -z "${WARM}s" -c 8 -m POST -T application/json -D "$FRAUD" "$base/fraud_classifier/infer" >/dev/null 2>&1
     hey -z "${WARM}s" -c 1 -m POST -T application/json -D "$FRAUD" "$base/fraud_classifier/infer" >/dev/null 2>&1
-    hey -z "${WARM}s" -c 4 -m POST -T application/json -D "$MINILM" "$base/all_minilm_l6_v2/infer" >/dev/null 2>&1
+    [ "${SKIP_MINILM:-0}" = 1 ] ||
+      hey -z "${WARM}s" -c 4 -m POST -T application/json -D "$MINILM" "$base/all_minilm_l6_v2/infer" >/dev/null 2>&1
     measure "$label" "$round" "$pid" fraud_rate -z "${DUR}s" -c 16 -q $((RATE_FRAUD / 16)) \
       -m POST -T application/json -D "$FRAUD" "$base/fraud_classifier/infer"
     measure "$label" "$round" "$pid" fraud_c1 -z "${DUR}s" -c 1 \
       -m POST -T application/json -D "$FRAUD" "$base/fraud_classifier/infer"
-    measure "$label" "$round" "$pid" minilm_rate -z "${DUR}s" -c 16 -q $(((RATE_MINILM + 15) / 16)) \
+    [ "${SKIP_MINILM:-0}" = 1 ] ||
+      measure "$label" "$round" "$pid" minilm_rate -z "${DUR}s" -c 16 -q $(((RATE_MINILM + 15) / 16)) \
       -m POST -T application/json -D "$MINILM" "$base/all_minilm_l6_v2/infer"
     kill -TERM -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

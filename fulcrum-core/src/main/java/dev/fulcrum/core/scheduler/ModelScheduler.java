@@ -130,6 +130,19 @@ public final class ModelScheduler implements AutoCloseable {
   /** The CPU time of the calling thread, by which passes of one row are judged short. */
   private final Ticker passClock;
 
+  /**
+   * How many more passes of one row are timed on {@link #passClock} as well as on the wall clock:
+   * set to {@link #CPU_TIMED_PASSES} by a pass whose wall time was over the inline limit (a
+   * preempted or slow one), counted down by each pass of one row. While it is 0 (every recent pass
+   * short in wall time, the quiet machine's case) the CPU clock, a system call per read, is not
+   * read at all. A hint read and written by whichever thread runs a pass, without a lock: a lost
+   * update only times a pass more or fewer.
+   */
+  private volatile int cpuTimedPasses;
+
+  /** Passes of one row timed on the CPU clock after one whose wall time was over the limit. */
+  static final int CPU_TIMED_PASSES = 64;
+
   /** Per instance: its worker is parked with nothing to run; guarded by {@link #lock}. */
   private final boolean[] parked;
 
@@ -919,16 +932,28 @@ public final class ModelScheduler implements AutoCloseable {
       inputNs = t1 - start;
       // compute_infer; a pass of one row is also timed on the thread's CPU clock, to learn from
       boolean learn = inlineLimitNanos > 0 && totalRows == 1;
-      long cpu0 = learn ? passClock.nanoTime() : 0;
+      int cpuTimed = learn ? cpuTimedPasses : 0;
+      long cpu0 = cpuTimed > 0 ? passClock.nanoTime() : 0;
       outputs = instance.execute(inputs, outputNames);
       long t2 = ticker.nanoTime();
       inferNs = t2 - t1;
       // The thread's CPU time in the pass is at most the wall time around it, so a pass shorter
-      // than the limit in wall time is short on the CPU clock too: the second read of the CPU
-      // clock (a system call on Linux: the vDSO does not serve thread CPU clocks) is needed only
-      // when the wall time alone cannot decide. The returned time is then the wall time, which
-      // the learner compares with the limit only (the same verdict).
-      cpuNs = !learn ? 0 : inferNs < inlineLimitNanos ? inferNs : passClock.nanoTime() - cpu0;
+      // than the limit in wall time is short on the CPU clock too, and its wall time is returned
+      // (the learner compares it with the limit only: the same verdict). The CPU clock (a system
+      // call on Linux: the vDSO does not serve thread CPU clocks) is read only while recent passes
+      // were over the limit in wall time; a pass over it with no CPU reading (the first after a
+      // quiet stretch) is judged by its wall time, i.e. long, and starts the CPU timing.
+      if (!learn) {
+        cpuNs = 0;
+      } else if (inferNs < inlineLimitNanos) {
+        cpuNs = inferNs;
+        if (cpuTimed > 0) {
+          cpuTimedPasses = cpuTimed - 1;
+        }
+      } else {
+        cpuNs = cpuTimed > 0 ? passClock.nanoTime() - cpu0 : inferNs;
+        cpuTimedPasses = CPU_TIMED_PASSES;
+      }
       // compute_output: split per request and pick each request's outputs
       try {
         perRequestOutputs = split(batch, outputNames, outputs, totalRows);

@@ -157,6 +157,45 @@ class LonePassTest {
   }
 
   @Test
+  void theCpuClockIsReadOnlyAfterAPassThatWasLongInWallTime() throws Exception {
+    Echo echo = new Echo();
+    AtomicInteger cpuReads = new AtomicInteger();
+    Ticker cpu =
+        () -> {
+          cpuReads.incrementAndGet();
+          return clock.get();
+        };
+    ModelScheduler s =
+        new ModelScheduler(
+            "m-v1",
+            SchedulerFixtures.config(SchedulingConfig.defaults()),
+            List.of(echo),
+            ticker,
+            Executors.defaultThreadFactory(),
+            timer,
+            new ModelStatistics(() -> 0L),
+            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
+            cpu);
+    schedulers.add(s);
+    // Short in wall time: short on the CPU clock too, which is never read (a system call).
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    submit(s, 1).get(10, TimeUnit.SECONDS);
+    assertThat(cpuReads).hasValue(0);
+    // Long in wall time with no CPU reading: judged by its wall time; the next passes are timed
+    // on the CPU clock as well (one read before each; a second only after one long in wall
+    // time), until CPU_TIMED_PASSES short ones have passed.
+    echo.passNanos = 5_000_000;
+    submit(s, 2).get(10, TimeUnit.SECONDS);
+    assertThat(cpuReads).hasValue(0);
+    echo.passNanos = 0;
+    submit(s, 3).get(10, TimeUnit.SECONDS);
+    assertThat(cpuReads).hasValue(1);
+    sequential(s, ModelScheduler.CPU_TIMED_PASSES + 4);
+    assertThat(cpuReads).hasValue(ModelScheduler.CPU_TIMED_PASSES);
+  }
+
+  @Test
   void aModelWithLongPassesAlwaysRunsOnItsWorker() throws Exception {
     Echo echo = new Echo();
     echo.passNanos = 1_000_000; // 1 ms: above the limit
