@@ -168,6 +168,13 @@ class SloEndpointTest {
     }
     assertThat(inBuckets).isEqualTo(slo.at("/policy/refused_at_admission").asLong());
     assertThat(admission.at("/tolerance_ms").isNumber()).isTrue();
+    assertThat(admission.at("/depth_quantile").asDouble()).isEqualTo(0.95);
+    JsonNode byDepth = admission.at("/by_depth");
+    assertThat(byDepth).hasSize(6);
+    for (int d = 0; d < 6; d++) {
+      assertThat(byDepth.get(d).at("/depth").asInt()).isEqualTo(d);
+      assertThat(byDepth.get(d).at("/offset_ms").asDouble()).isLessThanOrEqualTo(0);
+    }
     assertThat(admission.at("/calibration/heads").asLong())
         .isGreaterThanOrEqualTo(admission.at("/calibration/window").asLong());
 

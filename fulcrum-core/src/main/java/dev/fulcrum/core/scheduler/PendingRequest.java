@@ -57,6 +57,9 @@ final class PendingRequest {
    */
   long plannedFinishNanos = Long.MIN_VALUE;
 
+  /** With {@link #plannedFinishNanos}: the passes its plan counted ahead of its own (its depth). */
+  int plannedDepth;
+
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   Place place = Place.NONE;

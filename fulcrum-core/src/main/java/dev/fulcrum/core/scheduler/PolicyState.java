@@ -55,6 +55,15 @@ public record PolicyState(
   }
 
   /**
+   * Admission's plans {@code depth} passes deep (the last depth: that deep or deeper) against their
+   * outcomes: heads recorded since start ({@code outcomes}) and in the window, the window's median
+   * and p99 of realized less planned finish (NaN when empty), and what admission adds to a plan
+   * that deep now ({@code offsetMs}, at most 0).
+   */
+  public record DepthBucket(
+      int depth, long outcomes, int window, double p50Ms, double p99Ms, double offsetMs) {}
+
+  /**
    * What the SLO policy's admission did and why (issue #10): how its plan compared with what
    * happened, and how far past the deadline it predicted the requests it refused would finish.
    *
@@ -68,6 +77,9 @@ public record PolicyState(
    *     that slack; 0 under overload and after a late drop)
    * @param refusalMargins refusals since start by how far past the deadline admission predicted
    *     they would finish
+   * @param depthQuantile the quantile of realized less planned finish, per depth, that admission
+   *     adds to a plan as deep when it is below 0 (NaN: measured only)
+   * @param byDepth those outcomes by the depth of the plan (passes counted ahead of its own)
    */
   public record Admission(
       long heads,
@@ -75,8 +87,11 @@ public record PolicyState(
       List<Quantile> realizedLessPlannedMs,
       List<Quantile> headSlackMs,
       double toleranceMs,
-      List<MarginBucket> refusalMargins) {
+      List<MarginBucket> refusalMargins,
+      double depthQuantile,
+      List<DepthBucket> byDepth) {
     public Admission {
+      byDepth = List.copyOf(byDepth);
       realizedLessPlannedMs = List.copyOf(realizedLessPlannedMs);
       headSlackMs = List.copyOf(headSlackMs);
       refusalMargins = List.copyOf(refusalMargins);

@@ -50,6 +50,12 @@ import org.jspecify.annotations.Nullable;
  * of the window's realized less planned finish to its plan (negative when the plan over-predicts);
  * without one (the default), it only measures it.
  *
+ * <p>Calibration by depth (session 12): the same outcome is also kept per depth of the plan (the
+ * passes it counted ahead of the request's own, {@link DepthCalibration}), since every pass ahead
+ * counts at its percentile and the plan's pessimism grows with the queue. A plan that deep is
+ * relaxed by the {@code depthQuantile} of what plans as deep realized less planned, when that is
+ * below 0 (never tightened: the tolerance and the late drops keep the load step's behaviour).
+ *
  * <p>Not thread-safe: guarded by its scheduler's lock (every method, the calibration included, is
  * called under it).
  */
@@ -160,6 +166,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** Per instance: the running pass's head's planned finish (MIN_VALUE: none). */
   private final long[] headPlanned;
 
+  /** Per instance: the depth of the running pass's head's plan. */
+  private final int[] headDepth;
+
+  /** Admission's plan against its outcomes, per depth (passes planned ahead). */
+  private final DepthCalibration byDepth = new DepthCalibration();
+
+  /**
+   * The quantile (0-1) of realized less planned finish, of requests admitted as deep, that
+   * admission adds to its plan, or NaN to only measure it.
+   */
+  private final double depthQuantile;
+
+  /** The depth of the plan that plan() last made. */
+  private int lastDepth;
+
   /**
    * @param model names the model in refusals
    * @param slo the objective (latency > 0)
@@ -170,16 +191,19 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this(model, slo, maxBatchSize, instances, Double.NaN);
   }
 
-  /** As above; {@code calibrationQuantile}: see the field (NaN: measure only). */
-  SloBatchingPolicy(
-      String model, SloConfig slo, int maxBatchSize, int instances, double calibrationQuantile) {
-    this(model, slo, maxBatchSize, instances, calibrationQuantile, TOLERANCE_CAP);
-  }
+  /** The default of {@code depthQuantile} (session 12's simulation; see docs/PERFORMANCE.md). */
+  static final double DEPTH_QUANTILE = 0.95;
 
   /**
-   * As above; {@code toleranceCap}: the most admission lets a plan run past the deadline, as a
-   * share of the objective, when the realized slack of recent batch heads allows it (0: never).
+   * As below, with the tolerance capped at {@link #TOLERANCE_CAP} and the calibration by depth at
+   * {@link #DEPTH_QUANTILE}; {@code calibrationQuantile}: see the field (NaN: measure only).
    */
+  SloBatchingPolicy(
+      String model, SloConfig slo, int maxBatchSize, int instances, double calibrationQuantile) {
+    this(model, slo, maxBatchSize, instances, calibrationQuantile, TOLERANCE_CAP, DEPTH_QUANTILE);
+  }
+
+  /** As below, without the calibration by depth (session 11's admission). */
   SloBatchingPolicy(
       String model,
       SloConfig slo,
@@ -187,6 +211,23 @@ final class SloBatchingPolicy implements BatchingPolicy {
       int instances,
       double calibrationQuantile,
       double toleranceCap) {
+    this(model, slo, maxBatchSize, instances, calibrationQuantile, toleranceCap, Double.NaN);
+  }
+
+  /**
+   * As above; {@code toleranceCap}: the most admission lets a plan run past the deadline, as a
+   * share of the objective, when the realized slack of recent batch heads allows it (0: never);
+   * {@code depthQuantile}: the quantile (0-1) of realized less planned finish, per depth, that
+   * admission adds to a plan that deep (see {@link DepthCalibration}; NaN: measure only).
+   */
+  SloBatchingPolicy(
+      String model,
+      SloConfig slo,
+      int maxBatchSize,
+      int instances,
+      double calibrationQuantile,
+      double toleranceCap,
+      double depthQuantile) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -203,6 +244,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
     Arrays.fill(headPlanned, Long.MIN_VALUE);
     this.calibrationQuantile = calibrationQuantile;
     this.toleranceCap = Math.max(0, toleranceCap);
+    this.depthQuantile = depthQuantile;
+    this.headDepth = new int[this.instances];
     this.headDeadline = new long[this.instances];
     Arrays.fill(headDeadline, Long.MAX_VALUE);
   }
@@ -215,6 +258,25 @@ final class SloBatchingPolicy implements BatchingPolicy {
   double calibrationOffsetNanos() {
     return !Double.isNaN(calibrationQuantile) && calibration.size() >= CALIBRATION_MIN
         ? calibration.quantile(calibrationQuantile) * slo.latencyNanos()
+        : 0;
+  }
+
+  DepthCalibration byDepth() {
+    return byDepth;
+  }
+
+  /**
+   * What admission adds to a plan {@code depth} passes deep, in nanoseconds: the depth quantile of
+   * what plans that deep realized less planned (negative: they were pessimistic); 0 when not
+   * calibrating by depth or before {@link #CALIBRATION_MIN} outcomes at that depth.
+   */
+  double depthOffsetNanos(int depth) {
+    if (Double.isNaN(depthQuantile)) {
+      return 0;
+    }
+    PlanCalibration c = byDepth.at(depth);
+    return c.size() >= CALIBRATION_MIN
+        ? Math.min(0, c.quantile(depthQuantile)) * slo.latencyNanos()
         : 0;
   }
 
@@ -278,6 +340,11 @@ final class SloBatchingPolicy implements BatchingPolicy {
         if (head.plannedFinishNanos != Long.MIN_VALUE) {
           // It would have ended a pass from now at the earliest: a lower bound of its outcome.
           recordOutcome(head.plannedFinishNanos, now + passes.quantile(head.rows));
+          byDepth
+              .at(head.plannedDepth)
+              .record(
+                  (now + passes.quantile(head.rows) - head.plannedFinishNanos)
+                      / slo.latencyNanos());
         }
         headSlack.record((deadline - now - passes.quantile(head.rows)) / slo.latencyNanos());
         toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
@@ -345,6 +412,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       refused++;
     } else if (!Double.isNaN(lastPlanNanos)) {
       p.plannedFinishNanos = now + (long) lastPlanNanos;
+      p.plannedDepth = lastDepth;
     }
     return why;
   }
@@ -383,6 +451,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       // Nothing queued: it will lead the next batch, which decide() keeps to what ends by its
       // deadline, so only a pass of its own rows after the running ones can make it late.
       double alone = free + planned(p.rows, warm);
+      lastDepth = 0;
       return verdict(left, alone, queuedRows, warm);
     }
     // The rows queued ahead leave in full batches (under load the dispatch forms them: the queue
@@ -406,6 +475,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           lastRows >= maxBatchSize && warm
               ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
               : free + planned(lastRows, warm);
+      lastDepth = 1;
       return verdict(left, finish, queuedRows, warm);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
@@ -419,6 +489,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
+    lastDepth = rounds;
     return verdict(left, finish, queuedRows, warm);
   }
 
@@ -427,7 +498,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
    * without it of what it admits (the calibration measures the plan, not its own correction).
    */
   private @Nullable String verdict(long left, double finish, int queuedRows, boolean warm) {
-    double scaled = finish + calibrationOffsetNanos();
+    double scaled = finish + calibrationOffsetNanos() + (warm ? depthOffsetNanos(lastDepth) : 0);
     if (scaled <= left + (warm ? toleranceNanos() : 0)) {
       lastPlanNanos = finish;
       return null;
@@ -470,6 +541,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       runningRows[instance] = rows;
       PendingRequest head = takenHead;
       headPlanned[instance] = head == null ? Long.MIN_VALUE : head.plannedFinishNanos;
+      headDepth[instance] = head == null ? 0 : head.plannedDepth;
       headDeadline[instance] = head == null || head == probe ? Long.MAX_VALUE : deadline(head);
       takenHead = null;
     }
@@ -482,6 +554,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
       runningRows[instance] = 0;
       if (headPlanned[instance] != Long.MIN_VALUE) {
         recordOutcome(headPlanned[instance], now);
+        byDepth
+            .at(headDepth[instance])
+            .record((double) (now - headPlanned[instance]) / slo.latencyNanos());
         headPlanned[instance] = Long.MIN_VALUE;
       }
       if (headDeadline[instance] != Long.MAX_VALUE) {
@@ -547,8 +622,27 @@ final class SloBatchingPolicy implements BatchingPolicy {
               : Double.POSITIVE_INFINITY;
       margins.add(new PolicyState.MarginBucket(upTo, counts[b]));
     }
+    java.util.List<PolicyState.DepthBucket> depths = new java.util.ArrayList<>();
+    for (int d = 0; d < DepthCalibration.DEPTHS; d++) {
+      PlanCalibration c = byDepth.at(d);
+      depths.add(
+          new PolicyState.DepthBucket(
+              d,
+              c.total(),
+              c.size(),
+              c.size() > 0 ? c.quantile(0.5) * sloMs : Double.NaN,
+              c.size() > 0 ? c.quantile(0.99) * sloMs : Double.NaN,
+              depthOffsetNanos(d) / 1e6));
+    }
     return new PolicyState.Admission(
-        calibration.total(), calibration.size(), residual, slack, toleranceNanos() / 1e6, margins);
+        calibration.total(),
+        calibration.size(),
+        residual,
+        slack,
+        toleranceNanos() / 1e6,
+        margins,
+        depthQuantile,
+        depths);
   }
 
   private static String ms(long nanos) {

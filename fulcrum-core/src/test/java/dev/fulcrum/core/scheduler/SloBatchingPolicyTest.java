@@ -1412,4 +1412,94 @@ class SloBatchingPolicyTest {
     }
     System.out.print(table);
   }
+
+  /** Before (session 11: tolerance 0.2, no depth calibration) and after: {cap, depth quantile}. */
+  private static final double[][] DEPTH_VARIANTS = {
+    {SloBatchingPolicy.TOLERANCE_CAP, Double.NaN},
+    {SloBatchingPolicy.TOLERANCE_CAP, 0.99},
+    {SloBatchingPolicy.TOLERANCE_CAP, 0.95},
+    {SloBatchingPolicy.TOLERANCE_CAP, 0.9},
+    {0, 0.9}
+  };
+
+  @Test
+  void admissionCalibratedByQueueDepthBeforeAndAfter() {
+    // Session 12 (issue #10): admission corrects a plan N passes deep by a high quantile of what
+    // plans that deep realized less planned. Prints one table (PERFORMANCE.md, session 12):
+    // attainment at steady load with the quiet trace's spells against the static
+    // 16:0 on the same arrivals, and the load step's late drops and admitted p99.
+    long slo = 100 * MS;
+    long warm = SloBatchingPolicy.WARM_NANOS + SECOND;
+    arrivalClass = RequestOptions.SloClass.STANDARD;
+    StringBuilder table = new StringBuilder("| run | static 16:0 |");
+    for (double[] v : DEPTH_VARIANTS) {
+      table.append(String.format(Locale.ROOT, " cap %.2f, depth q %s |", v[0], v[1]));
+    }
+    table.append("\n|---|---|").append("---|".repeat(DEPTH_VARIANTS.length)).append('\n');
+    for (boolean quietTrace : new boolean[] {true, false}) {
+      for (double load : new double[] {0.6, 0.65, 0.7, 0.75, 0.8}) {
+        for (long seed = 51; seed < 54; seed++) {
+          long end = 120 * SECOND;
+          double rate = load * MINILM_CAPACITY;
+          long[][] st = simulateStatic(comparisonClock(quietTrace, seed), 16, rate, end, seed);
+          table.append(
+              String.format(
+                  Locale.ROOT,
+                  "| %s %.2f, seed %d | %.3f %% |",
+                  quietTrace ? "quiet-trace" : "20 % spells",
+                  load,
+                  seed,
+                  100 * staticAttainment(st, warm, end, slo)));
+          for (double[] v : DEPTH_VARIANTS) {
+            SloBatchingPolicy p =
+                new SloBatchingPolicy(
+                    "m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]);
+            Run run =
+                simulate(p, comparisonClock(quietTrace, seed), 16, 1, t -> rate, end, seed, 1);
+            table.append(
+                String.format(
+                    Locale.ROOT,
+                    " %.3f %% (%d refused, %d dropped) |",
+                    100 * run.attainment(warm, end, slo),
+                    count(run.refusedAt, warm, end),
+                    count(run.droppedAt, warm, end)));
+          }
+          table.append('\n');
+        }
+      }
+    }
+    for (long seed = 71; seed < 74; seed++) {
+      table.append(String.format(Locale.ROOT, "| step 50 -> 150 %%, seed %d | |", seed));
+      for (double[] v : DEPTH_VARIANTS) {
+        long step = 10 * SECOND;
+        long end = 25 * SECOND;
+        SloBatchingPolicy p =
+            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]);
+        Run run =
+            simulate(
+                p,
+                miniLmWithSlowSpells(seed, 20 * SECOND),
+                16,
+                1,
+                t -> t < step ? 0.5 * MINILM_CAPACITY : 1.5 * MINILM_CAPACITY,
+                end,
+                seed,
+                1);
+        long worst = 0;
+        for (long w = step / SECOND + 2; w < end / SECOND; w++) {
+          worst = Math.max(worst, run.p99(w * SECOND, (w + 1) * SECOND));
+        }
+        table.append(
+            String.format(
+                Locale.ROOT,
+                " refused %d, dropped late %d, refusals' p99 %.1f ms, admitted p99 %.1f ms |",
+                count(run.refusedAt, step, end),
+                count(run.droppedAt, step, end),
+                refusalP99(run, step, end) / 1e6,
+                worst / 1e6));
+      }
+      table.append('\n');
+    }
+    System.out.print(table);
+  }
 }

@@ -75,6 +75,17 @@ public final class SloJson {
         number(o, "up_to", b.upToMs());
         o.put("count", b.count());
       }
+      number(admission, "depth_quantile", a.depthQuantile());
+      ArrayNode depths = admission.putArray("by_depth");
+      for (PolicyState.DepthBucket d : a.byDepth()) {
+        ObjectNode o = depths.addObject();
+        o.put("depth", d.depth());
+        o.put("outcomes", d.outcomes());
+        o.put("window", d.window());
+        number(o, "p50_ms", d.p50Ms());
+        number(o, "p99_ms", d.p99Ms());
+        number(o, "offset_ms", d.offsetMs());
+      }
     }
     ArrayNode table = policy.putArray("pass_times");
     for (PolicyState.PassTime t : p.passTimes()) {
