@@ -8,7 +8,9 @@
 # A_ARGS / B_ARGS add hostile.py arguments to one side only, e.g. the same launcher twice with
 # B_ARGS="--warm-connections 3000". A_SERVER_ARGS / B_SERVER_ARGS add serve flags to one side
 # (after SERVER_ARGS), e.g. the same launcher twice with B_SERVER_ARGS="--http-acceptors 2". A and B are launchers of built checkouts (FULCRUM_NO_BUILD=1 is set: build them first). Full
-# reports go to $OUT_DIR (default /tmp/hostile-ab). Compare medians, not single runs.
+# reports go to $OUT_DIR (default /tmp/hostile-ab), each server's log beside them (its last line
+# counts the connections refused, evicted and spared at the cap). PORT_BASE=27000 keeps every run in
+# a range of the caller's (default: a random port). Compare medians, not single runs.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 A=${A:?A=<launcher of the baseline build>}
@@ -22,13 +24,15 @@ for tag in ${ORDER:-A B A B}; do
   extra=${A_ARGS:-}
   serve="${SERVER_ARGS:-} ${A_SERVER_ARGS:-}"
   if [ "$tag" = B ]; then launcher=$B; extra=${B_ARGS:-}; serve="${SERVER_ARGS:-} ${B_SERVER_ARGS:-}"; fi
-  port=$((20000 + RANDOM % 12000))
+  # PORT_BASE: a fixed port range of the caller's (each run takes PORT_BASE + 3n .. + 2).
+  if [ -n "${PORT_BASE:-}" ]; then port=$((PORT_BASE + 3 * n)); else port=$((20000 + RANDOM % 12000)); fi
   out="$OUT_DIR/$n-$tag.out"
   echo "=== run $n ($tag: $launcher, serve args [${serve# }]) port $port $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
   # shellcheck disable=SC2086 # $extra is a list of words on purpose
-  FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port SERVER_ARGS="$serve" \
+  FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port SERVER_ARGS="$serve" SERVER_LOG="$OUT_DIR/$n-$tag.server.log" \
     bash "$ROOT/bench/hostile.sh" --cases slowloris $extra "$@" > "$out" 2>&1
   echo "  exit $? (1: a number missed); full report $out"
   grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads|accept queue:" "$out" | sed 's/^ */  /' | cut -c1-330
+  grep -h "at the connection cap" "$OUT_DIR/$n-$tag.server.log" | sed 's/^.*HTTP port/  server: HTTP port/' | cut -c1-200
   echo "  TIME_WAIT sockets on the machine now: $(ss -Htan state time-wait | wc -l)"
 done

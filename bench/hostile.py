@@ -194,13 +194,16 @@ def normal_request(port, timeout=30.0):
     about 1 s or more is a SYN the server's full accept queue dropped and the client resent."""
     t = time.monotonic()
     connect_ms = float("nan")
+    phase = "connect"
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as s:
             connect_ms = (time.monotonic() - t) * 1000
+            phase = "send"
             s.sendall(b"POST /v2/models/fraud_classifier/infer HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/json\r\nConnection: close\r\n"
                       + f"Content-Length: {len(FRAUD)}\r\n\r\n".encode() + FRAUD)
             data = b""
+            phase = "read"
             while True:
                 chunk = s.recv(65536)
                 if not chunk:
@@ -208,7 +211,9 @@ def normal_request(port, timeout=30.0):
                 data += chunk
         status = data.split(b" ", 2)[1].decode() if data else "closed"
     except OSError as e:
-        status = type(e).__name__
+        # Where it failed says who failed it: a reset at the connect is a refusal by the kernel,
+        # at the send or read the server closed an accepted connection (its cap, its timeouts).
+        status = f"{type(e).__name__} at the {phase}"
     return (time.monotonic() - t) * 1000, status, connect_ms
 
 

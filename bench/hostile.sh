@@ -9,7 +9,8 @@
 #
 # The file limit is raised for both sides (20,000 connections need 20,000 descriptors on each):
 # as root, or with a hard limit that allows it. FULCRUM overrides the server command (default:
-# ./fulcrum); SERVER_ARGS adds serve flags.
+# ./fulcrum); SERVER_ARGS adds serve flags; SERVER_LOG is where the server's log goes (default
+# /tmp/fulcrum-hostile-server.log).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -26,7 +27,7 @@ if [ "$FULCRUM" = ./fulcrum ]; then ./fulcrum --version >/dev/null; fi   # build
 # 1024 + 300 MB.
 # shellcheck disable=SC2086
 $FULCRUM serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
-  ${SERVER_ARGS:-} > /tmp/fulcrum-hostile-server.log 2>&1 &
+  ${SERVER_ARGS:-} > "${SERVER_LOG:-/tmp/fulcrum-hostile-server.log}" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 120); do

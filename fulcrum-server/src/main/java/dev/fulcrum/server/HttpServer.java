@@ -4,6 +4,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.http.BufferBudget;
+import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -238,6 +239,16 @@ public final class HttpServer implements AutoCloseable {
     if (serverChannel != null) {
       closeListening();
       serverChannel = null;
+      if (pipeline != null) {
+        ConnectionLimit cap = pipeline.connectionLimit();
+        log.info(
+            "HTTP port {}: at the connection cap, {} connections refused, {} evicted, {} spared"
+                + " (chosen for eviction, but their head was read before their loop closed them)",
+            port,
+            cap.refused(),
+            cap.evicted(),
+            cap.spared());
+      }
       if (!connections.close().awaitUninterruptibly(10, TimeUnit.SECONDS)) {
         log.warn("HTTP connections still open after 10 s; closing them with the event loops");
       }

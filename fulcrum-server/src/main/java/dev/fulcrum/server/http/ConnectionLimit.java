@@ -12,7 +12,9 @@ import io.netty.util.AttributeKey;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
@@ -39,9 +41,16 @@ import org.jspecify.annotations.Nullable;
  *       port's size per grace), the new connection is refused rather than a young one evicted.
  * </ul>
  *
+ * <p>The chosen connection is closed by its own event loop only after that loop has polled its
+ * socket twice more, and only if it has still not started: in a burst the acceptors admit
+ * connections faster than the loops register and read them, so a real client's head can sit unread
+ * in its socket past the grace, counted as 0 bytes, the slowest of all. Such a connection is spared
+ * ({@link #spared()}); the count stays one over until a connection closes.
+ *
  * <p>Cost per admission at the cap: a look at the front of the queue of unstarted connections, in
  * admission order, at most {@value #CANDIDATES} live entries (closed and started ones met on the
- * way are dropped), never a scan of every connection.
+ * way are dropped), never a scan of every connection; per eviction, two zero-delay tasks on the
+ * victim's event loop.
  *
  * <p>Thread-safe: every event loop admits and closes connections concurrently. The count may pass
  * the maximum by the few evicted connections whose close has not completed yet.
@@ -141,6 +150,9 @@ public final class ConnectionLimit {
   private final LongSupplier clock;
   private final AtomicInteger open = new AtomicInteger();
   private final ConcurrentLinkedDeque<Admission> admitted = new ConcurrentLinkedDeque<>();
+  private final LongAdder refused = new LongAdder();
+  private final LongAdder evicted = new LongAdder();
+  private final LongAdder spared = new LongAdder();
 
   /** A plain cap: a connection beyond it is refused. */
   public ConnectionLimit(int max) {
@@ -177,6 +189,7 @@ public final class ConnectionLimit {
   public boolean admit(Channel ch) {
     if (open.incrementAndGet() > max && !evictOne()) {
       open.decrementAndGet();
+      refused.increment();
       return false;
     }
     ch.closeFuture().addListener(f -> open.decrementAndGet());
@@ -237,6 +250,27 @@ public final class ConnectionLimit {
     return open.get();
   }
 
+  /**
+   * Connections refused at the cap so far: the new one closed because no open one could be evicted.
+   */
+  public long refused() {
+    return refused.sum();
+  }
+
+  /** Connections closed so far to make room for a new one (not counting the spared). */
+  public long evicted() {
+    return evicted.sum();
+  }
+
+  /**
+   * Connections chosen for eviction that had started by the time their event loop had polled them
+   * twice more, and were left open: real clients whose head was waiting unread in the socket (which
+   * the policy before session 12 reset).
+   */
+  public long spared() {
+    return spared.sum();
+  }
+
   /** Entries kept for eviction (tests: they do not pile up). */
   int queued() {
     return admitted.size();
@@ -253,16 +287,38 @@ public final class ConnectionLimit {
         return false;
       }
       if (admitted.remove(victim)) { // another loop may have taken the same one: choose again
-        Channel ch = victim.channel;
-        if (ch.eventLoop().inEventLoop()) {
-          reset(ch);
-        } else {
-          ch.eventLoop().execute(() -> reset(ch)); // as close() from another thread would
-        }
+        evictAfterTwoPolls(victim);
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Resets the victim on its event loop once that loop has polled it twice more, unless it started
+   * meanwhile. A loop runs its due scheduled tasks once a pass, after its I/O, so each zero-delay
+   * hop waits for one poll; two, because io_uring may complete a read submitted by one poll only at
+   * the next.
+   */
+  private void evictAfterTwoPolls(Admission victim) {
+    Channel ch = victim.channel;
+    ch.eventLoop()
+        .schedule(
+            () ->
+                ch.eventLoop()
+                    .schedule(
+                        () -> {
+                          if (victim.started) {
+                            spared.increment();
+                          } else {
+                            evicted.increment();
+                            reset(ch);
+                          }
+                        },
+                        0,
+                        TimeUnit.NANOSECONDS),
+            0,
+            TimeUnit.NANOSECONDS);
   }
 
   private @Nullable Admission choose(long now) {

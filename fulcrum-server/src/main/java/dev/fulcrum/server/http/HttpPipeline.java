@@ -209,6 +209,11 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
     return connections.open();
   }
 
+  /** The port's connection cap: its counts of refused, evicted and spared connections. */
+  public ConnectionLimit connectionLimit() {
+    return connections;
+  }
+
   static HttpServerCodec http1Codec() {
     return new HttpServerCodec(new HttpDecoderConfig(), MAX_PIPELINE_DEPTH);
   }

@@ -27,10 +27,32 @@ class ConnectionLimitTest {
     now.addAndGet(d.toNanos());
   }
 
+  /** Admitted, and polled by its event loop since (what it had sent has been read). */
   private static EmbeddedChannel admitted(ConnectionLimit limit) {
+    EmbeddedChannel c = unpolled(limit);
+    polled(c);
+    return c;
+  }
+
+  /** Admitted and registered, but its event loop has not polled its socket yet. */
+  private static EmbeddedChannel unpolled(ConnectionLimit limit) {
     EmbeddedChannel c = new EmbeddedChannel();
     assertThat(limit.admit(c)).isTrue();
     return c;
+  }
+
+  /** The connection's event loop runs its I/O and tasks: twice, as a busy loop would at least. */
+  private static void polled(EmbeddedChannel c) {
+    c.runPendingTasks();
+    c.runPendingTasks();
+  }
+
+  /**
+   * Whether the connection is open once its event loop has polled it twice (an eviction's wait).
+   */
+  private static boolean open(EmbeddedChannel c) {
+    polled(c);
+    return c.isOpen();
   }
 
   /** The client sends {@code n} bytes of its head (read through the connection's pipeline). */
@@ -45,7 +67,7 @@ class ConnectionLimitTest {
     EmbeddedChannel a = admitted(limit);
     admitted(limit);
     assertThat(limit.admit(new EmbeddedChannel())).isFalse();
-    assertThat(a.isOpen()).isTrue();
+    assertThat(open(a)).isTrue();
     assertThat(limit.open()).isEqualTo(2);
     a.close();
     assertThat(limit.open()).isEqualTo(1);
@@ -59,8 +81,8 @@ class ConnectionLimitTest {
     advance(GRACE);
     EmbeddedChannel client = new EmbeddedChannel();
     assertThat(limit.admit(client)).isTrue();
-    assertThat(oldest.isOpen()).isFalse();
-    assertThat(next.isOpen()).isTrue();
+    assertThat(open(oldest)).isFalse();
+    assertThat(open(next)).isTrue();
     assertThat(limit.open()).isEqualTo(2);
   }
 
@@ -73,8 +95,8 @@ class ConnectionLimitTest {
     ConnectionLimit.started(b);
     advance(Duration.ofHours(1));
     assertThat(limit.admit(new EmbeddedChannel())).isFalse();
-    assertThat(a.isOpen()).isTrue();
-    assertThat(b.isOpen()).isTrue();
+    assertThat(open(a)).isTrue();
+    assertThat(open(b)).isTrue();
   }
 
   @Test
@@ -85,8 +107,8 @@ class ConnectionLimitTest {
     advance(GRACE.minusNanos(1));
     EmbeddedChannel refused = new EmbeddedChannel();
     assertThat(limit.admit(refused)).isFalse();
-    assertThat(a.isOpen()).isTrue();
-    assertThat(b.isOpen()).isTrue();
+    assertThat(open(a)).isTrue();
+    assertThat(open(b)).isTrue();
     assertThat(limit.open()).isEqualTo(2);
   }
 
@@ -105,9 +127,9 @@ class ConnectionLimitTest {
     for (int i = 0; i < 4; i++) {
       advance(Duration.ofMillis(20)); // the client's whole grace passes in these arrivals
       assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-      assertThat(client.isOpen()).isTrue();
+      assertThat(open(client)).isTrue();
     }
-    assertThat(slow).noneMatch(EmbeddedChannel::isOpen);
+    assertThat(slow).noneMatch(ConnectionLimitTest::open);
   }
 
   @Test
@@ -121,11 +143,11 @@ class ConnectionLimitTest {
     advance(Duration.ofSeconds(2));
     sends(slowloris, 2); // a byte a second
     assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(silent.isOpen()).isFalse(); // 0 bytes a second
-    assertThat(slowloris.isOpen()).isTrue();
+    assertThat(open(silent)).isFalse(); // 0 bytes a second
+    assertThat(open(slowloris)).isTrue();
     assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(slowloris.isOpen()).isFalse(); // 1 byte a second, below the ClientHello's ~250
-    assertThat(tlsHandshake.isOpen()).isTrue();
+    assertThat(open(slowloris)).isFalse(); // 1 byte a second, below the ClientHello's ~250
+    assertThat(open(tlsHandshake)).isTrue();
   }
 
   @Test
@@ -137,9 +159,9 @@ class ConnectionLimitTest {
     EmbeddedChannel third = admitted(limit);
     advance(GRACE);
     assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(first.isOpen()).isFalse();
-    assertThat(second.isOpen()).isTrue();
-    assertThat(third.isOpen()).isTrue();
+    assertThat(open(first)).isFalse();
+    assertThat(open(second)).isTrue();
+    assertThat(open(third)).isTrue();
   }
 
   @Test
@@ -156,8 +178,52 @@ class ConnectionLimitTest {
     sends(last, 100);
     advance(GRACE);
     assertThat(limit.admit(new EmbeddedChannel())).isTrue();
-    assertThat(old.get(0).isOpen()).isFalse();
-    assertThat(silentButLater.isOpen()).isTrue();
+    assertThat(open(old.get(0))).isFalse();
+    assertThat(open(silentButLater)).isTrue();
+  }
+
+  /**
+   * Session 12's resets with two acceptors: a real client's head waits unread in its socket while
+   * its event loop is busy registering a burst; counted as 0 bytes past the grace, it is the
+   * slowest candidate. The eviction waits for its loop to poll it: it has started by then, and is
+   * spared.
+   */
+  @Test
+  void anEvictedConnectionWhoseHeadWasWaitingUnreadIsSparedOnceItsLoopReadsIt() {
+    ConnectionLimit limit = evicting(2);
+    EmbeddedChannel realClient = unpolled(limit); // oldest; its head is in the socket, unread
+    EmbeddedChannel slowloris = admitted(limit);
+    sends(slowloris, 1);
+    advance(GRACE.multipliedBy(5));
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue(); // chooses the real client: 0 bytes
+
+    // Its loop polls it before the eviction's turn: the head is read, the connection starts.
+    ConnectionLimit.started(realClient); // the head decoded as it is read
+    sends(realClient, 300);
+    assertThat(open(realClient)).isTrue();
+    assertThat(limit.spared()).isEqualTo(1);
+    assertThat(limit.evicted()).isZero();
+    assertThat(open(slowloris)).isTrue();
+  }
+
+  @Test
+  void anEvictedConnectionThatIsStillSilentOnceItsLoopPolledItIsClosedAndCounted() {
+    ConnectionLimit limit = evicting(1);
+    EmbeddedChannel silent = unpolled(limit);
+    advance(GRACE.multipliedBy(5));
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue();
+    assertThat(silent.isOpen()).isTrue(); // not before its loop has polled it
+    assertThat(open(silent)).isFalse();
+    assertThat(limit.evicted()).isEqualTo(1);
+    assertThat(limit.spared()).isZero();
+  }
+
+  @Test
+  void aRefusalIsCounted() {
+    ConnectionLimit limit = evicting(1);
+    admitted(limit);
+    assertThat(limit.admit(new EmbeddedChannel())).isFalse(); // the only one is within the grace
+    assertThat(limit.refused()).isEqualTo(1);
   }
 
   @Test
