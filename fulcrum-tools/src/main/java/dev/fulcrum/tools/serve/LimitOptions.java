@@ -65,7 +65,7 @@ final class LimitOptions {
 
   @Option(
       names = "--http-acceptors",
-      defaultValue = "1",
+      defaultValue = "2",
       paramLabel = "N",
       description =
           "Listening sockets of the REST port, each with an accept thread of its own, bound with"
