@@ -1381,32 +1381,10 @@ class SloBatchingPolicyTest {
     for (long seed = 71; seed < 74; seed++) {
       table.append(String.format(Locale.ROOT, "| step 50 -> 150 %%, seed %d | |", seed));
       for (double cap : TOLERANCE) {
-        long step = 10 * SECOND;
-        long end = 25 * SECOND;
-        SloBatchingPolicy p =
-            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, cap);
-        Run run =
-            simulate(
-                p,
-                miniLmWithSlowSpells(seed, 20 * SECOND),
-                16,
-                1,
-                t -> t < step ? 0.5 * MINILM_CAPACITY : 1.5 * MINILM_CAPACITY,
-                end,
-                seed,
-                1);
-        long worst = 0;
-        for (long w = step / SECOND + 2; w < end / SECOND; w++) {
-          worst = Math.max(worst, run.p99(w * SECOND, (w + 1) * SECOND));
-        }
         table.append(
-            String.format(
-                Locale.ROOT,
-                " refused %d, dropped late %d, refusals' p99 %.1f ms, admitted p99 %.1f ms |",
-                count(run.refusedAt, step, end),
-                count(run.droppedAt, step, end),
-                refusalP99(run, step, end) / 1e6,
-                worst / 1e6));
+            stepCell(
+                new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, cap),
+                seed));
       }
       table.append('\n');
     }
@@ -1471,35 +1449,45 @@ class SloBatchingPolicyTest {
     for (long seed = 71; seed < 74; seed++) {
       table.append(String.format(Locale.ROOT, "| step 50 -> 150 %%, seed %d | |", seed));
       for (double[] v : DEPTH_VARIANTS) {
-        long step = 10 * SECOND;
-        long end = 25 * SECOND;
-        SloBatchingPolicy p =
-            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]);
-        Run run =
-            simulate(
-                p,
-                miniLmWithSlowSpells(seed, 20 * SECOND),
-                16,
-                1,
-                t -> t < step ? 0.5 * MINILM_CAPACITY : 1.5 * MINILM_CAPACITY,
-                end,
-                seed,
-                1);
-        long worst = 0;
-        for (long w = step / SECOND + 2; w < end / SECOND; w++) {
-          worst = Math.max(worst, run.p99(w * SECOND, (w + 1) * SECOND));
-        }
         table.append(
-            String.format(
-                Locale.ROOT,
-                " refused %d, dropped late %d, refusals' p99 %.1f ms, admitted p99 %.1f ms |",
-                count(run.refusedAt, step, end),
-                count(run.droppedAt, step, end),
-                refusalP99(run, step, end) / 1e6,
-                worst / 1e6));
+            stepCell(
+                new SloBatchingPolicy(
+                    "m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]),
+                seed));
       }
       table.append('\n');
     }
     System.out.print(table);
+  }
+
+  /**
+   * One table cell of the load step 50 -> 150 % of MiniLM's capacity at 10 s (20 % spells, {@code
+   * seed}), for {@code p}: refused, dropped late, refusals' p99 and the worst 1 s window's admitted
+   * p99 from 2 s after the step.
+   */
+  private String stepCell(SloBatchingPolicy p, long seed) {
+    long step = 10 * SECOND;
+    long end = 25 * SECOND;
+    Run run =
+        simulate(
+            p,
+            miniLmWithSlowSpells(seed, 20 * SECOND),
+            16,
+            1,
+            t -> t < step ? 0.5 * MINILM_CAPACITY : 1.5 * MINILM_CAPACITY,
+            end,
+            seed,
+            1);
+    long worst = 0;
+    for (long w = step / SECOND + 2; w < end / SECOND; w++) {
+      worst = Math.max(worst, run.p99(w * SECOND, (w + 1) * SECOND));
+    }
+    return String.format(
+        Locale.ROOT,
+        " refused %d, dropped late %d, refusals' p99 %.1f ms, admitted p99 %.1f ms |",
+        count(run.refusedAt, step, end),
+        count(run.droppedAt, step, end),
+        refusalP99(run, step, end) / 1e6,
+        worst / 1e6);
   }
 }
