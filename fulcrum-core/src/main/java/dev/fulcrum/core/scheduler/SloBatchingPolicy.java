@@ -339,12 +339,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
         droppedLate++;
         if (head.plannedFinishNanos != Long.MIN_VALUE) {
           // It would have ended a pass from now at the earliest: a lower bound of its outcome.
-          recordOutcome(head.plannedFinishNanos, now + passes.quantile(head.rows));
-          byDepth
-              .at(head.plannedDepth)
-              .record(
-                  (now + passes.quantile(head.rows) - head.plannedFinishNanos)
-                      / slo.latencyNanos());
+          recordOutcome(
+              head.plannedFinishNanos, now + passes.quantile(head.rows), head.plannedDepth);
         }
         headSlack.record((deadline - now - passes.quantile(head.rows)) / slo.latencyNanos());
         toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
@@ -377,8 +373,14 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return new Take(rows);
   }
 
-  private void recordOutcome(long planned, double realized) {
-    calibration.record((realized - planned) / slo.latencyNanos());
+  /**
+   * One batch head's outcome against its plan: realized less planned finish, as a share of the
+   * objective, into the calibration and into its depth's window.
+   */
+  private void recordOutcome(long planned, double realized, int depth) {
+    double residual = (realized - planned) / slo.latencyNanos();
+    calibration.record(residual);
+    byDepth.at(depth).record(residual);
   }
 
   /**
@@ -553,10 +555,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     if (instance >= 0 && instance < instances) {
       runningRows[instance] = 0;
       if (headPlanned[instance] != Long.MIN_VALUE) {
-        recordOutcome(headPlanned[instance], now);
-        byDepth
-            .at(headDepth[instance])
-            .record((double) (now - headPlanned[instance]) / slo.latencyNanos());
+        recordOutcome(headPlanned[instance], now, headDepth[instance]);
         headPlanned[instance] = Long.MIN_VALUE;
       }
       if (headDeadline[instance] != Long.MAX_VALUE) {
