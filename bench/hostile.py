@@ -220,9 +220,10 @@ def normal_request(port, timeout=30.0):
 def probe_loop(port, interval, stop, results):
     """In its own process (no shared GIL with the attack): a normal request every interval."""
     lat = []
+    t0 = time.monotonic()
     while not stop.is_set():
         start = time.monotonic()
-        lat.append(normal_request(port))
+        lat.append(normal_request(port) + (start - t0,))
         time.sleep(max(0.0, interval - (time.monotonic() - start)))
     results.put(lat)
 
@@ -248,17 +249,17 @@ class Probe:
         if not lat:
             out(f"  normal requests {what}: none sent")
             return
-        ms = sorted(m for m, _, _ in lat)
+        ms = sorted(m for m, _, _, _ in lat)
         codes = {}
-        for _, s, _ in lat:
+        for _, s, _, _ in lat:
             codes[s] = codes.get(s, 0) + 1
         p50, p99 = pct(ms, 50), pct(ms, 99)
         out(f"  normal requests {what}: {len(lat)} sent, answers {dict(sorted(codes.items()))},"
             f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms")
         # Where the time went: the connect (the accept queue: a dropped SYN is resent after 1 s)
         # or the answer after it (the event loops).
-        connects = sorted(c for _, _, c in lat if c == c)
-        after = sorted(m - c for m, _, c in lat if c == c)
+        connects = sorted(c for _, _, c, _ in lat if c == c)
+        after = sorted(m - c for m, _, c, _ in lat if c == c)
         slow = [m for m in ms if m >= 100]
         if connects:
             resent = sum(c >= 900 for c in connects)
@@ -268,6 +269,11 @@ class Probe:
                 f" answer after the connect p50 {pct(after, 50):.1f} ms, p99"
                 f" {pct(after, 99):.1f} ms, max {after[-1]:.1f} ms; {len(slow)} requests"
                 f" >= 100 ms; {slow_connects} connects >= 100 ms")
+        if slow:
+            # When in the round the slow ones came (seconds from the probe's start; the attack
+            # starts 1 s in): a cold JIT's opening burst, or spread over the attack.
+            at = [f"+{t:.2f} s ({m:.0f} ms)" for m, _, _, t in lat if m >= 100]
+            out(f"    slow requests at: {', '.join(at[:12])}{' ...' if len(at) > 12 else ''}")
         if p99_limit_ms is not None and p99 >= p99_limit_ms:
             fail(f"normal p99 {p99:.1f} ms >= {p99_limit_ms} ms {what}")
         if (all_200 if all_200 is not None else p99_limit_ms is not None) and set(codes) != {"200"}:
