@@ -158,6 +158,20 @@ public final class SkewCheckCommand implements Callable<Integer> {
       file = beside;
     }
     ModelConfigFile f = new ModelConfigLoader().parse(Files.readString(file), file);
+    ModelConfigFile.PipelineFile pipeline = f.pipeline();
+    if (pipeline != null) {
+      // A pipeline's log holds its text requests and its normalized answers, not the token ids and
+      // hidden state its monitor compares: a replay of it would skip every row and say "ok".
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          file
+              + " is a pipeline's config (pipeline.model "
+              + pipeline.model()
+              + "): its prediction log holds text and the normalized vector, not the token ids and"
+              + " hidden state its monitor compares, so skew-check cannot replay its verdict yet"
+              + " (docs/MONITORING.md, \"Text models\", \"Not yet done\"); read GET"
+              + " /v2/models/<m>/drift instead");
+    }
     MonitoringConfig m = ModelConfigResolver.monitoring(f.monitoring(), file, null);
     text = m == null ? null : m.text();
     return m == null ? DetectorSettings.defaults() : DetectorSettings.of(m);

@@ -183,6 +183,33 @@ class ProfileCommandTest {
             text.toString());
   }
 
+  /**
+   * {@code fulcrum skew-check} on a pipeline's baseline (the demo minilm_text) refuses with an
+   * error that says why, instead of replaying a log whose rows its monitor cannot read and saying
+   * ok.
+   */
+  @Test
+  void skewCheckRefusesAPipelinesLog() throws Exception {
+    Path pipeline = DEMO.resolve("models").resolve("minilm_text");
+    Path log = dir.resolve("predictions.jsonl");
+    Files.writeString(log, "");
+    StringWriter err = new StringWriter();
+    CommandLine cli = new CommandLine(new FulcrumCli());
+    cli.setErr(new PrintWriter(err));
+    int rc =
+        cli.execute(
+            "skew-check",
+            "--log",
+            log.toString(),
+            "--baseline",
+            pipeline.resolve("baseline.json").toString());
+    assertThat(rc).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("pipeline's config")
+        .contains("all_minilm_l6_v2")
+        .contains("cannot replay");
+  }
+
   private static void copy(Path from, Path to) throws IOException {
     try (Stream<Path> files = Files.walk(from)) {
       for (Path p : files.toList()) {
