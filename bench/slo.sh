@@ -87,22 +87,7 @@ serve() { # model-dir name extra-config-yaml -> a server on a copy of that one m
   mkdir -p "$repo"
   cp -rL "demo/models/$1" "$repo/"
   # The benchmark measures batching, not the demo's drift monitoring: drop that block.
-  python3 - "$repo/$1/config.yaml" "$3" <<'PY'
-import sys
-path, extra = sys.argv[1], sys.argv[2]
-lines, out, skip = open(path).read().splitlines(), [], False
-for l in lines:
-    if l.startswith("monitoring:"):
-        skip = True
-        continue
-    if skip and (l.startswith(" ") or not l.strip()):
-        continue
-    skip = False
-    out.append(l)
-keys = {e.split(":")[0].strip() for e in extra.splitlines() if e and not e.startswith(" ")}
-out = [l for l in out if l.split(":")[0].strip() not in keys or l.startswith(" ")]
-open(path, "w").write("\n".join(out) + "\n" + extra + "\n")
-PY
+  python3 bench/config_variant.py "$repo/$1/config.yaml" "$3"
   "${ON_SERVER[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
     --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
     --metrics-port $((PORT + 2)) --cost-per-hour "$PRICE" > "$OUT/server-$2.log" 2>&1 &

@@ -58,22 +58,7 @@ serve() { # arm extra-config-yaml port: a server on a copy of the one model (as 
   local repo="$OUT/repo-$1"
   mkdir -p "$repo"
   cp -rL "demo/models/$NAME" "$repo/"
-  python3 - "$repo/$NAME/config.yaml" "$2" <<'PY'
-import sys
-path, extra = sys.argv[1], sys.argv[2]
-out, skip = [], False
-for l in open(path).read().splitlines():
-    if l.startswith("monitoring:"):
-        skip = True
-        continue
-    if skip and (l.startswith(" ") or not l.strip()):
-        continue
-    skip = False
-    out.append(l)
-keys = {e.split(":")[0].strip() for e in extra.splitlines() if e and not e.startswith(" ")}
-out = [l for l in out if l.split(":")[0].strip() not in keys or l.startswith(" ")]
-open(path, "w").write("\n".join(out) + "\n" + extra + "\n")
-PY
+  python3 bench/config_variant.py "$repo/$NAME/config.yaml" "$2"
   "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
     --model-repository "$repo" --http-port "$3" --grpc-port $(($3 + 1)) --metrics-port $(($3 + 2)) \
     --cost-per-hour 1 >"$OUT/server-$1.log" 2>&1 &
