@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites a copied model's config.yaml for a benchmark variant (bench/slo.sh, bench/slo_pairs.sh):
-drops its `monitoring:` section (the variants measure batching, not drift) and replaces each
-top-level key that EXTRA sets with EXTRA's value.
+drops its `monitoring:` section (the variants measure batching, or monitoring off: bench/overhead.sh)
+and replaces each top-level key that EXTRA (may be empty) sets with EXTRA's value.
     python3 bench/config_variant.py <copy>/config.yaml "$(printf 'max-batch-size: 16\\n...')"
 """
 import sys
@@ -18,4 +18,4 @@ for l in open(path).read().splitlines():
     out.append(l)
 keys = {e.split(":")[0].strip() for e in extra.splitlines() if e and not e.startswith(" ")}
 out = [l for l in out if l.split(":")[0].strip() not in keys or l.startswith(" ")]
-open(path, "w").write("\n".join(out) + "\n" + extra + "\n")
+open(path, "w").write("\n".join(out) + "\n" + (extra + "\n" if extra else ""))

@@ -59,20 +59,7 @@ mkdir -p "$OUT"
 mkdir -p "$OUT/repo-on" "$OUT/repo-off"
 cp -r demo/models/fraud_classifier "$OUT/repo-on/"
 cp -r demo/models/fraud_classifier "$OUT/repo-off/"
-python3 - "$OUT/repo-off/fraud_classifier/config.yaml" <<'PY'
-import sys
-p = sys.argv[1]
-out, skip = [], False
-for line in open(p):
-    if line.startswith("monitoring:"):
-        skip = True
-        continue
-    if skip and (line.startswith(" ") or not line.strip()):
-        continue
-    skip = False
-    out.append(line)
-open(p, "w").write("".join(out))
-PY
+python3 bench/config_variant.py "$OUT/repo-off/fraud_classifier/config.yaml" ""
 grep -q '^monitoring:' "$OUT/repo-off/fraud_classifier/config.yaml" && { echo "monitoring still in the off copy" >&2; exit 1; }
 
 BODY="$OUT/fraud.json"
