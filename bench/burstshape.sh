@@ -33,7 +33,7 @@ for t in os.listdir('/proc/$1/task'):
     eng+=int(s[11])+int(s[12])
     vs+=int([l for l in open(f'/proc/$1/task/{t}/status') if l.startswith('voluntary_ctxt')][0].split()[1])
 print(tot, eng, vs)"; }
-run() { # $1 = sync | indep
+run() { # $1 = K: how many hey processes share the 16 connections (1: one burst of 16 per tick)
   read i0 e0 < <(stats); read c0 g0 v0 < <(cpu $JPID)
   K=$1; HP=()
   for k in $(seq $K); do hey -z ${DUR}s -c $((16/K)) -q 250 -m POST -T application/json -D $B $URL > $TMP/hey$k.txt 2>&1 & HP+=($!); sleep 0.00$((4/K)); done

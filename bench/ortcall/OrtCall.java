@@ -15,7 +15,7 @@ public class OrtCall {
     String model = a[0];
     int intra = Integer.parseInt(a[1]);
     int rows = Integer.parseInt(a[2]);
-    String mode = a[3]; // fresh | reuse
+    String mode = a[3]; // fresh | reuse | create
     boolean spin = a.length > 4 && a[4].equals("spin");
     int n = Integer.getInteger("n", 200000) / Math.max(1, rows / 2);
     OrtEnvironment env = OrtEnvironment.getEnvironment();
