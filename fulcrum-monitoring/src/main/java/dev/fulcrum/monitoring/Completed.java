@@ -34,7 +34,7 @@ record Completed(
         request.id(),
         epochMillis,
         latencyNanos,
-        Copies.of(request.inputs()),
-        Copies.of(response.outputs()));
+        Copies.logged(request.inputs()),
+        Copies.logged(response.outputs()));
   }
 }

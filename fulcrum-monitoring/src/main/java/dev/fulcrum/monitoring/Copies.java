@@ -1,7 +1,9 @@
 package dev.fulcrum.monitoring;
 
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -15,6 +17,12 @@ public final class Copies {
   /** Tensors larger than this are not copied (the monitor's inputs are tabular rows). */
   static final int MAX_ELEMENTS = 1 << 16;
 
+  /**
+   * BYTES tensors larger than this (elements and their length prefixes) are not logged: a text
+   * request's sentences, not documents.
+   */
+  static final long MAX_TEXT_BYTES = 1 << 16;
+
   private Copies() {}
 
   /** A tensor's values as doubles, or null for a BYTES, half-precision or too large tensor. */
@@ -23,20 +31,38 @@ public final class Copies {
     return v == null ? null : v.values();
   }
 
-  /** The tensors' values; a BYTES, half-precision or too large tensor is left out. */
-  static List<Observation.Values> of(List<Tensor> tensors) {
+  /**
+   * The tensors' values as the prediction log writes them: numbers, and a BYTES tensor of at most
+   * {@link #MAX_TEXT_BYTES} as its text; a half-precision or too large tensor is left out.
+   */
+  static List<Observation.Values> logged(List<Tensor> tensors) {
     if (tensors.size() == 1) { // the usual case: one immutable list, not copied again
-      Observation.Values v = of(tensors.get(0));
+      Observation.Values v = logged(tensors.get(0));
       return v == null ? List.of() : List.of(v);
     }
     List<Observation.Values> out = new ArrayList<>(tensors.size());
     for (Tensor t : tensors) {
-      Observation.Values v = of(t);
+      Observation.Values v = logged(t);
       if (v != null) {
         out.add(v);
       }
     }
     return out;
+  }
+
+  private static Observation.@Nullable Values logged(Tensor t) {
+    if (t.datatype() != DataType.BYTES) {
+      return of(t);
+    }
+    if (t.byteSize() > MAX_TEXT_BYTES) {
+      return null;
+    }
+    List<byte[]> elements = t.bytesElements();
+    List<String> text = new ArrayList<>(elements.size());
+    for (byte[] e : elements) {
+      text.add(new String(e, StandardCharsets.UTF_8));
+    }
+    return text.isEmpty() ? null : new Observation.Values(t.name(), t.shape(), new double[0], text);
   }
 
   /** The values, or null for a BYTES, half-precision or too large tensor. */

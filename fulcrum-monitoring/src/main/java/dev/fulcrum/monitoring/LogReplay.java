@@ -59,6 +59,22 @@ public final class LogReplay {
 
   /** Reads each file's lines in order; lines of other models are skipped. */
   public void replay(List<Path> files) throws IOException {
+    read(files, this::observe);
+  }
+
+  /** What {@link #read} hands each logged request to. */
+  @FunctionalInterface
+  public interface Sink {
+    void accept(Observation logged) throws IOException;
+  }
+
+  /**
+   * Reads prediction log files' lines in order, each as the {@link Observation} the server logged
+   * (a BYTES tensor as its text, {@link Observation.Values#strings}).
+   *
+   * @throws IOException when a file cannot be read, a line is not JSON, or the sink throws
+   */
+  public static void read(List<Path> files, Sink sink) throws IOException {
     for (Path f : files) {
       try (BufferedReader r = Files.newBufferedReader(f)) {
         String line;
@@ -75,7 +91,7 @@ public final class LogReplay {
             throw new IOException(
                 f.getFileName() + " line " + n + ": not JSON: " + e.getMessage(), e);
           }
-          observe(node);
+          sink.accept(observation(node));
         }
       }
     }
@@ -83,15 +99,18 @@ public final class LogReplay {
 
   /** Feeds one logged request. */
   void observe(JsonNode line) {
-    String model = line.path("model").asText("");
+    observe(observation(line));
+  }
+
+  private void observe(Observation o) {
+    String model = o.model();
     if (!model.equals(baseline.model())) {
       skipped++;
       return;
     }
-    String version = line.path("version").asText("");
     VersionMonitor vm =
         versions.computeIfAbsent(
-            version,
+            o.version(),
             v ->
                 new VersionMonitor(
                     model,
@@ -103,17 +122,19 @@ public final class LogReplay {
                     null,
                     settings,
                     text));
-    Observation o =
-        new Observation(
-            null,
-            model,
-            version,
-            line.path("id").asText(""),
-            Instant.parse(line.path("time").asText("1970-01-01T00:00:00Z")).toEpochMilli(),
-            (long) (line.path("latency_us").asDouble() * 1000),
-            tensors(line.path("inputs")),
-            tensors(line.path("outputs")));
     vm.observe(o, (m, f, output) -> listener.changed(m.model(), m.version(), f, output));
+  }
+
+  private static Observation observation(JsonNode line) {
+    return new Observation(
+        null,
+        line.path("model").asText(""),
+        line.path("version").asText(""),
+        line.path("id").asText(""),
+        Instant.parse(line.path("time").asText("1970-01-01T00:00:00Z")).toEpochMilli(),
+        (long) (line.path("latency_us").asDouble() * 1000),
+        tensors(line.path("inputs")),
+        tensors(line.path("outputs")));
   }
 
   private static List<Observation.Values> tensors(JsonNode object) {
@@ -124,6 +145,14 @@ public final class LogReplay {
       long[] s = new long[shape.size()];
       for (int i = 0; i < s.length; i++) {
         s[i] = shape.get(i).asLong();
+      }
+      if (!data.isEmpty() && data.get(0).isTextual()) { // a BYTES tensor's text
+        List<String> text = new ArrayList<>(data.size());
+        for (JsonNode x : data) {
+          text.add(x.asText());
+        }
+        out.add(new Observation.Values(e.getKey(), s, new double[0], text));
+        continue;
       }
       double[] d = new double[data.size()];
       for (int i = 0; i < d.length; i++) {

@@ -34,8 +34,29 @@ public record Observation(
     outputs = List.copyOf(outputs);
   }
 
-  /** One tensor's values, row-major, with its shape. */
-  public record Values(String name, long[] shape, double[] values) {}
+  /**
+   * One tensor's values, row-major, with its shape: numbers, or for a BYTES tensor its elements as
+   * text (then {@code values} is empty). The prediction log writes both; the monitor compares only
+   * numbers, and a replay of a text pipeline's log runs the text through the pipeline again.
+   *
+   * @param strings a BYTES tensor's elements decoded as UTF-8 (malformed bytes replaced), else
+   *     empty
+   */
+  public record Values(String name, long[] shape, double[] values, List<String> strings) {
+    public Values {
+      strings = List.copyOf(strings);
+    }
+
+    /** Numeric values. */
+    public Values(String name, long[] shape, double[] values) {
+      this(name, shape, values, List.of());
+    }
+
+    /** Whether this is a BYTES tensor's text rather than numbers. */
+    public boolean isText() {
+      return !strings.isEmpty();
+    }
+  }
 
   @Nullable Values input(String name) {
     return find(inputs, name);

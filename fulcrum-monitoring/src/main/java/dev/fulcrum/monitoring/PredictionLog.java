@@ -198,6 +198,9 @@ public final class PredictionLog implements AutoCloseable {
       }
       g.writeEndArray();
       g.writeArrayFieldStart("data");
+      for (String text : v.strings()) { // a BYTES tensor (then there are no numbers)
+        g.writeString(text);
+      }
       for (double d : v.values()) {
         if (d == Math.rint(d) && Math.abs(d) < 1e15) {
           g.writeNumber((long) d);

@@ -8,10 +8,8 @@ import dev.fulcrum.core.config.MonitoringConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
-import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -21,7 +19,6 @@ import dev.fulcrum.monitoring.Profiler;
 import dev.fulcrum.monitoring.TokenFeatures;
 import dev.fulcrum.pipelines.steps.TextTokenizer;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import dev.fulcrum.tools.serve.ServeCommand;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -29,7 +26,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -410,32 +406,14 @@ public final class ProfileCommand implements Callable<Integer> {
     }
   }
 
-  /**
-   * The repository at {@code root} in explicit mode with only {@link #model} loaded, in process.
-   */
   private ModelRepository loadModel(
       Path root, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
-    return loadModel(root, model, onnx, environment);
+    return InProcessModel.load(root, model, onnx, environment);
   }
 
   private ModelRepository loadModel(
       Path root, String model, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
-    ModelRepository repo =
-        new ModelRepository(
-            List.of(root),
-            List.of(onnx),
-            new ModelConfigResolver(Runtime.getRuntime().availableProcessors(), 32),
-            environment,
-            new ModelRepository.Settings(
-                ControlMode.EXPLICIT, 1, List.of(model), Duration.ofSeconds(15)),
-            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
-    try {
-      repo.loadAll();
-    } catch (RuntimeException | Error e) {
-      repo.close();
-      throw e;
-    }
-    return repo;
+    return InProcessModel.load(root, model, onnx, environment);
   }
 
   private ModelVersion served(ModelRepository repo) {
@@ -444,17 +422,9 @@ public final class ProfileCommand implements Callable<Integer> {
 
   private ModelVersion served(ModelRepository repo, String model) {
     try {
-      return repo.resolve(model, "");
-    } catch (RuntimeException e) {
-      String reason =
-          repo.index().stream()
-              .filter(s -> s.name().equals(model))
-              .map(ModelVersionStatus::reason)
-              .filter(r -> r != null && !r.isEmpty())
-              .findFirst()
-              .orElse(e.getMessage());
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "model '" + model + "' did not load: " + reason, e);
+      return InProcessModel.served(repo, model);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     }
   }
 

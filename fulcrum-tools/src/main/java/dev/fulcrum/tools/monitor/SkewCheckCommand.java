@@ -9,6 +9,7 @@ import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.DetectorSettings;
 import dev.fulcrum.monitoring.DriftJson;
+import dev.fulcrum.monitoring.DriftListener;
 import dev.fulcrum.monitoring.LogReplay;
 import dev.fulcrum.monitoring.PredictionLog;
 import java.io.PrintWriter;
@@ -27,7 +28,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code fulcrum skew-check}: replays prediction logs offline through the live monitor's detectors
  * ({@link LogReplay}) and prints the verdict: each alert raised or cleared, then every feature's
- * status. Exit status 0 when nothing drifts at the end, 1 when something does. One thread.
+ * status. Exit status 0 when nothing drifts at the end, 1 when something does. A text pipeline's
+ * log holds text, not what its monitor compares: its requests are run through the pipeline again,
+ * in process, with the live monitor watching ({@link PipelineReplay}). One thread, but for a
+ * pipeline's replay (its engine and monitor threads; the alerts are printed on the monitor's).
  */
 @Command(
     name = "skew-check",
@@ -61,6 +65,14 @@ public final class SkewCheckCommand implements Callable<Integer> {
               + " else the defaults).")
   @Nullable Path config;
 
+  @Option(
+      names = "--model-repository",
+      paramLabel = "DIR",
+      description =
+          "For a text pipeline's log: the repository to run the pipeline from (default: the"
+              + " folder above the config's model folder).")
+  @Nullable Path repository;
+
   @Option(names = "--json", description = "Print the report as JSON, as GET .../drift does.")
   boolean json;
 
@@ -68,6 +80,9 @@ public final class SkewCheckCommand implements Callable<Integer> {
 
   /** A text model's token-id input, from the config.yaml {@link #settings()} read. */
   private MonitoringConfig.@Nullable TextInput text;
+
+  /** The config.yaml {@link #settings()} read, when it is a text pipeline's. */
+  private @Nullable Path pipelineConfig;
 
   @Override
   public Integer call() throws Exception {
@@ -82,56 +97,114 @@ public final class SkewCheckCommand implements Callable<Integer> {
         files.add(p);
       }
     }
-    LogReplay replay =
-        new LogReplay(
-            b,
-            shown(baseline),
-            settings,
-            (model, version, f, output) ->
-                out.printf(
-                    Locale.ROOT,
-                    "%s version %s %s %s: %s%n",
-                    model,
-                    version,
-                    output ? "output" : "feature",
-                    f.name(),
-                    f.drift()
-                        ? String.format(
-                            Locale.ROOT,
-                            "DRIFT (%s score %.4g, threshold %.4g) at observation %d",
-                            f.test(),
-                            f.score(),
-                            f.threshold(),
-                            f.sinceObservation())
-                        : "ok again"),
-            text);
-    replay.replay(files);
+    // With --json, stdout holds only the report; the alerts as they come go to stderr.
+    PrintWriter events = json ? spec.commandLine().getErr() : out;
+    DriftListener printer =
+        (model, version, f, output) -> {
+          synchronized (events) { // the pipeline's replay tells this on the monitor's thread
+            events.printf(
+                Locale.ROOT,
+                "%s version %s %s %s: %s%n",
+                model,
+                version,
+                output ? "output" : "feature",
+                f.name(),
+                f.drift()
+                    ? String.format(
+                        Locale.ROOT,
+                        "DRIFT (%s score %.4g, threshold %.4g) at observation %d",
+                        f.test(),
+                        f.score(),
+                        f.threshold(),
+                        f.sinceObservation())
+                    : "ok again");
+          }
+        };
+    List<DriftReport> reports;
+    Path pipeline = pipelineConfig;
+    if (pipeline != null) {
+      reports = replayPipeline(pipeline, b, files, printer, events);
+    } else {
+      LogReplay replay = new LogReplay(b, shown(baseline), settings, printer, text);
+      replay.replay(files);
+      reports = replay.reports();
+    }
     boolean drift = false;
-    for (DriftReport r : replay.reports()) {
-      drift |= r.drifting();
-      if (json) {
-        out.println(DriftJson.report(r).toPrettyString());
-        continue;
+    synchronized (events) {
+      for (DriftReport r : reports) {
+        drift |= r.drifting();
+        if (json) {
+          out.println(DriftJson.report(r).toPrettyString());
+          continue;
+        }
+        out.printf(
+            Locale.ROOT,
+            "%s version %s: %s after %d observations%n",
+            r.model(),
+            r.version(),
+            DriftJson.status(r),
+            r.observations());
+        for (FeatureDrift f : r.features()) {
+          out.println(line("feature", f));
+        }
+        for (FeatureDrift f : r.outputs()) {
+          out.println(line("output ", f));
+        }
       }
-      out.printf(
-          Locale.ROOT,
-          "%s version %s: %s after %d observations%n",
-          r.model(),
-          r.version(),
-          DriftJson.status(r),
-          r.observations());
-      for (FeatureDrift f : r.features()) {
-        out.println(line("feature", f));
+      if (reports.isEmpty()) {
+        events.printf(Locale.ROOT, "no requests of model %s in the logs%n", b.model());
       }
-      for (FeatureDrift f : r.outputs()) {
-        out.println(line("output ", f));
-      }
+      events.flush();
+      out.flush();
     }
-    if (replay.reports().isEmpty()) {
-      out.printf(Locale.ROOT, "no requests of model %s in the logs%n", b.model());
-    }
-    out.flush();
     return drift ? 1 : 0;
+  }
+
+  /**
+   * A text pipeline's log: its requests' text run again through the pipeline in process, watched by
+   * the live monitor (its passes hold what the monitor compares; the log does not).
+   */
+  private List<DriftReport> replayPipeline(
+      Path config, Baseline b, List<Path> files, DriftListener printer, PrintWriter out)
+      throws Exception {
+    Path modelDir =
+        java.util.Objects.requireNonNull(config.toAbsolutePath().normalize().getParent());
+    Path above = modelDir.getParent();
+    Path root = repository != null ? repository : above != null ? above : modelDir;
+    String model = String.valueOf(modelDir.getFileName());
+    if (!b.model().equals(model)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          baseline + " is model " + b.model() + "'s baseline, not pipeline " + model + "'s");
+    }
+    try (PipelineReplay replay = new PipelineReplay(root, model, printer)) {
+      MonitoringConfig m = replay.served().config().monitoring();
+      Path used = m == null ? null : m.locatedBaselineIn(root.resolve(model));
+      if (used == null || !Files.isSameFile(used, baseline)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "a pipeline's log is replayed through the pipeline, which compares with the baseline"
+                + " its config.yaml names ("
+                + used
+                + "), not "
+                + baseline);
+      }
+      replay.replay(files);
+      DriftReport report = replay.report();
+      synchronized (out) {
+        out.printf(
+            Locale.ROOT,
+            "replayed %d requests through pipeline %s version %s (%s)%n",
+            replay.replayed(),
+            model,
+            report.version(),
+            root.resolve(model));
+        for (String f : replay.failures()) {
+          out.println("  not replayed: " + f);
+        }
+      }
+      return replay.replayed() == 0 ? List.of() : List.of(report);
+    }
   }
 
   private static String line(String kind, FeatureDrift f) {
@@ -158,19 +231,10 @@ public final class SkewCheckCommand implements Callable<Integer> {
       file = beside;
     }
     ModelConfigFile f = new ModelConfigLoader().parse(Files.readString(file), file);
-    ModelConfigFile.PipelineFile pipeline = f.pipeline();
-    if (pipeline != null) {
+    if (f.pipeline() != null) {
       // A pipeline's log holds its text requests and its normalized answers, not the token ids and
-      // hidden state its monitor compares: a replay of it would skip every row and say "ok".
-      throw new CommandLine.ParameterException(
-          spec.commandLine(),
-          file
-              + " is a pipeline's config (pipeline.model "
-              + pipeline.model()
-              + "): its prediction log holds text and the normalized vector, not the token ids and"
-              + " hidden state its monitor compares, so skew-check cannot replay its verdict yet"
-              + " (docs/MONITORING.md, \"Text models\", \"Not yet done\"); read GET"
-              + " /v2/models/<m>/drift instead");
+      // hidden state its monitor compares: they are run through the pipeline again.
+      pipelineConfig = file;
     }
     MonitoringConfig m = ModelConfigResolver.monitoring(f.monitoring(), file, null);
     text = m == null ? null : m.text();

@@ -3,14 +3,30 @@ package dev.fulcrum.tools.monitor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline;
+import dev.fulcrum.monitoring.DriftMonitor;
+import dev.fulcrum.monitoring.PredictionLog;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.tools.FulcrumCli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -184,30 +200,137 @@ class ProfileCommandTest {
   }
 
   /**
-   * {@code fulcrum skew-check} on a pipeline's baseline (the demo minilm_text) refuses with an
-   * error that says why, instead of replaying a log whose rows its monitor cannot read and saying
-   * ok.
+   * A text pipeline's prediction log replayed by {@code fulcrum skew-check}: the demo minilm_text
+   * (with a window of 50) is run in process as the server runs it, its live monitor watching its
+   * passes and its prediction log on; 100 reference sentences, then 20 of runes the vocabulary
+   * lacks. The log holds the sentences (text), and skew-check, running them through the pipeline
+   * again, raises the live alerts in the live order and ends with the live verdict.
    */
   @Test
-  void skewCheckRefusesAPipelinesLog() throws Exception {
-    Path pipeline = DEMO.resolve("models").resolve("minilm_text");
-    Path log = dir.resolve("predictions.jsonl");
-    Files.writeString(log, "");
-    StringWriter err = new StringWriter();
-    CommandLine cli = new CommandLine(new FulcrumCli());
-    cli.setErr(new PrintWriter(err));
+  void skewCheckReplaysAPipelinesLogToTheLiveVerdict() throws Exception {
+    Path minilm = DEMO.resolve("models").resolve("all_minilm_l6_v2");
+    assumeThat(minilm.resolve("1").resolve("all-minilm-l6-v2-q.onnx")).isRegularFile();
+    Path repo = dir.resolve("models");
+    copy(minilm, repo.resolve("all_minilm_l6_v2"));
+    copy(DEMO.resolve("models").resolve("minilm_text"), repo.resolve("minilm_text"));
+    Path config = repo.resolve("minilm_text").resolve("config.yaml");
+    String yaml = Files.readString(config);
+    assertThat(yaml).contains("monitoring:\n  enabled: true\n");
+    Files.writeString(
+        config,
+        yaml.replace(
+            "monitoring:\n  enabled: true\n", "monitoring:\n  enabled: true\n  window: 50\n"));
+    List<String> sentences =
+        new ArrayList<>(
+            Files.readAllLines(DEMO.resolve("data").resolve("text_reference.txt")).subList(0, 100));
+    Random rng = new Random(20261204);
+    for (int i = 0; i < 20; i++) {
+      sentences.add(runes(rng));
+    }
+
+    Path logDir = dir.resolve("log");
+    Files.createDirectories(logDir);
+    List<String> live = Collections.synchronizedList(new ArrayList<>());
+    DriftReport liveReport;
+    try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
+        SchedulerEnvironment environment = SchedulerEnvironment.system();
+        ModelRepository models = InProcessModel.load(repo, "minilm_text", onnx, environment)) {
+      DriftMonitor monitor =
+          new DriftMonitor(
+              4096,
+              new PredictionLog(new PredictionLog.Settings(logDir, 1 << 20, 10, 1.0, 4096)),
+              List.of(
+                  (m, v, f, output) ->
+                      live.add(
+                          m
+                              + " version "
+                              + v
+                              + " "
+                              + f.name()
+                              + ": "
+                              + (f.drift() ? "DRIFT" : "ok again"))),
+              true);
+      try {
+        InferenceService service = new InferenceService(models, false, monitor);
+        for (String sentence : sentences) {
+          Tensor text =
+              Tensor.ofBytes(
+                  "text", new long[] {1, 1}, List.of(sentence.getBytes(StandardCharsets.UTF_8)));
+          service
+              .infer(
+                  new InferenceRequest("minilm_text", "", "", Map.of(), List.of(text), List.of()))
+              .join();
+        }
+        assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
+        liveReport = monitor.drift(InProcessModel.served(models, "minilm_text")).orElseThrow();
+      } finally {
+        monitor.close(); // flushes the prediction log
+      }
+    }
+    assertThat(liveReport.observations()).isEqualTo(120);
+    assertThat(liveReport.drifting()).isTrue();
+    assertThat(live).anyMatch(l -> l.contains("unk_rate: DRIFT"));
+    assertThat(Files.readString(PredictionLog.files(logDir).get(0)))
+        .contains("\"text\":{\"shape\":[1,1],\"data\":[\"" + sentences.get(0) + "\"]}");
+
+    StringWriter out = new StringWriter();
     int rc =
-        cli.execute(
-            "skew-check",
-            "--log",
-            log.toString(),
-            "--baseline",
-            pipeline.resolve("baseline.json").toString());
-    assertThat(rc).isEqualTo(2);
-    assertThat(err.toString())
-        .contains("pipeline's config")
-        .contains("all_minilm_l6_v2")
-        .contains("cannot replay");
+        new CommandLine(new FulcrumCli())
+            .setOut(new PrintWriter(out))
+            .execute(
+                "skew-check",
+                "--log",
+                logDir.toString(),
+                "--baseline",
+                repo.resolve("minilm_text").resolve("baseline.json").toString());
+    assertThat(rc).as(out.toString()).isEqualTo(1);
+    List<String> replayed =
+        out.toString()
+            .lines()
+            .filter(l -> l.contains(": DRIFT") || l.contains(": ok again"))
+            .map(l -> l.replace(" feature ", " ").replace(" output ", " ").replaceAll(" \\(.*", ""))
+            .map(l -> l.replaceAll(": DRIFT.*", ": DRIFT"))
+            .toList();
+    assertThat(replayed).containsExactlyElementsOf(live);
+    assertThat(out.toString())
+        .contains("replayed 120 requests through pipeline minilm_text version 1")
+        .contains("minilm_text version 1: drift after 120 observations");
+    for (FeatureDrift f : liveReport.features()) {
+      assertThat(out.toString())
+          .containsPattern(
+              "feature "
+                  + java.util.regex.Pattern.quote(f.name())
+                  + " +"
+                  + (f.drift() ? "DRIFT" : "ok"));
+    }
+    for (FeatureDrift f : liveReport.outputs()) {
+      assertThat(out.toString())
+          .containsPattern(
+              "output  "
+                  + java.util.regex.Pattern.quote(f.name())
+                  + " +"
+                  + (f.drift() ? "DRIFT" : "ok"));
+    }
+  }
+
+  /**
+   * 40-70 words, half of them runes the vocabulary lacks (make_text_corpus.py --shifted's kind).
+   */
+  private static String runes(Random r) {
+    String odd = "\u16a0\u16a2\u16a6\u16b1\u16b7\u16c1\u16c7\u16d2";
+    StringBuilder s = new StringBuilder();
+    int n = 40 + r.nextInt(31);
+    for (int i = 0; i < n; i++) {
+      if (r.nextBoolean()) {
+        for (int k = 2 + r.nextInt(4); k > 0; k--) {
+          s.append(odd.charAt(r.nextInt(odd.length())));
+        }
+      } else {
+        s.append("window");
+      }
+      s.append(' ');
+    }
+    return s.toString().strip() + ".";
   }
 
   private static void copy(Path from, Path to) throws IOException {
