@@ -39,6 +39,7 @@ final class PipelineReplay implements AutoCloseable {
   private final ModelVersion served;
   private final String model;
   private long replayed;
+  private long rows;
   private long skipped;
   private final List<String> failures = new ArrayList<>();
 
@@ -101,6 +102,7 @@ final class PipelineReplay implements AutoCloseable {
                   model, served.versionString(), logged.id(), Map.of(), inputs, List.of()))
           .join();
       replayed++;
+      rows += inputs.get(0).shape().length == 0 ? 1 : inputs.get(0).shape()[0];
     } catch (CompletionException | IllegalArgumentException | IllegalStateException e) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       failures.add(line(logged, String.valueOf(cause.getMessage())));
@@ -116,19 +118,32 @@ final class PipelineReplay implements AutoCloseable {
         + why;
   }
 
-  /** The monitor's verdict once it has compared every replayed pass. */
+  /**
+   * The monitor's verdict once it has compared every replayed row. A pass is handed to the monitor
+   * just after its requests are answered, so the last one may still be on its way when the last
+   * answer arrives: this waits for the rows, not only for an empty queue.
+   */
   DriftReport report() throws IOException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
     try {
-      if (!monitor.awaitIdle(Duration.ofMinutes(5))) {
-        throw new IOException("the monitor did not finish comparing the replayed requests");
+      while (true) {
+        DriftReport r =
+            monitor
+                .drift(served)
+                .orElseThrow(() -> new IOException("model " + model + " is not monitored"));
+        if (monitor.awaitIdle(Duration.ofMinutes(5)) && r.observations() >= rows) {
+          return monitor.drift(served).orElse(r);
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IOException(
+              "the monitor compared " + r.observations() + " of the " + rows + " replayed rows");
+        }
+        Thread.sleep(2);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);
     }
-    return monitor
-        .drift(served)
-        .orElseThrow(() -> new IOException("model " + model + " is not monitored"));
   }
 
   /** Requests run again. */

@@ -8,6 +8,7 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline;
@@ -262,8 +263,15 @@ class ProfileCommandTest {
                   new InferenceRequest("minilm_text", "", "", Map.of(), List.of(text), List.of()))
               .join();
         }
+        // a pass reaches the monitor just after its answer: wait for all 120 rows
+        ModelVersion served = InProcessModel.served(models, "minilm_text");
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (monitor.drift(served).orElseThrow().observations() < sentences.size()
+            && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
         assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
-        liveReport = monitor.drift(InProcessModel.served(models, "minilm_text")).orElseThrow();
+        liveReport = monitor.drift(served).orElseThrow();
       } finally {
         monitor.close(); // flushes the prediction log
       }
