@@ -29,6 +29,7 @@
 # The arms' runs send one row, so the monitor soon raises alerts on it (a few log lines) and its
 # searches and score memo always hit: its per-request work there is below varied rows' (the pairs).
 #   ROUNDS=9 DUR=5 bash bench/overhead.sh        (PAIRS=0: without the interleaved phase)
+#   MONITOR_SCHED=idle ROUNDS=3 PAIRS=8 bash bench/overhead.sh   (the monitor thread under SCHED_IDLE)
 # Needs wrk and hey (apt-get install -y wrk hey) and a built dist
 # (./mvnw -B -ntp -DskipTests package; FULCRUM overrides the command).
 set -euo pipefail
@@ -135,6 +136,16 @@ OFF_PID=$(start off "$OFF_PORT")
 PIDS+=("$OFF_PID")
 wait_ready "$ON_PORT"
 wait_ready "$OFF_PORT"
+# MONITOR_SCHED=idle: the on server's monitor thread under SCHED_IDLE (chrt), so it runs only on
+# CPU nothing else wants: what monitoring would cost at saturation if it yielded to requests (its
+# queue then drops and counts). An experiment, not what the server does.
+if [ "${MONITOR_SCHED:-}" = idle ]; then
+  for t in /proc/"$ON_PID"/task/*; do
+    if [ "$(cat "$t/comm" 2>/dev/null)" = fulcrum-monitor ]; then
+      chrt -i -p 0 "${t##*/}" && echo "fulcrum-monitor ${t##*/} under SCHED_IDLE" >&2
+    fi
+  done
+fi
 curl -fs "http://127.0.0.1:$ON_PORT/v2/models/fraud_classifier/drift" >/dev/null \
   || { echo "the on server does not monitor fraud_classifier" >&2; exit 1; }
 if curl -fs "http://127.0.0.1:$OFF_PORT/v2/models/fraud_classifier/drift" >/dev/null 2>&1; then
