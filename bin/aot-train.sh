@@ -8,6 +8,7 @@ set -euo pipefail
 AOT=$1; shift
 # FULCRUM_AOT_TRAINING=startup sends only what bench/coldstart.sh's probe sends (a smaller cache,
 # fewer classes preloaded; not the default: no gain measured, docs/PERFORMANCE.md "Third round").
+# FULCRUM_AOT_TRAINING=first: a cache of only what the start loads by its first answers (below).
 TRAINING=${FULCRUM_AOT_TRAINING:-full}
 JAVA=("$@")
 # The cache keeps loaded and linked classes but no method profiles (JEP 515): replaying the
@@ -20,6 +21,72 @@ PROFILES=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining)
 LOG="${AOT%.aot}-train.log"
 rm -f "$AOT" "$AOT.tmp"
 echo "fulcrum aot: training run (log: $LOG)..." >&2
+
+if [ "$TRAINING" = first ]; then
+  # Only the classes a start loads by its first answers, cut at that moment (not what follows: the
+  # JVM metrics at readiness, the monitor's baseline, the dashboard, gRPC's request path): the
+  # server runs with -XX:DumpLoadedClassList and a class-load log; each demo model is asked as soon
+  # as the REST port is up (as bench/coldstart_probe.py asks) and the log's length is taken when
+  # both have answered; the list, cut to the classes loaded by then, is dumped into a static
+  # archive with AOT class linking, which -XX:AOTCache takes as it takes the default cache
+  # (docs/PERFORMANCE.md, "Cold start", session 14). No lambda forms or profiles beyond the list's.
+  LIST="${AOT%.aot}-classes.lst" LOADS="${AOT%.aot}-loads.log"
+  rm -f "$LIST" "$LOADS"
+  # serve's own options (the launcher passes them for `serve` only): Netty's JFR events and leak
+  # detector off, as a real start has them.
+  "${JAVA[@]}" -Dio.netty.jfr.enabled=false -Dio.netty.leakDetection.level=disabled \
+    -XX:DumpLoadedClassList="$LIST" -Xlog:class+load:file="$LOADS" \
+    dev.fulcrum.tools.FulcrumCli serve --http-port 0 --grpc-port 0 --metrics-port 0 > "$LOG" 2>&1 &
+  SERVER=$!
+  trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+  FRAUD='{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}'
+  MINILM='{"inputs":[{"name":"input_ids","shape":[1,4],"datatype":"INT64","data":[101,7592,2088,102]},{"name":"attention_mask","shape":[1,4],"datatype":"INT64","data":[1,1,1,1]},{"name":"token_type_ids","shape":[1,4],"datatype":"INT64","data":[0,0,0,0]}]}'
+  HTTP="" fraud=0 minilm=0
+  for _ in $(seq 6000); do
+    [ -n "$HTTP" ] || HTTP=$(sed -n 's#.*HTTP (Open Inference Protocol) on http://[^:]*:\([0-9][0-9]*\).*#\1#p' "$LOG" | head -1)
+    kill -0 $SERVER 2>/dev/null || { echo "fulcrum aot: the server exited; see $LOG" >&2; exit 1; }
+    if [ -n "$HTTP" ]; then
+      curl -s -o /dev/null "http://127.0.0.1:$HTTP/v2/health/ready" || true
+      [ $fraud = 1 ] || { curl -sf -o /dev/null "http://127.0.0.1:$HTTP/v2/models/fraud_classifier/infer" -d "$FRAUD" && fraud=1; } || true
+      [ $minilm = 1 ] || { curl -sf -o /dev/null "http://127.0.0.1:$HTTP/v2/models/all_minilm_l6_v2/infer" -d "$MINILM" && minilm=1; } || true
+      [ $fraud = 1 ] && [ $minilm = 1 ] && break
+    fi
+    sleep 0.005
+  done
+  CUT=$(wc -l < "$LOADS")
+  kill -TERM $SERVER
+  wait $SERVER || true
+  trap - EXIT
+  [ $fraud = 1 ] && [ $minilm = 1 ] && [ -s "$LIST" ] || { echo "fulcrum aot: no first answers; see $LOG" >&2; exit 1; }
+  python3 - "$LIST" "$LOADS" "$CUT" <<'PY'
+import re, sys
+path, loads, cut = sys.argv[1], sys.argv[2], int(sys.argv[3])
+keep = set()
+with open(loads, errors="replace") as f:
+    for i, line in enumerate(f):
+        if i >= cut:
+            break
+        m = re.search(r"\] (\S+) source: ", line)
+        if m:
+            keep.add(m.group(1).replace(".", "/").split("$$Lambda")[0])
+out = []
+for line in open(path):
+    w = line.split()
+    if not w or line.startswith("#") or w[0] == "@lambda-form-invoker":
+        out.append(line)
+    elif w[0] in ("@cp", "@lambda-proxy"):
+        if len(w) > 1 and w[1] in keep:
+            out.append(line)
+    elif w[0].startswith("@") or w[0] in keep:
+        out.append(line)
+open(path, "w").writelines(out)
+PY
+  "${JAVA[@]}" -Xshare:dump -XX:SharedClassListFile="$LIST" -XX:SharedArchiveFile="$AOT.tmp" \
+    -XX:+AOTClassLinking -Xlog:cds=error >> "$LOG" 2>&1 || { echo "fulcrum aot: the dump failed; see $LOG" >&2; exit 1; }
+  mv "$AOT.tmp" "$AOT"
+  echo "fulcrum aot: wrote $AOT ($(du -h "$AOT" | cut -f1), $(grep -vc '^[#@]' "$LIST") classes listed); ./fulcrum uses it from now on" >&2
+  exit 0
+fi
 
 "${JAVA[@]}" "${PROFILES[@]}" -XX:AOTCacheOutput="$AOT.tmp" -Xlog:aot=warning -Xlog:cds=warning \
   dev.fulcrum.tools.FulcrumCli serve --http-port 0 --grpc-port 0 --metrics-port 0 > "$LOG" 2>&1 &
