@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The training run behind `./fulcrum aot` (JDK 25+, JEP 483/514/515): starts the server on the
-# demo repository with -XX:AOTCacheOutput, sends a few requests of each kind (REST JSON and
-# binary on both demo models, metadata, statistics, metrics, gRPC through `fulcrum bench`), then
-# stops it; the JVM writes the AOT cache as it exits. Usage (the launcher passes these):
+# The training run behind `./fulcrum aot` (JDK 25+, JEP 483/514/515). By default (first) it makes
+# a cache of only the classes a start loads by its first answers on the demo models, cut at that
+# moment from the class list of a real start (below): what the JVM maps and preloads at creation
+# scales with what the cache holds, and the first answers need ~4,500 of the ~6,600 classes a full
+# training stores (docs/PERFORMANCE.md, "Cold start", session 14). FULCRUM_AOT_TRAINING=full: the
+# training before session 14, which starts the server with -XX:AOTCacheOutput, sends a few
+# requests of each kind (REST JSON and binary on both demo models, metadata, statistics, metrics,
+# gRPC through `fulcrum bench`) and stops it; the JVM writes the AOT cache as it exits. Usage (the
+# launcher passes these):
 #   aot-train.sh AOT_FILE JAVA [JVM options...] -cp CLASSPATH
 set -euo pipefail
 AOT=$1; shift
-# FULCRUM_AOT_TRAINING=startup sends only what bench/coldstart.sh's probe sends (a smaller cache,
-# fewer classes preloaded; not the default: no gain measured, docs/PERFORMANCE.md "Third round").
-# FULCRUM_AOT_TRAINING=first: a cache of only what the start loads by its first answers (below).
-TRAINING=${FULCRUM_AOT_TRAINING:-full}
+# FULCRUM_AOT_TRAINING=startup: the full training's server with only what bench/coldstart.sh's
+# probe sends (no gain measured, docs/PERFORMANCE.md "Third round").
+TRAINING=${FULCRUM_AOT_TRAINING:-first}
 JAVA=("$@")
 # The cache keeps loaded and linked classes but no method profiles (JEP 515): replaying the
 # training run's profiles made the JIT compile at start what the first answer does not need (C1+C2
@@ -29,7 +33,9 @@ if [ "$TRAINING" = first ]; then
   # as the REST port is up (as bench/coldstart_probe.py asks) and the log's length is taken when
   # both have answered; the list, cut to the classes loaded by then, is dumped into a static
   # archive with AOT class linking, which -XX:AOTCache takes as it takes the default cache
-  # (docs/PERFORMANCE.md, "Cold start", session 14). No lambda forms or profiles beyond the list's.
+  # (docs/PERFORMANCE.md, "Cold start", session 14): against the full training's cache on the same
+  # build, ~11 % less CPU and ~12 % sooner to the first fraud answer (busy machine, 37 rounds). What
+  # comes after the first answers (gRPC's requests, a scrape, metadata) loads from the jars.
   LIST="${AOT%.aot}-classes.lst" LOADS="${AOT%.aot}-loads.log"
   rm -f "$LIST" "$LOADS"
   # serve's own options (the launcher passes them for `serve` only): Netty's JFR events and leak
@@ -58,29 +64,21 @@ if [ "$TRAINING" = first ]; then
   wait $SERVER || true
   trap - EXIT
   [ $fraud = 1 ] && [ $minilm = 1 ] && [ -s "$LIST" ] || { echo "fulcrum aot: no first answers; see $LOG" >&2; exit 1; }
-  python3 - "$LIST" "$LOADS" "$CUT" <<'PY'
-import re, sys
-path, loads, cut = sys.argv[1], sys.argv[2], int(sys.argv[3])
-keep = set()
-with open(loads, errors="replace") as f:
-    for i, line in enumerate(f):
-        if i >= cut:
-            break
-        m = re.search(r"\] (\S+) source: ", line)
-        if m:
-            keep.add(m.group(1).replace(".", "/").split("$$Lambda")[0])
-out = []
-for line in open(path):
-    w = line.split()
-    if not w or line.startswith("#") or w[0] == "@lambda-form-invoker":
-        out.append(line)
-    elif w[0] in ("@cp", "@lambda-proxy"):
-        if len(w) > 1 and w[1] in keep:
-            out.append(line)
-    elif w[0].startswith("@") or w[0] in keep:
-        out.append(line)
-open(path, "w").writelines(out)
-PY
+  # The list cut to the classes (and their lambdas, resolved constants) loaded by then; the
+  # JDK's own lambda-form lines are kept whole.
+  awk -v cut="$CUT" '
+    NR == FNR {
+      if (FNR <= cut && match($0, /\] [^ ]+ source: /)) {
+        n = substr($0, RSTART + 2, RLENGTH - 11); gsub(/\./, "/", n); sub(/[$][$]Lambda.*/, "", n)
+        keep[n] = 1
+      }
+      next
+    }
+    /^#/ || NF == 0 || $1 == "@lambda-form-invoker" { print; next }
+    $1 == "@cp" || $1 == "@lambda-proxy" { if ($2 in keep) print; next }
+    /^@/ || ($1 in keep) { print }
+  ' "$LOADS" "$LIST" > "$LIST.cut"
+  mv "$LIST.cut" "$LIST"; rm -f "$LOADS"
   "${JAVA[@]}" -Xshare:dump -XX:SharedClassListFile="$LIST" -XX:SharedArchiveFile="$AOT.tmp" \
     -XX:+AOTClassLinking -Xlog:cds=error >> "$LOG" 2>&1 || { echo "fulcrum aot: the dump failed; see $LOG" >&2; exit 1; }
   mv "$AOT.tmp" "$AOT"
