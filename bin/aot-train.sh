@@ -34,7 +34,7 @@ if [ "$TRAINING" = first ]; then
   # both have answered; the list, cut to the classes loaded by then, is dumped into a static
   # archive with AOT class linking, which -XX:AOTCache takes as it takes the default cache
   # (docs/PERFORMANCE.md, "Cold start", session 14): against the full training's cache on the same
-  # build, ~11 % less CPU and ~12 % sooner to the first fraud answer (busy machine, 37 rounds). What
+  # build, ~12 % less CPU and ~13 % sooner to the first fraud answer (busy machine, 44 rounds). What
   # comes after the first answers (gRPC's requests, a scrape, metadata) loads from the jars.
   LIST="${AOT%.aot}-classes.lst" LOADS="${AOT%.aot}-loads.log"
   rm -f "$LIST" "$LOADS"
