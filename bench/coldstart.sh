@@ -27,6 +27,13 @@
 #   experiment, off by default), -Dfulcrum.start.ports-after-answer=true (gRPC and metrics after the first answer too),
 #   -Dfulcrum.start.answer-grace-ms=N (how long those wait for an answer, default 300); another
 #   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
+#   Another build (A/B across commits): base or base+NAME runs BASE_ROOT/fulcrum (a copy of a
+#   checkout's `fulcrum`, `bin/` and `fulcrum-tools/target/dist`, with its own AOT cache) on this
+#   checkout's demo repository, e.g.
+#     mkdir -p /tmp/base/fulcrum-tools/target && cp -r fulcrum bin /tmp/base/ &&
+#     cp -r fulcrum-tools/target/dist /tmp/base/fulcrum-tools/target/ && touch /tmp/base/fulcrum-tools/target/dist/.built
+#     (cd /tmp/base && FULCRUM_NO_BUILD=1 FULCRUM_HOME=$PWD ./fulcrum aot)   # before the change
+#     ... change, build, ./fulcrum aot ...; BASE_ROOT=/tmp/base SERVERS="base fulcrum" bash bench/coldstart.sh
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
 #   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer
 #               (-Xlog:class+load to a file; this slows the start, so time without it)
@@ -67,6 +74,7 @@ start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPT
   case $1 in
     fulcrum | fulcrum+*) echo "${serve[@]}" ;;
     fulcrum-noaot | fulcrum-noaot+*) echo env FULCRUM_NO_AOT=1 "${serve[@]}" ;;
+    base | base+*) echo env FULCRUM_NO_BUILD=1 FULCRUM_HOME="$ROOT" "${BASE_ROOT:?BASE_ROOT: a copy of the launcher and dist}/fulcrum" "${serve[@]:1}" ;;
     java-peer) echo "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2" ;;
     node-peer) echo node bench/peers/node/server.js --port "$2" ;;
     bound-noaot | bound-noaot+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" noaot ;;

@@ -41,7 +41,7 @@ for line in open(f"{out}/server-{n}.log", errors="replace"):
         print("  " + line.rstrip())
 lines = open(f"{out}/classes.log", errors="replace").read().splitlines()[: probe.get("lines_at_fraud") or None]
 groups = {}
-pat = re.compile(r"^\[([0-9.]+)s\]\[(\d+)\] (\S+) source: (.*)$")
+pat = re.compile(r"^\[([0-9.]+)s\]\[\s*(\d+)\s*\] (\S+) source: (.*)$")  # thread ids are padded
 def group(name):
     for prefix, g in (("picocli.", "picocli"), ("io.netty.", "netty"), ("io.grpc.", "grpc"),
                       ("com.google.protobuf", "protobuf"), ("io.prometheus", "prometheus"),

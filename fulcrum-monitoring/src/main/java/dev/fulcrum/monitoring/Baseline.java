@@ -34,10 +34,13 @@ public record Baseline(
     @JsonProperty("features") List<FeatureBaseline> features,
     @JsonProperty("outputs") List<FeatureBaseline> outputs) {
 
-  private static final ObjectMapper JSON =
-      new ObjectMapper()
-          .enable(SerializationFeature.INDENT_OUTPUT)
-          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+  /** The mapper, built at its first use: reading a plain baseline needs none. */
+  private static final class Databind {
+    static final ObjectMapper JSON =
+        new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+  }
 
   public Baseline {
     Objects.requireNonNull(model, "model");
@@ -132,7 +135,10 @@ public record Baseline(
 
   /** Reads a baseline file. */
   public static Baseline read(Path file) throws IOException {
-    Baseline b = JSON.readValue(file.toFile(), Baseline.class);
+    Baseline b = PlainBaselineReader.read(file); // no databind for a file as profile writes it
+    if (b == null) {
+      b = Databind.JSON.readValue(file.toFile(), Baseline.class);
+    }
     b.check(file);
     return b;
   }
@@ -143,7 +149,7 @@ public record Baseline(
     if (parent != null) {
       Files.createDirectories(parent);
     }
-    JSON.writeValue(file.toFile(), this);
+    Databind.JSON.writeValue(file.toFile(), this);
   }
 
   private void check(Path file) throws IOException {

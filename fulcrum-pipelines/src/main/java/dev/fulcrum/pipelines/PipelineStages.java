@@ -35,7 +35,6 @@ import org.jspecify.annotations.Nullable;
  * #close} from freeing the tokenizer under a request that is being tokenized.
  */
 final class PipelineStages implements ModelStages {
-  private static final ObjectMapper JSON = new ObjectMapper();
   static final String INPUT_IDS = "input_ids";
   static final String ATTENTION_MASK = "attention_mask";
   static final String TOKEN_TYPE_IDS = "token_type_ids";
@@ -121,7 +120,10 @@ final class PipelineStages implements ModelStages {
       }
       Path file = find(folders, s.statistics(), "pipeline.pre[0].statistics");
       try {
-        JsonNode node = JSON.readTree(file.toFile());
+        // A mapper for this read only: a text pipeline (the demo's minilm_text) builds none as it
+        // loads beside a fresh server's first answer (docs/PERFORMANCE.md, "Cold start", session
+        // 14).
+        JsonNode node = new ObjectMapper().readTree(file.toFile());
         mean = floats(node.get("mean"));
         std = floats(node.get("std"));
       } catch (IOException | RuntimeException e) {

@@ -1,10 +1,6 @@
 package dev.fulcrum.core.config;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,18 +21,20 @@ public final class ModelConfigLoader {
 
   private static final Logger log = LoggerFactory.getLogger(ModelConfigLoader.class);
 
-  private final ObjectMapper yaml =
-      new ObjectMapper(new YAMLFactory())
-          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /**
+   * The YAML parser of the plain path; databind ({@link DatabindConfigReader}) is created only for
+   * a file the plain path leaves to it, so a start whose configurations are plain loads no databind
+   * class for them (docs/PERFORMANCE.md, "Session 14").
+   */
+  private final YAMLFactory yamlFactory = new YAMLFactory();
+
   private final List<ModelConfigFormat> formats;
 
   /**
-   * Whether config.yaml is mapped without databind's bean introspection when it holds only plain
-   * values ({@link PlainConfigMapper}; databind still reads everything else and reports every
-   * error). {@code -Dfulcrum.config.reader=databind} reads everything with databind, as before
-   * session 10 (docs/PERFORMANCE.md, "Session 10"), for A/B starts.
+   * Whether config.yaml is mapped without databind when it holds only plain values ({@link
+   * PlainConfigMapper}; databind still reads everything else and reports every error). {@code
+   * -Dfulcrum.config.reader=databind} reads everything with databind, as before session 10
+   * (docs/PERFORMANCE.md, "Session 10"), for A/B starts.
    */
   private static final boolean PLAIN =
       !"databind".equals(System.getProperty("fulcrum.config.reader"));
@@ -119,32 +117,16 @@ public final class ModelConfigLoader {
       return ModelConfigFile.empty();
     }
     if (PLAIN) {
-      try {
-        ModelConfigFile plain = PlainConfigMapper.map(yaml.readTree(text));
+      try (JsonParser p = yamlFactory.createParser(text)) {
+        ModelConfigFile plain = PlainConfigMapper.read(p);
         if (plain != null) {
           return plain;
         }
-      } catch (JsonProcessingException e) {
+      } catch (IOException e) {
         // databind below reads it again and reports the error as it always did
       }
     }
-    try {
-      ModelConfigFile parsed = yaml.readValue(text, ModelConfigFile.class);
-      return parsed == null ? ModelConfigFile.empty() : parsed;
-    } catch (UnrecognizedPropertyException e) {
-      throw new ConfigException(
-          file,
-          fieldPath(e),
-          "unknown field '"
-              + e.getPropertyName()
-              + "'; known fields here: "
-              + e.getKnownPropertyIds(),
-          e);
-    } catch (JsonMappingException e) {
-      throw new ConfigException(file, fieldPath(e), e.getOriginalMessage(), e);
-    } catch (JsonProcessingException e) {
-      throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
-    }
+    return DatabindConfigReader.read(text, file);
   }
 
   /**
@@ -153,20 +135,5 @@ public final class ModelConfigLoader {
    */
   public ModelConfigFile parse(String text, Path source) throws ConfigException {
     return parseYaml(text, source);
-  }
-
-  static String fieldPath(JsonMappingException e) {
-    StringBuilder sb = new StringBuilder();
-    for (JsonMappingException.Reference r : e.getPath()) {
-      if (r.getFieldName() != null) {
-        if (!sb.isEmpty()) {
-          sb.append('.');
-        }
-        sb.append(r.getFieldName());
-      } else if (r.getIndex() >= 0) {
-        sb.append('[').append(r.getIndex()).append(']');
-      }
-    }
-    return sb.toString();
   }
 }

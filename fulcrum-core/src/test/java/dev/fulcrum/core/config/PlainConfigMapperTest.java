@@ -3,6 +3,7 @@ package dev.fulcrum.core.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -24,8 +25,15 @@ class PlainConfigMapperTest {
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
+  /** The plain path's reading of {@code yaml}, as the loader runs it (no databind). */
+  private static ModelConfigFile read(String yaml) throws Exception {
+    try (JsonParser p = new YAMLFactory().createParser(yaml)) {
+      return PlainConfigMapper.read(p);
+    }
+  }
+
   private static ModelConfigFile plain(String yaml) throws Exception {
-    ModelConfigFile f = PlainConfigMapper.map(DATABIND.readTree(yaml));
+    ModelConfigFile f = read(yaml);
     if (f != null) {
       assertThat(f).isEqualTo(DATABIND.readValue(yaml, ModelConfigFile.class));
     }
@@ -82,8 +90,10 @@ class PlainConfigMapperTest {
         """;
     assertThat(plain(yaml)).isNotNull();
     assertThat(plain("{}")).isNotNull();
+    assertThat(read("# only a comment\n")).isEqualTo(ModelConfigFile.empty());
+    assertThat(plain("slo: {latency-ms: 20, percentile: 99}")).isNotNull(); // an int as a double
     // databind reads a null document as null, which the loader turns into the empty configuration
-    assertThat(PlainConfigMapper.map(DATABIND.readTree("null"))).isEqualTo(ModelConfigFile.empty());
+    assertThat(read("null")).isEqualTo(ModelConfigFile.empty());
   }
 
   @Test
@@ -136,8 +146,10 @@ class PlainConfigMapperTest {
             "inputs: [null]",
             "version-policy: 3",
             "dynamic-batching: {enabled: yes please}",
-            "- a list")) {
-      assertThat(PlainConfigMapper.map(DATABIND.readTree(yaml))).as(yaml).isNull();
+            "- a list",
+            "name: a\n---\nname: b\n", // a second document: databind reports the trailing token
+            "max-batch-size: !!binary AAAA")) {
+      assertThat(read(yaml)).as(yaml).isNull();
     }
   }
 

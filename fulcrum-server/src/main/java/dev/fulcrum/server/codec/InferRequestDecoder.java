@@ -106,7 +106,7 @@ public final class InferRequestDecoder {
         throw InferenceException.invalid("model '%s': the request body is empty", model);
       }
       if (first != JsonToken.START_OBJECT) {
-        JsonNode root = p.readValueAsTree();
+        JsonNode root = Json.tree(p);
         rejectTrailing(model, p);
         throw InferenceException.invalid(
             "model '%s': the request must be a JSON object, not %s", model, root.getNodeType());
@@ -131,7 +131,7 @@ public final class InferRequestDecoder {
               p.skipChildren();
             }
           }
-          case "parameters" -> parametersNode = p.readValueAsTree();
+          case "parameters" -> parametersNode = Json.tree(p);
           case "inputs" -> {
             if (t != JsonToken.START_ARRAY) {
               p.skipChildren();
@@ -154,7 +154,7 @@ public final class InferRequestDecoder {
               }
             }
           }
-          case "outputs" -> outputsNode = p.readValueAsTree();
+          case "outputs" -> outputsNode = Json.tree(p);
           default -> p.skipChildren();
         }
       }
@@ -195,9 +195,9 @@ public final class InferRequestDecoder {
 
   private static JsonParser parser(ByteBuf body, int start, int length) throws IOException {
     if (body.hasArray()) {
-      return Json.STREAMING.createParser(body.array(), body.arrayOffset() + start, length);
+      return JsonStreams.FACTORY.createParser(body.array(), body.arrayOffset() + start, length);
     }
-    return Json.STREAMING.createParser(
+    return JsonStreams.FACTORY.createParser(
         (InputStream) new ByteBufInputStream(body.slice(start, length), false));
   }
 
@@ -275,7 +275,7 @@ public final class InferRequestDecoder {
         case "name" -> f.name = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
         case "datatype" -> f.datatype = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
         case "shape" -> f.shape = readShape(p);
-        case "parameters" -> f.parameters = p.readValueAsTree();
+        case "parameters" -> f.parameters = Json.tree(p);
         case "data" -> {
           f.hasData = true;
           if (f.name != null && f.datatype != null && f.shape != null) {
@@ -287,7 +287,7 @@ public final class InferRequestDecoder {
               p.skipChildren();
             }
           } else {
-            f.tree = p.readValueAsTree();
+            f.tree = Json.tree(p);
           }
         }
         default -> p.skipChildren();
@@ -368,7 +368,7 @@ public final class InferRequestDecoder {
   /** A shape array as longs, or (only when it is not one) the value as a tree for the message. */
   private static Object readShape(JsonParser p) throws IOException {
     if (p.currentToken() != JsonToken.START_ARRAY) {
-      return p.readValueAsTree();
+      return Json.tree(p);
     }
     long[] s = new long[4];
     int n = 0;
@@ -380,9 +380,9 @@ public final class InferRequestDecoder {
         for (int i = 0; i < n; i++) {
           bad.add(s[i]);
         }
-        bad.add((JsonNode) p.readValueAsTree());
+        bad.add(Json.tree(p));
         for (t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
-          bad.add((JsonNode) p.readValueAsTree());
+          bad.add(Json.tree(p));
         }
         return bad;
       }

@@ -3,9 +3,15 @@ package dev.fulcrum.server.codec;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 
-/** The one Jackson configuration the HTTP transport uses. Thread-safe. */
+/**
+ * The one Jackson databind configuration the HTTP transport uses (trees: metadata, repository
+ * requests, the parts of an inference request read whole); the streaming parser and the first
+ * replies use {@link JsonStreams} and load none of it. Thread-safe.
+ */
 public final class Json {
   private Json() {}
 
@@ -25,4 +31,13 @@ public final class Json {
    */
   static final ObjectMapper STREAMING =
       MAPPER.copy().disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  /**
+   * The value at the parser's current token as a tree ({@code JsonParser.readValueAsTree()} for a
+   * parser from {@link JsonStreams#FACTORY}, which has no codec); the parser is left at its last
+   * token.
+   */
+  public static JsonNode tree(JsonParser p) throws IOException {
+    return STREAMING.readTree(p);
+  }
 }

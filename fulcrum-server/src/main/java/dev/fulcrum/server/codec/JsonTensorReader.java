@@ -96,7 +96,7 @@ final class JsonTensorReader {
           tensor, type);
     }
     if (p.currentToken() != JsonToken.START_ARRAY) {
-      JsonNode n = p.readValueAsTree();
+      JsonNode n = Json.tree(p);
       throw InferenceException.invalid(
           "input '%s': 'data' must be a JSON array, not %s", tensor, n.getNodeType());
     }
@@ -365,7 +365,7 @@ final class JsonTensorReader {
 
   /** The current value as the error messages quote it (reads it whole: an object or array too). */
   private String describe() throws IOException {
-    JsonNode n = p.readValueAsTree();
+    JsonNode n = Json.tree(p);
     return TensorJson.describe(n);
   }
 

@@ -8,10 +8,11 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.monitoring.DriftJson;
+import dev.fulcrum.server.codec.JsonStreams;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SloJson;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Server and model endpoints that only read state: health, server metadata, model metadata, model
@@ -19,34 +20,51 @@ import java.util.List;
  * small JSON document.
  */
 final class ModelHandler {
-  /** The extensions implemented, as listed by {@code GET v2}. */
-  static final List<String> EXTENSIONS = ModelJson.EXTENSIONS;
-
   private final InferenceService service;
-  private final Reply serverMetadata;
+  private final String version;
+
+  /**
+   * {@code GET v2}'s reply, built at its first request: written with databind, which the first
+   * answer of a fresh server does not otherwise need (docs/PERFORMANCE.md, "Cold start", session
+   * 14). Two event loops may both build it once; either reply is the same.
+   */
+  private volatile @Nullable Reply serverMetadata;
+
+  // The health replies, written once without databind (nor ModelJson, whose class loads databind's
+  // node factory).
+  private final byte[] liveBody = JsonStreams.object("live", true);
+  private final byte[] notLiveBody = JsonStreams.object("live", false);
+  private final byte[] readyBody = JsonStreams.object("ready", true);
+  private final byte[] notReadyBody = JsonStreams.object("ready", false);
 
   ModelHandler(InferenceService service, String version) {
     this.service = service;
-    this.serverMetadata =
-        Responses.json(HttpResponseStatus.OK, ModelJson.serverMetadata(version, EXTENSIONS));
+    this.version = version;
   }
 
   Reply serverMetadata() {
-    return serverMetadata;
+    Reply r = serverMetadata;
+    if (r == null) {
+      r =
+          Responses.json(
+              HttpResponseStatus.OK, ModelJson.serverMetadata(version, ModelJson.EXTENSIONS));
+      serverMetadata = r;
+    }
+    return r;
   }
 
   Reply live() {
     boolean live = service.isLive();
     return Responses.json(
         live ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        JsonNodeFactory.instance.objectNode().put("live", live));
+        live ? liveBody : notLiveBody);
   }
 
   Reply ready() {
     boolean ready = service.isReady();
     return Responses.json(
         ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        JsonNodeFactory.instance.objectNode().put("ready", ready));
+        ready ? readyBody : notReadyBody);
   }
 
   Reply modelMetadata(String model, String version) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.codec.JsonStreams;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -14,8 +15,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
@@ -49,6 +48,11 @@ final class Responses {
     return alloc -> jsonBytes(alloc, status, bytes);
   }
 
+  /** A reply of JSON already written (no databind). */
+  static Reply json(HttpResponseStatus status, byte[] bytes) {
+    return alloc -> jsonBytes(alloc, status, bytes);
+  }
+
   static FullHttpResponse jsonBytes(ByteBufAllocator alloc, HttpResponseStatus status, byte[] b) {
     ByteBuf content = alloc.buffer(b.length).writeBytes(b);
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
@@ -58,13 +62,7 @@ final class Responses {
 
   /** An OIP error: {@code {"error": message}}. */
   static Reply error(HttpResponseStatus status, String message) {
-    byte[] b;
-    try {
-      b = Json.MAPPER.writeValueAsBytes(Map.of("error", message));
-    } catch (JsonProcessingException e) {
-      b = "{\"error\":\"internal error\"}".getBytes(StandardCharsets.UTF_8);
-    }
-    byte[] bytes = b;
+    byte[] bytes = JsonStreams.object("error", message); // no databind: a fresh server's 503s
     return alloc -> {
       FullHttpResponse r = jsonBytes(alloc, status, bytes);
       if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {

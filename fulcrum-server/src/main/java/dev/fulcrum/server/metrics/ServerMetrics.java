@@ -22,6 +22,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -46,17 +47,20 @@ public final class ServerMetrics
   };
   private static final double[] BATCH_BUCKETS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 
-  private final PrometheusRegistry registry = new PrometheusRegistry();
-  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
-  private final Histogram requestDuration;
-  private final Histogram queueDuration;
-  private final Histogram computeDuration;
-  private final Histogram batchSize;
-  private final Counter rejections;
-  private final Gauge loadDuration;
-  private final Gauge warmupDuration;
-  private final Counter loadFailures;
-  private final Gauge startup;
+  private final boolean jvm;
+
+  /**
+   * The Prometheus registry and families; null until {@link #activate} for a server made by {@link
+   * #deferred}. Written under {@link #lock}.
+   */
+  private volatile @Nullable Families families;
+
+  private final Object lock = new Object();
+  // Before activation (guarded by lock): the observers handed out, the lifecycle events, readiness.
+  private final List<DeferredObserver> deferredObservers = new ArrayList<>();
+  private final List<LifecycleEvent> deferredEvents = new ArrayList<>();
+  private double startupSeconds = Double.NaN;
+
   private volatile @Nullable ModelRepository repository;
   private volatile dev.fulcrum.core.monitor.@Nullable ModelMonitor monitor;
 
@@ -64,56 +68,53 @@ public final class ServerMetrics
    * @param jvm whether to include JVM and process metrics
    */
   public ServerMetrics(boolean jvm) {
-    requestDuration =
-        histogram(
-            "fulcrum_request_duration_seconds",
-            "Time from admission to response of successful requests",
-            LATENCY_BUCKETS);
-    queueDuration =
-        histogram(
-            "fulcrum_queue_duration_seconds",
-            "Time successful requests waited in the queue",
-            LATENCY_BUCKETS);
-    computeDuration =
-        histogram(
-            "fulcrum_compute_duration_seconds",
-            "Forward-pass (compute_infer) time of the batch each successful request ran in",
-            LATENCY_BUCKETS);
-    batchSize =
-        histogram("fulcrum_batch_size", "Inferences (rows) per executed batch", BATCH_BUCKETS);
-    rejections =
-        Counter.builder()
-            .name("fulcrum_rejected_requests")
-            .help("Requests refused without running: queue_full, timeout or slo")
-            .labelNames("model", "version", "reason")
-            .register(registry);
-    loadDuration =
-        Gauge.builder()
-            .name("fulcrum_model_load_duration_seconds")
-            .help("Time the serving copy of a model version took to load, warm-up included")
-            .labelNames("model", "version")
-            .register(registry);
-    warmupDuration =
-        Gauge.builder()
-            .name("fulcrum_model_warmup_duration_seconds")
-            .help("Time the serving copy of a model version spent in its model-warmup passes")
-            .labelNames("model", "version")
-            .register(registry);
-    loadFailures =
-        Counter.builder()
-            .name("fulcrum_model_load_failures")
-            .help("Loads (or warm-ups) of a model version that failed; version \"\" for the model")
-            .labelNames("model", "version")
-            .register(registry);
-    if (jvm) {
-      registerJvmMetrics();
+    this.jvm = jvm;
+    activate();
+  }
+
+  private ServerMetrics() {
+    this.jvm = false;
+  }
+
+  /**
+   * Metrics whose Prometheus registry and families (~115 classes, the registry's set-up) are
+   * created at {@link #activate}, at the first {@link #scrape} or at {@link #registerJvmMetrics},
+   * whichever comes first: {@code fulcrum serve} activates them after the first answer, off a fresh
+   * server's first request (docs/PERFORMANCE.md, "Cold start", session 14). Until then the
+   * observers and lifecycle events are kept and replayed in order at activation, so no count is
+   * lost. Without JVM metrics ({@link #registerJvmMetrics} adds them).
+   */
+  public static ServerMetrics deferred() {
+    return new ServerMetrics();
+  }
+
+  /** Creates the registry and the families now, if not yet; replays what came before. */
+  public void activate() {
+    families();
+  }
+
+  private Families families() {
+    Families f = families;
+    if (f != null) {
+      return f;
     }
-    startup =
-        Gauge.builder()
-            .name("fulcrum_startup_seconds")
-            .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
-            .register(registry);
-    startup.set(Double.NaN);
+    synchronized (lock) {
+      f = families;
+      if (f == null) {
+        f = new Families(jvm);
+        f.startup.set(startupSeconds);
+        for (LifecycleEvent e : deferredEvents) {
+          f.onEvent(e, repository);
+        }
+        deferredEvents.clear();
+        for (DeferredObserver o : deferredObservers) {
+          o.attach(f.observer(o.model, o.version));
+        }
+        deferredObservers.clear();
+        families = f;
+      }
+      return f;
+    }
   }
 
   /**
@@ -121,22 +122,18 @@ public final class ServerMetrics
    * class loading off the start's critical path). Call at most once.
    */
   public void registerJvmMetrics() {
-    JvmMetrics.builder().register(registry);
+    families().registerJvmMetrics();
   }
 
   /** Records how long the start took, from the JVM's start to readiness. */
   public void startupDone(double seconds) {
-    startup.set(seconds);
-  }
-
-  private Histogram histogram(String name, String help, double[] buckets) {
-    return Histogram.builder()
-        .name(name)
-        .help(help)
-        .labelNames("model", "version")
-        .classicOnly()
-        .classicUpperBounds(buckets)
-        .register(registry);
+    synchronized (lock) {
+      startupSeconds = seconds;
+      Families f = families;
+      if (f != null) {
+        f.startup.set(seconds);
+      }
+    }
   }
 
   /** The repository whose models the Triton families describe. */
@@ -152,82 +149,283 @@ public final class ServerMetrics
   /** Load and warm-up durations and load failures, from the model manager's events. */
   @Override
   public void onEvent(LifecycleEvent event) {
-    switch (event) {
-      case LifecycleEvent.Loaded l -> {
-        String v = Long.toString(l.version());
-        loadDuration.labelValues(l.model(), v).set(l.loadDuration().toNanos() / 1e9);
-        warmupDuration.labelValues(l.model(), v).set(l.warmupDuration().toNanos() / 1e9);
-      }
-      case LifecycleEvent.LoadFailed f ->
-          loadFailures
-              .labelValues(f.model(), f.version() == 0 ? "" : Long.toString(f.version()))
-              .inc();
-      case LifecycleEvent.StateChanged c -> {
-        if (c.to() == ModelState.UNLOADED) {
-          forget(c.model(), c.version());
+    Families f = families;
+    if (f == null) {
+      synchronized (lock) {
+        f = families;
+        if (f == null) {
+          deferredEvents.add(event);
+          return;
         }
+      }
+    }
+    f.onEvent(event, repository);
+  }
+
+  @Override
+  public SchedulerObserver create(String model, String version) {
+    Families f = families;
+    if (f == null) {
+      synchronized (lock) {
+        f = families;
+        if (f == null) {
+          DeferredObserver o = new DeferredObserver(model, version);
+          deferredObservers.add(o);
+          return o;
+        }
+      }
+    }
+    return f.observer(model, version);
+  }
+
+  /**
+   * An observer handed out before activation: keeps its events until the families exist, then
+   * replays them and forwards every later one. Thread-safe (the events are immutable records).
+   */
+  private static final class DeferredObserver implements SchedulerObserver {
+    final String model;
+    final String version;
+    private volatile @Nullable SchedulerObserver target;
+    private @Nullable List<Object> held = new ArrayList<>(); // guarded by this
+
+    DeferredObserver(String model, String version) {
+      this.model = model;
+      this.version = version;
+    }
+
+    void attach(SchedulerObserver t) {
+      synchronized (this) {
+        List<Object> h = held;
+        if (h != null) {
+          for (Object e : h) {
+            dispatch(t, e);
+          }
+        }
+        held = null;
+        target = t;
+      }
+    }
+
+    private void hold(Object e) {
+      SchedulerObserver t;
+      synchronized (this) {
+        t = target;
+        List<Object> h = held;
+        if (t == null && h != null) {
+          h.add(e);
+          return;
+        }
+      }
+      if (t != null) {
+        dispatch(t, e);
+      }
+    }
+
+    private static void dispatch(SchedulerObserver t, Object e) {
+      switch (e) {
+        case Rejected r -> t.rejected(r);
+        case RequestDone d -> t.requestDone(d);
+        case BatchDone b -> t.batchDone(b);
+        default -> throw new IllegalStateException("not an event: " + e);
+      }
+    }
+
+    @Override
+    public void rejected(Rejected e) {
+      SchedulerObserver t = target;
+      if (t != null) {
+        t.rejected(e);
+      } else {
+        hold(e);
+      }
+    }
+
+    @Override
+    public void requestDone(RequestDone e) {
+      SchedulerObserver t = target;
+      if (t != null) {
+        t.requestDone(e);
+      } else {
+        hold(e);
+      }
+    }
+
+    @Override
+    public void batchDone(BatchDone e) {
+      SchedulerObserver t = target;
+      if (t != null) {
+        t.batchDone(e);
+      } else {
+        hold(e);
       }
     }
   }
 
   /**
-   * Drops the series of a version that no longer serves, so that a server that swaps versions all
-   * day does not export (and keep in memory) one set of series per version it ever served. Kept
-   * when the same version serves again (a reload with a new configuration unloads the old copy
-   * after the new one took over).
+   * The Prometheus registry and Fulcrum's families in it; its own class so that the Prometheus
+   * client's classes load at activation, not with {@link ServerMetrics}. Thread-safe.
    */
-  private void forget(String model, long version) {
-    ModelRepository r = repository;
-    if (r != null && r.versions(model).stream().anyMatch(v -> v.version() == version)) {
-      return;
-    }
-    String v = Long.toString(version);
-    for (Histogram h : List.of(requestDuration, queueDuration, computeDuration, batchSize)) {
-      h.remove(model, v);
-    }
-    loadDuration.remove(model, v);
-    warmupDuration.remove(model, v);
-    for (String reason : List.of("queue_full", "timeout", "slo")) {
-      rejections.remove(model, v, reason);
-    }
-  }
+  private static final class Families {
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private final Histogram requestDuration;
+    private final Histogram queueDuration;
+    private final Histogram computeDuration;
+    private final Histogram batchSize;
+    private final Counter rejections;
+    private final Gauge loadDuration;
+    private final Gauge warmupDuration;
+    private final Counter loadFailures;
+    private final Gauge startup;
 
-  @Override
-  public SchedulerObserver create(String model, String version) {
-    DistributionDataPoint request = requestDuration.labelValues(model, version);
-    DistributionDataPoint queue = queueDuration.labelValues(model, version);
-    DistributionDataPoint compute = computeDuration.labelValues(model, version);
-    DistributionDataPoint batch = batchSize.labelValues(model, version);
-    CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
-    CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
-    CounterDataPoint slo = rejections.labelValues(model, version, "slo");
-    return new SchedulerObserver() {
-      @Override
-      public void rejected(Rejected e) {
-        switch (e.reason()) {
-          case QUEUE_FULL -> queueFull.inc();
-          case SLO -> slo.inc();
-        }
+    Families(boolean jvm) {
+      requestDuration =
+          histogram(
+              "fulcrum_request_duration_seconds",
+              "Time from admission to response of successful requests",
+              LATENCY_BUCKETS);
+      queueDuration =
+          histogram(
+              "fulcrum_queue_duration_seconds",
+              "Time successful requests waited in the queue",
+              LATENCY_BUCKETS);
+      computeDuration =
+          histogram(
+              "fulcrum_compute_duration_seconds",
+              "Forward-pass (compute_infer) time of the batch each successful request ran in",
+              LATENCY_BUCKETS);
+      batchSize =
+          histogram("fulcrum_batch_size", "Inferences (rows) per executed batch", BATCH_BUCKETS);
+      rejections =
+          Counter.builder()
+              .name("fulcrum_rejected_requests")
+              .help("Requests refused without running: queue_full, timeout or slo")
+              .labelNames("model", "version", "reason")
+              .register(registry);
+      loadDuration =
+          Gauge.builder()
+              .name("fulcrum_model_load_duration_seconds")
+              .help("Time the serving copy of a model version took to load, warm-up included")
+              .labelNames("model", "version")
+              .register(registry);
+      warmupDuration =
+          Gauge.builder()
+              .name("fulcrum_model_warmup_duration_seconds")
+              .help("Time the serving copy of a model version spent in its model-warmup passes")
+              .labelNames("model", "version")
+              .register(registry);
+      loadFailures =
+          Counter.builder()
+              .name("fulcrum_model_load_failures")
+              .help(
+                  "Loads (or warm-ups) of a model version that failed; version \"\" for the model")
+              .labelNames("model", "version")
+              .register(registry);
+      if (jvm) {
+        registerJvmMetrics();
       }
+      startup =
+          Gauge.builder()
+              .name("fulcrum_startup_seconds")
+              .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
+              .register(registry);
+      startup.set(Double.NaN);
+    }
 
-      @Override
-      public void requestDone(RequestDone e) {
-        switch (e.outcome()) {
-          case SUCCESS -> {
-            request.observe(e.totalNanos() / 1e9);
-            queue.observe(e.queueNanos() / 1e9);
-            compute.observe(e.computeInferNanos() / 1e9);
+    void registerJvmMetrics() {
+      JvmMetrics.builder().register(registry);
+    }
+
+    private Histogram histogram(String name, String help, double[] buckets) {
+      return Histogram.builder()
+          .name(name)
+          .help(help)
+          .labelNames("model", "version")
+          .classicOnly()
+          .classicUpperBounds(buckets)
+          .register(registry);
+    }
+
+    void onEvent(LifecycleEvent event, @Nullable ModelRepository repository) {
+      switch (event) {
+        case LifecycleEvent.Loaded l -> {
+          String v = Long.toString(l.version());
+          loadDuration.labelValues(l.model(), v).set(l.loadDuration().toNanos() / 1e9);
+          warmupDuration.labelValues(l.model(), v).set(l.warmupDuration().toNanos() / 1e9);
+        }
+        case LifecycleEvent.LoadFailed f ->
+            loadFailures
+                .labelValues(f.model(), f.version() == 0 ? "" : Long.toString(f.version()))
+                .inc();
+        case LifecycleEvent.StateChanged c -> {
+          if (c.to() == ModelState.UNLOADED) {
+            forget(c.model(), c.version(), repository);
           }
-          case TIMED_OUT -> timeout.inc();
-          default -> {}
         }
       }
+    }
 
-      @Override
-      public void batchDone(BatchDone e) {
-        batch.observe(e.rows());
+    /**
+     * Drops the series of a version that no longer serves, so that a server that swaps versions all
+     * day does not export (and keep in memory) one set of series per version it ever served. Kept
+     * when the same version serves again (a reload with a new configuration unloads the old copy
+     * after the new one took over).
+     */
+    private void forget(String model, long version, @Nullable ModelRepository r) {
+      if (r != null && r.versions(model).stream().anyMatch(v -> v.version() == version)) {
+        return;
       }
-    };
+      String v = Long.toString(version);
+      for (Histogram h : List.of(requestDuration, queueDuration, computeDuration, batchSize)) {
+        h.remove(model, v);
+      }
+      loadDuration.remove(model, v);
+      warmupDuration.remove(model, v);
+      for (String reason : List.of("queue_full", "timeout", "slo")) {
+        rejections.remove(model, v, reason);
+      }
+    }
+
+    SchedulerObserver observer(String model, String version) {
+      DistributionDataPoint request = requestDuration.labelValues(model, version);
+      DistributionDataPoint queue = queueDuration.labelValues(model, version);
+      DistributionDataPoint compute = computeDuration.labelValues(model, version);
+      DistributionDataPoint batch = batchSize.labelValues(model, version);
+      CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
+      CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
+      CounterDataPoint slo = rejections.labelValues(model, version, "slo");
+      return new SchedulerObserver() {
+        @Override
+        public void rejected(Rejected e) {
+          switch (e.reason()) {
+            case QUEUE_FULL -> queueFull.inc();
+            case SLO -> slo.inc();
+          }
+        }
+
+        @Override
+        public void requestDone(RequestDone e) {
+          switch (e.outcome()) {
+            case SUCCESS -> {
+              request.observe(e.totalNanos() / 1e9);
+              queue.observe(e.queueNanos() / 1e9);
+              compute.observe(e.computeInferNanos() / 1e9);
+            }
+            case TIMED_OUT -> timeout.inc();
+            default -> {}
+          }
+        }
+
+        @Override
+        public void batchDone(BatchDone e) {
+          batch.observe(e.rows());
+        }
+      };
+    }
+
+    void scrape(ByteArrayOutputStream out) throws IOException {
+      writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+    }
   }
 
   /** The metrics in Prometheus text format 0.0.4. */
@@ -241,7 +439,7 @@ public final class ServerMetrics
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {
-      writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+      families().scrape(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -249,7 +447,7 @@ public final class ServerMetrics
   }
 
   public static String contentType() {
-    return PrometheusTextFormatWriter.CONTENT_TYPE;
+    return PrometheusTextFormatWriter.CONTENT_TYPE; // a constant: loads no Prometheus class
   }
 
   private record Row(ModelVersion version, ModelStatistics.Snapshot stats) {}

@@ -286,8 +286,14 @@ public final class ServeCommand implements Callable<Integer> {
     Startup startup = new Startup();
     CompletableFuture<OnnxRuntimeBackend> onnxStart =
         startup.run("onnxruntime", () -> new OnnxRuntimeBackend(optimizedModelCache()));
-    // JVM metrics are registered once the server is ready, off the first request's path.
-    ServerMetrics metrics = new ServerMetrics(false);
+    // The Prometheus registry and families are created with the dashboard's start (a second after
+    // the first model, below), at readiness or at the first scrape, whichever comes first, off the
+    // first request's path; the observers keep what comes before (docs/PERFORMANCE.md, "Cold
+    // start", session 14). JVM metrics are registered once the server is ready.
+    ServerMetrics metrics =
+        Boolean.parseBoolean(System.getProperty("fulcrum.start.metrics-deferred", "true"))
+            ? ServerMetrics.deferred()
+            : new ServerMetrics(false);
     DashboardFeed dashboard = new DashboardFeed();
     DashboardStart dashboardStart =
         DashboardStart.fromProperty(System.getProperty("fulcrum.start.dashboard", "settled"));
@@ -405,7 +411,11 @@ public final class ServeCommand implements Callable<Integer> {
     // first requests' threads (docs/PERFORMANCE.md, "Cold start", session 8).
     dashboardStart
         .gate(later, firstAnswer, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS))
-        .thenRun(dashboard::start);
+        .thenRun(
+            () -> {
+              dashboard.start();
+              metrics.activate();
+            });
     CompletableFuture<GrpcServer> grpcStart =
         startup.after(
             portsGate,

@@ -1,0 +1,62 @@
+package dev.fulcrum.core.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.nio.file.Path;
+
+/**
+ * Reads {@code config.yaml} with Jackson databind: every file {@link PlainConfigMapper} leaves to
+ * it (coercions, errors), and every file under {@code -Dfulcrum.config.reader=databind}. Its own
+ * class so that databind's classes load with the first file that needs them, not with {@link
+ * ModelConfigLoader} (docs/PERFORMANCE.md, "Session 14"). Stateless and thread-safe (one immutable
+ * mapper).
+ */
+final class DatabindConfigReader {
+  private DatabindConfigReader() {}
+
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new YAMLFactory())
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  /** The configuration in {@code text}; errors name {@code file} and the dotted field. */
+  static ModelConfigFile read(String text, Path file) throws ConfigException {
+    try {
+      ModelConfigFile parsed = YAML.readValue(text, ModelConfigFile.class);
+      return parsed == null ? ModelConfigFile.empty() : parsed;
+    } catch (UnrecognizedPropertyException e) {
+      throw new ConfigException(
+          file,
+          fieldPath(e),
+          "unknown field '"
+              + e.getPropertyName()
+              + "'; known fields here: "
+              + e.getKnownPropertyIds(),
+          e);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(file, fieldPath(e), e.getOriginalMessage(), e);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
+    }
+  }
+
+  static String fieldPath(JsonMappingException e) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference r : e.getPath()) {
+      if (r.getFieldName() != null) {
+        if (!sb.isEmpty()) {
+          sb.append('.');
+        }
+        sb.append(r.getFieldName());
+      } else if (r.getIndex() >= 0) {
+        sb.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return sb.toString();
+  }
+}
