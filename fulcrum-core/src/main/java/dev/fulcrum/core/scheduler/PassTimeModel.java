@@ -9,17 +9,25 @@ import java.util.List;
  * <p>Design: the estimate of a pass of n rows is {@code scale · shape(n)}. The shape is, per batch
  * size, an exponentially weighted mean and mean absolute deviation of the measured pass times
  * divided by the scale (weight {@value #ALPHA}, a plain average over the first samples); the scale
- * is the recent ratio of measured to expected pass times over the trusted sizes (weight {@value
- * #SCALE_ALPHA}). A machine that slows down or speeds up as a whole (another process takes the
- * cores, or gives them back) moves the scale within a few passes of whatever sizes run, so every
- * size's estimate follows at once, including the sizes not run lately. A sample far above its
- * estimate (more than {@value #OUTLIER_DEVIATIONS} deviations, say a GC pause) is clipped before it
- * counts unless the sample before it was one too (two in a row are a change, not an outlier), so
- * one outlier moves the estimates little. A size not measured yet is estimated from the trusted
- * ones, by a weighted least-squares line {@code a + b·n} (never below the largest trusted size
- * under it), or, with one size only, by proportion. The planning estimate is the mean plus {@code
- * z} deviations, where {@code z} is the objective's percentile of a normal distribution, so that
- * the policy plans with a high quantile of the pass time, not its mean.
+ * is the recent ratio (weight {@value #SCALE_ALPHA}) of measured pass times, over the trusted
+ * sizes, to each size's own <em>reference</em>: a slow mean of its pass times in nanoseconds
+ * (weight {@value #REFERENCE_ALPHA}, starting from its shape when it becomes trusted). A machine
+ * that slows down or speeds up as a whole (another process takes the cores, or gives them back)
+ * moves the scale within a few passes of whatever sizes run, so every size's estimate follows at
+ * once, including the sizes not run lately; a change that lasts ends up in the references and the
+ * shapes, and the scale returns to about 1. The reference anchors the scale: nothing the scale
+ * moves moves it back. (Until session 14 the scale was the ratio to the estimate it had just moved
+ * itself: the split of each estimate into scale and shape was a random walk with a downward drift,
+ * and on fraud, where nearly every pass is of one row, it shrank the sizes run now and then to 0-15
+ * µs.) A sample far above its estimate (more than {@value #OUTLIER_DEVIATIONS} deviations, or
+ * {@value #MATURE_OUTLIER_DEVIATIONS} once the size has {@value #MATURE_SAMPLES} samples and a
+ * deviation of its own, say a pass preempted on 2 shared cores) is clipped before it counts unless
+ * the sample before it was one too (two in a row are a change, not an outlier), so one outlier
+ * moves the estimates little. A size not measured yet is estimated from the trusted ones, by a
+ * weighted least-squares line {@code a + b·n} (never below the largest trusted size under it), or,
+ * with one size only, by proportion. The planning estimate is the mean plus {@code z} deviations,
+ * where {@code z} is the objective's percentile of a normal distribution, so that the policy plans
+ * with a high quantile of the pass time, not its mean.
  *
  * <p>Cold passes. The first passes at each batch size are often 20-50 times slower than warm ones
  * (ONNX Runtime's first runs at a shape, the JIT): MiniLM's first three passes of 3 rows averaged
@@ -48,6 +56,18 @@ final class PassTimeModel {
   static final double SCALE_ALPHA = 0.15;
   static final double OUTLIER_DEVIATIONS = 8;
 
+  /**
+   * The outlier bound, in deviations, of a size with {@value #MATURE_SAMPLES} samples or more (its
+   * deviation is then its own, not a young size's guess): session 14, issue #10.
+   */
+  static final double MATURE_OUTLIER_DEVIATIONS = 3;
+
+  /** Samples from which a size's outliers are bounded at {@link #matureOutlierDeviations}. */
+  static final long MATURE_SAMPLES = 100;
+
+  /** Weight of one pass in its size's reference (see {@link #reference}): some 1,000 passes. */
+  static final double REFERENCE_ALPHA = 0.001;
+
   /** Samples of a size before its own estimate is trusted over the fitted line. */
   static final int TRUSTED_SAMPLES = 3;
 
@@ -68,6 +88,10 @@ final class PassTimeModel {
 
   private final int maxBatchSize;
   private final double z;
+
+  /** See {@link #MATURE_OUTLIER_DEVIATIONS}. */
+  private final double matureOutlierDeviations;
+
   private final double[] mean;
   private final double[] dev;
   private final long[] samples;
@@ -77,6 +101,15 @@ final class PassTimeModel {
 
   /** Per size, the most its shape may be: PLAUSIBLE_PER_ROW bound of trusted smaller sizes. */
   private final double[] bound;
+
+  /**
+   * Per trusted size, a slow mean of its pass times in nanoseconds (weight {@value
+   * #REFERENCE_ALPHA}), measured without the scale: what the scale compares a pass with.
+   */
+  private final double[] reference;
+
+  /** Per size, the samples in its reference (0: none yet; set when the size is trusted). */
+  private final long[] refSamples;
 
   private long total;
   private double scale = 1;
@@ -89,6 +122,16 @@ final class PassTimeModel {
    * @param percentile the quantile to plan with, in percent (e.g. 99)
    */
   PassTimeModel(int maxBatchSize, double percentile) {
+    this(maxBatchSize, percentile, MATURE_OUTLIER_DEVIATIONS);
+  }
+
+  /**
+   * @param percentile the quantile to plan with, in percent (e.g. 99)
+   * @param matureOutlierDeviations the outlier bound of a size with {@value #MATURE_SAMPLES}
+   *     samples or more, in deviations ({@link #OUTLIER_DEVIATIONS} before session 14)
+   */
+  PassTimeModel(int maxBatchSize, double percentile, double matureOutlierDeviations) {
+    this.matureOutlierDeviations = matureOutlierDeviations;
     this.maxBatchSize = Math.max(1, maxBatchSize);
     this.z = normalQuantile(percentile / 100);
     this.mean = new double[this.maxBatchSize + 1];
@@ -96,6 +139,8 @@ final class PassTimeModel {
     this.samples = new long[this.maxBatchSize + 1];
     this.trusted = new boolean[this.maxBatchSize + 1];
     this.bound = new double[this.maxBatchSize + 1];
+    this.reference = new double[this.maxBatchSize + 1];
+    this.refSamples = new long[this.maxBatchSize + 1];
   }
 
   /** True once there is anything to estimate from. */
@@ -118,25 +163,35 @@ final class PassTimeModel {
     double x = Math.max(0, nanos);
     fit();
     if (trusted[n]) {
-      double limit =
-          scale * (mean[n] + OUTLIER_DEVIATIONS * Math.max(dev[n] * MAD_TO_SD, mean[n] * 0.05));
+      double k = samples[n] >= MATURE_SAMPLES ? matureOutlierDeviations : OUTLIER_DEVIATIONS;
+      double limit = scale * (mean[n] + k * Math.max(dev[n] * MAD_TO_SD, mean[n] * 0.05));
       boolean outlier = x > limit;
       if (outlier && !lastWasOutlier) {
         x = limit;
       }
       lastWasOutlier = outlier;
-      // Only sizes with an estimate of their own move the scale, at most by half or double per
-      // pass: a real change shows in a few passes, one odd pass moves it by SCALE_ALPHA at most.
-      double expected = scale * mean[n];
-      if (expected > 0) {
-        double ratio = Math.max(0.5, Math.min(x / expected, 2));
+      // Only sizes with an estimate of their own move the scale: the recent ratio of their pass
+      // times to their own slow reference in nanoseconds, each ratio held within half and double
+      // the scale: a real change shows in a few passes, one odd pass moves it by SCALE_ALPHA at
+      // most. The reference starts from the size's shape when it becomes trusted (its time at a
+      // scale of 1, so no cold sample is in it, and a size first trusted in a slow spell does not
+      // take the spell for the norm), then follows its passes slowly, and nothing the scale does
+      // moves it: it anchors the scale (see aRareSizeKeepsItsEstimateWhilePassesOfOneRowDominate).
+      if (refSamples[n] == 0) {
+        reference[n] = mean[n];
+      }
+      if (reference[n] > 0) {
+        double ratio = Math.max(0.5, Math.min(x / reference[n] / scale, 2));
         scale *= 1 + SCALE_ALPHA * (ratio - 1);
       }
+      reference[n] += REFERENCE_ALPHA * (x - reference[n]);
+      refSamples[n]++;
     }
     double y = x / scale;
     if (samples[n] > 0 && samples[n] < YOUNG_SAMPLES && y * RESTART_RATIO < mean[n]) {
       // Far under what this young size measured so far: its earlier samples were cold ones.
       samples[n] = 0;
+      refSamples[n] = 0;
     }
     if (samples[n] == 0) {
       mean[n] = y;
@@ -151,25 +206,7 @@ final class PassTimeModel {
     }
     samples[n]++;
     total++;
-    if (scale < 0.5 || scale > 2) {
-      renormalize();
-    }
     fitted = false;
-  }
-
-  /**
-   * Folds the scale into the shapes (every estimate, scale times shape, stays the same). Only the
-   * product is anchored to measurements; the split between the two is not, and each pass's update
-   * moves it by a random step with a drift (the mean of the scale's log-step is not 0), so over
-   * millions of passes the scale ran off to 10^12 or underflowed to 0 and the estimates became
-   * infinite or NaN. Folding it back whenever it leaves [0.5, 2] keeps both near their meaning.
-   */
-  private void renormalize() {
-    for (int k = 1; k <= maxBatchSize; k++) {
-      mean[k] *= scale;
-      dev[k] *= scale;
-    }
-    scale = 1;
   }
 
   /** The expected pass time of {@code rows} rows, in nanoseconds (0 before any sample). */

@@ -228,6 +228,31 @@ final class SloBatchingPolicy implements BatchingPolicy {
       double calibrationQuantile,
       double toleranceCap,
       double depthQuantile) {
+    this(
+        model,
+        slo,
+        maxBatchSize,
+        instances,
+        calibrationQuantile,
+        toleranceCap,
+        depthQuantile,
+        PassTimeModel.MATURE_OUTLIER_DEVIATIONS);
+  }
+
+  /**
+   * As above; {@code matureOutlierDeviations}: the pass-time model's outlier bound for sizes with a
+   * deviation of their own (see {@link PassTimeModel#MATURE_OUTLIER_DEVIATIONS}; {@link
+   * PassTimeModel#OUTLIER_DEVIATIONS} is the model before session 14).
+   */
+  SloBatchingPolicy(
+      String model,
+      SloConfig slo,
+      int maxBatchSize,
+      int instances,
+      double calibrationQuantile,
+      double toleranceCap,
+      double depthQuantile,
+      double matureOutlierDeviations) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -237,7 +262,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.instances = Math.max(1, instances);
     // What the pass-time estimate does not see: joins, splits, completion, the transport's write.
     this.marginNanos = Math.max(50_000, slo.latencyNanos() / 20);
-    this.passes = new PassTimeModel(this.maxBatchSize, slo.percentile());
+    this.passes = new PassTimeModel(this.maxBatchSize, slo.percentile(), matureOutlierDeviations);
     this.startedAt = new long[this.instances];
     this.runningRows = new int[this.instances];
     this.headPlanned = new long[this.instances];
