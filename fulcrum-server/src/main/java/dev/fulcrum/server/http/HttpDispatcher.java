@@ -235,10 +235,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // The token, before any handler runs. A request with a body was already checked when its head
     // arrived (LimitedAggregator); one that came whole (an HTTP/2 HEADERS frame that ends the
     // stream) skips the aggregator and is checked only here.
-    AccessPolicy.Decision decision =
-        access.check(route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
-    if (!decision.allowed()) {
-      return done(Responses.refused(decision));
+    if (!access.allowsAll()) {
+      AccessPolicy.Decision decision =
+          access.check(
+              route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+      if (!decision.allowed()) {
+        return done(Responses.refused(decision));
+      }
     }
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());

@@ -35,18 +35,25 @@ final class ModelHandler {
     return serverMetadata;
   }
 
-  Reply live() {
-    boolean live = service.isLive();
+  /** The health answers, serialized once: a probe costs no JSON tree and no serialization. */
+  private static final Reply LIVE = health("live", true);
+
+  private static final Reply NOT_LIVE = health("live", false);
+  private static final Reply READY = health("ready", true);
+  private static final Reply NOT_READY = health("ready", false);
+
+  private static Reply health(String field, boolean ok) {
     return Responses.json(
-        live ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        JsonNodeFactory.instance.objectNode().put("live", live));
+        ok ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+        JsonNodeFactory.instance.objectNode().put(field, ok));
+  }
+
+  Reply live() {
+    return service.isLive() ? LIVE : NOT_LIVE;
   }
 
   Reply ready() {
-    boolean ready = service.isReady();
-    return Responses.json(
-        ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        JsonNodeFactory.instance.objectNode().put("ready", ready));
+    return service.isReady() ? READY : NOT_READY;
   }
 
   Reply modelMetadata(String model, String version) {
