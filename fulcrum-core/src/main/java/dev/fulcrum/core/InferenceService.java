@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -22,7 +23,9 @@ import org.jspecify.annotations.Nullable;
  * The one entry point every transport uses: resolve the model, validate the request, answer it from
  * the version's response cache or hand it (through a pipeline model's stages) to the model's
  * instances, and complete a future with the response. Never blocks the calling thread (a
- * transport's event loop); the future completes on an engine thread. Thread-safe.
+ * transport's event loop); the future completes on an engine thread, or on the executor the
+ * transport named for the answer (its event loop), or on the calling thread after a lone pass.
+ * Thread-safe.
  */
 public final class InferenceService {
   private final ModelRepository repository;
@@ -45,8 +48,8 @@ public final class InferenceService {
   }
 
   /**
-   * @param monitor told of every successful request (on the completing engine thread; see {@link
-   *     ModelMonitor}), or null for none
+   * @param monitor told of every successful request (on the thread that completes its future; see
+   *     {@link ModelMonitor}), or null for none
    */
   public InferenceService(
       ModelRepository repository, boolean strictReadiness, @Nullable ModelMonitor monitor) {
@@ -102,6 +105,18 @@ public final class InferenceService {
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted, InferenceRequest request) {
+    return infer(admitted, request, null);
+  }
+
+  /**
+   * As {@link #infer(ModelVersion, InferenceRequest)}; when a worker's pass answers the request,
+   * the returned future is completed by a task on {@code answerOn} (the transport's thread that
+   * writes the answer: its event loop), which the scheduler hands each pass's answers to in one
+   * task ({@link ModelScheduler#submit(InferenceRequest, RequestValidator.Validated, Executor)}).
+   * Null, or a pipeline model's request: completed on the engine thread.
+   */
+  public CompletableFuture<InferenceResponse> infer(
+      ModelVersion admitted, InferenceRequest request, @Nullable Executor answerOn) {
     if (draining) {
       return CompletableFuture.failedFuture(
           InferenceException.unavailable("the server is shutting down"));
@@ -119,12 +134,12 @@ public final class InferenceService {
       }
       // Decided before the submit, so that the pass that runs the request sees the listener.
       inPass = monitor != null && passListened(monitor, mv);
-      result = submit(mv, request, hit);
+      result = submit(mv, request, hit, answerOn);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
         mv = repository.resolve(request.modelName(), request.modelVersion());
         inPass = monitor != null && passListened(monitor, mv);
-        result = submit(mv, request, hit);
+        result = submit(mv, request, hit, answerOn);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
@@ -165,11 +180,14 @@ public final class InferenceService {
   }
 
   private CompletableFuture<InferenceResponse> submit(
-      ModelVersion mv, InferenceRequest request, boolean @Nullable [] hitOut) {
+      ModelVersion mv,
+      InferenceRequest request,
+      boolean @Nullable [] hitOut,
+      @Nullable Executor answerOn) {
     RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
     ResponseCache cache = mv.responseCache();
     if (cache == null) {
-      return run(mv, request, v);
+      return run(mv, request, v, answerOn);
     }
     long start = System.nanoTime();
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
@@ -183,7 +201,7 @@ public final class InferenceService {
     }
     // The caller's future completes only after the answer is cached, so a repeat sent as soon as
     // the first answer arrives is a hit; a cancelled caller still cancels the queued work.
-    CompletableFuture<InferenceResponse> result = run(mv, request, v);
+    CompletableFuture<InferenceResponse> result = run(mv, request, v, answerOn);
     CompletableFuture<InferenceResponse> answered = new CompletableFuture<>();
     result.whenComplete(
         (r, t) -> {
@@ -205,10 +223,13 @@ public final class InferenceService {
 
   /** Queues a validated request; a pipeline model's request goes through its stages first. */
   private CompletableFuture<InferenceResponse> run(
-      ModelVersion mv, InferenceRequest request, RequestValidator.Validated v) {
+      ModelVersion mv,
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      @Nullable Executor answerOn) {
     ModelStages stages = mv.stages();
     if (stages == null) {
-      return mv.scheduler().submit(request, v);
+      return mv.scheduler().submit(request, v, answerOn);
     }
     CompletableFuture<InferenceResponse> staged = pipelines.submit(mv, stages, request, v);
     // Prepared off the event loop, a request can meet its version closed by a swap; as in infer,
@@ -223,7 +244,7 @@ public final class InferenceService {
                   && !mv.isReady()
                   && !draining
                   && request.modelVersion().isEmpty()) {
-                return submit(repository.resolve(request.modelName(), ""), request, null);
+                return submit(repository.resolve(request.modelName(), ""), request, null, null);
               }
               return CompletableFuture.failedFuture(cause);
             });

@@ -38,20 +38,21 @@ import org.slf4j.LoggerFactory;
  * (text) hold nothing the detectors read. What follows describes that per-request path, which the
  * prediction log always takes.
  *
- * <p>Design: {@link #completed} (the core's hook, on the engine thread that completed the request)
- * wraps references to the request and its response in a {@link Completed} (one small object; the
- * tensors are immutable and own their buffers, so nothing is copied there) and offers it to a
- * bounded lock-free queue ({@link MpscRing}); when the queue is full it is dropped and counted,
- * never waited for. One thread, {@code fulcrum-monitor}, drains the queue into each version's
- * {@link VersionMonitor} (created on first use, reading the baseline file once), which reads the
- * values it compares into arrays it reuses, logs one line per alert raised or cleared, tells the
- * {@link DriftListener}s (the webhook), and publishes each version's report as an immutable
- * snapshot that transports read without locking, whenever it has emptied the queue (and at least
- * every {@value #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link
- * PredictionLog}, when there is one, whose thread makes its copy.
+ * <p>Design: {@link #completed} (the core's hook, on the thread that completed the request) wraps
+ * references to the request and its response in a {@link Completed} (one small object; the tensors
+ * are immutable and own their buffers, so nothing is copied there) and offers it to a bounded
+ * lock-free queue ({@link MpscRing}); when the queue is full it is dropped and counted, never
+ * waited for. One thread, {@code fulcrum-monitor}, drains the queue into each version's {@link
+ * VersionMonitor} (created on first use, reading the baseline file once), which reads the values it
+ * compares into arrays it reuses, logs one line per alert raised or cleared, tells the {@link
+ * DriftListener}s (the webhook), and publishes each version's report as an immutable snapshot that
+ * transports read without locking, whenever it has emptied the queue (and at least every {@value
+ * #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link PredictionLog}, when
+ * there is one, whose thread makes its copy.
  *
- * <p>Threads: {@link #completed} on engine threads; the detectors only on {@code fulcrum-monitor};
- * {@link #drift} and {@link #reports} on any thread (volatile snapshots).
+ * <p>Threads: {@link #completed} on the threads that complete requests (engine threads, event
+ * loops), concurrently; the detectors only on {@code fulcrum-monitor}; {@link #drift} and {@link
+ * #reports} on any thread (volatile snapshots).
  */
 public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DriftMonitor.class);

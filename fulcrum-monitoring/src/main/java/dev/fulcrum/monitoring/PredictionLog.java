@@ -26,8 +26,8 @@ import org.slf4j.LoggerFactory;
  * maxFileBytes} (about), at most {@code maxFiles} kept (the oldest deleted). {@code fulcrum
  * skew-check} replays them.
  *
- * <p>Threads: {@link #offer} on engine threads, never blocking (a full queue drops and counts); one
- * writer thread, {@code fulcrum-prediction-log}, owns the files.
+ * <p>Threads: {@link #offer} on the threads that complete requests, never blocking (a full queue
+ * drops and counts); one writer thread, {@code fulcrum-prediction-log}, owns the files.
  */
 public final class PredictionLog implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PredictionLog.class);

@@ -13,11 +13,13 @@ import org.jspecify.annotations.Nullable;
  * The core depends on this interface only; the server wires an implementation in
  * (fulcrum-monitoring's {@code DriftMonitor}).
  *
- * <p>Threads: {@link #completed} runs on the engine thread that completed the request, right when
- * it completed: it must hand the request to its own thread without blocking and return. It may keep
- * references to the request and the response rather than copy their values: their tensors are
- * immutable and own garbage-collected buffers (ARCHITECTURE.md, "Who owns which buffer"), which it
- * must only read. The other methods are called by transports on any thread.
+ * <p>Threads: {@link #completed} runs on the thread that completed the request, right when it
+ * completed (an engine thread; the transport's event loop a pass handed the answer to; or the
+ * submitting thread after a lone pass), on several at once: it must hand the request to its own
+ * thread without blocking and return. It may keep references to the request and the response rather
+ * than copy their values: their tensors are immutable and own garbage-collected buffers
+ * (ARCHITECTURE.md, "Who owns which buffer"), which it must only read. The other methods are called
+ * by transports on any thread.
  *
  * <p>Per pass: a monitor that would rather see whole forward passes than requests returns a {@link
  * PassListener} from {@link #passListener}; {@code InferenceService} asks once per version, before

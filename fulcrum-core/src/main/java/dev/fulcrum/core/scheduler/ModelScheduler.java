@@ -26,6 +26,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -42,10 +43,11 @@ import org.slf4j.LoggerFactory;
  * The scheduler of one model version: a bounded priority queue with atomic admission, a dynamic
  * batcher, and one worker thread per model instance. Any thread may {@link #submit}; the queue is
  * guarded by one lock held only to admit, plan or remove; each worker thread owns its instance and
- * runs joins, forward passes, splits and completions outside the lock, except while the instance is
- * lent to a submitting thread for a lone pass (below); one expiry task on the injected timer, armed
- * under the lock for the earliest queued deadline, enforces deadlines even while every worker is
- * busy.
+ * runs joins, forward passes, splits and completions outside the lock (a request admitted with an
+ * executor is completed by a task on it, one per executor per pass: {@link PassAnswers}), except
+ * while the instance is lent to a submitting thread for a lone pass (below); one expiry task on the
+ * injected timer, armed under the lock for the earliest queued deadline, enforces deadlines even
+ * while every worker is busy.
  *
  * <p>Lone passes: when a request arrives at an empty queue, an instance's worker is parked with
  * nothing to do, the batching policy would run the request at once by itself, and this version's
@@ -334,8 +336,22 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v) {
+    return submit(request, v, null);
+  }
+
+  /**
+   * As {@link #submit(InferenceRequest, RequestValidator.Validated)}; when a worker's pass answers
+   * the request, its future is completed by a task on {@code answerOn} (the transport's event loop
+   * that writes the answer), one task for all of the pass's requests with the same executor, so
+   * that a pass wakes each sleeping loop once rather than once per request. Null: completed on the
+   * worker (the completion then hands itself over, if it must). A lone pass on the submitting
+   * thread, and a request that does not run (timed out, dropped, cancelled, failed), complete where
+   * they end, as without it; with preserve-ordering every completion runs on the releasing thread.
+   */
+  public CompletableFuture<InferenceResponse> submit(
+      InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
     RequestValidator.checkIndices(config.name(), signature, v.inputs());
-    return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null);
+    return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null, answerOn);
   }
 
   /**
@@ -361,7 +377,7 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submitDeferred(
       InferenceRequest request, int rows, Preparation preparation) {
-    return admit(request, List.of(), List.of(), rows, preparation);
+    return admit(request, List.of(), List.of(), rows, preparation, null);
   }
 
   /**
@@ -377,7 +393,8 @@ public final class ModelScheduler implements AutoCloseable {
       List<Tensor> inputs,
       List<String> outputs,
       int rows,
-      @Nullable Preparation preparation) {
+      @Nullable Preparation preparation,
+      @Nullable Executor answerOn) {
     int level = level(request.options());
     long now = ticker.nanoTime();
     long timeoutMicros = timeoutMicros(request.options());
@@ -406,7 +423,8 @@ public final class ModelScheduler implements AutoCloseable {
               nextSeq,
               paddable,
               alone,
-              preparation);
+              preparation,
+              answerOn);
       boolean wasEmpty = queue.size() == 0;
       String refusal = batching.refusal(p, queue.rows(), now);
       if (refusal != null) {
@@ -541,7 +559,7 @@ public final class ModelScheduler implements AutoCloseable {
     long start = ticker.nanoTime();
     long passNanos = RERUN;
     try {
-      passNanos = run(instances.get(index), List.of(p));
+      passNanos = run(instances.get(index), List.of(p), false);
     } finally {
       executing.decrementAndGet();
       long end = ticker.nanoTime();
@@ -798,7 +816,7 @@ public final class ModelScheduler implements AutoCloseable {
         List<PendingRequest> prepared = prepare(batch);
         long start = ticker.nanoTime();
         try {
-          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared);
+          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared, true);
           // The policy learns how long the worker was held: the pass and the completions.
           ranNanos = passNanos != RERUN ? ticker.nanoTime() - start : -1;
           ranRows = rows(prepared);
@@ -896,13 +914,15 @@ public final class ModelScheduler implements AutoCloseable {
   private static final long FAILED = -2;
 
   /**
-   * Runs a batch and answers its requests.
+   * Runs a batch and answers its requests; with {@code handOut} (a worker's pass) a successful
+   * pass's completions go to their requests' executors, one task per executor ({@link
+   * PassAnswers}), else they run here (a lone pass on the submitting thread).
    *
    * @return for one successful pass, the CPU time the forward pass took on this thread when it was
    *     timed (a pass of one row, lone passes on; its wall time when that is already under the
    *     limit, which gives the same verdict), else 0; {@link #FAILED} or {@link #RERUN}
    */
-  private long run(ModelInstance instance, List<PendingRequest> batch) {
+  private long run(ModelInstance instance, List<PendingRequest> batch, boolean handOut) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -968,7 +988,7 @@ public final class ModelScheduler implements AutoCloseable {
           lock.unlock();
         }
         for (PendingRequest p : batch) {
-          run(instance, List.of(p));
+          run(instance, List.of(p), handOut);
         }
         return RERUN;
       }
@@ -983,7 +1003,7 @@ public final class ModelScheduler implements AutoCloseable {
             batch.size(),
             e.toString());
         for (PendingRequest p : batch) {
-          run(instance, List.of(p));
+          run(instance, List.of(p), handOut);
         }
         return RERUN;
       }
@@ -1014,6 +1034,8 @@ public final class ModelScheduler implements AutoCloseable {
     long end = ticker.nanoTime();
     observer.batchDone(
         new SchedulerObserver.BatchDone(totalRows, batch.size(), inputNs, inferNs, outputNs, end));
+    // Ordered completions run on whichever thread releases them: not handed out.
+    PassAnswers answers = handOut && !release.ordered ? new PassAnswers() : null;
     for (int i = 0; i < batch.size(); i++) {
       PendingRequest p = batch.get(i);
       InferenceResponse response =
@@ -1034,7 +1056,14 @@ public final class ModelScheduler implements AutoCloseable {
               outputNs,
               end - p.statsArrivalNanos(),
               end));
-      release.complete(p, () -> p.future.complete(response));
+      if (answers != null) {
+        answers.add(p.answerOn, () -> p.future.complete(response));
+      } else {
+        release.complete(p, () -> p.future.complete(response));
+      }
+    }
+    if (answers != null) {
+      answers.handOut();
     }
     PassListener listener = passListener;
     if (listener != null) {
@@ -1181,7 +1210,7 @@ public final class ModelScheduler implements AutoCloseable {
    * whichever thread releases them.
    */
   static final class OrderedRelease {
-    private final boolean ordered;
+    final boolean ordered;
     private final Map<Long, Runnable> waiting = new HashMap<>();
     private long next;
 

@@ -5,6 +5,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -62,6 +63,11 @@ final class PendingRequest {
 
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
+  /**
+   * Where a worker's pass completes {@link #future} ({@link PassAnswers}), or null: on the worker.
+   */
+  final @Nullable Executor answerOn;
+
   Place place = Place.NONE;
 
   /** A request that neither pads nor runs alone (a plain model's). */
@@ -85,6 +91,7 @@ final class PendingRequest {
         seq,
         false,
         false,
+        null,
         null);
   }
 
@@ -99,8 +106,10 @@ final class PendingRequest {
       long seq,
       boolean paddable,
       boolean alone,
-      ModelScheduler.@Nullable Preparation preparation) {
+      ModelScheduler.@Nullable Preparation preparation,
+      @Nullable Executor answerOn) {
     this.request = request;
+    this.answerOn = answerOn;
     this.inputs = inputs;
     this.outputs = outputs;
     this.rows = rows;

@@ -47,7 +47,7 @@ class BatchAssemblerTest {
 
   private static PendingRequest pending(Tensor t, boolean paddable, boolean alone) {
     return new PendingRequest(
-        null, List.of(t), List.of("y"), 1, 0, 0, Long.MAX_VALUE, 0, paddable, alone, null);
+        null, List.of(t), List.of("y"), 1, 0, 0, Long.MAX_VALUE, 0, paddable, alone, null, null);
   }
 
   private static Tensor ids(long[] rows, long[] values) {

@@ -157,6 +157,26 @@ class LonePassTest {
   }
 
   @Test
+  void aLonePassAnswersOnTheSubmittingThreadNotOnTheRequestsExecutor() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    ModelSchedulerTest.HeldTasks loop = new ModelSchedulerTest.HeldTasks();
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1).putFloat(1);
+    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
+    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(x), null);
+    CompletableFuture<InferenceResponse> f =
+        s.submit(
+            r,
+            RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r),
+            loop);
+    // The submitting thread is where the answer is written: nothing to hand over.
+    assertThat(f).isCompleted();
+    assertThat(loop.tasks).isEmpty();
+  }
+
+  @Test
   void theCpuClockIsReadOnlyAfterAPassThatWasLongInWallTime() throws Exception {
     Echo echo = new Echo();
     AtomicInteger cpuReads = new AtomicInteger();

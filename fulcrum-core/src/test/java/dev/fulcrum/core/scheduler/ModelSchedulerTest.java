@@ -21,10 +21,14 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
@@ -142,6 +146,14 @@ class ModelSchedulerTest {
         r, RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r));
   }
 
+  private static CompletableFuture<InferenceResponse> submit(
+      ModelScheduler s, InferenceRequest r, Executor answerOn) {
+    return s.submit(
+        r,
+        RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r),
+        answerOn);
+  }
+
   private static float[] floats(Tensor t) {
     ByteBuffer b = t.data();
     float[] out = new float[b.remaining() / 4];
@@ -178,6 +190,60 @@ class ModelSchedulerTest {
         .extracting(ModelStatistics.BatchStats::batchSize)
         .containsExactly(1, 4);
     assertThat(snap.lastInferenceMillis()).isEqualTo(42L);
+  }
+
+  /**
+   * An executor that keeps the tasks it is given, to be run by the test (an event loop's queue).
+   */
+  static final class HeldTasks implements Executor {
+    final BlockingQueue<Runnable> tasks = new LinkedBlockingQueue<>();
+
+    @Override
+    public void execute(Runnable task) {
+      tasks.add(task);
+    }
+  }
+
+  @Test
+  void aPassHandsItsAnswersToEachRequestsExecutorAsOneTask() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    HeldTasks loop1 = new HeldTasks();
+    HeldTasks loop2 = new HeldTasks();
+    Executor refusing =
+        task -> {
+          throw new RejectedExecutionException("shut down");
+        };
+    CompletableFuture<InferenceResponse> first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    // "a" holds the worker: these four wait and run as one pass.
+    var b = submit(s, request("b", null, 1, 1), loop1);
+    var c = submit(s, request("c", null, 2, 2), loop2);
+    var d = submit(s, request("d", null, 3, 3), loop1);
+    var e = submit(s, request("e", null, 4, 4), refusing);
+    echo.gate.release(2);
+    assertThat(first.get().id()).isEqualTo("a");
+    // A refused hand-off is completed on the worker, after the others were handed out.
+    assertThat(e.get().id()).isEqualTo("e");
+    assertThat(echo.batchRows).containsExactly(1L, 4L);
+    Runnable one = loop1.tasks.poll(10, TimeUnit.SECONDS);
+    Runnable two = loop2.tasks.poll(10, TimeUnit.SECONDS);
+    assertThat(one).isNotNull();
+    assertThat(two).isNotNull();
+    assertThat(loop1.tasks).isEmpty();
+    assertThat(loop2.tasks).isEmpty();
+    // Nothing completes before its executor runs the task.
+    assertThat(b).isNotDone();
+    assertThat(c).isNotDone();
+    assertThat(d).isNotDone();
+    one.run();
+    assertThat(b).isDone();
+    assertThat(d).isDone();
+    assertThat(c).isNotDone();
+    two.run();
+    assertThat(floats(b.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(floats(c.get().outputs().get(0))).containsExactly(3, 3);
+    assertThat(floats(d.get().outputs().get(0))).containsExactly(4, 4);
   }
 
   @Test

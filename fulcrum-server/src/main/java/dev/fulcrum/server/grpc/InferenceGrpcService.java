@@ -246,13 +246,15 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         (ServerCallStreamObserver<ModelInferResponse>) observer;
     GrpcCodec.Decoded decoded;
     CompletableFuture<InferenceResponse> future;
+    // The call's event loop (this thread: the direct executor), where the answer is written.
+    Executor loop = ThreadExecutorMap.currentExecutor();
     try {
       ModelVersion admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
       future =
           admitted == null
               ? service.infer(decoded.request())
-              : service.infer(admitted, decoded.request());
+              : service.infer(admitted, decoded.request(), loop);
     } catch (RuntimeException e) {
       call.onError(failed(e).asRuntimeException());
       return;
@@ -280,9 +282,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     // that completes the future: grpc-netty turns a response sent from another thread into queued
     // commands and a hop to the event loop anyway, and encoding, framing and the buffers' pool
     // work there without cross-thread handoffs (docs/PERFORMANCE.md, "Session 9: gRPC at c=1").
-    // The engine thread is free for the next pass sooner. A future already complete (a lone pass
-    // run inline) is answered right here.
-    Executor loop = ThreadExecutorMap.currentExecutor();
+    // The engine thread is free for the next pass sooner (a worker's pass completes the future on
+    // the loop already, in one task for the pass's requests of this loop: one wake-up per pass).
+    // A future already complete (a lone pass run inline) is answered right here.
     if (loop == null || future.isDone()) {
       future.whenComplete(reply);
     } else {

@@ -21,6 +21,9 @@ record DeniedRequest(AccessPolicy.Decision decision) {
    *     or is malformed: the dispatcher answers 404 or 400)
    */
   static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head) {
+    if (access.allowsAll()) {
+      return null; // no route to match: nothing is refused (the dispatcher matches it once)
+    }
     Route route;
     try {
       route = Route.match(head.uri());

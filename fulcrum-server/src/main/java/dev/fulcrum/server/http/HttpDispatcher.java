@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * and {@code Connection: close}.
  *
  * <p>Threads: everything here runs on the channel's event loop. A handler that goes to the engine
- * returns a future; when it completes (on an engine thread) the reply is handed back to the event
- * loop, rendered into buffers there and written. Nothing here blocks.
+ * returns a future; when it completes (on an engine thread, or on this loop in the task an engine
+ * pass hands its answers over in) the reply is handed to the event loop as a task, rendered into
+ * buffers there and written. Nothing here blocks.
  *
  * <p>Ownership: the dispatcher owns each queued {@link FullHttpRequest} and releases it right after
  * its handler returns (handlers copy what they keep). Rendered responses belong to Netty once
@@ -130,7 +131,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
     CompletableFuture<Reply> reply;
     try {
-      reply = dispatch(request);
+      reply = dispatch(request, ctx);
     } catch (RuntimeException e) {
       reply = CompletableFuture.completedFuture(error(e));
     } finally {
@@ -203,7 +204,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     return Responses.error(t);
   }
 
-  private CompletableFuture<Reply> dispatch(FullHttpRequest request) {
+  private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
     if (request.decoderResult().isFailure()) {
       HttpUtil.setKeepAlive(request, false);
       return CompletableFuture.completedFuture(
@@ -234,10 +235,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // The token, before any handler runs. A request with a body was already checked when its head
     // arrived (LimitedAggregator); one that came whole (an HTTP/2 HEADERS frame that ends the
     // stream) skips the aggregator and is checked only here.
-    AccessPolicy.Decision decision =
-        access.check(route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
-    if (!decision.allowed()) {
-      return done(Responses.refused(decision));
+    if (!access.allowsAll()) {
+      AccessPolicy.Decision decision =
+          access.check(
+              route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+      if (!decision.allowed()) {
+        return done(Responses.refused(decision));
+      }
     }
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());
@@ -246,7 +250,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_METADATA -> done(models.modelMetadata(route.model(), route.version()));
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
-      case MODEL_INFER -> infer.infer(route.model(), route.version(), request);
+      case MODEL_INFER -> infer.infer(route.model(), route.version(), request, ctx.executor());
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * {@code POST v2/models/<m>[/versions/<v>]/infer}: decode the body on the event loop (one copy of
@@ -36,9 +37,12 @@ final class InferHandler {
   /**
    * Decodes and submits a request; {@code request} may be released as soon as this returns.
    *
+   * @param loop the connection's event loop: a worker's pass completes the request there, in one
+   *     task with the pass's other requests of that loop (one wake-up of the loop per pass)
    * @throws dev.fulcrum.core.error.InferenceException for a malformed request
    */
-  CompletableFuture<Reply> infer(String model, String version, FullHttpRequest request) {
+  CompletableFuture<Reply> infer(
+      String model, String version, FullHttpRequest request, Executor loop) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
@@ -46,7 +50,8 @@ final class InferHandler {
     DecodedInferRequest decoded =
         InferRequestDecoder.decode(
             model, version, request.content(), request.headers().get(HEADER_LENGTH), () -> config);
-    CompletableFuture<InferenceResponse> inference = service.infer(admitted, decoded.request());
+    CompletableFuture<InferenceResponse> inference =
+        service.infer(admitted, decoded.request(), loop);
     CompletableFuture<Reply> reply =
         inference.thenApply(
             response ->

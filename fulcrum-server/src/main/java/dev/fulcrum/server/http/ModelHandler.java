@@ -30,13 +30,6 @@ final class ModelHandler {
    */
   private volatile @Nullable Reply serverMetadata;
 
-  // The health replies, written once without databind (nor ModelJson, whose class loads databind's
-  // node factory).
-  private final byte[] liveBody = JsonStreams.object("live", true);
-  private final byte[] notLiveBody = JsonStreams.object("live", false);
-  private final byte[] readyBody = JsonStreams.object("ready", true);
-  private final byte[] notReadyBody = JsonStreams.object("ready", false);
-
   ModelHandler(InferenceService service, String version) {
     this.service = service;
     this.version = version;
@@ -53,18 +46,28 @@ final class ModelHandler {
     return r;
   }
 
-  Reply live() {
-    boolean live = service.isLive();
+  /**
+   * The health answers, serialized once (without databind, nor ModelJson, whose class loads
+   * databind's node factory): a probe costs no JSON tree and no serialization.
+   */
+  private static final Reply LIVE = health("live", true);
+
+  private static final Reply NOT_LIVE = health("live", false);
+  private static final Reply READY = health("ready", true);
+  private static final Reply NOT_READY = health("ready", false);
+
+  private static Reply health(String field, boolean ok) {
     return Responses.json(
-        live ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        live ? liveBody : notLiveBody);
+        ok ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+        JsonStreams.object(field, ok));
+  }
+
+  Reply live() {
+    return service.isLive() ? LIVE : NOT_LIVE;
   }
 
   Reply ready() {
-    boolean ready = service.isReady();
-    return Responses.json(
-        ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        ready ? readyBody : notReadyBody);
+    return service.isReady() ? READY : NOT_READY;
   }
 
   Reply modelMetadata(String model, String version) {

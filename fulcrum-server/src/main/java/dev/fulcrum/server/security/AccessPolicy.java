@@ -119,6 +119,15 @@ public final class AccessPolicy {
     return !tokens.isEmpty();
   }
 
+  /**
+   * Whether {@link #check} allows every request whatever its scope and header: no token is set and
+   * the server is reachable from this machine only (the default), so a caller may skip matching the
+   * request's endpoint for it.
+   */
+  public boolean allowsAll() {
+    return tokens.isEmpty() && !beyondLoopback;
+  }
+
   /** Whether the repository API answers at all (with the right token, if tokens are set). */
   public boolean managementEnabled() {
     return managementTokens || (tokens.isEmpty() && !beyondLoopback);

@@ -87,6 +87,28 @@ class TokensTest {
   }
 
   @Test
+  void allowsAllOnlyWhereNoCheckCanRefuse() {
+    // allowsAll lets the transport skip the check: true only where every check allows.
+    AccessPolicy open = AccessPolicy.open();
+    assertThat(open.allowsAll()).isTrue();
+    for (Scope s : new Scope[] {null, Scope.INFERENCE, Scope.MANAGEMENT}) {
+      assertThat(open.check(s, null).allowed()).isTrue();
+      assertThat(open.check(s, "Bearer wrong").allowed()).isTrue();
+    }
+    // No token but reachable from other machines: the repository API is refused.
+    AccessPolicy wide = new AccessPolicy(List.of(), "0.0.0.0", true);
+    assertThat(wide.allowsAll()).isFalse();
+    assertThat(wide.check(Scope.MANAGEMENT, null).allowed()).isFalse();
+    AccessPolicy tokens =
+        new AccessPolicy(
+            List.of(new AccessPolicy.Token(Scope.INFERENCE, "i-0123456789abcdef")),
+            "127.0.0.1",
+            false);
+    assertThat(tokens.allowsAll()).isFalse();
+    assertThat(tokens.check(Scope.INFERENCE, null).allowed()).isFalse();
+  }
+
+  @Test
   void loopbackOrNot() {
     assertThat(Security.beyondLoopback("127.0.0.1")).isFalse();
     assertThat(Security.beyondLoopback("::1")).isFalse();

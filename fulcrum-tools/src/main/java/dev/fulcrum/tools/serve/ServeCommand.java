@@ -130,7 +130,8 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--http-thread-count",
       defaultValue = "0",
       description =
-          "HTTP event loop threads (default: ${DEFAULT-VALUE}, Netty's choice: twice the cores).")
+          "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core: fewer loops, each"
+              + " woken for more requests; Netty's own choice was twice the cores).")
   int httpThreads;
 
   @Option(
@@ -391,7 +392,7 @@ public final class ServeCommand implements Callable<Integer> {
                           host,
                           httpPort,
                           httpMaxInputSize,
-                          httpThreads,
+                          httpEventLoops(httpThreads),
                           limits.http(),
                           security,
                           httpTransport));
@@ -553,6 +554,17 @@ public final class ServeCommand implements Callable<Integer> {
   /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
   private boolean shutdown(InferenceService service, HttpServer http, GrpcServer grpc) {
     return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
+  }
+
+  /**
+   * The REST port's event loops: {@code --http-thread-count}, or one per core when 0. Each event
+   * loop's wake-up from {@code epoll_wait} is a context switch (~10 us of CPU on a small VM); with
+   * Netty's default of twice the cores a loop wakes for fewer requests (docs/PERFORMANCE.md,
+   * "Session 14": at 4,000 fraud requests a second, 0.5-0.6 wake-ups per request on 4 loops, 0.22
+   * on 2).
+   */
+  static int httpEventLoops(int requested) {
+    return requested > 0 ? requested : Runtime.getRuntime().availableProcessors();
   }
 
   /** A host as a browser address takes it: the wildcard as loopback, IPv6 in brackets. */

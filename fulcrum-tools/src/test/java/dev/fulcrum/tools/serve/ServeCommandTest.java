@@ -11,6 +11,16 @@ import org.junit.jupiter.api.Test;
 /** Where {@code serve} keeps ONNX Runtime's optimized graphs, and how it is turned off. */
 class ServeCommandTest {
   @Test
+  void theRestPortHasOneEventLoopPerCoreUnlessTold() {
+    ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
+    assertThat(ServeCommand.httpEventLoops(byDefault.httpThreads))
+        .isEqualTo(Runtime.getRuntime().availableProcessors());
+    ServeCommand told =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--http-thread-count", "3")));
+    assertThat(ServeCommand.httpEventLoops(told.httpThreads)).isEqualTo(3);
+  }
+
+  @Test
   void theUserCacheFolderFollowsXdgElseHome() {
     assertThat(ServeCommand.userCacheDir(Map.of("XDG_CACHE_HOME", "/var/cache/me"), "/home/me"))
         .isEqualTo(Path.of("/var/cache/me"));
