@@ -86,6 +86,15 @@ public final class ConnectionLimit {
       this.since = since;
     }
 
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
+    void count(Object msg) {
+      if (msg instanceof ByteBuf b) {
+        bytes += b.readableBytes();
+      } else if (msg instanceof ByteBufHolder h) {
+        bytes += h.content().readableBytes();
+      }
+    }
+
     boolean evictable() {
       return !started && channel.isOpen();
     }
@@ -105,15 +114,12 @@ public final class ConnectionLimit {
   @ChannelHandler.Sharable
   private static final class Progress extends ChannelInboundHandlerAdapter {
     @Override
-    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       Admission a = ctx.channel().attr(ADMISSION).get();
       if (a == null || a.started) {
         ctx.pipeline().remove(this);
-      } else if (msg instanceof ByteBuf b) {
-        a.bytes += b.readableBytes();
-      } else if (msg instanceof ByteBufHolder h) {
-        a.bytes += h.content().readableBytes();
+      } else {
+        a.count(msg);
       }
       ctx.fireChannelRead(msg);
     }
@@ -148,6 +154,13 @@ public final class ConnectionLimit {
   private final int max;
   private final long graceNanos;
   private final LongSupplier clock;
+
+  /**
+   * Whether the port's pipeline calls {@link #firstRead} on each connection's first read, so the
+   * byte counter is added then rather than at admission.
+   */
+  private final boolean counterAtFirstRead;
+
   private final AtomicInteger open = new AtomicInteger();
   private final ConcurrentLinkedDeque<Admission> admitted = new ConcurrentLinkedDeque<>();
   private final LongAdder refused = new LongAdder();
@@ -156,13 +169,15 @@ public final class ConnectionLimit {
 
   /** A plain cap: a connection beyond it is refused. */
   public ConnectionLimit(int max) {
-    this(max, 0, System::nanoTime);
+    this(max, 0, System::nanoTime, false);
   }
 
-  private ConnectionLimit(int max, long graceNanos, LongSupplier clock) {
+  private ConnectionLimit(
+      int max, long graceNanos, LongSupplier clock, boolean counterAtFirstRead) {
     this.max = max;
     this.graceNanos = graceNanos;
     this.clock = clock;
+    this.counterAtFirstRead = counterAtFirstRead;
   }
 
   /**
@@ -175,10 +190,44 @@ public final class ConnectionLimit {
 
   /** As {@link #evictingSlowStarts(int, Duration)}, with {@code clock} for nanoTime (tests). */
   static ConnectionLimit evictingSlowStarts(int max, Duration grace, LongSupplier clock) {
+    return evictingSlowStarts(max, grace, clock, false);
+  }
+
+  /**
+   * As {@link #evictingSlowStarts(int, Duration)}, for a port whose pipeline calls {@link
+   * #firstRead} on each connection's first read: the byte counter is added to a connection's
+   * pipeline then, not by the acceptor at admission, so a connection closed silent never has it
+   * (one handler less to add on the accept thread and to tear down, for most of a flood).
+   */
+  static ConnectionLimit evictingSlowStartsCountedFromFirstRead(int max, Duration grace) {
+    return evictingSlowStarts(max, grace, System::nanoTime, true);
+  }
+
+  /** As {@link #evictingSlowStartsCountedFromFirstRead}, with {@code clock} (tests). */
+  static ConnectionLimit evictingSlowStartsCountedFromFirstRead(
+      int max, Duration grace, LongSupplier clock) {
+    return evictingSlowStarts(max, grace, clock, true);
+  }
+
+  private static ConnectionLimit evictingSlowStarts(
+      int max, Duration grace, LongSupplier clock, boolean counterAtFirstRead) {
     if (grace.isNegative() || grace.isZero()) {
       throw new IllegalArgumentException("grace must be > 0, was " + grace);
     }
-    return new ConnectionLimit(max, grace.toNanos(), clock);
+    return new ConnectionLimit(max, grace.toNanos(), clock, counterAtFirstRead);
+  }
+
+  /**
+   * On a connection's first read, at a cap {@link #evictingSlowStartsCountedFromFirstRead}: counts
+   * {@code msg}'s bytes and puts the byte counter first in {@code ch}'s pipeline for the reads
+   * after it. Call on the connection's event loop, before passing {@code msg} on.
+   */
+  static void firstRead(Channel ch, Object msg) {
+    Admission a = ch.attr(ADMISSION).get();
+    if (a != null && !a.started) {
+      a.count(msg);
+      ch.pipeline().addFirst("connection-progress", PROGRESS);
+    }
   }
 
   /**
@@ -196,7 +245,9 @@ public final class ConnectionLimit {
     if (graceNanos > 0) {
       Admission a = new Admission(ch, clock.getAsLong());
       ch.attr(ADMISSION).set(a);
-      ch.pipeline().addFirst("connection-progress", PROGRESS);
+      if (!counterAtFirstRead) {
+        ch.pipeline().addFirst("connection-progress", PROGRESS);
+      }
       admitted.addLast(a);
       trim();
     }

@@ -156,14 +156,18 @@ public final class HttpPipeline {
     this.maxInputSize = config.maxInputSize();
     this.limits = config.limits();
     this.version = version;
+    this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
     this.connections =
-        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
+        tls == null
+            ? ConnectionLimit.evictingSlowStartsCountedFromFirstRead(
+                limits.maxConnections(), ConnectionLimit.EVICTION_GRACE)
+            : ConnectionLimit.evictingSlowStarts(
+                limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
     this.budget =
         serverWide == null
             ? new BufferBudget(limits.maxBufferedBytes())
             : serverWide.child(limits.maxBufferedBytes());
     this.access = config.security().access();
-    this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
   }
 
   /**
@@ -265,6 +269,7 @@ public final class HttpPipeline {
                 - RequestTimeouts.queuedCounted(
                     AcceptQueueWait.nanos(ch), limits.headerTimeout().toNanos());
       }
+      ConnectionLimit.firstRead(ch, msg); // the cap's byte counter from here on
       if (tracked != null) {
         tracked.add(ch);
       }

@@ -236,6 +236,30 @@ class ConnectionLimitTest {
     assertThat(c.pipeline().get("connection-progress")).isNull();
   }
 
+  /**
+   * The REST port's cap: no byte counter until the connection's first read (most of a flood never
+   * sends one); that read's bytes count, and the counter counts the reads after it.
+   */
+  @Test
+  void aCapCountingFromTheFirstReadAddsItsCounterThenAndCountsThatRead() {
+    ConnectionLimit limit =
+        ConnectionLimit.evictingSlowStartsCountedFromFirstRead(3, GRACE, now::get);
+    EmbeddedChannel silent = admitted(limit);
+    EmbeddedChannel spoke = admitted(limit);
+    EmbeddedChannel slow = admitted(limit);
+    assertThat(silent.pipeline().get("connection-progress")).isNull();
+    ConnectionLimit.firstRead(spoke, Unpooled.wrappedBuffer(new byte[5]));
+    ConnectionLimit.firstRead(slow, Unpooled.wrappedBuffer(new byte[1]));
+    assertThat(spoke.pipeline().get("connection-progress")).isNotNull();
+    sends(spoke, 5); // through the counter now: 10 bytes against slow's 1
+    advance(GRACE.multipliedBy(5));
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue(); // the silent one goes: 0 bytes
+    assertThat(open(silent)).isFalse();
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue(); // then the slower of the two
+    assertThat(open(slow)).isFalse();
+    assertThat(open(spoke)).isTrue();
+  }
+
   @Test
   void closedAndStartedConnectionsDoNotPileUp() {
     ConnectionLimit limit = evicting(1_000_000);
