@@ -8,8 +8,6 @@ import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -59,7 +57,10 @@ public final class HttpServer implements AutoCloseable {
 
   private @Nullable NettyTransport transport;
 
-  /** Open connections, so that close() can end each through its pipeline (GOAWAY on HTTP/2). */
+  /**
+   * Connections that have sent bytes (TLS: every one), so that close() can end each through its
+   * pipeline (GOAWAY on HTTP/2); silent ones are closed by the event loops' shutdown.
+   */
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
   private @Nullable HttpPipeline pipeline;
@@ -112,7 +113,8 @@ public final class HttpServer implements AutoCloseable {
     workers =
         new MultiThreadIoEventLoopGroup(
             config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), io.ioHandlers());
-    HttpPipeline p = new HttpPipeline(service, config, version(), dashboard, sharedBudget);
+    HttpPipeline p =
+        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
     pipeline = p;
     try {
       ServerBootstrap b =
@@ -127,11 +129,12 @@ public final class HttpServer implements AutoCloseable {
                   new ChannelInitializer<ServerChannel>() {
                     @Override
                     protected void initChannel(ServerChannel ch) {
-                      // The cap first: a refused connection is closed before it is tracked.
-                      ch.pipeline().addLast(p.acceptor(), new ConnectionTracker(connections));
+                      // The cap: a refused connection is closed before it is registered. A
+                      // connection joins the group for close() at its first bytes (HttpPipeline).
+                      ch.pipeline().addLast(p.acceptor());
                     }
                   })
-              .childHandler(p);
+              .childHandler(p.childHandler());
       if (acceptors > 1) {
         // One listening socket per accept thread, all on the port: the kernel hashes each new
         // connection to one of them, each with its own accept queue. They share the pipeline,
@@ -254,30 +257,6 @@ public final class HttpServer implements AutoCloseable {
       }
     }
     shutdownGroups();
-  }
-
-  /**
-   * Adds each accepted connection to a group; sits on the server channel, ahead of the acceptor.
-   */
-  private static final class ConnectionTracker extends ChannelInboundHandlerAdapter {
-    private final ChannelGroup connections;
-
-    ConnectionTracker(ChannelGroup connections) {
-      this.connections = connections;
-    }
-
-    @Override
-    public boolean isSharable() {
-      return true;
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof Channel child) {
-        connections.add(child);
-      }
-      ctx.fireChannelRead(msg);
-    }
   }
 
   /** Stops accepting: closes every listening socket. */

@@ -174,6 +174,32 @@ class LimitsTest {
     }
   }
 
+  /**
+   * Silent connections are kept by their event loops' sweeps (SilentConnections), not a timer each:
+   * every one is closed, on whichever loop, and one that speaks before its deadline leaves the
+   * sweep and is answered.
+   */
+  @Test
+  void silentConnectionsAreAllClosedAndOneThatSpeaksInTimeIsAnswered() throws Exception {
+    List<RawConnection> silent = new ArrayList<>();
+    try (RawConnection late = new RawConnection(server.port())) {
+      for (int i = 0; i < 12; i++) {
+        silent.add(new RawConnection(server.port()));
+        Thread.sleep(50);
+      }
+      Thread.sleep(SHORT.toMillis() / 4);
+      late.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(late.read().status()).isEqualTo(200);
+      for (RawConnection c : silent) {
+        assertClosedByServer(c);
+      }
+    } finally {
+      for (RawConnection c : silent) {
+        c.close();
+      }
+    }
+  }
+
   @Test
   void anIdleKeepAliveConnectionIsClosed() throws Exception {
     try (RawConnection c = new RawConnection(server.port())) {

@@ -7,12 +7,18 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.AttributeKey;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
@@ -49,8 +55,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Cost per admission at the cap: a look at the front of the queue of unstarted connections, in
  * admission order, at most {@value #CANDIDATES} live entries (closed and started ones met on the
- * way are dropped), never a scan of every connection; per eviction, two zero-delay tasks on the
- * victim's event loop.
+ * way are dropped), never a scan of every connection; per eviction, a place in its event loop's
+ * batch, and three zero-delay tasks on that loop per batch.
  *
  * <p>Thread-safe: every event loop admits and closes connections concurrently. The count may pass
  * the maximum by the few evicted connections whose close has not completed yet.
@@ -86,6 +92,15 @@ public final class ConnectionLimit {
       this.since = since;
     }
 
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
+    void count(Object msg) {
+      if (msg instanceof ByteBuf b) {
+        bytes += b.readableBytes();
+      } else if (msg instanceof ByteBufHolder h) {
+        bytes += h.content().readableBytes();
+      }
+    }
+
     boolean evictable() {
       return !started && channel.isOpen();
     }
@@ -105,15 +120,12 @@ public final class ConnectionLimit {
   @ChannelHandler.Sharable
   private static final class Progress extends ChannelInboundHandlerAdapter {
     @Override
-    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: the connection's event loop
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       Admission a = ctx.channel().attr(ADMISSION).get();
       if (a == null || a.started) {
         ctx.pipeline().remove(this);
-      } else if (msg instanceof ByteBuf b) {
-        a.bytes += b.readableBytes();
-      } else if (msg instanceof ByteBufHolder h) {
-        a.bytes += h.content().readableBytes();
+      } else {
+        a.count(msg);
       }
       ctx.fireChannelRead(msg);
     }
@@ -148,21 +160,31 @@ public final class ConnectionLimit {
   private final int max;
   private final long graceNanos;
   private final LongSupplier clock;
+
+  /**
+   * Whether the port's pipeline calls {@link #firstRead} on each connection's first read, so the
+   * byte counter is added then rather than at admission.
+   */
+  private final boolean counterAtFirstRead;
+
   private final AtomicInteger open = new AtomicInteger();
   private final ConcurrentLinkedDeque<Admission> admitted = new ConcurrentLinkedDeque<>();
   private final LongAdder refused = new LongAdder();
   private final LongAdder evicted = new LongAdder();
   private final LongAdder spared = new LongAdder();
+  private final ConcurrentHashMap<EventLoop, Evictions> evictions = new ConcurrentHashMap<>();
 
   /** A plain cap: a connection beyond it is refused. */
   public ConnectionLimit(int max) {
-    this(max, 0, System::nanoTime);
+    this(max, 0, System::nanoTime, false);
   }
 
-  private ConnectionLimit(int max, long graceNanos, LongSupplier clock) {
+  private ConnectionLimit(
+      int max, long graceNanos, LongSupplier clock, boolean counterAtFirstRead) {
     this.max = max;
     this.graceNanos = graceNanos;
     this.clock = clock;
+    this.counterAtFirstRead = counterAtFirstRead;
   }
 
   /**
@@ -175,10 +197,44 @@ public final class ConnectionLimit {
 
   /** As {@link #evictingSlowStarts(int, Duration)}, with {@code clock} for nanoTime (tests). */
   static ConnectionLimit evictingSlowStarts(int max, Duration grace, LongSupplier clock) {
+    return evictingSlowStarts(max, grace, clock, false);
+  }
+
+  /**
+   * As {@link #evictingSlowStarts(int, Duration)}, for a port whose pipeline calls {@link
+   * #firstRead} on each connection's first read: the byte counter is added to a connection's
+   * pipeline then, not by the acceptor at admission, so a connection closed silent never has it
+   * (one handler less to add on the accept thread and to tear down, for most of a flood).
+   */
+  static ConnectionLimit evictingSlowStartsCountedFromFirstRead(int max, Duration grace) {
+    return evictingSlowStarts(max, grace, System::nanoTime, true);
+  }
+
+  /** As {@link #evictingSlowStartsCountedFromFirstRead}, with {@code clock} (tests). */
+  static ConnectionLimit evictingSlowStartsCountedFromFirstRead(
+      int max, Duration grace, LongSupplier clock) {
+    return evictingSlowStarts(max, grace, clock, true);
+  }
+
+  private static ConnectionLimit evictingSlowStarts(
+      int max, Duration grace, LongSupplier clock, boolean counterAtFirstRead) {
     if (grace.isNegative() || grace.isZero()) {
       throw new IllegalArgumentException("grace must be > 0, was " + grace);
     }
-    return new ConnectionLimit(max, grace.toNanos(), clock);
+    return new ConnectionLimit(max, grace.toNanos(), clock, counterAtFirstRead);
+  }
+
+  /**
+   * On a connection's first read, at a cap {@link #evictingSlowStartsCountedFromFirstRead}: counts
+   * {@code msg}'s bytes and puts the byte counter first in {@code ch}'s pipeline for the reads
+   * after it. Call on the connection's event loop, before passing {@code msg} on.
+   */
+  static void firstRead(Channel ch, Object msg) {
+    Admission a = ch.attr(ADMISSION).get();
+    if (a != null && !a.started) {
+      a.count(msg);
+      ch.pipeline().addFirst("connection-progress", PROGRESS);
+    }
   }
 
   /**
@@ -196,7 +252,9 @@ public final class ConnectionLimit {
     if (graceNanos > 0) {
       Admission a = new Admission(ch, clock.getAsLong());
       ch.attr(ADMISSION).set(a);
-      ch.pipeline().addFirst("connection-progress", PROGRESS);
+      if (!counterAtFirstRead) {
+        ch.pipeline().addFirst("connection-progress", PROGRESS);
+      }
       admitted.addLast(a);
       trim();
     }
@@ -298,27 +356,67 @@ public final class ConnectionLimit {
    * Resets the victim on its event loop once that loop has polled it twice more, unless it started
    * meanwhile. A loop runs its due scheduled tasks once a pass, after its I/O, so each zero-delay
    * hop waits for one poll; two, because io_uring may complete a read submitted by one poll only at
-   * the next.
+   * the next. Victims are batched per loop ({@link Evictions}): in a flood one loop gets many per
+   * pass, and a pair of scheduled tasks each, created and handed across threads by the accepting
+   * thread, was a tenth of what an evicted connection cost a fresh JVM.
    */
   private void evictAfterTwoPolls(Admission victim) {
-    Channel ch = victim.channel;
-    ch.eventLoop()
-        .schedule(
-            () ->
-                ch.eventLoop()
-                    .schedule(
-                        () -> {
-                          if (victim.started) {
-                            spared.increment();
-                          } else {
-                            evicted.increment();
-                            reset(ch);
-                          }
-                        },
-                        0,
-                        TimeUnit.NANOSECONDS),
+    EventLoop loop = victim.channel.eventLoop();
+    Evictions e = evictions.get(loop);
+    if (e == null) {
+      e = evictions.computeIfAbsent(loop, Evictions::new);
+    }
+    e.add(victim);
+  }
+
+  /**
+   * One event loop's victims waiting for their two polls. The first victim of a batch arms one
+   * zero-delay hop; that hop takes every victim queued so far and, since the last of them may have
+   * been queued after the loop's latest poll, waits two more hops before it resets those still
+   * silent. So each victim gets at least two polls, and a batch costs three scheduled tasks
+   * whatever its size. Thread-safe: any accepting thread adds, the loop runs the hops.
+   */
+  private final class Evictions implements Runnable {
+    private final EventLoop loop;
+    private final ConcurrentLinkedQueue<Admission> queued = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean armed = new AtomicBoolean();
+
+    Evictions(EventLoop loop) {
+      this.loop = loop;
+    }
+
+    void add(Admission victim) {
+      queued.add(victim);
+      if (armed.compareAndSet(false, true)) {
+        loop.schedule(this, 0, TimeUnit.NANOSECONDS);
+      }
+    }
+
+    @Override
+    public void run() {
+      armed.set(false); // a victim queued from here on arms the next batch
+      List<Admission> batch = new ArrayList<>();
+      for (Admission a = queued.poll(); a != null; a = queued.poll()) {
+        batch.add(a);
+      }
+      if (!batch.isEmpty()) {
+        loop.schedule(
+            () -> loop.schedule(() -> close(batch), 0, TimeUnit.NANOSECONDS),
             0,
             TimeUnit.NANOSECONDS);
+      }
+    }
+
+    private void close(List<Admission> batch) {
+      for (Admission victim : batch) {
+        if (victim.started) {
+          spared.increment();
+        } else {
+          evicted.increment();
+          reset(victim.channel);
+        }
+      }
+    }
   }
 
   private @Nullable Admission choose(long now) {

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -25,6 +26,7 @@ import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AsciiString;
+import io.netty.util.AttributeKey;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +34,10 @@ import org.slf4j.LoggerFactory;
  * The handlers of one connection on the REST port, which speaks HTTP/1.1 and HTTP/2 cleartext
  * (h2c), all on the connection's event loop.
  *
- * <p>Until its first bytes a cleartext connection has only the cap's byte counter and {@link
- * RequestTimeouts} (its header timer); its first read adds the protocol handlers ({@code
- * FirstBytes}), so a connection evicted or timed out silent never builds them. They start with
+ * <p>Until its first bytes a cleartext connection has only the cap's byte counter and one shared
+ * handler ({@code ConnectionStart}); its header timeout is kept by its event loop's sweep ({@link
+ * SilentConnections}), not a timer of its own. Its first read adds the protocol handlers and {@link
+ * RequestTimeouts}, so a connection evicted or timed out silent never builds them. They start with
  * {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with the HTTP/2 preface (prior
  * knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to {@code HttpServerCodec}
  * and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code Upgrade: h2c} request
@@ -59,10 +62,10 @@ import org.slf4j.LoggerFactory;
  * right after the HTTP codec; every aggregator draws on one server-wide {@link BufferBudget}
  * through its connection's share of it.
  *
- * <p>Threads: one instance for the port; {@code initChannel} runs on each new connection's event
- * loop, and the connection count and budget it shares are thread-safe.
+ * <p>Threads: one instance for the port; its handlers run on each connection's event loop, and the
+ * connection count, sweeps and budget it shares are thread-safe.
  */
-public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
+public final class HttpPipeline {
   /** The HTTP/2 header list limit: the 8 KiB that {@code HttpServerCodec} allows HTTP/1.1. */
   static final int MAX_HEADER_LIST_SIZE = 8192;
 
@@ -74,7 +77,9 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   static final int MAX_PIPELINE_DEPTH = 8192;
 
   private static final String HTTP1_START = "http1-start";
-  private static final String FIRST_BYTES = "first-bytes";
+
+  private static final AttributeKey<SilentConnections.Silent> SILENT =
+      AttributeKey.valueOf(HttpPipeline.class, "silent");
 
   private final InferenceService service;
   private final int maxInputSize;
@@ -87,7 +92,16 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
-  private final FirstBytes firstBytes = new FirstBytes();
+  private final ConnectionStart start = new ConnectionStart();
+  private final SilentConnections silent;
+  private final @Nullable ChannelGroup tracked;
+  private final ChannelInitializer<SocketChannel> tlsStart =
+      new ChannelInitializer<>() {
+        @Override
+        protected void initChannel(SocketChannel ch) {
+          initTls(ch);
+        }
+      };
 
   /**
    * @param service the core every request goes to
@@ -119,53 +133,81 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
       String version,
       @Nullable DashboardFeed dashboard,
       @Nullable BufferBudget serverWide) {
+    this(service, config, version, dashboard, serverWide, null);
+  }
+
+  /**
+   * @param tracked where each connection is added once it has sent its first bytes (a TLS
+   *     connection at once), so that the server's close can end it through its pipeline; a
+   *     connection closed silent never joins it (the event loops' shutdown closes those); null:
+   *     none
+   */
+  public HttpPipeline(
+      InferenceService service,
+      HttpServerConfig config,
+      String version,
+      @Nullable DashboardFeed dashboard,
+      @Nullable BufferBudget serverWide,
+      @Nullable ChannelGroup tracked) {
+    this.tracked = tracked;
+    this.silent = new SilentConnections(config.limits().headerTimeout());
     this.dashboard = dashboard == null ? null : new DashboardHandler(dashboard, service);
     this.service = service;
     this.maxInputSize = config.maxInputSize();
     this.limits = config.limits();
     this.version = version;
+    this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
     this.connections =
-        ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
+        tls == null
+            ? ConnectionLimit.evictingSlowStartsCountedFromFirstRead(
+                limits.maxConnections(), ConnectionLimit.EVICTION_GRACE)
+            : ConnectionLimit.evictingSlowStarts(
+                limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
     this.budget =
         serverWide == null
             ? new BufferBudget(limits.maxBufferedBytes())
             : serverWide.child(limits.maxBufferedBytes());
     this.access = config.security().access();
-    this.tls = config.security().tls().map(t -> t.httpContext()).orElse(null);
   }
 
   /**
    * The port's connection cap, for the server channel: admits each connection before it is
-   * registered (see {@link ConnectionLimit#acceptor()}); {@link #initChannel} sees admitted ones
+   * registered (see {@link ConnectionLimit#acceptor()}); {@link #childHandler} sees admitted ones
    * only.
    */
   public ChannelHandler acceptor() {
     return connections.acceptor();
   }
 
-  @Override
-  protected void initChannel(SocketChannel ch) {
-    if (tls != null) {
-      BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
-      ch.pipeline()
-          .addLast("tls", tls.newHandler(ch.alloc()))
-          .addLast("alpn", new TlsStart(this, perConnection))
-          .addLast("timeouts", timeouts())
-          .addLast(HTTP1_START, new Http1Start(this, perConnection));
-      return;
+  /**
+   * The handler for each new connection (the bootstrap's {@code childHandler}): cleartext, the
+   * shared {@code ConnectionStart}, which is the connection's whole pipeline (with the cap's byte
+   * counter) until its first bytes; TLS, an initializer that adds the TLS handlers.
+   */
+  public ChannelHandler childHandler() {
+    return tls != null ? tlsStart : start;
+  }
+
+  private void initTls(SocketChannel ch) {
+    SslContext context = java.util.Objects.requireNonNull(tls);
+    if (tracked != null) {
+      tracked.add(ch);
     }
-    // Until its first bytes a connection has only the header timer (and, at an evicting cap, the
-    // byte counter ahead of it): most connections of a connection flood are evicted or time out
-    // without sending a byte, and each would otherwise build, and on close tear down, the HTTP
-    // codecs and upgrade handlers below on the event loop that answers real requests.
-    ch.pipeline().addLast(FIRST_BYTES, firstBytes).addLast("timeouts", timeouts());
+    BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
+    ch.pipeline()
+        .addLast("tls", context.newHandler(ch.alloc()))
+        .addLast("alpn", new TlsStart(this, perConnection))
+        .addLast("timeouts", timeouts())
+        .addLast(HTTP1_START, new Http1Start(this, perConnection));
   }
 
   /**
-   * The cleartext protocol handlers, added on a connection's first bytes ({@link FirstBytes}):
-   * {@code CleartextHttp2ServerUpgradeHandler} ahead of the timeouts, {@link Http1Start} after.
+   * The cleartext protocol handlers, added on a connection's first bytes ({@link ConnectionStart})
+   * after the handler {@code name}: {@code CleartextHttp2ServerUpgradeHandler} (which adds the HTTP
+   * codec after itself), the timeouts (the head's time counted from {@code headStart}), {@link
+   * Http1Start}.
    */
-  private void addCleartextHandlers(ChannelPipeline p) {
+  private void addCleartextHandlers(ChannelPipeline p, String name, long headStart) {
     BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     HttpServerCodec http1 = http1Codec();
     HttpServerUpgradeHandler upgrade =
@@ -176,24 +218,63 @@ public final class HttpPipeline extends ChannelInitializer<SocketChannel> {
                     ? new Http2ServerUpgradeCodec(http2Codec(), streams(perConnection))
                     : null,
             maxInputSize);
-    p.addBefore(
-        "timeouts",
-        "h2c",
-        new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
-    p.addLast(HTTP1_START, new Http1Start(this, perConnection));
+    // In this order: the h2c handler adds the HTTP codec right after itself, ahead of the timeouts.
+    p.addAfter(name, HTTP1_START, new Http1Start(this, perConnection))
+        .addBefore(
+            HTTP1_START,
+            "timeouts",
+            RequestTimeouts.headStartedAt(
+                headStart, limits.headerTimeout(), limits.idleTimeout(), limits.bodyTimeout()))
+        .addBefore(
+            "timeouts",
+            "h2c",
+            new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
   }
 
   /**
-   * A cleartext connection's first handler until its first bytes arrive: then adds the protocol
-   * handlers ({@link #addCleartextHandlers}), steps out and passes the bytes on to them. Sharable:
-   * it holds nothing of a connection.
+   * A cleartext connection's only handler (after the cap's byte counter) until its first bytes,
+   * added by the acceptor: most connections of a connection flood are evicted or time out without
+   * sending a byte, and each would otherwise build, and on close tear down, the HTTP codecs and
+   * upgrade handlers on the event loop that answers real requests, and have a timer of its own
+   * scheduled and cancelled there. Once active, the connection's header timeout is kept by its
+   * loop's sweep ({@link SilentConnections}); its first read adds the protocol handlers ({@link
+   * #addCleartextHandlers}, the timeouts taking the head over with the same start), steps out and
+   * passes the bytes on. Sharable: a connection's state is its {@code Silent} entry, an attribute.
    */
   @ChannelHandler.Sharable
-  private final class FirstBytes extends ChannelInboundHandlerAdapter {
+  private final class ConnectionStart extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      Channel ch = ctx.channel();
+      long now = System.nanoTime();
+      long headStart =
+          now
+              - RequestTimeouts.queuedCounted(
+                  AcceptQueueWait.nanos(ch), limits.headerTimeout().toNanos());
+      ch.attr(SILENT).set(silent.watch(ch, headStart));
+      ctx.fireChannelActive();
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      Channel ch = ctx.channel();
+      SilentConnections.Silent s = ch.attr(SILENT).get();
+      long headStart;
+      if (s != null) {
+        s.spoke();
+        headStart = s.headStart;
+      } else { // read before active: not on a socket
+        headStart =
+            System.nanoTime()
+                - RequestTimeouts.queuedCounted(
+                    AcceptQueueWait.nanos(ch), limits.headerTimeout().toNanos());
+      }
+      ConnectionLimit.firstRead(ch, msg); // the cap's byte counter from here on
+      if (tracked != null) {
+        tracked.add(ch);
+      }
       ChannelPipeline p = ctx.pipeline();
-      addCleartextHandlers(p);
+      addCleartextHandlers(p, ctx.name(), headStart);
       p.remove(this);
       ctx.fireChannelRead(msg); // to the handlers just added: a removed context keeps its next
     }

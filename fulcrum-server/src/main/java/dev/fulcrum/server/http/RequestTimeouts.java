@@ -80,15 +80,40 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   /** The connection's unwritten bytes at the last check. */
   private long unwrittenBytes;
 
+  /** When the first head's time began, if the caller knows ({@link #hasHeadStart}). */
+  private final long headStart;
+
+  private final boolean hasHeadStart;
+
   /**
    * @param headerTimeout the longest a request head may take, from the connection's start
    * @param idleTimeout the longest a connection may have nothing in progress
    * @param bodyTimeout the longest a request body may stall
    */
   public RequestTimeouts(Duration headerTimeout, Duration idleTimeout, Duration bodyTimeout) {
+    this(headerTimeout, idleTimeout, bodyTimeout, 0, false);
+  }
+
+  private RequestTimeouts(
+      Duration headerTimeout,
+      Duration idleTimeout,
+      Duration bodyTimeout,
+      long headStart,
+      boolean hasHeadStart) {
     this.headerNanos = headerTimeout.toNanos();
     this.idleNanos = idleTimeout.toNanos();
     this.bodyNanos = bodyTimeout.toNanos();
+    this.headStart = headStart;
+    this.hasHeadStart = hasHeadStart;
+  }
+
+  /**
+   * As the constructor, for a connection whose first head's time began at {@code headStart} (a
+   * {@link System#nanoTime}): one that {@link SilentConnections} watched until its first bytes.
+   */
+  static RequestTimeouts headStartedAt(
+      long headStart, Duration headerTimeout, Duration idleTimeout, Duration bodyTimeout) {
+    return new RequestTimeouts(headerTimeout, idleTimeout, bodyTimeout, headStart, true);
   }
 
   @Override
@@ -107,15 +132,17 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
 
   private void start() {
     if (timer == null) {
-      enter(Phase.HEAD);
+      phase = Phase.HEAD;
+      long now = System.nanoTime();
       // The head's time counts from the kernel's completion of the handshake, not from the accept:
       // in a burst a connection waits in the full accept queue, on the client's clock. At least
-      // the floor is left after the accept, so a head already in the socket's buffer is read.
-      long queued = queuedCounted(AcceptQueueWait.nanos(ctx.channel()), headerNanos);
-      if (queued > 0) {
-        since -= queued;
-        schedule(headerNanos - queued);
-      }
+      // the floor is left after the accept, so a head already in the socket's buffer is read. One
+      // timer, scheduled once: a fresh JVM's loops pay for each in a connection flood.
+      since =
+          hasHeadStart
+              ? headStart
+              : now - queuedCounted(AcceptQueueWait.nanos(ctx.channel()), headerNanos);
+      schedule(headerNanos - (now - since));
     }
   }
 
@@ -216,6 +243,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
 
   private void schedule(long delayNanos) {
     cancel();
+    delayNanos = Math.max(0, delayNanos);
     timerDue = System.nanoTime() + delayNanos;
     timer = ctx.executor().schedule(this::check, delayNanos, TimeUnit.NANOSECONDS);
   }

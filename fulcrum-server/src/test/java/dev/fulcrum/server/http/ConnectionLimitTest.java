@@ -41,14 +41,19 @@ class ConnectionLimitTest {
     return c;
   }
 
-  /** The connection's event loop runs its I/O and tasks: twice, as a busy loop would at least. */
+  /**
+   * The connection's event loop runs its I/O and tasks: three times (an eviction batch's hops; its
+   * last victim is guaranteed two polls after it was queued).
+   */
   private static void polled(EmbeddedChannel c) {
+    c.runPendingTasks();
     c.runPendingTasks();
     c.runPendingTasks();
   }
 
   /**
-   * Whether the connection is open once its event loop has polled it twice (an eviction's wait).
+   * Whether the connection is open once its event loop has polled it three times (an eviction's
+   * wait).
    */
   private static boolean open(EmbeddedChannel c) {
     polled(c);
@@ -234,6 +239,30 @@ class ConnectionLimitTest {
     ConnectionLimit.started(c);
     sends(c, 10);
     assertThat(c.pipeline().get("connection-progress")).isNull();
+  }
+
+  /**
+   * The REST port's cap: no byte counter until the connection's first read (most of a flood never
+   * sends one); that read's bytes count, and the counter counts the reads after it.
+   */
+  @Test
+  void aCapCountingFromTheFirstReadAddsItsCounterThenAndCountsThatRead() {
+    ConnectionLimit limit =
+        ConnectionLimit.evictingSlowStartsCountedFromFirstRead(3, GRACE, now::get);
+    EmbeddedChannel silent = admitted(limit);
+    EmbeddedChannel spoke = admitted(limit);
+    EmbeddedChannel slow = admitted(limit);
+    assertThat(silent.pipeline().get("connection-progress")).isNull();
+    ConnectionLimit.firstRead(spoke, Unpooled.wrappedBuffer(new byte[5]));
+    ConnectionLimit.firstRead(slow, Unpooled.wrappedBuffer(new byte[1]));
+    assertThat(spoke.pipeline().get("connection-progress")).isNotNull();
+    sends(spoke, 5); // through the counter now: 10 bytes against slow's 1
+    advance(GRACE.multipliedBy(5));
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue(); // the silent one goes: 0 bytes
+    assertThat(open(silent)).isFalse();
+    assertThat(limit.admit(new EmbeddedChannel())).isTrue(); // then the slower of the two
+    assertThat(open(slow)).isFalse();
+    assertThat(open(spoke)).isTrue();
   }
 
   @Test

@@ -1,0 +1,166 @@
+package dev.fulcrum.server.http;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The header timeout of a port's connections that have not sent a byte yet, kept by one sweep per
+ * event loop instead of a timer per connection: in a connection flood most connections are evicted
+ * at the cap or time out without sending anything, and a scheduled task each (created, put into the
+ * loop's timer heap, cancelled and taken out again at the close) was a large part of what every
+ * such connection cost a fresh JVM's event loops, interpreted (docs/PERFORMANCE.md, "Hostile
+ * clients", session 14). A connection leaves the sweep at its first bytes ({@link Silent#spoke()}),
+ * when {@link RequestTimeouts} takes its head over with the same start.
+ *
+ * <p>Each loop's sweep is a wheel of slots of one tick ({@value #MAX_TICK_MILLIS} ms at most, a
+ * fiftieth of a shorter timeout) covering the header timeout; a connection past its deadline is
+ * reset ({@link ConnectionLimit#reset}) at the end of the tick its deadline falls in, so at most a
+ * tick late, and a connection that spoke or closed meanwhile is dropped when its slot comes up. The
+ * wheel's task runs once a tick while the loop has silent connections, never otherwise.
+ *
+ * <p>Threads: one instance for the port; {@link #watch} runs on the connection's event loop, and
+ * each loop's wheel is used by that loop only.
+ */
+final class SilentConnections {
+  private static final Logger log = LoggerFactory.getLogger(SilentConnections.class);
+
+  static final long MAX_TICK_MILLIS = 100;
+
+  private final long headerNanos;
+  private final long tickNanos;
+  private final int slots;
+  private final ConcurrentHashMap<EventLoop, Wheel> wheels = new ConcurrentHashMap<>();
+
+  /** One connection that has sent nothing yet. Loop-confined. */
+  static final class Silent {
+    final Channel channel;
+
+    /** When its head's time began (the header timeout counts from here). */
+    final long headStart;
+
+    final long deadline;
+    private boolean spoke;
+
+    Silent(Channel channel, long headStart, long deadline) {
+      this.channel = channel;
+      this.headStart = headStart;
+      this.deadline = deadline;
+    }
+
+    /** Its first bytes arrived: the sweep lets it go. Call on its event loop. */
+    void spoke() {
+      spoke = true;
+    }
+  }
+
+  SilentConnections(Duration headerTimeout) {
+    this.headerNanos = headerTimeout.toNanos();
+    this.tickNanos =
+        Math.max(
+            TimeUnit.MILLISECONDS.toNanos(1),
+            Math.min(TimeUnit.MILLISECONDS.toNanos(MAX_TICK_MILLIS), headerNanos / 50));
+    this.slots = (int) Math.min(1 << 16, headerNanos / tickNanos + 2);
+  }
+
+  /**
+   * Starts {@code ch}'s header timeout, counted from {@code headStart} (a {@link System#nanoTime}),
+   * on its event loop's sweep. Call on that loop.
+   */
+  Silent watch(Channel ch, long headStart) {
+    Silent s = new Silent(ch, headStart, headStart + headerNanos);
+    EventLoop loop = ch.eventLoop();
+    Wheel w = wheels.get(loop);
+    if (w == null) {
+      w = wheels.computeIfAbsent(loop, Wheel::new);
+    }
+    w.add(s);
+    return s;
+  }
+
+  /** One event loop's silent connections, by the tick of their deadline. Loop-confined. */
+  private final class Wheel implements Runnable {
+    private final EventLoop loop;
+    private final List<List<Silent>> slot;
+    private int size;
+
+    /** The next tick to sweep (a nanoTime divided by the tick). */
+    private long cursor;
+
+    private boolean scheduled;
+
+    Wheel(EventLoop loop) {
+      this.loop = loop;
+      this.slot = new ArrayList<>(slots);
+      for (int i = 0; i < slots; i++) {
+        slot.add(new ArrayList<>());
+      }
+    }
+
+    void add(Silent s) {
+      long tick = Math.floorDiv(s.deadline, tickNanos);
+      if (size == 0) {
+        cursor = Math.min(tick, Math.floorDiv(System.nanoTime(), tickNanos));
+      }
+      slot.get((int) Math.floorMod(tick, (long) slots)).add(s);
+      size++;
+      if (!scheduled) {
+        scheduled = true;
+        scheduleNext(System.nanoTime());
+      }
+    }
+
+    private void scheduleNext(long now) {
+      loop.schedule(this, Math.max(0, (cursor + 1) * tickNanos - now), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void run() {
+      long now = System.nanoTime();
+      for (int n = 0; n < slots && (cursor + 1) * tickNanos <= now; n++, cursor++) {
+        sweep(slot.get((int) Math.floorMod(cursor, (long) slots)), now);
+      }
+      if ((cursor + 1) * tickNanos <= now) {
+        cursor = Math.floorDiv(now, tickNanos); // a whole revolution late: every slot was swept
+      }
+      if (size > 0) {
+        scheduleNext(now);
+      } else {
+        scheduled = false;
+      }
+    }
+
+    /** Resets the slot's connections past their deadline; keeps those due a revolution later. */
+    private void sweep(List<Silent> list, long now) {
+      if (list.isEmpty()) {
+        return;
+      }
+      int kept = 0;
+      for (int i = 0, n = list.size(); i < n; i++) {
+        Silent s = list.get(i);
+        if (s.spoke || !s.channel.isOpen()) {
+          size--;
+        } else if (s.deadline - now <= 0) {
+          size--;
+          if (log.isDebugEnabled()) {
+            log.debug(
+                "closing {}: header timeout after {} ms, silent ({} ms after it was due)",
+                s.channel,
+                TimeUnit.NANOSECONDS.toMillis(headerNanos),
+                TimeUnit.NANOSECONDS.toMillis(now - s.deadline));
+          }
+          ConnectionLimit.reset(s.channel); // no head, nothing to answer: RST, no TIME_WAIT
+        } else {
+          list.set(kept++, s);
+        }
+      }
+      list.subList(kept, list.size()).clear();
+    }
+  }
+}
