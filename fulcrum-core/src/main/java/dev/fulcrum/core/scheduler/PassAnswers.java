@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The completions of one worker pass, handed to the executors their requests asked to be answered
@@ -15,6 +17,8 @@ import org.jspecify.annotations.Nullable;
  * worker thread that ran the pass, then dropped.
  */
 final class PassAnswers {
+  private static final Logger log = LoggerFactory.getLogger(PassAnswers.class);
+
   /** The distinct executors of this pass, in first-seen order (compared by identity). */
   private final List<Executor> executors = new ArrayList<>(2);
 
@@ -56,9 +60,14 @@ final class PassAnswers {
     }
   }
 
+  /** Runs each completion; one that throws is logged and does not keep the others from running. */
   private static void runAll(List<Runnable> completions) {
     for (Runnable r : completions) {
-      r.run();
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("a request's completion failed", e);
+      }
     }
   }
 }
