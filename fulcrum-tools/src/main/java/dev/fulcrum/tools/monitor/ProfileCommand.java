@@ -118,8 +118,8 @@ public final class ProfileCommand implements Callable<Integer> {
     Csv csv = Csv.read(csvFile);
     try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
         SchedulerEnvironment environment = SchedulerEnvironment.system();
-        ModelRepository repo = loadModel(root, onnx, environment)) {
-      ModelVersion mv = served(repo);
+        ModelRepository repo = InProcessModel.load(root, model, onnx, environment)) {
+      ModelVersion mv = served(repo, model);
       ModelConfig config = mv.config();
       MonitoringConfig monitoring = config.monitoring();
       if (monitoring == null || monitoring.features().isEmpty()) {
@@ -206,7 +206,7 @@ public final class ProfileCommand implements Callable<Integer> {
     } else {
       try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
           SchedulerEnvironment environment = SchedulerEnvironment.system();
-          ModelRepository repo = loadModel(root, engineModel, onnx, environment)) {
+          ModelRepository repo = InProcessModel.load(root, engineModel, onnx, environment)) {
         ModelVersion mv = served(repo, engineModel);
         MonitoringConfig served = pipeline == null ? mv.config().monitoring() : monitoring;
         MonitoringConfig.TextInput st = served == null ? null : served.text();
@@ -406,20 +406,7 @@ public final class ProfileCommand implements Callable<Integer> {
     }
   }
 
-  private ModelRepository loadModel(
-      Path root, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
-    return InProcessModel.load(root, model, onnx, environment);
-  }
-
-  private ModelRepository loadModel(
-      Path root, String model, OnnxRuntimeBackend onnx, SchedulerEnvironment environment) {
-    return InProcessModel.load(root, model, onnx, environment);
-  }
-
-  private ModelVersion served(ModelRepository repo) {
-    return served(repo, model);
-  }
-
+  /** The version of {@code model} that serves, or a usage error that says why it did not load. */
   private ModelVersion served(ModelRepository repo, String model) {
     try {
       return InProcessModel.served(repo, model);
