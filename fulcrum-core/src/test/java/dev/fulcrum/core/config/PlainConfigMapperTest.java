@@ -40,19 +40,11 @@ class PlainConfigMapperTest {
     return f;
   }
 
-  private static Path root() {
-    Path p = Path.of("").toAbsolutePath();
-    while (!Files.isDirectory(p.resolve("demo/models"))) {
-      p = p.getParent();
-    }
-    return p;
-  }
-
   @Test
   void everyShippedConfigTakesTheFastPathAndMapsAsDatabindDoes() throws Exception {
     List<Path> files = new ArrayList<>();
     for (String folder : List.of("demo/models", "bench/models")) {
-      try (Stream<Path> s = Files.walk(root().resolve(folder))) {
+      try (Stream<Path> s = Files.walk(DemoFiles.root().resolve(folder))) {
         s.filter(f -> f.getFileName().toString().equals("config.yaml")).forEach(files::add);
       }
     }

@@ -37,11 +37,7 @@ class VocabulariesTest {
 
   @Test
   void theDemoTokenizerReadsAsADatabindTreeDoes() throws Exception {
-    Path p = Path.of("").toAbsolutePath();
-    while (!Files.isDirectory(p.resolve("demo/models"))) {
-      p = p.getParent();
-    }
-    Path model = p.resolve("demo/models/all_minilm_l6_v2");
+    Path model = DemoFiles.root().resolve("demo/models/all_minilm_l6_v2");
     Path tokenizer = model.resolve("all-minilm-l6-v2-q-tokenizer.json");
     // placed by fulcrum-tools' build, after this module's tests on a clean clone
     assumeThat(tokenizer)
