@@ -384,24 +384,33 @@ public final class ServeCommand implements Callable<Integer> {
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
-            () -> {
-              HttpServer server =
-                  new HttpServer(
-                      service,
-                      new HttpServerConfig(
-                          host,
-                          httpPort,
-                          httpMaxInputSize,
-                          httpEventLoops(httpThreads),
-                          limits.http(),
-                          security,
-                          httpTransport));
-              server.dashboard(dashboard).bufferBudget(requestBytes).start();
-              log.info(
-                  "HTTP (Open Inference Protocol) on {}://{}:{}/v2", scheme, host, server.port());
-              log.info("Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
-              return server;
-            });
+            PortUnavailableException.naming(
+                "REST",
+                "--http-port",
+                host,
+                httpPort,
+                () -> {
+                  HttpServer server =
+                      new HttpServer(
+                          service,
+                          new HttpServerConfig(
+                              host,
+                              httpPort,
+                              httpMaxInputSize,
+                              httpEventLoops(httpThreads),
+                              limits.http(),
+                              security,
+                              httpTransport));
+                  server.dashboard(dashboard).bufferBudget(requestBytes).start();
+                  log.info(
+                      "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
+                      scheme,
+                      host,
+                      server.port());
+                  log.info(
+                      "Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
+                  return server;
+                }));
     CompletableFuture<Void> later =
         Boolean.parseBoolean(System.getProperty("fulcrum.start.ports-after-model", "true"))
             ? CompletableFuture.allOf(firstModel, httpStart.handle((server, failure) -> null))
@@ -421,40 +430,50 @@ public final class ServeCommand implements Callable<Integer> {
         startup.after(
             portsGate,
             "grpc",
-            () -> {
-              GrpcServer server =
-                  new GrpcServer(
-                          service,
-                          new GrpcServerConfig(
-                              host,
-                              grpcPort,
-                              grpcMaxMessageSize,
-                              limits.grpc(),
-                              security,
-                              httpTransport))
-                      .bufferBudget(requestBytes)
-                      .start();
-              log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
-              return server;
-            });
+            PortUnavailableException.naming(
+                "gRPC",
+                "--grpc-port",
+                host,
+                grpcPort,
+                () -> {
+                  GrpcServer server =
+                      new GrpcServer(
+                              service,
+                              new GrpcServerConfig(
+                                  host,
+                                  grpcPort,
+                                  grpcMaxMessageSize,
+                                  limits.grpc(),
+                                  security,
+                                  httpTransport))
+                          .bufferBudget(requestBytes)
+                          .start();
+                  log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
+                  return server;
+                }));
     CompletableFuture<MetricsServer> metricsStart =
         startup.after(
             portsGate,
             "metrics",
-            () -> {
-              if (!allowMetrics) {
-                return null;
-              }
-              MetricsServer server =
-                  new MetricsServer(host, metricsPort, metrics, limits.http(), metricsSecurity);
-              log.info(
-                  "Prometheus metrics on {}://{}:{}/metrics{}",
-                  metricsSecurity.tls().isPresent() ? "https" : "http",
-                  host,
-                  server.port(),
-                  metricsSecurity.tokens().isPresent() ? " (bearer token)" : "");
-              return server;
-            });
+            PortUnavailableException.naming(
+                "Prometheus metrics",
+                "--metrics-port",
+                host,
+                metricsPort,
+                () -> {
+                  if (!allowMetrics) {
+                    return null;
+                  }
+                  MetricsServer server =
+                      new MetricsServer(host, metricsPort, metrics, limits.http(), metricsSecurity);
+                  log.info(
+                      "Prometheus metrics on {}://{}:{}/metrics{}",
+                      metricsSecurity.tls().isPresent() ? "https" : "http",
+                      host,
+                      server.port(),
+                      metricsSecurity.tokens().isPresent() ? " (bearer token)" : "");
+                  return server;
+                }));
     service.readyAfter(CompletableFuture.allOf(grpcStart, metricsStart));
     HttpServer http;
     GrpcServer grpc;
@@ -466,6 +485,21 @@ public final class ServeCommand implements Callable<Integer> {
       metricsServer = metricsStart.join();
     } catch (CompletionException e) {
       Startup.closeStarted(List.of(httpStart, grpcStart, metricsStart));
+      // A port that cannot bind fails the start while a model may be inside ONNX Runtime's
+      // createSession on the loading thread: exiting then runs ORT's shutdown hook, which frees
+      // the environment under that load (SIGSEGV, 7 starts of 12 against a taken REST port).
+      // Drop the loads not begun, wait for the running one, close what loaded; halt if it hangs.
+      if (!repository.close(Duration.ofSeconds(exitTimeoutSecs))) {
+        log.error(
+            "start failed ({}); a model load still runs after {} s, stopping without exit hooks",
+            Startup.cause(e).getMessage(),
+            exitTimeoutSecs);
+        Runtime.getRuntime().halt(1);
+      }
+      if (Startup.cause(e) instanceof PortUnavailableException taken) {
+        log.error("{}", taken.getMessage()); // the user's fix is another port: no stack trace
+        return 1;
+      }
       throw Startup.cause(e);
     }
 
