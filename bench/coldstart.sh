@@ -37,6 +37,10 @@
 #   THREADS=1   also record each thread's CPU at the first fraud answer (medians in summary.txt)
 #   CLASSES=1   also count the classes Fulcrum has loaded by its first fraud answer
 #               (-Xlog:class+load to a file; this slows the start, so time without it)
+#   PORT_STEP=2 gRPC on PORT+2 and metrics on PORT+4 (default +1, +2): with an odd PORT every port is
+#               odd, which Linux's connect() does not pick as a client's port while even ones are free
+#               (a port in the ephemeral range, 32768-60999 here, can be held by another program's
+#               client connections and then fails to bind)
 #   BUILD=0     use the dist as it is: no build, and the launcher skips its staleness check
 #               (FULCRUM_NO_BUILD=1); the default starts exactly as the README does
 # Results: bench/results/<time>-coldstart/ (one JSON line per start, summary.txt).
@@ -45,6 +49,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 N=${N:-5}
 PORT=${PORT:-18800}
+STEP=${PORT_STEP:-1}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-coldstart"
 mkdir -p "$OUT"
 
@@ -70,7 +75,7 @@ fi
 read -r -a SERVERS <<< "${SERVERS:-fulcrum fulcrum-noaot java-peer node-peer}"
 case " ${SERVERS[*]} " in *" bound"*) bash bench/coldstart_bound.sh prepare ;; esac
 start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPTS set by the caller)
-  local serve=(./fulcrum serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)))
+  local serve=(./fulcrum serve --http-port "$2" --grpc-port $(($2 + STEP)) --metrics-port $(($2 + 2 * STEP)))
   case $1 in
     fulcrum | fulcrum+*) echo "${serve[@]}" ;;
     fulcrum-noaot | fulcrum-noaot+*) echo env FULCRUM_NO_AOT=1 "${serve[@]}" ;;

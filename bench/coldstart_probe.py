@@ -84,7 +84,9 @@ def try_once(port, method, path, body):
         resp = conn.getresponse()
         resp.read()
         return resp.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # HTTPException: a port in the ephemeral range (32768-60999 here) with nothing listening
+        # yet can be connected to itself (TCP simultaneous open) and reads back its own request
         return False
     finally:
         conn.close()

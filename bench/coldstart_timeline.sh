@@ -14,6 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 N=${N:-3}
 PORT=${PORT:-18900}
+STEP=${PORT_STEP:-1} # 2 with an odd PORT: every port odd (bench/coldstart.sh's header)
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-timeline"
 mkdir -p "$OUT"
 export FULCRUM_NO_BUILD=1
@@ -22,7 +23,7 @@ for round in $(seq "$N"); do
   FULCRUM_JAVA_OPTS="-Xlog:startuptime:file=$OUT/startuptime.log:uptime -Xlog:class+load:file=$OUT/classes.log:uptime,tid -Dorg.slf4j.simpleLogger.log.dev.fulcrum.tools.serve.Startup=debug ${FULCRUM_JAVA_OPTS:-}" \
     python3 bench/coldstart_probe.py --port "$PORT" --log "$OUT/server-$round.log" --threads \
       --count-lines "$OUT/classes.log" -- ./fulcrum serve --http-port "$PORT" \
-      --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) | tee -a "$OUT/probe.jsonl" >&2
+      --grpc-port $((PORT + STEP)) --metrics-port $((PORT + 2 * STEP)) | tee -a "$OUT/probe.jsonl" >&2
 done
 
 python3 - "$OUT" "$N" <<'PY' | tee "$OUT/timeline.txt"
