@@ -69,6 +69,13 @@ final class VersionMonitor {
   private int[] copyOut = new int[0];
   private int[] copyOffsets = new int[0];
 
+  // The columns' detectors, widths and indexes in arrays, for the per-value loop (inputs, outputs).
+  private FeatureDetector[] inDetector = new FeatureDetector[0];
+  private int[] inWidth = new int[0];
+  private int[] inIndex = new int[0];
+  private FeatureDetector[] outDetector = new FeatureDetector[0];
+  private int[] outIndex = new int[0];
+
   /** A feature's detector and where its values are: an input or output tensor and a column. */
   private record Column(String tensor, int index, int width, FeatureDetector detector) {}
 
@@ -160,6 +167,11 @@ final class VersionMonitor {
       }
     }
     this.problem = why;
+    inDetector = inputs.stream().map(Column::detector).toArray(FeatureDetector[]::new);
+    inWidth = inputs.stream().mapToInt(Column::width).toArray();
+    inIndex = inputs.stream().mapToInt(Column::index).toArray();
+    outDetector = outputs.stream().map(Column::detector).toArray(FeatureDetector[]::new);
+    outIndex = outputs.stream().mapToInt(Column::index).toArray();
     List<String> in = new ArrayList<>();
     inSlot = slots(inputs, in);
     inNames = in.toArray(String[]::new);
@@ -551,32 +563,33 @@ final class VersionMonitor {
     if (rows == 0) {
       return;
     }
-    int columns = inputs.size();
+    FeatureDetector[] ins = inDetector;
+    FeatureDetector[] outs = outDetector;
     for (int r = from; r < to; r++) {
       long n = ++observations;
-      for (int i = 0; i < columns; i++) {
-        Column c = inputs.get(i);
-        feed(c, inValues[inSlot[i]][r * c.width() + c.index()], n, millis, false, listener);
+      for (int i = 0; i < ins.length; i++) {
+        double x = inValues[inSlot[i]][r * inWidth[i] + inIndex[i]];
+        feed(ins[i], x, n, millis, false, listener);
       }
-      for (int j = 0; j < outputs.size(); j++) {
+      for (int j = 0; j < outs.length; j++) {
         int count = outCount[outSlot[j]];
         if (count < 0) {
           continue;
         }
         // The output's element count per row; a column beyond it is not compared.
         int perRow = count / rows;
-        Column c = outputs.get(j);
-        if (c.index() < perRow) {
-          feed(c, outValues[outSlot[j]][r * perRow + c.index()], n, millis, true, listener);
+        if (outIndex[j] < perRow) {
+          feed(outs[j], outValues[outSlot[j]][r * perRow + outIndex[j]], n, millis, true, listener);
         }
       }
     }
   }
 
-  private void feed(Column c, double x, long n, long millis, boolean output, Listener listener) {
-    FeatureDetector.Change change = c.detector().observe(x, n, millis);
+  private void feed(
+      FeatureDetector d, double x, long n, long millis, boolean output, Listener listener) {
+    FeatureDetector.Change change = d.observe(x, n, millis);
     if (change != FeatureDetector.Change.NONE) {
-      listener.changed(this, c.detector().snapshot(), output);
+      listener.changed(this, d.snapshot(), output);
     }
   }
 
