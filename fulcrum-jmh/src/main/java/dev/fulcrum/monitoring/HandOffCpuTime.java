@@ -115,6 +115,31 @@ public final class HandOffCpuTime {
                   System.currentTimeMillis()));
           return ring.poll() == null ? 0 : 1;
         });
+    // Session 15: the same pass copied on the thread that ran it (PassCopy) instead.
+    PassCopy.Layout layout =
+        new PassCopy.Layout(List.of("features"), List.of("probabilities", "label"));
+    CompareCpuTime.time(
+        "handOffPassCopy rows=" + rows + " requests/pass=" + perPass + " (per pass)",
+        () -> {
+          int q = next[0] % passes;
+          next[0] = (q + 1) % passes;
+          PassCopy copy = PassCopy.of(null, pass[q], layout, System.currentTimeMillis());
+          ring.offer(copy);
+          return ring.poll() == null ? 0 : 1;
+        });
+    VersionMonitor copyMonitor = fraud.monitor();
+    PassCopy[] copies = new PassCopy[passes];
+    for (int k = 0; k < passes; k++) {
+      copies[k] = PassCopy.of(null, pass[k], layout, k);
+    }
+    CompareCpuTime.time(
+        "compareCopy rows=" + rows + " requests/pass=" + perPass + " (per pass)",
+        () -> {
+          int q = next[0] % passes;
+          next[0] = (q + 1) % passes;
+          copyMonitor.observe(copies[q], listener);
+          return (int) copyMonitor.observations();
+        });
     VersionMonitor passMonitor = fraud.monitor();
     PassCompleted[] passCompleted = new PassCompleted[passes];
     for (int k = 0; k < passes; k++) {

@@ -80,53 +80,61 @@ public final class Copies {
    * checks) and returns how many; -1 for a BYTES or half-precision tensor.
    */
   static int into(Tensor t, double[] v) {
+    return into(t, v, 0);
+  }
+
+  /**
+   * Writes a tensor's values into {@code v} from index {@code at} (room for its element count) and
+   * returns how many; -1 for a BYTES or half-precision tensor.
+   */
+  static int into(Tensor t, double[] v, int at) {
     int n = (int) t.elementCount();
     ByteBuffer b = t.unsafeData();
     int base = b.position();
     switch (t.datatype()) {
       case FP32 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.getFloat(base + 4 * i);
+          v[at + i] = b.getFloat(base + 4 * i);
         }
       }
       case FP64 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.getDouble(base + 8 * i);
+          v[at + i] = b.getDouble(base + 8 * i);
         }
       }
       case INT64, UINT64 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.getLong(base + 8 * i);
+          v[at + i] = b.getLong(base + 8 * i);
         }
       }
       case INT32 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.getInt(base + 4 * i);
+          v[at + i] = b.getInt(base + 4 * i);
         }
       }
       case UINT32 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = Integer.toUnsignedLong(b.getInt(base + 4 * i));
+          v[at + i] = Integer.toUnsignedLong(b.getInt(base + 4 * i));
         }
       }
       case INT16 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.getShort(base + 2 * i);
+          v[at + i] = b.getShort(base + 2 * i);
         }
       }
       case UINT16 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = Short.toUnsignedInt(b.getShort(base + 2 * i));
+          v[at + i] = Short.toUnsignedInt(b.getShort(base + 2 * i));
         }
       }
       case INT8 -> {
         for (int i = 0; i < n; i++) {
-          v[i] = b.get(base + i);
+          v[at + i] = b.get(base + i);
         }
       }
       case UINT8, BOOL -> {
         for (int i = 0; i < n; i++) {
-          v[i] = Byte.toUnsignedInt(b.get(base + i));
+          v[at + i] = Byte.toUnsignedInt(b.get(base + i));
         }
       }
       default -> {

@@ -186,11 +186,35 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       return null;
     }
     double rate = m.sampleRate();
+    PassCopy.@Nullable Layout layout = copyLayout(version);
     return pass -> {
       if (sampled(rate)) {
-        offer(new PassCompleted(version, pass, System.currentTimeMillis()));
+        long millis = System.currentTimeMillis();
+        PassCopy copy = layout == null ? null : PassCopy.of(version, pass, layout, millis);
+        offer(copy != null ? copy : new PassCompleted(version, pass, millis));
       }
     };
+  }
+
+  /**
+   * What a tabular version's small passes are copied as on the thread that ran them: the inputs its
+   * {@code monitoring.features} name and its declared outputs; null for a text model (its token ids
+   * and embeddings are handed by reference).
+   */
+  static PassCopy.@Nullable Layout copyLayout(ModelVersion version) {
+    MonitoringConfig m = version.config().monitoring();
+    if (m == null || m.text() != null) {
+      return null;
+    }
+    List<String> inputs = new ArrayList<>();
+    for (MonitoringConfig.InputFeatures f : m.features()) {
+      if (!inputs.contains(f.input())) {
+        inputs.add(f.input());
+      }
+    }
+    List<String> outputs = new ArrayList<>();
+    version.config().outputs().forEach(o -> outputs.add(o.name()));
+    return new PassCopy.Layout(inputs, outputs);
   }
 
   /** Queues a request or a pass for the monitor thread, or drops and counts it; never blocks. */
@@ -351,6 +375,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
             switch (c) {
               case Completed one -> e.monitor.observe(one, onChange);
               case PassCompleted pass -> e.monitor.observe(pass, onChange);
+              case PassCopy pass -> e.monitor.observe(pass, onChange);
             }
             if (!dirty.contains(e)) {
               dirty.add(e);

@@ -63,6 +63,18 @@ final class VersionMonitor {
   private int[] outCount = new int[0]; // -1: the response has no such (numeric) output
   private double[][] outScratch = new double[0][];
   private int[] outWhole = new int[0]; // a pass's output counts, while its requests are compared
+  // The layout of the copied passes last seen ({@link PassCopy}), and where each slot is in it.
+  private PassCopy.@Nullable Layout copyLayout;
+  private int[] copyIn = new int[0];
+  private int[] copyOut = new int[0];
+  private int[] copyOffsets = new int[0];
+
+  // The columns' detectors, widths and indexes in arrays, for the per-value loop (inputs, outputs).
+  private FeatureDetector[] inDetector = new FeatureDetector[0];
+  private int[] inWidth = new int[0];
+  private int[] inIndex = new int[0];
+  private FeatureDetector[] outDetector = new FeatureDetector[0];
+  private int[] outIndex = new int[0];
 
   /** A feature's detector and where its values are: an input or output tensor and a column. */
   private record Column(String tensor, int index, int width, FeatureDetector detector) {}
@@ -155,6 +167,11 @@ final class VersionMonitor {
       }
     }
     this.problem = why;
+    inDetector = inputs.stream().map(Column::detector).toArray(FeatureDetector[]::new);
+    inWidth = inputs.stream().mapToInt(Column::width).toArray();
+    inIndex = inputs.stream().mapToInt(Column::index).toArray();
+    outDetector = outputs.stream().map(Column::detector).toArray(FeatureDetector[]::new);
+    outIndex = outputs.stream().mapToInt(Column::index).toArray();
     List<String> in = new ArrayList<>();
     inSlot = slots(inputs, in);
     inNames = in.toArray(String[]::new);
@@ -273,9 +290,14 @@ final class VersionMonitor {
     if (!readValues(pass.inputs(), pass.outputs())) {
       return;
     }
+    comparePass(pass, c.epochMillis(), listener);
+  }
+
+  /** Compares the pass's rows the slots hold now, each request's with the outputs it asked for. */
+  private void comparePass(PassListener.Pass pass, long millis, Listener listener) {
     int rows = rows();
     if (pass.uniform() || rows != pass.totalRows()) {
-      compare(0, rows, rows, c.epochMillis(), listener);
+      compare(0, rows, rows, millis, listener);
       return;
     }
     int[] whole = outWhole;
@@ -287,9 +309,75 @@ final class VersionMonitor {
         outCount[s] = whole[s] >= 0 && asked.contains(outNames[s]) ? whole[s] : -1;
       }
       int to = from + pass.rows(i);
-      compare(from, to, rows, c.epochMillis(), listener);
+      compare(from, to, rows, millis, listener);
       from = to;
     }
+  }
+
+  /**
+   * Compares one pass's rows with the baseline from the values its engine thread copied ({@link
+   * PassCopy}); the same comparison, and so the same verdicts, as {@link #observe(PassCompleted,
+   * Listener)} on the pass's tensors.
+   */
+  @SuppressWarnings(
+      "ReferenceEquality") // one layout instance per version: mapped once, not per pass
+  void observe(PassCopy c, Listener listener) {
+    if (!active() || inputs.isEmpty()) {
+      return;
+    }
+    if (c.layout() != copyLayout) {
+      map(c.layout());
+    }
+    double[] values = c.values();
+    int[] counts = c.counts();
+    int[] offsets = copyOffsets;
+    int at = 0;
+    for (int k = 0; k < counts.length; k++) {
+      offsets[k] = at;
+      at += Math.max(0, counts[k]);
+    }
+    for (int s = 0; s < inNames.length; s++) {
+      int k = copyIn[s];
+      int n = k < 0 ? -1 : counts[k];
+      if (n < 0) {
+        return; // an input the pass does not hold: nothing to compare, as by reference
+      }
+      if (inScratch[s].length < n) {
+        inScratch[s] = new double[Math.max(n, 2 * inScratch[s].length)];
+      }
+      System.arraycopy(values, offsets[k], inScratch[s], 0, n);
+      inValues[s] = inScratch[s];
+      inCount[s] = n;
+    }
+    for (int s = 0; s < outNames.length; s++) {
+      int k = copyOut[s];
+      int n = k < 0 ? -1 : counts[k];
+      if (n > 0) {
+        if (outScratch[s].length < n) {
+          outScratch[s] = new double[Math.max(n, 2 * outScratch[s].length)];
+        }
+        System.arraycopy(values, offsets[k], outScratch[s], 0, n);
+      }
+      outValues[s] = outScratch[s];
+      outCount[s] = n;
+    }
+    comparePass(c.pass(), c.epochMillis(), listener);
+  }
+
+  /** Where each input and output slot's values are in a {@link PassCopy} of {@code layout}. */
+  private void map(PassCopy.Layout layout) {
+    int ins = layout.inputs().size();
+    copyIn = new int[inNames.length];
+    for (int s = 0; s < inNames.length; s++) {
+      copyIn[s] = text != null ? -1 : layout.inputs().indexOf(inNames[s]);
+    }
+    copyOut = new int[outNames.length];
+    for (int s = 0; s < outNames.length; s++) {
+      int j = isEmbedding(s) ? -1 : layout.outputs().indexOf(outNames[s]);
+      copyOut[s] = j < 0 ? -1 : ins + j;
+    }
+    copyOffsets = new int[ins + layout.outputs().size()];
+    copyLayout = layout;
   }
 
   /**
@@ -475,32 +563,33 @@ final class VersionMonitor {
     if (rows == 0) {
       return;
     }
-    int columns = inputs.size();
+    FeatureDetector[] ins = inDetector;
+    FeatureDetector[] outs = outDetector;
     for (int r = from; r < to; r++) {
       long n = ++observations;
-      for (int i = 0; i < columns; i++) {
-        Column c = inputs.get(i);
-        feed(c, inValues[inSlot[i]][r * c.width() + c.index()], n, millis, false, listener);
+      for (int i = 0; i < ins.length; i++) {
+        double x = inValues[inSlot[i]][r * inWidth[i] + inIndex[i]];
+        feed(ins[i], x, n, millis, false, listener);
       }
-      for (int j = 0; j < outputs.size(); j++) {
+      for (int j = 0; j < outs.length; j++) {
         int count = outCount[outSlot[j]];
         if (count < 0) {
           continue;
         }
         // The output's element count per row; a column beyond it is not compared.
         int perRow = count / rows;
-        Column c = outputs.get(j);
-        if (c.index() < perRow) {
-          feed(c, outValues[outSlot[j]][r * perRow + c.index()], n, millis, true, listener);
+        if (outIndex[j] < perRow) {
+          feed(outs[j], outValues[outSlot[j]][r * perRow + outIndex[j]], n, millis, true, listener);
         }
       }
     }
   }
 
-  private void feed(Column c, double x, long n, long millis, boolean output, Listener listener) {
-    FeatureDetector.Change change = c.detector().observe(x, n, millis);
+  private void feed(
+      FeatureDetector d, double x, long n, long millis, boolean output, Listener listener) {
+    FeatureDetector.Change change = d.observe(x, n, millis);
     if (change != FeatureDetector.Change.NONE) {
-      listener.changed(this, c.detector().snapshot(), output);
+      listener.changed(this, d.snapshot(), output);
     }
   }
 

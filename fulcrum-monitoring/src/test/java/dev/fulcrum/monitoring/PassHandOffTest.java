@@ -45,6 +45,10 @@ class PassHandOffTest {
                 Profiler.profile("label", label)));
     VersionMonitor live = Streams.monitor(b);
     VersionMonitor replay = Streams.monitor(b);
+    VersionMonitor copied = Streams.monitor(b);
+    PassCopy.Layout layout = new PassCopy.Layout(List.of("x"), List.of("p", "label"));
+    List<String> copiedEvents = new ArrayList<>();
+    int copies = 0;
     List<String> liveEvents = new ArrayList<>();
     List<String> replayEvents = new ArrayList<>();
     Random r = new Random(4);
@@ -129,7 +133,20 @@ class PassHandOffTest {
       live.observe(
           new PassCompleted(null, pass, millis),
           (v, f, output) -> liveEvents.add(output + " " + f));
+      // The same pass copied on the thread that ran it (session 15).
+      PassCopy copy = PassCopy.of(null, pass, layout, millis);
+      if (copy != null) {
+        copies++;
+        copied.observe(copy, (v, f, output) -> copiedEvents.add(output + " " + f));
+      } else {
+        copied.observe(
+            new PassCompleted(null, pass, millis),
+            (v, f, output) -> copiedEvents.add(output + " " + f));
+      }
     }
+    assertThat(copies).isGreaterThan(3_000);
+    assertThat(copiedEvents).isEqualTo(replayEvents);
+    assertThat(copied.report(0)).isEqualTo(replay.report(0));
     assertThat(mixed).isGreaterThan(100);
     assertThat(liveEvents).isNotEmpty();
     assertThat(liveEvents).anyMatch(e -> e.startsWith("true"));
