@@ -71,6 +71,20 @@ public final class InferRequestDecoder {
       ByteBuf body,
       @Nullable String headerLength,
       Supplier<ModelConfig> modelConfig) {
+    return decode(model, version, body, headerLength, modelConfig, TensorBuffers.UNSHARED);
+  }
+
+  /**
+   * As above, the JSON inputs' buffers taken from {@code buffers} (a server's, {@link
+   * TensorBuffers#shared}).
+   */
+  public static DecodedInferRequest decode(
+      String model,
+      String version,
+      ByteBuf body,
+      @Nullable String headerLength,
+      Supplier<ModelConfig> modelConfig,
+      TensorBuffers buffers) {
     int total = body.readableBytes();
     int jsonLength = total;
     if (headerLength != null) {
@@ -89,7 +103,7 @@ public final class InferRequestDecoder {
         return decodeRaw(model, version, body, modelConfig.get());
       }
     }
-    return decodeJson(model, version, body, jsonLength);
+    return decodeJson(model, version, body, jsonLength, buffers);
   }
 
   /**
@@ -98,7 +112,7 @@ public final class InferRequestDecoder {
    * the data of an input whose name, datatype or shape come after it are read as trees.
    */
   private static DecodedInferRequest decodeJson(
-      String model, String version, ByteBuf body, int jsonLength) {
+      String model, String version, ByteBuf body, int jsonLength, TensorBuffers buffers) {
     int start = body.readerIndex();
     try (JsonParser p = parser(body, start, jsonLength)) {
       JsonToken first = p.nextToken();
@@ -145,7 +159,7 @@ public final class InferRequestDecoder {
                 continue;
               }
               try {
-                inputs.add(input(model, p, binary, jsonLength));
+                inputs.add(input(model, p, binary, jsonLength, buffers));
               } catch (InferenceException e) {
                 badInput = e;
                 while (p.getParsingContext().getNestingDepth() > depth) {
@@ -263,7 +277,8 @@ public final class InferRequestDecoder {
    * {@code data} is streamed into the tensor's buffer when name, datatype and shape came before it
    * (as OIP clients write them), else kept as a tree and read once the object ends.
    */
-  private static Tensor input(String model, JsonParser p, Binary binary, int jsonLength)
+  private static Tensor input(
+      String model, JsonParser p, Binary binary, int jsonLength, TensorBuffers buffers)
       throws IOException {
     if (p.currentToken() != JsonToken.START_OBJECT) {
       throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
@@ -281,7 +296,7 @@ public final class InferRequestDecoder {
           if (f.name != null && f.datatype != null && f.shape != null) {
             Head h = f.head(model);
             try {
-              f.data = JsonTensorReader.read(h.name(), h.type(), h.shape(), p, jsonLength);
+              f.data = JsonTensorReader.read(h.name(), h.type(), h.shape(), p, jsonLength, buffers);
             } catch (InferenceException e) {
               f.badData = e; // thrown after the fields that a reader checks before data
               p.skipChildren();
@@ -310,7 +325,7 @@ public final class InferRequestDecoder {
     } else if (f.tree != null) {
       try (JsonParser tp = f.tree.traverse(Json.STREAMING)) {
         tp.nextToken();
-        bytes = JsonTensorReader.read(h.name(), h.type(), h.shape(), tp, jsonLength);
+        bytes = JsonTensorReader.read(h.name(), h.type(), h.shape(), tp, jsonLength, buffers);
       }
     } else {
       throw InferenceException.invalid(

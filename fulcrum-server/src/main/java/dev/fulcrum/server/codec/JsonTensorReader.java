@@ -11,7 +11,6 @@ import dev.fulcrum.core.tensor.Tensor;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
@@ -62,8 +61,17 @@ final class JsonTensorReader {
   private long structuralAt;
   private @Nullable InferenceException element;
 
+  private final TensorBuffers buffers;
+
   private JsonTensorReader(
-      String tensor, DataType type, long[] shape, JsonParser p, long expected, long bodyLength) {
+      String tensor,
+      DataType type,
+      long[] shape,
+      JsonParser p,
+      long expected,
+      long bodyLength,
+      TensorBuffers buffers) {
+    this.buffers = buffers;
     this.tensor = tensor;
     this.type = type;
     this.shape = shape;
@@ -73,9 +81,7 @@ final class JsonTensorReader {
     // has the wrong count whatever follows: count without allocating.
     if (type.isFixedSize() && expected <= (bodyLength + 1) / 2) {
       this.fixed =
-          ByteBuffer.allocateDirect(
-                  Math.toIntExact(Tensor.sizeInBytes(tensor, type, shape, expected)))
-              .order(ByteOrder.LITTLE_ENDIAN);
+          buffers.allocate(Math.toIntExact(Tensor.sizeInBytes(tensor, type, shape, expected)));
     }
   }
 
@@ -88,6 +94,18 @@ final class JsonTensorReader {
    * @throws InferenceException INVALID_ARGUMENT naming the tensor and the problem
    */
   static ByteBuffer read(String tensor, DataType type, long[] shape, JsonParser p, long bodyLength)
+      throws IOException {
+    return read(tensor, type, shape, p, bodyLength, TensorBuffers.UNSHARED);
+  }
+
+  /** As above, the buffer taken from {@code buffers}. */
+  static ByteBuffer read(
+      String tensor,
+      DataType type,
+      long[] shape,
+      JsonParser p,
+      long bodyLength,
+      TensorBuffers buffers)
       throws IOException {
     if (type.isBinaryOnly()) {
       throw InferenceException.invalid(
@@ -110,7 +128,7 @@ final class JsonTensorReader {
     if (type == DataType.BYTES && expected > Tensor.MAX_BYTES_ELEMENTS) {
       throw Tensor.tooManyBytesElements(tensor, shape, expected);
     }
-    return new JsonTensorReader(tensor, type, shape, p, expected, bodyLength).read();
+    return new JsonTensorReader(tensor, type, shape, p, expected, bodyLength, buffers).read();
   }
 
   private ByteBuffer read() throws IOException {
@@ -125,7 +143,7 @@ final class JsonTensorReader {
       throw problem;
     }
     if (type == DataType.BYTES) {
-      ByteBuffer b = ByteBuffer.allocateDirect(bytesLength).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer b = buffers.allocate(bytesLength);
       if (bytes != null) {
         b.put(bytes, 0, bytesLength).flip();
       }

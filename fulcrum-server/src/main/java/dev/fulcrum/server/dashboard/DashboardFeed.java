@@ -224,6 +224,22 @@ public final class DashboardFeed
     ModelRepository repo = repository;
     List<ModelVersion> served = repo == null ? List.of() : repo.served();
     drainEvents(served);
+    // The newcomers of this tick are taken first: one that subscribes after this gets its history
+    // frame at the next tick, as one that subscribed after the frame was sent always did.
+    List<Subscriber> fresh = new ArrayList<>();
+    Subscriber n;
+    while ((n = newcomers.poll()) != null) {
+      fresh.add(n);
+    }
+    // Only the feed's thread adds to subscribers: with none and no newcomer this tick sends no
+    // frame, so it keeps the histories (a page that opens later gets them) and builds no rows:
+    // the verdicts, the SLO and drift panels and the index are read only for a frame. A tick runs
+    // once a second, too rarely for the JIT, so each part of it is interpreted every time.
+    boolean framed = !fresh.isEmpty() || !subscribers.isEmpty();
+    if (!framed) {
+      sampleOnly(served, nowNanos, nowMillis);
+      return;
+    }
     List<Row> rows = new ArrayList<>();
     Set<Key> seen = new HashSet<>();
     DashboardSource extras = source;
@@ -269,7 +285,21 @@ public final class DashboardFeed
       }
     }
     server.add(nowMillis, sampler.sample(nowNanos), new long[0]);
-    send(rows, nowMillis);
+    send(rows, fresh, nowMillis);
+  }
+
+  /** A tick without a frame to send: each served version's and the server's sample, kept. */
+  private void sampleOnly(List<ModelVersion> served, long nowNanos, long nowMillis) {
+    Set<Key> seen = new HashSet<>();
+    for (ModelVersion v : served) {
+      Key key = new Key(v.name(), v.version());
+      if (seen.add(key)) {
+        tracks
+            .computeIfAbsent(key, k -> new VersionTrack(v.name(), v.version(), capacity))
+            .sample(v, nowNanos, nowMillis);
+      }
+    }
+    server.add(nowMillis, sampler.sample(nowNanos), new long[0]);
   }
 
   private static DashboardSource.Extras extrasOf(DashboardSource source, ModelVersion v) {
@@ -352,12 +382,7 @@ public final class DashboardFeed
       DashboardSource.Extras extras,
       Verdict verdict) {}
 
-  private void send(List<Row> rows, long nowMillis) {
-    List<Subscriber> fresh = new ArrayList<>();
-    Subscriber n;
-    while ((n = newcomers.poll()) != null) {
-      fresh.add(n);
-    }
+  private void send(List<Row> rows, List<Subscriber> fresh, long nowMillis) {
     if (!subscribers.isEmpty()) {
       byte[] tick = frame(rows, nowMillis, false);
       for (Subscriber s : subscribers) {

@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.codec.TensorBuffers;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.ChannelFutureListener;
@@ -67,12 +68,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       String version,
       RequestFailureLog failures,
       AccessPolicy access,
-      @Nullable DashboardHandler dashboard) {
+      @Nullable DashboardHandler dashboard,
+      TensorBuffers tensorBuffers) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
     this.models = new ModelHandler(service, version);
-    this.infer = new InferHandler(service);
+    this.infer = new InferHandler(service, tensorBuffers);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
   }

@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.codec.TensorBuffers;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.Channel;
@@ -92,6 +93,10 @@ public final class HttpPipeline {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
+
+  /** The port's JSON input buffers: small tensors of every connection share slabs. */
+  private final TensorBuffers tensorBuffers = TensorBuffers.shared();
+
   private final ConnectionStart start = new ConnectionStart();
   private final SilentConnections silent;
   private final @Nullable ChannelGroup tracked;
@@ -321,7 +326,7 @@ public final class HttpPipeline {
         .addAfter(
             "aggregate",
             "dispatch",
-            new HttpDispatcher(service, version, failures, access, dashboard));
+            new HttpDispatcher(service, version, failures, access, dashboard, tensorBuffers));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -7,6 +7,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import dev.fulcrum.server.codec.TensorBuffers;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -29,9 +30,11 @@ final class InferHandler {
   static final String HEADER_LENGTH = "Inference-Header-Content-Length";
 
   private final InferenceService service;
+  private final TensorBuffers buffers;
 
-  InferHandler(InferenceService service) {
+  InferHandler(InferenceService service, TensorBuffers buffers) {
     this.service = service;
+    this.buffers = buffers;
   }
 
   /**
@@ -49,7 +52,12 @@ final class InferHandler {
     ModelConfig config = admitted.config();
     DecodedInferRequest decoded =
         InferRequestDecoder.decode(
-            model, version, request.content(), request.headers().get(HEADER_LENGTH), () -> config);
+            model,
+            version,
+            request.content(),
+            request.headers().get(HEADER_LENGTH),
+            () -> config,
+            buffers);
     CompletableFuture<InferenceResponse> inference =
         service.infer(admitted, decoded.request(), loop);
     CompletableFuture<Reply> reply =
