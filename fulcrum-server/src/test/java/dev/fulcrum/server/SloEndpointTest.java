@@ -168,6 +168,7 @@ class SloEndpointTest {
     }
     assertThat(inBuckets).isEqualTo(slo.at("/policy/refused_at_admission").asLong());
     assertThat(admission.at("/tolerance_ms").isNumber()).isTrue();
+    assertThat(admission.at("/drop_guard_ms").isNumber()).isTrue();
     assertThat(admission.at("/depth_quantile").asDouble()).isEqualTo(0.95);
     JsonNode byDepth = admission.at("/by_depth");
     assertThat(byDepth).hasSize(6);

@@ -61,6 +61,12 @@ final class PendingRequest {
   /** With {@link #plannedFinishNanos}: the passes its plan counted ahead of its own (its depth). */
   int plannedDepth;
 
+  /**
+   * With {@link #plannedFinishNanos}: admitted by a warm plan (each pass at its percentile), so
+   * that a late drop of it says the plan, not a cold estimate, was short.
+   */
+  boolean admittedWarm;
+
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   /**

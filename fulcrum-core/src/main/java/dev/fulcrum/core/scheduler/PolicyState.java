@@ -80,6 +80,9 @@ public record PolicyState(
    * @param depthQuantile the quantile of realized less planned finish, per depth, that admission
    *     adds to a plan as deep when it is below 0 (NaN: measured only)
    * @param byDepth those outcomes by the depth of the plan (passes counted ahead of its own)
+   * @param dropGuardMs what admission adds now to a plan with full batches ahead after late drops,
+   *     in ms (0 until a request admitted on such a plan is dropped in the queue; it halves every
+   *     10 s)
    */
   public record Admission(
       long heads,
@@ -89,7 +92,8 @@ public record PolicyState(
       double toleranceMs,
       List<MarginBucket> refusalMargins,
       double depthQuantile,
-      List<DepthBucket> byDepth) {
+      List<DepthBucket> byDepth,
+      double dropGuardMs) {
     public Admission {
       byDepth = List.copyOf(byDepth);
       realizedLessPlannedMs = List.copyOf(realizedLessPlannedMs);

@@ -34,11 +34,12 @@ import org.jspecify.annotations.Nullable;
  * as large as the rows queued with it and those expected to arrive before it starts make it. With
  * only its own batch after the running passes (steady load) the running passes count at their mean
  * and its own at the percentile; with full batches ahead, or its own batch full (overload: the
- * queue rides at this limit), every pass counts at its own percentile, the running ones from their
- * start, plus one full pass's deviation, so that what is admitted is almost never dropped later
- * (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will lead
- * its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a pass
- * of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
+ * queue rides at this limit), every pass counts at its own percentile (once warm, full batches
+ * never below their size's shape: {@link PassTimeModel#steadyQuantile}), the running ones from
+ * their start, plus one full pass's deviation, so that what is admitted is almost never dropped
+ * later (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will
+ * lead its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a
+ * pass of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
  * #WARM_PASSES} passes) it refuses only what cannot end by the deadline on average: a cold server's
  * pass times are high and erratic. A request of class {@code best_effort} is never refused or
  * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
@@ -55,6 +56,12 @@ import org.jspecify.annotations.Nullable;
  * counts at its percentile and the plan's pessimism grows with the queue. A plan that deep is
  * relaxed by the {@code depthQuantile} of what plans as deep realized less planned, when that is
  * below 0 (never tightened: the tolerance and the late drops keep the load step's behaviour).
+ *
+ * <p>Late-drop guard (session 15): under overload the queue rides at the admission limit, so a pass
+ * that runs over its plan (a stall on shared cores) drops the requests admitted behind it at their
+ * deadline, about the objective after they arrived. Each such late drop of a request admitted on a
+ * plan with full batches ahead raises a guard that admission adds to such plans ({@link
+ * #dropGuardNanos}): the queue is kept shorter for some seconds, and the excess is refused at once.
  *
  * <p>Not thread-safe: guarded by its scheduler's lock (every method, the calibration included, is
  * called under it).
@@ -181,6 +188,33 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** The depth of the plan that plan() last made. */
   private int lastDepth;
 
+  /** The default of {@link #dropGuardCap}, as a share of the objective. */
+  static final double DROP_GUARD_CAP = 0.5;
+
+  /** What one late drop adds to the guard, as a share of the objective. */
+  static final double DROP_GUARD_STEP = 0.01;
+
+  /** The guard's half-life, in nanoseconds. */
+  static final long DROP_GUARD_HALF_LIFE = 10_000_000_000L;
+
+  /**
+   * From how long after the first pass late drops raise the guard: the first seconds' drops are the
+   * cold estimates' error (see {@link #WARM_NANOS}), not a queue longer than its plan.
+   */
+  static final long DROP_GUARD_FROM_NANOS = 10_000_000_000L;
+
+  /** The most the late-drop guard adds to a plan, as a share of the objective (0: none). */
+  private final double dropGuardCap;
+
+  /** The late-drop guard at {@link #dropGuardAt}, in nanoseconds (see {@link #dropGuardNanos}). */
+  private double dropGuard;
+
+  /** When {@link #dropGuard} was last raised. */
+  private long dropGuardAt;
+
+  /** Whether the request that plan() last looked at was planned warm. */
+  private boolean lastWarm;
+
   /**
    * @param model names the model in refusals
    * @param slo the objective (latency > 0)
@@ -253,6 +287,33 @@ final class SloBatchingPolicy implements BatchingPolicy {
       double toleranceCap,
       double depthQuantile,
       double matureOutlierDeviations) {
+    this(
+        model,
+        slo,
+        maxBatchSize,
+        instances,
+        calibrationQuantile,
+        toleranceCap,
+        depthQuantile,
+        matureOutlierDeviations,
+        DROP_GUARD_CAP);
+  }
+
+  /**
+   * As above; {@code dropGuardCap}: the most the late-drop guard (see {@link #dropGuardNanos}) adds
+   * to a plan with full batches ahead, as a share of the objective (0: no guard, session 14's
+   * admission).
+   */
+  SloBatchingPolicy(
+      String model,
+      SloConfig slo,
+      int maxBatchSize,
+      int instances,
+      double calibrationQuantile,
+      double toleranceCap,
+      double depthQuantile,
+      double matureOutlierDeviations,
+      double dropGuardCap) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -273,6 +334,27 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.headDepth = new int[this.instances];
     this.headDeadline = new long[this.instances];
     Arrays.fill(headDeadline, Long.MAX_VALUE);
+    this.dropGuardCap = Math.max(0, dropGuardCap);
+  }
+
+  /**
+   * What admission adds now to a plan with full batches ahead (depth 2 or more: the queue rides at
+   * the admission limit, an overload), in nanoseconds: the late-drop guard. Each request admitted
+   * warm on such a plan and then dropped in the queue raises it by {@link #DROP_GUARD_STEP} of the
+   * objective (up to {@link #dropGuardCap}); it halves every {@link #DROP_GUARD_HALF_LIFE}
+   * nanoseconds. A late drop says the queue held more work than the plan thought (passes ran over
+   * their percentile, a stall, dispatch and completion time the pass table does not see): the guard
+   * keeps the queue that much shorter while it lasts, so the excess of an overload is refused at
+   * arrival (at once) rather than admitted and dropped at its deadline. At steady load below
+   * capacity admitted requests are rarely dropped once warm (none in the quiet 5-minute run of
+   * session 14), so it stays at or near 0 there.
+   */
+  double dropGuardNanos(long now) {
+    if (dropGuard <= 0) {
+      return 0;
+    }
+    double halves = (double) Math.max(0, now - dropGuardAt) / DROP_GUARD_HALF_LIFE;
+    return dropGuard * Math.pow(0.5, halves);
   }
 
   PlanCalibration calibration() {
@@ -369,6 +451,16 @@ final class SloBatchingPolicy implements BatchingPolicy {
         }
         headSlack.record((deadline - now - passes.quantile(head.rows)) / slo.latencyNanos());
         toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
+        if (dropGuardCap > 0
+            && head.admittedWarm
+            && head.plannedDepth >= 2
+            && now - firstPass >= DROP_GUARD_FROM_NANOS) {
+          dropGuard =
+              Math.min(
+                  dropGuardCap * slo.latencyNanos(),
+                  dropGuardNanos(now) + DROP_GUARD_STEP * slo.latencyNanos());
+          dropGuardAt = now;
+        }
         return new Shed(
             String.format(
                 Locale.ROOT,
@@ -440,6 +532,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     } else if (!Double.isNaN(lastPlanNanos)) {
       p.plannedFinishNanos = now + (long) lastPlanNanos;
       p.plannedDepth = lastDepth;
+      p.admittedWarm = lastWarm;
     }
     return why;
   }
@@ -451,6 +544,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // While it warms up it refuses only what it expects to miss even on average: the early
     // estimates are high, and their deviations higher.
     boolean warm = warm(now);
+    lastWarm = warm;
     // When the first instance can take the next batch: an idle one now, a busy one when its
     // running pass ends, expected (at its mean) and as planned (at the percentile; a pass that
     // already ran over that is in a slow spell whose end is not known: another deviation).
@@ -479,7 +573,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       // deadline, so only a pass of its own rows after the running ones can make it late.
       double alone = free + planned(p.rows, warm);
       lastDepth = 0;
-      return verdict(left, alone, queuedRows, warm);
+      return verdict(left, alone, queuedRows, warm, now);
     }
     // The rows queued ahead leave in full batches (under load the dispatch forms them: the queue
     // holds at least a batch), spread over the instances as they free up.
@@ -503,7 +597,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
               ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
               : free + planned(lastRows, warm);
       lastDepth = 1;
-      return verdict(left, finish, queuedRows, warm);
+      return verdict(left, finish, queuedRows, warm, now);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
     // planned at its percentile, each at its own (the spread shared in quadrature overran often
@@ -512,20 +606,29 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // now and then, beyond the percentile, otherwise still made the requests queued behind it
     // miss). Its own batch is planned full: with a batch's worth queued before it starts, the
     // dispatch fills it; and the arrival rate, measured before a step up, would plan it smaller.
-    double finish = freePlanned + rounds * planned(maxBatchSize, warm);
+    // Once warm, never shorter than the size's own shape says: the scale follows the last passes,
+    // and a plan five batches deep made in a fast moment was dropped by the next slow passes
+    // (session 15's quiet trace).
+    double full = warm ? passes.steadyQuantile(maxBatchSize) : planned(maxBatchSize, warm);
+    double finish = freePlanned + rounds * full;
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
     lastDepth = rounds;
-    return verdict(left, finish, queuedRows, warm);
+    return verdict(left, finish, queuedRows, warm, now);
   }
 
   /**
-   * Admits when the plan, plus the calibration's offset, ends by the deadline; remembers the plan
-   * without it of what it admits (the calibration measures the plan, not its own correction).
+   * Admits when the plan, plus the calibration's offset (and, with full batches ahead, the
+   * late-drop guard), ends by the deadline; remembers the plan without it of what it admits (the
+   * calibration measures the plan, not its own correction).
    */
-  private @Nullable String verdict(long left, double finish, int queuedRows, boolean warm) {
+  private @Nullable String verdict(
+      long left, double finish, int queuedRows, boolean warm, long now) {
     double scaled = finish + calibrationOffsetNanos() + (warm ? depthOffsetNanos(lastDepth) : 0);
+    if (warm && lastDepth >= 2) {
+      scaled += dropGuardNanos(now);
+    }
     if (scaled <= left + (warm ? toleranceNanos() : 0)) {
       lastPlanNanos = finish;
       return null;
@@ -619,13 +722,13 @@ final class SloBatchingPolicy implements BatchingPolicy {
         passes.ready() ? passes.table() : java.util.List.of(),
         refused,
         droppedLate,
-        admission());
+        admission(now));
   }
 
   /** The quantiles the admission figures report. */
   private static final double[] REPORTED = {0.01, 0.1, 0.5, 0.9, 0.99};
 
-  private PolicyState.Admission admission() {
+  private PolicyState.Admission admission(long now) {
     double sloMs = slo.latencyNanos() / 1e6;
     java.util.List<PolicyState.Quantile> residual = new java.util.ArrayList<>();
     java.util.List<PolicyState.Quantile> slack = new java.util.ArrayList<>();
@@ -666,7 +769,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
         toleranceNanos() / 1e6,
         margins,
         depthQuantile,
-        depths);
+        depths,
+        dropGuardNanos(now) / 1e6);
   }
 
   private static String ms(long nanos) {

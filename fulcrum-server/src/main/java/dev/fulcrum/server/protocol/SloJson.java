@@ -69,6 +69,7 @@ public final class SloJson {
       quantiles(calibration.putObject("realized_less_planned_ms"), a.realizedLessPlannedMs());
       quantiles(admission.putObject("head_slack_ms"), a.headSlackMs());
       admission.put("tolerance_ms", a.toleranceMs());
+      admission.put("drop_guard_ms", a.dropGuardMs());
       ArrayNode margins = admission.putArray("refusal_margin_ms");
       for (PolicyState.MarginBucket b : a.refusalMargins()) {
         ObjectNode o = margins.addObject();
