@@ -46,6 +46,9 @@ import org.slf4j.LoggerFactory;
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
 
+  /** Ready sockets an event loop takes per poll on epoll (docs/PERFORMANCE.md, #14 session 15). */
+  static final int HTTP_EVENTS_PER_POLL = 128;
+
   private final InferenceService service;
   private final HttpServerConfig config;
   private @Nullable EventLoopGroup boss;
@@ -110,9 +113,16 @@ public final class HttpServer implements AutoCloseable {
     boss =
         new MultiThreadIoEventLoopGroup(
             acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
+    // A poll at least every 10 ms of tasks (not Netty's 1 s), and at most 128 sockets' I/O per
+    // poll on epoll (not up to 4,096): under a connection flood the accept threads queue
+    // registrations, and thousands of connections turn readable at once, faster than a fresh
+    // JVM's loops handle them; bounded turns let a real client's read and answer through sooner.
     workers =
-        new MultiThreadIoEventLoopGroup(
-            config.eventLoopThreads(), new DefaultThreadFactory("fulcrum-http"), io.ioHandlers());
+        new TaskQuantumEventLoopGroup(
+            config.eventLoopThreads(),
+            new DefaultThreadFactory("fulcrum-http"),
+            io.ioHandlers(HTTP_EVENTS_PER_POLL),
+            TaskQuantumEventLoopGroup.HTTP_QUANTUM);
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
     pipeline = p;
