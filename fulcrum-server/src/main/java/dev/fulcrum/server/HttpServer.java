@@ -46,9 +46,6 @@ import org.slf4j.LoggerFactory;
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
 
-  /** Ready sockets an event loop takes per poll on epoll (docs/PERFORMANCE.md, #14 session 15). */
-  static final int HTTP_EVENTS_PER_POLL = 128;
-
   private final InferenceService service;
   private final HttpServerConfig config;
   private @Nullable EventLoopGroup boss;
@@ -113,15 +110,15 @@ public final class HttpServer implements AutoCloseable {
     boss =
         new MultiThreadIoEventLoopGroup(
             acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
-    // A poll at least every 10 ms of tasks (not Netty's 1 s), and at most 128 sockets' I/O per
-    // poll on epoll (not up to 4,096): under a connection flood the accept threads queue
-    // registrations, and thousands of connections turn readable at once, faster than a fresh
-    // JVM's loops handle them; bounded turns let a real client's read and answer through sooner.
+    // A poll of the sockets at least every 10 ms of tasks, not Netty's 1 s: under a connection
+    // flood the accept threads queue registrations faster than a fresh JVM's loops run them. A
+    // poll still takes every ready socket (Netty's up to 4,096): the cap's spare of an evicted
+    // connection whose head arrived counts on one poll reading every ready socket (session 12).
     workers =
         new TaskQuantumEventLoopGroup(
             config.eventLoopThreads(),
             new DefaultThreadFactory("fulcrum-http"),
-            io.ioHandlers(HTTP_EVENTS_PER_POLL),
+            io.ioHandlers(),
             TaskQuantumEventLoopGroup.HTTP_QUANTUM);
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);

@@ -1,6 +1,5 @@
 package dev.fulcrum.server;
 
-import io.netty.channel.DefaultSelectStrategyFactory;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -119,21 +118,6 @@ public final class NettyTransport {
       case EPOLL -> EpollIoHandler.newFactory();
       case NIO, AUTO -> NioIoHandler.newFactory();
     };
-  }
-
-  /**
-   * As {@link #ioHandlers()}, with each poll taking at most {@code eventsPerPoll} ready sockets on
-   * epoll (Netty's default takes up to 4,096 and grows): an event loop then handles that many
-   * sockets' I/O before it runs its tasks again and polls anew, and the sockets left ready stay in
-   * the kernel's ready list for the next poll. io_uring and NIO are as {@link #ioHandlers()}.
-   */
-  public IoHandlerFactory ioHandlers(int eventsPerPoll) {
-    if (eventsPerPoll < 1) {
-      throw new IllegalArgumentException("eventsPerPoll must be >= 1, was " + eventsPerPoll);
-    }
-    return kind == Transport.EPOLL
-        ? EpollIoHandler.newFactory(eventsPerPoll, DefaultSelectStrategyFactory.INSTANCE)
-        : ioHandlers();
   }
 
   /** The listening socket's channel class, which matches {@link #ioHandlers()}. */

@@ -115,13 +115,4 @@ class NettyTransportTest {
     assertThat(t.kind()).isNotEqualTo(Transport.AUTO);
     assertThat(NettyTransport.NATIVE.unavailability(t.kind())).isNull();
   }
-
-  @Test
-  void eventsPerPollMustBePositiveAndOnlyEpollTakesThem() {
-    NettyTransport nio = NettyTransport.choose(Transport.NIO, blocking(Set.of()));
-    assertThat(nio.ioHandlers(128)).isNotNull();
-    assertThatThrownBy(() -> nio.ioHandlers(0))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("eventsPerPoll");
-  }
 }
