@@ -215,6 +215,63 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** Whether the request that plan() last looked at was planned warm. */
   private boolean lastWarm;
 
+  /** The default of {@code depthQuantile} (session 12's simulation; see docs/PERFORMANCE.md). */
+  static final double DEPTH_QUANTILE = 0.95;
+
+  /**
+   * Admission's tunables, one record so that a simulation varies one of them against the shipped
+   * rest ({@link #DEFAULT}; {@code with...} for the others). Immutable.
+   *
+   * @param calibrationQuantile see the field (NaN: measure only, as shipped)
+   * @param toleranceCap the most admission lets a plan run past the deadline, as a share of the
+   *     objective, when the realized slack of recent batch heads allows it (0: never)
+   * @param depthQuantile the quantile (0-1) of realized less planned finish, per depth, that
+   *     admission adds to a plan that deep (see {@link DepthCalibration}; NaN: measure only)
+   * @param matureOutlierDeviations the pass-time model's outlier bound for sizes with a deviation
+   *     of their own (see {@link PassTimeModel#MATURE_OUTLIER_DEVIATIONS}; {@link
+   *     PassTimeModel#OUTLIER_DEVIATIONS} is the model before session 14)
+   * @param dropGuardCap the most the late-drop guard (see {@link #dropGuardNanos}) adds to a plan
+   *     with full batches ahead, as a share of the objective (0: no guard, session 14's admission)
+   */
+  record Tuning(
+      double calibrationQuantile,
+      double toleranceCap,
+      double depthQuantile,
+      double matureOutlierDeviations,
+      double dropGuardCap) {
+    /** As shipped. */
+    static final Tuning DEFAULT =
+        new Tuning(
+            Double.NaN,
+            TOLERANCE_CAP,
+            DEPTH_QUANTILE,
+            PassTimeModel.MATURE_OUTLIER_DEVIATIONS,
+            DROP_GUARD_CAP);
+
+    Tuning withCalibrationQuantile(double q) {
+      return new Tuning(q, toleranceCap, depthQuantile, matureOutlierDeviations, dropGuardCap);
+    }
+
+    Tuning withToleranceCap(double cap) {
+      return new Tuning(
+          calibrationQuantile, cap, depthQuantile, matureOutlierDeviations, dropGuardCap);
+    }
+
+    Tuning withDepthQuantile(double q) {
+      return new Tuning(
+          calibrationQuantile, toleranceCap, q, matureOutlierDeviations, dropGuardCap);
+    }
+
+    Tuning withMatureOutlierDeviations(double deviations) {
+      return new Tuning(calibrationQuantile, toleranceCap, depthQuantile, deviations, dropGuardCap);
+    }
+
+    Tuning withDropGuardCap(double cap) {
+      return new Tuning(
+          calibrationQuantile, toleranceCap, depthQuantile, matureOutlierDeviations, cap);
+    }
+  }
+
   /**
    * @param model names the model in refusals
    * @param slo the objective (latency > 0)
@@ -222,98 +279,11 @@ final class SloBatchingPolicy implements BatchingPolicy {
    * @param instances the workers, each running one pass at a time
    */
   SloBatchingPolicy(String model, SloConfig slo, int maxBatchSize, int instances) {
-    this(model, slo, maxBatchSize, instances, Double.NaN);
+    this(model, slo, maxBatchSize, instances, Tuning.DEFAULT);
   }
 
-  /** The default of {@code depthQuantile} (session 12's simulation; see docs/PERFORMANCE.md). */
-  static final double DEPTH_QUANTILE = 0.95;
-
-  /**
-   * As below, with the tolerance capped at {@link #TOLERANCE_CAP} and the calibration by depth at
-   * {@link #DEPTH_QUANTILE}; {@code calibrationQuantile}: see the field (NaN: measure only).
-   */
-  SloBatchingPolicy(
-      String model, SloConfig slo, int maxBatchSize, int instances, double calibrationQuantile) {
-    this(model, slo, maxBatchSize, instances, calibrationQuantile, TOLERANCE_CAP, DEPTH_QUANTILE);
-  }
-
-  /** As below, without the calibration by depth (session 11's admission). */
-  SloBatchingPolicy(
-      String model,
-      SloConfig slo,
-      int maxBatchSize,
-      int instances,
-      double calibrationQuantile,
-      double toleranceCap) {
-    this(model, slo, maxBatchSize, instances, calibrationQuantile, toleranceCap, Double.NaN);
-  }
-
-  /**
-   * As above; {@code toleranceCap}: the most admission lets a plan run past the deadline, as a
-   * share of the objective, when the realized slack of recent batch heads allows it (0: never);
-   * {@code depthQuantile}: the quantile (0-1) of realized less planned finish, per depth, that
-   * admission adds to a plan that deep (see {@link DepthCalibration}; NaN: measure only).
-   */
-  SloBatchingPolicy(
-      String model,
-      SloConfig slo,
-      int maxBatchSize,
-      int instances,
-      double calibrationQuantile,
-      double toleranceCap,
-      double depthQuantile) {
-    this(
-        model,
-        slo,
-        maxBatchSize,
-        instances,
-        calibrationQuantile,
-        toleranceCap,
-        depthQuantile,
-        PassTimeModel.MATURE_OUTLIER_DEVIATIONS);
-  }
-
-  /**
-   * As above; {@code matureOutlierDeviations}: the pass-time model's outlier bound for sizes with a
-   * deviation of their own (see {@link PassTimeModel#MATURE_OUTLIER_DEVIATIONS}; {@link
-   * PassTimeModel#OUTLIER_DEVIATIONS} is the model before session 14).
-   */
-  SloBatchingPolicy(
-      String model,
-      SloConfig slo,
-      int maxBatchSize,
-      int instances,
-      double calibrationQuantile,
-      double toleranceCap,
-      double depthQuantile,
-      double matureOutlierDeviations) {
-    this(
-        model,
-        slo,
-        maxBatchSize,
-        instances,
-        calibrationQuantile,
-        toleranceCap,
-        depthQuantile,
-        matureOutlierDeviations,
-        DROP_GUARD_CAP);
-  }
-
-  /**
-   * As above; {@code dropGuardCap}: the most the late-drop guard (see {@link #dropGuardNanos}) adds
-   * to a plan with full batches ahead, as a share of the objective (0: no guard, session 14's
-   * admission).
-   */
-  SloBatchingPolicy(
-      String model,
-      SloConfig slo,
-      int maxBatchSize,
-      int instances,
-      double calibrationQuantile,
-      double toleranceCap,
-      double depthQuantile,
-      double matureOutlierDeviations,
-      double dropGuardCap) {
+  /** As above, with admission's tunables other than as shipped (simulations, A/B). */
+  SloBatchingPolicy(String model, SloConfig slo, int maxBatchSize, int instances, Tuning tuning) {
     if (!slo.hasObjective()) {
       throw new IllegalArgumentException("the SLO policy needs a latency objective");
     }
@@ -323,18 +293,19 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.instances = Math.max(1, instances);
     // What the pass-time estimate does not see: joins, splits, completion, the transport's write.
     this.marginNanos = Math.max(50_000, slo.latencyNanos() / 20);
-    this.passes = new PassTimeModel(this.maxBatchSize, slo.percentile(), matureOutlierDeviations);
+    this.passes =
+        new PassTimeModel(this.maxBatchSize, slo.percentile(), tuning.matureOutlierDeviations());
     this.startedAt = new long[this.instances];
     this.runningRows = new int[this.instances];
     this.headPlanned = new long[this.instances];
     Arrays.fill(headPlanned, Long.MIN_VALUE);
-    this.calibrationQuantile = calibrationQuantile;
-    this.toleranceCap = Math.max(0, toleranceCap);
-    this.depthQuantile = depthQuantile;
+    this.calibrationQuantile = tuning.calibrationQuantile();
+    this.toleranceCap = Math.max(0, tuning.toleranceCap());
+    this.depthQuantile = tuning.depthQuantile();
     this.headDepth = new int[this.instances];
     this.headDeadline = new long[this.instances];
     Arrays.fill(headDeadline, Long.MAX_VALUE);
-    this.dropGuardCap = Math.max(0, dropGuardCap);
+    this.dropGuardCap = Math.max(0, tuning.dropGuardCap());
   }
 
   /**

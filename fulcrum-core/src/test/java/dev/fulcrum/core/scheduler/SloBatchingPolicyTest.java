@@ -7,6 +7,7 @@ import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.SloConfig;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.scheduler.SloBatchingPolicy.Tuning;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -522,10 +523,7 @@ class SloBatchingPolicyTest {
                   new SloConfig(slo, 99, 0),
                   16,
                   1,
-                  Double.NaN,
-                  SloBatchingPolicy.TOLERANCE_CAP,
-                  SloBatchingPolicy.DEPTH_QUANTILE,
-                  bounds[c]);
+                  Tuning.DEFAULT.withMatureOutlierDeviations(bounds[c]));
           Run run =
               simulate(
                   p,
@@ -789,6 +787,16 @@ class SloBatchingPolicyTest {
   /** Before (NaN: measured only) and after, at two calibration quantiles. */
   private static final double[] CAL = {Double.NaN, 0.5, 0.9};
 
+  /**
+   * Session 11's admission: no tolerance, no calibration by depth; {@code cal} as in {@link #CAL}.
+   */
+  private static Tuning session11(double cal) {
+    return Tuning.DEFAULT
+        .withCalibrationQuantile(cal)
+        .withToleranceCap(0)
+        .withDepthQuantile(Double.NaN);
+  }
+
   @Test
   void admissionCalibratedAgainstItsOutcomesBeforeAndAfter() {
     // Session 10 (issue #10): the same runs with the calibration only measured (before: session
@@ -808,7 +816,7 @@ class SloBatchingPolicyTest {
         arrivalClass = RequestOptions.SloClass.STANDARD;
         long end = 120 * SECOND;
         SloBatchingPolicy p =
-            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, CAL[c], 0);
+            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, session11(CAL[c]));
         Run run =
             simulate(
                 p,
@@ -845,7 +853,7 @@ class SloBatchingPolicyTest {
         for (long seed = 51; seed < 54; seed++) {
           long end = 60 * SECOND;
           SloBatchingPolicy p =
-              new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, CAL[c], 0);
+              new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, session11(CAL[c]));
           Run run =
               simulate(
                   p,
@@ -875,7 +883,7 @@ class SloBatchingPolicyTest {
         long step = 10 * SECOND;
         long end = 25 * SECOND;
         SloBatchingPolicy p =
-            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, CAL[c], 0);
+            new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, session11(CAL[c]));
         Run run =
             simulate(
                 p,
@@ -993,15 +1001,7 @@ class SloBatchingPolicyTest {
   /** The policy of the session-15 comparison: the late-drop guard capped at {@code cap}. */
   private static SloBatchingPolicy withDropGuard(long slo, double cap) {
     return new SloBatchingPolicy(
-        "m",
-        new SloConfig(slo, 99, 0),
-        16,
-        1,
-        Double.NaN,
-        SloBatchingPolicy.TOLERANCE_CAP,
-        SloBatchingPolicy.DEPTH_QUANTILE,
-        PassTimeModel.MATURE_OUTLIER_DEVIATIONS,
-        cap);
+        "m", new SloConfig(slo, 99, 0), 16, 1, Tuning.DEFAULT.withDropGuardCap(cap));
   }
 
   /**
@@ -1702,7 +1702,12 @@ class SloBatchingPolicyTest {
                   100 * staticAttainment(st, warm, end, slo)));
           for (double cap : TOLERANCE) {
             SloBatchingPolicy p =
-                new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, cap);
+                new SloBatchingPolicy(
+                    "m",
+                    new SloConfig(slo, 99, 0),
+                    16,
+                    1,
+                    Tuning.DEFAULT.withToleranceCap(cap).withDepthQuantile(Double.NaN));
             Run run =
                 simulate(p, comparisonClock(quietTrace, seed), 16, 1, t -> rate, end, seed, 1);
             table.append(
@@ -1722,7 +1727,12 @@ class SloBatchingPolicyTest {
       for (double cap : TOLERANCE) {
         table.append(
             stepCell(
-                new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, cap),
+                new SloBatchingPolicy(
+                    "m",
+                    new SloConfig(slo, 99, 0),
+                    16,
+                    1,
+                    Tuning.DEFAULT.withToleranceCap(cap).withDepthQuantile(Double.NaN)),
                 seed));
       }
       table.append('\n');
@@ -1770,7 +1780,11 @@ class SloBatchingPolicyTest {
           for (double[] v : DEPTH_VARIANTS) {
             SloBatchingPolicy p =
                 new SloBatchingPolicy(
-                    "m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]);
+                    "m",
+                    new SloConfig(slo, 99, 0),
+                    16,
+                    1,
+                    Tuning.DEFAULT.withToleranceCap(v[0]).withDepthQuantile(v[1]));
             Run run =
                 simulate(p, comparisonClock(quietTrace, seed), 16, 1, t -> rate, end, seed, 1);
             table.append(
@@ -1791,7 +1805,11 @@ class SloBatchingPolicyTest {
         table.append(
             stepCell(
                 new SloBatchingPolicy(
-                    "m", new SloConfig(slo, 99, 0), 16, 1, Double.NaN, v[0], v[1]),
+                    "m",
+                    new SloConfig(slo, 99, 0),
+                    16,
+                    1,
+                    Tuning.DEFAULT.withToleranceCap(v[0]).withDepthQuantile(v[1])),
                 seed));
       }
       table.append('\n');
