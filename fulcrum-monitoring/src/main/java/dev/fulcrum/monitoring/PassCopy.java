@@ -65,7 +65,7 @@ record PassCopy(
     Tensor[] tensors = new Tensor[ins.size() + outs.size()];
     long total = 0;
     for (int i = 0; i < ins.size(); i++) {
-      Tensor t = find(passInputs, ins.get(i));
+      Tensor t = VersionMonitor.find(passInputs, ins.get(i));
       if (t == null) {
         return null;
       }
@@ -114,15 +114,5 @@ record PassCopy(
     PassListener.Pass shell =
         new PassListener.Pass(List.of(), outputNames, List.of(), pass.totalRows(), rows, asked);
     return new PassCopy(source, shell, layout, values, counts, epochMillis);
-  }
-
-  private static @Nullable Tensor find(List<Tensor> tensors, String name) {
-    for (int i = 0; i < tensors.size(); i++) {
-      Tensor t = tensors.get(i);
-      if (t.name().equals(name)) {
-        return t;
-      }
-    }
-    return null;
   }
 }

@@ -518,7 +518,8 @@ final class VersionMonitor {
     return true;
   }
 
-  private static @Nullable Tensor find(List<Tensor> tensors, String name) {
+  /** The tensor of that name, or null (a pass's few tensors: a scan without allocation). */
+  static @Nullable Tensor find(List<Tensor> tensors, String name) {
     for (int i = 0; i < tensors.size(); i++) {
       Tensor t = tensors.get(i);
       if (t.name().equals(name)) {
