@@ -261,14 +261,6 @@ final class PassTimeModel {
     return mean(rows) + z * deviation(rows);
   }
 
-  /**
-   * The pass time to plan with, never below what the size's own shape says: {@link #quantile} at a
-   * scale of at least 1, so that a few fast passes (the scale below 1) do not shorten it.
-   */
-  double steadyQuantile(int rows) {
-    return scale >= 1 ? quantile(rows) : quantile(rows) / scale;
-  }
-
   double z() {
     return z;
   }

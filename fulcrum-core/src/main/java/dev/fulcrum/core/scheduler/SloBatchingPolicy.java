@@ -577,11 +577,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // now and then, beyond the percentile, otherwise still made the requests queued behind it
     // miss). Its own batch is planned full: with a batch's worth queued before it starts, the
     // dispatch fills it; and the arrival rate, measured before a step up, would plan it smaller.
-    // Once warm, never shorter than the size's own shape says: the scale follows the last passes,
-    // and a plan five batches deep made in a fast moment was dropped by the next slow passes
-    // (session 15's quiet trace).
-    double full = warm ? passes.steadyQuantile(maxBatchSize) : planned(maxBatchSize, warm);
-    double finish = freePlanned + rounds * full;
+    double finish = freePlanned + rounds * planned(maxBatchSize, warm);
     if (warm) {
       finish += passes.deviation(maxBatchSize);
     }
