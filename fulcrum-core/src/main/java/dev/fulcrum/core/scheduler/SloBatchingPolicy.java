@@ -34,12 +34,11 @@ import org.jspecify.annotations.Nullable;
  * as large as the rows queued with it and those expected to arrive before it starts make it. With
  * only its own batch after the running passes (steady load) the running passes count at their mean
  * and its own at the percentile; with full batches ahead, or its own batch full (overload: the
- * queue rides at this limit), every pass counts at its own percentile (once warm, full batches
- * never below their size's shape: {@link PassTimeModel#steadyQuantile}), the running ones from
- * their start, plus one full pass's deviation, so that what is admitted is almost never dropped
- * later (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will
- * lead its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a
- * pass of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
+ * queue rides at this limit), every pass counts at its own percentile, the running ones from their
+ * start, plus one full pass's deviation, so that what is admitted is almost never dropped later
+ * (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will lead
+ * its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a pass
+ * of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
  * #WARM_PASSES} passes) it refuses only what cannot end by the deadline on average: a cold server's
  * pass times are high and erratic. A request of class {@code best_effort} is never refused or
  * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
