@@ -58,6 +58,15 @@ import org.slf4j.LoggerFactory;
  * thread wake-ups). The borrow is the instance's ownership for that pass: the worker does not plan
  * while its instance is lent, and does not close it (at unload) until it is returned. Admission,
  * statistics, the policy's bookkeeping and the completion are those of a worker's pass.
+ *
+ * <p>Turn passes: when that lone request's answers go to a {@link SubmittingLoop} and the request
+ * is submitted on that loop's thread (a REST event loop reading a turn's requests), the instance is
+ * lent the same way, but the pass is deferred to a task on the loop, which runs after the loop's
+ * current turn: the request stays queued, the requests that arrive meanwhile (the turn's other
+ * reads, other loops') queue behind it without waking the parked worker, and the task plans the
+ * queue as a worker would (the batching policy decides) and runs the plan on the borrowed instance.
+ * At saturation (c=64) a turn's requests share one forward pass instead of one each; a request that
+ * arrives alone is answered in the same turn, still without a hand-off.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -153,6 +162,15 @@ public final class ModelScheduler implements AutoCloseable {
 
   /** Instances lent now; guarded by {@link #lock}. */
   private int lentCount;
+
+  /**
+   * Per instance: the loop it is lent to for a turn pass not yet started, or null; guarded by
+   * {@link #lock}.
+   */
+  private final @Nullable SubmittingLoop[] turnOf;
+
+  /** Turn passes lent and not yet started; guarded by {@link #lock}. */
+  private int pendingTurns;
 
   /** Workers waiting for their lent instance to come back; guarded by {@link #lock}. */
   private int returnWaiters;
@@ -256,6 +274,7 @@ public final class ModelScheduler implements AutoCloseable {
     this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
     this.parked = new boolean[this.instances.size()];
     this.lent = new boolean[this.instances.size()];
+    this.turnOf = new SubmittingLoop[this.instances.size()];
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -404,6 +423,7 @@ public final class ModelScheduler implements AutoCloseable {
             : Long.MAX_VALUE;
     PendingRequest p;
     int borrowed = -1;
+    int turn = -1;
     RequestQueue.@Nullable Dropped dropped = null;
     lock.lock();
     try {
@@ -439,7 +459,14 @@ public final class ModelScheduler implements AutoCloseable {
       nextSeq++;
       batching.admitted(p, now);
       int idle = wasEmpty && p.preparation == null ? idleInstance() : -1;
-      if (idle >= 0) {
+      if (idle >= 0 && answerOn instanceof SubmittingLoop loop && loop.inLoop()) {
+        // Lent for a pass at the end of this loop's turn; p stays queued until then.
+        turn = idle;
+        turnOf[idle] = loop;
+        pendingTurns++;
+        lent[idle] = true;
+        lentCount++;
+      } else if (idle >= 0) {
         // The queue holds only p: a plan now either runs p alone, drops it, or waits for more.
         RequestQueue.Plan plan = queue.plan(now);
         if (plan.ready()) {
@@ -456,12 +483,24 @@ public final class ModelScheduler implements AutoCloseable {
         if (p.hasDeadline() && (expiry == null || deadline - expiryDeadline < 0)) {
           armExpiry(deadline, now);
         }
-        wake();
+        // A pending turn pass will plan the queue: a worker whose instance is lent would only
+        // wake to park again.
+        if (pendingTurns == 0 || idleWorker()) {
+          wake();
+        }
       }
     } finally {
       lock.unlock();
     }
-    if (borrowed >= 0) {
+    if (turn >= 0) {
+      SubmittingLoop loop = Objects.requireNonNull(turnOf[turn]);
+      int index = turn;
+      try {
+        loop.execute(() -> runTurn(index));
+      } catch (RejectedExecutionException e) {
+        runTurn(index); // the loop is shutting down: the pass runs now, as a lone pass would
+      }
+    } else if (borrowed >= 0) {
       runLent(borrowed, p);
       return p.future;
     }
@@ -496,6 +535,81 @@ public final class ModelScheduler implements AutoCloseable {
       }
     }
     return -1;
+  }
+
+  /** Whether a worker is parked and its instance not lent; under the lock. */
+  private boolean idleWorker() {
+    for (int i = 0; i < parked.length; i++) {
+      if (parked[i] && !lent[i]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Runs a turn pass on the instance lent to this (the loop's) thread: plans the queue as a worker
+   * would and runs the plan, then returns the instance to its worker. When the policy would wait,
+   * or drops the request, the worker gets the instance back at once and takes over.
+   */
+  private void runTurn(int index) {
+    List<PendingRequest> batch = List.of();
+    List<PendingRequest> timedOut;
+    RequestQueue.@Nullable Dropped dropped = null;
+    long now;
+    lock.lock();
+    try {
+      turnOf[index] = null;
+      pendingTurns--;
+      now = ticker.nanoTime();
+      timedOut = queue.expire(now);
+      if (!closed && timedOut.isEmpty()) {
+        RequestQueue.Plan plan = queue.plan(now);
+        if (plan.ready()) {
+          batch = plan.batch();
+          executing.addAndGet(batch.size());
+          batching.started(index, rows(batch), now);
+        } else {
+          dropped = plan.dropped();
+        }
+      }
+      if (batch.isEmpty()) {
+        lent[index] = false;
+        lentCount--;
+        changed.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+    timedOut.forEach(this::finishTimedOut);
+    if (dropped != null) {
+      finishDropped(dropped);
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    long passNanos = RERUN;
+    int rows = rows(batch);
+    try {
+      passNanos = run(instances.get(index), batch, true);
+    } finally {
+      executing.addAndGet(-batch.size());
+      long end = ticker.nanoTime();
+      lock.lock();
+      try {
+        lent[index] = false;
+        lentCount--;
+        batching.finished(index, rows, passNanos != RERUN ? end - now : -1, end);
+        learnPass(rows, passNanos);
+        // Requests that arrived during the pass (another loop's) go to the worker; that is not
+        // counted as contention: a turn pass joins what queued, it does not split a batch.
+        if (returnWaiters > 0 || queue.size() > 0 || closed) {
+          changed.signalAll();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
   }
 
   /** Whether a lone request arriving now would run on its submitting thread (for tests). */

@@ -407,4 +407,137 @@ class LonePassTest {
     assertThat(s.lendable()).isFalse();
     assertThat(echo.threads).allMatch(t -> t.startsWith("fulcrum-exec-m-v1-"));
   }
+
+  /** A loop run by the test thread: tasks wait until {@link #runTasks}, on this thread. */
+  static final class TestLoop implements SubmittingLoop {
+    final java.util.ArrayDeque<Runnable> tasks = new java.util.ArrayDeque<>();
+    final Thread owner = Thread.currentThread();
+
+    @Override
+    public boolean inLoop() {
+      return Thread.currentThread() == owner;
+    }
+
+    @Override
+    public synchronized void execute(Runnable task) {
+      tasks.add(task);
+    }
+
+    /** Runs the queued tasks, and those they queue, as a loop's turn does; returns how many. */
+    int runTasks() {
+      int n = 0;
+      Runnable r;
+      while ((r = poll()) != null) {
+        r.run();
+        n++;
+      }
+      return n;
+    }
+
+    private synchronized Runnable poll() {
+      return tasks.poll();
+    }
+  }
+
+  private static CompletableFuture<InferenceResponse> submit(
+      ModelScheduler s, float v, java.util.concurrent.Executor answerOn) {
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
+    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
+    InferenceRequest r = new InferenceRequest("m", "", "r" + v, null, List.of(x), null);
+    return s.submit(
+        r,
+        RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r),
+        answerOn);
+  }
+
+  @Test
+  void theRequestsALoopSubmitsInOneTurnRunAsOnePassAtTheEndOfTheTurn() throws Exception {
+    Echo echo = new Echo();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, stats);
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    TestLoop loop = new TestLoop();
+    CompletableFuture<InferenceResponse> a = submit(s, 1, loop);
+    CompletableFuture<InferenceResponse> b = submit(s, 2, loop);
+    CompletableFuture<InferenceResponse> c = submit(s, 3, loop);
+    // Nothing ran yet: the instance waits, lent, for the end of the loop's turn (one task).
+    assertThat(List.of(a, b, c)).noneMatch(CompletableFuture::isDone);
+    assertThat(loop.tasks).hasSize(1);
+    assertThat(s.queued()).isEqualTo(3);
+    Thread.sleep(20);
+    assertThat(echo.threads).hasSize(ModelScheduler.LEARN_PASSES);
+    // The turn: one pass of the three rows on this thread, its answers handed to the loop.
+    assertThat(loop.runTasks()).isEqualTo(2);
+    assertThat(echo.threads).hasSize(ModelScheduler.LEARN_PASSES + 1);
+    assertThat(echo.threads.getLast()).isEqualTo(Thread.currentThread().getName());
+    assertThat(a.get().outputs().get(0).data().getFloat(0)).isEqualTo(2f);
+    assertThat(b.get().outputs().get(0).data().getFloat(0)).isEqualTo(3f);
+    assertThat(c.get().outputs().get(0).data().getFloat(0)).isEqualTo(4f);
+    ModelStatistics.Snapshot snap = stats.snapshot();
+    assertThat(snap.success().count()).isEqualTo(ModelScheduler.LEARN_PASSES + 3);
+    assertThat(snap.executionCount()).isEqualTo(ModelScheduler.LEARN_PASSES + 1);
+    // The instance is back: the next lone request is lent again.
+    awaitLendable(s);
+    CompletableFuture<InferenceResponse> d = submit(s, 4, loop);
+    assertThat(loop.runTasks()).isEqualTo(2);
+    assertThat(d.get().outputs().get(0).data().getFloat(0)).isEqualTo(5f);
+  }
+
+  @Test
+  void anotherThreadsRequestQueuedDuringATurnJoinsItsPassAndIsAnsweredOnItsOwnExecutor()
+      throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    TestLoop loop = new TestLoop();
+    ModelSchedulerTest.HeldTasks other = new ModelSchedulerTest.HeldTasks();
+    CompletableFuture<InferenceResponse> mine = submit(s, 1, loop);
+    CompletableFuture<InferenceResponse> theirs =
+        CompletableFuture.supplyAsync(() -> submit(s, 7, other), callers).get(10, TimeUnit.SECONDS);
+    // The other thread's request queues behind the turn; the parked worker is not woken for it.
+    Thread.sleep(20);
+    assertThat(theirs).isNotDone();
+    assertThat(echo.threads).hasSize(ModelScheduler.LEARN_PASSES);
+    loop.runTasks();
+    assertThat(mine.get().outputs().get(0).data().getFloat(0)).isEqualTo(2f);
+    assertThat(echo.threads).hasSize(ModelScheduler.LEARN_PASSES + 1);
+    assertThat(theirs).isNotDone();
+    other.tasks.take().run();
+    assertThat(theirs.get().outputs().get(0).data().getFloat(0)).isEqualTo(8f);
+  }
+
+  @Test
+  void aLoopThatIsNotTheSubmittingThreadGetsALonePass() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    TestLoop loop =
+        CompletableFuture.supplyAsync(TestLoop::new, callers).get(10, TimeUnit.SECONDS);
+    CompletableFuture<InferenceResponse> f = submit(s, 1, loop);
+    assertThat(f).isCompleted();
+    assertThat(loop.tasks).isEmpty();
+  }
+
+  @Test
+  void closeWithATurnPendingWaitsForItAndAnswersItsRequest() throws Exception {
+    Echo echo = new Echo();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    sequential(s, ModelScheduler.LEARN_PASSES);
+    awaitLendable(s);
+    TestLoop loop = new TestLoop();
+    CompletableFuture<InferenceResponse> f = submit(s, 1, loop);
+    CompletableFuture<Boolean> closing =
+        CompletableFuture.supplyAsync(() -> s.close(Duration.ofSeconds(10)), callers);
+    Thread.sleep(20);
+    assertThat(closing).isNotDone();
+    assertThat(echo.events).doesNotContain("close");
+    // The turn finds the scheduler closing and hands the instance back; the worker drains.
+    loop.runTasks();
+    assertThat(closing.get(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(f).isDone();
+    assertThat(echo.events.getLast()).isEqualTo("close");
+  }
 }

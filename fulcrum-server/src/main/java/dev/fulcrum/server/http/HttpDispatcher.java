@@ -69,12 +69,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       RequestFailureLog failures,
       AccessPolicy access,
       @Nullable DashboardHandler dashboard,
-      TensorBuffers tensorBuffers) {
+      TensorBuffers tensorBuffers,
+      AnswerLoops answerLoops) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
     this.models = new ModelHandler(service, version);
-    this.infer = new InferHandler(service, tensorBuffers);
+    this.infer = new InferHandler(service, tensorBuffers, answerLoops);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
   }

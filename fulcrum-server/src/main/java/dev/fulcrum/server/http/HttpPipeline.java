@@ -97,6 +97,8 @@ public final class HttpPipeline {
   /** The port's JSON input buffers: small tensors of every connection share slabs. */
   private final TensorBuffers tensorBuffers = TensorBuffers.shared();
 
+  private final AnswerLoops answerLoops = new AnswerLoops();
+
   private final ConnectionStart start = new ConnectionStart();
   private final SilentConnections silent;
   private final @Nullable ChannelGroup tracked;
@@ -326,7 +328,8 @@ public final class HttpPipeline {
         .addAfter(
             "aggregate",
             "dispatch",
-            new HttpDispatcher(service, version, failures, access, dashboard, tensorBuffers));
+            new HttpDispatcher(
+                service, version, failures, access, dashboard, tensorBuffers, answerLoops));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -15,9 +15,9 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
 
 /**
  * {@code POST v2/models/<m>[/versions/<v>]/infer}: decode the body on the event loop (one copy of
@@ -32,9 +32,12 @@ final class InferHandler {
   private final InferenceService service;
   private final TensorBuffers buffers;
 
-  InferHandler(InferenceService service, TensorBuffers buffers) {
+  private final AnswerLoops loops;
+
+  InferHandler(InferenceService service, TensorBuffers buffers, AnswerLoops loops) {
     this.service = service;
     this.buffers = buffers;
+    this.loops = loops;
   }
 
   /**
@@ -45,7 +48,7 @@ final class InferHandler {
    * @throws dev.fulcrum.core.error.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(
-      String model, String version, FullHttpRequest request, Executor loop) {
+      String model, String version, FullHttpRequest request, EventExecutor loop) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
@@ -59,7 +62,7 @@ final class InferHandler {
             () -> config,
             buffers);
     CompletableFuture<InferenceResponse> inference =
-        service.infer(admitted, decoded.request(), loop);
+        service.infer(admitted, decoded.request(), loops.of(loop));
     CompletableFuture<Reply> reply =
         inference.thenApply(
             response ->
