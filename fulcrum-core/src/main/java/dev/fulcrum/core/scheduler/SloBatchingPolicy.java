@@ -609,16 +609,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return warm ? passes.quantile(rows) : passes.mean(rows);
   }
 
+  /**
+   * The refusal's reason; built by concatenation, not a format: it is made under the queue's lock.
+   */
   private String tooLate(int queuedRows, double finishNanos) {
-    return String.format(
-        Locale.ROOT,
-        "model '%s' cannot answer within its latency objective now (SLO %s ms at p%s: %d rows"
-            + " queued ahead, about %s ms to finish); retry later",
-        model,
-        ms(slo.latencyNanos()),
-        percentile(),
-        queuedRows,
-        ms((long) finishNanos));
+    return "model '"
+        + model
+        + "' cannot answer within its latency objective now (SLO "
+        + ms(slo.latencyNanos())
+        + " ms at p"
+        + percentile()
+        + ": "
+        + queuedRows
+        + " rows queued ahead, about "
+        + ms((long) finishNanos)
+        + " ms to finish); retry later";
   }
 
   @Override
