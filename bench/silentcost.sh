@@ -6,6 +6,8 @@
 # prints the CPU the threads took over the burst, divided by the connections accepted.
 #   PORT=28310 bash bench/silentcost.sh -Xint          # the path interpreted, as a fresh JVM runs it
 #   FULCRUM=/path/to/other/fulcrum N=8000 bash bench/silentcost.sh -Xint
+#   FIRST_BYTE=1 bash bench/silentcost.sh -Xint   # then one head byte on each, as the slowloris
+#                                                 # attack's first tick: the first reads' cost too
 # Extra arguments are JVM options (FULCRUM_JAVA_OPTS). CPU time, so a busy machine inflates it:
 # compare interleaved runs.
 set -euo pipefail
@@ -13,6 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FULCRUM=${FULCRUM:-$ROOT/fulcrum}
 PORT=${PORT:-18750}
 N=${N:-8000}
+FIRST_BYTE=${FIRST_BYTE:-0}
 LOG=${SERVER_LOG:-/tmp/fulcrum-silentcost-$PORT.log}
 ulimit -n "$(ulimit -Hn)"
 FULCRUM_NO_BUILD=1 FULCRUM_JAVA_OPTS="$*" "$FULCRUM" serve --http-port "$PORT" \
@@ -27,9 +30,9 @@ cpu() { # accept threads, event loops: clock ticks
 }
 sleep 2
 read -r a0 l0 < <(cpu)
-python3 - "$PORT" "$N" <<'PY'
+python3 - "$PORT" "$N" "$FIRST_BYTE" <<'PY'
 import resource, socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, first_byte = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
 socks = []
@@ -40,6 +43,13 @@ for _ in range(n):
     except BlockingIOError:
         pass
     socks.append(s)
+if first_byte:  # the attack's first tick: one byte on every connection still open, right away
+    time.sleep(0.2)
+    for s in socks:
+        try:
+            s.send(b"G")
+        except OSError:
+            pass
 time.sleep(3)
 for s in socks:
     s.close()
@@ -52,5 +62,5 @@ evicted=$(grep -o "[0-9]* evicted" "$LOG" | cut -d' ' -f1)
 max=4096
 accepted=$((${evicted:-0} + (N < max ? N : max)))
 tick_us=$((1000000 / $(getconf CLK_TCK)))
-echo "load $(cut -d' ' -f1 /proc/loadavg); $accepted connections accepted ($evicted evicted):" \
-  "accept threads $(((a1 - a0) * tick_us / accepted)) us, event loops $(((l1 - l0) * tick_us / accepted)) us a connection"
+echo "load $(cut -d' ' -f1 /proc/loadavg); first byte $FIRST_BYTE; $accepted connections accepted ($evicted evicted):" \
+  "accept threads $(((a1 - a0) * tick_us / accepted)) us, event loops $(((l1 - l0) * tick_us / accepted)) us a connection (loops $(((l1 - l0) * tick_us / 1000)) ms in all)"

@@ -25,6 +25,11 @@
 #   d. the bound the machine sets: the same client's highest rate at which GET /v2/health/live (no
 #      model, no batching) is answered within the SLO at 99.9 %, on the policy's server; the
 #      policy's rate is quoted as a ratio to it
+# CAPACITY=N skips the static configurations and takes N req/s as the capacity (the step alone:
+# CAPACITY=... DURATION=15 LEVELS= BISECT=0; BISECT=0 skips the bisections and the health bound).
+# The step's refusals are split by where their time went (openloop's SO_TIMESTAMPNS): from the
+# intended send (the issue's figure), from the client's actual write, and from that write to the
+# 429's arrival in the client's kernel (the server's share, without the client's lateness).
 # Bisections are geometric (each probe at the geometric mean of the bounds), from 5 % to 110 % of
 # the capacity, so that a configuration that only holds the SLO at a tenth of capacity is found.
 # The client is checked against wrk on the first static server (CHECK_WRK=1: three interleaved
@@ -74,11 +79,15 @@ trap stop EXIT
 
 # The bodies: the demo's fraud features; MiniLM with 16 tokens.
 echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.body"
-python3 - "$OUT/minilm.body" <<'PY'
+# MINILM_BINARY=1 asks for MiniLM's output in the binary extension (a diagnosis: the event loops
+# then render no JSON floats, 6,144 per answer otherwise).
+python3 - "$OUT/minilm.body" "${MINILM_BINARY:-0}" <<'PY'
 import json, sys
 ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
 body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
     ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
+if sys.argv[2] == "1":
+    body["parameters"] = {"binary_data_output": True}
 json.dump(body, open(sys.argv[1], "w"))
 PY
 
@@ -135,7 +144,14 @@ for m in $MODELS; do
   statics_var="${m}_STATIC"
   : >"$OUT/$m-static.tsv"
   echo "== $m: static configurations" >&2
-  for sc in ${!statics_var}; do
+  statics=${!statics_var}
+  if [ -n "${CAPACITY:-}" ]; then
+    # A capacity given (a rerun of the step alone, or the machine measured before): no static
+    # configuration is run; its row says so.
+    statics=
+    printf 'given\t-\t%s\t0\n' "$CAPACITY" >>"$OUT/$m-static.tsv"
+  fi
+  for sc in $statics; do
     b=${sc%%:*}; d=${sc##*:}
     serve "$MODEL" "$m-static-$b-$d" "max-batch-size: $b
 dynamic-batching: {max-queue-delay-microseconds: $d}"
@@ -211,7 +227,10 @@ PY
   curl -sf "$URL/v2/models/$MODEL/slo" >"$OUT/$m-slo-levels.json"
   best=$(bisect "$m-slo" "$MODEL" "$BODY" "$SLO" $(range "$CAP"))
   # The machine's bound for this SLO: the same client on a request that does no model work.
-  health=$(BISECT=$((BISECT + 1)) bisect "$m-health" - - "$SLO" $(range "$CAP") 2>/dev/null || echo 0)
+  health=0
+  if [ "$BISECT" -gt 0 ]; then
+    health=$(BISECT=$((BISECT + 1)) bisect "$m-health" - - "$SLO" $(range "$CAP") 2>/dev/null || echo 0)
+  fi
   stop
   printf '%s\n' "$CAP" "$best" "$health" >"$OUT/$m-slo.txt"
 done
@@ -264,15 +283,32 @@ for m in models:
               f" policy / bound {best_policy / health:.3f}, 80 % of capacity / bound {0.8 * cap / health:.3f}")
     s0 = warm + dur
     print(f"  load step at {s0 + low} s ({int(0.5 * cap)}/s -> {int(1.5 * cap)}/s), per 1 s window:")
-    print(f"    {'s':>4} {'sent':>7} {'ok':>7} {'refused':>7} {'ok p99 ms':>9} {'ref p99 ms':>10} {'late':>6}")
+    # "ref p99": every refusal from its intended send time (the issue's figure: the client's own
+    # lateness included). Split: "dropped", the refusals whose body says they were admitted, then
+    # dropped from the queue (late drops); of the refusals at arrival, the p99 from the intended
+    # send, from the client's actual write ("from send"), and from that write to the 429's arrival
+    # in the client's kernel ("server", SO_TIMESTAMPNS: without the client's send or read lateness).
+    print(f"    {'s':>4} {'sent':>7} {'ok':>7} {'refused':>7} {'dropped':>7} {'ok p99 ms':>9} {'ref p99 ms':>10}"
+          f" {'arrival p99':>11} {'from send':>9} {'server':>7} {'late':>6}")
     bad = []
     for x in w:
         if x["second"] < s0:
             continue
-        print(f"    {x['second']:>4} {x['sent']:>7} {x['ok']:>7} {x['refused']:>7} {x['ok_p99_ms']:>9.2f} {x['refused_p99_ms']:>10.2f} {x['late_sends']:>6}")
+        print(f"    {x['second']:>4} {x['sent']:>7} {x['ok']:>7} {x['refused']:>7} {x.get('refused_dropped', -1):>7}"
+              f" {x['ok_p99_ms']:>9.2f} {x['refused_p99_ms']:>10.2f} {x.get('arrival_refused_p99_ms', -1):>11.2f}"
+              f" {x.get('arrival_refused_p99_from_send_ms', -1):>9.2f} {x.get('arrival_refused_p99_server_ms', -1):>7.2f}"
+              f" {x['late_sends']:>6}")
         if x["second"] >= s0 + low + 2 and (x["ok_p99_ms"] > slo or x["refused_p99_ms"] >= 5):
             bad.append(x["second"])
     print(f"  step: windows from 2 s after the step breaking admitted p99 <= {slo} ms or refusal p99 < 5 ms: {bad or 'none'}")
+    after = [x for x in w if x["second"] >= s0 + low + 2]
+    for key, what in (("arrival_refused_p99_ms", "refusals at arrival, from the intended send"),
+                      ("arrival_refused_p99_from_send_ms", "refusals at arrival, from the client's write"),
+                      ("arrival_refused_p99_server_ms", "refusals at arrival, the server's share")):
+        print(f"  step: windows from 2 s after the step with {what} p99 >= 5 ms: "
+              f"{[x['second'] for x in after if x.get(key, -1) >= 5] or 'none'}")
+    print(f"  step: late drops (429s whose body says dropped from the queue) per window from 2 s after: "
+          f"{[x.get('refused_dropped', -1) for x in after]}")
     # The server's own counts (issue #10): refused at admission vs admitted and dropped from the queue
     # later (a late refusal), from 2 s before the 80 % part ended to the end of the step.
     pol0 = js(f"{m}-slo-during.json")["policy"]; pol1 = js(f"{m}-slo-after.json")["policy"]

@@ -17,7 +17,10 @@
  * record per 1 s window of intended send time: sent, 2xx, refused (429 and 503), other 4xx, other
  * 5xx, connection errors / unanswered, late sends, p50/p99/p99.9 of admitted (2xx) latencies, p99
  * of refusals, and the fraction of sent requests answered 2xx within --slo-ms (refusals, errors
- * and unanswered requests are misses).
+ * and unanswered requests are misses). Where a refusal's time went: its p99 also from the actual
+ * send (the client's send lateness left out), and from the actual send to the kernel's receive
+ * time of the answer (SO_TIMESTAMPNS; the client's read lateness left out too: the server's
+ * share); the same server's share for the admitted (ok_p99_server_ms).
  *
  *   cc -O2 -o openloop openloop.c -lm
  *   openloop --url http://127.0.0.1:8000/v2/models/m/infer --body body.json \
@@ -91,9 +94,14 @@ static double hq(const hist *h, double q) { /* in ms; -1 when empty */
 
 /* ---- per-window counts (by intended send time) ---- */
 typedef struct {
-  uint64_t sent, ok, refused, e4xx, e5xx, errors, late, within;
+  uint64_t sent, ok, refused, dropped, e4xx, e5xx, errors, late, within;
   hist *ok_h;  /* allocated lazily */
   hist *ref_h;
+  /* where a refusal's time went (from --split): from the actual send (the client's send lateness
+   * left out), and from the actual send to the answer's arrival in the client's kernel (its read
+   * lateness left out too: the server's share plus loopback); refusals at arrival only (a late
+   * drop's body says it was dropped from the queue: counted in `dropped`) */
+  hist *ref_arr_h, *ref_sent_h, *ref_srv_h, *ok_srv_h;
 } window;
 
 /* ---- options ---- */
@@ -108,6 +116,10 @@ static uint64_t seed = 88172645463325252ull;
 
 static char *req_buf;
 static size_t req_len;
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, measured at the start: turns the kernel's receive
+ * timestamps into the monotonic clock the rest of the run uses */
+static int64_t realtime_offset;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -143,6 +155,8 @@ static int open_conn(conn *c) {
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* the kernel's receive time of what each read returns (CLOCK_REALTIME), for the split */
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     close(fd);
     connect_errors++;
@@ -169,7 +183,8 @@ static void close_conn(conn *c) {
 static uint64_t t0, measure_from, sched_end;
 static window *wins;
 static int nwins;
-static hist tot_ok, tot_ref;
+static hist tot_ok, tot_ref, tot_ref_arr, tot_ref_sent, tot_ref_srv, tot_ok_srv;
+static uint64_t tot_dropped;
 static uint64_t tot_sent, tot_ok_n, tot_refused, tot_4xx, tot_5xx, tot_errors, tot_late, tot_within,
     tot_unanswered;
 static uint64_t slo_us;
@@ -199,7 +214,46 @@ static window *win_of(uint64_t intended) {
 }
 static int measured(uint64_t intended) { return intended >= measure_from; }
 
+static void hadd_lazy(hist **h, uint64_t us) {
+  if (!*h) *h = calloc(1, sizeof(hist));
+  hadd(*h, us);
+}
+
 /* outcome: 0 ok, 1 refused, 2 other 4xx, 3 other 5xx, 4 error/unanswered */
+static void record(uint64_t intended, int status, uint64_t done);
+
+/* An answer read at `done`: recorded as record() does, and its split by the actual send time
+ * `sent` and the kernel's receive time `rx` of its last bytes (0: unknown). */
+static void record_split(uint64_t intended, int status, uint64_t done, uint64_t sent, uint64_t rx,
+                         int dropped) {
+  record(intended, status, done);
+  if (dropped) {
+    win_of(intended)->dropped++;
+    if (measured(intended)) tot_dropped++;
+  }
+  if (status <= 0 || sent == 0) return;
+  window *w = win_of(intended);
+  int m = measured(intended);
+  uint64_t srv = rx > sent ? (rx - sent) / 1000 : 0;
+  if (status >= 200 && status < 300) {
+    if (rx) {
+      hadd_lazy(&w->ok_srv_h, srv);
+      if (m) hadd(&tot_ok_srv, srv);
+    }
+  } else if ((status == 429 || status == 503) && !dropped) {
+    uint64_t from_intended = done > intended ? (done - intended) / 1000 : 0;
+    hadd_lazy(&w->ref_arr_h, from_intended);
+    if (m) hadd(&tot_ref_arr, from_intended);
+    uint64_t from_send = done > sent ? (done - sent) / 1000 : 0;
+    hadd_lazy(&w->ref_sent_h, from_send);
+    if (m) hadd(&tot_ref_sent, from_send);
+    if (rx) {
+      hadd_lazy(&w->ref_srv_h, srv);
+      if (m) hadd(&tot_ref_srv, srv);
+    }
+  }
+}
+
 static void record(uint64_t intended, int status, uint64_t done) {
   window *w = win_of(intended);
   uint64_t us = (done - intended) / 1000;
@@ -301,7 +355,7 @@ static void give_back(conn *c) {
 
 /* Parses one whole response in c->rbuf: returns its status (>0), 0 if incomplete, -1 if malformed;
  * *close_after is set when the server said Connection: close. */
-static int parse_response(conn *c, int *close_after) {
+static int parse_response(conn *c, int *close_after, int *dropped) {
   char *buf = c->rbuf;
   size_t len = c->rlen;
   char *end = memmem(buf, len, "\r\n\r\n", 4);
@@ -322,6 +376,10 @@ static int parse_response(conn *c, int *close_after) {
   }
   if (len < hlen + (size_t)clen) return 0;
   size_t used = hlen + (size_t)clen;
+  /* Fulcrum's refusal of a request it had admitted, then dropped from its queue when its deadline
+   * became unreachable (a late drop), says so in its body; a refusal at arrival does not */
+  *dropped = (status == 429 || status == 503) && clen > 0 &&
+             memmem(buf + hlen, (size_t)clen, "dropped from the queue", 22) != NULL;
   memmove(buf, buf + used, len - used);
   c->rlen = len - used;
   return status;
@@ -388,14 +446,21 @@ static void json_window(FILE *f, int i, const window *w, int last) {
   const hist *ok = w->ok_h ? w->ok_h : &empty, *rf = w->ref_h ? w->ref_h : &empty;
   fprintf(f,
           "    {\"second\": %d, \"warmup\": %s, \"sent\": %llu, \"ok\": %llu, \"refused\": %llu,"
+          " \"refused_dropped\": %llu,"
           " \"other_4xx\": %llu, \"other_5xx\": %llu, \"errors\": %llu, \"late_sends\": %llu,"
           " \"within_slo\": %llu, \"ok_p50_ms\": %.3f, \"ok_p99_ms\": %.3f, \"ok_p999_ms\": %.3f,"
-          " \"ok_max_ms\": %.3f, \"refused_p99_ms\": %.3f}%s\n",
+          " \"ok_max_ms\": %.3f, \"refused_p99_ms\": %.3f, \"arrival_refused_p99_ms\": %.3f,"
+          " \"arrival_refused_p99_from_send_ms\": %.3f, \"arrival_refused_p99_server_ms\": %.3f, \"ok_p99_server_ms\": %.3f}%s\n",
           i, (uint64_t)i * 1000000000ull + t0 < measure_from ? "true" : "false",
           (unsigned long long)w->sent, (unsigned long long)w->ok, (unsigned long long)w->refused,
+          (unsigned long long)w->dropped,
           (unsigned long long)w->e4xx, (unsigned long long)w->e5xx, (unsigned long long)w->errors,
           (unsigned long long)w->late, (unsigned long long)w->within, hq(ok, 0.5), hq(ok, 0.99),
-          hq(ok, 0.999), ok->n ? ok->max_us / 1000.0 : -1.0, hq(rf, 0.99), last ? "" : ",");
+          hq(ok, 0.999), ok->n ? ok->max_us / 1000.0 : -1.0, hq(rf, 0.99),
+          hq(w->ref_arr_h ? w->ref_arr_h : &empty, 0.99),
+          hq(w->ref_sent_h ? w->ref_sent_h : &empty, 0.99),
+          hq(w->ref_srv_h ? w->ref_srv_h : &empty, 0.99),
+          hq(w->ok_srv_h ? w->ok_srv_h : &empty, 0.99), last ? "" : ",");
 }
 
 int main(int argc, char **argv) {
@@ -486,6 +551,12 @@ int main(int argc, char **argv) {
   bl_cap = 1 << 16;
   backlog = malloc(bl_cap * sizeof *backlog);
 
+  {
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t mono = now_ns();
+    realtime_offset = (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec - (int64_t)mono;
+  }
   t0 = now_ns();
   measure_from = t0 + (uint64_t)(warmup * 1e9);
   sched_end = t0 + (uint64_t)(total_s * 1e9);
@@ -559,15 +630,27 @@ int main(int argc, char **argv) {
           c->rcap *= 2;
           c->rbuf = realloc(c->rbuf, c->rcap);
         }
-        ssize_t r = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        struct iovec iov = {.iov_base = c->rbuf + c->rlen, .iov_len = c->rcap - c->rlen};
+        char cbuf[CMSG_SPACE(sizeof(struct timespec)) + 64];
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf};
+        ssize_t r = recvmsg(c->fd, &mh, 0);
         if (r > 0) {
           c->rlen += (size_t)r;
-          int close_after = 0;
-          int st = parse_response(c, &close_after);
+          uint64_t rx = 0;
+          for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+              struct timespec ts;
+              memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+              int64_t rt = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+              if (rt > realtime_offset) rx = (uint64_t)(rt - realtime_offset);
+            }
+          int close_after = 0, dropped = 0;
+          int st = parse_response(c, &close_after, &dropped);
           if (st == 0) continue;
           if (!c->busy) { close_conn(c); break; }
           uint64_t from = closed_loop ? c->sent_at : c->intended;
-          record(from, st > 0 ? st : -1, at);
+          record_split(from, st > 0 ? st : -1, at, closed_loop ? 0 : c->sent_at, rx, dropped);
           in_flight--;
           if (st < 0 || close_after) close_conn(c);
           if (closed_loop && at < sched_end) {
@@ -622,21 +705,25 @@ int main(int argc, char **argv) {
     fprintf(f, "%s{\"rate\": %.1f, \"seconds\": %.3f}", i ? ", " : "", seg_rate[i], seg_secs[i]);
   fprintf(f, "],\n  \"warmup_s\": %.3f,\n  \"measured_s\": %.3f,\n  \"slo_ms\": %.3f,\n", warmup, measured_s, slo_ms);
   fprintf(f,
-          "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"refused\": %llu,\n  \"other_4xx\": %llu,\n"
+          "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"refused\": %llu,\n  \"refused_dropped\": %llu,\n"
+          "  \"other_4xx\": %llu,\n"
           "  \"other_5xx\": %llu,\n  \"errors\": %llu,\n  \"unanswered\": %llu,\n  \"late_sends\": %llu,\n"
           "  \"late_fraction\": %.6f,\n  \"max_backlog\": %llu,\n  \"connect_errors\": %llu,\n",
           (unsigned long long)tot_sent, (unsigned long long)tot_ok_n, (unsigned long long)tot_refused,
-          (unsigned long long)tot_4xx, (unsigned long long)tot_5xx, (unsigned long long)tot_errors,
+          (unsigned long long)tot_dropped, (unsigned long long)tot_4xx, (unsigned long long)tot_5xx, (unsigned long long)tot_errors,
           (unsigned long long)tot_unanswered, (unsigned long long)tot_late,
           tot_sent ? (double)tot_late / (double)tot_sent : 0.0, (unsigned long long)max_backlog,
           (unsigned long long)connect_errors);
   fprintf(f,
           "  \"sent_per_second\": %.1f,\n  \"ok_per_second\": %.1f,\n  \"ok_p50_ms\": %.3f,\n"
           "  \"ok_p90_ms\": %.3f,\n  \"ok_p99_ms\": %.3f,\n  \"ok_p999_ms\": %.3f,\n  \"ok_max_ms\": %.3f,\n"
-          "  \"refused_p99_ms\": %.3f,\n  \"within_slo\": %llu,\n  \"within_slo_fraction\": %.6f,\n",
+          "  \"refused_p99_ms\": %.3f,\n  \"arrival_refused_p99_ms\": %.3f,\n"
+          "  \"arrival_refused_p99_from_send_ms\": %.3f,\n  \"arrival_refused_p99_server_ms\": %.3f,\n  \"ok_p99_server_ms\": %.3f,\n"
+          "  \"within_slo\": %llu,\n  \"within_slo_fraction\": %.6f,\n",
           tot_sent / measured_s, tot_ok_n / measured_s, hq(&tot_ok, 0.5), hq(&tot_ok, 0.9),
           hq(&tot_ok, 0.99), hq(&tot_ok, 0.999), tot_ok.n ? tot_ok.max_us / 1000.0 : -1.0,
-          hq(&tot_ref, 0.99), (unsigned long long)tot_within,
+          hq(&tot_ref, 0.99), hq(&tot_ref_arr, 0.99), hq(&tot_ref_sent, 0.99), hq(&tot_ref_srv, 0.99), hq(&tot_ok_srv, 0.99),
+          (unsigned long long)tot_within,
           tot_sent ? (double)tot_within / (double)tot_sent : 0.0);
   fprintf(f, "  \"windows\": [\n");
   int last = (int)ceil(total_s) - 1;

@@ -1,7 +1,6 @@
 package dev.fulcrum.core;
 
 import dev.fulcrum.core.config.PipelineConfig;
-import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -141,8 +140,7 @@ final class PipelineRunner {
     } catch (RejectedExecutionException e) {
       mv.scheduler().countRefusedUpstream(1);
       out.completeExceptionally(
-          new InferenceException(
-              ErrorCode.RESOURCE_EXHAUSTED,
+          InferenceException.exhausted(
               "model '"
                   + mv.name()
                   + "' is overloaded: "

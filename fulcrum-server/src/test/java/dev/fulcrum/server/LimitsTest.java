@@ -167,6 +167,45 @@ class LimitsTest {
     }
   }
 
+  /**
+   * A request line that arrives in pieces is held until it ends (HttpPipeline's FirstLine), then
+   * the request is read whole and answered on the same connection.
+   */
+  @Test
+  void aRequestLineSentInPiecesIsAnswered() throws Exception {
+    try (RawConnection c = new RawConnection(server.port())) {
+      for (String piece : new String[] {"G", "ET /v2/he", "alth/live HT", "TP/1.1"}) {
+        write(c, piece);
+        Thread.sleep(100);
+      }
+      write(c, "\r\nHost: x\r\n\r\n");
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  /** A first line that never ends is held, and closed at the header timeout like a silent one. */
+  @Test
+  void aRequestLineThatNeverEndsIsClosed() throws Exception {
+    try (RawConnection slow = new RawConnection(server.port())) {
+      write(slow, "GET /v2/health/li");
+      assertThat(live(server.port())).isEqualTo(200);
+      assertClosedByServer(slow);
+    }
+  }
+
+  /** A first line longer than what is held goes to the HTTP decoder, which answers it. */
+  @Test
+  void aFirstLineBeyondWhatIsHeldIsPassedOnAndAnswered() throws Exception {
+    try (RawConnection c = new RawConnection(server.port())) {
+      write(c, "GET /v2/health/live?" + "a".repeat(300));
+      Thread.sleep(100);
+      write(c, " HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
   @Test
   void aConnectionThatSendsNothingIsClosed() throws Exception {
     try (RawConnection silent = new RawConnection(server.port())) {

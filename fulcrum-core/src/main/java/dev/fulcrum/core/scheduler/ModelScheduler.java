@@ -449,8 +449,7 @@ public final class ModelScheduler implements AutoCloseable {
       String refusal = batching.refusal(p, queue.rows(), now);
       if (refusal != null) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
-        return CompletableFuture.failedFuture(
-            new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, refusal));
+        return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
       }
       if (!queue.offer(p)) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
@@ -722,11 +721,12 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   private InferenceException overloaded() {
-    return new InferenceException(
-        ErrorCode.RESOURCE_EXHAUSTED,
-        String.format(
-            "model '%s' is overloaded: its queue is full (max-queue-size %d); retry later",
-            config.name(), policy.maxQueueSize()));
+    return InferenceException.exhausted(
+        "model '"
+            + config.name()
+            + "' is overloaded: its queue is full (max-queue-size "
+            + policy.maxQueueSize()
+            + "); retry later");
   }
 
   private int level(RequestOptions options) {
@@ -1015,10 +1015,7 @@ public final class ModelScheduler implements AutoCloseable {
     observer.rejected(
         new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
     release.complete(
-        p,
-        () ->
-            p.future.completeExceptionally(
-                new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, d.reason())));
+        p, () -> p.future.completeExceptionally(InferenceException.exhausted(d.reason())));
   }
 
   /** {@link #run}'s result when the batch was rerun member by member: not one clean pass. */

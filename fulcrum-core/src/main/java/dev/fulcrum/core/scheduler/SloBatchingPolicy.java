@@ -61,6 +61,9 @@ import org.jspecify.annotations.Nullable;
  * deadline, about the objective after they arrived. Each such late drop of a request admitted on a
  * plan with full batches ahead raises a guard that admission adds to such plans ({@link
  * #dropGuardNanos}): the queue is kept shorter for some seconds, and the excess is refused at once.
+ * The guard is added only while arrivals, refused ones too, outpace what full batches serve
+ * (session 16): a stall at a load below capacity raises it too, but there the queue drains by
+ * itself, and the guard only refused what would have made it (session 15's quiet 80 % run).
  *
  * <p>Not thread-safe: guarded by its scheduler's lock (every method, the calibration included, is
  * called under it).
@@ -202,8 +205,34 @@ final class SloBatchingPolicy implements BatchingPolicy {
    */
   static final long DROP_GUARD_FROM_NANOS = 10_000_000_000L;
 
+  /** The default of {@link Tuning#dropGuardOnlyOverloaded} (session 16). */
+  static final boolean DROP_GUARD_ONLY_OVERLOADED = true;
+
+  /**
+   * How far arrivals must outpace full batches for {@link #overloaded}: at 1.0 the simulated 80 %
+   * load read as an overload now and then (the full batch's mean, rarely run there, reads slow) and
+   * kept most of the guard's cost; at 1.2 none of it, and the step at 150 % is unchanged.
+   */
+  static final double OVERLOAD_FACTOR = 1.2;
+
+  /**
+   * Weight of one inter-arrival gap in the average that tells an overload (see {@link
+   * #overloaded}): about the last 200 arrivals, so that Poisson arrivals at 80 % of capacity read
+   * below it (the admission's own average, over about 20, swings by a fifth).
+   */
+  private static final double OVERLOAD_ALPHA = 0.005;
+
   /** The most the late-drop guard adds to a plan, as a share of the objective (0: none). */
   private final double dropGuardCap;
+
+  private final boolean dropGuardOnlyOverloaded;
+
+  /**
+   * Every arrival's gap (refused ones too), averaged with {@link #OVERLOAD_ALPHA}; 0 before two.
+   */
+  private double arrivalGapNanos;
+
+  private long lastSeen = Long.MIN_VALUE;
 
   /** The late-drop guard at {@link #dropGuardAt}, in nanoseconds (see {@link #dropGuardNanos}). */
   private double dropGuard;
@@ -231,13 +260,16 @@ final class SloBatchingPolicy implements BatchingPolicy {
    *     PassTimeModel#OUTLIER_DEVIATIONS} is the model before session 14)
    * @param dropGuardCap the most the late-drop guard (see {@link #dropGuardNanos}) adds to a plan
    *     with full batches ahead, as a share of the objective (0: no guard, session 14's admission)
+   * @param dropGuardOnlyOverloaded whether the guard is added only while arrivals (refused ones
+   *     too) outpace what full batches serve (see {@link #overloaded}); false: whenever it is up
    */
   record Tuning(
       double calibrationQuantile,
       double toleranceCap,
       double depthQuantile,
       double matureOutlierDeviations,
-      double dropGuardCap) {
+      double dropGuardCap,
+      boolean dropGuardOnlyOverloaded) {
     /** As shipped. */
     static final Tuning DEFAULT =
         new Tuning(
@@ -245,29 +277,67 @@ final class SloBatchingPolicy implements BatchingPolicy {
             TOLERANCE_CAP,
             DEPTH_QUANTILE,
             PassTimeModel.MATURE_OUTLIER_DEVIATIONS,
-            DROP_GUARD_CAP);
+            DROP_GUARD_CAP,
+            DROP_GUARD_ONLY_OVERLOADED);
 
     Tuning withCalibrationQuantile(double q) {
-      return new Tuning(q, toleranceCap, depthQuantile, matureOutlierDeviations, dropGuardCap);
+      return new Tuning(
+          q,
+          toleranceCap,
+          depthQuantile,
+          matureOutlierDeviations,
+          dropGuardCap,
+          dropGuardOnlyOverloaded);
     }
 
     Tuning withToleranceCap(double cap) {
       return new Tuning(
-          calibrationQuantile, cap, depthQuantile, matureOutlierDeviations, dropGuardCap);
+          calibrationQuantile,
+          cap,
+          depthQuantile,
+          matureOutlierDeviations,
+          dropGuardCap,
+          dropGuardOnlyOverloaded);
     }
 
     Tuning withDepthQuantile(double q) {
       return new Tuning(
-          calibrationQuantile, toleranceCap, q, matureOutlierDeviations, dropGuardCap);
+          calibrationQuantile,
+          toleranceCap,
+          q,
+          matureOutlierDeviations,
+          dropGuardCap,
+          dropGuardOnlyOverloaded);
     }
 
     Tuning withMatureOutlierDeviations(double deviations) {
-      return new Tuning(calibrationQuantile, toleranceCap, depthQuantile, deviations, dropGuardCap);
+      return new Tuning(
+          calibrationQuantile,
+          toleranceCap,
+          depthQuantile,
+          deviations,
+          dropGuardCap,
+          dropGuardOnlyOverloaded);
     }
 
     Tuning withDropGuardCap(double cap) {
       return new Tuning(
-          calibrationQuantile, toleranceCap, depthQuantile, matureOutlierDeviations, cap);
+          calibrationQuantile,
+          toleranceCap,
+          depthQuantile,
+          matureOutlierDeviations,
+          cap,
+          dropGuardOnlyOverloaded);
+    }
+
+    Tuning withDropGuardOnlyOverloaded(boolean only) {
+      return new Tuning(
+          calibrationQuantile,
+          toleranceCap,
+          depthQuantile,
+          matureOutlierDeviations,
+          dropGuardCap,
+          only);
     }
   }
 
@@ -305,6 +375,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.headDeadline = new long[this.instances];
     Arrays.fill(headDeadline, Long.MAX_VALUE);
     this.dropGuardCap = Math.max(0, tuning.dropGuardCap());
+    this.dropGuardOnlyOverloaded = tuning.dropGuardOnlyOverloaded();
   }
 
   /**
@@ -495,6 +566,12 @@ final class SloBatchingPolicy implements BatchingPolicy {
 
   @Override
   public @Nullable String refusal(PendingRequest p, int queuedRows, long now) {
+    if (lastSeen != Long.MIN_VALUE) {
+      double gap = Math.max(0, now - lastSeen);
+      arrivalGapNanos =
+          arrivalGapNanos <= 0 ? gap : arrivalGapNanos + OVERLOAD_ALPHA * (gap - arrivalGapNanos);
+    }
+    lastSeen = now;
     lastPlanNanos = Double.NaN;
     String why = plan(p, queuedRows, now);
     if (why != null) {
@@ -592,7 +669,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
   private @Nullable String verdict(
       long left, double finish, int queuedRows, boolean warm, long now) {
     double scaled = finish + calibrationOffsetNanos() + (warm ? depthOffsetNanos(lastDepth) : 0);
-    if (warm && lastDepth >= 2) {
+    if (warm && lastDepth >= 2 && (!dropGuardOnlyOverloaded || overloaded())) {
       scaled += dropGuardNanos(now);
     }
     if (scaled <= left + (warm ? toleranceNanos() : 0)) {
@@ -604,21 +681,37 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return tooLate(queuedRows, scaled);
   }
 
+  /**
+   * Whether requests arrive (refused ones too) {@link #OVERLOAD_FACTOR} times faster than full
+   * batches on every instance serve them at their mean: an overload, whose queue rides at the
+   * admission limit, rather than a queue that a stall lengthened at a load it drains by itself.
+   */
+  private boolean overloaded() {
+    return arrivalGapNanos > 0
+        && 1e9 / arrivalGapNanos
+            > OVERLOAD_FACTOR * instances * maxBatchSize * 1e9 / passes.mean(maxBatchSize);
+  }
+
   /** A pass of {@code rows} rows as admission plans it: its percentile once warm, else its mean. */
   private double planned(int rows, boolean warm) {
     return warm ? passes.quantile(rows) : passes.mean(rows);
   }
 
+  /**
+   * The refusal's reason; built by concatenation, not a format: it is made under the queue's lock.
+   */
   private String tooLate(int queuedRows, double finishNanos) {
-    return String.format(
-        Locale.ROOT,
-        "model '%s' cannot answer within its latency objective now (SLO %s ms at p%s: %d rows"
-            + " queued ahead, about %s ms to finish); retry later",
-        model,
-        ms(slo.latencyNanos()),
-        percentile(),
-        queuedRows,
-        ms((long) finishNanos));
+    return "model '"
+        + model
+        + "' cannot answer within its latency objective now (SLO "
+        + ms(slo.latencyNanos())
+        + " ms at p"
+        + percentile()
+        + ": "
+        + queuedRows
+        + " rows queued ahead, about "
+        + ms((long) finishNanos)
+        + " ms to finish); retry later";
   }
 
   @Override

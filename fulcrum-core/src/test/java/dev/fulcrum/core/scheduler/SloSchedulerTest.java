@@ -130,6 +130,8 @@ class SloSchedulerTest {
     InferenceException e = (InferenceException) refused.handle((r, t) -> t).get();
     assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
     assertThat(e.getMessage()).contains("model 'm'", "latency objective", "SLO 10.0 ms at p99");
+    // An expected answer under overload: no stack trace is filled in on the refusing thread.
+    assertThat(e.getStackTrace()).isEmpty();
     assertThat(rejected)
         .singleElement()
         .satisfies(r -> assertThat(r.reason()).isEqualTo(SchedulerObserver.RejectReason.SLO));

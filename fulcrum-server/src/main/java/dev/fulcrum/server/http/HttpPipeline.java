@@ -6,6 +6,7 @@ import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.codec.TensorBuffers;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -35,20 +36,22 @@ import org.slf4j.LoggerFactory;
  * The handlers of one connection on the REST port, which speaks HTTP/1.1 and HTTP/2 cleartext
  * (h2c), all on the connection's event loop.
  *
- * <p>Until its first bytes a cleartext connection has only the cap's byte counter and one shared
- * handler ({@code ConnectionStart}); its header timeout is kept by its event loop's sweep ({@link
- * SilentConnections}), not a timer of its own. Its first read adds the protocol handlers and {@link
- * RequestTimeouts}, so a connection evicted or timed out silent never builds them. They start with
- * {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with the HTTP/2 preface (prior
- * knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to {@code HttpServerCodec}
- * and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code Upgrade: h2c} request
- * (answered on stream 1). The first request that is not an upgrade commits the connection to
- * HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects and back), {@code
- * HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}), {@link
- * LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize} bytes
- * decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On HTTP/2,
- * {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child channel with
- * the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
+ * <p>Until its first line ends a cleartext connection has only the cap's byte counter and one
+ * shared handler ({@code ConnectionStart}), which holds the line's bytes ({@link FirstLine}); its
+ * header timeout is kept by its event loop's sweep ({@link SilentConnections}), not a timer of its
+ * own. The read that ends its first line adds the protocol handlers and {@link RequestTimeouts}, so
+ * a connection evicted or timed out silent, or trickling its request line, never builds them. They
+ * start with {@code CleartextHttp2ServerUpgradeHandler}: a client that opens with the HTTP/2
+ * preface (prior knowledge) gets the HTTP/2 handlers at once; otherwise the bytes go to {@code
+ * HttpServerCodec} and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code
+ * Upgrade: h2c} request (answered on stream 1). The first request that is not an upgrade commits
+ * the connection to HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects
+ * and back), {@code HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}),
+ * {@link LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize}
+ * bytes decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On
+ * HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child
+ * channel with the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link
+ * Http2StreamPipeline}).
  *
  * <p>With TLS ({@link dev.fulcrum.server.security.Tls}) the connection starts with Netty's {@code
  * SslHandler} instead, and ALPN picks the protocol ({@link TlsStart}): h2 gets the HTTP/2 handlers
@@ -244,9 +247,13 @@ public final class HttpPipeline {
    * sending a byte, and each would otherwise build, and on close tear down, the HTTP codecs and
    * upgrade handlers on the event loop that answers real requests, and have a timer of its own
    * scheduled and cancelled there. Once active, the connection's header timeout is kept by its
-   * loop's sweep ({@link SilentConnections}); its first read adds the protocol handlers ({@link
+   * loop's sweep ({@link SilentConnections}). Its first read adds the cap's byte counter; the read
+   * that ends its first line (a real client's first read does) adds the protocol handlers ({@link
    * #addCleartextHandlers}, the timeouts taking the head over with the same start), steps out and
-   * passes the bytes on. Sharable: a connection's state is its {@code Silent} entry, an attribute.
+   * passes the line's bytes on; until then the bytes are held ({@link FirstLine}): at the first
+   * tick of a slowloris flood thousands of connections send their first byte at once, and building
+   * the handlers for each cost a fresh JVM's loops ~0.5 ms a connection (session 16). Sharable: a
+   * connection's state is its {@code Silent} entry, an attribute.
    */
   @ChannelHandler.Sharable
   private final class ConnectionStart extends ChannelInboundHandlerAdapter {
@@ -268,6 +275,17 @@ public final class HttpPipeline {
       SilentConnections.Silent s = ch.attr(SILENT).get();
       long headStart;
       if (s != null) {
+        if (!s.read) {
+          s.read = true;
+          ConnectionLimit.firstRead(ch, msg); // the cap's byte counter from here on
+        }
+        if (msg instanceof ByteBuf bytes) {
+          if (!s.firstLine.completes(bytes)) {
+            s.firstLine.hold(bytes); // still silent: the sweep keeps its header timeout
+            return;
+          }
+          msg = s.firstLine.release(bytes, ctx.alloc());
+        }
         s.spoke();
         headStart = s.headStart;
       } else { // read before active: not on a socket
@@ -275,8 +293,8 @@ public final class HttpPipeline {
             System.nanoTime()
                 - RequestTimeouts.queuedCounted(
                     AcceptQueueWait.nanos(ch), limits.headerTimeout().toNanos());
+        ConnectionLimit.firstRead(ch, msg); // the cap's byte counter from here on
       }
-      ConnectionLimit.firstRead(ch, msg); // the cap's byte counter from here on
       if (tracked != null) {
         tracked.add(ch);
       }

@@ -38,9 +38,18 @@ final class SilentConnections {
   private final int slots;
   private final ConcurrentHashMap<EventLoop, Wheel> wheels = new ConcurrentHashMap<>();
 
-  /** One connection that has sent nothing yet. Loop-confined. */
+  /**
+   * One connection that has not yet sent its first line (nothing at all, or a part of it held by
+   * {@link #firstLine}). Loop-confined.
+   */
   static final class Silent {
     final Channel channel;
+
+    /** Its bytes before its first line ends; empty until it has sent some. */
+    final FirstLine firstLine = new FirstLine();
+
+    /** Whether a read has come (the cap's byte counter counts from the first). */
+    boolean read;
 
     /** When its head's time began (the header timeout counts from here). */
     final long headStart;
@@ -54,7 +63,7 @@ final class SilentConnections {
       this.deadline = deadline;
     }
 
-    /** Its first bytes arrived: the sweep lets it go. Call on its event loop. */
+    /** Its first line arrived: the sweep lets it go. Call on its event loop. */
     void spoke() {
       spoke = true;
     }

@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
  * The client side of a gRPC run: {@code n} HTTP/2 channels (plaintext, or TLS) (each its own
  * connection) to one target on {@code threads} event loops of their own (epoll where available, as
  * the REST client), whose call callbacks run on those event loops (a closed loop's next call is
- * sent from there without a thread hop, as the REST client's); thread-safe, closed once by its
- * owner.
+ * sent from there without a thread hop, as the REST client's), without grpc's retries (a call is
+ * counted once, as it went); thread-safe, closed once by its owner.
  */
 final class GrpcChannels implements AutoCloseable {
   /** Matches the server's default {@code --grpc-max-message-size}. */
@@ -59,6 +59,9 @@ final class GrpcChannels implements AutoCloseable {
               .eventLoopGroup(group)
               .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
               .directExecutor()
+              // A load generator counts each call once: grpc's transparent retries would hide a
+              // failure, and their buffering (RetriableStream) costs CPU on every call.
+              .disableRetry()
               .maxInboundMessageSize(MAX_INBOUND_MESSAGE_SIZE);
       if (security.tls()) {
         b.sslContext(security.grpcContext());
