@@ -424,6 +424,7 @@ public final class ModelScheduler implements AutoCloseable {
     PendingRequest p;
     int borrowed = -1;
     int turn = -1;
+    @Nullable SubmittingLoop turnLoop = null;
     RequestQueue.@Nullable Dropped dropped = null;
     lock.lock();
     try {
@@ -461,6 +462,7 @@ public final class ModelScheduler implements AutoCloseable {
       if (idle >= 0 && answerOn instanceof SubmittingLoop loop && loop.inLoop()) {
         // Lent for a pass at the end of this loop's turn; p stays queued until then.
         turn = idle;
+        turnLoop = loop;
         turnOf[idle] = loop;
         pendingTurns++;
         lent[idle] = true;
@@ -491,11 +493,10 @@ public final class ModelScheduler implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    if (turn >= 0) {
-      SubmittingLoop loop = Objects.requireNonNull(turnOf[turn]);
+    if (turnLoop != null) {
       int index = turn;
       try {
-        loop.execute(() -> runTurn(index));
+        turnLoop.execute(() -> runTurn(index));
       } catch (RejectedExecutionException e) {
         runTurn(index); // the loop is shutting down: the pass runs now, as a lone pass would
       }
