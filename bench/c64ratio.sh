@@ -76,20 +76,7 @@ run_wrk() { # arm load secs -> wrk's output
   else wrk -t1 -c"$CONC" -d"$3s" -s "$FRAUD_LUA" "$(url "$1" fraud)" 2>&1; fi
 }
 passes() { # arm -> "inference_count execution_count" of fraud_classifier
-  curl -fs "http://127.0.0.1:${PORTS[$1]}/v2/models/fraud_classifier/stats" | python3 -c '
-import json, sys
-def find(o):
-    if isinstance(o, dict):
-        if "inference_count" in o and "execution_count" in o:
-            return o
-        o = list(o.values())
-    if isinstance(o, list):
-        for v in o:
-            f = find(v)
-            if f:
-                return f
-s = find(json.load(sys.stdin)) or {}
-print(s.get("inference_count", 0), s.get("execution_count", 0))' 2>/dev/null || echo "0 0"
+  curl -fs "http://127.0.0.1:${PORTS[$1]}/v2/models/fraud_classifier/stats" | python3 bench/model_counts.py 2>/dev/null || echo "0 0"
 }
 ticks() { awk '{ s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
 echo "warming each server ${WARM}s per load" >&2

@@ -177,20 +177,7 @@ latency_c1() { # port model body -> "p50 p99" in ms (after an unmeasured window 
 
 # --- Fulcrum only: the batch it formed at c=16, ORT in process at that batch, gRPC vs REST binary.
 model_counts() { # port model -> "inference_count execution_count" from the statistics endpoint
-  curl -fs "http://127.0.0.1:$1/v2/models/$2/stats" | python3 -c '
-import json, sys
-def find(o):
-    if isinstance(o, dict):
-        if "inference_count" in o and "execution_count" in o:
-            return o
-        o = list(o.values())
-    if isinstance(o, list):
-        for v in o:
-            f = find(v)
-            if f:
-                return f
-s = find(json.load(sys.stdin)) or {}
-print(s.get("inference_count", 0), s.get("execution_count", 0))' 2>/dev/null || echo "0 0"
+  curl -fs "http://127.0.0.1:$1/v2/models/$2/stats" | python3 bench/model_counts.py 2>/dev/null || echo "0 0"
 }
 rows_per_pass() { # "inf0 exe0" "inf1 exe1" -> rows per pass between them
   python3 -c "a=[int(x) for x in '$1'.split()]; b=[int(x) for x in '$2'.split()]; e=b[1]-a[1]; print(round((b[0]-a[0])/e, 2) if e > 0 else 'null')"
