@@ -163,12 +163,6 @@ public final class ModelScheduler implements AutoCloseable {
   /** Instances lent now; guarded by {@link #lock}. */
   private int lentCount;
 
-  /**
-   * Per instance: the loop it is lent to for a turn pass not yet started, or null; guarded by
-   * {@link #lock}.
-   */
-  private final @Nullable SubmittingLoop[] turnOf;
-
   /** Turn passes lent and not yet started; guarded by {@link #lock}. */
   private int pendingTurns;
 
@@ -274,7 +268,6 @@ public final class ModelScheduler implements AutoCloseable {
     this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
     this.parked = new boolean[this.instances.size()];
     this.lent = new boolean[this.instances.size()];
-    this.turnOf = new SubmittingLoop[this.instances.size()];
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -463,7 +456,6 @@ public final class ModelScheduler implements AutoCloseable {
         // Lent for a pass at the end of this loop's turn; p stays queued until then.
         turn = idle;
         turnLoop = loop;
-        turnOf[idle] = loop;
         pendingTurns++;
         lent[idle] = true;
         lentCount++;
@@ -486,7 +478,7 @@ public final class ModelScheduler implements AutoCloseable {
         }
         // A pending turn pass will plan the queue: a worker whose instance is lent would only
         // wake to park again.
-        if (pendingTurns == 0 || idleWorker()) {
+        if (pendingTurns == 0 || parkedUnlent() >= 0) {
           wake();
         }
       }
@@ -529,22 +521,17 @@ public final class ModelScheduler implements AutoCloseable {
         || contention > MAX_CONTENTION) {
       return -1;
     }
+    return parkedUnlent();
+  }
+
+  /** An instance whose worker is parked and which nothing has borrowed, or -1; under the lock. */
+  private int parkedUnlent() {
     for (int i = 0; i < parked.length; i++) {
       if (parked[i] && !lent[i]) {
         return i;
       }
     }
     return -1;
-  }
-
-  /** Whether a worker is parked and its instance not lent; under the lock. */
-  private boolean idleWorker() {
-    for (int i = 0; i < parked.length; i++) {
-      if (parked[i] && !lent[i]) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**
@@ -559,7 +546,6 @@ public final class ModelScheduler implements AutoCloseable {
     long now;
     lock.lock();
     try {
-      turnOf[index] = null;
       pendingTurns--;
       now = ticker.nanoTime();
       timedOut = queue.expire(now);
@@ -597,18 +583,28 @@ public final class ModelScheduler implements AutoCloseable {
       long end = ticker.nanoTime();
       lock.lock();
       try {
-        lent[index] = false;
-        lentCount--;
-        batching.finished(index, rows, passNanos != RERUN ? end - now : -1, end);
-        learnPass(rows, passNanos);
         // Requests that arrived during the pass (another loop's) go to the worker; that is not
         // counted as contention: a turn pass joins what queued, it does not split a batch.
-        if (returnWaiters > 0 || queue.size() > 0 || closed) {
-          changed.signalAll();
-        }
+        giveBack(index, rows, passNanos, now, end);
       } finally {
         lock.unlock();
       }
+    }
+  }
+
+  /**
+   * Returns an instance borrowed for a pass of {@code rows} rows that began at {@code start}: the
+   * policy's and the lone-pass bookkeeping, then its worker woken when work that arrived meanwhile,
+   * or a close, waits for it; when nothing waits, the parked worker stays asleep (a wake-up per
+   * request is what a borrowed pass exists to save). Under the lock.
+   */
+  private void giveBack(int index, int rows, long passNanos, long start, long end) {
+    lent[index] = false;
+    lentCount--;
+    batching.finished(index, rows, passNanos != RERUN ? end - start : -1, end);
+    learnPass(rows, passNanos);
+    if (returnWaiters > 0 || queue.size() > 0 || closed) {
+      changed.signalAll();
     }
   }
 
@@ -679,17 +675,8 @@ public final class ModelScheduler implements AutoCloseable {
       long end = ticker.nanoTime();
       lock.lock();
       try {
-        lent[index] = false;
-        lentCount--;
-        batching.finished(index, p.rows, passNanos != RERUN ? end - start : -1, end);
-        learnPass(p.rows, passNanos);
         noteContention(queue.size() > 0);
-        // Work that arrived meanwhile, or a close, may be waiting for this instance's worker; when
-        // nothing waits, the parked worker stays asleep (a wake-up per request is what a lone pass
-        // exists to save).
-        if (returnWaiters > 0 || queue.size() > 0 || closed) {
-          changed.signalAll();
-        }
+        giveBack(index, p.rows, passNanos, start, end);
       } finally {
         lock.unlock();
       }
