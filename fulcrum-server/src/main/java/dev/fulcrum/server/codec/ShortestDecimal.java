@@ -1,6 +1,9 @@
 package dev.fulcrum.server.codec;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.math.BigInteger;
+import java.nio.ByteOrder;
 
 /**
  * Writes a finite {@code float} or {@code double} as the shortest decimal that reads back as the
@@ -21,6 +24,11 @@ import java.math.BigInteger;
  * once from {@link BigInteger} when the class is first used, not tabulated in the source.
  * Formatting follows {@code Float.toString}: plain notation for {@code 10^-3 <= |v| < 10^7},
  * otherwise {@code d.dddE±n}, always at least one digit after the point.
+ *
+ * <p>A float's digits are made eight at a time in one {@code long} (SWAR: two multiplications per
+ * split, no division by a variable) and stored with one 8-byte write, so {@link #write(float,
+ * byte[], int)} may leave scratch bytes after the position it returns, within {@link
+ * #MAX_FLOAT_LENGTH} bytes of {@code pos}; a caller writes its next bytes over them.
  *
  * <p>Stateless after class initialization and thread-safe.
  */
@@ -53,6 +61,13 @@ public final class ShortestDecimal {
   private static final long MASK_63 = Long.MAX_VALUE;
 
   private static final long[] POW10 = new long[19];
+
+  /** Stores a {@code long} into a {@code byte[]} at any offset, first byte lowest. */
+  private static final VarHandle LONG_LE =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+  /** Eight ASCII zeros, one per byte. */
+  private static final long ZEROS = 0x3030303030303030L;
 
   /** "00" to "99", two bytes each. */
   private static final byte[] PAIRS = new byte[200];
@@ -92,7 +107,7 @@ public final class ShortestDecimal {
       if (q < 0 && q > -F_P) {
         int f = c >> -q;
         if (f << -q == c) {
-          return format(f, 0, out, p);
+          return formatFloat(f, 0, out, p);
         }
       }
       return floatDecimal(q, c, 0, out, p);
@@ -178,18 +193,18 @@ public final class ShortestDecimal {
       boolean upIn = vbl + odd <= sp10 << 2;
       boolean wpIn = (tp10 << 2) + odd <= vbr;
       if (upIn != wpIn) {
-        return format(upIn ? sp10 : tp10, k, out, p);
+        return formatFloat(upIn ? sp10 / 10 : tp10 / 10, k + 1, out, p);
       }
     }
     int t = s + 1;
     boolean uIn = vbl + odd <= s << 2;
     boolean wIn = (t << 2) + odd <= vbr;
     if (uIn != wIn) {
-      return format(uIn ? s : t, k + dk, out, p);
+      return formatFloat(uIn ? s : t, k + dk, out, p);
     }
     // Both in the interval: the closer to v, the even one on a tie.
     int cmp = vb - ((s + t) << 1);
-    return format(cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t, k + dk, out, p);
+    return formatFloat(cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t, k + dk, out, p);
   }
 
   /** The shortest decimal of {@code c 2^q} (double), its exponent shifted by {@code dk}. */
@@ -257,6 +272,118 @@ public final class ShortestDecimal {
   }
 
   /**
+   * Writes {@code f 10^e} ({@code 0 < f < 10^9}, a float's digits) as Float.toString does, in int
+   * arithmetic, each digit written once at its final place (the same text as {@link #format}).
+   */
+  private static int formatFloat(int f, int e, byte[] out, int p) {
+    int digits = f;
+    int exp = e;
+    while (digits % 10 == 0) {
+      digits /= 10;
+      exp++;
+    }
+    int n = length(digits);
+    int sci = exp + n - 1; // the value is d.ddd 10^sci
+    if (sci < 0 && sci >= -3) {
+      // 0.000ddd: most of a network's outputs (|v| below 1)
+      out[p] = '0';
+      out[p + 1] = '.';
+      p += 2;
+      for (int z = -1; z > sci; z--) {
+        out[p++] = '0';
+      }
+      putFloatDigits(digits, n, out, p);
+      return p + n;
+    }
+    if (sci >= 0 && sci < 7) {
+      int intDigits = sci + 1;
+      if (n <= intDigits) {
+        putFloatDigits(digits, n, out, p);
+        int q = p + n;
+        for (int z = n; z < intDigits; z++) {
+          out[q++] = '0';
+        }
+        out[q] = '.';
+        out[q + 1] = '0';
+        return q + 2;
+      }
+      // the whole part, '.', then the fractional digits: all digits one place right, the whole
+      // part moved back (at most 7 bytes)
+      putFloatDigits(digits, n, out, p + 1);
+      for (int i = 0; i < intDigits; i++) {
+        out[p + i] = out[p + i + 1];
+      }
+      out[p + intDigits] = '.';
+      return p + n + 1;
+    }
+    // d.ddd: the digits one place right, then the first moved back before the point
+    putFloatDigits(digits, n, out, p + 1);
+    out[p] = out[p + 1];
+    out[p + 1] = '.';
+    if (n == 1) {
+      out[p + 2] = '0';
+      p += 3;
+    } else {
+      p += n + 1;
+    }
+    return exponent(sci, out, p);
+  }
+
+  /**
+   * Writes the {@code n} digits of {@code 0 < v < 10^9}, {@code v < 10^n}, at {@code p}: the last
+   * eight with one 8-byte store (so up to {@code p + max(n, 9)} bytes are written; those after
+   * {@code p + n} are scratch).
+   */
+  private static void putFloatDigits(int v, int n, byte[] out, int p) {
+    if (n > 8) {
+      int hi = v / 100_000_000;
+      out[p] = (byte) ('0' + hi);
+      LONG_LE.set(out, p + 1, eightDigits(v - hi * 100_000_000));
+    } else {
+      LONG_LE.set(out, p, eightDigits(v) >>> ((8 - n) << 3));
+    }
+  }
+
+  /**
+   * The eight decimal digits of {@code 0 <= v < 10^8} (leading zeros kept) as ASCII bytes in a
+   * {@code long}, the first digit in the lowest byte: split into 4 + 4 digits in two 32-bit lanes,
+   * each lane into 2 + 2 digits in 16-bit lanes ({@code y / 100 = y * 10486 >> 20} for {@code y <
+   * 10^4}), each of those into 1 + 1 digits in bytes ({@code z / 10 = z * 103 >> 10} for {@code z <
+   * 100}).
+   */
+  static long eightDigits(int v) {
+    int hi = v / 10_000;
+    long x = hi | ((long) (v - hi * 10_000) << 32);
+    long q = ((x * 10486) >>> 20) & 0x0000007F0000007FL;
+    x = q | ((x - q * 100) << 16);
+    long t = ((x * 103) >>> 10) & 0x000F000F000F000FL;
+    x = t | ((x - t * 10) << 8);
+    return x + ZEROS;
+  }
+
+  /** Writes "E", the sign and the digits of a decimal exponent. */
+  private static int exponent(int sci, byte[] out, int p) {
+    out[p++] = 'E';
+    int x = sci;
+    if (x < 0) {
+      out[p++] = '-';
+      x = -x;
+    }
+    if (x >= 100) {
+      out[p++] = (byte) ('0' + x / 100);
+      x %= 100;
+      out[p++] = PAIRS[2 * x];
+      out[p++] = PAIRS[2 * x + 1];
+    } else if (x >= 10) {
+      out[p++] = PAIRS[2 * x];
+      out[p++] = PAIRS[2 * x + 1];
+    } else {
+      out[p++] = (byte) ('0' + x);
+    }
+    return p;
+  }
+
+  /**
    * Writes {@code f 10^e} (f > 0) as Float.toString does. The digits are written first, then the
    * point is put among them by moving at most 16 bytes: no division by a variable power of ten.
    */
@@ -307,24 +434,13 @@ public final class ShortestDecimal {
     } else {
       p += n + 1;
     }
-    out[p++] = 'E';
-    int x = sci;
-    if (x < 0) {
-      out[p++] = '-';
-      x = -x;
-    }
-    if (x >= 100) {
-      out[p++] = (byte) ('0' + x / 100);
-      x %= 100;
-      out[p++] = PAIRS[2 * x];
-      out[p++] = PAIRS[2 * x + 1];
-    } else if (x >= 10) {
-      out[p++] = PAIRS[2 * x];
-      out[p++] = PAIRS[2 * x + 1];
-    } else {
-      out[p++] = (byte) ('0' + x);
-    }
-    return p;
+    return exponent(sci, out, p);
+  }
+
+  /** The count of decimal digits of {@code 0 < v}. */
+  private static int length(int v) {
+    int t = ((32 - Integer.numberOfLeadingZeros(v)) * 1233) >>> 12;
+    return v < POW10[t] ? t : t + 1;
   }
 
   /** The count of decimal digits of {@code 0 < v < 10^18}. */

@@ -87,6 +87,47 @@ class ShortestDecimalTest {
   }
 
   @Test
+  void floatStaysWithinItsMaxLength() {
+    // The digits go out with an 8-byte store: in an array of exactly MAX_FLOAT_LENGTH bytes it
+    // must neither run past the end nor change the text (every value here, longest ones included).
+    byte[] exact = new byte[ShortestDecimal.MAX_FLOAT_LENGTH];
+    SplittableRandom rnd = new SplittableRandom(11);
+    for (int i = 0; i < 300_000; i++) {
+      float v = Float.intBitsToFloat(rnd.nextInt());
+      if (!Float.isFinite(v)) {
+        continue;
+      }
+      int end = ShortestDecimal.write(v, exact, 0);
+      assertThat(new String(exact, 0, end, StandardCharsets.US_ASCII)).isEqualTo(Float.toString(v));
+    }
+    for (float v : new float[] {-1.17549435E-38f, -0.0012345678f, -1234567.9f, -9.999999E-4f}) {
+      int end = ShortestDecimal.write(v, exact, 0);
+      assertThat(new String(exact, 0, end, StandardCharsets.US_ASCII)).isEqualTo(Float.toString(v));
+    }
+  }
+
+  @Test
+  void eightDigitsAreTheDecimalDigits() {
+    for (int v = 0; v < 100_000_000; v += 9_973) {
+      checkEightDigits(v);
+    }
+    for (int v : new int[] {0, 1, 9, 10, 99, 100, 9_999, 10_000, 10_001, 99_999_999, 12_345_678}) {
+      checkEightDigits(v);
+    }
+  }
+
+  private static void checkEightDigits(int v) {
+    long w = ShortestDecimal.eightDigits(v);
+    byte[] b = new byte[8];
+    for (int i = 0; i < 8; i++) {
+      b[i] = (byte) (w >>> (8 * i));
+    }
+    assertThat(new String(b, StandardCharsets.US_ASCII))
+        .as("v=%d", v)
+        .isEqualTo("%08d".formatted(v));
+  }
+
+  @Test
   void floatEdges() {
     for (float v :
         new float[] {
