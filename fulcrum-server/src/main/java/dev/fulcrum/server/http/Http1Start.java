@@ -4,7 +4,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.ssl.SslHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,8 +14,9 @@ import org.slf4j.LoggerFactory;
  * The last handler of a connection (on its event loop) until its first HTTP/1.1 request that is not
  * an h2c upgrade: then it commits the connection to HTTP/1.1 by removing the upgrade handler (a
  * later {@code Upgrade: h2c} would otherwise switch protocols under requests still being answered),
- * adds the request handlers and steps out. On an HTTP/2 connection it stays, and only closes the
- * connection on errors that the HTTP/2 handlers pass on.
+ * adds {@link OneBufferResponses} ahead of the codec (cleartext only) and the request handlers, and
+ * steps out. On an HTTP/2 connection it stays, and only closes the connection on errors that the
+ * HTTP/2 handlers pass on.
  */
 final class Http1Start extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(Http1Start.class);
@@ -32,6 +35,10 @@ final class Http1Start extends ChannelInboundHandlerAdapter {
       ChannelPipeline p = ctx.pipeline();
       if (p.get(HttpServerUpgradeHandler.class) != null) {
         p.remove(HttpServerUpgradeHandler.class);
+      }
+      ChannelHandlerContext codec = p.context(HttpServerCodec.class);
+      if (codec != null && p.get(SslHandler.class) == null) {
+        p.addBefore(codec.name(), "one-buffer", new OneBufferResponses());
       }
       connection.addRequestHandlers(p, ctx.name(), budget);
       p.remove(this);

@@ -46,12 +46,12 @@ import org.slf4j.LoggerFactory;
  * HttpServerCodec} and {@code HttpServerUpgradeHandler}, which switches to HTTP/2 on an {@code
  * Upgrade: h2c} request (answered on stream 1). The first request that is not an upgrade commits
  * the connection to HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects
- * and back), {@code HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}),
- * {@link LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize}
- * bytes decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On
- * HTTP/2, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child
- * channel with the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link
- * Http2StreamPipeline}).
+ * and back; {@link OneBufferResponses} ahead of it joins each response's buffers into one), {@code
+ * HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}), {@link
+ * LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize} bytes
+ * decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On HTTP/2,
+ * {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child channel with
+ * the same handlers behind {@code Http2StreamFrameToHttpObjectCodec} ({@link Http2StreamPipeline}).
  *
  * <p>With TLS ({@link dev.fulcrum.server.security.Tls}) the connection starts with Netty's {@code
  * SslHandler} instead, and ALPN picks the protocol ({@link TlsStart}): h2 gets the HTTP/2 handlers
