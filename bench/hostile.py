@@ -39,6 +39,7 @@ and the partial heads' closes from the connect() call. --warm-connections N open
 (one byte each) before the first round.
 """
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import resource
@@ -217,25 +218,84 @@ def normal_request(port, timeout=30.0):
     return (time.monotonic() - t) * 1000, status, connect_ms
 
 
-def probe_loop(port, interval, stop, results):
-    """In its own process (no shared GIL with the attack): a normal request every interval."""
+class KeptConnection:
+    """The same inference on one keep-alive connection, opened when the probe starts (before the
+    attack): a client already connected, whose requests never wait in the accept queue. Only the
+    server's event loops, the inference and the machine's CPU are in its time. A diagnostic beside
+    the judged new-connection probe, not judged itself."""
+
+    REQUEST = (b"POST /v2/models/fraud_classifier/infer HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Type: application/json\r\n"
+               + f"Content-Length: {len(FRAUD)}\r\n\r\n".encode() + FRAUD)
+
+    def __init__(self, port):
+        self.port, self.s, self.buf = port, None, b""
+
+    def request(self, timeout=30.0):
+        """(milliseconds for the answer, status, NaN: no connect timed); reconnects after a close."""
+        t = time.monotonic()
+        phase = "send"
+        try:
+            if self.s is None:
+                phase = "connect"
+                self.s, self.buf = socket.create_connection((HOST, self.port), timeout=timeout), b""
+                t = time.monotonic()  # the connect is not what this probe measures
+                phase = "send"
+            self.s.sendall(self.REQUEST)
+            phase = "read"
+            while b"\r\n\r\n" not in self.buf:
+                self.recv()
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(self.buf) < length:
+                self.recv()
+            self.buf = self.buf[length:]
+            status = head.split(b" ", 2)[1].decode()
+        except OSError as e:
+            status = f"{type(e).__name__} at the {phase} (kept connection)"
+            self.close()
+        return (time.monotonic() - t) * 1000, status, float("nan")
+
+    def recv(self):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("closed by the server")
+        self.buf += chunk
+
+    def close(self):
+        if self.s is not None:
+            self.s.close()
+        self.s = None
+
+
+def probe_loop(port, interval, stop, results, kept=False):
+    """In its own process (no shared GIL with the attack): a normal request every interval, each on
+    a new connection, or with kept=True all on one keep-alive connection (KeptConnection)."""
     lat = []
+    conn = KeptConnection(port) if kept else None
     t0 = time.monotonic()
     while not stop.is_set():
         start = time.monotonic()
-        lat.append(normal_request(port) + (start - t0,))
+        lat.append((conn.request() if kept else normal_request(port)) + (start - t0,))
         time.sleep(max(0.0, interval - (time.monotonic() - start)))
+    if conn is not None:
+        conn.close()
     results.put(lat)
 
 
 class Probe:
-    def __init__(self, args):
-        self.args = args
+    def __init__(self, args, kept=False):
+        self.args, self.kept = args, kept
 
     def __enter__(self):
         self.stop, self.q = mp.Event(), mp.Queue()
         self.p = mp.Process(target=probe_loop,
-                            args=(self.args.port, self.args.probe_interval, self.stop, self.q))
+                            args=(self.args.port, self.args.probe_interval, self.stop, self.q,
+                                  self.kept))
         self.p.start()
         return self
 
@@ -490,7 +550,11 @@ def slowloris_round(args, judged):
     with Probe(args) as base:
         time.sleep(args.baseline)
     base.report(f"before the attack ({args.baseline:.0f} s, same machine)")
-    with RssWatch(args.pid) as w, AcceptQueueWatch(args.port) as queue, Probe(args) as probe:
+    with contextlib.ExitStack() as stack:
+        w = stack.enter_context(RssWatch(args.pid))
+        queue = stack.enter_context(AcceptQueueWatch(args.port))
+        probe = stack.enter_context(Probe(args))
+        kept = stack.enter_context(Probe(args, kept=True)) if args.kept_probe else None
         time.sleep(1)
         procs = [mp.Process(target=slowloris_worker,
                             args=(args.port, n // workers + (i < n % workers), args.seconds, q))
@@ -525,6 +589,9 @@ def slowloris_round(args, judged):
     closes_line("partial heads, from the handshake's completion",
                 [t - (took or 0.0) for t, took in partial], still, args.header_timeout + 2)
     probe.report("during the attack", p99_limit_ms=100 if judged else None, all_200=True)
+    if kept is not None:
+        kept.report("on one keep-alive connection opened before the attack (diagnostic, not"
+                    " judged)", all_200=False)
     queue.report()
     rss_line(args, w, w.settle(3))
 
@@ -868,6 +935,10 @@ def main():
                    help="seconds of normal requests alone before the slowloris attack")
     p.add_argument("--probe-interval", type=float, default=0.05,
                    help="seconds between normal requests")
+    p.add_argument("--kept-probe", action="store_true",
+                   help="slowloris: a second probe, the same request every interval on one"
+                        " keep-alive connection opened before the attack (never in the accept"
+                        " queue); reported beside the judged one, not judged")
     p.add_argument("--h2-streams", type=int, default=100)
     p.add_argument("--h2-mb", type=int, default=20)
     p.add_argument("--grpc-calls", type=int, default=100)

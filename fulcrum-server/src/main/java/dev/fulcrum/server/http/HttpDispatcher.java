@@ -157,6 +157,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             return; // cancelled by channelInactive: the client is gone, nothing to report
           }
           Reply out = orError(r, t);
+          if (ctx.executor().inEventLoop()) {
+            // Completed on this connection's loop (its answer executor, AnswerLoops): written
+            // now, not queued behind the loop's other tasks (a flood's registrations).
+            write(ctx, out, ka);
+            return;
+          }
           try {
             ctx.executor().execute(() -> write(ctx, out, ka));
           } catch (RejectedExecutionException e) {
