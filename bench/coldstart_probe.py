@@ -111,6 +111,7 @@ def main():
     found = {}
     with open(a.log, "ab") as log:
         t0 = time.monotonic()
+        t0_wall = time.time()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while pending and time.monotonic() - t0 < a.timeout and proc.poll() is None:
@@ -137,6 +138,9 @@ def main():
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
     found.update({name: None for name in pending})
+    found["t0_monotonic"] = round(t0, 6)  # CLOCK_MONOTONIC of the spawn: perf -k monotonic's clock
+    found["t0_wall"] = round(t0_wall, 6)  # the same moment on the wall clock (the server log's)
+    found["pid"] = proc.pid
     print(json.dumps(found))
     return 0 if not pending else 1
 

@@ -127,7 +127,7 @@ public final class HttpServer implements AutoCloseable {
       ServerBootstrap b =
           new ServerBootstrap()
               .group(boss, workers)
-              .channel(io.serverChannel())
+              .channelFactory(io.serverChannels())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
               // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
               // on every accepted connection already, and the bootstrap's child options are set

@@ -1,5 +1,6 @@
 package dev.fulcrum.server;
 
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -117,6 +118,20 @@ public final class NettyTransport {
       case IO_URING -> IoUringIoHandler.newFactory();
       case EPOLL -> EpollIoHandler.newFactory();
       case NIO, AUTO -> NioIoHandler.newFactory();
+    };
+  }
+
+  /**
+   * A factory of the listening socket's channel, which matches {@link #ioHandlers()}: a constructor
+   * call, not Netty's {@code ReflectiveChannelFactory}, whose first {@code Constructor.newInstance}
+   * in a fresh JVM spins the JDK's reflection method handles on the REST port's start thread (~20 %
+   * of that thread's CPU; docs/PERFORMANCE.md, "Session 17 (second helper)").
+   */
+  public ChannelFactory<ServerChannel> serverChannels() {
+    return switch (kind) {
+      case IO_URING -> IoUringServerSocketChannel::new;
+      case EPOLL -> EpollServerSocketChannel::new;
+      case NIO, AUTO -> NioServerSocketChannel::new;
     };
   }
 

@@ -3,6 +3,7 @@ package dev.fulcrum.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.uring.IoUringServerSocketChannel;
@@ -67,6 +68,25 @@ class NettyTransportTest {
         .containsExactly(
             "epoll unavailable: could not load libnetty_transport_native_epoll",
             "io_uring unavailable: Operation not permitted");
+  }
+
+  @Test
+  void theListeningSocketsFactoryMakesTheTransportsChannelClass() {
+    for (NettyTransport t :
+        new NettyTransport[] {
+          NettyTransport.choose(Transport.AUTO), NettyTransport.choose(Transport.NIO)
+        }) {
+      ServerChannel ch = t.serverChannels().newChannel();
+      try {
+        assertThat(ch).isExactlyInstanceOf(t.serverChannel());
+        assertThat(t.serverChannels().newChannel())
+            .as("a new channel per call")
+            .isNotSameAs(ch)
+            .satisfies(other -> other.unsafe().closeForcibly());
+      } finally {
+        ch.unsafe().closeForcibly();
+      }
+    }
   }
 
   @Test

@@ -115,6 +115,9 @@ public final class ModelManager {
    */
   private volatile Function<CompletableFuture<?>, CompletableFuture<?>> othersAfter = f -> f;
 
+  /** Whether the startup load's other models load one at a time; see {@link #oneAtATime}. */
+  private volatile boolean oneAtATime;
+
   /** One model: what serves, and the index rows. */
   private static final class Slot {
     final String name;
@@ -188,6 +191,17 @@ public final class ModelManager {
     this.othersAfter = Objects.requireNonNull(gate);
   }
 
+  /**
+   * Lets the startup load's other models load one at a time, lightest first, each once the one
+   * before it has loaded or failed, instead of all at once after the lightest: on a small machine
+   * the second lightest then gets the cores its sessions' set-up needs and answers sooner, at the
+   * price of a later readiness when the others could have overlapped. Call before {@link #start};
+   * no effect with {@code -Dfulcrum.start.lightest-first=false}.
+   */
+  public void oneAtATime(boolean oneAtATime) {
+    this.oneAtATime = oneAtATime;
+  }
+
   // ---- control ---------------------------------------------------------------------------------
 
   /**
@@ -226,6 +240,8 @@ public final class ModelManager {
               });
       if (first == null && LIGHTEST_FIRST) {
         first = othersAfter.apply(logged);
+      } else if (LIGHTEST_FIRST && oneAtATime) {
+        first = logged; // the next model waits for this one
       }
       jobs.add(logged);
     }

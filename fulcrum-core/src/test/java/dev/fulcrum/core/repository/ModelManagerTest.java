@@ -402,6 +402,31 @@ class ModelManagerTest {
   }
 
   @Test
+  void oneAtATimeLoadsTheOthersByWeightEachAfterTheOneBefore() throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));
+    FakeRuntime.writeModel(
+        repo.resolve("big/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(3000));
+    writeModel("tiny", 1);
+    ConcurrentLinkedQueue<Runnable> queued = new ConcurrentLinkedQueue<>();
+    ModelManager m = manager(ControlMode.NONE, queued::add);
+    m.oneAtATime(true);
+
+    CompletableFuture<Void> started = m.start(List.of());
+    for (String expected : List.of("tiny", "big", "heavy")) {
+      assertThat(queued).hasSize(1); // each load alone
+      queued.poll().run();
+      assertThat(m.resolve(expected, "").isReady()).isTrue();
+    }
+    started.join();
+    assertThat(m.allReady()).isTrue();
+    assertThat(events)
+        .filteredOn(e -> e instanceof Loaded)
+        .extracting(LifecycleEvent::model)
+        .containsExactly("tiny", "big", "heavy");
+  }
+
+  @Test
   void theOthersWaitForTheGateGivenTheLightestModelsLoad() throws Exception {
     FakeRuntime.writeModel(
         repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));

@@ -3,7 +3,6 @@ package dev.fulcrum.server.grpc;
 import dev.fulcrum.server.NettyTransport;
 import dev.fulcrum.server.http.ConnectionLimit;
 import io.netty.channel.ChannelFactory;
-import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.ServerChannel;
 
 /**
@@ -23,7 +22,7 @@ final class LimitedServerChannels implements ChannelFactory<ServerChannel> {
   private final ConnectionLimit limit;
 
   LimitedServerChannels(NettyTransport transport, ConnectionLimit limit) {
-    this.sockets = new ReflectiveChannelFactory<>(transport.serverChannel());
+    this.sockets = transport.serverChannels();
     this.limit = limit;
   }
 

@@ -345,6 +345,13 @@ public final class ServeCommand implements Callable<Integer> {
     if (modelsAfterAnswer) {
       repository.manager().othersAfter(lightest -> firstAnswer.afterOr(lightest, answerGrace));
     }
+    // The models after the lightest one at a time, by weight (so the second lightest, MiniLM in
+    // the demo, is not set up beside the third): off by default, for the A/B of docs/PERFORMANCE.md
+    // "Cold start", session 17.
+    repository
+        .manager()
+        .oneAtATime(
+            Boolean.parseBoolean(System.getProperty("fulcrum.start.one-at-a-time", "false")));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
     repository.manager().addListener(dashboard);
