@@ -97,7 +97,8 @@ serve() { # model-dir name extra-config-yaml -> a server on a copy of that one m
   cp -rL "demo/models/$1" "$repo/"
   # The benchmark measures batching, not the demo's drift monitoring: drop that block.
   python3 bench/config_variant.py "$repo/$1/config.yaml" "$3"
-  "${ON_SERVER[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
+  # shellcheck disable=SC2086 # SERVER_JAVA_OPTS: JVM options of every server (an A/B by system property)
+  "${ON_SERVER[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED ${SERVER_JAVA_OPTS:-} -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
     --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
     --metrics-port $((PORT + 2)) --cost-per-hour "$PRICE" > "$OUT/server-$2.log" 2>&1 &
   SERVER=$!
@@ -186,6 +187,17 @@ PY
   R150=$(python3 -c "print(int(1.5 * $CAP))")
   echo "== $m: SLO policy: ${WARMUP}s + ${DURATION}s at $R80/s, then ${STEP_LOW}s at $R50/s, ${STEP_HIGH}s at $R150/s" >&2
   serve "$MODEL" "$m-slo" "slo: {latency-ms: $SLO}"
+  # RENICE=N (an experiment from outside the server): the SLO server's compute threads (engine
+  # threads, and ONNX Runtime's intra-op pool, whose threads carry the name of the thread that
+  # created the session: fulcrum-load-N) at nice N once it is ready, so its event loops come
+  # first on a saturated machine. The server's own lever is -Dfulcrum.compute-nice (SERVER_JAVA_OPTS).
+  if [ -n "${RENICE:-}" ]; then
+    for t in /proc/"$SERVER"/task/*; do
+      case "$(cat "$t/comm" 2>/dev/null)" in
+        fulcrum-exec*|fulcrum-load*) renice -n "$RENICE" -p "${t##*/}" >/dev/null && echo "renice $RENICE: $(cat "$t/comm") ${t##*/}" >&2 ;;
+      esac
+    done
+  fi
   load "$m-slo-run" "$MODEL" "$BODY" "$SLO" --connections "$CONNS" --warmup "$WARMUP" \
     --schedule "$R80:$((WARMUP + DURATION)),$R50:$STEP_LOW,$R150:$STEP_HIGH" &
   LOADPID=$!

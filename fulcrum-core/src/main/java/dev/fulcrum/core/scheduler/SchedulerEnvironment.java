@@ -40,6 +40,14 @@ public record SchedulerEnvironment(
 
   /** Real time, platform threads, one daemon timer thread and the given observers. */
   public static SchedulerEnvironment system(ObserverFactory observers) {
+    return system(observers, ComputeNice.none());
+  }
+
+  /**
+   * Real time, platform threads (the worker threads at {@code nice}: {@link ComputeNice}), one
+   * daemon timer thread and the given observers.
+   */
+  public static SchedulerEnvironment system(ObserverFactory observers, ComputeNice nice) {
     ScheduledThreadPoolExecutor timer =
         new ScheduledThreadPoolExecutor(
             1, Thread.ofPlatform().name("fulcrum-deadlines").daemon(true).factory());
@@ -47,7 +55,7 @@ public record SchedulerEnvironment(
     return new SchedulerEnvironment(
         Ticker.system(),
         System::currentTimeMillis,
-        Executors.defaultThreadFactory(),
+        nice.wrap(Executors.defaultThreadFactory()),
         timer,
         observers);
   }

@@ -9,6 +9,7 @@ import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.scheduler.ComputeNice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -17,6 +18,8 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * <p>With an optimized-model cache folder ({@link #OnnxRuntimeBackend(Path)}), a session is created
  * from the graph ONNX Runtime optimized on an earlier load of the same model file and options
  * ({@link OptimizedModelCache}); the first load optimizes the model and writes the graph there.
+ *
+ * <p>With a {@link ComputeNice} that lowers, each session is created on a short-lived thread of its
+ * own at that nice, so that ONNX Runtime's pool threads, which inherit it, yield to the event
+ * loops.
  */
 public final class OnnxRuntimeBackend implements ModelRuntime {
   /** The platform name of a model configuration served by this runtime. */
@@ -56,11 +63,14 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   /** Lone-pass sessions by model file and options; guarded by {@code this}. */
   private final Map<LoneKey, LonePassSession> lonePassSessions = new HashMap<>();
 
+  /** The nice of the sessions' pool threads. */
+  private final ComputeNice computeNice;
+
   private record LoneKey(Path file, SessionOptions options, boolean cacheable) {}
 
   /** A backend without an optimized-model cache: every load optimizes its model. */
   public OnnxRuntimeBackend() {
-    this(OrtEnvironment.getEnvironment(), null);
+    this(OrtEnvironment.getEnvironment(), null, ComputeNice.none());
   }
 
   /**
@@ -68,15 +78,25 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
    *     (created when first written), or null for none
    */
   public OnnxRuntimeBackend(@Nullable Path optimizedModelCache) {
-    this(OrtEnvironment.getEnvironment(), optimizedModelCache);
+    this(OrtEnvironment.getEnvironment(), optimizedModelCache, ComputeNice.none());
+  }
+
+  /**
+   * @param optimizedModelCache as in {@link #OnnxRuntimeBackend(Path)}
+   * @param computeNice the nice of the sessions' intra/inter-op pool threads
+   */
+  public OnnxRuntimeBackend(@Nullable Path optimizedModelCache, ComputeNice computeNice) {
+    this(OrtEnvironment.getEnvironment(), optimizedModelCache, computeNice);
   }
 
   OnnxRuntimeBackend(OrtEnvironment env) {
-    this(env, null);
+    this(env, null, ComputeNice.none());
   }
 
-  private OnnxRuntimeBackend(OrtEnvironment env, @Nullable Path optimizedModelCache) {
+  private OnnxRuntimeBackend(
+      OrtEnvironment env, @Nullable Path optimizedModelCache, ComputeNice computeNice) {
     this.env = Objects.requireNonNull(env, "env");
+    this.computeNice = Objects.requireNonNull(computeNice, "computeNice");
     this.cache =
         optimizedModelCache == null
             ? null
@@ -191,6 +211,44 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
    * and a model over 1 GiB are never cached. Any cache failure falls back to the plain load.
    */
   private OrtSession createSession(Path file, SessionOptions options, boolean cacheable)
+      throws OrtException, ModelLoadException {
+    if (!computeNice.lowers()) {
+      return createSessionHere(file, options, cacheable);
+    }
+    // The session's intra/inter-op threads take the nice of the thread that creates them, and a
+    // thread cannot lower its nice again: a thread of its own (named as this one, so that the
+    // pool's threads keep the loader's name) sets it and creates the session.
+    FutureTask<OrtSession> create =
+        new FutureTask<>(
+            () -> {
+              computeNice.applyToCurrentThread();
+              return createSessionHere(file, options, cacheable);
+            });
+    Thread.ofPlatform().name(Thread.currentThread().getName()).start(create);
+    try {
+      return create.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ModelLoadException("interrupted while loading " + ShownPath.of(file), e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof OrtException ort) {
+        throw ort;
+      }
+      if (cause instanceof ModelLoadException load) {
+        throw load;
+      }
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new ModelLoadException("could not load " + ShownPath.of(file), e);
+    }
+  }
+
+  private OrtSession createSessionHere(Path file, SessionOptions options, boolean cacheable)
       throws OrtException, ModelLoadException {
     OptimizedModelCache.Entry entry = null;
     if (cache != null && cacheable) {

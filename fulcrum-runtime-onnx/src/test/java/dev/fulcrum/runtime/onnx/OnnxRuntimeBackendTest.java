@@ -19,6 +19,7 @@ import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.runtime.SessionOptions.ExecutionMode;
 import dev.fulcrum.core.runtime.SessionOptions.OptimizationLevel;
+import dev.fulcrum.core.scheduler.ComputeNice;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorSpec;
@@ -202,6 +203,56 @@ class OnnxRuntimeBackendTest {
       out[i] = b.getFloat();
     }
     return out;
+  }
+
+  /** The nice of every thread of this process (field 19 of each task's stat). */
+  private static List<Integer> threadNices() throws java.io.IOException {
+    List<Integer> nices = new ArrayList<>();
+    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          String stat = Files.readString(task.resolve("stat"));
+          nices.add(Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]));
+        } catch (java.io.IOException e) {
+          // the thread ended meanwhile
+        }
+      }
+    }
+    return nices;
+  }
+
+  @Test
+  void aLoweredComputeNiceReachesTheSessionsPoolThreadsOnly() throws Exception {
+    assumeThat(Path.of("/proc/self/task")).exists();
+    assumeThat(threadNices()).doesNotContain(13);
+    try (OnnxRuntimeBackend lowered = new OnnxRuntimeBackend(null, ComputeNice.of(13));
+        ModelInstance m =
+            lowered.load(
+                model(TestModels.ADD_SUB_INT32), SessionOptions.defaults().withIntraOpThreads(2))) {
+      // ONNX Runtime's intra-op pool (2 threads: the caller and one of its own) took the nice of
+      // the thread that created the session; the loading thread kept its own.
+      assertThat(threadNices()).contains(13);
+      String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+      assertThat(Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]))
+          .isNotEqualTo(13);
+      long[] shape = {1, 16};
+      List<Tensor> out =
+          m.execute(
+              List.of(ints(INPUT0, shape, new int[16]), ints(INPUT1, shape, new int[16])),
+              List.of(OUTPUT0));
+      assertThat(out).extracting(Tensor::name).containsExactly(OUTPUT0);
+    }
+  }
+
+  @Test
+  void aLoweredComputeNiceStillReportsALoadFailure() throws Exception {
+    Path broken = Files.createTempDirectory(repo, "broken").resolve("model.onnx");
+    Files.writeString(broken, "not an ONNX model");
+    try (OnnxRuntimeBackend lowered = new OnnxRuntimeBackend(null, ComputeNice.of(13))) {
+      assertThatThrownBy(() -> lowered.load(broken, SessionOptions.defaults()))
+          .isInstanceOf(ModelLoadException.class)
+          .hasMessageContaining("could not load");
+    }
   }
 
   @Test

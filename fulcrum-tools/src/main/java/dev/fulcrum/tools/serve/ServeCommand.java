@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.scheduler.ComputeNice;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.monitoring.DriftMonitor;
@@ -280,13 +281,24 @@ public final class ServeCommand implements Callable<Integer> {
     }
     String scheme = security.tls().isPresent() ? "https" : "http";
     int cores = Runtime.getRuntime().availableProcessors();
+    // Engine threads and ONNX Runtime's pools at a higher nice than the event loops (off: 0), so a
+    // saturated machine runs the loops that read requests and write refusals first
+    // (docs/PERFORMANCE.md, "Latency objectives", session 17).
+    ComputeNice computeNice;
+    try {
+      computeNice = ComputeNice.fromSystemProperties();
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), e.getMessage(), e);
+    }
     // Cold start: ONNX Runtime's native library loads on its own thread while the metrics and the
     // repository are set up, the REST port binds and the configurations are read; only the first
     // session waits for it. The first request waits only for what it needs (docs/PERFORMANCE.md,
     // "Cold start").
     Startup startup = new Startup();
     CompletableFuture<OnnxRuntimeBackend> onnxStart =
-        startup.run("onnxruntime", () -> new OnnxRuntimeBackend(optimizedModelCache()));
+        startup.run(
+            "onnxruntime", () -> new OnnxRuntimeBackend(optimizedModelCache(), computeNice));
     // The Prometheus registry and families are created with the dashboard's start (a second after
     // the first model, below), at readiness or at the first scrape, whichever comes first, off the
     // first request's path; the observers keep what comes before (docs/PERFORMANCE.md, "Cold
@@ -320,7 +332,8 @@ public final class ServeCommand implements Callable<Integer> {
                         dashboard.create(model, version),
                         firstAnswer)
                     : SchedulerObserver.all(
-                        metrics.create(model, version), dashboard.create(model, version)));
+                        metrics.create(model, version), dashboard.create(model, version)),
+            computeNice);
     Startup.mark("metrics and dashboard set up");
     if (!Boolean.parseBoolean(System.getProperty("fulcrum.start.engine-beside", "true"))) {
       try {
