@@ -1,5 +1,6 @@
 package dev.fulcrum.core.scheduler;
 
+import dev.fulcrum.core.runtime.ComputeNice;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;

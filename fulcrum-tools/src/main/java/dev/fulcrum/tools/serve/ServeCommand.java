@@ -8,7 +8,7 @@ import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
-import dev.fulcrum.core.scheduler.ComputeNice;
+import dev.fulcrum.core.runtime.ComputeNice;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.monitoring.DriftMonitor;

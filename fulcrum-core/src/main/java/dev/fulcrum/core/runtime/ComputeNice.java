@@ -1,4 +1,4 @@
-package dev.fulcrum.core.scheduler;
+package dev.fulcrum.core.runtime;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Array;

@@ -1,4 +1,4 @@
-package dev.fulcrum.core.scheduler;
+package dev.fulcrum.core.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
