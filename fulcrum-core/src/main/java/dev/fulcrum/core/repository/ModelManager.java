@@ -115,8 +115,8 @@ public final class ModelManager {
    */
   private volatile Function<CompletableFuture<?>, CompletableFuture<?>> othersAfter = f -> f;
 
-  /** Whether the startup load's other models load one at a time; see {@link #oneAtATime}. */
-  private volatile boolean oneAtATime;
+  /** How many of the startup load's other models load at once; see {@link #startupLanes}. */
+  private volatile int startupLanes = Integer.MAX_VALUE;
 
   /** One model: what serves, and the index rows. */
   private static final class Slot {
@@ -192,14 +192,19 @@ public final class ModelManager {
   }
 
   /**
-   * Lets the startup load's other models load one at a time, lightest first, each once the one
-   * before it has loaded or failed, instead of all at once after the lightest: on a small machine
-   * the second lightest then gets the cores its sessions' set-up needs and answers sooner, at the
-   * price of a later readiness when the others could have overlapped. Call before {@link #start};
+   * At most {@code lanes} of the startup load's other models (after the lightest) load at once,
+   * lightest first: model {@code i} starts once model {@code i - lanes} has loaded or failed (the
+   * control executor's threads bound it too). With one lane on a two-core machine the second
+   * lightest gets the cores its sessions' set-up needs instead of sharing them with the third's,
+   * and answers sooner (docs/PERFORMANCE.md, "Cold start", session 17); readiness, which waits for
+   * all, comes a little later. Default: no bound beyond the executor's. Call before {@link #start};
    * no effect with {@code -Dfulcrum.start.lightest-first=false}.
    */
-  public void oneAtATime(boolean oneAtATime) {
-    this.oneAtATime = oneAtATime;
+  public void startupLanes(int lanes) {
+    if (lanes < 1) {
+      throw new IllegalArgumentException("startup lanes must be at least 1, not " + lanes);
+    }
+    this.startupLanes = lanes;
   }
 
   // ---- control ---------------------------------------------------------------------------------
@@ -227,11 +232,15 @@ public final class ModelManager {
     }
     List<CompletableFuture<?>> jobs = new ArrayList<>();
     CompletableFuture<?> first = null;
+    int lanes = startupLanes;
     for (String name : names) {
+      // after the lightest: model i waits for model i - lanes (its lane's previous), or the gate
+      int previous = jobs.size() - lanes;
+      CompletableFuture<?> after = first != null && previous >= 1 ? jobs.get(previous) : first;
       CompletableFuture<Void> job =
-          first == null
+          after == null
               ? submit(name, () -> loadModel(name, null, named))
-              : first.thenCompose(ignored -> submit(name, () -> loadModel(name, null, named)));
+              : after.thenCompose(ignored -> submit(name, () -> loadModel(name, null, named)));
       CompletableFuture<?> logged =
           job.exceptionally(
               t -> {
@@ -240,8 +249,6 @@ public final class ModelManager {
               });
       if (first == null && LIGHTEST_FIRST) {
         first = othersAfter.apply(logged);
-      } else if (LIGHTEST_FIRST && oneAtATime) {
-        first = logged; // the next model waits for this one
       }
       jobs.add(logged);
     }

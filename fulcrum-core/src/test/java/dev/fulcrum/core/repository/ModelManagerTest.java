@@ -402,7 +402,7 @@ class ModelManagerTest {
   }
 
   @Test
-  void oneAtATimeLoadsTheOthersByWeightEachAfterTheOneBefore() throws Exception {
+  void oneStartupLaneLoadsTheOthersByWeightEachAfterTheOneBefore() throws Exception {
     FakeRuntime.writeModel(
         repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));
     FakeRuntime.writeModel(
@@ -410,7 +410,7 @@ class ModelManagerTest {
     writeModel("tiny", 1);
     ConcurrentLinkedQueue<Runnable> queued = new ConcurrentLinkedQueue<>();
     ModelManager m = manager(ControlMode.NONE, queued::add);
-    m.oneAtATime(true);
+    m.startupLanes(1);
 
     CompletableFuture<Void> started = m.start(List.of());
     for (String expected : List.of("tiny", "big", "heavy")) {
@@ -424,6 +424,33 @@ class ModelManagerTest {
         .filteredOn(e -> e instanceof Loaded)
         .extracting(LifecycleEvent::model)
         .containsExactly("tiny", "big", "heavy");
+  }
+
+  @Test
+  void twoStartupLanesLoadTwoOfTheOthersAtOnceTheThirdAfterTheFirstOfThem() throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve("heavy/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(5000));
+    FakeRuntime.writeModel(
+        repo.resolve("big/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(3000));
+    FakeRuntime.writeModel(
+        repo.resolve("mid/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", " ".repeat(1000));
+    writeModel("tiny", 1);
+    ConcurrentLinkedQueue<Runnable> queued = new ConcurrentLinkedQueue<>();
+    ModelManager m = manager(ControlMode.NONE, queued::add);
+    m.startupLanes(2);
+
+    CompletableFuture<Void> started = m.start(List.of());
+    assertThat(queued).hasSize(1); // the lightest alone
+    queued.poll().run();
+    assertThat(queued).hasSize(2); // mid and big, one per lane
+    queued.poll().run(); // mid: its lane's next, heavy, may start
+    assertThat(m.resolve("mid", "").isReady()).isTrue();
+    assertThat(queued).hasSize(2);
+    queued.poll().run();
+    queued.poll().run();
+    started.join();
+    assertThat(m.allReady()).isTrue();
+    assertThatThrownBy(() -> m.startupLanes(0)).isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

@@ -358,13 +358,14 @@ public final class ServeCommand implements Callable<Integer> {
     if (modelsAfterAnswer) {
       repository.manager().othersAfter(lightest -> firstAnswer.afterOr(lightest, answerGrace));
     }
-    // The models after the lightest one at a time, by weight (so the second lightest, MiniLM in
-    // the demo, is not set up beside the third): off by default, for the A/B of docs/PERFORMANCE.md
-    // "Cold start", session 17.
+    // The models after the lightest load at most one per two cores at once, by weight: on two
+    // cores one at a time, so the second lightest (MiniLM in the demo) is not set up beside the
+    // third and answers ~0.1 s sooner (docs/PERFORMANCE.md, "Cold start", session 17);
+    // -Dfulcrum.start.lanes=N overrides it for A/B measurements.
     repository
         .manager()
-        .oneAtATime(
-            Boolean.parseBoolean(System.getProperty("fulcrum.start.one-at-a-time", "false")));
+        .startupLanes(
+            Math.max(1, Integer.getInteger("fulcrum.start.lanes", Math.max(1, cores / 2))));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
     repository.manager().addListener(dashboard);
