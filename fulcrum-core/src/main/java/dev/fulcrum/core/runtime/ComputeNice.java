@@ -1,10 +1,6 @@
 package dev.fulcrum.core.runtime;
 
 import java.lang.invoke.MethodHandle;
-import java.lang.reflect.Array;
-import java.lang.reflect.Method;
-import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.ThreadFactory;
 import org.jspecify.annotations.Nullable;
 
@@ -16,10 +12,9 @@ import org.jspecify.annotations.Nullable;
  * (docs/PERFORMANCE.md, "Latency objectives", session 17).
  *
  * <p>Linux keeps a nice value per thread; {@code setpriority(PRIO_PROCESS, 0, n)} sets the calling
- * thread's. It is called through the JDK's foreign function API, looked up by reflection because
- * the code is compiled for Java 21, where that API is a preview (as {@code NativeMemory} does); on
- * another OS, or a JDK without it, nothing changes. A thread may raise its own nice without
- * privileges, never lower it again: a thread that must go back to 0 afterwards cannot use this.
+ * thread's. It is called through {@link LibcDowncall}; on another OS, or a JDK without the foreign
+ * function API, nothing changes. A thread may raise its own nice without privileges, never lower it
+ * again: a thread that must go back to 0 afterwards cannot use this.
  *
  * <p>Set by the system property {@value #PROPERTY} (0 to 19; 0, the default, leaves every thread as
  * it is). Immutable and thread-safe; the handle is resolved once, lazily.
@@ -115,38 +110,6 @@ public final class ComputeNice {
 
   /** {@code int setpriority(int which, id_t who, int prio)}, or null where it cannot be called. */
   private static @Nullable MethodHandle lookup() {
-    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-      return null;
-    }
-    try {
-      Class<?> linkerType = Class.forName("java.lang.foreign.Linker");
-      Class<?> lookupType = Class.forName("java.lang.foreign.SymbolLookup");
-      Class<?> segmentType = Class.forName("java.lang.foreign.MemorySegment");
-      Class<?> layoutType = Class.forName("java.lang.foreign.MemoryLayout");
-      Class<?> valueLayouts = Class.forName("java.lang.foreign.ValueLayout");
-      Class<?> descriptorType = Class.forName("java.lang.foreign.FunctionDescriptor");
-      Class<?> optionType = Class.forName("java.lang.foreign.Linker$Option");
-      Object linker = linkerType.getMethod("nativeLinker").invoke(null);
-      Object libc = linkerType.getMethod("defaultLookup").invoke(linker);
-      Optional<?> symbol =
-          (Optional<?>) lookupType.getMethod("find", String.class).invoke(libc, "setpriority");
-      if (symbol.isEmpty()) {
-        return null;
-      }
-      Object jint = valueLayouts.getField("JAVA_INT").get(null);
-      Object args = Array.newInstance(layoutType, 3);
-      for (int i = 0; i < 3; i++) {
-        Array.set(args, i, jint);
-      }
-      Object descriptor =
-          descriptorType.getMethod("of", layoutType, args.getClass()).invoke(null, jint, args);
-      Method downcall =
-          linkerType.getMethod(
-              "downcallHandle", segmentType, descriptorType, optionType.arrayType());
-      return (MethodHandle)
-          downcall.invoke(linker, symbol.get(), descriptor, Array.newInstance(optionType, 0));
-    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-      return null;
-    }
+    return LibcDowncall.find("setpriority", int.class, int.class, int.class, int.class);
   }
 }

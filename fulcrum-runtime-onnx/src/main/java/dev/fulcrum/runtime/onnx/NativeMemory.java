@@ -1,9 +1,7 @@
 package dev.fulcrum.runtime.onnx;
 
+import dev.fulcrum.core.runtime.LibcDowncall;
 import java.lang.invoke.MethodHandle;
-import java.lang.reflect.Array;
-import java.lang.reflect.Method;
-import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,9 +13,9 @@ import org.slf4j.LoggerFactory;
  * the weights of a model loaded after an unload live in malloc's heap arena, and what a closed
  * session frees stays resident in the arena: 20 unload/load cycles of MiniLM left RSS ~14 % above
  * where it started (docs/PERFORMANCE.md, "Lifecycle"). {@code malloc_trim(0)} returns the free
- * pages of every arena. It is called through the JDK's foreign function API, looked up by
- * reflection because the code is compiled for Java 21, where that API is a preview; on a JDK
- * without it, or a C library without {@code malloc_trim} (musl, macOS), {@link #trim} does nothing.
+ * pages of every arena. It is called through {@link LibcDowncall}; on a JDK without the foreign
+ * function API, or a C library without {@code malloc_trim} (musl, macOS), {@link #trim} does
+ * nothing.
  *
  * <p>Thread-safe: the handle is resolved once, lazily; {@code malloc_trim} locks the arenas itself.
  * Called on a model's control or worker thread when an instance closes, never per request.
@@ -47,38 +45,10 @@ final class NativeMemory {
 
   /** {@code int malloc_trim(size_t pad)}, or null where it cannot be called. */
   private static @Nullable MethodHandle lookup() {
-    if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
-      return null;
+    MethodHandle h = LibcDowncall.find("malloc_trim", int.class, long.class);
+    if (h == null) {
+      log.debug("malloc_trim is not available");
     }
-    try {
-      Class<?> linkerType = Class.forName("java.lang.foreign.Linker");
-      Class<?> lookupType = Class.forName("java.lang.foreign.SymbolLookup");
-      Class<?> segmentType = Class.forName("java.lang.foreign.MemorySegment");
-      Class<?> layoutType = Class.forName("java.lang.foreign.MemoryLayout");
-      Class<?> valueLayouts = Class.forName("java.lang.foreign.ValueLayout");
-      Class<?> descriptorType = Class.forName("java.lang.foreign.FunctionDescriptor");
-      Class<?> optionType = Class.forName("java.lang.foreign.Linker$Option");
-      Object linker = linkerType.getMethod("nativeLinker").invoke(null);
-      Object libc = linkerType.getMethod("defaultLookup").invoke(linker);
-      Optional<?> symbol =
-          (Optional<?>) lookupType.getMethod("find", String.class).invoke(libc, "malloc_trim");
-      if (symbol.isEmpty()) {
-        return null;
-      }
-      Object jint = valueLayouts.getField("JAVA_INT").get(null);
-      Object jlong = valueLayouts.getField("JAVA_LONG").get(null);
-      Object args = Array.newInstance(layoutType, 1);
-      Array.set(args, 0, jlong);
-      Object descriptor =
-          descriptorType.getMethod("of", layoutType, args.getClass()).invoke(null, jint, args);
-      Method downcall =
-          linkerType.getMethod(
-              "downcallHandle", segmentType, descriptorType, optionType.arrayType());
-      return (MethodHandle)
-          downcall.invoke(linker, symbol.get(), descriptor, Array.newInstance(optionType, 0));
-    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-      log.debug("malloc_trim is not available: {}", e.toString());
-      return null;
-    }
+    return h;
   }
 }
