@@ -4,8 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.PromiseNotifier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -126,21 +125,8 @@ final class OneBufferResponses extends ChannelOutboundHandlerAdapter {
     if (later.isVoid()) {
       return earlier;
     }
-    later.addListener(new Cascade(earlier));
+    // one way: the joined write completes the earlier writer's promise, never the reverse
+    later.addListener(new PromiseNotifier<>(false, earlier));
     return later;
-  }
-
-  /** Completes another promise as the one it listens to completed. */
-  private record Cascade(ChannelPromise target) implements GenericFutureListener<Future<Void>> {
-    @Override
-    public void operationComplete(Future<Void> f) {
-      if (f.isSuccess()) {
-        target.trySuccess();
-      } else if (f.isCancelled()) {
-        target.cancel(false);
-      } else {
-        target.tryFailure(f.cause());
-      }
-    }
   }
 }

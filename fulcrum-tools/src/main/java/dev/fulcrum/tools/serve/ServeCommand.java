@@ -364,8 +364,7 @@ public final class ServeCommand implements Callable<Integer> {
     // -Dfulcrum.start.lanes=N overrides it for A/B measurements.
     repository
         .manager()
-        .startupLanes(
-            Math.max(1, Integer.getInteger("fulcrum.start.lanes", Math.max(1, cores / 2))));
+        .startupLanes(Math.max(1, Integer.getInteger("fulcrum.start.lanes", cores / 2)));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
     repository.manager().addListener(dashboard);
