@@ -12,7 +12,9 @@
 #                the server's transport before any model work (fraud CPU / live CPU is printed)
 #   live64       GET /v2/health/live req/s at c=64 (wrk -t1 -c64): the client's own bound
 #   fraud64      fraud req/s at c=64, closed loop (wrk -t1 -c64)
-#   fraud_c1     fraud latency at c=1: p50 and p99, ms (hey -c 1)
+#   fraud_c1     fraud latency at c=1: p50 and p99, ms (wrk -t1 -c1 --latency: 1 µs resolution;
+#                C1_CLIENT=hey for `hey -c 1` as before session 18, whose summary has 0.1 ms steps:
+#                0.2 against 0.2 ms could not tell a p50 of 0.8x from 1.0x)
 #   minilm_c1    MiniLM latency at c=1: p50 and p99, ms
 #   minilm16     MiniLM req/s at c=16 (wrk -t1 -c16)
 # and, for Fulcrum only (fulcrum-extra.jsonl; the summary's last lines):
@@ -55,6 +57,7 @@ RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
 INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / instances (MiniLM has 1)
 PROTO_WARM=${PROTO_WARM:-40s}
+C1_CLIENT=${C1_CLIENT:-wrk}
 ORT_SECONDS=${ORT_SECONDS:-5}
 SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"
@@ -168,11 +171,20 @@ wrk_rate() { # conns script-or-empty url -> req/s (after an unmeasured window of
     wrk -t1 -c"$c" -d"${DUR}s" "$url" 2>&1 | awk '/Requests\/sec/ { print $2 }'
   fi
 }
-latency_c1() { # port model body -> "p50 p99" in ms (after an unmeasured window of PRE s, the same shape)
-  [ "$PRE" = 0 ] || hey_run -z "${PRE}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" >/dev/null
-  hey_run -z "${DUR}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" \
-    | awk '/ 50%% in/ || / 50% in/ { p50 = $3 } / 99%% in/ || / 99% in/ { p99 = $3 }
-           END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50 * 1000, p99 * 1000 }'
+latency_c1() { # port model body lua -> "p50 p99" in ms (after an unmeasured window of PRE s, the same shape)
+  if [ "$C1_CLIENT" = hey ]; then
+    [ "$PRE" = 0 ] || hey_run -z "${PRE}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" >/dev/null
+    hey_run -z "${DUR}s" -c 1 -m POST -T application/json -D "$3" "http://127.0.0.1:$1/v2/models/$2/infer" \
+      | awk '/ 50%% in/ || / 50% in/ { p50 = $3 } / 99%% in/ || / 99% in/ { p99 = $3 }
+             END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50 * 1000, p99 * 1000 }'
+    return
+  fi
+  # wrk --latency: its percentiles come from a histogram of 1 µs resolution ("50%  182.00us").
+  [ "$PRE" = 0 ] || wrk -t1 -c1 -d"${PRE}s" -s "$4" "http://127.0.0.1:$1/v2/models/$2/infer" >/dev/null 2>&1
+  wrk -t1 -c1 -d"${DUR}s" --latency -s "$4" "http://127.0.0.1:$1/v2/models/$2/infer" 2>&1 \
+    | awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return "" }
+           /Latency Distribution/ { d = 1 } d && $1 == "50%" { p50 = ms($2) } d && $1 == "99%" { p99 = ms($2) }
+           END { if (p50 == "" || p99 == "") print "null null"; else printf "%.3f %.3f\n", p50, p99 }'
 }
 
 # --- Fulcrum only: the batch it formed at c=16, ORT in process at that batch, gRPC vs REST binary.
@@ -218,8 +230,8 @@ for round in $(seq "$N"); do
     cpu_live=$(cpu_per_request "$spid" "$port" live "" "$RATE_FRAUD")
     live64=$(wrk_rate 64 "" "$base/v2/health/live")
     fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
-    read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD")"
-    read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM")"
+    read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD" "$FRAUD_LUA")"
+    read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM" "$MINILM_LUA")"
     [ "$s" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
     minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
     if [ "$s" = fulcrum ]; then
