@@ -418,11 +418,22 @@ final class FeatureDetector {
     return max;
   }
 
+  /**
+   * The CUSUM side nearer its own threshold, with that threshold: a rare flag's sides have
+   * thresholds far apart (the demo's label: 64.5 up, 9.0 down), so the larger sum against the
+   * smaller threshold would show an {@code ok} feature above its threshold.
+   */
+  private TestScore cusumScore() {
+    return up / hUp >= down / hDown
+        ? new TestScore(CUSUM, up, hUp)
+        : new TestScore(CUSUM, down, hDown);
+  }
+
   /** The feature's status now. */
   FeatureDrift snapshot() {
     List<TestScore> tests =
         List.of(
-            new TestScore(CUSUM, Math.max(up, down), Math.min(hUp, hDown)),
+            cusumScore(),
             new TestScore(categorical ? LINF : PSI, lastWindowScore, windowThreshold),
             new TestScore(RANGE, rangeCount, rangeCritical),
             new TestScore(MISSING, missingCount, missingCritical));
