@@ -6,9 +6,13 @@ import dev.fulcrum.core.tensor.Tensor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Encodes a core {@link InferenceResponse} as an OIP REST response body, with Triton's binary
@@ -32,6 +36,35 @@ public final class InferResponseEncoder {
   /** Past this the JSON part is allocated at this size and grows as written. */
   private static final int MAX_INITIAL_CAPACITY = 64 << 20;
 
+  // The fixed text between the values, as bytes: copied whole instead of escaped a character at a
+  // time (field names are ASCII without characters to escape, so the bytes are the same).
+  private static final byte[] MODEL_NAME = ascii("{\"model_name\":");
+  private static final byte[] MODEL_VERSION = ascii(",\"model_version\":");
+  private static final byte[] ID = ascii(",\"id\":");
+  private static final byte[] PARAMETERS = ascii(",\"parameters\":");
+  private static final byte[] OUTPUTS = ascii(",\"outputs\":[");
+  private static final byte[] OUTPUT_NAME = ascii("{\"name\":");
+  private static final byte[] DATATYPE = ascii(",\"datatype\":");
+  private static final byte[] SHAPE = ascii(",\"shape\":[");
+  private static final byte[] BINARY_SIZE =
+      ascii("],\"parameters\":{\"" + InferRequestDecoder.BINARY_DATA_SIZE + "\":");
+  private static final byte[] DATA = ascii("],\"data\":");
+
+  /** Each datatype's name as a JSON string. */
+  private static final Map<DataType, byte[]> DATATYPE_NAMES = datatypeNames();
+
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static Map<DataType, byte[]> datatypeNames() {
+    Map<DataType, byte[]> names = new EnumMap<>(DataType.class);
+    for (DataType t : DataType.values()) {
+      names.put(t, ascii('"' + t.name() + '"'));
+    }
+    return Collections.unmodifiableMap(names);
+  }
+
   /**
    * An encoded body.
    *
@@ -52,40 +85,30 @@ public final class InferResponseEncoder {
     try {
       // A small body (fraud: ~100 B) gets a staging array of its own size, not 2 KiB.
       JsonBufferWriter w = new JsonBufferWriter(header, Math.min(CHUNK, capacity));
-      w.raw('{');
-      w.field("model_name");
+      w.raw(MODEL_NAME);
       w.string(response.modelName());
-      w.raw(',');
-      w.field("model_version");
+      w.raw(MODEL_VERSION);
       w.string(response.modelVersion());
       if (!response.id().isEmpty()) {
-        w.raw(',');
-        w.field("id");
+        w.raw(ID);
         w.string(response.id());
       }
       if (!response.parameters().isEmpty()) {
-        w.raw(',');
-        w.field("parameters");
+        w.raw(PARAMETERS);
         writeParameters(w, response.parameters());
       }
-      w.raw(',');
-      w.field("outputs");
-      w.raw('[');
+      w.raw(OUTPUTS);
       boolean first = true;
       for (Tensor t : response.outputs()) {
         if (!first) {
           w.raw(',');
         }
         first = false;
-        w.raw('{');
-        w.field("name");
+        w.raw(OUTPUT_NAME);
         w.string(t.name());
-        w.raw(',');
-        w.field("datatype");
-        w.string(t.datatype().name());
-        w.raw(',');
-        w.field("shape");
-        w.raw('[');
+        w.raw(DATATYPE);
+        w.raw(Objects.requireNonNull(DATATYPE_NAMES.get(t.datatype())));
+        w.raw(SHAPE);
         long[] shape = t.shape();
         for (int i = 0; i < shape.length; i++) {
           if (i > 0) {
@@ -93,17 +116,13 @@ public final class InferResponseEncoder {
           }
           w.number(shape[i]);
         }
-        w.raw(']');
-        w.raw(',');
         if (sendBinary(request, t)) {
-          w.field("parameters");
-          w.raw('{');
-          w.field(InferRequestDecoder.BINARY_DATA_SIZE);
+          w.raw(BINARY_SIZE);
           w.number(t.byteSize());
           w.raw('}');
           binary.add(Unpooled.wrappedBuffer(t.data()));
         } else {
-          w.field("data");
+          w.raw(DATA);
           w.tensor(t.datatype(), t.data());
         }
         w.raw('}');
