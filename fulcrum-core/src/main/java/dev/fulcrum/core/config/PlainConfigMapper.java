@@ -1,13 +1,13 @@
 package dev.fulcrum.core.config;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import dev.fulcrum.core.config.ConfigFileSchema.Kind;
+import dev.fulcrum.core.config.ConfigFileSchema.ListOf;
+import dev.fulcrum.core.config.ConfigFileSchema.MapOf;
+import dev.fulcrum.core.config.ConfigFileSchema.RecordOf;
+import dev.fulcrum.core.config.ConfigFileSchema.Scalar;
 import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.ParameterizedType;
-import java.lang.reflect.RecordComponent;
-import java.lang.reflect.Type;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -20,16 +20,16 @@ import org.jspecify.annotations.Nullable;
  * The start's fast path for {@code config.yaml} (docs/PERFORMANCE.md, "Session 10" and "Session
  * 14"): reads the YAML with jackson-core's streaming parser into plain values (maps, lists,
  * scalars: the tokens a {@code readTree} would turn into a tree) and maps them into the config
- * records by their canonical constructors and {@link JsonProperty} names (derived from the
- * component names, see {@link #fieldName}), without Jackson databind at all: neither its bean
- * introspection (~0.1 s of the reading thread, ~0.3 s of the process's CPU at the first use) nor
- * its {@code ObjectMapper} and tree classes (~300 classes on the start path). It takes only what
- * databind would read to the same value without coercion: known fields, strings as strings, whole
- * numbers that fit as Integer/Long, any number as Double, booleans, lists, string-keyed maps and
- * nested records. Anything else (an unknown field, a quoted number, a null in a list, a wrong type,
- * a second document) returns {@code null}: the caller then reads the text with databind as before,
- * so every value databind coerces and every error message stays exactly databind's. Stateless and
- * thread-safe.
+ * records by {@link ConfigFileSchema}, their fields' names and kinds and their constructors written
+ * out (no reflection: docs/PERFORMANCE.md, "Cold start", session 18), without Jackson databind at
+ * all: neither its bean introspection (~0.1 s of the reading thread, ~0.3 s of the process's CPU at
+ * the first use) nor its {@code ObjectMapper} and tree classes (~300 classes on the start path). It
+ * takes only what databind would read to the same value without coercion: known fields, strings as
+ * strings, whole numbers that fit as Integer/Long, any number as Double, booleans, lists,
+ * string-keyed maps and nested records. Anything else (an unknown field, a quoted number, a null in
+ * a list, a wrong type, a second document) returns {@code null}: the caller then reads the text
+ * with databind as before, so every value databind coerces and every error message stays exactly
+ * databind's. Stateless and thread-safe.
  */
 final class PlainConfigMapper {
   private PlainConfigMapper() {}
@@ -61,10 +61,10 @@ final class PlainConfigMapper {
       return ModelConfigFile.empty();
     }
     try {
-      Object v = value(ModelConfigFile.class, root);
+      Object v = value(ConfigFileSchema.MODEL_CONFIG, root);
       return v instanceof ModelConfigFile f ? f : null;
-    } catch (ReflectiveOperationException | IllegalArgumentException e) {
-      return null;
+    } catch (RuntimeException e) {
+      return null; // a record's constructor refused its values: databind reports it
     }
   }
 
@@ -121,39 +121,20 @@ final class PlainConfigMapper {
     };
   }
 
-  private static @Nullable Object value(Type type, Object node)
-      throws ReflectiveOperationException {
+  private static @Nullable Object value(Kind kind, Object node) {
     if (node == Absent.NULL) {
       return Absent.NULL;
     }
-    if (type == String.class) {
-      return node instanceof String s ? s : null;
+    if (kind instanceof Scalar scalar) {
+      return scalar(scalar, node);
     }
-    if (type == Integer.class) {
-      return node instanceof Integer i ? i : null;
-    }
-    if (type == Long.class) {
-      return node instanceof Integer || node instanceof Long
-          ? Long.valueOf(((Number) node).longValue())
-          : null;
-    }
-    if (type == Double.class) {
-      return node instanceof Number n
-              && !(node instanceof BigInteger)
-              && !(node instanceof BigDecimal)
-          ? Double.valueOf(n.doubleValue())
-          : null;
-    }
-    if (type == Boolean.class) {
-      return node instanceof Boolean b ? b : null;
-    }
-    if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
-      if (!(node instanceof List<?> list)) {
+    if (kind instanceof ListOf list) {
+      if (!(node instanceof List<?> nodes)) {
         return null;
       }
-      List<Object> out = new ArrayList<>(list.size());
-      for (Object e : list) {
-        Object v = value(p.getActualTypeArguments()[0], e);
+      List<Object> out = new ArrayList<>(nodes.size());
+      for (Object e : nodes) {
+        Object v = value(list.element(), e);
         if (v == null || v == Absent.NULL) {
           return null;
         }
@@ -161,15 +142,13 @@ final class PlainConfigMapper {
       }
       return out;
     }
-    if (type instanceof ParameterizedType p
-        && p.getRawType() == Map.class
-        && p.getActualTypeArguments()[0] == String.class) {
-      if (!(node instanceof Map<?, ?> map)) {
+    if (kind instanceof MapOf map) {
+      if (!(node instanceof Map<?, ?> nodes)) {
         return null;
       }
       Map<String, Object> out = new LinkedHashMap<>();
-      for (Map.Entry<?, ?> e : map.entrySet()) {
-        Object v = value(p.getActualTypeArguments()[1], e.getValue());
+      for (Map.Entry<?, ?> e : nodes.entrySet()) {
+        Object v = value(map.value(), e.getValue());
         if (v == null || v == Absent.NULL) {
           return null;
         }
@@ -177,29 +156,37 @@ final class PlainConfigMapper {
       }
       return out;
     }
-    if (type instanceof Class<?> c && c.isRecord()) {
-      return node instanceof Map<?, ?> map ? record(c, map) : null;
-    }
-    return null;
+    RecordOf record = (RecordOf) kind;
+    return node instanceof Map<?, ?> map ? record(record, map) : null;
   }
 
-  private static @Nullable Object record(Class<?> c, Map<?, ?> node)
-      throws ReflectiveOperationException {
-    RecordComponent[] components = c.getRecordComponents();
-    Class<?>[] types = new Class<?>[components.length];
-    for (int i = 0; i < components.length; i++) {
-      types[i] = components[i].getType();
-    }
-    Constructor<?> canonical = c.getDeclaredConstructor(types);
-    Object[] args = new Object[components.length];
+  private static @Nullable Object scalar(Scalar kind, Object node) {
+    return switch (kind) {
+      case STRING -> node instanceof String s ? s : null;
+      case INTEGER -> node instanceof Integer i ? i : null;
+      case LONG ->
+          node instanceof Integer || node instanceof Long
+              ? Long.valueOf(((Number) node).longValue())
+              : null;
+      case DOUBLE ->
+          node instanceof Number n && !(node instanceof BigInteger) && !(node instanceof BigDecimal)
+              ? Double.valueOf(n.doubleValue())
+              : null;
+      case BOOLEAN -> node instanceof Boolean b ? b : null;
+    };
+  }
+
+  private static @Nullable Object record(RecordOf record, Map<?, ?> node) {
+    List<String> fields = record.fields();
+    @Nullable Object[] args = new Object[fields.size()];
     int read = 0;
-    for (int i = 0; i < components.length; i++) {
-      Object v = node.get(fieldName(components[i].getName()));
+    for (int i = 0; i < args.length; i++) {
+      Object v = node.get(fields.get(i));
       if (v == null) {
         continue;
       }
       read++;
-      Object mapped = value(components[i].getGenericType(), v);
+      Object mapped = value(record.kinds().get(i), v);
       if (mapped == null) {
         return null;
       }
@@ -208,25 +195,7 @@ final class PlainConfigMapper {
     if (read != node.size()) {
       return null; // an unknown field: databind names it and the known ones
     }
-    return canonical.newInstance(args);
-  }
-
-  /**
-   * The file's name of a record component: {@code maxBatchSize} is {@code max-batch-size}. The
-   * records' {@link JsonProperty} names follow this rule (PlainConfigMapperTest checks every one);
-   * deriving it spares reading the annotations, whose first use costs the start a proxy class.
-   */
-  static String fieldName(String component) {
-    StringBuilder sb = new StringBuilder(component.length() + 4);
-    for (int i = 0; i < component.length(); i++) {
-      char ch = component.charAt(i);
-      if (Character.isUpperCase(ch)) {
-        sb.append('-').append(Character.toLowerCase(ch));
-      } else {
-        sb.append(ch);
-      }
-    }
-    return sb.toString();
+    return record.make().apply(args);
   }
 
   /** A YAML null read as a record component's null (not "cannot map"). */

@@ -89,37 +89,6 @@ class PlainConfigMapperTest {
   }
 
   @Test
-  void everyRecordsJsonNamesFollowTheDerivedRule() throws Exception {
-    List<Class<?>> todo = new ArrayList<>(List.of(ModelConfigFile.class));
-    int checked = 0;
-    while (!todo.isEmpty()) {
-      Class<?> c = todo.remove(0);
-      java.lang.reflect.RecordComponent[] rc = c.getRecordComponents();
-      Class<?>[] types = new Class<?>[rc.length];
-      for (int i = 0; i < rc.length; i++) {
-        types[i] = rc[i].getType();
-      }
-      java.lang.reflect.Parameter[] params = c.getDeclaredConstructor(types).getParameters();
-      for (int i = 0; i < rc.length; i++) {
-        com.fasterxml.jackson.annotation.JsonProperty p =
-            params[i].getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class);
-        assertThat(p).as(c + "." + rc[i].getName()).isNotNull();
-        assertThat(PlainConfigMapper.fieldName(rc[i].getName()))
-            .as(c + "." + rc[i].getName())
-            .isEqualTo(p.value());
-        checked++;
-        String g = rc[i].getGenericType().getTypeName();
-        for (Class<?> nested : ModelConfigFile.class.getDeclaredClasses()) {
-          if (nested.isRecord() && g.contains(nested.getName()) && !todo.contains(nested)) {
-            todo.add(nested);
-          }
-        }
-      }
-    }
-    assertThat(checked).isGreaterThan(60);
-  }
-
-  @Test
   void duplicateKeysKeepTheLastAsDatabindDoes() throws Exception {
     assertThat(plain("max-batch-size: 4\nmax-batch-size: 8\n")).isNotNull();
   }
