@@ -131,8 +131,9 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--http-thread-count",
       defaultValue = "0",
       description =
-          "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core: fewer loops, each"
-              + " woken for more requests; Netty's own choice was twice the cores).")
+          "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core, one in all on two cores or"
+              + " fewer: fewer loops, each woken for more requests; Netty's own choice was twice"
+              + " the cores).")
   int httpThreads;
 
   @Option(
@@ -610,15 +611,24 @@ public final class ServeCommand implements Callable<Integer> {
     return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
   }
 
+  /** The REST port's event loops: {@code --http-thread-count}, else {@link #defaultEventLoops}. */
+  static int httpEventLoops(int requested) {
+    return requested > 0
+        ? requested
+        : defaultEventLoops(Runtime.getRuntime().availableProcessors());
+  }
+
   /**
-   * The REST port's event loops: {@code --http-thread-count}, or one per core when 0. Each event
+   * One event loop per core, except one in all on a machine of two cores or fewer. Each event
    * loop's wake-up from {@code epoll_wait} is a context switch (~10 us of CPU on a small VM); with
    * Netty's default of twice the cores a loop wakes for fewer requests (docs/PERFORMANCE.md,
    * "Session 14": at 4,000 fraud requests a second, 0.5-0.6 wake-ups per request on 4 loops, 0.22
-   * on 2).
+   * on 2). On two cores the second loop competes with the engine thread and the client for the
+   * other core, and one loop's turn joins more lone passes into one ONNX Runtime call ("Session
+   * 18": 0.04-0.08 voluntary switches per fraud request on one loop against 0.12-0.19 on two).
    */
-  static int httpEventLoops(int requested) {
-    return requested > 0 ? requested : Runtime.getRuntime().availableProcessors();
+  static int defaultEventLoops(int cores) {
+    return cores <= 2 ? 1 : cores;
   }
 
   /** A host as a browser address takes it: the wildcard as loopback, IPv6 in brackets. */

@@ -11,10 +11,14 @@ import org.junit.jupiter.api.Test;
 /** Where {@code serve} keeps ONNX Runtime's optimized graphs, and how it is turned off. */
 class ServeCommandTest {
   @Test
-  void theRestPortHasOneEventLoopPerCoreUnlessTold() {
+  void theRestPortHasOneEventLoopPerCoreButOneOnTwoCoresUnlessTold() {
     ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
     assertThat(ServeCommand.httpEventLoops(byDefault.httpThreads))
-        .isEqualTo(Runtime.getRuntime().availableProcessors());
+        .isEqualTo(ServeCommand.defaultEventLoops(Runtime.getRuntime().availableProcessors()));
+    assertThat(ServeCommand.defaultEventLoops(1)).isEqualTo(1);
+    assertThat(ServeCommand.defaultEventLoops(2)).isEqualTo(1);
+    assertThat(ServeCommand.defaultEventLoops(4)).isEqualTo(4);
+    assertThat(ServeCommand.defaultEventLoops(16)).isEqualTo(16);
     ServeCommand told =
         Objects.requireNonNull(ServeArgs.parse(List.of("--http-thread-count", "3")));
     assertThat(ServeCommand.httpEventLoops(told.httpThreads)).isEqualTo(3);
