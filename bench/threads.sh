@@ -6,7 +6,9 @@
 # INSTANCESxINTRA_OP_THREADS[aALONE] (1x2: instance-count 1, onnxruntime.intra-op-threads 2;
 # 2x1a2: two instances of one thread, lone passes on two: intra-op-threads-alone 2; a trailing
 # "s", e.g. 1x2s, adds onnxruntime.allow-spinning: true, ONNX Runtime's own default; a trailing "+lend", e.g. 1x2+lend, lets every
-# pass be lent to the event loop that read its request: -Dfulcrum.lone-pass-limit-us=LEND_US); the
+# pass be lent to the event loop that read its request: -Dfulcrum.lone-pass-limit-us=LEND_US; a
+# trailing "+rowN", e.g. 1x2+row1, runs a pass of one row on a second session of N intra-op threads:
+# -Dfulcrum.onnx.one-row-intra-op-threads=N); the
 # dynamic batcher stays as the demo ships it (max-batch-size 16, queue delay 0). "java-peer" in
 # CONFIGS runs bench/peers/java instead, as a reference. Per round and configuration:
 #   c1        p50 / p99 at c=1, ms (hey -c 1)
@@ -91,6 +93,11 @@ start() { # config port -> pid (own process group)
     # lone-pass limit raised to LEND_US), to see what the hop to the engine thread costs MiniLM
     local opts=${FULCRUM_JAVA_OPTS:-} base=${cfg%+lend}
     [ "$base" = "$cfg" ] || opts="$opts -Dfulcrum.lone-pass-limit-us=${LEND_US:-1000000}"
+    # a trailing +rowN, e.g. 1x2+row1: a pass of one row on a second session of N intra-op threads
+    if [ "${base%+row*}" != "$base" ]; then
+      opts="$opts -Dfulcrum.onnx.one-row-intra-op-threads=${base##*+row}"
+      base=${base%+row*}
+    fi
     cmd=(env FULCRUM_JAVA_OPTS="$opts" ./fulcrum serve --model-repository "$(repo "$base")"
       --http-port "$port" --grpc-port $((port + 1)) --metrics-port $((port + 2)))
   fi
@@ -192,7 +199,7 @@ PY
     # ONNX Runtime alone at the batch the server formed, this configuration, one caller per instance.
     batch=$(python3 -c "import json,sys; b=json.loads(sys.argv[1]).get('c16_batch'); print(max(1, round(b)) if b else '')" "$rec")
     if [ -n "$batch" ] && [ "$cfg" != java-peer ]; then
-      ./fulcrum bench -m "$MODEL" --model-repository "$(repo "${cfg%+lend}")" --in-process \
+      ./fulcrum bench -m "$MODEL" --model-repository "$(repo "$(b=${cfg%+lend}; echo "${b%+row*}")")" --in-process \
         --shape input_ids:16 --shape attention_mask:16 --shape token_type_ids:16 \
         --batch-size "$batch" --concurrency "${cfg%%x*}" --warmup 3s --window "${DUR}s" --max-windows 1 \
         --output "$OUT/ort-$cfg-$round.json" >"$OUT/ort-$cfg-$round.txt" 2>&1 || true

@@ -63,6 +63,12 @@ final class OnnxModelInstance implements ModelInstance {
   /** Gives {@link #lone} back when this instance closes. */
   private final Runnable releaseLone;
 
+  /** This instance's session for its passes of one row (other intra-op threads), or null. */
+  private final @Nullable OrtSession oneRow;
+
+  /** Passes run on {@link #oneRow} (read by tests). */
+  private final AtomicLong oneRowPasses = new AtomicLong();
+
   /** Passes run on the lone-pass session (read by tests). */
   private final AtomicLong lonePasses = new AtomicLong();
 
@@ -85,24 +91,28 @@ final class OnnxModelInstance implements ModelInstance {
   OnnxModelInstance(
       OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
       throws ModelLoadException {
-    this(env, session, indexBounds, null, () -> {});
+    this(env, session, indexBounds, null, () -> {}, null);
   }
 
   /**
    * @param lone the session this instance runs a pass on when no other pass of the model runs (see
    *     {@link LonePassSession}), or null: every pass runs on {@code session}
    * @param releaseLone called once, at {@link #close}
+   * @param oneRow a session of the same model with other intra-op threads, owned by this instance,
+   *     that runs every pass of one row; or null
    */
   OnnxModelInstance(
       OrtEnvironment env,
       OrtSession session,
       List<ModelSignature.IndexBound> indexBounds,
       @Nullable LonePassSession lone,
-      Runnable releaseLone)
+      Runnable releaseLone,
+      @Nullable OrtSession oneRow)
       throws ModelLoadException {
     this.env = env;
     this.session = session;
     this.lone = lone;
+    this.oneRow = oneRow;
     this.releaseLone = releaseLone;
     try {
       List<TensorSpec> inputs = specs("input", session.getInputInfo(), false);
@@ -206,11 +216,11 @@ final class OnnxModelInstance implements ModelInstance {
       if (pass != null) {
         OrtSession.Result result;
         try {
-          result = run(feeds, Set.of(), pass.tensors());
+          result = run(feeds, Set.of(), pass.tensors(), rows(inputs));
         } catch (OrtException e) {
           // Perhaps the outputs' first dimension is not the inputs' for this model: a pass without
           // pinned outputs decides (and fails the same way when the pass itself failed).
-          List<Tensor> out = unpinned(feeds, outputNames);
+          List<Tensor> out = unpinned(feeds, outputNames, rows(inputs));
           pinning = false;
           log.info(
               "model outputs do not follow the inputs' first dimension ({}); ONNX Runtime no"
@@ -222,7 +232,7 @@ final class OnnxModelInstance implements ModelInstance {
         pinnedPasses.incrementAndGet();
         return pass.copyOut(outputNames);
       }
-      return unpinned(feeds, outputNames);
+      return unpinned(feeds, outputNames, rows(inputs));
     } catch (OrtException e) {
       throw classify(e, feedsMatch(inputs, outputNames));
     } finally {
@@ -233,9 +243,9 @@ final class OnnxModelInstance implements ModelInstance {
   }
 
   /** A pass whose outputs ORT allocates; each is copied out of ORT's memory. */
-  private List<Tensor> unpinned(Map<String, OnnxTensor> feeds, List<String> outputNames)
+  private List<Tensor> unpinned(Map<String, OnnxTensor> feeds, List<String> outputNames, long rows)
       throws OrtException {
-    try (OrtSession.Result result = run(feeds, new LinkedHashSet<>(outputNames), Map.of())) {
+    try (OrtSession.Result result = run(feeds, new LinkedHashSet<>(outputNames), Map.of(), rows)) {
       List<Tensor> out = new ArrayList<>(outputNames.size());
       for (String name : outputNames) {
         OnnxValue value =
@@ -271,13 +281,30 @@ final class OnnxModelInstance implements ModelInstance {
     }
   }
 
+  /** The rows of a pass: its first input's first dimension (-1 for a scalar or no input). */
+  private static long rows(List<Tensor> inputs) {
+    if (inputs.isEmpty()) {
+      return -1;
+    }
+    long[] shape = inputs.get(0).shape();
+    return shape.length == 0 ? -1 : shape[0];
+  }
+
   /**
-   * One pass: on the lone-pass session when it is set and no other pass of the model runs; ORT
-   * writes {@code pinnedOutputs} (when not empty) into their buffers and allocates {@code outputs}.
+   * One pass: a pass of one row on the one-row session when it is set; else on the lone-pass
+   * session when it is set and no other pass of the model runs; ORT writes {@code pinnedOutputs}
+   * (when not empty) into their buffers and allocates {@code outputs}.
    */
   private OrtSession.Result run(
-      Map<String, OnnxTensor> feeds, Set<String> outputs, Map<String, OnnxTensor> pinnedOutputs)
+      Map<String, OnnxTensor> feeds,
+      Set<String> outputs,
+      Map<String, OnnxTensor> pinnedOutputs,
+      long rows)
       throws OrtException {
+    if (oneRow != null && rows == 1) {
+      oneRowPasses.incrementAndGet();
+      return call(oneRow, feeds, outputs, pinnedOutputs);
+    }
     if (lone == null) {
       return call(session, feeds, outputs, pinnedOutputs);
     }
@@ -305,6 +332,11 @@ final class OnnxModelInstance implements ModelInstance {
   /** Passes whose outputs were written into pinned buffers. */
   long pinnedPasses() {
     return pinnedPasses.get();
+  }
+
+  /** Passes this instance ran on its one-row session. */
+  long oneRowPasses() {
+    return oneRowPasses.get();
   }
 
   /** Passes this instance ran on the shared lone-pass session. */
@@ -473,6 +505,9 @@ final class OnnxModelInstance implements ModelInstance {
         pinned.close();
       }
       session.close();
+      if (oneRow != null) {
+        oneRow.close();
+      }
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime could not close the session", e);
     } finally {

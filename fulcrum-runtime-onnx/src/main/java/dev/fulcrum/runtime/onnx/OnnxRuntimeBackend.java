@@ -66,6 +66,20 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   /** The nice of the sessions' pool threads. */
   private final ComputeNice computeNice;
 
+  /**
+   * The system property that gives a pass of one row its own intra-op thread count ({@link
+   * #oneRowIntraOpThreads}); 0 or unset: off.
+   */
+  public static final String ONE_ROW_INTRA_OP_THREADS = "fulcrum.onnx.one-row-intra-op-threads";
+
+  /**
+   * Intra-op threads of a pass of one row, on a second session of each instance, or 0: every pass
+   * on the instance's session. On two cores MiniLM's one-row pass took 1.6 ms on one thread against
+   * 2.2 ms on two that do not spin (the pool's worker is woken per operator); batches keep the
+   * instance's threads (docs/PERFORMANCE.md, "Session 18: one row on one thread").
+   */
+  private final int oneRowIntraOpThreads;
+
   private record LoneKey(Path file, SessionOptions options, boolean cacheable) {}
 
   /** A backend without an optimized-model cache: every load optimizes its model. */
@@ -95,12 +109,39 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
 
   private OnnxRuntimeBackend(
       OrtEnvironment env, @Nullable Path optimizedModelCache, ComputeNice computeNice) {
+    this(env, optimizedModelCache, computeNice, oneRowThreadsProperty());
+  }
+
+  /**
+   * @param oneRowIntraOpThreads intra-op threads of a pass of one row on a second session of each
+   *     instance (0: none), see {@link #ONE_ROW_INTRA_OP_THREADS}
+   */
+  OnnxRuntimeBackend(
+      OrtEnvironment env,
+      @Nullable Path optimizedModelCache,
+      ComputeNice computeNice,
+      int oneRowIntraOpThreads) {
+    if (oneRowIntraOpThreads < 0 || oneRowIntraOpThreads > 1024) {
+      throw new IllegalArgumentException(
+          ONE_ROW_INTRA_OP_THREADS + " must be 0..1024, was " + oneRowIntraOpThreads);
+    }
+    this.oneRowIntraOpThreads = oneRowIntraOpThreads;
     this.env = Objects.requireNonNull(env, "env");
     this.computeNice = Objects.requireNonNull(computeNice, "computeNice");
     this.cache =
         optimizedModelCache == null
             ? null
             : new OptimizedModelCache(optimizedModelCache, env.getVersion());
+  }
+
+  private static int oneRowThreadsProperty() {
+    String value = System.getProperty(ONE_ROW_INTRA_OP_THREADS, "0").trim();
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          ONE_ROW_INTRA_OP_THREADS + " must be a whole number, was \"" + value + "\"", e);
+    }
   }
 
   @Override
@@ -147,18 +188,28 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     LoneKey key =
         new LoneKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
     LonePassSession lone = null;
+    OrtSession oneRow = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
+      if (oneRowIntraOpThreads > 0
+          && oneRowIntraOpThreads != options.intraOpThreads()
+          && lone == null) {
+        oneRow = oneRowSession(key, options.withIntraOpThreads(oneRowIntraOpThreads));
+      }
       LonePassSession shared = lone;
       return new OnnxModelInstance(
           env,
           session,
           IndexBounds.of(file),
           shared,
-          shared == null ? () -> {} : () -> releaseLonePassSession(key, shared));
+          shared == null ? () -> {} : () -> releaseLonePassSession(key, shared),
+          oneRow);
     } catch (ModelLoadException | RuntimeException e) {
       if (lone != null) {
         releaseLonePassSession(key, lone);
+      }
+      if (oneRow != null) {
+        closeQuietly(oneRow, e);
       }
       closeQuietly(session, e);
       throw e;
@@ -189,6 +240,21 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     }
     lone.users++;
     return lone;
+  }
+
+  /** The second session of an instance, for its passes of one row. */
+  private OrtSession oneRowSession(LoneKey key, SessionOptions options) throws ModelLoadException {
+    try {
+      return createSession(key.file(), options, key.cacheable());
+    } catch (OrtException e) {
+      throw new ModelLoadException(
+          "ONNX Runtime could not load "
+              + ShownPath.of(key.file())
+              + " for passes of one row: "
+              + String.valueOf(e.getMessage())
+                  .replace(key.file().toString(), ShownPath.of(key.file())),
+          e);
+    }
   }
 
   /** Called once per instance that held it; the last closes the shared session. */

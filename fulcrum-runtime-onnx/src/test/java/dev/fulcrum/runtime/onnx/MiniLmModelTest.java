@@ -127,6 +127,78 @@ class MiniLmModelTest {
     }
   }
 
+  /**
+   * One row on its own session ({@code fulcrum.onnx.one-row-intra-op-threads}) must not change the
+   * answer: a pass of one row runs on the one-thread session, a batch of two on the instance's
+   * two-thread session, and the first row's vectors agree.
+   */
+  @Test
+  void oneRowPassesRunOnTheirOwnSessionWithTheSameVectors(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    SessionOptions options = SessionOptions.defaults().withIntraOpThreads(2);
+    try (OnnxRuntimeBackend backend =
+            new OnnxRuntimeBackend(
+                ai.onnxruntime.OrtEnvironment.getEnvironment(),
+                null,
+                dev.fulcrum.core.runtime.ComputeNice.none(),
+                1);
+        OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options)) {
+      long[] ids = new long[32];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i % 16 == 0 ? 101 : i % 16 == 15 ? 102 : 1000 + 37L * (i % 16);
+      }
+      long[] ones = new long[32];
+      java.util.Arrays.fill(ones, 1);
+      String output = m.signature().outputs().get(0).name();
+      float[] two =
+          floats(
+              m.execute(
+                      List.of(
+                          longs("input_ids", new long[] {2, 16}, ids),
+                          longs("attention_mask", new long[] {2, 16}, ones),
+                          longs("token_type_ids", new long[] {2, 16}, new long[32])),
+                      List.of(output))
+                  .get(0));
+      assertThat(m.oneRowPasses()).isZero();
+      float[] one =
+          floats(
+              m.execute(
+                      List.of(
+                          longs("input_ids", new long[] {1, 16}, java.util.Arrays.copyOf(ids, 16)),
+                          longs(
+                              "attention_mask",
+                              new long[] {1, 16},
+                              java.util.Arrays.copyOf(ones, 16)),
+                          longs("token_type_ids", new long[] {1, 16}, new long[16])),
+                      List.of(output))
+                  .get(0));
+      assertThat(m.oneRowPasses()).isEqualTo(1);
+      assertThat(one).hasSize(two.length / 2);
+      float worst = 0;
+      for (int i = 0; i < one.length; i++) {
+        worst = Math.max(worst, Math.abs(one[i] - two[i]));
+      }
+      assertThat(worst).isLessThanOrEqualTo(1e-4f);
+    }
+  }
+
+  @Test
+  void oneRowThreadsOutOfRangeAreRefused() {
+    assertThatThrownBy(
+            () ->
+                new OnnxRuntimeBackend(
+                    ai.onnxruntime.OrtEnvironment.getEnvironment(),
+                    null,
+                    dev.fulcrum.core.runtime.ComputeNice.none(),
+                    -1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(OnnxRuntimeBackend.ONE_ROW_INTRA_OP_THREADS);
+  }
+
   /** The values of an FP32 tensor (shared with the other tests of this package). */
   static float[] floats(Tensor t) {
     ByteBuffer b = t.data();
