@@ -26,9 +26,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * clients", session 17).
  *
  * <p>A pass's answers ({@link SubmittingLoop#executeAll}) run in slices of at most {@link
- * #sliceNanos} each (MiniLM's answer renders 6,144 floats, ~250 us; a pass of 16 answers for one
- * loop held it 2-4 ms): past a slice the rest waits for the loop's next poll of its sockets, so
- * that a request it reads meanwhile (an overload's refusal, decided and written within its read)
+ * #sliceNanos} each (MiniLM's answer renders 6,144 floats, ~250 us; by estimate a pass's ~8 answers
+ * for one loop hold it ~2 ms): past a slice the rest waits for the loop's next poll of its sockets,
+ * so that a request it reads meanwhile (an overload's refusal, decided and written within its read)
  * does not wait for the whole pass's answers (docs/PERFORMANCE.md, "Latency objectives", session
  * 18). While the loop has many queued tasks (a connection flood), the rest runs at once as before.
  * Set by {@value #SLICE_PROPERTY} (microseconds, 0: no slices).
