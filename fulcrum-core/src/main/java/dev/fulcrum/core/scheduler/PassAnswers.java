@@ -12,9 +12,10 @@ import org.slf4j.LoggerFactory;
  * The completions of one worker pass, handed to the executors their requests asked to be answered
  * on (a transport's event loop, {@link ModelScheduler#submit(dev.fulcrum.core.inference
  * .InferenceRequest, dev.fulcrum.core.inference.RequestValidator.Validated, Executor)}) as one task
- * per executor: waking a sleeping event loop costs a system call, and a pass's requests share a few
- * loops. A completion without an executor runs at once on the calling thread. Used by the one
- * worker thread that ran the pass, then dropped.
+ * per executor, or one {@link SubmittingLoop#executeAll} per loop: waking a sleeping event loop
+ * costs a system call, and a pass's requests share a few loops. A completion without an executor
+ * runs at once on the calling thread. Used by the one worker thread that ran the pass, then
+ * dropped.
  */
 final class PassAnswers {
   private static final Logger log = LoggerFactory.getLogger(PassAnswers.class);
@@ -53,7 +54,16 @@ final class PassAnswers {
       List<Runnable> mine = completions.get(i);
       Runnable task = mine.size() == 1 ? mine.get(0) : () -> runAll(mine);
       try {
-        executors.get(i).execute(task);
+        if (mine.size() > 1 && executors.get(i) instanceof SubmittingLoop loop) {
+          // The loop may slice them: each is made safe on its own.
+          List<Runnable> safe = new ArrayList<>(mine.size());
+          for (Runnable r : mine) {
+            safe.add(() -> runLogged(r));
+          }
+          loop.executeAll(safe);
+        } else {
+          executors.get(i).execute(task);
+        }
       } catch (RejectedExecutionException e) {
         task.run();
       }
@@ -63,11 +73,15 @@ final class PassAnswers {
   /** Runs each completion; one that throws is logged and does not keep the others from running. */
   private static void runAll(List<Runnable> completions) {
     for (Runnable r : completions) {
-      try {
-        r.run();
-      } catch (RuntimeException e) {
-        log.warn("a request's completion failed", e);
-      }
+      runLogged(r);
+    }
+  }
+
+  private static void runLogged(Runnable completion) {
+    try {
+      completion.run();
+    } catch (RuntimeException e) {
+      log.warn("a request's completion failed", e);
     }
   }
 }

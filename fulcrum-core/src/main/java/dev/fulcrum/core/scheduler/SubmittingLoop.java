@@ -1,5 +1,6 @@
 package dev.fulcrum.core.scheduler;
 
+import java.util.List;
 import java.util.concurrent.Executor;
 
 /**
@@ -14,4 +15,22 @@ import java.util.concurrent.Executor;
 public interface SubmittingLoop extends Executor {
   /** Whether the calling thread is this loop's own thread. */
   boolean inLoop();
+
+  /**
+   * Runs a pass's answers for this loop's requests, in their order, each as a task of this loop
+   * would; none of them throws. A loop may run them in slices with a poll of its sockets between
+   * two, so that what it reads meanwhile (an overload's refusals) does not wait for the whole
+   * pass's answers (docs/PERFORMANCE.md, "Latency objectives", session 18). Default: one task for
+   * all.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException as {@link #execute}, having run none
+   */
+  default void executeAll(List<Runnable> answers) {
+    execute(
+        () -> {
+          for (Runnable r : answers) {
+            r.run();
+          }
+        });
+  }
 }

@@ -4,7 +4,13 @@ import dev.fulcrum.core.scheduler.SubmittingLoop;
 import io.netty.channel.SingleThreadEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The executor a REST request's answer is completed on: its connection's event loop, as the one
@@ -19,10 +25,57 @@ import java.util.concurrent.Executor;
  * and on a fresh JVM a task queued behind them waited up to seconds (docs/PERFORMANCE.md, "Hostile
  * clients", session 17).
  *
+ * <p>A pass's answers ({@link SubmittingLoop#executeAll}) run in slices of at most {@link
+ * #sliceNanos} each (MiniLM's answer renders 6,144 floats, ~250 us; by estimate a pass's ~8 answers
+ * for one loop hold it ~2 ms): past a slice the rest waits for the loop's next poll of its sockets,
+ * so that a request it reads meanwhile (an overload's refusal, decided and written within its read)
+ * does not wait for the whole pass's answers (docs/PERFORMANCE.md, "Latency objectives", session
+ * 18). While the loop has many queued tasks (a connection flood), the rest runs at once as before.
+ * Set by {@value #SLICE_PROPERTY} (microseconds, 0: no slices).
+ *
  * <p>Threads: {@link #of} is called on event loops; each loop thread makes and keeps its own.
  */
 final class AnswerLoops {
+  /** The system property that sets the answers' slice, in microseconds (0: none). */
+  static final String SLICE_PROPERTY = "fulcrum.http.answer-slice-us";
+
+  /** The default slice (0: none, a pass's answers all at once as before session 18). */
+  static final long DEFAULT_SLICE_US = 0;
+
+  /** Regular tasks queued at which the rest of a pass's answers runs at once (a flood). */
+  private static final int FEW_TASKS = 16;
+
   private final FastThreadLocal<Loop> current = new FastThreadLocal<>();
+  private final long sliceNanos;
+
+  /** With the slice of {@value #SLICE_PROPERTY}, or the default. */
+  AnswerLoops() {
+    this(sliceFromSystemProperties());
+  }
+
+  /** With answers' slices of {@code sliceMicros} (0: a pass's answers all at once). */
+  AnswerLoops(long sliceMicros) {
+    if (sliceMicros < 0) {
+      throw new IllegalArgumentException(
+          SLICE_PROPERTY + " must be 0 (no slices) or more microseconds, not " + sliceMicros);
+    }
+    this.sliceNanos = TimeUnit.MICROSECONDS.toNanos(sliceMicros);
+  }
+
+  static long sliceFromSystemProperties() {
+    String value = System.getProperty(SLICE_PROPERTY, String.valueOf(DEFAULT_SLICE_US)).trim();
+    try {
+      return Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          SLICE_PROPERTY + " must be a whole number of microseconds, not '" + value + "'", e);
+    }
+  }
+
+  /** The answers' slice in nanoseconds (0: none). */
+  long sliceNanos() {
+    return sliceNanos;
+  }
 
   /**
    * The answer executor for a request submitted now on {@code loop}: this thread's {@link
@@ -35,7 +88,7 @@ final class AnswerLoops {
     }
     Loop mine = current.get();
     if (mine == null || mine.loop != loop) {
-      mine = new Loop(loop);
+      mine = new Loop(loop, sliceNanos);
       current.set(mine);
     }
     return mine;
@@ -47,9 +100,17 @@ final class AnswerLoops {
    */
   private static final class Loop implements SubmittingLoop {
     private final EventExecutor loop;
+    private final long sliceNanos;
 
-    Loop(EventExecutor loop) {
+    /** Answers handed over and not run yet, in order (any thread adds, the loop takes). */
+    private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
+
+    /** Whether a drain of {@link #answers} is queued or running. */
+    private final AtomicBoolean draining = new AtomicBoolean();
+
+    Loop(EventExecutor loop, long sliceNanos) {
       this.loop = loop;
+      this.sliceNanos = sliceNanos;
     }
 
     @Override
@@ -63,6 +124,55 @@ final class AnswerLoops {
         own.executeAfterEventLoopIteration(task);
       } else {
         loop.execute(task);
+      }
+    }
+
+    @Override
+    public void executeAll(List<Runnable> pass) {
+      if (sliceNanos == 0 || !(loop instanceof SingleThreadEventLoop own)) {
+        SubmittingLoop.super.executeAll(pass);
+        return;
+      }
+      answers.addAll(pass);
+      if (draining.compareAndSet(false, true)) {
+        try {
+          own.executeAfterEventLoopIteration(() -> drain(own));
+        } catch (RejectedExecutionException e) {
+          // Shut down: every queued answer runs here, so that each future completes.
+          for (Runnable r; (r = answers.poll()) != null; ) {
+            r.run();
+          }
+          draining.set(false);
+        }
+      }
+    }
+
+    /** Runs the queued answers for one slice; the rest after the next poll of the sockets. */
+    private void drain(SingleThreadEventLoop own) {
+      long start = System.nanoTime();
+      for (; ; ) {
+        Runnable r = answers.poll();
+        if (r == null) {
+          draining.set(false);
+          // An answer added between the poll and the flag: take it now.
+          if (answers.isEmpty() || !draining.compareAndSet(false, true)) {
+            return;
+          }
+          continue;
+        }
+        r.run();
+        if (System.nanoTime() - start >= sliceNanos
+            && !answers.isEmpty()
+            && own.pendingTasks() < FEW_TASKS) {
+          // A task, not a tail task: it runs after the loop's next poll (a tail task added now
+          // would run in this same iteration).
+          try {
+            own.execute(() -> drain(own));
+            return;
+          } catch (RejectedExecutionException e) {
+            start = System.nanoTime(); // shutting down: the rest runs here and now
+          }
+        }
       }
     }
   }

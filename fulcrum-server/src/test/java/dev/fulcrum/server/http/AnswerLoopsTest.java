@@ -2,11 +2,15 @@ package dev.fulcrum.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fulcrum.core.scheduler.SubmittingLoop;
 import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.RejectedExecutionHandlers;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -109,6 +113,85 @@ class AnswerLoopsTest {
 
     assertThat(backlogBeforeAnswer.get(30, TimeUnit.SECONDS)).isLessThan(BACKLOG);
     assertThat(onLoop.get()).isTrue();
+  }
+
+  /** The loop's answer executor, taken on the loop as a request's read would. */
+  private SubmittingLoop answerLoopOf(AnswerLoops loops) throws Exception {
+    CompletableFuture<Executor> taken = new CompletableFuture<>();
+    loop.submit(() -> taken.complete(loops.of(loop))).sync();
+    return (SubmittingLoop) taken.get();
+  }
+
+  @Test
+  void slicedAnswersAllRunOnTheLoopInTheirOrderAcrossPasses() throws Exception {
+    // A 1 us slice: the rest of a pass waits for the next poll after nearly every answer.
+    SubmittingLoop answers = answerLoopOf(new AnswerLoops(1));
+    List<Integer> ran = new CopyOnWriteArrayList<>();
+    AtomicBoolean offLoop = new AtomicBoolean();
+    CompletableFuture<Void> last = new CompletableFuture<>();
+    int passes = 20;
+    int perPass = 8;
+    for (int p = 0; p < passes; p++) {
+      List<Runnable> pass = new ArrayList<>();
+      for (int i = 0; i < perPass; i++) {
+        int n = p * perPass + i;
+        pass.add(
+            () -> {
+              offLoop.compareAndSet(false, !loop.inEventLoop());
+              ran.add(n);
+              if (n == passes * perPass - 1) {
+                last.complete(null);
+              }
+            });
+      }
+      answers.executeAll(pass); // from this thread, as a worker hands over its pass
+    }
+
+    last.get(30, TimeUnit.SECONDS);
+    List<Integer> expected = new ArrayList<>();
+    for (int n = 0; n < passes * perPass; n++) {
+      expected.add(n);
+    }
+    assertThat(ran).isEqualTo(expected);
+    assertThat(offLoop).isFalse();
+  }
+
+  @Test
+  void slicedAnswersStillComeBeforeAFloodsQueuedTasks() throws Exception {
+    SubmittingLoop answers = answerLoopOf(new AnswerLoops(1));
+    loop.submit(this::queueBacklog).sync();
+    CompletableFuture<Integer> backlogBeforeLast = new CompletableFuture<>();
+    List<Runnable> pass = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      pass.add(() -> {});
+    }
+    pass.add(
+        () -> {
+          answered.set(true);
+          backlogBeforeLast.complete(backlogRun.get());
+        });
+
+    answers.executeAll(pass);
+
+    assertThat(backlogBeforeLast.get(30, TimeUnit.SECONDS)).isLessThan(BACKLOG);
+  }
+
+  @Test
+  void answersHandedToAShutDownLoopRunOnTheCaller() throws Exception {
+    SubmittingLoop answers = answerLoopOf(new AnswerLoops(1));
+    loop.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+    AtomicInteger ran = new AtomicInteger();
+
+    answers.executeAll(List.of(ran::incrementAndGet, ran::incrementAndGet));
+
+    assertThat(ran).hasValue(2);
+  }
+
+  @Test
+  void aNegativeSliceIsRefused() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new AnswerLoops(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(AnswerLoops.SLICE_PROPERTY);
   }
 
   @Test
