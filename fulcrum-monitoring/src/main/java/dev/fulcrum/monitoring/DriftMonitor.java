@@ -260,6 +260,14 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     return out;
   }
 
+  @Override
+  public dev.fulcrum.core.monitor.@Nullable PredictionLogCounts predictionLog() {
+    PredictionLog plog = predictionLog;
+    return plog == null
+        ? null
+        : new dev.fulcrum.core.monitor.PredictionLogCounts(plog.written(), plog.dropped());
+  }
+
   /** Requests dropped because the queue was full (or could not be copied). */
   public long dropped() {
     return dropped.sum();

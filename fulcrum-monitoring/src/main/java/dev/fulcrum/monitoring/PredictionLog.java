@@ -55,6 +55,8 @@ public final class PredictionLog implements AutoCloseable {
   private final LongAdder dropped = new LongAdder();
   private final AtomicLong written = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicBoolean warnedDrop =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final Thread thread;
   private volatile boolean closed;
   private @Nullable OutputStream out;
@@ -81,6 +83,12 @@ public final class PredictionLog implements AutoCloseable {
   void offer(Completed c) {
     if (!queue.offer(c)) {
       dropped.increment();
+      if (warnedDrop.compareAndSet(false, true)) {
+        log.warn(
+            "prediction log {}: the writer fell behind; sampled requests are dropped and counted"
+                + " (fulcrum_prediction_log_dropped_total), not waited for",
+            settings.dir().getFileName());
+      }
     }
   }
 

@@ -59,4 +59,9 @@ public interface ModelMonitor {
 
   /** The reports of every monitored version (for metrics), in no particular order. */
   List<DriftReport> reports();
+
+  /** The prediction log's totals, or null when the server keeps no prediction log. */
+  default @Nullable PredictionLogCounts predictionLog() {
+    return null;
+  }
 }

@@ -4,6 +4,7 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The drift monitor's families, written at scrape time from its published reports: per feature (and
@@ -59,6 +60,22 @@ final class DriftMetrics {
     sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
   }
 
+  /** The prediction log's lines written and dropped; nothing when the server keeps none. */
+  static void writePredictionLog(
+      StringBuilder sb, dev.fulcrum.core.monitor.@Nullable PredictionLogCounts counts) {
+    if (counts == null) {
+      return;
+    }
+    sb.append("# HELP fulcrum_prediction_log_written_total Lines written to the prediction log\n");
+    sb.append("# TYPE fulcrum_prediction_log_written_total counter\n");
+    sb.append("fulcrum_prediction_log_written_total ").append(counts.written()).append('\n');
+    sb.append(
+        "# HELP fulcrum_prediction_log_dropped_total Sampled requests not logged because the"
+            + " prediction log's writer fell behind (its queue was full) or failed\n");
+    sb.append("# TYPE fulcrum_prediction_log_dropped_total counter\n");
+    sb.append("fulcrum_prediction_log_dropped_total ").append(counts.dropped()).append('\n');
+  }
+
   private interface FeatureVisitor {
     void visit(FeatureDrift f, String kind);
   }
@@ -74,7 +91,7 @@ final class DriftMetrics {
       DriftReport r,
       FeatureDrift f,
       String kind,
-      @org.jspecify.annotations.Nullable String test,
+      @Nullable String test,
       double value) {
     sb.append(name).append(versionLabels(r));
     sb.append(",feature=\"").append(escape(f.name())).append("\",kind=\"").append(kind);

@@ -436,6 +436,7 @@ public final class ServerMetrics
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {
       DriftMetrics.write(sb, m.reports());
+      DriftMetrics.writePredictionLog(sb, m.predictionLog());
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {

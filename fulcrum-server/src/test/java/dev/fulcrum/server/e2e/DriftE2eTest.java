@@ -106,6 +106,9 @@ class DriftE2eTest {
 
       // The prediction log, replayed offline through the same detectors: the live verdict.
       assertThat(log.awaitFlushed(Duration.ofSeconds(60))).isTrue();
+      assertThat(metrics.scrape())
+          .contains("fulcrum_prediction_log_written_total 340\n")
+          .contains("fulcrum_prediction_log_dropped_total 0\n");
       LogReplay replay =
           new LogReplay(
               Baseline.read(model.resolve("baseline.json")),
