@@ -7,6 +7,8 @@ import dev.fulcrum.tools.monitor.SkewCheckCommand;
 import dev.fulcrum.tools.serve.ServeArgs;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,6 +44,26 @@ public final class FulcrumCli {
     }
   }
 
+  /**
+   * The command line with one rule for errors a user causes: a command that fails on a file it was
+   * given (an {@link IOException}: missing, unreadable, a CSV without a column the model needs)
+   * prints {@code fulcrum <command>: <message>} on one line and exits 1; anything else keeps
+   * picocli's stack trace, which is then a defect to report.
+   */
+  public static CommandLine commandLine() {
+    return new CommandLine(new FulcrumCli())
+        .setExecutionExceptionHandler(
+            (e, cl, parsed) -> {
+              Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
+              if (cause instanceof IOException) {
+                cl.getErr().println("fulcrum " + cl.getCommandName() + ": " + cause.getMessage());
+                cl.getErr().flush();
+                return 1;
+              }
+              throw e;
+            });
+  }
+
   public static void main(String[] args) {
     // Before the first logger: slf4j-simple reads its level once (simplelogger.properties).
     String level = System.getenv("FULCRUM_LOG_LEVEL");
@@ -58,7 +80,7 @@ public final class FulcrumCli {
       }
     }
     if (code < 0) {
-      code = new CommandLine(new FulcrumCli()).execute(args);
+      code = commandLine().execute(args);
     }
     if (code != 0) {
       System.exit(code);

@@ -187,6 +187,44 @@ class ProfileCommandTest {
     assertThat(both).isNotZero();
   }
 
+  @Test
+  void aCsvWithoutAColumnIsOneLineNotAStackTrace() throws Exception {
+    Path model = DEMO.resolve("models").resolve("fraud_classifier");
+    assumeThat(model).isDirectory();
+    Path repo = dir.resolve("models");
+    copy(model, repo.resolve("fraud_classifier"));
+    List<String> lines = Files.readAllLines(DEMO.resolve("data").resolve("fraud_training.csv"));
+    Path csv = dir.resolve("seven.csv");
+    Files.write(
+        csv,
+        lines.subList(0, 50).stream()
+            .map(
+                l -> {
+                  List<String> cells = new java.util.ArrayList<>(List.of(l.split(",")));
+                  cells.remove(7); // card_present
+                  return String.join(",", cells);
+                })
+            .toList());
+    StringWriter err = new StringWriter();
+    int code =
+        FulcrumCli.commandLine()
+            .setOut(new PrintWriter(new StringWriter()))
+            .setErr(new PrintWriter(err))
+            .execute(
+                "profile",
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "fraud_classifier",
+                "--data",
+                csv.toString());
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString())
+        .startsWith("fulcrum profile: seven.csv has no column 'card_present'")
+        .doesNotContain("\tat ")
+        .hasLineCount(1);
+  }
+
   /** {@code fulcrum profile --text} of {@code model}; its exit code. */
   private static int profileText(Path repo, String model, Path text) {
     return new CommandLine(new FulcrumCli())
