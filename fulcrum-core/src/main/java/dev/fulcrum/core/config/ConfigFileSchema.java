@@ -97,8 +97,9 @@ final class ConfigFileSchema {
               "execution-provider",
               "device-id",
               "allow-spinning",
-              "intra-op-threads-alone"),
-          List.of(I, I, S, S, B, B, S, I, B, I),
+              "intra-op-threads-alone",
+              "intra-op-threads-one-row"),
+          List.of(I, I, S, S, B, B, S, I, B, I, I),
           a ->
               new OnnxRuntimeFile(
                   (Integer) a[0],
@@ -110,7 +111,8 @@ final class ConfigFileSchema {
                   (String) a[6],
                   (Integer) a[7],
                   (Boolean) a[8],
-                  (Integer) a[9]));
+                  (Integer) a[9],
+                  (Integer) a[10]));
 
   static final RecordOf DYNAMIC_BATCHING =
       new RecordOf(

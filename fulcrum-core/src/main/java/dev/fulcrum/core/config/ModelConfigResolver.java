@@ -179,6 +179,13 @@ public final class ModelConfigResolver {
           "onnxruntime.intra-op-threads-alone",
           "must be 0..1024 (0: lone passes use intra-op-threads), was " + o.intraOpThreadsAlone());
     }
+    Integer oneRow = o.intraOpThreadsOneRow();
+    if (oneRow != null && (oneRow < 0 || oneRow > 1024)) {
+      throw new ConfigException(
+          file,
+          "onnxruntime.intra-op-threads-one-row",
+          "must be 0..1024 (0: passes of one row use intra-op-threads), was " + oneRow);
+    }
     OptimizationLevel level =
         parseEnum(
             OptimizationLevel.class,
@@ -215,7 +222,8 @@ public final class ModelConfigResolver {
         provider,
         device,
         o.allowSpinning() != null && o.allowSpinning(),
-        alone);
+        alone,
+        oneRow == null ? 0 : oneRow);
   }
 
   private static <E extends Enum<E>> E parseEnum(

@@ -19,6 +19,10 @@ package dev.fulcrum.core.runtime;
  *     several one-thread instances give a lone request every core at low load and overlap passes at
  *     high load. The engine decides how (ONNX Runtime: one more session, shared by the instances of
  *     the model)
+ * @param intraOpThreadsOneRow intra-op threads of a pass of one row (0: off, every pass uses {@code
+ *     intraOpThreads}); a batch keeps {@code intraOpThreads}. On two cores MiniLM's one-row pass
+ *     ran faster and cheaper on one thread than on two that sleep between operators. The engine
+ *     decides how (ONNX Runtime: one more session per instance)
  */
 public record SessionOptions(
     int intraOpThreads,
@@ -30,7 +34,8 @@ public record SessionOptions(
     String executionProvider,
     int deviceId,
     boolean allowSpinning,
-    int intraOpThreadsAlone) {
+    int intraOpThreadsAlone,
+    int intraOpThreadsOneRow) {
 
   /** Graph optimization levels, as ONNX Runtime names them. */
   public enum OptimizationLevel {
@@ -92,8 +97,37 @@ public record SessionOptions(
         0);
   }
 
+  /** Options without a separate thread count for passes of one row. */
+  public SessionOptions(
+      int intraOpThreads,
+      int interOpThreads,
+      OptimizationLevel optimizationLevel,
+      ExecutionMode executionMode,
+      boolean memoryArena,
+      boolean memoryPattern,
+      String executionProvider,
+      int deviceId,
+      boolean allowSpinning,
+      int intraOpThreadsAlone) {
+    this(
+        intraOpThreads,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId,
+        allowSpinning,
+        intraOpThreadsAlone,
+        0);
+  }
+
   public SessionOptions {
-    if (intraOpThreads < 0 || interOpThreads < 0 || intraOpThreadsAlone < 0) {
+    if (intraOpThreads < 0
+        || interOpThreads < 0
+        || intraOpThreadsAlone < 0
+        || intraOpThreadsOneRow < 0) {
       throw new IllegalArgumentException("thread counts must be >= 0");
     }
     executionProvider = executionProvider == null ? "cpu" : executionProvider;
@@ -116,7 +150,8 @@ public record SessionOptions(
         executionProvider,
         deviceId,
         allowSpinning,
-        intraOpThreadsAlone);
+        intraOpThreadsAlone,
+        intraOpThreadsOneRow);
   }
 
   /**
@@ -139,6 +174,31 @@ public record SessionOptions(
         executionProvider,
         deviceId,
         allowSpinning,
+        n,
+        intraOpThreadsOneRow);
+  }
+
+  /**
+   * Whether passes of one row get their own thread count: {@code intraOpThreadsOneRow} is set and
+   * differs from {@code intraOpThreads}.
+   */
+  public boolean threadsForOneRow() {
+    return intraOpThreadsOneRow > 0 && intraOpThreadsOneRow != intraOpThreads;
+  }
+
+  /** These options with passes of one row using {@code n} intra-op threads (0: off). */
+  public SessionOptions withIntraOpThreadsOneRow(int n) {
+    return new SessionOptions(
+        intraOpThreads,
+        interOpThreads,
+        optimizationLevel,
+        executionMode,
+        memoryArena,
+        memoryPattern,
+        executionProvider,
+        deviceId,
+        allowSpinning,
+        intraOpThreadsAlone,
         n);
   }
 }

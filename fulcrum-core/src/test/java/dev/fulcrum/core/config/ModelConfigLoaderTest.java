@@ -102,6 +102,23 @@ class ModelConfigLoaderTest {
   }
 
   @Test
+  void oneRowThreadsAreReadAndChecked() throws Exception {
+    SessionOptions o =
+        resolve("onnxruntime: {intra-op-threads: 2, intra-op-threads-one-row: 1}\n", BATCHABLE)
+            .sessionOptions();
+    assertThat(o.intraOpThreads()).isEqualTo(2);
+    assertThat(o.intraOpThreadsOneRow()).isEqualTo(1);
+    assertThat(o.threadsForOneRow()).isTrue();
+    assertThat(o.withIntraOpThreads(1).threadsForOneRow()).isFalse();
+    assertThat(resolve("", BATCHABLE).sessionOptions().intraOpThreadsOneRow()).isZero();
+    assertFails(
+        "onnxruntime: {intra-op-threads-one-row: -1}\n",
+        "field 'onnxruntime.intra-op-threads-one-row'",
+        "must be 0..1024",
+        "was -1");
+  }
+
+  @Test
   void emptyConfigurationIsCompletedFromTheModel() throws Exception {
     ModelConfig c = resolve("", BATCHABLE);
     assertThat(c.maxBatchSize()).isEqualTo(32);

@@ -191,10 +191,13 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     OrtSession oneRow = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
-      if (oneRowIntraOpThreads > 0
-          && oneRowIntraOpThreads != options.intraOpThreads()
-          && lone == null) {
-        oneRow = oneRowSession(key, options.withIntraOpThreads(oneRowIntraOpThreads));
+      // The model's onnxruntime.intra-op-threads-one-row, else the server-wide property.
+      int oneRowThreads =
+          options.intraOpThreadsOneRow() > 0
+              ? options.intraOpThreadsOneRow()
+              : oneRowIntraOpThreads;
+      if (oneRowThreads > 0 && oneRowThreads != options.intraOpThreads() && lone == null) {
+        oneRow = oneRowSession(key, options.withIntraOpThreads(oneRowThreads));
       }
       LonePassSession shared = lone;
       return new OnnxModelInstance(

@@ -186,6 +186,39 @@ class MiniLmModelTest {
     }
   }
 
+  /** The model's own {@code onnxruntime.intra-op-threads-one-row} gives it the one-row session. */
+  @Test
+  void theModelsOneRowSettingMakesTheSession(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    SessionOptions options =
+        SessionOptions.defaults().withIntraOpThreads(2).withIntraOpThreadsOneRow(1);
+    try (OnnxRuntimeBackend backend =
+            new OnnxRuntimeBackend(
+                ai.onnxruntime.OrtEnvironment.getEnvironment(),
+                null,
+                dev.fulcrum.core.runtime.ComputeNice.none(),
+                0);
+        OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options)) {
+      long[] ids = new long[16];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i == 0 ? 101 : i == 15 ? 102 : 1000 + 37L * i;
+      }
+      long[] ones = new long[16];
+      java.util.Arrays.fill(ones, 1);
+      m.execute(
+          List.of(
+              longs("input_ids", new long[] {1, 16}, ids),
+              longs("attention_mask", new long[] {1, 16}, ones),
+              longs("token_type_ids", new long[] {1, 16}, new long[16])),
+          List.of(m.signature().outputs().get(0).name()));
+      assertThat(m.oneRowPasses()).isEqualTo(1);
+    }
+  }
+
   @Test
   void oneRowThreadsOutOfRangeAreRefused() {
     assertThatThrownBy(
