@@ -122,59 +122,7 @@ public record ModelConfigFile(
       @JsonProperty("device-id") @Nullable Integer deviceId,
       @JsonProperty("allow-spinning") @Nullable Boolean allowSpinning,
       @JsonProperty("intra-op-threads-alone") @Nullable Integer intraOpThreadsAlone,
-      @JsonProperty("intra-op-threads-one-row") @Nullable Integer intraOpThreadsOneRow) {
-
-    /** Options without {@code intra-op-threads-one-row}. */
-    public OnnxRuntimeFile(
-        @Nullable Integer intraOpThreads,
-        @Nullable Integer interOpThreads,
-        @Nullable String graphOptimizationLevel,
-        @Nullable String executionMode,
-        @Nullable Boolean memoryArena,
-        @Nullable Boolean memoryPattern,
-        @Nullable String executionProvider,
-        @Nullable Integer deviceId,
-        @Nullable Boolean allowSpinning,
-        @Nullable Integer intraOpThreadsAlone) {
-      this(
-          intraOpThreads,
-          interOpThreads,
-          graphOptimizationLevel,
-          executionMode,
-          memoryArena,
-          memoryPattern,
-          executionProvider,
-          deviceId,
-          allowSpinning,
-          intraOpThreadsAlone,
-          null);
-    }
-
-    /** Options without {@code intra-op-threads-alone}. */
-    public OnnxRuntimeFile(
-        @Nullable Integer intraOpThreads,
-        @Nullable Integer interOpThreads,
-        @Nullable String graphOptimizationLevel,
-        @Nullable String executionMode,
-        @Nullable Boolean memoryArena,
-        @Nullable Boolean memoryPattern,
-        @Nullable String executionProvider,
-        @Nullable Integer deviceId,
-        @Nullable Boolean allowSpinning) {
-      this(
-          intraOpThreads,
-          interOpThreads,
-          graphOptimizationLevel,
-          executionMode,
-          memoryArena,
-          memoryPattern,
-          executionProvider,
-          deviceId,
-          allowSpinning,
-          null,
-          null);
-    }
-  }
+      @JsonProperty("intra-op-threads-one-row") @Nullable Integer intraOpThreadsOneRow) {}
 
   /** Triton's dynamic_batching settings. */
   public record DynamicBatchingFile(

@@ -140,18 +140,7 @@ public record SessionOptions(
   }
 
   public SessionOptions withIntraOpThreads(int n) {
-    return new SessionOptions(
-        n,
-        interOpThreads,
-        optimizationLevel,
-        executionMode,
-        memoryArena,
-        memoryPattern,
-        executionProvider,
-        deviceId,
-        allowSpinning,
-        intraOpThreadsAlone,
-        intraOpThreadsOneRow);
+    return withThreads(n, intraOpThreadsAlone, intraOpThreadsOneRow);
   }
 
   /**
@@ -164,18 +153,7 @@ public record SessionOptions(
 
   /** These options with lone passes using {@code n} intra-op threads (0: off). */
   public SessionOptions withIntraOpThreadsAlone(int n) {
-    return new SessionOptions(
-        intraOpThreads,
-        interOpThreads,
-        optimizationLevel,
-        executionMode,
-        memoryArena,
-        memoryPattern,
-        executionProvider,
-        deviceId,
-        allowSpinning,
-        n,
-        intraOpThreadsOneRow);
+    return withThreads(intraOpThreads, n, intraOpThreadsOneRow);
   }
 
   /**
@@ -188,8 +166,12 @@ public record SessionOptions(
 
   /** These options with passes of one row using {@code n} intra-op threads (0: off). */
   public SessionOptions withIntraOpThreadsOneRow(int n) {
+    return withThreads(intraOpThreads, intraOpThreadsAlone, n);
+  }
+
+  private SessionOptions withThreads(int intra, int alone, int oneRow) {
     return new SessionOptions(
-        intraOpThreads,
+        intra,
         interOpThreads,
         optimizationLevel,
         executionMode,
@@ -198,7 +180,7 @@ public record SessionOptions(
         executionProvider,
         deviceId,
         allowSpinning,
-        intraOpThreadsAlone,
-        n);
+        alone,
+        oneRow);
   }
 }

@@ -266,7 +266,17 @@ final class PbtxtConverter {
       return null;
     }
     return new ModelConfigFile.OnnxRuntimeFile(
-        intra, inter, level, mode, arena, pattern, provider, instances.deviceId(), null);
+        intra,
+        inter,
+        level,
+        mode,
+        arena,
+        pattern,
+        provider,
+        instances.deviceId(),
+        null,
+        null,
+        null);
   }
 
   /** The ONNX Runtime backend's {@code optimization.graph.level}: -1 basic, 1 extended, 2 none. */

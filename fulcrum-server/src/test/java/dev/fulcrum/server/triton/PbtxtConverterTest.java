@@ -113,7 +113,7 @@ class PbtxtConverterTest {
     assertThat(f.onnxruntime())
         .isEqualTo(
             new ModelConfigFile.OnnxRuntimeFile(
-                2, 1, "basic", "parallel", false, false, null, null, null));
+                2, 1, "basic", "parallel", false, false, null, null, null, null, null));
     assertThat(f.dynamicBatching())
         .isEqualTo(
             new ModelConfigFile.DynamicBatchingFile(true, 500L, List.of(16, 32), true, 3, 2));
