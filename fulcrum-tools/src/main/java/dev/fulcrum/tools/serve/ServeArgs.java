@@ -44,7 +44,6 @@ public final class ServeArgs {
    * command line needs picocli (help, an error, a shape this does not handle).
    */
   public static @Nullable ServeCommand parse(List<String> args) {
-    StartWarmUp.startIfAsked();
     ServeCommand command = new ServeCommand();
     Map<String, Binding> options = new HashMap<>();
     List<Binding> bindings = new ArrayList<>();
