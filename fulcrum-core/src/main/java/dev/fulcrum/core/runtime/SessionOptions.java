@@ -51,7 +51,7 @@ public record SessionOptions(
     PARALLEL
   }
 
-  /** Options with spinning off. */
+  /** Options with spinning off and no separate thread counts for lone passes or one row. */
   public SessionOptions(
       int intraOpThreads,
       int interOpThreads,
@@ -70,56 +70,8 @@ public record SessionOptions(
         memoryPattern,
         executionProvider,
         deviceId,
-        false);
-  }
-
-  /** Options without a separate thread count for lone passes. */
-  public SessionOptions(
-      int intraOpThreads,
-      int interOpThreads,
-      OptimizationLevel optimizationLevel,
-      ExecutionMode executionMode,
-      boolean memoryArena,
-      boolean memoryPattern,
-      String executionProvider,
-      int deviceId,
-      boolean allowSpinning) {
-    this(
-        intraOpThreads,
-        interOpThreads,
-        optimizationLevel,
-        executionMode,
-        memoryArena,
-        memoryPattern,
-        executionProvider,
-        deviceId,
-        allowSpinning,
-        0);
-  }
-
-  /** Options without a separate thread count for passes of one row. */
-  public SessionOptions(
-      int intraOpThreads,
-      int interOpThreads,
-      OptimizationLevel optimizationLevel,
-      ExecutionMode executionMode,
-      boolean memoryArena,
-      boolean memoryPattern,
-      String executionProvider,
-      int deviceId,
-      boolean allowSpinning,
-      int intraOpThreadsAlone) {
-    this(
-        intraOpThreads,
-        interOpThreads,
-        optimizationLevel,
-        executionMode,
-        memoryArena,
-        memoryPattern,
-        executionProvider,
-        deviceId,
-        allowSpinning,
-        intraOpThreadsAlone,
+        false,
+        0,
         0);
   }
 

@@ -178,12 +178,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     try {
       session = createSession(file, options, !Files.isDirectory(modelFile));
     } catch (OrtException e) {
-      throw new ModelLoadException(
-          "ONNX Runtime could not load "
-              + ShownPath.of(file)
-              + ": "
-              + String.valueOf(e.getMessage()).replace(file.toString(), ShownPath.of(file)),
-          e);
+      throw loadFailure(file, "", e);
     }
     LoneKey key =
         new LoneKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
@@ -231,13 +226,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       try {
         lone = new LonePassSession(createSession(key.file(), wide, key.cacheable()));
       } catch (OrtException e) {
-        throw new ModelLoadException(
-            "ONNX Runtime could not load "
-                + ShownPath.of(key.file())
-                + " for lone passes: "
-                + String.valueOf(e.getMessage())
-                    .replace(key.file().toString(), ShownPath.of(key.file())),
-            e);
+        throw loadFailure(key.file(), " for lone passes", e);
       }
       lonePassSessions.put(key, lone);
     }
@@ -250,14 +239,19 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     try {
       return createSession(key.file(), options, key.cacheable());
     } catch (OrtException e) {
-      throw new ModelLoadException(
-          "ONNX Runtime could not load "
-              + ShownPath.of(key.file())
-              + " for passes of one row: "
-              + String.valueOf(e.getMessage())
-                  .replace(key.file().toString(), ShownPath.of(key.file())),
-          e);
+      throw loadFailure(key.file(), " for passes of one row", e);
     }
+  }
+
+  /** ONNX Runtime's failure to make a session of {@code file}, naming no path beyond its own. */
+  private static ModelLoadException loadFailure(Path file, String purpose, OrtException e) {
+    return new ModelLoadException(
+        "ONNX Runtime could not load "
+            + ShownPath.of(file)
+            + purpose
+            + ": "
+            + String.valueOf(e.getMessage()).replace(file.toString(), ShownPath.of(file)),
+        e);
   }
 
   /** Called once per instance that held it; the last closes the shared session. */
