@@ -30,6 +30,9 @@
 # The step's refusals are split by where their time went (openloop's SO_TIMESTAMPNS): from the
 # intended send (the issue's figure), from the client's actual write, and from that write to the
 # 429's arrival in the client's kernel (the server's share, without the client's lateness).
+# A/B switches of the SLO server: SERVER_JAVA_OPTS (JVM options, e.g. -Dfulcrum.compute-nice=10),
+# SLO_EXTRA (top-level config added to its config.yaml, e.g. 'onnxruntime: {intra-op-threads: 1}'),
+# MINILM_BINARY=1 (MiniLM's answers in the binary extension: no floats rendered), RENICE=N.
 # Bisections are geometric (each probe at the geometric mean of the bounds), from 5 % to 110 % of
 # the capacity, so that a configuration that only holds the SLO at a tenth of capacity is found.
 # The client is checked against wrk on the first static server (CHECK_WRK=1: three interleaved
@@ -70,6 +73,9 @@ CP=${FULCRUM_CP:-fulcrum-tools/target/dist/lib/*}
 if [ -z "${FULCRUM_CP:-}" ] && ! ls fulcrum-tools/target/dist/lib/*.jar >/dev/null 2>&1; then
   ./mvnw -B -ntp -q -DskipTests -Dspotless.check.skip=true package
 fi
+# The run's A/B switches, for bench/slo_step.py to label its arms.
+printf 'SERVER_JAVA_OPTS=%s\nSLO_EXTRA=%s\nMINILM_BINARY=%s\nRENICE=%s\n' "${SERVER_JAVA_OPTS:-}" \
+  "${SLO_EXTRA:-}" "${MINILM_BINARY:-0}" "${RENICE:-}" >"$OUT/switches.txt"
 LOAD="$OUT/openloop"
 cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
 
@@ -186,7 +192,9 @@ PY
   R50=$(python3 -c "print(int(0.5 * $CAP))")
   R150=$(python3 -c "print(int(1.5 * $CAP))")
   echo "== $m: SLO policy: ${WARMUP}s + ${DURATION}s at $R80/s, then ${STEP_LOW}s at $R50/s, ${STEP_HIGH}s at $R150/s" >&2
-  serve "$MODEL" "$m-slo" "slo: {latency-ms: $SLO}"
+  # SLO_EXTRA: more top-level config of the SLO server (an A/B by config, e.g.
+  # 'onnxruntime: {intra-op-threads: 1}': the pass's intra-op threads against the loops' core).
+  serve "$MODEL" "$m-slo" "$(printf 'slo: {latency-ms: %s}\n%s' "$SLO" "${SLO_EXTRA:-}")"
   # RENICE=N (an experiment from outside the server): the SLO server's compute threads (engine
   # threads, and ONNX Runtime's intra-op pool, whose threads carry the name of the thread that
   # created the session: fulcrum-load-N) at nice N once it is ready, so its event loops come
