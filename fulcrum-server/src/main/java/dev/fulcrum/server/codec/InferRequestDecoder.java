@@ -279,11 +279,11 @@ public final class InferRequestDecoder {
   }
 
   /**
-   * The error for an input whose data did not parse as its datatype: when the model declares another
-   * datatype for that input, that is the mistake to name (FP32 values sent as INT32 would otherwise
-   * read "element 0 is 0.67, not an integer", which does not say what the model wants), in the
-   * words the core's validator uses for a datatype mismatch; else the data's own error. Only on
-   * the error path: a request that parses never looks the model up here.
+   * The error for an input whose data did not parse as its datatype: when the model declares
+   * another datatype for that input, that is the mistake to name (FP32 values sent as INT32 would
+   * otherwise read "element 0 is 0.67, not an integer", which does not say what the model wants),
+   * in the words the core's validator uses for a datatype mismatch; else the data's own error. Only
+   * on the error path: a request that parses never looks the model up here.
    */
   private static InferenceException datatypeFirst(
       String model, Head h, Supplier<ModelConfig> modelConfig, InferenceException dataError) {
@@ -294,7 +294,8 @@ public final class InferRequestDecoder {
     for (TensorConfig spec : config.inputs()) {
       if (spec.name().equals(h.name()) && spec.datatype() != h.type()) {
         return InferenceException.invalid(
-            "model '%s': input '%s' must be %s, got %s", model, spec.name(), spec.datatype(), h.type());
+            "model '%s': input '%s' must be %s, got %s",
+            model, spec.name(), spec.datatype(), h.type());
       }
     }
     return dataError;

@@ -229,7 +229,8 @@ class InferRequestDecoderTest {
   @Test
   void dataThatDoesNotParseAsTheRequestsDatatypeNamesTheModelsDatatypeWhenTheyDiffer() {
     // An FP32 image sent as INT32 (a new user's first guess): the model's datatype is the mistake.
-    String body = "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT32\",\"shape\":[2],\"data\":[0.5,1]}]}";
+    String body =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT32\",\"shape\":[2],\"data\":[0.5,1]}]}";
     assertThatThrownBy(
             () ->
                 InferRequestDecoder.decode(
@@ -241,7 +242,8 @@ class InferRequestDecoderTest {
         .isInstanceOf(InferenceException.class)
         .hasMessage("model 'm': input 'IN' must be FP32, got INT32");
     // The same data tree-read (data before datatype) gets the same answer.
-    String late = "{\"inputs\":[{\"name\":\"IN\",\"data\":[0.5,1],\"shape\":[2],\"datatype\":\"INT32\"}]}";
+    String late =
+        "{\"inputs\":[{\"name\":\"IN\",\"data\":[0.5,1],\"shape\":[2],\"datatype\":\"INT32\"}]}";
     assertThatThrownBy(
             () ->
                 InferRequestDecoder.decode(
@@ -252,7 +254,8 @@ class InferRequestDecoderTest {
                     () -> InferRequestDecoderFuzzTest.MODEL))
         .hasMessage("model 'm': input 'IN' must be FP32, got INT32");
     // When the datatype is the model's, the data's own error stays (here: a non-number).
-    String sameType = "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[0.5,\"x\"]}]}";
+    String sameType =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[0.5,\"x\"]}]}";
     assertThatThrownBy(
             () ->
                 InferRequestDecoder.decode(

@@ -40,11 +40,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Models Fulcrum was not tuned on (issue 12), served the way a new user serves them: the .onnx file
- * alone, no config.yaml. A CNN with an FP32 [N, 3, 32, 32] image, a model of INT64 ids (Gather)
- * and FP32 numbers with an FP32 and an INT64 output, and a fixed-shape FP64 model with no batch
+ * alone, no config.yaml. A CNN with an FP32 [N, 3, 32, 32] image, a model of INT64 ids (Gather) and
+ * FP32 numbers with an FP32 and an INT64 output, and a fixed-shape FP64 model with no batch
  * dimension. Each answers over REST JSON, REST binary and gRPC with exactly the bytes ONNX Runtime
- * gives when called directly, its configuration is the one completed from the graph, and bad
- * inputs are 400s that say what the model wants.
+ * gives when called directly, its configuration is the one completed from the graph, and bad inputs
+ * are 400s that say what the model wants.
  */
 class UnseenModelsE2eTest {
   @TempDir static Path repo;
@@ -158,7 +158,8 @@ class UnseenModelsE2eTest {
                 UnseenModels.CNN,
                 Map.of(
                     "image",
-                    OnnxTensor.createTensor(env, FloatBuffer.wrap(img), new long[] {rows, 3, 32, 32})))
+                    OnnxTensor.createTensor(
+                        env, FloatBuffer.wrap(img), new long[] {rows, 3, 32, 32})))
             .get("probabilities");
     HttpResponse<byte[]> r =
         ok(
@@ -224,7 +225,8 @@ class UnseenModelsE2eTest {
     JsonNode label = output(r, "label");
     assertThat(label.get("datatype").asText()).isEqualTo("INT64");
     assertThat(label.get("shape").toString()).isEqualTo("[2]");
-    assertThat(le(new long[] {label.get("data").get(0).asLong(), label.get("data").get(1).asLong()}))
+    assertThat(
+            le(new long[] {label.get("data").get(0).asLong(), label.get("data").get(1).asLong()}))
         .isEqualTo(want.get("label"));
   }
 
@@ -260,8 +262,7 @@ class UnseenModelsE2eTest {
     }
     assertThat(le(got)).isEqualTo(want);
 
-    ModelInferRequest.Builder req =
-        ModelInferRequest.newBuilder().setModelName(UnseenModels.FIXED);
+    ModelInferRequest.Builder req = ModelInferRequest.newBuilder().setModelName(UnseenModels.FIXED);
     var contents = dev.fulcrum.server.grpc.proto.InferTensorContents.newBuilder();
     for (double d : window) {
       contents.addFp64Contents(d);
@@ -276,9 +277,11 @@ class UnseenModelsE2eTest {
         GRPCInferenceServiceGrpc.newBlockingStub(channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS)
             .modelInfer(req.build());
-    assertThat(le(g.getOutputs(0).getContents().getFp64ContentsList().stream()
-            .mapToDouble(Double::doubleValue)
-            .toArray()))
+    assertThat(
+            le(
+                g.getOutputs(0).getContents().getFp64ContentsList().stream()
+                    .mapToDouble(Double::doubleValue)
+                    .toArray()))
         .isEqualTo(want);
   }
 

@@ -21,8 +21,8 @@ import java.util.SplittableRandom;
  *       probabilities} [N, 10]. About 5 MFLOP a row: its cost is in the model.
  *   <li>{@value #MIXED}: INT64 {@code category_ids} [N, 4] (ids below {@value #VOCAB}, one shared
  *       8-wide embedding table, Gather) and FP32 {@code numeric} [N, 16]; a 64-wide hidden layer;
- *       two outputs of two datatypes: FP32 {@code probabilities} [N, 5] and INT64 {@code label}
- *       [N] (ArgMax, a rank-1 output).
+ *       two outputs of two datatypes: FP32 {@code probabilities} [N, 5] and INT64 {@code label} [N]
+ *       (ArgMax, a rank-1 output).
  *   <li>{@value #FIXED}: no batch dimension: FP64 {@code window} [4, 32] (fixed) -> Cast -> MatMul
  *       [32, 8] -> Tanh -> Cast -> FP64 {@code summary} [4, 8].
  * </ul>
