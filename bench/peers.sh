@@ -34,6 +34,16 @@
 #   N=5 DUR=10 PORT=18900 bash bench/peers.sh
 #   SERVERS="fulcrum java-peer" N=3 DUR=5 bash bench/peers.sh      (a subset, shorter)
 #   FULCRUM_LAUNCHER=/path/to/wrapper bash bench/peers.sh           (another way to start Fulcrum)
+# A model of your own beside the demo's (or instead of them, EXTRA_ONLY=1): EXTRA_MODEL is a model
+# folder (<dir>/<version>/model.onnx, config.yaml optional: Fulcrum serves it as a user would) and
+# EXTRA_BODY a JSON request body for it; each round then also measures, for fulcrum and java-peer
+# (the Node peer serves the demo models only, so SERVERS defaults to those two):
+#   cpu_extra    server CPU per request at EXTRA_RATE req/s (default 200), as cpu_fraud
+#   extra64      req/s at c=64, closed loop (wrk -t1 -c64)
+#   extra_c1     latency at c=1: p50 and p99, ms
+#   bash bench/make_unseen_models.sh && python3 bench/unseen_bodies.py /tmp/bodies
+#   EXTRA_MODEL=bench/models/unseen/cnn_image EXTRA_BODY=/tmp/bodies/cnn_image.json EXTRA_ONLY=1 EXTRA_WARM=60 \
+#     SERVERS="fulcrum java-peer" N=3 DUR=5 PORT=25100 bash bench/peers.sh
 # Needs wrk and hey (Debian: apt-get install -y wrk hey), Node 20 and npm (the Node peer's
 # packages are installed from the npm registry on first use, without their install scripts).
 # Results: bench/results/<time>-peers/ (one JSON line per server and round; summary.txt).
@@ -59,9 +69,33 @@ INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / in
 PROTO_WARM=${PROTO_WARM:-40s}
 C1_CLIENT=${C1_CLIENT:-wrk}
 ORT_SECONDS=${ORT_SECONDS:-5}
-SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
+EXTRA_MODEL=${EXTRA_MODEL:-}
+EXTRA_BODY=${EXTRA_BODY:-}
+EXTRA_RATE=${EXTRA_RATE:-200}
+EXTRA_ONLY=${EXTRA_ONLY:-0}
+# The extra model's warm-up (wrk c=8) before its windows; a slow model gets fewer requests in WARM s
+# than the demo's fraud, and the launcher's -XX:CompileThresholdScaling=4 wants ~4x the invocations
+# before C2 (docs/PERFORMANCE.md, "Session 19 (unseen19)"): give it longer, e.g. EXTRA_WARM=60.
+EXTRA_WARM=${EXTRA_WARM:-$WARM}
+if [ -n "$EXTRA_MODEL" ]; then
+  SERVERS=(${SERVERS:-fulcrum java-peer})
+else
+  SERVERS=(${SERVERS:-fulcrum java-peer node-peer})
+  EXTRA_ONLY=0
+fi
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-peers"
 mkdir -p "$OUT"
+# The extra model is served from a repository of its own (a link to its folder), by both servers.
+EXTRA_REPO="$OUT/extra-repo"
+EXTRA_NAME=""
+if [ -n "$EXTRA_MODEL" ]; then
+  [ -f "$EXTRA_BODY" ] || { echo "EXTRA_MODEL needs EXTRA_BODY, a JSON request body file" >&2; exit 1; }
+  EXTRA_NAME=$(basename "$EXTRA_MODEL")
+  mkdir -p "$EXTRA_REPO"
+  ln -s "$(cd "$EXTRA_MODEL" && pwd)" "$EXTRA_REPO/$EXTRA_NAME"
+  cp "$EXTRA_BODY" "$OUT/extra.json"
+  EXTRA_BODY="$OUT/extra.json"
+fi
 for tool in wrk hey node; do
   command -v "$tool" >/dev/null || { echo "peers.sh needs $tool (apt-get install -y wrk hey)" >&2; exit 1; }
 done
@@ -108,12 +142,24 @@ PY
 }
 FRAUD_LUA=$(wrk_script "$FRAUD")
 MINILM_LUA=$(wrk_script "$MINILM")
+[ -z "$EXTRA_NAME" ] || EXTRA_LUA=$(wrk_script "$EXTRA_BODY")
+# The repositories each server serves: the demo's, the extra model's, or both.
+FULCRUM_REPOS=()
+PEER_REPOS=()
+if [ -n "$EXTRA_NAME" ]; then
+  if [ "$EXTRA_ONLY" != 1 ]; then
+    FULCRUM_REPOS+=(--model-repository demo/models)
+    PEER_REPOS+=(--models demo/models)
+  fi
+  FULCRUM_REPOS+=(--model-repository "$EXTRA_REPO")
+  PEER_REPOS+=(--models "$EXTRA_REPO")
+fi
 
 start() { # server port -> pid of the server process (its own process group)
   local cmd
   case $1 in
-    fulcrum) cmd=("$LAUNCHER" serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2))) ;;
-    java-peer) cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2") ;;
+    fulcrum) cmd=("$LAUNCHER" serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)) ${FULCRUM_REPOS[@]+"${FULCRUM_REPOS[@]}"}) ;;
+    java-peer) cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2" ${PEER_REPOS[@]+"${PEER_REPOS[@]}"}) ;;
     node-peer) cmd=(node bench/peers/node/server.js --port "$2") ;;
   esac
   setsid "${cmd[@]}" >"$OUT/$1.log" 2>&1 &
@@ -128,8 +174,9 @@ cpu_ticks() { # pid -> utime+stime in clock ticks
 wait_ready() { # port
   for _ in $(seq 600); do
     if curl -fs "http://127.0.0.1:$1/v2/health/ready" >/dev/null 2>&1 \
-      && curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$FRAUD" "http://127.0.0.1:$1/v2/models/fraud_classifier/infer" \
-      && curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$MINILM" "http://127.0.0.1:$1/v2/models/all_minilm_l6_v2/infer"; then
+      && { [ "$EXTRA_ONLY" = 1 ] || curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$FRAUD" "http://127.0.0.1:$1/v2/models/fraud_classifier/infer"; } \
+      && { [ "$EXTRA_ONLY" = 1 ] || curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$MINILM" "http://127.0.0.1:$1/v2/models/all_minilm_l6_v2/infer"; } \
+      && { [ -z "$EXTRA_NAME" ] || curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$EXTRA_BODY" "http://127.0.0.1:$1/v2/models/$EXTRA_NAME/infer"; }; then
       return 0
     fi
     sleep 0.1
@@ -222,35 +269,46 @@ for round in $(seq "$N"); do
     fi
     spid=$(server_pid "$pid")
     base="http://127.0.0.1:$port"
-    # Warm-up of each path (WARM s), so that the JIT compilers' CPU is not counted as the requests'.
-    wrk -t1 -c8 -d"${WARM}s" -s "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer" >/dev/null 2>&1
-    wrk -t1 -c4 -d"${WARM}s" -s "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer" >/dev/null 2>&1
-    cpu_fraud=$(cpu_per_request "$spid" "$port" fraud_classifier "$FRAUD" "$RATE_FRAUD")
-    cpu_minilm=$(cpu_per_request "$spid" "$port" all_minilm_l6_v2 "$MINILM" "$RATE_MINILM")
-    cpu_live=$(cpu_per_request "$spid" "$port" live "" "$RATE_FRAUD")
-    live64=$(wrk_rate 64 "" "$base/v2/health/live")
-    fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
-    read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD" "$FRAUD_LUA")"
-    read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM" "$MINILM_LUA")"
-    [ "$s" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
-    minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
-    if [ "$s" = fulcrum ]; then
-      batch=$(rows_per_pass "$counts0" "$(model_counts "$port" all_minilm_l6_v2)")
-      # gRPC and REST binary, each warmed first; which goes first alternates by round.
-      if [ $((round % 2)) = 1 ]; then
-        grpc_c1=$(bench_c1 "$port" grpc); rest_c1=$(bench_c1 "$port" rest-binary)
-      else
-        rest_c1=$(bench_c1 "$port" rest-binary); grpc_c1=$(bench_c1 "$port" grpc)
+    cpu_fraud= cpu_minilm= cpu_live= live64= fraud64= fraud_p50= fraud_p99= minilm_p50= minilm_p99= minilm16=
+    cpu_extra= extra64= extra_p50= extra_p99=
+    if [ "$EXTRA_ONLY" != 1 ]; then
+      # Warm-up of each path (WARM s), so that the JIT compilers' CPU is not counted as the requests'.
+      wrk -t1 -c8 -d"${WARM}s" -s "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer" >/dev/null 2>&1
+      wrk -t1 -c4 -d"${WARM}s" -s "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer" >/dev/null 2>&1
+      cpu_fraud=$(cpu_per_request "$spid" "$port" fraud_classifier "$FRAUD" "$RATE_FRAUD")
+      cpu_minilm=$(cpu_per_request "$spid" "$port" all_minilm_l6_v2 "$MINILM" "$RATE_MINILM")
+      cpu_live=$(cpu_per_request "$spid" "$port" live "" "$RATE_FRAUD")
+      live64=$(wrk_rate 64 "" "$base/v2/health/live")
+      fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
+      read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD" "$FRAUD_LUA")"
+      read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM" "$MINILM_LUA")"
+      [ "$s" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
+      minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
+      if [ "$s" = fulcrum ]; then
+        batch=$(rows_per_pass "$counts0" "$(model_counts "$port" all_minilm_l6_v2)")
+        # gRPC and REST binary, each warmed first; which goes first alternates by round.
+        if [ $((round % 2)) = 1 ]; then
+          grpc_c1=$(bench_c1 "$port" grpc); rest_c1=$(bench_c1 "$port" rest-binary)
+        else
+          rest_c1=$(bench_c1 "$port" rest-binary); grpc_c1=$(bench_c1 "$port" grpc)
+        fi
       fi
     fi
-    line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"cpu_live_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s}' \
+    if [ -n "$EXTRA_NAME" ]; then
+      wrk -t1 -c8 -d"${EXTRA_WARM}s" -s "$EXTRA_LUA" "$base/v2/models/$EXTRA_NAME/infer" >/dev/null 2>&1
+      cpu_extra=$(cpu_per_request "$spid" "$port" "$EXTRA_NAME" "$EXTRA_BODY" "$EXTRA_RATE")
+      extra64=$(wrk_rate 64 "$EXTRA_LUA" "$base/v2/models/$EXTRA_NAME/infer")
+      read -r extra_p50 extra_p99 <<<"$(latency_c1 "$port" "$EXTRA_NAME" "$EXTRA_BODY" "$EXTRA_LUA")"
+    fi
+    line=$(printf '{"round":%d,"server":"%s","cpu_fraud_us":%s,"cpu_minilm_us":%s,"cpu_live_us":%s,"live64":%s,"fraud64":%s,"fraud_c1_p50_ms":%s,"fraud_c1_p99_ms":%s,"minilm_c1_p50_ms":%s,"minilm_c1_p99_ms":%s,"minilm16":%s,"cpu_extra_us":%s,"extra64":%s,"extra_c1_p50_ms":%s,"extra_c1_p99_ms":%s,"load1":%s}' \
       "$round" "$s" "${cpu_fraud:-null}" "${cpu_minilm:-null}" "${cpu_live:-null}" "${live64:-null}" "${fraud64:-null}" \
-      "${fraud_p50:-null}" "${fraud_p99:-null}" "${minilm_p50:-null}" "${minilm_p99:-null}" "${minilm16:-null}")
+      "${fraud_p50:-null}" "${fraud_p99:-null}" "${minilm_p50:-null}" "${minilm_p99:-null}" "${minilm16:-null}" \
+      "${cpu_extra:-null}" "${extra64:-null}" "${extra_p50:-null}" "${extra_p99:-null}" "$(cut -d' ' -f1 /proc/loadavg)")
     echo "$line" >>"$OUT/$s.jsonl"
     echo "round $round $s: $line" >&2
     kill -TERM -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    if [ "$s" = fulcrum ]; then  # ORT in process after the server has gone: nothing else running
+    if [ "$s" = fulcrum ] && [ "$EXTRA_ONLY" != 1 ]; then  # ORT in process after the server has gone: nothing else running
       ort=$(ort_rows "$batch")
       extra=$(printf '{"round":%d,"minilm16":%s,"rows_per_pass":%s,"ort_rows":%s,"grpc_c1":%s,"rest_binary_c1":%s}' \
         "$round" "${minilm16:-null}" "${batch:-null}" "${ort:-null}" "${grpc_c1:-null}" "${rest_c1:-null}")
@@ -268,7 +326,10 @@ cols = [("cpu_fraud_us", "CPU/req fraud µs", False), ("cpu_minilm_us", "CPU/req
         ("live64", "live c=64 req/s", True), ("fraud64", "fraud c=64 req/s", True),
         ("fraud_c1_p50_ms", "fraud c=1 p50 ms", False), ("fraud_c1_p99_ms", "fraud c=1 p99 ms", False),
         ("minilm_c1_p50_ms", "MiniLM c=1 p50 ms", False), ("minilm_c1_p99_ms", "MiniLM c=1 p99 ms", False),
-        ("minilm16", "MiniLM c=16 req/s", True)]
+        ("minilm16", "MiniLM c=16 req/s", True),
+        ("cpu_extra_us", "CPU/req extra µs", False), ("extra64", "extra c=64 req/s", True),
+        ("extra_c1_p50_ms", "extra c=1 p50 ms", False), ("extra_c1_p99_ms", "extra c=1 p99 ms", False),
+        ("load1", "load average (1 min)", False)]
 med = {}
 for s in servers:
     path = f"{out}/{s}.jsonl"

@@ -1,9 +1,14 @@
 // Hand-written peer for bench/coldstart.sh: the demo models behind the Open Inference Protocol's
 // REST JSON routes, written the way a competent Java user would: the JDK's HttpServer, one ONNX
 // Runtime session per model, Jackson, 8 threads, no batching. Not part of Fulcrum; it exists to
-// put Fulcrum's cold start and latency in context.
-//   java -cp 'fulcrum-tools/target/dist/lib/*' bench/peers/java/Peer.java [--port 8200] [--models DIR]
+// put Fulcrum's cold start and latency in context. Generic: each input is read as the datatype the
+// session's metadata gives it (FP32, FP64, INT64, INT32; the request's datatype must agree), and
+// each output is written by its own type, so any model of those types is served, not only the demo's.
+//   java -cp 'fulcrum-tools/target/dist/lib/*' bench/peers/java/Peer.java [--port 8200] [--models DIR]...
+// --models may be given several times; each DIR holds <model>/<version>/*.onnx (the highest version).
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
@@ -16,7 +21,9 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,13 +43,16 @@ public final class Peer {
 
   public static void main(String[] args) throws Exception {
     int port = 8200;
-    Path models = Path.of("demo/models");
+    List<Path> repositories = new ArrayList<>();
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--port" -> port = Integer.parseInt(args[i + 1]);
-        case "--models" -> models = Path.of(args[i + 1]);
+        case "--models" -> repositories.add(Path.of(args[i + 1]));
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
+    }
+    if (repositories.isEmpty()) {
+      repositories.add(Path.of("demo/models"));
     }
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 128);
     server.setExecutor(Executors.newFixedThreadPool(8));
@@ -50,21 +60,39 @@ public final class Peer {
     server.createContext("/v2/health/live", ex -> send(ex, 200, "{}"));
     server.createContext("/v2/models/", Peer::infer);
     server.start();
-    try (Stream<Path> dirs = Files.list(models)) {
-      for (Path dir : dirs.sorted().toList()) {
-        Path version = dir.resolve("1");
-        if (!Files.isDirectory(version)) {
-          continue;
-        }
-        try (Stream<Path> files = Files.list(version)) {
-          var onnx = files.filter(f -> f.toString().endsWith(".onnx")).findFirst();
-          if (onnx.isPresent()) {
-            SESSIONS.put(dir.getFileName().toString(), ENV.createSession(onnx.get().toString()));
+    for (Path models : repositories) {
+      try (Stream<Path> dirs = Files.list(models)) {
+        for (Path dir : dirs.sorted().toList()) {
+          Path version = latestVersion(dir);
+          if (version == null) {
+            continue;
+          }
+          try (Stream<Path> files = Files.list(version)) {
+            var onnx = files.filter(f -> f.toString().endsWith(".onnx")).sorted().findFirst();
+            if (onnx.isPresent()) {
+              SESSIONS.put(dir.getFileName().toString(), ENV.createSession(onnx.get().toString()));
+            }
           }
         }
       }
     }
     ready = true;
+  }
+
+  static Path latestVersion(Path model) throws IOException {
+    if (!Files.isDirectory(model)) {
+      return null;
+    }
+    try (Stream<Path> versions = Files.list(model)) {
+      return versions
+          .filter(v -> Files.isDirectory(v) && v.getFileName().toString().matches("[1-9][0-9]*"))
+          .max((a, b) -> Long.compare(version(a), version(b)))
+          .orElse(null);
+    }
+  }
+
+  static long version(Path v) {
+    return Long.parseLong(v.getFileName().toString());
   }
 
   static void infer(HttpExchange ex) throws IOException {
@@ -83,7 +111,12 @@ public final class Peer {
       Map<String, OnnxTensor> feeds = new HashMap<>();
       try {
         for (JsonNode input : body.get("inputs")) {
-          feeds.put(input.get("name").asText(), toTensor(input));
+          String name = input.get("name").asText();
+          NodeInfo info = session.getInputInfo().get(name);
+          if (info == null || !(info.getInfo() instanceof TensorInfo tensor)) {
+            throw new IllegalArgumentException("the model has no tensor input '" + name + "'");
+          }
+          feeds.put(name, toTensor(input, tensor));
         }
         try (OrtSession.Result result = session.run(feeds)) {
           ObjectNode response = JSON.createObjectNode();
@@ -105,27 +138,58 @@ public final class Peer {
     }
   }
 
-  static OnnxTensor toTensor(JsonNode input) throws Exception {
+  static OnnxTensor toTensor(JsonNode input, TensorInfo info) throws Exception {
     long[] shape = new long[input.get("shape").size()];
+    long count = 1;
     for (int i = 0; i < shape.length; i++) {
       shape[i] = input.get("shape").get(i).asLong();
+      count *= shape[i];
     }
     List<JsonNode> flat = new ArrayList<>();
     flatten(input.get("data"), flat);
+    if (flat.size() != count) {
+      throw new IllegalArgumentException(
+          "input '" + input.get("name").asText() + "' has " + flat.size() + " values for its shape");
+    }
     String datatype = input.get("datatype").asText();
-    switch (datatype) {
-      case "FP32" -> {
+    String expected = oipName(info.type);
+    if (!datatype.equals(expected)) {
+      throw new IllegalArgumentException(
+          "input '" + input.get("name").asText() + "' is " + expected + ", not " + datatype);
+    }
+    switch (info.type) {
+      case FLOAT -> {
         FloatBuffer b = FloatBuffer.allocate(flat.size());
         flat.forEach(n -> b.put(n.floatValue()));
         return OnnxTensor.createTensor(ENV, b.flip(), shape);
       }
-      case "INT64" -> {
+      case DOUBLE -> {
+        DoubleBuffer b = DoubleBuffer.allocate(flat.size());
+        flat.forEach(n -> b.put(n.doubleValue()));
+        return OnnxTensor.createTensor(ENV, b.flip(), shape);
+      }
+      case INT64 -> {
         LongBuffer b = LongBuffer.allocate(flat.size());
         flat.forEach(n -> b.put(n.asLong()));
         return OnnxTensor.createTensor(ENV, b.flip(), shape);
       }
-      default -> throw new IllegalArgumentException("unsupported datatype " + datatype);
+      case INT32 -> {
+        IntBuffer b = IntBuffer.allocate(flat.size());
+        flat.forEach(n -> b.put(n.asInt()));
+        return OnnxTensor.createTensor(ENV, b.flip(), shape);
+      }
+      default -> throw new IllegalArgumentException("unsupported datatype " + info.type);
     }
+  }
+
+  static String oipName(OnnxJavaType type) {
+    return switch (type) {
+      case FLOAT -> "FP32";
+      case DOUBLE -> "FP64";
+      case INT64 -> "INT64";
+      case INT32 -> "INT32";
+      default -> type.name();
+    };
   }
 
   static void flatten(JsonNode node, List<JsonNode> out) {
@@ -153,9 +217,23 @@ public final class Peer {
           data.add(b.get());
         }
       }
+      case DOUBLE -> {
+        out.put("datatype", "FP64");
+        DoubleBuffer b = tensor.getDoubleBuffer();
+        while (b.hasRemaining()) {
+          data.add(b.get());
+        }
+      }
       case INT64 -> {
         out.put("datatype", "INT64");
         LongBuffer b = tensor.getLongBuffer();
+        while (b.hasRemaining()) {
+          data.add(b.get());
+        }
+      }
+      case INT32 -> {
+        out.put("datatype", "INT32");
+        IntBuffer b = tensor.getIntBuffer();
         while (b.hasRemaining()) {
           data.add(b.get());
         }

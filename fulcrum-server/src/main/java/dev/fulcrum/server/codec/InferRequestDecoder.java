@@ -62,7 +62,9 @@ public final class InferRequestDecoder {
    * @param version the version named in the URL, or ""
    * @param body the whole (decompressed) body; not retained
    * @param headerLength the {@code Inference-Header-Content-Length} header, or null
-   * @param modelConfig looks up the model's configuration; only the raw form calls it
+   * @param modelConfig looks up the model's configuration: the raw form calls it, and the JSON form
+   *     when an input's data does not parse as the datatype the request gives it (to say so when
+   *     the model declares another datatype); it may return null
    * @throws InferenceException INVALID_ARGUMENT for a malformed request
    */
   public static DecodedInferRequest decode(
@@ -103,7 +105,7 @@ public final class InferRequestDecoder {
         return decodeRaw(model, version, body, modelConfig.get());
       }
     }
-    return decodeJson(model, version, body, jsonLength, buffers);
+    return decodeJson(model, version, body, jsonLength, modelConfig, buffers);
   }
 
   /**
@@ -112,7 +114,12 @@ public final class InferRequestDecoder {
    * the data of an input whose name, datatype or shape come after it are read as trees.
    */
   private static DecodedInferRequest decodeJson(
-      String model, String version, ByteBuf body, int jsonLength, TensorBuffers buffers) {
+      String model,
+      String version,
+      ByteBuf body,
+      int jsonLength,
+      Supplier<ModelConfig> modelConfig,
+      TensorBuffers buffers) {
     int start = body.readerIndex();
     try (JsonParser p = parser(body, start, jsonLength)) {
       JsonToken first = p.nextToken();
@@ -159,7 +166,7 @@ public final class InferRequestDecoder {
                 continue;
               }
               try {
-                inputs.add(input(model, p, binary, jsonLength, buffers));
+                inputs.add(input(model, p, binary, jsonLength, modelConfig, buffers));
               } catch (InferenceException e) {
                 badInput = e;
                 while (p.getParsingContext().getNestingDepth() > depth) {
@@ -272,13 +279,41 @@ public final class InferRequestDecoder {
   }
 
   /**
+   * The error for an input whose data did not parse as its datatype: when the model declares
+   * another datatype for that input, that is the mistake to name (FP32 values sent as INT32 would
+   * otherwise read "element 0 is 0.67, not an integer", which does not say what the model wants),
+   * in the words the core's validator uses for a datatype mismatch; else the data's own error. Only
+   * on the error path: a request that parses never looks the model up here.
+   */
+  private static InferenceException datatypeFirst(
+      String model, Head h, Supplier<ModelConfig> modelConfig, InferenceException dataError) {
+    ModelConfig config = modelConfig.get();
+    if (config == null) {
+      return dataError;
+    }
+    for (TensorConfig spec : config.inputs()) {
+      if (spec.name().equals(h.name()) && spec.datatype() != h.type()) {
+        return InferenceException.invalid(
+            "model '%s': input '%s' must be %s, got %s",
+            model, spec.name(), spec.datatype(), h.type());
+      }
+    }
+    return dataError;
+  }
+
+  /**
    * One input object, the parser at its first token (left at its last). Its fields are checked in
    * one order, whatever their order in the body: name, datatype, shape, parameters, then data.
    * {@code data} is streamed into the tensor's buffer when name, datatype and shape came before it
    * (as OIP clients write them), else kept as a tree and read once the object ends.
    */
   private static Tensor input(
-      String model, JsonParser p, Binary binary, int jsonLength, TensorBuffers buffers)
+      String model,
+      JsonParser p,
+      Binary binary,
+      int jsonLength,
+      Supplier<ModelConfig> modelConfig,
+      TensorBuffers buffers)
       throws IOException {
     if (p.currentToken() != JsonToken.START_OBJECT) {
       throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
@@ -319,13 +354,15 @@ public final class InferRequestDecoder {
       }
       bytes = binary.take(h.name(), size);
     } else if (f.badData != null) {
-      throw f.badData;
+      throw datatypeFirst(model, h, modelConfig, f.badData);
     } else if (f.data != null) {
       bytes = f.data;
     } else if (f.tree != null) {
       try (JsonParser tp = f.tree.traverse(Json.STREAMING)) {
         tp.nextToken();
         bytes = JsonTensorReader.read(h.name(), h.type(), h.shape(), tp, jsonLength, buffers);
+      } catch (InferenceException e) {
+        throw datatypeFirst(model, h, modelConfig, e);
       }
     } else {
       throw InferenceException.invalid(

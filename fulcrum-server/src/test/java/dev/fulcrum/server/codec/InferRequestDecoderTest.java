@@ -30,9 +30,7 @@ class InferRequestDecoderTest {
         "",
         body,
         headerLength,
-        () -> {
-          throw new AssertionError("only the raw form reads the configuration");
-        });
+        () -> null); // no model: the JSON form's data errors stay the data's own
   }
 
   private static String input(String type, String shape, String data) {
@@ -226,6 +224,49 @@ class InferRequestDecoderTest {
     assertInvalid(
         input("FP32", "[2,2]", "[[1,{\"k\":1}],[null,4]]"),
         "(FP32): element 1 is {\"k\":1}, not a number");
+  }
+
+  @Test
+  void dataThatDoesNotParseAsTheRequestsDatatypeNamesTheModelsDatatypeWhenTheyDiffer() {
+    // An FP32 image sent as INT32 (a new user's first guess): the model's datatype is the mistake.
+    String body =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"INT32\",\"shape\":[2],\"data\":[0.5,1]}]}";
+    assertThatThrownBy(
+            () ->
+                InferRequestDecoder.decode(
+                    "m",
+                    "",
+                    Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)),
+                    null,
+                    () -> InferRequestDecoderFuzzTest.MODEL))
+        .isInstanceOf(InferenceException.class)
+        .hasMessage("model 'm': input 'IN' must be FP32, got INT32");
+    // The same data tree-read (data before datatype) gets the same answer.
+    String late =
+        "{\"inputs\":[{\"name\":\"IN\",\"data\":[0.5,1],\"shape\":[2],\"datatype\":\"INT32\"}]}";
+    assertThatThrownBy(
+            () ->
+                InferRequestDecoder.decode(
+                    "m",
+                    "",
+                    Unpooled.wrappedBuffer(late.getBytes(StandardCharsets.UTF_8)),
+                    null,
+                    () -> InferRequestDecoderFuzzTest.MODEL))
+        .hasMessage("model 'm': input 'IN' must be FP32, got INT32");
+    // When the datatype is the model's, the data's own error stays (here: a non-number).
+    String sameType =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[0.5,\"x\"]}]}";
+    assertThatThrownBy(
+            () ->
+                InferRequestDecoder.decode(
+                    "m",
+                    "",
+                    Unpooled.wrappedBuffer(sameType.getBytes(StandardCharsets.UTF_8)),
+                    null,
+                    () -> InferRequestDecoderFuzzTest.MODEL))
+        .hasMessageContaining("element 1 is \"x\"");
+    // Without a model (null), the data's own error.
+    assertInvalid(input("INT32", "[1]", "[1.5]"), "element 0 is 1.5, not an integer");
   }
 
   @Test
