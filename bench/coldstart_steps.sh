@@ -3,6 +3,8 @@
 # metrics), interleaved fresh starts of a base build and this checkout's dist, each stopped once
 # ready (docs/PERFORMANCE.md, "Cold start", session 17, second helper). A step's thread ends when
 # the step does, so bench/coldstart.sh's per-thread CPU at the fraud answer cannot show it.
+# Also the main thread's marks (`start: ...`): its CPU (and JVM uptime) when it had read the command
+# line, set up metrics, and set up the repository just before the models' start (session 19).
 #   BASE_ROOT=/tmp/base N=5 PORT=25011 bash bench/coldstart_steps.sh
 # BASE_ROOT: a copy of a checkout's `fulcrum`, `bin/` and dist with its own AOT cache (as for
 # bench/coldstart.sh's `base`); both use this checkout's demo repository. Does not build.
@@ -36,8 +38,12 @@ for i in range(1, n + 1):
         text = open(f"{out}/{v}-{i}.log").read()
         for m in re.finditer(r"start step (\w+) ended [0-9.]+ s after the JVM started, ([0-9.]+) s CPU", text):
             cpu.setdefault((m.group(1), v), []).append(float(m.group(2)))
+        for m in re.finditer(r"start: ([a-z ]+?) ([0-9.]+) s after the JVM started, ([0-9.]+) s CPU", text):
+            cpu.setdefault(("main: " + m.group(1), v), []).append(float(m.group(3)))
+            cpu.setdefault(("main: " + m.group(1) + " (uptime)", v), []).append(float(m.group(2)))
 print("step thread CPU, s (median base, median new; new/base round by round)")
-for step in ("http", "models", "onnxruntime", "grpc", "metrics"):
+marks = sorted({k for k, _ in cpu if k.startswith("main: ")}, key=lambda k: (k.endswith("(uptime)"), statistics.median(cpu[(k, "base")]) if (k, "base") in cpu else 0))
+for step in ["http", "models", "onnxruntime", "grpc", "metrics"] + marks:
     b, w = cpu.get((step, "base"), []), cpu.get((step, "new"), [])
     if b and w:
         ratios = " ".join(f"{y / x:.2f}" for x, y in zip(b, w))

@@ -1,22 +1,14 @@
 package dev.fulcrum.tools.serve;
 
-import java.lang.annotation.Annotation;
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
-import java.lang.reflect.ParameterizedType;
-import java.lang.reflect.Type;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 /**
  * The cold-start path of {@code fulcrum serve}: reads its options without building picocli's
@@ -24,9 +16,17 @@ import picocli.CommandLine.Option;
  * JDK's AOT cache cannot hold (their Java 5 bytecode), all on the critical path of the first answer
  * (docs/PERFORMANCE.md, "Cold start").
  *
- * <p>The options are still declared once, by picocli's {@code @Option} and {@code @Mixin}
- * annotations on {@link ServeCommand} and its mixins; this reads those annotations and handles the
- * common shapes only ({@code --name value}, {@code --name=value}, boolean flags, repeatable list
+ * <p>The options are declared once for the user, by picocli's {@code @Option} and {@code @Mixin}
+ * annotations on {@link ServeCommand} and its mixins (the help, the error messages, every command
+ * line this does not take). This class holds the same options written out: each long name, its
+ * default, and the field it sets, as plain code, because reading the annotations (their proxies)
+ * and setting the fields by reflection ({@code Field.set}'s method-handle accessors, spun in every
+ * JVM) cost the main thread ~0.05 s before the models' start (docs/PERFORMANCE.md, "Cold start",
+ * sessions 18 and 19). {@code ServeArgsTest} checks the table against the annotations: every
+ * option's name, default and field, so an option added to the annotations fails the test until it
+ * is written here.
+ *
+ * <p>It handles the common shapes only ({@code --name value}, {@code --name=value}, repeatable list
  * options; strings, numbers, booleans, paths and URIs). Anything else (help, version, an unknown or
  * malformed option, a value that does not convert) makes {@link #parse} answer null, and the caller
  * hands the whole command line to picocli, which parses or reports it as before.
@@ -34,8 +34,51 @@ import picocli.CommandLine.Option;
  * <p>Thread-safety: stateless; called once, on the main thread.
  */
 public final class ServeArgs {
-  /** picocli's marker for "no defaultValue" (CommandLine.Option's default). */
-  private static final String NO_DEFAULT = "__no_default_value__";
+  /**
+   * Each option's default as the annotations give it (picocli's {@code defaultValue}), in pairs.
+   */
+  private static final List<String> DEFAULTS =
+      List.of(
+          "--host", "127.0.0.1",
+          "--http-port", "8000",
+          "--grpc-port", "8001",
+          "--grpc-max-message-size", "67108864",
+          "--metrics-port", "8002",
+          "--allow-metrics", "true",
+          "--http-max-input-size", "67108864",
+          "--http-thread-count", "0",
+          "--transport", "auto",
+          "--exit-timeout-secs", "30",
+          "--strict-readiness", "true",
+          "--model-load-thread-count", "4",
+          "--model-control-mode", "none",
+          "--repository-poll-secs", "15",
+          "--default-max-batch-size", "32",
+          "--cost-per-hour", "0",
+          "--http-header-timeout-secs", "10",
+          "--http-idle-timeout-secs", "60",
+          "--http-body-timeout-secs", "30",
+          "--http-max-connections", "4096",
+          "--http-accept-backlog", "1024",
+          "--http-acceptors", "2",
+          "--http-max-buffered-bytes", "1073741824",
+          "--http-max-buffered-bytes-per-connection", "268435456",
+          "--http2-max-concurrent-streams", "100",
+          "--grpc-handshake-timeout-secs", "10",
+          "--grpc-max-connection-idle-secs", "60",
+          "--grpc-keepalive-time", "7200000",
+          "--grpc-keepalive-timeout", "20000",
+          "--grpc-http2-min-recv-ping-interval-without-data", "300000",
+          "--grpc-max-concurrent-calls-per-connection", "100",
+          "--grpc-max-buffered-bytes-per-connection", "268435456",
+          "--grpc-max-connections", "4096",
+          "--metrics-auth", "false",
+          "--metrics-tls", "false",
+          "--monitoring", "true",
+          "--monitor-queue", "8192",
+          "--prediction-log-max-file-mb", "64",
+          "--prediction-log-max-files", "10",
+          "--prediction-log-sample-rate", "1.0");
 
   private ServeArgs() {}
 
@@ -45,48 +88,32 @@ public final class ServeArgs {
    */
   public static @Nullable ServeCommand parse(List<String> args) {
     ServeCommand command = new ServeCommand();
-    Map<String, Binding> options = new HashMap<>();
-    List<Binding> bindings = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
     try {
-      if (!collect(command, options, bindings, true)) {
-        return null;
+      for (int i = 0; i < DEFAULTS.size(); i += 2) {
+        set(command, DEFAULTS.get(i), DEFAULTS.get(i + 1), seen);
       }
-      for (Binding b : bindings) {
-        String defaultValue = b.option.defaultValue();
-        if (!defaultValue.equals(NO_DEFAULT) && !b.set(defaultValue)) {
-          return null;
-        }
-      }
-      Map<Binding, Boolean> seen = new HashMap<>();
       for (int i = 0; i < args.size(); i++) {
         String arg = args.get(i);
         if (!arg.startsWith("--")) {
           return null;
         }
         int eq = arg.indexOf('=');
-        Binding b = options.get(eq < 0 ? arg : arg.substring(0, eq));
-        if (b == null) {
-          return null;
-        }
+        String name = eq < 0 ? arg : arg.substring(0, eq);
         String value;
         if (eq >= 0) {
           value = arg.substring(eq + 1);
-        } else if (b.isFlag()) {
-          value = "true";
         } else if (i + 1 < args.size()) {
           value = args.get(++i);
         } else {
           return null;
         }
-        if (b.isList() && seen.put(b, true) == null) {
-          b.field.set(b.target, new ArrayList<>());
-        }
-        if (!b.set(value)) {
+        if (!set(command, name, value, seen)) {
           return null;
         }
       }
-    } catch (IllegalAccessException e) {
-      return null;
+    } catch (IllegalArgumentException | URISyntaxException e) {
+      return null; // a value that does not convert (NumberFormatException, InvalidPathException)
     }
     return command;
   }
@@ -108,115 +135,101 @@ public final class ServeArgs {
     }
   }
 
-  /** Adds target's options, and its mixins' (one level); false for a shape this cannot handle. */
-  private static boolean collect(
-      Object target, Map<String, Binding> options, List<Binding> bindings, boolean mixins)
-      throws IllegalAccessException {
-    for (Field field : target.getClass().getDeclaredFields()) {
-      Option option = field.getAnnotation(Option.class);
-      if (option != null) {
-        if (option.defaultValue().contains("${") || !option.split().isEmpty()) {
-          return false;
-        }
-        field.setAccessible(true);
-        Binding binding = new Binding(target, field, option);
-        bindings.add(binding);
-        for (String name : option.names()) {
-          if (!name.startsWith("--")) {
-            continue; // a short alias: picocli handles command lines that use one
-          }
-          options.put(name, binding);
-        }
-      } else if (field.isAnnotationPresent(Mixin.class)) {
-        field.setAccessible(true);
-        Object mixin = field.get(target);
-        if (!mixins || mixin == null || !collect(mixin, options, bindings, false)) {
-          return false;
-        }
-      } else if (hasPicocliAnnotation(field.getAnnotations())) {
-        return false; // positional parameters, groups, injected specs: picocli's
-      }
-    }
-    for (Method method : target.getClass().getDeclaredMethods()) {
-      if (hasPicocliAnnotation(method.getAnnotations())) {
-        return false; // an option on a setter: picocli's
+  /**
+   * Converts value for the option called name and stores it in c or its mixins (a list option's
+   * first value replaces the field's initial list, as picocli does; later ones are appended); false
+   * for a name this does not know.
+   *
+   * @throws IllegalArgumentException a value that does not convert (a number, a boolean, a path)
+   * @throws URISyntaxException a URI that does not parse
+   */
+  static boolean set(ServeCommand c, String name, String value, Set<String> seen)
+      throws URISyntaxException {
+    switch (name) {
+      case "--model-repository" ->
+          c.repositories = append(c.repositories, Path.of(value), seen, name);
+      case "--host" -> c.host = value;
+      case "--http-port" -> c.httpPort = Integer.parseInt(value);
+      case "--grpc-port" -> c.grpcPort = Integer.parseInt(value);
+      case "--grpc-max-message-size" -> c.grpcMaxMessageSize = Integer.parseInt(value);
+      case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
+      case "--allow-metrics" -> c.allowMetrics = bool(value);
+      case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);
+      case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
+      case "--transport" -> c.transport = value;
+      case "--exit-timeout-secs" -> c.exitTimeoutSecs = Integer.parseInt(value);
+      case "--strict-readiness" -> c.strictReadiness = bool(value);
+      case "--model-load-thread-count" -> c.loadThreads = Integer.parseInt(value);
+      case "--model-control-mode" -> c.modelControlMode = value;
+      case "--load-model" -> c.loadModels = append(c.loadModels, value, seen, name);
+      case "--repository-poll-secs" -> c.repositoryPollSecs = Integer.parseInt(value);
+      case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
+      case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
+      case "--onnx-optimized-cache" -> c.onnxOptimizedCache = bool(value);
+      case "--onnx-optimized-cache-dir" -> c.onnxOptimizedCacheDir = Path.of(value);
+      case "--http-header-timeout-secs" -> c.limits.httpHeaderTimeoutSecs = Integer.parseInt(value);
+      case "--http-idle-timeout-secs" -> c.limits.httpIdleTimeoutSecs = Integer.parseInt(value);
+      case "--http-body-timeout-secs" -> c.limits.httpBodyTimeoutSecs = Integer.parseInt(value);
+      case "--http-max-connections" -> c.limits.httpMaxConnections = Integer.parseInt(value);
+      case "--http-accept-backlog" -> c.limits.httpAcceptBacklog = Integer.parseInt(value);
+      case "--http-acceptors" -> c.limits.httpAcceptors = Integer.parseInt(value);
+      case "--http-max-buffered-bytes" -> c.limits.httpMaxBufferedBytes = Long.parseLong(value);
+      case "--http-max-buffered-bytes-per-connection" ->
+          c.limits.httpMaxBufferedBytesPerConnection = Long.parseLong(value);
+      case "--http2-max-concurrent-streams" ->
+          c.limits.http2MaxConcurrentStreams = Integer.parseInt(value);
+      case "--grpc-handshake-timeout-secs" ->
+          c.limits.grpcHandshakeTimeoutSecs = Integer.parseInt(value);
+      case "--grpc-max-connection-idle-secs" ->
+          c.limits.grpcMaxConnectionIdleSecs = Integer.parseInt(value);
+      case "--grpc-keepalive-time" -> c.limits.grpcKeepAliveTimeMs = Long.parseLong(value);
+      case "--grpc-keepalive-timeout" -> c.limits.grpcKeepAliveTimeoutMs = Long.parseLong(value);
+      case "--grpc-http2-min-recv-ping-interval-without-data" ->
+          c.limits.grpcPermitKeepAliveTimeMs = Long.parseLong(value);
+      case "--grpc-max-concurrent-calls-per-connection" ->
+          c.limits.grpcMaxConcurrentCalls = Integer.parseInt(value);
+      case "--grpc-max-buffered-bytes-per-connection" ->
+          c.limits.grpcMaxBufferedBytesPerConnection = Long.parseLong(value);
+      case "--grpc-max-connections" -> c.limits.grpcMaxConnections = Integer.parseInt(value);
+      case "--auth-token-file" -> c.securityOptions.authTokenFile = Path.of(value);
+      case "--tls-cert-file" -> c.securityOptions.tlsCertFile = Path.of(value);
+      case "--tls-key-file" -> c.securityOptions.tlsKeyFile = Path.of(value);
+      case "--tls-client-ca-file" -> c.securityOptions.tlsClientCaFile = Path.of(value);
+      case "--metrics-auth" -> c.securityOptions.metricsAuth = bool(value);
+      case "--metrics-tls" -> c.securityOptions.metricsTls = bool(value);
+      case "--monitoring" -> c.monitoringOptions.monitoring = bool(value);
+      case "--monitor-queue" -> c.monitoringOptions.monitorQueue = Integer.parseInt(value);
+      case "--drift-webhook" -> c.monitoringOptions.driftWebhook = new URI(value);
+      case "--prediction-log" -> c.monitoringOptions.predictionLog = Path.of(value);
+      case "--prediction-log-max-file-mb" ->
+          c.monitoringOptions.predictionLogMaxFileMb = Integer.parseInt(value);
+      case "--prediction-log-max-files" ->
+          c.monitoringOptions.predictionLogMaxFiles = Integer.parseInt(value);
+      case "--prediction-log-sample-rate" ->
+          c.monitoringOptions.predictionLogSampleRate = Double.parseDouble(value);
+      default -> {
+        return false;
       }
     }
     return true;
   }
 
-  private static boolean hasPicocliAnnotation(Annotation[] annotations) {
-    for (Annotation a : annotations) {
-      if (a.annotationType().getName().startsWith("picocli.")) {
-        return true;
-      }
-    }
-    return false;
+  /**
+   * A list option's list with value added: a new list at the option's first value (replacing the
+   * field's initial value, as picocli does), the current one after.
+   */
+  private static <T> List<T> append(List<T> current, T value, Set<String> seen, String name) {
+    List<T> list = seen.add(name) ? new ArrayList<>() : current;
+    list.add(value);
+    return list;
   }
 
-  /** One option: the field it sets on its target (the command or a mixin). */
-  private record Binding(Object target, Field field, Option option) {
-    boolean isList() {
-      return field.getType() == List.class;
-    }
-
-    boolean isFlag() {
-      return (field.getType() == boolean.class || field.getType() == Boolean.class)
-          && option.arity().isEmpty();
-    }
-
-    /** Converts and stores value (appends it to a list); false when it does not convert. */
-    @SuppressWarnings("unchecked")
-    boolean set(String value) throws IllegalAccessException {
-      if (isList()) {
-        Type type = field.getGenericType();
-        if (!(type instanceof ParameterizedType p)
-            || !(p.getActualTypeArguments()[0] instanceof Class<?> element)) {
-          return false;
-        }
-        Object converted = convert(element, value);
-        if (converted == null) {
-          return false;
-        }
-        List<Object> list = (List<Object>) field.get(target);
-        if (list == null) {
-          list = new ArrayList<>();
-          field.set(target, list);
-        }
-        list.add(converted);
-        return true;
-      }
-      Object converted = convert(field.getType(), value);
-      if (converted == null) {
-        return false;
-      }
-      field.set(target, converted);
-      return true;
-    }
-  }
-
-  /** value as type, or null when this does not convert it (picocli then reports the error). */
-  static @Nullable Object convert(Class<?> type, String value) {
-    try {
-      if (type == String.class) {
-        return value;
-      } else if (type == int.class || type == Integer.class) {
-        return Integer.valueOf(value);
-      } else if (type == long.class || type == Long.class) {
-        return Long.valueOf(value);
-      } else if (type == double.class || type == Double.class) {
-        return Double.valueOf(value);
-      } else if (type == boolean.class || type == Boolean.class) {
-        String v = value.toLowerCase(Locale.ROOT);
-        return v.equals("true") ? Boolean.TRUE : v.equals("false") ? Boolean.FALSE : null;
-      } else if (type == Path.class) {
-        return Path.of(value);
-      } else if (type == URI.class) {
-        return new URI(value);
-      }
-    } catch (NumberFormatException | InvalidPathException | URISyntaxException e) {
-      return null;
-    }
-    return null;
+  /** true or false, in any case, as picocli reads a boolean; anything else is refused. */
+  private static boolean bool(String value) {
+    return switch (value.toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("not a boolean: " + value);
+    };
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.reflect.Field;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +54,50 @@ class ServeArgsTest {
     assertSameAsPicocli(args);
   }
 
+  /**
+   * The written-out table against the annotations: every long name of every option is known to
+   * {@link ServeArgs#set}, and a value given under it lands in that option's field and in no other.
+   */
+  @Test
+  void everyAnnotatedNameSetsItsOwnField() throws Exception {
+    ServeCommand defaults = ServeArgs.parse(List.of());
+    Map<String, @Nullable Object> before = values(defaults);
+    int names = 0;
+    for (Map.Entry<String, Field> e : options(new ServeCommand()).entrySet()) {
+      Field f = e.getValue();
+      Option option = f.getAnnotation(Option.class);
+      assertThat(option.split()).as("%s: a split option needs picocli", e.getKey()).isEmpty();
+      assertThat(option.defaultValue())
+          .as("%s: a variable default needs picocli", e.getKey())
+          .doesNotContain("${");
+      boolean flag =
+          (f.getType() == boolean.class || f.getType() == Boolean.class)
+              && option.arity().isEmpty();
+      assertThat(flag)
+          .as("%s: a flag (no value) is not in ServeArgs' shapes", e.getKey())
+          .isFalse();
+      for (String name : option.names()) {
+        if (!name.startsWith("--")) {
+          continue; // a short alias: picocli's
+        }
+        names++;
+        ServeCommand command = ServeArgs.parse(List.of());
+        String value = distinct(f);
+        assertThat(ServeArgs.set(command, name, value, new HashSet<>()))
+            .as("ServeArgs knows %s", name)
+            .isTrue();
+        Map<String, @Nullable Object> after = values(command);
+        Object expected = picocliValue(name, value, e.getKey());
+        for (String other : before.keySet()) {
+          assertThat(after.get(other))
+              .as("%s %s sets %s", name, value, other)
+              .isEqualTo(other.equals(e.getKey()) ? expected : before.get(other));
+        }
+      }
+    }
+    assertThat(names).isGreaterThan(30);
+  }
+
   @Test
   void whatItDoesNotHandleIsLeftToPicocli() {
     assertThat(ServeArgs.parse(List.of("--help"))).isNull();
@@ -72,6 +117,32 @@ class ServeArgsTest {
     assertThat(command).isNotNull();
     assertThat(command.loadModels).containsExactly("a", "b");
     assertThat(command.httpPort).isZero();
+  }
+
+  /** A value for f's type that no default has. */
+  private static String distinct(Field f) {
+    Class<?> type = f.getType();
+    if (type == List.class) {
+      return f.getGenericType().getTypeName().contains("Path") ? "/tmp/distinct" : "distinct";
+    } else if (type == boolean.class || type == Boolean.class) {
+      return Boolean.TRUE.equals(get(f, ServeArgs.parse(List.of()), true)) ? "false" : "true";
+    } else if (type == int.class || type == long.class) {
+      return "4242";
+    } else if (type == double.class) {
+      return "0.125";
+    } else if (type.getSimpleName().equals("URI")) {
+      return "http://127.0.0.1:9/distinct";
+    } else if (type.getSimpleName().equals("Path")) {
+      return "/tmp/distinct";
+    }
+    return "distinct";
+  }
+
+  /** What picocli stores for the option whose first name is first, given name=value. */
+  private static @Nullable Object picocliValue(String name, String value, String first) {
+    ServeCommand picocli = new ServeCommand();
+    new CommandLine(picocli).parseArgs(name, value);
+    return values(picocli).get(first);
   }
 
   private static void assertSameAsPicocli(List<String> args) {
@@ -113,6 +184,20 @@ class ServeArgsTest {
         collectValues(get(f, target), out);
       }
     }
+  }
+
+  /** f's value on the command or on the mixin that declares it. */
+  private static @Nullable Object get(Field f, @Nullable ServeCommand command, boolean viaMixin) {
+    assertThat(command).isNotNull();
+    Object target = command;
+    if (viaMixin && f.getDeclaringClass() != ServeCommand.class) {
+      for (Field m : ServeCommand.class.getDeclaredFields()) {
+        if (m.getType() == f.getDeclaringClass()) {
+          target = get(m, command);
+        }
+      }
+    }
+    return get(f, target);
   }
 
   private static Object get(Field f, Object target) {
