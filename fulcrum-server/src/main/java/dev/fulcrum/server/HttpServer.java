@@ -107,26 +107,39 @@ public final class HttpServer implements AutoCloseable {
     NettyTransport io = NettyTransport.choose(config.transport());
     transport = io;
     int acceptors = listeningSockets(config.limits().acceptors(), io);
-    boss =
-        new MultiThreadIoEventLoopGroup(
-            acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
+    // NIO has one listening socket (no SO_REUSEPORT): its own accept thread hands each connection
+    // to the loops in turn, so that every loop serves connections.
+    boolean handoff = io.kind() == Transport.NIO;
     // A poll of the sockets at least every 10 ms of tasks, not Netty's 1 s: under a connection
     // flood the accept threads queue registrations faster than a fresh JVM's loops run them. A
     // poll still takes every ready socket (Netty's up to 4,096): the cap's spare of an evicted
     // connection whose head arrived counts on one poll reading every ready socket (session 12).
-    workers =
+    TaskQuantumEventLoopGroup loops =
         new TaskQuantumEventLoopGroup(
             config.eventLoopThreads(),
             new DefaultThreadFactory("fulcrum-http"),
             io.ioHandlers(),
             TaskQuantumEventLoopGroup.HTTP_QUANTUM);
+    workers = loops;
+    if (handoff) {
+      boss =
+          new MultiThreadIoEventLoopGroup(
+              acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
+    } else {
+      // The listening sockets on the event loops themselves: a loop that accepts a connection
+      // registers it on itself, inline (TaskQuantumEventLoopGroup.next), so a real client's
+      // connection is readable at the loop's next poll instead of after every registration a
+      // flood queued before it. One socket per loop at least, so every loop accepts.
+      acceptors = Math.max(acceptors, loops.executorCount());
+      boss = null;
+    }
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
     pipeline = p;
     try {
       ServerBootstrap b =
           new ServerBootstrap()
-              .group(boss, workers)
+              .group(boss != null ? boss : workers, workers)
               .channelFactory(io.serverChannels())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
               // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
@@ -143,7 +156,8 @@ public final class HttpServer implements AutoCloseable {
                   })
               .childHandler(p.childHandler());
       if (acceptors > 1) {
-        // One listening socket per accept thread, all on the port: the kernel hashes each new
+        // Several listening sockets, all on the port (one per loop at least): the kernel hashes
+        // each new
         // connection to one of them, each with its own accept queue. They share the pipeline,
         // hence one ConnectionLimit (one count, one eviction queue) and one connection group.
         b.option(UnixChannelOption.SO_REUSEPORT, true);
@@ -196,9 +210,9 @@ public final class HttpServer implements AutoCloseable {
   }
 
   /**
-   * How many listening sockets (each with its own accept thread) the port has: {@link
-   * HttpServerConfig.Limits#acceptors()} where the transport has {@code SO_REUSEPORT} (epoll,
-   * io_uring), else 1; 0 before {@link #start()} and after {@link #close()}.
+   * How many listening sockets the port has: where the transport has {@code SO_REUSEPORT} (epoll,
+   * io_uring) {@link HttpServerConfig.Limits#acceptors()}, or the event loops if there are more
+   * (each loop serves at least one), else 1; 0 before {@link #start()} and after {@link #close()}.
    */
   public synchronized int listeningSockets() {
     return listening.size();

@@ -143,9 +143,10 @@ public record HttpServerConfig(
    *     server accepts them (capped by the kernel at {@code net.core.somaxconn}; see {@link
    *     dev.fulcrum.server.http.AcceptBacklog}); with several {@code acceptors}, each listening
    *     socket's
-   * @param acceptors listening sockets of the port, each with an accept thread of its own, bound
-   *     with {@code SO_REUSEPORT} so that the kernel spreads new connections over them (epoll and
-   *     io_uring; NIO keeps one); 1 is the classic single listening socket
+   * @param acceptors listening sockets of the port, bound with {@code SO_REUSEPORT} so that the
+   *     kernel spreads new connections over them (epoll and io_uring, where they are served by the
+   *     event loops themselves, at least one per loop; NIO keeps one, with an accept thread); 1 is
+   *     the classic single listening socket
    */
   public record Limits(
       Duration headerTimeout,

@@ -4,8 +4,11 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SingleThreadIoEventLoop;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.RejectedExecutionHandlers;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
 
@@ -26,6 +29,32 @@ final class TaskQuantumEventLoopGroup extends MultiThreadIoEventLoopGroup {
   TaskQuantumEventLoopGroup(
       int threads, ThreadFactory threadFactory, IoHandlerFactory io, Duration quantum) {
     super(threads, threadFactory, io, quantumMillis(quantum));
+    List<IoEventLoop> all = new ArrayList<>();
+    for (EventExecutor e : this) {
+      all.add((IoEventLoop) e);
+    }
+    loops = all.toArray(IoEventLoop[]::new);
+  }
+
+  /** This group's loops, fixed at construction. */
+  private final IoEventLoop[] loops;
+
+  /**
+   * The calling loop when called on one of this group's loops, else the next in turn: a connection
+   * accepted by a listening socket on one of these loops is then registered on that loop, inline
+   * ({@code register0} runs at once where the loop is the caller), not as a task queued behind the
+   * registrations of a connection flood.
+   */
+  @Override
+  public IoEventLoop next() {
+    IoEventLoop[] own = loops;
+    for (int i = 0; own != null && i < own.length; i++) {
+      IoEventLoop l = own[i];
+      if (l.inEventLoop()) {
+        return l;
+      }
+    }
+    return super.next();
   }
 
   private static Long quantumMillis(Duration quantum) {

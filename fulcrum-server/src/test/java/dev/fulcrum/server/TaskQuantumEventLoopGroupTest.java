@@ -75,6 +75,29 @@ class TaskQuantumEventLoopGroupTest {
   }
 
   @Test
+  void aConnectionAcceptedOnOneOfTheLoopsIsRegisteredOnThatLoopInline() throws Exception {
+    TaskQuantumEventLoopGroup group =
+        new TaskQuantumEventLoopGroup(
+            2,
+            new DefaultThreadFactory("quantum-next-test"),
+            NioIoHandler.newFactory(),
+            Duration.ofMillis(5));
+    try {
+      for (io.netty.util.concurrent.EventExecutor e : group) {
+        EventLoop loop = (EventLoop) e;
+        // On a loop, next() is that loop (registration then runs inline, no task queued) ...
+        assertThat(loop.submit(() -> group.next() == loop).get()).isTrue();
+      }
+      // ... off the loops, the loops in turn.
+      EventLoop first = group.next();
+      assertThat(group.next()).isNotSameAs(first);
+      assertThat(group.next()).isSameAs(first);
+    } finally {
+      group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+    }
+  }
+
+  @Test
   void aQuantumUnderOneMillisecondIsRefused() {
     assertThatThrownBy(
             () ->

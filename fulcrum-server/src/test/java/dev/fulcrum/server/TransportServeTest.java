@@ -148,7 +148,9 @@ class TransportServeTest {
     HttpServer server =
         new HttpServer(
             service,
-            HttpServerConfig.ephemeral()
+            // Two event loops: the listening sockets are the acceptors asked for, at least one a
+            // loop.
+            new HttpServerConfig("127.0.0.1", 0, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, 2)
                 .withTransport(transport)
                 .withLimits(
                     HttpServerConfig.Limits.defaults()

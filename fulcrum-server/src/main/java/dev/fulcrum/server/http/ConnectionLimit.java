@@ -270,6 +270,12 @@ public final class ConnectionLimit {
     return new Acceptor(this);
   }
 
+  /** When {@code ch} was admitted (a nanoTime on the accepting thread), or -1 (debug split). */
+  static long admittedAt(Channel ch) {
+    Admission a = ch.attr(ADMISSION).get();
+    return a == null ? -1 : a.since;
+  }
+
   /**
    * Marks {@code ch} as started (its first request head or HTTP/2 preface arrived): it is never
    * evicted. Called on the connection's event loop.

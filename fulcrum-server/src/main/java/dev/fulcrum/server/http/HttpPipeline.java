@@ -82,6 +82,10 @@ public final class HttpPipeline {
 
   private static final String HTTP1_START = "http1-start";
 
+  /** Debug: where a real connection's time went (accept queue, registration, first read). */
+  private static final org.slf4j.Logger SPLIT =
+      LoggerFactory.getLogger("dev.fulcrum.server.http.ConnectionSplit");
+
   private static final AttributeKey<SilentConnections.Silent> SILENT =
       AttributeKey.valueOf(HttpPipeline.class, "silent");
 
@@ -265,7 +269,16 @@ public final class HttpPipeline {
           now
               - RequestTimeouts.queuedCounted(
                   AcceptQueueWait.nanos(ch), limits.headerTimeout().toNanos());
-      ch.attr(SILENT).set(silent.watch(ch, headStart));
+      SilentConnections.Silent w = silent.watch(ch, headStart);
+      if (SPLIT.isDebugEnabled()) {
+        w.activeAt = now;
+        w.queueWait = now - headStart;
+        w.tasksAtActive =
+            ch.eventLoop() instanceof io.netty.util.concurrent.SingleThreadEventExecutor e
+                ? e.pendingTasks()
+                : -1;
+      }
+      ch.attr(SILENT).set(w);
       ctx.fireChannelActive();
     }
 
@@ -288,6 +301,25 @@ public final class HttpPipeline {
         }
         s.spoke();
         headStart = s.headStart;
+        if (SPLIT.isDebugEnabled()) {
+          long now = System.nanoTime();
+          long admitted = ConnectionLimit.admittedAt(ch);
+          long active = s.activeAt;
+          long queueWait = s.queueWait;
+          int tasks = s.tasksAtActive;
+          ch.closeFuture()
+              .addListener(
+                  f ->
+                      SPLIT.debug(
+                          "split {} queue {} us admit->active {} us (tasks {}) active->line {} us"
+                              + " line->close {} us",
+                          ((java.net.InetSocketAddress) ch.remoteAddress()).getPort(),
+                          queueWait / 1000,
+                          admitted < 0 ? -1 : (active - admitted) / 1000,
+                          tasks,
+                          (now - active) / 1000,
+                          (System.nanoTime() - now) / 1000));
+        }
       } else { // read before active: not on a socket
         headStart =
             System.nanoTime()

@@ -57,6 +57,12 @@ final class SilentConnections {
     final long deadline;
     private boolean spoke;
 
+    /** Debug split only (HttpPipeline's ConnectionSplit log). */
+    long activeAt;
+
+    long queueWait;
+    int tasksAtActive;
+
     Silent(Channel channel, long headStart, long deadline) {
       this.channel = channel;
       this.headStart = headStart;
