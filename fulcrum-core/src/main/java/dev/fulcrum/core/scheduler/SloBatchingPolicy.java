@@ -39,13 +39,12 @@ import org.jspecify.annotations.Nullable;
  * (late drops are counted apart, in {@link PolicyState}); but while arrivals do not outpace full
  * batches (a queue that a stall lengthened, which drains by itself) the full batches ahead count at
  * the percentile of their sum, not the sum of their percentiles (session 19, {@link
- * #POOLED_DEEP_PLANS}). With nothing queued ahead it will lead
- * its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a pass
- * of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
- * #WARM_PASSES} passes) it refuses only what cannot end by the deadline on average: a cold server's
- * pass times are high and erratic. A request of class {@code best_effort} is never refused or
- * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
- * queued) and refuses nothing.
+ * #POOLED_DEEP_PLANS}). With nothing queued ahead it will lead its own batch, which {@code decide}
+ * keeps to what ends in time, so it is refused only when a pass of its own rows after the running
+ * ones cannot. For its first {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only
+ * what cannot end by the deadline on average: a cold server's pass times are high and erratic. A
+ * request of class {@code best_effort} is never refused or dropped for the objective. Before the
+ * first pass is measured, it batches greedily (take what is queued) and refuses nothing.
  *
  * <p>Calibration (session 10): for each batch head admitted with a plan, realized less planned
  * finish is kept over a recent window ({@link PlanCalibration}: a fixed ring and histogram, O(1)
@@ -236,9 +235,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
    * their sum's spread grows with the square root of their number, not with it. Counting each at
    * its percentile refused, in simulated time at 80 % of MiniLM's capacity with 1-3 % of passes
    * stalled, 0.1-0.9 % of the requests, nearly all on plans two or more batches deep, where the
-   * same stream with nothing refused answered 99.8-100 % within the objective. Under overload
-   * (see {@link #overloaded}) the queue rides at the admission limit, a stall drops its tail, and
-   * every pass still counts at its own percentile (session 14's load step).
+   * same stream with nothing refused answered 99.8-100 % within the objective. Under overload (see
+   * {@link #overloaded}) the queue rides at the admission limit, a stall drops its tail, and every
+   * pass still counts at its own percentile (session 14's load step).
    */
   static final boolean POOLED_DEEP_PLANS = true;
 
@@ -279,8 +278,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
    *     with full batches ahead, as a share of the objective (0: no guard, session 14's admission)
    * @param dropGuardOnlyOverloaded whether the guard is added only while arrivals (refused ones
    *     too) outpace what full batches serve (see {@link #overloaded}); false: whenever it is up
-   * @param pooledDeepPlans whether a plan with full batches ahead counts them, while arrivals do not
-   *     outpace full batches, at the percentile of their sum rather than the sum of their
+   * @param pooledDeepPlans whether a plan with full batches ahead counts them, while arrivals do
+   *     not outpace full batches, at the percentile of their sum rather than the sum of their
    *     percentiles (see {@link #POOLED_DEEP_PLANS}); false: session 18's admission
    */
   record Tuning(

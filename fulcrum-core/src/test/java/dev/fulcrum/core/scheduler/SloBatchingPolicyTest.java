@@ -1969,9 +1969,7 @@ class SloBatchingPolicyTest {
     List<long[]> out = new ArrayList<>();
     long stallFrom = nextGap(random, 1.0);
     long stallTo = stallFrom + (5 + Math.round(15 * random.nextDouble())) * MS;
-    for (long t = nextGap(random, perSecond);
-        t < durationNanos;
-        t += nextGap(random, perSecond)) {
+    for (long t = nextGap(random, perSecond); t < durationNanos; t += nextGap(random, perSecond)) {
       while (t >= stallTo) {
         stallFrom = stallTo + nextGap(random, 1.0);
         stallTo = stallFrom + (5 + Math.round(15 * random.nextDouble())) * MS;
@@ -2110,7 +2108,9 @@ class SloBatchingPolicyTest {
     return 16e9 / (sum / n);
   }
 
-  /** One stream run's figures for the table: within, refused (by depth; by margin), dropped, late. */
+  /**
+   * One stream run's figures for the table: within, refused (by depth; by margin), dropped, late.
+   */
   private static String cell(StreamRun run) {
     return String.format(
         Locale.ROOT,
@@ -2131,14 +2131,15 @@ class SloBatchingPolicyTest {
   /**
    * Session 19 (issue #10): the quiet 80 % runs missed 0.2-1.4 % (98.587 % in 5 minutes, session
    * 15; 99.563 % in 120 s, session 16), where at 80 % with batching nearly every request fits. A
-   * simulated 5-minute Poisson run at 80 % of the simulated machine's full-batch rate, with MiniLM's
-   * pass table x1.07, lognormal cv 0.15, 1 % or 3 % of passes stalled 10-40 ms, and a noisy client
-   * (late sends, ~1 stall a second of 5-20 ms whose sends arrive as a burst): the misses by cause
-   * (refused at arrival, dropped late, answered late, from the intended send), the refusals by the
-   * depth of the plan and by how far past the deadline it predicted, before (every pass ahead at its
-   * percentile) and after (below capacity the batches ahead at their sum's percentile), against the
-   * same stream with nothing refused (best effort). Prints the table of docs/PERFORMANCE.md; asserts
-   * that the pooled plans miss less in every run, and at least 99.9 % on the mean of the 1 % runs.
+   * simulated 5-minute Poisson run at 80 % of the simulated machine's full-batch rate, with
+   * MiniLM's pass table x1.07, lognormal cv 0.15, 1 % or 3 % of passes stalled 10-40 ms, and a
+   * noisy client (late sends, ~1 stall a second of 5-20 ms whose sends arrive as a burst): the
+   * misses by cause (refused at arrival, dropped late, answered late, from the intended send), the
+   * refusals by the depth of the plan and by how far past the deadline it predicted, before (every
+   * pass ahead at its percentile) and after (below capacity the batches ahead at their sum's
+   * percentile), against the same stream with nothing refused (best effort). Prints the table of
+   * docs/PERFORMANCE.md; asserts that the pooled plans miss less in every run, and at least 99.9 %
+   * on the mean of the 1 % runs.
    */
   @Test
   void atEightyPercentForFiveMinutesTheMissesByCause() {
@@ -2212,12 +2213,12 @@ class SloBatchingPolicyTest {
   /**
    * Session 19: the pooled deep plans in the load step 50 -> 150 % (MiniLM's table x1.07, cv 0.15,
    * 1 % and 3 % of passes stalled 10-40 ms, seeds 71-76, session 15's runs): per arm the late drops
-   * after the step, the windows from 2 s after it whose refusals' p99 is 5 ms or more, and the worst
-   * 1 s admitted p99. Pooling applies only while arrivals do not outpace full batches, so the step
-   * changes only in its first fraction of a second (the overload read from ~200 arrivals' gaps).
-   * Asserts that no more windows from 2 s after the step have their admitted p99 over the objective
-   * than before plus one (a different decision shifts every later pass's noise: the worst window
-   * moves by some milliseconds either way), and no more late drops than before plus a tenth.
+   * after the step, the windows from 2 s after it whose refusals' p99 is 5 ms or more, and the
+   * worst 1 s admitted p99. Pooling applies only while arrivals do not outpace full batches, so the
+   * step changes only in its first fraction of a second (the overload read from ~200 arrivals'
+   * gaps). Asserts that no more windows from 2 s after the step have their admitted p99 over the
+   * objective than before plus one (a different decision shifts every later pass's noise: the worst
+   * window moves by some milliseconds either way), and no more late drops than before plus a tenth.
    */
   @Test
   void aLoadStepWithPooledDeepPlans() {
