@@ -36,13 +36,15 @@ import org.jspecify.annotations.Nullable;
  * and its own at the percentile; with full batches ahead, or its own batch full (overload: the
  * queue rides at this limit), every pass counts at its own percentile, the running ones from their
  * start, plus one full pass's deviation, so that what is admitted is almost never dropped later
- * (late drops are counted apart, in {@link PolicyState}). With nothing queued ahead it will lead
- * its own batch, which {@code decide} keeps to what ends in time, so it is refused only when a pass
- * of its own rows after the running ones cannot. For its first {@link #WARM_NANOS} (and {@link
- * #WARM_PASSES} passes) it refuses only what cannot end by the deadline on average: a cold server's
- * pass times are high and erratic. A request of class {@code best_effort} is never refused or
- * dropped for the objective. Before the first pass is measured, it batches greedily (take what is
- * queued) and refuses nothing.
+ * (late drops are counted apart, in {@link PolicyState}); but while arrivals do not outpace full
+ * batches (a queue that a stall lengthened, which drains by itself) the full batches ahead count at
+ * the percentile of their sum, not the sum of their percentiles (session 19, {@link
+ * #POOLED_DEEP_PLANS}). With nothing queued ahead it will lead its own batch, which {@code decide}
+ * keeps to what ends in time, so it is refused only when a pass of its own rows after the running
+ * ones cannot. For its first {@link #WARM_NANOS} (and {@link #WARM_PASSES} passes) it refuses only
+ * what cannot end by the deadline on average: a cold server's pass times are high and erratic. A
+ * request of class {@code best_effort} is never refused or dropped for the objective. Before the
+ * first pass is measured, it batches greedily (take what is queued) and refuses nothing.
  *
  * <p>Calibration (session 10): for each batch head admitted with a plan, realized less planned
  * finish is kept over a recent window ({@link PlanCalibration}: a fixed ring and histogram, O(1)
@@ -228,6 +230,20 @@ final class SloBatchingPolicy implements BatchingPolicy {
   private final boolean dropGuardOnlyOverloaded;
 
   /**
+   * The default of {@link Tuning#pooledDeepPlans} (session 19). Below capacity a queue that a stall
+   * lengthened drains by itself, and the full batches ahead of an arrival are independent passes:
+   * their sum's spread grows with the square root of their number, not with it. Counting each at
+   * its percentile refused, in simulated time at 80 % of MiniLM's capacity with 1-3 % of passes
+   * stalled, 0.1-0.9 % of the requests, nearly all on plans two or more batches deep, where the
+   * same stream with nothing refused answered 99.8-100 % within the objective. Under overload (see
+   * {@link #overloaded}) the queue rides at the admission limit, a stall drops its tail, and every
+   * pass still counts at its own percentile (session 14's load step).
+   */
+  static final boolean POOLED_DEEP_PLANS = true;
+
+  private final boolean pooledDeepPlans;
+
+  /**
    * Every arrival's gap (refused ones too), averaged with {@link #OVERLOAD_ALPHA}; 0 before two.
    */
   private double arrivalGapNanos;
@@ -262,6 +278,9 @@ final class SloBatchingPolicy implements BatchingPolicy {
    *     with full batches ahead, as a share of the objective (0: no guard, session 14's admission)
    * @param dropGuardOnlyOverloaded whether the guard is added only while arrivals (refused ones
    *     too) outpace what full batches serve (see {@link #overloaded}); false: whenever it is up
+   * @param pooledDeepPlans whether a plan with full batches ahead counts them, while arrivals do
+   *     not outpace full batches, at the percentile of their sum rather than the sum of their
+   *     percentiles (see {@link #POOLED_DEEP_PLANS}); false: session 18's admission
    */
   record Tuning(
       double calibrationQuantile,
@@ -269,7 +288,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
       double depthQuantile,
       double matureOutlierDeviations,
       double dropGuardCap,
-      boolean dropGuardOnlyOverloaded) {
+      boolean dropGuardOnlyOverloaded,
+      boolean pooledDeepPlans) {
     /** As shipped. */
     static final Tuning DEFAULT =
         new Tuning(
@@ -278,7 +298,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
             DEPTH_QUANTILE,
             PassTimeModel.MATURE_OUTLIER_DEVIATIONS,
             DROP_GUARD_CAP,
-            DROP_GUARD_ONLY_OVERLOADED);
+            DROP_GUARD_ONLY_OVERLOADED,
+            POOLED_DEEP_PLANS);
 
     Tuning withCalibrationQuantile(double q) {
       return new Tuning(
@@ -287,7 +308,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           depthQuantile,
           matureOutlierDeviations,
           dropGuardCap,
-          dropGuardOnlyOverloaded);
+          dropGuardOnlyOverloaded,
+          pooledDeepPlans);
     }
 
     Tuning withToleranceCap(double cap) {
@@ -297,7 +319,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           depthQuantile,
           matureOutlierDeviations,
           dropGuardCap,
-          dropGuardOnlyOverloaded);
+          dropGuardOnlyOverloaded,
+          pooledDeepPlans);
     }
 
     Tuning withDepthQuantile(double q) {
@@ -307,7 +330,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           q,
           matureOutlierDeviations,
           dropGuardCap,
-          dropGuardOnlyOverloaded);
+          dropGuardOnlyOverloaded,
+          pooledDeepPlans);
     }
 
     Tuning withMatureOutlierDeviations(double deviations) {
@@ -317,7 +341,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           depthQuantile,
           deviations,
           dropGuardCap,
-          dropGuardOnlyOverloaded);
+          dropGuardOnlyOverloaded,
+          pooledDeepPlans);
     }
 
     Tuning withDropGuardCap(double cap) {
@@ -327,7 +352,19 @@ final class SloBatchingPolicy implements BatchingPolicy {
           depthQuantile,
           matureOutlierDeviations,
           cap,
-          dropGuardOnlyOverloaded);
+          dropGuardOnlyOverloaded,
+          pooledDeepPlans);
+    }
+
+    Tuning withPooledDeepPlans(boolean pooled) {
+      return new Tuning(
+          calibrationQuantile,
+          toleranceCap,
+          depthQuantile,
+          matureOutlierDeviations,
+          dropGuardCap,
+          dropGuardOnlyOverloaded,
+          pooled);
     }
 
     Tuning withDropGuardOnlyOverloaded(boolean only) {
@@ -337,7 +374,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
           depthQuantile,
           matureOutlierDeviations,
           dropGuardCap,
-          only);
+          only,
+          pooledDeepPlans);
     }
   }
 
@@ -376,6 +414,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     Arrays.fill(headDeadline, Long.MAX_VALUE);
     this.dropGuardCap = Math.max(0, tuning.dropGuardCap());
     this.dropGuardOnlyOverloaded = tuning.dropGuardOnlyOverloaded();
+    this.pooledDeepPlans = tuning.pooledDeepPlans();
   }
 
   /**
@@ -431,6 +470,11 @@ final class SloBatchingPolicy implements BatchingPolicy {
   /** See the field: the last refusal's predicted finish past its deadline, in nanoseconds. */
   double lastRefusalOverNanos() {
     return lastRefusalOverNanos;
+  }
+
+  /** The depth of the plan that admission last made (0: nothing queued ahead; for simulations). */
+  int lastDepth() {
+    return lastDepth;
   }
 
   RefusalMargins refusalMargins() {
@@ -653,9 +697,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // now and then, beyond the percentile, otherwise still made the requests queued behind it
     // miss). Its own batch is planned full: with a batch's worth queued before it starts, the
     // dispatch fills it; and the arrival rate, measured before a step up, would plan it smaller.
-    double finish = freePlanned + rounds * planned(maxBatchSize, warm);
-    if (warm) {
-      finish += passes.deviation(maxBatchSize);
+    double finish;
+    if (warm && pooledDeepPlans && !overloaded()) {
+      // Below capacity (session 19): the full batches ahead are independent passes, so their sum
+      // is planned at its own percentile (the spread of the sum grows as the square root of their
+      // number); the running pass still at its percentile, and the same cushion.
+      finish =
+          freePlanned
+              + rounds * passes.mean(maxBatchSize)
+              + passes.z() * passes.deviation(maxBatchSize) * Math.sqrt(rounds)
+              + passes.deviation(maxBatchSize);
+    } else {
+      finish = freePlanned + rounds * planned(maxBatchSize, warm);
+      if (warm) {
+        finish += passes.deviation(maxBatchSize);
+      }
     }
     lastDepth = rounds;
     return verdict(left, finish, queuedRows, warm, now);

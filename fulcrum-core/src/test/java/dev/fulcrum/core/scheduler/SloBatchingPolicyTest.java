@@ -1159,7 +1159,8 @@ class SloBatchingPolicyTest {
    * 15's guard (added to every plan with full batches ahead while it is up) against the guard added
    * only while arrivals, refused ones too, outpace full batches (an overload, as shipped): 80 % of
    * MiniLM's capacity for 120 s with 3 % of passes stalled (seeds 51-55), and the step 50 -> 150 %
-   * with 3 % stalled (seeds 71-76).
+   * with 3 % stalled (seeds 71-76). Both arms plan deep queues as session 16 did (each pass at its
+   * percentile, not session 19's pooled plans), so that the figures are the ones written.
    */
   @Test
   void theLateDropGuardOnlyWhileArrivalsOutpaceFullBatches() {
@@ -1177,7 +1178,7 @@ class SloBatchingPolicyTest {
                 new SloConfig(slo, 99, 0),
                 16,
                 1,
-                Tuning.DEFAULT.withDropGuardOnlyOverloaded(c == 1));
+                Tuning.DEFAULT.withDropGuardOnlyOverloaded(c == 1).withPooledDeepPlans(false));
         Run run =
             simulate(
                 p,
@@ -1214,7 +1215,7 @@ class SloBatchingPolicyTest {
                 new SloConfig(slo, 99, 0),
                 16,
                 1,
-                Tuning.DEFAULT.withDropGuardOnlyOverloaded(c == 1));
+                Tuning.DEFAULT.withDropGuardOnlyOverloaded(c == 1).withPooledDeepPlans(false));
         Run run =
             simulate(
                 p,
@@ -1954,5 +1955,331 @@ class SloBatchingPolicyTest {
         count(run.droppedAt, step, end),
         refusalP99(run, step, end) / 1e6,
         worst / 1e6);
+  }
+
+  /**
+   * A client's send times on a noisy machine (session 19): Poisson intended sends at {@code
+   * perSecond}; a tenth of the sends go out 0-2 ms late (the quiet runs' client was 10-12 % of its
+   * sends more than 1 ms late), and about once a second the client stalls for 5-20 ms, every send
+   * due in the stall going out together at its end (a burst). Returns, in the order they reach the
+   * server, {intended, atServer}.
+   */
+  static long[][] noisyClient(double perSecond, long durationNanos, long seed) {
+    Random random = new Random(seed * 7919L + 17);
+    List<long[]> out = new ArrayList<>();
+    long stallFrom = nextGap(random, 1.0);
+    long stallTo = stallFrom + (5 + Math.round(15 * random.nextDouble())) * MS;
+    for (long t = nextGap(random, perSecond); t < durationNanos; t += nextGap(random, perSecond)) {
+      while (t >= stallTo) {
+        stallFrom = stallTo + nextGap(random, 1.0);
+        stallTo = stallFrom + (5 + Math.round(15 * random.nextDouble())) * MS;
+      }
+      long at = t;
+      if (t >= stallFrom) {
+        at = stallTo;
+      } else if (random.nextDouble() < 0.1) {
+        at = t + Math.round(2 * MS * random.nextDouble());
+      }
+      out.add(new long[] {t, at});
+    }
+    out.sort((x, y) -> Long.compare(x[1], y[1]));
+    return out.toArray(new long[0][]);
+  }
+
+  /** What one stream run saw, each request's latency counted from its intended send. */
+  static final class StreamRun {
+    long offered;
+    long refused;
+    long dropped;
+    long late;
+    long ok;
+
+    /** Refusals by the depth of the plan that refused them (0, 1, 2+). */
+    final long[] refusedByDepth = new long[3];
+
+    /** Refusals by how far past the deadline the plan said: < 5, < 10, < 20, >= 20 ms. */
+    final long[] refusedByOver = new long[4];
+
+    double attainment() {
+      return offered == 0 ? 1 : (double) ok / offered;
+    }
+  }
+
+  /**
+   * {@code arrivals} ({intended, atServer}, in server order) through {@code policy} with one
+   * instance of max batch {@code maxBatch}: a request counts from {@code from} (by its intended
+   * send), within {@code slo} of its intended send or a miss by its cause.
+   */
+  private StreamRun simulateStream(
+      SloBatchingPolicy policy,
+      PassClock passClock,
+      int maxBatch,
+      long[][] arrivals,
+      long from,
+      long slo) {
+    RequestQueue q =
+        new RequestQueue(SchedulingConfig.defaults().withMaxQueueSize(0), true, maxBatch, policy);
+    StreamRun run = new StreamRun();
+    java.util.IdentityHashMap<PendingRequest, Long> intended = new java.util.IdentityHashMap<>();
+    List<PendingRequest> running = List.of();
+    long freeAt = 0;
+    long startedAt = 0;
+    long wakeAt = 0;
+    int next = 0;
+    long now = 0;
+    while (next < arrivals.length || !running.isEmpty() || q.rows() > 0) {
+      long event = next < arrivals.length ? arrivals[next][1] : Long.MAX_VALUE;
+      if (!running.isEmpty()) {
+        event = Math.min(event, freeAt);
+      } else if (wakeAt > now) {
+        event = Math.min(event, wakeAt);
+      }
+      if (event == Long.MAX_VALUE) {
+        event = now + MS;
+      }
+      now = Math.max(now, event);
+      if (!running.isEmpty() && freeAt <= now) {
+        for (PendingRequest p : running) {
+          long t = intended.remove(p);
+          if (t >= from) {
+            run.offered++;
+            if (freeAt - t <= slo) {
+              run.ok++;
+            } else {
+              run.late++;
+            }
+          }
+        }
+        policy.finished(0, running.size(), freeAt - startedAt, freeAt);
+        running = List.of();
+      }
+      while (next < arrivals.length && arrivals[next][1] <= now) {
+        long t = arrivals[next][0];
+        PendingRequest p = request(arrivals[next][1], arrivalClass);
+        next++;
+        if (policy.refusal(p, q.rows(), now) != null) {
+          if (t >= from) {
+            run.offered++;
+            run.refused++;
+            run.refusedByDepth[Math.min(2, policy.lastDepth())]++;
+            double over = policy.lastRefusalOverNanos() / MS;
+            run.refusedByOver[over < 5 ? 0 : over < 10 ? 1 : over < 20 ? 2 : 3]++;
+          }
+        } else {
+          intended.put(p, t);
+          q.offer(p);
+          policy.admitted(p, now);
+        }
+      }
+      if (running.isEmpty()) {
+        while (true) {
+          RequestQueue.Plan plan = q.plan(now);
+          if (plan.dropped() != null) {
+            long t = intended.remove(plan.dropped().request());
+            if (t >= from) {
+              run.offered++;
+              run.dropped++;
+            }
+            continue;
+          }
+          if (plan.ready()) {
+            running = plan.batch();
+            freeAt = now + passClock.pass(running.size(), now);
+            startedAt = now;
+            policy.started(0, running.size(), now);
+            wakeAt = 0;
+          } else {
+            wakeAt = plan.waitNanos() < 0 ? 0 : now + Math.max(1, plan.waitNanos());
+          }
+          break;
+        }
+      }
+    }
+    return run;
+  }
+
+  /** The rate of full batches of 16 that {@code clock} serves, per second (its mean pass of 16). */
+  static double fullBatchRate(PassClock clock) {
+    double sum = 0;
+    int n = 200_000;
+    for (int i = 0; i < n; i++) {
+      sum += clock.pass(16, 0);
+    }
+    return 16e9 / (sum / n);
+  }
+
+  /**
+   * One stream run's figures for the table: within, refused (by depth; by margin), dropped, late.
+   */
+  private static String cell(StreamRun run) {
+    return String.format(
+        Locale.ROOT,
+        "%.3f %%, %d (%d/%d/%d; %d/%d/%d/%d), %d, %d",
+        100 * run.attainment(),
+        run.refused,
+        run.refusedByDepth[0],
+        run.refusedByDepth[1],
+        run.refusedByDepth[2],
+        run.refusedByOver[0],
+        run.refusedByOver[1],
+        run.refusedByOver[2],
+        run.refusedByOver[3],
+        run.dropped,
+        run.late);
+  }
+
+  /**
+   * Session 19 (issue #10): the quiet 80 % runs missed 0.2-1.4 % (98.587 % in 5 minutes, session
+   * 15; 99.563 % in 120 s, session 16), where at 80 % with batching nearly every request fits. A
+   * simulated 5-minute Poisson run at 80 % of the simulated machine's full-batch rate, with
+   * MiniLM's pass table x1.07, lognormal cv 0.15, 1 % or 3 % of passes stalled 10-40 ms, and a
+   * noisy client (late sends, ~1 stall a second of 5-20 ms whose sends arrive as a burst): the
+   * misses by cause (refused at arrival, dropped late, answered late, from the intended send), the
+   * refusals by the depth of the plan and by how far past the deadline it predicted, before (every
+   * pass ahead at its percentile) and after (below capacity the batches ahead at their sum's
+   * percentile), against the same stream with nothing refused (best effort). Prints the table of
+   * docs/PERFORMANCE.md; asserts that the pooled plans miss less in every run, and at least 99.9 %
+   * on the mean of the 1 % runs.
+   */
+  @Test
+  void atEightyPercentForFiveMinutesTheMissesByCause() {
+    long slo = 100 * MS;
+    long end = 300 * SECOND;
+    long from = 10 * SECOND;
+    StringBuilder out = new StringBuilder();
+    out.append(
+        "| stalled, seed (rate) | before: within, refused (depth 0/1/2+; over <5/<10/<20/>=20 ms),"
+            + " dropped late, answered late | after: the same | never refused: within, answered"
+            + " late |\n|---|---|---|---|\n");
+    for (double share : new double[] {0.01, 0.03}) {
+      double[] mean = new double[2];
+      for (long seed = 91; seed < 94; seed++) {
+        double rate = 0.8 * fullBatchRate(miniLmWithPreemptions(seed + 1000, share));
+        long[][] arrivals = noisyClient(rate, end, seed);
+        StreamRun[] runs = new StreamRun[2];
+        for (int c = 0; c < 2; c++) {
+          runs[c] =
+              simulateStream(
+                  new SloBatchingPolicy(
+                      "m",
+                      new SloConfig(slo, 99, 0),
+                      16,
+                      1,
+                      Tuning.DEFAULT.withPooledDeepPlans(c == 1)),
+                  miniLmWithPreemptions(seed, share),
+                  16,
+                  arrivals,
+                  from,
+                  slo);
+          mean[c] += runs[c].attainment() / 3;
+        }
+        arrivalClass = RequestOptions.SloClass.BEST_EFFORT;
+        StreamRun never =
+            simulateStream(
+                new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1),
+                miniLmWithPreemptions(seed, share),
+                16,
+                arrivals,
+                from,
+                slo);
+        arrivalClass = RequestOptions.SloClass.STANDARD;
+        out.append(
+            String.format(
+                Locale.ROOT,
+                "| %.0f %%, %d (%.0f/s) | %s | %s | %.3f %%, %d |%n",
+                100 * share,
+                seed,
+                rate,
+                cell(runs[0]),
+                cell(runs[1]),
+                100 * never.attainment(),
+                never.late));
+        assertThat(runs[1].attainment()).isGreaterThanOrEqualTo(runs[0].attainment());
+      }
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "| %.0f %%, mean | %.3f %% | %.3f %% | |%n",
+              100 * share,
+              100 * mean[0],
+              100 * mean[1]));
+      if (share < 0.02) {
+        assertThat(mean[1]).isGreaterThanOrEqualTo(0.999);
+      }
+    }
+    System.out.print(out);
+  }
+
+  /**
+   * Session 19: the pooled deep plans in the load step 50 -> 150 % (MiniLM's table x1.07, cv 0.15,
+   * 1 % and 3 % of passes stalled 10-40 ms, seeds 71-76, session 15's runs): per arm the late drops
+   * after the step, the windows from 2 s after it whose refusals' p99 is 5 ms or more, and the
+   * worst 1 s admitted p99. Pooling applies only while arrivals do not outpace full batches, so the
+   * step changes only in its first fraction of a second (the overload read from ~200 arrivals'
+   * gaps). Asserts that no more windows from 2 s after the step have their admitted p99 over the
+   * objective than before plus one (a different decision shifts every later pass's noise: the worst
+   * window moves by some milliseconds either way), and no more late drops than before plus a tenth.
+   */
+  @Test
+  void aLoadStepWithPooledDeepPlans() {
+    long slo = 100 * MS;
+    long step = 10 * SECOND;
+    long end = 30 * SECOND;
+    StringBuilder out = new StringBuilder();
+    out.append(
+        "| stalled | before: late drops, broken windows, windows with admitted p99 over the"
+            + " objective, worst admitted p99 | after: the same"
+            + " |\n|---|---|---|\n");
+    for (double share : new double[] {0.01, 0.03}) {
+      long[] dropped = new long[2];
+      long[] broken = new long[2];
+      long[] worst = new long[2];
+      long[] over = new long[2];
+      for (long seed = 71; seed < 77; seed++) {
+        for (int c = 0; c < 2; c++) {
+          SloBatchingPolicy p =
+              new SloBatchingPolicy(
+                  "m",
+                  new SloConfig(slo, 99, 0),
+                  16,
+                  1,
+                  Tuning.DEFAULT.withPooledDeepPlans(c == 1));
+          Run run =
+              simulate(
+                  p,
+                  miniLmWithPreemptions(seed, share),
+                  16,
+                  1,
+                  t -> t < step ? 0.5 * MINILM_CAPACITY : 1.5 * MINILM_CAPACITY,
+                  end,
+                  seed,
+                  1);
+          for (long w = step / SECOND + 2; w < end / SECOND; w++) {
+            long from = w * SECOND;
+            broken[c] += refusalP99(run, from, from + SECOND) >= 5 * MS ? 1 : 0;
+            worst[c] = Math.max(worst[c], run.p99(from, from + SECOND));
+            over[c] += run.p99(from, from + SECOND) > slo ? 1 : 0;
+          }
+          dropped[c] += count(run.droppedAt, step, end);
+        }
+      }
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "| %.0f %%, seeds 71-76 | %d, %d, %d of 108, %.1f ms | %d, %d, %d of 108, %.1f ms |%n",
+              100 * share,
+              dropped[0],
+              broken[0],
+              over[0],
+              worst[0] / 1e6,
+              dropped[1],
+              broken[1],
+              over[1],
+              worst[1] / 1e6));
+      System.out.print(out);
+      out.setLength(0);
+      assertThat(over[1]).isLessThanOrEqualTo(over[0] + 1);
+      assertThat(dropped[1]).isLessThanOrEqualTo(dropped[0] + dropped[0] / 10);
+    }
   }
 }
