@@ -107,9 +107,10 @@ public final class HttpServer implements AutoCloseable {
     NettyTransport io = NettyTransport.choose(config.transport());
     transport = io;
     int acceptors = listeningSockets(config.limits().acceptors(), io);
-    // NIO has one listening socket (no SO_REUSEPORT): its own accept thread hands each connection
-    // to the loops in turn, so that every loop serves connections.
-    boolean handoff = io.kind() == Transport.NIO;
+    // By default (and always on NIO, which has one listening socket, no SO_REUSEPORT) accept
+    // threads of their own hand each connection to the loops in turn. With acceptors 0 (epoll,
+    // io_uring) the loops accept: see below.
+    boolean handoff = io.kind() == Transport.NIO || config.limits().acceptors() > 0;
     // A poll of the sockets at least every 10 ms of tasks, not Netty's 1 s: under a connection
     // flood the accept threads queue registrations faster than a fresh JVM's loops run them. A
     // poll still takes every ready socket (Netty's up to 4,096): the cap's spare of an evicted
@@ -126,11 +127,13 @@ public final class HttpServer implements AutoCloseable {
           new MultiThreadIoEventLoopGroup(
               acceptors, new DefaultThreadFactory("fulcrum-http-accept"), io.ioHandlers());
     } else {
-      // The listening sockets on the event loops themselves: a loop that accepts a connection
-      // registers it on itself, inline (TaskQuantumEventLoopGroup.next), so a real client's
-      // connection is readable at the loop's next poll instead of after every registration a
-      // flood queued before it. One socket per loop at least, so every loop accepts.
-      acceptors = Math.max(acceptors, loops.executorCount());
+      // The listening sockets on the event loops themselves, one per loop: a loop that accepts a
+      // connection registers it on itself, inline (TaskQuantumEventLoopGroup.next), not as a task
+      // queued behind a flood's registrations. Under 20,000 slowloris connections this cut a
+      // keep-alive client's p99 ~5x, but the flood is accepted slower (SYNs resent, partial heads
+      // closed later), and a new client's p99 did not move (docs/PERFORMANCE.md, "Hostile
+      // clients", session 19): opt-in.
+      acceptors = loops.executorCount();
       boss = null;
     }
     HttpPipeline p =
@@ -188,7 +191,7 @@ public final class HttpServer implements AutoCloseable {
         config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
         acceptQueue,
         acceptors > 1 ? " on each of " + acceptors + " listening sockets (SO_REUSEPORT)" : "");
-    if (acceptors < config.limits().acceptors()) {
+    if (handoff && acceptors < config.limits().acceptors()) {
       log.warn(
           "HTTP port {}: {} acceptors asked for, 1 listening socket used: the {} transport has no"
               + " SO_REUSEPORT",
@@ -211,8 +214,8 @@ public final class HttpServer implements AutoCloseable {
 
   /**
    * How many listening sockets the port has: where the transport has {@code SO_REUSEPORT} (epoll,
-   * io_uring) {@link HttpServerConfig.Limits#acceptors()}, or the event loops if there are more
-   * (each loop serves at least one), else 1; 0 before {@link #start()} and after {@link #close()}.
+   * io_uring) {@link HttpServerConfig.Limits#acceptors()}, or with 0 one per event loop, else 1; 0
+   * before {@link #start()} and after {@link #close()}.
    */
   public synchronized int listeningSockets() {
     return listening.size();
@@ -223,7 +226,7 @@ public final class HttpServer implements AutoCloseable {
    * {@code SO_REUSEPORT} and keeps one.
    */
   static int listeningSockets(int asked, NettyTransport transport) {
-    return transport.kind() == Transport.NIO ? 1 : asked;
+    return transport.kind() == Transport.NIO ? 1 : Math.max(1, asked);
   }
 
   /** The bound port, or -1 before {@link #start()}. */

@@ -143,10 +143,11 @@ public record HttpServerConfig(
    *     server accepts them (capped by the kernel at {@code net.core.somaxconn}; see {@link
    *     dev.fulcrum.server.http.AcceptBacklog}); with several {@code acceptors}, each listening
    *     socket's
-   * @param acceptors listening sockets of the port, bound with {@code SO_REUSEPORT} so that the
-   *     kernel spreads new connections over them (epoll and io_uring, where they are served by the
-   *     event loops themselves, at least one per loop; NIO keeps one, with an accept thread); 1 is
-   *     the classic single listening socket
+   * @param acceptors listening sockets of the port, each with an accept thread of its own, bound
+   *     with {@code SO_REUSEPORT} so that the kernel spreads new connections over them (epoll and
+   *     io_uring; NIO keeps one); 1 is the classic single listening socket; 0: one listening socket
+   *     per event loop, served by that loop, which registers what it accepts on itself (epoll and
+   *     io_uring; NIO keeps one with an accept thread)
    */
   public record Limits(
       Duration headerTimeout,
@@ -233,9 +234,10 @@ public record HttpServerConfig(
       if (acceptBacklog < 1) {
         throw new IllegalArgumentException("acceptBacklog must be >= 1, was " + acceptBacklog);
       }
-      if (acceptors < 1 || acceptors > MAX_ACCEPTORS) {
+      if (acceptors < 0 || acceptors > MAX_ACCEPTORS) {
         throw new IllegalArgumentException(
-            "acceptors must be 1.." + MAX_ACCEPTORS + ", was " + acceptors);
+            "acceptors must be 0 (the event loops accept) to " + MAX_ACCEPTORS + ", was "
+                + acceptors);
       }
     }
 

@@ -195,6 +195,43 @@ class TransportServeTest {
   }
 
   /**
+   * {@code --http-acceptors 0}: no accept threads; each event loop listens on a socket of its own
+   * (SO_REUSEPORT) and serves what it accepts (epoll, io_uring; NIO keeps one socket with an accept
+   * thread).
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"IO_URING", "EPOLL", "NIO"})
+  void withZeroAcceptorsTheEventLoopsAccept(Transport transport) throws Exception {
+    assumeTrue(
+        NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    int loops = 2;
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(
+            service,
+            new HttpServerConfig("127.0.0.1", 0, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, loops)
+                .withTransport(transport)
+                .withLimits(HttpServerConfig.Limits.defaults().withAcceptors(0)));
+    try {
+      server.start();
+      assertThat(server.listeningSockets()).isEqualTo(transport == Transport.NIO ? 1 : loops);
+      for (int i = 0; i < 8; i++) { // source ports differ: spread over the sockets
+        try (RawConnection c = new RawConnection(server.port())) {
+          c.send("GET", "/v2/health/live", "", new byte[0]);
+          assertThat(c.read().status()).isEqualTo(200);
+        }
+      }
+    } finally {
+      server.close();
+      service.repository().close();
+    }
+    assertThat(server.listeningSockets()).isZero();
+  }
+
+  /**
    * HttpServer sets no TCP_NODELAY child option (a setsockopt per connection on the accept thread)
    * because Netty's socket configs turn it on for every connection: this guards that default.
    */
@@ -223,7 +260,7 @@ class TransportServeTest {
     assertThat(HttpServer.listeningSockets(4, NettyTransport.choose(Transport.NIO))).isEqualTo(1);
     assertThat(HttpServerConfig.Limits.defaults().acceptors())
         .isEqualTo(HttpServerConfig.Limits.DEFAULT_ACCEPTORS);
-    assertThatThrownBy(() -> HttpServerConfig.Limits.defaults().withAcceptors(0))
+    assertThatThrownBy(() -> HttpServerConfig.Limits.defaults().withAcceptors(-1))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(
             () ->

@@ -71,7 +71,10 @@ final class LimitOptions {
           "Listening sockets of the REST port, each with an accept thread of its own, bound with"
               + " SO_REUSEPORT: the kernel spreads new connections over them, each with an accept"
               + " queue of --http-accept-backlog; one connection cap for all. epoll and io_uring;"
-              + " NIO keeps one (default: ${DEFAULT-VALUE}).")
+              + " NIO keeps one. 0: one listening socket per event loop, accepted and registered by"
+              + " that loop (no hand-off: under a connection flood kept-alive clients wait less,"
+              + " new ones no less; see docs/PERFORMANCE.md, Hostile clients) (default:"
+              + " ${DEFAULT-VALUE}).")
   int httpAcceptors;
 
   @Option(
