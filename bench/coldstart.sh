@@ -25,8 +25,7 @@
 #   the first model, instead of a second after it), -Dfulcrum.start.models-after-answer=true (the
 #   models after the lightest wait for its first answer, not only until it is ready: session 9's
 #   experiment, off by default), -Dfulcrum.start.ports-after-answer=true (gRPC and metrics after the first answer too),
-#   -Dfulcrum.start.answer-grace-ms=N (how long those wait for an answer, default 300),
-#   -Dfulcrum.start.engine-early=true (ONNX Runtime's environment from main's first line, session 19); another
+#   -Dfulcrum.start.answer-grace-ms=N (how long those wait for an answer, default 300); another
 #   AOT cache: OPTS_x=-XX:AOTCache=FILE (the last -XX:AOTCache wins)
 #   Another build (A/B across commits): base or base+NAME runs BASE_ROOT/fulcrum (a copy of a
 #   checkout's `fulcrum`, `bin/` and `fulcrum-tools/target/dist`, with its own AOT cache) on this

@@ -1,11 +1,9 @@
 package dev.fulcrum.tools;
 
-import dev.fulcrum.runtime.onnx.OnnxRuntimeEnvironment;
 import dev.fulcrum.tools.bench.BenchCommand;
 import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.monitor.ProfileCommand;
 import dev.fulcrum.tools.monitor.SkewCheckCommand;
-import dev.fulcrum.tools.serve.EarlyEngine;
 import dev.fulcrum.tools.serve.ServeArgs;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
@@ -73,9 +71,6 @@ public final class FulcrumCli {
       System.setProperty(LOG_LEVEL_PROPERTY, level.toLowerCase(java.util.Locale.ROOT));
     }
     int code = -1;
-    if (args.length > 0 && args[0].equals("serve")) {
-      EarlyEngine.start(Boolean.getBoolean(EarlyEngine.PROPERTY), OnnxRuntimeEnvironment::start);
-    }
     if (args.length > 0 && args[0].equals("serve") && !Boolean.getBoolean("fulcrum.cli.picocli")) {
       // Cold start: the common serve command line skips picocli (see ServeArgs); the property
       // turns that off, for A/B measurements (bench/coldstart.sh).
