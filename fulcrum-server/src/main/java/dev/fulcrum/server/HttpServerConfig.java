@@ -236,7 +236,9 @@ public record HttpServerConfig(
       }
       if (acceptors < 0 || acceptors > MAX_ACCEPTORS) {
         throw new IllegalArgumentException(
-            "acceptors must be 0 (the event loops accept) to " + MAX_ACCEPTORS + ", was "
+            "acceptors must be 0 (the event loops accept) to "
+                + MAX_ACCEPTORS
+                + ", was "
                 + acceptors);
       }
     }
