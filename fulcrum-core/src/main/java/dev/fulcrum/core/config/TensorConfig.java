@@ -1,8 +1,10 @@
 package dev.fulcrum.core.config;
 
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import java.util.Arrays;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An input or output as the configuration declares it, Triton-style: when the model batches, {@code
@@ -45,5 +47,17 @@ public record TensorConfig(String name, DataType datatype, long[] dims, boolean 
   @Override
   public String toString() {
     return name + ":" + datatype + Arrays.toString(dims);
+  }
+
+  /**
+   * The refusal of this input given as {@code given} where it is declared another datatype, or null
+   * where they agree: one message for the core's validator and for a codec that meets the mismatch
+   * first (the JSON decoder, when the data does not parse as the datatype given).
+   */
+  public @Nullable InferenceException datatypeMismatch(String model, DataType given) {
+    return given == datatype
+        ? null
+        : InferenceException.invalid(
+            "model '%s': input '%s' must be %s, got %s", model, name, datatype, given);
   }
 }

@@ -51,10 +51,9 @@ public final class RequestValidator {
             "model '%s': input '%s' (%s, shape %s) is missing",
             model, spec.name(), spec.datatype(), Shapes.toString(config.fullShape(spec)));
       }
-      if (t.datatype() != spec.datatype()) {
-        throw InferenceException.invalid(
-            "model '%s': input '%s' must be %s, got %s",
-            model, spec.name(), spec.datatype(), t.datatype());
+      InferenceException mismatch = spec.datatypeMismatch(model, t.datatype());
+      if (mismatch != null) {
+        throw mismatch;
       }
       long[] shape = t.shape();
       if (config.batching()) {

@@ -282,8 +282,8 @@ public final class InferRequestDecoder {
    * The error for an input whose data did not parse as its datatype: when the model declares
    * another datatype for that input, that is the mistake to name (FP32 values sent as INT32 would
    * otherwise read "element 0 is 0.67, not an integer", which does not say what the model wants),
-   * in the words the core's validator uses for a datatype mismatch; else the data's own error. Only
-   * on the error path: a request that parses never looks the model up here.
+   * in the core validator's words ({@link TensorConfig#datatypeMismatch}); else the data's own
+   * error. Only on the error path: a request that parses never looks the model up here.
    */
   private static InferenceException datatypeFirst(
       String model, Head h, Supplier<ModelConfig> modelConfig, InferenceException dataError) {
@@ -292,10 +292,9 @@ public final class InferRequestDecoder {
       return dataError;
     }
     for (TensorConfig spec : config.inputs()) {
-      if (spec.name().equals(h.name()) && spec.datatype() != h.type()) {
-        return InferenceException.invalid(
-            "model '%s': input '%s' must be %s, got %s",
-            model, spec.name(), spec.datatype(), h.type());
+      if (spec.name().equals(h.name())) {
+        InferenceException mismatch = spec.datatypeMismatch(model, h.type());
+        return mismatch != null ? mismatch : dataError;
       }
     }
     return dataError;
