@@ -63,8 +63,11 @@ final class OnnxModelInstance implements ModelInstance {
   /** Gives {@link #lone} back when this instance closes. */
   private final Runnable releaseLone;
 
-  /** This instance's session for its passes of one row (other intra-op threads), or null. */
-  private final @Nullable OrtSession oneRow;
+  /**
+   * This instance's session for its passes of one row (other intra-op threads), made on first need;
+   * or null.
+   */
+  private final @Nullable OneRowSession oneRow;
 
   /** Passes run on {@link #oneRow} (read by tests). */
   private final AtomicLong oneRowPasses = new AtomicLong();
@@ -99,7 +102,7 @@ final class OnnxModelInstance implements ModelInstance {
    *     {@link LonePassSession}), or null: every pass runs on {@code session}
    * @param releaseLone called once, at {@link #close}
    * @param oneRow a session of the same model with other intra-op threads, owned by this instance,
-   *     that runs every pass of one row; or null
+   *     that runs every pass of one row once it is made; or null
    */
   OnnxModelInstance(
       OrtEnvironment env,
@@ -107,7 +110,7 @@ final class OnnxModelInstance implements ModelInstance {
       List<ModelSignature.IndexBound> indexBounds,
       @Nullable LonePassSession lone,
       Runnable releaseLone,
-      @Nullable OrtSession oneRow)
+      @Nullable OneRowSession oneRow)
       throws ModelLoadException {
     this.env = env;
     this.session = session;
@@ -291,7 +294,7 @@ final class OnnxModelInstance implements ModelInstance {
   }
 
   /**
-   * One pass: a pass of one row on the one-row session when it is set; else on the lone-pass
+   * One pass: a pass of one row on the one-row session once it is made; else on the lone-pass
    * session when it is set and no other pass of the model runs; ORT writes {@code pinnedOutputs}
    * (when not empty) into their buffers and allocates {@code outputs}.
    */
@@ -302,8 +305,11 @@ final class OnnxModelInstance implements ModelInstance {
       long rows)
       throws OrtException {
     if (oneRow != null && rows == 1) {
-      oneRowPasses.incrementAndGet();
-      return call(oneRow, feeds, outputs, pinnedOutputs);
+      OrtSession one = oneRow.get();
+      if (one != null) {
+        oneRowPasses.incrementAndGet();
+        return call(one, feeds, outputs, pinnedOutputs);
+      }
     }
     if (lone == null) {
       return call(session, feeds, outputs, pinnedOutputs);
@@ -337,6 +343,11 @@ final class OnnxModelInstance implements ModelInstance {
   /** Passes this instance ran on its one-row session. */
   long oneRowPasses() {
     return oneRowPasses.get();
+  }
+
+  /** Waits up to {@code millis} for the one-row session once a pass of one row asked for it. */
+  boolean awaitOneRowSession(long millis) throws InterruptedException {
+    return oneRow != null && oneRow.awaitMade(millis);
   }
 
   /** Passes this instance ran on the shared lone-pass session. */

@@ -183,7 +183,6 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     LoneKey key =
         new LoneKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
     LonePassSession lone = null;
-    OrtSession oneRow = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
       // The model's onnxruntime.intra-op-threads-one-row, else the server-wide property.
@@ -191,8 +190,10 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
           options.intraOpThreadsOneRow() > 0
               ? options.intraOpThreadsOneRow()
               : oneRowIntraOpThreads;
+      OneRowSession oneRow = null;
       if (oneRowThreads > 0 && oneRowThreads != options.intraOpThreads() && lone == null) {
-        oneRow = oneRowSession(key, options.withIntraOpThreads(oneRowThreads));
+        SessionOptions narrow = options.withIntraOpThreads(oneRowThreads);
+        oneRow = new OneRowSession(() -> oneRowSession(key, narrow), ShownPath.of(file));
       }
       LonePassSession shared = lone;
       return new OnnxModelInstance(
@@ -205,9 +206,6 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     } catch (ModelLoadException | RuntimeException e) {
       if (lone != null) {
         releaseLonePassSession(key, lone);
-      }
-      if (oneRow != null) {
-        closeQuietly(oneRow, e);
       }
       closeQuietly(session, e);
       throw e;
