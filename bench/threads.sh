@@ -7,6 +7,7 @@
 # 2x1a2: two instances of one thread, lone passes on two: intra-op-threads-alone 2; a trailing
 # "s", e.g. 1x2s, adds onnxruntime.allow-spinning: true, ONNX Runtime's own default; a trailing "+lend", e.g. 1x2+lend, lets every
 # pass be lent to the event loop that read its request: -Dfulcrum.lone-pass-limit-us=LEND_US; a
+# trailing "bN", e.g. 2x1b2, sets max-batch-size N instead of the demo's 16; a
 # trailing "+rowN", e.g. 1x2+row1, runs a pass of one row on a second session of N intra-op threads:
 # -Dfulcrum.onnx.one-row-intra-op-threads=N); the
 # dynamic batcher stays as the demo ships it (max-batch-size 16, queue delay 0). "java-peer" in
@@ -59,6 +60,11 @@ repo() { # config -> repository folder
       | sed '/^onnxruntime:/,/^[^ ]/{/^onnxruntime:/d;/^  /d}' >"$r/$MODEL/config.yaml"
     local spin=false base=$cfg
     [ "${cfg%s}" = "$cfg" ] || { spin=true; base=${cfg%s}; }
+    # a trailing bN, e.g. 2x1b2: max-batch-size N instead of the demo's
+    if [ "${base%b*}" != "$base" ]; then
+      sed -i "s/^max-batch-size:.*/max-batch-size: ${base##*b}/" "$r/$MODEL/config.yaml"
+      base=${base%b*}
+    fi
     local instances=${base%%x*} rest=${base#*x}
     printf 'instance-count: %s\nonnxruntime:\n  intra-op-threads: %s\n' "$instances" "${rest%%a*}" \
       >>"$r/$MODEL/config.yaml"
