@@ -67,12 +67,6 @@ final class PendingRequest {
    */
   boolean admittedWarm;
 
-  /**
-   * With {@link #plannedFinishNanos}: admitted although its plan missed the deadline at its
-   * percentile, on the queue's expected drain below capacity (the SLO policy's deferred refusal).
-   */
-  boolean admittedDeferred;
-
   final CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
 
   /**

@@ -244,30 +244,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
   private final boolean pooledDeepPlans;
 
   /**
-   * The default of {@link Tuning#deferDeviations} (session 20). Below capacity a stall leaves a
-   * backlog that drains by itself in a few passes; a request that arrives behind it and misses its
-   * deadline only on the plan's percentile (every pass ahead slow) is admitted when the expected
-   * drain (the running pass and the full batches ahead at their mean) still ends by its deadline.
-   * If the passes do run slow, the request's slack runs out in the queue and {@code decide} drops it
-   * at the head, before it runs: a miss either way, where refusing it at arrival was a miss for
-   * sure. Such a drop neither raises the late-drop guard nor switches the tolerance off (both are
-   * for the overload, where deferred admission does not apply).
-   */
-  static final double DEFER_DEVIATIONS = 1;
-
-  private final double deferDeviations;
-
-  /** Whether the request that plan() last admitted was admitted deferred (on its expected drain). */
-  private boolean lastDeferred;
-
-  /**
-   * The last measured pass against its size's mean before it (1 before any): a deferred plan counts
-   * the batches ahead at their mean times this when it is above 1, so that a slow spell (passes
-   * that keep running over their mean) defers nothing, while the normal pass after a stall does.
-   */
-  private double lastPassRatio = 1;
-
-  /**
    * Every arrival's gap (refused ones too), averaged with {@link #OVERLOAD_ALPHA}; 0 before two.
    */
   private double arrivalGapNanos;
@@ -305,11 +281,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
    * @param pooledDeepPlans whether a plan with full batches ahead counts them, while arrivals do
    *     not outpace full batches, at the percentile of their sum rather than the sum of their
    *     percentiles (see {@link #POOLED_DEEP_PLANS}); false: session 18's admission
-   * @param deferDeviations a plan with full batches ahead that misses its deadline at its
-   *     percentile, while arrivals do not outpace full batches, is admitted when the queue's drain
-   *     planned with this many deviations of the batches' sum still ends by it, and left to the
-   *     head's drop if its slack runs out (see {@link #DEFER_DEVIATIONS}); NaN: never (session 19's
-   *     admission)
    */
   record Tuning(
       double calibrationQuantile,
@@ -318,8 +289,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       double matureOutlierDeviations,
       double dropGuardCap,
       boolean dropGuardOnlyOverloaded,
-      boolean pooledDeepPlans,
-      double deferDeviations) {
+      boolean pooledDeepPlans) {
     /** As shipped. */
     static final Tuning DEFAULT =
         new Tuning(
@@ -329,8 +299,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
             PassTimeModel.MATURE_OUTLIER_DEVIATIONS,
             DROP_GUARD_CAP,
             DROP_GUARD_ONLY_OVERLOADED,
-            POOLED_DEEP_PLANS,
-            DEFER_DEVIATIONS);
+            POOLED_DEEP_PLANS);
 
     Tuning withCalibrationQuantile(double q) {
       return new Tuning(
@@ -340,8 +309,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           dropGuardCap,
           dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deferDeviations);
+          pooledDeepPlans);
     }
 
     Tuning withToleranceCap(double cap) {
@@ -352,8 +320,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           dropGuardCap,
           dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deferDeviations);
+          pooledDeepPlans);
     }
 
     Tuning withDepthQuantile(double q) {
@@ -364,8 +331,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           dropGuardCap,
           dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deferDeviations);
+          pooledDeepPlans);
     }
 
     Tuning withMatureOutlierDeviations(double deviations) {
@@ -376,8 +342,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           deviations,
           dropGuardCap,
           dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deferDeviations);
+          pooledDeepPlans);
     }
 
     Tuning withDropGuardCap(double cap) {
@@ -388,8 +353,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           cap,
           dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deferDeviations);
+          pooledDeepPlans);
     }
 
     Tuning withPooledDeepPlans(boolean pooled) {
@@ -400,8 +364,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           dropGuardCap,
           dropGuardOnlyOverloaded,
-          pooled,
-          deferDeviations);
+          pooled);
     }
 
     Tuning withDropGuardOnlyOverloaded(boolean only) {
@@ -412,20 +375,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
           matureOutlierDeviations,
           dropGuardCap,
           only,
-          pooledDeepPlans,
-          deferDeviations);
-    }
-
-    Tuning withDeferDeviations(double deviations) {
-      return new Tuning(
-          calibrationQuantile,
-          toleranceCap,
-          depthQuantile,
-          matureOutlierDeviations,
-          dropGuardCap,
-          dropGuardOnlyOverloaded,
-          pooledDeepPlans,
-          deviations);
+          pooledDeepPlans);
     }
   }
 
@@ -465,7 +415,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.dropGuardCap = Math.max(0, tuning.dropGuardCap());
     this.dropGuardOnlyOverloaded = tuning.dropGuardOnlyOverloaded();
     this.pooledDeepPlans = tuning.pooledDeepPlans();
-    this.deferDeviations = tuning.deferDeviations();
   }
 
   /**
@@ -586,11 +535,8 @@ final class SloBatchingPolicy implements BatchingPolicy {
               head.plannedFinishNanos, now + passes.quantile(head.rows), head.plannedDepth);
         }
         headSlack.record((deadline - now - passes.quantile(head.rows)) / slo.latencyNanos());
-        if (!head.admittedDeferred) {
-          toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
-        }
+        toleranceOffUntil = headSlack.total() + PlanCalibration.WINDOW;
         if (dropGuardCap > 0
-            && !head.admittedDeferred
             && head.admittedWarm
             && head.plannedDepth >= 2
             && now - firstPass >= DROP_GUARD_FROM_NANOS) {
@@ -671,7 +617,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
     }
     lastSeen = now;
     lastPlanNanos = Double.NaN;
-    lastDeferred = false;
     String why = plan(p, queuedRows, now);
     if (why != null) {
       refused++;
@@ -679,7 +624,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
       p.plannedFinishNanos = now + (long) lastPlanNanos;
       p.plannedDepth = lastDepth;
       p.admittedWarm = lastWarm;
-      p.admittedDeferred = lastDeferred;
     }
     return why;
   }
@@ -697,7 +641,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
     // already ran over that is in a slow spell whose end is not known: another deviation).
     double free = Double.MAX_VALUE;
     double freePlanned = Double.MAX_VALUE;
-    double freeExpected = Double.MAX_VALUE;
     boolean idle = false;
     for (int i = 0; i < instances; i++) {
       int rows = runningRows[i];
@@ -705,15 +648,10 @@ final class SloBatchingPolicy implements BatchingPolicy {
         idle = true;
         free = 0;
         freePlanned = 0;
-        freeExpected = 0;
       } else {
         free = Math.min(free, Math.max(0, startedAt[i] + passes.mean(rows) - now));
         double end = startedAt[i] + planned(rows, warm) - now;
         freePlanned = Math.min(freePlanned, Math.max(passes.deviation(rows), end));
-        freeExpected =
-            Math.min(
-                freeExpected,
-                Math.max(passes.deviation(rows), startedAt[i] + passes.mean(rows) - now));
       }
     }
     if (queuedRows == 0 && idle) {
@@ -726,7 +664,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
       // deadline, so only a pass of its own rows after the running ones can make it late.
       double alone = free + planned(p.rows, warm);
       lastDepth = 0;
-      return verdict(left, alone, Double.NaN, queuedRows, warm, now);
+      return verdict(left, alone, queuedRows, warm, now);
     }
     // The rows queued ahead leave in full batches (under load the dispatch forms them: the queue
     // holds at least a batch), spread over the instances as they free up.
@@ -750,7 +688,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
               ? freePlanned + planned(lastRows, warm) + passes.deviation(maxBatchSize)
               : free + planned(lastRows, warm);
       lastDepth = 1;
-      return verdict(left, finish, Double.NaN, queuedRows, warm, now);
+      return verdict(left, finish, queuedRows, warm, now);
     }
     // Full batches ahead: the queue is long, under overload at this very limit. Every pass is
     // planned at its percentile, each at its own (the spread shared in quadrature overran often
@@ -776,37 +714,22 @@ final class SloBatchingPolicy implements BatchingPolicy {
       }
     }
     lastDepth = rounds;
-    // Below capacity (session 20) the backlog drains by itself: what misses only on the plan's
-    // percentile is admitted when its expected drain (the running pass, one that already ran over
-    // its mean a deviation more, and the batches ahead at their mean) still ends by the deadline.
-    double expected =
-        warm && !Double.isNaN(deferDeviations) && draining()
-            ? freeExpected
-                + rounds * passes.mean(maxBatchSize) * Math.max(1, lastPassRatio)
-                + deferDeviations * passes.deviation(maxBatchSize) * Math.sqrt(rounds)
-            : Double.NaN;
-    return verdict(left, finish, expected, queuedRows, warm, now);
+    return verdict(left, finish, queuedRows, warm, now);
   }
 
   /**
    * Admits when the plan, plus the calibration's offset (and, with full batches ahead, the
-   * late-drop guard), ends by the deadline, or else when the expected drain {@code expected} (NaN:
-   * none) does (a deferred refusal, see {@link #DEFER_DEVIATIONS}); remembers the plan without
-   * it of what it admits (the calibration measures the plan, not its own correction).
+   * late-drop guard), ends by the deadline; remembers the plan without it of what it admits (the
+   * calibration measures the plan, not its own correction).
    */
   private @Nullable String verdict(
-      long left, double finish, double expected, int queuedRows, boolean warm, long now) {
+      long left, double finish, int queuedRows, boolean warm, long now) {
     double scaled = finish + calibrationOffsetNanos() + (warm ? depthOffsetNanos(lastDepth) : 0);
     if (warm && lastDepth >= 2 && (!dropGuardOnlyOverloaded || overloaded())) {
       scaled += dropGuardNanos(now);
     }
     if (scaled <= left + (warm ? toleranceNanos() : 0)) {
       lastPlanNanos = finish;
-      return null;
-    }
-    if (expected <= left) {
-      lastPlanNanos = finish;
-      lastDeferred = true;
       return null;
     }
     lastRefusalOverNanos = scaled - left;
@@ -823,17 +746,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return arrivalGapNanos > 0
         && 1e9 / arrivalGapNanos
             > OVERLOAD_FACTOR * instances * maxBatchSize * 1e9 / passes.mean(maxBatchSize);
-  }
-
-  /**
-   * Whether a backlog drains by itself: requests arrive (refused ones too, over the last ~200) more
-   * slowly than full batches on every instance serve them at their mean. Stricter than not {@link
-   * #overloaded}: a slow spell at capacity is neither, and deferred admission there only moves the
-   * refusals to the queue's head.
-   */
-  private boolean draining() {
-    return arrivalGapNanos > 0
-        && 1e9 / arrivalGapNanos < instances * maxBatchSize * 1e9 / passes.mean(maxBatchSize);
   }
 
   /** A pass of {@code rows} rows as admission plans it: its percentile once warm, else its mean. */
@@ -895,9 +807,6 @@ final class SloBatchingPolicy implements BatchingPolicy {
       }
     }
     if (computeNanos >= 0) {
-      if (passes.ready()) {
-        lastPassRatio = computeNanos / Math.max(1, passes.mean(rows));
-      }
       passes.record(rows, computeNanos);
       if (firstPass == Long.MIN_VALUE) {
         firstPass = now;

@@ -2000,6 +2000,14 @@ class SloBatchingPolicyTest {
     /** Refusals by how far past the deadline the plan said: < 5, < 10, < 20, >= 20 ms. */
     final long[] refusedByOver = new long[4];
 
+    /** Refusals per second of arrival at the server (the first 1,000 s). */
+    final long[] refusedPerSecond = new long[1000];
+
+    /** The refusals that came in seconds with at least {@code burst} of them. */
+    long refusedInBursts(int burst) {
+      return Arrays.stream(refusedPerSecond).filter(n -> n >= burst).sum();
+    }
+
     double attainment() {
       return offered == 0 ? 1 : (double) ok / offered;
     }
@@ -2064,6 +2072,7 @@ class SloBatchingPolicyTest {
             run.refusedByDepth[Math.min(2, policy.lastDepth())]++;
             double over = policy.lastRefusalOverNanos() / MS;
             run.refusedByOver[over < 5 ? 0 : over < 10 ? 1 : over < 20 ? 2 : 3]++;
+            run.refusedPerSecond[(int) Math.min(999, now / SECOND)]++;
           }
         } else {
           intended.put(p, t);
@@ -2368,59 +2377,76 @@ class SloBatchingPolicyTest {
     return out.toArray(new long[0][]);
   }
 
-  /** Explores the fit of the clock and the client to the 5-minute run (prints only). */
+  /**
+   * Session 20 (issue #10): the quiet 5-minute run at 80 % ({@code 20261204-221040-slo}: 99.611 %
+   * within 100 ms, 899 refused, 40 late drops, 39 answered late; the refusals in bursts, 143 in one
+   * second at +106 s where the trace's 16-row mean went 16 -> 36 ms and the admitted requests'
+   * p99 was 108 ms) replayed in simulated time: its pass table and open-loop client at 804/s, and
+   * two machines — one with slow spells (about one every 40 s, 0.2-1.5 s, passes 1.3-1.8 times
+   * slower, 1 % of passes stalled 10-40 ms), which reproduces the run (99.4-99.8 %, ~450-1,350
+   * refused, tens of late drops), and one without spells, 2 % of passes stalled. Each against the
+   * same stream and passes with nothing refused (common random numbers: a pass's noise is drawn
+   * from the millisecond it starts in). Prints the table of docs/PERFORMANCE.md; asserts that with
+   * spells never refusing misses more than the policy (the bursts' refusals were needed: a spell
+   * is an overload while it lasts), and that the policy stays above 99 % on both machines.
+   */
   @Test
-  void fitTheFiveMinuteRun() {
-    String grid = System.getenv("SLO20_FIT");
-    if (grid == null) {
-      return;
-    }
+  void theFiveMinuteRunReplayedWithItsSpellsAndStalls() {
     long slo = 100 * MS;
     long end = 300 * SECOND;
     long from = 10 * SECOND;
-    for (String cellSpec : grid.split(";")) {
-      String[] a = cellSpec.split(",");
-      double cv = Double.parseDouble(a[0]);
-      double every = Double.parseDouble(a[1]);
-      double max = Double.parseDouble(a[2]);
-      double share = Double.parseDouble(a[3]);
-      double longEvery = Double.parseDouble(a[4]);
-      double longMax = Double.parseDouble(a[5]);
-      String[] zs = System.getenv().getOrDefault("SLO20_Z", "NaN,0").split(",");
-      double[] sum = new double[zs.length + 1];
-      int seeds = Integer.parseInt(System.getenv().getOrDefault("SLO20_SEEDS", "6"));
+    StringBuilder out = new StringBuilder();
+    out.append(
+        "| machine, seed | policy: within, refused (depth 0/1/2+; over <5/<10/<20/>=20 ms),"
+            + " dropped late, answered late | refused in seconds with >= 10 / >= 40 refusals |"
+            + " never refused: within, answered late |\n"
+            + "|---|---|---|---|\n");
+    for (boolean spells : new boolean[] {true, false}) {
+      double[] mean = new double[2];
+      int seeds = 6;
       for (long seed = 101; seed < 101 + seeds; seed++) {
-        long[][] arrivals = fittedClient(804, end, seed, longEvery, longMax);
-        StringBuilder line = new StringBuilder(cellSpec + " seed " + seed + ":");
-        for (int c = 0; c <= zs.length; c++) {
-          if (c == zs.length) {
-            arrivalClass = RequestOptions.SloClass.BEST_EFFORT;
-          }
-          StreamRun r =
+        long[][] arrivals = fittedClient(804, end, seed, 20, 80);
+        StreamRun[] runs = new StreamRun[2];
+        for (int c = 0; c < 2; c++) {
+          arrivalClass =
+              c == 0 ? RequestOptions.SloClass.STANDARD : RequestOptions.SloClass.BEST_EFFORT;
+          runs[c] =
               simulateStream(
-                  new SloBatchingPolicy(
-                      "m",
-                      new SloConfig(slo, 99, 0),
-                      16,
-                      1,
-                      Tuning.DEFAULT.withDeferDeviations(
-                          c < zs.length ? Double.parseDouble(zs[c]) : Double.NaN)),
-                  fittedToTheFiveMinuteRun(seed, cv, every, max, share),
+                  new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1),
+                  spells
+                      ? fittedToTheFiveMinuteRun(seed, 0.18, 40, 1.8, 0.01)
+                      : fittedToTheFiveMinuteRun(seed, 0.18, 1e9, 1.3, 0.02),
                   16,
                   arrivals,
                   from,
                   slo);
-          arrivalClass = RequestOptions.SloClass.STANDARD;
-          line.append(" | ").append(cell(r));
-          sum[c] += r.attainment() / seeds;
+          mean[c] += runs[c].attainment() / seeds;
         }
-        System.out.println(line);
+        arrivalClass = RequestOptions.SloClass.STANDARD;
+        out.append(
+            String.format(
+                Locale.ROOT,
+                "| %s, %d | %s | %d / %d | %.3f %%, %d |%n",
+                spells ? "spells" : "2 % stalled",
+                seed,
+                cell(runs[0]),
+                runs[0].refusedInBursts(10),
+                runs[0].refusedInBursts(40),
+                100 * runs[1].attainment(),
+                runs[1].late));
       }
-      StringBuilder mean = new StringBuilder(cellSpec + " mean:");
-      for (double m : sum) {
-        mean.append(String.format(Locale.ROOT, " | %.3f %%", 100 * m));
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "| %s, mean | %.3f %% | | %.3f %% |%n",
+              spells ? "spells" : "2 % stalled",
+              100 * mean[0],
+              100 * mean[1]));
+      if (spells) {
+        assertThat(mean[0]).isGreaterThan(mean[1]);
       }
-      System.out.println(mean);
+      assertThat(mean[0]).isGreaterThan(0.99);
     }
+    System.out.print(out);
   }
 }
