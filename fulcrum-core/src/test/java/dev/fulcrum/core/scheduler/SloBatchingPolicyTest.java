@@ -2294,10 +2294,10 @@ class SloBatchingPolicyTest {
 
   /**
    * Session 20 (issue #10): the pass times of the quiet 5-minute run {@code 20261204-221040-slo}
-   * (its 1 Hz trace, calm seconds: 2.2 ms for 1 row, 4.8 for 4, 8.6 for 8, 12.4 for 12, 15.9 for 16,
-   * the closed loop's 1,006/s), lognormal with cv {@code cv}; slow spells on the two shared cores
-   * (about one every {@code spellEvery} seconds, Poisson, each 0.2-1.5 s in which every pass is
-   * 1.3-{@code spellMax} times slower: the trace's 16-row mean went 16 -> 36 ms for a second at
+   * (its 1 Hz trace, calm seconds: 2.2 ms for 1 row, 4.8 for 4, 8.6 for 8, 12.4 for 12, 15.9 for
+   * 16, the closed loop's 1,006/s), lognormal with cv {@code cv}; slow spells on the two shared
+   * cores (about one every {@code spellEvery} seconds, Poisson, each 0.2-1.5 s in which every pass
+   * is 1.3-{@code spellMax} times slower: the trace's 16-row mean went 16 -> 36 ms for a second at
    * +106 s and to 23-26 ms for 5 s at +227 s); and {@code share} of the passes stalled a further
    * 10-40 ms.
    */
@@ -2380,15 +2380,15 @@ class SloBatchingPolicyTest {
   /**
    * Session 20 (issue #10): the quiet 5-minute run at 80 % ({@code 20261204-221040-slo}: 99.611 %
    * within 100 ms, 899 refused, 40 late drops, 39 answered late; the refusals in bursts, 143 in one
-   * second at +106 s where the trace's 16-row mean went 16 -> 36 ms and the admitted requests'
-   * p99 was 108 ms) replayed in simulated time: its pass table and open-loop client at 804/s, and
-   * two machines — one with slow spells (about one every 40 s, 0.2-1.5 s, passes 1.3-1.8 times
-   * slower, 1 % of passes stalled 10-40 ms), which reproduces the run (99.4-99.8 %, ~450-1,350
-   * refused, tens of late drops), and one without spells, 2 % of passes stalled. Each against the
-   * same stream and passes with nothing refused (common random numbers: a pass's noise is drawn
-   * from the millisecond it starts in). Prints the table of docs/PERFORMANCE.md; asserts that with
-   * spells never refusing misses more than the policy (the bursts' refusals were needed: a spell
-   * is an overload while it lasts), and that the policy stays above 99 % on both machines.
+   * second at +106 s where the trace's 16-row mean went 16 -> 36 ms and the admitted requests' p99
+   * was 108 ms) replayed in simulated time: its pass table and open-loop client at 804/s, and two
+   * machines — one with slow spells (about one every 40 s, 0.2-1.5 s, passes 1.3-1.8 times slower,
+   * 1 % of passes stalled 10-40 ms), which reproduces the run (99.4-99.8 %, ~450-1,350 refused,
+   * tens of late drops), and one without spells, 2 % of passes stalled. Each against the same
+   * stream and passes with nothing refused (common random numbers: a pass's noise is drawn from the
+   * millisecond it starts in). Prints the table of docs/PERFORMANCE.md; asserts that with spells
+   * never refusing misses more than the policy (the bursts' refusals were needed: a spell is an
+   * overload while it lasts), and that the policy stays above 99 % on both machines.
    */
   @Test
   void theFiveMinuteRunReplayedWithItsSpellsAndStalls() {
