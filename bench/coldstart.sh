@@ -9,6 +9,11 @@
 #                   before the first fraud answer (its own AOT cache; bench/coldstart_bound.sh);
 #                   only ready and fraud are probed. bound-noaot: the same without its cache;
 #                   bound+NAME: with OPTS_NAME added
+#   java-bound      not in the default set (session 20): the same least program on the JDK's
+#                   HttpServer (what a Java user writes first), one ONNX Runtime session, its own
+#                   AOT cache; java-bound-noort: the JDK's HttpServer without ONNX Runtime, a fixed
+#                   answer to the same fraud POST (what the JVM and an HTTP server alone cost);
+#                   only ready and fraud are probed; +NAME variants as for bound
 # interleaved (one start of each, then repeat), each quoted as a ratio to the Node peer.
 # Build time is excluded (the script builds first); the AOT cache is trained first if absent.
 #   N=5 PORT=18800 bash bench/coldstart.sh
@@ -73,7 +78,15 @@ fi
 [ -d bench/peers/node/node_modules ] || (cd bench/peers/node && npm ci --ignore-scripts --no-audit --no-fund)
 
 read -r -a SERVERS <<< "${SERVERS:-fulcrum fulcrum-noaot java-peer node-peer}"
-case " ${SERVERS[*]} " in *" bound"*) bash bench/coldstart_bound.sh prepare ;; esac
+BOUND_VARIANTS=()
+for s in "${SERVERS[@]}"; do
+  case $s in
+    bound*) BOUND_VARIANTS+=(socket) ;;
+    java-bound-noort*) BOUND_VARIANTS+=(jdk-noort) ;;
+    java-bound*) BOUND_VARIANTS+=(jdk) ;;
+  esac
+done
+[ ${#BOUND_VARIANTS[@]} -gt 0 ] && bash bench/coldstart_bound.sh prepare "${BOUND_VARIANTS[@]}"
 start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPTS set by the caller)
   local serve=(./fulcrum serve --http-port "$2" --grpc-port $(($2 + STEP)) --metrics-port $(($2 + 2 * STEP)))
   case $1 in
@@ -84,6 +97,8 @@ start() { # server port -> the probe's command line after `--` (FULCRUM_JAVA_OPT
     node-peer) echo node bench/peers/node/server.js --port "$2" ;;
     bound-noaot | bound-noaot+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" noaot ;;
     bound | bound+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" ;;
+    java-bound-noort | java-bound-noort+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" jdk-noort ;;
+    java-bound | java-bound+*) BOUND_JAVA_OPTS="$(java_opts "$1")" bash bench/coldstart_bound.sh cmd "$2" jdk ;;
     *) echo "unknown server $1" >&2; exit 2 ;;
   esac
 }
@@ -100,7 +115,7 @@ for round in $(seq "$N"); do
     port=$((PORT + 10 * i))
     probe=(--port "$port" --log "$OUT/$s.log")
     [ "${THREADS:-0}" = 1 ] && probe+=(--threads)
-    [[ $s == bound* ]] && probe+=(--only ready,fraud_classifier)
+    [[ $s == bound* || $s == java-bound* ]] && probe+=(--only ready,fraud_classifier)
     rm -f "$OUT/$s.classes"
     [ "${CLASSES:-0}" = 1 ] && [[ $s == fulcrum* ]] && probe+=(--count-lines "$OUT/$s.classes")
     # shellcheck disable=SC2046 # the command line is a list of words

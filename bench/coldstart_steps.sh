@@ -8,6 +8,8 @@
 #   BASE_ROOT=/tmp/base N=5 PORT=25011 bash bench/coldstart_steps.sh
 # BASE_ROOT: a copy of a checkout's `fulcrum`, `bin/` and dist with its own AOT cache (as for
 # bench/coldstart.sh's `base`); both use this checkout's demo repository. Does not build.
+# NEW_OPTS / BASE_OPTS (session 20): JVM options added to one side only (FULCRUM_JAVA_OPTS), e.g.
+# a flag's A/B on one dist: BASE_ROOT=$PWD NEW_OPTS=--sun-misc-unsafe-memory-access=allow ...
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,8 +23,12 @@ JOPT="-Dorg.slf4j.simpleLogger.log.dev.fulcrum.tools.serve.Startup=debug"
 for i in $(seq 1 "$N"); do
   for v in base new; do
     log="$OUT/$v-$i.log"
-    if [ "$v" = base ]; then cmd=(env FULCRUM_HOME="$BASE_ROOT" "$BASE_ROOT/fulcrum"); else cmd=(./fulcrum); fi
-    FULCRUM_JAVA_OPTS="$JOPT" "${cmd[@]}" serve --model-repository "$ROOT/demo/models" \
+    if [ "$v" = base ]; then
+      cmd=(env FULCRUM_HOME="$BASE_ROOT" "$BASE_ROOT/fulcrum") opts="${BASE_OPTS:-}"
+    else
+      cmd=(./fulcrum) opts="${NEW_OPTS:-}"
+    fi
+    FULCRUM_JAVA_OPTS="$JOPT $opts" "${cmd[@]}" serve --model-repository "$ROOT/demo/models" \
       --http-port "$PORT" --grpc-port $((PORT + 2)) --metrics-port $((PORT + 4)) >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do grep -q "server is READY" "$log" && break; sleep 0.2; done

@@ -6,9 +6,15 @@
 // docs can say what any JVM server could reach on a machine. No MiniLM, no gRPC, no metrics.
 //
 //   serve:  java -cp <classes>:<dist>/lib/* Bound --port 8300 [--model demo/models/...onnx]
+//                [--http socket|jdk] [--no-ort]
 //           GET /v2/health/ready: 200 once the session exists (503 before);
 //           POST /v2/models/fraud_classifier/infer: the OIP REST JSON answer (503 before).
 //           The session is created on a thread of its own while the main thread binds the port.
+//           --http jdk (session 20): the JDK's com.sun.net.httpserver.HttpServer instead of the
+//           hand-rolled ServerSocket loop (its dispatcher thread answers; keep-alive as the JDK
+//           does it), what a Java user would write first. --no-ort: no ONNX Runtime at all; ready
+//           at once, and the fraud POST (its 8 floats parsed as with ORT) answered with a fixed
+//           body of the real answer's shape: what the JVM and the HTTP server alone cost.
 //   steps:  java -Dbound.t0=<epoch ns at spawn> ... Bound --steps   (bench/coldstart_bound.sh)
 //           prints one JSON line: seconds from the spawn to main(), then each step's own wall
 //           time and the process's CPU after it (ORT environment, session, first run), and exits.
@@ -20,6 +26,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.FloatBuffer;
@@ -32,6 +39,13 @@ public final class Bound {
   private static final String MODEL = "demo/models/fraud_classifier/1/model.onnx";
   private static volatile OrtSession session;
   private static volatile OrtEnvironment env;
+  /** --no-ort: every answer is this body, and the server is ready from the start. */
+  private static final String FIXED =
+      "{\"model_name\":\"fraud_classifier\",\"outputs\":[{\"name\":\"probabilities\","
+          + "\"datatype\":\"FP32\",\"shape\":[1,2],\"data\":[0.25,0.75]},{\"name\":\"label\","
+          + "\"datatype\":\"INT64\",\"shape\":[1],\"data\":[1]}]}";
+
+  private static volatile boolean noOrt;
 
   private Bound() {}
 
@@ -41,11 +55,18 @@ public final class Bound {
     int port = 8300;
     String model = MODEL;
     boolean steps = false;
+    boolean jdk = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--port" -> port = Integer.parseInt(args[++i]);
         case "--model" -> model = args[++i];
         case "--steps" -> steps = true;
+        case "--http" -> jdk = switch (args[++i]) {
+          case "jdk" -> true;
+          case "socket" -> false;
+          default -> throw new IllegalArgumentException("--http socket|jdk, was " + args[i]);
+        };
+        case "--no-ort" -> noOrt = true;
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
@@ -53,10 +74,17 @@ public final class Bound {
       steps(model, mainNs, mainEpochMs);
       return;
     }
+    if (jdk) {
+      jdkServer(port, model);
+      return;
+    }
     String path = model;
     Thread loader =
         new Thread(
             () -> {
+              if (noOrt) {
+                return;
+              }
               try {
                 env = OrtEnvironment.getEnvironment();
                 session = env.createSession(path, options());
@@ -77,6 +105,77 @@ public final class Bound {
         }
       }
     }
+  }
+
+  /** --http jdk: the JDK's HttpServer on the main thread, the session (if any) on its own. */
+  private static void jdkServer(int port, String model) throws Exception {
+    if (!noOrt) {
+      Thread.ofPlatform()
+          .name("bound-load")
+          .start(
+              () -> {
+                try {
+                  env = OrtEnvironment.getEnvironment();
+                  session = env.createSession(model, options());
+                } catch (Exception e) {
+                  e.printStackTrace();
+                  System.exit(1);
+                }
+              });
+    }
+    com.sun.net.httpserver.HttpServer server =
+        com.sun.net.httpserver.HttpServer.create(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 128);
+    server.createContext(
+        "/",
+        ex -> {
+          try (ex) {
+            byte[] body = ex.getRequestBody().readAllBytes();
+            String method = ex.getRequestMethod();
+            String target = ex.getRequestURI().getPath();
+            int status;
+            String answer;
+            OrtSession s = session;
+            boolean ready = noOrt || s != null;
+            if (method.equals("GET") && target.equals("/v2/health/ready")) {
+              status = ready ? 200 : 503;
+              answer = "{}";
+            } else if (method.equals("POST")
+                && target.equals("/v2/models/fraud_classifier/infer")) {
+              if (!ready) {
+                status = 503;
+                answer = "{\"error\":\"model not ready\"}";
+              } else {
+                float[] features = null;
+                try {
+                  features = floats(new String(body, StandardCharsets.UTF_8));
+                } catch (RuntimeException e) {
+                  // answered 400 below
+                }
+                if (features == null || features.length == 0 || features.length % 8 != 0) {
+                  status = 400;
+                  answer = "{\"error\":\"features must be [n, 8]\"}";
+                } else {
+                  status = 200;
+                  try {
+                    answer = noOrt ? FIXED : infer(s, features);
+                  } catch (Exception e) {
+                    status = 500;
+                    answer = "{\"error\":\"inference failed\"}";
+                  }
+                }
+              }
+            } else {
+              status = 404;
+              answer = "{\"error\":\"not found\"}";
+            }
+            byte[] bytes = answer.getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            ex.sendResponseHeaders(status, bytes.length);
+            ex.getResponseBody().write(bytes);
+          }
+        });
+    server.start();
   }
 
   private static OrtSession.SessionOptions options() throws Exception {
@@ -126,9 +225,9 @@ public final class Bound {
     }
     OrtSession s = session;
     if (method.equals("GET") && target.equals("/v2/health/ready")) {
-      respond(out, s != null ? 200 : 503, "{}");
+      respond(out, noOrt || s != null ? 200 : 503, "{}");
     } else if (method.equals("POST") && target.equals("/v2/models/fraud_classifier/infer")) {
-      if (s == null) {
+      if (!noOrt && s == null) {
         respond(out, 503, "{\"error\":\"model not ready\"}");
         return;
       }
@@ -144,7 +243,7 @@ public final class Bound {
         respond(out, 400, "{\"error\":\"features must be [n, 8]\"}");
         return;
       }
-      respond(out, 200, infer(s, features));
+      respond(out, 200, noOrt ? FIXED : infer(s, features));
     } else {
       respond(out, 404, "{\"error\":\"not found\"}");
     }

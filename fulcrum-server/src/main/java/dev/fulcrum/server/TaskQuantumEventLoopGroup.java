@@ -33,7 +33,10 @@ final class TaskQuantumEventLoopGroup extends MultiThreadIoEventLoopGroup {
     for (EventExecutor e : this) {
       all.add((IoEventLoop) e);
     }
-    loops = all.toArray(IoEventLoop[]::new);
+    // Not IoEventLoop[]::new: an array constructor reference is a lambda the AOT cache cannot hold
+    // (its array class is not loaded when the cache is dumped), spun on the REST port's start
+    // thread of every fresh JVM (docs/PERFORMANCE.md, "Cold start", session 20).
+    loops = all.toArray(new IoEventLoop[0]);
   }
 
   /** This group's loops, fixed at construction. */

@@ -45,23 +45,35 @@ public final class FulcrumCli {
   }
 
   /**
-   * The command line with one rule for errors a user causes: a command that fails on a file it was
-   * given (an {@link IOException}: missing, unreadable, a CSV without a column the model needs)
-   * prints {@code fulcrum <command>: <message>} on one line and exits 1; anything else keeps
-   * picocli's stack trace, which is then a defect to report.
+   * Where the picocli command line is built. A class of its own because the launcher checks {@code
+   * main} by reflecting FulcrumCli's public methods before {@code main()} runs, which loads every
+   * type in their signatures: a public method of FulcrumCli returning {@code CommandLine} loaded
+   * picocli's 72 KB {@code CommandLine} from its jar (class-file version 49, which no AOT cache
+   * holds) on the main thread of every start, before {@code main()} (docs/PERFORMANCE.md, "Cold
+   * start", session 20).
    */
-  public static CommandLine commandLine() {
-    return new CommandLine(new FulcrumCli())
-        .setExecutionExceptionHandler(
-            (e, cl, parsed) -> {
-              Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
-              if (cause instanceof IOException) {
-                cl.getErr().println("fulcrum " + cl.getCommandName() + ": " + cause.getMessage());
-                cl.getErr().flush();
-                return 1;
-              }
-              throw e;
-            });
+  public static final class Picocli {
+    private Picocli() {}
+
+    /**
+     * The command line with one rule for errors a user causes: a command that fails on a file it
+     * was given (an {@link IOException}: missing, unreadable, a CSV without a column the model
+     * needs) prints {@code fulcrum <command>: <message>} on one line and exits 1; anything else
+     * keeps picocli's stack trace, which is then a defect to report.
+     */
+    public static CommandLine commandLine() {
+      return new CommandLine(new FulcrumCli())
+          .setExecutionExceptionHandler(
+              (e, cl, parsed) -> {
+                Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
+                if (cause instanceof IOException) {
+                  cl.getErr().println("fulcrum " + cl.getCommandName() + ": " + cause.getMessage());
+                  cl.getErr().flush();
+                  return 1;
+                }
+                throw e;
+              });
+    }
   }
 
   public static void main(String[] args) {
@@ -80,7 +92,7 @@ public final class FulcrumCli {
       }
     }
     if (code < 0) {
-      code = commandLine().execute(args);
+      code = Picocli.commandLine().execute(args);
     }
     if (code != 0) {
       System.exit(code);

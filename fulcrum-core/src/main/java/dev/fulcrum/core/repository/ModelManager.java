@@ -252,7 +252,11 @@ public final class ModelManager {
       }
       jobs.add(logged);
     }
-    return CompletableFuture.allOf(jobs.toArray(CompletableFuture[]::new))
+    // Not CompletableFuture[]::new: an array constructor reference is a lambda the AOT cache cannot
+    // hold (its array class is not loaded when the cache is dumped), spun on the models' start
+    // thread of every fresh JVM, on the first answer's path (PERFORMANCE.md, "Cold start", session
+    // 20).
+    return CompletableFuture.allOf(jobs.toArray(new CompletableFuture<?>[0]))
         .whenComplete(
             (r, t) -> {
               startupConfigs.clear(); // a load that never ran must not see them later
@@ -375,7 +379,7 @@ public final class ModelManager {
                 .exceptionally(t -> null));
       }
     }
-    return CompletableFuture.allOf(jobs.toArray(CompletableFuture[]::new));
+    return CompletableFuture.allOf(jobs.toArray(new CompletableFuture<?>[0]));
   }
 
   private static InferenceException controlNotAllowed(String action, String name) {

@@ -218,25 +218,28 @@ final class RequestQueue {
     BatchingPolicy.Decision decision =
         policy.decide(
             head, !alone, alone ? () -> head.rows : () -> gather(head, null, maxBatchSize), now);
-    return switch (decision) {
-      case BatchingPolicy.Wait w -> new Plan(List.of(), w.nanos());
-      case BatchingPolicy.Shed shed -> {
-        take(head);
-        dropStaleDeadlines();
-        yield new Plan(List.of(), 0, new Dropped(head, shed.reason()));
-      }
-      case BatchingPolicy.Take t -> {
-        if (alone) {
-          take(head);
-          dropStaleDeadlines();
-          yield new Plan(List.of(head), 0);
-        }
-        List<PendingRequest> batch = new ArrayList<>();
-        gather(head, batch, Math.max(head.rows, Math.min(maxBatchSize, t.maxRows())));
-        dropStaleDeadlines();
-        yield new Plan(batch, 0);
-      }
-    };
+    // instanceof, not a pattern switch over the sealed Decision: a pattern switch is an
+    // invokedynamic (SwitchBootstraps.typeSwitch) whose class the AOT cache does not hold, spun on
+    // the engine thread at a fresh JVM's first request (docs/PERFORMANCE.md, "Cold start",
+    // session 20). The three cases are Decision's permitted ones.
+    if (decision instanceof BatchingPolicy.Wait w) {
+      return new Plan(List.of(), w.nanos());
+    }
+    if (decision instanceof BatchingPolicy.Shed shed) {
+      take(head);
+      dropStaleDeadlines();
+      return new Plan(List.of(), 0, new Dropped(head, shed.reason()));
+    }
+    BatchingPolicy.Take t = (BatchingPolicy.Take) decision;
+    if (alone) {
+      take(head);
+      dropStaleDeadlines();
+      return new Plan(List.of(head), 0);
+    }
+    List<PendingRequest> batch = new ArrayList<>();
+    gather(head, batch, Math.max(head.rows, Math.min(maxBatchSize, t.maxRows())));
+    dropStaleDeadlines();
+    return new Plan(batch, 0);
   }
 
   /**

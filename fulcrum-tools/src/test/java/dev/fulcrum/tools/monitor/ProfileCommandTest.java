@@ -207,7 +207,7 @@ class ProfileCommandTest {
             .toList());
     StringWriter err = new StringWriter();
     int code =
-        FulcrumCli.commandLine()
+        FulcrumCli.Picocli.commandLine()
             .setOut(new PrintWriter(new StringWriter()))
             .setErr(new PrintWriter(err))
             .execute(
