@@ -87,6 +87,12 @@ public final class ConnectionLimit {
     volatile long bytes;
     volatile boolean started;
 
+    /**
+     * The loop the connection waits in {@link Registrations} to be registered on, or null (Netty
+     * registered it: {@link Channel#eventLoop()}). Set on the accept thread right after admission.
+     */
+    volatile @Nullable EventLoop loop;
+
     Admission(Channel channel, long since) {
       this.channel = channel;
       this.since = since;
@@ -270,6 +276,17 @@ public final class ConnectionLimit {
     return new Acceptor(this);
   }
 
+  /**
+   * Tells the cap that {@code ch} waits in {@link Registrations} for its registration on {@code
+   * loop}: an eviction of it runs there, and may close it unregistered. On the accept thread.
+   */
+  static void registeringOn(Channel ch, EventLoop loop) {
+    Admission a = ch.attr(ADMISSION).get();
+    if (a != null) {
+      a.loop = loop;
+    }
+  }
+
   /** When {@code ch} was admitted (a nanoTime on the accepting thread), or -1 (debug split). */
   static long admittedAt(Channel ch) {
     Admission a = ch.attr(ADMISSION).get();
@@ -299,7 +316,7 @@ public final class ConnectionLimit {
     ch.close();
   }
 
-  private static void resetOnClose(Channel ch) {
+  static void resetOnClose(Channel ch) {
     if (ch instanceof SocketChannel && ch.isOpen()) {
       try {
         ch.config().setOption(ChannelOption.SO_LINGER, 0);
@@ -367,7 +384,8 @@ public final class ConnectionLimit {
    * thread, was a tenth of what an evicted connection cost a fresh JVM.
    */
   private void evictAfterTwoPolls(Admission victim) {
-    EventLoop loop = victim.channel.eventLoop();
+    EventLoop waitsOn = victim.loop;
+    EventLoop loop = waitsOn != null ? waitsOn : victim.channel.eventLoop();
     Evictions e = evictions.get(loop);
     if (e == null) {
       e = evictions.computeIfAbsent(loop, Evictions::new);
@@ -417,6 +435,18 @@ public final class ConnectionLimit {
       for (Admission victim : batch) {
         if (victim.started) {
           spared.increment();
+        } else if (victim.loop != null && !victim.channel.isRegistered()) {
+          // Still waiting for its registration (Registrations): closed here, never registered,
+          // if it has sent nothing; else registered now, and two more polls decide.
+          if (!victim.channel.isOpen()) {
+            continue;
+          }
+          if (Registrations.evictUnregistered(victim.channel, loop)) {
+            evicted.increment();
+            open.decrementAndGet(); // closed forcibly: its close future, which counts, never ends
+          } else {
+            add(victim);
+          }
         } else {
           evicted.increment();
           reset(victim.channel);

@@ -280,6 +280,11 @@ public final class HttpPipeline {
       }
       ch.attr(SILENT).set(w);
       ctx.fireChannelActive();
+      ByteBuf first = Registrations.takeFirstBytes(ch);
+      if (first != null) { // read on the accept thread (Registrations): the connection's first read
+        channelRead(ctx, first);
+        ctx.fireChannelReadComplete();
+      }
     }
 
     @Override
