@@ -13,6 +13,8 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.AttributeKey;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -55,6 +57,17 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   private static final AttributeKey<ByteBuf> FIRST_BYTES =
       AttributeKey.valueOf(Registrations.class, "firstBytes");
 
+  private static final AttributeKey<List<Accepted>> LOOK_AGAIN =
+      AttributeKey.valueOf(Registrations.class, "lookAgain");
+
+  /**
+   * A queued connection older than this is registered before the newer ones: newest first serves
+   * a real client among a flood's connections soonest, but no connection may wait so long that
+   * its header timeout, counted from its handshake, ends late (at least 1 s is left after the
+   * registration; {@link RequestTimeouts#queuedCounted}).
+   */
+  static final long OLDEST_FIRST_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1000);
+
   /** Bytes read from a new connection on its accept thread: a request line and then some. */
   static final int PREFETCH = 1024;
 
@@ -93,14 +106,63 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       register(loop, child);
       return;
     }
-    deferred.increment();
     ConnectionLimit.registeringOn(child, loop);
-    Pending p = pending.get(loop);
-    if (p == null) {
-      p = pending.computeIfAbsent(loop, l -> new Pending(l));
-    }
-    p.add(child);
+    lookAgain(ctx).add(new Accepted(child, loop, System.nanoTime()));
   }
+
+  /**
+   * At the end of the accept thread's batch (up to 16 connections a listening socket a poll): a
+   * second read of each silent connection of the batch, whose client may have sent its request
+   * since its accept (a real client sends it right after its handshake, but an idle accept thread
+   * accepts within microseconds of the handshake, before it arrives); then the silent ones queue.
+   */
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    List<Accepted> batch = lookAgain(ctx);
+    for (Accepted a : batch) {
+      Channel child = a.channel;
+      ByteBuf more = read(child);
+      if (more != null) {
+        ByteBuf first = child.attr(FIRST_BYTES).get();
+        if (first == null) {
+          child.attr(FIRST_BYTES).set(more);
+        } else {
+          ByteBuf joined = child.alloc().heapBuffer(first.readableBytes() + more.readableBytes());
+          joined.writeBytes(first).writeBytes(more);
+          first.release();
+          more.release();
+          child.attr(FIRST_BYTES).set(joined);
+        }
+        ByteBuf now = child.attr(FIRST_BYTES).get();
+        if (now.indexOf(now.readerIndex(), now.writerIndex(), (byte) '\n') >= 0) {
+          early.increment();
+          register(a.loop, child);
+          continue;
+        }
+      }
+      deferred.increment();
+      Pending p = pending.get(a.loop);
+      if (p == null) {
+        p = pending.computeIfAbsent(a.loop, l -> new Pending(l));
+      }
+      p.add(a);
+    }
+    batch.clear();
+    ctx.fireChannelReadComplete();
+  }
+
+  /** The server channel's silent connections of its current accept batch (its accept thread's). */
+  private static List<Accepted> lookAgain(ChannelHandlerContext ctx) {
+    List<Accepted> l = ctx.channel().attr(LOOK_AGAIN).get();
+    if (l == null) {
+      l = new ArrayList<>();
+      ctx.channel().attr(LOOK_AGAIN).set(l);
+    }
+    return l;
+  }
+
+  /** A silent connection waiting for its registration, and when it was accepted (nanoTime). */
+  private record Accepted(Channel channel, EventLoop loop, long at) {}
 
   /** Connections registered at once (their first line read on the accept thread), so far. */
   public long early() {
@@ -207,15 +269,15 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
    */
   private static final class Pending implements Runnable {
     private final EventLoop loop;
-    private final ConcurrentLinkedDeque<Channel> queue = new ConcurrentLinkedDeque<>();
+    private final ConcurrentLinkedDeque<Accepted> queue = new ConcurrentLinkedDeque<>();
     private final AtomicBoolean armed = new AtomicBoolean();
 
     Pending(EventLoop loop) {
       this.loop = loop;
     }
 
-    void add(Channel ch) {
-      queue.addLast(ch);
+    void add(Accepted a) {
+      queue.addLast(a);
       if (armed.compareAndSet(false, true)) {
         loop.execute(this);
       }
@@ -224,15 +286,21 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
     @Override
     public void run() {
       int done = 0;
+      long now = System.nanoTime();
       while (done < BATCH) {
-        Channel ch = queue.pollLast();
-        if (ch == null) {
+        Accepted oldest = queue.peekFirst();
+        Accepted a =
+            oldest != null && now - oldest.at > OLDEST_FIRST_NANOS
+                ? queue.pollFirst()
+                : queue.pollLast();
+        if (a == null) {
           armed.set(false);
           if (queue.isEmpty() || !armed.compareAndSet(false, true)) {
             return;
           }
           continue; // added meanwhile, and this task re-armed
         }
+        Channel ch = a.channel;
         if (ch.isOpen() && !ch.isRegistered()) { // evicted or registered by the cap meanwhile
           register(loop, ch);
           done++;
@@ -245,7 +313,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       try {
         loop.execute(
             () -> {
-              for (Channel ch = queue.pollLast(); ch != null; ch = queue.pollLast()) {
+              for (Accepted a = queue.pollLast(); a != null; a = queue.pollLast()) {
+                Channel ch = a.channel;
                 if (!ch.isRegistered()) {
                   ByteBuf first = takeFirstBytes(ch);
                   if (first != null) {
