@@ -9,14 +9,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SingleThreadEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
@@ -87,6 +90,9 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   public Registrations(EventLoopGroup loops, ChannelHandler childHandler) {
     this.loops = loops;
     this.childHandler = childHandler;
+    for (EventExecutor loop : loops) {
+      loop.execute(() -> {}); // starts its thread: a tail task (registerEarly) does not
+    }
   }
 
   @Override
@@ -103,7 +109,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
     }
     if (first != null && first.indexOf(first.readerIndex(), first.writerIndex(), (byte) '\n') >= 0) {
       early.increment();
-      register(loop, child);
+      ConnectionLimit.registeringOn(child, loop);
+      registerEarly(loop, child);
       return;
     }
     ConnectionLimit.registeringOn(child, loop);
@@ -136,7 +143,7 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
         ByteBuf now = child.attr(FIRST_BYTES).get();
         if (now.indexOf(now.readerIndex(), now.writerIndex(), (byte) '\n') >= 0) {
           early.increment();
-          register(a.loop, child);
+          registerEarly(a.loop, child);
           continue;
         }
       }
@@ -231,6 +238,28 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
         buf.release();
       }
     }
+  }
+
+  /**
+   * Registers a connection that has sent its first line as one of the loop's tail tasks, run at
+   * the end of its next iteration (after its reads and at most one task quantum): not behind the
+   * loop's queued tasks, which in a flood hold thousands of closed connections' deregistrations.
+   */
+  private static void registerEarly(EventLoop loop, Channel child) {
+    if (loop instanceof SingleThreadEventLoop own) {
+      try {
+        own.executeAfterEventLoopIteration(
+            () -> {
+              if (child.isOpen() && !child.isRegistered()) { // else evicted or registered meanwhile
+                register(loop, child);
+              }
+            });
+        return;
+      } catch (RejectedExecutionException shutDown) {
+        // below: the registration fails as Netty's would
+      }
+    }
+    register(loop, child);
   }
 
   private static void register(EventLoop loop, Channel child) {
