@@ -145,9 +145,7 @@ public final class HttpServer implements AutoCloseable {
     // is accepted is registered ahead of a flood's silent ones, which wait in a queue of their own
     // (Registrations; docs/PERFORMANCE.md, "Hostile clients", session 20).
     Registrations early =
-        handoff
-                && io.kind() == Transport.EPOLL
-                && config.security().tls().isEmpty()
+        handoff && io.kind() == Transport.EPOLL && config.security().tls().isEmpty()
             ? new Registrations(loops, p.childHandler())
             : null;
     registrations = early;

@@ -36,22 +36,23 @@ import org.slf4j.LoggerFactory;
  * real client's connection, accepted at once, waited behind them for its registration (hundreds of
  * milliseconds on a quiet machine, seconds on a busy one; docs/PERFORMANCE.md, "Hostile clients",
  * sessions 19 and 20). Here the accept thread reads what the connection has sent so far (one
- * non-blocking {@code read}, at most {@value #PREFETCH} bytes; a real client sends its request
- * right after its handshake, a flood's connection nothing yet): a connection whose bytes hold a
- * line end is registered at once, as Netty would; any other waits in its loop's {@link Pending}
- * queue, which the loop registers {@value #BATCH} at a time, newest first, one batch a task, so
- * that the loop's other tasks (a real client's registration, the cap's evictions) run between the
- * batches. The bytes read are the connection's first read ({@link #takeFirstBytes}, on its
- * loop).
+ * non-blocking {@code read} of at most {@value #PREFETCH} bytes at its accept, and one more at the
+ * end of its accept batch: a real client sends its request right after its handshake, a flood's
+ * connection nothing yet). A connection whose bytes hold a line end is registered as one of its
+ * loop's tail tasks ({@link #registerEarly}: at the end of the loop's next iteration, not behind
+ * its queued tasks); any other waits in its loop's {@link Pending} queue, which the loop registers
+ * {@value #BATCH} at a time, newest first (oldest first past {@link #OLDEST_FIRST_NANOS}), one
+ * batch a task, so that the loop's other tasks run between the batches. The bytes read are the
+ * connection's first read ({@link #takeFirstBytes}, on its loop).
  *
  * <p>At the cap, a connection still waiting here when it is evicted is closed without ever being
  * registered, unless it has sent something ({@link #evictUnregistered}): most of a flood's
- * connections then cost the loop a close of a file descriptor, not a registration, a first byte
- * and a reset.
+ * connections then cost the loop a close of a file descriptor, not a registration, a first byte and
+ * a reset.
  *
- * <p>Threads: {@link #channelRead} runs on the accept threads (shared: the port's listening
- * sockets each have one); each loop's queue is drained by that loop only, and a connection in it
- * is touched only by that loop once queued.
+ * <p>Threads: {@link #channelRead} runs on the accept threads (shared: the port's listening sockets
+ * each have one); each loop's queue is drained by that loop only, and a connection in it is touched
+ * only by that loop once queued.
  */
 @ChannelHandler.Sharable
 public final class Registrations extends ChannelInboundHandlerAdapter {
@@ -64,9 +65,9 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       AttributeKey.valueOf(Registrations.class, "lookAgain");
 
   /**
-   * A queued connection older than this is registered before the newer ones: newest first serves
-   * a real client among a flood's connections soonest, but no connection may wait so long that
-   * its header timeout, counted from its handshake, ends late (at least 1 s is left after the
+   * A queued connection older than this is registered before the newer ones: newest first serves a
+   * real client among a flood's connections soonest, but no connection may wait so long that its
+   * header timeout, counted from its handshake, ends late (at least 1 s is left after the
    * registration; {@link RequestTimeouts#queuedCounted}).
    */
   static final long OLDEST_FIRST_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1000);
@@ -107,7 +108,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
     if (first != null) {
       child.attr(FIRST_BYTES).set(first);
     }
-    if (first != null && first.indexOf(first.readerIndex(), first.writerIndex(), (byte) '\n') >= 0) {
+    if (first != null
+        && first.indexOf(first.readerIndex(), first.writerIndex(), (byte) '\n') >= 0) {
       early.increment();
       ConnectionLimit.registeringOn(child, loop);
       registerEarly(loop, child);
@@ -241,9 +243,9 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Registers a connection that has sent its first line as one of the loop's tail tasks, run at
-   * the end of its next iteration (after its reads and at most one task quantum): not behind the
-   * loop's queued tasks, which in a flood hold thousands of closed connections' deregistrations.
+   * Registers a connection that has sent its first line as one of the loop's tail tasks, run at the
+   * end of its next iteration (after its reads and at most one task quantum): not behind the loop's
+   * queued tasks, which in a flood hold thousands of closed connections' deregistrations.
    */
   private static void registerEarly(EventLoop loop, Channel child) {
     if (loop instanceof SingleThreadEventLoop own) {
@@ -293,8 +295,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * One loop's connections waiting for registration: added by the accept threads, registered by
-   * the loop, newest first, {@value #BATCH} a task.
+   * One loop's connections waiting for registration: added by the accept threads, registered by the
+   * loop, newest first, {@value #BATCH} a task.
    */
   private static final class Pending implements Runnable {
     private final EventLoop loop;
