@@ -252,8 +252,13 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       try {
         own.executeAfterEventLoopIteration(
             () -> {
-              if (child.isOpen() && !child.isRegistered()) { // else evicted or registered meanwhile
+              if (child.isOpen() && !child.isRegistered()) {
                 register(loop, child);
+              } else if (!child.isOpen()) { // closed meanwhile (the port closing): its bytes go
+                ByteBuf first = takeFirstBytes(child);
+                if (first != null) {
+                  first.release();
+                }
               }
             });
         return;
