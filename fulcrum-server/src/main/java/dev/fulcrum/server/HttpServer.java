@@ -6,6 +6,7 @@ import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
+import dev.fulcrum.server.http.Registrations;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -64,6 +65,7 @@ public final class HttpServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
   private @Nullable HttpPipeline pipeline;
+  private @Nullable Registrations registrations;
   private @Nullable DashboardFeed dashboard;
   private @Nullable BufferBudget sharedBudget;
   private int port = -1;
@@ -139,6 +141,14 @@ public final class HttpServer implements AutoCloseable {
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
     pipeline = p;
+    // With accept threads, epoll and cleartext: a connection that has sent its first line when it
+    // is accepted is registered ahead of a flood's silent ones, which wait in a queue of their own
+    // (Registrations; docs/PERFORMANCE.md, "Hostile clients", session 20).
+    Registrations early =
+        handoff && io.kind() == Transport.EPOLL && config.security().tls().isEmpty()
+            ? new Registrations(loops, p.childHandler())
+            : null;
+    registrations = early;
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -155,6 +165,9 @@ public final class HttpServer implements AutoCloseable {
                       // The cap: a refused connection is closed before it is registered. A
                       // connection joins the group for close() at its first bytes (HttpPipeline).
                       ch.pipeline().addLast(p.acceptor());
+                      if (early != null) {
+                        ch.pipeline().addLast(early); // registers what the cap admitted
+                      }
                     }
                   })
               .childHandler(p.childHandler());
@@ -266,6 +279,15 @@ public final class HttpServer implements AutoCloseable {
     if (serverChannel != null) {
       closeListening();
       serverChannel = null;
+      if (registrations != null) {
+        registrations.close();
+        log.info(
+            "HTTP port {}: {} connections registered at once (their first line read when"
+                + " accepted), {} queued for registration behind them",
+            port,
+            registrations.early(),
+            registrations.deferred());
+      }
       if (pipeline != null) {
         ConnectionLimit cap = pipeline.connectionLimit();
         log.info(

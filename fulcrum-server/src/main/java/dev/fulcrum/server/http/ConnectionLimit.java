@@ -74,6 +74,9 @@ public final class ConnectionLimit {
    */
   public static final Duration EVICTION_GRACE = Duration.ofMillis(100);
 
+  /** Victims one task of a loop closes; the rest of its batch in the next (session 20). */
+  static final int CLOSES_PER_TASK = 32;
+
   /** How many of the oldest unstarted connections past the grace one eviction compares. */
   static final int CANDIDATES = 8;
 
@@ -86,6 +89,12 @@ public final class ConnectionLimit {
     final long since;
     volatile long bytes;
     volatile boolean started;
+
+    /**
+     * The loop the connection waits in {@link Registrations} to be registered on, or null (Netty
+     * registered it: {@link Channel#eventLoop()}). Set on the accept thread right after admission.
+     */
+    volatile @Nullable EventLoop loop;
 
     Admission(Channel channel, long since) {
       this.channel = channel;
@@ -270,6 +279,17 @@ public final class ConnectionLimit {
     return new Acceptor(this);
   }
 
+  /**
+   * Tells the cap that {@code ch} waits in {@link Registrations} for its registration on {@code
+   * loop}: an eviction of it runs there, and may close it unregistered. On the accept thread.
+   */
+  static void registeringOn(Channel ch, EventLoop loop) {
+    Admission a = ch.attr(ADMISSION).get();
+    if (a != null) {
+      a.loop = loop;
+    }
+  }
+
   /** When {@code ch} was admitted (a nanoTime on the accepting thread), or -1 (debug split). */
   static long admittedAt(Channel ch) {
     Admission a = ch.attr(ADMISSION).get();
@@ -299,7 +319,7 @@ public final class ConnectionLimit {
     ch.close();
   }
 
-  private static void resetOnClose(Channel ch) {
+  static void resetOnClose(Channel ch) {
     if (ch instanceof SocketChannel && ch.isOpen()) {
       try {
         ch.config().setOption(ChannelOption.SO_LINGER, 0);
@@ -367,7 +387,8 @@ public final class ConnectionLimit {
    * thread, was a tenth of what an evicted connection cost a fresh JVM.
    */
   private void evictAfterTwoPolls(Admission victim) {
-    EventLoop loop = victim.channel.eventLoop();
+    EventLoop waitsOn = victim.loop;
+    EventLoop loop = waitsOn != null ? waitsOn : victim.channel.eventLoop();
     Evictions e = evictions.get(loop);
     if (e == null) {
       e = evictions.computeIfAbsent(loop, Evictions::new);
@@ -407,16 +428,38 @@ public final class ConnectionLimit {
       }
       if (!batch.isEmpty()) {
         loop.schedule(
-            () -> loop.schedule(() -> close(batch), 0, TimeUnit.NANOSECONDS),
+            () -> loop.schedule(() -> close(batch, 0), 0, TimeUnit.NANOSECONDS),
             0,
             TimeUnit.NANOSECONDS);
       }
     }
 
-    private void close(List<Admission> batch) {
-      for (Admission victim : batch) {
+    /**
+     * Closes the batch's victims from {@code from}, at most {@value #CLOSES_PER_TASK} in this task;
+     * the rest in a task queued behind the loop's others: in a flood's opening a batch held
+     * thousands, one task that kept the loop from its I/O and tail tasks (a real client's
+     * registration and answer) for hundreds of milliseconds.
+     */
+    private void close(List<Admission> batch, int from) {
+      int to = Math.min(batch.size(), from + CLOSES_PER_TASK);
+      if (to < batch.size()) {
+        loop.execute(() -> close(batch, to));
+      }
+      for (Admission victim : batch.subList(from, to)) {
         if (victim.started) {
           spared.increment();
+        } else if (victim.loop != null && !victim.channel.isRegistered()) {
+          // Still waiting for its registration (Registrations): closed here, never registered,
+          // if it has sent nothing; else registered now, and two more polls decide.
+          if (!victim.channel.isOpen()) {
+            continue;
+          }
+          if (Registrations.evictUnregistered(victim.channel, loop)) {
+            evicted.increment();
+            open.decrementAndGet(); // closed forcibly: its close future, which counts, never ends
+          } else {
+            add(victim);
+          }
         } else {
           evicted.increment();
           reset(victim.channel);

@@ -280,6 +280,12 @@ public final class HttpPipeline {
       }
       ch.attr(SILENT).set(w);
       ctx.fireChannelActive();
+      ByteBuf first = Registrations.takeFirstBytes(ch);
+      if (first != null) { // read on the accept thread (Registrations): the connection's first read
+        w.prefetched = true;
+        channelRead(ctx, first);
+        ctx.fireChannelReadComplete();
+      }
     }
 
     @Override
@@ -307,18 +313,20 @@ public final class HttpPipeline {
           long active = s.activeAt;
           long queueWait = s.queueWait;
           int tasks = s.tasksAtActive;
+          boolean prefetched = s.prefetched;
           ch.closeFuture()
               .addListener(
                   f ->
                       SPLIT.debug(
                           "split {} queue {} us admit->active {} us (tasks {}) active->line {} us"
-                              + " line->close {} us",
+                              + " line->close {} us{}",
                           ((java.net.InetSocketAddress) ch.remoteAddress()).getPort(),
                           queueWait / 1000,
                           admitted < 0 ? -1 : (active - admitted) / 1000,
                           tasks,
                           (now - active) / 1000,
-                          (System.nanoTime() - now) / 1000));
+                          (System.nanoTime() - now) / 1000,
+                          prefetched ? " prefetched" : ""));
         }
       } else { // read before active: not on a socket
         headStart =

@@ -62,6 +62,7 @@ final class SilentConnections {
 
     long queueWait;
     int tasksAtActive;
+    boolean prefetched;
 
     Silent(Channel channel, long headStart, long deadline) {
       this.channel = channel;

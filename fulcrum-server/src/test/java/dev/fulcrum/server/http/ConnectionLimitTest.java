@@ -224,6 +224,25 @@ class ConnectionLimitTest {
   }
 
   @Test
+  void aSilentConnectionEvictedWhileWaitingForItsRegistrationIsClosedUnregisteredAndCounted() {
+    // Registrations keeps a flood's silent connections queued for their loop; one evicted there is
+    // closed by that loop without ever being registered, and its place is given back.
+    ConnectionLimit limit = evicting(1);
+    EmbeddedChannel loopOwner = new EmbeddedChannel(); // its loop stands for the victim's
+    EmbeddedChannel waiting = new EmbeddedChannel(false, false); // accepted, not registered
+    assertThat(limit.admit(waiting)).isTrue();
+    ConnectionLimit.registeringOn(waiting, loopOwner.eventLoop());
+    advance(GRACE.multipliedBy(2));
+    EmbeddedChannel next = unpolled(limit);
+    polled(loopOwner);
+    assertThat(waiting.isOpen()).isFalse();
+    assertThat(waiting.isRegistered()).isFalse();
+    assertThat(limit.evicted()).isEqualTo(1);
+    assertThat(limit.open()).isEqualTo(1);
+    assertThat(open(next)).isTrue();
+  }
+
+  @Test
   void aRefusalIsCounted() {
     ConnectionLimit limit = evicting(1);
     admitted(limit);
