@@ -100,8 +100,8 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
 
   /**
    * The share of passes to compare when {@code offered} rows came in {@code nanos} and the monitor
-   * may compare {@code maxRate} rows a second: 1 at or below the limit (or without one), else
-   * limit / offered rate.
+   * may compare {@code maxRate} rows a second: 1 at or below the limit (or without one), else limit
+   * / offered rate.
    */
   static double keep(long offered, long nanos, long maxRate) {
     if (maxRate <= 0 || nanos <= 0) {
@@ -269,8 +269,8 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   }
 
   /**
-   * Whether a pass of {@code rows} rows is compared under the rate limit: always below it; above
-   * it with the probability the monitor thread last set, else counted as shed (then it is neither
+   * Whether a pass of {@code rows} rows is compared under the rate limit: always below it; above it
+   * with the probability the monitor thread last set, else counted as shed (then it is neither
    * copied nor queued). Any thread; one volatile read below the limit.
    */
   boolean admit(int rows) {

@@ -50,7 +50,12 @@ class DriftMonitorRateTest {
     AtomicLong processed = new AtomicLong();
     try (DriftMonitor monitor =
         new DriftMonitor(
-            1 << 16, null, List.of(), true, DriftMonitor.NO_RATE_LIMIT, o -> processed.incrementAndGet())) {
+            1 << 16,
+            null,
+            List.of(),
+            true,
+            DriftMonitor.NO_RATE_LIMIT,
+            o -> processed.incrementAndGet())) {
       for (int i = 0; i < 200_000; i++) {
         if (monitor.admit(1)) {
           monitor.offer(request(i));
