@@ -168,9 +168,15 @@ if curl -fs "http://127.0.0.1:$OFF_PORT/v2/models/fraud_classifier/drift" >/dev/
   echo "the off server monitors fraud_classifier" >&2
   exit 1
 fi
-for p in "$ON_PORT" "$OFF_PORT" ${ALT_PID:+"$ALT_PORT"}; do # JIT and caches warm on all before the first round
+for p in "$ON_PORT" "$OFF_PORT"; do # JIT and caches warm on both before the first round
   wrk -t1 -c16 -d"${WARM}s" -s "$LUA" "http://127.0.0.1:$p/v2/models/fraud_classifier/infer" >/dev/null 2>&1
 done
+warm_alt() { # s: the alt server runs no arms; it gets as many seconds of load as off's arms get
+  wrk -t1 -c"$CONC" -d"${1}s" -s "$VARIED" "http://127.0.0.1:$ALT_PORT/v2/models/fraud_classifier/infer" >/dev/null 2>&1
+}
+if [ -n "$ALT_PID" ]; then
+  warm_alt "$((WARM + 3 * DUR))" # its own warm-up plus round 0's three windows (busy: C2 is slow)
+fi
 
 open_page() {
   STREAMS=()
@@ -294,6 +300,7 @@ for round in $(seq 0 "$ROUNDS"); do
     fi
   done
   if [ "$round" != 0 ] && [ "$PAIRS" -gt 0 ]; then
+    [ -n "$ALT_PID" ] && warm_alt "$((3 * DUR))" # as much load as the off server's arms had
     pairs "$round" | tee -a "$OUT/pairs.jsonl"
   fi
 done
