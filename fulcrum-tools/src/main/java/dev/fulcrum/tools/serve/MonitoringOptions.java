@@ -39,12 +39,13 @@ final class MonitoringOptions {
 
   @Option(
       names = "--monitor-max-rate",
-      defaultValue = "0",
+      defaultValue = "10000",
       paramLabel = "ROWS",
       description =
           "Rows a second the drift monitor compares at most, all models together; above it a"
               + " uniform sample of passes is compared and the rest counted as shed"
-              + " (fulcrum_drift_shed_total); 0 compares every pass (default: ${DEFAULT-VALUE}).")
+              + " (fulcrum_drift_shed_total); 0 compares every pass (default: ${DEFAULT-VALUE}: every pass of"
+              + " a server below 10,000 rows a second).")
   long monitorMaxRate;
 
   @Option(

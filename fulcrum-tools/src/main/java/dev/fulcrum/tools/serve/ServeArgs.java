@@ -76,7 +76,7 @@ public final class ServeArgs {
           "--metrics-tls", "false",
           "--monitoring", "true",
           "--monitor-queue", "8192",
-          "--monitor-max-rate", "0",
+          "--monitor-max-rate", "10000",
           "--prediction-log-max-file-mb", "64",
           "--prediction-log-max-files", "10",
           "--prediction-log-sample-rate", "1.0");
