@@ -30,6 +30,11 @@
 # searches and score memo always hit: its per-request work there is below varied rows' (the pairs).
 #   ROUNDS=9 DUR=5 bash bench/overhead.sh        (PAIRS=0: without the interleaved phase)
 #   MONITOR_SCHED=idle ROUNDS=3 PAIRS=8 bash bench/overhead.sh   (the monitor thread under SCHED_IDLE)
+# ON_ARGS: extra `fulcrum serve` flags for the on server (e.g. "--monitor-max-rate 10000").
+# ALT_ARGS (session 19): a third server, `alt`, monitoring on as `on` plus these flags; the pairs
+# then become triples (on, off, alt in a rotating order, SAT s each) and the summary adds alt / off
+# and alt / on: two monitor settings against the same off windows, in the same minutes, e.g.
+#   ALT_ARGS="--monitor-max-rate 10000" ROUNDS=3 PAIRS=8 bash bench/overhead.sh
 # Needs wrk and hey (apt-get install -y wrk hey) and a built dist
 # (./mvnw -B -ntp -DskipTests package; FULCRUM overrides the command).
 set -euo pipefail
@@ -96,14 +101,18 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-start() { # name port -> pid
-  local cmd
+start() { # name port [extra serve flags] -> pid
+  local cmd extra
   set -f # FULCRUM's class path holds a '*' for java, not for the shell
   # shellcheck disable=SC2206
   cmd=($FULCRUM)
+  # shellcheck disable=SC2206
+  extra=(${3:-})
   set +f
-  setsid "${cmd[@]}" serve --model-repository "$OUT/repo-$1" --http-port "$2" --grpc-port $(($2 + 1)) \
-    --metrics-port $(($2 + 2)) >"$OUT/server-$1.log" 2>&1 &
+  local repo=$1
+  [ "$repo" = alt ] && repo=on
+  setsid "${cmd[@]}" serve --model-repository "$OUT/repo-$repo" --http-port "$2" --grpc-port $(($2 + 1)) \
+    --metrics-port $(($2 + 2)) "${extra[@]}" >"$OUT/server-$1.log" 2>&1 &
   echo $!
 }
 wait_ready() { # port
@@ -130,12 +139,19 @@ HZ=$(getconf CLK_TCK)
 
 ON_PORT=$PORT
 OFF_PORT=$((PORT + 10))
-ON_PID=$(start on "$ON_PORT")
+ON_PID=$(start on "$ON_PORT" "${ON_ARGS:-}")
 PIDS+=("$ON_PID")
 OFF_PID=$(start off "$OFF_PORT")
 PIDS+=("$OFF_PID")
 wait_ready "$ON_PORT"
 wait_ready "$OFF_PORT"
+ALT_PORT=$((PORT + 20))
+ALT_PID=
+if [ -n "${ALT_ARGS:-}" ]; then
+  ALT_PID=$(start alt "$ALT_PORT" "${ON_ARGS:-} $ALT_ARGS")
+  PIDS+=("$ALT_PID")
+  wait_ready "$ALT_PORT"
+fi
 # MONITOR_SCHED=idle: the on server's monitor thread under SCHED_IDLE (chrt), so it runs only on
 # CPU nothing else wants: what monitoring would cost at saturation if it yielded to requests (its
 # queue then drops and counts). An experiment, not what the server does.
@@ -155,6 +171,12 @@ fi
 for p in "$ON_PORT" "$OFF_PORT"; do # JIT and caches warm on both before the first round
   wrk -t1 -c16 -d"${WARM}s" -s "$LUA" "http://127.0.0.1:$p/v2/models/fraud_classifier/infer" >/dev/null 2>&1
 done
+warm_alt() { # s: the alt server runs no arms; it gets as many seconds of load as off's arms get
+  wrk -t1 -c"$CONC" -d"${1}s" -s "$VARIED" "http://127.0.0.1:$ALT_PORT/v2/models/fraud_classifier/infer" >/dev/null 2>&1
+}
+if [ -n "$ALT_PID" ]; then
+  warm_alt "$((WARM + 3 * DUR))" # its own warm-up plus round 0's three windows (busy: C2 is slow)
+fi
 
 open_page() {
   STREAMS=()
@@ -209,6 +231,7 @@ PY
 saturate() { # arm -> req/s at c=CONC over SAT s, varied rows, and the monitor's CPU share
   local port=$ON_PORT pid=$ON_PID all0 mon0 all1 mon1 rps
   [ "$1" = off ] && { port=$OFF_PORT; pid=$OFF_PID; }
+  [ "$1" = alt ] && { port=$ALT_PORT; pid=$ALT_PID; }
   all0=$(cpu_ticks "$pid"); mon0=$(thread_ticks "$pid" fulcrum-monitor)
   rps=$(wrk -t1 -c"$CONC" -d"${SAT}s" -s "$VARIED" "http://127.0.0.1:$port/v2/models/fraud_classifier/infer" \
     2>&1 | awk '/Requests\/sec/ { print $2 }')
@@ -218,6 +241,10 @@ saturate() { # arm -> req/s at c=CONC over SAT s, varied rows, and the monitor's
 }
 pairs() { # round -> PAIRS JSON lines
   local k first second a b
+  if [ -n "$ALT_PID" ]; then
+    triples "$1"
+    return
+  fi
   for k in $(seq "$PAIRS"); do
     if [ $(((k + $1) % 2)) = 1 ]; then first=on; second=off; else first=off; second=on; fi
     a=$(saturate "$first"); b=$(saturate "$second")
@@ -229,6 +256,27 @@ on, off = float(m["on"][0]), float(m["off"][0])
 print(json.dumps({"round": int(rnd), "pair": int(k), "order": f"{first},{second}", "on_rps": on,
                   "off_rps": off, "ratio": round(on / off, 4) if off else None,
                   "monitor_share": float(m["on"][1])}))
+PY
+  done
+}
+
+triples() { # round -> PAIRS JSON lines: on, off and alt in a rotating order
+  local k arms a b c
+  local rot=(on off alt on off alt)
+  for k in $(seq "$PAIRS"); do
+    arms=("${rot[@]:$(((k + $1) % 3)):3}")
+    a=$(saturate "${arms[0]}"); b=$(saturate "${arms[1]}"); c=$(saturate "${arms[2]}")
+    python3 - "$1" "$k" "${arms[0]}" "$a" "${arms[1]}" "$b" "${arms[2]}" "$c" <<'PY'
+import json, sys
+rnd, k = sys.argv[1:3]
+m = {sys.argv[i]: sys.argv[i + 1].split() for i in (3, 5, 7)}
+on, off, alt = (float(m[x][0]) for x in ("on", "off", "alt"))
+print(json.dumps({"round": int(rnd), "pair": int(k), "order": ",".join(sys.argv[3:9:2]),
+                  "on_rps": on, "off_rps": off, "alt_rps": alt,
+                  "ratio": round(on / off, 4) if off else None,
+                  "alt_ratio": round(alt / off, 4) if off else None,
+                  "alt_on": round(alt / on, 4) if on else None,
+                  "monitor_share": float(m["on"][1]), "alt_monitor_share": float(m["alt"][1])}))
 PY
   done
 }
@@ -252,10 +300,14 @@ for round in $(seq 0 "$ROUNDS"); do
     fi
   done
   if [ "$round" != 0 ] && [ "$PAIRS" -gt 0 ]; then
+    [ -n "$ALT_PID" ] && warm_alt "$((3 * DUR))" # as much load as the off server's arms had
     pairs "$round" | tee -a "$OUT/pairs.jsonl"
   fi
 done
 curl -fs "http://127.0.0.1:$ON_PORT/v2/models/fraud_classifier/drift" >"$OUT/drift.json" || true
+if [ -n "$ALT_PID" ]; then
+  curl -fs "http://127.0.0.1:$ALT_PORT/v2/models/fraud_classifier/drift" >"$OUT/drift-alt.json" || true
+fi
 
 python3 - "$OUT/rounds.jsonl" "$RATE" "$DUR" "$OUT/pairs.jsonl" "$SAT" <<'PY' | tee "$OUT/summary.txt"
 import json, statistics, sys
@@ -315,6 +367,26 @@ if ratios:
           f" on {statistics.median(p['on_rps'] for p in pairs):.0f} req/s,"
           f" off {statistics.median(p['off_rps'] for p in pairs):.0f} req/s;"
           f" monitor thread's share of the on server's CPU {statistics.median(shares):.2%}")
+alts = [p for p in pairs if p.get("alt_ratio")]
+if alts:
+    import os
+    def q(xs):
+        xs = sorted(xs)
+        qq = statistics.quantiles(xs, n=4) if len(xs) >= 4 else [xs[0], 0, xs[-1]]
+        return (f"median {statistics.median(xs):.3f} (quartiles {qq[0]:.3f}..{qq[2]:.3f},"
+                f" range {xs[0]:.3f}..{xs[-1]:.3f})")
+    print(f"alt server (monitoring on plus ALT_ARGS), {len(alts)} triples: alt/off {q([p['alt_ratio'] for p in alts])};"
+          f" on/off in the same triples {q([p['ratio'] for p in alts])}; alt/on {q([p['alt_on'] for p in alts])};"
+          f" alt {statistics.median(p['alt_rps'] for p in alts):.0f} req/s;"
+          f" monitor thread's share: alt {statistics.median(p['alt_monitor_share'] for p in alts):.2%},"
+          f" on {statistics.median(p['monitor_share'] for p in alts):.2%}")
+    try:
+        d = json.load(open(os.path.join(os.path.dirname(sys.argv[1]), "drift-alt.json")))
+        o = json.load(open(os.path.join(os.path.dirname(sys.argv[1]), "drift.json")))
+        print(f"rows compared: alt {d['observations']} (shed {d.get('shed')}, dropped {d['dropped']}),"
+              f" on {o['observations']} (shed {o.get('shed')}, dropped {o['dropped']})")
+    except (OSError, ValueError, KeyError):
+        pass
 frames = col("page", "frames")
 print(f"frames received per page arm: {min(frames)}..{max(frames)}")
 PY

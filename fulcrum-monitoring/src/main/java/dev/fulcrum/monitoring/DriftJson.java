@@ -27,6 +27,7 @@ public final class DriftJson {
     o.put("baseline", r.baseline());
     o.put("observations", r.observations());
     o.put("dropped", r.dropped());
+    o.put("shed", r.shed());
     o.set("features", features(r.features()));
     ObjectNode outputs = o.putObject("outputs");
     outputs.put("status", r.outputs().stream().anyMatch(FeatureDrift::drift) ? "drift" : "ok");

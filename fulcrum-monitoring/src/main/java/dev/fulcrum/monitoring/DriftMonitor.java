@@ -50,9 +50,18 @@ import org.slf4j.LoggerFactory;
  * #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link PredictionLog}, when
  * there is one, whose thread makes its copy.
  *
+ * <p>Rate limit (session 19, {@code fulcrum serve --monitor-max-rate}): with a limit, the monitor
+ * thread measures the rows offered to it (compared and shed) over windows of {@value
+ * #RATE_WINDOW_MILLIS} ms, and while they exceed the limit the pass listener compares each pass
+ * with probability limit / offered rate and sheds (counts, {@link #shed}) the others before copying
+ * them; below the limit every pass is compared, exactly as without one. What is compared is then a
+ * uniform sample of the passes, so the detectors' statistics are those of the same stream at a
+ * lower rate; alerts come after as many compared rows as without shedding.
+ *
  * <p>Threads: {@link #completed} on the threads that complete requests (engine threads, event
- * loops), concurrently; the detectors only on {@code fulcrum-monitor}; {@link #drift} and {@link
- * #reports} on any thread (volatile snapshots).
+ * loops), concurrently; the detectors and the rate window only on {@code fulcrum-monitor}, which
+ * publishes the share to keep in a volatile the listeners read; {@link #drift} and {@link #reports}
+ * on any thread (volatile snapshots).
  */
 public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DriftMonitor.class);
@@ -83,6 +92,25 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
    */
   static final int PUBLISH_EVERY = 4096;
 
+  /** No rate limit: every sampled pass is compared. */
+  public static final long NO_RATE_LIMIT = 0;
+
+  /** How long the monitor thread counts the rows offered to it before it sets the share to keep. */
+  static final long RATE_WINDOW_MILLIS = 250;
+
+  /**
+   * The share of passes to compare when {@code offered} rows came in {@code nanos} and the monitor
+   * may compare {@code maxRate} rows a second: 1 at or below the limit (or without one), else limit
+   * / offered rate.
+   */
+  static double keep(long offered, long nanos, long maxRate) {
+    if (maxRate <= 0 || nanos <= 0) {
+      return 1;
+    }
+    double rate = offered * 1e9 / nanos;
+    return rate <= maxRate ? 1 : maxRate / rate;
+  }
+
   /** The sleep after one that found the queue still empty. */
   static long nextPark(long park) {
     return Math.min(park * 2, MAX_IDLE_PARK_NANOS);
@@ -93,6 +121,9 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final List<DriftListener> listeners;
   private final ConcurrentHashMap<String, Entry> versions = new ConcurrentHashMap<>();
   private final LongAdder dropped = new LongAdder();
+  private final LongAdder shed = new LongAdder();
+  private final long maxRate;
+  private volatile double keep = 1; // written by the monitor thread only
   private final AtomicLong processed = new AtomicLong();
   private final Thread thread;
   private final boolean detect;
@@ -126,7 +157,22 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       @Nullable PredictionLog predictionLog,
       List<DriftListener> listeners,
       boolean detect) {
-    this(queueCapacity, predictionLog, listeners, detect, null);
+    this(queueCapacity, predictionLog, listeners, detect, NO_RATE_LIMIT, null);
+  }
+
+  /**
+   * Starts the {@code fulcrum-monitor} thread, comparing at most {@code maxRate} rows a second.
+   *
+   * @param maxRate rows a second the monitor compares at most (all versions together); above it a
+   *     uniform sample of passes, the rest shed and counted; {@link #NO_RATE_LIMIT} for every pass
+   */
+  public DriftMonitor(
+      int queueCapacity,
+      @Nullable PredictionLog predictionLog,
+      List<DriftListener> listeners,
+      boolean detect,
+      long maxRate) {
+    this(queueCapacity, predictionLog, listeners, detect, maxRate, null);
   }
 
   /**
@@ -138,7 +184,12 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       @Nullable PredictionLog predictionLog,
       List<DriftListener> listeners,
       boolean detect,
+      long maxRate,
       @Nullable Consumer<Handed> process) {
+    if (maxRate < 0) {
+      throw new IllegalArgumentException("the monitor's rate limit must be >= 0, was " + maxRate);
+    }
+    this.maxRate = maxRate;
     this.process = process;
     this.detect = detect;
     this.queue = new MpscRing<>(queueCapacity);
@@ -188,7 +239,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     double rate = m.sampleRate();
     PassCopy.@Nullable Layout layout = copyLayout(version);
     return pass -> {
-      if (sampled(rate)) {
+      if (sampled(rate) && admit(pass.totalRows())) {
         long millis = System.currentTimeMillis();
         PassCopy copy = layout == null ? null : PassCopy.of(version, pass, layout, millis);
         offer(copy != null ? copy : new PassCompleted(version, pass, millis));
@@ -215,6 +266,20 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     List<String> outputs = new ArrayList<>();
     version.config().outputs().forEach(o -> outputs.add(o.name()));
     return new PassCopy.Layout(inputs, outputs);
+  }
+
+  /**
+   * Whether a pass of {@code rows} rows is compared under the rate limit: always below it; above it
+   * with the probability the monitor thread last set, else counted as shed (then it is neither
+   * copied nor queued). Any thread; one volatile read below the limit.
+   */
+  boolean admit(int rows) {
+    double k = keep;
+    if (k < 1 && ThreadLocalRandom.current().nextDouble() >= k) {
+      shed.add(rows);
+      return false;
+    }
+    return true;
   }
 
   /** Queues a request or a pass for the monitor thread, or drops and counts it; never blocks. */
@@ -271,6 +336,16 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   /** Requests dropped because the queue was full (or could not be copied). */
   public long dropped() {
     return dropped.sum();
+  }
+
+  /** Rows not compared because the monitor was over its rate limit. */
+  public long shed() {
+    return shed.sum();
+  }
+
+  /** The share of passes compared now: 1 unless the offered rows exceed the rate limit. */
+  double keep() {
+    return keep;
   }
 
   /**
@@ -354,7 +429,20 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     long park = IDLE_PARK_NANOS;
     long unpublished = 0; // compared since the reports were last published
     boolean failed = false;
+    long windowStart = System.nanoTime();
+    long rows = 0; // rows taken from the queue in this rate window
+    long shedAtStart = shed.sum();
     while (!closed) {
+      if (maxRate > 0) {
+        long now = System.nanoTime();
+        if (now - windowStart >= RATE_WINDOW_MILLIS * 1_000_000) {
+          long shedNow = shed.sum();
+          keep = keep(rows + shedNow - shedAtStart, now - windowStart, maxRate);
+          windowStart = now;
+          rows = 0;
+          shedAtStart = shedNow;
+        }
+      }
       Handed c = queue.poll();
       if (c == null) {
         if (unpublished > 0) {
@@ -372,6 +460,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
         }
         continue;
       }
+      rows += rows(c);
       try {
         if (process != null) {
           process.accept(c);
@@ -405,12 +494,22 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     }
   }
 
+  /** The rows a request or pass offers the detectors (a request's count as one). */
+  private static int rows(Handed c) {
+    return switch (c) {
+      case Completed one -> 1;
+      case PassCompleted pass -> pass.pass().totalRows();
+      case PassCopy pass -> pass.pass().totalRows();
+    };
+  }
+
   /** Publishes the reports of the versions compared since last time; they are then up to date. */
   private void publish(List<Entry> dirty, long compared) {
     try {
       long drops = dropped.sum();
+      long shedRows = shed.sum();
       for (Entry e : dirty) {
-        e.report = e.monitor.report(drops);
+        e.report = e.monitor.report(drops, shedRows);
       }
     } catch (RuntimeException e) {
       log.error("drift monitor: a report failed", e);

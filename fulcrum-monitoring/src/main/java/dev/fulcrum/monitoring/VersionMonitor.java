@@ -596,6 +596,11 @@ final class VersionMonitor {
 
   /** An immutable snapshot. */
   DriftReport report(long dropped) {
+    return report(dropped, 0);
+  }
+
+  /** The report, with the server's drop and shed counts. */
+  DriftReport report(long dropped, long shed) {
     return new DriftReport(
         model,
         version,
@@ -604,6 +609,7 @@ final class VersionMonitor {
         baselineName,
         observations,
         dropped,
+        shed,
         inputs.stream().map(c -> c.detector().snapshot()).toList(),
         outputs.stream().map(c -> c.detector().snapshot()).toList());
   }

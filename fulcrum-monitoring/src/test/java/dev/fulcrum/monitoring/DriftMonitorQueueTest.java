@@ -41,6 +41,7 @@ class DriftMonitorQueueTest {
             null,
             List.of(),
             true,
+            DriftMonitor.NO_RATE_LIMIT,
             o -> {
               stalled.countDown();
               try {

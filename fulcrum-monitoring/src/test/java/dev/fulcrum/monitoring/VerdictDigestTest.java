@@ -28,6 +28,14 @@ class VerdictDigestTest {
     assertThat(digest()).isEqualTo(DIGEST);
   }
 
+  /**
+   * A report as the digest was taken: before session 19 a report had no {@code shed} count (rows a
+   * rate-limited monitor did not compare; 0 here), so it is left out.
+   */
+  private static String shown(dev.fulcrum.core.monitor.DriftReport r) {
+    return r.toString().replace(", shed=0,", ",");
+  }
+
   static String digest() throws Exception {
     double[][] training = Streams.training(12_000, 11);
     Baseline b = Streams.baseline(training);
@@ -61,10 +69,10 @@ class VerdictDigestTest {
               List.of()),
           (v, f, output) -> events.append(f).append('\n'));
       if (i % 10_000 == 9_999) {
-        events.append(m.report(0)).append('\n');
+        events.append(shown(m.report(0))).append('\n');
       }
     }
-    events.append(m.report(0));
+    events.append(shown(m.report(0)));
     byte[] hash =
         MessageDigest.getInstance("SHA-256")
             .digest(events.toString().getBytes(StandardCharsets.UTF_8));

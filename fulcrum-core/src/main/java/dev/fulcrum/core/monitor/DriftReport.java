@@ -16,6 +16,9 @@ import org.jspecify.annotations.Nullable;
  * @param baseline the baseline file, as shown to clients (its last path names)
  * @param observations rows compared with the baseline so far
  * @param dropped requests not monitored because the monitor's queue was full
+ * @param shed rows not compared because the server's monitor was over its rate ({@code fulcrum
+ *     serve --monitor-max-rate}): above it the monitor compares a uniform sample of passes; all
+ *     versions together, as {@code dropped}
  * @param features the input features, in configuration order
  * @param outputs the model's outputs (prediction drift)
  */
@@ -27,6 +30,7 @@ public record DriftReport(
     String baseline,
     long observations,
     long dropped,
+    long shed,
     List<FeatureDrift> features,
     List<FeatureDrift> outputs) {
 
@@ -35,6 +39,20 @@ public record DriftReport(
     Objects.requireNonNull(version, "version");
     features = List.copyOf(features);
     outputs = List.copyOf(outputs);
+  }
+
+  /** A report of a monitor without a rate limit: nothing shed. */
+  public DriftReport(
+      String model,
+      String version,
+      boolean enabled,
+      @Nullable String problem,
+      String baseline,
+      long observations,
+      long dropped,
+      List<FeatureDrift> features,
+      List<FeatureDrift> outputs) {
+    this(model, version, enabled, problem, baseline, observations, dropped, 0, features, outputs);
   }
 
   /** True when any feature or output is in drift. */

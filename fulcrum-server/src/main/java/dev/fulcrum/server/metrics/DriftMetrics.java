@@ -58,6 +58,11 @@ final class DriftMetrics {
     sb.append("# TYPE fulcrum_drift_dropped_total counter\n");
     long dropped = reports.stream().mapToLong(DriftReport::dropped).max().orElse(0);
     sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
+    sb.append("# HELP fulcrum_drift_shed_total Rows not compared because the monitor was over")
+        .append(" its rate (--monitor-max-rate): it compared a uniform sample of passes\n");
+    sb.append("# TYPE fulcrum_drift_shed_total counter\n");
+    long shed = reports.stream().mapToLong(DriftReport::shed).max().orElse(0);
+    sb.append("fulcrum_drift_shed_total ").append(shed).append('\n');
   }
 
   /** The prediction log's lines written and dropped; nothing when the server keeps none. */

@@ -108,7 +108,8 @@ class DriftE2eTest {
       assertThat(log.awaitFlushed(Duration.ofSeconds(60))).isTrue();
       assertThat(metrics.scrape())
           .contains("fulcrum_prediction_log_written_total 340\n")
-          .contains("fulcrum_prediction_log_dropped_total 0\n");
+          .contains("fulcrum_prediction_log_dropped_total 0\n")
+          .contains("fulcrum_drift_shed_total 0\n"); // no rate limit: every pass compared
       LogReplay replay =
           new LogReplay(
               Baseline.read(model.resolve("baseline.json")),

@@ -38,6 +38,17 @@ final class MonitoringOptions {
   int monitorQueue;
 
   @Option(
+      names = "--monitor-max-rate",
+      defaultValue = "10000",
+      paramLabel = "ROWS",
+      description =
+          "Rows a second the drift monitor compares at most, all models together; above it a"
+              + " uniform sample of passes is compared and the rest counted as shed"
+              + " (fulcrum_drift_shed_total); 0 compares every pass (default: ${DEFAULT-VALUE}: every pass of"
+              + " a server below 10,000 rows a second).")
+  long monitorMaxRate;
+
+  @Option(
       names = "--drift-webhook",
       paramLabel = "URL",
       description = "POST each drift alert raised or cleared to this URL as JSON.")
@@ -80,6 +91,9 @@ final class MonitoringOptions {
     if (monitorQueue < 1) {
       throw new IllegalArgumentException("--monitor-queue must be >= 1");
     }
+    if (monitorMaxRate < 0) {
+      throw new IllegalArgumentException("--monitor-max-rate must be >= 0 (0: no limit)");
+    }
     PredictionLog log = null;
     if (predictionLog != null) {
       log =
@@ -95,6 +109,7 @@ final class MonitoringOptions {
     if (driftWebhook != null) {
       listeners.add(new DriftWebhook(driftWebhook));
     }
-    return new DriftMonitor(monitoring ? monitorQueue : 1, log, listeners, monitoring);
+    return new DriftMonitor(
+        monitoring ? monitorQueue : 1, log, listeners, monitoring, monitorMaxRate);
   }
 }

@@ -76,6 +76,7 @@ public final class ServeArgs {
           "--metrics-tls", "false",
           "--monitoring", "true",
           "--monitor-queue", "8192",
+          "--monitor-max-rate", "10000",
           "--prediction-log-max-file-mb", "64",
           "--prediction-log-max-files", "10",
           "--prediction-log-sample-rate", "1.0");
@@ -199,6 +200,7 @@ public final class ServeArgs {
       case "--metrics-tls" -> c.securityOptions.metricsTls = bool(value);
       case "--monitoring" -> c.monitoringOptions.monitoring = bool(value);
       case "--monitor-queue" -> c.monitoringOptions.monitorQueue = Integer.parseInt(value);
+      case "--monitor-max-rate" -> c.monitoringOptions.monitorMaxRate = Long.parseLong(value);
       case "--drift-webhook" -> c.monitoringOptions.driftWebhook = new URI(value);
       case "--prediction-log" -> c.monitoringOptions.predictionLog = Path.of(value);
       case "--prediction-log-max-file-mb" ->
