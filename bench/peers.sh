@@ -21,7 +21,9 @@
 #   rows/pass    MiniLM rows per pass the server formed in the c=16 window (its statistics
 #                endpoint: inference_count / execution_count, after minus before)
 #   ort_rows     ONNX Runtime in process (bench/peers/java/OrtRows.java, no server) on the same
-#                model, INTRA_OP threads (Fulcrum's default: cores / instances), spinning off, at
+#                model, as the demo config serves it: INSTANCES callers side by side (one
+#                process each, rows/s summed), INTRA_OP threads each (both read from the demo
+#                MiniLM config.yaml; threads default to cores / instances), spinning off, at
 #                that batch size: rows/s; Fulcrum's c=16 req/s over it (target >= 0.9)
 #   grpc_c1      fraud req/s at c=1 over gRPC and over REST binary (`fulcrum bench`, the client of
 #                bench/protocols.sh, PROTO_WARM (40 s) of warm-up each first: the launcher's
@@ -65,7 +67,11 @@ PRE=${PRE:-$((DUR > 10 ? DUR : 10))}
 PORT=${PORT:-18900}
 RATE_FRAUD=${RATE_FRAUD:-4000}
 RATE_MINILM=${RATE_MINILM:-150}
-INTRA_OP=${INTRA_OP:-$(nproc)}  # Fulcrum's default intra-op threads: cores / instances (MiniLM has 1)
+MINILM_CONFIG=demo/models/all_minilm_l6_v2/config.yaml
+INSTANCES=${INSTANCES:-$(awk '/^instance-count:/{print $2}' "$MINILM_CONFIG")}
+INSTANCES=${INSTANCES:-1}
+INTRA_OP=${INTRA_OP:-$(awk '/^  intra-op-threads:/{print $2}' "$MINILM_CONFIG")}
+INTRA_OP=${INTRA_OP:-$(($(nproc) / INSTANCES > 0 ? $(nproc) / INSTANCES : 1))}  # Fulcrum's default: cores / instances
 PROTO_WARM=${PROTO_WARM:-40s}
 C1_CLIENT=${C1_CLIENT:-wrk}
 ORT_SECONDS=${ORT_SECONDS:-5}
@@ -241,11 +247,20 @@ model_counts() { # port model -> "inference_count execution_count" from the stat
 rows_per_pass() { # "inf0 exe0" "inf1 exe1" -> rows per pass between them
   python3 -c "a=[int(x) for x in '$1'.split()]; b=[int(x) for x in '$2'.split()]; e=b[1]-a[1]; print(round((b[0]-a[0])/e, 2) if e > 0 else 'null')"
 }
-ort_rows() { # batch -> rows/s of ONNX Runtime in process at that batch (no server running)
+ort_rows() { # batch -> rows/s of ONNX Runtime in process at that batch (no server running): INSTANCES callers summed
   [ "$1" != null ] || { echo null; return; }
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" OrtRows \
-    --model demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx --batch "$1" \
-    --threads "$INTRA_OP" --seconds "$ORT_SECONDS" 2>>"$OUT/ort.log" | tail -1 || echo null
+  local i
+  for i in $(seq "$INSTANCES"); do
+    "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" OrtRows \
+      --model demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx --batch "$1" \
+      --threads "$INTRA_OP" --seconds "$ORT_SECONDS" 2>>"$OUT/ort.log" | tail -1 >"$OUT/ort-$i.out" &
+  done
+  wait
+  python3 - "$OUT" "$INSTANCES" <<'PY' || echo null
+import sys
+v = [float(open(f"{sys.argv[1]}/ort-{i}.out").read().strip()) for i in range(1, int(sys.argv[2]) + 1)]
+print(round(sum(v), 1))
+PY
 }
 bench_c1() { # port protocol -> fraud req/s at c=1 through `fulcrum bench` (warmed PROTO_WARM first)
   local f="$OUT/bench-c1-$2.json"
