@@ -26,11 +26,7 @@ class MiniLmModelTest {
 
   @Test
   void loadsAndRunsTheQuantizedMiniLm(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
-      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
-      Files.copy(in, file);
-    }
+    Path file = modelIn(dir);
     try (ModelInstance m = new OnnxRuntimeBackend().load(file, SessionOptions.defaults())) {
       var sig = m.signature();
       System.out.println("all-MiniLM-L6-v2-q signature: " + sig);
@@ -85,11 +81,7 @@ class MiniLmModelTest {
    */
   @Test
   void threadsByLoadGiveTheSameVectorsAloneAndOverlapping(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
-      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
-      Files.copy(in, file);
-    }
+    Path file = modelIn(dir);
     SessionOptions options =
         SessionOptions.defaults().withIntraOpThreads(1).withIntraOpThreadsAlone(2);
     try (OnnxRuntimeBackend backend = new OnnxRuntimeBackend();
@@ -135,11 +127,7 @@ class MiniLmModelTest {
    */
   @Test
   void oneRowPassesRunOnTheirOwnSessionWithTheSameVectors(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
-      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
-      Files.copy(in, file);
-    }
+    Path file = modelIn(dir);
     SessionOptions options = SessionOptions.defaults().withIntraOpThreads(2);
     try (OnnxRuntimeBackend backend =
             new OnnxRuntimeBackend(
@@ -188,11 +176,7 @@ class MiniLmModelTest {
   /** The model's own {@code onnxruntime.intra-op-threads-one-row} gives it the one-row session. */
   @Test
   void theModelsOneRowSettingMakesTheSession(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
-      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
-      Files.copy(in, file);
-    }
+    Path file = modelIn(dir);
     SessionOptions options =
         SessionOptions.defaults().withIntraOpThreads(2).withIntraOpThreadsOneRow(1);
     try (OnnxRuntimeBackend backend =
@@ -227,11 +211,7 @@ class MiniLmModelTest {
    */
   @Test
   void closingWhileTheOneRowSessionIsMadeWaitsForIt(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
-      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
-      Files.copy(in, file);
-    }
+    Path file = modelIn(dir);
     SessionOptions options =
         SessionOptions.defaults().withIntraOpThreads(2).withIntraOpThreadsOneRow(1);
     try (OnnxRuntimeBackend backend =
@@ -287,5 +267,15 @@ class MiniLmModelTest {
       b.putLong(v);
     }
     return Tensor.of(name, DataType.INT64, shape, b.flip());
+  }
+
+  /** The MiniLM model from the test class path, copied into {@code dir}. */
+  private Path modelIn(Path dir) throws java.io.IOException {
+    Path file = dir.resolve("model.onnx");
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(RESOURCE)) {
+      assertThat(in).as("classpath resource " + RESOURCE).isNotNull();
+      Files.copy(in, file);
+    }
+    return file;
   }
 }
