@@ -308,6 +308,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
               "",
               0,
               0,
+              0,
               List.of(),
               List.of()));
     }

@@ -41,20 +41,6 @@ public record DriftReport(
     outputs = List.copyOf(outputs);
   }
 
-  /** A report of a monitor without a rate limit: nothing shed. */
-  public DriftReport(
-      String model,
-      String version,
-      boolean enabled,
-      @Nullable String problem,
-      String baseline,
-      long observations,
-      long dropped,
-      List<FeatureDrift> features,
-      List<FeatureDrift> outputs) {
-    this(model, version, enabled, problem, baseline, observations, dropped, 0, features, outputs);
-  }
-
   /** True when any feature or output is in drift. */
   public boolean drifting() {
     return features.stream().anyMatch(FeatureDrift::drift)
