@@ -2014,6 +2014,25 @@ class SloBatchingPolicyTest {
   }
 
   /**
+   * {@link #simulateStream} with every request {@code best_effort}: the same stream and passes with
+   * nothing refused, what the policy's refusals are compared with.
+   */
+  private StreamRun simulateNeverRefused(
+      SloBatchingPolicy policy,
+      PassClock passClock,
+      int maxBatch,
+      long[][] arrivals,
+      long from,
+      long slo) {
+    arrivalClass = RequestOptions.SloClass.BEST_EFFORT;
+    try {
+      return simulateStream(policy, passClock, maxBatch, arrivals, from, slo);
+    } finally {
+      arrivalClass = RequestOptions.SloClass.STANDARD;
+    }
+  }
+
+  /**
    * {@code arrivals} ({intended, atServer}, in server order) through {@code policy} with one
    * instance of max batch {@code maxBatch}: a request counts from {@code from} (by its intended
    * send), within {@code slo} of its intended send or a miss by its cause.
@@ -2182,16 +2201,14 @@ class SloBatchingPolicyTest {
                   slo);
           mean[c] += runs[c].attainment() / 3;
         }
-        arrivalClass = RequestOptions.SloClass.BEST_EFFORT;
         StreamRun never =
-            simulateStream(
+            simulateNeverRefused(
                 new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1),
                 miniLmWithPreemptions(seed, share),
                 16,
                 arrivals,
                 from,
                 slo);
-        arrivalClass = RequestOptions.SloClass.STANDARD;
         out.append(
             String.format(
                 Locale.ROOT,
@@ -2408,21 +2425,17 @@ class SloBatchingPolicyTest {
         long[][] arrivals = fittedClient(804, end, seed, 20, 80);
         StreamRun[] runs = new StreamRun[2];
         for (int c = 0; c < 2; c++) {
-          arrivalClass =
-              c == 0 ? RequestOptions.SloClass.STANDARD : RequestOptions.SloClass.BEST_EFFORT;
+          SloBatchingPolicy policy = new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1);
+          PassClock machine =
+              spells
+                  ? fittedToTheFiveMinuteRun(seed, 0.18, 40, 1.8, 0.01)
+                  : fittedToTheFiveMinuteRun(seed, 0.18, 1e9, 1.3, 0.02);
           runs[c] =
-              simulateStream(
-                  new SloBatchingPolicy("m", new SloConfig(slo, 99, 0), 16, 1),
-                  spells
-                      ? fittedToTheFiveMinuteRun(seed, 0.18, 40, 1.8, 0.01)
-                      : fittedToTheFiveMinuteRun(seed, 0.18, 1e9, 1.3, 0.02),
-                  16,
-                  arrivals,
-                  from,
-                  slo);
+              c == 0
+                  ? simulateStream(policy, machine, 16, arrivals, from, slo)
+                  : simulateNeverRefused(policy, machine, 16, arrivals, from, slo);
           mean[c] += runs[c].attainment() / seeds;
         }
-        arrivalClass = RequestOptions.SloClass.STANDARD;
         out.append(
             String.format(
                 Locale.ROOT,
