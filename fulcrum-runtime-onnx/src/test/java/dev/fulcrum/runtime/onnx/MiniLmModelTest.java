@@ -129,35 +129,16 @@ class MiniLmModelTest {
   void oneRowPassesRunOnTheirOwnSessionWithTheSameVectors(@TempDir Path dir) throws Exception {
     Path file = modelIn(dir);
     SessionOptions options = SessionOptions.defaults().withIntraOpThreads(2);
-    try (OnnxRuntimeBackend backend =
-            new OnnxRuntimeBackend(
-                ai.onnxruntime.OrtEnvironment.getEnvironment(),
-                null,
-                dev.fulcrum.core.runtime.ComputeNice.none(),
-                1);
+    try (OnnxRuntimeBackend backend = backend(1);
         OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options)) {
       long[] ids = new long[32];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = i % 16 == 0 ? 101 : i % 16 == 15 ? 102 : 1000 + 37L * (i % 16);
       }
-      long[] ones = new long[32];
-      java.util.Arrays.fill(ones, 1);
       String output = m.signature().outputs().get(0).name();
-      float[] two =
-          floats(
-              m.execute(
-                      List.of(
-                          longs("input_ids", new long[] {2, 16}, ids),
-                          longs("attention_mask", new long[] {2, 16}, ones),
-                          longs("token_type_ids", new long[] {2, 16}, new long[32])),
-                      List.of(output))
-                  .get(0));
+      float[] two = floats(m.execute(sentences(ids), List.of(output)).get(0));
       assertThat(m.oneRowPasses()).isZero();
-      List<Tensor> row =
-          List.of(
-              longs("input_ids", new long[] {1, 16}, java.util.Arrays.copyOf(ids, 16)),
-              longs("attention_mask", new long[] {1, 16}, java.util.Arrays.copyOf(ones, 16)),
-              longs("token_type_ids", new long[] {1, 16}, new long[16]));
+      List<Tensor> row = sentences(java.util.Arrays.copyOf(ids, 16));
       // The first pass of one row asks for the session and runs on the instance's own.
       float[] first = floats(m.execute(row, List.of(output)).get(0));
       assertThat(m.oneRowPasses()).isZero();
@@ -179,24 +160,13 @@ class MiniLmModelTest {
     Path file = modelIn(dir);
     SessionOptions options =
         SessionOptions.defaults().withIntraOpThreads(2).withIntraOpThreadsOneRow(1);
-    try (OnnxRuntimeBackend backend =
-            new OnnxRuntimeBackend(
-                ai.onnxruntime.OrtEnvironment.getEnvironment(),
-                null,
-                dev.fulcrum.core.runtime.ComputeNice.none(),
-                0);
+    try (OnnxRuntimeBackend backend = backend(0);
         OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options)) {
       long[] ids = new long[16];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = i == 0 ? 101 : i == 15 ? 102 : 1000 + 37L * i;
       }
-      long[] ones = new long[16];
-      java.util.Arrays.fill(ones, 1);
-      List<Tensor> row =
-          List.of(
-              longs("input_ids", new long[] {1, 16}, ids),
-              longs("attention_mask", new long[] {1, 16}, ones),
-              longs("token_type_ids", new long[] {1, 16}, new long[16]));
+      List<Tensor> row = sentences(ids);
       String output = m.signature().outputs().get(0).name();
       m.execute(row, List.of(output));
       assertThat(m.awaitOneRowSession(60_000)).isTrue();
@@ -214,23 +184,11 @@ class MiniLmModelTest {
     Path file = modelIn(dir);
     SessionOptions options =
         SessionOptions.defaults().withIntraOpThreads(2).withIntraOpThreadsOneRow(1);
-    try (OnnxRuntimeBackend backend =
-        new OnnxRuntimeBackend(
-            ai.onnxruntime.OrtEnvironment.getEnvironment(),
-            null,
-            dev.fulcrum.core.runtime.ComputeNice.none(),
-            0)) {
+    try (OnnxRuntimeBackend backend = backend(0)) {
       OnnxModelInstance m = (OnnxModelInstance) backend.load(file, options);
       long[] ids = new long[16];
       java.util.Arrays.fill(ids, 1000);
-      long[] ones = new long[16];
-      java.util.Arrays.fill(ones, 1);
-      m.execute(
-          List.of(
-              longs("input_ids", new long[] {1, 16}, ids),
-              longs("attention_mask", new long[] {1, 16}, ones),
-              longs("token_type_ids", new long[] {1, 16}, new long[16])),
-          List.of(m.signature().outputs().get(0).name()));
+      m.execute(sentences(ids), List.of(m.signature().outputs().get(0).name()));
       m.close();
       assertThat(m.awaitOneRowSession(0)).isFalse();
       assertThat(m.oneRowPasses()).isZero();
@@ -239,13 +197,7 @@ class MiniLmModelTest {
 
   @Test
   void oneRowThreadsOutOfRangeAreRefused() {
-    assertThatThrownBy(
-            () ->
-                new OnnxRuntimeBackend(
-                    ai.onnxruntime.OrtEnvironment.getEnvironment(),
-                    null,
-                    dev.fulcrum.core.runtime.ComputeNice.none(),
-                    -1))
+    assertThatThrownBy(() -> backend(-1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(OnnxRuntimeBackend.ONE_ROW_INTRA_OP_THREADS);
   }
@@ -277,5 +229,28 @@ class MiniLmModelTest {
       Files.copy(in, file);
     }
     return file;
+  }
+
+  /**
+   * A backend on the shared environment, no optimized-graph cache, compute threads as they are, and
+   * {@code oneRowThreads} as the server-wide one-row property (0: off).
+   */
+  private static OnnxRuntimeBackend backend(int oneRowThreads) {
+    return new OnnxRuntimeBackend(
+        ai.onnxruntime.OrtEnvironment.getEnvironment(),
+        null,
+        dev.fulcrum.core.runtime.ComputeNice.none(),
+        oneRowThreads);
+  }
+
+  /** Sentences of 16 token ids each ({@code ids}, row after row), every token attended, type 0. */
+  private static List<Tensor> sentences(long[] ids) {
+    long[] shape = {ids.length / 16, 16};
+    long[] ones = new long[ids.length];
+    java.util.Arrays.fill(ones, 1);
+    return List.of(
+        longs("input_ids", shape, ids),
+        longs("attention_mask", shape, ones),
+        longs("token_type_ids", shape, new long[ids.length]));
   }
 }
