@@ -42,12 +42,12 @@ import org.slf4j.LoggerFactory;
  * sessions 19 and 20). Here the accept thread reads what the connection has sent so far (one
  * non-blocking {@code read} of at most {@value #PREFETCH} bytes at its accept, and one more at the
  * end of its accept batch for the batch's newest connection: a real client sends its request right
- * after its handshake, a flood's connection nothing yet). A connection whose bytes hold a line end is registered as one of its
- * loop's tail tasks ({@link #registerEarly}: at the end of the loop's next iteration, not behind
- * its queued tasks); any other waits in its loop's {@link Pending} queue, which the loop registers
- * {@value #BATCH} at a time, newest first (oldest first past {@link #OLDEST_FIRST_NANOS}), one
- * batch a task, so that the loop's other tasks run between the batches. The bytes read are the
- * connection's first read ({@link #takeFirstBytes}, on its loop).
+ * after its handshake, a flood's connection nothing yet). A connection whose bytes hold a line end
+ * is registered as one of its loop's tail tasks ({@link #registerEarly}: at the end of the loop's
+ * next iteration, not behind its queued tasks); any other waits in its loop's {@link Pending}
+ * queue, which the loop registers {@value #BATCH} at a time, newest first (oldest first past {@link
+ * #OLDEST_FIRST_NANOS}), one batch a task, so that the loop's other tasks run between the batches.
+ * The bytes read are the connection's first read ({@link #takeFirstBytes}, on its loop).
  *
  * <p>As Netty's acceptor would, each connection gets the bootstrap's child handler, child options
  * and child attributes ({@link ServerBootstrapConfig}, as they stand when this is built), before it
