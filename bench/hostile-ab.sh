@@ -32,7 +32,7 @@ for tag in ${ORDER:-A B A B}; do
   FULCRUM_NO_BUILD=1 FULCRUM="$launcher" PORT=$port SERVER_ARGS="$serve" SERVER_LOG="$OUT_DIR/$n-$tag.server.log" \
     bash "$ROOT/bench/hostile.sh" --cases slowloris $extra "$@" > "$out" 2>&1
   echo "  exit $? (1: a number missed); full report $out"
-  grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads|accept queue:" "$out" | sed 's/^ */  /' | cut -c1-330
+  grep -E "^slowloris round|^warm-up|normal requests during the attack|handshakes|partial heads|accept queue:|slow requests at|attack client CPU|server CPU|queue peak" "$out" | sed 's/^ */  /' | cut -c1-330
   grep -h "at the connection cap" "$OUT_DIR/$n-$tag.server.log" | sed 's/^.*HTTP port/  server: HTTP port/' | cut -c1-200
   echo "  TIME_WAIT sockets on the machine now: $(ss -Htan state time-wait | wc -l)"
 done

@@ -114,6 +114,38 @@ class RssWatch:
         return low
 
 
+def thread_cpu(pid):
+    """CPU seconds of each of the server's threads so far, summed by name with its numbers
+    dropped (fulcrum-http-accept-3-1 and -3-2 are one row): {name: seconds}."""
+    rows = {}
+    if not pid:
+        return rows
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return rows
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        name = name.rstrip("0123456789#-").rstrip() or name
+        rows[name] = rows.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return rows
+
+
+def thread_cpu_line(label, before, after):
+    used = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    top = sorted(((v, k) for k, v in used.items() if v >= 0.01), reverse=True)[:8]
+    if top:
+        out(f"  server CPU {label}: {sum(used.values()):.2f} s; "
+            + ", ".join(f"{k} {v:.2f}" for v, k in top))
+
+
 def rss_line(args, w, after):
     if not args.pid:
         return
@@ -150,9 +182,11 @@ class AcceptQueueWatch:
     def __init__(self, port):
         self.port, self.peak, self.backlogs, self.sockets = port, 0, set(), 0
         self.stop_ = threading.Event()
+        self.timeline = []  # (seconds since the watch started, queued, ListenOverflows so far)
 
     def __enter__(self):
         self.before = listen_counters()
+        self.t0 = time.monotonic()
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
         return self
@@ -172,6 +206,9 @@ class AcceptQueueWatch:
                 self.backlogs.add(int(r[2]))
             self.sockets = max(self.sockets, len(rows))
             self.peak = max(self.peak, queued)
+            self.timeline.append((time.monotonic() - self.t0, queued,
+                                  listen_counters().get("ListenOverflows", 0)
+                                  - self.before.get("ListenOverflows", 0)))
 
     def __exit__(self, *exc):
         self.stop_.set()
@@ -185,6 +222,20 @@ class AcceptQueueWatch:
         out(f"  accept queue: {self.sockets} listening socket(s), backlog {backlog}, peak"
             f" {self.peak} waiting (ss, every 100 ms); kernel listen counters (whole machine):"
             f" {drops}")
+        # When the queue was full and the kernel dropped (a SYN, or the handshake's last ACK):
+        # per quarter second from the watch's start (the probes start with it, the attack 1 s in).
+        cells, last_drops = [], 0
+        for q in range(24):
+            rows = [r for r in self.timeline if q * 0.25 <= r[0] < (q + 1) * 0.25]
+            if not rows:
+                continue
+            peak, drops_now = max(r[1] for r in rows), rows[-1][2]
+            if peak or drops_now > last_drops:
+                cells.append(f"+{q * 0.25:.2f} q{peak} d{drops_now - last_drops}")
+            last_drops = drops_now
+        if cells:
+            out(f"    queue peak (q) and ListenOverflows (d) per 0.25 s, from the probes' start:"
+                f" {', '.join(cells)}")
 
 
 # ---------------------------------------------------------------- the normal request
@@ -417,8 +468,10 @@ def timeouts(args):
 
 # ---------------------------------------------------------------- slowloris
 
-def slowloris_worker(port, n, seconds, results):
+def slowloris_worker(port, n, seconds, results, nice=0):
     """Opens n connections, sends one head byte a second on each; returns what happened."""
+    if nice:
+        os.nice(nice)  # --attack-nice: the attacker yields the shared cores (a diagnostic)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (n + 256, max(n + 256, hard)))
@@ -426,6 +479,7 @@ def slowloris_worker(port, n, seconds, results):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # then opens what it can
     ep = select.epoll()
     socks, opened, lifetimes, failed = {}, 0, [], 0
+    cpu0 = cpu_seconds()
 
     def events(timeout):
         """Records the connections the server closed (their lifetime from the connect() call, how
@@ -472,6 +526,7 @@ def slowloris_worker(port, n, seconds, results):
             failed += 1
     head = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100000
     opening = time.monotonic() - start
+    cpu_opening = cpu_seconds() - cpu0
     start = next_tick = time.monotonic()
     while time.monotonic() - start < seconds and socks:
         events(0.05)
@@ -491,7 +546,13 @@ def slowloris_worker(port, n, seconds, results):
     still = len(socks)
     for s, _, _, _ in socks.values():
         s.close()
-    results.put((opened, failed, lifetimes, still, opening))
+    results.put((opened, failed, lifetimes, still, opening, cpu_opening, cpu_seconds() - cpu0))
+
+
+def cpu_seconds():
+    """This process's CPU time so far (user + system), seconds."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def warm_connections(port, n, batch=200):
@@ -547,6 +608,7 @@ def slowloris_round(args, judged):
     out(f"slowloris: {n} connections ({workers} processes), one head byte a second,"
         f" {args.seconds} s; header timeout {args.header_timeout} s")
     q = mp.Queue()
+    cpu_opening = {}
     with Probe(args) as base:
         time.sleep(args.baseline)
     base.report(f"before the attack ({args.baseline:.0f} s, same machine)")
@@ -556,14 +618,18 @@ def slowloris_round(args, judged):
         probe = stack.enter_context(Probe(args))
         kept = stack.enter_context(Probe(args, kept=True)) if args.kept_probe else None
         time.sleep(1)
+        cpu_start = thread_cpu(args.pid)
+        threading.Timer(3.0, lambda: cpu_opening.update(thread_cpu(args.pid))).start()
         procs = [mp.Process(target=slowloris_worker,
-                            args=(args.port, n // workers + (i < n % workers), args.seconds, q))
+                            args=(args.port, n // workers + (i < n % workers), args.seconds, q,
+                                  args.attack_nice))
                  for i in range(workers)]
         for p in procs:
             p.start()
         parts = [q.get(timeout=args.seconds + 120) for _ in procs]
         for p in procs:
             p.join()
+        cpu_end = thread_cpu(args.pid)
     opened = sum(p[0] for p in parts)
     failed = sum(p[1] for p in parts)
     still = sum(p[3] for p in parts)
@@ -575,6 +641,11 @@ def slowloris_round(args, judged):
     out(f"  opened {opened} ({failed} failed to open) in {max(p[4] for p in parts):.1f} s;"
         f" closed within 1.5 s before their second byte (refused or evicted at the cap):"
         f" {len(refused)}")
+    out(f"  attack client CPU ({len(parts)} processes): {sum(p[5] for p in parts):.2f} s while"
+        f" opening, {sum(p[6] for p in parts):.2f} s in all")
+    if cpu_opening:
+        thread_cpu_line("in the attack's first 3 s", cpu_start, cpu_opening)
+    thread_cpu_line("over the whole attack", cpu_start, cpu_end)
     # The handshake's time: a SYN the kernel dropped at a full accept queue is resent after 1 s,
     # then 3 s; until then there is no connection for the server to time. The header timeout is
     # judged from the handshake's completion (the client's first EPOLLOUT); the time from the
@@ -925,6 +996,10 @@ def main():
     p.add_argument("--slowloris", type=int, default=20000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seconds", type=int, default=20, help="attack length, once all are open")
+    p.add_argument("--attack-nice", type=int, default=0,
+                   help="slowloris: the attack processes' nice value (a diagnostic: how much of a"
+                        " normal request's time is the attacker's own CPU on the same cores; a"
+                        " real attacker runs elsewhere)")
     p.add_argument("--warm-connections", type=int, default=0,
                    help="connections opened (one byte each) and closed before the first slowloris"
                         " round, to warm the server's connection path")

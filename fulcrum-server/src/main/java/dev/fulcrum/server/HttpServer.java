@@ -141,14 +141,7 @@ public final class HttpServer implements AutoCloseable {
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
     pipeline = p;
-    // With accept threads, epoll and cleartext: a connection that has sent its first line when it
-    // is accepted is registered ahead of a flood's silent ones, which wait in a queue of their own
-    // (Registrations; docs/PERFORMANCE.md, "Hostile clients", session 20).
-    Registrations early =
-        handoff && io.kind() == Transport.EPOLL && config.security().tls().isEmpty()
-            ? new Registrations(loops, p.childHandler())
-            : null;
-    registrations = early;
+    registrations = null;
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -158,19 +151,29 @@ public final class HttpServer implements AutoCloseable {
               // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
               // on every accepted connection already, and the bootstrap's child options are set
               // again on the accept thread, one setsockopt per connection in a burst.
-              .handler(
-                  new ChannelInitializer<ServerChannel>() {
-                    @Override
-                    protected void initChannel(ServerChannel ch) {
-                      // The cap: a refused connection is closed before it is registered. A
-                      // connection joins the group for close() at its first bytes (HttpPipeline).
-                      ch.pipeline().addLast(p.acceptor());
-                      if (early != null) {
-                        ch.pipeline().addLast(early); // registers what the cap admitted
-                      }
-                    }
-                  })
               .childHandler(p.childHandler());
+      // With accept threads, epoll and cleartext: a connection that has sent its first line when
+      // it is accepted is registered ahead of a flood's silent ones, which wait in a queue of
+      // their own (Registrations; docs/PERFORMANCE.md, "Hostile clients", session 20). Built from
+      // the bootstrap as it is now: its child handler, options and attributes, as Netty's
+      // acceptor (which never sees these connections) would have set them.
+      Registrations early =
+          handoff && io.kind() == Transport.EPOLL && config.security().tls().isEmpty()
+              ? new Registrations(loops, b.config())
+              : null;
+      registrations = early;
+      b.handler(
+          new ChannelInitializer<ServerChannel>() {
+            @Override
+            protected void initChannel(ServerChannel ch) {
+              // The cap: a refused connection is closed before it is registered. A connection
+              // joins the group for close() at its first bytes (HttpPipeline).
+              ch.pipeline().addLast(p.acceptor());
+              if (early != null) {
+                ch.pipeline().addLast(early); // registers what the cap admitted
+              }
+            }
+          });
       if (acceptors > 1) {
         // Several listening sockets, all on the port (one per loop at least): the kernel hashes
         // each new

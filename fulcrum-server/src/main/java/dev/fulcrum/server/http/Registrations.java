@@ -1,5 +1,6 @@
 package dev.fulcrum.server.http;
 
+import io.netty.bootstrap.ServerBootstrapConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -7,6 +8,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SingleThreadEventLoop;
@@ -15,8 +17,10 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.RejectedExecutionException;
@@ -37,13 +41,17 @@ import org.slf4j.LoggerFactory;
  * milliseconds on a quiet machine, seconds on a busy one; docs/PERFORMANCE.md, "Hostile clients",
  * sessions 19 and 20). Here the accept thread reads what the connection has sent so far (one
  * non-blocking {@code read} of at most {@value #PREFETCH} bytes at its accept, and one more at the
- * end of its accept batch: a real client sends its request right after its handshake, a flood's
- * connection nothing yet). A connection whose bytes hold a line end is registered as one of its
- * loop's tail tasks ({@link #registerEarly}: at the end of the loop's next iteration, not behind
- * its queued tasks); any other waits in its loop's {@link Pending} queue, which the loop registers
- * {@value #BATCH} at a time, newest first (oldest first past {@link #OLDEST_FIRST_NANOS}), one
- * batch a task, so that the loop's other tasks run between the batches. The bytes read are the
- * connection's first read ({@link #takeFirstBytes}, on its loop).
+ * end of its accept batch for the batch's newest connection: a real client sends its request right
+ * after its handshake, a flood's connection nothing yet). A connection whose bytes hold a line end
+ * is registered as one of its loop's tail tasks ({@link #registerEarly}: at the end of the loop's
+ * next iteration, not behind its queued tasks); any other waits in its loop's {@link Pending}
+ * queue, which the loop registers {@value #BATCH} at a time, newest first (oldest first past {@link
+ * #OLDEST_FIRST_NANOS}), one batch a task, so that the loop's other tasks run between the batches.
+ * The bytes read are the connection's first read ({@link #takeFirstBytes}, on its loop).
+ *
+ * <p>As Netty's acceptor would, each connection gets the bootstrap's child handler, child options
+ * and child attributes ({@link ServerBootstrapConfig}, as they stand when this is built), before it
+ * is registered.
  *
  * <p>At the cap, a connection still waiting here when it is evicted is closed without ever being
  * registered, unless it has sent something ({@link #evictUnregistered}): most of a flood's
@@ -61,8 +69,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   private static final AttributeKey<ByteBuf> FIRST_BYTES =
       AttributeKey.valueOf(Registrations.class, "firstBytes");
 
-  private static final AttributeKey<List<Accepted>> LOOK_AGAIN =
-      AttributeKey.valueOf(Registrations.class, "lookAgain");
+  private static final AttributeKey<Newest> NEWEST =
+      AttributeKey.valueOf(Registrations.class, "newest");
 
   /**
    * A queued connection older than this is registered before the newer ones: newest first serves a
@@ -80,17 +88,27 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
 
   private final EventLoopGroup loops;
   private final ChannelHandler childHandler;
+  private final List<Map.Entry<ChannelOption<?>, Object>> childOptions;
+  private final List<Map.Entry<AttributeKey<?>, Object>> childAttrs;
+
+  /** Child options a connection refused, each logged once (not once per connection of a flood). */
+  private final Set<ChannelOption<?>> refusedOptions = ConcurrentHashMap.newKeySet();
+
   private final ConcurrentHashMap<EventLoop, Pending> pending = new ConcurrentHashMap<>();
   private final LongAdder early = new LongAdder();
   private final LongAdder deferred = new LongAdder();
 
   /**
    * @param loops where connections are registered, in turn ({@link EventLoopGroup#next()})
-   * @param childHandler the handler each connection starts with (the bootstrap's child handler)
+   * @param bootstrap the port's bootstrap, its child handler set: each connection gets its child
+   *     handler, options and attributes as they stand now (build this after setting them)
    */
-  public Registrations(EventLoopGroup loops, ChannelHandler childHandler) {
+  public Registrations(EventLoopGroup loops, ServerBootstrapConfig bootstrap) {
     this.loops = loops;
-    this.childHandler = childHandler;
+    this.childHandler =
+        Objects.requireNonNull(bootstrap.childHandler(), "the bootstrap's child handler");
+    this.childOptions = List.copyOf(bootstrap.childOptions().entrySet());
+    this.childAttrs = List.copyOf(bootstrap.childAttrs().entrySet());
     for (EventExecutor loop : loops) {
       loop.execute(() -> {}); // starts its thread: a tail task (registerEarly) does not
     }
@@ -103,6 +121,7 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       return;
     }
     child.pipeline().addLast(childHandler);
+    configure(child);
     EventLoop loop = loops.next();
     ByteBuf first = read(child);
     if (first != null) {
@@ -116,58 +135,109 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       return;
     }
     ConnectionLimit.registeringOn(child, loop);
-    lookAgain(ctx).add(new Accepted(child, loop, System.nanoTime()));
+    Newest newest = newest(ctx);
+    Accepted older = newest.accepted;
+    newest.accepted = new Accepted(child, loop, System.nanoTime());
+    if (older != null) {
+      queue(older); // not the newest of its batch: it waited in the accept queue, and is silent
+    }
   }
 
   /**
    * At the end of the accept thread's batch (up to 16 connections a listening socket a poll): a
-   * second read of each silent connection of the batch, whose client may have sent its request
-   * since its accept (a real client sends it right after its handshake, but an idle accept thread
-   * accepts within microseconds of the handshake, before it arrives); then the silent ones queue.
+   * second read of the batch's newest connection if it was silent, whose client may have sent its
+   * request since its accept (a real client sends it right after its handshake, but an idle accept
+   * thread accepts within microseconds of the handshake, before it arrives); then it queues if
+   * still silent. Only the newest: the older ones of a batch were taken from a queue they waited
+   * in, where a real client's request has arrived by the time of the first read, and a second read
+   * of each of a flood's silent connections cost the accept threads a read call and a buffer each
+   * in the opening (session 21).
    */
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    List<Accepted> batch = lookAgain(ctx);
-    for (Accepted a : batch) {
-      Channel child = a.channel;
-      ByteBuf more = read(child);
-      if (more != null) {
-        ByteBuf first = child.attr(FIRST_BYTES).get();
-        if (first == null) {
-          child.attr(FIRST_BYTES).set(more);
-        } else {
-          ByteBuf joined = child.alloc().heapBuffer(first.readableBytes() + more.readableBytes());
-          joined.writeBytes(first).writeBytes(more);
-          first.release();
-          more.release();
-          child.attr(FIRST_BYTES).set(joined);
-        }
-        ByteBuf now = child.attr(FIRST_BYTES).get();
-        if (now.indexOf(now.readerIndex(), now.writerIndex(), (byte) '\n') >= 0) {
-          early.increment();
-          registerEarly(a.loop, child);
-          continue;
-        }
-      }
-      deferred.increment();
-      Pending p = pending.get(a.loop);
-      if (p == null) {
-        p = pending.computeIfAbsent(a.loop, l -> new Pending(l));
-      }
-      p.add(a);
+    Newest newest = newest(ctx);
+    Accepted a = newest.accepted;
+    newest.accepted = null;
+    if (a != null) {
+      lookAgain(a);
     }
-    batch.clear();
     ctx.fireChannelReadComplete();
   }
 
-  /** The server channel's silent connections of its current accept batch (its accept thread's). */
-  private static List<Accepted> lookAgain(ChannelHandlerContext ctx) {
-    List<Accepted> l = ctx.channel().attr(LOOK_AGAIN).get();
-    if (l == null) {
-      l = new ArrayList<>();
-      ctx.channel().attr(LOOK_AGAIN).set(l);
+  /** The second read of a silent connection: registered early if its line has come, else queued. */
+  private void lookAgain(Accepted a) {
+    Channel child = a.channel;
+    ByteBuf more = read(child);
+    if (more != null) {
+      ByteBuf first = child.attr(FIRST_BYTES).get();
+      if (first == null) {
+        child.attr(FIRST_BYTES).set(more);
+      } else {
+        ByteBuf joined = child.alloc().heapBuffer(first.readableBytes() + more.readableBytes());
+        joined.writeBytes(first).writeBytes(more);
+        first.release();
+        more.release();
+        child.attr(FIRST_BYTES).set(joined);
+      }
+      ByteBuf now = child.attr(FIRST_BYTES).get();
+      if (now.indexOf(now.readerIndex(), now.writerIndex(), (byte) '\n') >= 0) {
+        early.increment();
+        registerEarly(a.loop, child);
+        return;
+      }
     }
-    return l;
+    queue(a);
+  }
+
+  /** A silent connection into its loop's queue of connections waiting for registration. */
+  private void queue(Accepted a) {
+    deferred.increment();
+    Pending p = pending.get(a.loop);
+    if (p == null) {
+      p = pending.computeIfAbsent(a.loop, l -> new Pending(l));
+    }
+    p.add(a);
+  }
+
+  /**
+   * The bootstrap's child options and attributes on {@code child}, as Netty's {@code
+   * ServerBootstrapAcceptor} sets them: an option the connection refuses is logged (once an option)
+   * and skipped.
+   */
+  @SuppressWarnings("unchecked") // the bootstrap's maps pair each key with a value of its type
+  private void configure(Channel child) {
+    for (Map.Entry<ChannelOption<?>, Object> e : childOptions) {
+      ChannelOption<Object> option = (ChannelOption<Object>) e.getKey();
+      boolean set;
+      try {
+        set = child.config().setOption(option, e.getValue());
+      } catch (RuntimeException invalid) {
+        set = false;
+      }
+      if (!set && refusedOptions.add(option)) {
+        log.warn("Child option {} not applied to {} (the connection refused it)", option, child);
+      }
+    }
+    for (Map.Entry<AttributeKey<?>, Object> e : childAttrs) {
+      child.attr((AttributeKey<Object>) e.getKey()).set(e.getValue());
+    }
+  }
+
+  /**
+   * The newest silent connection of the server channel's current accept batch, held for its second
+   * read at the batch's end; touched by that channel's accept thread only.
+   */
+  private static final class Newest {
+    @Nullable Accepted accepted;
+  }
+
+  private static Newest newest(ChannelHandlerContext ctx) {
+    Newest n = ctx.channel().attr(NEWEST).get();
+    if (n == null) {
+      n = new Newest();
+      ctx.channel().attr(NEWEST).set(n);
+    }
+    return n;
   }
 
   /** A silent connection waiting for its registration, and when it was accepted (nanoTime). */
