@@ -134,6 +134,15 @@ public final class ModelScheduler implements AutoCloseable {
 
   /** Passes ended on this version's instances; guarded by {@link #lock}. */
   private long passesEnded;
+
+  /**
+   * Per worker: its pass is over and its answers are being handed out, and it has not planned the
+   * queue since (it will before it parks); guarded by {@link #lock}. With {@link
+   * InstanceChoice#MOST_RECENT} a request that arrives then wakes nobody: the worker that just ran
+   * takes it, rather than a parked one whose instance is cold (at c=1 the next request often comes
+   * before the worker that answered the last one has parked).
+   */
+  private final boolean[] finishing;
   private final RequestQueue queue;
   private final BatchingPolicy batching;
   private final OrderedRelease release;
@@ -348,6 +357,7 @@ public final class ModelScheduler implements AutoCloseable {
     this.parked = new boolean[this.instances.size()];
     this.lent = new boolean[this.instances.size()];
     this.lastPassEnded = new long[this.instances.size()];
+    this.finishing = new boolean[this.instances.size()];
     this.wakeUps = new Condition[this.instances.size()];
     for (int i = 0; i < wakeUps.length; i++) {
       wakeUps[i] = lock.newCondition();
@@ -752,6 +762,13 @@ public final class ModelScheduler implements AutoCloseable {
    * wake-up nor a lone pass picks it again before it runs.
    */
   private void wake() {
+    if (choice == InstanceChoice.MOST_RECENT) {
+      for (boolean f : finishing) {
+        if (f) {
+          return; // that worker plans the queue before it parks
+        }
+      }
+    }
     int i = parkedUnlent();
     if (i >= 0) {
       parked[i] = false;
@@ -974,6 +991,7 @@ public final class ModelScheduler implements AutoCloseable {
       RequestQueue.@Nullable Dropped dropped = null;
       lock.lock();
       try {
+        finishing[index] = false;
         if (ran) {
           passEnded(index);
           batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
@@ -1038,7 +1056,7 @@ public final class ModelScheduler implements AutoCloseable {
         List<PendingRequest> prepared = prepare(batch);
         long start = ticker.nanoTime();
         try {
-          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared, true);
+          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared, true, index);
           // The policy learns how long the worker was held: the pass and the completions.
           ranNanos = passNanos != RERUN ? ticker.nanoTime() - start : -1;
           ranRows = rows(prepared);
@@ -1142,6 +1160,15 @@ public final class ModelScheduler implements AutoCloseable {
    *     limit, which gives the same verdict), else 0; {@link #FAILED} or {@link #RERUN}
    */
   private long run(ModelInstance instance, List<PendingRequest> batch, boolean handOut) {
+    return run(instance, batch, handOut, -1);
+  }
+
+  /**
+   * As above; {@code worker} is the index of the worker running the pass (-1: a lent pass), marked
+   * {@link #finishing} before the pass's requests are answered.
+   */
+  private long run(
+      ModelInstance instance, List<PendingRequest> batch, boolean handOut, int worker) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -1251,6 +1278,14 @@ public final class ModelScheduler implements AutoCloseable {
       return FAILED;
     }
     long end = ticker.nanoTime();
+    if (worker >= 0 && choice == InstanceChoice.MOST_RECENT && finishing.length > 1) {
+      lock.lock();
+      try {
+        finishing[worker] = true;
+      } finally {
+        lock.unlock();
+      }
+    }
     observer.batchDone(
         new SchedulerObserver.BatchDone(totalRows, batch.size(), inputNs, inferNs, outputNs, end));
     // Ordered completions run on whichever thread releases them: not handed out.

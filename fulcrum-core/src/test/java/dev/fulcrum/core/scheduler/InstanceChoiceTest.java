@@ -180,6 +180,38 @@ class InstanceChoiceTest {
   }
 
   @Test
+  void aRequestThatArrivesWhileTheLastPassIsBeingAnsweredWaitsForThatWorker() throws Exception {
+    Counted a = new Counted();
+    Counted b = new Counted();
+    ModelScheduler s = scheduler(InstanceChoice.MOST_RECENT, a, b);
+    CountDownLatch inListener = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger listened = new AtomicInteger();
+    s.passListener(
+        pass -> {
+          if (listened.incrementAndGet() == 2) { // a's second pass: its answer is out, not parked
+            inListener.countDown();
+            try {
+              release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+        });
+    oneAtATime(s, 1);
+    CompletableFuture<InferenceResponse> answered = submit(s, 1);
+    assertThat(inListener.await(10, TimeUnit.SECONDS)).isTrue();
+    answered.get(10, TimeUnit.SECONDS);
+    // b is parked and idle, but a is finishing: the next request is a's, not a wake-up of b
+    CompletableFuture<InferenceResponse> next = submit(s, 2);
+    assertThat(s.parkedWorkers()).isEqualTo(1);
+    release.countDown();
+    next.get(10, TimeUnit.SECONDS);
+    assertThat(a.passes.get()).isEqualTo(3);
+    assertThat(b.passes.get()).isZero();
+  }
+
+  @Test
   void choicesParseFromTheirConfigurationWords() {
     assertThat(InstanceChoice.parse("most-recent")).isEqualTo(InstanceChoice.MOST_RECENT);
     assertThat(InstanceChoice.parse(" Longest-Idle ")).isEqualTo(InstanceChoice.LONGEST_IDLE);
