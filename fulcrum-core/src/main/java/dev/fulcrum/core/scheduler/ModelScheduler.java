@@ -143,6 +143,7 @@ public final class ModelScheduler implements AutoCloseable {
    * before the worker that answered the last one has parked).
    */
   private final boolean[] finishing;
+
   private final RequestQueue queue;
   private final BatchingPolicy batching;
   private final OrderedRelease release;
@@ -306,7 +307,15 @@ public final class ModelScheduler implements AutoCloseable {
       Duration inlineLimit,
       InstanceChoice choice) {
     this(
-        label, config, instances, ticker, threads, timer, observer, inlineLimit, choice,
+        label,
+        config,
+        instances,
+        ticker,
+        threads,
+        timer,
+        observer,
+        inlineLimit,
+        choice,
         threadCpu());
   }
 
@@ -757,8 +766,8 @@ public final class ModelScheduler implements AutoCloseable {
 
   /**
    * Wakes the worker {@link #choice} names for new work, if one is parked with its instance not
-   * lent (a worker whose instance is lent could not run it; a running one plans again when its
-   * pass ends); under the lock. The worker is marked not parked at once, so that neither the next
+   * lent (a worker whose instance is lent could not run it; a running one plans again when its pass
+   * ends); under the lock. The worker is marked not parked at once, so that neither the next
    * wake-up nor a lone pass picks it again before it runs.
    */
   private void wake() {
