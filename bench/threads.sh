@@ -9,10 +9,16 @@
 # pass be lent to the event loop that read its request: -Dfulcrum.lone-pass-limit-us=LEND_US; a
 # trailing "bN", e.g. 2x1b2, sets max-batch-size N instead of the demo's 16; a
 # trailing "+rowN", e.g. 1x2+row1, runs a pass of one row on a second session of N intra-op threads:
-# -Dfulcrum.onnx.one-row-intra-op-threads=N); the
+# -Dfulcrum.onnx.one-row-intra-op-threads=N; a trailing "+fifo" or "+lifo", e.g. 2x1+fifo, picks the
+# idle instance a pass goes to: -Dfulcrum.instance-choice=longest-idle (the rule before session 21)
+# or most-recent (the default since); +fifo / +lifo come last, after +rowN or +lend); the
 # dynamic batcher stays as the demo ships it (max-batch-size 16, queue delay 0). "java-peer" in
 # CONFIGS runs bench/peers/java instead, as a reference. Per round and configuration:
-#   c1        p50 / p99 at c=1, ms (hey -c 1)
+#   c1        p50 / p99 at c=1, ms (hey -c 1), and per MiniLM engine thread (one per instance) in
+#             that window: voluntary switches (about one per pass it ran), CPU ms and run-queue
+#             wait ms (/proc/<pid>/task/<tid>/schedstat): c1_hot_share, the busiest engine
+#             thread's share of the switches (0.5: passes alternate between two instances, 1: one
+#             instance runs them all), and c1_exec_us_per_pass, engine CPU per switch
 #   c16       req/s at c=16, closed loop (wrk -t1 -c16), and the batch the server formed there
 #             (inference_count / execution_count from /v2/models/<m>/stats before and after)
 #   rate      server CPU per request at RATE req/s offered (hey -c 16 -q), from /proc/<pid>/stat,
@@ -97,8 +103,15 @@ start() { # config port -> pid (own process group)
   else
     # a trailing +lend: every pass may be lent to the event loop that read its request (the
     # lone-pass limit raised to LEND_US), to see what the hop to the engine thread costs MiniLM
-    local opts=${FULCRUM_JAVA_OPTS:-} base=${cfg%+lend}
-    [ "$base" = "$cfg" ] || opts="$opts -Dfulcrum.lone-pass-limit-us=${LEND_US:-1000000}"
+    local opts=${FULCRUM_JAVA_OPTS:-} base=$cfg
+    # a trailing +fifo / +lifo: which idle instance a pass goes to
+    case $base in
+      *+fifo) opts="$opts -Dfulcrum.instance-choice=longest-idle"; base=${base%+fifo} ;;
+      *+lifo) opts="$opts -Dfulcrum.instance-choice=most-recent"; base=${base%+lifo} ;;
+    esac
+    local plain=$base
+    base=${base%+lend}
+    [ "$base" = "$plain" ] || opts="$opts -Dfulcrum.lone-pass-limit-us=${LEND_US:-1000000}"
     # a trailing +rowN, e.g. 1x2+row1: a pass of one row on a second session of N intra-op threads
     if [ "${base%+row*}" != "$base" ]; then
       opts="$opts -Dfulcrum.onnx.one-row-intra-op-threads=${base##*+row}"
@@ -141,6 +154,23 @@ for tid in os.listdir(f"/proc/{pid}/task"):
 print(json.dumps({"cpu": int(fields[11]) + int(fields[12]), "threads": groups}))
 PY
 }
+execsnap() { # pid -> JSON {tid: [voluntary switches, CPU ns, run-queue wait ns]} of MiniLM's engine threads
+  python3 - "$1" <<'PY'
+import json, os, re, sys
+pid, out = sys.argv[1], {}
+for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        st = open(f"/proc/{pid}/task/{tid}/status").read()
+        ss = open(f"/proc/{pid}/task/{tid}/schedstat").read().split()
+    except OSError:
+        continue
+    # the kernel keeps 15 characters of a name: fulcrum-exec-all_minilm_l6_v2-v1-<i> -> fulcrum-exec-al
+    if re.search(r"^Name:\s*fulcrum-exec-al", st, re.M):
+        out[tid] = [int(re.search(r"^voluntary_ctxt_switches:\s*(\d+)", st, re.M).group(1)),
+                    int(ss[0]), int(ss[1])]
+print(json.dumps(out))
+PY
+}
 stats() { curl -sf "http://127.0.0.1:$1/v2/models/$MODEL/stats" 2>/dev/null || echo '{}'; }
 
 echo "threads: $N rounds of ${CONFIGS[*]}, ${DUR}s per measurement; results in $OUT" >&2
@@ -164,7 +194,9 @@ for round in $(seq "$N"); do
     # Warm-up at both loads, so the JIT's CPU is not counted as the requests'.
     wrk -t1 -c16 -d"${WARM}s" -s "$OUT/minilm.lua" "$url" >/dev/null 2>&1
     hey -z "${WARM}s" -c 1 -m POST -T application/json -D "$BODY" "$url" >/dev/null 2>&1
+    e0='{}'; [ "$cfg" = java-peer ] || e0=$(execsnap "$pid")
     c1=$(hey -z "${DUR}s" -c 1 -m POST -T application/json -D "$BODY" "$url" 2>&1)
+    e1='{}'; [ "$cfg" = java-peer ] || e1=$(execsnap "$pid")
     s0=$(stats "$port")
     c16=$(wrk -t1 -c16 -d"${DUR}s" -s "$OUT/minilm.lua" "$url" 2>&1)
     s1=$(stats "$port")
@@ -174,9 +206,9 @@ for round in $(seq "$N"); do
     after=$(snapshot "$pid")
     kill -TERM -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    rec=$(python3 - "$cfg" "$round" "$c1" "$s0" "$s1" "$c16" "$before" "$after" "$rate" <<'PY'
+    rec=$(python3 - "$cfg" "$round" "$c1" "$s0" "$s1" "$c16" "$before" "$after" "$rate" "$e0" "$e1" <<'PY'
 import json, os, re, sys
-cfg, rnd, c1, s0, s1, c16, b, a, rate = sys.argv[1:]
+cfg, rnd, c1, s0, s1, c16, b, a, rate, e0, e1 = sys.argv[1:]
 def pct(out, p):
     m = re.search(rf"\s{p}% in ([\d.]+) secs", out)
     return round(float(m.group(1)) * 1000, 3) if m else None
@@ -184,6 +216,15 @@ def ok(out):
     m = re.search(r"\[200\]\s+(\d+) responses", out)
     return int(m.group(1)) if m else 0
 rec = {"config": cfg, "round": int(rnd), "c1_p50_ms": pct(c1, 50), "c1_p99_ms": pct(c1, 99)}
+e0, e1 = json.loads(e0), json.loads(e1)
+ex = sorted(([v[0] - e0.get(t, [0, 0, 0])[0], round((v[1] - e0.get(t, [0, 0, 0])[1]) / 1e6, 1),
+              round((v[2] - e0.get(t, [0, 0, 0])[2]) / 1e6, 1)] for t, v in e1.items()), reverse=True)
+if ex:
+    rec["c1_ok"] = ok(c1)
+    rec["c1_exec"] = ex  # per engine thread: [voluntary switches, CPU ms, run-queue wait ms]
+    sw = sum(x[0] for x in ex)
+    rec["c1_hot_share"] = round(ex[0][0] / sw, 3) if sw else None
+    rec["c1_exec_us_per_pass"] = round(sum(x[1] for x in ex) * 1000 / sw, 1) if sw else None
 m = re.search(r"Requests/sec:\s*([\d.]+)", c16)
 rec["c16_rps"] = float(m.group(1)) if m else None
 try:
@@ -205,7 +246,7 @@ PY
     # ONNX Runtime alone at the batch the server formed, this configuration, one caller per instance.
     batch=$(python3 -c "import json,sys; b=json.loads(sys.argv[1]).get('c16_batch'); print(max(1, round(b)) if b else '')" "$rec")
     if [ -n "$batch" ] && [ "$cfg" != java-peer ]; then
-      ./fulcrum bench -m "$MODEL" --model-repository "$(repo "$(b=${cfg%+lend}; echo "${b%+row*}")")" --in-process \
+      ./fulcrum bench -m "$MODEL" --model-repository "$(repo "$(b=${cfg%+fifo}; b=${b%+lifo}; b=${b%+lend}; echo "${b%+row*}")")" --in-process \
         --shape input_ids:16 --shape attention_mask:16 --shape token_type_ids:16 \
         --batch-size "$batch" --concurrency "${cfg%%x*}" --warmup 3s --window "${DUR}s" --max-windows 1 \
         --output "$OUT/ort-$cfg-$round.json" >"$OUT/ort-$cfg-$round.txt" 2>&1 || true
@@ -235,7 +276,8 @@ def med(cfg, key):
 f = lambda x, d=1: "-" if x is None else f"{x:,.{d}f}"
 print(f"medians over rounds, busy machine (MiniLM token ids, 16 tokens; {out})")
 print(f"{'config':10} {'n':>2} {'c1 p50 ms':>10} {'c1 p99 ms':>10} {'c16 req/s':>10} {'batch':>6}"
-      f" {'ORT rows/s':>11} {'c16/ORT':>8} {'CPU/req us':>11} {'ORT pool vol/req':>17}")
+      f" {'ORT rows/s':>11} {'c16/ORT':>8} {'CPU/req us':>11} {'ORT pool vol/req':>17}"
+      f" {'c1 hot share':>12} {'c1 exec us/pass':>15}")
 for cfg in configs:
     n = sum(1 for r in runs if r["config"] == cfg)
     pairs = [r["c16_rps"] / r["ort_rows_per_s"] for r in runs
@@ -244,7 +286,8 @@ for cfg in configs:
     print(f"{cfg:10} {n:>2} {f(med(cfg, 'c1_p50_ms'), 2):>10} {f(med(cfg, 'c1_p99_ms'), 2):>10}"
           f" {f(med(cfg, 'c16_rps'), 0):>10} {f(med(cfg, 'c16_batch'), 1):>6}"
           f" {f(med(cfg, 'ort_rows_per_s'), 0):>11} {f(statistics.median(pairs) if pairs else None, 2):>8}"
-          f" {f(med(cfg, 'rate_cpu_us'), 0):>11} {f(statistics.median(pool) if pool else None, 2):>17}")
+          f" {f(med(cfg, 'rate_cpu_us'), 0):>11} {f(statistics.median(pool) if pool else None, 2):>17}"
+          f" {f(med(cfg, 'c1_hot_share'), 2):>12} {f(med(cfg, 'c1_exec_us_per_pass'), 0):>15}")
 print("per thread group at the fixed rate, medians: CPU us / voluntary / involuntary switches per request")
 for cfg in configs:
     rs = [r for r in runs if r["config"] == cfg]

@@ -14,6 +14,7 @@ import dev.fulcrum.core.pipeline.PipelineRuntime;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelRuntime;
+import dev.fulcrum.core.scheduler.InstanceChoice;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
@@ -76,6 +77,16 @@ public final class ModelManager {
               * Long.getLong(
                   "fulcrum.lone-pass-limit-us",
                   ModelScheduler.DEFAULT_INLINE_PASS_LIMIT.toNanos() / 1000));
+
+  /**
+   * Which idle instance a version's next pass goes to ({@link InstanceChoice}; ModelScheduler,
+   * "Instance choice"); the system property {@code fulcrum.instance-choice} ({@code most-recent},
+   * the default, or {@code longest-idle}, the rule before session 21) overrides it for A/B
+   * measurements. Read once; a word it does not know fails the start with the accepted words.
+   */
+  private static final InstanceChoice INSTANCE_CHOICE =
+      InstanceChoice.parse(
+          System.getProperty("fulcrum.instance-choice", InstanceChoice.DEFAULT.word()));
 
   /**
    * Whether the startup load starts with the lightest model alone (see {@link #start}); the system
@@ -649,7 +660,8 @@ public final class ModelManager {
               environment.workerThreads(),
               environment.timer(),
               observer,
-              LONE_PASS_LIMIT);
+              LONE_PASS_LIMIT,
+              INSTANCE_CHOICE);
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
       ModelVersion mv =
           new ModelVersion(

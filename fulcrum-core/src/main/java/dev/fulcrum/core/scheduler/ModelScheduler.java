@@ -67,6 +67,12 @@ import org.slf4j.LoggerFactory;
  * queue as a worker would (the batching policy decides) and runs the plan on the borrowed instance.
  * At saturation (c=64) a turn's requests share one forward pass instead of one each; a request that
  * arrives alone is answered in the same turn, still without a hand-off.
+ *
+ * <p>Instance choice: each worker parks on a condition of its own, so that new work wakes the one
+ * worker the {@link InstanceChoice} names among the parked ones whose instance is not lent (by
+ * default the one whose last pass ended latest: at low load one instance stays in the caches), and
+ * a lone pass borrows the same instance. A worker chosen is marked not parked when it is signalled,
+ * so a second request that arrives before it runs wakes another.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -110,7 +116,34 @@ public final class ModelScheduler implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private final SchedulerObserver observer;
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition();
+
+  /**
+   * Per worker: the condition it parks on, so that a wake-up reaches the worker {@link #choice}
+   * names (one shared condition would wake the one parked longest).
+   */
+  private final Condition[] wakeUps;
+
+  /** Which idle instance the next pass goes to. */
+  private final InstanceChoice choice;
+
+  /**
+   * Per instance: the count of passes ended on any instance of this version when its last pass
+   * ended (0: none yet), the order {@link #choice} reads; guarded by {@link #lock}.
+   */
+  private final long[] lastPassEnded;
+
+  /** Passes ended on this version's instances; guarded by {@link #lock}. */
+  private long passesEnded;
+
+  /**
+   * Per worker: its pass is over and its answers are being handed out, and it has not planned the
+   * queue since (it will before it parks); guarded by {@link #lock}. With {@link
+   * InstanceChoice#MOST_RECENT} a request that arrives then wakes nobody: the worker that just ran
+   * takes it, rather than a parked one whose instance is cold (at c=1 the next request often comes
+   * before the worker that answered the last one has parked).
+   */
+  private final boolean[] finishing;
+
   private final RequestQueue queue;
   private final BatchingPolicy batching;
   private final OrderedRelease release;
@@ -154,14 +187,14 @@ public final class ModelScheduler implements AutoCloseable {
   /** Passes of one row timed on the CPU clock after one whose wall time was over the limit. */
   static final int CPU_TIMED_PASSES = 64;
 
-  /** Per instance: its worker is parked with nothing to run; guarded by {@link #lock}. */
+  /**
+   * Per instance: its worker is parked with nothing to run and has not been woken for new work
+   * since; guarded by {@link #lock}.
+   */
   private final boolean[] parked;
 
   /** Per instance: lent to a submitting thread for a lone pass; guarded by {@link #lock}. */
   private final boolean[] lent;
-
-  /** Instances lent now; guarded by {@link #lock}. */
-  private int lentCount;
 
   /** Turn passes lent and not yet started; guarded by {@link #lock}. */
   private int pendingTurns;
@@ -245,7 +278,45 @@ public final class ModelScheduler implements AutoCloseable {
       ScheduledExecutorService timer,
       SchedulerObserver observer,
       Duration inlineLimit) {
-    this(label, config, instances, ticker, threads, timer, observer, inlineLimit, threadCpu());
+    this(
+        label,
+        config,
+        instances,
+        ticker,
+        threads,
+        timer,
+        observer,
+        inlineLimit,
+        InstanceChoice.DEFAULT,
+        threadCpu());
+  }
+
+  /**
+   * As above, with the rule that picks among idle instances.
+   *
+   * @param choice which idle instance the next pass goes to (no effect with one instance)
+   */
+  public ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit,
+      InstanceChoice choice) {
+    this(
+        label,
+        config,
+        instances,
+        ticker,
+        threads,
+        timer,
+        observer,
+        inlineLimit,
+        choice,
+        threadCpu());
   }
 
   /** As above, with the clock that times a pass of one row (tests pass a counter). */
@@ -259,7 +330,33 @@ public final class ModelScheduler implements AutoCloseable {
       SchedulerObserver observer,
       Duration inlineLimit,
       Ticker passClock) {
+    this(
+        label,
+        config,
+        instances,
+        ticker,
+        threads,
+        timer,
+        observer,
+        inlineLimit,
+        InstanceChoice.DEFAULT,
+        passClock);
+  }
+
+  /** As above, with the instance choice and the clock that times a pass of one row. */
+  ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit,
+      InstanceChoice choice,
+      Ticker passClock) {
     this.label = label;
+    this.choice = Objects.requireNonNull(choice, "choice");
     this.passClock = passClock;
     this.inlineLimitNanos = inlineLimit.toNanos();
     this.config = config;
@@ -268,6 +365,12 @@ public final class ModelScheduler implements AutoCloseable {
     this.signature = this.instances.isEmpty() ? null : this.instances.get(0).signature();
     this.parked = new boolean[this.instances.size()];
     this.lent = new boolean[this.instances.size()];
+    this.lastPassEnded = new long[this.instances.size()];
+    this.finishing = new boolean[this.instances.size()];
+    this.wakeUps = new Condition[this.instances.size()];
+    for (int i = 0; i < wakeUps.length; i++) {
+      wakeUps[i] = lock.newCondition();
+    }
     this.ticker = ticker;
     this.timer = timer;
     this.observer = observer;
@@ -458,14 +561,12 @@ public final class ModelScheduler implements AutoCloseable {
         turnLoop = loop;
         pendingTurns++;
         lent[idle] = true;
-        lentCount++;
       } else if (idle >= 0) {
         // The queue holds only p: a plan now either runs p alone, drops it, or waits for more.
         RequestQueue.Plan plan = queue.plan(now);
         if (plan.ready()) {
           borrowed = idle;
           lent[idle] = true;
-          lentCount++;
           executing.incrementAndGet();
           batching.started(idle, p.rows, now);
         } else if (plan.dropped() != null) {
@@ -524,14 +625,36 @@ public final class ModelScheduler implements AutoCloseable {
     return parkedUnlent();
   }
 
-  /** An instance whose worker is parked and which nothing has borrowed, or -1; under the lock. */
+  /**
+   * The instance {@link #choice} names among those whose worker is parked and which nothing has
+   * borrowed, or -1; under the lock. Ties (no pass yet) go to the lowest index.
+   */
   private int parkedUnlent() {
+    int chosen = -1;
+    boolean recent = choice == InstanceChoice.MOST_RECENT;
     for (int i = 0; i < parked.length; i++) {
-      if (parked[i] && !lent[i]) {
-        return i;
+      if (parked[i]
+          && !lent[i]
+          && (chosen < 0
+              || (recent
+                  ? lastPassEnded[i] > lastPassEnded[chosen]
+                  : lastPassEnded[i] < lastPassEnded[chosen]))) {
+        chosen = i;
       }
     }
-    return -1;
+    return chosen;
+  }
+
+  /** Notes that a pass on instance {@code index} ended now, for {@link #choice}; under the lock. */
+  private void passEnded(int index) {
+    lastPassEnded[index] = ++passesEnded;
+  }
+
+  /** Wakes every worker (a close, an instance given back); under the lock. */
+  private void wakeAll() {
+    for (Condition c : wakeUps) {
+      c.signalAll();
+    }
   }
 
   /**
@@ -561,8 +684,7 @@ public final class ModelScheduler implements AutoCloseable {
       }
       if (batch.isEmpty()) {
         lent[index] = false;
-        lentCount--;
-        changed.signalAll();
+        wakeAll();
       }
     } finally {
       lock.unlock();
@@ -600,11 +722,11 @@ public final class ModelScheduler implements AutoCloseable {
    */
   private void giveBack(int index, int rows, long passNanos, long start, long end) {
     lent[index] = false;
-    lentCount--;
+    passEnded(index);
     batching.finished(index, rows, passNanos != RERUN ? end - start : -1, end);
     learnPass(rows, passNanos);
     if (returnWaiters > 0 || queue.size() > 0 || closed) {
-      changed.signalAll();
+      wakeAll();
     }
   }
 
@@ -613,6 +735,20 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       return queue.size() == 0 && idleInstance() >= 0;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Workers parked now with their instance not lent, i.e. one a new request could wake (tests). */
+  int parkedWorkers() {
+    lock.lock();
+    try {
+      int n = 0;
+      for (int i = 0; i < parked.length; i++) {
+        n += parked[i] && !lent[i] ? 1 : 0;
+      }
+      return n;
     } finally {
       lock.unlock();
     }
@@ -629,14 +765,23 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
-   * Wakes a worker for new work; under the lock. While an instance is lent its worker may be the
-   * one a single signal wakes, and it would go back to sleep with the work undone: then wake all.
+   * Wakes the worker {@link #choice} names for new work, if one is parked with its instance not
+   * lent (a worker whose instance is lent could not run it; a running one plans again when its pass
+   * ends); under the lock. The worker is marked not parked at once, so that neither the next
+   * wake-up nor a lone pass picks it again before it runs.
    */
   private void wake() {
-    if (lentCount > 0) {
-      changed.signalAll();
-    } else {
-      changed.signal();
+    if (choice == InstanceChoice.MOST_RECENT) {
+      for (boolean f : finishing) {
+        if (f) {
+          return; // that worker plans the queue before it parks
+        }
+      }
+    }
+    int i = parkedUnlent();
+    if (i >= 0) {
+      parked[i] = false;
+      wakeUps[i].signal();
     }
   }
 
@@ -855,7 +1000,9 @@ public final class ModelScheduler implements AutoCloseable {
       RequestQueue.@Nullable Dropped dropped = null;
       lock.lock();
       try {
+        finishing[index] = false;
         if (ran) {
+          passEnded(index);
           batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
           learnPass(ranRows, passNanos);
           if (ranRows == 1) {
@@ -881,7 +1028,7 @@ public final class ModelScheduler implements AutoCloseable {
             parked[index] = true;
             returnWaiters++;
             try {
-              changed.awaitUninterruptibly();
+              wakeUps[index].awaitUninterruptibly();
             } finally {
               returnWaiters--;
               parked[index] = false;
@@ -918,7 +1065,7 @@ public final class ModelScheduler implements AutoCloseable {
         List<PendingRequest> prepared = prepare(batch);
         long start = ticker.nanoTime();
         try {
-          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared, true);
+          passNanos = prepared.isEmpty() ? RERUN : run(instance, prepared, true, index);
           // The policy learns how long the worker was held: the pass and the completions.
           ranNanos = passNanos != RERUN ? ticker.nanoTime() - start : -1;
           ranRows = rows(prepared);
@@ -975,9 +1122,9 @@ public final class ModelScheduler implements AutoCloseable {
     parked[index] = true;
     try {
       if (nanos < 0) {
-        changed.await();
+        wakeUps[index].await();
       } else {
-        changed.awaitNanos(nanos);
+        wakeUps[index].awaitNanos(nanos);
       }
       return true;
     } catch (InterruptedException e) {
@@ -1022,6 +1169,15 @@ public final class ModelScheduler implements AutoCloseable {
    *     limit, which gives the same verdict), else 0; {@link #FAILED} or {@link #RERUN}
    */
   private long run(ModelInstance instance, List<PendingRequest> batch, boolean handOut) {
+    return run(instance, batch, handOut, -1);
+  }
+
+  /**
+   * As above; {@code worker} is the index of the worker running the pass (-1: a lent pass), marked
+   * {@link #finishing} before the pass's requests are answered.
+   */
+  private long run(
+      ModelInstance instance, List<PendingRequest> batch, boolean handOut, int worker) {
     long start = ticker.nanoTime();
     int totalRows = 0;
     for (PendingRequest p : batch) {
@@ -1131,6 +1287,14 @@ public final class ModelScheduler implements AutoCloseable {
       return FAILED;
     }
     long end = ticker.nanoTime();
+    if (worker >= 0 && choice == InstanceChoice.MOST_RECENT && finishing.length > 1) {
+      lock.lock();
+      try {
+        finishing[worker] = true;
+      } finally {
+        lock.unlock();
+      }
+    }
     observer.batchDone(
         new SchedulerObserver.BatchDone(totalRows, batch.size(), inputNs, inferNs, outputNs, end));
     // Ordered completions run on whichever thread releases them: not handed out.
@@ -1261,7 +1425,7 @@ public final class ModelScheduler implements AutoCloseable {
     lock.lock();
     try {
       closed = true;
-      changed.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }
