@@ -17,6 +17,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -41,13 +42,14 @@ import org.slf4j.LoggerFactory;
  * milliseconds on a quiet machine, seconds on a busy one; docs/PERFORMANCE.md, "Hostile clients",
  * sessions 19 and 20). Here the accept thread reads what the connection has sent so far (one
  * non-blocking {@code read} of at most {@value #PREFETCH} bytes at its accept, and one more at the
- * end of its accept batch for the batch's newest connection: a real client sends its request right
- * after its handshake, a flood's connection nothing yet). A connection whose bytes hold a line end
- * is registered as one of its loop's tail tasks ({@link #registerEarly}: at the end of the loop's
- * next iteration, not behind its queued tasks); any other waits in its loop's {@link Pending}
- * queue, which the loop registers {@value #BATCH} at a time, newest first (oldest first past {@link
- * #OLDEST_FIRST_NANOS}), one batch a task, so that the loop's other tasks run between the batches.
- * The bytes read are the connection's first read ({@link #takeFirstBytes}, on its loop).
+ * end of its accept batch: a real client sends its request right after its handshake, a flood's
+ * connection nothing yet). A connection whose bytes hold a line end is registered as one of its
+ * loop's tail tasks ({@link #registerEarly}: at the end of the loop's next iteration, not behind
+ * its queued tasks); any other waits in its loop's {@link Pending} queue, which the loop registers
+ * {@value #BATCH} at a time, newest first (oldest first past {@link #OLDEST_FIRST_NANOS}), one
+ * batch a task, so that the loop's other tasks run between the batches. The bytes read are the
+ * connection's first read ({@link #takeFirstBytes}, on its loop). (A second read for the batch's
+ * newest connection only, session 21, measured no gain on a quiet machine and is not used.)
  *
  * <p>As Netty's acceptor would, each connection gets the bootstrap's child handler, child options
  * and child attributes ({@link ServerBootstrapConfig}, as they stand when this is built), before it
@@ -69,8 +71,8 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
   private static final AttributeKey<ByteBuf> FIRST_BYTES =
       AttributeKey.valueOf(Registrations.class, "firstBytes");
 
-  private static final AttributeKey<Newest> NEWEST =
-      AttributeKey.valueOf(Registrations.class, "newest");
+  private static final AttributeKey<List<Accepted>> LOOK_AGAIN =
+      AttributeKey.valueOf(Registrations.class, "lookAgain");
 
   /**
    * A queued connection older than this is registered before the newer ones: newest first serves a
@@ -135,32 +137,22 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
       return;
     }
     ConnectionLimit.registeringOn(child, loop);
-    Newest newest = newest(ctx);
-    Accepted older = newest.accepted;
-    newest.accepted = new Accepted(child, loop, System.nanoTime());
-    if (older != null) {
-      queue(older); // not the newest of its batch: it waited in the accept queue, and is silent
-    }
+    lookAgain(ctx).add(new Accepted(child, loop, System.nanoTime()));
   }
 
   /**
    * At the end of the accept thread's batch (up to 16 connections a listening socket a poll): a
-   * second read of the batch's newest connection if it was silent, whose client may have sent its
-   * request since its accept (a real client sends it right after its handshake, but an idle accept
-   * thread accepts within microseconds of the handshake, before it arrives); then it queues if
-   * still silent. Only the newest: the older ones of a batch were taken from a queue they waited
-   * in, where a real client's request has arrived by the time of the first read, and a second read
-   * of each of a flood's silent connections cost the accept threads a read call and a buffer each
-   * in the opening (session 21).
+   * second read of each silent connection of the batch, whose client may have sent its request
+   * since its accept (a real client sends it right after its handshake, but an idle accept thread
+   * accepts within microseconds of the handshake, before it arrives); then the silent ones queue.
    */
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    Newest newest = newest(ctx);
-    Accepted a = newest.accepted;
-    newest.accepted = null;
-    if (a != null) {
+    List<Accepted> batch = lookAgain(ctx);
+    for (Accepted a : batch) {
       lookAgain(a);
     }
+    batch.clear();
     ctx.fireChannelReadComplete();
   }
 
@@ -223,21 +215,14 @@ public final class Registrations extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /**
-   * The newest silent connection of the server channel's current accept batch, held for its second
-   * read at the batch's end; touched by that channel's accept thread only.
-   */
-  private static final class Newest {
-    @Nullable Accepted accepted;
-  }
-
-  private static Newest newest(ChannelHandlerContext ctx) {
-    Newest n = ctx.channel().attr(NEWEST).get();
-    if (n == null) {
-      n = new Newest();
-      ctx.channel().attr(NEWEST).set(n);
+  /** The server channel's silent connections of its current accept batch (its accept thread's). */
+  private static List<Accepted> lookAgain(ChannelHandlerContext ctx) {
+    List<Accepted> l = ctx.channel().attr(LOOK_AGAIN).get();
+    if (l == null) {
+      l = new ArrayList<>();
+      ctx.channel().attr(LOOK_AGAIN).set(l);
     }
-    return n;
+    return l;
   }
 
   /** A silent connection waiting for its registration, and when it was accepted (nanoTime). */
