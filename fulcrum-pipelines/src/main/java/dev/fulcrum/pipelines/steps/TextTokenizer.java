@@ -18,6 +18,20 @@ import java.util.List;
  * <p>Thread-safe: the native tokenizer is immutable once built and encodes from many threads.
  */
 public final class TextTokenizer implements AutoCloseable {
+  /**
+   * DJL's switch that stops its tokenizer from calling home: unless told otherwise, the first
+   * tokenizer a process builds asks the cloud's instance metadata address (169.254.169.254) and then
+   * DJL's telemetry endpoint for an instance id. A server must not make network calls its operator
+   * did not ask for, so it is set here unless the environment or a system property already names it.
+   */
+  static final String OPT_OUT_TRACKING = "OPT_OUT_TRACKING";
+
+  static {
+    if (System.getenv(OPT_OUT_TRACKING) == null && System.getProperty(OPT_OUT_TRACKING) == null) {
+      System.setProperty(OPT_OUT_TRACKING, "true");
+    }
+  }
+
   private final HuggingFaceTokenizer tokenizer;
   private final int maxLength;
   private final boolean truncation;

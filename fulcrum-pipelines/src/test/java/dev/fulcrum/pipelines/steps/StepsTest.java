@@ -3,6 +3,7 @@ package dev.fulcrum.pipelines.steps;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
@@ -20,6 +21,14 @@ import org.junit.jupiter.api.io.TempDir;
 class StepsTest {
   static final Path TOKENIZER =
       Path.of("..", "demo", "models", "all_minilm_l6_v2", "all-minilm-l6-v2-q-tokenizer.json");
+
+  @Test
+  void aTokenizerTurnsDjlsCallHomeOff() throws Exception {
+    assumeTrue(System.getenv(TextTokenizer.OPT_OUT_TRACKING) == null, "set by the environment");
+    try (TextTokenizer t = new TextTokenizer(TOKENIZER, 512, true, false)) {
+      assertThat(System.getProperty(TextTokenizer.OPT_OUT_TRACKING)).isEqualTo("true");
+    }
+  }
 
   @Test
   void tokenizesHelloWorldToBertIds() throws Exception {
