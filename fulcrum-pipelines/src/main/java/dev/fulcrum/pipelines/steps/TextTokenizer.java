@@ -20,9 +20,10 @@ import java.util.List;
 public final class TextTokenizer implements AutoCloseable {
   /**
    * DJL's switch that stops its tokenizer from calling home: unless told otherwise, the first
-   * tokenizer a process builds asks the cloud's instance metadata address (169.254.169.254) and then
-   * DJL's telemetry endpoint for an instance id. A server must not make network calls its operator
-   * did not ask for, so it is set here unless the environment or a system property already names it.
+   * tokenizer a process builds asks the cloud's instance metadata address (169.254.169.254) and
+   * then DJL's telemetry endpoint for an instance id. A server must not make network calls its
+   * operator did not ask for, so it is set here unless the environment or a system property already
+   * names it.
    */
   static final String OPT_OUT_TRACKING = "OPT_OUT_TRACKING";
 

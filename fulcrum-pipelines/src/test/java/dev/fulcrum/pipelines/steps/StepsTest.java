@@ -26,6 +26,7 @@ class StepsTest {
   void aTokenizerTurnsDjlsCallHomeOff() throws Exception {
     assumeTrue(System.getenv(TextTokenizer.OPT_OUT_TRACKING) == null, "set by the environment");
     try (TextTokenizer t = new TextTokenizer(TOKENIZER, 512, true, false)) {
+      assertThat(t.ids("hello")).hasSize(3);
       assertThat(System.getProperty(TextTokenizer.OPT_OUT_TRACKING)).isEqualTo("true");
     }
   }
