@@ -319,31 +319,10 @@ public final class ModelScheduler implements AutoCloseable {
         threadCpu());
   }
 
-  /** As above, with the clock that times a pass of one row (tests pass a counter). */
-  ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer,
-      Duration inlineLimit,
-      Ticker passClock) {
-    this(
-        label,
-        config,
-        instances,
-        ticker,
-        threads,
-        timer,
-        observer,
-        inlineLimit,
-        InstanceChoice.DEFAULT,
-        passClock);
-  }
-
-  /** As above, with the instance choice and the clock that times a pass of one row. */
+  /**
+   * As above, with the instance choice and the clock that times a pass of one row (tests pass a
+   * counter).
+   */
   ModelScheduler(
       String label,
       ModelConfig config,

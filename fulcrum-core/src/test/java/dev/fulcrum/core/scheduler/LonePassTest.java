@@ -106,6 +106,7 @@ class LonePassTest {
             timer,
             stats,
             ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
+            InstanceChoice.DEFAULT,
             ticker);
     schedulers.add(sch);
     return sch;
@@ -195,6 +196,7 @@ class LonePassTest {
             timer,
             new ModelStatistics(() -> 0L),
             ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
+            InstanceChoice.DEFAULT,
             cpu);
     schedulers.add(s);
     // Short in wall time: short on the CPU clock too, which is never read (a system call).
