@@ -1,12 +1,11 @@
 package dev.fulcrum.core.scheduler;
 
+import static dev.fulcrum.core.scheduler.SchedulerFixtures.submit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.config.SchedulingConfig;
-import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.stats.ModelStatistics;
@@ -84,14 +83,6 @@ class InstanceChoiceTest {
             choice);
     schedulers.add(s);
     return s;
-  }
-
-  private static CompletableFuture<InferenceResponse> submit(ModelScheduler s, float v) {
-    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
-    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
-    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(x), null);
-    return s.submit(
-        r, RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r));
   }
 
   /** Waits (bounded) until {@code n} workers are parked with nothing to run. */

@@ -113,11 +113,7 @@ class LonePassTest {
   }
 
   private static CompletableFuture<InferenceResponse> submit(ModelScheduler s, float v) {
-    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
-    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
-    InferenceRequest r = new InferenceRequest("m", "", "r", null, List.of(x), null);
-    return s.submit(
-        r, RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r));
+    return SchedulerFixtures.submit(s, v);
   }
 
   /** Runs {@code n} requests one after another (each answered before the next). */
@@ -443,9 +439,7 @@ class LonePassTest {
 
   private static CompletableFuture<InferenceResponse> submit(
       ModelScheduler s, float v, java.util.concurrent.Executor answerOn) {
-    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).putFloat(v);
-    Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip());
-    InferenceRequest r = new InferenceRequest("m", "", "r" + v, null, List.of(x), null);
+    InferenceRequest r = SchedulerFixtures.request("r" + v, v);
     return s.submit(
         r,
         RequestValidator.validate(SchedulerFixtures.config(SchedulingConfig.defaults()), r),
