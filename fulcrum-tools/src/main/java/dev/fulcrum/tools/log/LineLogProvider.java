@@ -13,8 +13,7 @@ import org.slf4j.spi.SLF4JServiceProvider;
  * without slf4j-simple's {@code SimpleDateFormat}. slf4j-simple builds a {@code SimpleDateFormat}
  * for its {@code dateTimeFormat} when its first logger is made, which loads the JDK's CLDR locale
  * data (calendar, date and number symbols: ~0.04 s of CPU in a fresh JVM) on the main thread before
- * the server's first answer; {@link LineLogConfig} formats the configured {@code HH:mm:ss.SSS}
- * itself.
+ * the server's first answer; {@link LineWriter} formats the configured {@code HH:mm:ss.SSS} itself.
  *
  * <p>Concurrency: SLF4J calls {@link #initialize} once, before any getter, on the thread that asks
  * for the first logger; the factory it makes is thread-safe.

@@ -31,11 +31,6 @@ final class LineLogger extends LegacyAbstractLogger {
             : config.showLogName() ? name : "";
   }
 
-  /** The level this logger writes from (an SLF4J level number; {@code OFF} writes nothing). */
-  int level() {
-    return level;
-  }
-
   @Override
   public boolean isTraceEnabled() {
     return level <= LineLogConfig.TRACE;
