@@ -278,10 +278,10 @@ public final class TuneCommand implements Callable<Integer> {
         if (sloP99Ms != null && !sloPolicy) {
           err.println("the server has no SLO policy (slo: in config); it is not a knob here");
         }
-        // One unmeasured pass over the levels on the model's own configuration first: the JIT
-        // compiles the client and the server before the first trial, which would otherwise be
-        // measured several times slower than the rest and mislead the search from its start.
-        probe.run(levels, runner.timing().warmup(), runner.timing().window(), 1, null);
+        // Unmeasured passes over the levels on the model's own configuration first, until the
+        // server stops getting faster (WarmUp): a trial measured while the JIT still compiles
+        // client and server reads several times slower than the rest and misleads the search.
+        warmUp(probe, levels, runner.timing());
         Progress progress = new Progress(err, terminal, System::nanoTime);
         Search search = new Search(grid, objective, runner, progress, again);
         List<Trial> trials = exhaustive ? search.exhaustive() : search.quick(budget);
@@ -299,6 +299,24 @@ public final class TuneCommand implements Callable<Integer> {
         return sweep.chosen() == null ? 1 : 0;
       }
     }
+  }
+
+  /** The sweep's warm-up ({@link WarmUp}) on stderr, one line: each pass's throughput. */
+  private void warmUp(LoadProbe probe, List<Integer> levels, ServerTrialRunner.Timing timing)
+      throws InterruptedException {
+    List<Double> rates =
+        WarmUp.run(
+            () ->
+                probe.run(levels, timing.warmup(), timing.window(), 1, null).stream()
+                    .mapToDouble(LoadProbe.Level::inferencesPerSecond)
+                    .sum(),
+            WarmUp.MAX_PASSES);
+    err.printf(
+        Locale.ROOT,
+        "warmed up in %d unmeasured passes (inferences/s summed over the levels: %s)%n",
+        rates.size(),
+        String.join(
+            " -> ", rates.stream().map(r -> String.format(Locale.ROOT, "%.0f", r)).toList()));
   }
 
   /** {@code --compare}: the files measured in turns; compare.json and one line each. */
