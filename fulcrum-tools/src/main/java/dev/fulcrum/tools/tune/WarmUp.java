@@ -10,10 +10,11 @@ import java.util.List;
  * <p>Design: the JIT compiles client and server, and the engine settles (its allocator, the batched
  * shapes), over the first seconds of load; a trial measured before then reads several times slower
  * than the same configuration later and sends the quick search the wrong way from its start. How
- * long that takes depends on the model: one pass sufficed for the demo's fraud classifier, while on
- * an image model the first three trials still rose 4.5k, 9.8k, 18.2k/s (docs/PERFORMANCE.md,
- * "tune", session 22). So passes repeat until one is no more than {@link #GAIN} faster than the one
- * before: at least {@link #MIN_PASSES}, at most {@code maxPasses}.
+ * long that takes depends on the model and the machine: after the single pass tune ran before, an
+ * image model's first three trials still rose 4.5k, 9.8k, 18.2k/s, and the demo's fraud classifier
+ * took five passes to level off, its first a sixth of the warm rate (docs/PERFORMANCE.md, "tune",
+ * session 22). So passes repeat until one is no more than {@link #GAIN} faster than the one before:
+ * at least {@link #MIN_PASSES}, at most {@code maxPasses}.
  */
 final class WarmUp {
 
