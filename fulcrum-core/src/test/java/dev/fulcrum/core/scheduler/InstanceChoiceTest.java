@@ -136,6 +136,9 @@ class InstanceChoiceTest {
     submit(s, 2).get(10, TimeUnit.SECONDS);
     assertThat(b.passes.get()).isEqualTo(1);
     assertThat(held).isNotDone();
+    // b's answer is out before its worker notes the pass's end: wait until b is parked, or a's
+    // pass could end first and b's end be noted after it
+    awaitParked(s, 1);
     a.gate.release(Integer.MAX_VALUE / 2);
     held.get(10, TimeUnit.SECONDS);
     // a's pass ended after b's: a is the most recent again, and takes the next lone request
