@@ -1028,9 +1028,9 @@ def main():
                         " reported, not waited for")
     p.add_argument("--stall-wait", type=float, default=2.0,
                    help="seconds without flow-control credit or progress that count as stalled")
-    p.add_argument("--settle", type=float, default=15.0,
-                   help="seconds to watch RSS fall after the clients left (the launcher's serve"
-                        " flags trim the native heap every 10 s)")
+    p.add_argument("--settle", type=float, default=25.0,
+                   help="seconds to watch RSS fall after the clients left (serve trims the native"
+                        " heap once nothing was answered for 10-20 s: --native-heap-trim-secs)")
     p.add_argument("--pipeline", type=int, default=300)
     args = p.parse_args()
     for name in args.cases.split(","):

@@ -55,6 +55,7 @@ public final class ServeArgs {
           "--repository-poll-secs", "15",
           "--default-max-batch-size", "32",
           "--cost-per-hour", "0",
+          "--native-heap-trim-secs", "10",
           "--http-header-timeout-secs", "10",
           "--http-idle-timeout-secs", "60",
           "--http-body-timeout-secs", "30",
@@ -166,6 +167,7 @@ public final class ServeArgs {
       case "--repository-poll-secs" -> c.repositoryPollSecs = Integer.parseInt(value);
       case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
       case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
+      case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);
       case "--onnx-optimized-cache" -> c.onnxOptimizedCache = bool(value);
       case "--onnx-optimized-cache-dir" -> c.onnxOptimizedCacheDir = Path.of(value);
       case "--http-header-timeout-secs" -> c.limits.httpHeaderTimeoutSecs = Integer.parseInt(value);

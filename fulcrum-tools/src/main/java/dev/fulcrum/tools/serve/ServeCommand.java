@@ -7,10 +7,13 @@ import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.runtime.ComputeNice;
+import dev.fulcrum.core.runtime.IdleHeapTrimmer;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.pipelines.TextPipelines;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
@@ -229,6 +232,16 @@ public final class ServeCommand implements Callable<Integer> {
               + " ~/.cache/fulcrum/onnxruntime).")
   @Nullable Path onnxOptimizedCacheDir;
 
+  @Option(
+      names = "--native-heap-trim-secs",
+      defaultValue = "10",
+      paramLabel = "S",
+      description =
+          "Give the native heap's free memory back to the OS after S seconds in which nothing was"
+              + " answered, and every S seconds while idle (default: ${DEFAULT-VALUE}; 0: never)."
+              + " Never under load: a trim there costs more than it returns.")
+  int nativeHeapTrimSecs;
+
   @Mixin LimitOptions limits = new LimitOptions();
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
@@ -257,6 +270,11 @@ public final class ServeCommand implements Callable<Integer> {
           }
         });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
+    if (nativeHeapTrimSecs < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
+    }
     if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -376,6 +394,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
     dashboard.source(new RepositoryExtras(repository, monitor));
     InferenceService service = new InferenceService(repository, strictReadiness, monitor);
+    IdleHeapTrimmer heapTrimmer = heapTrimmer(repository, service);
     Startup.mark("repository and monitor set up");
     // The first request needs the REST port and its model: those start first; gRPC, metrics and
     // the dashboard's feed once a model is ready or the load is over (docs/PERFORMANCE.md, "Cold
@@ -527,6 +546,9 @@ public final class ServeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable stop =
         () -> {
+          if (heapTrimmer != null) {
+            heapTrimmer.close();
+          }
           boolean enginesClosed = shutdown(service, http, grpc);
           dashboard.close();
           if (metricsServer != null) {
@@ -558,6 +580,9 @@ public final class ServeCommand implements Callable<Integer> {
                     }));
 
     loaded.join();
+    if (heapTrimmer != null) {
+      heapTrimmer.start(); // not during the loads: a trim locks malloc's arenas
+    }
     List<ModelVersionStatus> index = repository.index();
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
@@ -604,6 +629,31 @@ public final class ServeCommand implements Callable<Integer> {
     }
     return new ModelRepository.Settings(
         mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
+  }
+
+  /**
+   * The idle trim of the native heap ({@code --native-heap-trim-secs}), or null when off or where
+   * {@code malloc_trim} cannot be called. What it watches: every served version's answered and
+   * refused requests, and the requests in flight.
+   */
+  private @Nullable IdleHeapTrimmer heapTrimmer(
+      ModelRepository repository, InferenceService service) {
+    Runnable trim = nativeHeapTrimSecs == 0 ? null : IdleHeapTrimmer.mallocTrim();
+    if (trim == null) {
+      return null;
+    }
+    return new IdleHeapTrimmer(
+        Duration.ofSeconds(nativeHeapTrimSecs),
+        () -> {
+          long n = 0;
+          for (ModelVersion v : repository.served()) {
+            ModelStatistics.Snapshot s = v.statistics().snapshot();
+            n += s.success().count() + s.fail().count() + s.rejected() + s.cancelled();
+          }
+          return n;
+        },
+        () -> service.inFlight() > 0,
+        trim);
   }
 
   /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
