@@ -53,6 +53,53 @@ record Sweep(
   }
 
   /**
+   * How much one trial's throughput varies on this machine, from the configurations measured more
+   * than once: the pooled coefficient of variation of their measurements' operating throughputs
+   * (each configuration's sample variance over its mean squared, averaged, weighted by its degrees
+   * of freedom; square root). Null when no configuration was measured twice.
+   */
+  @Nullable Double noise() {
+    double sum = 0;
+    int freedom = 0;
+    for (Trial t : trials) {
+      int n = t.measurements().size();
+      if (n < 2) {
+        continue;
+      }
+      double[] x = new double[n];
+      double mean = 0;
+      for (int i = 0; i < n; i++) {
+        x[i] = objective.judge(t.knobs(), t.measurements().get(i)).throughput();
+        mean += x[i] / n;
+      }
+      if (!(mean > 0)) {
+        continue;
+      }
+      double squares = 0;
+      for (double v : x) {
+        squares += (v - mean) * (v - mean);
+      }
+      sum += squares / (mean * mean); // (n - 1) times this configuration's relative variance
+      freedom += n - 1;
+    }
+    return freedom == 0 ? null : Math.sqrt(sum / freedom);
+  }
+
+  /**
+   * The feasible configurations, the recommendation's included, whose throughput lies within twice
+   * the {@link #noise} below the recommendation's: what these trials cannot tell apart from it.
+   * Empty without a recommendation or a noise figure.
+   */
+  List<Trial> withinNoiseOfChosen() {
+    Double cv = noise();
+    if (chosen == null || cv == null) {
+      return List.of();
+    }
+    double floor = chosen.throughput() * (1 - 2 * cv);
+    return trials.stream().filter(t -> t.feasible() && t.throughput() >= floor).toList();
+  }
+
+  /**
    * results.json: the constraints and every configuration measured with its (median) levels and
    * every measurement of it, numbers as JSON numbers.
    */
@@ -68,6 +115,13 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
+    ObjectNode noise = root.putObject("measurement_noise");
+    Double cv = noise();
+    putNullable(noise, "throughput_cv", cv);
+    noise.put(
+        "configurations", (int) trials.stream().filter(t -> t.measurements().size() > 1).count());
+    List<Trial> close = withinNoiseOfChosen();
+    noise.put("within_noise_of_chosen", close.size());
     if (chosen == null) {
       root.putNull("chosen");
     } else {
@@ -93,6 +147,7 @@ record Sweep(
       n.put("feasible", t.feasible());
       n.put("on_frontier", frontier.contains(t));
       n.put("chosen", t.equals(chosen));
+      n.put("within_noise_of_chosen", close.contains(t));
       putLevels(n.putArray("levels"), t.levels());
       ArrayNode measurements = n.putArray("measurements");
       for (List<LevelPoint> m : t.measurements()) {

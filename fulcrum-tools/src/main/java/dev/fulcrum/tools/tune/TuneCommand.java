@@ -459,6 +459,23 @@ public final class TuneCommand implements Callable<Integer> {
               ? ""
               : String.format(Locale.ROOT, ", $%.4f per 1M", chosen.costPerMillion()));
     }
+    Double cv = sweep.noise();
+    if (cv != null) {
+      out.printf(
+          Locale.ROOT,
+          "measurement noise: one trial's throughput varies by %.1f %% (coefficient of variation"
+              + " of the %d configurations measured more than once)%s%n",
+          100 * cv,
+          (int) sweep.trials().stream().filter(t -> t.measurements().size() > 1).count(),
+          chosen == null
+              ? ""
+              : String.format(
+                  Locale.ROOT,
+                  "; %d configurations lie within twice that of the recommendation: these"
+                      + " trials cannot tell them apart (longer --trial-seconds, or the load from"
+                      + " another machine, narrow it)",
+                  sweep.withinNoiseOfChosen().size()));
+    }
     out.println("wrote " + output.toAbsolutePath().normalize());
   }
 

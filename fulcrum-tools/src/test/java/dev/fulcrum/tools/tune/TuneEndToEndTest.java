@@ -112,6 +112,11 @@ class TuneEndToEndTest {
     JsonNode best = trials.get(results.get("chosen").asInt());
     // Chosen on the median of its three measurements, among the re-measured.
     assertThat(best.get("measurements")).hasSize(3);
+    // The re-measured configurations give the trials' noise, and what lies within it of the choice.
+    JsonNode noise = results.get("measurement_noise");
+    assertThat(noise.get("throughput_cv").isNumber()).isTrue();
+    assertThat(noise.get("within_noise_of_chosen").asInt()).isPositive();
+    assertThat(best.get("within_noise_of_chosen").asBoolean()).isTrue();
 
     // recommended.yaml is a config.yaml the server reads: the demo's settings plus the knobs.
     String yaml = Files.readString(out.resolve("recommended.yaml"));
@@ -208,6 +213,9 @@ class TuneEndToEndTest {
           .isEqualTo(10L);
       assertThat(browser.script("return document.querySelectorAll('tr.chosen').length"))
           .isEqualTo(1L);
+      assertThat(browser.script("return document.getElementById('summary').textContent"))
+          .asString()
+          .contains("One trial's throughput varies by");
     }
   }
 
