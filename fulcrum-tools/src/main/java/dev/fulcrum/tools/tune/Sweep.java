@@ -54,22 +54,32 @@ record Sweep(
 
   /**
    * How much one trial's throughput varies on this machine, from the configurations measured more
-   * than once: the pooled coefficient of variation of their measurements' operating throughputs
-   * (each configuration's sample variance over its mean squared, averaged, weighted by its degrees
-   * of freedom; square root). Null when no configuration was measured twice.
+   * than once, or null when there is no such figure (fewer than two re-measurements of one
+   * configuration).
+   *
+   * @param cv the pooled coefficient of variation of the re-measurements' operating throughputs
+   *     (each configuration's sample variance over its mean squared, weighted by its degrees of
+   *     freedom; square root). A configuration's first measurement is left out: it is the one that
+   *     made it a candidate, picked for being high, and would inflate the spread.
+   * @param configurations the configurations it comes from
+   * @param degreesOfFreedom re-measurements less one per configuration: with the quick search's
+   *     default of two candidates measured twice more, 2, so a rough figure
    */
-  @Nullable Double noise() {
+  record Noise(double cv, int configurations, int degreesOfFreedom) {}
+
+  @Nullable Noise noise() {
     double sum = 0;
     int freedom = 0;
+    int configurations = 0;
     for (Trial t : trials) {
-      int n = t.measurements().size();
+      int n = t.measurements().size() - 1;
       if (n < 2) {
         continue;
       }
       double[] x = new double[n];
       double mean = 0;
       for (int i = 0; i < n; i++) {
-        x[i] = objective.judge(t.knobs(), t.measurements().get(i)).throughput();
+        x[i] = objective.judge(t.knobs(), t.measurements().get(i + 1)).throughput();
         mean += x[i] / n;
       }
       if (!(mean > 0)) {
@@ -81,8 +91,9 @@ record Sweep(
       }
       sum += squares / (mean * mean); // (n - 1) times this configuration's relative variance
       freedom += n - 1;
+      configurations++;
     }
-    return freedom == 0 ? null : Math.sqrt(sum / freedom);
+    return freedom == 0 ? null : new Noise(Math.sqrt(sum / freedom), configurations, freedom);
   }
 
   /**
@@ -91,11 +102,11 @@ record Sweep(
    * Empty without a recommendation or a noise figure.
    */
   List<Trial> withinNoiseOfChosen() {
-    Double cv = noise();
-    if (chosen == null || cv == null) {
+    Noise noise = noise();
+    if (chosen == null || noise == null) {
       return List.of();
     }
-    double floor = chosen.throughput() * (1 - 2 * cv);
+    double floor = chosen.throughput() * (1 - 2 * noise.cv());
     return trials.stream().filter(t -> t.feasible() && t.throughput() >= floor).toList();
   }
 
@@ -115,13 +126,13 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
-    ObjectNode noise = root.putObject("measurement_noise");
-    Double cv = noise();
-    putNullable(noise, "throughput_cv", cv);
-    noise.put(
-        "configurations", (int) trials.stream().filter(t -> t.measurements().size() > 1).count());
+    ObjectNode noiseNode = root.putObject("measurement_noise");
+    Noise noise = noise();
+    putNullable(noiseNode, "throughput_cv", noise == null ? null : noise.cv());
+    noiseNode.put("configurations", noise == null ? 0 : noise.configurations());
+    noiseNode.put("degrees_of_freedom", noise == null ? 0 : noise.degreesOfFreedom());
     List<Trial> close = withinNoiseOfChosen();
-    noise.put("within_noise_of_chosen", close.size());
+    noiseNode.put("within_noise_of_chosen", close.size());
     if (chosen == null) {
       root.putNull("chosen");
     } else {

@@ -459,20 +459,21 @@ public final class TuneCommand implements Callable<Integer> {
               ? ""
               : String.format(Locale.ROOT, ", $%.4f per 1M", chosen.costPerMillion()));
     }
-    Double cv = sweep.noise();
-    if (cv != null) {
+    Sweep.Noise noise = sweep.noise();
+    if (noise != null) {
       out.printf(
           Locale.ROOT,
-          "measurement noise: one trial's throughput varies by %.1f %% (coefficient of variation"
-              + " of the %d configurations measured more than once)%s%n",
-          100 * cv,
-          (int) sweep.trials().stream().filter(t -> t.measurements().size() > 1).count(),
+          "measurement noise: one trial's throughput varies by about %.1f %% (from the"
+              + " re-measurements of %d configurations, %d degrees of freedom: a rough figure)%s%n",
+          100 * noise.cv(),
+          noise.configurations(),
+          noise.degreesOfFreedom(),
           chosen == null
               ? ""
               : String.format(
                   Locale.ROOT,
-                  "; %d configurations lie within twice that of the recommendation: these"
-                      + " trials cannot tell them apart (longer --trial-seconds, or the load from"
+                  "; %d configurations lie within twice that of the recommendation, which these"
+                      + " trials cannot tell apart (longer --trial-seconds, or the load from"
                       + " another machine, narrow it)",
                   sweep.withinNoiseOfChosen().size()));
     }

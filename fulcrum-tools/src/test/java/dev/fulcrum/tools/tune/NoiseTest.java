@@ -25,28 +25,34 @@ class NoiseTest {
   }
 
   @Test
-  void theNoiseIsThePooledSpreadOfTheConfigurationsMeasuredMoreThanOnce() {
-    // each re-measured configuration: relative sample standard deviation 0.1
-    Trial a = measured(b(8), 90, 100, 110);
-    Trial c = measured(b(16), 180, 200, 220);
+  void theNoiseIsThePooledSpreadOfTheRemeasurementsNotOfTheMeasurementThatPickedThem() {
+    // the first measurement of each made it a candidate (high); the re-measurements' relative
+    // sample standard deviation is 0.1 for both
+    Trial a = measured(b(8), 150, 90, 100, 110);
+    Trial c = measured(b(16), 300, 180, 200, 220);
     Trial once = measured(b(4), 50);
-    Sweep s = Sweep.of("m", "quick", 10, 7, NONE, false, List.of(a, c, once));
-    assertThat(s.noise()).isCloseTo(0.1, within(1e-9));
-    // the choice (b=16, 200/s); within twice the noise below it: 160/s and up
-    assertThat(s.chosen()).isEqualTo(c);
-    assertThat(s.withinNoiseOfChosen()).containsExactly(c);
+    Sweep s = Sweep.of("m", "quick", 10, 9, NONE, false, List.of(a, c, once));
+    Sweep.Noise noise = s.noise();
+    assertThat(noise).isNotNull();
+    assertThat(noise.cv()).isCloseTo(0.1, within(1e-9));
+    assertThat(noise.configurations()).isEqualTo(2);
+    assertThat(noise.degreesOfFreedom()).isEqualTo(4);
   }
 
   @Test
   void configurationsCloseToTheChoiceAreCountedAndMarkedInResultsJson() {
-    Trial best = measured(b(16), 190, 200, 210); // cv 0.05: the floor is 200 * 0.9 = 180
+    // re-measurements 190 and 210: cv 0.0707; the choice's median 210, the floor 210 * 0.859 =
+    // 180.3
+    Trial best = measured(b(16), 230, 190, 210);
     Trial close = measured(b(8), 185);
     Trial far = measured(b(4), 150);
     Sweep s = Sweep.of("m", "quick", 10, 5, NONE, false, List.of(far, close, best));
+    assertThat(s.chosen()).isEqualTo(best);
     JsonNode root = s.toJson(new ObjectMapper());
     assertThat(root.at("/measurement_noise/throughput_cv").asDouble())
-        .isCloseTo(0.05, within(1e-6));
+        .isCloseTo(Math.sqrt(2) * 10 / 200, within(1e-5));
     assertThat(root.at("/measurement_noise/configurations").asInt()).isEqualTo(1);
+    assertThat(root.at("/measurement_noise/degrees_of_freedom").asInt()).isEqualTo(1);
     assertThat(root.at("/measurement_noise/within_noise_of_chosen").asInt()).isEqualTo(2);
     assertThat(root.at("/trials/0/within_noise_of_chosen").asBoolean()).isFalse();
     assertThat(root.at("/trials/1/within_noise_of_chosen").asBoolean()).isTrue();
@@ -55,7 +61,8 @@ class NoiseTest {
 
   @Test
   void withoutARemeasuredConfigurationThereIsNoFigure() {
-    Sweep s = Sweep.of("m", "quick", 10, 2, NONE, false, List.of(measured(b(8), 100)));
+    // measured once, and once again: one re-measurement is no spread
+    Sweep s = Sweep.of("m", "quick", 10, 2, NONE, false, List.of(measured(b(8), 100, 90)));
     assertThat(s.noise()).isNull();
     assertThat(s.withinNoiseOfChosen()).isEmpty();
     assertThat(s.toJson(new ObjectMapper()).at("/measurement_noise/throughput_cv").isNull())
