@@ -17,11 +17,10 @@ import org.slf4j.LoggerFactory;
  * a hostile client's bodies), so a server's RSS stays at its high-water mark unless something trims
  * it. The JVM's {@code -XX:TrimNativeHeapInterval}, which the launcher used before, trims under
  * load too: serving the 32×32 image model at c=64 (20k inferences/s) each 10 s trim gave back
- * 29–629 MB (10 of 13 trims over 100 MB) that the next passes faulted in again, with malloc's arenas
- * locked for 13–56 ms, and
- * throughput fell to half for one to two seconds every ten (docs/PERFORMANCE.md, "Native heap
- * trim", session 23). Trimming only when idle keeps what the trim was for (memory back once the
- * clients leave) without taxing a busy server.
+ * 29–629 MB (10 of 13 trims over 100 MB) that the next passes faulted in again, with malloc's
+ * arenas locked for 13–56 ms, and throughput fell to half for one to two seconds every ten
+ * (docs/PERFORMANCE.md, "Native heap trim", session 23). Trimming only when idle keeps what the
+ * trim was for (memory back once the clients leave) without taxing a busy server.
  *
  * <p>Concurrency: one daemon thread of its own makes the looks and the trims; {@link #start} and
  * {@link #close} from any thread. {@link #look} is the decision, for tests.
