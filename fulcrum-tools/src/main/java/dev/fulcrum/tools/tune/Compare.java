@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code fulcrum tune --compare}: a few whole configurations of one model measured in turns (A, B,
@@ -54,10 +55,19 @@ final class Compare {
       return t.feasible() ? t.throughput() : 0;
     }
 
+    /**
+     * How much one trial varies, from every measurement (none was picked for being high: each
+     * configuration was measured the same number of times, in turns), or null with one round.
+     */
+    Sweep.@Nullable Noise noise(Objective objective) {
+      return Sweep.Noise.pooled(objective, trials, 0);
+    }
+
     /** compare.json: every measurement of every configuration, the medians and their ratios. */
     ObjectNode toJson(ObjectMapper mapper, Objective objective) {
       ObjectNode root = mapper.createObjectNode();
       root.put("rounds", rounds);
+      Sweep.Noise.put(root, noise(objective));
       ArrayNode list = root.putArray("configurations");
       for (int i = 0; i < trials.size(); i++) {
         Trial t = trials.get(i);

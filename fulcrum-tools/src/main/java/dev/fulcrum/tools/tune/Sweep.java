@@ -53,47 +53,65 @@ record Sweep(
   }
 
   /**
-   * How much one trial's throughput varies on this machine, from the configurations measured more
-   * than once, or null when there is no such figure (fewer than two re-measurements of one
-   * configuration).
+   * How much one trial's throughput varies on this machine: the pooled coefficient of variation of
+   * the operating throughputs of configurations measured more than once (each configuration's
+   * sample variance over its mean squared, weighted by its degrees of freedom; square root).
    *
-   * @param cv the pooled coefficient of variation of the re-measurements' operating throughputs
-   *     (each configuration's sample variance over its mean squared, weighted by its degrees of
-   *     freedom; square root). A configuration's first measurement is left out: it is the one that
-   *     made it a candidate, picked for being high, and would inflate the spread.
    * @param configurations the configurations it comes from
-   * @param degreesOfFreedom re-measurements less one per configuration: with the quick search's
+   * @param degreesOfFreedom measurements used less one per configuration: with the quick search's
    *     default of two candidates measured twice more, 2, so a rough figure
    */
-  record Noise(double cv, int configurations, int degreesOfFreedom) {}
+  record Noise(double cv, int configurations, int degreesOfFreedom) {
 
-  @Nullable Noise noise() {
-    double sum = 0;
-    int freedom = 0;
-    int configurations = 0;
-    for (Trial t : trials) {
-      int n = t.measurements().size() - 1;
-      if (n < 2) {
-        continue;
+    /**
+     * From every configuration's measurements after its first {@code skip}, or null when no
+     * configuration has two of them.
+     */
+    static @Nullable Noise pooled(Objective objective, List<Trial> trials, int skip) {
+      double sum = 0;
+      int freedom = 0;
+      int configurations = 0;
+      for (Trial t : trials) {
+        int n = t.measurements().size() - skip;
+        if (n < 2) {
+          continue;
+        }
+        double[] x = new double[n];
+        double mean = 0;
+        for (int i = 0; i < n; i++) {
+          x[i] = objective.judge(t.knobs(), t.measurements().get(i + skip)).throughput();
+          mean += x[i] / n;
+        }
+        if (!(mean > 0)) {
+          continue;
+        }
+        double squares = 0;
+        for (double v : x) {
+          squares += (v - mean) * (v - mean);
+        }
+        sum += squares / (mean * mean); // (n - 1) times this configuration's relative variance
+        freedom += n - 1;
+        configurations++;
       }
-      double[] x = new double[n];
-      double mean = 0;
-      for (int i = 0; i < n; i++) {
-        x[i] = objective.judge(t.knobs(), t.measurements().get(i + 1)).throughput();
-        mean += x[i] / n;
-      }
-      if (!(mean > 0)) {
-        continue;
-      }
-      double squares = 0;
-      for (double v : x) {
-        squares += (v - mean) * (v - mean);
-      }
-      sum += squares / (mean * mean); // (n - 1) times this configuration's relative variance
-      freedom += n - 1;
-      configurations++;
+      return freedom == 0 ? null : new Noise(Math.sqrt(sum / freedom), configurations, freedom);
     }
-    return freedom == 0 ? null : new Noise(Math.sqrt(sum / freedom), configurations, freedom);
+
+    /** measurement_noise in results.json and compare.json. */
+    static void put(ObjectNode parent, @Nullable Noise noise) {
+      ObjectNode n = parent.putObject("measurement_noise");
+      putNullable(n, "throughput_cv", noise == null ? null : noise.cv());
+      n.put("configurations", noise == null ? 0 : noise.configurations());
+      n.put("degrees_of_freedom", noise == null ? 0 : noise.degreesOfFreedom());
+    }
+  }
+
+  /**
+   * The noise of this sweep's trials, from the re-measured configurations, or null. A
+   * configuration's first measurement is left out: it is the one that made it a candidate, picked
+   * for being high, and would inflate the spread.
+   */
+  @Nullable Noise noise() {
+    return Noise.pooled(objective, trials, 1);
   }
 
   /**
@@ -126,13 +144,9 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
-    ObjectNode noiseNode = root.putObject("measurement_noise");
-    Noise noise = noise();
-    putNullable(noiseNode, "throughput_cv", noise == null ? null : noise.cv());
-    noiseNode.put("configurations", noise == null ? 0 : noise.configurations());
-    noiseNode.put("degrees_of_freedom", noise == null ? 0 : noise.degreesOfFreedom());
+    Noise.put(root, noise());
     List<Trial> close = withinNoiseOfChosen();
-    noiseNode.put("within_noise_of_chosen", close.size());
+    ((ObjectNode) root.get("measurement_noise")).put("within_noise_of_chosen", close.size());
     if (chosen == null) {
       root.putNull("chosen");
     } else {

@@ -380,6 +380,17 @@ public final class TuneCommand implements Callable<Integer> {
                           Locale.ROOT, "%.0f", objective.judge(t.knobs(), m).throughput()))
               .toList());
     }
+    Sweep.Noise noise = result.noise(objective);
+    if (noise != null) {
+      out.printf(
+          Locale.ROOT,
+          "measurement noise: one trial's throughput varies by about %.1f %% (%d degrees of"
+              + " freedom); a median of %d measurements by about %.1f %%%n",
+          100 * noise.cv(),
+          noise.degreesOfFreedom(),
+          rounds,
+          100 * noise.cv() * Math.sqrt(Math.PI / (2 * rounds)));
+    }
     out.println("wrote " + output.resolve("compare.json").toAbsolutePath().normalize());
     return 0;
   }

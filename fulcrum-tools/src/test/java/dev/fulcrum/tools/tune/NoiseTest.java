@@ -60,6 +60,23 @@ class NoiseTest {
   }
 
   @Test
+  void aComparisonCountsEveryMeasurementNoneWasPickedForBeingHigh() {
+    Compare.Result r =
+        new Compare.Result(
+            List.of(
+                new Compare.Entry("a.yaml", new ObjectMapper().createObjectNode()),
+                new Compare.Entry("b.yaml", new ObjectMapper().createObjectNode())),
+            List.of(measured(b(8), 90, 100, 110), measured(b(16), 180, 200, 220)),
+            3);
+    Sweep.Noise noise = r.noise(NONE);
+    assertThat(noise).isNotNull();
+    assertThat(noise.cv()).isCloseTo(0.1, within(1e-9));
+    assertThat(noise.degreesOfFreedom()).isEqualTo(4);
+    assertThat(r.toJson(new ObjectMapper(), NONE).at("/measurement_noise/configurations").asInt())
+        .isEqualTo(2);
+  }
+
+  @Test
   void withoutARemeasuredConfigurationThereIsNoFigure() {
     // measured once, and once again: one re-measurement is no spread
     Sweep s = Sweep.of("m", "quick", 10, 2, NONE, false, List.of(measured(b(8), 100, 90)));

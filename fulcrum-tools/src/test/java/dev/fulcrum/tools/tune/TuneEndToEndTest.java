@@ -196,6 +196,10 @@ class TuneEndToEndTest {
     }
     assertThat(configs.get(0).get("ratio_to_first").asDouble()).isEqualTo(1.0);
     assertThat(run.out()).contains("of the first");
+    // two configurations, two rounds each: every measurement counts toward the noise
+    assertThat(c.at("/measurement_noise/degrees_of_freedom").asInt()).isEqualTo(2);
+    assertThat(c.at("/measurement_noise/throughput_cv").isNumber()).isTrue();
+    assertThat(run.out()).contains("measurement noise: one trial's throughput varies by about");
   }
 
   @Test
