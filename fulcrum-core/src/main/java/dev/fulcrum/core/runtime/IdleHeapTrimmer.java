@@ -1,6 +1,5 @@
 package dev.fulcrum.core.runtime;
 
-import java.lang.invoke.MethodHandle;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
@@ -11,7 +10,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Gives the native heap's free pages back to the operating system while the server is idle: every
  * interval it looks at a count of answered requests, and when nothing was answered since the last
- * look and nothing is in flight, it calls {@code malloc_trim(0)}.
+ * look and nothing is in flight, it calls {@link NativeHeap#trim}.
  *
  * <p>Why: glibc's malloc keeps freed memory mapped (request buffers, the engine's per-pass tensors,
  * a hostile client's bodies), so a server's RSS stays at its high-water mark unless something trims
@@ -34,13 +33,12 @@ public final class IdleHeapTrimmer implements AutoCloseable {
   private final Runnable trim;
   private @Nullable Thread thread;
   private long lastAnswered = Long.MIN_VALUE;
-  private long trims;
 
   /**
    * @param interval between looks; a trim needs one whole interval with nothing answered
    * @param answered a count that changes whenever a request is answered (or refused)
    * @param busy whether a request is being answered now
-   * @param trim what gives the memory back ({@link #mallocTrim()})
+   * @param trim what gives the memory back ({@link NativeHeap#trim})
    */
   public IdleHeapTrimmer(
       Duration interval, LongSupplier answered, BooleanSupplier busy, Runnable trim) {
@@ -51,24 +49,6 @@ public final class IdleHeapTrimmer implements AutoCloseable {
     this.answered = answered;
     this.busy = busy;
     this.trim = trim;
-  }
-
-  /**
-   * {@code malloc_trim(0)} through {@link LibcDowncall}, or null where it cannot be called (another
-   * OS or C library, a JDK without the foreign function API).
-   */
-  public static @Nullable Runnable mallocTrim() {
-    MethodHandle h = LibcDowncall.find("malloc_trim", int.class, long.class);
-    if (h == null) {
-      return null;
-    }
-    return () -> {
-      try {
-        int unused = (int) h.invoke(0L);
-      } catch (Throwable t) {
-        log.debug("malloc_trim failed: {}", t.toString());
-      }
-    };
   }
 
   /** Starts the looks on a daemon thread; once. */
@@ -106,16 +86,8 @@ public final class IdleHeapTrimmer implements AutoCloseable {
     }
     long start = System.nanoTime();
     trim.run();
-    trims++;
-    if (log.isDebugEnabled()) {
-      log.debug("native heap trimmed in {} µs (idle)", (System.nanoTime() - start) / 1000);
-    }
+    log.debug("native heap trimmed in {} µs (idle)", (System.nanoTime() - start) / 1000);
     return true;
-  }
-
-  /** Trims made so far (tests). */
-  long trims() {
-    return trims;
   }
 
   @Override

@@ -14,6 +14,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.NativeHeap;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorSpec;
@@ -525,6 +526,6 @@ final class OnnxModelInstance implements ModelInstance {
       releaseLone.run();
     }
     // What the session freed (its weights above all) goes back to the OS, not to malloc's arena.
-    NativeMemory.trim();
+    NativeHeap.trim();
   }
 }

@@ -11,6 +11,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.runtime.ComputeNice;
 import dev.fulcrum.core.runtime.IdleHeapTrimmer;
+import dev.fulcrum.core.runtime.NativeHeap;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
@@ -638,8 +639,7 @@ public final class ServeCommand implements Callable<Integer> {
    */
   private @Nullable IdleHeapTrimmer heapTrimmer(
       ModelRepository repository, InferenceService service) {
-    Runnable trim = nativeHeapTrimSecs == 0 ? null : IdleHeapTrimmer.mallocTrim();
-    if (trim == null) {
+    if (nativeHeapTrimSecs == 0 || !NativeHeap.available()) {
       return null;
     }
     return new IdleHeapTrimmer(
@@ -653,7 +653,7 @@ public final class ServeCommand implements Callable<Integer> {
           return n;
         },
         () -> service.inFlight() > 0,
-        trim);
+        NativeHeap::trim);
   }
 
   /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
