@@ -96,6 +96,17 @@ record Sweep(
       return freedom == 0 ? null : new Noise(Math.sqrt(sum / freedom), configurations, freedom);
     }
 
+    /** The figure and what it rests on, as the command prints it after a sweep or a comparison. */
+    String describe() {
+      return String.format(
+          java.util.Locale.ROOT,
+          "measurement noise: one trial's throughput varies by about %.1f %% (from %d"
+              + " configurations, %d degrees of freedom)",
+          100 * cv,
+          configurations,
+          degreesOfFreedom);
+    }
+
     /** measurement_noise in results.json and compare.json. */
     static void put(ObjectNode parent, @Nullable Noise noise) {
       ObjectNode n = parent.putObject("measurement_noise");
@@ -118,9 +129,10 @@ record Sweep(
    * The feasible configurations, the recommendation's included, whose throughput lies within twice
    * the {@link #noise} below the recommendation's: what these trials cannot tell apart from it.
    * Empty without a recommendation or a noise figure.
+   *
+   * @param noise this sweep's {@link #noise}
    */
-  List<Trial> withinNoiseOfChosen() {
-    Noise noise = noise();
+  List<Trial> withinNoiseOfChosen(@Nullable Noise noise) {
     if (chosen == null || noise == null) {
       return List.of();
     }
@@ -144,8 +156,9 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
-    Noise.put(root, noise());
-    List<Trial> close = withinNoiseOfChosen();
+    Noise noise = noise();
+    Noise.put(root, noise);
+    List<Trial> close = withinNoiseOfChosen(noise);
     ((ObjectNode) root.get("measurement_noise")).put("within_noise_of_chosen", close.size());
     if (chosen == null) {
       root.putNull("chosen");

@@ -384,10 +384,8 @@ public final class TuneCommand implements Callable<Integer> {
     if (noise != null) {
       out.printf(
           Locale.ROOT,
-          "measurement noise: one trial's throughput varies by about %.1f %% (%d degrees of"
-              + " freedom); a median of %d measurements by about %.1f %%%n",
-          100 * noise.cv(),
-          noise.degreesOfFreedom(),
+          "%s; a median of %d measurements by about %.1f %%%n",
+          noise.describe(),
           rounds,
           100 * noise.cv() * Math.sqrt(Math.PI / (2 * rounds)));
     }
@@ -474,11 +472,8 @@ public final class TuneCommand implements Callable<Integer> {
     if (noise != null) {
       out.printf(
           Locale.ROOT,
-          "measurement noise: one trial's throughput varies by about %.1f %% (from the"
-              + " re-measurements of %d configurations, %d degrees of freedom: a rough figure)%s%n",
-          100 * noise.cv(),
-          noise.configurations(),
-          noise.degreesOfFreedom(),
+          "%s, their re-measurements only: a rough figure%s%n",
+          noise.describe(),
           chosen == null
               ? ""
               : String.format(
@@ -486,7 +481,7 @@ public final class TuneCommand implements Callable<Integer> {
                   "; %d configurations lie within twice that of the recommendation, which these"
                       + " trials cannot tell apart (longer --trial-seconds, or the load from"
                       + " another machine, narrow it)",
-                  sweep.withinNoiseOfChosen().size()));
+                  sweep.withinNoiseOfChosen(noise).size()));
     }
     out.println("wrote " + output.toAbsolutePath().normalize());
   }
