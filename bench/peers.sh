@@ -36,6 +36,9 @@
 #   N=5 DUR=10 PORT=18900 bash bench/peers.sh
 #   SERVERS="fulcrum java-peer" N=3 DUR=5 bash bench/peers.sh      (a subset, shorter)
 #   FULCRUM_LAUNCHER=/path/to/wrapper bash bench/peers.sh           (another way to start Fulcrum)
+#   FULCRUM_B_LAUNCHER=/path/to/wrapper SERVERS="fulcrum fulcrum-b java-peer" bash bench/peers.sh
+#                               (an A/B of two Fulcrum starts in the same rounds: fulcrum-b is
+#                               measured as fulcrum is, extras included, and printed beside it)
 # A model of your own beside the demo's (or instead of them, EXTRA_ONLY=1): EXTRA_MODEL is a model
 # folder (<dir>/<version>/model.onnx, config.yaml optional: Fulcrum serves it as a user would) and
 # EXTRA_BODY a JSON request body for it; each round then also measures, for fulcrum and java-peer
@@ -164,6 +167,7 @@ fi
 start() { # server port -> pid of the server process (its own process group)
   local cmd
   case $1 in
+    fulcrum-b) cmd=("${FULCRUM_B_LAUNCHER:?fulcrum-b needs FULCRUM_B_LAUNCHER}" serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)) ${FULCRUM_REPOS[@]+"${FULCRUM_REPOS[@]}"}) ;;
     fulcrum) cmd=("$LAUNCHER" serve --http-port "$2" --grpc-port $(($2 + 1)) --metrics-port $(($2 + 2)) ${FULCRUM_REPOS[@]+"${FULCRUM_REPOS[@]}"}) ;;
     java-peer) cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$PEER_CLASSES:$DIST/lib/*" Peer --port "$2" ${PEER_REPOS[@]+"${PEER_REPOS[@]}"}) ;;
     node-peer) cmd=(node bench/peers/node/server.js --port "$2") ;;
@@ -297,9 +301,9 @@ for round in $(seq "$N"); do
       fraud64=$(wrk_rate 64 "$FRAUD_LUA" "$base/v2/models/fraud_classifier/infer")
       read -r fraud_p50 fraud_p99 <<<"$(latency_c1 "$port" fraud_classifier "$FRAUD" "$FRAUD_LUA")"
       read -r minilm_p50 minilm_p99 <<<"$(latency_c1 "$port" all_minilm_l6_v2 "$MINILM" "$MINILM_LUA")"
-      [ "$s" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
+      [ "${s%-b}" != fulcrum ] || counts0=$(model_counts "$port" all_minilm_l6_v2)
       minilm16=$(wrk_rate 16 "$MINILM_LUA" "$base/v2/models/all_minilm_l6_v2/infer")
-      if [ "$s" = fulcrum ]; then
+      if [ "${s%-b}" = fulcrum ]; then
         batch=$(rows_per_pass "$counts0" "$(model_counts "$port" all_minilm_l6_v2)")
         # gRPC and REST binary, each warmed first; which goes first alternates by round.
         if [ $((round % 2)) = 1 ]; then
@@ -323,12 +327,12 @@ for round in $(seq "$N"); do
     echo "round $round $s: $line" >&2
     kill -TERM -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    if [ "$s" = fulcrum ] && [ "$EXTRA_ONLY" != 1 ]; then  # ORT in process after the server has gone: nothing else running
+    if [ "${s%-b}" = fulcrum ] && [ "$EXTRA_ONLY" != 1 ]; then  # ORT in process after the server has gone: nothing else running
       ort=$(ort_rows "$batch")
       extra=$(printf '{"round":%d,"minilm16":%s,"rows_per_pass":%s,"ort_rows":%s,"grpc_c1":%s,"rest_binary_c1":%s}' \
         "$round" "${minilm16:-null}" "${batch:-null}" "${ort:-null}" "${grpc_c1:-null}" "${rest_c1:-null}")
-      echo "$extra" >>"$OUT/fulcrum-extra.jsonl"
-      echo "round $round fulcrum extra: $extra" >&2
+      echo "$extra" >>"$OUT/$s-extra.jsonl"
+      echo "round $round $s extra: $extra" >&2
     fi
   done
 done
@@ -354,26 +358,35 @@ for s in servers:
         vals = [r[c] for r in runs if r.get(c) is not None]
         med[s][c] = statistics.median(vals) if vals else None
 json.dump(med, open(f"{out}/summary.json", "w"), indent=1)
-peers = [s for s in servers if s != "fulcrum"]
+peers = [s for s in servers if not s.startswith("fulcrum")]
+ab = "fulcrum-b" in servers and "fulcrum" in servers
+
 print(f"medians over rounds (n per server: {', '.join(f'{s} {med[s][chr(110)]}' for s in servers)})")
 print(f"{'':20}" + "".join(f"{s:>14}" for s in servers)
-      + ("".join(f"{'fulcrum/' + p:>20}" for p in peers) if "fulcrum" in servers else ""))
+      + ("".join(f"{'fulcrum/' + p:>20}" for p in peers) if "fulcrum" in servers else "")
+      + (f"{'fulcrum-b/fulcrum':>20}" if ab else ""))
 for c, label, _ in cols:
     row = f"{label:20}" + "".join(f"{med[s][c]:>14.3f}" if med[s][c] is not None else f"{'-':>14}" for s in servers)
     if "fulcrum" in servers:
         for p in peers:
             f, v = med["fulcrum"][c], med[p][c]
             row += f"{f / v:>20.2f}" if f is not None and v else f"{'-':>20}"
+    if ab:
+        f, v = med["fulcrum-b"][c], med["fulcrum"][c]
+        row += f"{f / v:>20.2f}" if f is not None and v else f"{'-':>20}"
     print(row)
-if "fulcrum" in servers and med["fulcrum"]["live64"]:
-    print(f"fulcrum fraud c=64 / its own live c=64: {med['fulcrum']['fraud64'] / med['fulcrum']['live64']:.2f}")
+for s in servers:
+    if s.startswith("fulcrum") and med[s]["live64"] and med[s]["fraud64"]:
+        print(f"{s} fraud c=64 / its own live c=64: {med[s]['fraud64'] / med[s]['live64']:.2f}")
 for s in servers:
     if med[s]["cpu_fraud_us"] and med[s]["cpu_live_us"]:
         print(f"{s} CPU/req fraud / its own live at the same rate: {med[s]['cpu_fraud_us'] / med[s]['cpu_live_us']:.2f}")
 PY
-[ ! -f "$OUT/fulcrum-extra.jsonl" ] || python3 - "$OUT" <<'PY' | tee -a "$OUT/summary.txt"
+for s in fulcrum fulcrum-b; do
+[ ! -f "$OUT/$s-extra.jsonl" ] || python3 - "$OUT" "$s" <<'PY' | tee -a "$OUT/summary.txt"
 import json, statistics, sys
-runs = [json.loads(l) for l in open(f"{sys.argv[1]}/fulcrum-extra.jsonl") if l.strip()]
+s = sys.argv[2]
+runs = [json.loads(l) for l in open(f"{sys.argv[1]}/{s}-extra.jsonl") if l.strip()]
 def med(f):
     v = [x for x in map(f, runs) if x is not None]
     return statistics.median(v) if v else None
@@ -382,9 +395,10 @@ inproc = med(lambda r: r["minilm16"] / r["ort_rows"] if r["minilm16"] and r["ort
 proto = med(lambda r: r["grpc_c1"] / r["rest_binary_c1"] if r["grpc_c1"] and r["rest_binary_c1"] else None)
 grpc, rest = med(lambda r: r["grpc_c1"]), med(lambda r: r["rest_binary_c1"])
 f = lambda v, p=2: "-" if v is None else f"{v:.{p}f}"
-print(f"fulcrum MiniLM c=16: {f(bat)} rows/pass; ORT in process at that batch {f(ort, 1)} rows/s; "
+print(f"{s} MiniLM c=16: {f(bat)} rows/pass; ORT in process at that batch {f(ort, 1)} rows/s; "
       f"fulcrum c=16 req/s / in-process rows/s: {f(inproc)} (target >= 0.9; median of round ratios)")
-print(f"fulcrum fraud c=1: gRPC {f(grpc, 1)} req/s, REST binary {f(rest, 1)} req/s; "
+print(f"{s} fraud c=1: gRPC {f(grpc, 1)} req/s, REST binary {f(rest, 1)} req/s; "
       f"gRPC / REST binary: {f(proto)} (target >= 0.8; median of round ratios)")
 PY
+done
 echo "results in $OUT" >&2

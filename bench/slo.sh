@@ -63,6 +63,12 @@ SERVER_CPUS=${SERVER_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
 ON_SERVER=(); ON_CLIENT=()
 if [ "$PIN" = 1 ]; then ON_SERVER=(taskset -c "$SERVER_CPUS"); ON_CLIENT=(taskset -c "$CLIENT_CPUS"); fi
+# CLIENT_RT=N runs every client (openloop, wrk) under SCHED_FIFO priority N (chrt; needs root or
+# CAP_SYS_NICE), so that it sends on its schedule although it shares the cores with the server:
+# a client on the same cores otherwise waits for a core behind the server's threads and its
+# lateness is charged to the server. Its own CPU is still taken from the server's cores.
+CLIENT_RT=${CLIENT_RT:-0}
+if [ "$CLIENT_RT" != 0 ]; then ON_CLIENT=(chrt -f "$CLIENT_RT" "${ON_CLIENT[@]}"); fi
 fraud_STATIC=${fraud_STATIC:-"64:0 64:500 64:2000 8:0"}
 minilm_STATIC=${minilm_STATIC:-"16:0 16:5000 4:0 1:0"}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-slo"
@@ -74,8 +80,8 @@ if [ -z "${FULCRUM_CP:-}" ] && ! ls fulcrum-tools/target/dist/lib/*.jar >/dev/nu
   ./mvnw -B -ntp -q -DskipTests -Dspotless.check.skip=true package
 fi
 # The run's A/B switches, for bench/slo_step.py to label its arms.
-printf 'SERVER_JAVA_OPTS=%s\nSLO_EXTRA=%s\nMINILM_BINARY=%s\nRENICE=%s\n' "${SERVER_JAVA_OPTS:-}" \
-  "${SLO_EXTRA:-}" "${MINILM_BINARY:-0}" "${RENICE:-}" >"$OUT/switches.txt"
+printf 'SERVER_JAVA_OPTS=%s\nSLO_EXTRA=%s\nMINILM_BINARY=%s\nRENICE=%s\nCLIENT_RT=%s\n' "${SERVER_JAVA_OPTS:-}" \
+  "${SLO_EXTRA:-}" "${MINILM_BINARY:-0}" "${RENICE:-}" "$CLIENT_RT" >"$OUT/switches.txt"
 LOAD="$OUT/openloop"
 cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
 
