@@ -146,7 +146,9 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "auto|io_uring|epoll|nio",
       description =
           "Netty I/O transport of the HTTP and gRPC ports: auto takes epoll, else io_uring, else NIO,"
-              + " whichever works here; a named one that does not work stops the start"
+              + " whichever works here; a named one that does not work stops the start;"
+              + " io_uring serves small requests at high rates faster (1.5x on the demo fraud model"
+              + " at c=64), large bodies slower (docs/PERFORMANCE.md)"
               + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
   String transport;
 
@@ -581,8 +583,11 @@ public final class ServeCommand implements Callable<Integer> {
                     }));
 
     loaded.join();
-    if (heapTrimmer != null) {
-      heapTrimmer.start(); // not during the loads: a trim locks malloc's arenas
+    // Not during the loads (a trim locks malloc's arenas), and malloc_trim's downcall is linked
+    // here, not on the start's path: linking it before the REST port bound cost the first fraud
+    // answer ~0.06 s (docs/PERFORMANCE.md, "Session 24 (lead)").
+    if (heapTrimmer != null && NativeHeap.available()) {
+      heapTrimmer.start();
     }
     List<ModelVersionStatus> index = repository.index();
     for (ModelVersionStatus s : index) {
@@ -633,13 +638,14 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * The idle trim of the native heap ({@code --native-heap-trim-secs}), or null when off or where
-   * {@code malloc_trim} cannot be called. What it watches: every served version's answered and
-   * refused requests, and the requests in flight.
+   * The idle trim of the native heap ({@code --native-heap-trim-secs}), or null when off; started
+   * only where {@code malloc_trim} can be called ({@link NativeHeap#available}, asked after the
+   * loads). What it watches: every served version's answered and refused requests, and the requests
+   * in flight.
    */
   private @Nullable IdleHeapTrimmer heapTrimmer(
       ModelRepository repository, InferenceService service) {
-    if (nativeHeapTrimSecs == 0 || !NativeHeap.available()) {
+    if (nativeHeapTrimSecs == 0) {
       return null;
     }
     return new IdleHeapTrimmer(
