@@ -148,7 +148,7 @@ public final class ServeCommand implements Callable<Integer> {
           "Netty I/O transport of the HTTP and gRPC ports: auto takes epoll, else io_uring, else NIO,"
               + " whichever works here; a named one that does not work stops the start;"
               + " io_uring serves small requests at high rates faster (1.5x on the demo fraud model"
-              + " at c=64), large bodies slower (docs/PERFORMANCE.md)"
+              + " at c=64) but lets a flood of request bodies delay answers (docs/PERFORMANCE.md)"
               + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
   String transport;
 
