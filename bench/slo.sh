@@ -66,7 +66,10 @@ if [ "$PIN" = 1 ]; then ON_SERVER=(taskset -c "$SERVER_CPUS"); ON_CLIENT=(taskse
 # CLIENT_RT=N runs every client (openloop, wrk) under SCHED_FIFO priority N (chrt; needs root or
 # CAP_SYS_NICE), so that it sends on its schedule although it shares the cores with the server:
 # a client on the same cores otherwise waits for a core behind the server's threads and its
-# lateness is charged to the server. Its own CPU is still taken from the server's cores.
+# lateness is charged to the server. Its own CPU is still taken from the server's cores. Only
+# for light clients (MiniLM's ~1,000/s): at fraud's tens of thousands a second the client cannot
+# keep the rate anyway, and under SCHED_FIFO it takes its core from the server (PERFORMANCE.md,
+# "Session 24 (lead): the client under SCHED_FIFO").
 CLIENT_RT=${CLIENT_RT:-0}
 if [ "$CLIENT_RT" != 0 ]; then ON_CLIENT=(chrt -f "$CLIENT_RT" "${ON_CLIENT[@]}"); fi
 fraud_STATIC=${fraud_STATIC:-"64:0 64:500 64:2000 8:0"}
