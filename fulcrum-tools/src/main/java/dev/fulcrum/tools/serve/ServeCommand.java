@@ -585,7 +585,7 @@ public final class ServeCommand implements Callable<Integer> {
     loaded.join();
     // Not during the loads (a trim locks malloc's arenas), and malloc_trim's downcall is linked
     // here, not on the start's path: linking it before the REST port bound cost the first fraud
-    // answer ~0.06 s (docs/PERFORMANCE.md, "Session 24 (lead)").
+    // answer ~0.06 s (docs/PERFORMANCE.md, "Cold start", session 24).
     if (heapTrimmer != null && NativeHeap.available()) {
       heapTrimmer.start();
     }
