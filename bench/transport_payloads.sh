@@ -60,6 +60,15 @@ done
 grep -h "listening on" "$OUT"/server-*.log | sed 's/^/  /' >&2
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 url() { echo "http://127.0.0.1:$1/v2/models/$2/infer"; }
+cpu_us() { # ticks-before ticks-after requests -> the server's µs of CPU a request (100 ticks a second)
+  python3 -c "print(round(($2 - $1) * 10000 / max(1, ${3:-0}), 1))"
+}
+wrk_figures() { # a `wrk --latency` output file -> "p50_ms p99_ms req_s requests" (as bench/peers.sh reads it)
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return "" }
+       /Latency Distribution/ { d = 1 } d && $1 == "50%" { p50 = ms($2) } d && $1 == "99%" { p99 = ms($2) }
+       /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 }
+       END { printf "%s %s %s %s\n", p50, p99, rps, n }' "$1"
+}
 echo "warming both servers (20 s each path)" >&2
 for p in "$PORT" $((PORT + 10)); do
   wrk -t1 -c8 -d10s -s "$OUT/minilm.lua" "$(url "$p" all_minilm_l6_v2)" >/dev/null
@@ -76,18 +85,9 @@ for r in $(seq "$ROUNDS"); do
           t0=$(ticks "$pid")
           wrk -t1 -c1 -d"${DUR}s" --latency -s "$OUT/minilm.lua" "$(url "$p" all_minilm_l6_v2)" >"$OUT/last.txt"
           t1=$(ticks "$pid")
-          python3 - "$r" "$arm" "$t0" "$t1" "$OUT/last.txt" >>"$OUT/rounds.jsonl" <<'PY'
-import json, re, sys
-r, arm, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-o = open(sys.argv[5]).read()
-def ms(v):
-    n, u = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-n = int(re.search(r"(\d+) requests in", o).group(1))
-p = {m.group(1): ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)%\s+(\S+)", o, re.M)}
-print(json.dumps({"round": int(r), "arm": arm, "case": "minilm_c1", "p50_ms": p["50"], "p99_ms": p["99"],
-                  "cpu_us": round((t1 - t0) * 10000 / n, 1)}))
-PY
+          read -r p50 p99 _ n < <(wrk_figures "$OUT/last.txt")
+          printf '{"round":%d,"arm":"%s","case":"minilm_c1","p50_ms":%s,"p99_ms":%s,"cpu_us":%s}\n' \
+            "$r" "$arm" "$p50" "$p99" "$(cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
           ;;
         minilm_cpu)
           for rate in $RATES; do
@@ -96,22 +96,14 @@ PY
             t1=$(ticks "$pid")
             n=$(grep -o '\[200\][[:space:]]*[0-9]*' <<<"$o" | grep -o '[0-9]*$' | head -1)
             printf '{"round":%d,"arm":"%s","case":"minilm_cpu_%s","cpu_us":%s}\n' "$r" "$arm" "$rate" \
-              "$(python3 -c "print(round(($t1 - $t0) * 10000 / max(1, ${n:-0}), 1))")" >>"$OUT/rounds.jsonl"
+              "$(cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
           done
           ;;
         cnn64)
           wrk -t1 -c64 -d"${DUR}s" --latency -s "$OUT/cnn_image.lua" "$(url "$p" cnn_image)" >"$OUT/last.txt"
-          python3 - "$r" "$arm" "$OUT/last.txt" >>"$OUT/rounds.jsonl" <<'PY'
-import json, re, sys
-o = open(sys.argv[3]).read()
-def ms(v):
-    n, u = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-p = {m.group(1): ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)%\s+(\S+)", o, re.M)}
-print(json.dumps({"round": int(sys.argv[1]), "arm": sys.argv[2], "case": "cnn64",
-                  "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1)),
-                  "p50_ms": p["50"], "p99_ms": p["99"]}))
-PY
+          read -r p50 p99 rps _ < <(wrk_figures "$OUT/last.txt")
+          printf '{"round":%d,"arm":"%s","case":"cnn64","req_s":%s,"p50_ms":%s,"p99_ms":%s}\n' \
+            "$r" "$arm" "$rps" "$p50" "$p99" >>"$OUT/rounds.jsonl"
           ;;
       esac
     done
