@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
+import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -99,7 +100,7 @@ record Sweep(
     /** The figure and what it rests on, as the command prints it after a sweep or a comparison. */
     String describe() {
       return String.format(
-          java.util.Locale.ROOT,
+          Locale.ROOT,
           "measurement noise: one trial's throughput varies by about %.1f %% (from %d"
               + " configurations, %d degrees of freedom)",
           100 * cv,
@@ -107,12 +108,13 @@ record Sweep(
           degreesOfFreedom);
     }
 
-    /** measurement_noise in results.json and compare.json. */
-    static void put(ObjectNode parent, @Nullable Noise noise) {
+    /** measurement_noise in results.json and compare.json; returns that object. */
+    static ObjectNode put(ObjectNode parent, @Nullable Noise noise) {
       ObjectNode n = parent.putObject("measurement_noise");
       putNullable(n, "throughput_cv", noise == null ? null : noise.cv());
       n.put("configurations", noise == null ? 0 : noise.configurations());
       n.put("degrees_of_freedom", noise == null ? 0 : noise.degreesOfFreedom());
+      return n;
     }
   }
 
@@ -157,9 +159,8 @@ record Sweep(
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
     Noise noise = noise();
-    Noise.put(root, noise);
     List<Trial> close = withinNoiseOfChosen(noise);
-    ((ObjectNode) root.get("measurement_noise")).put("within_noise_of_chosen", close.size());
+    Noise.put(root, noise).put("within_noise_of_chosen", close.size());
     if (chosen == null) {
       root.putNull("chosen");
     } else {
