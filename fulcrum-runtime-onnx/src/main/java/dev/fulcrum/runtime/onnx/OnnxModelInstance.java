@@ -38,7 +38,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One ONNX Runtime session serving one model instance.
+ * One model instance on an ONNX Runtime session: its own, or, for instances of one intra-op thread,
+ * the session its model's instances share (ONNX Runtime runs concurrent passes of one session; each
+ * runs on its caller's thread, and the weights are held once).
  *
  * <p>Not thread-safe: the instance pool calls {@link #execute} from one thread at a time, and
  * {@link #close} only once no call is running. A pass may run on the lone-pass session the model's
@@ -55,7 +57,15 @@ import org.slf4j.LoggerFactory;
 final class OnnxModelInstance implements ModelInstance {
   private static final Logger log = LoggerFactory.getLogger(OnnxModelInstance.class);
   private final OrtEnvironment env;
+
+  /** This instance's session, its own or shared with the model's other instances. */
   private final OrtSession session;
+
+  /**
+   * Closes {@link #session}, or gives this instance's share of it back; once, at {@link #close}.
+   */
+  private final Runnable releaseSession;
+
   private final ModelSignature signature;
 
   /** The session shared for lone passes ({@code intra-op-threads-alone}), or null. */
@@ -95,7 +105,7 @@ final class OnnxModelInstance implements ModelInstance {
   OnnxModelInstance(
       OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
       throws ModelLoadException {
-    this(env, session, indexBounds, null, () -> {}, null);
+    this(env, session, () -> closeOwn(session), indexBounds, null, () -> {}, null);
   }
 
   /**
@@ -108,6 +118,7 @@ final class OnnxModelInstance implements ModelInstance {
   OnnxModelInstance(
       OrtEnvironment env,
       OrtSession session,
+      Runnable releaseSession,
       List<ModelSignature.IndexBound> indexBounds,
       @Nullable LonePassSession lone,
       Runnable releaseLone,
@@ -115,6 +126,7 @@ final class OnnxModelInstance implements ModelInstance {
       throws ModelLoadException {
     this.env = env;
     this.session = session;
+    this.releaseSession = releaseSession;
     this.lone = lone;
     this.oneRow = oneRow;
     this.releaseLone = releaseLone;
@@ -361,6 +373,11 @@ final class OnnxModelInstance implements ModelInstance {
     return lone;
   }
 
+  /** The session this instance's passes run on (read by tests). */
+  OrtSession session() {
+    return session;
+  }
+
   /**
    * The input's fault or the engine's. ONNX Runtime reports a pass that failed on the values it was
    * given (e.g. Gather's "indices element out of data bounds") as INVALID_ARGUMENT: when the feeds
@@ -516,16 +533,27 @@ final class OnnxModelInstance implements ModelInstance {
       if (pinned != null) {
         pinned.close();
       }
-      session.close();
       if (oneRow != null) {
         oneRow.close();
       }
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime could not close the session", e);
     } finally {
-      releaseLone.run();
+      try {
+        releaseSession.run();
+      } finally {
+        releaseLone.run();
+      }
     }
     // What the session freed (its weights above all) goes back to the OS, not to malloc's arena.
     NativeHeap.trim();
+  }
+
+  private static void closeOwn(OrtSession session) {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime could not close the session", e);
+    }
   }
 }

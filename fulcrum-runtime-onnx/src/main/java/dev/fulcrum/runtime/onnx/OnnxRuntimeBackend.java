@@ -18,6 +18,8 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import org.jspecify.annotations.Nullable;
@@ -28,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * The ONNX Runtime engine: opens {@code .onnx} models as ORT sessions on the process-wide {@link
  * OrtEnvironment}.
  *
- * <p>Thread-safe: several threads may load models at once (each load builds its own session); the
- * sessions of lone passes ({@code intra-op-threads-alone}, {@link LonePassSession}) that the
- * instances of one model share are created, counted and closed under this backend's lock.
+ * <p>Thread-safe: several threads may load models at once; the sessions that instances share (one
+ * per model file and options for instances of one intra-op thread, see {@link #load}, and the
+ * sessions of lone passes, {@code intra-op-threads-alone}, {@link LonePassSession}) are counted and
+ * closed under this backend's lock, and created outside it.
  *
  * <p>The shared environment is ONNX Runtime's process singleton, so {@link #close()} leaves it
  * open; sessions are freed by closing their {@link ModelInstance}s.
@@ -61,7 +64,13 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   private final @Nullable OptimizedModelCache cache;
 
   /** Lone-pass sessions by model file and options; guarded by {@code this}. */
-  private final Map<LoneKey, LonePassSession> lonePassSessions = new HashMap<>();
+  private final Map<SessionKey, LonePassSession> lonePassSessions = new HashMap<>();
+
+  /**
+   * The sessions of instances of one intra-op thread, by model file and options; guarded by {@code
+   * this}.
+   */
+  private final Map<SessionKey, SharedSession> sharedSessions = new HashMap<>();
 
   /** The nice of the sessions' pool threads. */
   private final ComputeNice computeNice;
@@ -80,7 +89,18 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
    */
   private final int oneRowIntraOpThreads;
 
-  private record LoneKey(Path file, SessionOptions options, boolean cacheable) {}
+  private record SessionKey(Path file, SessionOptions options, boolean cacheable) {}
+
+  /**
+   * One session that instances of the same model file and options share: made by the first
+   * instance's load (outside the backend's lock, so that other models load meanwhile; a second
+   * instance waits for it), closed when the last instance closes. {@link #users} is guarded by the
+   * backend.
+   */
+  private static final class SharedSession {
+    final CompletableFuture<OrtSession> session = new CompletableFuture<>();
+    int users;
+  }
 
   /** A backend without an optimized-model cache: every load optimizes its model. */
   public OnnxRuntimeBackend() {
@@ -174,14 +194,25 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     if (!Files.isRegularFile(file)) {
       throw new ModelLoadException("ONNX model file " + ShownPath.of(file) + " does not exist");
     }
+    SessionKey key =
+        new SessionKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
+    // Instances of one intra-op thread share one session: each pass runs on the calling engine
+    // thread (there is no pool to share), concurrent passes of one session are ONNX Runtime's
+    // contract, and the weights are held once instead of once per instance (~26 MB per MiniLM
+    // instance). With more threads each instance keeps its own pool, so its own session.
+    boolean share = options.intraOpThreads() == 1;
     OrtSession session;
-    try {
-      session = createSession(file, options, !Files.isDirectory(modelFile));
-    } catch (OrtException e) {
-      throw loadFailure(file, "", e);
+    if (share) {
+      session = acquireSharedSession(key);
+    } else {
+      try {
+        session = createSession(file, options, key.cacheable());
+      } catch (OrtException e) {
+        throw loadFailure(file, "", e);
+      }
     }
-    LoneKey key =
-        new LoneKey(file.toAbsolutePath().normalize(), options, !Files.isDirectory(modelFile));
+    Runnable releaseSession =
+        share ? () -> releaseSharedSession(key) : () -> closeSession(session, "");
     LonePassSession lone = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
@@ -199,6 +230,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       return new OnnxModelInstance(
           env,
           session,
+          releaseSession,
           IndexBounds.of(file),
           shared,
           shared == null ? () -> {} : () -> releaseLonePassSession(key, shared),
@@ -207,8 +239,86 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       if (lone != null) {
         releaseLonePassSession(key, lone);
       }
-      closeQuietly(session, e);
+      try {
+        releaseSession.run();
+      } catch (RuntimeException closing) {
+        e.addSuppressed(closing);
+      }
       throw e;
+    }
+  }
+
+  /**
+   * The session the instances of one intra-op thread of {@code key}'s file and options share: made
+   * by the first (outside the lock), waited for by the others, counted per instance.
+   */
+  private OrtSession acquireSharedSession(SessionKey key) throws ModelLoadException {
+    SharedSession shared;
+    boolean create;
+    synchronized (this) {
+      shared = sharedSessions.get(key);
+      create = shared == null;
+      if (shared == null) {
+        shared = new SharedSession();
+        sharedSessions.put(key, shared);
+      }
+      shared.users++;
+    }
+    if (create) {
+      try {
+        shared.session.complete(createSession(key.file(), key.options(), key.cacheable()));
+      } catch (OrtException e) {
+        failShared(key, shared, e);
+        throw loadFailure(key.file(), "", e);
+      } catch (ModelLoadException | RuntimeException | Error e) {
+        failShared(key, shared, e);
+        throw e;
+      }
+    }
+    try {
+      return shared.session.join();
+    } catch (CompletionException e) {
+      // The first instance's load failed (and said why); this one fails the same way.
+      synchronized (this) {
+        shared.users--;
+      }
+      Throwable cause = e.getCause();
+      if (cause instanceof OrtException ort) {
+        throw loadFailure(key.file(), "", ort);
+      }
+      if (cause instanceof ModelLoadException load) {
+        throw new ModelLoadException(load.getMessage(), load);
+      }
+      throw new ModelLoadException("could not load " + ShownPath.of(key.file()), e);
+    }
+  }
+
+  /** The first instance could not make the shared session: the next load tries again. */
+  private void failShared(SessionKey key, SharedSession shared, Throwable cause) {
+    synchronized (this) {
+      sharedSessions.remove(key, shared);
+    }
+    shared.session.completeExceptionally(cause);
+  }
+
+  /** Called once per instance that held it; the last closes the shared session. */
+  private void releaseSharedSession(SessionKey key) {
+    SharedSession shared;
+    synchronized (this) {
+      shared = sharedSessions.get(key);
+      if (shared == null || --shared.users > 0) {
+        return;
+      }
+      sharedSessions.remove(key, shared);
+    }
+    closeSession(shared.session.join(), " shared by instances");
+  }
+
+  private static void closeSession(OrtSession session, String purpose) {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime could not close a session" + purpose, e);
     }
   }
 
@@ -216,7 +326,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
    * The lone-pass session of a model file and options, created by the first instance that needs it
    * (with {@code intra-op-threads-alone} threads) and shared by the others.
    */
-  private synchronized LonePassSession acquireLonePassSession(LoneKey key)
+  private synchronized LonePassSession acquireLonePassSession(SessionKey key)
       throws ModelLoadException {
     LonePassSession lone = lonePassSessions.get(key);
     if (lone == null) {
@@ -233,7 +343,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   }
 
   /** The second session of an instance, for its passes of one row. */
-  private OrtSession oneRowSession(LoneKey key, SessionOptions options) throws ModelLoadException {
+  private OrtSession oneRowSession(SessionKey key, SessionOptions options)
+      throws ModelLoadException {
     try {
       return createSession(key.file(), options, key.cacheable());
     } catch (OrtException e) {
@@ -253,7 +364,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   }
 
   /** Called once per instance that held it; the last closes the shared session. */
-  private synchronized void releaseLonePassSession(LoneKey key, LonePassSession lone) {
+  private synchronized void releaseLonePassSession(SessionKey key, LonePassSession lone) {
     if (--lone.users > 0) {
       return;
     }
@@ -412,6 +523,11 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     return lonePassSessions.size();
   }
 
+  /** Sessions shared by instances of one intra-op thread, open now (for tests). */
+  synchronized int sharedSessionCount() {
+    return sharedSessions.size();
+  }
+
   /** Translates Fulcrum's engine options into ORT session options. */
   static OrtSession.SessionOptions sessionOptions(SessionOptions options)
       throws ModelLoadException {
@@ -480,14 +596,6 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
               "unknown execution provider \""
                   + options.executionProvider()
                   + "\"; ONNX Runtime models support \"cpu\" and \"cuda\"");
-    }
-  }
-
-  private static void closeQuietly(OrtSession session, Exception primary) {
-    try {
-      session.close();
-    } catch (OrtException | RuntimeException e) {
-      primary.addSuppressed(e);
     }
   }
 }

@@ -30,6 +30,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -441,6 +442,120 @@ class OnnxRuntimeBackendTest {
     List<Tensor> out =
         m.execute(List.of(ints(INPUT0, shape, a), ints(INPUT1, shape, a)), List.of(OUTPUT1));
     assertThat(ints(out.get(0))).containsOnly(0);
+  }
+
+  @Test
+  void instancesOfOneIntraOpThreadShareOneSessionUntilTheLastCloses() throws Exception {
+    SessionOptions one = SessionOptions.defaults().withIntraOpThreads(1);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend()) {
+      OnnxModelInstance a = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), one);
+      OnnxModelInstance b = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), one);
+      assertThat(a.session()).isSameAs(b.session());
+      assertThat(own.sharedSessionCount()).isEqualTo(1);
+      a.close();
+      assertThat(own.sharedSessionCount()).as("b still holds it").isEqualTo(1);
+      passOn(b);
+      OnnxModelInstance c = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), one);
+      assertThat(c.session()).as("a later instance joins it").isSameAs(b.session());
+      b.close();
+      c.close();
+      assertThat(own.sharedSessionCount()).isZero();
+      OnnxModelInstance d = (OnnxModelInstance) own.load(model(TestModels.ADD_SUB_INT32), one);
+      passOn(d); // a fresh session once the last was closed
+      d.close();
+    }
+  }
+
+  @Test
+  void instancesWithAPoolOrOtherOptionsKeepTheirOwnSession() throws Exception {
+    SessionOptions one = SessionOptions.defaults().withIntraOpThreads(1);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend();
+        ModelInstance twoA = own.load(model(TestModels.ADD_SUB_INT32), one.withIntraOpThreads(2));
+        ModelInstance twoB = own.load(model(TestModels.ADD_SUB_INT32), one.withIntraOpThreads(2));
+        ModelInstance oneA = own.load(model(TestModels.ADD_SUB_INT32), one);
+        ModelInstance otherFile = own.load(model("identity_int32"), one);
+        ModelInstance otherLevel =
+            own.load(
+                model(TestModels.ADD_SUB_INT32),
+                new SessionOptions(
+                    1,
+                    0,
+                    OptimizationLevel.BASIC,
+                    ExecutionMode.SEQUENTIAL,
+                    true,
+                    true,
+                    null,
+                    0))) {
+      assertThat(((OnnxModelInstance) twoA).session())
+          .as("two intra-op threads: a pool each")
+          .isNotSameAs(((OnnxModelInstance) twoB).session());
+      assertThat(own.sharedSessionCount()).isEqualTo(3);
+      assertThat(((OnnxModelInstance) oneA).session())
+          .isNotSameAs(((OnnxModelInstance) otherLevel).session());
+      passOn(twoA);
+      passOn(oneA);
+      passOn(otherLevel);
+      assertThat(otherFile.signature().inputs()).isNotEmpty();
+    }
+  }
+
+  @Test
+  void concurrentPassesOnASharedSessionEachGetTheirOwnAnswers() throws Exception {
+    SessionOptions one = SessionOptions.defaults().withIntraOpThreads(1);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend();
+        ModelInstance a = own.load(model(TestModels.ADD_SUB_INT32), one);
+        ModelInstance b = own.load(model(TestModels.ADD_SUB_INT32), one)) {
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        List<java.util.concurrent.Future<Integer>> done = new ArrayList<>();
+        for (ModelInstance m : List.of(a, b)) {
+          int base = m == a ? 1 : 1_000;
+          done.add(
+              pool.submit(
+                  () -> {
+                    for (int i = 0; i < 2_000; i++) {
+                      int[] x = new int[16];
+                      java.util.Arrays.fill(x, base + i);
+                      int[] y = new int[16];
+                      java.util.Arrays.fill(y, i);
+                      long[] shape = {1, 16};
+                      List<Tensor> out =
+                          m.execute(
+                              List.of(ints(INPUT0, shape, x), ints(INPUT1, shape, y)),
+                              List.of(OUTPUT0, OUTPUT1));
+                      assertThat(ints(out.get(0))).containsOnly(base + 2 * i);
+                      assertThat(ints(out.get(1))).containsOnly(base);
+                    }
+                    return 2_000;
+                  }));
+        }
+        for (var f : done) {
+          assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(2_000);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void aSharedSessionThatCannotBeMadeFailsTheLoadAndIsTriedAgain(@TempDir Path dir)
+      throws Exception {
+    Path bad = dir.resolve("model.onnx");
+    Files.write(bad, "this is not a protobuf".getBytes(StandardCharsets.UTF_8));
+    SessionOptions one = SessionOptions.defaults().withIntraOpThreads(1);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend()) {
+      assertThatThrownBy(() -> own.load(bad, one))
+          .isInstanceOf(ModelLoadException.class)
+          .hasMessageContaining("ONNX Runtime could not load")
+          .hasMessageNotContaining(bad.toString());
+      assertThat(own.sharedSessionCount()).isZero();
+      Files.copy(model(TestModels.ADD_SUB_INT32), bad, StandardCopyOption.REPLACE_EXISTING);
+      try (ModelInstance m = own.load(bad, one)) {
+        passOn(m);
+      }
+    }
   }
 
   @Test
