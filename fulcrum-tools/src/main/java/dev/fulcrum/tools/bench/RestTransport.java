@@ -217,6 +217,17 @@ final class RestTransport implements Transport {
     }
   }
 
+  /**
+   * How long a connection may sit unused in a pool before it is closed instead of reused. A server
+   * closes connections idle for its own limit (Fulcrum's REST port after 60 s), and a request
+   * written as that close is under way is lost ("connection closed with a request in flight"): an
+   * open-loop run's burst opens hundreds of connections that the LIFO reuse then leaves parked
+   * until the server closes them together, and a later burst met that close (18–131 requests of
+   * 0.5–0.8 M in bench/lifecycle.sh's 60 s baseline). Closing them well before the server does
+   * leaves no such race.
+   */
+  private static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
+
   /** One event loop's connections; every method runs on that loop. */
   private final class Pool {
     final EventLoop loop;
@@ -241,13 +252,22 @@ final class RestTransport implements Transport {
       loop.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
     }
 
-    /** The timeout timer: one sweep over the busy connections, instead of a timer per request. */
+    /**
+     * The timeout timer: one sweep over the busy connections, instead of a timer per request; and
+     * the parked connections idle for {@link #MAX_IDLE_NANOS} are closed, oldest first (the idle
+     * deque's head: connections are parked at its tail and reused from there).
+     */
     private void expire() {
       long now = System.nanoTime();
       for (Connection c : all.toArray(Connection[]::new)) {
         if (c.current != null && now - c.deadline >= 0) {
           c.timedOut();
         }
+      }
+      Connection oldest;
+      while ((oldest = idle.peekFirst()) != null && now - oldest.idleSince >= MAX_IDLE_NANOS) {
+        idle.pollFirst();
+        oldest.channel.close();
       }
     }
 
@@ -300,6 +320,7 @@ final class RestTransport implements Transport {
       if (p != null) {
         c.start(p);
       } else {
+        c.idleSince = System.nanoTime();
         idle.add(c);
       }
     }
@@ -329,6 +350,10 @@ final class RestTransport implements Transport {
 
     private @Nullable Pending current;
     private long deadline;
+
+    /** When it was last parked in the idle deque ({@link System#nanoTime}). */
+    private long idleSince;
+
     private int status;
     private boolean keepAlive;
     private @Nullable ByteArrayOutputStream errorBody;
