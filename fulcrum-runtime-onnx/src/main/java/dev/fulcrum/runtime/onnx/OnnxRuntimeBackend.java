@@ -201,9 +201,10 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     // contract, and the weights are held once instead of once per instance (~26 MB per MiniLM
     // instance). With more threads each instance keeps its own pool, so its own session.
     boolean share = options.intraOpThreads() == 1;
+    SharedSession held = share ? acquireSharedSession(key) : null;
     OrtSession session;
-    if (share) {
-      session = acquireSharedSession(key);
+    if (held != null) {
+      session = held.session.join(); // completed by acquireSharedSession
     } else {
       try {
         session = createSession(file, options, key.cacheable());
@@ -212,7 +213,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       }
     }
     Runnable releaseSession =
-        share ? () -> releaseSharedSession(key) : () -> closeSession(session, "");
+        held != null ? () -> releaseSharedSession(key, held) : () -> closeSession(session, "");
     LonePassSession lone = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
@@ -250,9 +251,10 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
 
   /**
    * The session the instances of one intra-op thread of {@code key}'s file and options share: made
-   * by the first (outside the lock), waited for by the others, counted per instance.
+   * by the first (outside the lock), waited for by the others, counted per instance; returned with
+   * its session made.
    */
-  private OrtSession acquireSharedSession(SessionKey key) throws ModelLoadException {
+  private SharedSession acquireSharedSession(SessionKey key) throws ModelLoadException {
     SharedSession shared;
     boolean create;
     synchronized (this) {
@@ -276,7 +278,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       }
     }
     try {
-      return shared.session.join();
+      shared.session.join();
+      return shared;
     } catch (CompletionException e) {
       // The first instance's load failed (and said why); this one fails the same way.
       synchronized (this) {
@@ -302,11 +305,9 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   }
 
   /** Called once per instance that held it; the last closes the shared session. */
-  private void releaseSharedSession(SessionKey key) {
-    SharedSession shared;
+  private void releaseSharedSession(SessionKey key, SharedSession shared) {
     synchronized (this) {
-      shared = sharedSessions.get(key);
-      if (shared == null || --shared.users > 0) {
+      if (--shared.users > 0) {
         return;
       }
       sharedSessions.remove(key, shared);
