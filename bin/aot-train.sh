@@ -65,12 +65,19 @@ if [ "$TRAINING" = first ]; then
   trap - EXIT
   [ $fraud = 1 ] && [ $minilm = 1 ] && [ -s "$LIST" ] || { echo "fulcrum aot: no first answers; see $LOG" >&2; exit 1; }
   # The list cut to the classes (and their lambdas, resolved constants) loaded by then; the
-  # JDK's own lambda-form lines are kept whole.
+  # JDK's own lambda-form lines are kept whole. Left out even when loaded by then: what a start
+  # does once its loads are done, which the cut catches when the loads end early (since session 25
+  # MiniLM's instances share one session, and the demo's loads end before its first answer): the
+  # text pipeline's tokenizer (DJL's binding and JNA) and the idle heap trimmer's downcall (the FFM
+  # linker). In the cache they cost the first fraud answer ~15 ms (preloaded at every start:
+  # docs/PERFORMANCE.md, "Session 25 (lead): one ONNX Runtime session").
   awk -v cut="$CUT" '
     NR == FNR {
       if (FNR <= cut && match($0, /\] [^ ]+ source: /)) {
         n = substr($0, RSTART + 2, RLENGTH - 11); gsub(/\./, "/", n); sub(/[$][$]Lambda.*/, "", n)
-        keep[n] = 1
+        if (n !~ /^(com\/sun\/jna\/|ai\/djl\/|java\/lang\/foreign\/|jdk\/internal\/foreign\/)/) {
+          keep[n] = 1
+        }
       }
       next
     }

@@ -89,6 +89,17 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
    */
   private final int oneRowIntraOpThreads;
 
+  /**
+   * The system property that turns the shared session of one-thread instances off ({@code false}:
+   * each instance makes its own, as before session 25), read once when the backend is made; for A/B
+   * measurements.
+   */
+  public static final String SHARED_SESSIONS = "fulcrum.onnx.shared-sessions";
+
+  /** Whether instances of one intra-op thread share one session ({@link #SHARED_SESSIONS}). */
+  private final boolean sharedSessionsOn =
+      Boolean.parseBoolean(System.getProperty(SHARED_SESSIONS, "true"));
+
   private record SessionKey(Path file, SessionOptions options, boolean cacheable) {}
 
   /**
@@ -200,7 +211,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     // thread (there is no pool to share), concurrent passes of one session are ONNX Runtime's
     // contract, and the weights are held once instead of once per instance (~26 MB per MiniLM
     // instance). With more threads each instance keeps its own pool, so its own session.
-    boolean share = options.intraOpThreads() == 1;
+    boolean share = sharedSessionsOn && options.intraOpThreads() == 1;
     SharedSession held = share ? acquireSharedSession(key) : null;
     OrtSession session;
     if (held != null) {
