@@ -540,6 +540,34 @@ class OnnxRuntimeBackendTest {
   }
 
   @Test
+  void closingOneInstanceLeavesTheSharedSessionToAnotherThatIsRunningPasses() throws Exception {
+    SessionOptions one = SessionOptions.defaults().withIntraOpThreads(1);
+    try (OnnxRuntimeBackend own = new OnnxRuntimeBackend();
+        ModelInstance running = own.load(model(TestModels.ADD_SUB_INT32), one)) {
+      java.util.concurrent.atomic.AtomicBoolean stop =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.CompletableFuture<Integer> passes =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> {
+                int n = 0;
+                while (!stop.get() || n < 100) {
+                  passOn(running);
+                  n++;
+                }
+                return n;
+              });
+      for (int i = 0; i < 20; i++) { // others come and go while it runs
+        ModelInstance other = own.load(model(TestModels.ADD_SUB_INT32), one);
+        passOn(other);
+        other.close();
+        assertThat(own.sharedSessionCount()).isEqualTo(1);
+      }
+      stop.set(true);
+      assertThat(passes.get(60, java.util.concurrent.TimeUnit.SECONDS)).isGreaterThanOrEqualTo(100);
+    }
+  }
+
+  @Test
   void aSharedSessionThatCannotBeMadeFailsTheLoadAndIsTriedAgain(@TempDir Path dir)
       throws Exception {
     Path bad = dir.resolve("model.onnx");
