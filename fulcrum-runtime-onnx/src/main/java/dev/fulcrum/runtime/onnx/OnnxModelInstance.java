@@ -99,16 +99,9 @@ final class OnnxModelInstance implements ModelInstance {
   private final AtomicLong pinnedPasses = new AtomicLong();
 
   /**
+   * @param releaseSession closes {@code session} or gives this instance's share of it back
    * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
    *     integer input of the session are dropped
-   */
-  OnnxModelInstance(
-      OrtEnvironment env, OrtSession session, List<ModelSignature.IndexBound> indexBounds)
-      throws ModelLoadException {
-    this(env, session, () -> closeOwn(session), indexBounds, null, () -> {}, null);
-  }
-
-  /**
    * @param lone the session this instance runs a pass on when no other pass of the model runs (see
    *     {@link LonePassSession}), or null: every pass runs on {@code session}
    * @param releaseLone called once, at {@link #close}
@@ -547,13 +540,5 @@ final class OnnxModelInstance implements ModelInstance {
     }
     // What the session freed (its weights above all) goes back to the OS, not to malloc's arena.
     NativeHeap.trim();
-  }
-
-  private static void closeOwn(OrtSession session) {
-    try {
-      session.close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime could not close the session", e);
-    }
   }
 }

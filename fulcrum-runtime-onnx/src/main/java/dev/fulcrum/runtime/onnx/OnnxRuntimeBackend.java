@@ -224,7 +224,9 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       }
     }
     Runnable releaseSession =
-        held != null ? () -> releaseSharedSession(key, held) : () -> closeSession(session, "");
+        held != null
+            ? () -> releaseSharedSession(key, held)
+            : () -> closeSession(session, "the session");
     LonePassSession lone = null;
     try {
       lone = options.threadsByLoad() ? acquireLonePassSession(key) : null;
@@ -323,14 +325,15 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       }
       sharedSessions.remove(key, shared);
     }
-    closeSession(shared.session.join(), " shared by instances");
+    closeSession(shared.session.join(), "a session shared by instances");
   }
 
-  private static void closeSession(OrtSession session, String purpose) {
+  /** Closes {@code session}; ORT's failure is a bug here, named by {@code what} was closed. */
+  private static void closeSession(OrtSession session, String what) {
     try {
       session.close();
     } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime could not close a session" + purpose, e);
+      throw new IllegalStateException("ONNX Runtime could not close " + what, e);
     }
   }
 
@@ -381,11 +384,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       return;
     }
     lonePassSessions.remove(key, lone);
-    try {
-      lone.session().close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime could not close a lone-pass session", e);
-    }
+    closeSession(lone.session(), "a lone-pass session");
   }
 
   /**
