@@ -14,7 +14,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -150,11 +149,12 @@ public final class RequestValidator {
 
   /**
    * Refuses index values the engine would fail on: for each input the model's graph bounds (see
-   * {@link ModelSignature.IndexBound}), every value must be in {@code 0..maxExclusive-1}. Runs
-   * before the request is queued, so a bad index never fails the batch it would have joined.
+   * {@link ModelSignature.IndexBound}), every value must be in the bound's range (for an ONNX
+   * {@code Gather} on n rows, {@code -n..n-1}). Runs before the request is queued, so a bad index
+   * never fails the batch it would have joined.
    *
    * @throws InferenceException INVALID_ARGUMENT naming the input, the position, the value and the
-   *     bound
+   *     range
    */
   public static void checkIndices(
       String model, @Nullable ModelSignature signature, List<Tensor> inputs) {
@@ -162,21 +162,24 @@ public final class RequestValidator {
       return;
     }
     for (Tensor t : inputs) {
-      OptionalLong bound = signature.maxExclusive(t.name());
-      if (bound.isEmpty()) {
+      ModelSignature.IndexBound bound = signature.indexBound(t.name()).orElse(null);
+      if (bound == null || !ElementCodec.isIntegral(t.datatype())) {
         continue;
       }
-      long max = bound.getAsLong();
       ByteBuffer b = t.data();
       long n = t.elementCount();
+      boolean unsigned = t.datatype() == DataType.UINT64;
       for (int i = 0; i < n; i++) {
-        long v =
-            ElementCodec.isIntegral(t.datatype()) ? ElementCodec.getLong(t.datatype(), b, i) : 0;
-        boolean unsigned = t.datatype() == DataType.UINT64;
-        if ((!unsigned && (v < 0 || v >= max)) || (unsigned && Long.compareUnsigned(v, max) >= 0)) {
+        long v = ElementCodec.getLong(t.datatype(), b, i);
+        if (unsigned ? Long.compareUnsigned(v, bound.maxExclusive()) >= 0 : !bound.accepts(v)) {
           throw InferenceException.invalid(
-              "model '%s': input '%s' element %d is %s, outside the model's index range 0..%d",
-              model, t.name(), i, unsigned ? Long.toUnsignedString(v) : Long.toString(v), max - 1);
+              "model '%s': input '%s' element %d is %s, outside the model's index range %d..%d",
+              model,
+              t.name(),
+              i,
+              unsigned ? Long.toUnsignedString(v) : Long.toString(v),
+              bound.minInclusive(),
+              bound.maxExclusive() - 1);
         }
       }
     }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * Reshape}, {@code Flatten}) — whose data is an initializer, or a {@code DequantizeLinear} / {@code
  * Cast} / {@code Identity} of an initializer (quantized embeddings): the bound is that tensor's
  * size along the {@code Gather}'s axis (for MiniLM's {@code input_ids}, the 30522 rows of its word
- * embeddings). Several gathers give the smallest bound.
+ * embeddings), and the valid values are {@code -n..n-1}, as ONNX's {@code Gather} defines them (a
+ * negative index counts from the end). Several gathers give the smallest bound.
  *
  * <p>The model file is read with protobuf's wire-format reader, keeping only node wiring,
  * initializer names and dims, and graph input names (tensor bytes are skipped). Anything unreadable
@@ -102,7 +103,8 @@ final class IndexBounds {
       }
     }
     List<ModelSignature.IndexBound> out = new ArrayList<>();
-    found.forEach((name, bound) -> out.add(new ModelSignature.IndexBound(name, bound)));
+    // Gather takes -n..n-1: a negative index counts from the end of the axis.
+    found.forEach((name, n) -> out.add(new ModelSignature.IndexBound(name, -n, n)));
     return out;
   }
 

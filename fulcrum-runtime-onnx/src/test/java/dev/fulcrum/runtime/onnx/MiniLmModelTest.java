@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature.IndexBound;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -62,9 +63,10 @@ class MiniLmModelTest {
 
       // The graph bounds the token ids by the vocabulary (a Gather on quantized embeddings) and
       // the token types by their 2-row table; the mask indexes nothing.
-      assertThat(sig.maxExclusive("input_ids")).hasValue(30522);
-      assertThat(sig.maxExclusive("token_type_ids")).hasValue(2);
-      assertThat(sig.maxExclusive("attention_mask")).isEmpty();
+      assertThat(sig.indexBound("input_ids")).hasValue(new IndexBound("input_ids", -30522, 30522));
+      assertThat(sig.indexBound("token_type_ids"))
+          .hasValue(new IndexBound("token_type_ids", -2, 2));
+      assertThat(sig.indexBound("attention_mask")).isEmpty();
 
       // An id past the vocabulary fails the pass as the input's fault, not the engine's.
       inputs.set(0, longs("input_ids", shape, 101, 99_999_999, 2088, 2003, 1037, 3231, 6251, 102));
