@@ -12,6 +12,7 @@
 # Results: bench/results/<time>-encode_ab/ (one JSON line per build and round; summary on stdout).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 N=${N:-4}
 DUR=${DUR:-10}
@@ -26,20 +27,9 @@ for tool in wrk hey; do
   command -v "$tool" >/dev/null || { echo "encode_ab.sh needs $tool" >&2; exit 1; }
 done
 BODY="$OUT/minilm.json"
-python3 - "$BODY" <<'PY'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-PY
+cp "$BENCH_MINILM_BODY" "$BODY"
 LUA="$OUT/minilm.lua"
-python3 - "$BODY" "$LUA" <<'PY'
-import json, sys
-body = open(sys.argv[1]).read().strip()
-open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                             f"wrk.body = {json.dumps(body)}\n")
-PY
+bench_wrk_lua "$BODY" "$LUA"
 URL="http://127.0.0.1:$PORT/v2/models/$MODEL/infer"
 
 ticks_by_group() { # pid -> "total http exec other http_sys" in clock ticks

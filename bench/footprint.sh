@@ -16,6 +16,7 @@
 # Results: bench/results/<time>-footprint/rounds.txt and a median line per build.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-fulcrum}
@@ -28,22 +29,15 @@ for tool in hey wrk curl; do
   command -v $tool >/dev/null || { echo "footprint.sh needs $tool" >&2; exit 1; }
 done
 echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.json"
+cp "$BENCH_MINILM_BODY" "$OUT/minilm.json"
+bench_wrk_lua "$OUT/minilm.json" "$OUT/minilm.lua"
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-minilm = json.dumps({"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]})
-open(f"{out}/minilm.json", "w").write(minilm)
-open(f"{out}/minilm.lua", "w").write(
-    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-    f"wrk.body = {json.dumps(minilm)}\n")
 json.dump({"inputs": [{"name": "text", "shape": [1, 1], "datatype": "BYTES",
                        "data": ["the quick brown fox jumps over the lazy dog"]}]},
           open(f"{out}/text.json", "w"))
 PY
-rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hey_post() { hey -n "$1" -c 8 -m POST -T application/json -D "$2" "$3" >/dev/null; }
 for round in $(seq "$ROUNDS"); do
   for server in $SERVERS; do
@@ -64,24 +58,24 @@ for round in $(seq "$ROUNDS"); do
       sleep 0.1
     done
     [ -n "$ready" ] || { echo "$server did not become ready" >&2; kill "$pid"; exit 1; }
-    r_ready=$(rss $pid)
+    r_ready=$(bench_rss_mb "$pid")
     url=http://127.0.0.1:$PORT/v2/models
     hey_post 2000 "$OUT/fraud.json" "$url/fraud_classifier/infer"
     hey_post 1000 "$OUT/minilm.json" "$url/all_minilm_l6_v2/infer"
     hey_post 500 "$OUT/text.json" "$url/minilm_text/infer"
-    r_loaded=$(rss $pid)
+    r_loaded=$(bench_rss_mb "$pid")
     sleep 25
-    r_idle=$(rss $pid)
+    r_idle=$(bench_rss_mb "$pid")
     wrk -t1 -c16 -d8s -s "$OUT/minilm.lua" "$url/all_minilm_l6_v2/infer" >/dev/null
-    c0=$(cpu $pid)
+    c0=$(bench_ticks "$pid")
     w16=$(wrk -t1 -c16 -d"${DUR}s" -s "$OUT/minilm.lua" "$url/all_minilm_l6_v2/infer")
-    c1=$(cpu $pid)
+    c1=$(bench_ticks "$pid")
     w1=$(wrk -t1 -c1 -d10s --latency -s "$OUT/minilm.lua" "$url/all_minilm_l6_v2/infer")
     n=$(echo "$w16" | awk '/requests in/{print $1}')
     bad=$(echo "$w16$w1" | awk '/Non-2xx|Socket errors/{n++} END{print n+0}')
     echo "round $round $server ready_s=$(printf %.3f "$ready") rss_ready=$r_ready rss_loaded=$r_loaded" \
       "rss_idle=$r_idle c16_rps=$(echo "$w16" | awk '/Requests\/sec/{print $2}')" \
-      "cpu_us=$(echo "($c1 - $c0) * 10000 / $n" | bc) c1_p50=$(echo "$w1" | awk '/ 50%/{print $2}')" \
+      "cpu_us=$(bench_cpu_us "$c0" "$c1" "$n") c1_p50=$(echo "$w1" | awk '/ 50%/{print $2}')" \
       "c1_p99=$(echo "$w1" | awk '/ 99%/{print $2}') errors=$bad" | tee -a "$OUT/rounds.txt"
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done

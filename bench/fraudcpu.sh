@@ -22,6 +22,7 @@
 # Results: bench/results/<time>-fraudcpu/ (proc.json, syscalls.csv, perf.data, split.txt, summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 WARM=${WARM:-20}
 DUR=${DUR:-10}
@@ -45,13 +46,7 @@ case $MODEL in
     echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
     URL="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" ;;
   minilm)
-    python3 - "$FRAUD" <<'PY2'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-PY2
+    cp "$BENCH_MINILM_BODY" "$FRAUD"
     URL="http://127.0.0.1:$PORT/v2/models/all_minilm_l6_v2/infer" ;;
   live)
     : >"$FRAUD"

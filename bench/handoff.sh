@@ -18,6 +18,7 @@
 # Results: bench/results/<time>-handoff/ (one JSON line per launcher, round and load; summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 N=${N:-3}
 DUR=${DUR:-8}
@@ -35,13 +36,7 @@ command -v hey >/dev/null || { echo "handoff.sh needs hey (apt-get install -y he
 FRAUD="$OUT/fraud.json"
 MINILM="$OUT/minilm.json"
 echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
-python3 - "$MINILM" <<'PY'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-PY
+cp "$BENCH_MINILM_BODY" "$MINILM"
 
 snapshot() { # pid -> JSON {"cpu": ticks, "threads": {group: [voluntary, involuntary]}}
   python3 - "$1" <<'PY'

@@ -54,6 +54,7 @@
 # Results: bench/results/<time>-peers/ (one JSON line per server and round; summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 N=${N:-5}
 DUR=${DUR:-10}
@@ -130,23 +131,11 @@ done
 FRAUD="$OUT/fraud.json"
 MINILM="$OUT/minilm.json"
 echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
-python3 - "$MINILM" <<'PY'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-PY
+cp "$BENCH_MINILM_BODY" "$MINILM"
 # wrk sends the body from a Lua script.
 wrk_script() { # body-file -> script-file
   local s="$OUT/$(basename "$1" .json).lua"
-  python3 - "$1" "$s" <<'PY'
-import json, sys
-body = open(sys.argv[1]).read().strip()
-open(sys.argv[2], "w").write(
-    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-    f"wrk.body = {json.dumps(body)}\n")
-PY
+  bench_wrk_lua "$1" "$s"
   echo "$s"
 }
 FRAUD_LUA=$(wrk_script "$FRAUD")
@@ -178,9 +167,6 @@ start() { # server port -> pid of the server process (its own process group)
 server_pid() { # launcher pid -> the pid that serves (./fulcrum execs java, so it is the same)
   echo "$1"
 }
-cpu_ticks() { # pid -> utime+stime in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
 wait_ready() { # port
   for _ in $(seq 600); do
     if curl -fs "http://127.0.0.1:$1/v2/health/ready" >/dev/null 2>&1 \
@@ -206,13 +192,13 @@ cpu_per_request() { # pid port model-or-live body rate -> µs of server CPU per 
     [ "$pass" = measured ] || [ "$PRE" != 0 ] || continue
     local secs=$DUR
     [ "$pass" = measured ] || secs=$PRE
-    before=$(cpu_ticks "$pid")
+    before=$(bench_ticks "$pid")
     if [ "$model" = live ]; then
       out=$(hey_run -z "${secs}s" -c "$c" -q "$q" "http://127.0.0.1:$port/v2/health/live")
     else
       out=$(hey_run -z "${secs}s" -c "$c" -q "$q" -m POST -T application/json -D "$body" "http://127.0.0.1:$port/v2/models/$model/infer")
     fi
-    after=$(cpu_ticks "$pid")
+    after=$(bench_ticks "$pid")
   done
   ok=$(echo "$out" | awk '$1 == "[200]" { print $2; exit }')
   python3 -c "import os; t=os.sysconf('SC_CLK_TCK'); print(round(($after - $before) / t / max(1, ${ok:-0}) * 1e6, 1))"

@@ -20,6 +20,7 @@
 # Ports: PORT..PORT+2 static, PORT+100..PORT+102 policy.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 MODEL=${MODEL:-minilm}
 case $MODEL in
@@ -44,13 +45,7 @@ cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
 if [ "$MODEL" = fraud ]; then
   echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/body"
 else
-  python3 - "$OUT/body" <<'PY'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-PY
+  cp "$BENCH_MINILM_BODY" "$OUT/body"
 fi
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT

@@ -34,6 +34,7 @@
 # Results: bench/results/<time>-threads/ (one JSON line per configuration and round; summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 N=${N:-3}
 DUR=${DUR:-8}
@@ -81,15 +82,8 @@ repo() { # config -> repository folder
 }
 
 BODY="$OUT/minilm.json"
-python3 - "$BODY" "$OUT/minilm.lua" <<'PY'
-import json, sys
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-body = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-json.dump(body, open(sys.argv[1], "w"))
-open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                             f"wrk.body = {json.dumps(json.dumps(body))}\n")
-PY
+cp "$BENCH_MINILM_BODY" "$BODY"
+bench_wrk_lua "$BODY" "$OUT/minilm.lua"
 
 PEER_CLASSES=bench/peers/java/target/classes
 start() { # config port -> pid (own process group)

@@ -11,6 +11,7 @@
 # Medians per arm and B / A at the end. Results: bench/results/<time>-payloads/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 A_ARGS=${A_ARGS:---transport io_uring}
 B_ARGS=${B_ARGS:---transport epoll}
@@ -26,19 +27,8 @@ done
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-payloads"
 mkdir -p "$OUT"
 python3 bench/unseen_bodies.py "$OUT" >/dev/null
-python3 - "$OUT" <<'PY'
-import json, sys
-out = sys.argv[1]
-ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1998, 2059, 2187, 2000, 2793, 102]
-minilm = {"inputs": [{"name": n, "shape": [1, 16], "datatype": "INT64", "data": d} for n, d in (
-    ("input_ids", ids), ("attention_mask", [1] * 16), ("token_type_ids", [0] * 16))]}
-open(f"{out}/minilm.json", "w").write(json.dumps(minilm))
-for name in ("minilm", "cnn_image"):
-    body = open(f"{out}/{name}.json").read().strip()
-    open(f"{out}/{name}.lua", "w").write(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n")
-PY
+cp "$BENCH_MINILM_BODY" "$OUT/minilm.json"
+for name in minilm cnn_image; do bench_wrk_lua "$OUT/$name.json" "$OUT/$name.lua"; done
 export FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1}
 PIDS=()
 stop() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -58,17 +48,7 @@ for p in "$PORT" $((PORT + 10)); do
   for _ in $(seq 240); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.5; done
 done
 grep -h "listening on" "$OUT"/server-*.log | sed 's/^/  /' >&2
-ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 url() { echo "http://127.0.0.1:$1/v2/models/$2/infer"; }
-cpu_us() { # ticks-before ticks-after requests -> the server's µs of CPU a request (100 ticks a second)
-  python3 -c "print(round(($2 - $1) * 10000 / max(1, ${3:-0}), 1))"
-}
-wrk_figures() { # a `wrk --latency` output file -> "p50_ms p99_ms req_s requests" (as bench/peers.sh reads it)
-  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return "" }
-       /Latency Distribution/ { d = 1 } d && $1 == "50%" { p50 = ms($2) } d && $1 == "99%" { p99 = ms($2) }
-       /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 }
-       END { printf "%s %s %s %s\n", p50, p99, rps, n }' "$1"
-}
 echo "warming both servers (20 s each path)" >&2
 for p in "$PORT" $((PORT + 10)); do
   wrk -t1 -c8 -d10s -s "$OUT/minilm.lua" "$(url "$p" all_minilm_l6_v2)" >/dev/null
@@ -82,26 +62,26 @@ for r in $(seq "$ROUNDS"); do
     for c in $CASES; do
       case $c in
         minilm_c1)
-          t0=$(ticks "$pid")
+          t0=$(bench_ticks "$pid")
           wrk -t1 -c1 -d"${DUR}s" --latency -s "$OUT/minilm.lua" "$(url "$p" all_minilm_l6_v2)" >"$OUT/last.txt"
-          t1=$(ticks "$pid")
-          read -r p50 p99 _ n < <(wrk_figures "$OUT/last.txt")
+          t1=$(bench_ticks "$pid")
+          read -r p50 p99 _ n < <(bench_wrk_figures "$OUT/last.txt")
           printf '{"round":%d,"arm":"%s","case":"minilm_c1","p50_ms":%s,"p99_ms":%s,"cpu_us":%s}\n' \
-            "$r" "$arm" "$p50" "$p99" "$(cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
+            "$r" "$arm" "$p50" "$p99" "$(bench_cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
           ;;
         minilm_cpu)
           for rate in $RATES; do
-            t0=$(ticks "$pid")
+            t0=$(bench_ticks "$pid")
             o=$(hey -z "${DUR}s" -c 16 -q $(((rate + 8) / 16)) -m POST -T application/json -D "$OUT/minilm.json" "$(url "$p" all_minilm_l6_v2)")
-            t1=$(ticks "$pid")
+            t1=$(bench_ticks "$pid")
             n=$(grep -o '\[200\][[:space:]]*[0-9]*' <<<"$o" | grep -o '[0-9]*$' | head -1)
             printf '{"round":%d,"arm":"%s","case":"minilm_cpu_%s","cpu_us":%s}\n' "$r" "$arm" "$rate" \
-              "$(cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
+              "$(bench_cpu_us "$t0" "$t1" "$n")" >>"$OUT/rounds.jsonl"
           done
           ;;
         cnn64)
           wrk -t1 -c64 -d"${DUR}s" --latency -s "$OUT/cnn_image.lua" "$(url "$p" cnn_image)" >"$OUT/last.txt"
-          read -r p50 p99 rps _ < <(wrk_figures "$OUT/last.txt")
+          read -r p50 p99 rps _ < <(bench_wrk_figures "$OUT/last.txt")
           printf '{"round":%d,"arm":"%s","case":"cnn64","req_s":%s,"p50_ms":%s,"p99_ms":%s}\n' \
             "$r" "$arm" "$rps" "$p50" "$p99" >>"$OUT/rounds.jsonl"
           ;;

@@ -1,0 +1,34 @@
+# What the bench scripts share: the MiniLM request they send, a wrk script for a JSON body, and what
+# they read from /proc and from wrk's output. Source it after setting ROOT:  . "$ROOT/bench/lib.sh"
+
+# MiniLM's 16-token request ("[CLS] the quick brown fox jumps over the lazy dog and then left to
+# bed [SEP]" as bert-base-uncased ids, mask 1, types 0), the bytes Python's json.dump writes.
+BENCH_MINILM_BODY="$ROOT/bench/bodies/minilm16.json"
+
+bench_wrk_lua() { # json-body-file lua-file: a wrk script that POSTs that body as JSON
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read().strip()
+open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                             f"wrk.body = {json.dumps(body)}\n")
+PY
+}
+
+bench_ticks() { # pid -> its utime + stime in clock ticks (the fields after the command's closing paren)
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+bench_rss_mb() { # pid -> its resident set in MiB
+  awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$1/status"
+}
+
+bench_cpu_us() { # ticks-before ticks-after requests -> µs of CPU a request (100 ticks a second)
+  python3 -c "print(round(($2 - $1) * 10000 / max(1, ${3:-0}), 1))"
+}
+
+bench_wrk_figures() { # a `wrk --latency` output file -> "p50_ms p99_ms req_s requests"
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return "" }
+       /Latency Distribution/ { d = 1 } d && $1 == "50%" { p50 = ms($2) } d && $1 == "99%" { p99 = ms($2) }
+       /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 }
+       END { printf "%s %s %s %s\n", p50, p99, rps, n }' "$1"
+}
