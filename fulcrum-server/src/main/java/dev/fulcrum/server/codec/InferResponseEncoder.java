@@ -30,9 +30,6 @@ import java.util.Objects;
 public final class InferResponseEncoder {
   private InferResponseEncoder() {}
 
-  /** The staging array of {@link JsonBufferWriter}: one bulk copy into the buffer per 2 KiB. */
-  private static final int CHUNK = 2048;
-
   /** Past this the JSON part is allocated at this size and grows as written. */
   private static final int MAX_INITIAL_CAPACITY = 64 << 20;
 
@@ -83,8 +80,7 @@ public final class InferResponseEncoder {
     int capacity = capacity(request, response);
     ByteBuf header = alloc.buffer(capacity);
     try {
-      // A small body (fraud: ~100 B) gets a staging array of its own size, not 2 KiB.
-      JsonBufferWriter w = new JsonBufferWriter(header, Math.min(CHUNK, capacity));
+      JsonBufferWriter w = new JsonBufferWriter(header);
       w.raw(MODEL_NAME);
       w.string(response.modelName());
       w.raw(MODEL_VERSION);
