@@ -8,13 +8,11 @@ import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
 import dev.fulcrum.server.codec.TensorBuffers;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -70,9 +68,7 @@ final class InferHandler {
                     alloc -> {
                       InferResponseEncoder.EncodedResponse e =
                           InferResponseEncoder.encode(decoded, response, alloc);
-                      FullHttpResponse r =
-                          new DefaultFullHttpResponse(
-                              HttpVersion.HTTP_1_1, HttpResponseStatus.OK, e.body());
+                      FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
                       if (e.hasBinary()) {
                         r.headers()
                             .set(

@@ -10,6 +10,8 @@ import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -53,9 +55,21 @@ final class Responses {
     return alloc -> jsonBytes(alloc, status, bytes);
   }
 
+  /**
+   * A response over {@code content} with headers to fill and no trailers: a response written whole
+   * never has any, and Netty's default made a second header table for each one.
+   */
+  static FullHttpResponse full(HttpResponseStatus status, ByteBuf content) {
+    return new DefaultFullHttpResponse(
+        HttpVersion.HTTP_1_1, status, content, HEADERS.newHeaders(), EmptyHttpHeaders.INSTANCE);
+  }
+
+  private static final DefaultHttpHeadersFactory HEADERS =
+      DefaultHttpHeadersFactory.headersFactory();
+
   static FullHttpResponse jsonBytes(ByteBufAllocator alloc, HttpResponseStatus status, byte[] b) {
     ByteBuf content = alloc.buffer(b.length).writeBytes(b);
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+    FullHttpResponse r = full(status, content);
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
     return r;
   }
