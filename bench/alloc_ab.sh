@@ -9,6 +9,7 @@
 # Without BASE_ROOT only this tree is measured. Results: bench/results/<time>-alloc_ab/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 RATE=${RATE:-10000}
 ROUNDS=${ROUNDS:-2}
@@ -19,7 +20,7 @@ mkdir -p "$OUT"
 fulcrum_find_java
 export FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1}
 cc -O2 -o "$OUT/openloop" bench/openloop/openloop.c -lm
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.body"
+cp "$BENCH_FRAUD_BODY" "$OUT/fraud.body"
 cat >"$OUT/alloc.jfc" <<'JFC'
 <?xml version="1.0" encoding="UTF-8"?>
 <configuration version="2.0">

@@ -8,11 +8,12 @@
 # Usage: [LAUNCHER=./fulcrum] [PORT=28500] [DUR=8] bash bench/burstshape.sh [rounds]
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 PORT=${PORT:-28500}; DUR=${DUR:-8}; LAUNCHER=${LAUNCHER:-./fulcrum}
 TMP=$(mktemp -d)
 B=$TMP/fraud.json
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' > $B
+cp "$BENCH_FRAUD_BODY" $B
 URL=http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer
 setsid "$LAUNCHER" serve --http-port $PORT --grpc-port $((PORT+1)) --metrics-port $((PORT+2)) > $TMP/server.log 2>&1 &
 PID=$!

@@ -28,7 +28,7 @@ export FULCRUM_NO_BUILD=1
 for tool in hey wrk curl; do
   command -v $tool >/dev/null || { echo "footprint.sh needs $tool" >&2; exit 1; }
 done
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.json"
+cp "$BENCH_FRAUD_BODY" "$OUT/fraud.json"
 cp "$BENCH_MINILM_BODY" "$OUT/minilm.json"
 bench_wrk_lua "$OUT/minilm.json" "$OUT/minilm.lua"
 python3 - "$OUT" <<'PY'

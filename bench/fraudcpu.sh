@@ -43,7 +43,7 @@ CONC=${CONC:-16}
 FRAUD="$OUT/$MODEL.json"  # the body of every request, whichever the model
 case $MODEL in
   fraud)
-    echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+    cp "$BENCH_FRAUD_BODY" "$FRAUD"
     URL="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer" ;;
   minilm)
     cp "$BENCH_MINILM_BODY" "$FRAUD"

@@ -12,6 +12,7 @@
 # override them.) Results: bench/results/<time>-gc_pauses/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 RATE=${RATE:-10000}
 DUR=${DUR:-30}
@@ -25,7 +26,7 @@ mkdir -p "$OUT"
 fulcrum_find_java
 export FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1}
 cc -O2 -o "$OUT/openloop" bench/openloop/openloop.c -lm
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.body"
+cp "$BENCH_FRAUD_BODY" "$OUT/fraud.body"
 SP=
 trap '[ -z "$SP" ] || kill "$SP" 2>/dev/null || true' EXIT
 for r in $(seq "$ROUNDS"); do

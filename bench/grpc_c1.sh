@@ -11,6 +11,7 @@
 # Results: bench/results/<time>-grpc-c1/ (one JSON line per build and round; summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 A=${A:?A=launcher of the previous build}
 B=${B:-./fulcrum}
@@ -24,7 +25,7 @@ export FULCRUM_NO_BUILD=1 FULCRUM_HOME="${FULCRUM_HOME:-$ROOT}"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-grpc-c1"
 mkdir -p "$OUT"
 FRAUD="$OUT/fraud.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+cp "$BENCH_FRAUD_BODY" "$FRAUD"
 
 pid=""
 cleanup() { [ -z "$pid" ] || { kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; }

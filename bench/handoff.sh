@@ -35,7 +35,7 @@ command -v hey >/dev/null || { echo "handoff.sh needs hey (apt-get install -y he
 
 FRAUD="$OUT/fraud.json"
 MINILM="$OUT/minilm.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+cp "$BENCH_FRAUD_BODY" "$FRAUD"
 cp "$BENCH_MINILM_BODY" "$MINILM"
 
 snapshot() { # pid -> JSON {"cpu": ticks, "threads": {group: [voluntary, involuntary]}}

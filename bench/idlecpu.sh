@@ -7,6 +7,7 @@
 #   A=<launcher> B=./fulcrum PORT=19600 DUR=40 bash bench/idlecpu.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 A=${A:?A=<launcher of the base build>}
 B=${B:-./fulcrum}
@@ -14,7 +15,7 @@ PORT=${PORT:-19600}
 DUR=${DUR:-40}
 WARM=${WARM:-5}
 BODY=$(mktemp)
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$BODY"
+cp "$BENCH_FRAUD_BODY" "$BODY"
 export FULCRUM_NO_BUILD=1
 setsid "$A" serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) >/dev/null 2>&1 &
 PA=$!

@@ -1,9 +1,13 @@
-# What the bench scripts share: the MiniLM request they send, a wrk script for a JSON body, and what
-# they read from /proc and from wrk's output. Source it after setting ROOT:  . "$ROOT/bench/lib.sh"
+# What the bench scripts share: the fraud and MiniLM requests they send, a wrk script for a JSON
+# body, and what they read from /proc and from wrk's output. Source it after setting ROOT:
+#   . "$ROOT/bench/lib.sh"
 
 # MiniLM's 16-token request ("[CLS] the quick brown fox jumps over the lazy dog and then left to
 # bed [SEP]" as bert-base-uncased ids, mask 1, types 0), the bytes Python's json.dump writes.
 BENCH_MINILM_BODY="$ROOT/bench/bodies/minilm16.json"
+
+# The demo fraud classifier's request: one transaction of the 8 features (the README's first row).
+BENCH_FRAUD_BODY="$ROOT/bench/bodies/fraud.json"
 
 bench_wrk_lua() { # json-body-file lua-file: a wrk script that POSTs that body as JSON
   python3 - "$1" "$2" <<'PY'

@@ -39,6 +39,7 @@
 # (./mvnw -B -ntp -DskipTests package; FULCRUM overrides the command).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 ROUNDS=${ROUNDS:-7}
 DUR=${DUR:-5}
@@ -69,7 +70,7 @@ python3 bench/config_variant.py "$OUT/repo-off/fraud_classifier/config.yaml" ""
 grep -q '^monitoring:' "$OUT/repo-off/fraud_classifier/config.yaml" && { echo "monitoring still in the off copy" >&2; exit 1; }
 
 BODY="$OUT/fraud.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$BODY"
+cp "$BENCH_FRAUD_BODY" "$BODY"
 LUA="$OUT/fraud.lua"
 python3 - "$BODY" "$LUA" <<'PY'
 import json, sys

@@ -130,7 +130,7 @@ done
 # The bodies: the demo's fraud features, and MiniLM with 16 tokens; all three servers get these.
 FRAUD="$OUT/fraud.json"
 MINILM="$OUT/minilm.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+cp "$BENCH_FRAUD_BODY" "$FRAUD"
 cp "$BENCH_MINILM_BODY" "$MINILM"
 # wrk sends the body from a Lua script.
 wrk_script() { # body-file -> script-file

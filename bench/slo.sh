@@ -43,6 +43,7 @@
 # 99.9 % only up to 0.6-1.2k req/s, against 3.2k unpinned (run 20261202-132157-slo).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 PORT=${PORT:-$((20000 + RANDOM % 12000))} # below the ephemeral range (32768-): a client port cannot take it
 MODELS=${MODELS:-"fraud minilm"}
@@ -93,7 +94,7 @@ stop() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 
 trap stop EXIT
 
 # The bodies: the demo's fraud features; MiniLM with 16 tokens.
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/fraud.body"
+cp "$BENCH_FRAUD_BODY" "$OUT/fraud.body"
 # MINILM_BINARY=1 asks for MiniLM's output in the binary extension (a diagnosis: the event loops
 # then render no JSON floats, 6,144 per answer otherwise).
 python3 - "$OUT/minilm.body" "${MINILM_BINARY:-0}" <<'PY'

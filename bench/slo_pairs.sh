@@ -43,7 +43,7 @@ mkdir -p "$OUT"
 LOAD="$OUT/openloop"
 cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
 if [ "$MODEL" = fraud ]; then
-  echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$OUT/body"
+  cp "$BENCH_FRAUD_BODY" "$OUT/body"
 else
   cp "$BENCH_MINILM_BODY" "$OUT/body"
 fi

@@ -20,6 +20,7 @@
 # Results: bench/results/<time>-transport/ (one JSON line per transport and round; summary.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 A=${A:-epoll}
 B=${B:-io_uring}
@@ -38,7 +39,7 @@ for tool in hey wrk python3; do
   command -v "$tool" >/dev/null || { echo "transport.sh needs $tool" >&2; exit 1; }
 done
 FRAUD="$OUT/fraud.json"
-echo '{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1250.0,3,0.92,410.5,14,20,1,0]}]}' >"$FRAUD"
+cp "$BENCH_FRAUD_BODY" "$FRAUD"
 python3 - "$FRAUD" "$OUT/fraud.lua" <<'PY'
 import json, sys
 body = open(sys.argv[1]).read().strip()
