@@ -24,10 +24,6 @@ final class JsonBufferWriter {
   private static final byte[] INFINITY = "\"Infinity\"".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] MINUS_INFINITY = "\"-Infinity\"".getBytes(StandardCharsets.US_ASCII);
 
-  private final ByteBuf out;
-  private final byte[] chunk;
-  private int n;
-
   /** The staging array each thread reuses for its writers: one writer at a time per thread. */
   private static final FastThreadLocal<byte[]> STAGING =
       new FastThreadLocal<>() {
@@ -42,6 +38,10 @@ final class JsonBufferWriter {
    * room check (a double and its comma, or an escape: 32 bytes).
    */
   static final int STAGING_SIZE = 2048;
+
+  private final ByteBuf out;
+  private final byte[] chunk;
+  private int n;
 
   /**
    * A writer into {@code out} that stages through the calling thread's array, so a response costs

@@ -55,6 +55,9 @@ final class Responses {
     return alloc -> jsonBytes(alloc, status, bytes);
   }
 
+  private static final DefaultHttpHeadersFactory HEADERS =
+      DefaultHttpHeadersFactory.headersFactory();
+
   /**
    * A response over {@code content} with headers to fill and no trailers: a response written whole
    * never has any, and Netty's default made a second header table for each one.
@@ -63,9 +66,6 @@ final class Responses {
     return new DefaultFullHttpResponse(
         HttpVersion.HTTP_1_1, status, content, HEADERS.newHeaders(), EmptyHttpHeaders.INSTANCE);
   }
-
-  private static final DefaultHttpHeadersFactory HEADERS =
-      DefaultHttpHeadersFactory.headersFactory();
 
   static FullHttpResponse jsonBytes(ByteBufAllocator alloc, HttpResponseStatus status, byte[] b) {
     ByteBuf content = alloc.buffer(b.length).writeBytes(b);
