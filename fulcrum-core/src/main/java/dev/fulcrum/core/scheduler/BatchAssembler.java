@@ -3,6 +3,7 @@ package dev.fulcrum.core.scheduler;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorBuffers;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -10,9 +11,10 @@ import java.util.List;
 
 /**
  * Joins the inputs of a batch along the batch dimension and splits the outputs back per request.
- * Stateless. A joined input is one new direct buffer (the one copy batching costs, and the buffer
- * the engine can hand to native code as is); split outputs are slices of the engine's output
- * buffers, without copies.
+ * Stateless. A joined input is one new direct buffer from the caller's {@link TensorBuffers} (the
+ * one copy batching costs, and the buffer the engine can hand to native code as is; a small one a
+ * slice of a shared slab, never reused); split outputs are slices of the engine's output buffers,
+ * without copies.
  */
 final class BatchAssembler {
   private BatchAssembler() {}
@@ -23,7 +25,8 @@ final class BatchAssembler {
    * zeros to the longest: each row's values first, then zeros (BERT's [PAD] id and a 0 attention
    * mask), so that a request's positions keep their indices.
    */
-  static Tensor join(List<List<Tensor>> perRequest, int index, int totalRows) {
+  static Tensor join(
+      List<List<Tensor>> perRequest, int index, int totalRows, TensorBuffers buffers) {
     Tensor first = perRequest.get(0).get(index);
     int rank = first.rank();
     long longest = rank >= 2 ? first.dim(rank - 1) : 0;
@@ -36,13 +39,13 @@ final class BatchAssembler {
       }
     }
     if (ragged && first.datatype().isFixedSize()) {
-      return padded(perRequest, index, totalRows, longest);
+      return padded(perRequest, index, totalRows, longest, buffers);
     }
     int bytes = 0;
     for (List<Tensor> inputs : perRequest) {
       bytes = Math.addExact(bytes, inputs.get(index).byteSize());
     }
-    ByteBuffer joined = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer joined = buffers.allocate(bytes);
     for (List<Tensor> inputs : perRequest) {
       joined.put(inputs.get(index).data());
     }
@@ -53,7 +56,11 @@ final class BatchAssembler {
   }
 
   private static Tensor padded(
-      List<List<Tensor>> perRequest, int index, int totalRows, long longest) {
+      List<List<Tensor>> perRequest,
+      int index,
+      int totalRows,
+      long longest,
+      TensorBuffers buffers) {
     Tensor first = perRequest.get(0).get(index);
     long[] shape = first.shape();
     shape[0] = totalRows;
@@ -61,7 +68,7 @@ final class BatchAssembler {
     int element = first.datatype().byteSize();
     long rowLength = Shapes.elementCount(Shapes.dropFirst(shape)) / longest; // rows of the last dim
     int bytes = Math.toIntExact(Shapes.elementCount(shape) * element);
-    ByteBuffer joined = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer joined = buffers.allocate(bytes);
     int paddedRow = Math.toIntExact(longest * element);
     for (List<Tensor> inputs : perRequest) {
       Tensor t = inputs.get(index);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorBuffers;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -16,8 +17,26 @@ class BatchAssemblerTest {
   void padsRaggedSequencesToTheLongestWithZeros() {
     Tensor a = ids(new long[] {1}, new long[] {101, 7592, 2088, 102}); // [1, 4]
     Tensor b = ids(new long[] {2}, new long[] {101, 7, 102, 101, 8, 102}); // [2, 3]
-    Tensor joined = BatchAssembler.join(List.of(List.of(a), List.of(b)), 0, 3);
+    Tensor joined =
+        BatchAssembler.join(List.of(List.of(a), List.of(b)), 0, 3, TensorBuffers.UNSHARED);
     assertThat(joined.shape()).containsExactly(3, 4);
+    long[] values = new long[12];
+    joined.data().asLongBuffer().get(values);
+    assertThat(values).containsExactly(101, 7592, 2088, 102, 101, 7, 102, 0, 101, 8, 102, 0);
+  }
+
+  @Test
+  void paddingFromASharedSlabIsZerosWhateverItsOtherSlicesHold() {
+    TensorBuffers slabs = TensorBuffers.slabs(1024, 256);
+    for (int i = 0; i < 3; i++) {
+      ByteBuffer used = slabs.allocate(64);
+      while (used.hasRemaining()) {
+        used.put((byte) -1);
+      }
+    }
+    Tensor a = ids(new long[] {1}, new long[] {101, 7592, 2088, 102});
+    Tensor b = ids(new long[] {2}, new long[] {101, 7, 102, 101, 8, 102});
+    Tensor joined = BatchAssembler.join(List.of(List.of(a), List.of(b)), 0, 3, slabs);
     long[] values = new long[12];
     joined.data().asLongBuffer().get(values);
     assertThat(values).containsExactly(101, 7592, 2088, 102, 101, 7, 102, 0, 101, 8, 102, 0);
@@ -27,7 +46,8 @@ class BatchAssemblerTest {
   void equalShapesJoinUnpadded() {
     Tensor a = ids(new long[] {1}, new long[] {1, 2});
     Tensor b = ids(new long[] {1}, new long[] {3, 4});
-    Tensor joined = BatchAssembler.join(List.of(List.of(a), List.of(b)), 0, 2);
+    Tensor joined =
+        BatchAssembler.join(List.of(List.of(a), List.of(b)), 0, 2, TensorBuffers.slabs(1024, 256));
     assertThat(joined.shape()).containsExactly(2, 2);
     long[] values = new long[4];
     joined.data().asLongBuffer().get(values);

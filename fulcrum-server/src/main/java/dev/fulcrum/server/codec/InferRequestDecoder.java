@@ -13,6 +13,7 @@ import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorBuffers;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import java.io.IOException;

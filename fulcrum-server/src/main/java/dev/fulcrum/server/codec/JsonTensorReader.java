@@ -8,6 +8,7 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.ElementCodec;
 import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.core.tensor.TensorBuffers;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;

@@ -1,8 +1,8 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.RequestFailureLog;
-import dev.fulcrum.server.codec.TensorBuffers;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.channel.ChannelFutureListener;

@@ -1,6 +1,7 @@
-package dev.fulcrum.server.codec;
+package dev.fulcrum.core.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -14,7 +15,7 @@ class TensorBuffersTest {
   void everyBufferIsAFreshZeroedDirectLittleEndianBufferOfItsSize() {
     TensorBuffers buffers = TensorBuffers.shared();
     for (int size :
-        new int[] {0, 1, 7, 16, 32, 255, 256, 257, 4096, TensorBuffers.SLAB_BYTES + 1}) {
+        new int[] {0, 1, 7, 16, 32, 255, 256, 257, 4096, TensorBuffers.BODY_SLAB_BYTES + 1}) {
       ByteBuffer b = buffers.allocate(size);
       assertThat(b.isDirect()).isTrue();
       assertThat(b.order()).isEqualTo(ByteOrder.LITTLE_ENDIAN);
@@ -32,7 +33,7 @@ class TensorBuffersTest {
     TensorBuffers buffers = TensorBuffers.shared();
     List<ByteBuffer> all = new ArrayList<>();
     // More than two slabs' worth, of sizes that are not multiples of the alignment.
-    for (int i = 0; i < 3 * TensorBuffers.SLAB_BYTES / 48; i++) {
+    for (int i = 0; i < 3 * TensorBuffers.BODY_SLAB_BYTES / 48; i++) {
       ByteBuffer b = buffers.allocate(33 + i % 9);
       for (int j = 0; j < b.capacity(); j++) {
         b.put(j, (byte) i);
@@ -83,5 +84,25 @@ class TensorBuffersTest {
     assertThat(b.getLong(0)).isZero();
     assertThat(a.capacity()).isEqualTo(32);
     assertThat(a.order()).isEqualTo(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  @Test
+  void batchSlabsSliceUpToTheirLimitAndRefuseALimitOverTheSlab() {
+    TensorBuffers buffers = TensorBuffers.slabs(16 * 1024, 2048);
+    ByteBuffer a = buffers.allocate(2048);
+    ByteBuffer b = buffers.allocate(2048);
+    ByteBuffer own = buffers.allocate(2049);
+    a.put(0, (byte) 1).put(2047, (byte) 2);
+    assertThat(b.get(0)).isZero();
+    assertThat(b.get(2047)).isZero();
+    assertThat(own.capacity()).isEqualTo(2049);
+    assertThat(own.isDirect()).isTrue();
+    assertThat(buffers.slabBytes()).isEqualTo(16 * 1024);
+    assertThat(buffers.maxSliced()).isEqualTo(2048);
+    assertThatThrownBy(() -> TensorBuffers.slabs(1024, 2048))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxSliced");
+    assertThatThrownBy(() -> TensorBuffers.slabs(1024, 0))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }
