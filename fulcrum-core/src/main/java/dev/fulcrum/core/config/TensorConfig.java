@@ -30,6 +30,23 @@ public record TensorConfig(String name, DataType datatype, long[] dims, boolean 
     return dims.clone();
   }
 
+  /**
+   * Whether {@code shape} has these dims (-1 matching any size) from its index {@code first} on,
+   * and no other dimensions besides the {@code first} before them: {@code first} 1 for a model that
+   * batches (its batch dimension is checked apart), else 0. Reads the dims without a copy.
+   */
+  public boolean acceptsShape(long[] shape, int first) {
+    if (shape.length != dims.length + first) {
+      return false;
+    }
+    for (int i = 0; i < dims.length; i++) {
+      if (dims[i] >= 0 && dims[i] != shape[first + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof TensorConfig t

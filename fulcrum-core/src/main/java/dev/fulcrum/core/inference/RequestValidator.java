@@ -23,6 +23,9 @@ import org.jspecify.annotations.Nullable;
  * Stateless and thread-safe.
  */
 public final class RequestValidator {
+  /** Up to this many inputs, a request's are searched in its list rather than mapped by name. */
+  private static final int MAX_SCANNED = 8;
+
   private RequestValidator() {}
 
   /** A request that passed: inputs in the model's order, and the outputs to compute. */
@@ -30,9 +33,15 @@ public final class RequestValidator {
 
   public static Validated validate(ModelConfig config, InferenceRequest request) {
     String model = config.name();
-    Map<String, Tensor> byName = new HashMap<>();
-    for (Tensor t : request.inputs()) {
-      if (byName.put(t.name(), t) != null) {
+    // A request's few inputs are searched in its list; a map only for many (each map, its table
+    // and its nodes were 2 % of a fraud request's allocation).
+    List<Tensor> given = request.inputs();
+    Map<String, Tensor> byName = given.size() > MAX_SCANNED ? new HashMap<>() : null;
+    for (int i = 0; i < given.size(); i++) {
+      Tensor t = given.get(i);
+      boolean twice =
+          byName != null ? byName.put(t.name(), t) != null : indexOf(given, t.name(), i) >= 0;
+      if (twice) {
         throw InferenceException.invalid("model '%s': input '%s' is given twice", model, t.name());
       }
       if (!hasInput(config, t.name())) {
@@ -44,7 +53,7 @@ public final class RequestValidator {
     List<Tensor> ordered = new ArrayList<>(config.inputs().size());
     long batch = -1;
     for (TensorConfig spec : config.inputs()) {
-      Tensor t = byName.get(spec.name());
+      Tensor t = byName != null ? byName.get(spec.name()) : at(given, spec.name());
       if (t == null) {
         throw InferenceException.invalid(
             "model '%s': input '%s' (%s, shape %s) is missing",
@@ -74,8 +83,7 @@ public final class RequestValidator {
         }
         batch = shape[0];
       }
-      if (!Shapes.matches(
-          config.fullShape(spec), config.batching() ? withAnyBatch(shape) : shape)) {
+      if (!spec.acceptsShape(shape, config.batching() ? 1 : 0)) {
         throw InferenceException.invalid(
             "model '%s': input '%s' has shape %s but the model expects %s",
             model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
@@ -137,10 +145,19 @@ public final class RequestValidator {
     return false;
   }
 
-  private static long[] withAnyBatch(long[] shape) {
-    long[] s = shape.clone();
-    s[0] = -1;
-    return s;
+  /** The index of the tensor named {@code name} among the first {@code before} of {@code list}. */
+  private static int indexOf(List<Tensor> list, String name, int before) {
+    for (int i = 0; i < before; i++) {
+      if (list.get(i).name().equals(name)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static @Nullable Tensor at(List<Tensor> list, String name) {
+    int i = indexOf(list, name, list.size());
+    return i < 0 ? null : list.get(i);
   }
 
   private static List<String> names(List<TensorConfig> list) {

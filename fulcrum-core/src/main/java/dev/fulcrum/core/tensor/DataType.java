@@ -27,6 +27,9 @@ public enum DataType {
   /** Variable-length byte strings; on the wire each element is a u32 LE length, then bytes. */
   BYTES(-1);
 
+  /** {@link #values()} once: each call of it clones the array (once per decoded input). */
+  private static final DataType[] ALL = values();
+
   private final int byteSize;
 
   DataType(int byteSize) {
@@ -62,7 +65,7 @@ public enum DataType {
     if (name == null) {
       return Optional.empty();
     }
-    for (DataType t : values()) {
+    for (DataType t : ALL) {
       if (t.name().equals(name)) {
         return Optional.of(t);
       }

@@ -279,9 +279,9 @@ final class OnnxModelInstance implements ModelInstance {
     if (p == null || !pinning || inputs.isEmpty() || !p.covers(outputNames)) {
       return null;
     }
-    long[] shape = inputs.get(0).shape();
+    Tensor first = inputs.get(0);
     try {
-      return shape.length == 0 ? null : p.forRows(shape[0]);
+      return first.rank() == 0 ? null : p.forRows(first.dim(0));
     } catch (OrtException e) {
       pinning = false;
       log.info(
@@ -295,8 +295,8 @@ final class OnnxModelInstance implements ModelInstance {
     if (inputs.isEmpty()) {
       return -1;
     }
-    long[] shape = inputs.get(0).shape();
-    return shape.length == 0 ? -1 : shape[0];
+    Tensor first = inputs.get(0);
+    return first.rank() == 0 ? -1 : first.dim(0);
   }
 
   /**

@@ -105,12 +105,11 @@ public final class InferResponseEncoder {
         w.raw(DATATYPE);
         w.raw(Objects.requireNonNull(DATATYPE_NAMES.get(t.datatype())));
         w.raw(SHAPE);
-        long[] shape = t.shape();
-        for (int i = 0; i < shape.length; i++) {
+        for (int i = 0, rank = t.rank(); i < rank; i++) {
           if (i > 0) {
             w.raw(',');
           }
-          w.number(shape[i]);
+          w.number(t.dim(i));
         }
         if (sendBinary(request, t)) {
           w.raw(BINARY_SIZE);
@@ -156,7 +155,7 @@ public final class InferResponseEncoder {
       n += 6L * e.getKey().length() + 32 + 6L * String.valueOf(e.getValue()).length();
     }
     for (Tensor t : response.outputs()) {
-      n += 128 + 6L * t.name().length() + 21L * t.shape().length;
+      n += 128 + 6L * t.name().length() + 21L * t.rank();
       if (!sendBinary(request, t)) {
         long count = t.datatype().isFixedSize() ? t.byteSize() / t.datatype().byteSize() : 0;
         n += JsonBufferWriter.maxTensorLength(t.datatype(), count, t.byteSize());

@@ -61,6 +61,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** The reply of the request being served, cancelled if the connection closes first. */
   private @Nullable CompletableFuture<Reply> inFlight;
 
+  /**
+   * The last request's path and its route (immutable): a connection mostly asks one endpoint, and
+   * matching a path anew allocated its segments' strings on every request (2 % of a fraud request's
+   * allocation).
+   */
+  private @Nullable String lastUri;
+
+  private @Nullable Route lastRoute;
+
   private final RequestFailureLog failures;
 
   HttpDispatcher(
@@ -221,7 +230,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               HttpResponseStatus.BAD_REQUEST,
               "malformed HTTP request: " + request.decoderResult().cause().getMessage()));
     }
-    Route route = Route.match(request.uri());
+    String uri = request.uri();
+    Route route = lastRoute;
+    if (route == null || !uri.equals(lastUri)) {
+      route = Route.match(uri);
+      lastUri = uri;
+      lastRoute = route;
+    }
     if (route.endpoint() == Route.Endpoint.NOT_FOUND) {
       return done(
           Responses.error(

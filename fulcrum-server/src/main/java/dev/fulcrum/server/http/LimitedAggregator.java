@@ -152,8 +152,11 @@ final class LimitedAggregator extends HttpObjectAggregator {
     if (c instanceof LastHttpContent last) {
       ByteBuf rest = block;
       block = null;
-      LastHttpContent end = new DefaultLastHttpContent(rest == null ? Unpooled.EMPTY_BUFFER : rest);
-      end.trailingHeaders().set(last.trailingHeaders());
+      // The decoder's trailer table is taken over, not copied into a new one (which cost a header
+      // table per request: 2 % of a fraud request's allocation).
+      LastHttpContent end =
+          new DefaultLastHttpContent(
+              rest == null ? Unpooled.EMPTY_BUFFER : rest, last.trailingHeaders());
       offer(ctx, end, out);
     }
   }
