@@ -9,7 +9,10 @@
 # SERVE0 / SERVE1 add serve options to an arm instead (e.g. SERVE1="--http-thread-count 2" with
 # ARM1="": one REST event loop against two).
 # (ARM0/ARM1 are added to FULCRUM_JAVA_OPTS; the launcher's own flags come first, so an arm can
-# override them.) Results: bench/results/<time>-gc_pauses/.
+# override them.) BASE_ROOT (a copy of an older tree's launcher and dist, as bench/coldstart.sh takes
+# it) runs arm 0 on that build instead, to compare two builds with the same options:
+#   BASE_ROOT=/tmp/base ARM1="" RATE=10000 DUR=30 ROUNDS=3 bash bench/gc_pauses.sh
+# Results: bench/results/<time>-gc_pauses/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/bench/lib.sh"
@@ -20,6 +23,8 @@ ROUNDS=${ROUNDS:-2}
 PORT=${PORT:-18500}
 ARMS=("${ARM0:-}" "${ARM1--XX:MaxTenuringThreshold=15}")
 SERVES=("${SERVE0:-}" "${SERVE1:-}")
+LAUNCHERS=(./fulcrum ./fulcrum)
+[ -z "${BASE_ROOT:-}" ] || LAUNCHERS[0]="$BASE_ROOT/fulcrum"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-gc_pauses"
 mkdir -p "$OUT"
 . bin/find-java.sh
@@ -35,7 +40,7 @@ for r in $(seq "$ROUNDS"); do
     p=$((PORT + 10 * i))
     # shellcheck disable=SC2086 # an arm is a list of JVM options, SERVES[i] of serve options
     FULCRUM_JAVA_OPTS="${FULCRUM_JAVA_OPTS:-} $opts -Xlog:gc:file=$OUT/gc-$i-$r.log:uptime" \
-      ./fulcrum serve ${SERVES[$i]} --http-port "$p" --grpc-port $((p + 1)) --metrics-port $((p + 2)) >"$OUT/server-$i-$r.log" 2>&1 &
+      "${LAUNCHERS[$i]}" serve ${SERVES[$i]} --http-port "$p" --grpc-port $((p + 1)) --metrics-port $((p + 2)) >"$OUT/server-$i-$r.log" 2>&1 &
     SP=$!
     for _ in $(seq 300); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.2; done
     url="http://127.0.0.1:$p/v2/models/fraud_classifier/infer"
@@ -45,6 +50,7 @@ for r in $(seq "$ROUNDS"); do
       --slo-ms 10 --connections 512 --out "$OUT/openloop-$i-$r.json" >/dev/null 2>&1
     rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$SP/status")
     label="${opts:-default}${SERVES[$i]:+, serve ${SERVES[$i]}}"
+    [ -z "${BASE_ROOT:-}" ] || label="$([ "$i" = 0 ] && echo base || echo this tree): $label"
     python3 - "$OUT/gc-$i-$r.log" "$OUT/openloop-$i-$r.json" "$label" "$r" "$rss" <<'PY' | tee -a "$OUT/summary.txt"
 import json, re, statistics, sys
 log, run, opts, r, rss = sys.argv[1:]
