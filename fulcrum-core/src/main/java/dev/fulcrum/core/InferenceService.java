@@ -2,6 +2,7 @@ package dev.fulcrum.core;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
@@ -221,6 +222,25 @@ public final class InferenceService {
     return answered;
   }
 
+  /**
+   * A plain model's answer with the outputs its request asked classification of replaced by their
+   * top k (a pipeline's stages do this themselves), on the thread that completes the pass's answer;
+   * cancelling the result cancels the queued request.
+   */
+  private static CompletableFuture<InferenceResponse> classified(
+      ModelVersion mv, InferenceRequest request, CompletableFuture<InferenceResponse> ran) {
+    boolean batching = mv.config().batching();
+    CompletableFuture<InferenceResponse> result =
+        ran.thenApply(r -> Classification.apply(request, r, batching));
+    result.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            ran.cancel(false);
+          }
+        });
+    return result;
+  }
+
   /** Queues a validated request; a pipeline model's request goes through its stages first. */
   private CompletableFuture<InferenceResponse> run(
       ModelVersion mv,
@@ -229,7 +249,8 @@ public final class InferenceService {
       @Nullable Executor answerOn) {
     ModelStages stages = mv.stages();
     if (stages == null) {
-      return mv.scheduler().submit(request, v, answerOn);
+      CompletableFuture<InferenceResponse> ran = mv.scheduler().submit(request, v, answerOn);
+      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
     }
     CompletableFuture<InferenceResponse> staged = pipelines.submit(mv, stages, request, v);
     // Prepared off the event loop, a request can meet its version closed by a swap; as in infer,

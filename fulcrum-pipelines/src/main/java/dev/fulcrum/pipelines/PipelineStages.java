@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.PipelineConfig.Step;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.runtime.ModelLoadException;
@@ -392,26 +393,10 @@ final class PipelineStages implements ModelStages {
 
   private static java.util.OptionalInt classification(Prepared prepared) {
     for (RequestedOutput o : prepared.outputs()) {
-      Object k = o.parameters().get("classification");
-      if (k == null) {
-        continue;
+      java.util.OptionalInt k = Classification.requested(o);
+      if (k.isPresent()) {
+        return k;
       }
-      long v;
-      if (k instanceof Number n) {
-        v = n.longValue();
-      } else {
-        try {
-          v = Long.parseLong(k.toString().trim());
-        } catch (NumberFormatException e) {
-          v = -1;
-        }
-      }
-      if (v < 1 || v > 1 << 16) {
-        throw InferenceException.invalid(
-            "output '%s': parameter 'classification' must be an integer 1..65536, was %s",
-            o.name(), k);
-      }
-      return java.util.OptionalInt.of((int) v);
     }
     return java.util.OptionalInt.empty();
   }

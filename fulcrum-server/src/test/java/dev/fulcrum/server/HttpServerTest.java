@@ -152,6 +152,7 @@ class HttpServerTest {
     assertThat(ext)
         .containsExactlyInAnyOrder(
             "binary_tensor_data",
+            "classification",
             "model_configuration",
             "model_repository",
             "parameters",

@@ -11,6 +11,7 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import io.grpc.ManagedChannel;
@@ -27,6 +28,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,7 +55,13 @@ class ProtocolContractTest {
 
   /** A protocol client reduced to what the contract needs: one input, one output. */
   interface ProtocolClient extends AutoCloseable {
-    Outcome infer(String model, DataType type, long[] shape, byte[] data) throws Exception;
+    default Outcome infer(String model, DataType type, long[] shape, byte[] data) throws Exception {
+      return infer(model, type, shape, data, null);
+    }
+
+    /** As above, with output OUT asked for Triton's classification of its top {@code k}. */
+    Outcome infer(String model, DataType type, long[] shape, byte[] data, @Nullable Object k)
+        throws Exception;
 
     @Override
     void close();
@@ -71,11 +79,18 @@ class ProtocolContractTest {
     }
 
     @Override
-    public Outcome infer(String model, DataType type, long[] shape, byte[] data) throws Exception {
+    public Outcome infer(String model, DataType type, long[] shape, byte[] data, @Nullable Object k)
+        throws Exception {
+      String outputs =
+          k == null
+              ? ""
+              : ",\"outputs\":[{\"name\":\"OUT\",\"parameters\":{\"classification\":"
+                  + JSON.writeValueAsString(k)
+                  + "}}]";
       byte[] header =
           ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"IN\","
-                  + "\"datatype\":\"%s\",\"shape\":%s,\"parameters\":{\"binary_data_size\":%d}}]}")
-              .formatted(type, Arrays.toString(shape), data.length)
+                  + "\"datatype\":\"%s\",\"shape\":%s,\"parameters\":{\"binary_data_size\":%d}}]%s}")
+              .formatted(type, Arrays.toString(shape), data.length, outputs)
               .getBytes(StandardCharsets.UTF_8);
       ByteArrayOutputStream body = new ByteArrayOutputStream();
       body.write(header);
@@ -132,21 +147,33 @@ class ProtocolContractTest {
     }
 
     @Override
-    public Outcome infer(String model, DataType type, long[] shape, byte[] data) {
+    public Outcome infer(
+        String model, DataType type, long[] shape, byte[] data, @Nullable Object k) {
       ModelInferRequest.InferInputTensor.Builder in =
           ModelInferRequest.InferInputTensor.newBuilder().setName("IN").setDatatype(type.name());
       Arrays.stream(shape).forEach(in::addShape);
+      ModelInferRequest.Builder request =
+          ModelInferRequest.newBuilder()
+              .setModelName(model)
+              .addInputs(in)
+              .addRawInputContents(ByteString.copyFrom(data));
+      if (k != null) {
+        // As tritonclient's InferRequestedOutput(name, class_count=k): an int64_param.
+        InferParameter p =
+            k instanceof Long n
+                ? InferParameter.newBuilder().setInt64Param(n).build()
+                : InferParameter.newBuilder().setStringParam(k.toString()).build();
+        request.addOutputs(
+            ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                .setName("OUT")
+                .putParameters("classification", p));
+      }
       ModelInferResponse r;
       try {
         r =
             GRPCInferenceServiceGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(30, TimeUnit.SECONDS)
-                .modelInfer(
-                    ModelInferRequest.newBuilder()
-                        .setModelName(model)
-                        .addInputs(in)
-                        .addRawInputContents(ByteString.copyFrom(data))
-                        .build());
+                .modelInfer(request.build());
       } catch (StatusRuntimeException e) {
         return Outcome.failed(
             ErrorCode.valueOf(e.getStatus().getCode().name()), e.getStatus().getDescription());
@@ -205,6 +232,73 @@ class ProtocolContractTest {
     assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
     assertThat(o.shape()).containsExactly(2L, 3L);
     assertThat(o.output()).isEqualTo(data);
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void classificationAnswersEachRowsTopKAsTritonStrings(int client) throws Exception {
+    // Triton's classification extension on a plain model's output: BYTES [rows, k] of
+    // "value:index", best first, a tie to the lower index.
+    java.nio.ByteBuffer in =
+        java.nio.ByteBuffer.allocate(2 * 4 * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float v : new float[] {0.1f, 0.7f, 0.2f, 0.7f, 3f, -1f, 2f, 0f}) {
+      in.putFloat(v);
+    }
+    Outcome o =
+        clients
+            .get(client)
+            .infer(
+                TestModels.echo(DataType.FP32), DataType.FP32, new long[] {2, 4}, in.array(), 2L);
+    assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
+    assertThat(o.shape()).containsExactly(2L, 2L);
+    assertThat(bytesElements(o.output()))
+        .containsExactly("0.700000:1", "0.700000:3", "3.000000:0", "2.000000:2");
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void classificationOfMoreClassesThanThereAreGivesThemAll(int client) throws Exception {
+    byte[] data = HttpServerTest.binaryValues(DataType.INT32, 3);
+    Outcome o =
+        clients
+            .get(client)
+            .infer(TestModels.echo(DataType.INT32), DataType.INT32, new long[] {1, 3}, data, 10L);
+    assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
+    assertThat(o.shape()).containsExactly(1L, 3L);
+    assertThat(bytesElements(o.output())).hasSize(3).allMatch(e -> e.matches("-?\\d+:[0-2]"));
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void classificationOfABadCountOrOfBytesIsInvalidArgument(int client) throws Exception {
+    for (Object k : List.<Object>of(0L, "many")) {
+      Outcome o =
+          clients
+              .get(client)
+              .infer(
+                  TestModels.echo(DataType.FP32), DataType.FP32, new long[] {1, 2}, new byte[8], k);
+      assertThat(o.error()).as("k=%s", k).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+      assertThat(o.message()).contains("'OUT'", "classification", "1..65536");
+    }
+    byte[] bytes = HttpServerTest.binaryValues(DataType.BYTES, 2);
+    Outcome o =
+        clients
+            .get(client)
+            .infer(TestModels.echo(DataType.BYTES), DataType.BYTES, new long[] {1, 2}, bytes, 1L);
+    assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.message()).contains("'OUT'", "BYTES", "classification");
+  }
+
+  /** The elements of a BYTES tensor in Triton's binary layout (u32 LE length, then bytes). */
+  private static List<String> bytesElements(byte[] raw) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    List<String> out = new java.util.ArrayList<>();
+    while (b.hasRemaining()) {
+      byte[] e = new byte[b.getInt()];
+      b.get(e);
+      out.add(new String(e, StandardCharsets.UTF_8));
+    }
+    return out;
   }
 
   @ParameterizedTest(name = "client #{0}")

@@ -110,13 +110,15 @@ public final class RequestValidator {
           throw InferenceException.invalid(
               "model '%s': output '%s' is requested twice", model, o.name());
         }
-        if (o.parameters().containsKey("classification") && config.pipeline() == null) {
-          // Triton's classification extension needs the scores as a pipeline's post steps see
-          // them; a plain model's raw outputs are returned as they are.
-          throw InferenceException.invalid(
-              "output '%s': the classification extension needs a pipeline model (docs/"
-                  + "MODEL_CONFIG.md, \"Pipelines\"); model '%s' is not one",
-              o.name(), model);
+        if (!o.parameters().isEmpty() && config.pipeline() == null) {
+          // Triton's classification extension on a plain model's output (a pipeline's post
+          // steps apply it themselves): k checked here, the output must have numbers to rank.
+          if (Classification.requested(o).isPresent()
+              && config.output(o.name()).orElseThrow().datatype() == DataType.BYTES) {
+            throw InferenceException.invalid(
+                "model '%s': output '%s' is BYTES; classification needs a numeric output",
+                model, o.name());
+          }
         }
         outputs.add(o.name());
       }

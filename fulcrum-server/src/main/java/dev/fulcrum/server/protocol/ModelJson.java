@@ -30,6 +30,7 @@ public final class ModelJson {
   public static final List<String> EXTENSIONS =
       List.of(
           "binary_tensor_data",
+          "classification",
           "model_configuration",
           "model_repository",
           "parameters",
