@@ -38,7 +38,7 @@ for r in $(seq "$ROUNDS"); do
     (cd "$home" && FULCRUM_HOME=$home exec ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) \
       --metrics-port $((PORT + 2))) >"$OUT/server-$arm-$r.log" 2>&1 &
     SP=$!
-    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && break; sleep 0.2; done
+    bench_wait_ready "$PORT"
     url="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer"
     "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --closed --connections 64 --duration 6 --warmup 2 \
       --slo-ms 10 --out /dev/null >/dev/null 2>&1

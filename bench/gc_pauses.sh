@@ -42,7 +42,7 @@ for r in $(seq "$ROUNDS"); do
     FULCRUM_JAVA_OPTS="${FULCRUM_JAVA_OPTS:-} $opts -Xlog:gc:file=$OUT/gc-$i-$r.log:uptime" \
       "${LAUNCHERS[$i]}" serve ${SERVES[$i]} --http-port "$p" --grpc-port $((p + 1)) --metrics-port $((p + 2)) >"$OUT/server-$i-$r.log" 2>&1 &
     SP=$!
-    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.2; done
+    bench_wait_ready "$p"
     url="http://127.0.0.1:$p/v2/models/fraud_classifier/infer"
     "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --closed --connections 64 --duration 6 --warmup 2 \
       --slo-ms 10 --out /dev/null >/dev/null 2>&1

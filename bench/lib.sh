@@ -1,5 +1,6 @@
-# What the bench scripts share: the fraud and MiniLM requests they send, a wrk script for a JSON
-# body, and what they read from /proc and from wrk's output. Source it after setting ROOT:
+# What the bench scripts share: the fraud and MiniLM requests they send, the wait for a server to be
+# ready, a wrk script for a JSON body, and what they read from /proc and from wrk's output. Source it
+# after setting ROOT:
 #   . "$ROOT/bench/lib.sh"
 
 # MiniLM's 16-token request ("[CLS] the quick brown fox jumps over the lazy dog and then left to
@@ -16,6 +17,16 @@ body = open(sys.argv[1]).read().strip()
 open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                              f"wrk.body = {json.dumps(body)}\n")
 PY
+}
+
+bench_wait_ready() { # port [seconds, default 60]: until GET /v2/health/ready answers 200; 1 (and a line on stderr) past the time
+  local i
+  for ((i = 0; i < ${2:-60} * 5; i++)); do
+    curl -sf "http://127.0.0.1:$1/v2/health/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "no server ready on port $1 after ${2:-60} s" >&2
+  return 1
 }
 
 bench_ticks() { # pid -> its utime + stime in clock ticks (the fields after the command's closing paren)

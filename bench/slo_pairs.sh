@@ -64,7 +64,7 @@ serve static "max-batch-size: ${STATIC%%:*}
 dynamic-batching: {max-queue-delay-microseconds: ${STATIC##*:}}" "$A"
 serve slo "slo: {latency-ms: $SLO}" "$B"
 for p in "$A" "$B"; do
-  for _ in $(seq 240); do curl -sf "localhost:$p/v2/health/ready" >/dev/null && break; sleep 0.5; done
+  bench_wait_ready "$p" 120
   "$LOAD" --url "http://127.0.0.1:$p/v2/models/$NAME/infer" --body "$OUT/body" --closed \
     --connections 64 --duration "$JIT_SECS" >/dev/null 2>>"$OUT/openloop.log"
 done

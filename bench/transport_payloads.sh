@@ -45,7 +45,7 @@ A=$(start A "$PORT" $A_ARGS); PIDS+=("$A")
 # shellcheck disable=SC2086
 B=$(start B $((PORT + 10)) $B_ARGS); PIDS+=("$B")
 for p in "$PORT" $((PORT + 10)); do
-  for _ in $(seq 240); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.5; done
+  bench_wait_ready "$p" 120
 done
 grep -h "listening on" "$OUT"/server-*.log | sed 's/^/  /' >&2
 url() { echo "http://127.0.0.1:$1/v2/models/$2/infer"; }
