@@ -7,6 +7,7 @@ import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.OptionalInt;
@@ -25,6 +26,9 @@ public final class Classification {
 
   /** The largest k accepted. */
   static final int MAX_CLASSES = 1 << 16;
+
+  /** Up to this k a row is scanned k times; past it, sorted once. */
+  private static final int SELECTED = 8;
 
   private Classification() {}
 
@@ -116,28 +120,45 @@ public final class Classification {
     int kk = Math.min(k, width);
     ByteBuffer data = t.data();
     List<byte[]> elements = new ArrayList<>(rows * kk);
-    boolean[] taken = new boolean[width];
     double[] row = new double[width];
+    boolean sorting = kk > SELECTED;
+    Integer[] order = new Integer[sorting ? width : 0];
+    boolean[] taken = new boolean[sorting ? 0 : width];
     for (int r = 0; r < rows; r++) {
       int base = r * width;
       for (int d = 0; d < width; d++) {
         row[d] = value(type, data, base + d);
-        taken[d] = false;
       }
-      for (int j = 0; j < kk; j++) {
-        int best = -1;
+      if (sorting) {
+        // Many classes asked: one sort of the row (n log n), not k scans of it.
         for (int d = 0; d < width; d++) {
-          if (!taken[d] && (best < 0 || above(row[d], row[best]))) {
-            best = d;
-          }
+          order[d] = d;
         }
-        taken[best] = true;
-        String s = format(type, data, base + best) + ":" + best;
-        elements.add(s.getBytes(StandardCharsets.UTF_8));
+        Arrays.sort(
+            order, (a, b) -> above(row[a], row[b]) ? -1 : above(row[b], row[a]) ? 1 : a - b);
+        for (int j = 0; j < kk; j++) {
+          elements.add(element(type, data, base, order[j]));
+        }
+      } else {
+        Arrays.fill(taken, false);
+        for (int j = 0; j < kk; j++) {
+          int best = -1;
+          for (int d = 0; d < width; d++) {
+            if (!taken[d] && (best < 0 || above(row[d], row[best]))) {
+              best = d;
+            }
+          }
+          taken[best] = true;
+          elements.add(element(type, data, base, best));
+        }
       }
     }
     long[] shape = batching && t.rank() > 0 ? new long[] {rows, kk} : new long[] {kk};
     return Tensor.ofBytes(t.name(), shape, elements);
+  }
+
+  private static byte[] element(DataType type, ByteBuffer data, int base, int index) {
+    return (format(type, data, base + index) + ":" + index).getBytes(StandardCharsets.UTF_8);
   }
 
   /** Whether {@code a} ranks above {@code b}: larger, and any number above NaN. */

@@ -90,6 +90,24 @@ class ClassificationTest {
   }
 
   @Test
+  void manyClassesAreRankedAsFewAre() {
+    // Past 8 classes a row is sorted once instead of scanned k times: the same order.
+    float[] values = new float[40];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (i * 7) % 13; // ties in every value
+    }
+    values[5] = Float.NaN;
+    Tensor t = fp32(new long[] {1, 40}, values);
+    List<String> sorted = strings(Classification.topK(t, 40, true));
+    for (int k = 1; k <= 8; k++) {
+      assertThat(strings(Classification.topK(t, k, true))).isEqualTo(sorted.subList(0, k));
+    }
+    assertThat(sorted).hasSize(40).endsWith("NaN:5");
+    assertThat(sorted.subList(0, 3))
+        .containsExactly("12.000000:11", "12.000000:24", "12.000000:37");
+  }
+
+  @Test
   void bytesHaveNothingToRank() {
     Tensor t = Tensor.ofBytes("OUT", new long[] {1, 1}, List.of(new byte[] {1}));
     assertThatThrownBy(() -> Classification.topK(t, 1, true))
