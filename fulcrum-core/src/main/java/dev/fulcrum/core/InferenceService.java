@@ -213,13 +213,7 @@ public final class InferenceService {
           cache.put(key, r);
           answered.complete(r);
         });
-    answered.whenComplete(
-        (r, t) -> {
-          if (t instanceof CancellationException) {
-            result.cancel(false);
-          }
-        });
-    return answered;
+    return cancelling(answered, result);
   }
 
   /**
@@ -230,15 +224,22 @@ public final class InferenceService {
   private static CompletableFuture<InferenceResponse> classified(
       ModelVersion mv, InferenceRequest request, CompletableFuture<InferenceResponse> ran) {
     boolean batching = mv.config().batching();
-    CompletableFuture<InferenceResponse> result =
-        ran.thenApply(r -> Classification.apply(request, r, batching));
-    result.whenComplete(
+    return cancelling(ran.thenApply(r -> Classification.apply(request, r, batching)), ran);
+  }
+
+  /**
+   * {@code derived}, which cancels {@code source} when it is cancelled (a transport cancels the
+   * future it was given when its client leaves; the queued work is the source's).
+   */
+  private static <T> CompletableFuture<T> cancelling(
+      CompletableFuture<T> derived, CompletableFuture<?> source) {
+    derived.whenComplete(
         (r, t) -> {
           if (t instanceof CancellationException) {
-            ran.cancel(false);
+            source.cancel(false);
           }
         });
-    return result;
+    return derived;
   }
 
   /** Queues a validated request; a pipeline model's request goes through its stages first. */
@@ -269,13 +270,7 @@ public final class InferenceService {
               }
               return CompletableFuture.failedFuture(cause);
             });
-    result.whenComplete(
-        (r, t) -> {
-          if (t instanceof CancellationException) {
-            staged.cancel(false);
-          }
-        });
-    return result;
+    return cancelling(result, staged);
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.fulcrum.core.config;
 
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Shapes;
 import java.util.Arrays;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -36,15 +37,7 @@ public record TensorConfig(String name, DataType datatype, long[] dims, boolean 
    * batches (its batch dimension is checked apart), else 0. Reads the dims without a copy.
    */
   public boolean acceptsShape(long[] shape, int first) {
-    if (shape.length != dims.length + first) {
-      return false;
-    }
-    for (int i = 0; i < dims.length; i++) {
-      if (dims[i] >= 0 && dims[i] != shape[first + i]) {
-        return false;
-      }
-    }
-    return true;
+    return Shapes.matches(dims, shape, first);
   }
 
   @Override

@@ -65,7 +65,7 @@ public final class Classification {
   /** Whether any output of the request asks for classification (no parse, no check). */
   public static boolean anyRequested(InferenceRequest request) {
     for (RequestedOutput o : request.outputs()) {
-      if (!o.parameters().isEmpty() && o.parameters().containsKey(PARAMETER)) {
+      if (o.parameters().containsKey(PARAMETER)) {
         return true;
       }
     }

@@ -110,15 +110,14 @@ public final class RequestValidator {
           throw InferenceException.invalid(
               "model '%s': output '%s' is requested twice", model, o.name());
         }
-        if (!o.parameters().isEmpty() && config.pipeline() == null) {
-          // Triton's classification extension on a plain model's output (a pipeline's post
-          // steps apply it themselves): k checked here, the output must have numbers to rank.
-          if (Classification.requested(o).isPresent()
-              && config.output(o.name()).orElseThrow().datatype() == DataType.BYTES) {
-            throw InferenceException.invalid(
-                "model '%s': output '%s' is BYTES; classification needs a numeric output",
-                model, o.name());
-          }
+        // Triton's classification extension on a plain model's output (a pipeline's post steps
+        // apply it themselves): k checked here, the output must have numbers to rank.
+        if (config.pipeline() == null
+            && Classification.requested(o).isPresent()
+            && config.output(o.name()).orElseThrow().datatype() == DataType.BYTES) {
+          throw InferenceException.invalid(
+              "model '%s': output '%s' is BYTES; classification needs a numeric output",
+              model, o.name());
         }
         outputs.add(o.name());
       }

@@ -25,11 +25,20 @@ public final class Shapes {
 
   /** True when a concrete shape fits a declared one (same rank; -1 matches any size). */
   public static boolean matches(long[] declared, long[] actual) {
-    if (declared.length != actual.length) {
+    return matches(declared, actual, 0);
+  }
+
+  /**
+   * True when {@code actual} is {@code first} leading dimensions of any size followed by a shape
+   * that fits {@code declared} (-1 matching any size): with {@code first} 1, a batching model's
+   * request against its dims without the batch dimension.
+   */
+  public static boolean matches(long[] declared, long[] actual, int first) {
+    if (actual.length != declared.length + first) {
       return false;
     }
     for (int i = 0; i < declared.length; i++) {
-      if (declared[i] >= 0 && declared[i] != actual[i]) {
+      if (declared[i] >= 0 && declared[i] != actual[first + i]) {
         return false;
       }
     }

@@ -4,11 +4,9 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -71,9 +69,7 @@ final class DashboardHandler {
       return Responses.error(HttpResponseStatus.NOT_FOUND, "no dashboard file " + shown(name));
     }
     return alloc -> {
-      FullHttpResponse r =
-          new DefaultFullHttpResponse(
-              HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(f.bytes()));
+      FullHttpResponse r = Responses.full(HttpResponseStatus.OK, Unpooled.wrappedBuffer(f.bytes()));
       r.headers()
           .set(HttpHeaderNames.CONTENT_TYPE, f.contentType())
           .set(HttpHeaderNames.CACHE_CONTROL, "no-cache")

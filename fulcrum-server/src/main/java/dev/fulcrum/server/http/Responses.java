@@ -27,6 +27,9 @@ final class Responses {
   /** Nginx's "client closed request"; the client is gone, so nobody reads it, but logs do. */
   static final HttpResponseStatus CLIENT_CLOSED = new HttpResponseStatus(499, "Client Closed");
 
+  private static final DefaultHttpHeadersFactory HEADERS =
+      DefaultHttpHeadersFactory.headersFactory();
+
   static HttpResponseStatus status(ErrorCode code) {
     return switch (code) {
       case INVALID_ARGUMENT -> HttpResponseStatus.BAD_REQUEST;
@@ -54,9 +57,6 @@ final class Responses {
   static Reply json(HttpResponseStatus status, byte[] bytes) {
     return alloc -> jsonBytes(alloc, status, bytes);
   }
-
-  private static final DefaultHttpHeadersFactory HEADERS =
-      DefaultHttpHeadersFactory.headersFactory();
 
   /**
    * A response over {@code content} with headers to fill and no trailers: a response written whole
