@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 . bin/find-java.sh
 fulcrum_find_java
 export FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1}
-cc -O2 -o "$OUT/openloop" bench/openloop/openloop.c -lm
+bench_openloop "$OUT/openloop"
 cp "$BENCH_FRAUD_BODY" "$OUT/fraud.body"
 cat >"$OUT/alloc.jfc" <<'JFC'
 <?xml version="1.0" encoding="UTF-8"?>
@@ -40,8 +40,7 @@ for r in $(seq "$ROUNDS"); do
     SP=$!
     bench_wait_ready "$PORT"
     url="http://127.0.0.1:$PORT/v2/models/fraud_classifier/infer"
-    "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --closed --connections 64 --duration 6 --warmup 2 \
-      --slo-ms 10 --out /dev/null >/dev/null 2>&1
+    bench_warm_jit "$OUT/openloop" "$url" "$OUT/fraud.body"
     "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --rate "$RATE" --duration 16 --warmup 2 \
       --slo-ms 10 --connections 512 --out "$OUT/openloop-$arm-$r.json" >/dev/null 2>&1 &
     load=$!

@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 . bin/find-java.sh
 fulcrum_find_java
 export FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1}
-cc -O2 -o "$OUT/openloop" bench/openloop/openloop.c -lm
+bench_openloop "$OUT/openloop"
 cp "$BENCH_FRAUD_BODY" "$OUT/fraud.body"
 SP=
 trap '[ -z "$SP" ] || kill "$SP" 2>/dev/null || true' EXIT
@@ -44,8 +44,7 @@ for r in $(seq "$ROUNDS"); do
     SP=$!
     bench_wait_ready "$p"
     url="http://127.0.0.1:$p/v2/models/fraud_classifier/infer"
-    "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --closed --connections 64 --duration 6 --warmup 2 \
-      --slo-ms 10 --out /dev/null >/dev/null 2>&1
+    bench_warm_jit "$OUT/openloop" "$url" "$OUT/fraud.body"
     "$OUT/openloop" --url "$url" --body "$OUT/fraud.body" --rate "$RATE" --duration $((DUR + 2)) --warmup 2 \
       --slo-ms 10 --connections 512 --out "$OUT/openloop-$i-$r.json" >/dev/null 2>&1
     rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$SP/status")

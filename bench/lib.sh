@@ -1,6 +1,6 @@
-# What the bench scripts share: the fraud and MiniLM requests they send, the wait for a server to be
-# ready, a wrk script for a JSON body, and what they read from /proc and from wrk's output. Source it
-# after setting ROOT:
+# What the bench scripts share: the fraud and MiniLM requests they send, the open-loop client and its
+# JIT warm-up, the wait for a server to be ready, a wrk script for a JSON body, and what they read
+# from /proc and from wrk's output. Source it after setting ROOT:
 #   . "$ROOT/bench/lib.sh"
 
 # MiniLM's 16-token request ("[CLS] the quick brown fox jumps over the lazy dog and then left to
@@ -27,6 +27,15 @@ bench_wait_ready() { # port [seconds, default 60]: until GET /v2/health/ready an
   done
   echo "no server ready on port $1 after ${2:-60} s" >&2
   return 1
+}
+
+bench_openloop() { # out-binary: compiles bench/openloop (the open-loop client of the SLO scripts) there
+  cc -O2 -o "$1" "$ROOT/bench/openloop/openloop.c" -lm
+}
+
+bench_warm_jit() { # openloop-binary url body: 6 s closed loop at 64 connections (2 s of it warm-up), unmeasured
+  "$1" --url "$2" --body "$3" --closed --connections 64 --duration 6 --warmup 2 --slo-ms 10 \
+    --out /dev/null >/dev/null 2>&1
 }
 
 bench_ticks() { # pid -> its utime + stime in clock ticks (the fields after the command's closing paren)

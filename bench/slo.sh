@@ -87,7 +87,7 @@ fi
 printf 'SERVER_JAVA_OPTS=%s\nSLO_EXTRA=%s\nMINILM_BINARY=%s\nRENICE=%s\nCLIENT_RT=%s\n' "${SERVER_JAVA_OPTS:-}" \
   "${SLO_EXTRA:-}" "${MINILM_BINARY:-0}" "${RENICE:-}" "$CLIENT_RT" >"$OUT/switches.txt"
 LOAD="$OUT/openloop"
-cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
+bench_openloop "$LOAD"
 
 SERVER=
 stop() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=; }

@@ -41,7 +41,7 @@ CP=${FULCRUM_CP:-fulcrum-tools/target/dist/lib/*}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-slo-pairs-$MODEL"
 mkdir -p "$OUT"
 LOAD="$OUT/openloop"
-cc -O2 -o "$LOAD" bench/openloop/openloop.c -lm
+bench_openloop "$LOAD"
 if [ "$MODEL" = fraud ]; then
   cp "$BENCH_FRAUD_BODY" "$OUT/body"
 else
