@@ -2,6 +2,7 @@ package dev.fulcrum.core;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -224,7 +225,8 @@ public final class InferenceService {
   private static CompletableFuture<InferenceResponse> classified(
       ModelVersion mv, InferenceRequest request, CompletableFuture<InferenceResponse> ran) {
     boolean batching = mv.config().batching();
-    return cancelling(ran.thenApply(r -> Classification.apply(request, r, batching)), ran);
+    ClassLabels labels = mv.labels();
+    return cancelling(ran.thenApply(r -> Classification.apply(request, r, batching, labels)), ran);
   }
 
   /**

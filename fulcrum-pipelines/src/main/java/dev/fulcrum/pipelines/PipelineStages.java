@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.PipelineConfig.Step;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
@@ -49,7 +50,7 @@ final class PipelineStages implements ModelStages {
   private final @Nullable TextTokenizer tokenizer;
   private final float @Nullable [] mean;
   private final float @Nullable [] std;
-  private final String @Nullable [] labels;
+  private final @Nullable List<String> labels;
   private final ReentrantReadWriteLock open = new ReentrantReadWriteLock();
   private boolean closed;
 
@@ -63,7 +64,7 @@ final class PipelineStages implements ModelStages {
       @Nullable TextTokenizer tokenizer,
       float @Nullable [] mean,
       float @Nullable [] std,
-      String @Nullable [] labels) {
+      @Nullable List<String> labels) {
     this.signature = signature;
     this.inputName = inputName;
     this.engineInputs = engineInputs;
@@ -178,7 +179,7 @@ final class PipelineStages implements ModelStages {
                             + engine.outputs().stream().map(TensorSpec::name).toList()));
     long[] shape = out.shape();
     DataType type = out.datatype();
-    String[] labels = null;
+    List<String> labels = null;
     for (int i = 0; i < p.post().size(); i++) {
       Step s = p.post().get(i);
       if (type != DataType.FP32) {
@@ -202,7 +203,7 @@ final class PipelineStages implements ModelStages {
           if (k.labels() != null) {
             Path file = find(folders, k.labels(), "pipeline.post[" + i + "].labels");
             try {
-              labels = Files.readAllLines(file, StandardCharsets.UTF_8).toArray(String[]::new);
+              labels = ClassLabels.read(file);
             } catch (IOException e) {
               throw new ModelLoadException(
                   "pipeline: cannot read labels " + file.getFileName() + ": " + e.getMessage(), e);
@@ -342,7 +343,7 @@ final class PipelineStages implements ModelStages {
     } else {
       x = floats(y);
     }
-    String[] classes = null;
+    Tensor classes = null;
     for (Step s : post.subList(first, post.size())) {
       switch (s) {
         case PipelineConfig.MeanPool m -> {
@@ -359,36 +360,32 @@ final class PipelineStages implements ModelStages {
         case PipelineConfig.Normalize nz -> Vectors.normalize(x, (int) shape[shape.length - 1]);
         case PipelineConfig.Softmax sm -> Vectors.softmax(x, (int) shape[shape.length - 1]);
         case PipelineConfig.TopK k -> {
-          int width = (int) shape[shape.length - 1];
-          int kk = classification(prepared).orElse(k.k());
-          classes = Vectors.topK(x, width, kk, labels);
-          shape = new long[] {shape[0], Math.min(kk, width)};
+          classes = topK(outputName, x, shape, classification(prepared).orElse(k.k()), labels);
         }
         default -> throw new IllegalStateException("step '" + s.kind() + "' after the model");
       }
     }
     if (classes == null && classification(prepared).isPresent()) {
       // Triton's classification extension on an output without a top-k step.
-      int width = (int) shape[shape.length - 1];
-      int kk = classification(prepared).getAsInt();
-      classes = Vectors.topK(x, width, kk, null);
-      shape = new long[] {shape[0], Math.min(kk, width)};
+      classes = topK(outputName, x, shape, classification(prepared).getAsInt(), null);
     }
-    Tensor result;
-    if (classes != null) {
-      List<byte[]> elements = new ArrayList<>(classes.length);
-      for (String c : classes) {
-        elements.add(c.getBytes(StandardCharsets.UTF_8));
-      }
-      result = Tensor.ofBytes(outputName, shape, elements);
-    } else {
-      result = floatTensor(outputName, shape, x);
-    }
+    Tensor result = classes != null ? classes : floatTensor(outputName, shape, x);
     List<Tensor> out = new ArrayList<>(prepared.outputs().size());
     for (int i = 0; i < prepared.outputs().size(); i++) {
       out.add(result);
     }
     return out;
+  }
+
+  /**
+   * Each row's top {@code k} of the output's last dimension as Triton's classification strings: the
+   * core's ranking and formatting, so a pipeline's classes read as a plain model's do.
+   */
+  private static Tensor topK(
+      String name, float[] x, long[] shape, int k, @Nullable List<String> labels) {
+    int width = (int) shape[shape.length - 1];
+    long[] rows = {width == 0 ? 0 : x.length / width, width};
+    return Classification.topK(floatTensor(name, rows, x), k, true, labels);
   }
 
   private static java.util.OptionalInt classification(Prepared prepared) {

@@ -220,6 +220,10 @@ class HttpServerTest {
     assertThat(nb.get("input").get(1).get("data_type").asText()).isEqualTo("TYPE_STRING");
     JsonNode all = json(get("/v2/models/versioned/versions/2/config"));
     assertThat(all.get("version_policy").toString()).isEqualTo("{\"all\":{}}");
+    assertThat(c.get("output").get(0).get("label_filename").asText()).isEmpty();
+    JsonNode labeled = json(get("/v2/models/labeled/config"));
+    assertThat(labeled.get("output").get(0).get("label_filename").asText())
+        .isEqualTo("classes.txt");
   }
 
   // ---- JSON inference ------------------------------------------------------------------------

@@ -257,6 +257,23 @@ class ProtocolContractTest {
 
   @ParameterizedTest(name = "client #{0}")
   @MethodSource("bothClients")
+  void classificationAddsTheLabelsOfAnOutputWithALabelsFile(int client) throws Exception {
+    // config.yaml's outputs[].labels (config.pbtxt's label_filename): "value:index:label", and
+    // "value:index" for a class whose line is empty.
+    java.nio.ByteBuffer in =
+        java.nio.ByteBuffer.allocate(4 * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float v : new float[] {0.1f, 0.2f, 0.9f, 0.5f}) {
+      in.putFloat(v);
+    }
+    Outcome o =
+        clients.get(client).infer("labeled", DataType.FP32, new long[] {1, 4}, in.array(), 3L);
+    assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
+    assertThat(bytesElements(o.output()))
+        .containsExactly("0.900000:2", "0.500000:3:bird", "0.200000:1:dog");
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
   void classificationOfMoreClassesThanThereAreGivesThemAll(int client) throws Exception {
     byte[] data = HttpServerTest.binaryValues(DataType.INT32, 3);
     Outcome o =

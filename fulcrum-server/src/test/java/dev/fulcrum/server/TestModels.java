@@ -68,6 +68,9 @@ final class TestModels {
           1,
           fp32.replace("identity", "gate"));
       model(root, "exploding", null, 1, fp32.replace("identity", "explode"));
+      // Triton's label_filename: line i names class i; the third class has an empty line.
+      model(root, "labeled", "outputs:\n  - {name: OUT, labels: classes.txt}\n", 1, fp32);
+      Files.writeString(root.resolve("labeled/classes.txt"), "cat\ndog\n\nbird\n");
       return root;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

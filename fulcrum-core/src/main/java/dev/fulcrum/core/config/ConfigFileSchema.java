@@ -73,9 +73,10 @@ final class ConfigFileSchema {
   static final RecordOf TENSOR =
       new RecordOf(
           Tensor.class,
-          List.of("name", "datatype", "dims", "allow-non-finite"),
-          List.of(S, S, listOf(L), B),
-          a -> new Tensor((String) a[0], (String) a[1], longs(a[2]), (Boolean) a[3]));
+          List.of("name", "datatype", "dims", "allow-non-finite", "labels"),
+          List.of(S, S, listOf(L), B, S),
+          a ->
+              new Tensor((String) a[0], (String) a[1], longs(a[2]), (Boolean) a[3], (String) a[4]));
 
   static final RecordOf VERSION_POLICY =
       new RecordOf(

@@ -90,17 +90,19 @@ public record ModelConfigFile(
 
   /**
    * An input or output: {@code dims} leaves out the batch dimension when max-batch-size > 0; {@code
-   * allow-non-finite: true} lets a floating-point input take NaN and ±Infinity.
+   * allow-non-finite: true} lets a floating-point input take NaN and ±Infinity; {@code labels}
+   * names an output's labels file in the model's folder (Triton's {@code label_filename}).
    */
   public record Tensor(
       @JsonProperty("name") @Nullable String name,
       @JsonProperty("datatype") @Nullable String datatype,
       @JsonProperty("dims") @Nullable List<Long> dims,
-      @JsonProperty("allow-non-finite") @Nullable Boolean allowNonFinite) {
+      @JsonProperty("allow-non-finite") @Nullable Boolean allowNonFinite,
+      @JsonProperty("labels") @Nullable String labels) {
 
-    /** A tensor without {@code allow-non-finite}. */
+    /** A tensor without {@code allow-non-finite} or {@code labels}. */
     public Tensor(@Nullable String name, @Nullable String datatype, @Nullable List<Long> dims) {
-      this(name, datatype, dims, null);
+      this(name, datatype, dims, null, null);
     }
   }
 

@@ -802,7 +802,22 @@ public final class ModelConfigResolver {
         throw new ConfigException(
             file, here + ".allow-non-finite", "applies to inputs only; outputs are not checked");
       }
-      out.add(new TensorConfig(t.name(), type, dims, allowNonFinite));
+      String labels = t.labels();
+      if (labels != null) {
+        if (field.equals("inputs")) {
+          throw new ConfigException(
+              file, here + ".labels", "applies to outputs only (the classes of a classifier)");
+        }
+        if (type == DataType.BYTES) {
+          throw new ConfigException(
+              file, here + ".labels", "'" + t.name() + "' is BYTES: there are no classes to name");
+        }
+        if (labels.isBlank() || labels.contains("/") || labels.contains("..")) {
+          throw new ConfigException(
+              file, here + ".labels", "must be a file in the model's folder, was '" + labels + "'");
+        }
+      }
+      out.add(new TensorConfig(t.name(), type, dims, allowNonFinite, labels));
     }
     if (field.equals("inputs")) {
       for (TensorConfig m : fromModel) {

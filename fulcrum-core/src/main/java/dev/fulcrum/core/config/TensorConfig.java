@@ -13,17 +13,21 @@ import org.jspecify.annotations.Nullable;
  *
  * @param allowNonFinite for a floating-point input, whether NaN and ±Infinity are accepted (false
  *     by default: a request carrying one is refused with INVALID_ARGUMENT)
+ * @param labels for an output, its labels file in the model's folder (Triton's {@code
+ *     label_filename}: line i names class i, appended to the classification extension's strings),
+ *     or null
  */
-public record TensorConfig(String name, DataType datatype, long[] dims, boolean allowNonFinite) {
+public record TensorConfig(
+    String name, DataType datatype, long[] dims, boolean allowNonFinite, @Nullable String labels) {
   public TensorConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(datatype, "datatype");
     dims = dims.clone();
   }
 
-  /** A tensor that refuses non-finite values. */
+  /** A tensor that refuses non-finite values, without labels. */
   public TensorConfig(String name, DataType datatype, long[] dims) {
-    this(name, datatype, dims, false);
+    this(name, datatype, dims, false, null);
   }
 
   @Override
@@ -46,12 +50,13 @@ public record TensorConfig(String name, DataType datatype, long[] dims, boolean 
         && name.equals(t.name)
         && datatype == t.datatype
         && Arrays.equals(dims, t.dims)
-        && allowNonFinite == t.allowNonFinite;
+        && allowNonFinite == t.allowNonFinite
+        && Objects.equals(labels, t.labels);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, datatype, Arrays.hashCode(dims), allowNonFinite);
+    return Objects.hash(name, datatype, Arrays.hashCode(dims), allowNonFinite, labels);
   }
 
   @Override

@@ -11,11 +11,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.OptionalInt;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Triton's classification extension: an output asked for with the parameter {@code classification:
  * k} comes back as the k largest elements of each batch row as BYTES strings {@code "value:index"},
- * best first (a pipeline's {@code top-k} step adds {@code ":label"}). A model that batches gets
+ * best first, and {@code "value:index:label"} where the output has labels ({@link ClassLabels}; an
+ * index past the file's lines, or an empty line, has none, as in Triton). A model that batches gets
  * [rows, k] (each row's elements are its classes); one that does not gets [k] over the whole
  * output, as Triton does. k is cut to the number of classes. Values are written as Triton's {@code
  * std::to_string} writes them: floating-point types with six decimals, integers exactly. Stateless.
@@ -77,9 +79,10 @@ public final class Classification {
    * the others as they are.
    *
    * @param batching whether the model batches: rows along dimension 0, else one vector
+   * @param labels the model's class labels, by output
    */
   public static InferenceResponse apply(
-      InferenceRequest request, InferenceResponse response, boolean batching) {
+      InferenceRequest request, InferenceResponse response, boolean batching, ClassLabels labels) {
     List<Tensor> outputs = new ArrayList<>(response.outputs().size());
     for (Tensor t : response.outputs()) {
       Tensor out = t;
@@ -87,7 +90,7 @@ public final class Classification {
         if (o.name().equals(t.name())) {
           OptionalInt k = requested(o);
           if (k.isPresent()) {
-            out = topK(t, k.getAsInt(), batching);
+            out = topK(t, k.getAsInt(), batching, labels.forOutput(t.name()));
           }
           break;
         }
@@ -102,13 +105,20 @@ public final class Classification {
         outputs);
   }
 
+  /** {@link #topK(Tensor, int, boolean, List)} without labels. */
+  public static Tensor topK(Tensor t, int k, boolean batching) {
+    return topK(t, k, batching, null);
+  }
+
   /**
-   * The {@code k} largest elements of each row of {@code t}, as {@code "value:index"} strings, best
-   * first; of equal values the lower index first; NaN ranks below every number.
+   * The {@code k} largest elements of each row of {@code t}, as {@code "value:index"} strings
+   * ({@code "value:index:label"} where {@code labels} names the index), best first; of equal values
+   * the lower index first; NaN ranks below every number.
    *
+   * @param labels class i's label at index i, or null
    * @throws InferenceException INVALID_ARGUMENT for a BYTES tensor (nothing to rank)
    */
-  public static Tensor topK(Tensor t, int k, boolean batching) {
+  public static Tensor topK(Tensor t, int k, boolean batching, @Nullable List<String> labels) {
     DataType type = t.datatype();
     if (type == DataType.BYTES) {
       throw InferenceException.invalid(
@@ -137,7 +147,7 @@ public final class Classification {
         Arrays.sort(
             order, (a, b) -> above(row[a], row[b]) ? -1 : above(row[b], row[a]) ? 1 : a - b);
         for (int j = 0; j < kk; j++) {
-          elements.add(element(type, data, base, order[j]));
+          elements.add(element(type, data, base, order[j], labels));
         }
       } else {
         Arrays.fill(taken, false);
@@ -149,7 +159,7 @@ public final class Classification {
             }
           }
           taken[best] = true;
-          elements.add(element(type, data, base, best));
+          elements.add(element(type, data, base, best, labels));
         }
       }
     }
@@ -157,8 +167,11 @@ public final class Classification {
     return Tensor.ofBytes(t.name(), shape, elements);
   }
 
-  private static byte[] element(DataType type, ByteBuffer data, int base, int index) {
-    return (format(type, data, base + index) + ":" + index).getBytes(StandardCharsets.UTF_8);
+  private static byte[] element(
+      DataType type, ByteBuffer data, int base, int index, @Nullable List<String> labels) {
+    String s = format(type, data, base + index) + ":" + index;
+    String label = labels != null && index < labels.size() ? labels.get(index) : "";
+    return (label.isEmpty() ? s : s + ":" + label).getBytes(StandardCharsets.UTF_8);
   }
 
   /** Whether {@code a} ranks above {@code b}: larger, and any number above NaN. */

@@ -9,6 +9,7 @@ import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.pipeline.PipelineRuntime;
 import dev.fulcrum.core.runtime.ModelInstance;
@@ -635,6 +636,7 @@ public final class ModelManager {
                   stages != null ? instances.get(0).signature() : null)
               .locatedIn(dir);
       Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
+      ClassLabels labels = LabelFiles.read(config, dir, configFile);
       for (int i = 1; i < deployment.instanceCount(); i++) {
         instances.add(engine.load(modelFile, deployment.sessionOptions()));
       }
@@ -674,7 +676,8 @@ public final class ModelManager {
               took,
               warm,
               observer,
-              stages);
+              stages,
+              labels);
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,

@@ -1,6 +1,7 @@
 package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
@@ -12,9 +13,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One served version of a model: its configuration, its scheduler (queue, batcher, instances), its
- * statistics, a pipeline model's stages, its response cache and its state. Immutable apart from the
- * state, which the {@link ModelManager} changes on its control thread (volatile, read by any
- * thread).
+ * statistics, a pipeline model's stages, its outputs' class labels, its response cache and its
+ * state. Immutable apart from the state, which the {@link ModelManager} changes on its control
+ * thread (volatile, read by any thread).
  */
 public final class ModelVersion {
   private final String name;
@@ -27,6 +28,7 @@ public final class ModelVersion {
   private final Duration warmupDuration;
   private final SchedulerObserver observer;
   private final @Nullable ModelStages stages;
+  private final ClassLabels labels;
   private final @Nullable ResponseCache cache;
   private volatile ModelState state;
 
@@ -40,7 +42,8 @@ public final class ModelVersion {
       Duration loadDuration,
       Duration warmupDuration,
       SchedulerObserver observer,
-      @Nullable ModelStages stages) {
+      @Nullable ModelStages stages,
+      ClassLabels labels) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
@@ -51,6 +54,7 @@ public final class ModelVersion {
     this.warmupDuration = warmupDuration;
     this.observer = Objects.requireNonNull(observer);
     this.stages = stages;
+    this.labels = Objects.requireNonNull(labels);
     this.cache =
         config.responseCache().enabled()
             ? new ResponseCache(name, version, config.responseCache().maxBytes())
@@ -61,6 +65,11 @@ public final class ModelVersion {
   /** The observers of this version (statistics and metrics), for work done outside the queue. */
   public SchedulerObserver observer() {
     return observer;
+  }
+
+  /** The class labels of its outputs, read from their labels files when the version loaded. */
+  public ClassLabels labels() {
+    return labels;
   }
 
   /** A pipeline model's stages around its forward pass; null for a plain model. */

@@ -115,19 +115,26 @@ public final class RepositorySource {
   }
 
   /**
-   * A fingerprint of a model's configuration files, to notice a changed configuration: the SHA-256
-   * of every {@code config.*} file beside the version folders ("" when there is none).
+   * A fingerprint of a model's configuration, to notice a changed one: the SHA-256 of every {@code
+   * config.*} file beside the version folders, and of the name, size and modification time of every
+   * other file there (the labels, baseline and tokenizer files a configuration names, read when a
+   * version loads; Triton too reloads a model whose files changed). "" when there is no file.
    */
   public String configStamp(Path modelDir) {
     try (Stream<Path> entries = Files.list(modelDir)) {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       boolean any = false;
       for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
-        if (p.getFileName().toString().startsWith("config.")) {
-          sha.update(p.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String name = p.getFileName().toString();
+        sha.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        if (name.startsWith("config.")) {
           sha.update(Files.readAllBytes(p));
-          any = true;
+        } else {
+          sha.update(
+              (Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis())
+                  .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
+        any = true;
       }
       return any ? HexFormat.of().formatHex(sha.digest()) : "";
     } catch (IOException e) {

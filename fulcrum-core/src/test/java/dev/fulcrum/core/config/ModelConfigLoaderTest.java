@@ -241,6 +241,23 @@ class ModelConfigLoaderTest {
         "inputs only");
   }
 
+  @Test
+  void labelsNameAFileInTheModelsFolderForANumericOutput() throws Exception {
+    ModelConfig c =
+        resolve("outputs:\n  - {name: probabilities, labels: classes.txt}\n", BATCHABLE);
+    assertThat(c.outputs().get(0).labels()).isEqualTo("classes.txt");
+    assertThat(resolve("outputs:\n  - {name: label}\n", BATCHABLE).outputs().get(0).labels())
+        .isNull();
+    assertFails(
+        "inputs:\n  - {name: features, labels: classes.txt}\n", "inputs[0].labels", "outputs only");
+    for (String bad : List.of("../classes.txt", "sub/classes.txt", "' '")) {
+      assertFails(
+          "outputs:\n  - {name: probabilities, labels: " + bad + "}\n",
+          "outputs[0].labels",
+          "a file in the model's folder");
+    }
+  }
+
   private static final ModelSignature TEXT_PIPELINE =
       new ModelSignature(
           List.of(new TensorSpec("text", DataType.BYTES, new long[] {-1, 1})),

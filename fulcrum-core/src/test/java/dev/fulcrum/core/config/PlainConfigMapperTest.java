@@ -64,7 +64,7 @@ class PlainConfigMapperTest {
         max-batch-size: 8
         inputs:
           - {name: x, datatype: FP32, dims: [-1, 3], allow-non-finite: true}
-        outputs: [{name: y, datatype: INT64, dims: []}]
+        outputs: [{name: y, datatype: INT64, dims: [], labels: classes.txt}]
         version-policy: {specific: [1, 3]}
         instance-count: 2
         dynamic-batching: {max-queue-delay-microseconds: 500, preferred-batch-sizes: [4, 8]}

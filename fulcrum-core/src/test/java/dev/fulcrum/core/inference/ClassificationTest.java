@@ -11,10 +11,13 @@ import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ClassificationTest {
 
@@ -83,9 +86,12 @@ class ClassificationTest {
             RequestOptions.NONE);
     InferenceResponse answered =
         Classification.apply(
-            request, new InferenceResponse("m", "1", "r1", Map.of(), List.of(scores, other)), true);
+            request,
+            new InferenceResponse("m", "1", "r1", Map.of(), List.of(scores, other)),
+            true,
+            ClassLabels.of(Map.of("OUT", List.of("cat", "dog", "bird"))));
     assertThat(answered.id()).isEqualTo("r1");
-    assertThat(strings(answered.outputs().get(0))).containsExactly("0.500000:1");
+    assertThat(strings(answered.outputs().get(0))).containsExactly("0.500000:1:dog");
     assertThat(answered.outputs().get(1)).isSameAs(other);
   }
 
@@ -105,6 +111,34 @@ class ClassificationTest {
     assertThat(sorted).hasSize(40).endsWith("NaN:5");
     assertThat(sorted.subList(0, 3))
         .containsExactly("12.000000:11", "12.000000:24", "12.000000:37");
+  }
+
+  @Test
+  void labelsNameTheClassesTheyHaveAsTritonDoes() {
+    // Line i names class i; a class past the file's lines or on an empty line has no ":label".
+    Tensor t = fp32(new long[] {2, 4}, 0.1f, 0.7f, 0.2f, 0.9f, 0.5f, 0.25f, 0.25f, 0f);
+    List<String> labels = List.of("cat", "dog", "");
+    assertThat(strings(Classification.topK(t, 3, true, labels)))
+        .containsExactly(
+            "0.900000:3",
+            "0.700000:1:dog",
+            "0.200000:2",
+            "0.500000:0:cat",
+            "0.250000:1:dog",
+            "0.250000:2");
+    assertThat(strings(Classification.topK(t, 1, true, null)))
+        .containsExactly("0.900000:3", "0.500000:0");
+  }
+
+  @Test
+  void aLabelsFileIsReadLineByLineWithoutCarriageReturns(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("labels.txt");
+    Files.write(file, "cat\r\ndög\n\nbird".getBytes(StandardCharsets.UTF_8));
+    assertThat(ClassLabels.read(file)).containsExactly("cat", "dög", "", "bird");
+    ClassLabels byOutput = ClassLabels.of(Map.of("OUT", ClassLabels.read(file)));
+    assertThat(byOutput.forOutput("OUT")).hasSize(4);
+    assertThat(byOutput.forOutput("OTHER")).isNull();
+    assertThat(ClassLabels.of(Map.of())).isSameAs(ClassLabels.NONE);
   }
 
   @Test

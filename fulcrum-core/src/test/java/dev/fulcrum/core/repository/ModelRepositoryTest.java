@@ -112,6 +112,30 @@ class ModelRepositoryTest {
   }
 
   @Test
+  void anOutputsLabelsAreReadWhenItsVersionLoadsAndAMissingFileFailsTheLoad() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,3", "out y FP32 -1,3");
+    Files.writeString(repo.resolve("m/config.yaml"), "outputs:\n  - {name: y, labels: c.txt}\n");
+    Files.writeString(repo.resolve("m/c.txt"), "cat\ndog\n");
+    FakeRuntime.writeModel(repo.resolve("n/1/model.onnx"), "in x FP32 -1,3", "out y FP32 -1,3");
+    Files.writeString(repo.resolve("n/config.yaml"), "outputs:\n  - {name: y, labels: gone.txt}\n");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.resolve("m", "").labels().forOutput("y")).containsExactly("cat", "dog");
+      // An edited labels file is read again at the next poll (or load), as a config.yaml is.
+      Files.writeString(repo.resolve("m/c.txt"), "cat\ndog\nbird\n");
+      r.manager().poll().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.resolve("m", "").labels().forOutput("y")).containsExactly("cat", "dog", "bird");
+      assertThat(r.index())
+          .filteredOn(s -> s.name().equals("n"))
+          .singleElement()
+          .satisfies(
+              s ->
+                  assertThat(s.reason())
+                      .contains("config.yaml", "outputs[0].labels", "no file 'gone.txt'")
+                      .doesNotContain(repo.toString()));
+    }
+  }
+
+  @Test
   void instancesShareTheCoresByDefault() throws Exception {
     FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1", "out y FP32 -1");
     Files.writeString(repo.resolve("m/config.yaml"), "instance-count: 2\n");

@@ -2,7 +2,6 @@ package dev.fulcrum.pipelines.steps;
 
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
-import java.util.Locale;
 
 /**
  * The numeric steps after (and, for standardize, before) a model, on row-major float arrays: each a
@@ -105,39 +104,6 @@ public final class Vectors {
     float[] out = new float[x.length];
     for (int i = 0; i < x.length; i++) {
       out[i] = (x[i] - mean[i % width]) / std[i % width];
-    }
-    return out;
-  }
-
-  /**
-   * The k best classes of each row of [rows, width] as Triton's classification strings {@code
-   * "score:index:label"} (or {@code "score:index"} without labels), best first; ties keep the lower
-   * index first. k is cut to the width.
-   *
-   * @param labels class names by index, or null
-   */
-  public static String[] topK(
-      float[] x, int width, int k, String @org.jspecify.annotations.Nullable [] labels) {
-    int rows = width == 0 ? 0 : x.length / width;
-    int kk = Math.min(k, width);
-    String[] out = new String[rows * kk];
-    for (int r = 0; r < rows; r++) {
-      int base = r * width;
-      boolean[] taken = new boolean[width];
-      for (int j = 0; j < kk; j++) {
-        int best = -1;
-        for (int d = 0; d < width; d++) {
-          if (!taken[d] && (best < 0 || x[base + d] > x[base + best])) {
-            best = d;
-          }
-        }
-        taken[best] = true;
-        String score = String.format(Locale.ROOT, "%f", x[base + best]);
-        out[r * kk + j] =
-            labels != null && best < labels.length
-                ? score + ":" + best + ":" + labels[best]
-                : score + ":" + best;
-      }
     }
     return out;
   }

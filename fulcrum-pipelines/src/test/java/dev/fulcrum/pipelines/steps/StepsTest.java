@@ -135,15 +135,6 @@ class StepsTest {
   }
 
   @Test
-  void topKWritesTritonClassificationStrings() {
-    float[] scores = {0.1f, 0.7f, 0.2f, 0.5f, 0.25f, 0.25f};
-    assertThat(Vectors.topK(scores, 3, 2, new String[] {"cat", "dog", "bird"}))
-        .containsExactly("0.700000:1:dog", "0.200000:2:bird", "0.500000:0:cat", "0.250000:1:dog");
-    assertThat(Vectors.topK(scores, 3, 1, null)).containsExactly("0.700000:1", "0.500000:0");
-    assertThat(Vectors.topK(scores, 3, 9, null)).hasSize(6); // k cut to the width
-  }
-
-  @Test
   void standardizesPerFeature() {
     float[] x =
         Vectors.standardize(new float[] {1, 10, 3, 30}, new float[] {2, 20}, new float[] {1, 10});

@@ -205,7 +205,7 @@ public final class ModelJson {
         o.put("allow_ragged_batch", false);
         o.put("optional", false);
       } else {
-        o.put("label_filename", "");
+        o.put("label_filename", java.util.Objects.requireNonNullElse(t.labels(), ""));
       }
     }
     return a;

@@ -140,7 +140,7 @@ final class PbtxtConverter {
     List<ModelConfigFile.Tensor> out = new ArrayList<>();
     for (int i = 0; i < c.getInputCount(); i++) {
       ModelInput t = c.getInput(i);
-      out.add(tensor("input[" + i + "]", t.getName(), t.getDataType(), t.getDimsList()));
+      out.add(tensor("input[" + i + "]", t.getName(), t.getDataType(), t.getDimsList(), ""));
     }
     return out.isEmpty() ? null : out;
   }
@@ -149,18 +149,32 @@ final class PbtxtConverter {
     List<ModelConfigFile.Tensor> out = new ArrayList<>();
     for (int i = 0; i < c.getOutputCount(); i++) {
       ModelOutput t = c.getOutput(i);
-      out.add(tensor("output[" + i + "]", t.getName(), t.getDataType(), t.getDimsList()));
+      out.add(
+          tensor(
+              "output[" + i + "]",
+              t.getName(),
+              t.getDataType(),
+              t.getDimsList(),
+              t.getLabelFilename()));
     }
     return out.isEmpty() ? null : out;
   }
 
   private ModelConfigFile.@Nullable Tensor tensor(
-      String path, String name, dev.fulcrum.server.grpc.proto.DataType type, List<Long> dims) {
+      String path,
+      String name,
+      dev.fulcrum.server.grpc.proto.DataType type,
+      List<Long> dims,
+      String labelFilename) {
     consumed.add(path + ".name");
     consumed.add(path + ".data_type");
     consumed.add(path + ".dims");
     return new ModelConfigFile.Tensor(
-        name.isEmpty() ? null : name, datatype(type), dims.isEmpty() ? null : List.copyOf(dims));
+        name.isEmpty() ? null : name,
+        datatype(type),
+        dims.isEmpty() ? null : List.copyOf(dims),
+        null,
+        string(path + ".label_filename", labelFilename));
   }
 
   /** Triton's {@code TYPE_FP32} as the protocol's {@code FP32}; null when unset. */

@@ -51,16 +51,14 @@ class PbtxtConverterTest {
     assertThat(f.inputs())
         .containsExactly(new ModelConfigFile.Tensor("data_0", "FP32", List.of(3L, 224L, 224L)));
     assertThat(f.outputs())
-        .containsExactly(new ModelConfigFile.Tensor("fc6_1", "FP32", List.of(1000L)));
+        .containsExactly(
+            new ModelConfigFile.Tensor(
+                "fc6_1", "FP32", List.of(1000L), null, "densenet_labels.txt"));
     assertThat(f.instanceCount()).isNull();
     assertThat(f.onnxruntime()).isNull();
     assertThat(f.dynamicBatching()).isNull();
     assertThat(c.ignored())
-        .containsExactly(
-            "input[0].format",
-            "input[0].reshape.shape",
-            "output[0].label_filename",
-            "output[0].reshape.shape");
+        .containsExactly("input[0].format", "input[0].reshape.shape", "output[0].reshape.shape");
   }
 
   @Test
