@@ -28,15 +28,18 @@ import org.jspecify.annotations.Nullable;
  * measurement or a deployment never runs on another transport than the one it asked for.
  *
  * <p>Why epoll before io_uring (measured A/B on one build, one REST event loop, interleaved;
- * docs/PERFORMANCE.md, "Session 24 (lead): io_uring"): io_uring serves tiny requests at saturation
- * far better (the demo fraud model at c=64: 1.5-1.6x the requests, one {@code io_uring_enter} for a
- * pass's answers and the next reads where epoll makes a {@code writev} and a {@code read} each) at
- * the same CPU per request at 4,000 a second, and no worse on MiniLM or 21 KB image bodies; but
- * under a flood of inbound bytes Netty's io_uring loop keeps reaping and re-arming reads before it
- * runs tasks (answers, timeouts): a normal request's p99 during 110 connections of 60 MB bodies was
- * ~500 ms against ~180 ms on epoll, and its rings add ~10 MB of RSS. A hardened default keeps
- * epoll; io_uring is there to be named ({@code --transport io_uring}) where requests are small and
- * many and the clients trusted, and it serves where epoll does not load.
+ * docs/PERFORMANCE.md, "Session 24 (lead): io_uring" and "Session 28 (lead)"): io_uring serves tiny
+ * requests at saturation far better (the demo fraud model at c=64: 1.3-1.6x the requests, one
+ * {@code io_uring_enter} for a pass's answers and the next reads where epoll makes a {@code writev}
+ * and a {@code read} each) and no worse on MiniLM or 21 KB image bodies. Against it, measured in
+ * session 28 with reads of a body paced through the loop's tasks ({@code PausedReads}, which took a
+ * normal request's p99 under 110 connections of 60 MB bodies from ~500-580 to ~200-260 ms on
+ * io_uring; epoll ~140-165): the first fraud answer of a fresh server ~0.06 s later (its rings and
+ * probes), ~10 MB more RSS, and no early registration of connections that have sent their request
+ * ({@code Registrations}, the slowloris defence, reads the accepted socket, which io_uring accepts
+ * blocking). A hardened default keeps epoll; io_uring is there to be named ({@code --transport
+ * io_uring}) where requests are small and many and the clients trusted, and it serves where epoll
+ * does not load.
  */
 public final class NettyTransport {
   /** Says why a transport cannot be used here, or {@code null} when it can. */
