@@ -129,6 +129,8 @@ class TuneEndToEndTest {
     assertThat(file.onnxruntime().intraOpThreads()).isEqualTo(1);
     assertThat(file.inputs()).isNotNull(); // the model's own fields are kept
     assertThat(file.inputs().get(0).name()).isEqualTo("features");
+    assertThat(file.outputs()).isNotNull();
+    assertThat(file.outputs().get(0).labels()).isEqualTo("classes.txt"); // and the class names
 
     String html = Files.readString(out.resolve("report.html"));
     assertThat(html).doesNotContain("<script src").doesNotContain("<link").contains("uPlot");
