@@ -117,8 +117,9 @@ public final class RepositorySource {
   /**
    * A fingerprint of a model's configuration, to notice a changed one: the SHA-256 of every {@code
    * config.*} file beside the version folders, and of the name, size and modification time of every
-   * other file there (the labels, baseline and tokenizer files a configuration names, read when a
-   * version loads; Triton too reloads a model whose files changed). "" when there is no file.
+   * other file there but hidden ones (the labels, baseline and tokenizer files a configuration
+   * names, read when a version loads; Triton too reloads a model whose files changed). "" when
+   * there is no such file.
    */
   public String configStamp(Path modelDir) {
     try (Stream<Path> entries = Files.list(modelDir)) {
@@ -126,6 +127,9 @@ public final class RepositorySource {
       boolean any = false;
       for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
         String name = p.getFileName().toString();
+        if (name.startsWith(".")) {
+          continue; // an editor's swap file or a folder's metadata: not the model's
+        }
         sha.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         if (name.startsWith("config.")) {
           sha.update(Files.readAllBytes(p));
