@@ -34,12 +34,13 @@ import org.jspecify.annotations.Nullable;
  * and a {@code read} each) and no worse on MiniLM or 21 KB image bodies. Against it, measured in
  * session 28 with reads of a body paced through the loop's tasks ({@code PausedReads}, which took a
  * normal request's p99 under 110 connections of 60 MB bodies from ~500-580 to ~200-260 ms on
- * io_uring; epoll ~140-165): the first fraud answer of a fresh server ~0.06 s later (its rings and
- * probes), ~10 MB more RSS, and no early registration of connections that have sent their request
- * ({@code Registrations}, the slowloris defence, reads the accepted socket, which io_uring accepts
- * blocking). A hardened default keeps epoll; io_uring is there to be named ({@code --transport
- * io_uring}) where requests are small and many and the clients trusted, and it serves where epoll
- * does not load.
+ * io_uring; epoll ~140-165), ~10 MB more RSS, and above all the first fraud answer of a fresh
+ * server 0.06-0.08 s later (its rings and Netty's feature probes): 1.12x the Node peer's start
+ * against epoll's 0.98x in one run. (Without {@code Registrations}, which needs the non-blocking
+ * sockets epoll accepts, io_uring still took a 20,000-connection slowloris opening as well as
+ * epoll, dropping fewer SYNs.) So epoll stays first; io_uring is there to be named ({@code
+ * --transport io_uring}) where requests are small and many and a start's 0.07 s does not matter,
+ * and it serves where epoll does not load.
  */
 public final class NettyTransport {
   /** Says why a transport cannot be used here, or {@code null} when it can. */
