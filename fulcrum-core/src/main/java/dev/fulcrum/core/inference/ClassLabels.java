@@ -49,9 +49,4 @@ public final class ClassLabels {
   public @Nullable List<String> forOutput(String output) {
     return byOutput.get(output);
   }
-
-  /** Whether no output has labels. */
-  public boolean isEmpty() {
-    return byOutput.isEmpty();
-  }
 }

@@ -12,6 +12,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The JSON documents that describe models and the server: OIP server and model metadata, and
@@ -205,7 +206,7 @@ public final class ModelJson {
         o.put("allow_ragged_batch", false);
         o.put("optional", false);
       } else {
-        o.put("label_filename", java.util.Objects.requireNonNullElse(t.labels(), ""));
+        o.put("label_filename", Objects.requireNonNullElse(t.labels(), ""));
       }
     }
     return a;
