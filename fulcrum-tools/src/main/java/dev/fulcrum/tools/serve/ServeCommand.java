@@ -147,8 +147,9 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "Netty I/O transport of the HTTP and gRPC ports: auto takes epoll, else io_uring, else NIO,"
               + " whichever works here; a named one that does not work stops the start;"
-              + " io_uring serves small requests at high rates faster (1.5x on the demo fraud model"
-              + " at c=64) but lets a flood of request bodies delay answers (docs/PERFORMANCE.md)"
+              + " io_uring serves small requests at high rates faster (1.3-1.5x on the demo fraud"
+              + " model at c=64, ~0.7x the CPU a request) but starts ~0.07 s slower and answers"
+              + " later under a flood of request bodies (docs/PERFORMANCE.md, Session 28)"
               + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
   String transport;
 
