@@ -343,6 +343,7 @@ final class PipelineStages implements ModelStages {
     } else {
       x = floats(y);
     }
+    java.util.OptionalInt asked = classification(prepared); // the request's k, parsed once
     Tensor classes = null;
     for (Step s : post.subList(first, post.size())) {
       switch (s) {
@@ -360,14 +361,14 @@ final class PipelineStages implements ModelStages {
         case PipelineConfig.Normalize nz -> Vectors.normalize(x, (int) shape[shape.length - 1]);
         case PipelineConfig.Softmax sm -> Vectors.softmax(x, (int) shape[shape.length - 1]);
         case PipelineConfig.TopK k -> {
-          classes = topK(outputName, x, shape, classification(prepared).orElse(k.k()), labels);
+          classes = topK(outputName, x, shape, asked.orElse(k.k()), labels);
         }
         default -> throw new IllegalStateException("step '" + s.kind() + "' after the model");
       }
     }
-    if (classes == null && classification(prepared).isPresent()) {
+    if (classes == null && asked.isPresent()) {
       // Triton's classification extension on an output without a top-k step.
-      classes = topK(outputName, x, shape, classification(prepared).getAsInt(), null);
+      classes = topK(outputName, x, shape, asked.getAsInt(), null);
     }
     Tensor result = classes != null ? classes : floatTensor(outputName, shape, x);
     List<Tensor> out = new ArrayList<>(prepared.outputs().size());
