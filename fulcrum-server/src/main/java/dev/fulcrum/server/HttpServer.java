@@ -49,14 +49,13 @@ public final class HttpServer implements AutoCloseable {
 
   private final InferenceService service;
   private final HttpServerConfig config;
-  private @Nullable EventLoopGroup boss;
-  private @Nullable EventLoopGroup workers;
-  private @Nullable Channel serverChannel;
 
-  /** Every listening socket, {@link #serverChannel} first (several with {@code SO_REUSEPORT}). */
-  private final List<Channel> listening = new ArrayList<>();
-
-  private @Nullable NettyTransport transport;
+  /**
+   * The port's transports, in the order they took its new connections: the one {@link #start()}
+   * bound, then the one {@link #moveToWarmTransport()} added, if any. The last takes the new
+   * connections; an earlier one keeps serving the connections it accepted.
+   */
+  private final List<Generation> generations = new ArrayList<>();
 
   /**
    * Connections that have sent bytes (TLS: every one), so that close() can end each through its
@@ -65,11 +64,45 @@ public final class HttpServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
   private @Nullable HttpPipeline pipeline;
-  private @Nullable Registrations registrations;
   private @Nullable DashboardFeed dashboard;
   private @Nullable BufferBudget sharedBudget;
+  private boolean closed;
   private int port = -1;
   private int acceptQueue = -1;
+
+  /**
+   * One transport's share of the port: its accept threads (none where the loops accept), its event
+   * loops, its listening sockets (several with {@code SO_REUSEPORT}) and, on epoll with accept
+   * threads, its early registrations. Guarded by the server's lock.
+   */
+  private static final class Generation {
+    final NettyTransport io;
+    final @Nullable EventLoopGroup boss;
+    final EventLoopGroup workers;
+    final List<Channel> listening = new ArrayList<>();
+    @Nullable Registrations registrations;
+
+    Generation(NettyTransport io, @Nullable EventLoopGroup boss, EventLoopGroup workers) {
+      this.io = io;
+      this.boss = boss;
+      this.workers = workers;
+    }
+
+    /** Stops accepting: closes every listening socket. */
+    void closeListening() {
+      for (Channel ch : listening) {
+        ch.close().awaitUninterruptibly();
+      }
+      listening.clear();
+    }
+
+    void shutdownGroups() {
+      if (boss != null) {
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      }
+      workers.shutdownGracefully(100, 5_000, TimeUnit.MILLISECONDS).awaitUninterruptibly();
+    }
+  }
 
   public HttpServer(InferenceService service, HttpServerConfig config) {
     this.service = service;
@@ -81,7 +114,7 @@ public final class HttpServer implements AutoCloseable {
    * {@code feed}; call before {@link #start()}. Without it those paths answer 404.
    */
   public synchronized HttpServer dashboard(DashboardFeed feed) {
-    if (serverChannel != null) {
+    if (!generations.isEmpty()) {
       throw new IllegalStateException("already started");
     }
     this.dashboard = feed;
@@ -94,7 +127,7 @@ public final class HttpServer implements AutoCloseable {
    * own.
    */
   public synchronized HttpServer bufferBudget(BufferBudget serverWide) {
-    if (serverChannel != null) {
+    if (!generations.isEmpty()) {
       throw new IllegalStateException("already started");
     }
     this.sharedBudget = serverWide;
@@ -103,11 +136,148 @@ public final class HttpServer implements AutoCloseable {
 
   /** Binds the port; blocks until bound. */
   public synchronized HttpServer start() throws InterruptedException {
-    if (serverChannel != null) {
+    if (!generations.isEmpty() || closed) {
       throw new IllegalStateException("already started");
     }
     NettyTransport io = NettyTransport.choose(config.transport());
-    transport = io;
+    HttpPipeline p =
+        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
+    pipeline = p;
+    // AUTO on epoll: SO_REUSEPORT on every listening socket, even a lone one, so that io_uring's
+    // can join the port once the server is warm (moveToWarmTransport).
+    boolean reusePort = config.transport() == Transport.AUTO && io.kind() == Transport.EPOLL;
+    if (io.kind() != Transport.NIO && config.port() != 0) {
+      requireFree(config.host(), config.port());
+    }
+    Generation g = bind(io, p, config.port(), reusePort);
+    generations.add(g);
+    Channel first = g.listening.get(0);
+    port = ((InetSocketAddress) first.localAddress()).getPort();
+    int backlog = ((ServerSocketChannelConfig) first.config()).getBacklog();
+    OptionalInt somaxconn = AcceptBacklog.somaxconn();
+    acceptQueue = AcceptBacklog.effective(backlog, somaxconn);
+    log.info(
+        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {}{})",
+        config.host(),
+        port,
+        io.describe(),
+        config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
+        acceptQueue,
+        g.listening.size() > 1
+            ? " on each of " + g.listening.size() + " listening sockets (SO_REUSEPORT)"
+            : "");
+    boolean handoff = g.boss != null;
+    if (handoff && g.listening.size() < config.limits().acceptors()) {
+      log.warn(
+          "HTTP port {}: {} acceptors asked for, 1 listening socket used: the {} transport has no"
+              + " SO_REUSEPORT",
+          port,
+          config.limits().acceptors(),
+          io.kind().label());
+    }
+    AcceptBacklog.shortfall(backlog, somaxconn)
+        .ifPresent(why -> log.warn("HTTP port {}: {}", port, why));
+    return this;
+  }
+
+  /**
+   * With {@link Transport#AUTO}, once the server is warm: the port's new connections go to io_uring
+   * from now on, where it works here; the connections accepted so far stay on epoll until they
+   * close. Blocks until the new listening sockets are bound and the kernel steers to them; nothing
+   * is refused or reset meanwhile (until the steering, the kernel spreads new connections over both
+   * transports' sockets, and each accepts its share).
+   *
+   * <p>Why: io_uring serves small requests at saturation with ~0.7x the CPU of epoll (the demo
+   * fraud model at c=64: 1.3-1.5x the requests), but setting it up (Netty's feature probes, its
+   * rings, cold code) delays a fresh server's first answer ~0.07 s, and that answer is issue #9's.
+   * So the start binds epoll, and io_uring joins the port's {@code SO_REUSEPORT} group after the
+   * start, a BPF program ({@link ReusePortSteering}) sending it every new connection
+   * (docs/PERFORMANCE.md, "Session 29 (lead)").
+   *
+   * @return the transport that takes new connections from now (io_uring), or empty where nothing
+   *     moved: another transport was asked for, the port did not start on epoll, io_uring or the
+   *     steering is unavailable here (logged), already moved, or the server is closed
+   */
+  public synchronized Optional<NettyTransport> moveToWarmTransport() throws InterruptedException {
+    if (generations.size() != 1
+        || closed
+        || pipeline == null
+        || config.transport() != Transport.AUTO
+        || generations.get(0).io.kind() != Transport.EPOLL) {
+      return Optional.empty();
+    }
+    NettyTransport uring;
+    try {
+      uring = NettyTransport.choose(Transport.IO_URING);
+    } catch (IllegalStateException unavailable) {
+      log.info("HTTP port {}: staying on epoll ({})", port, unavailable.getMessage());
+      return Optional.empty();
+    }
+    Generation start = generations.get(0);
+    // First the program that keeps every new connection on epoll's sockets (as the kernel's hash
+    // did): where the kernel or the JVM cannot attach one, nothing has been bound yet. Then
+    // io_uring's sockets join the group without taking a connection, and the program moves to them.
+    String why = ReusePortSteering.steer(start.listening.get(0), 0, start.listening.size());
+    if (why != null) {
+      log.info("HTTP port {}: staying on epoll ({})", port, why);
+      return Optional.empty();
+    }
+    Generation warm;
+    try {
+      warm = bind(uring, pipeline, port, true);
+    } catch (RuntimeException bindFailed) {
+      log.warn(
+          "HTTP port {}: staying on epoll (io_uring's sockets did not bind)", port, bindFailed);
+      return Optional.empty();
+    }
+    generations.add(warm);
+    why =
+        ReusePortSteering.steer(
+            start.listening.get(0), start.listening.size(), warm.listening.size());
+    if (why != null) { // the same call just worked: the kernel spreads the connections over both
+      log.warn("HTTP port {}: new connections on epoll and io_uring ({})", port, why);
+      return Optional.of(uring);
+    }
+    log.info(
+        "HTTP port {}: new connections on io_uring from now ({} listening socket{}); the {}"
+            + " connections open now stay on epoll",
+        port,
+        warm.listening.size(),
+        warm.listening.size() == 1 ? "" : "s",
+        openConnections());
+    return Optional.of(uring);
+  }
+
+  /**
+   * Fails as a bind fails where a socket listens on {@code host:port} already. The port's own
+   * sockets are bound with {@code SO_REUSEPORT} (several acceptors, or io_uring joining later),
+   * which would let them join the listening sockets of another process of the same user: a second
+   * server started on the port by mistake would take a share of the first one's connections instead
+   * of failing. So a plain socket (no {@code SO_REUSEPORT}; {@code SO_REUSEADDR}, so that the
+   * closed connections of a server just stopped do not count) is bound first, and closed.
+   */
+  private static void requireFree(String host, int port) {
+    io.netty.channel.unix.Socket probe = io.netty.channel.unix.Socket.newSocketStream();
+    try {
+      probe.setReuseAddress(true);
+      probe.bind(new InetSocketAddress(host, port));
+    } catch (IOException taken) { // "bind(..) failed with error(-98): Address already in use"
+      throw new UncheckedIOException(taken);
+    } finally {
+      try {
+        probe.close();
+      } catch (IOException ignored) {
+        // never bound to anything that needs it
+      }
+    }
+  }
+
+  /**
+   * A transport's accept threads, event loops and listening sockets on {@code bindPort} (0: a free
+   * one), sharing the port's pipeline (one connection cap, one byte budget, one connection group).
+   */
+  private Generation bind(NettyTransport io, HttpPipeline p, int bindPort, boolean reusePort)
+      throws InterruptedException {
     int acceptors = listeningSockets(config.limits().acceptors(), io);
     // By default (and always on NIO, which has one listening socket, no SO_REUSEPORT) accept
     // threads of their own hand each connection to the loops in turn. With acceptors 0 (epoll,
@@ -123,7 +293,7 @@ public final class HttpServer implements AutoCloseable {
             new DefaultThreadFactory("fulcrum-http"),
             io.ioHandlers(),
             TaskQuantumEventLoopGroup.HTTP_QUANTUM);
-    workers = loops;
+    EventLoopGroup boss;
     if (handoff) {
       boss =
           new MultiThreadIoEventLoopGroup(
@@ -138,14 +308,11 @@ public final class HttpServer implements AutoCloseable {
       acceptors = loops.executorCount();
       boss = null;
     }
-    HttpPipeline p =
-        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
-    pipeline = p;
-    registrations = null;
+    Generation g = new Generation(io, boss, loops);
     try {
       ServerBootstrap b =
           new ServerBootstrap()
-              .group(boss != null ? boss : workers, workers)
+              .group(boss != null ? boss : loops, loops)
               .channelFactory(io.serverChannels())
               .option(ChannelOption.SO_BACKLOG, config.limits().acceptBacklog())
               // No childOption(TCP_NODELAY): Netty's socket configs (epoll, io_uring, NIO) set it
@@ -161,7 +328,7 @@ public final class HttpServer implements AutoCloseable {
           handoff && io.kind() == Transport.EPOLL && config.security().tls().isEmpty()
               ? new Registrations(loops, b.config())
               : null;
-      registrations = early;
+      g.registrations = early;
       b.handler(
           new ChannelInitializer<ServerChannel>() {
             @Override
@@ -174,67 +341,62 @@ public final class HttpServer implements AutoCloseable {
               }
             }
           });
-      if (acceptors > 1) {
+      if (acceptors > 1 || reusePort) {
         // Several listening sockets, all on the port (one per loop at least): the kernel hashes
-        // each new
-        // connection to one of them, each with its own accept queue. They share the pipeline,
-        // hence one ConnectionLimit (one count, one eviction queue) and one connection group.
+        // each new connection to one of them, each with its own accept queue. They share the
+        // pipeline, hence one ConnectionLimit (one count, one eviction queue) and one connection
+        // group.
         b.option(UnixChannelOption.SO_REUSEPORT, true);
       }
-      Channel first = b.bind(config.host(), config.port()).sync().channel();
-      serverChannel = first;
-      listening.add(first);
+      Channel first = b.bind(config.host(), bindPort).sync().channel();
+      g.listening.add(first);
       int bound = ((InetSocketAddress) first.localAddress()).getPort();
       for (int i = 1; i < acceptors; i++) {
         // Each bind registers its channel with the boss group's next thread.
-        listening.add(b.bind(config.host(), bound).sync().channel());
+        g.listening.add(b.bind(config.host(), bound).sync().channel());
       }
     } catch (InterruptedException | RuntimeException e) {
-      closeListening();
-      serverChannel = null;
-      shutdownGroups();
+      g.closeListening();
+      g.shutdownGroups();
       throw e;
     }
-    port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
-    int backlog = ((ServerSocketChannelConfig) serverChannel.config()).getBacklog();
-    OptionalInt somaxconn = AcceptBacklog.somaxconn();
-    acceptQueue = AcceptBacklog.effective(backlog, somaxconn);
-    log.info(
-        "HTTP (Open Inference Protocol) listening on {}:{} ({} transport{}, accept queue {}{})",
-        config.host(),
-        port,
-        io.describe(),
-        config.security().tls().isPresent() ? ", TLS with ALPN h2 and http/1.1" : "",
-        acceptQueue,
-        acceptors > 1 ? " on each of " + acceptors + " listening sockets (SO_REUSEPORT)" : "");
-    if (handoff && acceptors < config.limits().acceptors()) {
-      log.warn(
-          "HTTP port {}: {} acceptors asked for, 1 listening socket used: the {} transport has no"
-              + " SO_REUSEPORT",
-          port,
-          config.limits().acceptors(),
-          io.kind().label());
-    }
-    AcceptBacklog.shortfall(backlog, somaxconn)
-        .ifPresent(why -> log.warn("HTTP port {}: {}", port, why));
-    return this;
+    return g;
   }
 
   /**
-   * The I/O transport the port runs on (io_uring, epoll or NIO: {@link NettyTransport}), or empty
-   * before {@link #start()}.
+   * The I/O transport that takes the port's new connections (io_uring, epoll or NIO: {@link
+   * NettyTransport}), or empty before {@link #start()}.
    */
   public synchronized Optional<NettyTransport> transport() {
-    return Optional.ofNullable(transport);
+    return generations.isEmpty()
+        ? Optional.empty()
+        : Optional.of(generations.get(generations.size() - 1).io);
   }
 
   /**
-   * How many listening sockets the port has: where the transport has {@code SO_REUSEPORT} (epoll,
-   * io_uring) {@link HttpServerConfig.Limits#acceptors()}, or with 0 one per event loop, else 1; 0
-   * before {@link #start()} and after {@link #close()}.
+   * How many listening sockets take the port's new connections: where the transport has {@code
+   * SO_REUSEPORT} (epoll, io_uring) {@link HttpServerConfig.Limits#acceptors()}, or with 0 one per
+   * event loop, else 1; 0 before {@link #start()} and after {@link #close()}.
    */
   public synchronized int listeningSockets() {
-    return listening.size();
+    return generations.isEmpty() ? 0 : generations.get(generations.size() - 1).listening.size();
+  }
+
+  /**
+   * Open connections that have sent bytes, served by the event loops of {@code kind}; for tests.
+   */
+  @SuppressWarnings(
+      "ReferenceEquality") // a connection's loop belongs to that group, not an equal one
+  synchronized int openConnections(Transport kind) {
+    int n = 0;
+    for (Generation g : generations) {
+      if (g.io.kind() == kind) {
+        for (Channel ch : connections) {
+          n += ch.eventLoop().parent() == g.workers ? 1 : 0;
+        }
+      }
+    }
+    return n;
   }
 
   /**
@@ -279,17 +441,23 @@ public final class HttpServer implements AutoCloseable {
    */
   @Override
   public synchronized void close() {
-    if (serverChannel != null) {
-      closeListening();
-      serverChannel = null;
-      if (registrations != null) {
-        registrations.close();
-        log.info(
-            "HTTP port {}: {} connections registered at once (their first line read when"
-                + " accepted), {} queued for registration behind them",
-            port,
-            registrations.early(),
-            registrations.deferred());
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (!generations.isEmpty()) {
+      generations.forEach(Generation::closeListening);
+      for (Generation g : generations) {
+        Registrations r = g.registrations;
+        if (r != null) {
+          r.close();
+          log.info(
+              "HTTP port {}: {} connections registered at once (their first line read when"
+                  + " accepted), {} queued for registration behind them",
+              port,
+              r.early(),
+              r.deferred());
+        }
       }
       if (pipeline != null) {
         ConnectionLimit cap = pipeline.connectionLimit();
@@ -305,26 +473,8 @@ public final class HttpServer implements AutoCloseable {
         log.warn("HTTP connections still open after 10 s; closing them with the event loops");
       }
     }
-    shutdownGroups();
-  }
-
-  /** Stops accepting: closes every listening socket. */
-  private void closeListening() {
-    for (Channel ch : listening) {
-      ch.close().awaitUninterruptibly();
-    }
-    listening.clear();
-  }
-
-  private void shutdownGroups() {
-    if (boss != null) {
-      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-      boss = null;
-    }
-    if (workers != null) {
-      workers.shutdownGracefully(100, 5_000, TimeUnit.MILLISECONDS).awaitUninterruptibly();
-      workers = null;
-    }
+    generations.forEach(Generation::shutdownGroups);
+    generations.clear();
   }
 
   /** The Fulcrum version, from the build. */

@@ -12,10 +12,18 @@ public final class Await {
    * instead of hanging the build. Not a timing assertion: the bound is only a safety net.
    */
   public static void until(String what, Callable<Boolean> condition) throws Exception {
+    until(what, condition, () -> "");
+  }
+
+  /** As {@link #until(String, Callable)}, the failure saying what {@code state} reads then. */
+  public static void until(String what, Callable<Boolean> condition, Callable<String> state)
+      throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!condition.call()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("gave up waiting until " + what);
+        String now = state.call();
+        throw new AssertionError(
+            "gave up waiting until " + what + (now.isEmpty() ? "" : " (" + now + ")"));
       }
       Thread.sleep(5);
     }

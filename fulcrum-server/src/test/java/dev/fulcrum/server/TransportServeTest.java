@@ -25,7 +25,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -336,6 +339,138 @@ class TransportServeTest {
                   ? Transport.IO_URING
                   : Transport.NIO;
       assertThat(server.transport().orElseThrow().kind()).isEqualTo(expected);
+    } finally {
+      server.close();
+      service.repository().close();
+    }
+  }
+
+  /**
+   * {@code auto}: the port starts on epoll, and once moved ({@link HttpServer#moveToWarmTransport})
+   * its new connections are io_uring's while those open before stay on epoll; a client connecting
+   * over and over through the move gets every answer (no connection reset in an accept queue).
+   */
+  @Test
+  void autoMovesNewConnectionsToIoUringOnceWarmAndLosesNone() throws Exception {
+    assumeTrue(NettyTransport.NATIVE.unavailability(Transport.EPOLL) == null, "no epoll");
+    assumeTrue(NettyTransport.NATIVE.unavailability(Transport.IO_URING) == null, "no io_uring");
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(
+            service,
+            new HttpServerConfig("127.0.0.1", 0, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, 1)
+                .withTransport(Transport.AUTO));
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger answered = new AtomicInteger();
+    List<Throwable> failures = new CopyOnWriteArrayList<>();
+    try (RawConnection early = new RawConnection(server.start().port())) {
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(Transport.EPOLL);
+      early.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(early.read().status()).isEqualTo(200);
+      Thread client =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    while (!stop.get() || answered.get() < 50) {
+                      try (RawConnection c = new RawConnection(server.port())) {
+                        c.send("GET", "/v2/health/live", "", new byte[0]);
+                        assertThat(c.read().status()).isEqualTo(200);
+                        answered.incrementAndGet();
+                      } catch (Throwable e) {
+                        failures.add(e);
+                        return;
+                      }
+                    }
+                  });
+      Await.until("the client is connecting", () -> answered.get() >= 20);
+      assertThat(server.moveToWarmTransport().orElseThrow().kind()).isEqualTo(Transport.IO_URING);
+      int atMove = answered.get();
+      Await.until("connections after the move", () -> answered.get() >= atMove + 50);
+      stop.set(true);
+      client.join(30_000);
+      assertThat(failures).isEmpty();
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(Transport.IO_URING);
+      assertThat(server.moveToWarmTransport()).isEmpty(); // once
+      try (RawConnection late = new RawConnection(server.port())) {
+        late.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(late.read().status()).isEqualTo(200);
+        early.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(early.read().status()).isEqualTo(200);
+        Await.until(
+            "the early connection on epoll, the late one on io_uring",
+            () ->
+                server.openConnections(Transport.EPOLL) == 1
+                    && server.openConnections(Transport.IO_URING) == 1,
+            () ->
+                "epoll "
+                    + server.openConnections(Transport.EPOLL)
+                    + ", io_uring "
+                    + server.openConnections(Transport.IO_URING));
+      }
+    } finally {
+      stop.set(true);
+      server.close();
+      service.repository().close();
+    }
+    assertThat(server.listeningSockets()).isZero();
+    assertThat(server.moveToWarmTransport()).isEmpty(); // closed
+  }
+
+  /**
+   * Two listening sockets with {@code SO_REUSEPORT} (the default acceptors) must not let a second
+   * server join the first one's port: its start fails as a taken port does.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"AUTO", "IO_URING", "EPOLL", "NIO"})
+  void aSecondServerOnATakenPortFailsToStart(Transport transport) throws Exception {
+    assumeTrue(
+        transport == Transport.AUTO || NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    InferenceService service = TestModels.service(repo);
+    HttpServerConfig config = HttpServerConfig.ephemeral().withTransport(transport);
+    HttpServer first = new HttpServer(service, config);
+    try {
+      first.start();
+      HttpServer second = new HttpServer(service, config.withPort(first.port()));
+      assertThatThrownBy(second::start)
+          .satisfies(
+              e -> {
+                StringBuilder causes = new StringBuilder();
+                for (Throwable t = e; t != null; t = t.getCause()) {
+                  causes.append(t).append('\n');
+                }
+                assertThat(causes.toString()).containsPattern("bind|Address already in use");
+              });
+      second.close();
+      try (RawConnection c = new RawConnection(first.port())) { // the first one still serves
+        c.send("GET", "/v2/health/live", "", new byte[0]);
+        assertThat(c.read().status()).isEqualTo(200);
+      }
+    } finally {
+      first.close();
+      service.repository().close();
+    }
+  }
+
+  /** A transport named, or NIO: the port stays on it. */
+  @ParameterizedTest
+  @EnumSource(
+      value = Transport.class,
+      names = {"IO_URING", "EPOLL", "NIO"})
+  void aNamedTransportIsNeverMoved(Transport transport) throws Exception {
+    assumeTrue(
+        NettyTransport.NATIVE.unavailability(transport) == null,
+        () -> transport.label() + " is unavailable here");
+    InferenceService service = TestModels.service(repo);
+    HttpServer server =
+        new HttpServer(service, HttpServerConfig.ephemeral().withTransport(transport));
+    try {
+      assertThat(server.moveToWarmTransport()).isEmpty(); // not started
+      server.start();
+      assertThat(server.moveToWarmTransport()).isEmpty();
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
     } finally {
       server.close();
       service.repository().close();

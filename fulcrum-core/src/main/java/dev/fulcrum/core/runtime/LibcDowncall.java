@@ -3,6 +3,8 @@ package dev.fulcrum.core.runtime;
 import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Array;
 import java.lang.reflect.Method;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
@@ -57,6 +59,26 @@ public final class LibcDowncall {
           downcall.invoke(linker, symbol.get(), descriptor, Array.newInstance(optionType, 0));
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       return null;
+    }
+  }
+
+  /**
+   * The native address of a direct buffer's byte 0 (wherever its position is), to pass as a C
+   * pointer (as a {@code long}, which the platforms the JDK links C for pass as they pass a
+   * pointer); -1 where the foreign function API is missing or the buffer is not direct. Keep the
+   * buffer reachable for as long as the address is used.
+   */
+  public static long address(ByteBuffer direct) {
+    if (!direct.isDirect()) {
+      return -1;
+    }
+    try {
+      Class<?> segmentType = Class.forName("java.lang.foreign.MemorySegment");
+      Object segment =
+          segmentType.getMethod("ofBuffer", Buffer.class).invoke(null, direct.duplicate().clear());
+      return (long) segmentType.getMethod("address").invoke(segment);
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      return -1;
     }
   }
 

@@ -1,9 +1,11 @@
 package dev.fulcrum.core.runtime;
 
+import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
 import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
@@ -14,6 +16,18 @@ class LibcDowncallTest {
     MethodHandle getpid = LibcDowncall.find("getpid", int.class);
     assertThat(getpid).isNotNull();
     assertThat((long) (int) getpid.invoke()).isEqualTo(ProcessHandle.current().pid());
+  }
+
+  @Test
+  void aDirectBufferHasTheAddressACFunctionReads() throws Throwable {
+    assumeThat(System.getProperty("os.name").toLowerCase(Locale.ROOT)).contains("linux");
+    ByteBuffer text = ByteBuffer.allocateDirect(8).put("fulcrum\0".getBytes(US_ASCII));
+    long address = LibcDowncall.address(text);
+    MethodHandle strlen = LibcDowncall.find("strlen", long.class, long.class);
+    assertThat(address).isPositive();
+    assertThat(strlen).isNotNull();
+    assertThat((long) strlen.invoke(address)).isEqualTo(7);
+    assertThat(LibcDowncall.address(ByteBuffer.allocate(8))).isEqualTo(-1);
   }
 
   @Test
