@@ -27,20 +27,18 @@ import org.jspecify.annotations.Nullable;
  * #describe()}). A transport forced by name that is unavailable is an error at start, so that a
  * measurement or a deployment never runs on another transport than the one it asked for.
  *
- * <p>Why epoll before io_uring (measured A/B on one build, one REST event loop, interleaved;
- * docs/PERFORMANCE.md, "Session 24 (lead): io_uring" and "Session 28 (lead)"): io_uring serves tiny
- * requests at saturation far better (the demo fraud model at c=64: 1.3-1.6x the requests, one
- * {@code io_uring_enter} for a pass's answers and the next reads where epoll makes a {@code writev}
- * and a {@code read} each) and no worse on MiniLM or 21 KB image bodies. Against it, measured in
- * session 28 with reads of a body paced through the loop's tasks ({@code PausedReads}, which took a
- * normal request's p99 under 110 connections of 60 MB bodies from ~500-580 to ~200-260 ms on
- * io_uring; epoll ~140-165), ~10 MB more RSS, and above all the first fraud answer of a fresh
- * server 0.06-0.08 s later (its rings and Netty's feature probes): 1.12x the Node peer's start
- * against epoll's 0.98x in one run. (Without {@code Registrations}, which needs the non-blocking
- * sockets epoll accepts, io_uring still took a 20,000-connection slowloris opening as well as
- * epoll, dropping fewer SYNs.) So epoll stays first; io_uring is there to be named ({@code
- * --transport io_uring}) where requests are small and many and a start's 0.07 s does not matter,
- * and it serves where epoll does not load.
+ * <p>Why epoll before io_uring, and io_uring after the start (measured A/B on one build, one REST
+ * event loop, interleaved; docs/PERFORMANCE.md, "Session 24 (lead): io_uring", "Session 28 (lead)"
+ * and "Session 29 (lead)"): io_uring serves tiny requests at saturation far better (the demo fraud
+ * model at c=64: 1.3-1.6x the requests, one {@code io_uring_enter} for a pass's answers and the
+ * next reads where epoll makes a {@code writev} and a {@code read} each) and no worse on MiniLM or
+ * 21 KB image bodies; but a fresh server's first fraud answer came 0.06-0.08 s later with it (its
+ * rings and Netty's feature probes, run by a cold JVM). So {@link Transport#AUTO} starts the REST
+ * port on epoll, and {@link HttpServer#moveToWarmTransport()} then moves the port's new connections
+ * to io_uring (serve does it a second after the start). Under a flood of request bodies io_uring's
+ * loop answers later (a normal request's p99 under 110 connections of 60 MB bodies ~200-260 ms
+ * against epoll's ~140-165, with {@code PausedReads}); {@code --transport epoll} keeps epoll
+ * throughout. A port given io_uring by name starts on it.
  */
 public final class NettyTransport {
   /** Says why a transport cannot be used here, or {@code null} when it can. */

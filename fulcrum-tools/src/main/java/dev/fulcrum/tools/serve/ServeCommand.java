@@ -145,12 +145,13 @@ public final class ServeCommand implements Callable<Integer> {
       defaultValue = "auto",
       paramLabel = "auto|io_uring|epoll|nio",
       description =
-          "Netty I/O transport of the HTTP and gRPC ports: auto takes epoll, else io_uring, else NIO,"
-              + " whichever works here; a named one that does not work stops the start;"
-              + " io_uring serves small requests at high rates faster (1.3-1.5x on the demo fraud"
-              + " model at c=64, ~0.7x the CPU a request) but starts ~0.07 s slower and answers"
-              + " later under a flood of request bodies (docs/PERFORMANCE.md, Session 28)"
-              + " (default: ${DEFAULT-VALUE}; auto defers to -Dfulcrum.transport when set).")
+          "Netty I/O transport of the HTTP and gRPC ports: auto starts both on epoll (else"
+              + " io_uring, else NIO, whichever works here) and moves the HTTP port's new"
+              + " connections to io_uring a second after the start where it works (it serves small"
+              + " requests at high rates with ~0.7x epoll's CPU, but would delay the first answer"
+              + " ~0.07 s); a named one is used from the start and throughout, and one that does"
+              + " not work stops the start (default: ${DEFAULT-VALUE}; auto defers to"
+              + " -Dfulcrum.transport when set).")
   String transport;
 
   @Option(
