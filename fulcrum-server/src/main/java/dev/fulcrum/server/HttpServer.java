@@ -184,8 +184,8 @@ public final class HttpServer implements AutoCloseable {
    * With {@link Transport#AUTO}, once the server is warm: the port's new connections go to io_uring
    * from now on, where it works here; the connections accepted so far stay on epoll until they
    * close. Blocks until the new listening sockets are bound and the kernel steers to them; nothing
-   * is refused or reset meanwhile (until the steering, the kernel spreads new connections over both
-   * transports' sockets, and each accepts its share).
+   * is refused or reset meanwhile (epoll's sockets stay open, and take every new connection until
+   * the steering moves to io_uring's).
    *
    * <p>Why: io_uring serves small requests at saturation with ~0.7x the CPU of epoll (the demo
    * fraud model at c=64: 1.3-1.5x the requests), but setting it up (Netty's feature probes, its

@@ -41,6 +41,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -256,7 +257,13 @@ public final class ModelManager {
       CompletableFuture<?> logged =
           job.exceptionally(
               t -> {
-                log.error("--load-model {}: {}", name, causeOf(t).getMessage());
+                if (causeOf(t) instanceof RejectedExecutionException) {
+                  // the manager closed before this load began (a start that failed, say): not an
+                  // error of the model's, and the loads' executor says nothing a user can use
+                  log.info("model '{}' not loaded: the server is stopping", name);
+                } else {
+                  log.error("--load-model {}: {}", name, causeOf(t).getMessage());
+                }
                 return null;
               });
       if (first == null && LIGHTEST_FIRST) {
