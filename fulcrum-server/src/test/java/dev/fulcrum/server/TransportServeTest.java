@@ -57,7 +57,10 @@ class TransportServeTest {
     HttpServer server =
         new HttpServer(service, HttpServerConfig.ephemeral().withTransport(transport));
     try {
+      assertThat(server.moveToWarmTransport()).isEmpty(); // not started
       server.start();
+      assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
+      assertThat(server.moveToWarmTransport()).isEmpty(); // a transport named is never moved
       assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
       String base = "http://127.0.0.1:" + server.port();
       HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -450,29 +453,6 @@ class TransportServeTest {
       }
     } finally {
       first.close();
-      service.repository().close();
-    }
-  }
-
-  /** A transport named, or NIO: the port stays on it. */
-  @ParameterizedTest
-  @EnumSource(
-      value = Transport.class,
-      names = {"IO_URING", "EPOLL", "NIO"})
-  void aNamedTransportIsNeverMoved(Transport transport) throws Exception {
-    assumeTrue(
-        NettyTransport.NATIVE.unavailability(transport) == null,
-        () -> transport.label() + " is unavailable here");
-    InferenceService service = TestModels.service(repo);
-    HttpServer server =
-        new HttpServer(service, HttpServerConfig.ephemeral().withTransport(transport));
-    try {
-      assertThat(server.moveToWarmTransport()).isEmpty(); // not started
-      server.start();
-      assertThat(server.moveToWarmTransport()).isEmpty();
-      assertThat(server.transport().orElseThrow().kind()).isEqualTo(transport);
-    } finally {
-      server.close();
       service.repository().close();
     }
   }
