@@ -1,6 +1,7 @@
 package dev.fulcrum.core.config;
 
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Another file format a model folder's configuration may be written in, besides {@code config.yaml}
@@ -24,4 +25,17 @@ public interface ModelConfigFormat {
    *     format knows them)
    */
   ModelConfigFile parse(String text, Path file) throws ConfigException;
+
+  /**
+   * Parses the configuration of a repository load request ({@code parameters.config}) when it is
+   * written in this format's JSON form (Triton's load API sends a {@code ModelConfig} as JSON, as
+   * its {@code GET .../config} returns it); the loader asks only when the text is not a valid
+   * config.yaml. Null when the text is not in this format, so that config.yaml's error stands.
+   *
+   * @param source how messages name it
+   */
+  default @Nullable ModelConfigFile parseLoadConfig(String text, Path source)
+      throws ConfigException {
+    return null;
+  }
 }

@@ -130,10 +130,23 @@ public final class ModelConfigLoader {
   }
 
   /**
-   * Parses a configuration given as text (JSON or YAML), e.g. the override of a repository load
-   * request; {@code source} names it in error messages.
+   * Parses a configuration given as text, e.g. the override of a repository load request: in
+   * config.yaml's schema (JSON or YAML), else in a registered format's JSON form ({@link
+   * ModelConfigFormat#parseLoadConfig}: Triton's {@code ModelConfig}, as tritonclient's {@code
+   * load_model(config=...)} sends it); {@code source} names it in error messages, and the error of
+   * a text in neither is config.yaml's.
    */
   public ModelConfigFile parse(String text, Path source) throws ConfigException {
-    return parseYaml(text, source);
+    try {
+      return parseYaml(text, source);
+    } catch (ConfigException yamlError) {
+      for (ModelConfigFormat f : formats) {
+        ModelConfigFile other = f.parseLoadConfig(text, source);
+        if (other != null) {
+          return other;
+        }
+      }
+      throw yamlError;
+    }
   }
 }

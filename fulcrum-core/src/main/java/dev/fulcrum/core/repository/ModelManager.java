@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -149,6 +150,12 @@ public final class ModelManager {
 
     /** Under the lock: the configuration stamp of what serves ("" when nothing does). */
     String servingStamp = "";
+
+    /**
+     * Under the lock: each serving version's folder stamp ({@link RepositorySource#versionStamp})
+     * as it was when that version loaded.
+     */
+    Map<Long, String> versionStamps = Map.of();
 
     Slot(String name) {
       this.name = name;
@@ -474,7 +481,11 @@ public final class ModelManager {
       modelFailed(s, "cannot list " + dir + ": " + e.getMessage(), explicit);
       return;
     }
-    String attempt = stamp + "\nversions:" + available;
+    Map<Long, String> folders = new TreeMap<>();
+    for (long v : available) {
+      folders.put(v, source.versionStamp(dir, v));
+    }
+    String attempt = stamp + "\nversions:" + folders;
     if (!explicit && attempt.equals(s.lastAttempt)) {
       return; // nothing changed since the last poll: neither retry a failure nor reload
     }
@@ -523,16 +534,21 @@ public final class ModelManager {
     boolean configChanged = !stamp.equals(s.servingStamp);
     List<ModelVersion> before = s.serving;
     TreeMap<Long, ModelVersion> next = new TreeMap<>(Comparator.reverseOrder());
+    Map<Long, String> nextStamps = new HashMap<>();
     List<String> failures = new ArrayList<>();
     for (long v : selected) {
       ModelVersion old = find(before, v);
-      if (old != null && !configChanged) {
-        next.put(v, old);
+      String folder = folders.getOrDefault(v, "");
+      String oldFolder = s.versionStamps.get(v);
+      if (old != null && !configChanged && folder.equals(oldFolder)) {
+        next.put(v, old); // nothing of it changed: it keeps serving as loaded
+        nextStamps.put(v, folder);
         continue;
       }
       try {
         ModelVersion mv = loadVersion(s, v, dir, file, configFile, deployment, runtime, old);
         next.put(v, mv);
+        nextStamps.put(v, folder);
       } catch (ConfigException | ModelLoadException e) {
         String message = Objects.requireNonNullElse(e.getMessage(), "");
         String reason = source.forClients(message);
@@ -541,13 +557,35 @@ public final class ModelManager {
         emit(new LifecycleEvent.LoadFailed(name, v, reason));
         if (old != null) {
           next.put(v, old); // the serving version stays
-          log.warn("model '{}' version {} keeps serving its previous configuration", name, v);
+          if (oldFolder != null) {
+            nextStamps.put(v, oldFolder); // as loaded: a later load or poll tries again
+          }
+          log.warn("model '{}' version {} keeps serving as it was loaded before", name, v);
         } else {
           row(s, v, ModelState.LOADING, ModelState.UNAVAILABLE, reason);
         }
       }
     }
+    if (!failures.isEmpty()) {
+      // A failed load keeps what served (Triton: "a failed reload keeps the old model"): a version
+      // the new selection would drop, e.g. version 1 when a new version 2 fails to load under the
+      // default policy (latest 1), serves on until a load succeeds.
+      for (ModelVersion old : before) {
+        if (!next.containsKey(old.version())) {
+          next.put(old.version(), old);
+          String oldFolder = s.versionStamps.get(old.version());
+          if (oldFolder != null) {
+            nextStamps.put(old.version(), oldFolder);
+          }
+          log.warn(
+              "model '{}' version {} keeps serving: the load that would replace it failed",
+              name,
+              old.version());
+        }
+      }
+    }
     List<ModelVersion> after = List.copyOf(next.values());
+    s.versionStamps = Map.copyOf(nextStamps);
     if (failures.isEmpty() || before.isEmpty()) {
       s.servingStamp = stamp; // else what serves keeps its configuration: a later load retries
     }
@@ -725,6 +763,7 @@ public final class ModelManager {
     List<ModelVersion> before = s.serving;
     s.serving = List.of();
     s.servingStamp = "";
+    s.versionStamps = Map.of();
     s.lastAttempt = null;
     s.failure = "";
     for (ModelVersion mv : before) {

@@ -149,6 +149,44 @@ public final class RepositorySource {
   }
 
   /**
+   * A fingerprint of one version folder's files: the relative path, size and modification time of
+   * every file in it (sub-folders too, four levels deep: an ONNX model's external data may sit
+   * beside or below it), hidden ones left out. It changes when a model file is replaced in place or
+   * a copy into the folder completes, so that a load, or a poll, loads the version again rather
+   * than keep what it loaded before (or keep the failure of a half-copied file). "" when the folder
+   * is empty or absent.
+   */
+  public String versionStamp(Path modelDir, long version) {
+    Path folder = modelDir.resolve(Long.toString(version));
+    if (!Files.isDirectory(folder)) {
+      return "";
+    }
+    try (Stream<Path> entries = Files.walk(folder, 4)) {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      boolean any = false;
+      for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
+        Path relative = folder.relativize(p);
+        boolean hidden = false;
+        for (Path part : relative) {
+          hidden |= part.toString().startsWith(".");
+        }
+        if (hidden) {
+          continue;
+        }
+        sha.update(
+            (relative + "\n" + Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis() + "\n")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        any = true;
+      }
+      return any ? HexFormat.of().formatHex(sha.digest()) : "";
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return "unreadable: " + e.getMessage();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
    * A message fit for clients: every repository root is cut off the paths in it, so that they name
    * the model and the file relative to the repository (logs keep the full message).
    */

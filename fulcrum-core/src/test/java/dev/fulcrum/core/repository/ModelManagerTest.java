@@ -208,6 +208,59 @@ class ModelManagerTest {
   }
 
   @Test
+  void aNewVersionThatFailsToLoadLeavesTheServingOneAndAPollRetriesItOnceItsFilesChange()
+      throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.POLL);
+    m.start(List.of()).join();
+    ModelVersion v1 = m.resolve("m", "");
+
+    // A half-copied version 2 (the default policy, latest 1, selects it alone): it fails, and
+    // version 1 serves on.
+    FakeRuntime.writeModel(repo.resolve("m/2/model.onnx"), "broken");
+    m.poll().join();
+    assertThat(m.resolve("m", "")).isSameAs(v1);
+    assertThat(v1.isReady()).isTrue();
+    assertThat(m.index())
+        .extracting(s -> s.version() + ":" + s.state())
+        .containsExactly("1:READY", "2:UNAVAILABLE");
+    m.poll().join(); // nothing changed: not tried again
+    assertThat(events).filteredOn(e -> e instanceof LoadFailed).hasSize(1);
+
+    // The copy completes: the next poll sees the folder's files change and loads it.
+    writeModel("m", 2);
+    m.poll().join();
+    assertThat(m.resolve("m", "").version()).isEqualTo(2);
+    assertThat(v1.state()).isEqualTo(ModelState.UNLOADED);
+  }
+
+  @Test
+  void anExplicitLoadLoadsAgainAVersionWhoseModelFileWasReplaced() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m")).join();
+    ModelVersion first = m.resolve("m", "");
+
+    FakeRuntime.writeModel(repo.resolve("m/2/model.onnx"), "broken");
+    InferenceException e = failure(m.load("m", null));
+    assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("version 2");
+    assertThat(m.resolve("m", "")).isSameAs(first);
+    Files.delete(repo.resolve("m/2/model.onnx"));
+    Files.delete(repo.resolve("m/2"));
+
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,3", "out y FP32 -1,3", "");
+    m.load("m", null).join();
+    ModelVersion second = m.resolve("m", "");
+    assertThat(second).isNotSameAs(first);
+    assertThat(second.config().inputs().get(0).dims()).containsExactly(3L);
+    assertThat(first.state()).isEqualTo(ModelState.UNLOADED);
+
+    m.load("m", null).join(); // nothing changed: what serves stays
+    assertThat(m.resolve("m", "")).isSameAs(second);
+  }
+
+  @Test
   void aConfigOverrideReplacesTheFileForThatLoad() throws Exception {
     writeModel("m", 1);
     ModelManager m = manager(ControlMode.EXPLICIT);
