@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
@@ -22,6 +24,7 @@ import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
 import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
 import dev.fulcrum.server.grpc.proto.RepositoryModelUnloadRequest;
 import dev.fulcrum.server.metrics.ServerMetrics;
+import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -85,7 +88,8 @@ class RepositoryApiTest {
             List.of(new FakeRuntime()),
             new ModelConfigResolver(2, 8),
             environment,
-            new ModelRepository.Settings(mode, 2, startup, Duration.ofMillis(200)));
+            new ModelRepository.Settings(mode, 2, startup, Duration.ofMillis(200)),
+            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     models.manager().addListener(metrics);
     metrics.bind(models);
     models.loadAll();
@@ -207,6 +211,28 @@ class RepositoryApiTest {
         .contains("fulcrum_model_load_duration_seconds{model=\"a\",version=\"1\"}");
     assertThat(JSON.readTree(get("/v2/models/a/config").body()).get("max_batch_size").asInt())
         .isEqualTo(2);
+
+    // Triton's ModelConfig JSON, as tritonclient's load_model(config=...) sends it: the model's
+    // own GET .../config, edited and posted back.
+    ObjectNode triton = (ObjectNode) JSON.readTree(get("/v2/models/a/config").body());
+    triton.put("max_batch_size", 3);
+    HttpResponse<String> tritonOverride =
+        post(
+            "/v2/repository/models/a/load",
+            JSON.writeValueAsString(
+                JSON.createObjectNode()
+                    .set(
+                        "parameters",
+                        JSON.createObjectNode().put("config", JSON.writeValueAsString(triton)))));
+    assertThat(tritonOverride.statusCode()).as(tritonOverride.body()).isEqualTo(200);
+    assertThat(JSON.readTree(get("/v2/models/a/config").body()).get("max_batch_size").asInt())
+        .isEqualTo(3);
+    HttpResponse<String> neither =
+        post(
+            "/v2/repository/models/a/load",
+            "{\"parameters\":{\"config\":\"{\\\"max_batch_sise\\\": 3}\"}}");
+    assertThat(neither.statusCode()).isEqualTo(400);
+    assertThat(error(neither)).contains("max_batch_sise");
 
     assertThat(post("/v2/repository/models/nope/load", "").statusCode()).isEqualTo(404);
     assertThat(post("/v2/repository/models/a/load", "[1]").statusCode()).isEqualTo(400);

@@ -1,11 +1,14 @@
 package dev.fulcrum.server.triton;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.TextFormat;
+import com.google.protobuf.util.JsonFormat;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigFormat;
 import dev.fulcrum.server.grpc.proto.ModelConfig;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,7 +31,31 @@ public final class PbtxtConfigFormat implements ModelConfigFormat {
 
   @Override
   public ModelConfigFile parse(String text, Path file) throws ConfigException {
-    PbtxtConverter.Converted converted = PbtxtConverter.convert(parseProto(text, file), file);
+    return convert(parseProto(text, file), file);
+  }
+
+  /**
+   * Triton's {@code ModelConfig} as JSON (protobuf's JSON mapping: {@code max_batch_size} or {@code
+   * maxBatchSize}, enums by name, 64-bit integers as numbers or strings), as Triton's load API
+   * takes it in {@code parameters.config}; null when the text does not parse as one.
+   */
+  @Override
+  public @Nullable ModelConfigFile parseLoadConfig(String text, Path source)
+      throws ConfigException {
+    if (!text.strip().startsWith("{")) {
+      return null;
+    }
+    ModelConfig.Builder b = ModelConfig.newBuilder();
+    try {
+      JsonFormat.parser().merge(text, b);
+    } catch (InvalidProtocolBufferException | RuntimeException e) {
+      return null; // not Triton's ModelConfig: config.yaml's error stands
+    }
+    return convert(b.build(), source);
+  }
+
+  private static ModelConfigFile convert(ModelConfig config, Path file) throws ConfigException {
+    PbtxtConverter.Converted converted = PbtxtConverter.convert(config, file);
     if (!converted.ignored().isEmpty()) {
       log.warn(
           "{}: Fulcrum does not support these fields and ignores them: {}",
