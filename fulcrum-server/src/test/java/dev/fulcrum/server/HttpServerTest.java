@@ -746,6 +746,26 @@ class HttpServerTest {
   }
 
   @Test
+  void anUpgradeRequestWithABodyIsServedOnHttp11() throws Exception {
+    // Only a request without a body may upgrade to h2c (its body would be read whole before the
+    // head's checks); one with a body is answered as HTTP/1.1, and the connection stays HTTP/1.1.
+    String upgrade =
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    try (RawConnection c = new RawConnection()) {
+      c.send(
+          "POST",
+          infer("echo_fp32"),
+          upgrade + "Content-Type: application/json\r\n",
+          fp32("[1,1]", "[5]").getBytes(StandardCharsets.UTF_8));
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(JSON.readTree(r.body()).at("/outputs/0/data/0").asDouble()).isEqualTo(5.0);
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void malformedHttpIs400AndCloses() throws Exception {
     try (RawConnection c = new RawConnection()) {
       c.out.write("GET /v2 HTTP/9.9 what\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));

@@ -17,6 +17,8 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
@@ -225,13 +227,12 @@ public final class HttpPipeline {
     BufferBudget perConnection = budget.child(limits.maxBufferedBytesPerConnection());
     HttpServerCodec http1 = http1Codec();
     HttpServerUpgradeHandler upgrade =
-        new HttpServerUpgradeHandler(
+        new BodilessUpgrade(
             http1,
             protocol ->
                 AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)
                     ? new Http2ServerUpgradeCodec(http2Codec(), streams(perConnection))
-                    : null,
-            maxInputSize);
+                    : null);
     // In this order: the h2c handler adds the HTTP codec right after itself, ahead of the timeouts.
     p.addAfter(name, HTTP1_START, new Http1Start(this, perConnection))
         .addBefore(
@@ -243,6 +244,31 @@ public final class HttpPipeline {
             "timeouts",
             "h2c",
             new CleartextHttp2ServerUpgradeHandler(http1, upgrade, priorKnowledge(perConnection)));
+  }
+
+  /**
+   * Netty's {@code Upgrade: h2c}, taken only by a request without a body. Netty's handler reads an
+   * upgrade request's whole body before anything else sees it, ahead of {@link LimitedAggregator}:
+   * a client without a token could have the server hold up to the input limit per connection
+   * outside the buffered-bytes budget, and be refused only after it (curl {@code --http2} sends its
+   * first request so). A request with a body is served as HTTP/1.1 instead (RFC 9110 7.8: a server
+   * may ignore Upgrade), through the head's token check and the budget; a client keeps HTTP/2 by
+   * prior knowledge, or by upgrading on a request without one. Nothing is aggregated here.
+   */
+  static final class BodilessUpgrade extends HttpServerUpgradeHandler {
+    BodilessUpgrade(SourceCodec http1, UpgradeCodecFactory codecs) {
+      super(http1, codecs, 0);
+    }
+
+    @Override
+    protected boolean shouldHandleUpgradeRequest(HttpRequest request) {
+      if (!super.shouldHandleUpgradeRequest(request)) {
+        return false;
+      }
+      String length = request.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+      return !request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
+          && (length == null || length.trim().equals("0"));
+    }
   }
 
   /**
