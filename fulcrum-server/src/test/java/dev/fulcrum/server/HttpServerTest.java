@@ -766,6 +766,47 @@ class HttpServerTest {
   }
 
   @Test
+  void webPagesOfOtherSitesAreRefused() throws Exception {
+    // A page's cross-site POST (cross-site request forgery), and a request addressed by a DNS
+    // name to this open loopback server (DNS rebinding): 403 at the head, the body unread.
+    byte[] body = fp32("[1,1]", "[5]").getBytes(StandardCharsets.UTF_8);
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(
+          ("POST "
+                  + infer("echo_fp32")
+                  + " HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n"
+                  + "Content-Type: text/plain\r\nContent-Length: 10000000\r\n\r\n{")
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(403);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("cross-origin");
+    }
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(
+          "GET /v2/models/echo_fp32/config HTTP/1.1\r\nHost: rebind.evil.example:8000\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(403);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("DNS rebinding");
+    }
+    try (RawConnection c = new RawConnection()) { // the same origin, as the dashboard's page
+      c.out.write(
+          ("POST "
+                  + infer("echo_fp32")
+                  + " HTTP/1.1\r\nHost: localhost:8000\r\nOrigin: http://localhost:8000\r\n"
+                  + "Content-Length: "
+                  + body.length
+                  + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.write(body);
+      c.out.flush();
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void malformedHttpIs400AndCloses() throws Exception {
     try (RawConnection c = new RawConnection()) {
       c.out.write("GET /v2 HTTP/9.9 what\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));

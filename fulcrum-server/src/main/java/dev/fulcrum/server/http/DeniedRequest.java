@@ -15,12 +15,17 @@ import org.jspecify.annotations.Nullable;
  */
 record DeniedRequest(AccessPolicy.Decision decision) {
   /**
-   * Checks a request head against the scope of the endpoint its path names.
+   * Checks a request head against the scope of the endpoint its path names, and against {@link
+   * BrowserGuard}'s rules.
    *
    * @return the refusal, or null when the request may go on (also when its path names no endpoint
    *     or is malformed: the dispatcher answers 404 or 400)
    */
   static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head) {
+    AccessPolicy.Decision browser = BrowserGuard.check(access, head);
+    if (browser != null) {
+      return new DeniedRequest(browser);
+    }
     if (access.allowsAll()) {
       return null; // no route to match: nothing is refused (the dispatcher matches it once)
     }

@@ -259,6 +259,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // The token, before any handler runs. A request with a body was already checked when its head
     // arrived (LimitedAggregator); one that came whole (an HTTP/2 HEADERS frame that ends the
     // stream) skips the aggregator and is checked only here.
+    AccessPolicy.Decision browser = BrowserGuard.check(access, request);
+    if (browser != null) {
+      return done(Responses.refused(browser));
+    }
     if (!access.allowsAll()) {
       AccessPolicy.Decision decision =
           access.check(

@@ -114,6 +114,11 @@ public final class AccessPolicy {
     return new AccessPolicy(List.of(), "127.0.0.1", false);
   }
 
+  /** The address the server binds ({@code --host}), as given. */
+  public String host() {
+    return host;
+  }
+
   /** Whether any token is configured. */
   public boolean hasTokens() {
     return !tokens.isEmpty();
