@@ -66,17 +66,15 @@ public interface DashboardSource {
    * @param feature the feature's name
    * @param status e.g. "ok", "drift", "warming up" (shown as given)
    * @param score the feature's drift score now
-   * @param threshold the score beyond which it drifts
+   * @param threshold the score at which it drifts
+   * @param drifting whether the monitor calls it drift (its own test decides: the range test at a
+   *     score equal to its threshold too), so that the page counts what {@code /drift} reports
    */
-  record FeatureDrift(String feature, String status, double score, double threshold) {
+  record FeatureDrift(
+      String feature, String status, double score, double threshold, boolean drifting) {
     public FeatureDrift {
       Objects.requireNonNull(feature, "feature");
       Objects.requireNonNull(status, "status");
-    }
-
-    /** Whether the score is beyond the threshold. */
-    public boolean drifting() {
-      return score > threshold;
     }
   }
 }

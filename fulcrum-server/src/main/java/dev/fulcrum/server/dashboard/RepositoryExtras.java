@@ -74,6 +74,6 @@ public final class RepositoryExtras implements DashboardSource {
 
   private static FeatureDrift row(DriftReport.FeatureDrift f, String idle, String prefix) {
     String status = f.drift() ? "drift (" + f.test() + ")" : idle;
-    return new FeatureDrift(prefix + f.name(), status, f.score(), f.threshold());
+    return new FeatureDrift(prefix + f.name(), status, f.score(), f.threshold(), f.drift());
   }
 }

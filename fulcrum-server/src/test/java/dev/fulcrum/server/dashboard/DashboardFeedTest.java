@@ -164,10 +164,11 @@ class DashboardFeedTest {
     DashboardSource.Drift drift =
         new DashboardSource.Drift(
             List.of(
-                new DashboardSource.FeatureDrift("amount", "drift", 0.4, 0.2),
-                new DashboardSource.FeatureDrift("hour", "ok", 0.01, 0.2)));
+                new DashboardSource.FeatureDrift("amount", "drift", 0.4, 0.2, true),
+                new DashboardSource.FeatureDrift("hour", "ok", 0.01, 0.2, false),
+                new DashboardSource.FeatureDrift("range", "drift (range)", 4.0, 4.0, true)));
     History h = history(100, 0, 0, 0, 0.1, 3, 0.3);
-    assertThat(Verdict.of(h, 8, true, null, drift).text()).startsWith("drift in amount");
+    assertThat(Verdict.of(h, 8, true, null, drift).text()).startsWith("drift in amount, range");
   }
 
   private static Verdict verdict(
