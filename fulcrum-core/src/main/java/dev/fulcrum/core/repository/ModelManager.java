@@ -264,13 +264,21 @@ public final class ModelManager {
       CompletableFuture<?> logged =
           job.exceptionally(
               t -> {
-                if (causeOf(t) instanceof RejectedExecutionException) {
+                Throwable cause = causeOf(t);
+                if (cause instanceof RejectedExecutionException) {
                   // the manager closed before this load began (a start that failed, say): not an
                   // error of the model's, and the loads' executor says nothing a user can use
                   log.info("model '{}' not loaded: the server is stopping", name);
-                } else {
-                  log.error("--load-model {}: {}", name, causeOf(t).getMessage());
-                }
+                } else if (cause instanceof InferenceException ie
+                    && ie.code() == ErrorCode.NOT_FOUND) {
+                  // a --load-model name the repository does not hold (a typo?): the index shows
+                  // it UNAVAILABLE with the reason, so the server is not ready (as a model that
+                  // fails to load), rather than ready without it
+                  slot(name).failure = String.valueOf(ie.getMessage());
+                  log.error("--load-model {}: {}", name, ie.getMessage());
+                } else if (!(cause instanceof InferenceException)) {
+                  log.error("model '{}' not loaded: {}", name, cause.getMessage());
+                } // else the load logged why (each version's failure, or the configuration's)
                 return null;
               });
       if (first == null && LIGHTEST_FIRST) {

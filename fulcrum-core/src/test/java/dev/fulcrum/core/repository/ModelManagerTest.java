@@ -155,6 +155,28 @@ class ModelManagerTest {
   }
 
   @Test
+  void aStartupNameTheRepositoryDoesNotHoldLeavesTheServerNotReady() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m", "nope")).join();
+    assertThat(m.resolve("m", "").isReady()).isTrue();
+    assertThat(m.index())
+        .filteredOn(s -> s.name().equals("nope"))
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.state()).isEqualTo(ModelState.UNAVAILABLE);
+              assertThat(s.reason()).contains("not in the model repository");
+            });
+    assertThat(m.allReady()).isFalse();
+
+    // The folder appears and is loaded through the API: ready, the failure gone.
+    writeModel("nope", 1);
+    m.load("nope", null).join();
+    assertThat(m.allReady()).isTrue();
+  }
+
+  @Test
   void noneModeRefusesExplicitControl() throws Exception {
     writeModel("a", 1);
     ModelManager m = manager(ControlMode.NONE);

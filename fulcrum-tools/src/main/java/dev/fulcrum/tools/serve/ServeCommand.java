@@ -275,16 +275,7 @@ public final class ServeCommand implements Callable<Integer> {
           }
         });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
-    if (nativeHeapTrimSecs < 0) {
-      throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this),
-          "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
-    }
-    if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
-      throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this),
-          "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
-    }
+    checkOptions();
     Transport httpTransport;
     try {
       Transport named = Transport.parse(transport);
@@ -739,6 +730,56 @@ public final class ServeCommand implements Callable<Integer> {
       return Path.of(xdg);
     }
     return Path.of(userHome, ".cache");
+  }
+
+  /** The options' checks that picocli's types do not make, before anything starts or binds. */
+  void checkOptions() {
+    for (Path root : repositories) {
+      // A mistyped folder would give a server that reports ready with no models at all.
+      if (!Files.isDirectory(root)) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            "--model-repository "
+                + root
+                + " is not a folder"
+                + (Files.exists(root) ? "" : " (no such path)"));
+      }
+    }
+    for (Map.Entry<String, Integer> port :
+        Map.of("--http-port", httpPort, "--grpc-port", grpcPort, "--metrics-port", metricsPort)
+            .entrySet()) {
+      if (port.getValue() < 0 || port.getValue() > 65535) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            port.getKey()
+                + " must be a port number 0..65535 (0: any free port), was "
+                + port.getValue());
+      }
+    }
+    if (!hostResolves(host)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--host " + host + " is neither an IP address nor a name this machine resolves");
+    }
+    if (nativeHeapTrimSecs < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
+    }
+    if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
+    }
+  }
+
+  private static boolean hostResolves(String host) {
+    try {
+      java.net.InetAddress.getByName(host);
+      return true;
+    } catch (java.net.UnknownHostException | SecurityException e) {
+      return false;
+    }
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */

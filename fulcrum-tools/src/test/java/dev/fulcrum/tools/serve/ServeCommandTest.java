@@ -1,12 +1,14 @@
 package dev.fulcrum.tools.serve;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 /** Where {@code serve} keeps ONNX Runtime's optimized graphs, and how it is turned off. */
 class ServeCommandTest {
@@ -55,5 +57,23 @@ class ServeCommandTest {
                 List.of(
                     "--onnx-optimized-cache-dir", "/tmp/g", "--onnx-optimized-cache", "false")));
     assertThat(off.optimizedModelCache()).isNull();
+  }
+
+  @Test
+  void mistakesInTheOptionsAreOneLineBeforeAnythingStarts() {
+    for (List<String> args :
+        List.of(
+            List.of("--model-repository", "/nonexistent-fulcrum-repo"),
+            List.of("--http-port", "70000"),
+            List.of("--metrics-port", "-2"),
+            List.of("--host", "999.1.1.1"),
+            List.of("--cost-per-hour", "-1"))) {
+      ServeCommand c = Objects.requireNonNull(ServeArgs.parse(args));
+      assertThatThrownBy(c::checkOptions)
+          .as(args.toString())
+          .isInstanceOf(CommandLine.ParameterException.class)
+          .hasMessageContaining(args.get(0));
+    }
+    Objects.requireNonNull(ServeArgs.parse(List.of())).checkOptions();
   }
 }
