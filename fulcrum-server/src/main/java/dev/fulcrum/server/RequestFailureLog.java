@@ -47,13 +47,16 @@ public final class RequestFailureLog {
         log.log(
             Level.WARN,
             "INTERNAL " + (root == null ? "" : root.getClass().getName()),
-            "request failed: " + ie.getMessage(),
+            "request failed: " + ClientText.printable(String.valueOf(ie.getMessage()), 2000),
             root);
       } else if (ie.code() != ErrorCode.CANCELLED) {
         log.log(
             Level.INFO,
             ie.code().name(),
-            "request refused (" + ie.code() + "): " + ie.getMessage(),
+            "request refused ("
+                + ie.code()
+                + "): "
+                + ClientText.printable(String.valueOf(ie.getMessage()), 2000),
             null);
       }
       return;
@@ -61,7 +64,8 @@ public final class RequestFailureLog {
     log.log(
         Level.ERROR,
         "unexpected " + cause.getClass().getName(),
-        "unexpected failure while serving a request: " + cause,
+        "unexpected failure while serving a request: "
+            + ClientText.printable(String.valueOf(cause), 2000),
         cause);
   }
 }

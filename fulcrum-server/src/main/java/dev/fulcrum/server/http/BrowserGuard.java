@@ -1,5 +1,6 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -38,7 +39,7 @@ final class BrowserGuard {
     if (access.allowsAll() && host != null && !localHost(hostName(host), access.host())) {
       return forbidden(
           "a request for host '"
-              + printable(host)
+              + ClientText.printable(host, 100)
               + "' is refused: with no token configured this server answers only requests"
               + " addressed to it by a local name or an IP address (a guard against DNS"
               + " rebinding); configure tokens (--auth-token-file) to serve it under other names");
@@ -53,7 +54,7 @@ final class BrowserGuard {
     }
     return forbidden(
         "a cross-origin request from '"
-            + printable(origin)
+            + ClientText.printable(origin, 100)
             + "' is refused: Fulcrum answers a browser's requests from its own origin only"
             + " (the dashboard); call it from a program rather than from a web page of another"
             + " site");
@@ -126,19 +127,5 @@ final class BrowserGuard {
     }
     String p = authority.substring(colon + 1);
     return p.isEmpty() ? defaultPort : p;
-  }
-
-  /** A client's header value as a message may quote it: control characters escaped, 100 chars. */
-  private static String printable(String value) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < value.length() && i < 100; i++) {
-      char c = value.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
-        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-      } else {
-        b.append(c);
-      }
-    }
-    return value.length() > 100 ? b + "..." : b.toString();
   }
 }

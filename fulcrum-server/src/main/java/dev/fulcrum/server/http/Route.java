@@ -165,11 +165,12 @@ record Route(Endpoint endpoint, String model, String version) {
   }
 
   private static String decode(String segment) {
-    if (segment.indexOf('%') < 0 && segment.indexOf('+') < 0) {
-      return segment; // what decodeComponent returns for it, without its scan and copy
+    if (segment.indexOf('%') < 0) {
+      return segment; // nothing to decode: '+' is itself in a path (RFC 3986), not a space
     }
     try {
-      return QueryStringDecoder.decodeComponent(segment);
+      // decodeComponent is the query string's: it reads '+' as a space, which a path does not
+      return QueryStringDecoder.decodeComponent(segment.replace("+", "%2B"));
     } catch (IllegalArgumentException e) {
       String shown = segment.length() > 100 ? segment.substring(0, 100) + "..." : segment;
       throw InferenceException.invalid(

@@ -33,18 +33,23 @@ class RouteTest {
   void segmentsArePercentDecodedAsBefore() {
     assertThat(Route.match("/v2/models/a%2Fb/ready"))
         .isEqualTo(new Route(Route.Endpoint.MODEL_READY, "a/b", ""));
-    assertThat(Route.match("/v2/models/a+b/ready").model()).isEqualTo("a b");
+    // '+' is itself in a path (RFC 3986); only a query string's decoding reads it as a space.
+    assertThat(Route.match("/v2/models/a+b/ready").model()).isEqualTo("a+b");
+    assertThat(Route.match("/v2/models/a%2Bb+c%20d/ready").model()).isEqualTo("a+b+c d");
     assertThatThrownBy(() -> Route.match("/v2/models/a%zz/ready"))
         .isInstanceOf(InferenceException.class)
         .hasMessageContaining("not valid percent-encoding");
   }
 
-  /** The segments the replaced code made: QueryStringDecoder's raw path, split, each decoded. */
+  /**
+   * The segments the replaced code made: QueryStringDecoder's raw path, split, each decoded (with
+   * '+' kept, as a path has it).
+   */
   private static List<String> segmentsBefore(String uri) {
     List<String> s = new ArrayList<>();
     for (String part : new QueryStringDecoder(uri).rawPath().split("/", -1)) {
       if (!part.isEmpty()) {
-        s.add(QueryStringDecoder.decodeComponent(part));
+        s.add(QueryStringDecoder.decodeComponent(part.replace("+", "%2B")));
       }
     }
     return s;
