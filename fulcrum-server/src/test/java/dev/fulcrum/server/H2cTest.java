@@ -133,6 +133,14 @@ class H2cTest {
   @Test
   void priorKnowledgeGetAndInferWithoutConnectionHeaders() throws Exception {
     try (H2Client c = new H2Client(server.port())) {
+      // HEAD: GET's status and length, no DATA frame (one would be a protocol error).
+      Reply head = c.send(c.request(HttpMethod.HEAD, "/v2/health/live", null)).get(30, SECONDS);
+      assertThat(head.status()).isEqualTo(200);
+      assertThat(head.body()).isEmpty();
+      Reply headRefused =
+          c.send(c.request(HttpMethod.HEAD, "/v2/models/simple/infer", null)).get(30, SECONDS);
+      assertThat(headRefused.status()).isEqualTo(405);
+      assertThat(headRefused.body()).isEmpty();
       Reply ready = c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, SECONDS);
       assertThat(ready.status()).isEqualTo(200);
       assertThat(JSON.readTree(ready.body()).get("ready").asBoolean()).isTrue();

@@ -573,7 +573,7 @@ class HttpServerTest {
     assertError(get("/metrics"), 404, "/metrics");
     HttpResponse<byte[]> m = post("/v2/health/ready", "{}");
     assertError(m, 405, "GET");
-    assertThat(m.headers().firstValue("Allow")).hasValue("GET");
+    assertThat(m.headers().firstValue("Allow")).hasValue("GET, HEAD");
     assertError(get(infer("simple")), 405, "POST");
   }
 
@@ -634,7 +634,7 @@ class HttpServerTest {
       return new Response(Integer.parseInt(status.split(" ")[1]), headers, body);
     }
 
-    private String line() throws IOException {
+    String line() throws IOException {
       StringBuilder sb = new StringBuilder();
       int c;
       while ((c = in.read()) != '\n') {
@@ -803,6 +803,41 @@ class HttpServerTest {
       c.out.write(body);
       c.out.flush();
       assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void headAnswersAsGetWithoutTheBody() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.send("HEAD", "/v2/models/echo_fp32", "", new byte[0]);
+      String status = c.line();
+      Map<String, String> headers = new LinkedHashMap<>();
+      for (String l = c.line(); !l.isEmpty(); l = c.line()) {
+        int colon = l.indexOf(':');
+        headers.put(l.substring(0, colon).trim().toLowerCase(), l.substring(colon + 1).trim());
+      }
+      assertThat(status).startsWith("HTTP/1.1 200");
+      assertThat(Integer.parseInt(headers.get("content-length"))).isPositive();
+      // No body followed: the next answer on the connection is the GET's, whole.
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("HEAD", infer("echo_fp32"), "", new byte[0]);
+      String refused = c.line();
+      assertThat(refused).startsWith("HTTP/1.1 405");
+    }
+  }
+
+  @Test
+  void anOverlongRequestLineIs414AndOverlongHeadersAre431() throws Exception {
+    try (RawConnection c = new RawConnection()) {
+      c.send("GET", "/v2/health/live?" + "a".repeat(5000), "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(414);
+    }
+    try (RawConnection c = new RawConnection()) {
+      c.send("GET", "/v2/health/live", "X-A: " + "a".repeat(9000) + "\r\n", new byte[0]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(431);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("header");
     }
   }
 

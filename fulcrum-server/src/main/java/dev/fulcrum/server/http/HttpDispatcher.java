@@ -1,10 +1,13 @@
 package dev.fulcrum.server.http;
 
+import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
+
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -12,8 +15,11 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -223,12 +229,28 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
+    CompletableFuture<Reply> reply = answerOrRefuse(request, ctx);
+    // Every answer to HEAD, an error's too, goes without content (on HTTP/2 a HEAD answer with a
+    // DATA frame is a protocol error to the client; HTTP/1.1's encoder drops it itself).
+    return request.method().equals(HttpMethod.HEAD)
+        ? reply.thenApply(HttpDispatcher::withoutBody)
+        : reply;
+  }
+
+  private CompletableFuture<Reply> answerOrRefuse(
+      FullHttpRequest request, ChannelHandlerContext ctx) {
     if (request.decoderResult().isFailure()) {
       HttpUtil.setKeepAlive(request, false);
+      Throwable cause = request.decoderResult().cause();
+      // A request line or headers over the decoder's limits: RFC 9112's 414, RFC 6585's 431.
+      HttpResponseStatus status =
+          cause instanceof TooLongHttpLineException
+              ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+              : cause instanceof TooLongHttpHeaderException
+                  ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                  : HttpResponseStatus.BAD_REQUEST;
       return CompletableFuture.completedFuture(
-          Responses.error(
-              HttpResponseStatus.BAD_REQUEST,
-              "malformed HTTP request: " + request.decoderResult().cause().getMessage()));
+          Responses.error(status, "malformed HTTP request: " + cause.getMessage()));
     }
     String uri = request.uri();
     Route route = lastRoute;
@@ -243,12 +265,25 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               HttpResponseStatus.NOT_FOUND,
               "no endpoint " + request.method() + " " + pathOf(request.uri())));
     }
-    if (!request.method().equals(route.endpoint().method)) {
+    // HEAD: what GET answers, without the body (RFC 9110 9.3.2; load balancers probe with it).
+    boolean head =
+        request.method().equals(HttpMethod.HEAD)
+            && HttpMethod.GET.equals(route.endpoint().method)
+            && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS;
+    if (!head && !request.method().equals(route.endpoint().method)) {
+      boolean get = HttpMethod.GET.equals(route.endpoint().method);
       Reply error =
           Responses.error(
               HttpResponseStatus.METHOD_NOT_ALLOWED,
-              pathOf(request.uri()) + " accepts " + route.endpoint().method + " only");
-      String allow = String.valueOf(route.endpoint().method); // its name()
+              pathOf(request.uri())
+                  + " accepts "
+                  + route.endpoint().method
+                  + (get && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS ? " and HEAD" : "")
+                  + " only");
+      String allow =
+          get && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS
+              ? "GET, HEAD"
+              : String.valueOf(route.endpoint().method); // its name()
       return done(
           alloc -> {
             FullHttpResponse r = error.render(alloc);
@@ -271,6 +306,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         return done(Responses.refused(decision));
       }
     }
+    return answer(route, request, ctx);
+  }
+
+  private CompletableFuture<Reply> answer(
+      Route route, FullHttpRequest request, ChannelHandlerContext ctx) {
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());
       case HEALTH_LIVE -> done(models.live());
@@ -289,6 +329,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
       case DASHBOARD_EVENTS -> done(dashboard == null ? dashboardOff() : EVENT_STREAM);
       case NOT_FOUND -> throw new IllegalStateException();
+    };
+  }
+
+  /** The answer to HEAD: GET's status and headers, its Content-Length, no content. */
+  private static Reply withoutBody(Reply get) {
+    return alloc -> {
+      FullHttpResponse full = get.render(alloc);
+      int length = full.content().readableBytes();
+      FullHttpResponse head = full.replace(Unpooled.EMPTY_BUFFER);
+      full.release();
+      HttpUtil.setContentLength(head, length);
+      return head;
     };
   }
 
@@ -316,7 +368,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     } catch (RuntimeException e) {
       response = error(e).render(ctx.alloc());
     }
-    HttpUtil.setContentLength(response, response.content().readableBytes());
+    if (response.content().isReadable() || !response.headers().contains(CONTENT_LENGTH)) {
+      HttpUtil.setContentLength(response, response.content().readableBytes());
+    } // else an answer to HEAD: the length GET's body would have (withoutBody)
     // While the server drains, each answer ends its connection (Connection: close), so that
     // clients move to another server; on HTTP/2 the header is dropped and GOAWAY does this.
     boolean again = keepAlive && !service.isDraining();
