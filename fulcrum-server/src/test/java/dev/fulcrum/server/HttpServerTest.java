@@ -901,6 +901,24 @@ class HttpServerTest {
   }
 
   @Test
+  void aContentCodingTheServerCannotUndoIs415() throws Exception {
+    byte[] body = fp32("[1,1]", "[3]").getBytes(StandardCharsets.UTF_8);
+    for (String coding : List.of("br", "foo", "gzip, gzip")) {
+      try (RawConnection c = new RawConnection()) {
+        c.send("POST", infer("echo_fp32"), "Content-Encoding: " + coding + "\r\n", body);
+        RawConnection.Response r = c.read();
+        assertThat(r.status()).as(coding).isEqualTo(415);
+        assertThat(r.headers().get("accept-encoding")).isEqualTo("gzip, deflate");
+        assertThat(JSON.readTree(r.body()).get("error").asText()).contains(coding);
+      }
+    }
+    try (RawConnection c = new RawConnection()) { // identity is no coding at all
+      c.send("POST", infer("echo_fp32"), "Content-Encoding: identity\r\n", body);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void transferEncodingGzipChunkedIs400() throws Exception {
     try (RawConnection c = new RawConnection()) {
       byte[] body = fp32("[1,1]", "[1]").getBytes(StandardCharsets.UTF_8);

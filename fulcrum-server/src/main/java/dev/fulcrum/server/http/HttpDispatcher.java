@@ -141,7 +141,17 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     if (msg instanceof MalformedStream m) {
-      write(ctx, Responses.error(HttpResponseStatus.BAD_REQUEST, m.message()), false);
+      Reply error = Responses.error(m.status(), m.message());
+      write(
+          ctx,
+          m.status().equals(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE)
+              ? alloc -> {
+                FullHttpResponse r = error.render(alloc);
+                r.headers().set(HttpHeaderNames.ACCEPT_ENCODING, KnownCodings.ACCEPTED);
+                return r;
+              }
+              : error,
+          false);
       return;
     }
     FullHttpRequest request = (FullHttpRequest) msg;
@@ -405,7 +415,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   }
 
   /** The marker queued for a request whose bytes could not be decoded. */
-  private record MalformedStream(String message) {}
+  private record MalformedStream(HttpResponseStatus status, String message) {}
 
   private static String describe(Throwable cause) {
     Throwable c = cause;
@@ -444,7 +454,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       // HttpContentDecompressor could not inflate the body: a client mistake, answered in order.
       failed = true;
       ctx.channel().config().setAutoRead(false);
-      queue.add(new MalformedStream("the request body cannot be decoded: " + describe(cause)));
+      queue.add(
+          cause instanceof KnownCodings.UnsupportedCoding
+              ? new MalformedStream(
+                  HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, String.valueOf(cause.getMessage()))
+              : new MalformedStream(
+                  HttpResponseStatus.BAD_REQUEST,
+                  "the request body cannot be decoded: " + describe(cause)));
       next(ctx);
       return;
     }

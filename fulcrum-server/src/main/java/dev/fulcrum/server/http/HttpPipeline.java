@@ -15,7 +15,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
@@ -49,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * Upgrade: h2c} request (answered on stream 1). The first request that is not an upgrade commits
  * the connection to HTTP/1.1 ({@link Http1Start}): {@code HttpServerCodec} (bytes to HTTP objects
  * and back; {@link OneBufferResponses} ahead of it joins each response's buffers into one), {@code
- * HttpContentDecompressor} (undoes {@code Content-Encoding: gzip/deflate}), {@link
+ * KnownCodings} (undoes {@code Content-Encoding: gzip/deflate}, refuses other codings), {@link
  * LimitedAggregator} (one {@code FullHttpRequest} per request, at most {@code maxInputSize} bytes
  * decompressed, 413 beyond), and {@link HttpDispatcher} (routing, ordering, keep-alive). On HTTP/2,
  * {@code Http2FrameCodec} and {@code Http2MultiplexHandler} give each stream a child channel with
@@ -406,7 +405,7 @@ public final class HttpPipeline {
    */
   void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
     p.addAfter(name, "paused-reads", new PausedReads())
-        .addAfter("paused-reads", "decompress", new HttpContentDecompressor(0))
+        .addAfter("paused-reads", "decompress", new KnownCodings())
         .addAfter(
             "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
         .addAfter(
