@@ -919,6 +919,28 @@ class HttpServerTest {
   }
 
   @Test
+  void refusedExpectationsCarryAnErrorBody() throws Exception {
+    try (RawConnection c = new RawConnection()) { // a declared body over the 64 MiB limit
+      c.out.write(
+          ("POST "
+                  + infer("echo_fp32")
+                  + " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  + "Content-Length: 70000000\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(413);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("limit of");
+    }
+    try (RawConnection c = new RawConnection()) {
+      c.send("POST", infer("echo_fp32"), "Expect: foo\r\n", "{}".getBytes(StandardCharsets.UTF_8));
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(417);
+      assertThat(JSON.readTree(r.body()).get("error").asText()).contains("100-continue");
+    }
+  }
+
+  @Test
   void transferEncodingGzipChunkedIs400() throws Exception {
     try (RawConnection c = new RawConnection()) {
       byte[] body = fp32("[1,1]", "[1]").getBytes(StandardCharsets.UTF_8);

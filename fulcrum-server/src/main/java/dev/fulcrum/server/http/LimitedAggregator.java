@@ -5,14 +5,18 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpMessage;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
@@ -218,6 +222,32 @@ final class LimitedAggregator extends HttpObjectAggregator {
   protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
     giveBack();
     super.finishAggregation(aggregated);
+  }
+
+  /**
+   * Netty's answer to an {@code Expect} header, with an OIP error body when it refuses: its own 413
+   * (a declared body over the limit) and 417 (an expectation other than 100-continue) are empty.
+   * Same status and headers (Connection: close included), so Netty's handling after it is as
+   * before.
+   */
+  @Override
+  protected @Nullable Object newContinueResponse(
+      HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+    Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
+    if (!(answer instanceof FullHttpResponse netty)
+        || netty.status().codeClass() != HttpStatusClass.CLIENT_ERROR) {
+      return answer; // 100 Continue, or none
+    }
+    String message =
+        netty.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
+            ? "the request body exceeds the server's limit of " + limit + " bytes"
+            : "the Expect header may only be '100-continue'";
+    FullHttpResponse ours =
+        Responses.error(netty.status(), message).render(pipeline.channel().alloc());
+    ours.headers().add(netty.headers()); // Connection: close where Netty closes after it
+    HttpUtil.setContentLength(ours, ours.content().readableBytes());
+    netty.release();
+    return ours;
   }
 
   @Override
