@@ -114,6 +114,24 @@ class TlsTest {
   }
 
   @Test
+  void aKeyThatIsNotTheCertificatesOrNotPkcs8IsRefusedAtOnce(@TempDir Path dir) throws Exception {
+    // Another key (the client's): the server would start and fail every handshake.
+    assertThatThrownBy(() -> new Tls(tls("server.pem"), tls("client.key"), Optional.empty()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("is not the private key of the certificate")
+        .hasMessageContaining("client.key");
+    Path sec1 = dir.resolve("sec1.key");
+    Files.writeString(
+        sec1, Files.readString(tls("server.key")).replace("PRIVATE KEY", "EC PRIVATE KEY"));
+    assertThatThrownBy(() -> new Tls(tls("server.pem"), sec1, Optional.empty()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PKCS#8", "openssl pkcs8 -topk8 -nocrypt");
+    assertThatThrownBy(() -> new Tls(tls("server.key"), tls("server.key"), Optional.empty()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--tls-cert-file");
+  }
+
+  @Test
   void restOverHttp11() throws Exception {
     HttpResponse<String> r = get(HttpClient.Version.HTTP_1_1, https.port(), "/v2");
     assertThat(r.statusCode()).isEqualTo(200);

@@ -99,8 +99,18 @@ final class SecurityOptions {
             : Optional.of(new Tls(tlsCertFile, tlsKeyFile, Optional.ofNullable(tlsClientCaFile)));
     if (!access.managementEnabled()) {
       log.info(
-          "the repository API is disabled: --host {} is reachable beyond loopback and no"
-              + " management token is set (FULCRUM_MANAGEMENT_TOKEN or --auth-token-file)",
+          tokens.isEmpty()
+              ? "the repository API is disabled: --host {} is reachable beyond loopback and no"
+                  + " management token is set (FULCRUM_MANAGEMENT_TOKEN or --auth-token-file)"
+              : "the repository API is disabled: tokens are configured but none with the"
+                  + " management scope (FULCRUM_MANAGEMENT_TOKEN or --auth-token-file); --host {}",
+          host);
+    }
+    if (beyondLoopback && tokens.isEmpty()) {
+      log.warn(
+          "--host {} is reachable beyond loopback and no token is set: inference, metadata,"
+              + " statistics and the dashboard are open to that network (set"
+              + " FULCRUM_INFERENCE_TOKEN or --auth-token-file)",
           host);
     }
     if (beyondLoopback && !tokens.isEmpty() && tls.isEmpty()) {

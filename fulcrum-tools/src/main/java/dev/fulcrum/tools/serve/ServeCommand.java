@@ -756,6 +756,31 @@ public final class ServeCommand implements Callable<Integer> {
                 + port.getValue());
       }
     }
+    // The ports' own checks, made here so that a mistake is one line before anything starts.
+    if (limits.httpMaxBufferedBytes < httpMaxInputSize
+        || limits.httpMaxBufferedBytesPerConnection < httpMaxInputSize) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--http-max-buffered-bytes ("
+              + limits.httpMaxBufferedBytes
+              + ") and --http-max-buffered-bytes-per-connection ("
+              + limits.httpMaxBufferedBytesPerConnection
+              + ") must be at least --http-max-input-size ("
+              + httpMaxInputSize
+              + "), or a body of the largest size could never be accepted");
+    }
+    if (limits.httpMaxBufferedBytes < grpcMaxMessageSize
+        || limits.grpcMaxBufferedBytesPerConnection < grpcMaxMessageSize) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--http-max-buffered-bytes ("
+              + limits.httpMaxBufferedBytes
+              + ") and --grpc-max-buffered-bytes-per-connection ("
+              + limits.grpcMaxBufferedBytesPerConnection
+              + ") must be at least --grpc-max-message-size ("
+              + grpcMaxMessageSize
+              + "), or a message of the largest size could never be received");
+    }
     if (!hostResolves(host)) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),

@@ -67,7 +67,8 @@ class ServeCommandTest {
             List.of("--http-port", "70000"),
             List.of("--metrics-port", "-2"),
             List.of("--host", "999.1.1.1"),
-            List.of("--cost-per-hour", "-1"))) {
+            List.of("--cost-per-hour", "-1"),
+            List.of("--http-max-buffered-bytes", "4194304"))) {
       ServeCommand c = Objects.requireNonNull(ServeArgs.parse(args));
       assertThatThrownBy(c::checkOptions)
           .as(args.toString())
