@@ -1,6 +1,7 @@
 package dev.fulcrum.core.config;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,8 +19,15 @@ import java.nio.file.Path;
 final class DatabindConfigReader {
   private DatabindConfigReader() {}
 
+  /**
+   * Strict where a typo would otherwise pass unnoticed: a key written twice is an error (not the
+   * last one silently winning), and a fraction where a whole number belongs ({@code max-batch-size:
+   * 8.7}) is not truncated.
+   */
   private static final ObjectMapper YAML =
-      new ObjectMapper(new YAMLFactory())
+      new ObjectMapper(
+              YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
+          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

@@ -633,7 +633,14 @@ public final class ModelConfigResolver {
           b.preferredBatchSizes() == null ? List.of() : b.preferredBatchSizes();
       for (int i = 0; i < preferred.size(); i++) {
         Integer p = preferred.get(i);
-        if (p == null || p < 1 || (maxBatch > 0 && p > maxBatch)) {
+        if (maxBatch == 0) {
+          throw new ConfigException(
+              file,
+              "dynamic-batching.preferred-batch-sizes",
+              "the model does not batch (max-batch-size 0): leave them out, or give a"
+                  + " max-batch-size");
+        }
+        if (p == null || p < 1 || p > maxBatch) {
           throw new ConfigException(
               file,
               "dynamic-batching.preferred-batch-sizes[" + i + "]",

@@ -73,8 +73,8 @@ final class PlainConfigMapper {
 
   /**
    * The value that starts at the current token {@code t}: a {@code LinkedHashMap} (a repeated key
-   * keeps its first place and its last value, as databind's tree does), an {@code ArrayList},
-   * String, Integer/Long/BigInteger (by the parser's number type, as databind's tree chooses),
+   * makes it {@link #NOT_PLAIN}, so that databind reports it), an {@code ArrayList}, String,
+   * Integer/Long/BigInteger (by the parser's number type, as databind's tree chooses),
    * Float/Double/BigDecimal, Boolean, {@link Absent#NULL}, or {@link #NOT_PLAIN}.
    */
   private static Object tree(JsonParser p, JsonToken t) throws IOException {
@@ -84,7 +84,7 @@ final class PlainConfigMapper {
         boolean plain = true;
         for (String key = p.nextFieldName(); key != null; key = p.nextFieldName()) {
           Object v = tree(p, p.nextToken());
-          plain &= v != NOT_PLAIN;
+          plain &= v != NOT_PLAIN && !out.containsKey(key); // a repeated key: databind refuses it
           out.put(key, v);
         }
         yield plain ? out : NOT_PLAIN;

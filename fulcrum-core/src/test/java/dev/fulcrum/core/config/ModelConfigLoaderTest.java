@@ -152,6 +152,13 @@ class ModelConfigLoaderTest {
     assertFails("name: other\n", "name", "folder name");
     assertFails("max-batch-size: 4: 5\n", "YAML");
     assertFails("max-batch-size: [1]\n", "max-batch-size");
+    // A typo never passes unnoticed: a key written twice, a fraction for a whole number.
+    assertFails("max-batch-size: 4\nmax-batch-size: 8\n", "Duplicate", "max-batch-size");
+    assertFails("max-batch-size: 8.7\n", "max-batch-size");
+    assertFails(
+        "max-batch-size: 0\ndynamic-batching: {preferred-batch-sizes: [4]}\n",
+        "dynamic-batching.preferred-batch-sizes",
+        "does not batch");
   }
 
   /** A format that reads its file's text as the model's name. */

@@ -89,8 +89,9 @@ class PlainConfigMapperTest {
   }
 
   @Test
-  void duplicateKeysKeepTheLastAsDatabindDoes() throws Exception {
-    assertThat(plain("max-batch-size: 4\nmax-batch-size: 8\n")).isNotNull();
+  void duplicateKeysAreLeftToDatabindWhichRefusesThem() throws Exception {
+    assertThat(read("max-batch-size: 4\nmax-batch-size: 8\n")).isNull();
+    assertThat(read("slo: {latency-ms: 20, latency-ms: 30}\n")).isNull();
   }
 
   @Test
