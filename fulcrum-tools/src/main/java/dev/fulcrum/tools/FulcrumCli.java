@@ -58,22 +58,44 @@ public final class FulcrumCli {
     /**
      * The command line with one rule for errors a user causes: a command that fails on a file it
      * was given (an {@link IOException}: missing, unreadable, a CSV without a column the model
-     * needs) prints {@code fulcrum <command>: <message>} on one line and exits 1; anything else
-     * keeps picocli's stack trace, which is then a defect to report.
+     * needs) prints {@code fulcrum <command>: <message>} on one line, saying what is wrong with the
+     * file, and exits 2, as picocli does for a wrong option (1 stays a command's own verdict:
+     * skew-check's drift, bench's failed requests); anything else keeps picocli's stack trace,
+     * which is then a defect to report.
      */
     public static CommandLine commandLine() {
       return new CommandLine(new FulcrumCli())
           .setExecutionExceptionHandler(
               (e, cl, parsed) -> {
                 Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
-                if (cause instanceof IOException) {
-                  cl.getErr().println("fulcrum " + cl.getCommandName() + ": " + cause.getMessage());
+                if (cause instanceof IOException io) {
+                  cl.getErr().println("fulcrum " + cl.getCommandName() + ": " + describe(io));
                   cl.getErr().flush();
-                  return 1;
+                  return 2;
                 }
                 throw e;
               });
     }
+  }
+
+  /** A file error as a user reads it: the JDK's messages of these are the path alone. */
+  static String describe(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException n) {
+      return "no such file or folder: " + n.getFile();
+    }
+    if (e instanceof java.nio.file.AccessDeniedException a) {
+      return "permission denied: " + a.getFile();
+    }
+    if (e instanceof java.nio.file.NotDirectoryException d) {
+      return "not a folder: " + d.getFile();
+    }
+    if (e instanceof java.nio.file.FileAlreadyExistsException f) {
+      return "already exists: " + f.getFile();
+    }
+    if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+      return f.getFile() + ": " + f.getReason();
+    }
+    return String.valueOf(e.getMessage());
   }
 
   public static void main(String[] args) {

@@ -275,7 +275,7 @@ public final class ModelManager {
                   // it UNAVAILABLE with the reason, so the server is not ready (as a model that
                   // fails to load), rather than ready without it
                   slot(name).failure = String.valueOf(ie.getMessage());
-                  log.error("--load-model {}: {}", name, ie.getMessage());
+                  log.error("model '{}' not loaded: {}", name, ie.getMessage());
                 } else if (!(cause instanceof InferenceException)) {
                   log.error("model '{}' not loaded: {}", name, cause.getMessage());
                 } // else the load logged why (each version's failure, or the configuration's)

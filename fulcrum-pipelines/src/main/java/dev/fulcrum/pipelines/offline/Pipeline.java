@@ -84,6 +84,19 @@ public final class Pipeline implements AutoCloseable {
     return p;
   }
 
+  /**
+   * Checks that the model takes text (one BYTES input), as {@link #embed} needs.
+   *
+   * @throws IllegalArgumentException naming its inputs when it does not
+   */
+  public void requireText() {
+    ModelConfig config = config();
+    if (config.inputs().size() != 1 || config.inputs().get(0).datatype() != DataType.BYTES) {
+      throw new IllegalArgumentException(
+          "model '" + model + "' does not take text: its inputs are " + config.inputs());
+    }
+  }
+
   /** The served configuration of the model (inputs, outputs, max-batch-size). */
   public ModelConfig config() {
     return version().config();
@@ -119,10 +132,7 @@ public final class Pipeline implements AutoCloseable {
   /** {@link #embed}'s requests, one future per chunk of up to max-batch-size sentences. */
   public List<CompletableFuture<List<float[]>>> embedAsync(List<String> sentences) {
     ModelConfig config = config();
-    if (config.inputs().size() != 1 || config.inputs().get(0).datatype() != DataType.BYTES) {
-      throw new IllegalArgumentException(
-          "model '" + model + "' does not take text: its inputs are " + config.inputs());
-    }
+    requireText();
     String input = config.inputs().get(0).name();
     int chunk = Math.max(1, config.maxBatchSize());
     List<CompletableFuture<List<float[]>>> parts = new ArrayList<>();

@@ -21,6 +21,7 @@ import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code fulcrum bench}: a load generator for a running server (and the in-process ceiling) that
@@ -52,6 +53,7 @@ import picocli.CommandLine.Option;
       "      --url https://localhost:8000 --tls-ca ca.pem --concurrency 8"
     })
 public final class BenchCommand implements Callable<Integer> {
+  @Spec CommandLine.Model.CommandSpec spec;
 
   @Option(
       names = {"-m", "--model"},
@@ -270,20 +272,20 @@ public final class BenchCommand implements Callable<Integer> {
     String proto = protocol.toLowerCase(Locale.ROOT);
     if (!proto.equals("rest-json") && !proto.equals("rest-binary") && !proto.equals("grpc")) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--protocol must be rest-json, rest-binary or grpc");
+          spec.commandLine(), "--protocol must be rest-json, rest-binary or grpc");
     }
     String contents = grpcContents.toLowerCase(Locale.ROOT);
     if (!contents.equals("raw") && !contents.equals("typed")) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--grpc-contents must be raw or typed");
+          spec.commandLine(), "--grpc-contents must be raw or typed");
     }
     if (grpcChannels < 1) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--grpc-channels must be at least 1");
+          spec.commandLine(), "--grpc-channels must be at least 1");
     }
     if (concurrency != null && rate != null) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "give --concurrency or --rate, not both");
+          spec.commandLine(), "give --concurrency or --rate, not both");
     }
     ClientSecurity security;
     try {
@@ -294,9 +296,16 @@ public final class BenchCommand implements Callable<Integer> {
               Optional.ofNullable(tlsCa),
               tlsInsecure);
     } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     }
-    List<Load> loads = loads();
+    List<Load> loads;
+    try {
+      loads = loads();
+      parseShapes(shapes);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+    checkSettings();
     LoadRunner.Settings settings =
         new LoadRunner.Settings(
             warmup,
@@ -308,7 +317,39 @@ public final class BenchCommand implements Callable<Integer> {
             inputOrder.equalsIgnoreCase("random"),
             seed);
     Consumer<String> progress = progressLine();
-    List<LevelResult> results = new ArrayList<>();
+    List<LevelResult> results = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // Ctrl-C (or SIGTERM) in a long sweep: the levels measured so far are printed and written.
+    Thread partial =
+        new Thread(
+            () -> {
+              if (!results.isEmpty()) {
+                out.println();
+                out.println("interrupted: the " + results.size() + " level(s) measured so far");
+                finish(results, loads.size());
+              }
+            },
+            "fulcrum-bench-partial");
+    Runtime.getRuntime().addShutdownHook(partial);
+    try {
+      return run(loads, settings, security, proto, contents, progress, results);
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(partial);
+      } catch (IllegalStateException e) {
+        // the JVM is already shutting down: the hook runs
+      }
+    }
+  }
+
+  private int run(
+      List<Load> loads,
+      LoadRunner.Settings settings,
+      ClientSecurity security,
+      String proto,
+      String contents,
+      Consumer<String> progress,
+      List<LevelResult> results)
+      throws Exception {
     List<Sample> samples = null;
     if (!inProcess && proto.equals("grpc")) {
       try (GrpcChannels channels =
@@ -364,16 +405,58 @@ public final class BenchCommand implements Callable<Integer> {
         }
       }
     }
+    List<LevelResult> all = List.copyOf(results);
+    results.clear(); // printed below: not again by the shutdown hook
+    finish(all, loads.size());
+    return all.stream().anyMatch(r -> r.stats().ok() > 0) ? 0 : 1;
+  }
+
+  /** The table, the ratios and warnings, and --output, for the levels measured. */
+  private void finish(List<LevelResult> results, int levels) {
     out.print(Report.table(results));
-    if (compareInProcess && !inProcess) {
-      printRatios(results, loads.size());
+    if (compareInProcess && !inProcess && results.size() == 2 * levels) {
+      printRatios(results, levels);
     }
     warnings(results);
     if (output != null) {
-      Report.write(output, results);
-      out.println("wrote " + output);
+      try {
+        Report.write(output, results);
+        out.println("wrote " + output);
+      } catch (java.io.IOException e) {
+        err.println("fulcrum bench: cannot write " + output + ": " + e);
+      }
     }
-    return results.stream().anyMatch(r -> r.stats().ok() > 0) ? 0 : 1;
+    out.flush();
+  }
+
+  /** The settings' checks, before any request is sent. */
+  private void checkSettings() {
+    String problem = null;
+    if (window.isNegative() || window.isZero()) {
+      problem = "--window must be longer than 0, was " + window;
+    } else if (warmup.isNegative()) {
+      problem = "--warmup must be 0 or longer, was " + warmup;
+    } else if (maxWindows < 1) {
+      problem = "--max-windows must be at least 1, was " + maxWindows;
+    } else if (!(stability > 0)) {
+      problem = "--stability must be a percentage > 0, was " + stability;
+    } else if (batchSize < 1) {
+      problem = "--batch-size must be at least 1, was " + batchSize;
+    } else if (!inputOrder.equalsIgnoreCase("random")
+        && !inputOrder.equalsIgnoreCase("sequential")) {
+      problem = "--input-order must be sequential or random, was " + inputOrder;
+    } else if (output != null) {
+      String name = output.getFileName().toString().toLowerCase(Locale.ROOT);
+      Path parent = output.toAbsolutePath().getParent();
+      if (!name.endsWith(".json") && !name.endsWith(".csv")) {
+        problem = "--output must end in .json or .csv, was " + output;
+      } else if (parent != null && !java.nio.file.Files.isDirectory(parent)) {
+        problem = "--output " + output + ": no folder " + parent;
+      }
+    }
+    if (problem != null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), problem);
+    }
   }
 
   private URI base() {
@@ -384,8 +467,18 @@ public final class BenchCommand implements Callable<Integer> {
   private List<Load> loads() {
     List<Load> loads = new ArrayList<>();
     if (rate != null) {
-      ArrivalSchedule.Distribution d =
-          ArrivalSchedule.Distribution.valueOf(distribution.toUpperCase(Locale.ROOT));
+      ArrivalSchedule.Distribution d;
+      try {
+        d = ArrivalSchedule.Distribution.valueOf(distribution.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "--distribution must be one of "
+                + java.util.Arrays.toString(ArrivalSchedule.Distribution.values())
+                    .toLowerCase(Locale.ROOT)
+                + ", was "
+                + distribution,
+            e);
+      }
       LoadLevels.parse(rate).forEach(r -> loads.add(new Load.Open(r, d)));
     } else {
       LoadLevels.parseInts(concurrency == null ? "1" : concurrency)

@@ -16,8 +16,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code fulcrum embed}: reads sentences (one per line), runs them through a text pipeline model in
@@ -37,6 +39,8 @@ import picocli.CommandLine.Option;
           + " --input sentences.txt --output vectors.jsonl"
     })
 public final class EmbedCommand implements Callable<Integer> {
+  @Spec CommandLine.Model.CommandSpec spec;
+
   /** Requests in flight at once (each up to max-batch-size sentences). */
   private static final int WINDOW = 16;
 
@@ -66,9 +70,20 @@ public final class EmbedCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     long total = input.equals("-") ? -1 : countLines(Path.of(input));
     Progress progress = new Progress(System.err, onATerminal(), total);
-    try (Pipeline pipeline = Pipeline.open(repository, model);
+    Pipeline opened;
+    try {
+      opened = Pipeline.open(repository, model);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+    try (Pipeline pipeline = opened;
         BufferedReader in = reader();
         Writer out = writer()) {
+      try {
+        pipeline.requireText();
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
       int chunk = Math.max(1, pipeline.config().maxBatchSize());
       ArrayDeque<CompletableFuture<List<float[]>>> window = new ArrayDeque<>();
       List<String> batch = new ArrayList<>(chunk);

@@ -109,7 +109,10 @@ public final class ProfileCommand implements Callable<Integer> {
     Path root = repository != null ? repository : ServeCommand.demoRepository();
     if ((data == null) == (text == null)) {
       throw new CommandLine.ParameterException(
-          spec.commandLine(), "give either --data (a CSV) or --text (sentences), not both");
+          spec.commandLine(),
+          data == null
+              ? "give --data (a CSV of the model's inputs) or --text (sentences, one a line)"
+              : "give either --data (a CSV) or --text (sentences), not both");
     }
     if (text != null) {
       return profileText(out, root, text);

@@ -28,10 +28,11 @@ import picocli.CommandLine.Spec;
 /**
  * {@code fulcrum skew-check}: replays prediction logs offline through the live monitor's detectors
  * ({@link LogReplay}) and prints the verdict: each alert raised or cleared, then every feature's
- * status. Exit status 0 when nothing drifts at the end, 1 when something does. A text pipeline's
- * log holds text, not what its monitor compares: its requests are run through the pipeline again,
- * in process, with the live monitor watching ({@link PipelineReplay}). One thread, but for a
- * pipeline's replay (its engine and monitor threads; the alerts are printed on the monitor's).
+ * status. Exit status 0 when nothing drifts at the end, 1 when something does, 2 when nothing could
+ * be checked (a file error, no requests of the model in the logs). A text pipeline's log holds
+ * text, not what its monitor compares: its requests are run through the pipeline again, in process,
+ * with the live monitor watching ({@link PipelineReplay}). One thread, but for a pipeline's replay
+ * (its engine and monitor threads; the alerts are printed on the monitor's).
  */
 @Command(
     name = "skew-check",
@@ -39,7 +40,8 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description =
         "Replay prediction logs (fulcrum serve --prediction-log) against a baseline, offline,"
-            + " through the live monitor's detectors; exit 1 when a feature drifts.")
+            + " through the live monitor's detectors; exit 1 when a feature drifts, 2 when"
+            + " nothing could be checked.")
 public final class SkewCheckCommand implements Callable<Integer> {
 
   @Option(
@@ -151,11 +153,18 @@ public final class SkewCheckCommand implements Callable<Integer> {
           out.println(line("output ", f));
         }
       }
-      if (reports.isEmpty()) {
-        events.printf(Locale.ROOT, "no requests of model %s in the logs%n", b.model());
-      }
       events.flush();
       out.flush();
+      if (reports.isEmpty()) {
+        // Nothing was compared: not a clean check (a wrong --log folder, another model's log).
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf(
+            Locale.ROOT,
+            "fulcrum skew-check: no requests of model %s in the logs; nothing was checked%n",
+            b.model());
+        err.flush();
+        return 2;
+      }
     }
     return drift ? 1 : 0;
   }

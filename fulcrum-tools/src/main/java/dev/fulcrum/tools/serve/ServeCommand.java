@@ -786,6 +786,11 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this),
           "--host " + host + " is neither an IP address nor a name this machine resolves");
     }
+    if (exitTimeoutSecs < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--exit-timeout-secs must be >= 0, was " + exitTimeoutSecs);
+    }
     if (nativeHeapTrimSecs < 0) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),

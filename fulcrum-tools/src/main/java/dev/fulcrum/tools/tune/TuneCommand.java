@@ -18,6 +18,7 @@ import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code fulcrum tune}: sweeps one model's batching, instance and thread knobs on a server it
@@ -48,6 +49,7 @@ import picocli.CommandLine.Option;
       "      --shape token_type_ids:16 --slo-p99-ms 100"
     })
 public final class TuneCommand implements Callable<Integer> {
+  @Spec CommandLine.Model.CommandSpec spec;
 
   @Option(
       names = "--model-repository",
@@ -207,31 +209,40 @@ public final class TuneCommand implements Callable<Integer> {
     try {
       objective = new Objective(sloP99Ms, maxCostPerMillion, costPerHour);
     } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     String proto = protocol.toLowerCase(Locale.ROOT);
     if (!proto.equals("rest") && !proto.equals("grpc")) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--protocol must be rest or grpc");
+          spec.commandLine(), "--protocol must be rest or grpc");
     }
     Search.Remeasure byMode = exhaustive ? Search.Remeasure.EXHAUSTIVE : Search.Remeasure.QUICK;
     int candidates = remeasure != null ? remeasure : byMode.candidates();
     if (candidates < 0 || remeasureRounds < 0) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--remeasure and --remeasure-rounds must be >= 0");
+          spec.commandLine(), "--remeasure and --remeasure-rounds must be >= 0");
     }
     Search.Remeasure again =
         new Search.Remeasure(candidates, remeasureRounds, Search.Remeasure.MARGIN);
     if (!(trialSeconds > 0)) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--trial-seconds must be > 0");
+    }
+    if (maxBatchSizes.stream().anyMatch(b -> b == null || b < 1)
+        || queueDelays.stream().anyMatch(d -> d == null || d < 0)) {
+      // a max-batch-size of 0 would be written as the model's own (no key), measured as such
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "--trial-seconds must be > 0");
+          spec.commandLine(),
+          "--max-batch-sizes must be >= 1 and --queue-delays-us >= 0, were "
+              + maxBatchSizes
+              + " and "
+              + queueDelays);
     }
     List<Integer> levels = LoadProbe.parseConcurrencies(concurrency);
     Path repo = modelRepository != null ? modelRepository : ServeCommand.demoRepository();
     Path modelDir = repo.resolve(model);
     if (!Files.isDirectory(modelDir)) {
       throw new CommandLine.ParameterException(
-          new CommandLine(this), "model '" + model + "' is not a folder of " + repo);
+          spec.commandLine(), "model '" + model + "' is not a folder of " + repo);
     }
     TrialConfig config = TrialConfig.read(modelDir);
     long started = System.nanoTime();
@@ -323,7 +334,7 @@ public final class TuneCommand implements Callable<Integer> {
   private int compare(ServerTrialRunner runner, List<Integer> levels, Objective objective)
       throws Exception {
     if (rounds < 1) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--rounds must be >= 1");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be >= 1");
     }
     List<Compare.Entry> entries = new ArrayList<>();
     for (Path f : compare) {

@@ -217,4 +217,28 @@ class BenchEndToEndTest {
         bench("--model", "fraud_classifier", "--protocol", "grpc", "--grpc-contents", "json");
     assertThat(r.exit()).isEqualTo(2);
   }
+
+  @Test
+  void meaninglessSettingsAreUsageErrorsBeforeAnyRequest() {
+    for (List<String> bad :
+        List.of(
+            List.of("--concurrency", "0"),
+            List.of("--concurrency", "abc"),
+            List.of("--rate", "-5"),
+            List.of("--rate", "100", "--distribution", "foo"),
+            List.of("--stability", "-1"),
+            List.of("--window", "0s"),
+            List.of("--max-windows", "0"),
+            List.of("--batch-size", "0"),
+            List.of("--input-order", "foo"),
+            List.of("--shape", "features:abc"),
+            List.of("--output", "results.txt"))) {
+      List<String> args = new java.util.ArrayList<>(List.of("--model", "fraud_classifier"));
+      args.addAll(bad);
+      args.addAll(List.of("--url", "http://127.0.0.1:1"));
+      BenchRun r = bench(args.toArray(String[]::new));
+      assertThat(r.exit()).as(bad.toString()).isEqualTo(2);
+      assertThat(r.err()).as(bad.toString()).contains(bad.get(0)).doesNotContain("\tat ");
+    }
+  }
 }

@@ -218,7 +218,7 @@ class ProfileCommandTest {
                 "fraud_classifier",
                 "--data",
                 csv.toString());
-    assertThat(code).isEqualTo(1);
+    assertThat(code).isEqualTo(2);
     assertThat(err.toString())
         .startsWith("fulcrum profile: seven.csv has no column 'card_present'")
         .doesNotContain("\tat ")
