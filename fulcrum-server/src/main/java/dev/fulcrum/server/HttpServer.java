@@ -201,6 +201,7 @@ public final class HttpServer implements AutoCloseable {
   public synchronized Optional<NettyTransport> moveToWarmTransport() throws InterruptedException {
     if (generations.size() != 1
         || closed
+        || service.isDraining() // a SIGTERM in the start's first second: nothing new to bind
         || pipeline == null
         || config.transport() != Transport.AUTO
         || generations.get(0).io.kind() != Transport.EPOLL) {
@@ -451,6 +452,9 @@ public final class HttpServer implements AutoCloseable {
         Registrations r = g.registrations;
         if (r != null) {
           r.close();
+          if (r.early() + r.deferred() == 0) {
+            continue;
+          }
           log.info(
               "HTTP port {}: {} connections registered at once (their first line read when"
                   + " accepted), {} queued for registration behind them",
@@ -459,8 +463,8 @@ public final class HttpServer implements AutoCloseable {
               r.deferred());
         }
       }
-      if (pipeline != null) {
-        ConnectionLimit cap = pipeline.connectionLimit();
+      ConnectionLimit cap = pipeline == null ? null : pipeline.connectionLimit();
+      if (cap != null && cap.refused() + cap.evicted() + cap.spared() > 0) {
         log.info(
             "HTTP port {}: at the connection cap, {} connections refused, {} evicted, {} spared"
                 + " (chosen for eviction, but their head was read before their loop closed them)",

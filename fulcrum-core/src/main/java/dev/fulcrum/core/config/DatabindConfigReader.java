@@ -47,10 +47,24 @@ final class DatabindConfigReader {
               + e.getKnownPropertyIds(),
           e);
     } catch (JsonMappingException e) {
-      throw new ConfigException(file, fieldPath(e), e.getOriginalMessage(), e);
+      throw new ConfigException(file, fieldPath(e), plain(e.getOriginalMessage()), e);
     } catch (JsonProcessingException e) {
       throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
     }
+  }
+
+  /** Jackson's message in the file's words: the kind of value rather than a Java type. */
+  static String plain(String message) {
+    return message
+        .replaceAll("`java\\.util\\.(Array)?List<[^>]*>`", "a list")
+        .replaceAll("`java\\.util\\.(LinkedHash|Hash)?Map<[^>]*>`", "a map")
+        .replaceAll("`(java\\.lang\\.Integer|int|java\\.lang\\.Long|long)`", "a whole number")
+        .replaceAll("`(java\\.lang\\.Double|double|java\\.lang\\.Float|float)`", "a number")
+        .replaceAll("`(java\\.lang\\.Boolean|boolean)`", "true or false")
+        .replace("`java.lang.String`", "text")
+        .replaceAll("`dev\\.fulcrum\\.[\\w.$]+`", "a section")
+        .replaceAll(" \\(token `JsonToken\\.[A-Z_]+`\\)", "")
+        .replace(" (but could if coercion was enabled using `CoercionConfig`)", "");
   }
 
   static String fieldPath(JsonMappingException e) {

@@ -901,8 +901,20 @@ public final class ModelManager {
     Map<String, List<ModelVersionStatus>> byName = new TreeMap<>();
     for (Slot s : models.values()) {
       List<ModelVersionStatus> rows = new ArrayList<>(s.rows.values());
-      if (!s.failure.isEmpty() && s.serving.isEmpty()) {
-        rows.add(0, new ModelVersionStatus(s.name, "", ModelState.UNAVAILABLE, s.failure));
+      String failure = s.failure;
+      if (!failure.isEmpty() && s.serving.isEmpty()) {
+        rows.add(0, new ModelVersionStatus(s.name, "", ModelState.UNAVAILABLE, failure));
+      } else if (!failure.isEmpty()) {
+        // a changed configuration that was refused (a poll's, say): what serves says so
+        rows.replaceAll(
+            r ->
+                r.state() == ModelState.READY && r.reason().isEmpty()
+                    ? new ModelVersionStatus(
+                        r.name(),
+                        r.version(),
+                        ModelState.READY,
+                        "serving as loaded before; the last load was refused: " + failure)
+                    : r);
       }
       if (rows.isEmpty()) {
         rows.add(new ModelVersionStatus(s.name, "", ModelState.UNLOADED, "not loaded"));

@@ -37,7 +37,7 @@ class ModelConfigLoaderTest {
     assertThatThrownBy(() -> resolve(yaml, BATCHABLE))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("config.yaml")
-        .satisfies(e -> assertThat(e.getMessage()).contains(fragments));
+        .satisfies(e -> assertThat(e.getMessage()).contains(fragments).doesNotContain("java."));
   }
 
   @Test
@@ -154,7 +154,8 @@ class ModelConfigLoaderTest {
     assertFails("max-batch-size: [1]\n", "max-batch-size");
     // A typo never passes unnoticed: a key written twice, a fraction for a whole number.
     assertFails("max-batch-size: 4\nmax-batch-size: 8\n", "Duplicate", "max-batch-size");
-    assertFails("max-batch-size: 8.7\n", "max-batch-size");
+    assertFails("max-batch-size: 8.7\n", "max-batch-size", "a whole number");
+    assertFails("max-batch-size: [1, 2]\n", "max-batch-size", "a whole number");
     assertFails(
         "max-batch-size: 0\ndynamic-batching: {preferred-batch-sizes: [4]}\n",
         "dynamic-batching.preferred-batch-sizes",

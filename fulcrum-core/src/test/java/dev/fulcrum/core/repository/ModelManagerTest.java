@@ -381,6 +381,15 @@ class ModelManagerTest {
     m.poll().join();
     assertThat(m.resolve("m", "").config().maxBatchSize()).isEqualTo(3);
     assertThat(events).filteredOn(e -> e instanceof LoadFailed).hasSize(1);
+    assertThat(m.index()) // the index tells why the edit did not take
+        .filteredOn(s -> s.version().equals("1"))
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.state()).isEqualTo(ModelState.READY);
+              assertThat(s.reason()).contains("last load was refused", "m/config.yaml");
+            });
+    assertThat(m.allReady()).isTrue();
   }
 
   @Test
