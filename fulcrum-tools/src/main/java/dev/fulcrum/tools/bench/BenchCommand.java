@@ -301,6 +301,16 @@ public final class BenchCommand implements Callable<Integer> {
     List<Load> loads;
     try {
       loads = loads();
+    } catch (IllegalArgumentException e) {
+      String message = String.valueOf(e.getMessage());
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          message.startsWith("--")
+              ? message
+              : (rate != null ? "--rate " + rate : "--concurrency " + concurrency) + ": " + message,
+          e);
+    }
+    try {
       parseShapes(shapes);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
