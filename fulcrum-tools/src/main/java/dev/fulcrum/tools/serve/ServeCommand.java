@@ -757,30 +757,20 @@ public final class ServeCommand implements Callable<Integer> {
       }
     }
     // The ports' own checks, made here so that a mistake is one line before anything starts.
-    if (limits.httpMaxBufferedBytes < httpMaxInputSize
-        || limits.httpMaxBufferedBytesPerConnection < httpMaxInputSize) {
-      throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this),
-          "--http-max-buffered-bytes ("
-              + limits.httpMaxBufferedBytes
-              + ") and --http-max-buffered-bytes-per-connection ("
-              + limits.httpMaxBufferedBytesPerConnection
-              + ") must be at least --http-max-input-size ("
-              + httpMaxInputSize
-              + "), or a body of the largest size could never be accepted");
-    }
-    if (limits.httpMaxBufferedBytes < grpcMaxMessageSize
-        || limits.grpcMaxBufferedBytesPerConnection < grpcMaxMessageSize) {
-      throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this),
-          "--http-max-buffered-bytes ("
-              + limits.httpMaxBufferedBytes
-              + ") and --grpc-max-buffered-bytes-per-connection ("
-              + limits.grpcMaxBufferedBytesPerConnection
-              + ") must be at least --grpc-max-message-size ("
-              + grpcMaxMessageSize
-              + "), or a message of the largest size could never be received");
-    }
+    atLeast(
+        "--http-max-buffered-bytes",
+        limits.httpMaxBufferedBytes,
+        "--http-max-buffered-bytes-per-connection",
+        limits.httpMaxBufferedBytesPerConnection,
+        "--http-max-input-size",
+        httpMaxInputSize);
+    atLeast(
+        "--http-max-buffered-bytes",
+        limits.httpMaxBufferedBytes,
+        "--grpc-max-buffered-bytes-per-connection",
+        limits.grpcMaxBufferedBytesPerConnection,
+        "--grpc-max-message-size",
+        grpcMaxMessageSize);
     if (!hostResolves(host)) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -800,6 +790,30 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--cost-per-hour must be a number of USD >= 0, was " + costPerHour);
+    }
+  }
+
+  /** Both budgets must hold one request of the largest size, or it could never be taken. */
+  private void atLeast(
+      String portFlag,
+      long port,
+      String connectionFlag,
+      long connection,
+      String sizeFlag,
+      int size) {
+    if (port < size || connection < size) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          String.format(
+              java.util.Locale.ROOT,
+              "%s (%d) and %s (%d) must be at least %s (%d), or a request of the largest size"
+                  + " could never be taken",
+              portFlag,
+              port,
+              connectionFlag,
+              connection,
+              sizeFlag,
+              size));
     }
   }
 
