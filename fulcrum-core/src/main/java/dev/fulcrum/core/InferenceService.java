@@ -284,6 +284,14 @@ public final class InferenceService {
    * @see dev.fulcrum.core.repository.ModelManager#load
    */
   public CompletableFuture<Void> load(String model, @Nullable String configOverride) {
+    if (configOverride != null && configOverride.isBlank()) {
+      // not "no configuration": a load with one replaces config.yaml, and an empty one would drop
+      // it
+      return CompletableFuture.failedFuture(
+          InferenceException.invalid(
+              "parameter 'config' is empty: give the model configuration as JSON, or leave the"
+                  + " parameter out to load with the model's config.yaml"));
+    }
     return repository.manager().load(model, configOverride);
   }
 

@@ -234,6 +234,10 @@ class RepositoryApiTest {
     assertThat(neither.statusCode()).isEqualTo(400);
     assertThat(error(neither)).contains("max_batch_sise");
 
+    HttpResponse<String> empty =
+        post("/v2/repository/models/a/load", "{\"parameters\":{\"config\":\"\"}}");
+    assertThat(empty.statusCode()).isEqualTo(400);
+    assertThat(error(empty)).contains("parameter 'config' is empty");
     assertThat(post("/v2/repository/models/nope/load", "").statusCode()).isEqualTo(404);
     assertThat(post("/v2/repository/models/a/load", "[1]").statusCode()).isEqualTo(400);
     assertThat(get("/v2/repository/index").statusCode()).isEqualTo(405);
@@ -288,6 +292,27 @@ class RepositoryApiTest {
                 stub.repositoryModelLoad(
                     RepositoryModelLoadRequest.newBuilder().setModelName("nope").build()));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+
+    // What REST refuses, gRPC refuses too: model files in the request (Triton's "file:" bytes,
+    // which the load would ignore), a config that is not a string, an empty one.
+    for (ModelRepositoryParameter.Builder p :
+        List.of(
+            ModelRepositoryParameter.newBuilder().setBoolParam(true),
+            ModelRepositoryParameter.newBuilder().setStringParam(""),
+            ModelRepositoryParameter.newBuilder().setStringParam("{}"))) {
+      String key = p.getStringParam().equals("{}") ? "file:1/model.onnx" : "config";
+      StatusRuntimeException refused =
+          catchThrowableOfType(
+              StatusRuntimeException.class,
+              () ->
+                  stub.repositoryModelLoad(
+                      RepositoryModelLoadRequest.newBuilder()
+                          .setModelName("a")
+                          .putParameters(key, p.build())
+                          .build()));
+      assertThat(refused.getStatus().getCode()).as(key).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(refused.getStatus().getDescription()).contains(key);
+    }
   }
 
   @Test

@@ -64,6 +64,15 @@ import org.slf4j.LoggerFactory;
 public final class GrpcServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
 
+  /**
+   * grpc-java's stream logger (java.util.logging), held so that its level stays set (JUL keeps its
+   * loggers weakly): it writes a WARNING with a ~40-line stack trace for every message over the
+   * size limit, which the client is already answered RESOURCE_EXHAUSTED for; a client could flood
+   * the log with them. Its errors still show.
+   */
+  private static final java.util.logging.Logger GRPC_STREAM_LOG =
+      java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerStream");
+
   /** The health service name of the inference service; "" is the whole server. */
   public static final String SERVICE_NAME = GRPCInferenceServiceGrpc.SERVICE_NAME;
 
@@ -111,6 +120,7 @@ public final class GrpcServer implements AutoCloseable {
     if (server != null) {
       throw new IllegalStateException("already started");
     }
+    GRPC_STREAM_LOG.setLevel(java.util.logging.Level.SEVERE);
     NettyTransport io = NettyTransport.choose(config.transport());
     transport = io;
     boss =

@@ -43,6 +43,7 @@ import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -191,13 +192,32 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   @Override
   public void repositoryModelLoad(
       RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
+    // As REST refuses them: a config that is not a string, and model files sent in the request
+    // (Triton's "file:<version>/<name>" bytes_param, an unknown field here), so that a deploy tool
+    // is never told a load succeeded that ignored what it sent.
     String override = null;
-    ModelRepositoryParameter config = request.getParametersMap().get("config");
-    if (config != null) {
-      override = config.getStringParam();
+    InferenceException refused = null;
+    for (Map.Entry<String, ModelRepositoryParameter> p : request.getParametersMap().entrySet()) {
+      if (p.getKey().equals("config")) {
+        if (p.getValue().getParameterChoiceCase()
+            != ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM) {
+          refused =
+              InferenceException.invalid(
+                  "parameter 'config' must be a string_param holding the model configuration as"
+                      + " JSON");
+        }
+        override = p.getValue().getStringParam();
+      } else if (p.getKey().startsWith("file:")) {
+        refused =
+            InferenceException.invalid(
+                "parameter '%s': loading model files from the request is not supported",
+                p.getKey());
+      }
     }
     control(
-        service.load(request.getModelName(), override),
+        refused != null
+            ? CompletableFuture.failedFuture(refused)
+            : service.load(request.getModelName(), override),
         observer,
         RepositoryModelLoadResponse.getDefaultInstance());
   }
