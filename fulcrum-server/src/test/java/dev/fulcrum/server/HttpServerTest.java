@@ -376,6 +376,19 @@ class HttpServerTest {
     assertThat(binaryOutputs(r).get("OUT")).isEqualTo(data);
   }
 
+  @Test
+  void binaryBoolBytesOtherThanZeroAndOneAreRefused() throws Exception {
+    String header =
+        "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"BOOL\",\"shape\":[1,3],"
+            + "\"parameters\":{\"binary_data_size\":3}}]}";
+    assertError(
+        postBinary(infer("echo_bool"), header, new byte[] {1, 0, 2}),
+        400,
+        "'IN'",
+        "element 2",
+        "0 or 1");
+  }
+
   @ParameterizedTest
   @EnumSource(
       value = DataType.class,

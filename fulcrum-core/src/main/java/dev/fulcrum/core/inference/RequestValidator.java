@@ -91,6 +91,9 @@ public final class RequestValidator {
       if (!spec.allowNonFinite()) {
         rejectNonFinite(model, t);
       }
+      if (t.datatype() == DataType.BOOL) {
+        rejectNonBoolean(model, t);
+      }
       ordered.add(t);
     }
     List<String> outputs = new ArrayList<>();
@@ -133,6 +136,23 @@ public final class RequestValidator {
               + " %s); the model does not accept non-finite values (allow-non-finite in its"
               + " config.yaml)",
           model, t.name(), t.datatype(), i, t.datatype());
+    }
+  }
+
+  /**
+   * A BOOL element is one byte, 0 or 1 (the binary extension and gRPC's raw contents carry the
+   * bytes as sent; JSON's true/false are 1/0): another byte would reach the engine as a boolean
+   * that casts to 2, 255, ...
+   */
+  private static void rejectNonBoolean(String model, Tensor t) {
+    java.nio.ByteBuffer b = t.data();
+    for (int i = b.position(); i < b.limit(); i++) {
+      byte v = b.get(i);
+      if (v != 0 && v != 1) {
+        throw InferenceException.invalid(
+            "model '%s': input '%s' (BOOL) element %d is the byte %d; a BOOL element is 0 or 1",
+            model, t.name(), i - b.position(), v & 0xff);
+      }
     }
   }
 
