@@ -33,8 +33,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Measure a model's throughput and latency under load, perf_analyzer style:",
-      "warm-up, then windows until the last three agree within --stability %%.",
+      "Measure a model's throughput and latency under load.",
+      "As perf_analyzer: a warm-up, then windows until the last three agree within",
+      "--stability %%.",
       "Open loop (--rate) measures latency from each request's scheduled send time,",
       "so a stalled server cannot hide its stall (no coordinated omission).",
       ""

@@ -32,10 +32,11 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Find a model's best configuration on this machine: max-batch-size, queue delay,",
-      "instance-count, intra-op threads (and the SLO batching policy where the server has it),",
-      "each measured closed loop at several concurrencies; the Pareto frontier over throughput,",
-      "p99 and $ per 1M predictions; a recommended config.yaml, results.json and report.html.",
+      "Find a model's best configuration on this machine.",
+      "It sweeps max-batch-size, queue delay, instance-count and intra-op threads (and the",
+      "SLO batching policy where the server has it), each measured closed loop at several",
+      "concurrencies, finds the Pareto frontier over throughput, p99 and $ per 1M",
+      "predictions, and writes a recommended config.yaml, results.json and report.html.",
       "The best few are measured again, in turns, and chosen on the median.",
       ""
     },
