@@ -700,6 +700,15 @@ public final class ModelManager {
         warmup.run(instances.get(i), i, outputs);
       }
       Duration warm = Duration.ofNanos(environment.ticker().nanoTime() - warmStart);
+      // Batching inferred from the model's dynamic first dimensions (no max-batch-size written):
+      // check that the dimension is a batch before requests of different clients share a pass.
+      Path probed = modelFile;
+      ModelRuntime probeEngine = engine;
+      String notABatch =
+          config.maxBatchSize() > 0 && file.maxBatchSize() == null && stages == null
+              ? BatchProbe.check(
+                  () -> probeEngine.load(probed, deployment.sessionOptions()), config, outputs)
+              : null;
       ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
       SloAccounting accounting =
           new SloAccounting(config.slo(), instances.size(), ledger, environment.ticker());
@@ -717,6 +726,15 @@ public final class ModelManager {
               observer,
               LONE_PASS_LIMIT,
               INSTANCE_CHOICE);
+      if (notABatch != null) {
+        scheduler.stopJoining();
+        log.warn(
+            "model '{}' version {}: its first dimension is not a batch ({}): requests are not"
+                + " joined into one pass; write max-batch-size: 0 in its config.yaml to say so",
+            name,
+            version,
+            notABatch);
+      }
       Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
       ModelVersion mv =
           new ModelVersion(

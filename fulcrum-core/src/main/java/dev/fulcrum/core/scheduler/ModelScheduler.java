@@ -646,6 +646,19 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
+   * Joins no more requests into one pass: the model's dynamic first dimension is not a batch (its
+   * rows depend on each other, found when the version loaded); each request runs alone.
+   */
+  public void stopJoining() {
+    lock.lock();
+    try {
+      queue.stopJoining();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Runs a turn pass on the instance lent to this (the loop's) thread: plans the queue as a worker
    * would and runs the plan, then returns the instance to its worker. When the policy would wait,
    * or drops the request, the worker gets the instance back at once and takes over.

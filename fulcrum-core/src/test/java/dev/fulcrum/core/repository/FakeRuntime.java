@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A runtime for core tests: a "model file" is text with lines {@code in|out NAME TYPE d0,d1}; the
  * i-th output echoes the i-th input. A file that says {@code broken} fails to load; one with a line
- * {@code fail-execute} loads but fails every pass. Passes wait for {@link #gate} when set.
+ * {@code fail-execute} loads but fails every pass; one with a line {@code reverse-rows} answers its
+ * rows in reverse order (a graph whose first dimension is not a batch). Passes wait for {@link
+ * #gate} when set.
  */
 final class FakeRuntime implements ModelRuntime {
   final List<SessionOptions> loaded = new ArrayList<>();
@@ -49,6 +51,7 @@ final class FakeRuntime implements ModelRuntime {
     List<TensorSpec> in = new ArrayList<>();
     List<TensorSpec> out = new ArrayList<>();
     boolean failExecute = false;
+    boolean reverseRows = false;
     try {
       for (String line : Files.readAllLines(modelFile)) {
         if (line.isBlank()) {
@@ -56,6 +59,10 @@ final class FakeRuntime implements ModelRuntime {
         }
         if (line.trim().equals("fail-execute")) {
           failExecute = true;
+          continue;
+        }
+        if (line.trim().equals("reverse-rows")) {
+          reverseRows = true;
           continue;
         }
         if (line.trim().equals("broken")) {
@@ -75,6 +82,7 @@ final class FakeRuntime implements ModelRuntime {
     loaded.add(options);
     ModelSignature sig = new ModelSignature(in, out);
     boolean fails = failExecute;
+    boolean reverse = reverseRows;
     return new ModelInstance() {
       @Override
       public ModelSignature signature() {
@@ -101,7 +109,8 @@ final class FakeRuntime implements ModelRuntime {
           while (!sig.outputs().get(idx).name().equals(name)) {
             idx++;
           }
-          result.add(inputs.get(idx).renamed(name));
+          Tensor t = inputs.get(idx).renamed(name);
+          result.add(reverse ? reversed(t) : t);
         }
         return result;
       }
@@ -109,5 +118,17 @@ final class FakeRuntime implements ModelRuntime {
       @Override
       public void close() {}
     };
+  }
+
+  /** The tensor with its rows (first dimension) in reverse order. */
+  private static Tensor reversed(Tensor t) {
+    java.nio.ByteBuffer data = t.data();
+    int rows = (int) t.shape()[0];
+    int row = rows == 0 ? 0 : data.remaining() / rows;
+    java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(data.remaining());
+    for (int r = rows - 1; r >= 0; r--) {
+      out.put(data.slice(data.position() + r * row, row));
+    }
+    return Tensor.of(t.name(), t.datatype(), t.shape(), out.flip());
   }
 }

@@ -177,6 +177,41 @@ class ModelManagerTest {
   }
 
   @Test
+  void aFirstDimensionThatIsNotABatchIsNotBatchedWhenBatchingWasInferred() throws Exception {
+    // Every input and output has a dynamic first dimension, so batching is inferred; but the
+    // graph reads the rows together (here: it reverses them). Joined, two clients' requests would
+    // swap answers with shapes that fit. The load finds out and joins none.
+    FakeRuntime.writeModel(
+        repo.resolve("rows/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", "reverse-rows");
+    writeModel("batch", 1);
+    ModelManager m = manager(ControlMode.NONE);
+    m.start(List.of()).join();
+    for (String model : List.of("rows", "batch")) {
+      ModelVersion mv = m.resolve(model, "");
+      assertThat(mv.config().maxBatchSize()).isPositive();
+      CountDownLatch gate = new CountDownLatch(1);
+      runtime.gate = gate;
+      int before = runtime.executions.get();
+      List<CompletableFuture<InferenceResponse>> answers = new java.util.ArrayList<>();
+      InferenceRequest r = request(model, "");
+      answers.add(mv.scheduler().submit(r, RequestValidator.validate(mv.config(), r)));
+      await(() -> runtime.executions.get() == before + 1); // the first pass waits at the gate
+      for (int i = 0; i < 2; i++) {
+        answers.add(mv.scheduler().submit(r, RequestValidator.validate(mv.config(), r)));
+      }
+      await(() -> mv.scheduler().queued() == 2);
+      runtime.gate = null;
+      gate.countDown();
+      CompletableFuture.allOf(answers.toArray(new CompletableFuture<?>[0]))
+          .get(10, TimeUnit.SECONDS);
+      // the two queued behind the first: one pass when joined, two when not
+      assertThat(runtime.executions.get() - before - 1)
+          .as(model)
+          .isEqualTo(model.equals("rows") ? 2 : 1);
+    }
+  }
+
+  @Test
   void noneModeRefusesExplicitControl() throws Exception {
     writeModel("a", 1);
     ModelManager m = manager(ControlMode.NONE);
@@ -302,6 +337,7 @@ class ModelManagerTest {
         repo.resolve("m/config.yaml"),
         """
         instance-count: 2
+        max-batch-size: 8
         model-warmup:
           - name: zeros
             batch-size: 4
@@ -402,9 +438,10 @@ class ModelManagerTest {
     CountDownLatch gate = new CountDownLatch(1);
     runtime.gate = gate;
     InferenceRequest r = request("m", "");
+    int loaded = runtime.executions.get(); // the load's batch probe
     CompletableFuture<InferenceResponse> running =
         old.scheduler().submit(r, RequestValidator.validate(old.config(), r));
-    await(() -> runtime.executions.get() == 1);
+    await(() -> runtime.executions.get() == loaded + 1);
     runtime.gate = null; // only the running request waits
 
     writeModel("m", 2);

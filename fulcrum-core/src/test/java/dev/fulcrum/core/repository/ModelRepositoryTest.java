@@ -138,7 +138,7 @@ class ModelRepositoryTest {
   @Test
   void instancesShareTheCoresByDefault() throws Exception {
     FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1", "out y FP32 -1");
-    Files.writeString(repo.resolve("m/config.yaml"), "instance-count: 2\n");
+    Files.writeString(repo.resolve("m/config.yaml"), "instance-count: 2\nmax-batch-size: 8\n");
     FakeRuntime rt = new FakeRuntime();
     try (ModelRepository r = load(rt)) {
       assertThat(r.resolve("m", "").scheduler().instanceCount()).isEqualTo(2);

@@ -79,7 +79,8 @@ class ResponseCacheTest {
     FakeRuntime runtime = new FakeRuntime();
     FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
     Files.writeString(
-        repo.resolve("m/config.yaml"), "response-cache:\n  enabled: true\n  max-bytes: 65536\n");
+        repo.resolve("m/config.yaml"),
+        "max-batch-size: 8\nresponse-cache:\n  enabled: true\n  max-bytes: 65536\n");
     try (SchedulerEnvironment env = SchedulerEnvironment.system();
         ModelRepository r =
             new ModelRepository(
