@@ -28,7 +28,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -150,12 +149,6 @@ public final class ModelManager {
 
     /** Under the lock: the configuration stamp of what serves ("" when nothing does). */
     String servingStamp = "";
-
-    /**
-     * Under the lock: each serving version's folder stamp ({@link RepositorySource#versionStamp})
-     * as it was when that version loaded.
-     */
-    Map<Long, String> versionStamps = Map.of();
 
     Slot(String name) {
       this.name = name;
@@ -542,21 +535,16 @@ public final class ModelManager {
     boolean configChanged = !stamp.equals(s.servingStamp);
     List<ModelVersion> before = s.serving;
     TreeMap<Long, ModelVersion> next = new TreeMap<>(Comparator.reverseOrder());
-    Map<Long, String> nextStamps = new HashMap<>();
     List<String> failures = new ArrayList<>();
     for (long v : selected) {
       ModelVersion old = find(before, v);
       String folder = folders.getOrDefault(v, "");
-      String oldFolder = s.versionStamps.get(v);
-      if (old != null && !configChanged && folder.equals(oldFolder)) {
+      if (old != null && !configChanged && folder.equals(old.folderStamp())) {
         next.put(v, old); // nothing of it changed: it keeps serving as loaded
-        nextStamps.put(v, folder);
         continue;
       }
       try {
-        ModelVersion mv = loadVersion(s, v, dir, file, configFile, deployment, runtime, old);
-        next.put(v, mv);
-        nextStamps.put(v, folder);
+        next.put(v, loadVersion(s, v, dir, file, configFile, deployment, runtime, old, folder));
       } catch (ConfigException | ModelLoadException e) {
         String message = Objects.requireNonNullElse(e.getMessage(), "");
         String reason = source.forClients(message);
@@ -564,10 +552,7 @@ public final class ModelManager {
         failures.add("version " + v + ": " + reason);
         emit(new LifecycleEvent.LoadFailed(name, v, reason));
         if (old != null) {
-          next.put(v, old); // the serving version stays
-          if (oldFolder != null) {
-            nextStamps.put(v, oldFolder); // as loaded: a later load or poll tries again
-          }
+          next.put(v, old); // the serving version stays, with its stamp: a later load retries
           log.warn("model '{}' version {} keeps serving as it was loaded before", name, v);
         } else {
           row(s, v, ModelState.LOADING, ModelState.UNAVAILABLE, reason);
@@ -581,10 +566,6 @@ public final class ModelManager {
       for (ModelVersion old : before) {
         if (!next.containsKey(old.version())) {
           next.put(old.version(), old);
-          String oldFolder = s.versionStamps.get(old.version());
-          if (oldFolder != null) {
-            nextStamps.put(old.version(), oldFolder);
-          }
           log.warn(
               "model '{}' version {} keeps serving: the load that would replace it failed",
               name,
@@ -593,7 +574,6 @@ public final class ModelManager {
       }
     }
     List<ModelVersion> after = List.copyOf(next.values());
-    s.versionStamps = Map.copyOf(nextStamps);
     if (failures.isEmpty() || before.isEmpty()) {
       s.servingStamp = stamp; // else what serves keeps its configuration: a later load retries
     }
@@ -649,7 +629,8 @@ public final class ModelManager {
       Path configFile,
       ModelConfigResolver.Deployment deployment,
       ModelRuntime runtime,
-      @Nullable ModelVersion serving)
+      @Nullable ModelVersion serving,
+      String folderStamp)
       throws ConfigException, ModelLoadException {
     String name = s.name;
     long start = environment.ticker().nanoTime();
@@ -748,7 +729,8 @@ public final class ModelManager {
               warm,
               observer,
               stages,
-              labels);
+              labels,
+              folderStamp);
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,
@@ -789,7 +771,6 @@ public final class ModelManager {
     List<ModelVersion> before = s.serving;
     s.serving = List.of();
     s.servingStamp = "";
-    s.versionStamps = Map.of();
     s.lastAttempt = null;
     s.failure = "";
     for (ModelVersion mv : before) {

@@ -30,6 +30,7 @@ public final class ModelVersion {
   private final @Nullable ModelStages stages;
   private final ClassLabels labels;
   private final @Nullable ResponseCache cache;
+  private final String folderStamp;
   private volatile ModelState state;
 
   ModelVersion(
@@ -43,7 +44,8 @@ public final class ModelVersion {
       Duration warmupDuration,
       SchedulerObserver observer,
       @Nullable ModelStages stages,
-      ClassLabels labels) {
+      ClassLabels labels,
+      String folderStamp) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
@@ -55,11 +57,20 @@ public final class ModelVersion {
     this.observer = Objects.requireNonNull(observer);
     this.stages = stages;
     this.labels = Objects.requireNonNull(labels);
+    this.folderStamp = Objects.requireNonNull(folderStamp);
     this.cache =
         config.responseCache().enabled()
             ? new ResponseCache(name, version, config.responseCache().maxBytes())
             : null;
     this.state = ModelState.READY;
+  }
+
+  /**
+   * Its version folder's stamp when it loaded ({@link RepositorySource#versionStamp}): a load or
+   * poll that finds another loads the version again.
+   */
+  String folderStamp() {
+    return folderStamp;
   }
 
   /** The observers of this version (statistics and metrics), for work done outside the queue. */

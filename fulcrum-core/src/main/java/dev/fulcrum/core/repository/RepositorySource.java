@@ -123,28 +123,9 @@ public final class RepositorySource {
    */
   public String configStamp(Path modelDir) {
     try (Stream<Path> entries = Files.list(modelDir)) {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      boolean any = false;
-      for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
-        String name = p.getFileName().toString();
-        if (name.startsWith(".")) {
-          continue; // an editor's swap file or a folder's metadata: not the model's
-        }
-        sha.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        if (name.startsWith("config.")) {
-          sha.update(Files.readAllBytes(p));
-        } else {
-          sha.update(
-              (Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis())
-                  .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        }
-        any = true;
-      }
-      return any ? HexFormat.of().formatHex(sha.digest()) : "";
+      return stamp(entries, modelDir, true);
     } catch (IOException e) {
       return "unreadable: " + e.getMessage();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 
@@ -162,28 +143,48 @@ public final class RepositorySource {
       return "";
     }
     try (Stream<Path> entries = Files.walk(folder, 4)) {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      boolean any = false;
-      for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
-        Path relative = folder.relativize(p);
-        boolean hidden = false;
-        for (Path part : relative) {
-          hidden |= part.toString().startsWith(".");
-        }
-        if (hidden) {
-          continue;
-        }
-        sha.update(
-            (relative + "\n" + Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis() + "\n")
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        any = true;
-      }
-      return any ? HexFormat.of().formatHex(sha.digest()) : "";
+      return stamp(entries, folder, false);
     } catch (IOException | java.io.UncheckedIOException e) {
       return "unreadable: " + e.getMessage();
+    }
+  }
+
+  /**
+   * The SHA-256 of the regular files among {@code entries}, in path order, hidden ones (a name part
+   * starting with a dot: an editor's swap file, a folder's metadata) left out: each file's path
+   * relative to {@code base}, then its content ({@code config.*} files, when {@code
+   * configContents}) or its size and modification time. "" when there is no such file.
+   */
+  private static String stamp(Stream<Path> entries, Path base, boolean configContents)
+      throws IOException {
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+    boolean any = false;
+    for (Path p : entries.filter(Files::isRegularFile).sorted().toList()) {
+      Path relative = base.relativize(p);
+      boolean hidden = false;
+      for (Path part : relative) {
+        hidden |= part.toString().startsWith(".");
+      }
+      if (hidden) {
+        continue;
+      }
+      sha.update((relative + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      if (configContents && relative.getFileName().toString().startsWith("config.")) {
+        sha.update(Files.readAllBytes(p));
+      } else {
+        sha.update(
+            (Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis())
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+      sha.update((byte) '\n');
+      any = true;
+    }
+    return any ? HexFormat.of().formatHex(sha.digest()) : "";
   }
 
   /**
