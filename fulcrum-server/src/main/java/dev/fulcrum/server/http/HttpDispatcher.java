@@ -276,24 +276,20 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               "no endpoint " + request.method() + " " + pathOf(request.uri())));
     }
     // HEAD: what GET answers, without the body (RFC 9110 9.3.2; load balancers probe with it).
-    boolean head =
-        request.method().equals(HttpMethod.HEAD)
-            && HttpMethod.GET.equals(route.endpoint().method)
+    boolean headToo =
+        HttpMethod.GET.equals(route.endpoint().method)
             && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS;
-    if (!head && !request.method().equals(route.endpoint().method)) {
-      boolean get = HttpMethod.GET.equals(route.endpoint().method);
+    if (!request.method().equals(route.endpoint().method)
+        && !(headToo && request.method().equals(HttpMethod.HEAD))) {
       Reply error =
           Responses.error(
               HttpResponseStatus.METHOD_NOT_ALLOWED,
               pathOf(request.uri())
                   + " accepts "
                   + route.endpoint().method
-                  + (get && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS ? " and HEAD" : "")
+                  + (headToo ? " and HEAD" : "")
                   + " only");
-      String allow =
-          get && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS
-              ? "GET, HEAD"
-              : String.valueOf(route.endpoint().method); // its name()
+      String allow = headToo ? "GET, HEAD" : String.valueOf(route.endpoint().method); // its name()
       return done(
           alloc -> {
             FullHttpResponse r = error.render(alloc);
