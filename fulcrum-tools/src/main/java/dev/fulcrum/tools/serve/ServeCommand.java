@@ -818,24 +818,6 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   private static boolean hostResolves(String host) {
-    // An address is checked by its form: InetAddress's initialization (libnet, its resolver) on
-    // this, the start's serial path, put ~0.03 s before the first answer (the ports' starts use
-    // it later, on their own threads). Only a name is looked up.
-    if (host.indexOf(':') >= 0) {
-      return true; // an IPv6 address: the bind names a malformed one
-    }
-    if (host.chars().allMatch(c -> c == '.' || (c >= '0' && c <= '9'))) {
-      String[] parts = host.split("\\.", -1);
-      if (parts.length != 4) {
-        return false;
-      }
-      for (String part : parts) {
-        if (part.isEmpty() || part.length() > 3 || Integer.parseInt(part) > 255) {
-          return false;
-        }
-      }
-      return true;
-    }
     try {
       java.net.InetAddress.getByName(host);
       return true;
