@@ -186,6 +186,60 @@ public final class RequestValidator {
   }
 
   /**
+   * Checks what the model's graph tells beyond its configuration: {@link #checkSharedDimensions}
+   * and {@link #checkIndices}. Runs before the request is queued (for a pipeline, once its engine
+   * inputs are made), so such a mistake never fails the batch it would have joined.
+   */
+  public static void checkAgainstGraph(
+      String model, @Nullable ModelSignature signature, List<Tensor> inputs) {
+    if (signature == null) {
+      return;
+    }
+    checkSharedDimensions(model, signature, inputs);
+    checkIndices(model, signature, inputs);
+  }
+
+  /**
+   * Refuses inputs that give a dimension the model names on several of them (see {@link
+   * ModelSignature.SharedDimension}) different sizes; an input that is absent or of another rank is
+   * left to the other checks.
+   *
+   * @throws InferenceException INVALID_ARGUMENT naming both inputs, their shapes and the dimension
+   */
+  public static void checkSharedDimensions(
+      String model, ModelSignature signature, List<Tensor> inputs) {
+    for (ModelSignature.SharedDimension d : signature.sharedDimensions()) {
+      Tensor first = null;
+      int firstAxis = 0;
+      for (ModelSignature.DimensionUse use : d.uses()) {
+        Tensor t = at(inputs, use.input());
+        if (t == null || t.shape().length <= use.axis()) {
+          continue;
+        }
+        if (first == null) {
+          first = t;
+          firstAxis = use.axis();
+        } else if (t.shape()[use.axis()] != first.shape()[firstAxis]) {
+          String axes =
+              use.axis() == firstAxis
+                  ? "axis " + firstAxis + " of both"
+                  : "axis " + use.axis() + " of '" + t.name() + "', " + firstAxis + " of the other";
+          throw InferenceException.invalid(
+              "model '%s': input '%s' has shape %s but input '%s' has %s; the model's dimension"
+                  + " '%s' (%s) takes one size",
+              model,
+              t.name(),
+              Shapes.toString(t.shape()),
+              first.name(),
+              Shapes.toString(first.shape()),
+              d.name(),
+              axes);
+        }
+      }
+    }
+  }
+
+  /**
    * Refuses index values the engine would fail on: for each input the model's graph bounds (see
    * {@link ModelSignature.IndexBound}), every value must be in the bound's range (for an ONNX
    * {@code Gather} on n rows, {@code -n..n-1}). Runs before the request is queued, so a bad index

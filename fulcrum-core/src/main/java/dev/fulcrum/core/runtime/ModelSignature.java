@@ -6,20 +6,61 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The inputs and outputs a model file declares, in the file's order, and the index bounds the
- * runtime found in its graph (see {@link IndexBound}).
+ * The inputs and outputs a model file declares, in the file's order, the index bounds the runtime
+ * found in its graph (see {@link IndexBound}), and the dimensions its inputs share by name (see
+ * {@link SharedDimension}).
  */
 public record ModelSignature(
-    List<TensorSpec> inputs, List<TensorSpec> outputs, List<IndexBound> indexBounds) {
+    List<TensorSpec> inputs,
+    List<TensorSpec> outputs,
+    List<IndexBound> indexBounds,
+    List<SharedDimension> sharedDimensions) {
   public ModelSignature {
     inputs = List.copyOf(inputs);
     outputs = List.copyOf(outputs);
     indexBounds = List.copyOf(indexBounds);
+    sharedDimensions = List.copyOf(sharedDimensions);
   }
 
-  /** A signature whose graph tells no index bounds. */
+  /** A signature whose graph tells no index bounds and no shared dimensions. */
   public ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs) {
-    this(inputs, outputs, List.of());
+    this(inputs, outputs, List.of(), List.of());
+  }
+
+  /** A signature whose inputs share no named dimension. */
+  public ModelSignature(
+      List<TensorSpec> inputs, List<TensorSpec> outputs, List<IndexBound> indexBounds) {
+    this(inputs, outputs, indexBounds, List.of());
+  }
+
+  /**
+   * A variable dimension that several inputs declare under one name (an ONNX {@code dim_param},
+   * e.g. MiniLM's {@code sequence_length} on {@code input_ids}, {@code attention_mask} and {@code
+   * token_type_ids}): a request must give it one size on all of them, or the engine fails the pass
+   * on the first node that combines them. ONNX names a dimension to say it is the same size
+   * wherever the name appears; TensorRT checks such dimensions at run time for the same reason.
+   *
+   * @param name the dimension's name in the model file
+   * @param uses where it appears: at least two, in the inputs' order
+   */
+  public record SharedDimension(String name, List<DimensionUse> uses) {
+    public SharedDimension {
+      Objects.requireNonNull(name, "name");
+      uses = List.copyOf(uses);
+      if (uses.size() < 2) {
+        throw new IllegalArgumentException("a shared dimension has at least two uses: " + uses);
+      }
+    }
+  }
+
+  /** Axis {@code axis} (0 first, counting a batch dimension) of input {@code input}. */
+  public record DimensionUse(String input, int axis) {
+    public DimensionUse {
+      Objects.requireNonNull(input, "input");
+      if (axis < 0) {
+        throw new IllegalArgumentException("axis must be >= 0, was " + axis);
+      }
+    }
   }
 
   /**

@@ -453,7 +453,7 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
-    RequestValidator.checkIndices(config.name(), signature, v.inputs());
+    RequestValidator.checkAgainstGraph(config.name(), signature, v.inputs());
     return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null, answerOn);
   }
 
@@ -1092,7 +1092,7 @@ public final class ModelScheduler implements AutoCloseable {
       long start = ticker.nanoTime();
       try {
         RequestValidator.Validated v = preparation.prepare();
-        RequestValidator.checkIndices(config.name(), signature, v.inputs());
+        RequestValidator.checkAgainstGraph(config.name(), signature, v.inputs());
         p.inputs = v.inputs();
         p.outputs = v.outputNames();
         p.prepareNanos = ticker.nanoTime() - start;

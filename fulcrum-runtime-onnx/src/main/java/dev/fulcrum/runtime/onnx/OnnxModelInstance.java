@@ -124,7 +124,8 @@ final class OnnxModelInstance implements ModelInstance {
     this.oneRow = oneRow;
     this.releaseLone = releaseLone;
     try {
-      List<TensorSpec> inputs = specs("input", session.getInputInfo(), false);
+      Map<String, NodeInfo> inputInfo = session.getInputInfo();
+      List<TensorSpec> inputs = specs("input", inputInfo, false);
       this.signature =
           new ModelSignature(
               inputs,
@@ -134,7 +135,8 @@ final class OnnxModelInstance implements ModelInstance {
                       b ->
                           inputs.stream()
                               .anyMatch(i -> i.name().equals(b.input()) && isInteger(i.datatype())))
-                  .toList());
+                  .toList(),
+              sharedDimensions(inputInfo));
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);
@@ -192,6 +194,38 @@ final class OnnxModelInstance implements ModelInstance {
       throw new ModelLoadException(
           "unsupported model: none of its " + kind + "s is a tensor Fulcrum can carry");
     }
+    return out;
+  }
+
+  /**
+   * The variable dimensions the inputs declare under one name more than once (ONNX {@code
+   * dim_param}s as ORT reports them), in the inputs' order; a fixed dimension's name, if any, is
+   * ignored (its size is checked on its own).
+   */
+  static List<ModelSignature.SharedDimension> sharedDimensions(Map<String, NodeInfo> inputs) {
+    Map<String, List<ModelSignature.DimensionUse>> byName = new LinkedHashMap<>();
+    for (NodeInfo node : inputs.values()) {
+      if (!(node.getInfo() instanceof TensorInfo t)) {
+        continue;
+      }
+      long[] shape = t.getShape();
+      String[] names = t.getDimensionNames();
+      for (int axis = 0; axis < Math.min(shape.length, names.length); axis++) {
+        String name = names[axis];
+        if (shape[axis] < 0 && name != null && !name.isEmpty()) {
+          byName
+              .computeIfAbsent(name, k -> new ArrayList<>())
+              .add(new ModelSignature.DimensionUse(node.getName(), axis));
+        }
+      }
+    }
+    List<ModelSignature.SharedDimension> out = new ArrayList<>();
+    byName.forEach(
+        (name, uses) -> {
+          if (uses.size() > 1) {
+            out.add(new ModelSignature.SharedDimension(name, uses));
+          }
+        });
     return out;
   }
 

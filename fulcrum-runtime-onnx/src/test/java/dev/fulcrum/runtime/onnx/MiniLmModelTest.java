@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.runtime.ModelSignature.IndexBound;
 import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.DataType;
@@ -67,6 +68,17 @@ class MiniLmModelTest {
       assertThat(sig.indexBound("token_type_ids"))
           .hasValue(new IndexBound("token_type_ids", -2, 2));
       assertThat(sig.indexBound("attention_mask")).isEmpty();
+      // The three inputs name both their dimensions alike: one batch, one sequence length.
+      List<ModelSignature.DimensionUse> seq =
+          List.of(
+              new ModelSignature.DimensionUse("input_ids", 1),
+              new ModelSignature.DimensionUse("attention_mask", 1),
+              new ModelSignature.DimensionUse("token_type_ids", 1));
+      assertThat(sig.sharedDimensions())
+          .contains(new ModelSignature.SharedDimension("sequence_length", seq));
+      assertThat(sig.sharedDimensions())
+          .extracting(ModelSignature.SharedDimension::name)
+          .containsExactly("batch_size", "sequence_length");
 
       // An id past the vocabulary fails the pass as the input's fault, not the engine's.
       inputs.set(0, longs("input_ids", shape, 101, 99_999_999, 2088, 2003, 1037, 3231, 6251, 102));

@@ -92,6 +92,44 @@ class BatchIsolationE2eTest {
   }
 
   @Test
+  void inputsThatGiveANamedDimensionTwoSizesAreRefusedBeforeTheEngine() throws Exception {
+    String sum = "pair_sum";
+    long d = OnnxModelBuilder.DYNAMIC;
+    OnnxModelBuilder.create(sum)
+        .input("a", DataType.FP32, d, d)
+        .input("b", DataType.FP32, d, d)
+        .output("c", DataType.FP32, d, d)
+        .dimNames("a", "batch", "sequence")
+        .dimNames("b", "batch", "sequence")
+        .dimNames("c", "batch", "sequence")
+        .node("Add", List.of("a", "b"), List.of("c"))
+        .write(repo.resolve(sum).resolve("1").resolve("model.onnx"));
+    try (E2eServer server = E2eServer.start(repo)) {
+      ModelVersion v = server.service.repository().resolve(sum, "");
+      String mismatched =
+          """
+          {"inputs": [
+            {"name": "a", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]},
+            {"name": "b", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}""";
+      HttpResponse<byte[]> r = server.post(inferPath(sum), mismatched);
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(400);
+      assertThat(error(r))
+          .contains("'b' has shape [1, 2]", "'a' has [1, 3]", "'sequence'")
+          .doesNotContain("ONNX Runtime");
+      String matched =
+          """
+          {"inputs": [
+            {"name": "a", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]},
+            {"name": "b", "datatype": "FP32", "shape": [1, 2], "data": [10, 20]}]}""";
+      HttpResponse<byte[]> ok = server.post(inferPath(sum), matched);
+      assertThat(ok.statusCode()).as(text(ok)).isEqualTo(200);
+      assertThat(v.statistics().snapshot().executionCount())
+          .as("refused before the engine")
+          .isEqualTo(1);
+    }
+  }
+
+  @Test
   void anIndexOutOfTheTableIsRefusedBeforeTheEngine() throws Exception {
     String embed = "embed";
     float[] table = new float[20];

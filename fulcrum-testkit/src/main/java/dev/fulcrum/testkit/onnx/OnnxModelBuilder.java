@@ -88,6 +88,33 @@ public final class OnnxModelBuilder {
     return this;
   }
 
+  /**
+   * Names the dynamic dimensions of a declared input or output (ONNX {@code dim_param}s), one name
+   * per axis from the first; a null name keeps the default ({@code <tensor>_d<axis>}). Two tensors
+   * given one name declare that dimension the same size on both.
+   */
+  public OnnxModelBuilder dimNames(String tensor, String... names) {
+    for (List<ValueInfoProto> list : List.of(inputs, outputs)) {
+      for (int i = 0; i < list.size(); i++) {
+        ValueInfoProto v = list.get(i);
+        if (!v.getName().equals(tensor)) {
+          continue;
+        }
+        ValueInfoProto.Builder b = v.toBuilder();
+        TensorShapeProto.Builder shape =
+            b.getTypeBuilder().getTensorTypeBuilder().getShapeBuilder();
+        for (int axis = 0; axis < names.length && axis < shape.getDimCount(); axis++) {
+          if (names[axis] != null && shape.getDim(axis).hasDimParam()) {
+            shape.getDimBuilder(axis).setDimParam(names[axis]);
+          }
+        }
+        list.set(i, b.build());
+        return this;
+      }
+    }
+    throw new IllegalArgumentException("no input or output named '" + tensor + "'");
+  }
+
   /** Adds a standard-domain node; its name is derived from its position in the graph. */
   public OnnxModelBuilder node(
       String opType, List<String> inputNames, List<String> outputNames, Attribute... attributes) {
