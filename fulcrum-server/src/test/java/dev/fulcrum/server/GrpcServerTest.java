@@ -732,6 +732,8 @@ class GrpcServerTest {
           "the cancelled call leaves the queue",
           () -> gated.statistics().snapshot().cancelled() == before.cancelled() + 1);
       assertThat(gated.scheduler().queued()).isZero();
+      // A failure in the statistics too, as Prometheus's reason="CANCELED" counts it.
+      assertThat(gated.statistics().snapshot().fail().count()).isEqualTo(before.fail().count() + 1);
       FakeRuntime.openGate();
       assertThat(running.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(1);
     } finally {

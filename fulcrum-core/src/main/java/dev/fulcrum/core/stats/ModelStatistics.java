@@ -34,7 +34,8 @@ public final class ModelStatistics implements SchedulerObserver {
    * @param rejected requests refused without running: the queue was full, or the SLO policy found
    *     their deadline unreachable (Fulcrum's addition)
    * @param timedOut requests whose queue timeout passed (counted in fail too)
-   * @param cancelled requests dropped because the client went away (not in success or fail)
+   * @param cancelled requests dropped because the client went away (also in fail, as in Triton,
+   *     whose failure counter carries them as reason CANCELED)
    * @param cacheHit requests answered from the response cache (counted in success too), with the
    *     time of their lookups
    * @param cacheMiss lookups in the response cache that found nothing
@@ -128,7 +129,10 @@ public final class ModelStatistics implements SchedulerObserver {
         timedOut.increment();
         fail.add(e.totalNanos());
       }
-      case CANCELLED -> cancelled.increment();
+      case CANCELLED -> {
+        cancelled.increment();
+        fail.add(e.totalNanos());
+      }
     }
   }
 

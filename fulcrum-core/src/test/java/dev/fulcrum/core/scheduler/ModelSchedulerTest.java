@@ -566,6 +566,9 @@ class ModelSchedulerTest {
     assertThat(floats(kept.get().outputs().get(0))).containsExactly(7, 7);
     assertThat(echo.batchRows).containsExactly(1L, 1L);
     assertThat(stats.snapshot().cancelled()).isEqualTo(1);
+    // As Triton counts it: a cancelled request is a failure (reason CANCELED in its metric).
+    assertThat(stats.snapshot().fail().count()).isEqualTo(1);
+    assertThat(stats.snapshot().success().count()).isEqualTo(2);
   }
 
   @Test

@@ -145,7 +145,7 @@ final class VersionTrack implements SchedulerObserver {
             - base.computeInfer().ns()
             + now.computeOutput().ns()
             - base.computeOutput().ns();
-    put(values, Column.RPS, (success + fail + cancelled) / seconds);
+    put(values, Column.RPS, (success + fail) / seconds);
     put(values, Column.IPS, inferences / seconds);
     Histogram h = interval;
     put(values, Column.P50, percentileMs(h, 50));
@@ -155,7 +155,7 @@ final class VersionTrack implements SchedulerObserver {
     put(values, Column.COMPUTE_MS, success > 0 ? computeNs / 1e6 / success : Double.NaN);
     put(values, Column.REJECTED, rejected / seconds);
     put(values, Column.TIMED_OUT, timedOut / seconds);
-    put(values, Column.FAILED, Math.max(0, fail - rejected - timedOut) / seconds);
+    put(values, Column.FAILED, Math.max(0, fail - rejected - timedOut - cancelled) / seconds);
     put(values, Column.CANCELLED, cancelled / seconds);
     put(values, Column.BATCH_MEAN, executions > 0 ? (double) inferences / executions : Double.NaN);
     Map<Integer, ModelStatistics.BatchStats> before = new HashMap<>();

@@ -471,7 +471,7 @@ public final class ServerMetrics
     for (Row r : rows) {
       ModelStatistics.Snapshot s = r.stats;
       long rejected = s.rejected() + s.timedOut();
-      long backend = Math.max(0, s.fail().count() - rejected);
+      long backend = Math.max(0, s.fail().count() - rejected - s.cancelled());
       failure(sb, r, "REJECTED", rejected);
       failure(sb, r, "CANCELED", s.cancelled());
       failure(sb, r, "BACKEND", backend);

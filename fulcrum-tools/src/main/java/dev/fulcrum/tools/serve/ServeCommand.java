@@ -662,7 +662,7 @@ public final class ServeCommand implements Callable<Integer> {
           long n = 0;
           for (ModelVersion v : repository.served()) {
             ModelStatistics.Snapshot s = v.statistics().snapshot();
-            n += s.success().count() + s.fail().count() + s.rejected() + s.cancelled();
+            n += s.success().count() + s.fail().count();
           }
           return n;
         },
