@@ -914,6 +914,23 @@ class HttpServerTest {
   }
 
   @Test
+  void aBodyTooShortToInflateIsNotReportedAsEmpty() throws Exception {
+    // Shorter than a gzip header: Netty's inflater waits for more and passes on nothing.
+    try (RawConnection c = new RawConnection()) {
+      c.send(
+          "POST",
+          infer("echo_fp32"),
+          "Content-Encoding: gzip\r\n",
+          "short".getBytes(StandardCharsets.US_ASCII));
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(JSON.readTree(r.body()).get("error").asText())
+          .contains("cannot be decoded", "5 bytes inflate to nothing", "gzip")
+          .doesNotContain("empty");
+    }
+  }
+
+  @Test
   void aContentCodingTheServerCannotUndoIs415() throws Exception {
     byte[] body = fp32("[1,1]", "[3]").getBytes(StandardCharsets.UTF_8);
     for (String coding : List.of("br", "foo", "gzip, gzip")) {

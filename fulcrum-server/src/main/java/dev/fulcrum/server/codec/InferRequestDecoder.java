@@ -25,6 +25,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -223,15 +224,17 @@ public final class InferRequestDecoder {
         (InputStream) new ByteBufInputStream(body.slice(start, length), false));
   }
 
-  /** The tree reader's check (DeserializationFeature.FAIL_ON_TRAILING_TOKENS), with its words. */
+  /** The tree reader's check (DeserializationFeature.FAIL_ON_TRAILING_TOKENS), in plain words. */
   private static void rejectTrailing(String model, JsonParser p) throws IOException {
     JsonToken t = p.nextToken();
     if (t != null) {
       throw InferenceException.invalid(
-          "model '%s': malformed JSON in the request: Trailing token (of type %s) found after"
-              + " value (bound as `%s`): not allowed as per"
-              + " `DeserializationFeature.FAIL_ON_TRAILING_TOKENS`",
-          model, t, JsonNode.class.getName());
+          "model '%s': malformed JSON in the request: more JSON (%s) after the request's object"
+              + " (line %d, column %d); send one object",
+          model,
+          t.asString() != null ? t.asString() : t.name().toLowerCase(Locale.ROOT),
+          p.currentLocation().getLineNr(),
+          p.currentLocation().getColumnNr());
     }
   }
 

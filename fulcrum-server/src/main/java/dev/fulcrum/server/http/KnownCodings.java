@@ -1,6 +1,9 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.server.ClientText;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpContentDecompressor;
@@ -45,7 +48,67 @@ final class KnownCodings extends HttpContentDecompressor {
               + ACCEPTED
               + " (or none)");
     }
+    if (decoder != null) {
+      InflatesToSomething check = new InflatesToSomething(coding);
+      decoder.pipeline().addFirst(check.input);
+      decoder.pipeline().addLast(check.output);
+    }
     return decoder;
+  }
+
+  /**
+   * Fails a body whose bytes inflate to nothing: Netty's inflater waits for the rest of a stream
+   * that stops early and, when the body ends, passes on what it inflated so far, which for a body
+   * shorter than a gzip header is nothing; the client was then told its body was empty. (A stream
+   * cut later inflates to a prefix, which the body's decoder finds short.) Confined to the
+   * decoder's channel.
+   */
+  private static final class InflatesToSomething {
+    private final String coding;
+    private long in;
+    private long out;
+
+    /** First in the decoder's pipeline: counts the bytes sent, and checks once they end. */
+    final ChannelInboundHandlerAdapter input =
+        new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf b) {
+              in += b.readableBytes();
+            }
+            ctx.fireChannelRead(msg);
+          }
+
+          @Override
+          public void channelInactive(ChannelHandlerContext ctx) {
+            ctx.fireChannelInactive(); // the inflater takes what is left
+            if (in > 0 && out == 0) {
+              throw new DecoderException(
+                  "its "
+                      + in
+                      + (in == 1 ? " byte inflates" : " bytes inflate")
+                      + " to nothing (not a whole "
+                      + ClientText.printable(coding, 20)
+                      + " stream)");
+            }
+          }
+        };
+
+    /** Last in the decoder's pipeline: counts the bytes inflated. */
+    final ChannelInboundHandlerAdapter output =
+        new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf b) {
+              out += b.readableBytes();
+            }
+            ctx.fireChannelRead(msg);
+          }
+        };
+
+    InflatesToSomething(String coding) {
+      this.coding = coding;
+    }
   }
 
   /** A request whose body is in a coding this server does not undo. */

@@ -303,7 +303,7 @@ class InferRequestDecoderTest {
             + "\"id\":3}",
         "'id' must be a string");
     assertInvalid(input("INT32", "[2]", "[1]") + " x", "malformed JSON");
-    assertInvalid(input("INT32", "[2]", "[1]") + " {}", "Trailing token");
+    assertInvalid(input("INT32", "[2]", "[1]") + " {}", "more JSON ({) after the request's object");
   }
 
   @Test
