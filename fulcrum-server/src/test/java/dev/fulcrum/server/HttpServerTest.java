@@ -671,6 +671,38 @@ class HttpServerTest {
     }
   }
 
+  /** Writes {@code head} (a request line and headers, no body) on a fresh connection. */
+  private static RawConnection.Response rawHead(String head) throws IOException {
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(head.getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      return c.read();
+    }
+  }
+
+  @Test
+  void theRequestLineAndHostFollowRfc9112() throws Exception {
+    // An HTTP/1.1 request has exactly one Host (3.2); HTTP/1.0 needs none.
+    RawConnection.Response none = rawHead("GET /v2/health/live HTTP/1.1\r\n\r\n");
+    assertThat(none.status()).isEqualTo(400);
+    assertThat(new String(none.body(), StandardCharsets.UTF_8)).contains("needs a Host header");
+    RawConnection.Response two =
+        rawHead("GET /v2/health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    assertThat(two.status()).isEqualTo(400);
+    assertThat(new String(two.body(), StandardCharsets.UTF_8)).contains("one Host header");
+    assertThat(rawHead("GET /v2/health/live HTTP/1.0\r\n\r\n").status()).isEqualTo(200);
+    // The absolute form is accepted (3.2.2), scheme in any case, query ignored.
+    assertThat(rawHead("GET http://h:1/v2/health/live HTTP/1.1\r\nHost: h:1\r\n\r\n").status())
+        .isEqualTo(200);
+    assertThat(
+            rawHead("GET HTTPS://h/v2/models/echo_fp32?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").status())
+        .isEqualTo(200);
+    assertThat(rawHead("GET http://h HTTP/1.1\r\nHost: h\r\n\r\n").status()).isEqualTo(404);
+    // Another major version over HTTP/1's framing (2.3).
+    RawConnection.Response two0 = rawHead("GET /v2/health/live HTTP/2.0\r\nHost: x\r\n\r\n");
+    assertThat(two0.status()).isEqualTo(505);
+  }
+
   @Test
   void keepAliveAndPipelinedRequestsAnswerInOrder() throws Exception {
     try (RawConnection c = new RawConnection()) {

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
@@ -25,6 +26,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.Iterator;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -262,6 +264,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return CompletableFuture.completedFuture(
           Responses.error(status, "malformed HTTP request: " + cause.getMessage()));
     }
+    Reply badHead = checkHead(request, ctx);
+    if (badHead != null) {
+      return done(badHead);
+    }
     String uri = request.uri();
     Route route = lastRoute;
     if (route == null || !uri.equals(lastUri)) {
@@ -356,6 +362,39 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private static CompletableFuture<Reply> done(Reply r) {
     return CompletableFuture.completedFuture(r);
+  }
+
+  /**
+   * RFC 9112's rules for the request line and {@code Host} that Netty's decoder leaves to the
+   * server: a major version other than 1 is 505 (section 2.3); an HTTP/1.1 request has exactly one
+   * {@code Host} (section 3.2: 400 otherwise). HTTP/2 requests carry their authority in a
+   * pseudo-header, which may be absent; HTTP/1.0 needs no {@code Host}.
+   */
+  private static @Nullable Reply checkHead(FullHttpRequest request, ChannelHandlerContext ctx) {
+    HttpVersion version = request.protocolVersion();
+    if (version.majorVersion() != 1) {
+      return Responses.error(
+          HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+          "HTTP/"
+              + version.majorVersion()
+              + "."
+              + version.minorVersion()
+              + " is not supported here: send HTTP/1.1, or HTTP/2 by its own framing");
+    }
+    if (version.minorVersion() == 0 || ctx.channel() instanceof Http2StreamChannel) {
+      return null;
+    }
+    Iterator<String> hosts = request.headers().valueStringIterator(HttpHeaderNames.HOST);
+    if (!hosts.hasNext()) {
+      return Responses.error(
+          HttpResponseStatus.BAD_REQUEST, "an HTTP/1.1 request needs a Host header");
+    }
+    hosts.next();
+    if (hosts.hasNext()) {
+      return Responses.error(
+          HttpResponseStatus.BAD_REQUEST, "an HTTP/1.1 request has one Host header, not several");
+    }
+    return null;
   }
 
   private static String pathOf(String uri) {

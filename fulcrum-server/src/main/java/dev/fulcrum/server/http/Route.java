@@ -62,6 +62,27 @@ record Route(Endpoint endpoint, String model, String version) {
   }
 
   /**
+   * Where the path starts in a request target: 0, or past the scheme and authority of an
+   * absolute-form target ({@code http://host:8000/v2/health/live}), which a server must accept (RFC
+   * 9112 3.2.2); the authority is not checked against the server's names.
+   */
+  private static int absoluteFormPath(String uri, int end) {
+    if (uri.isEmpty() || uri.charAt(0) == '/') {
+      return 0;
+    }
+    int scheme = uri.indexOf("://");
+    if (scheme < 0 || scheme > end) {
+      return 0;
+    }
+    String name = uri.substring(0, scheme);
+    if (!name.equalsIgnoreCase("http") && !name.equalsIgnoreCase("https")) {
+      return 0;
+    }
+    int slash = uri.indexOf('/', scheme + 3);
+    return slash < 0 || slash > end ? end : slash;
+  }
+
+  /**
    * Matches a request URI (the query string is ignored).
    *
    * @throws InferenceException INVALID_ARGUMENT when a path segment is not valid percent-encoding
@@ -80,7 +101,7 @@ record Route(Endpoint endpoint, String model, String version) {
       }
     }
     List<String> s = new ArrayList<>(6);
-    int from = 0;
+    int from = absoluteFormPath(uri, end);
     while (from <= end) {
       int slash = uri.indexOf('/', from);
       int to = slash < 0 || slash > end ? end : slash;
