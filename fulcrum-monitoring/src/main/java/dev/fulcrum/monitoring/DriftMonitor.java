@@ -8,6 +8,7 @@ import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.PassListener;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -50,13 +52,15 @@ import org.slf4j.LoggerFactory;
  * #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link PredictionLog}, when
  * there is one, whose thread makes its copy.
  *
- * <p>Rate limit (session 19, {@code fulcrum serve --monitor-max-rate}): with a limit, the monitor
- * thread measures the rows offered to it (compared and shed) over windows of {@value
- * #RATE_WINDOW_MILLIS} ms, and while they exceed the limit the pass listener compares each pass
- * with probability limit / offered rate and sheds (counts, {@link #shed}) the others before copying
- * them; below the limit every pass is compared, exactly as without one. What is compared is then a
- * uniform sample of the passes, so the detectors' statistics are those of the same stream at a
- * lower rate; alerts come after as many compared rows as without shedding.
+ * <p>Rate limit (session 19, {@code fulcrum serve --monitor-max-rate}): with a limit, the pass
+ * listener counts the rows it is offered (compared and shed) as the passes end, the monitor thread
+ * reads that count over windows of {@value #RATE_WINDOW_MILLIS} ms (what it took from its queue in
+ * a window would count a backlog it drains after a stall as a burst), and while they exceed the
+ * limit the pass listener compares each pass with probability limit / offered rate and sheds
+ * (counts, {@link #shed}) the others before copying them; below the limit every pass is compared,
+ * exactly as without one. What is compared is then a uniform sample of the passes, so the
+ * detectors' statistics are those of the same stream at a lower rate; alerts come after as many
+ * compared rows as without shedding.
  *
  * <p>Threads: {@link #completed} on the threads that complete requests (engine threads, event
  * loops), concurrently; the detectors and the rate window only on {@code fulcrum-monitor}, which
@@ -122,6 +126,15 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final ConcurrentHashMap<String, Entry> versions = new ConcurrentHashMap<>();
   private final LongAdder dropped = new LongAdder();
   private final LongAdder shed = new LongAdder();
+
+  /**
+   * Rows of the passes offered to {@link #admit} (compared and shed); counted with a limit only.
+   */
+  private final LongAdder offeredRows = new LongAdder();
+
+  /** Versions to make detectors for on the monitor thread ({@link #watch}). */
+  private final ConcurrentLinkedQueue<ModelVersion> arriving = new ConcurrentLinkedQueue<>();
+
   private final long maxRate;
   private volatile double keep = 1; // written by the monitor thread only
   private final AtomicLong processed = new AtomicLong();
@@ -274,6 +287,9 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
    * copied nor queued). Any thread; one volatile read below the limit.
    */
   boolean admit(int rows) {
+    if (maxRate > 0) {
+      offeredRows.add(rows);
+    }
     double k = keep;
     if (k < 1 && ThreadLocalRandom.current().nextDouble() >= k) {
       shed.add(rows);
@@ -364,6 +380,19 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     return true;
   }
 
+  /**
+   * Makes a monitored version's detectors now, on the monitor thread, rather than at its first
+   * compared request or report: a baseline that cannot be read is logged when the version loads,
+   * and its metrics exist from then. Any thread; does not block (the baseline is read on the
+   * monitor thread).
+   */
+  public void watch(ModelVersion mv) {
+    if (detect && mv.config().monitoring() != null) {
+      arriving.add(mv);
+      LockSupport.unpark(thread);
+    }
+  }
+
   private Entry entry(ModelVersion mv) {
     String key = mv.name() + '\u0000' + mv.versionString();
     Entry e = versions.get(key);
@@ -392,7 +421,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     String problem = null;
     try {
       baseline = Baseline.read(file);
-    } catch (NoSuchFileException e) {
+    } catch (NoSuchFileException | FileNotFoundException e) {
       problem =
           "no baseline "
               + shown
@@ -431,18 +460,19 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     long unpublished = 0; // compared since the reports were last published
     boolean failed = false;
     long windowStart = System.nanoTime();
-    long rows = 0; // rows taken from the queue in this rate window
-    long shedAtStart = shed.sum();
+    long offeredAtStart = 0; // offeredRows at the window's start
     while (!closed) {
       if (maxRate > 0) {
         long now = System.nanoTime();
         if (now - windowStart >= RATE_WINDOW_MILLIS * 1_000_000) {
-          long shedNow = shed.sum();
-          keep = keep(rows + shedNow - shedAtStart, now - windowStart, maxRate);
+          long offered = offeredRows.sum();
+          keep = keep(offered - offeredAtStart, now - windowStart, maxRate);
           windowStart = now;
-          rows = 0;
-          shedAtStart = shedNow;
+          offeredAtStart = offered;
         }
+      }
+      for (ModelVersion w = arriving.poll(); w != null; w = arriving.poll()) {
+        entry(w); // its first report is made with it
       }
       Handed c = queue.poll();
       if (c == null) {
@@ -461,7 +491,6 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
         }
         continue;
       }
-      rows += rows(c);
       try {
         if (process != null) {
           process.accept(c);
@@ -493,15 +522,6 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
         unpublished = 0;
       }
     }
-  }
-
-  /** The rows a request or pass offers the detectors (a request's count as one). */
-  private static int rows(Handed c) {
-    return switch (c) {
-      case Completed one -> 1;
-      case PassCompleted pass -> pass.pass().totalRows();
-      case PassCopy pass -> pass.pass().totalRows();
-    };
   }
 
   /** Publishes the reports of the versions compared since last time; they are then up to date. */

@@ -9,9 +9,11 @@ import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.TensorSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -517,6 +519,7 @@ public final class ModelConfigResolver {
       throw new ConfigException(file, "monitoring.sample-rate", "must be in (0, 1], was " + rate);
     }
     List<MonitoringConfig.InputFeatures> features = new ArrayList<>();
+    Map<String, String> inputOfName = new HashMap<>(); // a column name -> the input naming it
     if (m.features() != null) {
       for (var e : m.features().entrySet()) {
         String field = "monitoring.features." + e.getKey();
@@ -526,6 +529,20 @@ public final class ModelConfigResolver {
         }
         if (new HashSet<>(names).size() != names.size()) {
           throw new ConfigException(file, field, "names a column twice");
+        }
+        for (String n : names) {
+          String other = inputOfName.putIfAbsent(n, e.getKey());
+          if (other != null) {
+            throw new ConfigException(
+                file,
+                field,
+                "names column '"
+                    + n
+                    + "', which monitoring.features."
+                    + other
+                    + " names too; each column needs its own name (its metrics and baseline"
+                    + " entry are keyed by it)");
+          }
         }
         features.add(new MonitoringConfig.InputFeatures(e.getKey(), names));
         if (inputs == null) {
@@ -545,6 +562,19 @@ public final class ModelConfigResolver {
                                 + e.getKey()
                                 + "'; its inputs are "
                                 + known.stream().map(TensorConfig::name).toList()));
+        if (t.datatype() == DataType.BYTES
+            || t.datatype() == DataType.FP16
+            || t.datatype() == DataType.BF16) {
+          throw new ConfigException(
+              file,
+              field,
+              "input '"
+                  + e.getKey()
+                  + "' is "
+                  + t.datatype()
+                  + "; drift monitoring compares numeric inputs (FP32, FP64, integers, BOOL):"
+                  + " leave it out (a text input is monitored with monitoring.text)");
+        }
         long[] dims = t.dims();
         long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
         if (columns > 0 && columns != names.size()) {

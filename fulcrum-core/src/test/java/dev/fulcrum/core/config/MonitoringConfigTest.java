@@ -59,6 +59,27 @@ class MonitoringConfigTest {
     twice.put("features", List.of("a", "a", "c"));
     assertThatThrownBy(() -> ModelConfigResolver.monitoring(file(twice, null), FILE, INPUTS))
         .hasMessageContaining("names a column twice");
+    // One name in two inputs: their metrics and baseline entries would be one.
+    List<TensorConfig> two =
+        List.of(
+            new TensorConfig("num", DataType.FP32, new long[] {2}),
+            new TensorConfig("amt", DataType.FP64, new long[] {1}));
+    Map<String, List<String>> shared = new LinkedHashMap<>();
+    shared.put("num", List.of("n0", "n1"));
+    shared.put("amt", List.of("n0"));
+    assertThatThrownBy(() -> ModelConfigResolver.monitoring(file(shared, null), FILE, two))
+        .hasMessageContaining("monitoring.features.amt")
+        .hasMessageContaining("names column 'n0', which monitoring.features.num names too");
+    // Inputs whose values the monitor cannot read.
+    for (DataType t : List.of(DataType.BYTES, DataType.FP16, DataType.BF16)) {
+      List<TensorConfig> odd = List.of(new TensorConfig("x", t, new long[] {1}));
+      assertThatThrownBy(
+              () ->
+                  ModelConfigResolver.monitoring(file(Map.of("x", List.of("x0")), null), FILE, odd))
+          .as(t.name())
+          .hasMessageContaining("monitoring.features.x")
+          .hasMessageContaining("input 'x' is " + t + "; drift monitoring compares numeric inputs");
+    }
     assertThatThrownBy(
             () ->
                 ModelConfigResolver.monitoring(

@@ -531,6 +531,9 @@ public final class DashboardFeed
       return;
     }
     g.writeObjectFieldStart("drift");
+    if (drift.problem() != null) {
+      g.writeStringField("problem", drift.problem());
+    }
     g.writeArrayFieldStart("features");
     for (DashboardSource.FeatureDrift f : drift.features()) {
       g.writeStartObject();

@@ -53,10 +53,17 @@ public interface DashboardSource {
    * The drift panel of a version.
    *
    * @param features one row per monitored feature
+   * @param problem why the version is not monitored although its config asks for it (e.g. its
+   *     baseline cannot be read), or null
    */
-  record Drift(List<FeatureDrift> features) {
+  record Drift(List<FeatureDrift> features, @Nullable String problem) {
     public Drift {
       features = List.copyOf(features);
+    }
+
+    /** A monitored version's rows. */
+    public Drift(List<FeatureDrift> features) {
+      this(features, null);
     }
   }
 

@@ -69,7 +69,7 @@ public final class RepositoryExtras implements DashboardSource {
     for (DriftReport.FeatureDrift f : report.outputs()) {
       rows.add(row(f, idle, "output "));
     }
-    return new Drift(rows);
+    return new Drift(rows, report.problem());
   }
 
   private static FeatureDrift row(DriftReport.FeatureDrift f, String idle, String prefix) {

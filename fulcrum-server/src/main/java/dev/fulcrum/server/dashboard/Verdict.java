@@ -110,6 +110,9 @@ record Verdict(String level, String text) {
     if (drift == null) {
       return null;
     }
+    if (drift.problem() != null) {
+      return "not monitored: " + drift.problem();
+    }
     List<String> names =
         drift.features().stream()
             .filter(DashboardSource.FeatureDrift::drifting)

@@ -42,6 +42,18 @@ final class DriftMetrics {
             }
           });
     }
+    sb.append(
+        "# HELP fulcrum_drift_monitored 1 while a version's monitoring: compares requests with its"
+            + " baseline; 0 when it is turned off or cannot run (no readable baseline: see the"
+            + " version's /drift)\n");
+    sb.append("# TYPE fulcrum_drift_monitored gauge\n");
+    for (DriftReport r : reports) {
+      sb.append("fulcrum_drift_monitored")
+          .append(versionLabels(r))
+          .append("} ")
+          .append(r.enabled() && r.problem() == null ? 1 : 0)
+          .append('\n');
+    }
     sb.append("# HELP fulcrum_drift_observations_total Rows compared with the baseline\n");
     sb.append("# TYPE fulcrum_drift_observations_total counter\n");
     for (DriftReport r : reports) {

@@ -9,6 +9,7 @@
     'failed', 'cancelled', 'pending', 'util', 'batchMean'];
   var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c'];
   var RANK = { bad: 0, warn: 1, ok: 2 };
+  var SHOWN_FEATURES = 6; // drift rows in a panel; the rest are counted
 
   var token = null;
   var windowSeconds = 60;
@@ -440,11 +441,22 @@
       panel.body.appendChild(el('div', 'muted', 'set monitoring in config.yaml'));
       return;
     }
+    if (drift.problem) {
+      panel.now.textContent = 'unavailable';
+      panel.now.className = 'now bad';
+      panel.body.appendChild(el('div', 'muted', drift.problem));
+      return;
+    }
     panel.now.className = 'now';
     var drifting = drift.features.filter(function (f) { return f.drifting; }).length;
     panel.now.textContent = drifting + ' of ' + drift.features.length + ' features drifting';
+    // The drifting ones first, then the nearest to their threshold: what the reader looks for.
+    var ranked = drift.features.slice().sort(function (a, b) {
+      if (a.drifting !== b.drifting) { return a.drifting ? -1 : 1; }
+      return nearness(b) - nearness(a);
+    });
     var table = el('table', 'drift');
-    drift.features.slice(0, 4).forEach(function (f) {
+    ranked.slice(0, SHOWN_FEATURES).forEach(function (f) {
       var tr = el('tr', f.drifting ? 'bad' : '');
       tr.appendChild(el('td', null, f.feature));
       tr.appendChild(el('td', null, fmt(f.score, 3) + ' / ' + fmt(f.threshold, 3)));
@@ -452,6 +464,15 @@
       table.appendChild(tr);
     });
     panel.body.appendChild(table);
+    if (ranked.length > SHOWN_FEATURES) {
+      panel.body.appendChild(el('div', 'muted', '+ ' + (ranked.length - SHOWN_FEATURES) +
+        ' more (GET /v2/models/<name>/drift)'));
+    }
+  }
+
+  /** A feature's score over its threshold (0 when either is unknown). */
+  function nearness(f) {
+    return f.threshold > 0 && f.score !== null && isFinite(f.score) ? f.score / f.threshold : 0;
   }
 
   function renderLifecycle(panel, info) {

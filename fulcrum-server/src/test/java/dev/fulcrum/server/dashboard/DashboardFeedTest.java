@@ -169,6 +169,13 @@ class DashboardFeedTest {
                 new DashboardSource.FeatureDrift("range", "drift (range)", 4.0, 4.0, true)));
     History h = history(100, 0, 0, 0, 0.1, 3, 0.3);
     assertThat(Verdict.of(h, 8, true, null, drift).text()).startsWith("drift in amount, range");
+    // Monitoring asked for but broken is a warning too, not "idle".
+    DashboardSource.Drift broken =
+        new DashboardSource.Drift(List.of(), "cannot read the baseline baseline.json");
+    Verdict unmonitored = Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken);
+    assertThat(unmonitored.level()).isEqualTo("warn");
+    assertThat(unmonitored.text())
+        .isEqualTo("not monitored: cannot read the baseline baseline.json");
   }
 
   private static Verdict verdict(

@@ -387,6 +387,20 @@ public final class ServeCommand implements Callable<Integer> {
     DriftMonitor monitor = monitoringOptions.start();
     if (monitor != null) {
       metrics.bindMonitor(monitor);
+      // Each monitored version's detectors are made when it loads: an unreadable baseline is
+      // logged then, and its metrics exist before its first request.
+      repository
+          .manager()
+          .addListener(
+              event -> {
+                if (event instanceof LifecycleEvent.Loaded loaded) {
+                  for (ModelVersion v : repository.versions(loaded.model())) {
+                    if (v.version() == loaded.version()) {
+                      monitor.watch(v);
+                    }
+                  }
+                }
+              });
     }
     dashboard.source(new RepositoryExtras(repository, monitor));
     InferenceService service = new InferenceService(repository, strictReadiness, monitor);
