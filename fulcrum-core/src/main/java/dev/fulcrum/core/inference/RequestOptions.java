@@ -31,8 +31,9 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
     /** The default: the model's SLO applies; the SLO policy refuses it early when it would miss. */
     STANDARD,
     /**
-     * Served when there is room: never refused for the SLO, and not counted in SLO attainment (e.g.
-     * offline scoring sharing a model with interactive traffic).
+     * Served when there is room: never refused for the SLO, and queued behind every request held to
+     * it, so it neither delays them nor counts ahead of them at admission (e.g. offline scoring
+     * sharing a model with interactive traffic). Its answers still count in the attainment.
      */
     BEST_EFFORT;
 

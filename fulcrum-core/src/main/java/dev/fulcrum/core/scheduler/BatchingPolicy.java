@@ -37,9 +37,19 @@ interface BatchingPolicy {
   Decision decide(PendingRequest head, boolean joins, IntSupplier joinable, long now);
 
   /**
+   * Whether requests of class {@code best_effort} wait in a queue level of their own behind every
+   * other (the SLO policy: they are served when there is room, so they never delay, and never count
+   * ahead of, a request held to the objective).
+   */
+  default boolean bestEffortLast() {
+    return false;
+  }
+
+  /**
    * Admission: null to admit {@code p}, or a message saying why it cannot meet its objective.
    *
-   * @param queuedRows rows already waiting, ahead of it
+   * @param queuedRows rows already waiting ahead of it: at its priority level and above (those
+   *     behind it are served after it)
    */
   default @Nullable String refusal(PendingRequest p, int queuedRows, long now) {
     return null;

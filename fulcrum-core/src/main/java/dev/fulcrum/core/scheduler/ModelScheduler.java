@@ -531,7 +531,7 @@ public final class ModelScheduler implements AutoCloseable {
               preparation,
               answerOn);
       boolean wasEmpty = queue.size() == 0;
-      String refusal = batching.refusal(p, queue.rows(), now);
+      String refusal = batching.refusal(p, queue.rowsAhead(level), now);
       if (refusal != null) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
         return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
@@ -866,13 +866,16 @@ public final class ModelScheduler implements AutoCloseable {
   private int level(RequestOptions options) {
     int levels = policy.levels();
     long priority = options.priority();
-    if (policy.priorityLevels() == 0) {
-      return 0;
-    }
-    if (priority > policy.priorityLevels()) {
+    if (policy.priorityLevels() > 0 && priority > policy.priorityLevels()) {
       throw InferenceException.invalid(
           "model '%s': priority %d is outside 1..%d (0 = default)",
           config.name(), priority, policy.priorityLevels());
+    }
+    if (options.sloClass() == RequestOptions.SloClass.BEST_EFFORT && batching.bestEffortLast()) {
+      return queue.bestEffortLevel();
+    }
+    if (policy.priorityLevels() == 0) {
+      return 0;
     }
     long chosen = priority == 0 ? policy.defaultPriorityLevel() : priority;
     return chosen == 0 ? levels - 1 : (int) chosen - 1;

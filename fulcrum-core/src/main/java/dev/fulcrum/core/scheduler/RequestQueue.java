@@ -4,6 +4,7 @@ import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.scheduler.PendingRequest.Place;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -71,6 +72,9 @@ final class RequestQueue {
   /** The batch rows of the queued requests. */
   private int queuedRows;
 
+  /** The batch rows in each level FIFO (not the delayed requests). */
+  private final int[] levelRows;
+
   /** A queue with Triton's dynamic batcher ({@link StaticBatchingPolicy}). */
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
     this(config, dynamicBatching, maxBatchSize, new StaticBatchingPolicy(config, maxBatchSize));
@@ -83,10 +87,12 @@ final class RequestQueue {
     this.maxBatchSize = Math.max(1, maxBatchSize);
     this.policy = policy;
     List<ArrayDeque<PendingRequest>> queues = new ArrayList<>();
-    for (int i = 0; i < config.levels(); i++) {
+    int n = config.levels() + (policy.bestEffortLast() ? 1 : 0);
+    for (int i = 0; i < n; i++) {
       queues.add(new ArrayDeque<>());
     }
     this.levels = List.copyOf(queues);
+    this.levelRows = new int[n];
   }
 
   /** Stops joining requests (the model turned out not to batch along dimension 0). */
@@ -104,6 +110,26 @@ final class RequestQueue {
     return queuedRows;
   }
 
+  /**
+   * The batch rows a request at {@code level} waits behind: those queued at its level and at the
+   * levels before it (under the scheduler's lock). Delayed requests (timed out, DELAY) come after
+   * every level.
+   */
+  int rowsAhead(int level) {
+    int rows = 0;
+    for (int i = 0; i <= level && i < levelRows.length; i++) {
+      rows += levelRows[i];
+    }
+    return rows;
+  }
+
+  /**
+   * The index of the level best-effort requests wait in ({@link BatchingPolicy#bestEffortLast}).
+   */
+  int bestEffortLevel() {
+    return levels.size() - 1;
+  }
+
   /** Admits a request unless the queue is full; atomic under the caller's lock. */
   boolean offer(PendingRequest p) {
     if (config.maxQueueSize() > 0 && size >= config.maxQueueSize()) {
@@ -113,6 +139,7 @@ final class RequestQueue {
     p.place = Place.LEVEL;
     size++;
     queuedRows += p.rows;
+    levelRows[p.level] += p.rows;
     if (p.hasDeadline()) {
       deadlines.add(p);
       liveDeadlines++;
@@ -141,6 +168,7 @@ final class RequestQueue {
 
   /** Bookkeeping for a request that left its level FIFO: its deadline entry is now stale. */
   private void leaveLevel(PendingRequest p) {
+    levelRows[p.level] -= p.rows;
     if (p.hasDeadline()) {
       liveDeadlines--;
     }
@@ -329,6 +357,7 @@ final class RequestQueue {
     liveDeadlines = 0;
     size = 0;
     queuedRows = 0;
+    Arrays.fill(levelRows, 0);
     return all;
   }
 }

@@ -509,6 +509,11 @@ final class SloBatchingPolicy implements BatchingPolicy {
     return passes;
   }
 
+  @Override
+  public boolean bestEffortLast() {
+    return true;
+  }
+
   private long deadline(PendingRequest p) {
     if (p.request.options().sloClass() == SloClass.BEST_EFFORT) {
       return Long.MAX_VALUE;

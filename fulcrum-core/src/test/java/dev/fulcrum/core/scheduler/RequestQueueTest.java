@@ -114,6 +114,50 @@ class RequestQueueTest {
   }
 
   @Test
+  void admissionCountsTheRowsAtARequestsLevelAndAboveAndBestEffortWaitsLast() {
+    SchedulingConfig c = SchedulingConfig.defaults().withPriorities(2, 2);
+    BatchingPolicy slo =
+        new BatchingPolicy() {
+          private final BatchingPolicy plain = new StaticBatchingPolicy(c, 8);
+
+          @Override
+          public Decision decide(
+              PendingRequest head,
+              boolean joins,
+              java.util.function.IntSupplier joinable,
+              long now) {
+            return plain.decide(head, joins, joinable, now);
+          }
+
+          @Override
+          public PolicyState state(long now) {
+            return plain.state(now);
+          }
+
+          @Override
+          public boolean bestEffortLast() {
+            return true;
+          }
+        };
+    RequestQueue q = new RequestQueue(c, true, 8, slo);
+    int bestEffort = q.bestEffortLevel();
+    assertThat(bestEffort).isEqualTo(2); // behind both priority levels
+    PendingRequest background = request(3, 4, bestEffort, 0, Long.MAX_VALUE);
+    PendingRequest low = request(2, 4, 1, 0, Long.MAX_VALUE);
+    PendingRequest high = request(1, 4, 0, 0, Long.MAX_VALUE);
+    q.offer(background);
+    q.offer(low);
+    q.offer(high);
+    assertThat(q.rows()).isEqualTo(6);
+    assertThat(q.rowsAhead(0)).isEqualTo(1); // a high-priority newcomer waits behind 'high' only
+    assertThat(q.rowsAhead(1)).isEqualTo(3);
+    assertThat(q.rowsAhead(bestEffort)).isEqualTo(6);
+    // Served in level order, best effort last even though it came first.
+    assertThat(q.plan(0).batch()).containsExactly(high, low, background);
+    assertThat(q.rowsAhead(bestEffort)).isZero();
+  }
+
+  @Test
   void aFullQueueRefusesAtOnce() {
     RequestQueue q = new RequestQueue(SchedulingConfig.defaults().withMaxQueueSize(2), true, 4);
     assertThat(q.offer(request(1, 0))).isTrue();
