@@ -33,6 +33,7 @@ public final class ModelStatistics implements SchedulerObserver {
    * @param executionCount forward passes (batches) run
    * @param rejected requests refused without running: the queue was full, or the SLO policy found
    *     their deadline unreachable (Fulcrum's addition)
+   * @param sloRejected of {@code rejected}, those the SLO policy refused (the rest: queue full)
    * @param timedOut requests whose queue timeout passed (counted in fail too)
    * @param cancelled requests dropped because the client went away (also in fail, as in Triton,
    *     whose failure counter carries them as reason CANCELED)
@@ -54,6 +55,7 @@ public final class ModelStatistics implements SchedulerObserver {
       Duration computeInfer,
       Duration computeOutput,
       long rejected,
+      long sloRejected,
       long timedOut,
       long cancelled,
       List<BatchStats> batchStats,
@@ -92,6 +94,7 @@ public final class ModelStatistics implements SchedulerObserver {
   private final LongAdder inferences = new LongAdder();
   private final LongAdder executions = new LongAdder();
   private final LongAdder rejected = new LongAdder();
+  private final LongAdder sloRejected = new LongAdder();
   private final LongAdder timedOut = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
   private final Pair cacheHit = new Pair();
@@ -111,6 +114,9 @@ public final class ModelStatistics implements SchedulerObserver {
   @Override
   public void rejected(Rejected e) {
     rejected.increment();
+    if (e.reason() == SchedulerObserver.RejectReason.SLO) {
+      sloRejected.increment();
+    }
     fail.add(e.queueNanos());
   }
 
@@ -181,6 +187,7 @@ public final class ModelStatistics implements SchedulerObserver {
         computeInfer.read(),
         computeOutput.read(),
         rejected.sum(),
+        sloRejected.sum(),
         timedOut.sum(),
         cancelled.sum(),
         List.copyOf(perBatch),

@@ -521,6 +521,7 @@ public final class DashboardFeed
     number(g, "attainment", slo.attainment());
     number(g, "utilization", slo.utilization());
     number(g, "costPerMillion", slo.costPerMillion());
+    number(g, "costPerHour", slo.costPerHour());
     g.writeEndObject();
   }
 

@@ -40,14 +40,16 @@ public interface DashboardSource {
    *     no request finished yet)
    * @param utilization the share of the instances' time spent computing, 0..1 (NaN if unknown)
    * @param costPerMillion the cost of one million predictions in dollars (NaN when no price is
-   *     configured)
+   *     configured, or no prediction was made in the window)
+   * @param costPerHour the price in dollars per hour (0: none configured)
    */
   record Slo(
       double latencyMs,
       double percentile,
       double attainment,
       double utilization,
-      double costPerMillion) {}
+      double costPerMillion,
+      double costPerHour) {}
 
   /**
    * The drift panel of a version.

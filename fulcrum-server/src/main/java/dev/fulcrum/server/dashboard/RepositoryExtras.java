@@ -49,7 +49,8 @@ public final class RepositoryExtras implements DashboardSource {
         s.percentile(),
         w.attainment(),
         w.utilization(),
-        w.costPerMillionUsd());
+        w.costPerMillionUsd(),
+        s.costPerHour());
   }
 
   private @Nullable Drift drift(ModelVersion mv) {

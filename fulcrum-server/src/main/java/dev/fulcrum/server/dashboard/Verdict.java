@@ -37,10 +37,17 @@ record Verdict(String level, String text) {
       DashboardSource.@Nullable Drift drift) {
     double rps = mean(h, Column.RPS);
     double rejected = mean(h, Column.REJECTED);
+    double sloRefused = mean(h, Column.SLO_REFUSED);
     double timedOut = mean(h, Column.TIMED_OUT);
     double failed = mean(h, Column.FAILED);
     if (rejected > 0) {
       return new Verdict("bad", "rejecting: queue full, " + rate(rejected) + " refused");
+    }
+    if (sloRefused > 0) {
+      // Not the queue's size: more load than the objective lets it serve (or an objective
+      // shorter than a pass); refusing early is how the SLO policy keeps it for the rest.
+      return new Verdict(
+          "bad", "refusing for the SLO: " + rate(sloRefused) + " could not meet the objective");
     }
     if (timedOut > 0) {
       return new Verdict("bad", "timing out: " + rate(timedOut) + " expired in the queue");

@@ -35,7 +35,8 @@ final class VersionTrack implements SchedulerObserver {
     CANCELLED(10, "cancelled"),
     PENDING(11, "pending"),
     UTILIZATION(12, "util"),
-    BATCH_MEAN(13, "batchMean");
+    BATCH_MEAN(13, "batchMean"),
+    SLO_REFUSED(14, "sloRefused");
 
     /** The column's index in the history. */
     final int index;
@@ -132,6 +133,7 @@ final class VersionTrack implements SchedulerObserver {
     long success = now.success().count() - base.success().count();
     long fail = now.fail().count() - base.fail().count();
     long rejected = now.rejected() - base.rejected();
+    long sloRefused = now.sloRejected() - base.sloRejected();
     long timedOut = now.timedOut() - base.timedOut();
     long cancelled = now.cancelled() - base.cancelled();
     long inferences = now.inferenceCount() - base.inferenceCount();
@@ -153,7 +155,8 @@ final class VersionTrack implements SchedulerObserver {
     put(values, Column.P99, percentileMs(h, 99));
     put(values, Column.QUEUE_MS, queueCount > 0 ? queueNs / 1e6 / queueCount : Double.NaN);
     put(values, Column.COMPUTE_MS, success > 0 ? computeNs / 1e6 / success : Double.NaN);
-    put(values, Column.REJECTED, rejected / seconds);
+    put(values, Column.REJECTED, (rejected - sloRefused) / seconds); // queue full
+    put(values, Column.SLO_REFUSED, sloRefused / seconds);
     put(values, Column.TIMED_OUT, timedOut / seconds);
     put(values, Column.FAILED, Math.max(0, fail - rejected - timedOut - cancelled) / seconds);
     put(values, Column.CANCELLED, cancelled / seconds);

@@ -6,7 +6,7 @@
 
   var BUCKETS = ['1', '2', '3–4', '5–8', '9–16', '17–32', '33–64', '65–128', '129–256', '257+'];
   var COLUMNS = ['rps', 'ips', 'p50', 'p95', 'p99', 'queueMs', 'computeMs', 'rejected', 'timedOut',
-    'failed', 'cancelled', 'pending', 'util', 'batchMean'];
+    'failed', 'cancelled', 'pending', 'util', 'batchMean', 'sloRefused'];
   var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c'];
   var RANK = { bad: 0, warn: 1, ok: 2 };
   var SHOWN_FEATURES = 6; // drift rows in a panel; the rest are counted
@@ -349,10 +349,11 @@
       var share = q !== null && c !== null && q + c > 0 ? fmt(100 * q / (q + c), 0) + '%' : '–';
       setNow(p['queue-compute'], [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['wait', share]]);
 
-      plot = chart(m.charts, 'errors', p.errors.body, ['queue full', 'timeout', 'failed', 'cancelled'], 92);
-      plot.setData(slice(s, ['rejected', 'timedOut', 'failed', 'cancelled'], from));
-      setNow(p.errors, [['full', rate(last(s.rejected)), 's1'], ['timeout', rate(last(s.timedOut)), 's2'],
-        ['failed', rate(last(s.failed)), 's3'], ['gone', rate(last(s.cancelled)), 's4']]);
+      plot = chart(m.charts, 'errors', p.errors.body, ['queue full', 'SLO', 'timeout', 'failed', 'cancelled'], 92);
+      plot.setData(slice(s, ['rejected', 'sloRefused', 'timedOut', 'failed', 'cancelled'], from));
+      setNow(p.errors, [['full', rate(last(s.rejected)), 's1'], ['SLO', rate(last(s.sloRefused)), 's2'],
+        ['timeout', rate(last(s.timedOut)), 's3'], ['failed', rate(last(s.failed)), 's4'],
+        ['gone', rate(last(s.cancelled)), 's5']]);
 
       plot = chart(m.charts, 'instances', p.instances.body, ['busy %'], 92, { floor: 100 });
       plot.setData(slice(s, ['util'], from, 100));
@@ -429,7 +430,8 @@
     panel.body.appendChild(kv([
       ['SLO', slo.latencyMs === null ? 'none set (price only)' : 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms'],
       ['utilization', slo.utilization === null ? '–' : fmt(100 * slo.utilization, 0) + ' %'],
-      ['$ per 1M', slo.costPerMillion === null ? 'no price set' : '$' + fmt(slo.costPerMillion, 3)]
+      ['$ per 1M', slo.costPerMillion !== null ? '$' + fmt(slo.costPerMillion, 3)
+        : slo.costPerHour > 0 ? 'no predictions in the window' : 'no price set']
     ]));
   }
 

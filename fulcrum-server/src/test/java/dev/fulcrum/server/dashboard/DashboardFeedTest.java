@@ -67,7 +67,7 @@ class DashboardFeedTest {
     assertThat(h.count(0, 4)).isEqualTo(11);
     assertThat(h.recentMean(0, 2)).isEqualTo(10.5);
     assertThat(History.bytes(300, 14, 10)).isEqualTo(300 * (8 + 8 * 14 + 8 * 10));
-    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 14, 10));
+    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 15, 10));
   }
 
   @Test
@@ -157,7 +157,7 @@ class DashboardFeedTest {
         .isEqualTo("queueing: instances 95% busy");
     assertThat(verdict(100, 0, 0, 0, 0.1, 3, 0.3, 8, null))
         .isEqualTo(new Verdict("ok", "computing: 97% of latency in the model"));
-    DashboardSource.Slo slo = new DashboardSource.Slo(2, 99, 0.9, 0.3, 0.5);
+    DashboardSource.Slo slo = new DashboardSource.Slo(2, 99, 0.9, 0.3, 0.5, 1.0);
     Verdict missed = verdict(100, 0, 0, 0, 0.1, 3, 0.3, 8, slo);
     assertThat(missed.level()).isEqualTo("bad");
     assertThat(missed.text()).startsWith("missing SLO (p99 3.1 ms > 2.0 ms)");
@@ -172,6 +172,14 @@ class DashboardFeedTest {
     // Monitoring asked for but broken is a warning too, not "idle".
     DashboardSource.Drift broken =
         new DashboardSource.Drift(List.of(), "cannot read the baseline baseline.json");
+    // SLO refusals are not a full queue: raising max-queue-size would change nothing.
+    History refusing = history(100, 0, 0, 0, 0.1, 3, 0.3);
+    double[] v = new double[VersionTrack.Column.values().length];
+    v[VersionTrack.Column.RPS.index] = 100;
+    v[VersionTrack.Column.SLO_REFUSED.index] = 40;
+    refusing.add(5, v, new long[VersionTrack.BATCH_BUCKETS]);
+    assertThat(Verdict.of(refusing, 8, true, slo, null))
+        .isEqualTo(new Verdict("bad", "refusing for the SLO: 8.0/s could not meet the objective"));
     Verdict unmonitored = Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken);
     assertThat(unmonitored.level()).isEqualTo("warn");
     assertThat(unmonitored.text())
