@@ -1,9 +1,13 @@
 package dev.fulcrum.core.stats;
 
 /**
- * The machine's compute time, all models together, per second of the scheduler's clock: the
- * denominator of each model's share of the machine when cost per million predictions is computed.
- * One per server (the model manager's), shared by every {@link SloAccounting}. Thread-safe (one
+ * The machine's compute time, all models together: the denominator of each model's share of the
+ * machine when cost per million predictions is computed. Kept per second of the scheduler's clock
+ * for the last {@value #SECONDS} seconds (the rolling windows), and as a running total since the
+ * server started, which a version reads when it starts and again later to get the machine's compute
+ * time since it started (its {@code start} window, and any window it is younger than: the ring
+ * cannot give that, as it forgets seconds and cannot split the second the version started in). One
+ * per server (the model manager's), shared by every {@link SloAccounting}. Thread-safe (one
  * monitor, held for an array update).
  */
 public final class ComputeLedger {
@@ -13,6 +17,7 @@ public final class ComputeLedger {
   private final long originNanos;
   private final long[] second = new long[SECONDS];
   private final long[] busyNanos = new long[SECONDS];
+  private long totalNanos;
 
   /**
    * @param originNanos the scheduler clock's time when the server started; seconds count from it
@@ -39,6 +44,12 @@ public final class ComputeLedger {
       busyNanos[i] = 0;
     }
     busyNanos[i] += nanos;
+    totalNanos += nanos;
+  }
+
+  /** Compute time since the server started, all seconds, including those no longer kept. */
+  synchronized long total() {
+    return totalNanos;
   }
 
   /** Compute time of seconds {@code from..to} (inclusive) that are still kept. */

@@ -26,6 +26,8 @@ import java.util.List;
  * per second times the window's wall time times this model's share of the machine's compute time in
  * the window (its compute time over all models', from the shared {@link ComputeLedger}), per
  * prediction (batch row) answered, times 10^6: idle time is paid for too, by the models that ran.
+ * For the {@code start} window the machine's compute time is the ledger's running total less its
+ * total when the version started, so it covers the same time as the version's own.
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
  * ring, held only to update a bucket or copy a window.
@@ -147,6 +149,10 @@ public final class SloAccounting implements SchedulerObserver {
   private final ComputeLedger ledger;
   private final Ticker ticker;
   private final long startNanos;
+
+  /** The machine's compute time (the ledger's running total) when this version started. */
+  private final long machineAtStartNanos;
+
   private final Bucket[] ring = new Bucket[SECONDS];
   private final Bucket total = new Bucket();
 
@@ -162,6 +168,7 @@ public final class SloAccounting implements SchedulerObserver {
     this.ledger = ledger;
     this.ticker = ticker;
     this.startNanos = ticker.nanoTime();
+    this.machineAtStartNanos = ledger.total();
     for (int i = 0; i < SECONDS; i++) {
       ring[i] = new Bucket();
     }
@@ -232,6 +239,10 @@ public final class SloAccounting implements SchedulerObserver {
     long current = ledger.secondOf(now);
     List<Window> windows = new ArrayList<>(WINDOWS_SECONDS.size() + 1);
     synchronized (this) {
+      // The machine's compute time since this version started. Read under this monitor: a batch
+      // of this version is in the ledger before it is in this version's buckets, so the machine's
+      // figure is never below this version's own.
+      long machineSinceStart = ledger.total() - machineAtStartNanos;
       for (int w : WINDOWS_SECONDS) {
         // The whole seconds w back, and the second in progress: w to w + 1 seconds.
         long first = Math.max(0, current - w);
@@ -247,7 +258,7 @@ public final class SloAccounting implements SchedulerObserver {
       }
       Bucket all = new Bucket();
       total.addTo(all);
-      windows.add(window("start", all, now - startNanos, ledger.busy(0, current)));
+      windows.add(window("start", all, now - startNanos, machineSinceStart));
     }
     return new Snapshot(
         slo.latencyNanos() / 1e6,

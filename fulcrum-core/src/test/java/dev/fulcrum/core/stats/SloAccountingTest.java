@@ -89,4 +89,51 @@ class SloAccountingTest {
     unpriced.requestDone(success(MS, 19 * S));
     assertThat(unpriced.snapshot(POLICY).window("10s").costPerMillionUsd()).isNaN();
   }
+
+  private static BatchDone batch(long compute, long at) {
+    return new BatchDone(8, 8, 0, compute, 0, at);
+  }
+
+  private void predictions(SloAccounting a, int n, long at) {
+    for (int i = 0; i < n; i++) {
+      a.requestDone(success(MS, at));
+    }
+  }
+
+  /** The share of the machine a window was costed with, from its cost at $3.60 an hour. */
+  private static double share(SloAccounting.Window w) {
+    return w.costPerMillionUsd() * w.predictions() / 1e6 / (0.001 * w.seconds());
+  }
+
+  @Test
+  void onAServerOlderThanTheRingTheSharesSinceStartAreEachModelsComputeShare() {
+    SloConfig priced = new SloConfig(0, 99, 3.6);
+    SloAccounting a = new SloAccounting(priced, 1, ledger, now::get);
+    SloAccounting b = new SloAccounting(priced, 1, ledger, now::get);
+    // At 10 s A computes 300 ms and B 100 ms; at 400 s, long after the ledger's ring forgot
+    // second 10, each computes 100 ms.
+    a.batchDone(batch(300 * MS, 10 * S));
+    predictions(a, 1000, 10 * S);
+    b.batchDone(batch(100 * MS, 10 * S));
+    predictions(b, 1000, 10 * S);
+    now.set(400 * S);
+    a.batchDone(batch(100 * MS, 400 * S));
+    predictions(a, 1000, 400 * S);
+    b.batchDone(batch(100 * MS, 405 * S));
+    predictions(b, 100, 405 * S);
+    assertThat(410 * S).isGreaterThan(ComputeLedger.SECONDS * S);
+
+    now.set(410 * S);
+    SloAccounting.Snapshot sa = a.snapshot(POLICY);
+    SloAccounting.Snapshot sb = b.snapshot(POLICY);
+    // Since start: A 400 ms and B 200 ms of the machine's 600 ms.
+    assertThat(share(sa.window("start"))).isCloseTo(2.0 / 3, within(1e-9));
+    assertThat(share(sb.window("start"))).isCloseTo(1.0 / 3, within(1e-9));
+    for (String window : List.of("10s", "60s", "300s", "start")) {
+      double sum = share(sa.window(window)) + share(sb.window(window));
+      assertThat(sum).as(window).isLessThanOrEqualTo(1 + 1e-9);
+    }
+    // The rolling windows hold only the last 100 ms of each.
+    assertThat(share(sa.window("300s"))).isCloseTo(0.5, within(1e-9));
+  }
 }
