@@ -26,8 +26,9 @@ import java.util.List;
  * per second times the window's wall time times this model's share of the machine's compute time in
  * the window (its compute time over all models', from the shared {@link ComputeLedger}), per
  * prediction (batch row) answered, times 10^6: idle time is paid for too, by the models that ran.
- * For the {@code start} window the machine's compute time is the ledger's running total less its
- * total when the version started, so it covers the same time as the version's own.
+ * Numerator and denominator cover the same time: for the {@code start} window, and any window the
+ * version is younger than, both the wall time and the machine's compute time count from the
+ * version's start (the ledger's running total then less its total when the version started).
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
  * ring, held only to update a bucket or copy a window.
@@ -253,8 +254,14 @@ public final class SloAccounting implements SchedulerObserver {
             b.addTo(sum);
           }
         }
-        long from = Math.max(startNanos, ledger.originNanos() + first * 1_000_000_000L);
-        windows.add(window(w + "s", sum, now - from, ledger.busy(first, current)));
+        long windowStart = ledger.originNanos() + first * 1_000_000_000L;
+        // A version younger than the window: its wall time and the machine's compute time both
+        // count from the version's start, not from the window's first second (which holds the
+        // previous version's and other models' compute from before this one existed).
+        boolean younger = windowStart <= startNanos;
+        long from = younger ? startNanos : windowStart;
+        long machine = younger ? machineSinceStart : ledger.busy(first, current);
+        windows.add(window(w + "s", sum, now - from, machine));
       }
       Bucket all = new Bucket();
       total.addTo(all);

@@ -106,6 +106,46 @@ class SloAccountingTest {
   }
 
   @Test
+  void aVersionYoungerThanTheWindowIsCostedOnTheMachinesComputeSinceItStarted() {
+    // "other" stands for the previous version of the model and every other model: it computes
+    // 900 ms at 5 s and 500 ms at 20.2 s, before the new version starts at 20.5 s.
+    SloConfig priced = new SloConfig(0, 99, 3.6);
+    SloAccounting other = new SloAccounting(priced, 1, ledger, now::get);
+    other.batchDone(batch(900 * MS, 5 * S));
+    other.batchDone(batch(500 * MS, 20_200 * MS));
+    now.set(20_500 * MS);
+    SloAccounting young = new SloAccounting(priced, 1, ledger, now::get);
+    // Since then: the other computes 100 ms (in the very second the version started) and 100 ms,
+    // the new version 100 ms: its share is 1/3, in every window, as all are older than it.
+    other.batchDone(batch(100 * MS, 20_800 * MS));
+    young.batchDone(batch(100 * MS, 22 * S));
+    predictions(young, 1000, 22 * S);
+    other.batchDone(batch(100 * MS, 25 * S));
+
+    now.set(30 * S);
+    SloAccounting.Snapshot s = young.snapshot(POLICY);
+    for (String window : List.of("10s", "60s", "300s", "start")) {
+      SloAccounting.Window w = s.window(window);
+      assertThat(w.seconds()).as(window).isCloseTo(9.5, within(1e-9));
+      // 9.5 s × $0.001 × 1/3 / 1000 predictions × 1e6.
+      assertThat(w.costPerMillionUsd()).as(window).isCloseTo(9.5 / 3, within(1e-9));
+    }
+
+    // Ten seconds later the 10 s window is younger than the version: whole seconds, as before.
+    young.batchDone(batch(100 * MS, 35 * S));
+    predictions(young, 1000, 35 * S);
+    other.batchDone(batch(300 * MS, 36 * S));
+    now.set(40 * S);
+    s = young.snapshot(POLICY);
+    assertThat(s.window("10s").seconds()).isEqualTo(10);
+    assertThat(share(s.window("10s"))).isCloseTo(0.25, within(1e-9));
+    // Since the start: 200 ms of the machine's 700 ms over 19.5 s and 2000 predictions.
+    assertThat(s.window("start").seconds()).isCloseTo(19.5, within(1e-9));
+    assertThat(share(s.window("start"))).isCloseTo(2.0 / 7, within(1e-9));
+    assertThat(share(s.window("60s"))).isCloseTo(2.0 / 7, within(1e-9));
+  }
+
+  @Test
   void onAServerOlderThanTheRingTheSharesSinceStartAreEachModelsComputeShare() {
     SloConfig priced = new SloConfig(0, 99, 3.6);
     SloAccounting a = new SloAccounting(priced, 1, ledger, now::get);
