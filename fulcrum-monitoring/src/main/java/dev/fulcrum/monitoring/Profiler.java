@@ -36,12 +36,27 @@ public final class Profiler {
    * @throws IllegalArgumentException when no value is present
    */
   public static FeatureBaseline profile(String name, double[] values) {
-    double[] present = Arrays.stream(values).filter(v -> !Double.isNaN(v)).sorted().toArray();
+    double[] present = Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+    return profile(name, present, values.length - present.length);
+  }
+
+  /**
+   * Profiles a column given as its present values and the number of missing ones: a large column
+   * without a second copy, for {@code present} is sorted in place.
+   *
+   * @throws IllegalArgumentException when no value is present, or one is NaN or infinite
+   */
+  public static FeatureBaseline profile(String name, double[] present, int missing) {
+    Arrays.sort(present);
     int n = present.length;
     if (n == 0) {
       throw new IllegalArgumentException("feature '" + name + "' has no values");
     }
-    double missingRate = (values.length - n) / (double) values.length;
+    if (!Double.isFinite(present[0]) || !Double.isFinite(present[n - 1])) {
+      // sorted: -Infinity first, +Infinity and NaN last; the normal scores would be NaN
+      throw new IllegalArgumentException("feature '" + name + "' has a value that is not finite");
+    }
+    double missingRate = missing / (double) (n + missing);
     double mean = Arrays.stream(present).average().orElse(0);
     double var = 0;
     for (double v : present) {
