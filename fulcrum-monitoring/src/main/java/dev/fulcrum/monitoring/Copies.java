@@ -25,7 +25,7 @@ public final class Copies {
 
   private Copies() {}
 
-  /** A tensor's values as doubles, or null for a BYTES, half-precision or too large tensor. */
+  /** A tensor's values as doubles, or null for a BYTES or too large tensor. */
   public static double @Nullable [] values(Tensor t) {
     Observation.Values v = of(t);
     return v == null ? null : v.values();
@@ -33,7 +33,7 @@ public final class Copies {
 
   /**
    * The tensors' values as the prediction log writes them: numbers, and a BYTES tensor of at most
-   * {@link #MAX_TEXT_BYTES} as its text; a half-precision or too large tensor is left out.
+   * {@link #MAX_TEXT_BYTES} as its text; a too large tensor is left out.
    */
   static List<Observation.Values> logged(List<Tensor> tensors) {
     if (tensors.size() == 1) { // the usual case: one immutable list, not copied again
@@ -65,7 +65,7 @@ public final class Copies {
     return text.isEmpty() ? null : new Observation.Values(t.name(), t.shape(), new double[0], text);
   }
 
-  /** The values, or null for a BYTES, half-precision or too large tensor. */
+  /** The values, or null for a BYTES or too large tensor. */
   static Observation.@Nullable Values of(Tensor t) {
     long count = t.elementCount();
     if (count > MAX_ELEMENTS) {
@@ -77,7 +77,7 @@ public final class Copies {
 
   /**
    * Writes a tensor's values into {@code v} (at least its element count long, which {@link #fits}
-   * checks) and returns how many; -1 for a BYTES or half-precision tensor.
+   * checks) and returns how many; -1 for a BYTES tensor.
    */
   static int into(Tensor t, double[] v) {
     return into(t, v, 0);
@@ -85,7 +85,7 @@ public final class Copies {
 
   /**
    * Writes a tensor's values into {@code v} from index {@code at} (room for its element count) and
-   * returns how many; -1 for a BYTES or half-precision tensor.
+   * returns how many; -1 for a BYTES tensor (FP16 and BF16 are widened exactly).
    */
   static int into(Tensor t, double[] v, int at) {
     int n = (int) t.elementCount();
@@ -135,6 +135,16 @@ public final class Copies {
       case UINT8, BOOL -> {
         for (int i = 0; i < n; i++) {
           v[at + i] = Byte.toUnsignedInt(b.get(base + i));
+        }
+      }
+      case FP16 -> {
+        for (int i = 0; i < n; i++) {
+          v[at + i] = Float.float16ToFloat(b.getShort(base + 2 * i));
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < n; i++) {
+          v[at + i] = Float.intBitsToFloat(b.getShort(base + 2 * i) << 16);
         }
       }
       default -> {
