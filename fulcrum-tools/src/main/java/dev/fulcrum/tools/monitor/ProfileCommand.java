@@ -12,6 +12,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.ElementCodec;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.Copies;
@@ -24,14 +25,18 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,10 +44,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code fulcrum profile}: reads a model's training data (CSV with a header), profiles each feature
- * config.yaml's {@code monitoring.features} names, runs the model in process on every row (the
- * server's own repository, scheduler and engine, no transport) to profile its outputs, and writes
- * the baseline beside config.yaml. Runs on the calling thread and the model's engine thread.
+ * {@code fulcrum profile}: reads a model's training data (a CSV with a header, in one pass, keeping
+ * only the columns config.yaml's {@code monitoring.features} names), profiles each of those
+ * features, runs the model in process on the rows that have them all (the server's own repository,
+ * scheduler and engine, no transport) to profile its outputs, and writes the baseline beside
+ * config.yaml. Runs on the calling thread and the model's engine thread.
  */
 @Command(
     name = "profile",
@@ -66,7 +72,9 @@ public final class ProfileCommand implements Callable<Integer> {
   @Option(
       names = "--data",
       paramLabel = "CSV",
-      description = "Training data: a CSV file whose header names the features.")
+      description =
+          "Training data: a CSV file whose header names the features (other columns are"
+              + " ignored).")
   @Nullable Path data;
 
   @Option(
@@ -117,8 +125,7 @@ public final class ProfileCommand implements Callable<Integer> {
     if (text != null) {
       return profileText(out, root, text);
     }
-    Path csvFile = java.util.Objects.requireNonNull(data);
-    Csv csv = Csv.read(csvFile);
+    Path csvFile = Objects.requireNonNull(data);
     try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
         SchedulerEnvironment environment = SchedulerEnvironment.system();
         ModelRepository repo = InProcessModel.load(root, model, onnx, environment)) {
@@ -133,7 +140,7 @@ public final class ProfileCommand implements Callable<Integer> {
                 + "': its config.yaml has no monitoring.features naming the input columns"
                 + " (docs/MONITORING.md)");
       }
-      Baseline baseline = profile(mv, monitoring, csv, new InferenceService(repo, false));
+      Baseline baseline = profile(mv, monitoring, csvFile, new InferenceService(repo, false));
       Path target = output != null ? output : monitoring.baseline();
       baseline.write(target);
       for (Baseline.FeatureBaseline f : baseline.features()) {
@@ -263,7 +270,7 @@ public final class ProfileCommand implements Callable<Integer> {
       long[] mask,
       long[] shape)
       throws IOException {
-    String output = java.util.Objects.requireNonNull(t.output());
+    String output = Objects.requireNonNull(t.output());
     List<Tensor> tensors = new ArrayList<>();
     for (TensorConfig in : mv.config().inputs()) {
       long[] values =
@@ -299,7 +306,7 @@ public final class ProfileCommand implements Callable<Integer> {
               + output
               + "' is "
               + hidden.datatype()
-              + java.util.Arrays.toString(hidden.shape())
+              + Arrays.toString(hidden.shape())
               + ", not FP32/FP64 [batch, seq, dim] or [batch, dim] for "
               + shape[0]
               + " sentences");
@@ -418,125 +425,283 @@ public final class ProfileCommand implements Callable<Integer> {
     }
   }
 
-  /** Profiles the named columns, then the model's outputs on the rows that have every feature. */
+  /**
+   * Profiles the named columns and the model's outputs in one pass over the CSV: each row's cells
+   * are parsed as their input's datatype and the features kept (those columns only, {@link
+   * Column}), and every {@code max-batch-size} rows that have every input's values are run through
+   * the model, whose outputs are kept the same way.
+   */
   static Baseline profile(
-      ModelVersion mv, MonitoringConfig monitoring, Csv csv, InferenceService service)
+      ModelVersion mv, MonitoringConfig monitoring, Path file, InferenceService service)
       throws IOException {
     ModelConfig config = mv.config();
-    List<Baseline.InputColumns> inputs = new ArrayList<>();
-    List<Baseline.FeatureBaseline> features = new ArrayList<>();
-    List<int[]> columns = new ArrayList<>();
-    for (MonitoringConfig.InputFeatures in : monitoring.features()) {
-      inputs.add(new Baseline.InputColumns(in.input(), in.names()));
-      // Profile the values the model is served: an FP32 input's 0.52 arrives as 0.519999980...
-      boolean fp32 = config.input(in.input()).map(t -> t.datatype() == DataType.FP32).orElse(false);
-      int[] idx = new int[in.names().size()];
-      for (int i = 0; i < idx.length; i++) {
-        idx[i] = csv.column(in.names().get(i));
-        double[] col = new double[csv.rows().size()];
-        for (int r = 0; r < col.length; r++) {
-          double v = csv.rows().get(r)[idx[i]];
-          col[r] = fp32 ? (double) (float) v : v;
-        }
-        features.add(Profiler.profile(in.names().get(i), col));
-      }
-      columns.add(idx);
-    }
-    for (TensorConfig t : config.inputs()) {
-      if (monitoring.features().stream().noneMatch(f -> f.input().equals(t.name()))) {
-        throw new IOException(
-            "the model's input '" + t.name() + "' is not named in monitoring.features");
-      }
-    }
-    List<double[]> complete =
-        csv.rows().stream()
-            .filter(
-                row -> {
-                  for (int[] idx : columns) {
-                    for (int i : idx) {
-                      if (Double.isNaN(row[i])) {
-                        return false;
-                      }
-                    }
-                  }
-                  return true;
-                })
-            .toList();
-    Map<String, List<Double>> outputs = new LinkedHashMap<>();
     int batch = Math.max(1, config.maxBatchSize());
-    for (int start = 0; start < complete.size(); start += batch) {
-      List<double[]> rows = complete.subList(start, Math.min(complete.size(), start + batch));
-      List<Tensor> tensors = new ArrayList<>();
-      for (int k = 0; k < monitoring.features().size(); k++) {
-        MonitoringConfig.InputFeatures in = monitoring.features().get(k);
-        TensorConfig t = config.input(in.input()).orElseThrow();
-        tensors.add(tensor(t, config.batching(), rows, columns.get(k)));
+    try (Csv csv = Csv.open(file)) {
+      Map<String, Feed> feeds = new LinkedHashMap<>();
+      for (TensorConfig t : config.inputs()) {
+        List<String> names =
+            monitoring.features().stream()
+                .filter(f -> f.input().equals(t.name()))
+                .map(MonitoringConfig.InputFeatures::names)
+                .findFirst()
+                .orElse(null);
+        feeds.put(t.name(), new Feed(t, names, config.batching(), batch, csv));
       }
-      InferenceResponse response =
+      Map<String, Column> outputs = new LinkedHashMap<>();
+      int rows = 0;
+      int ready = 0;
+      while (csv.next()) {
+        rows++;
+        boolean complete = true;
+        for (Feed f : feeds.values()) {
+          complete &= f.read(csv, ready);
+        }
+        if (complete && ++ready == batch) {
+          run(mv, service, feeds.values(), ready, outputs, csv);
+          ready = 0;
+        }
+      }
+      if (rows == 0) {
+        throw new IOException(file.getFileName() + " has no rows, only a header");
+      }
+      if (ready > 0) {
+        run(mv, service, feeds.values(), ready, outputs, csv);
+      }
+      List<Baseline.InputColumns> inputs = new ArrayList<>();
+      List<Baseline.FeatureBaseline> features = new ArrayList<>();
+      for (MonitoringConfig.InputFeatures in : monitoring.features()) {
+        inputs.add(new Baseline.InputColumns(in.input(), in.names()));
+        Column[] columns =
+            Objects.requireNonNull(Objects.requireNonNull(feeds.get(in.input())).features);
+        for (int i = 0; i < columns.length; i++) {
+          if (columns[i].count() == 0) {
+            throw new IOException(
+                file.getFileName()
+                    + ": column '"
+                    + in.names().get(i)
+                    + "' has no values (each of its "
+                    + rows
+                    + " cells is empty or missing)");
+          }
+          features.add(columns[i].profile(in.names().get(i)));
+        }
+      }
+      List<Baseline.FeatureBaseline> profiled = new ArrayList<>();
+      for (Map.Entry<String, Column> o : outputs.entrySet()) {
+        profiled.add(o.getValue().profile(o.getKey()));
+      }
+      return new Baseline(
+          mv.name(), String.valueOf(file.getFileName()), rows, inputs, features, profiled);
+    }
+  }
+
+  /** Runs the model on the {@code rows} rows the feeds hold and keeps its outputs' values. */
+  private static void run(
+      ModelVersion mv,
+      InferenceService service,
+      Iterable<Feed> feeds,
+      int rows,
+      Map<String, Column> outputs,
+      Csv csv)
+      throws IOException {
+    List<Tensor> tensors = new ArrayList<>();
+    for (Feed f : feeds) {
+      tensors.add(f.take(rows));
+    }
+    InferenceResponse response;
+    try {
+      response =
           service
               .infer(new InferenceRequest(mv.name(), "", "profile", Map.of(), tensors, List.of()))
               .join();
-      for (Tensor t : response.outputs()) {
-        double[] v = Copies.values(t);
-        if (v == null || v.length % rows.size() != 0) {
-          continue;
-        }
-        int perRow = v.length / rows.size();
-        if (perRow > 16) {
-          continue;
-        }
-        for (int r = 0; r < rows.size(); r++) {
-          for (int i = 0; i < perRow; i++) {
-            String name = perRow == 1 ? t.name() : t.name() + "[" + i + "]";
-            outputs.computeIfAbsent(name, n -> new ArrayList<>()).add(v[r * perRow + i]);
-          }
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IOException(
+          "model '"
+              + mv.name()
+              + "' failed on the rows before "
+              + csv.file().getFileName()
+              + " line "
+              + (csv.line() + 1)
+              + ": "
+              + cause.getMessage(),
+          e);
+    }
+    for (Tensor t : response.outputs()) {
+      double[] v = Copies.values(t);
+      if (v == null || v.length % rows != 0) {
+        continue;
+      }
+      int perRow = v.length / rows;
+      if (perRow > 16) {
+        continue;
+      }
+      Column[] columns = new Column[perRow];
+      for (int i = 0; i < perRow; i++) {
+        columns[i] =
+            outputs.computeIfAbsent(
+                perRow == 1 ? t.name() : t.name() + "[" + i + "]", n -> new Column());
+      }
+      for (int r = 0; r < rows; r++) {
+        for (int i = 0; i < perRow; i++) {
+          columns[i].add(v[r * perRow + i]);
         }
       }
     }
-    List<Baseline.FeatureBaseline> profiled = new ArrayList<>();
-    outputs.forEach(
-        (name, values) ->
-            profiled.add(
-                Profiler.profile(
-                    name, values.stream().mapToDouble(Double::doubleValue).toArray())));
-    return new Baseline(
-        mv.name(),
-        String.valueOf(csv.source().getFileName()),
-        csv.rows().size(),
-        inputs,
-        features,
-        profiled);
   }
 
-  /** One input tensor of rows: [rows, columns] when the model batches, else its declared shape. */
-  private static Tensor tensor(TensorConfig t, boolean batching, List<double[]> rows, int[] idx) {
-    long[] shape = batching ? new long[] {rows.size(), idx.length} : t.dims().clone();
-    if (!batching && rows.size() != 1) {
-      throw new IllegalStateException("a model that does not batch takes one row at a time");
+  /**
+   * One model input as profile feeds it: the CSV columns it is read from (the names
+   * monitoring.features gives it, else the one column of its own name), each row's values as the
+   * model is served them (narrowed to its datatype; a value that does not fit is refused with its
+   * line), the batch being gathered, and for a named input its features' values so far.
+   */
+  private static final class Feed {
+    private final TensorConfig input;
+    private final int[] columns;
+    private final Column @Nullable [] features;
+    private final boolean batching;
+    private final int batch;
+    private ByteBuffer values;
+    private final byte[][] text;
+
+    Feed(TensorConfig input, @Nullable List<String> names, boolean batching, int batch, Csv csv)
+        throws IOException {
+      this.input = input;
+      this.batching = batching;
+      this.batch = batch;
+      DataType type = input.datatype();
+      String name = input.name();
+      if (names != null && type == DataType.BYTES) {
+        throw new IOException(
+            "monitoring.features names input '"
+                + name
+                + "', which is BYTES: the monitor compares numbers; leave it out of"
+                + " monitoring.features, and profile feeds it from the CSV column '"
+                + name
+                + "'");
+      }
+      List<String> from = names != null ? names : List.of(name);
+      if (shape(from.size(), 1) == null) {
+        throw new IOException(
+            "input '"
+                + name
+                + "' is "
+                + type
+                + Arrays.toString(input.dims())
+                + (names == null
+                    ? ", which monitoring.features does not name: name its columns there (an"
+                        + " input left out is fed from the one CSV column of its name)"
+                    : ": profile reads one CSV row per sample, so it feeds inputs of one row of"
+                        + " columns per sample only"));
+      }
+      columns = new int[from.size()];
+      for (int i = 0; i < columns.length; i++) {
+        columns[i] = csv.column(from.get(i));
+      }
+      if (names != null) {
+        features = new Column[columns.length];
+        Arrays.setAll(features, i -> new Column());
+      } else {
+        features = null;
+      }
+      values = buffer();
+      text = new byte[type == DataType.BYTES ? batch * columns.length : 0][];
     }
-    DataType type = t.datatype();
-    ByteBuffer b =
-        ByteBuffer.allocate(rows.size() * idx.length * Math.max(1, type.byteSize()))
-            .order(ByteOrder.LITTLE_ENDIAN);
-    for (double[] row : rows) {
-      for (int i : idx) {
-        double v = row[i];
-        switch (type) {
-          case FP32 -> b.putFloat((float) v);
-          case FP64 -> b.putDouble(v);
-          case INT64 -> b.putLong((long) v);
-          case INT32 -> b.putInt((int) v);
-          default ->
-              throw new IllegalStateException(
-                  "input '"
-                      + t.name()
-                      + "': profile feeds FP32, FP64, INT32 or INT64, not "
-                      + type);
+
+    /**
+     * Reads the current row's cells into slot {@code row} of the batch and its features; false when
+     * one is missing (the row is then not run).
+     */
+    boolean read(Csv csv, int row) throws IOException {
+      boolean complete = true;
+      for (int i = 0; i < columns.length; i++) {
+        int at = row * columns.length + i;
+        if (input.datatype() == DataType.BYTES) {
+          text[at] = csv.cell(columns[i]).getBytes(StandardCharsets.UTF_8);
+          continue;
+        }
+        double v = csv.number(columns[i]);
+        if (!Double.isNaN(v)) {
+          v = put(csv, columns[i], at, v);
+        }
+        complete &= !Double.isNaN(v);
+        if (features != null) {
+          features[i].add(v);
         }
       }
+      return complete;
     }
-    b.flip();
-    return Tensor.of(t.name(), type, shape, b);
+
+    /** Writes {@code v} at element {@code at} as the input's datatype; the value the model gets. */
+    private double put(Csv csv, int column, int at, double v) throws IOException {
+      DataType type = input.datatype();
+      String which = " (input '" + input.name() + "' is " + type + ")";
+      if (type.isFloatingPoint()) {
+        ElementCodec.putDouble(type, values, at, v);
+        double served = ElementCodec.getDouble(type, values, at);
+        if (Double.isInfinite(served)) {
+          throw csv.error(column, "is too large" + which);
+        }
+        return served; // an FP32 input's 0.52 arrives as 0.519999980...
+      }
+      if (v != Math.rint(v)) {
+        throw csv.error(column, "is not an integer" + which);
+      }
+      // INT64 and UINT64 below 2^63: a double at or above it converts to no long
+      double max =
+          type == DataType.INT64 || type == DataType.UINT64 ? 0x1p63 : ElementCodec.max(type) + 1.0;
+      if (v < ElementCodec.min(type) || v >= max) {
+        throw csv.error(
+            column,
+            type == DataType.BOOL
+                ? "is not 0, 1, true or false" + which
+                : "is out of range" + which);
+      }
+      ElementCodec.putLong(type, values, at, (long) v);
+      return v;
+    }
+
+    /** The tensor of the first {@code rows} rows of the batch; the next batch starts anew. */
+    Tensor take(int rows) {
+      long[] shape = Objects.requireNonNull(shape(columns.length, rows));
+      if (input.datatype() == DataType.BYTES) {
+        return Tensor.ofBytes(
+            input.name(), shape, Arrays.asList(text).subList(0, rows * columns.length));
+      }
+      ByteBuffer b = values.limit(rows * columns.length * input.datatype().byteSize());
+      values = buffer();
+      return Tensor.of(input.name(), input.datatype(), shape, b);
+    }
+
+    private ByteBuffer buffer() {
+      int size = input.datatype().isFixedSize() ? input.datatype().byteSize() : 0;
+      return ByteBuffer.allocate(batch * columns.length * size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * The shape of {@code rows} rows of {@code width} values, or null where the input does not take
+     * them: when the model batches, [rows, width] (or [rows] for one value per row); else the
+     * declared dims, one row at a time.
+     */
+    private long @Nullable [] shape(int width, int rows) {
+      long[] dims = input.dims();
+      if (batching) {
+        if (dims.length == 0 && width == 1) {
+          return new long[] {rows};
+        }
+        boolean fits = dims.length == 1 && (dims[0] == width || dims[0] == -1);
+        return fits ? new long[] {rows, width} : null;
+      }
+      long count = 1;
+      for (int i = 0; i < dims.length; i++) {
+        if (dims[i] == -1) {
+          dims[i] = i == dims.length - 1 ? width : 1;
+        }
+        count *= dims[i];
+      }
+      return count == width && rows == 1 ? dims : null;
+    }
   }
 
   private static String describe(String kind, Baseline.FeatureBaseline f) {
