@@ -562,9 +562,7 @@ public final class ModelConfigResolver {
                                 + e.getKey()
                                 + "'; its inputs are "
                                 + known.stream().map(TensorConfig::name).toList()));
-        if (t.datatype() == DataType.BYTES
-            || t.datatype() == DataType.FP16
-            || t.datatype() == DataType.BF16) {
+        if (t.datatype() == DataType.BYTES) {
           throw new ConfigException(
               file,
               field,
@@ -572,8 +570,9 @@ public final class ModelConfigResolver {
                   + e.getKey()
                   + "' is "
                   + t.datatype()
-                  + "; drift monitoring compares numeric inputs (FP32, FP64, integers, BOOL):"
-                  + " leave it out (a text input is monitored with monitoring.text)");
+                  + "; drift monitoring compares numeric inputs: leave it out (profile feeds it"
+                  + " from the CSV column of its name; a text input is monitored with"
+                  + " monitoring.text)");
         }
         long[] dims = t.dims();
         long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
