@@ -575,6 +575,17 @@ public final class ModelConfigResolver {
                   + " monitoring.text)");
         }
         long[] dims = t.dims();
+        if (dims.length - (batching ? 0 : 1) > 1) {
+          throw new ConfigException(
+              file,
+              field,
+              "input '"
+                  + e.getKey()
+                  + "' has shape "
+                  + Shapes.toString(dims)
+                  + "; drift monitoring compares inputs whose samples are one row of named columns"
+                  + " ([batch, columns]), and fulcrum profile feeds them so");
+        }
         long columns = dims.length == 0 ? 1 : dims[dims.length - 1];
         if (columns > 0 && columns != names.size()) {
           throw new ConfigException(

@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.function.IntSupplier;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The batching policy of a model with a latency objective ({@code slo:} in config.yaml): it chooses
@@ -71,6 +73,8 @@ import org.jspecify.annotations.Nullable;
  * called under it).
  */
 final class SloBatchingPolicy implements BatchingPolicy {
+  private static final Logger log = LoggerFactory.getLogger(SloBatchingPolicy.class);
+
   /** Weight of one inter-arrival gap in the arrival-rate average. */
   private static final double RATE_ALPHA = 0.05;
 
@@ -816,8 +820,21 @@ final class SloBatchingPolicy implements BatchingPolicy {
       if (firstPass == Long.MIN_VALUE) {
         firstPass = now;
       }
+      if (!warnedShortObjective && warm(now) && passes.mean(1) > slo.latencyNanos()) {
+        warnedShortObjective = true;
+        log.warn(
+            "model '{}': one row takes about {} ms, longer than its latency objective of {} ms:"
+                + " nearly every request will be refused (only one that finds an instance idle"
+                + " runs, and misses); raise slo.latency-ms or make the model faster",
+            model,
+            String.format(Locale.ROOT, "%.1f", passes.mean(1) / 1e6),
+            String.format(Locale.ROOT, "%.1f", slo.latencyNanos() / 1e6));
+      }
     }
   }
+
+  /** Whether the objective-shorter-than-a-pass warning was logged (once per version). */
+  private boolean warnedShortObjective;
 
   /** True once the pass times were learned long enough to refuse on them (see WARM_NANOS). */
   boolean warm(long now) {

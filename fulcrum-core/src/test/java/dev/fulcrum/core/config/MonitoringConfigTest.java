@@ -70,6 +70,14 @@ class MonitoringConfigTest {
     assertThatThrownBy(() -> ModelConfigResolver.monitoring(file(shared, null), FILE, two))
         .hasMessageContaining("monitoring.features.amt")
         .hasMessageContaining("names column 'n0', which monitoring.features.num names too");
+    // Samples that are not one row of columns ([batch, 3, 4]): profile cannot feed them.
+    List<TensorConfig> grid = List.of(new TensorConfig("x", DataType.FP32, new long[] {3, 4}));
+    assertThatThrownBy(
+            () ->
+                ModelConfigResolver.monitoring(
+                    file(Map.of("x", List.of("c0", "c1", "c2", "c3")), null), FILE, grid))
+        .hasMessageContaining("monitoring.features.x")
+        .hasMessageContaining("input 'x' has shape [3, 4]");
     // A string input: its values are not numbers the monitor can compare.
     List<TensorConfig> strings = List.of(new TensorConfig("x", DataType.BYTES, new long[] {1}));
     assertThatThrownBy(

@@ -416,12 +416,15 @@ public final class ProfileCommand implements Callable<Integer> {
     }
   }
 
-  /** The version of {@code model} that serves, or a usage error that says why it did not load. */
-  private ModelVersion served(ModelRepository repo, String model) {
+  /**
+   * The version of {@code model} that serves, or an error that says why it did not load (its files:
+   * one line, exit 2, as for the CSV).
+   */
+  private static ModelVersion served(ModelRepository repo, String model) throws IOException {
     try {
       return InProcessModel.served(repo, model);
     } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+      throw new IOException(e.getMessage(), e);
     }
   }
 
