@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * The prediction log: sampled requests (inputs, outputs, model, version, request id, latency) as
  * JSON lines in rotating files {@code predictions-<n>.jsonl} under one folder, each at most {@code
  * maxFileBytes} (about), at most {@code maxFiles} kept (the oldest deleted). {@code fulcrum
- * skew-check} replays them.
+ * skew-check} replays them. A NaN value is written as {@code null} and an infinite one as {@code
+ * 1e999} or {@code -1e999} (valid JSON that readers take as infinite), so that the replay sees what
+ * the live monitor saw: a missing value, a value out of range.
  *
  * <p>Threads: {@link #offer} on the threads that complete requests, never blocking (a full queue
  * drops and counts); one writer thread, {@code fulcrum-prediction-log}, owns the files.
@@ -32,6 +34,11 @@ import org.slf4j.LoggerFactory;
 public final class PredictionLog implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PredictionLog.class);
   private static final JsonFactory JSON = new JsonFactory();
+
+  /** How a line writes +Infinity and -Infinity: valid JSON, read back as infinite. */
+  static final String INFINITY = "1e999";
+
+  static final String NEGATIVE_INFINITY = "-1e999";
 
   /**
    * @param dir the folder (created if missing)
@@ -214,8 +221,12 @@ public final class PredictionLog implements AutoCloseable {
           g.writeNumber((long) d);
         } else if (Double.isFinite(d)) {
           g.writeNumber(d);
+        } else if (Double.isNaN(d)) {
+          g.writeNull(); // missing on replay, as live
         } else {
-          g.writeNull(); // NaN / Infinity: missing on replay
+          // Infinity: a JSON number beyond a double's range, which JSON readers (the replay's,
+          // Python's, JavaScript's) read back as infinite: out of range on replay, as live.
+          g.writeNumber(d > 0 ? INFINITY : NEGATIVE_INFINITY);
         }
       }
       g.writeEndArray();
