@@ -70,9 +70,13 @@ final class PipelineReplay implements AutoCloseable {
     return served;
   }
 
-  /** Replays every line of {@link #model} in the files; other models' lines are skipped. */
-  void replay(List<Path> files) throws IOException {
-    LogReplay.read(files, this::replay);
+  /**
+   * Replays every line of {@link #model} in the files; other models' lines are skipped.
+   *
+   * @return the lines skipped as not logged requests
+   */
+  LogReplay.Reading replay(List<Path> files) throws IOException {
+    return LogReplay.read(files, this::replay);
   }
 
   private void replay(Observation logged) {

@@ -1,5 +1,6 @@
 package dev.fulcrum.tools.monitor;
 
+import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
@@ -12,12 +13,16 @@ import dev.fulcrum.monitoring.DriftJson;
 import dev.fulcrum.monitoring.DriftListener;
 import dev.fulcrum.monitoring.LogReplay;
 import dev.fulcrum.monitoring.PredictionLog;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
@@ -28,11 +33,14 @@ import picocli.CommandLine.Spec;
 /**
  * {@code fulcrum skew-check}: replays prediction logs offline through the live monitor's detectors
  * ({@link LogReplay}) and prints the verdict: each alert raised or cleared, then every feature's
- * status. Exit status 0 when nothing drifts at the end, 1 when something does, 2 when nothing could
- * be checked (a file error, no requests of the model in the logs). A text pipeline's log holds
- * text, not what its monitor compares: its requests are run through the pipeline again, in process,
- * with the live monitor watching ({@link PipelineReplay}). One thread, but for a pipeline's replay
- * (its engine and monitor threads; the alerts are printed on the monitor's).
+ * status. Exit status 0 when nothing drifts at the end, 1 when something does, 2 when something
+ * could not be checked (no requests of the model in the logs, a version none of whose lines could
+ * be compared with the baseline) or on any error (a file, a config.yaml, a defect): never 1, which
+ * CI reads as drift. Lines that are not logged requests are skipped and counted, and the first few
+ * told with their file and line ({@link LogReplay.Reading}). A text pipeline's log holds text, not
+ * what its monitor compares: its requests are run through the pipeline again, in process, with the
+ * live monitor watching ({@link PipelineReplay}). One thread, but for a pipeline's replay (its
+ * engine and monitor threads; the alerts are printed on the monitor's).
  */
 @Command(
     name = "skew-check",
@@ -41,7 +49,7 @@ import picocli.CommandLine.Spec;
     description =
         "Replay prediction logs (fulcrum serve --prediction-log) against a baseline, offline,"
             + " through the live monitor's detectors; exit 1 when a feature drifts, 2 when"
-            + " nothing could be checked.")
+            + " something could not be checked or on an error.")
 public final class SkewCheckCommand implements Callable<Integer> {
 
   @Option(
@@ -87,20 +95,70 @@ public final class SkewCheckCommand implements Callable<Integer> {
   private @Nullable Path pipelineConfig;
 
   @Override
-  public Integer call() throws Exception {
+  public Integer call() throws IOException {
+    try {
+      return check();
+    } catch (CommandLine.ParameterException e) {
+      throw e; // a usage error: picocli prints it with the usage, exit 2
+    } catch (IOException | UncheckedIOException e) {
+      throw e; // a file error: the CLI's handler says which file and what is wrong with it, exit 2
+    } catch (ConfigException e) {
+      return error(e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return error("interrupted");
+    } catch (Exception | Error e) {
+      // A defect, told with its trace; still 2: 1 is the verdict "drift", which CI acts on.
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("fulcrum skew-check: failed, nothing was checked: " + e);
+      e.printStackTrace(err);
+      err.flush();
+      return 2;
+    }
+  }
+
+  /** Prints {@code fulcrum skew-check: <message>} on stderr; 2. */
+  private int error(String message) {
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("fulcrum skew-check: " + message);
+    err.flush();
+    return 2;
+  }
+
+  private int check() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Baseline b = Baseline.read(baseline);
+    PrintWriter err = spec.commandLine().getErr();
+    Baseline b = readBaseline();
     DetectorSettings settings = settings();
     List<Path> files = new ArrayList<>();
+    List<Path> empty = new ArrayList<>();
     for (Path p : logs) {
       if (Files.isDirectory(p)) {
-        files.addAll(PredictionLog.files(p));
-      } else {
+        List<Path> in = PredictionLog.files(p);
+        if (in.isEmpty()) {
+          empty.add(p);
+        }
+        files.addAll(in);
+      } else if (Files.exists(p)) {
         files.add(p);
+      } else {
+        throw new NoSuchFileException(p.toString());
       }
     }
+    if (files.isEmpty()) {
+      return error(
+          "no prediction log files (predictions-<n>.jsonl) in "
+              + join(empty)
+              + "; nothing was checked");
+    }
+    for (Path p : empty) {
+      err.println(
+          "fulcrum skew-check: warning: "
+              + p
+              + " holds no prediction log files (predictions-<n>.jsonl)");
+    }
     // With --json, stdout holds only the report; the alerts as they come go to stderr.
-    PrintWriter events = json ? spec.commandLine().getErr() : out;
+    PrintWriter events = json ? err : out;
     DriftListener printer =
         (model, version, f, output) -> {
           synchronized (events) { // the pipeline's replay tells this on the monitor's thread
@@ -122,30 +180,56 @@ public final class SkewCheckCommand implements Callable<Integer> {
                     : "ok again");
           }
         };
-    List<DriftReport> reports;
+    List<LogReplay.VersionReplay> versions;
+    LogReplay.Reading reading;
+    Map<String, Long> others;
     Path pipeline = pipelineConfig;
     if (pipeline != null) {
-      reports = replayPipeline(pipeline, b, files, printer, events);
+      Piped piped = replayPipeline(pipeline, b, files, printer, events);
+      versions = piped.versions();
+      reading = piped.reading();
+      others = Map.of();
     } else {
       LogReplay replay = new LogReplay(b, shown(baseline), settings, printer, text);
-      replay.replay(files);
-      reports = replay.reports();
+      reading = replay.replay(files);
+      versions = replay.versions();
+      others = replay.otherModels();
     }
     boolean drift = false;
     synchronized (events) {
-      for (DriftReport r : reports) {
+      warn(reading, err);
+      events.println(read(reading, b.model(), versions, others));
+      List<DriftReport> reports = new ArrayList<>();
+      for (LogReplay.VersionReplay v : versions) {
+        DriftReport r = v.report();
+        reports.add(r);
         drift |= r.drifting();
         if (json) {
           out.println(DriftJson.report(r).toPrettyString());
           continue;
         }
-        out.printf(
-            Locale.ROOT,
-            "%s version %s: %s after %d observations%n",
-            r.model(),
-            r.version(),
-            DriftJson.status(r),
-            r.observations());
+        if (v.unchecked()) {
+          out.printf(
+              Locale.ROOT,
+              "%s version %s: not checked (%d lines, 0 observations)%n",
+              r.model(),
+              r.version(),
+              v.lines());
+          if (v.notCompared().isEmpty()) {
+            out.println("  " + r.problem());
+          }
+        } else {
+          out.printf(
+              Locale.ROOT,
+              "%s version %s: %s after %d observations%n",
+              r.model(),
+              r.version(),
+              DriftJson.status(r),
+              r.observations());
+        }
+        for (String why : v.notCompared()) {
+          out.println("  not compared: " + why);
+        }
         for (FeatureDrift f : r.features()) {
           out.println(line("feature", f));
         }
@@ -157,23 +241,113 @@ public final class SkewCheckCommand implements Callable<Integer> {
       out.flush();
       if (reports.isEmpty()) {
         // Nothing was compared: not a clean check (a wrong --log folder, another model's log).
-        PrintWriter err = spec.commandLine().getErr();
-        err.printf(
-            Locale.ROOT,
-            "fulcrum skew-check: no requests of model %s in the logs; nothing was checked%n",
-            b.model());
-        err.flush();
-        return 2;
+        return error(
+            "no "
+                + (reading.bad() + reading.torn().size() > 0 ? "readable " : "")
+                + "requests of model "
+                + b.model()
+                + " in the logs; nothing was checked"
+                + (others.isEmpty() ? "" : " (they hold " + counts(others) + ")"));
       }
     }
-    return drift ? 1 : 0;
+    boolean unchecked = false;
+    for (LogReplay.VersionReplay v : versions) {
+      if (v.unchecked()) {
+        // Not a clean check either: no row of it was compared (an input renamed, another model's
+        // baseline, a model with other columns).
+        DriftReport r = v.report();
+        error(r.model() + " version " + r.version() + " was " + r.problem());
+        unchecked = true;
+      }
+    }
+    // Drift found is the verdict even where another version could not be checked (said above).
+    return drift ? 1 : unchecked ? 2 : 0;
+  }
+
+  /** The baseline; an error names the file. */
+  private Baseline readBaseline() throws IOException {
+    try {
+      return Baseline.read(baseline);
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (IOException e) {
+      String m = String.valueOf(e.getMessage());
+      int cut = m.indexOf('\n'); // Jackson's location, on a line of its own
+      throw new IOException(
+          "cannot read the baseline " + baseline + ": " + (cut < 0 ? m : m.substring(0, cut)), e);
+    }
+  }
+
+  private static String join(List<Path> paths) {
+    List<String> s = new ArrayList<>();
+    paths.forEach(p -> s.add(p.toString()));
+    return String.join(", ", s);
+  }
+
+  /** A text pipeline's replay: its version, if any was run, and the lines read. */
+  private record Piped(List<LogReplay.VersionReplay> versions, LogReplay.Reading reading) {}
+
+  /** Tells the lines skipped on stderr: each file's cut last line, the first bad lines, a count. */
+  private static void warn(LogReplay.Reading reading, PrintWriter err) {
+    for (String t : reading.torn()) {
+      err.println(
+          "fulcrum skew-check: warning: "
+              + t
+              + " is cut short (the file's last line, without a newline: a crash or a copy in"
+              + " progress); skipped");
+    }
+    for (String b : reading.badShown()) {
+      err.println("fulcrum skew-check: warning: skipped " + b);
+    }
+    if (reading.bad() > 0) {
+      err.println(
+          "fulcrum skew-check: warning: "
+              + reading.bad()
+              + (reading.bad() == 1 ? " line" : " lines")
+              + " skipped in all: not requests as fulcrum serve logs them (the live monitor may"
+              + " have compared them: its observation numbers after the first may be ahead)");
+    }
+    err.flush();
+  }
+
+  /** What was read: files, requests of the model and of others, lines skipped. */
+  private static String read(
+      LogReplay.Reading reading,
+      String model,
+      List<LogReplay.VersionReplay> versions,
+      Map<String, Long> others) {
+    long mine = versions.stream().mapToLong(LogReplay.VersionReplay::lines).sum();
+    long other = others.values().stream().mapToLong(Long::longValue).sum();
+    return String.format(
+        Locale.ROOT,
+        "read %d %s: %d requests of model %s%s%s%s",
+        reading.files(),
+        reading.files() == 1 ? "file" : "files",
+        mine,
+        model,
+        other == 0 ? "" : ", " + other + " of other models (" + counts(others) + ")",
+        reading.bad() == 0
+            ? ""
+            : ", " + reading.bad() + (reading.bad() == 1 ? " bad line" : " bad lines") + " skipped",
+        reading.torn().isEmpty()
+            ? ""
+            : ", "
+                + reading.torn().size()
+                + (reading.torn().size() == 1 ? " last line" : " last lines")
+                + " cut short");
+  }
+
+  private static String counts(Map<String, Long> byModel) {
+    List<String> parts = new ArrayList<>();
+    byModel.forEach((m, n) -> parts.add(m + ": " + n + (n == 1 ? " line" : " lines")));
+    return String.join(", ", parts);
   }
 
   /**
    * A text pipeline's log: its requests' text run again through the pipeline in process, watched by
    * the live monitor (its passes hold what the monitor compares; the log does not).
    */
-  private List<DriftReport> replayPipeline(
+  private Piped replayPipeline(
       Path config, Baseline b, List<Path> files, DriftListener printer, PrintWriter out)
       throws Exception {
     Path modelDir =
@@ -198,7 +372,7 @@ public final class SkewCheckCommand implements Callable<Integer> {
                 + "), not "
                 + baseline);
       }
-      replay.replay(files);
+      LogReplay.Reading reading = replay.replay(files);
       DriftReport report = replay.report();
       synchronized (out) {
         out.printf(
@@ -212,7 +386,11 @@ public final class SkewCheckCommand implements Callable<Integer> {
           out.println("  not replayed: " + f);
         }
       }
-      return replay.replayed() == 0 ? List.of() : List.of(report);
+      return new Piped(
+          replay.replayed() == 0
+              ? List.of()
+              : List.of(new LogReplay.VersionReplay(report, replay.replayed(), List.of())),
+          reading);
     }
   }
 
@@ -229,7 +407,7 @@ public final class SkewCheckCommand implements Callable<Integer> {
         f.drift() ? " since observation " + f.sinceObservation() : "");
   }
 
-  private DetectorSettings settings() throws Exception {
+  private DetectorSettings settings() throws IOException, ConfigException {
     Path file = config;
     if (file == null) {
       Path parent = baseline.toAbsolutePath().getParent();
