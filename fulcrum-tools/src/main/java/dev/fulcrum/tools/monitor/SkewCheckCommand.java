@@ -1,5 +1,7 @@
 package dev.fulcrum.tools.monitor;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
@@ -83,7 +85,11 @@ public final class SkewCheckCommand implements Callable<Integer> {
               + " folder above the config's model folder).")
   @Nullable Path repository;
 
-  @Option(names = "--json", description = "Print the report as JSON, as GET .../drift does.")
+  @Option(
+      names = "--json",
+      description =
+          "Print the report as JSON, as GET .../drift does (an array of such reports when the"
+              + " logs hold another number of versions than one).")
   boolean json;
 
   @Spec CommandLine.Model.CommandSpec spec;
@@ -205,7 +211,6 @@ public final class SkewCheckCommand implements Callable<Integer> {
         reports.add(r);
         drift |= r.drifting();
         if (json) {
-          out.println(DriftJson.report(r).toPrettyString());
           continue;
         }
         if (v.unchecked()) {
@@ -235,6 +240,17 @@ public final class SkewCheckCommand implements Callable<Integer> {
         }
         for (FeatureDrift f : r.outputs()) {
           out.println(line("output ", f));
+        }
+      }
+      if (json) {
+        // One JSON document: a version's report as GET .../versions/<v>/drift gives it, or, for
+        // any other number of versions, an array of them (in the order first seen).
+        if (reports.size() == 1) {
+          out.println(DriftJson.report(reports.get(0)).toPrettyString());
+        } else {
+          ArrayNode all = JsonNodeFactory.instance.arrayNode();
+          reports.forEach(r -> all.add(DriftJson.report(r)));
+          out.println(all.toPrettyString());
         }
       }
       events.flush();

@@ -2,6 +2,9 @@ package dev.fulcrum.tools.monitor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.Profiler;
 import dev.fulcrum.tools.FulcrumCli;
@@ -10,6 +13,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,9 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code fulcrum skew-check} on logs that do not fit the baseline or are damaged (audit H): its
- * exit status (0 no drift, 1 drift, 2 not checked or an error: never 1 for an error) and what it
- * says and where. Model {@code m}: one input {@code x} of three normal columns; the baseline is
- * profiled from generated rows.
+ * exit status (0 no drift, 1 drift, 2 not checked or an error: never 1 for an error), what it says
+ * and where, and its JSON (one document). Model {@code m}: one input {@code x} of three normal
+ * columns; the baseline is profiled from generated rows.
  */
 class SkewCheckCommandTest {
   private static final List<String> NAMES = List.of("a", "b", "c");
@@ -189,6 +193,43 @@ class SkewCheckCommandTest {
 
     assertThat(run.code()).as(run.toString()).isEqualTo(1);
     assertThat(run.out()).contains("m version 1 feature b: DRIFT (range");
+  }
+
+  @Test
+  void jsonIsOneDocumentAnArrayForSeveralVersions() throws Exception {
+    Path one = log("x", 50, "1", UnaryOperator.identity(), 3);
+    ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    Run run = skewCheck("--log", one.toString(), "--baseline", baseline.toString(), "--json");
+    assertThat(run.code()).as(run.toString()).isZero();
+    JsonNode single = strict.readTree(run.out());
+    assertThat(single.isObject()).isTrue();
+    assertThat(single.get("version").asText()).isEqualTo("1");
+    List<String> fields = new ArrayList<>();
+    single.fieldNames().forEachRemaining(fields::add);
+    assertThat(fields) // GET /v2/models/<m>/versions/<v>/drift's
+        .containsExactly(
+            "model",
+            "version",
+            "enabled",
+            "status",
+            "baseline",
+            "observations",
+            "dropped",
+            "shed",
+            "features",
+            "outputs");
+
+    Path two = log("x", 50, "2", UnaryOperator.identity(), 3);
+    Files.writeString(one, Files.readString(two), StandardOpenOption.APPEND);
+    run = skewCheck("--log", one.toString(), "--baseline", baseline.toString(), "--json");
+    assertThat(run.code()).as(run.toString()).isZero();
+    JsonNode both = strict.readTree(run.out());
+    assertThat(both.isArray()).isTrue();
+    assertThat(both).hasSize(2);
+    assertThat(both.get(0).get("version").asText()).isEqualTo("1");
+    assertThat(both.get(1).get("version").asText()).isEqualTo("2");
+    assertThat(both.get(1).get("observations").asLong()).isEqualTo(50);
   }
 
   private Run skewCheck(String... args) {
