@@ -7,6 +7,7 @@ import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.config.MonitoringConfig;
+import dev.fulcrum.core.config.ShownPath;
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.monitoring.Baseline;
@@ -135,7 +136,7 @@ public final class SkewCheckCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Baseline b = readBaseline();
-    DetectorSettings settings = settings();
+    Used used = settings();
     List<Path> files = new ArrayList<>();
     List<Path> empty = new ArrayList<>();
     for (Path p : logs) {
@@ -165,6 +166,15 @@ public final class SkewCheckCommand implements Callable<Integer> {
     }
     // With --json, stdout holds only the report; the alerts as they come go to stderr.
     PrintWriter events = json ? err : out;
+    events.printf(
+        Locale.ROOT,
+        "baseline %s: model %s, %d training rows (%s)%n%s%n",
+        shown(baseline),
+        b.model(),
+        b.rows(),
+        b.source(),
+        used.describe());
+    events.flush();
     DriftListener printer =
         (model, version, f, output) -> {
           synchronized (events) { // the pipeline's replay tells this on the monitor's thread
@@ -196,7 +206,7 @@ public final class SkewCheckCommand implements Callable<Integer> {
       reading = piped.reading();
       others = Map.of();
     } else {
-      LogReplay replay = new LogReplay(b, shown(baseline), settings, printer, text);
+      LogReplay replay = new LogReplay(b, shown(baseline), used.settings(), printer, text);
       reading = replay.replay(files);
       versions = replay.versions();
       others = replay.otherModels();
@@ -298,6 +308,23 @@ public final class SkewCheckCommand implements Callable<Integer> {
     List<String> s = new ArrayList<>();
     paths.forEach(p -> s.add(p.toString()));
     return String.join(", ", s);
+  }
+
+  /** The settings used and where they came from. */
+  private record Used(DetectorSettings settings, String from) {
+    String describe() {
+      return String.format(
+          Locale.ROOT,
+          "%s: window %d, clear-after %d, range-window %d, false-alarm-rate %s, cusum-k %s,"
+              + " psi-floor %s",
+          from,
+          settings.window(),
+          settings.clearAfter(),
+          settings.rangeWindow(),
+          settings.falseAlarmRate(),
+          settings.cusumK(),
+          settings.psiFloor());
+    }
   }
 
   /** A text pipeline's replay: its version, if any was run, and the lines read. */
@@ -423,15 +450,25 @@ public final class SkewCheckCommand implements Callable<Integer> {
         f.drift() ? " since observation " + f.sinceObservation() : "");
   }
 
-  private DetectorSettings settings() throws IOException, ConfigException {
+  /**
+   * The detector settings: of {@code --config}, else of the config.yaml beside the baseline, else
+   * the defaults; and where they came from, in words (the replay's verdict depends on them: the
+   * live monitor's are its config.yaml's).
+   */
+  private Used settings() throws IOException, ConfigException {
     Path file = config;
+    String how = "--config";
     if (file == null) {
       Path parent = baseline.toAbsolutePath().getParent();
       Path beside = parent == null ? null : parent.resolve("config.yaml");
       if (beside == null || !Files.isRegularFile(beside)) {
-        return DetectorSettings.defaults();
+        return new Used(
+            DetectorSettings.defaults(),
+            "default settings (no config.yaml beside the baseline; --config FILE names the"
+                + " served model's)");
       }
       file = beside;
+      how = "beside the baseline";
     }
     ModelConfigFile f = new ModelConfigLoader().parse(Files.readString(file), file);
     if (f.pipeline() != null) {
@@ -441,11 +478,19 @@ public final class SkewCheckCommand implements Callable<Integer> {
     }
     MonitoringConfig m = ModelConfigResolver.monitoring(f.monitoring(), file, null);
     text = m == null ? null : m.text();
-    return m == null ? DetectorSettings.defaults() : DetectorSettings.of(m);
+    if (m == null) {
+      return new Used(
+          DetectorSettings.defaults(),
+          "default settings (" + shown(file) + " has no monitoring: section)");
+    }
+    return new Used(DetectorSettings.of(m), "settings of " + shown(file) + " (" + how + ")");
   }
 
+  /**
+   * A file as the live monitor shows its baseline ({@code GET .../drift}'s {@code baseline}): the
+   * last three names of its absolute path, {@code <repository>/<model>/baseline.json}.
+   */
   private static String shown(Path file) {
-    Path f = file.getFileName();
-    return f == null ? file.toString() : f.toString();
+    return ShownPath.of(file.toAbsolutePath().normalize());
   }
 }

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code fulcrum skew-check} on logs that do not fit the baseline or are damaged (audit H): its
  * exit status (0 no drift, 1 drift, 2 not checked or an error: never 1 for an error), what it says
- * and where, and its JSON (one document). Model {@code m}: one input {@code x} of three normal
- * columns; the baseline is profiled from generated rows.
+ * and where, its JSON (one document), and the settings and baseline it shows. Model {@code m}: one
+ * input {@code x} of three normal columns; the baseline is profiled from generated rows.
  */
 class SkewCheckCommandTest {
   private static final List<String> NAMES = List.of("a", "b", "c");
@@ -76,7 +76,7 @@ class SkewCheckCommandTest {
     assertThat(run.code()).as(run.toString()).isEqualTo(2);
     assertThat(run.out())
         .contains("m version 1: not checked (100 lines, 0 observations)")
-        .contains("100 lines: no input 'x', which the baseline (baseline.json) names")
+        .contains("100 lines: no input 'x', which the baseline (models/m/baseline.json) names")
         .contains("its inputs: x_renamed")
         .doesNotContain("ok after");
     assertThat(run.err()).contains("m version 1 was not checked");
@@ -205,6 +205,7 @@ class SkewCheckCommandTest {
     JsonNode single = strict.readTree(run.out());
     assertThat(single.isObject()).isTrue();
     assertThat(single.get("version").asText()).isEqualTo("1");
+    assertThat(single.get("baseline").asText()).isEqualTo("models/m/baseline.json");
     List<String> fields = new ArrayList<>();
     single.fieldNames().forEachRemaining(fields::add);
     assertThat(fields) // GET /v2/models/<m>/versions/<v>/drift's
@@ -230,6 +231,29 @@ class SkewCheckCommandTest {
     assertThat(both.get(0).get("version").asText()).isEqualTo("1");
     assertThat(both.get(1).get("version").asText()).isEqualTo("2");
     assertThat(both.get(1).get("observations").asLong()).isEqualTo(50);
+    assertThat(run.err()).contains("baseline models/m/baseline.json"); // stdout: the JSON alone
+  }
+
+  @Test
+  void theSettingsUsedAndWhereFromAreShown() throws Exception {
+    Path log = log("x", 20, "1", UnaryOperator.identity(), 3);
+
+    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    assertThat(run.out())
+        .contains("baseline models/m/baseline.json: model m, 3000 training rows (train.csv)")
+        .contains(
+            "default settings (no config.yaml beside the baseline; --config FILE names the served"
+                + " model's): window 1000, clear-after 2000,");
+
+    Files.writeString(
+        model.resolve("config.yaml"),
+        "monitoring:\n  features:\n    x: [a, b, c]\n  window: 200\n  clear-after: 400\n");
+    run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    assertThat(run.code()).as(run.toString()).isZero();
+    assertThat(run.out())
+        .contains(
+            "settings of models/m/config.yaml (beside the baseline): window 200, clear-after 400,"
+                + " range-window 50,");
   }
 
   private Run skewCheck(String... args) {
