@@ -730,7 +730,8 @@ public final class ModelManager {
               observer,
               stages,
               labels,
-              folderStamp);
+              folderStamp,
+              notABatch);
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,

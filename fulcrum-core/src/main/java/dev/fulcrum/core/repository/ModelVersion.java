@@ -31,6 +31,7 @@ public final class ModelVersion {
   private final ClassLabels labels;
   private final @Nullable ResponseCache cache;
   private final String folderStamp;
+  private final @Nullable String notABatch;
   private volatile ModelState state;
 
   ModelVersion(
@@ -45,7 +46,8 @@ public final class ModelVersion {
       SchedulerObserver observer,
       @Nullable ModelStages stages,
       ClassLabels labels,
-      String folderStamp) {
+      String folderStamp,
+      @Nullable String notABatch) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
@@ -58,6 +60,7 @@ public final class ModelVersion {
     this.stages = stages;
     this.labels = Objects.requireNonNull(labels);
     this.folderStamp = Objects.requireNonNull(folderStamp);
+    this.notABatch = notABatch;
     this.cache =
         config.responseCache().enabled()
             ? new ResponseCache(name, version, config.responseCache().maxBytes())
@@ -71,6 +74,18 @@ public final class ModelVersion {
    */
   String folderStamp() {
     return folderStamp;
+  }
+
+  /**
+   * Why the load found that this version's dynamic first dimension is not a batch (its rows depend
+   * on each other), so its scheduler never joins requests, although its configuration (batching
+   * inferred, no {@code max-batch-size} written) says it batches; null when the load found no such
+   * thing or did not check (a {@code max-batch-size} written, no inferred batching). A tool that
+   * writes a configuration for the model ({@code fulcrum tune}) reads it here: an explicit {@code
+   * max-batch-size} skips the check and would join the rows again.
+   */
+  public @Nullable String notABatch() {
+    return notABatch;
   }
 
   /** The observers of this version (statistics and metrics), for work done outside the queue. */

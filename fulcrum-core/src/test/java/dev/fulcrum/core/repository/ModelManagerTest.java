@@ -189,6 +189,12 @@ class ModelManagerTest {
     for (String model : List.of("rows", "batch")) {
       ModelVersion mv = m.resolve(model, "");
       assertThat(mv.config().maxBatchSize()).isPositive();
+      // The verdict stays readable on the version (tune writes max-batch-size 0 from it).
+      if (model.equals("rows")) {
+        assertThat(mv.notABatch()).as(model).isNotBlank();
+      } else {
+        assertThat(mv.notABatch()).as(model).isNull();
+      }
       CountDownLatch gate = new CountDownLatch(1);
       runtime.gate = gate;
       int before = runtime.executions.get();
