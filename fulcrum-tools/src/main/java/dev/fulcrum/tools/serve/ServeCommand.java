@@ -11,6 +11,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.core.runtime.ComputeNice;
 import dev.fulcrum.core.runtime.IdleHeapTrimmer;
+import dev.fulcrum.core.runtime.ModelRuntime;
 import dev.fulcrum.core.runtime.NativeHeap;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
@@ -360,16 +361,15 @@ public final class ServeCommand implements Callable<Integer> {
     ModelRepository repository =
         new ModelRepository(
             roots,
-            List.of(
+            runtimes(
                 new StartingRuntime(
                     OnnxRuntimeBackend.PLATFORM,
                     OnnxRuntimeBackend.DEFAULT_MODEL_FILENAME,
-                    onnxStart),
-                new TextPipelines()),
+                    onnxStart)),
             new ModelConfigResolver(cores, defaultMaxBatchSize, costPerHour),
             environment,
             repositorySettings(),
-            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+            configLoader());
     if (modelsAfterAnswer) {
       repository.manager().othersAfter(lightest -> firstAnswer.afterOr(lightest, answerGrace));
     }
@@ -838,6 +838,20 @@ public final class ServeCommand implements Callable<Integer> {
     } catch (java.net.UnknownHostException | SecurityException e) {
       return false;
     }
+  }
+
+  /**
+   * The runtimes a server's repository is given: its ONNX Runtime and the text pipelines (platform
+   * {@code fulcrum_pipeline}, whose wrapped model file runs on that ONNX Runtime). {@code fulcrum
+   * tune} wires its in-process server with the same list, so it loads every model serve loads.
+   */
+  public static List<ModelRuntime> runtimes(ModelRuntime onnx) {
+    return List.of(onnx, new TextPipelines());
+  }
+
+  /** How a server reads a model folder's configuration: config.yaml, else Triton's config.pbtxt. */
+  public static ModelConfigLoader configLoader() {
+    return new ModelConfigLoader(List.of(new PbtxtConfigFormat()));
   }
 
   /** The bundled demo repository: $FULCRUM_HOME/demo/models, else ./demo/models. */

@@ -11,7 +11,7 @@ import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
-import dev.fulcrum.server.triton.PbtxtConfigFormat;
+import dev.fulcrum.tools.serve.ServeCommand;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +20,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The one server a sweep measures, in this process: the same pieces {@code fulcrum serve} wires
- * (ONNX Runtime, the repository in explicit model-control mode, REST and optionally gRPC on
+ * (its runtimes, {@link ServeCommand#runtimes}: ONNX Runtime and the text pipelines; its
+ * configuration reader; the repository in explicit model-control mode; REST and optionally gRPC on
  * ephemeral loopback ports), with nothing loaded until the sweep loads its model. Built and closed
  * by the tune command's thread; requests run on the server's own threads.
  *
@@ -51,7 +52,7 @@ final class TuneServer implements AutoCloseable {
 
   /** The configuration reader {@code serve} uses: config.yaml, else Triton's config.pbtxt. */
   static ModelConfigLoader configLoader() {
-    return new ModelConfigLoader(List.of(new PbtxtConfigFormat()));
+    return ServeCommand.configLoader();
   }
 
   static TuneServer start(Path repositoryDir, boolean withGrpc) throws Exception {
@@ -60,7 +61,7 @@ final class TuneServer implements AutoCloseable {
     ModelRepository repository =
         new ModelRepository(
             List.of(repositoryDir),
-            List.of(onnx),
+            ServeCommand.runtimes(onnx),
             new ModelConfigResolver(Runtime.getRuntime().availableProcessors(), 32),
             environment,
             new ModelRepository.Settings(

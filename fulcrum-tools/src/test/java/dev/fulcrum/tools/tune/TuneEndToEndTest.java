@@ -226,10 +226,10 @@ class TuneEndToEndTest {
   }
 
   /** What one run of {@code fulcrum tune} returned and printed. */
-  private record Run(int code, String out, String err) {}
+  record Run(int code, String out, String err) {}
 
   /** Runs {@code fulcrum tune} in process with these arguments, its output captured. */
-  private static Run runTune(String... args) {
+  static Run runTune(String... args) {
     TuneCommand cmd = new TuneCommand();
     ByteArrayOutputStream o = new ByteArrayOutputStream();
     ByteArrayOutputStream e = new ByteArrayOutputStream();
