@@ -96,6 +96,14 @@ public final class LoadProbe implements AutoCloseable {
     return maxBatchSize;
   }
 
+  /**
+   * The last error a request of this probe got (the status and the server's message, or the I/O
+   * failure), if any; over REST only (gRPC: empty).
+   */
+  public Optional<String> lastError() {
+    return transport instanceof RestTransport r ? r.lastError() : Optional.empty();
+  }
+
   /** Parses bench's level syntax ({@code 8}, {@code 1:64:x2}, {@code 1:16:4}) as whole numbers. */
   public static List<Integer> parseConcurrencies(String spec) {
     return LoadLevels.parseInts(spec);

@@ -119,7 +119,7 @@ final class Compare {
         try {
           levels = runner.measure(e.config());
         } catch (TrialRunner.TrialException ex) {
-          levels = List.of(new LevelPoint("failed: " + ex.getMessage(), 0, 0, 0, 0, 1, 0));
+          levels = List.of(LevelPoint.failed(String.valueOf(ex.getMessage())));
         }
         all.get(i).add(levels);
         done.trialDone(objective.judge(e.knobs(), levels), ++n, rounds * entries.size());

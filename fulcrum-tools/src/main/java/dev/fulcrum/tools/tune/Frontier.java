@@ -15,11 +15,17 @@ import java.util.Optional;
 final class Frontier {
   private Frontier() {}
 
-  /** The trials no other trial dominates, in descending throughput. */
+  /**
+   * The trials no other trial dominates, in descending throughput, among those that answered their
+   * requests ({@link Trial#answered}): a configuration that failed to load, or whose requests
+   * failed, measured no trade-off (its 0/s at p99 0 ms would dominate nothing and be dominated by
+   * nothing, so it would always be on the frontier).
+   */
   static List<Trial> of(List<Trial> trials) {
+    List<Trial> answered = trials.stream().filter(Trial::answered).toList();
     List<Trial> out = new ArrayList<>();
-    for (Trial t : trials) {
-      if (trials.stream().noneMatch(o -> dominates(o, t))) {
+    for (Trial t : answered) {
+      if (answered.stream().noneMatch(o -> dominates(o, t))) {
         out.add(t);
       }
     }

@@ -20,6 +20,25 @@ record LevelPoint(
     long failed,
     long withinSlo) {
 
+  /** The load label of a trial the server could not load, or measure: "failed: " + why. */
+  static final String FAILED = "failed: ";
+
+  /** A trial that could not be loaded or measured: one level, with one failed request. */
+  static LevelPoint failed(String why) {
+    return new LevelPoint(FAILED + why, 0, 0, 0, 0, 1, 0);
+  }
+
+  /** Whether this is a trial's only level because the configuration could not be measured. */
+  boolean loadFailed() {
+    return load.startsWith(FAILED) && ok == 0;
+  }
+
+  /** The fraction of requests that failed (rejected, timed out, errors); 0 when none was sent. */
+  double failedFraction() {
+    long all = ok + failed;
+    return all == 0 ? 0 : (double) failed / all;
+  }
+
   /** The fraction of requests answered within the SLO, rejections and errors counted as misses. */
   double attainment() {
     long all = ok + failed;

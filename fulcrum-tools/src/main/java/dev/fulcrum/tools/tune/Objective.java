@@ -10,8 +10,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A level meets the latency SLO when at least 99 % of its requests were answered within {@code
  * sloP99Ms} (rejections and errors count as misses, so a policy that sheds cannot look better than
- * it is). A trial's operating point is its highest-throughput level that meets every constraint;
- * without an SLO that is simply its highest throughput.
+ * it is). With or without an SLO, a level where more than {@link #MAX_FAILED} of the requests
+ * failed meets nothing: its throughput counts only the answers, and a configuration that answers
+ * half its requests with errors is no recommendation. A trial's operating point is its
+ * highest-throughput level that meets every constraint; without an SLO that is simply its highest
+ * throughput among the levels that answered.
  *
  * @param sloP99Ms the latency SLO in ms at the 99th percentile, or null for none
  * @param maxCostPerMillion the most USD per million inferences, or null for none
@@ -21,6 +24,20 @@ record Objective(
     @Nullable Double sloP99Ms, @Nullable Double maxCostPerMillion, double costPerHour) {
 
   static final double ATTAINMENT = 0.99;
+
+  /**
+   * The most a level's failed requests may be, as a fraction of all its requests, for the level to
+   * count: the share of misses the p99 SLO allows, so that a sweep without an SLO is no more
+   * lenient with errors than one with it.
+   */
+  static final double MAX_FAILED = 1 - ATTAINMENT;
+
+  /**
+   * Whether the level's requests were answered: some succeeded, at most {@link #MAX_FAILED} not.
+   */
+  static boolean answered(LevelPoint level) {
+    return level.ok() > 0 && level.failedFraction() <= MAX_FAILED;
+  }
 
   Objective {
     if (sloP99Ms != null && !(sloP99Ms > 0)) {
@@ -47,7 +64,7 @@ record Objective(
 
   /** Whether one level meets every constraint. */
   boolean meets(LevelPoint level) {
-    if (level.ok() == 0) {
+    if (!answered(level)) {
       return false;
     }
     if (sloP99Ms != null && level.attainment() < ATTAINMENT) {
@@ -120,7 +137,7 @@ record Objective(
     if (level.ok() == 0) {
       return 1e9;
     }
-    double miss = 0;
+    double miss = Math.max(0, level.failedFraction() - MAX_FAILED);
     if (sloP99Ms != null) {
       miss +=
           Math.max(0, ATTAINMENT - level.attainment()) + Math.max(0, level.p99Ms() / sloP99Ms - 1);

@@ -52,15 +52,31 @@ final class Progress implements Search.Listener {
     String bar = "#".repeat(filled) + "-".repeat(Math.max(0, WIDTH - filled));
     return String.format(
         Locale.ROOT,
-        "[%s] %d/%d trials, %s left (at most) | %s: %.0f/s p99 %.2f ms%s",
+        "[%s] %d/%d trials, %s left (at most) | %s: %s",
         bar,
         done,
         planned,
         human(left),
         trial.knobs().label(),
+        outcome(trial));
+  }
+
+  /**
+   * What a trial measured, as its progress line shows it: its throughput and p99, with why it is
+   * not feasible when it is not; a configuration that could not be loaded shows the server's reason
+   * alone ({@code failed: ...}), not a throughput of 0.
+   */
+  static String outcome(Trial trial) {
+    String problem = trial.problem();
+    if (trial.point().loadFailed()) {
+      return String.valueOf(problem);
+    }
+    return String.format(
+        Locale.ROOT,
+        "%.0f/s p99 %.2f ms%s",
         trial.throughput(),
         trial.p99Ms(),
-        trial.feasible() ? "" : " (misses the constraints)");
+        problem == null ? "" : " (" + problem + ")");
   }
 
   static String human(Duration d) {

@@ -412,7 +412,7 @@ final class Search {
     try {
       return new ArrayList<>(runner.measure(k));
     } catch (TrialRunner.TrialException e) {
-      return List.of(new LevelPoint("failed: " + e.getMessage(), 0, 0, 0, 0, 1, 0));
+      return List.of(LevelPoint.failed(String.valueOf(e.getMessage())));
     }
   }
 }

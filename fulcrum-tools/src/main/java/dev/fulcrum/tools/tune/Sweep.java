@@ -54,6 +54,41 @@ record Sweep(
   }
 
   /**
+   * Why there is no recommendation, in one line: every trial failed to load (the first one's
+   * reason: usually they all share it); every configuration's requests failed (the first such
+   * trial's count), when no constraint could be what ruled them out; else that none met the
+   * constraints. Null when there is a recommendation.
+   */
+  @Nullable String whyNone() {
+    if (chosen != null) {
+      return null;
+    }
+    if (trials.isEmpty()) {
+      return "no configuration was measured";
+    }
+    List<Trial> loadFailed = trials.stream().filter(t -> t.point().loadFailed()).toList();
+    if (loadFailed.size() == trials.size()) {
+      String first = loadFailed.get(0).point().load().substring(LevelPoint.FAILED.length());
+      return "every trial failed, the first with: " + first;
+    }
+    List<Trial> unanswered =
+        trials.stream().filter(t -> !t.point().loadFailed() && !t.answered()).toList();
+    if (trials.stream().noneMatch(Trial::answered)) {
+      return "no configuration answered its requests: "
+          + (loadFailed.isEmpty() ? "" : loadFailed.size() + " failed to load, ")
+          + unanswered.size()
+          + " had more than "
+          + Math.round(100 * Objective.MAX_FAILED)
+          + " % of requests fail (first: "
+          + unanswered.get(0).knobs().label()
+          + ", "
+          + unanswered.get(0).problem()
+          + ")";
+    }
+    return "no configuration met the constraints";
+  }
+
+  /**
    * How much one trial's throughput varies on this machine: the pooled coefficient of variation of
    * the operating throughputs of configurations measured more than once (each configuration's
    * sample variance over its mean squared, weighted by its degrees of freedom; square root).
@@ -166,6 +201,7 @@ record Sweep(
     } else {
       root.put("chosen", trials.indexOf(chosen));
     }
+    root.put("why_no_recommendation", whyNone());
     ArrayNode list = root.putArray("trials");
     for (int i = 0; i < trials.size(); i++) {
       Trial t = trials.get(i);
@@ -184,6 +220,7 @@ record Sweep(
       n.put("p99_ms", round(t.p99Ms()));
       putNullable(n, "cost_per_million_usd", t.costPerMillion());
       n.put("feasible", t.feasible());
+      n.put("problem", t.problem());
       n.put("on_frontier", frontier.contains(t));
       n.put("chosen", t.equals(chosen));
       n.put("within_noise_of_chosen", close.contains(t));

@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.tune;
 
 import java.util.List;
+import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -58,5 +59,43 @@ record Trial(
 
   double p99Ms() {
     return point().p99Ms();
+  }
+
+  /**
+   * Whether the trial's operating point answered its requests ({@link Objective#answered}): not a
+   * configuration the server refused to load, nor one whose requests failed beyond {@link
+   * Objective#MAX_FAILED}. Only these have a throughput and a latency to compare, on the frontier
+   * or anywhere.
+   */
+  boolean answered() {
+    return Objective.answered(point());
+  }
+
+  /**
+   * Why the trial is not feasible, in words, or null when it is: the server's reason when the
+   * configuration could not be loaded ({@code failed: ...}), the share of failed requests when they
+   * were too many, else that it misses the constraints.
+   */
+  @Nullable String problem() {
+    if (feasible) {
+      return null;
+    }
+    LevelPoint p = point();
+    if (p.loadFailed()) {
+      return p.load();
+    }
+    if (p.ok() == 0) {
+      return "every request failed at " + p.load();
+    }
+    if (p.failedFraction() > Objective.MAX_FAILED) {
+      return String.format(
+          Locale.ROOT,
+          "%.1f %% of requests failed at %s, %d of %d",
+          100 * p.failedFraction(),
+          p.load(),
+          p.failed(),
+          p.ok() + p.failed());
+    }
+    return "misses the constraints";
   }
 }

@@ -308,6 +308,9 @@ public final class TuneCommand implements Callable<Integer> {
                 sloPolicy,
                 trials);
         write(sweep, config, Duration.ofNanos(System.nanoTime() - started));
+        if (sweep.trials().stream().anyMatch(t -> !t.answered() && !t.point().loadFailed())) {
+          probe.lastError().ifPresent(e -> out.println("last error the client saw: " + e));
+        }
         return sweep.chosen() == null ? 1 : 0;
       }
     }
@@ -383,7 +386,7 @@ public final class TuneCommand implements Callable<Integer> {
           result.figure(i),
           t.measurements().size(),
           t.p99Ms(),
-          t.feasible() ? "" : " (misses the constraints)",
+          t.problem() == null ? "" : " (" + t.problem() + ")",
           result.figure(0) > 0 ? result.figure(i) / result.figure(0) : 0,
           t.measurements().stream()
               .map(
@@ -460,7 +463,7 @@ public final class TuneCommand implements Callable<Integer> {
         sweep.frontier().size());
     Trial chosen = sweep.chosen();
     if (chosen == null) {
-      out.println("no configuration met the constraints: no recommended.yaml written");
+      out.println("no recommended.yaml written: " + sweep.whyNone());
     } else {
       ObjectNode recommended = config.with(chosen.knobs(), sloP99Ms);
       Files.writeString(

@@ -76,6 +76,69 @@ class FrontierTest {
   }
 
   @Test
+  void trialsThatAnsweredNoRequestsAreOnNoFrontier() {
+    Trial good = trial(NONE, 8, 600, 4);
+    Trial slowButLow = trial(NONE, 1, 200, 1);
+    // Refused by the server: one level, 0/s at p99 0 ms, which nothing could dominate.
+    Trial refused =
+        NONE.judge(new Knobs(2, 0, 0, 1, false), List.of(LevelPoint.failed("instance-count 0")));
+    // Loaded, but every request failed.
+    Trial allFailed =
+        NONE.judge(
+            new Knobs(4, 0, 1, 1, false), List.of(new LevelPoint("c=4", 0, 0, 0, 0, 500, 0)));
+    // Half of them failed: the answers' p99 is low, but it measured no trade-off.
+    Trial halfFailed =
+        NONE.judge(
+            new Knobs(16, 0, 1, 1, false),
+            List.of(new LevelPoint("c=4", 900, 0.1, 0.2, 500, 500, 500)));
+    List<Trial> all = List.of(refused, good, allFailed, slowButLow, halfFailed);
+    assertThat(Frontier.of(all)).containsExactly(good, slowButLow);
+    assertThat(Frontier.of(List.of(refused, allFailed))).isEmpty();
+    assertThat(Frontier.choose(all)).contains(good);
+  }
+
+  @Test
+  void withoutAnSloFailedRequestsBeyondOnePercentMeetNothing() {
+    Knobs k = new Knobs(8, 0, 1, 1, false);
+    // 2 % failed: not a valid level, with or without constraints.
+    Trial twoPercent = NONE.judge(k, List.of(new LevelPoint("c=4", 1000, 1, 2, 980, 20, 980)));
+    assertThat(twoPercent.feasible()).isFalse();
+    assertThat(twoPercent.answered()).isFalse();
+    assertThat(twoPercent.problem()).isEqualTo("2.0 % of requests failed at c=4, 20 of 1000");
+    assertThat(Frontier.choose(List.of(twoPercent))).isEmpty();
+    // 0.5 %: within what a p99 SLO allows.
+    Trial halfPercent = NONE.judge(k, List.of(new LevelPoint("c=4", 1000, 1, 2, 995, 5, 995)));
+    assertThat(halfPercent.feasible()).isTrue();
+    assertThat(halfPercent.problem()).isNull();
+    // A level whose requests failed is no operating point; a clean level of the trial is.
+    Trial mixed =
+        NONE.judge(
+            k,
+            List.of(
+                new LevelPoint("c=1", 300, 1, 2, 300, 0, 300),
+                new LevelPoint("c=4", 900, 1, 2, 450, 450, 450)));
+    assertThat(mixed.feasible()).isTrue();
+    assertThat(mixed.point().load()).isEqualTo("c=1");
+    // Of two infeasible trials, the one with fewer failures scores higher.
+    Trial worse = NONE.judge(k, List.of(new LevelPoint("c=4", 1000, 1, 2, 500, 500, 500)));
+    assertThat(twoPercent.score()).isGreaterThan(worse.score());
+  }
+
+  @Test
+  void aTrialSaysWhyItIsNotFeasible() {
+    Objective slo = new Objective(10.0, null, 0);
+    Knobs k = new Knobs(8, 0, 1, 1, false);
+    assertThat(slo.judge(k, List.of(LevelPoint.failed("failed to load 'm': bad"))).problem())
+        .isEqualTo("failed: failed to load 'm': bad");
+    assertThat(slo.judge(k, List.of(new LevelPoint("c=1", 0, 0, 0, 0, 7, 0))).problem())
+        .isEqualTo("every request failed at c=1");
+    assertThat(slo.judge(k, List.of(new LevelPoint("c=1", 100, 20, 40, 100, 0, 10))).problem())
+        .isEqualTo("misses the constraints");
+    assertThat(slo.judge(k, List.of(new LevelPoint("c=1", 100, 1, 2, 100, 0, 100))).problem())
+        .isNull();
+  }
+
+  @Test
   void constraintsAreValidated() {
     assertThatThrownBy(() -> new Objective(null, 1.0, 0))
         .hasMessageContaining("--max-cost-per-million needs --cost-per-hour");

@@ -247,6 +247,8 @@ class SearchTest {
     Trial failed = trials.get(1);
     assertThat(failed.feasible()).isFalse();
     assertThat(failed.point().load()).isEqualTo("failed: load refused");
+    assertThat(failed.problem()).isEqualTo("failed: load refused");
     assertThat(Frontier.choose(trials).orElseThrow().knobs().instanceCount()).isEqualTo(1);
+    assertThat(Frontier.of(trials)).containsExactly(trials.get(0));
   }
 }
