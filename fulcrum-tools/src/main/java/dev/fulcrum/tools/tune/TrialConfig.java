@@ -2,7 +2,9 @@ package dev.fulcrum.tools.tune;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -72,7 +74,9 @@ final class TrialConfig {
   /**
    * The model's configuration with the knobs set: max-batch-size, instance-count,
    * onnxruntime.intra-op-threads, and either the dynamic batcher's queue delay or, for the SLO
-   * policy, {@code slo: {latency-ms, percentile: 99}}; every other field as the model has it.
+   * policy, {@code slo: {latency-ms, percentile: 99}}; every other field as the model has it, but
+   * for its preferred batch sizes above this max-batch-size (the server refuses those, so each
+   * smaller batch size failed to load), which are left out.
    *
    * @param sloMs the SLO that the policy keeps (needed when {@code knobs.sloPolicy()})
    */
@@ -80,6 +84,7 @@ final class TrialConfig {
     ObjectNode c = base.deepCopy();
     if (knobs.maxBatchSize() > 0) {
       c.put("max-batch-size", knobs.maxBatchSize());
+      clipPreferredBatchSizes(c, knobs.maxBatchSize());
     }
     c.put("instance-count", knobs.instanceCount());
     object(c, "onnxruntime").put("intra-op-threads", knobs.intraOpThreads());
@@ -97,6 +102,28 @@ final class TrialConfig {
       }
     }
     return c;
+  }
+
+  /**
+   * Leaves out the preferred batch sizes above {@code maxBatchSize}, and the field when none is
+   * left.
+   */
+  private static void clipPreferredBatchSizes(ObjectNode c, int maxBatchSize) {
+    if (!(c.get("dynamic-batching") instanceof ObjectNode batching)
+        || !(batching.get("preferred-batch-sizes") instanceof ArrayNode preferred)) {
+      return;
+    }
+    ArrayNode kept = batching.arrayNode();
+    for (JsonNode size : preferred) {
+      if (size.canConvertToInt() && size.asInt() <= maxBatchSize) {
+        kept.add(size);
+      }
+    }
+    if (kept.isEmpty()) {
+      batching.remove("preferred-batch-sizes");
+    } else {
+      batching.set("preferred-batch-sizes", kept);
+    }
   }
 
   /** Only the model's own configuration plus an SLO: how tune asks whether the server has one. */
