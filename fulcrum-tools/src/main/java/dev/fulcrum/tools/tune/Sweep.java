@@ -16,6 +16,8 @@ import org.jspecify.annotations.Nullable;
  *     quick search's budget counts)
  * @param sloPolicyAvailable whether the server accepted {@code slo:} (the SLO policy was a knob)
  * @param chosen the recommendation, null when no trial met the constraints
+ * @param notABatch why the server found that the model's dynamic first dimension is not a batch
+ *     (the model was then tuned as one that does not batch), or null
  */
 record Sweep(
     String model,
@@ -26,11 +28,24 @@ record Sweep(
     boolean sloPolicyAvailable,
     List<Trial> trials,
     List<Trial> frontier,
-    @Nullable Trial chosen) {
+    @Nullable Trial chosen,
+    @Nullable String notABatch) {
 
   Sweep {
     trials = List.copyOf(trials);
     frontier = List.copyOf(frontier);
+  }
+
+  /** A sweep of a model whose first dimension is what its configuration says. */
+  static Sweep of(
+      String model,
+      String mode,
+      int gridSize,
+      int trialsRun,
+      Objective objective,
+      boolean sloPolicyAvailable,
+      List<Trial> trials) {
+    return of(model, mode, gridSize, trialsRun, objective, sloPolicyAvailable, trials, null);
   }
 
   static Sweep of(
@@ -40,7 +55,8 @@ record Sweep(
       int trialsRun,
       Objective objective,
       boolean sloPolicyAvailable,
-      List<Trial> trials) {
+      List<Trial> trials,
+      @Nullable String notABatch) {
     return new Sweep(
         model,
         mode,
@@ -50,7 +66,8 @@ record Sweep(
         sloPolicyAvailable,
         trials,
         Frontier.of(trials),
-        Frontier.choose(trials).orElse(null));
+        Frontier.choose(trials).orElse(null),
+        notABatch);
   }
 
   /**
@@ -193,6 +210,7 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
+    root.put("first_dimension_not_a_batch", notABatch);
     Noise noise = noise();
     List<Trial> close = withinNoiseOfChosen(noise);
     Noise.put(root, noise).put("within_noise_of_chosen", close.size());

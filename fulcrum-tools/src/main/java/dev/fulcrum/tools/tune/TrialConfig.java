@@ -78,14 +78,16 @@ final class TrialConfig {
    * for its preferred batch sizes above this max-batch-size (the server refuses those, so each
    * smaller batch size failed to load), which are left out.
    *
+   * <p>A max-batch-size of 0 (the model does not batch) is written as 0, not left to the server to
+   * infer: for a model whose dynamic first dimension is not a batch, an inferred max-batch-size
+   * would be the server's default, and a written one skips the server's check of that dimension.
+   *
    * @param sloMs the SLO that the policy keeps (needed when {@code knobs.sloPolicy()})
    */
   ObjectNode with(Knobs knobs, @Nullable Double sloMs) {
     ObjectNode c = base.deepCopy();
-    if (knobs.maxBatchSize() > 0) {
-      c.put("max-batch-size", knobs.maxBatchSize());
-      clipPreferredBatchSizes(c, knobs.maxBatchSize());
-    }
+    c.put("max-batch-size", knobs.maxBatchSize());
+    clipPreferredBatchSizes(c, knobs.maxBatchSize());
     c.put("instance-count", knobs.instanceCount());
     object(c, "onnxruntime").put("intra-op-threads", knobs.intraOpThreads());
     if (knobs.sloPolicy()) {
@@ -105,8 +107,8 @@ final class TrialConfig {
   }
 
   /**
-   * Leaves out the preferred batch sizes above {@code maxBatchSize}, and the field when none is
-   * left.
+   * Leaves out the preferred batch sizes above {@code maxBatchSize} (all of them for 0), and the
+   * field when none is left.
    */
   private static void clipPreferredBatchSizes(ObjectNode c, int maxBatchSize) {
     if (!(c.get("dynamic-batching") instanceof ObjectNode batching)

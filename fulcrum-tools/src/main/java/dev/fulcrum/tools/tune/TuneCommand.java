@@ -258,6 +258,9 @@ public final class TuneCommand implements Callable<Integer> {
                   Duration.ofMillis((long) (trialSeconds * 1000)), levels.size()),
               sloP99Ms);
       runner.load(null); // the model as its files configure it
+      // Loaded with batching inferred, the server checks that the first dimension is a batch; a
+      // written max-batch-size (every trial's) skips that check, so tune has to carry it over.
+      String notABatch = server.notABatch(model);
       int maxLevel = levels.stream().mapToInt(Integer::intValue).max().orElse(1);
       try (LoadProbe probe =
           proto.equals("grpc")
@@ -267,8 +270,29 @@ public final class TuneCommand implements Callable<Integer> {
         if (!compare.isEmpty()) {
           return compare(runner, levels, objective);
         }
+        int modelMaxBatch = notABatch != null ? 0 : probe.maxBatchSize();
+        if (!maxBatchSizes.isEmpty() && modelMaxBatch <= 0) {
+          throw new CommandLine.ParameterException(
+              spec.commandLine(),
+              "--max-batch-sizes: "
+                  + model
+                  + (notABatch != null
+                      ? "'s first dimension is not a batch (" + notABatch + ")"
+                      : " does not batch (max_batch_size 0)")
+                  + ", so it has no batch size to tune");
+        }
+        if (notABatch != null) {
+          err.printf(
+              Locale.ROOT,
+              "%s: the server found that its first dimension is not a batch (%s), so it never"
+                  + " joins the requests of different clients: max-batch-size is not swept, and"
+                  + " recommended.yaml says max-batch-size: 0 (a max-batch-size above 0 written in"
+                  + " config.yaml skips that check and would join them)%n",
+              model,
+              notABatch);
+        }
         boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
-        Grid grid = grid(probe.maxBatchSize(), sloPolicy);
+        Grid grid = grid(modelMaxBatch, sloPolicy);
         int size = grid.size();
         int budget = maxTrials != null ? maxTrials : Search.defaultBudget(size);
         err.printf(
@@ -306,7 +330,8 @@ public final class TuneCommand implements Callable<Integer> {
                 search.trialsRun(),
                 objective,
                 sloPolicy,
-                trials);
+                trials,
+                notABatch);
         write(sweep, config, Duration.ofNanos(System.nanoTime() - started));
         if (sweep.trials().stream().anyMatch(t -> !t.answered() && !t.point().loadFailed())) {
           probe.lastError().ifPresent(e -> out.println("last error the client saw: " + e));
@@ -545,6 +570,12 @@ public final class TuneCommand implements Callable<Integer> {
     c.add(
         "Constraints: " + (constraints.isEmpty() ? "none" : String.join(", ", constraints)) + ".");
     c.add("Chosen knobs: " + chosen.knobs().label() + " (see results.json and report.html).");
+    if (sweep.notABatch() != null) {
+      c.add(
+          "max-batch-size 0: the server found that the first dimension is not a batch ("
+              + sweep.notABatch()
+              + "); a max-batch-size above 0 would join the rows of different requests.");
+    }
     c.add("The model's other settings are its own. Drop in as " + model + "/config.yaml.");
     c.add("");
     return c;

@@ -5,6 +5,7 @@ import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
@@ -84,6 +85,16 @@ final class TuneServer implements AutoCloseable {
       onnx.close();
       throw e;
     }
+  }
+
+  /**
+   * Why the server found, when the serving version of {@code model} loaded, that its dynamic first
+   * dimension is not a batch (so it joins no requests: {@link ModelVersion#notABatch}); null when
+   * it found no such thing, did not check, or the model is not loaded.
+   */
+  @Nullable String notABatch(String model) {
+    List<ModelVersion> versions = repository.versions(model);
+    return versions.isEmpty() ? null : versions.get(0).notABatch();
   }
 
   /** The REST base URL, {@code http://127.0.0.1:<port>/}. */

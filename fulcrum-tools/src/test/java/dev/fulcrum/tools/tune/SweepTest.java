@@ -87,4 +87,16 @@ class SweepTest {
     assertThat(none.get("why_no_recommendation").asText())
         .isEqualTo("every trial failed, the first with: failed to load 'm': refused");
   }
+
+  @Test
+  void theNotABatchVerdictIsInResultsJson() throws Exception {
+    Trial t = clean(NONE, 0, 500, 1);
+    Sweep s = Sweep.of("m", "quick", 4, 1, NONE, false, List.of(t), "rows differ");
+    ObjectMapper m = new ObjectMapper();
+    JsonNode json = m.readTree(m.writeValueAsString(s.toJson(m)));
+    assertThat(json.get("first_dimension_not_a_batch").asText()).isEqualTo("rows differ");
+    assertThat(json.at("/trials/0/config/max-batch-size").asInt()).isZero();
+    JsonNode plain = m.readTree(m.writeValueAsString(sweep(NONE, t).toJson(m)));
+    assertThat(plain.get("first_dimension_not_a_batch").isNull()).isTrue();
+  }
 }

@@ -53,4 +53,22 @@ class TrialConfigTest {
                 .toString())
         .isEqualTo("[4,8]");
   }
+
+  @Test
+  void aModelThatDoesNotBatchGetsMaxBatchSizeZeroWritten() throws Exception {
+    // No max-batch-size in the model's files (batching inferred): the server's check of the first
+    // dimension runs only then; a written one skips it. So 0 is written, never left out.
+    TrialConfig inferred = TrialConfig.of(JSON.createObjectNode());
+    ObjectNode c = inferred.with(new Knobs(0, 0, 2, 1, false), null);
+    assertThat(c.get("max-batch-size").asInt()).isZero();
+    assertThat(c.has("dynamic-batching")).isFalse();
+    ModelConfigFile file = parsed(c);
+    assertThat(file.maxBatchSize()).isZero();
+    assertThat(file.instanceCount()).isEqualTo(2);
+
+    // Preferred sizes mean nothing without batching (the server refuses them): left out.
+    ObjectNode fromBatching = preferring4And8().with(new Knobs(0, 0, 1, 1, false), null);
+    assertThat(fromBatching.get("max-batch-size").asInt()).isZero();
+    assertThat(fromBatching.at("/dynamic-batching").has("preferred-batch-sizes")).isFalse();
+  }
 }

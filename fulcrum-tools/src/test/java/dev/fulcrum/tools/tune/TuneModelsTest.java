@@ -1,9 +1,17 @@
 package dev.fulcrum.tools.tune;
 
+import static dev.fulcrum.testkit.onnx.OnnxModelBuilder.DYNAMIC;
 import static dev.fulcrum.tools.tune.TuneEndToEndTest.runTune;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +39,68 @@ class TuneModelsTest {
     System.arraycopy(more, 0, all, 0, more.length);
     System.arraycopy(SMALL, 0, all, more.length, SMALL.length);
     return all;
+  }
+
+  /**
+   * A cumulative sum over the first dimension, with no config.yaml: the server infers batching
+   * (every dimension 0 is dynamic), and its load finds that rows depend on each other.
+   */
+  private Path cumsumRepository() throws Exception {
+    Path repo = tmp.resolve("repo");
+    OnnxModelBuilder.create("cumsum")
+        .input("x", DataType.FP32, DYNAMIC, 3)
+        .output("y", DataType.FP32, DYNAMIC, 3)
+        .longInitializer("axis", new long[] {}, 0)
+        .node("CumSum", List.of("x", "axis"), List.of("y"))
+        .write(repo.resolve("cumsum/1/model.onnx"));
+    return repo;
+  }
+
+  @Test
+  void aModelWhoseFirstDimensionIsNotABatchIsTunedAndRecommendedWithoutBatching() throws Exception {
+    Path repo = cumsumRepository();
+    Path out = tmp.resolve("out");
+    TuneEndToEndTest.Run r =
+        runTune(
+            args(
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "cumsum",
+                "--output",
+                out.toString()));
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.err())
+        .contains("cumsum: the server found that its first dimension is not a batch (")
+        .contains("max-batch-size is not swept")
+        .contains("tuning cumsum: 1 configurations");
+    JsonNode results = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+    assertThat(results.get("first_dimension_not_a_batch").asText()).isNotBlank();
+    for (JsonNode t : results.get("trials")) {
+      assertThat(t.at("/config/max-batch-size").asInt()).isZero();
+    }
+    // recommended.yaml writes the 0: a max-batch-size above 0 would skip the server's check and
+    // join different clients' rows into one cumulative sum.
+    String yaml = Files.readString(out.resolve("recommended.yaml"));
+    assertThat(yaml).contains("first dimension is not a batch").doesNotContain("dynamic-batching");
+    ModelConfigFile file = TuneServer.configLoader().parse(yaml, Path.of("cumsum/config.yaml"));
+    assertThat(file.maxBatchSize()).isZero();
+
+    // Asked for batch sizes, it refuses rather than measure mixed rows.
+    TuneEndToEndTest.Run batched =
+        runTune(
+            args(
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "cumsum",
+                "--max-batch-sizes",
+                "4",
+                "--output",
+                out.toString()));
+    assertThat(batched.code()).isEqualTo(2);
+    assertThat(batched.err().lines().findFirst().orElse(""))
+        .startsWith("--max-batch-sizes: cumsum's first dimension is not a batch (");
   }
 
   @Test
