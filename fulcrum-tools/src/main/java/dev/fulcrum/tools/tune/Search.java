@@ -47,6 +47,13 @@ final class Search {
      * @param planned the most trials the search will run
      */
     void trialDone(Trial trial, int done, int planned);
+
+    /**
+     * Hears, after each trial's {@link #trialDone}, every configuration measured so far, one trial
+     * each in the order first measured (a candidate being re-measured judged on the measurements it
+     * has), and the trials run: what a sweep stopped now would have.
+     */
+    default void measuredSoFar(List<Trial> trials, int trialsRun) {}
   }
 
   /** A step must beat the current score by this fraction to count as an improvement. */
@@ -251,6 +258,12 @@ final class Search {
         all.get(i).add(levels);
         trials++;
         listener.trialDone(objective.judge(k, levels), trials, planned);
+        Map<Knobs, Trial> soFar = new LinkedHashMap<>(measured);
+        for (int j = 0; j < candidates.size(); j++) {
+          Knobs c = candidates.get(j).knobs();
+          soFar.put(c, objective.judgeAll(c, all.get(j)));
+        }
+        listener.measuredSoFar(List.copyOf(soFar.values()), trials);
       }
     }
     for (int i = 0; i < candidates.size(); i++) {
@@ -404,6 +417,7 @@ final class Search {
     measured.put(k, t);
     trials++;
     listener.trialDone(t, trials, planned);
+    listener.measuredSoFar(List.copyOf(measured.values()), trials);
     return t;
   }
 

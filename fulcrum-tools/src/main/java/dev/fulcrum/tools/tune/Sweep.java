@@ -15,7 +15,10 @@ import org.jspecify.annotations.Nullable;
  * @param trialsRun every measurement taken, re-measurements of the candidates included (what the
  *     quick search's budget counts)
  * @param sloPolicyAvailable whether the server accepted {@code slo:} (the SLO policy was a knob)
- * @param chosen the recommendation, null when no trial met the constraints
+ * @param chosen the recommendation, null when no trial met the constraints or the sweep is partial
+ * @param partial whether the sweep was stopped before it finished (Ctrl-C): the trials measured so
+ *     far, written as it goes, with no recommendation, since the search had not done its work (the
+ *     configurations it had not reached, the re-measurement of the best)
  * @param notABatch why the server found that the model's dynamic first dimension is not a batch
  *     (the model was then tuned as one that does not batch), or null
  */
@@ -29,6 +32,7 @@ record Sweep(
     List<Trial> trials,
     List<Trial> frontier,
     @Nullable Trial chosen,
+    boolean partial,
     @Nullable String notABatch) {
 
   Sweep {
@@ -36,7 +40,7 @@ record Sweep(
     frontier = List.copyOf(frontier);
   }
 
-  /** A sweep of a model whose first dimension is what its configuration says. */
+  /** A finished sweep of a model whose first dimension is what its configuration says. */
   static Sweep of(
       String model,
       String mode,
@@ -45,7 +49,7 @@ record Sweep(
       Objective objective,
       boolean sloPolicyAvailable,
       List<Trial> trials) {
-    return of(model, mode, gridSize, trialsRun, objective, sloPolicyAvailable, trials, null);
+    return of(model, mode, gridSize, trialsRun, objective, sloPolicyAvailable, trials, false, null);
   }
 
   static Sweep of(
@@ -56,6 +60,7 @@ record Sweep(
       Objective objective,
       boolean sloPolicyAvailable,
       List<Trial> trials,
+      boolean partial,
       @Nullable String notABatch) {
     return new Sweep(
         model,
@@ -66,19 +71,23 @@ record Sweep(
         sloPolicyAvailable,
         trials,
         Frontier.of(trials),
-        Frontier.choose(trials).orElse(null),
+        partial ? null : Frontier.choose(trials).orElse(null),
+        partial,
         notABatch);
   }
 
   /**
-   * Why there is no recommendation, in one line: every trial failed to load (the first one's
-   * reason: usually they all share it); every configuration's requests failed (the first such
-   * trial's count), when no constraint could be what ruled them out; else that none met the
-   * constraints. Null when there is a recommendation.
+   * Why there is no recommendation, in one line: the sweep did not finish; every trial failed to
+   * load (the first one's reason: usually they all share it); every configuration's requests failed
+   * (the first such trial's count), when no constraint could be what ruled them out; else that none
+   * met the constraints. Null when there is a recommendation.
    */
   @Nullable String whyNone() {
     if (chosen != null) {
       return null;
+    }
+    if (partial) {
+      return "the sweep did not finish";
     }
     if (trials.isEmpty()) {
       return "no configuration was measured";
@@ -210,6 +219,7 @@ record Sweep(
     putNullable(c, "max_cost_per_million_usd", objective.maxCostPerMillion());
     c.put("cost_per_hour_usd", objective.costPerHour());
     root.put("slo_policy_available", sloPolicyAvailable);
+    root.put("partial", partial);
     root.put("first_dimension_not_a_batch", notABatch);
     Noise noise = noise();
     List<Trial> close = withinNoiseOfChosen(noise);

@@ -245,6 +245,11 @@ public final class TuneCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "model '" + model + "' is not a folder of " + repo);
     }
+    // Before any measurement: a sweep of many minutes should not end on a bad path.
+    String badOutput = ResultFiles.prepare(output);
+    if (badOutput != null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--output " + badOutput);
+    }
     TrialConfig config = TrialConfig.read(modelDir);
     long started = System.nanoTime();
     try (TuneServer server = TuneServer.start(repo, proto.equals("grpc"))) {
@@ -318,19 +323,44 @@ public final class TuneCommand implements Callable<Integer> {
         // server stops getting faster (WarmUp): a trial measured while the JIT still compiles
         // client and server reads several times slower than the rest and misleads the search.
         warmUp(probe, levels, runner.timing());
+        ResultFiles.clear(output);
+        String mode = exhaustive ? "exhaustive" : "quick";
         Progress progress = new Progress(err, terminal, System::nanoTime);
-        Search search = new Search(grid, objective, runner, progress, again);
-        List<Trial> trials = exhaustive ? search.exhaustive() : search.quick(budget);
+        Checkpoint checkpoint =
+            new Checkpoint(
+                progress,
+                output,
+                (soFar, run) ->
+                    Sweep.of(model, mode, size, run, objective, sloPolicy, soFar, true, notABatch),
+                out);
+        Search search = new Search(grid, objective, runner, checkpoint, again);
+        // Ctrl-C (or SIGTERM): the files written after each trial stand, and the hook says so.
+        Thread hook = new Thread(checkpoint::interrupted, "fulcrum-tune-partial");
+        Runtime.getRuntime().addShutdownHook(hook);
+        List<Trial> trials;
+        try {
+          trials = exhaustive ? search.exhaustive() : search.quick(budget);
+          if (!checkpoint.finish()) {
+            return 130; // the JVM is shutting down; the hook has said what is written
+          }
+        } finally {
+          try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+          } catch (IllegalStateException e) {
+            // the JVM is already shutting down: the hook runs
+          }
+        }
         progress.finish();
         Sweep sweep =
             Sweep.of(
                 model,
-                exhaustive ? "exhaustive" : "quick",
+                mode,
                 size,
                 search.trialsRun(),
                 objective,
                 sloPolicy,
                 trials,
+                false,
                 notABatch);
         write(sweep, config, Duration.ofNanos(System.nanoTime() - started));
         if (sweep.trials().stream().anyMatch(t -> !t.answered() && !t.point().loadFailed())) {
@@ -392,7 +422,6 @@ public final class TuneCommand implements Callable<Integer> {
     Compare.Result result =
         Compare.run(entries, rounds, objective, runner::measureConfig, progress);
     progress.finish();
-    Files.createDirectories(output);
     ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode json = result.toJson(mapper, objective);
     json.put("model", model);
@@ -473,11 +502,7 @@ public final class TuneCommand implements Callable<Integer> {
   }
 
   private void write(Sweep sweep, TrialConfig config, Duration took) throws Exception {
-    Files.createDirectories(output);
-    ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    String json = mapper.writeValueAsString(sweep.toJson(mapper));
-    Files.writeString(output.resolve("results.json"), json + "\n", StandardCharsets.UTF_8);
-    Files.writeString(output.resolve("report.html"), Report.html(json), StandardCharsets.UTF_8);
+    ResultFiles.write(output, sweep);
     out.printf(
         Locale.ROOT,
         "%d trials (%d of %d configurations) in %s; %d on the frontier%n",
@@ -491,10 +516,9 @@ public final class TuneCommand implements Callable<Integer> {
       out.println("no recommended.yaml written: " + sweep.whyNone());
     } else {
       ObjectNode recommended = config.with(chosen.knobs(), sloP99Ms);
-      Files.writeString(
-          output.resolve("recommended.yaml"),
-          TrialConfig.yaml(recommended, comments(sweep, chosen)),
-          StandardCharsets.UTF_8);
+      ResultFiles.replace(
+          output.resolve(ResultFiles.RECOMMENDED),
+          TrialConfig.yaml(recommended, comments(sweep, chosen)));
       out.printf(
           Locale.ROOT,
           "recommended: %s: %.1f inferences/s%s at %s, p50 %.2f ms, p99 %.2f ms%s%n",

@@ -251,4 +251,35 @@ class SearchTest {
     assertThat(Frontier.choose(trials).orElseThrow().knobs().instanceCount()).isEqualTo(1);
     assertThat(Frontier.of(trials)).containsExactly(trials.get(0));
   }
+
+  @Test
+  void theListenerHearsEverythingMeasuredSoFarAfterEachTrial() throws Exception {
+    // What a sweep stopped after any trial would have: the partial results written as it goes.
+    Grid g = new Grid(List.of(4), List.of(0L), List.of(1, 2, 4), List.of(1), List.of(false));
+    TrialRunner r = k -> List.of(new LevelPoint("c=1", 100 * k.instanceCount(), 1, 2, 100, 0, 100));
+    List<List<Trial>> heard = new ArrayList<>();
+    List<Integer> runs = new ArrayList<>();
+    Search.Listener listener =
+        new Search.Listener() {
+          @Override
+          public void trialDone(Trial trial, int done, int planned) {}
+
+          @Override
+          public void measuredSoFar(List<Trial> trials, int trialsRun) {
+            heard.add(trials);
+            runs.add(trialsRun);
+          }
+        };
+    List<Trial> done =
+        new Search(g, new Objective(null, null, 0), r, listener, new Search.Remeasure(2, 1, 1.0))
+            .exhaustive();
+    // three configurations, then the best two once more each
+    assertThat(runs).containsExactly(1, 2, 3, 4, 5);
+    assertThat(heard.get(0)).hasSize(1);
+    assertThat(heard.get(2)).hasSize(3);
+    // during the re-measurement, the candidate measured again already counts it
+    assertThat(heard.get(3).get(2).measurements()).hasSize(2); // i=4, the best
+    assertThat(heard.get(3).get(1).measurements()).hasSize(1);
+    assertThat(heard.get(4)).isEqualTo(done);
+  }
 }

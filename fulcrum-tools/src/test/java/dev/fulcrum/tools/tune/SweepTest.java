@@ -68,35 +68,42 @@ class SweepTest {
   }
 
   @Test
-  void resultsJsonSaysWhyATrialIsNotFeasibleAndWhyNothingIsRecommended() throws Exception {
+  void aPartialSweepRecommendsNothingAndSaysSo() throws Exception {
     Trial fast = clean(NONE, 8, 900, 2);
+    Trial slow = clean(NONE, 1, 100, 1);
     Trial failed = refused(4, "failed to load 'm': refused");
+    Sweep s = Sweep.of("m", "quick", 30, 3, NONE, false, List.of(fast, slow, failed), true, null);
+    assertThat(s.chosen()).isNull();
+    assertThat(s.frontier()).containsExactly(fast, slow);
+    assertThat(s.whyNone()).isEqualTo("the sweep did not finish");
     ObjectMapper m = new ObjectMapper();
-    Sweep s = sweep(NONE, fast, failed);
     JsonNode json = m.readTree(m.writeValueAsString(s.toJson(m)));
-    assertThat(json.get("why_no_recommendation").isNull()).isTrue();
+    assertThat(json.get("partial").asBoolean()).isTrue();
+    assertThat(json.get("chosen").isNull()).isTrue();
+    assertThat(json.get("why_no_recommendation").asText()).isEqualTo("the sweep did not finish");
+    assertThat(json.get("first_dimension_not_a_batch").isNull()).isTrue();
     JsonNode trials = json.get("trials");
     assertThat(trials.get(0).get("problem").isNull()).isTrue();
     assertThat(trials.get(0).get("on_frontier").asBoolean()).isTrue();
-    assertThat(trials.get(1).get("problem").asText())
+    assertThat(trials.get(2).get("problem").asText())
         .isEqualTo("failed: failed to load 'm': refused");
-    assertThat(trials.get(1).get("on_frontier").asBoolean()).isFalse();
+    assertThat(trials.get(2).get("on_frontier").asBoolean()).isFalse();
 
-    JsonNode none = m.readTree(m.writeValueAsString(sweep(NONE, failed).toJson(m)));
-    assertThat(none.get("chosen").isNull()).isTrue();
-    assertThat(none.get("why_no_recommendation").asText())
-        .isEqualTo("every trial failed, the first with: failed to load 'm': refused");
+    // The same trials, finished: the fastest is recommended.
+    Sweep done = Sweep.of("m", "quick", 30, 3, NONE, false, List.of(fast, slow, failed));
+    assertThat(done.chosen()).isEqualTo(fast);
+    JsonNode doneJson = m.readTree(m.writeValueAsString(done.toJson(m)));
+    assertThat(doneJson.get("partial").asBoolean()).isFalse();
+    assertThat(doneJson.get("why_no_recommendation").isNull()).isTrue();
   }
 
   @Test
   void theNotABatchVerdictIsInResultsJson() throws Exception {
     Trial t = clean(NONE, 0, 500, 1);
-    Sweep s = Sweep.of("m", "quick", 4, 1, NONE, false, List.of(t), "rows differ");
+    Sweep s = Sweep.of("m", "quick", 4, 1, NONE, false, List.of(t), false, "rows differ");
     ObjectMapper m = new ObjectMapper();
     JsonNode json = m.readTree(m.writeValueAsString(s.toJson(m)));
     assertThat(json.get("first_dimension_not_a_batch").asText()).isEqualTo("rows differ");
     assertThat(json.at("/trials/0/config/max-batch-size").asInt()).isZero();
-    JsonNode plain = m.readTree(m.writeValueAsString(sweep(NONE, t).toJson(m)));
-    assertThat(plain.get("first_dimension_not_a_batch").isNull()).isTrue();
   }
 }

@@ -60,6 +60,8 @@ class TuneModelsTest {
   void aModelWhoseFirstDimensionIsNotABatchIsTunedAndRecommendedWithoutBatching() throws Exception {
     Path repo = cumsumRepository();
     Path out = tmp.resolve("out");
+    Files.createDirectories(out);
+    Files.writeString(out.resolve("recommended.yaml"), "max-batch-size: 32\n"); // an earlier run's
     TuneEndToEndTest.Run r =
         runTune(
             args(
@@ -101,6 +103,23 @@ class TuneModelsTest {
     assertThat(batched.code()).isEqualTo(2);
     assertThat(batched.err().lines().findFirst().orElse(""))
         .startsWith("--max-batch-sizes: cumsum's first dimension is not a batch (");
+
+    // A run that recommends nothing leaves no recommended.yaml from the run before.
+    TuneEndToEndTest.Run none =
+        runTune(
+            args(
+                "--model-repository",
+                repo.toString(),
+                "--model",
+                "cumsum",
+                "--slo-p99-ms",
+                "0.00001",
+                "--output",
+                out.toString()));
+    assertThat(none.code()).as(none.err()).isEqualTo(1);
+    assertThat(none.out()).contains("no recommended.yaml written: no configuration met the");
+    assertThat(out.resolve("recommended.yaml")).doesNotExist();
+    assertThat(out.resolve("results.json")).exists();
   }
 
   @Test
