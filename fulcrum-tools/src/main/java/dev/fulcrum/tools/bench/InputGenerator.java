@@ -64,7 +64,7 @@ final class InputGenerator {
               + missing
               + "; give --shape NAME:dims (e.g. --shape "
               + model.inputs().get(0).name()
-              + ":16; the batch dimension comes from --batch-size)");
+              + ":16, the sizes after the batch dimension)");
     }
     int batch = model.batching() ? (int) resolved.get(0)[0] : 1;
     List<Sample> out = new ArrayList<>();

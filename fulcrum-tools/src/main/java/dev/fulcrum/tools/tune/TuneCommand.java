@@ -3,6 +3,7 @@ package dev.fulcrum.tools.tune;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.tools.bench.LoadProbe;
 import dev.fulcrum.tools.serve.ServeCommand;
 import java.io.PrintStream;
@@ -210,47 +211,50 @@ public final class TuneCommand implements Callable<Integer> {
     try {
       objective = new Objective(sloP99Ms, maxCostPerMillion, costPerHour);
     } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      throw usage(e.getMessage());
     }
     String proto = protocol.toLowerCase(Locale.ROOT);
     if (!proto.equals("rest") && !proto.equals("grpc")) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "--protocol must be rest or grpc");
+      throw usage("--protocol must be rest or grpc");
     }
+    checkModeOptions();
     Search.Remeasure byMode = exhaustive ? Search.Remeasure.EXHAUSTIVE : Search.Remeasure.QUICK;
     int candidates = remeasure != null ? remeasure : byMode.candidates();
     if (candidates < 0 || remeasureRounds < 0) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "--remeasure and --remeasure-rounds must be >= 0");
+      throw usage("--remeasure and --remeasure-rounds must be >= 0");
     }
     Search.Remeasure again =
         new Search.Remeasure(candidates, remeasureRounds, Search.Remeasure.MARGIN);
     if (!(trialSeconds > 0)) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--trial-seconds must be > 0");
+      throw usage("--trial-seconds must be > 0");
     }
-    if (maxBatchSizes.stream().anyMatch(b -> b == null || b < 1)
-        || queueDelays.stream().anyMatch(d -> d == null || d < 0)) {
-      // a max-batch-size of 0 would be written as the model's own (no key), measured as such
-      throw new CommandLine.ParameterException(
-          spec.commandLine(),
-          "--max-batch-sizes must be >= 1 and --queue-delays-us >= 0, were "
-              + maxBatchSizes
-              + " and "
-              + queueDelays);
+    checkGridValues();
+    List<Integer> levels;
+    try {
+      levels = LoadProbe.parseConcurrencies(concurrency);
+    } catch (IllegalArgumentException e) {
+      throw usage("--concurrency: " + e.getMessage());
     }
-    List<Integer> levels = LoadProbe.parseConcurrencies(concurrency);
     Path repo = modelRepository != null ? modelRepository : ServeCommand.demoRepository();
+    if (!Files.isDirectory(repo)) {
+      throw usage("--model-repository " + repo + " is not a folder");
+    }
     Path modelDir = repo.resolve(model);
     if (!Files.isDirectory(modelDir)) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "model '" + model + "' is not a folder of " + repo);
+      throw usage("model '" + model + "' is not a folder of " + repo);
     }
+    List<Compare.Entry> entries = compareEntries();
     // Before any measurement: a sweep of many minutes should not end on a bad path.
     String badOutput = ResultFiles.prepare(output);
     if (badOutput != null) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--output " + badOutput);
+      throw usage("--output " + badOutput);
     }
-    TrialConfig config = TrialConfig.read(modelDir);
+    TrialConfig config;
+    try {
+      config = TrialConfig.read(modelDir);
+    } catch (ConfigException e) {
+      return fail(oneLine(e.getMessage()));
+    }
     long started = System.nanoTime();
     try (TuneServer server = TuneServer.start(repo, proto.equals("grpc"))) {
       ServerTrialRunner runner =
@@ -262,23 +266,32 @@ public final class TuneCommand implements Callable<Integer> {
               ServerTrialRunner.Timing.of(
                   Duration.ofMillis((long) (trialSeconds * 1000)), levels.size()),
               sloP99Ms);
-      runner.load(null); // the model as its files configure it
+      try {
+        runner.load(null); // the model as its files configure it
+      } catch (TrialRunner.TrialException e) {
+        return fail(oneLine(e.getMessage()));
+      }
       // Loaded with batching inferred, the server checks that the first dimension is a batch; a
       // written max-batch-size (every trial's) skips that check, so tune has to carry it over.
       String notABatch = server.notABatch(model);
       int maxLevel = levels.stream().mapToInt(Integer::intValue).max().orElse(1);
-      try (LoadProbe probe =
-          proto.equals("grpc")
-              ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
-              : LoadProbe.rest(server.restBase(), model, maxLevel, shapes)) {
+      LoadProbe probe;
+      try {
+        probe =
+            proto.equals("grpc")
+                ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
+                : LoadProbe.rest(server.restBase(), model, maxLevel, shapes);
+      } catch (IllegalArgumentException e) {
+        throw usage(e.getMessage()); // --shape missing or wrong
+      }
+      try (probe) {
         runner.probe(probe);
         if (!compare.isEmpty()) {
-          return compare(runner, levels, objective);
+          return compare(runner, entries, levels, objective);
         }
         int modelMaxBatch = notABatch != null ? 0 : probe.maxBatchSize();
         if (!maxBatchSizes.isEmpty() && modelMaxBatch <= 0) {
-          throw new CommandLine.ParameterException(
-              spec.commandLine(),
+          throw usage(
               "--max-batch-sizes: "
                   + model
                   + (notABatch != null
@@ -371,6 +384,103 @@ public final class TuneCommand implements Callable<Integer> {
     }
   }
 
+  /** A usage error: picocli prints the message (one line) and the usage, and exits 2. */
+  private CommandLine.ParameterException usage(@Nullable String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), String.valueOf(message));
+  }
+
+  /**
+   * A model that cannot be served (its files or configuration broken): one line, exit 2, as a file
+   * the user gave that is wrong.
+   */
+  private int fail(String message) {
+    err.println("fulcrum tune: " + message);
+    err.flush();
+    return 2;
+  }
+
+  /**
+   * Options that one mode would ignore are refused rather than dropped without a word: the sweep's
+   * with {@code --compare}, {@code --rounds} without it, the quick search's budget with {@code
+   * --exhaustive}.
+   */
+  private void checkModeOptions() {
+    CommandLine.ParseResult given = spec.commandLine().getParseResult();
+    if (compare.isEmpty()) {
+      if (given.hasMatchedOption("--rounds")) {
+        throw usage("--rounds is for --compare; a sweep re-measures with --remeasure-rounds");
+      }
+      if (exhaustive && maxTrials != null) {
+        throw usage("--max-trials is the quick search's budget; --exhaustive measures every one");
+      }
+      return;
+    }
+    List<String> sweepOnly =
+        List.of(
+                "--exhaustive",
+                "--max-trials",
+                "--remeasure",
+                "--remeasure-rounds",
+                "--max-batch-sizes",
+                "--queue-delays-us",
+                "--instance-counts",
+                "--intra-op-threads")
+            .stream()
+            .filter(given::hasMatchedOption)
+            .toList();
+    if (!sweepOnly.isEmpty()) {
+      throw usage(
+          "--compare measures the files given as they are, with no sweep: leave out "
+              + String.join(", ", sweepOnly));
+    }
+  }
+
+  /** The grid's values and the budget, refused when they mean nothing. */
+  private void checkGridValues() {
+    if (maxTrials != null && maxTrials < 1) {
+      throw usage("--max-trials must be >= 1, was " + maxTrials);
+    }
+    if (maxBatchSizes.stream().anyMatch(b -> b == null || b < 1)) {
+      // a max-batch-size of 0 would be measured as the model's own batching, not as none
+      throw usage("--max-batch-sizes must be >= 1, were " + maxBatchSizes);
+    }
+    if (queueDelays.stream().anyMatch(d -> d == null || d < 0)) {
+      throw usage("--queue-delays-us must be >= 0, were " + queueDelays);
+    }
+    if (instanceCounts.stream().anyMatch(i -> i == null || i < 1)) {
+      throw usage("--instance-counts must be >= 1, were " + instanceCounts);
+    }
+    if (intraOpThreads.stream().anyMatch(t -> t == null || t < 0)) {
+      throw usage(
+          "--intra-op-threads must be >= 0 (0: onnxruntime's default), were " + intraOpThreads);
+    }
+  }
+
+  /** {@code --compare}'s files, read before the server starts: a bad one is a usage error. */
+  private List<Compare.Entry> compareEntries() {
+    if (!compare.isEmpty() && rounds < 1) {
+      throw usage("--rounds must be >= 1");
+    }
+    List<Compare.Entry> entries = new ArrayList<>();
+    for (Path f : compare) {
+      try {
+        entries.add(new Compare.Entry(f.toString(), TrialConfig.readFile(f)));
+      } catch (java.nio.file.NoSuchFileException e) {
+        throw usage("--compare " + f + ": no such file");
+      } catch (ConfigException e) {
+        throw usage("--compare: " + oneLine(e.getMessage())); // the message names the file
+      } catch (java.io.IOException e) {
+        throw usage("--compare " + f + ": " + oneLine(e.getMessage()));
+      }
+    }
+    return entries;
+  }
+
+  /** A message on one line: a YAML parser's spans several, with the offending text under it. */
+  static String oneLine(@Nullable String message) {
+    return String.valueOf(message).strip().replaceAll("\\s*\\R\\s*", " ");
+  }
+
   /** The sweep's warm-up ({@link WarmUp}) on stderr, one line: each pass's throughput. */
   private void warmUp(LoadProbe probe, List<Integer> levels, ServerTrialRunner.Timing timing)
       throws InterruptedException {
@@ -390,15 +500,12 @@ public final class TuneCommand implements Callable<Integer> {
   }
 
   /** {@code --compare}: the files measured in turns; compare.json and one line each. */
-  private int compare(ServerTrialRunner runner, List<Integer> levels, Objective objective)
+  private int compare(
+      ServerTrialRunner runner,
+      List<Compare.Entry> entries,
+      List<Integer> levels,
+      Objective objective)
       throws Exception {
-    if (rounds < 1) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be >= 1");
-    }
-    List<Compare.Entry> entries = new ArrayList<>();
-    for (Path f : compare) {
-      entries.add(new Compare.Entry(f.toString(), TrialConfig.readFile(f)));
-    }
     err.printf(
         Locale.ROOT,
         "comparing %d configurations of %s, %d rounds in turns, %.1f s each at %s%n",
@@ -479,16 +586,26 @@ public final class TuneCommand implements Callable<Integer> {
   /** The grid: the values given, else defaults sized to the model and this machine. */
   Grid grid(int modelMaxBatch, boolean sloPolicy) {
     int cores = Runtime.getRuntime().availableProcessors();
-    List<Integer> batches = maxBatchSizes;
+    List<Integer> batches = ascending(maxBatchSizes);
     if (batches.isEmpty()) {
       batches = modelMaxBatch <= 0 ? List.of(0) : powersOfTwo(modelMaxBatch);
     }
-    List<Long> delays = queueDelays.isEmpty() ? List.of(0L, 100L, 500L, 2000L) : queueDelays;
+    List<Long> delays =
+        queueDelays.isEmpty() ? List.of(0L, 100L, 500L, 2000L) : ascending(queueDelays);
     List<Integer> instances =
-        instanceCounts.isEmpty() ? powersOfTwo(Math.max(2, cores)) : instanceCounts;
-    List<Integer> threads = intraOpThreads.isEmpty() ? powersOfTwo(cores) : intraOpThreads;
+        instanceCounts.isEmpty() ? powersOfTwo(Math.max(2, cores)) : ascending(instanceCounts);
+    List<Integer> threads =
+        intraOpThreads.isEmpty() ? powersOfTwo(cores) : ascending(intraOpThreads);
     return new Grid(
         batches, delays, instances, threads, sloPolicy ? List.of(false, true) : List.of(false));
+  }
+
+  /**
+   * The values given, smallest first and each once: the search walks each axis to its neighbours
+   * and starts at the middle batch size, so an axis must be in order.
+   */
+  static <T extends Comparable<T>> List<T> ascending(List<T> values) {
+    return values.stream().distinct().sorted().toList();
   }
 
   /** 1, 2, 4 .. up to {@code max}, and {@code max} itself. */

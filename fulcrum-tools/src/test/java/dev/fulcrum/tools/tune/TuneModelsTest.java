@@ -16,8 +16,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code fulcrum tune} on models that are not the demo's plain classifier: a pipeline. Short trials
- * on a one-configuration grid.
+ * {@code fulcrum tune} on models that are not the demo's plain classifier: one whose first
+ * dimension is not a batch, a pipeline, a broken one, one whose dynamic dimensions need sizes.
+ * Short trials on a one- or two-configuration grid.
  */
 class TuneModelsTest {
   private static final Path DEMO = Path.of("../demo/models");
@@ -120,6 +121,56 @@ class TuneModelsTest {
     assertThat(none.out()).contains("no recommended.yaml written: no configuration met the");
     assertThat(out.resolve("recommended.yaml")).doesNotExist();
     assertThat(out.resolve("results.json")).exists();
+  }
+
+  @Test
+  void aBrokenModelIsOneLineNotAStackTrace() throws Exception {
+    Path repo = tmp.resolve("broken");
+    Files.createDirectories(repo.resolve("bad/1"));
+    Files.writeString(repo.resolve("bad/1/model.onnx"), "not a model");
+    Files.createDirectories(repo.resolve("emptydir"));
+    for (String model : List.of("bad", "emptydir")) {
+      TuneEndToEndTest.Run r =
+          runTune(
+              args(
+                  "--model-repository",
+                  repo.toString(),
+                  "--model",
+                  model,
+                  "--output",
+                  tmp.resolve("o").toString()));
+      assertThat(r.code()).as(r.err()).isEqualTo(2);
+      assertThat(r.err().strip().lines()).hasSize(1);
+      assertThat(r.err()).startsWith("fulcrum tune: failed to load '" + model + "': ");
+    }
+  }
+
+  @Test
+  void dynamicDimensionsWithoutShapeAreAUsageErrorThatNamesTunesOwnFlags() throws Exception {
+    Path repo = tmp.resolve("dyn");
+    OnnxModelBuilder.create("dyn2")
+        .input("x", DataType.FP32, DYNAMIC, DYNAMIC)
+        .output("y", DataType.FP32, DYNAMIC, DYNAMIC)
+        .node("Identity", List.of("x"), List.of("y"))
+        .write(repo.resolve("dyn2/1/model.onnx"));
+    for (List<String> shape : List.of(List.<String>of(), List.of("--shape", "y:3"))) {
+      String[] a =
+          args(
+              "--model-repository",
+              repo.toString(),
+              "--model",
+              "dyn2",
+              "--output",
+              tmp.resolve("o").toString());
+      List<String> all = new java.util.ArrayList<>(List.of(a));
+      all.addAll(shape);
+      TuneEndToEndTest.Run r = runTune(all.toArray(String[]::new));
+      assertThat(r.code()).as(r.err()).isEqualTo(2);
+      assertThat(r.err())
+          .contains("--shape")
+          .doesNotContain("--batch-size")
+          .doesNotContain("\tat ");
+    }
   }
 
   @Test
