@@ -17,6 +17,9 @@ final class Progress implements Search.Listener {
   private final LongSupplier nanos;
   private final long start;
 
+  /** Whether the bar's line is still open on the terminal (drawn, not yet ended). */
+  private boolean open;
+
   Progress(PrintStream err, boolean terminal, LongSupplier nanos) {
     this.err = err;
     this.terminal = terminal;
@@ -31,7 +34,8 @@ final class Progress implements Search.Listener {
     String line = line(trial, done, planned, Duration.ofNanos(left));
     if (terminal) {
       err.print("\r" + line + "\u001b[K");
-      if (done == planned) {
+      open = done != planned;
+      if (!open) {
         err.println();
       }
     } else {
@@ -40,11 +44,16 @@ final class Progress implements Search.Listener {
     err.flush();
   }
 
-  /** Ends the bar's line when the search stopped before its plan (quick mode converged). */
+  /**
+   * Ends the bar's line when the search stopped before its plan (quick mode converged); nothing
+   * when the last trial of the plan ended it already.
+   */
   void finish() {
-    if (terminal) {
+    if (terminal && open) {
       err.println();
+      err.flush();
     }
+    open = false;
   }
 
   static String line(Trial trial, int done, int planned, Duration left) {

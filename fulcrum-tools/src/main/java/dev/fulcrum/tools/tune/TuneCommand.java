@@ -266,6 +266,9 @@ public final class TuneCommand implements Callable<Integer> {
               ServerTrialRunner.Timing.of(
                   Duration.ofMillis((long) (trialSeconds * 1000)), levels.size()),
               sloP99Ms);
+      // Whether the server has the SLO policy first: the model's own configuration is then the
+      // last one loaded, the one the warm-up runs on.
+      boolean sloPolicy = compare.isEmpty() && sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
       try {
         runner.load(null); // the model as its files configure it
       } catch (TrialRunner.TrialException e) {
@@ -309,26 +312,20 @@ public final class TuneCommand implements Callable<Integer> {
               model,
               notABatch);
         }
-        boolean sloPolicy = sloP99Ms != null && runner.acceptsSlo(sloP99Ms);
         Grid grid = grid(modelMaxBatch, sloPolicy);
         int size = grid.size();
         int budget = maxTrials != null ? maxTrials : Search.defaultBudget(size);
+        int planned = exhaustive ? size : Math.min(budget, size);
         err.printf(
             Locale.ROOT,
             "tuning %s: %d configurations, %s (%s), %.1f s each at %s%s%n",
             model,
             size,
             exhaustive ? "exhaustive" : "quick search",
-            exhaustive ? size + " trials" : "at most " + budget + " trials",
+            exhaustive ? size + " trials" : "at most " + planned + " trials",
             trialSeconds,
             levels.stream().map(c -> "c=" + c).toList(),
-            again.candidates() == 0 || again.rounds() == 0
-                ? ""
-                : String.format(
-                    Locale.ROOT,
-                    "; then the best %d measured %d more times each, in turns",
-                    again.candidates(),
-                    again.rounds()));
+            remeasureNote(again, exhaustive, planned));
         if (sloP99Ms != null && !sloPolicy) {
           err.println("the server has no SLO policy (slo: in config); it is not a knob here");
         }
@@ -481,9 +478,36 @@ public final class TuneCommand implements Callable<Integer> {
     return String.valueOf(message).strip().replaceAll("\\s*\\R\\s*", " ");
   }
 
+  /**
+   * The header's word on re-measurement: what the search will keep back for it. In quick mode a
+   * small budget keeps nothing back (Search.Remeasure#reserve), and the header should not promise
+   * it.
+   */
+  static String remeasureNote(Search.Remeasure again, boolean exhaustive, int planned) {
+    if (again.candidates() == 0 || again.rounds() == 0) {
+      return "";
+    }
+    int rounds = exhaustive ? again.rounds() : again.reserve(planned) / again.candidates();
+    if (rounds == 0) {
+      return "; too few trials to keep any back to re-measure the best";
+    }
+    return String.format(
+        Locale.ROOT,
+        "; then the best %d measured %d more times each, in turns",
+        again.candidates(),
+        rounds);
+  }
+
   /** The sweep's warm-up ({@link WarmUp}) on stderr, one line: each pass's throughput. */
   private void warmUp(LoadProbe probe, List<Integer> levels, ServerTrialRunner.Timing timing)
       throws InterruptedException {
+    err.printf(
+        Locale.ROOT,
+        "warming up: unmeasured passes over the levels (%.2g s each) until the rate levels off,"
+            + " %d to %d of them%n",
+        trialSeconds / 2,
+        WarmUp.MIN_PASSES,
+        WarmUp.MAX_PASSES);
     List<Double> rates =
         WarmUp.run(
             () ->

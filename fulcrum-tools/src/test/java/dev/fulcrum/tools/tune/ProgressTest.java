@@ -2,6 +2,9 @@ package dev.fulcrum.tools.tune;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -29,5 +32,26 @@ class ProgressTest {
     Trial failing = NONE.judge(K, List.of(new LevelPoint("c=4", 300, 1, 2, 300, 300, 300)));
     assertThat(Progress.line(failing, 1, 4, Duration.ofSeconds(3)))
         .endsWith(": 300/s p99 2.00 ms (50.0 % of requests failed at c=4, 300 of 600)");
+  }
+
+  @Test
+  void onATerminalTheBarsLineEndsOnce() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream err = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    Progress p = new Progress(err, true, () -> 0L);
+    p.trialDone(ok(), 1, 2);
+    p.trialDone(ok(), 2, 2); // the plan's last trial ends the line
+    p.finish();
+    String all = bytes.toString(StandardCharsets.UTF_8);
+    assertThat(all.chars().filter(c -> c == '\n').count()).isEqualTo(1);
+    assertThat(all).endsWith("\u001b[K\n");
+
+    bytes.reset();
+    Progress early = new Progress(err, true, () -> 0L);
+    early.trialDone(ok(), 1, 5); // converged before its plan: finish ends the line
+    early.finish();
+    early.finish();
+    assertThat(bytes.toString(StandardCharsets.UTF_8).chars().filter(c -> c == '\n').count())
+        .isEqualTo(1);
   }
 }

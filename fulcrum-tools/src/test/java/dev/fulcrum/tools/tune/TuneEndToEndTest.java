@@ -74,7 +74,10 @@ class TuneEndToEndTest {
     // SLO) and b=8 has (0, 200 µs, SLO): 2 + 3 batching configurations × 2 instance counts.
     assertThat(stderr).contains("tuning fraud_classifier: 10 configurations");
     // Then the best (up to 3, within 15 % of the best) twice more each: at most 16 trials.
+    assertThat(stderr).contains("warming up: unmeasured passes");
     JsonNode results = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+    assertThat(results.get("partial").asBoolean()).isFalse();
+    assertThat(results.get("why_no_recommendation").isNull()).isTrue();
     int run = results.get("trials_run").asInt();
     assertThat(run).isBetween(12, 16);
     assertThat(results.get("configurations_measured").asInt()).isEqualTo(10);

@@ -84,6 +84,20 @@ class TuneUsageTest {
   }
 
   @Test
+  void theHeaderPromisesOnlyTheReMeasurementTheBudgetKeeps() {
+    Search.Remeasure quick = Search.Remeasure.QUICK;
+    assertThat(TuneCommand.remeasureNote(quick, false, 19))
+        .isEqualTo("; then the best 2 measured 2 more times each, in turns");
+    assertThat(TuneCommand.remeasureNote(quick, false, 8))
+        .isEqualTo("; then the best 2 measured 1 more times each, in turns");
+    assertThat(TuneCommand.remeasureNote(quick, false, 4))
+        .isEqualTo("; too few trials to keep any back to re-measure the best");
+    assertThat(TuneCommand.remeasureNote(Search.Remeasure.EXHAUSTIVE, true, 4))
+        .isEqualTo("; then the best 3 measured 2 more times each, in turns");
+    assertThat(TuneCommand.remeasureNote(Search.Remeasure.NONE, false, 100)).isEmpty();
+  }
+
+  @Test
   void aMultiLineParserMessageIsOneLine() {
     assertThat(TuneCommand.oneLine("a.yaml: not valid YAML: while parsing\n in 'reader'\n  x\n"))
         .isEqualTo("a.yaml: not valid YAML: while parsing in 'reader' x");
