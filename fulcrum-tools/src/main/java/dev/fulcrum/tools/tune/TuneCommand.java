@@ -332,8 +332,17 @@ public final class TuneCommand implements Callable<Integer> {
         // Unmeasured passes over the levels on the model's own configuration first, until the
         // server stops getting faster (WarmUp): a trial measured while the JIT still compiles
         // client and server reads several times slower than the rest and misleads the search.
-        warmUp(probe, levels, runner.timing());
+        // Ctrl-C in it: nothing measured yet, and a line says so (the earlier run's files are
+        // gone).
         ResultFiles.clear(output);
+        Thread warming =
+            new Thread(() -> out.println(Checkpoint.message(0, 0, output)), "fulcrum-tune-warm-up");
+        Runtime.getRuntime().addShutdownHook(warming);
+        try {
+          warmUp(probe, levels, runner.timing());
+        } finally {
+          removeShutdownHook(warming);
+        }
         String mode = exhaustive ? "exhaustive" : "quick";
         Progress progress = new Progress(err, terminal, System::nanoTime);
         Checkpoint checkpoint =
@@ -354,11 +363,7 @@ public final class TuneCommand implements Callable<Integer> {
             return 130; // the JVM is shutting down; the hook has said what is written
           }
         } finally {
-          try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-          } catch (IllegalStateException e) {
-            // the JVM is already shutting down: the hook runs
-          }
+          removeShutdownHook(hook);
         }
         progress.finish();
         Sweep sweep =
@@ -378,6 +383,15 @@ public final class TuneCommand implements Callable<Integer> {
         }
         return sweep.chosen() == null ? 1 : 0;
       }
+    }
+  }
+
+  /** Removes a shutdown hook, unless the JVM is already shutting down (the hook then runs). */
+  private static void removeShutdownHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is already shutting down: the hook runs
     }
   }
 
@@ -503,9 +517,12 @@ public final class TuneCommand implements Callable<Integer> {
       throws InterruptedException {
     err.printf(
         Locale.ROOT,
-        "warming up: unmeasured passes over the levels (%.2g s each) until the rate levels off,"
+        "warming up: unmeasured passes over the levels (%s s each) until the rate levels off,"
             + " %d to %d of them%n",
-        trialSeconds / 2,
+        new java.math.BigDecimal(trialSeconds / 2)
+            .round(new java.math.MathContext(2))
+            .stripTrailingZeros()
+            .toPlainString(),
         WarmUp.MIN_PASSES,
         WarmUp.MAX_PASSES);
     List<Double> rates =
