@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -149,7 +151,15 @@ public record Baseline(
     if (parent != null) {
       Files.createDirectories(parent);
     }
-    Databind.JSON.writeValue(file.toFile(), this);
+    // Written beside it and moved over it: a server polling the repository never reads half a
+    // baseline while profile writes one.
+    Path part = file.resolveSibling(file.getFileName() + ".part");
+    Databind.JSON.writeValue(part.toFile(), this);
+    try {
+      Files.move(part, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(part, file, StandardCopyOption.REPLACE_EXISTING);
+    }
   }
 
   private void check(Path file) throws IOException {
