@@ -64,7 +64,13 @@ final class DatabindConfigReader {
         .replace("`java.lang.String`", "text")
         .replaceAll("`dev\\.fulcrum\\.[\\w.$]+`", "a section")
         .replaceAll(" \\(token `JsonToken\\.[A-Z_]+`\\)", "")
-        .replace(" (but could if coercion was enabled using `CoercionConfig`)", "");
+        .replace(" (but could if coercion was enabled using `CoercionConfig`)", "")
+        // A scalar where a section goes (slo: 10): Jackson speaks of creators and constructors.
+        .replaceAll(
+            "^Cannot construct instance of a section \\(although at least one Creator exists\\):"
+                + " no \\w+/[\\w-]+ constructor/factory method to deserialize from (\\w+) value"
+                + " (.*)$",
+            "must be a section (a map of fields), not the $1 value $2");
   }
 
   static String fieldPath(JsonMappingException e) {

@@ -157,6 +157,8 @@ class ModelConfigLoaderTest {
     assertFails("max-batch-size: 8.7\n", "max-batch-size", "a whole number");
     assertFails("max-batch-size: [1, 2]\n", "max-batch-size", "a whole number");
     assertFails(
+        "slo: 10\n", "slo", "must be a section (a map of fields), not the Number value (10)");
+    assertFails(
         "max-batch-size: 0\ndynamic-batching: {preferred-batch-sizes: [4]}\n",
         "dynamic-batching.preferred-batch-sizes",
         "does not batch");
