@@ -387,8 +387,14 @@ public final class ServeCommand implements Callable<Integer> {
     DriftMonitor monitor = monitoringOptions.start();
     if (monitor != null) {
       metrics.bindMonitor(monitor);
-      // Each monitored version's detectors are made when it loads: an unreadable baseline is
-      // logged then, and its metrics exist before its first request.
+      // Each monitored version's detectors are made when it loads (once the server has answered
+      // its first request, or a second after this: reading baselines stays off the cold start's
+      // path, as the dashboard's first ticks do): an unreadable baseline is logged then, and its
+      // metrics exist before its first request.
+      CompletableFuture<Void> afterFirstAnswer =
+          firstAnswer.afterOr(
+              CompletableFuture.completedFuture(null),
+              CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS));
       repository
           .manager()
           .addListener(
@@ -396,7 +402,7 @@ public final class ServeCommand implements Callable<Integer> {
                 if (event instanceof LifecycleEvent.Loaded loaded) {
                   for (ModelVersion v : repository.versions(loaded.model())) {
                     if (v.version() == loaded.version()) {
-                      monitor.watch(v);
+                      afterFirstAnswer.thenRun(() -> monitor.watch(v));
                     }
                   }
                 }
