@@ -8,10 +8,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
-import dev.fulcrum.tools.FulcrumCli;
+import dev.fulcrum.tools.CliRun;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -98,8 +96,8 @@ class ProfileCommandCsvTest {
                 + "8,z,3,z,1,1\r\n"
                 + "9,z,4,z,1,true\r\n"
                 + "10,z,1,z,1,1\r\n");
-    Run run = profile(repo, "tab", csv);
-    assertThat(run.code).as(run.err).isZero();
+    CliRun run = profile(repo, "tab", csv);
+    assertThat(run.code()).as(run.err()).isZero();
     Baseline b = Baseline.read(repo.resolve("tab").resolve("baseline.json"));
     assertThat(b.rows()).isEqualTo(10);
     assertThat(b.features())
@@ -119,7 +117,7 @@ class ProfileCommandCsvTest {
     assertThat(s.count()).isEqualTo(5); // rows 1, 5, 8, 9 and 10
     assertThat(s.min()).isEqualTo(1.75);
     assertThat(s.max()).isEqualTo((double) (0.7f + 5f));
-    assertThat(run.out).contains("wrote").contains("(10 rows of data.csv)");
+    assertThat(run.out()).contains("wrote").contains("(10 rows of data.csv)");
   }
 
   /** BOOL from 0/1/true/False, INT32, FP16 profiled as the halves the model is served. */
@@ -127,8 +125,8 @@ class ProfileCommandCsvTest {
   void feedsBoolIntegerAndHalfPrecisionInputs() throws Exception {
     Path repo = flags();
     Path csv = csv("b0,b1,i0,i1,h0\n0,1,3,0,0.1\ntrue,False,4,2,-1.5\nTRUE,1,5,7,2\n");
-    Run run = profile(repo, "flags", csv);
-    assertThat(run.code).as(run.err).isZero();
+    CliRun run = profile(repo, "flags", csv);
+    assertThat(run.code()).as(run.err()).isZero();
     Baseline b = Baseline.read(repo.resolve("flags").resolve("baseline.json"));
     assertThat(b.features())
         .extracting(Baseline.FeatureBaseline::name)
@@ -156,8 +154,8 @@ class ProfileCommandCsvTest {
   void feedsAStringInputFromItsColumn() throws Exception {
     Path repo = strm("    v: [v0, v1]\n");
     Path csv = csv("v0,v1,text\n0.5,1,\"hello, world\"\n1.5,2,\"\"\n-1,NA,x\n");
-    Run run = profile(repo, "strm", csv);
-    assertThat(run.code).as(run.err).isZero();
+    CliRun run = profile(repo, "strm", csv);
+    assertThat(run.code()).as(run.err()).isZero();
     Baseline b = Baseline.read(repo.resolve("strm").resolve("baseline.json"));
     assertThat(b.features()).extracting(Baseline.FeatureBaseline::name).containsExactly("v0", "v1");
     assertThat(b.outputs())
@@ -217,9 +215,9 @@ class ProfileCommandCsvTest {
   void refusesWhatItCannotProfileInOneLine(String model, String text, String message)
       throws Exception {
     Path repo = model.equals("tab") ? tab() : flags();
-    Run run = profile(repo, model, csv(text));
-    assertThat(run.code).as(run.err).isEqualTo(2);
-    assertThat(run.err).isEqualTo("fulcrum profile: " + message + System.lineSeparator());
+    CliRun run = profile(repo, model, csv(text));
+    assertThat(run.code()).as(run.err()).isEqualTo(2);
+    assertThat(run.err()).isEqualTo("fulcrum profile: " + message + System.lineSeparator());
   }
 
   /**
@@ -230,23 +228,23 @@ class ProfileCommandCsvTest {
   void refusesInputsItCannotFeedInOneLine() throws Exception {
     Path csv = csv("v0,v1,text\n0.5,1,a\n");
     // config.yaml refuses a BYTES input in monitoring.features: the model does not load.
-    Run bytes = profile(strm("    v: [v0, v1]\n    text: [t]\n"), "strm", csv);
-    assertThat(bytes.code).isEqualTo(2);
-    assertThat(bytes.err)
+    CliRun bytes = profile(strm("    v: [v0, v1]\n    text: [t]\n"), "strm", csv);
+    assertThat(bytes.code()).isEqualTo(2);
+    assertThat(bytes.err())
         .startsWith("fulcrum profile: model 'strm' did not load: ")
         .contains("'monitoring.features.text': input 'text' is BYTES")
         .hasLineCount(1);
-    Run run = profile(strm("    v: [v0, v1]\n"), "strm", csv("v0,v1\n0.5,1\n"));
-    assertThat(run.code).isEqualTo(2);
-    assertThat(run.err).startsWith("fulcrum profile: data.csv has no column 'text'");
+    CliRun run = profile(strm("    v: [v0, v1]\n"), "strm", csv("v0,v1\n0.5,1\n"));
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err()).startsWith("fulcrum profile: data.csv has no column 'text'");
 
     Path flags = flags();
     Files.writeString(
         flags.resolve("flags").resolve("config.yaml"),
         "max-batch-size: 16\nmonitoring:\n  features:\n    i: [i0, i1]\n    h: [h0]\n");
     run = profile(flags, "flags", csv("b0,b1,i0,i1,h0\n0,1,3,0,0.1\n"));
-    assertThat(run.code).isEqualTo(2);
-    assertThat(run.err)
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err())
         .isEqualTo(
             "fulcrum profile: input 'b' is BOOL[2], which monitoring.features does not name:"
                 + " name its columns there (an input left out is fed from the one CSV column of"
@@ -262,32 +260,23 @@ class ProfileCommandCsvTest {
                 .node("Identity", List.of("x"), List.of("y")),
             "max-batch-size: 4\nmonitoring:\n  features:\n    x: [c0, c1]\n");
     run = profile(grid, "grid", csv("c0,c1\n1,2\n"));
-    assertThat(run.code).isEqualTo(2);
+    assertThat(run.code()).isEqualTo(2);
     // config.yaml refuses it first: the live monitor could not compare it either.
-    assertThat(run.err)
+    assertThat(run.err())
         .startsWith("fulcrum profile: model 'grid' did not load: ")
         .contains("input 'x' has shape [3, 2]")
         .hasLineCount(1);
   }
 
-  private record Run(int code, String out, String err) {}
-
-  private static Run profile(Path repo, String model, Path csv) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        FulcrumCli.Picocli.commandLine()
-            .setOut(new PrintWriter(out))
-            .setErr(new PrintWriter(err))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                model,
-                "--data",
-                csv.toString());
-    return new Run(code, out.toString(), err.toString());
+  private static CliRun profile(Path repo, String model, Path csv) {
+    return CliRun.of(
+        "profile",
+        "--model-repository",
+        repo.toString(),
+        "--model",
+        model,
+        "--data",
+        csv.toString());
   }
 
   /** Writes {@code name}'s version 1 and config.yaml into the repository; the repository. */

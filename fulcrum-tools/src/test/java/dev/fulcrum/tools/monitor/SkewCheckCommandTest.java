@@ -7,9 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.Profiler;
-import dev.fulcrum.tools.FulcrumCli;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.fulcrum.tools.CliRun;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,9 +36,6 @@ class SkewCheckCommandTest {
   private Path model;
   private Path baseline;
   private final Random random = new Random(7);
-
-  /** The command's exit status, stdout and stderr. */
-  private record Run(int code, String out, String err) {}
 
   @BeforeEach
   void baseline() throws Exception {
@@ -71,7 +66,7 @@ class SkewCheckCommandTest {
   void aLogWithoutTheBaselinesInputIsNotCheckedAndSaysWhichItLacks() throws Exception {
     Path log = log("x_renamed", 100, "1", UnaryOperator.identity(), 3);
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isEqualTo(2);
     assertThat(run.out())
@@ -87,7 +82,7 @@ class SkewCheckCommandTest {
     Path log = log("x", 20, "1", UnaryOperator.identity(), 3);
     Files.writeString(log, Files.readString(log).replace("\"model\":\"m\"", "\"model\":\"n\""));
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isEqualTo(2);
     assertThat(run.err())
@@ -101,7 +96,7 @@ class SkewCheckCommandTest {
     String text = Files.readString(log);
     Files.writeString(log, text.substring(0, text.length() - 30)); // the last line, cut
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isZero();
     assertThat(run.err())
@@ -125,7 +120,7 @@ class SkewCheckCommandTest {
     System.arraycopy(junk, 0, all, good.length + 1, junk.length);
     Files.write(log, all);
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isZero();
     assertThat(run.err())
@@ -167,7 +162,7 @@ class SkewCheckCommandTest {
   void aLogWithMoreColumnsThanTheBaselineIsRefusedNotReadAsDrift() throws Exception {
     Path log = log("x", 200, "1", UnaryOperator.identity(), 4);
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isEqualTo(2);
     assertThat(run.out())
@@ -189,7 +184,7 @@ class SkewCheckCommandTest {
             },
             3);
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
 
     assertThat(run.code()).as(run.toString()).isEqualTo(1);
     assertThat(run.out()).contains("m version 1 feature b: DRIFT (range");
@@ -200,7 +195,7 @@ class SkewCheckCommandTest {
     Path one = log("x", 50, "1", UnaryOperator.identity(), 3);
     ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
-    Run run = skewCheck("--log", one.toString(), "--baseline", baseline.toString(), "--json");
+    CliRun run = skewCheck("--log", one.toString(), "--baseline", baseline.toString(), "--json");
     assertThat(run.code()).as(run.toString()).isZero();
     JsonNode single = strict.readTree(run.out());
     assertThat(single.isObject()).isTrue();
@@ -238,7 +233,7 @@ class SkewCheckCommandTest {
   void theSettingsUsedAndWhereFromAreShown() throws Exception {
     Path log = log("x", 20, "1", UnaryOperator.identity(), 3);
 
-    Run run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
+    CliRun run = skewCheck("--log", log.toString(), "--baseline", baseline.toString());
     assertThat(run.out())
         .contains("baseline models/m/baseline.json: model m, 3000 training rows (train.csv)")
         .contains(
@@ -256,18 +251,11 @@ class SkewCheckCommandTest {
                 + " range-window 50,");
   }
 
-  private Run skewCheck(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
+  private static CliRun skewCheck(String... args) {
     String[] all = new String[args.length + 1];
     all[0] = "skew-check";
     System.arraycopy(args, 0, all, 1, args.length);
-    int code =
-        FulcrumCli.Picocli.commandLine()
-            .setOut(new PrintWriter(out))
-            .setErr(new PrintWriter(err))
-            .execute(all);
-    return new Run(code, out.toString(), err.toString());
+    return CliRun.of(all);
   }
 
   /**
