@@ -536,6 +536,17 @@ public final class ModelScheduler implements AutoCloseable {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
         return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
       }
+      if (bestEffortOverHalf(p)) {
+        observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
+        return CompletableFuture.failedFuture(
+            InferenceException.exhausted(
+                "model '"
+                    + config.name()
+                    + "': a best-effort request waits only while the queue is less than half full"
+                    + " (max-queue-size "
+                    + policy.maxQueueSize()
+                    + "; the rest is kept for requests held to the SLO); retry later"));
+      }
       if (!queue.offer(p)) {
         observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(overloaded());
@@ -852,6 +863,18 @@ public final class ModelScheduler implements AutoCloseable {
   public void countRefusedUpstream(int rows) {
     observer.rejected(
         new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, rows, 0, ticker.nanoTime()));
+  }
+
+  /**
+   * Whether {@code p} is a best-effort request (in the SLO policy's last level) arriving at a queue
+   * at least half full: a flood of them would otherwise fill max-queue-size and turn away the
+   * requests held to the objective (under the scheduler's lock).
+   */
+  private boolean bestEffortOverHalf(PendingRequest p) {
+    return batching.bestEffortLast()
+        && p.level == queue.bestEffortLevel()
+        && policy.maxQueueSize() > 0
+        && queue.size() >= (policy.maxQueueSize() + 1) / 2;
   }
 
   private InferenceException overloaded() {

@@ -149,6 +149,42 @@ class SloSchedulerTest {
   }
 
   @Test
+  void bestEffortRequestsFillAtMostHalfTheQueueAndWaitBehindStandardOnes() throws Exception {
+    ModelConfig c =
+        SchedulerFixtures.config(SchedulingConfig.defaults().withMaxQueueSize(4))
+            .withSlo(new SloConfig(10_000 * MS, 99, 0));
+    SlowEcho model = new SlowEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    scheduler =
+        new ModelScheduler(
+            "m-v1", c, List.of(model), clock, Executors.defaultThreadFactory(), timer, stats);
+    model.gate.drainPermits();
+    CompletableFuture<InferenceResponse> running = submit(c, request(Map.of()));
+    assertThat(model.started.tryAcquire(1, 10, TimeUnit.SECONDS)).isTrue();
+
+    Map<String, Object> bestEffort = Map.of("slo_class", "best_effort");
+    CompletableFuture<InferenceResponse> be1 = submit(c, request(bestEffort));
+    CompletableFuture<InferenceResponse> be2 = submit(c, request(bestEffort));
+    // Half of max-queue-size 4 is queued: a third best-effort request is turned away...
+    CompletableFuture<InferenceResponse> be3 = submit(c, request(bestEffort));
+    assertThat(be3).isCompletedExceptionally();
+    InferenceException e = (InferenceException) be3.handle((r, t) -> t).get();
+    assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+    assertThat(e.getMessage()).contains("best-effort", "less than half full");
+    // ... and the rest of the queue is kept for standard requests, which run before them.
+    CompletableFuture<InferenceResponse> standard = submit(c, request(Map.of()));
+    assertThat(standard).isNotDone();
+
+    model.gate.release(Integer.MAX_VALUE / 2);
+    for (CompletableFuture<InferenceResponse> f : List.of(running, be1, be2, standard)) {
+      f.get(10, TimeUnit.SECONDS);
+    }
+    assertThat(stats.snapshot().success().count()).isEqualTo(4);
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+    assertThat(stats.snapshot().sloRejected()).isZero();
+  }
+
+  @Test
   void withoutAnObjectiveTheStaticPolicyRuns() {
     ModelConfig c = config(SloConfig.NONE);
     scheduler =
