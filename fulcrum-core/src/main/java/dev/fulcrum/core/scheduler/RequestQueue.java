@@ -69,9 +69,6 @@ final class RequestQueue {
   /** Written under the scheduler's lock; volatile so that {@link #size()} may be read without. */
   private volatile int size;
 
-  /** The batch rows of the queued requests. */
-  private int queuedRows;
-
   /** The batch rows in each level FIFO (not the delayed requests). */
   private final int[] levelRows;
 
@@ -105,9 +102,16 @@ final class RequestQueue {
     return size;
   }
 
-  /** The batch rows of the queued requests (under the scheduler's lock). */
+  /**
+   * The batch rows of the queued requests, the delayed ones included (under the scheduler's lock;
+   * tests and simulations: admission reads {@link #rowsAhead}).
+   */
   int rows() {
-    return queuedRows;
+    int rows = rowsAhead(levelRows.length - 1);
+    for (PendingRequest p : delayed) {
+      rows += p.rows;
+    }
+    return rows;
   }
 
   /**
@@ -138,7 +142,6 @@ final class RequestQueue {
     levels.get(p.level).addLast(p);
     p.place = Place.LEVEL;
     size++;
-    queuedRows += p.rows;
     levelRows[p.level] += p.rows;
     if (p.hasDeadline()) {
       deadlines.add(p);
@@ -161,7 +164,6 @@ final class RequestQueue {
     }
     p.place = Place.NONE;
     size--;
-    queuedRows -= p.rows;
     dropStaleDeadlines();
     return true;
   }
@@ -217,7 +219,6 @@ final class RequestQueue {
       } else {
         p.place = Place.NONE;
         size--;
-        queuedRows -= p.rows;
         if (rejected.isEmpty()) {
           rejected = new ArrayList<>();
         }
@@ -308,7 +309,6 @@ final class RequestQueue {
     }
     p.place = Place.NONE;
     size--;
-    queuedRows -= p.rows;
   }
 
   /**
@@ -356,7 +356,6 @@ final class RequestQueue {
     deadlines.clear();
     liveDeadlines = 0;
     size = 0;
-    queuedRows = 0;
     Arrays.fill(levelRows, 0);
     return all;
   }
