@@ -527,11 +527,11 @@ public final class ModelConfigResolver {
         if (names.isEmpty() || names.stream().anyMatch(n -> n == null || n.isBlank())) {
           throw new ConfigException(file, field, "must list a non-empty name for each column");
         }
-        if (new HashSet<>(names).size() != names.size()) {
-          throw new ConfigException(file, field, "names a column twice");
-        }
         for (String n : names) {
           String other = inputOfName.putIfAbsent(n, e.getKey());
+          if (e.getKey().equals(other)) {
+            throw new ConfigException(file, field, "names a column twice");
+          }
           if (other != null) {
             throw new ConfigException(
                 file,

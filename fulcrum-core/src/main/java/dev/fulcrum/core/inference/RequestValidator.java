@@ -206,7 +206,7 @@ public final class RequestValidator {
    *
    * @throws InferenceException INVALID_ARGUMENT naming both inputs, their shapes and the dimension
    */
-  public static void checkSharedDimensions(
+  private static void checkSharedDimensions(
       String model, ModelSignature signature, List<Tensor> inputs) {
     for (ModelSignature.SharedDimension d : signature.sharedDimensions()) {
       Tensor first = null;
@@ -248,9 +248,8 @@ public final class RequestValidator {
    * @throws InferenceException INVALID_ARGUMENT naming the input, the position, the value and the
    *     range
    */
-  public static void checkIndices(
-      String model, @Nullable ModelSignature signature, List<Tensor> inputs) {
-    if (signature == null || signature.indexBounds().isEmpty()) {
+  private static void checkIndices(String model, ModelSignature signature, List<Tensor> inputs) {
+    if (signature.indexBounds().isEmpty()) {
       return;
     }
     for (Tensor t : inputs) {

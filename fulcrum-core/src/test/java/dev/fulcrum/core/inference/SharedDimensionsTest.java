@@ -17,7 +17,10 @@ import java.nio.ByteOrder;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** {@link RequestValidator#checkSharedDimensions}: one size per named dimension across inputs. */
+/**
+ * {@link RequestValidator#checkAgainstGraph}'s shared dimensions: one size per named dimension
+ * across inputs.
+ */
 class SharedDimensionsTest {
   /**
    * ids [batch, seq] and a mask [batch, 1, seq]: "seq" is axis 1 of one and axis 2 of the other.
