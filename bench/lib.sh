@@ -10,6 +10,20 @@ BENCH_MINILM_BODY="$ROOT/bench/bodies/minilm16.json"
 # The demo fraud classifier's request: one transaction of the 8 features (the README's first row).
 BENCH_FRAUD_BODY="$ROOT/bench/bodies/fraud.json"
 
+# The demo's MiniLM model file (quantized all-MiniLM-L6-v2), as the build unpacks it.
+BENCH_MINILM_MODEL="$ROOT/demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx"
+
+bench_ort_jar() { # -> the ONNX Runtime jar of the built distribution, else the newest in ~/.m2
+  local jar
+  jar=$(ls "$ROOT"/fulcrum-tools/target/dist/lib/onnxruntime-*.jar 2>/dev/null | head -1)
+  [ -n "$jar" ] || jar=$(ls ~/.m2/repository/com/microsoft/onnxruntime/onnxruntime/*/onnxruntime-*.jar | tail -1)
+  echo "$jar"
+}
+
+bench_need_minilm() { # script-name: exits with a line on stderr when the demo's MiniLM is not built
+  [ -f "$BENCH_MINILM_MODEL" ] || { echo "$1 needs the built demo model: ./mvnw -B -ntp -DskipTests package" >&2; exit 1; }
+}
+
 bench_wrk_lua() { # json-body-file lua-file: a wrk script that POSTs that body as JSON
   python3 - "$1" "$2" <<'PY'
 import json, sys

@@ -12,10 +12,10 @@ cd "$ROOT"
 fulcrum_find_java
 N=${N:-3}
 GAP_US=${GAP_US:-1000}
-JAR=$(ls fulcrum-tools/target/dist/lib/onnxruntime-*.jar 2>/dev/null | head -1)
-[ -n "$JAR" ] || JAR=$(ls ~/.m2/repository/com/microsoft/onnxruntime/onnxruntime/*/onnxruntime-*.jar | tail -1)
-MODEL=demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx
-[ -f "$MODEL" ] || { echo "minilmcall.sh needs the built demo model: ./mvnw -B -ntp -DskipTests package" >&2; exit 1; }
+. bench/lib.sh
+JAR=$(bench_ort_jar)
+MODEL=$BENCH_MINILM_MODEL
+bench_need_minilm minilmcall.sh
 OUT=$(mktemp -d)
 "$JAVA_HOME/bin/javac" -d "$OUT" -cp "$JAR" bench/ortcall/MiniLmCall.java bench/ortcall/MiniLmRows.java
 for round in $(seq "$N"); do

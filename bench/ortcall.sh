@@ -10,8 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 . bin/find-java.sh
 fulcrum_find_java
-JAR=$(ls fulcrum-tools/target/dist/lib/onnxruntime-*.jar 2>/dev/null | head -1)
-[ -n "$JAR" ] || JAR=$(ls ~/.m2/repository/com/microsoft/onnxruntime/onnxruntime/*/onnxruntime-*.jar | tail -1)
+. bench/lib.sh
+JAR=$(bench_ort_jar)
 MODEL=${MODEL:-demo/models/fraud_classifier/1/model.onnx}
 OUT=$(mktemp -d)
 "$JAVA_HOME/bin/javac" -d "$OUT" -cp "$JAR" bench/ortcall/OrtCall.java

@@ -17,10 +17,10 @@ SECONDS_RUN=${SECONDS:-300}
 FRACTION=${FRACTION:-0.8}
 RATE=${RATE:-1032}
 SLO_MS=${SLO_MS:-100}
-JAR=$(ls fulcrum-tools/target/dist/lib/onnxruntime-*.jar 2>/dev/null | head -1)
-[ -n "$JAR" ] || JAR=$(ls ~/.m2/repository/com/microsoft/onnxruntime/onnxruntime/*/onnxruntime-*.jar | tail -1)
-MODEL=demo/models/all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx
-[ -f "$MODEL" ] || { echo "slo_bound.sh needs the built demo model: ./mvnw -B -ntp -DskipTests package" >&2; exit 1; }
+. bench/lib.sh
+JAR=$(bench_ort_jar)
+MODEL=$BENCH_MINILM_MODEL
+bench_need_minilm slo_bound.sh
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 "$JAVA_HOME/bin/javac" -d "$OUT" -cp "$JAR" bench/ortcall/MiniLmSlo.java
