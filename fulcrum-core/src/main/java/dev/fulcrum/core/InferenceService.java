@@ -9,7 +9,9 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.pipeline.ModelStages;
+import dev.fulcrum.core.repository.LifecycleEvent;
 import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ResponseCache;
 import dev.fulcrum.core.scheduler.ModelScheduler;
@@ -58,6 +60,16 @@ public final class InferenceService {
     this.repository = repository;
     this.strictReadiness = strictReadiness;
     this.monitor = monitor;
+    if (monitor != null) {
+      repository
+          .manager()
+          .addListener(
+              e -> {
+                if (e instanceof LifecycleEvent.StateChanged c && c.to() == ModelState.UNLOADED) {
+                  monitor.unloaded(c.model(), c.version());
+                }
+              });
+    }
   }
 
   /** The skew and drift monitor, or null when the server runs none. */

@@ -13,4 +13,16 @@ public interface DriftListener {
    * @param output true for an output column (prediction drift)
    */
   void changed(String model, String version, FeatureDrift feature, boolean output);
+
+  /**
+   * A raised alert ended because its version was unloaded or reloaded (its detectors went with it),
+   * not because the data came back; {@code feature} is shown clear. By default told as a change to
+   * clear.
+   *
+   * @param why what happened to the version, for people
+   */
+  default void ended(
+      String model, String version, FeatureDrift feature, boolean output, String why) {
+    changed(model, version, feature, output);
+  }
 }

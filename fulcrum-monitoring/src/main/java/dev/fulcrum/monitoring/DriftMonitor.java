@@ -6,6 +6,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import dev.fulcrum.core.monitor.ModelMonitor;
+import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.PassListener;
 import java.io.FileNotFoundException;
@@ -134,6 +135,12 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
 
   /** Versions to make detectors for on the monitor thread ({@link #watch}). */
   private final ConcurrentLinkedQueue<ModelVersion> arriving = new ConcurrentLinkedQueue<>();
+
+  /** Versions unloaded ({@link #unloaded}): their detectors are dropped on the monitor thread. */
+  private final ConcurrentLinkedQueue<String> leaving = new ConcurrentLinkedQueue<>();
+
+  /** Detectors of versions replaced in {@link #versions}: their raised alerts are ended. */
+  private final ConcurrentLinkedQueue<Entry> replaced = new ConcurrentLinkedQueue<>();
 
   private final long maxRate;
   private volatile double keep = 1; // written by the monitor thread only
@@ -393,14 +400,79 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     }
   }
 
+  /**
+   * Drops an unloaded version's detectors, and ends each alert it had raised: the listeners are
+   * told the feature is clear ({@link DriftListener#ended}), so that an incident opened by the
+   * webhook is closed rather than left open forever. A version of that name and number loaded since
+   * (a reload) keeps its own. Any thread; does not block.
+   */
+  @Override
+  public void unloaded(String model, long version) {
+    if (detect) {
+      leaving.add(key(model, Long.toString(version)));
+      LockSupport.unpark(thread);
+    }
+  }
+
+  private static String key(String model, String version) {
+    return model + '\u0000' + version;
+  }
+
   private Entry entry(ModelVersion mv) {
-    String key = mv.name() + '\u0000' + mv.versionString();
+    String key = key(mv.name(), mv.versionString());
     Entry e = versions.get(key);
     if (e != null && e.version == mv) {
       return e;
     }
     return versions.compute(
-        key, (k, old) -> old != null && old.version == mv ? old : new Entry(mv, create(mv)));
+        key,
+        (k, old) -> {
+          if (old != null && old.version == mv) {
+            return old;
+          }
+          if (old != null) {
+            replaced.add(old); // a reload: the old version's alerts end with it
+          }
+          return new Entry(mv, create(mv));
+        });
+  }
+
+  /** Drops the detectors of versions unloaded since last time; on the monitor thread. */
+  private void retireLeaving() {
+    for (String key = leaving.poll(); key != null; key = leaving.poll()) {
+      Entry e = versions.get(key);
+      if (e != null && gone(e.version) && versions.remove(key, e)) {
+        end(e, "the version was unloaded");
+      }
+    }
+    for (Entry e = replaced.poll(); e != null; e = replaced.poll()) {
+      end(e, "the version was reloaded");
+    }
+  }
+
+  private static boolean gone(ModelVersion mv) {
+    ModelState s = mv.state();
+    return s == ModelState.UNLOADING || s == ModelState.UNLOADED || s == ModelState.UNAVAILABLE;
+  }
+
+  /** Tells the listeners that each alert a dropped version had raised is over. */
+  private void end(Entry e, String why) {
+    DriftReport r = e.monitor.report(dropped.sum(), shed.sum());
+    for (FeatureDrift f : r.features()) {
+      if (f.drift()) {
+        ended(e.monitor, cleared(f), false, why);
+      }
+    }
+    for (FeatureDrift f : r.outputs()) {
+      if (f.drift()) {
+        ended(e.monitor, cleared(f), true, why);
+      }
+    }
+  }
+
+  private static FeatureDrift cleared(FeatureDrift f) {
+    return new FeatureDrift(
+        f.name(), false, f.score(), f.threshold(), f.test(), null, 0, f.tests());
   }
 
   /** A version's detectors, from its configuration and its baseline file. */
@@ -474,6 +546,11 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       for (ModelVersion w = arriving.poll(); w != null; w = arriving.poll()) {
         entry(w); // its first report is made with it
       }
+      if (!leaving.isEmpty() || !replaced.isEmpty()) {
+        retireLeaving();
+        last = null;
+        dirty.clear(); // a retired version's report is not published again
+      }
       Handed c = queue.poll();
       if (c == null) {
         if (unpublished > 0) {
@@ -496,7 +573,8 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
           process.accept(c);
         } else {
           ModelVersion mv = c.source();
-          if (mv != null) {
+          // An unloaded version's last passes are not compared: its detectors are gone.
+          if (mv != null && ((last != null && last.version == mv) || !gone(mv))) {
             Entry e = last != null && last.version == mv ? last : entry(mv);
             last = e;
             switch (c) {
@@ -537,6 +615,23 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     } finally {
       dirty.clear();
       processed.addAndGet(compared);
+    }
+  }
+
+  private void ended(VersionMonitor vm, FeatureDrift f, boolean output, String why) {
+    log.info(
+        "drift: model {} version {} {} {}: alert ended ({})",
+        vm.model(),
+        vm.version(),
+        output ? "output" : "feature",
+        f.name(),
+        why);
+    for (DriftListener l : listeners) {
+      try {
+        l.ended(vm.model(), vm.version(), f, output, why);
+      } catch (RuntimeException e) {
+        log.warn("drift listener failed: {}", e.toString());
+      }
     }
   }
 

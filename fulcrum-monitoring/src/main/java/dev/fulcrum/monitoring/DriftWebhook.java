@@ -36,11 +36,21 @@ public final class DriftWebhook implements DriftListener {
 
   @Override
   public void changed(String model, String version, FeatureDrift feature, boolean output) {
+    post(DriftJson.change(model, version, feature, output).toString());
+  }
+
+  /** The change's JSON with {@code "ended": why}, so a receiver can tell it from a recovery. */
+  @Override
+  public void ended(
+      String model, String version, FeatureDrift feature, boolean output, String why) {
+    post(DriftJson.change(model, version, feature, output).put("ended", why).toString());
+  }
+
+  private void post(String body) {
     if (!slots.tryAcquire()) {
       failed.increment();
       return;
     }
-    String body = DriftJson.change(model, version, feature, output).toString();
     HttpRequest request =
         HttpRequest.newBuilder(uri)
             .timeout(Duration.ofSeconds(5))

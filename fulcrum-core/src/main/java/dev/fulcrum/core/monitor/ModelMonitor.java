@@ -60,6 +60,12 @@ public interface ModelMonitor {
   /** The reports of every monitored version (for metrics), in no particular order. */
   List<DriftReport> reports();
 
+  /**
+   * A version was unloaded (its state is UNLOADED): what the monitor keeps for it may go. Called on
+   * the control thread that unloaded it; must not block.
+   */
+  default void unloaded(String model, long version) {}
+
   /** The prediction log's totals, or null when the server keeps no prediction log. */
   default @Nullable PredictionLogCounts predictionLog() {
     return null;

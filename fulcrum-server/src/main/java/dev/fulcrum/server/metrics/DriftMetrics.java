@@ -98,7 +98,7 @@ final class DriftMetrics {
   }
 
   private static void each(DriftReport r, FeatureVisitor v) {
-    r.features().forEach(f -> v.visit(f, "input"));
+    r.features().forEach(f -> v.visit(f, "feature"));
     r.outputs().forEach(f -> v.visit(f, "output"));
   }
 

@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.monitor.DriftReport;
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.DetectorSettings;
 import dev.fulcrum.monitoring.DriftJson;
@@ -63,7 +65,12 @@ class DriftE2eTest {
     metrics.bindMonitor(monitor);
     try (E2eServer server =
         E2eServer.start(
-            repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+            repo,
+            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+            new OnnxRuntimeBackend(),
+            monitor,
+            new ModelRepository.Settings(
+                ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)))) {
       List<String> rows = Files.readAllLines(DEMO.resolve("data").resolve("fraud_training.csv"));
       for (int i = 1; i <= 300; i++) {
         infer(server, rows.get(i), 1);
@@ -96,10 +103,10 @@ class DriftE2eTest {
       assertThat(metrics.scrape())
           .contains(
               "fulcrum_drift_status{model=\"fraud_classifier\",version=\"1\","
-                  + "feature=\"amount_usd\",kind=\"input\"} 1")
+                  + "feature=\"amount_usd\",kind=\"feature\"} 1")
           .contains(
               "fulcrum_drift_status{model=\"fraud_classifier\",version=\"1\","
-                  + "feature=\"hour_of_day\",kind=\"input\"} 0");
+                  + "feature=\"hour_of_day\",kind=\"feature\"} 0");
 
       HttpResponse<byte[]> unknown = server.get("/v2/models/nope/drift");
       assertThat(unknown.statusCode()).isEqualTo(404);
@@ -134,6 +141,18 @@ class DriftE2eTest {
         }
       }
       assertThat(replayed.toString()).isEqualTo(live.toString());
+
+      // Unloading the version ends its alert (told as a clear, so a webhook's incident closes),
+      // and only that one; the metric's series go with the version.
+      int told = alerts.size();
+      server.service.repository().manager().unload("fraud_classifier").get();
+      Await.until(
+          "the alert ended",
+          () -> alerts.size() > told && alerts.get(alerts.size() - 1).endsWith("false"));
+      assertThat(alerts.subList(told, alerts.size()))
+          .containsExactly("fraud_classifier 1 amount_usd false");
+      assertThat(metrics.scrape())
+          .doesNotContain("fulcrum_drift_status{model=\"fraud_classifier\"");
     } finally {
       monitor.close();
     }

@@ -88,6 +88,17 @@ final class E2eServer implements AutoCloseable {
       ModelRuntime runtime,
       dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor)
       throws InterruptedException {
+    return start(repository, maxInputSize, runtime, monitor, ModelRepository.Settings.defaults());
+  }
+
+  /** Serves a repository with a monitor (null for none) and the given model control. */
+  static E2eServer start(
+      Path repository,
+      int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
+      ModelRepository.Settings settings)
+      throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
     SchedulerEnvironment environment = SchedulerEnvironment.system();
     ModelRepository models =
@@ -96,7 +107,7 @@ final class E2eServer implements AutoCloseable {
             List.of(runtime, new TextPipelines()),
             new ModelConfigResolver(cores, 32),
             environment,
-            ModelRepository.Settings.defaults(),
+            settings,
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     models.loadAll();
     InferenceService service = new InferenceService(models, true, monitor);

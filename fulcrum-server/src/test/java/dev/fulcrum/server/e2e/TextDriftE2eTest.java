@@ -156,7 +156,7 @@ class TextDriftE2eTest {
         assertThat(metrics.scrape())
             .contains(
                 "fulcrum_drift_status{model=\"all_minilm_l6_v2\",version=\"1\","
-                    + "feature=\"unk_rate\",kind=\"input\"} 1")
+                    + "feature=\"unk_rate\",kind=\"feature\"} 1")
             .contains(
                 "fulcrum_drift_status{model=\"all_minilm_l6_v2\",version=\"1\","
                     + "feature=\"embedding_norm\",kind=\"output\"} 1");
