@@ -2,6 +2,7 @@ package dev.fulcrum.runtime.onnx;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.fulcrum.core.config.ShownPath;
@@ -18,8 +19,10 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import org.jspecify.annotations.Nullable;
@@ -99,6 +102,9 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   /** Whether instances of one intra-op thread share one session ({@link #SHARED_SESSIONS}). */
   private final boolean sharedSessionsOn =
       Boolean.parseBoolean(System.getProperty(SHARED_SESSIONS, "true"));
+
+  /** Model files loaded once already: their later loads log ONNX Runtime's errors only. */
+  private final Set<Path> warnedOnce = ConcurrentHashMap.newKeySet();
 
   private record SessionKey(Path file, SessionOptions options, boolean cacheable) {}
 
@@ -433,6 +439,9 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
 
   private OrtSession createSessionHere(Path file, SessionOptions options, boolean cacheable)
       throws OrtException, ModelLoadException {
+    // ONNX Runtime's load warnings (an unused initializer, say) are worth a line at a file's first
+    // load, not again at each reload, instance or fulcrum tune trial.
+    boolean quiet = !warnedOnce.add(file.toAbsolutePath().normalize());
     OptimizedModelCache.Entry entry = null;
     if (cache != null && cacheable) {
       try {
@@ -444,7 +453,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       }
     }
     if (cache == null || entry == null) {
-      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
         return env.createSession(file.toString(), ortOptions);
       }
     }
@@ -454,7 +463,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
             : SessionOptions.OptimizationLevel.DISABLED;
     ByteBuffer graph = cache.read(entry);
     if (graph != null) {
-      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
         ortOptions.setOptimizationLevel(optLevel(loadLevel));
         OrtSession session = env.createSession(graph, ortOptions);
         log.debug("{}: optimized graph from {}", ShownPath.of(file), entry.file());
@@ -473,12 +482,12 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       written = cache.temporaryFile();
     } catch (IOException e) {
       log.warn("optimized-model cache: cannot write in {}: {}", cache.dir(), e.toString());
-      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
         return env.createSession(file.toString(), ortOptions);
       }
     }
     OrtSession session;
-    try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+    try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
       ortOptions.setOptimizationLevel(optLevel(entry.savedLevel()));
       ortOptions.setOptimizedModelFilePath(written.toString());
       session = env.createSession(file.toString(), ortOptions);
@@ -491,7 +500,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
               + " loading it without the cache",
           ShownPath.of(file),
           e.getMessage());
-      try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+      try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
         return env.createSession(file.toString(), ortOptions);
       }
     } catch (ModelLoadException | RuntimeException e) {
@@ -512,7 +521,7 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     // made the way every later start makes it, so the first start runs the same graph.
     session.close();
     ByteBuffer saved = cache.read(entry);
-    try (OrtSession.SessionOptions ortOptions = sessionOptions(options)) {
+    try (OrtSession.SessionOptions ortOptions = sessionOptions(options, quiet)) {
       if (saved != null) {
         ortOptions.setOptimizationLevel(optLevel(loadLevel));
         return env.createSession(saved, ortOptions);
@@ -537,6 +546,20 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   /** Sessions shared by instances of one intra-op thread, open now (for tests). */
   synchronized int sharedSessionCount() {
     return sharedSessions.size();
+  }
+
+  /** {@link #sessionOptions(SessionOptions)}, logging errors only when {@code quiet}. */
+  private static OrtSession.SessionOptions sessionOptions(SessionOptions options, boolean quiet)
+      throws ModelLoadException {
+    OrtSession.SessionOptions o = sessionOptions(options);
+    if (quiet) {
+      try {
+        o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+      } catch (OrtException e) {
+        log.debug("ONNX Runtime's session log level: {}", e.toString());
+      }
+    }
+    return o;
   }
 
   /** Translates Fulcrum's engine options into ORT session options. */
