@@ -107,6 +107,27 @@ final class Compare {
       ConfigRunner runner,
       Search.Listener done)
       throws InterruptedException {
+    return run(entries, rounds, objective, runner, done, soFar -> {});
+  }
+
+  /** Hears the comparison after each complete round (every entry measured as often). */
+  @FunctionalInterface
+  interface RoundListener {
+    void roundDone(Result soFar);
+  }
+
+  /**
+   * As {@link #run(List, int, Objective, ConfigRunner, Search.Listener)}, telling {@code rounds}
+   * the result of the rounds complete so far after each one (for a partial compare.json).
+   */
+  static Result run(
+      List<Entry> entries,
+      int rounds,
+      Objective objective,
+      ConfigRunner runner,
+      Search.Listener done,
+      RoundListener roundDone)
+      throws InterruptedException {
     List<List<List<LevelPoint>>> all = new ArrayList<>();
     for (int i = 0; i < entries.size(); i++) {
       all.add(new ArrayList<>());
@@ -124,10 +145,18 @@ final class Compare {
         all.get(i).add(levels);
         done.trialDone(objective.judge(e.knobs(), levels), ++n, rounds * entries.size());
       }
+      if (r + 1 < rounds) {
+        roundDone.roundDone(judged(entries, objective, all, r + 1));
+      }
     }
+    return judged(entries, objective, all, rounds);
+  }
+
+  private static Result judged(
+      List<Entry> entries, Objective objective, List<List<List<LevelPoint>>> all, int rounds) {
     List<Trial> trials = new ArrayList<>();
     for (int i = 0; i < entries.size(); i++) {
-      trials.add(objective.judgeAll(entries.get(i).knobs(), all.get(i)));
+      trials.add(objective.judgeAll(entries.get(i).knobs(), List.copyOf(all.get(i))));
     }
     return new Result(entries, trials, rounds);
   }

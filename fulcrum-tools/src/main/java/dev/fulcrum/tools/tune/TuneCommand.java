@@ -6,10 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.tools.bench.LoadProbe;
 import dev.fulcrum.tools.serve.ServeCommand;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -540,6 +543,24 @@ public final class TuneCommand implements Callable<Integer> {
             " -> ", rates.stream().map(r -> String.format(Locale.ROOT, "%.0f", r)).toList()));
   }
 
+  /** Writes compare.json whole or not at all (a partial one after each round is replaced). */
+  private void writeCompare(
+      ObjectMapper mapper, Path file, Compare.Result result, Objective objective, boolean partial) {
+    ObjectNode json = result.toJson(mapper, objective);
+    json.put("model", model);
+    json.put("trial_seconds", trialSeconds);
+    if (partial) {
+      json.put("partial", true);
+    }
+    try {
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      Files.writeString(tmp, mapper.writeValueAsString(json) + "\n", StandardCharsets.UTF_8);
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** {@code --compare}: the files measured in turns; compare.json and one line each. */
   private int compare(
       ServerTrialRunner runner,
@@ -567,17 +588,66 @@ public final class TuneCommand implements Callable<Integer> {
       }
     }
     Progress progress = new Progress(err, terminal, System::nanoTime);
-    Compare.Result result =
-        Compare.run(entries, rounds, objective, runner::measureConfig, progress);
-    progress.finish();
     ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    ObjectNode json = result.toJson(mapper, objective);
-    json.put("model", model);
-    json.put("trial_seconds", trialSeconds);
-    Files.writeString(
-        output.resolve("compare.json"),
-        mapper.writeValueAsString(json) + "\n",
-        StandardCharsets.UTF_8);
+    Path file = output.resolve("compare.json");
+    Files.deleteIfExists(file); // an earlier run's file is not this run's partial result
+    // Ctrl-C (or SIGTERM): compare.json after each complete round stands, marked partial, and the
+    // hook says so; a comparison of 5 rounds of 20 s each is not lost in its fourth.
+    Object lock = new Object();
+    int[] roundsWritten = {0};
+    boolean[] over = {false}; // the hook ran, or the comparison finished
+    Thread hook =
+        new Thread(
+            () -> {
+              synchronized (lock) {
+                if (!over[0]) {
+                  over[0] = true;
+                  progress.finish();
+                  out.println(
+                      roundsWritten[0] == 0
+                          ? "interrupted before the first round finished: nothing written"
+                          : String.format(
+                              Locale.ROOT,
+                              "interrupted: %s holds the %d complete round%s of %d (marked"
+                                  + " partial)",
+                              file.toAbsolutePath().normalize(),
+                              roundsWritten[0],
+                              roundsWritten[0] == 1 ? "" : "s",
+                              rounds));
+                  out.flush();
+                }
+              }
+            },
+            "fulcrum-tune-partial");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Compare.Result result;
+    try {
+      result =
+          Compare.run(
+              entries,
+              rounds,
+              objective,
+              runner::measureConfig,
+              progress,
+              soFar -> {
+                synchronized (lock) {
+                  if (!over[0]) {
+                    writeCompare(mapper, file, soFar, objective, true);
+                    roundsWritten[0] = soFar.rounds();
+                  }
+                }
+              });
+      synchronized (lock) {
+        if (over[0]) {
+          return 130; // the JVM is shutting down; the hook has said what is written
+        }
+        over[0] = true;
+      }
+    } finally {
+      removeShutdownHook(hook);
+    }
+    progress.finish();
+    writeCompare(mapper, file, result, objective, false);
     for (int i = 0; i < entries.size(); i++) {
       Trial t = result.trials().get(i);
       out.printf(

@@ -77,6 +77,34 @@ class NoiseTest {
   }
 
   @Test
+  void aComparisonIsToldAfterEachCompleteRoundButTheLast() throws Exception {
+    ObjectMapper m = new ObjectMapper();
+    List<Compare.Entry> entries =
+        List.of(
+            new Compare.Entry("a.yaml", m.createObjectNode().put("max-batch-size", 8)),
+            new Compare.Entry("b.yaml", m.createObjectNode().put("max-batch-size", 16)));
+    double[] next = {100};
+    List<Integer> told = new java.util.ArrayList<>();
+    List<Integer> measurementsTold = new java.util.ArrayList<>();
+    Compare.Result r =
+        Compare.run(
+            entries,
+            3,
+            NONE,
+            config -> at(next[0]++),
+            (trial, done, planned) -> {},
+            soFar -> {
+              told.add(soFar.rounds());
+              measurementsTold.add(soFar.trials().get(1).measurements().size());
+            });
+    // a partial compare.json after rounds 1 and 2, each holding only the rounds complete then
+    assertThat(told).containsExactly(1, 2);
+    assertThat(measurementsTold).containsExactly(1, 2);
+    assertThat(r.rounds()).isEqualTo(3);
+    assertThat(r.trials().get(0).measurements()).hasSize(3);
+  }
+
+  @Test
   void withoutARemeasuredConfigurationThereIsNoFigure() {
     // measured once, and once again: one re-measurement is no spread
     Sweep s = Sweep.of("m", "quick", 10, 2, NONE, false, List.of(measured(b(8), 100, 90)));
