@@ -775,7 +775,49 @@ public final class TuneCommand implements Callable<Integer> {
                       + " another machine, narrow it)",
                   sweep.withinNoiseOfChosen(noise).size()));
     }
+    String thin = thinTrials(sweep.trials());
+    if (thin != null) {
+      out.println(thin);
+    }
     out.println("wrote " + output.toAbsolutePath().normalize());
+  }
+
+  /** Requests a level must answer for its p99 to be more than its slowest one or two. */
+  static final long FEW_REQUESTS = 200;
+
+  /**
+   * A line saying how many trials answered fewer than {@link #FEW_REQUESTS} requests at a level
+   * (their p99 is one of their slowest few requests, their throughput a short window's), or null.
+   */
+  static @Nullable String thinTrials(List<Trial> trials) {
+    int thin = 0;
+    long fewest = Long.MAX_VALUE;
+    for (Trial t : trials) {
+      long least = Long.MAX_VALUE;
+      for (List<LevelPoint> m : t.measurements()) {
+        for (LevelPoint p : m) {
+          if (!p.loadFailed()) {
+            least = Math.min(least, p.ok());
+          }
+        }
+      }
+      if (least < FEW_REQUESTS) {
+        thin++;
+        fewest = Math.min(fewest, least);
+      }
+    }
+    if (thin == 0) {
+      return null;
+    }
+    return String.format(
+        Locale.ROOT,
+        "warning: %d trial%s answered fewer than %d requests at a load level (the fewest %d):"
+            + " a p99 of so few requests is their slowest one or two, and the choice among"
+            + " them is a guess; a longer --trial-seconds measures more",
+        thin,
+        thin == 1 ? "" : "s",
+        FEW_REQUESTS,
+        fewest);
   }
 
   /** " (median of 3 measurements)" for a re-measured trial, else nothing. */

@@ -105,6 +105,19 @@ class NoiseTest {
   }
 
   @Test
+  void trialsOfFewRequestsAreNamedInAWarning() {
+    Trial many = measured(b(8), 100); // 1,000 answered
+    Trial few =
+        NONE.judgeAll(
+            b(16), List.of(List.of(new LevelPoint("c=64", 300, 1, 2, 34, 0, 34)))); // 34 answered
+    assertThat(TuneCommand.thinTrials(List.of(many))).isNull();
+    assertThat(TuneCommand.thinTrials(List.of(many, few)))
+        .startsWith("warning: 1 trial answered fewer than 200 requests")
+        .contains("the fewest 34")
+        .contains("--trial-seconds");
+  }
+
+  @Test
   void withoutARemeasuredConfigurationThereIsNoFigure() {
     // measured once, and once again: one re-measurement is no spread
     Sweep s = Sweep.of("m", "quick", 10, 2, NONE, false, List.of(measured(b(8), 100, 90)));
