@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -937,14 +938,30 @@ public final class ModelManager {
 
   /**
    * True when the startup load has finished and every model version that is meant to serve is ready
-   * (unloaded ones do not count; a failed one does).
+   * (unloaded ones do not count; a failed one does). A version being retired (UNLOADING) is not
+   * meant to serve, and a version loading beside a ready one of its model is a rollout: neither
+   * makes the server unready, so a readiness probe does not take a serving replica out of rotation
+   * at every version swap or unload.
    */
   public boolean allReady() {
     if (starting) {
       return false;
     }
-    for (ModelVersionStatus r : index()) {
-      if (r.state() != ModelState.READY && r.state() != ModelState.UNLOADED) {
+    List<ModelVersionStatus> rows = index();
+    Set<String> serving = new HashSet<>();
+    for (ModelVersionStatus r : rows) {
+      if (r.state() == ModelState.READY) {
+        serving.add(r.name());
+      }
+    }
+    for (ModelVersionStatus r : rows) {
+      boolean fine =
+          switch (r.state()) {
+            case READY, UNLOADING, UNLOADED -> true;
+            case LOADING, WARMING -> serving.contains(r.name());
+            case UNAVAILABLE -> false;
+          };
+      if (!fine) {
         return false;
       }
     }

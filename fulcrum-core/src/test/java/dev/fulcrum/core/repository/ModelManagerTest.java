@@ -476,6 +476,11 @@ class ModelManagerTest {
     assertThat(next.scheduler().submit(r2, RequestValidator.validate(next.config(), r2)).get())
         .isNotNull();
     assertThat(swap).isNotDone();
+    // The old version drains; the model serves: a readiness probe must not see the swap.
+    assertThat(m.index())
+        .extracting(s -> s.version() + "/" + s.state())
+        .containsExactly("1/UNLOADING", "2/READY");
+    assertThat(m.allReady()).isTrue();
 
     gate.countDown();
     assertThat(running.get(10, TimeUnit.SECONDS).modelVersion()).isEqualTo("1");
