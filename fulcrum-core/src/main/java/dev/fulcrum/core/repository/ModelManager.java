@@ -691,7 +691,15 @@ public final class ModelManager {
               ? BatchProbe.check(
                   () -> probeEngine.load(probed, deployment.sessionOptions()), config, outputs)
               : null;
-      ModelStatistics statistics = new ModelStatistics(environment.wallClockMillis());
+      // A reload of a serving version (a new configuration, same version) keeps counting in the
+      // statistics of the copy it replaces, which also counts its own last requests as it drains:
+      // the statistics extension and the nv_inference_* counters under the same labels never go
+      // back to 0 (Prometheus cannot see a reset that is back above the old value by the next
+      // scrape; an operator's soak lost 40 % of a model's requests that way).
+      ModelStatistics statistics =
+          serving != null
+              ? serving.statistics()
+              : new ModelStatistics(environment.wallClockMillis());
       SloAccounting accounting =
           new SloAccounting(config.slo(), instances.size(), ledger, environment.ticker());
       SchedulerObserver observer =

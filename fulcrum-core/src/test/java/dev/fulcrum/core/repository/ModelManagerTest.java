@@ -491,6 +491,33 @@ class ModelManagerTest {
         .containsExactly("1/UNLOADED", "2/READY");
   }
 
+  @Test
+  void aReloadOfTheSameVersionKeepsCountingWhereItsCopyLeftOff() throws Exception {
+    writeModel("m", 1);
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of("m")).join();
+    ModelVersion first = m.resolve("m", "");
+    InferenceRequest r = request("m", "");
+    first.scheduler().submit(r, RequestValidator.validate(first.config(), r)).get();
+    long served = first.statistics().snapshot().success().count();
+    assertThat(served).isEqualTo(1);
+
+    m.load("m", "{\"max-batch-size\": 3}").join(); // a new configuration, the same version
+    ModelVersion second = m.resolve("m", "");
+    assertThat(second).isNotSameAs(first);
+    assertThat(second.config().maxBatchSize()).isEqualTo(3);
+    // the nv_inference_* counters read these: under the same labels they must not restart at 0
+    assertThat(second.statistics().snapshot().success().count()).isEqualTo(served);
+    InferenceRequest r2 = request("m", "");
+    second.scheduler().submit(r2, RequestValidator.validate(second.config(), r2)).get();
+    assertThat(second.statistics().snapshot().success().count()).isEqualTo(served + 1);
+
+    writeModel("m", 2); // a new version starts its own
+    m.load("m", null).join();
+    assertThat(m.resolve("m", "").version()).isEqualTo(2);
+    assertThat(m.resolve("m", "").statistics().snapshot().success().count()).isZero();
+  }
+
   private static void await(java.util.function.BooleanSupplier condition) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (!condition.getAsBoolean()) {
