@@ -66,7 +66,13 @@ public final class InferenceService {
           .addListener(
               e -> {
                 if (e instanceof LifecycleEvent.StateChanged c && c.to() == ModelState.UNLOADED) {
-                  monitor.unloaded(c.model(), c.version());
+                  ModelVersion successor = null;
+                  for (ModelVersion v : repository.versions(c.model())) {
+                    if (v.version() == c.version() && v.isReady()) {
+                      successor = v;
+                    }
+                  }
+                  monitor.unloaded(c.model(), c.version(), successor);
                 }
               });
     }

@@ -11,11 +11,13 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.PassListener;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -155,12 +157,45 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private static final class Entry {
     final ModelVersion version;
     final VersionMonitor monitor;
+    final String baselineStamp; // the baseline file's size and time when the detectors were made
     volatile DriftReport report;
 
-    Entry(ModelVersion version, VersionMonitor monitor) {
+    Entry(ModelVersion version, VersionMonitor monitor, String baselineStamp) {
       this.version = version;
       this.monitor = monitor;
+      this.baselineStamp = baselineStamp;
       this.report = monitor.report(0);
+    }
+
+    /** The same detectors, for a reloaded copy of the version that monitors as this one did. */
+    Entry(ModelVersion version, Entry before) {
+      this.version = version;
+      this.monitor = before.monitor;
+      this.baselineStamp = before.baselineStamp;
+      this.report = before.report;
+    }
+
+    /**
+     * Whether a reloaded copy monitors exactly as this one (same monitoring section, same baseline
+     * file): a reload that changed something else (instances, batching) keeps the detectors, their
+     * observations and any raised alert, rather than ending and raising them again.
+     */
+    boolean monitorsAs(ModelVersion mv, String stamp) {
+      return Objects.equals(version.config().monitoring(), mv.config().monitoring())
+          && baselineStamp.equals(stamp);
+    }
+  }
+
+  /** The baseline file's size and modification time, or "" when it cannot be read. */
+  private static String baselineStamp(ModelVersion mv) {
+    MonitoringConfig m = mv.config().monitoring();
+    if (m == null) {
+      return "";
+    }
+    try {
+      return Files.size(m.baseline()) + "@" + Files.getLastModifiedTime(m.baseline()).toMillis();
+    } catch (IOException | RuntimeException e) {
+      return "";
     }
   }
 
@@ -403,12 +438,16 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   /**
    * Drops an unloaded version's detectors, and ends each alert it had raised: the listeners are
    * told the feature is clear ({@link DriftListener#ended}), so that an incident opened by the
-   * webhook is closed rather than left open forever. A version of that name and number loaded since
-   * (a reload) keeps its own. Any thread; does not block.
+   * webhook is closed rather than left open forever. A reloaded copy that monitors as the one
+   * before (same monitoring section and baseline file) takes its detectors over instead: their
+   * observations and alerts go on. Any thread; does not block.
    */
   @Override
-  public void unloaded(String model, long version) {
+  public void unloaded(String model, long version, @Nullable ModelVersion successor) {
     if (detect) {
+      if (successor != null && successor.config().monitoring() != null) {
+        arriving.add(successor); // takes the detectors over if it monitors as the copy before
+      }
       leaving.add(key(model, Long.toString(version)));
       LockSupport.unpark(thread);
     }
@@ -424,16 +463,20 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     if (e != null && e.version == mv) {
       return e;
     }
+    String stamp = baselineStamp(mv);
     return versions.compute(
         key,
         (k, old) -> {
           if (old != null && old.version == mv) {
             return old;
           }
+          if (old != null && old.monitorsAs(mv, stamp)) {
+            return new Entry(mv, old); // a reload that monitors as before: the same detectors
+          }
           if (old != null) {
             replaced.add(old); // a reload: the old version's alerts end with it
           }
-          return new Entry(mv, create(mv));
+          return new Entry(mv, create(mv), stamp);
         });
   }
 

@@ -61,10 +61,12 @@ public interface ModelMonitor {
   List<DriftReport> reports();
 
   /**
-   * A version was unloaded (its state is UNLOADED): what the monitor keeps for it may go. Called on
-   * the control thread that unloaded it; must not block.
+   * A copy of a version was unloaded (its state is UNLOADED): what the monitor keeps for it may go,
+   * or pass to {@code successor}, the copy of the same version that now serves in its place (a
+   * reload with a new configuration), if any. Called on the control thread that unloaded it; must
+   * not block.
    */
-  default void unloaded(String model, long version) {}
+  default void unloaded(String model, long version, @Nullable ModelVersion successor) {}
 
   /** The prediction log's totals, or null when the server keeps no prediction log. */
   default @Nullable PredictionLogCounts predictionLog() {

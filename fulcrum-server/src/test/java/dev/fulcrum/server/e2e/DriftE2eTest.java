@@ -142,9 +142,25 @@ class DriftE2eTest {
       }
       assertThat(replayed.toString()).isEqualTo(live.toString());
 
+      // A reload that changes batching, not monitoring, keeps the detectors: no alert ends or is
+      // raised again, and the observations go on.
+      int told = alerts.size();
+      Path config = repo.resolve("fraud_classifier").resolve("config.yaml");
+      Files.writeString(
+          config, Files.readString(config).replace("max-batch-size: 64", "max-batch-size: 32"));
+      server.service.repository().manager().load("fraud_classifier", null).get();
+      assertThat(
+              server.service.repository().resolve("fraud_classifier", "").config().maxBatchSize())
+          .isEqualTo(32);
+      infer(server, rows.get(341), 100);
+      observed(server, 341);
+      assertThat(monitor.awaitIdle(Duration.ofSeconds(60))).isTrue();
+      JsonNode reloaded = json(server.get("/v2/models/fraud_classifier/drift"));
+      assertThat(reloaded.get("status").asText()).isEqualTo("drift");
+      assertThat(alerts).hasSize(told);
+
       // Unloading the version ends its alert (told as a clear, so a webhook's incident closes),
       // and only that one; the metric's series go with the version.
-      int told = alerts.size();
       server.service.repository().manager().unload("fraud_classifier").get();
       Await.until(
           "the alert ended",
