@@ -549,13 +549,17 @@ public final class ModelManager {
       } catch (ConfigException | ModelLoadException e) {
         String message = Objects.requireNonNullElse(e.getMessage(), "");
         String reason = source.forClients(message);
-        log.error("model '{}' version {} not loaded: {}", name, v, message);
         failures.add("version " + v + ": " + reason);
         emit(new LifecycleEvent.LoadFailed(name, v, reason));
         if (old != null) {
           next.put(v, old); // the serving version stays, with its stamp: a later load retries
-          log.warn("model '{}' version {} keeps serving as it was loaded before", name, v);
+          log.warn(
+              "model '{}' version {}: reload refused, it keeps serving as loaded before: {}",
+              name,
+              v,
+              message);
         } else {
+          log.error("model '{}' version {} not loaded: {}", name, v, message);
           row(s, v, ModelState.LOADING, ModelState.UNAVAILABLE, reason);
         }
       }
@@ -600,7 +604,12 @@ public final class ModelManager {
 
   private void modelFailed(Slot s, String message, boolean explicit) {
     String reason = source.forClients(message);
-    log.error("model '{}' not loaded: {}", s.name, message);
+    if (s.serving.isEmpty()) {
+      log.error("model '{}' not loaded: {}", s.name, message);
+    } else {
+      log.warn(
+          "model '{}': reload refused, it keeps serving as loaded before: {}", s.name, message);
+    }
     emit(new LifecycleEvent.LoadFailed(s.name, 0, reason));
     s.failure = reason;
     if (explicit) {
@@ -773,7 +782,14 @@ public final class ModelManager {
     mv.closeStages();
     mv.setState(ModelState.UNLOADED);
     state(s, mv.version(), ModelState.UNLOADING, ModelState.UNLOADED, reason, showRow);
-    log.info("model '{}' version {} unloaded", s.name, mv.version());
+    if (showRow) {
+      log.info("model '{}' version {} unloaded", s.name, mv.version());
+    } else {
+      log.info(
+          "model '{}' version {}: the copy it was reloaded over drained and closed",
+          s.name,
+          mv.version());
+    }
   }
 
   private void unloadModel(String name, String reason) {
