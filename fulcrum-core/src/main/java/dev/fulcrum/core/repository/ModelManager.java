@@ -595,6 +595,12 @@ public final class ModelManager {
         retire(s, old, find(after, old.version()) == null ? "unloaded" : "");
       }
     }
+    // A version whose folder is gone is no longer in the repository: its row leaves the index
+    // (it grew by a row at every rollout that deleted an old folder).
+    s.rows
+        .entrySet()
+        .removeIf(
+            e -> e.getValue().state() == ModelState.UNLOADED && !folders.containsKey(e.getKey()));
     if (!failures.isEmpty()) {
       throw new InferenceException(
           ErrorCode.INVALID_ARGUMENT,
@@ -867,6 +873,11 @@ public final class ModelManager {
           return mv;
         }
       }
+      if (serving.isEmpty() && !onDisk.contains(name) && !starting) {
+        // its folder was removed from the repository: gone, not coming back (503 is retried)
+        throw InferenceException.notFound(
+            "unknown model '%s': removed from the model repository", name);
+      }
       throw InferenceException.unavailable(
           "model '%s' has no ready version%s", name, reasonSuffix(s));
     }
@@ -926,6 +937,13 @@ public final class ModelManager {
     Map<String, List<ModelVersionStatus>> byName = new TreeMap<>();
     for (Slot s : models.values()) {
       List<ModelVersionStatus> rows = new ArrayList<>(s.rows.values());
+      if (s.serving.isEmpty()
+          && !onDisk.contains(s.name)
+          && s.failure.isEmpty()
+          && !rows.isEmpty()
+          && rows.stream().allMatch(r -> r.state() == ModelState.UNLOADED)) {
+        continue; // its folder was removed from the repository after it was unloaded
+      }
       String failure = s.failure;
       if (!failure.isEmpty() && s.serving.isEmpty()) {
         rows.add(0, new ModelVersionStatus(s.name, "", ModelState.UNAVAILABLE, failure));

@@ -412,6 +412,8 @@ class ModelManagerTest {
     m.poll().join();
     assertThat(m.resolve("m", "").version()).isEqualTo(1);
     assertThat(v2.state()).isEqualTo(ModelState.UNLOADED);
+    // its folder is gone: so is its row (the index grew by one at every such rollout)
+    assertThat(m.index()).extracting(ModelVersionStatus::version).containsExactly("1");
 
     Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 3\n");
     m.poll().join();
@@ -432,6 +434,21 @@ class ModelManagerTest {
               assertThat(s.reason()).contains("last load was refused", "m/config.yaml");
             });
     assertThat(m.allReady()).isTrue();
+
+    // The model's folder removed: unloaded, then unknown (404, not a 503 a client retries), and
+    // out of the index.
+    try (var files = Files.walk(repo.resolve("m"))) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+    m.poll().join();
+    assertThatThrownBy(() -> m.resolve("m", ""))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
+              assertThat(e.getMessage()).contains("removed from the model repository");
+            });
+    assertThat(m.index()).isEmpty();
   }
 
   @Test
