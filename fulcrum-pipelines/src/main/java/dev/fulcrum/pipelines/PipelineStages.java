@@ -51,6 +51,14 @@ final class PipelineStages implements ModelStages {
   private final float @Nullable [] mean;
   private final float @Nullable [] std;
   private final @Nullable List<String> labels;
+
+  /**
+   * Whether the engine output's dimension 1 is the token sequence (a tokenize step, and a dynamic
+   * dimension 1): a padded batch returns it padded to the batch's longest sentence, and {@link
+   * #after} cuts each request's share back to its own length.
+   */
+  private final boolean sequenceOutput;
+
   private final ReentrantReadWriteLock open = new ReentrantReadWriteLock();
   private boolean closed;
 
@@ -64,7 +72,8 @@ final class PipelineStages implements ModelStages {
       @Nullable TextTokenizer tokenizer,
       float @Nullable [] mean,
       float @Nullable [] std,
-      @Nullable List<String> labels) {
+      @Nullable List<String> labels,
+      boolean sequenceOutput) {
     this.signature = signature;
     this.inputName = inputName;
     this.engineInputs = engineInputs;
@@ -75,6 +84,7 @@ final class PipelineStages implements ModelStages {
     this.mean = mean;
     this.std = std;
     this.labels = labels;
+    this.sequenceOutput = sequenceOutput;
   }
 
   static PipelineStages open(PipelineConfig p, List<Path> folders, ModelSignature engine)
@@ -178,6 +188,7 @@ final class PipelineStages implements ModelStages {
                             + "'; it has "
                             + engine.outputs().stream().map(TensorSpec::name).toList()));
     long[] shape = out.shape();
+    boolean sequenceOutput = tokenizer != null && shape.length >= 2 && shape[1] < 0;
     DataType type = out.datatype();
     List<String> labels = null;
     for (int i = 0; i < p.post().size(); i++) {
@@ -200,6 +211,17 @@ final class PipelineStages implements ModelStages {
           shape = new long[] {shape[0], shape[2]};
         }
         case PipelineConfig.TopK k -> {
+          if (shape.length != 2) {
+            // [n, L, h] token vectors would rank each row's L * h elements as one row of classes.
+            throw new ModelLoadException(
+                "pipeline.post["
+                    + i
+                    + "]: top-k takes [batch, classes]; '"
+                    + engineOutput
+                    + "' is "
+                    + Shapes.toString(shape)
+                    + (shape.length == 3 ? " here (mean-pool it first)" : " here"));
+          }
           if (k.labels() != null) {
             Path file = find(folders, k.labels(), "pipeline.post[" + i + "].labels");
             try {
@@ -231,7 +253,8 @@ final class PipelineStages implements ModelStages {
         tokenizer,
         mean,
         std,
-        labels);
+        labels,
+        sequenceOutput);
   }
 
   private static Path find(List<Path> folders, String name, String field)
@@ -342,6 +365,16 @@ final class PipelineStages implements ModelStages {
       first = 1;
     } else {
       x = floats(y);
+      Tensor mask = maskOf(prepared);
+      if (sequenceOutput && mask != null && shape.length >= 2 && shape[1] > mask.dim(1)) {
+        // A padded batch: this request's rows come padded to the batch's longest sentence. Its
+        // share is cut to its own length, so that its answer's shape (and the positions the post
+        // steps see) do not depend on the requests it was batched with.
+        int length = (int) mask.dim(1);
+        x = trimSequence(x, shape, length);
+        shape = shape.clone();
+        shape[1] = length;
+      }
     }
     java.util.OptionalInt asked = classification(prepared); // the request's k, parsed once
     Tensor classes = null;
@@ -379,14 +412,33 @@ final class PipelineStages implements ModelStages {
   }
 
   /**
-   * Each row's top {@code k} of the output's last dimension as Triton's classification strings: the
-   * core's ranking and formatting, so a pipeline's classes read as a plain model's do.
+   * Positions {@code 0..length-1} of dimension 1 of {@code x} (shape {@code [n, padded, ...]}):
+   * each row's first {@code length} token vectors, the batch's padding after them dropped.
+   */
+  static float[] trimSequence(float[] x, long[] shape, int length) {
+    int n = (int) shape[0];
+    int padded = (int) shape[1];
+    int inner = 1;
+    for (int i = 2; i < shape.length; i++) {
+      inner = Math.multiplyExact(inner, (int) shape[i]);
+    }
+    float[] out = new float[n * length * inner];
+    for (int r = 0; r < n; r++) {
+      System.arraycopy(x, r * padded * inner, out, r * length * inner, length * inner);
+    }
+    return out;
+  }
+
+  /**
+   * Each batch row's top {@code k} as Triton's classification strings: the core's ranking and
+   * formatting, so a pipeline's classes read as a plain model's do. A row of more than one
+   * dimension (token vectors [n, L, h]) is ranked over all its elements, index {@code t * h + d},
+   * as Triton and a plain model rank it; the top-k step itself is refused on such an output at
+   * load.
    */
   private static Tensor topK(
       String name, float[] x, long[] shape, int k, @Nullable List<String> labels) {
-    int width = (int) shape[shape.length - 1];
-    long[] rows = {width == 0 ? 0 : x.length / width, width};
-    return Classification.topK(floatTensor(name, rows, x), k, true, labels);
+    return Classification.topK(floatTensor(name, shape, x), k, true, labels);
   }
 
   private static java.util.OptionalInt classification(Prepared prepared) {

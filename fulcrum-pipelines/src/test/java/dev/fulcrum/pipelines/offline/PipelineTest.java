@@ -162,6 +162,75 @@ class PipelineTest {
     }
   }
 
+  @Test
+  void tokenVectorsOfAPaddedBatchComeBackAtTheRequestsOwnLength(@TempDir Path repo)
+      throws IOException {
+    // batching: pad without pooling: a request's token vectors come back [1, its tokens, 384]
+    // whatever it was batched with (they came back padded to the batch's longest sentence).
+    Path dir = Files.createDirectories(repo.resolve("minilm_tokens").resolve("1"));
+    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
+    Files.copy(
+        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
+        dir.getParent().resolve("tokenizer.json"));
+    Files.writeString(
+        dir.getParent().resolve("config.yaml"),
+        """
+        max-batch-size: 16
+        dynamic-batching:
+          max-queue-delay-microseconds: 50000
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          output: tokens
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+          post:
+            - step: normalize
+        """);
+    String longer = String.join(" ", sentences().subList(0, 6));
+    try (Pipeline tokens = Pipeline.open(repo, "minilm_tokens")) {
+      Tensor alone = tokens.infer(textRequest("minilm_tokens", "a")).join().outputs().get(0);
+      assertThat(alone.shape()).containsExactly(1, 3, 384); // [CLS] a [SEP]
+      float[] own = floats(alone);
+      for (int round = 0; round < 4; round++) {
+        // Both queued within the batcher's 50 ms: they share a pass, padded to the longer.
+        CompletableFuture<InferenceResponse> shortOne =
+            tokens.infer(textRequest("minilm_tokens", "a"));
+        CompletableFuture<InferenceResponse> longOne =
+            tokens.infer(textRequest("minilm_tokens", longer));
+        Tensor batched = shortOne.join().outputs().get(0);
+        assertThat(longOne.join().outputs().get(0).dim(1)).isGreaterThan(40);
+        assertThat(batched.shape()).containsExactly(1, 3, 384);
+        float[] x = floats(batched);
+        for (int t = 0; t < 3; t++) {
+          float[] a = java.util.Arrays.copyOfRange(own, t * 384, (t + 1) * 384);
+          float[] b = java.util.Arrays.copyOfRange(x, t * 384, (t + 1) * 384);
+          // Equal up to the int8 model's per-pass activation scale (docs/MODEL_CONFIG.md).
+          assertThat(Vectors.cosine(a, b)).as("token %d", t).isGreaterThan(0.9);
+        }
+      }
+    }
+  }
+
+  private static InferenceRequest textRequest(String model, String text) {
+    return new InferenceRequest(
+        model,
+        "",
+        "",
+        Map.of(),
+        List.of(
+            Tensor.ofBytes(
+                "text", new long[] {1, 1}, List.of(text.getBytes(StandardCharsets.UTF_8)))),
+        List.of());
+  }
+
+  private static float[] floats(Tensor t) {
+    float[] x = new float[Math.toIntExact(t.elementCount())];
+    t.data().asFloatBuffer().get(x);
+    return x;
+  }
+
   private static void assertNearestIsOwn(int i, float[] vector, List<float[]> alone) {
     int nearest = 0;
     for (int j = 1; j < alone.size(); j++) {
