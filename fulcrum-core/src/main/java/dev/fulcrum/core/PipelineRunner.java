@@ -9,6 +9,7 @@ import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,11 +74,28 @@ final class PipelineRunner {
             ? v.outputNames().stream().map(RequestedOutput::named).toList()
             : request.outputs();
     PipelineConfig pipeline = mv.config().pipeline();
+    // Counted once, as its client saw it, when it has its answer (RequestTally).
+    RequestTally tally = new RequestTally(mv.observer(), v.batchSize(), mv.scheduler().nanoTime());
+    CompletableFuture<InferenceResponse> answer;
     if (pipeline == null
         || pipeline.batching() != PipelineConfig.Batching.ALONE
         || v.batchSize() <= 1) {
-      return submitOne(mv, stages, request, v, outputs);
+      answer = submitOne(mv, stages, request, v, outputs, tally);
+    } else {
+      answer = submitRows(mv, stages, request, v, outputs, tally);
     }
+    answer.whenComplete((r, t) -> tally.finish(t, mv.scheduler().nanoTime()));
+    return answer;
+  }
+
+  /** A {@code batching: alone} request of many rows: each row its own pass, joined back. */
+  private CompletableFuture<InferenceResponse> submitRows(
+      ModelVersion mv,
+      ModelStages stages,
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      List<RequestedOutput> outputs,
+      RequestTally tally) {
     // Each row alone: one sub-request per row, each its own pass; the answers are joined back.
     List<CompletableFuture<InferenceResponse>> parts = new ArrayList<>(v.batchSize());
     for (int i = 0; i < v.batchSize(); i++) {
@@ -91,7 +109,8 @@ final class PipelineRunner {
               stages,
               request,
               new RequestValidator.Validated(row, v.outputNames(), 1),
-              outputs));
+              outputs,
+              tally));
     }
     CompletableFuture<InferenceResponse> out =
         CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
@@ -127,18 +146,24 @@ final class PipelineRunner {
       ModelStages stages,
       InferenceRequest request,
       RequestValidator.Validated v,
-      List<RequestedOutput> outputs) {
+      List<RequestedOutput> outputs,
+      RequestTally tally) {
     PipelineConfig pipeline = mv.config().pipeline();
     if (pipeline != null
         && pipeline.batching() == PipelineConfig.Batching.ALONE
         && mv.scheduler().hasIdleWorker()) {
-      return onEngine(mv, stages, request, v, outputs);
+      return onEngine(mv, stages, request, v, outputs, tally);
     }
     CompletableFuture<InferenceResponse> out = new CompletableFuture<>();
     try {
-      executor.execute(() -> prepareAndRun(mv, stages, request, v, outputs, out));
+      executor.execute(() -> prepareAndRun(mv, stages, request, v, outputs, out, tally));
     } catch (RejectedExecutionException e) {
-      mv.scheduler().countRefusedUpstream(1);
+      tally.rejected(
+          new SchedulerObserver.Rejected(
+              SchedulerObserver.RejectReason.QUEUE_FULL,
+              v.batchSize(),
+              0,
+              mv.scheduler().nanoTime()));
       out.completeExceptionally(
           InferenceException.exhausted(
               "model '"
@@ -159,11 +184,12 @@ final class PipelineRunner {
       ModelStages stages,
       InferenceRequest request,
       RequestValidator.Validated v,
-      List<RequestedOutput> outputs) {
+      List<RequestedOutput> outputs,
+      RequestTally tally) {
     OnEngine steps = new OnEngine(stages, v, outputs);
     CompletableFuture<InferenceResponse> engine;
     try {
-      engine = mv.scheduler().submitDeferred(request, v.batchSize(), steps);
+      engine = mv.scheduler().submitDeferred(request, v.batchSize(), steps, tally);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(asInferenceException(e));
     }
@@ -229,7 +255,8 @@ final class PipelineRunner {
       InferenceRequest request,
       RequestValidator.Validated v,
       List<RequestedOutput> outputs,
-      CompletableFuture<InferenceResponse> out) {
+      CompletableFuture<InferenceResponse> out,
+      RequestTally tally) {
     if (out.isDone()) {
       return; // cancelled while waiting
     }
@@ -243,7 +270,9 @@ final class PipelineRunner {
               .submit(
                   request,
                   new RequestValidator.Validated(
-                      prepared.engineInputs(), prepared.engineOutputs(), v.batchSize()));
+                      prepared.engineInputs(), prepared.engineOutputs(), v.batchSize()),
+                  null,
+                  tally);
     } catch (RuntimeException e) {
       out.completeExceptionally(asInferenceException(e));
       return;

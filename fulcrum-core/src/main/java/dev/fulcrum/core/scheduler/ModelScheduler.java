@@ -453,8 +453,23 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
+    return submit(request, v, answerOn, null);
+  }
+
+  /**
+   * As {@link #submit(InferenceRequest, RequestValidator.Validated, Executor)}; the request's own
+   * statistics events (how it ended, or its refusal) go to {@code counter} instead of the
+   * scheduler's observer when it is not null: its caller counts the request once it has answered it
+   * (a pipeline: its steps after the model, the rows of a many-row request). Passes and batches are
+   * counted as always.
+   */
+  public CompletableFuture<InferenceResponse> submit(
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      @Nullable Executor answerOn,
+      @Nullable SchedulerObserver counter) {
     RequestValidator.checkAgainstGraph(config.name(), signature, v.inputs());
-    return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null, answerOn);
+    return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null, answerOn, counter);
   }
 
   /**
@@ -480,7 +495,25 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submitDeferred(
       InferenceRequest request, int rows, Preparation preparation) {
-    return admit(request, List.of(), List.of(), rows, preparation, null);
+    return submitDeferred(request, rows, preparation, null);
+  }
+
+  /**
+   * As {@link #submitDeferred(InferenceRequest, int, Preparation)}, its statistics events to {@code
+   * counter} as {@link #submit(InferenceRequest, RequestValidator.Validated, Executor,
+   * SchedulerObserver)} sends them.
+   */
+  public CompletableFuture<InferenceResponse> submitDeferred(
+      InferenceRequest request,
+      int rows,
+      Preparation preparation,
+      @Nullable SchedulerObserver counter) {
+    return admit(request, List.of(), List.of(), rows, preparation, null, counter);
+  }
+
+  /** The scheduler's clock ({@link Ticker}), for events reported beside its own. */
+  public long nanoTime() {
+    return ticker.nanoTime();
   }
 
   /**
@@ -497,7 +530,8 @@ public final class ModelScheduler implements AutoCloseable {
       List<String> outputs,
       int rows,
       @Nullable Preparation preparation,
-      @Nullable Executor answerOn) {
+      @Nullable Executor answerOn,
+      @Nullable SchedulerObserver counter) {
     int level = level(request.options());
     long now = ticker.nanoTime();
     long timeoutMicros = timeoutMicros(request.options());
@@ -530,14 +564,16 @@ public final class ModelScheduler implements AutoCloseable {
               alone,
               preparation,
               answerOn);
+      p.counter = counter;
       boolean wasEmpty = queue.size() == 0;
       String refusal = batching.refusal(p, queue.rowsAhead(level), now);
       if (refusal != null) {
-        observer.rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
+        observerOf(p).rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
         return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
       }
       if (bestEffortOverHalf(p)) {
-        observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
+        observerOf(p)
+            .rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(
             InferenceException.exhausted(
                 "model '"
@@ -548,7 +584,8 @@ public final class ModelScheduler implements AutoCloseable {
                     + "; the rest is kept for requests held to the SLO); retry later"));
       }
       if (!queue.offer(p)) {
-        observer.rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
+        observerOf(p)
+            .rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
@@ -857,15 +894,6 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
-   * Counts a request refused before it reached this queue because a stage in front of it (a
-   * pipeline's pre-processing backlog) was full, as the queue counts its own refusals.
-   */
-  public void countRefusedUpstream(int rows) {
-    observer.rejected(
-        new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, rows, 0, ticker.nanoTime()));
-  }
-
-  /**
    * Whether {@code p} is a best-effort request (in the SLO policy's last level) arriving at a queue
    * at least half full: a flood of them would otherwise fill max-queue-size and turn away the
    * requests held to the objective (under the scheduler's lock).
@@ -966,7 +994,7 @@ public final class ModelScheduler implements AutoCloseable {
 
   private void finishTimedOut(PendingRequest p) {
     long now = ticker.nanoTime();
-    observer.requestDone(notRun(Outcome.TIMED_OUT, p, now));
+    observerOf(p).requestDone(notRun(Outcome.TIMED_OUT, p, now));
     release.complete(
         p,
         () ->
@@ -977,6 +1005,12 @@ public final class ModelScheduler implements AutoCloseable {
                         "model '%s': the request timed out after %d us in the queue and was not"
                             + " run",
                         config.name(), (now - p.arrivalNanos) / 1000))));
+  }
+
+  /** Where {@code p}'s own events are counted: its caller's counter, or this scheduler's. */
+  private SchedulerObserver observerOf(PendingRequest p) {
+    SchedulerObserver c = p.counter;
+    return c != null ? c : observer;
   }
 
   /** The event of a request that left without running. */
@@ -995,7 +1029,7 @@ public final class ModelScheduler implements AutoCloseable {
     }
     if (removed) {
       long now = ticker.nanoTime();
-      observer.requestDone(notRun(Outcome.CANCELLED, p, now));
+      observerOf(p).requestDone(notRun(Outcome.CANCELLED, p, now));
       release.complete(p, () -> {});
     }
   }
@@ -1129,7 +1163,7 @@ public final class ModelScheduler implements AutoCloseable {
                 : InferenceException.internal("preparing the inputs failed: " + e.getMessage(), e);
         long now = ticker.nanoTime();
         p.prepareNanos = now - start;
-        observer.requestDone(notRun(Outcome.FAILED, p, now));
+        observerOf(p).requestDone(notRun(Outcome.failedBy(error), p, now));
         release.complete(p, () -> p.future.completeExceptionally(error));
         ready = new ArrayList<>(ready);
         ready.remove(p);
@@ -1174,8 +1208,9 @@ public final class ModelScheduler implements AutoCloseable {
   private void finishDropped(RequestQueue.Dropped d) {
     PendingRequest p = d.request();
     long now = ticker.nanoTime();
-    observer.rejected(
-        new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
+    observerOf(p)
+        .rejected(
+            new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
     release.complete(
         p, () -> p.future.completeExceptionally(InferenceException.exhausted(d.reason())));
   }
@@ -1298,17 +1333,18 @@ public final class ModelScheduler implements AutoCloseable {
       }
       long end = ticker.nanoTime();
       for (PendingRequest p : batch) {
-        observer.requestDone(
-            new RequestDone(
-                Outcome.FAILED,
-                p.rows,
-                totalRows,
-                start - p.statsArrivalNanos(),
-                inputNs,
-                inferNs,
-                0,
-                end - p.statsArrivalNanos(),
-                end));
+        observerOf(p)
+            .requestDone(
+                new RequestDone(
+                    Outcome.failedBy(error),
+                    p.rows,
+                    totalRows,
+                    start - p.statsArrivalNanos(),
+                    inputNs,
+                    inferNs,
+                    0,
+                    end - p.statsArrivalNanos(),
+                    end));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
       return FAILED;
@@ -1335,17 +1371,18 @@ public final class ModelScheduler implements AutoCloseable {
               p.request.id(),
               Map.of(),
               perRequestOutputs.get(i));
-      observer.requestDone(
-          new RequestDone(
-              Outcome.SUCCESS,
-              p.rows,
-              totalRows,
-              start - p.statsArrivalNanos(),
-              inputNs,
-              inferNs,
-              outputNs,
-              end - p.statsArrivalNanos(),
-              end));
+      observerOf(p)
+          .requestDone(
+              new RequestDone(
+                  Outcome.SUCCESS,
+                  p.rows,
+                  totalRows,
+                  start - p.statsArrivalNanos(),
+                  inputNs,
+                  inferNs,
+                  outputNs,
+                  end - p.statsArrivalNanos(),
+                  end));
       if (answers != null) {
         answers.add(p.answerOn, () -> p.future.complete(response));
       } else {

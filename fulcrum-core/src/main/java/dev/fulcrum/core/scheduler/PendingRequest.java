@@ -76,6 +76,14 @@ final class PendingRequest {
 
   Place place = Place.NONE;
 
+  /**
+   * Where this request's own statistics events go instead of the scheduler's observer, or null:
+   * there. A pipeline's row of a many-row request (or any pipeline request, whose steps after the
+   * model may still fail it) is counted by its caller once the whole request has its answer. Set
+   * once at admission, under the scheduler's lock.
+   */
+  @Nullable SchedulerObserver counter;
+
   /** A request that neither pads nor runs alone (a plain model's). */
   PendingRequest(
       InferenceRequest request,

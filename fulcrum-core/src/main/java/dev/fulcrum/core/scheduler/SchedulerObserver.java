@@ -12,10 +12,21 @@ public interface SchedulerObserver {
     SUCCESS,
     /** The engine failed. */
     FAILED,
+    /**
+     * Its input was refused as it ran: a pipeline's step before the model (a text over max-length
+     * that may not be cut), or the pass's own check (an index out of range); a 400 /
+     * INVALID_ARGUMENT the client caused. Triton's failure reason OTHER, not BACKEND.
+     */
+    INVALID,
     /** Its queue timeout passed before it ran. */
     TIMED_OUT,
     /** The client went away. */
-    CANCELLED
+    CANCELLED;
+
+    /** How a request that {@code error} ended failed: INVALID for a 400, else FAILED. */
+    public static Outcome failedBy(dev.fulcrum.core.error.InferenceException error) {
+      return error.code() == dev.fulcrum.core.error.ErrorCode.INVALID_ARGUMENT ? INVALID : FAILED;
+    }
   }
 
   /** Why a request was refused without running. */

@@ -37,6 +37,9 @@ public final class ModelStatistics implements SchedulerObserver {
    * @param timedOut requests whose queue timeout passed (counted in fail too)
    * @param cancelled requests dropped because the client went away (also in fail, as in Triton,
    *     whose failure counter carries them as reason CANCELED)
+   * @param invalid requests whose input was refused as they ran, a 400 the client caused: a
+   *     pipeline step's (a text over max-length) or the pass's own check (also in fail; reason
+   *     OTHER, not BACKEND)
    * @param cacheHit requests answered from the response cache (counted in success too), with the
    *     time of their lookups
    * @param cacheMiss lookups in the response cache that found nothing
@@ -58,6 +61,7 @@ public final class ModelStatistics implements SchedulerObserver {
       long sloRejected,
       long timedOut,
       long cancelled,
+      long invalid,
       List<BatchStats> batchStats,
       Duration cacheHit,
       Duration cacheMiss,
@@ -97,6 +101,7 @@ public final class ModelStatistics implements SchedulerObserver {
   private final LongAdder sloRejected = new LongAdder();
   private final LongAdder timedOut = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
+  private final LongAdder invalid = new LongAdder();
   private final Pair cacheHit = new Pair();
   private final Pair cacheMiss = new Pair();
   private final Pair preprocess = new Pair();
@@ -131,6 +136,10 @@ public final class ModelStatistics implements SchedulerObserver {
         computeOutput.add(e.computeOutputNanos());
       }
       case FAILED -> fail.add(e.totalNanos());
+      case INVALID -> {
+        invalid.increment();
+        fail.add(e.totalNanos());
+      }
       case TIMED_OUT -> {
         timedOut.increment();
         fail.add(e.totalNanos());
@@ -190,6 +199,7 @@ public final class ModelStatistics implements SchedulerObserver {
         sloRejected.sum(),
         timedOut.sum(),
         cancelled.sum(),
+        invalid.sum(),
         List.copyOf(perBatch),
         cacheHit.read(),
         cacheMiss.read(),

@@ -471,11 +471,11 @@ public final class ServerMetrics
     for (Row r : rows) {
       ModelStatistics.Snapshot s = r.stats;
       long rejected = s.rejected() + s.timedOut();
-      long backend = Math.max(0, s.fail().count() - rejected - s.cancelled());
+      long backend = Math.max(0, s.fail().count() - rejected - s.cancelled() - s.invalid());
       failure(sb, r, "REJECTED", rejected);
       failure(sb, r, "CANCELED", s.cancelled());
       failure(sb, r, "BACKEND", backend);
-      failure(sb, r, "OTHER", 0);
+      failure(sb, r, "OTHER", s.invalid()); // a 400 the client caused, found as the request ran
     }
     counter(
         sb,

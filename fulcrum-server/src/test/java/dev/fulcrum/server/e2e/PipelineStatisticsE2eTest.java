@@ -1,0 +1,124 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A pipeline's statistics count each request once, as its client saw it: a {@code batching: alone}
+ * request of many rows runs a pass per row but is one request, and one whose row the tokenizer
+ * refuses is one failure (a 400: reason OTHER, not BACKEND) with none of its rows a success.
+ */
+class PipelineStatisticsE2eTest {
+  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  private static final Path MINILM = DEMO.resolve("all_minilm_l6_v2");
+  private static final Path MINILM_FILE = MINILM.resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+  private static final String LONG = "word ".repeat(40).trim(); // 42 tokens, over max-length 16
+
+  @TempDir static Path repo;
+  private static E2eServer server;
+
+  @BeforeAll
+  static void start() throws Exception {
+    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
+    Path dir = Files.createDirectories(repo.resolve("strict").resolve("1"));
+    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
+    Files.copy(
+        MINILM.resolve("all-minilm-l6-v2-q-tokenizer.json"),
+        dir.getParent().resolve("tokenizer.json"));
+    Files.writeString(
+        dir.getParent().resolve("config.yaml"),
+        """
+        max-batch-size: 8
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          output: embedding
+          batching: alone
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+              max-length: 16
+              truncation: false
+          post:
+            - step: mean-pool
+            - step: normalize
+        """);
+    server = E2eServer.start(repo);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private static HttpResponse<byte[]> infer(String... rows) throws Exception {
+    String data = List.of(rows).stream().map(E2eServer::quote).collect(Collectors.joining(","));
+    return server.post(
+        inferPath("strict"),
+        "{\"inputs\":[{\"name\":\"text\",\"shape\":["
+            + rows.length
+            + ",1],\"datatype\":\"BYTES\",\"data\":["
+            + data
+            + "]}]}");
+  }
+
+  private static JsonNode stats() throws Exception {
+    return E2eServer.JSON
+        .readTree(server.get("/v2/models/strict/stats").body())
+        .get("model_stats")
+        .get(0);
+  }
+
+  private static long count(JsonNode stats, String field) {
+    return stats.get("inference_stats").get(field).get("count").asLong();
+  }
+
+  @Test
+  void aManyRowRequestCountsOnceAndOneWithARefusedRowCountsAsOneInvalidFailure() throws Exception {
+    JsonNode before = stats();
+    HttpResponse<byte[]> ok = infer("a", "b", "c");
+    assertThat(ok.statusCode()).as(text(ok)).isEqualTo(200);
+    JsonNode afterOk = stats();
+    assertThat(count(afterOk, "success") - count(before, "success")).isEqualTo(1);
+    assertThat(count(afterOk, "fail") - count(before, "fail")).isZero();
+    // Each row still ran in a pass of its own.
+    assertThat(afterOk.get("inference_count").asLong() - before.get("inference_count").asLong())
+        .isEqualTo(3);
+    assertThat(afterOk.get("execution_count").asLong() - before.get("execution_count").asLong())
+        .isEqualTo(3);
+
+    for (String[] rows :
+        List.of(
+            new String[] {"ok", LONG},
+            new String[] {"a", "b", LONG},
+            new String[] {LONG, "ok"},
+            new String[] {LONG})) {
+      JsonNode a = stats();
+      HttpResponse<byte[]> r = infer(rows);
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(400);
+      assertThat(text(r)).contains("max-length");
+      JsonNode b = stats();
+      assertThat(count(b, "success") - count(a, "success")).as(List.of(rows).toString()).isZero();
+      assertThat(count(b, "fail") - count(a, "fail")).as(List.of(rows).toString()).isEqualTo(1);
+      assertThat(
+              b.get("fulcrum").get("invalid").asLong() - a.get("fulcrum").get("invalid").asLong())
+          .as(List.of(rows).toString())
+          .isEqualTo(1);
+    }
+  }
+}
