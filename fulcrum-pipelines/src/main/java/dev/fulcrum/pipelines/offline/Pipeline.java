@@ -3,6 +3,7 @@ package dev.fulcrum.pipelines.offline;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -11,6 +12,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Shapes;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.pipelines.TextPipelines;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
@@ -94,6 +96,31 @@ public final class Pipeline implements AutoCloseable {
     if (config.inputs().size() != 1 || config.inputs().get(0).datatype() != DataType.BYTES) {
       throw new IllegalArgumentException(
           "model '" + model + "' does not take text: its inputs are " + config.inputs());
+    }
+  }
+
+  /**
+   * Checks that the model takes text and answers vectors, FP32 [n, d] (its first output), as {@link
+   * #embed} needs: not token vectors, not a top-k step's classes.
+   *
+   * @throws IllegalArgumentException saying what it takes or answers instead
+   */
+  public void requireVectors() {
+    requireText();
+    ModelConfig config = config();
+    TensorConfig out = config.outputs().isEmpty() ? null : config.outputs().get(0);
+    long[] shape = out == null ? new long[0] : config.fullShape(out);
+    if (out == null || out.datatype() != DataType.FP32 || shape.length != 2) {
+      throw new IllegalArgumentException(
+          "model '"
+              + model
+              + "' does not answer vectors (FP32 [n, d]): its output is "
+              + (out == null
+                  ? "missing"
+                  : "'" + out.name() + "' " + out.datatype() + " " + Shapes.toString(shape))
+              + (out != null && out.datatype() == DataType.BYTES
+                  ? " (classes: a top-k step)"
+                  : out != null && shape.length == 3 ? " (token vectors: no mean-pool step)" : ""));
     }
   }
 

@@ -1,12 +1,14 @@
 package dev.fulcrum.tools.embed;
 
 import dev.fulcrum.pipelines.offline.Pipeline;
+import dev.fulcrum.tools.serve.ServeCommand;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,7 +17,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,9 +51,9 @@ public final class EmbedCommand implements Callable<Integer> {
 
   @Option(
       names = "--model-repository",
-      required = true,
-      description = "The model repository folder.")
-  Path repository;
+      description =
+          "The model repository folder. Default: the bundled demo repository, as serve's.")
+  @Nullable Path repository;
 
   @Option(names = "--model", required = true, description = "The pipeline model, e.g. minilm_text.")
   String model;
@@ -66,47 +71,135 @@ public final class EmbedCommand implements Callable<Integer> {
           "JSON lines, one {\"embedding\": [...]} per sentence; '-' for stdout (default).")
   String output;
 
+  /** Up to max-batch-size lines sent as one request, from line {@code first} (1-based) on. */
+  private record Chunk(long first, List<String> lines, CompletableFuture<List<float[]>> vectors) {}
+
+  /** A line the model refused, or a request that failed: what the user reads, on one line. */
+  private static final class LineFailed extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    /** The lines of its chunk written before the failing one. */
+    final long written;
+
+    LineFailed(String message, long written) {
+      super(message, null, false, false);
+      this.written = written;
+    }
+  }
+
   @Override
   public Integer call() throws IOException {
+    Path repo;
+    try {
+      repo = repository != null ? repository : ServeCommand.demoRepository();
+    } catch (IllegalStateException e) {
+      return fail(e.getMessage());
+    }
     long total = input.equals("-") ? -1 : countLines(Path.of(input));
     Progress progress = new Progress(System.err, onATerminal(), total);
     Pipeline opened;
     try {
-      opened = Pipeline.open(repository, model);
+      opened = Pipeline.open(repo, model);
     } catch (IllegalStateException | IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+      return fail(e.getMessage());
     }
+    long written = 0;
     try (Pipeline pipeline = opened;
         BufferedReader in = reader();
         Writer out = writer()) {
       try {
-        pipeline.requireText();
+        pipeline.requireVectors();
       } catch (IllegalArgumentException e) {
-        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        return fail(e.getMessage());
       }
       int chunk = Math.max(1, pipeline.config().maxBatchSize());
-      ArrayDeque<CompletableFuture<List<float[]>>> window = new ArrayDeque<>();
+      ArrayDeque<Chunk> window = new ArrayDeque<>();
       List<String> batch = new ArrayList<>(chunk);
+      long read = 0;
       String line;
-      while ((line = in.readLine()) != null) {
-        batch.add(line);
-        if (batch.size() == chunk) {
-          window.addAll(pipeline.embedAsync(batch));
-          batch = new ArrayList<>(chunk);
-          while (window.size() >= WINDOW) {
-            write(out, window.poll().join(), progress);
+      try {
+        while ((line = in.readLine()) != null) {
+          read++;
+          batch.add(line);
+          if (batch.size() == chunk) {
+            window.add(submit(pipeline, read - batch.size() + 1, batch));
+            batch = new ArrayList<>(chunk);
+            while (window.size() >= WINDOW) {
+              written += write(pipeline, out, window.poll(), progress);
+            }
           }
         }
-      }
-      if (!batch.isEmpty()) {
-        window.addAll(pipeline.embedAsync(batch));
-      }
-      while (!window.isEmpty()) {
-        write(out, window.poll().join(), progress);
+        if (!batch.isEmpty()) {
+          window.add(submit(pipeline, read - batch.size() + 1, batch));
+        }
+        while (!window.isEmpty()) {
+          written += write(pipeline, out, window.poll(), progress);
+        }
+      } catch (LineFailed e) {
+        window.forEach(c -> c.vectors().cancel(false));
+        out.flush();
+        progress.done();
+        long done = written + e.written;
+        return fail(
+            e.getMessage()
+                + "; "
+                + (done == 0 ? "no vectors written" : "wrote the vectors of lines 1-" + done)
+                + (output.equals("-") ? "" : " to " + output)
+                + ", none after");
       }
     }
     progress.done();
     return 0;
+  }
+
+  private static Chunk submit(Pipeline pipeline, long first, List<String> lines) {
+    List<CompletableFuture<List<float[]>>> parts = pipeline.embedAsync(lines);
+    return new Chunk(first, lines, parts.get(0)); // lines is one chunk: one request
+  }
+
+  /**
+   * Writes a chunk's vectors; when its request failed, embeds its lines one at a time to find the
+   * line the model refuses, writes the ones before it, and throws naming that line.
+   *
+   * @return the lines written
+   */
+  private long write(Pipeline pipeline, Writer out, Chunk c, Progress progress)
+      throws IOException, LineFailed {
+    List<float[]> vectors;
+    try {
+      vectors = c.vectors().join();
+    } catch (CompletionException | CancellationException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      long partial = 0;
+      for (int i = 0; i < c.lines().size(); i++) {
+        List<float[]> one;
+        try {
+          one = pipeline.embed(List.of(c.lines().get(i)));
+        } catch (RuntimeException lineError) {
+          throw new LineFailed(where(c.first() + i) + ": " + lineError.getMessage(), partial);
+        }
+        write(out, one, progress);
+        partial++;
+      }
+      // Each line alone passed: the request of them all failed (a pass of the batch).
+      throw new LineFailed(
+          where(c.first()) + "-" + (c.first() + c.lines().size() - 1) + ": " + cause.getMessage(),
+          partial);
+    }
+    write(out, vectors, progress);
+    return vectors.size();
+  }
+
+  private String where(long line) {
+    return (input.equals("-") ? "<stdin>" : input) + ":" + line;
+  }
+
+  /** One line on stderr, {@code fulcrum embed: <message>}, and exit code 2: the user's to fix. */
+  private int fail(@Nullable String message) {
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("fulcrum embed: " + message);
+    err.flush();
+    return 2;
   }
 
   private static void write(Writer out, List<float[]> vectors, Progress progress)

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.pipelines.offline.Pipeline;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,6 +48,126 @@ class EmbedCommandTest {
         assertThat((float) v.get(d).asDouble()).isEqualTo(expected.get(i)[d]);
       }
     }
+  }
+
+  /** A pipeline of the demo's MiniLM file in {@code repo}, with these steps after the model. */
+  private static void pipeline(Path repo, String name, String pipeline) throws Exception {
+    Path dir = Files.createDirectories(repo.resolve(name).resolve("1"));
+    Files.createSymbolicLink(
+        dir.getParent().resolve("model.onnx"),
+        DEMO.resolve("all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx"));
+    Files.copy(
+        DEMO.resolve("all_minilm_l6_v2/all-minilm-l6-v2-q-tokenizer.json"),
+        dir.getParent().resolve("tokenizer.json"));
+    Files.writeString(dir.getParent().resolve("config.yaml"), pipeline);
+  }
+
+  private record Run(int code, String err) {}
+
+  private static Run embed(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine cl = new CommandLine(new EmbedCommand());
+    cl.setErr(new PrintWriter(err));
+    int code = cl.execute(args);
+    return new Run(code, err.toString());
+  }
+
+  @Test
+  void aPipelineThatDoesNotAnswerVectorsIsOneLineAndExitTwo(@TempDir Path dir) throws Exception {
+    assumeThat(DEMO.resolve("all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx")).isRegularFile();
+    pipeline(
+        dir,
+        "classes",
+        """
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+          post:
+            - step: mean-pool
+            - step: softmax
+            - step: top-k
+              k: 3
+        """);
+    Path in = Files.writeString(dir.resolve("in.txt"), "hello\n");
+    Run r =
+        embed(
+            "--model-repository", dir.toString(),
+            "--model", "classes",
+            "--input", in.toString(),
+            "--output", dir.resolve("out.jsonl").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().lines().toList())
+        .singleElement()
+        .asString()
+        .startsWith("fulcrum embed: model 'classes' does not answer vectors (FP32 [n, d])")
+        .contains("BYTES [-1, 3]", "top-k");
+  }
+
+  @Test
+  void aLineTheModelRefusesIsNamedAndTheLinesBeforeItAreWritten(@TempDir Path dir)
+      throws Exception {
+    assumeThat(DEMO.resolve("all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx")).isRegularFile();
+    pipeline(
+        dir,
+        "strict",
+        """
+        max-batch-size: 4
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          batching: alone
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+              max-length: 16
+              truncation: false
+          post:
+            - step: mean-pool
+            - step: normalize
+        """);
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 1; i <= 10; i++) {
+      lines.add(i == 7 ? "word ".repeat(40).trim() : "sentence number " + i);
+    }
+    Path in = Files.writeString(dir.resolve("in.txt"), String.join("\n", lines) + "\n");
+    Path out = dir.resolve("out.jsonl");
+    Run r =
+        embed(
+            "--model-repository", dir.toString(),
+            "--model", "strict",
+            "--input", in.toString(),
+            "--output", out.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().lines().toList())
+        .singleElement()
+        .asString()
+        .startsWith("fulcrum embed: " + in + ":7: ")
+        .contains("max-length", "wrote the vectors of lines 1-6 to " + out, "none after");
+    List<String> written = Files.readAllLines(out, StandardCharsets.UTF_8);
+    assertThat(written).hasSize(6);
+    List<float[]> expected;
+    try (Pipeline p = Pipeline.open(dir, "strict")) {
+      expected = p.embed(lines.subList(0, 6));
+    }
+    ObjectMapper json = new ObjectMapper();
+    for (int i = 0; i < 6; i++) {
+      JsonNode v = json.readTree(written.get(i)).get("embedding");
+      for (int d = 0; d < 384; d++) {
+        assertThat((float) v.get(d).asDouble()).isEqualTo(expected.get(i)[d]);
+      }
+    }
+  }
+
+  @Test
+  void anUnknownModelIsOneLineWithoutTheUsage(@TempDir Path dir) throws Exception {
+    Run r = embed("--model-repository", dir.toString(), "--model", "nope", "--input", "-");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("fulcrum embed: ").contains("nope").doesNotContain("Usage");
+    assertThat(r.err().lines()).hasSize(1);
   }
 
   @Test
