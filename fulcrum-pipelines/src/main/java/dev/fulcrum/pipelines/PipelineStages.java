@@ -2,6 +2,7 @@ package dev.fulcrum.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.PipelineConfig.Step;
 import dev.fulcrum.core.error.InferenceException;
@@ -9,7 +10,6 @@ import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
-import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
@@ -37,6 +37,8 @@ import org.jspecify.annotations.Nullable;
  * #close} from freeing the tokenizer under a request that is being tokenized.
  */
 final class PipelineStages implements ModelStages {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(PipelineStages.class);
   static final String INPUT_IDS = "input_ids";
   static final String ATTENTION_MASK = "attention_mask";
   static final String TOKEN_TYPE_IDS = "token_type_ids";
@@ -87,10 +89,19 @@ final class PipelineStages implements ModelStages {
     this.sequenceOutput = sequenceOutput;
   }
 
-  static PipelineStages open(PipelineConfig p, List<Path> folders, ModelSignature engine)
-      throws ModelLoadException {
+  /**
+   * @param configFile the pipeline's config.yaml, which errors name with the field
+   * @throws ConfigException naming the file and the field when a step's file is wrong or a step
+   *     cannot run on the wrapped model
+   */
+  static PipelineStages open(
+      PipelineConfig p, List<Path> folders, ModelSignature engine, Path configFile)
+      throws ConfigException {
     if (engine.outputs().isEmpty() || engine.inputs().isEmpty()) {
-      throw new ModelLoadException("pipeline: the wrapped model has no inputs or no outputs");
+      throw new ConfigException(
+          configFile,
+          p.model() != null ? "pipeline.model" : "pipeline.model-file",
+          "the wrapped model has no inputs or no outputs");
     }
     Step pre = p.pre().isEmpty() ? null : p.pre().get(0);
     TextTokenizer tokenizer = null;
@@ -103,15 +114,18 @@ final class PipelineStages implements ModelStages {
         if (!List.of(INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS).contains(s.name())
             || s.datatype() != DataType.INT64
             || s.shape().length != 2) {
-          throw new ModelLoadException(
-              "pipeline: step 'tokenize' feeds input_ids, attention_mask and token_type_ids"
+          throw new ConfigException(
+              configFile,
+              "pipeline.pre[0]",
+              "step 'tokenize' feeds input_ids, attention_mask and token_type_ids"
                   + " (INT64 [batch, sequence]); the wrapped model has input "
                   + s);
         }
       }
       inputName = p.input() == null ? "text" : p.input();
       inputs = List.of(new TensorSpec(inputName, DataType.BYTES, new long[] {-1, 1}));
-      Path file = find(folders, t.tokenizer(), "pipeline.pre[0].tokenizer");
+      String field = "pipeline.pre[0].tokenizer";
+      Path file = find(folders, t.tokenizer(), field, configFile);
       try {
         tokenizer =
             new TextTokenizer(
@@ -120,38 +134,51 @@ final class PipelineStages implements ModelStages {
                 t.truncation(),
                 t.padding() == PipelineConfig.Padding.MAX_LENGTH);
       } catch (IOException | RuntimeException e) {
-        throw new ModelLoadException(
-            "pipeline: cannot read tokenizer " + file.getFileName() + ": " + e.getMessage(), e);
+        throw new ConfigException(configFile, field, notATokenizer(file, e), e);
       }
     } else if (pre instanceof PipelineConfig.Standardize s) {
       TensorSpec in = engine.inputs().get(0);
       if (engine.inputs().size() != 1 || in.datatype() != DataType.FP32) {
-        throw new ModelLoadException(
-            "pipeline: step 'standardize' feeds one FP32 input; the wrapped model has "
-                + engine.inputs());
+        throw new ConfigException(
+            configFile,
+            "pipeline.pre[0]",
+            "step 'standardize' feeds one FP32 input; the wrapped model has " + engine.inputs());
       }
-      Path file = find(folders, s.statistics(), "pipeline.pre[0].statistics");
+      String field = "pipeline.pre[0].statistics";
+      Path file = find(folders, s.statistics(), field, configFile);
+      String name = file.getFileName().toString();
+      JsonNode node;
       try {
         // A mapper for this read only: a text pipeline (the demo's minilm_text) builds none as it
         // loads beside a fresh server's first answer (docs/PERFORMANCE.md, "Cold start", session
         // 14).
-        JsonNode node = new ObjectMapper().readTree(file.toFile());
-        mean = floats(node.get("mean"));
-        std = floats(node.get("std"));
+        node = new ObjectMapper().readTree(file.toFile());
       } catch (IOException | RuntimeException e) {
-        throw new ModelLoadException(
-            "pipeline: cannot read statistics "
-                + file.getFileName()
-                + " (a JSON {\"mean\": [..], \"std\": [..]}): "
-                + e.getMessage(),
+        String why =
+            e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                    && j.getLocation() != null
+                ? j.getOriginalMessage()
+                    + " (line "
+                    + j.getLocation().getLineNr()
+                    + ", column "
+                    + j.getLocation().getColumnNr()
+                    + ")"
+                : e.getMessage();
+        throw new ConfigException(
+            configFile,
+            field,
+            name + ": cannot read it as JSON {\"mean\": [..], \"std\": [..]}: " + why,
             e);
       }
+      mean = floats(node, "mean", name, field, configFile);
+      std = floats(node, "std", name, field, configFile);
       long[] shape = in.shape();
       long width = shape.length == 0 ? -1 : shape[shape.length - 1];
       if (mean.length != std.length || (width > 0 && width != mean.length)) {
-        throw new ModelLoadException(
-            "pipeline: statistics "
-                + file.getFileName()
+        throw new ConfigException(
+            configFile,
+            field,
+            name
                 + " has "
                 + mean.length
                 + " means and "
@@ -162,10 +189,10 @@ final class PipelineStages implements ModelStages {
                 + width
                 + " features");
       }
-      for (float d : std) {
-        if (!(d > 0)) {
-          throw new ModelLoadException(
-              "pipeline: statistics " + file.getFileName() + ": every std must be > 0");
+      for (int i = 0; i < std.length; i++) {
+        if (!(std[i] > 0)) {
+          throw new ConfigException(
+              configFile, field, name + ": every std must be > 0; std[" + i + "] is " + std[i]);
         }
       }
       inputName = p.input() == null ? in.name() : p.input();
@@ -176,34 +203,39 @@ final class PipelineStages implements ModelStages {
     }
     String engineOutput =
         p.engineOutput() == null ? engine.outputs().get(0).name() : p.engineOutput();
-    TensorSpec out =
-        engine.outputs().stream()
-            .filter(o -> o.name().equals(engineOutput))
-            .findFirst()
-            .orElseThrow(
-                () ->
-                    new ModelLoadException(
-                        "pipeline.engine-output: the wrapped model has no output '"
-                            + engineOutput
-                            + "'; it has "
-                            + engine.outputs().stream().map(TensorSpec::name).toList()));
+    TensorSpec out = null;
+    for (TensorSpec o : engine.outputs()) {
+      if (o.name().equals(engineOutput)) {
+        out = o;
+      }
+    }
+    if (out == null) {
+      throw new ConfigException(
+          configFile,
+          "pipeline.engine-output",
+          "the wrapped model has no output '"
+              + engineOutput
+              + "'; it has "
+              + engine.outputs().stream().map(TensorSpec::name).toList());
+    }
     long[] shape = out.shape();
     boolean sequenceOutput = tokenizer != null && shape.length >= 2 && shape[1] < 0;
     DataType type = out.datatype();
     List<String> labels = null;
     for (int i = 0; i < p.post().size(); i++) {
       Step s = p.post().get(i);
+      String field = "pipeline.post[" + i + "]";
       if (type != DataType.FP32) {
-        throw new ModelLoadException(
-            "pipeline.post[" + i + "]: step '" + s.kind() + "' takes FP32, not " + type);
+        throw new ConfigException(
+            configFile, field, "step '" + s.kind() + "' takes FP32, not " + type);
       }
       switch (s) {
         case PipelineConfig.MeanPool m -> {
           if (shape.length != 3) {
-            throw new ModelLoadException(
-                "pipeline.post["
-                    + i
-                    + "]: mean-pool takes [batch, sequence, hidden]; '"
+            throw new ConfigException(
+                configFile,
+                field,
+                "mean-pool takes [batch, sequence, hidden]; '"
                     + engineOutput
                     + "' is "
                     + Shapes.toString(shape));
@@ -211,31 +243,25 @@ final class PipelineStages implements ModelStages {
           shape = new long[] {shape[0], shape[2]};
         }
         case PipelineConfig.TopK k -> {
+          if (i != p.post().size() - 1) {
+            throw new ConfigException(configFile, field, "top-k must be the last step");
+          }
           if (shape.length != 2) {
             // [n, L, h] token vectors would rank each row's L * h elements as one row of classes.
-            throw new ModelLoadException(
-                "pipeline.post["
-                    + i
-                    + "]: top-k takes [batch, classes]; '"
+            throw new ConfigException(
+                configFile,
+                field,
+                "top-k takes [batch, classes]; '"
                     + engineOutput
                     + "' is "
                     + Shapes.toString(shape)
                     + (shape.length == 3 ? " here (mean-pool it first)" : " here"));
           }
           if (k.labels() != null) {
-            Path file = find(folders, k.labels(), "pipeline.post[" + i + "].labels");
-            try {
-              labels = ClassLabels.read(file);
-            } catch (IOException e) {
-              throw new ModelLoadException(
-                  "pipeline: cannot read labels " + file.getFileName() + ": " + e.getMessage(), e);
-            }
+            labels = labels(folders, k.labels(), field + ".labels", configFile, shape[1]);
           }
           shape = new long[] {shape[0], k.k()};
           type = DataType.BYTES;
-          if (i != p.post().size() - 1) {
-            throw new ModelLoadException("pipeline.post[" + i + "]: top-k must be the last step");
-          }
         }
         default -> {}
       }
@@ -257,32 +283,129 @@ final class PipelineStages implements ModelStages {
         sequenceOutput);
   }
 
-  private static Path find(List<Path> folders, String name, String field)
-      throws ModelLoadException {
+  /**
+   * The labels of a top-k step, one a line: fewer lines than the output's classes (when the model
+   * says how many) is a load error, since the answers would mix labelled and unlabelled classes;
+   * with a class count the model leaves open, a warning.
+   */
+  private static List<String> labels(
+      List<Path> folders, String name, String field, Path configFile, long classes)
+      throws ConfigException {
+    Path file = find(folders, name, field, configFile);
+    List<String> labels;
+    try {
+      labels = ClassLabels.read(file);
+    } catch (IOException e) {
+      throw new ConfigException(
+          configFile,
+          field,
+          "cannot read " + file.getFileName() + " as UTF-8 text: " + e.getMessage(),
+          e);
+    }
+    if (classes > 0 && labels.size() < classes) {
+      throw new ConfigException(
+          configFile,
+          field,
+          file.getFileName()
+              + " has "
+              + labels.size()
+              + " line(s) for the output's "
+              + classes
+              + " classes (line i names class i)");
+    }
+    if (classes <= 0) {
+      log.warn(
+          "{}: field '{}': {} has {} line(s); the output's class count is not known until a"
+              + " request, and a class past the last line will have no label",
+          dev.fulcrum.core.config.ShownPath.of(configFile),
+          field,
+          file.getFileName(),
+          labels.size());
+    }
+    return labels;
+  }
+
+  /**
+   * The tokenizer library's reason, and for a file that is valid JSON but no tokenizer.json, that
+   * first: the library reports a JSON schema mismatch as a syntax error ("expected `,` or `}` at
+   * line 1 column 7"). Only read when the tokenizer failed, so a good load parses the file once.
+   */
+  private static String notATokenizer(Path file, Exception e) {
+    String reason = "cannot read " + file.getFileName() + ": " + e.getMessage();
+    JsonNode node;
+    try {
+      node = new ObjectMapper().readTree(file.toFile());
+    } catch (IOException | RuntimeException notJson) {
+      return reason; // not JSON at all: the library's message says where
+    }
+    if (node == null || !node.isObject() || !node.has("model")) {
+      return file.getFileName()
+          + " is JSON but not a Hugging Face tokenizer.json (it has no \"model\" object; save"
+          + " the tokenizer with tokenizer.save(...) or take the tokenizer.json of the model's"
+          + " repository): "
+          + e.getMessage();
+    }
+    return reason;
+  }
+
+  private static Path find(List<Path> folders, String name, String field, Path configFile)
+      throws ConfigException {
     for (Path folder : folders) {
       Path file = folder.resolve(name).normalize();
       if (file.startsWith(folder) && Files.isRegularFile(file)) {
         return file;
       }
     }
-    throw new ModelLoadException(
-        field
-            + ": no file '"
+    throw new ConfigException(
+        configFile,
+        field,
+        "no file '"
             + name
             + "' in "
             + folders.stream().map(f -> f.getFileName().toString()).toList());
   }
 
-  private static float[] floats(@Nullable JsonNode array) {
+  /**
+   * A statistics file's array {@code key}, each number as the FP32 it becomes: NaN, or a value FP32
+   * cannot hold (1e39 becomes Infinity), is refused, as every answer would be NaN.
+   */
+  private static float[] floats(
+      JsonNode node, String key, String file, String field, Path configFile)
+      throws ConfigException {
+    JsonNode array = node.get(key);
     if (array == null || !array.isArray() || array.isEmpty()) {
-      throw new IllegalArgumentException("expected a non-empty array of numbers");
+      throw new ConfigException(
+          configFile,
+          field,
+          file
+              + ": \""
+              + key
+              + "\" must be a non-empty array of numbers ({\"mean\": [..],"
+              + " \"std\": [..]})");
     }
     float[] out = new float[array.size()];
     for (int i = 0; i < out.length; i++) {
-      if (!array.get(i).isNumber()) {
-        throw new IllegalArgumentException("element " + i + " is not a number");
+      JsonNode v = array.get(i);
+      if (!v.isNumber()) {
+        throw new ConfigException(
+            configFile, field, file + ": " + key + "[" + i + "] is " + v + ", not a number");
       }
-      out[i] = (float) array.get(i).asDouble();
+      out[i] = (float) v.asDouble();
+      if (!Float.isFinite(out[i])) {
+        throw new ConfigException(
+            configFile,
+            field,
+            file
+                + ": "
+                + key
+                + "["
+                + i
+                + "] is "
+                + v.asText()
+                + ", which FP32 cannot hold (it would be "
+                + out[i]
+                + ")");
+      }
     }
     return out;
   }

@@ -1,5 +1,6 @@
 package dev.fulcrum.pipelines;
 
+import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.pipeline.PipelineRuntime;
@@ -36,8 +37,9 @@ public final class TextPipelines implements ModelRuntime, PipelineRuntime {
   }
 
   @Override
-  public ModelStages open(PipelineConfig pipeline, List<Path> folders, ModelSignature engine)
-      throws ModelLoadException {
-    return PipelineStages.open(pipeline, folders, engine);
+  public ModelStages open(
+      PipelineConfig pipeline, List<Path> folders, ModelSignature engine, Path configFile)
+      throws ConfigException {
+    return PipelineStages.open(pipeline, folders, engine, configFile);
   }
 }

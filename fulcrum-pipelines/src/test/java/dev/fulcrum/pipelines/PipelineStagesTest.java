@@ -15,12 +15,14 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The stages around a stand-in engine: what {@link PipelineStages#after} makes of its outputs. */
 class PipelineStagesTest {
   static final Path FOLDER = Path.of("..", "demo", "models", "all_minilm_l6_v2");
   static final String TOKENIZER = "all-minilm-l6-v2-q-tokenizer.json";
   static final int HIDDEN = 4;
+  static final Path CONFIG = Path.of("models", "p", "config.yaml");
 
   /** A BERT-like engine: token ids in, [batch, sequence, 4] token vectors out. */
   static ModelSignature bert() {
@@ -77,7 +79,7 @@ class PipelineStagesTest {
   @Test
   void aRequestsTokenVectorsComeBackAtItsOwnLengthWhateverItsBatchPaddedThemTo() throws Exception {
     try (PipelineStages stages =
-        PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert())) {
+        PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs = List.of(RequestedOutput.named("last_hidden_state"));
       ModelStages.Prepared p = stages.before(List.of(text("hello world")), outputs);
       assertThat(p.engineInputs().get(0).shape()).containsExactly(1, 4); // [CLS] hello world [SEP]
@@ -96,7 +98,7 @@ class PipelineStagesTest {
   void aManyRowRequestIsCutToItsOwnLongestRowAndEachRowKeepsItsPositions() throws Exception {
     try (PipelineStages stages =
         PipelineStages.open(
-            pipeline(List.of(new PipelineConfig.Normalize())), List.of(FOLDER), bert())) {
+            pipeline(List.of(new PipelineConfig.Normalize())), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs = List.of(RequestedOutput.named("last_hidden_state"));
       ModelStages.Prepared p = stages.before(List.of(text("hello world", "hello")), outputs);
       assertThat(p.engineInputs().get(0).shape()).containsExactly(2, 4);
@@ -114,7 +116,7 @@ class PipelineStagesTest {
   @Test
   void classificationOfTokenVectorsRanksEachRequestRowOverItsOwnPositions() throws Exception {
     try (PipelineStages stages =
-        PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert())) {
+        PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs =
           List.of(new RequestedOutput("last_hidden_state", Map.of("classification", 2L)));
       ModelStages.Prepared p = stages.before(List.of(text("hello world")), outputs);
@@ -135,9 +137,123 @@ class PipelineStagesTest {
     assertThatThrownBy(
             () ->
                 PipelineStages.open(
-                    pipeline(List.of(new PipelineConfig.TopK(2, null))), List.of(FOLDER), bert()))
+                    pipeline(List.of(new PipelineConfig.TopK(2, null))),
+                    List.of(FOLDER),
+                    bert(),
+                    CONFIG))
         .hasMessageContaining("pipeline.post[0]")
         .hasMessageContaining("top-k takes [batch, classes]")
         .hasMessageContaining("mean-pool it first");
+  }
+
+  /** A classifier: FP32 [batch, 8] features in, FP32 [batch, 2] probabilities out. */
+  static ModelSignature classifier() {
+    return new ModelSignature(
+        List.of(new TensorSpec("features", DataType.FP32, new long[] {-1, 8})),
+        List.of(new TensorSpec("probabilities", DataType.FP32, new long[] {-1, 2})));
+  }
+
+  static PipelineConfig classifierPipeline(
+      List<PipelineConfig.Step> pre, List<PipelineConfig.Step> post) {
+    return new PipelineConfig(
+        "fraud", 0, null, null, null, null, pre, post, PipelineConfig.Batching.PAD);
+  }
+
+  static String loadError(PipelineConfig p, Path folder, ModelSignature engine) {
+    Throwable t =
+        org.assertj.core.api.Assertions.catchThrowable(
+            () -> PipelineStages.open(p, List.of(folder), engine, CONFIG).close());
+    assertThat(t).isInstanceOf(dev.fulcrum.core.config.ConfigException.class);
+    return t.getMessage();
+  }
+
+  @Test
+  void statisticsThatFp32CannotHoldOrThatAreNotNumbersAreLoadErrorsNamingFileAndField(
+      @TempDir Path dir) throws Exception {
+    String eight = "0,0,0,0,0,0,0,";
+    for (String[] bad :
+        List.of(
+            new String[] {
+              "{\"mean\":[" + eight + "1e39],\"std\":[" + eight + "1]}",
+              "mean[7] is 1.0E39",
+              "FP32 cannot hold"
+            },
+            new String[] {
+              "{\"mean\":[" + eight + "0],\"std\":[" + eight + "1e400]}",
+              "std[7]",
+              "FP32 cannot hold"
+            },
+            new String[] {
+              "{\"mean\":[" + eight + "\"NaN\"],\"std\":[" + eight + "1]}",
+              "mean[7] is \"NaN\", not a number"
+            },
+            new String[] {
+              "{\"mean\":[" + eight + "0],\"std\":[1,1,1,1,1,1,1,0]}",
+              "every std must be > 0",
+              "std[7] is 0.0"
+            },
+            new String[] {"{\"mean\":[1,2", "cannot read it as JSON", "line 1, column 13"})) {
+      java.nio.file.Files.writeString(dir.resolve("s.json"), bad[0]);
+      String message =
+          loadError(
+              classifierPipeline(List.of(new PipelineConfig.Standardize("s.json")), List.of()),
+              dir,
+              classifier());
+      assertThat(message)
+          .as(bad[0])
+          .startsWith("models/p/config.yaml: field 'pipeline.pre[0].statistics': s.json")
+          .contains(java.util.Arrays.copyOfRange(bad, 1, bad.length));
+    }
+  }
+
+  @Test
+  void aLabelsFileShorterThanTheClassesIsALoadError(@TempDir Path dir) throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("l.txt"), "only_one\n");
+    assertThat(
+            loadError(
+                classifierPipeline(List.of(), List.of(new PipelineConfig.TopK(2, "l.txt"))),
+                dir,
+                classifier()))
+        .isEqualTo(
+            "models/p/config.yaml: field 'pipeline.post[0].labels': l.txt has 1 line(s) for the"
+                + " output's 2 classes (line i names class i)");
+    java.nio.file.Files.writeString(dir.resolve("l.txt"), "legit\nfraud\n");
+    PipelineStages.open(
+            classifierPipeline(List.of(), List.of(new PipelineConfig.TopK(2, "l.txt"))),
+            List.of(dir),
+            classifier(),
+            CONFIG)
+        .close();
+  }
+
+  @Test
+  void stepOrderErrorsNameTheFileAndTheStep() {
+    assertThat(
+            loadError(
+                pipeline(List.of(new PipelineConfig.TopK(1, null), new PipelineConfig.MeanPool())),
+                FOLDER,
+                bert()))
+        .isEqualTo("models/p/config.yaml: field 'pipeline.post[0]': top-k must be the last step");
+  }
+
+  @Test
+  void aJsonFileThatIsNoTokenizerSaysSo(@TempDir Path dir) throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("t.json"), "{\"not\":\"a tokenizer\"}");
+    PipelineConfig p =
+        new PipelineConfig(
+            "bert",
+            0,
+            null,
+            null,
+            null,
+            null,
+            List.of(
+                new PipelineConfig.Tokenize("t.json", 512, true, PipelineConfig.Padding.LONGEST)),
+            List.of(),
+            PipelineConfig.Batching.PAD);
+    assertThat(loadError(p, dir, bert()))
+        .startsWith(
+            "models/p/config.yaml: field 'pipeline.pre[0].tokenizer': t.json is JSON but not a"
+                + " Hugging Face tokenizer.json");
   }
 }

@@ -1,7 +1,7 @@
 package dev.fulcrum.core.pipeline;
 
+import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.PipelineConfig;
-import dev.fulcrum.core.runtime.ModelLoadException;
 import dev.fulcrum.core.runtime.ModelSignature;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,8 +20,12 @@ public interface PipelineRuntime {
    * @param folders where the steps' files are looked for, in order (the pipeline's folder, then the
    *     wrapped model's)
    * @param engine the wrapped model's signature
-   * @throws ModelLoadException naming the file or the tensor when the steps cannot run on it
+   * @param configFile the pipeline's config.yaml, which errors name
+   * @throws ConfigException naming {@code configFile} and the field ({@code
+   *     pipeline.pre[0].statistics}, ...) when a step's file is wrong or a step cannot run on the
+   *     wrapped model
    */
-  ModelStages open(PipelineConfig pipeline, List<Path> folders, ModelSignature engine)
-      throws ModelLoadException;
+  ModelStages open(
+      PipelineConfig pipeline, List<Path> folders, ModelSignature engine, Path configFile)
+      throws ConfigException;
 }

@@ -673,7 +673,7 @@ public final class ModelManager {
     try {
       instances.add(engine.load(modelFile, deployment.sessionOptions()));
       if (pipeline != null && wrapped != null && runtime instanceof PipelineRuntime p) {
-        stages = p.open(pipeline, wrapped.folders(), instances.get(0).signature());
+        stages = p.open(pipeline, wrapped.folders(), instances.get(0).signature(), configFile);
       }
       ModelConfig config =
           resolver
