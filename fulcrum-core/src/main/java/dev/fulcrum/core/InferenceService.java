@@ -204,7 +204,15 @@ public final class InferenceService {
       InferenceRequest request,
       boolean @Nullable [] hitOut,
       @Nullable Executor answerOn) {
-    RequestValidator.Validated v = RequestValidator.validate(mv.config(), request);
+    RequestValidator.Validated v;
+    try {
+      v = RequestValidator.validate(mv.config(), request);
+    } catch (InferenceException e) {
+      if (e.code() == ErrorCode.INVALID_ARGUMENT) {
+        mv.scheduler().countInvalid(1, null);
+      }
+      throw e;
+    }
     ResponseCache cache = mv.responseCache();
     if (cache == null) {
       return run(mv, request, v, answerOn);

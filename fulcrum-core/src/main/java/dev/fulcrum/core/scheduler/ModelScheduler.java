@@ -468,8 +468,27 @@ public final class ModelScheduler implements AutoCloseable {
       RequestValidator.Validated v,
       @Nullable Executor answerOn,
       @Nullable SchedulerObserver counter) {
-    RequestValidator.checkAgainstGraph(config.name(), signature, v.inputs());
+    try {
+      RequestValidator.checkAgainstGraph(config.name(), signature, v.inputs());
+    } catch (InferenceException e) {
+      countInvalid(v.batchSize(), counter);
+      throw e;
+    }
     return admit(request, v.inputs(), v.outputNames(), v.batchSize(), null, answerOn, counter);
+  }
+
+  /**
+   * Counts a request refused with 400 / INVALID_ARGUMENT before it was queued (its inputs do not
+   * fit the model): Triton counts such a request in {@code fail}, and a client that sends nothing
+   * else would otherwise look idle. Any thread.
+   *
+   * @param rows its batch rows (1 when not known)
+   * @param counter its caller's counter (a pipeline's tally), or null for this scheduler's
+   */
+  public void countInvalid(int rows, @Nullable SchedulerObserver counter) {
+    long now = ticker.nanoTime();
+    (counter != null ? counter : observer)
+        .requestDone(new RequestDone(Outcome.INVALID, Math.max(1, rows), 0, 0, 0, 0, 0, 0, now));
   }
 
   /**

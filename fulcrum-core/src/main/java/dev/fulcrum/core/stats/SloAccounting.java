@@ -197,8 +197,8 @@ public final class SloAccounting implements SchedulerObserver {
 
   @Override
   public void requestDone(RequestDone e) {
-    if (e.outcome() == Outcome.CANCELLED) {
-      return;
+    if (e.outcome() == Outcome.CANCELLED || e.outcome() == Outcome.INVALID) {
+      return; // the client left, or sent what the model cannot take: not the server's miss
     }
     boolean success = e.outcome() == Outcome.SUCCESS;
     boolean within = success && (!slo.hasObjective() || e.totalNanos() <= slo.latencyNanos());
