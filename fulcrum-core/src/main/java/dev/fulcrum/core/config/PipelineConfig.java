@@ -80,11 +80,17 @@ public record PipelineConfig(
    * Text (BYTES, one sentence per row) to token ids, attention mask and token types.
    *
    * @param tokenizer a Hugging Face tokenizer.json
-   * @param maxLength the most tokens per sentence, special tokens included
+   * @param maxLength the most tokens per sentence, special tokens included; null when config.yaml
+   *     does not say: then the tokenizer file's own {@code truncation.max_length}, else {@link
+   *     #DEFAULT_MAX_LENGTH}
    * @param truncation cut longer sentences; when false a longer one is refused (400)
    */
-  public record Tokenize(String tokenizer, int maxLength, boolean truncation, Padding padding)
+  public record Tokenize(
+      String tokenizer, @Nullable Integer maxLength, boolean truncation, Padding padding)
       implements Step {
+    /** The most tokens per sentence when neither config.yaml nor the tokenizer file says. */
+    public static final int DEFAULT_MAX_LENGTH = 512;
+
     public Tokenize {
       Objects.requireNonNull(tokenizer, "tokenizer");
       Objects.requireNonNull(padding, "padding");

@@ -136,8 +136,10 @@ final class PipelineResolver {
     return switch (kind) {
       case "tokenize" -> {
         String tokenizer = required(s.tokenizer(), file, here + ".tokenizer");
-        int max = s.maxLength() == null ? 512 : s.maxLength();
-        if (max < 2 || max > 1 << 16) {
+        // Not written: the tokenizer file's own truncation length, read when the tokenizer is
+        // opened (a model's tokenizer.json says what it was trained and exported with).
+        Integer max = s.maxLength();
+        if (max != null && (max < 2 || max > 1 << 16)) {
           throw new ConfigException(file, here + ".max-length", "must be 2..65536, was " + max);
         }
         String padding = s.padding() == null ? "longest" : s.padding().trim();

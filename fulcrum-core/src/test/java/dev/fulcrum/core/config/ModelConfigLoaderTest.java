@@ -301,6 +301,13 @@ class ModelConfigLoaderTest {
   }
 
   @Test
+  void aTokenizeStepWithoutMaxLengthLeavesItToTheTokenizerFile() throws Exception {
+    PipelineConfig p = resolvePipeline("").pipeline();
+    assertThat(p).isNotNull();
+    assertThat(((PipelineConfig.Tokenize) p.pre().get(0)).maxLength()).isNull();
+  }
+
+  @Test
   void aPipelinesMonitoringNamesTheTensorsOfTheModelItsStepsRun() throws Exception {
     ModelConfig c =
         resolvePipeline(

@@ -3,17 +3,28 @@ package dev.fulcrum.pipelines.steps;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.error.InferenceException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The tokenize step: Hugging Face's tokenizer (the Rust library, through DJL's JNI binding, whose
  * jar carries the native library: nothing is downloaded) reading a {@code tokenizer.json}. Adds the
  * special tokens ([CLS] ... [SEP] for BERT), truncates to {@code maxLength} or refuses longer text,
  * and pads a request's sentences to its longest (or to {@code maxLength}) with id 0 and mask 0.
+ *
+ * <p>Unless told otherwise, {@code maxLength} is the tokenizer file's own: its {@code "truncation":
+ * {"max_length": n}}, what the model was exported with and what other runtimes of the same file
+ * (langchain4j's all-MiniLM-L6-v2: 128) truncate at. The file's {@code padding} is not followed:
+ * padding is a batching choice here ({@code padding: longest | max-length}), and mean pooling
+ * ignores padded positions.
  *
  * <p>Thread-safe: the native tokenizer is immutable once built and encodes from many threads.
  */
@@ -50,25 +61,72 @@ public final class TextTokenizer implements AutoCloseable {
 
   /**
    * @param file a Hugging Face tokenizer.json
-   * @param maxLength the most tokens per sentence, special tokens included
+   * @param maxLength the most tokens per sentence, special tokens included; null for the file's own
+   *     {@code truncation.max_length}, or {@link PipelineConfig.Tokenize#DEFAULT_MAX_LENGTH} when
+   *     the file has none
    * @param truncation cut longer sentences; when false, refuse them
    * @param padToMaxLength pad every sentence to maxLength rather than to the longest
    * @throws IOException when the file cannot be read or parsed
    */
-  public TextTokenizer(Path file, int maxLength, boolean truncation, boolean padToMaxLength)
+  public TextTokenizer(
+      Path file, @Nullable Integer maxLength, boolean truncation, boolean padToMaxLength)
       throws IOException {
+    int max;
+    if (maxLength != null) {
+      max = maxLength;
+    } else {
+      Integer own = truncationLength(file);
+      max = own != null ? own : PipelineConfig.Tokenize.DEFAULT_MAX_LENGTH;
+    }
     this.tokenizer =
         HuggingFaceTokenizer.builder()
             .optTokenizerPath(file)
             .optAddSpecialTokens(true)
             .optTruncation(truncation)
-            .optMaxLength(maxLength)
+            .optMaxLength(max)
             .optPadding(false)
             .build();
     this.direct = !Files.exists(file.resolveSibling("tokenizer_config.json"));
-    this.maxLength = maxLength;
+    this.maxLength = max;
     this.truncation = truncation;
     this.padToMaxLength = padToMaxLength;
+  }
+
+  /** The most tokens per sentence, special tokens included: as given, or the file's own. */
+  public int maxLength() {
+    return maxLength;
+  }
+
+  /**
+   * The tokenizer file's {@code truncation.max_length}, or null when it declares no truncation.
+   * Read with a streaming parser that skips the vocabulary unread: no tree of the whole file.
+   */
+  static @Nullable Integer truncationLength(Path file) throws IOException {
+    try (JsonParser p = new JsonFactory().createParser(file.toFile())) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new IOException(file.getFileName() + " is not a JSON object");
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken value = p.nextToken();
+        if (!"truncation".equals(field) || value != JsonToken.START_OBJECT) {
+          p.skipChildren();
+          continue;
+        }
+        Integer length = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String name = p.currentName();
+          JsonToken v = p.nextToken();
+          if ("max_length".equals(name) && v == JsonToken.VALUE_NUMBER_INT) {
+            length = p.getIntValue();
+          } else {
+            p.skipChildren();
+          }
+        }
+        return length;
+      }
+      return null;
+    }
   }
 
   /** Encodes one sentence (special tokens added, truncated as configured). */

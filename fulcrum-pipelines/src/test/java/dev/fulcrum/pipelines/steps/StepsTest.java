@@ -102,6 +102,31 @@ class StepsTest {
     }
   }
 
+  /**
+   * Without a max-length the tokenizer truncates where its file says (the demo's: 128), as other
+   * runtimes of the same file do; a file that declares no truncation gets 512.
+   */
+  @Test
+  void followsTheTokenizerFilesOwnTruncationUnlessGivenALength(@TempDir Path dir) throws Exception {
+    String text = "word ".repeat(300);
+    try (TextTokenizer own = new TextTokenizer(TOKENIZER, null, true, false)) {
+      assertThat(own.maxLength()).isEqualTo(128);
+      assertThat(own.ids(text)).hasSize(128);
+    }
+    try (TextTokenizer given = new TextTokenizer(TOKENIZER, 200, true, false)) {
+      assertThat(given.ids(text)).hasSize(200);
+    }
+    String json = Files.readString(TOKENIZER);
+    String noTruncation = json.replaceFirst("\"truncation\": \\{[^}]*\\}", "\"truncation\": null");
+    assertThat(noTruncation).isNotEqualTo(json);
+    Path none = Files.writeString(dir.resolve("tokenizer.json"), noTruncation);
+    assertThat(TextTokenizer.truncationLength(none)).isNull();
+    try (TextTokenizer fallback = new TextTokenizer(none, null, true, false)) {
+      assertThat(fallback.maxLength()).isEqualTo(512);
+      assertThat(fallback.ids(text)).hasSize(302);
+    }
+  }
+
   @Test
   void meanPoolsOverTheMaskAndIgnoresBatchPadding() {
     // Two rows, hidden size 2, padded by the batch to 4 positions; the request's mask has 3.

@@ -204,6 +204,12 @@ public final class ProfileCommand implements Callable<Integer> {
         tokenizer != null
             ? tokenizer
             : pipeline == null ? findTokenizer(dir) : findTokenizer(dir, root.resolve(engineModel));
+    // The pipeline's own max-length when its config.yaml writes one, else the tokenizer file's:
+    // the lengths the server's tokenize step gives the same text.
+    Integer maxLength =
+        pipeline == null || pipeline.pre() == null || pipeline.pre().isEmpty()
+            ? null
+            : pipeline.pre().get(0).maxLength();
     List<String> lines =
         Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
     if (lines.isEmpty()) {
@@ -212,7 +218,7 @@ public final class ProfileCommand implements Callable<Integer> {
     String source = file.getFileName().toString();
     Baseline baseline;
     if (t.output() == null) {
-      baseline = profileText(model, t, lines, tok, batch, source, null);
+      baseline = profileText(model, t, lines, tok, maxLength, batch, source, null);
     } else {
       try (OnnxRuntimeBackend onnx = new OnnxRuntimeBackend();
           SchedulerEnvironment environment = SchedulerEnvironment.system();
@@ -230,6 +236,7 @@ public final class ProfileCommand implements Callable<Integer> {
                 st,
                 lines,
                 tok,
+                maxLength,
                 batch,
                 source,
                 (ids, mask, shape) -> embed(mv, st, service, ids, mask, shape));
@@ -343,6 +350,7 @@ public final class ProfileCommand implements Callable<Integer> {
       MonitoringConfig.TextInput t,
       List<String> lines,
       Path tokenizerFile,
+      @Nullable Integer maxLength,
       int batch,
       String source,
       @Nullable Embedder embedder)
@@ -351,7 +359,7 @@ public final class ProfileCommand implements Callable<Integer> {
     List<String> outNames = MonitoringConfig.TextInput.OUTPUT_FEATURES;
     double[][] columns = new double[names.size()][lines.size()];
     double[][] outColumns = new double[outNames.size()][lines.size()];
-    try (TextTokenizer tok = new TextTokenizer(tokenizerFile, 512, true, false)) {
+    try (TextTokenizer tok = new TextTokenizer(tokenizerFile, maxLength, true, false)) {
       for (int start = 0; start < lines.size(); start += batch) {
         List<String> rows = lines.subList(start, Math.min(lines.size(), start + batch));
         TextTokenizer.Tokens tokens = tok.encode(rows);
