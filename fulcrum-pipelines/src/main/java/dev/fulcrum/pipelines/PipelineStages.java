@@ -133,6 +133,31 @@ final class PipelineStages implements ModelStages {
                 t.maxLength(),
                 t.truncation(),
                 t.padding() == PipelineConfig.Padding.MAX_LENGTH);
+      } catch (TextTokenizer.MaxLengthException e) {
+        String problem =
+            t.maxLength() != null
+                ? "is "
+                    + e.asked()
+                    + ", more than tokenizer "
+                    + file.getFileName()
+                    + " takes: "
+                    + e.limit()
+                : "is not written, and tokenizer "
+                    + file.getFileName()
+                    + "'s own truncation.max_length "
+                    + e.asked()
+                    + " is more than it takes: "
+                    + e.limit();
+        throw new ModelLoadException(
+            new ConfigException(
+                    folders.get(0).resolve("config.yaml"),
+                    "pipeline.pre[0].max-length",
+                    problem
+                        + " (the model_max_length of a tokenizer_config.json beside it, else 512);"
+                        + " write a max-length of at most "
+                        + e.limit())
+                .getMessage(),
+            e);
       } catch (IOException | RuntimeException e) {
         throw new ConfigException(configFile, field, notATokenizer(file, e), e);
       }

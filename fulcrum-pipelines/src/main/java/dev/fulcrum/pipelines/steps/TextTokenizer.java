@@ -56,6 +56,37 @@ public final class TextTokenizer implements AutoCloseable {
    */
   private final boolean direct;
 
+  /**
+   * A max-length the tokenizer cannot honour: more than its model_max_length (DJL's: the {@code
+   * model_max_length} of a tokenizer_config.json beside the file, else 512).
+   */
+  public static final class MaxLengthException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+    private final int asked;
+    private final int limit;
+
+    MaxLengthException(int asked, int limit) {
+      super(
+          "max-length "
+              + asked
+              + " is more than this tokenizer takes: "
+              + limit
+              + " (the model_max_length of a tokenizer_config.json beside it, else 512)");
+      this.asked = asked;
+      this.limit = limit;
+    }
+
+    /** The length asked for. */
+    public int asked() {
+      return asked;
+    }
+
+    /** The most the tokenizer takes. */
+    public int limit() {
+      return limit;
+    }
+  }
+
   /** A request's sentences as token ids, attention mask and token types, each [n, length]. */
   public record Tokens(int rows, int length, long[] ids, long[] attentionMask, long[] typeIds) {}
 
@@ -67,6 +98,7 @@ public final class TextTokenizer implements AutoCloseable {
    * @param truncation cut longer sentences; when false, refuse them
    * @param padToMaxLength pad every sentence to maxLength rather than to the longest
    * @throws IOException when the file cannot be read or parsed
+   * @throws MaxLengthException when the length (given or the file's) is more than it takes
    */
   public TextTokenizer(
       Path file, @Nullable Integer maxLength, boolean truncation, boolean padToMaxLength)
@@ -78,14 +110,28 @@ public final class TextTokenizer implements AutoCloseable {
       Integer own = truncationLength(file);
       max = own != null ? own : PipelineConfig.Tokenize.DEFAULT_MAX_LENGTH;
     }
-    this.tokenizer =
+    // Built truncating in any case: DJL then caps a maxLength over its model_max_length (a
+    // tokenizer_config.json's beside the file, else 512) with no more than a warning, and reading
+    // back the length it kept tells that limit. Without truncation it caps nothing, and a longer
+    // sentence reached the model, whose position table (512 for BERT) fails it in the engine.
+    HuggingFaceTokenizer built =
         HuggingFaceTokenizer.builder()
             .optTokenizerPath(file)
             .optAddSpecialTokens(true)
-            .optTruncation(truncation)
+            .optTruncation(true)
             .optMaxLength(max)
             .optPadding(false)
             .build();
+    if (built.getMaxLength() < max) {
+      int limit = built.getMaxLength();
+      built.close();
+      throw new MaxLengthException(max, limit);
+    }
+    if (!truncation) {
+      // What DJL's optTruncation(false) does at build.
+      TokenizersLibrary.LIB.disableTruncation(built.getHandle());
+    }
+    this.tokenizer = built;
     this.direct = !Files.exists(file.resolveSibling("tokenizer_config.json"));
     this.maxLength = max;
     this.truncation = truncation;

@@ -1,6 +1,7 @@
 package dev.fulcrum.pipelines.offline;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
@@ -155,6 +156,38 @@ class PipelineTest {
     System.out.printf(
         "minilm_text vs langchain4j, %d texts over 128 tokens: worst cosine %.7f%n",
         texts.size(), worst);
+  }
+
+  /**
+   * A max-length the tokenizer cannot honour is a load error naming the file, the field and the
+   * limit (it loaded, then every request failed in ONNX Runtime with padding: max-length).
+   */
+  @Test
+  void aMaxLengthOverTheTokenizersLimitDoesNotLoad(@TempDir Path repo) throws IOException {
+    Path dir = Files.createDirectories(repo.resolve("minilm_long").resolve("1"));
+    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
+    Files.copy(
+        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
+        dir.getParent().resolve("tokenizer.json"));
+    Files.writeString(
+        dir.getParent().resolve("config.yaml"),
+        """
+        max-batch-size: 16
+        pipeline:
+          model-file: model.onnx
+          engine-output: last_hidden_state
+          pre:
+            - step: tokenize
+              tokenizer: tokenizer.json
+              max-length: 1024
+              padding: max-length
+          post:
+            - step: mean-pool
+        """);
+    assertThatThrownBy(() -> Pipeline.open(repo, "minilm_long").close())
+        .hasMessageContaining("minilm_long/config.yaml")
+        .hasMessageContaining("pipeline.pre[0].max-length")
+        .hasMessageContaining("is 1024, more than tokenizer tokenizer.json takes: 512");
   }
 
   @Test

@@ -127,6 +127,30 @@ class StepsTest {
     }
   }
 
+  /**
+   * DJL caps a max-length over its model_max_length (512 here) with a log line only; the tokenizer
+   * refuses it instead, with or without truncation (without, 513+ token sentences reached the model
+   * and failed in ONNX Runtime).
+   */
+  @Test
+  void refusesAMaxLengthOverWhatTheTokenizerTakes() throws Exception {
+    for (boolean truncation : new boolean[] {true, false}) {
+      assertThatThrownBy(() -> new TextTokenizer(TOKENIZER, 1024, truncation, !truncation))
+          .isInstanceOfSatisfying(
+              TextTokenizer.MaxLengthException.class,
+              e -> {
+                assertThat(e.asked()).isEqualTo(1024);
+                assertThat(e.limit()).isEqualTo(512);
+              });
+    }
+    try (TextTokenizer strict = new TextTokenizer(TOKENIZER, 512, false, false)) {
+      assertThat(strict.ids("word ".repeat(510))).hasSize(512);
+      assertThatThrownBy(() -> strict.ids("word ".repeat(511)))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("513 tokens, more than max-length 512");
+    }
+  }
+
   @Test
   void meanPoolsOverTheMaskAndIgnoresBatchPadding() {
     // Two rows, hidden size 2, padded by the batch to 4 positions; the request's mask has 3.
