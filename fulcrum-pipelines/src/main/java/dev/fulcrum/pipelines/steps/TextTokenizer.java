@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -184,27 +185,115 @@ public final class TextTokenizer implements AutoCloseable {
   private record Encoded(long[] ids, long[] attentionMask, long[] typeIds) {}
 
   /**
-   * Encodes one sentence through the native tokenizer, reading back only the three arrays the model
-   * takes: {@link HuggingFaceTokenizer#encode(String)} also builds the token strings, word ids and
-   * character spans (a class lookup and an object per token), which cost as much again.
+   * The most characters one token stands for, as far as a cut is concerned: WordPiece reads a word
+   * of more than 100 characters (its {@code max_input_chars_per_word}) as one [UNK], and one of 100
+   * or fewer gives at least one token.
+   */
+  static final int CHARS_PER_TOKEN = 100;
+
+  /**
+   * Where a text is cut: the four whitespace characters BERT's pre-tokenizer (and the
+   * whitespace-splitting pre-tokenizers of other models: Metaspace, byte-level BPE) always ends a
+   * word at. Other whitespace is not a safe cut: BERT's normalizer deletes U+000B and U+000C as
+   * control characters, joining the words around them.
+   */
+  private static boolean isCut(char c) {
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+  }
+
+  /**
+   * Encodes one sentence, refusing it when it is longer than max-length and the pipeline does not
+   * truncate. A long text is never encoded whole: a 10 MB text took ~50 s in the native tokenizer
+   * (its cost grows faster than the text) and held an engine thread all along.
+   *
+   * <p>Truncating, the text is cut before encoding where the cut cannot change the first max-length
+   * tokens: after its first max-length chunks between whitespace ({@link #isCut}), each a word or
+   * more to the pre-tokenizer and so at least one token; a word's tokens never depend on what
+   * follows the whitespace after it. Should the cut text give fewer than max-length tokens (chunks
+   * of characters the normalizer drops: control characters, combining marks), twice as many chunks
+   * are tried, and so on. In any case the cut comes no later than max-length × {@link
+   * #CHARS_PER_TOKEN} characters. That bound is where the cut is approximate: a text whose first
+   * max-length × 100 characters hold fewer than max-length tokens (words of over 100 characters,
+   * each one [UNK]; long runs of whitespace; characters the normalizer drops) is cut there and gets
+   * fewer tokens than it would whole: at the end of the last chunk before the bound, or inside the
+   * first chunk when that is longer than the bound (its last word may then read as another token
+   * than whole). The bound counts UTF-16 units where WordPiece counts code points after
+   * normalization.
+   *
+   * <p>Not truncating, a text of more than max-length chunks has more than max-length tokens and is
+   * refused unencoded, as is one of more than max-length × 100 characters.
    */
   private Encoded encode(String text, int row) {
-    Encoded e;
-    if (direct) {
-      long encoding = TokenizersLibrary.LIB.encode(tokenizer.getHandle(), text, true);
-      try {
-        e =
-            new Encoded(
-                TokenizersLibrary.LIB.getTokenIds(encoding),
-                TokenizersLibrary.LIB.getAttentionMask(encoding),
-                TokenizersLibrary.LIB.getTypeIds(encoding));
-      } finally {
-        TokenizersLibrary.LIB.deleteEncoding(encoding);
+    int bound = (int) Math.min(Integer.MAX_VALUE - 1, (long) maxLength * CHARS_PER_TOKEN);
+    if (!truncation) {
+      if (text.length() > bound) {
+        throw InferenceException.invalid(
+            "sentence %d has %d characters, more than a pipeline that does not truncate reads"
+                + " (max-length %d × %d)",
+            row, text.length(), maxLength, CHARS_PER_TOKEN);
       }
-    } else {
-      Encoding full = tokenizer.encode(text);
-      e = new Encoded(full.getIds(), full.getAttentionMask(), full.getTypeIds());
+      if (cutAfter(text, maxLength, bound) < text.length()) {
+        throw InferenceException.invalid(
+            "sentence %d has more than %d words (each at least one token), more than max-length"
+                + " %d (the pipeline does not truncate)",
+            row, maxLength, maxLength);
+      }
+      return checked(encodeWhole(text), row);
     }
+    Encoded e = null;
+    int cut = -1;
+    for (long chunks = maxLength; ; chunks *= 2) {
+      int next = cutAfter(text, (int) Math.min(Integer.MAX_VALUE, chunks), bound);
+      if (next >= text.length()) {
+        return checked(encodeWhole(text), row);
+      }
+      if (next == cut) {
+        return Objects.requireNonNull(e); // at the bound
+      }
+      cut = next;
+      e = checked(encodeWhole(text.substring(0, cut)), row);
+      if (e.ids().length >= maxLength) {
+        return e;
+      }
+    }
+  }
+
+  /**
+   * The index after the text's first {@code chunks} runs of non-whitespace ({@link #isCut}), before
+   * the whitespace that ends the last; when {@code bound} comes first, the end of the last chunk
+   * that ends before it, else {@code bound} (kept off the middle of a surrogate pair); the text's
+   * length when it has no more.
+   */
+  static int cutAfter(String text, int chunks, int bound) {
+    int end = Math.min(text.length(), bound);
+    int seen = 0;
+    int lastEnd = -1;
+    boolean inChunk = false;
+    for (int i = 0; i < end; i++) {
+      if (isCut(text.charAt(i))) {
+        if (inChunk) {
+          if (seen == chunks) {
+            return i;
+          }
+          lastEnd = i;
+        }
+        inChunk = false;
+      } else if (!inChunk) {
+        inChunk = true;
+        seen++;
+      }
+    }
+    if (end == text.length()) {
+      return end;
+    }
+    if (inChunk && lastEnd > 0 && !isCut(text.charAt(end))) {
+      return lastEnd; // the bound falls inside a chunk: not a part of it, which may read
+      // differently
+    }
+    return Character.isHighSurrogate(text.charAt(end - 1)) ? end - 1 : end;
+  }
+
+  private Encoded checked(Encoded e, int row) {
     if (e.ids().length > maxLength) {
       if (truncation) {
         throw new IllegalStateException("the tokenizer did not truncate to " + maxLength);
@@ -214,6 +303,27 @@ public final class TextTokenizer implements AutoCloseable {
           row, e.ids().length, maxLength);
     }
     return e;
+  }
+
+  /**
+   * Encodes a text through the native tokenizer, reading back only the three arrays the model
+   * takes: {@link HuggingFaceTokenizer#encode(String)} also builds the token strings, word ids and
+   * character spans (a class lookup and an object per token), which cost as much again.
+   */
+  private Encoded encodeWhole(String text) {
+    if (direct) {
+      long encoding = TokenizersLibrary.LIB.encode(tokenizer.getHandle(), text, true);
+      try {
+        return new Encoded(
+            TokenizersLibrary.LIB.getTokenIds(encoding),
+            TokenizersLibrary.LIB.getAttentionMask(encoding),
+            TokenizersLibrary.LIB.getTypeIds(encoding));
+      } finally {
+        TokenizersLibrary.LIB.deleteEncoding(encoding);
+      }
+    }
+    Encoding full = tokenizer.encode(text);
+    return new Encoded(full.getIds(), full.getAttentionMask(), full.getTypeIds());
   }
 
   /** Encodes a request's sentences, padded to a common length. */

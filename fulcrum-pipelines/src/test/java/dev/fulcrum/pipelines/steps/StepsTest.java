@@ -95,7 +95,10 @@ class StepsTest {
     try (TextTokenizer strict = new TextTokenizer(TOKENIZER, 8, false, false)) {
       assertThatThrownBy(() -> strict.encode(List.of("short", longText)))
           .isInstanceOf(InferenceException.class)
-          .hasMessageContaining("sentence 1 has 52 tokens, more than max-length 8");
+          .hasMessageContaining("sentence 1 has more than 8 words");
+      assertThatThrownBy(() -> strict.encode(List.of("a,b,c,d,e", "short")))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("sentence 0 has 11 tokens, more than max-length 8");
     }
     try (TextTokenizer fixed = new TextTokenizer(TOKENIZER, 8, true, true)) {
       assertThat(fixed.encode(List.of("hello")).length()).isEqualTo(8);
@@ -148,6 +151,100 @@ class StepsTest {
       assertThatThrownBy(() -> strict.ids("word ".repeat(511)))
           .isInstanceOf(InferenceException.class)
           .hasMessageContaining("513 tokens, more than max-length 512");
+    }
+  }
+
+  /** Texts far over any max-length, of every shape the cut before encoding must get right. */
+  static List<String> longTexts() throws Exception {
+    List<String> sentences =
+        Files.readAllLines(Path.of("src", "test", "resources", "sentences.txt"));
+    String prose = String.join(" ", sentences);
+    return List.of(
+        prose,
+        String.join("\n\n\t  \r\n", sentences),
+        "a" + " ".repeat(500) + "b c d " + prose, // a run within max-length × 100 characters
+        " \t\n" + prose.replace(" ", "     "),
+        "日本語のテキストです。".repeat(3000),
+        "漢 字 か な ".repeat(2000),
+        "\u0001\u0002 ".repeat(200) + prose, // chunks of no token: the cut widens
+        "\u0301 ".repeat(200) + prose,
+        ("x".repeat(150) + " ").repeat(3) + "x".repeat(90) + " " + prose,
+        "a,b.c;d!".repeat(8000),
+        "👩‍👩‍👧 café ".repeat(1000),
+        "word\u00A0next\u3000third\u000Bjoined\u000Cagain ".repeat(600),
+        "Ünïcödé ÀÉÎÕÜ ΣΊΣΥΦΟΣ straße ".repeat(400));
+  }
+
+  /**
+   * Cutting a long text before encoding gives the same ids as encoding it whole and truncating
+   * (what the tokenizer did before), for max-lengths from 8 to 512.
+   */
+  @Test
+  void cuttingLongTextBeforeEncodingKeepsTheIdsOfTheWholeText() throws Exception {
+    for (int max : new int[] {8, 128, 512}) {
+      try (TextTokenizer cutting = new TextTokenizer(TOKENIZER, max, true, false);
+          HuggingFaceTokenizer whole =
+              HuggingFaceTokenizer.builder()
+                  .optTokenizerPath(TOKENIZER)
+                  .optAddSpecialTokens(true)
+                  .optTruncation(true)
+                  .optMaxLength(max)
+                  .optPadding(false)
+                  .build()) {
+        List<String> texts = longTexts();
+        for (int i = 0; i < texts.size(); i++) {
+          long[] expected = whole.encode(texts.get(i)).getIds();
+          assertThat(cutting.ids(texts.get(i)))
+              .as("max %d, text %d", max, i)
+              .containsExactly(expected);
+        }
+      }
+    }
+  }
+
+  /**
+   * Where the cut is approximate: the first max-length × 100 characters hold fewer than max-length
+   * tokens (here words of 150 characters, each one [UNK]). The text is then cut at the end of the
+   * last whole chunk before that bound: fewer tokens than whole, but none that the whole text does
+   * not have at its place.
+   */
+  @Test
+  void atTheCharacterBoundTheCutGivesAPrefixOfTheWholeTextsTokens() throws Exception {
+    String text = ("x".repeat(150) + " ").repeat(1200);
+    try (TextTokenizer cutting = new TextTokenizer(TOKENIZER, 128, true, false);
+        TextTokenizer wide = new TextTokenizer(TOKENIZER, 512, true, false)) {
+      long[] cut = cutting.ids(text);
+      long[] whole = wide.ids(text);
+      assertThat(cut).hasSize(2 + 12_800 / 151);
+      assertThat(java.util.Arrays.copyOf(cut, cut.length - 1))
+          .containsExactly(java.util.Arrays.copyOf(whole, cut.length - 1));
+    }
+  }
+
+  /**
+   * A multi-megabyte text is cut before encoding (it took ~50 s at 10 MB); without truncation it is
+   * refused unencoded.
+   */
+  @Test
+  void aHugeTextIsCutOrRefusedWithoutEncodingItWhole() throws Exception {
+    String words = "word ".repeat(2_000_000); // 10 MB
+    String cjk = "日本語のテキストです。".repeat(300_000); // 3.3 M characters, no whitespace
+    try (TextTokenizer t = new TextTokenizer(TOKENIZER, null, true, false)) {
+      long start = System.nanoTime();
+      assertThat(t.ids(words)).hasSize(128);
+      assertThat(t.ids(cjk)).hasSize(128);
+      System.out.printf(
+          "10 MB of words and 3.3 M CJK characters tokenized in %.1f ms%n",
+          (System.nanoTime() - start) / 1e6);
+    }
+    try (TextTokenizer strict = new TextTokenizer(TOKENIZER, 512, false, false)) {
+      assertThatThrownBy(() -> strict.ids(words))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("10000000 characters, more than a pipeline that does not truncate");
+      assertThatThrownBy(() -> strict.encode(List.of("ok", "word ".repeat(513))))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("sentence 1 has more than 512 words");
+      assertThat(strict.ids("word ".repeat(510))).hasSize(512);
     }
   }
 
