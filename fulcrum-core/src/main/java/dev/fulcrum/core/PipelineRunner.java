@@ -1,6 +1,7 @@
 package dev.fulcrum.core;
 
 import dev.fulcrum.core.config.PipelineConfig;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -80,7 +81,7 @@ final class PipelineRunner {
     if (pipeline == null
         || pipeline.batching() != PipelineConfig.Batching.ALONE
         || v.batchSize() <= 1) {
-      answer = submitOne(mv, stages, request, v, outputs, tally);
+      answer = submitOne(mv, stages, request, v, 0, outputs, tally);
     } else {
       answer = submitRows(mv, stages, request, v, outputs, tally);
     }
@@ -109,6 +110,7 @@ final class PipelineRunner {
               stages,
               request,
               new RequestValidator.Validated(row, v.outputNames(), 1),
+              i,
               outputs,
               tally));
     }
@@ -146,17 +148,18 @@ final class PipelineRunner {
       ModelStages stages,
       InferenceRequest request,
       RequestValidator.Validated v,
+      int firstRow,
       List<RequestedOutput> outputs,
       RequestTally tally) {
     PipelineConfig pipeline = mv.config().pipeline();
     if (pipeline != null
         && pipeline.batching() == PipelineConfig.Batching.ALONE
         && mv.scheduler().hasIdleWorker()) {
-      return onEngine(mv, stages, request, v, outputs, tally);
+      return onEngine(mv, stages, request, v, firstRow, outputs, tally);
     }
     CompletableFuture<InferenceResponse> out = new CompletableFuture<>();
     try {
-      executor.execute(() -> prepareAndRun(mv, stages, request, v, outputs, out, tally));
+      executor.execute(() -> prepareAndRun(mv, stages, request, v, firstRow, outputs, out, tally));
     } catch (RejectedExecutionException e) {
       tally.rejected(
           new SchedulerObserver.Rejected(
@@ -184,9 +187,10 @@ final class PipelineRunner {
       ModelStages stages,
       InferenceRequest request,
       RequestValidator.Validated v,
+      int firstRow,
       List<RequestedOutput> outputs,
       RequestTally tally) {
-    OnEngine steps = new OnEngine(stages, v, outputs);
+    OnEngine steps = new OnEngine(mv.name(), stages, v, firstRow, outputs);
     CompletableFuture<InferenceResponse> engine;
     try {
       engine = mv.scheduler().submitDeferred(request, v.batchSize(), steps, tally);
@@ -203,16 +207,24 @@ final class PipelineRunner {
    * written by that worker before the request's pass and read after its completion.
    */
   private static final class OnEngine implements ModelScheduler.Preparation, Before {
+    private final String model;
     private final ModelStages stages;
     private final RequestValidator.Validated request;
+    private final int firstRow;
     private final List<RequestedOutput> outputs;
     private ModelStages.@Nullable Prepared prepared;
     private long nanos;
 
     OnEngine(
-        ModelStages stages, RequestValidator.Validated request, List<RequestedOutput> outputs) {
+        String model,
+        ModelStages stages,
+        RequestValidator.Validated request,
+        int firstRow,
+        List<RequestedOutput> outputs) {
+      this.model = model;
       this.stages = stages;
       this.request = request;
+      this.firstRow = firstRow;
       this.outputs = outputs;
     }
 
@@ -221,9 +233,9 @@ final class PipelineRunner {
       long start = System.nanoTime();
       ModelStages.Prepared p;
       try {
-        p = stages.before(request.inputs(), outputs);
+        p = stages.before(request.inputs(), firstRow, outputs);
       } catch (RuntimeException e) {
-        throw asInferenceException(e);
+        throw refusedBySteps(model, e);
       }
       prepared = p;
       nanos = System.nanoTime() - start;
@@ -254,6 +266,7 @@ final class PipelineRunner {
       ModelStages stages,
       InferenceRequest request,
       RequestValidator.Validated v,
+      int firstRow,
       List<RequestedOutput> outputs,
       CompletableFuture<InferenceResponse> out,
       RequestTally tally) {
@@ -264,7 +277,12 @@ final class PipelineRunner {
     ModelStages.Prepared prepared;
     CompletableFuture<InferenceResponse> engine;
     try {
-      prepared = stages.before(v.inputs(), outputs);
+      prepared = stages.before(v.inputs(), firstRow, outputs);
+    } catch (RuntimeException e) {
+      out.completeExceptionally(refusedBySteps(mv.name(), e));
+      return;
+    }
+    try {
       engine =
           mv.scheduler()
               .submit(
@@ -331,6 +349,17 @@ final class PipelineRunner {
               new InferenceResponse(
                   r.modelName(), r.modelVersion(), r.id(), r.parameters(), result));
         });
+  }
+
+  /**
+   * An error of the steps before the model as clients read it: a refused input (INVALID_ARGUMENT,
+   * naming the input and the row) prefixed with the model, as the validator's messages are.
+   */
+  private static RuntimeException refusedBySteps(String model, RuntimeException e) {
+    if (e instanceof InferenceException ie && ie.code() == ErrorCode.INVALID_ARGUMENT) {
+      return new InferenceException(ie.code(), "model '" + model + "': " + ie.getMessage(), ie);
+    }
+    return asInferenceException(e);
   }
 
   private static RuntimeException asInferenceException(Throwable t) {

@@ -441,7 +441,7 @@ final class PipelineStages implements ModelStages {
   }
 
   @Override
-  public Prepared before(List<Tensor> inputs, List<RequestedOutput> outputs) {
+  public Prepared before(List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs) {
     if (!open.readLock().tryLock()) {
       throw InferenceException.unavailable("the pipeline is unloading");
     }
@@ -451,7 +451,7 @@ final class PipelineStages implements ModelStages {
       }
       List<Tensor> engine;
       if (tokenizer != null) {
-        engine = tokenize(tokenizer, inputs.get(0));
+        engine = tokenize(tokenizer, inputs.get(0), firstRow);
       } else if (mean != null && std != null) {
         Tensor in = inputs.get(0);
         float[] x = Vectors.standardize(floats(in), mean, std);
@@ -465,12 +465,17 @@ final class PipelineStages implements ModelStages {
     }
   }
 
-  private List<Tensor> tokenize(TextTokenizer tok, Tensor text) {
+  private List<Tensor> tokenize(TextTokenizer tok, Tensor text, int firstRow) {
     List<String> sentences = new ArrayList<>();
     for (byte[] b : text.bytesElements()) {
       sentences.add(new String(b, StandardCharsets.UTF_8));
     }
-    TextTokenizer.Tokens t = tok.encode(sentences);
+    TextTokenizer.Tokens t;
+    try {
+      t = tok.encode(sentences, firstRow);
+    } catch (InferenceException e) {
+      throw new InferenceException(e.code(), "input '" + inputName + "': " + e.getMessage(), e);
+    }
     long[] shape = {t.rows(), t.length()};
     List<Tensor> out = new ArrayList<>(engineInputs.size());
     for (TensorSpec s : engineInputs) {

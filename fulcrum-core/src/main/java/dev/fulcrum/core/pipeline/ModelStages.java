@@ -34,10 +34,13 @@ public interface ModelStages extends AutoCloseable {
    *
    * @param inputs the request's inputs, validated against the pipeline's configuration, in its
    *     order
+   * @param firstRow the row of the client's request that the inputs' first row is (0, or the row of
+   *     a request run row by row), for errors that name a row
    * @param outputs the outputs asked for (never empty: every output when the request named none)
-   * @throws dev.fulcrum.core.error.InferenceException INVALID_ARGUMENT for input the steps refuse
+   * @throws dev.fulcrum.core.error.InferenceException INVALID_ARGUMENT for input the steps refuse,
+   *     naming the input and the row, not the model (the caller prefixes it)
    */
-  Prepared before(List<Tensor> inputs, List<RequestedOutput> outputs);
+  Prepared before(List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs);
 
   /**
    * Runs the steps after the model on one request's share of a batch.

@@ -228,13 +228,13 @@ public final class TextTokenizer implements AutoCloseable {
     if (!truncation) {
       if (text.length() > bound) {
         throw InferenceException.invalid(
-            "sentence %d has %d characters, more than a pipeline that does not truncate reads"
+            "row %d has %d characters, more than a pipeline that does not truncate reads"
                 + " (max-length %d × %d)",
             row, text.length(), maxLength, CHARS_PER_TOKEN);
       }
       if (cutAfter(text, maxLength, bound) < text.length()) {
         throw InferenceException.invalid(
-            "sentence %d has more than %d words (each at least one token), more than max-length"
+            "row %d has more than %d words (each at least one token), more than max-length"
                 + " %d (the pipeline does not truncate)",
             row, maxLength, maxLength);
       }
@@ -299,7 +299,7 @@ public final class TextTokenizer implements AutoCloseable {
         throw new IllegalStateException("the tokenizer did not truncate to " + maxLength);
       }
       throw InferenceException.invalid(
-          "sentence %d has %d tokens, more than max-length %d (the pipeline does not truncate)",
+          "row %d has %d tokens, more than max-length %d (the pipeline does not truncate)",
           row, e.ids().length, maxLength);
     }
     return e;
@@ -328,9 +328,20 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** Encodes a request's sentences, padded to a common length. */
   public Tokens encode(List<String> texts) {
+    return encode(texts, 0);
+  }
+
+  /**
+   * Encodes a request's sentences, padded to a common length.
+   *
+   * @param firstRow the request row of the first sentence, for errors that name a row
+   * @throws InferenceException INVALID_ARGUMENT ("row i has ...") for a sentence longer than
+   *     max-length when the tokenizer does not truncate
+   */
+  public Tokens encode(List<String> texts, int firstRow) {
     int n = texts.size();
     if (n == 1 && !padToMaxLength) {
-      Encoded e = encode(texts.get(0), 0);
+      Encoded e = encode(texts.get(0), firstRow);
       if (e.ids().length > 0) {
         return new Tokens(1, e.ids().length, e.ids(), e.attentionMask(), e.typeIds());
       }
@@ -338,7 +349,7 @@ public final class TextTokenizer implements AutoCloseable {
     Encoded[] encodings = new Encoded[n];
     int longest = 0;
     for (int i = 0; i < n; i++) {
-      encodings[i] = encode(texts.get(i), i);
+      encodings[i] = encode(texts.get(i), firstRow + i);
       longest = Math.max(longest, encodings[i].ids().length);
     }
     int length = padToMaxLength ? maxLength : Math.max(longest, 1);

@@ -190,6 +190,57 @@ class PipelineTest {
         .hasMessageContaining("is 1024, more than tokenizer tokenizer.json takes: 512");
   }
 
+  /**
+   * A row over max-length in a request of several rows is named by its row in the request, after
+   * the model's name, whether the rows run alone (split before tokenizing: it said "sentence 0") or
+   * padded together.
+   */
+  @Test
+  void aTooLongRowIsNamedByItsRowInTheRequest(@TempDir Path repo) throws IOException {
+    for (String batching : List.of("alone", "pad")) {
+      String name = "strict_" + batching;
+      Path dir = Files.createDirectories(repo.resolve(name).resolve("1"));
+      Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
+      Files.copy(
+          DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
+          dir.getParent().resolve("tokenizer.json"));
+      Files.writeString(
+          dir.getParent().resolve("config.yaml"),
+          """
+          max-batch-size: 16
+          pipeline:
+            model-file: model.onnx
+            engine-output: last_hidden_state
+            batching: %s
+            pre:
+              - step: tokenize
+                tokenizer: tokenizer.json
+                max-length: 16
+                truncation: false
+            post:
+              - step: mean-pool
+          """
+              .formatted(batching));
+      try (Pipeline p = Pipeline.open(repo, name)) {
+        assertThatThrownBy(
+                () ->
+                    p.embed(
+                        List.of(
+                            "ok",
+                            "fine",
+                            "one two three, four five six seven eight nine ten eleven twelve"
+                                + " thirteen fourteen.")))
+            .as(batching)
+            .isInstanceOf(dev.fulcrum.core.error.InferenceException.class)
+            .hasMessage(
+                "model '"
+                    + name
+                    + "': input 'text': row 2 has 18 tokens, more than max-length 16 (the"
+                    + " pipeline does not truncate)");
+      }
+    }
+  }
+
   @Test
   void paddedBatchesOfDifferentLengthsGiveEachRequestItsOwnVector(@TempDir Path repo)
       throws IOException {

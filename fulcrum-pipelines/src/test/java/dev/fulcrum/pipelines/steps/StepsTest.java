@@ -95,10 +95,14 @@ class StepsTest {
     try (TextTokenizer strict = new TextTokenizer(TOKENIZER, 8, false, false)) {
       assertThatThrownBy(() -> strict.encode(List.of("short", longText)))
           .isInstanceOf(InferenceException.class)
-          .hasMessageContaining("sentence 1 has more than 8 words");
+          .hasMessageContaining("row 1 has more than 8 words");
       assertThatThrownBy(() -> strict.encode(List.of("a,b,c,d,e", "short")))
           .isInstanceOf(InferenceException.class)
-          .hasMessageContaining("sentence 0 has 11 tokens, more than max-length 8");
+          .hasMessageContaining("row 0 has 11 tokens, more than max-length 8");
+      // A row of a request run row by row names its row in the request.
+      assertThatThrownBy(() -> strict.encode(List.of("a,b,c,d,e"), 2))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("row 2 has 11 tokens");
     }
     try (TextTokenizer fixed = new TextTokenizer(TOKENIZER, 8, true, true)) {
       assertThat(fixed.encode(List.of("hello")).length()).isEqualTo(8);
@@ -243,7 +247,7 @@ class StepsTest {
           .hasMessageContaining("10000000 characters, more than a pipeline that does not truncate");
       assertThatThrownBy(() -> strict.encode(List.of("ok", "word ".repeat(513))))
           .isInstanceOf(InferenceException.class)
-          .hasMessageContaining("sentence 1 has more than 512 words");
+          .hasMessageContaining("row 1 has more than 512 words");
       assertThat(strict.ids("word ".repeat(510))).hasSize(512);
     }
   }
