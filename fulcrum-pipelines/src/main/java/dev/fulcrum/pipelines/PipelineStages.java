@@ -20,7 +20,10 @@ import dev.fulcrum.pipelines.steps.Vectors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
 import java.nio.LongBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,15 +151,13 @@ final class PipelineStages implements ModelStages {
                     + e.asked()
                     + " is more than it takes: "
                     + e.limit();
-        throw new ModelLoadException(
-            new ConfigException(
-                    folders.get(0).resolve("config.yaml"),
-                    "pipeline.pre[0].max-length",
-                    problem
-                        + " (the model_max_length of a tokenizer_config.json beside it, else 512);"
-                        + " write a max-length of at most "
-                        + e.limit())
-                .getMessage(),
+        throw new ConfigException(
+            configFile,
+            "pipeline.pre[0].max-length",
+            problem
+                + " (the model_max_length of a tokenizer_config.json beside it, else 512);"
+                + " write a max-length of at most "
+                + e.limit(),
             e);
       } catch (IOException | RuntimeException e) {
         throw new ConfigException(configFile, field, notATokenizer(file, e), e);
@@ -467,8 +468,9 @@ final class PipelineStages implements ModelStages {
 
   private List<Tensor> tokenize(TextTokenizer tok, Tensor text, int firstRow) {
     List<String> sentences = new ArrayList<>();
+    int row = firstRow;
     for (byte[] b : text.bytesElements()) {
-      sentences.add(new String(b, StandardCharsets.UTF_8));
+      sentences.add(utf8(b, row++));
     }
     TextTokenizer.Tokens t;
     try {
@@ -488,6 +490,26 @@ final class PipelineStages implements ModelStages {
       out.add(longTensor(s.name(), shape, values));
     }
     return out;
+  }
+
+  /**
+   * One text element decoded as UTF-8, refused (400) when it is not: replacing the bad bytes with
+   * U+FFFD, as {@code new String} does, embedded text that {@code fulcrum embed} refuses.
+   */
+  private String utf8(byte[] b, int row) {
+    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports malformed input
+    ByteBuffer in = ByteBuffer.wrap(b);
+    CharBuffer out = CharBuffer.allocate(b.length);
+    CoderResult r = decoder.decode(in, out, true);
+    if (!r.isError()) {
+      r = decoder.flush(out);
+    }
+    if (r.isError()) {
+      throw InferenceException.invalid(
+          "input '%s': row %d is not valid UTF-8 at byte offset %d (0x%02X)",
+          inputName, row, in.position(), b[in.position()] & 0xFF);
+    }
+    return out.flip().toString();
   }
 
   @Override

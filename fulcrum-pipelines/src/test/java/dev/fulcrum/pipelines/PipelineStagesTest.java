@@ -81,7 +81,7 @@ class PipelineStagesTest {
     try (PipelineStages stages =
         PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs = List.of(RequestedOutput.named("last_hidden_state"));
-      ModelStages.Prepared p = stages.before(List.of(text("hello world")), outputs);
+      ModelStages.Prepared p = stages.before(List.of(text("hello world")), 0, outputs);
       assertThat(p.engineInputs().get(0).shape()).containsExactly(1, 4); // [CLS] hello world [SEP]
 
       Tensor alone = stages.after(p, List.of(engineOutput(1, 4, 4))).get(0);
@@ -100,7 +100,7 @@ class PipelineStagesTest {
         PipelineStages.open(
             pipeline(List.of(new PipelineConfig.Normalize())), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs = List.of(RequestedOutput.named("last_hidden_state"));
-      ModelStages.Prepared p = stages.before(List.of(text("hello world", "hello")), outputs);
+      ModelStages.Prepared p = stages.before(List.of(text("hello world", "hello")), 0, outputs);
       assertThat(p.engineInputs().get(0).shape()).containsExactly(2, 4);
 
       Tensor batched = stages.after(p, List.of(engineOutput(2, 4, 9))).get(0);
@@ -119,7 +119,7 @@ class PipelineStagesTest {
         PipelineStages.open(pipeline(List.of()), List.of(FOLDER), bert(), CONFIG)) {
       List<RequestedOutput> outputs =
           List.of(new RequestedOutput("last_hidden_state", Map.of("classification", 2L)));
-      ModelStages.Prepared p = stages.before(List.of(text("hello world")), outputs);
+      ModelStages.Prepared p = stages.before(List.of(text("hello world")), 0, outputs);
 
       Tensor classes = stages.after(p, List.of(engineOutput(1, 4, 243))).get(0);
 

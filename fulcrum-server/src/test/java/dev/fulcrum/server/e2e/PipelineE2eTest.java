@@ -5,6 +5,7 @@ import static dev.fulcrum.server.e2e.E2eServer.output;
 import static dev.fulcrum.server.e2e.E2eServer.quote;
 import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
@@ -193,5 +194,57 @@ class PipelineE2eTest {
                 .getCount())
         .isPositive();
     assertThat(Files.isDirectory(DEMO.resolve("minilm_text"))).isTrue();
+  }
+
+  /**
+   * A text element that is not UTF-8 is refused naming its row and byte, over REST (binary data)
+   * and gRPC alike: the server replaced the bad bytes with U+FFFD and answered 200 where {@code
+   * fulcrum embed} refused the same text.
+   */
+  @Test
+  void textThatIsNotUtf8IsRefusedNamingItsRowAndByte() throws Exception {
+    byte[] ok = "ok".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] bad = {'c', 'a', 'f', (byte) 0xE9, ' ', 'x'};
+    String expected =
+        "model 'minilm_text': input 'text': row 1 is not valid UTF-8 at byte offset 3 (0xE9)";
+    ByteBuffer data =
+        ByteBuffer.allocate(8 + ok.length + bad.length).order(ByteOrder.LITTLE_ENDIAN);
+    data.putInt(ok.length).put(ok).putInt(bad.length).put(bad);
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath("minilm_text"),
+            "{\"inputs\":[{\"name\":\"text\",\"shape\":[2,1],\"datatype\":\"BYTES\","
+                + "\"parameters\":{\"binary_data_size\":"
+                + data.capacity()
+                + "}}]}",
+            data.array());
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(400);
+    assertThat(E2eServer.error(r)).isEqualTo(expected);
+
+    ModelInferRequest request =
+        ModelInferRequest.newBuilder()
+            .setModelName("minilm_text")
+            .addInputs(
+                ModelInferRequest.InferInputTensor.newBuilder()
+                    .setName("text")
+                    .setDatatype("BYTES")
+                    .addShape(2)
+                    .addShape(1)
+                    .setContents(
+                        InferTensorContents.newBuilder()
+                            .addBytesContents(ByteString.copyFrom(ok))
+                            .addBytesContents(ByteString.copyFrom(bad))))
+            .build();
+    assertThatThrownBy(
+            () ->
+                GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .modelInfer(request))
+        .isInstanceOfSatisfying(
+            io.grpc.StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+              assertThat(e.getStatus().getDescription()).isEqualTo(expected);
+            });
   }
 }

@@ -2,10 +2,8 @@ package dev.fulcrum.tools.embed;
 
 import dev.fulcrum.pipelines.offline.Pipeline;
 import dev.fulcrum.tools.serve.ServeCommand;
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -105,7 +103,7 @@ public final class EmbedCommand implements Callable<Integer> {
     }
     long written = 0;
     try (Pipeline pipeline = opened;
-        BufferedReader in = reader();
+        Utf8Lines in = reader();
         Writer out = writer()) {
       try {
         pipeline.requireVectors();
@@ -118,7 +116,7 @@ public final class EmbedCommand implements Callable<Integer> {
       long read = 0;
       String line;
       try {
-        while ((line = in.readLine()) != null) {
+        while ((line = in.next()) != null) {
           read++;
           batch.add(line);
           if (batch.size() == chunk) {
@@ -220,10 +218,10 @@ public final class EmbedCommand implements Callable<Integer> {
     progress.add(vectors.size());
   }
 
-  private BufferedReader reader() throws IOException {
+  private Utf8Lines reader() throws IOException {
     return input.equals("-")
-        ? new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))
-        : Files.newBufferedReader(Path.of(input), StandardCharsets.UTF_8);
+        ? new Utf8Lines(System.in, "stdin")
+        : new Utf8Lines(Files.newInputStream(Path.of(input)), input);
   }
 
   private Writer writer() throws IOException {
@@ -249,8 +247,15 @@ public final class EmbedCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The lines of a file, read once before any is embedded: a line that is not UTF-8 is then refused
+   * up front, by its number, before the model loads and before any output is written.
+   */
   private static long countLines(Path file) throws IOException {
-    try (var lines = Files.lines(file, StandardCharsets.UTF_8)) {
+    try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file), file.toString())) {
+      while (lines.next() != null) {
+        // counted
+      }
       return lines.count();
     }
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.pipelines.offline.Pipeline;
+import dev.fulcrum.tools.CliRun;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -168,6 +169,58 @@ class EmbedCommandTest {
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).startsWith("fulcrum embed: ").contains("nope").doesNotContain("Usage");
     assertThat(r.err().lines()).hasSize(1);
+  }
+
+  /**
+   * A line that is not UTF-8 is named by file, line and byte, exit status 2, before any output (it
+   * printed "fulcrum embed: Input length = 1"), as the server refuses the same text with a 400.
+   */
+  @Test
+  void aLineThatIsNotUtf8IsNamedByItsFileAndNumber(@TempDir Path dir) throws Exception {
+    Path in =
+        Files.write(
+            dir.resolve("bad.txt"),
+            new byte[] {
+              'o', 'k', '\r', '\n', 'f', 'i', 'n', 'e', '\n', 'c', 'a', 'f', (byte) 0xE9, '\n'
+            });
+    Path out = dir.resolve("vectors.jsonl");
+    CliRun run =
+        CliRun.of(
+            "embed",
+            "--model-repository",
+            DEMO.toString(),
+            "--model",
+            "minilm_text",
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString());
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err().strip())
+        .isEqualTo("fulcrum embed: " + in + ": line 3 is not valid UTF-8 at byte offset 3 (0xE9)");
+    assertThat(out).doesNotExist();
+  }
+
+  /** Lines split as BufferedReader splits them: LF, CRLF, a lone CR; the last without one. */
+  @Test
+  void linesEndAsBufferedReadersDo() throws Exception {
+    String text = "a\r\nb\rc\n\nd\r\n\r\né ü 漢字\n\ufeffbom\nlast";
+    List<String> expected =
+        new java.io.BufferedReader(new java.io.StringReader(text)).lines().toList();
+    List<String> lines = new java.util.ArrayList<>();
+    try (Utf8Lines u =
+        new Utf8Lines(
+            new java.io.ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), "t")) {
+      String line;
+      while ((line = u.next()) != null) {
+        lines.add(line);
+      }
+      assertThat(u.count()).isEqualTo(expected.size());
+    }
+    assertThat(lines).isEqualTo(expected);
+    try (Utf8Lines empty = new Utf8Lines(new java.io.ByteArrayInputStream(new byte[0]), "t")) {
+      assertThat(empty.next()).isNull();
+    }
   }
 
   @Test
