@@ -473,6 +473,12 @@ public final class HttpServer implements AutoCloseable {
             cap.evicted(),
             cap.spared());
       }
+      DashboardFeed feed = dashboard;
+      if (feed != null) {
+        // Before the connections close: each stream's last chunk is queued on its event loop
+        // ahead of the close, so a page reads an ended stream, not a cut one.
+        feed.endStreams();
+      }
       if (!connections.close().awaitUninterruptibly(10, TimeUnit.SECONDS)) {
         log.warn("HTTP connections still open after 10 s; closing them with the event loops");
       }

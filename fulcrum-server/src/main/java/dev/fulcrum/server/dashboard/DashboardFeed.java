@@ -155,14 +155,30 @@ public final class DashboardFeed
       }
       timer = null;
     }
-    List<Subscriber> all = new ArrayList<>(subscribers);
-    subscribers.clear();
-    Subscriber s;
-    while ((s = newcomers.poll()) != null) {
-      all.add(s);
+    endStreams();
+  }
+
+  /**
+   * Ends every open stream now (each writes its last chunk), and goes on ticking: the REST port
+   * calls it before it closes its connections, so that a page sees its stream end rather than cut
+   * (a drain shorter than a tick would otherwise close them first).
+   */
+  public void endStreams() {
+    // Each one removed here is counted out and ended once, whatever the feed's thread does.
+    List<Subscriber> all = new ArrayList<>();
+    for (Subscriber s : subscribers) {
+      if (subscribers.remove(s)) {
+        all.add(s);
+      }
     }
-    all.forEach(this::endQuietly);
-    subscriberCount.set(0);
+    Subscriber n;
+    while ((n = newcomers.poll()) != null) {
+      all.add(n);
+    }
+    for (Subscriber s : all) {
+      subscriberCount.decrementAndGet();
+      endQuietly(s);
+    }
   }
 
   @Override
