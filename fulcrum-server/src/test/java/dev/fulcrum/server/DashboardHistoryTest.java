@@ -87,6 +87,49 @@ class DashboardHistoryTest {
     }
   }
 
+  @Test
+  void eachVersionShowsItsOwnLifecycleEvents() throws Exception {
+    DashboardFeed feed = new DashboardFeed();
+    try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
+        ModelRepository repo =
+            new ModelRepository(
+                List.of(TestModels.write(root)),
+                List.of(new FakeRuntime()),
+                new ModelConfigResolver(2, 8),
+                environment,
+                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+      repo.manager().addListener(feed);
+      feed.bind(repo);
+      repo.loadAll();
+      InferenceService service = new InferenceService(repo, false);
+      service.load("versioned", null).get(60, TimeUnit.SECONDS);
+      Page page = new Page();
+      feed.subscribe(page);
+      feed.start();
+      Await.until(
+          "both versions with their load",
+          () ->
+              events(page, "versioned", "1").contains("loaded in")
+                  && events(page, "versioned", "2").contains("loaded in"));
+      // The log was the model's: version 2's panel showed version 1's lines, and the reverse.
+      assertThat(events(page, "versioned", "1")).contains("v1 ").doesNotContain("v2 ");
+      assertThat(events(page, "versioned", "2")).contains("v2 ").doesNotContain("v1 ");
+      feed.close();
+    }
+  }
+
+  private static String events(Page page, String model, String version) {
+    if (page.frames.isEmpty()) {
+      return "";
+    }
+    for (JsonNode m : page.frames.getLast().get("models")) {
+      if (m.get("model").asText().equals(model) && m.get("version").asText().equals(version)) {
+        return m.get("events").toString();
+      }
+    }
+    return "";
+  }
+
   private static boolean hasSeries(Page page, String model) {
     return !page.frames.isEmpty() && page.row(model).has("series");
   }

@@ -63,8 +63,8 @@ public final class DashboardFeed
   /** Streams open at once at most; a page beyond it is refused (503). */
   public static final int MAX_SUBSCRIBERS = 32;
 
-  /** Lifecycle lines kept per model. */
-  static final int EVENTS_PER_MODEL = 5;
+  /** Lifecycle lines kept per model version. */
+  static final int EVENTS_PER_VERSION = 5;
 
   private static final JsonFactory JSON = new JsonFactory();
 
@@ -95,7 +95,7 @@ public final class DashboardFeed
   private @Nullable ScheduledExecutorService timer;
 
   // The feed thread's.
-  private final Map<String, ArrayDeque<String>> eventLog = new HashMap<>();
+  private final Map<Key, ArrayDeque<String>> eventLog = new HashMap<>();
   private final History server;
   private final ServerSampler sampler = new ServerSampler();
 
@@ -239,7 +239,7 @@ public final class DashboardFeed
   void tick(long nowNanos, long nowMillis) {
     ModelRepository repo = repository;
     List<ModelVersion> served = repo == null ? List.of() : repo.served();
-    drainEvents(served);
+    drainEvents(repo, served);
     // The newcomers of this tick are taken first: one that subscribes after this gets its history
     // frame at the next tick, as one that subscribed after the frame was sent always did.
     List<Subscriber> fresh = new ArrayList<>();
@@ -285,8 +285,8 @@ public final class DashboardFeed
         }
         String level = s.state() == ModelState.UNAVAILABLE ? "bad" : "warn";
         String text = s.state().name().toLowerCase(Locale.ROOT);
-        if (!s.reason().isEmpty()) {
-          text += ": " + s.reason();
+        if (!s.reason().isEmpty() && !s.reason().equalsIgnoreCase(text)) {
+          text += ": " + s.reason(); // not "unloaded: unloaded"
         }
         rows.add(
             new Row(
@@ -336,10 +336,15 @@ public final class DashboardFeed
     }
   }
 
-  /** Lifecycle lines for the page, and dropping the history of versions that stopped serving. */
-  private void drainEvents(List<ModelVersion> served) {
+  /**
+   * Lifecycle lines for the page, each in its version's log (a new version's panel shows its own
+   * load, not its predecessor's unload), and dropping the history of versions that stopped serving.
+   */
+  private void drainEvents(@Nullable ModelRepository repo, List<ModelVersion> served) {
     LifecycleEvent e;
+    boolean any = false;
     while ((e = events.poll()) != null) {
+      any = true;
       String line =
           switch (e) {
             case LifecycleEvent.StateChanged c ->
@@ -359,9 +364,10 @@ public final class DashboardFeed
             case LifecycleEvent.LoadFailed f ->
                 "v" + f.version() + " failed to load: " + f.reason();
           };
-      ArrayDeque<String> lines = eventLog.computeIfAbsent(e.model(), m -> new ArrayDeque<>());
+      ArrayDeque<String> lines =
+          eventLog.computeIfAbsent(new Key(e.model(), e.version()), k -> new ArrayDeque<>());
       lines.addLast(line);
-      while (lines.size() > EVENTS_PER_MODEL) {
+      while (lines.size() > EVENTS_PER_VERSION) {
         lines.removeFirst();
       }
       boolean gone =
@@ -380,6 +386,13 @@ public final class DashboardFeed
           tracks.remove(new Key(model, version));
         }
       }
+    }
+    if (any && repo != null) {
+      // The logs of versions the repository no longer lists (a polled repository drops them).
+      Set<Key> known = new HashSet<>();
+      served.forEach(v -> known.add(new Key(v.name(), v.version())));
+      repo.index().forEach(st -> known.add(new Key(st.name(), parse(st.version()))));
+      eventLog.keySet().retainAll(known);
     }
   }
 
@@ -496,7 +509,8 @@ public final class DashboardFeed
       number(g, "warmupMs", v.warmupDuration().toNanos() / 1e6);
     }
     g.writeArrayFieldStart("events");
-    for (String line : eventLog.getOrDefault(r.model(), new ArrayDeque<>())) {
+    for (String line :
+        eventLog.getOrDefault(new Key(r.model(), parse(r.versionName())), new ArrayDeque<>())) {
       g.writeString(line);
     }
     g.writeEndArray();
