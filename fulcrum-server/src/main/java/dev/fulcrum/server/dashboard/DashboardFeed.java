@@ -29,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -92,6 +93,8 @@ public final class DashboardFeed
   private volatile @Nullable ModelRepository repository;
   private volatile DashboardSource source = DashboardSource.none();
   private volatile double startupSeconds = Double.NaN;
+  private volatile boolean startupReady = true;
+  private volatile @Nullable BooleanSupplier readiness;
   private @Nullable ScheduledExecutorService timer;
 
   // The feed thread's.
@@ -127,7 +130,22 @@ public final class DashboardFeed
 
   /** Records the process's start → ready time, for the server strip. */
   public void startupDone(double seconds) {
+    startupDone(seconds, true);
+  }
+
+  /**
+   * Records the time the process's start took, and whether the server was ready then: when not
+   * (e.g. a model failed to load and readiness is strict), the strip says so rather than showing
+   * the time as a "start → ready" time.
+   */
+  public void startupDone(double seconds, boolean ready) {
+    this.startupReady = ready;
     this.startupSeconds = seconds;
+  }
+
+  /** Whether the server is ready now ({@code /v2/health/ready}), for the server strip. */
+  public void readiness(BooleanSupplier ready) {
+    this.readiness = ready;
   }
 
   /** Starts the {@code fulcrum-dashboard} thread, which ticks once a second until closed. */
@@ -478,6 +496,11 @@ public final class DashboardFeed
   private void writeServer(JsonGenerator g, boolean full) throws IOException {
     g.writeObjectFieldStart("server");
     number(g, "startToReadyS", startupSeconds);
+    g.writeBooleanField("readyAtStart", startupReady);
+    BooleanSupplier ready = readiness;
+    if (ready != null) {
+      g.writeBooleanField("ready", ready.getAsBoolean());
+    }
     number(g, "uptimeS", ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0);
     number(g, "heapMaxMb", ServerSampler.heapMaxMb());
     g.writeNumberField("cores", ServerSampler.cores());
@@ -573,6 +596,7 @@ public final class DashboardFeed
       number(g, "score", f.score());
       number(g, "threshold", f.threshold());
       g.writeBooleanField("drifting", f.drifting());
+      g.writeBooleanField("output", f.output());
       g.writeEndObject();
     }
     g.writeEndArray();

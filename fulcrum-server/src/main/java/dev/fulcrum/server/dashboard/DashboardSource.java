@@ -78,12 +78,25 @@ public interface DashboardSource {
    * @param threshold the score at which it drifts
    * @param drifting whether the monitor calls it drift (its own test decides: the range test at a
    *     score equal to its threshold too), so that the page counts what {@code /drift} reports
+   * @param output whether it is one of the model's outputs (ranked after the drifting inputs, which
+   *     are what moves them)
    */
   record FeatureDrift(
-      String feature, String status, double score, double threshold, boolean drifting) {
+      String feature,
+      String status,
+      double score,
+      double threshold,
+      boolean drifting,
+      boolean output) {
     public FeatureDrift {
       Objects.requireNonNull(feature, "feature");
       Objects.requireNonNull(status, "status");
+    }
+
+    /** An input feature's drift. */
+    public FeatureDrift(
+        String feature, String status, double score, double threshold, boolean drifting) {
+      this(feature, status, score, threshold, drifting, false);
     }
   }
 }

@@ -65,16 +65,17 @@ public final class RepositoryExtras implements DashboardSource {
     List<FeatureDrift> rows = new ArrayList<>();
     String idle = report.problem() != null ? "unmonitored" : report.enabled() ? "ok" : "off";
     for (DriftReport.FeatureDrift f : report.features()) {
-      rows.add(row(f, idle, ""));
+      rows.add(row(f, idle, false));
     }
     for (DriftReport.FeatureDrift f : report.outputs()) {
-      rows.add(row(f, idle, "output "));
+      rows.add(row(f, idle, true));
     }
     return new Drift(rows, report.problem());
   }
 
-  private static FeatureDrift row(DriftReport.FeatureDrift f, String idle, String prefix) {
+  private static FeatureDrift row(DriftReport.FeatureDrift f, String idle, boolean output) {
     String status = f.drift() ? "drift (" + f.test() + ")" : idle;
-    return new FeatureDrift(prefix + f.name(), status, f.score(), f.threshold(), f.drift());
+    return new FeatureDrift(
+        (output ? "output " : "") + f.name(), status, f.score(), f.threshold(), f.drift(), output);
   }
 }

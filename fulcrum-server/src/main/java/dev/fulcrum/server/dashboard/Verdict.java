@@ -1,6 +1,7 @@
 package dev.fulcrum.server.dashboard;
 
 import dev.fulcrum.server.dashboard.VersionTrack.Column;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
@@ -17,6 +18,9 @@ record Verdict(String level, String text) {
 
   /** Seconds of history a verdict looks at. */
   static final int WINDOW = 5;
+
+  /** Drifting features a verdict names; the rest are counted. */
+  static final int NAMED_FEATURES = 3;
 
   static Verdict idle() {
     return new Verdict("ok", "idle: no requests in the last " + WINDOW + " s");
@@ -120,12 +124,24 @@ record Verdict(String level, String text) {
     if (drift.problem() != null) {
       return "not monitored: " + drift.problem();
     }
+    // The inputs first: a drifting input is the cause, the outputs it moves follow.
     List<String> names =
         drift.features().stream()
             .filter(DashboardSource.FeatureDrift::drifting)
+            .sorted(Comparator.comparing(DashboardSource.FeatureDrift::output))
             .map(DashboardSource.FeatureDrift::feature)
             .toList();
-    return names.isEmpty() ? null : "drift in " + String.join(", ", names);
+    if (names.isEmpty()) {
+      return null;
+    }
+    if (names.size() <= NAMED_FEATURES + 1) {
+      return "drift in " + String.join(", ", names);
+    }
+    return "drift in "
+        + String.join(", ", names.subList(0, NAMED_FEATURES))
+        + " and "
+        + (names.size() - NAMED_FEATURES)
+        + " more";
   }
 
   /** The recent latency at the SLO's percentile, from the p50/p95/p99 columns (nearest above). */

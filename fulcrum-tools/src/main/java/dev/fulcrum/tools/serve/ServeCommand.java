@@ -614,7 +614,8 @@ public final class ServeCommand implements Callable<Integer> {
     }
     double startupSeconds = Startup.secondsSinceJvmStart();
     metrics.startupDone(startupSeconds);
-    dashboard.startupDone(startupSeconds);
+    dashboard.readiness(service::isReady);
+    dashboard.startupDone(startupSeconds, service.isReady());
     log.info(
         "server is {} ({} of {} model versions ready) {} s after the JVM started; Ctrl-C or"
             + " SIGTERM to stop",
