@@ -274,6 +274,8 @@ public final class DashboardFeed
       sampleOnly(served, nowNanos, nowMillis);
       return;
     }
+    server.add(nowMillis, sampler.sample(nowNanos), new long[0]);
+    double machineCpu = server.recentMean(ServerSampler.MACHINE_CPU, Verdict.WINDOW);
     List<Row> rows = new ArrayList<>();
     Set<Key> seen = new HashSet<>();
     DashboardSource extras = source;
@@ -292,7 +294,8 @@ public final class DashboardFeed
               v.config().maxBatchSize(),
               v.config().dynamicBatching(),
               x.slo(),
-              x.drift());
+              x.drift(),
+              machineCpu);
       rows.add(new Row(v.name(), v.versionString(), v.state().name(), "", v, track, x, verdict));
     }
     if (repo != null) {
@@ -318,7 +321,6 @@ public final class DashboardFeed
                 new Verdict(level, text)));
       }
     }
-    server.add(nowMillis, sampler.sample(nowNanos), new long[0]);
     send(rows, fresh, nowMillis);
   }
 
@@ -510,6 +512,8 @@ public final class DashboardFeed
     column(g, "cpu", server, ServerSampler.CPU, from);
     column(g, "heapMb", server, ServerSampler.HEAP_MB, from);
     column(g, "gcMsPerS", server, ServerSampler.GC_MS, from);
+    column(g, "machineCpu", server, ServerSampler.MACHINE_CPU, from);
+    column(g, "steal", server, ServerSampler.STEAL, from);
     g.writeEndObject();
   }
 

@@ -19,6 +19,9 @@ record Verdict(String level, String text) {
   /** Seconds of history a verdict looks at. */
   static final int WINDOW = 5;
 
+  /** The machine's CPU busy (percent of all cores) at which queueing is put down to it. */
+  static final double STARVED_CPU = 90;
+
   /** Drifting features a verdict names; the rest are counted. */
   static final int NAMED_FEATURES = 3;
 
@@ -32,13 +35,16 @@ record Verdict(String level, String text) {
    * @param dynamicBatching whether the batcher joins requests
    * @param slo the SLO panel, or null
    * @param drift the drift panel, or null
+   * @param machineCpu the machine's CPU busy over the last seconds, percent of all cores (NaN:
+   *     unknown)
    */
   static Verdict of(
       History h,
       int maxBatchSize,
       boolean dynamicBatching,
       DashboardSource.@Nullable Slo slo,
-      DashboardSource.@Nullable Drift drift) {
+      DashboardSource.@Nullable Drift drift,
+      double machineCpu) {
     double rps = mean(h, Column.RPS);
     double rejected = mean(h, Column.REJECTED);
     double sloRefused = mean(h, Column.SLO_REFUSED);
@@ -84,6 +90,17 @@ record Verdict(String level, String text) {
                 maxBatchSize);
       } else if (util > 0.8) {
         why = String.format(Locale.ROOT, "queueing: instances %.0f%% busy", util * 100);
+      } else if (machineCpu >= STARVED_CPU && nz(util) <= 0.5) {
+        // Requests wait while the instances are mostly idle and every core is taken: the worker
+        // threads wait for a core (other models' instances, other processes, a noisy neighbour's
+        // steal). More instances would only add threads to wait.
+        why =
+            String.format(
+                Locale.ROOT,
+                "queueing: machine CPU %.0f%% busy, instances %.0f%% busy — short of CPU, not of"
+                    + " instances",
+                machineCpu,
+                nz(util) * 100);
       } else {
         why =
             String.format(

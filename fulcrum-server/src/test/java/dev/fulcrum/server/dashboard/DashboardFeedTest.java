@@ -168,7 +168,8 @@ class DashboardFeedTest {
                 new DashboardSource.FeatureDrift("hour", "ok", 0.01, 0.2, false),
                 new DashboardSource.FeatureDrift("range", "drift (range)", 4.0, 4.0, true)));
     History h = history(100, 0, 0, 0, 0.1, 3, 0.3);
-    assertThat(Verdict.of(h, 8, true, null, drift).text()).startsWith("drift in amount, range");
+    assertThat(Verdict.of(h, 8, true, null, drift, Double.NaN).text())
+        .startsWith("drift in amount, range");
     // Monitoring asked for but broken is a warning too, not "idle".
     DashboardSource.Drift broken =
         new DashboardSource.Drift(List.of(), "cannot read the baseline baseline.json");
@@ -178,12 +179,78 @@ class DashboardFeedTest {
     v[VersionTrack.Column.RPS.index] = 100;
     v[VersionTrack.Column.SLO_REFUSED.index] = 40;
     refusing.add(5, v, new long[VersionTrack.BATCH_BUCKETS]);
-    assertThat(Verdict.of(refusing, 8, true, slo, null))
+    assertThat(Verdict.of(refusing, 8, true, slo, null, Double.NaN))
         .isEqualTo(new Verdict("bad", "refusing for the SLO: 8.0/s could not meet the objective"));
-    Verdict unmonitored = Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken);
+    Verdict unmonitored =
+        Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken, Double.NaN);
     assertThat(unmonitored.level()).isEqualTo("warn");
     assertThat(unmonitored.text())
         .isEqualTo("not monitored: cannot read the baseline baseline.json");
+  }
+
+  @Test
+  void queueingOnIdleInstancesWhileTheMachinesCpuIsTakenIsPutDownToTheCpu() {
+    // 90% of latency waiting, instances 2% busy: with every core busy the workers wait for a core,
+    // and more instances would only add threads to wait; with cores free it stays the share.
+    History h = history(30, 0, 0, 0, 9, 1, 0.02);
+    assertThat(Verdict.of(h, 8, true, null, null, 97).text())
+        .isEqualTo(
+            "queueing: machine CPU 97% busy, instances 2% busy — short of CPU, not of instances");
+    assertThat(Verdict.of(h, 8, true, null, null, 40).text())
+        .isEqualTo("queueing: 90% of latency waiting, instances 2% busy");
+    assertThat(Verdict.of(h, 8, true, null, null, Double.NaN).text())
+        .startsWith("queueing: 90% of latency waiting");
+    // Saturated instances stay the finding whatever the machine does.
+    assertThat(Verdict.of(history(30, 0, 0, 0, 9, 1, 0.95), 0, true, null, null, 99).text())
+        .isEqualTo("queueing: instances 95% busy");
+  }
+
+  @Test
+  void aDriftVerdictNamesTheInputsBeforeTheOutputsAndCountsTheRest() {
+    List<DashboardSource.FeatureDrift> features = new ArrayList<>();
+    features.add(new DashboardSource.FeatureDrift("output label", "drift", 9, 1, true, true));
+    features.add(new DashboardSource.FeatureDrift("amount_usd", "drift", 2, 1, true));
+    History h = history(0, 0, 0, 0, 0, 0, 0);
+    assertThat(Verdict.of(h, 8, true, null, new DashboardSource.Drift(features), Double.NaN).text())
+        .isEqualTo("drift in amount_usd, output label");
+    for (String f : List.of("hour", "risk", "distance", "age")) {
+      features.add(new DashboardSource.FeatureDrift(f, "drift", 2, 1, true));
+    }
+    assertThat(Verdict.of(h, 8, true, null, new DashboardSource.Drift(features), Double.NaN).text())
+        .isEqualTo("drift in amount_usd, hour, risk and 3 more");
+  }
+
+  @Test
+  void theMachinesCpuComesFromProcStat() {
+    long[] before = ServerSampler.parseCpuLine("cpu  100 0 100 700 100 0 0 0 0 0");
+    long[] after = ServerSampler.parseCpuLine("cpu  400 0 200 800 100 0 0 100 0 0");
+    assertThat(before).isNotNull();
+    assertThat(after).isNotNull();
+    double[] v = new double[ServerSampler.COLUMNS];
+    ServerSampler.machineShares(before, after, v);
+    // 600 ticks passed: 300 user, 100 system, 100 idle, 100 stolen: 500 busy.
+    assertThat(v[ServerSampler.MACHINE_CPU]).isEqualTo(100.0 * 500 / 600);
+    assertThat(v[ServerSampler.STEAL]).isEqualTo(100.0 * 100 / 600);
+    assertThat(ServerSampler.parseCpuLine("intr 1 2 3")).isNull();
+  }
+
+  @Test
+  void endingTheStreamsEndsEachOnceAndFreesTheirSlots() {
+    DashboardFeed feed = new DashboardFeed(2);
+    Page old = new Page();
+    Page fresh = new Page();
+    assertThat(feed.subscribe(old)).isTrue();
+    tick(feed, 1);
+    assertThat(feed.subscribe(fresh)).isTrue();
+    feed.endStreams();
+    assertThat(old.ended).isEqualTo(1);
+    assertThat(fresh.ended).isEqualTo(1);
+    assertThat(feed.subscribers()).isZero();
+    tick(feed, 2);
+    assertThat(old.frames).hasSize(1);
+    feed.close();
+    assertThat(old.ended).as("not ended twice").isEqualTo(1);
+    assertThat(feed.subscribers()).isZero();
   }
 
   private static Verdict verdict(
@@ -201,7 +268,8 @@ class DashboardFeedTest {
         maxBatch,
         true,
         slo,
-        null);
+        null,
+        Double.NaN);
   }
 
   private static History history(
