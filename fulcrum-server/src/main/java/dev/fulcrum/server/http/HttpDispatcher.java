@@ -224,7 +224,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                   ? "the server is shutting down"
                   : "too many dashboard pages open (at most "
                       + DashboardFeed.MAX_SUBSCRIBERS
-                      + ")"),
+                      + "); close one in another tab or window"),
           false);
       return;
     }

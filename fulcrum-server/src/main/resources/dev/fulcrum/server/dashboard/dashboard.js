@@ -10,12 +10,14 @@
   var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c'];
   var RANK = { bad: 0, warn: 1, ok: 2 };
   var SHOWN_FEATURES = 6; // drift rows in a panel; the rest are counted
+  var IDLE = 'no requests in the last 5 s';
 
   var token = null;
   var windowSeconds = 60;
   var historySeconds = 300;
   var models = new Map();
-  var server = { t: [], cpu: [], heapMb: [], gcMsPerS: [], info: null, charts: null };
+  var SERVER_SERIES = ['t', 'cpu', 'heapMb', 'gcMsPerS', 'machineCpu', 'steal'];
+  var server = { t: [], cpu: [], heapMb: [], gcMsPerS: [], machineCpu: [], steal: [], info: null, charts: null };
   var stats = { frames: 0, lastFrameAt: 0, lags: [] };
   window.fulcrumDashboard = stats;
 
@@ -38,6 +40,21 @@
     return null;
   }
 
+  // The "now" figures look back this far at most (the verdict's window): an older value is not
+  // current, and a model idle longer shows "–" rather than the last figure it ever had.
+  var RECENT_MS = 5000;
+
+  /** The newest non-null value of a series among the store's samples of the last RECENT_MS. */
+  function recent(store, name) {
+    var t = store.t, arr = store[name];
+    if (!t || !t.length || !arr) { return null; }
+    var from = t[t.length - 1] - RECENT_MS;
+    for (var i = arr.length - 1; i >= 0 && t[i] >= from; i--) {
+      if (arr[i] !== null && arr[i] !== undefined) { return arr[i]; }
+    }
+    return null;
+  }
+
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) { e.className = cls; }
@@ -53,28 +70,66 @@
     c.textContent = text;
   }
 
+  // Reconnection: 2 s after a stream ends, doubling after each failed try up to 30 s, so that a
+  // stopped server or a full dashboard costs a request (and a line in the console) a few times a
+  // minute, not every 2 s. A stream that delivered a frame resets it.
+  var RETRY_MIN_MS = 2000;
+  var RETRY_MAX_MS = 30000;
+  var retryMs = RETRY_MIN_MS;
+  var failures = 0;
+
   function connect() {
     var headers = { Accept: 'text/event-stream' };
     if (token) { headers.Authorization = 'Bearer ' + token; }
+    var framesBefore = stats.frames;
     fetch('/dashboard/events', { headers: headers, cache: 'no-store' })
       .then(function (resp) {
         if (resp.status === 401 || resp.status === 403) {
           askToken(resp.status === 403 ? 'That token may not read this server.' : null);
           return null;
         }
-        if (!resp.ok || !resp.body) { throw new Error('HTTP ' + resp.status); }
+        if (!resp.ok || !resp.body) {
+          // The server says why (503: too many dashboard pages open, or shutting down): show it.
+          return resp.text().then(function (body) {
+            var reason = 'HTTP ' + resp.status;
+            try { reason = JSON.parse(body).error || reason; } catch (e) { /* not JSON */ }
+            retry(reason);
+          }, function () { retry('HTTP ' + resp.status); });
+        }
         setConnected(true, 'live');
-        return read(resp.body.getReader()).then(retry);
+        setNotice(null);
+        return read(resp.body.getReader()).then(function () {
+          retry(stats.frames > framesBefore ? null : 'the stream ended');
+        });
       })
       .catch(function (e) {
-        console.warn('dashboard stream:', e && e.message ? e.message : e);
-        retry();
+        var message = e && e.message ? e.message : String(e);
+        if (failures === 0) { console.warn('dashboard stream:', message); }
+        retry(stats.frames > framesBefore ? null : 'cannot reach the server (' + message + ')');
       });
   }
 
-  function retry() {
+  /** Schedules the next try; reason: why the last one failed (null: the stream served, then ended). */
+  function retry(reason) {
+    if (reason === null) {
+      failures = 0;
+      retryMs = RETRY_MIN_MS;
+    } else {
+      failures++;
+      if (failures > 1) { retryMs = Math.min(RETRY_MAX_MS, retryMs * 2); }
+    }
+    var wait = retryMs;
     setConnected(false, 'reconnecting…');
-    setTimeout(connect, 2000);
+    if (reason !== null) {
+      setNotice(reason + ' · trying again in ' + Math.round(wait / 1000) + ' s');
+    }
+    setTimeout(connect, wait);
+  }
+
+  function setNotice(text) {
+    var n = $('notice');
+    n.hidden = text === null;
+    n.textContent = text || '';
   }
 
   function read(reader) {
@@ -143,7 +198,7 @@
   function handle(frame) {
     var full = frame.kind === 'history';
     historySeconds = frame.historySeconds || historySeconds;
-    append(server, frame.server, ['t', 'cpu', 'heapMb', 'gcMsPerS'], full);
+    append(server, frame.server, SERVER_SERIES, full);
     server.info = frame.server;
     var seen = new Set();
     frame.models.forEach(function (m) {
@@ -219,8 +274,23 @@
       panels[p[0]] = { panel: panel, now: now, body: body };
     });
     root.appendChild(grid);
-    $('models').appendChild(root);
-    return { root: root, badge: badge, verdict: verdict, panels: panels, store: {}, charts: {}, info: m };
+    root.id = 'model-' + (m.model + '--v' + m.version).replace(/[^A-Za-z0-9_.-]/g, '_');
+    var entry = { root: root, badge: badge, verdict: verdict, panels: panels, store: {}, charts: {}, info: m };
+    // Sections stay in name and version order (a new version next to the old one), so that they do
+    // not move while the page is read; the summary above is what sorts worst first.
+    var next = null;
+    models.forEach(function (other) {
+      if (order(entry, other) < 0 && (next === null || order(other, next) < 0)) { next = other; }
+    });
+    $('models').insertBefore(root, next ? next.root : null);
+    return entry;
+  }
+
+  function order(a, b) {
+    if (a.info.model !== b.info.model) { return a.info.model < b.info.model ? -1 : 1; }
+    var va = Number(a.info.version), vb = Number(b.info.version);
+    if (va !== vb && isFinite(va) && isFinite(vb)) { return va - vb; }
+    return a.info.version < b.info.version ? -1 : a.info.version > b.info.version ? 1 : 0;
   }
 
   function sizeCharts(charts) {
@@ -253,13 +323,42 @@
       },
       axes: [
         { show: !(extra && extra.spark), size: 18, font: axisFont, ticks: { size: 2 }, grid: { stroke: '#eef0f3' } },
-        { show: !(extra && extra.spark), size: 34, font: axisFont, ticks: { size: 2 }, grid: { stroke: '#eef0f3' } }
+        { show: !(extra && extra.spark), size: axisSize, values: axisValues, font: axisFont, ticks: { size: 2 },
+          grid: { stroke: '#eef0f3' } }
       ]
     };
     var empty = [[]].concat(labels.map(function () { return []; }));
     var plot = new uPlot(opts, empty, host);
     charts[name] = { plot: plot, host: host, height: height, labels: labels.join() };
     return plot;
+  }
+
+  /** Tick labels: 10k, 1.5M rather than 10,000 (short, and never wider than the axis). */
+  function axisValues(u, splits) {
+    return splits.map(function (v) { return si(v); });
+  }
+
+  function si(v) {
+    if (v === null || v === undefined) { return ''; }
+    var a = Math.abs(v);
+    if (a >= 1e9) { return trimZeros((v / 1e9).toFixed(1)) + 'G'; }
+    if (a >= 1e6) { return trimZeros((v / 1e6).toFixed(1)) + 'M'; }
+    if (a >= 1e4) { return trimZeros((v / 1e3).toFixed(1)) + 'k'; }
+    return String(Math.round(v * 1000) / 1000);
+  }
+
+  function trimZeros(s) {
+    return s.replace(/\.0$/, '');
+  }
+
+  /** The y axis as wide as its widest label (uPlot calls it again when the labels change). */
+  function axisSize(u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1 && axis._size) { return axis._size; }
+    var widest = 0;
+    u.ctx.font = axis.font ? axis.font[0] : '10px system-ui, sans-serif';
+    (values || []).forEach(function (v) { widest = Math.max(widest, u.ctx.measureText(v).width); });
+    return Math.max(24, Math.ceil(widest / (window.devicePixelRatio || 1)) + 8);
   }
 
   function windowStart(t) {
@@ -303,13 +402,34 @@
     var i = server.info;
     if (!i) { return; }
     $('cpu').textContent = fmt(last(server.cpu), 0) + ' %';
+    // The machine's CPU beside the process's: a process short of CPU reads low itself.
+    var machine = last(server.machineCpu), steal = last(server.steal);
+    $('machine').textContent = machine === null ? '–'
+      : fmt(machine, 0) + ' %' + (steal !== null && steal >= 1 ? ' · steal ' + fmt(steal, 0) + ' %' : '');
+    $('machine').className = 'v' + (machine !== null && machine >= 90 ? ' hot' : '');
     $('heap').textContent = fmt(last(server.heapMb), 0) + ' / ' + fmt(i.heapMaxMb, 0) + ' MiB';
     $('gc').textContent = fmt(last(server.gcMsPerS), 0) + ' ms/s';
-    $('ready').textContent = i.startToReadyS === null ? 'starting' : fmt(i.startToReadyS, 2) + ' s';
+    var ready = $('ready');
+    if (i.startToReadyS === null) {
+      ready.textContent = 'starting';
+      ready.className = 'v';
+      ready.title = '';
+    } else if (i.ready === false || i.readyAtStart === false) {
+      // Not a start → ready time: the server was not ready when its start ended.
+      ready.textContent = i.ready === false ? 'not ready' : 'ready (not at start)';
+      ready.className = 'v' + (i.ready === false ? ' hot' : '');
+      ready.title = 'start took ' + fmt(i.startToReadyS, 2) + ' s; the server was not ready then' +
+        (i.ready === false ? ' and is not now (/v2/health/ready)' : '');
+    } else {
+      ready.textContent = fmt(i.startToReadyS, 2) + ' s';
+      ready.className = 'v';
+      ready.title = '';
+    }
     $('uptime').textContent = fmt(i.uptimeS / 60, 1) + ' min';
     if (!server.charts) { server.charts = {}; }
     var from = windowStart(server.t);
-    [['cpu', 'cpu-chart', 100], ['heapMb', 'heap-chart', 1], ['gcMsPerS', 'gc-chart', 10]].forEach(function (c) {
+    [['cpu', 'cpu-chart', 100], ['machineCpu', 'machine-chart', 100], ['heapMb', 'heap-chart', 1],
+      ['gcMsPerS', 'gc-chart', 10]].forEach(function (c) {
       var plot = chart(server.charts, c[0], $(c[1]), [c[0]], 28, { spark: true, floor: c[2] });
       plot.setData(slice(server, [c[0]], from));
     });
@@ -329,7 +449,7 @@
     if (has) {
       var plot = chart(m.charts, 'throughput', p.throughput.body, ['req/s', 'inf/s'], 92);
       plot.setData(slice(s, ['rps', 'ips'], from));
-      setNow(p.throughput, [['req/s', fmt(last(s.rps)), 's1'], ['inf/s', fmt(last(s.ips)), 's2']]);
+      setNow(p.throughput, [['req/s', fmt(recent(s, 'rps')), 's1'], ['inf/s', fmt(recent(s, 'ips')), 's2']]);
 
       var slo = info.slo;
       var latencyNames = ['p50', 'p95', 'p99'];
@@ -340,29 +460,33 @@
       }
       plot = chart(m.charts, 'latency', p.latency.body, latencyNames, 92, { dash: [false, false, false, true] });
       plot.setData(data);
-      setNow(p.latency, [['p50', fmt(last(s.p50)), 's1'], ['p95', fmt(last(s.p95)), 's2'], ['p99', fmt(last(s.p99)), 's3']]
-        .concat(slo && slo.latencyMs !== null ? [['SLO p' + slo.percentile, fmt(slo.latencyMs), 's4']] : []));
+      var sloPart = slo && slo.latencyMs !== null ? [['SLO p' + slo.percentile, fmt(slo.latencyMs), 's4']] : [];
+      var p99 = recent(s, 'p99');
+      setNow(p.latency, p99 === null ? [['idle:', IDLE]].concat(sloPart)
+        : [['p50', fmt(recent(s, 'p50')), 's1'], ['p95', fmt(recent(s, 'p95')), 's2'], ['p99', fmt(p99), 's3']]
+          .concat(sloPart));
 
       plot = chart(m.charts, 'queue-compute', p['queue-compute'].body, ['queue', 'compute'], 92);
       plot.setData(slice(s, ['queueMs', 'computeMs'], from));
-      var q = last(s.queueMs), c = last(s.computeMs);
+      var q = recent(s, 'queueMs'), c = recent(s, 'computeMs');
       var share = q !== null && c !== null && q + c > 0 ? fmt(100 * q / (q + c), 0) + '%' : '–';
-      setNow(p['queue-compute'], [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['wait', share]]);
+      setNow(p['queue-compute'], q === null && c === null ? [['idle:', IDLE]]
+        : [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['wait', share]]);
 
       plot = chart(m.charts, 'errors', p.errors.body, ['queue full', 'SLO', 'timeout', 'failed', 'cancelled'], 92);
       plot.setData(slice(s, ['rejected', 'sloRefused', 'timedOut', 'failed', 'cancelled'], from));
-      setNow(p.errors, [['full', rate(last(s.rejected)), 's1'], ['SLO', rate(last(s.sloRefused)), 's2'],
-        ['timeout', rate(last(s.timedOut)), 's3'], ['failed', rate(last(s.failed)), 's4'],
-        ['gone', rate(last(s.cancelled)), 's5']]);
+      setNow(p.errors, [['full', rate(recent(s, 'rejected')), 's1'], ['SLO', rate(recent(s, 'sloRefused')), 's2'],
+        ['timeout', rate(recent(s, 'timedOut')), 's3'], ['failed', rate(recent(s, 'failed')), 's4'],
+        ['gone', rate(recent(s, 'cancelled')), 's5']]);
 
       plot = chart(m.charts, 'instances', p.instances.body, ['busy %'], 92, { floor: 100 });
       plot.setData(slice(s, ['util'], from, 100));
       setNow(p.instances, [[String(info.instances), info.instances === 1 ? 'instance' : 'instances'],
-        ['busy', fmt(100 * last(s.util), 0) + ' %', 's1']]);
+        ['busy', fmt(100 * recent(s, 'util'), 0) + ' %', 's1']]);
 
       plot = chart(m.charts, 'pending', p.pending.body, ['pending'], 92);
       plot.setData(slice(s, ['pending'], from));
-      setNow(p.pending, [['queued or running', fmt(last(s.pending), 0), 's1']]);
+      setNow(p.pending, [['queued or running', fmt(recent(s, 'pending'), 0), 's1']]);
 
       renderBatches(p.batch, s, from, info);
     } else {
@@ -398,8 +522,15 @@
     panel.body.appendChild(bars);
     panel.body.appendChild(labels);
     var total = counts.reduce(function (a, b) { return a + b; }, 0);
-    setNow(panel, [['mean', fmt(last(s.batchMean), 1) + (info.maxBatchSize > 0 ? ' of ' + info.maxBatchSize : ''), 's3'],
-      ['batches', String(total)]]);
+    // The window's mean, as the histogram beside it: each second's mean weighted by its batches.
+    var rows = 0, batches = 0;
+    (s.batch || []).slice(from).forEach(function (row, i) {
+      var n = row.reduce(function (a, b) { return a + b; }, 0);
+      var mean = (s.batchMean || [])[from + i];
+      if (n > 0 && mean !== null && mean !== undefined) { rows += mean * n; batches += n; }
+    });
+    setNow(panel, [['mean', fmt(batches > 0 ? rows / batches : null, 1) +
+      (info.maxBatchSize > 0 ? ' of ' + info.maxBatchSize : ''), 's3'], ['batches', String(total)]]);
   }
 
   function bucketOf(size) {
@@ -426,13 +557,20 @@
       return;
     }
     panel.now.className = 'now';
-    panel.now.textContent = 'attainment ' + (slo.attainment === null ? '–' : fmt(100 * slo.attainment, 2) + ' %');
-    panel.body.appendChild(kv([
-      ['SLO', slo.latencyMs === null ? 'none set (price only)' : 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms'],
-      ['utilization', slo.utilization === null ? '–' : fmt(100 * slo.utilization, 0) + ' %'],
-      ['$ per 1M', slo.costPerMillion !== null ? '$' + fmt(slo.costPerMillion, 3)
-        : slo.costPerHour > 0 ? 'no predictions in the window' : 'no price set']
-    ]));
+    var cost = slo.costPerMillion !== null ? '$' + fmt(slo.costPerMillion, 3)
+      : slo.costPerHour > 0 ? 'no predictions in the window' : 'no price set';
+    var rows = [];
+    if (slo.latencyMs === null) {
+      // A price without a latency objective: the cost is the figure, there is nothing to attain.
+      panel.now.textContent = slo.costPerMillion !== null ? cost + ' per 1M predictions' : cost;
+      rows.push(['SLO', 'none set (price only)']);
+    } else {
+      panel.now.textContent = 'attainment ' + (slo.attainment === null ? '–' : fmt(100 * slo.attainment, 2) + ' %');
+      rows.push(['SLO', 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms']);
+    }
+    rows.push(['utilization', slo.utilization === null ? '–' : fmt(100 * slo.utilization, 0) + ' %']);
+    rows.push(['$ per 1M', cost]);
+    panel.body.appendChild(kv(rows));
   }
 
   function renderDrift(panel, drift) {
@@ -453,15 +591,21 @@
     var drifting = drift.features.filter(function (f) { return f.drifting; }).length;
     panel.now.textContent = drifting + ' of ' + drift.features.length + ' features drifting';
     // The drifting ones first, then the nearest to their threshold: what the reader looks for.
+    // A drifting input before the outputs it moves (the input is the cause to look at).
     var ranked = drift.features.slice().sort(function (a, b) {
       if (a.drifting !== b.drifting) { return a.drifting ? -1 : 1; }
+      if (a.drifting && !!a.output !== !!b.output) { return a.output ? 1 : -1; }
       return nearness(b) - nearness(a);
     });
     var table = el('table', 'drift');
     ranked.slice(0, SHOWN_FEATURES).forEach(function (f) {
       var tr = el('tr', f.drifting ? 'bad' : '');
       tr.appendChild(el('td', null, f.feature));
-      tr.appendChild(el('td', null, fmt(f.score, 3) + ' / ' + fmt(f.threshold, 3)));
+      var score = el('td', null, fmt(f.score, 3) + ' / ' + (noThreshold(f) ? '—' : fmt(f.threshold, 3)));
+      if (noThreshold(f)) {
+        score.title = 'no threshold: in the baseline this test\'s score can never rise (a constant feature), so it cannot drift';
+      }
+      tr.appendChild(score);
       tr.appendChild(el('td', null, f.status));
       table.appendChild(tr);
     });
@@ -474,11 +618,17 @@
 
   /** A feature's score over its threshold (0 when either is unknown). */
   function nearness(f) {
-    return f.threshold > 0 && f.score !== null && isFinite(f.score) ? f.score / f.threshold : 0;
+    return f.threshold > 0 && !noThreshold(f) && f.score !== null && isFinite(f.score) ? f.score / f.threshold : 0;
+  }
+
+  /** The monitor's "cannot drift" threshold (1e9: the baseline leaves the test's sum no way up). */
+  function noThreshold(f) {
+    return f.threshold === null || f.threshold >= 1e9;
   }
 
   function renderLifecycle(panel, info) {
-    panel.now.textContent = info.state + (info.reason ? ': ' + info.reason : '');
+    var same = info.reason && info.reason.toLowerCase() === info.state.toLowerCase();
+    panel.now.textContent = info.state + (info.reason && !same ? ': ' + info.reason : '');
     panel.body.textContent = '';
     if (info.loadMs !== undefined) {
       panel.body.appendChild(kv([['load', fmt(info.loadMs, 0) + ' ms'], ['warm-up', fmt(info.warmupMs, 0) + ' ms']]));
@@ -488,24 +638,78 @@
     panel.body.appendChild(list);
   }
 
+  /** True when the version answered nothing in the last RECENT_MS (or does not serve). */
+  function idle(m) {
+    var t = m.store.t, rps = m.store.rps;
+    if (!t || !t.length || !rps) { return true; }
+    var from = t[t.length - 1] - RECENT_MS;
+    for (var i = rps.length - 1; i >= 0 && t[i] >= from; i--) {
+      if (rps[i] > 0) { return false; }
+    }
+    return true;
+  }
+
+  function link(m) {
+    var a = el('a', null, m.info.model + ' v' + m.info.version);
+    a.href = '#' + m.root.id;
+    return a;
+  }
+
+  var quietLine = null;
+
+  // Worst first; within a level the busy models by their p99, then the idle ones (whose p99, if
+  // any, is old), by name. Idle models with nothing to report share one line: with many models the
+  // summary stays a few lines, and every name links to its section. The elements are kept and
+  // moved, not rebuilt each second, so that a click on one is never lost to a refresh.
   function renderSummary() {
     var items = [];
     models.forEach(function (m) { items.push(m); });
+    items.forEach(function (m) { m.idle = idle(m); m.p99 = m.idle ? null : recent(m.store, 'p99'); });
     items.sort(function (a, b) {
       var r = RANK[a.info.verdict.level] - RANK[b.info.verdict.level];
       if (r !== 0) { return r; }
-      return (last(b.store.p99 || []) || 0) - (last(a.store.p99 || []) || 0);
+      if (a.idle !== b.idle) { return a.idle ? 1 : -1; }
+      r = (b.p99 || 0) - (a.p99 || 0);
+      return r !== 0 ? r : order(a, b);
     });
     var box = $('summary');
-    box.textContent = '';
+    if (!quietLine) {
+      quietLine = el('div', 'item ok quiet');
+      quietLine.appendChild(el('span', 'text'));
+      quietLine.appendChild(el('span', 'names'));
+    }
+    var quiet = [];
+    var shown = [];
     items.forEach(function (m) {
-      var item = el('div', 'item ' + m.info.verdict.level);
-      item.appendChild(el('b', null, m.info.model + ' v' + m.info.version));
-      item.appendChild(document.createTextNode(m.info.verdict.text));
-      var p99 = last(m.store.p99 || []);
-      if (p99 !== null) { item.appendChild(el('span', 'muted', ' · p99 ' + fmt(p99) + ' ms')); }
-      box.appendChild(item);
+      if (m.idle && m.info.verdict.level === 'ok' && m.info.state === 'READY') {
+        quiet.push(m);
+        return;
+      }
+      if (!m.chip) {
+        m.chip = { item: el('div'), text: el('span', 'text'), p99: el('span', 'muted') };
+        m.chip.item.appendChild(link(m));
+        m.chip.item.appendChild(m.chip.text);
+        m.chip.item.appendChild(m.chip.p99);
+      }
+      m.chip.item.className = 'item ' + m.info.verdict.level;
+      m.chip.item.title = m.info.model + ' v' + m.info.version + ': ' + m.info.verdict.text;
+      m.chip.text.textContent = m.info.verdict.text;
+      m.chip.p99.textContent = m.p99 !== null ? ' · p99 ' + fmt(m.p99) + ' ms' : '';
+      shown.push(m.chip.item);
     });
+    quiet.sort(order).forEach(function (m) { if (!m.quietLink) { m.quietLink = link(m); } });
+    place(quietLine.lastChild, quiet.map(function (m) { return m.quietLink; }));
+    quietLine.firstChild.textContent = 'idle (' + quiet.length + '): ';
+    if (quiet.length) { shown.push(quietLine); }
+    place(box, shown);
+  }
+
+  /** Makes parent's children exactly nodes, in order, moving only those out of place. */
+  function place(parent, nodes) {
+    nodes.forEach(function (n, i) {
+      if (parent.childNodes[i] !== n) { parent.insertBefore(n, parent.childNodes[i] || null); }
+    });
+    while (parent.childNodes.length > nodes.length) { parent.lastChild.remove(); }
   }
 
   connect();

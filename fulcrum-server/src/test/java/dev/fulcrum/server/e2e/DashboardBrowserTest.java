@@ -5,12 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
 import dev.fulcrum.server.security.Security;
 import dev.fulcrum.testkit.TestModels;
 import dev.fulcrum.testkit.browser.HeadlessBrowser;
+import java.io.InputStream;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,10 +64,88 @@ class DashboardBrowserTest {
       Load load = new Load(server);
       try (HeadlessBrowser browser = HeadlessBrowser.start()) {
         check(server, browser);
+        linksAndIdle(browser, load);
       } finally {
         load.stop();
       }
     }
+  }
+
+  /**
+   * The summary links each model to its section; once the load stops the "now" figures say idle
+   * rather than the last values the model ever had, and the model joins the summary's idle line.
+   */
+  private static void linksAndIdle(HeadlessBrowser browser, Load load) throws Exception {
+    String section =
+        String.valueOf(
+            browser.script(
+                "return document.querySelector('section.model[data-key=\"' + arguments[0]"
+                    + " + '/1\"]').id;",
+                MIXED));
+    browser.driver().findElement(By.cssSelector("#summary a[href=\"#" + section + "\"]")).click();
+    assertThat(String.valueOf(browser.script("return location.hash;"))).isEqualTo("#" + section);
+
+    load.stop();
+    Await.until(
+        "the latency of an idle model says idle, not its last p99",
+        () -> nowText(browser, ADD_SUB, "latency").startsWith("idle"));
+    assertThat(nowText(browser, ADD_SUB, "queue-compute")).startsWith("idle");
+    assertThat(nowText(browser, ADD_SUB, "batch")).startsWith("mean ");
+    Await.until(
+        "both models on the summary's idle line",
+        () -> {
+          Object idle =
+              browser.script(
+                  "var q = document.querySelector('#summary .item.quiet');"
+                      + " return q ? q.textContent : '';");
+          return String.valueOf(idle).contains(ADD_SUB) && String.valueOf(idle).contains(MIXED);
+        });
+    assertThat(browser.severeConsoleMessages()).isEmpty();
+  }
+
+  /**
+   * With {@link DashboardFeed#MAX_SUBSCRIBERS} streams open, a page says why it gets no data (the
+   * server's 503 reason) instead of "reconnecting…" alone, and connects once a slot frees.
+   */
+  @Test
+  void aPageBeyondTheCapSaysWhyAndConnectsWhenASlotFrees() throws Exception {
+    HeadlessBrowser.assumeAvailable();
+    TestModels.writeModel(repo, MIXED);
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    List<InputStream> streams = new ArrayList<>();
+    try (E2eServer server = E2eServer.startWithDashboard(repo, HttpServerConfig.ephemeral());
+        HeadlessBrowser browser = HeadlessBrowser.start()) {
+      for (int i = 0; i < DashboardFeed.MAX_SUBSCRIBERS; i++) {
+        HttpResponse<InputStream> r =
+            client.send(
+                HttpRequest.newBuilder(URI.create(server.base() + "/dashboard/events")).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(r.statusCode()).isEqualTo(200);
+        streams.add(r.body());
+      }
+      browser.open(URI.create(server.base() + "/dashboard"));
+      Await.until(
+          "the page shows the server's reason",
+          () -> notice(browser).contains("too many dashboard pages open"));
+      assertThat(frames(browser)).isZero();
+      streams.remove(0).close();
+      Await.until("the page connects once a slot is free", () -> frames(browser) >= 1);
+      Await.until("the notice goes", () -> notice(browser).isEmpty());
+      assertThat(browser.severeConsoleMessages())
+          .as("only the refused tries")
+          .allSatisfy(m -> assertThat(m).contains("503"));
+    } finally {
+      for (InputStream in : streams) {
+        in.close();
+      }
+    }
+  }
+
+  private static String notice(HeadlessBrowser browser) {
+    Object t =
+        browser.script(
+            "var n = document.getElementById('notice'); return n.hidden ? '' : n.textContent;");
+    return String.valueOf(t);
   }
 
   private static void check(E2eServer server, HeadlessBrowser browser) throws Exception {
