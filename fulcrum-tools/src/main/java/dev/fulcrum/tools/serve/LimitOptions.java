@@ -84,7 +84,8 @@ final class LimitOptions {
       description =
           "Request bytes the server holds at once: REST bodies and unfinished gRPC messages,"
               + " all connections of both ports together; a REST request beyond it gets 503, a"
-              + " gRPC call RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}, 1 GiB).")
+              + " gRPC call RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}, 1 GiB; at most half the"
+              + " JVM's direct-memory limit, logged at start).")
   long httpMaxBufferedBytes;
 
   @Option(

@@ -27,7 +27,6 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
-import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
@@ -436,7 +435,10 @@ public final class ServeCommand implements Callable<Integer> {
               return null;
             });
     loaded.whenComplete((r, t) -> firstModel.complete(null));
-    BufferBudget requestBytes = new BufferBudget(limits.http().maxBufferedBytes()); // both ports
+    // Both ports' budget, capped by the JVM's direct-memory limit (made by the first port to
+    // start).
+    RequestBytesBudget requestBytes =
+        new RequestBytesBudget(limits.httpMaxBufferedBytes, httpMaxInputSize, grpcMaxMessageSize);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -457,7 +459,7 @@ public final class ServeCommand implements Callable<Integer> {
                               limits.http(),
                               security,
                               httpTransport));
-                  server.dashboard(dashboard).bufferBudget(requestBytes).start();
+                  server.dashboard(dashboard).bufferBudget(requestBytes.get()).start();
                   log.info(
                       "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
                       scheme,
@@ -502,7 +504,7 @@ public final class ServeCommand implements Callable<Integer> {
                                   limits.grpc(),
                                   security,
                                   httpTransport))
-                          .bufferBudget(requestBytes)
+                          .bufferBudget(requestBytes.get())
                           .start();
                   log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
                   return server;
