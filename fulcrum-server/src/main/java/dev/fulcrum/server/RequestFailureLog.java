@@ -31,6 +31,34 @@ public final class RequestFailureLog {
     this.log = log;
   }
 
+  /**
+   * Logs a connection ended by something unexpected on its event loop (an {@link OutOfMemoryError}
+   * while buffering a body, a bug): one WARN line per kind without a stack trace, so a burst of
+   * them (every connection running out of direct memory at once) is a line every 10 s, not a trace
+   * each. A peer's reset is not logged here (the caller filters it).
+   *
+   * @param peer the connection's remote address
+   * @param what how the connection ended ("answered 503", "closed")
+   */
+  public void connectionFailed(String peer, Throwable cause, String what) {
+    String hint =
+        cause instanceof OutOfMemoryError
+            ? "; the JVM ran out of memory: give it more (README, 'Running without the launcher"
+                + " (containers)') or lower --http-max-buffered-bytes"
+            : "";
+    log.log(
+        Level.WARN,
+        "connection " + cause.getClass().getName(),
+        "connection "
+            + peer
+            + " "
+            + what
+            + " after "
+            + ClientText.printable(String.valueOf(cause), 500)
+            + hint,
+        null);
+  }
+
   /** Logs the failure of one request (the exception it was answered with, wrapped or not). */
   public void failed(Throwable t) {
     Throwable cause = t;

@@ -25,6 +25,7 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.concurrent.CancellationException;
@@ -485,7 +486,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (cause instanceof DecoderException && !failed && ctx.channel().isActive()) {
+    if (cause instanceof DecoderException
+        && !(cause.getCause() instanceof Error)
+        && !failed
+        && ctx.channel().isActive()) {
       // HttpContentDecompressor could not inflate the body: a client mistake, answered in order.
       failed = true;
       ctx.channel().config().setAutoRead(false);
@@ -499,7 +503,33 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       next(ctx);
       return;
     }
-    log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+    if (cause instanceof IOException) {
+      // The peer reset or closed the connection: nothing the operator or the client needs.
+      log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      ctx.close();
+      return;
+    }
+    // Anything else (an OutOfMemoryError while buffering a body, a bug) is the server's: a WARN
+    // line, rate-limited and without a stack trace, and a 503 where no answer is being written.
+    boolean answer = !failed && !busy && ctx.channel().isActive();
+    failures.connectionFailed(
+        String.valueOf(ctx.channel().remoteAddress()), cause, answer ? "answered 503" : "closed");
+    if (answer) {
+      failed = true; // the pipeline's state is unknown: drop what follows, answer, close
+      ctx.channel().config().setAutoRead(false);
+      try {
+        queue.add(
+            new MalformedStream(
+                HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "the server could not take this request ("
+                    + cause.getClass().getSimpleName()
+                    + "); retry later"));
+        next(ctx);
+        return;
+      } catch (RuntimeException | Error again) {
+        log.debug("could not answer {}: {}", ctx.channel().remoteAddress(), again.toString());
+      }
+    }
     ctx.close();
   }
 }
