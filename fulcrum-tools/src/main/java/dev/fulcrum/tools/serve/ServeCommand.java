@@ -46,6 +46,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -274,6 +275,17 @@ public final class ServeCommand implements Callable<Integer> {
             log.info("already shutting down");
           }
         });
+    // SIGHUP: a reload (HangupRescan) once the repository exists, never a stop (the JVM's default).
+    AtomicReference<HangupRescan> reload = new AtomicReference<>();
+    TerminationSignals.onHangup(
+        () -> {
+          HangupRescan r = reload.get();
+          if (r != null) {
+            r.hangup();
+          } else {
+            log.info("SIGHUP: the server is {}; ignored", stopping.get() ? "stopping" : "starting");
+          }
+        });
     List<Path> roots = repositories.isEmpty() ? List.of(demoRepository()) : repositories;
     checkOptions();
     Transport httpTransport;
@@ -369,6 +381,15 @@ public final class ServeCommand implements Callable<Integer> {
             environment,
             repositorySettings(),
             configLoader());
+    reload.set(
+        new HangupRescan(
+            repository.settings().mode(),
+            repository::isLoading,
+            stopping::get,
+            () -> repository.manager().poll(),
+            repository::index,
+            task -> Thread.ofPlatform().name("fulcrum-sighup").daemon(true).start(task),
+            System::nanoTime));
     if (modelsAfterAnswer) {
       repository.manager().othersAfter(lightest -> firstAnswer.afterOr(lightest, answerGrace));
     }
@@ -584,7 +605,8 @@ public final class ServeCommand implements Callable<Integer> {
           }
         };
     stopAction.complete(stop);
-    // Any other exit (System.exit elsewhere, SIGHUP): drain as well as we can. ONNX Runtime's own
+    // Any other exit (System.exit elsewhere, SIGHUP where it could not be handled, -Xrs): drain
+    // as well as we can. ONNX Runtime's own
     // hook runs alongside this one there, which only the signal route above avoids.
     Runtime.getRuntime()
         .addShutdownHook(

@@ -8,7 +8,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Routes SIGTERM and SIGINT to Fulcrum's own shutdown instead of the JVM's exit sequence.
+ * Routes SIGTERM and SIGINT to Fulcrum's own shutdown instead of the JVM's exit sequence, and
+ * SIGHUP to a reload ({@link HangupRescan}) instead of the JVM's exit.
  *
  * <p>Why: ONNX Runtime's Java binding registers a JVM shutdown hook of its own in {@code
  * OrtEnvironment}'s constructor (an {@code OrtEnvCloser} thread that releases the native
@@ -36,28 +37,7 @@ final class TerminationSignals {
    */
   static boolean route(Runnable action) {
     try {
-      Class<?> signalType = Class.forName("sun.misc.Signal");
-      Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
-      @SuppressWarnings("ReferenceEquality") // a proxy equals only itself
-      InvocationHandler calls =
-          (proxy, method, args) ->
-              switch (method.getName()) {
-                case "handle" -> {
-                  action.run();
-                  yield null;
-                }
-                case "hashCode" -> System.identityHashCode(proxy);
-                case "equals" -> proxy == args[0];
-                case "toString" -> "fulcrum-shutdown signal handler";
-                default -> throw new UnsupportedOperationException(method.getName());
-              };
-      Object handler =
-          Proxy.newProxyInstance(
-              TerminationSignals.class.getClassLoader(), new Class<?>[] {handlerType}, calls);
-      Method handle = signalType.getMethod("handle", signalType, handlerType);
-      for (String name : List.of("TERM", "INT")) {
-        handle.invoke(null, signalType.getConstructor(String.class).newInstance(name), handler);
-      }
+      handle(List.of("TERM", "INT"), action, "fulcrum-shutdown signal handler");
       return true;
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       log.warn(
@@ -65,6 +45,48 @@ final class TerminationSignals {
               + " ONNX Runtime's own",
           e.toString());
       return false;
+    }
+  }
+
+  /**
+   * Makes SIGHUP run {@code action} (on the signal dispatcher thread) instead of stopping the JVM
+   * (its default: exit 129 through the shutdown hooks). Returns false, having changed nothing, when
+   * it cannot (no {@code sun.misc.Signal}, or {@code -Xrs}). Under {@code nohup}, where SIGHUP is
+   * ignored, the JVM leaves it ignored and {@code action} never runs.
+   */
+  static boolean onHangup(Runnable action) {
+    try {
+      handle(List.of("HUP"), action, "fulcrum-reload signal handler");
+      return true;
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      log.warn("cannot handle SIGHUP ({}); it stops the server as the JVM's default", e.toString());
+      return false;
+    }
+  }
+
+  private static void handle(List<String> signals, Runnable action, String name)
+      throws ReflectiveOperationException {
+    Class<?> signalType = Class.forName("sun.misc.Signal");
+    Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+    @SuppressWarnings("ReferenceEquality") // a proxy equals only itself
+    InvocationHandler calls =
+        (proxy, method, args) ->
+            switch (method.getName()) {
+              case "handle" -> {
+                action.run();
+                yield null;
+              }
+              case "hashCode" -> System.identityHashCode(proxy);
+              case "equals" -> proxy == args[0];
+              case "toString" -> name;
+              default -> throw new UnsupportedOperationException(method.getName());
+            };
+    Object handler =
+        Proxy.newProxyInstance(
+            TerminationSignals.class.getClassLoader(), new Class<?>[] {handlerType}, calls);
+    Method handle = signalType.getMethod("handle", signalType, handlerType);
+    for (String signal : signals) {
+      handle.invoke(null, signalType.getConstructor(String.class).newInstance(signal), handler);
     }
   }
 }
