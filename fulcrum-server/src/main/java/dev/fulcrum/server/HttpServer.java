@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * The Open Inference Protocol REST transport (with Triton's extensions) on Netty: HTTP/1.1 with
@@ -455,18 +456,23 @@ public final class HttpServer implements AutoCloseable {
           if (r.early() + r.deferred() == 0) {
             continue;
           }
-          log.info(
-              "HTTP port {}: {} connections registered at once (their first line read when"
-                  + " accepted), {} queued for registration behind them",
-              port,
-              r.early(),
-              r.deferred());
+          // A summary of the port's life, written as it closes: INFO only when connections had
+          // to queue (a flood), where it says something; otherwise DEBUG.
+          log.atLevel(r.deferred() > 0 ? Level.INFO : Level.DEBUG)
+              .log(
+                  "HTTP port {} closing; since the start, {} connections were handed to their"
+                      + " event loop as they were accepted (their first line already read) and {}"
+                      + " waited in the registration queue behind them",
+                  port,
+                  r.early(),
+                  r.deferred());
         }
       }
       ConnectionLimit cap = pipeline == null ? null : pipeline.connectionLimit();
       if (cap != null && cap.refused() + cap.evicted() + cap.spared() > 0) {
         log.info(
-            "HTTP port {}: at the connection cap, {} connections refused, {} evicted, {} spared"
+            "HTTP port {} closing; since the start, at the connection cap, {} connections refused,"
+                + " {} evicted, {} spared"
                 + " (chosen for eviction, but their head was read before their loop closed them)",
             port,
             cap.refused(),
