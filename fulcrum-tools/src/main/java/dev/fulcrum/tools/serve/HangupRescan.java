@@ -129,8 +129,8 @@ final class HangupRescan {
       List<ModelVersionStatus> now = index.get();
       long ms = (nanoClock.getAsLong() - start) / 1_000_000;
       log.info(
-          "SIGHUP: model repository re-scanned in {} ms; the index lists {} model version(s), {} ready;"
-              + " {}",
+          "SIGHUP: model repository re-scanned in {} ms; the index lists {} model version(s),"
+              + " {} ready; {}",
           ms,
           now.size(),
           now.stream().filter(s -> s.state() == ModelState.READY).count(),
