@@ -2,7 +2,6 @@ package dev.fulcrum.server;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
 import java.lang.management.ManagementFactory;
-import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -138,17 +137,25 @@ public final class DirectMemoryBudget {
     }
   }
 
-  /** Bytes as MiB or GiB with one decimal where needed, for log lines. */
+  /**
+   * Bytes as MiB or GiB with one decimal where needed, for log lines (no {@code String.format}:
+   * this runs on the REST port's start, where loading the Formatter's locale data cost ~10 ms).
+   */
   static String bytes(long n) {
     if (n == Long.MAX_VALUE) {
       return "unlimited";
     }
     if (n >= 1L << 30) {
-      return String.format(Locale.ROOT, "%.1f GiB", n / (double) (1L << 30)).replace(".0 ", " ");
+      return tenths(n, 30) + " GiB";
     }
     if (n >= 1L << 20) {
-      return String.format(Locale.ROOT, "%.1f MiB", n / (double) (1L << 20)).replace(".0 ", " ");
+      return tenths(n, 20) + " MiB";
     }
     return n + " bytes";
+  }
+
+  private static String tenths(long n, int shift) {
+    long t = Math.round(n * 10.0 / (1L << shift));
+    return t % 10 == 0 ? Long.toString(t / 10) : t / 10 + "." + t % 10;
   }
 }
