@@ -19,20 +19,29 @@ final class RequestBytesBudget implements Supplier<BufferBudget> {
   private final long configured;
   private final int largestRestBody;
   private final int largestGrpcMessage;
+  private final Supplier<DirectMemoryBudget.Limit> directLimit;
   private @Nullable BufferBudget budget;
 
   RequestBytesBudget(long configured, int largestRestBody, int largestGrpcMessage) {
+    this(configured, largestRestBody, largestGrpcMessage, DirectMemoryBudget::jvmLimit);
+  }
+
+  RequestBytesBudget(
+      long configured,
+      int largestRestBody,
+      int largestGrpcMessage,
+      Supplier<DirectMemoryBudget.Limit> directLimit) {
     this.configured = configured;
     this.largestRestBody = largestRestBody;
     this.largestGrpcMessage = largestGrpcMessage;
+    this.directLimit = directLimit;
   }
 
   @Override
   public synchronized BufferBudget get() {
     BufferBudget b = budget;
     if (b == null) {
-      DirectMemoryBudget.Choice choice =
-          DirectMemoryBudget.choose(configured, DirectMemoryBudget.jvmLimit());
+      DirectMemoryBudget.Choice choice = DirectMemoryBudget.choose(configured, directLimit.get());
       log.info("{}", choice.describe());
       long largest = Math.max(largestRestBody, largestGrpcMessage);
       if (choice.effective() < largest) {
