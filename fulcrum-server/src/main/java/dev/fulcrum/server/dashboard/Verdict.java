@@ -50,6 +50,7 @@ record Verdict(String level, String text) {
     double sloRefused = mean(h, Column.SLO_REFUSED);
     double timedOut = mean(h, Column.TIMED_OUT);
     double failed = mean(h, Column.FAILED);
+    double invalid = mean(h, Column.INVALID);
     if (rejected > 0) {
       return new Verdict("bad", "rejecting: queue full, " + rate(rejected) + " refused");
     }
@@ -64,6 +65,10 @@ record Verdict(String level, String text) {
     }
     if (rps > 0 && failed > 0.01 * rps) {
       return new Verdict("bad", "failing: " + rate(failed) + " errors");
+    }
+    if (rps > 0 && invalid > 0.01 * rps) {
+      // The server is fine; some client sends inputs the model cannot take.
+      return new Verdict("warn", "bad input: " + rate(invalid) + " refused with 400");
     }
     String drifting = drifting(drift);
     if (!(rps > 0)) {

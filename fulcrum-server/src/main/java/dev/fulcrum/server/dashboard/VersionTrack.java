@@ -36,7 +36,8 @@ final class VersionTrack implements SchedulerObserver {
     PENDING(11, "pending"),
     UTILIZATION(12, "util"),
     BATCH_MEAN(13, "batchMean"),
-    SLO_REFUSED(14, "sloRefused");
+    SLO_REFUSED(14, "sloRefused"),
+    INVALID(15, "invalid");
 
     /** The column's index in the history. */
     final int index;
@@ -136,6 +137,7 @@ final class VersionTrack implements SchedulerObserver {
     long sloRefused = now.sloRejected() - base.sloRejected();
     long timedOut = now.timedOut() - base.timedOut();
     long cancelled = now.cancelled() - base.cancelled();
+    long invalid = now.invalid() - base.invalid();
     long inferences = now.inferenceCount() - base.inferenceCount();
     long executions = now.executionCount() - base.executionCount();
     long queueCount = now.queue().count() - base.queue().count();
@@ -158,7 +160,11 @@ final class VersionTrack implements SchedulerObserver {
     put(values, Column.REJECTED, (rejected - sloRefused) / seconds); // queue full
     put(values, Column.SLO_REFUSED, sloRefused / seconds);
     put(values, Column.TIMED_OUT, timedOut / seconds);
-    put(values, Column.FAILED, Math.max(0, fail - rejected - timedOut - cancelled) / seconds);
+    put(
+        values,
+        Column.FAILED,
+        Math.max(0, fail - rejected - timedOut - cancelled - invalid) / seconds);
+    put(values, Column.INVALID, invalid / seconds);
     put(values, Column.CANCELLED, cancelled / seconds);
     put(values, Column.BATCH_MEAN, executions > 0 ? (double) inferences / executions : Double.NaN);
     Map<Integer, ModelStatistics.BatchStats> before = new HashMap<>();

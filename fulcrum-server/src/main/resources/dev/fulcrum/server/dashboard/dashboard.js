@@ -6,8 +6,8 @@
 
   var BUCKETS = ['1', '2', '3–4', '5–8', '9–16', '17–32', '33–64', '65–128', '129–256', '257+'];
   var COLUMNS = ['rps', 'ips', 'p50', 'p95', 'p99', 'queueMs', 'computeMs', 'rejected', 'timedOut',
-    'failed', 'cancelled', 'pending', 'util', 'batchMean', 'sloRefused'];
-  var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c'];
+    'failed', 'cancelled', 'pending', 'util', 'batchMean', 'sloRefused', 'invalid'];
+  var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c', '#65a30d'];
   var RANK = { bad: 0, warn: 1, ok: 2 };
   var SHOWN_FEATURES = 6; // drift rows in a panel; the rest are counted
   var IDLE = 'no requests in the last 5 s';
@@ -473,11 +473,12 @@
       setNow(p['queue-compute'], q === null && c === null ? [['idle:', IDLE]]
         : [['queue', fmt(q), 's1'], ['compute', fmt(c), 's2'], ['wait', share]]);
 
-      plot = chart(m.charts, 'errors', p.errors.body, ['queue full', 'SLO', 'timeout', 'failed', 'cancelled'], 92);
-      plot.setData(slice(s, ['rejected', 'sloRefused', 'timedOut', 'failed', 'cancelled'], from));
+      plot = chart(m.charts, 'errors', p.errors.body,
+        ['queue full', 'SLO', 'timeout', 'failed', 'cancelled', 'bad input'], 92);
+      plot.setData(slice(s, ['rejected', 'sloRefused', 'timedOut', 'failed', 'cancelled', 'invalid'], from));
       setNow(p.errors, [['full', rate(recent(s, 'rejected')), 's1'], ['SLO', rate(recent(s, 'sloRefused')), 's2'],
         ['timeout', rate(recent(s, 'timedOut')), 's3'], ['failed', rate(recent(s, 'failed')), 's4'],
-        ['gone', rate(recent(s, 'cancelled')), 's5']]);
+        ['gone', rate(recent(s, 'cancelled')), 's5'], ['400', rate(recent(s, 'invalid')), 's6']]);
 
       plot = chart(m.charts, 'instances', p.instances.body, ['busy %'], 92, { floor: 100 });
       plot.setData(slice(s, ['util'], from, 100));

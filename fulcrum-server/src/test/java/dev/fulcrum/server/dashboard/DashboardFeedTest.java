@@ -67,7 +67,7 @@ class DashboardFeedTest {
     assertThat(h.count(0, 4)).isEqualTo(11);
     assertThat(h.recentMean(0, 2)).isEqualTo(10.5);
     assertThat(History.bytes(300, 14, 10)).isEqualTo(300 * (8 + 8 * 14 + 8 * 10));
-    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 15, 10));
+    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 16, 10));
   }
 
   @Test
@@ -186,6 +186,15 @@ class DashboardFeedTest {
     assertThat(unmonitored.level()).isEqualTo("warn");
     assertThat(unmonitored.text())
         .isEqualTo("not monitored: cannot read the baseline baseline.json");
+    // Requests refused with 400 are the clients' inputs, not the engine: a warning of their own.
+    History badInput = history(100, 0, 0, 0, 0.1, 3, 0.3);
+    double[] b = new double[VersionTrack.Column.values().length];
+    b[VersionTrack.Column.RPS.index] = 100;
+    b[VersionTrack.Column.INVALID.index] = 20;
+    b[VersionTrack.Column.COMPUTE_MS.index] = 3;
+    badInput.add(5, b, new long[VersionTrack.BATCH_BUCKETS]);
+    assertThat(Verdict.of(badInput, 8, true, null, null, Double.NaN))
+        .isEqualTo(new Verdict("warn", "bad input: 4.0/s refused with 400"));
   }
 
   @Test
