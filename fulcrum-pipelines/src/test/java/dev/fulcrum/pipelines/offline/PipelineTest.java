@@ -12,13 +12,13 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.pipelines.steps.TextTokenizer;
 import dev.fulcrum.pipelines.steps.Vectors;
+import dev.fulcrum.testkit.demo.MiniLmPipelines;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -164,13 +164,10 @@ class PipelineTest {
    */
   @Test
   void aMaxLengthOverTheTokenizersLimitDoesNotLoad(@TempDir Path repo) throws IOException {
-    Path dir = Files.createDirectories(repo.resolve("minilm_long").resolve("1"));
-    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
-    Files.copy(
-        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
-        dir.getParent().resolve("tokenizer.json"));
-    Files.writeString(
-        dir.getParent().resolve("config.yaml"),
+    MiniLmPipelines.write(
+        DEMO,
+        repo,
+        "minilm_long",
         """
         max-batch-size: 16
         pipeline:
@@ -199,13 +196,10 @@ class PipelineTest {
   void aTooLongRowIsNamedByItsRowInTheRequest(@TempDir Path repo) throws IOException {
     for (String batching : List.of("alone", "pad")) {
       String name = "strict_" + batching;
-      Path dir = Files.createDirectories(repo.resolve(name).resolve("1"));
-      Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
-      Files.copy(
-          DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
-          dir.getParent().resolve("tokenizer.json"));
-      Files.writeString(
-          dir.getParent().resolve("config.yaml"),
+      MiniLmPipelines.write(
+          DEMO,
+          repo,
+          name,
           """
           max-batch-size: 16
           pipeline:
@@ -247,13 +241,10 @@ class PipelineTest {
     // batching: pad, on a copy of the demo pipeline: concurrent requests of different lengths
     // share passes, padded to the longest. This int8 model's activations are quantized per pass,
     // so a batched vector is near its alone vector (not equal); it must be nearest to its own.
-    Path dir = Files.createDirectories(repo.resolve("minilm_padded").resolve("1"));
-    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
-    Files.copy(
-        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
-        dir.getParent().resolve("tokenizer.json"));
-    Files.writeString(
-        dir.getParent().resolve("config.yaml"),
+    MiniLmPipelines.write(
+        DEMO,
+        repo,
+        "minilm_padded",
         """
         max-batch-size: 16
         dynamic-batching:
@@ -292,13 +283,10 @@ class PipelineTest {
       throws IOException {
     // batching: pad without pooling: a request's token vectors come back [1, its tokens, 384]
     // whatever it was batched with (they came back padded to the batch's longest sentence).
-    Path dir = Files.createDirectories(repo.resolve("minilm_tokens").resolve("1"));
-    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
-    Files.copy(
-        DEMO.resolve("all_minilm_l6_v2").resolve("all-minilm-l6-v2-q-tokenizer.json"),
-        dir.getParent().resolve("tokenizer.json"));
-    Files.writeString(
-        dir.getParent().resolve("config.yaml"),
+    MiniLmPipelines.write(
+        DEMO,
+        repo,
+        "minilm_tokens",
         """
         max-batch-size: 16
         dynamic-batching:

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.testkit.demo.MiniLmPipelines;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -33,13 +33,10 @@ class PipelineStatisticsE2eTest {
   @BeforeAll
   static void start() throws Exception {
     assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
-    Path dir = Files.createDirectories(repo.resolve("strict").resolve("1"));
-    Files.createSymbolicLink(dir.getParent().resolve("model.onnx"), MINILM_FILE);
-    Files.copy(
-        MINILM.resolve("all-minilm-l6-v2-q-tokenizer.json"),
-        dir.getParent().resolve("tokenizer.json"));
-    Files.writeString(
-        dir.getParent().resolve("config.yaml"),
+    MiniLmPipelines.write(
+        DEMO,
+        repo,
+        "strict",
         """
         max-batch-size: 8
         pipeline:

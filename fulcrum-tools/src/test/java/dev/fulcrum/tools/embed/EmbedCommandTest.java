@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.pipelines.offline.Pipeline;
+import dev.fulcrum.testkit.demo.MiniLmPipelines;
 import dev.fulcrum.tools.CliRun;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -53,14 +54,7 @@ class EmbedCommandTest {
 
   /** A pipeline of the demo's MiniLM file in {@code repo}, with these steps after the model. */
   private static void pipeline(Path repo, String name, String pipeline) throws Exception {
-    Path dir = Files.createDirectories(repo.resolve(name).resolve("1"));
-    Files.createSymbolicLink(
-        dir.getParent().resolve("model.onnx"),
-        DEMO.resolve("all_minilm_l6_v2/1/all-minilm-l6-v2-q.onnx"));
-    Files.copy(
-        DEMO.resolve("all_minilm_l6_v2/all-minilm-l6-v2-q-tokenizer.json"),
-        dir.getParent().resolve("tokenizer.json"));
-    Files.writeString(dir.getParent().resolve("config.yaml"), pipeline);
+    MiniLmPipelines.write(DEMO, repo, name, pipeline);
   }
 
   private record Run(int code, String err) {}
