@@ -12,6 +12,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -503,8 +504,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       next(ctx);
       return;
     }
-    if (cause instanceof IOException) {
-      // The peer reset or closed the connection: nothing the operator or the client needs.
+    if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {
+      // The peer reset or closed the connection (also in the middle of a body: a client that
+      // gave up): nothing the operator or the client needs.
       log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
       ctx.close();
       return;
