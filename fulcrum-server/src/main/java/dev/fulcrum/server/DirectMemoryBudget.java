@@ -1,7 +1,6 @@
 package dev.fulcrum.server;
 
-import com.sun.management.HotSpotDiagnosticMXBean;
-import java.lang.management.ManagementFactory;
+import io.netty.util.internal.PlatformDependent;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -18,11 +17,10 @@ import org.jspecify.annotations.Nullable;
  * buffers, answers, the body a handler is decoding after it left the budget, ONNX Runtime's input
  * copies).
  *
- * <p>The limit is read through the supported {@link HotSpotDiagnosticMXBean} ({@code
- * MaxDirectMemorySize}, 0 when not set: then the JVM uses {@link Runtime#maxMemory()}), and Netty's
- * own cap ({@code -Dio.netty.maxDirectMemory}) when smaller. Reading the bean costs about 1 ms once
- * Netty has started (which reads the JVM's arguments through the same management classes), ~0.1 s
- * before: read it after a port's event loops exist.
+ * <p>The limit is the one Netty reads as its buffers start ({@link #jvmLimit}: {@code
+ * -Dio.netty.maxDirectMemory}, else {@code -XX:MaxDirectMemorySize}, else the max heap), so reading
+ * it costs nothing more on the start path; {@link #limitOf} computes the same from the options, for
+ * tests.
  *
  * <p>Stateless; {@link #choose} and {@link #limitOf} are pure.
  */
@@ -111,19 +109,20 @@ public final class DirectMemoryBudget {
     return netty > 0 && netty < jvm.bytes() ? new Limit(netty, "-Dio.netty.maxDirectMemory") : jvm;
   }
 
-  /** This JVM's direct-memory limit (see the class comment for the cost). */
+  /**
+   * This JVM's direct-memory limit as Netty reads it when its buffers start ({@code
+   * -Dio.netty.maxDirectMemory}, else {@code -XX:MaxDirectMemorySize}, else the max heap): read
+   * then, so free here. The management bean that reads the option was the start path's first use of
+   * java.lang.management, ~30 ms of CPU beside the first model's load (the first fraud answer 0.045
+   * s later over nine paired starts).
+   */
   public static Limit jvmLimit() {
-    String option;
-    try {
-      option =
-          ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
-              .getVMOption("MaxDirectMemorySize")
-              .getValue();
-    } catch (RuntimeException | LinkageError e) {
-      option = null; // not HotSpot, or no jdk.management: the JVM's default is the max heap
-    }
-    return limitOf(
-        option, Runtime.getRuntime().maxMemory(), System.getProperty("io.netty.maxDirectMemory"));
+    String netty = System.getProperty("io.netty.maxDirectMemory");
+    return new Limit(
+        PlatformDependent.maxDirectMemory(),
+        netty != null && parse(netty) > 0
+            ? "-Dio.netty.maxDirectMemory"
+            : "-XX:MaxDirectMemorySize, or the max heap without it");
   }
 
   private static long parse(@Nullable String value) {
