@@ -715,8 +715,11 @@ public final class ModelManager {
           serving != null
               ? serving.statistics()
               : new ModelStatistics(environment.wallClockMillis());
+      // Likewise its live SLO accounting, unless the objective, the price or the instances changed.
       SloAccounting accounting =
-          new SloAccounting(config.slo(), instances.size(), ledger, environment.ticker());
+          serving != null && serving.sloAccounting().continuesWith(config.slo(), instances.size())
+              ? serving.sloAccounting()
+              : new SloAccounting(config.slo(), instances.size(), ledger, environment.ticker());
       SchedulerObserver observer =
           SchedulerObserver.all(
               statistics, accounting, environment.observers().create(name, Long.toString(version)));

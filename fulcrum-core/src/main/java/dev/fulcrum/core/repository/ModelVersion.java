@@ -142,6 +142,11 @@ public final class ModelVersion {
     return statistics;
   }
 
+  /** The live accounting itself (a reloaded copy may continue it). */
+  SloAccounting sloAccounting() {
+    return slo;
+  }
+
   /**
    * Live SLO attainment, latency, throughput, utilization and cost over rolling windows, with the
    * batching policy's state: what the {@code /slo} endpoint, the metrics and the dashboard show.

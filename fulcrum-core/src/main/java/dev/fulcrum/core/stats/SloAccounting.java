@@ -175,6 +175,16 @@ public final class SloAccounting implements SchedulerObserver {
     }
   }
 
+  /**
+   * Whether a reloaded copy of the version with this objective and these instances may keep
+   * counting here: the same objective and price, the same instances (utilization's divisor). Then
+   * its attainment windows, {@code start} and {@code fulcrum_slo_rejections_total} go on across the
+   * reload, as the version's statistics do.
+   */
+  public boolean continuesWith(SloConfig other, int otherInstances) {
+    return slo.equals(other) && instances == Math.max(1, otherInstances);
+  }
+
   private Bucket bucket(long atNanos) {
     long s = ledger.secondOf(atNanos);
     Bucket b = ring[(int) (s % SECONDS)];

@@ -528,6 +528,13 @@ class ModelManagerTest {
     InferenceRequest r2 = request("m", "");
     second.scheduler().submit(r2, RequestValidator.validate(second.config(), r2)).get();
     assertThat(second.statistics().snapshot().success().count()).isEqualTo(served + 1);
+    // the live SLO accounting too (fulcrum_slo_rejections_total, the start window)...
+    assertThat(second.sloAccounting()).isSameAs(first.sloAccounting());
+    // ...unless the objective (or its price, or the instances) changed
+    m.load("m", "{\"max-batch-size\": 3, \"slo\": {\"latency-ms\": 50}}").join();
+    ModelVersion third = m.resolve("m", "");
+    assertThat(third.sloAccounting()).isNotSameAs(second.sloAccounting());
+    assertThat(third.statistics()).isSameAs(second.statistics());
 
     writeModel("m", 2); // a new version starts its own
     m.load("m", null).join();
