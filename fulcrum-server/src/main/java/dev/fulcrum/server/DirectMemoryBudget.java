@@ -17,10 +17,10 @@ import org.jspecify.annotations.Nullable;
  * buffers, answers, the body a handler is decoding after it left the budget, ONNX Runtime's input
  * copies).
  *
- * <p>The limit is the one Netty reads as its buffers start ({@link #jvmLimit}: {@code
- * -Dio.netty.maxDirectMemory}, else {@code -XX:MaxDirectMemorySize}, else the max heap), so reading
- * it costs nothing more on the start path; {@link #limitOf} computes the same from the options, for
- * tests.
+ * <p>The limit is the JVM's as Netty reads it when its buffers start ({@code
+ * -XX:MaxDirectMemorySize}, else the max heap; {@link #jvmLimit}), so reading it costs nothing more
+ * on the start path, capped by {@code -Dio.netty.maxDirectMemory} when that is smaller; {@link
+ * #limitOf} computes the same from the options' values, for tests.
  *
  * <p>Stateless; {@link #choose} and {@link #limitOf} are pure.
  */
@@ -105,24 +105,32 @@ public final class DirectMemoryBudget {
                 maxDirectMemorySize == null
                     ? "taken as the max heap"
                     : "no -XX:MaxDirectMemorySize, so the max heap");
+    return cappedByNetty(jvm, nettyMaxDirectMemory);
+  }
+
+  /** {@code jvm}, or Netty's own cap ({@code -Dio.netty.maxDirectMemory}) when that is smaller. */
+  private static Limit cappedByNetty(Limit jvm, @Nullable String nettyMaxDirectMemory) {
     long netty = parse(nettyMaxDirectMemory);
     return netty > 0 && netty < jvm.bytes() ? new Limit(netty, "-Dio.netty.maxDirectMemory") : jvm;
   }
 
   /**
    * This JVM's direct-memory limit as Netty reads it when its buffers start ({@code
-   * -Dio.netty.maxDirectMemory}, else {@code -XX:MaxDirectMemorySize}, else the max heap): read
-   * then, so free here. The management bean that reads the option was the start path's first use of
-   * java.lang.management, ~30 ms of CPU beside the first model's load (the first fraud answer 0.045
-   * s later over nine paired starts).
+   * -XX:MaxDirectMemorySize}, else the max heap), capped by {@code -Dio.netty.maxDirectMemory} when
+   * smaller: read then, so free here. The management bean that reads the option was the start
+   * path's first use of java.lang.management, ~30 ms of CPU beside the first model's load (the
+   * first fraud answer 0.045 s later over nine paired starts).
    */
   public static Limit jvmLimit() {
     String netty = System.getProperty("io.netty.maxDirectMemory");
-    return new Limit(
-        PlatformDependent.maxDirectMemory(),
-        netty != null && parse(netty) > 0
-            ? "-Dio.netty.maxDirectMemory"
-            : "-XX:MaxDirectMemorySize, or the max heap without it");
+    // Netty's limit is the JVM's unless that property sets one of its own (larger or smaller);
+    // then its estimate of the JVM's is what the property is capped by, as limitOf does.
+    long jvm =
+        parse(netty) > 0
+            ? PlatformDependent.estimateMaxDirectMemory()
+            : PlatformDependent.maxDirectMemory();
+    return cappedByNetty(
+        new Limit(jvm, "-XX:MaxDirectMemorySize, or the max heap without it"), netty);
   }
 
   private static long parse(@Nullable String value) {
