@@ -2,6 +2,7 @@ package dev.fulcrum.tools.embed;
 
 import dev.fulcrum.pipelines.offline.Pipeline;
 import dev.fulcrum.tools.serve.ServeCommand;
+import dev.fulcrum.tools.text.Utf8Lines;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;

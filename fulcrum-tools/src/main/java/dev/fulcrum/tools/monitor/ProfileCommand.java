@@ -21,6 +21,7 @@ import dev.fulcrum.monitoring.TokenFeatures;
 import dev.fulcrum.pipelines.steps.TextTokenizer;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.tools.serve.ServeCommand;
+import dev.fulcrum.tools.text.Utf8Lines;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -210,8 +211,7 @@ public final class ProfileCommand implements Callable<Integer> {
         pipeline == null || pipeline.pre() == null || pipeline.pre().isEmpty()
             ? null
             : pipeline.pre().get(0).maxLength();
-    List<String> lines =
-        Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    List<String> lines = sentences(file);
     if (lines.isEmpty()) {
       throw new CommandLine.ParameterException(spec.commandLine(), file + " has no sentences");
     }
@@ -727,5 +727,22 @@ public final class ProfileCommand implements Callable<Integer> {
         f.min(),
         f.max(),
         f.missingRate() * 100);
+  }
+
+  /**
+   * The non-blank lines of a sentences file, stripped; one that is not UTF-8 is named by its line
+   * and byte (as {@code fulcrum embed} names it; {@code readAllLines} said "Input length = 1").
+   */
+  private static List<String> sentences(Path file) throws IOException {
+    List<String> lines = new ArrayList<>();
+    try (Utf8Lines in = new Utf8Lines(Files.newInputStream(file), file.toString())) {
+      for (String l = in.next(); l != null; l = in.next()) {
+        String s = l.strip();
+        if (!s.isEmpty()) {
+          lines.add(s);
+        }
+      }
+    }
+    return lines;
   }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fulcrum.pipelines.offline.Pipeline;
 import dev.fulcrum.testkit.demo.MiniLmPipelines;
 import dev.fulcrum.tools.CliRun;
+import dev.fulcrum.tools.text.Utf8Lines;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;

@@ -185,6 +185,23 @@ class ProfileCommandTest {
                 "--data",
                 text.toString());
     assertThat(both).isNotZero();
+
+    // a sentence that is not UTF-8 is named by file, line and byte, as fulcrum embed names it (it
+    // said "Input length = 1")
+    Path bad =
+        Files.write(
+            dir.resolve("bad.txt"), new byte[] {'o', 'k', '\n', 'c', 'a', 'f', (byte) 0xE9, '\n'});
+    dev.fulcrum.tools.CliRun run =
+        dev.fulcrum.tools.CliRun.of(
+            "profile",
+            "--model-repository",
+            repo.toString(),
+            "--model",
+            "all_minilm_l6_v2",
+            "--text",
+            bad.toString());
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err()).contains(bad + ": line 2 is not valid UTF-8 at byte offset 3 (0xE9)");
   }
 
   @Test

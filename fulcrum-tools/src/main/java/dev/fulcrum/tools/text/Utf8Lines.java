@@ -1,4 +1,4 @@
-package dev.fulcrum.tools.embed;
+package dev.fulcrum.tools.text;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -17,7 +17,7 @@ import org.jspecify.annotations.Nullable;
  * and reads ahead past the line it returns). Lines end as {@code BufferedReader}'s do: at LF, CRLF
  * or a lone CR, the terminator not included. Used by one thread.
  */
-final class Utf8Lines implements Closeable {
+public final class Utf8Lines implements Closeable {
   private final InputStream in;
   private final String source;
   private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports errors
@@ -31,7 +31,7 @@ final class Utf8Lines implements Closeable {
    * @param in the bytes, closed with this
    * @param source the input as messages name it (a file, or "stdin")
    */
-  Utf8Lines(InputStream in, String source) {
+  public Utf8Lines(InputStream in, String source) {
     this.in = in;
     this.source = source;
   }
@@ -56,7 +56,7 @@ final class Utf8Lines implements Closeable {
    * @throws IOException naming the source, the line and the byte offset in it when the line is not
    *     UTF-8
    */
-  @Nullable String next() throws IOException {
+  public @Nullable String next() throws IOException {
     if (!fill()) {
       return null;
     }
@@ -101,7 +101,7 @@ final class Utf8Lines implements Closeable {
   }
 
   /** The lines read so far. */
-  long count() {
+  public long count() {
     return number;
   }
 
