@@ -11,6 +11,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,6 +28,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -1016,6 +1019,43 @@ class HttpServerTest {
       c.out.write(body);
       c.out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void anAnswerGivenAtTheHeadReachesAClientStillSendingItsBody() throws Exception {
+    // Refused at its head, closed after the answer: the server reads and drops the 8 MiB that
+    // still arrive (a close with unread bytes would reset the connection, and the reset can
+    // destroy the answer before the client reads it).
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(
+          ("POST "
+                  + infer("echo_fp32")
+                  + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      CompletableFuture<?> sending =
+          CompletableFuture.runAsync(
+              () -> {
+                byte[] chunk = new byte[64 * 1024];
+                String size = Integer.toHexString(chunk.length) + "\r\n";
+                try {
+                  for (int i = 0; i < 128; i++) {
+                    c.out.write(size.getBytes(StandardCharsets.US_ASCII));
+                    c.out.write(chunk);
+                    c.out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                  }
+                  c.out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                  c.out.flush();
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              });
+      sending.get(30, TimeUnit.SECONDS); // every byte taken, none refused with a reset
       RawConnection.Response r = c.read();
       assertThat(r.status()).isEqualTo(400);
       assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");

@@ -437,15 +437,20 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Ends the connection after an answer; on an HTTP/2 stream, only the stream. A stream whose
-   * request body is still arriving (a request refused at its head) is reset with NO_ERROR, which
-   * RFC 9113 §8.1 gives a server for "stop sending, the answer is complete": a plain close would
-   * reset it with CANCEL, and clients then report the complete answer as a failure.
+   * Ends the connection after an answer (lingering, {@link LingeringClose}, so that a client still
+   * sending reads the answer rather than a reset); on an HTTP/2 stream, only the stream. A stream
+   * whose request body is still arriving (a request refused at its head) is reset with NO_ERROR,
+   * which RFC 9113 §8.1 gives a server for "stop sending, the answer is complete": a plain close
+   * would reset it with CANCEL, and clients then report the complete answer as a failure.
    */
   private static void end(ChannelHandlerContext ctx, boolean answered) {
     if (answered && ctx.channel() instanceof Http2StreamChannel) {
       ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR))
           .addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    if (answered) {
+      LingeringClose.close(ctx.channel()); // the client may still be sending: let it read first
       return;
     }
     ctx.close();
