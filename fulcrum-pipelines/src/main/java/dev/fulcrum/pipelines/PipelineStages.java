@@ -13,6 +13,7 @@ import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.runtime.ModelSignature;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Shapes;
+import dev.fulcrum.core.tensor.StrictUtf8;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorSpec;
 import dev.fulcrum.pipelines.steps.TextTokenizer;
@@ -20,11 +21,7 @@ import dev.fulcrum.pipelines.steps.Vectors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.CharBuffer;
 import java.nio.LongBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CoderResult;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -497,19 +494,11 @@ final class PipelineStages implements ModelStages {
    * U+FFFD, as {@code new String} does, embedded text that {@code fulcrum embed} refuses.
    */
   private String utf8(byte[] b, int row) {
-    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports malformed input
-    ByteBuffer in = ByteBuffer.wrap(b);
-    CharBuffer out = CharBuffer.allocate(b.length);
-    CoderResult r = decoder.decode(in, out, true);
-    if (!r.isError()) {
-      r = decoder.flush(out);
+    try {
+      return StrictUtf8.decode(b, 0, b.length);
+    } catch (StrictUtf8.MalformedException e) {
+      throw InferenceException.invalid("input '%s': row %d is %s", inputName, row, e.getMessage());
     }
-    if (r.isError()) {
-      throw InferenceException.invalid(
-          "input '%s': row %d is not valid UTF-8 at byte offset %d (0x%02X)",
-          inputName, row, in.position(), b[in.position()] & 0xFF);
-    }
-    return out.flip().toString();
   }
 
   @Override

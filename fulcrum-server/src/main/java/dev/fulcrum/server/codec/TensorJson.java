@@ -5,12 +5,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.ElementCodec;
+import dev.fulcrum.core.tensor.StrictUtf8;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -82,20 +81,12 @@ public final class TensorJson {
   /** True when every BYTES element is valid UTF-8, so that it can travel as a JSON string. */
   static boolean isUtf8(ByteBuffer data) {
     ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-    var decoder =
-        StandardCharsets.UTF_8
-            .newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT)
-            .onUnmappableCharacter(CodingErrorAction.REPORT);
     while (b.hasRemaining()) {
       int len = b.getInt();
-      ByteBuffer e = b.slice(b.position(), len);
-      b.position(b.position() + len);
-      try {
-        decoder.reset().decode(e);
-      } catch (CharacterCodingException ex) {
+      if (!StrictUtf8.isValid(b.slice(b.position(), len))) {
         return false;
       }
+      b.position(b.position() + len);
     }
     return true;
   }

@@ -1,13 +1,9 @@
 package dev.fulcrum.tools.text;
 
+import dev.fulcrum.core.tensor.StrictUtf8;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CoderResult;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
@@ -20,7 +16,6 @@ import org.jspecify.annotations.Nullable;
 public final class Utf8Lines implements Closeable {
   private final InputStream in;
   private final String source;
-  private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports errors
   private final byte[] buffer = new byte[1 << 16];
   private int position;
   private int limit;
@@ -80,24 +75,11 @@ public final class Utf8Lines implements Closeable {
       position++;
     }
     number++;
-    decoder.reset();
-    ByteBuffer bytes = ByteBuffer.wrap(line, 0, length);
-    CharBuffer chars = CharBuffer.allocate(length);
-    CoderResult r = decoder.decode(bytes, chars, true);
-    if (!r.isError()) {
-      r = decoder.flush(chars);
+    try {
+      return StrictUtf8.decode(line, 0, length);
+    } catch (StrictUtf8.MalformedException e) {
+      throw new IOException(source + ": line " + number + " is " + e.getMessage(), e);
     }
-    if (r.isError()) {
-      throw new IOException(
-          String.format(
-              java.util.Locale.ROOT,
-              "%s: line %d is not valid UTF-8 at byte offset %d (0x%02X)",
-              source,
-              number,
-              bytes.position(),
-              line[bytes.position()] & 0xFF));
-    }
-    return chars.flip().toString();
   }
 
   /** The lines read so far. */
