@@ -275,7 +275,10 @@ public final class DashboardFeed
       return;
     }
     server.add(nowMillis, sampler.sample(nowNanos), new long[0]);
-    double machineCpu = server.recentMean(ServerSampler.MACHINE_CPU, Verdict.WINDOW);
+    Verdict.MachineCpu machineCpu =
+        new Verdict.MachineCpu(
+            server.recentMean(ServerSampler.MACHINE_CPU, Verdict.WINDOW),
+            server.recentMean(ServerSampler.THROTTLED, Verdict.WINDOW));
     List<Row> rows = new ArrayList<>();
     Set<Key> seen = new HashSet<>();
     DashboardSource extras = source;
@@ -514,6 +517,7 @@ public final class DashboardFeed
     column(g, "gcMsPerS", server, ServerSampler.GC_MS, from);
     column(g, "machineCpu", server, ServerSampler.MACHINE_CPU, from);
     column(g, "steal", server, ServerSampler.STEAL, from);
+    column(g, "throttled", server, ServerSampler.THROTTLED, from);
     g.writeEndObject();
   }
 

@@ -15,7 +15,8 @@ import org.jspecify.annotations.Nullable;
  * The server strip's numbers: the process's CPU, its heap and the time its garbage collectors took,
  * read from the JVM's management beans once a tick; and the machine's CPU (busy share of all cores,
  * and the share stolen by the hypervisor) from {@code /proc/stat}, so that a process short of CPU
- * shows it (its own CPU may read low while other processes or tenants take the cores).
+ * shows it (its own CPU may read low while other processes or tenants take the cores); and, in a
+ * container with a CPU limit, how often its quota throttled it ({@link CgroupThrottling}).
  *
  * <p>Not thread-safe: owned by the feed's thread.
  */
@@ -25,7 +26,8 @@ final class ServerSampler {
   static final int GC_MS = 2;
   static final int MACHINE_CPU = 3;
   static final int STEAL = 4;
-  static final int COLUMNS = 5;
+  static final int THROTTLED = 5;
+  static final int COLUMNS = 6;
 
   private static final Path PROC_STAT = Path.of("/proc/stat");
 
@@ -34,17 +36,22 @@ final class ServerSampler {
   private final List<GarbageCollectorMXBean> collectors =
       ManagementFactory.getGarbageCollectorMXBeans();
   private final Path procStat;
+  private final CgroupThrottling throttling;
   private long lastGcMillis = -1;
   private long lastNanos;
   private long @Nullable [] lastTicks;
 
   ServerSampler() {
-    this(PROC_STAT);
+    this(PROC_STAT, CgroupThrottling.ofThisProcess());
   }
 
-  /** A sampler that reads the machine's CPU from {@code procStat} (tests give a file of theirs). */
-  ServerSampler(Path procStat) {
+  /**
+   * A sampler that reads the machine's CPU from {@code procStat} and the quota's throttling from
+   * {@code throttling} (tests give theirs).
+   */
+  ServerSampler(Path procStat, CgroupThrottling throttling) {
     this.procStat = procStat;
+    this.throttling = throttling;
   }
 
   /** Percent of all cores, heap used (MiB), GC milliseconds per second since the last call. */
@@ -69,6 +76,7 @@ final class ServerSampler {
       machineShares(before, ticks, v);
     }
     lastTicks = ticks;
+    v[THROTTLED] = throttling.sample();
     return v;
   }
 

@@ -22,6 +22,24 @@ record Verdict(String level, String text) {
   /** The machine's CPU busy (percent of all cores) at which queueing is put down to it. */
   static final double STARVED_CPU = 90;
 
+  /** The share of quota periods throttled (percent) at which queueing is put down to the quota. */
+  static final double THROTTLED_PERIODS = 20;
+
+  /**
+   * What the CPU the server runs on did over the last seconds.
+   *
+   * @param busy the machine's CPU busy, percent of all cores ({@code /proc/stat}; NaN: unknown)
+   * @param throttled percent of the cgroup's quota periods in which its CPU quota stopped it (NaN:
+   *     unknown, or no quota)
+   */
+  record MachineCpu(double busy, double throttled) {
+    static final MachineCpu UNKNOWN = new MachineCpu(Double.NaN, Double.NaN);
+
+    static MachineCpu busy(double percent) {
+      return new MachineCpu(percent, Double.NaN);
+    }
+  }
+
   /** Drifting features a verdict names; the rest are counted. */
   static final int NAMED_FEATURES = 3;
 
@@ -35,8 +53,7 @@ record Verdict(String level, String text) {
    * @param dynamicBatching whether the batcher joins requests
    * @param slo the SLO panel, or null
    * @param drift the drift panel, or null
-   * @param machineCpu the machine's CPU busy over the last seconds, percent of all cores (NaN:
-   *     unknown)
+   * @param cpu the machine's CPU over the last seconds
    */
   static Verdict of(
       History h,
@@ -44,7 +61,7 @@ record Verdict(String level, String text) {
       boolean dynamicBatching,
       DashboardSource.@Nullable Slo slo,
       DashboardSource.@Nullable Drift drift,
-      double machineCpu) {
+      MachineCpu cpu) {
     double rps = mean(h, Column.RPS);
     double rejected = mean(h, Column.REJECTED);
     double sloRefused = mean(h, Column.SLO_REFUSED);
@@ -95,7 +112,17 @@ record Verdict(String level, String text) {
                 maxBatchSize);
       } else if (util > 0.8) {
         why = String.format(Locale.ROOT, "queueing: instances %.0f%% busy", util * 100);
-      } else if (machineCpu >= STARVED_CPU && nz(util) <= 0.5) {
+      } else if (cpu.throttled() >= THROTTLED_PERIODS && nz(util) <= 0.5) {
+        // The container's CPU limit: the cgroup ran out of quota in that share of the scheduler's
+        // periods, and its threads waited for the next one, whatever the host's cores did.
+        why =
+            String.format(
+                Locale.ROOT,
+                "queueing: CPU quota throttled the server in %.0f%% of periods, instances %.0f%%"
+                    + " busy — short of CPU (raise the container's CPU limit), not of instances",
+                cpu.throttled(),
+                nz(util) * 100);
+      } else if (cpu.busy() >= STARVED_CPU && nz(util) <= 0.5) {
         // Requests wait while the instances are mostly idle and every core is taken: the worker
         // threads wait for a core (other models' instances, other processes, a noisy neighbour's
         // steal). More instances would only add threads to wait.
@@ -104,7 +131,7 @@ record Verdict(String level, String text) {
                 Locale.ROOT,
                 "queueing: machine CPU %.0f%% busy, instances %.0f%% busy — short of CPU, not of"
                     + " instances",
-                machineCpu,
+                cpu.busy(),
                 nz(util) * 100);
       } else {
         why =

@@ -16,8 +16,9 @@
   var windowSeconds = 60;
   var historySeconds = 300;
   var models = new Map();
-  var SERVER_SERIES = ['t', 'cpu', 'heapMb', 'gcMsPerS', 'machineCpu', 'steal'];
-  var server = { t: [], cpu: [], heapMb: [], gcMsPerS: [], machineCpu: [], steal: [], info: null, charts: null };
+  var SERVER_SERIES = ['t', 'cpu', 'heapMb', 'gcMsPerS', 'machineCpu', 'steal', 'throttled'];
+  var server = { t: [], cpu: [], heapMb: [], gcMsPerS: [], machineCpu: [], steal: [], throttled: [], info: null,
+    charts: null };
   var stats = { frames: 0, lastFrameAt: 0, lags: [] };
   window.fulcrumDashboard = stats;
 
@@ -403,10 +404,14 @@
     if (!i) { return; }
     $('cpu').textContent = fmt(last(server.cpu), 0) + ' %';
     // The machine's CPU beside the process's: a process short of CPU reads low itself.
-    var machine = last(server.machineCpu), steal = last(server.steal);
+    // In a container with a CPU limit, the share of the quota's periods that throttled it: the
+    // host's cores may read idle while the server waits for its next period.
+    var machine = last(server.machineCpu), steal = last(server.steal), throttled = last(server.throttled);
     $('machine').textContent = machine === null ? '–'
-      : fmt(machine, 0) + ' %' + (steal !== null && steal >= 1 ? ' · steal ' + fmt(steal, 0) + ' %' : '');
-    $('machine').className = 'v' + (machine !== null && machine >= 90 ? ' hot' : '');
+      : fmt(machine, 0) + ' %' + (steal !== null && steal >= 1 ? ' · steal ' + fmt(steal, 0) + ' %' : '')
+        + (throttled !== null && throttled >= 1 ? ' · throttled ' + fmt(throttled, 0) + ' %' : '');
+    $('machine').className = 'v' + ((machine !== null && machine >= 90) || (throttled !== null && throttled >= 20)
+      ? ' hot' : '');
     $('heap').textContent = fmt(last(server.heapMb), 0) + ' / ' + fmt(i.heapMaxMb, 0) + ' MiB';
     $('gc').textContent = fmt(last(server.gcMsPerS), 0) + ' ms/s';
     var ready = $('ready');

@@ -168,7 +168,7 @@ class DashboardFeedTest {
                 new DashboardSource.FeatureDrift("hour", "ok", 0.01, 0.2, false),
                 new DashboardSource.FeatureDrift("range", "drift (range)", 4.0, 4.0, true)));
     History h = history(100, 0, 0, 0, 0.1, 3, 0.3);
-    assertThat(Verdict.of(h, 8, true, null, drift, Double.NaN).text())
+    assertThat(Verdict.of(h, 8, true, null, drift, Verdict.MachineCpu.UNKNOWN).text())
         .startsWith("drift in amount, range");
     // Monitoring asked for but broken is a warning too, not "idle".
     DashboardSource.Drift broken =
@@ -179,10 +179,10 @@ class DashboardFeedTest {
     v[VersionTrack.Column.RPS.index] = 100;
     v[VersionTrack.Column.SLO_REFUSED.index] = 40;
     refusing.add(5, v, new long[VersionTrack.BATCH_BUCKETS]);
-    assertThat(Verdict.of(refusing, 8, true, slo, null, Double.NaN))
+    assertThat(Verdict.of(refusing, 8, true, slo, null, Verdict.MachineCpu.UNKNOWN))
         .isEqualTo(new Verdict("bad", "refusing for the SLO: 8.0/s could not meet the objective"));
     Verdict unmonitored =
-        Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken, Double.NaN);
+        Verdict.of(history(0, 0, 0, 0, 0, 0, 0), 8, true, null, broken, Verdict.MachineCpu.UNKNOWN);
     assertThat(unmonitored.level()).isEqualTo("warn");
     assertThat(unmonitored.text())
         .isEqualTo("not monitored: cannot read the baseline baseline.json");
@@ -193,7 +193,7 @@ class DashboardFeedTest {
     b[VersionTrack.Column.INVALID.index] = 20;
     b[VersionTrack.Column.COMPUTE_MS.index] = 3;
     badInput.add(5, b, new long[VersionTrack.BATCH_BUCKETS]);
-    assertThat(Verdict.of(badInput, 8, true, null, null, Double.NaN))
+    assertThat(Verdict.of(badInput, 8, true, null, null, Verdict.MachineCpu.UNKNOWN))
         .isEqualTo(new Verdict("warn", "bad input: 4.0/s refused with 400"));
   }
 
@@ -202,15 +202,30 @@ class DashboardFeedTest {
     // 90% of latency waiting, instances 2% busy: with every core busy the workers wait for a core,
     // and more instances would only add threads to wait; with cores free it stays the share.
     History h = history(30, 0, 0, 0, 9, 1, 0.02);
-    assertThat(Verdict.of(h, 8, true, null, null, 97).text())
+    assertThat(Verdict.of(h, 8, true, null, null, Verdict.MachineCpu.busy(97)).text())
         .isEqualTo(
             "queueing: machine CPU 97% busy, instances 2% busy — short of CPU, not of instances");
-    assertThat(Verdict.of(h, 8, true, null, null, 40).text())
+    assertThat(Verdict.of(h, 8, true, null, null, Verdict.MachineCpu.busy(40)).text())
         .isEqualTo("queueing: 90% of latency waiting, instances 2% busy");
-    assertThat(Verdict.of(h, 8, true, null, null, Double.NaN).text())
+    assertThat(Verdict.of(h, 8, true, null, null, Verdict.MachineCpu.UNKNOWN).text())
+        .startsWith("queueing: 90% of latency waiting");
+    // In a container, the quota's throttling, which the host's /proc/stat cannot show.
+    assertThat(Verdict.of(h, 8, true, null, null, new Verdict.MachineCpu(35, 62)).text())
+        .isEqualTo(
+            "queueing: CPU quota throttled the server in 62% of periods, instances 2% busy — short"
+                + " of CPU (raise the container's CPU limit), not of instances");
+    assertThat(Verdict.of(h, 8, true, null, null, new Verdict.MachineCpu(35, 5)).text())
         .startsWith("queueing: 90% of latency waiting");
     // Saturated instances stay the finding whatever the machine does.
-    assertThat(Verdict.of(history(30, 0, 0, 0, 9, 1, 0.95), 0, true, null, null, 99).text())
+    assertThat(
+            Verdict.of(
+                    history(30, 0, 0, 0, 9, 1, 0.95),
+                    0,
+                    true,
+                    null,
+                    null,
+                    Verdict.MachineCpu.busy(99))
+                .text())
         .isEqualTo("queueing: instances 95% busy");
   }
 
@@ -220,12 +235,28 @@ class DashboardFeedTest {
     features.add(new DashboardSource.FeatureDrift("output label", "drift", 9, 1, true, true));
     features.add(new DashboardSource.FeatureDrift("amount_usd", "drift", 2, 1, true));
     History h = history(0, 0, 0, 0, 0, 0, 0);
-    assertThat(Verdict.of(h, 8, true, null, new DashboardSource.Drift(features), Double.NaN).text())
+    assertThat(
+            Verdict.of(
+                    h,
+                    8,
+                    true,
+                    null,
+                    new DashboardSource.Drift(features),
+                    Verdict.MachineCpu.UNKNOWN)
+                .text())
         .isEqualTo("drift in amount_usd, output label");
     for (String f : List.of("hour", "risk", "distance", "age")) {
       features.add(new DashboardSource.FeatureDrift(f, "drift", 2, 1, true));
     }
-    assertThat(Verdict.of(h, 8, true, null, new DashboardSource.Drift(features), Double.NaN).text())
+    assertThat(
+            Verdict.of(
+                    h,
+                    8,
+                    true,
+                    null,
+                    new DashboardSource.Drift(features),
+                    Verdict.MachineCpu.UNKNOWN)
+                .text())
         .isEqualTo("drift in amount_usd, hour, risk and 3 more");
   }
 
@@ -278,7 +309,7 @@ class DashboardFeedTest {
         true,
         slo,
         null,
-        Double.NaN);
+        Verdict.MachineCpu.UNKNOWN);
   }
 
   private static History history(

@@ -1,0 +1,102 @@
+package dev.fulcrum.server.dashboard;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How often a CPU quota (a container's CPU limit: cgroup v2 {@code cpu.max}, v1 {@code
+ * cpu.cfs_quota_us}) stopped this process's cgroup: the share of the scheduler's periods in which
+ * the cgroup ran out of quota, from {@code cpu.stat}'s {@code nr_periods} and {@code nr_throttled}.
+ * The machine's {@code /proc/stat} cannot show it: a container throttled at its limit waits while
+ * the host's cores read idle. No quota, no periods: unknown (NaN).
+ *
+ * <p>Not thread-safe: owned by the feed's thread.
+ */
+final class CgroupThrottling {
+  private final @Nullable Path cpuStat;
+  private long lastPeriods = -1;
+  private long lastThrottled;
+
+  CgroupThrottling(@Nullable Path cpuStat) {
+    this.cpuStat = cpuStat;
+  }
+
+  /** The process's own cgroup's {@code cpu.stat}, or null where there is none. */
+  static CgroupThrottling ofThisProcess() {
+    return new CgroupThrottling(find(Path.of("/proc/self/cgroup"), Path.of("/sys/fs/cgroup")));
+  }
+
+  /**
+   * The {@code cpu.stat} of the cgroup that {@code procCgroup} names, under the hierarchy mounted
+   * at {@code root}: the v2 unified hierarchy's ({@code 0::/path}), else v1's {@code cpu}
+   * controller's; null when neither has one with {@code nr_periods}.
+   */
+  static @Nullable Path find(Path procCgroup, Path root) {
+    List<Path> candidates = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(procCgroup, StandardCharsets.US_ASCII)) {
+        String[] f = line.split(":", 3);
+        if (f.length < 3) {
+          continue;
+        }
+        String path = f[2].startsWith("/") ? f[2].substring(1) : f[2];
+        if (f[0].equals("0") && f[1].isEmpty()) {
+          candidates.add(root.resolve(path).resolve("cpu.stat"));
+        } else if (List.of(f[1].split(",")).contains("cpu")) {
+          for (String mount : List.of("cpu", "cpu,cpuacct", "cpuacct,cpu")) {
+            candidates.add(root.resolve(mount).resolve(path).resolve("cpu.stat"));
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+    for (Path p : candidates) {
+      if (read(p) != null) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Percent of the periods since the last call in which the cgroup was throttled; NaN at the first
+   * call, without a {@code cpu.stat}, or when no period passed (no quota set).
+   */
+  double sample() {
+    long[] now = cpuStat == null ? null : read(cpuStat);
+    if (now == null) {
+      return Double.NaN;
+    }
+    long periods = now[0] - lastPeriods;
+    long throttled = now[1] - lastThrottled;
+    boolean first = lastPeriods < 0;
+    lastPeriods = now[0];
+    lastThrottled = now[1];
+    return first || periods <= 0 ? Double.NaN : 100.0 * Math.max(0, throttled) / periods;
+  }
+
+  /** {@code nr_periods} and {@code nr_throttled}, or null when unreadable or absent. */
+  static long @Nullable [] read(Path cpuStat) {
+    long periods = -1;
+    long throttled = -1;
+    try {
+      for (String line : Files.readAllLines(cpuStat, StandardCharsets.US_ASCII)) {
+        String[] kv = line.trim().split("\\s+");
+        if (kv.length == 2 && kv[0].equals("nr_periods")) {
+          periods = Long.parseLong(kv[1]);
+        } else if (kv.length == 2 && kv[0].equals("nr_throttled")) {
+          throttled = Long.parseLong(kv[1]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+    return periods < 0 || throttled < 0 ? null : new long[] {periods, throttled};
+  }
+}
