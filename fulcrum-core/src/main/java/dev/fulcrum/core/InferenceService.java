@@ -220,7 +220,7 @@ public final class InferenceService {
     long start = System.nanoTime();
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
     InferenceResponse hit = cache.get(key, request.id());
-    mv.observer().cacheLookup(hit != null, System.nanoTime() - start);
+    mv.observer().cacheLookup(hit != null, v.batchSize(), System.nanoTime() - start);
     if (hit != null) {
       if (hitOut != null) {
         hitOut[0] = true;

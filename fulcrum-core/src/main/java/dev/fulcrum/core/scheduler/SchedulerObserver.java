@@ -119,8 +119,11 @@ public interface SchedulerObserver {
    */
   default void stagesDone(long preprocessNanos, long postprocessNanos) {}
 
-  /** The response cache was looked up for a request: a hit answered it, a miss let it run. */
-  default void cacheLookup(boolean hit, long lookupNanos) {}
+  /**
+   * The response cache was looked up for a request of {@code rows} batch rows: a hit answered it
+   * (in {@code lookupNanos}, its whole time in the server's core), a miss let it run.
+   */
+  default void cacheLookup(boolean hit, int rows, long lookupNanos) {}
 
   /** Observers that ignore everything. */
   static SchedulerObserver none() {
@@ -160,9 +163,9 @@ public interface SchedulerObserver {
       }
 
       @Override
-      public void cacheLookup(boolean hit, long lookupNanos) {
+      public void cacheLookup(boolean hit, int rows, long lookupNanos) {
         for (SchedulerObserver o : observers) {
-          o.cacheLookup(hit, lookupNanos);
+          o.cacheLookup(hit, rows, lookupNanos);
         }
       }
     };

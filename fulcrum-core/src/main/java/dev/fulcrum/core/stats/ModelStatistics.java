@@ -169,7 +169,7 @@ public final class ModelStatistics implements SchedulerObserver {
   }
 
   @Override
-  public void cacheLookup(boolean hit, long lookupNanos) {
+  public void cacheLookup(boolean hit, int rows, long lookupNanos) {
     if (hit) {
       cacheHit.add(lookupNanos);
       success.add(lookupNanos);

@@ -21,14 +21,15 @@ import java.util.List;
  * wall time, which its figures are computed over). A request counts in the second it left the
  * scheduler. Attainment is requests answered successfully within the objective (admission to
  * completion, as the scheduler measures it) over all that ended: rejections (queue full or SLO) and
- * timeouts count as misses, cancellations do not count. Utilization is compute time (the batches'
- * join, pass and split) over wall time times instances. Cost per million predictions is the price
- * per second times the window's wall time times this model's share of the machine's compute time in
- * the window (its compute time over all models', from the shared {@link ComputeLedger}), per
- * prediction (batch row) answered, times 10^6: idle time is paid for too, by the models that ran.
- * Numerator and denominator cover the same time: for the {@code start} window, and any window the
- * version is younger than, both the wall time and the machine's compute time count from the
- * version's start (the ledger's running total then less its total when the version started).
+ * timeouts count as misses, cancellations do not count; a response-cache hit counts as answered in
+ * its lookup time. Utilization is compute time (the batches' join, pass and split) over wall time
+ * times instances. Cost per million predictions is the price per second times the window's wall
+ * time times this model's share of the machine's compute time in the window (its compute time over
+ * all models', from the shared {@link ComputeLedger}), per prediction (batch row) answered, times
+ * 10^6: idle time is paid for too, by the models that ran. Numerator and denominator cover the same
+ * time: for the {@code start} window, and any window the version is younger than, both the wall
+ * time and the machine's compute time count from the version's start (the ledger's running total
+ * then less its total when the version started).
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
  * ring, held only to update a bucket or copy a window.
@@ -226,6 +227,31 @@ public final class SloAccounting implements SchedulerObserver {
           b.predictions += e.rows();
           b.latency[latencyBucket]++;
         }
+      }
+    }
+  }
+
+  /**
+   * A response-cache hit is a request answered, and its predictions served, without a pass: it
+   * counts in the windows as one answered in its lookup time (within any objective but a
+   * sub-microsecond one), and lowers the cost per prediction as a cache does.
+   */
+  @Override
+  public void cacheLookup(boolean hit, int rows, long lookupNanos) {
+    if (!hit) {
+      return; // the request runs, and its requestDone counts it
+    }
+    boolean within = !slo.hasObjective() || lookupNanos <= slo.latencyNanos();
+    int latencyBucket = latencyBucket(lookupNanos);
+    long at = ticker.nanoTime();
+    synchronized (this) {
+      for (Bucket b : new Bucket[] {bucket(at), total}) {
+        b.requests++;
+        if (within) {
+          b.within++;
+        }
+        b.predictions += rows;
+        b.latency[latencyBucket]++;
       }
     }
   }

@@ -63,6 +63,23 @@ class SloAccountingTest {
   }
 
   @Test
+  void aResponseCacheHitIsARequestAnsweredInItsLookupTime() {
+    SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    a.requestDone(success(12 * MS, 5 * S)); // the miss that ran: late
+    a.cacheLookup(false, 1, 20_000); // counted by its requestDone, not here
+    now.set(5_500 * MS);
+    a.cacheLookup(true, 3, 20_000); // two hits of 3 rows, 20 µs each
+    a.cacheLookup(true, 3, 20_000);
+
+    SloAccounting.Window w = a.snapshot(POLICY).window("10s");
+    assertThat(w.requests()).isEqualTo(3);
+    assertThat(w.withinSlo()).isEqualTo(2);
+    assertThat(w.p50Ms()).isCloseTo(0.02, within(0.005));
+    assertThat(a.snapshot(POLICY).window("start").requests()).isEqualTo(3);
+  }
+
+  @Test
   void costIsThePriceOfTheWindowTimesTheModelsShareOverItsPredictions() {
     // $3.60 an hour is $0.001 a second. Two models: A computes 300 ms, B 100 ms in the last 10 s.
     SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 3.6), 2, ledger, now::get);
