@@ -186,9 +186,10 @@ public final class RequestValidator {
   }
 
   /**
-   * Checks what the model's graph tells beyond its configuration: {@link #checkSharedDimensions}
-   * and {@link #checkIndices}. Runs before the request is queued (for a pipeline, once its engine
-   * inputs are made), so such a mistake never fails the batch it would have joined.
+   * Checks what the model's graph tells beyond its configuration: {@link #checkSharedDimensions},
+   * {@link #checkDimensions} and {@link #checkIndices}. Runs before the request is queued (for a
+   * pipeline, once its engine inputs are made), so such a mistake never fails the batch it would
+   * have joined.
    */
   public static void checkAgainstGraph(
       String model, @Nullable ModelSignature signature, List<Tensor> inputs) {
@@ -196,7 +197,32 @@ public final class RequestValidator {
       return;
     }
     checkSharedDimensions(model, signature, inputs);
+    checkDimensions(model, signature, inputs);
     checkIndices(model, signature, inputs);
+  }
+
+  /**
+   * Refuses a dimension larger than the model's graph takes (see {@link
+   * ModelSignature.DimensionBound}: a sequence longer than a BERT export's position table); an
+   * input that is absent or of another rank is left to the other checks.
+   *
+   * @throws InferenceException INVALID_ARGUMENT naming the input, the dimension, its size and the
+   *     largest the model takes
+   */
+  private static void checkDimensions(String model, ModelSignature signature, List<Tensor> inputs) {
+    for (ModelSignature.DimensionBound d : signature.dimensionBounds()) {
+      Tensor t = at(inputs, d.input());
+      if (t == null || t.shape().length <= d.axis()) {
+        continue;
+      }
+      long size = t.shape()[d.axis()];
+      if (size > d.max()) {
+        throw InferenceException.invalid(
+            "model '%s': input '%s' has %d elements in dimension %d (shape %s); the model takes at"
+                + " most %d there (its graph makes indices into a table of that size from it)",
+            model, t.name(), size, d.axis(), Shapes.toString(t.shape()), d.max());
+      }
+    }
   }
 
   /**

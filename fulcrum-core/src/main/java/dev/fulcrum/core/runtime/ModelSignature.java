@@ -7,19 +7,31 @@ import java.util.Optional;
 
 /**
  * The inputs and outputs a model file declares, in the file's order, the index bounds the runtime
- * found in its graph (see {@link IndexBound}), and the dimensions its inputs share by name (see
- * {@link SharedDimension}).
+ * found in its graph (see {@link IndexBound}), the dimensions its inputs share by name (see {@link
+ * SharedDimension}), and the largest sizes its graph takes in its inputs' variable dimensions (see
+ * {@link DimensionBound}).
  */
 public record ModelSignature(
     List<TensorSpec> inputs,
     List<TensorSpec> outputs,
     List<IndexBound> indexBounds,
-    List<SharedDimension> sharedDimensions) {
+    List<SharedDimension> sharedDimensions,
+    List<DimensionBound> dimensionBounds) {
   public ModelSignature {
     inputs = List.copyOf(inputs);
     outputs = List.copyOf(outputs);
     indexBounds = List.copyOf(indexBounds);
     sharedDimensions = List.copyOf(sharedDimensions);
+    dimensionBounds = List.copyOf(dimensionBounds);
+  }
+
+  /** A signature whose graph bounds no dimension. */
+  public ModelSignature(
+      List<TensorSpec> inputs,
+      List<TensorSpec> outputs,
+      List<IndexBound> indexBounds,
+      List<SharedDimension> sharedDimensions) {
+    this(inputs, outputs, indexBounds, sharedDimensions, List.of());
   }
 
   /** A signature whose graph tells no index bounds and no shared dimensions. */
@@ -89,6 +101,24 @@ public record ModelSignature(
     /** Whether {@code value} is a valid index. */
     public boolean accepts(long value) {
       return value >= minInclusive && value < maxExclusive;
+    }
+  }
+
+  /**
+   * The largest size axis {@code axis} (0 first, counting a batch dimension) of input {@code input}
+   * may have: the graph turns that size into indices of a table of {@code max} rows (a BERT
+   * export's position ids, {@code 0..sequence_length-1}, index a position-embedding table of 512
+   * rows), so a larger one fails the pass in the engine.
+   */
+  public record DimensionBound(String input, int axis, long max) {
+    public DimensionBound {
+      Objects.requireNonNull(input, "input");
+      if (axis < 0) {
+        throw new IllegalArgumentException("axis must be >= 0, was " + axis);
+      }
+      if (max <= 0) {
+        throw new IllegalArgumentException("max must be > 0, was " + max);
+      }
     }
   }
 
