@@ -100,8 +100,9 @@ final class OnnxModelInstance implements ModelInstance {
 
   /**
    * @param releaseSession closes {@code session} or gives this instance's share of it back
-   * @param indexBounds the graph's index inputs (see {@link IndexBounds}); those that are not an
-   *     integer input of the session are dropped
+   * @param bounds the graph's index inputs and bounded dimensions (see {@link IndexBounds}); an
+   *     index bound on what is not an integer input of the session, and a dimension bound on what
+   *     is not a variable dimension of one of its inputs, are dropped
    * @param lone the session this instance runs a pass on when no other pass of the model runs (see
    *     {@link LonePassSession}), or null: every pass runs on {@code session}
    * @param releaseLone called once, at {@link #close}
@@ -112,7 +113,7 @@ final class OnnxModelInstance implements ModelInstance {
       OrtEnvironment env,
       OrtSession session,
       Runnable releaseSession,
-      List<ModelSignature.IndexBound> indexBounds,
+      IndexBounds.Found bounds,
       @Nullable LonePassSession lone,
       Runnable releaseLone,
       @Nullable OneRowSession oneRow)
@@ -130,13 +131,23 @@ final class OnnxModelInstance implements ModelInstance {
           new ModelSignature(
               inputs,
               specs("output", session.getOutputInfo(), true),
-              indexBounds.stream()
+              bounds.values().stream()
                   .filter(
                       b ->
                           inputs.stream()
                               .anyMatch(i -> i.name().equals(b.input()) && isInteger(i.datatype())))
                   .toList(),
-              sharedDimensions(inputInfo));
+              sharedDimensions(inputInfo),
+              bounds.dimensions().stream()
+                  .filter(
+                      b ->
+                          inputs.stream()
+                              .anyMatch(
+                                  i ->
+                                      i.name().equals(b.input())
+                                          && b.axis() < i.shape().length
+                                          && i.shape()[b.axis()] < 0))
+                  .toList());
     } catch (OrtException e) {
       throw new ModelLoadException(
           "ONNX Runtime could not describe the model's inputs and outputs: " + e.getMessage(), e);

@@ -68,6 +68,10 @@ class MiniLmModelTest {
       assertThat(sig.indexBound("token_type_ids"))
           .hasValue(new IndexBound("token_type_ids", -2, 2));
       assertThat(sig.indexBound("attention_mask")).isEmpty();
+      // Its position ids are a Slice of position_ids [1, 512] up to the sequence length: 512 at
+      // most (the other inputs share the dimension, and are checked against input_ids for that).
+      assertThat(sig.dimensionBounds())
+          .containsExactly(new ModelSignature.DimensionBound("input_ids", 1, 512));
       // The three inputs name both their dimensions alike: one batch, one sequence length.
       List<ModelSignature.DimensionUse> seq =
           List.of(
