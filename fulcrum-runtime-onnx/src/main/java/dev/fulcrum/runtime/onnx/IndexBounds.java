@@ -8,11 +8,13 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -181,15 +183,15 @@ final class IndexBounds {
    * {@code Slice} of a constant tensor up to that size (bound: the tensor's length on the sliced
    * axis), reached through ops that keep values.
    */
-  private static java.util.Optional<Bound> positionBound(String indices, long rows, Graph g) {
+  private static Optional<Bound> positionBound(String indices, long rows, Graph g) {
     String name = indices;
     for (int hops = 0; hops < 16; hops++) {
       if (g.inputs.contains(name)) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       Node p = g.producer.get(name);
       if (p == null) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       if (POSITION_PRESERVING.contains(p.opType) && !p.inputs.isEmpty()) {
         name = p.inputs.get(0);
@@ -207,36 +209,36 @@ final class IndexBounds {
             && delta != null
             && delta.length == 1
             && delta[0] == 1) {
-          return java.util.Optional.of(new Bound(use, rows));
+          return Optional.of(new Bound(use, rows));
         }
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       if (p.opType.equals("Slice") && p.inputs.size() >= 3) {
         return sliceBound(p, g);
       }
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
-    return java.util.Optional.empty();
+    return Optional.empty();
   }
 
   /**
    * A {@code Slice(data, starts, ends[, axes[, steps]])} of a constant {@code data} on one axis,
    * from a constant start {@code >= 0} with step 1, up to an input's dimension: that dimension is
-   * at most {@code data}'s length on the axis.
+   * at most {@code data}'s length on the axis (if over 1).
    */
-  private static java.util.Optional<Bound> sliceBound(Node slice, Graph g) {
+  private static Optional<Bound> sliceBound(Node slice, Graph g) {
     long[] data = constantDims(slice.inputs.get(0), g);
     long[] starts = constant(slice.inputs.get(1), g);
     ModelSignature.DimensionUse use = dimensionOf(slice.inputs.get(2), g);
     if (data == null || starts == null || starts.length != 1 || starts[0] < 0 || use == null) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     long axis = 0;
     String axes = slice.input(3);
     if (axes != null) {
       long[] a = constant(axes, g);
       if (a == null || a.length != 1) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       axis = a[0] < 0 ? a[0] + data.length : a[0];
     }
@@ -244,13 +246,14 @@ final class IndexBounds {
     if (steps != null) {
       long[] s = constant(steps, g);
       if (s == null || s.length != 1 || s[0] != 1) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
     }
-    if (axis < 0 || axis >= data.length || data[(int) axis] <= 0) {
-      return java.util.Optional.empty();
+    // One position broadcasts over any length: a short slice then fails nothing.
+    if (axis < 0 || axis >= data.length || data[(int) axis] <= 1) {
+      return Optional.empty();
     }
-    return java.util.Optional.of(new Bound(use, data[(int) axis]));
+    return Optional.of(new Bound(use, data[(int) axis]));
   }
 
   /**
@@ -546,7 +549,7 @@ final class IndexBounds {
             if (length > MAX_VALUES * 10) {
               c.skipRawBytes(length);
               typed.add(0L); // more than MAX_VALUES: the values are not kept
-              typed.addAll(java.util.Collections.nCopies(MAX_VALUES, 0L));
+              typed.addAll(Collections.nCopies(MAX_VALUES, 0L));
             } else {
               int limit = c.pushLimit(length);
               while (c.getBytesUntilLimit() > 0) {

@@ -109,7 +109,8 @@ class IndexBoundsTest {
 
   /**
    * Position ids the graph makes otherwise give no bound: an offset added to the length (a cache's
-   * past length), a step of 2, a start that is an input (an initializer the caller may override).
+   * past length), a step of 2, a start that is an input (an initializer the caller may override), a
+   * single position (it broadcasts).
    */
   @Test
   void positionsMadeOtherwiseGiveNoDimensionBound() throws Exception {
@@ -118,10 +119,13 @@ class IndexBoundsTest {
             .input("a", DataType.INT64, D, D)
             .input("b", DataType.INT64, D, D)
             .input("c", DataType.INT64, D, D)
+            .input("d", DataType.INT64, D, D)
             .input("start", DataType.INT64)
             .output("pa", DataType.FP32, D, 4)
             .output("pb", DataType.FP32, 1, D, 4)
             .output("pc", DataType.FP32, D, 4)
+            .output("pd", DataType.FP32, 1, 1, 4)
+            .longInitializer("single", new long[] {1, 1}, 0)
             .floatInitializer("pos", new long[] {6, 4}, new float[24])
             .longInitializer("position_ids", new long[] {1, 6}, 0, 1, 2, 3, 4, 5)
             .longInitializer("start", new long[0], 0)
@@ -143,6 +147,12 @@ class IndexBoundsTest {
             .node("Gather", List.of("sc", "one"), List.of("lc"))
             .node("Range", List.of("start", "lc", "one"), List.of("rc"))
             .node("Gather", List.of("pos", "rc"), List.of("pc"))
+            // one position broadcasts over any length: slicing it short fails nothing
+            .node("Shape", List.of("d"), List.of("sd"))
+            .node("Gather", List.of("sd", "one"), List.of("ld"))
+            .node("Unsqueeze", List.of("ld", "zeros"), List.of("ld1"))
+            .node("Slice", List.of("single", "zeros", "ld1", "ones"), List.of("rd"))
+            .node("Gather", List.of("pos", "rd"), List.of("pd"))
             .write(dir.resolve("other.onnx"));
     assertThat(IndexBounds.of(file).dimensions()).isEmpty();
   }
