@@ -235,29 +235,17 @@ class DashboardFeedTest {
     features.add(new DashboardSource.FeatureDrift("output label", "drift", 9, 1, true, true));
     features.add(new DashboardSource.FeatureDrift("amount_usd", "drift", 2, 1, true));
     History h = history(0, 0, 0, 0, 0, 0, 0);
-    assertThat(
-            Verdict.of(
-                    h,
-                    8,
-                    true,
-                    null,
-                    new DashboardSource.Drift(features),
-                    Verdict.MachineCpu.UNKNOWN)
-                .text())
-        .isEqualTo("drift in amount_usd, output label");
+    assertThat(driftVerdict(h, features)).isEqualTo("drift in amount_usd, output label");
     for (String f : List.of("hour", "risk", "distance", "age")) {
       features.add(new DashboardSource.FeatureDrift(f, "drift", 2, 1, true));
     }
-    assertThat(
-            Verdict.of(
-                    h,
-                    8,
-                    true,
-                    null,
-                    new DashboardSource.Drift(features),
-                    Verdict.MachineCpu.UNKNOWN)
-                .text())
-        .isEqualTo("drift in amount_usd, hour, risk and 3 more");
+    assertThat(driftVerdict(h, features)).isEqualTo("drift in amount_usd, hour, risk and 3 more");
+  }
+
+  private static String driftVerdict(History h, List<DashboardSource.FeatureDrift> features) {
+    return Verdict.of(
+            h, 8, true, null, new DashboardSource.Drift(features), Verdict.MachineCpu.UNKNOWN)
+        .text();
   }
 
   @Test
