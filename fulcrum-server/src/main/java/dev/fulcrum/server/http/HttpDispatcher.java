@@ -492,11 +492,17 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (cause instanceof DecoderException
-        && !(cause.getCause() instanceof Error)
-        && !failed
-        && ctx.channel().isActive()) {
+    if (cause instanceof DecoderException && !(cause.getCause() instanceof Error)) {
       // HttpContentDecompressor could not inflate the body: a client mistake, answered in order.
+      if (failed || !ctx.channel().isActive()) {
+        // Already answered (or being answered), or the client is gone: the answer's write ends
+        // the connection (end), or it has ended; this is no server fault to log or close on.
+        log.debug(
+            "{} after the request was refused or the connection ended: {}",
+            ctx.channel().remoteAddress(),
+            cause.toString());
+        return;
+      }
       failed = true;
       ctx.channel().config().setAutoRead(false);
       queue.add(

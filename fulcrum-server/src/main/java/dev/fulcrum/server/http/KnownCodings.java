@@ -9,6 +9,8 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpContentDecompressor;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Netty's request body decompressor, refusing the content codings it cannot undo. Netty's passes a
@@ -19,6 +21,8 @@ import org.jspecify.annotations.Nullable;
  * connection or HTTP/2 stream, on its event loop.
  */
 final class KnownCodings extends HttpContentDecompressor {
+  private static final Logger log = LoggerFactory.getLogger(KnownCodings.class);
+
   /** What the 415 names in {@code Accept-Encoding}. */
   static final String ACCEPTED = "gzip, deflate";
 
@@ -60,13 +64,23 @@ final class KnownCodings extends HttpContentDecompressor {
    * Fails a body whose bytes inflate to nothing: Netty's inflater waits for the rest of a stream
    * that stops early and, when the body ends, passes on what it inflated so far, which for a body
    * shorter than a gzip header is nothing; the client was then told its body was empty. (A stream
-   * cut later inflates to a prefix, which the body's decoder finds short.) Confined to the
+   * cut later inflates to a prefix, which the body's decoder finds short.)
+   *
+   * <p>A body the inflater already refused (not gzip at all) is not failed again: the inflater's
+   * exception is the request's answer (a 400), and it leaves the decoder's channel open, which
+   * Netty closes only when the next request or the connection's end cleans it up. A second failure
+   * raised then was logged by the decoder's channel as a WARN with its stack trace ("More than one
+   * exception was raised") and reached the dispatcher after its answer, as if the server had
+   * failed. So after the first failure any later one is dropped here, at debug. Confined to the
    * decoder's channel.
    */
   private static final class InflatesToSomething {
     private final String coding;
     private long in;
     private long out;
+
+    /** Whether the decoder's channel has raised an exception (the request is answered by it). */
+    private boolean failed;
 
     /** First in the decoder's pipeline: counts the bytes sent, and checks once they end. */
     final ChannelInboundHandlerAdapter input =
@@ -82,7 +96,7 @@ final class KnownCodings extends HttpContentDecompressor {
           @Override
           public void channelInactive(ChannelHandlerContext ctx) {
             ctx.fireChannelInactive(); // the inflater takes what is left
-            if (in > 0 && out == 0) {
+            if (in > 0 && out == 0 && !failed) {
               throw new DecoderException(
                   "its "
                       + in
@@ -103,6 +117,16 @@ final class KnownCodings extends HttpContentDecompressor {
               out += b.readableBytes();
             }
             ctx.fireChannelRead(msg);
+          }
+
+          @Override
+          public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (failed) {
+              log.debug("a body already refused failed again: {}", cause.toString());
+              return;
+            }
+            failed = true;
+            ctx.fireExceptionCaught(cause); // the decoder's channel raises it to the dispatcher
           }
         };
 
