@@ -916,15 +916,22 @@ class HttpServerTest {
 
   @Test
   void aBadHeaderInAnHttp11RequestIs400WithConnectionClose() throws Exception {
-    try (RawConnection c = new RawConnection()) {
-      c.out.write(
-          "POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
-              .getBytes(StandardCharsets.US_ASCII));
-      c.out.flush();
-      RawConnection.Response r = c.read();
-      assertThat(r.status()).isEqualTo(400);
-      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
-      assertThat(c.closedByServer()).isTrue();
+    // The answer names the header, not the body ("cannot be decoded") or a Java exception class.
+    for (String length : List.of("abc", "2, 2", "-1", "2\r\nContent-Length: 2")) {
+      try (RawConnection c = new RawConnection()) {
+        c.out.write(
+            ("POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + "\r\n\r\n{}")
+                .getBytes(StandardCharsets.US_ASCII));
+        c.out.flush();
+        RawConnection.Response r = c.read();
+        assertThat(r.status()).as(length).isEqualTo(400);
+        assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+        assertThat(JSON.readTree(r.body()).get("error").asText())
+            .as(length)
+            .contains("Content-Length header is invalid")
+            .doesNotContain("Exception", "java.", "body");
+        assertThat(c.closedByServer()).isTrue();
+      }
     }
   }
 

@@ -263,8 +263,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
               : cause instanceof TooLongHttpHeaderException
                   ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                   : HttpResponseStatus.BAD_REQUEST;
+      String invalidLength = invalidContentLength(request);
       return CompletableFuture.completedFuture(
-          Responses.error(status, "malformed HTTP request: " + cause.getMessage()));
+          Responses.error(
+              status,
+              invalidLength != null
+                  ? "malformed HTTP request: the Content-Length header is invalid ("
+                      + invalidLength
+                      + "): it must be one decimal number of bytes"
+                  : "malformed HTTP request: " + cause.getMessage()));
     }
     Reply badHead = checkHead(request, ctx);
     if (badHead != null) {
@@ -397,6 +404,27 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           HttpResponseStatus.BAD_REQUEST, "an HTTP/1.1 request has one Host header, not several");
     }
     return null;
+  }
+
+  /**
+   * The request's Content-Length values as the client sent them (quotable), when they are not the
+   * one non-negative decimal number RFC 9112 6.3 needs; null when the header is absent or valid.
+   * The codec refuses such a head (a framing it cannot trust), with an exception that named the
+   * Java class in the answer, or blamed the body.
+   */
+  static @Nullable String invalidContentLength(io.netty.handler.codec.http.HttpMessage request) {
+    java.util.List<String> values = request.headers().getAll(CONTENT_LENGTH);
+    if (values.isEmpty()) {
+      return null;
+    }
+    String v = values.get(0).strip();
+    boolean valid = values.size() == 1 && !v.isEmpty() && v.length() <= 18;
+    for (int i = 0; valid && i < v.length(); i++) {
+      valid = v.charAt(i) >= '0' && v.charAt(i) <= '9';
+    }
+    return valid
+        ? null
+        : "'" + dev.fulcrum.server.ClientText.printable(String.join("', '", values), 100) + "'";
   }
 
   private static String pathOf(String uri) {

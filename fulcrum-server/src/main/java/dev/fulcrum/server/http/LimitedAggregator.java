@@ -93,6 +93,12 @@ final class LimitedAggregator extends HttpObjectAggregator {
     if (msg instanceof HttpMessage m) {
       giveBack();
       dropping = false;
+      if (m.decoderResult().isFailure()) {
+        // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation
+        // passes it on whole, at once, for the dispatcher's 400; its headers are not to be read.
+        super.decode(ctx, msg, out);
+        return;
+      }
       DeniedRequest denied = m instanceof HttpRequest r ? DeniedRequest.check(access, r) : null;
       if (denied != null) {
         dropping = !(m instanceof LastHttpContent);
@@ -233,6 +239,9 @@ final class LimitedAggregator extends HttpObjectAggregator {
   @Override
   protected @Nullable Object newContinueResponse(
       HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+    if (start.decoderResult().isFailure()) {
+      return null; // no answer to its Expect: the dispatcher refuses it (Netty's read its length)
+    }
     Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
     if (!(answer instanceof FullHttpResponse netty)
         || netty.status().codeClass() != HttpStatusClass.CLIENT_ERROR) {
