@@ -915,6 +915,41 @@ class HttpServerTest {
   }
 
   @Test
+  void controlCharactersInTheRequestTargetAre400() throws Exception {
+    // Raw in the request line (RFC 9112 3, RFC 3986): malformed, answered and closed as the
+    // codec's own refusals are; they were routed (a NUL in a model name: 404, keep-alive).
+    for (String target :
+        List.of(
+            "/v2/models/echo_fp32\u0000/ready",
+            "/v2/models/echo_fp32\u0001\u007f/ready",
+            "/v2/health/live\u001b[2J")) {
+      try (RawConnection c = new RawConnection()) {
+        c.out.write(
+            ("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n")
+                .getBytes(StandardCharsets.ISO_8859_1));
+        c.out.flush();
+        RawConnection.Response r = c.read();
+        assertThat(r.status()).as(target).isEqualTo(400);
+        assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+        assertThat(JSON.readTree(r.body()).get("error").asText())
+            .contains("request target has a control character")
+            .doesNotContain("\u0000", "\u0001", "\u001b");
+        assertThat(c.closedByServer()).isTrue();
+      }
+    }
+    // Percent-encoded, they never name a model: 400 (a request error, the connection kept).
+    try (RawConnection c = new RawConnection()) {
+      c.send("GET", "/v2/models/echo_fp32%00/ready", "", new byte[0]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(400);
+      assertThat(JSON.readTree(r.body()).get("error").asText())
+          .contains("echo_fp32%00", "control character (0x00)");
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void aBadHeaderInAnHttp11RequestIs400WithConnectionClose() throws Exception {
     // The answer names the header, not the body ("cannot be decoded") or a Java exception class.
     for (String length : List.of("abc", "2, 2", "-1", "2\r\nContent-Length: 2")) {

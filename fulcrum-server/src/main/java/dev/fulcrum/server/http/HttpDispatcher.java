@@ -159,6 +159,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     FullHttpRequest request = (FullHttpRequest) msg;
+    refuseControlsInTarget(request);
     // After a request the codec could not parse, its state is unknown: answer, then close.
     boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
     CompletableFuture<Reply> reply;
@@ -404,6 +405,34 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           HttpResponseStatus.BAD_REQUEST, "an HTTP/1.1 request has one Host header, not several");
     }
     return null;
+  }
+
+  /**
+   * Fails a request whose target has a control character (NUL, 0x01-0x1F, DEL) as the codec fails a
+   * malformed request line: RFC 9112 3 (a request line that does not match the grammar is 400) and
+   * RFC 3986 (no control characters in a URI). Netty's codec accepts them, and the target reached
+   * routing: a NUL in a model name was looked up ("unknown model") and the connection kept. The
+   * codec's state after such a line is not to be trusted, so the answer closes, as for the codec's
+   * own refusals. A target already served on this connection passed the check.
+   */
+  private void refuseControlsInTarget(FullHttpRequest request) {
+    String uri = request.uri();
+    if (uri.equals(lastUri) || !request.decoderResult().isSuccess()) {
+      return;
+    }
+    for (int i = 0; i < uri.length(); i++) {
+      char c = uri.charAt(i);
+      if (c < 0x20 || c == 0x7F) {
+        request.setDecoderResult(
+            io.netty.handler.codec.DecoderResult.failure(
+                new IllegalArgumentException(
+                    String.format(
+                        "the request target has a control character (0x%02X at offset %d), which"
+                            + " a URI may not contain; percent-encode it",
+                        (int) c, i))));
+        return;
+      }
+    }
   }
 
   /**

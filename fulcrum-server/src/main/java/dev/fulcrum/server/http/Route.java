@@ -189,14 +189,31 @@ record Route(Endpoint endpoint, String model, String version) {
     if (segment.indexOf('%') < 0) {
       return segment; // nothing to decode: '+' is itself in a path (RFC 3986), not a space
     }
+    String decoded;
     try {
       // decodeComponent is the query string's: it reads '+' as a space, which a path does not
-      return QueryStringDecoder.decodeComponent(segment.replace("+", "%2B"));
+      decoded = QueryStringDecoder.decodeComponent(segment.replace("+", "%2B"));
     } catch (IllegalArgumentException e) {
-      String shown = segment.length() > 100 ? segment.substring(0, 100) + "..." : segment;
       throw InferenceException.invalid(
-          "the path segment '%s' is not valid percent-encoding: %s", shown, e.getMessage());
+          "the path segment '%s' is not valid percent-encoding: %s",
+          shown(segment), e.getMessage());
     }
+    // A percent-encoded control character (%00, %0A, %7F) is no part of any name served here (a
+    // model, a version, a file): refused, not looked up as a name with a NUL in it.
+    for (int i = 0; i < decoded.length(); i++) {
+      char c = decoded.charAt(i);
+      if (c < 0x20 || c == 0x7F) {
+        throw InferenceException.invalid(
+            "the path segment '%s' decodes to a control character (0x%02X), which no name here"
+                + " may contain",
+            shown(segment), (int) c);
+      }
+    }
+    return decoded;
+  }
+
+  private static String shown(String segment) {
+    return segment.length() > 100 ? segment.substring(0, 100) + "..." : segment;
   }
 
   private static Route notFound() {

@@ -39,6 +39,12 @@ class RouteTest {
     assertThatThrownBy(() -> Route.match("/v2/models/a%zz/ready"))
         .isInstanceOf(InferenceException.class)
         .hasMessageContaining("not valid percent-encoding");
+    for (String coded : List.of("%00", "%0A", "%1f", "%7F")) {
+      assertThatThrownBy(() -> Route.match("/v2/models/a" + coded + "b/ready"))
+          .as(coded)
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("decodes to a control character");
+    }
   }
 
   /**
@@ -69,6 +75,11 @@ class RouteTest {
       Route expected;
       try {
         List<String> s = segmentsBefore(uri);
+        if (s.stream().anyMatch(x -> x.chars().anyMatch(c -> c < 0x20 || c == 0x7F))) {
+          // A control character decoded (%1a) is no name: refused, where it was routed.
+          assertThatThrownBy(() -> Route.match(uri)).as(uri).isInstanceOf(InferenceException.class);
+          continue;
+        }
         // Rebuild a clean path of the same segments: its route is what the old code returned.
         expected =
             s.isEmpty() || s.stream().anyMatch(x -> x.contains("/") || x.contains("?"))
