@@ -1,6 +1,7 @@
 package dev.fulcrum.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,10 +27,15 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -228,6 +234,74 @@ class H2cTest {
     }
   }
 
+  /** A POST's HEADERS as a client writes them, unchecked (so they can break HTTP/2's rules). */
+  private static Http2Headers post(String path, String... extra) {
+    Http2Headers h =
+        new DefaultHttp2Headers(false)
+            .method("POST")
+            .scheme("http")
+            .path(path)
+            .authority("127.0.0.1")
+            .set("content-type", "application/json");
+    for (int i = 0; i < extra.length; i += 2) {
+      h.add(extra[i], extra[i + 1]);
+    }
+    return h;
+  }
+
+  /** Sends a request's HEADERS and then its body in a DATA frame, on a new stream. */
+  private static CompletableFuture<Reply> sendFrames(H2Client c, Http2Headers headers, String body)
+      throws InterruptedException {
+    CompletableFuture<Reply> reply = new CompletableFuture<>();
+    Http2StreamChannel stream = c.open(reply);
+    stream.write(new DefaultHttp2HeadersFrame(headers, false));
+    stream.writeAndFlush(
+        new DefaultHttp2DataFrame(Unpooled.copiedBuffer(body, StandardCharsets.UTF_8), true));
+    return reply;
+  }
+
+  @Test
+  void aBodyThatDoesNotMatchItsContentLengthResetsItsStreamNotARetryable503() throws Exception {
+    try (H2Client c = new H2Client(server.port())) {
+      // A malformed request (RFC 9113 8.1.1): reset PROTOCOL_ERROR, not a 503 "retry later".
+      CompletableFuture<Reply> r =
+          sendFrames(c, post("/v2/models/echo_fp32/infer", "content-length", "5"), ONE_FP32);
+      assertThatThrownBy(() -> r.get(30, SECONDS))
+          .hasRootCauseMessage("stream reset with PROTOCOL_ERROR");
+      Reply ready = c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aMalformedRequestWithABodyFailsItsStreamOnlyNotTheConnection() throws Exception {
+    FakeRuntime.closeGate();
+    try (H2Client c = new H2Client(server.port())) {
+      CompletableFuture<Reply> held =
+          c.send(c.request(HttpMethod.POST, "/v2/models/gated/infer", ONE_FP32));
+      // Connection-specific fields (RFC 9113 8.2.2): Netty refused the HEADERS before it opened
+      // the stream, and took the DATA after them for a frame on an idle stream, a connection
+      // error; the connection was closed (without GOAWAY), failing the request in flight.
+      for (String[] field :
+          List.of(
+              new String[] {"transfer-encoding", "chunked"},
+              new String[] {"connection", "close"})) {
+        CompletableFuture<Reply> bad =
+            sendFrames(c, post("/v2/models/echo_fp32/infer", field), ONE_FP32);
+        assertThatThrownBy(() -> bad.get(30, SECONDS))
+            .as(field[0])
+            .hasRootCauseMessage("stream reset with PROTOCOL_ERROR");
+      }
+      assertThat(held).isNotDone();
+      FakeRuntime.openGate();
+      assertThat(held.get(30, SECONDS).status()).isEqualTo(200);
+      Reply ready = c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    } finally {
+      FakeRuntime.openGate();
+    }
+  }
+
   private static final TimeUnit SECONDS = TimeUnit.SECONDS;
 
   /** A response as the test sees it; the body copied out of Netty's buffer. */
@@ -311,6 +385,21 @@ class H2cTest {
                                       msg.status().code(),
                                       raw.get(0),
                                       msg.content().toString(StandardCharsets.UTF_8)));
+                            }
+
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                              if (evt instanceof Http2ResetFrame reset) {
+                                reply.completeExceptionally(
+                                    new IllegalStateException(
+                                        "stream reset with "
+                                            + Http2Error.valueOf(reset.errorCode())
+                                            + (raw.isEmpty()
+                                                ? ""
+                                                : " after a response head, :status "
+                                                    + raw.get(0).status())));
+                              }
+                              ctx.fireUserEventTriggered(evt);
                             }
 
                             @Override

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.ssl.SslHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,8 +47,21 @@ final class Http1Start extends ChannelInboundHandlerAdapter {
     ctx.fireChannelRead(msg);
   }
 
+  /**
+   * Closes the connection on an error nothing before handled. Not on an HTTP/2 protocol error: the
+   * HTTP/2 codec passes a connection error here before it answers it with GOAWAY and then closes,
+   * and closing here first dropped the connection without the GOAWAY (the client could not tell
+   * which of its streams were processed, RFC 9113 5.4.1, 6.8).
+   */
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+      log.debug(
+          "HTTP/2 error on connection {} (the codec answers it): {}",
+          ctx.channel().remoteAddress(),
+          cause.toString());
+      return;
+    }
     log.debug("closing connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
     ctx.close();
   }

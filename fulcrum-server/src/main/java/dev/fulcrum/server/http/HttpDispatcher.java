@@ -23,7 +23,9 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -570,6 +572,19 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                   HttpResponseStatus.BAD_REQUEST,
                   "the request body cannot be decoded: " + describe(cause)));
       next(ctx);
+      return;
+    }
+    if (ctx.channel() instanceof Http2StreamChannel
+        && Http2CodecUtil.getEmbeddedHttp2Exception(cause)
+            instanceof Http2Exception.StreamException) {
+      // The client's stream broke HTTP/2's rules for a request (a body longer or shorter than its
+      // content-length, a connection-specific field): malformed, a stream error (RFC 9113 8.1.1),
+      // no fault of the server's. The multiplexer resets the stream with the error's code
+      // (PROTOCOL_ERROR) right after this, which is the answer: it was a 503 "retry later" and a
+      // server WARN. (A 400 written here would not get out whole: the reset comes before the
+      // connection's flush, and cancels the response's DATA.)
+      log.debug("malformed HTTP/2 stream {}: {}", ctx.channel(), cause.toString());
+      failed = true; // nothing more of this stream is served
       return;
     }
     if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {

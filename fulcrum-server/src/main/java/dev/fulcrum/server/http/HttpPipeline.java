@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -425,12 +424,10 @@ public final class HttpPipeline {
   }
 
   private Http2FrameCodec http2Codec() {
-    return Http2FrameCodecBuilder.forServer()
-        .initialSettings(
-            Http2Settings.defaultSettings()
-                .maxConcurrentStreams(limits.maxConcurrentStreams())
-                .maxHeaderListSize(MAX_HEADER_LIST_SIZE))
-        .build();
+    return Http2StreamErrors.forServer(
+        Http2Settings.defaultSettings()
+            .maxConcurrentStreams(limits.maxConcurrentStreams())
+            .maxHeaderListSize(MAX_HEADER_LIST_SIZE));
   }
 
   private Http2MultiplexHandler streams(BufferBudget perConnection) {
