@@ -272,7 +272,7 @@ class LimitsTest {
       stream.writeAndFlush(
           new DefaultHttpContent(Unpooled.copiedBuffer("{\"in", StandardCharsets.US_ASCII)));
       assertThatThrownBy(() -> stalled.get(30, TimeUnit.SECONDS))
-          .hasMessageContaining("stream closed without a response");
+          .hasMessageContaining("stream reset with CANCEL");
       H2cTest.Reply ready =
           c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, TimeUnit.SECONDS);
       assertThat(ready.status()).isEqualTo(200);
