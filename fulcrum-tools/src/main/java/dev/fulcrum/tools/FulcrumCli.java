@@ -95,7 +95,8 @@ public final class FulcrumCli {
     if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
       return f.getFile() + ": " + f.getReason();
     }
-    return String.valueOf(e.getMessage());
+    // Never "null": some JDK exceptions (ConnectException) carry no message.
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
   public static void main(String[] args) {

@@ -56,9 +56,11 @@ final class GrpcServerApi {
               + channels.target()
               + ": "
               + e.getStatus().getCode()
-              + (e.getStatus().getDescription() == null
-                  ? ""
-                  : " " + e.getStatus().getDescription()),
+              + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription())
+              + (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+                  ? " (the server could not be reached; is 'fulcrum serve' running there, and is"
+                      + " --grpc-url its gRPC address?)"
+                  : ""),
           e);
     }
     List<TensorSpec> inputs = new ArrayList<>();

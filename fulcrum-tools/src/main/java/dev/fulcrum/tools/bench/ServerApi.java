@@ -57,7 +57,24 @@ final class ServerApi {
 
   /** Model metadata plus {@code max_batch_size} from the config endpoint (0 when it has none). */
   ModelInfo modelInfo() throws IOException, InterruptedException {
-    HttpResponse<String> meta = get("v2/models/" + model + versionPath);
+    HttpResponse<String> meta;
+    try {
+      meta = get("v2/models/" + model + versionPath);
+    } catch (IOException e) {
+      // The first call: the JDK's ConnectException has no message, which printed "null".
+      throw new IOException(
+          "GET model metadata of '"
+              + model
+              + "': the server could not be reached at "
+              + base.getHost()
+              + ":"
+              + port()
+              + " ("
+              + unreachable(e)
+              + "); is 'fulcrum serve' running there, and is --url its REST address"
+              + " (the serve log's 'REST on' line)?",
+          e);
+    }
     if (meta.statusCode() != 200) {
       throw new IOException(
           "GET model metadata of '" + model + "': HTTP " + meta.statusCode() + " " + meta.body());
@@ -85,6 +102,26 @@ final class ServerApi {
       maxBatch = Json.MAPPER.readTree(config.body()).path("max_batch_size").asInt(0);
     }
     return new ModelInfo(model, maxBatch, inputs, outputs);
+  }
+
+  /** The port of {@code --url}, its scheme's default when it names none. */
+  private int port() {
+    return base.getPort() >= 0 ? base.getPort() : base.getScheme().equals("https") ? 443 : 80;
+  }
+
+  /** Why a connection failed, in a user's words (the JDK gives no message for most). */
+  static String unreachable(IOException e) {
+    if (e instanceof java.net.http.HttpConnectTimeoutException) {
+      return "no answer to the connect within 5 s";
+    }
+    if (e instanceof java.net.ConnectException) {
+      Throwable cause = e.getCause();
+      if (cause instanceof java.nio.channels.UnresolvedAddressException) {
+        return "unknown host";
+      }
+      return e.getMessage() == null ? "connection refused" : e.getMessage();
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
   /** Cumulative server-side counters of the model; empty when the statistics endpoint is absent. */

@@ -212,6 +212,28 @@ class BenchEndToEndTest {
   }
 
   @Test
+  void restWithoutAServerSaysWhereItLookedAndWhatToCheck() {
+    // Through the command line main builds: its handler prints an IOException on one line.
+    dev.fulcrum.tools.CliRun r =
+        dev.fulcrum.tools.CliRun.of(
+            "bench",
+            "--model",
+            "fraud_classifier",
+            "--url",
+            "http://127.0.0.1:1",
+            "--warmup",
+            "100ms",
+            "--window",
+            "100ms");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("could not be reached at 127.0.0.1:1 (connection refused)")
+        .contains("fulcrum serve")
+        .contains("--url")
+        .doesNotContain("null");
+  }
+
+  @Test
   void badGrpcContentsIsAUsageError() {
     BenchRun r =
         bench("--model", "fraud_classifier", "--protocol", "grpc", "--grpc-contents", "json");
