@@ -5,9 +5,16 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code config.yaml} with Jackson databind: every file {@link PlainConfigMapper} leaves to
@@ -39,18 +46,123 @@ final class DatabindConfigReader {
       return parsed == null ? ModelConfigFile.empty() : parsed;
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(
-          file,
-          fieldPath(e),
-          "unknown field '"
-              + e.getPropertyName()
-              + "'; known fields here: "
-              + e.getKnownPropertyIds(),
-          e);
+          file, fieldPath(e), unknownField(e.getPropertyName(), e.getKnownPropertyIds()), e);
+    } catch (MismatchedInputException e) {
+      String expected = expected(e);
+      throw new ConfigException(
+          file, fieldPath(e), expected != null ? expected : plain(e.getOriginalMessage()), e);
     } catch (JsonMappingException e) {
       throw new ConfigException(file, fieldPath(e), plain(e.getOriginalMessage()), e);
     } catch (JsonProcessingException e) {
       throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
     }
+  }
+
+  /**
+   * An unknown field (most often a typo): the closest known field when it is a slip of a letter or
+   * two away, and the known fields sorted, so that the right one is found by eye.
+   */
+  static String unknownField(String name, Collection<Object> known) {
+    List<String> names = known.stream().map(String::valueOf).sorted().toList();
+    String closest = null;
+    int best = Integer.MAX_VALUE;
+    for (String k : names) {
+      int d = editDistance(name, k);
+      if (d < best) {
+        best = d;
+        closest = k;
+      }
+    }
+    return "unknown field '"
+        + name
+        + "'"
+        + (closest != null && best <= (name.length() <= 4 ? 1 : 2)
+            ? "; did you mean '" + closest + "'? K"
+            : "; k")
+        + "nown fields here: "
+        + names;
+  }
+
+  /**
+   * Edit distance counting a swap of two neighbouring letters as one edit, as one insertion,
+   * deletion or substitution is (optimal string alignment): a typo's distance.
+   */
+  static int editDistance(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      d[i][0] = i;
+    }
+    for (int j = 0; j <= b.length(); j++) {
+      d[0][j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
+        if (i > 1
+            && j > 1
+            && a.charAt(i - 1) == b.charAt(j - 2)
+            && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length()][b.length()];
+  }
+
+  private static final Pattern FROM_KIND = Pattern.compile(" from (\\w+) value");
+
+  /**
+   * A value of the wrong kind as {@code expected a whole number, got "lots"}, for the scalar kinds
+   * a field can have; null for anything else (a section, a list of sections), which keeps {@link
+   * #plain}'s wording.
+   */
+  static @Nullable String expected(MismatchedInputException e) {
+    Class<?> type = e.getTargetType();
+    String kind = type == null ? null : kind(type);
+    if (kind == null) {
+      return null;
+    }
+    if (e instanceof InvalidFormatException f) {
+      Object value = f.getValue();
+      return "expected "
+          + kind
+          + ", got "
+          + (value instanceof String text ? "\"" + text + "\"" : String.valueOf(value));
+    }
+    Matcher m = FROM_KIND.matcher(String.valueOf(e.getOriginalMessage()));
+    if (m.find()) {
+      String got =
+          switch (m.group(1)) {
+            case "Array" -> "a list";
+            case "Object" -> "a section (a map of fields)";
+            default -> null;
+          };
+      if (got != null) {
+        return "expected " + kind + ", got " + got;
+      }
+    }
+    return null;
+  }
+
+  /** The kind of value a field of Java type {@code type} takes, as the file's reader knows it. */
+  private static @Nullable String kind(Class<?> type) {
+    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+      return "a whole number";
+    }
+    if (type == double.class
+        || type == Double.class
+        || type == float.class
+        || type == Float.class) {
+      return "a number";
+    }
+    if (type == boolean.class || type == Boolean.class) {
+      return "true or false";
+    }
+    if (type == String.class) {
+      return "text";
+    }
+    return null;
   }
 
   /** Jackson's message in the file's words: the kind of value rather than a Java type. */

@@ -156,6 +156,24 @@ class ModelConfigLoaderTest {
     assertFails("max-batch-size: 4\nmax-batch-size: 8\n", "Duplicate", "max-batch-size");
     assertFails("max-batch-size: 8.7\n", "max-batch-size", "a whole number");
     assertFails("max-batch-size: [1, 2]\n", "max-batch-size", "a whole number");
+    // The kind of value expected and the value given, not Jackson's wording.
+    assertFails(
+        "max-batch-size: lots\n",
+        "config.yaml: field 'max-batch-size': expected a whole number, got \"lots\"");
+    assertFails(
+        "instance-count: 2.5\n", "field 'instance-count': expected a whole number, got 2.5");
+    assertFails(
+        "dynamic-batching: {enabled: yes please}\n",
+        "field 'dynamic-batching.enabled': expected true or false, got \"yes please\"");
+    assertFails("max-batch-size: [1, 2]\n", "expected a whole number, got a list");
+    // A typo: the closest field, and the known ones sorted.
+    assertThatThrownBy(() -> resolve("max-batch-sise: 64\n", BATCHABLE))
+        .hasMessageContaining("unknown field 'max-batch-sise'; did you mean 'max-batch-size'?")
+        .hasMessageContaining("Known fields here: [default-model-filename, dynamic-batching, ")
+        .hasMessageNotContaining("Cannot");
+    assertThatThrownBy(() -> resolve("zzz: 1\n", BATCHABLE))
+        .hasMessageContaining("unknown field 'zzz'; known fields here: [")
+        .hasMessageNotContaining("did you mean");
     assertFails(
         "slo: 10\n", "slo", "must be a section (a map of fields), not the Number value (10)");
     assertFails(
