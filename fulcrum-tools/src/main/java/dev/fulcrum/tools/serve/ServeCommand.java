@@ -448,6 +448,12 @@ public final class ServeCommand implements Callable<Integer> {
         "loading models from {} (model control mode {})",
         roots,
         repository.settings().mode().name().toLowerCase(Locale.ROOT));
+    for (Path root : roots) {
+      String mistake = modelFolderMistake(root);
+      if (mistake != null) {
+        log.warn("{}", mistake);
+      }
+    }
     CompletableFuture<Void> loaded =
         startup.run(
             "models",
@@ -775,6 +781,43 @@ public final class ServeCommand implements Callable<Integer> {
       return Path.of(xdg);
     }
     return Path.of(userHome, ".cache");
+  }
+
+  /**
+   * A warning when {@code root} looks like one model's folder rather than a repository of them:
+   * every folder in it is a version number ({@code 1}, {@code 2}), so its "models" would be named 1
+   * and 2 and each fail for want of version folders; null when it looks like a repository.
+   */
+  static @Nullable String modelFolderMistake(Path root) {
+    List<String> folders = new ArrayList<>();
+    try (java.util.stream.Stream<Path> children = Files.list(root)) {
+      children
+          .filter(Files::isDirectory)
+          .map(p -> p.getFileName().toString())
+          .filter(n -> !n.startsWith("."))
+          .sorted()
+          .forEach(folders::add);
+    } catch (java.io.IOException | RuntimeException e) {
+      return null; // the repository's own listing reports it
+    }
+    if (folders.isEmpty() || !folders.stream().allMatch(n -> n.matches("[0-9]+"))) {
+      return null;
+    }
+    Path absolute = root.toAbsolutePath().normalize();
+    Path parent = absolute.getParent();
+    return "--model-repository "
+        + root
+        + " looks like a single model's folder: its folders "
+        + folders
+        + " are version folders, so they load as models named "
+        + String.join(", ", folders)
+        + (parent == null
+            ? ""
+            : "; give its parent as --model-repository "
+                + parent
+                + " (model '"
+                + absolute.getFileName()
+                + "')");
   }
 
   /** The options' checks that picocli's types do not make, before anything starts or binds. */

@@ -3,15 +3,34 @@ package dev.fulcrum.tools.serve;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** Where {@code serve} keeps ONNX Runtime's optimized graphs, and how it is turned off. */
 class ServeCommandTest {
+  @Test
+  void aModelFolderGivenAsTheRepositoryIsNamed(@TempDir Path tmp) throws Exception {
+    Path model = tmp.resolve("fraud");
+    Files.createDirectories(model.resolve("1"));
+    Files.createDirectories(model.resolve("2"));
+    Files.writeString(model.resolve("config.yaml"), "");
+    assertThat(ServeCommand.modelFolderMistake(model))
+        .contains("looks like a single model's folder")
+        .contains("[1, 2] are version folders")
+        .contains("give its parent as --model-repository " + tmp.toAbsolutePath())
+        .contains("(model 'fraud')");
+    // A repository (a model folder among its folders) and an empty one are not warned about.
+    assertThat(ServeCommand.modelFolderMistake(tmp)).isNull();
+    assertThat(ServeCommand.modelFolderMistake(Files.createDirectories(tmp.resolve("empty"))))
+        .isNull();
+  }
+
   @Test
   void theRestPortHasOneEventLoopPerCoreButOneOnTwoCoresUnlessTold() {
     ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
