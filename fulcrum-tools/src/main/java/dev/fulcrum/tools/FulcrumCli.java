@@ -8,8 +8,12 @@ import dev.fulcrum.tools.serve.ServeArgs;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -64,7 +68,8 @@ public final class FulcrumCli {
      * which is then a defect to report.
      */
     public static CommandLine commandLine() {
-      return new CommandLine(new FulcrumCli())
+      CommandLine root = new CommandLine(new FulcrumCli());
+      return root.setParameterExceptionHandler((e, args) -> usageError(e, root.getErr()))
           .setExecutionExceptionHandler(
               (e, cl, parsed) -> {
                 Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
@@ -76,6 +81,114 @@ public final class FulcrumCli {
                 throw e;
               });
     }
+  }
+
+  /**
+   * A usage error as the range checks print it: the reason, a suggestion for a mistyped option or
+   * command, and where the options are ({@code Run 'fulcrum serve --help' ...}) instead of the
+   * whole usage, which buried the one line that matters under a few hundred; {@code err}: the root
+   * command line's.
+   */
+  static int usageError(CommandLine.ParameterException e, PrintWriter err) {
+    // err: the root's, where picocli's own messages go (a command's own check may throw with a
+    // CommandLine of its own, whose err is System.err).
+    CommandLine cl = e.getCommandLine();
+    List<String> unknownOptions = new ArrayList<>();
+    if (e instanceof CommandLine.UnmatchedArgumentException u) {
+      for (String arg : u.getUnmatched()) {
+        if (arg.startsWith("-") && !arg.matches("-[0-9.]+")) {
+          unknownOptions.add(arg);
+        }
+      }
+    }
+    if (unknownOptions.isEmpty()) {
+      err.println(e.getMessage());
+      CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    } else {
+      for (String arg : unknownOptions) {
+        err.println("Unknown option: '" + arg + "'" + suggestion(arg, cl.getCommandSpec()));
+      }
+    }
+    // A command's own checks throw with a CommandLine of their own (serve's, made without
+    // picocli): its name is then the command's alone.
+    String name = cl.getCommandSpec().qualifiedName();
+    err.println(
+        "Run '"
+            + (name.startsWith("fulcrum") ? name : "fulcrum " + name)
+            + " --help' for its"
+            + " options.");
+    err.flush();
+    return cl.getCommandSpec().exitCodeOnInvalidInput();
+  }
+
+  /**
+   * {@code ; did you mean --http-port?} for a mistyped option: the command's options a slip of a
+   * letter or two away, or whose name holds the typed one as a word ({@code --port}: {@code
+   * --http-port}, {@code --grpc-port}, {@code --metrics-port}), closest first; empty when none.
+   */
+  static String suggestion(String typed, CommandLine.Model.CommandSpec spec) {
+    int eq = typed.indexOf('=');
+    String name = (eq < 0 ? typed : typed.substring(0, eq)).replaceFirst("^-+", "");
+    String lower = name.toLowerCase(Locale.ROOT);
+    record Candidate(String option, int distance, int order) {}
+    List<Candidate> candidates = new ArrayList<>();
+    int order = 0;
+    for (CommandLine.Model.OptionSpec o : spec.options()) {
+      if (o.hidden()) {
+        continue;
+      }
+      order++;
+      String longest = o.longestName();
+      if (!longest.startsWith("--")) {
+        continue;
+      }
+      String bare = longest.substring(2);
+      int d = editDistance(lower, bare);
+      boolean asWord =
+          lower.length() >= 3 && List.of(bare.split("-")).containsAll(List.of(lower.split("-")));
+      if (d <= (lower.length() <= 4 ? 1 : 2) || asWord) {
+        candidates.add(new Candidate(longest, d, order));
+      }
+    }
+    if (candidates.isEmpty()) {
+      return "";
+    }
+    candidates.sort(
+        Comparator.comparingInt(Candidate::distance).thenComparingInt(Candidate::order));
+    List<String> names = candidates.stream().limit(3).map(Candidate::option).toList();
+    return "; did you mean "
+        + names.get(0)
+        + "?"
+        + (names.size() > 1
+            ? " (or " + String.join(", ", names.subList(1, names.size())) + ")"
+            : "");
+  }
+
+  /**
+   * Edit distance counting a swap of two neighbouring letters as one edit, as one insertion,
+   * deletion or substitution is (optimal string alignment): a typo's distance.
+   */
+  static int editDistance(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      d[i][0] = i;
+    }
+    for (int j = 0; j <= b.length(); j++) {
+      d[0][j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
+        if (i > 1
+            && j > 1
+            && a.charAt(i - 1) == b.charAt(j - 2)
+            && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length()][b.length()];
   }
 
   /** A file error as a user reads it: the JDK's messages of these are the path alone. */

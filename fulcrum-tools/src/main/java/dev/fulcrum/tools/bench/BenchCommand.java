@@ -162,14 +162,17 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--warmup",
       defaultValue = "2s",
       converter = DurationConverter.class,
-      description = "Warm-up before measuring (default: ${DEFAULT-VALUE}).")
+      paramLabel = "DURATION",
+      description =
+          "Warm-up before measuring: 500ms, 2s, 1m or ISO-8601 (default: ${DEFAULT-VALUE}).")
   Duration warmup;
 
   @Option(
       names = "--window",
       defaultValue = "5s",
       converter = DurationConverter.class,
-      description = "Measurement window (default: ${DEFAULT-VALUE}).")
+      paramLabel = "DURATION",
+      description = "Measurement window: 500ms, 2s, 1m or ISO-8601 (default: ${DEFAULT-VALUE}).")
   Duration window;
 
   @Option(
@@ -191,8 +194,10 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--timeout",
       defaultValue = "30s",
       converter = DurationConverter.class,
+      paramLabel = "DURATION",
       description =
-          "Client-side timeout per request; counts as timed out (default: ${DEFAULT-VALUE}).")
+          "Client-side timeout per request, a duration like --window; counts as timed out"
+              + " (default: ${DEFAULT-VALUE}).")
   Duration timeout;
 
   @Option(
@@ -626,7 +631,15 @@ public final class BenchCommand implements Callable<Integer> {
             };
         return Duration.ofNanos((long) nanos);
       }
-      return Duration.parse(value);
+      try {
+        return Duration.parse(value);
+      } catch (java.time.format.DateTimeParseException e) {
+        throw new CommandLine.TypeConversionException(
+            "'"
+                + value
+                + "' is not a duration: give a number and a unit, such as 500ms, 5s or 1m"
+                + " (or ISO-8601, such as PT5S)");
+      }
     }
   }
 }
