@@ -144,11 +144,18 @@ final class HangupRescan {
     }
   }
 
-  /** Each row's name and version, and its state. */
-  private static Map<String, String> rows(List<ModelVersionStatus> index) {
+  /**
+   * Each row's name and version, and its state as the repository index shows it (Triton's states:
+   * an unloaded version is UNAVAILABLE (unloaded), as the index's reason says). A row without a
+   * version is a model that failed before its versions were known: "(no version)", so that "typo
+   * (no version) gone" beside "typo v1 READY (new)" reads as the fix it is.
+   */
+  static Map<String, String> rows(List<ModelVersionStatus> index) {
     Map<String, String> m = new LinkedHashMap<>();
     for (ModelVersionStatus s : index) {
-      m.put(s.version().isEmpty() ? s.name() : s.name() + " v" + s.version(), s.state().name());
+      m.put(
+          s.version().isEmpty() ? s.name() + " (no version)" : s.name() + " v" + s.version(),
+          s.state().tritonName() + (s.state() == ModelState.UNLOADED ? " (unloaded)" : ""));
     }
     return m;
   }

@@ -117,4 +117,23 @@ class HangupRescanTest {
     assertThat(HangupRescan.changes(before, before))
         .isEqualTo("no version came, went or changed state");
   }
+
+  @Test
+  void theLogLineUsesTheIndexsStates() {
+    Map<String, String> before =
+        HangupRescan.rows(
+            List.of(
+                new ModelVersionStatus("good", "1", ModelState.READY, ""),
+                new ModelVersionStatus("typo", "", ModelState.UNAVAILABLE, "unknown field")));
+    Map<String, String> after =
+        HangupRescan.rows(
+            List.of(
+                new ModelVersionStatus("good", "1", ModelState.UNLOADED, "unloaded"),
+                new ModelVersionStatus("good", "2", ModelState.WARMING, ""),
+                new ModelVersionStatus("typo", "1", ModelState.READY, "")));
+    assertThat(HangupRescan.changes(before, after))
+        .isEqualTo(
+            "changed: good v1 READY -> UNAVAILABLE (unloaded), good v2 LOADING (new),"
+                + " typo v1 READY (new), typo (no version) gone");
+  }
 }
