@@ -35,7 +35,12 @@ import picocli.CommandLine.Command;
       EmbedCommand.class,
       CommandLine.HelpCommand.class
     },
-    footer = {"", "Run 'fulcrum <command> --help' for a command's options."})
+    footer = {
+      "",
+      "Run 'fulcrum <command> --help' for a command's options.",
+      "The ./fulcrum launcher also runs './fulcrum test' (the test suite) and",
+      "'./fulcrum aot' (trains the JDK's AOT cache of this build)."
+    })
 public final class FulcrumCli {
   private static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
 

@@ -44,11 +44,13 @@ import picocli.CommandLine.Spec;
       "",
       "Examples:",
       "  fulcrum bench -m fraud_classifier --concurrency 1:8:x2",
-      "  fulcrum bench -m fraud_classifier --rate 500:2000:500 --distribution poisson",
-      "  fulcrum bench -m fraud_classifier --protocol grpc --grpc-url 127.0.0.1:8001 \\",
-      "      --concurrency 1:16:x4",
-      "  fulcrum bench -m all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
-      "      --shape token_type_ids:16 --batch-size 4 --concurrency 4",
+      "  fulcrum bench -m fraud_classifier --rate 500:2000:500 \\",
+      "      --distribution poisson",
+      "  fulcrum bench -m fraud_classifier --protocol grpc \\",
+      "      --grpc-url 127.0.0.1:8001 --concurrency 1:16:x4",
+      "  fulcrum bench -m all_minilm_l6_v2 --shape input_ids:16 \\",
+      "      --shape attention_mask:16 --shape token_type_ids:16 \\",
+      "      --batch-size 4 --concurrency 4",
       "  fulcrum bench -m fraud_classifier --concurrency 8 --compare-in-process",
       "  FULCRUM_INFERENCE_TOKEN=... fulcrum bench -m fraud_classifier \\",
       "      --url https://localhost:8000 --tls-ca ca.pem --concurrency 8"
@@ -58,15 +60,21 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = {"-m", "--model"},
+      paramLabel = "NAME",
       required = true,
       description = "Model to benchmark.")
   String model;
 
-  @Option(names = "--model-version", defaultValue = "", description = "Version (default: newest).")
+  @Option(
+      names = "--model-version",
+      defaultValue = "",
+      paramLabel = "VERSION",
+      description = "Version (default: newest).")
   String modelVersion;
 
   @Option(
       names = "--protocol",
+      paramLabel = "PROTOCOL",
       defaultValue = "rest-binary",
       description =
           "rest-binary (Triton binary tensors), rest-json or grpc (OIP ModelInfer, async stub)"
@@ -76,12 +84,14 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--url",
+      paramLabel = "URL",
       defaultValue = "http://127.0.0.1:8000",
       description = "REST base URL (default: ${DEFAULT-VALUE}).")
   URI url;
 
   @Option(
       names = "--grpc-url",
+      paramLabel = "HOST:PORT",
       defaultValue = "127.0.0.1:8001",
       description = "gRPC target, host:port or dns:///host:port (default: ${DEFAULT-VALUE}).")
   String grpcUrl;
@@ -146,12 +156,14 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--distribution",
+      paramLabel = "constant|poisson",
       defaultValue = "constant",
       description = "Open-loop send gaps: constant or poisson (default: ${DEFAULT-VALUE}).")
   String distribution;
 
   @Option(
       names = "--max-outstanding",
+      paramLabel = "N",
       defaultValue = "1024",
       description =
           "Open loop: most requests in flight; beyond it sends wait and count as late"
@@ -186,6 +198,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--max-windows",
+      paramLabel = "N",
       defaultValue = "10",
       description = "Give up on stability after this many windows (default: ${DEFAULT-VALUE}).")
   int maxWindows;
@@ -210,6 +223,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--batch-size",
+      paramLabel = "N",
       defaultValue = "1",
       description =
           "Batch dimension of each request for batching models (default: ${DEFAULT-VALUE}).")
@@ -223,18 +237,21 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--input-order",
+      paramLabel = "sequential|random",
       defaultValue = "sequential",
       description = "sequential or random choice among the samples (default: ${DEFAULT-VALUE}).")
   String inputOrder;
 
   @Option(
       names = "--seed",
+      paramLabel = "N",
       defaultValue = "42",
       description = "Seed for random data and Poisson gaps (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(
       names = "--client-threads",
+      paramLabel = "N",
       defaultValue = "1",
       description =
           "REST client event loop threads, or gRPC channel callback threads (default:"
@@ -260,6 +277,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--threads",
+      paramLabel = "N",
       defaultValue = "0",
       description = "In-process: ONNX Runtime intra-op threads per instance (0: as configured).")
   int threads;

@@ -37,10 +37,16 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "embed",
     mixinStandardHelpOptions = true,
+    sortOptions = false,
     description = {
-      "Embeds sentences with a text pipeline model, in process, as the server would.",
-      "Example: fulcrum embed --model-repository demo/models --model minilm_text"
-          + " --input sentences.txt --output vectors.jsonl"
+      "Embed sentences with a text pipeline model, in process, as the server would.",
+      ""
+    },
+    footer = {
+      "",
+      "Example:",
+      "  fulcrum embed --model-repository demo/models --model minilm_text \\",
+      "      --input sentences.txt --output vectors.jsonl"
     })
 public final class EmbedCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
@@ -50,22 +56,29 @@ public final class EmbedCommand implements Callable<Integer> {
 
   @Option(
       names = "--model-repository",
+      paramLabel = "DIR",
       description =
           "The model repository folder. Default: the bundled demo repository, as serve's.")
   @Nullable Path repository;
 
-  @Option(names = "--model", required = true, description = "The pipeline model, e.g. minilm_text.")
+  @Option(
+      names = "--model",
+      required = true,
+      paramLabel = "NAME",
+      description = "The pipeline model, e.g. minilm_text.")
   String model;
 
   @Option(
       names = "--input",
       defaultValue = "-",
+      paramLabel = "FILE",
       description = "Sentences, one per line (UTF-8); '-' for stdin (default).")
   String input;
 
   @Option(
       names = "--output",
       defaultValue = "-",
+      paramLabel = "FILE",
       description =
           "JSON lines, one {\"embedding\": [...]} per sentence; '-' for stdout (default).")
   String output;

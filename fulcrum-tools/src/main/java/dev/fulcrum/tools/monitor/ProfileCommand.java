@@ -56,9 +56,10 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description =
-        "Make a model's skew and drift baseline from its training data (CSV): per feature its"
-            + " type, quantile bins, mean, deviation, range, missing rate and categories, and the"
-            + " distribution of the model's own outputs on that data.")
+        "Make a model's skew and drift baseline from its training data (CSV) or, for a text"
+            + " model, from reference sentences (--text): per feature its type, quantile bins,"
+            + " mean, deviation, range, missing rate and categories, and the distribution of the"
+            + " model's own outputs on that data.")
 public final class ProfileCommand implements Callable<Integer> {
 
   @Option(

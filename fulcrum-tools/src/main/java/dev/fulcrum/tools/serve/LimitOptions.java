@@ -46,9 +46,10 @@ final class LimitOptions {
       defaultValue = "4096",
       paramLabel = "N",
       description =
-          "Open REST connections (and, apart, metrics connections) at most: at the cap a"
-              + " connection that has sent no request head 100 ms after its connect, the slowest"
-              + " about it, is closed for a new one, else the new one is closed at once (default:"
+          "Open REST connections at most, and as many metrics connections, counted apart. At"
+              + " the cap, of the connections that have sent no request head 100 ms after their"
+              + " connect, the slowest (fewest bytes a second) among the oldest is closed to make"
+              + " room for the new one; if there is none, the new one is closed at once (default:"
               + " ${DEFAULT-VALUE}).")
   int httpMaxConnections;
 
@@ -59,8 +60,8 @@ final class LimitOptions {
       description =
           "The REST port's accept queue: connections the kernel completes before the server"
               + " accepts them; a SYN that finds it full is dropped and resent by the client"
-              + " after 1 s. Linux caps it at net.core.somaxconn (the server logs what the port"
-              + " got) (default: ${DEFAULT-VALUE}).")
+              + " after 1 s. Linux caps it at the sysctl net.core.somaxconn (the server logs what"
+              + " the port got) (default: ${DEFAULT-VALUE}).")
   int httpAcceptBacklog;
 
   @Option(

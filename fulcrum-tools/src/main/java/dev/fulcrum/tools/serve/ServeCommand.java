@@ -75,18 +75,20 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--model-repository",
       paramLabel = "DIR",
       description =
-          "Model repository folder (<model>/<version>/model.onnx); repeatable."
-              + " Default: the bundled demo repository.")
+          "Model repository folder, laid out as <model>/<version>/model.onnx with an optional"
+              + " <model>/config.yaml; repeatable (default: the bundled demo repository).")
   List<Path> repositories = new ArrayList<>();
 
   @Option(
       names = "--host",
+      paramLabel = "HOST",
       defaultValue = "127.0.0.1",
       description = "Address to bind (default: ${DEFAULT-VALUE}; 0.0.0.0 for all interfaces).")
   String host;
 
   @Option(
       names = "--http-port",
+      paramLabel = "PORT",
       defaultValue = "8000",
       description =
           "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a free port).")
@@ -94,6 +96,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--grpc-port",
+      paramLabel = "PORT",
       defaultValue = "8001",
       description =
           "gRPC port for the Open Inference Protocol (inference.GRPCInferenceService, with health"
@@ -111,6 +114,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--metrics-port",
+      paramLabel = "PORT",
       defaultValue = "8002",
       description =
           "Prometheus metrics port, GET /metrics (default: ${DEFAULT-VALUE}; 0 picks a free port).")
@@ -134,6 +138,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--http-thread-count",
+      paramLabel = "N",
       defaultValue = "0",
       description =
           "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core, one in all on two cores or"
@@ -151,12 +156,13 @@ public final class ServeCommand implements Callable<Integer> {
               + " connections to io_uring a second after the start where it works (it serves small"
               + " requests at high rates with ~0.7x epoll's CPU, but would delay the first answer"
               + " ~0.07 s); a named one is used from the start and throughout, and one that does"
-              + " not work stops the start (default: ${DEFAULT-VALUE}; auto defers to"
-              + " -Dfulcrum.transport when set).")
+              + " not work stops the start (default: ${DEFAULT-VALUE}; auto follows"
+              + " -Dfulcrum.transport when that is set).")
   String transport;
 
   @Option(
       names = "--exit-timeout-secs",
+      paramLabel = "SECS",
       defaultValue = "30",
       description =
           "On shutdown, how long the whole drain may take: in-flight requests finish and their"
@@ -174,6 +180,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--model-load-thread-count",
+      paramLabel = "N",
       defaultValue = "4",
       description = "Models loaded in parallel, at startup and after (default: ${DEFAULT-VALUE}).")
   int loadThreads;
@@ -197,6 +204,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--repository-poll-secs",
+      paramLabel = "SECS",
       defaultValue = "15",
       description =
           "With --model-control-mode poll: seconds between scans of the repositories (default:"
@@ -205,6 +213,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--default-max-batch-size",
+      paramLabel = "N",
       defaultValue = "32",
       description =
           "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
@@ -234,8 +243,8 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--onnx-optimized-cache-dir",
       paramLabel = "DIR",
       description =
-          "Folder of the optimized graphs (default: $XDG_CACHE_HOME/fulcrum/onnxruntime, else"
-              + " ~/.cache/fulcrum/onnxruntime).")
+          "Folder of the optimized graphs (default: fulcrum/onnxruntime in $XDG_CACHE_HOME,"
+              + " else in ~/.cache).")
   @Nullable Path onnxOptimizedCacheDir;
 
   @Option(

@@ -37,21 +37,24 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {
       "Find a model's best configuration on this machine.",
-      "It sweeps max-batch-size, queue delay, instance-count and intra-op threads (and the",
-      "SLO batching policy where the server has it), each measured closed loop at several",
-      "concurrencies, finds the Pareto frontier over throughput, p99 and $ per 1M",
-      "predictions, and writes a recommended config.yaml, results.json and report.html.",
-      "The best few are measured again, in turns, and chosen on the median.",
+      "It sweeps max-batch-size, queue delay, instance-count and intra-op threads",
+      "(and the SLO batching policy where the server has it), each measured closed",
+      "loop at several concurrencies, finds the Pareto frontier over throughput, p99",
+      "and $ per 1M predictions, and writes a recommended config.yaml, results.json",
+      "and report.html. The best few are measured again, in turns, and chosen on the",
+      "median.",
       ""
     },
     footer = {
       "",
       "Examples:",
       "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --cost-per-hour 0.20",
-      "  fulcrum tune --model-repository models --model resnet --exhaustive --trial-seconds 20",
-      "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 --compare a.yaml --compare b.yaml",
-      "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 --shape attention_mask:16 \\",
-      "      --shape token_type_ids:16 --slo-p99-ms 100"
+      "  fulcrum tune --model-repository models --model resnet --exhaustive \\",
+      "      --trial-seconds 20",
+      "  fulcrum tune --model fraud_classifier --slo-p99-ms 10 \\",
+      "      --compare a.yaml --compare b.yaml",
+      "  fulcrum tune --model all_minilm_l6_v2 --shape input_ids:16 \\",
+      "      --shape attention_mask:16 --shape token_type_ids:16 --slo-p99-ms 100"
     })
 public final class TuneCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
@@ -64,12 +67,14 @@ public final class TuneCommand implements Callable<Integer> {
 
   @Option(
       names = {"-m", "--model"},
+      paramLabel = "NAME",
       required = true,
       description = "Model to tune.")
   String model;
 
   @Option(
       names = "--protocol",
+      paramLabel = "rest|grpc",
       defaultValue = "rest",
       description = "rest (Triton binary tensors) or grpc (default: ${DEFAULT-VALUE}).")
   String protocol;
@@ -149,28 +154,32 @@ public final class TuneCommand implements Callable<Integer> {
   @Option(
       names = "--max-batch-sizes",
       split = ",",
-      paramLabel = "N,..",
+      splitSynopsisLabel = ",",
+      paramLabel = "N",
       description = "max-batch-size values (default: powers of two up to the model's).")
   List<Integer> maxBatchSizes = new ArrayList<>();
 
   @Option(
       names = "--queue-delays-us",
       split = ",",
-      paramLabel = "US,..",
+      splitSynopsisLabel = ",",
+      paramLabel = "US",
       description = "max-queue-delay-microseconds values (default: 0,100,500,2000).")
   List<Long> queueDelays = new ArrayList<>();
 
   @Option(
       names = "--instance-counts",
       split = ",",
-      paramLabel = "N,..",
+      splitSynopsisLabel = ",",
+      paramLabel = "N",
       description = "instance-count values (default: powers of two up to the cores, at least 1,2).")
   List<Integer> instanceCounts = new ArrayList<>();
 
   @Option(
       names = "--intra-op-threads",
       split = ",",
-      paramLabel = "N,..",
+      splitSynopsisLabel = ",",
+      paramLabel = "N",
       description = "onnxruntime intra-op-threads values (default: powers of two up to the cores).")
   List<Integer> intraOpThreads = new ArrayList<>();
 
