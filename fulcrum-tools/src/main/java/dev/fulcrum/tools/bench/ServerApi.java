@@ -72,7 +72,7 @@ final class ServerApi {
               + " ("
               + unreachable(e)
               + "); is 'fulcrum serve' running there, and is --url its REST address"
-              + " (the serve log's 'REST on' line)?",
+              + " (serve's --http-port, 8000 by default)?",
           e);
     }
     if (meta.statusCode() != 200) {
