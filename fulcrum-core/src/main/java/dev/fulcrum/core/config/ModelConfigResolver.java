@@ -349,7 +349,10 @@ public final class ModelConfigResolver {
       }
     }
     if (latencyNanos == 0 && s.costPerHour() == null) {
-      throw new ConfigException(file, "slo", "give latency-ms (and optionally percentile)");
+      throw new ConfigException(
+          file,
+          "slo",
+          "give latency-ms (and optionally percentile), or cost-per-hour alone to price the model");
     }
     return new SloConfig(latencyNanos, percentile, price);
   }

@@ -56,7 +56,7 @@ class SloConfigTest {
     assertFails("slo: {latency-ms: 10, percentile: 20}", "'slo.percentile'");
     assertFails("slo: {percentile: 99}", "'slo.percentile'", "needs slo.latency-ms");
     assertFails("slo: {latency-ms: 10, cost-per-hour: -1}", "'slo.cost-per-hour'");
-    assertFails("slo: {}", "'slo'", "latency-ms");
+    assertFails("slo: {}", "'slo'", "latency-ms", "or cost-per-hour alone");
     assertFails("slo: {latency: 10}", "latency");
   }
 
