@@ -1,5 +1,6 @@
 package dev.fulcrum.tools;
 
+import dev.fulcrum.core.config.Typos;
 import dev.fulcrum.tools.bench.BenchCommand;
 import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.monitor.ProfileCommand;
@@ -148,10 +149,10 @@ public final class FulcrumCli {
         continue;
       }
       String bare = longest.substring(2);
-      int d = editDistance(lower, bare);
+      int d = Typos.distance(lower, bare);
       boolean asWord =
           lower.length() >= 3 && List.of(bare.split("-")).containsAll(List.of(lower.split("-")));
-      if (d <= (lower.length() <= 4 ? 1 : 2) || asWord) {
+      if (Typos.isSlip(lower, d) || asWord) {
         candidates.add(new Candidate(longest, d, order));
       }
     }
@@ -167,33 +168,6 @@ public final class FulcrumCli {
         + (names.size() > 1
             ? " (or " + String.join(", ", names.subList(1, names.size())) + ")"
             : "");
-  }
-
-  /**
-   * Edit distance counting a swap of two neighbouring letters as one edit, as one insertion,
-   * deletion or substitution is (optimal string alignment): a typo's distance.
-   */
-  static int editDistance(String a, String b) {
-    int[][] d = new int[a.length() + 1][b.length() + 1];
-    for (int i = 0; i <= a.length(); i++) {
-      d[i][0] = i;
-    }
-    for (int j = 0; j <= b.length(); j++) {
-      d[0][j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      for (int j = 1; j <= b.length(); j++) {
-        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-        d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
-        if (i > 1
-            && j > 1
-            && a.charAt(i - 1) == b.charAt(j - 2)
-            && a.charAt(i - 2) == b.charAt(j - 1)) {
-          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-      }
-    }
-    return d[a.length()][b.length()];
   }
 
   /** A file error as a user reads it: the JDK's messages of these are the path alone. */

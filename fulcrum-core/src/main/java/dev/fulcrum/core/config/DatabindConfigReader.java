@@ -67,7 +67,7 @@ final class DatabindConfigReader {
     String closest = null;
     int best = Integer.MAX_VALUE;
     for (String k : names) {
-      int d = editDistance(name, k);
+      int d = Typos.distance(name, k);
       if (d < best) {
         best = d;
         closest = k;
@@ -76,38 +76,11 @@ final class DatabindConfigReader {
     return "unknown field '"
         + name
         + "'"
-        + (closest != null && best <= (name.length() <= 4 ? 1 : 2)
+        + (closest != null && Typos.isSlip(name, best)
             ? "; did you mean '" + closest + "'? K"
             : "; k")
         + "nown fields here: "
         + names;
-  }
-
-  /**
-   * Edit distance counting a swap of two neighbouring letters as one edit, as one insertion,
-   * deletion or substitution is (optimal string alignment): a typo's distance.
-   */
-  static int editDistance(String a, String b) {
-    int[][] d = new int[a.length() + 1][b.length() + 1];
-    for (int i = 0; i <= a.length(); i++) {
-      d[i][0] = i;
-    }
-    for (int j = 0; j <= b.length(); j++) {
-      d[0][j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      for (int j = 1; j <= b.length(); j++) {
-        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-        d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
-        if (i > 1
-            && j > 1
-            && a.charAt(i - 1) == b.charAt(j - 2)
-            && a.charAt(i - 2) == b.charAt(j - 1)) {
-          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-      }
-    }
-    return d[a.length()][b.length()];
   }
 
   private static final Pattern FROM_KIND = Pattern.compile(" from (\\w+) value");
