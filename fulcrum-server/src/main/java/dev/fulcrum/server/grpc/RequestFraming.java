@@ -56,7 +56,6 @@ final class RequestFraming extends Http2FrameListenerDecorator {
   private static final AsciiString CONTENT_TYPE = AsciiString.cached("content-type");
   private static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
   private static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
-  private static final AsciiString GRPC_TYPE = AsciiString.cached("application/grpc");
 
   private final GrpcHttp2ConnectionHandler handler;
   private final RateLimitedLog refusals;
@@ -255,12 +254,12 @@ final class RequestFraming extends Http2FrameListenerDecorator {
 
   /** {@code application/grpc}, alone or followed by {@code +format} or {@code ;parameters}. */
   static boolean isGrpc(CharSequence contentType) {
-    // Compared in place: no copy of the header a request (this runs for every call).
-    int n = GRPC_TYPE.length();
-    return AsciiString.regionMatches(contentType, true, 0, GRPC_TYPE, 0, n)
-        && (contentType.length() == n
-            || contentType.charAt(n) == '+'
-            || contentType.charAt(n) == ';');
+    String t = contentType.toString().toLowerCase(Locale.ROOT);
+    String base = "application/grpc";
+    return t.startsWith(base)
+        && (t.length() == base.length()
+            || t.charAt(base.length()) == '+'
+            || t.charAt(base.length()) == ';');
   }
 
   /**
