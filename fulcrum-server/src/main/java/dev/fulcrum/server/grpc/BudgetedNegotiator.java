@@ -14,8 +14,7 @@ import io.netty.util.AsciiString;
  * Internal*} accessors) that sees a connection's HTTP/2 handler before it reads a frame.
  *
  * <p>Threads: one instance for the port; {@link #newHandler} runs on each new connection's event
- * loop, and the budgets it hands out are thread-safe. It also puts {@link RequestFraming}'s checks
- * in front of the budget.
+ * loop, and the budgets it hands out are thread-safe.
  */
 final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
   private final InternalProtocolNegotiator.ProtocolNegotiator delegate;
@@ -46,8 +45,6 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     InboundMessageBudget.install(grpcHandler, port.child(perConnection), refusals);
-    // Installed last, so it sees each frame first: a malformed request is refused before it counts.
-    RequestFraming.install(grpcHandler, refusals);
     return delegate.newHandler(grpcHandler);
   }
 

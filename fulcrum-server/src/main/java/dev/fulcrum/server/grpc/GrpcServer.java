@@ -180,7 +180,6 @@ public final class GrpcServer implements AutoCloseable {
                       GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
-              .intercept(new OneRequestMessage())
               .intercept(new AuthInterceptor(config.security().access()))
               .build()
               .start();
