@@ -121,6 +121,7 @@ public final class GrpcServer implements AutoCloseable {
       throw new IllegalStateException("already started");
     }
     GRPC_STREAM_LOG.setLevel(java.util.logging.Level.SEVERE);
+    ClientStreamErrorLog.install();
     NettyTransport io = NettyTransport.choose(config.transport());
     transport = io;
     boss =
