@@ -36,6 +36,20 @@ public final class ClientText {
     return text.length() > max ? b + "..." : b.toString();
   }
 
+  /**
+   * The index of the first ASCII control character (0x00-0x1F, DEL) in {@code text}, or -1: the
+   * characters RFC 3986 keeps out of a URI, raw or percent-decoded.
+   */
+  public static int firstAsciiControl(CharSequence text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c < 0x20 || c == 0x7F) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   private static boolean control(char c) {
     return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == '\u2028' || c == '\u2029';
   }

@@ -4,6 +4,7 @@ import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
@@ -422,18 +423,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (uri.equals(lastUri) || !request.decoderResult().isSuccess()) {
       return;
     }
-    for (int i = 0; i < uri.length(); i++) {
-      char c = uri.charAt(i);
-      if (c < 0x20 || c == 0x7F) {
-        request.setDecoderResult(
-            io.netty.handler.codec.DecoderResult.failure(
-                new IllegalArgumentException(
-                    String.format(
-                        "the request target has a control character (0x%02X at offset %d), which"
-                            + " a URI may not contain; percent-encode it",
-                        (int) c, i))));
-        return;
-      }
+    int i = ClientText.firstAsciiControl(uri);
+    if (i >= 0) {
+      request.setDecoderResult(
+          io.netty.handler.codec.DecoderResult.failure(
+              new IllegalArgumentException(
+                  String.format(
+                      "the request target has a control character (0x%02X at offset %d), which"
+                          + " a URI may not contain; percent-encode it",
+                      (int) uri.charAt(i), i))));
     }
   }
 

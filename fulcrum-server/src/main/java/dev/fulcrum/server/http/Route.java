@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.security.Scope;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -200,14 +201,12 @@ record Route(Endpoint endpoint, String model, String version) {
     }
     // A percent-encoded control character (%00, %0A, %7F) is no part of any name served here (a
     // model, a version, a file): refused, not looked up as a name with a NUL in it.
-    for (int i = 0; i < decoded.length(); i++) {
-      char c = decoded.charAt(i);
-      if (c < 0x20 || c == 0x7F) {
-        throw InferenceException.invalid(
-            "the path segment '%s' decodes to a control character (0x%02X), which no name here"
-                + " may contain",
-            shown(segment), (int) c);
-      }
+    int control = ClientText.firstAsciiControl(decoded);
+    if (control >= 0) {
+      throw InferenceException.invalid(
+          "the path segment '%s' decodes to a control character (0x%02X), which no name here"
+              + " may contain",
+          shown(segment), (int) decoded.charAt(control));
     }
     return decoded;
   }
