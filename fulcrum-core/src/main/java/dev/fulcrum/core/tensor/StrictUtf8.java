@@ -47,6 +47,11 @@ public final class StrictUtf8 {
 
   /** The text of {@code bytes}' remaining bytes (their position is left as it was). */
   public static String decode(ByteBuffer bytes) throws MalformedException {
+    return chars(bytes).toString();
+  }
+
+  /** The decoded characters, flipped for reading. */
+  private static CharBuffer chars(ByteBuffer bytes) throws MalformedException {
     ByteBuffer in = bytes.duplicate();
     int start = in.position();
     CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports malformed input
@@ -58,7 +63,7 @@ public final class StrictUtf8 {
     if (r.isError()) {
       throw new MalformedException(in.position() - start, in.get(in.position()) & 0xFF);
     }
-    return out.flip().toString();
+    return out.flip();
   }
 
   /** The text of {@code length} bytes of {@code bytes} from {@code offset}. */
@@ -69,7 +74,7 @@ public final class StrictUtf8 {
   /** Whether {@code bytes}' remaining bytes are UTF-8. */
   public static boolean isValid(ByteBuffer bytes) {
     try {
-      decode(bytes);
+      chars(bytes); // no String made: only whether it decodes
       return true;
     } catch (MalformedException e) {
       return false;
