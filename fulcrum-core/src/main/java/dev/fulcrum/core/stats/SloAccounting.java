@@ -211,21 +211,15 @@ public final class SloAccounting implements SchedulerObserver {
     if (e.outcome() == Outcome.CANCELLED || e.outcome() == Outcome.INVALID) {
       return; // the client left, or sent what the model cannot take: not the server's miss
     }
-    boolean success = e.outcome() == Outcome.SUCCESS;
-    boolean within = success && (!slo.hasObjective() || e.totalNanos() <= slo.latencyNanos());
-    int latencyBucket = success ? latencyBucket(e.totalNanos()) : -1;
+    if (e.outcome() == Outcome.SUCCESS) {
+      answered(e.atNanos(), e.rows(), e.totalNanos());
+      return;
+    }
     synchronized (this) {
       for (Bucket b : new Bucket[] {bucket(e.atNanos()), total}) {
         b.requests++;
-        if (within) {
-          b.within++;
-        }
         if (e.outcome() == Outcome.TIMED_OUT) {
           b.timedOut++;
-        }
-        if (success) {
-          b.predictions += e.rows();
-          b.latency[latencyBucket]++;
         }
       }
     }
@@ -241,11 +235,15 @@ public final class SloAccounting implements SchedulerObserver {
     if (!hit) {
       return; // the request runs, and its requestDone counts it
     }
-    boolean within = !slo.hasObjective() || lookupNanos <= slo.latencyNanos();
-    int latencyBucket = latencyBucket(lookupNanos);
-    long at = ticker.nanoTime();
+    answered(ticker.nanoTime(), rows, lookupNanos);
+  }
+
+  /** A request answered at {@code atNanos} after {@code latencyNanos}, with its predictions. */
+  private void answered(long atNanos, int rows, long latencyNanos) {
+    boolean within = !slo.hasObjective() || latencyNanos <= slo.latencyNanos();
+    int latencyBucket = latencyBucket(latencyNanos);
     synchronized (this) {
-      for (Bucket b : new Bucket[] {bucket(at), total}) {
+      for (Bucket b : new Bucket[] {bucket(atNanos), total}) {
         b.requests++;
         if (within) {
           b.within++;
