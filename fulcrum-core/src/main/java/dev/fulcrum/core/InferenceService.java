@@ -40,7 +40,8 @@ public final class InferenceService {
   private final @Nullable ModelMonitor monitor;
   private final PipelineRunner pipelines =
       new PipelineRunner(Runtime.getRuntime().availableProcessors());
-  private volatile boolean draining;
+  private volatile boolean leaving; // readiness false, HTTP/1.1 answers end their connection
+  private volatile boolean draining; // and new requests are refused
   private volatile CompletableFuture<?> endpointsUp = CompletableFuture.completedFuture(null);
 
   /**
@@ -347,7 +348,7 @@ public final class InferenceService {
   }
 
   public boolean isReady() {
-    if (draining || repository.isLoading() || !endpointsUp.isDone()) {
+    if (leaving || repository.isLoading() || !endpointsUp.isDone()) {
       return false;
     }
     return !strictReadiness || repository.allReady();
@@ -390,9 +391,27 @@ public final class InferenceService {
     return responses;
   }
 
+  /**
+   * Announces a shutdown ahead of the drain: readiness turns false and each HTTP/1.1 answer ends
+   * its connection, while requests are still served, so that load balancers and clients move to
+   * another server before this one refuses anything ({@code fulcrum serve --shutdown-delay-secs}).
+   */
+  public void announceShutdown() {
+    leaving = true;
+  }
+
   /** Stops accepting requests: readiness turns false and new requests are refused. */
   public void beginDrain() {
+    leaving = true;
     draining = true;
+  }
+
+  /**
+   * True once a shutdown is announced or the drain began: readiness is false and connections end
+   * after their answer.
+   */
+  public boolean isLeaving() {
+    return leaving;
   }
 
   public boolean isDraining() {

@@ -4,6 +4,9 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.server.grpc.GrpcServer;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,6 +14,10 @@ import org.slf4j.LoggerFactory;
  * Stops a server in the one safe order, within one time budget:
  *
  * <ol>
+ *   <li>optionally, announce first ({@link Delay}): for a set time readiness is false and HTTP/1.1
+ *       answers carry {@code Connection: close} while requests are still served, so that a load
+ *       balancer (a Kubernetes Service's endpoints, which follow readiness) stops sending here
+ *       before anything is refused;
  *   <li>stop accepting work: readiness turns false, new requests get 503 / UNAVAILABLE, HTTP/1.1
  *       answers carry {@code Connection: close};
  *   <li>drain: wait until every REST response taken is written to its socket ({@link
@@ -35,13 +42,57 @@ public final class GracefulShutdown {
   private GracefulShutdown() {}
 
   /**
+   * The announcement before the drain: how long requests are still served with readiness false
+   * ({@code --shutdown-delay-secs}), and a latch that ends it early (a second SIGTERM or SIGINT).
+   */
+  public record Delay(Duration length, CountDownLatch skip) {
+    /** No announcement: the drain starts at once. */
+    public static final Delay NONE = new Delay(Duration.ZERO, new CountDownLatch(0));
+
+    public Delay {
+      if (length.isNegative()) {
+        throw new IllegalArgumentException("a shutdown delay cannot be negative: " + length);
+      }
+    }
+  }
+
+  /**
    * Drains and closes {@code http}, {@code grpc} (may be null) and the service's repository.
    *
    * @param budget bounds the whole drain ({@code --exit-timeout-secs})
    * @return true when every engine session was closed in time (the engine's environment may go)
    */
   public static boolean run(
-      InferenceService service, HttpServer http, GrpcServer grpc, Duration budget) {
+      InferenceService service, HttpServer http, @Nullable GrpcServer grpc, Duration budget) {
+    return run(service, http, grpc, Delay.NONE, budget);
+  }
+
+  /**
+   * Announces the shutdown for {@code delay} (requests still served, readiness false), then drains
+   * and closes as {@link #run(InferenceService, HttpServer, GrpcServer, Duration)}; {@code budget}
+   * counts from the drain's start.
+   */
+  public static boolean run(
+      InferenceService service,
+      HttpServer http,
+      @Nullable GrpcServer grpc,
+      Delay delay,
+      Duration budget) {
+    if (delay.length().isPositive()) {
+      service.announceShutdown();
+      log.info(
+          "shutting down in {} s: readiness is false and requests are still served until then, so"
+              + " that load balancers stop sending here first (a second SIGTERM or SIGINT drains"
+              + " at once)",
+          delay.length().toSeconds());
+      try {
+        if (delay.skip().await(delay.length().toNanos(), TimeUnit.NANOSECONDS)) {
+          log.info("a second stop signal: draining now");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // the drain below sees it and closes at once
+      }
+    }
     long deadline = System.nanoTime() + budget.toNanos();
     log.info(
         "shutting down: refusing new requests, waiting up to {} s for {} in flight",

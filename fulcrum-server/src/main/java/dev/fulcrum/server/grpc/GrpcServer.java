@@ -276,7 +276,7 @@ public final class GrpcServer implements AutoCloseable {
 
   /** A model's health: SERVING while the version policy's choice can take requests. */
   private ServingStatus modelStatus(String model) {
-    if (service.isDraining()) {
+    if (service.isLeaving()) {
       return ServingStatus.NOT_SERVING;
     }
     try {

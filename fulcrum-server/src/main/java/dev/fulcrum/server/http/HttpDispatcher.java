@@ -475,9 +475,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (response.content().isReadable() || !response.headers().contains(CONTENT_LENGTH)) {
       HttpUtil.setContentLength(response, response.content().readableBytes());
     } // else an answer to HEAD: the length GET's body would have (withoutBody)
-    // While the server drains, each answer ends its connection (Connection: close), so that
-    // clients move to another server; on HTTP/2 the header is dropped and GOAWAY does this.
-    boolean again = keepAlive && !service.isDraining();
+    // Once a shutdown is announced or the drain began, each answer ends its connection
+    // (Connection: close), so that clients move to another server; on HTTP/2 the header is
+    // dropped and GOAWAY does this at the drain.
+    boolean again = keepAlive && !service.isLeaving();
     HttpUtil.setKeepAlive(response, again);
     ctx.writeAndFlush(response)
         .addListener(

@@ -21,16 +21,17 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link GracefulShutdown} on a real server with a large response in flight: new requests are
- * refused with 503 and {@code Connection: close} while it drains, the response in flight (8 MiB)
- * arrives whole, the drain ends only after it is written, and the port refuses connections
- * afterwards. The request is held inside ONNX Runtime by a gate, not by its size; no timing is
- * asserted.
+ * {@link GracefulShutdown} on a real server: an announced shutdown serves with readiness false
+ * until its delay ends; with a large response in flight, new requests are refused with 503 and
+ * {@code Connection: close} while it drains, the response in flight (8 MiB) arrives whole, the
+ * drain ends only after it is written, and the port refuses connections afterwards. The request is
+ * held inside ONNX Runtime by a gate, not by its size; no timing is asserted.
  */
 class GracefulShutdownE2eTest {
   private static final String MODEL = "identity_fp32";
@@ -54,6 +55,45 @@ class GracefulShutdownE2eTest {
     }
   }
 
+  @Test
+  void anAnnouncedShutdownServesWithReadinessFalseUntilItsDelayEnds() throws Exception {
+    TestModels.writeModel(repo, TestModels.ADD_SUB_INT32);
+    try (E2eServer server = E2eServer.start(repo)) {
+      CountDownLatch secondSignal = new CountDownLatch(1);
+      CompletableFuture<Boolean> stopping =
+          CompletableFuture.supplyAsync(
+              () ->
+                  GracefulShutdown.run(
+                      server.service,
+                      server.http(),
+                      null,
+                      new GracefulShutdown.Delay(Duration.ofHours(1), secondSignal),
+                      Duration.ofSeconds(60)));
+      Await.until("the shutdown is announced", server.service::isLeaving);
+
+      assertThat(server.get("/v2/health/ready").statusCode()).isEqualTo(503);
+      assertThat(server.get("/v2/health/live").statusCode()).isEqualTo(200);
+      HttpResponse<byte[]> served = server.post(inferPath(TestModels.ADD_SUB_INT32), addSub());
+      assertThat(served.statusCode()).as(text(served)).isEqualTo(200);
+      assertThat(served.headers().firstValue("connection"))
+          .as("each answer ends its connection, so that clients reconnect elsewhere")
+          .hasValue("close");
+      assertThat(server.service.isDraining()).isFalse();
+      assertThat(stopping).isNotDone();
+
+      secondSignal.countDown();
+      assertThat(stopping.get(60, TimeUnit.SECONDS)).as("every session closed").isTrue();
+      assertThat(server.service.isDraining()).isTrue();
+    }
+  }
+
+  private static String addSub() {
+    return """
+        {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":[%s]},
+                   {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[%s]}]}"""
+        .formatted("1,".repeat(15) + "1", "1,".repeat(15) + "1");
+  }
+
   private static void shutDown(E2eServer server, GatedRuntime runtime) throws Exception {
     ByteBuffer data = ByteBuffer.allocate(ROWS * COLS * 4).order(ByteOrder.LITTLE_ENDIAN);
     for (int i = 0; i < ROWS * COLS; i++) {
@@ -75,13 +115,7 @@ class GracefulShutdownE2eTest {
                 GracefulShutdown.run(server.service, server.http(), null, Duration.ofSeconds(60)));
     Await.until("the server drains", server.service::isDraining);
 
-    HttpResponse<byte[]> refused =
-        server.post(
-            inferPath(TestModels.ADD_SUB_INT32),
-            """
-            {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":[%s]},
-                       {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[%s]}]}"""
-                .formatted("1,".repeat(15) + "1", "1,".repeat(15) + "1"));
+    HttpResponse<byte[]> refused = server.post(inferPath(TestModels.ADD_SUB_INT32), addSub());
     assertThat(refused.statusCode()).as(text(refused)).isEqualTo(503);
     assertThat(error(refused)).contains("shutting down");
     assertThat(refused.headers().firstValue("connection"))

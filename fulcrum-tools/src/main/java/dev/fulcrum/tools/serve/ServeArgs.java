@@ -49,6 +49,7 @@ public final class ServeArgs {
           "--http-thread-count", "0",
           "--transport", "auto",
           "--exit-timeout-secs", "30",
+          "--shutdown-delay-secs", "0",
           "--strict-readiness", "true",
           "--model-load-thread-count", "4",
           "--model-control-mode", "none",
@@ -160,6 +161,7 @@ public final class ServeArgs {
       case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
       case "--transport" -> c.transport = value;
       case "--exit-timeout-secs" -> c.exitTimeoutSecs = Integer.parseInt(value);
+      case "--shutdown-delay-secs" -> c.shutdownDelaySecs = Integer.parseInt(value);
       case "--strict-readiness" -> c.strictReadiness = bool(value);
       case "--model-load-thread-count" -> c.loadThreads = Integer.parseInt(value);
       case "--model-control-mode" -> c.modelControlMode = value;

@@ -59,9 +59,10 @@ import picocli.CommandLine.Option;
  * follow Triton's where Triton has them.
  *
  * <p>Lifecycle: the HTTP and gRPC ports open first (live, not ready), models load, readiness turns
- * true. On SIGTERM or SIGINT readiness turns false, new requests are refused, in-flight ones finish
- * and their responses are written, connections close, sessions close (all within {@code
- * --exit-timeout-secs}, see {@link GracefulShutdown}), and only then does the process exit 0.
+ * true. On SIGTERM or SIGINT readiness turns false (then, for {@code --shutdown-delay-secs},
+ * requests are still served), new requests are refused, in-flight ones finish and their responses
+ * are written, connections close, sessions close (all within {@code --exit-timeout-secs}, see
+ * {@link GracefulShutdown}), and only then does the process exit 0.
  */
 @Command(
     name = "serve",
@@ -170,6 +171,18 @@ public final class ServeCommand implements Callable<Integer> {
   int exitTimeoutSecs;
 
   @Option(
+      names = "--shutdown-delay-secs",
+      paramLabel = "SECS",
+      defaultValue = "0",
+      description =
+          "On SIGTERM or SIGINT, first keep serving for SECS seconds with readiness false and"
+              + " HTTP/1.1 answers closing their connections, so that a load balancer (a"
+              + " Kubernetes Service) stops sending here before anything is refused; then the"
+              + " drain of --exit-timeout-secs. A second signal ends the wait (default:"
+              + " ${DEFAULT-VALUE}: drain at once).")
+  int shutdownDelaySecs;
+
+  @Option(
       names = "--strict-readiness",
       defaultValue = "true",
       arity = "1",
@@ -270,6 +283,7 @@ public final class ServeCommand implements Callable<Integer> {
     // is wired (stopAction), then exit 0 (see TerminationSignals for why not a shutdown hook).
     CompletableFuture<Runnable> stopAction = new CompletableFuture<>();
     AtomicBoolean stopping = new AtomicBoolean();
+    CountDownLatch secondSignal = new CountDownLatch(1); // ends --shutdown-delay-secs early
     TerminationSignals.route(
         () -> {
           if (stopping.compareAndSet(false, true)) {
@@ -280,6 +294,8 @@ public final class ServeCommand implements Callable<Integer> {
                       stopAction.join().run();
                       System.exit(0);
                     });
+          } else if (shutdownDelaySecs > 0 && secondSignal.getCount() > 0) {
+            secondSignal.countDown();
           } else {
             log.info("already shutting down");
           }
@@ -603,7 +619,7 @@ public final class ServeCommand implements Callable<Integer> {
           if (heapTrimmer != null) {
             heapTrimmer.close();
           }
-          boolean enginesClosed = shutdown(service, http, grpc);
+          boolean enginesClosed = shutdown(service, http, grpc, secondSignal);
           dashboard.close();
           if (metricsServer != null) {
             metricsServer.close();
@@ -730,9 +746,21 @@ public final class ServeCommand implements Callable<Integer> {
         NativeHeap::trim);
   }
 
-  /** The drain and close (see {@link GracefulShutdown}); true when every session was closed. */
-  private boolean shutdown(InferenceService service, HttpServer http, GrpcServer grpc) {
-    return GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(exitTimeoutSecs));
+  /**
+   * The announcement, drain and close (see {@link GracefulShutdown}); true when every session was
+   * closed.
+   */
+  private boolean shutdown(
+      InferenceService service,
+      HttpServer http,
+      @Nullable GrpcServer grpc,
+      CountDownLatch secondSignal) {
+    return GracefulShutdown.run(
+        service,
+        http,
+        grpc,
+        new GracefulShutdown.Delay(Duration.ofSeconds(shutdownDelaySecs), secondSignal),
+        Duration.ofSeconds(exitTimeoutSecs));
   }
 
   /** The REST port's event loops: {@code --http-thread-count}, else {@link #defaultEventLoops}. */
@@ -872,6 +900,11 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--host " + host + " is neither an IP address nor a name this machine resolves");
+    }
+    if (shutdownDelaySecs < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--shutdown-delay-secs must be >= 0, was " + shutdownDelaySecs);
     }
     if (exitTimeoutSecs < 0) {
       throw new picocli.CommandLine.ParameterException(
