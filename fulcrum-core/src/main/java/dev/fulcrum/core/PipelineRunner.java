@@ -5,6 +5,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
@@ -76,7 +77,12 @@ final class PipelineRunner {
             : request.outputs();
     PipelineConfig pipeline = mv.config().pipeline();
     // Counted once, as its client saw it, when it has its answer (RequestTally).
-    RequestTally tally = new RequestTally(mv.observer(), v.batchSize(), mv.scheduler().nanoTime());
+    RequestTally tally =
+        new RequestTally(
+            mv.observer(),
+            v.batchSize(),
+            mv.scheduler().nanoTime(),
+            request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT);
     CompletableFuture<InferenceResponse> answer;
     if (pipeline == null
         || pipeline.batching() != PipelineConfig.Batching.ALONE

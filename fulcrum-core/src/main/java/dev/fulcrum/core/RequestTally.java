@@ -21,6 +21,7 @@ final class RequestTally implements SchedulerObserver {
   private final SchedulerObserver target;
   private final int rows;
   private final long startNanos;
+  private final boolean bestEffort;
   private final List<Object> events = new ArrayList<>(1);
   private boolean finished;
 
@@ -29,11 +30,13 @@ final class RequestTally implements SchedulerObserver {
    * @param rows the request's batch rows
    * @param startNanos when the request came, on the scheduler's clock (the span of a request that
    *     never reached the queue)
+   * @param bestEffort its {@code slo_class} is {@code best_effort} (outside SLO attainment)
    */
-  RequestTally(SchedulerObserver target, int rows, long startNanos) {
+  RequestTally(SchedulerObserver target, int rows, long startNanos, boolean bestEffort) {
     this.target = target;
     this.rows = rows;
     this.startNanos = startNanos;
+    this.bestEffort = bestEffort;
   }
 
   @Override
@@ -119,7 +122,7 @@ final class RequestTally implements SchedulerObserver {
     } else if (failed != null) {
       outcome = failed;
     } else if (rejected != null) {
-      return new Rejected(rejected.reason(), rows, queue + rejected.queueNanos(), last);
+      return new Rejected(rejected.reason(), rows, queue + rejected.queueNanos(), last, bestEffort);
     } else if (cause instanceof InferenceException e) {
       outcome = e.code() == ErrorCode.INVALID_ARGUMENT ? Outcome.INVALID : Outcome.FAILED;
     } else {
@@ -128,6 +131,7 @@ final class RequestTally implements SchedulerObserver {
     // From its first pass's admission to its last pass's end, as the scheduler counts one request
     // (the steps before and after the model are counted apart, as preprocess and postprocess).
     long total = Math.max(0, last - first);
-    return new RequestDone(outcome, rows, batchRows, queue, input, infer, output, total, nowNanos);
+    return new RequestDone(
+        outcome, rows, batchRows, queue, input, infer, output, total, nowNanos, bestEffort);
   }
 }

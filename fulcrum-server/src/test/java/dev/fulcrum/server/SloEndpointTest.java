@@ -24,7 +24,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * what the clients counted themselves. No timing assertions: the objective (5 s) is far above what
  * any request takes, so every answer is within it, on any machine.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SloEndpointTest {
   @TempDir static Path repo;
   private static SchedulerEnvironment environment;
@@ -105,6 +109,37 @@ class SloEndpointTest {
       }
     }
     return counts;
+  }
+
+  @Test
+  @Order(Integer.MAX_VALUE) // after the test that checks the window's exact counts
+  void bestEffortRequestsAreCountedApartFromAttainment() throws Exception {
+    String url = "http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/slo";
+    JsonNode before = JSON.readTree(get(url).body()).at("/windows/3");
+    String body =
+        "{\"parameters\":{\"slo_class\":\"best_effort\"},"
+            + "\"inputs\":[{\"name\":\"IN\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}";
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> r =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
+    JsonNode after = JSON.readTree(get(url).body()).at("/windows/3");
+    assertThat(after.at("/requests").asLong() - before.at("/requests").asLong()).isEqualTo(5);
+    assertThat(after.at("/best_effort").asLong() - before.at("/best_effort").asLong()).isEqualTo(5);
+    assertThat(after.at("/within_slo").asLong()).isEqualTo(before.at("/within_slo").asLong());
+    long objective = after.at("/requests").asLong() - after.at("/best_effort").asLong();
+    if (objective > 0) {
+      assertThat(after.at("/attainment").asDouble())
+          .isCloseTo((double) after.at("/within_slo").asLong() / objective, within(1e-9));
+    } else {
+      assertThat(after.at("/attainment").isNull()).isTrue();
+    }
   }
 
   @Test

@@ -587,12 +587,16 @@ public final class ModelScheduler implements AutoCloseable {
       boolean wasEmpty = queue.size() == 0;
       String refusal = batching.refusal(p, queue.rowsAhead(level), now);
       if (refusal != null) {
-        observerOf(p).rejected(new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now));
+        observerOf(p)
+            .rejected(
+                new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now, bestEffort(p)));
         return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
       }
       if (bestEffortOverHalf(p)) {
         observerOf(p)
-            .rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
+            .rejected(
+                new SchedulerObserver.Rejected(
+                    RejectReason.QUEUE_FULL, p.rows, 0, now, bestEffort(p)));
         return CompletableFuture.failedFuture(
             InferenceException.exhausted(
                 "model '"
@@ -604,7 +608,9 @@ public final class ModelScheduler implements AutoCloseable {
       }
       if (!queue.offer(p)) {
         observerOf(p)
-            .rejected(new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, p.rows, 0, now));
+            .rejected(
+                new SchedulerObserver.Rejected(
+                    RejectReason.QUEUE_FULL, p.rows, 0, now, bestEffort(p)));
         return CompletableFuture.failedFuture(overloaded());
       }
       nextSeq++;
@@ -1035,7 +1041,12 @@ public final class ModelScheduler implements AutoCloseable {
   /** The event of a request that left without running. */
   private static RequestDone notRun(Outcome outcome, PendingRequest p, long now) {
     long waited = now - p.arrivalNanos;
-    return new RequestDone(outcome, p.rows, 0, waited, 0, 0, 0, waited, now);
+    return new RequestDone(outcome, p.rows, 0, waited, 0, 0, 0, waited, now, bestEffort(p));
+  }
+
+  /** Whether the objective leaves {@code p} out of SLO attainment (its class is best effort). */
+  private static boolean bestEffort(PendingRequest p) {
+    return p.request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT;
   }
 
   private void cancel(PendingRequest p) {
@@ -1229,7 +1240,8 @@ public final class ModelScheduler implements AutoCloseable {
     long now = ticker.nanoTime();
     observerOf(p)
         .rejected(
-            new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, now - p.arrivalNanos, now));
+            new SchedulerObserver.Rejected(
+                RejectReason.SLO, p.rows, now - p.arrivalNanos, now, bestEffort(p)));
     release.complete(
         p, () -> p.future.completeExceptionally(InferenceException.exhausted(d.reason())));
   }
@@ -1363,7 +1375,8 @@ public final class ModelScheduler implements AutoCloseable {
                     inferNs,
                     0,
                     end - p.statsArrivalNanos(),
-                    end));
+                    end,
+                    bestEffort(p)));
         release.complete(p, () -> p.future.completeExceptionally(error));
       }
       return FAILED;
@@ -1401,7 +1414,8 @@ public final class ModelScheduler implements AutoCloseable {
                   inferNs,
                   outputNs,
                   end - p.statsArrivalNanos(),
-                  end));
+                  end,
+                  bestEffort(p)));
       if (answers != null) {
         answers.add(p.answerOn, () -> p.future.complete(response));
       } else {

@@ -47,8 +47,17 @@ public interface SchedulerObserver {
    * @param rows the request's batch rows (1 when not known, as at a transport's early check)
    * @param queueNanos how long it waited before it was dropped (0 when refused at admission)
    * @param atNanos when, on the scheduler's {@link Ticker}
+   * @param bestEffort the request's {@code slo_class} was {@code best_effort}: the latency
+   *     objective does not apply to it, and SLO attainment leaves it out
    */
-  record Rejected(RejectReason reason, int rows, long queueNanos, long atNanos) {}
+  record Rejected(
+      RejectReason reason, int rows, long queueNanos, long atNanos, boolean bestEffort) {
+
+    /** A refusal of a request the objective applies to (or whose class is not known yet). */
+    public Rejected(RejectReason reason, int rows, long queueNanos, long atNanos) {
+      this(reason, rows, queueNanos, atNanos, false);
+    }
+  }
 
   /**
    * An admitted request left the scheduler.
@@ -62,6 +71,8 @@ public interface SchedulerObserver {
    * @param computeOutputNanos its batch's compute_output phase (0 if it never ran)
    * @param totalNanos admission to completion
    * @param atNanos its completion, on the scheduler's {@link Ticker}
+   * @param bestEffort its {@code slo_class} was {@code best_effort}: the latency objective does not
+   *     apply to it, and SLO attainment leaves it out
    */
   record RequestDone(
       Outcome outcome,
@@ -72,7 +83,32 @@ public interface SchedulerObserver {
       long computeInferNanos,
       long computeOutputNanos,
       long totalNanos,
-      long atNanos) {
+      long atNanos,
+      boolean bestEffort) {
+
+    /** The end of a request the objective applies to. */
+    public RequestDone(
+        Outcome outcome,
+        int rows,
+        int batchRows,
+        long queueNanos,
+        long computeInputNanos,
+        long computeInferNanos,
+        long computeOutputNanos,
+        long totalNanos,
+        long atNanos) {
+      this(
+          outcome,
+          rows,
+          batchRows,
+          queueNanos,
+          computeInputNanos,
+          computeInferNanos,
+          computeOutputNanos,
+          totalNanos,
+          atNanos,
+          false);
+    }
 
     /** The compute phases together: the time its batch held the instance. */
     public long computeNanos() {

@@ -22,14 +22,16 @@ import java.util.List;
  * scheduler. Attainment is requests answered successfully within the objective (admission to
  * completion, as the scheduler measures it) over all that ended: rejections (queue full or SLO) and
  * timeouts count as misses, cancellations do not count; a response-cache hit counts as answered in
- * its lookup time. Utilization is compute time (the batches' join, pass and split) over wall time
- * times instances. Cost per million predictions is the price per second times the window's wall
- * time times this model's share of the machine's compute time in the window (its compute time over
- * all models', from the shared {@link ComputeLedger}), per prediction (batch row) answered, times
- * 10^6: idle time is paid for too, by the models that ran. Numerator and denominator cover the same
- * time: for the {@code start} window, and any window the version is younger than, both the wall
- * time and the machine's compute time count from the version's start (the ledger's running total
- * then less its total when the version started).
+ * its lookup time; a request of class {@code best_effort}, to which the objective does not apply
+ * (it waits behind every other), is left out of attainment and counted in everything else.
+ * Utilization is compute time (the batches' join, pass and split) over wall time times instances.
+ * Cost per million predictions is the price per second times the window's wall time times this
+ * model's share of the machine's compute time in the window (its compute time over all models',
+ * from the shared {@link ComputeLedger}), per prediction (batch row) answered, times 10^6: idle
+ * time is paid for too, by the models that ran. Numerator and denominator cover the same time: for
+ * the {@code start} window, and any window the version is younger than, both the wall time and the
+ * machine's compute time count from the version's start (the ledger's running total then less its
+ * total when the version started).
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
  * ring, held only to update a bucket or copy a window.
@@ -53,11 +55,14 @@ public final class SloAccounting implements SchedulerObserver {
    * @param window {@code 10s}, {@code 60s}, {@code 300s} or {@code start}
    * @param seconds the wall time it covers (less than its length while the version is younger)
    * @param requests requests that ended (answered, failed, timed out or refused)
-   * @param withinSlo requests answered within the objective (all successes without an objective)
+   * @param bestEffort of those, requests of class {@code best_effort}, left out of attainment
+   * @param withinSlo requests the objective applies to answered within it (all such successes
+   *     without an objective)
    * @param rejected requests refused without running (queue full or SLO)
    * @param sloRejected of those, refused or dropped for the objective
    * @param timedOut requests whose queue timeout passed
-   * @param attainment withinSlo / requests (NaN without requests or without an objective)
+   * @param attainment withinSlo / (requests - bestEffort) (NaN without such requests or without an
+   *     objective)
    * @param p50Ms latency percentiles of the requests answered successfully (NaN without any)
    * @param predictions rows answered successfully
    * @param throughput predictions per second
@@ -68,6 +73,7 @@ public final class SloAccounting implements SchedulerObserver {
       String window,
       double seconds,
       long requests,
+      long bestEffort,
       long withinSlo,
       long rejected,
       long sloRejected,
@@ -112,6 +118,7 @@ public final class SloAccounting implements SchedulerObserver {
   private static final class Bucket {
     long second = -1;
     long requests;
+    long bestEffort;
     long within;
     long rejected;
     long sloRejected;
@@ -123,6 +130,7 @@ public final class SloAccounting implements SchedulerObserver {
     void reset(long s) {
       second = s;
       requests = 0;
+      bestEffort = 0;
       within = 0;
       rejected = 0;
       sloRejected = 0;
@@ -134,6 +142,7 @@ public final class SloAccounting implements SchedulerObserver {
 
     void addTo(Bucket sum) {
       sum.requests += requests;
+      sum.bestEffort += bestEffort;
       sum.within += within;
       sum.rejected += rejected;
       sum.sloRejected += sloRejected;
@@ -200,6 +209,9 @@ public final class SloAccounting implements SchedulerObserver {
     for (Bucket b : new Bucket[] {bucket(e.atNanos()), total}) {
       b.requests++;
       b.rejected++;
+      if (e.bestEffort()) {
+        b.bestEffort++;
+      }
       if (e.reason() == RejectReason.SLO) {
         b.sloRejected++;
       }
@@ -212,12 +224,15 @@ public final class SloAccounting implements SchedulerObserver {
       return; // the client left, or sent what the model cannot take: not the server's miss
     }
     if (e.outcome() == Outcome.SUCCESS) {
-      answered(e.atNanos(), e.rows(), e.totalNanos());
+      answered(e.atNanos(), e.rows(), e.totalNanos(), e.bestEffort());
       return;
     }
     synchronized (this) {
       for (Bucket b : new Bucket[] {bucket(e.atNanos()), total}) {
         b.requests++;
+        if (e.bestEffort()) {
+          b.bestEffort++;
+        }
         if (e.outcome() == Outcome.TIMED_OUT) {
           b.timedOut++;
         }
@@ -235,16 +250,22 @@ public final class SloAccounting implements SchedulerObserver {
     if (!hit) {
       return; // the request runs, and its requestDone counts it
     }
-    answered(ticker.nanoTime(), rows, lookupNanos);
+    answered(ticker.nanoTime(), rows, lookupNanos, false); // its class is not known here
   }
 
-  /** A request answered at {@code atNanos} after {@code latencyNanos}, with its predictions. */
-  private void answered(long atNanos, int rows, long latencyNanos) {
-    boolean within = !slo.hasObjective() || latencyNanos <= slo.latencyNanos();
+  /**
+   * A request answered at {@code atNanos} after {@code latencyNanos}, with its predictions; a
+   * best-effort one counts outside attainment.
+   */
+  private void answered(long atNanos, int rows, long latencyNanos, boolean bestEffort) {
+    boolean within = !bestEffort && (!slo.hasObjective() || latencyNanos <= slo.latencyNanos());
     int latencyBucket = latencyBucket(latencyNanos);
     synchronized (this) {
       for (Bucket b : new Bucket[] {bucket(atNanos), total}) {
         b.requests++;
+        if (bestEffort) {
+          b.bestEffort++;
+        }
         if (within) {
           b.within++;
         }
@@ -312,8 +333,11 @@ public final class SloAccounting implements SchedulerObserver {
 
   private Window window(String name, Bucket b, long wallNanos, long machineBusyNanos) {
     double seconds = Math.max(1e-9, wallNanos / 1e9);
+    long objectiveRequests = b.requests - b.bestEffort;
     double attainment =
-        b.requests == 0 || !slo.hasObjective() ? Double.NaN : (double) b.within / b.requests;
+        objectiveRequests == 0 || !slo.hasObjective()
+            ? Double.NaN
+            : (double) b.within / objectiveRequests;
     double cost = Double.NaN;
     if (slo.priced() && b.predictions > 0) {
       double share =
@@ -324,6 +348,7 @@ public final class SloAccounting implements SchedulerObserver {
         name,
         seconds,
         b.requests,
+        b.bestEffort,
         b.within,
         b.rejected,
         b.sloRejected,

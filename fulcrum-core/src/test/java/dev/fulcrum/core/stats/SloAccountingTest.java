@@ -28,6 +28,39 @@ class SloAccountingTest {
   }
 
   @Test
+  void bestEffortRequestsCountEverywhereButInAttainment() {
+    SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    for (int i = 0; i < 9; i++) {
+      a.requestDone(success(2 * MS, 4 * S));
+    }
+    a.requestDone(success(12 * MS, 4 * S)); // a standard request late: a miss
+    // A batch job's requests, which wait behind every standard one: late, refused, timed out.
+    for (int i = 0; i < 5; i++) {
+      a.requestDone(
+          new RequestDone(Outcome.SUCCESS, 2, 4, 40 * MS, 0, 10 * MS, 0, 50 * MS, 4 * S, true));
+    }
+    a.rejected(new Rejected(RejectReason.QUEUE_FULL, 1, 0, 4 * S, true));
+    a.requestDone(new RequestDone(Outcome.TIMED_OUT, 1, 0, 9, 0, 0, 0, 9, 4 * S, true));
+
+    SloAccounting.Window w = a.snapshot(POLICY).window("10s");
+    assertThat(w.requests()).isEqualTo(17);
+    assertThat(w.bestEffort()).isEqualTo(7);
+    assertThat(w.withinSlo()).isEqualTo(9);
+    assertThat(w.attainment()).as("the standard requests only").isEqualTo(0.9);
+    assertThat(w.predictions()).as("every answered row").isEqualTo(10 + 10);
+    assertThat(w.rejected()).isEqualTo(1);
+    assertThat(w.timedOut()).isEqualTo(1);
+
+    SloAccounting only = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
+    only.requestDone(
+        new RequestDone(Outcome.SUCCESS, 1, 1, 0, 0, 50 * MS, 0, 50 * MS, 4 * S, true));
+    assertThat(only.snapshot(POLICY).window("10s").attainment())
+        .as("no request the objective applies to: not defined")
+        .isNaN();
+  }
+
+  @Test
   void attainmentCountsRejectionsAndTimeoutsAsMisses() {
     SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
     now.set(5 * S);

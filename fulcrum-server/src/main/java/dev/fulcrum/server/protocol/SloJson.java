@@ -38,6 +38,7 @@ public final class SloJson {
       o.put("window", w.window());
       o.put("seconds", w.seconds());
       o.put("requests", w.requests());
+      o.put("best_effort", w.bestEffort());
       o.put("within_slo", w.withinSlo());
       o.put("rejected", w.rejected());
       o.put("slo_rejected", w.sloRejected());
