@@ -9,6 +9,7 @@ import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
+import io.grpc.DecompressorRegistry;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -163,6 +164,9 @@ public final class GrpcServer implements AutoCloseable {
               .channelFactory(new LimitedServerChannels(io, connections))
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
+              // gzip, and the C-core's deflate (Triton's clients offer both)
+              .decompressorRegistry(
+                  DecompressorRegistry.getDefaultInstance().with(DeflateCodec.INSTANCE, true))
               .handshakeTimeout(limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
               .maxConnectionIdle(limits.maxConnectionIdle().toMillis(), TimeUnit.MILLISECONDS)
               .keepAliveTime(limits.keepAliveTime().toMillis(), TimeUnit.MILLISECONDS)

@@ -9,6 +9,7 @@ import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,11 +23,13 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Here each request marshaller is wrapped so that parsing never throws: a failure becomes a
  * {@link Malformed} marker, which the call's listener intercepts before the service sees it. On a
- * unary call it closes the call with INVALID_ARGUMENT and one concise description naming the
- * method; the service's listener is told the call was cancelled, and nothing else of the call
- * reaches it. On the one streaming method given ({@code ModelStreamInfer}) the marker is handed to
- * the service as a stand-in request ({@link GrpcCodec#malformed}) that fails that message only:
- * gRPC frames each message, so the stream stays in step and goes on.
+ * unary call it closes the call with INVALID_ARGUMENT and one concise description naming the method
+ * (RESOURCE_EXHAUSTED, grpc-java's own status, when a compressed message decompresses past the
+ * largest message size: its size check fails while the marshaller reads); the service's listener is
+ * told the call was cancelled, and nothing else of the call reaches it. On the one streaming method
+ * given ({@code ModelStreamInfer}) the marker is handed to the service as a stand-in request
+ * ({@link GrpcCodec#malformed}) that fails that message only: gRPC frames each message, so the
+ * stream stays in step and goes on.
  *
  * <p>Threads: parsing and the listener run on the call's serializing executor, one event at a time,
  * so the per-call flag needs no lock; the stream's answers are sent by the service, under its own
@@ -35,8 +38,13 @@ import org.jspecify.annotations.Nullable;
 final class StrictParsing {
   private StrictParsing() {}
 
-  /** A request whose bytes did not parse; stands in for the request object (erased generics). */
-  private record Malformed(String description) {}
+  /**
+   * A request whose bytes did not parse; stands in for the request object (erased generics).
+   *
+   * @param code INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for a compressed message that decompresses
+   *     to more than the largest message size (grpc-java's own check, met while parsing)
+   */
+  private record Malformed(Status.Code code, String description) {}
 
   /**
    * The same service, with request parse failures answered as INVALID_ARGUMENT.
@@ -86,9 +94,17 @@ final class StrictParsing {
       try {
         return delegate.parse(stream);
       } catch (RuntimeException e) {
+        Status tooLarge = tooLarge(e);
+        if (tooLarge != null) {
+          return (Q)
+              new Malformed(
+                  Status.Code.RESOURCE_EXHAUSTED,
+                  method + " request: " + tooLarge.getDescription());
+        }
         Throwable c = e.getCause() == null ? e : e.getCause();
         return (Q)
             new Malformed(
+                Status.Code.INVALID_ARGUMENT,
                 "malformed "
                     + method
                     + " request: the message is not a valid protocol buffer ("
@@ -96,6 +112,22 @@ final class StrictParsing {
                     + ")");
       }
     }
+  }
+
+  /**
+   * grpc-java's RESOURCE_EXHAUSTED for a message that decompresses past the largest message size
+   * (thrown by its size-enforcing stream while the marshaller reads), or null for any other
+   * failure.
+   */
+  private static @Nullable Status tooLarge(Throwable t) {
+    Throwable c = t;
+    for (int depth = 0; c != null && depth < 8; depth++, c = c.getCause()) {
+      if (c instanceof StatusRuntimeException sre
+          && sre.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+        return sre.getStatus();
+      }
+    }
+    return null;
   }
 
   private static final class Listener<Q, R>
@@ -125,7 +157,7 @@ final class StrictParsing {
       }
       if ((Object) message instanceof Malformed m) {
         refused = true;
-        call.close(Status.INVALID_ARGUMENT.withDescription(m.description()), new Metadata());
+        call.close(Status.fromCode(m.code()).withDescription(m.description()), new Metadata());
         super.onCancel();
         return;
       }
