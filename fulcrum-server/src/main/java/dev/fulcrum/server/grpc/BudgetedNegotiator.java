@@ -20,20 +20,24 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
   private final InternalProtocolNegotiator.ProtocolNegotiator delegate;
   private final BufferBudget port;
   private final long perConnection;
+  private final int maxMessageSize;
   private final RateLimitedLog refusals;
 
   /**
    * @param port the budget of the port's connections together
    * @param perConnection each connection's share of it, in bytes
+   * @param maxMessageSize the largest request message accepted
    */
   BudgetedNegotiator(
       InternalProtocolNegotiator.ProtocolNegotiator delegate,
       BufferBudget port,
       long perConnection,
+      int maxMessageSize,
       RateLimitedLog refusals) {
     this.delegate = delegate;
     this.port = port;
     this.perConnection = perConnection;
+    this.maxMessageSize = maxMessageSize;
     this.refusals = refusals;
   }
 
@@ -44,7 +48,7 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
 
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
-    InboundMessageBudget.install(grpcHandler, port.child(perConnection), refusals);
+    InboundMessageBudget.install(grpcHandler, port.child(perConnection), maxMessageSize, refusals);
     return delegate.newHandler(grpcHandler);
   }
 

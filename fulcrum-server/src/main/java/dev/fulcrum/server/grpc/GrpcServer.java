@@ -158,6 +158,7 @@ public final class GrpcServer implements AutoCloseable {
                           negotiator,
                           budget,
                           limits.maxBufferedBytesPerConnection(),
+                          config.maxMessageSize(),
                           new RateLimitedLog(log, Duration.ofSeconds(10)))))
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)

@@ -50,14 +50,22 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
 
   private final GrpcHttp2ConnectionHandler handler;
   private final BufferBudget budget;
+
+  /** The largest request message accepted ({@code --grpc-max-message-size}). */
+  private final int maxMessageSize;
+
   private final RateLimitedLog refusals;
   private final Http2Connection.PropertyKey key;
 
   private InboundMessageBudget(
-      GrpcHttp2ConnectionHandler handler, BufferBudget budget, RateLimitedLog refusals) {
+      GrpcHttp2ConnectionHandler handler,
+      BufferBudget budget,
+      int maxMessageSize,
+      RateLimitedLog refusals) {
     super(handler.decoder().frameListener());
     this.handler = handler;
     this.budget = budget;
+    this.maxMessageSize = maxMessageSize;
     this.refusals = refusals;
     this.key = handler.connection().newKey();
   }
@@ -67,10 +75,16 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
    * frame (from the protocol negotiator).
    *
    * @param budget the connection's share of the server-wide budget
+   * @param maxMessageSize the largest request message accepted: a stream whose next message
+   *     declares more is refused as soon as its length prefix is read
    */
   static void install(
-      GrpcHttp2ConnectionHandler handler, BufferBudget budget, RateLimitedLog refusals) {
-    InboundMessageBudget counter = new InboundMessageBudget(handler, budget, refusals);
+      GrpcHttp2ConnectionHandler handler,
+      BufferBudget budget,
+      int maxMessageSize,
+      RateLimitedLog refusals) {
+    InboundMessageBudget counter =
+        new InboundMessageBudget(handler, budget, maxMessageSize, refusals);
     Http2ConnectionDecoder decoder = handler.decoder();
     decoder.frameListener(counter);
     handler
@@ -98,12 +112,34 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
       stream.setProperty(key, partial);
     }
     long before = partial.held;
-    partial.advance(data);
+    long tooLarge = partial.advance(data, maxMessageSize);
+    if (tooLarge >= 0) {
+      // grpc-java would refuse it too, but once the call's response headers are out it resets the
+      // stream with CANCEL, which clients read as CANCELLED: refused here, it is RESOURCE_EXHAUSTED
+      // either way, as for a unary call. Its bytes were never counted.
+      partial.held = before;
+      giveBack(stream);
+      refuse(
+          ctx,
+          stream,
+          "gRPC message exceeds maximum size " + maxMessageSize + ": " + tooLarge,
+          Level.INFO,
+          "grpc-too-large");
+      return data.readableBytes() + padding;
+    }
     long grown = partial.held - before;
     if (grown > 0 && !budget.tryReserve(grown)) {
       partial.held = before;
       giveBack(stream);
-      refuse(ctx, stream);
+      refuse(
+          ctx,
+          stream,
+          "the server holds as many request bytes as it may (at most "
+              + budget.limit()
+              + " bytes of unfinished messages on a connection, and a server-wide budget); retry"
+              + " later",
+          Level.WARN,
+          "grpc-budget");
       return data.readableBytes() + padding;
     }
     if (grown < 0) {
@@ -121,16 +157,13 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
     }
   }
 
-  private void refuse(ChannelHandlerContext ctx, Http2Stream stream) throws Http2Exception {
+  private void refuse(
+      ChannelHandlerContext ctx, Http2Stream stream, String message, Level level, String kind)
+      throws Http2Exception {
     int id = stream.id();
-    String message =
-        "the server holds as many request bytes as it may (at most "
-            + budget.limit()
-            + " bytes of unfinished messages on a connection, and a server-wide budget); retry"
-            + " later";
     refusals.log(
-        Level.WARN,
-        "grpc-budget",
+        level,
+        kind,
         "gRPC call ended with RESOURCE_EXHAUSTED: "
             + message
             + " (client "
@@ -173,8 +206,13 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
     /** Body bytes of the current message received so far (counted against the budget). */
     long held;
 
-    /** Moves past {@code data}'s bytes: prefixes are parsed, whole messages end the count. */
-    void advance(ByteBuf data) {
+    /**
+     * Moves past {@code data}'s bytes: prefixes are parsed, whole messages end the count.
+     *
+     * @return the declared length of a message longer than {@code maxMessageSize} (this stream's
+     *     bytes after its prefix are then not looked at), or -1
+     */
+    long advance(ByteBuf data, int maxMessageSize) {
       int i = data.readerIndex();
       int end = data.writerIndex();
       while (i < end) {
@@ -184,6 +222,9 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
             length = (length << 8) | b;
           }
           if (++prefixRead == PREFIX) {
+            if (length > maxMessageSize) {
+              return length;
+            }
             bodyLeft = length;
             held = 0;
             if (bodyLeft == 0) {
@@ -200,6 +241,7 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
           }
         }
       }
+      return -1;
     }
 
     private void next() {
