@@ -9,7 +9,9 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -76,6 +78,59 @@ class GrpcDrainTest {
       assertThat(stopping.get(60, TimeUnit.SECONDS)).isTrue();
     } finally {
       FakeRuntime.openGate();
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      grpc.close();
+      http.close();
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void anOpenStreamEndsWithUnavailableAndDoesNotHoldTheDrain() throws Exception {
+    // Triton's clients keep a ModelStreamInfer call open between requests (start_stream /
+    // stop_stream): shutdown ends it with UNAVAILABLE, which clients retry, and does not wait for
+    // the client to close it.
+    InferenceService service = TestModels.service(repo);
+    HttpServer http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+    GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+    ManagedChannel channel = GrpcServerTest.channel(grpc.port());
+    try {
+      byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
+      CompletableFuture<ModelStreamInferResponse> answered = new CompletableFuture<>();
+      CompletableFuture<Status> ended = new CompletableFuture<>();
+      StreamObserver<ModelInferRequest> requests =
+          GRPCInferenceServiceGrpc.newStub(channel)
+              .withDeadlineAfter(120, TimeUnit.SECONDS)
+              .modelStreamInfer(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(ModelStreamInferResponse r) {
+                      answered.complete(r);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      ended.complete(Status.fromThrowable(t));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                      ended.complete(Status.OK);
+                    }
+                  });
+      requests.onNext(rawRequest("echo_fp32", DataType.FP32, one, 1, 1));
+      assertThat(answered.get(30, TimeUnit.SECONDS).getErrorMessage()).isEmpty();
+
+      long start = System.nanoTime();
+      boolean clean = GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(40));
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      Status status = ended.get(30, TimeUnit.SECONDS);
+      assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(clean).as("drained within its budget").isTrue();
+      assertThat(took)
+          .as("the open stream did not hold the drain")
+          .isLessThan(Duration.ofSeconds(30));
+    } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       grpc.close();
       http.close();

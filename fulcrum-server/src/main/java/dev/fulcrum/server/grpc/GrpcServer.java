@@ -88,6 +88,7 @@ public final class GrpcServer implements AutoCloseable {
   private java.util.Set<String> watchedModels = java.util.Set.of();
 
   private @Nullable Server server;
+  private @Nullable InferenceGrpcService inference;
   private int port = -1;
   private @Nullable NettyTransport transport;
   private final ConnectionLimit connections;
@@ -143,6 +144,12 @@ public final class GrpcServer implements AutoCloseable {
             ? new BufferBudget(limits.maxBufferedBytes())
             : sharedBudget.child(limits.maxBufferedBytes());
     this.budget = budget;
+    InferenceGrpcService inference =
+        new InferenceGrpcService(
+            service,
+            HttpServer.version(),
+            new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)));
+    this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =
           config
@@ -176,12 +183,7 @@ public final class GrpcServer implements AutoCloseable {
               .maxConcurrentCallsPerConnection(limits.maxConcurrentCallsPerConnection())
               .addService(
                   StrictParsing.of(
-                      new InferenceGrpcService(
-                              service,
-                              HttpServer.version(),
-                              new RequestFailureLog(
-                                  LoggerFactory.getLogger(InferenceGrpcService.class)))
-                          .bindService(),
+                      inference.bindService(),
                       GRPCInferenceServiceGrpc.getModelStreamInferMethod().getFullMethodName(),
                       GrpcCodec::malformed))
               .addService(healthService())
@@ -324,7 +326,8 @@ public final class GrpcServer implements AutoCloseable {
   /**
    * Stops accepting calls (each connection gets GOAWAY; new calls are refused), waits up to {@code
    * drain} for the calls in progress to finish and their connections to close — a call is done when
-   * its response and status are sent — then cancels what is left and releases the threads.
+   * its response and status are sent; a ModelStreamInfer call ends with UNAVAILABLE once its
+   * pending requests are answered — then cancels what is left and releases the threads.
    *
    * @return true when every call finished within {@code drain}
    */
@@ -333,6 +336,11 @@ public final class GrpcServer implements AutoCloseable {
     if (server != null) {
       if (health != null) {
         health.enterTerminalState();
+      }
+      // Streams open between requests would otherwise hold the drain until its end, and then be
+      // reset (CANCELLED); they end with UNAVAILABLE once their pending requests are answered.
+      if (inference != null) {
+        inference.endStreams();
       }
       server.shutdown();
       try {

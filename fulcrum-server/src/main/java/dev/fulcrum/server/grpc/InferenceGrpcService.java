@@ -46,6 +46,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -71,6 +72,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   private final InferenceService service;
   private final ServerMetadataResponse serverMetadata;
   private final RequestFailureLog failures;
+
+  /** The ModelStreamInfer calls open now, so that {@link #endStreams()} can end them. */
+  private final Set<InferStream> streams = ConcurrentHashMap.newKeySet();
+
+  private volatile boolean endingStreams;
 
   InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
     this.service = service;
@@ -331,7 +337,26 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         (ServerCallStreamObserver<ModelStreamInferResponse>) observer;
     InferStream stream = new InferStream(call);
     call.setOnCancelHandler(stream::cancelAll);
+    streams.add(stream);
+    if (endingStreams) {
+      stream.endWhenAnswered(); // opened after endStreams() looked
+    }
     return stream;
+  }
+
+  /**
+   * Ends every open ModelStreamInfer call with UNAVAILABLE ("the server is shutting down"), each as
+   * soon as the requests it has pending are answered (at once when it has none), so that a client
+   * that keeps a stream open between requests, as Triton's clients do, neither holds the server's
+   * shutdown for its whole budget nor sees its stream reset (CANCELLED) at the end of it: it sees
+   * the status gRPC clients retry on. Called by {@link GrpcServer#close} before it stops accepting
+   * calls; any thread.
+   */
+  void endStreams() {
+    endingStreams = true;
+    for (InferStream stream : List.copyOf(streams)) {
+      stream.endWhenAnswered();
+    }
   }
 
   /**
@@ -349,6 +374,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean halfClosed;
     private boolean finished;
+
+    /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
+    private boolean ending;
 
     InferStream(ServerCallStreamObserver<ModelStreamInferResponse> call) {
       this.call = call;
@@ -421,9 +449,24 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     }
 
     private void completeIfDone() {
-      if (halfClosed && pending.isEmpty() && !finished) {
+      if ((halfClosed || ending) && pending.isEmpty() && !finished) {
         finished = true;
-        call.onCompleted();
+        streams.remove(this);
+        if (halfClosed) {
+          call.onCompleted();
+        } else {
+          call.onError(
+              Status.UNAVAILABLE
+                  .withDescription("the server is shutting down")
+                  .asRuntimeException());
+        }
+      }
+    }
+
+    void endWhenAnswered() {
+      synchronized (lock) {
+        ending = true;
+        completeIfDone();
       }
     }
 
@@ -447,6 +490,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         toCancel = List.copyOf(pending);
         pending.clear();
       }
+      streams.remove(this);
       toCancel.forEach(f -> f.cancel(true));
     }
   }
