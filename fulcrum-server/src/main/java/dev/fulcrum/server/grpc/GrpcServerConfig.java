@@ -116,8 +116,10 @@ public record GrpcServerConfig(
    *     server sends GOAWAY (clients reconnect when they next call)
    * @param keepAliveTime how long a connection may be silent before the server pings the client
    * @param keepAliveTimeout how long the server waits for the ping's answer before closing
-   * @param permitKeepAliveTime the shortest interval between a client's keepalive pings; a client
-   *     that pings more often is sent GOAWAY ({@code ENHANCE_YOUR_CALM})
+   * @param permitKeepAliveTime the shortest interval between a client's keepalive pings while the
+   *     connection has a call open; a client that pings more often is sent GOAWAY ({@code
+   *     ENHANCE_YOUR_CALM}). With no call open grpc-java allows one ping per 2 hours, whatever this
+   *     is (it does not permit keepalive without calls, as Triton's default)
    * @param maxConcurrentCallsPerConnection calls one connection may have open at once (the HTTP/2
    *     {@code MAX_CONCURRENT_STREAMS} setting)
    * @param maxConnections open connections beyond which a new one is closed as soon as it is

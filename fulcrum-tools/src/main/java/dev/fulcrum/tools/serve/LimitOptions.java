@@ -146,8 +146,9 @@ final class LimitOptions {
       defaultValue = "300000",
       paramLabel = "MS",
       description =
-          "The shortest interval allowed between a client's keepalive pings; a client pinging"
-              + " faster is sent GOAWAY (default: ${DEFAULT-VALUE}).")
+          "The shortest interval allowed between a client's keepalive pings while it has a call"
+              + " open; a client pinging faster is sent GOAWAY. With no call open, one ping per 2"
+              + " hours is allowed, as in Triton's default (default: ${DEFAULT-VALUE}).")
   long grpcPermitKeepAliveTimeMs;
 
   @Option(
