@@ -14,8 +14,11 @@ import org.slf4j.event.Level;
  * rate-limited INFO line without a trace. grpc-java's {@code NettyServerHandler} logs "Exception in
  * onHeadersRead()" and then "Stream Error" for a request whose headers it cannot take (a malformed
  * {@code grpc-timeout} such as {@code abc} or {@code 999999999H}), twice per request: a client's
- * mistake, already answered by resetting its stream, that a client could flood the log with. Its
- * other records pass untouched.
+ * mistake, already answered by resetting its stream, that a client could flood the log with. It
+ * logs "Stream Error" too when it writes an answer to a stream the client has reset already (a
+ * C-core client whose {@code grpc.max_receive_message_length} the answer exceeds resets it: "Stream
+ * closed before write could take place"), also the client's doing. Its other records pass
+ * untouched.
  *
  * <p>A JUL filter is global to the process: the last server started installs its own; the logger is
  * held strongly so that the filter stays (JUL keeps its loggers weakly). Thread-safe: JUL calls the
@@ -51,7 +54,8 @@ final class ClientStreamErrorLog implements Filter {
     lines.log(
         Level.INFO,
         "grpc-stream-error",
-        "gRPC stream reset for a request grpc-java could not take: "
+        "gRPC stream reset (a request grpc-java could not take, or an answer to a stream the"
+            + " client had reset): "
             + (root == null ? record.getMessage() : root.toString()),
         null);
     return false;
