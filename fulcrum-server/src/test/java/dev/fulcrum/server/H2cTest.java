@@ -137,6 +137,22 @@ class H2cTest {
   // ---- prior knowledge ---------------------------------------------------------------------
 
   @Test
+  void headOfAnUnknownModelOrVersionHasNoData() throws Exception {
+    try (H2Client c = new H2Client(server.port())) {
+      // The lookup's NOT_FOUND was answered past the HEAD handling, with its JSON in a DATA frame:
+      // h2 (httpx's) fails the stream and the connection ("Expected 0 bytes, received 32").
+      for (String path : List.of("/v2/models/nope", "/v2/models/simple/versions/9")) {
+        Reply head = c.send(c.request(HttpMethod.HEAD, path, null)).get(30, SECONDS);
+        assertThat(head.status()).as(path).isEqualTo(404);
+        assertThat(head.body()).as(path).isEmpty();
+        assertThat(head.headers().getInt(HttpHeaderNames.CONTENT_LENGTH)).as(path).isPositive();
+      }
+      Reply ready = c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void priorKnowledgeGetAndInferWithoutConnectionHeaders() throws Exception {
     try (H2Client c = new H2Client(server.port())) {
       // HEAD: GET's status and length, no DATA frame (one would be a protocol error).

@@ -247,7 +247,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
-    CompletableFuture<Reply> reply = answerOrRefuse(request, ctx);
+    CompletableFuture<Reply> reply;
+    try {
+      reply = answerOrRefuse(request, ctx);
+    } catch (RuntimeException e) {
+      // A lookup that throws (an unknown model or version is a NOT_FOUND exception): its error is
+      // the answer, and for HEAD it too goes without content. It was made by the caller, past
+      // withoutBody, so HEAD /v2/models/<unknown> on HTTP/2 sent its 404 body in a DATA frame.
+      reply = done(error(e));
+    }
     // Every answer to HEAD, an error's too, goes without content (on HTTP/2 a HEAD answer with a
     // DATA frame is a protocol error to the client; HTTP/1.1's encoder drops it itself).
     return request.method().equals(HttpMethod.HEAD)
