@@ -32,6 +32,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -39,6 +40,7 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.SslContext;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -50,6 +52,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -329,7 +332,15 @@ class H2cTest {
         new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel connection;
 
+    /** The error code of the first GOAWAY the server sent, if it sent one. */
+    final CompletableFuture<Long> goAway = new CompletableFuture<>();
+
     H2Client(int port) throws InterruptedException {
+      this(port, null);
+    }
+
+    /** Over TLS with {@code tls} (ALPN h2) when it is not null, else cleartext. */
+    H2Client(int port, @Nullable SslContext tls) throws InterruptedException {
       connection =
           new Bootstrap()
               .group(group)
@@ -338,9 +349,22 @@ class H2cTest {
                   new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                      if (tls != null) {
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc(), "localhost", port));
+                      }
                       ch.pipeline()
                           .addLast(Http2FrameCodecBuilder.forClient().build())
-                          .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                          .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()))
+                          .addLast(
+                              new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                  if (msg instanceof Http2GoAwayFrame g) {
+                                    goAway.complete(g.errorCode());
+                                  }
+                                  ctx.fireChannelRead(msg);
+                                }
+                              });
                     }
                   })
               .connect("127.0.0.1", port)
@@ -430,6 +454,11 @@ class H2cTest {
           .open()
           .sync()
           .getNow();
+    }
+
+    /** Whether the server has closed the connection (or it was closed here). */
+    boolean closed() {
+      return !connection.isActive();
     }
 
     @Override

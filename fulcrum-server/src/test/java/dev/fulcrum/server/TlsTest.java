@@ -16,6 +16,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.io.InputStream;
@@ -144,6 +148,54 @@ class TlsTest {
     HttpResponse<String> r = get(HttpClient.Version.HTTP_2, https.port(), "/v2/health/ready");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+  }
+
+  @Test
+  void aBusyHttp2ConnectionByAlpnIsNotClosedByTheHeaderTimeout() throws Exception {
+    Duration shortTimeout = Duration.ofSeconds(2);
+    Security tls =
+        new Security(
+            AccessPolicy.open(),
+            Optional.of(new Tls(tls("server.pem"), tls("server.key"), Optional.empty())));
+    HttpServer server =
+        new HttpServer(
+                service,
+                HttpServerConfig.ephemeral()
+                    .withSecurity(tls)
+                    .withLimits(
+                        HttpServerConfig.Limits.defaults()
+                            .withTimeouts(shortTimeout, shortTimeout, shortTimeout)))
+            .start();
+    SslContext alpnH2 =
+        SslContextBuilder.forClient()
+            .trustManager(tls("ca.pem").toFile())
+            .applicationProtocolConfig(
+                new ApplicationProtocolConfig(
+                    ApplicationProtocolConfig.Protocol.ALPN,
+                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    ApplicationProtocolNames.HTTP_2))
+            .build();
+    try (H2cTest.H2Client c = new H2cTest.H2Client(server.port(), alpnH2)) {
+      // A request every 0.4 s for more than twice the timeouts, on one connection. The timeouts
+      // saw only bytes on an h2 connection and kept it in its head phase, so the header timeout
+      // closed it 2 s after its start however busy it was.
+      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(5_000);
+      int sent = 0;
+      while (System.nanoTime() < end) {
+        assertThat(c.closed()).as("closed after %d requests", sent).isFalse();
+        H2cTest.Reply r =
+            c.send(c.request(HttpMethod.GET, "/v2/health/live", null)).get(30, TimeUnit.SECONDS);
+        assertThat(r.status()).isEqualTo(200);
+        sent++;
+        Thread.sleep(400);
+      }
+      // Idle now: closed as idle, with a GOAWAY (NO_ERROR) first.
+      Await.until("the idle connection is closed", c::closed);
+      assertThat(c.goAway.getNow(-1L)).isEqualTo(0L);
+    } finally {
+      server.close();
+    }
   }
 
   @Test

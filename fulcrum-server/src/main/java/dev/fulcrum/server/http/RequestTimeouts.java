@@ -12,7 +12,10 @@ import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
@@ -35,8 +38,10 @@ import org.slf4j.LoggerFactory;
  * head with a body starts the body phase (body timeout, restarted by each chunk); a complete
  * request waits for its response (no timeout: the server is working, not the client); a connection
  * with every response written is idle (idle timeout) until the next head. An HTTP/2 connection is
- * idle while it has no open stream; each stream has its own instance for its body. Time spent with
- * reading suspended by backpressure never counts against the client.
+ * idle while it has no open stream, from its last stream's close; each stream has its own instance
+ * for its body. Time spent with reading suspended by backpressure never counts against the client.
+ * An idle HTTP/2 connection is closed through its whole pipeline, so that its codec sends GOAWAY
+ * first (RFC 9113 6.8): the client learns that nothing of its was dropped and opens a new one.
  *
  * <p>Threads: one instance per connection or stream; everything, the timer included, runs on its
  * event loop. One timer at a time: when it fires it re-reads the phase and either closes or
@@ -44,6 +49,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class RequestTimeouts extends ChannelDuplexHandler {
   private static final Logger log = LoggerFactory.getLogger(RequestTimeouts.class);
+
+  /**
+   * The user event that tells a TLS connection's timeouts that ALPN chose h2 ({@link TlsStart}): a
+   * cleartext connection's is Netty's upgrade event, which TLS has none of.
+   */
+  static final Object HTTP2_BY_ALPN =
+      new Object() {
+        @Override
+        public String toString() {
+          return "HTTP2_BY_ALPN";
+        }
+      };
 
   private enum Phase {
     HEAD,
@@ -84,6 +101,9 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   private final long headStart;
 
   private final boolean hasHeadStart;
+
+  /** The HTTP/2 connection, once the connection speaks HTTP/2 and its codec is found. */
+  private @Nullable Http2Connection http2;
 
   /**
    * @param headerTimeout the longest a request head may take, from the connection's start
@@ -213,12 +233,38 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt == HTTP2_BY_ALPN) {
+      http2Started();
+      return; // this handler's own event
+    }
     if (evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent
         || evt instanceof HttpServerUpgradeHandler.UpgradeEvent) {
-      ConnectionLimit.started(ctx.channel());
-      enter(Phase.HTTP2);
+      http2Started();
     }
     super.userEventTriggered(ctx, evt);
+  }
+
+  /**
+   * From here the connection is HTTP/2: idle while no stream is open, counted from the close of the
+   * last one. Each close restarts the count (the codec's listener, on this event loop); a check
+   * that finds a stream open restarts it too. Before, only the check's look saw activity, so a
+   * client sending a request every half second was closed as idle one idle timeout after its
+   * connection's start, its next request failing on the closed socket.
+   */
+  private void http2Started() {
+    ConnectionLimit.started(ctx.channel());
+    Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+    if (codec != null && http2 == null) {
+      http2 = codec.connection();
+      http2.addListener(
+          new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(Http2Stream stream) {
+              since = System.nanoTime();
+            }
+          });
+    }
+    enter(Phase.HTTP2);
   }
 
   private void enter(Phase next) {
@@ -286,6 +332,11 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
           TimeUnit.NANOSECONDS.toMillis(now - since - limit));
       if (phase == Phase.HEAD) {
         ConnectionLimit.reset(ctx.channel()); // no head, nothing to answer: RST, no TIME_WAIT
+      } else if (phase == Phase.HTTP2) {
+        // From the pipeline's tail, through the HTTP/2 codec (after this handler on a cleartext
+        // connection with prior knowledge and on TLS): GOAWAY (NO_ERROR), then the close.
+        // ctx.close() went around it, and the client's next request met a closed socket.
+        ctx.channel().close();
       } else {
         ctx.close();
       }
@@ -312,7 +363,6 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   }
 
   private boolean hasOpenStreams() {
-    Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
-    return codec != null && codec.connection().numActiveStreams() > 0;
+    return http2 != null && http2.numActiveStreams() > 0;
   }
 }

@@ -29,6 +29,10 @@ final class TlsStart extends ApplicationProtocolNegotiationHandler {
   protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
     if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
       connection.addHttp2(ctx.pipeline(), budget);
+      // The timeouts, after this handler, see only bytes on h2: without the event they kept the
+      // connection in its head phase, and the header timeout closed it 10 s after its start
+      // however busy it was.
+      ctx.fireUserEventTriggered(RequestTimeouts.HTTP2_BY_ALPN);
     } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
       ctx.pipeline().addAfter(ctx.name(), "http1", HttpPipeline.http1Codec());
     } else {
