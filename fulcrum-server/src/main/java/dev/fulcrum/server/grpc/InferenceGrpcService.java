@@ -33,6 +33,7 @@ import dev.fulcrum.server.grpc.proto.ServerMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
 import dev.fulcrum.server.grpc.proto.ServerReadyResponse;
+import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.Context;
 import io.grpc.Deadline;
@@ -43,7 +44,6 @@ import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -198,32 +198,29 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   @Override
   public void repositoryModelLoad(
       RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
-    // As REST refuses them: a config that is not a string, and model files sent in the request
-    // (Triton's "file:<version>/<name>" bytes_param, an unknown field here), so that a deploy tool
-    // is never told a load succeeded that ignored what it sent.
-    String override = null;
-    InferenceException refused = null;
-    for (Map.Entry<String, ModelRepositoryParameter> p : request.getParametersMap().entrySet()) {
-      if (p.getKey().equals("config")) {
-        if (p.getValue().getParameterChoiceCase()
-            != ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM) {
-          refused =
-              InferenceException.invalid(
-                  "parameter 'config' must be a string_param holding the model configuration as"
-                      + " JSON");
-        }
-        override = p.getValue().getStringParam();
-      } else if (p.getKey().startsWith("file:")) {
-        refused =
-            InferenceException.invalid(
-                "parameter '%s': loading model files from the request is not supported",
-                p.getKey());
-      }
+    // As REST refuses them (LoadParameters): a config that is not a string, and model files sent
+    // in the request (Triton's "file:<version>/<name>" bytes_param, an unknown field here), so that
+    // a deploy tool is never told a load succeeded that ignored what it sent.
+    String override;
+    try {
+      override =
+          LoadParameters.configOverride(
+              request.getParametersMap().entrySet(),
+              p ->
+                  p.getParameterChoiceCase()
+                          == ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM
+                      ? p.getStringParam()
+                      : null,
+              "string_param");
+    } catch (InferenceException refused) {
+      control(
+          CompletableFuture.failedFuture(refused),
+          observer,
+          RepositoryModelLoadResponse.getDefaultInstance());
+      return;
     }
     control(
-        refused != null
-            ? CompletableFuture.failedFuture(refused)
-            : service.load(request.getModelName(), override),
+        service.load(request.getModelName(), override),
         observer,
         RepositoryModelLoadResponse.getDefaultInstance());
   }

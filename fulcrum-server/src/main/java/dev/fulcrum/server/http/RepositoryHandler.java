@@ -9,6 +9,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.protocol.LoadParameters;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -16,7 +17,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -62,20 +62,11 @@ final class RepositoryHandler {
    * (config.yaml's field names) to use instead of the model's file.
    */
   CompletableFuture<Reply> load(String model, FullHttpRequest request) {
-    JsonNode parameters = body(request).path("parameters");
-    String override = null;
-    for (Map.Entry<String, JsonNode> p : parameters.properties()) {
-      if (p.getKey().equals("config")) {
-        if (!p.getValue().isTextual()) {
-          throw InferenceException.invalid(
-              "parameter 'config' must be a string holding the model configuration as JSON");
-        }
-        override = p.getValue().asText();
-      } else if (p.getKey().startsWith("file:")) {
-        throw InferenceException.invalid(
-            "parameter '%s': loading model files from the request is not supported", p.getKey());
-      }
-    }
+    String override =
+        LoadParameters.configOverride(
+            body(request).path("parameters").properties(),
+            p -> p.isTextual() ? p.asText() : null,
+            "string");
     return service.load(model, override).thenApply(v -> OK);
   }
 
