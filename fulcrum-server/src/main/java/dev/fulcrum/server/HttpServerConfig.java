@@ -37,26 +37,17 @@ public record HttpServerConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(security, "security");
     Objects.requireNonNull(transport, "transport");
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("port must be 0..65535, was " + port);
-    }
-    if (maxInputSize < 1) {
-      throw new IllegalArgumentException("maxInputSize must be >= 1, was " + maxInputSize);
-    }
+    SettingBounds.port(port);
+    SettingBounds.atLeastOne(maxInputSize, "maxInputSize");
     if (eventLoopThreads < 0) {
       throw new IllegalArgumentException("eventLoopThreads must be >= 0");
     }
-    if (limits.maxBufferedBytesPerConnection() < maxInputSize
-        || limits.maxBufferedBytes() < maxInputSize) {
-      throw new IllegalArgumentException(
-          "limits.maxBufferedBytes ("
-              + limits.maxBufferedBytes()
-              + ") and limits.maxBufferedBytesPerConnection ("
-              + limits.maxBufferedBytesPerConnection()
-              + ") must be at least maxInputSize ("
-              + maxInputSize
-              + "), or a body of the largest size could never be accepted");
-    }
+    SettingBounds.budgetsHold(
+        limits.maxBufferedBytes(),
+        limits.maxBufferedBytesPerConnection(),
+        maxInputSize,
+        "maxInputSize",
+        "a body of the largest size could never be accepted");
   }
 
   /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
@@ -213,27 +204,14 @@ public record HttpServerConfig(
     }
 
     public Limits {
-      positive(headerTimeout, "headerTimeout");
-      positive(idleTimeout, "idleTimeout");
-      positive(bodyTimeout, "bodyTimeout");
-      if (maxConnections < 1) {
-        throw new IllegalArgumentException("maxConnections must be >= 1, was " + maxConnections);
-      }
-      if (maxBufferedBytes < 1) {
-        throw new IllegalArgumentException(
-            "maxBufferedBytes must be >= 1, was " + maxBufferedBytes);
-      }
-      if (maxBufferedBytesPerConnection < 1) {
-        throw new IllegalArgumentException(
-            "maxBufferedBytesPerConnection must be >= 1, was " + maxBufferedBytesPerConnection);
-      }
-      if (maxConcurrentStreams < 1) {
-        throw new IllegalArgumentException(
-            "maxConcurrentStreams must be >= 1, was " + maxConcurrentStreams);
-      }
-      if (acceptBacklog < 1) {
-        throw new IllegalArgumentException("acceptBacklog must be >= 1, was " + acceptBacklog);
-      }
+      SettingBounds.positive(headerTimeout, "headerTimeout");
+      SettingBounds.positive(idleTimeout, "idleTimeout");
+      SettingBounds.positive(bodyTimeout, "bodyTimeout");
+      SettingBounds.atLeastOne(maxConnections, "maxConnections");
+      SettingBounds.atLeastOne(maxBufferedBytes, "maxBufferedBytes");
+      SettingBounds.atLeastOne(maxBufferedBytesPerConnection, "maxBufferedBytesPerConnection");
+      SettingBounds.atLeastOne(maxConcurrentStreams, "maxConcurrentStreams");
+      SettingBounds.atLeastOne(acceptBacklog, "acceptBacklog");
       if (acceptors < 0 || acceptors > MAX_ACCEPTORS) {
         throw new IllegalArgumentException(
             "acceptors must be 0 (the event loops accept) to "
@@ -335,13 +313,6 @@ public record HttpServerConfig(
           maxConcurrentStreams,
           acceptBacklog,
           n);
-    }
-
-    private static void positive(Duration d, String field) {
-      Objects.requireNonNull(d, field);
-      if (d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException(field + " must be > 0, was " + d);
-      }
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.grpc;
 
+import dev.fulcrum.server.SettingBounds;
 import dev.fulcrum.server.Transport;
 import dev.fulcrum.server.security.Security;
 import java.time.Duration;
@@ -35,23 +36,14 @@ public record GrpcServerConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(security, "security");
     Objects.requireNonNull(transport, "transport");
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("port must be 0..65535, was " + port);
-    }
-    if (maxMessageSize < 1) {
-      throw new IllegalArgumentException("maxMessageSize must be >= 1, was " + maxMessageSize);
-    }
-    if (limits.maxBufferedBytesPerConnection() < maxMessageSize
-        || limits.maxBufferedBytes() < maxMessageSize) {
-      throw new IllegalArgumentException(
-          "limits.maxBufferedBytes ("
-              + limits.maxBufferedBytes()
-              + ") and limits.maxBufferedBytesPerConnection ("
-              + limits.maxBufferedBytesPerConnection()
-              + ") must be at least maxMessageSize ("
-              + maxMessageSize
-              + "), or a message of the largest size could never be received");
-    }
+    SettingBounds.port(port);
+    SettingBounds.atLeastOne(maxMessageSize, "maxMessageSize");
+    SettingBounds.budgetsHold(
+        limits.maxBufferedBytes(),
+        limits.maxBufferedBytesPerConnection(),
+        maxMessageSize,
+        "maxMessageSize",
+        "a message of the largest size could never be received");
   }
 
   /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
@@ -147,30 +139,19 @@ public record GrpcServerConfig(
     public static final long DEFAULT_MAX_BUFFERED_BYTES_PER_CONNECTION = 256L << 20;
 
     public Limits {
-      positive(handshakeTimeout, "handshakeTimeout");
-      positive(maxConnectionIdle, "maxConnectionIdle");
-      positive(keepAliveTime, "keepAliveTime");
-      positive(keepAliveTimeout, "keepAliveTimeout");
+      SettingBounds.positive(handshakeTimeout, "handshakeTimeout");
+      SettingBounds.positive(maxConnectionIdle, "maxConnectionIdle");
+      SettingBounds.positive(keepAliveTime, "keepAliveTime");
+      SettingBounds.positive(keepAliveTimeout, "keepAliveTimeout");
       Objects.requireNonNull(permitKeepAliveTime, "permitKeepAliveTime");
       if (permitKeepAliveTime.isNegative()) {
         throw new IllegalArgumentException(
             "permitKeepAliveTime must be >= 0, was " + permitKeepAliveTime);
       }
-      if (maxConcurrentCallsPerConnection < 1) {
-        throw new IllegalArgumentException(
-            "maxConcurrentCallsPerConnection must be >= 1, was " + maxConcurrentCallsPerConnection);
-      }
-      if (maxConnections < 1) {
-        throw new IllegalArgumentException("maxConnections must be >= 1, was " + maxConnections);
-      }
-      if (maxBufferedBytes < 1) {
-        throw new IllegalArgumentException(
-            "maxBufferedBytes must be >= 1, was " + maxBufferedBytes);
-      }
-      if (maxBufferedBytesPerConnection < 1) {
-        throw new IllegalArgumentException(
-            "maxBufferedBytesPerConnection must be >= 1, was " + maxBufferedBytesPerConnection);
-      }
+      SettingBounds.atLeastOne(maxConcurrentCallsPerConnection, "maxConcurrentCallsPerConnection");
+      SettingBounds.atLeastOne(maxConnections, "maxConnections");
+      SettingBounds.atLeastOne(maxBufferedBytes, "maxBufferedBytes");
+      SettingBounds.atLeastOne(maxBufferedBytesPerConnection, "maxBufferedBytesPerConnection");
     }
 
     /** The limits with the default buffered-bytes budgets (1 GiB, 256 MiB a connection). */
@@ -273,13 +254,6 @@ public record GrpcServerConfig(
           maxConnections,
           server,
           perConnection);
-    }
-
-    private static void positive(Duration d, String field) {
-      Objects.requireNonNull(d, field);
-      if (d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException(field + " must be > 0, was " + d);
-      }
     }
   }
 }
