@@ -1,6 +1,7 @@
 package dev.fulcrum.core.config;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * How a model version's queue and batcher behave: Triton's {@code dynamic_batching} and its {@code
@@ -58,109 +59,75 @@ public record SchedulingConfig(
   }
 
   public SchedulingConfig withDynamicBatching(boolean on) {
-    return toBuilder().dynamicBatching(on).build();
+    return with(b -> b.dynamicBatching = on);
   }
 
   public SchedulingConfig withMaxQueueSize(int size) {
-    return toBuilder().maxQueueSize(size).build();
+    return with(b -> b.maxQueueSize = size);
   }
 
   public SchedulingConfig withMaxQueueDelayMicros(long micros) {
-    return toBuilder().maxQueueDelayMicros(micros).build();
+    return with(b -> b.maxQueueDelayMicros = micros);
   }
 
   public SchedulingConfig withTimeout(long defaultMicros, TimeoutAction action, boolean override) {
-    return toBuilder()
-        .defaultTimeoutMicros(defaultMicros)
-        .timeoutAction(action)
-        .allowTimeoutOverride(override)
-        .build();
+    return with(
+        b -> {
+          b.defaultTimeoutMicros = defaultMicros;
+          b.timeoutAction = action;
+          b.allowTimeoutOverride = override;
+        });
   }
 
   public SchedulingConfig withPriorities(int levels, int defaultLevel) {
-    return toBuilder().priorityLevels(levels).defaultPriorityLevel(defaultLevel).build();
+    return with(
+        b -> {
+          b.priorityLevels = levels;
+          b.defaultPriorityLevel = defaultLevel;
+        });
   }
 
   public SchedulingConfig withPreferredBatchSizes(List<Integer> sizes, boolean preserve) {
-    return toBuilder().preferredBatchSizes(sizes).preserveOrdering(preserve).build();
+    return with(
+        b -> {
+          b.preferredBatchSizes = sizes;
+          b.preserveOrdering = preserve;
+        });
   }
 
-  private Builder toBuilder() {
-    Builder b = new Builder();
-    b.dynamicBatching = dynamicBatching;
-    b.maxQueueDelayMicros = maxQueueDelayMicros;
-    b.preferredBatchSizes = preferredBatchSizes;
-    b.preserveOrdering = preserveOrdering;
-    b.priorityLevels = priorityLevels;
-    b.defaultPriorityLevel = defaultPriorityLevel;
-    b.maxQueueSize = maxQueueSize;
-    b.defaultTimeoutMicros = defaultTimeoutMicros;
-    b.timeoutAction = timeoutAction;
-    b.allowTimeoutOverride = allowTimeoutOverride;
-    return b;
+  /** This configuration with the fields that {@code change} sets replaced. */
+  private SchedulingConfig with(Consumer<Builder> change) {
+    Builder b = new Builder(this);
+    change.accept(b);
+    return b.build();
   }
 
-  /** Changes some fields of a configuration; used by the with-methods. Not thread-safe. */
+  /**
+   * A configuration's fields, open to change; the with-methods set some and build. Not thread-safe.
+   */
   private static final class Builder {
     private boolean dynamicBatching;
     private long maxQueueDelayMicros;
-    private List<Integer> preferredBatchSizes = List.of();
+    private List<Integer> preferredBatchSizes;
     private boolean preserveOrdering;
     private int priorityLevels;
     private int defaultPriorityLevel;
     private int maxQueueSize;
     private long defaultTimeoutMicros;
-    private TimeoutAction timeoutAction = TimeoutAction.REJECT;
+    private TimeoutAction timeoutAction;
     private boolean allowTimeoutOverride;
 
-    Builder dynamicBatching(boolean v) {
-      dynamicBatching = v;
-      return this;
-    }
-
-    Builder maxQueueDelayMicros(long v) {
-      maxQueueDelayMicros = v;
-      return this;
-    }
-
-    Builder preferredBatchSizes(List<Integer> v) {
-      preferredBatchSizes = v;
-      return this;
-    }
-
-    Builder preserveOrdering(boolean v) {
-      preserveOrdering = v;
-      return this;
-    }
-
-    Builder priorityLevels(int v) {
-      priorityLevels = v;
-      return this;
-    }
-
-    Builder defaultPriorityLevel(int v) {
-      defaultPriorityLevel = v;
-      return this;
-    }
-
-    Builder maxQueueSize(int v) {
-      maxQueueSize = v;
-      return this;
-    }
-
-    Builder defaultTimeoutMicros(long v) {
-      defaultTimeoutMicros = v;
-      return this;
-    }
-
-    Builder timeoutAction(TimeoutAction v) {
-      timeoutAction = v;
-      return this;
-    }
-
-    Builder allowTimeoutOverride(boolean v) {
-      allowTimeoutOverride = v;
-      return this;
+    Builder(SchedulingConfig c) {
+      dynamicBatching = c.dynamicBatching;
+      maxQueueDelayMicros = c.maxQueueDelayMicros;
+      preferredBatchSizes = c.preferredBatchSizes;
+      preserveOrdering = c.preserveOrdering;
+      priorityLevels = c.priorityLevels;
+      defaultPriorityLevel = c.defaultPriorityLevel;
+      maxQueueSize = c.maxQueueSize;
+      defaultTimeoutMicros = c.defaultTimeoutMicros;
+      timeoutAction = c.timeoutAction;
+      allowTimeoutOverride = c.allowTimeoutOverride;
     }
 
     SchedulingConfig build() {
