@@ -296,8 +296,7 @@ public final class ModelScheduler implements AutoCloseable {
         timer,
         observer,
         inlineLimit,
-        InstanceChoice.DEFAULT,
-        threadCpu());
+        InstanceChoice.DEFAULT);
   }
 
   /**
