@@ -17,9 +17,18 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -98,6 +107,92 @@ class GrpcClientBehaviourTest {
         HttpServerTest.binaryValues(DataType.FP32, count),
         1,
         count);
+  }
+
+  /**
+   * Sends the HTTP/2 preface, then up to {@code pings} PING frames on a connection with no call,
+   * each after the server answered the one before, and returns what the server answered: {@code
+   * "ping-ack"} for each ping, and {@code "goaway:<error code>"} when it sent GOAWAY instead (then
+   * no more pings are sent).
+   */
+  private static List<String> pingWithoutCalls(int port, int pings) throws Exception {
+    List<String> seen = new ArrayList<>();
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // SETTINGS, empty
+      for (int i = 0; i < pings; i++) {
+        boolean acked = false;
+        try {
+          out.write(new byte[] {0, 0, 8, 6, 0, 0, 0, 0, 0}); // PING, 8 bytes of payload
+          out.writeLong(i);
+          out.flush();
+        } catch (IOException closed) {
+          acked = true; // closed after a GOAWAY that came late: it is still to be read
+        }
+        // Until this ping's ack, then whatever else came by 200 ms later (a GOAWAY may follow an
+        // ack, and the server closes after it: a next ping would meet a closed socket).
+        while (true) {
+          int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+          int type = in.readUnsignedByte();
+          int flags = in.readUnsignedByte();
+          in.readInt(); // stream id
+          byte[] payload = new byte[length];
+          in.readFully(payload);
+          if (type == 6 && (flags & 1) != 0) {
+            seen.add("ping-ack");
+            acked = true;
+          } else if (type == 7) {
+            seen.add("goaway:" + ByteBuffer.wrap(payload, 4, 4).getInt());
+            return seen;
+          }
+          if (acked && in.available() == 0) {
+            Thread.sleep(200);
+            if (in.available() == 0) {
+              break;
+            }
+          }
+        }
+      }
+    }
+    return seen;
+  }
+
+  @Test
+  void keepalivePingsWithoutCallsAreRefusedUnlessPermitted() throws Exception {
+    // A client with keepalive_permit_without_calls (grpcio's keepalive options, as Triton's docs
+    // suggest them) pings a connection with no call open: without the permit the third such ping
+    // is one strike too many, GOAWAY ENHANCE_YOUR_CALM (0xb, "too_many_pings").
+    GrpcServerConfig.Limits pingsEvery0s =
+        new GrpcServerConfig.Limits(
+            Duration.ofSeconds(10),
+            Duration.ofSeconds(60),
+            Duration.ofHours(2),
+            Duration.ofSeconds(20),
+            Duration.ZERO, // any interval while a call is open
+            100,
+            4096);
+    GrpcServer strict =
+        new GrpcServer(service, GrpcServerConfig.ephemeral().withLimits(pingsEvery0s)).start();
+    try {
+      assertThat(pingWithoutCalls(strict.port(), 5)).contains("goaway:11");
+    } finally {
+      strict.close();
+    }
+    GrpcServer permitting =
+        new GrpcServer(
+                service,
+                GrpcServerConfig.ephemeral()
+                    .withLimits(pingsEvery0s.withPermitKeepAliveWithoutCalls(true)))
+            .start();
+    try {
+      assertThat(pingWithoutCalls(permitting.port(), 5))
+          .containsExactly("ping-ack", "ping-ack", "ping-ack", "ping-ack", "ping-ack");
+    } finally {
+      permitting.close();
+    }
   }
 
   @Test

@@ -180,6 +180,7 @@ public final class GrpcServer implements AutoCloseable {
               .keepAliveTime(limits.keepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
               .keepAliveTimeout(limits.keepAliveTimeout().toMillis(), TimeUnit.MILLISECONDS)
               .permitKeepAliveTime(limits.permitKeepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
+              .permitKeepAliveWithoutCalls(limits.permitKeepAliveWithoutCalls())
               .maxConcurrentCallsPerConnection(limits.maxConcurrentCallsPerConnection())
               .addService(
                   StrictParsing.of(

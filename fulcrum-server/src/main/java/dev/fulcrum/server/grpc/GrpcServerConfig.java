@@ -110,8 +110,11 @@ public record GrpcServerConfig(
    * @param keepAliveTimeout how long the server waits for the ping's answer before closing
    * @param permitKeepAliveTime the shortest interval between a client's keepalive pings while the
    *     connection has a call open; a client that pings more often is sent GOAWAY ({@code
-   *     ENHANCE_YOUR_CALM}). With no call open grpc-java allows one ping per 2 hours, whatever this
-   *     is (it does not permit keepalive without calls, as Triton's default)
+   *     ENHANCE_YOUR_CALM}). With no call open one ping per 2 hours is allowed, whatever this is,
+   *     unless {@code permitKeepAliveWithoutCalls}
+   * @param permitKeepAliveWithoutCalls whether a connection with no call open may ping as often as
+   *     {@code permitKeepAliveTime} allows (Triton's {@code --grpc-keepalive-permit-without-calls};
+   *     off by default, as there)
    * @param maxConcurrentCallsPerConnection calls one connection may have open at once (the HTTP/2
    *     {@code MAX_CONCURRENT_STREAMS} setting)
    * @param maxConnections open connections beyond which a new one is closed as soon as it is
@@ -128,6 +131,7 @@ public record GrpcServerConfig(
       Duration keepAliveTime,
       Duration keepAliveTimeout,
       Duration permitKeepAliveTime,
+      boolean permitKeepAliveWithoutCalls,
       int maxConcurrentCallsPerConnection,
       int maxConnections,
       long maxBufferedBytes,
@@ -154,7 +158,10 @@ public record GrpcServerConfig(
       SettingBounds.atLeastOne(maxBufferedBytesPerConnection, "maxBufferedBytesPerConnection");
     }
 
-    /** The limits with the default buffered-bytes budgets (1 GiB, 256 MiB a connection). */
+    /**
+     * The limits with the default buffered-bytes budgets (1 GiB, 256 MiB a connection), and no
+     * keepalive without calls.
+     */
     public Limits(
         Duration handshakeTimeout,
         Duration maxConnectionIdle,
@@ -169,6 +176,7 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          false,
           maxConcurrentCallsPerConnection,
           maxConnections,
           DEFAULT_MAX_BUFFERED_BYTES,
@@ -198,6 +206,7 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          permitKeepAliveWithoutCalls,
           maxConcurrentCallsPerConnection,
           maxConnections,
           maxBufferedBytes,
@@ -211,6 +220,7 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          permitKeepAliveWithoutCalls,
           maxConcurrentCallsPerConnection,
           maxConnections,
           maxBufferedBytes,
@@ -224,6 +234,7 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          permitKeepAliveWithoutCalls,
           n,
           maxConnections,
           maxBufferedBytes,
@@ -237,8 +248,24 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          permitKeepAliveWithoutCalls,
           maxConcurrentCallsPerConnection,
           n,
+          maxBufferedBytes,
+          maxBufferedBytesPerConnection);
+    }
+
+    /** These limits with keepalive pings allowed (or not) on a connection with no call open. */
+    public Limits withPermitKeepAliveWithoutCalls(boolean permit) {
+      return new Limits(
+          handshakeTimeout,
+          maxConnectionIdle,
+          keepAliveTime,
+          keepAliveTimeout,
+          permitKeepAliveTime,
+          permit,
+          maxConcurrentCallsPerConnection,
+          maxConnections,
           maxBufferedBytes,
           maxBufferedBytesPerConnection);
     }
@@ -250,6 +277,7 @@ public record GrpcServerConfig(
           keepAliveTime,
           keepAliveTimeout,
           permitKeepAliveTime,
+          permitKeepAliveWithoutCalls,
           maxConcurrentCallsPerConnection,
           maxConnections,
           server,

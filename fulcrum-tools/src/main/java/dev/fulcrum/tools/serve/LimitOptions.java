@@ -148,8 +148,20 @@ final class LimitOptions {
       description =
           "The shortest interval allowed between a client's keepalive pings while it has a call"
               + " open; a client pinging faster is sent GOAWAY. With no call open, one ping per 2"
-              + " hours is allowed, as in Triton's default (default: ${DEFAULT-VALUE}).")
+              + " hours is allowed, as in Triton's default, unless"
+              + " --grpc-keepalive-permit-without-calls (default: ${DEFAULT-VALUE}).")
   long grpcPermitKeepAliveTimeMs;
+
+  @Option(
+      names = "--grpc-keepalive-permit-without-calls",
+      defaultValue = "false",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Let a gRPC client ping as often as --grpc-http2-min-recv-ping-interval-without-data"
+              + " allows with no call open (clients set to keepalive_permit_without_calls); off, such"
+              + " a client is sent GOAWAY too_many_pings (default: ${DEFAULT-VALUE}).")
+  boolean grpcPermitKeepAliveWithoutCalls;
 
   @Option(
       names = "--grpc-max-concurrent-calls-per-connection",
@@ -200,6 +212,7 @@ final class LimitOptions {
         Duration.ofMillis(grpcKeepAliveTimeMs),
         Duration.ofMillis(grpcKeepAliveTimeoutMs),
         Duration.ofMillis(grpcPermitKeepAliveTimeMs),
+        grpcPermitKeepAliveWithoutCalls,
         grpcMaxConcurrentCalls,
         grpcMaxConnections,
         httpMaxBufferedBytes,

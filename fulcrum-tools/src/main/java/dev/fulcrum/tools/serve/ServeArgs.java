@@ -71,6 +71,7 @@ public final class ServeArgs {
           "--grpc-keepalive-time", "7200000",
           "--grpc-keepalive-timeout", "20000",
           "--grpc-http2-min-recv-ping-interval-without-data", "300000",
+          "--grpc-keepalive-permit-without-calls", "false",
           "--grpc-max-concurrent-calls-per-connection", "100",
           "--grpc-max-buffered-bytes-per-connection", "268435456",
           "--grpc-max-connections", "4096",
@@ -191,6 +192,8 @@ public final class ServeArgs {
       case "--grpc-keepalive-timeout" -> c.limits.grpcKeepAliveTimeoutMs = Long.parseLong(value);
       case "--grpc-http2-min-recv-ping-interval-without-data" ->
           c.limits.grpcPermitKeepAliveTimeMs = Long.parseLong(value);
+      case "--grpc-keepalive-permit-without-calls" ->
+          c.limits.grpcPermitKeepAliveWithoutCalls = bool(value);
       case "--grpc-max-concurrent-calls-per-connection" ->
           c.limits.grpcMaxConcurrentCalls = Integer.parseInt(value);
       case "--grpc-max-buffered-bytes-per-connection" ->
