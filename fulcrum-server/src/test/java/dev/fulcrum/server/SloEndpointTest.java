@@ -86,19 +86,22 @@ class SloEndpointTest {
         HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  private static HttpResponse<String> infer(String body) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
   /** Sends requests of 2 rows; returns {answered 200, refused 429, rows answered}. */
   private static long[] load(int requests) throws Exception {
     String body =
         "{\"inputs\":[{\"name\":\"IN\",\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}";
     long[] counts = new long[3];
     for (int i = 0; i < requests; i++) {
-      HttpResponse<String> r =
-          client.send(
-              HttpRequest.newBuilder(
-                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
-                  .POST(HttpRequest.BodyPublishers.ofString(body))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r = infer(body);
       if (r.statusCode() == 200) {
         counts[0]++;
         counts[2] += 2;
@@ -120,13 +123,7 @@ class SloEndpointTest {
         "{\"parameters\":{\"slo_class\":\"best_effort\"},"
             + "\"inputs\":[{\"name\":\"IN\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}";
     for (int i = 0; i < 5; i++) {
-      HttpResponse<String> r =
-          client.send(
-              HttpRequest.newBuilder(
-                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
-                  .POST(HttpRequest.BodyPublishers.ofString(body))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r = infer(body);
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     }
     JsonNode after = JSON.readTree(get(url).body()).at("/windows/3");
