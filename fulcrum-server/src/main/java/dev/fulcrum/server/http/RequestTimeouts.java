@@ -363,6 +363,11 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
   }
 
   private boolean hasOpenStreams() {
-    return http2 != null && http2.numActiveStreams() > 0;
+    Http2Connection c = http2;
+    if (c == null) { // the codec was not in the pipeline yet when the switch was announced
+      Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+      c = codec == null ? null : codec.connection();
+    }
+    return c != null && c.numActiveStreams() > 0;
   }
 }
