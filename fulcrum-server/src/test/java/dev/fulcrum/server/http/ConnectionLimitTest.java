@@ -285,6 +285,20 @@ class ConnectionLimitTest {
   }
 
   @Test
+  void closedConnectionsBehindAnUnstartedOneAreLetGoWhenItCloses() {
+    // An idle server, no admissions after: what an unstarted connection at the front held back
+    // goes when that one closes (its header timeout), not only when later connections arrive.
+    ConnectionLimit limit = evicting(1_000_000);
+    EmbeddedChannel silent = admitted(limit);
+    for (int i = 0; i < 1_000; i++) {
+      admitted(limit).close();
+    }
+    assertThat(limit.queued()).as("held behind the unstarted one").isGreaterThan(900);
+    silent.close();
+    assertThat(limit.queued()).isZero();
+  }
+
+  @Test
   void closedAndStartedConnectionsDoNotPileUp() {
     ConnectionLimit limit = evicting(1_000_000);
     for (int i = 0; i < 10_000; i++) {
