@@ -16,7 +16,6 @@ import io.grpc.CompressorRegistry;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -29,9 +28,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.DeflaterOutputStream;
 import java.util.zip.InflaterInputStream;
@@ -223,35 +219,14 @@ class GrpcClientBehaviourTest {
   @Test
   void anOverSizeMessageAfterTheStreamsFirstAnswerIsResourceExhaustedNotCancelled()
       throws Exception {
-    BlockingQueue<ModelStreamInferResponse> answers = new LinkedBlockingQueue<>();
-    CompletableFuture<Status> end = new CompletableFuture<>();
-    StreamObserver<ModelInferRequest> requests =
-        GRPCInferenceServiceGrpc.newStub(channel)
-            .withDeadlineAfter(30, TimeUnit.SECONDS)
-            .modelStreamInfer(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(ModelStreamInferResponse r) {
-                    answers.add(r);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    end.complete(Status.fromThrowable(t));
-                  }
-
-                  @Override
-                  public void onCompleted() {
-                    end.complete(Status.OK);
-                  }
-                });
-    requests.onNext(fp32(1).toBuilder().setId("small").build());
-    ModelStreamInferResponse first = answers.poll(30, TimeUnit.SECONDS);
+    StreamCall call = new StreamCall(channel, 30);
+    call.requests.onNext(fp32(1).toBuilder().setId("small").build());
+    ModelStreamInferResponse first = call.answers.poll(30, TimeUnit.SECONDS);
     assertThat(first).isNotNull();
     assertThat(first.getInferResponse().getId()).isEqualTo("small");
     // the response headers are out: grpc-java alone would reset the stream with CANCEL
-    requests.onNext(fp32(MAX_MESSAGE / 4 + 100).toBuilder().setId("big").build());
-    Status status = end.get(30, TimeUnit.SECONDS);
+    call.requests.onNext(fp32(MAX_MESSAGE / 4 + 100).toBuilder().setId("big").build());
+    Status status = call.ended.get(30, TimeUnit.SECONDS);
     assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     // the connection goes on
     assertThat(stub().modelInfer(fp32(1)).getRawOutputContentsCount()).isEqualTo(1);

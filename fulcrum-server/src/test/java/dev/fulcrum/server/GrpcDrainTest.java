@@ -9,7 +9,6 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
-import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import io.grpc.ManagedChannel;
@@ -96,35 +95,16 @@ class GrpcDrainTest {
     ManagedChannel channel = GrpcServerTest.channel(grpc.port());
     try {
       byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
-      CompletableFuture<ModelStreamInferResponse> answered = new CompletableFuture<>();
-      CompletableFuture<Status> ended = new CompletableFuture<>();
-      StreamObserver<ModelInferRequest> requests =
-          GRPCInferenceServiceGrpc.newStub(channel)
-              .withDeadlineAfter(120, TimeUnit.SECONDS)
-              .modelStreamInfer(
-                  new StreamObserver<>() {
-                    @Override
-                    public void onNext(ModelStreamInferResponse r) {
-                      answered.complete(r);
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                      ended.complete(Status.fromThrowable(t));
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                      ended.complete(Status.OK);
-                    }
-                  });
-      requests.onNext(rawRequest("echo_fp32", DataType.FP32, one, 1, 1));
-      assertThat(answered.get(30, TimeUnit.SECONDS).getErrorMessage()).isEmpty();
+      StreamCall call = new StreamCall(channel, 120);
+      call.requests.onNext(rawRequest("echo_fp32", DataType.FP32, one, 1, 1));
+      ModelStreamInferResponse answered = call.answers.poll(30, TimeUnit.SECONDS);
+      assertThat(answered).isNotNull();
+      assertThat(answered.getErrorMessage()).isEmpty();
 
       long start = System.nanoTime();
       boolean clean = GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(40));
       Duration took = Duration.ofNanos(System.nanoTime() - start);
-      Status status = ended.get(30, TimeUnit.SECONDS);
+      Status status = call.ended.get(30, TimeUnit.SECONDS);
       assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.UNAVAILABLE);
       assertThat(clean).as("drained within its budget").isTrue();
       assertThat(took)

@@ -461,6 +461,23 @@ class H2cTest {
       return !connection.isActive();
     }
 
+    /**
+     * Keeps the connection busy for {@code millis}: {@code GET /v2/health/live} on a new stream
+     * every 0.4 s, each answered 200 on a connection still open (a connection closed under it
+     * fails, naming how many requests it had answered).
+     */
+    void keepBusy(long millis) throws Exception {
+      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+      int sent = 0;
+      while (System.nanoTime() < end) {
+        assertThat(closed()).as("closed after %d requests", sent).isFalse();
+        Reply r = send(request(HttpMethod.GET, "/v2/health/live", null)).get(30, TimeUnit.SECONDS);
+        assertThat(r.status()).isEqualTo(200);
+        sent++;
+        Thread.sleep(400);
+      }
+    }
+
     @Override
     public void close() {
       connection.close().syncUninterruptibly();

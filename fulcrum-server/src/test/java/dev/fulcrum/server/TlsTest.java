@@ -16,7 +16,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -180,16 +179,7 @@ class TlsTest {
       // A request every 0.4 s for more than twice the timeouts, on one connection. The timeouts
       // saw only bytes on an h2 connection and kept it in its head phase, so the header timeout
       // closed it 2 s after its start however busy it was.
-      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(5_000);
-      int sent = 0;
-      while (System.nanoTime() < end) {
-        assertThat(c.closed()).as("closed after %d requests", sent).isFalse();
-        H2cTest.Reply r =
-            c.send(c.request(HttpMethod.GET, "/v2/health/live", null)).get(30, TimeUnit.SECONDS);
-        assertThat(r.status()).isEqualTo(200);
-        sent++;
-        Thread.sleep(400);
-      }
+      c.keepBusy(5_000);
       // Idle now: closed as idle, with a GOAWAY (NO_ERROR) first.
       Await.until("the idle connection is closed", c::closed);
       assertThat(c.goAway.getNow(-1L)).isEqualTo(0L);
