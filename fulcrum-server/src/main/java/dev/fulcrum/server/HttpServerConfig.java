@@ -222,14 +222,15 @@ public record HttpServerConfig(
     }
 
     /**
-     * 10 s for a request head, 60 s idle, 30 s of body stall, 4096 connections, 1 GiB of request
-     * bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection, an accept queue
-     * of 1024.
+     * 10 s for a request head, 75 s idle (above the 60 s that load balancers close idle connections
+     * after by default, so that they close first), 30 s of body stall, 4096 connections, 1 GiB of
+     * request bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection, an
+     * accept queue of 1024.
      */
     public static Limits defaults() {
       return new Limits(
           Duration.ofSeconds(10),
-          Duration.ofSeconds(60),
+          Duration.ofSeconds(75),
           Duration.ofSeconds(30),
           4096,
           1L << 30,

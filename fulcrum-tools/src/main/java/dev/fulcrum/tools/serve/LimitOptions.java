@@ -24,11 +24,12 @@ final class LimitOptions {
 
   @Option(
       names = "--http-idle-timeout-secs",
-      defaultValue = "60",
+      defaultValue = "75",
       paramLabel = "SECS",
       description =
           "A REST or metrics connection with no request in progress for this long is closed"
-              + " (default: ${DEFAULT-VALUE}).")
+              + " (default: ${DEFAULT-VALUE}); behind a load balancer that keeps connections"
+              + " open, set it above the balancer's idle timeout.")
   int httpIdleTimeoutSecs;
 
   @Option(

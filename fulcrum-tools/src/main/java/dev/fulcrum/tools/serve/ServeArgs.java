@@ -58,7 +58,7 @@ public final class ServeArgs {
           "--cost-per-hour", "0",
           "--native-heap-trim-secs", "10",
           "--http-header-timeout-secs", "10",
-          "--http-idle-timeout-secs", "60",
+          "--http-idle-timeout-secs", "75",
           "--http-body-timeout-secs", "30",
           "--http-max-connections", "4096",
           "--http-accept-backlog", "1024",
