@@ -13,10 +13,16 @@ import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -109,6 +115,60 @@ class GrpcDrainTest {
       assertThat(clean).as("drained within its budget").isTrue();
       assertThat(took)
           .as("the open stream did not hold the drain")
+          .isLessThan(Duration.ofSeconds(30));
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      grpc.close();
+      http.close();
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void anOpenHealthWatchSeesNotServingThenUnavailableAndDoesNotHoldTheDrain() throws Exception {
+    // grpc-java's client-side health checking (healthCheckConfig in a service config) keeps a
+    // grpc.health.v1 Watch call open on each connection: shutdown sends it NOT_SERVING, then ends
+    // it with UNAVAILABLE instead of waiting the whole budget and resetting it (CANCELLED).
+    InferenceService service = TestModels.service(repo);
+    HttpServer http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
+    GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+    ManagedChannel channel = GrpcServerTest.channel(grpc.port());
+    try {
+      BlockingQueue<ServingStatus> seen = new LinkedBlockingQueue<>();
+      CompletableFuture<Status> ended = new CompletableFuture<>();
+      HealthGrpc.newStub(channel)
+          .withDeadlineAfter(120, TimeUnit.SECONDS)
+          .watch(
+              HealthCheckRequest.getDefaultInstance(),
+              new StreamObserver<>() {
+                @Override
+                public void onNext(HealthCheckResponse r) {
+                  seen.add(r.getStatus());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                  ended.complete(Status.fromThrowable(t));
+                }
+
+                @Override
+                public void onCompleted() {
+                  ended.complete(Status.OK);
+                }
+              });
+      assertThat(seen.poll(30, TimeUnit.SECONDS)).isEqualTo(ServingStatus.SERVING);
+
+      long start = System.nanoTime();
+      boolean clean = GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(40));
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      Status status = ended.get(30, TimeUnit.SECONDS);
+      assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(seen)
+          .as("the watcher was told before the end")
+          .contains(ServingStatus.NOT_SERVING);
+      assertThat(clean).as("drained within its budget").isTrue();
+      assertThat(took)
+          .as("the open Watch did not hold the drain")
           .isLessThan(Duration.ofSeconds(30));
     } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);

@@ -10,8 +10,14 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import io.grpc.DecompressorRegistry;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -32,6 +38,8 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +91,11 @@ public final class GrpcServer implements AutoCloseable {
   private @Nullable EventLoopGroup workers;
   private @Nullable ScheduledExecutorService healthPoller;
   private @Nullable HealthStatusManager health;
+
+  /** The health Watch calls open now, so that {@link #close(Duration)} can end them. */
+  private final Set<WatchCall> watches = ConcurrentHashMap.newKeySet();
+
+  private volatile boolean endingWatches;
 
   /** The model names the health service reported at the last refresh (the poller's thread only). */
   private java.util.Set<String> watchedModels = java.util.Set.of();
@@ -272,10 +285,91 @@ public final class GrpcServer implements AutoCloseable {
             observer.onCompleted();
           }
         }.bindService();
+    @SuppressWarnings("unchecked") // the Watch method's own definition
+    ServerCallHandler<HealthCheckRequest, HealthCheckResponse> watchHandler =
+        (ServerCallHandler<HealthCheckRequest, HealthCheckResponse>)
+            Objects.requireNonNull(
+                    watch.getMethod(HealthGrpc.getWatchMethod().getFullMethodName()),
+                    "grpc-services serves Watch")
+                .getServerCallHandler();
     return ServerServiceDefinition.builder(HealthGrpc.getServiceDescriptor())
         .addMethod(check.getMethod(HealthGrpc.getCheckMethod().getFullMethodName()))
-        .addMethod(watch.getMethod(HealthGrpc.getWatchMethod().getFullMethodName()))
+        .addMethod(HealthGrpc.getWatchMethod(), endableWatch(watchHandler))
         .build();
+  }
+
+  /**
+   * grpc-services' Watch, with each call held in {@link #watches} while it is open, so that {@link
+   * #close(Duration)} can end it: a Watch call stays open for as long as the client likes
+   * (grpc-java's client-side health checking, {@code healthCheckConfig} in a service config, keeps
+   * one open per connection), and would otherwise hold the shutdown for its whole budget and then
+   * be reset (CANCELLED). Only Watch calls pass here.
+   */
+  private ServerCallHandler<HealthCheckRequest, HealthCheckResponse> endableWatch(
+      ServerCallHandler<HealthCheckRequest, HealthCheckResponse> next) {
+    return (call, headers) -> {
+      WatchCall watch = new WatchCall(call);
+      watches.add(watch);
+      ServerCall.Listener<HealthCheckRequest> listener = next.startCall(watch, headers);
+      if (endingWatches) {
+        watch.end(); // opened after close() looked
+      }
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+        @Override
+        public void onCancel() {
+          watches.remove(watch);
+          super.onCancel();
+        }
+
+        @Override
+        public void onComplete() {
+          watches.remove(watch);
+          super.onComplete();
+        }
+      };
+    };
+  }
+
+  /**
+   * A Watch call that {@link #end()} can close from another thread: grpc's {@link ServerCall} is
+   * not thread-safe, so what the health service sends (on the event loop or the health poller) and
+   * the end (on the thread closing the server) take turns, and nothing is sent after the end.
+   */
+  private static final class WatchCall
+      extends ForwardingServerCall.SimpleForwardingServerCall<
+          HealthCheckRequest, HealthCheckResponse> {
+    private boolean closed;
+
+    WatchCall(ServerCall<HealthCheckRequest, HealthCheckResponse> call) {
+      super(call);
+    }
+
+    @Override
+    public synchronized void sendHeaders(Metadata headers) {
+      if (!closed) {
+        super.sendHeaders(headers);
+      }
+    }
+
+    @Override
+    public synchronized void sendMessage(HealthCheckResponse message) {
+      if (!closed) {
+        super.sendMessage(message);
+      }
+    }
+
+    @Override
+    public synchronized void close(Status status, Metadata trailers) {
+      if (!closed) {
+        closed = true;
+        super.close(status, trailers);
+      }
+    }
+
+    /** UNAVAILABLE, as an open ModelStreamInfer call ends: clients retry it elsewhere. */
+    void end() {
+      close(Status.UNAVAILABLE.withDescription("the server is shutting down"), new Metadata());
+    }
   }
 
   private ServingStatus status() {
@@ -328,7 +422,8 @@ public final class GrpcServer implements AutoCloseable {
    * Stops accepting calls (each connection gets GOAWAY; new calls are refused), waits up to {@code
    * drain} for the calls in progress to finish and their connections to close — a call is done when
    * its response and status are sent; a ModelStreamInfer call ends with UNAVAILABLE once its
-   * pending requests are answered — then cancels what is left and releases the threads.
+   * pending requests are answered, a health Watch call with UNAVAILABLE after its NOT_SERVING —
+   * then cancels what is left and releases the threads.
    *
    * @return true when every call finished within {@code drain}
    */
@@ -336,7 +431,13 @@ public final class GrpcServer implements AutoCloseable {
     boolean clean = true;
     if (server != null) {
       if (health != null) {
-        health.enterTerminalState();
+        health.enterTerminalState(); // every Watch call is sent NOT_SERVING
+      }
+      // A Watch call is open until the client ends it: end each now, after its NOT_SERVING, so
+      // that none holds the drain for its whole budget and is then reset (CANCELLED).
+      endingWatches = true;
+      for (WatchCall watch : java.util.List.copyOf(watches)) {
+        watch.end();
       }
       // Streams open between requests would otherwise hold the drain until its end, and then be
       // reset (CANCELLED); they end with UNAVAILABLE once their pending requests are answered.
