@@ -11,11 +11,15 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
+import dev.fulcrum.server.grpc.proto.ServerLiveRequest;
 import io.grpc.Codec;
 import io.grpc.CompressorRegistry;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -229,6 +233,43 @@ class GrpcClientBehaviourTest {
     Status status = call.ended.get(30, TimeUnit.SECONDS);
     assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     // the connection goes on
+    assertThat(stub().modelInfer(fp32(1)).getRawOutputContentsCount()).isEqualTo(1);
+  }
+
+  /**
+   * {@code n} ServerLive calls with one header of {@code bytes} value bytes; returns each call's
+   * status ("OK", or the code and description).
+   */
+  private static List<String> liveWithHeader(int bytes, int n) {
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("x-large", Metadata.ASCII_STRING_MARSHALLER), "a".repeat(bytes));
+    List<String> seen = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      try {
+        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+            .serverLive(ServerLiveRequest.getDefaultInstance());
+        seen.add("OK");
+      } catch (StatusRuntimeException e) {
+        seen.add(e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+      }
+    }
+    return seen;
+  }
+
+  @Test
+  void requestHeadersUpToSixteenKibAreTaken() {
+    // grpc-java's server default (8 KiB) answered a 9 KiB header with HTTP 431 and no gRPC status
+    // (UNKNOWN), one over 10 KiB with a GOAWAY that failed the connection's other calls, and
+    // grpc-java clients, told 8 KiB by SETTINGS, refused such calls themselves (INTERNAL). Now
+    // C-core's (Triton's) hard limit, 16 KiB, always: no random refusals in between.
+    for (int kib : new int[] {7, 9, 12, 15}) {
+      assertThat(liveWithHeader(kib << 10, 10)).as(kib + " KiB").containsOnly("OK");
+    }
+    assertThat(liveWithHeader(17 << 10, 1).get(0))
+        .as("over the limit the port announces, grpc-java refuses the call itself")
+        .startsWith("INTERNAL");
     assertThat(stub().modelInfer(fp32(1)).getRawOutputContentsCount()).isEqualTo(1);
   }
 }
