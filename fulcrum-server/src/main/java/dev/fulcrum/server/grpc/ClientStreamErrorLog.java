@@ -1,6 +1,8 @@
 package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.server.RateLimitedLog;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import java.time.Duration;
 import java.util.Set;
 import java.util.logging.Filter;
@@ -17,8 +19,11 @@ import org.slf4j.event.Level;
  * mistake, already answered by resetting its stream, that a client could flood the log with. It
  * logs "Stream Error" too when it writes an answer to a stream the client has reset already (a
  * C-core client whose {@code grpc.max_receive_message_length} the answer exceeds resets it: "Stream
- * closed before write could take place"), also the client's doing. Its other records pass
- * untouched.
+ * closed before write could take place"), also the client's doing. Likewise grpc-netty's transport
+ * logs "Transport failed" at INFO with a stack trace for each connection it closes for an HTTP/2
+ * protocol error of the client's (a header block over the metadata limit by a quarter, which Netty
+ * answers with GOAWAY before grpc sees the call; a broken frame): one rate-limited line too. Their
+ * other records pass untouched, an HTTP/2 INTERNAL_ERROR (the server's own) among them.
  *
  * <p>A JUL filter is global to the process: the last server started installs its own; the logger is
  * held strongly so that the filter stays (JUL keeps its loggers weakly). Thread-safe: JUL calls the
@@ -30,6 +35,11 @@ final class ClientStreamErrorLog implements Filter {
   private static final java.util.logging.Logger HANDLER_LOG =
       java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerHandler");
 
+  private static final java.util.logging.Logger TRANSPORT_LOG =
+      java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerTransport.connections");
+
+  private static final String TRANSPORT_FAILED = "Transport failed";
+
   private static final Set<String> STREAM_MESSAGES =
       Set.of("Exception in onHeadersRead()", "Stream Error");
 
@@ -39,11 +49,26 @@ final class ClientStreamErrorLog implements Filter {
 
   /** Filters grpc-netty's server handler's records from now on. */
   static void install() {
-    HANDLER_LOG.setFilter(new ClientStreamErrorLog());
+    ClientStreamErrorLog filter = new ClientStreamErrorLog();
+    HANDLER_LOG.setFilter(filter);
+    TRANSPORT_LOG.setFilter(filter);
   }
 
   @Override
   public boolean isLoggable(LogRecord record) {
+    if (TRANSPORT_FAILED.equals(record.getMessage())
+        && record.getThrown() instanceof Http2Exception e
+        && e.error() != Http2Error.INTERNAL_ERROR) {
+      lines.log(
+          Level.INFO,
+          "grpc-connection-error",
+          "gRPC connection closed for the client's HTTP/2 error ("
+              + e.error()
+              + "): "
+              + e.getMessage(),
+          null);
+      return false;
+    }
     if (record.getMessage() == null || !STREAM_MESSAGES.contains(record.getMessage())) {
       return true;
     }

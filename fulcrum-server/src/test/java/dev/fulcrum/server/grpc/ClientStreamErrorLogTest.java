@@ -2,6 +2,8 @@ package dev.fulcrum.server.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import org.junit.jupiter.api.Test;
@@ -20,6 +22,25 @@ class ClientStreamErrorLogTest {
         new RuntimeException(new IllegalArgumentException("bad timeout format: abc"));
     assertThat(filter.isLoggable(record("Exception in onHeadersRead()", badTimeout))).isFalse();
     assertThat(filter.isLoggable(record("Stream Error", badTimeout))).isFalse();
+  }
+
+  @Test
+  void aConnectionClosedForTheClientsHttp2ErrorIsNotPassedOn() {
+    // a Python client's 30 KB header: Netty's GOAWAY, and grpc-netty's INFO with a stack trace
+    ClientStreamErrorLog filter = new ClientStreamErrorLog();
+    Http2Exception tooLarge =
+        Http2Exception.connectionError(
+            Http2Error.PROTOCOL_ERROR, "Header size exceeded max allowed size (%d)", 20480);
+    assertThat(filter.isLoggable(record("Transport failed", tooLarge))).isFalse();
+  }
+
+  @Test
+  void aConnectionClosedForTheServersOwnErrorPasses() {
+    ClientStreamErrorLog filter = new ClientStreamErrorLog();
+    Http2Exception internal = Http2Exception.connectionError(Http2Error.INTERNAL_ERROR, "bug");
+    assertThat(filter.isLoggable(record("Transport failed", internal))).isTrue();
+    assertThat(filter.isLoggable(record("Transport failed", new IllegalStateException("x"))))
+        .isTrue();
   }
 
   @Test
