@@ -543,6 +543,59 @@ class LimitsTest {
   }
 
   @Test
+  void aGrpcConnectionEndedByTheClientsProtocolErrorLogsNoStackTrace() throws Exception {
+    // grpc-netty logged "Transport failed" with a ~30-line trace for each such connection (a
+    // client flooded the log with 96,000 lines in 10 s of oversized metadata); the record must
+    // reach the logger and go no further.
+    java.util.logging.Logger transportLog =
+        java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerTransport.connections");
+    List<java.util.logging.LogRecord> consulted =
+        java.util.Collections.synchronizedList(new ArrayList<>());
+    List<java.util.logging.LogRecord> published =
+        java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.logging.Handler handler =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            published.add(r);
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    try (GrpcServer g = new GrpcServer(service, GrpcServerConfig.ephemeral()).start()) {
+      java.util.logging.Filter installed = transportLog.getFilter();
+      assertThat(installed).isNotNull();
+      transportLog.setFilter(
+          r -> {
+            consulted.add(r);
+            return installed.isLoggable(r);
+          });
+      transportLog.addHandler(handler);
+      try {
+        for (String hostile :
+            List.of("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n")) {
+          try (RawConnection c = new RawConnection(g.port())) {
+            write(c, hostile);
+            assertClosedByServer(c);
+          }
+        }
+        Await.until("both failures reach grpc-netty's logger", () -> consulted.size() >= 2);
+        assertThat(consulted)
+            .extracting(java.util.logging.LogRecord::getMessage)
+            .containsOnly("Transport failed");
+        assertThat(published).isEmpty();
+      } finally {
+        transportLog.removeHandler(handler);
+        transportLog.setFilter(installed);
+      }
+    }
+  }
+
+  @Test
   void grpcConnectionsBeyondTheLimitAreClosedAtOnce() throws Exception {
     GrpcServerConfig config =
         GrpcServerConfig.ephemeral()
