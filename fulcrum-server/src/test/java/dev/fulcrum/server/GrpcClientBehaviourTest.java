@@ -195,6 +195,79 @@ class GrpcClientBehaviourTest {
     }
   }
 
+  /**
+   * HTTP/2 rapid reset (CVE-2023-44487) on the gRPC port: a connection that opens calls and resets
+   * them at once, past {@link GrpcServer#MAX_RST_STREAMS_PER_WINDOW} in the window, is sent GOAWAY
+   * ENHANCE_YOUR_CALM; one that resets fewer (a client cancelling) is not.
+   */
+  @Test
+  void aConnectionResettingCallsFasterThanTheCapIsSentGoaway() throws Exception {
+    assertThat(resetCalls(server.port(), 500)).isEqualTo("ping-ack");
+    assertThat(resetCalls(server.port(), GrpcServer.MAX_RST_STREAMS_PER_WINDOW + 500))
+        .isEqualTo("goaway:11");
+    assertThat(stub().serverLive(ServerLiveRequest.getDefaultInstance()).getLive()).isTrue();
+  }
+
+  /**
+   * Opens {@code calls} ServerLive calls on one connection, each reset (CANCEL) right after its
+   * HEADERS, then a PING; returns {@code "ping-ack"} when the ping is answered first, or {@code
+   * "goaway:<error code>"}.
+   */
+  private static String resetCalls(int port, int calls) throws Exception {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      DataOutputStream out =
+          new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 1 << 16));
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // SETTINGS, empty
+      io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder hpack =
+          new io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder();
+      io.netty.handler.codec.http2.Http2Headers headers =
+          new io.netty.handler.codec.http2.DefaultHttp2Headers()
+              .method("POST")
+              .scheme("http")
+              .authority("127.0.0.1")
+              .path("/" + GRPCInferenceServiceGrpc.getServerLiveMethod().getFullMethodName())
+              .set("content-type", "application/grpc")
+              .set("te", "trailers");
+      try {
+        for (int i = 0; i < calls; i++) {
+          int stream = 1 + 2 * i;
+          io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer();
+          hpack.encodeHeaders(stream, headers, block);
+          int length = block.readableBytes();
+          out.write(new byte[] {(byte) (length >> 16), (byte) (length >> 8), (byte) length});
+          out.write(new byte[] {1, 4}); // HEADERS, END_HEADERS
+          out.writeInt(stream);
+          block.readBytes(out, length);
+          block.release();
+          out.write(new byte[] {0, 0, 4, 3, 0}); // RST_STREAM
+          out.writeInt(stream);
+          out.writeInt(8); // CANCEL
+        }
+        out.write(new byte[] {0, 0, 8, 6, 0, 0, 0, 0, 0}); // PING
+        out.writeLong(42);
+        out.flush();
+      } catch (IOException closed) {
+        // closed after its GOAWAY: that is still to be read
+      }
+      while (true) {
+        int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+        int type = in.readUnsignedByte();
+        int flags = in.readUnsignedByte();
+        in.readInt(); // stream id
+        byte[] payload = new byte[length];
+        in.readFully(payload);
+        if (type == 6 && (flags & 1) != 0) {
+          return "ping-ack";
+        } else if (type == 7) {
+          return "goaway:" + ByteBuffer.wrap(payload, 4, 4).getInt();
+        }
+      }
+    }
+  }
+
   @Test
   void deflateCompressedRequestsAreServed() {
     // tritonclient.grpc's compression_algorithm="deflate"; grpc-java alone answers UNIMPLEMENTED

@@ -96,6 +96,19 @@ public final class GrpcServer implements AutoCloseable {
    */
   static final int MAX_METADATA_SIZE = 16 << 10;
 
+  /**
+   * RST_STREAM frames one connection may send in {@link #RST_WINDOW_SECONDS} before it is sent
+   * GOAWAY {@code ENHANCE_YOUR_CALM} ("too_many_rststreams"): HTTP/2's rapid reset
+   * (CVE-2023-44487), calls opened and reset at once, each of which still costs the port a call's
+   * set-up (~75 µs), outside the concurrent-calls cap. grpc-java sets no limit by default. 1,000 a
+   * second on average is far more than a client's cancellations and expired deadlines on one
+   * connection; the REST port's h2c keeps Netty's stricter default (200 in 30 s), where cancelling
+   * is rarer.
+   */
+  public static final int MAX_RST_STREAMS_PER_WINDOW = 10_000;
+
+  static final int RST_WINDOW_SECONDS = 10;
+
   /** The health service name of the inference service; "" is the whole server. */
   public static final String SERVICE_NAME = GRPCInferenceServiceGrpc.SERVICE_NAME;
 
@@ -210,6 +223,7 @@ public final class GrpcServer implements AutoCloseable {
               .permitKeepAliveTime(limits.permitKeepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
               .permitKeepAliveWithoutCalls(limits.permitKeepAliveWithoutCalls())
               .maxConcurrentCallsPerConnection(limits.maxConcurrentCallsPerConnection())
+              .maxRstFramesPerWindow(MAX_RST_STREAMS_PER_WINDOW, RST_WINDOW_SECONDS)
               .addService(
                   StrictParsing.of(
                       inference.bindService(),
