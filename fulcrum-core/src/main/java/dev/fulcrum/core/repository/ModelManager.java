@@ -480,7 +480,7 @@ public final class ModelManager {
     try {
       available = source.versions(dir);
     } catch (IOException e) {
-      modelFailed(s, "cannot list " + dir + ": " + e.getMessage(), explicit);
+      modelFailed(s, "cannot list the model folder " + name + ": " + why(e), explicit);
       return;
     }
     Map<Long, String> folders = new TreeMap<>();
@@ -664,9 +664,12 @@ public final class ModelManager {
       if (engine == null || !(runtime instanceof PipelineRuntime)) {
         throw new ModelLoadException("pipeline '" + name + "': no pipeline runtime is installed");
       }
-    } else if (!Files.exists(modelFile)) {
-      throw new ModelLoadException(
-          "missing model file " + name + "/" + version + "/" + deployment.modelFilename());
+    } else {
+      String problem =
+          modelFileProblem(modelFile, name + "/" + version + "/" + deployment.modelFilename());
+      if (problem != null) {
+        throw new ModelLoadException(problem);
+      }
     }
     List<ModelInstance> instances = new ArrayList<>();
     ModelStages stages = null;
@@ -1062,5 +1065,51 @@ public final class ModelManager {
   private static Throwable causeOf(Throwable t) {
     Throwable cause = t.getCause();
     return cause != null ? cause : t;
+  }
+
+  /**
+   * Why a model file cannot be loaded, before ONNX Runtime is asked (whose words for these are
+   * "system error number 13" and a C++ signature): absent, in a version folder the server may not
+   * read, unreadable, or empty (a copy that has not started, a failed download); null when it can
+   * be tried. A {@code model.onnx} folder (Triton's layout with external data) is left to the
+   * runtime. {@code shown}: the file relative to the repository, as reasons name it.
+   */
+  static @Nullable String modelFileProblem(Path modelFile, String shown) {
+    Path folder = modelFile.getParent();
+    if (!Files.exists(modelFile)) {
+      if (folder != null
+          && Files.isDirectory(folder)
+          && !(Files.isReadable(folder) && Files.isExecutable(folder))) {
+        return "cannot read the version folder of " + shown + ": permission denied";
+      }
+      return "missing model file " + shown;
+    }
+    if (Files.isRegularFile(modelFile)) {
+      if (!Files.isReadable(modelFile)) {
+        return "cannot read model file " + shown + ": permission denied";
+      }
+      try {
+        if (Files.size(modelFile) == 0) {
+          return "model file " + shown + " is empty (0 bytes)";
+        }
+      } catch (IOException e) {
+        return "cannot read model file " + shown + ": " + why(e);
+      }
+    }
+    return null;
+  }
+
+  /** An I/O failure in a user's words: the JDK's message of these is the bare path. */
+  static String why(IOException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file or folder";
+    }
+    if (e instanceof java.nio.file.NotDirectoryException) {
+      return "not a folder";
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 }

@@ -76,7 +76,7 @@ public final class RepositorySource {
           }
         }
       } catch (IOException e) {
-        problems.put("", "cannot list model repository " + root + ": " + e.getMessage());
+        problems.put("", "cannot list model repository " + root + ": " + ModelManager.why(e));
       }
     }
     problems.keySet().forEach(found::remove);

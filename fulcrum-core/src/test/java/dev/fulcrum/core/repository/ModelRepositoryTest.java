@@ -100,6 +100,37 @@ class ModelRepositoryTest {
   }
 
   @Test
+  void anEmptyOrMissingModelFileIsNamedAsSuchNotAsTheRuntimesParseError() throws Exception {
+    // A zero-byte model.onnx (a copy not started, a failed download) got ONNX Runtime's words:
+    // "ModelProto does not have a graph" after a C++ signature of its own source.
+    Files.createDirectories(repo.resolve("zero/1"));
+    Files.write(repo.resolve("zero/1/model.onnx"), new byte[0]);
+    Files.createDirectories(repo.resolve("nofile/1"));
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.index())
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("zero");
+                assertThat(s.state()).isEqualTo(ModelState.UNAVAILABLE);
+                assertThat(s.reason()).isEqualTo("model file zero/1/model.onnx is empty (0 bytes)");
+              })
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("nofile");
+                assertThat(s.reason()).isEqualTo("missing model file nofile/1/model.onnx");
+              });
+    }
+  }
+
+  @Test
+  void anIoFailureIsSaidInWordsNotAsTheBarePath() {
+    // AccessDeniedException's message is the path alone: "cannot list m: m".
+    assertThat(ModelManager.why(new java.nio.file.AccessDeniedException("/srv/models/m")))
+        .isEqualTo("permission denied");
+    assertThat(ModelManager.why(new java.io.IOException("disk on fire"))).isEqualTo("disk on fire");
+  }
+
+  @Test
   void maxBatchSizeOnANonBatchableModelFailsWithTheFieldNamed() throws Exception {
     FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 2,3", "out y FP32 2,3");
     Files.writeString(repo.resolve("m/config.yaml"), "max-batch-size: 8\n");
