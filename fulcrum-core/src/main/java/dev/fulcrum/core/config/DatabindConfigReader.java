@@ -44,18 +44,70 @@ final class DatabindConfigReader {
     try {
       ModelConfigFile parsed = YAML.readValue(text, ModelConfigFile.class);
       return parsed == null ? ModelConfigFile.empty() : parsed;
-    } catch (UnrecognizedPropertyException e) {
-      throw new ConfigException(
-          file, fieldPath(e), unknownField(e.getPropertyName(), e.getKnownPropertyIds()), e);
-    } catch (MismatchedInputException e) {
-      String expected = expected(e);
-      throw new ConfigException(
-          file, fieldPath(e), expected != null ? expected : plain(e.getOriginalMessage()), e);
-    } catch (JsonMappingException e) {
-      throw new ConfigException(file, fieldPath(e), plain(e.getOriginalMessage()), e);
     } catch (JsonProcessingException e) {
-      throw new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
+      // A syntax error is found by the parser under whichever field databind was reading: it is
+      // the file's error, said on one line (SnakeYAML's message is six to nine lines of context
+      // and carets, and went as such into the log and the repository index).
+      String syntax = yamlSyntax(e);
+      if (syntax != null) {
+        throw new ConfigException(file, "", "not valid YAML (or JSON): " + syntax, e);
+      }
+      throw translated(e, file);
     }
+  }
+
+  private static ConfigException translated(JsonProcessingException e, Path file) {
+    if (e instanceof UnrecognizedPropertyException u) {
+      return new ConfigException(
+          file, fieldPath(u), unknownField(u.getPropertyName(), u.getKnownPropertyIds()), e);
+    }
+    if (e instanceof MismatchedInputException m) {
+      String expected = expected(m);
+      return new ConfigException(
+          file, fieldPath(m), expected != null ? expected : plain(m.getOriginalMessage()), e);
+    }
+    if (e instanceof JsonMappingException m) {
+      return new ConfigException(file, fieldPath(m), plain(m.getOriginalMessage()), e);
+    }
+    return new ConfigException(file, "", "not valid YAML (or JSON): " + e.getOriginalMessage(), e);
+  }
+
+  /**
+   * A YAML syntax error among {@code e}'s causes on one line: {@code line 4, column 4: expected
+   * <block end>, but found '<block mapping start>' (while parsing a block collection at line 3,
+   * column 3)}; null when the cause is not one.
+   */
+  static @Nullable String yamlSyntax(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException y) {
+        org.yaml.snakeyaml.error.Mark at = y.getProblemMark();
+        org.yaml.snakeyaml.error.Mark context = y.getContextMark();
+        String problem = y.getProblem() == null ? "syntax error" : tabs(y.getProblem());
+        String where = at == null ? "" : position(at) + ": ";
+        String during =
+            y.getContext() == null
+                ? ""
+                : " ("
+                    + tabs(y.getContext())
+                    + (context == null || (at != null && context.getLine() == at.getLine())
+                        ? ""
+                        : " at " + position(context))
+                    + ")";
+        return where + problem + during;
+      }
+    }
+    return null;
+  }
+
+  private static String position(org.yaml.snakeyaml.error.Mark mark) {
+    return "line " + (mark.getLine() + 1) + ", column " + (mark.getColumn() + 1);
+  }
+
+  /** SnakeYAML writes a tab as a backslash, t and (TAB). */
+  private static String tabs(String text) {
+    return text.replace("character '\\t(TAB)'", "a tab")
+        .replace("(Do not use \\t(TAB) for indentation)", "(indent with spaces)")
+        .strip();
   }
 
   /**

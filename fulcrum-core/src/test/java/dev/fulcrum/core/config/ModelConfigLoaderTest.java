@@ -151,6 +151,32 @@ class ModelConfigLoaderTest {
     assertFails("platform: tensorflow\n", "platform");
     assertFails("name: other\n", "name", "folder name");
     assertFails("max-batch-size: 4: 5\n", "YAML");
+    // A syntax error is one line with its position, whichever field the parser was under
+    // (SnakeYAML's own message is lines of context and carets, and went so to the index).
+    for (String broken :
+        List.of(
+            "max-batch-size: 64\nname: \"m\n",
+            "inputs:\n  - name: features\n   datatype: FP32\n",
+            "inputs: [ {name: features, dims: [8] }\nmax-batch-size: 8\n",
+            "max-batch-size: 64\ninputs:\n\t- name: features\n")) {
+      assertThatThrownBy(() -> resolve(broken, BATCHABLE))
+          .as(broken)
+          .isInstanceOf(ConfigException.class)
+          .satisfies(
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("config.yaml: not valid YAML (or JSON): line ")
+                      .doesNotContain("\n")
+                      .doesNotContain("reader")
+                      .doesNotContain("^"));
+    }
+    assertFails(
+        "inputs:\n  - name: features\n   datatype: FP32\n",
+        "line 3, column 4: expected <block end>, but found '<block mapping start>' (while"
+            + " parsing a block collection at line 2, column 3)");
+    assertFails(
+        "max-batch-size: 64\ninputs:\n\t- name: features\n",
+        "line 3, column 1: found a tab that cannot start any token. (indent with spaces)");
     assertFails("max-batch-size: [1]\n", "max-batch-size");
     // A typo never passes unnoticed: a key written twice, a fraction for a whole number.
     assertFails("max-batch-size: 4\nmax-batch-size: 8\n", "Duplicate", "max-batch-size");
