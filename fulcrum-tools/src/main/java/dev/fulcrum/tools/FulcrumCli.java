@@ -75,6 +75,13 @@ public final class FulcrumCli {
      */
     public static CommandLine commandLine() {
       CommandLine root = new CommandLine(new FulcrumCli());
+      // Every command lists -V, --version (mixinStandardHelpOptions), but only the root had a
+      // version provider: `fulcrum serve --version` printed nothing and exited 0.
+      for (CommandLine sub : root.getSubcommands().values()) {
+        if (sub.getCommandSpec().versionProvider() == null) {
+          sub.getCommandSpec().versionProvider(new Version());
+        }
+      }
       return root.setParameterExceptionHandler((e, args) -> usageError(e, root.getErr()))
           .setExecutionExceptionHandler(
               (e, cl, parsed) -> {
@@ -152,7 +159,9 @@ public final class FulcrumCli {
       int d = Typos.distance(lower, bare);
       boolean asWord =
           lower.length() >= 3 && List.of(bare.split("-")).containsAll(List.of(lower.split("-")));
-      if (Typos.isSlip(lower, d) || asWord) {
+      // A shortened name (--model-repo for --model-repository): picocli takes no abbreviations.
+      boolean prefix = lower.length() >= 4 && bare.startsWith(lower);
+      if (Typos.isSlip(lower, d) || asWord || prefix) {
         candidates.add(new Candidate(longest, d, order));
       }
     }

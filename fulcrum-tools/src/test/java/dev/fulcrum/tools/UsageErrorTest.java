@@ -2,6 +2,7 @@ package dev.fulcrum.tools;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,5 +52,33 @@ class UsageErrorTest {
         .isEqualTo(
             "--window must be longer than 0, was PT0S\n"
                 + "Run 'fulcrum bench --help' for its options.\n");
+  }
+
+  @Test
+  void everyCommandsVersionOptionPrintsTheVersion() {
+    // serve, bench, ... list -V, --version in their help, yet printed nothing and exited 0.
+    for (String command : List.of("serve", "bench", "tune", "profile", "skew-check", "embed")) {
+      CliRun r = CliRun.of(command, "--version");
+      assertThat(r.code()).as(command).isZero();
+      assertThat(r.out()).as(command).startsWith("fulcrum ");
+    }
+    assertThat(CliRun.of("--version").out()).startsWith("fulcrum ");
+  }
+
+  @Test
+  void aShortenedOptionGetsTheFullName() {
+    assertThat(CliRun.of("serve", "--model-repo", "/tmp").err())
+        .startsWith("Unknown option: '--model-repo'; did you mean --model-repository?");
+  }
+
+  @Test
+  void aBenchUrlWithoutSchemeIsAUsageErrorNotAStackTrace() {
+    // "nonsense" reached the HTTP client: IllegalArgumentException, 19 lines of stack.
+    CliRun r = CliRun.of("bench", "-m", "fraud_classifier", "--url", "nonsense");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .startsWith("--url must be an http:// or https:// URL with a host")
+        .contains("was 'nonsense'")
+        .doesNotContain("Exception");
   }
 }

@@ -303,6 +303,19 @@ public final class BenchCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--grpc-contents must be raw or typed");
     }
+    // A URL without a scheme or host ("nonsense", "localhost:8000") failed in the HTTP client
+    // with a stack trace; with --protocol grpc, --url is not used.
+    if (!proto.equals("grpc")
+        && (url.getScheme() == null
+            || !List.of("http", "https").contains(url.getScheme().toLowerCase(Locale.ROOT))
+            || url.getHost() == null)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--url must be an http:// or https:// URL with a host, such as http://127.0.0.1:8000,"
+              + " was '"
+              + url
+              + "'");
+    }
     if (grpcChannels < 1) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--grpc-channels must be at least 1");
