@@ -33,7 +33,7 @@ final class PortUnavailableException extends RuntimeException {
             throw new PortUnavailableException(
                 String.format(
                     "cannot listen on %s:%d for %s (%s): %s",
-                    host, port, what, option, reason(t.getMessage())),
+                    ServeCommand.bracketed(host), port, what, option, reason(t.getMessage())),
                 e);
           }
         }

@@ -515,7 +515,7 @@ public final class ServeCommand implements Callable<Integer> {
                   log.info(
                       "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
                       scheme,
-                      host,
+                      bracketed(host),
                       server.port());
                   log.info(
                       "Dashboard on {}://{}:{}/dashboard", scheme, urlHost(host), server.port());
@@ -558,7 +558,8 @@ public final class ServeCommand implements Callable<Integer> {
                                   httpTransport))
                           .bufferBudget(requestBytes.get())
                           .start();
-                  log.info("gRPC (Open Inference Protocol) on {}:{}", host, server.port());
+                  log.info(
+                      "gRPC (Open Inference Protocol) on {}:{}", bracketed(host), server.port());
                   return server;
                 }));
     CompletableFuture<MetricsServer> metricsStart =
@@ -579,7 +580,7 @@ public final class ServeCommand implements Callable<Integer> {
                   log.info(
                       "Prometheus metrics on {}://{}:{}/metrics{}",
                       metricsSecurity.tls().isPresent() ? "https" : "http",
-                      host,
+                      bracketed(host),
                       server.port(),
                       metricsSecurity.tokens().isPresent() ? " (bearer token)" : "");
                   return server;
@@ -788,6 +789,14 @@ public final class ServeCommand implements Callable<Integer> {
     if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
       return "localhost";
     }
+    return bracketed(host);
+  }
+
+  /**
+   * {@code host} as it goes before {@code :port}: an IPv6 address in brackets ({@code [::1]:8000};
+   * {@code ::1:8000} reads as another address and pastes into no client).
+   */
+  static String bracketed(String host) {
     return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
   }
 
@@ -869,6 +878,12 @@ public final class ServeCommand implements Callable<Integer> {
                 + " is not a folder"
                 + (Files.exists(root) ? "" : " (no such path)"));
       }
+      // Unlistable, it started a server READY with no models and one ERROR line in the log.
+      if (!Files.isReadable(root) || !Files.isExecutable(root)) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            "--model-repository " + root + " cannot be read by this user (permission denied)");
+      }
     }
     for (Map.Entry<String, Integer> port :
         Map.of("--http-port", httpPort, "--grpc-port", grpcPort, "--metrics-port", metricsPort)
@@ -879,6 +894,29 @@ public final class ServeCommand implements Callable<Integer> {
             port.getKey()
                 + " must be a port number 0..65535 (0: any free port), was "
                 + port.getValue());
+      }
+    }
+    // One port for two transports failed only when the second bound, after the models loaded,
+    // as "Address already in use" (as if another process held it).
+    Map<String, Integer> ports = new java.util.LinkedHashMap<>();
+    ports.put("--http-port", httpPort);
+    ports.put("--grpc-port", grpcPort);
+    if (allowMetrics) {
+      ports.put("--metrics-port", metricsPort);
+    }
+    Map<Integer, String> byPort = new java.util.HashMap<>();
+    for (Map.Entry<String, Integer> port : ports.entrySet()) {
+      String earlier =
+          port.getValue() == 0 ? null : byPort.putIfAbsent(port.getValue(), port.getKey());
+      if (earlier != null) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            port.getKey()
+                + " and "
+                + earlier
+                + " are both "
+                + port.getValue()
+                + ": each needs a port of its own");
       }
     }
     // The ports' own checks, made here so that a mistake is one line before anything starts.

@@ -96,4 +96,56 @@ class ServeCommandTest {
     }
     Objects.requireNonNull(ServeArgs.parse(List.of())).checkOptions();
   }
+
+  @Test
+  void oneFixedPortGivenToTwoTransportsIsRefusedBeforeAnythingStarts() {
+    // It failed after the models loaded, as "Address already in use", as if another process
+    // held the port.
+    ServeCommand c =
+        Objects.requireNonNull(
+            ServeArgs.parse(List.of("--http-port", "27300", "--grpc-port", "27300")));
+    assertThatThrownBy(c::checkOptions)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessage("--grpc-port and --http-port are both 27300: each needs a port of its own");
+    ServeCommand metrics =
+        Objects.requireNonNull(
+            ServeArgs.parse(List.of("--http-port", "27300", "--metrics-port", "27300")));
+    assertThatThrownBy(metrics::checkOptions)
+        .hasMessageContaining("--metrics-port and --http-port");
+    // Port 0 picks a free port for each; a metrics port that is not served takes no port.
+    Objects.requireNonNull(
+            ServeArgs.parse(List.of("--http-port", "0", "--grpc-port", "0", "--metrics-port", "0")))
+        .checkOptions();
+    Objects.requireNonNull(
+            ServeArgs.parse(
+                List.of(
+                    "--http-port", "27300", "--metrics-port", "27300", "--allow-metrics", "false")))
+        .checkOptions();
+  }
+
+  @Test
+  void anUnreadableRepositoryIsRefusedBeforeAnythingStarts(@TempDir Path tmp) throws Exception {
+    Path repo = Files.createDirectories(tmp.resolve("models"));
+    Files.setPosixFilePermissions(repo, java.util.Set.of());
+    try {
+      // Root reads any folder: the check cannot fail there.
+      org.junit.jupiter.api.Assumptions.assumeFalse(Files.isReadable(repo), "running as root");
+      ServeCommand c =
+          Objects.requireNonNull(ServeArgs.parse(List.of("--model-repository", repo.toString())));
+      assertThatThrownBy(c::checkOptions)
+          .isInstanceOf(CommandLine.ParameterException.class)
+          .hasMessageContaining("cannot be read by this user (permission denied)");
+    } finally {
+      Files.setPosixFilePermissions(
+          repo, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+  }
+
+  @Test
+  void anIpv6AddressIsBracketedBeforeItsPort() {
+    assertThat(ServeCommand.bracketed("::1")).isEqualTo("[::1]");
+    assertThat(ServeCommand.bracketed("[::1]")).isEqualTo("[::1]");
+    assertThat(ServeCommand.bracketed("127.0.0.1")).isEqualTo("127.0.0.1");
+    assertThat(ServeCommand.urlHost("::")).isEqualTo("localhost");
+  }
 }
