@@ -32,6 +32,7 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
@@ -129,6 +130,14 @@ class TlsTest {
     assertThatThrownBy(() -> new Tls(tls("server.pem"), sec1, Optional.empty()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("PKCS#8", "openssl pkcs8 -topk8 -nocrypt");
+    // A client CA file without a certificate: refused here, not as Netty's stack trace when the
+    // REST port starts.
+    for (String junk : List.of("", "not a certificate\n")) {
+      Path ca = Files.writeString(dir.resolve("ca.pem"), junk);
+      assertThatThrownBy(() -> new Tls(tls("server.pem"), tls("server.key"), Optional.of(ca)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("--tls-client-ca-file " + ca + " holds no");
+    }
     assertThatThrownBy(() -> new Tls(tls("server.key"), tls("server.key"), Optional.empty()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("--tls-cert-file");

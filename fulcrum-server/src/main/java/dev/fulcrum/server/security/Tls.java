@@ -44,6 +44,27 @@ public record Tls(Path certFile, Path keyFile, Optional<Path> clientCaFile) {
     Objects.requireNonNull(clientCaFile, "clientCaFile");
     clientCaFile.ifPresent(f -> readable(f, "--tls-client-ca-file"));
     checkKeyPair(certFile, keyFile);
+    clientCaFile.ifPresent(Tls::checkCertificates);
+  }
+
+  /**
+   * A CA file without a certificate (empty, a key, junk) failed when the REST port started, after
+   * the models had begun to load, with Netty's stack trace and exit code 1.
+   */
+  private static void checkCertificates(Path caFile) {
+    try (var in = Files.newInputStream(caFile)) {
+      if (CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty()) {
+        throw new IllegalArgumentException(
+            "--tls-client-ca-file " + caFile + " holds no certificate ('BEGIN CERTIFICATE')");
+      }
+    } catch (IOException | CertificateException e) {
+      throw new IllegalArgumentException(
+          "--tls-client-ca-file "
+              + caFile
+              + " holds no PEM certificate ('BEGIN CERTIFICATE'): "
+              + e.getMessage(),
+          e);
+    }
   }
 
   /**

@@ -97,7 +97,13 @@ public final class Tokens {
       tokens.add(new AccessPolicy.Token(scope, parts[1]));
     }
     if (tokens.isEmpty()) {
-      log.warn("the token file {} holds no token", file);
+      // Fail closed: a file given but empty (a secret not mounted, a template not filled in)
+      // started a server that asked no request for a token, with one WARN line in the log.
+      throw new IllegalArgumentException(
+          "the token file "
+              + file
+              + " holds no token: expected lines '<scope> <token>' (scope inference or"
+              + " management); without --auth-token-file the server runs without tokens");
     }
     return tokens;
   }
@@ -125,7 +131,10 @@ public final class Tokens {
 
   private static void checkPermissions(Path file) {
     if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException("the token file " + file + " does not exist");
+      throw new IllegalArgumentException(
+          "the token file "
+              + file
+              + (Files.isDirectory(file) ? " is a folder, not a file" : " does not exist"));
     }
     Set<PosixFilePermission> perms;
     try {

@@ -47,6 +47,18 @@ class TokensTest {
   }
 
   @Test
+  void refusesAFileWithNoTokenOrAFolder() throws Exception {
+    // An empty file (a secret not mounted) started a server open to every request.
+    for (String empty : List.of("", "\n# nothing yet\n")) {
+      Path f = file(empty, "rw-------");
+      assertThatThrownBy(() -> Tokens.load(f, Map.of()))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(f + " holds no token");
+    }
+    assertThatThrownBy(() -> Tokens.load(dir, Map.of())).hasMessageContaining("is a folder");
+  }
+
+  @Test
   void refusesAFileOthersMayRead() throws Exception {
     Path f = file("inference aaaaaaaaaaaaaaaaaaaa\n", "rw-r--r--");
     assertThatThrownBy(() -> Tokens.load(f, Map.of()))
