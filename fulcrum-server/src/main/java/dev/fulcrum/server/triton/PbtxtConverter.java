@@ -125,11 +125,16 @@ final class PbtxtConverter {
    * into its default when the model can batch) only when inputs or outputs are left out; a
    * configuration that lists both means exactly what it says.
    */
-  private @Nullable Integer maxBatchSize(boolean ioGiven) {
+  private @Nullable Integer maxBatchSize(boolean ioGiven) throws ConfigException {
     if (c.hasMaxBatchSize()) {
       consumed.add("max_batch_size");
     }
     int written = c.getMaxBatchSize();
+    // A negative value was taken as "not written" when inputs or outputs were left out: the
+    // model loaded with the default (32) instead of failing as it does with both listed.
+    if (written < 0) {
+      throw new ConfigException(file, "max-batch-size", "must be >= 0, was " + written);
+    }
     if (ioGiven) {
       return written;
     }

@@ -155,6 +155,12 @@ class PbtxtConverterTest {
     // Otherwise Triton completes from the model: 0 or absent leaves it to the graph.
     assertThat(convert("max_batch_size: 0").config().maxBatchSize()).isNull();
     assertThat(convert("").config().maxBatchSize()).isNull();
+    // A negative one is an error either way: it loaded with the default 32 without io.
+    for (String negative : List.of("max_batch_size: -3", io + "max_batch_size: -3")) {
+      assertThatThrownBy(() -> convert(negative))
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("field 'max-batch-size': must be >= 0, was -3");
+    }
     ModelConfigFile partial = convert("max_batch_size: 8").config();
     assertThat(partial.maxBatchSize()).isEqualTo(8);
     assertThat(partial.dynamicBatching()).isNull();
