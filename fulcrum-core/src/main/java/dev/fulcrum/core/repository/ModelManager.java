@@ -529,7 +529,9 @@ public final class ModelManager {
                   + "/1/"
                   + deployment.modelFilename()
                   + ")"
-              : "the version policy selects none of the versions " + available,
+              : configFile
+                  + ": field 'version-policy': selects none of the version folders "
+                  + available,
           explicit);
       return;
     }

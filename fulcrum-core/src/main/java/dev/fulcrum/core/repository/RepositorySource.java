@@ -65,9 +65,17 @@ public final class RepositorySource {
         continue;
       }
       try (Stream<Path> dirs = Files.list(root)) {
-        for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
+        for (Path dir : dirs.sorted().toList()) {
           String name = dir.getFileName().toString();
           if (name.startsWith(".")) {
+            continue;
+          }
+          if (!Files.isDirectory(dir)) {
+            // A link to a model folder that is gone (an unmounted volume, a moved folder) was
+            // skipped without a word, as a plain file is: the model was simply not there.
+            if (Files.isSymbolicLink(dir) && !Files.exists(dir)) {
+              problems.put(name, "model folder '" + name + "' is a symbolic link to nothing");
+            }
             continue;
           }
           Path earlier = found.putIfAbsent(name, dir);

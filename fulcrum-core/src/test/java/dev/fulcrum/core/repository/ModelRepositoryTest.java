@@ -123,6 +123,34 @@ class ModelRepositoryTest {
   }
 
   @Test
+  void aLinkToNothingAndAPolicyThatSelectsNoVersionAreNamed() throws Exception {
+    // The link was skipped without a word; the policy's reason named neither file nor field.
+    Files.createSymbolicLink(repo.resolve("gone"), repo.resolveSibling("no-such-model-folder"));
+    FakeRuntime.writeModel(repo.resolve("pinned/1/model.onnx"), "in x FP32 2", "out y FP32 2");
+    Files.writeString(repo.resolve("pinned/config.yaml"), "version-policy: {specific: [7]}\n");
+    Files.writeString(repo.resolve("README.md"), "a plain file beside the models is ignored\n");
+    try (ModelRepository r = load(new FakeRuntime())) {
+      assertThat(r.index())
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("gone");
+                assertThat(s.state()).isEqualTo(ModelState.UNAVAILABLE);
+                assertThat(s.reason())
+                    .isEqualTo("model folder 'gone' is a symbolic link to nothing");
+              })
+          .anySatisfy(
+              s -> {
+                assertThat(s.name()).isEqualTo("pinned");
+                assertThat(s.reason())
+                    .isEqualTo(
+                        "pinned/config.yaml: field 'version-policy': selects none of the version"
+                            + " folders [1]");
+              })
+          .noneSatisfy(s -> assertThat(s.name()).isEqualTo("README.md"));
+    }
+  }
+
+  @Test
   void anIoFailureIsSaidInWordsNotAsTheBarePath() {
     // AccessDeniedException's message is the path alone: "cannot list m: m".
     assertThat(ModelManager.why(new java.nio.file.AccessDeniedException("/srv/models/m")))
