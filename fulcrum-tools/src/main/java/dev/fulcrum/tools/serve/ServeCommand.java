@@ -868,6 +868,15 @@ public final class ServeCommand implements Callable<Integer> {
 
   /** The options' checks that picocli's types do not make, before anything starts or binds. */
   void checkOptions() {
+    // The same folder twice (a flag repeated in a manifest) made every model "in more than one
+    // model repository": all UNAVAILABLE, none named the cause.
+    java.util.Set<Path> distinct = new java.util.HashSet<>();
+    for (Path root : repositories) {
+      if (!distinct.add(root.toAbsolutePath().normalize())) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this), "--model-repository " + root + " is given twice");
+      }
+    }
     for (Path root : repositories) {
       // A mistyped folder would give a server that reports ready with no models at all.
       if (!Files.isDirectory(root)) {

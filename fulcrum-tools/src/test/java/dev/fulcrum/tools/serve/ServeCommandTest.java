@@ -142,6 +142,18 @@ class ServeCommandTest {
   }
 
   @Test
+  void theSameRepositoryTwiceIsRefused(@TempDir Path tmp) {
+    // Every model was UNAVAILABLE, "in more than one model repository".
+    ServeCommand c =
+        Objects.requireNonNull(
+            ServeArgs.parse(
+                List.of("--model-repository", tmp.toString(), "--model-repository", tmp + "/.")));
+    assertThatThrownBy(c::checkOptions)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageEndingWith(" is given twice");
+  }
+
+  @Test
   void anIpv6AddressIsBracketedBeforeItsPort() {
     assertThat(ServeCommand.bracketed("::1")).isEqualTo("[::1]");
     assertThat(ServeCommand.bracketed("[::1]")).isEqualTo("[::1]");
