@@ -73,10 +73,16 @@ final class ConfigFileSchema {
   static final RecordOf TENSOR =
       new RecordOf(
           Tensor.class,
-          List.of("name", "datatype", "dims", "allow-non-finite", "labels"),
-          List.of(S, S, listOf(L), B, S),
+          List.of("name", "datatype", "dims", "allow-non-finite", "labels", "reshape"),
+          List.of(S, S, listOf(L), B, S, listOf(L)),
           a ->
-              new Tensor((String) a[0], (String) a[1], longs(a[2]), (Boolean) a[3], (String) a[4]));
+              new Tensor(
+                  (String) a[0],
+                  (String) a[1],
+                  longs(a[2]),
+                  (Boolean) a[3],
+                  (String) a[4],
+                  longs(a[5])));
 
   static final RecordOf VERSION_POLICY =
       new RecordOf(

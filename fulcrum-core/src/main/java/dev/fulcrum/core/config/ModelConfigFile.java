@@ -98,11 +98,22 @@ public record ModelConfigFile(
       @JsonProperty("datatype") @Nullable String datatype,
       @JsonProperty("dims") @Nullable List<Long> dims,
       @JsonProperty("allow-non-finite") @Nullable Boolean allowNonFinite,
-      @JsonProperty("labels") @Nullable String labels) {
+      @JsonProperty("labels") @Nullable String labels,
+      @JsonProperty("reshape") @Nullable List<Long> reshape) {
+
+    /** A tensor whose graph shape is its {@code dims}. */
+    public Tensor(
+        @Nullable String name,
+        @Nullable String datatype,
+        @Nullable List<Long> dims,
+        @Nullable Boolean allowNonFinite,
+        @Nullable String labels) {
+      this(name, datatype, dims, allowNonFinite, labels, null);
+    }
 
     /** A tensor without {@code allow-non-finite} or {@code labels}. */
     public Tensor(@Nullable String name, @Nullable String datatype, @Nullable List<Long> dims) {
-      this(name, datatype, dims, null, null);
+      this(name, datatype, dims, null, null, null);
     }
   }
 

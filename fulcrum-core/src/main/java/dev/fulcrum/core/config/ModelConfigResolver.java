@@ -820,6 +820,7 @@ public final class ModelConfigResolver {
         }
       }
       long[] dims = model.dims();
+      long[] reshaped = null;
       if (t.dims() != null) {
         long[] given = new long[t.dims().size()];
         for (int k = 0; k < given.length; k++) {
@@ -830,16 +831,27 @@ public final class ModelConfigResolver {
           }
           given[k] = v;
         }
-        if (!compatible(dims, given)) {
+        long[] reshape = t.reshape() == null ? null : reshape(t.reshape(), given, file, here);
+        long[] graph = reshape == null ? given : reshape;
+        if (!compatible(dims, graph)) {
           throw new ConfigException(
               file,
-              here + ".dims",
-              Shapes.toString(given)
+              here + (reshape == null ? ".dims" : ".reshape"),
+              Shapes.toString(graph)
                   + " disagrees with the model's "
                   + Shapes.toString(dims)
-                  + (batching ? " (dims leave out the batch dimension)" : ""));
+                  + (batching
+                      ? " ("
+                          + (reshape == null ? "dims" : "reshape")
+                          + " leave out the batch"
+                          + " dimension)"
+                      : ""));
         }
         dims = given;
+        reshaped = reshape;
+      } else if (t.reshape() != null) {
+        throw new ConfigException(
+            file, here + ".reshape", "needs dims: the shape clients send, which reshape changes");
       }
       boolean allowNonFinite = Boolean.TRUE.equals(t.allowNonFinite());
       if (allowNonFinite && !type.isFloatingPoint()) {
@@ -867,7 +879,7 @@ public final class ModelConfigResolver {
               file, here + ".labels", "must be a file in the model's folder, was '" + labels + "'");
         }
       }
-      out.add(new TensorConfig(t.name(), type, dims, allowNonFinite, labels));
+      out.add(new TensorConfig(t.name(), type, dims, allowNonFinite, labels, reshaped));
     }
     if (field.equals("inputs")) {
       for (TensorConfig m : fromModel) {
@@ -878,6 +890,52 @@ public final class ModelConfigResolver {
       }
     }
     return out;
+  }
+
+  /**
+   * Triton's {@code reshape}: sizes -1 or positive, as many elements as {@code dims} (their fixed
+   * sizes multiply to the same count) and as many -1s, which take the sizes of dims' -1s in order.
+   */
+  private static long[] reshape(List<Long> declared, long[] dims, Path file, String here)
+      throws ConfigException {
+    long[] reshape = new long[declared.size()];
+    for (int k = 0; k < reshape.length; k++) {
+      Long v = declared.get(k);
+      if (v == null || v < -1 || v == 0) {
+        throw new ConfigException(
+            file, here + ".reshape[" + k + "]", "must be -1 or a positive size, was " + v);
+      }
+      reshape[k] = v;
+    }
+    long dimsCount = 1;
+    long reshapeCount = 1;
+    int dimsVariable = 0;
+    int reshapeVariable = 0;
+    for (long d : dims) {
+      if (d == -1) {
+        dimsVariable++;
+      } else {
+        dimsCount = Math.multiplyExact(dimsCount, d);
+      }
+    }
+    for (long d : reshape) {
+      if (d == -1) {
+        reshapeVariable++;
+      } else {
+        reshapeCount = Math.multiplyExact(reshapeCount, d);
+      }
+    }
+    if (dimsCount != reshapeCount || dimsVariable != reshapeVariable) {
+      throw new ConfigException(
+          file,
+          here + ".reshape",
+          Shapes.toString(reshape)
+              + " does not hold the elements of dims "
+              + Shapes.toString(dims)
+              + ": their fixed sizes must multiply to the same count and they must have as many"
+              + " -1s");
+    }
+    return reshape;
   }
 
   /** A declared shape may narrow the model's: -1 in the model accepts any fixed size. */

@@ -16,23 +16,47 @@ import org.jspecify.annotations.Nullable;
  * @param labels for an output, its labels file in the model's folder (Triton's {@code
  *     label_filename}: line i names class i, appended to the classification extension's strings),
  *     or null
+ * @param reshape Triton's {@code reshape}: the shape the model's graph has (without the batch
+ *     dimension, as {@code dims}) where it differs from the shape clients send and receive ({@code
+ *     dims}), with as many elements; null when they are the same
  */
 public record TensorConfig(
-    String name, DataType datatype, long[] dims, boolean allowNonFinite, @Nullable String labels) {
+    String name,
+    DataType datatype,
+    long[] dims,
+    boolean allowNonFinite,
+    @Nullable String labels,
+    long @Nullable [] reshape) {
   public TensorConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(datatype, "datatype");
     dims = dims.clone();
+    reshape = reshape == null ? null : reshape.clone();
+  }
+
+  /** A tensor whose graph shape is its {@code dims}. */
+  public TensorConfig(
+      String name,
+      DataType datatype,
+      long[] dims,
+      boolean allowNonFinite,
+      @Nullable String labels) {
+    this(name, datatype, dims, allowNonFinite, labels, null);
   }
 
   /** A tensor that refuses non-finite values, without labels. */
   public TensorConfig(String name, DataType datatype, long[] dims) {
-    this(name, datatype, dims, false, null);
+    this(name, datatype, dims, false, null, null);
   }
 
   @Override
   public long[] dims() {
     return dims.clone();
+  }
+
+  @Override
+  public long @Nullable [] reshape() {
+    return reshape == null ? null : reshape.clone();
   }
 
   /**
@@ -51,17 +75,23 @@ public record TensorConfig(
         && datatype == t.datatype
         && Arrays.equals(dims, t.dims)
         && allowNonFinite == t.allowNonFinite
-        && Objects.equals(labels, t.labels);
+        && Objects.equals(labels, t.labels)
+        && Arrays.equals(reshape, t.reshape);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, datatype, Arrays.hashCode(dims), allowNonFinite, labels);
+    return Objects.hash(
+        name, datatype, Arrays.hashCode(dims), allowNonFinite, labels, Arrays.hashCode(reshape));
   }
 
   @Override
   public String toString() {
-    return name + ":" + datatype + Arrays.toString(dims);
+    return name
+        + ":"
+        + datatype
+        + Arrays.toString(dims)
+        + (reshape == null ? "" : "->" + Arrays.toString(reshape));
   }
 
   /**

@@ -692,8 +692,12 @@ public final class ModelManager {
               .locatedIn(dir);
       Warmup warmup = Warmup.plan(file.modelWarmup(), config, configFile, dir);
       ClassLabels labels = LabelFiles.read(config, dir, configFile);
+      // Triton's reshape: the instances take and give the shapes clients use.
+      ModelConfig resolved = config;
+      instances.set(0, ReshapingInstance.wrap(instances.get(0), resolved));
       for (int i = 1; i < deployment.instanceCount(); i++) {
-        instances.add(engine.load(modelFile, deployment.sessionOptions()));
+        instances.add(
+            ReshapingInstance.wrap(engine.load(modelFile, deployment.sessionOptions()), resolved));
       }
       state(s, version, ModelState.LOADING, ModelState.WARMING, "", showRow);
       long warmStart = environment.ticker().nanoTime();
@@ -709,7 +713,11 @@ public final class ModelManager {
       String notABatch =
           config.maxBatchSize() > 0 && file.maxBatchSize() == null && stages == null
               ? BatchProbe.check(
-                  () -> probeEngine.load(probed, deployment.sessionOptions()), config, outputs)
+                  () ->
+                      ReshapingInstance.wrap(
+                          probeEngine.load(probed, deployment.sessionOptions()), resolved),
+                  config,
+                  outputs)
               : null;
       // A reload of a serving version (a new configuration, same version) keeps counting in the
       // statistics of the copy it replaces, which also counts its own last requests as it drains:

@@ -188,6 +188,26 @@ public final class Tensor {
     return -1;
   }
 
+  /**
+   * Returns the same data (no copy) under another shape of as many elements, as Triton's {@code
+   * reshape} relabels a tensor between the shape clients use and the model's.
+   *
+   * @throws IllegalArgumentException when the element counts differ
+   */
+  public Tensor reshaped(long[] newShape) {
+    long[] s = newShape.clone();
+    if (Shapes.elementCount(s) != Shapes.elementCount(shape)) {
+      throw new IllegalArgumentException(
+          "tensor '"
+              + name
+              + "' of shape "
+              + Arrays.toString(shape)
+              + " cannot take shape "
+              + Arrays.toString(s));
+    }
+    return new Tensor(name, datatype, s, data);
+  }
+
   /** Returns the same data under another name (no copy). */
   public Tensor renamed(String newName) {
     return new Tensor(newName, datatype, shape, data);

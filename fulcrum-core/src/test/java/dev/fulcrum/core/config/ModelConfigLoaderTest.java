@@ -74,6 +74,49 @@ class ModelConfigLoaderTest {
     assertThat(o.memoryArena()).isFalse();
   }
 
+  /** Triton's reshape: dims are what clients send, reshape what the graph has (checked). */
+  @Test
+  void reshapeIsCheckedAgainstTheGraphAndDims() throws Exception {
+    ModelConfig c =
+        resolve(
+            """
+            max-batch-size: 4
+            inputs:
+              - {name: features, dims: [2, 4], reshape: [8]}
+            outputs:
+              - {name: probabilities, dims: [2, 1], reshape: [2]}
+              - {name: label, dims: [1], reshape: []}
+            """,
+            BATCHABLE);
+    assertThat(c.inputs().get(0).dims()).containsExactly(2, 4);
+    assertThat(c.inputs().get(0).reshape()).containsExactly(8);
+    assertThat(c.outputs().get(1).reshape()).isEmpty();
+    assertFails(
+        """
+        max-batch-size: 4
+        inputs:
+          - {name: features, dims: [3, 4], reshape: [8]}
+        """,
+        "inputs[0].reshape",
+        "does not hold the elements of dims [3, 4]");
+    assertFails(
+        """
+        max-batch-size: 4
+        inputs:
+          - {name: features, dims: [2, 2, 2], reshape: [2, 4]}
+        """,
+        "inputs[0].reshape",
+        "[2, 4] disagrees with the model's [8]");
+    assertFails(
+        """
+        max-batch-size: 4
+        inputs:
+          - {name: features, reshape: [8]}
+        """,
+        "inputs[0].reshape",
+        "needs dims");
+  }
+
   @Test
   void threadsByLoadAreReadAndIgnoredForOneInstance() throws Exception {
     SessionOptions two =
