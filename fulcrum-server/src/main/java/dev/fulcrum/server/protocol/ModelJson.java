@@ -201,6 +201,13 @@ public final class ModelJson {
       for (long d : t.dims()) {
         dims.add(d);
       }
+      long[] reshape = t.reshape();
+      if (reshape != null) {
+        ArrayNode shape = o.putObject("reshape").putArray("shape");
+        for (long d : reshape) {
+          shape.add(d);
+        }
+      }
       o.put("is_shape_tensor", false);
       if (input) {
         o.put("allow_ragged_batch", false);

@@ -2,6 +2,7 @@ package dev.fulcrum.server.triton;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.TextFormat;
+import com.google.protobuf.TextFormatParseInfoTree;
 import com.google.protobuf.util.JsonFormat;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
@@ -31,7 +32,9 @@ public final class PbtxtConfigFormat implements ModelConfigFormat {
 
   @Override
   public ModelConfigFile parse(String text, Path file) throws ConfigException {
-    return convert(parseProto(text, file), file);
+    TextFormatParseInfoTree.Builder tree = TextFormatParseInfoTree.builder();
+    ModelConfig config = parseProto(text, file, tree);
+    return warn(PbtxtConverter.convert(config, file, tree.build()), file);
   }
 
   /**
@@ -51,25 +54,35 @@ public final class PbtxtConfigFormat implements ModelConfigFormat {
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       return null; // not Triton's ModelConfig: config.yaml's error stands
     }
-    return convert(b.build(), source);
+    return warn(PbtxtConverter.convert(b.build(), source), source);
   }
 
-  private static ModelConfigFile convert(ModelConfig config, Path file) throws ConfigException {
-    PbtxtConverter.Converted converted = PbtxtConverter.convert(config, file);
+  private static ModelConfigFile warn(PbtxtConverter.Converted converted, Path file) {
     if (!converted.ignored().isEmpty()) {
       log.warn(
           "{}: Fulcrum does not support these fields and ignores them: {}",
           file,
-          String.join(", ", converted.ignored()));
+          converted.describeIgnored());
     }
     return converted.config();
   }
 
   /** Parses the text into Triton's message; a syntax error names the line and column. */
   static ModelConfig parseProto(String text, Path file) throws ConfigException {
+    return parseProto(text, file, null);
+  }
+
+  /** As {@link #parseProto(String, Path)}, recording where each field was written. */
+  static ModelConfig parseProto(
+      String text, Path file, TextFormatParseInfoTree.@Nullable Builder tree)
+      throws ConfigException {
     ModelConfig.Builder b = ModelConfig.newBuilder();
     try {
-      TextFormat.getParser().merge(text, b);
+      TextFormat.Parser.Builder parser = TextFormat.Parser.newBuilder();
+      if (tree != null) {
+        parser.setParseInfoTreeBuilder(tree);
+      }
+      parser.build().merge(text, b);
     } catch (TextFormat.ParseException e) {
       // One line: the parser lists unknown fields on lines of their own.
       String message =

@@ -2,6 +2,8 @@ package dev.fulcrum.server.triton;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import com.google.protobuf.TextFormatParseInfoTree;
+import com.google.protobuf.TextFormatParseLocation;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigResolver;
@@ -17,6 +19,7 @@ import dev.fulcrum.server.grpc.proto.ModelVersionPolicy;
 import dev.fulcrum.server.grpc.proto.ModelWarmup;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,11 +44,28 @@ final class PbtxtConverter {
   /** The ONNX Runtime backend's name in Triton's {@code backend} field. */
   static final String ONNX_BACKEND = "onnxruntime";
 
-  /** The configuration as Fulcrum reads it, and the set fields it ignored, by path. */
-  record Converted(ModelConfigFile config, List<String> ignored) {}
+  /**
+   * The configuration as Fulcrum reads it, the set fields it ignored, by path, and the line (from
+   * 1) of each ignored field in the text, where it was parsed from text.
+   */
+  record Converted(ModelConfigFile config, List<String> ignored, Map<String, Integer> lines) {
+    /** The ignored fields as one list for a warning: each with its line where known. */
+    String describeIgnored() {
+      List<String> out = new ArrayList<>();
+      for (String path : ignored) {
+        Integer line = lines.get(path);
+        out.add(line == null ? path : path + " (line " + line + ")");
+      }
+      return String.join(", ", out);
+    }
+  }
 
   private final ModelConfig c;
   private final Path file;
+  private final @Nullable TextFormatParseInfoTree tree;
+
+  /** The line of each ignored field, where the text's parse tree knows it. */
+  private final Map<String, Integer> lines = new LinkedHashMap<>();
 
   /** Paths consumed with everything below them. */
   private final Set<String> consumed = new HashSet<>();
@@ -53,13 +73,20 @@ final class PbtxtConverter {
   /** Container paths consumed only as "present" ({@code dynamic_batching {}}). */
   private final Set<String> present = new HashSet<>();
 
-  private PbtxtConverter(ModelConfig c, Path file) {
+  private PbtxtConverter(ModelConfig c, Path file, @Nullable TextFormatParseInfoTree tree) {
     this.c = c;
     this.file = file;
+    this.tree = tree;
   }
 
   static Converted convert(ModelConfig config, Path file) throws ConfigException {
-    return new PbtxtConverter(config, file).convert();
+    return new PbtxtConverter(config, file, null).convert();
+  }
+
+  /** As {@link #convert(ModelConfig, Path)}, naming the line of each ignored field. */
+  static Converted convert(ModelConfig config, Path file, @Nullable TextFormatParseInfoTree tree)
+      throws ConfigException {
+    return new PbtxtConverter(config, file, tree).convert();
   }
 
   private Converted convert() throws ConfigException {
@@ -95,10 +122,15 @@ final class PbtxtConverter {
             onnxruntime,
             batching,
             queue,
-            warmup());
+            warmup(),
+            null,
+            null,
+            null,
+            responseCache());
+    refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
-    unconsumed(c, "", ignored);
-    return new Converted(config, List.copyOf(ignored));
+    unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
+    return new Converted(config, List.copyOf(ignored), Map.copyOf(lines));
   }
 
   private @Nullable String string(String field, String value) {
@@ -145,7 +177,14 @@ final class PbtxtConverter {
     List<ModelConfigFile.Tensor> out = new ArrayList<>();
     for (int i = 0; i < c.getInputCount(); i++) {
       ModelInput t = c.getInput(i);
-      out.add(tensor("input[" + i + "]", t.getName(), t.getDataType(), t.getDimsList(), ""));
+      out.add(
+          tensor(
+              "input[" + i + "]",
+              t.getName(),
+              t.getDataType(),
+              t.getDimsList(),
+              "",
+              t.hasReshape() ? t.getReshape().getShapeList() : null));
     }
     return out.isEmpty() ? null : out;
   }
@@ -160,7 +199,8 @@ final class PbtxtConverter {
               t.getName(),
               t.getDataType(),
               t.getDimsList(),
-              t.getLabelFilename()));
+              t.getLabelFilename(),
+              t.hasReshape() ? t.getReshape().getShapeList() : null));
     }
     return out.isEmpty() ? null : out;
   }
@@ -170,16 +210,21 @@ final class PbtxtConverter {
       String name,
       dev.fulcrum.server.grpc.proto.DataType type,
       List<Long> dims,
-      String labelFilename) {
+      String labelFilename,
+      @Nullable List<Long> reshape) {
     consumed.add(path + ".name");
     consumed.add(path + ".data_type");
     consumed.add(path + ".dims");
+    if (reshape != null) {
+      consumed.add(path + ".reshape");
+    }
     return new ModelConfigFile.Tensor(
         name.isEmpty() ? null : name,
         datatype(type),
         dims.isEmpty() ? null : List.copyOf(dims),
         null,
-        string(path + ".label_filename", labelFilename));
+        string(path + ".label_filename", labelFilename),
+        reshape == null ? null : List.copyOf(reshape));
   }
 
   /** Triton's {@code TYPE_FP32} as the protocol's {@code FP32}; null when unset. */
@@ -434,28 +479,126 @@ final class PbtxtConverter {
     return List.copyOf(out);
   }
 
+  /** Triton's {@code response_cache { enable }} as Fulcrum's per-model response cache. */
+  private ModelConfigFile.@Nullable ResponseCacheFile responseCache() {
+    if (!c.hasResponseCache()) {
+      return null;
+    }
+    consumed.add("response_cache");
+    return new ModelConfigFile.ResponseCacheFile(c.getResponseCache().getEnable(), null);
+  }
+
+  /**
+   * Refuses the fields that make Triton fill model inputs the client never sends: a sequence
+   * batcher's control inputs and implicit state, and batch inputs. Ignored, they would leave those
+   * inputs empty: the load would fail on an input the file does not list, not on the field.
+   */
+  private void refuseServerFilledInputs() throws ConfigException {
+    if (c.hasSequenceBatching()) {
+      var seq = c.getSequenceBatching();
+      if (seq.getControlInputCount() > 0) {
+        throw new ConfigException(
+            file,
+            "sequence_batching.control_input[0]",
+            "Fulcrum has no sequence batcher to fill the model's control input '"
+                + seq.getControlInput(0).getName()
+                + "' on each request (stateful models are not supported; a client that sends"
+                + " it itself can list it under input and drop sequence_batching)");
+      }
+      if (seq.getStateCount() > 0) {
+        throw new ConfigException(
+            file,
+            "sequence_batching.state[0]",
+            "Fulcrum has no sequence batcher to carry the implicit state '"
+                + seq.getState(0).getInputName()
+                + "' between requests (stateful models are not supported)");
+      }
+    }
+    if (c.getBatchInputCount() > 0) {
+      throw new ConfigException(
+          file,
+          "batch_input[0]",
+          "Fulcrum does not fill batch inputs "
+              + c.getBatchInput(0).getTargetNameList()
+              + " (ragged batching is not supported)");
+    }
+  }
+
   /** Appends the path of every set field below {@code m} that no mapping step consumed. */
-  private void unconsumed(Message m, String prefix, List<String> out) {
+  private void unconsumed(Message m, String prefix, @Nullable Where at, List<String> out) {
     for (Map.Entry<FieldDescriptor, Object> e : m.getAllFields().entrySet()) {
       FieldDescriptor fd = e.getKey();
       String path = prefix.isEmpty() ? fd.getName() : prefix + "." + fd.getName();
-      if (fd.isMapField()) {
-        FieldDescriptor key = fd.getMessageType().findFieldByName("key");
-        for (Object entry : (List<?>) e.getValue()) {
-          report(path + "[" + ((Message) entry).getField(key) + "]", null, out);
-        }
-      } else if (fd.isRepeated() && fd.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+      if (fd.isRepeated() && fd.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
         List<?> list = (List<?>) e.getValue();
+        FieldDescriptor key = fd.isMapField() ? fd.getMessageType().findFieldByName("key") : null;
         for (int i = 0; i < list.size(); i++) {
-          report(path + "[" + i + "]", list.get(i), out);
+          Message element = (Message) list.get(i);
+          Where inner = at == null ? null : at.element(fd, list, i);
+          if (key != null) {
+            // A map entry is reported whole, at the line of its key.
+            Integer line = inner == null ? null : inner.line(key, 0);
+            report(
+                path + "[" + element.getField(key) + "]",
+                null,
+                line != null ? line : at == null ? null : at.line(fd, i),
+                null,
+                out);
+          } else {
+            report(path + "[" + i + "]", element, at == null ? null : at.line(fd, i), inner, out);
+          }
         }
       } else {
-        report(path, e.getValue(), out);
+        report(
+            path,
+            e.getValue(),
+            at == null ? null : at.line(fd, 0),
+            at == null || fd.getJavaType() != FieldDescriptor.JavaType.MESSAGE
+                ? null
+                : at.element(fd, List.of(e.getValue()), 0),
+            out);
       }
     }
   }
 
-  private void report(String path, @Nullable Object value, List<String> out) {
+  /**
+   * Where the fields of one message were written: its parse tree, and for each field how many of
+   * that tree's records belong to earlier messages. Triton's list syntax ({@code input [ {..}, {..}
+   * ]}) records every element of the list in one tree, so the {@code i}th element's field is the
+   * tree's record after those of the elements before it.
+   */
+  private record Where(TextFormatParseInfoTree tree, Map<FieldDescriptor, Integer> before) {
+    /** The line (from 1) of the {@code index}th value of {@code fd} in this message, if known. */
+    @Nullable Integer line(FieldDescriptor fd, int index) {
+      int at = before.getOrDefault(fd, 0) + index;
+      List<TextFormatParseLocation> all = tree.getLocations(fd);
+      return at < all.size() ? all.get(at).getLine() + 1 : null;
+    }
+
+    /** Where the {@code i}th element of the message field {@code fd} (values {@code list}) was. */
+    @Nullable Where element(FieldDescriptor fd, List<?> list, int i) {
+      List<TextFormatParseInfoTree> trees = tree.getNestedTrees(fd);
+      int first = before.getOrDefault(fd, 0);
+      if (trees.size() >= first + list.size()) {
+        return new Where(trees.get(first + i), Map.of());
+      }
+      if (trees.size() != first + 1) {
+        return null; // several lists of several elements: which element is where is not known
+      }
+      Map<FieldDescriptor, Integer> counts = new HashMap<>();
+      for (int j = 0; j < i; j++) {
+        ((Message) list.get(j)).getAllFields().forEach((f, v) -> counts.merge(f, 1, Integer::sum));
+      }
+      return new Where(trees.get(first), counts);
+    }
+  }
+
+  private void report(
+      String path,
+      @Nullable Object value,
+      @Nullable Integer line,
+      @Nullable Where at,
+      List<String> out) {
     for (String p = path; ; ) {
       if (consumed.contains(p)) {
         return;
@@ -467,9 +610,12 @@ final class PbtxtConverter {
       p = p.substring(0, cut);
     }
     if (value instanceof Message msg && !msg.getAllFields().isEmpty()) {
-      unconsumed(msg, path, out);
+      unconsumed(msg, path, at, out);
     } else if (!present.contains(path)) {
       out.add(path);
+      if (line != null) {
+        lines.put(path, line);
+      }
     }
   }
 }

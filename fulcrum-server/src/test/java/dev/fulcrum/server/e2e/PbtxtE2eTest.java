@@ -30,6 +30,7 @@ class PbtxtE2eTest {
   private static final String FP32 = "identity_fp32";
   private static final String INT64 = "identity_int64";
   private static final String BROKEN = "identity_int32";
+  private static final String RESHAPED = "add_sub_reshaped";
 
   @BeforeAll
   static void start() throws Exception {
@@ -70,6 +71,24 @@ class PbtxtE2eTest {
     Files.writeString(
         repo.resolve(BROKEN).resolve("config.pbtxt"),
         "max_batch_size: 4\ninput [ { nme: \"x\" } ]\n");
+    // Triton's reshape: clients send and get [4, 4] per row; the graph takes and gives [16].
+    Files.createDirectories(repo.resolve(RESHAPED).resolve("1"));
+    Files.write(
+        repo.resolve(RESHAPED).resolve("1").resolve("model.onnx"), TestModels.model(ADD_SUB));
+    Files.writeString(
+        repo.resolve(RESHAPED).resolve("config.pbtxt"),
+        """
+        max_batch_size: 8
+        input [
+          { name: "INPUT0" data_type: TYPE_INT32 dims: [ 4, 4 ] reshape { shape: [ 16 ] } },
+          { name: "INPUT1" data_type: TYPE_INT32 dims: [ 16 ] }
+        ]
+        output [
+          { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 4, 4 ] reshape { shape: [ 16 ] } },
+          { name: "OUTPUT1" data_type: TYPE_INT32 dims: [ 16 ] }
+        ]
+        dynamic_batching { }
+        """);
     server = E2eServer.start(repo);
   }
 
@@ -127,6 +146,40 @@ class PbtxtE2eTest {
             inferPath(FP32),
             "{\"inputs\":[{\"name\":\"INPUT0\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+  }
+
+  @Test
+  void reshapeServesTheConfiguredShapeOverTheGraphs() throws Exception {
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath(RESHAPED),
+            """
+            {"inputs":[
+              {"name":"INPUT0","shape":[2,4,4],"datatype":"INT32",
+               "data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,
+                       0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7]},
+              {"name":"INPUT1","shape":[2,16],"datatype":"INT32",
+               "data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+                       1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}]}""");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    assertThat(output(r, "OUTPUT0").get("shape").toString()).isEqualTo("[2,4,4]");
+    assertThat(output(r, "OUTPUT0").get("data").get(15).asInt()).isEqualTo(17);
+    assertThat(output(r, "OUTPUT0").get("data").get(31).asInt()).isEqualTo(8);
+    assertThat(output(r, "OUTPUT1").get("shape").toString()).isEqualTo("[2,16]");
+    // The graph's shape is not the clients': refused as any wrong shape is.
+    HttpResponse<byte[]> wrong =
+        server.post(
+            inferPath(RESHAPED),
+            """
+            {"inputs":[
+              {"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]},
+              {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}]}""");
+    assertThat(wrong.statusCode()).as(text(wrong)).isEqualTo(400);
+    JsonNode c = config(RESHAPED);
+    assertThat(c.at("/input/0/dims").toString()).isEqualTo("[4,4]");
+    assertThat(c.at("/input/0/reshape/shape").toString()).isEqualTo("[16]");
+    assertThat(c.at("/output/0/reshape/shape").toString()).isEqualTo("[16]");
+    assertThat(c.at("/input/1/reshape").isMissingNode()).isTrue();
   }
 
   @Test

@@ -49,16 +49,164 @@ class PbtxtConverterTest {
     assertThat(f.platform()).isEqualTo("onnxruntime_onnx");
     assertThat(f.maxBatchSize()).isZero();
     assertThat(f.inputs())
-        .containsExactly(new ModelConfigFile.Tensor("data_0", "FP32", List.of(3L, 224L, 224L)));
+        .containsExactly(
+            new ModelConfigFile.Tensor(
+                "data_0",
+                "FP32",
+                List.of(3L, 224L, 224L),
+                null,
+                null,
+                List.of(1L, 3L, 224L, 224L)));
     assertThat(f.outputs())
         .containsExactly(
             new ModelConfigFile.Tensor(
-                "fc6_1", "FP32", List.of(1000L), null, "densenet_labels.txt"));
+                "fc6_1",
+                "FP32",
+                List.of(1000L),
+                null,
+                "densenet_labels.txt",
+                List.of(1L, 1000L, 1L, 1L)));
     assertThat(f.instanceCount()).isNull();
     assertThat(f.onnxruntime()).isNull();
     assertThat(f.dynamicBatching()).isNull();
-    assertThat(c.ignored())
-        .containsExactly("input[0].format", "input[0].reshape.shape", "output[0].reshape.shape");
+    assertThat(c.ignored()).containsExactly("input[0].format");
+  }
+
+  /** Triton's empty reshape (a batching model's [N] as [N, 1] to clients) is kept as empty. */
+  @Test
+  void emptyReshapeIsAScalarPerRow() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            max_batch_size: 64
+            input [ { name: "len" data_type: TYPE_INT32 dims: [ 1 ] reshape: { shape: [ ] } } ]
+            output [ { name: "y" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]
+            """);
+    assertThat(c.config().inputs().get(0).reshape()).isEmpty();
+    assertThat(c.config().outputs().get(0).reshape()).isNull();
+    assertThat(c.ignored()).isEmpty();
+  }
+
+  /**
+   * Real configurations, verbatim from Triton's repositories (src/test/resources/triton-configs).
+   */
+  private static PbtxtConverter.Converted fixture(String name) throws Exception {
+    String text =
+        new String(
+            java.util.Objects.requireNonNull(
+                    PbtxtConverterTest.class.getResourceAsStream(
+                        "/triton-configs/" + name + ".pbtxt"))
+                .readAllBytes(),
+            java.nio.charset.StandardCharsets.UTF_8);
+    com.google.protobuf.TextFormatParseInfoTree.Builder tree =
+        com.google.protobuf.TextFormatParseInfoTree.builder();
+    return PbtxtConverter.convert(
+        PbtxtConfigFormat.parseProto(text, FILE, tree), FILE, tree.build());
+  }
+
+  @Test
+  void realTritonConfigsMapWithoutSilentDrops() throws Exception {
+    PbtxtConverter.Converted densenet = fixture("densenet_onnx");
+    assertThat(densenet.config().inputs().get(0).reshape()).containsExactly(1L, 3L, 224L, 224L);
+    assertThat(densenet.config().outputs().get(0).labels()).isEqualTo("densenet_labels.txt");
+    assertThat(fixture("inception_onnx").config().outputs().get(0).reshape())
+        .containsExactly(1L, 1001L);
+
+    PbtxtConverter.Converted trt = fixture("ORT_TRT_config");
+    assertThat(trt.config().modelWarmup()).hasSize(1);
+    assertThat(trt.config().onnxruntime().graphOptimizationLevel()).isEqualTo("extended");
+    assertThat(trt.ignored())
+        .containsExactly(
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].name",
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters[precision_mode]",
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters[max_workspace_size_bytes]");
+    // Each ignored field is named with its line in the file, for the warning.
+    assertThat(trt.describeIgnored())
+        .isEqualTo(
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].name (line 67), "
+                + "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters"
+                + "[precision_mode] (line 68), "
+                + "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters"
+                + "[max_workspace_size_bytes] (line 69)");
+
+    PbtxtConverter.Converted detection = fixture("text_detection");
+    assertThat(detection.ignored()).isEmpty();
+    assertThat(detection.config().maxBatchSize()).isZero();
+    assertThat(detection.config().outputs()).hasSize(2);
+
+    PbtxtConverter.Converted encoder = fixture("text_encoder");
+    assertThat(encoder.config().onnxruntime().executionProvider()).isEqualTo("cuda");
+    assertThat(encoder.config().onnxruntime().executionMode()).isEqualTo("parallel");
+    assertThat(encoder.describeIgnored()).isEqualTo("parameters[cudnn_conv_algo_search] (line 64)");
+
+    assertThat(fixture("text_recognition_part2").config().instanceCount()).isEqualTo(2);
+    assertThat(fixture("simple_string").ignored()).isEmpty();
+    assertThat(fixture("cpu_instance").ignored()).isEmpty();
+    assertThat(fixture("add_with_initializer").describeIgnored())
+        .isEqualTo("input[1].optional (line 40)");
+  }
+
+  /** A sequence batcher fills control inputs the client never sends: refused by name. */
+  @Test
+  void sequenceModelsWithControlInputsAreRefusedNamingTheField() {
+    for (String name : List.of("simple_sequence", "simple_dyna_sequence")) {
+      assertThatThrownBy(() -> fixture(name))
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("m/config.pbtxt")
+          .hasMessageContaining("sequence_batching.control_input[0]")
+          .hasMessageContaining("control input 'START'");
+    }
+    assertThatThrownBy(
+            () ->
+                convert(
+                    "sequence_batching { state [ { input_name: \"INPUT_STATE\""
+                        + " output_name: \"OUTPUT_STATE\" } ] }"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("sequence_batching.state[0]")
+        .hasMessageContaining("'INPUT_STATE'");
+    assertThatThrownBy(
+            () ->
+                convert(
+                    "batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: \"n\""
+                        + " data_type: TYPE_FP32 } ]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("batch_input[0]")
+        .hasMessageContaining("[n]");
+  }
+
+  /** Lines hold in Triton's list syntax too, where one parse record spans the whole list. */
+  @Test
+  void ignoredFieldsOfListElementsKeepTheirLines() throws Exception {
+    String text =
+        """
+        input [
+          { name: "a" data_type: TYPE_FP32 dims: [ 1 ] },
+          { name: "b" data_type: TYPE_FP32 dims: [ 1 ]
+            optional: true },
+          { name: "c" data_type: TYPE_FP32 dims: [ 1 ] format: FORMAT_NHWC }
+        ]
+        parameters [
+          { key: "gpu_mem_limit" value: { string_value: "1" } },
+          { key: "cudnn_conv_algo_search"
+            value: { string_value: "0" } }
+        ]
+        """;
+    com.google.protobuf.TextFormatParseInfoTree.Builder tree =
+        com.google.protobuf.TextFormatParseInfoTree.builder();
+    PbtxtConverter.Converted c =
+        PbtxtConverter.convert(PbtxtConfigFormat.parseProto(text, FILE, tree), FILE, tree.build());
+    assertThat(c.describeIgnored())
+        .isEqualTo(
+            "input[1].optional (line 4), input[2].format (line 5), parameters[gpu_mem_limit]"
+                + " (line 8), parameters[cudnn_conv_algo_search] (line 9)");
+  }
+
+  @Test
+  void responseCacheIsMapped() throws Exception {
+    PbtxtConverter.Converted c = convert("response_cache { enable: true }");
+    assertThat(c.config().responseCache())
+        .isEqualTo(new ModelConfigFile.ResponseCacheFile(true, null));
+    assertThat(c.ignored()).isEmpty();
   }
 
   @Test
@@ -189,7 +337,6 @@ class PbtxtConverterTest {
             max_batch_size: 4
             input [ { name: "x" data_type: TYPE_FP32 dims: [ -1 ] allow_ragged_batch: true } ]
             output [ { name: "y" data_type: TYPE_FP32 dims: [ -1 ] } ]
-            batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_FP32 } ]
             instance_group [
               { count: 1 kind: KIND_CPU rate_limiter { priority: 2 } },
               { count: 1 kind: KIND_GPU gpus: [ 0, 1 ] },
@@ -215,15 +362,12 @@ class PbtxtConverterTest {
               { name: "w" batch_size: 1 count: 2
                 inputs { key: "x" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } }
             ]
-            response_cache { enable: true }
             model_transaction_policy { decoupled: false }
             metric_tags { key: "team" value: "fraud" }
             """);
     assertThat(c.ignored())
         .containsExactlyInAnyOrder(
             "input[0].allow_ragged_batch",
-            "batch_input[0].target_name",
-            "batch_input[0].data_type",
             "instance_group[0].rate_limiter.priority",
             "instance_group[1].kind",
             "instance_group[1].count",
@@ -237,7 +381,6 @@ class PbtxtConverterTest {
             "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters[precision_mode]",
             "optimization.input_pinned_memory",
             "parameters[memory.enable_memory_arena_shrinkage]",
-            "response_cache.enable",
             "model_transaction_policy",
             "metric_tags[team]");
     assertThat(c.config().instanceCount()).isEqualTo(1);
