@@ -650,7 +650,8 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
                   + " CUDA support (available providers: "
                   + OrtEnvironment.getAvailableProviders()
                   + "); put com.microsoft.onnxruntime:onnxruntime_gpu on the class path instead"
-                  + " of onnxruntime, or use execution provider \"cpu\"");
+                  + " of onnxruntime, or run the model on the CPU (execution-provider: cpu in"
+                  + " config.yaml; kind: KIND_CPU in config.pbtxt's instance_group)");
         }
         if (options.deviceId() < 0) {
           throw new ModelLoadException("CUDA device id must be >= 0, not " + options.deviceId());
