@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -39,12 +40,19 @@ class MetricsEndpointTest {
   static void start() throws Exception {
     ServerMetrics metrics = new ServerMetrics(true);
     environment = SchedulerEnvironment.system(metrics);
+    TestModels.write(repo);
+    // One model with the response cache, beside the others that have none.
+    Files.createDirectories(repo.resolve("cached/1"));
+    Files.writeString(
+        repo.resolve("cached/config.yaml"),
+        "response-cache:\n  enabled: true\n  max-bytes: 65536\n");
+    Files.writeString(
+        repo.resolve("cached/1/model.onnx"),
+        "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
+            + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
     repository =
         new ModelRepository(
-            List.of(TestModels.write(repo)),
-            List.of(new FakeRuntime()),
-            new ModelConfigResolver(2, 8),
-            environment);
+            List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8), environment);
     repository.loadAll();
     metrics.bind(repository);
     http =
@@ -136,6 +144,26 @@ class MetricsEndpointTest {
         .contains("process_cpu_seconds_total");
     assertThat(get("http://127.0.0.1:" + metricsServer.port() + "/other").statusCode())
         .isEqualTo(404);
+  }
+
+  @Test
+  void cacheAndPipelineFamiliesHaveSeriesOnlyForTheModelsThatHaveThem() throws Exception {
+    // A server of many small models would otherwise export six zero series per model that no
+    // model of it can ever move (a platform team's one-model-per-customer server).
+    String body = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    List<String> series =
+        Arrays.stream(body.split("\n"))
+            .filter(l -> l.startsWith("nv_cache_") || l.startsWith("fulcrum_pipeline_"))
+            .toList();
+    assertThat(series)
+        .containsExactlyInAnyOrder(
+            "nv_cache_num_hits_per_model{model=\"cached\",version=\"1\"} 0",
+            "nv_cache_num_misses_per_model{model=\"cached\",version=\"1\"} 0",
+            "nv_cache_hit_duration_per_model{model=\"cached\",version=\"1\"} 0",
+            "nv_cache_miss_duration_per_model{model=\"cached\",version=\"1\"} 0");
+    // Every other family still has a series per served version.
+    assertThat(body).contains("nv_inference_count{model=\"echo_fp32\",version=\"1\"}");
+    assertThat(body).contains("nv_inference_count{model=\"cached\",version=\"1\"}");
   }
 
   @Test

@@ -526,40 +526,47 @@ public final class ServerMetrics
         "Cumulative inference compute output duration in microseconds (does not include cached"
             + " requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeOutput().ns()));
+    // Per-model families that only mean something for some models get rows only for those, so a
+    // server of many small models does not export a zero series per model for each (Triton, too,
+    // reports cache metrics only for models with the response cache; the families' HELP and TYPE
+    // lines stay, so the family list does not change with the models loaded).
+    List<Row> cached =
+        rows.stream().filter(r -> r.version.config().responseCache().enabled()).toList();
+    List<Row> pipelines = rows.stream().filter(r -> r.version.config().pipeline() != null).toList();
     counter(
         sb,
-        rows,
+        cached,
         "nv_cache_num_hits_per_model",
         "Number of cache hits per model",
         r -> r.stats.cacheHit().count());
     counter(
         sb,
-        rows,
+        cached,
         "nv_cache_num_misses_per_model",
         "Number of cache misses per model",
         r -> r.stats.cacheMiss().count());
     counter(
         sb,
-        rows,
+        cached,
         "nv_cache_hit_duration_per_model",
         "Total cache hit duration per model, in microseconds",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheHit().ns()));
     counter(
         sb,
-        rows,
+        cached,
         "nv_cache_miss_duration_per_model",
         "Total cache miss (lookup and insertion) duration per model, in microseconds",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheMiss().ns()));
     counter(
         sb,
-        rows,
+        pipelines,
         "fulcrum_pipeline_preprocess_duration_us",
         "Cumulative time of a pipeline model's steps before the model (e.g. tokenizing), in"
             + " microseconds; not in queue or compute",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.preprocess().ns()));
     counter(
         sb,
-        rows,
+        pipelines,
         "fulcrum_pipeline_postprocess_duration_us",
         "Cumulative time of a pipeline model's steps after the model (e.g. pooling), in"
             + " microseconds; not in queue or compute",
