@@ -1505,6 +1505,22 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
+   * The first half of {@link #close}, without the wait: refuses new requests and wakes the workers,
+   * which run what is queued, close their instances and end. A caller stopping many models starts
+   * them all before waiting for any, so that one slow model does not hold up the others' closes.
+   * Idempotent; {@link #close} still waits.
+   */
+  public void beginClose() {
+    lock.lock();
+    try {
+      closed = true;
+      wakeAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Unloads this version, in this order: new requests are refused (UNAVAILABLE); requests already
    * queued and running are run and answered as usual (their futures complete, so the transports can
    * write their responses whole); each worker then closes its own instance. An instance is never
@@ -1518,13 +1534,7 @@ public final class ModelScheduler implements AutoCloseable {
    */
   public boolean close(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    lock.lock();
-    try {
-      closed = true;
-      wakeAll();
-    } finally {
-      lock.unlock();
-    }
+    beginClose();
     boolean clean = true;
     for (Thread t : workers) {
       try {

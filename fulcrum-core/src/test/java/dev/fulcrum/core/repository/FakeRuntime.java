@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -29,6 +30,12 @@ final class FakeRuntime implements ModelRuntime {
   final List<SessionOptions> loaded = new ArrayList<>();
   final AtomicInteger executions = new AtomicInteger();
   volatile CountDownLatch gate;
+
+  /**
+   * When set, an instance's close counts it down and then waits (at most 30 s) until it reaches
+   * zero: closes that must overlap to finish.
+   */
+  volatile CountDownLatch closeRendezvous;
 
   @Override
   public String platform() {
@@ -116,7 +123,17 @@ final class FakeRuntime implements ModelRuntime {
       }
 
       @Override
-      public void close() {}
+      public void close() {
+        CountDownLatch r = closeRendezvous;
+        if (r != null) {
+          r.countDown();
+          try {
+            r.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
     };
   }
 

@@ -177,6 +177,26 @@ class ModelManagerTest {
   }
 
   @Test
+  void closeAllClosesTheModelsTogetherNotOneAfterTheOther() throws Exception {
+    // A server of many small models: one after the other, a model was told to stop only once the
+    // one before it had closed, so one slow close held up all the others. Here each instance's
+    // close finishes only once every model's close has begun: one after the other, the first
+    // never would within the timeout, and the close would not be clean.
+    for (String name : List.of("a", "b", "c")) {
+      writeModel(name, 1);
+    }
+    ModelManager m = manager(ControlMode.NONE);
+    m.start(List.of()).join();
+    List<ModelVersion> versions =
+        List.of(m.resolve("a", ""), m.resolve("b", ""), m.resolve("c", ""));
+    runtime.closeRendezvous = new CountDownLatch(3);
+
+    assertThat(m.closeAll(Duration.ofSeconds(20))).isTrue();
+    assertThat(runtime.closeRendezvous.getCount()).isZero();
+    assertThat(versions).allSatisfy(v -> assertThat(v.state()).isEqualTo(ModelState.UNLOADED));
+  }
+
+  @Test
   void aFirstDimensionThatIsNotABatchIsNotBatchedWhenBatchingWasInferred() throws Exception {
     // Every input and output has a dynamic first dimension, so batching is inferred; but the
     // graph reads the rows together (here: it reverses them). Joined, two clients' requests would
