@@ -91,8 +91,26 @@ final class PipelineRunner {
     } else {
       answer = submitRows(mv, stages, request, v, outputs, tally);
     }
-    answer.whenComplete((r, t) -> tally.finish(t, mv.scheduler().nanoTime()));
-    return answer;
+    // The caller sees the answer only once it is counted: a dependent registered on `answer`
+    // itself could run before the count (CompletableFuture runs the latest first), and a client
+    // that asked for the statistics right after its answer missed it.
+    CompletableFuture<InferenceResponse> counted = new CompletableFuture<>();
+    answer.whenComplete(
+        (r, t) -> {
+          tally.finish(t, mv.scheduler().nanoTime());
+          if (t != null) {
+            counted.completeExceptionally(t);
+          } else {
+            counted.complete(r);
+          }
+        });
+    counted.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            answer.cancel(false);
+          }
+        });
+    return counted;
   }
 
   /** A {@code batching: alone} request of many rows: each row its own pass, joined back. */
