@@ -94,6 +94,12 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
   private final int oneRowIntraOpThreads;
 
   /**
+   * The threads of the process-wide intra-op pool that sessions of more than one intra-op thread
+   * share ({@link #withGlobalThreadPool}), or 0: each such session has a pool of its own.
+   */
+  private final int globalIntraOpThreads;
+
+  /**
    * The system property that turns the shared session of one-thread instances off ({@code false}:
    * each instance makes its own, as before session 25), read once when the backend is made; for A/B
    * measurements.
@@ -169,17 +175,95 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
       @Nullable Path optimizedModelCache,
       ComputeNice computeNice,
       int oneRowIntraOpThreads) {
+    this(env, optimizedModelCache, computeNice, oneRowIntraOpThreads, 0);
+  }
+
+  private OnnxRuntimeBackend(
+      OrtEnvironment env,
+      @Nullable Path optimizedModelCache,
+      ComputeNice computeNice,
+      int oneRowIntraOpThreads,
+      int globalIntraOpThreads) {
     if (oneRowIntraOpThreads < 0 || oneRowIntraOpThreads > 1024) {
       throw new IllegalArgumentException(
           ONE_ROW_INTRA_OP_THREADS + " must be 0..1024, was " + oneRowIntraOpThreads);
     }
     this.oneRowIntraOpThreads = oneRowIntraOpThreads;
+    this.globalIntraOpThreads = globalIntraOpThreads;
     this.env = Objects.requireNonNull(env, "env");
     this.computeNice = Objects.requireNonNull(computeNice, "computeNice");
     this.cache =
         optimizedModelCache == null
             ? null
             : new OptimizedModelCache(optimizedModelCache, env.getVersion());
+  }
+
+  /** The name of the threads of the shared intra-op pool ({@link #withGlobalThreadPool}). */
+  static final String GLOBAL_POOL_THREAD_NAME = "fulcrum-onnx-pool";
+
+  /**
+   * A backend whose sessions of more than one intra-op thread (the default for a model alone on a
+   * machine of several cores) run their operators on one pool of {@code intraOpThreads} threads
+   * that the whole process shares (ONNX Runtime's global thread pool; Triton's {@code
+   * enable-global-threadpool}), instead of on a pool each sized to the machine: with many models on
+   * one server, per-session pools made the threads grow as models × cores (500 models on 64 cores:
+   * ~32,000 threads). Sessions of one intra-op thread keep running on their caller's thread, as
+   * without it. Its threads do not spin when idle and are named {@value #GLOBAL_POOL_THREAD_NAME}.
+   *
+   * <p>It creates ONNX Runtime's process environment, so it must come before anything else in the
+   * process uses ONNX Runtime.
+   *
+   * @param optimizedModelCache as in {@link #OnnxRuntimeBackend(Path)}
+   * @param computeNice the nice of the pool's threads
+   * @param intraOpThreads the shared pool's threads, 1..1024
+   * @throws IllegalStateException when ONNX Runtime's environment exists already
+   */
+  public static OnnxRuntimeBackend withGlobalThreadPool(
+      @Nullable Path optimizedModelCache, ComputeNice computeNice, int intraOpThreads) {
+    if (intraOpThreads < 1 || intraOpThreads > 1024) {
+      throw new IllegalArgumentException(
+          "the shared intra-op pool's threads must be 1..1024, was " + intraOpThreads);
+    }
+    // The pool's threads are made with the environment, on a thread of its own: they take its
+    // name and nice.
+    FutureTask<OrtEnvironment> create =
+        new FutureTask<>(
+            () -> {
+              if (computeNice.lowers()) {
+                computeNice.applyToCurrentThread();
+              }
+              try (OrtEnvironment.ThreadingOptions threads =
+                  new OrtEnvironment.ThreadingOptions()) {
+                threads.setGlobalIntraOpNumThreads(intraOpThreads);
+                threads.setGlobalInterOpNumThreads(1);
+                threads.setGlobalSpinControl(false);
+                return OrtEnvironment.getEnvironment(
+                    OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+                    OrtEnvironment.DEFAULT_NAME,
+                    threads);
+              }
+            });
+    Thread.ofPlatform().name(GLOBAL_POOL_THREAD_NAME).start(create);
+    OrtEnvironment env;
+    try {
+      env = create.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while making ONNX Runtime's environment", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new IllegalStateException(
+          "ONNX Runtime's shared thread pool could not be made: " + e.getCause(), e.getCause());
+    }
+    return new OnnxRuntimeBackend(
+        env, optimizedModelCache, computeNice, oneRowThreadsProperty(), intraOpThreads);
+  }
+
+  /** The shared intra-op pool's threads, or 0 when each session has its own pool. */
+  public int globalIntraOpThreads() {
+    return globalIntraOpThreads;
   }
 
   private static int oneRowThreadsProperty() {
@@ -580,10 +664,23 @@ public final class OnnxRuntimeBackend implements ModelRuntime {
     return sharedSessions.size();
   }
 
-  /** {@link #sessionOptions(SessionOptions)}, logging errors only when {@code quiet}. */
-  private static OrtSession.SessionOptions sessionOptions(SessionOptions options, boolean quiet)
+  /**
+   * {@link #sessionOptions(SessionOptions)}, logging errors only when {@code quiet}; on the shared
+   * intra-op pool when there is one and the session is not of one intra-op thread.
+   */
+  private OrtSession.SessionOptions sessionOptions(SessionOptions options, boolean quiet)
       throws ModelLoadException {
-    OrtSession.SessionOptions o = sessionOptions(options);
+    boolean shared = globalIntraOpThreads > 0 && options.intraOpThreads() != 1;
+    OrtSession.SessionOptions o = sessionOptions(shared ? options.withIntraOpThreads(0) : options);
+    if (shared) {
+      try {
+        o.disablePerSessionThreads();
+      } catch (OrtException e) {
+        o.close();
+        throw new ModelLoadException(
+            "ONNX Runtime rejected the shared thread pool: " + e.getMessage(), e);
+      }
+    }
     if (quiet) {
       try {
         o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);

@@ -253,6 +253,18 @@ public final class ServeCommand implements Callable<Integer> {
   @Nullable Boolean onnxOptimizedCache;
 
   @Option(
+      names = "--onnx-global-intra-op-threads",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "Run every model's operators on one pool of N threads shared by the process (ONNX"
+              + " Runtime's global thread pool, Triton's enable-global-threadpool) instead of a"
+              + " pool per model instance sized to the machine; for many models on one server."
+              + " Instances of one intra-op thread keep running on their own thread"
+              + " (default: ${DEFAULT-VALUE}: off).")
+  int onnxGlobalIntraOpThreads;
+
+  @Option(
       names = "--onnx-optimized-cache-dir",
       paramLabel = "DIR",
       description =
@@ -350,7 +362,12 @@ public final class ServeCommand implements Callable<Integer> {
     Startup startup = new Startup();
     CompletableFuture<OnnxRuntimeBackend> onnxStart =
         startup.run(
-            "onnxruntime", () -> new OnnxRuntimeBackend(optimizedModelCache(), computeNice));
+            "onnxruntime",
+            () ->
+                onnxGlobalIntraOpThreads > 0
+                    ? OnnxRuntimeBackend.withGlobalThreadPool(
+                        optimizedModelCache(), computeNice, onnxGlobalIntraOpThreads)
+                    : new OnnxRuntimeBackend(optimizedModelCache(), computeNice));
     // The Prometheus registry and families are created with the dashboard's start (a second after
     // the first model, below), at readiness or at the first scrape, whichever comes first, off the
     // first request's path; the observers keep what comes before (docs/PERFORMANCE.md, "Cold
@@ -962,6 +979,12 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
+    }
+    if (onnxGlobalIntraOpThreads < 0 || onnxGlobalIntraOpThreads > 1024) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--onnx-global-intra-op-threads must be 0..1024 (0: off), was "
+              + onnxGlobalIntraOpThreads);
     }
     if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
       throw new picocli.CommandLine.ParameterException(
