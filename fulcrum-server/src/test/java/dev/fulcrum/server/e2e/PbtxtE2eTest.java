@@ -37,7 +37,7 @@ class PbtxtE2eTest {
     for (String m : new String[] {ADD_SUB, FP32, INT64, BROKEN}) {
       TestModels.writeModel(repo, m);
     }
-    // Triton's "simple" model, as its repository would configure it.
+    // The add/sub test model configured in Triton's format, with the settings /config echoes.
     Files.writeString(
         repo.resolve(ADD_SUB).resolve("config.pbtxt"),
         """

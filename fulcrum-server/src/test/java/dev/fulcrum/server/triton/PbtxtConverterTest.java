@@ -16,56 +16,61 @@ class PbtxtConverterTest {
     return PbtxtConverter.convert(PbtxtConfigFormat.parseProto(pbtxt, FILE), FILE);
   }
 
-  /** Triton's densenet_onnx example (docs/examples/model_repository/densenet_onnx). */
+  /**
+   * An image model in the layout Triton's ONNX examples use: no batching, channel-first input and
+   * flat scores reshaped for the graph, labels.
+   */
   @Test
-  void densenetExample() throws Exception {
+  void reshapedImageModel() throws Exception {
     PbtxtConverter.Converted c =
         convert(
             """
-            name: "densenet_onnx"
+            # Written for Fulcrum's tests: max_batch_size with a space before the colon, format,
+            # reshape on both sides and label_filename.
             platform: "onnxruntime_onnx"
+            name: "crop_disease"
             max_batch_size : 0
-            input [
-              {
-                name: "data_0"
-                data_type: TYPE_FP32
-                format: FORMAT_NCHW
-                dims: [ 3, 224, 224 ]
-                reshape { shape: [ 1, 3, 224, 224 ] }
-              }
-            ]
             output [
               {
-                name: "fc6_1"
+                name: "disease_logits"
+                dims: [ 40 ]
                 data_type: TYPE_FP32
-                dims: [ 1000 ]
-                reshape { shape: [ 1, 1000, 1, 1 ] }
-                label_filename: "densenet_labels.txt"
+                label_filename: "diseases.txt"
+                reshape { shape: [ 1, 40, 1, 1 ] }
+              }
+            ]
+            input [
+              {
+                name: "leaf_photo"
+                dims: [ 3, 96, 96 ]
+                data_type: TYPE_FP32
+                reshape { shape: [ 1, 3, 96, 96 ] }
+                format: FORMAT_NCHW
               }
             ]
             """);
     ModelConfigFile f = c.config();
-    assertThat(f.name()).isEqualTo("densenet_onnx");
+    assertThat(f.name()).isEqualTo("crop_disease");
     assertThat(f.platform()).isEqualTo("onnxruntime_onnx");
     assertThat(f.maxBatchSize()).isZero();
     assertThat(f.inputs())
         .containsExactly(
             new ModelConfigFile.Tensor(
-                "data_0",
+                "leaf_photo",
                 "FP32",
-                List.of(3L, 224L, 224L),
+                List.of(3L, 96L, 96L),
                 null,
                 null,
-                List.of(1L, 3L, 224L, 224L)));
+                List.of(1L, 3L, 96L, 96L)));
     assertThat(f.outputs())
         .containsExactly(
             new ModelConfigFile.Tensor(
-                "fc6_1",
+                "disease_logits",
                 "FP32",
-                List.of(1000L),
+                List.of(40L),
                 null,
-                "densenet_labels.txt",
-                List.of(1L, 1000L, 1L, 1L)));
+                "diseases.txt",
+                List.of(1L, 40L, 1L, 1L)));
     assertThat(f.instanceCount()).isNull();
     assertThat(f.onnxruntime()).isNull();
     assertThat(f.dynamicBatching()).isNull();
@@ -88,7 +93,8 @@ class PbtxtConverterTest {
   }
 
   /**
-   * Real configurations, verbatim from Triton's repositories (src/test/resources/triton-configs).
+   * Whole configurations written in Triton's format to cover what real model repositories use
+   * (src/test/resources/triton-configs): list and single-message syntax, comments, field order.
    */
   private static PbtxtConverter.Converted fixture(String name) throws Exception {
     String text =
@@ -106,13 +112,13 @@ class PbtxtConverterTest {
 
   @Test
   void realTritonConfigsMapWithoutSilentDrops() throws Exception {
-    PbtxtConverter.Converted densenet = fixture("densenet_onnx");
-    assertThat(densenet.config().inputs().get(0).reshape()).containsExactly(1L, 3L, 224L, 224L);
-    assertThat(densenet.config().outputs().get(0).labels()).isEqualTo("densenet_labels.txt");
-    assertThat(fixture("inception_onnx").config().outputs().get(0).reshape())
-        .containsExactly(1L, 1001L);
+    PbtxtConverter.Converted nchw = fixture("leaf_classifier_nchw");
+    assertThat(nchw.config().inputs().get(0).reshape()).containsExactly(1L, 3L, 128L, 128L);
+    assertThat(nchw.config().outputs().get(0).labels()).isEqualTo("leaf_species.txt");
+    assertThat(fixture("bird_classifier_nhwc").config().outputs().get(0).reshape())
+        .containsExactly(1L, 640L);
 
-    PbtxtConverter.Converted trt = fixture("ORT_TRT_config");
+    PbtxtConverter.Converted trt = fixture("ort_tensorrt_warmup");
     assertThat(trt.config().modelWarmup()).hasSize(1);
     assertThat(trt.config().onnxruntime().graphOptimizationLevel()).isEqualTo("extended");
     assertThat(trt.ignored())
@@ -123,47 +129,51 @@ class PbtxtConverterTest {
     // Each ignored field is named with its line in the file, for the warning.
     assertThat(trt.describeIgnored())
         .isEqualTo(
-            "optimization.execution_accelerators.gpu_execution_accelerator[0].name (line 67), "
+            "optimization.execution_accelerators.gpu_execution_accelerator[0].name (line 27), "
                 + "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters"
-                + "[precision_mode] (line 68), "
+                + "[precision_mode] (line 28), "
                 + "optimization.execution_accelerators.gpu_execution_accelerator[0].parameters"
-                + "[max_workspace_size_bytes] (line 69)");
+                + "[max_workspace_size_bytes] (line 29)");
 
-    PbtxtConverter.Converted detection = fixture("text_detection");
-    assertThat(detection.ignored()).isEmpty();
-    assertThat(detection.config().maxBatchSize()).isZero();
-    assertThat(detection.config().outputs()).hasSize(2);
+    PbtxtConverter.Converted twoBlocks = fixture("dynamic_shape_two_output_blocks");
+    assertThat(twoBlocks.ignored()).isEmpty();
+    assertThat(twoBlocks.config().maxBatchSize()).isZero();
+    assertThat(twoBlocks.config().outputs()).hasSize(2);
 
-    PbtxtConverter.Converted encoder = fixture("text_encoder");
+    PbtxtConverter.Converted encoder = fixture("gpu_encoder_parameters");
     assertThat(encoder.config().onnxruntime().executionProvider()).isEqualTo("cuda");
     assertThat(encoder.config().onnxruntime().executionMode()).isEqualTo("parallel");
-    assertThat(encoder.describeIgnored()).isEqualTo("parameters[cudnn_conv_algo_search] (line 64)");
+    assertThat(encoder.describeIgnored()).isEqualTo("parameters[cudnn_conv_algo_search] (line 31)");
 
-    assertThat(fixture("text_recognition_part2").config().instanceCount()).isEqualTo(2);
-    assertThat(fixture("simple_string").ignored()).isEmpty();
-    assertThat(fixture("cpu_instance").ignored()).isEmpty();
-    assertThat(fixture("add_with_initializer").describeIgnored())
-        .isEqualTo("input[1].optional (line 40)");
+    assertThat(fixture("gpu_two_instances").config().instanceCount()).isEqualTo(2);
+    assertThat(fixture("string_tensors").ignored()).isEmpty();
+    assertThat(fixture("cpu_named_instance").ignored()).isEmpty();
+    assertThat(fixture("optional_input").describeIgnored())
+        .isEqualTo("input[1].optional (line 15)");
   }
 
   /** A sequence batcher fills control inputs the client never sends: refused by name. */
   @Test
   void sequenceModelsWithControlInputsAreRefusedNamingTheField() {
-    for (String name : List.of("simple_sequence", "simple_dyna_sequence")) {
-      assertThatThrownBy(() -> fixture(name))
+    for (var fixtureAndInput :
+        java.util.Map.of(
+                "sequence_control_inputs", "is_first",
+                "sequence_oldest_correlation", "begin_flag")
+            .entrySet()) {
+      assertThatThrownBy(() -> fixture(fixtureAndInput.getKey()))
           .isInstanceOf(ConfigException.class)
           .hasMessageContaining("m/config.pbtxt")
           .hasMessageContaining("sequence_batching.control_input[0]")
-          .hasMessageContaining("control input 'START'");
+          .hasMessageContaining("control input '" + fixtureAndInput.getValue() + "'");
     }
     assertThatThrownBy(
             () ->
                 convert(
-                    "sequence_batching { state [ { input_name: \"INPUT_STATE\""
-                        + " output_name: \"OUTPUT_STATE\" } ] }"))
+                    "sequence_batching { state [ { input_name: \"sum_so_far\""
+                        + " output_name: \"new_sum\" } ] }"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("sequence_batching.state[0]")
-        .hasMessageContaining("'INPUT_STATE'");
+        .hasMessageContaining("'sum_so_far'");
     assertThatThrownBy(
             () ->
                 convert(
