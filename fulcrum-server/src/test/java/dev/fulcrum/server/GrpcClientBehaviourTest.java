@@ -135,17 +135,12 @@ class GrpcClientBehaviourTest {
         // Until this ping's ack, then whatever else came by 200 ms later (a GOAWAY may follow an
         // ack, and the server closes after it: a next ping would meet a closed socket).
         while (true) {
-          int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
-          int type = in.readUnsignedByte();
-          int flags = in.readUnsignedByte();
-          in.readInt(); // stream id
-          byte[] payload = new byte[length];
-          in.readFully(payload);
-          if (type == 6 && (flags & 1) != 0) {
-            seen.add("ping-ack");
+          String frame = readFrame(in);
+          if (frame.equals("ping-ack")) {
+            seen.add(frame);
             acked = true;
-          } else if (type == 7) {
-            seen.add("goaway:" + ByteBuffer.wrap(payload, 4, 4).getInt());
+          } else if (frame.startsWith("goaway:")) {
+            seen.add(frame);
             return seen;
           }
           if (acked && in.available() == 0) {
@@ -253,19 +248,31 @@ class GrpcClientBehaviourTest {
         // closed after its GOAWAY: that is still to be read
       }
       while (true) {
-        int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
-        int type = in.readUnsignedByte();
-        int flags = in.readUnsignedByte();
-        in.readInt(); // stream id
-        byte[] payload = new byte[length];
-        in.readFully(payload);
-        if (type == 6 && (flags & 1) != 0) {
-          return "ping-ack";
-        } else if (type == 7) {
-          return "goaway:" + ByteBuffer.wrap(payload, 4, 4).getInt();
+        String frame = readFrame(in);
+        if (frame.equals("ping-ack") || frame.startsWith("goaway:")) {
+          return frame;
         }
       }
     }
+  }
+
+  /**
+   * Reads one HTTP/2 frame: {@code "ping-ack"}, {@code "goaway:<error code>"}, or {@code
+   * "type:<type>"} for any other.
+   */
+  private static String readFrame(DataInputStream in) throws IOException {
+    int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+    int type = in.readUnsignedByte();
+    int flags = in.readUnsignedByte();
+    in.readInt(); // stream id
+    byte[] payload = new byte[length];
+    in.readFully(payload);
+    if (type == 6 && (flags & 1) != 0) {
+      return "ping-ack";
+    } else if (type == 7) {
+      return "goaway:" + ByteBuffer.wrap(payload, 4, 4).getInt();
+    }
+    return "type:" + type;
   }
 
   @Test

@@ -10,7 +10,6 @@ import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
-import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -20,10 +19,11 @@ import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.BlockingQueue;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -95,33 +95,15 @@ class GrpcDrainTest {
     // Triton's clients keep a ModelStreamInfer call open between requests (start_stream /
     // stop_stream): shutdown ends it with UNAVAILABLE, which clients retry, and does not wait for
     // the client to close it.
-    InferenceService service = TestModels.service(repo);
-    HttpServer http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
-    GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
-    ManagedChannel channel = GrpcServerTest.channel(grpc.port());
-    try {
-      byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
-      StreamCall call = new StreamCall(channel, 120);
-      call.requests.onNext(rawRequest("echo_fp32", DataType.FP32, one, 1, 1));
-      ModelStreamInferResponse answered = call.answers.poll(30, TimeUnit.SECONDS);
-      assertThat(answered).isNotNull();
-      assertThat(answered.getErrorMessage()).isEmpty();
-
-      long start = System.nanoTime();
-      boolean clean = GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(40));
-      Duration took = Duration.ofNanos(System.nanoTime() - start);
-      Status status = call.ended.get(30, TimeUnit.SECONDS);
-      assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.UNAVAILABLE);
-      assertThat(clean).as("drained within its budget").isTrue();
-      assertThat(took)
-          .as("the open stream did not hold the drain")
-          .isLessThan(Duration.ofSeconds(30));
-    } finally {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-      grpc.close();
-      http.close();
-      service.repository().close();
-    }
+    drainEndsAnOpenCall(
+        channel -> {
+          StreamCall call = new StreamCall(channel, 120);
+          byte[] one = HttpServerTest.binaryValues(DataType.FP32, 1);
+          call.requests.onNext(rawRequest("echo_fp32", DataType.FP32, one, 1, 1));
+          return call;
+        },
+        answered -> assertThat(answered.getErrorMessage()).isEmpty(),
+        answers -> {});
   }
 
   @Test
@@ -129,46 +111,49 @@ class GrpcDrainTest {
     // grpc-java's client-side health checking (healthCheckConfig in a service config) keeps a
     // grpc.health.v1 Watch call open on each connection: shutdown sends it NOT_SERVING, then ends
     // it with UNAVAILABLE instead of waiting the whole budget and resetting it (CANCELLED).
+    drainEndsAnOpenCall(
+        channel -> {
+          CallRecorder<HealthCheckResponse> watch = new CallRecorder<>();
+          HealthGrpc.newStub(channel)
+              .withDeadlineAfter(120, TimeUnit.SECONDS)
+              .watch(HealthCheckRequest.getDefaultInstance(), watch);
+          return watch;
+        },
+        first -> assertThat(first.getStatus()).isEqualTo(ServingStatus.SERVING),
+        later ->
+            assertThat(later)
+                .as("the watcher was told before the end")
+                .extracting(HealthCheckResponse::getStatus)
+                .contains(ServingStatus.NOT_SERVING));
+  }
+
+  /**
+   * Opens a streaming call ({@code open}), checks its first answer, drains the servers, and checks
+   * that the call ended UNAVAILABLE (its later answers checked by {@code later}) without holding
+   * the drain.
+   */
+  private <T> void drainEndsAnOpenCall(
+      Function<ManagedChannel, CallRecorder<T>> open, Consumer<T> first, Consumer<List<T>> later)
+      throws Exception {
     InferenceService service = TestModels.service(repo);
     HttpServer http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
     GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
     ManagedChannel channel = GrpcServerTest.channel(grpc.port());
     try {
-      BlockingQueue<ServingStatus> seen = new LinkedBlockingQueue<>();
-      CompletableFuture<Status> ended = new CompletableFuture<>();
-      HealthGrpc.newStub(channel)
-          .withDeadlineAfter(120, TimeUnit.SECONDS)
-          .watch(
-              HealthCheckRequest.getDefaultInstance(),
-              new StreamObserver<>() {
-                @Override
-                public void onNext(HealthCheckResponse r) {
-                  seen.add(r.getStatus());
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                  ended.complete(Status.fromThrowable(t));
-                }
-
-                @Override
-                public void onCompleted() {
-                  ended.complete(Status.OK);
-                }
-              });
-      assertThat(seen.poll(30, TimeUnit.SECONDS)).isEqualTo(ServingStatus.SERVING);
+      CallRecorder<T> call = open.apply(channel);
+      T answered = call.answers.poll(30, TimeUnit.SECONDS);
+      assertThat(answered).isNotNull();
+      first.accept(answered);
 
       long start = System.nanoTime();
       boolean clean = GracefulShutdown.run(service, http, grpc, Duration.ofSeconds(40));
       Duration took = Duration.ofNanos(System.nanoTime() - start);
-      Status status = ended.get(30, TimeUnit.SECONDS);
+      Status status = call.ended.get(30, TimeUnit.SECONDS);
       assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.UNAVAILABLE);
-      assertThat(seen)
-          .as("the watcher was told before the end")
-          .contains(ServingStatus.NOT_SERVING);
+      later.accept(List.copyOf(call.answers));
       assertThat(clean).as("drained within its budget").isTrue();
       assertThat(took)
-          .as("the open Watch did not hold the drain")
+          .as("the open call did not hold the drain")
           .isLessThan(Duration.ofSeconds(30));
     } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);

@@ -4,11 +4,7 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import io.grpc.Channel;
-import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -16,13 +12,7 @@ import java.util.concurrent.TimeUnit;
  * ended with (OK when the server completed it). Thread-safe: gRPC's threads fill it, the test
  * reads.
  */
-final class StreamCall implements StreamObserver<ModelStreamInferResponse> {
-  /** The answers so far, in order. */
-  final BlockingQueue<ModelStreamInferResponse> answers = new LinkedBlockingQueue<>();
-
-  /** How the call ended: the status of its error, or OK. */
-  final CompletableFuture<Status> ended = new CompletableFuture<>();
-
+final class StreamCall extends CallRecorder<ModelStreamInferResponse> {
   /** Where the test sends the call's requests. */
   final StreamObserver<ModelInferRequest> requests;
 
@@ -32,20 +22,5 @@ final class StreamCall implements StreamObserver<ModelStreamInferResponse> {
         GRPCInferenceServiceGrpc.newStub(channel)
             .withDeadlineAfter(seconds, TimeUnit.SECONDS)
             .modelStreamInfer(this);
-  }
-
-  @Override
-  public void onNext(ModelStreamInferResponse r) {
-    answers.add(r);
-  }
-
-  @Override
-  public void onError(Throwable t) {
-    ended.complete(Status.fromThrowable(t));
-  }
-
-  @Override
-  public void onCompleted() {
-    ended.complete(Status.OK);
   }
 }
