@@ -81,19 +81,48 @@ class MetricsSecurityTest {
 
   private static HttpResponse<String> scrape(
       String scheme, int port, @Nullable String authorization) throws Exception {
+    return get(scheme, port, "/metrics", authorization);
+  }
+
+  private static HttpResponse<String> get(
+      String scheme, int port, String path, @Nullable String authorization) throws Exception {
     HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1);
     if (scheme.equals("https")) {
       b.sslContext(TlsTest.trustingTestCa());
     }
     try (HttpClient client = b.build()) {
       HttpRequest.Builder r =
-          HttpRequest.newBuilder(URI.create(scheme + "://localhost:" + port + "/metrics"))
+          HttpRequest.newBuilder(URI.create(scheme + "://localhost:" + port + path))
               .timeout(Duration.ofSeconds(30));
       if (authorization != null) {
         r.header("Authorization", authorization);
       }
       return client.send(r.build(), HttpResponse.BodyHandlers.ofString());
     }
+  }
+
+  @Test
+  void healthIsOpenWithoutATokenAndFollowsReadinessWhenGivenOne() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean ready =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    try (MetricsServer withHealth =
+        new MetricsServer(
+            "127.0.0.1",
+            0,
+            metrics,
+            HttpServerConfig.Limits.defaults(),
+            MetricsSecurity.of(SECURITY, true, false),
+            ready::get)) {
+      int port = withHealth.port();
+      assertThat(get("http", port, "/v2/health/live", null).statusCode()).isEqualTo(200);
+      assertThat(get("http", port, "/v2/health/ready", null).statusCode()).isEqualTo(503);
+      ready.set(true);
+      assertThat(get("http", port, "/v2/health/ready", null).statusCode()).isEqualTo(200);
+      assertThat(scrape("http", port, null).statusCode()).isEqualTo(401);
+      assertThat(get("http", port, "/v2/models", null).statusCode()).isEqualTo(401);
+    }
+    // Without a readiness, as before: no health here.
+    assertThat(get("http", tokenOnly.port(), "/v2/health/live", null).statusCode()).isEqualTo(401);
   }
 
   @Test

@@ -34,6 +34,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -76,6 +77,24 @@ public final class MetricsServer implements AutoCloseable {
       HttpServerConfig.Limits limits,
       MetricsSecurity security)
       throws IOException {
+    this(host, port, metrics, limits, security, null);
+  }
+
+  /**
+   * As {@link #MetricsServer(String, int, ServerMetrics, HttpServerConfig.Limits,
+   * MetricsSecurity)}, and with {@code readiness} also the health endpoints {@code /v2/health/live}
+   * and {@code /v2/health/ready} (the server's readiness), open without a token as on the REST
+   * port: where the REST port asks clients for a certificate (mutual TLS), which a kubelet's HTTPS
+   * probe does not have, the probes can ask here.
+   */
+  public MetricsServer(
+      String host,
+      int port,
+      ServerMetrics metrics,
+      HttpServerConfig.Limits limits,
+      MetricsSecurity security,
+      @Nullable BooleanSupplier readiness)
+      throws IOException {
     @Nullable SslContext tls = security.tls().map(Tls::metricsContext).orElse(null);
     @Nullable AccessPolicy tokens = security.tokens().orElse(null);
     loop =
@@ -104,7 +123,7 @@ public final class MetricsServer implements AutoCloseable {
                                   limits.idleTimeout(),
                                   limits.bodyTimeout()))
                           .addLast(new HttpObjectAggregator(MAX_REQUEST))
-                          .addLast(new Scrape(metrics, tokens));
+                          .addLast(new Scrape(metrics, tokens, readiness));
                     }
                   })
               .bind(host, port)
@@ -117,19 +136,42 @@ public final class MetricsServer implements AutoCloseable {
   }
 
   /** Answers one aggregated request on the connection's event loop. */
+  private static final String LIVE = "/v2/health/live";
+
+  private static final String READY = "/v2/health/ready";
+
   private static final class Scrape extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ServerMetrics metrics;
     private final @Nullable AccessPolicy tokens;
+    private final @Nullable BooleanSupplier readiness;
 
-    Scrape(ServerMetrics metrics, @Nullable AccessPolicy tokens) {
+    Scrape(
+        ServerMetrics metrics, @Nullable AccessPolicy tokens, @Nullable BooleanSupplier readiness) {
       this.metrics = metrics;
       this.tokens = tokens;
+      this.readiness = readiness;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
       if (request.decoderResult().isFailure()) {
         reply(ctx, request, HttpResponseStatus.BAD_REQUEST, "text/plain", "malformed request\n");
+        return;
+      }
+      String path = new QueryStringDecoder(request.uri()).path();
+      if (readiness != null
+          && (path.equals(LIVE) || path.equals(READY))
+          && (request.method().equals(HttpMethod.GET)
+              || request.method().equals(HttpMethod.HEAD))) {
+        // Open, as on the REST port: a probe has no token.
+        boolean up = path.equals(LIVE) || readiness.getAsBoolean();
+        send(
+            ctx,
+            request,
+            response(
+                up ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "text/plain",
+                ""));
         return;
       }
       if (tokens != null) {
@@ -149,7 +191,6 @@ public final class MetricsServer implements AutoCloseable {
           return;
         }
       }
-      String path = new QueryStringDecoder(request.uri()).path();
       if (!path.equals("/metrics")) {
         reply(
             ctx,

@@ -593,7 +593,13 @@ public final class ServeCommand implements Callable<Integer> {
                     return null;
                   }
                   MetricsServer server =
-                      new MetricsServer(host, metricsPort, metrics, limits.http(), metricsSecurity);
+                      new MetricsServer(
+                          host,
+                          metricsPort,
+                          metrics,
+                          limits.http(),
+                          metricsSecurity,
+                          service::isReady);
                   log.info(
                       "Prometheus metrics on {}://{}:{}/metrics{}",
                       metricsSecurity.tls().isPresent() ? "https" : "http",
