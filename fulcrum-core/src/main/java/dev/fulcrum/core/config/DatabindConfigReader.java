@@ -202,6 +202,14 @@ final class DatabindConfigReader {
         .replaceAll("`dev\\.fulcrum\\.[\\w.$]+`", "a section")
         .replaceAll(" \\(token `JsonToken\\.[A-Z_]+`\\)", "")
         .replace(" (but could if coercion was enabled using `CoercionConfig`)", "")
+        // A number past its field's type: the range in the file's words.
+        .replaceAll(
+            "^Numeric value \\((.*)\\) out of range of (?:int|long) \\((-?\\d+) - (-?\\d+)\\).*$",
+            "$1 is out of range: expected a whole number from $2 to $3")
+        // A list where a section goes (the whole file a list).
+        .replaceAll(
+            "^Cannot deserialize value of type a section from Array value.*$",
+            "must be a section (a map of fields), not a list")
         // A scalar where a section goes (slo: 10): Jackson speaks of creators and constructors.
         .replaceAll(
             "^Cannot construct instance of a section \\(although at least one Creator exists\\):"

@@ -246,6 +246,11 @@ class ModelConfigLoaderTest {
     assertFails(
         "slo: 10\n", "slo", "must be a section (a map of fields), not the Number value (10)");
     assertFails(
+        "max-batch-size: 99999999999\n",
+        "field 'max-batch-size': 99999999999 is out of range: expected a whole number from"
+            + " -2147483648 to 2147483647");
+    assertFails("- max-batch-size: 4\n", "must be a section (a map of fields), not a list");
+    assertFails(
         "max-batch-size: 0\ndynamic-batching: {preferred-batch-sizes: [4]}\n",
         "dynamic-batching.preferred-batch-sizes",
         "does not batch");
