@@ -299,6 +299,12 @@ public final class SkewCheckCommand implements Callable<Integer> {
     } catch (IOException e) {
       String m = String.valueOf(e.getMessage());
       int cut = m.indexOf('\n'); // Jackson's location, on a line of its own
+      String named = baseline + " (";
+      if (m.startsWith(named) && m.endsWith(")")) {
+        // FileInputStream's "<path> (No such file or directory)": the path is said once.
+        m = m.substring(named.length(), m.length() - 1);
+        cut = -1;
+      }
       throw new IOException(
           "cannot read the baseline " + baseline + ": " + (cut < 0 ? m : m.substring(0, cut)), e);
     }

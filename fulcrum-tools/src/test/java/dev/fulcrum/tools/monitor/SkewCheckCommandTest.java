@@ -156,6 +156,13 @@ class SkewCheckCommandTest {
     run = skewCheck("--log", log.toString(), "--baseline", broken.toString());
     assertThat(run.code()).as(run.toString()).isEqualTo(2);
     assertThat(run.err()).contains("cannot read the baseline").contains("broken.json");
+
+    // No such file: its path said once.
+    Path missing = dir.resolve("missing.json");
+    run = skewCheck("--log", log.toString(), "--baseline", missing.toString());
+    assertThat(run.code()).as(run.toString()).isEqualTo(2);
+    assertThat(run.err()).contains("missing.json");
+    assertThat(run.err().split("missing\\.json", -1)).as(run.err()).hasSize(2);
   }
 
   @Test
