@@ -32,8 +32,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * The server's Prometheus metrics: Triton's {@code nv_inference_*} families with Triton's exact
  * names (so existing dashboards work), Fulcrum's histograms of request, queue and compute latency
- * and of formed batch sizes, rejections by reason, model load time, and JVM/process metrics. Labels
- * are {@code model} and {@code version} only, so cardinality is bounded by the repository.
+ * and of formed batch sizes (optional: {@code fulcrum serve --metrics-histograms false} leaves them
+ * out, ~70 of a model's ~96 series), rejections by reason, model load time, and JVM/process
+ * metrics. Labels are {@code model} and {@code version} only, so cardinality is bounded by the
+ * repository.
  *
  * <p>Thread-safe: observers are called from scheduler and transport threads; {@link #scrape()} from
  * the metrics endpoint's thread. The Triton families are written from the models' {@link
@@ -48,6 +50,7 @@ public final class ServerMetrics
   private static final double[] BATCH_BUCKETS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 
   private final boolean jvm;
+  private final boolean histograms;
 
   /**
    * The Prometheus registry and families; null until {@link #activate} for a server made by {@link
@@ -68,12 +71,27 @@ public final class ServerMetrics
    * @param jvm whether to include JVM and process metrics
    */
   public ServerMetrics(boolean jvm) {
-    this.jvm = jvm;
-    activate();
+    this(jvm, true);
   }
 
-  private ServerMetrics() {
-    this.jvm = false;
+  /**
+   * @param jvm whether to include JVM and process metrics
+   * @param histograms whether to register and observe the per-model histograms ({@code
+   *     fulcrum_request_duration_seconds}, {@code fulcrum_queue_duration_seconds}, {@code
+   *     fulcrum_compute_duration_seconds}, {@code fulcrum_batch_size}); without them a model has
+   *     ~26 series instead of ~96, for servers of many models (Triton's latency histograms are
+   *     opt-in too)
+   */
+  public ServerMetrics(boolean jvm, boolean histograms) {
+    this(jvm, histograms, true);
+  }
+
+  private ServerMetrics(boolean jvm, boolean histograms, boolean activateNow) {
+    this.jvm = jvm;
+    this.histograms = histograms;
+    if (activateNow) {
+      activate();
+    }
   }
 
   /**
@@ -85,7 +103,12 @@ public final class ServerMetrics
    * lost. Without JVM metrics ({@link #registerJvmMetrics} adds them).
    */
   public static ServerMetrics deferred() {
-    return new ServerMetrics();
+    return deferred(true);
+  }
+
+  /** {@link #deferred()}, with or without the per-model histograms (see the constructor). */
+  public static ServerMetrics deferred(boolean histograms) {
+    return new ServerMetrics(false, histograms, false);
   }
 
   /** Creates the registry and the families now, if not yet; replays what came before. */
@@ -101,7 +124,7 @@ public final class ServerMetrics
     synchronized (lock) {
       f = families;
       if (f == null) {
-        f = new Families(jvm);
+        f = new Families(jvm, histograms);
         f.startup.set(startupSeconds);
         for (LifecycleEvent e : deferredEvents) {
           f.onEvent(e, repository);
@@ -268,34 +291,36 @@ public final class ServerMetrics
   private static final class Families {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
-    private final Histogram requestDuration;
-    private final Histogram queueDuration;
-    private final Histogram computeDuration;
-    private final Histogram batchSize;
+
+    /** The per-model histograms; null when they are off. */
+    private final @Nullable Histograms histograms;
+
     private final Counter rejections;
     private final Gauge loadDuration;
     private final Gauge warmupDuration;
     private final Counter loadFailures;
     private final Gauge startup;
 
-    Families(boolean jvm) {
-      requestDuration =
-          histogram(
-              "fulcrum_request_duration_seconds",
-              "Time from admission to response of successful requests",
-              LATENCY_BUCKETS);
-      queueDuration =
-          histogram(
-              "fulcrum_queue_duration_seconds",
-              "Time successful requests waited in the queue",
-              LATENCY_BUCKETS);
-      computeDuration =
-          histogram(
-              "fulcrum_compute_duration_seconds",
-              "Forward-pass (compute_infer) time of the batch each successful request ran in",
-              LATENCY_BUCKETS);
-      batchSize =
-          histogram("fulcrum_batch_size", "Inferences (rows) per executed batch", BATCH_BUCKETS);
+    Families(boolean jvm, boolean withHistograms) {
+      histograms =
+          withHistograms
+              ? new Histograms(
+                  histogram(
+                      "fulcrum_request_duration_seconds",
+                      "Time from admission to response of successful requests",
+                      LATENCY_BUCKETS),
+                  histogram(
+                      "fulcrum_queue_duration_seconds",
+                      "Time successful requests waited in the queue",
+                      LATENCY_BUCKETS),
+                  histogram(
+                      "fulcrum_compute_duration_seconds",
+                      "Forward-pass (compute_infer) time of the batch each successful request ran"
+                          + " in",
+                      LATENCY_BUCKETS),
+                  histogram(
+                      "fulcrum_batch_size", "Inferences (rows) per executed batch", BATCH_BUCKETS))
+              : null;
       rejections =
           Counter.builder()
               .name("fulcrum_rejected_requests")
@@ -376,8 +401,11 @@ public final class ServerMetrics
         return;
       }
       String v = Long.toString(version);
-      for (Histogram h : List.of(requestDuration, queueDuration, computeDuration, batchSize)) {
-        h.remove(model, v);
+      Histograms h = histograms;
+      if (h != null) {
+        for (Histogram each : List.of(h.request, h.queue, h.compute, h.batch)) {
+          each.remove(model, v);
+        }
       }
       loadDuration.remove(model, v);
       warmupDuration.remove(model, v);
@@ -387,40 +415,78 @@ public final class ServerMetrics
     }
 
     SchedulerObserver observer(String model, String version) {
-      DistributionDataPoint request = requestDuration.labelValues(model, version);
-      DistributionDataPoint queue = queueDuration.labelValues(model, version);
-      DistributionDataPoint compute = computeDuration.labelValues(model, version);
-      DistributionDataPoint batch = batchSize.labelValues(model, version);
-      CounterDataPoint queueFull = rejections.labelValues(model, version, "queue_full");
-      CounterDataPoint timeout = rejections.labelValues(model, version, "timeout");
-      CounterDataPoint slo = rejections.labelValues(model, version, "slo");
-      return new SchedulerObserver() {
-        @Override
-        public void rejected(Rejected e) {
-          switch (e.reason()) {
-            case QUEUE_FULL -> queueFull.inc();
-            case SLO -> slo.inc();
-          }
-        }
+      Counts counts =
+          new Counts(
+              rejections.labelValues(model, version, "queue_full"),
+              rejections.labelValues(model, version, "timeout"),
+              rejections.labelValues(model, version, "slo"));
+      Histograms h = histograms;
+      return h == null ? counts : new Timed(counts, h, model, version);
+    }
 
-        @Override
-        public void requestDone(RequestDone e) {
-          switch (e.outcome()) {
-            case SUCCESS -> {
-              request.observe(e.totalNanos() / 1e9);
-              queue.observe(e.queueNanos() / 1e9);
-              compute.observe(e.computeInferNanos() / 1e9);
-            }
-            case TIMED_OUT -> timeout.inc();
-            default -> {}
-          }
-        }
+    /** The four per-model histogram families, registered together or not at all. */
+    private record Histograms(
+        Histogram request, Histogram queue, Histogram compute, Histogram batch) {}
 
-        @Override
-        public void batchDone(BatchDone e) {
-          batch.observe(e.rows());
+    /** A version's rejection counters: the whole observer when the histograms are off. */
+    private record Counts(
+        CounterDataPoint queueFull, CounterDataPoint timeout, CounterDataPoint slo)
+        implements SchedulerObserver {
+      @Override
+      public void rejected(Rejected e) {
+        switch (e.reason()) {
+          case QUEUE_FULL -> queueFull.inc();
+          case SLO -> slo.inc();
         }
-      };
+      }
+
+      @Override
+      public void requestDone(RequestDone e) {
+        if (e.outcome() == Outcome.TIMED_OUT) {
+          timeout.inc();
+        }
+      }
+
+      @Override
+      public void batchDone(BatchDone e) {}
+    }
+
+    /** A version's rejection counters and its latency and batch-size histograms. */
+    private static final class Timed implements SchedulerObserver {
+      private final Counts counts;
+      private final DistributionDataPoint request;
+      private final DistributionDataPoint queue;
+      private final DistributionDataPoint compute;
+      private final DistributionDataPoint batch;
+
+      Timed(Counts counts, Histograms h, String model, String version) {
+        this.counts = counts;
+        request = h.request.labelValues(model, version);
+        queue = h.queue.labelValues(model, version);
+        compute = h.compute.labelValues(model, version);
+        batch = h.batch.labelValues(model, version);
+      }
+
+      @Override
+      public void rejected(Rejected e) {
+        counts.rejected(e);
+      }
+
+      @Override
+      public void requestDone(RequestDone e) {
+        if (e.outcome() == Outcome.SUCCESS) {
+          request.observe(e.totalNanos() / 1e9);
+          queue.observe(e.queueNanos() / 1e9);
+          compute.observe(e.computeInferNanos() / 1e9);
+        } else {
+          counts.requestDone(e);
+        }
+      }
+
+      @Override
+      public void batchDone(BatchDone e) {
+        batch.observe(e.rows());
+      }
     }
 
     void scrape(ByteArrayOutputStream out) throws IOException {

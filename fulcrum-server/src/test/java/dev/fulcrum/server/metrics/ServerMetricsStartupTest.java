@@ -66,6 +66,30 @@ class ServerMetricsStartupTest {
         .contains("fulcrum_startup_seconds NaN");
   }
 
+  @Test
+  void withoutHistogramsDeferredMetricsStillCountRejectionsAndTimeouts() {
+    ServerMetrics metrics = ServerMetrics.deferred(false);
+    SchedulerObserver o = metrics.create("m", "1");
+    o.requestDone(done(2_000_000)); // before activation
+    o.rejected(new SchedulerObserver.Rejected(SchedulerObserver.RejectReason.QUEUE_FULL, 1, 0, 0));
+
+    metrics.activate();
+    o.batchDone(new SchedulerObserver.BatchDone(1, 1, 0, 0, 0, 0));
+    o.requestDone(
+        new SchedulerObserver.RequestDone(
+            SchedulerObserver.Outcome.TIMED_OUT, 1, 0, 5_000_000, 0, 0, 0, 5_000_000, 0));
+
+    assertThat(metrics.scrape())
+        .doesNotContain("fulcrum_request_duration_seconds")
+        .doesNotContain("fulcrum_queue_duration_seconds")
+        .doesNotContain("fulcrum_compute_duration_seconds")
+        .doesNotContain("fulcrum_batch_size")
+        .contains(
+            "fulcrum_rejected_requests_total{model=\"m\",reason=\"queue_full\",version=\"1\"} 1")
+        .contains(
+            "fulcrum_rejected_requests_total{model=\"m\",reason=\"timeout\",version=\"1\"} 1");
+  }
+
   private static SchedulerObserver.RequestDone done(long totalNanos) {
     return new SchedulerObserver.RequestDone(
         SchedulerObserver.Outcome.SUCCESS, 1, 1, 1000, 0, 1000, 0, totalNanos, 0);

@@ -45,6 +45,7 @@ public final class ServeArgs {
           "--grpc-max-message-size", "67108864",
           "--metrics-port", "8002",
           "--allow-metrics", "true",
+          "--metrics-histograms", "true",
           "--http-max-input-size", "67108864",
           "--http-thread-count", "0",
           "--transport", "auto",
@@ -159,6 +160,7 @@ public final class ServeArgs {
       case "--grpc-max-message-size" -> c.grpcMaxMessageSize = Integer.parseInt(value);
       case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
       case "--allow-metrics" -> c.allowMetrics = bool(value);
+      case "--metrics-histograms" -> c.metricsHistograms = bool(value);
       case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);
       case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
       case "--transport" -> c.transport = value;

@@ -130,6 +130,17 @@ public final class ServeCommand implements Callable<Integer> {
   boolean allowMetrics;
 
   @Option(
+      names = "--metrics-histograms",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Export the per-model latency and batch-size histograms (fulcrum_*_duration_seconds,"
+              + " fulcrum_batch_size): ~70 of a model's ~96 series; false for many models, whose"
+              + " nv_inference_* counters still give mean latencies (default: ${DEFAULT-VALUE}).")
+  boolean metricsHistograms;
+
+  @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
@@ -374,8 +385,8 @@ public final class ServeCommand implements Callable<Integer> {
     // start", session 14). JVM metrics are registered once the server is ready.
     ServerMetrics metrics =
         Boolean.parseBoolean(System.getProperty("fulcrum.start.metrics-deferred", "true"))
-            ? ServerMetrics.deferred()
-            : new ServerMetrics(false);
+            ? ServerMetrics.deferred(metricsHistograms)
+            : new ServerMetrics(false, metricsHistograms);
     DashboardFeed dashboard = new DashboardFeed();
     DashboardStart dashboardStart =
         DashboardStart.fromProperty(System.getProperty("fulcrum.start.dashboard", "settled"));
