@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code fulcrum serve --metrics-histograms false}: the four per-model histogram families are left
- * out of the scrape (~70 of a model's ~96 series, for servers of many models), every other family
- * stays and counts.
+ * out of the scrape (70 series per model, for servers of many models), every other family stays and
+ * counts.
  */
 class MetricsHistogramsOffTest {
   @TempDir Path repo;

@@ -136,7 +136,7 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "BOOL",
       description =
           "Export the per-model latency and batch-size histograms (fulcrum_*_duration_seconds,"
-              + " fulcrum_batch_size): ~70 of a model's ~96 series; false for many models, whose"
+              + " fulcrum_batch_size): 70 series per model; false for many models, whose"
               + " nv_inference_* counters still give mean latencies (default: ${DEFAULT-VALUE}).")
   boolean metricsHistograms;
 
