@@ -19,10 +19,32 @@
   var SERVER_SERIES = ['t', 'cpu', 'heapMb', 'gcMsPerS', 'machineCpu', 'steal', 'throttled'];
   var server = { t: [], cpu: [], heapMb: [], gcMsPerS: [], machineCpu: [], steal: [], throttled: [], info: null,
     charts: null };
-  var stats = { frames: 0, lastFrameAt: 0, lags: [] };
+  var stats = { frames: 0, lastFrameAt: 0, lags: [], drawn: 0 };
   window.fulcrumDashboard = stats;
 
   var $ = function (id) { return document.getElementById(id); };
+
+  // With many models (hundreds on one server) drawing every section's ten panels each second kept
+  // a browser core busy and fell behind the stream: a section is drawn only while it is on screen
+  // (or near it) and matches the filter; the others keep their data and are drawn when scrolled to.
+  // The summary above still ranks every model.
+  var NEAR = '300px';
+  var inView = typeof IntersectionObserver === 'function' ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      var m = models.get(e.target.dataset.key);
+      if (!m) { return; }
+      m.visible = e.isIntersecting;
+      if (m.visible && m.stale) { renderModel(m); }
+    });
+  }, { rootMargin: NEAR + ' 0px' }) : null;
+
+  // The summary names at most this many models that need a look, worst first; the rest are counted.
+  var SUMMARY_MAX = 20;
+  var filterText = '';
+
+  function matches(m) {
+    return !filterText || (m.info.model + ' v' + m.info.version).toLowerCase().indexOf(filterText) >= 0;
+  }
 
   function fmt(x, digits) {
     if (x === null || x === undefined || !isFinite(x)) { return '–'; }
@@ -172,11 +194,29 @@
 
   $('window').addEventListener('change', function () {
     windowSeconds = parseInt($('window').value, 10);
+    models.forEach(function (m) { m.stale = true; });
     renderAll();
   });
 
+  $('filter').addEventListener('input', function () {
+    filterText = $('filter').value.trim().toLowerCase();
+    applyFilter();
+    renderSummary();
+  });
+
+  /** Hides the sections that do not match the filter (a hidden section is not drawn). */
+  function applyFilter() {
+    var shown = 0;
+    models.forEach(function (m) {
+      var hide = !matches(m);
+      if (m.root.hidden !== hide) { m.root.hidden = hide; }
+      if (!hide) { shown++; }
+    });
+    $('filter-count').textContent = filterText ? shown + ' of ' + models.size : '';
+  }
+
   window.addEventListener('resize', function () {
-    models.forEach(function (m) { sizeCharts(m.charts); });
+    models.forEach(function (m) { if (m.visible) { sizeCharts(m.charts); } else { m.resized = true; } });
     if (server.charts) { sizeCharts(server.charts); }
   });
 
@@ -211,6 +251,7 @@
         models.set(key, entry);
       }
       entry.info = m;
+      entry.stale = true;
       if (m.series) {
         append(entry.store, m.series, ['t'].concat(COLUMNS).concat(['batch']), full || !entry.store.t);
       } else {
@@ -219,6 +260,7 @@
     });
     models.forEach(function (entry, key) {
       if (!seen.has(key)) {
+        if (inView) { inView.unobserve(entry.root); }
         entry.root.remove();
         models.delete(key);
       }
@@ -276,7 +318,9 @@
     });
     root.appendChild(grid);
     root.id = 'model-' + (m.model + '--v' + m.version).replace(/[^A-Za-z0-9_.-]/g, '_');
-    var entry = { root: root, badge: badge, verdict: verdict, panels: panels, store: {}, charts: {}, info: m };
+    var entry = { root: root, badge: badge, verdict: verdict, panels: panels, store: {}, charts: {}, info: m,
+      visible: !inView, stale: true };
+    root.hidden = !matches(entry);
     // Sections stay in name and version order (a new version next to the old one), so that they do
     // not move while the page is read; the summary above is what sorts worst first.
     var next = null;
@@ -284,6 +328,7 @@
       if (order(entry, other) < 0 && (next === null || order(other, next) < 0)) { next = other; }
     });
     $('models').insertBefore(root, next ? next.root : null);
+    if (inView) { inView.observe(root); }
     return entry;
   }
 
@@ -395,7 +440,8 @@
 
   function renderAll() {
     renderServer();
-    models.forEach(renderModel);
+    applyFilter();
+    models.forEach(function (m) { if (m.visible && !m.root.hidden) { renderModel(m); } });
     renderSummary();
   }
 
@@ -441,6 +487,9 @@
   }
 
   function renderModel(m) {
+    m.stale = false;
+    stats.drawn++;
+    if (m.resized) { m.resized = false; sizeCharts(m.charts); }
     var info = m.info;
     var s = m.store;
     m.badge.textContent = info.state;
@@ -662,6 +711,7 @@
   }
 
   var quietLine = null;
+  var moreLine = null;
 
   // Worst first; within a level the busy models by their p99, then the idle ones (whose p99, if
   // any, is old), by name. Idle models with nothing to report share one line: with many models the
@@ -686,7 +736,9 @@
     }
     var quiet = [];
     var shown = [];
+    var more = { bad: 0, warn: 0, ok: 0 };
     items.forEach(function (m) {
+      if (!matches(m)) { return; }
       if (m.idle && m.info.verdict.level === 'ok' && m.info.state === 'READY') {
         quiet.push(m);
         return;
@@ -697,6 +749,10 @@
         m.chip.item.appendChild(m.chip.text);
         m.chip.item.appendChild(m.chip.p99);
       }
+      if (shown.length >= SUMMARY_MAX) {
+        more[m.info.verdict.level]++;
+        return;
+      }
       m.chip.item.className = 'item ' + m.info.verdict.level;
       m.chip.item.title = m.info.model + ' v' + m.info.version + ': ' + m.info.verdict.text;
       m.chip.text.textContent = m.info.verdict.text;
@@ -706,6 +762,16 @@
     quiet.sort(order).forEach(function (m) { if (!m.quietLink) { m.quietLink = link(m); } });
     place(quietLine.lastChild, quiet.map(function (m) { return m.quietLink; }));
     quietLine.firstChild.textContent = 'idle (' + quiet.length + '): ';
+    if (!moreLine) { moreLine = el('div', 'item more muted'); }
+    var hidden = more.bad + more.warn + more.ok;
+    if (hidden) {
+      var parts = [];
+      if (more.bad) { parts.push(more.bad + ' bad'); }
+      if (more.warn) { parts.push(more.warn + ' warning'); }
+      if (more.ok) { parts.push(more.ok + ' ok'); }
+      moreLine.textContent = '+ ' + hidden + ' more (' + parts.join(', ') + '): type a name in the filter';
+      shown.push(moreLine);
+    }
     if (quiet.length) { shown.push(quietLine); }
     place(box, shown);
   }

@@ -141,6 +141,111 @@ class DashboardBrowserTest {
     }
   }
 
+  /**
+   * A server with many models (a density audit served hundreds; the page drew every section's ten
+   * panels each second, kept a browser core busy and fell behind): the page draws only the sections
+   * on screen, draws one once it is scrolled to, names at most {@code SUMMARY_MAX} (20) busy models
+   * in the summary and counts the rest, and its filter box narrows the sections and the summary to
+   * the models whose name matches.
+   */
+  @Test
+  void withManyModelsItDrawsTheSectionsInViewAndTheFilterFindsOne() throws Exception {
+    HeadlessBrowser.assumeAvailable();
+    Path model = TestModels.writeModel(repo, ADD_SUB);
+    List<String> names = new ArrayList<>(List.of(ADD_SUB));
+    for (int i = 0; i < 23; i++) {
+      String name = String.format("copy_%02d", i);
+      Path dir = repo.resolve(name).resolve(TestModels.VERSION);
+      Files.createDirectories(dir);
+      Files.copy(model, dir.resolve(TestModels.MODEL_FILENAME));
+      names.add(name);
+    }
+    String row = "[" + "1,".repeat(15) + "1]";
+    String body =
+        """
+        {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":%s},
+                   {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":%s}]}"""
+            .formatted(row, row);
+    AtomicBoolean running = new AtomicBoolean(true);
+    try (E2eServer server = E2eServer.startWithDashboard(repo, HttpServerConfig.ephemeral());
+        HeadlessBrowser browser = HeadlessBrowser.start()) {
+      // A request to every model about every second: none is idle, so each earns a summary line.
+      Thread load =
+          Thread.ofPlatform()
+              .daemon(true)
+              .start(
+                  () -> {
+                    while (running.get()) {
+                      for (String name : names) {
+                        try {
+                          server.post(inferPath(name), body);
+                          Thread.sleep(40);
+                        } catch (Exception e) {
+                          return;
+                        }
+                      }
+                    }
+                  });
+      try {
+        browser.open(URI.create(server.base() + "/dashboard"));
+        Await.until("frames arrived", () -> frames(browser) >= 2);
+        Await.until("the first section is drawn", () -> canvases(browser, ADD_SUB) > 0);
+        String lastName = names.get(names.size() - 1);
+        assertThat(canvases(browser, lastName)).as("a section far below the screen").isZero();
+        assertThat(nowText(browser, lastName, "throughput")).isEqualTo("–");
+
+        Await.until(
+            "the summary names 20 models and counts the rest",
+            () -> {
+              Object n =
+                  browser.script(
+                      "return document.querySelectorAll('#summary .item:not(.quiet):not(.more)')"
+                          + ".length;");
+              return n instanceof Number x
+                  && x.intValue() == 20
+                  && summaryText(browser).contains("+ 4 more");
+            },
+            () -> summaryText(browser));
+
+        browser.script(
+            "document.querySelector('section.model[data-key=\"' + arguments[0] + '/1\"]')"
+                + ".scrollIntoView();",
+            lastName);
+        Await.until("a section scrolled to is drawn", () -> canvases(browser, lastName) > 0);
+        browser.script("window.scrollTo(0, 0);");
+
+        browser.driver().findElement(By.id("filter")).sendKeys("copy_07");
+        @SuppressWarnings("unchecked")
+        List<String> shown =
+            (List<String>)
+                browser.script(
+                    "return Array.from(document.querySelectorAll('section.model'))"
+                        + ".filter(function (s) { return !s.hidden; })"
+                        + ".map(function (s) { return s.dataset.key; });");
+        assertThat(shown).containsExactly("copy_07/1");
+        assertThat(summaryText(browser)).contains("copy_07").doesNotContain("copy_08");
+        Await.until("the model found is drawn", () -> canvases(browser, "copy_07") > 0);
+        assertThat(browser.severeConsoleMessages()).isEmpty();
+      } finally {
+        running.set(false);
+        load.join(10_000);
+      }
+    }
+  }
+
+  private static long canvases(HeadlessBrowser browser, String model) {
+    Object n =
+        browser.script(
+            "return document.querySelectorAll('section.model[data-key=\"' + arguments[0]"
+                + " + '/1\"] canvas').length;",
+            model);
+    return n instanceof Number x ? x.longValue() : 0;
+  }
+
+  private static String summaryText(HeadlessBrowser browser) {
+    return String.valueOf(browser.script("return document.getElementById('summary').textContent;"));
+  }
+
   private static String notice(HeadlessBrowser browser) {
     Object t =
         browser.script(
