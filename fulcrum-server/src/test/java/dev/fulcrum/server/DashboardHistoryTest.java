@@ -10,11 +10,13 @@ import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.dashboard.DashboardSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,6 +116,56 @@ class DashboardHistoryTest {
       // The log was the model's: version 2's panel showed version 1's lines, and the reverse.
       assertThat(events(page, "versioned", "1")).contains("v1 ").doesNotContain("v2 ");
       assertThat(events(page, "versioned", "2")).contains("v2 ").doesNotContain("v1 ");
+      feed.close();
+    }
+  }
+
+  /**
+   * A tick frame repeats a version's drift panel only when it changed (with monitoring it was two
+   * thirds of each tick, and most versions of a server with many models are idle): the history
+   * frame carries it, ticks leave it out while it stays the same, and the next tick after a change
+   * carries the new one.
+   */
+  @Test
+  void aTickSendsTheDriftPanelOnlyWhenItChanged() throws Exception {
+    DashboardFeed feed = new DashboardFeed();
+    AtomicReference<Double> score = new AtomicReference<>(0.123);
+    feed.source(
+        (model, version) ->
+            new DashboardSource.Extras(
+                null,
+                new DashboardSource.Drift(
+                    List.of(
+                        new DashboardSource.FeatureDrift(
+                            "amount", "ok", score.get(), 1.0, false)))));
+    try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
+        ModelRepository repo =
+            new ModelRepository(
+                List.of(TestModels.write(root)),
+                List.of(new FakeRuntime()),
+                new ModelConfigResolver(2, 8),
+                environment,
+                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+      repo.manager().addListener(feed);
+      feed.bind(repo);
+      repo.loadAll();
+      new InferenceService(repo, false).load("simple", null).get(60, TimeUnit.SECONDS);
+      Page page = new Page();
+      feed.subscribe(page);
+      feed.start();
+      Await.until("three ticks after the history", () -> page.frames.size() >= 4);
+      assertThat(page.frames.getFirst().get("kind").asText()).isEqualTo("history");
+      assertThat(page.frames.getFirst().toString()).contains("\"amount\"");
+      assertThat(page.row("simple").has("drift")).as("an unchanged drift panel").isFalse();
+      assertThat(page.row("simple").has("series")).isTrue();
+
+      score.set(0.789);
+      Await.until(
+          "the next tick carries the changed panel",
+          () -> page.frames.stream().anyMatch(f -> f.toString().contains("\"score\":0.789")));
+      int changed = page.frames.size();
+      Await.until("a tick after it", () -> page.frames.size() > changed);
+      assertThat(page.row("simple").has("drift")).as("unchanged again").isFalse();
       feed.close();
     }
   }

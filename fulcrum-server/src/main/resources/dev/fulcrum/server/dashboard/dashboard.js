@@ -250,6 +250,8 @@
         entry = createModel(key, m);
         models.set(key, entry);
       }
+      // A tick frame leaves out a drift panel that did not change since the frame before.
+      if (!full && !('drift' in m)) { m.drift = entry.info.drift; }
       entry.info = m;
       entry.stale = true;
       if (m.series) {
