@@ -337,19 +337,4 @@ class GrpcClientBehaviourTest {
     }
     return seen;
   }
-
-  @Test
-  void requestHeadersUpToSixteenKibAreTaken() {
-    // grpc-java's server default (8 KiB) answered a 9 KiB header with HTTP 431 and no gRPC status
-    // (UNKNOWN), one over 10 KiB with a GOAWAY that failed the connection's other calls, and
-    // grpc-java clients, told 8 KiB by SETTINGS, refused such calls themselves (INTERNAL). Now
-    // C-core's (Triton's) hard limit, 16 KiB, always: no random refusals in between.
-    for (int kib : new int[] {7, 9, 12, 15}) {
-      assertThat(liveWithHeader(kib << 10, 10)).as(kib + " KiB").containsOnly("OK");
-    }
-    assertThat(liveWithHeader(17 << 10, 1).get(0))
-        .as("over the limit the port announces, grpc-java refuses the call itself")
-        .startsWith("INTERNAL");
-    assertThat(stub().modelInfer(fp32(1)).getRawOutputContentsCount()).isEqualTo(1);
-  }
 }

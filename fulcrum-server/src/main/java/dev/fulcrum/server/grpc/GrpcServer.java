@@ -83,20 +83,6 @@ public final class GrpcServer implements AutoCloseable {
       java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerStream");
 
   /**
-   * The largest request metadata (a call's headers, all together, as HTTP/2 counts them) taken:
-   * gRPC C-core's hard limit, so that whatever Triton's server can take is taken here too, always.
-   * grpc-java's server default is 8 KiB, over which a call got HTTP 431 without a gRPC status
-   * (UNKNOWN), and from 10 KiB a GOAWAY that failed every call on its connection. A soft limit
-   * below it (C-core's 8 KiB, grpc-java's {@code maxInboundMetadataSize(soft, max)}) is not used:
-   * grpc-java answers a call it refuses there with HTTP 431, {@code text/plain} and a DATA frame,
-   * which grpc-java and C-core clients both read as UNKNOWN, so it would only make some calls of
-   * 8-16 KiB fail at random. This limit is the SETTINGS_MAX_HEADER_LIST_SIZE the port announces: a
-   * grpc-java client refuses a larger call itself (INTERNAL "Header size exceeded max allowed size
-   * (16384)").
-   */
-  static final int MAX_METADATA_SIZE = 16 << 10;
-
-  /**
    * RST_STREAM frames one connection may send in {@link #RST_WINDOW_SECONDS} before it is sent
    * GOAWAY {@code ENHANCE_YOUR_CALM} ("too_many_rststreams"): HTTP/2's rapid reset
    * (CVE-2023-44487), calls opened and reset at once, each of which still costs the port a call's
@@ -212,7 +198,6 @@ public final class GrpcServer implements AutoCloseable {
               .channelFactory(new LimitedServerChannels(io, connections))
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
-              .maxInboundMetadataSize(MAX_METADATA_SIZE)
               // gzip, and the C-core's deflate (Triton's clients offer both)
               .decompressorRegistry(
                   DecompressorRegistry.getDefaultInstance().with(DeflateCodec.INSTANCE, true))
