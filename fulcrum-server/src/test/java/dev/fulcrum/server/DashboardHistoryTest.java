@@ -61,16 +61,7 @@ class DashboardHistoryTest {
   void anUnloadedVersionLosesItsHistory() throws Exception {
     DashboardFeed feed = new DashboardFeed();
     try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
-        ModelRepository repo =
-            new ModelRepository(
-                List.of(TestModels.write(root)),
-                List.of(new FakeRuntime()),
-                new ModelConfigResolver(2, 8),
-                environment,
-                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
-      repo.manager().addListener(feed);
-      feed.bind(repo);
-      repo.loadAll();
+        ModelRepository repo = boundRepository(feed, environment)) {
       InferenceService service = new InferenceService(repo, false);
       service.load("simple", null).get(60, TimeUnit.SECONDS);
       Page page = new Page();
@@ -93,16 +84,7 @@ class DashboardHistoryTest {
   void eachVersionShowsItsOwnLifecycleEvents() throws Exception {
     DashboardFeed feed = new DashboardFeed();
     try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
-        ModelRepository repo =
-            new ModelRepository(
-                List.of(TestModels.write(root)),
-                List.of(new FakeRuntime()),
-                new ModelConfigResolver(2, 8),
-                environment,
-                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
-      repo.manager().addListener(feed);
-      feed.bind(repo);
-      repo.loadAll();
+        ModelRepository repo = boundRepository(feed, environment)) {
       InferenceService service = new InferenceService(repo, false);
       service.load("versioned", null).get(60, TimeUnit.SECONDS);
       Page page = new Page();
@@ -139,16 +121,7 @@ class DashboardHistoryTest {
                         new DashboardSource.FeatureDrift(
                             "amount", "ok", score.get(), 1.0, false)))));
     try (SchedulerEnvironment environment = SchedulerEnvironment.system(feed);
-        ModelRepository repo =
-            new ModelRepository(
-                List.of(TestModels.write(root)),
-                List.of(new FakeRuntime()),
-                new ModelConfigResolver(2, 8),
-                environment,
-                ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
-      repo.manager().addListener(feed);
-      feed.bind(repo);
-      repo.loadAll();
+        ModelRepository repo = boundRepository(feed, environment)) {
       new InferenceService(repo, false).load("simple", null).get(60, TimeUnit.SECONDS);
       Page page = new Page();
       feed.subscribe(page);
@@ -167,6 +140,27 @@ class DashboardHistoryTest {
       Await.until("a tick after it", () -> page.frames.size() > changed);
       assertThat(page.row("simple").has("drift")).as("unchanged again").isFalse();
       feed.close();
+    }
+  }
+
+  /** The test models in explicit mode, loaded, with {@code feed} listening and bound. */
+  private ModelRepository boundRepository(DashboardFeed feed, SchedulerEnvironment environment)
+      throws Exception {
+    ModelRepository repo =
+        new ModelRepository(
+            List.of(TestModels.write(root)),
+            List.of(new FakeRuntime()),
+            new ModelConfigResolver(2, 8),
+            environment,
+            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT));
+    try {
+      repo.manager().addListener(feed);
+      feed.bind(repo);
+      repo.loadAll();
+      return repo;
+    } catch (Exception | Error e) {
+      repo.close();
+      throw e;
     }
   }
 
