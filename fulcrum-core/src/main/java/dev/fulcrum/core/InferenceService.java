@@ -400,10 +400,15 @@ public final class InferenceService {
     leaving = true;
   }
 
-  /** Stops accepting requests: readiness turns false and new requests are refused. */
+  /**
+   * Stops accepting requests: readiness turns false, new requests are refused, and so are the
+   * repository API's loads and unloads; those not answered yet are answered (a running unload
+   * excepted: it ends with the requests it drains), so that the drain does not wait for a load.
+   */
   public void beginDrain() {
     leaving = true;
     draining = true;
+    repository.manager().stopControl();
   }
 
   /**

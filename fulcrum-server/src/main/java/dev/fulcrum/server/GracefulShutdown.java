@@ -19,20 +19,22 @@ import org.slf4j.LoggerFactory;
  *       balancer (a Kubernetes Service's endpoints, which follow readiness) stops sending here
  *       before anything is refused;
  *   <li>stop accepting work: readiness turns false, new requests get 503 / UNAVAILABLE, HTTP/1.1
- *       answers carry {@code Connection: close};
+ *       answers carry {@code Connection: close}; the repository API's loads not finished are
+ *       answered 503 / UNAVAILABLE at once (a session build cannot be stopped, and nobody would be
+ *       served by it), so the drain does not wait for them;
  *   <li>drain: wait until every REST response taken is written to its socket ({@link
  *       InferenceService#responses()}), and every gRPC call has sent its status (the gRPC server
  *       sends GOAWAY and waits for its calls);
  *   <li>close the REST connections (GOAWAY on HTTP/2) and the port;
- *   <li>wait for model loading in progress to end, then close every model version's scheduler: its
- *       workers end and each closes its own engine session.
+ *   <li>close every model version's scheduler: its workers end and each closes its own engine
+ *       session. A model whose load is still running is not waited for: it is left as it is.
  * </ol>
  *
  * Only after that may the engine's process-wide state go (for ONNX Runtime, its environment).
  * {@link #run} reports whether every engine session was closed within the budget: when not, a
  * forward pass or a model load may still be using the engine, and the caller must not free the
- * engine's environment (the CLI then halts the process instead). Requests cut by the budget are
- * logged.
+ * engine's environment (the CLI then ends the process with {@code _exit}, without the JVM's or the
+ * C library's teardown). Requests cut by the budget are logged.
  *
  * <p>Runs on the caller's thread and blocks it; call it once.
  */
@@ -117,7 +119,8 @@ public final class GracefulShutdown {
     ModelRepository repository = service.repository();
     if (!repository.close(left(deadline))) {
       log.warn(
-          "a model load or a forward pass is still running after {} s; its engine is left alone",
+          "a model load (not waited for) or a forward pass (after {} s) is still running; its"
+              + " engine is left alone",
           budget.toSeconds());
       return false;
     }

@@ -120,8 +120,41 @@ public final class ModelManager {
   private final ConcurrentMap<String, ModelConfigLoader.FolderConfig> startupConfigs =
       new ConcurrentHashMap<>();
 
-  /** Set by {@link #closeAll}: control tasks that have not started yet do nothing. */
+  /**
+   * Set by {@link #stopControl} or {@link #closeAll}: control tasks that have not started yet do
+   * nothing, and new ones are refused.
+   */
   private volatile boolean closing;
+
+  /**
+   * The repository API's load and unload calls not answered yet: {@link #stopControl} answers those
+   * that would keep a shutdown's drain waiting.
+   */
+  private final Set<Call> calls = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Set by {@link #closeAll}: a load it did not wait for closes what it loaded when it ends, since
+   * nothing else will.
+   */
+  private volatile boolean closed;
+
+  /** How often {@link #closeAll} looks again at a model whose lock is held. */
+  private static final Duration LOCK_POLL = Duration.ofMillis(20);
+
+  /** One load or unload of the repository API, until it is answered. */
+  private static final class Call {
+    final String action;
+    final String model;
+    final CompletableFuture<Void> answer = new CompletableFuture<>();
+
+    /** Set once its task holds the model's lock. */
+    volatile boolean running;
+
+    Call(String action, String model) {
+      this.action = action;
+      this.model = model;
+    }
+  }
 
   /**
    * What the startup load's other models wait for, given the lightest model's load (completed in
@@ -150,6 +183,12 @@ public final class ModelManager {
 
     /** Under the lock: the configuration stamp of what serves ("" when nothing does). */
     String servingStamp = "";
+
+    /**
+     * True while a load of this model runs (it holds the lock): {@link #closeAll} does not wait for
+     * it, since an engine's session build cannot be interrupted and nobody will be served by it.
+     */
+    volatile boolean loading;
 
     Slot(String name) {
       this.name = name;
@@ -375,7 +414,7 @@ public final class ModelManager {
     if (mode != ControlMode.EXPLICIT) {
       return CompletableFuture.failedFuture(controlNotAllowed("load", name));
     }
-    return submit(name, () -> loadModel(name, configOverride, true));
+    return call(true, name, () -> loadModel(name, configOverride, true));
   }
 
   /** Drains and unloads every version of a model; completes when done (EXPLICIT mode only). */
@@ -387,7 +426,64 @@ public final class ModelManager {
       return CompletableFuture.failedFuture(
           InferenceException.notFound("model '%s' is not in the model repository", name));
     }
-    return submit(name, () -> unloadModel(name, "unloaded"));
+    return call(false, name, () -> unloadModel(name, "unloaded"));
+  }
+
+  /**
+   * A load or unload of the repository API: answered when its task has run, or by {@link
+   * #stopControl}.
+   */
+  private CompletableFuture<Void> call(boolean isLoad, String name, ControlTask task) {
+    if (closing) {
+      return CompletableFuture.failedFuture(stopping(isLoad ? "load" : "unload", name));
+    }
+    Call c = new Call(isLoad ? "load" : "unload", name);
+    calls.add(c);
+    c.answer.whenComplete((r, t) -> calls.remove(c));
+    submit(
+            name,
+            () -> {
+              c.running = true;
+              task.run();
+            })
+        .whenComplete(
+            (r, t) -> {
+              if (t == null) {
+                c.answer.complete(null);
+              } else {
+                c.answer.completeExceptionally(causeOf(t));
+              }
+            });
+    return c.answer;
+  }
+
+  private static InferenceException stopping(String action, String name) {
+    return InferenceException.unavailable(
+        "cannot %s model '%s': the server is shutting down", action, name);
+  }
+
+  /**
+   * The start of a shutdown's drain: no control task starts from now on, new loads and unloads are
+   * refused (UNAVAILABLE), and the repository API's calls not answered yet are answered
+   * UNAVAILABLE, except an unload that has begun (it ends with the requests it drains). A load that
+   * runs is not stopped (an engine's session build cannot be interrupted) but its caller is not
+   * kept waiting, nor is the drain, whose wait for every answer to be written would otherwise last
+   * as long as the load.
+   */
+  public void stopControl() {
+    closing = true;
+    for (Call c : calls) {
+      if (c.action.equals("unload") && c.running) {
+        continue;
+      }
+      c.answer.completeExceptionally(
+          c.running
+              ? InferenceException.unavailable(
+                  "the server is shutting down: the load of model '%s' did not finish and is not"
+                      + " served",
+                  c.model)
+              : stopping(c.action, c.model));
+    }
   }
 
   /**
@@ -464,6 +560,19 @@ public final class ModelManager {
   /** Under the slot's lock, on a control thread. */
   private void loadModel(String name, @Nullable String configOverride, boolean explicit) {
     Slot s = slot(name);
+    s.loading = true;
+    try {
+      loadModel(s, name, configOverride, explicit);
+    } finally {
+      s.loading = false;
+      if (closed && !s.serving.isEmpty()) {
+        // closeAll did not wait for this load: what it loaded is closed here instead
+        unloadModel(name, "the server is shutting down");
+      }
+    }
+  }
+
+  private void loadModel(Slot s, String name, @Nullable String configOverride, boolean explicit) {
     Path dir = source.scan().models().get(name);
     if (dir == null) {
       if (!explicit) {
@@ -1033,15 +1142,16 @@ public final class ModelManager {
 
   /**
    * Drains and unloads every model, on the calling thread, within {@code timeout}: control tasks
-   * not yet started are dropped, one still running (a load) is waited for, then each serving
-   * version's scheduler answers what it holds and closes its instances (see {@link
-   * ModelScheduler#close}).
+   * not yet started are dropped, a running unload is waited for, a running load is not (its model
+   * is left as it is, and closed by its own thread when the load ends), then each serving version's
+   * scheduler answers what it holds and closes its instances (see {@link ModelScheduler#close}).
    *
    * @return true when every version closed in time; false when a load or a pass still runs (its
    *     engine is left to finish, so it must not be freed under it)
    */
   public boolean closeAll(Duration timeout) {
     closing = true;
+    closed = true;
     long deadline = System.nanoTime() + timeout.toNanos();
     // Every model's workers are told to stop at once (each ends its passes and closes its own
     // instance); the loop below then waits for them one by one. One after the other, each model
@@ -1063,8 +1173,7 @@ public final class ModelManager {
     boolean clean = true;
     for (Slot s : models.values()) {
       try {
-        if (!s.lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-          log.warn("model '{}' is still loading or unloading; left as it is", s.name);
+        if (!lockUnlessLoading(s, deadline)) {
           clean = false;
           continue;
         }
@@ -1086,6 +1195,30 @@ public final class ModelManager {
       }
     }
     return clean;
+  }
+
+  /**
+   * Takes the model's lock, waiting while an unload holds it (it drains requests, which ends) but
+   * not for a load: a load's session build cannot be interrupted, may last minutes, and nobody will
+   * be served by it; its control thread closes what it loaded once it ends ({@link #closed}).
+   * False, logged, when the lock was not taken.
+   */
+  private static boolean lockUnlessLoading(Slot s, long deadline) throws InterruptedException {
+    while (!s.lock.tryLock(
+        Math.min(LOCK_POLL.toNanos(), Math.max(0, deadline - System.nanoTime())),
+        TimeUnit.NANOSECONDS)) {
+      if (s.loading) {
+        log.warn(
+            "model '{}' is still loading; not waited for (a session build cannot be stopped)",
+            s.name);
+        return false;
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        log.warn("model '{}' is still unloading; left as it is", s.name);
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The failure a CompletionException wraps, or the throwable itself. */

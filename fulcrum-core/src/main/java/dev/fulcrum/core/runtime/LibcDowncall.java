@@ -23,7 +23,8 @@ public final class LibcDowncall {
 
   /**
    * {@code name}'s handle, with C {@code int} or {@code long} (a {@code size_t}) arguments and
-   * result given as {@code int.class} or {@code long.class}; null where it cannot be called.
+   * result given as {@code int.class} or {@code long.class} ({@code void.class}: no result); null
+   * where it cannot be called.
    */
   public static @Nullable MethodHandle find(String name, Class<?> result, Class<?>... arguments) {
     if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
@@ -49,9 +50,11 @@ public final class LibcDowncall {
         Array.set(args, i, layout(valueLayouts, arguments[i]));
       }
       Object descriptor =
-          descriptorType
-              .getMethod("of", layoutType, args.getClass())
-              .invoke(null, layout(valueLayouts, result), args);
+          result == void.class
+              ? descriptorType.getMethod("ofVoid", args.getClass()).invoke(null, args)
+              : descriptorType
+                  .getMethod("of", layoutType, args.getClass())
+                  .invoke(null, layout(valueLayouts, result), args);
       Method downcall =
           linkerType.getMethod(
               "downcallHandle", segmentType, descriptorType, optionType.arrayType());

@@ -23,13 +23,22 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A runtime for core tests: a "model file" is text with lines {@code in|out NAME TYPE d0,d1}; the
  * i-th output echoes the i-th input. A file that says {@code broken} fails to load; one with a line
  * {@code fail-execute} loads but fails every pass; one with a line {@code reverse-rows} answers its
- * rows in reverse order (a graph whose first dimension is not a batch). Passes wait for {@link
- * #gate} when set.
+ * rows in reverse order (a graph whose first dimension is not a batch); one with a line {@code
+ * slow-load} waits for {@link #loadGate} while it loads, when set. Passes wait for {@link #gate}
+ * when set.
  */
 final class FakeRuntime implements ModelRuntime {
   final List<SessionOptions> loaded = new ArrayList<>();
   final AtomicInteger executions = new AtomicInteger();
   volatile CountDownLatch gate;
+
+  /**
+   * When set, a load of a file whose text says {@code slow-load} counts {@link #loadEntered} down
+   * and waits for this latch: a session build that cannot be stopped.
+   */
+  volatile CountDownLatch loadGate;
+
+  final CountDownLatch loadEntered = new CountDownLatch(1);
 
   /**
    * When set, an instance's close counts it down and then waits (at most 30 s) until it reaches
@@ -70,6 +79,18 @@ final class FakeRuntime implements ModelRuntime {
         }
         if (line.trim().equals("reverse-rows")) {
           reverseRows = true;
+          continue;
+        }
+        if (line.trim().equals("slow-load")) {
+          CountDownLatch g = loadGate;
+          if (g != null) {
+            loadEntered.countDown();
+            try {
+              g.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
           continue;
         }
         if (line.trim().equals("broken")) {

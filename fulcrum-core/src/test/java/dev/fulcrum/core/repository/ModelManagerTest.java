@@ -28,6 +28,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -194,6 +196,81 @@ class ModelManagerTest {
     assertThat(m.closeAll(Duration.ofSeconds(20))).isTrue();
     assertThat(runtime.closeRendezvous.getCount()).isZero();
     assertThat(versions).allSatisfy(v -> assertThat(v.state()).isEqualTo(ModelState.UNLOADED));
+  }
+
+  @Test
+  void aShutdownNeitherWaitsForALoadNorKeepsItsCallerWaiting() throws Exception {
+    // A CD pipeline's load of a model whose session build takes minutes, when SIGTERM comes: the
+    // drain waited for the load's answer and closeAll for the load itself, up to
+    // --exit-timeout-secs, for a model nobody would be served by. Here the load never ends until
+    // the test opens its gate: closeAll returning at all shows it did not wait for it.
+    writeModel("served", 1);
+    FakeRuntime.writeModel(
+        repo.resolve("slow/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", "slow-load");
+    writeModel("queued", 1);
+    ExecutorService control = Executors.newFixedThreadPool(1);
+    try {
+      ModelManager m = manager(ControlMode.EXPLICIT, control);
+      m.start(List.of("served")).join();
+      ModelVersion served = m.resolve("served", "");
+      runtime.loadGate = new CountDownLatch(1);
+      CompletableFuture<Void> load = m.load("slow", null);
+      assertThat(runtime.loadEntered.await(30, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<Void> behind = m.load("queued", null); // the one control thread is busy
+
+      m.stopControl();
+      assertThat(failure(load).code()).isEqualTo(ErrorCode.UNAVAILABLE);
+      assertThat(failure(load).getMessage())
+          .isEqualTo(
+              "the server is shutting down: the load of model 'slow' did not finish and is not"
+                  + " served");
+      assertThat(failure(behind).getMessage())
+          .isEqualTo("cannot load model 'queued': the server is shutting down");
+      assertThat(failure(m.load("served", null)).code()).isEqualTo(ErrorCode.UNAVAILABLE);
+      assertThat(failure(m.unload("served")).code()).isEqualTo(ErrorCode.UNAVAILABLE);
+
+      assertThat(m.closeAll(Duration.ofMinutes(10))).as("a load still runs").isFalse();
+      assertThat(runtime.loadEntered.getCount()).isZero();
+      assertThat(served.state()).isEqualTo(ModelState.UNLOADED);
+
+      // The load ends: what it loaded is closed by its own thread, never served.
+      runtime.loadGate.countDown();
+      control.shutdown();
+      assertThat(control.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(m.versions("slow")).isEmpty();
+      assertThat(transitions("slow")).endsWith("1:UNLOADING", "1:UNLOADED");
+      assertThat(m.versions("queued")).isEmpty();
+    } finally {
+      control.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRunningUnloadIsNotAnsweredEarlyByAShutdown() throws Exception {
+    // An unload drains its model's requests, which the shutdown's drain waits for too: it ends,
+    // and its caller gets its 200.
+    writeModel("m", 1);
+    ExecutorService control = Executors.newFixedThreadPool(1);
+    try {
+      ModelManager m = manager(ControlMode.EXPLICIT, control);
+      m.start(List.of("m")).join();
+      ModelVersion mv = m.resolve("m", "");
+      int loaded = runtime.executions.get();
+      runtime.gate = new CountDownLatch(1);
+      InferenceRequest r = request("m", "");
+      CompletableFuture<InferenceResponse> inFlight =
+          mv.scheduler().submit(r, RequestValidator.validate(mv.config(), r));
+      await(() -> runtime.executions.get() == loaded + 1);
+      CompletableFuture<Void> unload = m.unload("m");
+      await(() -> mv.state() == ModelState.UNLOADING);
+      m.stopControl();
+      assertThat(unload).isNotDone();
+      runtime.gate.countDown();
+      unload.get(30, TimeUnit.SECONDS);
+      assertThat(inFlight.get(30, TimeUnit.SECONDS)).isNotNull();
+    } finally {
+      control.shutdownNow();
+    }
   }
 
   @Test

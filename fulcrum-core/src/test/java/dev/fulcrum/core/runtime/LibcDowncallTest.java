@@ -31,6 +31,16 @@ class LibcDowncallTest {
   }
 
   @Test
+  void aFunctionWithoutAResultIsCalled() throws Throwable {
+    // as _exit(2) is (ImmediateExit), here with srand(3), which returns nothing either
+    assumeThat(System.getProperty("os.name").toLowerCase(Locale.ROOT)).contains("linux");
+    MethodHandle srand = LibcDowncall.find("srand", void.class, int.class);
+    assertThat(srand).isNotNull();
+    srand.invoke(42);
+    assertThat(LibcDowncall.find("_exit", void.class, int.class)).isNotNull();
+  }
+
+  @Test
   void aMissingSymbolOrAnUnsupportedTypeHasNoHandle() {
     assertThat(LibcDowncall.find("no_such_function_in_libc", int.class)).isNull();
     assertThat(LibcDowncall.find("getpid", double.class)).isNull();

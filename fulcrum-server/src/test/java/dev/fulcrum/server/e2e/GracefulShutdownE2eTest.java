@@ -7,6 +7,9 @@ import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
 import dev.fulcrum.server.GracefulShutdown;
@@ -52,6 +55,53 @@ class GracefulShutdownE2eTest {
       } finally {
         runtime.open.countDown();
       }
+    }
+  }
+
+  @Test
+  void aLoadStillRunningIsAnswered503AndNotWaitedFor() throws Exception {
+    // A deployment pipeline loads a model whose session build takes minutes when SIGTERM comes:
+    // the drain waited for the load's answer, and the close for the load, up to the budget, for a
+    // model nobody would be served by. The load here never ends until the test opens its gate, so
+    // a shutdown that returns shows it did not wait.
+    TestModels.writeModel(repo, MODEL);
+    TestModels.writeModel(repo, TestModels.ADD_SUB_INT32);
+    GatedRuntime runtime = GatedRuntime.loads(new OnnxRuntimeBackend(), MODEL);
+    try (E2eServer server =
+        E2eServer.start(
+            repo,
+            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+            runtime,
+            null,
+            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+      try {
+        HttpResponse<byte[]> loaded =
+            server.post("/v2/repository/models/" + TestModels.ADD_SUB_INT32 + "/load", "");
+        assertThat(loaded.statusCode()).as(text(loaded)).isEqualTo(200);
+        CompletableFuture<HttpResponse<byte[]>> load =
+            server.sendAsync(server.jsonRequest("/v2/repository/models/" + MODEL + "/load", ""));
+        assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+
+        boolean clean =
+            GracefulShutdown.run(server.service, server.http(), null, Duration.ofMinutes(10));
+
+        assertThat(clean).as("a load still runs: its engine must not be freed").isFalse();
+        HttpResponse<byte[]> answer = load.get(60, TimeUnit.SECONDS);
+        assertThat(answer.statusCode()).as(text(answer)).isEqualTo(503);
+        assertThat(error(answer))
+            .isEqualTo(
+                "the server is shutting down: the load of model '"
+                    + MODEL
+                    + "' did not finish and is not served");
+        assertThat(server.service.repository().versions(TestModels.ADD_SUB_INT32)).isEmpty();
+      } finally {
+        runtime.open.countDown();
+      }
+      Await.until(
+          "the load ends and closes what it loaded",
+          () ->
+              server.service.repository().index().stream()
+                  .anyMatch(s -> s.name().equals(MODEL) && s.state() == ModelState.UNLOADED));
     }
   }
 

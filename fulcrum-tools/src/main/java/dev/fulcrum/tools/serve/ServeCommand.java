@@ -62,7 +62,9 @@ import picocli.CommandLine.Option;
  * true. On SIGTERM or SIGINT readiness turns false (then, for {@code --shutdown-delay-secs},
  * requests are still served), new requests are refused, in-flight ones finish and their responses
  * are written, connections close, sessions close (all within {@code --exit-timeout-secs}, see
- * {@link GracefulShutdown}), and only then does the process exit 0.
+ * {@link GracefulShutdown}), and only then does the process exit 0. A model load still running is
+ * not waited for (its caller is answered 503): the process then ends with status 0 without any
+ * teardown ({@link ImmediateExit}), since ONNX Runtime's would free what the load uses.
  */
 @Command(
     name = "serve",
@@ -633,13 +635,13 @@ public final class ServeCommand implements Callable<Integer> {
       // A port that cannot bind fails the start while a model may be inside ONNX Runtime's
       // createSession on the loading thread: exiting then runs ORT's shutdown hook, which frees
       // the environment under that load (SIGSEGV, 7 starts of 12 against a taken REST port).
-      // Drop the loads not begun, wait for the running one, close what loaded; halt if it hangs.
+      // Drop the loads not begun, close what loaded; a running load is not waited for (it cannot
+      // be stopped): end the process without any teardown then.
       if (!repository.close(Duration.ofSeconds(exitTimeoutSecs))) {
         log.error(
-            "start failed ({}); a model load still runs after {} s, stopping without exit hooks",
-            Startup.cause(e).getMessage(),
-            exitTimeoutSecs);
-        Runtime.getRuntime().halt(1);
+            "start failed ({}); a model load still runs, stopping without exit hooks",
+            Startup.cause(e).getMessage());
+        ImmediateExit.now(1);
       }
       if (Startup.cause(e) instanceof PortUnavailableException taken) {
         log.error("{}", taken.getMessage()); // the user's fix is another port: no stack trace
@@ -665,9 +667,11 @@ public final class ServeCommand implements Callable<Integer> {
           }
           stopped.countDown();
           if (!enginesClosed) {
-            // A pass or a load still uses ONNX Runtime: exiting would run its hook, which frees
-            // the environment under that thread. Stop the process without running hooks.
-            Runtime.getRuntime().halt(0);
+            // A pass or a load (not waited for: a session build cannot be stopped, and nobody
+            // will be served by it) still uses ONNX Runtime: exiting would run its hook, which
+            // frees the environment under that thread, and the C library's exit would run ONNX
+            // Runtime's static destructors under it. End the process without either.
+            ImmediateExit.now(0);
           }
         };
     stopAction.complete(stop);
