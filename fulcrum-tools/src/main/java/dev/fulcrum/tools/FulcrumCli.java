@@ -201,13 +201,17 @@ public final class FulcrumCli {
   }
 
   public static void main(String[] args) {
+    boolean serving = args.length > 0 && args[0].equals("serve");
+    if (serving) {
+      ServeArgs.takeStopSignals(); // first: until this, SIGTERM exits 143
+    }
     // Before the first logger: slf4j-simple reads its level once (simplelogger.properties).
     String level = System.getenv("FULCRUM_LOG_LEVEL");
     if (level != null && System.getProperty(LOG_LEVEL_PROPERTY) == null) {
       System.setProperty(LOG_LEVEL_PROPERTY, level.toLowerCase(java.util.Locale.ROOT));
     }
     int code = -1;
-    if (args.length > 0 && args[0].equals("serve") && !Boolean.getBoolean("fulcrum.cli.picocli")) {
+    if (serving && !Boolean.getBoolean("fulcrum.cli.picocli")) {
       // Cold start: the common serve command line skips picocli (see ServeArgs); the property
       // turns that off, for A/B measurements (bench/coldstart.sh).
       ServeCommand serve = ServeArgs.parse(List.of(args).subList(1, args.length));

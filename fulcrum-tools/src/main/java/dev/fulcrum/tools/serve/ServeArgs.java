@@ -89,6 +89,16 @@ public final class ServeArgs {
   private ServeArgs() {}
 
   /**
+   * Takes SIGTERM and SIGINT from the JVM's default (exit 143) as {@code main} begins, before the
+   * command line and the logger; a signal from then on until the server wires its stop is
+   * remembered, and {@code serve} then stops with 0 before starting anything (see {@link
+   * TerminationSignals}). Moves work the start does anyway, adds none.
+   */
+  public static void takeStopSignals() {
+    TerminationSignals.early();
+  }
+
+  /**
    * A {@link ServeCommand} with {@code args} (what follows {@code serve}) applied, or null when the
    * command line needs picocli (help, an error, a shape this does not handle).
    */

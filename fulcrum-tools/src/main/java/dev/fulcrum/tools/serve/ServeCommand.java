@@ -309,22 +309,29 @@ public final class ServeCommand implements Callable<Integer> {
     CompletableFuture<Runnable> stopAction = new CompletableFuture<>();
     AtomicBoolean stopping = new AtomicBoolean();
     CountDownLatch secondSignal = new CountDownLatch(1); // ends --shutdown-delay-secs early
-    TerminationSignals.route(
-        () -> {
-          if (stopping.compareAndSet(false, true)) {
-            Thread.ofPlatform()
-                .name("fulcrum-shutdown")
-                .start(
-                    () -> {
-                      stopAction.join().run();
-                      System.exit(0);
-                    });
-          } else if (shutdownDelaySecs > 0 && secondSignal.getCount() > 0) {
-            secondSignal.countDown();
-          } else {
-            log.info("already shutting down");
-          }
-        });
+    TerminationSignals.Routed routed =
+        TerminationSignals.route(
+            () -> {
+              if (stopping.compareAndSet(false, true)) {
+                Thread.ofPlatform()
+                    .name("fulcrum-shutdown")
+                    .start(
+                        () -> {
+                          stopAction.join().run();
+                          System.exit(0);
+                        });
+              } else if (shutdownDelaySecs > 0 && secondSignal.getCount() > 0) {
+                secondSignal.countDown();
+              } else {
+                log.info("already shutting down");
+              }
+            });
+    if (routed == TerminationSignals.Routed.ALREADY_SIGNALLED) {
+      // SIGTERM or SIGINT as the JVM started (TerminationSignals.early): nothing runs yet
+      stopAction.complete(() -> {}); // a later signal's stop has nothing to do either
+      log.info("stopped by a signal before the server started");
+      return 0;
+    }
     // SIGHUP: a reload (HangupRescan) once the repository exists, never a stop (the JVM's default).
     AtomicReference<HangupRescan> reload = new AtomicReference<>();
     TerminationSignals.onHangup(
