@@ -263,11 +263,13 @@ public final class ModelRepository implements AutoCloseable {
   }
 
   /**
-   * Stops polling and the control threads (loads not started yet are dropped, a running one is
-   * waited for), then drains and unloads every model, all within {@code timeout}.
+   * Stops polling and the control threads (loads not started yet are dropped, a running one is not
+   * waited for: see {@link ModelManager#closeAll}), then drains and unloads every model, all within
+   * {@code timeout}.
    *
-   * @return true when every engine was closed; false when a load or a forward pass still runs after
-   *     the timeout (its engine is left alone: the caller must not free the engine's environment)
+   * @return true when every engine was closed; false when a load still runs, or a forward pass
+   *     after the timeout (its engine is left alone: the caller must not free the engine's
+   *     environment)
    */
   public boolean close(Duration timeout) {
     synchronized (this) {
