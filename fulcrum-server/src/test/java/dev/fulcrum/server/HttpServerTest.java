@@ -1054,6 +1054,67 @@ class HttpServerTest {
     }
   }
 
+  /**
+   * A request refused at its head (415 for its coding, 403 for its Origin) keeps its connection
+   * when its body can be skipped (a Content-Length within the input limit): the body is dropped and
+   * the request pipelined after it is answered. The 415 had closed the connection, losing a
+   * keep-alive client's next request.
+   */
+  @Test
+  void aRequestRefusedAtItsHeadKeepsTheConnectionWhenItsBodyCanBeSkipped() throws Exception {
+    byte[] body = fp32("[1,1]", "[3]").getBytes(StandardCharsets.UTF_8);
+    try (RawConnection c = new RawConnection()) {
+      c.send("POST", infer("echo_fp32"), "Content-Encoding: br\r\n", body);
+      c.send("POST", infer("echo_fp32"), "Origin: http://elsewhere.example\r\n", body);
+      c.send("POST", infer("echo_fp32"), "", body); // pipelined behind both
+      RawConnection.Response refused = c.read();
+      assertThat(refused.status()).isEqualTo(415);
+      assertThat(refused.headers()).doesNotContainKey("connection");
+      RawConnection.Response denied = c.read();
+      assertThat(denied.status()).isEqualTo(403);
+      assertThat(denied.headers()).doesNotContainKey("connection");
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+  }
+
+  /**
+   * A refused request whose body cannot be skipped safely ends its connection, saying so: a chunked
+   * body (no end known ahead), a body announced with an {@code Expect} (sent or held back:
+   * unknown), and an {@code Expect} other than 100-continue (417; Netty had answered it, kept the
+   * connection and parsed the body that followed as the next request, a 400).
+   */
+  @Test
+  void aRequestRefusedAtItsHeadClosesWhenItsBodyCannotBeSkipped() throws Exception {
+    byte[] body = fp32("[1,1]", "[3]").getBytes(StandardCharsets.UTF_8);
+    try (RawConnection c = new RawConnection()) {
+      c.out.write(
+          ("POST "
+                  + infer("echo_fp32")
+                  + " HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      c.out.flush();
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(415);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue();
+    }
+    try (RawConnection c = new RawConnection()) {
+      c.send("POST", infer("echo_fp32"), "Content-Encoding: br\r\nExpect: 100-continue\r\n", body);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(415);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+    }
+    try (RawConnection c = new RawConnection()) {
+      c.send("POST", infer("echo_fp32"), "Expect: foo\r\n", body);
+      c.send("GET", "/v2/health/live", "", new byte[0]);
+      RawConnection.Response r = c.read();
+      assertThat(r.status()).isEqualTo(417);
+      assertThat(r.headers().get("connection")).isEqualToIgnoringCase("close");
+      assertThat(c.closedByServer()).isTrue(); // not a 400 for the body taken as a request
+    }
+  }
+
   @Test
   void refusedExpectationsCarryAnErrorBody() throws Exception {
     try (RawConnection c = new RawConnection()) { // a declared body over the 64 MiB limit

@@ -8,23 +8,27 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Stands in the pipeline for a request the {@link AccessPolicy} refused when its head arrived, so
- * that its 401 or 403 is answered in order with the requests before it; its body is never buffered.
- * The connection closes after the answer (the body may still be on its way).
+ * that its 401 or 403 is answered in order with the requests before it; its body is never buffered
+ * but dropped as it arrives. The connection stays open when that body can be skipped within the
+ * limits ({@link RefusedRequest#keepsConnection}), so a client can retry with a token on it;
+ * otherwise it closes after the answer ({@code Connection: close}).
  *
  * @param decision why it was refused
+ * @param closeAfter whether the connection closes after the answer
  */
-record DeniedRequest(AccessPolicy.Decision decision) {
+record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter) {
   /**
    * Checks a request head against the scope of the endpoint its path names, and against {@link
-   * BrowserGuard}'s rules.
+   * BrowserGuard}'s rules; {@code maxDrained}: the largest body skipped to keep the connection.
    *
    * @return the refusal, or null when the request may go on (also when its path names no endpoint
    *     or is malformed: the dispatcher answers 404 or 400)
    */
-  static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head) {
+  static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head, long maxDrained) {
+    boolean closeAfter = !RefusedRequest.keepsConnection(head, maxDrained);
     AccessPolicy.Decision browser = BrowserGuard.check(access, head);
     if (browser != null) {
-      return new DeniedRequest(browser);
+      return new DeniedRequest(browser, closeAfter);
     }
     if (access.allowsAll()) {
       return null; // no route to match: nothing is refused (the dispatcher matches it once)
@@ -37,6 +41,6 @@ record DeniedRequest(AccessPolicy.Decision decision) {
     }
     AccessPolicy.Decision d =
         access.check(route.endpoint().scope, head.headers().get(HttpHeaderNames.AUTHORIZATION));
-    return d.allowed() ? null : new DeniedRequest(d);
+    return d.allowed() ? null : new DeniedRequest(d, closeAfter);
   }
 }

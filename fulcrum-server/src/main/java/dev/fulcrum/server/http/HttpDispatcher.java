@@ -140,25 +140,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     counted = true;
     service.responses().enter();
     if (msg instanceof RefusedRequest r) {
-      write(ctx, Responses.error(r.status(), r.message()), !r.closeAfter());
+      write(ctx, refusal(r.status(), r.message()), !r.closeAfter());
       return;
     }
     if (msg instanceof DeniedRequest d) {
-      write(ctx, Responses.refused(d.decision()), false);
+      write(ctx, Responses.refused(d.decision()), !d.closeAfter());
       return;
     }
     if (msg instanceof MalformedStream m) {
-      Reply error = Responses.error(m.status(), m.message());
-      write(
-          ctx,
-          m.status().equals(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE)
-              ? alloc -> {
-                FullHttpResponse r = error.render(alloc);
-                r.headers().set(HttpHeaderNames.ACCEPT_ENCODING, KnownCodings.ACCEPTED);
-                return r;
-              }
-              : error,
-          false);
+      write(ctx, Responses.error(m.status(), m.message()), false);
       return;
     }
     FullHttpRequest request = (FullHttpRequest) msg;
@@ -202,6 +192,19 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             log.debug("event loop shut down before a response could be written");
           }
         });
+  }
+
+  /** A request refused at its head; a 415 names the codings taken ({@code Accept-Encoding}). */
+  private static Reply refusal(HttpResponseStatus status, String message) {
+    Reply error = Responses.error(status, message);
+    if (!status.equals(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE)) {
+      return error;
+    }
+    return alloc -> {
+      FullHttpResponse r = error.render(alloc);
+      r.headers().set(HttpHeaderNames.ACCEPT_ENCODING, KnownCodings.ACCEPTED);
+      return r;
+    };
   }
 
   /** The reply of {@code GET /dashboard/events}: not rendered, the connection becomes a stream. */
@@ -572,12 +575,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       failed = true;
       ctx.channel().config().setAutoRead(false);
       queue.add(
-          cause instanceof KnownCodings.UnsupportedCoding
-              ? new MalformedStream(
-                  HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, String.valueOf(cause.getMessage()))
-              : new MalformedStream(
-                  HttpResponseStatus.BAD_REQUEST,
-                  "the request body cannot be decoded: " + describe(cause)));
+          new MalformedStream(
+              HttpResponseStatus.BAD_REQUEST,
+              "the request body cannot be decoded: " + describe(cause)));
       next(ctx);
       return;
     }

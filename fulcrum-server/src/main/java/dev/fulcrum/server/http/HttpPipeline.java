@@ -404,7 +404,7 @@ public final class HttpPipeline {
    */
   void addRequestHandlers(ChannelPipeline p, String name, BufferBudget perConnection) {
     p.addAfter(name, "paused-reads", new PausedReads())
-        .addAfter("paused-reads", "decompress", new KnownCodings())
+        .addAfter("paused-reads", "decompress", new KnownCodings(maxInputSize))
         .addAfter(
             "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
         .addAfter(

@@ -7,6 +7,11 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpContentDecompressor;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -16,9 +21,13 @@ import org.slf4j.LoggerFactory;
  * Netty's request body decompressor, refusing the content codings it cannot undo. Netty's passes a
  * body in a coding it has no decoder for (br or zstd without their libraries, any unknown name,
  * codings stacked as {@code gzip, gzip}) on as if it were not encoded: the client got a confusing
- * JSON error, or had one layer of two removed. Here such a request fails with {@link
- * UnsupportedCoding}, which the dispatcher answers 415 (RFC 9110 15.5.16). One instance per
- * connection or HTTP/2 stream, on its event loop.
+ * JSON error, or had one layer of two removed. Here such a request is refused at its head: a {@link
+ * RefusedRequest} (415, RFC 9110 15.5.16, with {@code Accept-Encoding}) goes on to the dispatcher
+ * in its place, answered in order, and its body is dropped as it arrives, never buffered. The
+ * connection stays open for the next request when the body can be skipped within the limits ({@link
+ * RefusedRequest#keepsConnection}); otherwise the 415 says {@code Connection: close} and the
+ * connection closes after it (an HTTP/2 stream is reset with NO_ERROR). One instance per connection
+ * or HTTP/2 stream, on its event loop.
  */
 final class KnownCodings extends HttpContentDecompressor {
   private static final Logger log = LoggerFactory.getLogger(KnownCodings.class);
@@ -26,8 +35,43 @@ final class KnownCodings extends HttpContentDecompressor {
   /** What the 415 names in {@code Accept-Encoding}. */
   static final String ACCEPTED = "gzip, deflate";
 
-  KnownCodings() {
+  /** The largest body of a refused request that is read and dropped to keep its connection. */
+  private final long maxDrained;
+
+  /** Whether the rest of a refused request's body is being dropped. */
+  private boolean dropping;
+
+  /**
+   * @param maxDrained the largest declared body of a refused request skipped to keep the connection
+   *     (the port's input limit: what a request may send anyway)
+   */
+  KnownCodings(long maxDrained) {
     super(0);
+    this.maxDrained = maxDrained;
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, HttpObject msg, List<Object> out)
+      throws Exception {
+    if (dropping) {
+      if (!(msg instanceof HttpMessage)) {
+        dropping = !(msg instanceof LastHttpContent); // the decoder releases msg
+        return;
+      }
+      dropping = false; // a new message while dropping: the codec ended the last one early
+    }
+    try {
+      super.decode(ctx, msg, out);
+    } catch (UnsupportedCoding e) {
+      if (!(msg instanceof HttpRequest request)) {
+        throw e;
+      }
+      dropping = !(msg instanceof LastHttpContent);
+      out.add(
+          RefusedRequest.unsupportedCoding(
+              !RefusedRequest.keepsConnection(request, maxDrained),
+              String.valueOf(e.getMessage())));
+    }
   }
 
   @Override

@@ -11,6 +11,8 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -18,6 +20,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -99,10 +102,16 @@ final class LimitedAggregator extends HttpObjectAggregator {
         super.decode(ctx, msg, out);
         return;
       }
-      DeniedRequest denied = m instanceof HttpRequest r ? DeniedRequest.check(access, r) : null;
+      DeniedRequest denied =
+          m instanceof HttpRequest r ? DeniedRequest.check(access, r, limit) : null;
       if (denied != null) {
         dropping = !(m instanceof LastHttpContent);
         out.add(denied);
+        return;
+      }
+      if (unknownExpectation(m)) {
+        dropping = !(m instanceof LastHttpContent);
+        out.add(RefusedRequest.expectationFailed());
         return;
       }
       long length = HttpUtil.getContentLength(m, -1L);
@@ -128,6 +137,20 @@ final class LimitedAggregator extends HttpObjectAggregator {
       passBlock(ctx, out);
     }
     super.decode(ctx, msg, out);
+  }
+
+  /**
+   * Whether the head carries an {@code Expect} other than {@code 100-continue}: refused with 417
+   * here, in order and with {@code Connection: close}, rather than by Netty's aggregator, which
+   * answered it at once, kept the connection and reset the HTTP decoder as if no body would follow:
+   * a client that sent its body anyway had the body parsed as its next request (a 400, then a close
+   * that lost the request after it).
+   */
+  private static boolean unknownExpectation(HttpMessage m) {
+    String expect = m.headers().get(HttpHeaderNames.EXPECT);
+    return expect != null
+        && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.strip())
+        && m.protocolVersion().compareTo(HttpVersion.HTTP_1_1) >= 0;
   }
 
   /** Copies a chunk of the body into blocks, passing each full one on to the aggregation. */
@@ -250,7 +273,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
     String message =
         netty.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
             ? "the request body exceeds the server's limit of " + limit + " bytes"
-            : "the Expect header may only be '100-continue'";
+            : RefusedRequest.EXPECTATION_FAILED; // refused at the head already (decode)
     FullHttpResponse ours =
         Responses.error(netty.status(), message).render(pipeline.channel().alloc());
     ours.headers().add(netty.headers()); // Connection: close where Netty closes after it

@@ -1,11 +1,16 @@
 package dev.fulcrum.server.http;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
 
 /**
  * Stands in the pipeline for a request refused before its body was buffered (413: the body exceeds
- * the limit; 503: the buffered-bytes budget is spent), so that its error is answered in order with
- * the requests before it on the same connection.
+ * the limit; 417: an Expect other than 100-continue; 415: a content coding the server cannot undo;
+ * 503: the buffered-bytes budget is spent), so that its error is answered in order with the
+ * requests before it on the same connection.
  *
  * @param closeAfter whether the connection must close after the answer (the body could not be
  *     skipped, or the client did not ask for keep-alive)
@@ -20,10 +25,48 @@ record RefusedRequest(boolean closeAfter, HttpResponseStatus status, String mess
         "the request body exceeds the server's limit of " + limit + " bytes");
   }
 
+  static final String EXPECTATION_FAILED = "the Expect header may only be '100-continue'";
+
+  /**
+   * 417: an {@code Expect} other than 100-continue. The connection closes after it: whether the
+   * client sends the body it announced or holds it back, waiting, is unknown.
+   */
+  static RefusedRequest expectationFailed() {
+    return new RefusedRequest(true, HttpResponseStatus.EXPECTATION_FAILED, EXPECTATION_FAILED);
+  }
+
+  /** 415: a body in a content coding the server does not undo ({@link KnownCodings}). */
+  static RefusedRequest unsupportedCoding(boolean closeAfter, String message) {
+    return new RefusedRequest(closeAfter, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, message);
+  }
+
   static RefusedRequest overBudget() {
     return new RefusedRequest(
         true,
         HttpResponseStatus.SERVICE_UNAVAILABLE,
         "the server is holding too many request bodies; retry later");
+  }
+
+  /**
+   * Whether the connection can stay open after a request refused at its head: the client asked for
+   * keep-alive, and its body is absent or has a {@code Content-Length} of at most {@code
+   * maxDrained} and no {@code Expect} (a client told a final status may or may not send a body it
+   * held back, so where the next request starts is unknown). A chunked body could run on without
+   * end: it closes. (On HTTP/2 the stream ends either way; a closing stream is reset with NO_ERROR
+   * after the answer, which tells the client to stop sending.)
+   */
+  static boolean keepsConnection(HttpRequest request, long maxDrained) {
+    if (!HttpUtil.isKeepAlive(request)) {
+      return false;
+    }
+    if (request instanceof LastHttpContent) {
+      return true; // arrived whole (an HTTP/2 HEADERS frame that ends its stream)
+    }
+    if (request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+      return false;
+    }
+    long length = HttpUtil.getContentLength(request, 0L); // neither header: no body (RFC 9112 6.3)
+    return length <= maxDrained
+        && (length == 0 || !request.headers().contains(HttpHeaderNames.EXPECT));
   }
 }

@@ -31,7 +31,7 @@ class KnownCodingsTest {
     List<Throwable> seen = new CopyOnWriteArrayList<>();
     EmbeddedChannel ch =
         new EmbeddedChannel(
-            new KnownCodings(),
+            new KnownCodings(1 << 20),
             new ChannelInboundHandlerAdapter() {
               @Override
               public void channelRead(ChannelHandlerContext ctx, Object msg) {
