@@ -313,6 +313,15 @@ public final class HttpPipeline {
     }
 
     @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      SilentConnections.Silent s = ctx.channel().attr(SILENT).get();
+      if (s != null) {
+        s.closed(); // out of the sweep now, not when its slot comes up
+      }
+      ctx.fireChannelInactive();
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       Channel ch = ctx.channel();
       SilentConnections.Silent s = ch.attr(SILENT).get();
