@@ -321,6 +321,56 @@ class H2cTest {
     }
   }
 
+  /**
+   * DATA frames that keep coming on a stream the server reset for a malformed request are ignored
+   * (RFC 9113 5.1): one RST_STREAM for the stream, however many frames follow. Netty forgot the
+   * stream at its reset and answered each later frame with a RST_STREAM (STREAM_CLOSED) of its own.
+   */
+  @Test
+  void framesOnAStreamTheServerResetAreIgnoredNotEachAnsweredWithAReset() throws Exception {
+    int frames = 20;
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+      s.setSoTimeout(10_000);
+      java.io.DataOutputStream out =
+          new java.io.DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream()));
+      java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+      out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // SETTINGS, empty
+      io.netty.buffer.ByteBuf block = Unpooled.buffer();
+      new io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder()
+          .encodeHeaders(1, post("/v2/models/echo_fp32/infer", "content-length", "5"), block);
+      int length = block.readableBytes();
+      out.write(new byte[] {(byte) (length >> 16), (byte) (length >> 8), (byte) length, 1, 4});
+      out.writeInt(1); // HEADERS on stream 1, END_HEADERS, a body of 5 bytes announced
+      block.readBytes(out, length);
+      block.release();
+      for (int i = 0; i < frames; i++) { // 10 bytes each: the first already breaks the 5
+        out.write(new byte[] {0, 0, 10, 0, 0});
+        out.writeInt(1);
+        out.write(new byte[10]);
+      }
+      out.write(new byte[] {0, 0, 8, 6, 0, 0, 0, 0, 0}); // PING: the frames before it are read
+      out.writeLong(42);
+      out.flush();
+      List<String> resets = new java.util.ArrayList<>();
+      while (true) {
+        int n = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+        int type = in.readUnsignedByte();
+        int flags = in.readUnsignedByte();
+        int stream = in.readInt();
+        byte[] payload = in.readNBytes(n);
+        if (type == 3) {
+          resets.add(stream + ":" + java.nio.ByteBuffer.wrap(payload).getInt());
+        } else if (type == 6 && (flags & 1) != 0) {
+          break; // the ping's ack: the connection lives, and every DATA frame was read
+        } else if (type == 7) {
+          throw new AssertionError("GOAWAY");
+        }
+      }
+      assertThat(resets).containsExactly("1:1"); // PROTOCOL_ERROR, once
+    }
+  }
+
   private static final TimeUnit SECONDS = TimeUnit.SECONDS;
 
   /** A response as the test sees it; the body copied out of Netty's buffer. */

@@ -1,6 +1,9 @@
 package dev.fulcrum.server.http;
 
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http2.DecoratingHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -10,6 +13,9 @@ import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Settings;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Netty's HTTP/2 frame codec (server side), where a malformed request's stream stays a stream error
@@ -26,16 +32,33 @@ import io.netty.handler.codec.http2.Http2Settings;
  * reset with PROTOCOL_ERROR, and the DATA that follows is for a closed stream, which Netty drops
  * (counting it against the connection's flow-control window) with a stream error of its own. A
  * stream that cannot be opened (over the concurrent-stream limit, after GOAWAY) is reset unopened
- * as before. Everything runs on the connection's event loop.
+ * as before.
+ *
+ * <p>Frames on a stream this server reset are ignored (RFC 9113 5.1: "An endpoint MUST ignore
+ * frames that it receives on closed streams after it has sent a RST_STREAM frame"). Netty forgets a
+ * stream once it is closed, takes each later DATA or HEADERS frame on it for a frame on an unknown
+ * stream and answered every one with a RST_STREAM (STREAM_CLOSED): a client streaming the body of a
+ * refused request drew one reset per frame. The codec's encoder notes the ids of the streams it
+ * resets ({@link RecentResets}, the last {@value RecentResets#SIZE}), and such an error for one of
+ * them is dropped here (the frame's bytes were already counted against the connection's
+ * flow-control window and given back by Netty). A stream Netty resets for such a frame (one closed
+ * normally, or reset by the client) is noted too: one RST_STREAM, then silence. Everything runs on
+ * the connection's event loop.
  */
 final class Http2StreamErrors extends Http2FrameCodec {
+  private static final Logger log = LoggerFactory.getLogger(Http2StreamErrors.class);
+
+  private final RecentResets resets;
+
   private Http2StreamErrors(
+      RecentResets resets,
       Http2ConnectionEncoder encoder,
       Http2ConnectionDecoder decoder,
       Http2Settings settings,
       boolean decoupleCloseAndGoAway,
       boolean flushPreface) {
     super(encoder, decoder, settings, decoupleCloseAndGoAway, flushPreface);
+    this.resets = resets;
   }
 
   /** The codec of one server connection, with {@code settings} offered to the client. */
@@ -46,9 +69,27 @@ final class Http2StreamErrors extends Http2FrameCodec {
   @Override
   public void onError(ChannelHandlerContext ctx, boolean outbound, Throwable cause) {
     if (!outbound) {
+      if (onStreamResetHere(cause)) {
+        return;
+      }
       openRefusedStream(cause);
     }
     super.onError(ctx, outbound, cause);
+  }
+
+  /**
+   * Whether {@code cause} is a frame on a stream this server has reset: ignored, logged at debug.
+   */
+  private boolean onStreamResetHere(Throwable cause) {
+    Http2Exception e = Http2CodecUtil.getEmbeddedHttp2Exception(cause);
+    if (!(e instanceof Http2Exception.StreamException closed)
+        || closed.error() != Http2Error.STREAM_CLOSED
+        || connection().stream(closed.streamId()) != null
+        || !resets.contains(closed.streamId())) {
+      return false;
+    }
+    log.debug("ignored a frame on stream {}, which this server reset", closed.streamId());
+    return true;
   }
 
   /** Opens the stream of a request whose HEADERS were refused before Netty opened it. */
@@ -83,11 +124,69 @@ final class Http2StreamErrors extends Http2FrameCodec {
     @Override
     protected Http2FrameCodec build(
         Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+      RecentResets resets = new RecentResets();
       Http2StreamErrors codec =
           new Http2StreamErrors(
-              encoder, decoder, settings, decoupleCloseAndGoAway(), flushPreface());
+              resets,
+              new NotingResets(encoder, resets),
+              decoder,
+              settings,
+              decoupleCloseAndGoAway(),
+              flushPreface());
       codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
       return codec;
+    }
+  }
+
+  /** The codec's encoder, noting the id of each stream it sends RST_STREAM for. */
+  private static final class NotingResets extends DecoratingHttp2ConnectionEncoder {
+    private final RecentResets resets;
+
+    NotingResets(Http2ConnectionEncoder encoder, RecentResets resets) {
+      super(encoder);
+      this.resets = resets;
+    }
+
+    @Override
+    public ChannelFuture writeRstStream(
+        ChannelHandlerContext ctx, int streamId, long errorCode, ChannelPromise promise) {
+      resets.add(streamId);
+      return super.writeRstStream(ctx, streamId, errorCode, promise);
+    }
+  }
+
+  /**
+   * The ids of the last {@value #SIZE} streams one connection reset, a ring allocated at the first
+   * (a connection that never resets a stream pays nothing). "Recently", as RFC 9113 5.1 allows: a
+   * frame on an older one draws Netty's RST_STREAM again, once. Loop-confined.
+   */
+  static final class RecentResets {
+    static final int SIZE = 32;
+
+    private int @Nullable [] ids;
+    private int next;
+
+    void add(int streamId) {
+      int[] ring = ids;
+      if (ring == null) {
+        ring = new int[SIZE];
+        ids = ring;
+      }
+      ring[next] = streamId;
+      next = (next + 1) % SIZE;
+    }
+
+    boolean contains(int streamId) {
+      int[] ring = ids;
+      if (ring == null || streamId == 0) {
+        return false;
+      }
+      for (int id : ring) {
+        if (id == streamId) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 }
