@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -88,6 +89,47 @@ class MetricsEndpointTest {
               HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).isEqualTo(200);
     }
+  }
+
+  /**
+   * A client that opens with HTTP/2's preface (prior knowledge) is told in HTTP/2 that the port
+   * speaks HTTP/1.1: SETTINGS, then GOAWAY with HTTP_1_1_REQUIRED and a readable reason. It had
+   * been closed without a word ({@code curl --http2-prior-knowledge}: "Empty reply from server").
+   */
+  @Test
+  void anHttp2PriorKnowledgeClientIsToldTheMetricsPortSpeaksHttp11() throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", metricsServer.port())) {
+      s.setSoTimeout(10_000);
+      java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
+      java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+      out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // SETTINGS, empty
+      out.flush();
+      List<Integer> types = new java.util.ArrayList<>();
+      int error = -1;
+      String debug = "";
+      while (error < 0) {
+        int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+        int type = in.readUnsignedByte();
+        in.readUnsignedByte(); // flags
+        in.readInt(); // stream
+        byte[] payload = in.readNBytes(length);
+        types.add(type);
+        if (type == 7) {
+          java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+          b.getInt(); // last stream
+          error = b.getInt();
+          debug = new String(payload, 8, length - 8, StandardCharsets.US_ASCII);
+        }
+      }
+      assertThat(types).containsExactly(4, 7); // SETTINGS, GOAWAY
+      assertThat(error).isEqualTo(0xd); // HTTP_1_1_REQUIRED
+      assertThat(debug).contains("HTTP/1.1 only", "/metrics");
+      assertThat(in.read()).isEqualTo(-1); // then the end of the stream, not a reset
+    }
+    // HTTP/1.1 as before, on a new connection.
+    assertThat(get("http://127.0.0.1:" + metricsServer.port() + "/metrics").statusCode())
+        .isEqualTo(200);
   }
 
   @Test

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * <p>Cleartext only: on TLS the connection is closed at once, as before (a half-close below TLS
  * would skip its close_notify). Threads: everything runs on the channel's event loop.
  */
-final class LingeringClose extends ChannelInboundHandlerAdapter {
+public final class LingeringClose extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(LingeringClose.class);
 
   /** How long the client may go without sending before the connection is closed. */
@@ -50,7 +50,7 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
    * Ends {@code channel}, whose last answer has been written: lingering where it is a cleartext
    * socket still open for reading, closing it at once otherwise.
    */
-  static void close(Channel channel) {
+  public static void close(Channel channel) {
     if (!(channel instanceof DuplexChannel socket)
         || !channel.isActive()
         || socket.isInputShutdown()

@@ -6,10 +6,12 @@ import dev.fulcrum.server.http.RequestTimeouts;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Tls;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -46,7 +48,9 @@ import org.jspecify.annotations.Nullable;
  * RequestTimeouts} and {@link ConnectionLimit} close slow clients and cap the connections. With
  * {@link MetricsSecurity}, TLS comes first in each connection's pipeline (its handshake counts
  * against the header timeout) and the token is checked when a request has arrived whole, before
- * anything is rendered.
+ * anything is rendered. The port speaks HTTP/1.1 only: a client that opens with the HTTP/2 preface
+ * (prior knowledge, {@code curl --http2-prior-knowledge}) is sent HTTP/2's GOAWAY with {@code
+ * HTTP_1_1_REQUIRED} and a line saying so ({@link HttpOneOnly}); it had been closed without a word.
  */
 public final class MetricsServer implements AutoCloseable {
   /** Request heads and bodies larger than this are refused: a scrape has no body. */
@@ -116,6 +120,7 @@ public final class MetricsServer implements AutoCloseable {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc()));
                       }
                       ch.pipeline()
+                          .addLast(new HttpOneOnly())
                           .addLast(new HttpServerCodec(4096, MAX_REQUEST, MAX_REQUEST))
                           .addLast(
                               new RequestTimeouts(
@@ -132,6 +137,67 @@ public final class MetricsServer implements AutoCloseable {
     } catch (RuntimeException e) {
       loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
       throw new IOException("cannot bind the metrics port " + host + ":" + port, e);
+    }
+  }
+
+  /**
+   * The first handler of a connection (after TLS): at its first bytes it steps out, unless they
+   * begin HTTP/2's connection preface ({@code PRI * HTTP/2.0}), which the HTTP/1.1 codec took for a
+   * malformed request and closed on without an answer. Such a client is answered in HTTP/2 instead:
+   * the server's SETTINGS (its half of the preface), then GOAWAY with {@code HTTP_1_1_REQUIRED}
+   * (RFC 9113 7: "use HTTP/1.1 instead") and a debug line a person can read (curl shows it with
+   * {@code -v}), and the connection ends lingering, so the client reads them before the close. One
+   * instance per connection, on its event loop.
+   */
+  static final class HttpOneOnly extends ChannelInboundHandlerAdapter {
+    private static final byte[] PREFACE = "PRI * HTTP/2.0".getBytes(StandardCharsets.US_ASCII);
+
+    static final String DEBUG =
+        "Fulcrum's metrics port speaks HTTP/1.1 only (GET /metrics); the REST port speaks h2c";
+
+    /** Whether the client was refused: what it sends after is dropped. */
+    private boolean refused;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (refused) {
+        io.netty.util.ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (!(msg instanceof ByteBuf bytes) || !opensHttp2(bytes)) {
+        ctx.pipeline().remove(this);
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      bytes.release();
+      refused = true;
+      ctx.channel().config().setAutoRead(false); // LingeringClose reads (and drops) what follows
+      ctx.writeAndFlush(goAway(ctx))
+          .addListener(f -> dev.fulcrum.server.http.LingeringClose.close(ctx.channel()));
+    }
+
+    /** Whether {@code bytes} begin the preface (as far as they go, at least its method). */
+    private static boolean opensHttp2(ByteBuf bytes) {
+      int n = Math.min(bytes.readableBytes(), PREFACE.length);
+      if (n < 3) {
+        return false;
+      }
+      for (int i = 0; i < n; i++) {
+        if (bytes.getByte(bytes.readerIndex() + i) != PREFACE[i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /** An empty SETTINGS frame, then GOAWAY (last stream 0, HTTP_1_1_REQUIRED, {@link #DEBUG}). */
+    private static ByteBuf goAway(ChannelHandlerContext ctx) {
+      byte[] debug = DEBUG.getBytes(StandardCharsets.US_ASCII);
+      ByteBuf out = ctx.alloc().buffer(9 + 9 + 8 + debug.length);
+      out.writeMedium(0).writeByte(0x4).writeByte(0).writeInt(0); // SETTINGS, no parameters
+      out.writeMedium(8 + debug.length).writeByte(0x7).writeByte(0).writeInt(0); // GOAWAY
+      out.writeInt(0).writeInt(0xd).writeBytes(debug); // last stream 0, HTTP_1_1_REQUIRED
+      return out;
     }
   }
 
