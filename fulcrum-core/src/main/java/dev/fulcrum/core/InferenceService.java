@@ -6,6 +6,7 @@ import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.pipeline.ModelStages;
@@ -21,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -169,6 +171,10 @@ public final class InferenceService {
           CompletableFuture.failedFuture(
               InferenceException.internal("request failed: " + e.getMessage(), e));
     }
+    if (request.options().timing()) {
+      // Only a request that asked: its timing (set by the pass) gets its cost.
+      result = cancelling(result.thenApply(priced(mv)), result);
+    }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;
     if (m == null) {
@@ -185,6 +191,18 @@ public final class InferenceService {
           });
     }
     return result;
+  }
+
+  /**
+   * Adds a response's cost to its timing: its rows times the version's cost per prediction now
+   * (after the request was counted in the version's accounting, so the figure is never of an empty
+   * window).
+   */
+  private static Function<InferenceResponse, InferenceResponse> priced(ModelVersion mv) {
+    return r -> {
+      RequestTiming t = r.timing();
+      return t == null ? r : r.withTiming(t.withCostPerPrediction(mv.costPerPredictionUsd()));
+    };
   }
 
   /**
@@ -221,10 +239,14 @@ public final class InferenceService {
     long start = System.nanoTime();
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
     InferenceResponse hit = cache.get(key, request.id());
-    mv.observer().cacheLookup(hit != null, v.batchSize(), System.nanoTime() - start);
+    long lookupNanos = System.nanoTime() - start;
+    mv.observer().cacheLookup(hit != null, v.batchSize(), lookupNanos);
     if (hit != null) {
       if (hitOut != null) {
         hitOut[0] = true;
+      }
+      if (request.options().timing()) {
+        hit = hit.withTiming(RequestTiming.ofCacheHit(v.batchSize(), lookupNanos));
       }
       return CompletableFuture.completedFuture(hit);
     }

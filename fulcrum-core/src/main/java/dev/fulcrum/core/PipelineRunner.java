@@ -6,6 +6,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.pipeline.ModelStages;
@@ -77,11 +78,12 @@ final class PipelineRunner {
             : request.outputs();
     PipelineConfig pipeline = mv.config().pipeline();
     // Counted once, as its client saw it, when it has its answer (RequestTally).
+    long admitted = mv.scheduler().nanoTime();
     RequestTally tally =
         new RequestTally(
             mv.observer(),
             v.batchSize(),
-            mv.scheduler().nanoTime(),
+            admitted,
             request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT);
     CompletableFuture<InferenceResponse> answer;
     if (pipeline == null
@@ -97,11 +99,16 @@ final class PipelineRunner {
     CompletableFuture<InferenceResponse> counted = new CompletableFuture<>();
     answer.whenComplete(
         (r, t) -> {
-          tally.finish(t, mv.scheduler().nanoTime());
+          long now = mv.scheduler().nanoTime();
+          tally.finish(t, now);
           if (t != null) {
             counted.completeExceptionally(t);
           } else {
-            counted.complete(r);
+            // A request that asked for its timing: its total is the whole pipeline's, from its
+            // admission here to its answer after the steps after the model.
+            RequestTiming timing = r.timing();
+            counted.complete(
+                timing == null ? r : r.withTiming(timing.withTotalNanos(now - admitted)));
           }
         });
     counted.whenComplete(
@@ -151,12 +158,18 @@ final class PipelineRunner {
                     joined.add(
                         Rows.concat(done.stream().map(r -> r.outputs().get(index)).toList()));
                   }
+                  RequestTiming timing = first.timing();
+                  for (int i = 1; i < done.size() && timing != null; i++) {
+                    RequestTiming row = done.get(i).timing();
+                    timing = row == null ? null : timing.plus(row);
+                  }
                   return new InferenceResponse(
                       first.modelName(),
                       first.modelVersion(),
                       first.id(),
                       first.parameters(),
-                      joined);
+                      joined,
+                      timing);
                 });
     out.whenComplete(
         (r, t) -> {
@@ -368,10 +381,17 @@ final class PipelineRunner {
             out.completeExceptionally(asInferenceException(e));
             return;
           }
-          mv.observer().stagesDone(before.nanos(), System.nanoTime() - postStart);
+          long postNanos = System.nanoTime() - postStart;
+          mv.observer().stagesDone(before.nanos(), postNanos);
+          RequestTiming timing = r.timing();
           out.complete(
               new InferenceResponse(
-                  r.modelName(), r.modelVersion(), r.id(), r.parameters(), result));
+                  r.modelName(),
+                  r.modelVersion(),
+                  r.id(),
+                  r.parameters(),
+                  result,
+                  timing == null ? null : timing.withStepsNanos(before.nanos() + postNanos)));
         });
   }
 

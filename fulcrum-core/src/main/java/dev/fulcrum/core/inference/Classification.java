@@ -102,7 +102,8 @@ public final class Classification {
         response.modelVersion(),
         response.id(),
         response.parameters(),
-        outputs);
+        outputs,
+        response.timing());
   }
 
   /** {@link #topK(Tensor, int, boolean, List)} without labels. */

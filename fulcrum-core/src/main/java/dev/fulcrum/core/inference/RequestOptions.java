@@ -14,17 +14,21 @@ import org.jspecify.annotations.Nullable;
  * @param timeoutMicros the {@code timeout} parameter: how long the request may wait in the queue,
  *     in microseconds (0 = none asked; the model's queue policy decides)
  * @param sloClass the {@code slo_class} parameter: whether the model's latency objective applies
+ * @param timing the {@code timing} parameter: whether the response says where the request's time
+ *     and money went ({@link RequestTiming}); false by default, so that a request that does not ask
+ *     costs nothing
  */
-public record RequestOptions(long priority, long timeoutMicros, SloClass sloClass) {
+public record RequestOptions(long priority, long timeoutMicros, SloClass sloClass, boolean timing) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
 
   public static final String TIMEOUT = "timeout";
   public static final String SLO_CLASS = "slo_class";
+  public static final String TIMING = "timing";
 
-  /** No options: default priority, no timeout, the model's SLO. */
-  public static final RequestOptions NONE = new RequestOptions(0, 0, SloClass.STANDARD);
+  /** No options: default priority, no timeout, the model's SLO, no timing. */
+  public static final RequestOptions NONE = new RequestOptions(0, 0, SloClass.STANDARD, false);
 
   /** Whether a request is held to its model's latency objective ({@code slo:} in config.yaml). */
   public enum SloClass {
@@ -52,6 +56,11 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
     }
   }
 
+  /** Options that do not ask for timing. */
+  public RequestOptions(long priority, long timeoutMicros, SloClass sloClass) {
+    this(priority, timeoutMicros, sloClass, false);
+  }
+
   /**
    * Reads the options from a request's parameters; a bad value is a client mistake.
    *
@@ -72,12 +81,40 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
       throw InferenceException.invalid(
           "model '%s': timeout must be >= 0 microseconds, was %d", model, timeout);
     }
-    return new RequestOptions(priority, timeout, sloClass(model, parameters.get(SLO_CLASS)));
+    return new RequestOptions(
+        priority,
+        timeout,
+        sloClass(model, parameters.get(SLO_CLASS)),
+        boolParameter(model, parameters, TIMING));
   }
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass);
+    return new RequestOptions(priority, micros, sloClass, timing);
+  }
+
+  /** These options asking for timing (the server's {@code --request-timing always}). */
+  public RequestOptions withTiming() {
+    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+  }
+
+  /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */
+  private static boolean boolParameter(String model, Map<String, Object> parameters, String name) {
+    Object v = parameters.get(name);
+    if (v == null) {
+      return false;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s) {
+      String t = s.trim().toLowerCase(Locale.ROOT);
+      if (t.equals("true") || t.equals("false")) {
+        return t.equals("true");
+      }
+    }
+    throw InferenceException.invalid(
+        "model '%s': parameter '%s' must be a boolean (true or false), was %s", model, name, v);
   }
 
   private static SloClass sloClass(String model, @Nullable Object v) {

@@ -155,6 +155,15 @@ public final class ModelVersion {
     return slo.snapshot(scheduler.policyState());
   }
 
+  /**
+   * What one prediction of this version costs now, for a request's {@code cost_usd}: its {@code
+   * 10s} window's cost per million predictions / 10^6, refreshed at most once a second; NaN when no
+   * price is configured.
+   */
+  public double costPerPredictionUsd() {
+    return slo.costPerPredictionUsd();
+  }
+
   public Duration loadDuration() {
     return loadDuration;
   }

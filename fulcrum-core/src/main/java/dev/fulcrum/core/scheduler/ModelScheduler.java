@@ -7,6 +7,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
@@ -1395,13 +1396,24 @@ public final class ModelScheduler implements AutoCloseable {
     PassAnswers answers = handOut && !release.ordered ? new PassAnswers() : null;
     for (int i = 0; i < batch.size(); i++) {
       PendingRequest p = batch.get(i);
+      // Only a request that asked for its timing gets the (small) record: none is made otherwise.
+      @Nullable RequestTiming timing =
+          p.request.options().timing()
+              ? RequestTiming.ofPass(
+                  start - p.statsArrivalNanos(),
+                  end - start,
+                  totalRows,
+                  p.rows,
+                  end - p.statsArrivalNanos())
+              : null;
       InferenceResponse response =
           new InferenceResponse(
               config.name(),
               label.substring(label.lastIndexOf("-v") + 2),
               p.request.id(),
               Map.of(),
-              perRequestOutputs.get(i));
+              perRequestOutputs.get(i),
+              timing);
       observerOf(p)
           .requestDone(
               new RequestDone(

@@ -285,6 +285,72 @@ public final class SloAccounting implements SchedulerObserver {
     }
   }
 
+  /** The window a request's cost is charged at: the shortest, the most recent price. */
+  static final int COST_WINDOW_SECONDS = 10;
+
+  /**
+   * The cost per prediction of the last {@value #COST_WINDOW_SECONDS} seconds, and the second of
+   * the ledger it was computed in; replaced whole (a benign race: two threads may both compute it
+   * in a new second, and either answer is that second's).
+   */
+  private record CostRate(long second, double usdPerPrediction) {}
+
+  private volatile CostRate costRate = new CostRate(-1, Double.NaN);
+
+  /**
+   * What one prediction costs now, for a request's {@code cost_usd}: the {@value
+   * #COST_WINDOW_SECONDS} s window's cost per million predictions / 10^6, exactly as {@link
+   * #snapshot} computes it, refreshed at most once a second of the scheduler's clock (the first
+   * request of a second pays for summing the window's buckets; the others read the cached figure).
+   * While the load is steady, the costs of the requests answered over a window add up to the
+   * window's cost per million times its predictions / 10^6. NaN when no price is configured.
+   */
+  public double costPerPredictionUsd() {
+    if (!slo.priced()) {
+      return Double.NaN;
+    }
+    long now = ticker.nanoTime();
+    long current = ledger.secondOf(now);
+    CostRate rate = costRate;
+    if (rate.second() == current) {
+      return rate.usdPerPrediction();
+    }
+    double usd;
+    synchronized (this) {
+      long first = Math.max(0, current - COST_WINDOW_SECONDS);
+      long predictions = 0;
+      long busy = 0;
+      for (long s = first; s <= current; s++) {
+        Bucket b = ring[(int) (s % SECONDS)];
+        if (b.second == s) {
+          predictions += b.predictions;
+          busy += b.busyNanos;
+        }
+      }
+      long windowStart = ledger.originNanos() + first * 1_000_000_000L;
+      boolean younger = windowStart <= startNanos;
+      long from = younger ? startNanos : windowStart;
+      long machine = younger ? ledger.total() - machineAtStartNanos : ledger.busy(first, current);
+      usd = costPerMillion(predictions, busy, now - from, machine) / 1e6;
+    }
+    costRate = new CostRate(current, usd);
+    return usd;
+  }
+
+  /**
+   * USD per million predictions over {@code wallNanos} (NaN when unpriced or without predictions):
+   * the price of the wall time times this version's share of the machine's compute time.
+   */
+  private double costPerMillion(
+      long predictions, long busyNanos, long wallNanos, long machineBusyNanos) {
+    if (!slo.priced() || predictions <= 0) {
+      return Double.NaN;
+    }
+    double seconds = Math.max(1e-9, wallNanos / 1e9);
+    double share = machineBusyNanos <= 0 ? 1 : Math.min(1, (double) busyNanos / machineBusyNanos);
+    return slo.costPerHour() / 3600 * seconds * share / predictions * 1e6;
+  }
+
   /**
    * The accounting now.
    *
@@ -338,12 +404,7 @@ public final class SloAccounting implements SchedulerObserver {
         objectiveRequests == 0 || !slo.hasObjective()
             ? Double.NaN
             : (double) b.within / objectiveRequests;
-    double cost = Double.NaN;
-    if (slo.priced() && b.predictions > 0) {
-      double share =
-          machineBusyNanos <= 0 ? 1 : Math.min(1, (double) b.busyNanos / machineBusyNanos);
-      cost = slo.costPerHour() / 3600 * seconds * share / b.predictions * 1e6;
-    }
+    double cost = costPerMillion(b.predictions, b.busyNanos, wallNanos, machineBusyNanos);
     return new Window(
         name,
         seconds,

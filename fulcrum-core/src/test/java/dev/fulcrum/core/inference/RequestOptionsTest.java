@@ -45,6 +45,33 @@ class RequestOptionsTest {
   }
 
   @Test
+  void timingIsABooleanOffByDefault() {
+    assertThat(RequestOptions.NONE.timing()).isFalse();
+    assertThat(RequestOptions.parse("m", Map.of("priority", 1L)).timing()).isFalse();
+    assertThat(RequestOptions.parse("m", Map.of("timing", true)).timing()).isTrue();
+    assertThat(RequestOptions.parse("m", Map.of("timing", false)).timing()).isFalse();
+    assertThat(RequestOptions.parse("m", Map.of("timing", " TRUE ")).timing())
+        .as("a boolean sent as a string, as some clients send every parameter")
+        .isTrue();
+    assertThat(RequestOptions.parse("m", Map.of("timing", true)).withTimeoutMicros(5).timing())
+        .isTrue();
+  }
+
+  @Test
+  void timingOfAnotherTypeIsAClientMistakeNamingTheParameter() {
+    for (Object bad : List.<Object>of(1L, 0L, 1.0, "yes", "")) {
+      assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("timing", bad)))
+          .as("timing = %s", bad)
+          .isInstanceOf(InferenceException.class)
+          .satisfies(
+              e ->
+                  assertThat(((InferenceException) e).code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+          .hasMessageContaining("model 'm'")
+          .hasMessageContaining("parameter 'timing' must be a boolean");
+    }
+  }
+
+  @Test
   void theRequestParsesItsOptionsOnceWhenBuilt() {
     InferenceRequest r =
         new InferenceRequest("m", "", "", Map.of("priority", 1L), List.of(), List.of());

@@ -8,6 +8,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
@@ -190,6 +191,41 @@ class ModelSchedulerTest {
         .extracting(ModelStatistics.BatchStats::batchSize)
         .containsExactly(1, 4);
     assertThat(snap.lastInferenceMillis()).isEqualTo(42L);
+  }
+
+  @Test
+  void aRequestThatAsksGetsItsPassesTimingAndOneThatDoesNotGetsNone() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelScheduler s = scheduler(SchedulingConfig.defaults(), echo, new ModelStatistics(() -> 0L));
+    Map<String, Object> timing = Map.of("timing", true);
+    var first = submit(s, request("a", timing, 0, 0));
+    echo.started.await();
+    // These wait behind "a" and run as one batch of 4 rows.
+    var b = submit(s, request("b", timing, 1, 1));
+    var c = submit(s, request("c", timing, 2, 2, 3, 3));
+    var d = submit(s, request("d", null, 4, 4));
+    echo.gate.release(2);
+
+    RequestTiming alone = first.get().timing();
+    assertThat(alone).isNotNull();
+    assertThat(alone.batchRows()).isEqualTo(1);
+    assertThat(alone.requestRows()).isEqualTo(1);
+    for (var f : List.of(b, c)) {
+      RequestTiming t = f.get().timing();
+      assertThat(t).as(f.get().id()).isNotNull();
+      assertThat(t.batchRows()).isEqualTo(4);
+      assertThat(t.queueMicros() + t.computeMicros()).isLessThanOrEqualTo(t.totalMicros());
+      assertThat(t.batchRows()).isGreaterThanOrEqualTo(t.requestRows());
+      assertThat(t.cacheHit()).isFalse();
+      assertThat(t.stepsMicros()).isZero();
+      assertThat(t.priced()).as("the scheduler does not price: the service does").isFalse();
+    }
+    assertThat(c.get().timing().requestRows()).isEqualTo(2);
+    assertThat(b.get().timing().computeMicros())
+        .as("one pass: the same compute time for each of its requests")
+        .isEqualTo(c.get().timing().computeMicros());
+    assertThat(d.get().timing()).as("not asked").isNull();
+    assertThat(d.get().parameters()).isEmpty();
   }
 
   /**

@@ -140,6 +140,56 @@ class SloAccountingTest {
     assertThat(unpriced.snapshot(POLICY).window("10s").costPerMillionUsd()).isNaN();
   }
 
+  @Test
+  void aPredictionsCostIsThe10sWindowsCostPerMillionCachedForTheSecond() {
+    SloAccounting a = new SloAccounting(new SloConfig(0, 99, 3.6), 1, ledger, now::get);
+    now.set(20 * S + 500 * MS);
+    predictions(a, 1000, 15 * S);
+    a.batchDone(batch(300 * MS, 15 * S));
+    double perMillion = a.snapshot(POLICY).window("10s").costPerMillionUsd();
+    assertThat(a.costPerPredictionUsd()).isCloseTo(perMillion / 1e6, within(1e-15));
+    // Within the same second the figure is not recomputed, whatever is counted meanwhile.
+    predictions(a, 1000, 20 * S);
+    assertThat(a.costPerPredictionUsd()).isCloseTo(perMillion / 1e6, within(1e-15));
+    // The next second recomputes it: twice the predictions over about the same time.
+    now.set(21 * S);
+    double next = a.snapshot(POLICY).window("10s").costPerMillionUsd();
+    assertThat(next).isLessThan(perMillion);
+    assertThat(a.costPerPredictionUsd()).isCloseTo(next / 1e6, within(1e-15));
+    // No price, no cost.
+    SloAccounting unpriced = new SloAccounting(SloConfig.NONE, 1, ledger, now::get);
+    unpriced.requestDone(success(MS, 21 * S));
+    assertThat(unpriced.costPerPredictionUsd()).isNaN();
+  }
+
+  @Test
+  void underASteadyLoadTheRequestsCostsAddUpToTheWindowsCost() {
+    // A model alone on the machine, 50 requests of 2 rows a second for 40 s, each pass 4 ms; each
+    // request is charged when it is answered, as the server charges a timed request.
+    SloAccounting a = new SloAccounting(new SloConfig(0, 99, 3.6), 1, ledger, now::get);
+    double[] charged = new double[40];
+    for (int second = 0; second < 40; second++) {
+      for (int i = 0; i < 50; i++) {
+        long at = second * S + i * 20 * MS + 10 * MS;
+        now.set(at);
+        a.batchDone(batch(4 * MS, at));
+        a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 2, MS, 0, 4 * MS, 0, 5 * MS, at, false));
+        charged[second] += 2 * a.costPerPredictionUsd();
+      }
+    }
+    now.set(40 * S - 1);
+    SloAccounting.Window w = a.snapshot(POLICY).window("10s");
+    // The window holds seconds 29..39 (the second in progress is 39).
+    double sum = 0;
+    for (int second = 29; second < 40; second++) {
+      sum += charged[second];
+    }
+    double billed = w.costPerMillionUsd() * w.predictions() / 1e6;
+    // $0.001 a second over the window's 11 s of wall time.
+    assertThat(billed).isCloseTo(0.011, within(1e-4));
+    assertThat(sum).isCloseTo(billed, within(billed * 0.02));
+  }
+
   private static BatchDone batch(long compute, long at) {
     return new BatchDone(8, 8, 0, compute, 0, at);
   }

@@ -1,0 +1,138 @@
+package dev.fulcrum.core.inference;
+
+/**
+ * Where one request's time and money went, for a request that asked ({@code timing: true}): set by
+ * the core on its {@link InferenceResponse}, written by each transport's codec as response
+ * parameters (the names below) and, over REST, as a {@code Server-Timing} header. Times are on the
+ * scheduler's clock, in whole microseconds, from the request's admission (after the transport read
+ * and decoded it); the read and decode before that and the write of the answer after it are in none
+ * of them. Immutable.
+ *
+ * @param queueMicros {@code queue_us}: admission to the start of the pass it rode in (0 for a
+ *     response-cache hit); a deferred pipeline request's steps before the model are not in it
+ * @param computeMicros {@code compute_us}: the wall time of that pass (joining the batch's inputs,
+ *     the forward pass, splitting its outputs), shared by every request in it; 0 for a cache hit
+ * @param stepsMicros {@code steps_us}: a pipeline model's steps before and after its model
+ *     (tokenize, pool), 0 for a plain model (and not written for one)
+ * @param batchRows {@code batch_rows}: the rows of the pass it rode in (0 for a cache hit); a
+ *     pipeline request whose rows ran alone counts the rows of all its passes
+ * @param requestRows {@code request_rows}: its own rows (its predictions)
+ * @param totalMicros {@code total_us}: admission to its answer being ready to encode
+ * @param cacheHit {@code cache_hit}: answered from the version's response cache, without a pass
+ * @param costUsd {@code cost_usd}: its share of the machine's price, {@code request_rows} times the
+ *     version's cost per prediction over the last 10 seconds (what {@code /slo} reports as the
+ *     {@code 10s} window's {@code cost_per_million_usd} / 10^6, refreshed at most once a second);
+ *     NaN (not written) when no price is configured
+ */
+public record RequestTiming(
+    long queueMicros,
+    long computeMicros,
+    long stepsMicros,
+    int batchRows,
+    int requestRows,
+    long totalMicros,
+    boolean cacheHit,
+    double costUsd) {
+
+  /** The response parameter names. */
+  public static final String QUEUE_US = "queue_us";
+
+  public static final String COMPUTE_US = "compute_us";
+  public static final String STEPS_US = "steps_us";
+  public static final String BATCH_ROWS = "batch_rows";
+  public static final String REQUEST_ROWS = "request_rows";
+  public static final String TOTAL_US = "total_us";
+  public static final String CACHE_HIT = "cache_hit";
+  public static final String COST_USD = "cost_usd";
+
+  /**
+   * A request answered by a pass, its times in nanoseconds on the scheduler's clock.
+   *
+   * @param queueNanos admission to the pass's start
+   * @param computeNanos the pass's wall time
+   * @param batchRows the pass's rows
+   * @param requestRows the request's rows
+   * @param totalNanos admission to the answer
+   */
+  public static RequestTiming ofPass(
+      long queueNanos, long computeNanos, int batchRows, int requestRows, long totalNanos) {
+    return new RequestTiming(
+        micros(queueNanos),
+        micros(computeNanos),
+        0,
+        batchRows,
+        requestRows,
+        micros(totalNanos),
+        false,
+        Double.NaN);
+  }
+
+  /** A request answered from the response cache in {@code lookupNanos}, without a pass. */
+  public static RequestTiming ofCacheHit(int requestRows, long lookupNanos) {
+    return new RequestTiming(0, 0, 0, 0, requestRows, micros(lookupNanos), true, Double.NaN);
+  }
+
+  /** Whether a price was configured: {@link #costUsd} is a number. */
+  public boolean priced() {
+    return !Double.isNaN(costUsd);
+  }
+
+  /** These times with the pipeline steps' time added. */
+  public RequestTiming withStepsNanos(long nanos) {
+    return new RequestTiming(
+        queueMicros,
+        computeMicros,
+        stepsMicros + micros(nanos),
+        batchRows,
+        requestRows,
+        totalMicros,
+        cacheHit,
+        costUsd);
+  }
+
+  /** These times with the total replaced (a pipeline's, counted from its own admission). */
+  public RequestTiming withTotalNanos(long nanos) {
+    return new RequestTiming(
+        queueMicros,
+        computeMicros,
+        stepsMicros,
+        batchRows,
+        requestRows,
+        micros(nanos),
+        cacheHit,
+        costUsd);
+  }
+
+  /** These times with the request's cost, from the version's cost per prediction (NaN: none). */
+  public RequestTiming withCostPerPrediction(double usdPerPrediction) {
+    return new RequestTiming(
+        queueMicros,
+        computeMicros,
+        stepsMicros,
+        batchRows,
+        requestRows,
+        totalMicros,
+        cacheHit,
+        requestRows * usdPerPrediction);
+  }
+
+  /**
+   * The timing of a request whose rows ran as passes of their own ({@code batching: alone}
+   * pipeline): the times, steps and rows of its passes added up; the total is the longest.
+   */
+  public RequestTiming plus(RequestTiming other) {
+    return new RequestTiming(
+        queueMicros + other.queueMicros,
+        computeMicros + other.computeMicros,
+        stepsMicros + other.stepsMicros,
+        batchRows + other.batchRows,
+        requestRows + other.requestRows,
+        Math.max(totalMicros, other.totalMicros),
+        cacheHit && other.cacheHit,
+        costUsd + other.costUsd);
+  }
+
+  private static long micros(long nanos) {
+    return Math.max(0, nanos) / 1000;
+  }
+}
