@@ -285,25 +285,27 @@ public final class SloAccounting implements SchedulerObserver {
     }
   }
 
-  /** The window a request's cost is charged at: the shortest, the most recent price. */
-  static final int COST_WINDOW_SECONDS = 10;
-
   /**
-   * The cost per prediction of the last {@value #COST_WINDOW_SECONDS} seconds, and the second of
-   * the ledger it was computed in; replaced whole (a benign race: two threads may both compute it
-   * in a new second, and either answer is that second's).
+   * The cost per prediction that requests answered in one second of the ledger are charged, and
+   * that second; replaced whole (a benign race: two threads may both compute it in a new second,
+   * and they compute the same figure from the same whole seconds).
    */
   private record CostRate(long second, double usdPerPrediction) {}
 
   private volatile CostRate costRate = new CostRate(-1, Double.NaN);
 
   /**
-   * What one prediction costs now, for a request's {@code cost_usd}: the {@value
-   * #COST_WINDOW_SECONDS} s window's cost per million predictions / 10^6, exactly as {@link
-   * #snapshot} computes it, refreshed at most once a second of the scheduler's clock (the first
-   * request of a second pays for summing the window's buckets; the others read the cached figure).
-   * While the load is steady, the costs of the requests answered over a window add up to the
-   * window's cost per million times its predictions / 10^6. NaN when no price is configured.
+   * What one prediction costs now, for a request's {@code cost_usd}: the cost per million
+   * predictions / 10^6 of the last 10 whole seconds before the second in progress, as {@link
+   * #snapshot} computes a window's (the price of the wall time times this version's share of the
+   * machine's compute, over its predictions). Computed once a second, from whole seconds only, so
+   * every request answered in a second is charged the same rate, and the first of them does not set
+   * it for the others from a second barely begun. When those 10 s hold no prediction (the first
+   * second of traffic after an idle spell), the 60 s and then the 300 s whole seconds; when none
+   * does (a version in its first second of traffic), the 10 s window with the second in progress,
+   * as {@code /slo} shows it now, not cached. Under a steady load the costs of the requests
+   * answered over a window add up to the window's cost per million times its predictions / 10^6;
+   * when the load changes, the rate follows it over the next 10 s. NaN when no price is configured.
    */
   public double costPerPredictionUsd() {
     if (!slo.priced()) {
@@ -315,9 +317,37 @@ public final class SloAccounting implements SchedulerObserver {
     if (rate.second() == current) {
       return rate.usdPerPrediction();
     }
-    double usd;
     synchronized (this) {
-      long first = Math.max(0, current - COST_WINDOW_SECONDS);
+      long secondStart = ledger.originNanos() + current * 1_000_000_000L;
+      for (int w : WINDOWS_SECONDS) {
+        long first = Math.max(0, current - w);
+        long predictions = 0;
+        long busy = 0;
+        for (long s = first; s < current; s++) {
+          Bucket b = ring[(int) (s % SECONDS)];
+          if (b.second == s) {
+            predictions += b.predictions;
+            busy += b.busyNanos;
+          }
+        }
+        long windowStart = ledger.originNanos() + first * 1_000_000_000L;
+        boolean younger = windowStart <= startNanos;
+        long from = younger ? startNanos : windowStart;
+        if (predictions == 0 || secondStart <= from) {
+          continue;
+        }
+        // The machine's compute over the same whole seconds: since the version started, less the
+        // second in progress, for a version younger than the window.
+        long machine =
+            younger
+                ? ledger.total() - machineAtStartNanos - ledger.busy(current, current)
+                : ledger.busy(first, current - 1);
+        double usd = costPerMillion(predictions, busy, secondStart - from, machine) / 1e6;
+        costRate = new CostRate(current, usd);
+        return usd;
+      }
+      // No whole second with a prediction: the version's first second of traffic.
+      long first = Math.max(0, current - WINDOWS_SECONDS.get(0));
       long predictions = 0;
       long busy = 0;
       for (long s = first; s <= current; s++) {
@@ -331,10 +361,8 @@ public final class SloAccounting implements SchedulerObserver {
       boolean younger = windowStart <= startNanos;
       long from = younger ? startNanos : windowStart;
       long machine = younger ? ledger.total() - machineAtStartNanos : ledger.busy(first, current);
-      usd = costPerMillion(predictions, busy, now - from, machine) / 1e6;
+      return costPerMillion(predictions, busy, now - from, machine) / 1e6;
     }
-    costRate = new CostRate(current, usd);
-    return usd;
   }
 
   /**

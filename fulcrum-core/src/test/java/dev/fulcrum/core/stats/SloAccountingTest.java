@@ -141,25 +141,42 @@ class SloAccountingTest {
   }
 
   @Test
-  void aPredictionsCostIsThe10sWindowsCostPerMillionCachedForTheSecond() {
+  void aPredictionsCostIsThatOfTheLast10WholeSecondsOnceASecond() {
+    // $3.60 an hour is $0.001 a second; the model is alone on the machine (share 1).
     SloAccounting a = new SloAccounting(new SloConfig(0, 99, 3.6), 1, ledger, now::get);
     now.set(20 * S + 500 * MS);
     predictions(a, 1000, 15 * S);
     a.batchDone(batch(300 * MS, 15 * S));
-    double perMillion = a.snapshot(POLICY).window("10s").costPerMillionUsd();
-    assertThat(a.costPerPredictionUsd()).isCloseTo(perMillion / 1e6, within(1e-15));
-    // Within the same second the figure is not recomputed, whatever is counted meanwhile.
+    // Seconds 10..19: 10 s × $0.001 / 1000 predictions.
+    assertThat(a.costPerPredictionUsd()).isCloseTo(1e-5, within(1e-15));
+    // The whole second is charged that rate, whatever is counted meanwhile.
     predictions(a, 1000, 20 * S);
-    assertThat(a.costPerPredictionUsd()).isCloseTo(perMillion / 1e6, within(1e-15));
-    // The next second recomputes it: twice the predictions over about the same time.
+    assertThat(a.costPerPredictionUsd()).isCloseTo(1e-5, within(1e-15));
+    // The next second: seconds 11..20 hold 2000 predictions.
     now.set(21 * S);
-    double next = a.snapshot(POLICY).window("10s").costPerMillionUsd();
-    assertThat(next).isLessThan(perMillion);
-    assertThat(a.costPerPredictionUsd()).isCloseTo(next / 1e6, within(1e-15));
+    assertThat(a.costPerPredictionUsd()).isCloseTo(5e-6, within(1e-15));
+    // After 30 idle seconds the 10 s hold none: the 60 s window (seconds 0..50) charges the idle
+    // time to the predictions it holds.
+    now.set(51 * S + 100 * MS);
+    predictions(a, 1, 51 * S);
+    assertThat(a.costPerPredictionUsd()).isCloseTo(0.001 * 51 / 2000, within(1e-15));
     // No price, no cost.
     SloAccounting unpriced = new SloAccounting(SloConfig.NONE, 1, ledger, now::get);
-    unpriced.requestDone(success(MS, 21 * S));
+    unpriced.requestDone(success(MS, 51 * S));
     assertThat(unpriced.costPerPredictionUsd()).isNaN();
+  }
+
+  @Test
+  void aVersionsFirstSecondOfTrafficIsChargedAsSloShowsItThen() {
+    now.set(30 * S + 200 * MS);
+    SloAccounting a = new SloAccounting(new SloConfig(0, 99, 3.6), 1, ledger, now::get);
+    now.set(30 * S + 400 * MS);
+    predictions(a, 4, 30 * S + 300 * MS);
+    a.batchDone(batch(MS, 30 * S + 300 * MS));
+    double shown = a.snapshot(POLICY).window("10s").costPerMillionUsd();
+    // 200 ms of the machine over 4 predictions.
+    assertThat(shown / 1e6).isCloseTo(0.001 * 0.2 / 4, within(1e-15));
+    assertThat(a.costPerPredictionUsd()).isCloseTo(shown / 1e6, within(1e-15));
   }
 
   @Test
