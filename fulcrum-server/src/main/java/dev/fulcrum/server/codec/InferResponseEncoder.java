@@ -1,6 +1,7 @@
 package dev.fulcrum.server.codec;
 
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import io.netty.buffer.ByteBuf;
@@ -13,6 +14,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Encodes a core {@link InferenceResponse} as an OIP REST response body, with Triton's binary
@@ -89,9 +91,10 @@ public final class InferResponseEncoder {
         w.raw(ID);
         w.string(response.id());
       }
-      if (!response.parameters().isEmpty()) {
+      RequestTiming timing = response.timing();
+      if (!response.parameters().isEmpty() || timing != null) {
         w.raw(PARAMETERS);
-        writeParameters(w, response.parameters());
+        writeParameters(w, response.parameters(), timing);
       }
       w.raw(OUTPUTS);
       boolean first = true;
@@ -154,6 +157,9 @@ public final class InferResponseEncoder {
     for (Map.Entry<String, Object> e : response.parameters().entrySet()) {
       n += 6L * e.getKey().length() + 32 + 6L * String.valueOf(e.getValue()).length();
     }
+    if (response.timing() != null) {
+      n += TIMING_CAPACITY;
+    }
     for (Tensor t : response.outputs()) {
       n += 128 + 6L * t.name().length() + 21L * t.rank();
       if (!sendBinary(request, t)) {
@@ -172,7 +178,11 @@ public final class InferResponseEncoder {
     return t.datatype() == DataType.BYTES && !TensorJson.isUtf8(t.data());
   }
 
-  private static void writeParameters(JsonBufferWriter w, Map<String, Object> parameters) {
+  /** The most a timing's parameters take: 8 names of at most 12 characters, 8 numbers of 24. */
+  private static final int TIMING_CAPACITY = 8 * (16 + 24) + 16;
+
+  private static void writeParameters(
+      JsonBufferWriter w, Map<String, Object> parameters, @Nullable RequestTiming timing) {
     w.raw('{');
     boolean first = true;
     for (Map.Entry<String, Object> e : parameters.entrySet()) {
@@ -190,6 +200,75 @@ public final class InferResponseEncoder {
         default -> w.string(e.getValue().toString());
       }
     }
+    if (timing != null) {
+      if (!first) {
+        w.raw(',');
+      }
+      writeTiming(w, timing);
+    }
     w.raw('}');
+  }
+
+  /** A timing's fields, in the words of {@link RequestTiming}; the cost only when priced. */
+  private static void writeTiming(JsonBufferWriter w, RequestTiming t) {
+    w.field(RequestTiming.QUEUE_US);
+    w.number(t.queueMicros());
+    w.raw(',');
+    w.field(RequestTiming.COMPUTE_US);
+    w.number(t.computeMicros());
+    if (t.stepsMicros() > 0) {
+      w.raw(',');
+      w.field(RequestTiming.STEPS_US);
+      w.number(t.stepsMicros());
+    }
+    w.raw(',');
+    w.field(RequestTiming.BATCH_ROWS);
+    w.number((long) t.batchRows());
+    w.raw(',');
+    w.field(RequestTiming.REQUEST_ROWS);
+    w.number((long) t.requestRows());
+    w.raw(',');
+    w.field(RequestTiming.TOTAL_US);
+    w.number(t.totalMicros());
+    w.raw(',');
+    w.field(RequestTiming.CACHE_HIT);
+    w.bool(t.cacheHit());
+    if (t.priced()) {
+      w.raw(',');
+      w.field(RequestTiming.COST_USD);
+      w.number(t.costUsd());
+    }
+  }
+
+  /**
+   * The {@code Server-Timing} header's value for a timing (W3C Server Timing: durations in
+   * milliseconds), e.g. {@code queue;dur=0.120, compute;dur=0.850, total;dur=1.020}; a pipeline's
+   * steps as {@code steps}, a cache hit as {@code cache;desc=hit}.
+   */
+  public static String serverTiming(RequestTiming t) {
+    StringBuilder b = new StringBuilder(96);
+    duration(b, "queue", t.queueMicros());
+    duration(b.append(", "), "compute", t.computeMicros());
+    if (t.stepsMicros() > 0) {
+      duration(b.append(", "), "steps", t.stepsMicros());
+    }
+    duration(b.append(", "), "total", t.totalMicros());
+    if (t.cacheHit()) {
+      b.append(", cache;desc=hit");
+    }
+    return b.toString();
+  }
+
+  private static void duration(StringBuilder b, String name, long micros) {
+    // micros / 1000 with three decimals, without going through floating point
+    b.append(name).append(";dur=").append(micros / 1000).append('.');
+    long frac = micros % 1000;
+    if (frac < 100) {
+      b.append('0');
+    }
+    if (frac < 10) {
+      b.append('0');
+    }
+    b.append(frac);
   }
 }

@@ -6,6 +6,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -195,6 +196,10 @@ final class GrpcCodec {
             .setModelVersion(response.modelVersion())
             .setId(response.id());
     response.parameters().forEach((k, v) -> b.putParameters(k, parameter(v)));
+    RequestTiming timing = response.timing();
+    if (timing != null) {
+      putTiming(b, timing);
+    }
     for (Tensor t : response.outputs()) {
       ModelInferResponse.InferOutputTensor.Builder o =
           ModelInferResponse.InferOutputTensor.newBuilder()
@@ -211,6 +216,28 @@ final class GrpcCodec {
       b.addOutputs(o);
     }
     return b.build();
+  }
+
+  /** A timing's fields as int64/bool/double parameters, in the words of {@link RequestTiming}. */
+  private static void putTiming(ModelInferResponse.Builder b, RequestTiming t) {
+    b.putParameters(RequestTiming.QUEUE_US, int64(t.queueMicros()));
+    b.putParameters(RequestTiming.COMPUTE_US, int64(t.computeMicros()));
+    if (t.stepsMicros() > 0) {
+      b.putParameters(RequestTiming.STEPS_US, int64(t.stepsMicros()));
+    }
+    b.putParameters(RequestTiming.BATCH_ROWS, int64(t.batchRows()));
+    b.putParameters(RequestTiming.REQUEST_ROWS, int64(t.requestRows()));
+    b.putParameters(RequestTiming.TOTAL_US, int64(t.totalMicros()));
+    b.putParameters(
+        RequestTiming.CACHE_HIT, InferParameter.newBuilder().setBoolParam(t.cacheHit()).build());
+    if (t.priced()) {
+      b.putParameters(
+          RequestTiming.COST_USD, InferParameter.newBuilder().setDoubleParam(t.costUsd()).build());
+    }
+  }
+
+  private static InferParameter int64(long v) {
+    return InferParameter.newBuilder().setInt64Param(v).build();
   }
 
   private static InferParameter parameter(Object v) {

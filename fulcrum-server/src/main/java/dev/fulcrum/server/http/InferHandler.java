@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.DecodedInferRequest;
@@ -26,6 +27,9 @@ import java.util.concurrent.CompletableFuture;
 final class InferHandler {
   /** Triton's header giving the JSON part's length in a body that carries binary tensors. */
   static final String HEADER_LENGTH = "Inference-Header-Content-Length";
+
+  /** The W3C header a request that asked for its timing gets it in too (browser devtools). */
+  static final String SERVER_TIMING = "Server-Timing";
 
   private final InferenceService service;
   private final TensorBuffers buffers;
@@ -78,6 +82,10 @@ final class InferHandler {
                       } else {
                         r.headers()
                             .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+                      }
+                      RequestTiming timing = response.timing();
+                      if (timing != null) {
+                        r.headers().set(SERVER_TIMING, InferResponseEncoder.serverTiming(timing));
                       }
                       return r;
                     });

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.ElementCodec;
 import dev.fulcrum.core.tensor.Tensor;
@@ -213,6 +214,54 @@ class InferResponseEncoderTest {
   }
 
   /** The encoder as it was: Jackson's generator, the tensors through {@link TensorJson#write}. */
+  @Test
+  void aTimingIsWrittenAfterTheOtherParametersWithItsCostOnlyWhenPriced() throws Exception {
+    Tensor y = tensor("y", DataType.FP32, new long[] {1}, buffer(4));
+    RequestTiming priced = new RequestTiming(120, 850, 0, 4, 2, 1020, false, 2.5e-7);
+    JsonNode p =
+        Json.MAPPER
+            .readTree(
+                encode(
+                    JSON_OUT,
+                    new InferenceResponse(
+                        "m", "1", "", Map.of("sequence_id", 7L), List.of(y), priced)))
+            .get("parameters");
+    assertThat(p.get("sequence_id").asLong()).isEqualTo(7);
+    assertThat(p.get("queue_us").asLong()).isEqualTo(120);
+    assertThat(p.get("compute_us").asLong()).isEqualTo(850);
+    assertThat(p.has("steps_us")).as("a plain model's: not written").isFalse();
+    assertThat(p.get("batch_rows").asInt()).isEqualTo(4);
+    assertThat(p.get("request_rows").asInt()).isEqualTo(2);
+    assertThat(p.get("total_us").asLong()).isEqualTo(1020);
+    assertThat(p.get("cache_hit").asBoolean()).isFalse();
+    assertThat(p.get("cost_usd").asDouble()).isEqualTo(2.5e-7);
+
+    RequestTiming unpriced = new RequestTiming(0, 0, 35, 0, 1, 40, true, Double.NaN);
+    JsonNode q =
+        Json.MAPPER
+            .readTree(
+                encode(
+                    JSON_OUT, new InferenceResponse("m", "1", "", Map.of(), List.of(y), unpriced)))
+            .get("parameters");
+    assertThat(q.has("cost_usd")).isFalse();
+    assertThat(q.get("steps_us").asLong()).isEqualTo(35);
+    assertThat(q.get("cache_hit").asBoolean()).isTrue();
+  }
+
+  @Test
+  void serverTimingIsInMillisecondsWithThreeDecimals() {
+    assertThat(
+            InferResponseEncoder.serverTiming(
+                new RequestTiming(120, 850, 0, 4, 2, 1020, false, Double.NaN)))
+        .isEqualTo("queue;dur=0.120, compute;dur=0.850, total;dur=1.020");
+    assertThat(
+            InferResponseEncoder.serverTiming(
+                new RequestTiming(5, 12_345_678, 7, 1, 1, 12_345_700, false, Double.NaN)))
+        .isEqualTo("queue;dur=0.005, compute;dur=12345.678, steps;dur=0.007, total;dur=12345.700");
+    assertThat(InferResponseEncoder.serverTiming(new RequestTiming(0, 0, 0, 0, 1, 40, true, 0.1)))
+        .isEqualTo("queue;dur=0.000, compute;dur=0.000, total;dur=0.040, cache;desc=hit");
+  }
+
   private static String jackson(DecodedInferRequest request, InferenceResponse response)
       throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -99,13 +99,38 @@ final class E2eServer implements AutoCloseable {
       dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
       ModelRepository.Settings settings)
       throws InterruptedException {
+    return start(repository, maxInputSize, runtime, monitor, settings, 0);
+  }
+
+  /**
+   * Serves a repository with the ONNX Runtime backend, every model priced at {@code costPerHour}
+   * USD (as {@code fulcrum serve --cost-per-hour}).
+   */
+  static E2eServer startPriced(Path repository, double costPerHour) throws InterruptedException {
+    return start(
+        repository,
+        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+        new OnnxRuntimeBackend(),
+        null,
+        ModelRepository.Settings.defaults(),
+        costPerHour);
+  }
+
+  private static E2eServer start(
+      Path repository,
+      int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
+      ModelRepository.Settings settings,
+      double costPerHour)
+      throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
     SchedulerEnvironment environment = SchedulerEnvironment.system();
     ModelRepository models =
         new ModelRepository(
             List.of(repository),
             List.of(runtime, new TextPipelines()),
-            new ModelConfigResolver(cores, 32),
+            new ModelConfigResolver(cores, 32, costPerHour),
             environment,
             settings,
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
