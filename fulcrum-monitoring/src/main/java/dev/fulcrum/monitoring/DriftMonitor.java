@@ -49,11 +49,12 @@ import org.slf4j.LoggerFactory;
  * lock-free queue ({@link MpscRing}); when the queue is full it is dropped and counted, never
  * waited for. One thread, {@code fulcrum-monitor}, drains the queue into each version's {@link
  * VersionMonitor} (created on first use, reading the baseline file once), which reads the values it
- * compares into arrays it reuses, logs one line per alert raised or cleared, tells the {@link
- * DriftListener}s (the webhook), and publishes each version's report as an immutable snapshot that
- * transports read without locking, whenever it has emptied the queue (and at least every {@value
- * #PUBLISH_EVERY} requests). The same {@link Completed} goes to the {@link PredictionLog}, when
- * there is one, whose thread makes its copy.
+ * compares into arrays it reuses, logs the alerts raised or cleared (one line per version per
+ * event, rate-limited across versions: {@link DriftLog}), tells the {@link DriftListener}s (the
+ * webhook), and publishes each version's report as an immutable snapshot that transports read
+ * without locking, whenever it has emptied the queue (and at least every {@value #PUBLISH_EVERY}
+ * requests). The same {@link Completed} goes to the {@link PredictionLog}, when there is one, whose
+ * thread makes its copy.
  *
  * <p>Rate limit (session 19, {@code fulcrum serve --monitor-max-rate}): with a limit, the pass
  * listener counts the rows it is offered (compared and shed) as the passes end, the monitor thread
@@ -152,6 +153,21 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   private final @Nullable Consumer<Handed> process;
   private volatile boolean closed;
   private final VersionMonitor.Listener onChange = this::changed; // one, not one per request
+
+  /** The alert changes' log lines, one per version per event (monitor thread only). */
+  private final DriftLog driftLog =
+      new DriftLog(
+          new DriftLog.Sink() {
+            @Override
+            public void warn(String line) {
+              log.warn("{}", line);
+            }
+
+            @Override
+            public void info(String line) {
+              log.info("{}", line);
+            }
+          });
 
   /** One version's detectors and its latest published report. */
   private static final class Entry {
@@ -501,16 +517,20 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   /** Tells the listeners that each alert a dropped version had raised is over. */
   private void end(Entry e, String why) {
     DriftReport r = e.monitor.report(dropped.sum(), shed.sum());
+    List<String> named = new ArrayList<>();
     for (FeatureDrift f : r.features()) {
       if (f.drift()) {
+        named.add("feature " + f.name());
         ended(e.monitor, cleared(f), false, why);
       }
     }
     for (FeatureDrift f : r.outputs()) {
       if (f.drift()) {
+        named.add("output " + f.name());
         ended(e.monitor, cleared(f), true, why);
       }
     }
+    driftLog.ended(e.monitor.model(), e.monitor.version(), named, why);
   }
 
   private static FeatureDrift cleared(FeatureDrift f) {
@@ -577,6 +597,9 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
     long windowStart = System.nanoTime();
     long offeredAtStart = 0; // offeredRows at the window's start
     while (!closed) {
+      if (driftLog.hasPending()) {
+        driftLog.flush(System.nanoTime(), false);
+      }
       if (maxRate > 0) {
         long now = System.nanoTime();
         if (now - windowStart >= RATE_WINDOW_MILLIS * 1_000_000) {
@@ -662,13 +685,6 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   }
 
   private void ended(VersionMonitor vm, FeatureDrift f, boolean output, String why) {
-    log.info(
-        "drift: model {} version {} {} {}: alert ended ({})",
-        vm.model(),
-        vm.version(),
-        output ? "output" : "feature",
-        f.name(),
-        why);
     for (DriftListener l : listeners) {
       try {
         l.ended(vm.model(), vm.version(), f, output, why);
@@ -679,26 +695,7 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
   }
 
   private void changed(VersionMonitor vm, FeatureDrift f, boolean output) {
-    String kind = output ? "output" : "feature";
-    if (f.drift()) {
-      log.warn(
-          "drift: model {} version {} {} {}: DRIFT ({} score {}, threshold {}) since observation {}",
-          vm.model(),
-          vm.version(),
-          kind,
-          f.name(),
-          f.test(),
-          String.format(java.util.Locale.ROOT, "%.4g", f.score()),
-          String.format(java.util.Locale.ROOT, "%.4g", f.threshold()),
-          f.sinceObservation());
-    } else {
-      log.info(
-          "drift: model {} version {} {} {}: ok again (no test fired in the last observations)",
-          vm.model(),
-          vm.version(),
-          kind,
-          f.name());
-    }
+    driftLog.changed(vm.model(), vm.version(), f, output, System.nanoTime());
     for (DriftListener l : listeners) {
       try {
         l.changed(vm.model(), vm.version(), f, output);
@@ -717,6 +714,9 @@ public final class DriftMonitor implements ModelMonitor, AutoCloseable {
       thread.join(5000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (!thread.isAlive()) {
+      driftLog.flush(System.nanoTime(), true); // the monitor thread is gone: the log is ours
     }
     if (predictionLog != null) {
       predictionLog.close();
