@@ -7,19 +7,56 @@ import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The drift monitor's families, written at scrape time from its published reports: per feature (and
- * output column) its status and each test's score and threshold, per version its observations and
- * drops. Labels are bounded by the baselines' feature lists. Stateless.
+ * The drift monitor's families, written at scrape time from its published reports: per version the
+ * count of raised alerts, its observations and whether it is monitored; per feature (and output
+ * column) its status and each test's score and threshold, or, without the detail ({@code fulcrum
+ * serve --metrics-drift-detail false}, for servers of many models), the status of the raised alerts
+ * only. Labels are bounded by the baselines' feature lists. Stateless.
  */
 final class DriftMetrics {
   private DriftMetrics() {}
 
-  static void write(StringBuilder sb, List<DriftReport> reports) {
-    sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0\n");
+  /**
+   * Writes the families.
+   *
+   * @param detail true: every feature's status, scores and thresholds (~100 series per demo model);
+   *     false: a feature's {@code fulcrum_drift_status} only while its alert is raised, and no
+   *     scores or thresholds (3 series per demo model while nothing drifts)
+   */
+  static void write(StringBuilder sb, List<DriftReport> reports, boolean detail) {
+    sb.append("# HELP fulcrum_drift_drifting Features and output columns of a version whose drift")
+        .append(" alert is raised\n");
+    sb.append("# TYPE fulcrum_drift_drifting gauge\n");
+    for (DriftReport r : reports) {
+      long raised =
+          r.features().stream().filter(FeatureDrift::drift).count()
+              + r.outputs().stream().filter(FeatureDrift::drift).count();
+      sb.append("fulcrum_drift_drifting")
+          .append(versionLabels(r))
+          .append("} ")
+          .append(raised)
+          .append('\n');
+    }
+    sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0")
+        .append(detail ? "" : " (only raised alerts are exported: --metrics-drift-detail false)")
+        .append('\n');
     sb.append("# TYPE fulcrum_drift_status gauge\n");
     for (DriftReport r : reports) {
-      each(r, (f, kind) -> line(sb, "fulcrum_drift_status", r, f, kind, null, f.drift() ? 1 : 0));
+      each(
+          r,
+          (f, kind) -> {
+            if (detail || f.drift()) {
+              line(sb, "fulcrum_drift_status", r, f, kind, null, f.drift() ? 1 : 0);
+            }
+          });
     }
+    if (detail) {
+      writeScores(sb, reports);
+    }
+    writeVersionFamilies(sb, reports);
+  }
+
+  private static void writeScores(StringBuilder sb, List<DriftReport> reports) {
     sb.append("# HELP fulcrum_drift_score A drift test's latest score for a feature\n");
     sb.append("# TYPE fulcrum_drift_score gauge\n");
     for (DriftReport r : reports) {
@@ -42,6 +79,9 @@ final class DriftMetrics {
             }
           });
     }
+  }
+
+  private static void writeVersionFamilies(StringBuilder sb, List<DriftReport> reports) {
     sb.append(
         "# HELP fulcrum_drift_monitored 1 while a version's monitoring: compares requests with its"
             + " baseline; 0 when it is turned off or cannot run (no readable baseline: see the"

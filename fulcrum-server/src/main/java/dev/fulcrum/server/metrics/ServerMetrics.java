@@ -50,6 +50,7 @@ public final class ServerMetrics
 
   private final boolean jvm;
   private final boolean histograms;
+  private final boolean driftDetail;
 
   /**
    * The Prometheus registry and families; null until {@link #activate} for a server made by {@link
@@ -82,12 +83,25 @@ public final class ServerMetrics
    *     (Triton's latency histograms are opt-in too)
    */
   public ServerMetrics(boolean jvm, boolean histograms) {
-    this(jvm, histograms, true);
+    this(jvm, histograms, true, true);
   }
 
-  private ServerMetrics(boolean jvm, boolean histograms, boolean activateNow) {
+  /**
+   * @param jvm whether to include JVM and process metrics
+   * @param histograms see {@link #ServerMetrics(boolean, boolean)}
+   * @param driftDetail whether every monitored feature's drift status, scores and thresholds are
+   *     exported (~100 series per demo model); false: a feature's {@code fulcrum_drift_status} only
+   *     while its alert is raised, beside each version's {@code fulcrum_drift_drifting} count
+   *     ({@code fulcrum serve --metrics-drift-detail false}, for servers of many models)
+   */
+  public ServerMetrics(boolean jvm, boolean histograms, boolean driftDetail) {
+    this(jvm, histograms, driftDetail, true);
+  }
+
+  private ServerMetrics(boolean jvm, boolean histograms, boolean driftDetail, boolean activateNow) {
     this.jvm = jvm;
     this.histograms = histograms;
+    this.driftDetail = driftDetail;
     if (activateNow) {
       activate();
     }
@@ -107,7 +121,12 @@ public final class ServerMetrics
 
   /** {@link #deferred()}, with or without the per-model histograms (see the constructor). */
   public static ServerMetrics deferred(boolean histograms) {
-    return new ServerMetrics(false, histograms, false);
+    return deferred(histograms, true);
+  }
+
+  /** {@link #deferred()}, with or without the histograms and the drift detail (constructor). */
+  public static ServerMetrics deferred(boolean histograms, boolean driftDetail) {
+    return new ServerMetrics(false, histograms, driftDetail, false);
   }
 
   /** Creates the registry and the families now, if not yet; replays what came before. */
@@ -500,7 +519,7 @@ public final class ServerMetrics
     writeSloFamilies(sb);
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {
-      DriftMetrics.write(sb, m.reports());
+      DriftMetrics.write(sb, m.reports(), driftDetail);
       DriftMetrics.writePredictionLog(sb, m.predictionLog());
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);

@@ -46,6 +46,7 @@ public final class ServeArgs {
           "--metrics-port", "8002",
           "--allow-metrics", "true",
           "--metrics-histograms", "true",
+          "--metrics-drift-detail", "true",
           "--http-max-input-size", "67108864",
           "--http-thread-count", "0",
           "--transport", "auto",
@@ -171,6 +172,7 @@ public final class ServeArgs {
       case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
       case "--allow-metrics" -> c.allowMetrics = bool(value);
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);
+      case "--metrics-drift-detail" -> c.metricsDriftDetail = bool(value);
       case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);
       case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
       case "--transport" -> c.transport = value;

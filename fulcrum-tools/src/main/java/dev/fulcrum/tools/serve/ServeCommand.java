@@ -143,6 +143,18 @@ public final class ServeCommand implements Callable<Integer> {
   boolean metricsHistograms;
 
   @Option(
+      names = "--metrics-drift-detail",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Export every monitored feature's drift status, test scores and thresholds (~100 series"
+              + " per demo model); false for many models: fulcrum_drift_status only for features"
+              + " whose alert is raised, beside each version's fulcrum_drift_drifting count"
+              + " (default: ${DEFAULT-VALUE}).")
+  boolean metricsDriftDetail;
+
+  @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
@@ -394,8 +406,8 @@ public final class ServeCommand implements Callable<Integer> {
     // start", session 14). JVM metrics are registered once the server is ready.
     ServerMetrics metrics =
         Boolean.parseBoolean(System.getProperty("fulcrum.start.metrics-deferred", "true"))
-            ? ServerMetrics.deferred(metricsHistograms)
-            : new ServerMetrics(false, metricsHistograms);
+            ? ServerMetrics.deferred(metricsHistograms, metricsDriftDetail)
+            : new ServerMetrics(false, metricsHistograms, metricsDriftDetail);
     DashboardFeed dashboard = new DashboardFeed();
     DashboardStart dashboardStart =
         DashboardStart.fromProperty(System.getProperty("fulcrum.start.dashboard", "settled"));
