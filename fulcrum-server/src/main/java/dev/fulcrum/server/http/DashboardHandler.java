@@ -38,6 +38,9 @@ final class DashboardHandler {
   private final InferenceService service;
   private final Map<String, File> files;
 
+  /** Compresses each frame once for every gzip page (the feed's thread). */
+  private final FrameDeflater deflater = new FrameDeflater();
+
   DashboardHandler(DashboardFeed feed, InferenceService service) {
     this.feed = feed;
     this.service = service;
@@ -82,9 +85,12 @@ final class DashboardHandler {
   /**
    * Turns the connection (or HTTP/2 stream) into an event stream; false, with nothing written, when
    * the feed has {@link DashboardFeed#MAX_SUBSCRIBERS} already.
+   *
+   * @param gzip whether the page accepts gzip: its frames are then compressed ({@link
+   *     FrameDeflater})
    */
-  boolean stream(ChannelHandlerContext ctx) {
-    DashboardStream stream = new DashboardStream(ctx, feed, service);
+  boolean stream(ChannelHandlerContext ctx, boolean gzip) {
+    DashboardStream stream = new DashboardStream(ctx, feed, service, gzip ? deflater : null);
     if (!feed.subscribe(stream)) {
       return false;
     }

@@ -16,6 +16,8 @@ import io.netty.handler.codec.http.LastHttpContent;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.zip.CRC32;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One open dashboard page: a {@code text/event-stream} response that never ends by itself, one
@@ -27,6 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * slow reader holds at most one frame and never slows the other pages. The stream ends when the
  * server drains (it is not counted as a response in flight, so it never holds the drain), and
  * closes with its connection.
+ *
+ * <p>Compressed (session 36) when the page accepts gzip ({@code Accept-Encoding}, which browsers
+ * send by themselves and undo for {@code fetch()}): the response is {@code Content-Encoding: gzip},
+ * one gzip member whose deflate stream is each frame compressed on its own ({@link FrameDeflater}:
+ * the same compressed bytes for every page, made once per frame on the feed's thread), ended with
+ * its trailer when the stream ends. The first frame of a server of 200 monitored models, its five
+ * minutes of history, went from ~4 MB to ~75 KB on the wire.
  *
  * <p>Threads: {@link #send} and {@link #end} are called on the feed's thread; Netty runs the writes
  * on the channel's event loop.
@@ -42,10 +51,23 @@ final class DashboardStream implements DashboardFeed.Subscriber {
   private final InferenceService service;
   private final AtomicBoolean ended = new AtomicBoolean();
 
-  DashboardStream(ChannelHandlerContext ctx, DashboardFeed feed, InferenceService service) {
+  /** Compresses the frames for gzip pages; null for a page that did not ask for gzip. */
+  private final @Nullable FrameDeflater deflater;
+
+  /** The gzip member's CRC-32 and length of what was sent; the feed's thread only. */
+  private final CRC32 crc = new CRC32();
+
+  private long length;
+
+  DashboardStream(
+      ChannelHandlerContext ctx,
+      DashboardFeed feed,
+      InferenceService service,
+      @Nullable FrameDeflater deflater) {
     this.ctx = ctx;
     this.feed = feed;
     this.service = service;
+    this.deflater = deflater;
   }
 
   /** Writes the response head; on the channel's event loop. */
@@ -56,8 +78,21 @@ final class DashboardStream implements DashboardFeed.Subscriber {
         .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
         .set("X-Accel-Buffering", "no");
     HttpUtil.setTransferEncodingChunked(head, true);
-    ctx.write(head);
-    ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HELLO)));
+    FrameDeflater d = deflater;
+    if (d != null) {
+      head.headers()
+          .set(HttpHeaderNames.CONTENT_ENCODING, "gzip")
+          .set(HttpHeaderNames.VARY, HttpHeaderNames.ACCEPT_ENCODING);
+      ctx.write(head);
+      byte[] hello = d.deflate(HELLO);
+      crc.update(HELLO);
+      length += HELLO.length;
+      ctx.writeAndFlush(
+          new DefaultHttpContent(Unpooled.wrappedBuffer(FrameDeflater.GZIP_HEADER, hello)));
+    } else {
+      ctx.write(head);
+      ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HELLO)));
+    }
     ctx.channel().closeFuture().addListener(f -> feed.unsubscribe(this));
   }
 
@@ -69,7 +104,16 @@ final class DashboardStream implements DashboardFeed.Subscriber {
     if (!ctx.channel().isWritable()) {
       return false; // the last frame is still unread a second later: a slow page
     }
-    ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(PREFIX, frame, SUFFIX)));
+    FrameDeflater d = deflater;
+    if (d != null) {
+      crc.update(PREFIX);
+      crc.update(frame);
+      crc.update(SUFFIX);
+      length += PREFIX.length + frame.length + SUFFIX.length;
+      ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(d.event(frame))));
+    } else {
+      ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(PREFIX, frame, SUFFIX)));
+    }
     return true;
   }
 
@@ -78,6 +122,9 @@ final class DashboardStream implements DashboardFeed.Subscriber {
     if (!ended.compareAndSet(false, true)) {
       return;
     }
+    // The gzip member's end (the final deflate block, CRC-32, length), so that the page reads a
+    // whole gzip stream; computed here, on the feed's thread, which sent the frames.
+    byte[] trailer = deflater != null ? FrameDeflater.trailer(crc.getValue(), length) : null;
     try {
       ctx.executor()
           .execute(
@@ -86,6 +133,9 @@ final class DashboardStream implements DashboardFeed.Subscriber {
                   return;
                 }
                 if (ctx.channel().isWritable()) {
+                  if (trailer != null) {
+                    ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(trailer)));
+                  }
                   ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
                       .addListener(ChannelFutureListener.CLOSE);
                 } else {

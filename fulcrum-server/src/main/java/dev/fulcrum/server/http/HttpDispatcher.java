@@ -165,8 +165,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     }
     if (reply.isDone()) {
       Reply done = reply.handle(this::orError).join();
-      if (done instanceof EventStream) {
-        startEventStream(ctx);
+      if (done instanceof EventStream stream) {
+        startEventStream(ctx, stream.gzip());
         return;
       }
       write(ctx, done, keepAlive);
@@ -207,10 +207,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     };
   }
 
-  /** The reply of {@code GET /dashboard/events}: not rendered, the connection becomes a stream. */
-  private static final Reply EVENT_STREAM = new EventStream();
-
-  private static final class EventStream implements Reply {
+  /**
+   * The reply of {@code GET /dashboard/events}: not rendered, the connection becomes a stream,
+   * compressed when the request accepts gzip.
+   */
+  private record EventStream(boolean gzip) implements Reply {
     @Override
     public FullHttpResponse render(io.netty.buffer.ByteBufAllocator alloc) {
       throw new IllegalStateException("an event stream is not rendered");
@@ -222,9 +223,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
    * the connection ends it (requests pipelined behind it stay queued). The stream is not a response
    * in flight: a drain does not wait for it.
    */
-  private void startEventStream(ChannelHandlerContext ctx) {
+  private void startEventStream(ChannelHandlerContext ctx, boolean gzip) {
     DashboardHandler d = dashboard;
-    if (d == null || service.isDraining() || !d.stream(ctx)) {
+    if (d == null || service.isDraining() || !d.stream(ctx, gzip)) {
       write(
           ctx,
           Responses.error(
@@ -363,7 +364,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
       case DASHBOARD_FILE ->
           done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
-      case DASHBOARD_EVENTS -> done(dashboard == null ? dashboardOff() : EVENT_STREAM);
+      case DASHBOARD_EVENTS ->
+          done(
+              dashboard == null
+                  ? dashboardOff()
+                  : new EventStream(
+                      FrameDeflater.acceptsGzip(
+                          request.headers().get(HttpHeaderNames.ACCEPT_ENCODING))));
       case NOT_FOUND -> throw new IllegalStateException();
     };
   }
