@@ -14,7 +14,7 @@ import java.util.Set;
  * The drift monitor's log: the alert changes of one model version that come within {@link
  * #HOLD_NANOS} of its first are one line, naming each feature as the per-feature line did ({@code
  * feature amount_usd: DRIFT (range score 4.000, threshold 4.000) since observation 304}); and at
- * most {@link #MAX_LINES_PER_WINDOW} such lines in {@link #WINDOW_NANOS} across versions, the other
+ * most {@link #MAX_VERSIONS_PER_WINDOW} versions logged so in {@link #WINDOW_NANOS}, the other
  * versions counted and named in one line at the end of the window ({@code drift: 190 more model
  * versions changed in the last 10 s (raised: 190, cleared only: 0): fraud_010 v1, ... and 180 more
  * (see each version's /drift and fulcrum_drift_status)}). A shared upstream change that drifts
@@ -30,8 +30,11 @@ final class DriftLog {
   /** The rate limit's window. */
   static final long WINDOW_NANOS = 10_000_000_000L;
 
-  /** Version lines a window; beyond them the versions are counted in one summary line. */
-  static final int MAX_LINES_PER_WINDOW = 10;
+  /**
+   * Versions logged one by one in a window (each as many lines as it has events); beyond them the
+   * versions are counted in one summary line.
+   */
+  static final int MAX_VERSIONS_PER_WINDOW = 10;
 
   /** Versions the summary line names; the rest are counted. */
   static final int SUMMARY_NAMES = 10;
@@ -59,7 +62,7 @@ final class DriftLog {
   private final Sink sink;
   private final Map<Key, Pending> pending = new LinkedHashMap<>(); // in the order of first change
   private long windowStart = Long.MIN_VALUE; // the current rate-limit window's start, or none
-  private int linesThisWindow;
+  private final Set<Key> admitted = new HashSet<>(); // versions logged one by one this window
   private final Set<String> suppressed = new LinkedHashSet<>(); // versions summed up this window
   private final Set<String> raisedNames = new HashSet<>(); // of those, with a raise
 
@@ -122,7 +125,7 @@ final class DriftLog {
     if (windowStart != Long.MIN_VALUE && (all || nowNanos - windowStart >= WINDOW_NANOS)) {
       summarize();
       windowStart = Long.MIN_VALUE;
-      linesThisWindow = 0;
+      admitted.clear();
     }
     var it = pending.entrySet().iterator();
     while (it.hasNext()) {
@@ -136,8 +139,11 @@ final class DriftLog {
         windowStart = nowNanos;
       }
       Key k = e.getKey();
-      if (linesThisWindow < MAX_LINES_PER_WINDOW) {
-        linesThisWindow++;
+      // A version logged in this window goes on being logged in full (its outputs drift a few
+      // rows after its inputs); the limit counts versions, not lines.
+      boolean logged = admitted.contains(k);
+      if (logged || admitted.size() < MAX_VERSIONS_PER_WINDOW) {
+        admitted.add(k);
         String line =
             "drift: model "
                 + k.model()
@@ -161,7 +167,7 @@ final class DriftLog {
     if (all) {
       summarize();
       windowStart = Long.MIN_VALUE;
-      linesThisWindow = 0;
+      admitted.clear();
     }
   }
 

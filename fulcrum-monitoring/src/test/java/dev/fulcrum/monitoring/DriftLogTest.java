@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The drift log of a server of many models (session 36): a version's alert changes within a second
  * are one line naming each feature as before, and a drift of every model at once logs at most
- * {@link DriftLog#MAX_LINES_PER_WINDOW} version lines and one summary per window, not one line per
- * feature per model.
+ * {@link DriftLog#MAX_VERSIONS_PER_WINDOW} versions line by line and one summary per window, not
+ * one line per feature per model.
  */
 class DriftLogTest {
   private static final long SECOND = 1_000_000_000L;
@@ -63,14 +63,14 @@ class DriftLogTest {
   }
 
   @Test
-  void everyModelDriftingAtOnceIsTenLinesAndOneSummary() {
+  void everyModelDriftingAtOnceLogsTenVersionsAndOneSummary() {
     for (int m = 0; m < 200; m++) {
       String model = String.format("fraud_%03d", m);
       log.changed(model, "1", raised("amount_usd", "range", 4, 104), false, m * 1_000_000L);
       log.changed(model, "1", raised("label", "cusum", 65, 110), true, m * 1_000_000L);
     }
     log.flush(2 * SECOND, false);
-    assertThat(lines).hasSize(DriftLog.MAX_LINES_PER_WINDOW);
+    assertThat(lines).hasSize(DriftLog.MAX_VERSIONS_PER_WINDOW);
     assertThat(lines.get(0)).startsWith("WARN drift: model fraud_000 version 1 feature amount_usd");
     assertThat(lines.get(0)).contains("output label: DRIFT (cusum");
 
@@ -79,12 +79,16 @@ class DriftLogTest {
       log.changed(
           String.format("fraud_%03d", m), "1", raised("x", "psi", 1, 300), false, 3 * SECOND);
     }
+    // A version logged in this window goes on being logged in full.
+    log.changed("fraud_003", "1", raised("probabilities[1]", "cusum", 44, 209), true, 3 * SECOND);
     log.flush(5 * SECOND, false);
-    assertThat(lines).hasSize(DriftLog.MAX_LINES_PER_WINDOW);
+    assertThat(lines).hasSize(DriftLog.MAX_VERSIONS_PER_WINDOW + 1);
+    assertThat(lines.get(DriftLog.MAX_VERSIONS_PER_WINDOW))
+        .startsWith("WARN drift: model fraud_003 version 1 output probabilities[1]: DRIFT (cusum");
 
     log.flush(12 * SECOND, false); // the window ended
-    assertThat(lines).hasSize(DriftLog.MAX_LINES_PER_WINDOW + 1);
-    assertThat(lines.get(DriftLog.MAX_LINES_PER_WINDOW))
+    assertThat(lines).hasSize(DriftLog.MAX_VERSIONS_PER_WINDOW + 2);
+    assertThat(lines.get(DriftLog.MAX_VERSIONS_PER_WINDOW + 1))
         .isEqualTo(
             "WARN drift: 190 more model versions changed in the last 10 s (raised: 190, cleared"
                 + " only: 0): fraud_010 v1, fraud_011 v1, fraud_012 v1, fraud_013 v1, fraud_014 v1,"
