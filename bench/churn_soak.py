@@ -11,7 +11,7 @@ Load (open loop, each at its rate, latency from the scheduled send time):
   fraud JSON 150/s (minutes 25-30 of a 60-minute run: amounts in cents, drift), REST binary 50/s,
   gRPC ModelInfer 50/s, MiniLM token ids 3/s, minilm_text pipeline 2/s, bad requests ~5 % of the
   total (wrong shape, NaN in binary FP32, unknown model: each must be a 4xx with an OIP body).
-Churn: every 30 s reload fraud_classifier (load API); every 2 min unload + load all_minilm_l6_v2;
+Churn: every 30 s reload fraud_classifier (load API, alternately with a config override: a real swap); every 2 min unload + load all_minilm_l6_v2;
 every 10 s scrape /metrics, /v2/models/stats and /v2/models/fraud_classifier/slo; one dashboard
 SSE client for the whole run and one that connects for 15 s every 20 s.
 Written to DIR: samples.csv (every 30 s: RSS, heap, NMT, threads, fds, metric series, log lines,
@@ -39,6 +39,16 @@ import grpc_service_pb2 as pb
 import grpc_service_pb2_grpc as pbg
 
 FEATURES = 8
+# demo/models/fraud_classifier/config.yaml as JSON, with max-batch-size 32 instead of 64.
+FRAUD_OVERRIDE = {
+    "platform": "onnxruntime_onnx", "max-batch-size": 32,
+    "inputs": [{"name": "features", "datatype": "FP32", "dims": [8]}],
+    "outputs": [{"name": "probabilities", "datatype": "FP32", "dims": [2], "labels": "classes.txt"},
+                {"name": "label", "datatype": "INT64", "dims": []}],
+    "version-policy": {"latest": 1}, "instance-count": 1,
+    "monitoring": {"enabled": True, "baseline": "baseline.json", "sample-rate": 1.0, "features": {
+        "features": ["amount_usd", "hour_of_day", "merchant_risk", "distance_from_home_km",
+                     "transactions_last_24h", "account_age_days", "is_foreign", "card_present"]}}}
 
 
 def load_rows(path):
@@ -294,18 +304,27 @@ class Soak:
                 self.log_control(fn.__name__, "exc_" + type(e).__name__, 0, str(e).encode())
             nxt += period
 
-    async def control_call(self, action, path):
+    async def control_call(self, action, path, body=b""):
         conn = Conn("127.0.0.1", self.a.port)
         t = time.monotonic()
         try:
-            status, data = await asyncio.wait_for(conn.request("POST", path), 120)
+            status, data = await asyncio.wait_for(conn.request("POST", path, body), 120)
         finally:
             conn.close()
         self.log_control(action, status, time.monotonic() - t, data)
         return status
 
     async def reload_fraud(self):
-        await self.control_call("load fraud_classifier", "/v2/repository/models/fraud_classifier/load")
+        # A load of an unchanged model is a no-op (ModelManager: nothing changed, nothing reloads),
+        # so the reloads alternate between a configuration override (max-batch-size 32, the rest
+        # as config.yaml) and config.yaml itself: each one loads a copy beside the serving one,
+        # swaps and drains the old one, under traffic.
+        self.reloads = getattr(self, "reloads", 0) + 1
+        body = b""
+        if self.reloads % 2:
+            body = json.dumps({"parameters": {"config": json.dumps(FRAUD_OVERRIDE)}}).encode()
+        await self.control_call("load fraud_classifier" + (" (override)" if body else ""),
+                                "/v2/repository/models/fraud_classifier/load", body)
 
     async def cycle_minilm(self):
         self.minilm_down = True

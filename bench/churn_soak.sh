@@ -9,6 +9,7 @@
 # what each file holds).
 #
 #   bash bench/churn_soak.sh [minutes, default 60] [rate scale, default 1.0]
+#   python3 bench/churn_soak_trend.py bench/results/<time>-churn-soak   # slopes over the last 40 min
 #
 # Needs a built dist (./mvnw -B -ntp -DskipTests package; touch fulcrum-tools/target/dist/.built)
 # and a python with grpcio and grpcio-tools (SOAK_PYTHON, default python3). Ports: SOAK_PORT (HTTP,
