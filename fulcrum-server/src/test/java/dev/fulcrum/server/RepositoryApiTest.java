@@ -39,11 +39,13 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -51,7 +53,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Triton's model repository extension over REST and gRPC, the model control modes, warm-up gating
- * readiness, and a swap under concurrent requests that fails none of them.
+ * readiness, a swap under concurrent requests that fails none of them, and reload and unload cycles
+ * that leave nothing behind.
  */
 class RepositoryApiTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -481,6 +484,59 @@ class RepositoryApiTest {
     assertThat(
             JSON.readTree(post("/v2/models/m/infer", INFER).body()).get("model_version").asText())
         .isEqualTo("2");
+  }
+
+  /**
+   * What bench/churn_soak.sh does for an hour (a reload every 30 s, an unload and load every 2 min)
+   * compressed: after the first cycles, more reloads and unload/load cycles leave no server thread
+   * and no metric series behind. A leak here grows with every reload, which a soak sees as a slope
+   * and this test as a count.
+   */
+  @Test
+  void reloadAndUnloadCyclesLeaveNoThreadsOrSeriesBehind() throws Exception {
+    writeModel("m", 1, "identity");
+    writeModel("n", 1, "identity");
+    start(ControlMode.EXPLICIT, List.of("m", "n"));
+    churn(3); // every pool at its working size, every series once
+    Map<String, Long> threads = serverThreads();
+    long series = seriesCount();
+
+    churn(20);
+
+    Await.until(
+        "the drained copies' threads are gone",
+        () -> serverThreads().equals(threads),
+        () -> "before " + threads + ", now " + serverThreads());
+    assertThat(seriesCount()).isEqualTo(series);
+  }
+
+  /**
+   * {@code cycles} times: m reloaded (a config override, then config.yaml), n unloaded and loaded.
+   */
+  private void churn(int cycles) throws Exception {
+    for (int i = 0; i < cycles; i++) {
+      String override = "{\"parameters\":{\"config\":\"{\\\"max-batch-size\\\": 2}\"}}";
+      assertThat(post("/v2/repository/models/m/load", override).statusCode()).isEqualTo(200);
+      assertThat(post("/v2/models/m/infer", INFER).statusCode()).isEqualTo(200);
+      assertThat(post("/v2/repository/models/m/load", "").statusCode()).isEqualTo(200);
+      assertThat(post("/v2/models/m/infer", INFER).statusCode()).isEqualTo(200);
+      assertThat(post("/v2/repository/models/n/unload", "").statusCode()).isEqualTo(200);
+      assertThat(post("/v2/repository/models/n/load", "").statusCode()).isEqualTo(200);
+      assertThat(post("/v2/models/n/infer", INFER).statusCode()).isEqualTo(200);
+    }
+  }
+
+  /** The server's live threads (named fulcrum-...), by name with the digits taken out. */
+  private static Map<String, Long> serverThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("fulcrum-"))
+        .collect(
+            Collectors.groupingBy(
+                t -> t.getName().replaceAll("[0-9]+", "N"), TreeMap::new, Collectors.counting()));
+  }
+
+  private long seriesCount() {
+    return metrics.scrape().lines().filter(l -> !l.isEmpty() && !l.startsWith("#")).count();
   }
 
   private static int count(Map<String, AtomicInteger> byStatus, String status) {
