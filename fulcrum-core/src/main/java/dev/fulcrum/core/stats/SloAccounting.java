@@ -286,6 +286,20 @@ public final class SloAccounting implements SchedulerObserver {
   }
 
   /**
+   * The buckets of the seconds {@code first} to {@code last} (inclusive) added up; holding this.
+   */
+  private Bucket sumOf(long first, long last) {
+    Bucket sum = new Bucket();
+    for (long s = first; s <= last; s++) {
+      Bucket b = ring[(int) (s % SECONDS)];
+      if (b.second == s) {
+        b.addTo(sum);
+      }
+    }
+    return sum;
+  }
+
+  /**
    * The cost per prediction that requests answered in one second of the ledger are charged, and
    * that second; replaced whole (a benign race: two threads may both compute it in a new second,
    * and they compute the same figure from the same whole seconds).
@@ -321,15 +335,9 @@ public final class SloAccounting implements SchedulerObserver {
       long secondStart = ledger.originNanos() + current * 1_000_000_000L;
       for (int w : WINDOWS_SECONDS) {
         long first = Math.max(0, current - w);
-        long predictions = 0;
-        long busy = 0;
-        for (long s = first; s < current; s++) {
-          Bucket b = ring[(int) (s % SECONDS)];
-          if (b.second == s) {
-            predictions += b.predictions;
-            busy += b.busyNanos;
-          }
-        }
+        Bucket sum = sumOf(first, current - 1);
+        long predictions = sum.predictions;
+        long busy = sum.busyNanos;
         long windowStart = ledger.originNanos() + first * 1_000_000_000L;
         boolean younger = windowStart <= startNanos;
         long from = younger ? startNanos : windowStart;
@@ -348,15 +356,9 @@ public final class SloAccounting implements SchedulerObserver {
       }
       // No whole second with a prediction: the version's first second of traffic.
       long first = Math.max(0, current - WINDOWS_SECONDS.get(0));
-      long predictions = 0;
-      long busy = 0;
-      for (long s = first; s <= current; s++) {
-        Bucket b = ring[(int) (s % SECONDS)];
-        if (b.second == s) {
-          predictions += b.predictions;
-          busy += b.busyNanos;
-        }
-      }
+      Bucket sum = sumOf(first, current);
+      long predictions = sum.predictions;
+      long busy = sum.busyNanos;
       long windowStart = ledger.originNanos() + first * 1_000_000_000L;
       boolean younger = windowStart <= startNanos;
       long from = younger ? startNanos : windowStart;
@@ -396,13 +398,7 @@ public final class SloAccounting implements SchedulerObserver {
       for (int w : WINDOWS_SECONDS) {
         // The whole seconds w back, and the second in progress: w to w + 1 seconds.
         long first = Math.max(0, current - w);
-        Bucket sum = new Bucket();
-        for (long s = first; s <= current; s++) {
-          Bucket b = ring[(int) (s % SECONDS)];
-          if (b.second == s) {
-            b.addTo(sum);
-          }
-        }
+        Bucket sum = sumOf(first, current);
         long windowStart = ledger.originNanos() + first * 1_000_000_000L;
         // A version younger than the window: its wall time and the machine's compute time both
         // count from the version's start, not from the window's first second (which holds the
