@@ -15,7 +15,11 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.grpc.GrpcServer;
+import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -30,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -181,6 +186,38 @@ final class E2eServer implements AutoCloseable {
   /** The HTTP transport, for tests that stop it themselves. */
   HttpServer http() {
     return http;
+  }
+
+  /**
+   * A gRPC port on this server's {@link InferenceService} and a plaintext channel to it; closing it
+   * closes both (before the server). Used by the end-to-end tests that run cases over REST and gRPC
+   * alike.
+   */
+  static final class GrpcPort implements AutoCloseable {
+    private final GrpcServer server;
+    final ManagedChannel channel;
+
+    private GrpcPort(GrpcServer server) {
+      this.server = server;
+      this.channel =
+          NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    }
+
+    @Override
+    public void close() {
+      try {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        server.close();
+      }
+    }
+  }
+
+  /** Starts a gRPC port on this server (ephemeral port, default limits). */
+  GrpcPort startGrpc() throws java.io.IOException {
+    return new GrpcPort(new GrpcServer(service, GrpcServerConfig.ephemeral()).start());
   }
 
   @Override

@@ -12,15 +12,11 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import dev.fulcrum.pipelines.offline.Pipeline;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStatisticsRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -48,22 +44,17 @@ class PipelineE2eTest {
           "Ok");
 
   private static E2eServer server;
-  private static GrpcServer grpc;
-  private static ManagedChannel channel;
+  private static E2eServer.GrpcPort grpc;
 
   @BeforeAll
   static void start() throws Exception {
     assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     server = E2eServer.start(DEMO);
-    grpc = new GrpcServer(server.service, GrpcServerConfig.ephemeral()).start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    grpc = server.startGrpc();
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
     if (grpc != null) {
       grpc.close();
     }
@@ -169,7 +160,7 @@ class PipelineE2eTest {
                             .addBytesContents(ByteString.copyFrom(sentence))))
             .build();
     ModelInferResponse response =
-        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS)
             .modelInfer(request);
     assertThat(response.getOutputs(0).getName()).isEqualTo("embedding");
@@ -186,7 +177,7 @@ class PipelineE2eTest {
     }
     assertThat(v).containsExactly(restEmbedding("hello world"));
     assertThat(
-            GRPCInferenceServiceGrpc.newBlockingStub(channel)
+            GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
                 .modelStatistics(ModelStatisticsRequest.newBuilder().setName("minilm_text").build())
                 .getModelStats(0)
                 .getInferenceStats()
@@ -237,7 +228,7 @@ class PipelineE2eTest {
             .build();
     assertThatThrownBy(
             () ->
-                GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
                     .withDeadlineAfter(60, TimeUnit.SECONDS)
                     .modelInfer(request))
         .isInstanceOfSatisfying(

@@ -8,17 +8,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,22 +47,17 @@ class RequestTimingE2eTest {
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0, 12.5,14,0.1,2.0,1,900,0,1]}]";
 
   private static E2eServer server;
-  private static GrpcServer grpc;
-  private static ManagedChannel channel;
+  private static E2eServer.GrpcPort grpc;
 
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve("fraud_classifier")).as("the demo repository").isDirectory();
     server = E2eServer.startPriced(DEMO, PRICE);
-    grpc = new GrpcServer(server.service, GrpcServerConfig.ephemeral()).start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    grpc = server.startGrpc();
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
     if (grpc != null) {
       grpc.close();
     }
@@ -158,7 +149,7 @@ class RequestTimingE2eTest {
   }
 
   private static GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub() {
-    return GRPCInferenceServiceGrpc.newBlockingStub(channel)
+    return GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
         .withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 

@@ -11,15 +11,12 @@ import dev.fulcrum.pipelines.steps.TextTokenizer;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -114,10 +111,8 @@ class TextDriftE2eTest {
         E2eServer server =
             E2eServer.start(
                 repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
-      GrpcServer grpc = new GrpcServer(server.service, GrpcServerConfig.ephemeral()).start();
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
-      try {
+      try (E2eServer.GrpcPort grpc = server.startGrpc()) {
+        ManagedChannel channel = grpc.channel;
         // In distribution: 100 sentences (two windows), every second one over gRPC.
         for (int i = 0; i < 100; i++) {
           send(server, channel, tokenizer.encode(List.of(sentence(rng))), i % 2 == 1);
@@ -160,9 +155,6 @@ class TextDriftE2eTest {
             .contains(
                 "fulcrum_drift_status{model=\"all_minilm_l6_v2\",version=\"1\","
                     + "feature=\"embedding_norm\",kind=\"output\"} 1");
-      } finally {
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-        grpc.close();
       }
     } finally {
       monitor.close();

@@ -12,14 +12,10 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.testkit.demo.UnseenModels;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -49,8 +45,7 @@ import org.junit.jupiter.api.io.TempDir;
 class UnseenModelsE2eTest {
   @TempDir static Path repo;
   private static E2eServer server;
-  private static GrpcServer grpc;
-  private static ManagedChannel channel;
+  private static E2eServer.GrpcPort grpc;
   private static OrtEnvironment env;
 
   @BeforeAll
@@ -59,16 +54,12 @@ class UnseenModelsE2eTest {
       UnseenModels.write(repo, m);
     }
     server = E2eServer.start(repo);
-    grpc = new GrpcServer(server.service, GrpcServerConfig.ephemeral()).start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    grpc = server.startGrpc();
     env = OrtEnvironment.getEnvironment();
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
     if (grpc != null) {
       grpc.close();
     }
@@ -175,7 +166,7 @@ class UnseenModelsE2eTest {
     assertThat(binaryOutputs(r).get("probabilities")).isEqualTo(want);
 
     ModelInferResponse g =
-        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS)
             .modelInfer(
                 ModelInferRequest.newBuilder()
@@ -274,7 +265,7 @@ class UnseenModelsE2eTest {
             .addAllShape(List.of(4L, 32L))
             .setContents(contents));
     ModelInferResponse g =
-        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS)
             .modelInfer(req.build());
     assertThat(
