@@ -42,6 +42,7 @@ public final class InferenceService {
   private final @Nullable ModelMonitor monitor;
   private final PipelineRunner pipelines =
       new PipelineRunner(Runtime.getRuntime().availableProcessors());
+  private final boolean timingAlways;
   private volatile boolean leaving; // readiness false, HTTP/1.1 answers end their connection
   private volatile boolean draining; // and new requests are refused
   private volatile CompletableFuture<?> endpointsUp = CompletableFuture.completedFuture(null);
@@ -60,9 +61,23 @@ public final class InferenceService {
    */
   public InferenceService(
       ModelRepository repository, boolean strictReadiness, @Nullable ModelMonitor monitor) {
+    this(repository, strictReadiness, monitor, false);
+  }
+
+  /**
+   * @param timingAlways every request is timed as if it asked ({@code timing: true}): its answer
+   *     carries its {@link dev.fulcrum.core.inference.RequestTiming} ({@code fulcrum serve
+   *     --request-timing-always}); false: only requests that ask
+   */
+  public InferenceService(
+      ModelRepository repository,
+      boolean strictReadiness,
+      @Nullable ModelMonitor monitor,
+      boolean timingAlways) {
     this.repository = repository;
     this.strictReadiness = strictReadiness;
     this.monitor = monitor;
+    this.timingAlways = timingAlways;
     if (monitor != null) {
       repository
           .manager()
@@ -139,7 +154,11 @@ public final class InferenceService {
    * Null, or a pipeline model's request: completed on the engine thread.
    */
   public CompletableFuture<InferenceResponse> infer(
-      ModelVersion admitted, InferenceRequest request, @Nullable Executor answerOn) {
+      ModelVersion admitted, InferenceRequest asked, @Nullable Executor answerOn) {
+    InferenceRequest request =
+        timingAlways && !asked.options().timing()
+            ? asked.withOptions(asked.options().withTiming())
+            : asked;
     if (draining) {
       return CompletableFuture.failedFuture(
           InferenceException.unavailable("the server is shutting down"));

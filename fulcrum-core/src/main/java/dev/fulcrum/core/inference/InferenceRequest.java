@@ -55,4 +55,9 @@ public record InferenceRequest(
         outputs,
         RequestOptions.parse(modelName, parameters == null ? Map.of() : parameters));
   }
+
+  /** This request with its options replaced (its parameters are left as they are). */
+  public InferenceRequest withOptions(RequestOptions o) {
+    return new InferenceRequest(modelName, modelVersion, id, parameters, inputs, outputs, o);
+  }
 }

@@ -93,6 +93,11 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
     return new RequestOptions(priority, micros, sloClass, timing);
   }
 
+  /** These options asking for timing (the server's {@code --request-timing-always true}). */
+  public RequestOptions withTiming() {
+    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+  }
+
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */
   private static boolean boolParameter(String model, Map<String, Object> parameters, String name) {
     Object v = parameters.get(name);

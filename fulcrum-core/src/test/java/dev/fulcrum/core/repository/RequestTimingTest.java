@@ -69,6 +69,19 @@ class RequestTimingTest {
   }
 
   @Test
+  void aServiceThatTimesEveryRequestTimesOneThatDidNotAsk() throws Exception {
+    try (ModelRepository r = serve(new FakeRuntime(), 0, false)) {
+      InferenceService svc = new InferenceService(r, true, null, true);
+      RequestTiming t = timing(svc.infer(request(false, 1, 2, 3, 4)).get().timing());
+      assertThat(t.requestRows()).isEqualTo(2);
+      assertThat(t.batchRows()).isGreaterThanOrEqualTo(2);
+      assertThat(t.queueMicros() + t.computeMicros()).isLessThanOrEqualTo(t.totalMicros());
+      assertThat(t.priced()).as("no price configured").isFalse();
+      assertThat(timing(svc.infer(request(true, 1, 2)).get().timing()).requestRows()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void aPricedRequestIsChargedItsRowsAtTheVersionsCostPerPrediction() throws Exception {
     try (ModelRepository r = serve(new FakeRuntime(), 3.6, false)) {
       InferenceService svc = new InferenceService(r, true);

@@ -47,6 +47,7 @@ public final class ServeArgs {
           "--allow-metrics", "true",
           "--metrics-histograms", "true",
           "--metrics-drift-detail", "true",
+          "--request-timing-always", "false",
           "--http-max-input-size", "67108864",
           "--http-thread-count", "0",
           "--transport", "auto",
@@ -173,6 +174,7 @@ public final class ServeArgs {
       case "--allow-metrics" -> c.allowMetrics = bool(value);
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);
       case "--metrics-drift-detail" -> c.metricsDriftDetail = bool(value);
+      case "--request-timing-always" -> c.requestTimingAlways = bool(value);
       case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);
       case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
       case "--transport" -> c.transport = value;

@@ -155,6 +155,18 @@ public final class ServeCommand implements Callable<Integer> {
   boolean metricsDriftDetail;
 
   @Option(
+      names = "--request-timing-always",
+      defaultValue = "false",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Time every request as if it set the parameter timing: true: queue, compute and total"
+              + " time (and cost_usd with a price) in every answer's parameters, and a"
+              + " Server-Timing header on every REST answer, e.g. for a load balancer's access log"
+              + " (default: ${DEFAULT-VALUE}: only requests that ask).")
+  boolean requestTimingAlways;
+
+  @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
@@ -503,7 +515,8 @@ public final class ServeCommand implements Callable<Integer> {
               });
     }
     dashboard.source(new RepositoryExtras(repository, monitor));
-    InferenceService service = new InferenceService(repository, strictReadiness, monitor);
+    InferenceService service =
+        new InferenceService(repository, strictReadiness, monitor, requestTimingAlways);
     IdleHeapTrimmer heapTrimmer = heapTrimmer(repository, service);
     Startup.mark("repository and monitor set up");
     // The first request needs the REST port and its model: those start first; gRPC, metrics and
