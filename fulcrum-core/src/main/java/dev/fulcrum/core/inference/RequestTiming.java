@@ -1,5 +1,8 @@
 package dev.fulcrum.core.inference;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Where one request's time and money went, for a request that asked ({@code timing: true}): set by
  * the core on its {@link InferenceResponse}, written by each transport's codec as response
@@ -70,6 +73,28 @@ public record RequestTiming(
   /** A request answered from the response cache in {@code lookupNanos}, without a pass. */
   public static RequestTiming ofCacheHit(int requestRows, long lookupNanos) {
     return new RequestTiming(0, 0, 0, 0, requestRows, micros(lookupNanos), true, Double.NaN);
+  }
+
+  /**
+   * Its response parameters, in the order the transports write them: {@code steps_us} only for a
+   * pipeline's request (steps taken), {@code cost_usd} only when priced; values {@code Long},
+   * {@code Integer}, {@code Boolean} and {@code Double}, as each codec writes any parameter.
+   */
+  public Map<String, Object> parameters() {
+    Map<String, Object> p = new LinkedHashMap<>();
+    p.put(QUEUE_US, queueMicros);
+    p.put(COMPUTE_US, computeMicros);
+    if (stepsMicros > 0) {
+      p.put(STEPS_US, stepsMicros);
+    }
+    p.put(BATCH_ROWS, batchRows);
+    p.put(REQUEST_ROWS, requestRows);
+    p.put(TOTAL_US, totalMicros);
+    p.put(CACHE_HIT, cacheHit);
+    if (priced()) {
+      p.put(COST_USD, costUsd);
+    }
+    return p;
   }
 
   /** Whether a price was configured: {@link #costUsd} is a number. */

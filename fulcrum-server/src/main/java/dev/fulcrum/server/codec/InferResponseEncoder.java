@@ -154,11 +154,10 @@ public final class InferResponseEncoder {
   static int capacity(DecodedInferRequest request, InferenceResponse response) {
     long n = 128L + 6L * (response.modelName().length() + response.modelVersion().length());
     n += 6L * response.id().length();
-    for (Map.Entry<String, Object> e : response.parameters().entrySet()) {
-      n += 6L * e.getKey().length() + 32 + 6L * String.valueOf(e.getValue()).length();
-    }
-    if (response.timing() != null) {
-      n += TIMING_CAPACITY;
+    n += parametersCapacity(response.parameters());
+    RequestTiming timing = response.timing();
+    if (timing != null) {
+      n += parametersCapacity(timing.parameters());
     }
     for (Tensor t : response.outputs()) {
       n += 128 + 6L * t.name().length() + 21L * t.rank();
@@ -178,13 +177,28 @@ public final class InferResponseEncoder {
     return t.datatype() == DataType.BYTES && !TensorJson.isUtf8(t.data());
   }
 
-  /** The most a timing's parameters take: 8 names of at most 12 characters, 8 numbers of 24. */
-  private static final int TIMING_CAPACITY = 8 * (16 + 24) + 16;
+  /** The most a map of parameters takes as JSON (every character escaped at worst). */
+  private static long parametersCapacity(Map<String, Object> parameters) {
+    long n = 0;
+    for (Map.Entry<String, Object> e : parameters.entrySet()) {
+      n += 6L * e.getKey().length() + 32 + 6L * String.valueOf(e.getValue()).length();
+    }
+    return n;
+  }
 
   private static void writeParameters(
       JsonBufferWriter w, Map<String, Object> parameters, @Nullable RequestTiming timing) {
     w.raw('{');
-    boolean first = true;
+    boolean first = writeEntries(w, parameters, true);
+    if (timing != null) {
+      writeEntries(w, timing.parameters(), first);
+    }
+    w.raw('}');
+  }
+
+  /** Writes parameters as JSON members; whether none was written (neither before nor now). */
+  private static boolean writeEntries(
+      JsonBufferWriter w, Map<String, Object> parameters, boolean first) {
     for (Map.Entry<String, Object> e : parameters.entrySet()) {
       if (!first) {
         w.raw(',');
@@ -200,44 +214,7 @@ public final class InferResponseEncoder {
         default -> w.string(e.getValue().toString());
       }
     }
-    if (timing != null) {
-      if (!first) {
-        w.raw(',');
-      }
-      writeTiming(w, timing);
-    }
-    w.raw('}');
-  }
-
-  /** A timing's fields, in the words of {@link RequestTiming}; the cost only when priced. */
-  private static void writeTiming(JsonBufferWriter w, RequestTiming t) {
-    w.field(RequestTiming.QUEUE_US);
-    w.number(t.queueMicros());
-    w.raw(',');
-    w.field(RequestTiming.COMPUTE_US);
-    w.number(t.computeMicros());
-    if (t.stepsMicros() > 0) {
-      w.raw(',');
-      w.field(RequestTiming.STEPS_US);
-      w.number(t.stepsMicros());
-    }
-    w.raw(',');
-    w.field(RequestTiming.BATCH_ROWS);
-    w.number((long) t.batchRows());
-    w.raw(',');
-    w.field(RequestTiming.REQUEST_ROWS);
-    w.number((long) t.requestRows());
-    w.raw(',');
-    w.field(RequestTiming.TOTAL_US);
-    w.number(t.totalMicros());
-    w.raw(',');
-    w.field(RequestTiming.CACHE_HIT);
-    w.bool(t.cacheHit());
-    if (t.priced()) {
-      w.raw(',');
-      w.field(RequestTiming.COST_USD);
-      w.number(t.costUsd());
-    }
+    return first;
   }
 
   /**

@@ -198,7 +198,7 @@ final class GrpcCodec {
     response.parameters().forEach((k, v) -> b.putParameters(k, parameter(v)));
     RequestTiming timing = response.timing();
     if (timing != null) {
-      putTiming(b, timing);
+      timing.parameters().forEach((k, v) -> b.putParameters(k, parameter(v)));
     }
     for (Tensor t : response.outputs()) {
       ModelInferResponse.InferOutputTensor.Builder o =
@@ -216,28 +216,6 @@ final class GrpcCodec {
       b.addOutputs(o);
     }
     return b.build();
-  }
-
-  /** A timing's fields as int64/bool/double parameters, in the words of {@link RequestTiming}. */
-  private static void putTiming(ModelInferResponse.Builder b, RequestTiming t) {
-    b.putParameters(RequestTiming.QUEUE_US, int64(t.queueMicros()));
-    b.putParameters(RequestTiming.COMPUTE_US, int64(t.computeMicros()));
-    if (t.stepsMicros() > 0) {
-      b.putParameters(RequestTiming.STEPS_US, int64(t.stepsMicros()));
-    }
-    b.putParameters(RequestTiming.BATCH_ROWS, int64(t.batchRows()));
-    b.putParameters(RequestTiming.REQUEST_ROWS, int64(t.requestRows()));
-    b.putParameters(RequestTiming.TOTAL_US, int64(t.totalMicros()));
-    b.putParameters(
-        RequestTiming.CACHE_HIT, InferParameter.newBuilder().setBoolParam(t.cacheHit()).build());
-    if (t.priced()) {
-      b.putParameters(
-          RequestTiming.COST_USD, InferParameter.newBuilder().setDoubleParam(t.costUsd()).build());
-    }
-  }
-
-  private static InferParameter int64(long v) {
-    return InferParameter.newBuilder().setInt64Param(v).build();
   }
 
   private static InferParameter parameter(Object v) {
