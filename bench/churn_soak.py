@@ -153,21 +153,22 @@ class Soak:
         self.control.flush()
 
     # ---- open-loop load ----
+    async def ticker(self, q, rate, workers):
+        """Puts each request's intended send time on q at `rate` a second (open loop) until the
+        end, then one None per worker."""
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() < self.end:
+            due = int((time.monotonic() - start) * rate)
+            while i < due:
+                q.put_nowait(start + i / rate)
+                i += 1
+            await asyncio.sleep(0.02)
+        for _ in range(workers):
+            q.put_nowait(None)
+
     async def open_loop(self, rate, workers, make, name):
         q = asyncio.Queue()
-
-        async def ticker():
-            start = time.monotonic()
-            i = 0
-            while time.monotonic() < self.end:
-                now = time.monotonic()
-                due = int((now - start) * rate)
-                while i < due:
-                    q.put_nowait(start + i / rate)
-                    i += 1
-                await asyncio.sleep(0.02)
-            for _ in range(workers):
-                q.put_nowait(None)
 
         async def worker():
             conn = Conn("127.0.0.1", self.a.port)
@@ -178,7 +179,7 @@ class Soak:
                     return
                 await make(conn, sched)
 
-        await asyncio.gather(ticker(), *[worker() for _ in range(workers)])
+        await asyncio.gather(self.ticker(q, rate, workers), *[worker() for _ in range(workers)])
 
     def fraud_row(self):
         row = list(random.choice(self.rows))
@@ -257,18 +258,6 @@ class Soak:
         stub = pbg.GRPCInferenceServiceStub(ch)
         q = asyncio.Queue()
 
-        async def ticker():
-            start = time.monotonic()
-            i = 0
-            while time.monotonic() < self.end:
-                due = int((time.monotonic() - start) * rate)
-                while i < due:
-                    q.put_nowait(start + i / rate)
-                    i += 1
-                await asyncio.sleep(0.02)
-            for _ in range(workers):
-                q.put_nowait(None)
-
         async def worker():
             while True:
                 sched = await q.get()
@@ -288,7 +277,7 @@ class Soak:
                     code = "exc_" + type(e).__name__
                 self.stats.record("grpc", code, time.monotonic() - sched)
 
-        await asyncio.gather(ticker(), *[worker() for _ in range(workers)])
+        await asyncio.gather(self.ticker(q, rate, workers), *[worker() for _ in range(workers)])
         await ch.close()
 
     # ---- churn ----
