@@ -143,15 +143,15 @@ public final class ModelManager {
 
   /** One load or unload of the repository API, until it is answered. */
   private static final class Call {
-    final String action;
+    final boolean isLoad;
     final String model;
     final CompletableFuture<Void> answer = new CompletableFuture<>();
 
     /** Set once its task holds the model's lock. */
     volatile boolean running;
 
-    Call(String action, String model) {
-      this.action = action;
+    Call(boolean isLoad, String model) {
+      this.isLoad = isLoad;
       this.model = model;
     }
   }
@@ -435,9 +435,9 @@ public final class ModelManager {
    */
   private CompletableFuture<Void> call(boolean isLoad, String name, ControlTask task) {
     if (closing) {
-      return CompletableFuture.failedFuture(stopping(isLoad ? "load" : "unload", name));
+      return CompletableFuture.failedFuture(stopping(isLoad, name));
     }
-    Call c = new Call(isLoad ? "load" : "unload", name);
+    Call c = new Call(isLoad, name);
     calls.add(c);
     c.answer.whenComplete((r, t) -> calls.remove(c));
     submit(
@@ -457,9 +457,9 @@ public final class ModelManager {
     return c.answer;
   }
 
-  private static InferenceException stopping(String action, String name) {
+  private static InferenceException stopping(boolean isLoad, String name) {
     return InferenceException.unavailable(
-        "cannot %s model '%s': the server is shutting down", action, name);
+        "cannot %s model '%s': the server is shutting down", isLoad ? "load" : "unload", name);
   }
 
   /**
@@ -473,7 +473,7 @@ public final class ModelManager {
   public void stopControl() {
     closing = true;
     for (Call c : calls) {
-      if (c.action.equals("unload") && c.running) {
+      if (!c.isLoad && c.running) {
         continue;
       }
       c.answer.completeExceptionally(
@@ -482,7 +482,7 @@ public final class ModelManager {
                   "the server is shutting down: the load of model '%s' did not finish and is not"
                       + " served",
                   c.model)
-              : stopping(c.action, c.model));
+              : stopping(c.isLoad, c.model));
     }
   }
 
