@@ -123,9 +123,7 @@ final class DriftLog {
    */
   void flush(long nowNanos, boolean all) {
     if (windowStart != Long.MIN_VALUE && (all || nowNanos - windowStart >= WINDOW_NANOS)) {
-      summarize();
-      windowStart = Long.MIN_VALUE;
-      admitted.clear();
+      endWindow();
     }
     var it = pending.entrySet().iterator();
     while (it.hasNext()) {
@@ -165,10 +163,15 @@ final class DriftLog {
       }
     }
     if (all) {
-      summarize();
-      windowStart = Long.MIN_VALUE;
-      admitted.clear();
+      endWindow();
     }
+  }
+
+  /** Ends the rate limit's window: its summary line, then no window until the next line. */
+  private void endWindow() {
+    summarize();
+    windowStart = Long.MIN_VALUE;
+    admitted.clear();
   }
 
   private void summarize() {
