@@ -27,7 +27,7 @@ class MetricsHistogramsOffTest {
 
   @Test
   void scrapeHasNoHistogramFamiliesButKeepsTritonsCounters() throws Exception {
-    ServerMetrics metrics = new ServerMetrics(false, false);
+    ServerMetrics metrics = new ServerMetrics(false, false, true);
     TestModels.write(repo);
     try (SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
         ModelRepository repository =

@@ -71,7 +71,7 @@ public final class ServerMetrics
    * @param jvm whether to include JVM and process metrics
    */
   public ServerMetrics(boolean jvm) {
-    this(jvm, true);
+    this(jvm, true, true);
   }
 
   /**
@@ -81,14 +81,6 @@ public final class ServerMetrics
    *     fulcrum_compute_duration_seconds}, {@code fulcrum_batch_size}); without them a version that
    *     has served has 70 series fewer (a demo model: 20 instead of 90), for servers of many models
    *     (Triton's latency histograms are opt-in too)
-   */
-  public ServerMetrics(boolean jvm, boolean histograms) {
-    this(jvm, histograms, true, true);
-  }
-
-  /**
-   * @param jvm whether to include JVM and process metrics
-   * @param histograms see {@link #ServerMetrics(boolean, boolean)}
    * @param driftDetail whether every monitored feature's drift status, scores and thresholds are
    *     exported (~100 series per demo model); false: a feature's {@code fulcrum_drift_status} only
    *     while its alert is raised, beside each version's {@code fulcrum_drift_drifting} count
@@ -116,12 +108,7 @@ public final class ServerMetrics
    * lost. Without JVM metrics ({@link #registerJvmMetrics} adds them).
    */
   public static ServerMetrics deferred() {
-    return deferred(true);
-  }
-
-  /** {@link #deferred()}, with or without the per-model histograms (see the constructor). */
-  public static ServerMetrics deferred(boolean histograms) {
-    return deferred(histograms, true);
+    return deferred(true, true);
   }
 
   /** {@link #deferred()}, with or without the histograms and the drift detail (constructor). */

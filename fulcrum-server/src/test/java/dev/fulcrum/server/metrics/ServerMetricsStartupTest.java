@@ -68,7 +68,7 @@ class ServerMetricsStartupTest {
 
   @Test
   void withoutHistogramsDeferredMetricsStillCountRejectionsAndTimeouts() {
-    ServerMetrics metrics = ServerMetrics.deferred(false);
+    ServerMetrics metrics = ServerMetrics.deferred(false, true);
     SchedulerObserver o = metrics.create("m", "1");
     o.requestDone(done(2_000_000)); // before activation
     o.rejected(new SchedulerObserver.Rejected(SchedulerObserver.RejectReason.QUEUE_FULL, 1, 0, 0));
