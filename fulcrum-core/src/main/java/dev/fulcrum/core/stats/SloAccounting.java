@@ -332,52 +332,71 @@ public final class SloAccounting implements SchedulerObserver {
       return rate.usdPerPrediction();
     }
     synchronized (this) {
+      long machineSinceStart = ledger.total() - machineAtStartNanos;
       long secondStart = ledger.originNanos() + current * 1_000_000_000L;
       for (int w : WINDOWS_SECONDS) {
-        long first = Math.max(0, current - w);
-        Bucket sum = sumOf(first, current - 1);
-        long predictions = sum.predictions;
-        long busy = sum.busyNanos;
-        long windowStart = ledger.originNanos() + first * 1_000_000_000L;
-        boolean younger = windowStart <= startNanos;
-        long from = younger ? startNanos : windowStart;
-        if (predictions == 0 || secondStart <= from) {
+        Span span = span(w, current, false, secondStart, machineSinceStart);
+        if (span.sum().predictions == 0 || span.wallNanos() <= 0) {
           continue;
         }
-        // The machine's compute over the same whole seconds: since the version started, less the
-        // second in progress, for a version younger than the window.
-        long machine =
-            younger
-                ? ledger.total() - machineAtStartNanos - ledger.busy(current, current)
-                : ledger.busy(first, current - 1);
-        double usd = costPerMillion(predictions, busy, secondStart - from, machine) / 1e6;
+        double usd = costPerMillion(span) / 1e6;
         costRate = new CostRate(current, usd);
         return usd;
       }
-      // No whole second with a prediction: the version's first second of traffic.
-      long first = Math.max(0, current - WINDOWS_SECONDS.get(0));
-      Bucket sum = sumOf(first, current);
-      long predictions = sum.predictions;
-      long busy = sum.busyNanos;
-      long windowStart = ledger.originNanos() + first * 1_000_000_000L;
-      boolean younger = windowStart <= startNanos;
-      long from = younger ? startNanos : windowStart;
-      long machine = younger ? ledger.total() - machineAtStartNanos : ledger.busy(first, current);
-      return costPerMillion(predictions, busy, now - from, machine) / 1e6;
+      // No whole second with a prediction: the version's first second of traffic, charged as the
+      // snapshot's first window shows it now.
+      return costPerMillion(span(WINDOWS_SECONDS.get(0), current, true, now, machineSinceStart))
+          / 1e6;
     }
   }
 
   /**
-   * USD per million predictions over {@code wallNanos} (NaN when unpriced or without predictions):
-   * the price of the wall time times this version's share of the machine's compute time.
+   * What a window's figures are computed over: its counts, its wall time and the machine's compute
+   * time (all models') over that same time.
    */
-  private double costPerMillion(
-      long predictions, long busyNanos, long wallNanos, long machineBusyNanos) {
+  private record Span(Bucket sum, long wallNanos, long machineBusyNanos) {}
+
+  /**
+   * The span of the {@code seconds} whole seconds before the second in progress ({@code current}),
+   * with that second up to {@code endNanos} when {@code withCurrent}, or up to its start ({@code
+   * endNanos}) without it. The one place the {@code /slo} windows (which the metrics read too) and
+   * the per-request cost per prediction get their time and the machine's compute from, so the two
+   * cannot drift apart. For a version younger than the span, its wall time and the machine's
+   * compute time both count from the version's start, not from the span's first second (which holds
+   * the previous version's and other models' compute from before this one existed): the machine's
+   * is then {@code machineSinceStart} (less the second in progress, without it). Holding this.
+   */
+  private Span span(
+      int seconds, long current, boolean withCurrent, long endNanos, long machineSinceStart) {
+    long first = Math.max(0, current - seconds);
+    long last = withCurrent ? current : current - 1;
+    long windowStart = ledger.originNanos() + first * 1_000_000_000L;
+    boolean younger = windowStart <= startNanos;
+    long from = younger ? startNanos : windowStart;
+    long machine;
+    if (!younger) {
+      machine = ledger.busy(first, last);
+    } else if (withCurrent) {
+      machine = machineSinceStart;
+    } else {
+      machine = machineSinceStart - ledger.busy(current, current);
+    }
+    return new Span(sumOf(first, last), endNanos - from, machine);
+  }
+
+  /**
+   * USD per million predictions over a span (NaN when unpriced or without predictions): the price
+   * of the wall time times this version's share of the machine's compute time.
+   */
+  private double costPerMillion(Span span) {
+    long predictions = span.sum().predictions;
     if (!slo.priced() || predictions <= 0) {
       return Double.NaN;
     }
-    double seconds = Math.max(1e-9, wallNanos / 1e9);
-    double share = machineBusyNanos <= 0 ? 1 : Math.min(1, (double) busyNanos / machineBusyNanos);
+    double seconds = Math.max(1e-9, span.wallNanos() / 1e9);
+    long busy = span.sum().busyNanos;
+    long machine = span.machineBusyNanos();
+    double share = machine <= 0 ? 1 : Math.min(1, (double) busy / machine);
     return slo.costPerHour() / 3600 * seconds * share / predictions * 1e6;
   }
 
@@ -397,20 +416,11 @@ public final class SloAccounting implements SchedulerObserver {
       long machineSinceStart = ledger.total() - machineAtStartNanos;
       for (int w : WINDOWS_SECONDS) {
         // The whole seconds w back, and the second in progress: w to w + 1 seconds.
-        long first = Math.max(0, current - w);
-        Bucket sum = sumOf(first, current);
-        long windowStart = ledger.originNanos() + first * 1_000_000_000L;
-        // A version younger than the window: its wall time and the machine's compute time both
-        // count from the version's start, not from the window's first second (which holds the
-        // previous version's and other models' compute from before this one existed).
-        boolean younger = windowStart <= startNanos;
-        long from = younger ? startNanos : windowStart;
-        long machine = younger ? machineSinceStart : ledger.busy(first, current);
-        windows.add(window(w + "s", sum, now - from, machine));
+        windows.add(window(w + "s", span(w, current, true, now, machineSinceStart)));
       }
       Bucket all = new Bucket();
       total.addTo(all);
-      windows.add(window("start", all, now - startNanos, machineSinceStart));
+      windows.add(window("start", new Span(all, now - startNanos, machineSinceStart)));
     }
     return new Snapshot(
         slo.latencyNanos() / 1e6,
@@ -421,14 +431,14 @@ public final class SloAccounting implements SchedulerObserver {
         policy);
   }
 
-  private Window window(String name, Bucket b, long wallNanos, long machineBusyNanos) {
-    double seconds = Math.max(1e-9, wallNanos / 1e9);
+  private Window window(String name, Span span) {
+    Bucket b = span.sum();
+    double seconds = Math.max(1e-9, span.wallNanos() / 1e9);
     long objectiveRequests = b.requests - b.bestEffort;
     double attainment =
         objectiveRequests == 0 || !slo.hasObjective()
             ? Double.NaN
             : (double) b.within / objectiveRequests;
-    double cost = costPerMillion(b.predictions, b.busyNanos, wallNanos, machineBusyNanos);
     return new Window(
         name,
         seconds,
@@ -445,7 +455,7 @@ public final class SloAccounting implements SchedulerObserver {
         b.predictions,
         b.predictions / seconds,
         Math.min(1, b.busyNanos / (seconds * 1e9 * instances)),
-        cost);
+        costPerMillion(span));
   }
 
   static int latencyBucket(long nanos) {

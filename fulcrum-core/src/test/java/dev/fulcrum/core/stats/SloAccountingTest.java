@@ -180,6 +180,42 @@ class SloAccountingTest {
   }
 
   @Test
+  void atTheStartOfASecondSlosWindowAndAPredictionsCostAreTheSameFigure() {
+    // With nothing counted yet in the second in progress, the 10 s window that /slo shows (and the
+    // metrics export) covers the same time and compute as the 10 whole seconds a request's
+    // cost_usd is charged from: the two must agree while the version is younger than the window
+    // (both count from its start) and after.
+    SloConfig priced = new SloConfig(0, 99, 3.6);
+    SloAccounting other = new SloAccounting(priced, 1, ledger, now::get);
+    other.batchDone(batch(400 * MS, 3 * S)); // before the version started: in no figure of its
+    now.set(4_300 * MS);
+    SloAccounting young = new SloAccounting(priced, 1, ledger, now::get);
+    other.batchDone(batch(200 * MS, 4_600 * MS)); // in the version's first second, after it
+    young.batchDone(batch(100 * MS, 6 * S));
+    predictions(young, 500, 6 * S);
+    other.batchDone(batch(100 * MS, 8 * S));
+    now.set(9 * S);
+    // 4.7 s since the start, 100 ms of the machine's 400 ms since then, 500 predictions.
+    assertThat(young.snapshot(POLICY).window("10s").costPerMillionUsd())
+        .isCloseTo(0.001 * 4.7 / 4 / 500 * 1e6, within(1e-9));
+    assertSameFigure(young, 9);
+    assertSameFigure(young, 12);
+    young.batchDone(batch(100 * MS, 15 * S));
+    predictions(young, 500, 15 * S);
+    other.batchDone(batch(300 * MS, 16 * S));
+    assertSameFigure(young, 20); // seconds 10..19: no longer younger than the window
+  }
+
+  private void assertSameFigure(SloAccounting a, long second) {
+    now.set(second * S);
+    double shown = a.snapshot(POLICY).window("10s").costPerMillionUsd();
+    assertThat(shown).as("at %d s", second).isPositive();
+    assertThat(a.costPerPredictionUsd())
+        .as("at %d s", second)
+        .isCloseTo(shown / 1e6, within(1e-15));
+  }
+
+  @Test
   void underASteadyLoadTheRequestsCostsAddUpToTheWindowsCost() {
     // A model alone on the machine, 50 requests of 2 rows a second for 40 s, each pass 4 ms; each
     // request is charged when it is answered, as the server charges a timed request.
