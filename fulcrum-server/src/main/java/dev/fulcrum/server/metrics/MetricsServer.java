@@ -9,6 +9,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -30,6 +31,9 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -172,8 +176,18 @@ public final class MetricsServer implements AutoCloseable {
       bytes.release();
       refused = true;
       ctx.channel().config().setAutoRead(false); // LingeringClose reads (and drops) what follows
-      ctx.writeAndFlush(goAway(ctx))
-          .addListener(f -> dev.fulcrum.server.http.LingeringClose.close(ctx.channel()));
+      // Netty's frame writer, without the HTTP/2 codec: two frames need no connection state.
+      DefaultHttp2FrameWriter frames = new DefaultHttp2FrameWriter();
+      frames.writeSettings(ctx, new Http2Settings(), ctx.newPromise()); // no parameters
+      ChannelFuture goAway =
+          frames.writeGoAway(
+              ctx,
+              0, // no stream was processed
+              Http2Error.HTTP_1_1_REQUIRED.code(),
+              Unpooled.copiedBuffer(DEBUG, StandardCharsets.US_ASCII),
+              ctx.newPromise());
+      ctx.flush();
+      goAway.addListener(f -> dev.fulcrum.server.http.LingeringClose.close(ctx.channel()));
     }
 
     /** Whether {@code bytes} begin the preface (as far as they go, at least its method). */
@@ -188,16 +202,6 @@ public final class MetricsServer implements AutoCloseable {
         }
       }
       return true;
-    }
-
-    /** An empty SETTINGS frame, then GOAWAY (last stream 0, HTTP_1_1_REQUIRED, {@link #DEBUG}). */
-    private static ByteBuf goAway(ChannelHandlerContext ctx) {
-      byte[] debug = DEBUG.getBytes(StandardCharsets.US_ASCII);
-      ByteBuf out = ctx.alloc().buffer(9 + 9 + 8 + debug.length);
-      out.writeMedium(0).writeByte(0x4).writeByte(0).writeInt(0); // SETTINGS, no parameters
-      out.writeMedium(8 + debug.length).writeByte(0x7).writeByte(0).writeInt(0); // GOAWAY
-      out.writeInt(0).writeInt(0xd).writeBytes(debug); // last stream 0, HTTP_1_1_REQUIRED
-      return out;
     }
   }
 
