@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.serve;
 
 import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.util.List;
@@ -31,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * by reflection because javac reports any direct use as a warning that cannot be suppressed, and
  * the build treats warnings as errors. The handler runs on the JVM's signal dispatcher thread and
  * must return quickly. Thread-safe: the action and whether a signal came before it are guarded by
- * {@link #STOP}'s lock.
+ * {@link #STOP}'s lock, whether the handler is installed by the class's.
  */
 final class TerminationSignals {
   private TerminationSignals() {}
@@ -66,8 +67,14 @@ final class TerminationSignals {
 
   private static final Stop STOP = new Stop();
 
-  /** Whether {@link #STOP} handles SIGTERM and SIGINT: set once, by the first install. */
-  private static volatile @Nullable Boolean installed;
+  /** Whether the first install has run; guarded by the class's lock. */
+  private static boolean tried;
+
+  /**
+   * Why {@link #STOP} does not handle SIGTERM and SIGINT (the exception's class and message), or
+   * null when it does; set once, by the first install, and guarded by the class's lock.
+   */
+  private static @Nullable String cannot;
 
   /**
    * Makes SIGTERM and SIGINT reach {@link #route}'s action (remembered until there is one) instead
@@ -78,18 +85,17 @@ final class TerminationSignals {
     install();
   }
 
-  private static synchronized boolean install() {
-    Boolean done = installed;
-    if (done == null) {
+  /** Installs the handler once; null when it handles the signals, else why it cannot. */
+  private static synchronized @Nullable String install() {
+    if (!tried) {
+      tried = true;
       try {
         handle(List.of("TERM", "INT"), STOP::signal, "fulcrum-shutdown signal handler");
-        done = true;
       } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-        done = false;
+        cannot = e.toString();
       }
-      installed = done;
     }
-    return done;
+    return cannot;
   }
 
   /** What {@link #route} found. */
@@ -104,14 +110,17 @@ final class TerminationSignals {
 
   /**
    * Makes SIGTERM and SIGINT run {@code action} (on the signal dispatcher thread) instead of
-   * exiting; UNAVAILABLE, having changed nothing, when this JVM has no {@code sun.misc.Signal}.
+   * exiting; UNAVAILABLE, having changed nothing, when this JVM cannot (no {@code sun.misc.Signal},
+   * or {@code -Xrs}).
    */
   static Routed route(Runnable action) {
-    if (!install()) {
+    String why = install();
+    if (why != null) {
       LoggerFactory.getLogger(TerminationSignals.class)
           .warn(
-              "cannot handle SIGTERM/SIGINT; shutdown runs in a JVM shutdown hook, alongside"
-                  + " ONNX Runtime's own");
+              "cannot handle SIGTERM/SIGINT ({}); shutdown runs in a JVM shutdown hook, alongside"
+                  + " ONNX Runtime's own",
+              why);
       return Routed.UNAVAILABLE;
     }
     return STOP.give(action) ? Routed.ALREADY_SIGNALLED : Routed.ROUTED;
@@ -157,7 +166,17 @@ final class TerminationSignals {
             TerminationSignals.class.getClassLoader(), new Class<?>[] {handlerType}, calls);
     Method handle = signalType.getMethod("handle", signalType, handlerType);
     for (String signal : signals) {
-      handle.invoke(null, signalType.getConstructor(String.class).newInstance(signal), handler);
+      Object which = signalType.getConstructor(String.class).newInstance(signal);
+      try {
+        handle.invoke(null, which, handler);
+      } catch (InvocationTargetException e) {
+        // Signal.handle's own refusal ("Signal already used by VM or OS: SIGTERM" under -Xrs): the
+        // reason the warning gives, not its reflective wrapper, whose text is empty.
+        if (e.getCause() instanceof RuntimeException refused) {
+          throw refused;
+        }
+        throw e;
+      }
     }
   }
 }
