@@ -13,7 +13,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -27,19 +27,12 @@ class DemoModelsE2eTest {
   private static final Path MINILM_FILE =
       DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
 
-  private static E2eServer server;
+  @AutoClose private static E2eServer server;
 
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve("fraud_classifier")).as("the demo repository").isDirectory();
     server = E2eServer.start(DEMO);
-  }
-
-  @AfterAll
-  static void stop() {
-    if (server != null) {
-      server.close();
-    }
   }
 
   @Test

@@ -52,6 +52,9 @@ final class E2eServer implements AutoCloseable {
   private final HttpClient client;
   private final String base;
 
+  /** The gRPC ports {@link #startGrpc} started: {@link #close} closes them first. */
+  private final List<GrpcPort> grpcPorts = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   /** The dashboard's feed, when started with {@link #startWithDashboard}. */
   final @Nullable DashboardFeed dashboard;
 
@@ -190,12 +193,14 @@ final class E2eServer implements AutoCloseable {
 
   /**
    * A gRPC port on this server's {@link InferenceService} and a plaintext channel to it; closing it
-   * closes both (before the server). Used by the end-to-end tests that run cases over REST and gRPC
-   * alike.
+   * closes both, and the server closes the ports it started that are still open before itself (so a
+   * test class that keeps one for all its tests closes only the server). Used by the end-to-end
+   * tests that run cases over REST and gRPC alike.
    */
   static final class GrpcPort implements AutoCloseable {
     private final GrpcServer server;
     final ManagedChannel channel;
+    private boolean closed;
 
     private GrpcPort(GrpcServer server) {
       this.server = server;
@@ -204,7 +209,11 @@ final class E2eServer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+      if (closed) {
+        return;
+      }
+      closed = true;
       try {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
@@ -217,11 +226,14 @@ final class E2eServer implements AutoCloseable {
 
   /** Starts a gRPC port on this server (ephemeral port, default limits). */
   GrpcPort startGrpc() throws java.io.IOException {
-    return new GrpcPort(new GrpcServer(service, GrpcServerConfig.ephemeral()).start());
+    GrpcPort port = new GrpcPort(new GrpcServer(service, GrpcServerConfig.ephemeral()).start());
+    grpcPorts.add(port);
+    return port;
   }
 
   @Override
   public void close() {
+    grpcPorts.forEach(GrpcPort::close);
     if (dashboard != null) {
       dashboard.close();
     }

@@ -24,7 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -43,7 +43,7 @@ class PipelineE2eTest {
           "Sentence embeddings map text to vectors, one definition for serving and training.",
           "Ok");
 
-  private static E2eServer server;
+  @AutoClose private static E2eServer server; // and the gRPC port it started
   private static E2eServer.GrpcPort grpc;
 
   @BeforeAll
@@ -51,16 +51,6 @@ class PipelineE2eTest {
     assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     server = E2eServer.start(DEMO);
     grpc = server.startGrpc();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (grpc != null) {
-      grpc.close();
-    }
-    if (server != null) {
-      server.close();
-    }
   }
 
   private static float[] restEmbedding(String sentence) throws Exception {

@@ -11,7 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +28,7 @@ class PipelineStatisticsE2eTest {
   private static final String LONG = "word ".repeat(40).trim(); // 42 tokens, over max-length 16
 
   @TempDir static Path repo;
-  private static E2eServer server;
+  @AutoClose private static E2eServer server;
 
   @BeforeAll
   static void start() throws Exception {
@@ -54,13 +54,6 @@ class PipelineStatisticsE2eTest {
             - step: normalize
         """);
     server = E2eServer.start(repo);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
   }
 
   private static HttpResponse<byte[]> infer(String... rows) throws Exception {

@@ -22,7 +22,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -46,7 +46,7 @@ class RequestTimingE2eTest {
       "\"inputs\":[{\"name\":\"features\",\"shape\":[2,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0, 12.5,14,0.1,2.0,1,900,0,1]}]";
 
-  private static E2eServer server;
+  @AutoClose private static E2eServer server; // and the gRPC port it started
   private static E2eServer.GrpcPort grpc;
 
   @BeforeAll
@@ -54,16 +54,6 @@ class RequestTimingE2eTest {
     assumeThat(DEMO.resolve("fraud_classifier")).as("the demo repository").isDirectory();
     server = E2eServer.startPriced(DEMO, PRICE);
     grpc = server.startGrpc();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (grpc != null) {
-      grpc.close();
-    }
-    if (server != null) {
-      server.close();
-    }
   }
 
   /** The timing parameters of a REST response, checked for what every timing must satisfy. */

@@ -29,7 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class UnseenModelsE2eTest {
   @TempDir static Path repo;
-  private static E2eServer server;
+  @AutoClose private static E2eServer server; // and the gRPC port it started
   private static E2eServer.GrpcPort grpc;
   private static OrtEnvironment env;
 
@@ -56,16 +56,6 @@ class UnseenModelsE2eTest {
     server = E2eServer.start(repo);
     grpc = server.startGrpc();
     env = OrtEnvironment.getEnvironment();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (grpc != null) {
-      grpc.close();
-    }
-    if (server != null) {
-      server.close();
-    }
   }
 
   private static HttpResponse<byte[]> ok(HttpResponse<byte[]> r) {
