@@ -3,60 +3,25 @@ package dev.fulcrum.tools.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServer;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.codec.Json;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.security.Security;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Runs {@code fulcrum bench} against a real Fulcrum server (HTTP and gRPC on ephemeral ports). */
 class BenchEndToEndTest {
-  private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
-  private static OnnxRuntimeBackend onnx;
-  private static ModelRepository repository;
-  private static HttpServer http;
-  private static GrpcServer grpc;
+  @AutoClose private static BenchServer server;
 
   @TempDir static Path tmp;
 
   @BeforeAll
   static void startServer() throws Exception {
-    // Only the fraud classifier: a repository of one model, linked from the committed demo.
-    Path repo = Files.createDirectories(tmp.resolve("repo"));
-    Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
-    onnx = new OnnxRuntimeBackend();
-    repository = new ModelRepository(List.of(repo), List.of(onnx), new ModelConfigResolver(2, 32));
-    repository.loadAll();
-    InferenceService service = new InferenceService(repository, true);
-    http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
-    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
-  }
-
-  @AfterAll
-  static void stopServer() {
-    if (grpc != null) {
-      grpc.close();
-    }
-    if (http != null) {
-      http.close();
-    }
-    if (repository != null) {
-      repository.close();
-    }
-    if (onnx != null) {
-      onnx.close();
-    }
+    server = BenchServer.start(tmp, Security.none());
   }
 
   private static BenchRun bench(String... args) {
@@ -69,7 +34,7 @@ class BenchEndToEndTest {
     BenchRun r =
         bench(
             "--model", "fraud_classifier",
-            "--url", "http://127.0.0.1:" + http.port(),
+            "--url", "http://127.0.0.1:" + server.http.port(),
             "--protocol", "rest-binary",
             "--concurrency", "2",
             "--batch-size", "4",
@@ -98,7 +63,7 @@ class BenchEndToEndTest {
     BenchRun r =
         bench(
             "--model", "fraud_classifier",
-            "--url", "http://127.0.0.1:" + http.port(),
+            "--url", "http://127.0.0.1:" + server.http.port(),
             "--protocol", "rest-json",
             "--rate", "100",
             "--distribution", "poisson",
@@ -121,7 +86,7 @@ class BenchEndToEndTest {
             "fraud_classifier",
             "--in-process",
             "--model-repository",
-            DEMO.getParent().toString(),
+            BenchServer.DEMO.getParent().toString(),
             "--threads",
             "1",
             "--concurrency",
@@ -145,7 +110,7 @@ class BenchEndToEndTest {
             // Nothing listens on port 1: metadata, config and statistics must come over gRPC.
             "--url", "http://127.0.0.1:1",
             "--protocol", "grpc",
-            "--grpc-url", "127.0.0.1:" + grpc.port(),
+            "--grpc-url", "127.0.0.1:" + server.grpc.port(),
             "--grpc-channels", "2",
             "--concurrency", "4",
             "--batch-size", "4",
@@ -182,7 +147,7 @@ class BenchEndToEndTest {
         bench(
             "--model", "fraud_classifier",
             "--protocol", "grpc",
-            "--grpc-url", "127.0.0.1:" + grpc.port(),
+            "--grpc-url", "127.0.0.1:" + server.grpc.port(),
             "--grpc-contents", "typed",
             "--rate", "100",
             "--warmup", "300ms",

@@ -3,25 +3,16 @@ package dev.fulcrum.tools.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServer;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.codec.Json;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
 import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.security.Tls;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,48 +22,21 @@ import org.junit.jupiter.api.io.TempDir;
  * (the server tests' CA, whose server certificate names localhost and 127.0.0.1).
  */
 class BenchSecurityTest {
-  private static final Path DEMO = Path.of("../demo/models/fraud_classifier");
   private static final Path TLS = Path.of("../fulcrum-server/src/test/resources/tls");
   private static final String TOKEN = "bench-token-0123";
-  private static OnnxRuntimeBackend onnx;
-  private static ModelRepository repository;
-  private static HttpServer http;
-  private static GrpcServer grpc;
+  @AutoClose private static BenchServer server;
 
   @TempDir static Path tmp;
 
   @BeforeAll
   static void startServer() throws Exception {
-    Path repo = Files.createDirectories(tmp.resolve("repo"));
-    Files.createSymbolicLink(repo.resolve("fraud_classifier"), DEMO.toAbsolutePath());
-    onnx = new OnnxRuntimeBackend();
-    repository = new ModelRepository(List.of(repo), List.of(onnx), new ModelConfigResolver(2, 32));
-    repository.loadAll();
-    InferenceService service = new InferenceService(repository, true);
     Security security =
         new Security(
             new AccessPolicy(
                 List.of(new AccessPolicy.Token(Scope.INFERENCE, TOKEN)), "127.0.0.1", false),
             Optional.of(
                 new Tls(TLS.resolve("server.pem"), TLS.resolve("server.key"), Optional.empty())));
-    http = new HttpServer(service, HttpServerConfig.ephemeral().withSecurity(security)).start();
-    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral().withSecurity(security)).start();
-  }
-
-  @AfterAll
-  static void stopServer() {
-    if (grpc != null) {
-      grpc.close();
-    }
-    if (http != null) {
-      http.close();
-    }
-    if (repository != null) {
-      repository.close();
-    }
-    if (onnx != null) {
-      onnx.close();
-    }
+    server = BenchServer.start(tmp, security);
   }
 
   private static BenchRun bench(List<String> args) {
@@ -84,8 +48,8 @@ class BenchSecurityTest {
         new ArrayList<>(
             List.of(
                 "--model", "fraud_classifier",
-                "--url", "https://localhost:" + http.port(),
-                "--grpc-url", "localhost:" + grpc.port(),
+                "--url", "https://localhost:" + server.http.port(),
+                "--grpc-url", "localhost:" + server.grpc.port(),
                 "--protocol", protocol,
                 "--concurrency", "2",
                 "--warmup", "200ms",
