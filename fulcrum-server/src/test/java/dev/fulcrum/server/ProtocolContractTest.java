@@ -22,10 +22,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
@@ -42,14 +44,22 @@ import org.junit.jupiter.params.provider.MethodSource;
  * cannot drift apart in what they accept and how they fail.
  */
 class ProtocolContractTest {
-  /** What a client sees: the output bytes, or a transport-neutral error. */
-  record Outcome(byte[] output, List<Long> shape, ErrorCode error, String message) {
-    static Outcome ok(byte[] output, List<Long> shape) {
-      return new Outcome(output, shape, null, null);
+  /**
+   * What a client sees: the output bytes and the response's parameters (as Long, Double, Boolean or
+   * String, whichever the transport's type says), or a transport-neutral error.
+   */
+  record Outcome(
+      byte[] output,
+      List<Long> shape,
+      Map<String, Object> parameters,
+      ErrorCode error,
+      String message) {
+    static Outcome ok(byte[] output, List<Long> shape, Map<String, Object> parameters) {
+      return new Outcome(output, shape, parameters, null, null);
     }
 
     static Outcome failed(ErrorCode error, String message) {
-      return new Outcome(null, null, error, message);
+      return new Outcome(null, null, null, error, message);
     }
   }
 
@@ -60,7 +70,23 @@ class ProtocolContractTest {
     }
 
     /** As above, with output OUT asked for Triton's classification of its top {@code k}. */
-    Outcome infer(String model, DataType type, long[] shape, byte[] data, @Nullable Object k)
+    default Outcome infer(
+        String model, DataType type, long[] shape, byte[] data, @Nullable Object k)
+        throws Exception {
+      return infer(model, type, shape, data, k, Map.of());
+    }
+
+    /**
+     * As above, with request parameters (a Boolean, Long, Double or String each, sent as the
+     * transport's parameter of that type).
+     */
+    Outcome infer(
+        String model,
+        DataType type,
+        long[] shape,
+        byte[] data,
+        @Nullable Object k,
+        Map<String, Object> parameters)
         throws Exception;
 
     @Override
@@ -79,8 +105,16 @@ class ProtocolContractTest {
     }
 
     @Override
-    public Outcome infer(String model, DataType type, long[] shape, byte[] data, @Nullable Object k)
+    public Outcome infer(
+        String model,
+        DataType type,
+        long[] shape,
+        byte[] data,
+        @Nullable Object k,
+        Map<String, Object> parameters)
         throws Exception {
+      Map<String, Object> requestParameters = new java.util.LinkedHashMap<>(parameters);
+      requestParameters.put("binary_data_output", true);
       String outputs =
           k == null
               ? ""
@@ -88,9 +122,14 @@ class ProtocolContractTest {
                   + JSON.writeValueAsString(k)
                   + "}}]";
       byte[] header =
-          ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"IN\","
+          ("{\"parameters\":%s,\"inputs\":[{\"name\":\"IN\","
                   + "\"datatype\":\"%s\",\"shape\":%s,\"parameters\":{\"binary_data_size\":%d}}]%s}")
-              .formatted(type, Arrays.toString(shape), data.length, outputs)
+              .formatted(
+                  JSON.writeValueAsString(requestParameters),
+                  type,
+                  Arrays.toString(shape),
+                  data.length,
+                  outputs)
               .getBytes(StandardCharsets.UTF_8);
       ByteArrayOutputStream body = new ByteArrayOutputStream();
       body.write(header);
@@ -119,13 +158,33 @@ class ProtocolContractTest {
         return Outcome.failed(code, message);
       }
       int jsonLength = Integer.parseInt(r.headers().firstValue(HCL).orElseThrow());
-      JsonNode out =
-          JSON.readTree(Arrays.copyOfRange(r.body(), 0, jsonLength)).get("outputs").get(0);
+      JsonNode answer = JSON.readTree(Arrays.copyOfRange(r.body(), 0, jsonLength));
+      JsonNode out = answer.get("outputs").get(0);
       List<Long> outShape =
           JSON.convertValue(
               out.get("shape"),
               JSON.getTypeFactory().constructCollectionType(List.class, Long.class));
-      return Outcome.ok(Arrays.copyOfRange(r.body(), jsonLength, r.body().length), outShape);
+      Map<String, Object> responseParameters = new java.util.LinkedHashMap<>();
+      answer
+          .path("parameters")
+          .properties()
+          .forEach(e -> responseParameters.put(e.getKey(), typed(e.getValue())));
+      return Outcome.ok(
+          Arrays.copyOfRange(r.body(), jsonLength, r.body().length), outShape, responseParameters);
+    }
+
+    /** A JSON parameter's value as the type its JSON says. */
+    private static Object typed(JsonNode v) {
+      if (v.isIntegralNumber()) {
+        return v.asLong();
+      }
+      if (v.isNumber()) {
+        return v.asDouble();
+      }
+      if (v.isBoolean()) {
+        return v.asBoolean();
+      }
+      return v.asText();
     }
 
     @Override
@@ -148,7 +207,12 @@ class ProtocolContractTest {
 
     @Override
     public Outcome infer(
-        String model, DataType type, long[] shape, byte[] data, @Nullable Object k) {
+        String model,
+        DataType type,
+        long[] shape,
+        byte[] data,
+        @Nullable Object k,
+        Map<String, Object> parameters) {
       ModelInferRequest.InferInputTensor.Builder in =
           ModelInferRequest.InferInputTensor.newBuilder().setName("IN").setDatatype(type.name());
       Arrays.stream(shape).forEach(in::addShape);
@@ -157,16 +221,13 @@ class ProtocolContractTest {
               .setModelName(model)
               .addInputs(in)
               .addRawInputContents(ByteString.copyFrom(data));
+      parameters.forEach((name, value) -> request.putParameters(name, parameter(value)));
       if (k != null) {
         // As tritonclient's InferRequestedOutput(name, class_count=k): an int64_param.
-        InferParameter p =
-            k instanceof Long n
-                ? InferParameter.newBuilder().setInt64Param(n).build()
-                : InferParameter.newBuilder().setStringParam(k.toString()).build();
         request.addOutputs(
             ModelInferRequest.InferRequestedOutputTensor.newBuilder()
                 .setName("OUT")
-                .putParameters("classification", p));
+                .putParameters("classification", parameter(k)));
       }
       ModelInferResponse r;
       try {
@@ -178,8 +239,34 @@ class ProtocolContractTest {
         return Outcome.failed(
             ErrorCode.valueOf(e.getStatus().getCode().name()), e.getStatus().getDescription());
       }
+      Map<String, Object> responseParameters = new java.util.LinkedHashMap<>();
+      r.getParametersMap().forEach((name, p) -> responseParameters.put(name, typed(p)));
       return Outcome.ok(
-          r.getRawOutputContents(0).toByteArray(), List.copyOf(r.getOutputs(0).getShapeList()));
+          r.getRawOutputContents(0).toByteArray(),
+          List.copyOf(r.getOutputs(0).getShapeList()),
+          responseParameters);
+    }
+
+    /** A value as the InferParameter of its type (a String for any other). */
+    private static InferParameter parameter(Object v) {
+      InferParameter.Builder p = InferParameter.newBuilder();
+      return switch (v) {
+        case Boolean b -> p.setBoolParam(b).build();
+        case Long n -> p.setInt64Param(n).build();
+        case Double d -> p.setDoubleParam(d).build();
+        default -> p.setStringParam(v.toString()).build();
+      };
+    }
+
+    /** An InferParameter's value as the type it was sent as. */
+    private static Object typed(InferParameter p) {
+      return switch (p.getParameterChoiceCase()) {
+        case BOOL_PARAM -> p.getBoolParam();
+        case INT64_PARAM -> p.getInt64Param();
+        case DOUBLE_PARAM -> p.getDoubleParam();
+        case UINT64_PARAM -> p.getUint64Param();
+        default -> p.getStringParam();
+      };
     }
 
     @Override
@@ -199,8 +286,17 @@ class ProtocolContractTest {
   private static GrpcServer grpc;
   private static List<ProtocolClient> clients;
 
+  /** A model priced by its own config, so a timed request's answer has a {@code cost_usd}. */
+  private static final String PRICED = "priced";
+
   @BeforeAll
   static void start() throws Exception {
+    Files.createDirectories(repo.resolve(PRICED).resolve("1"));
+    Files.writeString(repo.resolve(PRICED).resolve("config.yaml"), "slo:\n  cost-per-hour: 3.6\n");
+    Files.writeString(
+        repo.resolve(PRICED).resolve("1").resolve("model.onnx"),
+        "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
+            + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
     service = TestModels.service(repo);
     http = new HttpServer(service, HttpServerConfig.ephemeral()).start();
     grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
@@ -304,6 +400,72 @@ class ProtocolContractTest {
             .infer(TestModels.echo(DataType.BYTES), DataType.BYTES, new long[] {1, 2}, bytes, 1L);
     assertThat(o.error()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(o.message()).contains("'OUT'", "BYTES", "classification");
+  }
+
+  /** The response parameters of a request that asked for its timing ({@code timing: true}). */
+  private static final List<String> TIMING =
+      List.of(
+          "queue_us",
+          "compute_us",
+          "total_us",
+          "batch_rows",
+          "request_rows",
+          "cache_hit",
+          "cost_usd");
+
+  private static Outcome timed(int client, String model, Map<String, Object> parameters)
+      throws Exception {
+    return clients
+        .get(client)
+        .infer(model, DataType.FP32, new long[] {2, 2}, new byte[16], null, parameters);
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void timingAskedComesBackAsTypedResponseParameters(int client) throws Exception {
+    Outcome o = timed(client, PRICED, Map.of("timing", true));
+    assertThat(o.error()).as("%s: %s", clients.get(client), o.message()).isNull();
+    Map<String, Object> p = o.parameters();
+    assertThat(p).as("a plain model: no steps_us").containsOnlyKeys(TIMING);
+    for (String integer : List.of("queue_us", "compute_us", "total_us", "batch_rows")) {
+      assertThat(p.get(integer)).as(integer).isInstanceOf(Long.class);
+    }
+    assertThat(p.get("request_rows")).isEqualTo(2L);
+    assertThat((Long) p.get("queue_us") + (Long) p.get("compute_us"))
+        .isLessThanOrEqualTo((Long) p.get("total_us"));
+    assertThat((Long) p.get("batch_rows")).isGreaterThanOrEqualTo(2);
+    assertThat(p.get("cache_hit")).isEqualTo(false);
+    assertThat(p.get("cost_usd"))
+        .isInstanceOfSatisfying(Double.class, c -> assertThat(c).isPositive());
+
+    Outcome unpriced = timed(client, TestModels.echo(DataType.FP32), Map.of("timing", true));
+    assertThat(unpriced.parameters())
+        .as("no price: no cost_usd")
+        .containsOnlyKeys(TIMING.subList(0, TIMING.size() - 1));
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void timingNotAskedIsNotAnswered(int client) throws Exception {
+    List<Map<String, Object>> notAsked = List.of(Map.of(), Map.of("timing", false));
+    for (Map<String, Object> parameters : notAsked) {
+      Outcome o = timed(client, PRICED, parameters);
+      assertThat(o.error()).as("%s: %s", parameters, o.message()).isNull();
+      assertThat(o.parameters())
+          .as("%s", parameters)
+          .doesNotContainKeys(TIMING.toArray(String[]::new));
+    }
+  }
+
+  @ParameterizedTest(name = "client #{0}")
+  @MethodSource("bothClients")
+  void timingOfAnotherTypeIsInvalidArgumentNamingIt(int client) throws Exception {
+    // A boolean, or the string of one ("true", "false"), is what it takes.
+    for (Object timing : List.<Object>of(1L, 1.5, "yes")) {
+      Outcome o = timed(client, PRICED, Map.of("timing", timing));
+      assertThat(o.error()).as("timing=%s", timing).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+      assertThat(o.message()).contains("parameter 'timing' must be a boolean");
+    }
   }
 
   /** The elements of a BYTES tensor in Triton's binary layout (u32 LE length, then bytes). */
