@@ -14,6 +14,7 @@ import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.protocol.SharedMemory;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import java.io.IOException;
@@ -593,10 +594,8 @@ public final class InferRequestDecoder {
   }
 
   private static void rejectSharedMemory(String tensor, Map<String, Object> p) {
-    if (p.containsKey("shared_memory_region")) {
-      throw new InferenceException(
-          dev.fulcrum.core.error.ErrorCode.INVALID_ARGUMENT,
-          "tensor '" + tensor + "': the shared memory extensions are not supported");
+    if (p.containsKey(SharedMemory.REGION)) {
+      throw SharedMemory.regionRefused(tensor);
     }
   }
 }

@@ -13,6 +13,7 @@ import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.protocol.SharedMemory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -92,6 +93,9 @@ final class GrpcCodec {
     for (int i = 0; i < r.getInputsCount(); i++) {
       ModelInferRequest.InferInputTensor in = r.getInputs(i);
       String name = in.getName();
+      if (in.containsParameters(SharedMemory.REGION)) {
+        throw SharedMemory.regionRefused(name);
+      }
       DataType type =
           DataType.fromProtocolName(in.getDatatype())
               .orElseThrow(
@@ -117,6 +121,9 @@ final class GrpcCodec {
     }
     List<RequestedOutput> outputs = new ArrayList<>(r.getOutputsCount());
     for (ModelInferRequest.InferRequestedOutputTensor o : r.getOutputsList()) {
+      if (o.containsParameters(SharedMemory.REGION)) {
+        throw SharedMemory.regionRefused(o.getName());
+      }
       outputs.add(
           new RequestedOutput(
               o.getName(), parameters(o.getParametersMap(), "output '" + o.getName() + "'")));
