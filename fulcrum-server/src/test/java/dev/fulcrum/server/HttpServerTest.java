@@ -144,6 +144,29 @@ class HttpServerTest {
   }
 
   @Test
+  void sharedMemoryCallsAreNotImplementedWithWhatToDoInstead() throws Exception {
+    // What tritonclient's {register,unregister}_{system,cuda}_shared_memory and their status calls
+    // send. They were 404 "no endpoint", which reads as a wrong URL or an old server.
+    for (String kind : List.of("system", "cuda")) {
+      String base = "/v2/" + kind + "sharedmemory";
+      for (HttpResponse<byte[]> r :
+          List.of(
+              get(base + "/status"),
+              get(base + "/region/r0/status"),
+              post(base + "/region/r0/register", "{\"key\":\"/r0\",\"offset\":0,\"byte_size\":64}"),
+              post(base + "/region/r0/unregister", ""),
+              post(base + "/unregister", ""))) {
+        assertThat(r.statusCode()).as("%s %s", kind, r.uri()).isEqualTo(501);
+        assertThat(error(r))
+            .contains(kind.equals("cuda") ? "CUDA shared memory" : "system shared memory")
+            .contains("not supported", kind + "_shared_memory", "send the tensor data");
+      }
+    }
+    assertThat(post("/v2/systemsharedmemory/status", "").statusCode()).isEqualTo(405);
+    assertThat(get("/v2/systemsharedmemory/region/r0/other").statusCode()).isEqualTo(404);
+  }
+
+  @Test
   void serverMetadataListsImplementedExtensions() throws Exception {
     HttpResponse<byte[]> r = get("/v2");
     assertThat(r.statusCode()).isEqualTo(200);

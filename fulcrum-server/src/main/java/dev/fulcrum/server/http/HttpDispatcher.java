@@ -7,6 +7,7 @@ import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -362,6 +363,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
+      case SHARED_MEMORY_STATUS, SHARED_MEMORY_REGISTRATION ->
+          throw SharedMemory.callRefused(route.model().equals("cuda"));
       case DASHBOARD_FILE ->
           done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
       case DASHBOARD_EVENTS ->

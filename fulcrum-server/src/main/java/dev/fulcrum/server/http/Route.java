@@ -47,6 +47,14 @@ record Route(Endpoint endpoint, String model, String version) {
     DASHBOARD_FILE(HttpMethod.GET, null),
     /** The dashboard's server-sent events: every model's numbers, so the inference scope. */
     DASHBOARD_EVENTS(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * Triton's shared-memory extensions' status ({@code v2/systemsharedmemory[/region/<r>]/status},
+     * {@code v2/cudasharedmemory/...}; the model field is {@code system} or {@code cuda}): not
+     * implemented, answered 501 with what to do instead rather than 404 "no endpoint".
+     */
+    SHARED_MEMORY_STATUS(HttpMethod.GET, Scope.INFERENCE),
+    /** Their register and unregister calls, answered as {@link #SHARED_MEMORY_STATUS}. */
+    SHARED_MEMORY_REGISTRATION(HttpMethod.POST, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -131,6 +139,9 @@ record Route(Endpoint endpoint, String model, String version) {
     if (n >= 3 && s.get(1).equals("repository")) {
       return repository(s);
     }
+    if (n >= 3 && (s.get(1).equals("systemsharedmemory") || s.get(1).equals("cudasharedmemory"))) {
+      return sharedMemory(s);
+    }
     if (n < 3 || !s.get(1).equals("models")) {
       return notFound();
     }
@@ -174,6 +185,19 @@ record Route(Endpoint endpoint, String model, String version) {
       };
     }
     return notFound();
+  }
+
+  /** {@code v2/<kind>sharedmemory[/region/<r>]/{status,register,unregister}}. */
+  private static Route sharedMemory(List<String> s) {
+    if (s.size() != 3 && !(s.size() == 5 && s.get(2).equals("region"))) {
+      return notFound();
+    }
+    String kind = s.get(1).equals("cudasharedmemory") ? "cuda" : "system";
+    return switch (s.getLast()) {
+      case "status" -> new Route(Endpoint.SHARED_MEMORY_STATUS, kind, "");
+      case "register", "unregister" -> new Route(Endpoint.SHARED_MEMORY_REGISTRATION, kind, "");
+      default -> notFound();
+    };
   }
 
   /** {@code dashboard} (the page), {@code dashboard/events}, {@code dashboard/<file>}. */
