@@ -11,6 +11,9 @@ import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
@@ -32,6 +35,9 @@ import dev.fulcrum.server.grpc.proto.ServerLiveRequest;
 import dev.fulcrum.server.grpc.proto.ServerMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryRegisterRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -344,6 +350,50 @@ class GrpcServerTest {
                 RepositoryModelUnloadRequest.newBuilder().setModelName("simple").build()),
         Status.Code.UNIMPLEMENTED,
         "simple");
+  }
+
+  @Test
+  void sharedMemoryCallsAreUnimplementedWithWhatToDoInstead() {
+    // tritonclient.grpc's {register,unregister}_{system,cuda}_shared_memory and status calls. They
+    // were undeclared, so gRPC answered "Method not found"; now they say what to do instead, in
+    // REST's words (its 501).
+    String system = "system_shared_memory";
+    String cuda = "cuda_shared_memory";
+    assertStatus(
+        () -> stub.systemSharedMemoryStatus(SystemSharedMemoryStatusRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED,
+        system);
+    assertStatus(
+        () ->
+            stub.systemSharedMemoryRegister(
+                SystemSharedMemoryRegisterRequest.newBuilder()
+                    .setName("r0")
+                    .setKey("/r0")
+                    .setByteSize(64)
+                    .build()),
+        Status.Code.UNIMPLEMENTED,
+        system);
+    assertStatus(
+        () ->
+            stub.systemSharedMemoryUnregister(
+                SystemSharedMemoryUnregisterRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED,
+        "send the tensor data");
+    assertStatus(
+        () -> stub.cudaSharedMemoryStatus(CudaSharedMemoryStatusRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED,
+        cuda);
+    assertStatus(
+        () ->
+            stub.cudaSharedMemoryRegister(
+                CudaSharedMemoryRegisterRequest.newBuilder().setName("g0").setByteSize(64).build()),
+        Status.Code.UNIMPLEMENTED,
+        cuda);
+    assertStatus(
+        () ->
+            stub.cudaSharedMemoryUnregister(CudaSharedMemoryUnregisterRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED,
+        "CUDA shared memory is not supported");
   }
 
   @Test

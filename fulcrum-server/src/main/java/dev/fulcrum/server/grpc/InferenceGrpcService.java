@@ -8,6 +8,12 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterResponse;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusResponse;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryUnregisterRequest;
+import dev.fulcrum.server.grpc.proto.CudaSharedMemoryUnregisterResponse;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
 import dev.fulcrum.server.grpc.proto.ModelConfigResponse;
@@ -33,8 +39,15 @@ import dev.fulcrum.server.grpc.proto.ServerMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ServerMetadataResponse;
 import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
 import dev.fulcrum.server.grpc.proto.ServerReadyResponse;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryRegisterRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryRegisterResponse;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusResponse;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
+import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterResponse;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
+import dev.fulcrum.server.protocol.SharedMemory;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
@@ -234,6 +247,53 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         service.unload(request.getModelName()),
         observer,
         RepositoryModelUnloadResponse.getDefaultInstance());
+  }
+
+  @Override
+  public void systemSharedMemoryStatus(
+      SystemSharedMemoryStatusRequest request,
+      StreamObserver<SystemSharedMemoryStatusResponse> observer) {
+    refuseSharedMemory(observer, false);
+  }
+
+  @Override
+  public void systemSharedMemoryRegister(
+      SystemSharedMemoryRegisterRequest request,
+      StreamObserver<SystemSharedMemoryRegisterResponse> observer) {
+    refuseSharedMemory(observer, false);
+  }
+
+  @Override
+  public void systemSharedMemoryUnregister(
+      SystemSharedMemoryUnregisterRequest request,
+      StreamObserver<SystemSharedMemoryUnregisterResponse> observer) {
+    refuseSharedMemory(observer, false);
+  }
+
+  @Override
+  public void cudaSharedMemoryStatus(
+      CudaSharedMemoryStatusRequest request,
+      StreamObserver<CudaSharedMemoryStatusResponse> observer) {
+    refuseSharedMemory(observer, true);
+  }
+
+  @Override
+  public void cudaSharedMemoryRegister(
+      CudaSharedMemoryRegisterRequest request,
+      StreamObserver<CudaSharedMemoryRegisterResponse> observer) {
+    refuseSharedMemory(observer, true);
+  }
+
+  @Override
+  public void cudaSharedMemoryUnregister(
+      CudaSharedMemoryUnregisterRequest request,
+      StreamObserver<CudaSharedMemoryUnregisterResponse> observer) {
+    refuseSharedMemory(observer, true);
+  }
+
+  /** Triton's shared-memory calls: UNIMPLEMENTED, the same words as REST's 501. */
+  private static void refuseSharedMemory(StreamObserver<?> observer, boolean cuda) {
+    observer.onError(GrpcStatuses.of(SharedMemory.callRefused(cuda)).asRuntimeException());
   }
 
   private static <T> void control(
