@@ -1,0 +1,618 @@
+#!/usr/bin/env python3
+"""NVIDIA's tritonclient (HTTP, gRPC, their aio clients, gRPC streaming), unchanged, against a
+running Fulcrum with the demo models: one PASS/FAIL line per call, what a team moving off Triton
+runs. Run by bench/triton_clients.sh, which installs the client and starts the server.
+
+Calls Fulcrum does not implement (shared memory, trace and log settings, model files in a load
+request) must answer a clean error naming the cause, in time: they PASS when they do. Exit status 1
+when a check FAILs."""
+
+import argparse
+import asyncio
+import json
+import queue
+import signal
+import sys
+import traceback
+import urllib.request
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as grpcaio
+import tritonclient.http as httpclient
+import tritonclient.http.aio as httpaio
+from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+FRAUD = "fraud_classifier"
+MINILM = "all_minilm_l6_v2"
+TEXT = "minilm_text"
+ROWS = np.array(
+    [[1250.0, 3, 0.92, 410.5, 14, 20, 1, 0], [23.5, 14, 0.05, 3.2, 2, 2900, 0, 1]],
+    dtype=np.float32,
+)
+RESULTS = []
+EXPECTED = {}  # the probabilities of ROWS, from the first JSON inference
+
+
+def check(name, fn, seconds=30):
+    """Runs fn; PASS when it returns without raising, within `seconds` (a hang is a FAIL)."""
+
+    def alarm(_sig, _frame):
+        raise TimeoutError(f"no answer in {seconds} s")
+
+    signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        note = fn()
+        RESULTS.append((name, True))
+        print(f"PASS {name}" + (f": {str(note)[:160]}" if isinstance(note, str) else ""), flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
+        RESULTS.append((name, False))
+        detail = f"{type(e).__name__}: {e}"
+        print(f"FAIL {name}: {detail}", flush=True)
+        if "-v" in sys.argv:
+            traceback.print_exc()
+    finally:
+        signal.alarm(0)
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def refused(fn, *words):
+    """fn must raise InferenceServerException whose message names one of words (a clean error)."""
+    try:
+        fn()
+    except InferenceServerException as e:
+        msg = str(e)
+        expect(any(w.lower() in msg.lower() for w in words), f"unclear error: {msg!r}")
+        return msg[:160]
+    raise AssertionError("accepted, expected a clean 'not supported' error")
+
+
+async def arefused(coro, *words):
+    try:
+        await coro
+    except InferenceServerException as e:
+        msg = str(e)
+        expect(any(w.lower() in msg.lower() for w in words), f"unclear error: {msg!r}")
+        return msg[:160]
+    raise AssertionError("accepted, expected a clean 'not supported' error")
+
+
+def fraud_inputs(mod, binary=True, rows=ROWS):
+    i = mod.InferInput("features", list(rows.shape), "FP32")
+    if mod is httpclient or mod is httpaio:
+        i.set_data_from_numpy(rows, binary_data=binary)
+    else:
+        i.set_data_from_numpy(rows)
+    return [i]
+
+
+def http_outputs(binary, class_count=0):
+    return [
+        httpclient.InferRequestedOutput(
+            "probabilities", binary_data=binary, class_count=class_count
+        ),
+        httpclient.InferRequestedOutput("label", binary_data=binary),
+    ]
+
+
+def check_probabilities(result, tag):
+    p = result.as_numpy("probabilities")
+    expect(p is not None and p.shape == (2, 2), f"{tag}: probabilities {p!r}")
+    expect(p.dtype == np.float32, f"{tag}: dtype {p.dtype}")
+    if "p" in EXPECTED:
+        expect(np.allclose(p, EXPECTED["p"], atol=1e-6), f"{tag}: {p} != {EXPECTED['p']}")
+    label = result.as_numpy("label")
+    expect(label is not None and label.shape == (2,) and label.dtype == np.int64, f"{tag}: label {label!r}")
+    return p
+
+
+def check_classes(result, k):
+    c = result.as_numpy("probabilities")
+    expect(c is not None and c.shape == (2, k), f"class_count={k}: shape {None if c is None else c.shape}")
+    first = c[0][0].decode() if isinstance(c[0][0], bytes) else str(c[0][0])
+    parts = first.split(":")
+    expect(len(parts) >= 2 and float(parts[0]) > 0, f"class_count={k}: {first!r}")
+    return f"{c.tolist()}"
+
+
+def minilm_inputs(mod):
+    ids = np.array([[101, 7592, 2088, 102]], dtype=np.int64)
+    out = []
+    for name, arr in (("input_ids", ids), ("attention_mask", np.ones_like(ids)), ("token_type_ids", np.zeros_like(ids))):
+        i = mod.InferInput(name, list(arr.shape), np_to_triton_dtype(arr.dtype))
+        i.set_data_from_numpy(arr)
+        out.append(i)
+    return out
+
+
+def text_inputs(mod):
+    arr = np.array([["hello world"], ["A sentence embedding maps text to a vector."]], dtype=object)
+    i = mod.InferInput("text", [2, 1], "BYTES")
+    i.set_data_from_numpy(arr)
+    return [i]
+
+
+def check_text(result):
+    e = result.as_numpy("embedding")
+    expect(e is not None and e.shape == (2, 384), f"embedding {None if e is None else e.shape}")
+    norms = np.linalg.norm(e, axis=1)
+    expect(np.allclose(norms, 1.0, atol=1e-3), f"norms {norms}")
+
+
+SHM_WORDS = ("not supported", "unsupported", "shared memory")
+
+
+def run_http(url, repository):
+    c = httpclient.InferenceServerClient(url, network_timeout=20, connection_timeout=5, concurrency=4)
+    check("http is_server_live", lambda: expect(c.is_server_live(), "not live"))
+    check("http is_server_ready", lambda: expect(c.is_server_ready(), "not ready"))
+    check("http is_model_ready", lambda: expect(c.is_model_ready(FRAUD) and c.is_model_ready(FRAUD, "1"), "not ready"))
+    check("http is_model_ready(unknown) is False", lambda: expect(not c.is_model_ready("no_such_model"), "ready"))
+
+    def server_metadata():
+        m = c.get_server_metadata()
+        expect("statistics" in m["extensions"] and "model_configuration" in m["extensions"], m)
+        return f"{m['name']} {m['version']} {m['extensions']}"
+
+    check("http get_server_metadata", server_metadata)
+
+    def model_metadata():
+        m = c.get_model_metadata(FRAUD)
+        expect(m["inputs"][0]["shape"] == [-1, 8] and m["inputs"][0]["datatype"] == "FP32", m)
+        m1 = c.get_model_metadata(FRAUD, "1")
+        expect(m1["name"] == FRAUD, m1)
+
+    check("http get_model_metadata", model_metadata)
+
+    def model_config():
+        m = c.get_model_config(FRAUD)
+        expect(m["max_batch_size"] > 0 and m["input"][0]["data_type"] == "TYPE_FP32", m)
+        expect("dynamic_batching" in m and m["instance_group"], m)
+        return f"max_batch_size={m['max_batch_size']} instance_group={m['instance_group'][0]['kind']}x{m['instance_group'][0]['count']}"
+
+    check("http get_model_config", model_config)
+    check(
+        "http get_model_config(unknown) -> error",
+        lambda: refused(lambda: c.get_model_config("no_such_model"), "no_such_model", "unknown", "not found"),
+    )
+
+    def index():
+        idx = c.get_model_repository_index()
+        names = {m["name"] for m in idx}
+        expect({FRAUD, MINILM, TEXT} <= names, idx)
+        return f"{len(idx)} entries"
+
+    check("http get_model_repository_index", index)
+
+    def infer_json():
+        r = c.infer(FRAUD, fraud_inputs(httpclient, binary=False), outputs=http_outputs(False))
+        EXPECTED["p"] = r.as_numpy("probabilities")
+        check_probabilities(r, "json")
+        expect(r.get_response()["model_name"] == FRAUD, r.get_response())
+
+    check("http infer binary_data off (JSON in, JSON out)", infer_json)
+    check(
+        "http infer binary_data on (binary in, binary out)",
+        lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient, True), outputs=http_outputs(True)), "binary"),
+    )
+    check(
+        "http infer binary in, JSON out",
+        lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient, True), outputs=http_outputs(False)), "mixed"),
+    )
+    check(
+        "http infer no outputs named (all, binary default)",
+        lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient, True)), "all"),
+    )
+
+    def one_output():
+        r = c.infer(FRAUD, fraud_inputs(httpclient), outputs=[httpclient.InferRequestedOutput("label")])
+        expect(r.as_numpy("probabilities") is None and r.as_numpy("label").shape == (2,), r.get_response())
+
+    check("http infer one requested output", one_output)
+    for k in (1, 2):
+        for binary in (True, False):
+            check(
+                f"http infer class_count={k} binary_data={binary}",
+                lambda k=k, b=binary: check_classes(c.infer(FRAUD, fraud_inputs(httpclient), outputs=http_outputs(b, k)), k),
+            )
+    for alg in ("gzip", "deflate"):
+        check(
+            f"http infer request_compression_algorithm={alg}",
+            lambda a=alg: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient), request_compression_algorithm=a), a),
+        )
+        check(
+            f"http infer response_compression_algorithm={alg}",
+            lambda a=alg: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient), response_compression_algorithm=a), a),
+        )
+
+    def request_id_params():
+        r = c.infer(
+            FRAUD, fraud_inputs(httpclient), request_id="req-7", priority=1, timeout=5_000_000,
+            headers={"x-team": "moving-off-triton"}, parameters={"team_tag": "a"},
+        )
+        expect(r.get_response().get("id") == "req-7", r.get_response())
+
+    check("http infer request_id, priority, timeout, headers, parameters", request_id_params)
+
+    def async_infer():
+        reqs = [c.async_infer(FRAUD, fraud_inputs(httpclient)) for _ in range(8)]
+        for q in reqs:
+            check_probabilities(q.get_result(timeout=20), "async")
+
+    check("http async_infer x8", async_infer)
+    check("http infer all_minilm_l6_v2 INT64", lambda: expect(
+        c.infer(MINILM, minilm_inputs(httpclient)).as_numpy("last_hidden_state").shape == (1, 4, 384), "shape"))
+    check("http infer minilm_text BYTES (pipeline)", lambda: check_text(c.infer(TEXT, text_inputs(httpclient))))
+
+    def bad_shape():
+        return refused(lambda: c.infer(FRAUD, fraud_inputs(httpclient, rows=np.zeros((1, 7), np.float32))), "shape", "dims", "features")
+
+    check("http infer wrong shape -> clean error", bad_shape)
+
+    def stats():
+        s = c.get_inference_statistics(FRAUD)
+        m = s["model_stats"][0]
+        expect(m["name"] == FRAUD and int(m["inference_stats"]["success"]["count"]) > 0, m)
+        all_ = c.get_inference_statistics()
+        expect(len(all_["model_stats"]) >= 3, all_)
+        return f"success={m['inference_stats']['success']['count']} execution_count={m['execution_count']}"
+
+    check("http get_inference_statistics", stats)
+
+    def load_unload():
+        c.unload_model(MINILM)
+        expect(not c.is_model_ready(MINILM), "still ready after unload")
+        c.load_model(MINILM)
+        expect(c.is_model_ready(MINILM), "not ready after load")
+
+    check("http unload_model/load_model", load_unload, 120)
+
+    def load_config():
+        cfg = c.get_model_config(FRAUD)
+        cfg["max_batch_size"] = 16
+        c.load_model(FRAUD, config=json.dumps(cfg))
+        got = c.get_model_config(FRAUD)["max_batch_size"]
+        expect(got == 16, f"max_batch_size after override {got}")
+        # back to the repository's own file
+        c.load_model(FRAUD)
+        return f"Triton ModelConfig JSON override -> max_batch_size {got}, then reloaded from the repository"
+
+    check("http load_model(config=<get_model_config JSON, edited>)", load_config, 120)
+
+    def load_files():
+        with open(f"{repository}/{FRAUD}/1/model.onnx", "rb") as f:
+            onnx = f.read()
+        return refused(
+            lambda: c.load_model(FRAUD, config=json.dumps(c.get_model_config(FRAUD)), files={"file:1/model.onnx": onnx}),
+            "not supported",
+        )
+
+    check("http load_model(files=) -> clean 'not supported'", load_files, 60)
+    check("http still serving after the load calls", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient)), "after"))
+    check("http get_system_shared_memory_status", lambda: refused(c.get_system_shared_memory_status, *SHM_WORDS))
+    check(
+        "http register_system_shared_memory",
+        lambda: refused(lambda: c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS),
+    )
+    check("http unregister_system_shared_memory", lambda: refused(c.unregister_system_shared_memory, *SHM_WORDS))
+    check("http get_cuda_shared_memory_status", lambda: refused(c.get_cuda_shared_memory_status, *SHM_WORDS))
+    check(
+        "http register_cuda_shared_memory",
+        lambda: refused(lambda: c.register_cuda_shared_memory("g0", b"\0" * 64, 0, 64), *SHM_WORDS),
+    )
+    check("http unregister_cuda_shared_memory", lambda: refused(c.unregister_cuda_shared_memory, *SHM_WORDS))
+
+    def shm_infer():
+        i = httpclient.InferInput("features", [2, 8], "FP32")
+        i.set_shared_memory("r0", 64)
+        return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
+
+    check("http infer with a shared-memory input -> clean error", shm_infer)
+    check("http get_trace_settings -> clean error", lambda: refused(c.get_trace_settings, "not supported", "trace", "not found"))
+    check("http get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "logging", "not found"))
+    c.close()
+
+
+def run_grpc(url):
+    c = grpcclient.InferenceServerClient(url)
+    check("grpc is_server_live", lambda: expect(c.is_server_live(), "not live"))
+    check("grpc is_server_ready", lambda: expect(c.is_server_ready(), "not ready"))
+    check("grpc is_model_ready", lambda: expect(c.is_model_ready(FRAUD), "not ready"))
+    check("grpc get_server_metadata", lambda: expect("statistics" in c.get_server_metadata().extensions, "no statistics"))
+    check("grpc get_server_metadata(as_json)", lambda: expect("statistics" in c.get_server_metadata(as_json=True)["extensions"], "x"))
+    check("grpc get_model_metadata", lambda: expect(list(c.get_model_metadata(FRAUD).inputs[0].shape) == [-1, 8], "shape"))
+    check("grpc get_model_metadata(as_json)", lambda: expect(c.get_model_metadata(FRAUD, as_json=True)["inputs"][0]["shape"] == ["-1", "8"], "shape"))
+
+    def config():
+        m = c.get_model_config(FRAUD).config
+        expect(m.max_batch_size > 0 and m.input[0].data_type == 11 and m.HasField("dynamic_batching"), m)
+        j = c.get_model_config(FRAUD, as_json=True)["config"]
+        expect(j["max_batch_size"] == m.max_batch_size, j)
+        return f"max_batch_size={m.max_batch_size} instance_group={len(m.instance_group)}"
+
+    check("grpc get_model_config (+ as_json)", config)
+    check("grpc get_model_repository_index", lambda: expect(
+        {FRAUD, MINILM, TEXT} <= {m.name for m in c.get_model_repository_index().models}, "names"))
+    check("grpc get_model_repository_index(as_json)", lambda: expect(len(c.get_model_repository_index(as_json=True)["models"]) >= 3, "x"))
+
+    def outputs(k=0):
+        return [grpcclient.InferRequestedOutput("probabilities", class_count=k), grpcclient.InferRequestedOutput("label")]
+
+    check("grpc infer", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(grpcclient), outputs=outputs()), "grpc"))
+    check("grpc infer (all outputs)", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(grpcclient)), "grpc"))
+    for k in (1, 2):
+        check(f"grpc infer class_count={k}", lambda k=k: check_classes(c.infer(FRAUD, fraud_inputs(grpcclient), outputs=outputs(k)), k))
+    for alg in ("gzip", "deflate"):
+        check(f"grpc infer compression_algorithm={alg}", lambda a=alg: check_probabilities(
+            c.infer(FRAUD, fraud_inputs(grpcclient), compression_algorithm=a), a))
+    check("grpc infer client_timeout=10 s", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(grpcclient), client_timeout=10), "t"))
+
+    def tiny_timeout():
+        try:
+            c.infer(FRAUD, fraud_inputs(grpcclient), client_timeout=0.000001)
+        except InferenceServerException as e:
+            expect("deadline" in str(e).lower(), str(e))
+            return str(e)[:100]
+        return "answered within 1 µs"
+
+    check("grpc infer client_timeout=1 µs -> Deadline Exceeded", tiny_timeout)
+    check("grpc still serving after the deadline", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(grpcclient)), "after"))
+
+    def params():
+        r = c.infer(FRAUD, fraud_inputs(grpcclient), request_id="g-7", priority=1, timeout=5_000_000,
+                    headers={"x-team": "a"}, parameters={"team_tag": "a", "n": 3, "flag": True})
+        expect(r.get_response().id == "g-7", r.get_response())
+
+    check("grpc infer request_id, priority, timeout, headers, parameters", params)
+
+    def async_infer():
+        q = queue.Queue()
+        for _ in range(8):
+            c.async_infer(FRAUD, fraud_inputs(grpcclient), callback=lambda result, error: q.put((result, error)))
+        for _ in range(8):
+            r, e = q.get(timeout=20)
+            expect(e is None, e)
+            check_probabilities(r, "async")
+
+    check("grpc async_infer x8", async_infer)
+
+    def stream():
+        q = queue.Queue()
+        c.start_stream(callback=lambda result, error: q.put((result, error)))
+        try:
+            for n in range(8):
+                c.async_stream_infer(FRAUD, fraud_inputs(grpcclient), request_id=f"s{n}")
+            ids = set()
+            for _ in range(8):
+                r, e = q.get(timeout=20)
+                expect(e is None, e)
+                check_probabilities(r, "stream")
+                ids.add(r.get_response().id)
+            expect(ids == {f"s{n}" for n in range(8)}, ids)
+            # an error inside the stream comes back on the callback, and the stream goes on
+            c.async_stream_infer("no_such_model", fraud_inputs(grpcclient), request_id="bad")
+            r, e = q.get(timeout=20)
+            expect(e is not None and r is None, f"expected an error, got {r}")
+            c.async_stream_infer(FRAUD, fraud_inputs(grpcclient), request_id="after")
+            r, e = q.get(timeout=20)
+            expect(e is None and r.get_response().id == "after", e)
+        finally:
+            c.stop_stream()
+        return "8 requests + an error + 1 more on one stream"
+
+    check("grpc start_stream/async_stream_infer/stop_stream", stream)
+
+    def stream_compressed():
+        q = queue.Queue()
+        c.start_stream(callback=lambda result, error: q.put((result, error)), compression_algorithm="gzip")
+        try:
+            c.async_stream_infer(FRAUD, fraud_inputs(grpcclient), outputs=outputs(1))
+            r, e = q.get(timeout=20)
+            expect(e is None, e)
+            check_classes(r, 1)
+        finally:
+            c.stop_stream()
+
+    check("grpc stream gzip + class_count=1", stream_compressed)
+    check("grpc infer all_minilm_l6_v2 INT64", lambda: expect(
+        c.infer(MINILM, minilm_inputs(grpcclient)).as_numpy("last_hidden_state").shape == (1, 4, 384), "shape"))
+    check("grpc infer minilm_text BYTES (pipeline)", lambda: check_text(c.infer(TEXT, text_inputs(grpcclient))))
+
+    def stats():
+        s = c.get_inference_statistics(FRAUD)
+        expect(s.model_stats[0].inference_stats.success.count > 0, s)
+        j = c.get_inference_statistics(FRAUD, as_json=True)
+        expect(j["model_stats"][0]["name"] == FRAUD, j)
+
+    check("grpc get_inference_statistics (+ as_json)", stats)
+
+    def load_unload():
+        c.unload_model(MINILM)
+        expect(not c.is_model_ready(MINILM), "ready after unload")
+        c.load_model(MINILM)
+        expect(c.is_model_ready(MINILM), "not ready after load")
+
+    check("grpc unload_model/load_model", load_unload, 120)
+
+    def load_config():
+        cfg = c.get_model_config(FRAUD, as_json=True)["config"]
+        cfg["max_batch_size"] = 8
+        c.load_model(FRAUD, config=json.dumps(cfg))
+        got = c.get_model_config(FRAUD).config.max_batch_size
+        expect(got == 8, f"max_batch_size {got}")
+        c.load_model(FRAUD)
+        return f"as_json config edited -> max_batch_size {got}"
+
+    check("grpc load_model(config=<get_model_config(as_json) edited>)", load_config, 120)
+    check("grpc load_model(files=) -> clean 'not supported'", lambda: refused(
+        lambda: c.load_model(FRAUD, config=json.dumps(c.get_model_config(FRAUD, as_json=True)["config"]),
+                             files={"file:1/model.onnx": b"\x08\x01"}), "not supported"), 60)
+    check("grpc get_system_shared_memory_status", lambda: refused(c.get_system_shared_memory_status, *SHM_WORDS))
+    check("grpc register_system_shared_memory", lambda: refused(
+        lambda: c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
+    check("grpc unregister_system_shared_memory", lambda: refused(c.unregister_system_shared_memory, *SHM_WORDS))
+    check("grpc get_cuda_shared_memory_status", lambda: refused(c.get_cuda_shared_memory_status, *SHM_WORDS))
+    check("grpc register_cuda_shared_memory", lambda: refused(
+        lambda: c.register_cuda_shared_memory("g0", b"\0" * 64, 0, 64), *SHM_WORDS))
+    check("grpc unregister_cuda_shared_memory", lambda: refused(c.unregister_cuda_shared_memory, *SHM_WORDS))
+
+    def shm_infer():
+        i = grpcclient.InferInput("features", [2, 8], "FP32")
+        i.set_shared_memory("r0", 64)
+        return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
+
+    check("grpc infer with a shared-memory input -> clean error", shm_infer)
+    check("grpc get_trace_settings -> clean error", lambda: refused(c.get_trace_settings, "not supported", "unimplemented", "trace"))
+    check("grpc get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "unimplemented", "log"))
+    c.close()
+
+
+async def run_http_aio(url):
+    async with httpaio.InferenceServerClient(url) as c:
+        async def go(name, coro_fn):
+            try:
+                note = await asyncio.wait_for(coro_fn(), 30)
+                RESULTS.append((name, True))
+                print(f"PASS {name}" + (f": {str(note)[:160]}" if isinstance(note, str) else ""), flush=True)
+            except Exception as e:  # noqa: BLE001
+                RESULTS.append((name, False))
+                print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
+
+        async def health():
+            expect(await c.is_server_live() and await c.is_server_ready() and await c.is_model_ready(FRAUD), "health")
+
+        await go("http.aio is_server_live/ready, is_model_ready", health)
+
+        async def meta():
+            expect((await c.get_model_config(FRAUD))["max_batch_size"] > 0, "config")
+            expect((await c.get_model_metadata(FRAUD))["name"] == FRAUD, "metadata")
+            expect("statistics" in (await c.get_server_metadata())["extensions"], "server")
+            expect(len(await c.get_model_repository_index()) >= 3, "index")
+
+        await go("http.aio metadata, config, repository index", meta)
+
+        async def infer():
+            rs = await asyncio.gather(*[c.infer(FRAUD, fraud_inputs(httpaio, b), outputs=[
+                httpaio.InferRequestedOutput("probabilities", binary_data=b), httpaio.InferRequestedOutput("label", binary_data=b)])
+                for b in (True, False) * 4])
+            for r in rs:
+                check_probabilities(r, "aio")
+
+        await go("http.aio infer x8 (binary on/off, concurrent)", infer)
+
+        async def compressed():
+            r = await c.infer(FRAUD, fraud_inputs(httpaio), request_compression_algorithm="gzip",
+                              response_compression_algorithm="gzip")
+            check_probabilities(r, "aio gzip")
+
+        await go("http.aio infer gzip both ways", compressed)
+
+        async def cls():
+            r = await c.infer(FRAUD, fraud_inputs(httpaio), outputs=[httpaio.InferRequestedOutput("probabilities", class_count=2)])
+            check_classes(r, 2)
+
+        await go("http.aio infer class_count=2", cls)
+        await go("http.aio get_inference_statistics", lambda: c.get_inference_statistics(FRAUD))
+        await go("http.aio register_system_shared_memory -> clean error", lambda: arefused(
+            c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
+
+
+async def run_grpc_aio(url):
+    async with grpcaio.InferenceServerClient(url) as c:
+        async def go(name, coro_fn):
+            try:
+                note = await asyncio.wait_for(coro_fn(), 30)
+                RESULTS.append((name, True))
+                print(f"PASS {name}" + (f": {str(note)[:160]}" if isinstance(note, str) else ""), flush=True)
+            except Exception as e:  # noqa: BLE001
+                RESULTS.append((name, False))
+                print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
+
+        async def health():
+            expect(await c.is_server_live() and await c.is_server_ready() and await c.is_model_ready(FRAUD), "health")
+
+        await go("grpc.aio is_server_live/ready, is_model_ready", health)
+
+        async def meta():
+            expect((await c.get_model_config(FRAUD)).config.max_batch_size > 0, "config")
+            expect((await c.get_model_config(FRAUD, as_json=True))["config"]["name"] == FRAUD, "config json")
+            expect((await c.get_model_metadata(FRAUD)).name == FRAUD, "metadata")
+            expect(len((await c.get_model_repository_index()).models) >= 3, "index")
+
+        await go("grpc.aio metadata, config (+as_json), repository index", meta)
+
+        async def infer():
+            rs = await asyncio.gather(*[c.infer(FRAUD, fraud_inputs(grpcaio), compression_algorithm=a)
+                                        for a in (None, "gzip") * 4])
+            for r in rs:
+                check_probabilities(r, "aio")
+
+        await go("grpc.aio infer x8 (plain and gzip, concurrent)", infer)
+
+        async def stream():
+            async def requests():
+                for n in range(6):
+                    yield {"model_name": FRAUD, "inputs": fraud_inputs(grpcaio), "request_id": f"a{n}"}
+
+            ids = []
+            async for result, error in c.stream_infer(requests()):
+                expect(error is None, error)
+                check_probabilities(result, "aio stream")
+                ids.append(result.get_response().id)
+            expect(sorted(ids) == [f"a{n}" for n in range(6)], ids)
+            return f"{len(ids)} responses"
+
+        await go("grpc.aio stream_infer x6", stream)
+
+        async def timeout():
+            try:
+                await c.infer(FRAUD, fraud_inputs(grpcaio), client_timeout=0.000001)
+            except InferenceServerException as e:
+                expect("deadline" in str(e).lower(), str(e))
+                return str(e)[:80]
+            return "answered within 1 µs"
+
+        await go("grpc.aio client_timeout=1 µs -> Deadline Exceeded", timeout)
+        await go("grpc.aio get_inference_statistics", lambda: c.get_inference_statistics(FRAUD))
+        await go("grpc.aio register_system_shared_memory -> clean error", lambda: arefused(
+            c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
+
+
+def run_metrics(url):
+    def scrape():
+        text = urllib.request.urlopen(f"http://{url}/metrics", timeout=10).read().decode()
+        needed = ["nv_inference_request_success", "nv_inference_count", "nv_inference_exec_count",
+                  "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
+                  "nv_inference_compute_infer_duration_us"]
+        missing = [n for n in needed if f"\n{n}{{" not in "\n" + text]
+        expect(not missing, f"missing {missing}")
+        return f"{len(needed)} nv_* model metrics present"
+
+    check("metrics port /metrics has Triton's nv_inference_* counters", scrape)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--http", default="127.0.0.1:8000")
+    ap.add_argument("--grpc", default="127.0.0.1:8001")
+    ap.add_argument("--metrics", default="127.0.0.1:8002")
+    ap.add_argument("--repository", default="demo/models")
+    ap.add_argument("-v", action="store_true")
+    a = ap.parse_args()
+    run_http(a.http, a.repository)
+    run_grpc(a.grpc)
+    asyncio.run(run_http_aio(a.http))
+    asyncio.run(run_grpc_aio(a.grpc))
+    run_metrics(a.metrics)
+    failed = [n for n, ok in RESULTS if not ok]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
