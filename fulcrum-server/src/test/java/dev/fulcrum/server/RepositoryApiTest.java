@@ -413,6 +413,51 @@ class RepositoryApiTest {
   }
 
   @Test
+  void warmUpSamplesShowInConfigAndSurviveTritonsReadEditLoadRoundTrip() throws Exception {
+    // GET .../config answered "model_warmup": [], so tritonclient's get_model_config, edited and
+    // sent back with load_model(config=...), reloaded the model without its warm-up.
+    writeModel("w", 1, "identity");
+    Files.createDirectories(repo.resolve("w/warmup"));
+    Files.write(repo.resolve("w/warmup/in.bin"), new byte[16]);
+    Files.writeString(
+        repo.resolve("w/config.yaml"),
+        """
+        max-batch-size: 4
+        model-warmup:
+          - name: zeros
+            batch-size: 2
+            inputs:
+              IN: {data-type: FP32, dims: [4], zero-data: true}
+          - name: recorded
+            count: 3
+            inputs:
+              IN: {dims: [4], input-data-file: warmup/in.bin}
+        """);
+    start(ControlMode.EXPLICIT, List.of("w"));
+    ObjectNode triton = (ObjectNode) JSON.readTree(get("/v2/models/w/config").body());
+    assertThat(triton.get("model_warmup").toString())
+        .isEqualTo(
+            "[{\"name\":\"zeros\",\"batch_size\":2,\"inputs\":{\"IN\":{\"data_type\":\"TYPE_FP32\","
+                + "\"dims\":[4],\"zero_data\":true}},\"count\":1},"
+                + "{\"name\":\"recorded\",\"batch_size\":1,\"inputs\":{\"IN\":{\"data_type\":"
+                + "\"TYPE_FP32\",\"dims\":[4],\"input_data_file\":\"in.bin\"}},\"count\":3}]");
+
+    triton.put("max_batch_size", 3);
+    HttpResponse<String> reload =
+        post(
+            "/v2/repository/models/w/load",
+            JSON.writeValueAsString(
+                JSON.createObjectNode()
+                    .set(
+                        "parameters",
+                        JSON.createObjectNode().put("config", JSON.writeValueAsString(triton)))));
+    assertThat(reload.statusCode()).as(reload.body()).isEqualTo(200);
+    JsonNode after = JSON.readTree(get("/v2/models/w/config").body());
+    assertThat(after.get("max_batch_size").asInt()).isEqualTo(3);
+    assertThat(after.get("model_warmup")).isEqualTo(triton.get("model_warmup"));
+  }
+
+  @Test
   void aSwapUnderConcurrentRequestsFailsNone() throws Exception {
     writeModel("m", 1, "identity");
     start(ControlMode.EXPLICIT, List.of("m"));

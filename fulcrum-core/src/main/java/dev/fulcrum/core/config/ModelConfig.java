@@ -29,6 +29,8 @@ import org.jspecify.annotations.Nullable;
  * @param monitoring skew and drift monitoring, or null when config.yaml has no {@code monitoring:}
  * @param pipeline the steps around the model file, for a pipeline model; null otherwise
  * @param responseCache the response cache's settings (disabled by default)
+ * @param warmup the warm-up samples as the configuration writes them ({@code model-warmup}),
+ *     checked against the model when a version warms up; empty when there are none
  */
 public record ModelConfig(
     String name,
@@ -45,7 +47,44 @@ public record ModelConfig(
     SloConfig slo,
     @Nullable MonitoringConfig monitoring,
     @Nullable PipelineConfig pipeline,
-    ResponseCacheConfig responseCache) {
+    ResponseCacheConfig responseCache,
+    List<ModelConfigFile.WarmupFile> warmup) {
+
+  /** A configuration without warm-up samples. */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel,
+      SloConfig slo,
+      @Nullable MonitoringConfig monitoring,
+      @Nullable PipelineConfig pipeline,
+      ResponseCacheConfig responseCache) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        List.of());
+  }
 
   /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
   public ModelConfig(
@@ -114,6 +153,7 @@ public record ModelConfig(
     Objects.requireNonNull(scheduling, "scheduling");
     Objects.requireNonNull(slo, "slo");
     Objects.requireNonNull(responseCache, "responseCache");
+    warmup = List.copyOf(warmup);
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
@@ -151,7 +191,8 @@ public record ModelConfig(
         newSlo,
         newMonitoring,
         pipeline,
-        responseCache);
+        responseCache,
+        warmup);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

@@ -312,7 +312,12 @@ public final class ModelConfigResolver {
             ? monitoring(f.monitoring(), file, inputs, outputs, maxBatch > 0)
             : pipelineMonitoring(f.monitoring(), file, engine, maxBatch > 0),
         d.pipeline(),
-        responseCache(f.responseCache(), file));
+        responseCache(f.responseCache(), file),
+        // As written (checked against the model when the version warms up): shown by
+        // GET v2/models/<m>/config, so that a config read there and loaded back keeps them.
+        f.modelWarmup() == null
+            ? List.of()
+            : f.modelWarmup().stream().filter(Objects::nonNull).toList());
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */

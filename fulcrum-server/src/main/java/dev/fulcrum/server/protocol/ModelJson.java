@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.config.VersionPolicy;
@@ -156,10 +157,63 @@ public final class ModelJson {
         so.executionMode() == SessionOptions.ExecutionMode.PARALLEL ? "1" : "0");
     putParam(params, "enable_mem_arena", so.memoryArena() ? "1" : "0");
     putParam(params, "enable_mem_pattern", so.memoryPattern() ? "1" : "0");
-    o.putArray("model_warmup");
+    o.set("model_warmup", warmup(config));
     o.putObject("model_transaction_policy").put("decoupled", false);
     return o;
   }
+
+  /**
+   * The warm-up samples in Triton's {@code model_warmup} form, defaults filled in (batch size and
+   * count 1, the input's type and dims), so that a configuration read here and sent back to {@code
+   * load} keeps them. A file is named relative to the model's {@code warmup/} folder, as Triton's
+   * {@code input_data_file} is.
+   */
+  private static ArrayNode warmup(ModelConfig config) {
+    ArrayNode samples = F.arrayNode();
+    for (ModelConfigFile.WarmupFile w : config.warmup()) {
+      ObjectNode sample = samples.addObject();
+      sample.put("name", Objects.requireNonNullElse(w.name(), ""));
+      sample.put("batch_size", Objects.requireNonNullElse(w.batchSize(), 1));
+      ObjectNode inputs = sample.putObject("inputs");
+      if (w.inputs() != null) {
+        w.inputs()
+            .forEach(
+                (name, in) -> {
+                  ObjectNode i = inputs.putObject(name);
+                  TensorConfig t = config.input(name).orElse(null);
+                  i.put(
+                      "data_type",
+                      t != null
+                          ? t.datatype().configName()
+                          : Objects.requireNonNullElse(in.dataType(), ""));
+                  ArrayNode dims = i.putArray("dims");
+                  if (in.dims() != null) {
+                    in.dims().forEach(dims::add);
+                  } else if (t != null) {
+                    for (long d : t.dims()) {
+                      dims.add(d);
+                    }
+                  }
+                  if (Boolean.TRUE.equals(in.zeroData())) {
+                    i.put("zero_data", true);
+                  } else if (Boolean.TRUE.equals(in.randomData())) {
+                    i.put("random_data", true);
+                  } else if (in.inputDataFile() != null) {
+                    String file = in.inputDataFile();
+                    i.put(
+                        "input_data_file",
+                        file.startsWith(WARMUP_FOLDER)
+                            ? file.substring(WARMUP_FOLDER.length())
+                            : "../" + file);
+                  }
+                });
+      }
+      sample.put("count", Objects.requireNonNullElse(w.count(), 1));
+    }
+    return samples;
+  }
+
+  private static final String WARMUP_FOLDER = "warmup/";
 
   private static void putParam(ObjectNode params, String key, String value) {
     params.putObject(key).put("string_value", value);
