@@ -198,7 +198,7 @@ class ProtocolContractTest {
                   .POST(HttpRequest.BodyPublishers.ofString(body))
                   .build(),
               HttpResponse.BodyHandlers.ofByteArray());
-      return r.statusCode() == 200 ? Outcome.ok(r.body(), List.of()) : failed(r);
+      return r.statusCode() == 200 ? Outcome.ok(r.body(), List.of(), Map.of()) : failed(r);
     }
 
     private static Outcome failed(HttpResponse<byte[]> r) throws Exception {
@@ -315,7 +315,7 @@ class ProtocolContractTest {
                 .withDeadlineAfter(30, TimeUnit.SECONDS)
                 .modelInfer(
                     ModelInferRequest.newBuilder().setModelName(model).addInputs(in).build());
-        return Outcome.ok(r.toByteArray(), List.of());
+        return Outcome.ok(r.toByteArray(), List.of(), Map.of());
       } catch (StatusRuntimeException e) {
         return Outcome.failed(
             ErrorCode.valueOf(e.getStatus().getCode().name()), e.getStatus().getDescription());
