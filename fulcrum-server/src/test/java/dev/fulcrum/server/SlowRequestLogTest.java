@@ -1,0 +1,253 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.RequestTiming;
+import dev.fulcrum.server.SlowRequestLog.Format;
+import dev.fulcrum.server.SlowRequestLog.Protocol;
+import dev.fulcrum.server.SlowRequestLog.Settings;
+import dev.fulcrum.server.SlowRequestLog.SlowRequest;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The slow-request log's threshold, lines, rate limit and summary, on a test clock. */
+class SlowRequestLogTest {
+  private static final long MS = 1_000_000L;
+  private static final String TRACEPARENT =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+  private final AtomicLong clock = new AtomicLong(1_000_000 * MS);
+  private final List<String> lines = new CopyOnWriteArrayList<>();
+
+  private SlowRequestLog log(long thresholdMs, Format format, int perSecond) {
+    return new SlowRequestLog(
+        new Settings(thresholdMs * MS, format, perSecond), lines::add, clock::get, false);
+  }
+
+  private static SlowRequest request(long totalMs, RequestTiming timing) {
+    return new SlowRequest(
+        Protocol.REST_JSON,
+        "fraud_classifier",
+        "1",
+        "200",
+        totalMs * MS,
+        100 * MS,
+        timing,
+        new InetSocketAddress("127.0.0.1", 53422),
+        "req-7",
+        TRACEPARENT,
+        null);
+  }
+
+  @Test
+  void onlyRequestsOverTheThresholdOrRefusedForLoadAreWanted() {
+    SlowRequestLog log = log(100, Format.LOGFMT, 100);
+    assertThat(log.wants(100 * MS, 0, null)).as("at the threshold").isFalse();
+    assertThat(log.wants(100 * MS + 1, 0, null)).as("over it").isTrue();
+    assertThat(log.wants(MS, 0, InferenceException.exhausted("queue full")))
+        .as("a quick 429")
+        .isTrue();
+    assertThat(
+            log.wants(
+                MS,
+                0,
+                new CompletionException(
+                    new InferenceException(ErrorCode.DEADLINE_EXCEEDED, "timed out in queue"))))
+        .as("a queue timeout, wrapped")
+        .isTrue();
+    assertThat(log.wants(MS, 0, InferenceException.invalid("bad shape")))
+        .as("a quick client mistake")
+        .isFalse();
+  }
+
+  @Test
+  void aModelsObjectiveIsItsThresholdAndSloModeJudgesOnlyModelsWithOne() {
+    SlowRequestLog log = log(100, Format.LOGFMT, 100);
+    assertThat(log.wants(20 * MS, 10 * MS, null)).as("over its 10 ms objective").isTrue();
+    assertThat(log.wants(200 * MS, 500 * MS, null)).as("within its 500 ms objective").isFalse();
+    SlowRequestLog slo =
+        new SlowRequestLog(
+            new Settings(Settings.thresholdNanos("slo"), Format.LOGFMT, 100),
+            lines::add,
+            clock::get,
+            false);
+    assertThat(slo.wants(3_600_000 * MS, 0, null)).as("no objective, never slow").isFalse();
+    assertThat(slo.wants(11 * MS, 10 * MS, null)).isTrue();
+  }
+
+  @Test
+  void aLineHasEveryField() {
+    RequestTiming timing = new RequestTiming(120_500, 30_250, 0, 8, 2, 151_000, false, Double.NaN);
+    String line = SlowRequestLog.format(request(153, timing), Format.LOGFMT);
+    assertThat(line)
+        .isEqualTo(
+            "event=slow_request reason=slow model=fraud_classifier version=1 protocol=rest-json"
+                + " status=200 rows=2 total_ms=153.000 queue_ms=120.500 compute_ms=30.250"
+                + " transport_ms=2.000 batch_rows=8 cache_hit=false threshold_ms=100.000"
+                + " client=127.0.0.1:53422 id=req-7 trace_id=4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+
+  @Test
+  void aJsonLineParsesWithTheSameFields() throws Exception {
+    RequestTiming timing = new RequestTiming(120_500, 30_250, 900, 8, 2, 151_000, true, 0.5);
+    SlowRequest r =
+        new SlowRequest(
+            Protocol.GRPC,
+            "all_minilm_l6_v2",
+            "",
+            "RESOURCE_EXHAUSTED",
+            3 * MS,
+            100 * MS,
+            timing,
+            null,
+            "an \"id\"\nwith a line end",
+            null,
+            InferenceException.exhausted("the queue is full"));
+    JsonNode j = new ObjectMapper().readTree(SlowRequestLog.format(r, Format.JSON));
+    assertThat(j.get("reason").asText()).isEqualTo("refused");
+    assertThat(j.get("version").asText()).isEqualTo("default");
+    assertThat(j.get("protocol").asText()).isEqualTo("grpc");
+    assertThat(j.get("status").asText()).isEqualTo("RESOURCE_EXHAUSTED");
+    assertThat(j.get("total_ms").asDouble()).isEqualTo(3.0);
+    assertThat(j.get("steps_ms").asDouble()).isEqualTo(0.9);
+    assertThat(j.get("cache_hit").asBoolean()).isTrue();
+    assertThat(j.get("id").asText()).isEqualTo("an \"id\"\\u000awith a line end");
+    assertThat(j.get("error").asText()).isEqualTo("the queue is full");
+    assertThat(j.has("client")).isFalse();
+    assertThat(j.has("trace_id")).isFalse();
+  }
+
+  @Test
+  void logfmtQuotesClientTextAndCannotBeForgedIntoTwoLines() {
+    SlowRequest r =
+        new SlowRequest(
+            Protocol.REST_BINARY,
+            "m",
+            "2",
+            "504",
+            1 * MS,
+            100 * MS,
+            null,
+            null,
+            "a b=\"c\"\nevent=slow_request",
+            null,
+            new InferenceException(ErrorCode.DEADLINE_EXCEEDED, "waited 5 ms in the queue"));
+    String line = SlowRequestLog.format(r, Format.LOGFMT);
+    assertThat(line).doesNotContain("\n");
+    assertThat(line)
+        .contains("reason=refused")
+        .contains("protocol=rest-binary status=504 total_ms=1.000")
+        .contains("id=\"a b=\\\"c\\\"\\\\u000aevent=slow_request\"")
+        .contains("error=\"waited 5 ms in the queue\"")
+        .doesNotContain("queue_ms"); // no timing: refused before the core answered
+  }
+
+  @Test
+  void traceIdIsReadFromAValidTraceparentOnly() {
+    assertThat(SlowRequestLog.traceId(TRACEPARENT)).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+    assertThat(SlowRequestLog.traceId(null)).isNull();
+    assertThat(SlowRequestLog.traceId("garbage")).isNull();
+    assertThat(SlowRequestLog.traceId(TRACEPARENT.toUpperCase(java.util.Locale.ROOT))).isNull();
+    assertThat(SlowRequestLog.traceId("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))
+        .as("the invalid all-zero id")
+        .isNull();
+    assertThat(SlowRequestLog.traceId(TRACEPARENT + "-extra")).as("version 00 has 4").isNull();
+    assertThat(
+            SlowRequestLog.traceId("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"))
+        .as("a later version may add fields")
+        .isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+
+  @Test
+  void atMostKLinesASecondThenOneSummaryLine() {
+    SlowRequestLog log = log(10, Format.LOGFMT, 3);
+    RequestTiming timing = RequestTiming.ofPass(0, 20 * MS, 1, 1, 20 * MS);
+    for (int i = 0; i < 10; i++) {
+      if (log.wants(50 * MS, 0, null)) {
+        log.write(request(50, timing));
+      }
+    }
+    log.drain(false);
+    assertThat(lines).hasSize(3).allMatch(l -> l.startsWith("event=slow_request "));
+    clock.addAndGet(1_000 * MS);
+    log.drain(false);
+    assertThat(lines).hasSize(4);
+    assertThat(lines.get(3))
+        .isEqualTo(
+            "event=slow_requests_suppressed count=7 max_lines_per_sec=3"
+                + " message=\"7 more slow requests suppressed (at most 3 lines a second)\"");
+    // A new second: three more lines.
+    for (int i = 0; i < 4; i++) {
+      if (log.wants(50 * MS, 0, null)) {
+        log.write(request(50, timing));
+      }
+    }
+    log.close();
+    assertThat(lines).hasSize(8);
+    assertThat(lines.get(7)).startsWith("event=slow_requests_suppressed count=1 ");
+  }
+
+  @Test
+  void nothingIsSummedUpWhenNothingWasLeftOut() {
+    SlowRequestLog log = log(10, Format.JSON, 3);
+    log.drain(true);
+    clock.addAndGet(5_000 * MS);
+    log.drain(false);
+    assertThat(lines).isEmpty();
+  }
+
+  @Test
+  void aFullQueueCountsTheLineInsteadOfBlocking() {
+    // The writer is stalled (no thread drains): three seconds' lines, one second's queue.
+    SlowRequestLog log = log(0, Format.LOGFMT, 100);
+    RequestTiming timing = RequestTiming.ofPass(0, MS, 1, 1, MS);
+    for (int second = 0; second < 3; second++) {
+      for (int i = 0; i < 100; i++) {
+        assertThat(log.wants(2 * MS, 0, null)).isTrue();
+        log.write(request(2, timing));
+      }
+      clock.addAndGet(1_000 * MS);
+    }
+    log.close();
+    long written = lines.stream().filter(l -> l.startsWith("event=slow_request ")).count();
+    assertThat(written).isEqualTo(100);
+    assertThat(lines.get(lines.size() - 1)).startsWith("event=slow_requests_suppressed count=200 ");
+  }
+
+  @Test
+  void theWriterThreadWritesTheLinesAndStopsOnClose() throws Exception {
+    SlowRequestLog log =
+        new SlowRequestLog(
+            new Settings(10 * MS, Format.LOGFMT, 100), lines::add, System::nanoTime, true);
+    assertThat(log.wants(20 * MS, 0, null)).isTrue();
+    log.write(request(20, RequestTiming.ofPass(0, MS, 1, 1, MS)));
+    Await.until("the line written", () -> !lines.isEmpty());
+    log.close();
+    assertThat(lines).hasSize(1);
+    assertThat(Thread.getAllStackTraces().keySet())
+        .noneMatch(t -> t.getName().equals(SlowRequestLog.THREAD_NAME) && t.isAlive());
+  }
+
+  @Test
+  void optionValuesAreCheckedWithMessagesNamingTheOption() {
+    assertThat(Settings.thresholdNanos("250")).isEqualTo(250 * MS);
+    assertThat(Settings.thresholdNanos("0.5")).isEqualTo(MS / 2);
+    assertThat(Settings.thresholdNanos(" SLO ")).isEqualTo(Long.MAX_VALUE);
+    assertThatThrownBy(() -> Settings.thresholdNanos("fast"))
+        .hasMessageContaining("--log-slow-requests-ms");
+    assertThatThrownBy(() -> Settings.thresholdNanos("-1"))
+        .hasMessageContaining("--log-slow-requests-ms");
+    assertThatThrownBy(() -> Format.parse("xml")).hasMessageContaining("--log-slow-format");
+    assertThatThrownBy(() -> new Settings(MS, Format.LOGFMT, 0))
+        .hasMessageContaining("--log-slow-max-lines-per-sec");
+  }
+}
