@@ -96,6 +96,14 @@ public final class InferenceService {
     }
   }
 
+  /**
+   * Whether every answer carries its request's timing ({@code --request-timing-always}), so that a
+   * transport that times a request for itself (the slow-request log) knows whether to show it.
+   */
+  public boolean timingAlways() {
+    return timingAlways;
+  }
+
   /** The skew and drift monitor, or null when the server runs none. */
   public @Nullable ModelMonitor monitor() {
     return monitor;

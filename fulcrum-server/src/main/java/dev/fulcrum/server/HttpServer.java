@@ -67,6 +67,7 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable HttpPipeline pipeline;
   private @Nullable DashboardFeed dashboard;
   private @Nullable BufferBudget sharedBudget;
+  private @Nullable SlowRequestLog slowRequests;
   private boolean closed;
   private int port = -1;
   private int acceptQueue = -1;
@@ -135,6 +136,18 @@ public final class HttpServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Logs this port's slow and refused inference requests to {@code log} ({@code fulcrum serve
+   * --log-slow-requests-ms}); call before {@link #start()}. Without it nothing is timed for it.
+   */
+  public synchronized HttpServer slowRequests(SlowRequestLog log) {
+    if (!generations.isEmpty()) {
+      throw new IllegalStateException("already started");
+    }
+    this.slowRequests = log;
+    return this;
+  }
+
   /** Binds the port; blocks until bound. */
   public synchronized HttpServer start() throws InterruptedException {
     if (!generations.isEmpty() || closed) {
@@ -142,7 +155,8 @@ public final class HttpServer implements AutoCloseable {
     }
     NettyTransport io = NettyTransport.choose(config.transport());
     HttpPipeline p =
-        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections);
+        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections)
+            .slowRequests(slowRequests);
     pipeline = p;
     // AUTO on epoll: SO_REUSEPORT on every listening socket, even a lone one, so that io_uring's
     // can join the port once the server is warm (moveToWarmTransport).

@@ -6,6 +6,7 @@ import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.NettyTransport;
 import dev.fulcrum.server.RateLimitedLog;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
@@ -123,6 +124,7 @@ public final class GrpcServer implements AutoCloseable {
   private @Nullable BufferBudget budget;
 
   private @Nullable BufferBudget sharedBudget;
+  private @Nullable SlowRequestLog slowRequests;
 
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
@@ -140,6 +142,18 @@ public final class GrpcServer implements AutoCloseable {
       throw new IllegalStateException("already started");
     }
     this.sharedBudget = serverWide;
+    return this;
+  }
+
+  /**
+   * Logs this port's slow and refused inference requests to {@code log} ({@code fulcrum serve
+   * --log-slow-requests-ms}); call before {@link #start()}. Without it nothing is timed for it.
+   */
+  public synchronized GrpcServer slowRequests(SlowRequestLog log) {
+    if (server != null) {
+      throw new IllegalStateException("already started");
+    }
+    this.slowRequests = log;
     return this;
   }
 
@@ -174,7 +188,8 @@ public final class GrpcServer implements AutoCloseable {
         new InferenceGrpcService(
             service,
             HttpServer.version(),
-            new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)));
+            new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)),
+            slowRequests);
     this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =
@@ -183,7 +198,7 @@ public final class GrpcServer implements AutoCloseable {
               .tls()
               .map(tls -> InternalProtocolNegotiators.serverTls(tls.grpcContext()))
               .orElseGet(InternalProtocolNegotiators::serverPlaintext);
-      server =
+      NettyServerBuilder builder =
           NettyServerBuilder.forAddress(
                   new InetSocketAddress(config.host(), config.port()),
                   InternalNettyServerCredentials.create(
@@ -216,9 +231,11 @@ public final class GrpcServer implements AutoCloseable {
                       GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
-              .intercept(new AuthInterceptor(config.security().access()))
-              .build()
-              .start();
+              .intercept(new AuthInterceptor(config.security().access()));
+      if (slowRequests != null) {
+        builder.intercept(new SlowCallInterceptor()); // only then: a call pays nothing without it
+      }
+      server = builder.build().start();
     } catch (IOException | RuntimeException e) {
       server = null;
       shutdownResources();

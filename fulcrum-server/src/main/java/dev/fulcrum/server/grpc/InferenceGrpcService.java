@@ -3,11 +3,13 @@ package dev.fulcrum.server.grpc;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterResponse;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
@@ -82,6 +84,9 @@ import org.jspecify.annotations.Nullable;
  * (client cancel, disconnect or expired deadline) cancels the core's future.
  */
 final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+  private static final SlowRequestLog.Protocol GRPC = SlowRequestLog.Protocol.GRPC;
+  private static final SlowRequestLog.Protocol GRPC_STREAM = SlowRequestLog.Protocol.GRPC_STREAM;
+
   private final InferenceService service;
   private final ServerMetadataResponse serverMetadata;
   private final RequestFailureLog failures;
@@ -91,9 +96,25 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
 
   private volatile boolean endingStreams;
 
+  /** The slow-request log, or null when it is off (then nothing here is timed). */
+  private final @Nullable SlowRequestLog slow;
+
   InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
+    this(service, version, failures, null);
+  }
+
+  /**
+   * @param slow logs slow and refused inference requests (with {@link SlowCallInterceptor} on the
+   *     server, for the client's address and traceparent); null: off
+   */
+  InferenceGrpcService(
+      InferenceService service,
+      String version,
+      RequestFailureLog failures,
+      @Nullable SlowRequestLog slow) {
     this.service = service;
     this.failures = failures;
+    this.slow = slow;
     this.serverMetadata =
         ServerMetadataResponse.newBuilder()
             .setName(ModelJson.SERVER_NAME)
@@ -331,35 +352,48 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     CompletableFuture<InferenceResponse> future;
     // The call's event loop (this thread: the direct executor), where the answer is written.
     Executor loop = ThreadExecutorMap.currentExecutor();
+    SlowRequestLog log = slow;
+    long start = log == null ? 0 : log.now();
+    ModelVersion admitted = null;
     try {
-      ModelVersion admitted = admissionCheck(request);
+      admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      future =
-          admitted == null
-              ? service.infer(decoded.request())
-              : service.infer(admitted, decoded.request(), loop);
+      InferenceRequest run = timed(decoded.request());
+      future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
       call.onError(failed(e).asRuntimeException());
+      if (log != null) {
+        slowRequest(log, GRPC, start, request, admitted, null, e, SlowCallInterceptor.current());
+      }
       return;
     }
+    boolean shown = decoded.request().options().timing() || service.timingAlways();
+    SlowCallInterceptor.@Nullable CallInfo info =
+        log == null ? null : SlowCallInterceptor.current();
+    ModelVersion ran = admitted;
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
     call.setOnCancelHandler(() -> future.cancel(true));
     boolean raw = decoded.rawOutput();
     BiConsumer<InferenceResponse, @Nullable Throwable> reply =
         (response, failure) -> {
-          if (failure != null) {
-            call.onError(failed(failure).asRuntimeException());
-            return;
+          Throwable failed = failure;
+          ModelInferResponse message = null;
+          if (failed == null) {
+            try {
+              message = GrpcCodec.encode(shown ? response : response.withTiming(null), raw);
+            } catch (RuntimeException e) {
+              failed = e;
+            }
           }
-          ModelInferResponse message;
-          try {
-            message = GrpcCodec.encode(response, raw);
-          } catch (RuntimeException e) {
-            call.onError(failed(e).asRuntimeException());
-            return;
+          if (message != null) {
+            call.onNext(message);
+            call.onCompleted();
+          } else if (failed != null) {
+            call.onError(failed(failed).asRuntimeException());
           }
-          call.onNext(message);
-          call.onCompleted();
+          if (log != null) {
+            slowRequest(log, GRPC, start, request, ran, response, failed, info);
+          }
         };
     // Answer on the call's event loop (this thread: the direct executor), not on the engine thread
     // that completes the future: grpc-netty turns a response sent from another thread into queued
@@ -432,6 +466,10 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     private boolean halfClosed;
     private boolean finished;
 
+    /** The call's client and traceparent, for the slow-request log (null when it is off). */
+    private final SlowCallInterceptor.@Nullable CallInfo info =
+        slow == null ? null : SlowCallInterceptor.current();
+
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
     private boolean ending;
 
@@ -443,18 +481,24 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     public void onNext(ModelInferRequest request) {
       GrpcCodec.Decoded decoded;
       CompletableFuture<InferenceResponse> future;
+      SlowRequestLog log = slow;
+      long start = log == null ? 0 : log.now();
+      ModelVersion admitted = null;
       try {
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
-        ModelVersion admitted = admissionCheck(request);
+        admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        future =
-            admitted == null
-                ? service.infer(decoded.request())
-                : service.infer(admitted, decoded.request());
+        InferenceRequest run = timed(decoded.request());
+        future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));
+        if (log != null) {
+          slowRequest(log, GRPC_STREAM, start, request, admitted, null, e, info);
+        }
         return;
       }
+      boolean shown = decoded.request().options().timing() || service.timingAlways();
+      ModelVersion ran = admitted;
       synchronized (lock) {
         if (finished) {
           future.cancel(true);
@@ -466,22 +510,28 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       future.whenComplete(
           (response, failure) -> {
             ModelStreamInferResponse message;
+            Throwable failed = failure;
             if (failure != null) {
               message = error(request, failure);
             } else {
               try {
                 message =
                     ModelStreamInferResponse.newBuilder()
-                        .setInferResponse(GrpcCodec.encode(response, raw))
+                        .setInferResponse(
+                            GrpcCodec.encode(shown ? response : response.withTiming(null), raw))
                         .build();
               } catch (RuntimeException e) {
                 message = error(request, e);
+                failed = e;
               }
             }
             synchronized (lock) {
               pending.remove(future);
               send(message);
               completeIfDone();
+            }
+            if (log != null) {
+              slowRequest(log, GRPC_STREAM, start, request, ran, response, failed, info);
             }
           });
     }
@@ -549,6 +599,58 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       }
       streams.remove(this);
       toCancel.forEach(f -> f.cancel(true));
+    }
+  }
+
+  /** The request to run: timed for the slow-request log when it is on. */
+  private InferenceRequest timed(InferenceRequest asked) {
+    return slow != null && !asked.options().timing()
+        ? asked.withOptions(asked.options().withTiming())
+        : asked;
+  }
+
+  /**
+   * Gives the slow-request log a request whose answer was just handed to gRPC: its time runs from
+   * {@code start}, when the service got the parsed message.
+   */
+  private void slowRequest(
+      SlowRequestLog log,
+      SlowRequestLog.Protocol protocol,
+      long start,
+      ModelInferRequest request,
+      @Nullable ModelVersion admitted,
+      @Nullable InferenceResponse response,
+      @Nullable Throwable failure,
+      SlowCallInterceptor.@Nullable CallInfo info) {
+    long total = log.now() - start;
+    long sloNanos =
+        admitted != null
+            ? admitted.config().slo().latencyNanos()
+            : sloOf(request.getModelName(), request.getModelVersion());
+    if (!log.wants(total, sloNanos, failure)) {
+      return;
+    }
+    log.write(
+        new SlowRequestLog.SlowRequest(
+            protocol,
+            request.getModelName(),
+            request.getModelVersion(),
+            failure == null ? "OK" : GrpcStatuses.of(failure).getCode().name(),
+            total,
+            log.thresholdNanos(sloNanos),
+            response == null ? null : response.timing(),
+            info == null ? null : info.client(),
+            request.getId(),
+            info == null ? null : info.traceparent(),
+            failure));
+  }
+
+  /** The latency objective of a model a failed request named, 0 for none or an unknown model. */
+  private long sloOf(String model, String version) {
+    try {
+      return service.repository().resolve(model, version).config().slo().latencyNanos();
+    } catch (RuntimeException e) {
+      return 0;
     }
   }
 

@@ -6,6 +6,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
@@ -18,6 +19,7 @@ import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -86,6 +88,21 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private final RequestFailureLog failures;
 
+  /** The slow-request log, or null when it is off (then nothing here is timed). */
+  private final @Nullable SlowRequestLog slow;
+
+  /**
+   * With the slow-request log: when the request being served reached this handler, and, for an
+   * inference request, the model and version it named (null for any other request), its headers
+   * (traceparent) and what it was answered with when it failed.
+   */
+  private long slowStart;
+
+  private @Nullable String slowModel;
+  private String slowVersion = "";
+  private @Nullable HttpHeaders slowHeaders;
+  private @Nullable Throwable slowFailure;
+
   HttpDispatcher(
       InferenceService service,
       String version,
@@ -93,12 +110,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       AccessPolicy access,
       @Nullable DashboardHandler dashboard,
       TensorBuffers tensorBuffers,
-      AnswerLoops answerLoops) {
+      AnswerLoops answerLoops,
+      @Nullable SlowRequestLog slow) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
+    this.slow = slow;
     this.models = new ModelHandler(service, version);
-    this.infer = new InferHandler(service, tensorBuffers, answerLoops);
+    this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
   }
@@ -140,6 +159,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     busy = true;
     counted = true;
     service.responses().enter();
+    if (slow != null) {
+      slowStart = slow.now();
+      slowModel = null;
+    }
     if (msg instanceof RefusedRequest r) {
       write(ctx, refusal(r.status(), r.message()), !r.closeAfter());
       return;
@@ -248,6 +271,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private Reply error(Throwable t) {
     failures.failed(t);
+    if (slowModel != null) {
+      slowFailure = t;
+    }
     return Responses.error(t);
   }
 
@@ -356,7 +382,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_METADATA -> done(models.modelMetadata(route.model(), route.version()));
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
-      case MODEL_INFER -> infer.infer(route.model(), route.version(), request, ctx.executor());
+      case MODEL_INFER -> {
+        if (slow != null) {
+          slowModel = route.model();
+          slowVersion = route.version();
+          slowHeaders = request.headers();
+          slowFailure = null;
+        }
+        yield infer.infer(route.model(), route.version(), request, ctx.executor());
+      }
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
@@ -501,6 +535,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // dropped and GOAWAY does this at the drain.
     boolean again = keepAlive && !service.isLeaving();
     HttpUtil.setKeepAlive(response, again);
+    if (slowModel != null) {
+      slowRequest(ctx, reply, response.status().code());
+    }
     ctx.writeAndFlush(response)
         .addListener(
             f -> {
@@ -534,6 +571,56 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     }
     ctx.close();
   }
+
+  /**
+   * Gives the slow-request log the inference request whose answer is about to be written: its time
+   * runs from {@link #next} taking it to now (the answer rendered, about to be handed to Netty).
+   */
+  private void slowRequest(ChannelHandlerContext ctx, Reply reply, int status) {
+    SlowRequestLog log = slow;
+    String model = slowModel;
+    HttpHeaders headers = slowHeaders;
+    slowModel = null;
+    slowHeaders = null;
+    if (log == null || model == null || headers == null) {
+      return;
+    }
+    long total = log.now() - slowStart;
+    InferHandler.Answer answer = reply instanceof InferHandler.Answer a ? a : null;
+    Throwable failure = slowFailure;
+    slowFailure = null;
+    long sloNanos = answer != null ? answer.sloNanos() : sloOf(model, slowVersion);
+    if (!log.wants(total, sloNanos, failure)) {
+      return;
+    }
+    log.write(
+        new SlowRequestLog.SlowRequest(
+            headers.contains(InferHandler.HEADER_LENGTH)
+                ? SlowRequestLog.Protocol.REST_BINARY
+                : SlowRequestLog.Protocol.REST_JSON,
+            model,
+            slowVersion,
+            String.valueOf(status),
+            total,
+            log.thresholdNanos(sloNanos),
+            answer == null ? null : answer.response().timing(),
+            ctx.channel().remoteAddress(),
+            answer == null ? null : answer.decoded().request().id(),
+            headers.get(TRACEPARENT),
+            failure));
+  }
+
+  /** The latency objective of a model a failed request named, 0 for none or an unknown model. */
+  private long sloOf(String model, String version) {
+    try {
+      return service.repository().resolve(model, version).config().slo().latencyNanos();
+    } catch (RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /** The W3C Trace Context header a traced request carries. */
+  private static final String TRACEPARENT = "traceparent";
 
   /** The marker queued for a request whose bytes could not be decoded. */
   private record MalformedStream(HttpResponseStatus status, String message) {}

@@ -4,6 +4,7 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
@@ -105,6 +106,12 @@ public final class HttpPipeline {
   private final TensorBuffers tensorBuffers = TensorBuffers.shared();
 
   private final AnswerLoops answerLoops = new AnswerLoops();
+
+  /**
+   * The slow-request log, or null: set before the port is bound ({@link #slowRequests}), read by
+   * the event loops after (the bind publishes it).
+   */
+  private @Nullable SlowRequestLog slowRequests;
 
   private final ConnectionStart start = new ConnectionStart();
   private final SilentConnections silent;
@@ -407,6 +414,12 @@ public final class HttpPipeline {
     return new RequestTimeouts(limits.headerTimeout(), limits.idleTimeout(), limits.bodyTimeout());
   }
 
+  /** Logs this port's slow inference requests to {@code log}; call before the port is bound. */
+  public HttpPipeline slowRequests(@Nullable SlowRequestLog log) {
+    this.slowRequests = log;
+    return this;
+  }
+
   /**
    * Adds the handlers that turn HTTP objects into answered requests, after the handler {@code
    * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
@@ -420,7 +433,14 @@ public final class HttpPipeline {
             "aggregate",
             "dispatch",
             new HttpDispatcher(
-                service, version, failures, access, dashboard, tensorBuffers, answerLoops));
+                service,
+                version,
+                failures,
+                access,
+                dashboard,
+                tensorBuffers,
+                answerLoops,
+                slowRequests));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -9,6 +10,7 @@ import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -36,10 +38,19 @@ final class InferHandler {
 
   private final AnswerLoops loops;
 
-  InferHandler(InferenceService service, TensorBuffers buffers, AnswerLoops loops) {
+  /** Whether every request is timed (the slow-request log is on). */
+  private final boolean timeAll;
+
+  /**
+   * @param timeAll time every request, for the slow-request log: its answer shows the timing only
+   *     when the request asked (or the server's {@code --request-timing-always})
+   */
+  InferHandler(
+      InferenceService service, TensorBuffers buffers, AnswerLoops loops, boolean timeAll) {
     this.service = service;
     this.buffers = buffers;
     this.loops = loops;
+    this.timeAll = timeAll;
   }
 
   /**
@@ -63,32 +74,17 @@ final class InferHandler {
             request.headers().get(HEADER_LENGTH),
             () -> config,
             buffers);
-    CompletableFuture<InferenceResponse> inference =
-        service.infer(admitted, decoded.request(), loops.of(loop));
+    InferenceRequest asked = decoded.request();
+    // The slow-request log needs every request's timing; the answer shows it only when asked.
+    boolean shown = asked.options().timing() || service.timingAlways();
+    InferenceRequest run =
+        timeAll && !asked.options().timing()
+            ? asked.withOptions(asked.options().withTiming())
+            : asked;
+    CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
+    long sloNanos = config.slo().latencyNanos();
     CompletableFuture<Reply> reply =
-        inference.thenApply(
-            response ->
-                (Reply)
-                    alloc -> {
-                      InferResponseEncoder.EncodedResponse e =
-                          InferResponseEncoder.encode(decoded, response, alloc);
-                      FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
-                      if (e.hasBinary()) {
-                        r.headers()
-                            .set(
-                                HttpHeaderNames.CONTENT_TYPE,
-                                HttpHeaderValues.APPLICATION_OCTET_STREAM)
-                            .set(HEADER_LENGTH, e.jsonLength());
-                      } else {
-                        r.headers()
-                            .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
-                      }
-                      RequestTiming timing = response.timing();
-                      if (timing != null) {
-                        r.headers().set(SERVER_TIMING, InferResponseEncoder.serverTiming(timing));
-                      }
-                      return r;
-                    });
+        inference.thenApply(response -> (Reply) new Answer(decoded, response, shown, sloNanos));
     // The dispatcher cancels the reply when the client goes away: drop the queued work too.
     reply.whenComplete(
         (r, t) -> {
@@ -97,5 +93,36 @@ final class InferHandler {
           }
         });
     return reply;
+  }
+
+  /**
+   * A model's answer, rendered on the event loop; the dispatcher reads its timing and objective for
+   * the slow-request log.
+   *
+   * @param shown whether the response carries its timing (the request asked, or the server times
+   *     every request): a timing made only for the slow-request log stays in the server
+   * @param sloNanos the model's latency objective, 0 for none
+   */
+  record Answer(
+      DecodedInferRequest decoded, InferenceResponse response, boolean shown, long sloNanos)
+      implements Reply {
+    @Override
+    public FullHttpResponse render(ByteBufAllocator alloc) {
+      InferenceResponse out = shown ? response : response.withTiming(null);
+      InferResponseEncoder.EncodedResponse e = InferResponseEncoder.encode(decoded, out, alloc);
+      FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
+      if (e.hasBinary()) {
+        r.headers()
+            .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
+            .set(HEADER_LENGTH, e.jsonLength());
+      } else {
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+      }
+      RequestTiming timing = out.timing();
+      if (timing != null) {
+        r.headers().set(SERVER_TIMING, InferResponseEncoder.serverTiming(timing));
+      }
+      return r;
+    }
   }
 }

@@ -45,7 +45,8 @@ class DispatcherFailureTest {
                 AccessPolicy.open(),
                 null,
                 TensorBuffers.UNSHARED,
-                new AnswerLoops(0)));
+                new AnswerLoops(0),
+                null));
   }
 
   @AfterEach
