@@ -48,6 +48,8 @@ public final class ServeArgs {
           "--metrics-histograms", "true",
           "--metrics-drift-detail", "true",
           "--request-timing-always", "false",
+          "--log-slow-format", "logfmt",
+          "--log-slow-max-lines-per-sec", "100",
           "--http-max-input-size", "67108864",
           "--http-thread-count", "0",
           "--transport", "auto",
@@ -175,6 +177,9 @@ public final class ServeArgs {
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);
       case "--metrics-drift-detail" -> c.metricsDriftDetail = bool(value);
       case "--request-timing-always" -> c.requestTimingAlways = bool(value);
+      case "--log-slow-requests-ms" -> c.logSlowRequestsMs = value;
+      case "--log-slow-format" -> c.logSlowFormat = value;
+      case "--log-slow-max-lines-per-sec" -> c.logSlowMaxLinesPerSec = Integer.parseInt(value);
       case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);
       case "--http-thread-count" -> c.httpThreads = Integer.parseInt(value);
       case "--transport" -> c.transport = value;

@@ -22,6 +22,7 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.Transport;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
@@ -165,6 +166,33 @@ public final class ServeCommand implements Callable<Integer> {
               + " Server-Timing header on every REST answer, e.g. for a load balancer's access log"
               + " (default: ${DEFAULT-VALUE}: only requests that ask).")
   boolean requestTimingAlways;
+
+  @Option(
+      names = "--log-slow-requests-ms",
+      paramLabel = "MS|slo",
+      description =
+          "Log one line (logger fulcrum.slow) for each inference request slower than MS"
+              + " milliseconds, from the whole request read to its answer handed to the transport,"
+              + " and for each refused for load (429, queue timeout); a model with slo.latency-ms"
+              + " is judged by its objective instead; 'slo': only models with one. At most"
+              + " --log-slow-max-lines-per-sec lines a second (default: off).")
+  @Nullable String logSlowRequestsMs;
+
+  @Option(
+      names = "--log-slow-format",
+      defaultValue = "logfmt",
+      paramLabel = "logfmt|json",
+      description = "How a slow-request line is written (default: ${DEFAULT-VALUE}).")
+  String logSlowFormat;
+
+  @Option(
+      names = "--log-slow-max-lines-per-sec",
+      defaultValue = "100",
+      paramLabel = "N",
+      description =
+          "Slow-request lines a second at most; the rest are counted in one line a second"
+              + " (default: ${DEFAULT-VALUE}).")
+  int logSlowMaxLinesPerSec;
 
   @Option(
       names = "--http-max-input-size",
@@ -387,6 +415,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), e.getMessage(), e);
     }
+    SlowRequestLog slowRequests = slowRequestLog();
     String scheme = security.tls().isPresent() ? "https" : "http";
     int cores = Runtime.getRuntime().availableProcessors();
     // Engine threads and ONNX Runtime's pools at a higher nice than the event loops (off: 0), so a
@@ -573,7 +602,11 @@ public final class ServeCommand implements Callable<Integer> {
                               limits.http(),
                               security,
                               httpTransport));
-                  server.dashboard(dashboard).bufferBudget(requestBytes.get()).start();
+                  server.dashboard(dashboard).bufferBudget(requestBytes.get());
+                  if (slowRequests != null) {
+                    server.slowRequests(slowRequests);
+                  }
+                  server.start();
                   log.info(
                       "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
                       scheme,
@@ -618,8 +651,11 @@ public final class ServeCommand implements Callable<Integer> {
                                   limits.grpc(),
                                   security,
                                   httpTransport))
-                          .bufferBudget(requestBytes.get())
-                          .start();
+                          .bufferBudget(requestBytes.get());
+                  if (slowRequests != null) {
+                    server.slowRequests(slowRequests);
+                  }
+                  server.start();
                   log.info(
                       "gRPC (Open Inference Protocol) on {}:{}", bracketed(host), server.port());
                   return server;
@@ -696,6 +732,9 @@ public final class ServeCommand implements Callable<Integer> {
           environment.close();
           if (monitor != null) {
             monitor.close();
+          }
+          if (slowRequests != null) {
+            slowRequests.close(); // the lines of the last requests, and the last summary
           }
           stopped.countDown();
           if (!enginesClosed) {
@@ -934,6 +973,44 @@ public final class ServeCommand implements Callable<Integer> {
                 + " (model '"
                 + absolute.getFileName()
                 + "')");
+  }
+
+  /**
+   * The slow-request log the options ask for, or null when {@code --log-slow-requests-ms} is not
+   * given. Its logger is made at INFO unless the logging configuration names a level for it, so
+   * that asking for the log shows it under a quieter {@code FULCRUM_LOG_LEVEL}.
+   */
+  @Nullable SlowRequestLog slowRequestLog() {
+    String ms = logSlowRequestsMs;
+    if (ms == null) {
+      return null;
+    }
+    SlowRequestLog.Settings settings;
+    try {
+      settings =
+          new SlowRequestLog.Settings(
+              SlowRequestLog.Settings.thresholdNanos(ms),
+              SlowRequestLog.Format.parse(logSlowFormat),
+              logSlowMaxLinesPerSec);
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), e.getMessage(), e);
+    }
+    String level = "org.slf4j.simpleLogger.log." + SlowRequestLog.LOGGER_NAME;
+    if (System.getProperty(level) == null) {
+      System.setProperty(level, "info");
+    }
+    log.info(
+        "logging slow requests to logger {}: {}, at most {} lines a second ({})",
+        SlowRequestLog.LOGGER_NAME,
+        settings.thresholdNanos() == Long.MAX_VALUE
+            ? "models with slo.latency-ms over it"
+            : "over "
+                + ms.trim()
+                + " ms (models with slo.latency-ms: over it), and requests refused for load",
+        settings.maxLinesPerSecond(),
+        settings.format().name().toLowerCase(Locale.ROOT));
+    return new SlowRequestLog(settings);
   }
 
   /** The options' checks that picocli's types do not make, before anything starts or binds. */
