@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * INPUT0-INPUT1 (INT32 or FP32), like Triton's "simple" model; {@code fail} does not load; {@code
  * gate} is identity after waiting for {@link #openGate()} (at most 30 s); {@code explode} throws
  * from every forward pass (an engine fault); {@code hang} never returns from a pass until {@link
- * #releaseHung()} (at most 60 s), like an engine stuck in a kernel.
+ * #releaseHung()} (at most 60 s), like an engine stuck in a kernel. Any mode but {@code fail} may
+ * take {@code "delay_ms": N}: each pass sleeps that long first, like a slow model.
  */
 final class FakeRuntime implements ModelRuntime {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -76,7 +77,7 @@ final class FakeRuntime implements ModelRuntime {
       throw new ModelLoadException("this fake model always fails to load");
     }
     ModelSignature sig = new ModelSignature(specs(root.get("inputs")), specs(root.get("outputs")));
-    return new Instance(mode, sig);
+    return new Instance(mode, sig, root.path("delay_ms").asLong(0));
   }
 
   private static List<TensorSpec> specs(JsonNode list) {
@@ -95,9 +96,17 @@ final class FakeRuntime implements ModelRuntime {
     return out;
   }
 
-  private record Instance(String mode, ModelSignature signature) implements ModelInstance {
+  private record Instance(String mode, ModelSignature signature, long delayMs)
+      implements ModelInstance {
     @Override
     public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+      if (delayMs > 0) {
+        try {
+          Thread.sleep(delayMs);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       if (mode.equals("explode")) {
         throw new IllegalStateException("the fake engine exploded");
       }
