@@ -5,6 +5,8 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.RequestTiming;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletionException;
@@ -190,6 +192,7 @@ public final class SlowRequestLog implements AutoCloseable {
   private final Settings settings;
   private final Sink sink;
   private final LongSupplier nanoClock;
+  private final Clock wallClock;
   private final ArrayBlockingQueue<SlowRequest> queue;
 
   /** The rate limit's window: its second (high bits) and the lines admitted in it (low bits). */
@@ -204,16 +207,24 @@ public final class SlowRequestLog implements AutoCloseable {
 
   /** A log to the logger {@value #LOGGER_NAME}, with its writer thread started. */
   public SlowRequestLog(Settings settings) {
-    this(settings, logSink(LoggerFactory.getLogger(LOGGER_NAME)), System::nanoTime, true);
+    this(
+        settings,
+        logSink(LoggerFactory.getLogger(LOGGER_NAME)),
+        System::nanoTime,
+        Clock.systemUTC(),
+        true);
   }
 
   /**
+   * @param wallClock each line's {@code time}
    * @param threaded false: no writer thread; lines are written by {@link #drain} (tests)
    */
-  SlowRequestLog(Settings settings, Sink sink, LongSupplier nanoClock, boolean threaded) {
+  SlowRequestLog(
+      Settings settings, Sink sink, LongSupplier nanoClock, Clock wallClock, boolean threaded) {
     this.settings = settings;
     this.sink = sink;
     this.nanoClock = nanoClock;
+    this.wallClock = wallClock;
     this.queue = new ArrayBlockingQueue<>(Math.max(64, settings.maxLinesPerSecond()));
     this.lastSummaryNanos = nanoClock.getAsLong();
     if (threaded) {
@@ -321,7 +332,7 @@ public final class SlowRequestLog implements AutoCloseable {
       }
       try {
         if (r != null) {
-          sink.line(format(r, settings.format()));
+          sink.line(format(r, settings.format(), wallClock.instant()));
         }
         drain(false);
       } catch (RuntimeException e) {
@@ -338,14 +349,14 @@ public final class SlowRequestLog implements AutoCloseable {
   void drain(boolean all) {
     SlowRequest r;
     while ((r = queue.poll()) != null) {
-      sink.line(format(r, settings.format()));
+      sink.line(format(r, settings.format(), wallClock.instant()));
     }
     long now = nanoClock.getAsLong();
     if (all || now - lastSummaryNanos >= SECOND) {
       lastSummaryNanos = now;
       long n = suppressed.getAndSet(0);
       if (n > 0) {
-        sink.line(summary(n, settings.maxLinesPerSecond(), settings.format()));
+        sink.line(summary(n, settings.maxLinesPerSecond(), settings.format(), wallClock.instant()));
       }
     }
   }
@@ -369,8 +380,9 @@ public final class SlowRequestLog implements AutoCloseable {
   }
 
   /** The summary line of {@code n} requests left out. */
-  static String summary(long n, int maxLinesPerSecond, Format format) {
+  static String summary(long n, int maxLinesPerSecond, Format format, Instant time) {
     Line l = new Line(format);
+    l.text("time", time.toString());
     l.text("event", "slow_requests_suppressed");
     l.number("count", n);
     l.number("max_lines_per_sec", maxLinesPerSecond);
@@ -381,14 +393,17 @@ public final class SlowRequestLog implements AutoCloseable {
   }
 
   /** A request's line. */
-  static String format(SlowRequest r, Format format) {
+  static String format(SlowRequest r, Format format, Instant time) {
     Line l = new Line(format);
+    l.text("time", time.toString()); // a dated, zoned time: the CLI's line prefix has neither
     l.text("event", "slow_request");
     l.text("reason", r.totalNanos() > r.thresholdNanos() ? "slow" : "refused");
     l.text("model", ClientText.printable(r.model(), MAX_TEXT));
     l.text("version", r.version().isEmpty() ? "default" : ClientText.printable(r.version(), 40));
     l.text("protocol", r.protocol().label());
-    l.raw("status", r.status(), isNumber(r.status()));
+    // A string in JSON too: an HTTP code and a gRPC code's name in one field of one type, so that
+    // a store that types its fields at the first line (Elasticsearch) takes every line.
+    l.text("status", r.status());
     RequestTiming t = r.timing();
     if (t != null) {
       l.number("rows", t.requestRows());
@@ -403,7 +418,7 @@ public final class SlowRequestLog implements AutoCloseable {
       // The rest of the total: decode, admission, the hand-over to the event loop, encode.
       l.millis("transport_ms", Math.max(0, r.totalNanos() / 1000 - t.totalMicros()));
       l.number("batch_rows", t.batchRows());
-      l.raw("cache_hit", String.valueOf(t.cacheHit()), true);
+      l.bool("cache_hit", t.cacheHit());
     }
     if (r.thresholdNanos() != Long.MAX_VALUE) {
       l.millis("threshold_ms", r.thresholdNanos() / 1000);
@@ -469,18 +484,6 @@ public final class SlowRequestLog implements AutoCloseable {
     return ClientText.printable(String.valueOf(a), MAX_TEXT);
   }
 
-  private static boolean isNumber(String s) {
-    if (s.isEmpty()) {
-      return false;
-    }
-    for (int i = 0; i < s.length(); i++) {
-      if (s.charAt(i) < '0' || s.charAt(i) > '9') {
-        return false;
-      }
-    }
-    return true;
-  }
-
   /** One line being written, as logfmt pairs or one JSON object. */
   private static final class Line {
     private final StringBuilder b = new StringBuilder(256);
@@ -512,14 +515,9 @@ public final class SlowRequestLog implements AutoCloseable {
       }
     }
 
-    /** A value written bare: a number or boolean (JSON), or any of {@code text}'s when not. */
-    void raw(String key, String value, boolean bare) {
-      if (bare || !json) {
-        key(key);
-        b.append(value);
-      } else {
-        text(key, value);
-      }
+    void bool(String key, boolean value) {
+      key(key);
+      b.append(value);
     }
 
     void number(String key, long value) {

@@ -91,6 +91,7 @@ class SlowRequestLogServeTest {
             new SlowRequestLog.Settings(100 * MS, SlowRequestLog.Format.LOGFMT, 100),
             lines::add,
             System::nanoTime,
+            java.time.Clock.systemUTC(),
             true);
     http = new HttpServer(service, HttpServerConfig.ephemeral()).slowRequests(log).start();
     grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).slowRequests(log).start();
