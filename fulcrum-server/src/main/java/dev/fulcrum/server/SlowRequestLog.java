@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletionException;
@@ -382,7 +383,7 @@ public final class SlowRequestLog implements AutoCloseable {
   /** The summary line of {@code n} requests left out. */
   static String summary(long n, int maxLinesPerSecond, Format format, Instant time) {
     Line l = new Line(format);
-    l.text("time", time.toString());
+    l.text("time", time.truncatedTo(ChronoUnit.MILLIS).toString());
     l.text("event", "slow_requests_suppressed");
     l.number("count", n);
     l.number("max_lines_per_sec", maxLinesPerSecond);
@@ -395,7 +396,8 @@ public final class SlowRequestLog implements AutoCloseable {
   /** A request's line. */
   static String format(SlowRequest r, Format format, Instant time) {
     Line l = new Line(format);
-    l.text("time", time.toString()); // a dated, zoned time: the CLI's line prefix has neither
+    // A dated, zoned time, in milliseconds: the CLI's line prefix has neither date nor zone.
+    l.text("time", time.truncatedTo(ChronoUnit.MILLIS).toString());
     l.text("event", "slow_request");
     l.text("reason", r.totalNanos() > r.thresholdNanos() ? "slow" : "refused");
     l.text("model", ClientText.printable(r.model(), MAX_TEXT));
