@@ -45,6 +45,14 @@ record LineLogConfig(
 
   static final String PREFIX = "org.slf4j.simpleLogger.";
   static final String LOG_PREFIX = PREFIX + "log.";
+
+  /**
+   * A logger's own destination, Fulcrum's extension of slf4j-simple's {@code logFile}: {@code
+   * org.slf4j.simpleLogger.logFile.<name>} (e.g. {@code logFile.fulcrum.slow}, the slow-request
+   * log) sends the lines of that logger and the loggers under it there, appended to the file.
+   */
+  static final String LOG_FILE_PREFIX = PREFIX + "logFile.";
+
   static final int TRACE = 0;
   static final int DEBUG = 10;
   static final int INFO = 20;
@@ -109,6 +117,25 @@ record LineLogConfig(
       int dot = key.lastIndexOf('.');
       if (dot < 0) {
         return defaultLevel;
+      }
+      key = key.substring(0, dot);
+    }
+  }
+
+  /**
+   * The destination of the logger {@code name}'s own lines ({@link #LOG_FILE_PREFIX}: its name's,
+   * then its dotted prefixes'), or null: the shared {@link #logFile}.
+   */
+  @Nullable String logFileOf(String name) {
+    String key = name;
+    while (true) {
+      String value = lookup.apply(LOG_FILE_PREFIX + key);
+      if (value != null && !value.isBlank()) {
+        return value.trim();
+      }
+      int dot = key.lastIndexOf('.');
+      if (dot < 0) {
+        return null;
       }
       key = key.substring(0, dot);
     }

@@ -29,11 +29,21 @@ final class LineWriter {
   private final @Nullable PrintStream fileStream;
 
   LineWriter(LineLogConfig config) {
+    this(config, config.logFile(), false);
+  }
+
+  /**
+   * @param logFile where the lines go: {@code System.err}, {@code System.out} or a file's path
+   * @param append a file is appended to (a logger's own file, {@link
+   *     LineLogConfig#LOG_FILE_PREFIX}), not truncated (the shared {@code logFile}, as
+   *     slf4j-simple)
+   */
+  LineWriter(LineLogConfig config, String logFile, boolean append) {
     String pattern = config.showDateTime() ? config.dateTimeFormat() : null;
     this.clockZone = CLOCK_PATTERN.equals(pattern) ? TimeZone.getDefault() : null;
     this.otherFormat = pattern == null || clockZone != null ? null : dateFormat(pattern);
-    this.logFile = config.logFile();
-    this.fileStream = fileStream(logFile);
+    this.logFile = logFile;
+    this.fileStream = fileStream(logFile, append);
   }
 
   /** Appends the line's time (as configured) and a space. */
@@ -95,13 +105,13 @@ final class LineWriter {
     }
   }
 
-  private static @Nullable PrintStream fileStream(String logFile) {
+  private static @Nullable PrintStream fileStream(String logFile, boolean append) {
     if ("System.err".equalsIgnoreCase(logFile) || "System.out".equalsIgnoreCase(logFile)) {
       return null;
     }
     try {
       return new PrintStream(
-          new FileOutputStream(logFile), false, java.nio.charset.Charset.defaultCharset());
+          new FileOutputStream(logFile, append), false, java.nio.charset.Charset.defaultCharset());
     } catch (IOException e) {
       System.err.println(
           "SLF4J(LineLogProvider): cannot open logFile '"

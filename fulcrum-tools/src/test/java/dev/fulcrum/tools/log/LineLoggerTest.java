@@ -74,6 +74,31 @@ class LineLoggerTest {
   }
 
   @Test
+  void aLoggerNamedWithAFileOfItsOwnWritesThereAndAppends(@TempDir Path dir) throws Exception {
+    Path shared = dir.resolve("log.txt");
+    Path slow = dir.resolve("slow.log");
+    Files.writeString(slow, "from before\n");
+    LineLogConfig cfg =
+        config(
+            Map.of(
+                P + "logFile", shared.toString(),
+                P + "logFile.fulcrum.slow", slow.toString(),
+                P + "showShortLogName", "true"));
+    LineLoggerFactory factory = new LineLoggerFactory(cfg);
+    factory.getLogger("fulcrum.slow").info("event=slow_request model=m");
+    factory.getLogger("fulcrum.slow.detail").info("under it");
+    factory.getLogger("dev.fulcrum.tools.serve.ServeCommand").info("elsewhere");
+    List<String> own = Files.readAllLines(slow);
+    assertEquals(3, own.size(), own.toString());
+    assertEquals("from before", own.get(0));
+    assertTrue(own.get(1).endsWith("INFO slow - event=slow_request model=m"), own.get(1));
+    assertTrue(own.get(2).endsWith("INFO detail - under it"), own.get(2));
+    List<String> rest = Files.readAllLines(shared);
+    assertEquals(1, rest.size(), rest.toString());
+    assertTrue(rest.get(0).endsWith("INFO ServeCommand - elsewhere"), rest.get(0));
+  }
+
+  @Test
   void linesHaveSlf4jSimplesFormat(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("log.txt");
     LineLogConfig cfg =
