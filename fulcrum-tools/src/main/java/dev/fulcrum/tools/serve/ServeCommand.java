@@ -1001,13 +1001,12 @@ public final class ServeCommand implements Callable<Integer> {
       System.setProperty(level, "info");
     }
     log.info(
-        "logging slow requests to logger {}: {}, at most {} lines a second ({})",
+        "slow-request log (logger {}): each inference request slower than {}, and each refused"
+            + " for load; at most {} lines a second, {}",
         SlowRequestLog.LOGGER_NAME,
         settings.thresholdNanos() == Long.MAX_VALUE
-            ? "models with slo.latency-ms over it"
-            : "over "
-                + ms.trim()
-                + " ms (models with slo.latency-ms: over it), and requests refused for load",
+            ? "its model's slo.latency-ms (models without one: none)"
+            : ms.trim() + " ms (a model with slo.latency-ms: than its objective)",
         settings.maxLinesPerSecond(),
         settings.format().name().toLowerCase(Locale.ROOT));
     return new SlowRequestLog(settings);
