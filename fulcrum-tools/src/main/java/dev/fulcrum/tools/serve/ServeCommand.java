@@ -173,8 +173,9 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "Log one line (logger fulcrum.slow) for each inference request slower than MS"
               + " milliseconds, from the whole request read to its answer handed to the transport,"
-              + " and for each refused for load (429, queue timeout); a model with slo.latency-ms"
-              + " is judged by its objective instead; 'slo': only models with one. At most"
+              + " and for each refused for load (429, queue timeout); a model with a latency"
+              + " objective (slo: latency-ms) is judged by it instead; 'slo': only models with"
+              + " one. At most"
               + " --log-slow-max-lines-per-sec lines a second (default: off).")
   @Nullable String logSlowRequestsMs;
 
