@@ -98,7 +98,8 @@ public final class InferenceService {
 
   /**
    * Whether every answer carries its request's timing ({@code --request-timing-always}), so that a
-   * transport that times a request for itself (the slow-request log) knows whether to show it.
+   * transport that times a request for itself (the slow-request log, a traced request) knows
+   * whether to show it.
    */
   public boolean timingAlways() {
     return timingAlways;

@@ -7,6 +7,7 @@ import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
 import dev.fulcrum.server.http.Registrations;
+import dev.fulcrum.server.tracing.Tracing;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -66,6 +67,8 @@ public final class HttpServer implements AutoCloseable {
 
   private @Nullable HttpPipeline pipeline;
   private @Nullable DashboardFeed dashboard;
+
+  private @Nullable Tracing tracing;
   private @Nullable BufferBudget sharedBudget;
   private @Nullable SlowRequestLog slowRequests;
   private boolean closed;
@@ -124,6 +127,18 @@ public final class HttpServer implements AutoCloseable {
   }
 
   /**
+   * Traces inference requests with {@code tracing} and serves Triton's trace setting endpoints from
+   * it; call before {@link #start()}. Without it no trace header is read.
+   */
+  public synchronized HttpServer tracing(Tracing tracing) {
+    if (!generations.isEmpty()) {
+      throw new IllegalStateException("already started");
+    }
+    this.tracing = tracing;
+    return this;
+  }
+
+  /**
    * Counts this port's buffered request bodies against {@code serverWide} too (one budget for the
    * REST and gRPC ports); call before {@link #start()}. Without it the port has a budget of its
    * own.
@@ -155,7 +170,7 @@ public final class HttpServer implements AutoCloseable {
     }
     NettyTransport io = NettyTransport.choose(config.transport());
     HttpPipeline p =
-        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections)
+        new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections, tracing)
             .slowRequests(slowRequests);
     pipeline = p;
     // AUTO on epoll: SO_REUSEPORT on every listening socket, even a lone one, so that io_uring's

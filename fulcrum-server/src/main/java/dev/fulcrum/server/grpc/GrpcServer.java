@@ -10,6 +10,7 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
+import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.DecompressorRegistry;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
@@ -126,10 +127,21 @@ public final class GrpcServer implements AutoCloseable {
   private @Nullable BufferBudget sharedBudget;
   private @Nullable SlowRequestLog slowRequests;
 
+  private @Nullable Tracing tracing;
+
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
     this.config = config;
     this.connections = new ConnectionLimit(config.limits().maxConnections());
+  }
+
+  /**
+   * Traces ModelInfer calls with {@code tracing} (their {@code traceparent} metadata read); call
+   * before {@link #start()}. Without it no trace metadata is read.
+   */
+  public GrpcServer tracing(Tracing tracing) {
+    this.tracing = tracing;
+    return this;
   }
 
   /**
@@ -189,7 +201,8 @@ public final class GrpcServer implements AutoCloseable {
             service,
             HttpServer.version(),
             new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)),
-            slowRequests);
+            slowRequests,
+            tracing);
     this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =
@@ -234,6 +247,9 @@ public final class GrpcServer implements AutoCloseable {
               .intercept(new AuthInterceptor(config.security().access()));
       if (slowRequests != null) {
         builder.intercept(new SlowCallInterceptor()); // only then: a call pays nothing without it
+      }
+      if (tracing != null) {
+        builder.intercept(new TraceContextInterceptor()); // only copies two metadata values
       }
       server = builder.build().start();
     } catch (IOException | RuntimeException e) {

@@ -50,6 +50,8 @@ import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterResponse;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.tracing.TracedRequest;
+import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
@@ -99,20 +101,26 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** The slow-request log, or null when it is off (then nothing here is timed). */
   private final @Nullable SlowRequestLog slow;
 
+  /** Traces ModelInfer calls; null: tracing off, no trace context is read. */
+  private final @Nullable Tracing tracing;
+
   InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
-    this(service, version, failures, null);
+    this(service, version, failures, null, null);
   }
 
   /**
    * @param slow logs slow and refused inference requests (with {@link SlowCallInterceptor} on the
    *     server, for the client's address and traceparent); null: off
+   * @param tracing traces ModelInfer calls; null: off
    */
   InferenceGrpcService(
       InferenceService service,
       String version,
       RequestFailureLog failures,
-      @Nullable SlowRequestLog slow) {
+      @Nullable SlowRequestLog slow,
+      @Nullable Tracing tracing) {
     this.service = service;
+    this.tracing = tracing;
     this.failures = failures;
     this.slow = slow;
     this.serverMetadata =
@@ -355,13 +363,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     SlowRequestLog log = slow;
     long start = log == null ? 0 : log.now();
     ModelVersion admitted = null;
+    TracedRequest traced = traced(request.getModelName());
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      InferenceRequest run = timed(decoded.request());
+      InferenceRequest run = timed(decoded.request(), traced != null);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
-      call.onError(failed(e).asRuntimeException());
+      Status status = failed(e);
+      ended(traced, request, status, null, 0);
+      call.onError(status.asRuntimeException());
       if (log != null) {
         slowRequest(log, GRPC, start, request, admitted, null, e, SlowCallInterceptor.current());
       }
@@ -376,6 +387,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     boolean raw = decoded.rawOutput();
     BiConsumer<InferenceResponse, @Nullable Throwable> reply =
         (response, failure) -> {
+          long ready = traced == null ? 0 : System.nanoTime();
           Throwable failed = failure;
           ModelInferResponse message = null;
           if (failed == null) {
@@ -388,8 +400,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           if (message != null) {
             call.onNext(message);
             call.onCompleted();
+            ended(traced, request, Status.OK, response, ready);
           } else if (failed != null) {
-            call.onError(failed(failed).asRuntimeException());
+            Status status = failed(failed);
+            ended(traced, request, status, null, ready);
+            call.onError(status.asRuntimeException());
           }
           if (log != null) {
             slowRequest(log, GRPC, start, request, ran, response, failed, info);
@@ -407,6 +422,49 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     } else {
       future.whenCompleteAsync(reply, loop);
     }
+  }
+
+  /**
+   * The call's trace, when tracing is on and it is traced (its context read by the interceptor).
+   */
+  private @Nullable TracedRequest traced(String model) {
+    Tracing t = tracing;
+    if (t == null || !t.active()) {
+      return null;
+    }
+    @Nullable String[] context = TraceContextInterceptor.TRACE_CONTEXT.get();
+    return t.begin(
+        model,
+        context == null ? null : context[0],
+        context == null ? null : context[1],
+        TracedRequest.Protocol.GRPC);
+  }
+
+  /** Ends a traced call's spans with its status. */
+  private static void ended(
+      @Nullable TracedRequest traced,
+      ModelInferRequest request,
+      Status status,
+      @Nullable InferenceResponse response,
+      long readyNanos) {
+    if (traced == null) {
+      return;
+    }
+    Status.Code code = status.getCode();
+    boolean fault =
+        switch (code) {
+          case UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS -> true;
+          default -> false;
+        };
+    traced.endGrpc(
+        request.getModelName(),
+        request.getModelVersion(),
+        code.value(),
+        fault,
+        response,
+        readyNanos == 0 ? System.nanoTime() : readyNanos,
+        status.isOk() ? null : code.name(),
+        status.getDescription());
   }
 
   /**
@@ -488,7 +546,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        InferenceRequest run = timed(decoded.request());
+        InferenceRequest run = timed(decoded.request(), false);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));
@@ -602,9 +660,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     }
   }
 
-  /** The request to run: timed for the slow-request log when it is on. */
-  private InferenceRequest timed(InferenceRequest asked) {
-    return slow != null && !asked.options().timing()
+  /** The request to run: timed for the slow-request log when it is on, or when it is traced. */
+  private InferenceRequest timed(InferenceRequest asked, boolean traced) {
+    return (slow != null || traced) && !asked.options().timing()
         ? asked.withOptions(asked.options().withTiming())
         : asked;
   }

@@ -10,6 +10,7 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -66,6 +67,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ModelHandler models;
   private final InferHandler infer;
   private final RepositoryHandler repository;
+  private final TraceSettingHandler traceSettings;
   private final AccessPolicy access;
   private final @Nullable DashboardHandler dashboard;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
@@ -111,13 +113,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       @Nullable DashboardHandler dashboard,
       TensorBuffers tensorBuffers,
       AnswerLoops answerLoops,
-      @Nullable SlowRequestLog slow) {
+      @Nullable SlowRequestLog slow,
+      @Nullable Tracing tracing) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
     this.slow = slow;
     this.models = new ModelHandler(service, version);
-    this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null);
+    this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing);
+    this.traceSettings = new TraceSettingHandler(tracing);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
   }
@@ -338,16 +342,22 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         HttpMethod.GET.equals(route.endpoint().method)
             && route.endpoint() != Route.Endpoint.DASHBOARD_EVENTS;
     if (!request.method().equals(route.endpoint().method)
-        && !(headToo && request.method().equals(HttpMethod.HEAD))) {
+        && !(headToo && request.method().equals(HttpMethod.HEAD))
+        && !(route.endpoint().getToo && request.method().equals(HttpMethod.GET))) {
       Reply error =
           Responses.error(
               HttpResponseStatus.METHOD_NOT_ALLOWED,
               pathOf(request.uri())
                   + " accepts "
                   + route.endpoint().method
-                  + (headToo ? " and HEAD" : "")
+                  + (headToo ? " and HEAD" : route.endpoint().getToo ? " and GET" : "")
                   + " only");
-      String allow = headToo ? "GET, HEAD" : String.valueOf(route.endpoint().method); // its name()
+      String allow =
+          headToo
+              ? "GET, HEAD"
+              : route.endpoint().getToo
+                  ? "GET, " + route.endpoint().method
+                  : String.valueOf(route.endpoint().method); // its name()
       return done(
           alloc -> {
             FullHttpResponse r = error.render(alloc);
@@ -394,6 +404,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
+      case TRACE_SETTING -> done(traceSettings.answer(route.model(), request));
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);

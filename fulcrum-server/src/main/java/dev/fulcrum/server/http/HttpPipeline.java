@@ -7,6 +7,7 @@ import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -101,6 +102,7 @@ public final class HttpPipeline {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
+  private final @Nullable Tracing tracing;
 
   /** The port's JSON input buffers: small tensors of every connection share slabs. */
   private final TensorBuffers tensorBuffers = TensorBuffers.shared();
@@ -170,6 +172,22 @@ public final class HttpPipeline {
       @Nullable DashboardFeed dashboard,
       @Nullable BufferBudget serverWide,
       @Nullable ChannelGroup tracked) {
+    this(service, config, version, dashboard, serverWide, tracked, null);
+  }
+
+  /**
+   * @param tracing traces inference requests and serves {@code v2[/models/<m>]/trace/setting};
+   *     null: tracing off (no trace header is read; the settings report OFF)
+   */
+  public HttpPipeline(
+      InferenceService service,
+      HttpServerConfig config,
+      String version,
+      @Nullable DashboardFeed dashboard,
+      @Nullable BufferBudget serverWide,
+      @Nullable ChannelGroup tracked,
+      @Nullable Tracing tracing) {
+    this.tracing = tracing;
     this.tracked = tracked;
     this.silent = new SilentConnections(config.limits().headerTimeout());
     this.dashboard = dashboard == null ? null : new DashboardHandler(dashboard, service);
@@ -440,7 +458,8 @@ public final class HttpPipeline {
                 dashboard,
                 tensorBuffers,
                 answerLoops,
-                slowRequests));
+                slowRequests,
+                tracing));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

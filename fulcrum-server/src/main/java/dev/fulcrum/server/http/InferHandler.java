@@ -10,6 +10,8 @@ import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import dev.fulcrum.server.tracing.TracedRequest;
+import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -19,12 +21,16 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code POST v2/models/<m>[/versions/<v>]/infer}: decode the body on the event loop (one copy of
  * each tensor, see {@link InferRequestDecoder}), hand the request to {@link InferenceService}, and
  * return a reply that the dispatcher renders on the event loop once the engine thread completes the
- * future.
+ * future. With tracing on, a request that is traced ({@link Tracing#begin}) is timed, and its spans
+ * made on the event loop once its answer is encoded, or once it fails; with it off no trace header
+ * is read.
  */
 final class InferHandler {
   /** Triton's header giving the JSON part's length in a body that carries binary tensors. */
@@ -41,16 +47,24 @@ final class InferHandler {
   /** Whether every request is timed (the slow-request log is on). */
   private final boolean timeAll;
 
+  private final @Nullable Tracing tracing;
+
   /**
    * @param timeAll time every request, for the slow-request log: its answer shows the timing only
    *     when the request asked (or the server's {@code --request-timing-always})
+   * @param tracing traces requests; null: off, no trace header is read
    */
   InferHandler(
-      InferenceService service, TensorBuffers buffers, AnswerLoops loops, boolean timeAll) {
+      InferenceService service,
+      TensorBuffers buffers,
+      AnswerLoops loops,
+      boolean timeAll,
+      @Nullable Tracing tracing) {
     this.service = service;
     this.buffers = buffers;
     this.loops = loops;
     this.timeAll = timeAll;
+    this.tracing = tracing;
   }
 
   /**
@@ -62,6 +76,73 @@ final class InferHandler {
    */
   CompletableFuture<Reply> infer(
       String model, String version, FullHttpRequest request, EventExecutor loop) {
+    Tracing t = tracing;
+    if (t == null || !t.active()) {
+      return infer(model, version, request, loop, null);
+    }
+    String parent = request.headers().get(Tracing.TRACEPARENT);
+    TracedRequest traced =
+        t.begin(
+            model,
+            parent,
+            parent == null ? null : request.headers().get(Tracing.TRACESTATE),
+            request.headers().contains(HEADER_LENGTH)
+                ? TracedRequest.Protocol.HTTP_BINARY
+                : TracedRequest.Protocol.HTTP_JSON);
+    if (traced == null) {
+      return infer(model, version, request, loop, null);
+    }
+    CompletableFuture<Reply> reply;
+    try {
+      reply = infer(model, version, request, loop, traced);
+    } catch (RuntimeException e) {
+      failed(traced, model, version, e);
+      throw e;
+    }
+    reply.whenComplete(
+        (r, failure) -> {
+          if (failure != null) {
+            failed(traced, model, version, failure);
+          }
+        });
+    return reply;
+  }
+
+  /** Ends a traced request's spans with the error its answer will carry. */
+  private static void failed(TracedRequest traced, String model, String version, Throwable t) {
+    Throwable cause = t;
+    while (cause instanceof CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    HttpResponseStatus status;
+    String type;
+    if (cause instanceof dev.fulcrum.core.error.InferenceException ie) {
+      status = Responses.status(ie.code());
+      type = ie.code().name();
+    } else if (cause instanceof CancellationException) {
+      status = Responses.CLIENT_CLOSED;
+      type = "CANCELLED";
+    } else {
+      status = HttpResponseStatus.INTERNAL_SERVER_ERROR;
+      type = cause.getClass().getName();
+    }
+    traced.endHttp(
+        model,
+        version,
+        !version.isEmpty(),
+        status.code(),
+        null,
+        System.nanoTime(),
+        type,
+        String.valueOf(cause.getMessage()));
+  }
+
+  private CompletableFuture<Reply> infer(
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TracedRequest traced) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
@@ -75,16 +156,27 @@ final class InferHandler {
             () -> config,
             buffers);
     InferenceRequest asked = decoded.request();
-    // The slow-request log needs every request's timing; the answer shows it only when asked.
+    // The slow-request log and a traced request need the timing; the answer shows it only when
+    // asked.
     boolean shown = asked.options().timing() || service.timingAlways();
     InferenceRequest run =
-        timeAll && !asked.options().timing()
+        (timeAll || traced != null) && !asked.options().timing()
             ? asked.withOptions(asked.options().withTiming())
             : asked;
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
     long sloNanos = config.slo().latencyNanos();
     CompletableFuture<Reply> reply =
-        inference.thenApply(response -> (Reply) new Answer(decoded, response, shown, sloNanos));
+        inference.thenApply(
+            response ->
+                (Reply)
+                    new Answer(
+                        decoded,
+                        response,
+                        shown,
+                        sloNanos,
+                        traced == null
+                            ? null
+                            : new Traced(traced, model, version, System.nanoTime())));
     // The dispatcher cancels the reply when the client goes away: drop the queued work too.
     reply.whenComplete(
         (r, t) -> {
@@ -102,12 +194,42 @@ final class InferHandler {
    * @param shown whether the response carries its timing (the request asked, or the server times
    *     every request): a timing made only for the slow-request log stays in the server
    * @param sloNanos the model's latency objective, 0 for none
+   * @param traced the request's trace, null when it is not traced
    */
   record Answer(
-      DecodedInferRequest decoded, InferenceResponse response, boolean shown, long sloNanos)
+      DecodedInferRequest decoded,
+      InferenceResponse response,
+      boolean shown,
+      long sloNanos,
+      @Nullable Traced traced)
       implements Reply {
     @Override
     public FullHttpResponse render(ByteBufAllocator alloc) {
+      Traced t = traced;
+      if (t == null) {
+        return encode(alloc);
+      }
+      FullHttpResponse r;
+      try {
+        r = encode(alloc);
+      } catch (RuntimeException e) {
+        failed(t.request(), t.model(), t.version(), e);
+        throw e;
+      }
+      t.request()
+          .endHttp(
+              t.model(),
+              t.version(),
+              !t.version().isEmpty(),
+              200,
+              response,
+              t.readyNanos(),
+              null,
+              null);
+      return r;
+    }
+
+    private FullHttpResponse encode(ByteBufAllocator alloc) {
       InferenceResponse out = shown ? response : response.withTiming(null);
       InferResponseEncoder.EncodedResponse e = InferResponseEncoder.encode(decoded, out, alloc);
       FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
@@ -125,4 +247,11 @@ final class InferHandler {
       return r;
     }
   }
+
+  /**
+   * A traced request's spans to end once its answer is encoded.
+   *
+   * @param readyNanos when the core's answer reached the event loop ({@code System.nanoTime()})
+   */
+  record Traced(TracedRequest request, String model, String version, long readyNanos) {}
 }

@@ -34,6 +34,12 @@ record Route(Endpoint endpoint, String model, String version) {
     /** Training-serving skew and drift of a monitored model (docs/MONITORING.md). */
     MODEL_DRIFT(HttpMethod.GET, Scope.INFERENCE),
     /**
+     * Triton's trace extension: {@code v2[/models/<m>]/trace/setting}, GET to read the settings,
+     * POST to change them (both taken; see {@link #getToo}); the management scope, as changing what
+     * is traced is an operator's act.
+     */
+    TRACE_SETTING(HttpMethod.POST, Scope.MANAGEMENT, true),
+    /**
      * Triton's model repository extension: the index, and loading and unloading a model; the
      * management surface, so even the read-only index needs the management scope.
      */
@@ -64,9 +70,17 @@ record Route(Endpoint endpoint, String model, String version) {
     /** The scope a token needs for this endpoint; null where none does (health, not found). */
     final @Nullable Scope scope;
 
+    /** Whether GET is taken besides {@link #method} (a POST endpoint that can also be read). */
+    final boolean getToo;
+
     Endpoint(@Nullable HttpMethod method, @Nullable Scope scope) {
+      this(method, scope, false);
+    }
+
+    Endpoint(@Nullable HttpMethod method, @Nullable Scope scope, boolean getToo) {
       this.method = method;
       this.scope = scope;
+      this.getToo = getToo;
     }
   }
 
@@ -136,6 +150,9 @@ record Route(Endpoint endpoint, String model, String version) {
         default -> notFound();
       };
     }
+    if (n == 3 && s.get(1).equals("trace") && s.get(2).equals("setting")) {
+      return new Route(Endpoint.TRACE_SETTING, "", "");
+    }
     if (n >= 3 && s.get(1).equals("repository")) {
       return repository(s);
     }
@@ -157,6 +174,9 @@ record Route(Endpoint endpoint, String model, String version) {
     }
     if (n == next) {
       return new Route(Endpoint.MODEL_METADATA, model, version);
+    }
+    if (n == 5 && next == 3 && s.get(3).equals("trace") && s.get(4).equals("setting")) {
+      return new Route(Endpoint.TRACE_SETTING, model, "");
     }
     if (n == next + 1) {
       return switch (s.get(next)) {

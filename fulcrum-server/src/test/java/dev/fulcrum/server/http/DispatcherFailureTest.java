@@ -46,6 +46,7 @@ class DispatcherFailureTest {
                 null,
                 TensorBuffers.UNSHARED,
                 new AnswerLoops(0),
+                null,
                 null));
   }
 

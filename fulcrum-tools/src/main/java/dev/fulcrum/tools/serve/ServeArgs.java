@@ -88,7 +88,9 @@ public final class ServeArgs {
           "--monitor-max-rate", "10000",
           "--prediction-log-max-file-mb", "64",
           "--prediction-log-max-files", "10",
-          "--prediction-log-sample-rate", "1.0");
+          "--prediction-log-sample-rate", "1.0",
+          "--trace-rate", "0",
+          "--trace-count", "-1");
 
   private ServeArgs() {}
 
@@ -239,6 +241,9 @@ public final class ServeArgs {
           c.monitoringOptions.predictionLogMaxFiles = Integer.parseInt(value);
       case "--prediction-log-sample-rate" ->
           c.monitoringOptions.predictionLogSampleRate = Double.parseDouble(value);
+      case "--trace-otlp-endpoint" -> c.tracingOptions.otlpEndpoint = new URI(value);
+      case "--trace-rate" -> c.tracingOptions.rate = Long.parseLong(value);
+      case "--trace-count" -> c.tracingOptions.count = Long.parseLong(value);
       default -> {
         return false;
       }

@@ -32,6 +32,7 @@ import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.server.security.Security;
+import dev.fulcrum.server.tracing.Tracing;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -354,6 +355,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin MonitoringOptions monitoringOptions = new MonitoringOptions();
 
+  @Mixin TracingOptions tracingOptions = new TracingOptions();
+
   @Override
   public Integer call() throws Exception {
     Startup.mark("command line read");
@@ -547,6 +550,7 @@ public final class ServeCommand implements Callable<Integer> {
     dashboard.source(new RepositoryExtras(repository, monitor));
     InferenceService service =
         new InferenceService(repository, strictReadiness, monitor, requestTimingAlways);
+    Tracing tracing = tracingOptions.start();
     IdleHeapTrimmer heapTrimmer = heapTrimmer(repository, service);
     Startup.mark("repository and monitor set up");
     // The first request needs the REST port and its model: those start first; gRPC, metrics and
@@ -607,6 +611,9 @@ public final class ServeCommand implements Callable<Integer> {
                   if (slowRequests != null) {
                     server.slowRequests(slowRequests);
                   }
+                  if (tracing != null) {
+                    server.tracing(tracing);
+                  }
                   server.start();
                   log.info(
                       "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
@@ -655,6 +662,9 @@ public final class ServeCommand implements Callable<Integer> {
                           .bufferBudget(requestBytes.get());
                   if (slowRequests != null) {
                     server.slowRequests(slowRequests);
+                  }
+                  if (tracing != null) {
+                    server.tracing(tracing);
                   }
                   server.start();
                   log.info(
@@ -726,6 +736,9 @@ public final class ServeCommand implements Callable<Integer> {
             heapTrimmer.close();
           }
           boolean enginesClosed = shutdown(service, http, grpc, secondSignal);
+          if (tracing != null) {
+            tracing.close(); // the last spans, bounded: an absent collector does not hold the exit
+          }
           dashboard.close();
           if (metricsServer != null) {
             metricsServer.close();
@@ -1094,6 +1107,11 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--host " + host + " is neither an IP address nor a name this machine resolves");
+    }
+    String tracingMistake = tracingOptions.mistake();
+    if (tracingMistake != null) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), tracingMistake);
     }
     if (shutdownDelaySecs < 0) {
       throw new picocli.CommandLine.ParameterException(

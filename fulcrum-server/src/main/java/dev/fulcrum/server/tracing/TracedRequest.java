@@ -1,0 +1,200 @@
+package dev.fulcrum.server.tracing;
+
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestTiming;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One traced inference request: when it began, its parent (the caller's span, or none), and, once
+ * answered, its spans: a SERVER span from the handler's start to the answer's encoding, with a
+ * {@code queue} and a {@code compute} child placed from the times the core measured ({@link
+ * RequestTiming}). Made by the transport's thread (the connection's event loop) when it answers;
+ * not shared between threads after that.
+ */
+public final class TracedRequest {
+  /** The most spans one request makes (server, queue, compute). */
+  static final int MAX_SPANS = 3;
+
+  /** How the request arrived: the {@code fulcrum.protocol} attribute. */
+  public enum Protocol {
+    HTTP_JSON("http/json"),
+    HTTP_BINARY("http/binary"),
+    GRPC("grpc");
+
+    final String attribute;
+
+    Protocol(String attribute) {
+      this.attribute = attribute;
+    }
+  }
+
+  static final AttributeKey<String> MODEL_NAME = AttributeKey.stringKey("fulcrum.model.name");
+  static final AttributeKey<String> MODEL_VERSION = AttributeKey.stringKey("fulcrum.model.version");
+  static final AttributeKey<String> PROTOCOL = AttributeKey.stringKey("fulcrum.protocol");
+  static final AttributeKey<Long> REQUEST_ROWS = AttributeKey.longKey("fulcrum.request_rows");
+  static final AttributeKey<Long> BATCH_ROWS = AttributeKey.longKey("fulcrum.batch_rows");
+  static final AttributeKey<Boolean> CACHE_HIT = AttributeKey.booleanKey("fulcrum.cache_hit");
+  static final AttributeKey<Long> STEPS_US = AttributeKey.longKey("fulcrum.steps_us");
+  static final AttributeKey<Double> COST_USD = AttributeKey.doubleKey("fulcrum.cost_usd");
+  static final AttributeKey<String> HTTP_METHOD = AttributeKey.stringKey("http.request.method");
+  static final AttributeKey<String> HTTP_ROUTE = AttributeKey.stringKey("http.route");
+  static final AttributeKey<Long> HTTP_STATUS = AttributeKey.longKey("http.response.status_code");
+  static final AttributeKey<String> RPC_SYSTEM = AttributeKey.stringKey("rpc.system");
+  static final AttributeKey<String> RPC_SERVICE = AttributeKey.stringKey("rpc.service");
+  static final AttributeKey<String> RPC_METHOD = AttributeKey.stringKey("rpc.method");
+  static final AttributeKey<Long> GRPC_STATUS = AttributeKey.longKey("rpc.grpc.status_code");
+  static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+
+  /** The gRPC service and method traced. */
+  public static final String GRPC_SERVICE = "inference.GRPCInferenceService";
+
+  public static final String GRPC_METHOD = "ModelInfer";
+
+  private final Tracing tracing;
+  private final Context parent;
+  private final long startNanos;
+  private final Protocol protocol;
+
+  TracedRequest(Tracing tracing, Context parent, long startNanos, Protocol protocol) {
+    this.tracing = tracing;
+    this.parent = parent;
+    this.startNanos = startNanos;
+    this.protocol = protocol;
+  }
+
+  /** The REST route of an infer request, as {@code http.route} and the span's name write it. */
+  public static String restRoute(boolean versioned) {
+    return versioned ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
+  }
+
+  /**
+   * Ends a REST request (success or error) now.
+   *
+   * @param versioned whether the path named a version
+   * @param status the answer's HTTP status
+   * @param response the answer, when there is one (its timing places the children)
+   * @param readyNanos when the core's answer reached the transport ({@code System.nanoTime()})
+   * @param errorType the error's code name ({@code error.type}), null on success
+   * @param message the error's message, null on success
+   */
+  public void endHttp(
+      String model,
+      String version,
+      boolean versioned,
+      int status,
+      @Nullable InferenceResponse response,
+      long readyNanos,
+      @Nullable String errorType,
+      @Nullable String message) {
+    String route = restRoute(versioned);
+    SpanBuilder b =
+        start("POST " + route)
+            .setAttribute(HTTP_METHOD, "POST")
+            .setAttribute(HTTP_ROUTE, route)
+            .setAttribute(HTTP_STATUS, (long) status);
+    // OpenTelemetry's HTTP conventions: a server span is an error for a 5xx, not for a client's
+    // 4xx (error.type names it either way).
+    end(b, model, version, response, readyNanos, errorType, message, status >= 500);
+  }
+
+  /**
+   * Ends a gRPC ModelInfer call now.
+   *
+   * @param code the call's gRPC status code ({@code io.grpc.Status.Code#value()})
+   * @param serverFault whether the code is one OpenTelemetry's RPC conventions count as the
+   *     server's error (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+   *     DATA_LOSS)
+   */
+  public void endGrpc(
+      String model,
+      String version,
+      int code,
+      boolean serverFault,
+      @Nullable InferenceResponse response,
+      long readyNanos,
+      @Nullable String errorType,
+      @Nullable String message) {
+    SpanBuilder b =
+        start(GRPC_SERVICE + "/" + GRPC_METHOD)
+            .setAttribute(RPC_SYSTEM, "grpc")
+            .setAttribute(RPC_SERVICE, GRPC_SERVICE)
+            .setAttribute(RPC_METHOD, GRPC_METHOD)
+            .setAttribute(GRPC_STATUS, (long) code);
+    end(b, model, version, response, readyNanos, errorType, message, serverFault);
+  }
+
+  private SpanBuilder start(String name) {
+    return tracing
+        .tracer()
+        .spanBuilder(name)
+        .setSpanKind(SpanKind.SERVER)
+        .setParent(parent)
+        .setStartTimestamp(tracing.epochNanos(startNanos), TimeUnit.NANOSECONDS)
+        .setAttribute(PROTOCOL, protocol.attribute);
+  }
+
+  private void end(
+      SpanBuilder b,
+      String model,
+      String version,
+      @Nullable InferenceResponse response,
+      long readyNanos,
+      @Nullable String errorType,
+      @Nullable String message,
+      boolean fault) {
+    long endNanos = Math.max(System.nanoTime(), startNanos);
+    RequestTiming t = response == null ? null : response.timing();
+    b.setAttribute(MODEL_NAME, model)
+        .setAttribute(MODEL_VERSION, response == null ? version : response.modelVersion());
+    if (t != null) {
+      b.setAttribute(REQUEST_ROWS, (long) t.requestRows()).setAttribute(CACHE_HIT, t.cacheHit());
+      if (t.stepsMicros() > 0) {
+        b.setAttribute(STEPS_US, t.stepsMicros());
+      }
+      if (t.priced()) {
+        b.setAttribute(COST_USD, t.costUsd());
+      }
+    }
+    if (errorType != null) {
+      b.setAttribute(ERROR_TYPE, errorType);
+    }
+    boolean children = t != null && !t.cacheHit();
+    tracing.queue(children ? MAX_SPANS : 1);
+    Span server = b.startSpan();
+    if (fault) {
+      server.setStatus(StatusCode.ERROR, message == null ? "" : message);
+    }
+    if (t != null && children) {
+      // The core's times are durations from the request's admission to its answer: admission is
+      // placed that long before the answer reached this thread (never before the span's start).
+      long ready = Math.min(Math.max(readyNanos, startNanos), endNanos);
+      long admitted = Math.max(startNanos, ready - t.totalMicros() * 1000);
+      long queueEnd = Math.min(admitted + t.queueMicros() * 1000, ready);
+      long computeEnd = Math.min(queueEnd + t.computeMicros() * 1000, ready);
+      Context inServer = parent.with(server);
+      child("queue", inServer, admitted).end(tracing.epochNanos(queueEnd), TimeUnit.NANOSECONDS);
+      child("compute", inServer, queueEnd)
+          .setAttribute(BATCH_ROWS, (long) t.batchRows())
+          .setAttribute(REQUEST_ROWS, (long) t.requestRows())
+          .end(tracing.epochNanos(computeEnd), TimeUnit.NANOSECONDS);
+    }
+    server.end(tracing.epochNanos(endNanos), TimeUnit.NANOSECONDS);
+  }
+
+  private Span child(String name, Context inServer, long from) {
+    return tracing
+        .tracer()
+        .spanBuilder(name)
+        .setSpanKind(SpanKind.INTERNAL)
+        .setParent(inServer)
+        .setStartTimestamp(tracing.epochNanos(from), TimeUnit.NANOSECONDS)
+        .startSpan();
+  }
+}

@@ -1,0 +1,317 @@
+package dev.fulcrum.server.tracing;
+
+import dev.fulcrum.server.RateLimitedLog;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
+import io.opentelemetry.sdk.common.CompletableResultCode;
+import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.SpanProcessor;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server's tracing, when {@code fulcrum serve --trace-otlp-endpoint} turns it on: decides which
+ * requests are traced (a {@code traceparent} whose caller sampled it, else one in {@code
+ * trace_rate}; {@link TraceSettingsStore}), and makes their spans after the answer, from the times
+ * already measured, on the thread that answers (an event loop). Spans wait in a bounded queue for
+ * the OpenTelemetry SDK's exporter thread, which sends them over OTLP/HTTP; a request never waits
+ * for the collector: a full queue drops the trace (counted), a failed export is counted and logged
+ * once a minute at most. Thread-safe.
+ */
+public final class Tracing implements AutoCloseable {
+  /** The W3C Trace Context headers (and gRPC metadata keys). */
+  public static final String TRACEPARENT = "traceparent";
+
+  public static final String TRACESTATE = "tracestate";
+
+  /** Spans waiting for the exporter at most; a trace that would pass it is dropped whole. */
+  static final int MAX_QUEUED_SPANS = 2048;
+
+  /** The OTLP/HTTP path of traces, added to an endpoint given without one. */
+  static final String TRACES_PATH = "/v1/traces";
+
+  private static final org.slf4j.Logger log = LoggerFactory.getLogger(Tracing.class);
+
+  /**
+   * The SDK's exporter logs each failed export at SEVERE through java.util.logging, a line (and
+   * stack) per batch against an unreachable collector; this class logs them instead, rate-limited.
+   * Held here: java.util.logging keeps loggers weakly, and a collected one loses its level.
+   */
+  private static final Logger SDK_EXPORT_LOG = Logger.getLogger("io.opentelemetry.exporter");
+
+  private static final TextMapGetter<String[]> HEADERS =
+      new TextMapGetter<>() {
+        @Override
+        public @Nullable String get(String @Nullable [] carrier, String key) {
+          if (carrier == null) {
+            return null;
+          }
+          return key.equals(TRACEPARENT) ? carrier[0] : key.equals(TRACESTATE) ? carrier[1] : null;
+        }
+      };
+
+  private final SdkTracerProvider provider;
+  private final Tracer tracer;
+  private final TraceSettingsStore settings;
+  private final String destination;
+  private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicLong dropped = new AtomicLong();
+  private final AtomicLong failed = new AtomicLong();
+  private final RateLimitedLog warnings = new RateLimitedLog(log, Duration.ofMinutes(1));
+  private final long anchorEpochNanos;
+  private final long anchorNanoTime;
+
+  private Tracing(
+      SpanExporter exporter,
+      boolean batch,
+      TraceSettings startup,
+      String destination,
+      String serviceVersion) {
+    this.settings = new TraceSettingsStore(startup);
+    this.destination = destination;
+    SpanExporter counted = new CountingExporter(exporter);
+    SpanProcessor processor =
+        batch
+            ? BatchSpanProcessor.builder(counted)
+                // Above this class's own bound, so the SDK's queue never drops a span itself.
+                .setMaxQueueSize(MAX_QUEUED_SPANS * 2)
+                .setMaxExportBatchSize(512)
+                .setScheduleDelay(Duration.ofMillis(500))
+                .setExporterTimeout(Duration.ofSeconds(10))
+                .build()
+            : SimpleSpanProcessor.create(counted);
+    String service = System.getenv("OTEL_SERVICE_NAME");
+    this.provider =
+        SdkTracerProvider.builder()
+            .setSampler(Sampler.alwaysOn()) // the decision is made here, before any span
+            .setResource(
+                Resource.getDefault()
+                    .merge(
+                        Resource.create(
+                            Attributes.of(
+                                AttributeKey.stringKey("service.name"),
+                                service == null || service.isBlank() ? "fulcrum" : service,
+                                AttributeKey.stringKey("service.version"),
+                                serviceVersion))))
+            .addSpanProcessor(processor)
+            .build();
+    this.tracer = provider.get("dev.fulcrum.server", serviceVersion);
+    Instant now = Instant.now();
+    this.anchorNanoTime = System.nanoTime();
+    this.anchorEpochNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  /**
+   * Tracing that exports over OTLP/HTTP (protobuf) to {@code endpoint}, batched on the SDK's
+   * thread.
+   *
+   * @param endpoint the collector, e.g. {@code http://localhost:4318} ({@value #TRACES_PATH} is
+   *     added when it has no path)
+   */
+  public static Tracing otlp(URI endpoint, TraceSettings startup, String serviceVersion) {
+    String url = tracesUrl(endpoint);
+    SDK_EXPORT_LOG.setLevel(Level.OFF);
+    OtlpHttpSpanExporter exporter =
+        OtlpHttpSpanExporter.builder().setEndpoint(url).setTimeout(Duration.ofSeconds(5)).build();
+    return new Tracing(exporter, true, startup, url, serviceVersion);
+  }
+
+  /** Tracing that hands each span to {@code exporter} as it ends (tests). */
+  public static Tracing direct(SpanExporter exporter, TraceSettings startup) {
+    return new Tracing(exporter, false, startup, exporter.toString(), "test");
+  }
+
+  /**
+   * The URL spans are posted to.
+   *
+   * @throws IllegalArgumentException naming what is wrong with the endpoint
+   */
+  public static String tracesUrl(URI endpoint) {
+    String scheme =
+        endpoint.getScheme() == null ? "" : endpoint.getScheme().toLowerCase(Locale.ROOT);
+    if ((!scheme.equals("http") && !scheme.equals("https")) || endpoint.getHost() == null) {
+      throw new IllegalArgumentException(
+          "--trace-otlp-endpoint must be an http:// or https:// URL of an OTLP/HTTP collector, e.g."
+              + " http://localhost:4318, was '"
+              + endpoint
+              + "'");
+    }
+    String s = endpoint.toString();
+    String path = endpoint.getRawPath();
+    if (path == null || path.isEmpty() || path.equals("/")) {
+      return (s.endsWith("/") ? s.substring(0, s.length() - 1) : s) + TRACES_PATH;
+    }
+    return s;
+  }
+
+  /** The settings in force (Triton's trace setting endpoints change them). */
+  public TraceSettingsStore settings() {
+    return settings;
+  }
+
+  /** Whether any request may be traced now: false means no request header need be read. */
+  public boolean active() {
+    return settings.anyOn();
+  }
+
+  /**
+   * Decides whether a request is traced, counting it against the sampling rate and count.
+   *
+   * @param traceparent the request's W3C {@code traceparent}, or null; an invalid one is no parent
+   * @param tracestate its {@code tracestate}, or null; kept on the request's spans
+   * @return the traced request, or null when it is not traced
+   */
+  public @Nullable TracedRequest begin(
+      String model,
+      @Nullable String traceparent,
+      @Nullable String tracestate,
+      TracedRequest.Protocol protocol) {
+    Context parent = Context.root();
+    boolean hasParent = false;
+    boolean sampled = false;
+    if (traceparent != null) {
+      Context c =
+          W3CTraceContextPropagator.getInstance()
+              .extract(Context.root(), new String[] {traceparent, tracestate}, HEADERS);
+      SpanContext remote = Span.fromContext(c).getSpanContext();
+      if (remote.isValid()) {
+        parent = c;
+        hasParent = true;
+        sampled = remote.isSampled();
+      }
+    }
+    if (!settings.sample(model, hasParent, sampled)) {
+      return null;
+    }
+    if (queued.get() > MAX_QUEUED_SPANS - TracedRequest.MAX_SPANS) {
+      long n = dropped.incrementAndGet();
+      warnings.log(
+          org.slf4j.event.Level.WARN,
+          "dropped",
+          "tracing: the span queue is full ("
+              + MAX_QUEUED_SPANS
+              + " spans wait for "
+              + destination
+              + "): traces are dropped, "
+              + n
+              + " so far; requests are not held for it",
+          null);
+      return null;
+    }
+    return new TracedRequest(this, parent, System.nanoTime(), protocol);
+  }
+
+  Tracer tracer() {
+    return tracer;
+  }
+
+  /** Spans about to be handed to the SDK's queue. */
+  void queue(int spans) {
+    queued.addAndGet(spans);
+  }
+
+  /** {@code System.nanoTime()} on the epoch (the span timestamps' clock). */
+  long epochNanos(long nanoTime) {
+    return anchorEpochNanos + (nanoTime - anchorNanoTime);
+  }
+
+  /** Traces dropped because the span queue was full. */
+  public long dropped() {
+    return dropped.get();
+  }
+
+  /** Spans whose export failed. */
+  public long failedSpans() {
+    return failed.get();
+  }
+
+  /**
+   * Sends the spans still queued and stops the exporter, waiting {@code bound} at most (a collector
+   * that does not answer must not hold the server's exit).
+   */
+  public void close(Duration bound) {
+    CompletableResultCode done = provider.shutdown().join(bound.toMillis(), TimeUnit.MILLISECONDS);
+    if (!done.isDone()) {
+      log.warn(
+          "tracing: spans still queued for {} after {} ms at shutdown were not sent",
+          destination,
+          bound.toMillis());
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(2));
+  }
+
+  /** Counts the spans leaving the queue, and the failed exports, which it logs rate-limited. */
+  private final class CountingExporter implements SpanExporter {
+    private final SpanExporter delegate;
+
+    CountingExporter(SpanExporter delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public CompletableResultCode export(Collection<SpanData> spans) {
+      int n = spans.size();
+      queued.addAndGet(-n);
+      CompletableResultCode r = delegate.export(spans);
+      r.whenComplete(
+          () -> {
+            if (!r.isSuccess()) {
+              long all = failed.addAndGet(n);
+              Throwable cause = r.getFailureThrowable();
+              warnings.log(
+                  org.slf4j.event.Level.WARN,
+                  "export",
+                  "tracing: "
+                      + n
+                      + " spans could not be exported to "
+                      + destination
+                      + (cause == null ? "" : " (" + cause + ")")
+                      + "; "
+                      + all
+                      + " so far, "
+                      + dropped.get()
+                      + " traces dropped at a full queue; requests are not held for it",
+                  null);
+            }
+          });
+      return r;
+    }
+
+    @Override
+    public CompletableResultCode flush() {
+      return delegate.flush();
+    }
+
+    @Override
+    public CompletableResultCode shutdown() {
+      return delegate.shutdown();
+    }
+  }
+}
