@@ -17,6 +17,7 @@ import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.tracing.Tracing;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
@@ -57,6 +58,9 @@ final class E2eServer implements AutoCloseable {
 
   /** The dashboard's feed, when started with {@link #startWithDashboard}. */
   final @Nullable DashboardFeed dashboard;
+
+  /** The tracing its ports were started with (startTraced), or null. */
+  private @Nullable Tracing tracing;
 
   private E2eServer(InferenceService service, HttpServer http, SchedulerEnvironment environment) {
     this(service, http, environment, null);
@@ -124,6 +128,20 @@ final class E2eServer implements AutoCloseable {
         costPerHour);
   }
 
+  /**
+   * Serves a repository with the ONNX Runtime backend, tracing its requests with {@code tracing}.
+   */
+  static E2eServer startTraced(Path repository, Tracing tracing) throws InterruptedException {
+    return start(
+        repository,
+        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+        new OnnxRuntimeBackend(),
+        null,
+        ModelRepository.Settings.defaults(),
+        0,
+        tracing);
+  }
+
   private static E2eServer start(
       Path repository,
       int maxInputSize,
@@ -131,6 +149,18 @@ final class E2eServer implements AutoCloseable {
       dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
       ModelRepository.Settings settings,
       double costPerHour)
+      throws InterruptedException {
+    return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, null);
+  }
+
+  private static E2eServer start(
+      Path repository,
+      int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
+      ModelRepository.Settings settings,
+      double costPerHour,
+      @Nullable Tracing tracing)
       throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
     SchedulerEnvironment environment = SchedulerEnvironment.system();
@@ -146,8 +176,13 @@ final class E2eServer implements AutoCloseable {
     InferenceService service = new InferenceService(models, true, monitor);
     HttpServer http =
         new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
+    if (tracing != null) {
+      http.tracing(tracing);
+    }
     http.start();
-    return new E2eServer(service, http, environment);
+    E2eServer server = new E2eServer(service, http, environment);
+    server.tracing = tracing;
+    return server;
   }
 
   /**
@@ -226,7 +261,11 @@ final class E2eServer implements AutoCloseable {
 
   /** Starts a gRPC port on this server (ephemeral port, default limits). */
   GrpcPort startGrpc() throws java.io.IOException {
-    GrpcPort port = new GrpcPort(new GrpcServer(service, GrpcServerConfig.ephemeral()).start());
+    GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral());
+    if (tracing != null) {
+      grpc.tracing(tracing);
+    }
+    GrpcPort port = new GrpcPort(grpc.start());
     grpcPorts.add(port);
     return port;
   }
