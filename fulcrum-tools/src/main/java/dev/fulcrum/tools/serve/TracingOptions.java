@@ -8,7 +8,7 @@ import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
 /**
- * {@code fulcrum serve}'s tracing flags (docs/MONITORING.md, "Distributed tracing"): where spans go
+ * {@code fulcrum serve}'s tracing flags (docs/METRICS.md, "Distributed tracing"): where spans go
  * and which requests without a sampled parent are traced. Read once, on the main thread.
  */
 final class TracingOptions {
