@@ -245,11 +245,9 @@ public final class GrpcServer implements AutoCloseable {
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .intercept(new AuthInterceptor(config.security().access()));
-      if (slowRequests != null) {
-        builder.intercept(new SlowCallInterceptor()); // only then: a call pays nothing without it
-      }
-      if (tracing != null) {
-        builder.intercept(new TraceContextInterceptor()); // only copies two metadata values
+      if (slowRequests != null || tracing != null) {
+        // Only then: with neither on, a call pays nothing for them.
+        builder.intercept(new CallContextInterceptor());
       }
       server = builder.build().start();
     } catch (IOException | RuntimeException e) {

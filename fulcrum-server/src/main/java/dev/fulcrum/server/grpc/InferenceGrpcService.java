@@ -10,6 +10,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.TimedAnswers;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterResponse;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
@@ -109,8 +110,8 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   }
 
   /**
-   * @param slow logs slow and refused inference requests (with {@link SlowCallInterceptor} on the
-   *     server, for the client's address and traceparent); null: off
+   * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
+   *     the server, for the client's address and traceparent); null: off
    * @param tracing traces ModelInfer calls; null: off
    */
   InferenceGrpcService(
@@ -363,24 +364,23 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     SlowRequestLog log = slow;
     long start = log == null ? 0 : log.now();
     ModelVersion admitted = null;
-    TracedRequest traced = traced(request.getModelName());
+    CallContextInterceptor.@Nullable CallInfo info = callInfo();
+    TracedRequest traced = traced(request.getModelName(), info);
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      InferenceRequest run = timed(decoded.request(), traced != null);
+      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null || traced != null);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
       Status status = failed(e);
       ended(traced, request, status, null, 0);
       call.onError(status.asRuntimeException());
       if (log != null) {
-        slowRequest(log, GRPC, start, request, admitted, null, e, SlowCallInterceptor.current());
+        slowRequest(log, GRPC, start, request, admitted, null, e, info);
       }
       return;
     }
-    boolean shown = decoded.request().options().timing() || service.timingAlways();
-    SlowCallInterceptor.@Nullable CallInfo info =
-        log == null ? null : SlowCallInterceptor.current();
+    boolean shown = TimedAnswers.shown(service, decoded.request());
     ModelVersion ran = admitted;
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
     call.setOnCancelHandler(() -> future.cancel(true));
@@ -392,7 +392,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           ModelInferResponse message = null;
           if (failed == null) {
             try {
-              message = GrpcCodec.encode(shown ? response : response.withTiming(null), raw);
+              message = GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw);
             } catch (RuntimeException e) {
               failed = e;
             }
@@ -427,17 +427,25 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /**
    * The call's trace, when tracing is on and it is traced (its context read by the interceptor).
    */
-  private @Nullable TracedRequest traced(String model) {
+  private @Nullable TracedRequest traced(
+      String model, CallContextInterceptor.@Nullable CallInfo info) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
       return null;
     }
-    @Nullable String[] context = TraceContextInterceptor.TRACE_CONTEXT.get();
     return t.begin(
         model,
-        context == null ? null : context[0],
-        context == null ? null : context[1],
+        info == null ? null : info.traceparent(),
+        info == null ? null : info.tracestate(),
         TracedRequest.Protocol.GRPC);
+  }
+
+  /**
+   * The call's client and trace context, read once per call when the slow-request log or tracing is
+   * on ({@link CallContextInterceptor} is then installed); null with both off.
+   */
+  private CallContextInterceptor.@Nullable CallInfo callInfo() {
+    return slow == null && tracing == null ? null : CallContextInterceptor.current();
   }
 
   /** Ends a traced call's spans with its status. */
@@ -525,8 +533,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     private boolean finished;
 
     /** The call's client and traceparent, for the slow-request log (null when it is off). */
-    private final SlowCallInterceptor.@Nullable CallInfo info =
-        slow == null ? null : SlowCallInterceptor.current();
+    private final CallContextInterceptor.@Nullable CallInfo info = callInfo();
 
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
     private boolean ending;
@@ -546,7 +553,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        InferenceRequest run = timed(decoded.request(), false);
+        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));
@@ -555,7 +562,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         }
         return;
       }
-      boolean shown = decoded.request().options().timing() || service.timingAlways();
+      boolean shown = TimedAnswers.shown(service, decoded.request());
       ModelVersion ran = admitted;
       synchronized (lock) {
         if (finished) {
@@ -576,7 +583,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
                 message =
                     ModelStreamInferResponse.newBuilder()
                         .setInferResponse(
-                            GrpcCodec.encode(shown ? response : response.withTiming(null), raw))
+                            GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw))
                         .build();
               } catch (RuntimeException e) {
                 message = error(request, e);
@@ -660,13 +667,6 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     }
   }
 
-  /** The request to run: timed for the slow-request log when it is on, or when it is traced. */
-  private InferenceRequest timed(InferenceRequest asked, boolean traced) {
-    return (slow != null || traced) && !asked.options().timing()
-        ? asked.withOptions(asked.options().withTiming())
-        : asked;
-  }
-
   /**
    * Gives the slow-request log a request whose answer was just handed to gRPC: its time runs from
    * {@code start}, when the service got the parsed message.
@@ -679,7 +679,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       @Nullable ModelVersion admitted,
       @Nullable InferenceResponse response,
       @Nullable Throwable failure,
-      SlowCallInterceptor.@Nullable CallInfo info) {
+      CallContextInterceptor.@Nullable CallInfo info) {
     long total = log.now() - start;
     long sloNanos =
         admitted != null

@@ -617,7 +617,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             answer == null ? null : answer.response().timing(),
             ctx.channel().remoteAddress(),
             answer == null ? null : answer.decoded().request().id(),
-            headers.get(TRACEPARENT),
+            headers.get(Tracing.TRACEPARENT),
             failure));
   }
 
@@ -629,9 +629,6 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return 0;
     }
   }
-
-  /** The W3C Trace Context header a traced request carries. */
-  private static final String TRACEPARENT = "traceparent";
 
   /** The marker queued for a request whose bytes could not be decoded. */
   private record MalformedStream(HttpResponseStatus status, String message) {}

@@ -7,6 +7,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.TimedAnswers;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
@@ -157,12 +158,9 @@ final class InferHandler {
             buffers);
     InferenceRequest asked = decoded.request();
     // The slow-request log and a traced request need the timing; the answer shows it only when
-    // asked.
-    boolean shown = asked.options().timing() || service.timingAlways();
-    InferenceRequest run =
-        (timeAll || traced != null) && !asked.options().timing()
-            ? asked.withOptions(asked.options().withTiming())
-            : asked;
+    // asked (TimedAnswers: the one decision, shared with gRPC).
+    boolean shown = TimedAnswers.shown(service, asked);
+    InferenceRequest run = TimedAnswers.toRun(asked, timeAll || traced != null);
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
     long sloNanos = config.slo().latencyNanos();
     CompletableFuture<Reply> reply =
@@ -230,7 +228,7 @@ final class InferHandler {
     }
 
     private FullHttpResponse encode(ByteBufAllocator alloc) {
-      InferenceResponse out = shown ? response : response.withTiming(null);
+      InferenceResponse out = TimedAnswers.toShow(response, shown);
       InferResponseEncoder.EncodedResponse e = InferResponseEncoder.encode(decoded, out, alloc);
       FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
       if (e.hasBinary()) {
