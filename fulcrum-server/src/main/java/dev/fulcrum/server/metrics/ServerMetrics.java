@@ -291,7 +291,11 @@ public final class ServerMetrics
 
   /**
    * The Prometheus registry and Fulcrum's families in it; its own class so that the Prometheus
-   * client's classes load at activation, not with {@link ServerMetrics}. Thread-safe.
+   * client's classes load at activation, not with {@link ServerMetrics}. Every family is built
+   * {@code withoutExemplars()}: with OpenTelemetry on the class path (for {@code
+   * --trace-otlp-endpoint}) the client would otherwise look up the current span on every update,
+   * and Fulcrum's spans are made after the answer, never current where a metric is updated, so no
+   * exemplar could carry a trace. Thread-safe.
    */
   private static final class Families {
     private final PrometheusRegistry registry = new PrometheusRegistry();
@@ -331,18 +335,21 @@ public final class ServerMetrics
               .name("fulcrum_rejected_requests")
               .help("Requests refused without running: queue_full, timeout or slo")
               .labelNames("model", "version", "reason")
+              .withoutExemplars()
               .register(registry);
       loadDuration =
           Gauge.builder()
               .name("fulcrum_model_load_duration_seconds")
               .help("Time the serving copy of a model version took to load, warm-up included")
               .labelNames("model", "version")
+              .withoutExemplars()
               .register(registry);
       warmupDuration =
           Gauge.builder()
               .name("fulcrum_model_warmup_duration_seconds")
               .help("Time the serving copy of a model version spent in its model-warmup passes")
               .labelNames("model", "version")
+              .withoutExemplars()
               .register(registry);
       loadFailures =
           Counter.builder()
@@ -350,6 +357,7 @@ public final class ServerMetrics
               .help(
                   "Loads (or warm-ups) of a model version that failed; version \"\" for the model")
               .labelNames("model", "version")
+              .withoutExemplars()
               .register(registry);
       if (jvm) {
         registerJvmMetrics();
@@ -358,6 +366,7 @@ public final class ServerMetrics
           Gauge.builder()
               .name("fulcrum_startup_seconds")
               .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
+              .withoutExemplars()
               .register(registry);
       startup.set(Double.NaN);
     }
@@ -373,6 +382,7 @@ public final class ServerMetrics
           .labelNames("model", "version")
           .classicOnly()
           .classicUpperBounds(buckets)
+          .withoutExemplars()
           .register(registry);
     }
 
