@@ -403,7 +403,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
     this.maxBatchSize = Math.max(1, maxBatchSize);
     this.instances = Math.max(1, instances);
     // What the pass-time estimate does not see: joins, splits, completion, the transport's write.
-    this.marginNanos = Math.max(50_000, slo.latencyNanos() / 20);
+    this.marginNanos = SloCapacity.marginNanos(slo.latencyNanos());
     this.passes =
         new PassTimeModel(this.maxBatchSize, slo.percentile(), tuning.matureOutlierDeviations());
     this.startedAt = new long[this.instances];

@@ -3,6 +3,7 @@ package dev.fulcrum.core.stats;
 import dev.fulcrum.core.config.SloConfig;
 import dev.fulcrum.core.scheduler.PolicyState;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.SloCapacity;
 import dev.fulcrum.core.scheduler.Ticker;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,8 +12,10 @@ import java.util.List;
 /**
  * Live accounting of one model version against its latency objective and price: SLO attainment,
  * latency percentiles, throughput, utilization and cost per million predictions, over rolling
- * windows of 10, 60 and 300 seconds and since the version started. The dashboard, the {@code /slo}
- * endpoint and the Prometheus metrics all read {@link #snapshot(PolicyState)}.
+ * windows of 10, 60 and 300 seconds and since the version started, and the offered load against
+ * what the version can serve within its objective ({@link Snapshot#load}, from {@link
+ * SloCapacity}). The dashboard, the {@code /slo} endpoint and the Prometheus metrics all read
+ * {@link #snapshot(PolicyState)}.
  *
  * <p>Design: one bucket per second of the scheduler's clock, in a ring of {@value
  * #LONGEST_WINDOW_SECONDS} + 2 seconds, each with its counts, its compute time and a log-bucketed
@@ -112,7 +115,46 @@ public final class SloAccounting implements SchedulerObserver {
           .findFirst()
           .orElseThrow(() -> new IllegalArgumentException("no window " + name));
     }
+
+    /**
+     * The load on this version against what it can serve within its objective: the requests that
+     * ended over the {@value #LOAD_WINDOW} window (answered, failed, timed out or refused: what was
+     * offered) a second, over the capacity the policy's pass times give ({@link SloCapacity}) in
+     * requests a second, at the window's rows a request (its predictions over the requests that
+     * ran; 1 without any).
+     */
+    public Load load() {
+      SloCapacity capacity =
+          SloCapacity.of(Math.round(latencyMs * 1e6), instances, policy.passTimes());
+      Window w = window(LOAD_WINDOW);
+      long ran = w.requests() - w.rejected() - w.timedOut();
+      double rowsPerRequest = ran > 0 && w.predictions() > 0 ? (double) w.predictions() / ran : 1;
+      double offered = w.requests() / w.seconds();
+      double perSecond = capacity.requestsPerSecond(rowsPerRequest);
+      boolean known = capacity.state() == SloCapacity.State.KNOWN && perSecond > 0;
+      return new Load(
+          capacity,
+          capacity.stated() ? perSecond : Double.NaN,
+          offered,
+          known ? offered / perSecond : Double.NaN);
+    }
   }
+
+  /** The window {@link Snapshot#load} reads the offered rate from: short, so the signal is live. */
+  public static final String LOAD_WINDOW = "10s";
+
+  /**
+   * A version's load against its capacity at the objective. Immutable.
+   *
+   * @param capacity what the pass times give, in rows a second, and whether it is known
+   * @param capacityPerSecond the capacity in requests a second (NaN unless stated; 0 when the
+   *     objective is too tight for any batch size)
+   * @param offeredPerSecond the requests a second offered over the {@value #LOAD_WINDOW} window
+   * @param ratio offered over capacity (NaN unless a capacity above 0 is known: more replicas do
+   *     not help an objective too tight for one)
+   */
+  public record Load(
+      SloCapacity capacity, double capacityPerSecond, double offeredPerSecond, double ratio) {}
 
   /** One second's counts. */
   private static final class Bucket {

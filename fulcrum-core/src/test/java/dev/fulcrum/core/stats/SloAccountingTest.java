@@ -28,6 +28,46 @@ class SloAccountingTest {
   }
 
   @Test
+  void theLoadIsTheOfferedRateOverTheCapacityInRequestsOfTheWindowsRows() {
+    // 20 ms objective, one instance, passes of 2 ms + 0.5 ms a row planned at 1.2 x: 13 rows in
+    // 8.5 ms (SloCapacityTest), 1,529 rows a second.
+    List<PolicyState.PassTime> table = new java.util.ArrayList<>();
+    for (int b = 1; b <= 32; b++) {
+      long mean = 2 * MS + b * MS / 2;
+      table.add(new PolicyState.PassTime(b, mean, mean * 12 / 10, 10));
+    }
+    PolicyState policy = new PolicyState("slo", 4, 0, 0, table, 10, 0);
+    SloAccounting a = new SloAccounting(new SloConfig(20 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    for (int i = 0; i < 40; i++) {
+      a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 2 * MS, 4 * S));
+    }
+    for (int i = 0; i < 10; i++) {
+      a.rejected(new Rejected(RejectReason.SLO, 2, 0, 4 * S));
+    }
+    SloAccounting.Load load = a.snapshot(policy).load();
+    assertThat(load.capacity().batchSize()).isEqualTo(13);
+    // 2 rows a request (80 rows over the 40 that ran): half the rows' capacity, in requests.
+    assertThat(load.capacityPerSecond()).isCloseTo(13 / 8.5e-3 / 2, within(1e-6));
+    // 50 requests offered (the refused ones too) over the 5 s the version has lived.
+    assertThat(load.offeredPerSecond()).isCloseTo(10, within(1e-9));
+    assertThat(load.ratio()).isCloseTo(10 / (13 / 8.5e-3 / 2), within(1e-9));
+
+    SloAccounting.Load tight =
+        new SloAccounting(new SloConfig(4 * MS, 99, 0), 1, ledger, now::get)
+            .snapshot(policy)
+            .load();
+    assertThat(tight.capacityPerSecond()).as("too tight: stated as 0").isZero();
+    assertThat(tight.ratio()).as("no ratio: more replicas would not help").isNaN();
+    SloAccounting.Load none =
+        new SloAccounting(new SloConfig(0, 99, 0), 1, ledger, now::get).snapshot(POLICY).load();
+    assertThat(none.capacity().state())
+        .isEqualTo(dev.fulcrum.core.scheduler.SloCapacity.State.NONE);
+    assertThat(none.capacityPerSecond()).isNaN();
+    assertThat(none.ratio()).isNaN();
+  }
+
+  @Test
   void bestEffortRequestsCountEverywhereButInAttainment() {
     SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
     now.set(5 * S);
