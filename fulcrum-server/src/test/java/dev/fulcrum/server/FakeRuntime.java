@@ -24,13 +24,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A stand-in engine for transport tests. Its "model file" is JSON: {@code {"mode": "identity" |
- * "addsub" | "fail" | "gate" | "explode", "inputs": [{"name", "datatype", "shape"}], "outputs":
- * [...]}}. {@code identity} returns input i as output i; {@code addsub} returns INPUT0+INPUT1 and
- * INPUT0-INPUT1 (INT32 or FP32), like Triton's "simple" model; {@code fail} does not load; {@code
- * gate} is identity after waiting for {@link #openGate()} (at most 30 s); {@code explode} throws
- * from every forward pass (an engine fault); {@code hang} never returns from a pass until {@link
- * #releaseHung()} (at most 60 s), like an engine stuck in a kernel. Any mode but {@code fail} may
- * take {@code "delay_ms": N}: each pass sleeps that long first, like a slow model.
+ * "addsub" | "fail" | "gate" | "slow" | "explode", "inputs": [{"name", "datatype", "shape"}],
+ * "outputs": [...]}}. {@code identity} returns input i as output i; {@code addsub} returns
+ * INPUT0+INPUT1 and INPUT0-INPUT1 (INT32 or FP32), like Triton's "simple" model; {@code fail} does
+ * not load; {@code gate} is identity after waiting for {@link #openGate()} (at most 30 s); {@code
+ * explode} throws from every forward pass (an engine fault); {@code hang} never returns from a pass
+ * until {@link #releaseHung()} (at most 60 s), like an engine stuck in a kernel; {@code slow} is
+ * identity after sleeping {@code "row_millis"} (default 1) a row of the first input. Any mode but
+ * {@code fail} may take {@code "delay_ms": N}: each pass sleeps that long first, like a slow model.
  */
 final class FakeRuntime implements ModelRuntime {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -77,7 +78,8 @@ final class FakeRuntime implements ModelRuntime {
       throw new ModelLoadException("this fake model always fails to load");
     }
     ModelSignature sig = new ModelSignature(specs(root.get("inputs")), specs(root.get("outputs")));
-    return new Instance(mode, sig, root.path("delay_ms").asLong(0));
+    return new Instance(
+        mode, sig, root.path("delay_ms").asLong(0), root.path("row_millis").asLong(1));
   }
 
   private static List<TensorSpec> specs(JsonNode list) {
@@ -96,7 +98,7 @@ final class FakeRuntime implements ModelRuntime {
     return out;
   }
 
-  private record Instance(String mode, ModelSignature signature, long delayMs)
+  private record Instance(String mode, ModelSignature signature, long delayMs, long rowMillis)
       implements ModelInstance {
     @Override
     public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
@@ -113,6 +115,14 @@ final class FakeRuntime implements ModelRuntime {
       if (mode.equals("hang")) {
         try {
           hung.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      if (mode.equals("slow")) {
+        // A pass that costs rowMillis a row: no gain from batching, a known capacity.
+        try {
+          Thread.sleep(rowMillis * Math.max(1, inputs.get(0).shape()[0]));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }

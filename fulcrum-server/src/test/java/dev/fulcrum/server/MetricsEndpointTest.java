@@ -158,6 +158,8 @@ class MetricsEndpointTest {
             "fulcrum_rejected_requests_total",
             "fulcrum_request_duration_seconds",
             "fulcrum_slo_attainment_ratio",
+            "fulcrum_slo_capacity_requests_per_second",
+            "fulcrum_slo_load_ratio",
             "fulcrum_slo_rejections_total",
             "fulcrum_startup_seconds",
             "nv_cache_hit_duration_per_model",

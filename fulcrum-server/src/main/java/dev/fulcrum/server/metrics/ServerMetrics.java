@@ -661,9 +661,10 @@ public final class ServerMetrics
   }
 
   /**
-   * SLO attainment per window, utilization, cost per million predictions and SLO refusals, from
-   * each served version's {@link dev.fulcrum.core.stats.SloAccounting} at scrape time
-   * (docs/METRICS.md). Undefined values (no requests, no objective, no price) are left out.
+   * SLO attainment per window, utilization, cost per million predictions, the capacity at the
+   * objective and the load against it, and SLO refusals, from each served version's {@link
+   * dev.fulcrum.core.stats.SloAccounting} at scrape time (docs/METRICS.md). Undefined values (no
+   * requests, no objective, no price) are left out.
    */
   private void writeSloFamilies(StringBuilder sb) {
     ModelRepository repo = repository;
@@ -703,6 +704,31 @@ public final class ServerMetrics
           served.get(i),
           null,
           snaps.get(i).window("60s").utilization());
+    }
+    // The scaling signal (docs/DEPLOYMENT.md, "Scaling"): one series each per version with an
+    // objective, no window label; the capacity once the policy is warm, the ratio once it is > 0.
+    List<SloAccounting.Load> loads = snaps.stream().map(SloAccounting.Snapshot::load).toList();
+    sb.append(
+        "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica's"
+            + " instances serve within the latency objective, from the pass times the SLO policy"
+            + " learned (0: the objective is too tight for any batch size)\n"
+            + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      double capacity = loads.get(i).capacityPerSecond();
+      if (Double.isFinite(capacity)) {
+        sloLine(sb, "fulcrum_slo_capacity_requests_per_second", served.get(i), null, capacity);
+      }
+    }
+    sb.append(
+        "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
+            + " second, over fulcrum_slo_capacity_requests_per_second: above 1, more than this"
+            + " replica serves within the objective\n"
+            + "# TYPE fulcrum_slo_load_ratio gauge\n");
+    for (int i = 0; i < served.size(); i++) {
+      double ratio = loads.get(i).ratio();
+      if (Double.isFinite(ratio)) {
+        sloLine(sb, "fulcrum_slo_load_ratio", served.get(i), null, ratio);
+      }
     }
     sb.append(
         "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"

@@ -5,13 +5,14 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.PolicyState;
+import dev.fulcrum.core.scheduler.SloCapacity;
 import dev.fulcrum.core.stats.SloAccounting;
 
 /**
  * The {@code GET v2/models/<m>[/versions/<v>]/slo} document: a model version's live SLO attainment,
- * latency, throughput, utilization and cost per window, and its batching policy's state with the
- * pass times it learned. A number that is not defined (no requests in a window, no objective, no
- * price) is {@code null}. Stateless.
+ * latency, throughput, utilization and cost per window, its capacity at the objective and the load
+ * against it, and its batching policy's state with the pass times it learned. A number that is not
+ * defined (no requests in a window, no objective, no price) is {@code null}. Stateless.
  */
 public final class SloJson {
   private SloJson() {}
@@ -53,6 +54,20 @@ public final class SloJson {
       o.put("utilization", w.utilization());
       number(o, "cost_per_million_usd", w.costPerMillionUsd());
     }
+    SloAccounting.Load load = s.load();
+    SloCapacity c = load.capacity();
+    ObjectNode capacity = root.putObject("capacity");
+    capacity.put("state", c.state().label());
+    number(capacity, "requests_per_s", load.capacityPerSecond());
+    number(capacity, "predictions_per_s", c.stated() ? c.rowsPerSecond() : Double.NaN);
+    if (c.state() == SloCapacity.State.KNOWN) {
+      capacity.put("batch_size", c.batchSize());
+    } else {
+      capacity.putNull("batch_size");
+    }
+    capacity.put("window", SloAccounting.LOAD_WINDOW);
+    capacity.put("offered_per_s", load.offeredPerSecond());
+    number(capacity, "load_ratio", load.ratio());
     PolicyState p = s.policy();
     ObjectNode policy = root.putObject("policy");
     policy.put("name", p.policy());

@@ -1,0 +1,169 @@
+package dev.fulcrum.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The scaling signal end to end: a server whose model's pass costs a millisecond a row (the fake
+ * runtime's {@code slow} mode: about 1,000 rows a second on one instance, whatever the batch)
+ * states its capacity at a loose objective once the policy is warm, and the load ratio on {@code
+ * /slo} and {@code /metrics} rises from a trickle to a closed loop of 16 clients. No timing
+ * assertions beyond that ordering, with a margin of 2 where the loads differ some tenfold: on a
+ * slow or busy machine the heavy load offers less, and the capacity is lower too.
+ */
+class SloCapacityEndpointTest {
+  @TempDir static Path repo;
+  private static SchedulerEnvironment environment;
+  private static ModelRepository repository;
+  private static HttpServer http;
+  private static MetricsServer metricsServer;
+  private static final HttpClient client = HttpClient.newHttpClient();
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String BODY =
+      "{\"inputs\":[{\"name\":\"IN\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}";
+
+  @BeforeAll
+  static void start() throws Exception {
+    Path dir = repo.resolve("slow_echo");
+    Files.createDirectories(dir.resolve("1"));
+    Files.writeString(
+        dir.resolve("config.yaml"),
+        "max-batch-size: 8\ninstance-count: 1\nslo:\n  latency-ms: 2000\n");
+    Files.writeString(
+        dir.resolve("1").resolve("model.onnx"),
+        "{\"mode\":\"slow\",\"row_millis\":5,\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
+            + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
+    ServerMetrics metrics = new ServerMetrics(false);
+    environment = SchedulerEnvironment.system(metrics);
+    repository =
+        new ModelRepository(
+            List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8), environment);
+    repository.loadAll();
+    metrics.bind(repository);
+    http =
+        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
+            .start();
+    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
+  }
+
+  @AfterAll
+  static void stop() {
+    http.close();
+    metricsServer.close();
+    repository.close();
+    environment.close();
+  }
+
+  private static HttpResponse<String> get(String url) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static int infer() throws Exception {
+    return client
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slow_echo/infer"))
+                .POST(HttpRequest.BodyPublishers.ofString(BODY))
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .statusCode();
+  }
+
+  private static JsonNode capacity() throws Exception {
+    return JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/slow_echo/slo").body())
+        .at("/capacity");
+  }
+
+  /** The value of a series of the model on /metrics, or NaN when it is not there. */
+  private static double metric(String name) throws Exception {
+    String text = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    Matcher m =
+        Pattern.compile(
+                "(?m)^" + name + "\\{model=\"slow_echo\",version=\"1\"\\} ([0-9.eE+-]+|NaN)$")
+            .matcher(text);
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+  }
+
+  @Test
+  void capacityIsStatedOnceWarmAndTheLoadRatioRisesWithTheOfferedLoad() throws Exception {
+    JsonNode cold = capacity();
+    assertThat(cold.at("/state").asText()).isEqualTo("learning");
+    assertThat(cold.at("/load_ratio").isNull()).isTrue();
+    assertThat(metric("fulcrum_slo_load_ratio")).as("no series while learning").isNaN();
+
+    // A trickle: one client, 120 requests 40 ms apart (the policy is warm after 100 passes).
+    for (int i = 0; i < 120; i++) {
+      assertThat(infer()).isEqualTo(200);
+      Thread.sleep(40);
+    }
+    JsonNode light = capacity();
+    assertThat(light.at("/state").asText()).isEqualTo("known");
+    assertThat(light.at("/window").asText()).isEqualTo("10s");
+    double lightCapacity = light.at("/requests_per_s").asDouble();
+    // 5 ms a row at least: about 200 rows a second at most (1 row a request); the model's scale
+    // follows the recent passes, so its estimate may read a little under 5 ms a row.
+    assertThat(lightCapacity).isGreaterThan(0).isLessThan(250);
+    assertThat(light.at("/predictions_per_s").asDouble()).isEqualTo(lightCapacity);
+    assertThat(light.at("/batch_size").asInt()).isBetween(1, 8);
+    double lightRatio = light.at("/load_ratio").asDouble();
+    assertThat(lightRatio)
+        .isGreaterThan(0)
+        .isEqualTo(light.at("/offered_per_s").asDouble() / lightCapacity);
+    assertThat(metric("fulcrum_slo_capacity_requests_per_second")).isGreaterThan(0);
+    assertThat(metric("fulcrum_slo_load_ratio")).isGreaterThan(0);
+
+    // A closed loop of 16 clients for 4 s: the one instance is saturated (the batches fill).
+    ExecutorService clients = Executors.newFixedThreadPool(16);
+    long end = System.nanoTime() + 4_000_000_000L;
+    List<Future<Integer>> runs = new ArrayList<>();
+    for (int c = 0; c < 16; c++) {
+      runs.add(
+          clients.submit(
+              () -> {
+                int ok = 0;
+                while (System.nanoTime() < end) {
+                  ok += infer() == 200 ? 1 : 0;
+                }
+                return ok;
+              }));
+    }
+    long answered = 0;
+    for (Future<Integer> f : runs) {
+      answered += f.get();
+    }
+    clients.shutdown();
+    assertThat(answered).isGreaterThan(0);
+    JsonNode heavy = capacity();
+    assertThat(heavy.at("/state").asText()).isEqualTo("known");
+    assertThat(heavy.at("/requests_per_s").asDouble()).isGreaterThan(0).isLessThan(250);
+    double heavyRatio = heavy.at("/load_ratio").asDouble();
+    assertThat(heavyRatio).as("light load ratio %s", lightRatio).isGreaterThan(2 * lightRatio);
+    assertThat(metric("fulcrum_slo_load_ratio")).isGreaterThan(2 * lightRatio);
+  }
+}
