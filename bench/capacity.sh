@@ -57,6 +57,7 @@ serve() { # model-dir slo-ms -> a server on a copy of that one model with that o
   mkdir -p "$repo"
   cp -rL "demo/models/$1" "$repo/"
   python3 bench/config_variant.py "$repo/$1/config.yaml" "slo: {latency-ms: $2}"
+  # shellcheck disable=SC2086 # SERVER_JAVA_OPTS: JVM options of the server, split on spaces
   "$JAVA" --enable-native-access=ALL-UNNAMED ${SERVER_JAVA_OPTS:-} -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
     --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
     --metrics-port $((PORT + 2)) >"$OUT/server-$1.log" 2>&1 &

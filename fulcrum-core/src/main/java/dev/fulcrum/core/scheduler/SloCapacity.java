@@ -15,13 +15,15 @@ import java.util.List;
  * <ul>
  *   <li>Throughput. With every pass carrying b rows and the instances busy back to back, they serve
  *       n·b / t(b) rows a second; no more, and a rate above it makes the queue grow.
- *   <li>Latency. At that rate a pass leaves every t(b) / n on average (the instances' passes spread
- *       out: one that ran a short pass frees up sooner and takes the next, so lock step does not
- *       last). A request waits for the next instance to free up, the pass ahead: at most that gap,
- *       t(b) / n, counted at its mean, as the policy's own steady-load plan counts the passes
- *       running ahead; then its own pass of at most b rows, at the percentile: t_p(b). It is within
- *       the objective at the percentile when t(b) / n + t_p(b) <= D. With one instance this is the
- *       dynamic batcher's two passes: the one it arrived during and its own.
+ *   <li>Latency. At that rate a pass leaves every t(b) / n on average, taking the rows that arrived
+ *       since the one before (an assumption: the instances' passes spread out over the pass time,
+ *       as an instance that ran a short pass frees up sooner and takes the next; in lock step the
+ *       wait would be a whole pass and the capacity lower). A request waits for the next instance
+ *       to free up, the pass ahead: at most that gap, t(b) / n, counted at its mean, as the
+ *       policy's own steady-load plan counts the passes running ahead; then its own pass of at most
+ *       b rows, at the percentile: t_p(b). It is within the objective at the percentile when t(b) /
+ *       n + t_p(b) <= D. With one instance this is the dynamic batcher's two passes: the one it
+ *       arrived during and its own.
  * </ul>
  *
  * So the capacity is the largest n·b / t(b) over the batch sizes b (1 to max-batch-size) with t(b)
