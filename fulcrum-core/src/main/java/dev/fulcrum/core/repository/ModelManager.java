@@ -21,6 +21,7 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ComputeLedger;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -218,7 +219,7 @@ public final class ModelManager {
     this.runtimes = Map.copyOf(byPlatform);
     this.resolver = resolver;
     this.environment = environment;
-    this.ledger = new ComputeLedger(environment.ticker().nanoTime());
+    this.ledger = new ComputeLedger(environment.ticker().nanoTime(), ProcessCpu.ofThisProcess());
     this.control = control;
     this.mode = mode;
   }

@@ -7,8 +7,9 @@ package dev.fulcrum.core.stats;
  * server started, which a version reads when it starts and again later to get the machine's compute
  * time since it started (its {@code start} window, and any window it is younger than: the ring
  * cannot give that, as it forgets seconds and cannot split the second the version started in). One
- * per server (the model manager's), shared by every {@link SloAccounting}. Thread-safe (one
- * monitor, held for an array update).
+ * per server (the model manager's), shared by every {@link SloAccounting}, with the process's CPU
+ * clock ({@link ProcessCpu}) beside it for the capacity's CPU bound. Thread-safe (one monitor, held
+ * for an array update).
  */
 public final class ComputeLedger {
   /** Seconds kept: the longest window, plus the second in progress. */
@@ -18,13 +19,30 @@ public final class ComputeLedger {
   private final long[] second = new long[SECONDS];
   private final long[] busyNanos = new long[SECONDS];
   private long totalNanos;
+  private final ProcessCpu processCpu;
 
   /**
+   * A ledger without a CPU clock ({@link ProcessCpu#NONE}: only the pass bound is stated).
+   *
    * @param originNanos the scheduler clock's time when the server started; seconds count from it
    */
   public ComputeLedger(long originNanos) {
+    this(originNanos, ProcessCpu.NONE);
+  }
+
+  /**
+   * @param originNanos the scheduler clock's time when the server started; seconds count from it
+   * @param processCpu the process's CPU clock
+   */
+  public ComputeLedger(long originNanos, ProcessCpu processCpu) {
     this.originNanos = originNanos;
+    this.processCpu = processCpu;
     java.util.Arrays.fill(second, -1);
+  }
+
+  /** The process's CPU clock, shared by every model's accounting. */
+  public ProcessCpu processCpu() {
+    return processCpu;
   }
 
   long originNanos() {

@@ -99,6 +99,7 @@ public final class SloAccounting implements SchedulerObserver {
    * @param instances instances of the version
    * @param windows 10 s, 60 s, 300 s, then since start
    * @param policy the batching policy's state now
+   * @param cpu the process's CPU use over about the last 10 s ({@link ProcessCpu}), all models
    */
   public record Snapshot(
       double latencyMs,
@@ -106,7 +107,8 @@ public final class SloAccounting implements SchedulerObserver {
       double costPerHour,
       int instances,
       List<Window> windows,
-      PolicyState policy) {
+      PolicyState policy,
+      ProcessCpu.Usage cpu) {
 
     /** The window named {@code name} ({@code 10s}, {@code 60s}, {@code 300s}, {@code start}). */
     public Window window(String name) {
@@ -119,9 +121,9 @@ public final class SloAccounting implements SchedulerObserver {
     /**
      * The load on this version against what it can serve within its objective: the requests that
      * ended over the {@value #LOAD_WINDOW} window (answered, failed, timed out or refused: what was
-     * offered) a second, over the capacity the policy's pass times give ({@link SloCapacity}) in
-     * requests a second, at the window's rows a request (its predictions over the requests that
-     * ran; 1 without any).
+     * offered) a second, over the lower of the capacity the policy's pass times give ({@link
+     * SloCapacity}, in requests a second at the window's rows a request: its predictions over the
+     * requests that ran, 1 without any) and the process's CPU bound ({@link Load#of}).
      */
     public Load load() {
       SloCapacity capacity =
@@ -129,32 +131,107 @@ public final class SloAccounting implements SchedulerObserver {
       Window w = window(LOAD_WINDOW);
       long ran = w.requests() - w.rejected() - w.timedOut();
       double rowsPerRequest = ran > 0 && w.predictions() > 0 ? (double) w.predictions() / ran : 1;
-      double offered = w.requests() / w.seconds();
-      double perSecond = capacity.requestsPerSecond(rowsPerRequest);
-      boolean known = capacity.state() == SloCapacity.State.KNOWN && perSecond > 0;
-      return new Load(
-          capacity,
-          capacity.stated() ? perSecond : Double.NaN,
-          offered,
-          known ? offered / perSecond : Double.NaN);
+      return Load.of(capacity, rowsPerRequest, w.requests() / w.seconds(), cpu);
     }
   }
 
   /** The window {@link Snapshot#load} reads the offered rate from: short, so the signal is live. */
   public static final String LOAD_WINDOW = "10s";
 
+  /** Which bound the capacity stated is: the lower of the two. */
+  public enum Bound {
+    /** The pass times' ({@link SloCapacity}): the model is what bounds the replica. */
+    PASSES,
+    /**
+     * The process's CPU: its cores fill before the model's instances do (the transport's work per
+     * request, which the pass times do not see, is what bounds it).
+     */
+    CPU;
+
+    /** The bound's name as the {@code /slo} document writes it. */
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
   /**
    * A version's load against its capacity at the objective. Immutable.
    *
    * @param capacity what the pass times give, in rows a second, and whether it is known
-   * @param capacityPerSecond the capacity in requests a second (NaN unless stated; 0 when the
-   *     objective is too tight for any batch size)
+   * @param passesPerSecond the pass bound in requests a second (NaN unless stated)
+   * @param cpu the process's CPU use the CPU bound is from
+   * @param cpuPerSecond the CPU bound in requests a second (NaN while the process's utilization is
+   *     unknown or below {@link #CPU_FLOOR})
+   * @param capacityPerSecond the lower of the two, in requests a second (NaN unless the pass bound
+   *     is stated; 0 when the objective is too tight for any batch size)
+   * @param bound which of the two it is
+   * @param rowsPerRequest the rows a request the requests a second are at
    * @param offeredPerSecond the requests a second offered over the {@value #LOAD_WINDOW} window
    * @param ratio offered over capacity (NaN unless a capacity above 0 is known: more replicas do
    *     not help an objective too tight for one)
    */
   public record Load(
-      SloCapacity capacity, double capacityPerSecond, double offeredPerSecond, double ratio) {}
+      SloCapacity capacity,
+      double passesPerSecond,
+      ProcessCpu.Usage cpu,
+      double cpuPerSecond,
+      double capacityPerSecond,
+      Bound bound,
+      double rowsPerRequest,
+      double offeredPerSecond,
+      double ratio) {
+
+    /**
+     * The process's utilization below which no CPU bound is stated: an idle replica's CPU (the JIT,
+     * the collector, timers) is not in proportion to its requests, and extrapolating from it would
+     * state a bound far too low (or, as the utilization nears 0, any figure at all).
+     */
+    public static final double CPU_FLOOR = 0.05;
+
+    /**
+     * The load from the pass bound and the process's CPU use.
+     *
+     * <p>The CPU bound: at utilization u of the process's cores over the window, the request rate
+     * that fills them is the offered rate over u, assuming the CPU a request costs stays what it is
+     * (linear extrapolation; the CPU a request costs falls a little as batches fill, so the bound
+     * is on the low side, the safe side for an autoscaler). With several models in one process the
+     * cores are shared, and this version's CPU bound is its own offered rate over the process's u:
+     * the rate it reaches when every model's load grows in the same proportion until the cores are
+     * full. That is the case an autoscaler meets: it adds replicas of the whole process, each
+     * serving every model, so the load on each model falls in the same proportion on each replica.
+     * It asks for no split of the process's CPU between the models (which the process's CPU clock
+     * cannot give: the transport's threads serve them all), and at full cores every model's ratio
+     * reaches 1, whichever model's requests cost the CPU. The load ratio is then the larger of the
+     * pass load (offered over the pass bound) and u.
+     *
+     * @param capacity the pass bound, in rows a second
+     * @param rowsPerRequest rows a request, on average (at least 1)
+     * @param offeredPerSecond requests offered a second over the window
+     * @param cpu the process's CPU use over about the same window
+     */
+    public static Load of(
+        SloCapacity capacity,
+        double rowsPerRequest,
+        double offeredPerSecond,
+        ProcessCpu.Usage cpu) {
+      double passes = capacity.stated() ? capacity.requestsPerSecond(rowsPerRequest) : Double.NaN;
+      double u = cpu.utilization();
+      double cpuBound = u >= CPU_FLOOR && offeredPerSecond > 0 ? offeredPerSecond / u : Double.NaN;
+      Bound bound = cpuBound < passes ? Bound.CPU : Bound.PASSES;
+      double stated = bound == Bound.CPU ? cpuBound : passes;
+      boolean known = capacity.state() == SloCapacity.State.KNOWN && stated > 0;
+      return new Load(
+          capacity,
+          passes,
+          cpu,
+          cpuBound,
+          stated,
+          bound,
+          Math.max(1, rowsPerRequest),
+          offeredPerSecond,
+          known ? offeredPerSecond / stated : Double.NaN);
+    }
+  }
 
   /** One second's counts. */
   private static final class Bucket {
@@ -470,7 +547,8 @@ public final class SloAccounting implements SchedulerObserver {
         slo.costPerHour(),
         instances,
         List.copyOf(windows),
-        policy);
+        policy,
+        ledger.processCpu().usage());
   }
 
   private Window window(String name, Span span) {
