@@ -130,6 +130,15 @@ class SloCapacityEndpointTest {
     // follows the recent passes, so its estimate may read a little under 5 ms a row.
     assertThat(lightCapacity).isGreaterThan(0).isLessThan(250);
     assertThat(light.at("/predictions_per_s").asDouble()).isEqualTo(lightCapacity);
+    // The lower of the two bounds: the pass bound, or the CPU's where this busy test process's
+    // cores would fill first (a CPU bound is stated only at 5 % of the cores or more).
+    assertThat(light.at("/bound").asText()).isIn("passes", "cpu");
+    assertThat(lightCapacity).isLessThanOrEqualTo(light.at("/passes_requests_per_s").asDouble());
+    if (light.at("/bound").asText().equals("cpu")) {
+      assertThat(light.at("/cpu_requests_per_s").asDouble()).isEqualTo(lightCapacity);
+      assertThat(light.at("/cpu_utilization").asDouble()).isGreaterThanOrEqualTo(0.05);
+    }
+    assertThat(light.at("/cpu_cores").asInt()).isPositive();
     assertThat(light.at("/batch_size").asInt()).isBetween(1, 8);
     double lightRatio = light.at("/load_ratio").asDouble();
     assertThat(lightRatio)

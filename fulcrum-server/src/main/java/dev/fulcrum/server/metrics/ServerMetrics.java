@@ -709,9 +709,10 @@ public final class ServerMetrics
     // objective, no window label; the capacity once the policy is warm, the ratio once it is > 0.
     List<SloAccounting.Load> loads = snaps.stream().map(SloAccounting.Snapshot::load).toList();
     sb.append(
-        "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica's"
-            + " instances serve within the latency objective, from the pass times the SLO policy"
-            + " learned (0: the objective is too tight for any batch size)\n"
+        "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
+            + " serves within the latency objective: the lower of the pass times' bound (what the"
+            + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
+            + " bound (the offered rate over the process's share of its cores used)\n"
             + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
     for (int i = 0; i < served.size(); i++) {
       double capacity = loads.get(i).capacityPerSecond();

@@ -58,8 +58,17 @@ public final class SloJson {
     SloCapacity c = load.capacity();
     ObjectNode capacity = root.putObject("capacity");
     capacity.put("state", c.state().label());
+    if (c.stated()) {
+      capacity.put("bound", load.bound().label());
+    } else {
+      capacity.putNull("bound");
+    }
     number(capacity, "requests_per_s", load.capacityPerSecond());
-    number(capacity, "predictions_per_s", c.stated() ? c.rowsPerSecond() : Double.NaN);
+    number(capacity, "predictions_per_s", load.capacityPerSecond() * load.rowsPerRequest());
+    number(capacity, "passes_requests_per_s", load.passesPerSecond());
+    number(capacity, "cpu_requests_per_s", load.cpuPerSecond());
+    number(capacity, "cpu_utilization", load.cpu().utilization());
+    capacity.put("cpu_cores", load.cpu().cores());
     if (c.state() == SloCapacity.State.KNOWN) {
       capacity.put("batch_size", c.batchSize());
     } else {
