@@ -12,14 +12,16 @@ import java.util.function.LongSupplier;
  * allow, which the pass times do not see: the transport's decoding, encoding and writes, the
  * batcher's joins, garbage collection).
  *
- * <p>Design: read when asked (a scrape, a {@code /slo} request), not on a timer of its own. Each
- * read takes the process's CPU clock and the wall clock, keeps the reading if the last one kept is
- * at least a second old, and answers the CPU used over the wall time since the newest kept reading
- * that is at least {@value #WINDOW_SECONDS} s old (or, until there is one, the oldest at least a
- * second old), over the cores: a utilization from 0 to 1. Readings older than that one are dropped,
- * so a few are kept at a scrape a second and two at a slower one. Under a scrape interval longer
- * than the window the utilization is the mean over the interval, as a counter's rate would be. The
- * first read has nothing to compare with: its utilization is unknown (NaN).
+ * <p>Design: readings are taken when a second of a version's requests begins ({@link #record}, from
+ * {@link SloAccounting}) and when the utilization is asked for (a scrape, a {@code /slo} request),
+ * not on a timer of its own. Each takes the process's CPU clock and the wall clock and is kept if
+ * the last one kept is at least a second old; {@link #usage} answers the CPU used over the wall
+ * time since the newest kept reading that is at least {@value #WINDOW_SECONDS} s old (or, until
+ * there is one, the oldest at least a second old), over the cores: a utilization from 0 to 1.
+ * Readings older than that one are dropped, so about a dozen are kept. While no requests come and
+ * nothing reads it, no readings are taken: the next read's utilization is then the mean since the
+ * last reading, as a counter's rate would be. The first reading has nothing to compare with: the
+ * utilization is unknown (NaN) until a reading a second old is kept.
  *
  * <p>Sources, the ones the rest of core already uses: the JVM's management bean for the process's
  * CPU time (as the scheduler reads its threads' CPU time from {@code ThreadMXBean}) and {@link
@@ -80,6 +82,18 @@ public final class ProcessCpu {
     public static final Usage UNKNOWN = new Usage(Double.NaN, 1, 0);
   }
 
+  /**
+   * Takes a reading, kept if the last kept is at least a second old: what each version's accounting
+   * calls as a second of its requests begins, so the readings span the window between two reads of
+   * {@link #usage}.
+   */
+  public synchronized void record() {
+    long cpu = cpuNanos.getAsLong();
+    if (cpu >= 0) {
+      record(wall.nanoTime(), cpu);
+    }
+  }
+
   /** The utilization since the reading about {@value #WINDOW_SECONDS} s ago (see the class). */
   public synchronized Usage usage() {
     long cpu = cpuNanos.getAsLong();
@@ -87,6 +101,17 @@ public final class ProcessCpu {
       return Usage.UNKNOWN;
     }
     long now = wall.nanoTime();
+    record(now, cpu);
+    long[] from = readings.peekFirst();
+    if (from == null || now - from[0] < SECOND) {
+      return Usage.UNKNOWN;
+    }
+    int n = Math.max(1, cores.getAsInt());
+    double u = (double) Math.max(0, cpu - from[1]) / ((double) (now - from[0]) * n);
+    return new Usage(Math.min(1, u), n, (now - from[0]) / 1e9);
+  }
+
+  private void record(long now, long cpu) {
     long[] last = readings.peekLast();
     if (last == null || now - last[0] >= SECOND) {
       readings.addLast(new long[] {now, cpu});
@@ -100,12 +125,5 @@ public final class ProcessCpu {
       }
       readings.removeFirst();
     }
-    long[] from = readings.peekFirst();
-    if (from == null || now - from[0] < SECOND) {
-      return Usage.UNKNOWN;
-    }
-    int n = Math.max(1, cores.getAsInt());
-    double u = (double) Math.max(0, cpu - from[1]) / ((double) (now - from[0]) * n);
-    return new Usage(Math.min(1, u), n, (now - from[0]) / 1e9);
   }
 }

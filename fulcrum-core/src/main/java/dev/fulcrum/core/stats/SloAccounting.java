@@ -319,6 +319,10 @@ public final class SloAccounting implements SchedulerObserver {
     Bucket b = ring[(int) (s % SECONDS)];
     if (b.second != s) {
       b.reset(s);
+      // A second of this version's events begins: a reading of the process's CPU clock (kept if
+      // the last is a second old), so the CPU bound has readings across the load window even when
+      // nothing reads it between two scrapes.
+      ledger.processCpu().record();
     }
     return b;
   }

@@ -135,4 +135,23 @@ class CapacityBoundTest {
     assertThat(p.usage().utilization()).isCloseTo(0, within(1e-9));
     assertThat(ProcessCpu.NONE.usage().utilization()).isNaN();
   }
+
+  @Test
+  void readingsTakenAsRequestsComeSpanTheWindowBetweenTwoReads() {
+    AtomicLong wall = new AtomicLong(0);
+    AtomicLong cpu = new AtomicLong(0);
+    ProcessCpu p = new ProcessCpu(wall::get, cpu::get, () -> 2);
+    // Requests for 20 s at one core, a reading each second; nothing reads the utilization.
+    for (int i = 0; i < 20; i++) {
+      p.record();
+      wall.addAndGet(S);
+      cpu.addAndGet(S);
+    }
+    // The first read, 2 s after the requests stopped (at 22 s): since the reading at 12 s, not the
+    // first one at 0 nor nothing at all: 8 s busy of 10, on 2 cores.
+    wall.addAndGet(2 * S);
+    ProcessCpu.Usage u = p.usage();
+    assertThat(u.seconds()).isCloseTo(10, within(1e-9));
+    assertThat(u.utilization()).isCloseTo(8.0 / 20, within(1e-9));
+  }
 }
