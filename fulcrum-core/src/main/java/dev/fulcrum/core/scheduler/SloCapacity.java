@@ -35,7 +35,10 @@ import java.util.List;
  * not run yet are what its model fits from the sizes it has run (with one size only, a cost in
  * proportion to the rows: no gain from batching), so a replica that has seen only light load states
  * its capacity low until larger batches have run. The capacity is in rows (predictions) a second;
- * {@link #requestsPerSecond} turns it into requests for a given number of rows a request.
+ * {@link #requestsPerSecond} turns it into requests for a given number of rows a request. It does
+ * not see the CPU a request costs outside the passes (the transport's decoding, encoding and
+ * writes): the capacity a replica states is the lower of this and the process's CPU bound ({@link
+ * dev.fulcrum.core.stats.SloAccounting.Load#of}).
  *
  * <p>A model without an objective has none: its static batcher learns no pass times, and without a
  * latency bound the capacity is only the saturation throughput, which {@code
