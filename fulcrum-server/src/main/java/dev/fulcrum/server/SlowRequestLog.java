@@ -1,8 +1,10 @@
 package dev.fulcrum.server;
 
+import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.RequestTiming;
+import dev.fulcrum.server.codec.InferResponseEncoder;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
@@ -260,6 +262,19 @@ public final class SlowRequestLog implements AutoCloseable {
    */
   public long thresholdNanos(long sloNanos) {
     return sloNanos > 0 ? sloNanos : settings.thresholdNanos();
+  }
+
+  /**
+   * The latency objective of the model a failed request named (its answer, had there been one,
+   * would carry it), 0 for none or an unknown model: what both transports pass to {@link
+   * #thresholdNanos} for a request that ended without an answer.
+   */
+  public static long objectiveOf(InferenceService service, String model, String version) {
+    try {
+      return service.repository().resolve(model, version).config().slo().latencyNanos();
+    } catch (RuntimeException e) {
+      return 0;
+    }
   }
 
   /**
@@ -530,15 +545,7 @@ public final class SlowRequestLog implements AutoCloseable {
     /** Microseconds as milliseconds with three decimals. */
     void millis(String key, long micros) {
       key(key);
-      b.append(micros / 1000).append('.');
-      long frac = micros % 1000;
-      if (frac < 100) {
-        b.append('0');
-      }
-      if (frac < 10) {
-        b.append('0');
-      }
-      b.append(frac);
+      InferResponseEncoder.appendMillis(b, micros);
     }
 
     private void key(String key) {

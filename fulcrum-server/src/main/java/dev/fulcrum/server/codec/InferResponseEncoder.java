@@ -237,8 +237,15 @@ public final class InferResponseEncoder {
   }
 
   private static void duration(StringBuilder b, String name, long micros) {
-    // micros / 1000 with three decimals, without going through floating point
-    b.append(name).append(";dur=").append(micros / 1000).append('.');
+    appendMillis(b.append(name).append(";dur="), micros);
+  }
+
+  /**
+   * Appends microseconds as milliseconds with three decimals, without going through floating point
+   * (also the slow-request log's).
+   */
+  public static void appendMillis(StringBuilder b, long micros) {
+    b.append(micros / 1000).append('.');
     long frac = micros % 1000;
     if (frac < 100) {
       b.append('0');

@@ -684,7 +684,8 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     long sloNanos =
         admitted != null
             ? admitted.config().slo().latencyNanos()
-            : sloOf(request.getModelName(), request.getModelVersion());
+            : SlowRequestLog.objectiveOf(
+                service, request.getModelName(), request.getModelVersion());
     if (!log.wants(total, sloNanos, failure)) {
       return;
     }
@@ -701,15 +702,6 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             request.getId(),
             info == null ? null : info.traceparent(),
             failure));
-  }
-
-  /** The latency objective of a model a failed request named, 0 for none or an unknown model. */
-  private long sloOf(String model, String version) {
-    try {
-      return service.repository().resolve(model, version).config().slo().latencyNanos();
-    } catch (RuntimeException e) {
-      return 0;
-    }
   }
 
   /** The status a failed call is closed with; logs the failure (rate-limited). */

@@ -600,7 +600,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     InferHandler.Answer answer = reply instanceof InferHandler.Answer a ? a : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    long sloNanos = answer != null ? answer.sloNanos() : sloOf(model, slowVersion);
+    long sloNanos =
+        answer != null
+            ? answer.sloNanos()
+            : SlowRequestLog.objectiveOf(service, model, slowVersion);
     if (!log.wants(total, sloNanos, failure)) {
       return;
     }
@@ -619,15 +622,6 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             answer == null ? null : answer.decoded().request().id(),
             headers.get(Tracing.TRACEPARENT),
             failure));
-  }
-
-  /** The latency objective of a model a failed request named, 0 for none or an unknown model. */
-  private long sloOf(String model, String version) {
-    try {
-      return service.repository().resolve(model, version).config().slo().latencyNanos();
-    } catch (RuntimeException e) {
-      return 0;
-    }
   }
 
   /** The marker queued for a request whose bytes could not be decoded. */
