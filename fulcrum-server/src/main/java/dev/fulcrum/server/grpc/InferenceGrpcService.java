@@ -105,10 +105,6 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** Traces ModelInfer calls; null: tracing off, no trace context is read. */
   private final @Nullable Tracing tracing;
 
-  InferenceGrpcService(InferenceService service, String version, RequestFailureLog failures) {
-    this(service, version, failures, null, null);
-  }
-
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
