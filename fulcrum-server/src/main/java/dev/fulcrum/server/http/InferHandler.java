@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -111,10 +110,7 @@ final class InferHandler {
 
   /** Ends a traced request's spans with the error its answer will carry. */
   private static void failed(TracedRequest traced, String model, String version, Throwable t) {
-    Throwable cause = t;
-    while (cause instanceof CompletionException && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
+    Throwable cause = Responses.cause(t);
     HttpResponseStatus status;
     String type;
     if (cause instanceof dev.fulcrum.core.error.InferenceException ie) {

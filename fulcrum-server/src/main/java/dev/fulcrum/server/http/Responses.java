@@ -111,14 +111,22 @@ final class Responses {
    * ({@link dev.fulcrum.server.RequestFailureLog}).
    */
   static Reply error(Throwable t) {
+    Throwable cause = cause(t);
+    if (cause instanceof InferenceException ie) {
+      return error(status(ie.code()), ie.getMessage());
+    }
+    return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause);
+  }
+
+  /**
+   * The failure a future's completion wraps: past its CompletionException or ExecutionException.
+   */
+  static Throwable cause(Throwable t) {
     Throwable cause = t;
     while ((cause instanceof CompletionException || cause instanceof ExecutionException)
         && cause.getCause() != null) {
       cause = cause.getCause();
     }
-    if (cause instanceof InferenceException ie) {
-      return error(status(ie.code()), ie.getMessage());
-    }
-    return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause);
+    return cause;
   }
 }
