@@ -17,8 +17,12 @@ import org.jspecify.annotations.Nullable;
  * @param timing the {@code timing} parameter: whether the response says where the request's time
  *     and money went ({@link RequestTiming}); false by default, so that a request that does not ask
  *     costs nothing
+ * @param tokenCount the {@code token_count} parameter: whether a text pipeline's answer says how
+ *     many tokens its tokenizer made of the request's text (the response parameter {@code
+ *     token_count}; special tokens included, after truncation); false by default
  */
-public record RequestOptions(long priority, long timeoutMicros, SloClass sloClass, boolean timing) {
+public record RequestOptions(
+    long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean tokenCount) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -27,8 +31,12 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
   public static final String SLO_CLASS = "slo_class";
   public static final String TIMING = "timing";
 
+  /** The request parameter, and the response parameter that answers it ({@link #tokenCount}). */
+  public static final String TOKEN_COUNT = "token_count";
+
   /** No options: default priority, no timeout, the model's SLO, no timing. */
-  public static final RequestOptions NONE = new RequestOptions(0, 0, SloClass.STANDARD, false);
+  public static final RequestOptions NONE =
+      new RequestOptions(0, 0, SloClass.STANDARD, false, false);
 
   /** Whether a request is held to its model's latency objective ({@code slo:} in config.yaml). */
   public enum SloClass {
@@ -56,9 +64,9 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
     }
   }
 
-  /** Options that do not ask for timing. */
+  /** Options that ask for neither timing nor a token count. */
   public RequestOptions(long priority, long timeoutMicros, SloClass sloClass) {
-    this(priority, timeoutMicros, sloClass, false);
+    this(priority, timeoutMicros, sloClass, false, false);
   }
 
   /**
@@ -85,17 +93,18 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
         priority,
         timeout,
         sloClass(model, parameters.get(SLO_CLASS)),
-        boolParameter(model, parameters, TIMING));
+        boolParameter(model, parameters, TIMING),
+        boolParameter(model, parameters, TOKEN_COUNT));
   }
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing);
+    return new RequestOptions(priority, micros, sloClass, timing, tokenCount);
   }
 
   /** These options asking for timing (the server's {@code --request-timing-always true}). */
   public RequestOptions withTiming() {
-    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */
