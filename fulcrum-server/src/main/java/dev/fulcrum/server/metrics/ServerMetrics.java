@@ -712,7 +712,8 @@ public final class ServerMetrics
         "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
             + " serves within the latency objective: the lower of the pass times' bound (what the"
             + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
-            + " bound (the offered rate over the process's share of its cores used)\n"
+            + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
+            + " less what other processes use)\n"
             + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
     for (int i = 0; i < served.size(); i++) {
       double capacity = loads.get(i).capacityPerSecond();
@@ -722,8 +723,9 @@ public final class ServerMetrics
     }
     sb.append(
         "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
-            + " second, over fulcrum_slo_capacity_requests_per_second: above 1, more than this"
-            + " replica serves within the objective\n"
+            + " second, over fulcrum_slo_capacity_requests_per_second (the larger of the load on"
+            + " the passes and on the CPU budget): above 1, more than this replica serves within"
+            + " the objective\n"
             + "# TYPE fulcrum_slo_load_ratio gauge\n");
     for (int i = 0; i < served.size(); i++) {
       double ratio = loads.get(i).ratio();
