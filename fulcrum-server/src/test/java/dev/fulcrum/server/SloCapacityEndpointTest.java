@@ -9,6 +9,8 @@ import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.net.URI;
@@ -200,6 +202,41 @@ class SloCapacityEndpointTest {
     assertThat(lightRatio).isGreaterThanOrEqualTo(lightPassLoad * (1 - 1e-9));
     assertThat(heavyRatio).isGreaterThanOrEqualTo(heavyPassLoad * (1 - 1e-9));
     assertThat(metric("fulcrum_slo_load_ratio")).isGreaterThan(2 * lightPassLoad);
+
+    // The dashboard's feed carries the same capacity block and the load ratio each second.
+    List<JsonNode> frames = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (DashboardFeed feed = new DashboardFeed()) {
+      feed.bind(repository);
+      feed.source(new RepositoryExtras(repository, null));
+      feed.subscribe(
+          new DashboardFeed.Subscriber() {
+            @Override
+            public boolean send(byte[] frame) {
+              try {
+                frames.add(JSON.readTree(frame));
+              } catch (java.io.IOException e) {
+                throw new AssertionError(e);
+              }
+              return true;
+            }
+
+            @Override
+            public void end() {}
+          });
+      feed.start();
+      Await.until("two frames", () -> frames.size() >= 2);
+    }
+    JsonNode row = frames.getLast().at("/models/0");
+    assertThat(row.at("/model").asText()).isEqualTo("slow_echo");
+    JsonNode block = row.at("/slo/capacity");
+    assertThat(block.at("/state").asText()).isEqualTo("known");
+    assertThat(block.at("/bound").asText()).isIn("passes", "cpu");
+    assertThat(block.at("/requestsPerS").asDouble()).isPositive();
+    assertThat(block.at("/cpu").asText()).isIn("idle", "known");
+    assertThat(block.at("/allowedCores").asDouble()).isPositive();
+    assertThat(row.at("/series/loadRatio").isArray()).isTrue();
+    assertThat(row.at("/series/loadRatio/0").isNumber()).as("%s", row.at("/series")).isTrue();
+    assertThat(row.at("/series/attainment/0").asDouble()).isBetween(0.0, 1.0);
   }
 
   /** The offered rate over the pass bound alone. */
