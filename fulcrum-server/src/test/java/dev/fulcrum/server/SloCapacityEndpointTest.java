@@ -165,6 +165,11 @@ class SloCapacityEndpointTest {
         .isEqualTo(light.at("/offered_per_s").asDouble() / lightCapacity);
     assertThat(metric("fulcrum_slo_capacity_requests_per_second")).isGreaterThan(0);
     assertThat(metric("fulcrum_slo_load_ratio")).isGreaterThan(0);
+    String text = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    assertThat(text)
+        .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"allowed\"\\} [0-9.eE+-]+$")
+        .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"budget\"\\} [0-9.eE+-]+$")
+        .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"own\"\\} [0-9.eE+-]+$");
 
     // A closed loop of 16 clients for 4 s: the one instance is saturated (the batches fill).
     ExecutorService clients = Executors.newFixedThreadPool(16);

@@ -4,6 +4,7 @@ import dev.fulcrum.core.scheduler.Ticker;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayDeque;
 import java.util.Iterator;
+import java.util.concurrent.Executor;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 
@@ -42,7 +43,8 @@ import java.util.function.LongSupplier;
  * scheduler reads its threads' CPU time from {@code ThreadMXBean}; {@code /proc} and the cgroup
  * files for the rest); the wall clock is {@link System#nanoTime()}, not the schedulers' clock,
  * which tests replace. One per server (the {@link ComputeLedger}'s), shared by every version's
- * accounting. Thread-safe (one monitor, held for a reading and a deque update).
+ * accounting. Thread-safe (one monitor, held for a reading and a deque update; {@link #record}'s
+ * readings are taken on the reader it was given, so a request's thread only compares a time).
  */
 public final class ProcessCpu {
   /** The window the use is over, as the offered rate's ({@link SloAccounting#LOAD_WINDOW}). */
@@ -86,6 +88,10 @@ public final class ProcessCpu {
 
   private final Ticker wall;
   private final Source source;
+  private final Executor reader;
+
+  /** A reading {@link #record} handed to the reader is not taken yet. */
+  private boolean pending;
 
   /** Kept readings: {wall, processNanos, busyTicks, totalTicks}. */
   private final ArrayDeque<long[]> readings = new ArrayDeque<>();
@@ -100,8 +106,19 @@ public final class ProcessCpu {
    * @param source the readings
    */
   public ProcessCpu(Ticker wall, Source source) {
+    this(wall, source, Runnable::run);
+  }
+
+  /**
+   * @param wall the wall clock
+   * @param source the readings
+   * @param reader where {@link #record}'s readings are taken: off the request path that calls it
+   *     ({@code /proc/stat} takes the kernel a while to write on a machine of many CPUs)
+   */
+  public ProcessCpu(Ticker wall, Source source, Executor reader) {
     this.wall = wall;
     this.source = source;
+    this.reader = reader;
   }
 
   /**
@@ -120,7 +137,10 @@ public final class ProcessCpu {
     if (ManagementFactory.getOperatingSystemMXBean()
             instanceof com.sun.management.OperatingSystemMXBean os
         && os.getProcessCpuTime() >= 0) {
-      return new ProcessCpu(System::nanoTime, HostCpu.ofThisProcess(os::getProcessCpuTime));
+      return new ProcessCpu(
+          System::nanoTime,
+          HostCpu.ofThisProcess(os::getProcessCpuTime),
+          task -> Thread.ofVirtual().name("fulcrum-cpu-reading").start(task));
     }
     return NONE;
   }
@@ -167,13 +187,32 @@ public final class ProcessCpu {
   /**
    * Takes a reading, kept if the last kept is at least a second old: what each version's accounting
    * calls as a second of its requests begins, so the readings span the window between two reads of
-   * {@link #usage}. Reads the source only when a reading would be kept.
+   * {@link #usage}. Reads the source only when a reading would be kept, on the reader (a virtual
+   * thread for this process's), not on the caller's thread: a request's.
    */
-  public synchronized void record() {
-    long now = wall.nanoTime();
-    long[] last = readings.peekLast();
-    if (last == null || now - last[0] >= SECOND) {
-      take(now);
+  public void record() {
+    synchronized (this) {
+      long[] last = readings.peekLast();
+      if (pending || (last != null && wall.nanoTime() - last[0] < SECOND)) {
+        return;
+      }
+      pending = true;
+    }
+    try {
+      reader.execute(
+          () -> {
+            synchronized (this) {
+              try {
+                take(wall.nanoTime());
+              } finally {
+                pending = false;
+              }
+            }
+          });
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        pending = false; // no reading this second; the next record() tries again
+      }
     }
   }
 

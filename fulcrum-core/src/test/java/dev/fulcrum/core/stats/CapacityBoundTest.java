@@ -290,4 +290,27 @@ class CapacityBoundTest {
     p.record();
     assertThat(reads.get()).isEqualTo(before + 1);
   }
+
+  @Test
+  void aRequestsThreadOnlyHandsTheReadingToTheReader() {
+    AtomicLong wall = new AtomicLong(0);
+    AtomicLong reads = new AtomicLong();
+    java.util.List<Runnable> handed = new java.util.ArrayList<>();
+    ProcessCpu p =
+        new ProcessCpu(
+            wall::get,
+            () -> ProcessCpu.Reading.processOnly(reads.incrementAndGet() * S, 2),
+            handed::add);
+    p.record();
+    p.record();
+    assertThat(handed).as("one reading pending at a time").hasSize(1);
+    assertThat(reads.get()).as("nothing read on the caller's thread").isZero();
+    handed.removeFirst().run();
+    assertThat(reads.get()).isEqualTo(1);
+    p.record();
+    assertThat(handed).as("the one kept is not a second old").isEmpty();
+    wall.addAndGet(S);
+    p.record();
+    assertThat(handed).hasSize(1);
+  }
 }

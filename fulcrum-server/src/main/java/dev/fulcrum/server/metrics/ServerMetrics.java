@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -733,6 +734,23 @@ public final class ServerMetrics
         sloLine(sb, "fulcrum_slo_load_ratio", served.get(i), null, ratio);
       }
     }
+    // What the CPU bound is from (the process's, shared by every model): why it states what it
+    // does.
+    ProcessCpu.Usage cpu = snaps.isEmpty() ? ProcessCpu.Usage.UNKNOWN : snaps.get(0).cpu();
+    sb.append(
+        "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
+            + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
+            + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
+            + " use now: allowed, or the CPUs less others, whichever is lower), own (what it uses)\n"
+            + "# TYPE fulcrum_slo_cpu_cores gauge\n");
+    if (Double.isFinite(cpu.ownCores())) {
+      cpuLine(sb, "allowed", cpu.allowedCores());
+      if (Double.isFinite(cpu.othersCores())) {
+        cpuLine(sb, "others", cpu.othersCores());
+      }
+      cpuLine(sb, "budget", cpu.budgetCores());
+      cpuLine(sb, "own", cpu.ownCores());
+    }
     sb.append(
         "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
             + " queue because they could not meet the latency objective\n"
@@ -747,6 +765,11 @@ public final class ServerMetrics
             snaps.get(i).window("start").sloRejected());
       }
     }
+  }
+
+  private static void cpuLine(StringBuilder sb, String use, double cores) {
+    sb.append("fulcrum_slo_cpu_cores{use=\"").append(use).append("\"} ").append(number(cores));
+    sb.append('\n');
   }
 
   private static void sloLine(
