@@ -743,12 +743,13 @@ public final class ServerMetrics
             + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
             + " use now: allowed, or the CPUs less others, whichever is lower), own (what it uses)\n"
             + "# TYPE fulcrum_slo_cpu_cores gauge\n");
-    if (Double.isFinite(cpu.ownCores())) {
+    if (!snaps.isEmpty()) {
+      // Always the four series while a version serves (NaN until a second of readings, others NaN
+      // without /proc): a series that comes and goes with the readings would read as churn.
+      boolean known = Double.isFinite(cpu.ownCores());
       cpuLine(sb, "allowed", cpu.allowedCores());
-      if (Double.isFinite(cpu.othersCores())) {
-        cpuLine(sb, "others", cpu.othersCores());
-      }
-      cpuLine(sb, "budget", cpu.budgetCores());
+      cpuLine(sb, "others", cpu.othersCores());
+      cpuLine(sb, "budget", known ? cpu.budgetCores() : Double.NaN);
       cpuLine(sb, "own", cpu.ownCores());
     }
     sb.append(
