@@ -430,6 +430,35 @@ class GrpcServerTest {
   }
 
   @Test
+  void aWatchsFirstAnswerIsTheModelsStatusNow() {
+    // The health poller copies the models' statuses only while a Watch is open (with hundreds of
+    // models it was the idle server's busiest thread), so a new Watch's request makes its own
+    // name's status current: the first answer is the model's, never SERVICE_UNKNOWN.
+    HealthGrpc.HealthBlockingStub health =
+        HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    assertThat(
+            health
+                .watch(HealthCheckRequest.newBuilder().setService("simple").build())
+                .next()
+                .getStatus())
+        .isEqualTo(ServingStatus.SERVING);
+    assertThat(
+            health
+                .watch(HealthCheckRequest.newBuilder().setService("broken").build())
+                .next()
+                .getStatus())
+        .isEqualTo(ServingStatus.NOT_SERVING);
+    assertThat(
+            health
+                .watch(HealthCheckRequest.newBuilder().setService("nope").build())
+                .next()
+                .getStatus())
+        .isEqualTo(ServingStatus.SERVICE_UNKNOWN);
+    assertThat(health.watch(HealthCheckRequest.getDefaultInstance()).next().getStatus())
+        .isEqualTo(ServingStatus.SERVING);
+  }
+
+  @Test
   void reflectionListsTheServices() throws Exception {
     CompletableFuture<List<String>> names = new CompletableFuture<>();
     StreamObserver<ServerReflectionRequest> requests =
