@@ -61,7 +61,7 @@ public final class ServeArgs {
           "--repository-poll-secs", "15",
           "--default-max-batch-size", "32",
           "--cost-per-hour", "0",
-          "--onnx-global-intra-op-threads", "0",
+          "--onnx-global-intra-op-threads", "auto",
           "--native-heap-trim-secs", "10",
           "--http-header-timeout-secs", "10",
           "--http-idle-timeout-secs", "75",
@@ -197,7 +197,7 @@ public final class ServeArgs {
       case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);
       case "--onnx-optimized-cache" -> c.onnxOptimizedCache = bool(value);
       case "--onnx-optimized-cache-dir" -> c.onnxOptimizedCacheDir = Path.of(value);
-      case "--onnx-global-intra-op-threads" -> c.onnxGlobalIntraOpThreads = Integer.parseInt(value);
+      case "--onnx-global-intra-op-threads" -> c.onnxGlobalIntraOpThreads = value;
       case "--http-header-timeout-secs" -> c.limits.httpHeaderTimeoutSecs = Integer.parseInt(value);
       case "--http-idle-timeout-secs" -> c.limits.httpIdleTimeoutSecs = Integer.parseInt(value);
       case "--http-body-timeout-secs" -> c.limits.httpBodyTimeoutSecs = Integer.parseInt(value);

@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.repository.RepositorySource;
 import dev.fulcrum.core.runtime.ComputeNice;
 import dev.fulcrum.core.runtime.IdleHeapTrimmer;
 import dev.fulcrum.core.runtime.ModelRuntime;
@@ -321,15 +322,16 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--onnx-global-intra-op-threads",
-      defaultValue = "0",
-      paramLabel = "N",
+      defaultValue = "auto",
+      paramLabel = "N|auto",
       description =
           "Run every model's operators on one pool of N threads shared by the process (ONNX"
               + " Runtime's global thread pool, Triton's enable-global-threadpool) instead of a"
               + " pool per model instance sized to the machine; for many models on one server."
-              + " Instances of one intra-op thread keep running on their own thread"
-              + " (default: ${DEFAULT-VALUE}: off).")
-  int onnxGlobalIntraOpThreads;
+              + " Instances of one intra-op thread keep running on their own thread. 0: a pool"
+              + " per session; auto: a shared pool of one thread per core when the model"
+              + " repositories hold 16 models or more, else 0 (default: ${DEFAULT-VALUE}).")
+  String onnxGlobalIntraOpThreads;
 
   @Option(
       names = "--onnx-optimized-cache-dir",
@@ -440,11 +442,13 @@ public final class ServeCommand implements Callable<Integer> {
     CompletableFuture<OnnxRuntimeBackend> onnxStart =
         startup.run(
             "onnxruntime",
-            () ->
-                onnxGlobalIntraOpThreads > 0
-                    ? OnnxRuntimeBackend.withGlobalThreadPool(
-                        optimizedModelCache(), computeNice, onnxGlobalIntraOpThreads)
-                    : new OnnxRuntimeBackend(optimizedModelCache(), computeNice));
+            () -> {
+              int pool = globalIntraOpThreads(roots, cores);
+              return pool > 0
+                  ? OnnxRuntimeBackend.withGlobalThreadPool(
+                      optimizedModelCache(), computeNice, pool)
+                  : new OnnxRuntimeBackend(optimizedModelCache(), computeNice);
+            });
     // The Prometheus registry and families are created with the dashboard's start (a second after
     // the first model, below), at readiness or at the first scrape, whichever comes first, off the
     // first request's path; the observers keep what comes before (docs/PERFORMANCE.md, "Cold
@@ -1128,11 +1132,11 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this),
           "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
     }
-    if (onnxGlobalIntraOpThreads < 0 || onnxGlobalIntraOpThreads > 1024) {
+    try {
+      GlobalIntraOpThreads.parse(onnxGlobalIntraOpThreads);
+    } catch (IllegalArgumentException e) {
       throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this),
-          "--onnx-global-intra-op-threads must be 0..1024 (0: off), was "
-              + onnxGlobalIntraOpThreads);
+          new picocli.CommandLine(this), e.getMessage(), e);
     }
     if (!(costPerHour >= 0) || Double.isInfinite(costPerHour)) {
       throw new picocli.CommandLine.ParameterException(
@@ -1181,6 +1185,29 @@ public final class ServeCommand implements Callable<Integer> {
    */
   public static List<ModelRuntime> runtimes(ModelRuntime onnx) {
     return List.of(onnx, new TextPipelines());
+  }
+
+  /**
+   * The shared intra-op pool's threads for {@code --onnx-global-intra-op-threads} (checked by
+   * {@link #checkOptions}), or 0; {@code auto} counts the model folders of {@code roots} (a listing
+   * of each, on the engine's start thread, beside the rest of the start) and says when it shares.
+   */
+  private int globalIntraOpThreads(List<Path> roots, int cores) {
+    GlobalIntraOpThreads option = GlobalIntraOpThreads.parse(onnxGlobalIntraOpThreads);
+    if (!option.auto()) {
+      return option.threads();
+    }
+    int models = new RepositorySource(roots, configLoader()).scan().models().size();
+    int pool = option.threadsFor(models, cores);
+    if (pool > 0) {
+      log.info(
+          "{} models in the repository: ONNX Runtime sessions of more than one intra-op thread"
+              + " share one pool of {} threads (--onnx-global-intra-op-threads auto; 0: a pool per"
+              + " session)",
+          models,
+          pool);
+    }
+    return pool;
   }
 
   /** How a server reads a model folder's configuration: config.yaml, else Triton's config.pbtxt. */

@@ -87,6 +87,8 @@ class ServeCommandTest {
             List.of("--metrics-port", "-2"),
             List.of("--host", "999.1.1.1"),
             List.of("--cost-per-hour", "-1"),
+            List.of("--onnx-global-intra-op-threads", "many"),
+            List.of("--onnx-global-intra-op-threads", "-1"),
             List.of("--http-max-buffered-bytes", "4194304"))) {
       ServeCommand c = Objects.requireNonNull(ServeArgs.parse(args));
       assertThatThrownBy(c::checkOptions)
