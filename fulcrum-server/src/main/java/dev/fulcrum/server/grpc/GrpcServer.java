@@ -303,8 +303,8 @@ public final class GrpcServer implements AutoCloseable {
 
   /**
    * The health service: Check reads the server's readiness at the moment of the call; Watch is
-   * grpc-services' implementation, fed by a poller that copies readiness into it every 200 ms (the
-   * models' only while a Watch call is open, and a watched name's at once when its request comes).
+   * grpc-services' implementation, fed by a poller that copies readiness into it every 200 ms while
+   * a Watch call is open, and a watched name's at once when its request comes.
    */
   private ServerServiceDefinition healthService() {
     HealthStatusManager health = Objects.requireNonNull(this.health, "set by start()");
@@ -447,16 +447,17 @@ public final class GrpcServer implements AutoCloseable {
     if (health == null) {
       return;
     }
+    if (watches.isEmpty()) {
+      // Nobody watches (Check computes its answer itself): no pass over every model five times a
+      // second (the server's readiness reads them all too), which with 300 models was the idle
+      // server's busiest thread, 22 ms of CPU a second (docs/DEPLOYMENT.md, "Many models"). A
+      // Watch's request makes its own name's status current first.
+      return;
+    }
     try {
       ServingStatus s = status();
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, s);
       health.setStatus(SERVICE_NAME, s);
-      if (watches.isEmpty()) {
-        // Nobody watches a model (Check computes its answer itself): no pass over every model five
-        // times a second, which with 300 models was the idle server's busiest thread (22 ms of CPU
-        // a second; docs/DEPLOYMENT.md, "Many models"). A Watch's request refreshes its name.
-        return;
-      }
       java.util.Set<String> models = service.modelNames();
       for (String model : models) {
         health.setStatus(model, modelStatus(model));
