@@ -20,13 +20,14 @@
 #   hot          hey -c 16 -z HOT s on tenant_0000 while the others stay idle: req/s, p99 ms, and
 #                the server's CPU µs a request
 #   churn        the same load again, while tenant_0001 is unloaded and loaded again through the
-#                repository API (2 s into it): unload s, load s (to its ready 200), the hot model's
-#                req/s and non-200 answers meanwhile
+#                repository API (2 s into it): the unload's and the load's answer times (each call
+#                answers once done), the hot model's req/s and non-200 answers meanwhile
 #   stop_s       SIGTERM -> exit
 # The first N is the baseline of the hot ratios (give 1 first: `1 10 100 300`); on a shared machine
 # compare only figures of one run (behaviour, not speed).
 #   bash bench/many_models.sh 1 10 100 300
 #   SERVE_ARGS="--onnx-global-intra-op-threads 2" IDLE=30 bash bench/many_models.sh 1 100
+#   LAUNCHER=/tmp/base/fulcrum bash bench/many_models.sh 1 300   # another build's launcher and dist
 # Needs a built dist (./mvnw -B -ntp -DskipTests package) and hey.
 # Results: bench/results/<time>-many_models/ (summary.tsv, each server's log).
 set -euo pipefail
@@ -39,6 +40,7 @@ HOT=${HOT:-10}
 DASH=${DASH:-3}
 LINK=${LINK:-0}
 SERVE_ARGS=${SERVE_ARGS:-}
+LAUNCHER=${LAUNCHER:-./fulcrum}
 [ $# -gt 0 ] || set -- 1 10 100 300
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-many_models"
 mkdir -p "$OUT"
@@ -104,7 +106,7 @@ for n in "$@"; do
   log="$OUT/serve-$n.log"
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
-  setsid ./fulcrum serve --model-repository "$repo" --model-control-mode explicit --load-model '*' \
+  setsid "$LAUNCHER" serve --model-repository "$repo" --model-control-mode explicit --load-model '*' \
     --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) $SERVE_ARGS \
     >"$log" 2>&1 &
   SERVER=$!
@@ -163,11 +165,9 @@ PY
     read -r code unl <<<"$(timed_post "$URL/v2/repository/models/tenant_0001/unload")"
     [ "$code" = 200 ] || { echo "unload answered $code; see $log" >&2; exit 1; }
     sleep 1
-    ls0=$(date +%s.%N)
-    read -r code _ <<<"$(timed_post "$URL/v2/repository/models/tenant_0001/load")"
+    read -r code lod <<<"$(timed_post "$URL/v2/repository/models/tenant_0001/load")"
     [ "$code" = 200 ] || { echo "load answered $code; see $log" >&2; exit 1; }
-    until curl -sf -o /dev/null "$URL/v2/models/tenant_0001/ready"; do sleep 0.02; done
-    lod=$(python3 -c "import time; print(round(time.time() - $ls0, 3))")
+    curl -sf -o /dev/null "$URL/v2/models/tenant_0001/ready" || { echo "not ready after its load" >&2; exit 1; }
     wait "$heyp"
     read -r crps _ cbad <<<"$(hey_figures "$TMP/hey2")"
   else
