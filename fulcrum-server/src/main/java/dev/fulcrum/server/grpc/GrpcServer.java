@@ -450,7 +450,7 @@ public final class GrpcServer implements AutoCloseable {
     if (watches.isEmpty()) {
       // Nobody watches (Check computes its answer itself): no pass over every model five times a
       // second (the server's readiness reads them all too), which with 300 models was the idle
-      // server's busiest thread, 22 ms of CPU a second (docs/DEPLOYMENT.md, "Many models"). A
+      // server's busiest thread, ~9 ms of CPU a second (docs/DEPLOYMENT.md, "Many models"). A
       // Watch's request makes its own name's status current first.
       return;
     }

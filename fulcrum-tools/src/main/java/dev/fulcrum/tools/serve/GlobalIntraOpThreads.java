@@ -10,9 +10,9 @@ import java.util.Locale;
  *
  * <p>Why auto is the default: a model's default {@code intra-op-threads} is the machine's cores,
  * and each session of more than one thread gets a pool of its own, so the threads grew as models ×
- * cores (a model per tenant: 300 demo fraud models on 2 cores took 636 threads, on 64 cores they
- * would ask for ~19,000). A repository of a few models (the demo's three) keeps its own pools, as
- * measured throughout docs/PERFORMANCE.md.
+ * cores (a model per tenant: 300 demo fraud models on 2 cores took 637 threads (338 shared), on 64
+ * cores they would ask for ~19,000). A repository of a few models (the demo's three) keeps its own
+ * pools, as measured throughout docs/PERFORMANCE.md.
  *
  * <p>Immutable; thread-safe.
  *
