@@ -23,10 +23,20 @@ import org.slf4j.LoggerFactory;
  * nothing uses any more.
  *
  * <p>The handler is installed by {@link #early} as {@code main} begins, before the command line is
- * parsed and the logger set up (~0.1 s of a start on a 2-core machine without the AOT cache): until
- * then a SIGTERM is the JVM's, which exits 143. A signal that comes before {@link #route} gives the
- * action is remembered, and {@code route} says so: the server has started nothing and stops with 0.
- * The JVM's own start, before {@code main}, still ends with 143.
+ * parsed and the logger set up. A signal that comes before {@link #route} gives the action is
+ * remembered, and {@code route} says so: the server has started nothing and stops with 0.
+ *
+ * <p>The JVM's own start, before {@code main} (0.1-0.4 s on a busy 2-core machine), is covered by
+ * the launcher, not here: before {@code main} a SIGTERM killed the process (143), or made the JDK
+ * exit 143 from its own handler, or failed the JVM's initialization ("Bad level", exit 1); as PID 1
+ * of a container the kernel even drops it while no handler is installed. So {@code fulcrum serve}
+ * starts the JVM with SIGTERM and SIGINT <em>held</em>: blocked and ignored ({@code env
+ * --block-signal --ignore-signal}, marked by {@value #HELD}). A blocked signal is kept pending,
+ * ignored or not, across {@code exec}; HotSpot leaves an ignored SIGTERM/SIGINT blocked in all its
+ * threads and installs no handler for it. {@link #early} gives them back ({@link HeldSignals}): the
+ * handler first, then one thread of ours unblocks them, so that a signal pending since the JVM
+ * started reaches {@link Stop} before {@link #route} looks, and the server stops with 0 without
+ * starting anything.
  *
  * <p>{@code sun.misc.Signal} (module {@code jdk.unsupported}, exported to every class) is reached
  * by reflection because javac reports any direct use as a warning that cannot be suppressed, and
@@ -36,6 +46,12 @@ import org.slf4j.LoggerFactory;
  */
 final class TerminationSignals {
   private TerminationSignals() {}
+
+  /**
+   * The environment variable by which the launcher says that it started the JVM with SIGTERM and
+   * SIGINT blocked and ignored ({@code 1}); {@link #early} then gives them back.
+   */
+  static final String HELD = "FULCRUM_SIGNALS_HELD";
 
   /** Where SIGTERM and SIGINT go: the action once given, else remembered. */
   static final class Stop {
@@ -49,6 +65,7 @@ final class TerminationSignals {
         a = action;
         if (a == null) {
           early = true;
+          noteEarly();
           return;
         }
       }
@@ -62,6 +79,20 @@ final class TerminationSignals {
     synchronized boolean give(Runnable a) {
       action = a;
       return early;
+    }
+
+    /** Waits until a signal came before the action, at most {@code millis}; whether one did. */
+    synchronized boolean awaitEarly(long millis) throws InterruptedException {
+      long end = System.nanoTime() + millis * 1_000_000;
+      long left;
+      while (!early && (left = end - System.nanoTime()) > 0) {
+        wait(Math.max(1, left / 1_000_000));
+      }
+      return early;
+    }
+
+    private synchronized void noteEarly() {
+      notifyAll();
     }
   }
 
@@ -79,20 +110,51 @@ final class TerminationSignals {
   /**
    * Makes SIGTERM and SIGINT reach {@link #route}'s action (remembered until there is one) instead
    * of exiting; quietly does nothing when it cannot (no logger is set up yet: {@link #route} says
-   * why). For {@code main}, before anything else.
+   * why), except where the launcher held them and they cannot be given back: then it ends the
+   * process with 1. For {@code main}, before anything else.
    */
   static void early() {
-    install();
+    try {
+      install();
+    } catch (IllegalStateException e) {
+      // no logger yet; a server that ignored SIGTERM could only be stopped by SIGKILL
+      System.err.println("fulcrum: " + e.getMessage());
+      System.exit(1);
+    }
   }
 
-  /** Installs the handler once; null when it handles the signals, else why it cannot. */
+  /**
+   * Installs the handler once; null when it handles the signals, else why it cannot. Where the
+   * launcher held them ({@value #HELD}), gives them back first, and waits for a signal that was
+   * pending to reach {@link #STOP}.
+   *
+   * @throws IllegalStateException where the launcher held them and they cannot be given back: the
+   *     server would ignore every SIGTERM, so it must not start
+   */
   private static synchronized @Nullable String install() {
     if (!tried) {
       tried = true;
+      boolean held = "1".equals(System.getenv(HELD));
       try {
-        handle(List.of("TERM", "INT"), STOP::signal, "fulcrum-shutdown signal handler");
+        if (held) {
+          HeldSignals.release(
+              () -> handle(List.of("TERM", "INT"), STOP::signal, "fulcrum-shutdown signal handler"),
+              STOP);
+        } else {
+          handle(List.of("TERM", "INT"), STOP::signal, "fulcrum-shutdown signal handler");
+        }
       } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
         cannot = e.toString();
+        if (held) {
+          throw new IllegalStateException(
+              "the launcher started the JVM with SIGTERM and SIGINT blocked ("
+                  + HELD
+                  + "=1) and they cannot be given back ("
+                  + cannot
+                  + "); start it without "
+                  + HELD,
+              e);
+        }
       }
     }
     return cannot;
