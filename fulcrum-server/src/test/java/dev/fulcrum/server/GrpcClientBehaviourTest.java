@@ -316,6 +316,33 @@ class GrpcClientBehaviourTest {
     assertThat(stub().modelInfer(fp32(1)).getRawOutputContentsCount()).isEqualTo(1);
   }
 
+  @Test
+  void metadataOverTheLimitIsResourceExhaustedAndTheConnectionsOtherCallsGoOn() throws Exception {
+    // grpc-netty alone answered HTTP 431 without a gRPC status (UNKNOWN) from 8 KiB, and from
+    // 10 KiB sent GOAWAY, failing every call of the connection (UNAVAILABLE)
+    StreamCall open = new StreamCall(channel, 60);
+    open.requests.onNext(fp32(1).toBuilder().setId("before").build());
+    assertThat(open.answers.poll(30, TimeUnit.SECONDS)).isNotNull();
+    assertThat(liveWithHeader(7 * 1024, 1)).containsExactly("OK");
+    for (int bytes : new int[] {9 * 1024, 12 * 1024, 40 * 1024}) {
+      assertThat(liveWithHeader(bytes, 2))
+          .as(bytes + " bytes")
+          .allSatisfy(
+              seen ->
+                  assertThat(seen)
+                      .startsWith("RESOURCE_EXHAUSTED: request metadata of ")
+                      .endsWith(
+                          " bytes is over the server's limit of 8192 bytes (each entry counted as"
+                              + " HTTP/2 does: name + value + 32)"));
+    }
+    open.requests.onNext(fp32(1).toBuilder().setId("after").build());
+    ModelStreamInferResponse after = open.answers.poll(30, TimeUnit.SECONDS);
+    assertThat(after).as("the open call on the same connection goes on").isNotNull();
+    assertThat(after.getInferResponse().getId()).isEqualTo("after");
+    open.requests.onCompleted();
+    assertThat(open.ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
+  }
+
   /**
    * {@code n} ServerLive calls with one header of {@code bytes} value bytes; returns each call's
    * status ("OK", or the code and description).

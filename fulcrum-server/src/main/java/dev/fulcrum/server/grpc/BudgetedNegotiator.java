@@ -9,9 +9,10 @@ import io.netty.util.AsciiString;
 
 /**
  * grpc-netty's plaintext or TLS negotiator, which also gives each new connection's HTTP/2 handler
- * an {@link InboundMessageBudget} drawing on its own share of the port's budget. grpc-netty builds
- * each connection's pipeline itself; the negotiator is the one supported place (through its {@code
- * Internal*} accessors) that sees a connection's HTTP/2 handler before it reads a frame.
+ * an {@link InboundMessageBudget} drawing on its own share of the port's budget, and the request
+ * metadata limit ({@link InboundMetadataLimit}). grpc-netty builds each connection's pipeline
+ * itself; the negotiator is the one supported place (through its {@code Internal*} accessors) that
+ * sees a connection's HTTP/2 handler before it reads a frame.
  *
  * <p>Threads: one instance for the port; {@link #newHandler} runs on each new connection's event
  * loop, and the budgets it hands out are thread-safe.
@@ -49,6 +50,7 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     InboundMessageBudget.install(grpcHandler, port.child(perConnection), maxMessageSize, refusals);
+    InboundMetadataLimit.install(grpcHandler, refusals); // in front: a refused call costs nothing
     return delegate.newHandler(grpcHandler);
   }
 

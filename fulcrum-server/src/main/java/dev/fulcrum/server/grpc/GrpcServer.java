@@ -226,6 +226,8 @@ public final class GrpcServer implements AutoCloseable {
               .channelFactory(new LimitedServerChannels(io, connections))
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
+              // far above the limit InboundMetadataLimit applies, with a gRPC status, on its own
+              .maxInboundMetadataSize(InboundMetadataLimit.DECODER_LIMIT)
               // gzip, and the C-core's deflate (Triton's clients offer both)
               .decompressorRegistry(
                   DecompressorRegistry.getDefaultInstance().with(DeflateCodec.INSTANCE, true))

@@ -72,8 +72,11 @@ import org.slf4j.LoggerFactory;
  * connection count, sweeps and budget it shares are thread-safe.
  */
 public final class HttpPipeline {
-  /** The HTTP/2 header list limit: the 8 KiB that {@code HttpServerCodec} allows HTTP/1.1. */
-  static final int MAX_HEADER_LIST_SIZE = 8192;
+  /**
+   * The HTTP/2 header list limit: the 8 KiB that {@code HttpServerCodec} allows HTTP/1.1; the gRPC
+   * port's request metadata limit too.
+   */
+  public static final int MAX_HEADER_LIST_SIZE = 8192;
 
   /**
    * Requests the HTTP/1.1 decoder may have decoded and not yet answered. The dispatcher stops

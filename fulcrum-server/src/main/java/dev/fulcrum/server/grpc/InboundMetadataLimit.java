@@ -1,0 +1,143 @@
+package dev.fulcrum.server.grpc;
+
+import dev.fulcrum.server.RateLimitedLog;
+import dev.fulcrum.server.http.HttpPipeline;
+import io.grpc.netty.GrpcHttp2ConnectionHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.util.Map;
+import org.slf4j.event.Level;
+
+/**
+ * Ends a gRPC call whose request metadata is over {@link #LIMIT} bytes with RESOURCE_EXHAUSTED and
+ * a message that says so, before grpc sees the call; the connection and its other calls go on.
+ *
+ * <p>Why: grpc-netty enforces its metadata limit in the HPACK decoder, which answers HTTP 431
+ * without a gRPC status (clients report UNKNOWN "Received http2 header with status: 431") and, from
+ * 1.25 times the limit, ends the whole connection with GOAWAY (UNAVAILABLE "Socket closed" or
+ * "Connection reset by peer", which a client's retry policy retries, and which fails the
+ * connection's other calls). So the decoder's limit is {@link #DECODER_LIMIT}, far above, and this
+ * decorator, in front of grpc's frame listener (installed by {@link BudgetedNegotiator}), applies
+ * the REST port's limit itself, counting as HTTP/2 and the decoder do: name + value + 32 bytes per
+ * entry. Over {@link #DECODER_LIMIT} the decoder's answers remain.
+ *
+ * <p>Threads: one instance per connection, confined to its event loop.
+ */
+final class InboundMetadataLimit extends Http2FrameListenerDecorator {
+  /** The largest request metadata a call may send: the REST port's header list limit. */
+  static final int LIMIT = HttpPipeline.MAX_HEADER_LIST_SIZE;
+
+  /**
+   * grpc-netty's own limit ({@code maxInboundMetadataSize}), which its HPACK decoder enforces and
+   * advertises in SETTINGS_MAX_HEADER_LIST_SIZE: 8 times {@link #LIMIT}.
+   */
+  static final int DECODER_LIMIT = 8 * LIMIT;
+
+  /** Bytes HTTP/2 counts for each header entry besides its name and value (RFC 9113 6.5.2). */
+  private static final int ENTRY_OVERHEAD = 32;
+
+  private final GrpcHttp2ConnectionHandler handler;
+  private final RateLimitedLog refusals;
+
+  private InboundMetadataLimit(GrpcHttp2ConnectionHandler handler, RateLimitedLog refusals) {
+    super(handler.decoder().frameListener());
+    this.handler = handler;
+    this.refusals = refusals;
+  }
+
+  /**
+   * Puts the limit in front of {@code handler}'s frame listener; call before the handler reads a
+   * frame, after any other decorator that must see only the calls admitted.
+   */
+  static void install(GrpcHttp2ConnectionHandler handler, RateLimitedLog refusals) {
+    Http2ConnectionDecoder decoder = handler.decoder();
+    decoder.frameListener(new InboundMetadataLimit(handler, refusals));
+  }
+
+  /** The header list's size as HTTP/2 counts it. */
+  static long size(Http2Headers headers) {
+    long size = 0;
+    for (Map.Entry<CharSequence, CharSequence> e : headers) {
+      size += e.getKey().length() + e.getValue().length() + ENTRY_OVERHEAD;
+    }
+    return size;
+  }
+
+  @Override
+  public void onHeadersRead(
+      ChannelHandlerContext ctx,
+      int streamId,
+      Http2Headers headers,
+      int padding,
+      boolean endOfStream)
+      throws Http2Exception {
+    if (!refused(ctx, streamId, headers)) {
+      super.onHeadersRead(ctx, streamId, headers, padding, endOfStream);
+    }
+  }
+
+  @Override
+  public void onHeadersRead(
+      ChannelHandlerContext ctx,
+      int streamId,
+      Http2Headers headers,
+      int streamDependency,
+      short weight,
+      boolean exclusive,
+      int padding,
+      boolean endOfStream)
+      throws Http2Exception {
+    if (!refused(ctx, streamId, headers)) {
+      super.onHeadersRead(
+          ctx, streamId, headers, streamDependency, weight, exclusive, padding, endOfStream);
+    }
+  }
+
+  private boolean refused(ChannelHandlerContext ctx, int streamId, Http2Headers headers)
+      throws Http2Exception {
+    long size = size(headers);
+    if (size <= LIMIT) {
+      return false;
+    }
+    String message =
+        "request metadata of "
+            + size
+            + " bytes is over the server's limit of "
+            + LIMIT
+            + " bytes (each entry counted as HTTP/2 does: name + value + 32)";
+    refusals.log(
+        Level.INFO,
+        "grpc-metadata",
+        "gRPC call ended with RESOURCE_EXHAUSTED: "
+            + message
+            + " (client "
+            + ctx.channel().remoteAddress()
+            + ")",
+        null);
+    // Trailers (request trailers, which gRPC clients do not send) of a call grpc has: its call ends
+    // as on a client's cancel. A new call's headers never reach grpc.
+    super.onRstStreamRead(ctx, streamId, Http2Error.CANCEL.code());
+    Http2Headers trailers =
+        new DefaultHttp2Headers()
+            .status("200")
+            .set("content-type", "application/grpc")
+            .set("grpc-status", "8") // RESOURCE_EXHAUSTED
+            .set("grpc-message", message);
+    long resetCode = Http2Error.ENHANCE_YOUR_CALM.code();
+    var stream = handler.connection().stream(streamId);
+    if (stream != null && !stream.isHeadersSent()) {
+      handler.encoder().writeHeaders(ctx, streamId, trailers, 0, true, ctx.newPromise());
+      // A complete response went out: ask the client to stop sending, without error (RFC 9113
+      // 8.1).
+      resetCode = Http2Error.NO_ERROR.code();
+    }
+    handler.resetStream(ctx, streamId, resetCode, ctx.newPromise());
+    ctx.flush();
+    return true;
+  }
+}
