@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigLoader;
@@ -455,6 +456,45 @@ class RepositoryApiTest {
     JsonNode after = JSON.readTree(get("/v2/models/w/config").body());
     assertThat(after.get("max_batch_size").asInt()).isEqualTo(3);
     assertThat(after.get("model_warmup")).isEqualTo(triton.get("model_warmup"));
+  }
+
+  @Test
+  void instanceGroupsShowAsConfiguredAndSurviveTritonsReadEditLoadRoundTrip() throws Exception {
+    // /config showed one group of the total, and a group without count got 1 where Triton's ONNX
+    // Runtime backend makes 2 (KIND_CPU)
+    writeModel("g", 1, "identity");
+    Files.writeString(
+        repo.resolve("g/config.pbtxt"),
+        """
+        platform: "onnxruntime_onnx"
+        instance_group [ { count: 2 kind: KIND_CPU }, { name: "one" count: 1 kind: KIND_CPU } ]
+        """);
+    start(ControlMode.EXPLICIT, List.of("g"));
+    assertThat(service.repository().versions("g").getFirst().scheduler().instanceCount())
+        .isEqualTo(3);
+    ObjectNode triton = (ObjectNode) JSON.readTree(get("/v2/models/g/config").body());
+    assertThat(triton.get("instance_group"))
+        .extracting(
+            g -> g.get("name").asText() + " " + g.get("kind").asText() + " " + g.get("count"))
+        .containsExactly("g_0 KIND_CPU 2", "one KIND_CPU 1");
+
+    // tritonclient's read-edit-load: another group, without count (Triton's default: 2)
+    ((ArrayNode) triton.get("instance_group")).addObject().put("kind", "KIND_CPU");
+    HttpResponse<String> reload =
+        post(
+            "/v2/repository/models/g/load",
+            JSON.writeValueAsString(
+                JSON.createObjectNode()
+                    .set(
+                        "parameters",
+                        JSON.createObjectNode().put("config", JSON.writeValueAsString(triton)))));
+    assertThat(reload.statusCode()).as(reload.body()).isEqualTo(200);
+    JsonNode after = JSON.readTree(get("/v2/models/g/config").body());
+    assertThat(after.get("instance_group"))
+        .extracting(g -> g.get("name").asText() + " " + g.get("count"))
+        .containsExactly("g_0 2", "one 1", "g_2 2");
+    assertThat(service.repository().versions("g").getFirst().scheduler().instanceCount())
+        .isEqualTo(5);
   }
 
   @Test

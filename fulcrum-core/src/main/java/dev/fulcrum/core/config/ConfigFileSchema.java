@@ -1,6 +1,7 @@
 package dev.fulcrum.core.config;
 
 import dev.fulcrum.core.config.ModelConfigFile.DynamicBatchingFile;
+import dev.fulcrum.core.config.ModelConfigFile.InstanceGroupFile;
 import dev.fulcrum.core.config.ModelConfigFile.MonitoringFile;
 import dev.fulcrum.core.config.ModelConfigFile.OnnxRuntimeFile;
 import dev.fulcrum.core.config.ModelConfigFile.PipelineFile;
@@ -274,6 +275,13 @@ final class ConfigFileSchema {
           List.of(B, L),
           a -> new ResponseCacheFile((Boolean) a[0], (Long) a[1]));
 
+  static final RecordOf INSTANCE_GROUP =
+      new RecordOf(
+          InstanceGroupFile.class,
+          List.of("name", "kind", "count", "gpus"),
+          List.of(S, S, I, listOf(I)),
+          a -> new InstanceGroupFile((String) a[0], (String) a[1], (Integer) a[2], ints(a[3])));
+
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =
       new RecordOf(
@@ -294,7 +302,8 @@ final class ConfigFileSchema {
               "slo",
               "monitoring",
               "pipeline",
-              "response-cache"),
+              "response-cache",
+              "instance-groups"),
           List.of(
               S,
               S,
@@ -311,7 +320,8 @@ final class ConfigFileSchema {
               SLO,
               MONITORING,
               PIPELINE,
-              RESPONSE_CACHE),
+              RESPONSE_CACHE,
+              listOf(INSTANCE_GROUP)),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -329,7 +339,8 @@ final class ConfigFileSchema {
                   (SloFile) a[12],
                   (MonitoringFile) a[13],
                   (PipelineFile) a[14],
-                  (ResponseCacheFile) a[15]));
+                  (ResponseCacheFile) a[15],
+                  ConfigFileSchema.<InstanceGroupFile>list(a[16])));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

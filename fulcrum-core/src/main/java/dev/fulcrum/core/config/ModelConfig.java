@@ -31,6 +31,9 @@ import org.jspecify.annotations.Nullable;
  * @param responseCache the response cache's settings (disabled by default)
  * @param warmup the warm-up samples as the configuration writes them ({@code model-warmup}),
  *     checked against the model when a version warms up; empty when there are none
+ * @param instanceGroups Triton's instance groups as the configuration gives them ({@code
+ *     instance-groups}, from a config.pbtxt's {@code instance_group}), whose counts add up to
+ *     {@code instanceCount}; empty when it gives none (one group of {@code instanceCount})
  */
 public record ModelConfig(
     String name,
@@ -48,7 +51,46 @@ public record ModelConfig(
     @Nullable MonitoringConfig monitoring,
     @Nullable PipelineConfig pipeline,
     ResponseCacheConfig responseCache,
-    List<ModelConfigFile.WarmupFile> warmup) {
+    List<ModelConfigFile.WarmupFile> warmup,
+    List<ModelConfigFile.InstanceGroupFile> instanceGroups) {
+
+  /** A configuration without instance groups (one group of {@code instanceCount}). */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel,
+      SloConfig slo,
+      @Nullable MonitoringConfig monitoring,
+      @Nullable PipelineConfig pipeline,
+      ResponseCacheConfig responseCache,
+      List<ModelConfigFile.WarmupFile> warmup) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        warmup,
+        List.of());
+  }
 
   /** A configuration without warm-up samples. */
   public ModelConfig(
@@ -154,6 +196,7 @@ public record ModelConfig(
     Objects.requireNonNull(slo, "slo");
     Objects.requireNonNull(responseCache, "responseCache");
     warmup = List.copyOf(warmup);
+    instanceGroups = List.copyOf(instanceGroups);
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
@@ -192,7 +235,8 @@ public record ModelConfig(
         newMonitoring,
         pipeline,
         responseCache,
-        warmup);
+        warmup,
+        instanceGroups);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

@@ -25,7 +25,46 @@ public record ModelConfigFile(
     @JsonProperty("slo") @Nullable SloFile slo,
     @JsonProperty("monitoring") @Nullable MonitoringFile monitoring,
     @JsonProperty("pipeline") @Nullable PipelineFile pipeline,
-    @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache) {
+    @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache,
+    @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups) {
+
+  /** A configuration without instance groups (one group of {@code instance-count}). */
+  public ModelConfigFile(
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy,
+      @Nullable List<WarmupFile> modelWarmup,
+      @Nullable SloFile slo,
+      @Nullable MonitoringFile monitoring,
+      @Nullable PipelineFile pipeline,
+      @Nullable ResponseCacheFile responseCache) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        modelWarmup,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        null);
+  }
 
   /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
   public ModelConfigFile(
@@ -292,10 +331,23 @@ public record ModelConfigFile(
       @JsonProperty("enabled") @Nullable Boolean enabled,
       @JsonProperty("max-bytes") @Nullable Long maxBytes) {}
 
+  /**
+   * Triton's instance group, as a config.pbtxt (or its JSON) gives it once Triton's defaults are
+   * filled in: {@code kind} {@code KIND_CPU} or {@code KIND_GPU}, {@code count} instances (on each
+   * of {@code gpus} for a GPU group). Kept as written so that {@code GET v2/models/<m>/config}
+   * shows the groups and a configuration read there and loaded back keeps them; the model runs
+   * their total count ({@code instance-count}).
+   */
+  public record InstanceGroupFile(
+      @JsonProperty("name") @Nullable String name,
+      @JsonProperty("kind") @Nullable String kind,
+      @JsonProperty("count") @Nullable Integer count,
+      @JsonProperty("gpus") @Nullable List<Integer> gpus) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null);
+        null, null);
   }
 }

@@ -110,18 +110,71 @@ public final class ModelConfigResolver {
     if (filename.isBlank() || filename.contains("/") || filename.contains("..")) {
       throw new ConfigException(file, "default-model-filename", "must be a plain file name");
     }
-    int instances = f.instanceCount() == null ? 1 : f.instanceCount();
-    if (instances < 1 || instances > 64) {
+    Integer grouped = groupedInstances(f.instanceGroups(), file);
+    if (grouped != null && f.instanceCount() != null && !grouped.equals(f.instanceCount())) {
       throw new ConfigException(
-          file, "instance-count", "must be between 1 and 64, was " + instances);
+          file,
+          "instance-count",
+          "must be the sum of the instance-groups' counts ("
+              + grouped
+              + ") or left out, was "
+              + f.instanceCount());
+    }
+    int instances = f.instanceCount() != null ? f.instanceCount() : grouped != null ? grouped : 1;
+    String field =
+        f.instanceCount() == null && grouped != null ? "instance-groups" : "instance-count";
+    if (instances < 1 || instances > 64) {
+      throw new ConfigException(file, field, "must be between 1 and 64, was " + instances);
+    }
+    SessionOptions options = sessionOptions(f.onnxruntime(), file, instances);
+    if (f.instanceGroups() != null) {
+      for (int i = 0; i < f.instanceGroups().size(); i++) {
+        boolean gpu = "KIND_GPU".equals(f.instanceGroups().get(i).kind());
+        if (gpu != "cuda".equals(options.executionProvider())) {
+          throw new ConfigException(
+              file,
+              "instance-groups[" + i + "].kind",
+              gpu
+                  ? "KIND_GPU needs onnxruntime.execution-provider: cuda"
+                  : "must be KIND_GPU with onnxruntime.execution-provider: cuda");
+        }
+      }
     }
     return new Deployment(
         pipeline == null ? ONNX_PLATFORM : PipelineConfig.PLATFORM,
         filename,
         versionPolicy(f.versionPolicy(), file),
         instances,
-        sessionOptions(f.onnxruntime(), file, instances),
+        options,
         pipeline);
+  }
+
+  /**
+   * The sum of the groups' counts, each checked (a count of 1 or more, a kind of {@code KIND_CPU}
+   * or {@code KIND_GPU}); null when there are none.
+   */
+  private static @Nullable Integer groupedInstances(
+      @Nullable List<ModelConfigFile.InstanceGroupFile> groups, Path file) throws ConfigException {
+    if (groups == null || groups.isEmpty()) {
+      return null;
+    }
+    long sum = 0;
+    for (int i = 0; i < groups.size(); i++) {
+      ModelConfigFile.InstanceGroupFile g = groups.get(i);
+      String at = "instance-groups[" + i + "]";
+      if (g == null) {
+        throw new ConfigException(file, at, "must be a group: {kind, count}");
+      }
+      if (!"KIND_CPU".equals(g.kind()) && !"KIND_GPU".equals(g.kind())) {
+        throw new ConfigException(
+            file, at + ".kind", "must be KIND_CPU or KIND_GPU, was " + g.kind());
+      }
+      if (g.count() == null || g.count() < 1) {
+        throw new ConfigException(file, at + ".count", "must be 1 or more, was " + g.count());
+      }
+      sum += g.count();
+    }
+    return (int) Math.min(sum, Integer.MAX_VALUE);
   }
 
   private static VersionPolicy versionPolicy(
@@ -317,7 +370,9 @@ public final class ModelConfigResolver {
         // GET v2/models/<m>/config, so that a config read there and loaded back keeps them.
         f.modelWarmup() == null
             ? List.of()
-            : f.modelWarmup().stream().filter(Objects::nonNull).toList());
+            : f.modelWarmup().stream().filter(Objects::nonNull).toList(),
+        // As written too (checked by deployment): the groups a config read there shows.
+        f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()));
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */

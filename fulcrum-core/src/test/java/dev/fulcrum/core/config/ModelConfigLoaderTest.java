@@ -180,6 +180,34 @@ class ModelConfigLoaderTest {
   }
 
   @Test
+  void instanceGroupsRunTheirSumAndAreKeptAsWritten() throws Exception {
+    ModelConfig c =
+        resolve(
+            "instance-groups:\n  - {kind: KIND_CPU, count: 2}\n  - {name: b, kind: KIND_CPU, count: 1}\n",
+            BATCHABLE);
+    assertThat(c.instanceCount()).isEqualTo(3);
+    assertThat(c.instanceGroups())
+        .containsExactly(
+            new ModelConfigFile.InstanceGroupFile(null, "KIND_CPU", 2, null),
+            new ModelConfigFile.InstanceGroupFile("b", "KIND_CPU", 1, null));
+    assertThat(resolve("instance-count: 2\n", BATCHABLE).instanceGroups()).isEmpty();
+    assertThat(
+            resolve("instance-count: 3\ninstance-groups: [{kind: KIND_CPU, count: 3}]\n", BATCHABLE)
+                .instanceCount())
+        .isEqualTo(3);
+    assertFails(
+        "instance-count: 2\ninstance-groups: [{kind: KIND_CPU, count: 3}]\n",
+        "instance-count",
+        "sum of the instance-groups' counts (3)");
+    assertFails("instance-groups: [{kind: KIND_CPU}]\n", "instance-groups[0].count", "1 or more");
+    assertFails("instance-groups: [{kind: KIND_TPU, count: 1}]\n", "instance-groups[0].kind");
+    assertFails(
+        "instance-groups: [{kind: KIND_GPU, count: 1}]\n",
+        "instance-groups[0].kind",
+        "execution-provider: cuda");
+  }
+
+  @Test
   void errorsNameTheFileAndTheField() {
     assertFails("instance-cont: 2\n", "unknown field 'instance-cont'");
     assertFails("max-batch-size: many\n", "max-batch-size");

@@ -131,19 +131,27 @@ public final class ModelJson {
       db.putObject("priority_queue_policy");
     }
     ArrayNode groups = o.putArray("instance_group");
-    ObjectNode g = groups.addObject();
-    g.put("name", config.name());
     boolean gpu = "cuda".equals(so.executionProvider());
-    g.put("kind", gpu ? "KIND_GPU" : "KIND_CPU");
-    g.put("count", config.instanceCount());
-    ArrayNode gpus = g.putArray("gpus");
-    if (gpu) {
-      gpus.add(so.deviceId());
+    if (config.instanceGroups().isEmpty()) {
+      instanceGroup(
+          groups,
+          config.name(),
+          gpu ? "KIND_GPU" : "KIND_CPU",
+          config.instanceCount(),
+          gpu ? List.of(so.deviceId()) : List.of());
+    } else {
+      // as configured (a config.pbtxt's instance_group, Triton's defaults filled in), so that a
+      // configuration read here and loaded back keeps its groups; unnamed ones named as Triton does
+      for (int i = 0; i < config.instanceGroups().size(); i++) {
+        ModelConfigFile.InstanceGroupFile group = config.instanceGroups().get(i);
+        instanceGroup(
+            groups,
+            group.name() != null ? group.name() : config.name() + "_" + i,
+            Objects.requireNonNullElse(group.kind(), "KIND_CPU"),
+            Objects.requireNonNullElse(group.count(), 1),
+            Objects.requireNonNullElse(group.gpus(), List.of()));
+      }
     }
-    g.putArray("secondary_devices");
-    g.putArray("profile");
-    g.put("passive", false);
-    g.put("host_policy", "");
     o.put("default_model_filename", config.defaultModelFilename());
     o.putObject("cc_model_filenames");
     o.putObject("metric_tags");
@@ -160,6 +168,21 @@ public final class ModelJson {
     o.set("model_warmup", warmup(config));
     o.putObject("model_transaction_policy").put("decoupled", false);
     return o;
+  }
+
+  /** One {@code instance_group} entry, with the fields Triton writes and Fulcrum does not use. */
+  private static void instanceGroup(
+      ArrayNode groups, String name, String kind, int count, List<Integer> gpus) {
+    ObjectNode g = groups.addObject();
+    g.put("name", name);
+    g.put("kind", kind);
+    g.put("count", count);
+    ArrayNode devices = g.putArray("gpus");
+    gpus.forEach(devices::add);
+    g.putArray("secondary_devices");
+    g.putArray("profile");
+    g.put("passive", false);
+    g.put("host_policy", "");
   }
 
   /**

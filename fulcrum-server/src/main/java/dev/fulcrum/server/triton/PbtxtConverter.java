@@ -126,7 +126,8 @@ final class PbtxtConverter {
             null,
             null,
             null,
-            responseCache());
+            responseCache(),
+            instances.groups());
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
@@ -253,21 +254,37 @@ final class PbtxtConverter {
     };
   }
 
-  /** The instance groups Fulcrum runs: their total count, on the CPU or on one GPU. */
-  private record Instances(@Nullable Integer count, boolean gpu, @Nullable Integer deviceId) {}
+  /**
+   * The instance groups Fulcrum runs: their total count, on the CPU or on one GPU, and the groups
+   * themselves with Triton's defaults filled in (null when the configuration has none).
+   */
+  private record Instances(
+      @Nullable Integer count,
+      boolean gpu,
+      @Nullable Integer deviceId,
+      @Nullable List<ModelConfigFile.InstanceGroupFile> groups) {}
+
+  /**
+   * A group's count when it gives none, as Triton's {@code SetDefaultInstanceCount} (core,
+   * src/model_config_utils.cc) sets it for the ONNX Runtime backend: 2 for a KIND_CPU group (the
+   * backends that opt into {@code default_cpu_instance_count}: onnxruntime and tensorflow), 1 for a
+   * KIND_GPU group (on each of its GPUs).
+   */
+  static final int DEFAULT_CPU_COUNT = 2;
 
   /**
    * Sums the counts of the groups of the first group's kind (KIND_AUTO counts as KIND_CPU, as on a
-   * machine without GPUs); groups of another kind, KIND_MODEL, and a GPU list of more than one
-   * device are reported, not mapped.
+   * machine without GPUs; a group without a count has Triton's default for its kind); groups of
+   * another kind, KIND_MODEL, and a GPU list of more than one device are reported, not mapped.
    */
   private Instances instances() {
     if (c.getInstanceGroupCount() == 0) {
-      return new Instances(null, false, null);
+      return new Instances(null, false, null, null);
     }
     Boolean gpu = null;
     int total = 0;
     Integer device = null;
+    List<ModelConfigFile.InstanceGroupFile> groups = new ArrayList<>();
     for (int i = 0; i < c.getInstanceGroupCount(); i++) {
       ModelInstanceGroup g = c.getInstanceGroup(i);
       String path = "instance_group[" + i + "]";
@@ -282,20 +299,30 @@ final class PbtxtConverter {
       consumed.add(path + ".kind");
       consumed.add(path + ".count");
       consumed.add(path + ".name");
-      total += g.getCount() == 0 ? 1 : g.getCount();
+      present.add(path); // an empty group, {}, is KIND_AUTO of the default count: mapped
+      int count = g.getCount() > 0 ? g.getCount() : onGpu ? 1 : DEFAULT_CPU_COUNT;
+      total += count;
+      List<Integer> gpus = List.of();
       if (onGpu && g.getGpusCount() > 0) {
         if (device == null) {
           device = g.getGpus(0);
         }
         if (g.getGpusCount() == 1 && g.getGpus(0) == device) {
           consumed.add(path + ".gpus");
+          gpus = List.of(device);
         }
       }
+      groups.add(
+          new ModelConfigFile.InstanceGroupFile(
+              g.getName().isEmpty() ? null : g.getName(),
+              onGpu ? "KIND_GPU" : "KIND_CPU",
+              count,
+              gpus));
     }
     if (gpu == null) {
-      return new Instances(null, false, null);
+      return new Instances(null, false, null, null);
     }
-    return new Instances(total, gpu, device);
+    return new Instances(total, gpu, device, List.copyOf(groups));
   }
 
   private ModelConfigFile.@Nullable OnnxRuntimeFile onnxruntime(Instances instances)

@@ -266,6 +266,10 @@ class PbtxtConverterTest {
     assertThat(f.outputs().get(1))
         .isEqualTo(new ModelConfigFile.Tensor("label", "BYTES", List.of(1L)));
     assertThat(f.instanceCount()).isEqualTo(3);
+    assertThat(f.instanceGroups())
+        .containsExactly(
+            new ModelConfigFile.InstanceGroupFile("cpu", "KIND_CPU", 2, List.of()),
+            new ModelConfigFile.InstanceGroupFile(null, "KIND_CPU", 1, List.of()));
     assertThat(f.onnxruntime())
         .isEqualTo(
             new ModelConfigFile.OnnxRuntimeFile(
@@ -336,6 +340,26 @@ class PbtxtConverterTest {
     assertThat(c.config().onnxruntime().executionProvider()).isEqualTo("cuda");
     assertThat(c.config().onnxruntime().deviceId()).isEqualTo(1);
     assertThat(c.ignored()).isEmpty();
+  }
+
+  @Test
+  void aGroupWithoutCountGetsTritonsDefaultForTheOnnxRuntimeBackend() throws Exception {
+    // Triton core's SetDefaultInstanceCount: 2 for KIND_CPU on onnxruntime (and tensorflow), 1 on
+    // each GPU; KIND_AUTO is KIND_CPU on a machine without GPUs
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            instance_group [ { kind: KIND_CPU }, { count: 1 kind: KIND_CPU }, { kind: KIND_AUTO } ]
+            """);
+    assertThat(c.ignored()).isEmpty();
+    assertThat(c.config().instanceCount()).isEqualTo(5);
+    assertThat(c.config().instanceGroups())
+        .extracting(ModelConfigFile.InstanceGroupFile::count)
+        .containsExactly(2, 1, 2);
+    assertThat(
+            convert("instance_group [ { kind: KIND_GPU gpus: [ 0 ] } ]").config().instanceGroups())
+        .containsExactly(new ModelConfigFile.InstanceGroupFile(null, "KIND_GPU", 1, List.of(0)));
+    assertThat(convert("max_batch_size: 0").config().instanceGroups()).isNull();
   }
 
   @Test

@@ -60,10 +60,19 @@ final class TrialConfig {
     return new Knobs(
             c.path("max-batch-size").asInt(0),
             delay,
-            c.path("instance-count").asInt(1),
+            c.path("instance-count").asInt(groupedInstances(c)),
             c.path("onnxruntime").path("intra-op-threads").asInt(0),
             slo)
         .normalized();
+  }
+
+  /** The sum of the instance groups' counts (a config.pbtxt's), or 1 without groups. */
+  private static int groupedInstances(ObjectNode c) {
+    int sum = 0;
+    for (JsonNode g : c.path("instance-groups")) {
+      sum += g.path("count").asInt(0);
+    }
+    return sum > 0 ? sum : 1;
   }
 
   /** A configuration given as a tree (tests). */
@@ -89,6 +98,7 @@ final class TrialConfig {
     c.put("max-batch-size", knobs.maxBatchSize());
     clipPreferredBatchSizes(c, knobs.maxBatchSize());
     c.put("instance-count", knobs.instanceCount());
+    c.remove("instance-groups"); // a config.pbtxt's groups: their sum would have to match
     object(c, "onnxruntime").put("intra-op-threads", knobs.intraOpThreads());
     if (knobs.sloPolicy()) {
       if (sloMs == null) {
