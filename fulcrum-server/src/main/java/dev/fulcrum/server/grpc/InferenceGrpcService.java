@@ -102,13 +102,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** The slow-request log, or null when it is off (then nothing here is timed). */
   private final @Nullable SlowRequestLog slow;
 
-  /** Traces ModelInfer calls; null: tracing off, no trace context is read. */
+  /**
+   * Traces ModelInfer calls and each request of a ModelStreamInfer call; null: tracing off, no
+   * trace context is read.
+   */
   private final @Nullable Tracing tracing;
 
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
-   * @param tracing traces ModelInfer calls; null: off
+   * @param tracing traces ModelInfer calls and streamed requests; null: off
    */
   InferenceGrpcService(
       InferenceService service,
@@ -361,7 +364,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     long start = log == null ? 0 : log.now();
     ModelVersion admitted = null;
     CallContextInterceptor.@Nullable CallInfo info = callInfo();
-    TracedRequest traced = traced(request.getModelName(), info);
+    TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
@@ -424,7 +427,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * The call's trace, when tracing is on and it is traced (its context read by the interceptor).
    */
   private @Nullable TracedRequest traced(
-      String model, CallContextInterceptor.@Nullable CallInfo info) {
+      String model,
+      CallContextInterceptor.@Nullable CallInfo info,
+      TracedRequest.Protocol protocol) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
       return null;
@@ -433,7 +438,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         model,
         info == null ? null : info.traceparent(),
         info == null ? null : info.tracestate(),
-        TracedRequest.Protocol.GRPC);
+        protocol);
   }
 
   /**
@@ -444,7 +449,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     return slow == null && tracing == null ? null : CallContextInterceptor.current();
   }
 
-  /** Ends a traced call's spans with its status. */
+  /** Ends a traced call's (or streamed request's) spans with its status. */
   private static void ended(
       @Nullable TracedRequest traced,
       ModelInferRequest request,
@@ -528,7 +533,10 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     private boolean halfClosed;
     private boolean finished;
 
-    /** The call's client and traceparent, for the slow-request log (null when it is off). */
+    /**
+     * The call's client and trace context, for the slow-request log and tracing (null when both are
+     * off).
+     */
     private final CallContextInterceptor.@Nullable CallInfo info = callInfo();
 
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
@@ -545,14 +553,19 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       SlowRequestLog log = slow;
       long start = log == null ? 0 : log.now();
       ModelVersion admitted = null;
+      // Each request of the stream is a trace decision and a span of its own, its parent the
+      // call's traceparent (one per call: gRPC metadata comes with the call, not the message).
+      TracedRequest traced =
+          traced(request.getModelName(), info, TracedRequest.Protocol.GRPC_STREAM);
       try {
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null);
+        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null || traced != null);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));
+        ended(traced, request, GrpcStatuses.of(e), null, 0);
         if (log != null) {
           slowRequest(log, GRPC_STREAM, start, request, admitted, null, e, info);
         }
@@ -563,6 +576,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       synchronized (lock) {
         if (finished) {
           future.cancel(true);
+          if (traced != null) {
+            ended(traced, request, Status.CANCELLED, null, 0);
+          }
           return;
         }
         pending.add(future);
@@ -570,6 +586,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       boolean raw = decoded.rawOutput();
       future.whenComplete(
           (response, failure) -> {
+            long ready = traced == null ? 0 : System.nanoTime();
             ModelStreamInferResponse message;
             Throwable failed = failure;
             if (failure != null) {
@@ -590,6 +607,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
               pending.remove(future);
               send(message);
               completeIfDone();
+            }
+            if (traced != null) {
+              ended(
+                  traced,
+                  request,
+                  failed == null ? Status.OK : GrpcStatuses.of(failed),
+                  failed == null ? response : null,
+                  ready);
             }
             if (log != null) {
               slowRequest(log, GRPC_STREAM, start, request, ran, response, failed, info);
