@@ -1,5 +1,7 @@
 package dev.fulcrum.server.grpc;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -8,9 +10,11 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
+import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterResponse;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
@@ -48,9 +52,13 @@ import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusResponse;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterResponse;
+import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.tracing.TraceSettings;
+import dev.fulcrum.server.tracing.TraceSettingsStore;
 import dev.fulcrum.server.tracing.TracedRequest;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Context;
@@ -318,6 +326,67 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       CudaSharedMemoryUnregisterRequest request,
       StreamObserver<CudaSharedMemoryUnregisterResponse> observer) {
     refuseSharedMemory(observer, true);
+  }
+
+  /**
+   * Triton's trace extension: a request without settings reads those in force (the server's, or the
+   * model's), one with some changes them, with REST's validation and words (INVALID_ARGUMENT where
+   * REST answers 400), over the same settings.
+   */
+  @Override
+  public void traceSetting(
+      TraceSettingRequest request, StreamObserver<TraceSettingResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          String model = request.getModelName().isEmpty() ? null : request.getModelName();
+          TraceSettings s =
+              request.getSettingsMap().isEmpty()
+                  ? Tracing.read(tracing, model)
+                  : Tracing.update(tracing, model, traceSettingBody(request));
+          TraceSettingResponse.Builder b = TraceSettingResponse.newBuilder();
+          TraceSettingsStore.json(s)
+              .forEach(
+                  (name, value) -> {
+                    TraceSettingResponse.SettingValue.Builder v =
+                        TraceSettingResponse.SettingValue.newBuilder();
+                    if (value instanceof List<?> values) {
+                      values.forEach(x -> v.addValue(String.valueOf(x)));
+                    } else {
+                      v.addValue(String.valueOf(value));
+                    }
+                    b.putSettings(name, v.build());
+                  });
+          return b.build();
+        });
+  }
+
+  /**
+   * A TraceSetting request's settings as REST's body names them: no value is JSON null (back to the
+   * server's), {@code trace_level} an array, every other setting its one value.
+   */
+  private static ObjectNode traceSettingBody(TraceSettingRequest request) {
+    ObjectNode body = Json.MAPPER.createObjectNode();
+    request
+        .getSettingsMap()
+        .forEach(
+            (name, value) -> {
+              List<String> values = value.getValueList();
+              if (values.isEmpty()) {
+                body.putNull(name);
+              } else if (name.equals(TraceSettings.TRACE_LEVEL)) {
+                ArrayNode levels = body.putArray(name);
+                values.forEach(levels::add);
+              } else if (values.size() == 1) {
+                body.put(name, values.get(0));
+              } else {
+                throw InferenceException.invalid(
+                    "%s takes one value, was %s",
+                    ClientText.printable(name, 100),
+                    ClientText.printable(String.valueOf(values), 200));
+              }
+            });
+    return body;
   }
 
   /** Triton's shared-memory calls: UNIMPLEMENTED, the same words as REST's 501. */

@@ -1,5 +1,7 @@
 package dev.fulcrum.server.tracing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.RateLimitedLog;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -170,6 +172,30 @@ public final class Tracing implements AutoCloseable {
   /** The settings in force (Triton's trace setting endpoints change them). */
   public TraceSettingsStore settings() {
     return settings;
+  }
+
+  /**
+   * Triton's trace setting read, for REST and gRPC alike: the settings in force for a model (null:
+   * the server's); OFF on a server without tracing.
+   */
+  public static TraceSettings read(@Nullable Tracing tracing, @Nullable String model) {
+    return tracing == null ? TraceSettings.OFF : tracing.settings.get(model);
+  }
+
+  /**
+   * Triton's trace setting update, for REST and gRPC alike ({@link TraceSettingsStore#update}).
+   *
+   * @throws dev.fulcrum.core.error.InferenceException INVALID_ARGUMENT for a bad setting, or on a
+   *     server without tracing, where no span could be sent anywhere
+   */
+  public static TraceSettings update(
+      @Nullable Tracing tracing, @Nullable String model, JsonNode body) {
+    if (tracing == null) {
+      throw InferenceException.invalid(
+          "tracing is off on this server: start it with --trace-otlp-endpoint URL (an OTLP/HTTP"
+              + " collector) to trace requests and change these settings");
+    }
+    return tracing.settings.update(model, body);
   }
 
   /** Whether any request may be traced now: false means no request header need be read. */

@@ -14,6 +14,8 @@ import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
+import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.tracing.TraceSettings;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Metadata;
@@ -303,6 +305,78 @@ class TracingE2eTest {
     for (Span child : spans.stream().filter(s -> s.kind() != Span.KIND_SERVER).toList()) {
       assertThat(servers.stream().map(Span::spanId)).contains(child.parentSpanId());
     }
+  }
+
+  private static TraceSettingRequest.SettingValue values(String... v) {
+    return TraceSettingRequest.SettingValue.newBuilder().addAllValue(List.of(v)).build();
+  }
+
+  private static List<String> setting(TraceSettingResponse r, String name) {
+    return r.getSettingsMap().get(name).getValueList();
+  }
+
+  @Test
+  void grpcTraceSettingIsRestsSettingsWithRestsValidation() throws Exception {
+    GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub =
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+            .withDeadlineAfter(30, TimeUnit.SECONDS);
+    TraceSettingResponse global = stub.traceSetting(TraceSettingRequest.getDefaultInstance());
+    assertThat(setting(global, "trace_level")).containsExactly("TIMESTAMPS");
+    assertThat(setting(global, "trace_rate")).containsExactly("0");
+    assertThat(global.getSettingsMap().keySet())
+        .containsExactlyInAnyOrder(
+            "trace_level",
+            "trace_rate",
+            "trace_count",
+            "log_frequency",
+            "trace_file",
+            "trace_mode");
+
+    // What REST answers 400 is INVALID_ARGUMENT in the same words.
+    io.grpc.StatusRuntimeException bad =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            io.grpc.StatusRuntimeException.class,
+            () ->
+                stub.traceSetting(
+                    TraceSettingRequest.newBuilder()
+                        .putSettings("trace_rate", values("often"))
+                        .build()));
+    assertThat(bad.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+    assertThat(bad.getStatus().getDescription()).contains("trace_rate must be an integer");
+    io.grpc.StatusRuntimeException two =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            io.grpc.StatusRuntimeException.class,
+            () ->
+                stub.traceSetting(
+                    TraceSettingRequest.newBuilder()
+                        .putSettings("trace_count", values("1", "2"))
+                        .build()));
+    assertThat(two.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+    assertThat(two.getStatus().getDescription()).contains("trace_count takes one value");
+
+    // A model's change over gRPC is what REST reads; no value returns it to the server's.
+    String model = "all_minilm_l6_v2";
+    TraceSettingResponse changed =
+        stub.traceSetting(
+            TraceSettingRequest.newBuilder()
+                .setModelName(model)
+                .putSettings("trace_count", values("7"))
+                .putSettings("trace_level", values("TIMESTAMPS"))
+                .build());
+    assertThat(setting(changed, "trace_count")).containsExactly("7");
+    JsonNode rest =
+        E2eServer.JSON.readTree(server.get("/v2/models/" + model + "/trace/setting").body());
+    assertThat(rest.get("trace_count").asText()).isEqualTo("7");
+    TraceSettingResponse read =
+        stub.traceSetting(TraceSettingRequest.newBuilder().setModelName(model).build());
+    assertThat(setting(read, "trace_count")).containsExactly("7");
+    TraceSettingResponse reset =
+        stub.traceSetting(
+            TraceSettingRequest.newBuilder()
+                .setModelName(model)
+                .putSettings("trace_count", values())
+                .build());
+    assertThat(setting(reset, "trace_count")).containsExactly("-1");
   }
 
   @Test
