@@ -204,6 +204,11 @@ public final class SlowRequestLog implements AutoCloseable {
   /** Requests left out since the last summary: over the rate, or the queue was full. */
   private final AtomicLong suppressed = new AtomicLong();
 
+  /** Requests' lines written, and requests left out, since the start ({@code /metrics}). */
+  private final AtomicLong loggedTotal = new AtomicLong();
+
+  private final AtomicLong suppressedTotal = new AtomicLong();
+
   private final @Nullable Thread writer;
   private volatile boolean closed;
   private long lastSummaryNanos;
@@ -303,7 +308,7 @@ public final class SlowRequestLog implements AutoCloseable {
       } else if ((s & COUNT_MASK) < settings.maxLinesPerSecond()) {
         next = s + 1;
       } else {
-        suppressed.incrementAndGet();
+        suppress();
         return false;
       }
       if (window.compareAndSet(s, next)) {
@@ -315,8 +320,26 @@ public final class SlowRequestLog implements AutoCloseable {
   /** Hands a line to the writer thread; never blocks (a full queue counts it as suppressed). */
   public void write(SlowRequest r) {
     if (closed || !queue.offer(r)) {
-      suppressed.incrementAndGet();
+      suppress();
     }
+  }
+
+  private void suppress() {
+    suppressed.incrementAndGet();
+    suppressedTotal.incrementAndGet();
+  }
+
+  /** Requests whose line was written since the start ({@code fulcrum_slow_requests_total}). */
+  public long logged() {
+    return loggedTotal.get();
+  }
+
+  /**
+   * Requests that were slow or refused but got no line since the start: over the rate, the queue
+   * full, or the log's back end failed.
+   */
+  public long suppressed() {
+    return suppressedTotal.get();
   }
 
   /** Whether a failure is a refusal for load: a full queue or SLO refusal, or a queue timeout. */
@@ -349,11 +372,12 @@ public final class SlowRequestLog implements AutoCloseable {
       try {
         if (r != null) {
           sink.line(format(r, settings.format(), wallClock.instant()));
+          loggedTotal.incrementAndGet();
         }
         drain(false);
       } catch (RuntimeException e) {
         // A logging back end that throws must not end the thread: the next line tries again.
-        suppressed.incrementAndGet();
+        suppress();
       }
     }
   }
@@ -366,6 +390,7 @@ public final class SlowRequestLog implements AutoCloseable {
     SlowRequest r;
     while ((r = queue.poll()) != null) {
       sink.line(format(r, settings.format(), wallClock.instant()));
+      loggedTotal.incrementAndGet();
     }
     long now = nanoClock.getAsLong();
     if (all || now - lastSummaryNanos >= SECOND) {

@@ -202,6 +202,9 @@ class SlowRequestLogTest {
     log.close();
     assertThat(lines).hasSize(8);
     assertThat(lines.get(7)).contains(" event=slow_requests_suppressed count=1 ");
+    // What /metrics counts (fulcrum_slow_requests_total): since the start, not reset by a summary.
+    assertThat(log.logged()).isEqualTo(6);
+    assertThat(log.suppressed()).isEqualTo(8);
   }
 
   @Test
@@ -229,6 +232,8 @@ class SlowRequestLogTest {
     long written = lines.stream().filter(l -> l.contains(" event=slow_request ")).count();
     assertThat(written).isEqualTo(100);
     assertThat(lines.get(lines.size() - 1)).contains(" event=slow_requests_suppressed count=200 ");
+    assertThat(log.logged()).isEqualTo(100);
+    assertThat(log.suppressed()).isEqualTo(200);
   }
 
   @Test

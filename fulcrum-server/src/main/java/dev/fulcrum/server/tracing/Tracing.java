@@ -80,7 +80,9 @@ public final class Tracing implements AutoCloseable {
   private final TraceSettingsStore settings;
   private final String destination;
   private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicLong traces = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
+  private final AtomicLong exported = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
   private final RateLimitedLog warnings = new RateLimitedLog(log, Duration.ofMinutes(1));
   private final long anchorEpochNanos;
@@ -254,9 +256,10 @@ public final class Tracing implements AutoCloseable {
     return tracer;
   }
 
-  /** Spans about to be handed to the SDK's queue. */
+  /** A trace's spans about to be handed to the SDK's queue. */
   void queue(int spans) {
     queued.addAndGet(spans);
+    traces.incrementAndGet();
   }
 
   /** {@code System.nanoTime()} on the epoch (the span timestamps' clock). */
@@ -264,9 +267,19 @@ public final class Tracing implements AutoCloseable {
     return anchorEpochNanos + (nanoTime - anchorNanoTime);
   }
 
+  /** Traces whose spans were made and queued for the exporter ({@code fulcrum_traces_total}). */
+  public long queuedTraces() {
+    return traces.get();
+  }
+
   /** Traces dropped because the span queue was full. */
   public long dropped() {
     return dropped.get();
+  }
+
+  /** Spans the collector took ({@code fulcrum_trace_spans_total{outcome="exported"}}). */
+  public long exportedSpans() {
+    return exported.get();
   }
 
   /** Spans whose export failed. */
@@ -308,7 +321,9 @@ public final class Tracing implements AutoCloseable {
       CompletableResultCode r = delegate.export(spans);
       r.whenComplete(
           () -> {
-            if (!r.isSuccess()) {
+            if (r.isSuccess()) {
+              exported.addAndGet(n);
+            } else {
               long all = failed.addAndGet(n);
               Throwable cause = r.getFailureThrowable();
               warnings.log(
