@@ -1,6 +1,7 @@
 package dev.fulcrum.server;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.RequestTiming;
@@ -114,8 +115,9 @@ public final class SlowRequestLog implements AutoCloseable {
   /**
    * What the log writes, validated once.
    *
-   * @param thresholdNanos a request slower than this is logged, when its model has no latency
-   *     objective; {@link Long#MAX_VALUE}: only models with an objective are judged ({@code
+   * @param thresholdNanos a request slower than this is logged, when its model has no threshold of
+   *     its own ({@code slow-request-ms} or {@code slo.latency-ms} in its config.yaml); {@link
+   *     Long#MAX_VALUE}: only models with a threshold of their own are judged ({@code
    *     --log-slow-requests-ms slo})
    * @param format how a line is written
    * @param maxLinesPerSecond lines a second before the rest are counted (1 to 100000)
@@ -260,23 +262,31 @@ public final class SlowRequestLog implements AutoCloseable {
   }
 
   /**
-   * The threshold a request is judged by: its model's latency objective ({@code slo.latency-ms})
-   * when it has one, else the server's.
+   * The threshold a request is judged by: its model's own ({@link #modelThresholdNanos}) when it
+   * has one, else the server's.
    *
-   * @param sloNanos the model's objective, 0 for none (or an unknown model)
+   * @param modelNanos the model's threshold, 0 for none (or an unknown model)
    */
-  public long thresholdNanos(long sloNanos) {
-    return sloNanos > 0 ? sloNanos : settings.thresholdNanos();
+  public long thresholdNanos(long modelNanos) {
+    return modelNanos > 0 ? modelNanos : settings.thresholdNanos();
   }
 
   /**
-   * The latency objective of the model a failed request named (its answer, had there been one,
-   * would carry it), 0 for none or an unknown model: what both transports pass to {@link
-   * #thresholdNanos} for a request that ended without an answer.
+   * A model's own threshold: its {@code slow-request-ms} when config.yaml sets one, else its
+   * latency objective ({@code slo.latency-ms}), else 0 (the server's applies).
    */
-  public static long objectiveOf(InferenceService service, String model, String version) {
+  public static long modelThresholdNanos(ModelConfig config) {
+    return config.slowRequestNanos() > 0 ? config.slowRequestNanos() : config.slo().latencyNanos();
+  }
+
+  /**
+   * The threshold of the model a failed request named (its answer, had there been one, would carry
+   * it), 0 for none or an unknown model: what both transports pass to {@link #thresholdNanos} for a
+   * request that ended without an answer.
+   */
+  public static long modelThresholdOf(InferenceService service, String model, String version) {
     try {
-      return service.repository().resolve(model, version).config().slo().latencyNanos();
+      return modelThresholdNanos(service.repository().resolve(model, version).config());
     } catch (RuntimeException e) {
       return 0;
     }
@@ -287,11 +297,11 @@ public final class SlowRequestLog implements AutoCloseable {
    * refused for load; and, if so, within this second's rate (else it is counted for the summary).
    * Allocates nothing.
    *
-   * @param sloNanos its model's latency objective, 0 for none
+   * @param modelNanos its model's threshold ({@link #modelThresholdNanos}), 0 for none
    * @param failure what it was answered with when not a result, or null
    */
-  public boolean wants(long totalNanos, long sloNanos, @Nullable Throwable failure) {
-    if (totalNanos <= thresholdNanos(sloNanos) && !refusedForLoad(failure)) {
+  public boolean wants(long totalNanos, long modelNanos, @Nullable Throwable failure) {
+    if (totalNanos <= thresholdNanos(modelNanos) && !refusedForLoad(failure)) {
       return false;
     }
     return admit(nanoClock.getAsLong());

@@ -294,7 +294,8 @@ final class ConfigFileSchema {
               "slo",
               "monitoring",
               "pipeline",
-              "response-cache"),
+              "response-cache",
+              "slow-request-ms"),
           List.of(
               S,
               S,
@@ -311,7 +312,8 @@ final class ConfigFileSchema {
               SLO,
               MONITORING,
               PIPELINE,
-              RESPONSE_CACHE),
+              RESPONSE_CACHE,
+              D),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -329,7 +331,8 @@ final class ConfigFileSchema {
                   (SloFile) a[12],
                   (MonitoringFile) a[13],
                   (PipelineFile) a[14],
-                  (ResponseCacheFile) a[15]));
+                  (ResponseCacheFile) a[15],
+                  (Double) a[16]));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

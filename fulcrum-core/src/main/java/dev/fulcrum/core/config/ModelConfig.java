@@ -31,6 +31,9 @@ import org.jspecify.annotations.Nullable;
  * @param responseCache the response cache's settings (disabled by default)
  * @param warmup the warm-up samples as the configuration writes them ({@code model-warmup}),
  *     checked against the model when a version warms up; empty when there are none
+ * @param slowRequestNanos the model's own threshold for the slow-request log ({@code
+ *     slow-request-ms}), over its latency objective and the server's {@code
+ *     --log-slow-requests-ms}; 0 when config.yaml sets none
  */
 public record ModelConfig(
     String name,
@@ -48,7 +51,46 @@ public record ModelConfig(
     @Nullable MonitoringConfig monitoring,
     @Nullable PipelineConfig pipeline,
     ResponseCacheConfig responseCache,
-    List<ModelConfigFile.WarmupFile> warmup) {
+    List<ModelConfigFile.WarmupFile> warmup,
+    long slowRequestNanos) {
+
+  /** A configuration without a slow-request threshold of its own. */
+  public ModelConfig(
+      String name,
+      String platform,
+      int maxBatchSize,
+      List<TensorConfig> inputs,
+      List<TensorConfig> outputs,
+      VersionPolicy versionPolicy,
+      int instanceCount,
+      SessionOptions sessionOptions,
+      String defaultModelFilename,
+      SchedulingConfig scheduling,
+      boolean maxBatchSizeFromModel,
+      SloConfig slo,
+      @Nullable MonitoringConfig monitoring,
+      @Nullable PipelineConfig pipeline,
+      ResponseCacheConfig responseCache,
+      List<ModelConfigFile.WarmupFile> warmup) {
+    this(
+        name,
+        platform,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        sessionOptions,
+        defaultModelFilename,
+        scheduling,
+        maxBatchSizeFromModel,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        warmup,
+        0);
+  }
 
   /** A configuration without warm-up samples. */
   public ModelConfig(
@@ -157,6 +199,9 @@ public record ModelConfig(
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
+    if (slowRequestNanos < 0) {
+      throw new IllegalArgumentException("slowRequestNanos >= 0");
+    }
   }
 
   /**
@@ -192,7 +237,8 @@ public record ModelConfig(
         newMonitoring,
         pipeline,
         responseCache,
-        warmup);
+        warmup,
+        slowRequestNanos);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

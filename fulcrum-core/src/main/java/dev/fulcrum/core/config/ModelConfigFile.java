@@ -25,7 +25,46 @@ public record ModelConfigFile(
     @JsonProperty("slo") @Nullable SloFile slo,
     @JsonProperty("monitoring") @Nullable MonitoringFile monitoring,
     @JsonProperty("pipeline") @Nullable PipelineFile pipeline,
-    @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache) {
+    @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache,
+    @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs) {
+
+  /** A configuration without its own slow-request threshold. */
+  public ModelConfigFile(
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy,
+      @Nullable List<WarmupFile> modelWarmup,
+      @Nullable SloFile slo,
+      @Nullable MonitoringFile monitoring,
+      @Nullable PipelineFile pipeline,
+      @Nullable ResponseCacheFile responseCache) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        modelWarmup,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        null);
+  }
 
   /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
   public ModelConfigFile(

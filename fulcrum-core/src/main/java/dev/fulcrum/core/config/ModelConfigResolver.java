@@ -317,7 +317,25 @@ public final class ModelConfigResolver {
         // GET v2/models/<m>/config, so that a config read there and loaded back keeps them.
         f.modelWarmup() == null
             ? List.of()
-            : f.modelWarmup().stream().filter(Objects::nonNull).toList());
+            : f.modelWarmup().stream().filter(Objects::nonNull).toList(),
+        slowRequestNanos(f.slowRequestMs(), file));
+  }
+
+  /** {@code slow-request-ms}: the model's slow-request threshold, 0 when not set. */
+  static long slowRequestNanos(@Nullable Double ms, Path file) throws ConfigException {
+    if (ms == null) {
+      return 0;
+    }
+    if (!(ms > 0 && ms <= MAX_LATENCY_MS)) {
+      throw new ConfigException(
+          file,
+          "slow-request-ms",
+          "must be > 0 and <= "
+              + (long) MAX_LATENCY_MS
+              + " milliseconds (a fraction logs nearly every request), was "
+              + ms);
+    }
+    return Math.max(1, Math.round(ms * 1e6));
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */

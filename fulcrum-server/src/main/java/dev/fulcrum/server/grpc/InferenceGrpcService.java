@@ -771,12 +771,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       @Nullable Throwable failure,
       CallContextInterceptor.@Nullable CallInfo info) {
     long total = log.now() - start;
-    long sloNanos =
+    long modelNanos =
         admitted != null
-            ? admitted.config().slo().latencyNanos()
-            : SlowRequestLog.objectiveOf(
+            ? SlowRequestLog.modelThresholdNanos(admitted.config())
+            : SlowRequestLog.modelThresholdOf(
                 service, request.getModelName(), request.getModelVersion());
-    if (!log.wants(total, sloNanos, failure)) {
+    if (!log.wants(total, modelNanos, failure)) {
       return;
     }
     log.write(
@@ -786,7 +786,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             request.getModelVersion(),
             failure == null ? "OK" : GrpcStatuses.of(failure).getCode().name(),
             total,
-            log.thresholdNanos(sloNanos),
+            log.thresholdNanos(modelNanos),
             response == null ? null : response.timing(),
             info == null ? null : info.client(),
             request.getId(),

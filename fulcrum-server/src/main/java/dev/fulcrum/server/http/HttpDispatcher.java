@@ -600,11 +600,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     InferHandler.Answer answer = reply instanceof InferHandler.Answer a ? a : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    long sloNanos =
+    long modelNanos =
         answer != null
-            ? answer.sloNanos()
-            : SlowRequestLog.objectiveOf(service, model, slowVersion);
-    if (!log.wants(total, sloNanos, failure)) {
+            ? answer.slowNanos()
+            : SlowRequestLog.modelThresholdOf(service, model, slowVersion);
+    if (!log.wants(total, modelNanos, failure)) {
       return;
     }
     log.write(
@@ -616,7 +616,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             slowVersion,
             String.valueOf(status),
             total,
-            log.thresholdNanos(sloNanos),
+            log.thresholdNanos(modelNanos),
             answer == null ? null : answer.response().timing(),
             ctx.channel().remoteAddress(),
             answer == null ? null : answer.decoded().request().id(),

@@ -7,6 +7,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
@@ -158,7 +159,7 @@ final class InferHandler {
     boolean shown = TimedAnswers.shown(service, asked);
     InferenceRequest run = TimedAnswers.toRun(asked, timeAll || traced != null);
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
-    long sloNanos = config.slo().latencyNanos();
+    long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
         inference.thenApply(
             response ->
@@ -167,7 +168,7 @@ final class InferHandler {
                         decoded,
                         response,
                         shown,
-                        sloNanos,
+                        slowNanos,
                         traced == null
                             ? null
                             : new Traced(traced, model, version, System.nanoTime())));
@@ -187,14 +188,15 @@ final class InferHandler {
    *
    * @param shown whether the response carries its timing (the request asked, or the server times
    *     every request): a timing made only for the slow-request log stays in the server
-   * @param sloNanos the model's latency objective, 0 for none
+   * @param slowNanos the model's slow-request threshold ({@link
+   *     SlowRequestLog#modelThresholdNanos}), 0 for none
    * @param traced the request's trace, null when it is not traced
    */
   record Answer(
       DecodedInferRequest decoded,
       InferenceResponse response,
       boolean shown,
-      long sloNanos,
+      long slowNanos,
       @Nullable Traced traced)
       implements Reply {
     @Override
