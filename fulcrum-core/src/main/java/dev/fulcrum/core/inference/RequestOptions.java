@@ -16,9 +16,14 @@ import org.jspecify.annotations.Nullable;
  * @param sloClass the {@code slo_class} parameter: whether the model's latency objective applies
  * @param timing the {@code timing} parameter: whether the response says where the request's time
  *     and money went ({@link RequestTiming}); false by default, so that a request that does not ask
- *     costs nothing
+ *     costs nothing. Also true for a request the server times for its own use (the slow-request
+ *     log), whose answer does not show it
+ * @param costUsd whether its timing is priced ({@code cost_usd}, for a model with a price): true
+ *     for a timing the client sees; false for one the server took only for itself ({@link
+ *     #withServerTiming}), which no one would read the price of. Only with {@code timing}
  */
-public record RequestOptions(long priority, long timeoutMicros, SloClass sloClass, boolean timing) {
+public record RequestOptions(
+    long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean costUsd) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -54,6 +59,14 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
     if (timeoutMicros < 0) {
       throw new IllegalArgumentException("timeoutMicros >= 0");
     }
+    if (costUsd && !timing) {
+      throw new IllegalArgumentException("costUsd only with timing");
+    }
+  }
+
+  /** Options whose timing, when asked, is priced (what a client asking {@code timing} gets). */
+  public RequestOptions(long priority, long timeoutMicros, SloClass sloClass, boolean timing) {
+    this(priority, timeoutMicros, sloClass, timing, timing);
   }
 
   /** Options that do not ask for timing. */
@@ -90,12 +103,24 @@ public record RequestOptions(long priority, long timeoutMicros, SloClass sloClas
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing);
+    return new RequestOptions(priority, micros, sloClass, timing, costUsd);
   }
 
-  /** These options asking for timing (the server's {@code --request-timing-always true}). */
+  /**
+   * These options asking for timing, priced (the server's {@code --request-timing-always true}, a
+   * traced request, whose span carries the cost).
+   */
   public RequestOptions withTiming() {
-    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+    return timing && costUsd ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+  }
+
+  /**
+   * These options timed for the server's own use (the slow-request log): the times, without the
+   * cost, which only an answer that shows the timing (or a span) carries. Options that already ask
+   * for timing are kept.
+   */
+  public RequestOptions withServerTiming() {
+    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true, false);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */

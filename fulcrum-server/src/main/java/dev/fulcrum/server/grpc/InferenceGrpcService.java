@@ -437,7 +437,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null || traced != null);
+      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
       Status status = failed(e);
@@ -630,7 +630,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null || traced != null);
+        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));

@@ -157,7 +157,7 @@ final class InferHandler {
     // The slow-request log and a traced request need the timing; the answer shows it only when
     // asked (TimedAnswers: the one decision, shared with gRPC).
     boolean shown = TimedAnswers.shown(service, asked);
-    InferenceRequest run = TimedAnswers.toRun(asked, timeAll || traced != null);
+    InferenceRequest run = TimedAnswers.toRun(asked, timeAll, traced != null);
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
