@@ -173,7 +173,7 @@ public final class SlowRequestLog implements AutoCloseable {
    *     refused, or failed)
    * @param client the client's address, or null when unknown
    * @param id the request's {@code id} field (client text), or null
-   * @param traceparent the request's {@code traceparent} header (client text), or null
+   * @param trace the request's W3C trace context (parsed once, when it arrived), or null
    * @param failure what it was answered with when not a result, or null
    */
   public record SlowRequest(
@@ -186,7 +186,7 @@ public final class SlowRequestLog implements AutoCloseable {
       @Nullable RequestTiming timing,
       @Nullable SocketAddress client,
       @Nullable String id,
-      @Nullable String traceparent,
+      @Nullable TraceParent trace,
       @Nullable Throwable failure) {}
 
   /** Where the lines go: the logger, or a test's list. */
@@ -483,9 +483,9 @@ public final class SlowRequestLog implements AutoCloseable {
     if (id != null && !id.isEmpty()) {
       l.text("id", ClientText.printable(id, MAX_TEXT));
     }
-    String traceId = traceId(r.traceparent());
-    if (traceId != null) {
-      l.text("trace_id", traceId);
+    TraceParent trace = r.trace();
+    if (trace != null) {
+      l.text("trace_id", trace.traceId());
     }
     Throwable failure = r.failure();
     if (failure != null) {
@@ -494,38 +494,6 @@ public final class SlowRequestLog implements AutoCloseable {
       l.text("error", ClientText.printable(m, MAX_TEXT));
     }
     return l.end();
-  }
-
-  /**
-   * The trace id of a W3C {@code traceparent} ({@code version-traceid-parentid-flags}, lower-case
-   * hex, the id not all zeros), or null when there is none or it does not parse.
-   */
-  static @Nullable String traceId(@Nullable String traceparent) {
-    if (traceparent == null) {
-      return null;
-    }
-    String t = traceparent.trim();
-    if (t.length() < 55 || t.charAt(2) != '-' || t.charAt(35) != '-' || t.charAt(52) != '-') {
-      return null;
-    }
-    if (t.startsWith("ff") || !hex(t, 0, 2) || !hex(t, 3, 35) || !hex(t, 36, 52)) {
-      return null;
-    }
-    if (t.length() > 55 && (t.startsWith("00") || t.charAt(55) != '-')) {
-      return null; // version 00 has exactly four fields; later versions may add some after a dash
-    }
-    String id = t.substring(3, 35);
-    return id.equals("00000000000000000000000000000000") ? null : id;
-  }
-
-  private static boolean hex(String s, int from, int to) {
-    for (int i = from; i < to; i++) {
-      char c = s.charAt(i);
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static String address(SocketAddress a) {

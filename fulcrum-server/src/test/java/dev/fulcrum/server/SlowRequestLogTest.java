@@ -50,7 +50,7 @@ class SlowRequestLogTest {
         timing,
         new InetSocketAddress("127.0.0.1", 53422),
         "req-7",
-        TRACEPARENT,
+        TraceParent.parse(TRACEPARENT, null),
         null);
   }
 
@@ -157,22 +157,6 @@ class SlowRequestLogTest {
         .contains("id=\"a b=\\\"c\\\"\\\\u000aevent=slow_request\"")
         .contains("error=\"waited 5 ms in the queue\"")
         .doesNotContain("queue_ms"); // no timing: refused before the core answered
-  }
-
-  @Test
-  void traceIdIsReadFromAValidTraceparentOnly() {
-    assertThat(SlowRequestLog.traceId(TRACEPARENT)).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
-    assertThat(SlowRequestLog.traceId(null)).isNull();
-    assertThat(SlowRequestLog.traceId("garbage")).isNull();
-    assertThat(SlowRequestLog.traceId(TRACEPARENT.toUpperCase(java.util.Locale.ROOT))).isNull();
-    assertThat(SlowRequestLog.traceId("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))
-        .as("the invalid all-zero id")
-        .isNull();
-    assertThat(SlowRequestLog.traceId(TRACEPARENT + "-extra")).as("version 00 has 4").isNull();
-    assertThat(
-            SlowRequestLog.traceId("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"))
-        .as("a later version may add fields")
-        .isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
   }
 
   @Test

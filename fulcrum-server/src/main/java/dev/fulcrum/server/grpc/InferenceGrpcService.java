@@ -503,11 +503,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     if (t == null || !t.active()) {
       return null;
     }
-    return t.begin(
-        model,
-        info == null ? null : info.traceparent(),
-        info == null ? null : info.tracestate(),
-        protocol);
+    return t.begin(model, info == null ? null : info.trace(), protocol);
   }
 
   /**
@@ -790,7 +786,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             response == null ? null : response.timing(),
             info == null ? null : info.client(),
             request.getId(),
-            info == null ? null : info.traceparent(),
+            info == null ? null : info.trace(),
             failure));
   }
 

@@ -7,6 +7,7 @@ import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
@@ -96,13 +97,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /**
    * With the slow-request log: when the request being served reached this handler, and, for an
    * inference request, the model and version it named (null for any other request), its headers
-   * (traceparent) and what it was answered with when it failed.
+   * (binary or JSON), its trace context and what it was answered with when it failed.
    */
   private long slowStart;
 
   private @Nullable String slowModel;
   private String slowVersion = "";
   private @Nullable HttpHeaders slowHeaders;
+  private @Nullable TraceParent slowTrace;
   private @Nullable Throwable slowFailure;
 
   HttpDispatcher(
@@ -393,13 +395,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
       case MODEL_INFER -> {
+        // Parsed once, for tracing and the slow-request log alike.
+        TraceParent trace = infer.traceOf(request, slow != null);
         if (slow != null) {
           slowModel = route.model();
           slowVersion = route.version();
           slowHeaders = request.headers();
+          slowTrace = trace;
           slowFailure = null;
         }
-        yield infer.infer(route.model(), route.version(), request, ctx.executor());
+        yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace);
       }
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
@@ -591,8 +596,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     SlowRequestLog log = slow;
     String model = slowModel;
     HttpHeaders headers = slowHeaders;
+    TraceParent trace = slowTrace;
     slowModel = null;
     slowHeaders = null;
+    slowTrace = null;
     if (log == null || model == null || headers == null) {
       return;
     }
@@ -620,7 +627,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             answer == null ? null : answer.response().timing(),
             ctx.channel().remoteAddress(),
             answer == null ? null : answer.decoded().request().id(),
-            headers.get(Tracing.TRACEPARENT),
+            trace,
             failure));
   }
 

@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
@@ -76,26 +77,28 @@ final class InferHandler {
    * @throws dev.fulcrum.core.error.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(
-      String model, String version, FullHttpRequest request, EventExecutor loop) {
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return infer(model, version, request, loop, null);
+      return submit(model, version, request, loop, null);
     }
-    String parent = request.headers().get(Tracing.TRACEPARENT);
     TracedRequest traced =
         t.begin(
             model,
-            parent,
-            parent == null ? null : request.headers().get(Tracing.TRACESTATE),
+            trace,
             request.headers().contains(HEADER_LENGTH)
                 ? TracedRequest.Protocol.HTTP_BINARY
                 : TracedRequest.Protocol.HTTP_JSON);
     if (traced == null) {
-      return infer(model, version, request, loop, null);
+      return submit(model, version, request, loop, null);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = infer(model, version, request, loop, traced);
+      reply = submit(model, version, request, loop, traced);
     } catch (RuntimeException e) {
       failed(traced, model, version, e);
       throw e;
@@ -107,6 +110,21 @@ final class InferHandler {
           }
         });
     return reply;
+  }
+
+  /**
+   * The request's W3C trace context, parsed once for tracing and the slow-request log alike, when
+   * either reads it ({@code slowLog}: the log is on); null otherwise, or without a valid one.
+   */
+  @Nullable TraceParent traceOf(FullHttpRequest request, boolean slowLog) {
+    Tracing t = tracing;
+    if (!slowLog && (t == null || !t.active())) {
+      return null;
+    }
+    String parent = request.headers().get(Tracing.TRACEPARENT);
+    return parent == null
+        ? null
+        : TraceParent.parse(parent, request.headers().get(Tracing.TRACESTATE));
   }
 
   /** Ends a traced request's spans with the error its answer will carry. */
@@ -135,7 +153,7 @@ final class InferHandler {
         String.valueOf(cause.getMessage()));
   }
 
-  private CompletableFuture<Reply> infer(
+  private CompletableFuture<Reply> submit(
       String model,
       String version,
       FullHttpRequest request,
