@@ -15,7 +15,9 @@ import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
@@ -167,7 +169,7 @@ final class PipelineRunner {
                       first.modelName(),
                       first.modelVersion(),
                       first.id(),
-                      first.parameters(),
+                      withTokenCount(first.parameters(), request, tokenCount(done)),
                       joined,
                       timing);
                 });
@@ -235,7 +237,7 @@ final class PipelineRunner {
       return CompletableFuture.failedFuture(asInferenceException(e));
     }
     CompletableFuture<InferenceResponse> out = new CompletableFuture<>();
-    finish(mv, stages, engine, steps, out);
+    finish(mv, stages, request, engine, steps, out);
     return out;
   }
 
@@ -336,6 +338,7 @@ final class PipelineRunner {
     finish(
         mv,
         stages,
+        request,
         engine,
         new Before() {
           @Override
@@ -358,6 +361,7 @@ final class PipelineRunner {
   private static void finish(
       ModelVersion mv,
       ModelStages stages,
+      InferenceRequest request,
       CompletableFuture<InferenceResponse> engine,
       Before before,
       CompletableFuture<InferenceResponse> out) {
@@ -389,10 +393,36 @@ final class PipelineRunner {
                   r.modelName(),
                   r.modelVersion(),
                   r.id(),
-                  r.parameters(),
+                  withTokenCount(r.parameters(), request, before.prepared().tokens()),
                   result,
                   timing == null ? null : timing.withStepsNanos(before.nanos() + postNanos)));
         });
+  }
+
+  /**
+   * A response's parameters with the request's token count added, when it asked ({@link
+   * RequestOptions#tokenCount}) and the steps tokenized.
+   */
+  private static Map<String, Object> withTokenCount(
+      Map<String, Object> parameters, InferenceRequest request, long tokens) {
+    if (!request.options().tokenCount() || tokens < 0) {
+      return parameters;
+    }
+    Map<String, Object> out = new HashMap<>(parameters);
+    out.put(RequestOptions.TOKEN_COUNT, tokens);
+    return out;
+  }
+
+  /** The token count of a request run row by row: its rows' counts summed (-1: not counted). */
+  private static long tokenCount(List<InferenceResponse> rows) {
+    long sum = 0;
+    for (InferenceResponse r : rows) {
+      if (!(r.parameters().get(RequestOptions.TOKEN_COUNT) instanceof Long n)) {
+        return -1;
+      }
+      sum += n;
+    }
+    return sum;
   }
 
   /**

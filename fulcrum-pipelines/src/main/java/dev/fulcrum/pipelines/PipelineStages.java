@@ -449,7 +449,8 @@ final class PipelineStages implements ModelStages {
       }
       List<Tensor> engine;
       if (tokenizer != null) {
-        engine = tokenize(tokenizer, inputs.get(0), firstRow);
+        TextTokenizer.Tokens t = tokenize(tokenizer, inputs.get(0), firstRow);
+        return new Prepared(engineTensors(t), List.of(engineOutput), outputs, tokenCount(t));
       } else if (mean != null && std != null) {
         Tensor in = inputs.get(0);
         float[] x = Vectors.standardize(floats(in), mean, std);
@@ -463,7 +464,16 @@ final class PipelineStages implements ModelStages {
     }
   }
 
-  private List<Tensor> tokenize(TextTokenizer tok, Tensor text, int firstRow) {
+  /** The tokens of a tokenized batch: its attention mask's ones (padding is 0). */
+  private static long tokenCount(TextTokenizer.Tokens t) {
+    long n = 0;
+    for (long m : t.attentionMask()) {
+      n += m;
+    }
+    return n;
+  }
+
+  private TextTokenizer.Tokens tokenize(TextTokenizer tok, Tensor text, int firstRow) {
     List<String> sentences = new ArrayList<>();
     int row = firstRow;
     for (byte[] b : text.bytesElements()) {
@@ -475,6 +485,11 @@ final class PipelineStages implements ModelStages {
     } catch (InferenceException e) {
       throw new InferenceException(e.code(), "input '" + inputName + "': " + e.getMessage(), e);
     }
+    return t;
+  }
+
+  /** A tokenized batch as the engine's inputs: ids, attention mask, token types, by name. */
+  private List<Tensor> engineTensors(TextTokenizer.Tokens t) {
     long[] shape = {t.rows(), t.length()};
     List<Tensor> out = new ArrayList<>(engineInputs.size());
     for (TensorSpec s : engineInputs) {

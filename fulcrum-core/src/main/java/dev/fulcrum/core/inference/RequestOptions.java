@@ -18,12 +18,20 @@ import org.jspecify.annotations.Nullable;
  *     and money went ({@link RequestTiming}); false by default, so that a request that does not ask
  *     costs nothing. Also true for a request the server times for its own use (the slow-request
  *     log), whose answer does not show it
+ * @param tokenCount the {@code token_count} parameter: whether a text pipeline's answer says how
+ *     many tokens its tokenizer made of the request's text (the response parameter {@code
+ *     token_count}; special tokens included, after truncation); false by default
  * @param costUsd whether its timing is priced ({@code cost_usd}, for a model with a price): true
  *     for a timing the client sees; false for one the server took only for itself ({@link
  *     #withServerTiming}), which no one would read the price of. Only with {@code timing}
  */
 public record RequestOptions(
-    long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean costUsd) {
+    long priority,
+    long timeoutMicros,
+    SloClass sloClass,
+    boolean timing,
+    boolean tokenCount,
+    boolean costUsd) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -32,8 +40,12 @@ public record RequestOptions(
   public static final String SLO_CLASS = "slo_class";
   public static final String TIMING = "timing";
 
+  /** The request parameter, and the response parameter that answers it ({@link #tokenCount}). */
+  public static final String TOKEN_COUNT = "token_count";
+
   /** No options: default priority, no timeout, the model's SLO, no timing. */
-  public static final RequestOptions NONE = new RequestOptions(0, 0, SloClass.STANDARD, false);
+  public static final RequestOptions NONE =
+      new RequestOptions(0, 0, SloClass.STANDARD, false, false);
 
   /** Whether a request is held to its model's latency objective ({@code slo:} in config.yaml). */
   public enum SloClass {
@@ -65,13 +77,14 @@ public record RequestOptions(
   }
 
   /** Options whose timing, when asked, is priced (what a client asking {@code timing} gets). */
-  public RequestOptions(long priority, long timeoutMicros, SloClass sloClass, boolean timing) {
-    this(priority, timeoutMicros, sloClass, timing, timing);
+  public RequestOptions(
+      long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean tokenCount) {
+    this(priority, timeoutMicros, sloClass, timing, tokenCount, timing);
   }
 
-  /** Options that do not ask for timing. */
+  /** Options that ask for neither timing nor a token count. */
   public RequestOptions(long priority, long timeoutMicros, SloClass sloClass) {
-    this(priority, timeoutMicros, sloClass, false);
+    this(priority, timeoutMicros, sloClass, false, false);
   }
 
   /**
@@ -98,12 +111,13 @@ public record RequestOptions(
         priority,
         timeout,
         sloClass(model, parameters.get(SLO_CLASS)),
-        boolParameter(model, parameters, TIMING));
+        boolParameter(model, parameters, TIMING),
+        boolParameter(model, parameters, TOKEN_COUNT));
   }
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing, costUsd);
+    return new RequestOptions(priority, micros, sloClass, timing, tokenCount, costUsd);
   }
 
   /**
@@ -111,7 +125,9 @@ public record RequestOptions(
    * traced request, whose span carries the cost).
    */
   public RequestOptions withTiming() {
-    return timing && costUsd ? this : new RequestOptions(priority, timeoutMicros, sloClass, true);
+    return timing && costUsd
+        ? this
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, true);
   }
 
   /**
@@ -120,7 +136,9 @@ public record RequestOptions(
    * for timing are kept.
    */
   public RequestOptions withServerTiming() {
-    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true, false);
+    return timing
+        ? this
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, false);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */

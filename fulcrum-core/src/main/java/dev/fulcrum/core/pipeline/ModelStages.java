@@ -19,13 +19,27 @@ public interface ModelStages extends AutoCloseable {
   /** The pipeline's inputs and outputs as clients see them (the batch dimension first, -1). */
   ModelSignature signature();
 
-  /** A request's engine inputs and outputs, and what {@link #after} needs to finish it. */
+  /**
+   * A request's engine inputs and outputs, and what {@link #after} needs to finish it.
+   *
+   * @param tokens how many tokens the steps' tokenizer made of the request's text (the ones of its
+   *     attention mask: special tokens included, padding not); -1 when the steps do not tokenize
+   */
   record Prepared(
-      List<Tensor> engineInputs, List<String> engineOutputs, List<RequestedOutput> outputs) {
+      List<Tensor> engineInputs,
+      List<String> engineOutputs,
+      List<RequestedOutput> outputs,
+      long tokens) {
     public Prepared {
       engineInputs = List.copyOf(engineInputs);
       engineOutputs = List.copyOf(engineOutputs);
       outputs = List.copyOf(outputs);
+    }
+
+    /** Prepared by steps that do not tokenize. */
+    public Prepared(
+        List<Tensor> engineInputs, List<String> engineOutputs, List<RequestedOutput> outputs) {
+      this(engineInputs, engineOutputs, outputs, -1);
     }
   }
 

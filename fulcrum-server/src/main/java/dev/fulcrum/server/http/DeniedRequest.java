@@ -15,8 +15,9 @@ import org.jspecify.annotations.Nullable;
  *
  * @param decision why it was refused
  * @param closeAfter whether the connection closes after the answer
+ * @param openAi whether the request was for the OpenAI-compatible API, answered in its error shape
  */
-record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter) {
+record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean openAi) {
   /**
    * Checks a request head against the scope of the endpoint its path names, and against {@link
    * BrowserGuard}'s rules; {@code maxDrained}: the largest body skipped to keep the connection.
@@ -26,9 +27,10 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter) {
    */
   static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head, long maxDrained) {
     boolean closeAfter = !RefusedRequest.keepsConnection(head, maxDrained);
+    boolean openAi = OpenAiHandler.isPath(head.uri());
     AccessPolicy.Decision browser = BrowserGuard.check(access, head);
     if (browser != null) {
-      return new DeniedRequest(browser, closeAfter);
+      return new DeniedRequest(browser, closeAfter, openAi);
     }
     if (access.allowsAll()) {
       return null; // no route to match: nothing is refused (the dispatcher matches it once)
@@ -41,6 +43,6 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter) {
     }
     AccessPolicy.Decision d =
         access.check(route.endpoint().scope, head.headers().get(HttpHeaderNames.AUTHORIZATION));
-    return d.allowed() ? null : new DeniedRequest(d, closeAfter);
+    return d.allowed() ? null : new DeniedRequest(d, closeAfter, openAi);
   }
 }

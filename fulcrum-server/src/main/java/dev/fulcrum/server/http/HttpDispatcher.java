@@ -8,6 +8,7 @@ import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
+import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
@@ -67,6 +68,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final InferenceService service;
   private final ModelHandler models;
   private final InferHandler infer;
+  private final OpenAiHandler openAi;
   private final RepositoryHandler repository;
   private final TraceSettingHandler traceSettings;
   private final AccessPolicy access;
@@ -101,6 +103,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
    */
   private long slowStart;
 
+  /**
+   * Whether the request being served is on the OpenAI-compatible API's paths: its errors are
+   * written in OpenAI's shape ({@link OpenAiHandler#error}).
+   */
+  private boolean openAiPath;
+
   private @Nullable String slowModel;
   private String slowVersion = "";
   private @Nullable HttpHeaders slowHeaders;
@@ -123,6 +131,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.slow = slow;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing);
+    this.openAi = new OpenAiHandler(service, answerLoops);
     this.traceSettings = new TraceSettingHandler(tracing);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
@@ -169,6 +178,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       slowStart = slow.now();
       slowModel = null;
     }
+    openAiPath =
+        msg instanceof FullHttpRequest request
+            ? OpenAiHandler.isPath(request.uri())
+            : msg instanceof DeniedRequest d && d.openAi();
     if (msg instanceof RefusedRequest r) {
       write(ctx, refusal(r.status(), r.message()), !r.closeAfter());
       return;
@@ -280,7 +293,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (slowModel != null) {
       slowFailure = t;
     }
-    return Responses.error(t);
+    return openAiPath ? OpenAiHandler.error(t) : Responses.error(t);
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
@@ -406,6 +419,19 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         }
         yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace);
       }
+      case OPENAI_EMBEDDINGS -> {
+        OpenAiJson.EmbeddingsRequest asked = OpenAiJson.decodeEmbeddings(request.content());
+        if (slow != null) {
+          slowModel = asked.model();
+          slowVersion = "";
+          slowHeaders = request.headers();
+          slowTrace = infer.traceOf(request, true);
+          slowFailure = null;
+        }
+        yield openAi.embeddings(asked, ctx.executor());
+      }
+      case OPENAI_MODELS ->
+          done(route.model().isEmpty() ? openAi.models() : openAi.model(route.model()));
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
@@ -533,10 +559,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     return p.length() > 200 ? p.substring(0, 200) + "..." : p;
   }
 
-  private void write(ChannelHandlerContext ctx, Reply reply, boolean keepAlive) {
+  private void write(ChannelHandlerContext ctx, Reply answer, boolean keepAlive) {
     if (!ctx.channel().isActive()) {
       return;
     }
+    // On the OpenAI API's paths, the refusals made before its handler (401, 404, 405) too are
+    // written in OpenAI's error shape.
+    Reply reply = openAiPath ? OpenAiHandler.shaped(answer) : answer;
     FullHttpResponse response;
     try {
       response = reply.render(ctx.alloc());

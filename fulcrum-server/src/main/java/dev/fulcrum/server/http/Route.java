@@ -61,6 +61,13 @@ record Route(Endpoint endpoint, String model, String version) {
     SHARED_MEMORY_STATUS(HttpMethod.GET, Scope.INFERENCE),
     /** Their register and unregister calls, answered as {@link #SHARED_MEMORY_STATUS}. */
     SHARED_MEMORY_REGISTRATION(HttpMethod.POST, Scope.INFERENCE),
+    /**
+     * The OpenAI-compatible embeddings API ({@link OpenAiHandler}): {@code v1/embeddings}, whose
+     * model is named in the body.
+     */
+    OPENAI_EMBEDDINGS(HttpMethod.POST, Scope.INFERENCE),
+    /** {@code v1/models} (the model field empty) and {@code v1/models/<id>}. */
+    OPENAI_MODELS(HttpMethod.GET, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -136,6 +143,9 @@ record Route(Endpoint endpoint, String model, String version) {
     int n = s.size();
     if (n > 0 && n <= 2 && s.get(0).equals("dashboard")) {
       return dashboard(s);
+    }
+    if (n > 0 && s.get(0).equals("v1")) {
+      return openAi(s);
     }
     if (n == 0 || !s.get(0).equals("v2")) {
       return notFound();
@@ -218,6 +228,17 @@ record Route(Endpoint endpoint, String model, String version) {
       case "register", "unregister" -> new Route(Endpoint.SHARED_MEMORY_REGISTRATION, kind, "");
       default -> notFound();
     };
+  }
+
+  /** {@code v1/embeddings}, {@code v1/models} and {@code v1/models/<id>} (OpenAI's paths). */
+  private static Route openAi(List<String> s) {
+    if (s.size() == 2 && s.get(1).equals("embeddings")) {
+      return new Route(Endpoint.OPENAI_EMBEDDINGS, "", "");
+    }
+    if (s.size() >= 2 && s.size() <= 3 && s.get(1).equals("models")) {
+      return new Route(Endpoint.OPENAI_MODELS, s.size() == 3 ? s.get(2) : "", "");
+    }
+    return notFound();
   }
 
   /** {@code dashboard} (the page), {@code dashboard/events}, {@code dashboard/<file>}. */

@@ -62,6 +62,27 @@ class RouteTest {
   }
 
   @Test
+  void openAisPaths() {
+    assertThat(Route.match("/v1/embeddings"))
+        .isEqualTo(new Route(Route.Endpoint.OPENAI_EMBEDDINGS, "", ""));
+    assertThat(Route.match("/v1/models"))
+        .isEqualTo(new Route(Route.Endpoint.OPENAI_MODELS, "", ""));
+    assertThat(Route.match("/v1/models/minilm_text?x=1"))
+        .isEqualTo(new Route(Route.Endpoint.OPENAI_MODELS, "minilm_text", ""));
+    for (String none : List.of("/v1", "/v1/completions", "/v1/models/a/b", "/v1/embeddings/x")) {
+      assertThat(Route.match(none).endpoint()).as(none).isEqualTo(Route.Endpoint.NOT_FOUND);
+    }
+    // Whose errors take OpenAI's shape: every /v1 path, absolute-form targets too.
+    for (String uri :
+        List.of("/v1/embeddings", "/v1", "/v1?x", "/v1/nope", "http://h:8000/v1/models")) {
+      assertThat(OpenAiHandler.isPath(uri)).as(uri).isTrue();
+    }
+    for (String uri : List.of("/v2/models", "/v10/embeddings", "/", "", "http://h:8000", "/x/v1")) {
+      assertThat(OpenAiHandler.isPath(uri)).as(uri).isFalse();
+    }
+  }
+
+  @Test
   void randomPathsRouteAsTheDecoderDid() {
     Random r = new Random(11);
     String alphabet = "/v2?#%+a1 m";

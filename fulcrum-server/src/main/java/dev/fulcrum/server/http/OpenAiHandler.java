@@ -1,0 +1,338 @@
+package dev.fulcrum.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.PipelineConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestedOutput;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.codec.OpenAiJson;
+import dev.fulcrum.server.codec.OpenAiJson.EmbeddingsRequest;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The OpenAI-compatible embeddings API on the REST port: {@code POST /v1/embeddings} runs a text
+ * pipeline (text in, one FP32 vector per text out, such as the demo's {@code minilm_text}) through
+ * the same {@link InferenceService} door as {@code v2/models/<m>/infer}, so that admission,
+ * batching, the SLO policy, statistics, metrics, cost and limits apply as to any request; {@code
+ * GET /v1/models[/<id>]} names the models it serves. Decode ({@link OpenAiJson}), hand to the core,
+ * encode; errors in OpenAI's shape ({@link #error}, {@link #shaped}).
+ *
+ * <p>Threads: called on the event loop; its replies are rendered there. Holds no mutable state.
+ */
+final class OpenAiHandler {
+  private final InferenceService service;
+  private final AnswerLoops loops;
+
+  /** The {@code created} of every model object: when this server started (unix seconds). */
+  private final long created = System.currentTimeMillis() / 1000;
+
+  OpenAiHandler(InferenceService service, AnswerLoops loops) {
+    this.service = service;
+    this.loops = loops;
+  }
+
+  /** Whether a request target is on the OpenAI API's paths, whose errors take OpenAI's shape. */
+  static boolean isPath(String uri) {
+    int start = 0;
+    if (!uri.startsWith("/")) {
+      int scheme = uri.indexOf("://");
+      start = scheme < 0 ? 0 : uri.indexOf('/', scheme + 3);
+      if (start < 0) {
+        return false;
+      }
+    }
+    return uri.startsWith("/v1/", start)
+        || uri.startsWith("/v1?", start)
+        || (uri.startsWith("/v1", start) && uri.length() == start + 3);
+  }
+
+  /**
+   * A model that {@code /v1/embeddings} can run: a pipeline whose first step tokenizes, taking one
+   * text per row (BYTES, dims [1]) and giving one FP32 vector per row.
+   *
+   * @param input the pipeline's text input
+   * @param output its vector output
+   * @param dimensions the vector's length
+   * @param rowsPerRequest the most texts one core request carries (the model's max-batch-size)
+   */
+  record TextEmbedding(String input, String output, int dimensions, int rowsPerRequest) {
+
+    /** The model's text-embedding shape, or null when it is not such a model. */
+    static @Nullable TextEmbedding of(ModelConfig config) {
+      PipelineConfig p = config.pipeline();
+      if (p == null
+          || p.pre().isEmpty()
+          || !(p.pre().get(0) instanceof PipelineConfig.Tokenize)
+          || config.maxBatchSize() < 1
+          || config.inputs().size() != 1) {
+        return null;
+      }
+      TensorConfig in = config.inputs().get(0);
+      if (in.datatype() != DataType.BYTES || in.dims().length != 1 || in.dims()[0] != 1) {
+        return null;
+      }
+      TensorConfig vector = null;
+      for (TensorConfig out : config.outputs()) {
+        if (out.datatype() == DataType.FP32
+            && out.dims().length == 1
+            && out.dims()[0] > 0
+            && (p.output() == null || p.output().equals(out.name()))) {
+          if (vector != null) {
+            return null; // two vectors: which one is the embedding is not ours to guess
+          }
+          vector = out;
+        }
+      }
+      return vector == null
+          ? null
+          : new TextEmbedding(
+              in.name(), vector.name(), (int) vector.dims()[0], config.maxBatchSize());
+    }
+  }
+
+  /**
+   * Runs an embeddings request: its texts in requests of at most the model's max-batch-size, each
+   * through {@link InferenceService#infer}, joined in order into one answer; the first failure
+   * fails the whole (and cancels the rest).
+   *
+   * @throws InferenceException for an unknown or unready model (404/503), one that is not a text
+   *     embedding model, or dimensions it cannot give (400), a full queue (429)
+   */
+  CompletableFuture<Reply> embeddings(EmbeddingsRequest asked, EventExecutor loop) {
+    ModelVersion admitted = service.admissionCheck(asked.model(), "");
+    TextEmbedding text = TextEmbedding.of(admitted.config());
+    if (text == null) {
+      throw new OpenAiJson.InvalidField(
+          "model",
+          "model '"
+              + asked.model()
+              + "' is not a text-embedding model (a pipeline that tokenizes one text per row into"
+              + " one FP32 vector); GET /v1/models lists those served: "
+              + textModels());
+    }
+    if (asked.dimensions() > text.dimensions()) {
+      throw new OpenAiJson.InvalidField(
+          "dimensions",
+          "model '"
+              + asked.model()
+              + "' gives "
+              + text.dimensions()
+              + "-dimensional vectors; 'dimensions' may shorten them (to 1.."
+              + text.dimensions()
+              + "), not lengthen them to "
+              + asked.dimensions());
+    }
+    List<String> input = asked.input();
+    int parts = (input.size() + text.rowsPerRequest() - 1) / text.rowsPerRequest();
+    List<CompletableFuture<InferenceResponse>> running = new ArrayList<>(parts);
+    CompletableFuture<Reply> reply = new CompletableFuture<>();
+    InferenceResponse[] answers = new InferenceResponse[parts];
+    AtomicInteger left = new AtomicInteger(parts);
+    for (int p = 0; p < parts && !reply.isDone(); p++) {
+      int from = p * text.rowsPerRequest();
+      List<String> rows = input.subList(from, Math.min(input.size(), from + text.rowsPerRequest()));
+      CompletableFuture<InferenceResponse> part =
+          service.infer(admitted, request(asked.model(), text, rows), loops.of(loop));
+      running.add(part);
+      int index = p;
+      part.whenComplete(
+          (r, t) -> {
+            if (t != null) {
+              reply.completeExceptionally(t);
+              return;
+            }
+            answers[index] = r;
+            if (left.decrementAndGet() == 0) {
+              reply.complete(new Embeddings(asked, text, List.of(answers)));
+            }
+          });
+    }
+    // A failed part, or the dispatcher cancelling the reply (the client went away), drops the
+    // parts still queued.
+    reply.whenComplete(
+        (r, t) -> {
+          if (t != null) {
+            running.forEach(f -> f.cancel(false));
+          }
+        });
+    return reply;
+  }
+
+  /** One core request: the texts as a BYTES [n, 1] tensor, asking for the vector and the tokens. */
+  private static InferenceRequest request(String model, TextEmbedding text, List<String> rows) {
+    List<byte[]> bytes = new ArrayList<>(rows.size());
+    for (String s : rows) {
+      bytes.add(s.getBytes(StandardCharsets.UTF_8));
+    }
+    return new InferenceRequest(
+        model,
+        "",
+        "",
+        Map.of(RequestOptions.TOKEN_COUNT, true),
+        List.of(Tensor.ofBytes(text.input(), new long[] {rows.size(), 1}, bytes)),
+        List.of(RequestedOutput.named(text.output())));
+  }
+
+  /**
+   * The answer to an embeddings request, rendered on the event loop: each part's vectors in order,
+   * cut to the dimensions asked, and the tokens the parts' tokenizer made.
+   */
+  private record Embeddings(
+      EmbeddingsRequest asked, TextEmbedding text, List<InferenceResponse> parts) implements Reply {
+    @Override
+    public FullHttpResponse render(ByteBufAllocator alloc) {
+      List<float[]> vectors = new ArrayList<>(asked.input().size());
+      long tokens = 0;
+      for (InferenceResponse r : parts) {
+        Tensor out = r.outputs().get(0);
+        FloatBuffer data = out.data().asFloatBuffer(); // little-endian, as Tensor holds it
+        int rows = (int) out.dim(0);
+        for (int i = 0; i < rows; i++) {
+          float[] v = new float[text.dimensions()];
+          data.get(i * v.length, v);
+          vectors.add(OpenAiJson.truncated(v, asked.dimensions()));
+        }
+        if (r.parameters().get(RequestOptions.TOKEN_COUNT) instanceof Long n) {
+          tokens += n;
+        }
+      }
+      FullHttpResponse response =
+          Responses.full(
+              HttpResponseStatus.OK,
+              OpenAiJson.encodeEmbeddings(alloc, asked.model(), vectors, asked.base64(), tokens));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+      return response;
+    }
+  }
+
+  /** The names of the ready models that {@code /v1/embeddings} runs, sorted. */
+  private List<String> textModels() {
+    TreeSet<String> names = new TreeSet<>();
+    for (ModelVersion mv : service.repository().served()) {
+      if (mv.isReady() && TextEmbedding.of(mv.config()) != null) {
+        names.add(mv.name());
+      }
+    }
+    return List.copyOf(names);
+  }
+
+  /** {@code GET /v1/models}: the models {@code /v1/embeddings} runs now. */
+  Reply models() {
+    return Responses.json(HttpResponseStatus.OK, OpenAiJson.models(textModels(), created));
+  }
+
+  /** {@code GET /v1/models/<id>}: one of them, or 404. */
+  Reply model(String id) {
+    ModelVersion mv = service.repository().resolve(id, ""); // NOT_FOUND, UNAVAILABLE
+    if (TextEmbedding.of(mv.config()) == null) {
+      throw InferenceException.notFound(
+          "model '%s' is served, but not as a text-embedding model (see GET /v1/models)", id);
+    }
+    return Responses.json(HttpResponseStatus.OK, OpenAiJson.model(id, created));
+  }
+
+  /** The OpenAI error reply for a failure of a request on these paths (as {@link Responses}). */
+  static Reply error(Throwable t) {
+    Throwable cause = Responses.cause(t);
+    if (cause instanceof InferenceException ie) {
+      String param = ie instanceof OpenAiJson.InvalidField f ? f.param() : null;
+      String code = ie.code() == ErrorCode.NOT_FOUND ? "model_not_found" : null;
+      return error(Responses.status(ie.code()), ie.getMessage(), param, code);
+    }
+    if (cause instanceof CancellationException) {
+      return error(Responses.CLIENT_CLOSED, "the request was cancelled", null, null);
+    }
+    return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause, null, null);
+  }
+
+  private static Reply error(
+      HttpResponseStatus status, String message, @Nullable String param, @Nullable String code) {
+    byte[] body = OpenAiJson.error(message, type(status), param, code(status, code));
+    return alloc -> {
+      FullHttpResponse r = Responses.jsonBytes(alloc, status, body);
+      if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
+        r.headers().set(HttpHeaderNames.RETRY_AFTER, "1"); // as Responses.error
+      }
+      return r;
+    };
+  }
+
+  /** OpenAI's error {@code type} of a status. */
+  private static String type(HttpResponseStatus status) {
+    int code = status.code();
+    if (code == 429) {
+      return "rate_limit_exceeded";
+    }
+    return code >= 500 ? "server_error" : "invalid_request_error";
+  }
+
+  /** OpenAI's error {@code code} where a status has one it names. */
+  private static @Nullable String code(HttpResponseStatus status, @Nullable String given) {
+    if (given != null) {
+      return given;
+    }
+    return switch (status.code()) {
+      case 401 -> "invalid_api_key";
+      case 403 -> "permission_denied";
+      case 429 -> "rate_limit_exceeded";
+      default -> null;
+    };
+  }
+
+  /**
+   * A reply with any OIP error body ({@code {"error": "<message>"}}, from the refusals the
+   * dispatcher makes before a handler runs: 401, 403, 404 no such path, 405) rewritten in OpenAI's
+   * shape, its status and headers kept; any other reply as it is.
+   */
+  static Reply shaped(Reply reply) {
+    return alloc -> {
+      FullHttpResponse r = reply.render(alloc);
+      if (r.status().code() < 400 || !r.content().isReadable()) {
+        return r;
+      }
+      String message;
+      try {
+        JsonNode body = Json.MAPPER.readTree(new ByteBufInputStream(r.content().duplicate()));
+        JsonNode error = body == null ? null : body.get("error");
+        if (error == null || !error.isTextual()) {
+          return r; // already OpenAI's shape, or not an error body
+        }
+        message = error.asText();
+      } catch (IOException e) {
+        return r;
+      }
+      byte[] openAi = OpenAiJson.error(message, type(r.status()), null, code(r.status(), null));
+      FullHttpResponse out = r.replace(Unpooled.wrappedBuffer(openAi));
+      r.release();
+      return out;
+    };
+  }
+}

@@ -1,0 +1,383 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static dev.fulcrum.server.e2e.E2eServer.output;
+import static dev.fulcrum.server.e2e.E2eServer.quote;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Scope;
+import dev.fulcrum.server.security.Security;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The OpenAI-compatible embeddings API over a real socket against the demo's {@code minilm_text}:
+ * the vectors are the ones {@code v2/models/minilm_text/infer} gives, in OpenAI's shapes (float and
+ * base64), a list longer than the model's max-batch-size in order, {@code dimensions}, the errors
+ * in OpenAI's error shape, and the bearer token.
+ */
+class OpenAiEmbeddingsE2eTest {
+  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  private static final Path MINILM_FILE =
+      DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+  private static final List<String> SENTENCES =
+      List.of(
+          "hello world",
+          "The quick brown fox jumps over the lazy dog.",
+          "Sentence embeddings map text to vectors, one definition for serving and training.",
+          "Ok");
+
+  @AutoClose private static E2eServer server;
+
+  @BeforeAll
+  static void start() throws Exception {
+    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
+    server = E2eServer.start(DEMO);
+  }
+
+  private static HttpResponse<byte[]> embeddings(String body) throws Exception {
+    return server.post("/v1/embeddings", body);
+  }
+
+  private static JsonNode json(HttpResponse<byte[]> r) throws Exception {
+    return E2eServer.JSON.readTree(r.body());
+  }
+
+  /** The vector {@code v2/models/minilm_text/infer} gives a sentence. */
+  private static float[] oipEmbedding(String sentence) throws Exception {
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath("minilm_text"),
+            "{\"inputs\":[{\"name\":\"text\",\"shape\":[1,1],\"datatype\":\"BYTES\",\"data\":["
+                + quote(sentence)
+                + "]}]}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    return floats(output(r, "embedding").get("data"));
+  }
+
+  private static float[] floats(JsonNode array) {
+    float[] v = new float[array.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) array.get(i).asDouble();
+    }
+    return v;
+  }
+
+  private static float[] base64Floats(String base64) {
+    ByteBuffer b =
+        ByteBuffer.wrap(Base64.getDecoder().decode(base64)).order(ByteOrder.LITTLE_ENDIAN);
+    float[] v = new float[b.remaining() / 4];
+    b.asFloatBuffer().get(v);
+    return v;
+  }
+
+  private static String inputs(List<String> texts) {
+    StringBuilder s = new StringBuilder("[");
+    for (String t : texts) {
+      s.append(s.length() == 1 ? "" : ",").append(quote(t));
+    }
+    return s.append(']').toString();
+  }
+
+  /** The OpenAI error of a response, checked for its shape; returns its {@code error} object. */
+  private static JsonNode openAiError(HttpResponse<byte[]> r, int status) throws Exception {
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    JsonNode error = json(r).get("error");
+    assertThat(error).as(text(r)).isNotNull();
+    assertThat(error.isObject()).as(text(r)).isTrue();
+    assertThat(error.get("message").asText()).isNotEmpty();
+    assertThat(error.get("type").asText()).isNotEmpty();
+    assertThat(error.has("param")).isTrue();
+    assertThat(error.has("code")).isTrue();
+    return error;
+  }
+
+  @Test
+  void aSentenceGetsTheVectorOfTheInferEndpointInOpenAisShape() throws Exception {
+    for (String sentence : SENTENCES) {
+      HttpResponse<byte[]> r =
+          embeddings("{\"model\":\"minilm_text\",\"input\":" + quote(sentence) + "}");
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+      JsonNode body = json(r);
+      assertThat(body.get("object").asText()).isEqualTo("list");
+      assertThat(body.get("model").asText()).isEqualTo("minilm_text");
+      assertThat(body.get("data")).hasSize(1);
+      JsonNode item = body.get("data").get(0);
+      assertThat(item.get("object").asText()).isEqualTo("embedding");
+      assertThat(item.get("index").asInt()).isZero();
+      float[] v = floats(item.get("embedding"));
+      float[] oip = oipEmbedding(sentence);
+      assertThat(v).hasSize(384);
+      for (int d = 0; d < v.length; d++) {
+        assertThat(v[d]).as("%s [%d]", sentence, d).isCloseTo(oip[d], within(1e-6f));
+      }
+      long tokens = body.get("usage").get("prompt_tokens").asLong();
+      assertThat(tokens).isPositive();
+      assertThat(body.get("usage").get("total_tokens").asLong()).isEqualTo(tokens);
+    }
+    // The tokenizer's count, special tokens included: [CLS] hello world [SEP].
+    JsonNode hello = json(embeddings("{\"model\":\"minilm_text\",\"input\":[\"hello world\"]}"));
+    assertThat(hello.get("usage").get("prompt_tokens").asLong()).isEqualTo(4);
+  }
+
+  @Test
+  void base64IsTheLittleEndianFloat32BytesOfTheSameVector() throws Exception {
+    HttpResponse<byte[]> r =
+        embeddings(
+            "{\"model\":\"minilm_text\",\"input\":"
+                + inputs(SENTENCES)
+                + ",\"encoding_format\":\"base64\"}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode data = json(r).get("data");
+    assertThat(data).hasSize(SENTENCES.size());
+    for (int i = 0; i < SENTENCES.size(); i++) {
+      assertThat(data.get(i).get("index").asInt()).isEqualTo(i);
+      assertThat(base64Floats(data.get(i).get("embedding").asText()))
+          .as(SENTENCES.get(i))
+          .containsExactly(oipEmbedding(SENTENCES.get(i)));
+    }
+  }
+
+  @Test
+  void aListLongerThanTheMaxBatchSizeComesBackWholeAndInOrder() throws Exception {
+    // minilm_text's max-batch-size is 16: 37 texts run as three requests of the core.
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < 37; i++) {
+      texts.add(SENTENCES.get(i % SENTENCES.size()) + " #" + i);
+    }
+    long before = inferenceCount();
+    HttpResponse<byte[]> r =
+        embeddings("{\"model\":\"minilm_text\",\"input\":" + inputs(texts) + "}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode body = json(r);
+    assertThat(body.get("data")).hasSize(texts.size());
+    long tokens = 0;
+    for (int i : new int[] {0, 15, 16, 36}) {
+      JsonNode item = body.get("data").get(i);
+      assertThat(item.get("index").asInt()).isEqualTo(i);
+      float[] alone = oipEmbedding(texts.get(i));
+      float[] v = floats(item.get("embedding"));
+      for (int d = 0; d < v.length; d++) {
+        assertThat(v[d]).as("%s [%d]", texts.get(i), d).isCloseTo(alone[d], within(1e-6f));
+      }
+    }
+    for (String t : texts) {
+      tokens +=
+          json(embeddings("{\"model\":\"minilm_text\",\"input\":" + quote(t) + "}"))
+              .get("usage")
+              .get("prompt_tokens")
+              .asLong();
+    }
+    assertThat(body.get("usage").get("prompt_tokens").asLong()).isEqualTo(tokens);
+    // Through the core's door: the model's statistics counted the requests.
+    assertThat(inferenceCount()).isGreaterThanOrEqualTo(before + 3);
+  }
+
+  private static long inferenceCount() throws Exception {
+    return json(server.get("/v2/models/minilm_text/stats"))
+        .get("model_stats")
+        .get(0)
+        .get("inference_count")
+        .asLong();
+  }
+
+  @Test
+  void dimensionsCutsTheVectorAndScalesItBackToUnitLength() throws Exception {
+    HttpResponse<byte[]> r =
+        embeddings("{\"model\":\"minilm_text\",\"input\":\"hello world\",\"dimensions\":128}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    float[] v = floats(json(r).get("data").get(0).get("embedding"));
+    assertThat(v).hasSize(128);
+    float[] full = oipEmbedding("hello world");
+    double norm = 0;
+    for (int d = 0; d < 128; d++) {
+      norm += (double) full[d] * full[d];
+    }
+    double sum = 0;
+    for (int d = 0; d < 128; d++) {
+      assertThat(v[d]).isCloseTo((float) (full[d] / Math.sqrt(norm)), within(1e-6f));
+      sum += (double) v[d] * v[d];
+    }
+    assertThat(Math.sqrt(sum)).isCloseTo(1.0, within(1e-5));
+    // Its own dimensions: the vector unchanged.
+    JsonNode same =
+        json(
+            embeddings("{\"model\":\"minilm_text\",\"input\":\"hello world\",\"dimensions\":384}"));
+    assertThat(floats(same.get("data").get(0).get("embedding"))).hasSize(384);
+
+    JsonNode more =
+        openAiError(
+            embeddings("{\"model\":\"minilm_text\",\"input\":\"hi\",\"dimensions\":385}"), 400);
+    assertThat(more.get("param").asText()).isEqualTo("dimensions");
+    assertThat(more.get("message").asText()).contains("384");
+    assertThat(
+            openAiError(
+                    embeddings("{\"model\":\"minilm_text\",\"input\":\"hi\",\"dimensions\":0}"),
+                    400)
+                .get("param")
+                .asText())
+        .isEqualTo("dimensions");
+  }
+
+  @Test
+  void badRequestsAreAnsweredInOpenAisErrorShape() throws Exception {
+    record Case(String body, String param, String says) {}
+    StringBuilder tooMany = new StringBuilder("[");
+    for (int i = 0; i < 2049; i++) {
+      tooMany.append(i == 0 ? "" : ",").append("\"x\"");
+    }
+    tooMany.append(']');
+    List<Case> cases =
+        List.of(
+            new Case("{\"model\":\"minilm_text\",\"input\":\"\"}", "input", "empty string"),
+            new Case("{\"model\":\"minilm_text\",\"input\":[]}", "input", "empty array"),
+            new Case("{\"model\":\"minilm_text\",\"input\":[\"a\",\"\"]}", "input", "input[1]"),
+            new Case(
+                "{\"model\":\"minilm_text\",\"input\":[15339,1917]}",
+                "input",
+                "check_embedding_ctx_length=False"),
+            new Case("{\"model\":\"minilm_text\",\"input\":[[15339,1917]]}", "input", "token ids"),
+            new Case("{\"model\":\"minilm_text\",\"input\":[\"a\",{\"b\":1}]}", "input", "string"),
+            new Case("{\"model\":\"minilm_text\",\"input\":" + tooMany + "}", "input", "2048"),
+            new Case("{\"model\":\"minilm_text\"}", "input", "required"),
+            new Case("{\"input\":\"hi\"}", "model", "required"),
+            new Case("{\"model\":7,\"input\":\"hi\"}", "model", "string"),
+            new Case(
+                "{\"model\":\"minilm_text\",\"input\":\"hi\",\"encoding_format\":\"int8\"}",
+                "encoding_format",
+                "base64"),
+            new Case("{\"model\":\"fraud_classifier\",\"input\":\"hi\"}", "model", "minilm_text"),
+            new Case("{\"model\":\"all_minilm_l6_v2\",\"input\":\"hi\"}", "model", "text"),
+            new Case("not json", "", "JSON"),
+            new Case("[1,2]", "", "object"));
+    for (Case c : cases) {
+      JsonNode error = openAiError(embeddings(c.body()), 400);
+      assertThat(error.get("type").asText()).as(c.body()).isEqualTo("invalid_request_error");
+      assertThat(error.get("message").asText()).as(c.body()).contains(c.says());
+      if (c.param().isEmpty()) {
+        assertThat(error.get("param").isNull()).as(c.body()).isTrue();
+      } else {
+        assertThat(error.get("param").asText()).as(c.body()).isEqualTo(c.param());
+      }
+    }
+
+    JsonNode unknown = openAiError(embeddings("{\"model\":\"nope\",\"input\":\"hi\"}"), 404);
+    assertThat(unknown.get("code").asText()).isEqualTo("model_not_found");
+    assertThat(unknown.get("message").asText()).contains("nope");
+
+    // Refusals made before the handler runs take the shape too: no such path, wrong method.
+    openAiError(server.post("/v1/completions", "{}"), 404);
+    HttpResponse<byte[]> get = server.get("/v1/embeddings");
+    openAiError(get, 405);
+    assertThat(get.headers().firstValue("Allow")).hasValue("POST");
+    // The server stays healthy and the model serves after them.
+    assertThat(embeddings("{\"model\":\"minilm_text\",\"input\":\"still here\"}").statusCode())
+        .isEqualTo(200);
+  }
+
+  @Test
+  void modelsListsTheTextEmbeddingModels() throws Exception {
+    HttpResponse<byte[]> r = server.get("/v1/models");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode body = json(r);
+    assertThat(body.get("object").asText()).isEqualTo("list");
+    assertThat(body.get("data")).hasSize(1);
+    JsonNode m = body.get("data").get(0);
+    assertThat(m.get("id").asText()).isEqualTo("minilm_text");
+    assertThat(m.get("object").asText()).isEqualTo("model");
+    assertThat(m.get("owned_by").asText()).isEqualTo("fulcrum");
+    assertThat(m.get("created").asLong()).isPositive();
+
+    HttpResponse<byte[]> one = server.get("/v1/models/minilm_text");
+    assertThat(one.statusCode()).as(text(one)).isEqualTo(200);
+    assertThat(json(one)).isEqualTo(m);
+    assertThat(openAiError(server.get("/v1/models/nope"), 404).get("code").asText())
+        .isEqualTo("model_not_found");
+    openAiError(server.get("/v1/models/fraud_classifier"), 404);
+  }
+
+  @Test
+  void theTokenCountIsAnOipParameterToo() throws Exception {
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath("minilm_text"),
+            "{\"parameters\":{\"token_count\":true},\"inputs\":[{\"name\":\"text\",\"shape\":[2,1],"
+                + "\"datatype\":\"BYTES\",\"data\":[\"hello world\",\"Ok\"]}]}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    // [CLS] hello world [SEP] and [CLS] ok [SEP]
+    assertThat(json(r).get("parameters").get("token_count").asLong()).isEqualTo(7);
+    HttpResponse<byte[]> plain =
+        server.post(
+            inferPath("minilm_text"),
+            "{\"inputs\":[{\"name\":\"text\",\"shape\":[1,1],"
+                + "\"datatype\":\"BYTES\",\"data\":[\"hello world\"]}]}");
+    assertThat(json(plain).has("parameters")).as(text(plain)).isFalse();
+  }
+
+  @Test
+  void theBearerTokenOfTheInferenceScopeIsWhatTheSdkSends() throws Exception {
+    String token = "openai-test-token-0123456789abcdef";
+    Security security =
+        new Security(
+            new AccessPolicy(
+                List.of(new AccessPolicy.Token(Scope.INFERENCE, token)), "127.0.0.1", false),
+            Optional.empty());
+    try (HttpServer guarded =
+            new HttpServer(server.service, HttpServerConfig.ephemeral().withSecurity(security))
+                .start();
+        HttpClient client = HttpClient.newHttpClient()) {
+      String body = "{\"model\":\"minilm_text\",\"input\":\"hello world\"}";
+      HttpRequest.Builder post =
+          HttpRequest.newBuilder(
+                  URI.create("http://127.0.0.1:" + guarded.port() + "/v1/embeddings"))
+              .timeout(Duration.ofSeconds(60))
+              .header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString(body));
+      HttpResponse<byte[]> none =
+          client.send(post.build(), HttpResponse.BodyHandlers.ofByteArray());
+      JsonNode error = openAiError(none, 401);
+      assertThat(error.get("code").asText()).isEqualTo("invalid_api_key");
+      assertThat(none.headers().firstValue("WWW-Authenticate"))
+          .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+      HttpResponse<byte[]> wrong =
+          client.send(
+              post.copy().header("Authorization", "Bearer x").build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      openAiError(wrong, 401);
+      HttpResponse<byte[]> ok =
+          client.send(
+              post.copy().header("Authorization", "Bearer " + token).build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(ok.statusCode()).as(text(ok)).isEqualTo(200);
+      HttpResponse<byte[]> models =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + guarded.port() + "/v1/models"))
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      openAiError(models, 401);
+    }
+  }
+}
