@@ -19,9 +19,10 @@
 # the intended send times, so a client that falls behind shows as late sends, not hidden.
 # A ratio below 1 is expected: the pass bound assumes full batches at an even rate, Poisson arrivals
 # do not give that (see SloCapacity's class comment), and the CPU bound (the offered rate over the
-# process's utilization of its cores; what binds a model whose passes are microseconds, like
-# fraud) assumes the process gets all the cores it counts, which a machine shared with the client
-# and other work does not give. Results: bench/results/<date>-capacity/summary.txt.
+# process's load on its CPU budget: its limit, or its CPUs less what other processes use; what
+# binds a model whose passes are microseconds, like fraud) counts the client beside it at what it
+# uses now, and the client's use grows with the rate. Results:
+# bench/results/<date>-capacity/summary.txt.
 #   bench/capacity.sh                    # both models
 #   MODELS=minilm BISECT=7 PROBE=8 bench/capacity.sh
 set -euo pipefail
@@ -99,7 +100,7 @@ run, doc = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 c = doc["capacity"]
 print("\t".join(str(x) for x in (sys.argv[3], run["sent_per_second"], run["within_slo_fraction"],
       run["refused"], run["late_fraction"], c["requests_per_s"], c["batch_size"], c["offered_per_s"],
-      c["load_ratio"], c["bound"], c["cpu_utilization"])))
+      c["load_ratio"], c["bound"], c["cpu"]["load"], c["cpu"]["budget_cores"], c["cpu"]["others_busy"])))
 PY
     if meets "$OUT/$m-probe$i-$r.json"; then best=$r; lo=$r; else hi=$r; fi
   done
@@ -123,18 +124,19 @@ for m in models:
         for t in table if t["samples"] > 0))
     warm = json.load(open(f"{out}/{m}-slo-warm.json"))["capacity"]
     print(f"  stated after the warm-up: {c:.0f}/s (bound {warm['bound']}: passes {warm['passes_requests_per_s'] or 0:.0f}/s, "
-          f"cpu {warm['cpu_requests_per_s'] or 0:.0f}/s at {(warm['cpu_utilization'] or 0) * 100:.0f} % of {warm['cpu_cores']} cores; "
+          f"cpu {warm['cpu_requests_per_s'] or 0:.0f}/s ({warm['cpu']['state']}) at {(warm['cpu']['load'] or 0) * 100:.0f} % of a budget of "
+          f"{warm['cpu']['budget_cores'] or 0:.2f} cores: {warm['cpu']['cores_allowed']:g} allowed, others {warm['cpu']['others_busy'] or 0:.2f} busy; "
           f"batch {warm['batch_size']}); closed-loop throughput of the "
           f"warm-up (64 connections): {k:.0f}/s")
     print(f"  {'rate/s':>8} {'sent/s':>8} {'within':>8} {'refused':>8} {'late':>6} {'stated/s':>9} {'batch':>5} "
-          f"{'offered/s':>9} {'load ratio':>10} {'bound':>6} {'cpu':>5}")
+          f"{'offered/s':>9} {'load ratio':>10} {'bound':>6} {'cpu':>5} {'budget':>6} {'others':>6}")
     for l in open(f"{out}/{m}-probes.tsv").read().split("\n"):
         if not l:
             continue
-        r, sent, within, refused, late, cap, batch, offered, ratio, bound, u = l.split("\t")
+        r, sent, within, refused, late, cap, batch, offered, ratio, bound, u, budget, others = l.split("\t")
         f = lambda x, p: "-" if x == "None" else f"{float(x):.{p}f}"
         print(f"  {r:>8} {f(sent, 0):>8} {float(within) * 100:>7.2f}% {refused:>8} {float(late) * 100:>5.1f}% "
-              f"{f(cap, 0):>9} {batch:>5} {f(offered, 0):>9} {f(ratio, 3):>10} {bound:>6} {f(u, 2):>5}")
+              f"{f(cap, 0):>9} {batch:>5} {f(offered, 0):>9} {f(ratio, 3):>10} {bound:>6} {f(u, 2):>5} {f(budget, 2):>6} {f(others, 2):>6}")
     ratio = lambda cap: f"{best / cap:.3f}" if cap > 0 else "- (0 stated: too tight, or still learning)"
     if best > 0:
         print(f"  highest rate holding the objective: {best:.0f}/s; / stated after warm-up ({c:.0f}/s) {ratio(c)}; "

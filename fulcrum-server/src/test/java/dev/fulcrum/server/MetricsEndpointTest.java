@@ -159,6 +159,7 @@ class MetricsEndpointTest {
             "fulcrum_request_duration_seconds",
             "fulcrum_slo_attainment_ratio",
             "fulcrum_slo_capacity_requests_per_second",
+            "fulcrum_slo_cpu_cores",
             "fulcrum_slo_load_ratio",
             "fulcrum_slo_rejections_total",
             "fulcrum_startup_seconds",

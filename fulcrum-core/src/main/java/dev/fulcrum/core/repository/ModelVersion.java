@@ -156,6 +156,14 @@ public final class ModelVersion {
   }
 
   /**
+   * The accounting's last 10 s and the load against the capacity over them, without the longer
+   * windows {@link #sloSnapshot} merges: what the dashboard samples each second.
+   */
+  public SloAccounting.Recent sloRecent() {
+    return slo.recent(scheduler.policyState());
+  }
+
+  /**
    * What one prediction of this version costs now, for a request's {@code cost_usd}: its {@code
    * 10s} window's cost per million predictions / 10^6, refreshed at most once a second; NaN when no
    * price is configured.

@@ -3,122 +3,260 @@ package dev.fulcrum.core.stats;
 import dev.fulcrum.core.scheduler.Ticker;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.concurrent.Executor;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 
 /**
- * The process's CPU time against the cores available to it, over about the last {@value
- * #WINDOW_SECONDS} seconds: the CPU bound of {@link SloAccounting.Load} (what the replica's cores
- * allow, which the pass times do not see: the transport's decoding, encoding and writes, the
- * batcher's joins, garbage collection).
+ * The process's CPU use against the CPU it may use, over about the last {@value #WINDOW_SECONDS}
+ * seconds: the CPU bound of {@link SloAccounting.Load} (what the replica's cores allow, which the
+ * pass times do not see: the transport's decoding, encoding and writes, the batcher's joins,
+ * garbage collection).
+ *
+ * <p>What it may use, its budget ({@link Usage#budgetCores}): the lower of its CPU limit (a
+ * container's quota, {@code cpu.max} or {@code cpu.cfs_quota_us} over the period, exactly, not
+ * rounded up as {@link Runtime#availableProcessors()} rounds it) and the CPUs it may run on less
+ * what other processes use of them now ({@code /proc/stat}'s busy time on those CPUs less the
+ * process's own). Other processes take cores, not the container's quota: a pod limited to 2 cores
+ * on a node of 16 that others keep 10 busy may still use its 2, one on a node they keep 15 busy
+ * only 1. A load generator or another server on the same machine is counted at what it uses now, so
+ * with the load on this process growing a client beside it still leaves the budget high until the
+ * cores are full (the bound is then the rate at saturation). Where a reading is not available (no
+ * {@code /proc}: macOS, Windows; no quota) the budget falls back to what is known: the CPUs the JVM
+ * sees, as before, less nothing.
  *
  * <p>Design: readings are taken when a second of a version's requests begins ({@link #record}, from
- * {@link SloAccounting}) and when the utilization is asked for (a scrape, a {@code /slo} request),
- * not on a timer of its own. Each takes the process's CPU clock and the wall clock and is kept if
- * the last one kept is at least a second old; {@link #usage} answers the CPU used over the wall
- * time since the newest kept reading that is at least {@value #WINDOW_SECONDS} s old (or, until
- * there is one, the oldest at least a second old), over the cores: a utilization from 0 to 1.
- * Readings older than that one are dropped, so about a dozen are kept. While no requests come and
- * nothing reads it, no readings are taken: the next read's utilization is then the mean since the
- * last reading, as a counter's rate would be. The first reading has nothing to compare with: the
- * utilization is unknown (NaN) until a reading a second old is kept.
+ * {@link SloAccounting}) and when the use is asked for (a scrape, a {@code /slo} request, the
+ * dashboard), not on a timer of its own; a reading is a {@link Source#read()} (the process's CPU
+ * clock, the CPUs' busy and total ticks, the quota) and the wall clock, and one is kept if the last
+ * one kept is at least a second old. {@link #usage} answers the use over the wall time since the
+ * newest kept reading that is at least {@value #WINDOW_SECONDS} s old (or, until there is one, the
+ * oldest at least a second old). Readings older than that one are dropped, so about a dozen are
+ * kept. While no requests come and nothing reads it, no readings are taken: the next read is then
+ * the mean since the last reading, as a counter's rate would be. The first reading has nothing to
+ * compare with: the use is unknown (NaN) until a reading a second old is kept. A source is read at
+ * most once a second by {@link #record} and once every {@value #FRESH_MILLIS} ms by {@link #usage}
+ * (the dashboard asks for every version each second), whatever the number of versions.
  *
- * <p>Sources, the ones the rest of core already uses: the JVM's management bean for the process's
- * CPU time (as the scheduler reads its threads' CPU time from {@code ThreadMXBean}) and {@link
- * Runtime#availableProcessors()} for the cores, which follows a container's CPU limit (its quota
- * over its period, rounded up) and the CPU set; the wall clock is {@link System#nanoTime()}, not
- * the schedulers' clock, which tests replace. One per server (the {@link ComputeLedger}'s), shared
- * by every version's accounting. Thread-safe (one monitor, held for a clock read and a deque
- * update).
+ * <p>Sources: {@link HostCpu} (the JVM's management bean for the process's CPU time, as the
+ * scheduler reads its threads' CPU time from {@code ThreadMXBean}; {@code /proc} and the cgroup
+ * files for the rest); the wall clock is {@link System#nanoTime()}, not the schedulers' clock,
+ * which tests replace. One per server (the {@link ComputeLedger}'s), shared by every version's
+ * accounting. Thread-safe (one monitor, held for a reading and a deque update; {@link #record}'s
+ * readings are taken on the reader it was given, so a request's thread only compares a time).
  */
 public final class ProcessCpu {
-  /**
-   * The window the utilization is over, as the offered rate's ({@link SloAccounting#LOAD_WINDOW}).
-   */
+  /** The window the use is over, as the offered rate's ({@link SloAccounting#LOAD_WINDOW}). */
   public static final int WINDOW_SECONDS = 10;
+
+  /** How old the newest reading may be for {@link #usage} to answer from it without a new one. */
+  static final long FRESH_MILLIS = 250;
 
   private static final long SECOND = 1_000_000_000L;
 
-  /** No CPU clock: the utilization is always unknown, and only the pass bound is stated. */
-  public static final ProcessCpu NONE = new ProcessCpu(() -> 0, () -> -1, () -> 1);
+  /**
+   * One reading of where the CPU goes; immutable.
+   *
+   * @param processNanos the process's CPU time in nanoseconds (negative: not measured)
+   * @param busyTicks the busy time of the CPUs it may run on, in any unit: user, system, irq,
+   *     softirq and steal (not {@code nice}: a niced process yields its CPU to this one)
+   * @param totalTicks their whole time in the same unit (negative: the machine's CPU is not known)
+   * @param cpus the CPUs the process may run on (those the ticks are of)
+   * @param quotaCores its CPU limit in cores (NaN: none)
+   */
+  public record Reading(
+      long processNanos, long busyTicks, long totalTicks, int cpus, double quotaCores) {
+    public Reading {
+      cpus = Math.max(1, cpus);
+    }
+
+    /** A reading of the process's CPU clock alone, on {@code cpus} CPUs, without a limit. */
+    public static Reading processOnly(long processNanos, int cpus) {
+      return new Reading(processNanos, -1, -1, cpus, Double.NaN);
+    }
+  }
+
+  /** Where the readings come from; called under this object's monitor. */
+  @FunctionalInterface
+  public interface Source {
+    Reading read();
+  }
+
+  /** No CPU clock: the use is always unknown, and only the pass bound is stated. */
+  public static final ProcessCpu NONE = new ProcessCpu(() -> 0, () -> Reading.processOnly(-1, 1));
 
   private final Ticker wall;
-  private final LongSupplier cpuNanos;
-  private final IntSupplier cores;
+  private final Source source;
+  private final Executor reader;
+
+  /** A reading {@link #record} handed to the reader is not taken yet. */
+  private boolean pending;
+
+  /** Kept readings: {wall, processNanos, busyTicks, totalTicks}. */
   private final ArrayDeque<long[]> readings = new ArrayDeque<>();
 
+  /** The newest reading taken, kept or not, and when: what {@link #usage} answers up to. */
+  private long[] latest = {Long.MIN_VALUE, -1, -1, -1};
+
+  private Reading latestReading = Reading.processOnly(-1, 1);
+
   /**
+   * @param wall the wall clock
+   * @param source the readings
+   */
+  public ProcessCpu(Ticker wall, Source source) {
+    this(wall, source, Runnable::run);
+  }
+
+  /**
+   * @param wall the wall clock
+   * @param source the readings
+   * @param reader where {@link #record}'s readings are taken: off the request path that calls it
+   *     ({@code /proc/stat} takes the kernel a while to write on a machine of many CPUs)
+   */
+  public ProcessCpu(Ticker wall, Source source, Executor reader) {
+    this.wall = wall;
+    this.source = source;
+    this.reader = reader;
+  }
+
+  /**
+   * A process CPU clock alone (no machine, no limit): the budget is the {@code cores}.
+   *
    * @param wall the wall clock
    * @param cpuNanos the process's CPU time in nanoseconds (negative: not measured)
    * @param cores the cores the process may use
    */
   public ProcessCpu(Ticker wall, LongSupplier cpuNanos, IntSupplier cores) {
-    this.wall = wall;
-    this.cpuNanos = cpuNanos;
-    this.cores = cores;
+    this(wall, () -> Reading.processOnly(cpuNanos.getAsLong(), cores.getAsInt()));
   }
 
-  /** This process's CPU clock, or {@link #NONE} where the JVM does not measure it. */
+  /** This process's CPU, or {@link #NONE} where the JVM does not measure its CPU time. */
   public static ProcessCpu ofThisProcess() {
     if (ManagementFactory.getOperatingSystemMXBean()
             instanceof com.sun.management.OperatingSystemMXBean os
         && os.getProcessCpuTime() >= 0) {
-      Runtime runtime = Runtime.getRuntime();
-      return new ProcessCpu(System::nanoTime, os::getProcessCpuTime, runtime::availableProcessors);
+      return new ProcessCpu(
+          System::nanoTime,
+          HostCpu.ofThisProcess(os::getProcessCpuTime),
+          task -> Thread.ofVirtual().name("fulcrum-cpu-reading").start(task));
     }
     return NONE;
   }
 
   /**
-   * The process's CPU use over about the last {@value #WINDOW_SECONDS} s. Immutable.
+   * The process's CPU use over about the last {@value #WINDOW_SECONDS} s, and what it may use.
+   * Immutable.
    *
-   * @param utilization CPU time over wall time times cores, 0 to 1 (NaN: not known yet, or not
-   *     measured)
-   * @param cores the cores available
+   * @param ownCores the process's CPU time over the wall time: the cores it kept busy (NaN: not
+   *     known yet, or not measured)
+   * @param othersCores the cores other processes kept busy among those it may run on (NaN: not
+   *     known, e.g. no {@code /proc/stat})
+   * @param quotaCores its CPU limit in cores at the newest reading (NaN: none)
+   * @param cpus the CPUs it may run on
    * @param seconds the wall time it is over (0 when unknown)
    */
-  public record Usage(double utilization, int cores, double seconds) {
+  public record Usage(
+      double ownCores, double othersCores, double quotaCores, int cpus, double seconds) {
     /** Not known. */
-    public static final Usage UNKNOWN = new Usage(Double.NaN, 1, 0);
+    public static final Usage UNKNOWN = new Usage(Double.NaN, Double.NaN, Double.NaN, 1, 0);
+
+    /** What the process may use on CPUs nothing else uses: the lower of its limit and its CPUs. */
+    public double allowedCores() {
+      return Double.isNaN(quotaCores) ? cpus : Math.min(quotaCores, cpus);
+    }
+
+    /**
+     * What it may use now: the lower of its limit and its CPUs less what other processes use of
+     * them, and never less than it uses itself (its budget is at least what it got).
+     */
+    public double budgetCores() {
+      double free = Double.isNaN(othersCores) ? cpus : cpus - othersCores;
+      double budget = Math.min(allowedCores(), free);
+      return Double.isNaN(ownCores) ? budget : Math.max(ownCores, budget);
+    }
+
+    /** Its use over its budget, 0 to 1 (NaN: not known). */
+    public double utilization() {
+      double budget = budgetCores();
+      return budget > 0 ? Math.min(1, ownCores / budget) : Double.NaN;
+    }
   }
 
   /**
    * Takes a reading, kept if the last kept is at least a second old: what each version's accounting
    * calls as a second of its requests begins, so the readings span the window between two reads of
-   * {@link #usage}.
+   * {@link #usage}. Reads the source only when a reading would be kept, on the reader (a virtual
+   * thread for this process's), not on the caller's thread: a request's.
    */
-  public synchronized void record() {
-    long cpu = cpuNanos.getAsLong();
-    if (cpu >= 0) {
-      record(wall.nanoTime(), cpu);
+  public void record() {
+    synchronized (this) {
+      long[] last = readings.peekLast();
+      if (pending || (last != null && wall.nanoTime() - last[0] < SECOND)) {
+        return;
+      }
+      pending = true;
+    }
+    try {
+      reader.execute(
+          () -> {
+            synchronized (this) {
+              try {
+                take(wall.nanoTime());
+              } finally {
+                pending = false;
+              }
+            }
+          });
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        pending = false; // no reading this second; the next record() tries again
+      }
     }
   }
 
-  /** The utilization since the reading about {@value #WINDOW_SECONDS} s ago (see the class). */
+  /** The use since the reading about {@value #WINDOW_SECONDS} s ago (see the class). */
   public synchronized Usage usage() {
-    long cpu = cpuNanos.getAsLong();
-    if (cpu < 0) {
-      return Usage.UNKNOWN;
-    }
     long now = wall.nanoTime();
-    record(now, cpu);
+    if (now - latest[0] >= FRESH_MILLIS * 1_000_000L || latest[0] == Long.MIN_VALUE) {
+      take(now);
+    }
+    long[] to = latest;
     long[] from = readings.peekFirst();
-    if (from == null || now - from[0] < SECOND) {
+    if (to[1] < 0 || from == null || to[0] - from[0] < SECOND) {
       return Usage.UNKNOWN;
     }
-    int n = Math.max(1, cores.getAsInt());
-    double u = (double) Math.max(0, cpu - from[1]) / ((double) (now - from[0]) * n);
-    return new Usage(Math.min(1, u), n, (now - from[0]) / 1e9);
+    Reading r = latestReading;
+    double wallNanos = to[0] - from[0];
+    double own = Math.max(0, to[1] - from[1]) / wallNanos;
+    double others = Double.NaN;
+    long total = to[3] - from[3];
+    if (from[3] >= 0 && to[3] >= 0 && total > 0) {
+      double busy = (double) Math.max(0, to[2] - from[2]) / total * r.cpus();
+      others = Math.max(0, busy - own);
+    }
+    return new Usage(own, others, r.quotaCores(), r.cpus(), wallNanos / 1e9);
   }
 
-  private void record(long now, long cpu) {
+  /** A reading now; kept if the last kept is a second old. Holding this. */
+  private void take(long now) {
+    Reading r = source.read();
+    if (r.processNanos() < 0) {
+      latest = new long[] {now, -1, -1, -1};
+      latestReading = r;
+      return;
+    }
+    long[] reading = {now, r.processNanos(), r.busyTicks(), r.totalTicks()};
+    latest = reading;
+    latestReading = r;
     long[] last = readings.peekLast();
     if (last == null || now - last[0] >= SECOND) {
-      readings.addLast(new long[] {now, cpu});
+      readings.addLast(reading);
     }
     // Drop readings older than the newest one that is at least the window old.
     while (readings.size() > 1) {
-      java.util.Iterator<long[]> it = readings.iterator();
+      Iterator<long[]> it = readings.iterator();
       it.next();
       if (now - it.next()[0] < WINDOW_SECONDS * SECOND) {
         break;

@@ -126,29 +126,62 @@ public final class SloAccounting implements SchedulerObserver {
      * requests that ran, 1 without any) and the process's CPU bound ({@link Load#of}).
      */
     public Load load() {
-      SloCapacity capacity =
-          SloCapacity.of(Math.round(latencyMs * 1e6), instances, policy.passTimes());
-      Window w = window(LOAD_WINDOW);
-      long ran = w.requests() - w.rejected() - w.timedOut();
-      double rowsPerRequest = ran > 0 && w.predictions() > 0 ? (double) w.predictions() / ran : 1;
-      return Load.of(capacity, rowsPerRequest, w.requests() / w.seconds(), cpu);
+      return loadOf(latencyMs, instances, policy, window(LOAD_WINDOW), cpu);
     }
   }
 
+  private static Load loadOf(
+      double latencyMs, int instances, PolicyState policy, Window w, ProcessCpu.Usage cpu) {
+    SloCapacity capacity =
+        SloCapacity.of(Math.round(latencyMs * 1e6), instances, policy.passTimes());
+    long ran = w.requests() - w.rejected() - w.timedOut();
+    double rowsPerRequest = ran > 0 && w.predictions() > 0 ? (double) w.predictions() / ran : 1;
+    return Load.of(capacity, rowsPerRequest, w.requests() / w.seconds(), cpu);
+  }
+
+  /**
+   * The {@value #LOAD_WINDOW} window and the load over it. Immutable.
+   *
+   * @param window the {@value #LOAD_WINDOW} window, as {@link Snapshot#window} gives it
+   * @param load the load, as {@link Snapshot#load} gives it
+   */
+  public record Recent(Window window, Load load) {}
+
+  private static final int LOAD_WINDOW_SECONDS = 10;
+
   /** The window {@link Snapshot#load} reads the offered rate from: short, so the signal is live. */
-  public static final String LOAD_WINDOW = "10s";
+  public static final String LOAD_WINDOW = LOAD_WINDOW_SECONDS + "s";
 
   /** Which bound the capacity stated is: the lower of the two. */
   public enum Bound {
     /** The pass times' ({@link SloCapacity}): the model is what bounds the replica. */
     PASSES,
     /**
-     * The process's CPU: its cores fill before the model's instances do (the transport's work per
-     * request, which the pass times do not see, is what bounds it).
+     * The process's CPU: its CPU budget fills before the model's instances do (the transport's work
+     * per request, which the pass times do not see, is what bounds it).
      */
     CPU;
 
     /** The bound's name as the {@code /slo} document writes it. */
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** Whether the CPU bound is stated. */
+  public enum CpuState {
+    /** No CPU clock, or not a second of readings yet: only the pass bound is stated. */
+    UNKNOWN,
+    /**
+     * The process uses no more than its background allowance ({@link Load#CPU_FLOOR} of its allowed
+     * cores), or nothing is offered to this version: its CPU is not its requests', and no rate is
+     * extrapolated from it; the CPU side of the load is 0.
+     */
+    IDLE,
+    /** The CPU bound is stated. */
+    KNOWN;
+
+    /** The state's name as the {@code /slo} document writes it. */
     public String label() {
       return name().toLowerCase(java.util.Locale.ROOT);
     }
@@ -159,21 +192,25 @@ public final class SloAccounting implements SchedulerObserver {
    *
    * @param capacity what the pass times give, in rows a second, and whether it is known
    * @param passesPerSecond the pass bound in requests a second (NaN unless stated)
-   * @param cpu the process's CPU use the CPU bound is from
-   * @param cpuPerSecond the CPU bound in requests a second (NaN while the process's utilization is
-   *     unknown or below {@link #CPU_FLOOR})
+   * @param cpu the process's CPU use and budget the CPU bound is from
+   * @param cpuState whether the CPU bound is stated
+   * @param cpuLoad the CPU side of the load: the process's use beyond its background allowance over
+   *     its budget beyond it, 0 to 1 (0 when {@link CpuState#IDLE}, NaN when unknown)
+   * @param cpuPerSecond the CPU bound in requests a second (NaN unless {@link CpuState#KNOWN})
    * @param capacityPerSecond the lower of the two, in requests a second (NaN unless the pass bound
    *     is stated; 0 when the objective is too tight for any batch size)
    * @param bound which of the two it is
    * @param rowsPerRequest the rows a request the requests a second are at
    * @param offeredPerSecond the requests a second offered over the {@value #LOAD_WINDOW} window
    * @param ratio offered over capacity (NaN unless a capacity above 0 is known: more replicas do
-   *     not help an objective too tight for one)
+   *     not help an objective too tight for one): the larger of the pass load and {@code cpuLoad}
    */
   public record Load(
       SloCapacity capacity,
       double passesPerSecond,
       ProcessCpu.Usage cpu,
+      CpuState cpuState,
+      double cpuLoad,
       double cpuPerSecond,
       double capacityPerSecond,
       Bound bound,
@@ -182,27 +219,37 @@ public final class SloAccounting implements SchedulerObserver {
       double ratio) {
 
     /**
-     * The process's utilization below which no CPU bound is stated: an idle replica's CPU (the JIT,
-     * the collector, timers) is not in proportion to its requests, and extrapolating from it would
-     * state a bound far too low (or, as the utilization nears 0, any figure at all).
+     * The process's background allowance, as a share of the cores it may use ({@link
+     * ProcessCpu.Usage#allowedCores}): the CPU an idle replica spends (the JIT, the collector,
+     * timers, ONNX Runtime's threads spinning after a pass) that is not in proportion to its
+     * requests.
      */
     public static final double CPU_FLOOR = 0.05;
 
     /**
      * The load from the pass bound and the process's CPU use.
      *
-     * <p>The CPU bound: at utilization u of the process's cores over the window, the request rate
-     * that fills them is the offered rate over u, assuming the CPU a request costs stays what it is
-     * (linear extrapolation; the CPU a request costs falls a little as batches fill, so the bound
-     * is on the low side, the safe side for an autoscaler). With several models in one process the
-     * cores are shared, and this version's CPU bound is its own offered rate over the process's u:
-     * the rate it reaches when every model's load grows in the same proportion until the cores are
-     * full. That is the case an autoscaler meets: it adds replicas of the whole process, each
-     * serving every model, so the load on each model falls in the same proportion on each replica.
-     * It asks for no split of the process's CPU between the models (which the process's CPU clock
-     * cannot give: the transport's threads serve them all), and at full cores every model's ratio
-     * reaches 1, whichever model's requests cost the CPU. The load ratio is then the larger of the
-     * pass load (offered over the pass bound) and u.
+     * <p>The CPU bound. The process's CPU is taken as a background b ({@link #CPU_FLOOR} of its
+     * allowed cores) plus a cost per request: at an offered rate r it uses own = b + c·r, so with a
+     * budget B ({@link ProcessCpu.Usage#budgetCores}) the rate that fills it is r·(B − b) / (own −
+     * b), and the CPU side of the load is (own − b) / (B − b). Below the allowance nothing is
+     * extrapolated ({@link CpuState#IDLE}: the CPU side is 0 and the pass bound applies). The model
+     * is continuous where it starts to apply: as own falls to b the CPU bound grows without limit,
+     * so the capacity stated (the lower bound) moves smoothly from the CPU's to the passes' and the
+     * load ratio down to the pass load, with no step at the floor for an autoscaler to act on, and
+     * a quiet replica's background CPU never reads as load. The cost of that: where the background
+     * is less than b the bound reads high at light load (twice the truth at 10 % of the cores),
+     * within a few percent near a scaling target of 0.7. The cost a request falls a little as
+     * batches fill, so past that the bound is on the low side, the safe side for an autoscaler.
+     *
+     * <p>With several models in one process the CPU is shared, and this version's CPU bound is its
+     * own offered rate over the process's CPU load: the rate it reaches when every model's load
+     * grows in the same proportion until the budget is full. That is the case an autoscaler meets:
+     * it adds replicas of the whole process, each serving every model, so the load on each model
+     * falls in the same proportion on each replica. It asks for no split of the process's CPU
+     * between the models (which the process's CPU clock cannot give: the transport's threads serve
+     * them all), and at a full budget every model's ratio reaches 1, whichever model's requests
+     * cost the CPU.
      *
      * @param capacity the pass bound, in rows a second
      * @param rowsPerRequest rows a request, on average (at least 1)
@@ -215,8 +262,23 @@ public final class SloAccounting implements SchedulerObserver {
         double offeredPerSecond,
         ProcessCpu.Usage cpu) {
       double passes = capacity.stated() ? capacity.requestsPerSecond(rowsPerRequest) : Double.NaN;
-      double u = cpu.utilization();
-      double cpuBound = u >= CPU_FLOOR && offeredPerSecond > 0 ? offeredPerSecond / u : Double.NaN;
+      double own = cpu.ownCores();
+      double budget = cpu.budgetCores();
+      double background = CPU_FLOOR * cpu.allowedCores();
+      CpuState state;
+      double cpuLoad;
+      double cpuBound = Double.NaN;
+      if (!(own >= 0) || !(budget > 0)) {
+        state = CpuState.UNKNOWN;
+        cpuLoad = Double.NaN;
+      } else if (own <= background || !(offeredPerSecond > 0)) {
+        state = CpuState.IDLE;
+        cpuLoad = 0;
+      } else {
+        state = CpuState.KNOWN;
+        cpuLoad = Math.min(1, (own - background) / (budget - background));
+        cpuBound = offeredPerSecond / cpuLoad;
+      }
       Bound bound = cpuBound < passes ? Bound.CPU : Bound.PASSES;
       double stated = bound == Bound.CPU ? cpuBound : passes;
       boolean known = capacity.state() == SloCapacity.State.KNOWN && stated > 0;
@@ -224,6 +286,8 @@ public final class SloAccounting implements SchedulerObserver {
           capacity,
           passes,
           cpu,
+          state,
+          cpuLoad,
           cpuBound,
           stated,
           bound,
@@ -553,6 +617,24 @@ public final class SloAccounting implements SchedulerObserver {
         List.copyOf(windows),
         policy,
         ledger.processCpu().usage());
+  }
+
+  /**
+   * The {@value #LOAD_WINDOW} window and the load over it, without the longer windows that {@link
+   * #snapshot} merges: what the dashboard samples for each version each second.
+   *
+   * @param policy the batching policy's state now
+   */
+  public Recent recent(PolicyState policy) {
+    long now = ticker.nanoTime();
+    long current = ledger.secondOf(now);
+    Window w;
+    synchronized (this) {
+      long machineSinceStart = ledger.total() - machineAtStartNanos;
+      w = window(LOAD_WINDOW, span(LOAD_WINDOW_SECONDS, current, true, now, machineSinceStart));
+    }
+    return new Recent(
+        w, loadOf(slo.latencyNanos() / 1e6, instances, policy, w, ledger.processCpu().usage()));
   }
 
   private Window window(String name, Span span) {

@@ -21,76 +21,156 @@ class CapacityBoundTest {
     return new SloCapacity(SloCapacity.State.KNOWN, rows, 8, 20 * MS);
   }
 
-  private static ProcessCpu.Usage cpu(double u, int cores) {
-    return new ProcessCpu.Usage(u, cores, 10);
+  /** {@code own} cores busy of {@code cpus}, nothing else known (no /proc/stat, no limit). */
+  private static ProcessCpu.Usage cpu(double own, int cpus) {
+    return new ProcessCpu.Usage(own, Double.NaN, Double.NaN, cpus, 10);
   }
 
   @Test
   void theModelBindsWhenItsPassesFillBeforeTheCores() {
-    // Pass bound 1,000 requests a second; 600 offered at 30 % of the cores: the cores would allow
-    // 2,000 a second, so the passes bind and the ratio is the pass load, 0.6.
-    SloAccounting.Load l = SloAccounting.Load.of(passes(1_000), 1, 600, cpu(0.3, 4));
+    // Pass bound 1,000 requests a second; 600 offered with 1.15 of 4 cores busy: beyond the
+    // background allowance (5 % of 4: 0.2) that is 0.95 of 3.8, a CPU load of 0.25, so the cores
+    // would allow 2,400 a second; the passes bind and the ratio is the pass load, 0.6.
+    SloAccounting.Load l = SloAccounting.Load.of(passes(1_000), 1, 600, cpu(1.15, 4));
     assertThat(l.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    assertThat(l.cpuState()).isEqualTo(SloAccounting.CpuState.KNOWN);
     assertThat(l.passesPerSecond()).isCloseTo(1_000, within(1e-9));
-    assertThat(l.cpuPerSecond()).isCloseTo(2_000, within(1e-9));
+    assertThat(l.cpuLoad()).isCloseTo(0.25, within(1e-9));
+    assertThat(l.cpuPerSecond()).isCloseTo(2_400, within(1e-6));
     assertThat(l.capacityPerSecond()).isCloseTo(1_000, within(1e-9));
     assertThat(l.ratio()).isCloseTo(0.6, within(1e-9));
   }
 
   @Test
   void theCoresBindWhenTheTransportCostsMoreThanThePasses() {
-    // The fraud case: passes of ~12 µs state 428,484 a second, but 5,000 offered take 80 % of the
-    // cores: they allow 6,250 a second, the capacity stated, and the ratio is the utilization.
-    SloAccounting.Load l = SloAccounting.Load.of(passes(428_484), 1, 5_000, cpu(0.8, 2));
+    // The fraud case: passes of ~12 µs state 428,484 a second, but 5,000 offered keep 1.05 of 2
+    // cores busy: 0.95 of 1.9 beyond the allowance, half; they allow 10,000 a second, the capacity
+    // stated, and the ratio is the CPU load.
+    SloAccounting.Load l = SloAccounting.Load.of(passes(428_484), 1, 5_000, cpu(1.05, 2));
     assertThat(l.bound()).isEqualTo(SloAccounting.Bound.CPU);
-    assertThat(l.capacityPerSecond()).isCloseTo(6_250, within(1e-9));
-    assertThat(l.ratio()).isCloseTo(0.8, within(1e-9));
-    // Full cores: the ratio reaches 1, whatever the pass bound says.
-    SloAccounting.Load full = SloAccounting.Load.of(passes(428_484), 1, 6_500, cpu(1, 2));
+    assertThat(l.capacityPerSecond()).isCloseTo(10_000, within(1e-6));
+    assertThat(l.ratio()).isCloseTo(0.5, within(1e-9));
+    // A full budget: the ratio reaches 1, whatever the pass bound says.
+    SloAccounting.Load full = SloAccounting.Load.of(passes(428_484), 1, 6_500, cpu(2, 2));
     assertThat(full.capacityPerSecond()).isCloseTo(6_500, within(1e-9));
     assertThat(full.ratio()).isCloseTo(1, within(1e-9));
   }
 
   @Test
-  void belowTheFloorOrUnknownOnlyThePassBoundIsStated() {
-    SloAccounting.Load idle = SloAccounting.Load.of(passes(1_000), 1, 2, cpu(0.01, 2));
-    assertThat(idle.cpuPerSecond()).as("1 %% of the cores: no extrapolation").isNaN();
+  void aCpuLimitIsTheBudgetExactlyNotRoundedUp() {
+    // A pod limited to 1.5 cores on a node of 8 (the JVM counts 2: availableProcessors rounds the
+    // quota up). 0.8 busy: 0.725 beyond the allowance (5 % of 1.5) of 1.425.
+    ProcessCpu.Usage limited = new ProcessCpu.Usage(0.8, 0.5, 1.5, 8, 10);
+    assertThat(limited.allowedCores()).isEqualTo(1.5);
+    assertThat(limited.budgetCores()).as("others use 0.5 of 8: the quota binds").isEqualTo(1.5);
+    SloAccounting.Load l = SloAccounting.Load.of(passes(1e6), 1, 1_000, limited);
+    assertThat(l.cpuLoad()).isCloseTo(0.725 / 1.425, within(1e-12));
+    assertThat(l.capacityPerSecond()).isCloseTo(1_000 * 1.425 / 0.725, within(1e-6));
+    // On a busy node the cores others leave bind before the quota: 16 cores, a limit of 2.
+    assertThat(new ProcessCpu.Usage(0.5, 10, 2, 16, 10).budgetCores()).isEqualTo(2);
+    assertThat(new ProcessCpu.Usage(0.5, 15, 2, 16, 10).budgetCores()).isEqualTo(1);
+  }
+
+  @Test
+  void onASharedMachineWhatOthersUseIsNotTheServers() {
+    // bench/capacity.sh's case: 2 cores, the load generator keeping one busy, the server 0.95.
+    // Counting both cores as the server's stated twice its real capacity; its budget is the core
+    // the client leaves: 0.85 beyond the allowance of 0.9, so 37,000 offered is near the capacity.
+    ProcessCpu.Usage shared = new ProcessCpu.Usage(0.95, 1.0, Double.NaN, 2, 10);
+    assertThat(shared.budgetCores()).isEqualTo(1);
+    SloAccounting.Load l = SloAccounting.Load.of(passes(428_484), 1, 37_000, shared);
+    assertThat(l.bound()).isEqualTo(SloAccounting.Bound.CPU);
+    assertThat(l.cpuLoad()).isCloseTo(0.85 / 0.9, within(1e-12));
+    assertThat(l.capacityPerSecond()).isCloseTo(37_000 * 0.9 / 0.85, within(1e-6));
+    SloAccounting.Load alone = SloAccounting.Load.of(passes(428_484), 1, 37_000, cpu(0.95, 2));
+    assertThat(alone.capacityPerSecond())
+        .as("the cores counted as the server's alone")
+        .isCloseTo(37_000 * 1.9 / 0.85, within(1e-6));
+    // Others reading more than the CPUs leave it (their use and its own are read apart): the
+    // budget is what it got, so the load is 1, not above.
+    ProcessCpu.Usage crowded = new ProcessCpu.Usage(0.8, 1.5, Double.NaN, 2, 10);
+    assertThat(crowded.budgetCores()).isEqualTo(0.8);
+    assertThat(SloAccounting.Load.of(passes(1e6), 1, 100, crowded).ratio())
+        .isCloseTo(1, within(1e-12));
+  }
+
+  @Test
+  void belowTheBackgroundAllowanceTheCpuIsIdleAndOnlyThePassBoundIsStated() {
+    // 0.06 of 2 cores busy: under the allowance of 0.1, not the requests' CPU.
+    SloAccounting.Load idle = SloAccounting.Load.of(passes(1_000), 1, 2, cpu(0.06, 2));
+    assertThat(idle.cpuState()).isEqualTo(SloAccounting.CpuState.IDLE);
+    assertThat(idle.cpuPerSecond()).as("no extrapolation").isNaN();
+    assertThat(idle.cpuLoad()).isZero();
     assertThat(idle.bound()).isEqualTo(SloAccounting.Bound.PASSES);
     assertThat(idle.capacityPerSecond()).isCloseTo(1_000, within(1e-9));
     assertThat(idle.ratio()).isCloseTo(0.002, within(1e-12));
     SloAccounting.Load unknown =
         SloAccounting.Load.of(passes(1_000), 1, 500, ProcessCpu.Usage.UNKNOWN);
+    assertThat(unknown.cpuState()).isEqualTo(SloAccounting.CpuState.UNKNOWN);
     assertThat(unknown.bound()).isEqualTo(SloAccounting.Bound.PASSES);
     assertThat(unknown.capacityPerSecond()).isCloseTo(1_000, within(1e-9));
-    // Nothing offered: no CPU bound either (the CPU is not the requests').
-    assertThat(SloAccounting.Load.of(passes(1_000), 1, 0, cpu(0.5, 2)).cpuPerSecond()).isNaN();
+    // Nothing offered: no CPU bound either (the CPU is not this version's requests').
+    SloAccounting.Load none = SloAccounting.Load.of(passes(1_000), 1, 0, cpu(1, 2));
+    assertThat(none.cpuPerSecond()).isNaN();
+    assertThat(none.cpuState()).isEqualTo(SloAccounting.CpuState.IDLE);
+  }
+
+  @Test
+  void theRatioAndTheCapacityMoveWithoutAStepAcrossTheAllowance() {
+    // A model with a high pass bound (fraud's) at a rate in proportion to its CPU: own = 0.02 +
+    // r / 10,000 cores of 2. Swept from idle to full in steps of 1 % of a core: the ratio never
+    // falls and never jumps more than the step's share of the budget (the old 5 % floor jumped
+    // from the pass load, ~0, to 0.05, and the capacity from 428,484 to 20 x the offered rate).
+    double lastRatio = 0;
+    double lastCapacity = Double.NaN;
+    for (int i = 0; i <= 198; i++) {
+      double own = 0.02 + i * 0.01;
+      double offered = (own - 0.02) * 10_000;
+      SloAccounting.Load l = SloAccounting.Load.of(passes(428_484), 1, offered, cpu(own, 2));
+      double ratio = l.ratio();
+      assertThat(ratio).as("own %s", own).isGreaterThanOrEqualTo(lastRatio - 1e-12);
+      assertThat(ratio - lastRatio).as("own %s", own).isLessThan(0.02);
+      if (Double.isFinite(lastCapacity) && lastCapacity < 428_484) {
+        assertThat(l.capacityPerSecond()).as("own %s", own).isLessThanOrEqualTo(lastCapacity);
+      }
+      lastRatio = ratio;
+      lastCapacity = l.capacityPerSecond();
+    }
+    assertThat(lastRatio).isCloseTo(1, within(1e-9));
+    // Just above the allowance the CPU bound is far above the passes': they bind, and the capacity
+    // stated is theirs, as just below it.
+    SloAccounting.Load above = SloAccounting.Load.of(passes(428_484), 1, 10, cpu(0.100001, 2));
+    assertThat(above.cpuState()).isEqualTo(SloAccounting.CpuState.KNOWN);
+    assertThat(above.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    assertThat(above.capacityPerSecond()).isCloseTo(428_484, within(1e-6));
   }
 
   @Test
   void whileThePassesAreLearningOrTooTightTheCpuDoesNotStateACapacity() {
     SloCapacity learning = new SloCapacity(SloCapacity.State.LEARNING, 0, 0, 20 * MS);
-    SloAccounting.Load l = SloAccounting.Load.of(learning, 1, 500, cpu(0.5, 2));
+    SloAccounting.Load l = SloAccounting.Load.of(learning, 1, 500, cpu(1, 2));
     assertThat(l.capacityPerSecond()).isNaN();
     assertThat(l.ratio()).isNaN();
     SloCapacity tight = new SloCapacity(SloCapacity.State.TOO_TIGHT, 0, 0, 20 * MS);
-    SloAccounting.Load t = SloAccounting.Load.of(tight, 1, 500, cpu(0.5, 2));
+    SloAccounting.Load t = SloAccounting.Load.of(tight, 1, 500, cpu(1, 2));
     assertThat(t.capacityPerSecond()).isZero();
     assertThat(t.bound()).isEqualTo(SloAccounting.Bound.PASSES);
     assertThat(t.ratio()).isNaN();
   }
 
   @Test
-  void severalModelsEachScaleTheirOwnRateByTheProcesssUtilization() {
-    // Two models in one process at 60 % of its 4 cores: 900 and 100 requests a second. Each one's
-    // CPU bound is its rate when both grow in proportion until the cores are full: 1,500 and 167.
-    ProcessCpu.Usage shared = cpu(0.6, 4);
+  void severalModelsEachScaleTheirOwnRateByTheProcesssCpuLoad() {
+    // Two models in one process with 2.1 of its 4 cores busy, a CPU load of 0.5: 900 and 100
+    // requests a second. Each one's CPU bound is its rate when both grow in proportion until the
+    // budget is full: 1,800 and 200.
+    ProcessCpu.Usage shared = cpu(2.1, 4);
     SloAccounting.Load a = SloAccounting.Load.of(passes(100_000), 1, 900, shared);
     SloAccounting.Load b = SloAccounting.Load.of(passes(100_000), 1, 100, shared);
-    assertThat(a.capacityPerSecond()).isCloseTo(1_500, within(1e-9));
-    assertThat(b.capacityPerSecond()).isCloseTo(100 / 0.6, within(1e-9));
-    assertThat(a.ratio()).isCloseTo(0.6, within(1e-9));
-    assertThat(b.ratio()).isCloseTo(0.6, within(1e-9));
-    // A model whose passes bind first keeps the pass load, above the process's utilization.
+    assertThat(a.capacityPerSecond()).isCloseTo(1_800, within(1e-6));
+    assertThat(b.capacityPerSecond()).isCloseTo(200, within(1e-6));
+    assertThat(a.ratio()).isCloseTo(0.5, within(1e-9));
+    assertThat(b.ratio()).isCloseTo(0.5, within(1e-9));
+    // A model whose passes bind first keeps the pass load, above the process's CPU load.
     SloAccounting.Load heavy = SloAccounting.Load.of(passes(120), 1, 100, shared);
     assertThat(heavy.bound()).isEqualTo(SloAccounting.Bound.PASSES);
     assertThat(heavy.ratio()).isCloseTo(100 / 120.0, within(1e-9));
@@ -98,7 +178,7 @@ class CapacityBoundTest {
 
   @Test
   void requestsOfSeveralRowsDivideTheRowCapacity() {
-    SloAccounting.Load l = SloAccounting.Load.of(passes(1_000), 4, 100, cpu(0.5, 2));
+    SloAccounting.Load l = SloAccounting.Load.of(passes(1_000), 4, 100, cpu(1.05, 2));
     assertThat(l.passesPerSecond()).isCloseTo(250, within(1e-9));
     assertThat(l.cpuPerSecond()).isCloseTo(200, within(1e-9));
     assertThat(l.bound()).isEqualTo(SloAccounting.Bound.CPU);
@@ -119,8 +199,11 @@ class CapacityBoundTest {
       cpu.addAndGet(S);
     }
     ProcessCpu.Usage u = p.usage();
+    assertThat(u.ownCores()).isCloseTo(4.0 / 4.5, within(1e-9));
     assertThat(u.utilization()).isCloseTo(4.0 / (4.5 * 2), within(1e-9));
-    assertThat(u.cores()).isEqualTo(2);
+    assertThat(u.cpus()).isEqualTo(2);
+    assertThat(u.othersCores()).as("no machine readings").isNaN();
+    assertThat(u.budgetCores()).isEqualTo(2);
     // A reading a second for 20 s, both cores busy: the window forgets the quieter start.
     for (int i = 0; i < 20; i++) {
       wall.addAndGet(S);
@@ -153,5 +236,81 @@ class CapacityBoundTest {
     ProcessCpu.Usage u = p.usage();
     assertThat(u.seconds()).isCloseTo(10, within(1e-9));
     assertThat(u.utilization()).isCloseTo(8.0 / 20, within(1e-9));
+  }
+
+  @Test
+  void otherProcessesUseIsTheMachinesBusyTimeLessTheProcesssOwn() {
+    // A fake host of 2 CPUs: ticks of 10 ms (any unit does), a quota changing under it. The
+    // readings are injected; no clock but the one moved here.
+    AtomicLong wall = new AtomicLong(0);
+    long[] state = {0, 0, 0}; // process ns, busy ticks, total ticks
+    double[] quota = {Double.NaN};
+    AtomicLong reads = new AtomicLong();
+    ProcessCpu p =
+        new ProcessCpu(
+            wall::get,
+            () -> {
+              reads.incrementAndGet();
+              return new ProcessCpu.Reading(state[0], state[1], state[2], 2, quota[0]);
+            });
+    p.usage();
+    // 4 s: the server 0.9 of a core, the machine 1.9 busy of 2 (a client beside it: 1.0).
+    for (int i = 0; i < 4; i++) {
+      wall.addAndGet(S);
+      state[0] += 900 * MS;
+      state[1] += 190;
+      state[2] += 200;
+      p.record();
+    }
+    ProcessCpu.Usage u = p.usage();
+    assertThat(u.ownCores()).isCloseTo(0.9, within(1e-9));
+    assertThat(u.othersCores()).isCloseTo(1.0, within(1e-9));
+    assertThat(u.budgetCores()).isCloseTo(1.0, within(1e-9));
+    assertThat(u.quotaCores()).isNaN();
+    // A limit of half a core set meanwhile: it is the budget at once (the newest reading's).
+    quota[0] = 0.5;
+    wall.addAndGet(S);
+    state[0] += 500 * MS;
+    state[1] += 150;
+    state[2] += 200;
+    ProcessCpu.Usage limited = p.usage();
+    assertThat(limited.quotaCores()).isEqualTo(0.5);
+    assertThat(limited.allowedCores()).isEqualTo(0.5);
+    assertThat(limited.budgetCores()).as("at least what it got").isCloseTo(4.1 / 5, within(1e-9));
+    // Reads come as often as the dashboard and scrapes ask, the source is read at most every
+    // 250 ms; record() reads it only for a reading it keeps.
+    long before = reads.get();
+    for (int i = 0; i < 10; i++) {
+      p.usage();
+      p.record();
+    }
+    assertThat(reads.get()).isEqualTo(before);
+    wall.addAndGet(300 * MS);
+    p.usage();
+    p.record();
+    assertThat(reads.get()).isEqualTo(before + 1);
+  }
+
+  @Test
+  void aRequestsThreadOnlyHandsTheReadingToTheReader() {
+    AtomicLong wall = new AtomicLong(0);
+    AtomicLong reads = new AtomicLong();
+    java.util.List<Runnable> handed = new java.util.ArrayList<>();
+    ProcessCpu p =
+        new ProcessCpu(
+            wall::get,
+            () -> ProcessCpu.Reading.processOnly(reads.incrementAndGet() * S, 2),
+            handed::add);
+    p.record();
+    p.record();
+    assertThat(handed).as("one reading pending at a time").hasSize(1);
+    assertThat(reads.get()).as("nothing read on the caller's thread").isZero();
+    handed.removeFirst().run();
+    assertThat(reads.get()).isEqualTo(1);
+    p.record();
+    assertThat(handed).as("the one kept is not a second old").isEmpty();
+    wall.addAndGet(S);
+    p.record();
+    assertThat(handed).hasSize(1);
   }
 }

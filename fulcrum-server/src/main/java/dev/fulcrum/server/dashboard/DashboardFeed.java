@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The dashboard's data: once a second samples every served model version (requests and inferences
  * per second, latency p50/p95/p99 of that second, queue vs compute time, formed batch sizes,
- * rejections, timeouts and errors by reason, pending requests, instance utilization) and the server
+ * rejections, timeouts and errors by reason, pending requests, instance utilization, and for a
+ * version with a latency objective its load ratio and attainment over the last 10 s) and the server
  * (process CPU, heap, GC time), keeps the last five minutes of each in a bounded ring, serializes
  * one JSON frame and hands the same bytes to every subscriber. A new subscriber's first frame
  * carries the whole history, so a page that opens fills its charts at once.
@@ -606,6 +607,27 @@ public final class DashboardFeed
     number(g, "utilization", slo.utilization());
     number(g, "costPerMillion", slo.costPerMillion());
     number(g, "costPerHour", slo.costPerHour());
+    DashboardSource.Capacity c = slo.capacity();
+    if (c == null) {
+      g.writeNullField("capacity");
+    } else {
+      g.writeObjectFieldStart("capacity");
+      g.writeStringField("state", c.state());
+      number(g, "requestsPerS", c.requestsPerSecond());
+      if (c.bound() == null) {
+        g.writeNullField("bound");
+      } else {
+        g.writeStringField("bound", c.bound());
+      }
+      number(g, "loadRatio", c.loadRatio());
+      number(g, "offeredPerS", c.offeredPerSecond());
+      g.writeStringField("cpu", c.cpuState());
+      number(g, "budgetCores", c.budgetCores());
+      number(g, "allowedCores", c.allowedCores());
+      number(g, "othersCores", c.othersCores());
+      number(g, "ownCores", c.ownCores());
+      g.writeEndObject();
+    }
     g.writeEndObject();
   }
 

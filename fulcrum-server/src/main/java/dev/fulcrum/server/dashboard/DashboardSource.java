@@ -42,6 +42,7 @@ public interface DashboardSource {
    * @param costPerMillion the cost of one million predictions in dollars (NaN when no price is
    *     configured, or no prediction was made in the window)
    * @param costPerHour the price in dollars per hour (0: none configured)
+   * @param capacity the capacity at the objective and the load against it, or null (no objective)
    */
   record Slo(
       double latencyMs,
@@ -49,7 +50,52 @@ public interface DashboardSource {
       double attainment,
       double utilization,
       double costPerMillion,
-      double costPerHour) {}
+      double costPerHour,
+      @Nullable Capacity capacity) {
+
+    /** A panel without a capacity. */
+    public Slo(
+        double latencyMs,
+        double percentile,
+        double attainment,
+        double utilization,
+        double costPerMillion,
+        double costPerHour) {
+      this(latencyMs, percentile, attainment, utilization, costPerMillion, costPerHour, null);
+    }
+  }
+
+  /**
+   * The capacity at the objective, as {@code /slo}'s {@code capacity} states it: what the panel's
+   * number block shows.
+   *
+   * @param state {@code learning}, {@code known} or {@code too tight}
+   * @param requestsPerSecond the capacity stated (NaN unless known or too tight)
+   * @param bound {@code passes} or {@code cpu} (null unless stated)
+   * @param loadRatio offered over the capacity (NaN unless known)
+   * @param offeredPerSecond the requests offered a second over the last 10 s
+   * @param cpuState {@code unknown}, {@code idle} or {@code known}
+   * @param budgetCores the CPU the process may use now (NaN: unknown)
+   * @param allowedCores its limit, or its CPUs
+   * @param othersCores what other processes use of its CPUs (NaN: not known)
+   * @param ownCores what it uses itself (NaN: not known)
+   */
+  record Capacity(
+      String state,
+      double requestsPerSecond,
+      @Nullable String bound,
+      double loadRatio,
+      double offeredPerSecond,
+      String cpuState,
+      double budgetCores,
+      double allowedCores,
+      double othersCores,
+      double ownCores) {
+    public Capacity {
+      Objects.requireNonNull(state, "state");
+      Objects.requireNonNull(cpuState, "cpuState");
+    }
+  }
 
   /**
    * The drift panel of a version.

@@ -5,6 +5,7 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,8 +13,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The dashboard's SLO/cost and drift panels, read from what serves: each version's {@link
- * SloAccounting} (its 60 s window) and, when the server runs one, the drift monitor's report.
- * Stateless; called on the feed's thread.
+ * SloAccounting} (its 60 s window, and its capacity and load as {@code /slo} states them) and, when
+ * the server runs one, the drift monitor's report. Stateless; called on the feed's thread.
  */
 public final class RepositoryExtras implements DashboardSource {
   /** The accounting window the panel shows: long enough to be steady, short enough to be live. */
@@ -50,7 +51,24 @@ public final class RepositoryExtras implements DashboardSource {
         w.attainment(),
         w.utilization(),
         w.costPerMillionUsd(),
-        s.costPerHour());
+        s.costPerHour(),
+        s.latencyMs() > 0 ? capacity(s.load()) : null);
+  }
+
+  /** The capacity block, as {@code /slo}'s {@code capacity} states it. */
+  static Capacity capacity(SloAccounting.Load load) {
+    ProcessCpu.Usage cpu = load.cpu();
+    return new Capacity(
+        load.capacity().state().label(),
+        load.capacityPerSecond(),
+        load.capacity().stated() ? load.bound().label() : null,
+        load.ratio(),
+        load.offeredPerSecond(),
+        load.cpuState().label(),
+        Double.isNaN(cpu.ownCores()) ? Double.NaN : cpu.budgetCores(),
+        cpu.allowedCores(),
+        cpu.othersCores(),
+        cpu.ownCores());
   }
 
   private @Nullable Drift drift(ModelVersion mv) {

@@ -3,6 +3,7 @@ package dev.fulcrum.server.dashboard;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.SloAccounting;
 import java.util.HashMap;
 import java.util.Map;
 import org.HdrHistogram.Histogram;
@@ -13,7 +14,9 @@ import org.jspecify.annotations.Nullable;
  * One model version on the dashboard: the request latencies of the current second, recorded
  * lock-free from the scheduler's threads into an HdrHistogram {@link Recorder}, and the last five
  * minutes of one-second samples, each made from the version's {@link ModelStatistics} counters
- * since the previous sample (rates, queue vs compute time, formed batch sizes, busy time).
+ * since the previous sample (rates, queue vs compute time, formed batch sizes, busy time) and, for
+ * a version with a latency objective, its load ratio and attainment over the last 10 s ({@link
+ * SloAccounting#recent}).
  *
  * <p>Threads: {@link #requestDone} is called by any scheduler or transport thread (the recorder is
  * wait-free for writers); everything else, the history included, belongs to the feed's thread.
@@ -37,7 +40,11 @@ final class VersionTrack implements SchedulerObserver {
     UTILIZATION(12, "util"),
     BATCH_MEAN(13, "batchMean"),
     SLO_REFUSED(14, "sloRefused"),
-    INVALID(15, "invalid");
+    INVALID(15, "invalid"),
+    /** The load against the capacity at the objective, {@code fulcrum_slo_load_ratio}'s figure. */
+    LOAD_RATIO(16, "loadRatio"),
+    /** SLO attainment over the load's window (10 s), 0 to 1. */
+    ATTAINMENT(17, "attainment");
 
     /** The column's index in the history. */
     final int index;
@@ -118,6 +125,14 @@ final class VersionTrack implements SchedulerObserver {
       fill(values, batches, base, now, seconds, v.scheduler().instanceCount());
     }
     values[Column.PENDING.index] = v.scheduler().pending();
+    values[Column.LOAD_RATIO.index] = Double.NaN;
+    values[Column.ATTAINMENT.index] = Double.NaN;
+    if (v.config().slo().hasObjective()) {
+      // The load's window, not the longer ones: a few buckets, read once a second per version.
+      SloAccounting.Recent recent = v.sloRecent();
+      values[Column.LOAD_RATIO.index] = recent.load().ratio();
+      values[Column.ATTAINMENT.index] = recent.window().attainment();
+    }
     sampled = stats;
     last = now;
     lastNanos = nowNanos;

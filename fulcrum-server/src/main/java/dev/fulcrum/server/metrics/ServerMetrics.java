@@ -8,6 +8,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.tracing.Tracing;
@@ -727,7 +728,8 @@ public final class ServerMetrics
         "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
             + " serves within the latency objective: the lower of the pass times' bound (what the"
             + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
-            + " bound (the offered rate over the process's share of its cores used)\n"
+            + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
+            + " less what other processes use)\n"
             + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
     for (int i = 0; i < served.size(); i++) {
       double capacity = loads.get(i).capacityPerSecond();
@@ -737,14 +739,33 @@ public final class ServerMetrics
     }
     sb.append(
         "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
-            + " second, over fulcrum_slo_capacity_requests_per_second: above 1, more than this"
-            + " replica serves within the objective\n"
+            + " second, over fulcrum_slo_capacity_requests_per_second (the larger of the load on"
+            + " the passes and on the CPU budget): above 1, more than this replica serves within"
+            + " the objective\n"
             + "# TYPE fulcrum_slo_load_ratio gauge\n");
     for (int i = 0; i < served.size(); i++) {
       double ratio = loads.get(i).ratio();
       if (Double.isFinite(ratio)) {
         sloLine(sb, "fulcrum_slo_load_ratio", served.get(i), null, ratio);
       }
+    }
+    // What the CPU bound is from (the process's, shared by every model): why it states what it
+    // does.
+    ProcessCpu.Usage cpu = snaps.isEmpty() ? ProcessCpu.Usage.UNKNOWN : snaps.get(0).cpu();
+    sb.append(
+        "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
+            + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
+            + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
+            + " use now: allowed, or the CPUs less others, whichever is lower), own (what it uses)\n"
+            + "# TYPE fulcrum_slo_cpu_cores gauge\n");
+    if (!snaps.isEmpty()) {
+      // Always the four series while a version serves (NaN until a second of readings, others NaN
+      // without /proc): a series that comes and goes with the readings would read as churn.
+      boolean known = Double.isFinite(cpu.ownCores());
+      cpuLine(sb, "allowed", cpu.allowedCores());
+      cpuLine(sb, "others", cpu.othersCores());
+      cpuLine(sb, "budget", known ? cpu.budgetCores() : Double.NaN);
+      cpuLine(sb, "own", cpu.ownCores());
     }
     sb.append(
         "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
@@ -796,6 +817,11 @@ public final class ServerMetrics
 
   private static void outcome(StringBuilder sb, String name, String outcome, long value) {
     sb.append(name).append("{outcome=\"").append(outcome).append("\"} ").append(value);
+    sb.append('\n');
+  }
+
+  private static void cpuLine(StringBuilder sb, String use, double cores) {
+    sb.append("fulcrum_slo_cpu_cores{use=\"").append(use).append("\"} ").append(number(cores));
     sb.append('\n');
   }
 

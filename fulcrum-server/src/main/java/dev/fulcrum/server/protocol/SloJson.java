@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.PolicyState;
 import dev.fulcrum.core.scheduler.SloCapacity;
+import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 
 /**
@@ -67,8 +68,7 @@ public final class SloJson {
     number(capacity, "predictions_per_s", load.capacityPerSecond() * load.rowsPerRequest());
     number(capacity, "passes_requests_per_s", load.passesPerSecond());
     number(capacity, "cpu_requests_per_s", load.cpuPerSecond());
-    number(capacity, "cpu_utilization", load.cpu().utilization());
-    capacity.put("cpu_cores", load.cpu().cores());
+    cpu(capacity.putObject("cpu"), load);
     if (c.state() == SloCapacity.State.KNOWN) {
       capacity.put("batch_size", c.batchSize());
     } else {
@@ -123,6 +123,25 @@ public final class SloJson {
           .put("samples", t.samples());
     }
     return root;
+  }
+
+  /**
+   * The CPU bound's inputs, so that an operator sees why it states what it does: the process's
+   * budget (its limit, its CPUs, what other processes use of them) and its own use, all models
+   * together, in cores over about the last 10 s.
+   */
+  private static void cpu(ObjectNode o, SloAccounting.Load load) {
+    ProcessCpu.Usage u = load.cpu();
+    o.put("state", load.cpuState().label());
+    number(o, "load", load.cpuLoad());
+    o.put("cpus", u.cpus());
+    number(o, "quota_cores", u.quotaCores());
+    o.put("cores_allowed", u.allowedCores());
+    number(o, "others_busy", u.othersCores());
+    number(o, "budget_cores", u.budgetCores());
+    number(o, "own_busy", u.ownCores());
+    o.put("background_cores", SloAccounting.Load.CPU_FLOOR * u.allowedCores());
+    o.put("seconds", u.seconds());
   }
 
   /** {"p1": ms, "p10": ms, ...} from the quantiles in order. */

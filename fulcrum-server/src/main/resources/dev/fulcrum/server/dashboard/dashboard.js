@@ -6,7 +6,7 @@
 
   var BUCKETS = ['1', '2', '3–4', '5–8', '9–16', '17–32', '33–64', '65–128', '129–256', '257+'];
   var COLUMNS = ['rps', 'ips', 'p50', 'p95', 'p99', 'queueMs', 'computeMs', 'rejected', 'timedOut',
-    'failed', 'cancelled', 'pending', 'util', 'batchMean', 'sloRefused', 'invalid'];
+    'failed', 'cancelled', 'pending', 'util', 'batchMean', 'sloRefused', 'invalid', 'loadRatio', 'attainment'];
   var COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#db2777', '#ea580c', '#65a30d'];
   var RANK = { bad: 0, warn: 1, ok: 2 };
   var SHOWN_FEATURES = 6; // drift rows in a panel; the rest are counted
@@ -289,7 +289,7 @@
     ['errors', 'Errors by reason (/s)'],
     ['instances', 'Instances · utilization'],
     ['batch', 'Formed batch sizes'],
-    ['slo', 'SLO · $ per 1M'],
+    ['slo', 'SLO · capacity · $ per 1M'],
     ['drift', 'Drift per feature'],
     ['lifecycle', 'Lifecycle'],
     ['pending', 'Pending requests']
@@ -553,7 +553,7 @@
         if (m.charts[name]) { m.charts[name].plot.destroy(); delete m.charts[name]; }
       });
     }
-    renderSlo(p.slo, info.slo);
+    renderSlo(p.slo, info.slo, m, has ? from : -1);
     renderDrift(p.drift, info.drift);
     renderLifecycle(p.lifecycle, info);
   }
@@ -605,29 +605,79 @@
     return dl;
   }
 
-  function renderSlo(panel, slo) {
-    panel.body.textContent = '';
+  // The SLO panel: attainment, and for a model with an objective the capacity it states at it
+  // (GET .../slo "capacity", fulcrum_slo_capacity_requests_per_second), which bound applied (the
+  // pass times' or the CPU budget's) and the load ratio an autoscaler scales on, over time beside
+  // attainment (both over the last 10 s, each second).
+  function renderSlo(panel, slo, m, from) {
+    if (!panel.kv) {
+      panel.body.textContent = '';
+      panel.chartHost = el('div', 'slo-chart');
+      panel.kv = el('div');
+      panel.body.appendChild(panel.chartHost);
+      panel.body.appendChild(panel.kv);
+    }
+    panel.kv.textContent = '';
+    var charted = slo && slo.latencyMs !== null && from >= 0;
+    panel.chartHost.hidden = !charted;
+    if (!charted && m.charts.slo) { m.charts.slo.plot.destroy(); delete m.charts.slo; }
     if (!slo) {
       panel.now.textContent = 'not configured';
       panel.now.className = 'now none';
-      panel.body.appendChild(el('div', 'muted', 'set slo in config.yaml'));
+      panel.kv.appendChild(el('div', 'muted', 'set slo in config.yaml'));
       return;
     }
     panel.now.className = 'now';
     var cost = slo.costPerMillion !== null ? '$' + fmt(slo.costPerMillion, 3)
       : slo.costPerHour > 0 ? 'no predictions in the window' : 'no price set';
     var rows = [];
+    var c = slo.capacity;
     if (slo.latencyMs === null) {
       // A price without a latency objective: the cost is the figure, there is nothing to attain.
       panel.now.textContent = slo.costPerMillion !== null ? cost + ' per 1M predictions' : cost;
       rows.push(['SLO', 'none set (price only)']);
     } else {
-      panel.now.textContent = 'attainment ' + (slo.attainment === null ? '–' : fmt(100 * slo.attainment, 2) + ' %');
+      var parts = [['attainment', slo.attainment === null ? '–' : fmt(100 * slo.attainment, 2) + ' %', 's1']];
+      if (c) { parts.push(['load', c.loadRatio === null ? '–' : fmt(c.loadRatio, 2), 's2']); }
+      setNow(panel, parts);
+      panel.now.className = 'now' + (c && c.loadRatio !== null && c.loadRatio >= 1 ? ' bad' : '');
       rows.push(['SLO', 'p' + slo.percentile + ' ≤ ' + fmt(slo.latencyMs) + ' ms']);
+    }
+    if (c) {
+      rows.push(['capacity', capacityText(c)]);
+      rows.push(['CPU budget', budgetText(c)]);
     }
     rows.push(['utilization', slo.utilization === null ? '–' : fmt(100 * slo.utilization, 0) + ' %']);
     rows.push(['$ per 1M', cost]);
-    panel.body.appendChild(kv(rows));
+    var list = kv(rows);
+    if (c) {
+      list.title = 'capacity: the highest rate this replica serves within the objective, the lower of the'
+        + ' pass times\' bound and the CPU budget\'s; load: offered over the last 10 s / capacity'
+        + ' (fulcrum_slo_load_ratio). CPU budget: what the process may use now, its limit or its CPUs less'
+        + ' what other processes use; own: what it uses, all models together (GET /v2/models/<name>/slo)';
+    }
+    panel.kv.appendChild(list);
+    if (charted) {
+      var plot = chart(m.charts, 'slo', panel.chartHost, ['attainment %', 'load %'], 56, { floor: 100 });
+      plot.setData(slice(m.store, ['attainment', 'loadRatio'], from, 100));
+    }
+  }
+
+  /** "12.3k req/s · cpu", or why there is no figure. */
+  function capacityText(c) {
+    if (c.state === 'learning') { return 'learning (the policy has not measured 100 passes yet)'; }
+    if (c.state === 'too tight') { return '0: the objective is too tight for any batch size'; }
+    if (c.requestsPerS === null) { return c.state; }
+    return si(Math.round(c.requestsPerS)) + ' req/s · bound ' + c.bound
+      + (c.bound === 'passes' && c.cpu === 'idle' ? ' (CPU idle)' : '');
+  }
+
+  /** "1.05 of 2 cores · others 0.95 · own 0.9", or what is not known. */
+  function budgetText(c) {
+    if (c.budgetCores === null) { return 'unknown'; }
+    return fmt(c.budgetCores, 2) + ' of ' + fmt(c.allowedCores, 2) + ' cores'
+      + (c.othersCores !== null ? ' · others ' + fmt(c.othersCores, 2) : '')
+      + ' · own ' + fmt(c.ownCores, 2);
   }
 
   function renderDrift(panel, drift) {

@@ -67,7 +67,7 @@ class DashboardFeedTest {
     assertThat(h.count(0, 4)).isEqualTo(11);
     assertThat(h.recentMean(0, 2)).isEqualTo(10.5);
     assertThat(History.bytes(300, 14, 10)).isEqualTo(300 * (8 + 8 * 14 + 8 * 10));
-    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 16, 10));
+    assertThat(DashboardFeed.historyBytesPerVersion()).isEqualTo(History.bytes(300, 18, 10));
   }
 
   @Test

@@ -59,7 +59,8 @@ class DashboardBrowserTest {
     TestModels.writeModel(repo, ADD_SUB);
     TestModels.writeModel(repo, MIXED);
     Files.writeString(
-        repo.resolve(ADD_SUB).resolve("config.yaml"), "max-batch-size: 8\ninstance-count: 2\n");
+        repo.resolve(ADD_SUB).resolve("config.yaml"),
+        "max-batch-size: 8\ninstance-count: 2\nslo:\n  latency-ms: 1000\n");
     try (E2eServer server = E2eServer.startWithDashboard(repo, HttpServerConfig.ephemeral())) {
       Load load = new Load(server);
       try (HeadlessBrowser browser = HeadlessBrowser.start()) {
@@ -298,13 +299,55 @@ class DashboardBrowserTest {
       System.out.println("dashboard: frame-to-screen lag (ms), last 5 frames: " + lags);
       assertThat(median).as("median frame-to-screen lag, ms").isLessThan(1000);
 
-      assertThat(nowText(browser, ADD_SUB, "slo")).isEqualTo("not configured");
+      capacity(browser);
+      assertThat(nowText(browser, MIXED, "slo")).isEqualTo("not configured");
       assertThat(nowText(browser, ADD_SUB, "drift")).isEqualTo("not configured");
       assertThat(nowText(browser, ADD_SUB, "instances")).startsWith("2 instances");
       Path shot = browser.screenshot(Path.of("target", "dashboard", "dashboard.png"));
       System.out.println("dashboard: screenshot " + shot.toAbsolutePath());
       assertThat(browser.severeConsoleMessages()).isEmpty();
     }
+  }
+
+  /**
+   * The model with an objective shows its attainment and load ratio, the capacity it states (once
+   * its policy measured 100 passes) with the bound that applied and the CPU budget, and plots the
+   * load ratio beside attainment.
+   */
+  private static void capacity(HeadlessBrowser browser) throws Exception {
+    Await.until(
+        "the SLO panel of " + ADD_SUB + " states a capacity and a load",
+        () -> {
+          String now = nowText(browser, ADD_SUB, "slo");
+          return now.startsWith("attainment ")
+              && now.matches(".* · load [0-9.]+$")
+              && panelText(browser, ADD_SUB, "slo")
+                  .matches("(?s).*capacity[0-9.kM]+ req/s · bound (passes|cpu).*");
+        },
+        () -> nowText(browser, ADD_SUB, "slo") + " | " + panelText(browser, ADD_SUB, "slo"));
+    assertThat(panelText(browser, ADD_SUB, "slo"))
+        .containsPattern("CPU budget[0-9.]+ of [0-9.]+ cores");
+    Await.until(
+        "the load ratio and attainment are plotted",
+        () -> {
+          Object n =
+              browser.script(
+                  "return document.querySelectorAll('section.model[data-key=\"' + arguments[0]"
+                      + " + '/1\"] [data-panel=\"slo\"] canvas').length;",
+                  ADD_SUB);
+          return n instanceof Number x && x.intValue() > 0;
+        });
+  }
+
+  private static String panelText(HeadlessBrowser browser, String model, String panel) {
+    Object t =
+        browser.script(
+            "var e = document.querySelector('section.model[data-key=\"' + arguments[0]"
+                + " + '/1\"] [data-panel=\"' + arguments[1] + '\"] .body');"
+                + " return e ? e.textContent : '';",
+            model,
+            panel);
+    return String.valueOf(t);
   }
 
   @Test

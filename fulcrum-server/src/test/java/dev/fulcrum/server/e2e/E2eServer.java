@@ -15,6 +15,7 @@ import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.tracing.Tracing;
@@ -203,6 +204,7 @@ final class E2eServer implements AutoCloseable {
             new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
     models.manager().addListener(feed);
     feed.bind(models);
+    feed.source(new RepositoryExtras(models, null)); // the SLO panel, as the serve command's
     models.loadAll();
     feed.startupDone(1.0);
     feed.start();
