@@ -3,8 +3,10 @@
 running Fulcrum with the demo models: one PASS/FAIL line per call, what a team moving off Triton
 runs. Run by bench/triton_clients.sh, which installs the client and starts the server.
 
-Calls Fulcrum does not implement (shared memory, trace and log settings, model files in a load
-request) must answer a clean error naming the cause, in time: they PASS when they do. Exit status 1
+Calls Fulcrum does not implement (shared memory, log settings, model files in a load request) must
+answer a clean error naming the cause, in time: they PASS when they do. The trace settings are
+read over both transports and, on a server with tracing on, changed and put back; on one without,
+a change must be refused saying tracing is off. Exit status 1
 when a check FAILs."""
 
 import argparse
@@ -145,6 +147,27 @@ def check_text(result):
 
 
 SHM_WORDS = ("not supported", "unsupported", "shared memory")
+
+
+def trace_settings(c, plain):
+    """Triton's trace extension: read the settings, then change a model's and put it back (or, on a
+    server without tracing, see the change refused). plain turns an answer into {name: value}."""
+    def get(**kw):
+        return plain(c.get_trace_settings(**kw, **({"as_json": True} if "grpc" in type(c).__module__ else {})))
+
+    def update(**kw):
+        return plain(c.update_trace_settings(**kw, **({"as_json": True} if "grpc" in type(c).__module__ else {})))
+
+    s = get()
+    expect(s["trace_mode"] in ("opentelemetry", ["opentelemetry"]), s)
+    if s["trace_level"] == ["OFF"]:
+        return "OFF; " + refused(lambda: update(model_name=FRAUD, settings={"trace_count": "5"}), "tracing is off")
+    changed = update(model_name=FRAUD, settings={"trace_count": "5"})
+    expect(changed["trace_count"] in ("5", ["5"]), changed)
+    back = update(model_name=FRAUD, settings={"trace_count": None})
+    expect(back["trace_count"] == s["trace_count"], back)
+    refused(lambda: update(settings={"trace_rate": "often"}), "trace_rate must be an integer")
+    return f"{s['trace_level']} rate {s['trace_rate']}; a model's trace_count set and put back"
 
 
 def run_http(url, repository):
@@ -313,7 +336,7 @@ def run_http(url, repository):
         return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
 
     check("http infer with a shared-memory input -> clean error", shm_infer)
-    check("http get_trace_settings -> clean error", lambda: refused(c.get_trace_settings, "not supported", "trace", "not found"))
+    check("http get_trace_settings / update_trace_settings", lambda: trace_settings(c, lambda s: s))
     check("http get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "logging", "not found"))
     c.close()
 
@@ -467,7 +490,8 @@ def run_grpc(url):
         return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
 
     check("grpc infer with a shared-memory input -> clean error", shm_infer)
-    check("grpc get_trace_settings -> clean error", lambda: refused(c.get_trace_settings, "not supported", "unimplemented", "trace"))
+    check("grpc get_trace_settings / update_trace_settings",
+          lambda: trace_settings(c, lambda s: {k: v["value"] for k, v in s["settings"].items()}))
     check("grpc get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "unimplemented", "log"))
     c.close()
 

@@ -165,7 +165,7 @@ public final class InferenceService {
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted, InferenceRequest asked, @Nullable Executor answerOn) {
     InferenceRequest request =
-        timingAlways && !asked.options().timing()
+        timingAlways && !asked.options().costUsd()
             ? asked.withOptions(asked.options().withTiming())
             : asked;
     if (draining) {
@@ -199,8 +199,9 @@ public final class InferenceService {
           CompletableFuture.failedFuture(
               InferenceException.internal("request failed: " + e.getMessage(), e));
     }
-    if (request.options().timing()) {
-      // Only a request that asked: its timing (set by the pass) gets its cost.
+    if (request.options().costUsd()) {
+      // Only a timing someone reads the cost of (the client's, a span's) gets it: one timed only
+      // for the slow-request log skips this stage and its allocations.
       result = cancelling(result.thenApply(priced(mv)), result);
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.

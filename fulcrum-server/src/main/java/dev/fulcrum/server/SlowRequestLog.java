@@ -1,6 +1,7 @@
 package dev.fulcrum.server;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.RequestTiming;
@@ -114,8 +115,9 @@ public final class SlowRequestLog implements AutoCloseable {
   /**
    * What the log writes, validated once.
    *
-   * @param thresholdNanos a request slower than this is logged, when its model has no latency
-   *     objective; {@link Long#MAX_VALUE}: only models with an objective are judged ({@code
+   * @param thresholdNanos a request slower than this is logged, when its model has no threshold of
+   *     its own ({@code slow-request-ms} or {@code slo.latency-ms} in its config.yaml); {@link
+   *     Long#MAX_VALUE}: only models with a threshold of their own are judged ({@code
    *     --log-slow-requests-ms slo})
    * @param format how a line is written
    * @param maxLinesPerSecond lines a second before the rest are counted (1 to 100000)
@@ -171,7 +173,7 @@ public final class SlowRequestLog implements AutoCloseable {
    *     refused, or failed)
    * @param client the client's address, or null when unknown
    * @param id the request's {@code id} field (client text), or null
-   * @param traceparent the request's {@code traceparent} header (client text), or null
+   * @param trace the request's W3C trace context (parsed once, when it arrived), or null
    * @param failure what it was answered with when not a result, or null
    */
   public record SlowRequest(
@@ -184,7 +186,7 @@ public final class SlowRequestLog implements AutoCloseable {
       @Nullable RequestTiming timing,
       @Nullable SocketAddress client,
       @Nullable String id,
-      @Nullable String traceparent,
+      @Nullable TraceParent trace,
       @Nullable Throwable failure) {}
 
   /** Where the lines go: the logger, or a test's list. */
@@ -203,6 +205,11 @@ public final class SlowRequestLog implements AutoCloseable {
 
   /** Requests left out since the last summary: over the rate, or the queue was full. */
   private final AtomicLong suppressed = new AtomicLong();
+
+  /** Requests' lines written, and requests left out, since the start ({@code /metrics}). */
+  private final AtomicLong loggedTotal = new AtomicLong();
+
+  private final AtomicLong suppressedTotal = new AtomicLong();
 
   private final @Nullable Thread writer;
   private volatile boolean closed;
@@ -255,23 +262,31 @@ public final class SlowRequestLog implements AutoCloseable {
   }
 
   /**
-   * The threshold a request is judged by: its model's latency objective ({@code slo.latency-ms})
-   * when it has one, else the server's.
+   * The threshold a request is judged by: its model's own ({@link #modelThresholdNanos}) when it
+   * has one, else the server's.
    *
-   * @param sloNanos the model's objective, 0 for none (or an unknown model)
+   * @param modelNanos the model's threshold, 0 for none (or an unknown model)
    */
-  public long thresholdNanos(long sloNanos) {
-    return sloNanos > 0 ? sloNanos : settings.thresholdNanos();
+  public long thresholdNanos(long modelNanos) {
+    return modelNanos > 0 ? modelNanos : settings.thresholdNanos();
   }
 
   /**
-   * The latency objective of the model a failed request named (its answer, had there been one,
-   * would carry it), 0 for none or an unknown model: what both transports pass to {@link
-   * #thresholdNanos} for a request that ended without an answer.
+   * A model's own threshold: its {@code slow-request-ms} when config.yaml sets one, else its
+   * latency objective ({@code slo.latency-ms}), else 0 (the server's applies).
    */
-  public static long objectiveOf(InferenceService service, String model, String version) {
+  public static long modelThresholdNanos(ModelConfig config) {
+    return config.slowRequestNanos() > 0 ? config.slowRequestNanos() : config.slo().latencyNanos();
+  }
+
+  /**
+   * The threshold of the model a failed request named (its answer, had there been one, would carry
+   * it), 0 for none or an unknown model: what both transports pass to {@link #thresholdNanos} for a
+   * request that ended without an answer.
+   */
+  public static long modelThresholdOf(InferenceService service, String model, String version) {
     try {
-      return service.repository().resolve(model, version).config().slo().latencyNanos();
+      return modelThresholdNanos(service.repository().resolve(model, version).config());
     } catch (RuntimeException e) {
       return 0;
     }
@@ -282,11 +297,11 @@ public final class SlowRequestLog implements AutoCloseable {
    * refused for load; and, if so, within this second's rate (else it is counted for the summary).
    * Allocates nothing.
    *
-   * @param sloNanos its model's latency objective, 0 for none
+   * @param modelNanos its model's threshold ({@link #modelThresholdNanos}), 0 for none
    * @param failure what it was answered with when not a result, or null
    */
-  public boolean wants(long totalNanos, long sloNanos, @Nullable Throwable failure) {
-    if (totalNanos <= thresholdNanos(sloNanos) && !refusedForLoad(failure)) {
+  public boolean wants(long totalNanos, long modelNanos, @Nullable Throwable failure) {
+    if (totalNanos <= thresholdNanos(modelNanos) && !refusedForLoad(failure)) {
       return false;
     }
     return admit(nanoClock.getAsLong());
@@ -303,7 +318,7 @@ public final class SlowRequestLog implements AutoCloseable {
       } else if ((s & COUNT_MASK) < settings.maxLinesPerSecond()) {
         next = s + 1;
       } else {
-        suppressed.incrementAndGet();
+        suppress();
         return false;
       }
       if (window.compareAndSet(s, next)) {
@@ -315,8 +330,26 @@ public final class SlowRequestLog implements AutoCloseable {
   /** Hands a line to the writer thread; never blocks (a full queue counts it as suppressed). */
   public void write(SlowRequest r) {
     if (closed || !queue.offer(r)) {
-      suppressed.incrementAndGet();
+      suppress();
     }
+  }
+
+  private void suppress() {
+    suppressed.incrementAndGet();
+    suppressedTotal.incrementAndGet();
+  }
+
+  /** Requests whose line was written since the start ({@code fulcrum_slow_requests_total}). */
+  public long logged() {
+    return loggedTotal.get();
+  }
+
+  /**
+   * Requests that were slow or refused but got no line since the start: over the rate, the queue
+   * full, or the log's back end failed.
+   */
+  public long suppressed() {
+    return suppressedTotal.get();
   }
 
   /** Whether a failure is a refusal for load: a full queue or SLO refusal, or a queue timeout. */
@@ -349,11 +382,12 @@ public final class SlowRequestLog implements AutoCloseable {
       try {
         if (r != null) {
           sink.line(format(r, settings.format(), wallClock.instant()));
+          loggedTotal.incrementAndGet();
         }
         drain(false);
       } catch (RuntimeException e) {
         // A logging back end that throws must not end the thread: the next line tries again.
-        suppressed.incrementAndGet();
+        suppress();
       }
     }
   }
@@ -366,6 +400,7 @@ public final class SlowRequestLog implements AutoCloseable {
     SlowRequest r;
     while ((r = queue.poll()) != null) {
       sink.line(format(r, settings.format(), wallClock.instant()));
+      loggedTotal.incrementAndGet();
     }
     long now = nanoClock.getAsLong();
     if (all || now - lastSummaryNanos >= SECOND) {
@@ -448,9 +483,9 @@ public final class SlowRequestLog implements AutoCloseable {
     if (id != null && !id.isEmpty()) {
       l.text("id", ClientText.printable(id, MAX_TEXT));
     }
-    String traceId = traceId(r.traceparent());
-    if (traceId != null) {
-      l.text("trace_id", traceId);
+    TraceParent trace = r.trace();
+    if (trace != null) {
+      l.text("trace_id", trace.traceId());
     }
     Throwable failure = r.failure();
     if (failure != null) {
@@ -459,38 +494,6 @@ public final class SlowRequestLog implements AutoCloseable {
       l.text("error", ClientText.printable(m, MAX_TEXT));
     }
     return l.end();
-  }
-
-  /**
-   * The trace id of a W3C {@code traceparent} ({@code version-traceid-parentid-flags}, lower-case
-   * hex, the id not all zeros), or null when there is none or it does not parse.
-   */
-  static @Nullable String traceId(@Nullable String traceparent) {
-    if (traceparent == null) {
-      return null;
-    }
-    String t = traceparent.trim();
-    if (t.length() < 55 || t.charAt(2) != '-' || t.charAt(35) != '-' || t.charAt(52) != '-') {
-      return null;
-    }
-    if (t.startsWith("ff") || !hex(t, 0, 2) || !hex(t, 3, 35) || !hex(t, 36, 52)) {
-      return null;
-    }
-    if (t.length() > 55 && (t.startsWith("00") || t.charAt(55) != '-')) {
-      return null; // version 00 has exactly four fields; later versions may add some after a dash
-    }
-    String id = t.substring(3, 35);
-    return id.equals("00000000000000000000000000000000") ? null : id;
-  }
-
-  private static boolean hex(String s, int from, int to) {
-    for (int i = from; i < to; i++) {
-      char c = s.charAt(i);
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static String address(SocketAddress a) {

@@ -9,7 +9,9 @@ import dev.fulcrum.core.inference.InferenceResponse;
  * place a timing the client did not ask to see is taken off its answer. A request is timed when the
  * server needs it for itself (the slow-request log is on, or the request is traced), when the
  * client asked ({@code timing: true}), or with {@code --request-timing-always} (the core adds that
- * one); its answer shows the timing only in the last two cases. Stateless.
+ * one); its answer shows the timing only in the last two cases. A timing only the slow-request log
+ * reads is not priced ({@code cost_usd}: the core skips that stage); a traced request's is, as its
+ * span carries the cost. Stateless.
  */
 public final class TimedAnswers {
   private TimedAnswers() {}
@@ -17,12 +19,17 @@ public final class TimedAnswers {
   /**
    * The request to run.
    *
-   * @param serverNeedsTiming the slow-request log is on, or the request is traced
+   * @param slowLog the slow-request log is on (it reads the times, not the cost)
+   * @param traced the request is traced (its span carries the times and the cost)
    */
-  public static InferenceRequest toRun(InferenceRequest asked, boolean serverNeedsTiming) {
-    return serverNeedsTiming && !asked.options().timing()
-        ? asked.withOptions(asked.options().withTiming())
-        : asked;
+  public static InferenceRequest toRun(InferenceRequest asked, boolean slowLog, boolean traced) {
+    if (asked.options().timing()) {
+      return asked;
+    }
+    if (traced) {
+      return asked.withOptions(asked.options().withTiming());
+    }
+    return slowLog ? asked.withOptions(asked.options().withServerTiming()) : asked;
   }
 
   /** Whether the answer to {@code asked} shows its timing. */

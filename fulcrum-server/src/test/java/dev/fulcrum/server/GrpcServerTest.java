@@ -38,6 +38,8 @@ import dev.fulcrum.server.grpc.proto.ServerReadyRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.protocol.ModelJson;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -350,6 +352,27 @@ class GrpcServerTest {
                 RepositoryModelUnloadRequest.newBuilder().setModelName("simple").build()),
         Status.Code.UNIMPLEMENTED,
         "simple");
+  }
+
+  @Test
+  void traceSettingReadsOffAndRefusesAChangeWithoutTracing() {
+    // tritonclient.grpc's get_trace_settings / update_trace_settings, on a server started without
+    // --trace-otlp-endpoint: REST's GET reads OFF and its POST is a 400; here the same words.
+    TraceSettingResponse off = stub.traceSetting(TraceSettingRequest.getDefaultInstance());
+    assertThat(off.getSettingsMap().get("trace_level").getValueList()).containsExactly("OFF");
+    assertThat(off.getSettingsMap().get("trace_mode").getValueList())
+        .containsExactly("opentelemetry");
+    assertStatus(
+        () ->
+            stub.traceSetting(
+                TraceSettingRequest.newBuilder()
+                    .setModelName("simple")
+                    .putSettings(
+                        "trace_rate",
+                        TraceSettingRequest.SettingValue.newBuilder().addValue("10").build())
+                    .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "tracing is off on this server");
   }
 
   @Test

@@ -183,7 +183,8 @@ class HttpServerTest {
             "model_repository",
             "parameters",
             "schedule_policy",
-            "statistics");
+            "statistics",
+            "trace");
   }
 
   @Test

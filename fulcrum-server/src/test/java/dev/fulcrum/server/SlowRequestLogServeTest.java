@@ -77,6 +77,8 @@ class SlowRequestLogServeTest {
     model("slow", "", 300);
     model("quick", "slo:\n  latency-ms: 20000\n", 0);
     model("slo_slow", "slo:\n  latency-ms: 20\n", 150);
+    // Its own threshold, under its objective: judged by slow-request-ms, not the objective.
+    model("own_threshold", "slow-request-ms: 30\nslo:\n  latency-ms: 20000\n", 150);
     model(
         "narrow",
         "max-batch-size: 1\ninstance-count: 1\nqueue-policy:\n  max-queue-size: 1\n",
@@ -312,6 +314,17 @@ class SlowRequestLogServeTest {
     assertThat(r.statusCode()).as(r.body()).isIn(200, 429);
     Map<String, String> f = awaitLine("slo-1");
     assertThat(f).containsEntry("model", "slo_slow").containsEntry("threshold_ms", "20.000");
+  }
+
+  @Test
+  void aModelsSlowRequestMsIsItsThresholdOverItsObjective() throws Exception {
+    HttpResponse<String> r = postJson("own_threshold", body("own-1", ""));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    Map<String, String> f = awaitLine("own-1");
+    assertThat(f)
+        .containsEntry("model", "own_threshold")
+        .containsEntry("reason", "slow")
+        .containsEntry("threshold_ms", "30.000");
   }
 
   @Test

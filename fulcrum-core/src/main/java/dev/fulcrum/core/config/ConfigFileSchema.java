@@ -303,7 +303,8 @@ final class ConfigFileSchema {
               "monitoring",
               "pipeline",
               "response-cache",
-              "instance-groups"),
+              "instance-groups",
+              "slow-request-ms"),
           List.of(
               S,
               S,
@@ -321,7 +322,8 @@ final class ConfigFileSchema {
               MONITORING,
               PIPELINE,
               RESPONSE_CACHE,
-              listOf(INSTANCE_GROUP)),
+              listOf(INSTANCE_GROUP),
+              D),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -340,7 +342,8 @@ final class ConfigFileSchema {
                   (MonitoringFile) a[13],
                   (PipelineFile) a[14],
                   (ResponseCacheFile) a[15],
-                  ConfigFileSchema.<InstanceGroupFile>list(a[16])));
+                  ConfigFileSchema.<InstanceGroupFile>list(a[16]),
+                  (Double) a[17]));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

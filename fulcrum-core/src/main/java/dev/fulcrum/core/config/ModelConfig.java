@@ -34,6 +34,9 @@ import org.jspecify.annotations.Nullable;
  * @param instanceGroups Triton's instance groups as the configuration gives them ({@code
  *     instance-groups}, from a config.pbtxt's {@code instance_group}), whose counts add up to
  *     {@code instanceCount}; empty when it gives none (one group of {@code instanceCount})
+ * @param slowRequestNanos the model's own threshold for the slow-request log ({@code
+ *     slow-request-ms}), over its latency objective and the server's {@code
+ *     --log-slow-requests-ms}; 0 when config.yaml sets none
  */
 public record ModelConfig(
     String name,
@@ -52,9 +55,10 @@ public record ModelConfig(
     @Nullable PipelineConfig pipeline,
     ResponseCacheConfig responseCache,
     List<ModelConfigFile.WarmupFile> warmup,
-    List<ModelConfigFile.InstanceGroupFile> instanceGroups) {
+    List<ModelConfigFile.InstanceGroupFile> instanceGroups,
+    long slowRequestNanos) {
 
-  /** A configuration without instance groups (one group of {@code instanceCount}). */
+  /** A configuration without instance groups and without a slow-request threshold of its own. */
   public ModelConfig(
       String name,
       String platform,
@@ -89,7 +93,8 @@ public record ModelConfig(
         pipeline,
         responseCache,
         warmup,
-        List.of());
+        List.of(),
+        0);
   }
 
   /** A configuration without warm-up samples. */
@@ -200,6 +205,9 @@ public record ModelConfig(
     if (maxBatchSize < 0 || instanceCount < 1) {
       throw new IllegalArgumentException("maxBatchSize >= 0 and instanceCount >= 1");
     }
+    if (slowRequestNanos < 0) {
+      throw new IllegalArgumentException("slowRequestNanos >= 0");
+    }
   }
 
   /**
@@ -236,7 +244,8 @@ public record ModelConfig(
         pipeline,
         responseCache,
         warmup,
-        instanceGroups);
+        instanceGroups,
+        slowRequestNanos);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

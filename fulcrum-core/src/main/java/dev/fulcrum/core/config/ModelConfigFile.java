@@ -26,7 +26,48 @@ public record ModelConfigFile(
     @JsonProperty("monitoring") @Nullable MonitoringFile monitoring,
     @JsonProperty("pipeline") @Nullable PipelineFile pipeline,
     @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache,
-    @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups) {
+    @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups,
+    @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs) {
+
+  /** A configuration without its own slow-request threshold. */
+  public ModelConfigFile(
+      @Nullable String name,
+      @Nullable String platform,
+      @Nullable String defaultModelFilename,
+      @Nullable Integer maxBatchSize,
+      @Nullable List<Tensor> inputs,
+      @Nullable List<Tensor> outputs,
+      @Nullable VersionPolicyFile versionPolicy,
+      @Nullable Integer instanceCount,
+      @Nullable OnnxRuntimeFile onnxruntime,
+      @Nullable DynamicBatchingFile dynamicBatching,
+      @Nullable QueuePolicyFile queuePolicy,
+      @Nullable List<WarmupFile> modelWarmup,
+      @Nullable SloFile slo,
+      @Nullable MonitoringFile monitoring,
+      @Nullable PipelineFile pipeline,
+      @Nullable ResponseCacheFile responseCache,
+      @Nullable List<InstanceGroupFile> instanceGroups) {
+    this(
+        name,
+        platform,
+        defaultModelFilename,
+        maxBatchSize,
+        inputs,
+        outputs,
+        versionPolicy,
+        instanceCount,
+        onnxruntime,
+        dynamicBatching,
+        queuePolicy,
+        modelWarmup,
+        slo,
+        monitoring,
+        pipeline,
+        responseCache,
+        instanceGroups,
+        null);
+  }
 
   /** A configuration without instance groups (one group of {@code instance-count}). */
   public ModelConfigFile(
@@ -63,6 +104,7 @@ public record ModelConfigFile(
         monitoring,
         pipeline,
         responseCache,
+        null,
         null);
   }
 

@@ -372,7 +372,25 @@ public final class ModelConfigResolver {
             ? List.of()
             : f.modelWarmup().stream().filter(Objects::nonNull).toList(),
         // As written too (checked by deployment): the groups a config read there shows.
-        f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()));
+        f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()),
+        slowRequestNanos(f.slowRequestMs(), file));
+  }
+
+  /** {@code slow-request-ms}: the model's slow-request threshold, 0 when not set. */
+  static long slowRequestNanos(@Nullable Double ms, Path file) throws ConfigException {
+    if (ms == null) {
+      return 0;
+    }
+    if (!(ms > 0 && ms <= MAX_LATENCY_MS)) {
+      throw new ConfigException(
+          file,
+          "slow-request-ms",
+          "must be > 0 and <= "
+              + (long) MAX_LATENCY_MS
+              + " milliseconds (a fraction logs nearly every request), was "
+              + ms);
+    }
+    return Math.max(1, Math.round(ms * 1e6));
   }
 
   /** The latency objective and price: {@code slo:} checked, the server's price filled in. */

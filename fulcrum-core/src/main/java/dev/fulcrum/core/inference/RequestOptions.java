@@ -16,13 +16,22 @@ import org.jspecify.annotations.Nullable;
  * @param sloClass the {@code slo_class} parameter: whether the model's latency objective applies
  * @param timing the {@code timing} parameter: whether the response says where the request's time
  *     and money went ({@link RequestTiming}); false by default, so that a request that does not ask
- *     costs nothing
+ *     costs nothing. Also true for a request the server times for its own use (the slow-request
+ *     log), whose answer does not show it
  * @param tokenCount the {@code token_count} parameter: whether a text pipeline's answer says how
  *     many tokens its tokenizer made of the request's text (the response parameter {@code
  *     token_count}; special tokens included, after truncation); false by default
+ * @param costUsd whether its timing is priced ({@code cost_usd}, for a model with a price): true
+ *     for a timing the client sees; false for one the server took only for itself ({@link
+ *     #withServerTiming}), which no one would read the price of. Only with {@code timing}
  */
 public record RequestOptions(
-    long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean tokenCount) {
+    long priority,
+    long timeoutMicros,
+    SloClass sloClass,
+    boolean timing,
+    boolean tokenCount,
+    boolean costUsd) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -62,6 +71,15 @@ public record RequestOptions(
     if (timeoutMicros < 0) {
       throw new IllegalArgumentException("timeoutMicros >= 0");
     }
+    if (costUsd && !timing) {
+      throw new IllegalArgumentException("costUsd only with timing");
+    }
+  }
+
+  /** Options whose timing, when asked, is priced (what a client asking {@code timing} gets). */
+  public RequestOptions(
+      long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean tokenCount) {
+    this(priority, timeoutMicros, sloClass, timing, tokenCount, timing);
   }
 
   /** Options that ask for neither timing nor a token count. */
@@ -99,12 +117,28 @@ public record RequestOptions(
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing, tokenCount);
+    return new RequestOptions(priority, micros, sloClass, timing, tokenCount, costUsd);
   }
 
-  /** These options asking for timing (the server's {@code --request-timing-always true}). */
+  /**
+   * These options asking for timing, priced (the server's {@code --request-timing-always true}, a
+   * traced request, whose span carries the cost).
+   */
   public RequestOptions withTiming() {
-    return timing ? this : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount);
+    return timing && costUsd
+        ? this
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, true);
+  }
+
+  /**
+   * These options timed for the server's own use (the slow-request log): the times, without the
+   * cost, which only an answer that shows the timing (or a span) carries. Options that already ask
+   * for timing are kept.
+   */
+  public RequestOptions withServerTiming() {
+    return timing
+        ? this
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, false);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */

@@ -12,7 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code slo:} in config.yaml and the server's price. */
+/** {@code slo:} and {@code slow-request-ms} in config.yaml, and the server's price. */
 class SloConfigTest {
   @TempDir Path dir;
 
@@ -58,6 +58,19 @@ class SloConfigTest {
     assertFails("slo: {latency-ms: 10, cost-per-hour: -1}", "'slo.cost-per-hour'");
     assertFails("slo: {}", "'slo'", "latency-ms", "or cost-per-hour alone");
     assertFails("slo: {latency: 10}", "latency");
+  }
+
+  @Test
+  void slowRequestMsIsTheModelsOwnSlowRequestThreshold() throws Exception {
+    assertThat(resolve("", 0).slowRequestNanos()).as("not set").isZero();
+    assertThat(resolve("slow-request-ms: 50", 0).slowRequestNanos()).isEqualTo(50_000_000);
+    ModelConfig both = resolve("slow-request-ms: 0.5\nslo: {latency-ms: 20}", 0);
+    assertThat(both.slowRequestNanos()).isEqualTo(500_000);
+    assertThat(both.slo().latencyNanos()).as("the objective is unchanged").isEqualTo(20_000_000);
+    assertFails("slow-request-ms: 0", "'slow-request-ms'", "must be > 0");
+    assertFails("slow-request-ms: -5", "'slow-request-ms'");
+    assertFails("slow-request-ms: 3600001", "'slow-request-ms'", "<= 600000");
+    assertFails("slow-request-ms: soon", "slow-request-ms");
   }
 
   private void assertFails(String yaml, String... fragments) {

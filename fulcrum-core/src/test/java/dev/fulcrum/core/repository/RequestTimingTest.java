@@ -100,6 +100,26 @@ class RequestTimingTest {
   }
 
   @Test
+  void aTimingTakenOnlyForTheServerHasTheTimesButIsNotPriced() throws Exception {
+    try (ModelRepository r = serve(new FakeRuntime(), 3.6, false)) {
+      InferenceService svc = new InferenceService(r, true);
+      InferenceRequest asked = request(false, 1, 2, 3, 4);
+      InferenceRequest forTheServer = asked.withOptions(asked.options().withServerTiming());
+      assertThat(forTheServer.options().timing()).isTrue();
+      assertThat(forTheServer.options().costUsd()).isFalse();
+      RequestTiming t = timing(svc.infer(forTheServer).get().timing());
+      assertThat(t.requestRows()).isEqualTo(2);
+      assertThat(t.queueMicros() + t.computeMicros()).isLessThanOrEqualTo(t.totalMicros());
+      assertThat(t.priced()).as("no one reads its cost: not priced").isFalse();
+      // A client's timing is priced as before, and --request-timing-always prices one the server
+      // timed for itself.
+      assertThat(timing(svc.infer(request(true, 1, 2)).get().timing()).priced()).isTrue();
+      InferenceService always = new InferenceService(r, true, null, true);
+      assertThat(timing(always.infer(forTheServer).get().timing()).priced()).isTrue();
+    }
+  }
+
+  @Test
   void withoutAPriceThereIsNoCost() throws Exception {
     try (ModelRepository r = serve(new FakeRuntime(), 0, false)) {
       InferenceService svc = new InferenceService(r, true);

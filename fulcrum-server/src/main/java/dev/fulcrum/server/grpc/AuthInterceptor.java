@@ -16,8 +16,8 @@ import org.jspecify.annotations.Nullable;
  * Checks each call's {@code authorization: Bearer <token>} metadata against the scope of its method
  * before the call starts (no message has been parsed yet): refused calls end with UNAUTHENTICATED
  * or PERMISSION_DENIED. ServerLive, ServerReady and {@code grpc.health.v1.Health} are open; the
- * repository methods need {@link Scope#MANAGEMENT}; everything else, reflection included, {@link
- * Scope#INFERENCE}.
+ * repository methods and TraceSetting need {@link Scope#MANAGEMENT}; everything else, reflection
+ * included, {@link Scope#INFERENCE}.
  *
  * <p>Threads: stateless apart from the immutable policy; runs on the event loop that read the
  * call's headers.
@@ -35,7 +35,9 @@ final class AuthInterceptor implements ServerInterceptor {
       Set.of(
           GRPCInferenceServiceGrpc.getRepositoryIndexMethod().getFullMethodName(),
           GRPCInferenceServiceGrpc.getRepositoryModelLoadMethod().getFullMethodName(),
-          GRPCInferenceServiceGrpc.getRepositoryModelUnloadMethod().getFullMethodName());
+          GRPCInferenceServiceGrpc.getRepositoryModelUnloadMethod().getFullMethodName(),
+          // As REST's v2[/models/<m>]/trace/setting: what is traced is an operator's choice.
+          GRPCInferenceServiceGrpc.getTraceSettingMethod().getFullMethodName());
 
   private final AccessPolicy policy;
 

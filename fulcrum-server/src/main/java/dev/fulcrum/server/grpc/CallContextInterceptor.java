@@ -1,5 +1,6 @@
 package dev.fulcrum.server.grpc;
 
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -21,9 +22,11 @@ import org.jspecify.annotations.Nullable;
  * <p>Threads: stateless; runs on the event loop that read the call's headers.
  */
 final class CallContextInterceptor implements ServerInterceptor {
-  /** What the completion hook needs of a call's transport. */
-  record CallInfo(
-      @Nullable SocketAddress client, @Nullable String traceparent, @Nullable String tracestate) {}
+  /**
+   * What the completion hook needs of a call's transport: the client, and the call's W3C trace
+   * context, parsed once for the call (every request of a stream shares it).
+   */
+  record CallInfo(@Nullable SocketAddress client, @Nullable TraceParent trace) {}
 
   static final Context.Key<CallInfo> CALL = Context.key("fulcrum-call");
 
@@ -44,8 +47,7 @@ final class CallContextInterceptor implements ServerInterceptor {
     CallInfo info =
         new CallInfo(
             call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-            parent,
-            parent == null ? null : headers.get(TRACESTATE));
+            parent == null ? null : TraceParent.parse(parent, headers.get(TRACESTATE)));
     return Contexts.interceptCall(Context.current().withValue(CALL, info), call, headers, next);
   }
 }

@@ -136,8 +136,9 @@ public final class GrpcServer implements AutoCloseable {
   }
 
   /**
-   * Traces ModelInfer calls with {@code tracing} (their {@code traceparent} metadata read); call
-   * before {@link #start()}. Without it no trace metadata is read.
+   * Traces ModelInfer calls and each request of a ModelStreamInfer call with {@code tracing} (the
+   * call's {@code traceparent} metadata read); call before {@link #start()}. Without it no trace
+   * metadata is read.
    */
   public GrpcServer tracing(Tracing tracing) {
     this.tracing = tracing;

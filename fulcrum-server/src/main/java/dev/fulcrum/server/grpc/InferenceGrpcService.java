@@ -1,5 +1,7 @@
 package dev.fulcrum.server.grpc;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -8,9 +10,11 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
+import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryRegisterResponse;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusRequest;
@@ -48,9 +52,13 @@ import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusResponse;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterResponse;
+import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.tracing.TraceSettings;
+import dev.fulcrum.server.tracing.TraceSettingsStore;
 import dev.fulcrum.server.tracing.TracedRequest;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Context;
@@ -102,13 +110,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** The slow-request log, or null when it is off (then nothing here is timed). */
   private final @Nullable SlowRequestLog slow;
 
-  /** Traces ModelInfer calls; null: tracing off, no trace context is read. */
+  /**
+   * Traces ModelInfer calls and each request of a ModelStreamInfer call; null: tracing off, no
+   * trace context is read.
+   */
   private final @Nullable Tracing tracing;
 
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
-   * @param tracing traces ModelInfer calls; null: off
+   * @param tracing traces ModelInfer calls and streamed requests; null: off
    */
   InferenceGrpcService(
       InferenceService service,
@@ -317,6 +328,67 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     refuseSharedMemory(observer, true);
   }
 
+  /**
+   * Triton's trace extension: a request without settings reads those in force (the server's, or the
+   * model's), one with some changes them, with REST's validation and words (INVALID_ARGUMENT where
+   * REST answers 400), over the same settings.
+   */
+  @Override
+  public void traceSetting(
+      TraceSettingRequest request, StreamObserver<TraceSettingResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          String model = request.getModelName().isEmpty() ? null : request.getModelName();
+          TraceSettings s =
+              request.getSettingsMap().isEmpty()
+                  ? Tracing.read(tracing, model)
+                  : Tracing.update(tracing, model, traceSettingBody(request));
+          TraceSettingResponse.Builder b = TraceSettingResponse.newBuilder();
+          TraceSettingsStore.json(s)
+              .forEach(
+                  (name, value) -> {
+                    TraceSettingResponse.SettingValue.Builder v =
+                        TraceSettingResponse.SettingValue.newBuilder();
+                    if (value instanceof List<?> values) {
+                      values.forEach(x -> v.addValue(String.valueOf(x)));
+                    } else {
+                      v.addValue(String.valueOf(value));
+                    }
+                    b.putSettings(name, v.build());
+                  });
+          return b.build();
+        });
+  }
+
+  /**
+   * A TraceSetting request's settings as REST's body names them: no value is JSON null (back to the
+   * server's), {@code trace_level} an array, every other setting its one value.
+   */
+  private static ObjectNode traceSettingBody(TraceSettingRequest request) {
+    ObjectNode body = Json.MAPPER.createObjectNode();
+    request
+        .getSettingsMap()
+        .forEach(
+            (name, value) -> {
+              List<String> values = value.getValueList();
+              if (values.isEmpty()) {
+                body.putNull(name);
+              } else if (name.equals(TraceSettings.TRACE_LEVEL)) {
+                ArrayNode levels = body.putArray(name);
+                values.forEach(levels::add);
+              } else if (values.size() == 1) {
+                body.put(name, values.get(0));
+              } else {
+                throw InferenceException.invalid(
+                    "%s takes one value, was %s",
+                    ClientText.printable(name, 100),
+                    ClientText.printable(String.valueOf(values), 200));
+              }
+            });
+    return body;
+  }
+
   /** Triton's shared-memory calls: UNIMPLEMENTED, the same words as REST's 501. */
   private static void refuseSharedMemory(StreamObserver<?> observer, boolean cuda) {
     observer.onError(GrpcStatuses.of(SharedMemory.callRefused(cuda)).asRuntimeException());
@@ -361,11 +433,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     long start = log == null ? 0 : log.now();
     ModelVersion admitted = null;
     CallContextInterceptor.@Nullable CallInfo info = callInfo();
-    TracedRequest traced = traced(request.getModelName(), info);
+    TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros());
-      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null || traced != null);
+      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
       Status status = failed(e);
@@ -424,16 +496,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * The call's trace, when tracing is on and it is traced (its context read by the interceptor).
    */
   private @Nullable TracedRequest traced(
-      String model, CallContextInterceptor.@Nullable CallInfo info) {
+      String model,
+      CallContextInterceptor.@Nullable CallInfo info,
+      TracedRequest.Protocol protocol) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
       return null;
     }
-    return t.begin(
-        model,
-        info == null ? null : info.traceparent(),
-        info == null ? null : info.tracestate(),
-        TracedRequest.Protocol.GRPC);
+    return t.begin(model, info == null ? null : info.trace(), protocol);
   }
 
   /**
@@ -444,7 +514,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     return slow == null && tracing == null ? null : CallContextInterceptor.current();
   }
 
-  /** Ends a traced call's spans with its status. */
+  /** Ends a traced call's (or streamed request's) spans with its status. */
   private static void ended(
       @Nullable TracedRequest traced,
       ModelInferRequest request,
@@ -528,7 +598,10 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     private boolean halfClosed;
     private boolean finished;
 
-    /** The call's client and traceparent, for the slow-request log (null when it is off). */
+    /**
+     * The call's client and trace context, for the slow-request log and tracing (null when both are
+     * off).
+     */
     private final CallContextInterceptor.@Nullable CallInfo info = callInfo();
 
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
@@ -545,14 +618,19 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       SlowRequestLog log = slow;
       long start = log == null ? 0 : log.now();
       ModelVersion admitted = null;
+      // Each request of the stream is a trace decision and a span of its own, its parent the
+      // call's traceparent (one per call: gRPC metadata comes with the call, not the message).
+      TracedRequest traced =
+          traced(request.getModelName(), info, TracedRequest.Protocol.GRPC_STREAM);
       try {
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros());
-        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null);
+        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
         send(error(request, e));
+        ended(traced, request, GrpcStatuses.of(e), null, 0);
         if (log != null) {
           slowRequest(log, GRPC_STREAM, start, request, admitted, null, e, info);
         }
@@ -563,6 +641,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       synchronized (lock) {
         if (finished) {
           future.cancel(true);
+          if (traced != null) {
+            ended(traced, request, Status.CANCELLED, null, 0);
+          }
           return;
         }
         pending.add(future);
@@ -570,6 +651,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       boolean raw = decoded.rawOutput();
       future.whenComplete(
           (response, failure) -> {
+            long ready = traced == null ? 0 : System.nanoTime();
             ModelStreamInferResponse message;
             Throwable failed = failure;
             if (failure != null) {
@@ -590,6 +672,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
               pending.remove(future);
               send(message);
               completeIfDone();
+            }
+            if (traced != null) {
+              ended(
+                  traced,
+                  request,
+                  failed == null ? Status.OK : GrpcStatuses.of(failed),
+                  failed == null ? response : null,
+                  ready);
             }
             if (log != null) {
               slowRequest(log, GRPC_STREAM, start, request, ran, response, failed, info);
@@ -677,12 +767,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       @Nullable Throwable failure,
       CallContextInterceptor.@Nullable CallInfo info) {
     long total = log.now() - start;
-    long sloNanos =
+    long modelNanos =
         admitted != null
-            ? admitted.config().slo().latencyNanos()
-            : SlowRequestLog.objectiveOf(
+            ? SlowRequestLog.modelThresholdNanos(admitted.config())
+            : SlowRequestLog.modelThresholdOf(
                 service, request.getModelName(), request.getModelVersion());
-    if (!log.wants(total, sloNanos, failure)) {
+    if (!log.wants(total, modelNanos, failure)) {
       return;
     }
     log.write(
@@ -692,11 +782,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             request.getModelVersion(),
             failure == null ? "OK" : GrpcStatuses.of(failure).getCode().name(),
             total,
-            log.thresholdNanos(sloNanos),
+            log.thresholdNanos(modelNanos),
             response == null ? null : response.timing(),
             info == null ? null : info.client(),
             request.getId(),
-            info == null ? null : info.traceparent(),
+            info == null ? null : info.trace(),
             failure));
   }
 

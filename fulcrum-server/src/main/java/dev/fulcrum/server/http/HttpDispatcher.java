@@ -7,6 +7,7 @@ import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.protocol.SharedMemory;
@@ -98,7 +99,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /**
    * With the slow-request log: when the request being served reached this handler, and, for an
    * inference request, the model and version it named (null for any other request), its headers
-   * (traceparent) and what it was answered with when it failed.
+   * (binary or JSON), its trace context and what it was answered with when it failed.
    */
   private long slowStart;
 
@@ -111,6 +112,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private @Nullable String slowModel;
   private String slowVersion = "";
   private @Nullable HttpHeaders slowHeaders;
+  private @Nullable TraceParent slowTrace;
   private @Nullable Throwable slowFailure;
 
   HttpDispatcher(
@@ -406,13 +408,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
       case MODEL_INFER -> {
+        // Parsed once, for tracing and the slow-request log alike.
+        TraceParent trace = infer.traceOf(request, slow != null);
         if (slow != null) {
           slowModel = route.model();
           slowVersion = route.version();
           slowHeaders = request.headers();
+          slowTrace = trace;
           slowFailure = null;
         }
-        yield infer.infer(route.model(), route.version(), request, ctx.executor());
+        yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace);
       }
       case OPENAI_EMBEDDINGS -> {
         OpenAiJson.EmbeddingsRequest asked = OpenAiJson.decodeEmbeddings(request.content());
@@ -420,6 +425,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowModel = asked.model();
           slowVersion = "";
           slowHeaders = request.headers();
+          slowTrace = infer.traceOf(request, true);
           slowFailure = null;
         }
         yield openAi.embeddings(asked, ctx.executor());
@@ -619,8 +625,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     SlowRequestLog log = slow;
     String model = slowModel;
     HttpHeaders headers = slowHeaders;
+    TraceParent trace = slowTrace;
     slowModel = null;
     slowHeaders = null;
+    slowTrace = null;
     if (log == null || model == null || headers == null) {
       return;
     }
@@ -628,11 +636,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     InferHandler.Answer answer = reply instanceof InferHandler.Answer a ? a : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    long sloNanos =
+    long modelNanos =
         answer != null
-            ? answer.sloNanos()
-            : SlowRequestLog.objectiveOf(service, model, slowVersion);
-    if (!log.wants(total, sloNanos, failure)) {
+            ? answer.slowNanos()
+            : SlowRequestLog.modelThresholdOf(service, model, slowVersion);
+    if (!log.wants(total, modelNanos, failure)) {
       return;
     }
     log.write(
@@ -644,11 +652,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             slowVersion,
             String.valueOf(status),
             total,
-            log.thresholdNanos(sloNanos),
+            log.thresholdNanos(modelNanos),
             answer == null ? null : answer.response().timing(),
             ctx.channel().remoteAddress(),
             answer == null ? null : answer.decoded().request().id(),
-            headers.get(Tracing.TRACEPARENT),
+            trace,
             failure));
   }
 

@@ -7,7 +7,9 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
@@ -75,26 +77,28 @@ final class InferHandler {
    * @throws dev.fulcrum.core.error.InferenceException for a malformed request
    */
   CompletableFuture<Reply> infer(
-      String model, String version, FullHttpRequest request, EventExecutor loop) {
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return infer(model, version, request, loop, null);
+      return submit(model, version, request, loop, null);
     }
-    String parent = request.headers().get(Tracing.TRACEPARENT);
     TracedRequest traced =
         t.begin(
             model,
-            parent,
-            parent == null ? null : request.headers().get(Tracing.TRACESTATE),
+            trace,
             request.headers().contains(HEADER_LENGTH)
                 ? TracedRequest.Protocol.HTTP_BINARY
                 : TracedRequest.Protocol.HTTP_JSON);
     if (traced == null) {
-      return infer(model, version, request, loop, null);
+      return submit(model, version, request, loop, null);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = infer(model, version, request, loop, traced);
+      reply = submit(model, version, request, loop, traced);
     } catch (RuntimeException e) {
       failed(traced, model, version, e);
       throw e;
@@ -106,6 +110,21 @@ final class InferHandler {
           }
         });
     return reply;
+  }
+
+  /**
+   * The request's W3C trace context, parsed once for tracing and the slow-request log alike, when
+   * either reads it ({@code slowLog}: the log is on); null otherwise, or without a valid one.
+   */
+  @Nullable TraceParent traceOf(FullHttpRequest request, boolean slowLog) {
+    Tracing t = tracing;
+    if (!slowLog && (t == null || !t.active())) {
+      return null;
+    }
+    String parent = request.headers().get(Tracing.TRACEPARENT);
+    return parent == null
+        ? null
+        : TraceParent.parse(parent, request.headers().get(Tracing.TRACESTATE));
   }
 
   /** Ends a traced request's spans with the error its answer will carry. */
@@ -134,7 +153,7 @@ final class InferHandler {
         String.valueOf(cause.getMessage()));
   }
 
-  private CompletableFuture<Reply> infer(
+  private CompletableFuture<Reply> submit(
       String model,
       String version,
       FullHttpRequest request,
@@ -156,9 +175,9 @@ final class InferHandler {
     // The slow-request log and a traced request need the timing; the answer shows it only when
     // asked (TimedAnswers: the one decision, shared with gRPC).
     boolean shown = TimedAnswers.shown(service, asked);
-    InferenceRequest run = TimedAnswers.toRun(asked, timeAll || traced != null);
+    InferenceRequest run = TimedAnswers.toRun(asked, timeAll, traced != null);
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
-    long sloNanos = config.slo().latencyNanos();
+    long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
         inference.thenApply(
             response ->
@@ -167,7 +186,7 @@ final class InferHandler {
                         decoded,
                         response,
                         shown,
-                        sloNanos,
+                        slowNanos,
                         traced == null
                             ? null
                             : new Traced(traced, model, version, System.nanoTime())));
@@ -187,14 +206,15 @@ final class InferHandler {
    *
    * @param shown whether the response carries its timing (the request asked, or the server times
    *     every request): a timing made only for the slow-request log stays in the server
-   * @param sloNanos the model's latency objective, 0 for none
+   * @param slowNanos the model's slow-request threshold ({@link
+   *     SlowRequestLog#modelThresholdNanos}), 0 for none
    * @param traced the request's trace, null when it is not traced
    */
   record Answer(
       DecodedInferRequest decoded,
       InferenceResponse response,
       boolean shown,
-      long sloNanos,
+      long slowNanos,
       @Nullable Traced traced)
       implements Reply {
     @Override

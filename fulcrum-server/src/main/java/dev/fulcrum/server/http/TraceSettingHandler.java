@@ -30,20 +30,12 @@ final class TraceSettingHandler {
   Reply answer(String model, FullHttpRequest request) {
     String scope = model.isEmpty() ? null : model;
     Tracing t = tracing;
-    if (request.method().equals(HttpMethod.GET)) {
-      TraceSettings s = t == null ? TraceSettings.OFF : t.settings().get(scope);
-      return Responses.json(
-          HttpResponseStatus.OK, Json.MAPPER.valueToTree(TraceSettingsStore.json(s)));
-    }
-    if (t == null) {
-      throw InferenceException.invalid(
-          "tracing is off on this server: start it with --trace-otlp-endpoint URL (an OTLP/HTTP"
-              + " collector) to trace requests and change these settings");
-    }
+    TraceSettings s =
+        request.method().equals(HttpMethod.GET)
+            ? Tracing.read(t, scope)
+            : Tracing.update(t, scope, body(request));
     return Responses.json(
-        HttpResponseStatus.OK,
-        Json.MAPPER.valueToTree(
-            TraceSettingsStore.json(t.settings().update(scope, body(request)))));
+        HttpResponseStatus.OK, Json.MAPPER.valueToTree(TraceSettingsStore.json(s)));
   }
 
   private static JsonNode body(FullHttpRequest request) {

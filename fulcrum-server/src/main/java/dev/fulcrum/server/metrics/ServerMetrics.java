@@ -10,6 +10,8 @@ import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
+import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.tracing.Tracing;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
@@ -67,6 +69,8 @@ public final class ServerMetrics
 
   private volatile @Nullable ModelRepository repository;
   private volatile dev.fulcrum.core.monitor.@Nullable ModelMonitor monitor;
+  private volatile @Nullable Tracing tracing;
+  private volatile @Nullable SlowRequestLog slowRequests;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -173,6 +177,16 @@ public final class ServerMetrics
   /** The drift monitor whose per-feature gauges {@link #scrape()} writes ({@link DriftMetrics}). */
   public void bindMonitor(dev.fulcrum.core.monitor.ModelMonitor monitor) {
     this.monitor = monitor;
+  }
+
+  /** The tracing whose trace and span counts {@link #scrape()} writes. */
+  public void bindTracing(Tracing tracing) {
+    this.tracing = tracing;
+  }
+
+  /** The slow-request log whose line counts {@link #scrape()} writes. */
+  public void bindSlowRequests(SlowRequestLog log) {
+    this.slowRequests = log;
   }
 
   /** Load and warm-up durations and load failures, from the model manager's events. */
@@ -515,6 +529,7 @@ public final class ServerMetrics
     StringBuilder sb = new StringBuilder(8192);
     writeTritonFamilies(sb);
     writeSloFamilies(sb);
+    writeObservabilityFamilies(sb);
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {
       DriftMetrics.write(sb, m.reports(), driftDetail);
@@ -766,6 +781,43 @@ public final class ServerMetrics
             snaps.get(i).window("start").sloRejected());
       }
     }
+  }
+
+  /**
+   * Tracing's and the slow-request log's own health, each only while it is on: what the WARN line a
+   * minute (tracing) and the summary lines (the log) say, as counters an alert can watch.
+   */
+  private void writeObservabilityFamilies(StringBuilder sb) {
+    Tracing t = tracing;
+    if (t != null) {
+      sb.append(
+          "# HELP fulcrum_traces_total Requests traced: their spans queued for the OTLP exporter,"
+              + " or dropped whole because the span queue was full\n"
+              + "# TYPE fulcrum_traces_total counter\n");
+      outcome(sb, "fulcrum_traces_total", "queued", t.queuedTraces());
+      outcome(sb, "fulcrum_traces_total", "dropped", t.dropped());
+      sb.append(
+          "# HELP fulcrum_trace_spans_total Spans the OTLP exporter sent to the collector, or"
+              + " failed to send (collector down or refusing)\n"
+              + "# TYPE fulcrum_trace_spans_total counter\n");
+      outcome(sb, "fulcrum_trace_spans_total", "exported", t.exportedSpans());
+      outcome(sb, "fulcrum_trace_spans_total", "failed", t.failedSpans());
+    }
+    SlowRequestLog s = slowRequests;
+    if (s != null) {
+      sb.append(
+          "# HELP fulcrum_slow_requests_total Slow or load-refused inference requests: given a"
+              + " line on the slow-request log, or suppressed (over --log-slow-max-lines-per-sec,"
+              + " or the log's queue full)\n"
+              + "# TYPE fulcrum_slow_requests_total counter\n");
+      outcome(sb, "fulcrum_slow_requests_total", "logged", s.logged());
+      outcome(sb, "fulcrum_slow_requests_total", "suppressed", s.suppressed());
+    }
+  }
+
+  private static void outcome(StringBuilder sb, String name, String outcome, long value) {
+    sb.append(name).append("{outcome=\"").append(outcome).append("\"} ").append(value);
+    sb.append('\n');
   }
 
   private static void cpuLine(StringBuilder sb, String use, double cores) {

@@ -27,7 +27,9 @@ public final class ModelJson {
 
   /**
    * The protocol extensions this server implements, as {@code GET v2} and the gRPC ServerMetadata
-   * RPC list them.
+   * RPC list them. {@code trace}: Triton's trace setting endpoints (REST and gRPC) are served
+   * whether or not tracing is on (without it they read OFF), as a Triton built with tracing lists
+   * it whatever its trace level.
    */
   public static final List<String> EXTENSIONS =
       List.of(
@@ -37,7 +39,8 @@ public final class ModelJson {
           "model_repository",
           "parameters",
           "schedule_policy",
-          "statistics");
+          "statistics",
+          "trace");
 
   /** The server's name in server metadata. */
   public static final String SERVER_NAME = "fulcrum";

@@ -22,16 +22,24 @@ public final class TracedRequest {
   /** The most spans one request makes (server, queue, compute). */
   static final int MAX_SPANS = 3;
 
-  /** How the request arrived: the {@code fulcrum.protocol} attribute. */
+  /**
+   * How the request arrived: the {@code fulcrum.protocol} attribute, and for gRPC the method
+   * ({@code rpc.method}, the span's name).
+   */
   public enum Protocol {
-    HTTP_JSON("http/json"),
-    HTTP_BINARY("http/binary"),
-    GRPC("grpc");
+    HTTP_JSON("http/json", ""),
+    HTTP_BINARY("http/binary", ""),
+    /** A unary ModelInfer call. */
+    GRPC("grpc", "ModelInfer"),
+    /** One request of a ModelStreamInfer call: each has a span of its own. */
+    GRPC_STREAM("grpc", "ModelStreamInfer");
 
     final String attribute;
+    final String rpcMethod;
 
-    Protocol(String attribute) {
+    Protocol(String attribute, String rpcMethod) {
       this.attribute = attribute;
+      this.rpcMethod = rpcMethod;
     }
   }
 
@@ -52,10 +60,8 @@ public final class TracedRequest {
   static final AttributeKey<Long> GRPC_STATUS = AttributeKey.longKey("rpc.grpc.status_code");
   static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
 
-  /** The gRPC service and method traced. */
+  /** The gRPC service traced. */
   public static final String GRPC_SERVICE = "inference.GRPCInferenceService";
-
-  public static final String GRPC_METHOD = "ModelInfer";
 
   private final Tracing tracing;
   private final Context parent;
@@ -105,7 +111,8 @@ public final class TracedRequest {
   }
 
   /**
-   * Ends a gRPC ModelInfer call now.
+   * Ends a gRPC ModelInfer call, or one request of a ModelStreamInfer call (its span named after
+   * that method, its status the one its answer carries in the stream), now.
    *
    * @param code the call's gRPC status code ({@code io.grpc.Status.Code#value()})
    * @param serverFault whether the code is one OpenTelemetry's RPC conventions count as the
@@ -122,10 +129,10 @@ public final class TracedRequest {
       @Nullable String errorType,
       @Nullable String message) {
     SpanBuilder b =
-        start(GRPC_SERVICE + "/" + GRPC_METHOD)
+        start(GRPC_SERVICE + "/" + protocol.rpcMethod)
             .setAttribute(RPC_SYSTEM, "grpc")
             .setAttribute(RPC_SERVICE, GRPC_SERVICE)
-            .setAttribute(RPC_METHOD, GRPC_METHOD)
+            .setAttribute(RPC_METHOD, protocol.rpcMethod)
             .setAttribute(GRPC_STATUS, (long) code);
     end(b, model, version, response, readyNanos, errorType, message, serverFault);
   }

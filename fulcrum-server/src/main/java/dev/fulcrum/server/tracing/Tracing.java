@@ -1,14 +1,18 @@
 package dev.fulcrum.server.tracing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.server.RateLimitedLog;
+import dev.fulcrum.server.TraceParent;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceState;
+import io.opentelemetry.api.trace.TraceStateBuilder;
 import io.opentelemetry.api.trace.Tracer;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Context;
-import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.resources.Resource;
@@ -29,6 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
@@ -62,23 +67,19 @@ public final class Tracing implements AutoCloseable {
    */
   private static final Logger SDK_EXPORT_LOG = Logger.getLogger("io.opentelemetry.exporter");
 
-  private static final TextMapGetter<String[]> HEADERS =
-      new TextMapGetter<>() {
-        @Override
-        public @Nullable String get(String @Nullable [] carrier, String key) {
-          if (carrier == null) {
-            return null;
-          }
-          return key.equals(TRACEPARENT) ? carrier[0] : key.equals(TRACESTATE) ? carrier[1] : null;
-        }
-      };
+  /** The most list members a W3C {@code tracestate} has. */
+  private static final int MAX_TRACESTATE_MEMBERS = 32;
+
+  private static final Pattern MEMBER_SEPARATOR = Pattern.compile("[ \t]*,[ \t]*");
 
   private final SdkTracerProvider provider;
   private final Tracer tracer;
   private final TraceSettingsStore settings;
   private final String destination;
   private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicLong traces = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
+  private final AtomicLong exported = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
   private final RateLimitedLog warnings = new RateLimitedLog(log, Duration.ofMinutes(1));
   private final long anchorEpochNanos;
@@ -172,38 +173,57 @@ public final class Tracing implements AutoCloseable {
     return settings;
   }
 
+  /**
+   * Triton's trace setting read, for REST and gRPC alike: the settings in force for a model (null:
+   * the server's); OFF on a server without tracing.
+   */
+  public static TraceSettings read(@Nullable Tracing tracing, @Nullable String model) {
+    return tracing == null ? TraceSettings.OFF : tracing.settings.get(model);
+  }
+
+  /**
+   * Triton's trace setting update, for REST and gRPC alike ({@link TraceSettingsStore#update}).
+   *
+   * @throws dev.fulcrum.core.error.InferenceException INVALID_ARGUMENT for a bad setting, or on a
+   *     server without tracing, where no span could be sent anywhere
+   */
+  public static TraceSettings update(
+      @Nullable Tracing tracing, @Nullable String model, JsonNode body) {
+    if (tracing == null) {
+      throw InferenceException.invalid(
+          "tracing is off on this server: start it with --trace-otlp-endpoint URL (an OTLP/HTTP"
+              + " collector) to trace requests and change these settings");
+    }
+    return tracing.settings.update(model, body);
+  }
+
   /** Whether any request may be traced now: false means no request header need be read. */
   public boolean active() {
     return settings.anyOn();
   }
 
   /**
-   * Decides whether a request is traced, counting it against the sampling rate and count.
-   *
-   * @param traceparent the request's W3C {@code traceparent}, or null; an invalid one is no parent
-   * @param tracestate its {@code tracestate}, or null; kept on the request's spans
-   * @return the traced request, or null when it is not traced
+   * Decides whether a request is traced, counting it against the sampling rate and count (parsing
+   * its headers first: tests, and callers that have not parsed them).
    */
   public @Nullable TracedRequest begin(
       String model,
       @Nullable String traceparent,
       @Nullable String tracestate,
       TracedRequest.Protocol protocol) {
-    Context parent = Context.root();
-    boolean hasParent = false;
-    boolean sampled = false;
-    if (traceparent != null) {
-      Context c =
-          W3CTraceContextPropagator.getInstance()
-              .extract(Context.root(), new String[] {traceparent, tracestate}, HEADERS);
-      SpanContext remote = Span.fromContext(c).getSpanContext();
-      if (remote.isValid()) {
-        parent = c;
-        hasParent = true;
-        sampled = remote.isSampled();
-      }
-    }
-    if (!settings.sample(model, hasParent, sampled)) {
+    return begin(model, TraceParent.parse(traceparent, tracestate), protocol);
+  }
+
+  /**
+   * Decides whether a request is traced, counting it against the sampling rate and count.
+   *
+   * @param trace the request's W3C trace context, parsed when it arrived, or null (no valid {@code
+   *     traceparent}: no parent); its {@code tracestate} is kept on the request's spans
+   * @return the traced request, or null when it is not traced
+   */
+  public @Nullable TracedRequest begin(
+      String model, @Nullable TraceParent trace, TracedRequest.Protocol protocol) {
+    if (!settings.sample(model, trace != null, trace != null && trace.sampled())) {
       return null;
     }
     if (queued.get() > MAX_QUEUED_SPANS - TracedRequest.MAX_SPANS) {
@@ -221,16 +241,62 @@ public final class Tracing implements AutoCloseable {
           null);
       return null;
     }
-    return new TracedRequest(this, parent, System.nanoTime(), protocol);
+    return new TracedRequest(this, parent(trace), System.nanoTime(), protocol);
+  }
+
+  /** The caller's span as a parent (only for a request that is traced), or the root. */
+  private static Context parent(@Nullable TraceParent trace) {
+    if (trace == null) {
+      return Context.root();
+    }
+    SpanContext remote =
+        SpanContext.createFromRemoteParent(
+            trace.traceId(),
+            trace.parentId(),
+            TraceFlags.fromByte(trace.flags()),
+            traceState(trace.state()));
+    return Context.root().with(Span.wrap(remote));
+  }
+
+  /**
+   * A W3C {@code tracestate} header as OpenTelemetry's propagator reads it: its list members in
+   * order (at most 32), or none at all when any member is malformed.
+   */
+  static TraceState traceState(@Nullable String header) {
+    if (header == null || header.isBlank()) {
+      return TraceState.getDefault();
+    }
+    String[] members = MEMBER_SEPARATOR.split(header.trim());
+    if (members.length > MAX_TRACESTATE_MEMBERS) {
+      return TraceState.getDefault();
+    }
+    TraceStateBuilder b = TraceState.builder();
+    int given = 0;
+    // The builder puts each entry in front of those before it: the last member goes in first.
+    for (int i = members.length - 1; i >= 0; i--) {
+      if (members[i].isEmpty()) {
+        continue; // W3C allows empty list members
+      }
+      int eq = members[i].indexOf('=');
+      if (eq < 0) {
+        return TraceState.getDefault();
+      }
+      b.put(members[i].substring(0, eq), members[i].substring(eq + 1));
+      given++;
+    }
+    TraceState state = b.build();
+    // The builder leaves out an invalid key or value: then the whole header is dropped (W3C).
+    return state.size() == given ? state : TraceState.getDefault();
   }
 
   Tracer tracer() {
     return tracer;
   }
 
-  /** Spans about to be handed to the SDK's queue. */
+  /** A trace's spans about to be handed to the SDK's queue. */
   void queue(int spans) {
     queued.addAndGet(spans);
+    traces.incrementAndGet();
   }
 
   /** {@code System.nanoTime()} on the epoch (the span timestamps' clock). */
@@ -238,9 +304,19 @@ public final class Tracing implements AutoCloseable {
     return anchorEpochNanos + (nanoTime - anchorNanoTime);
   }
 
+  /** Traces whose spans were made and queued for the exporter ({@code fulcrum_traces_total}). */
+  public long queuedTraces() {
+    return traces.get();
+  }
+
   /** Traces dropped because the span queue was full. */
   public long dropped() {
     return dropped.get();
+  }
+
+  /** Spans the collector took ({@code fulcrum_trace_spans_total{outcome="exported"}}). */
+  public long exportedSpans() {
+    return exported.get();
   }
 
   /** Spans whose export failed. */
@@ -282,7 +358,9 @@ public final class Tracing implements AutoCloseable {
       CompletableResultCode r = delegate.export(spans);
       r.whenComplete(
           () -> {
-            if (!r.isSuccess()) {
+            if (r.isSuccess()) {
+              exported.addAndGet(n);
+            } else {
               long all = failed.addAndGet(n);
               Throwable cause = r.getFailureThrowable();
               warnings.log(

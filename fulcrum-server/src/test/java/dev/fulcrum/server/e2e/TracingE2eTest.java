@@ -13,10 +13,14 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
+import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
+import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.tracing.TraceSettings;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -24,6 +28,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -35,9 +40,10 @@ import org.junit.jupiter.api.Test;
  * Tracing over real sockets: the demo fraud classifier served with spans exported over OTLP/HTTP to
  * a collector in this test (the JDK's HTTP server, decoding the protobuf body). A sampled {@code
  * traceparent} over REST JSON, REST binary and gRPC metadata yields a SERVER span in that trace,
- * child of the caller's span, with queue and compute children; an answer keeps no timing it did not
- * ask for; an error is on its span; a request without a parent is traced only once Triton's {@code
- * trace_rate} is set through {@code /v2/trace/setting}, whose 400s name the setting.
+ * child of the caller's span, with queue and compute children (one such span for each request of a
+ * ModelStreamInfer call); an answer keeps no timing it did not ask for; an error is on its span; a
+ * request without a parent is traced only once Triton's {@code trace_rate} is set through {@code
+ * /v2/trace/setting}, whose 400s name the setting.
  */
 class TracingE2eTest {
   private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
@@ -218,6 +224,159 @@ class TracingE2eTest {
     Span s = serverSpanWithChildren(traceId, "inference.GRPCInferenceService/ModelInfer");
     assertThat(attribute(s, "rpc.grpc.status_code")).isEqualTo("0");
     assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("grpc");
+  }
+
+  private static ModelInferRequest grpcRequest(String model, String id) {
+    InferTensorContents.Builder contents = InferTensorContents.newBuilder();
+    for (float f : new float[] {2500, 3, 0.9f, 800, 14, 20, 1, 0}) {
+      contents.addFp32Contents(f);
+    }
+    return ModelInferRequest.newBuilder()
+        .setModelName(model)
+        .setId(id)
+        .addInputs(
+            ModelInferRequest.InferInputTensor.newBuilder()
+                .setName("features")
+                .setDatatype("FP32")
+                .addShape(1)
+                .addShape(8)
+                .setContents(contents))
+        .build();
+  }
+
+  @Test
+  void eachRequestOfAGrpcStreamIsASpanOfTheCallsTrace() throws Exception {
+    String traceId = newTraceId();
+    Metadata md = new Metadata();
+    md.put(
+        Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER),
+        "00-" + traceId + "-" + PARENT + "-01");
+    List<ModelStreamInferResponse> answers = new CopyOnWriteArrayList<>();
+    CompletableFuture<io.grpc.Status> ended = new CompletableFuture<>();
+    StreamObserver<ModelInferRequest> requests =
+        GRPCInferenceServiceGrpc.newStub(grpc.channel)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .modelStreamInfer(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ModelStreamInferResponse value) {
+                    answers.add(value);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    ended.complete(io.grpc.Status.fromThrowable(t));
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    ended.complete(io.grpc.Status.OK);
+                  }
+                });
+    requests.onNext(grpcRequest("fraud_classifier", "s-1"));
+    requests.onNext(grpcRequest("fraud_classifier", "s-2"));
+    requests.onNext(grpcRequest("no_such_model", "s-3"));
+    requests.onCompleted();
+    assertThat(ended.get(30, TimeUnit.SECONDS).isOk()).isTrue();
+    assertThat(answers).hasSize(3);
+    for (ModelStreamInferResponse a : answers) {
+      // Timed for the spans, not shown: no request asked.
+      assertThat(a.getInferResponse().getParametersMap()).doesNotContainKey("total_us");
+    }
+    // Two answered requests (server, queue, compute each) and the refused one (its span alone).
+    List<Span> spans = trace(traceId, 7);
+    List<Span> servers = spans.stream().filter(s -> s.kind() == Span.KIND_SERVER).toList();
+    assertThat(servers).hasSize(3);
+    for (Span s : servers) {
+      assertThat(s.name()).isEqualTo("inference.GRPCInferenceService/ModelStreamInfer");
+      assertThat(s.parentSpanId()).isEqualTo(PARENT);
+      assertThat(attribute(s, "rpc.method")).isEqualTo("ModelStreamInfer");
+    }
+    assertThat(servers.stream().map(s -> attribute(s, "rpc.grpc.status_code")))
+        .containsExactlyInAnyOrder("0", "0", "5");
+    Span refused =
+        servers.stream()
+            .filter(s -> "5".equals(attribute(s, "rpc.grpc.status_code")))
+            .findFirst()
+            .orElseThrow();
+    assertThat(attribute(refused, "error.type")).isEqualTo("NOT_FOUND");
+    assertThat(attribute(refused, "fulcrum.model.name")).isEqualTo("no_such_model");
+    for (Span child : spans.stream().filter(s -> s.kind() != Span.KIND_SERVER).toList()) {
+      assertThat(servers.stream().map(Span::spanId)).contains(child.parentSpanId());
+    }
+  }
+
+  private static TraceSettingRequest.SettingValue values(String... v) {
+    return TraceSettingRequest.SettingValue.newBuilder().addAllValue(List.of(v)).build();
+  }
+
+  private static List<String> setting(TraceSettingResponse r, String name) {
+    return r.getSettingsMap().get(name).getValueList();
+  }
+
+  @Test
+  void grpcTraceSettingIsRestsSettingsWithRestsValidation() throws Exception {
+    GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub =
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+            .withDeadlineAfter(30, TimeUnit.SECONDS);
+    TraceSettingResponse global = stub.traceSetting(TraceSettingRequest.getDefaultInstance());
+    assertThat(setting(global, "trace_level")).containsExactly("TIMESTAMPS");
+    assertThat(setting(global, "trace_rate")).containsExactly("0");
+    assertThat(global.getSettingsMap().keySet())
+        .containsExactlyInAnyOrder(
+            "trace_level",
+            "trace_rate",
+            "trace_count",
+            "log_frequency",
+            "trace_file",
+            "trace_mode");
+
+    // What REST answers 400 is INVALID_ARGUMENT in the same words.
+    io.grpc.StatusRuntimeException bad =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            io.grpc.StatusRuntimeException.class,
+            () ->
+                stub.traceSetting(
+                    TraceSettingRequest.newBuilder()
+                        .putSettings("trace_rate", values("often"))
+                        .build()));
+    assertThat(bad.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+    assertThat(bad.getStatus().getDescription()).contains("trace_rate must be an integer");
+    io.grpc.StatusRuntimeException two =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            io.grpc.StatusRuntimeException.class,
+            () ->
+                stub.traceSetting(
+                    TraceSettingRequest.newBuilder()
+                        .putSettings("trace_count", values("1", "2"))
+                        .build()));
+    assertThat(two.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+    assertThat(two.getStatus().getDescription()).contains("trace_count takes one value");
+
+    // A model's change over gRPC is what REST reads; no value returns it to the server's.
+    String model = "all_minilm_l6_v2";
+    TraceSettingResponse changed =
+        stub.traceSetting(
+            TraceSettingRequest.newBuilder()
+                .setModelName(model)
+                .putSettings("trace_count", values("7"))
+                .putSettings("trace_level", values("TIMESTAMPS"))
+                .build());
+    assertThat(setting(changed, "trace_count")).containsExactly("7");
+    JsonNode rest =
+        E2eServer.JSON.readTree(server.get("/v2/models/" + model + "/trace/setting").body());
+    assertThat(rest.get("trace_count").asText()).isEqualTo("7");
+    TraceSettingResponse read =
+        stub.traceSetting(TraceSettingRequest.newBuilder().setModelName(model).build());
+    assertThat(setting(read, "trace_count")).containsExactly("7");
+    TraceSettingResponse reset =
+        stub.traceSetting(
+            TraceSettingRequest.newBuilder()
+                .setModelName(model)
+                .putSettings("trace_count", values())
+                .build());
+    assertThat(setting(reset, "trace_count")).containsExactly("-1");
   }
 
   @Test

@@ -166,6 +166,51 @@ class TracingTest {
   }
 
   @Test
+  void theTraceStateIsReadAsOpenTelemetrysPropagatorReadsIt() {
+    // Parsed once with the traceparent (TraceParent), not by the propagator a second time: the
+    // same TraceState, member order and the drop of a malformed header included.
+    java.util.List<String> headers =
+        java.util.List.of(
+            "",
+            "vendor=abc",
+            "a=1,b=2, c=3",
+            "a=1 ,\tb=2",
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            "a=1,nokey",
+            "a=1,B=2",
+            "a=1,,b=2",
+            ",a=1",
+            " , ",
+            "a=1,a=2",
+            "a=" + "x".repeat(300),
+            String.join(
+                ",",
+                java.util.stream.IntStream.range(0, 33).mapToObj(i -> "k" + i + "=v").toList()));
+    for (String h : headers) {
+      io.opentelemetry.context.Context c =
+          io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator.getInstance()
+              .extract(
+                  io.opentelemetry.context.Context.root(),
+                  java.util.Map.of(),
+                  new io.opentelemetry.context.propagation.TextMapGetter<
+                      java.util.Map<String, String>>() {
+                    @Override
+                    public @org.jspecify.annotations.Nullable String get(
+                        java.util.@org.jspecify.annotations.Nullable Map<String, String> carrier,
+                        String key) {
+                      return key.equals("traceparent") ? SAMPLED : h;
+                    }
+                  });
+      assertThat(Tracing.traceState(h))
+          .as("tracestate %s", h)
+          .isEqualTo(
+              io.opentelemetry.api.trace.Span.fromContext(c).getSpanContext().getTraceState());
+    }
+    assertThat(Tracing.traceState(null))
+        .isEqualTo(io.opentelemetry.api.trace.TraceState.getDefault());
+  }
+
+  @Test
   void aCacheHitHasNoQueueOrComputeSpan() {
     Tracing t = tracing(1, -1);
     t.begin("m", null, null, TracedRequest.Protocol.HTTP_JSON)

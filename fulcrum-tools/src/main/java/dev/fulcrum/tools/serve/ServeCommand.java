@@ -555,6 +555,12 @@ public final class ServeCommand implements Callable<Integer> {
     InferenceService service =
         new InferenceService(repository, strictReadiness, monitor, requestTimingAlways);
     Tracing tracing = tracingOptions.start();
+    if (tracing != null) {
+      metrics.bindTracing(tracing);
+    }
+    if (slowRequests != null) {
+      metrics.bindSlowRequests(slowRequests);
+    }
     IdleHeapTrimmer heapTrimmer = heapTrimmer(repository, service);
     Startup.mark("repository and monitor set up");
     // The first request needs the REST port and its model: those start first; gRPC, metrics and
