@@ -58,113 +58,11 @@ public record ModelConfig(
     List<ModelConfigFile.InstanceGroupFile> instanceGroups,
     long slowRequestNanos) {
 
-  /** A configuration without instance groups and without a slow-request threshold of its own. */
-  public ModelConfig(
-      String name,
-      String platform,
-      int maxBatchSize,
-      List<TensorConfig> inputs,
-      List<TensorConfig> outputs,
-      VersionPolicy versionPolicy,
-      int instanceCount,
-      SessionOptions sessionOptions,
-      String defaultModelFilename,
-      SchedulingConfig scheduling,
-      boolean maxBatchSizeFromModel,
-      SloConfig slo,
-      @Nullable MonitoringConfig monitoring,
-      @Nullable PipelineConfig pipeline,
-      ResponseCacheConfig responseCache,
-      List<ModelConfigFile.WarmupFile> warmup) {
-    this(
-        name,
-        platform,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        sessionOptions,
-        defaultModelFilename,
-        scheduling,
-        maxBatchSizeFromModel,
-        slo,
-        monitoring,
-        pipeline,
-        responseCache,
-        warmup,
-        List.of(),
-        0);
-  }
-
-  /** A configuration without warm-up samples. */
-  public ModelConfig(
-      String name,
-      String platform,
-      int maxBatchSize,
-      List<TensorConfig> inputs,
-      List<TensorConfig> outputs,
-      VersionPolicy versionPolicy,
-      int instanceCount,
-      SessionOptions sessionOptions,
-      String defaultModelFilename,
-      SchedulingConfig scheduling,
-      boolean maxBatchSizeFromModel,
-      SloConfig slo,
-      @Nullable MonitoringConfig monitoring,
-      @Nullable PipelineConfig pipeline,
-      ResponseCacheConfig responseCache) {
-    this(
-        name,
-        platform,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        sessionOptions,
-        defaultModelFilename,
-        scheduling,
-        maxBatchSizeFromModel,
-        slo,
-        monitoring,
-        pipeline,
-        responseCache,
-        List.of());
-  }
-
-  /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
-  public ModelConfig(
-      String name,
-      String platform,
-      int maxBatchSize,
-      List<TensorConfig> inputs,
-      List<TensorConfig> outputs,
-      VersionPolicy versionPolicy,
-      int instanceCount,
-      SessionOptions sessionOptions,
-      String defaultModelFilename,
-      SchedulingConfig scheduling,
-      boolean maxBatchSizeFromModel) {
-    this(
-        name,
-        platform,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        sessionOptions,
-        defaultModelFilename,
-        scheduling,
-        maxBatchSizeFromModel,
-        SloConfig.NONE,
-        null,
-        null,
-        ResponseCacheConfig.DISABLED);
-  }
-
-  /** A configuration whose max-batch-size the user set (or that does not batch). */
+  /**
+   * A configuration whose max-batch-size the user set (or that does not batch), without an
+   * objective, monitoring, a pipeline, a cache, warm-up, groups or a slow-request threshold: the
+   * one shorter form (a new component joins the canonical constructor and this one's tail).
+   */
   public ModelConfig(
       String name,
       String platform,
@@ -187,7 +85,14 @@ public record ModelConfig(
         sessionOptions,
         defaultModelFilename,
         scheduling,
-        false);
+        false,
+        SloConfig.NONE,
+        null,
+        null,
+        ResponseCacheConfig.DISABLED,
+        List.of(),
+        List.of(),
+        0);
   }
 
   public ModelConfig {

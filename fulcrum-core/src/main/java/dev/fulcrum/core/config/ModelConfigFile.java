@@ -29,119 +29,11 @@ public record ModelConfigFile(
     @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups,
     @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs) {
 
-  /** A configuration without its own slow-request threshold. */
-  public ModelConfigFile(
-      @Nullable String name,
-      @Nullable String platform,
-      @Nullable String defaultModelFilename,
-      @Nullable Integer maxBatchSize,
-      @Nullable List<Tensor> inputs,
-      @Nullable List<Tensor> outputs,
-      @Nullable VersionPolicyFile versionPolicy,
-      @Nullable Integer instanceCount,
-      @Nullable OnnxRuntimeFile onnxruntime,
-      @Nullable DynamicBatchingFile dynamicBatching,
-      @Nullable QueuePolicyFile queuePolicy,
-      @Nullable List<WarmupFile> modelWarmup,
-      @Nullable SloFile slo,
-      @Nullable MonitoringFile monitoring,
-      @Nullable PipelineFile pipeline,
-      @Nullable ResponseCacheFile responseCache,
-      @Nullable List<InstanceGroupFile> instanceGroups) {
-    this(
-        name,
-        platform,
-        defaultModelFilename,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        onnxruntime,
-        dynamicBatching,
-        queuePolicy,
-        modelWarmup,
-        slo,
-        monitoring,
-        pipeline,
-        responseCache,
-        instanceGroups,
-        null);
-  }
-
-  /** A configuration without instance groups (one group of {@code instance-count}). */
-  public ModelConfigFile(
-      @Nullable String name,
-      @Nullable String platform,
-      @Nullable String defaultModelFilename,
-      @Nullable Integer maxBatchSize,
-      @Nullable List<Tensor> inputs,
-      @Nullable List<Tensor> outputs,
-      @Nullable VersionPolicyFile versionPolicy,
-      @Nullable Integer instanceCount,
-      @Nullable OnnxRuntimeFile onnxruntime,
-      @Nullable DynamicBatchingFile dynamicBatching,
-      @Nullable QueuePolicyFile queuePolicy,
-      @Nullable List<WarmupFile> modelWarmup,
-      @Nullable SloFile slo,
-      @Nullable MonitoringFile monitoring,
-      @Nullable PipelineFile pipeline,
-      @Nullable ResponseCacheFile responseCache) {
-    this(
-        name,
-        platform,
-        defaultModelFilename,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        onnxruntime,
-        dynamicBatching,
-        queuePolicy,
-        modelWarmup,
-        slo,
-        monitoring,
-        pipeline,
-        responseCache,
-        null,
-        null);
-  }
-
-  /** A configuration without an SLO, monitoring, a pipeline or a response cache. */
-  public ModelConfigFile(
-      @Nullable String name,
-      @Nullable String platform,
-      @Nullable String defaultModelFilename,
-      @Nullable Integer maxBatchSize,
-      @Nullable List<Tensor> inputs,
-      @Nullable List<Tensor> outputs,
-      @Nullable VersionPolicyFile versionPolicy,
-      @Nullable Integer instanceCount,
-      @Nullable OnnxRuntimeFile onnxruntime,
-      @Nullable DynamicBatchingFile dynamicBatching,
-      @Nullable QueuePolicyFile queuePolicy,
-      @Nullable List<WarmupFile> modelWarmup) {
-    this(
-        name,
-        platform,
-        defaultModelFilename,
-        maxBatchSize,
-        inputs,
-        outputs,
-        versionPolicy,
-        instanceCount,
-        onnxruntime,
-        dynamicBatching,
-        queuePolicy,
-        modelWarmup,
-        null,
-        null,
-        null,
-        null);
-  }
-
-  /** A configuration without warm-up samples. */
+  /**
+   * A configuration of the fields before {@code model-warmup}, every later one absent: the one
+   * shorter form (a new field joins the canonical constructor and this one's null tail, not a
+   * constructor of its own).
+   */
   public ModelConfigFile(
       @Nullable String name,
       @Nullable String platform,
@@ -166,6 +58,12 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
         null);
   }
 
@@ -390,6 +288,6 @@ public record ModelConfigFile(
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null);
+        null, null, null);
   }
 }

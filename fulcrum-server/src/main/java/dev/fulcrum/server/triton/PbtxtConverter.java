@@ -127,7 +127,8 @@ final class PbtxtConverter {
             null,
             null,
             responseCache(),
-            instances.groups());
+            instances.groups(),
+            null);
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
