@@ -1,10 +1,10 @@
 package dev.fulcrum.server.dashboard;
 
+import dev.fulcrum.core.stats.CgroupDirs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -28,37 +28,21 @@ final class CgroupThrottling {
 
   /** The process's own cgroup's {@code cpu.stat}, or null where there is none. */
   static CgroupThrottling ofThisProcess() {
-    return new CgroupThrottling(find(Path.of("/proc/self/cgroup"), Path.of("/sys/fs/cgroup")));
+    return new CgroupThrottling(find(CgroupDirs.ofThisProcess()));
   }
 
   /**
-   * The {@code cpu.stat} of the cgroup that {@code procCgroup} names, under the hierarchy mounted
-   * at {@code root}: the v2 unified hierarchy's ({@code 0::/path}), else v1's {@code cpu}
-   * controller's; null when neither has one with {@code nr_periods}.
+   * The {@code cpu.stat} with {@code nr_periods} nearest the process's cgroup among {@code dirs}
+   * (its own first, then the ones above it; v2's unified hierarchy before v1's {@code cpu}
+   * controller); null when none has one.
    */
-  static @Nullable Path find(Path procCgroup, Path root) {
-    List<Path> candidates = new ArrayList<>();
-    try {
-      for (String line : Files.readAllLines(procCgroup, StandardCharsets.US_ASCII)) {
-        String[] f = line.split(":", 3);
-        if (f.length < 3) {
-          continue;
+  static @Nullable Path find(CgroupDirs dirs) {
+    for (List<Path> hierarchy : List.of(dirs.v2(), dirs.v1Cpu())) {
+      for (Path d : hierarchy) {
+        Path p = d.resolve("cpu.stat");
+        if (read(p) != null) {
+          return p;
         }
-        String path = f[2].startsWith("/") ? f[2].substring(1) : f[2];
-        if (f[0].equals("0") && f[1].isEmpty()) {
-          candidates.add(root.resolve(path).resolve("cpu.stat"));
-        } else if (List.of(f[1].split(",")).contains("cpu")) {
-          for (String mount : List.of("cpu", "cpu,cpuacct", "cpuacct,cpu")) {
-            candidates.add(root.resolve(mount).resolve(path).resolve("cpu.stat"));
-          }
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
-    for (Path p : candidates) {
-      if (read(p) != null) {
-        return p;
       }
     }
     return null;

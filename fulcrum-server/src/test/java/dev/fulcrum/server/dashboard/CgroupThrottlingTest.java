@@ -2,6 +2,7 @@ package dev.fulcrum.server.dashboard;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fulcrum.core.stats.CgroupDirs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ class CgroupThrottlingTest {
     Path proc = write("proc-cgroup", "0::/kubepods/pod1/c1\n");
     Path stat =
         write("fs/kubepods/pod1/c1/cpu.stat", "usage_usec 5\nnr_periods 10\nnr_throttled 2\n");
-    assertThat(CgroupThrottling.find(proc, dir.resolve("fs"))).isEqualTo(stat);
+    assertThat(CgroupThrottling.find(CgroupDirs.of(proc, dir.resolve("fs")))).isEqualTo(stat);
   }
 
   @Test
@@ -32,9 +33,9 @@ class CgroupThrottlingTest {
         write(
             "fs/cpu,cpuacct/docker/abc/cpu.stat",
             "nr_periods 7\nnr_throttled 1\nthrottled_time 99\n");
-    assertThat(CgroupThrottling.find(proc, dir.resolve("fs"))).isEqualTo(stat);
-    assertThat(CgroupThrottling.find(proc, dir.resolve("elsewhere"))).isNull();
-    assertThat(CgroupThrottling.find(dir.resolve("no-such-file"), dir)).isNull();
+    assertThat(CgroupThrottling.find(CgroupDirs.of(proc, dir.resolve("fs")))).isEqualTo(stat);
+    assertThat(CgroupThrottling.find(CgroupDirs.of(proc, dir.resolve("elsewhere")))).isNull();
+    assertThat(CgroupThrottling.find(CgroupDirs.of(dir.resolve("no-such-file"), dir))).isNull();
   }
 
   @Test
