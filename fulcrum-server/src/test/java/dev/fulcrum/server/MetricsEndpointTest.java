@@ -160,6 +160,7 @@ class MetricsEndpointTest {
             "fulcrum_slo_attainment_ratio",
             "fulcrum_slo_capacity_requests_per_second",
             "fulcrum_slo_cpu_cores",
+            "fulcrum_slo_cpu_pressure_ratio",
             "fulcrum_slo_load_ratio",
             "fulcrum_slo_rejections_total",
             "fulcrum_startup_seconds",

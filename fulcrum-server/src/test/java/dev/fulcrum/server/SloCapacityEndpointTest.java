@@ -158,6 +158,15 @@ class SloCapacityEndpointTest {
     if (Files.isReadable(Path.of("/proc/stat"))) {
       assertThat(cpu.at("/others_busy").isNumber()).as("%s", cpu).isTrue();
     }
+    // The CPU pressure where this host's kernel reports one (PSI), with whose waits it counts.
+    assertThat(cpu.at("/pressure_scope").asText()).isIn("cgroup", "host", "none");
+    if (cpu.at("/pressure_scope").asText().equals("none")) {
+      assertThat(cpu.at("/pressure_some_ratio").isNull()).as("%s", cpu).isTrue();
+    } else {
+      assertThat(cpu.at("/pressure_some_ratio").asDouble()).isBetween(0.0, 1.0);
+    }
+    assertThat(cpu.has("weight")).as("%s", cpu).isTrue();
+    assertThat(cpu.has("weight_share")).as("%s", cpu).isTrue();
     assertThat(light.at("/batch_size").asInt()).isBetween(1, 8);
     double lightRatio = light.at("/load_ratio").asDouble();
     assertThat(lightRatio)
@@ -169,7 +178,8 @@ class SloCapacityEndpointTest {
     assertThat(text)
         .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"allowed\"\\} [0-9.eE+-]+$")
         .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"budget\"\\} [0-9.eE+-]+$")
-        .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"own\"\\} [0-9.eE+-]+$");
+        .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"own\"\\} [0-9.eE+-]+$")
+        .containsPattern("(?m)^fulcrum_slo_cpu_pressure_ratio ([0-9.eE+-]+|NaN)$");
 
     // A closed loop of 16 clients for 4 s: the one instance is saturated (the batches fill).
     ExecutorService clients = Executors.newFixedThreadPool(16);

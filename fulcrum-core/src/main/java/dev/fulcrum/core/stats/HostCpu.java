@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.function.IntSupplier;
@@ -27,14 +26,47 @@ import org.jspecify.annotations.Nullable;
  *   <li>its CPU limit: the cgroup's quota over its period (v2 {@code cpu.max}, v1 {@code
  *       cpu.cfs_quota_us} and {@code cpu.cfs_period_us}), the lowest of the process's cgroup and
  *       the cgroups above it (a pod's limit may be set on the pod's cgroup, the container's below
- *       it), exactly: {@code availableProcessors()} rounds 1.5 cores up to 2. The cgroups are found
- *       once, from {@code /proc/self/cgroup}; the files are read at each reading, so a limit that
- *       changes (a pod resized in place) is followed.
+ *       it), exactly: {@code availableProcessors()} rounds 1.5 cores up to 2;
+ *   <li>its CPU pressure: the {@code total=} of the {@code some} line of its cgroup's {@code
+ *       cpu.pressure} (cgroup v2), else of {@code /proc/pressure/cpu} (the host's; so is the root
+ *       cgroup's, told by its lack of {@code cgroup.type}); none on a kernel without PSI;
+ *   <li>its CPU weight: its cgroup's {@code cpu.weight} (v2), else {@code cpu.shares} (v1, put on
+ *       v2's scale as runc and the kubelet map them), and where its siblings are in sight, the
+ *       share of the machine it entitles the process to when every cgroup wants all CPU (reported,
+ *       not used for the budget: the kernel gives a cgroup at least that share only while all
+ *       others want more).
  * </ul>
  *
- * Where a file is missing or unreadable (macOS, Windows, a locked-down {@code /proc}) that part is
- * unknown and the reading says so; nothing here throws. Not thread-safe: {@link ProcessCpu} reads
- * it under its monitor.
+ * The cgroups are found once ({@link CgroupDirs}); the files are read at each reading, so a limit
+ * or weight that changes (a pod resized in place) is followed.
+ *
+ * <p>Design: why the pressure, and the budget rule it gives ({@link ProcessCpu.Usage#budgetCores}).
+ * On a node shared with other pods that have CPU requests (weights) rather than limits, what others
+ * keep busy ({@code /proc/stat}) is the wrong measure of what this process can get: a neighbour
+ * soaking up idle cycles at a lower weight would yield to it, so counting it makes the budget what
+ * the process gets now and the load ratio 1 at any load on a busy node; and a neighbour in another
+ * cgroup at {@code nice} 19 is not counted although across cgroups the kernel shares by weight, not
+ * by nice, so it does take CPU from the process. PSI measures the effect itself (the kernel's
+ * Documentation/accounting/psi.rst): {@code some} is the share of the wall time in which at least
+ * one of the cgroup's runnable tasks waited for a CPU (on several CPUs the kernel weighs it as
+ * delayed tasks over the CPUs they could use, so it approximates the share of the cgroup's work
+ * potential lost to waiting); {@code total} is that time in microseconds, cumulative, so its delta
+ * over a window is the window's share exactly, where the {@code avg10} figures are decaying
+ * averages of another span. The rule: in the share p of the window in which a task of the process
+ * waited, it could not have had more CPU; in the rest, 1 − p, every task that wanted a CPU had one
+ * at once, so whatever more it is allowed (its limit or its CPUs) was there to take as far as
+ * anything can tell: budget = own + (allowed − own) × (1 − p). A busy node on which the process
+ * never waits is therefore not full (p = 0: the budget is the whole allowance), one on which it
+ * waits all the time is (p = 1: the budget is what it got, the load ratio 1). The waits count
+ * whatever causes them, the process's own threads outnumbering its cores included, so a replica
+ * whose threads burst beyond its cores reads somewhat fuller than its CPU: the safe side. The
+ * host's pressure (the fallback) counts every task's waits, at least the process's own: on a node
+ * whose neighbours wait for each other it reads fuller still, as the busy-time rule did. Without
+ * any pressure file the budget is the busy-time one, as before.
+ *
+ * <p>Where a file is missing or unreadable (macOS, Windows, a locked-down {@code /proc}) that part
+ * is unknown and the reading says so; nothing here throws. Not thread-safe: {@link ProcessCpu}
+ * reads it under its monitor.
  */
 final class HostCpu implements ProcessCpu.Source {
   private final Path procStat;
@@ -43,6 +75,8 @@ final class HostCpu implements ProcessCpu.Source {
   private final @Nullable BitSet allowed;
   private final List<Path> v2Dirs;
   private final List<Path> v1Dirs;
+  private final @Nullable Path pressure;
+  private final ProcessCpu.PressureScope pressureScope;
 
   /**
    * @param proc where {@code /proc} is
@@ -55,11 +89,29 @@ final class HostCpu implements ProcessCpu.Source {
     this.processNanos = processNanos;
     this.availableProcessors = availableProcessors;
     this.allowed = allowedCpus(proc.resolve("self").resolve("status"));
-    List<Path> v2 = new ArrayList<>();
-    List<Path> v1 = new ArrayList<>();
-    cgroups(proc.resolve("self").resolve("cgroup"), cgroupRoot, v2, v1);
-    this.v2Dirs = List.copyOf(v2);
-    this.v1Dirs = List.copyOf(v1);
+    CgroupDirs dirs = CgroupDirs.of(proc.resolve("self").resolve("cgroup"), cgroupRoot);
+    this.v2Dirs = dirs.v2();
+    this.v1Dirs = dirs.v1Cpu();
+    Path own = null;
+    for (Path d : v2Dirs) {
+      if (Files.isRegularFile(d.resolve("cpu.pressure"))) {
+        own = d;
+        break;
+      }
+    }
+    if (own != null) {
+      this.pressure = own.resolve("cpu.pressure");
+      // The root cgroup has no cgroup.type (every other one has): its pressure is the host's.
+      this.pressureScope =
+          Files.exists(own.resolve("cgroup.type"))
+              ? ProcessCpu.PressureScope.CGROUP
+              : ProcessCpu.PressureScope.HOST;
+    } else {
+      Path host = proc.resolve("pressure").resolve("cpu");
+      boolean readable = Files.isRegularFile(host);
+      this.pressure = readable ? host : null;
+      this.pressureScope = readable ? ProcessCpu.PressureScope.HOST : ProcessCpu.PressureScope.NONE;
+    }
   }
 
   static HostCpu ofThisProcess(LongSupplier processNanos) {
@@ -75,8 +127,93 @@ final class HostCpu implements ProcessCpu.Source {
     long own = processNanos.getAsLong();
     long[] ticks = ticks();
     int cpus = ticks != null ? (int) ticks[2] : Math.max(1, availableProcessors.getAsInt());
+    long stalled = pressure == null ? -1 : someTotalMicros(pressure);
+    double[] weight = weight();
     return new ProcessCpu.Reading(
-        own, ticks == null ? -1 : ticks[0], ticks == null ? -1 : ticks[1], cpus, quotaCores());
+        own,
+        ticks == null ? -1 : ticks[0],
+        ticks == null ? -1 : ticks[1],
+        cpus,
+        quotaCores(),
+        stalled,
+        stalled < 0 ? ProcessCpu.PressureScope.NONE : pressureScope,
+        weight[0],
+        weight[1]);
+  }
+
+  /**
+   * The {@code total=} of a pressure file's {@code some} line: the microseconds in which at least
+   * one of the tasks it covers was runnable but waited for a CPU; -1 when unreadable.
+   */
+  static long someTotalMicros(Path file) {
+    String line = firstLine(file);
+    if (line == null || !line.startsWith("some ")) {
+      return -1;
+    }
+    for (String field : line.trim().split("\\s+")) {
+      if (field.startsWith("total=")) {
+        try {
+          return Long.parseLong(field.substring("total=".length()));
+        } catch (NumberFormatException e) {
+          return -1;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The process's cgroup's CPU weight on the v2 scale (1 to 10000, 100 by default; v1's {@code
+   * cpu.shares} converted as runc and the kubelet map them) and the share of the machine's CPU it
+   * entitles the process to when every cgroup wants all: on each level from its cgroup up to the
+   * mount, its weight over the sum of its and its siblings' weights, multiplied (NaN where a level
+   * is unreadable, or a sibling's weight is, or the cgroup is the mount itself, whose siblings are
+   * not in sight). {NaN, NaN} without a weight file.
+   */
+  private double[] weight() {
+    boolean v2 = !v2Dirs.isEmpty() && Files.isRegularFile(v2Dirs.get(0).resolve("cpu.weight"));
+    List<Path> dirs = v2 ? v2Dirs : v1Dirs;
+    String file = v2 ? "cpu.weight" : "cpu.shares";
+    if (dirs.isEmpty()) {
+      return new double[] {Double.NaN, Double.NaN};
+    }
+    Path own = dirs.get(0);
+    double weight = weightOf(own.resolve(file), v2);
+    if (Double.isNaN(weight)) {
+      return new double[] {Double.NaN, Double.NaN};
+    }
+    Path mount = dirs.get(dirs.size() - 1);
+    // At the mount (a container in its own cgroup namespace, or the root) its siblings are out of
+    // sight: the weight alone is known.
+    double share = own.equals(mount) ? Double.NaN : 1;
+    for (Path d = own; d != null && !d.equals(mount); d = d.getParent()) {
+      Path parent = d.getParent();
+      double mine = weightOf(d.resolve(file), v2);
+      double sum = 0;
+      try (var children = Files.list(parent)) {
+        for (Path c : (Iterable<Path>) children::iterator) {
+          if (Files.isDirectory(c)) {
+            double w = weightOf(c.resolve(file), v2);
+            sum += Double.isNaN(w) ? Double.NaN : w;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        sum = Double.NaN;
+      }
+      share *= mine / sum;
+    }
+    return new double[] {weight, share};
+  }
+
+  /** A weight file's value on the v2 scale; NaN when unreadable. */
+  private static double weightOf(Path file, boolean v2) {
+    String line = firstLine(file);
+    double w = line == null ? Double.NaN : parse(line.trim());
+    if (v2 || Double.isNaN(w)) {
+      return w;
+    }
+    // cpu.shares 2..262144 onto cpu.weight 1..10000, as runc and the kubelet map them.
+    return 1 + (Math.max(2, Math.min(262144, w)) - 2) * 9999 / 262142;
   }
 
   /** Busy ticks, total ticks and CPUs counted, of the allowed CPUs; null without /proc/stat. */
@@ -192,53 +329,5 @@ final class HostCpu implements ProcessCpu.Source {
       set.set(from, to + 1);
     }
     return set.isEmpty() ? null : set;
-  }
-
-  /**
-   * The cgroup folders whose CPU limit applies to the process, its own first then each parent up to
-   * the mount: the v2 unified hierarchy's ({@code 0::/path}) and v1's {@code cpu} controller's,
-   * with the controller's mount itself for a container whose cgroup namespace shows the host's path
-   * ({@code /kubepods/...}) that its mount does not hold. Only folders that exist.
-   */
-  static void cgroups(Path procCgroup, Path root, List<Path> v2, List<Path> v1) {
-    List<String> lines;
-    try {
-      lines = Files.readAllLines(procCgroup, StandardCharsets.US_ASCII);
-    } catch (IOException | RuntimeException e) {
-      return;
-    }
-    for (String line : lines) {
-      String[] f = line.split(":", 3);
-      if (f.length < 3) {
-        continue;
-      }
-      String path = f[2].startsWith("/") ? f[2].substring(1) : f[2];
-      if (f[0].equals("0") && f[1].isEmpty()) {
-        upwards(root, path, v2);
-      } else if (List.of(f[1].split(",")).contains("cpu")) {
-        for (String mount : List.of("cpu,cpuacct", "cpu", "cpuacct,cpu")) {
-          Path base = root.resolve(mount);
-          if (Files.isDirectory(base)) {
-            upwards(base, path, v1);
-            break;
-          }
-        }
-      }
-    }
-  }
-
-  private static void upwards(Path base, String path, List<Path> into) {
-    Path dir = path.isEmpty() ? base : base.resolve(path);
-    if (!dir.normalize().startsWith(base.normalize())) {
-      return;
-    }
-    for (Path d = dir; d != null && d.startsWith(base); d = d.getParent()) {
-      if (Files.isDirectory(d) && !into.contains(d)) {
-        into.add(d);
-      }
-    }
-    if (Files.isDirectory(base) && !into.contains(base)) {
-      into.add(base);
-    }
   }
 }

@@ -24,20 +24,24 @@ import java.util.function.LongSupplier;
  * with the load on this process growing a client beside it still leaves the budget high until the
  * cores are full (the bound is then the rate at saturation). Where a reading is not available (no
  * {@code /proc}: macOS, Windows; no quota) the budget falls back to what is known: the CPUs the JVM
- * sees, as before, less nothing.
+ * sees, as before, less nothing. Where the kernel reports CPU pressure (Linux PSI: the time the
+ * process's runnable tasks waited for a CPU) the budget is from that instead of from what others
+ * use: its use, and of the rest of what it is allowed the share of the time it did not wait ({@link
+ * HostCpu} says why); others' busy time is then reported, not used.
  *
  * <p>Design: readings are taken when a second of a version's requests begins ({@link #record}, from
  * {@link SloAccounting}) and when the use is asked for (a scrape, a {@code /slo} request, the
  * dashboard), not on a timer of its own; a reading is a {@link Source#read()} (the process's CPU
- * clock, the CPUs' busy and total ticks, the quota) and the wall clock, and one is kept if the last
- * one kept is at least a second old. {@link #usage} answers the use over the wall time since the
- * newest kept reading that is at least {@value #WINDOW_SECONDS} s old (or, until there is one, the
- * oldest at least a second old). Readings older than that one are dropped, so about a dozen are
- * kept. While no requests come and nothing reads it, no readings are taken: the next read is then
- * the mean since the last reading, as a counter's rate would be. The first reading has nothing to
- * compare with: the use is unknown (NaN) until a reading a second old is kept. A source is read at
- * most once a second by {@link #record} and once every {@value #FRESH_MILLIS} ms by {@link #usage}
- * (the dashboard asks for every version each second), whatever the number of versions.
+ * clock, the CPUs' busy and total ticks, the quota, the pressure's stall time) and the wall clock,
+ * and one is kept if the last one kept is at least a second old. {@link #usage} answers the use
+ * over the wall time since the newest kept reading that is at least {@value #WINDOW_SECONDS} s old
+ * (or, until there is one, the oldest at least a second old). Readings older than that one are
+ * dropped, so about a dozen are kept. While no requests come and nothing reads it, no readings are
+ * taken: the next read is then the mean since the last reading, as a counter's rate would be. The
+ * first reading has nothing to compare with: the use is unknown (NaN) until a reading a second old
+ * is kept. A source is read at most once a second by {@link #record} and once every {@value
+ * #FRESH_MILLIS} ms by {@link #usage} (the dashboard asks for every version each second), whatever
+ * the number of versions.
  *
  * <p>Sources: {@link HostCpu} (the JVM's management bean for the process's CPU time, as the
  * scheduler reads its threads' CPU time from {@code ThreadMXBean}; {@code /proc} and the cgroup
@@ -55,6 +59,30 @@ public final class ProcessCpu {
 
   private static final long SECOND = 1_000_000_000L;
 
+  /** Whose CPU pressure (Linux PSI) a reading's stall time is. */
+  public enum PressureScope {
+    /** None read: no pressure file (PSI off, not Linux, a kernel before 4.20). */
+    NONE("none"),
+    /** The process's own cgroup's {@code cpu.pressure}: its tasks' waits alone. */
+    CGROUP("cgroup"),
+    /**
+     * The whole host's ({@code /proc/pressure/cpu}, or the root cgroup's): any task's waits, the
+     * process's among them, so at least its own.
+     */
+    HOST("host");
+
+    private final String label;
+
+    PressureScope(String label) {
+      this.label = label;
+    }
+
+    /** How {@code /slo} names it. */
+    public String label() {
+      return label;
+    }
+  }
+
   /**
    * One reading of where the CPU goes; immutable.
    *
@@ -64,11 +92,45 @@ public final class ProcessCpu {
    * @param totalTicks their whole time in the same unit (negative: the machine's CPU is not known)
    * @param cpus the CPUs the process may run on (those the ticks are of)
    * @param quotaCores its CPU limit in cores (NaN: none)
+   * @param stalledMicros the CPU pressure's {@code some total}: microseconds in which at least one
+   *     task of {@code pressure}'s scope was runnable but waited for a CPU (negative: not read)
+   * @param pressure whose tasks {@code stalledMicros} is of
+   * @param weight its cgroup's CPU weight on the cgroup v2 scale, 1 to 10000, 100 by default (NaN:
+   *     not read)
+   * @param weightShare the share of the machine's CPU that weight entitles it to when every cgroup
+   *     wants all: its weight over its siblings' and its own, on each level up to the mount,
+   *     multiplied (NaN: not read)
    */
   public record Reading(
-      long processNanos, long busyTicks, long totalTicks, int cpus, double quotaCores) {
+      long processNanos,
+      long busyTicks,
+      long totalTicks,
+      int cpus,
+      double quotaCores,
+      long stalledMicros,
+      PressureScope pressure,
+      double weight,
+      double weightShare) {
     public Reading {
       cpus = Math.max(1, cpus);
+      if (stalledMicros < 0) {
+        pressure = PressureScope.NONE;
+      }
+    }
+
+    /** A reading without CPU pressure and weight. */
+    public Reading(
+        long processNanos, long busyTicks, long totalTicks, int cpus, double quotaCores) {
+      this(
+          processNanos,
+          busyTicks,
+          totalTicks,
+          cpus,
+          quotaCores,
+          -1,
+          PressureScope.NONE,
+          Double.NaN,
+          Double.NaN);
     }
 
     /** A reading of the process's CPU clock alone, on {@code cpus} CPUs, without a limit. */
@@ -93,11 +155,11 @@ public final class ProcessCpu {
   /** A reading {@link #record} handed to the reader is not taken yet. */
   private boolean pending;
 
-  /** Kept readings: {wall, processNanos, busyTicks, totalTicks}. */
+  /** Kept readings: {wall, processNanos, busyTicks, totalTicks, stalledMicros}. */
   private final ArrayDeque<long[]> readings = new ArrayDeque<>();
 
   /** The newest reading taken, kept or not, and when: what {@link #usage} answers up to. */
-  private long[] latest = {Long.MIN_VALUE, -1, -1, -1};
+  private long[] latest = {Long.MIN_VALUE, -1, -1, -1, -1};
 
   private Reading latestReading = Reading.processOnly(-1, 1);
 
@@ -156,11 +218,40 @@ public final class ProcessCpu {
    * @param quotaCores its CPU limit in cores at the newest reading (NaN: none)
    * @param cpus the CPUs it may run on
    * @param seconds the wall time it is over (0 when unknown)
+   * @param pressureSomeRatio the share of the wall time in which at least one task of {@code
+   *     pressure}'s scope was runnable and waited for a CPU (PSI's {@code some}), 0 to 1 (NaN: not
+   *     read)
+   * @param pressure whose waits {@code pressureSomeRatio} counts
+   * @param weight its cgroup's CPU weight, cgroup v2 scale (NaN: not read), at the newest reading
+   * @param weightShare the share of the machine's CPU the weight entitles it to when every cgroup
+   *     wants all (NaN: not read), at the newest reading
    */
   public record Usage(
-      double ownCores, double othersCores, double quotaCores, int cpus, double seconds) {
+      double ownCores,
+      double othersCores,
+      double quotaCores,
+      int cpus,
+      double seconds,
+      double pressureSomeRatio,
+      PressureScope pressure,
+      double weight,
+      double weightShare) {
     /** Not known. */
     public static final Usage UNKNOWN = new Usage(Double.NaN, Double.NaN, Double.NaN, 1, 0);
+
+    /** A use without CPU pressure and weight: the budget from what others use. */
+    public Usage(double ownCores, double othersCores, double quotaCores, int cpus, double seconds) {
+      this(
+          ownCores,
+          othersCores,
+          quotaCores,
+          cpus,
+          seconds,
+          Double.NaN,
+          PressureScope.NONE,
+          Double.NaN,
+          Double.NaN);
+    }
 
     /** What the process may use on CPUs nothing else uses: the lower of its limit and its CPUs. */
     public double allowedCores() {
@@ -168,12 +259,20 @@ public final class ProcessCpu {
     }
 
     /**
-     * What it may use now: the lower of its limit and its CPUs less what other processes use of
-     * them, and never less than it uses itself (its budget is at least what it got).
+     * What it may use now, and never less than it uses itself (its budget is at least what it got).
+     * With its CPU pressure known: what it uses, and of the rest of what it is allowed the share of
+     * the time it did not wait, {@code own + (allowed − own) × (1 − pressure)} (see the class).
+     * Without: the lower of its limit and its CPUs less what other processes use of them.
      */
     public double budgetCores() {
-      double free = Double.isNaN(othersCores) ? cpus : cpus - othersCores;
-      double budget = Math.min(allowedCores(), free);
+      double budget;
+      if (!Double.isNaN(pressureSomeRatio) && !Double.isNaN(ownCores)) {
+        double allowed = allowedCores();
+        budget = ownCores + Math.max(0, allowed - ownCores) * (1 - pressureSomeRatio);
+      } else {
+        double free = Double.isNaN(othersCores) ? cpus : cpus - othersCores;
+        budget = Math.min(allowedCores(), free);
+      }
       return Double.isNaN(ownCores) ? budget : Math.max(ownCores, budget);
     }
 
@@ -236,18 +335,31 @@ public final class ProcessCpu {
       double busy = (double) Math.max(0, to[2] - from[2]) / total * r.cpus();
       others = Math.max(0, busy - own);
     }
-    return new Usage(own, others, r.quotaCores(), r.cpus(), wallNanos / 1e9);
+    double stalled = Double.NaN;
+    if (from[4] >= 0 && to[4] >= 0) {
+      stalled = Math.min(1, Math.max(0, to[4] - from[4]) * 1e3 / wallNanos);
+    }
+    return new Usage(
+        own,
+        others,
+        r.quotaCores(),
+        r.cpus(),
+        wallNanos / 1e9,
+        stalled,
+        Double.isNaN(stalled) ? PressureScope.NONE : r.pressure(),
+        r.weight(),
+        r.weightShare());
   }
 
   /** A reading now; kept if the last kept is a second old. Holding this. */
   private void take(long now) {
     Reading r = source.read();
     if (r.processNanos() < 0) {
-      latest = new long[] {now, -1, -1, -1};
+      latest = new long[] {now, -1, -1, -1, -1};
       latestReading = r;
       return;
     }
-    long[] reading = {now, r.processNanos(), r.busyTicks(), r.totalTicks()};
+    long[] reading = {now, r.processNanos(), r.busyTicks(), r.totalTicks(), r.stalledMicros()};
     latest = reading;
     latestReading = r;
     long[] last = readings.peekLast();

@@ -138,6 +138,123 @@ class HostCpuTest {
     assertThat(u.utilization()).isCloseTo(0.25, within(1e-9));
   }
 
+  /** A PSI file whose some total is {@code micros}. */
+  private void pressure(Path file, long micros) throws IOException {
+    write(
+        file,
+        "some avg10=1.00 avg60=2.00 avg300=3.00 total="
+            + micros
+            + "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+  }
+
+  @Test
+  void thePressureIsTheCgroupsOwnElseTheHosts() throws IOException {
+    write(proc().resolve("self/cgroup"), "0::/kubepods/pod1/c1\n");
+    Path own = cgroup().resolve("kubepods/pod1/c1");
+    pressure(own.resolve("cpu.pressure"), 123);
+    write(own.resolve("cgroup.type"), "domain\n");
+    pressure(cgroup().resolve("kubepods/pod1/cpu.pressure"), 999); // the pod's: others' waits too
+    pressure(proc().resolve("pressure/cpu"), 5000);
+    ProcessCpu.Reading r = host(0).read();
+    assertThat(r.stalledMicros()).isEqualTo(123);
+    assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.CGROUP);
+    // A kernel with PSI but cgroup v1: the host's.
+    write(proc().resolve("self/cgroup"), "4:cpu,cpuacct:/docker/abc\n");
+    r = host(0).read();
+    assertThat(r.stalledMicros()).isEqualTo(5000);
+    assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.HOST);
+    // No PSI at all: nothing, and the reading says so.
+    Files.delete(proc().resolve("pressure/cpu"));
+    r = host(0).read();
+    assertThat(r.stalledMicros()).isNegative();
+    assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.NONE);
+    // Unparsable: not read.
+    assertThat(HostCpu.someTotalMicros(own.resolve("cgroup.type"))).isNegative();
+  }
+
+  @Test
+  void theRootCgroupsPressureIsTheHostsAlsoInTheHybridLayout() throws IOException {
+    // v1 controllers beside a v2 hierarchy at cgroup/unified, the process in its root.
+    write(proc().resolve("self/cgroup"), "1:cpu:/\n0::/\n");
+    write(cgroup().resolve("cpu/cpu.shares"), "1024\n");
+    pressure(cgroup().resolve("unified/cpu.pressure"), 77);
+    ProcessCpu.Reading r = host(0).read();
+    assertThat(r.stalledMicros()).isEqualTo(77);
+    assertThat(r.pressure())
+        .as("no cgroup.type: the root")
+        .isEqualTo(ProcessCpu.PressureScope.HOST);
+    // 1024 shares (v1's default, a pod's 1 CPU request) on v2's scale, as runc and the kubelet map
+    // them: 1 + (1024 - 2) x 9999 / 262142.
+    assertThat(r.weight()).isCloseTo(39.98, within(0.01));
+    assertThat(r.weightShare()).as("its siblings are out of sight").isNaN();
+  }
+
+  @Test
+  void aBusyNodeOnWhichTheProcessNeverWaitsIsNotFull() throws IOException {
+    write(proc().resolve("self/cgroup"), "0::/pod\n");
+    Path own = cgroup().resolve("pod");
+    write(own.resolve("cgroup.type"), "domain\n");
+    pressure(own.resolve("cpu.pressure"), 0);
+    AtomicLong wall = new AtomicLong(0);
+    AtomicLong ownNanos = new AtomicLong(0);
+    stat(new long[] {0, 0, 0, 100}, new long[] {0, 0, 0, 100});
+    ProcessCpu p = new ProcessCpu(wall::get, new HostCpu(proc(), cgroup(), ownNanos::get, () -> 2));
+    p.usage();
+    // 10 s: it used 0.4 cores, others kept 1.6 busy (the CPUs were full), and it never waited:
+    // whatever they ran yielded to it when it wanted a CPU.
+    wall.set(10 * S);
+    ownNanos.set(4 * S);
+    stat(new long[] {1000, 0, 0, 100}, new long[] {1000, 0, 0, 100});
+    ProcessCpu.Usage u = p.usage();
+    assertThat(u.othersCores()).isCloseTo(1.6, within(1e-9));
+    assertThat(u.pressureSomeRatio()).isZero();
+    assertThat(u.pressure()).isEqualTo(ProcessCpu.PressureScope.CGROUP);
+    assertThat(u.budgetCores()).as("the whole allowance").isCloseTo(2.0, within(1e-9));
+    assertThat(u.utilization()).isCloseTo(0.2, within(1e-9));
+    // The next 10 s: the same use, but a task of it waited for a CPU 5 s of the 10 (the neighbours
+    // took what it wanted): half of the rest of its allowance counts.
+    wall.set(20 * S);
+    ownNanos.set(8 * S);
+    stat(new long[] {2000, 0, 0, 100}, new long[] {2000, 0, 0, 100});
+    pressure(own.resolve("cpu.pressure"), 5_000_000);
+    u = p.usage();
+    assertThat(u.pressureSomeRatio()).isCloseTo(0.5, within(1e-9));
+    assertThat(u.budgetCores()).isCloseTo(0.4 + 1.6 * 0.5, within(1e-9));
+    // Then it waited all the time: it got all it could, its budget is full.
+    wall.set(30 * S);
+    ownNanos.set(12 * S);
+    stat(new long[] {3000, 0, 0, 100}, new long[] {3000, 0, 0, 100});
+    pressure(own.resolve("cpu.pressure"), 15_000_000);
+    u = p.usage();
+    assertThat(u.pressureSomeRatio()).isEqualTo(1.0);
+    assertThat(u.budgetCores()).isCloseTo(0.4, within(1e-9));
+    assertThat(u.utilization()).isEqualTo(1.0);
+  }
+
+  @Test
+  void theWeightAndTheShareOfTheMachineItEntitlesTo() throws IOException {
+    write(proc().resolve("self/cgroup"), "0::/kubepods/burstable/pod1/c1\n");
+    Path kube = cgroup().resolve("kubepods");
+    write(kube.resolve("cpu.weight"), "100\n");
+    write(cgroup().resolve("system.slice/cpu.weight"), "100\n");
+    write(kube.resolve("burstable/cpu.weight"), "50\n");
+    write(kube.resolve("besteffort/cpu.weight"), "1\n");
+    write(kube.resolve("guaranteed/cpu.weight"), "49\n");
+    write(kube.resolve("burstable/pod1/cpu.weight"), "40\n");
+    write(kube.resolve("burstable/pod2/cpu.weight"), "120\n");
+    write(kube.resolve("burstable/pod1/c1/cpu.weight"), "39\n");
+    ProcessCpu.Reading r = host(0).read();
+    assertThat(r.weight()).isEqualTo(39);
+    // c1 alone in pod1 (1), pod1 a quarter of burstable, burstable half of kubepods, kubepods half
+    // of the machine.
+    assertThat(r.weightShare()).isCloseTo(0.25 * 0.5 * 0.5, within(1e-12));
+    // A sibling whose weight cannot be read: the share is not known, the weight is.
+    Files.createDirectories(kube.resolve("burstable/pod3"));
+    r = host(0).read();
+    assertThat(r.weight()).isEqualTo(39);
+    assertThat(r.weightShare()).isNaN();
+  }
+
   @Test
   void cpuListsParse() {
     assertThat(HostCpu.cpuList("0-3,8,10-11")).hasToString("{0, 1, 2, 3, 8, 10, 11}");

@@ -626,6 +626,7 @@ public final class DashboardFeed
       number(g, "allowedCores", c.allowedCores());
       number(g, "othersCores", c.othersCores());
       number(g, "ownCores", c.ownCores());
+      number(g, "pressureSomeRatio", c.pressureSomeRatio());
       g.writeEndObject();
     }
     g.writeEndObject();

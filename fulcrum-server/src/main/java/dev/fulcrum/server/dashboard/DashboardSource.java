@@ -79,6 +79,8 @@ public interface DashboardSource {
    * @param allowedCores its limit, or its CPUs
    * @param othersCores what other processes use of its CPUs (NaN: not known)
    * @param ownCores what it uses itself (NaN: not known)
+   * @param pressureSomeRatio the share of the time its tasks waited for a CPU (Linux PSI; NaN: not
+   *     read)
    */
   record Capacity(
       String state,
@@ -90,7 +92,8 @@ public interface DashboardSource {
       double budgetCores,
       double allowedCores,
       double othersCores,
-      double ownCores) {
+      double ownCores,
+      double pressureSomeRatio) {
     public Capacity {
       Objects.requireNonNull(state, "state");
       Objects.requireNonNull(cpuState, "cpuState");

@@ -68,7 +68,8 @@ public final class RepositoryExtras implements DashboardSource {
         Double.isNaN(cpu.ownCores()) ? Double.NaN : cpu.budgetCores(),
         cpu.allowedCores(),
         cpu.othersCores(),
-        cpu.ownCores());
+        cpu.ownCores(),
+        cpu.pressureSomeRatio());
   }
 
   private @Nullable Drift drift(ModelVersion mv) {

@@ -756,7 +756,9 @@ public final class ServerMetrics
         "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
             + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
             + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
-            + " use now: allowed, or the CPUs less others, whichever is lower), own (what it uses)\n"
+            + " use now: with CPU pressure known, own plus allowed less own times the share of"
+            + " the time it did not wait; else allowed or the CPUs less others, whichever is"
+            + " lower), own (what it uses)\n"
             + "# TYPE fulcrum_slo_cpu_cores gauge\n");
     if (!snaps.isEmpty()) {
       // Always the four series while a version serves (NaN until a second of readings, others NaN
@@ -766,6 +768,17 @@ public final class ServerMetrics
       cpuLine(sb, "others", cpu.othersCores());
       cpuLine(sb, "budget", known ? cpu.budgetCores() : Double.NaN);
       cpuLine(sb, "own", cpu.ownCores());
+    }
+    sb.append(
+        "# HELP fulcrum_slo_cpu_pressure_ratio The share of the last ~10 s in which at least one"
+            + " of the process's runnable tasks waited for a CPU (Linux PSI cpu some: its cgroup's"
+            + " cpu.pressure, else the host's; /slo capacity.cpu.pressure_scope says which); where"
+            + " known, the CPU budget is from it. NaN without PSI\n"
+            + "# TYPE fulcrum_slo_cpu_pressure_ratio gauge\n");
+    if (!snaps.isEmpty()) {
+      sb.append("fulcrum_slo_cpu_pressure_ratio ")
+          .append(number(cpu.pressureSomeRatio()))
+          .append('\n');
     }
     sb.append(
         "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"

@@ -127,8 +127,9 @@ public final class SloJson {
 
   /**
    * The CPU bound's inputs, so that an operator sees why it states what it does: the process's
-   * budget (its limit, its CPUs, what other processes use of them) and its own use, all models
-   * together, in cores over about the last 10 s.
+   * budget (its limit, its CPUs, what other processes use of them, how long its tasks waited for a
+   * CPU) and its own use, all models together, in cores over about the last 10 s; and its cgroup's
+   * CPU weight.
    */
   private static void cpu(ObjectNode o, SloAccounting.Load load) {
     ProcessCpu.Usage u = load.cpu();
@@ -141,6 +142,10 @@ public final class SloJson {
     number(o, "budget_cores", u.budgetCores());
     number(o, "own_busy", u.ownCores());
     o.put("background_cores", SloAccounting.Load.CPU_FLOOR * u.allowedCores());
+    number(o, "pressure_some_ratio", u.pressureSomeRatio());
+    o.put("pressure_scope", u.pressure().label());
+    number(o, "weight", u.weight());
+    number(o, "weight_share", u.weightShare());
     o.put("seconds", u.seconds());
   }
 

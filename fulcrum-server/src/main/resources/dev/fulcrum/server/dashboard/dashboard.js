@@ -653,8 +653,11 @@
     if (c) {
       list.title = 'capacity: the highest rate this replica serves within the objective, the lower of the'
         + ' pass times\' bound and the CPU budget\'s; load: offered over the last 10 s / capacity'
-        + ' (fulcrum_slo_load_ratio). CPU budget: what the process may use now, its limit or its CPUs less'
-        + ' what other processes use; own: what it uses, all models together (GET /v2/models/<name>/slo)';
+        + ' (fulcrum_slo_load_ratio). CPU budget: what the process may use now: where the kernel reports'
+        + ' CPU pressure, what it uses and of the rest of its limit or CPUs the share of the time it did'
+        + ' not wait (waited: the share of the time a task of it waited for a CPU); else its limit or its'
+        + ' CPUs less what other processes use; own: what it uses, all models together'
+        + ' (GET /v2/models/<name>/slo)';
     }
     panel.kv.appendChild(list);
     if (charted) {
@@ -672,12 +675,13 @@
       + (c.bound === 'passes' && c.cpu === 'idle' ? ' (CPU idle)' : '');
   }
 
-  /** "1.05 of 2 cores · others 0.95 · own 0.9", or what is not known. */
+  /** "1.05 of 2 cores · others 0.95 · own 0.9 · waited 12 %", or what is not known. */
   function budgetText(c) {
     if (c.budgetCores === null) { return 'unknown'; }
     return fmt(c.budgetCores, 2) + ' of ' + fmt(c.allowedCores, 2) + ' cores'
       + (c.othersCores !== null ? ' · others ' + fmt(c.othersCores, 2) : '')
-      + ' · own ' + fmt(c.ownCores, 2);
+      + ' · own ' + fmt(c.ownCores, 2)
+      + (c.pressureSomeRatio !== null ? ' · waited ' + fmt(100 * c.pressureSomeRatio, 0) + ' %' : '');
   }
 
   function renderDrift(panel, drift) {
