@@ -19,9 +19,11 @@
 # the intended send times, so a client that falls behind shows as late sends, not hidden.
 # A ratio below 1 is expected: the pass bound assumes full batches at an even rate, Poisson arrivals
 # do not give that (see SloCapacity's class comment), and the CPU bound (the offered rate over the
-# process's load on its CPU budget: its limit, or its CPUs less what other processes use; what
-# binds a model whose passes are microseconds, like fraud) counts the client beside it at what it
-# uses now, and the client's use grows with the rate. Results:
+# process's load on its CPU budget: its limit, or its CPUs less what other processes use, or where
+# Linux reports CPU pressure its use plus the rest of its allowance in the share of the time it did
+# not wait for a CPU; what binds a model whose passes are microseconds, like fraud) counts the
+# client beside it at what it uses now (or at the waits it causes), and the client's use grows
+# with the rate. Results:
 # bench/results/<date>-capacity/summary.txt.
 #   bench/capacity.sh                    # both models
 #   MODELS=minilm BISECT=7 PROBE=8 bench/capacity.sh
