@@ -59,10 +59,15 @@ import org.jspecify.annotations.Nullable;
  * never waits is therefore not full (p = 0: the budget is the whole allowance), one on which it
  * waits all the time is (p = 1: the budget is what it got, the load ratio 1). The waits count
  * whatever causes them, the process's own threads outnumbering its cores included, so a replica
- * whose threads burst beyond its cores reads somewhat fuller than its CPU: the safe side. The
- * host's pressure (the fallback) counts every task's waits, at least the process's own: on a node
- * whose neighbours wait for each other it reads fuller still, as the busy-time rule did. Without
- * any pressure file the budget is the busy-time one, as before.
+ * whose threads burst beyond its cores reads somewhat fuller than its CPU: the safe side. And p is
+ * a share of the wall time, not of the time the process was runnable: one that is runnable little
+ * (a light load, or a load held back by a client starved on the same cores) shows a small p even
+ * where each of its wake-ups waits, so its budget stays near its allowance; such waits harm its
+ * latency before its throughput, and show in the objective's attainment and refusals, not in a full
+ * budget (the busy-time rule called every busy node full whatever the load instead). The host's
+ * pressure (the fallback) counts every task's waits, at least the process's own: on a node whose
+ * neighbours wait for each other it reads fuller still, as the busy-time rule did. Without any
+ * pressure file the budget is the busy-time one, as before.
  *
  * <p>Where a file is missing or unreadable (macOS, Windows, a locked-down {@code /proc}) that part
  * is unknown and the reading says so; nothing here throws. Not thread-safe: {@link ProcessCpu}
