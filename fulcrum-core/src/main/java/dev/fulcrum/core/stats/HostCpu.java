@@ -37,8 +37,8 @@ import org.jspecify.annotations.Nullable;
  *       others want more).
  * </ul>
  *
- * The cgroups are found once ({@link CgroupDirs}); the files are read at each reading, so a limit
- * or weight that changes (a pod resized in place) is followed.
+ * The cgroups are found once ({@link CgroupDirs}); the files are read at each reading (the weight
+ * at every tenth), so a limit or weight that changes (a pod resized in place) is followed.
  *
  * <p>Design: why the pressure, and the budget rule it gives ({@link ProcessCpu.Usage#budgetCores}).
  * On a node shared with other pods that have CPU requests (weights) rather than limits, what others
@@ -82,6 +82,15 @@ final class HostCpu implements ProcessCpu.Source {
   private final List<Path> v1Dirs;
   private final @Nullable Path pressure;
   private final ProcessCpu.PressureScope pressureScope;
+
+  /**
+   * The weight is read at every {@value}th reading: its share lists the sibling cgroups (a node's
+   * hundred pods), and a weight changes only when a pod is resized.
+   */
+  private static final int WEIGHT_EVERY = 10;
+
+  private int readings;
+  private double[] weight = {Double.NaN, Double.NaN};
 
   /**
    * @param proc where {@code /proc} is
@@ -133,7 +142,9 @@ final class HostCpu implements ProcessCpu.Source {
     long[] ticks = ticks();
     int cpus = ticks != null ? (int) ticks[2] : Math.max(1, availableProcessors.getAsInt());
     long stalled = pressure == null ? -1 : someTotalMicros(pressure);
-    double[] weight = weight();
+    if (readings++ % WEIGHT_EVERY == 0) {
+      weight = weight();
+    }
     return new ProcessCpu.Reading(
         own,
         ticks == null ? -1 : ticks[0],
