@@ -14,9 +14,10 @@ import java.util.zip.Deflater;
  * compressed once per tick, whatever the number of pages.
  *
  * <p>Thread-confined to the dashboard feed's thread ({@code fulcrum-dashboard}), which calls every
- * stream's {@code send}; synchronized all the same, uncontended.
+ * stream's {@code send}; synchronized all the same, uncontended. {@link #acceptsGzip} is stateless
+ * and also reads the metrics port's scrapes.
  */
-final class FrameDeflater {
+public final class FrameDeflater {
   /** A gzip member's header: deflate, no name, no time, unknown OS. */
   static final byte[] GZIP_HEADER = {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, (byte) 0xff};
 
@@ -91,7 +92,7 @@ final class FrameDeflater {
    * Whether an {@code Accept-Encoding} header value accepts gzip: a {@code gzip} (or {@code
    * x-gzip}) coding, or {@code *}, whose {@code q} is not 0.
    */
-  static boolean acceptsGzip(@org.jspecify.annotations.Nullable String acceptEncoding) {
+  public static boolean acceptsGzip(@org.jspecify.annotations.Nullable String acceptEncoding) {
     if (acceptEncoding == null) {
       return false;
     }

@@ -4,6 +4,7 @@ import dev.fulcrum.core.monitor.DriftReport;
 import dev.fulcrum.core.monitor.DriftReport.FeatureDrift;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -23,114 +24,141 @@ final class DriftMetrics {
    *     false: a feature's {@code fulcrum_drift_status} only while its alert is raised, and no
    *     scores or thresholds (3 series per demo model while nothing drifts)
    */
-  static void write(StringBuilder sb, List<DriftReport> reports, boolean detail) {
-    sb.append("# HELP fulcrum_drift_drifting Features and output columns of a version whose drift")
-        .append(" alert is raised\n");
-    sb.append("# TYPE fulcrum_drift_drifting gauge\n");
-    for (DriftReport r : reports) {
-      long raised =
-          r.features().stream().filter(FeatureDrift::drift).count()
-              + r.outputs().stream().filter(FeatureDrift::drift).count();
-      sb.append("fulcrum_drift_drifting")
-          .append(versionLabels(r))
-          .append("} ")
-          .append(raised)
-          .append('\n');
+  static void write(
+      StringBuilder sb, Predicate<String> names, List<DriftReport> reports, boolean detail) {
+    if (names.test("fulcrum_drift_drifting")) {
+      sb.append(
+              "# HELP fulcrum_drift_drifting Features and output columns of a version whose drift")
+          .append(" alert is raised\n");
+      sb.append("# TYPE fulcrum_drift_drifting gauge\n");
+      for (DriftReport r : reports) {
+        long raised =
+            r.features().stream().filter(FeatureDrift::drift).count()
+                + r.outputs().stream().filter(FeatureDrift::drift).count();
+        sb.append("fulcrum_drift_drifting")
+            .append(versionLabels(r))
+            .append("} ")
+            .append(raised)
+            .append('\n');
+      }
     }
-    sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0")
-        .append(detail ? "" : " (only raised alerts are exported: --metrics-drift-detail false)")
-        .append('\n');
-    sb.append("# TYPE fulcrum_drift_status gauge\n");
-    for (DriftReport r : reports) {
-      each(
-          r,
-          (f, kind) -> {
-            if (detail || f.drift()) {
-              line(sb, "fulcrum_drift_status", r, f, kind, null, f.drift() ? 1 : 0);
-            }
-          });
+    if (names.test("fulcrum_drift_status")) {
+      sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0")
+          .append(detail ? "" : " (only raised alerts are exported: --metrics-drift-detail false)")
+          .append('\n');
+      sb.append("# TYPE fulcrum_drift_status gauge\n");
+      for (DriftReport r : reports) {
+        each(
+            r,
+            (f, kind) -> {
+              if (detail || f.drift()) {
+                line(sb, "fulcrum_drift_status", r, f, kind, null, f.drift() ? 1 : 0);
+              }
+            });
+      }
     }
     if (detail) {
-      writeScores(sb, reports);
+      writeScores(sb, names, reports);
     }
-    writeVersionFamilies(sb, reports);
+    writeVersionFamilies(sb, names, reports);
   }
 
-  private static void writeScores(StringBuilder sb, List<DriftReport> reports) {
-    sb.append("# HELP fulcrum_drift_score A drift test's latest score for a feature\n");
-    sb.append("# TYPE fulcrum_drift_score gauge\n");
-    for (DriftReport r : reports) {
-      each(
-          r,
-          (f, kind) -> {
-            for (DriftReport.TestScore t : f.tests()) {
-              line(sb, "fulcrum_drift_score", r, f, kind, t.test(), t.score());
-            }
-          });
+  private static void writeScores(
+      StringBuilder sb, Predicate<String> names, List<DriftReport> reports) {
+    if (names.test("fulcrum_drift_score")) {
+      sb.append("# HELP fulcrum_drift_score A drift test's latest score for a feature\n");
+      sb.append("# TYPE fulcrum_drift_score gauge\n");
+      for (DriftReport r : reports) {
+        each(
+            r,
+            (f, kind) -> {
+              for (DriftReport.TestScore t : f.tests()) {
+                line(sb, "fulcrum_drift_score", r, f, kind, t.test(), t.score());
+              }
+            });
+      }
     }
-    sb.append("# HELP fulcrum_drift_threshold A drift test's threshold for a feature\n");
-    sb.append("# TYPE fulcrum_drift_threshold gauge\n");
-    for (DriftReport r : reports) {
-      each(
-          r,
-          (f, kind) -> {
-            for (DriftReport.TestScore t : f.tests()) {
-              line(sb, "fulcrum_drift_threshold", r, f, kind, t.test(), t.threshold());
-            }
-          });
+    if (names.test("fulcrum_drift_threshold")) {
+      sb.append("# HELP fulcrum_drift_threshold A drift test's threshold for a feature\n");
+      sb.append("# TYPE fulcrum_drift_threshold gauge\n");
+      for (DriftReport r : reports) {
+        each(
+            r,
+            (f, kind) -> {
+              for (DriftReport.TestScore t : f.tests()) {
+                line(sb, "fulcrum_drift_threshold", r, f, kind, t.test(), t.threshold());
+              }
+            });
+      }
     }
   }
 
-  private static void writeVersionFamilies(StringBuilder sb, List<DriftReport> reports) {
-    sb.append(
-        "# HELP fulcrum_drift_monitored 1 while a version's monitoring: compares requests with its"
-            + " baseline; 0 when it is turned off or cannot run (no readable baseline: see the"
-            + " version's /drift)\n");
-    sb.append("# TYPE fulcrum_drift_monitored gauge\n");
-    for (DriftReport r : reports) {
-      sb.append("fulcrum_drift_monitored")
-          .append(versionLabels(r))
-          .append("} ")
-          .append(r.enabled() && r.problem() == null ? 1 : 0)
-          .append('\n');
+  private static void writeVersionFamilies(
+      StringBuilder sb, Predicate<String> names, List<DriftReport> reports) {
+    if (names.test("fulcrum_drift_monitored")) {
+      sb.append(
+          "# HELP fulcrum_drift_monitored 1 while a version's monitoring: compares requests with its"
+              + " baseline; 0 when it is turned off or cannot run (no readable baseline: see the"
+              + " version's /drift)\n");
+      sb.append("# TYPE fulcrum_drift_monitored gauge\n");
+      for (DriftReport r : reports) {
+        sb.append("fulcrum_drift_monitored")
+            .append(versionLabels(r))
+            .append("} ")
+            .append(r.enabled() && r.problem() == null ? 1 : 0)
+            .append('\n');
+      }
     }
-    sb.append("# HELP fulcrum_drift_observations_total Rows compared with the baseline\n");
-    sb.append("# TYPE fulcrum_drift_observations_total counter\n");
-    for (DriftReport r : reports) {
-      sb.append("fulcrum_drift_observations_total")
-          .append(versionLabels(r))
-          .append('}')
-          .append(' ')
-          .append(r.observations())
-          .append('\n');
+    if (names.test("fulcrum_drift_observations_total")) {
+      sb.append("# HELP fulcrum_drift_observations_total Rows compared with the baseline\n");
+      sb.append("# TYPE fulcrum_drift_observations_total counter\n");
+      for (DriftReport r : reports) {
+        sb.append("fulcrum_drift_observations_total")
+            .append(versionLabels(r))
+            .append('}')
+            .append(' ')
+            .append(r.observations())
+            .append('\n');
+      }
     }
-    sb.append(
-        "# HELP fulcrum_drift_dropped_total Requests not monitored because the monitor's queue"
-            + " was full\n");
-    sb.append("# TYPE fulcrum_drift_dropped_total counter\n");
-    long dropped = reports.stream().mapToLong(DriftReport::dropped).max().orElse(0);
-    sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
-    sb.append("# HELP fulcrum_drift_shed_total Rows not compared because the monitor was over")
-        .append(" its rate (--monitor-max-rate): it compared a uniform sample of passes\n");
-    sb.append("# TYPE fulcrum_drift_shed_total counter\n");
-    long shed = reports.stream().mapToLong(DriftReport::shed).max().orElse(0);
-    sb.append("fulcrum_drift_shed_total ").append(shed).append('\n');
+    if (names.test("fulcrum_drift_dropped_total")) {
+      sb.append(
+          "# HELP fulcrum_drift_dropped_total Requests not monitored because the monitor's queue"
+              + " was full\n");
+      sb.append("# TYPE fulcrum_drift_dropped_total counter\n");
+      long dropped = reports.stream().mapToLong(DriftReport::dropped).max().orElse(0);
+      sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
+    }
+    if (names.test("fulcrum_drift_shed_total")) {
+      sb.append("# HELP fulcrum_drift_shed_total Rows not compared because the monitor was over")
+          .append(" its rate (--monitor-max-rate): it compared a uniform sample of passes\n");
+      sb.append("# TYPE fulcrum_drift_shed_total counter\n");
+      long shed = reports.stream().mapToLong(DriftReport::shed).max().orElse(0);
+      sb.append("fulcrum_drift_shed_total ").append(shed).append('\n');
+    }
   }
 
   /** The prediction log's lines written and dropped; nothing when the server keeps none. */
   static void writePredictionLog(
-      StringBuilder sb, dev.fulcrum.core.monitor.@Nullable PredictionLogCounts counts) {
+      StringBuilder sb,
+      Predicate<String> names,
+      dev.fulcrum.core.monitor.@Nullable PredictionLogCounts counts) {
     if (counts == null) {
       return;
     }
-    sb.append("# HELP fulcrum_prediction_log_written_total Lines written to the prediction log\n");
-    sb.append("# TYPE fulcrum_prediction_log_written_total counter\n");
-    sb.append("fulcrum_prediction_log_written_total ").append(counts.written()).append('\n');
-    sb.append(
-        "# HELP fulcrum_prediction_log_dropped_total Sampled requests not logged because the"
-            + " prediction log's writer fell behind (its queue was full) or failed\n");
-    sb.append("# TYPE fulcrum_prediction_log_dropped_total counter\n");
-    sb.append("fulcrum_prediction_log_dropped_total ").append(counts.dropped()).append('\n');
+    if (names.test("fulcrum_prediction_log_written_total")) {
+      sb.append(
+          "# HELP fulcrum_prediction_log_written_total Lines written to the prediction log\n");
+      sb.append("# TYPE fulcrum_prediction_log_written_total counter\n");
+      sb.append("fulcrum_prediction_log_written_total ").append(counts.written()).append('\n');
+    }
+    if (names.test("fulcrum_prediction_log_dropped_total")) {
+      sb.append(
+          "# HELP fulcrum_prediction_log_dropped_total Sampled requests not logged because the"
+              + " prediction log's writer fell behind (its queue was full) or failed\n");
+      sb.append("# TYPE fulcrum_prediction_log_dropped_total counter\n");
+      sb.append("fulcrum_prediction_log_dropped_total ").append(counts.dropped()).append('\n');
+    }
   }
 
   private interface FeatureVisitor {

@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
 
@@ -519,29 +520,49 @@ public final class ServerMetrics
       }
     }
 
-    void scrape(ByteArrayOutputStream out) throws IOException {
-      writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+    void scrape(ByteArrayOutputStream out, Predicate<String> names) throws IOException {
+      writer.write(out, registry.scrape(names), EscapingScheme.UNDERSCORE_ESCAPING);
     }
   }
 
   /** The metrics in Prometheus text format 0.0.4. */
   public String scrape() {
+    return scrape(List.of());
+  }
+
+  /**
+   * The families that {@code names} asks for, in Prometheus text format 0.0.4: Prometheus's {@code
+   * name[]} query parameter, as the Prometheus Java client's exporters read it (its {@code
+   * MetricNameFilter}: a family is written when a name asked for is its name or begins with it, so
+   * {@code fulcrum_rejected_requests_total} and {@code fulcrum_request_duration_seconds_bucket}
+   * select their families); every family when {@code names} is empty. A family not asked for is not
+   * read at all, so a scrape of a few families of a server of many models stays small.
+   */
+  public String scrape(List<String> names) {
+    Predicate<String> wanted = names.isEmpty() ? n -> true : nameFilter(names);
     StringBuilder sb = new StringBuilder(8192);
-    writeTritonFamilies(sb);
-    writeSloFamilies(sb);
-    writeObservabilityFamilies(sb);
+    writeTritonFamilies(sb, wanted);
+    writeSloFamilies(sb, wanted);
+    writeObservabilityFamilies(sb, wanted);
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {
-      DriftMetrics.write(sb, m.reports(), driftDetail);
-      DriftMetrics.writePredictionLog(sb, m.predictionLog());
+      DriftMetrics.write(sb, wanted, m.reports(), driftDetail);
+      DriftMetrics.writePredictionLog(sb, wanted, m.predictionLog());
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
     try {
-      families().scrape(out);
+      families().scrape(out, wanted);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return sb.append(out.toString(StandardCharsets.UTF_8)).toString();
+  }
+
+  /** The Prometheus client's own filter of {@code name[]}, so both halves read it alike. */
+  private static Predicate<String> nameFilter(List<String> names) {
+    return io.prometheus.metrics.model.registry.MetricNameFilter.builder()
+        .nameMustBeEqualTo(names)
+        .build();
   }
 
   public static String contentType() {
@@ -550,7 +571,7 @@ public final class ServerMetrics
 
   private record Row(ModelVersion version, ModelStatistics.Snapshot stats) {}
 
-  private void writeTritonFamilies(StringBuilder sb) {
+  private void writeTritonFamilies(StringBuilder sb, Predicate<String> names) {
     ModelRepository repo = repository;
     List<Row> rows =
         repo == null
@@ -558,66 +579,77 @@ public final class ServerMetrics
             : repo.served().stream().map(v -> new Row(v, v.statistics().snapshot())).toList();
     counter(
         sb,
+        names,
         rows,
         "nv_inference_request_success",
         "Number of successful inference requests, all batch sizes",
         r -> r.stats.success().count());
-    sb.append(
-        "# HELP nv_inference_request_failure Number of failed inference requests, all batch"
-            + " sizes\n# TYPE nv_inference_request_failure counter\n");
-    for (Row r : rows) {
-      ModelStatistics.Snapshot s = r.stats;
-      long rejected = s.rejected() + s.timedOut();
-      long backend = Math.max(0, s.fail().count() - rejected - s.cancelled() - s.invalid());
-      failure(sb, r, "REJECTED", rejected);
-      failure(sb, r, "CANCELED", s.cancelled());
-      failure(sb, r, "BACKEND", backend);
-      failure(sb, r, "OTHER", s.invalid()); // a 400 the client caused, found as the request ran
+    if (names.test("nv_inference_request_failure")) {
+      sb.append(
+          "# HELP nv_inference_request_failure Number of failed inference requests, all batch"
+              + " sizes\n# TYPE nv_inference_request_failure counter\n");
+      for (Row r : rows) {
+        ModelStatistics.Snapshot s = r.stats;
+        long rejected = s.rejected() + s.timedOut();
+        long backend = Math.max(0, s.fail().count() - rejected - s.cancelled() - s.invalid());
+        failure(sb, r, "REJECTED", rejected);
+        failure(sb, r, "CANCELED", s.cancelled());
+        failure(sb, r, "BACKEND", backend);
+        failure(sb, r, "OTHER", s.invalid()); // a 400 the client caused, found as the request ran
+      }
     }
     counter(
         sb,
+        names,
         rows,
         "nv_inference_count",
         "Number of inferences performed (does not include cached requests)",
         r -> r.stats.inferenceCount());
     counter(
         sb,
+        names,
         rows,
         "nv_inference_exec_count",
         "Number of model executions performed (does not include cached requests)",
         r -> r.stats.executionCount());
     gauge(
         sb,
+        names,
         rows,
         "nv_inference_pending_request_count",
         "Instantaneous number of pending requests awaiting execution per-model.",
         r -> r.version.scheduler().pending());
     counter(
         sb,
+        names,
         rows,
         "nv_inference_request_duration_us",
         "Cumulative inference request duration in microseconds (includes cached requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.success().ns()));
     counter(
         sb,
+        names,
         rows,
         "nv_inference_queue_duration_us",
         "Cumulative inference queuing duration in microseconds (includes cached requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.queue().ns()));
     counter(
         sb,
+        names,
         rows,
         "nv_inference_compute_input_duration_us",
         "Cumulative compute input duration in microseconds (does not include cached requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInput().ns()));
     counter(
         sb,
+        names,
         rows,
         "nv_inference_compute_infer_duration_us",
         "Cumulative compute inference duration in microseconds (does not include cached requests)",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.computeInfer().ns()));
     counter(
         sb,
+        names,
         rows,
         "nv_inference_compute_output_duration_us",
         "Cumulative inference compute output duration in microseconds (does not include cached"
@@ -632,30 +664,35 @@ public final class ServerMetrics
     List<Row> pipelines = rows.stream().filter(r -> r.version.config().pipeline() != null).toList();
     counter(
         sb,
+        names,
         cached,
         "nv_cache_num_hits_per_model",
         "Number of cache hits per model",
         r -> r.stats.cacheHit().count());
     counter(
         sb,
+        names,
         cached,
         "nv_cache_num_misses_per_model",
         "Number of cache misses per model",
         r -> r.stats.cacheMiss().count());
     counter(
         sb,
+        names,
         cached,
         "nv_cache_hit_duration_per_model",
         "Total cache hit duration per model, in microseconds",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheHit().ns()));
     counter(
         sb,
+        names,
         cached,
         "nv_cache_miss_duration_per_model",
         "Total cache miss (lookup and insertion) duration per model, in microseconds",
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.cacheMiss().ns()));
     counter(
         sb,
+        names,
         pipelines,
         "fulcrum_pipeline_preprocess_duration_us",
         "Cumulative time of a pipeline model's steps before the model (e.g. tokenizing), in"
@@ -663,6 +700,7 @@ public final class ServerMetrics
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.preprocess().ns()));
     counter(
         sb,
+        names,
         pipelines,
         "fulcrum_pipeline_postprocess_duration_us",
         "Cumulative time of a pipeline model's steps after the model (e.g. pooling), in"
@@ -670,6 +708,7 @@ public final class ServerMetrics
         r -> TimeUnit.NANOSECONDS.toMicros(r.stats.postprocess().ns()));
     gauge(
         sb,
+        names,
         rows,
         "nv_model_load_duration_secs",
         "Model load time in seconds",
@@ -682,116 +721,132 @@ public final class ServerMetrics
    * dev.fulcrum.core.stats.SloAccounting} at scrape time (docs/METRICS.md). Undefined values (no
    * requests, no objective, no price) are left out.
    */
-  private void writeSloFamilies(StringBuilder sb) {
+  private void writeSloFamilies(StringBuilder sb, Predicate<String> names) {
     ModelRepository repo = repository;
     List<ModelVersion> served = repo == null ? List.of() : repo.served();
     List<SloAccounting.Snapshot> snaps = served.stream().map(ModelVersion::sloSnapshot).toList();
-    sb.append(
-        "# HELP fulcrum_slo_attainment_ratio Share of requests answered within the latency"
-            + " objective (refusals and timeouts are misses), per window\n"
-            + "# TYPE fulcrum_slo_attainment_ratio gauge\n");
-    for (int i = 0; i < served.size(); i++) {
-      if (snaps.get(i).latencyMs() <= 0) {
-        continue;
-      }
-      for (SloAccounting.Window w : snaps.get(i).windows()) {
-        if (Double.isFinite(w.attainment())) {
-          sloLine(sb, "fulcrum_slo_attainment_ratio", served.get(i), w.window(), w.attainment());
+    if (names.test("fulcrum_slo_attainment_ratio")) {
+      sb.append(
+          "# HELP fulcrum_slo_attainment_ratio Share of requests answered within the latency"
+              + " objective (refusals and timeouts are misses), per window\n"
+              + "# TYPE fulcrum_slo_attainment_ratio gauge\n");
+      for (int i = 0; i < served.size(); i++) {
+        if (snaps.get(i).latencyMs() <= 0) {
+          continue;
+        }
+        for (SloAccounting.Window w : snaps.get(i).windows()) {
+          if (Double.isFinite(w.attainment())) {
+            sloLine(sb, "fulcrum_slo_attainment_ratio", served.get(i), w.window(), w.attainment());
+          }
         }
       }
     }
-    sb.append(
-        "# HELP fulcrum_cost_per_million_predictions_usd USD per million predictions over the last"
-            + " 60 s: price x wall time x the model's share of compute / predictions\n"
-            + "# TYPE fulcrum_cost_per_million_predictions_usd gauge\n");
-    for (int i = 0; i < served.size(); i++) {
-      double cost = snaps.get(i).window("60s").costPerMillionUsd();
-      if (Double.isFinite(cost)) {
-        sloLine(sb, "fulcrum_cost_per_million_predictions_usd", served.get(i), null, cost);
+    if (names.test("fulcrum_cost_per_million_predictions_usd")) {
+      sb.append(
+          "# HELP fulcrum_cost_per_million_predictions_usd USD per million predictions over the last"
+              + " 60 s: price x wall time x the model's share of compute / predictions\n"
+              + "# TYPE fulcrum_cost_per_million_predictions_usd gauge\n");
+      for (int i = 0; i < served.size(); i++) {
+        double cost = snaps.get(i).window("60s").costPerMillionUsd();
+        if (Double.isFinite(cost)) {
+          sloLine(sb, "fulcrum_cost_per_million_predictions_usd", served.get(i), null, cost);
+        }
       }
     }
-    sb.append(
-        "# HELP fulcrum_model_utilization_ratio Compute time over wall time x instances, last 60"
-            + " s\n# TYPE fulcrum_model_utilization_ratio gauge\n");
-    for (int i = 0; i < served.size(); i++) {
-      sloLine(
-          sb,
-          "fulcrum_model_utilization_ratio",
-          served.get(i),
-          null,
-          snaps.get(i).window("60s").utilization());
+    if (names.test("fulcrum_model_utilization_ratio")) {
+      sb.append(
+          "# HELP fulcrum_model_utilization_ratio Compute time over wall time x instances, last 60"
+              + " s\n# TYPE fulcrum_model_utilization_ratio gauge\n");
+      for (int i = 0; i < served.size(); i++) {
+        sloLine(
+            sb,
+            "fulcrum_model_utilization_ratio",
+            served.get(i),
+            null,
+            snaps.get(i).window("60s").utilization());
+      }
     }
     // The scaling signal (docs/DEPLOYMENT.md, "Scaling"): one series each per version with an
     // objective, no window label; the capacity once the policy is warm, the ratio once it is > 0.
     List<SloAccounting.Load> loads = snaps.stream().map(SloAccounting.Snapshot::load).toList();
-    sb.append(
-        "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
-            + " serves within the latency objective: the lower of the pass times' bound (what the"
-            + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
-            + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
-            + " less what other processes use)\n"
-            + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
-    for (int i = 0; i < served.size(); i++) {
-      double capacity = loads.get(i).capacityPerSecond();
-      if (Double.isFinite(capacity)) {
-        sloLine(sb, "fulcrum_slo_capacity_requests_per_second", served.get(i), null, capacity);
+    if (names.test("fulcrum_slo_capacity_requests_per_second")) {
+      sb.append(
+          "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
+              + " serves within the latency objective: the lower of the pass times' bound (what the"
+              + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
+              + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
+              + " less what other processes use)\n"
+              + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
+      for (int i = 0; i < served.size(); i++) {
+        double capacity = loads.get(i).capacityPerSecond();
+        if (Double.isFinite(capacity)) {
+          sloLine(sb, "fulcrum_slo_capacity_requests_per_second", served.get(i), null, capacity);
+        }
       }
     }
-    sb.append(
-        "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
-            + " second, over fulcrum_slo_capacity_requests_per_second (the larger of the load on"
-            + " the passes and on the CPU budget): above 1, more than this replica serves within"
-            + " the objective\n"
-            + "# TYPE fulcrum_slo_load_ratio gauge\n");
-    for (int i = 0; i < served.size(); i++) {
-      double ratio = loads.get(i).ratio();
-      if (Double.isFinite(ratio)) {
-        sloLine(sb, "fulcrum_slo_load_ratio", served.get(i), null, ratio);
+    if (names.test("fulcrum_slo_load_ratio")) {
+      sb.append(
+          "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
+              + " second, over fulcrum_slo_capacity_requests_per_second (the larger of the load on"
+              + " the passes and on the CPU budget): above 1, more than this replica serves within"
+              + " the objective\n"
+              + "# TYPE fulcrum_slo_load_ratio gauge\n");
+      for (int i = 0; i < served.size(); i++) {
+        double ratio = loads.get(i).ratio();
+        if (Double.isFinite(ratio)) {
+          sloLine(sb, "fulcrum_slo_load_ratio", served.get(i), null, ratio);
+        }
       }
     }
     // What the CPU bound is from (the process's, shared by every model): why it states what it
     // does.
     ProcessCpu.Usage cpu = snaps.isEmpty() ? ProcessCpu.Usage.UNKNOWN : snaps.get(0).cpu();
-    sb.append(
-        "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
-            + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
-            + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
-            + " use now: with CPU pressure known, own plus allowed less own times the share of"
-            + " the time it did not wait; else allowed or the CPUs less others, whichever is"
-            + " lower), own (what it uses)\n"
-            + "# TYPE fulcrum_slo_cpu_cores gauge\n");
-    if (!snaps.isEmpty()) {
-      // Always the four series while a version serves (NaN until a second of readings, others NaN
-      // without /proc): a series that comes and goes with the readings would read as churn.
-      boolean known = Double.isFinite(cpu.ownCores());
-      cpuLine(sb, "allowed", cpu.allowedCores());
-      cpuLine(sb, "others", cpu.othersCores());
-      cpuLine(sb, "budget", known ? cpu.budgetCores() : Double.NaN);
-      cpuLine(sb, "own", cpu.ownCores());
+    if (names.test("fulcrum_slo_cpu_cores")) {
+      sb.append(
+          "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
+              + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
+              + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
+              + " use now: with CPU pressure known, own plus allowed less own times the share of"
+              + " the time it did not wait; else allowed or the CPUs less others, whichever is"
+              + " lower), own (what it uses)\n"
+              + "# TYPE fulcrum_slo_cpu_cores gauge\n");
+      if (!snaps.isEmpty()) {
+        // Always the four series while a version serves (NaN until a second of readings, others NaN
+        // without /proc): a series that comes and goes with the readings would read as churn.
+        boolean known = Double.isFinite(cpu.ownCores());
+        cpuLine(sb, "allowed", cpu.allowedCores());
+        cpuLine(sb, "others", cpu.othersCores());
+        cpuLine(sb, "budget", known ? cpu.budgetCores() : Double.NaN);
+        cpuLine(sb, "own", cpu.ownCores());
+      }
     }
-    sb.append(
-        "# HELP fulcrum_slo_cpu_pressure_ratio The share of the last ~10 s in which at least one"
-            + " of the process's runnable tasks waited for a CPU (Linux PSI cpu some: its cgroup's"
-            + " cpu.pressure, else the host's; /slo capacity.cpu.pressure_scope says which); where"
-            + " known, the CPU budget is from it. NaN without PSI\n"
-            + "# TYPE fulcrum_slo_cpu_pressure_ratio gauge\n");
-    if (!snaps.isEmpty()) {
-      sb.append("fulcrum_slo_cpu_pressure_ratio ")
-          .append(number(cpu.pressureSomeRatio()))
-          .append('\n');
+    if (names.test("fulcrum_slo_cpu_pressure_ratio")) {
+      sb.append(
+          "# HELP fulcrum_slo_cpu_pressure_ratio The share of the last ~10 s in which at least one"
+              + " of the process's runnable tasks waited for a CPU (Linux PSI cpu some: its cgroup's"
+              + " cpu.pressure, else the host's; /slo capacity.cpu.pressure_scope says which); where"
+              + " known, the CPU budget is from it. NaN without PSI\n"
+              + "# TYPE fulcrum_slo_cpu_pressure_ratio gauge\n");
+      if (!snaps.isEmpty()) {
+        sb.append("fulcrum_slo_cpu_pressure_ratio ")
+            .append(number(cpu.pressureSomeRatio()))
+            .append('\n');
+      }
     }
-    sb.append(
-        "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
-            + " queue because they could not meet the latency objective\n"
-            + "# TYPE fulcrum_slo_rejections_total counter\n");
-    for (int i = 0; i < served.size(); i++) {
-      if (snaps.get(i).latencyMs() > 0) {
-        sloLine(
-            sb,
-            "fulcrum_slo_rejections_total",
-            served.get(i),
-            null,
-            snaps.get(i).window("start").sloRejected());
+    if (names.test("fulcrum_slo_rejections_total")) {
+      sb.append(
+          "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
+              + " queue because they could not meet the latency objective\n"
+              + "# TYPE fulcrum_slo_rejections_total counter\n");
+      for (int i = 0; i < served.size(); i++) {
+        if (snaps.get(i).latencyMs() > 0) {
+          sloLine(
+              sb,
+              "fulcrum_slo_rejections_total",
+              served.get(i),
+              null,
+              snaps.get(i).window("start").sloRejected());
+        }
       }
     }
   }
@@ -800,31 +855,37 @@ public final class ServerMetrics
    * Tracing's and the slow-request log's own health, each only while it is on: what the WARN line a
    * minute (tracing) and the summary lines (the log) say, as counters an alert can watch.
    */
-  private void writeObservabilityFamilies(StringBuilder sb) {
+  private void writeObservabilityFamilies(StringBuilder sb, Predicate<String> names) {
     Tracing t = tracing;
     if (t != null) {
-      sb.append(
-          "# HELP fulcrum_traces_total Requests traced: their spans queued for the OTLP exporter,"
-              + " or dropped whole because the span queue was full\n"
-              + "# TYPE fulcrum_traces_total counter\n");
-      outcome(sb, "fulcrum_traces_total", "queued", t.queuedTraces());
-      outcome(sb, "fulcrum_traces_total", "dropped", t.dropped());
-      sb.append(
-          "# HELP fulcrum_trace_spans_total Spans the OTLP exporter sent to the collector, or"
-              + " failed to send (collector down or refusing)\n"
-              + "# TYPE fulcrum_trace_spans_total counter\n");
-      outcome(sb, "fulcrum_trace_spans_total", "exported", t.exportedSpans());
-      outcome(sb, "fulcrum_trace_spans_total", "failed", t.failedSpans());
+      if (names.test("fulcrum_traces_total")) {
+        sb.append(
+            "# HELP fulcrum_traces_total Requests traced: their spans queued for the OTLP exporter,"
+                + " or dropped whole because the span queue was full\n"
+                + "# TYPE fulcrum_traces_total counter\n");
+        outcome(sb, "fulcrum_traces_total", "queued", t.queuedTraces());
+        outcome(sb, "fulcrum_traces_total", "dropped", t.dropped());
+      }
+      if (names.test("fulcrum_trace_spans_total")) {
+        sb.append(
+            "# HELP fulcrum_trace_spans_total Spans the OTLP exporter sent to the collector, or"
+                + " failed to send (collector down or refusing)\n"
+                + "# TYPE fulcrum_trace_spans_total counter\n");
+        outcome(sb, "fulcrum_trace_spans_total", "exported", t.exportedSpans());
+        outcome(sb, "fulcrum_trace_spans_total", "failed", t.failedSpans());
+      }
     }
     SlowRequestLog s = slowRequests;
     if (s != null) {
-      sb.append(
-          "# HELP fulcrum_slow_requests_total Slow or load-refused inference requests: given a"
-              + " line on the slow-request log, or suppressed (over --log-slow-max-lines-per-sec,"
-              + " or the log's queue full)\n"
-              + "# TYPE fulcrum_slow_requests_total counter\n");
-      outcome(sb, "fulcrum_slow_requests_total", "logged", s.logged());
-      outcome(sb, "fulcrum_slow_requests_total", "suppressed", s.suppressed());
+      if (names.test("fulcrum_slow_requests_total")) {
+        sb.append(
+            "# HELP fulcrum_slow_requests_total Slow or load-refused inference requests: given a"
+                + " line on the slow-request log, or suppressed (over --log-slow-max-lines-per-sec,"
+                + " or the log's queue full)\n"
+                + "# TYPE fulcrum_slow_requests_total counter\n");
+        outcome(sb, "fulcrum_slow_requests_total", "logged", s.logged());
+        outcome(sb, "fulcrum_slow_requests_total", "suppressed", s.suppressed());
+      }
     }
   }
 
@@ -849,22 +910,36 @@ public final class ServerMetrics
   }
 
   private static void counter(
-      StringBuilder sb, List<Row> rows, String name, String help, ToDoubleFunction<Row> value) {
-    family(sb, rows, name, help, "counter", value);
+      StringBuilder sb,
+      Predicate<String> names,
+      List<Row> rows,
+      String name,
+      String help,
+      ToDoubleFunction<Row> value) {
+    family(sb, names, rows, name, help, "counter", value);
   }
 
   private static void gauge(
-      StringBuilder sb, List<Row> rows, String name, String help, ToDoubleFunction<Row> value) {
-    family(sb, rows, name, help, "gauge", value);
+      StringBuilder sb,
+      Predicate<String> names,
+      List<Row> rows,
+      String name,
+      String help,
+      ToDoubleFunction<Row> value) {
+    family(sb, names, rows, name, help, "gauge", value);
   }
 
   private static void family(
       StringBuilder sb,
+      Predicate<String> names,
       List<Row> rows,
       String name,
       String help,
       String type,
       ToDoubleFunction<Row> value) {
+    if (!names.test(name)) {
+      return;
+    }
     sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
     sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
     for (Row r : rows) {
