@@ -36,6 +36,10 @@ class DriftMetricsDetailTest {
 
   /** A demo-like version: 8 features and 3 outputs, amount_usd and the label drifting or not. */
   private static DriftReport report(String model, boolean drifting) {
+    return report(model, drifting, 100);
+  }
+
+  private static DriftReport report(String model, boolean drifting, long observations) {
     List<FeatureDrift> features = new ArrayList<>();
     features.add(feature("amount_usd", drifting));
     for (int i = 1; i < 8; i++) {
@@ -46,7 +50,7 @@ class DriftMetricsDetailTest {
             feature("probabilities[0]", false),
             feature("probabilities[1]", false),
             feature("label", drifting));
-    return new DriftReport(model, "1", true, null, "b.json", 100, 0, 0, features, outputs);
+    return new DriftReport(model, "1", true, null, "b.json", observations, 0, 0, features, outputs);
   }
 
   private static List<String> series(String scrape, String prefix) {
@@ -117,5 +121,29 @@ class DriftMetricsDetailTest {
       many.add(report(String.format("fraud_%03d", m), false));
     }
     assertThat(series(scrape(false, many), "fulcrum_drift_")).hasSize(602);
+  }
+
+  /**
+   * A monitored version that has compared no row has no score to tell: with the detail on, its
+   * features' statuses, scores and thresholds appear with its first compared row (and stay: the
+   * count never goes back), its three per-version series from the start. 300 idle demo models had
+   * exported 3.3 MB of such zeros and thresholds per scrape.
+   */
+  @Test
+  void aVersionThatComparedNoRowHasOnlyItsPerVersionSeries() {
+    String text = scrape(true, List.of(report("idle", false, 0), report("quiet", false)));
+    assertThat(series(text, "fulcrum_drift_").stream().filter(l -> l.contains("\"idle\"")))
+        .containsExactlyInAnyOrder(
+            "fulcrum_drift_drifting{model=\"idle\",version=\"1\"} 0",
+            "fulcrum_drift_monitored{model=\"idle\",version=\"1\"} 1",
+            "fulcrum_drift_observations_total{model=\"idle\",version=\"1\"} 0");
+    assertThat(series(text, "fulcrum_drift_").stream().filter(l -> l.contains("\"quiet\"")))
+        .hasSize(102);
+    // The families' HELP and TYPE lines stay, so the list of families does not change.
+    assertThat(text)
+        .contains("# TYPE fulcrum_drift_score gauge", "# TYPE fulcrum_drift_status gauge");
+
+    String after = scrape(true, List.of(report("idle", false, 1)));
+    assertThat(series(after, "fulcrum_drift_")).hasSize(102 + 2);
   }
 }
