@@ -575,18 +575,41 @@ public final class DashboardFeed
     if (t != null) {
       History h = t.history;
       int from = full ? 0 : Math.max(0, h.size() - 1);
+      // A history frame sends a run of samples equal to the newest (an idle version's whole
+      // history: zero rates, no latencies) once: "same" says how many of them precede the newest,
+      // at the server strip's times before it, and the page repeats the newest for them. At 300
+      // mostly idle demo models after five minutes the first frame was ~8 MB of such repeats.
+      int same = full ? Math.min(h.repeatsOfNewest(h.size()), h.timesShared(server)) : 0;
+      int skipTo = h.size() - 1 - same;
       g.writeObjectFieldStart("series");
-      times(g, h, from);
+      if (same > 0) {
+        g.writeNumberField("same", same);
+      }
+      g.writeArrayFieldStart("t");
+      for (int i = from; i < h.size(); i++) {
+        if (i < skipTo || i == h.size() - 1 || same == 0) {
+          g.writeNumber(h.time(i));
+        }
+      }
+      g.writeEndArray();
       for (VersionTrack.Column c : VersionTrack.Column.values()) {
-        column(g, c.json, h, c.index, from);
+        g.writeArrayFieldStart(c.json);
+        for (int i = from; i < h.size(); i++) {
+          if (i < skipTo || i == h.size() - 1 || same == 0) {
+            value(g, h.value(c.index, i));
+          }
+        }
+        g.writeEndArray();
       }
       g.writeArrayFieldStart("batch");
       for (int i = from; i < h.size(); i++) {
-        g.writeStartArray();
-        for (int b = 0; b < h.buckets(); b++) {
-          g.writeNumber(h.count(b, i));
+        if (i < skipTo || i == h.size() - 1 || same == 0) {
+          g.writeStartArray();
+          for (int b = 0; b < h.buckets(); b++) {
+            g.writeNumber(h.count(b, i));
+          }
+          g.writeEndArray();
         }
-        g.writeEndArray();
       }
       g.writeEndArray();
       g.writeEndObject();

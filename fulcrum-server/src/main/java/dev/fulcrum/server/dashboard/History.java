@@ -89,6 +89,43 @@ final class History {
     return counts.length;
   }
 
+  /**
+   * How many samples just before the newest hold the same values and counts as the newest (NaN
+   * equal to NaN), at most {@code limit}: an idle version's whole history is one such run (zero
+   * rates, no latencies), which a history frame sends once ({@code DashboardFeed}).
+   */
+  int repeatsOfNewest(int limit) {
+    int n = 0;
+    int newest = size - 1;
+    for (int i = newest - 1; i >= 0 && n < limit; i--, n++) {
+      for (double[] column : values) {
+        if (Double.compare(column[index(i)], column[index(newest)]) != 0) {
+          return n;
+        }
+      }
+      for (long[] column : counts) {
+        if (column[index(i)] != column[index(newest)]) {
+          return n;
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * How many samples before the newest have the same times as {@code other}'s samples before its
+   * newest, newest first (both rings sampled by the same ticks), the newest's too.
+   */
+  int timesShared(History other) {
+    int n = 0;
+    for (int i = size - 1, j = other.size - 1; i >= 0 && j >= 0; i--, j--, n++) {
+      if (time(i) != other.time(j)) {
+        break;
+      }
+    }
+    return Math.max(0, n - 1);
+  }
+
   /** The mean of a column over the last {@code n} samples, skipping NaN (NaN if none). */
   double recentMean(int column, int n) {
     double sum = 0;

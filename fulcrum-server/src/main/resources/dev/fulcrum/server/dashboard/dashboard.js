@@ -21,6 +21,11 @@
     charts: null };
   var stats = { frames: 0, lastFrameAt: 0, lags: [], drawn: 0 };
   window.fulcrumDashboard = stats;
+  /** The samples the page holds for a version (its key: model/version): what its charts draw. */
+  stats.samples = function (key) {
+    var m = models.get(key);
+    return m && m.store.t ? m.store.t.length : 0;
+  };
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -236,6 +241,23 @@
     }
   }
 
+  /**
+   * A history frame sends a run of samples equal to a version's newest once (an idle version's
+   * whole history): series.same of them precede the newest, at the server's times before its time.
+   */
+  function expandSame(series, times) {
+    var n = series.same, last = series.t.length - 1;
+    var end = times.lastIndexOf(series.t[last]);
+    if (!n || end < n) { return; }
+    var at = times.slice(end - n, end);
+    ['t'].concat(COLUMNS).concat(['batch']).forEach(function (k) {
+      var arr = series[k];
+      if (!arr || arr.length !== last + 1) { return; }
+      var fill = k === 't' ? at : new Array(n).fill(arr[last]);
+      series[k] = arr.slice(0, last).concat(fill, arr.slice(last));
+    });
+  }
+
   function handle(frame) {
     var full = frame.kind === 'history';
     historySeconds = frame.historySeconds || historySeconds;
@@ -255,6 +277,7 @@
       entry.info = m;
       entry.stale = true;
       if (m.series) {
+        if (full && m.series.same) { expandSame(m.series, server.t); }
         append(entry.store, m.series, ['t'].concat(COLUMNS).concat(['batch']), full || !entry.store.t);
       } else {
         entry.store = {};

@@ -234,6 +234,40 @@ class DashboardBrowserTest {
     }
   }
 
+  /**
+   * A page opened on a server whose model sat idle gets the idle run once in its first frame
+   * ({@code same}) and fills it back in: it holds as many of the model's samples as the server
+   * strip's, as when every sample was sent.
+   */
+  @Test
+  void aPageOpenedLateFillsInAnIdleModelsHistory() throws Exception {
+    HeadlessBrowser.assumeAvailable();
+    TestModels.writeModel(repo, ADD_SUB);
+    try (E2eServer server = E2eServer.startWithDashboard(repo, HttpServerConfig.ephemeral());
+        HeadlessBrowser browser = HeadlessBrowser.start()) {
+      browser.open(URI.create(server.base() + "/dashboard"));
+      Await.until("six frames", () -> frames(browser) >= 6);
+      browser.open(URI.create(server.base() + "/dashboard")); // a new page: a new history frame
+      Await.until("a frame", () -> frames(browser) >= 1);
+      Object held =
+          browser.script(
+              "return [window.fulcrumDashboard.samples(arguments[0] + '/1'),"
+                  + " document.querySelectorAll('section.model').length];",
+              ADD_SUB);
+      assertThat(String.valueOf(held)).doesNotStartWith("[0,").doesNotStartWith("[1,");
+      Await.until(
+          "the model's samples match the server strip's",
+          () -> {
+            Object ok =
+                browser.script(
+                    "var d = window.fulcrumDashboard; return d.samples(arguments[0] + '/1') >= 6;",
+                    ADD_SUB);
+            return Boolean.TRUE.equals(ok);
+          });
+      assertThat(browser.severeConsoleMessages()).isEmpty();
+    }
+  }
+
   private static long canvases(HeadlessBrowser browser, String model) {
     Object n =
         browser.script(
