@@ -13,7 +13,8 @@
 #   threads, rss_mb   of the server process after the idle window
 #   idle_ms_s    the server's CPU, ms a second, over IDLE s with no request (and the three thread
 #                groups that used most: names with their digits dropped)
-#   metrics      GET /metrics on the metrics port: bytes, series (lines not comments), seconds
+#   metrics      GET /metrics on the metrics port: bytes, series (lines not comments), seconds;
+#                gz_bytes: the same with Accept-Encoding: gzip, as Prometheus scrapes
 #   index        POST /v2/repository/index: bytes, seconds
 #   dash         GET /dashboard/events for DASH s: bytes of the first frame, seconds to its first
 #                byte
@@ -98,7 +99,7 @@ timed_post() { # url -> "http_code seconds"
   curl -s -o /dev/null -X POST -w '%{http_code} %{time_total}' "$1"
 }
 
-printf 'n\tready_s\tload_ms_p50\tload_ms_max\tload_par\tthreads\trss_mb\tidle_ms_s\tidle_top\tmetrics_bytes\tmetrics_series\tmetrics_s\tindex_bytes\tindex_s\tdash_first_bytes\tdash_ttfb_s\thot_rps\thot_p99_ms\thot_cpu_us\tchurn_unload_s\tchurn_load_s\tchurn_rps\tchurn_non200\tstop_s\n' \
+printf 'n\tready_s\tload_ms_p50\tload_ms_max\tload_par\tthreads\trss_mb\tidle_ms_s\tidle_top\tmetrics_bytes\tmetrics_gz_bytes\tmetrics_series\tmetrics_s\tindex_bytes\tindex_s\tdash_first_bytes\tdash_ttfb_s\thot_rps\thot_p99_ms\thot_cpu_us\tchurn_unload_s\tchurn_load_s\tchurn_rps\tchurn_non200\tstop_s\n' \
   >"$OUT/summary.tsv"
 for n in "$@"; do
   repo="$TMP/repo$n"
@@ -145,6 +146,7 @@ PY
   for _ in 1 2 3; do
     read -r mbytes ms <<<"$(curl -s -o "$TMP/metrics" -w '%{size_download} %{time_total}' "http://127.0.0.1:$((PORT + 2))/metrics")"
   done
+  mgz=$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "http://127.0.0.1:$((PORT + 2))/metrics")
   series=$(grep -vc '^#' "$TMP/metrics" || true)
   for _ in 1 2 3; do
     ix=$(curl -s -o /dev/null -X POST -w '%{size_download} %{time_total}' "$URL/v2/repository/index")
@@ -180,9 +182,9 @@ PY
   wait "$SERVER" 2>/dev/null || true
   SERVER=
   read -r lp50 lmax lpar <<<"$load"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$n" "$ready" "$lp50" "$lmax" "$lpar" "$threads" "$rss" "$idle_total" "$idle_top" \
-    "$mbytes" "$series" "$ms" ${ix} "${dfirst:-0}" "$dttfb" "$hrps" "$hp99" "$hcpu" "$unl" "$lod" "$crps" "$cbad" "$stop" \
+    "$mbytes" "$mgz" "$series" "$ms" ${ix} "${dfirst:-0}" "$dttfb" "$hrps" "$hp99" "$hcpu" "$unl" "$lod" "$crps" "$cbad" "$stop" \
     >>"$OUT/summary.tsv"
   tail -1 "$OUT/summary.tsv"
   rm -rf "$repo"
