@@ -179,9 +179,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       slowModel = null;
     }
     openAiPath =
-        msg instanceof FullHttpRequest request
-            ? OpenAiHandler.isPath(request.uri())
-            : msg instanceof DeniedRequest d && d.openAi();
+        switch (msg) {
+          case FullHttpRequest request -> OpenAiHandler.isPath(request.uri());
+          case DeniedRequest d -> d.openAi();
+          case RefusedRequest r -> r.openAi();
+          case MalformedStream m -> m.openAi();
+          default -> false;
+        };
     if (msg instanceof RefusedRequest r) {
       write(ctx, refusal(r.status(), r.message()), !r.closeAfter());
       return;
@@ -563,8 +567,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (!ctx.channel().isActive()) {
       return;
     }
-    // On the OpenAI API's paths, the refusals made before its handler (401, 404, 405) too are
-    // written in OpenAI's error shape.
+    // On the OpenAI API's paths, the refusals made before its handler (400 malformed, 401, 404,
+    // 405, 413, 415, 417, 431, 503 over the body budget) too are written in OpenAI's error shape.
     Reply reply = openAiPath ? OpenAiHandler.shaped(answer) : answer;
     FullHttpResponse response;
     try {
@@ -660,8 +664,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             failure));
   }
 
-  /** The marker queued for a request whose bytes could not be decoded. */
-  private record MalformedStream(HttpResponseStatus status, String message) {}
+  /**
+   * The marker queued for a request whose bytes could not be decoded; {@code openAi}: the request
+   * was on the OpenAI API's paths (as far as {@link KnownCodings} saw its head), answered in its
+   * error shape.
+   */
+  private record MalformedStream(HttpResponseStatus status, String message, boolean openAi) {}
+
+  /** Whether the request whose bytes just failed was on the OpenAI API's paths. */
+  private static boolean failedOnOpenAi(ChannelHandlerContext ctx) {
+    KnownCodings codings = ctx.pipeline().get(KnownCodings.class);
+    return codings != null && codings.lastHeadOpenAi();
+  }
 
   private static String describe(Throwable cause) {
     Throwable c = cause;
@@ -712,7 +726,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       queue.add(
           new MalformedStream(
               HttpResponseStatus.BAD_REQUEST,
-              "the request body cannot be decoded: " + describe(cause)));
+              "the request body cannot be decoded: " + describe(cause),
+              failedOnOpenAi(ctx)));
       next(ctx);
       return;
     }
@@ -750,7 +765,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                 HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "the server could not take this request ("
                     + cause.getClass().getSimpleName()
-                    + "); retry later"));
+                    + "); retry later",
+                failedOnOpenAi(ctx)));
         next(ctx);
         return;
       } catch (RuntimeException | Error again) {

@@ -42,6 +42,13 @@ final class KnownCodings extends HttpContentDecompressor {
   private boolean dropping;
 
   /**
+   * Whether the last request head that passed was on the OpenAI API's paths: a body of it that
+   * cannot be decoded fails in this handler, and the dispatcher, which never saw that request,
+   * answers it in OpenAI's error shape ({@link #lastHeadOpenAi}).
+   */
+  private boolean lastHeadOpenAi;
+
+  /**
    * @param maxDrained the largest declared body of a refused request skipped to keep the connection
    *     (the port's input limit: what a request may send anyway)
    */
@@ -60,6 +67,9 @@ final class KnownCodings extends HttpContentDecompressor {
       }
       dropping = false; // a new message while dropping: the codec ended the last one early
     }
+    if (msg instanceof HttpRequest head) {
+      lastHeadOpenAi = OpenAiHandler.isPath(head.uri());
+    }
     try {
       super.decode(ctx, msg, out);
     } catch (UnsupportedCoding e) {
@@ -70,8 +80,17 @@ final class KnownCodings extends HttpContentDecompressor {
       out.add(
           RefusedRequest.unsupportedCoding(
               !RefusedRequest.keepsConnection(request, maxDrained),
-              String.valueOf(e.getMessage())));
+              String.valueOf(e.getMessage()),
+              OpenAiHandler.isPath(request.uri())));
     }
+  }
+
+  /**
+   * Whether the last request head that passed was on the OpenAI API's paths; read by the dispatcher
+   * when a body fails to decode (the failure is raised while that body passes).
+   */
+  boolean lastHeadOpenAi() {
+    return lastHeadOpenAi;
   }
 
   @Override

@@ -83,6 +83,12 @@ final class LimitedAggregator extends HttpObjectAggregator {
   /** Whether the rest of a refused message's body is being dropped. */
   private boolean dropping;
 
+  /**
+   * Whether the message being aggregated is on the OpenAI API's paths: a refusal of it is answered
+   * in OpenAI's error shape.
+   */
+  private boolean openAi;
+
   LimitedAggregator(int limit, BufferBudget budget, AccessPolicy access) {
     super(limit);
     this.limit = limit;
@@ -96,6 +102,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
     if (msg instanceof HttpMessage m) {
       giveBack();
       dropping = false;
+      openAi = m instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
       if (m.decoderResult().isFailure()) {
         // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation
         // passes it on whole, at once, for the dispatcher's 400; its headers are not to be read.
@@ -111,7 +118,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
       }
       if (unknownExpectation(m)) {
         dropping = !(m instanceof LastHttpContent);
-        out.add(RefusedRequest.expectationFailed());
+        out.add(RefusedRequest.expectationFailed(openAi));
         return;
       }
       long length = HttpUtil.getContentLength(m, -1L);
@@ -165,7 +172,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
             releaseCurrentMessage();
             giveBack();
             dropping = !(c instanceof LastHttpContent);
-            out.add(RefusedRequest.overBudget());
+            out.add(RefusedRequest.overBudget(openAi));
             return;
           }
           reserved = allocated + size;
@@ -232,7 +239,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
 
   private void refuse(HttpMessage m, List<Object> out) {
     dropping = !(m instanceof LastHttpContent);
-    out.add(RefusedRequest.overBudget());
+    out.add(RefusedRequest.overBudget(openAi));
   }
 
   private void giveBack() {
@@ -272,10 +279,13 @@ final class LimitedAggregator extends HttpObjectAggregator {
     }
     String message =
         netty.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
-            ? "the request body exceeds the server's limit of " + limit + " bytes"
+            ? RefusedRequest.oversizedMessage(limit)
             : RefusedRequest.EXPECTATION_FAILED; // refused at the head already (decode)
+    Reply error = Responses.error(netty.status(), message);
+    // Written by Netty, not the dispatcher: on the OpenAI API's paths, in its error shape here.
+    boolean onOpenAi = start instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
     FullHttpResponse ours =
-        Responses.error(netty.status(), message).render(pipeline.channel().alloc());
+        (onOpenAi ? OpenAiHandler.shaped(error) : error).render(pipeline.channel().alloc());
     ours.headers().add(netty.headers()); // Connection: close where Netty closes after it
     HttpUtil.setContentLength(ours, ours.content().readableBytes());
     netty.release();
@@ -290,7 +300,9 @@ final class LimitedAggregator extends HttpObjectAggregator {
     boolean close =
         oversized instanceof FullHttpMessage
             || (!HttpUtil.is100ContinueExpected(oversized) && !HttpUtil.isKeepAlive(oversized));
-    ctx.fireChannelRead(RefusedRequest.oversized(close, limit));
+    ctx.fireChannelRead(
+        RefusedRequest.oversized(
+            close, limit, oversized instanceof HttpRequest r && OpenAiHandler.isPath(r.uri())));
   }
 
   @Override

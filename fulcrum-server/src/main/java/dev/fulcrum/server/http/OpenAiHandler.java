@@ -308,9 +308,11 @@ final class OpenAiHandler {
   }
 
   /**
-   * A reply with any OIP error body ({@code {"error": "<message>"}}, from the refusals the
-   * dispatcher makes before a handler runs: 401, 403, 404 no such path, 405) rewritten in OpenAI's
-   * shape, its status and headers kept; any other reply as it is.
+   * A reply with any OIP error body ({@code {"error": "<message>"}}, from the refusals made before
+   * a handler runs: 400 malformed request or undecodable body, 401, 403, 404 no such path, 405,
+   * 413, 415, 417, 431, 503 over the body budget) rewritten in OpenAI's shape, its status and
+   * headers ({@code Allow}, {@code Accept-Encoding}, {@code WWW-Authenticate}, {@code Retry-After})
+   * kept; any other reply as it is.
    */
   static Reply shaped(Reply reply) {
     return alloc -> {

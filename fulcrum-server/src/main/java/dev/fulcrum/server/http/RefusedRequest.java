@@ -15,14 +15,20 @@ import io.netty.handler.codec.http.LastHttpContent;
  * @param closeAfter whether the connection must close after the answer (the body could not be
  *     skipped, or the client did not ask for keep-alive)
  * @param status the answer's status
- * @param message the OIP error message
+ * @param message the error message
+ * @param openAi whether the request was for the OpenAI-compatible API ({@link
+ *     OpenAiHandler#isPath}), whose errors take OpenAI's shape: the refusal is made before any
+ *     handler, so the dispatcher learns the path only from here
  */
-record RefusedRequest(boolean closeAfter, HttpResponseStatus status, String message) {
-  static RefusedRequest oversized(boolean closeAfter, int limit) {
+record RefusedRequest(
+    boolean closeAfter, HttpResponseStatus status, String message, boolean openAi) {
+  static RefusedRequest oversized(boolean closeAfter, int limit, boolean openAi) {
     return new RefusedRequest(
-        closeAfter,
-        HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-        "the request body exceeds the server's limit of " + limit + " bytes");
+        closeAfter, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, oversizedMessage(limit), openAi);
+  }
+
+  static String oversizedMessage(int limit) {
+    return "the request body exceeds the server's limit of " + limit + " bytes";
   }
 
   static final String EXPECTATION_FAILED = "the Expect header may only be '100-continue'";
@@ -31,20 +37,23 @@ record RefusedRequest(boolean closeAfter, HttpResponseStatus status, String mess
    * 417: an {@code Expect} other than 100-continue. The connection closes after it: whether the
    * client sends the body it announced or holds it back, waiting, is unknown.
    */
-  static RefusedRequest expectationFailed() {
-    return new RefusedRequest(true, HttpResponseStatus.EXPECTATION_FAILED, EXPECTATION_FAILED);
+  static RefusedRequest expectationFailed(boolean openAi) {
+    return new RefusedRequest(
+        true, HttpResponseStatus.EXPECTATION_FAILED, EXPECTATION_FAILED, openAi);
   }
 
   /** 415: a body in a content coding the server does not undo ({@link KnownCodings}). */
-  static RefusedRequest unsupportedCoding(boolean closeAfter, String message) {
-    return new RefusedRequest(closeAfter, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, message);
+  static RefusedRequest unsupportedCoding(boolean closeAfter, String message, boolean openAi) {
+    return new RefusedRequest(
+        closeAfter, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, message, openAi);
   }
 
-  static RefusedRequest overBudget() {
+  static RefusedRequest overBudget(boolean openAi) {
     return new RefusedRequest(
         true,
         HttpResponseStatus.SERVICE_UNAVAILABLE,
-        "the server is holding too many request bodies; retry later");
+        "the server is holding too many request bodies; retry later",
+        openAi);
   }
 
   /**

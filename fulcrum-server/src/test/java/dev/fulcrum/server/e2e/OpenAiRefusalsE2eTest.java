@@ -1,0 +1,151 @@
+package dev.fulcrum.server.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The refusals a request on the OpenAI API's paths can meet before its handler runs (a body over
+ * the limit, with or without {@code Expect: 100-continue}; a content coding not undone; a body that
+ * does not inflate; headers over the limit) and a full queue behind {@code /v1/embeddings}, over a
+ * real socket: each comes in OpenAI's error shape ({@code {"error": {"message", "type", "param",
+ * "code"}}}, which the OpenAI SDKs read into their exceptions' {@code message}), with the status
+ * and headers the OIP paths get; the same refusal on an OIP path keeps OIP's shape.
+ */
+class OpenAiRefusalsE2eTest {
+  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  private static final int LIMIT = 1024;
+
+  @TempDir Path repo;
+
+  /** The {@code error} object of an OpenAI-shaped error answer with this status. */
+  private static JsonNode openAiError(int status, String head, byte[] body) throws Exception {
+    assertThat(head).as(head).startsWith("HTTP/1.1 " + status + " ");
+    JsonNode error = E2eServer.JSON.readTree(body).get("error");
+    assertThat(error).as(head).isNotNull();
+    assertThat(error.isObject()).as("OpenAI's shape: %s", new String(body, UTF8)).isTrue();
+    assertThat(error.get("message").asText()).isNotEmpty();
+    assertThat(error.get("type").asText())
+        .isEqualTo(status >= 500 ? "server_error" : "invalid_request_error");
+    assertThat(error.has("param")).isTrue();
+    assertThat(error.has("code")).isTrue();
+    return error;
+  }
+
+  private static JsonNode openAiError(HttpResponse<byte[]> r, int status) throws Exception {
+    return openAiError(status, "HTTP/1.1 " + r.statusCode() + " ", r.body());
+  }
+
+  private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
+
+  /**
+   * Writes {@code request} on a fresh connection and reads the answer until the server closes it:
+   * the head (status line and headers) and the body.
+   */
+  private static String[] raw(E2eServer server, byte[] request) throws Exception {
+    try (Socket s = new Socket("127.0.0.1", server.port())) {
+      s.setSoTimeout(30_000);
+      OutputStream out = s.getOutputStream();
+      out.write(request);
+      out.flush();
+      s.shutdownOutput();
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      in.transferTo(all);
+      String answer = all.toString(StandardCharsets.ISO_8859_1);
+      int end = answer.indexOf("\r\n\r\n");
+      assertThat(end).as(answer).isPositive();
+      return new String[] {answer.substring(0, end), answer.substring(end + 4)};
+    }
+  }
+
+  @Test
+  void refusalsBeforeTheHandlerComeInOpenAisShapeOnV1AndInOipsElsewhere() throws Exception {
+    try (E2eServer server = E2eServer.start(repo, LIMIT, new OnnxRuntimeBackend())) {
+      String big = "{\"model\":\"m\",\"input\":\"" + "x".repeat(2 * LIMIT) + "\"}";
+
+      // 413: a body over the limit, refused by the aggregator.
+      HttpResponse<byte[]> tooLarge = server.post("/v1/embeddings", big);
+      assertThat(openAiError(tooLarge, 413).get("message").asText())
+          .contains("limit of " + LIMIT + " bytes");
+      assertThat(tooLarge.headers().firstValue("Content-Type")).hasValue("application/json");
+      // The same on an OIP path stays in OIP's shape.
+      HttpResponse<byte[]> oip = server.post("/v2/models/m/infer", big);
+      assertThat(oip.statusCode()).isEqualTo(413);
+      assertThat(E2eServer.JSON.readTree(oip.body()).get("error").isTextual()).isTrue();
+
+      // 413 answered to Expect: 100-continue before the body is sent (written by Netty's
+      // aggregator, not the dispatcher).
+      byte[] bigBytes = big.getBytes(UTF8);
+      String[] expect =
+          raw(
+              server,
+              ("POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + "Expect: 100-continue\r\nContent-Length: "
+                      + bigBytes.length
+                      + "\r\n\r\n")
+                  .getBytes(UTF8));
+      openAiError(413, expect[0], expect[1].getBytes(StandardCharsets.ISO_8859_1));
+
+      // 415: a content coding the server does not undo; Accept-Encoding names those it does.
+      HttpResponse<byte[]> coding =
+          server.send(
+              server
+                  .jsonRequest("/v1/embeddings", "{\"model\":\"m\",\"input\":\"x\"}")
+                  .header("Content-Encoding", "br"));
+      assertThat(openAiError(coding, 415).get("message").asText()).contains("'br'");
+      assertThat(coding.headers().firstValue("Accept-Encoding")).hasValue("gzip, deflate");
+
+      // 400: a gzip body that does not inflate.
+      HttpResponse<byte[]> notGzip =
+          server.send(
+              server
+                  .request("/v1/embeddings")
+                  .header("Content-Type", "application/json")
+                  .header("Content-Encoding", "gzip")
+                  .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")));
+      assertThat(openAiError(notGzip, 400).get("message").asText()).contains("cannot be decoded");
+
+      // 400: a body that is not JSON (the handler's own error).
+      assertThat(openAiError(server.post("/v1/embeddings", "{not json"), 400).get("message"))
+          .asString()
+          .contains("not valid JSON");
+
+      // 431: headers over the codec's limit.
+      String[] headers =
+          raw(
+              server,
+              ("POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nX-Padding: "
+                      + "p".repeat(128 * 1024)
+                      + "\r\nContent-Length: 2\r\n\r\n{}")
+                  .getBytes(UTF8));
+      openAiError(431, headers[0], headers[1].getBytes(StandardCharsets.ISO_8859_1));
+    }
+  }
+
+  private static void copy(Path from, Path to) throws Exception {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target);
+        }
+      }
+    }
+  }
+}
