@@ -1,9 +1,12 @@
 package dev.fulcrum.server.e2e;
 
+import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,6 +16,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -133,6 +141,66 @@ class OpenAiRefusalsE2eTest {
                       + "\r\nContent-Length: 2\r\n\r\n{}")
                   .getBytes(UTF8));
       openAiError(431, headers[0], headers[1].getBytes(StandardCharsets.ISO_8859_1));
+    }
+  }
+
+  @Test
+  void aFullQueueOnV1EmbeddingsIsA429ThatTheSdksRetryAfterRetryAfter() throws Exception {
+    Path minilm = DEMO.resolve("all_minilm_l6_v2");
+    assumeThat(minilm.resolve("1").resolve("all-minilm-l6-v2-q.onnx"))
+        .as("the MiniLM file (placed by the build)")
+        .isRegularFile();
+    copy(minilm, repo.resolve("all_minilm_l6_v2"));
+    copy(DEMO.resolve("minilm_text"), repo.resolve("minilm_text"));
+    Path config = repo.resolve("minilm_text").resolve("config.yaml");
+    Files.writeString(
+        config,
+        Files.readString(config)
+                .replace("instance-count: 2", "instance-count: 1")
+                .replace("monitoring:\n  enabled: true", "monitoring:\n  enabled: false")
+            + "queue-policy:\n  max-queue-size: 1\n");
+    // The pipeline's passes of the MiniLM file wait for the gate: the queue fills and stays full.
+    GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), "all_minilm_l6_v2");
+    try (E2eServer server =
+        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+      List<CompletableFuture<HttpResponse<byte[]>>> held = new ArrayList<>();
+      HttpResponse<byte[]> refused = null;
+      try {
+        String body = "{\"model\":\"minilm_text\",\"input\":\"hello world\"}";
+        held.add(server.sendAsync(server.jsonRequest("/v1/embeddings", body)));
+        assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+        // Each further request is held (queued) or refused; the queue is bounded, so one is
+        // refused within a few (the wait only tells the two apart: not a timing assertion).
+        for (int i = 0; i < 10 && refused == null; i++) {
+          CompletableFuture<HttpResponse<byte[]>> f =
+              server.sendAsync(server.jsonRequest("/v1/embeddings", body));
+          try {
+            HttpResponse<byte[]> r = f.get(3, TimeUnit.SECONDS);
+            assertThat(r.statusCode()).as(text(r)).isEqualTo(429);
+            refused = r;
+          } catch (TimeoutException queued) {
+            held.add(f);
+          }
+        }
+        assertThat(refused).as("a /v1/embeddings request refused with 429").isNotNull();
+        JsonNode error = E2eServer.JSON.readTree(refused.body()).get("error");
+        assertThat(error.isObject()).as(text(refused)).isTrue();
+        // The SDKs make a RateLimitError of any 429 (by status); the type and code are OpenAI's
+        // own for a rate limit.
+        assertThat(error.get("type").asText()).isEqualTo("rate_limit_exceeded");
+        assertThat(error.get("code").asText()).isEqualTo("rate_limit_exceeded");
+        assertThat(error.get("message").asText()).contains("queue is full");
+        // The Python SDK waits what retry-after-ms, else Retry-After says (0 < s <= 120), before
+        // it retries a 429; without either it backs off 0.5 s, doubling.
+        assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(refused.headers().firstValue("Content-Type")).hasValue("application/json");
+      } finally {
+        runtime.open.countDown();
+      }
+      for (CompletableFuture<HttpResponse<byte[]>> f : held) {
+        HttpResponse<byte[]> r = f.get(60, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+      }
     }
   }
 
