@@ -95,6 +95,8 @@ public final class SlowRequestLog implements AutoCloseable {
     REST_JSON("rest-json"),
     /** REST with the binary tensor extension ({@code Inference-Header-Content-Length}). */
     REST_BINARY("rest-binary"),
+    /** The OpenAI-compatible embeddings API ({@code POST /v1/embeddings}). */
+    REST_OPENAI("rest-openai"),
     /** gRPC ModelInfer. */
     GRPC("grpc"),
     /** One request of a gRPC ModelStreamInfer stream. */

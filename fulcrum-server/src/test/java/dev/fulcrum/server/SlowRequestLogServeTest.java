@@ -246,6 +246,82 @@ class SlowRequestLogServeTest {
     assertThat(lineOf("quick-1")).as("a quick request has no line: %s", lines).isNull();
   }
 
+  /**
+   * {@code POST /v1/embeddings} gets the line an infer request gets, with its queue/compute split:
+   * a server of its own over the demo's text pipeline (the real MiniLM file: no fake model
+   * tokenizes), every request logged (threshold 0), so nothing depends on how long it took.
+   */
+  @Test
+  void anOpenAiEmbeddingsRequestGetsTheLineOfAnInferRequest(@TempDir Path textRepo)
+      throws Exception {
+    Path demo = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+    org.assertj.core.api.Assumptions.assumeThat(
+            demo.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx"))
+        .as("the MiniLM file (placed by the build)")
+        .isRegularFile();
+    for (String model : List.of("all_minilm_l6_v2", "minilm_text")) {
+      try (var files = Files.walk(demo.resolve(model))) {
+        for (Path f : (Iterable<Path>) files::iterator) {
+          Path to = textRepo.resolve(model).resolve(demo.resolve(model).relativize(f).toString());
+          if (Files.isDirectory(f)) {
+            Files.createDirectories(to);
+          } else {
+            Files.copy(f, to);
+          }
+        }
+      }
+    }
+    List<String> textLines = new CopyOnWriteArrayList<>();
+    ModelRepository models =
+        new ModelRepository(
+            List.of(textRepo),
+            List.of(
+                new dev.fulcrum.runtime.onnx.OnnxRuntimeBackend(),
+                new dev.fulcrum.pipelines.TextPipelines()),
+            new ModelConfigResolver(2, 8));
+    try (models;
+        SlowRequestLog everything =
+            new SlowRequestLog(
+                new SlowRequestLog.Settings(0, SlowRequestLog.Format.LOGFMT, 100),
+                textLines::add,
+                System::nanoTime,
+                java.time.Clock.systemUTC(),
+                true);
+        HttpServer server =
+            new HttpServer(new InferenceService(models, false), HttpServerConfig.ephemeral())
+                .slowRequests(everything)
+                .start()) {
+      models.loadAll();
+      HttpResponse<String> r =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + server.port() + "/v1/embeddings"))
+                  .timeout(Duration.ofSeconds(60))
+                  .header("traceparent", TRACEPARENT)
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"minilm_text\",\"input\":\"hello world\"}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      Await.until("the /v1/embeddings line", () -> !textLines.isEmpty(), textLines::toString);
+      Map<String, String> f = fields(textLines.get(0));
+      assertThat(f)
+          .containsEntry("event", "slow_request")
+          .containsEntry("model", "minilm_text")
+          .containsEntry("protocol", "rest-openai")
+          .containsEntry("status", "200")
+          .containsEntry("rows", "1")
+          .containsEntry("cache_hit", "false")
+          .containsEntry("trace_id", TRACE_ID)
+          .containsKeys("queue_ms", "compute_ms", "transport_ms", "batch_rows", "total_ms");
+      assertThat(f.get("client")).startsWith("127.0.0.1:");
+      assertThat(Double.parseDouble(f.get("total_ms")))
+          .isGreaterThanOrEqualTo(Double.parseDouble(f.get("compute_ms")));
+    }
+  }
+
   @Test
   void aRequestThatAskedForItsTimingStillGetsIt() throws Exception {
     HttpResponse<String> r =

@@ -131,7 +131,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.slow = slow;
     this.models = new ModelHandler(service, version);
     this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing);
-    this.openAi = new OpenAiHandler(service, answerLoops);
+    this.openAi = new OpenAiHandler(service, answerLoops, slow != null, tracing);
     this.traceSettings = new TraceSettingHandler(tracing);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
@@ -425,14 +425,16 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       }
       case OPENAI_EMBEDDINGS -> {
         OpenAiJson.EmbeddingsRequest asked = OpenAiJson.decodeEmbeddings(request.content());
+        // Parsed once, for tracing and the slow-request log alike, as for an infer request.
+        TraceParent trace = infer.traceOf(request, slow != null);
         if (slow != null) {
           slowModel = asked.model();
           slowVersion = "";
           slowHeaders = request.headers();
-          slowTrace = infer.traceOf(request, true);
+          slowTrace = trace;
           slowFailure = null;
         }
-        yield openAi.embeddings(asked, ctx.executor());
+        yield openAi.embeddings(asked, ctx.executor(), trace);
       }
       case OPENAI_MODELS ->
           done(route.model().isEmpty() ? openAi.models() : openAi.model(route.model()));
@@ -585,7 +587,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     boolean again = keepAlive && !service.isLeaving();
     HttpUtil.setKeepAlive(response, again);
     if (slowModel != null) {
-      slowRequest(ctx, reply, response.status().code());
+      slowRequest(ctx, answer, response.status().code());
     }
     ctx.writeAndFlush(response)
         .addListener(
@@ -638,26 +640,33 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     }
     long total = log.now() - slowStart;
     InferHandler.Answer answer = reply instanceof InferHandler.Answer a ? a : null;
+    OpenAiHandler.Embeddings embeddings = reply instanceof OpenAiHandler.Embeddings e ? e : null;
     Throwable failure = slowFailure;
     slowFailure = null;
     long modelNanos =
         answer != null
             ? answer.slowNanos()
-            : SlowRequestLog.modelThresholdOf(service, model, slowVersion);
+            : embeddings != null
+                ? embeddings.slowNanos()
+                : SlowRequestLog.modelThresholdOf(service, model, slowVersion);
     if (!log.wants(total, modelNanos, failure)) {
       return;
     }
     log.write(
         new SlowRequestLog.SlowRequest(
-            headers.contains(InferHandler.HEADER_LENGTH)
-                ? SlowRequestLog.Protocol.REST_BINARY
-                : SlowRequestLog.Protocol.REST_JSON,
+            openAiPath
+                ? SlowRequestLog.Protocol.REST_OPENAI
+                : headers.contains(InferHandler.HEADER_LENGTH)
+                    ? SlowRequestLog.Protocol.REST_BINARY
+                    : SlowRequestLog.Protocol.REST_JSON,
             model,
             slowVersion,
             String.valueOf(status),
             total,
             log.thresholdNanos(modelNanos),
-            answer == null ? null : answer.response().timing(),
+            answer != null
+                ? answer.response().timing()
+                : embeddings != null ? embeddings.slowTiming() : null,
             ctx.channel().remoteAddress(),
             answer == null ? null : answer.decoded().request().id(),
             trace,

@@ -129,6 +129,12 @@ final class InferHandler {
 
   /** Ends a traced request's spans with the error its answer will carry. */
   private static void failed(TracedRequest traced, String model, String version, Throwable t) {
+    failed(traced, TracedRequest.restRoute(!version.isEmpty()), model, version, t);
+  }
+
+  /** Ends a traced REST request on {@code route} with the error its answer will carry. */
+  static void failed(
+      TracedRequest traced, String route, String model, String version, Throwable t) {
     Throwable cause = Responses.cause(t);
     HttpResponseStatus status;
     String type;
@@ -143,11 +149,11 @@ final class InferHandler {
       type = cause.getClass().getName();
     }
     traced.endHttp(
+        route,
         model,
         version,
-        !version.isEmpty(),
         status.code(),
-        null,
+        java.util.List.of(),
         System.nanoTime(),
         type,
         String.valueOf(cause.getMessage()));

@@ -10,13 +10,19 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.TimedAnswers;
+import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.codec.OpenAiJson.EmbeddingsRequest;
+import dev.fulcrum.server.tracing.TracedRequest;
+import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
@@ -51,12 +57,24 @@ final class OpenAiHandler {
   private final InferenceService service;
   private final AnswerLoops loops;
 
+  /** Whether every request is timed (the slow-request log is on). */
+  private final boolean timeAll;
+
+  private final @Nullable Tracing tracing;
+
   /** The {@code created} of every model object: when this server started (unix seconds). */
   private final long created = System.currentTimeMillis() / 1000;
 
-  OpenAiHandler(InferenceService service, AnswerLoops loops) {
+  /**
+   * @param timeAll time every request, for the slow-request log
+   * @param tracing traces requests as {@link InferHandler} does; null: off
+   */
+  OpenAiHandler(
+      InferenceService service, AnswerLoops loops, boolean timeAll, @Nullable Tracing tracing) {
     this.service = service;
     this.loops = loops;
+    this.timeAll = timeAll;
+    this.tracing = tracing;
   }
 
   /** Whether a request target is on the OpenAI API's paths, whose errors take OpenAI's shape. */
@@ -121,12 +139,43 @@ final class OpenAiHandler {
   /**
    * Runs an embeddings request: its texts in requests of at most the model's max-batch-size, each
    * through {@link InferenceService#infer}, joined in order into one answer; the first failure
-   * fails the whole (and cancels the rest).
+   * fails the whole (and cancels the rest). Traced and timed as an infer request: with tracing on
+   * and the request sampled ({@code trace}: its {@code traceparent}), a SERVER span {@code POST
+   * /v1/embeddings} with a queue and a compute child for each core request; with the slow-request
+   * log on, each core request is timed ({@link Embeddings#slowTiming}).
    *
    * @throws InferenceException for an unknown or unready model (404/503), one that is not a text
    *     embedding model, or dimensions it cannot give (400), a full queue (429)
    */
-  CompletableFuture<Reply> embeddings(EmbeddingsRequest asked, EventExecutor loop) {
+  CompletableFuture<Reply> embeddings(
+      EmbeddingsRequest asked, EventExecutor loop, @Nullable TraceParent trace) {
+    Tracing t = tracing;
+    TracedRequest traced =
+        t == null || !t.active()
+            ? null
+            : t.begin(asked.model(), trace, TracedRequest.Protocol.HTTP_OPENAI);
+    if (traced == null) {
+      return run(asked, loop, null);
+    }
+    CompletableFuture<Reply> reply;
+    try {
+      reply = run(asked, loop, traced);
+    } catch (RuntimeException e) {
+      InferHandler.failed(traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
+      throw e;
+    }
+    reply.whenComplete(
+        (r, failure) -> {
+          if (failure != null) {
+            InferHandler.failed(
+                traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", failure);
+          }
+        });
+    return reply;
+  }
+
+  private CompletableFuture<Reply> run(
+      EmbeddingsRequest asked, EventExecutor loop, @Nullable TracedRequest traced) {
     ModelVersion admitted = service.admissionCheck(asked.model(), "");
     TextEmbedding text = TextEmbedding.of(admitted.config());
     if (text == null) {
@@ -150,6 +199,7 @@ final class OpenAiHandler {
               + "), not lengthen them to "
               + asked.dimensions());
     }
+    long slowNanos = SlowRequestLog.modelThresholdNanos(admitted.config());
     List<String> input = asked.input();
     int parts = (input.size() + text.rowsPerRequest() - 1) / text.rowsPerRequest();
     List<CompletableFuture<InferenceResponse>> running = new ArrayList<>(parts);
@@ -159,8 +209,10 @@ final class OpenAiHandler {
     for (int p = 0; p < parts && !reply.isDone(); p++) {
       int from = p * text.rowsPerRequest();
       List<String> rows = input.subList(from, Math.min(input.size(), from + text.rowsPerRequest()));
-      CompletableFuture<InferenceResponse> part =
-          service.infer(admitted, request(asked.model(), text, rows), loops.of(loop));
+      // Timed for the slow-request log and a trace; the answer never shows a timing.
+      InferenceRequest run =
+          TimedAnswers.toRun(request(asked.model(), text, rows), timeAll, traced != null);
+      CompletableFuture<InferenceResponse> part = service.infer(admitted, run, loops.of(loop));
       running.add(part);
       int index = p;
       part.whenComplete(
@@ -171,7 +223,14 @@ final class OpenAiHandler {
             }
             answers[index] = r;
             if (left.decrementAndGet() == 0) {
-              reply.complete(new Embeddings(asked, text, List.of(answers)));
+              reply.complete(
+                  new Embeddings(
+                      asked,
+                      text,
+                      List.of(answers),
+                      slowNanos,
+                      traced,
+                      traced == null ? 0 : System.nanoTime()));
             }
           });
     }
@@ -203,12 +262,65 @@ final class OpenAiHandler {
 
   /**
    * The answer to an embeddings request, rendered on the event loop: each part's vectors in order,
-   * cut to the dimensions asked, and the tokens the parts' tokenizer made.
+   * cut to the dimensions asked, and the tokens the parts' tokenizer made. The dispatcher reads its
+   * timing and threshold for the slow-request log.
+   *
+   * @param slowNanos the model's slow-request threshold ({@link
+   *     SlowRequestLog#modelThresholdNanos}), 0 for none
+   * @param traced the request's trace, null when it is not traced; its spans end once rendered
+   * @param readyNanos when the last part's answer came ({@code System.nanoTime()}; 0 untraced)
    */
-  private record Embeddings(
-      EmbeddingsRequest asked, TextEmbedding text, List<InferenceResponse> parts) implements Reply {
+  record Embeddings(
+      EmbeddingsRequest asked,
+      TextEmbedding text,
+      List<InferenceResponse> parts,
+      long slowNanos,
+      @Nullable TracedRequest traced,
+      long readyNanos)
+      implements Reply {
+
+    /**
+     * The timing the slow-request log writes: the one core request's, or of several (a list longer
+     * than the max-batch-size) the one that took longest from admission to answer, which the answer
+     * waited for; null when untimed.
+     */
+    @Nullable RequestTiming slowTiming() {
+      RequestTiming slowest = null;
+      for (InferenceResponse r : parts) {
+        RequestTiming t = r.timing();
+        if (t != null && (slowest == null || t.totalMicros() > slowest.totalMicros())) {
+          slowest = t;
+        }
+      }
+      return slowest;
+    }
+
     @Override
     public FullHttpResponse render(ByteBufAllocator alloc) {
+      TracedRequest t = traced;
+      if (t == null) {
+        return encode(alloc);
+      }
+      FullHttpResponse r;
+      try {
+        r = encode(alloc);
+      } catch (RuntimeException e) {
+        InferHandler.failed(t, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
+        throw e;
+      }
+      t.endHttp(
+          TracedRequest.OPENAI_EMBEDDINGS_ROUTE,
+          asked.model(),
+          "",
+          200,
+          parts,
+          readyNanos,
+          null,
+          null);
+      return r;
+    }
+
+    private FullHttpResponse encode(ByteBufAllocator alloc) {
       List<float[]> vectors = new ArrayList<>(asked.input().size());
       long tokens = 0;
       for (InferenceResponse r : parts) {

@@ -8,6 +8,7 @@ import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
@@ -19,7 +20,10 @@ import org.jspecify.annotations.Nullable;
  * not shared between threads after that.
  */
 public final class TracedRequest {
-  /** The most spans one request makes (server, queue, compute). */
+  /**
+   * The most spans one core request makes (server, queue, compute); an embeddings request run as
+   * several core requests makes a queue and a compute span for each.
+   */
   static final int MAX_SPANS = 3;
 
   /**
@@ -29,6 +33,8 @@ public final class TracedRequest {
   public enum Protocol {
     HTTP_JSON("http/json", ""),
     HTTP_BINARY("http/binary", ""),
+    /** The OpenAI-compatible embeddings API ({@code POST /v1/embeddings}, JSON). */
+    HTTP_OPENAI("http/openai", ""),
     /** A unary ModelInfer call. */
     GRPC("grpc", "ModelInfer"),
     /** One request of a ModelStreamInfer call: each has a span of its own. */
@@ -80,6 +86,9 @@ public final class TracedRequest {
     return versioned ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
   }
 
+  /** The route of the OpenAI-compatible embeddings API, as {@code http.route} writes it. */
+  public static final String OPENAI_EMBEDDINGS_ROUTE = "/v1/embeddings";
+
   /**
    * Ends a REST request (success or error) now.
    *
@@ -99,7 +108,33 @@ public final class TracedRequest {
       long readyNanos,
       @Nullable String errorType,
       @Nullable String message) {
-    String route = restRoute(versioned);
+    endHttp(
+        restRoute(versioned),
+        model,
+        version,
+        status,
+        response == null ? List.of() : List.of(response),
+        readyNanos,
+        errorType,
+        message);
+  }
+
+  /**
+   * Ends a REST request on {@code route} (success or error) now; a request the transport ran as
+   * several core requests (an embeddings request longer than the model's max-batch-size) gets a
+   * {@code queue} and a {@code compute} child for each.
+   *
+   * @param responses the core's answers, in order; empty when there is none
+   */
+  public void endHttp(
+      String route,
+      String model,
+      String version,
+      int status,
+      List<InferenceResponse> responses,
+      long readyNanos,
+      @Nullable String errorType,
+      @Nullable String message) {
     SpanBuilder b =
         start("POST " + route)
             .setAttribute(HTTP_METHOD, "POST")
@@ -107,7 +142,7 @@ public final class TracedRequest {
             .setAttribute(HTTP_STATUS, (long) status);
     // OpenTelemetry's HTTP conventions: a server span is an error for a 5xx, not for a client's
     // 4xx (error.type names it either way).
-    end(b, model, version, response, readyNanos, errorType, message, status >= 500);
+    end(b, model, version, responses, readyNanos, errorType, message, status >= 500);
   }
 
   /**
@@ -134,7 +169,15 @@ public final class TracedRequest {
             .setAttribute(RPC_SERVICE, GRPC_SERVICE)
             .setAttribute(RPC_METHOD, protocol.rpcMethod)
             .setAttribute(GRPC_STATUS, (long) code);
-    end(b, model, version, response, readyNanos, errorType, message, serverFault);
+    end(
+        b,
+        model,
+        version,
+        response == null ? List.of() : List.of(response),
+        readyNanos,
+        errorType,
+        message,
+        serverFault);
   }
 
   private SpanBuilder start(String name) {
@@ -151,41 +194,68 @@ public final class TracedRequest {
       SpanBuilder b,
       String model,
       String version,
-      @Nullable InferenceResponse response,
+      List<InferenceResponse> responses,
       long readyNanos,
       @Nullable String errorType,
       @Nullable String message,
       boolean fault) {
     long endNanos = Math.max(System.nanoTime(), startNanos);
-    RequestTiming t = response == null ? null : response.timing();
     b.setAttribute(MODEL_NAME, model)
-        .setAttribute(MODEL_VERSION, response == null ? version : response.modelVersion());
-    if (t != null) {
-      b.setAttribute(REQUEST_ROWS, (long) t.requestRows()).setAttribute(CACHE_HIT, t.cacheHit());
-      if (t.stepsMicros() > 0) {
-        b.setAttribute(STEPS_US, t.stepsMicros());
+        .setAttribute(
+            MODEL_VERSION, responses.isEmpty() ? version : responses.get(0).modelVersion());
+    long rows = 0;
+    boolean allHit = true;
+    long steps = 0;
+    double cost = 0;
+    boolean priced = false;
+    int timed = 0;
+    int children = 0;
+    for (InferenceResponse r : responses) {
+      RequestTiming t = r.timing();
+      if (t == null) {
+        continue;
       }
+      timed++;
+      rows += t.requestRows();
+      allHit &= t.cacheHit();
+      steps += t.stepsMicros();
       if (t.priced()) {
-        b.setAttribute(COST_USD, t.costUsd());
+        priced = true;
+        cost += t.costUsd();
+      }
+      if (!t.cacheHit()) {
+        children += 2;
+      }
+    }
+    if (timed > 0) {
+      b.setAttribute(REQUEST_ROWS, rows).setAttribute(CACHE_HIT, allHit);
+      if (steps > 0) {
+        b.setAttribute(STEPS_US, steps);
+      }
+      if (priced) {
+        b.setAttribute(COST_USD, cost);
       }
     }
     if (errorType != null) {
       b.setAttribute(ERROR_TYPE, errorType);
     }
-    boolean children = t != null && !t.cacheHit();
-    tracing.queue(children ? MAX_SPANS : 1);
+    tracing.queue(1 + children);
     Span server = b.startSpan();
     if (fault) {
       server.setStatus(StatusCode.ERROR, message == null ? "" : message);
     }
-    if (t != null && children) {
+    Context inServer = parent.with(server);
+    for (InferenceResponse r : responses) {
+      RequestTiming t = r.timing();
+      if (t == null || t.cacheHit()) {
+        continue;
+      }
       // The core's times are durations from the request's admission to its answer: admission is
       // placed that long before the answer reached this thread (never before the span's start).
       long ready = Math.min(Math.max(readyNanos, startNanos), endNanos);
       long admitted = Math.max(startNanos, ready - t.totalMicros() * 1000);
       long queueEnd = Math.min(admitted + t.queueMicros() * 1000, ready);
       long computeEnd = Math.min(queueEnd + t.computeMicros() * 1000, ready);
-      Context inServer = parent.with(server);
       child("queue", inServer, admitted).end(tracing.epochNanos(queueEnd), TimeUnit.NANOSECONDS);
       child("compute", inServer, queueEnd)
           .setAttribute(BATCH_ROWS, (long) t.batchRows())

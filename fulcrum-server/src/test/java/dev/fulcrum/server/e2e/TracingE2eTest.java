@@ -194,6 +194,75 @@ class TracingE2eTest {
     assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("http/binary");
   }
 
+  /**
+   * {@code POST /v1/embeddings} through the same door: a SERVER span in the caller's trace with a
+   * queue and a compute child for each core request (a list longer than minilm_text's
+   * max-batch-size of 16 runs as two).
+   */
+  @Test
+  void openAiEmbeddingsWithASampledParentAreTracedAsAnInferRequest() throws Exception {
+    assumeThat(DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx"))
+        .as("the MiniLM file (placed by the build)")
+        .isRegularFile();
+    String traceId = newTraceId();
+    HttpResponse<byte[]> r =
+        server.send(
+            server
+                .jsonRequest(
+                    "/v1/embeddings", "{\"model\":\"minilm_text\",\"input\":\"hello world\"}")
+                .header("traceparent", "00-" + traceId + "-" + PARENT + "-01"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    List<Span> spans = trace(traceId, 3);
+    Span s = named(spans, "POST /v1/embeddings");
+    assertThat(s.kind()).isEqualTo(Span.KIND_SERVER);
+    assertThat(s.parentSpanId()).isEqualTo(PARENT);
+    assertThat(attribute(s, "http.route")).isEqualTo("/v1/embeddings");
+    assertThat(attribute(s, "http.response.status_code")).isEqualTo("200");
+    assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("http/openai");
+    assertThat(attribute(s, "fulcrum.model.name")).isEqualTo("minilm_text");
+    assertThat(attribute(s, "fulcrum.request_rows")).isEqualTo("1");
+    for (String child : List.of("queue", "compute")) {
+      Span c = named(spans, child);
+      assertThat(c.parentSpanId()).isEqualTo(s.spanId());
+      assertThat(c.startNanos()).isGreaterThanOrEqualTo(s.startNanos());
+      assertThat(c.endNanos()).isLessThanOrEqualTo(s.endNanos());
+    }
+
+    String longer = newTraceId();
+    StringBuilder input = new StringBuilder("[");
+    for (int i = 0; i < 17; i++) {
+      input.append(i == 0 ? "" : ",").append("\"sentence ").append(i).append('"');
+    }
+    HttpResponse<byte[]> two =
+        server.send(
+            server
+                .jsonRequest(
+                    "/v1/embeddings", "{\"model\":\"minilm_text\",\"input\":" + input + "]}")
+                .header("traceparent", "00-" + longer + "-" + PARENT + "-01"));
+    assertThat(two.statusCode()).as(text(two)).isEqualTo(200);
+    List<Span> parts = trace(longer, 5);
+    Span server2 = named(parts, "POST /v1/embeddings");
+    assertThat(attribute(server2, "fulcrum.request_rows")).isEqualTo("17");
+    assertThat(parts.stream().filter(p -> p.name().equals("compute")))
+        .hasSize(2)
+        .allMatch(p -> p.parentSpanId().equals(server2.spanId()));
+  }
+
+  /** A /v1/embeddings request the core refuses is traced with its error, as an infer request. */
+  @Test
+  void aFailedOpenAiEmbeddingsRequestIsTracedWithItsError() throws Exception {
+    String traceId = newTraceId();
+    HttpResponse<byte[]> r =
+        server.send(
+            server
+                .jsonRequest("/v1/embeddings", "{\"model\":\"no_such_model\",\"input\":\"x\"}")
+                .header("traceparent", "00-" + traceId + "-" + PARENT + "-01"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(404);
+    Span s = named(trace(traceId, 1), "POST /v1/embeddings");
+    assertThat(attribute(s, "http.response.status_code")).isEqualTo("404");
+    assertThat(attribute(s, "error.type")).isEqualTo("NOT_FOUND");
+  }
+
   @Test
   void grpcWithTraceparentMetadataIsTraced() throws Exception {
     String traceId = newTraceId();
