@@ -3,6 +3,7 @@ package dev.fulcrum.core.inference;
 import dev.fulcrum.core.error.InferenceException;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,6 +25,10 @@ import org.jspecify.annotations.Nullable;
  * @param costUsd whether its timing is priced ({@code cost_usd}, for a model with a price): true
  *     for a timing the client sees; false for one the server took only for itself ({@link
  *     #withServerTiming}), which no one would read the price of. Only with {@code timing}
+ * @param sequence the {@code sequence_id}, {@code sequence_start} and {@code sequence_end}
+ *     parameters (Triton's sequence extension): which sequence of a stateful model the request
+ *     belongs to; {@link Sequence#NONE} when it gives none. Only a model with sequence batching
+ *     reads them; any other model ignores them, as Triton's dynamic batcher does
  */
 public record RequestOptions(
     long priority,
@@ -31,7 +36,8 @@ public record RequestOptions(
     SloClass sloClass,
     boolean timing,
     boolean tokenCount,
-    boolean costUsd) {
+    boolean costUsd,
+    Sequence sequence) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -42,6 +48,15 @@ public record RequestOptions(
 
   /** The request parameter, and the response parameter that answers it ({@link #tokenCount}). */
   public static final String TOKEN_COUNT = "token_count";
+
+  /** Triton's sequence extension: the sequence's id (uint64 or string). */
+  public static final String SEQUENCE_ID = "sequence_id";
+
+  /** Triton's sequence extension: the request starts its sequence. */
+  public static final String SEQUENCE_START = "sequence_start";
+
+  /** Triton's sequence extension: the request ends its sequence. */
+  public static final String SEQUENCE_END = "sequence_end";
 
   /** No options: default priority, no timeout, the model's SLO, no timing. */
   public static final RequestOptions NONE =
@@ -64,7 +79,20 @@ public record RequestOptions(
     }
   }
 
+  /**
+   * A request's place in a sequence of a stateful model (Triton's sequence extension). Immutable.
+   *
+   * @param id the sequence, or null when the request names none
+   * @param start whether the request starts the sequence ({@code sequence_start})
+   * @param end whether the request ends it ({@code sequence_end})
+   */
+  public record Sequence(@Nullable SequenceId id, boolean start, boolean end) {
+    /** No sequence: neither an id nor a flag. */
+    public static final Sequence NONE = new Sequence(null, false, false);
+  }
+
   public RequestOptions {
+    Objects.requireNonNull(sequence, "sequence");
     if (priority < 0) {
       throw new IllegalArgumentException("priority >= 0");
     }
@@ -79,7 +107,7 @@ public record RequestOptions(
   /** Options whose timing, when asked, is priced (what a client asking {@code timing} gets). */
   public RequestOptions(
       long priority, long timeoutMicros, SloClass sloClass, boolean timing, boolean tokenCount) {
-    this(priority, timeoutMicros, sloClass, timing, tokenCount, timing);
+    this(priority, timeoutMicros, sloClass, timing, tokenCount, timing, Sequence.NONE);
   }
 
   /** Options that ask for neither timing nor a token count. */
@@ -107,17 +135,46 @@ public record RequestOptions(
       throw InferenceException.invalid(
           "model '%s': timeout must be >= 0 microseconds, was %d", model, timeout);
     }
+    boolean timing = boolParameter(model, parameters, TIMING);
     return new RequestOptions(
         priority,
         timeout,
         sloClass(model, parameters.get(SLO_CLASS)),
-        boolParameter(model, parameters, TIMING),
-        boolParameter(model, parameters, TOKEN_COUNT));
+        timing,
+        boolParameter(model, parameters, TOKEN_COUNT),
+        timing,
+        sequence(model, parameters));
+  }
+
+  /**
+   * The sequence extension's parameters: {@code sequence_id} a non-negative integer (JSON number,
+   * gRPC int64_param/uint64_param) or a string (0 and "" mean none, as in Triton); the two flags
+   * booleans. Whether the model needs them is the sequence batcher's to say.
+   */
+  private static Sequence sequence(String model, Map<String, Object> parameters) {
+    Object v = parameters.get(SEQUENCE_ID);
+    boolean start = boolParameter(model, parameters, SEQUENCE_START);
+    boolean end = boolParameter(model, parameters, SEQUENCE_END);
+    SequenceId id;
+    if (v == null) {
+      id = null;
+    } else if (v instanceof String s) {
+      id = s.isEmpty() ? null : SequenceId.of(s);
+    } else if (v instanceof Long n && n >= 0) {
+      id = n == 0 ? null : SequenceId.of(n);
+    } else if (v instanceof Number n && n.longValue() >= 0 && n.doubleValue() == n.longValue()) {
+      id = n.longValue() == 0 ? null : SequenceId.of(n.longValue());
+    } else {
+      throw InferenceException.invalid(
+          "model '%s': parameter '%s' must be an unsigned integer (at most %d) or a string, was %s",
+          model, SEQUENCE_ID, Long.MAX_VALUE, v);
+    }
+    return id == null && !start && !end ? Sequence.NONE : new Sequence(id, start, end);
   }
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing, tokenCount, costUsd);
+    return new RequestOptions(priority, micros, sloClass, timing, tokenCount, costUsd, sequence);
   }
 
   /**
@@ -127,7 +184,7 @@ public record RequestOptions(
   public RequestOptions withTiming() {
     return timing && costUsd
         ? this
-        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, true);
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, true, sequence);
   }
 
   /**
@@ -138,7 +195,7 @@ public record RequestOptions(
   public RequestOptions withServerTiming() {
     return timing
         ? this
-        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, false);
+        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, false, sequence);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */

@@ -77,4 +77,29 @@ class RequestOptionsTest {
         new InferenceRequest("m", "", "", Map.of("priority", 1L), List.of(), List.of());
     assertThat(r.options().priority()).isEqualTo(1);
   }
+
+  @Test
+  void sequenceParametersAreTypedOnce() {
+    RequestOptions.Sequence n =
+        RequestOptions.parse(
+                "m", Map.of("sequence_id", 42L, "sequence_start", true, "sequence_end", "false"))
+            .sequence();
+    assertThat(n).isEqualTo(new RequestOptions.Sequence(SequenceId.of(42), true, false));
+    RequestOptions.Sequence t =
+        RequestOptions.parse("m", Map.of("sequence_id", "user-7", "sequence_end", true)).sequence();
+    assertThat(t.id()).isEqualTo(SequenceId.of("user-7"));
+    assertThat(t.id()).as("a string id is not the number it spells").isNotEqualTo(SequenceId.of(7));
+    assertThat(t.end()).isTrue();
+    assertThat(RequestOptions.parse("m", Map.of("sequence_id", 0L)).sequence())
+        .as("0, like Triton's, is no sequence")
+        .isEqualTo(RequestOptions.Sequence.NONE);
+    assertThat(RequestOptions.parse("m", Map.of("priority", 1L)).sequence())
+        .isEqualTo(RequestOptions.Sequence.NONE);
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("sequence_id", -3L)))
+        .hasMessageContaining("'sequence_id' must be an unsigned integer");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("sequence_id", 1.5e20)))
+        .hasMessageContaining("'sequence_id' must be an unsigned integer");
+    assertThatThrownBy(() -> RequestOptions.parse("m", Map.of("sequence_start", 1L)))
+        .hasMessageContaining("'sequence_start' must be a boolean");
+  }
 }
