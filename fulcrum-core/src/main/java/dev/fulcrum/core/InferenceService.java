@@ -16,6 +16,7 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ResponseCache;
 import dev.fulcrum.core.scheduler.ModelScheduler;
+import dev.fulcrum.core.scheduler.SequenceBatcher;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -330,7 +331,11 @@ public final class InferenceService {
       @Nullable Executor answerOn) {
     ModelStages stages = mv.stages();
     if (stages == null) {
-      CompletableFuture<InferenceResponse> ran = mv.scheduler().submit(request, v, answerOn);
+      SequenceBatcher sequences = mv.sequences();
+      CompletableFuture<InferenceResponse> ran =
+          sequences == null
+              ? mv.scheduler().submit(request, v, answerOn)
+              : sequences.submit(request, v, answerOn);
       return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
     }
     CompletableFuture<InferenceResponse> staged = pipelines.submit(mv, stages, request, v);

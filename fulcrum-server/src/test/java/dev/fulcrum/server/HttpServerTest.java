@@ -183,6 +183,7 @@ class HttpServerTest {
             "model_repository",
             "parameters",
             "schedule_policy",
+            "sequence",
             "statistics",
             "trace");
   }

@@ -1,5 +1,6 @@
 package dev.fulcrum.core.config;
 
+import dev.fulcrum.core.config.ModelConfigFile.ControlInputFile;
 import dev.fulcrum.core.config.ModelConfigFile.DynamicBatchingFile;
 import dev.fulcrum.core.config.ModelConfigFile.InstanceGroupFile;
 import dev.fulcrum.core.config.ModelConfigFile.MonitoringFile;
@@ -7,7 +8,9 @@ import dev.fulcrum.core.config.ModelConfigFile.OnnxRuntimeFile;
 import dev.fulcrum.core.config.ModelConfigFile.PipelineFile;
 import dev.fulcrum.core.config.ModelConfigFile.QueuePolicyFile;
 import dev.fulcrum.core.config.ModelConfigFile.ResponseCacheFile;
+import dev.fulcrum.core.config.ModelConfigFile.SequenceBatchingFile;
 import dev.fulcrum.core.config.ModelConfigFile.SloFile;
+import dev.fulcrum.core.config.ModelConfigFile.StateFile;
 import dev.fulcrum.core.config.ModelConfigFile.StepFile;
 import dev.fulcrum.core.config.ModelConfigFile.Tensor;
 import dev.fulcrum.core.config.ModelConfigFile.TextFile;
@@ -282,6 +285,31 @@ final class ConfigFileSchema {
           List.of(S, S, I, listOf(I)),
           a -> new InstanceGroupFile((String) a[0], (String) a[1], (Integer) a[2], ints(a[3])));
 
+  static final RecordOf CONTROL_INPUT =
+      new RecordOf(
+          ControlInputFile.class,
+          List.of("name", "kind"),
+          List.of(S, S),
+          a -> new ControlInputFile((String) a[0], (String) a[1]));
+
+  static final RecordOf STATE =
+      new RecordOf(
+          StateFile.class,
+          List.of("input-name", "output-name", "datatype", "dims"),
+          List.of(S, S, S, listOf(L)),
+          a -> new StateFile((String) a[0], (String) a[1], (String) a[2], longs(a[3])));
+
+  static final RecordOf SEQUENCE_BATCHING =
+      new RecordOf(
+          SequenceBatchingFile.class,
+          List.of("max-sequence-idle-microseconds", "control-inputs", "states"),
+          List.of(L, listOf(CONTROL_INPUT), listOf(STATE)),
+          a ->
+              new SequenceBatchingFile(
+                  (Long) a[0],
+                  ConfigFileSchema.<ControlInputFile>list(a[1]),
+                  ConfigFileSchema.<StateFile>list(a[2])));
+
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =
       new RecordOf(
@@ -304,7 +332,8 @@ final class ConfigFileSchema {
               "pipeline",
               "response-cache",
               "instance-groups",
-              "slow-request-ms"),
+              "slow-request-ms",
+              "sequence-batching"),
           List.of(
               S,
               S,
@@ -323,7 +352,8 @@ final class ConfigFileSchema {
               PIPELINE,
               RESPONSE_CACHE,
               listOf(INSTANCE_GROUP),
-              D),
+              D,
+              SEQUENCE_BATCHING),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -343,7 +373,8 @@ final class ConfigFileSchema {
                   (PipelineFile) a[14],
                   (ResponseCacheFile) a[15],
                   ConfigFileSchema.<InstanceGroupFile>list(a[16]),
-                  (Double) a[17]));
+                  (Double) a[17],
+                  (SequenceBatchingFile) a[18]));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

@@ -37,6 +37,9 @@ import org.jspecify.annotations.Nullable;
  * @param slowRequestNanos the model's own threshold for the slow-request log ({@code
  *     slow-request-ms}), over its latency objective and the server's {@code
  *     --log-slow-requests-ms}; 0 when config.yaml sets none
+ * @param sequenceBatching the sequence batcher of a stateful model ({@code sequence-batching});
+ *     null for a model without one. Its control and state inputs, and its state outputs, are not
+ *     among {@code inputs} and {@code outputs}: clients neither send nor see them
  */
 public record ModelConfig(
     String name,
@@ -56,7 +59,8 @@ public record ModelConfig(
     ResponseCacheConfig responseCache,
     List<ModelConfigFile.WarmupFile> warmup,
     List<ModelConfigFile.InstanceGroupFile> instanceGroups,
-    long slowRequestNanos) {
+    long slowRequestNanos,
+    @Nullable SequenceBatchingConfig sequenceBatching) {
 
   /**
    * A configuration whose max-batch-size the user set (or that does not batch), without an
@@ -92,7 +96,8 @@ public record ModelConfig(
         ResponseCacheConfig.DISABLED,
         List.of(),
         List.of(),
-        0);
+        0,
+        null);
   }
 
   public ModelConfig {
@@ -150,7 +155,8 @@ public record ModelConfig(
         responseCache,
         warmup,
         instanceGroups,
-        slowRequestNanos);
+        slowRequestNanos,
+        sequenceBatching);
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

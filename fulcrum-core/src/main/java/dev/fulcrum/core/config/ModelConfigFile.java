@@ -27,7 +27,8 @@ public record ModelConfigFile(
     @JsonProperty("pipeline") @Nullable PipelineFile pipeline,
     @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache,
     @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups,
-    @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs) {
+    @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs,
+    @JsonProperty("sequence-batching") @Nullable SequenceBatchingFile sequenceBatching) {
 
   /**
    * A configuration of the fields before {@code model-warmup}, every later one absent: the one
@@ -58,6 +59,7 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
         null,
         null,
         null,
@@ -284,10 +286,42 @@ public record ModelConfigFile(
       @JsonProperty("count") @Nullable Integer count,
       @JsonProperty("gpus") @Nullable List<Integer> gpus) {}
 
+  /**
+   * Triton's {@code sequence_batching} with the direct strategy: a stateful model's sequences,
+   * control inputs and implicit state (docs/MODEL_CONFIG.md, "Sequence batching").
+   *
+   * @param maxSequenceIdleMicroseconds how long a sequence may go without a request before its slot
+   *     and state are freed (default 1 s)
+   * @param controlInputs the inputs the batcher fills on each request
+   * @param states the implicit state carried from one request of a sequence to the next
+   */
+  public record SequenceBatchingFile(
+      @JsonProperty("max-sequence-idle-microseconds") @Nullable Long maxSequenceIdleMicroseconds,
+      @JsonProperty("control-inputs") @Nullable List<ControlInputFile> controlInputs,
+      @JsonProperty("states") @Nullable List<StateFile> states) {}
+
+  /**
+   * A control input: the model input {@code name} holds {@code kind} ({@code start}, {@code end},
+   * {@code ready} or {@code corrid}) in the type the model declares for it.
+   */
+  public record ControlInputFile(
+      @JsonProperty("name") @Nullable String name, @JsonProperty("kind") @Nullable String kind) {}
+
+  /**
+   * An implicit state: the model input {@code input-name} gets what the output {@code output-name}
+   * made on the sequence's previous request (zeros at its start); {@code datatype} and {@code dims}
+   * (without the batch dimension) default to the model's.
+   */
+  public record StateFile(
+      @JsonProperty("input-name") @Nullable String inputName,
+      @JsonProperty("output-name") @Nullable String outputName,
+      @JsonProperty("datatype") @Nullable String datatype,
+      @JsonProperty("dims") @Nullable List<Long> dims) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null);
+        null, null, null, null);
   }
 }

@@ -348,6 +348,31 @@ public final class ModelConfigResolver {
     }
     List<TensorConfig> inputs = tensors(f.inputs(), sig.inputs(), maxBatch > 0, file, "inputs");
     List<TensorConfig> outputs = tensors(f.outputs(), sig.outputs(), maxBatch > 0, file, "outputs");
+    SequenceBatchingConfig sequences = sequenceBatching(f, file, sig, maxBatch > 0, d);
+    if (sequences != null) {
+      // What the batcher fills and takes is the model's, not the client's: as in Triton, neither
+      // the inputs nor the outputs list it.
+      if (f.inputs() != null) {
+        for (int i = 0; i < f.inputs().size(); i++) {
+          ModelConfigFile.Tensor t = f.inputs().get(i);
+          if (t != null && t.name() != null && sequences.fills(t.name())) {
+            throw new ConfigException(
+                file,
+                "inputs[" + i + "].name",
+                "'"
+                    + t.name()
+                    + "' is filled by sequence-batching (a control input or state); leave it out"
+                    + " of inputs");
+          }
+        }
+      }
+      inputs = inputs.stream().filter(t -> !sequences.fills(t.name())).toList();
+      outputs = outputs.stream().filter(t -> !sequences.takes(t.name())).toList();
+      if (inputs.isEmpty()) {
+        throw new ConfigException(
+            file, "sequence-batching", "leaves the model no input for the client to send");
+      }
+    }
     return new ModelConfig(
         modelName,
         d.platform(),
@@ -373,7 +398,212 @@ public final class ModelConfigResolver {
             : f.modelWarmup().stream().filter(Objects::nonNull).toList(),
         // As written too (checked by deployment): the groups a config read there shows.
         f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()),
-        slowRequestNanos(f.slowRequestMs(), file));
+        slowRequestNanos(f.slowRequestMs(), file),
+        sequences);
+  }
+
+  /**
+   * {@code sequence-batching}: each control input and state checked against the model's graph
+   * (names, types, the state's dims known), and the features it cannot be combined with refused.
+   */
+  private static @Nullable SequenceBatchingConfig sequenceBatching(
+      ModelConfigFile f, Path file, ModelSignature sig, boolean batching, Deployment d)
+      throws ConfigException {
+    ModelConfigFile.SequenceBatchingFile b = f.sequenceBatching();
+    if (b == null) {
+      return null;
+    }
+    String at = "sequence-batching";
+    if (d.pipeline() != null) {
+      throw new ConfigException(file, at, "a pipeline model cannot have a sequence batcher");
+    }
+    if (f.responseCache() != null && Boolean.TRUE.equals(f.responseCache().enabled())) {
+      throw new ConfigException(
+          file,
+          "response-cache.enabled",
+          "a stateful model's answers depend on its sequence's earlier requests: no response"
+              + " cache with sequence-batching (as in Triton)");
+    }
+    if (f.modelWarmup() != null && !f.modelWarmup().isEmpty()) {
+      throw new ConfigException(
+          file, "model-warmup", "is not supported with sequence-batching (no sequence to warm)");
+    }
+    long idle = SequenceBatchingConfig.DEFAULT_MAX_SEQUENCE_IDLE_MICROS;
+    if (b.maxSequenceIdleMicroseconds() != null) {
+      idle = b.maxSequenceIdleMicroseconds();
+      if (idle <= 0 || idle > 3_600_000_000L) {
+        throw new ConfigException(
+            file,
+            at + ".max-sequence-idle-microseconds",
+            "must be 1..3600000000 (default 1000000, Triton's 1 s), was " + idle);
+      }
+    }
+    Set<String> filled = new HashSet<>();
+    List<SequenceBatchingConfig.ControlInput> controls = new ArrayList<>();
+    List<ModelConfigFile.ControlInputFile> cs =
+        b.controlInputs() == null ? List.of() : b.controlInputs();
+    Set<SequenceBatchingConfig.Kind> kinds = new HashSet<>();
+    for (int i = 0; i < cs.size(); i++) {
+      ModelConfigFile.ControlInputFile c = cs.get(i);
+      String here = at + ".control-inputs[" + i + "]";
+      if (c == null || c.name() == null || c.name().isBlank()) {
+        throw new ConfigException(file, here + ".name", "is required");
+      }
+      if (c.kind() == null) {
+        throw new ConfigException(file, here + ".kind", "is required: start, end, ready or corrid");
+      }
+      SequenceBatchingConfig.Kind kind =
+          parseEnum(
+              SequenceBatchingConfig.Kind.class,
+              c.kind(),
+              SequenceBatchingConfig.Kind.READY,
+              file,
+              here + ".kind");
+      if (!kinds.add(kind)) {
+        throw new ConfigException(
+            file, here + ".kind", "'" + c.kind() + "' is given to two control inputs");
+      }
+      TensorSpec t = graphTensor(sig.inputs(), c.name(), file, here + ".name", "input");
+      boolean ok =
+          kind == SequenceBatchingConfig.Kind.CORRID
+              ? List.of(DataType.INT64, DataType.UINT64, DataType.INT32, DataType.UINT32)
+                      .contains(t.datatype())
+                  || t.datatype() == DataType.BYTES
+              : List.of(DataType.INT32, DataType.INT64, DataType.FP32, DataType.BOOL)
+                  .contains(t.datatype());
+      if (!ok) {
+        throw new ConfigException(
+            file,
+            here + ".name",
+            "the model declares '"
+                + c.name()
+                + "' as "
+                + t.datatype()
+                + "; a "
+                + kind.name().toLowerCase(Locale.ROOT)
+                + " control takes "
+                + (kind == SequenceBatchingConfig.Kind.CORRID
+                    ? "INT32, UINT32, INT64, UINT64 or BYTES (string ids)"
+                    : "INT32, INT64, FP32 or BOOL"));
+      }
+      if (!filled.add(c.name())) {
+        throw new ConfigException(file, here + ".name", "'" + c.name() + "' is given twice");
+      }
+      controls.add(new SequenceBatchingConfig.ControlInput(c.name(), kind, t.datatype()));
+    }
+    List<SequenceBatchingConfig.State> states = new ArrayList<>();
+    List<ModelConfigFile.StateFile> ss = b.states() == null ? List.of() : b.states();
+    for (int i = 0; i < ss.size(); i++) {
+      ModelConfigFile.StateFile st = ss.get(i);
+      String here = at + ".states[" + i + "]";
+      if (st == null || st.inputName() == null || st.outputName() == null) {
+        throw new ConfigException(file, here, "needs input-name and output-name");
+      }
+      TensorSpec in =
+          graphTensor(sig.inputs(), st.inputName(), file, here + ".input-name", "input");
+      TensorSpec out =
+          graphTensor(sig.outputs(), st.outputName(), file, here + ".output-name", "output");
+      if (!filled.add(st.inputName())) {
+        throw new ConfigException(
+            file, here + ".input-name", "'" + st.inputName() + "' is filled twice");
+      }
+      DataType type = in.datatype();
+      if (st.datatype() != null) {
+        DataType given =
+            DataType.fromAnyName(st.datatype())
+                .orElseThrow(
+                    () ->
+                        new ConfigException(
+                            file,
+                            here + ".datatype",
+                            "unknown datatype '"
+                                + st.datatype()
+                                + "'; use one of "
+                                + DataType.allNames()));
+        if (given != type) {
+          throw new ConfigException(
+              file,
+              here + ".datatype",
+              given + " but the model declares " + type + " for '" + st.inputName() + "'");
+        }
+      }
+      if (out.datatype() != type || !type.isFixedSize()) {
+        throw new ConfigException(
+            file,
+            here,
+            "the state's input '"
+                + st.inputName()
+                + "' ("
+                + type
+                + ") and output '"
+                + st.outputName()
+                + "' ("
+                + out.datatype()
+                + ") must have one fixed-size type");
+      }
+      long[] graph = batching ? Shapes.dropFirst(in.shape()) : in.shape();
+      List<Long> dims = new ArrayList<>();
+      if (st.dims() != null) {
+        if (st.dims().size() != graph.length) {
+          throw new ConfigException(
+              file,
+              here + ".dims",
+              "has "
+                  + st.dims().size()
+                  + " dimensions; the model's '"
+                  + st.inputName()
+                  + "' has "
+                  + graph.length
+                  + " (without the batch dimension)");
+        }
+        for (int k = 0; k < graph.length; k++) {
+          Long v = st.dims().get(k);
+          if (v == null || v <= 0 || (graph[k] > 0 && graph[k] != v)) {
+            throw new ConfigException(
+                file,
+                here + ".dims[" + k + "]",
+                "must be the model's size " + graph[k] + " (a positive size), was " + v);
+          }
+          dims.add(v);
+        }
+      } else {
+        for (int k = 0; k < graph.length; k++) {
+          if (graph[k] <= 0) {
+            throw new ConfigException(
+                file,
+                here + ".dims",
+                "the model leaves dimension "
+                    + k
+                    + " of '"
+                    + st.inputName()
+                    + "' open: give the state's dims (its initial zeros need a shape)");
+          }
+          dims.add(graph[k]);
+        }
+      }
+      states.add(new SequenceBatchingConfig.State(st.inputName(), st.outputName(), type, dims));
+    }
+    return new SequenceBatchingConfig(idle, controls, states);
+  }
+
+  /** The graph's tensor {@code name}, or a ConfigException naming the field and the choices. */
+  private static TensorSpec graphTensor(
+      List<TensorSpec> tensors, String name, Path file, String field, String what)
+      throws ConfigException {
+    for (TensorSpec t : tensors) {
+      if (t.name().equals(name)) {
+        return t;
+      }
+    }
+    throw new ConfigException(
+        file,
+        field,
+        "the model has no "
+            + what
+            + " named '"
+            + name
+            + "'; it has "
+            + tensors.stream().map(TensorSpec::name).toList());
   }
 
   /** {@code slow-request-ms}: the model's slow-request threshold, 0 when not set. */

@@ -19,6 +19,7 @@ import dev.fulcrum.core.scheduler.InstanceChoice;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.SequenceBatcher;
 import dev.fulcrum.core.stats.ComputeLedger;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.ProcessCpu;
@@ -821,7 +822,10 @@ public final class ModelManager {
       Path probed = modelFile;
       ModelRuntime probeEngine = engine;
       String notABatch =
-          config.maxBatchSize() > 0 && file.maxBatchSize() == null && stages == null
+          config.maxBatchSize() > 0
+                  && file.maxBatchSize() == null
+                  && stages == null
+                  && config.sequenceBatching() == null
               ? BatchProbe.check(
                   () ->
                       ReshapingInstance.wrap(
@@ -881,7 +885,11 @@ public final class ModelManager {
               stages,
               labels,
               folderStamp,
-              notABatch);
+              notABatch,
+              config.sequenceBatching() == null
+                  ? null
+                  : new SequenceBatcher(
+                      config, scheduler, environment.ticker(), environment.timer()));
       log.info(
           "model '{}' version {} ready in {} ms (warm-up {} ms, {} instance(s), max-batch-size {})",
           name,

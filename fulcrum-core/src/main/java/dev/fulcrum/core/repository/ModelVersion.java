@@ -5,6 +5,7 @@ import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.SequenceBatcher;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.SloAccounting;
 import java.time.Duration;
@@ -32,6 +33,7 @@ public final class ModelVersion {
   private final @Nullable ResponseCache cache;
   private final String folderStamp;
   private final @Nullable String notABatch;
+  private final @Nullable SequenceBatcher sequences;
   private volatile ModelState state;
 
   ModelVersion(
@@ -47,7 +49,8 @@ public final class ModelVersion {
       @Nullable ModelStages stages,
       ClassLabels labels,
       String folderStamp,
-      @Nullable String notABatch) {
+      @Nullable String notABatch,
+      @Nullable SequenceBatcher sequences) {
     this.name = Objects.requireNonNull(name);
     this.version = version;
     this.config = Objects.requireNonNull(config);
@@ -61,6 +64,7 @@ public final class ModelVersion {
     this.labels = Objects.requireNonNull(labels);
     this.folderStamp = Objects.requireNonNull(folderStamp);
     this.notABatch = notABatch;
+    this.sequences = sequences;
     this.cache =
         config.responseCache().enabled()
             ? new ResponseCache(name, version, config.responseCache().maxBytes())
@@ -111,8 +115,14 @@ public final class ModelVersion {
     return cache;
   }
 
-  /** Frees a pipeline's stages, once its scheduler has answered every request. */
+  /**
+   * Frees a pipeline's stages, and stops a sequence batcher (refusing what still waits in it), once
+   * its scheduler has answered every request.
+   */
   void closeStages() {
+    if (sequences != null) {
+      sequences.close();
+    }
     if (stages != null) {
       stages.close();
     }
@@ -136,6 +146,14 @@ public final class ModelVersion {
 
   public ModelScheduler scheduler() {
     return scheduler;
+  }
+
+  /**
+   * The sequence batcher in front of the scheduler, for a stateful model ({@code
+   * sequence-batching}); null for any other model, whose requests go to the scheduler directly.
+   */
+  public @Nullable SequenceBatcher sequences() {
+    return sequences;
   }
 
   public ModelStatistics statistics() {

@@ -39,6 +39,7 @@ public final class ModelJson {
           "model_repository",
           "parameters",
           "schedule_policy",
+          "sequence",
           "statistics",
           "trace");
 

@@ -15,6 +15,7 @@ import dev.fulcrum.server.grpc.proto.ModelInstanceGroup;
 import dev.fulcrum.server.grpc.proto.ModelOutput;
 import dev.fulcrum.server.grpc.proto.ModelParameter;
 import dev.fulcrum.server.grpc.proto.ModelQueuePolicy;
+import dev.fulcrum.server.grpc.proto.ModelSequenceBatching;
 import dev.fulcrum.server.grpc.proto.ModelVersionPolicy;
 import dev.fulcrum.server.grpc.proto.ModelWarmup;
 import java.nio.file.Path;
@@ -107,7 +108,10 @@ final class PbtxtConverter {
     Instances instances = instances();
     ModelConfigFile.OnnxRuntimeFile onnxruntime = onnxruntime(instances);
     ModelConfigFile.DynamicBatchingFile batching =
-        dynamicBatching(ioGiven && config.maxBatchSize() != null && config.maxBatchSize() > 0);
+        c.hasSequenceBatching() && !c.hasDynamicBatching()
+            ? sequenceDelay()
+            : dynamicBatching(
+                ioGiven && config.maxBatchSize() != null && config.maxBatchSize() > 0);
     ModelConfigFile.QueuePolicyFile queue = queuePolicy();
     config =
         new ModelConfigFile(
@@ -128,7 +132,8 @@ final class PbtxtConverter {
             null,
             responseCache(),
             instances.groups(),
-            null);
+            null,
+            sequenceBatching());
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
@@ -517,31 +522,126 @@ final class PbtxtConverter {
   }
 
   /**
-   * Refuses the fields that make Triton fill model inputs the client never sends: a sequence
-   * batcher's control inputs and implicit state, and batch inputs. Ignored, they would leave those
-   * inputs empty: the load would fail on an input the file does not list, not on the field.
+   * The sequence batcher's direct strategy joins the sequences ready at once into one pass, which
+   * Fulcrum's dynamic batcher does for it: on (Triton's default scheduler would not batch), with
+   * the strategy's {@code max_queue_delay_microseconds}.
+   */
+  private ModelConfigFile.DynamicBatchingFile sequenceDelay() {
+    ModelSequenceBatching seq = c.getSequenceBatching();
+    long delay = seq.hasDirect() ? seq.getDirect().getMaxQueueDelayMicroseconds() : 0;
+    if (seq.hasDirect()) {
+      consumed.add("sequence_batching.direct.max_queue_delay_microseconds");
+    }
+    return new ModelConfigFile.DynamicBatchingFile(
+        true, delay == 0 ? null : delay, null, null, null, null);
+  }
+
+  /**
+   * Triton's {@code sequence_batching} as Fulcrum's: the direct strategy (the default when none is
+   * given), the idle limit, control inputs whose false/true are 0/1, and states that start as
+   * zeros. The oldest strategy, other false/true values and initial states from data are refused.
+   */
+  private ModelConfigFile.@Nullable SequenceBatchingFile sequenceBatching() throws ConfigException {
+    if (!c.hasSequenceBatching()) {
+      return null;
+    }
+    ModelSequenceBatching seq = c.getSequenceBatching();
+    String at = "sequence_batching";
+    present.add(at);
+    if (seq.hasOldest()) {
+      throw new ConfigException(
+          file,
+          at + ".oldest",
+          "Fulcrum's sequence batcher has the direct strategy only: use direct {} (each sequence"
+              + " holds a slot, and the sequences ready at once share a pass)");
+    }
+    if (seq.hasDirect()) {
+      present.add(at + ".direct");
+    }
+    if (seq.getIterativeSequence()) {
+      throw new ConfigException(
+          file, at + ".iterative_sequence", "iterative sequences are not supported");
+    }
+    consumed.add(at + ".max_sequence_idle_microseconds");
+    List<ModelConfigFile.ControlInputFile> controls = new ArrayList<>();
+    for (int i = 0; i < seq.getControlInputCount(); i++) {
+      ModelSequenceBatching.ControlInput in = seq.getControlInput(i);
+      String path = at + ".control_input[" + i + "]";
+      if (in.getControlCount() != 1) {
+        throw new ConfigException(
+            file,
+            path + ".control",
+            "give one control per control input, was " + in.getControlCount());
+      }
+      ModelSequenceBatching.Control ctl = in.getControl(0);
+      String kind =
+          switch (ctl.getKind()) {
+            case CONTROL_SEQUENCE_START -> "start";
+            case CONTROL_SEQUENCE_END -> "end";
+            case CONTROL_SEQUENCE_READY -> "ready";
+            case CONTROL_SEQUENCE_CORRID -> "corrid";
+            case UNRECOGNIZED ->
+                throw new ConfigException(file, path + ".control[0].kind", "unknown kind");
+          };
+      boolean zeroOne =
+          (ctl.getInt32FalseTrueCount() == 0 || ctl.getInt32FalseTrueList().equals(List.of(0, 1)))
+              && (ctl.getFp32FalseTrueCount() == 0
+                  || ctl.getFp32FalseTrueList().equals(List.of(0f, 1f)))
+              && (ctl.getBoolFalseTrueCount() == 0
+                  || ctl.getBoolFalseTrueList().equals(List.of(false, true)));
+      if (!zeroOne) {
+        throw new ConfigException(
+            file,
+            path + ".control[0]",
+            "Fulcrum fills a control input with 0 (false) and 1 (true) in the input's type;"
+                + " other false/true values are not supported");
+      }
+      consumed.add(path);
+      controls.add(new ModelConfigFile.ControlInputFile(in.getName(), kind));
+    }
+    List<ModelConfigFile.StateFile> states = new ArrayList<>();
+    for (int i = 0; i < seq.getStateCount(); i++) {
+      ModelSequenceBatching.State st = seq.getState(i);
+      String path = at + ".state[" + i + "]";
+      for (int k = 0; k < st.getInitialStateCount(); k++) {
+        if (!st.getInitialState(k).getZeroData()) {
+          throw new ConfigException(
+              file,
+              path + ".initial_state[" + k + "]",
+              "a state starts as zeros in Fulcrum; initial state from a data file is not"
+                  + " supported");
+        }
+      }
+      for (String f :
+          List.of(
+              "input_name",
+              "output_name",
+              "data_type",
+              "dims",
+              "initial_state",
+              "use_same_buffer_for_input_output",
+              "use_growable_memory")) {
+        consumed.add(path + "." + f);
+      }
+      states.add(
+          new ModelConfigFile.StateFile(
+              st.getInputName(),
+              st.getOutputName(),
+              datatype(st.getDataType()),
+              st.getDimsCount() == 0 ? null : List.copyOf(st.getDimsList())));
+    }
+    return new ModelConfigFile.SequenceBatchingFile(
+        seq.getMaxSequenceIdleMicroseconds() == 0 ? null : seq.getMaxSequenceIdleMicroseconds(),
+        controls.isEmpty() ? null : controls,
+        states.isEmpty() ? null : states);
+  }
+
+  /**
+   * Refuses the fields that make Triton fill model inputs the client never sends: batch inputs.
+   * Ignored, they would leave those inputs empty: the load would fail on an input the file does not
+   * list, not on the field.
    */
   private void refuseServerFilledInputs() throws ConfigException {
-    if (c.hasSequenceBatching()) {
-      var seq = c.getSequenceBatching();
-      if (seq.getControlInputCount() > 0) {
-        throw new ConfigException(
-            file,
-            "sequence_batching.control_input[0]",
-            "Fulcrum has no sequence batcher to fill the model's control input '"
-                + seq.getControlInput(0).getName()
-                + "' on each request (stateful models are not supported; a client that sends"
-                + " it itself can list it under input and drop sequence_batching)");
-      }
-      if (seq.getStateCount() > 0) {
-        throw new ConfigException(
-            file,
-            "sequence_batching.state[0]",
-            "Fulcrum has no sequence batcher to carry the implicit state '"
-                + seq.getState(0).getInputName()
-                + "' between requests (stateful models are not supported)");
-      }
-    }
     if (c.getBatchInputCount() > 0) {
       throw new ConfigException(
           file,

@@ -152,28 +152,45 @@ class PbtxtConverterTest {
         .isEqualTo("input[1].optional (line 15)");
   }
 
-  /** A sequence batcher fills control inputs the client never sends: refused by name. */
+  /**
+   * A direct sequence batcher converts: its control inputs (0/1) and states; the batcher joins
+   * ready sequences, so dynamic batching is on without dynamic_batching. The oldest strategy and
+   * other false/true values are refused by name.
+   */
   @Test
-  void sequenceModelsWithControlInputsAreRefusedNamingTheField() {
-    for (var fixtureAndInput :
-        java.util.Map.of(
-                "sequence_control_inputs", "is_first",
-                "sequence_oldest_correlation", "begin_flag")
-            .entrySet()) {
-      assertThatThrownBy(() -> fixture(fixtureAndInput.getKey()))
-          .isInstanceOf(ConfigException.class)
-          .hasMessageContaining("m/config.pbtxt")
-          .hasMessageContaining("sequence_batching.control_input[0]")
-          .hasMessageContaining("control input '" + fixtureAndInput.getValue() + "'");
-    }
+  void sequenceBatchersConvertAndWhatIsNotSupportedIsRefusedNamingTheField() throws Exception {
+    PbtxtConverter.Converted direct = fixture("sequence_control_inputs");
+    assertThat(direct.ignored()).isEmpty();
+    assertThat(direct.config().sequenceBatching())
+        .isEqualTo(
+            new ModelConfigFile.SequenceBatchingFile(
+                null,
+                List.of(
+                    new ModelConfigFile.ControlInputFile("is_first", "start"),
+                    new ModelConfigFile.ControlInputFile("is_ready", "ready")),
+                null));
+    assertThat(direct.config().dynamicBatching().enabled()).isTrue();
+    assertThatThrownBy(() -> fixture("sequence_oldest_correlation"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("m/config.pbtxt")
+        .hasMessageContaining("sequence_batching.oldest")
+        .hasMessageContaining("direct strategy only");
+    assertThat(
+            convert(
+                    "sequence_batching { state [ { input_name: \"sum_so_far\""
+                        + " output_name: \"new_sum\" data_type: TYPE_FP32 dims: [ 1 ] } ] }")
+                .config()
+                .sequenceBatching()
+                .states())
+        .containsExactly(
+            new ModelConfigFile.StateFile("sum_so_far", "new_sum", "FP32", List.of(1L)));
     assertThatThrownBy(
             () ->
                 convert(
-                    "sequence_batching { state [ { input_name: \"sum_so_far\""
-                        + " output_name: \"new_sum\" } ] }"))
+                    "sequence_batching { control_input [ { name: \"s\" control [ { kind:"
+                        + " CONTROL_SEQUENCE_START int32_false_true: [ 1, 0 ] } ] } ] }"))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("sequence_batching.state[0]")
-        .hasMessageContaining("'sum_so_far'");
+        .hasMessageContaining("sequence_batching.control_input[0].control[0]");
     assertThatThrownBy(
             () ->
                 convert(
@@ -432,9 +449,13 @@ class PbtxtConverterTest {
 
   @Test
   void sequenceBatchingAndEnsemblesAreListed() throws Exception {
-    assertThat(convert("sequence_batching { max_sequence_idle_microseconds: 5000000 }").ignored())
-        .containsExactly("sequence_batching.max_sequence_idle_microseconds");
-    assertThat(convert("sequence_batching {}").ignored()).containsExactly("sequence_batching");
+    PbtxtConverter.Converted idle =
+        convert("sequence_batching { max_sequence_idle_microseconds: 5000000 }");
+    assertThat(idle.ignored()).isEmpty();
+    assertThat(idle.config().sequenceBatching().maxSequenceIdleMicroseconds())
+        .isEqualTo(5_000_000L);
+    assertThat(convert("sequence_batching { direct { minimum_slot_utilization: 0.5 } }").ignored())
+        .containsExactly("sequence_batching.direct.minimum_slot_utilization");
   }
 
   @Test

@@ -1,0 +1,102 @@
+package dev.fulcrum.testkit;
+
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A stateful ONNX model for the sequence batcher's tests and demo, written with its {@code
+ * config.yaml} as a Triton-layout model folder. Stateless and thread-safe.
+ *
+ * <p>{@code accumulator}: each request of a sequence adds its {@code INPUT} (FP32 [-1, 1]) to the
+ * running sum of the sequence's earlier requests and answers the new sum in {@code OUTPUT}; the
+ * model itself keeps nothing. The sum is its implicit state ({@code STATE_IN} fed, {@code
+ * STATE_OUT} taken), and its control input {@code START} (INT32) drops the state at a sequence's
+ * first request: {@code OUTPUT = STATE_IN * (1 - START) + INPUT}. The control input {@code CORRID}
+ * (INT64) comes back as {@code CORRID_OUT}, so a test sees which sequence a row was filled for.
+ */
+public final class StatefulModels {
+  public static final String ACCUMULATOR = "accumulator";
+  public static final String INPUT = "INPUT";
+  public static final String OUTPUT = "OUTPUT";
+  public static final String START = "START";
+  public static final String CORRID = "CORRID";
+  public static final String CORRID_OUT = "CORRID_OUT";
+  public static final String STATE_IN = "STATE_IN";
+  public static final String STATE_OUT = "STATE_OUT";
+
+  private static final long D = OnnxModelBuilder.DYNAMIC;
+
+  private StatefulModels() {}
+
+  /** The accumulator's graph. */
+  public static OnnxModelBuilder accumulator() {
+    return OnnxModelBuilder.create(ACCUMULATOR)
+        .input(INPUT, DataType.FP32, D, 1)
+        .input(START, DataType.INT32, D, 1)
+        .input(CORRID, DataType.INT64, D, 1)
+        .input(STATE_IN, DataType.FP32, D, 1)
+        .output(OUTPUT, DataType.FP32, D, 1)
+        .output(CORRID_OUT, DataType.INT64, D, 1)
+        .output(STATE_OUT, DataType.FP32, D, 1)
+        .floatInitializer("one", new long[0], 1f)
+        .node(
+            "Cast",
+            List.of(START),
+            List.of("start_f"),
+            OnnxModelBuilder.intAttr("to", OnnxModelBuilder.onnxType(DataType.FP32).getNumber()))
+        .node("Sub", List.of("one", "start_f"), List.of("keep"))
+        .node("Mul", List.of(STATE_IN, "keep"), List.of("carried"))
+        .node("Add", List.of("carried", INPUT), List.of(OUTPUT))
+        .node("Identity", List.of(OUTPUT), List.of(STATE_OUT))
+        .node("Identity", List.of(CORRID), List.of(CORRID_OUT));
+  }
+
+  /**
+   * The accumulator's config.yaml: its sequence batcher with the two control inputs and the state.
+   *
+   * @param maxBatchSize the rows of a pass, and the slots per instance
+   * @param instanceCount the instances (slots: their product)
+   * @param idleMicros {@code max-sequence-idle-microseconds}
+   * @param maxQueueSize the requests that may wait for their sequence's turn or a slot
+   */
+  public static String accumulatorConfig(
+      int maxBatchSize, int instanceCount, long idleMicros, int maxQueueSize) {
+    return """
+        max-batch-size: %d
+        instance-count: %d
+        queue-policy:
+          max-queue-size: %d
+        sequence-batching:
+          max-sequence-idle-microseconds: %d
+          control-inputs:
+            - name: START
+              kind: start
+            - name: CORRID
+              kind: corrid
+          states:
+            - input-name: STATE_IN
+              output-name: STATE_OUT
+        """
+        .formatted(maxBatchSize, instanceCount, maxQueueSize, idleMicros);
+  }
+
+  /**
+   * Writes {@code <repo>/<name>/1/model.onnx} and its config.yaml ({@link #accumulatorConfig}).
+   *
+   * @return the model's folder
+   */
+  public static Path writeAccumulator(
+      Path repo, String name, int maxBatchSize, int instanceCount, long idleMicros, int maxQueue)
+      throws IOException {
+    Path folder = repo.resolve(name);
+    accumulator().write(folder.resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(
+        folder.resolve("config.yaml"),
+        accumulatorConfig(maxBatchSize, instanceCount, idleMicros, maxQueue));
+    return folder;
+  }
+}
