@@ -346,9 +346,9 @@ public final class ModelConfigResolver {
                 + "; set max-batch-size: 0");
       }
     }
-    List<TensorConfig> inputs = tensors(f.inputs(), sig.inputs(), maxBatch > 0, file, "inputs");
-    List<TensorConfig> outputs = tensors(f.outputs(), sig.outputs(), maxBatch > 0, file, "outputs");
     SequenceBatchingConfig sequences = sequenceBatching(f, file, sig, maxBatch > 0, d);
+    List<TensorSpec> clientInputs = sig.inputs();
+    List<TensorSpec> clientOutputs = sig.outputs();
     if (sequences != null) {
       // What the batcher fills and takes is the model's, not the client's: as in Triton, neither
       // the inputs nor the outputs list it.
@@ -366,13 +366,15 @@ public final class ModelConfigResolver {
           }
         }
       }
-      inputs = inputs.stream().filter(t -> !sequences.fills(t.name())).toList();
-      outputs = outputs.stream().filter(t -> !sequences.takes(t.name())).toList();
-      if (inputs.isEmpty()) {
+      clientInputs = clientInputs.stream().filter(t -> !sequences.fills(t.name())).toList();
+      clientOutputs = clientOutputs.stream().filter(t -> !sequences.takes(t.name())).toList();
+      if (clientInputs.isEmpty()) {
         throw new ConfigException(
             file, "sequence-batching", "leaves the model no input for the client to send");
       }
     }
+    List<TensorConfig> inputs = tensors(f.inputs(), clientInputs, maxBatch > 0, file, "inputs");
+    List<TensorConfig> outputs = tensors(f.outputs(), clientOutputs, maxBatch > 0, file, "outputs");
     return new ModelConfig(
         modelName,
         d.platform(),

@@ -22,6 +22,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.net.http.HttpResponse;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -57,9 +58,44 @@ class SequenceBatcherE2eTest {
   /** One slot freed after 200 ms idle. */
   private static final String IDLE = "accumulator_idle";
 
+  /** Configured by Triton's config.pbtxt, as a team moving off Triton has it. */
+  private static final String PBTXT = "accumulator_pbtxt";
+
   @BeforeAll
   static void start() throws Exception {
     StatefulModels.writeAccumulator(repo, ACC, 8, 1, 1_000_000, 64);
+    StatefulModels.accumulator()
+        .write(repo.resolve(PBTXT).resolve("1").resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(
+        repo.resolve(PBTXT).resolve("config.pbtxt"),
+        """
+        name: "accumulator_pbtxt"
+        platform: "onnxruntime_onnx"
+        max_batch_size: 4
+        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        output [
+          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
+          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
+        ]
+        instance_group [ { count: 1 kind: KIND_CPU } ]
+        sequence_batching {
+          direct { }
+          max_sequence_idle_microseconds: 5000000
+          control_input [
+            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+          ]
+          state [
+            {
+              input_name: "STATE_IN"
+              output_name: "STATE_OUT"
+              data_type: TYPE_FP32
+              dims: [ 1 ]
+              initial_state: { data_type: TYPE_FP32 dims: [ 1 ] zero_data: true name: "zeros" }
+            }
+          ]
+        }
+        """);
     StatefulModels.writeAccumulator(repo, ONE_SLOT, 1, 1, 60_000_000, 1);
     StatefulModels.writeAccumulator(repo, IDLE, 1, 1, 200_000, 16);
     TestModels.writeModel(repo, "identity_fp32");
@@ -115,6 +151,14 @@ class SequenceBatcherE2eTest {
     }
     // A start on an id that was used before begins a new sum.
     assertThat(sum(rest(ACC, "1001", 7, true, true))).isEqualTo(7f);
+  }
+
+  @Test
+  void aTritonConfigPbtxtServesAsTritonWould() throws Exception {
+    assertThat(sum(rest(PBTXT, "8001", 2, true, false))).isEqualTo(2f);
+    assertThat(sum(rest(PBTXT, "8002", 5, true, false))).isEqualTo(5f);
+    assertThat(sum(rest(PBTXT, "8001", 3, false, true))).isEqualTo(5f);
+    assertThat(sum(rest(PBTXT, "8002", 5, false, true))).isEqualTo(10f);
   }
 
   @Test
