@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.config.SequenceBatchingConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.repository.ModelRepository;
@@ -118,7 +119,10 @@ public final class ModelJson {
     opt.put("eager_batching", false);
     SessionOptions so = config.sessionOptions();
     opt.putObject("graph").put("level", graphLevel(so.optimizationLevel()));
-    if (config.dynamicBatching()) {
+    SequenceBatchingConfig sequences = config.sequenceBatching();
+    if (sequences != null) {
+      o.set("sequence_batching", sequenceBatching(sequences, config.scheduling()));
+    } else if (config.dynamicBatching()) {
       SchedulingConfig sc = config.scheduling();
       ObjectNode db = o.putObject("dynamic_batching");
       ArrayNode preferred = db.putArray("preferred_batch_size");
@@ -171,6 +175,53 @@ public final class ModelJson {
     putParam(params, "enable_mem_pattern", so.memoryPattern() ? "1" : "0");
     o.set("model_warmup", warmup(config));
     o.putObject("model_transaction_policy").put("decoupled", false);
+    return o;
+  }
+
+  /**
+   * A stateful model's {@code sequence_batching} in Triton's form (the direct strategy, each
+   * control with its false/true values in the input's type, each state starting as zeros), which
+   * perf_analyzer reads to send its requests as sequences, and which loads back unchanged.
+   */
+  private static ObjectNode sequenceBatching(SequenceBatchingConfig s, SchedulingConfig sc) {
+    ObjectNode o = F.objectNode();
+    o.putObject("direct")
+        .put("max_queue_delay_microseconds", sc.maxQueueDelayMicros())
+        .put("minimum_slot_utilization", 0.0);
+    o.put("max_sequence_idle_microseconds", s.maxSequenceIdleMicros());
+    ArrayNode controls = o.putArray("control_input");
+    for (SequenceBatchingConfig.ControlInput c : s.controlInputs()) {
+      ObjectNode in = controls.addObject();
+      in.put("name", c.name());
+      ObjectNode ctl = in.putArray("control").addObject();
+      ctl.put("kind", "CONTROL_SEQUENCE_" + c.kind().name());
+      ArrayNode i32 = ctl.putArray("int32_false_true");
+      ArrayNode f32 = ctl.putArray("fp32_false_true");
+      ArrayNode b = ctl.putArray("bool_false_true");
+      if (c.kind() == SequenceBatchingConfig.Kind.CORRID) {
+        ctl.put("data_type", c.datatype().configName());
+      } else {
+        switch (c.datatype()) {
+          case FP32 -> f32.add(0.0).add(1.0);
+          case BOOL -> b.add(false).add(true);
+          default -> i32.add(0).add(1);
+        }
+        ctl.put("data_type", "TYPE_INVALID");
+      }
+    }
+    ArrayNode states = o.putArray("state");
+    for (SequenceBatchingConfig.State st : s.states()) {
+      ObjectNode t = states.addObject();
+      t.put("input_name", st.inputName());
+      t.put("output_name", st.outputName());
+      t.put("data_type", st.datatype().configName());
+      ArrayNode dims = t.putArray("dims");
+      st.dims().forEach(dims::add);
+      t.putArray("initial_state");
+      t.put("use_same_buffer_for_input_output", false);
+      t.put("use_growable_memory", false);
+    }
+    o.put("iterative_sequence", false);
     return o;
   }
 

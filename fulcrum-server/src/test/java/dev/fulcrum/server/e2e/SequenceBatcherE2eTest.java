@@ -170,6 +170,17 @@ class SequenceBatcherE2eTest {
     m.get("outputs").forEach(o -> outputs.add(o.get("name").asText()));
     assertThat(inputs).containsExactly(StatefulModels.INPUT);
     assertThat(outputs).containsExactly(StatefulModels.OUTPUT, StatefulModels.CORRID_OUT);
+    JsonNode config = E2eServer.JSON.readTree(server.get("/v2/models/" + ACC + "/config").body());
+    JsonNode seq = config.get("sequence_batching");
+    assertThat(seq).as("Triton's form, which perf_analyzer reads: %s", config).isNotNull();
+    assertThat(config.has("dynamic_batching")).isFalse();
+    assertThat(seq.get("max_sequence_idle_microseconds").asLong()).isEqualTo(1_000_000);
+    assertThat(seq.get("control_input").get(0).get("control").get(0).get("kind").asText())
+        .isEqualTo("CONTROL_SEQUENCE_START");
+    assertThat(seq.get("control_input").get(1).get("control").get(0).get("data_type").asText())
+        .isEqualTo("TYPE_INT64");
+    assertThat(seq.get("state").get(0).get("input_name").asText())
+        .isEqualTo(StatefulModels.STATE_IN);
     JsonNode meta = E2eServer.JSON.readTree(server.get("/v2").body());
     assertThat(meta.get("extensions").toString()).contains("\"sequence\"");
   }
