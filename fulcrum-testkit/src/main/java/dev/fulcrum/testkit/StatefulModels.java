@@ -32,6 +32,17 @@ public final class StatefulModels {
 
   private StatefulModels() {}
 
+  /**
+   * Writes the accumulator for a demo: {@code <repo>/accumulator} with 8 slots on one instance,
+   * Triton's 1 s idle limit and 64 waiting requests. Argument: the repository (default {@code
+   * demo/stateful}; generated, not committed).
+   */
+  public static void main(String[] args) throws IOException {
+    Path repo = Path.of(args.length > 0 ? args[0] : "demo/stateful");
+    Path folder = writeAccumulator(repo, ACCUMULATOR, 8, 1, 1_000_000, 64);
+    System.out.println("wrote " + folder);
+  }
+
   /** The accumulator's graph. */
   public static OnnxModelBuilder accumulator() {
     return OnnxModelBuilder.create(ACCUMULATOR)
