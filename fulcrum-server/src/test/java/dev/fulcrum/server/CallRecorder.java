@@ -13,12 +13,12 @@ import java.util.concurrent.LinkedBlockingQueue;
  *
  * @param <T> the messages the server sends
  */
-class CallRecorder<T> implements StreamObserver<T> {
+public class CallRecorder<T> implements StreamObserver<T> {
   /** The messages so far, in order. */
-  final BlockingQueue<T> answers = new LinkedBlockingQueue<>();
+  public final BlockingQueue<T> answers = new LinkedBlockingQueue<>();
 
   /** How the call ended: the status of its error, or OK. */
-  final CompletableFuture<Status> ended = new CompletableFuture<>();
+  public final CompletableFuture<Status> ended = new CompletableFuture<>();
 
   @Override
   public void onNext(T r) {

@@ -78,8 +78,11 @@ public final class SequenceBatcher implements AutoCloseable {
   private boolean closed;
   private final ScheduledFuture<?> reaper;
 
-  /** Requests a thread is sending: an answer that comes inline queues its successor here. */
-  private static final ThreadLocal<ArrayDeque<Send>> SENDING = new ThreadLocal<>();
+  /**
+   * Sends a thread has to make: an answer that comes inline queues its successor here. Each entry
+   * is bound to its own batcher's scheduler, so a version's send never goes to another's.
+   */
+  private static final ThreadLocal<ArrayDeque<Runnable>> SENDING = new ThreadLocal<>();
 
   /**
    * @param timer runs the idle check: one task, every tenth of the idle limit (at most 100 ms)
@@ -335,29 +338,33 @@ public final class SequenceBatcher implements AutoCloseable {
    * never deepens the stack.
    */
   private void send(Send first) {
-    @Nullable ArrayDeque<Send> sending = SENDING.get();
+    Runnable job = () -> sendNow(first);
+    @Nullable ArrayDeque<Runnable> sending = SENDING.get();
     if (sending != null) {
-      sending.add(first);
+      sending.add(job);
       return;
     }
-    ArrayDeque<Send> queue = new ArrayDeque<>();
+    ArrayDeque<Runnable> queue = new ArrayDeque<>();
     SENDING.set(queue);
     try {
-      queue.add(first);
-      Send x;
+      queue.add(job);
+      Runnable x;
       while ((x = queue.poll()) != null) {
-        Send sent = x;
-        CompletableFuture<InferenceResponse> ran;
-        try {
-          ran = scheduler.submit(sent.held().request(), sent.filled(), sent.held().answerOn());
-        } catch (RuntimeException e) {
-          ran = CompletableFuture.failedFuture(e);
-        }
-        ran.whenComplete((r, t) -> answered(sent, r, t));
+        x.run();
       }
     } finally {
       SENDING.remove();
     }
+  }
+
+  private void sendNow(Send sent) {
+    CompletableFuture<InferenceResponse> ran;
+    try {
+      ran = scheduler.submit(sent.held().request(), sent.filled(), sent.held().answerOn());
+    } catch (RuntimeException e) {
+      ran = CompletableFuture.failedFuture(e);
+    }
+    ran.whenComplete((r, t) -> answered(sent, r, t));
   }
 
   /** Keeps the state a request made, answers it, and sends what may run next. */

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.server.Await;
+import dev.fulcrum.server.CallRecorder;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
@@ -29,7 +30,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -294,28 +294,11 @@ class SequenceBatcherE2eTest {
 
   @Test
   void oneStreamCarriesASequenceInOrder() throws Exception {
-    LinkedBlockingQueue<ModelStreamInferResponse> answers = new LinkedBlockingQueue<>();
-    CompletableFuture<Status> ended = new CompletableFuture<>();
+    CallRecorder<ModelStreamInferResponse> call = new CallRecorder<>();
     StreamObserver<ModelInferRequest> requests =
         GRPCInferenceServiceGrpc.newStub(grpc.channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS)
-            .modelStreamInfer(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(ModelStreamInferResponse r) {
-                    answers.add(r);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    ended.complete(Status.fromThrowable(t));
-                  }
-
-                  @Override
-                  public void onCompleted() {
-                    ended.complete(Status.OK);
-                  }
-                });
+            .modelStreamInfer(call);
     InferParameter id = InferParameter.newBuilder().setUint64Param(4001).build();
     int n = 10;
     for (int i = 0; i < n; i++) {
@@ -324,7 +307,7 @@ class SequenceBatcherE2eTest {
     requests.onCompleted();
     Map<String, Float> byId = new HashMap<>();
     for (int i = 0; i < n; i++) {
-      ModelStreamInferResponse r = answers.poll(60, TimeUnit.SECONDS);
+      ModelStreamInferResponse r = call.answers.poll(60, TimeUnit.SECONDS);
       assertThat(r).as("answer %d", i).isNotNull();
       assertThat(r.getErrorMessage()).isEmpty();
       byId.put(r.getInferResponse().getId(), grpcSum(r.getInferResponse()));
@@ -332,7 +315,7 @@ class SequenceBatcherE2eTest {
     for (int i = 0; i < n; i++) {
       assertThat(byId.get("r" + i)).as("request r%d", i).isEqualTo((i + 1) * (i + 2) / 2f);
     }
-    assertThat(ended.get(60, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
+    assertThat(call.ended.get(60, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
   }
 
   @Test
