@@ -5,14 +5,11 @@ import dev.fulcrum.server.http.BufferBudget;
 import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
-import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
-import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Stream;
 import org.slf4j.event.Level;
 
@@ -54,7 +51,7 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
   /** The largest request message accepted ({@code --grpc-max-message-size}). */
   private final int maxMessageSize;
 
-  private final RateLimitedLog refusals;
+  private final CallRefusal refusal;
   private final Http2Connection.PropertyKey key;
 
   private InboundMessageBudget(
@@ -66,7 +63,7 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
     this.handler = handler;
     this.budget = budget;
     this.maxMessageSize = maxMessageSize;
-    this.refusals = refusals;
+    this.refusal = new CallRefusal(handler, listener, refusals);
     this.key = handler.connection().newKey();
   }
 
@@ -119,9 +116,9 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
       // either way, as for a unary call. Its bytes were never counted.
       partial.held = before;
       giveBack(stream);
-      refuse(
+      refusal.refuse(
           ctx,
-          stream,
+          streamId,
           "gRPC message exceeds maximum size " + maxMessageSize + ": " + tooLarge,
           Level.INFO,
           "grpc-too-large");
@@ -131,9 +128,9 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
     if (grown > 0 && !budget.tryReserve(grown)) {
       partial.held = before;
       giveBack(stream);
-      refuse(
+      refusal.refuse(
           ctx,
-          stream,
+          streamId,
           "the server holds as many request bytes as it may (at most "
               + budget.limit()
               + " bytes of unfinished messages on a connection, and a server-wide budget); retry"
@@ -155,38 +152,6 @@ final class InboundMessageBudget extends Http2FrameListenerDecorator {
       budget.release(partial.held);
       partial.held = 0;
     }
-  }
-
-  private void refuse(
-      ChannelHandlerContext ctx, Http2Stream stream, String message, Level level, String kind)
-      throws Http2Exception {
-    int id = stream.id();
-    refusals.log(
-        level,
-        kind,
-        "gRPC call ended with RESOURCE_EXHAUSTED: "
-            + message
-            + " (client "
-            + ctx.channel().remoteAddress()
-            + ")",
-        null);
-    // grpc's call ends as on a client's cancel: its message reader and the bytes it holds go.
-    super.onRstStreamRead(ctx, id, Http2Error.CANCEL.code());
-    long resetCode = Http2Error.ENHANCE_YOUR_CALM.code();
-    if (!stream.isHeadersSent()) {
-      Http2Headers trailers =
-          new DefaultHttp2Headers()
-              .status("200")
-              .set("content-type", "application/grpc")
-              .set("grpc-status", "8") // RESOURCE_EXHAUSTED
-              .set("grpc-message", message);
-      handler.encoder().writeHeaders(ctx, id, trailers, 0, true, ctx.newPromise());
-      // A complete response went out: ask the client to stop sending, without error (RFC 9113
-      // 8.1).
-      resetCode = Http2Error.NO_ERROR.code();
-    }
-    handler.resetStream(ctx, id, resetCode, ctx.newPromise());
-    ctx.flush();
   }
 
   /**

@@ -4,9 +4,7 @@ import dev.fulcrum.server.RateLimitedLog;
 import dev.fulcrum.server.http.HttpPipeline;
 import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
-import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -41,13 +39,11 @@ final class InboundMetadataLimit extends Http2FrameListenerDecorator {
   /** Bytes HTTP/2 counts for each header entry besides its name and value (RFC 9113 6.5.2). */
   private static final int ENTRY_OVERHEAD = 32;
 
-  private final GrpcHttp2ConnectionHandler handler;
-  private final RateLimitedLog refusals;
+  private final CallRefusal refusal;
 
   private InboundMetadataLimit(GrpcHttp2ConnectionHandler handler, RateLimitedLog refusals) {
     super(handler.decoder().frameListener());
-    this.handler = handler;
-    this.refusals = refusals;
+    this.refusal = new CallRefusal(handler, listener, refusals);
   }
 
   /**
@@ -110,34 +106,7 @@ final class InboundMetadataLimit extends Http2FrameListenerDecorator {
             + " bytes is over the server's limit of "
             + LIMIT
             + " bytes (each entry counted as HTTP/2 does: name + value + 32)";
-    refusals.log(
-        Level.INFO,
-        "grpc-metadata",
-        "gRPC call ended with RESOURCE_EXHAUSTED: "
-            + message
-            + " (client "
-            + ctx.channel().remoteAddress()
-            + ")",
-        null);
-    // Trailers (request trailers, which gRPC clients do not send) of a call grpc has: its call ends
-    // as on a client's cancel. A new call's headers never reach grpc.
-    super.onRstStreamRead(ctx, streamId, Http2Error.CANCEL.code());
-    Http2Headers trailers =
-        new DefaultHttp2Headers()
-            .status("200")
-            .set("content-type", "application/grpc")
-            .set("grpc-status", "8") // RESOURCE_EXHAUSTED
-            .set("grpc-message", message);
-    long resetCode = Http2Error.ENHANCE_YOUR_CALM.code();
-    var stream = handler.connection().stream(streamId);
-    if (stream != null && !stream.isHeadersSent()) {
-      handler.encoder().writeHeaders(ctx, streamId, trailers, 0, true, ctx.newPromise());
-      // A complete response went out: ask the client to stop sending, without error (RFC 9113
-      // 8.1).
-      resetCode = Http2Error.NO_ERROR.code();
-    }
-    handler.resetStream(ctx, streamId, resetCode, ctx.newPromise());
-    ctx.flush();
+    refusal.refuse(ctx, streamId, message, Level.INFO, "grpc-metadata");
     return true;
   }
 }
