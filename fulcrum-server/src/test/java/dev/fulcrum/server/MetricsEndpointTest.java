@@ -4,11 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.core.scheduler.SchedulerEnvironment;
-import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,7 +18,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,17 +26,12 @@ import org.junit.jupiter.api.io.TempDir;
 /** Golden test of the metric names and the statistics endpoint, after real requests. */
 class MetricsEndpointTest {
   @TempDir static Path repo;
-  private static SchedulerEnvironment environment;
-  private static ModelRepository repository;
-  private static HttpServer http;
-  private static MetricsServer metricsServer;
+  @AutoClose private static TestModels.Metered server;
   private static final HttpClient client = HttpClient.newHttpClient();
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @BeforeAll
   static void start() throws Exception {
-    ServerMetrics metrics = new ServerMetrics(true);
-    environment = SchedulerEnvironment.system(metrics);
     TestModels.write(repo);
     // One model with the response cache, beside the others that have none.
     Files.createDirectories(repo.resolve("cached/1"));
@@ -51,23 +42,8 @@ class MetricsEndpointTest {
         repo.resolve("cached/1/model.onnx"),
         "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
             + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
-    repository =
-        new ModelRepository(
-            List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8), environment);
-    repository.loadAll();
-    metrics.bind(repository);
-    http =
-        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
-            .start();
-    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
-  }
-
-  @AfterAll
-  static void stop() {
-    http.close();
-    metricsServer.close();
-    repository.close();
-    environment.close();
+    server =
+        TestModels.serveWithMetrics(repo, new ServerMetrics(true), new ModelConfigResolver(2, 8));
   }
 
   private static HttpResponse<String> get(String url) throws Exception {
@@ -82,8 +58,7 @@ class MetricsEndpointTest {
     for (int i = 0; i < times; i++) {
       HttpResponse<String> r =
           client.send(
-              HttpRequest.newBuilder(
-                      URI.create("http://127.0.0.1:" + http.port() + "/v2/models/echo_fp32/infer"))
+              HttpRequest.newBuilder(URI.create(server.base() + "/v2/models/echo_fp32/infer"))
                   .POST(HttpRequest.BodyPublishers.ofString(body))
                   .build(),
               HttpResponse.BodyHandlers.ofString());
@@ -98,7 +73,7 @@ class MetricsEndpointTest {
    */
   @Test
   void anHttp2PriorKnowledgeClientIsToldTheMetricsPortSpeaksHttp11() throws Exception {
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", metricsServer.port())) {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.metrics.port())) {
       s.setSoTimeout(10_000);
       java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
       java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
@@ -128,14 +103,13 @@ class MetricsEndpointTest {
       assertThat(in.read()).isEqualTo(-1); // then the end of the stream, not a reset
     }
     // HTTP/1.1 as before, on a new connection.
-    assertThat(get("http://127.0.0.1:" + metricsServer.port() + "/metrics").statusCode())
-        .isEqualTo(200);
+    assertThat(get(server.metricsBase() + "/metrics").statusCode()).isEqualTo(200);
   }
 
   @Test
   void metricFamiliesKeepTheirNames() throws Exception {
     infer(3);
-    HttpResponse<String> r = get("http://127.0.0.1:" + metricsServer.port() + "/metrics");
+    HttpResponse<String> r = get(server.metricsBase() + "/metrics");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("content-type"))
         .hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
@@ -188,8 +162,7 @@ class MetricsEndpointTest {
         .contains("fulcrum_batch_size_bucket{model=\"echo_fp32\",version=\"1\",le=\"2.0\"} 3")
         .contains("jvm_memory_used_bytes")
         .contains("process_cpu_seconds_total");
-    assertThat(get("http://127.0.0.1:" + metricsServer.port() + "/other").statusCode())
-        .isEqualTo(404);
+    assertThat(get(server.metricsBase() + "/other").statusCode()).isEqualTo(404);
   }
 
   /**
@@ -201,8 +174,7 @@ class MetricsEndpointTest {
     infer(1);
     HttpResponse<byte[]> zipped =
         client.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + metricsServer.port() + "/metrics"))
+            HttpRequest.newBuilder(URI.create(server.metricsBase() + "/metrics"))
                 .header("Accept-Encoding", "gzip")
                 .build(),
             HttpResponse.BodyHandlers.ofByteArray());
@@ -220,13 +192,12 @@ class MetricsEndpointTest {
         .contains("jvm_memory_used_bytes");
     assertThat(zipped.body().length).isLessThan(text.length());
 
-    HttpResponse<String> plain = get("http://127.0.0.1:" + metricsServer.port() + "/metrics");
+    HttpResponse<String> plain = get(server.metricsBase() + "/metrics");
     assertThat(plain.headers().firstValue("content-encoding")).isEmpty();
     assertThat(plain.body()).contains("# TYPE nv_inference_request_success counter");
     HttpResponse<String> refused =
         client.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + metricsServer.port() + "/metrics"))
+            HttpRequest.newBuilder(URI.create(server.metricsBase() + "/metrics"))
                 .header("Accept-Encoding", "gzip;q=0, identity")
                 .build(),
             HttpResponse.BodyHandlers.ofString());
@@ -244,7 +215,7 @@ class MetricsEndpointTest {
     infer(1);
     String body =
         get("http://127.0.0.1:"
-                + metricsServer.port()
+                + server.metrics.port()
                 + "/metrics?name[]=nv_inference_count&name%5B%5D=fulcrum_request_duration_seconds"
                 + "&name[]=fulcrum_rejected_requests_total&name[]=jvm_threads_current")
             .body();
@@ -263,8 +234,7 @@ class MetricsEndpointTest {
     assertThat(body)
         .contains("fulcrum_request_duration_seconds_count{model=\"echo_fp32\",version=\"1\"}");
     // A name no family has: an empty scrape, not an error.
-    HttpResponse<String> none =
-        get("http://127.0.0.1:" + metricsServer.port() + "/metrics?name[]=no_such_family");
+    HttpResponse<String> none = get(server.metricsBase() + "/metrics?name[]=no_such_family");
     assertThat(none.statusCode()).isEqualTo(200);
     assertThat(none.body()).isEmpty();
   }
@@ -273,7 +243,7 @@ class MetricsEndpointTest {
   void cacheAndPipelineFamiliesHaveSeriesOnlyForTheModelsThatHaveThem() throws Exception {
     // A server of many small models would otherwise export six zero series per model that no
     // model of it can ever move (a platform team's one-model-per-customer server).
-    String body = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    String body = get(server.metricsBase() + "/metrics").body();
     List<String> series =
         Arrays.stream(body.split("\n"))
             .filter(l -> l.startsWith("nv_cache_") || l.startsWith("fulcrum_pipeline_"))
@@ -291,23 +261,20 @@ class MetricsEndpointTest {
 
   @Test
   void statisticsEndpointCountsRequestsInTritonsSchema() throws Exception {
-    JsonNode before =
-        JSON.readTree(
-            get("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/stats").body());
+    JsonNode before = JSON.readTree(get(server.base() + "/v2/models/echo_int32/stats").body());
     assertThat(before.at("/model_stats/0/inference_stats/success/count").asLong()).isZero();
     String body =
         """
         {"inputs":[{"name":"IN","shape":[3,1],"datatype":"INT32","data":[1,2,3]}]}""";
     for (int i = 0; i < 2; i++) {
       client.send(
-          HttpRequest.newBuilder(
-                  URI.create("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/infer"))
+          HttpRequest.newBuilder(URI.create(server.base() + "/v2/models/echo_int32/infer"))
               .POST(HttpRequest.BodyPublishers.ofString(body))
               .build(),
           HttpResponse.BodyHandlers.ofString());
     }
     JsonNode s =
-        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/echo_int32/stats").body())
+        JSON.readTree(get(server.base() + "/v2/models/echo_int32/stats").body())
             .at("/model_stats/0");
     assertThat(s.get("name").asText()).isEqualTo("echo_int32");
     assertThat(s.get("version").asText()).isEqualTo("1");
@@ -319,12 +286,10 @@ class MetricsEndpointTest {
     assertThat(s.at("/batch_stats/0/batch_size").asInt()).isEqualTo(3);
     assertThat(s.get("last_inference").asLong()).isPositive();
 
-    JsonNode all =
-        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/stats").body());
+    JsonNode all = JSON.readTree(get(server.base() + "/v2/models/stats").body());
     assertThat(all.get("model_stats").size()).isGreaterThan(10);
-    assertThat(get("http://127.0.0.1:" + http.port() + "/v2/models/nope/stats").statusCode())
-        .isEqualTo(404);
-    JsonNode server = JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2").body());
-    assertThat(server.get("extensions").toString()).contains("statistics");
+    assertThat(get(server.base() + "/v2/models/nope/stats").statusCode()).isEqualTo(404);
+    JsonNode metadata = JSON.readTree(get(server.base() + "/v2").body());
+    assertThat(metadata.get("extensions").toString()).contains("statistics");
   }
 }

@@ -5,13 +5,9 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
-import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -26,7 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,10 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SloCapacityEndpointTest {
   @TempDir static Path repo;
-  private static SchedulerEnvironment environment;
-  private static ModelRepository repository;
-  private static HttpServer http;
-  private static MetricsServer metricsServer;
+  @AutoClose private static TestModels.Metered server;
   private static final HttpClient client = HttpClient.newHttpClient();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String BODY =
@@ -62,25 +55,8 @@ class SloCapacityEndpointTest {
         dir.resolve("1").resolve("model.onnx"),
         "{\"mode\":\"slow\",\"row_millis\":5,\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
             + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
-    ServerMetrics metrics = new ServerMetrics(false);
-    environment = SchedulerEnvironment.system(metrics);
-    repository =
-        new ModelRepository(
-            List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8), environment);
-    repository.loadAll();
-    metrics.bind(repository);
-    http =
-        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
-            .start();
-    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
-  }
-
-  @AfterAll
-  static void stop() {
-    http.close();
-    metricsServer.close();
-    repository.close();
-    environment.close();
+    server =
+        TestModels.serveWithMetrics(repo, new ServerMetrics(false), new ModelConfigResolver(2, 8));
   }
 
   private static HttpResponse<String> get(String url) throws Exception {
@@ -91,8 +67,7 @@ class SloCapacityEndpointTest {
   private static int infer() throws Exception {
     return client
         .send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slow_echo/infer"))
+            HttpRequest.newBuilder(URI.create(server.base() + "/v2/models/slow_echo/infer"))
                 .POST(HttpRequest.BodyPublishers.ofString(BODY))
                 .build(),
             HttpResponse.BodyHandlers.ofString())
@@ -100,13 +75,12 @@ class SloCapacityEndpointTest {
   }
 
   private static JsonNode capacity() throws Exception {
-    return JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/slow_echo/slo").body())
-        .at("/capacity");
+    return JSON.readTree(get(server.base() + "/v2/models/slow_echo/slo").body()).at("/capacity");
   }
 
   /** The value of a series of the model on /metrics, or NaN when it is not there. */
   private static double metric(String name) throws Exception {
-    String text = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    String text = get(server.metricsBase() + "/metrics").body();
     Matcher m =
         Pattern.compile(
                 "(?m)^" + name + "\\{model=\"slow_echo\",version=\"1\"\\} ([0-9.eE+-]+|NaN)$")
@@ -174,7 +148,7 @@ class SloCapacityEndpointTest {
         .isEqualTo(light.at("/offered_per_s").asDouble() / lightCapacity);
     assertThat(metric("fulcrum_slo_capacity_requests_per_second")).isGreaterThan(0);
     assertThat(metric("fulcrum_slo_load_ratio")).isGreaterThan(0);
-    String text = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    String text = get(server.metricsBase() + "/metrics").body();
     assertThat(text)
         .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"allowed\"\\} [0-9.eE+-]+$")
         .containsPattern("(?m)^fulcrum_slo_cpu_cores\\{use=\"budget\"\\} [0-9.eE+-]+$")
@@ -221,8 +195,8 @@ class SloCapacityEndpointTest {
     // The dashboard's feed carries the same capacity block and the load ratio each second.
     List<JsonNode> frames = new java.util.concurrent.CopyOnWriteArrayList<>();
     try (DashboardFeed feed = new DashboardFeed()) {
-      feed.bind(repository);
-      feed.source(new RepositoryExtras(repository, null));
+      feed.bind(server.repository);
+      feed.source(new RepositoryExtras(server.repository, null));
       feed.subscribe(
           new DashboardFeed.Subscriber() {
             @Override

@@ -5,11 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
-import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.core.scheduler.SchedulerEnvironment;
-import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,7 +18,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -38,10 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SloEndpointTest {
   @TempDir static Path repo;
-  private static SchedulerEnvironment environment;
-  private static ModelRepository repository;
-  private static HttpServer http;
-  private static MetricsServer metricsServer;
+  @AutoClose private static TestModels.Metered server;
   private static final HttpClient client = HttpClient.newHttpClient();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final double PRICE = 3.6; // USD per hour: $0.001 per second
@@ -57,28 +50,9 @@ class SloEndpointTest {
         dir.resolve("1").resolve("model.onnx"),
         "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
             + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}");
-    ServerMetrics metrics = new ServerMetrics(false);
-    environment = SchedulerEnvironment.system(metrics);
-    repository =
-        new ModelRepository(
-            List.of(repo),
-            List.of(new FakeRuntime()),
-            new ModelConfigResolver(2, 8, PRICE),
-            environment);
-    repository.loadAll();
-    metrics.bind(repository);
-    http =
-        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
-            .start();
-    metricsServer = new MetricsServer("127.0.0.1", 0, metrics);
-  }
-
-  @AfterAll
-  static void stop() {
-    http.close();
-    metricsServer.close();
-    repository.close();
-    environment.close();
+    server =
+        TestModels.serveWithMetrics(
+            repo, new ServerMetrics(false), new ModelConfigResolver(2, 8, PRICE));
   }
 
   private static HttpResponse<String> get(String url) throws Exception {
@@ -88,8 +62,7 @@ class SloEndpointTest {
 
   private static HttpResponse<String> infer(String body) throws Exception {
     return client.send(
-        HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/infer"))
+        HttpRequest.newBuilder(URI.create(server.base() + "/v2/models/slo_echo/infer"))
             .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
@@ -117,7 +90,7 @@ class SloEndpointTest {
   @Test
   @Order(Integer.MAX_VALUE) // after the test that checks the window's exact counts
   void bestEffortRequestsAreCountedApartFromAttainment() throws Exception {
-    String url = "http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/slo";
+    String url = server.base() + "/v2/models/slo_echo/slo";
     JsonNode before = JSON.readTree(get(url).body()).at("/windows/3");
     String body =
         "{\"parameters\":{\"slo_class\":\"best_effort\"},"
@@ -158,8 +131,7 @@ class SloEndpointTest {
     clients.shutdown();
     assertThat(answered + refused).isEqualTo(240);
 
-    JsonNode slo =
-        JSON.readTree(get("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/slo").body());
+    JsonNode slo = JSON.readTree(get(server.base() + "/v2/models/slo_echo/slo").body());
     assertThat(slo.at("/objective/latency_ms").asDouble()).isEqualTo(5000);
     assertThat(slo.at("/cost_per_hour_usd").asDouble()).isEqualTo(PRICE);
     JsonNode start = slo.at("/windows/3");
@@ -212,14 +184,11 @@ class SloEndpointTest {
         .isGreaterThanOrEqualTo(admission.at("/calibration/window").asLong());
 
     // The same version by number, and 404 for an unknown model.
-    assertThat(
-            get("http://127.0.0.1:" + http.port() + "/v2/models/slo_echo/versions/1/slo")
-                .statusCode())
+    assertThat(get(server.base() + "/v2/models/slo_echo/versions/1/slo").statusCode())
         .isEqualTo(200);
-    assertThat(get("http://127.0.0.1:" + http.port() + "/v2/models/nope/slo").statusCode())
-        .isEqualTo(404);
+    assertThat(get(server.base() + "/v2/models/nope/slo").statusCode()).isEqualTo(404);
 
-    String metrics = get("http://127.0.0.1:" + metricsServer.port() + "/metrics").body();
+    String metrics = get(server.metricsBase() + "/metrics").body();
     assertThat(metrics)
         .contains("fulcrum_slo_attainment_ratio{model=\"slo_echo\",version=\"1\",window=\"start\"}")
         .contains("fulcrum_cost_per_million_predictions_usd{model=\"slo_echo\",version=\"1\"}")

@@ -3,7 +3,10 @@ package dev.fulcrum.server;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.server.metrics.MetricsServer;
+import dev.fulcrum.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -93,5 +96,63 @@ final class TestModels {
             List.of(write(root)), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8));
     repo.loadAll();
     return new InferenceService(repo, false);
+  }
+
+  /**
+   * Serves the fake models of {@code root} (written by the caller) as {@code fulcrum serve} does,
+   * with {@code metrics} bound to the repository: REST and the metrics port on ephemeral ports.
+   */
+  static Metered serveWithMetrics(Path root, ServerMetrics metrics, ModelConfigResolver resolver)
+      throws IOException, InterruptedException {
+    SchedulerEnvironment environment = SchedulerEnvironment.system(metrics);
+    ModelRepository repository =
+        new ModelRepository(List.of(root), List.of(new FakeRuntime()), resolver, environment);
+    repository.loadAll();
+    metrics.bind(repository);
+    HttpServer http =
+        new HttpServer(new InferenceService(repository, false), HttpServerConfig.ephemeral())
+            .start();
+    return new Metered(environment, repository, http, new MetricsServer("127.0.0.1", 0, metrics));
+  }
+
+  /**
+   * A server of fake models with its metrics port ({@link #serveWithMetrics}); closing it closes
+   * the ports, then the repository and its scheduler environment. Thread-safe: its fields are final
+   * and each part is.
+   */
+  static final class Metered implements AutoCloseable {
+    private final SchedulerEnvironment environment;
+    final ModelRepository repository;
+    final HttpServer http;
+    final MetricsServer metrics;
+
+    private Metered(
+        SchedulerEnvironment environment,
+        ModelRepository repository,
+        HttpServer http,
+        MetricsServer metrics) {
+      this.environment = environment;
+      this.repository = repository;
+      this.http = http;
+      this.metrics = metrics;
+    }
+
+    /** The base URI of the REST port, e.g. {@code http://127.0.0.1:1234}. */
+    String base() {
+      return "http://127.0.0.1:" + http.port();
+    }
+
+    /** The base URI of the metrics port. */
+    String metricsBase() {
+      return "http://127.0.0.1:" + metrics.port();
+    }
+
+    @Override
+    public void close() {
+      http.close();
+      metrics.close();
+      repository.close();
+      environment.close();
+    }
   }
 }

@@ -23,9 +23,8 @@ import org.junit.jupiter.api.Test;
  * build from a Maven artifact; its test is skipped when the file is absent.
  */
 class DemoModelsE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
-  private static final Path MINILM_FILE =
-      DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+  private static final Path DEMO = E2eServer.DEMO_MODELS;
+  private static final Path MINILM_FILE = E2eServer.MINILM_FILE;
 
   @AutoClose private static E2eServer server;
 

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -54,6 +55,21 @@ final class E2eServer implements AutoCloseable {
   private final HttpClient client;
   private final String base;
 
+  /** The demo's model repository ({@code demo/models}), as the build leaves it. */
+  static final Path DEMO_MODELS = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+
+  /** The MiniLM file the build places in the demo repository; the text pipeline runs it. */
+  static final Path MINILM_FILE =
+      DEMO_MODELS.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
+
+  /** Sentences of several lengths, a short one among them, for the text pipeline's tests. */
+  static final List<String> SENTENCES =
+      List.of(
+          "hello world",
+          "The quick brown fox jumps over the lazy dog.",
+          "Sentence embeddings map text to vectors, one definition for serving and training.",
+          "Ok");
+
   /** The gRPC ports {@link #startGrpc} started: {@link #close} closes them first. */
   private final List<GrpcPort> grpcPorts = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -87,6 +103,16 @@ final class E2eServer implements AutoCloseable {
   /** Serves a repository with the ONNX Runtime backend and Triton's 64 MiB body limit. */
   static E2eServer start(Path repository) throws InterruptedException {
     return start(repository, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend());
+  }
+
+  /**
+   * Serves the demo's repository with the ONNX Runtime backend, for the tests of its text pipeline
+   * {@code minilm_text}: the calling test class is skipped where the build has not placed the
+   * MiniLM file.
+   */
+  static E2eServer startMiniLm() throws InterruptedException {
+    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
+    return start(DEMO_MODELS);
   }
 
   static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)

@@ -1,12 +1,12 @@
 package dev.fulcrum.server.e2e;
 
+import static dev.fulcrum.server.e2e.E2eServer.SENTENCES;
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static dev.fulcrum.server.e2e.E2eServer.output;
 import static dev.fulcrum.server.e2e.E2eServer.quote;
 import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
-import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.server.HttpServer;
@@ -20,7 +20,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -37,22 +36,12 @@ import org.junit.jupiter.api.Test;
  * in OpenAI's error shape, and the bearer token.
  */
 class OpenAiEmbeddingsE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
-  private static final Path MINILM_FILE =
-      DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
-  private static final List<String> SENTENCES =
-      List.of(
-          "hello world",
-          "The quick brown fox jumps over the lazy dog.",
-          "Sentence embeddings map text to vectors, one definition for serving and training.",
-          "Ok");
 
   @AutoClose private static E2eServer server;
 
   @BeforeAll
   static void start() throws Exception {
-    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
-    server = E2eServer.start(DEMO);
+    server = E2eServer.startMiniLm();
   }
 
   private static HttpResponse<byte[]> embeddings(String body) throws Exception {

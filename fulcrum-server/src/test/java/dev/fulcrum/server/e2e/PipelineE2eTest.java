@@ -1,5 +1,6 @@
 package dev.fulcrum.server.e2e;
 
+import static dev.fulcrum.server.e2e.E2eServer.SENTENCES;
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static dev.fulcrum.server.e2e.E2eServer.output;
 import static dev.fulcrum.server.e2e.E2eServer.quote;
@@ -7,7 +8,6 @@ import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
-import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
@@ -21,7 +21,6 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
@@ -33,23 +32,13 @@ import org.junit.jupiter.api.Test;
  * out; the same vectors as the offline API; statistics that show the steps apart.
  */
 class PipelineE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
-  private static final Path MINILM_FILE =
-      DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx");
-  private static final List<String> SENTENCES =
-      List.of(
-          "hello world",
-          "The quick brown fox jumps over the lazy dog.",
-          "Sentence embeddings map text to vectors, one definition for serving and training.",
-          "Ok");
 
   @AutoClose private static E2eServer server; // and the gRPC port it started
   private static E2eServer.GrpcPort grpc;
 
   @BeforeAll
   static void start() throws Exception {
-    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
-    server = E2eServer.start(DEMO);
+    server = E2eServer.startMiniLm();
     grpc = server.startGrpc();
   }
 
@@ -103,7 +92,7 @@ class PipelineE2eTest {
   @Test
   void servedVectorsEqualTheOfflineApi() throws Exception {
     List<float[]> offline;
-    try (Pipeline p = Pipeline.open(DEMO, "minilm_text")) {
+    try (Pipeline p = Pipeline.open(E2eServer.DEMO_MODELS, "minilm_text")) {
       offline = p.embed(SENTENCES);
     }
     for (int i = 0; i < SENTENCES.size(); i++) {
@@ -174,7 +163,7 @@ class PipelineE2eTest {
                 .getSuccess()
                 .getCount())
         .isPositive();
-    assertThat(Files.isDirectory(DEMO.resolve("minilm_text"))).isTrue();
+    assertThat(Files.isDirectory(E2eServer.DEMO_MODELS.resolve("minilm_text"))).isTrue();
   }
 
   /**
