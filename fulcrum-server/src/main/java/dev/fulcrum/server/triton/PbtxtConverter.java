@@ -280,12 +280,21 @@ final class PbtxtConverter {
 
   /**
    * Sums the counts of the groups of the first group's kind (KIND_AUTO counts as KIND_CPU, as on a
-   * machine without GPUs; a group without a count has Triton's default for its kind); groups of
-   * another kind, KIND_MODEL, and a GPU list of more than one device are reported, not mapped.
+   * machine without GPUs; a group without a count has Triton's default for its kind; no group at
+   * all is one KIND_CPU group of the default count, as in Triton); groups of another kind,
+   * KIND_MODEL, and a GPU list of more than one device are reported, not mapped.
    */
   private Instances instances() {
     if (c.getInstanceGroupCount() == 0) {
-      return new Instances(null, false, null, null);
+      // Triton (NormalizeInstanceGroup) gives a model without groups one group of KIND_AUTO and
+      // the default count, KIND_CPU on a machine without GPUs, as an empty group {} is here.
+      return new Instances(
+          DEFAULT_CPU_COUNT,
+          false,
+          null,
+          List.of(
+              new ModelConfigFile.InstanceGroupFile(
+                  null, "KIND_CPU", DEFAULT_CPU_COUNT, List.of())));
     }
     Boolean gpu = null;
     int total = 0;

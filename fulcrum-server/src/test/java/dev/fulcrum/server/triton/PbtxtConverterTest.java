@@ -71,7 +71,7 @@ class PbtxtConverterTest {
                 null,
                 "diseases.txt",
                 List.of(1L, 40L, 1L, 1L)));
-    assertThat(f.instanceCount()).isNull();
+    assertThat(f.instanceCount()).isEqualTo(PbtxtConverter.DEFAULT_CPU_COUNT); // no instance_group
     assertThat(f.onnxruntime()).isNull();
     assertThat(f.dynamicBatching()).isNull();
     assertThat(c.ignored()).containsExactly("input[0].format");
@@ -376,7 +376,21 @@ class PbtxtConverterTest {
     assertThat(
             convert("instance_group [ { kind: KIND_GPU gpus: [ 0 ] } ]").config().instanceGroups())
         .containsExactly(new ModelConfigFile.InstanceGroupFile(null, "KIND_GPU", 1, List.of(0)));
-    assertThat(convert("max_batch_size: 0").config().instanceGroups()).isNull();
+  }
+
+  @Test
+  void noInstanceGroupIsOneCpuGroupOfTritonsDefaultCount() throws Exception {
+    // Triton core's NormalizeInstanceGroup adds one KIND_AUTO group to a configuration without
+    // any, then SetDefaultInstanceCount gives it 2 (KIND_CPU, onnxruntime): as the empty group {}.
+    PbtxtConverter.Converted c = convert("max_batch_size: 0");
+    assertThat(c.ignored()).isEmpty();
+    assertThat(c.config().instanceCount()).isEqualTo(2);
+    assertThat(c.config().instanceGroups())
+        .containsExactly(new ModelConfigFile.InstanceGroupFile(null, "KIND_CPU", 2, List.of()));
+    PbtxtConverter.Converted empty = convert("max_batch_size: 0\ninstance_group [ {} ]");
+    assertThat(empty.config().instanceCount()).isEqualTo(c.config().instanceCount());
+    assertThat(empty.config().instanceGroups()).isEqualTo(c.config().instanceGroups());
+    assertThat(c.config().onnxruntime()).isNull(); // on the CPU, threads as the server shares them
   }
 
   @Test
