@@ -57,16 +57,7 @@ stop() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 
 trap stop EXIT
 
 serve() { # model-dir slo-ms -> a server on a copy of that one model with that objective
-  local repo="$OUT/repo-$1"
-  mkdir -p "$repo"
-  cp -rL "demo/models/$1" "$repo/"
-  python3 bench/config_variant.py "$repo/$1/config.yaml" "slo: {latency-ms: $2}"
-  # shellcheck disable=SC2086 # SERVER_JAVA_OPTS: JVM options of the server, split on spaces
-  "$JAVA" --enable-native-access=ALL-UNNAMED ${SERVER_JAVA_OPTS:-} -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
-    --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
-    --metrics-port $((PORT + 2)) >"$OUT/server-$1.log" 2>&1 &
-  SERVER=$!
-  bench_wait_ready "$PORT" 180 || { cat "$OUT/server-$1.log"; exit 1; }
+  bench_serve_model "$1" "$OUT/repo-$1" "slo: {latency-ms: $2}" "$OUT/server-$1.log"
 }
 slo_doc() { curl -sf "$URL/v2/models/$1/slo"; } # model -> the /slo document
 capacity() { python3 -c "import json,sys; c=json.load(sys.stdin)['capacity']; print(c['requests_per_s'] or 0)"; }

@@ -33,14 +33,38 @@ open(sys.argv[2], "w").write('wrk.method = "POST"\nwrk.headers["Content-Type"] =
 PY
 }
 
-bench_wait_ready() { # port [seconds, default 60]: until GET /v2/health/ready answers 200; 1 (and a line on stderr) past the time
+bench_wait_ready() { # port [seconds, default 60] [server-pid]: until GET /v2/health/ready answers 200; 1 (and a line on stderr) past the time, or at once when that process is gone
   local i
   for ((i = 0; i < ${2:-60} * 5; i++)); do
     curl -sf "http://127.0.0.1:$1/v2/health/ready" >/dev/null 2>&1 && return 0
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+      echo "the server on port $1 (pid $3) exited before it was ready" >&2
+      return 1
+    fi
     sleep 0.2
   done
   echo "no server ready on port $1 after ${2:-60} s" >&2
   return 1
+}
+
+# One demo model served alone, as the SLO scripts (slo.sh, capacity.sh) serve it: a copy of
+# demo/models/<model-dir> in repo-dir with config-yaml added to its config.yaml
+# (bench/config_variant.py), `fulcrum serve` on PORT (gRPC PORT+1, metrics PORT+2) from the
+# script's JAVA and CP, with SERVER_JAVA_OPTS (JVM options) and ON_SERVER (a command prefix array,
+# e.g. taskset) where the script set them. Sets SERVER to its pid; returns once it is ready, else
+# prints its log and exits the script.
+bench_serve_model() { # model-dir repo-dir config-yaml log-file [serve options...]
+  local model=$1 repo=$2 config=$3 log=$4
+  shift 4
+  mkdir -p "$repo"
+  cp -rL "$ROOT/demo/models/$model" "$repo/"
+  python3 "$ROOT/bench/config_variant.py" "$repo/$model/config.yaml" "$config"
+  # shellcheck disable=SC2086 # SERVER_JAVA_OPTS: JVM options of the server, split on spaces
+  ${ON_SERVER[@]+"${ON_SERVER[@]}"} "$JAVA" --enable-native-access=ALL-UNNAMED ${SERVER_JAVA_OPTS:-} \
+    -cp "$CP" dev.fulcrum.tools.FulcrumCli serve --model-repository "$repo" --http-port "$PORT" \
+    --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) "$@" >"$log" 2>&1 &
+  SERVER=$!
+  bench_wait_ready "$PORT" 180 "$SERVER" || { echo "the server of $repo did not start:" >&2; cat "$log"; exit 1; }
 }
 
 bench_openloop() { # out-binary: compiles bench/openloop (the open-loop client of the SLO scripts) there

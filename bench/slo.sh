@@ -108,22 +108,8 @@ json.dump(body, open(sys.argv[1], "w"))
 PY
 
 serve() { # model-dir name extra-config-yaml -> a server on a copy of that one model
-  local repo="$OUT/repo-$2"
-  mkdir -p "$repo"
-  cp -rL "demo/models/$1" "$repo/"
-  # The benchmark measures batching, not the demo's drift monitoring: drop that block.
-  python3 bench/config_variant.py "$repo/$1/config.yaml" "$3"
-  # shellcheck disable=SC2086 # SERVER_JAVA_OPTS: JVM options of every server (an A/B by system property)
-  "${ON_SERVER[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED ${SERVER_JAVA_OPTS:-} -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
-    --model-repository "$repo" --http-port "$PORT" --grpc-port $((PORT + 1)) \
-    --metrics-port $((PORT + 2)) --cost-per-hour "$PRICE" > "$OUT/server-$2.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 180); do
-    curl -sf "$URL/v2/health/ready" >/dev/null && return
-    kill -0 "$SERVER" 2>/dev/null || break
-    sleep 1
-  done
-  echo "server $2 did not start"; cat "$OUT/server-$2.log"; exit 1
+  # The config_variant drops the demo's drift monitoring: the benchmark measures batching.
+  bench_serve_model "$1" "$OUT/repo-$2" "$3" "$OUT/server-$2.log" --cost-per-hour "$PRICE"
 }
 load() { # out-name model body slo-ms args... -> openloop JSON in $OUT/<name>.json
   local name=$1 model=$2 body=$3 slo=$4; shift 4
