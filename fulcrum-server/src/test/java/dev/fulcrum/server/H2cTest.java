@@ -253,6 +253,25 @@ class H2cTest {
     }
   }
 
+  @Test
+  void headersOverTheLimitAre431WithAnErrorBodyAndTheConnectionStaysUsable() throws Exception {
+    // Netty answered 431 without a body; HTTP/1.1's 431 has the OIP error body
+    try (H2Client c = new H2Client(server.port())) {
+      FullHttpRequest large = c.request(HttpMethod.GET, "/v2/health/live", null);
+      large.headers().set("x-large", "a".repeat(9000));
+      Reply r = c.send(large).get(30, SECONDS);
+      assertThat(r.status()).isEqualTo(431);
+      assertThat(r.headers().get(HttpHeaderNames.CONTENT_TYPE).toString())
+          .isEqualTo("application/json");
+      assertThat(JSON.readTree(r.body()).get("error").asText())
+          .isEqualTo(
+              "the request's headers are over the server's limit of 8192 bytes (each header"
+                  + " counted as HTTP/2 does: name + value + 32)");
+      Reply ready = c.send(c.request(HttpMethod.GET, "/v2/health/ready", null)).get(30, SECONDS);
+      assertThat(ready.status()).isEqualTo(200);
+    }
+  }
+
   /** A POST's HEADERS as a client writes them, unchecked (so they can break HTTP/2's rules). */
   private static Http2Headers post(String path, String... extra) {
     Http2Headers h =
@@ -403,7 +422,11 @@ class H2cTest {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc(), "localhost", port));
                       }
                       ch.pipeline()
-                          .addLast(Http2FrameCodecBuilder.forClient().build())
+                          // sends headers over the server's limit, to test its answer
+                          .addLast(
+                              Http2FrameCodecBuilder.forClient()
+                                  .encoderIgnoreMaxHeaderListSize(true)
+                                  .build())
                           .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()))
                           .addLast(
                               new ChannelInboundHandlerAdapter() {

@@ -1,9 +1,15 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.server.codec.JsonStreams;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.DecoratingHttp2ConnectionEncoder;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -12,7 +18,9 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +52,14 @@ import org.slf4j.LoggerFactory;
  * flow-control window and given back by Netty). A stream Netty resets for such a frame (one closed
  * normally, or reset by the client) is noted too: one RST_STREAM, then silence. Everything runs on
  * the connection's event loop.
+ *
+ * <p>A request whose header list is over the limit ({@code SETTINGS_MAX_HEADER_LIST_SIZE}) is
+ * answered 431 with the OIP error body {@code {"error": "..."}}, as HTTP/1.1's 431 is; Netty's own
+ * 431 has no body. Netty opens the stream for it and calls {@link
+ * #handleServerHeaderDecodeSizeError} (its hook for that answer), then resets the stream: the body
+ * is flushed from the hook so that it leaves before the reset, which would drop a DATA frame still
+ * queued for flow control (a client whose window is full then gets Netty's 431 head without a body,
+ * as before).
  */
 final class Http2StreamErrors extends Http2FrameCodec {
   private static final Logger log = LoggerFactory.getLogger(Http2StreamErrors.class);
@@ -75,6 +91,30 @@ final class Http2StreamErrors extends Http2FrameCodec {
       openRefusedStream(cause);
     }
     super.onError(ctx, outbound, cause);
+  }
+
+  @Override
+  protected void handleServerHeaderDecodeSizeError(ChannelHandlerContext ctx, Http2Stream stream) {
+    Long limit =
+        java.util.Objects.requireNonNullElse(
+            decoder().localSettings().maxHeaderListSize(), Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE);
+    ByteBuf body =
+        ctx.alloc()
+            .buffer()
+            .writeBytes(
+                JsonStreams.object(
+                    "error",
+                    "the request's headers are over the server's limit of "
+                        + limit
+                        + " bytes (each header counted as HTTP/2 does: name + value + 32)"));
+    Http2Headers headers =
+        new DefaultHttp2Headers()
+            .status(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE.codeAsText())
+            .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+            .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+    encoder().writeHeaders(ctx, stream.id(), headers, 0, false, ctx.newPromise());
+    encoder().writeData(ctx, stream.id(), body, 0, true, ctx.newPromise());
+    flush(ctx); // the DATA frame out of the flow controller's queue before Netty's reset
   }
 
   /**
