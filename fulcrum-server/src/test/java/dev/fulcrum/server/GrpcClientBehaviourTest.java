@@ -2,6 +2,7 @@ package dev.fulcrum.server;
 
 import static dev.fulcrum.server.GrpcServerTest.rawRequest;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tensor.DataType;
@@ -323,9 +324,9 @@ class GrpcClientBehaviourTest {
     StreamCall open = new StreamCall(channel, 60);
     open.requests.onNext(fp32(1).toBuilder().setId("before").build());
     assertThat(open.answers.poll(30, TimeUnit.SECONDS)).isNotNull();
-    assertThat(liveWithHeader(7 * 1024, 1)).containsExactly("OK");
+    assertThat(liveWithHeader(channel, 7 * 1024, 1)).containsExactly("OK");
     for (int bytes : new int[] {9 * 1024, 12 * 1024, 40 * 1024}) {
-      assertThat(liveWithHeader(bytes, 2))
+      assertThat(liveWithHeader(channel, bytes, 2))
           .as(bytes + " bytes")
           .allSatisfy(
               seen ->
@@ -343,17 +344,49 @@ class GrpcClientBehaviourTest {
     assertThat(open.ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
   }
 
+  @Test
+  void theMetadataLimitIsAPortSetting() throws Exception {
+    // --grpc-max-metadata-bytes: a port that takes 16 KiB answers what the default refuses
+    GrpcServer roomy =
+        new GrpcServer(service, GrpcServerConfig.ephemeral().withMaxMetadataSize(16 * 1024))
+            .start();
+    ManagedChannel toRoomy =
+        NettyChannelBuilder.forAddress("127.0.0.1", roomy.port()).usePlaintext().build();
+    try {
+      assertThat(liveWithHeader(toRoomy, 12 * 1024, 1)).containsExactly("OK");
+      assertThat(liveWithHeader(toRoomy, 20 * 1024, 2))
+          .allSatisfy(
+              seen ->
+                  assertThat(seen)
+                      .startsWith("RESOURCE_EXHAUSTED: request metadata of ")
+                      .contains(" bytes is over the server's limit of 16384 bytes "));
+      assertThat(liveWithHeader(toRoomy, 1024, 1)).containsExactly("OK");
+    } finally {
+      toRoomy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      roomy.close();
+    }
+    assertThat(liveWithHeader(channel, 12 * 1024, 1))
+        .singleElement()
+        .asString()
+        .contains("limit of 8192 bytes");
+    for (int bytes : new int[] {1023, (1 << 20) + 1}) {
+      assertThatThrownBy(() -> GrpcServerConfig.ephemeral().withMaxMetadataSize(bytes))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("maxMetadataSize must be 1024 to 1048576, was " + bytes);
+    }
+  }
+
   /**
-   * {@code n} ServerLive calls with one header of {@code bytes} value bytes; returns each call's
-   * status ("OK", or the code and description).
+   * {@code n} ServerLive calls on {@code on} with one header of {@code bytes} value bytes; returns
+   * each call's status ("OK", or the code and description).
    */
-  private static List<String> liveWithHeader(int bytes, int n) {
+  private static List<String> liveWithHeader(ManagedChannel on, int bytes, int n) {
     Metadata headers = new Metadata();
     headers.put(Metadata.Key.of("x-large", Metadata.ASCII_STRING_MARSHALLER), "a".repeat(bytes));
     List<String> seen = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       try {
-        GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        GRPCInferenceServiceGrpc.newBlockingStub(on)
             .withDeadlineAfter(30, TimeUnit.SECONDS)
             .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
             .serverLive(ServerLiveRequest.getDefaultInstance());

@@ -22,23 +22,27 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
   private final BufferBudget port;
   private final long perConnection;
   private final int maxMessageSize;
+  private final int maxMetadataSize;
   private final RateLimitedLog refusals;
 
   /**
    * @param port the budget of the port's connections together
    * @param perConnection each connection's share of it, in bytes
    * @param maxMessageSize the largest request message accepted
+   * @param maxMetadataSize the largest request metadata accepted
    */
   BudgetedNegotiator(
       InternalProtocolNegotiator.ProtocolNegotiator delegate,
       BufferBudget port,
       long perConnection,
       int maxMessageSize,
+      int maxMetadataSize,
       RateLimitedLog refusals) {
     this.delegate = delegate;
     this.port = port;
     this.perConnection = perConnection;
     this.maxMessageSize = maxMessageSize;
+    this.maxMetadataSize = maxMetadataSize;
     this.refusals = refusals;
   }
 
@@ -50,7 +54,8 @@ final class BudgetedNegotiator implements InternalProtocolNegotiator.ProtocolNeg
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     InboundMessageBudget.install(grpcHandler, port.child(perConnection), maxMessageSize, refusals);
-    InboundMetadataLimit.install(grpcHandler, refusals); // in front: a refused call costs nothing
+    InboundMetadataLimit.install(
+        grpcHandler, maxMetadataSize, refusals); // in front: a refused call costs nothing
     return delegate.newHandler(grpcHandler);
   }
 

@@ -221,6 +221,7 @@ public final class GrpcServer implements AutoCloseable {
                           budget,
                           limits.maxBufferedBytesPerConnection(),
                           config.maxMessageSize(),
+                          config.maxMetadataSize(),
                           new RateLimitedLog(log, Duration.ofSeconds(10)))))
               .bossEventLoopGroup(boss)
               .workerEventLoopGroup(workers)
@@ -228,7 +229,7 @@ public final class GrpcServer implements AutoCloseable {
               .directExecutor()
               .maxInboundMessageSize(config.maxMessageSize())
               // far above the limit InboundMetadataLimit applies, with a gRPC status, on its own
-              .maxInboundMetadataSize(InboundMetadataLimit.DECODER_LIMIT)
+              .maxInboundMetadataSize(InboundMetadataLimit.decoderLimit(config.maxMetadataSize()))
               // gzip, and the C-core's deflate (Triton's clients offer both)
               .decompressorRegistry(
                   DecompressorRegistry.getDefaultInstance().with(DeflateCodec.INSTANCE, true))

@@ -2,6 +2,7 @@ package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.server.SettingBounds;
 import dev.fulcrum.server.Transport;
+import dev.fulcrum.server.http.HttpPipeline;
 import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
@@ -13,6 +14,10 @@ import java.util.Objects;
  * @param port the port to bind; 0 picks a free one ({@link GrpcServer#port()} tells which)
  * @param maxMessageSize the largest request message accepted, in bytes; gRPC answers a larger one
  *     with RESOURCE_EXHAUSTED before it reaches the server's code
+ * @param maxMetadataSize the largest request metadata accepted, in bytes, each entry counted as
+ *     HTTP/2 counts it (name + value + 32); a call over it ends with RESOURCE_EXHAUSTED ({@link
+ *     InboundMetadataLimit}), from {@value #MIN_MAX_METADATA_SIZE} to {@value
+ *     #MAX_MAX_METADATA_SIZE}
  * @param limits the timeouts and caps of every connection
  * @param security the token check and TLS, shared with the REST port
  * @param transport Netty's I/O transport for the port ({@link Transport#AUTO}: epoll, else
@@ -22,6 +27,7 @@ public record GrpcServerConfig(
     String host,
     int port,
     int maxMessageSize,
+    int maxMetadataSize,
     Limits limits,
     Security security,
     Transport transport) {
@@ -31,6 +37,18 @@ public record GrpcServerConfig(
   /** 64 MiB, the same limit as the HTTP transport's request body. */
   public static final int DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
+  /** 8 KiB, the REST port's header list limit (HTTP/1.1 and h2c). */
+  public static final int DEFAULT_MAX_METADATA_SIZE = HttpPipeline.MAX_HEADER_LIST_SIZE;
+
+  /** The least metadata limit: a call's own headers (path, content type, ...) take some 500. */
+  public static final int MIN_MAX_METADATA_SIZE = 1024;
+
+  /**
+   * The largest metadata limit, 1 MiB: grpc-netty's own limit is 8 times it ({@link
+   * InboundMetadataLimit#decoderLimit}), each call's headers are held whole while they arrive.
+   */
+  public static final int MAX_MAX_METADATA_SIZE = 1 << 20;
+
   public GrpcServerConfig {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
@@ -38,6 +56,15 @@ public record GrpcServerConfig(
     Objects.requireNonNull(transport, "transport");
     SettingBounds.port(port);
     SettingBounds.atLeastOne(maxMessageSize, "maxMessageSize");
+    if (maxMetadataSize < MIN_MAX_METADATA_SIZE || maxMetadataSize > MAX_MAX_METADATA_SIZE) {
+      throw new IllegalArgumentException(
+          "maxMetadataSize must be "
+              + MIN_MAX_METADATA_SIZE
+              + " to "
+              + MAX_MAX_METADATA_SIZE
+              + ", was "
+              + maxMetadataSize);
+    }
     SettingBounds.budgetsHold(
         limits.maxBufferedBytes(),
         limits.maxBufferedBytesPerConnection(),
@@ -46,10 +73,20 @@ public record GrpcServerConfig(
         "a message of the largest size could never be received");
   }
 
-  /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
+  /**
+   * The settings with the default metadata limit and the transport of {@link
+   * Transport#fromSystemProperties()}.
+   */
   public GrpcServerConfig(
       String host, int port, int maxMessageSize, Limits limits, Security security) {
-    this(host, port, maxMessageSize, limits, security, Transport.fromSystemProperties());
+    this(
+        host,
+        port,
+        maxMessageSize,
+        DEFAULT_MAX_METADATA_SIZE,
+        limits,
+        security,
+        Transport.fromSystemProperties());
   }
 
   /** The settings with {@link Security#none()}. */
@@ -73,23 +110,29 @@ public record GrpcServerConfig(
   }
 
   public GrpcServerConfig withPort(int p) {
-    return new GrpcServerConfig(host, p, maxMessageSize, limits, security, transport);
+    return new GrpcServerConfig(
+        host, p, maxMessageSize, maxMetadataSize, limits, security, transport);
   }
 
   public GrpcServerConfig withMaxMessageSize(int bytes) {
-    return new GrpcServerConfig(host, port, bytes, limits, security, transport);
+    return new GrpcServerConfig(host, port, bytes, maxMetadataSize, limits, security, transport);
+  }
+
+  public GrpcServerConfig withMaxMetadataSize(int bytes) {
+    return new GrpcServerConfig(host, port, maxMessageSize, bytes, limits, security, transport);
   }
 
   public GrpcServerConfig withLimits(Limits l) {
-    return new GrpcServerConfig(host, port, maxMessageSize, l, security, transport);
+    return new GrpcServerConfig(
+        host, port, maxMessageSize, maxMetadataSize, l, security, transport);
   }
 
   public GrpcServerConfig withSecurity(Security s) {
-    return new GrpcServerConfig(host, port, maxMessageSize, limits, s, transport);
+    return new GrpcServerConfig(host, port, maxMessageSize, maxMetadataSize, limits, s, transport);
   }
 
   public GrpcServerConfig withTransport(Transport t) {
-    return new GrpcServerConfig(host, port, maxMessageSize, limits, security, t);
+    return new GrpcServerConfig(host, port, maxMessageSize, maxMetadataSize, limits, security, t);
   }
 
   /**

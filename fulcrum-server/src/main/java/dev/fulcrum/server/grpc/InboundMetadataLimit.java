@@ -1,7 +1,6 @@
 package dev.fulcrum.server.grpc;
 
 import dev.fulcrum.server.RateLimitedLog;
-import dev.fulcrum.server.http.HttpPipeline;
 import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -12,37 +11,42 @@ import java.util.Map;
 import org.slf4j.event.Level;
 
 /**
- * Ends a gRPC call whose request metadata is over {@link #LIMIT} bytes with RESOURCE_EXHAUSTED and
- * a message that says so, before grpc sees the call; the connection and its other calls go on.
+ * Ends a gRPC call whose request metadata is over the port's limit ({@code
+ * --grpc-max-metadata-bytes}, by default the REST port's 8 KiB) with RESOURCE_EXHAUSTED and a
+ * message that says so, before grpc sees the call; the connection and its other calls go on.
  *
  * <p>Why: grpc-netty enforces its metadata limit in the HPACK decoder, which answers HTTP 431
  * without a gRPC status (clients report UNKNOWN "Received http2 header with status: 431") and, from
  * 1.25 times the limit, ends the whole connection with GOAWAY (UNAVAILABLE "Socket closed" or
  * "Connection reset by peer", which a client's retry policy retries, and which fails the
- * connection's other calls). So the decoder's limit is {@link #DECODER_LIMIT}, far above, and this
+ * connection's other calls). So the decoder's limit is {@link #decoderLimit}, far above, and this
  * decorator, in front of grpc's frame listener (installed by {@link BudgetedNegotiator}), applies
- * the REST port's limit itself, counting as HTTP/2 and the decoder do: name + value + 32 bytes per
- * entry. Over {@link #DECODER_LIMIT} the decoder's answers remain.
+ * the limit itself, counting as HTTP/2 and the decoder do: name + value + 32 bytes per entry. Over
+ * the decoder's limit its answers remain.
  *
  * <p>Threads: one instance per connection, confined to its event loop.
  */
 final class InboundMetadataLimit extends Http2FrameListenerDecorator {
-  /** The largest request metadata a call may send: the REST port's header list limit. */
-  static final int LIMIT = HttpPipeline.MAX_HEADER_LIST_SIZE;
-
   /**
-   * grpc-netty's own limit ({@code maxInboundMetadataSize}), which its HPACK decoder enforces and
-   * advertises in SETTINGS_MAX_HEADER_LIST_SIZE: 8 times {@link #LIMIT}.
+   * grpc-netty's own limit ({@code maxInboundMetadataSize}) for a port whose calls may send {@code
+   * limit} bytes: its HPACK decoder enforces it and advertises it in SETTINGS_MAX_HEADER_LIST_SIZE.
    */
-  static final int DECODER_LIMIT = 8 * LIMIT;
+  static int decoderLimit(int limit) {
+    return 8 * limit;
+  }
 
   /** Bytes HTTP/2 counts for each header entry besides its name and value (RFC 9113 6.5.2). */
   private static final int ENTRY_OVERHEAD = 32;
 
+  /** The largest request metadata a call may send ({@code --grpc-max-metadata-bytes}). */
+  private final int limit;
+
   private final CallRefusal refusal;
 
-  private InboundMetadataLimit(GrpcHttp2ConnectionHandler handler, RateLimitedLog refusals) {
+  private InboundMetadataLimit(
+      GrpcHttp2ConnectionHandler handler, int limit, RateLimitedLog refusals) {
     super(handler.decoder().frameListener());
+    this.limit = limit;
     this.refusal = new CallRefusal(handler, listener, refusals);
   }
 
@@ -50,9 +54,9 @@ final class InboundMetadataLimit extends Http2FrameListenerDecorator {
    * Puts the limit in front of {@code handler}'s frame listener; call before the handler reads a
    * frame, after any other decorator that must see only the calls admitted.
    */
-  static void install(GrpcHttp2ConnectionHandler handler, RateLimitedLog refusals) {
+  static void install(GrpcHttp2ConnectionHandler handler, int limit, RateLimitedLog refusals) {
     Http2ConnectionDecoder decoder = handler.decoder();
-    decoder.frameListener(new InboundMetadataLimit(handler, refusals));
+    decoder.frameListener(new InboundMetadataLimit(handler, limit, refusals));
   }
 
   /** The header list's size as HTTP/2 counts it. */
@@ -97,14 +101,14 @@ final class InboundMetadataLimit extends Http2FrameListenerDecorator {
   private boolean refused(ChannelHandlerContext ctx, int streamId, Http2Headers headers)
       throws Http2Exception {
     long size = size(headers);
-    if (size <= LIMIT) {
+    if (size <= limit) {
       return false;
     }
     String message =
         "request metadata of "
             + size
             + " bytes is over the server's limit of "
-            + LIMIT
+            + limit
             + " bytes (each entry counted as HTTP/2 does: name + value + 32)";
     refusal.refuse(ctx, streamId, message, Level.INFO, "grpc-metadata");
     return true;

@@ -43,6 +43,7 @@ public final class ServeArgs {
           "--http-port", "8000",
           "--grpc-port", "8001",
           "--grpc-max-message-size", "67108864",
+          "--grpc-max-metadata-bytes", "8192",
           "--metrics-port", "8002",
           "--allow-metrics", "true",
           "--metrics-histograms", "true",
@@ -174,6 +175,7 @@ public final class ServeArgs {
       case "--http-port" -> c.httpPort = Integer.parseInt(value);
       case "--grpc-port" -> c.grpcPort = Integer.parseInt(value);
       case "--grpc-max-message-size" -> c.grpcMaxMessageSize = Integer.parseInt(value);
+      case "--grpc-max-metadata-bytes" -> c.grpcMaxMetadataBytes = Integer.parseInt(value);
       case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
       case "--allow-metrics" -> c.allowMetrics = bool(value);
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);

@@ -119,6 +119,16 @@ public final class ServeCommand implements Callable<Integer> {
   int grpcMaxMessageSize;
 
   @Option(
+      names = "--grpc-max-metadata-bytes",
+      defaultValue = "8192",
+      paramLabel = "BYTES",
+      description =
+          "Largest gRPC request metadata (a call's headers, each counted as HTTP/2 does: name +"
+              + " value + 32); a call over it ends with RESOURCE_EXHAUSTED, its connection going on"
+              + " (default: ${DEFAULT-VALUE}, the REST port's header limit; 1024 to 1048576).")
+  int grpcMaxMetadataBytes;
+
+  @Option(
       names = "--metrics-port",
       paramLabel = "PORT",
       defaultValue = "8002",
@@ -666,6 +676,7 @@ public final class ServeCommand implements Callable<Integer> {
                                   host,
                                   grpcPort,
                                   grpcMaxMessageSize,
+                                  grpcMaxMetadataBytes,
                                   limits.grpc(),
                                   security,
                                   httpTransport))
@@ -1122,6 +1133,17 @@ public final class ServeCommand implements Callable<Integer> {
     if (tracingMistake != null) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), tracingMistake);
+    }
+    if (grpcMaxMetadataBytes < GrpcServerConfig.MIN_MAX_METADATA_SIZE
+        || grpcMaxMetadataBytes > GrpcServerConfig.MAX_MAX_METADATA_SIZE) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--grpc-max-metadata-bytes must be "
+              + GrpcServerConfig.MIN_MAX_METADATA_SIZE
+              + " to "
+              + GrpcServerConfig.MAX_MAX_METADATA_SIZE
+              + ", was "
+              + grpcMaxMetadataBytes);
     }
     if (shutdownDelaySecs < 0) {
       throw new picocli.CommandLine.ParameterException(

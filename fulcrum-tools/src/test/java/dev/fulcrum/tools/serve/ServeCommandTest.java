@@ -89,7 +89,9 @@ class ServeCommandTest {
             List.of("--cost-per-hour", "-1"),
             List.of("--onnx-global-intra-op-threads", "many"),
             List.of("--onnx-global-intra-op-threads", "-1"),
-            List.of("--http-max-buffered-bytes", "4194304"))) {
+            List.of("--http-max-buffered-bytes", "4194304"),
+            List.of("--grpc-max-metadata-bytes", "1023"),
+            List.of("--grpc-max-metadata-bytes", "1048577"))) {
       ServeCommand c = Objects.requireNonNull(ServeArgs.parse(args));
       assertThatThrownBy(c::checkOptions)
           .as(args.toString())
@@ -97,6 +99,20 @@ class ServeCommandTest {
           .hasMessageContaining(args.get(0));
     }
     Objects.requireNonNull(ServeArgs.parse(List.of())).checkOptions();
+  }
+
+  @Test
+  void theGrpcMetadataLimitIs8KiBUnlessGiven() {
+    assertThat(Objects.requireNonNull(ServeArgs.parse(List.of())).grpcMaxMetadataBytes)
+        .isEqualTo(8192);
+    ServeCommand c =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--grpc-max-metadata-bytes", "16384")));
+    c.checkOptions();
+    assertThat(c.grpcMaxMetadataBytes).isEqualTo(16384);
+    assertThatThrownBy(
+            Objects.requireNonNull(ServeArgs.parse(List.of("--grpc-max-metadata-bytes", "100")))
+                ::checkOptions)
+        .hasMessage("--grpc-max-metadata-bytes must be 1024 to 1048576, was 100");
   }
 
   @Test
