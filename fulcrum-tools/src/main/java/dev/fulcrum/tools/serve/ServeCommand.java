@@ -1,6 +1,7 @@
 package dev.fulcrum.tools.serve;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
@@ -805,7 +806,11 @@ public final class ServeCommand implements Callable<Integer> {
     List<ModelVersionStatus> index = repository.index();
     for (ModelVersionStatus s : index) {
       if (s.state() == ModelState.READY) {
-        log.info("  READY        {} v{}", s.name(), s.version());
+        log.info(
+            "  READY        {} v{}{}",
+            s.name(),
+            s.version(),
+            slowRequestNote(repository, s, slowRequests != null));
       } else if (s.state() == ModelState.UNLOADED) {
         log.info("  not loaded   {}", s.name());
       } else {
@@ -1011,6 +1016,36 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
+   * What the start's summary says after a ready model version whose config.yaml sets {@code
+   * slow-request-ms}: its threshold, and that it judges nothing while the slow-request log is off;
+   * "" for a version without one (or gone since the index was read).
+   */
+  static String slowRequestNote(
+      ModelRepository repository, ModelVersionStatus status, boolean slowLogOn) {
+    ModelConfig config;
+    try {
+      config = repository.resolve(status.name(), status.version()).config();
+    } catch (RuntimeException gone) {
+      return "";
+    }
+    return slowRequestNote(config.slowRequestNanos(), slowLogOn);
+  }
+
+  /** {@link #slowRequestNote(ModelRepository, ModelVersionStatus, boolean)} of a threshold. */
+  static String slowRequestNote(long slowRequestNanos, boolean slowLogOn) {
+    if (slowRequestNanos <= 0) {
+      return "";
+    }
+    String ms =
+        java.math.BigDecimal.valueOf(slowRequestNanos, 6).stripTrailingZeros().toPlainString();
+    return slowLogOn
+        ? " (slow-request-ms " + ms + ")"
+        : " (slow-request-ms "
+            + ms
+            + ": unused, the slow-request log is off; --log-slow-requests-ms)";
+  }
+
+  /**
    * The slow-request log the options ask for, or null when {@code --log-slow-requests-ms} is not
    * given. Its logger is made at INFO unless the logging configuration names a level for it, so
    * that asking for the log shows it under a quieter {@code FULCRUM_LOG_LEVEL}.
@@ -1040,8 +1075,10 @@ public final class ServeCommand implements Callable<Integer> {
             + " for load; at most {} lines a second, {}",
         SlowRequestLog.LOGGER_NAME,
         settings.thresholdNanos() == Long.MAX_VALUE
-            ? "its model's slo.latency-ms (models without one: none)"
-            : ms.trim() + " ms (a model with slo.latency-ms: than its objective)",
+            ? "its model's slow-request-ms, else its slo.latency-ms (models without either: none)"
+            : ms.trim()
+                + " ms (a model with slow-request-ms in its config.yaml: than that; with"
+                + " slo.latency-ms: than its objective)",
         settings.maxLinesPerSecond(),
         settings.format().name().toLowerCase(Locale.ROOT));
     return new SlowRequestLog(settings);

@@ -102,6 +102,15 @@ class ServeCommandTest {
   }
 
   @Test
+  void theStartsSummaryShowsAModelsOwnSlowRequestThreshold() {
+    assertThat(ServeCommand.slowRequestNote(0, true)).isEmpty();
+    assertThat(ServeCommand.slowRequestNote(50_000_000, true)).isEqualTo(" (slow-request-ms 50)");
+    assertThat(ServeCommand.slowRequestNote(1_500_000, false))
+        .isEqualTo(
+            " (slow-request-ms 1.5: unused, the slow-request log is off; --log-slow-requests-ms)");
+  }
+
+  @Test
   void theGrpcMetadataLimitIs8KiBUnlessGiven() {
     assertThat(Objects.requireNonNull(ServeArgs.parse(List.of())).grpcMaxMetadataBytes)
         .isEqualTo(8192);
