@@ -239,7 +239,9 @@ public final class TracedRequest {
     if (errorType != null) {
       b.setAttribute(ERROR_TYPE, errorType);
     }
-    tracing.queue(1 + children);
+    if (!tracing.queue(1 + children)) {
+      return;
+    }
     Span server = b.startSpan();
     if (fault) {
       server.setStatus(StatusCode.ERROR, message == null ? "" : message);

@@ -227,21 +227,26 @@ public final class Tracing implements AutoCloseable {
       return null;
     }
     if (queued.get() > MAX_QUEUED_SPANS - TracedRequest.MAX_SPANS) {
-      long n = dropped.incrementAndGet();
-      warnings.log(
-          org.slf4j.event.Level.WARN,
-          "dropped",
-          "tracing: the span queue is full ("
-              + MAX_QUEUED_SPANS
-              + " spans wait for "
-              + destination
-              + "): traces are dropped, "
-              + n
-              + " so far; requests are not held for it",
-          null);
+      droppedFull();
       return null;
     }
     return new TracedRequest(this, parent(trace), System.nanoTime(), protocol);
+  }
+
+  /** Counts a trace dropped because the span queue is full, and says so (rate-limited). */
+  private void droppedFull() {
+    long n = dropped.incrementAndGet();
+    warnings.log(
+        org.slf4j.event.Level.WARN,
+        "dropped",
+        "tracing: the span queue is full ("
+            + MAX_QUEUED_SPANS
+            + " spans wait for "
+            + destination
+            + "): traces are dropped, "
+            + n
+            + " so far; requests are not held for it",
+        null);
   }
 
   /** The caller's span as a parent (only for a request that is traced), or the root. */
@@ -293,10 +298,35 @@ public final class Tracing implements AutoCloseable {
     return tracer;
   }
 
-  /** A trace's spans about to be handed to the SDK's queue. */
-  void queue(int spans) {
-    queued.addAndGet(spans);
+  /**
+   * A trace's spans about to be handed to the SDK's queue. {@link #begin} made room for {@link
+   * TracedRequest#MAX_SPANS}; a trace of more (an embeddings request run as several core requests:
+   * two spans each) is queued only if it fits under the bound, else it is dropped whole and counted
+   * so: past the bound the SDK's queue (twice the bound) would drop spans itself, and those never
+   * leave {@link #queued}, which then keeps every later trace out.
+   *
+   * @return whether the caller makes the spans
+   */
+  boolean queue(int spans) {
+    if (spans <= TracedRequest.MAX_SPANS) {
+      queued.addAndGet(spans);
+    } else {
+      int q;
+      do {
+        q = queued.get();
+        if (q + spans > MAX_QUEUED_SPANS) {
+          droppedFull();
+          return false;
+        }
+      } while (!queued.compareAndSet(q, q + spans));
+    }
     traces.incrementAndGet();
+    return true;
+  }
+
+  /** Spans made and not yet handed to the exporter. */
+  int queuedSpans() {
+    return queued.get();
   }
 
   /** {@code System.nanoTime()} on the epoch (the span timestamps' clock). */

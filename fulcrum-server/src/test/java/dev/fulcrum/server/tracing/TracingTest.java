@@ -229,6 +229,25 @@ class TracingTest {
   }
 
   @Test
+  void aTraceOfManyCoreRequestsThatWouldPassTheSpanBoundIsDroppedWholeAndCounted() {
+    Tracing t = tracing(1, -1);
+    // Spans already waiting for the exporter: room for begin's three, not for 21.
+    assertThat(t.queue(Tracing.MAX_QUEUED_SPANS - 8)).isTrue();
+    TracedRequest r = t.begin("m", null, null, TracedRequest.Protocol.HTTP_OPENAI);
+    assertThat(r).isNotNull();
+    List<InferenceResponse> parts =
+        java.util.Collections.nCopies(
+            10, answer(RequestTiming.ofPass(300_000, 900_000, 1, 1, 1_500_000)));
+    r.endHttp(
+        TracedRequest.OPENAI_EMBEDDINGS_ROUTE, "m", "", 200, parts, System.nanoTime(), null, null);
+    // Queued, its 21 spans would pass the bound; the SDK's queue would then drop some itself, and
+    // those would never leave the count that keeps later traces out.
+    assertThat(exporter.getFinishedSpanItems()).isEmpty();
+    assertThat(t.dropped()).isEqualTo(1);
+    assertThat(t.queuedSpans()).isEqualTo(Tracing.MAX_QUEUED_SPANS - 8);
+  }
+
+  @Test
   void settingsHaveTritonsShapesAndModelsOverrideAndReset() throws Exception {
     Tracing t = tracing(0, -1);
     TraceSettingsStore s = t.settings();
