@@ -71,7 +71,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Where a file is missing or unreadable (macOS, Windows, a locked-down {@code /proc}) that part
  * is unknown and the reading says so; nothing here throws. Not thread-safe: {@link ProcessCpu}
- * reads it under its monitor.
+ * reads it one read at a time, under a lock of its own (not the monitor requests' threads take).
  */
 final class HostCpu implements ProcessCpu.Source {
   private final Path procStat;

@@ -47,8 +47,11 @@ import java.util.function.LongSupplier;
  * scheduler reads its threads' CPU time from {@code ThreadMXBean}; {@code /proc} and the cgroup
  * files for the rest); the wall clock is {@link System#nanoTime()}, not the schedulers' clock,
  * which tests replace. One per server (the {@link ComputeLedger}'s), shared by every version's
- * accounting. Thread-safe (one monitor, held for a reading and a deque update; {@link #record}'s
- * readings are taken on the reader it was given, so a request's thread only compares a time).
+ * accounting. Thread-safe: the source is read under a lock of its own (it need not be thread-safe),
+ * never under the monitor, which is held only to compare times and update the deque; so a request's
+ * thread in {@link #record} never waits for a read of {@code /proc} or the cgroup tree (every tenth
+ * reading lists the sibling cgroups), and {@link #record}'s readings are taken on the reader it was
+ * given.
  */
 public final class ProcessCpu {
   /** The window the use is over, as the offered rate's ({@link SloAccounting#LOAD_WINDOW}). */
@@ -139,7 +142,7 @@ public final class ProcessCpu {
     }
   }
 
-  /** Where the readings come from; called under this object's monitor. */
+  /** Where the readings come from; called by one thread at a time, never under the monitor. */
   @FunctionalInterface
   public interface Source {
     Reading read();
@@ -151,6 +154,9 @@ public final class ProcessCpu {
   private final Ticker wall;
   private final Source source;
   private final Executor reader;
+
+  /** Held while the source is read: one read at a time, apart from the monitor. */
+  private final Object sourceLock = new Object();
 
   /** A reading {@link #record} handed to the reader is not taken yet. */
   private boolean pending;
@@ -300,10 +306,10 @@ public final class ProcessCpu {
     try {
       reader.execute(
           () -> {
-            synchronized (this) {
-              try {
-                take(wall.nanoTime());
-              } finally {
+            try {
+              take();
+            } finally {
+              synchronized (this) {
                 pending = false;
               }
             }
@@ -316,11 +322,19 @@ public final class ProcessCpu {
   }
 
   /** The use since the reading about {@value #WINDOW_SECONDS} s ago (see the class). */
-  public synchronized Usage usage() {
-    long now = wall.nanoTime();
-    if (now - latest[0] >= FRESH_MILLIS * 1_000_000L || latest[0] == Long.MIN_VALUE) {
-      take(now);
+  public Usage usage() {
+    boolean stale;
+    synchronized (this) {
+      long now = wall.nanoTime();
+      stale = now - latest[0] >= FRESH_MILLIS * 1_000_000L || latest[0] == Long.MIN_VALUE;
     }
+    if (stale) {
+      take();
+    }
+    return usageNow();
+  }
+
+  private synchronized Usage usageNow() {
     long[] to = latest;
     long[] from = readings.peekFirst();
     if (to[1] < 0 || from == null || to[0] - from[0] < SECOND) {
@@ -351,9 +365,27 @@ public final class ProcessCpu {
         r.weightShare());
   }
 
-  /** A reading now; kept if the last kept is a second old. Holding this. */
-  private void take(long now) {
-    Reading r = source.read();
+  /** Reads the source (outside the monitor) and keeps the reading. */
+  private void take() {
+    long now;
+    Reading r;
+    synchronized (sourceLock) {
+      now = wall.nanoTime();
+      r = source.read();
+    }
+    synchronized (this) {
+      keep(now, r);
+    }
+  }
+
+  /**
+   * Keeps a reading if it is the newest (two readers may finish out of order), in the deque if the
+   * last kept is a second old. Holding this.
+   */
+  private void keep(long now, Reading r) {
+    if (latest[0] != Long.MIN_VALUE && now < latest[0]) {
+      return;
+    }
     if (r.processNanos() < 0) {
       latest = new long[] {now, -1, -1, -1, -1};
       latestReading = r;
