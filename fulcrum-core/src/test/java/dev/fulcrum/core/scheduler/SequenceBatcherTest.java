@@ -1,0 +1,234 @@
+package dev.fulcrum.core.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.SchedulingConfig;
+import dev.fulcrum.core.config.SequenceBatchingConfig;
+import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.runtime.ModelInstance;
+import dev.fulcrum.core.runtime.ModelSignature;
+import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.stats.ModelStatistics;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sequence batcher in front of a real scheduler whose one instance is a gated accumulator
+ * ({@code OUTPUT = STATE_IN * (1 - START) + INPUT}, its state the output), with a ticker the test
+ * moves: requests pile up in the batcher in a known state. No sleeps, no timing assertions.
+ */
+class SequenceBatcherTest {
+  private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
+  private final AtomicLong now = new AtomicLong(1_000_000_000L);
+  private final Ticker ticker = now::get;
+  private final List<AutoCloseable> open = new ArrayList<>();
+  private final ModelStatistics stats = new ModelStatistics(() -> 0L);
+  private final GatedAccumulator instance = new GatedAccumulator();
+
+  @AfterEach
+  void close() throws Exception {
+    instance.gate.release(1_000_000);
+    for (AutoCloseable c : open.reversed()) {
+      c.close();
+    }
+    timer.shutdownNow();
+  }
+
+  /** Adds INPUT to the sequence's state; each pass waits for a permit of {@link #gate}. */
+  static final class GatedAccumulator implements ModelInstance {
+    final Semaphore gate = new Semaphore(0);
+    final Semaphore started = new Semaphore(0);
+
+    @Override
+    public @Nullable ModelSignature signature() {
+      return null;
+    }
+
+    @Override
+    public List<Tensor> execute(List<Tensor> inputs, List<String> outputNames) {
+      started.release();
+      gate.acquireUninterruptibly();
+      float in = 0;
+      float state = 0;
+      int start = 0;
+      for (Tensor t : inputs) {
+        switch (t.name()) {
+          case "INPUT" -> in = t.data().getFloat(0);
+          case "STATE_IN" -> state = t.data().getFloat(0);
+          case "START" -> start = t.data().getInt(0);
+          default -> {}
+        }
+      }
+      float out = state * (1 - start) + in;
+      return List.of(scalar("OUTPUT", out), scalar("STATE_OUT", out));
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  private static Tensor scalar(String name, float v) {
+    ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).flip();
+    return Tensor.of(name, DataType.FP32, new long[] {1}, b);
+  }
+
+  /** A model that does not batch (one slot), with START and the state, and {@code scheduling}. */
+  private static ModelConfig config(SchedulingConfig scheduling) {
+    ModelConfig plain =
+        new ModelConfig(
+            "acc",
+            "onnxruntime_onnx",
+            0,
+            List.of(new TensorConfig("INPUT", DataType.FP32, new long[] {1})),
+            List.of(new TensorConfig("OUTPUT", DataType.FP32, new long[] {1})),
+            new VersionPolicy.Latest(1),
+            1,
+            SessionOptions.defaults(),
+            "model.onnx",
+            scheduling);
+    SequenceBatchingConfig seq =
+        new SequenceBatchingConfig(
+            60_000_000L,
+            List.of(
+                new SequenceBatchingConfig.ControlInput(
+                    "START", SequenceBatchingConfig.Kind.START, DataType.INT32)),
+            List.of(
+                new SequenceBatchingConfig.State(
+                    "STATE_IN", "STATE_OUT", DataType.FP32, List.of(1L))));
+    return new ModelConfig(
+        plain.name(),
+        plain.platform(),
+        plain.maxBatchSize(),
+        plain.inputs(),
+        plain.outputs(),
+        plain.versionPolicy(),
+        plain.instanceCount(),
+        plain.sessionOptions(),
+        plain.defaultModelFilename(),
+        plain.scheduling(),
+        plain.maxBatchSizeFromModel(),
+        plain.slo(),
+        plain.monitoring(),
+        plain.pipeline(),
+        plain.responseCache(),
+        plain.warmup(),
+        plain.instanceGroups(),
+        plain.slowRequestNanos(),
+        seq);
+  }
+
+  private ModelConfig config;
+  private ModelScheduler scheduler;
+
+  private SequenceBatcher batcher(SchedulingConfig scheduling) {
+    config = config(scheduling);
+    scheduler =
+        new ModelScheduler(
+            "acc-v1",
+            config,
+            List.of(instance),
+            ticker,
+            Executors.defaultThreadFactory(),
+            timer,
+            stats);
+    open.add(scheduler::close);
+    SequenceBatcher b = new SequenceBatcher(config, scheduler, ticker, timer);
+    open.add(b);
+    return b;
+  }
+
+  private static InferenceRequest request(long id, float input, boolean start, boolean end) {
+    return request(id, input, start, end, 0);
+  }
+
+  private static InferenceRequest request(
+      long id, float input, boolean start, boolean end, long timeoutMicros) {
+    Map<String, Object> p = new HashMap<>();
+    p.put("sequence_id", id);
+    if (start) {
+      p.put("sequence_start", true);
+    }
+    if (end) {
+      p.put("sequence_end", true);
+    }
+    if (timeoutMicros > 0) {
+      p.put("timeout", timeoutMicros);
+    }
+    ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(input).flip();
+    Tensor x = Tensor.of("INPUT", DataType.FP32, new long[] {1}, b);
+    return new InferenceRequest("acc", "", "r" + id, p, List.of(x), null);
+  }
+
+  private CompletableFuture<InferenceResponse> submit(SequenceBatcher b, InferenceRequest r) {
+    return b.submit(r, RequestValidator.validate(config, r), null);
+  }
+
+  private static float sum(CompletableFuture<InferenceResponse> f) throws Exception {
+    return f.get(60, TimeUnit.SECONDS).outputs().get(0).data().getFloat(0);
+  }
+
+  private static InferenceException failure(CompletableFuture<InferenceResponse> f) {
+    try {
+      f.get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      return (InferenceException) e.getCause();
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+    throw new AssertionError("answered");
+  }
+
+  @Test
+  void theDefaultConfigBoundsTheRequestsWaitingHereAsItBoundsTheQueue() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    // The first runs (held at the gate); the next DEFAULT_MAX_QUEUE_SIZE wait for their turn.
+    List<CompletableFuture<InferenceResponse>> rest = new ArrayList<>();
+    for (int i = 0; i < SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE; i++) {
+      rest.add(submit(b, request(1, 1, false, false)));
+    }
+    assertThat(b.waiting()).isEqualTo(SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE);
+    assertThatThrownBy(() -> submit(b, request(1, 1, false, false)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage())
+                  .contains("is overloaded")
+                  .contains("max-queue-size " + SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE);
+            });
+    // A new sequence would wait for the one slot: refused too.
+    assertThatThrownBy(() -> submit(b, request(2, 1, true, false)))
+        .isInstanceOf(InferenceException.class)
+        .hasMessageContaining("is overloaded");
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(rest.getLast())).isEqualTo(1f + SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE);
+    assertThat(b.waiting()).isZero();
+  }
+}
