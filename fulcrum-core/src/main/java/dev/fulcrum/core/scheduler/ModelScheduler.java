@@ -492,6 +492,52 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
+   * When a request admitted now must have left a queue in front of this scheduler (the sequence
+   * batcher's): now plus its queue timeout as this scheduler takes it ({@code
+   * default-timeout-microseconds}, or the request's {@code timeout} where allowed), or {@link
+   * Long#MAX_VALUE} when it has none or the timeout action is not REJECT. Any thread.
+   */
+  public long rejectDeadline(RequestOptions options, long now) {
+    long micros = timeoutMicros(options);
+    if (micros <= 0 || policy.timeoutAction() != SchedulingConfig.TimeoutAction.REJECT) {
+      return Long.MAX_VALUE;
+    }
+    return now + Math.min(micros, Long.MAX_VALUE / 4000) * 1000;
+  }
+
+  /**
+   * Counts a request that left a queue in front of this scheduler without running (timed out,
+   * cancelled), as this scheduler counts one that left its own queue. Any thread.
+   *
+   * @param arrivalNanos when it arrived, on this scheduler's clock
+   */
+  public void countNotRun(Outcome outcome, int rows, long arrivalNanos, RequestOptions options) {
+    long now = ticker.nanoTime();
+    long waited = now - arrivalNanos;
+    observer.requestDone(
+        new RequestDone(
+            outcome,
+            Math.max(1, rows),
+            0,
+            waited,
+            0,
+            0,
+            0,
+            waited,
+            now,
+            options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+  }
+
+  /** The answer to a request whose queue timeout passed before it ran (DEADLINE_EXCEEDED). */
+  public InferenceException timedOut(long waitedNanos) {
+    return new InferenceException(
+        ErrorCode.DEADLINE_EXCEEDED,
+        String.format(
+            "model '%s': the request timed out after %d us in the queue and was not run",
+            config.name(), waitedNanos / 1000));
+  }
+
+  /**
    * Makes a deferred request's engine inputs on the worker that takes it, just before its pass: a
    * pipeline's tokenizer, run on an engine thread that would otherwise wait for it, which saves a
    * hand-off between threads. Called once, on that worker; an exception fails the request alone.

@@ -23,9 +23,11 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +51,8 @@ import org.jspecify.annotations.Nullable;
  * waiting requests, held only to admit a request, pick a sequence's next one or free a slot;
  * requests go to the scheduler outside it, and each answer (on the thread that completes it) takes
  * it again to keep the state and send the sequence's next request. One task on the injected timer
- * frees idle sequences.
+ * frees idle sequences; a second, armed for the earliest deadline, expires requests waiting here
+ * past their queue timeout; a cancellation takes the lock from the cancelling thread.
  */
 public final class SequenceBatcher implements AutoCloseable {
   private final ModelConfig config;
@@ -77,6 +80,12 @@ public final class SequenceBatcher implements AutoCloseable {
 
   private boolean closed;
   private final ScheduledFuture<?> reaper;
+  private final ScheduledExecutorService timer;
+
+  /** The armed expiry task and the deadline it is for, or null (guarded). */
+  private @Nullable ScheduledFuture<?> expiry;
+
+  private long expiryDeadline;
 
   /**
    * Sends a thread has to make: an answer that comes inline queues its successor here. Each entry
@@ -93,6 +102,7 @@ public final class SequenceBatcher implements AutoCloseable {
     this.sequencing = java.util.Objects.requireNonNull(config.sequenceBatching(), "sequencing");
     this.scheduler = scheduler;
     this.ticker = ticker;
+    this.timer = timer;
     this.slots = scheduler.instanceCount() * Math.max(1, config.maxBatchSize());
     int q = config.scheduling().maxQueueSize();
     this.maxWaiting = q > 0 ? q : Integer.MAX_VALUE;
@@ -119,14 +129,52 @@ public final class SequenceBatcher implements AutoCloseable {
     }
   }
 
-  /** A request admitted here, with the future its caller holds. */
-  private record Held(
-      InferenceRequest request,
-      RequestValidator.Validated validated,
-      @Nullable Executor answerOn,
-      CompletableFuture<InferenceResponse> result) {
+  /**
+   * A request admitted here, with the future its caller holds, when it came, until when it may wait
+   * (its queue timeout, REJECT; {@link Long#MAX_VALUE}: no limit), and once sent the scheduler's
+   * future (to pass a cancellation on). The two mutable fields are guarded by the lock.
+   */
+  private static final class Held {
+    final InferenceRequest request;
+    final RequestValidator.Validated validated;
+    final @Nullable Executor answerOn;
+    final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
+    final long arrivalNanos;
+    final long deadline;
+    @Nullable Sequence sequence;
+    @Nullable CompletableFuture<InferenceResponse> sent;
+
+    Held(
+        InferenceRequest request,
+        RequestValidator.Validated validated,
+        @Nullable Executor answerOn,
+        long arrivalNanos,
+        long deadline) {
+      this.request = request;
+      this.validated = validated;
+      this.answerOn = answerOn;
+      this.arrivalNanos = arrivalNanos;
+      this.deadline = deadline;
+    }
+
     RequestOptions.Sequence flags() {
       return request.options().sequence();
+    }
+
+    InferenceRequest request() {
+      return request;
+    }
+
+    RequestValidator.Validated validated() {
+      return validated;
+    }
+
+    @Nullable Executor answerOn() {
+      return answerOn;
+    }
+
+    CompletableFuture<InferenceResponse> result() {
+      return result;
     }
   }
 
@@ -163,8 +211,12 @@ public final class SequenceBatcher implements AutoCloseable {
    * INVALID_ARGUMENT for a request without a sequence id, of more than one row, or not a start for
    * a sequence that is not open (Triton's messages); RESOURCE_EXHAUSTED when it would wait (for its
    * sequence's turn or a slot) and {@code max-queue-size} requests wait here already; UNAVAILABLE
-   * once closed. A cancelled future does not stop the request: its sequence's state must still
-   * advance.
+   * once closed. A request that waits here past its queue timeout (the scheduler's rule: {@code
+   * default-timeout-microseconds}, or its {@code timeout} where allowed; action REJECT) is answered
+   * DEADLINE_EXCEEDED and never runs; cancelling the returned future (its client left) takes a
+   * request that has not been sent out, and passes the cancellation on to the scheduler for one
+   * that has. Either way the request does not run, the sequence's state stays as the last request
+   * that ran left it, and its later requests run in order.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
@@ -196,7 +248,10 @@ public final class SequenceBatcher implements AutoCloseable {
                 id.isText() ? "the string '" + id + "'" : "the integer " + id));
       }
     }
-    Held h = new Held(request, v, answerOn, new CompletableFuture<>());
+    long arrived = ticker.nanoTime();
+    Held h =
+        new Held(
+            request, v, answerOn, arrived, scheduler.rejectDeadline(request.options(), arrived));
     Send next;
     lock.lock();
     try {
@@ -239,16 +294,125 @@ public final class SequenceBatcher implements AutoCloseable {
         }
       }
       s.pending.add(h);
+      h.sequence = s;
       waiting++;
-      s.lastNanos = ticker.nanoTime();
+      s.lastNanos = arrived;
       next = take(s);
+      if (next == null
+          && h.deadline != Long.MAX_VALUE
+          && (expiry == null || h.deadline - expiryDeadline < 0)) {
+        armExpiry(h.deadline, arrived);
+      }
     } finally {
       lock.unlock();
     }
+    h.result.whenComplete(
+        (r, t) -> {
+          if (t instanceof CancellationException) {
+            cancelled(h);
+          }
+        });
     if (next != null) {
       send(next);
     }
     return h.result;
+  }
+
+  /**
+   * A cancelled request: taken out if it still waits here (its sequence's later requests then go on
+   * as if it had not come), else the cancellation goes to the scheduler's future, which drops it if
+   * it has not started.
+   */
+  private void cancelled(Held h) {
+    boolean removed;
+    @Nullable CompletableFuture<InferenceResponse> sent;
+    lock.lock();
+    try {
+      removed = remove(h);
+      sent = h.sent;
+    } finally {
+      lock.unlock();
+    }
+    if (removed) {
+      scheduler.countNotRun(
+          SchedulerObserver.Outcome.CANCELLED, 1, h.arrivalNanos, h.request.options());
+    } else if (sent != null) {
+      sent.cancel(false);
+    }
+  }
+
+  /**
+   * Takes a request that waits here out of its sequence; a sequence left waiting for a slot with
+   * nothing to send leaves the backlog. Under the lock; false when it was no longer waiting.
+   */
+  private boolean remove(Held h) {
+    Sequence s = h.sequence;
+    if (s == null || !s.pending.remove(h)) {
+      return false;
+    }
+    waiting--;
+    if (s.slot < 0 && s.pending.isEmpty() && waitingForSlot.remove(s.id, s)) {
+      backlog.remove(s);
+    }
+    return true;
+  }
+
+  /**
+   * Arms the expiry task for {@code deadline}, replacing a later one; under the lock. A timer shut
+   * down (the server stops) arms nothing.
+   */
+  private void armExpiry(long deadline, long now) {
+    ScheduledFuture<?> task;
+    try {
+      task = timer.schedule(this::expireOverdue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      return;
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
+    }
+    expiry = task;
+    expiryDeadline = deadline;
+  }
+
+  /**
+   * Answers every request waiting here past its deadline with DEADLINE_EXCEEDED (as the scheduler
+   * answers one that timed out in its queue), then arms itself for the next deadline. The timer's
+   * task; tests call it after moving the ticker.
+   */
+  void expireOverdue() {
+    List<Held> overdue = new ArrayList<>();
+    long now;
+    lock.lock();
+    try {
+      now = ticker.nanoTime();
+      long next = Long.MAX_VALUE;
+      List<Sequence> all = new ArrayList<>(holding.values());
+      all.addAll(backlog);
+      for (Sequence s : all) {
+        for (Held h : s.pending) {
+          if (h.deadline - now <= 0) {
+            overdue.add(h);
+          } else if (h.deadline - next < 0) {
+            next = h.deadline;
+          }
+        }
+      }
+      for (Held h : overdue) {
+        remove(h);
+      }
+      expiry = null;
+      if (next != Long.MAX_VALUE && !closed) {
+        armExpiry(next, now);
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (Held h : overdue) {
+      scheduler.countNotRun(
+          SchedulerObserver.Outcome.TIMED_OUT, 1, h.arrivalNanos, h.request.options());
+      h.result.completeExceptionally(scheduler.timedOut(now - h.arrivalNanos));
+    }
   }
 
   private InferenceException notStarted(SequenceId id) {
@@ -358,11 +522,21 @@ public final class SequenceBatcher implements AutoCloseable {
   }
 
   private void sendNow(Send sent) {
+    Held h = sent.held();
     CompletableFuture<InferenceResponse> ran;
     try {
-      ran = scheduler.submit(sent.held().request(), sent.filled(), sent.held().answerOn());
+      ran = scheduler.submit(h.request(), sent.filled(), h.answerOn());
     } catch (RuntimeException e) {
       ran = CompletableFuture.failedFuture(e);
+    }
+    lock.lock();
+    try {
+      h.sent = ran;
+    } finally {
+      lock.unlock();
+    }
+    if (h.result.isCancelled()) {
+      ran.cancel(false); // cancelled between its turn and here: the scheduler drops it if queued
     }
     ran.whenComplete((r, t) -> answered(sent, r, t));
   }
@@ -392,6 +566,7 @@ public final class SequenceBatcher implements AutoCloseable {
         if (!s.pending.isEmpty()) {
           Sequence again = new Sequence(s.id, s.state.length);
           again.pending.addAll(s.pending);
+          again.pending.forEach(w -> w.sequence = again);
           again.lastNanos = s.lastNanos;
           s.pending.clear();
           claim(again, next);
@@ -510,6 +685,10 @@ public final class SequenceBatcher implements AutoCloseable {
     lock.lock();
     try {
       closed = true;
+      if (expiry != null) {
+        expiry.cancel(false);
+        expiry = null;
+      }
       for (Sequence s : holding.values()) {
         left.addAll(s.pending);
         s.pending.clear();

@@ -231,4 +231,64 @@ class SequenceBatcherTest {
     assertThat(sum(rest.getLast())).isEqualTo(1f + SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE);
     assertThat(b.waiting()).isZero();
   }
+
+  @Test
+  void aRequestThatTimesOutWaitingIsAnsweredAsTheQueueAnswersAndItsSequenceGoesOn()
+      throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> late = submit(b, request(1, 10, false, false, 1_000));
+    CompletableFuture<InferenceResponse> after = submit(b, request(1, 100, false, false));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    InferenceException e = failure(late);
+    assertThat(e.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(e.getMessage())
+        .isEqualTo("model 'acc': the request timed out after 2000 us in the queue and was not run");
+    assertThat(b.waiting()).isEqualTo(1);
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(after))
+        .as("the state the first left; the timed-out +10 never ran")
+        .isEqualTo(101f);
+    assertThat(stats.snapshot().timedOut()).isEqualTo(1);
+  }
+
+  @Test
+  void aRequestWithinItsTimeoutIsNotExpired() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> inTime =
+        submit(b, request(1, 10, false, false, 5_000_000));
+    now.addAndGet(1_000_000);
+    b.expireOverdue();
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(inTime)).isEqualTo(11f);
+  }
+
+  @Test
+  void aCancelledRequestThatWaitsDoesNotRunAndItsSequenceGoesOn() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> gone = submit(b, request(1, 10, false, false));
+    CompletableFuture<InferenceResponse> after = submit(b, request(1, 100, false, false));
+    // A start that waits for the one slot, cancelled: it leaves the backlog.
+    CompletableFuture<InferenceResponse> other = submit(b, request(2, 7, true, false));
+    assertThat(b.waiting()).isEqualTo(3);
+    gone.cancel(true);
+    other.cancel(true);
+    assertThat(b.waiting()).isEqualTo(1);
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(after)).as("the cancelled +10 never ran").isEqualTo(101f);
+    assertThat(stats.snapshot().cancelled()).isEqualTo(2);
+    // Sequence 2 never opened: its next request is not a start, so it is refused.
+    assertThatThrownBy(() -> submit(b, request(2, 1, false, false)))
+        .hasMessageContaining("must specify the START flag");
+    assertThat(sum(submit(b, request(1, 1, false, true)))).isEqualTo(102f);
+  }
 }
