@@ -156,6 +156,14 @@ public final class ModelVersion {
     return sequences;
   }
 
+  /**
+   * Requests of this version waiting or running now (Triton's pending request count): the
+   * scheduler's, and for a stateful model those waiting in its sequence batcher too.
+   */
+  public int pending() {
+    return scheduler.pending() + (sequences != null ? sequences.waiting() : 0);
+  }
+
   public ModelStatistics statistics() {
     return statistics;
   }

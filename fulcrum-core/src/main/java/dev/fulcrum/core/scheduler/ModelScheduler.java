@@ -528,6 +528,20 @@ public final class ModelScheduler implements AutoCloseable {
             options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
   }
 
+  /**
+   * Counts a request refused because a queue in front of this scheduler (the sequence batcher's)
+   * was full, as this scheduler counts one its own full queue refuses. Any thread.
+   */
+  public void countRejected(int rows, RequestOptions options) {
+    observer.rejected(
+        new SchedulerObserver.Rejected(
+            RejectReason.QUEUE_FULL,
+            Math.max(1, rows),
+            0,
+            ticker.nanoTime(),
+            options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+  }
+
   /** The answer to a request whose queue timeout passed before it ran (DEADLINE_EXCEEDED). */
   public InferenceException timedOut(long waitedNanos) {
     return new InferenceException(

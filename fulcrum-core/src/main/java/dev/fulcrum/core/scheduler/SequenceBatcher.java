@@ -270,6 +270,7 @@ public final class SequenceBatcher implements AutoCloseable {
               ? held.nextClearBit(0) < slots
               : s.slot >= 0 && !s.running && s.pending.isEmpty();
       if (!runsNow && waiting >= maxWaiting) {
+        scheduler.countRejected(1, request.options());
         throw InferenceException.exhausted(
             "model '"
                 + config.name()

@@ -226,6 +226,7 @@ class SequenceBatcherTest {
     assertThatThrownBy(() -> submit(b, request(2, 1, true, false)))
         .isInstanceOf(InferenceException.class)
         .hasMessageContaining("is overloaded");
+    assertThat(stats.snapshot().rejected()).as("both refusals count as rejections").isEqualTo(2);
     instance.gate.release(1_000_000);
     assertThat(sum(first)).isEqualTo(1f);
     assertThat(sum(rest.getLast())).isEqualTo(1f + SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE);

@@ -124,7 +124,7 @@ final class VersionTrack implements SchedulerObserver {
     } else {
       fill(values, batches, base, now, seconds, v.scheduler().instanceCount());
     }
-    values[Column.PENDING.index] = v.scheduler().pending();
+    values[Column.PENDING.index] = v.pending();
     values[Column.LOAD_RATIO.index] = Double.NaN;
     values[Column.ATTAINMENT.index] = Double.NaN;
     if (v.config().slo().hasObjective()) {

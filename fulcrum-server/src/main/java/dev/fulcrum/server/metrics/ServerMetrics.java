@@ -28,6 +28,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
@@ -652,7 +653,7 @@ public final class ServerMetrics
         rows,
         "nv_inference_pending_request_count",
         "Instantaneous number of pending requests awaiting execution per-model.",
-        r -> r.version.scheduler().pending());
+        r -> r.version.pending());
     counter(
         sb,
         names,
@@ -747,6 +748,21 @@ public final class ServerMetrics
         "nv_model_load_duration_secs",
         "Model load time in seconds",
         r -> r.version.loadDuration().toNanos() / 1e9);
+    List<Row> stateful = rows.stream().filter(r -> r.version.sequences() != null).toList();
+    gauge(
+        sb,
+        names,
+        stateful,
+        "fulcrum_sequence_slots",
+        "Sequences a stateful model version may hold open at once (its sequence batcher's slots)",
+        r -> Objects.requireNonNull(r.version.sequences()).slots());
+    gauge(
+        sb,
+        names,
+        stateful,
+        "fulcrum_sequence_slots_held",
+        "Sequences of a stateful model version holding a slot now (open, not yet ended or idle)",
+        r -> Objects.requireNonNull(r.version.sequences()).activeSequences());
   }
 
   /**

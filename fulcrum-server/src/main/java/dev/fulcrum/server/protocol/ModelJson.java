@@ -389,7 +389,7 @@ public final class ModelJson {
       f.put("timed_out", s.timedOut());
       f.put("cancelled", s.cancelled());
       f.put("invalid", s.invalid());
-      f.put("pending", mv.scheduler().pending());
+      f.put("pending", mv.pending());
       // A pipeline model's steps before and after the forward pass (not in queue or compute).
       duration(f, "preprocess", s.preprocess());
       duration(f, "postprocess", s.postprocess());

@@ -16,6 +16,7 @@ import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
+import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.testkit.StatefulModels;
 import dev.fulcrum.testkit.TestModels;
 import io.grpc.Status;
@@ -121,6 +122,13 @@ class SequenceBatcherE2eTest {
   private static HttpResponse<byte[]> rest(
       String model, String id, float input, boolean start, boolean end) throws Exception {
     return server.post(inferPath(model), body(id, input, start, end));
+  }
+
+  /** The version's {@code fulcrum} block of {@code GET v2/models/<m>/stats}. */
+  private static JsonNode fulcrumStats(String model) throws Exception {
+    HttpResponse<byte[]> r = server.get("/v2/models/" + model + "/stats");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    return E2eServer.JSON.readTree(r.body()).get("model_stats").get(0).get("fulcrum");
   }
 
   private static float sum(HttpResponse<byte[]> r) throws Exception {
@@ -376,9 +384,22 @@ class SequenceBatcherE2eTest {
         java.util.Objects.requireNonNull(
             server.service.repository().resolve(ONE_SLOT, "").sequences());
     Await.until("B waits for the slot", () -> sequences.waiting() == 1);
+    // B waits in the batcher, not in the queue: it is pending all the same, and A holds a slot.
+    assertThat(fulcrumStats(ONE_SLOT).get("pending").asInt()).isEqualTo(1);
+    ServerMetrics metrics = new ServerMetrics(false);
+    metrics.bind(server.service.repository());
+    String labels = "{model=\"" + ONE_SLOT + "\",version=\"1\"} ";
+    assertThat(metrics.scrape())
+        .contains("nv_inference_pending_request_count" + labels + "1\n")
+        .contains("fulcrum_sequence_slots" + labels + "1\n")
+        .contains("fulcrum_sequence_slots_held" + labels + "1\n");
+    long rejectedBefore = fulcrumStats(ONE_SLOT).get("rejected").asLong();
     HttpResponse<byte[]> c = rest(ONE_SLOT, "6003", 1, true, false);
     assertThat(c.statusCode()).as(text(c)).isEqualTo(429);
     assertThat(error(c)).contains("is overloaded").contains("1 sequence slots");
+    assertThat(fulcrumStats(ONE_SLOT).get("rejected").asLong())
+        .as("the batcher's 429 counts as a rejection")
+        .isEqualTo(rejectedBefore + 1);
     assertThat(b).as("B cannot run while A holds the only slot").isNotDone();
     assertThat(sum(rest(ONE_SLOT, "6001", 2, false, true))).as("A ends").isEqualTo(3f);
     assertThat(sum(b.get(60, TimeUnit.SECONDS))).as("B got the slot").isEqualTo(5f);
