@@ -607,6 +607,93 @@ async def run_grpc_aio(url):
             c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
 
 
+ACC = "accumulator"  # StatefulModels.main writes both into demo/stateful
+ACC_STR = "accumulator_str"
+
+
+def run_sequences(http_url, grpc_url):
+    """Triton's sequence API (sequence_id/sequence_start/sequence_end) against the stateful
+    accumulators: each request adds INPUT to its sequence's running sum, answered in OUTPUT."""
+    clients = {"http": (httpclient, httpclient.InferenceServerClient(http_url)),
+               "grpc": (grpcclient, grpcclient.InferenceServerClient(grpc_url))}
+
+    def inputs(mod, value):
+        i = mod.InferInput("INPUT", [1, 1], "FP32")
+        i.set_data_from_numpy(np.array([[value]], dtype=np.float32))
+        return [i]
+
+    def total(result):
+        return float(result.as_numpy("OUTPUT")[0][0])
+
+    for tag, (mod, c) in clients.items():
+        def config(c=c, tag=tag):
+            if tag == "grpc":
+                m = c.get_model_config(ACC).config
+                expect(m.HasField("sequence_batching") and not m.HasField("dynamic_batching"), m)
+                return f"{len(m.sequence_batching.control_input)} control inputs, {len(m.sequence_batching.state)} state"
+            j = c.get_model_config(ACC)
+            expect("sequence_batching" in j and "dynamic_batching" not in j, j)
+            return "sequence_batching shown"
+
+        check(f"{tag} get_model_config shows sequence_batching", config)
+
+        for model, a, b in ((ACC, 1001, 1002), (ACC_STR, "user-a", "user-b")):
+            kind = "string" if isinstance(a, str) else "numeric"
+
+            def interleaved(mod=mod, c=c, model=model, a=a, b=b):
+                steps = [(a, 1, True, False, 1), (b, 10, True, False, 10), (a, 2, False, False, 3),
+                         (b, 20, False, False, 30), (a, 3, False, True, 6), (b, 30, False, True, 60)]
+                for sid, value, start, end, want in steps:
+                    got = total(c.infer(model, inputs(mod, value), sequence_id=sid,
+                                        sequence_start=start, sequence_end=end))
+                    expect(got == want, f"sequence {sid}: {got} != {want}")
+                return "two interleaved sequences kept their own sums"
+
+            check(f"{tag} infer sequence_id ({kind}) start/end, interleaved", interleaved)
+            check(f"{tag} {kind} sequence after its end without sequence_start -> refused",
+                  lambda mod=mod, c=c, model=model, a=a: refused(
+                      lambda: c.infer(model, inputs(mod, 1), sequence_id=a), "START"))
+
+        check(f"{tag} infer without sequence_id -> refused", lambda mod=mod, c=c: refused(
+            lambda: c.infer(ACC, inputs(mod, 1)), "correlation ID"))
+        check(f"{tag} string sequence_id to a numeric-id model -> refused", lambda mod=mod, c=c: refused(
+            lambda: c.infer(ACC, inputs(mod, 1), sequence_id="x", sequence_start=True), "integer"))
+
+    def stream():
+        c = clients["grpc"][1]
+        q = queue.Queue()
+        c.start_stream(callback=lambda result, error: q.put((result, error)))
+        try:
+            for n, sid in enumerate([2001, "s-2001"]):
+                model = ACC if n == 0 else ACC_STR
+                for k in range(4):  # sent without waiting: the batcher runs them in order
+                    c.async_stream_infer(model, inputs(grpcclient, k + 1), request_id=f"{sid}-{k}",
+                                         sequence_id=sid, sequence_start=k == 0, sequence_end=k == 3)
+                sums = []
+                for _ in range(4):
+                    r, e = q.get(timeout=20)
+                    expect(e is None, e)
+                    sums.append(total(r))
+                expect(sums == [1, 3, 6, 10], f"{sid}: {sums}")
+        finally:
+            c.stop_stream()
+        return "numeric and string sequences, 4 requests each sent at once, answered 1, 3, 6, 10"
+
+    check("grpc async_stream_infer sequence_id/start/end", stream)
+
+    def http_async():
+        c = httpclient.InferenceServerClient(http_url, concurrency=4)
+        c.infer(ACC, inputs(httpclient, 5), sequence_id=3001, sequence_start=True)
+        pending = [c.async_infer(ACC, inputs(httpclient, 1), sequence_id=3001) for _ in range(4)]
+        sums = sorted(total(p.get_result()) for p in pending)
+        c.infer(ACC, inputs(httpclient, 0), sequence_id=3001, sequence_end=True)
+        c.close()
+        expect(sums == [6, 7, 8, 9], sums)
+        return "4 concurrent requests of one sequence ran one at a time"
+
+    check("http async_infer x4 in one sequence", http_async)
+
+
 def run_metrics(url):
     def scrape():
         text = urllib.request.urlopen(f"http://{url}/metrics", timeout=10).read().decode()
@@ -626,6 +713,8 @@ def main():
     ap.add_argument("--grpc", default="127.0.0.1:8001")
     ap.add_argument("--metrics", default="127.0.0.1:8002")
     ap.add_argument("--repository", default="demo/models")
+    ap.add_argument("--stateful", action="store_true",
+                    help="also run the sequence cases (the server serves demo/stateful)")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     run_http(a.http, a.repository)
@@ -633,6 +722,8 @@ def main():
     asyncio.run(run_http_aio(a.http))
     asyncio.run(run_grpc_aio(a.grpc))
     run_metrics(a.metrics)
+    if a.stateful:
+        run_sequences(a.http, a.grpc)
     failed = [n for n, ok in RESULTS if not ok]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

@@ -17,6 +17,10 @@
 # aiohttp, numpy). Point TRITON_CLIENT_GIT and TRITON_COMMON_GIT at git directories of the two
 # repositories (e.g. /work/.mirror/triton-inference-server+client/repo); nothing is committed here.
 # perf_analyzer: `pip install perf-analyzer` (it ships the binary) or PERF_ANALYZER=/path/to/binary.
+# Stateful models: the testkit's StatefulModels.main writes the accumulators (numeric and string
+# sequence ids) into demo/stateful (ignored; needs the build's target/classes), which the server
+# also serves, and the sequence API cases run against them (tritonclient's sequence_id,
+# sequence_start, sequence_end). With NO_SERVER=1 set SEQUENCES=1 when that server serves them.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -73,13 +77,30 @@ if [ -z "$PA" ]; then
   fi
 fi
 
+STATEFUL="$ROOT/demo/stateful"
+SEQ_ARGS=()
+if [ -z "${NO_SERVER:-}" ] && [ ! -f "$STATEFUL/accumulator_str/config.yaml" ]; then
+  PB_VERSION=$(sed -n 's:.*<protobuf.version>\(.*\)</protobuf.version>.*:\1:p' pom.xml | head -1)
+  "${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp "fulcrum-testkit/target/classes:fulcrum-core/target/classes:$HOME/.m2/repository/com/google/protobuf/protobuf-java/$PB_VERSION/protobuf-java-$PB_VERSION.jar" \
+    dev.fulcrum.testkit.StatefulModels "$STATEFUL" >/dev/null 2>&1 \
+    || echo "SKIP sequences: StatefulModels could not write $STATEFUL (build first)"
+fi
+SERVE_STATEFUL=()
+if [ -z "${NO_SERVER:-}" ] && [ -f "$STATEFUL/accumulator_str/config.yaml" ]; then
+  SERVE_STATEFUL=(--model-repository "$ROOT/demo/models" --model-repository "$STATEFUL"
+    --load-model accumulator --load-model accumulator_str)
+  SEQ_ARGS=(--stateful)
+elif [ -n "${NO_SERVER:-}" ] && [ -n "${SEQUENCES:-}" ]; then
+  SEQ_ARGS=(--stateful)
+fi
+
 PID=""
 if [ -z "${NO_SERVER:-}" ]; then
   LOG=$(mktemp)
   FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
     setsid ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
     --model-control-mode explicit --load-model fraud_classifier --load-model all_minilm_l6_v2 \
-    --load-model minilm_text >"$LOG" 2>&1 &
+    --load-model minilm_text "${SERVE_STATEFUL[@]}" >"$LOG" 2>&1 &
   PID=$!
   trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
   for _ in $(seq 600); do
@@ -90,7 +111,7 @@ if [ -z "${NO_SERVER:-}" ]; then
 fi
 
 "$VENV/bin/python" "$ROOT/bench/triton_clients.py" --http "127.0.0.1:$PORT" --grpc "127.0.0.1:$((PORT + 1))" \
-  --metrics "127.0.0.1:$((PORT + 2))" --repository "$ROOT/demo/models"
+  --metrics "127.0.0.1:$((PORT + 2))" --repository "$ROOT/demo/models" "${SEQ_ARGS[@]}"
 RC=$?
 
 if [ -n "$PA" ] && [ -x "$PA" ]; then

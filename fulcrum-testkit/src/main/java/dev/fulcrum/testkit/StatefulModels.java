@@ -17,9 +17,14 @@ import java.util.List;
  * STATE_OUT} taken), and its control input {@code START} (INT32) drops the state at a sequence's
  * first request: {@code OUTPUT = STATE_IN * (1 - START) + INPUT}. The control input {@code CORRID}
  * (INT64) comes back as {@code CORRID_OUT}, so a test sees which sequence a row was filled for.
+ * {@code accumulator_str} is the same with a BYTES {@code CORRID}: its sequences have string ids.
  */
 public final class StatefulModels {
   public static final String ACCUMULATOR = "accumulator";
+
+  /** The accumulator whose sequence ids are strings (CORRID is BYTES). */
+  public static final String ACCUMULATOR_STRING_IDS = "accumulator_str";
+
   public static final String INPUT = "INPUT";
   public static final String OUTPUT = "OUTPUT";
   public static final String START = "START";
@@ -33,25 +38,36 @@ public final class StatefulModels {
   private StatefulModels() {}
 
   /**
-   * Writes the accumulator for a demo: {@code <repo>/accumulator} with 8 slots on one instance,
-   * Triton's 1 s idle limit and 64 waiting requests. Argument: the repository (default {@code
-   * demo/stateful}; generated, not committed).
+   * Writes the accumulators for a demo: {@code <repo>/accumulator} and {@code
+   * <repo>/accumulator_str} (string ids), each with 8 slots on one instance, Triton's 1 s idle
+   * limit and 64 waiting requests. Argument: the repository (default {@code demo/stateful};
+   * generated, not committed).
    */
   public static void main(String[] args) throws IOException {
     Path repo = Path.of(args.length > 0 ? args[0] : "demo/stateful");
     Path folder = writeAccumulator(repo, ACCUMULATOR, 8, 1, 1_000_000, 64);
     System.out.println("wrote " + folder);
+    Path strings = repo.resolve(ACCUMULATOR_STRING_IDS);
+    accumulator(DataType.BYTES)
+        .write(strings.resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(strings.resolve("config.yaml"), accumulatorConfig(8, 1, 1_000_000, 64));
+    System.out.println("wrote " + strings);
   }
 
   /** The accumulator's graph. */
   public static OnnxModelBuilder accumulator() {
+    return accumulator(DataType.INT64);
+  }
+
+  /** The accumulator's graph with a CORRID of {@code corrid} (INT64, or BYTES for string ids). */
+  public static OnnxModelBuilder accumulator(DataType corrid) {
     return OnnxModelBuilder.create(ACCUMULATOR)
         .input(INPUT, DataType.FP32, D, 1)
         .input(START, DataType.INT32, D, 1)
-        .input(CORRID, DataType.INT64, D, 1)
+        .input(CORRID, corrid, D, 1)
         .input(STATE_IN, DataType.FP32, D, 1)
         .output(OUTPUT, DataType.FP32, D, 1)
-        .output(CORRID_OUT, DataType.INT64, D, 1)
+        .output(CORRID_OUT, corrid, D, 1)
         .output(STATE_OUT, DataType.FP32, D, 1)
         .floatInitializer("one", new long[0], 1f)
         .node(
