@@ -33,6 +33,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Triton's sequence batcher, direct strategy, in front of a stateful model version's {@link
@@ -55,6 +57,7 @@ import org.jspecify.annotations.Nullable;
  * past their queue timeout; a cancellation takes the lock from the cancelling thread.
  */
 public final class SequenceBatcher implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SequenceBatcher.class);
   private final ModelConfig config;
   private final SequenceBatchingConfig sequencing;
   private final ModelScheduler scheduler;
@@ -109,7 +112,7 @@ public final class SequenceBatcher implements AutoCloseable {
     this.idleNanos = TimeUnit.MICROSECONDS.toNanos(sequencing.maxSequenceIdleMicros());
     long period = Math.max(1_000_000, Math.min(idleNanos / 10, 100_000_000));
     this.reaper =
-        timer.scheduleWithFixedDelay(this::freeIdle, period, period, TimeUnit.NANOSECONDS);
+        timer.scheduleWithFixedDelay(this::freeIdleLogged, period, period, TimeUnit.NANOSECONDS);
   }
 
   /** One sequence: its slot, its requests not yet sent, its state (guarded by the lock). */
@@ -651,7 +654,21 @@ public final class SequenceBatcher implements AutoCloseable {
     }
   }
 
-  /** Frees the slots of sequences idle longer than the limit (the timer's task). */
+  /**
+   * The timer's task, {@link #freeIdle}: a throw would end a fixed-delay task for good (the
+   * executor drops it silently) and no idle slot would be freed again; logged, tried again next
+   * period.
+   */
+  private void freeIdleLogged() {
+    try {
+      freeIdle();
+    } catch (RuntimeException e) {
+      log.error(
+          "model '{}': freeing idle sequences failed; tried again next period", config.name(), e);
+    }
+  }
+
+  /** Frees the slots of sequences idle longer than the limit. */
   private void freeIdle() {
     List<Send> next = new ArrayList<>();
     lock.lock();
