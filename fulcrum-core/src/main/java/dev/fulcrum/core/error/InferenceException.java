@@ -2,6 +2,7 @@ package dev.fulcrum.core.error;
 
 import com.google.errorprone.annotations.FormatMethod;
 import com.google.errorprone.annotations.FormatString;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -14,19 +15,26 @@ public class InferenceException extends RuntimeException {
 
   private final ErrorCode code;
 
+  /** See {@link #retryAfter()}. */
+  private final @Nullable Duration retryAfter;
+
   public InferenceException(ErrorCode code, String message) {
     super(message);
     this.code = Objects.requireNonNull(code, "code");
+    this.retryAfter = null;
   }
 
   public InferenceException(ErrorCode code, String message, @Nullable Throwable cause) {
     super(message, cause);
     this.code = Objects.requireNonNull(code, "code");
+    this.retryAfter = null;
   }
 
-  private InferenceException(ErrorCode code, String message, boolean stackTrace) {
+  private InferenceException(
+      ErrorCode code, String message, boolean stackTrace, @Nullable Duration retryAfter) {
     super(message, null, true, stackTrace);
     this.code = Objects.requireNonNull(code, "code");
+    this.retryAfter = retryAfter;
   }
 
   /**
@@ -37,11 +45,29 @@ public class InferenceException extends RuntimeException {
    * (issue #10: refused in under 5 ms). It is never logged with a trace either.
    */
   public static InferenceException exhausted(String message) {
-    return new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, message, false);
+    return new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, message, false, null);
+  }
+
+  /**
+   * As {@link #exhausted(String)}, with how long the refused request would have waited to be served
+   * ({@link #retryAfter()}), or null when the server cannot tell.
+   */
+  public static InferenceException exhausted(String message, @Nullable Duration retryAfter) {
+    return new InferenceException(ErrorCode.RESOURCE_EXHAUSTED, message, false, retryAfter);
   }
 
   public ErrorCode code() {
     return code;
+  }
+
+  /**
+   * For a refusal under load: when a retry could be served, as the scheduler estimates it from its
+   * queue and pass times (10 ms to 10 s); transports send it as {@code Retry-After} and {@code
+   * retry-after-ms} (HTTP) or {@code grpc-retry-pushback-ms} (gRPC). Null for every other failure,
+   * and for a refusal whose end the server cannot tell: retrying a client's mistake cannot help.
+   */
+  public @Nullable Duration retryAfter() {
+    return retryAfter;
   }
 
   @FormatMethod

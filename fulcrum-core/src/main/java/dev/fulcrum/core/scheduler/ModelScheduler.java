@@ -119,6 +119,9 @@ public final class ModelScheduler implements AutoCloseable {
   private final SchedulerObserver observer;
   private final ReentrantLock lock = new ReentrantLock();
 
+  /** The retry hint of a refusal for load ({@link DrainEstimate}); fed at each pass's end. */
+  private final DrainEstimate drain;
+
   /**
    * Per worker: the condition it parks on, so that a wake-up reaches the worker {@link #choice}
    * names (one shared condition would wake the one parked longest).
@@ -372,6 +375,8 @@ public final class ModelScheduler implements AutoCloseable {
             : new StaticBatchingPolicy(policy, config.maxBatchSize());
     this.queue =
         new RequestQueue(policy, config.dynamicBatching(), config.maxBatchSize(), batching);
+    this.drain =
+        new DrainEstimate(config.batching() ? config.maxBatchSize() : 1, this.instances.size());
     this.release = new OrderedRelease(policy.preserveOrdering());
     this.paddable = config.pipeline() != null && config.pipeline().padsSequences();
     this.alone =
@@ -650,7 +655,9 @@ public final class ModelScheduler implements AutoCloseable {
         observerOf(p)
             .rejected(
                 new SchedulerObserver.Rejected(RejectReason.SLO, p.rows, 0, now, bestEffort(p)));
-        return CompletableFuture.failedFuture(InferenceException.exhausted(refusal));
+        return CompletableFuture.failedFuture(
+            InferenceException.exhausted(
+                refusal, drain.untilServed(queue.rowsAhead(level) + p.rows)));
       }
       if (bestEffortOverHalf(p)) {
         observerOf(p)
@@ -664,14 +671,15 @@ public final class ModelScheduler implements AutoCloseable {
                     + "': a best-effort request waits only while the queue is less than half full"
                     + " (max-queue-size "
                     + policy.maxQueueSize()
-                    + "; the rest is kept for requests held to the SLO); retry later"));
+                    + "; the rest is kept for requests held to the SLO); retry later",
+                drain.untilServed(queue.rows() + p.rows)));
       }
       if (!queue.offer(p)) {
         observerOf(p)
             .rejected(
                 new SchedulerObserver.Rejected(
                     RejectReason.QUEUE_FULL, p.rows, 0, now, bestEffort(p)));
-        return CompletableFuture.failedFuture(overloaded());
+        return CompletableFuture.failedFuture(overloaded(queue.rows() + p.rows));
       }
       nextSeq++;
       batching.admitted(p, now);
@@ -858,6 +866,7 @@ public final class ModelScheduler implements AutoCloseable {
     lent[index] = false;
     passEnded(index);
     batching.finished(index, rows, passNanos != RERUN ? end - start : -1, end);
+    drain.passFinished(passNanos != RERUN ? end - start : -1);
     learnPass(rows, passNanos);
     if (returnWaiters > 0 || queue.size() > 0 || closed) {
       wakeAll();
@@ -974,7 +983,8 @@ public final class ModelScheduler implements AutoCloseable {
     if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
       observer.rejected(
           new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
-      throw overloaded();
+      // Without the lock: each queued request has a row at least, so its size is a lower bound.
+      throw overloaded(queue.size() + 1);
     }
   }
 
@@ -990,13 +1000,15 @@ public final class ModelScheduler implements AutoCloseable {
         && queue.size() >= (policy.maxQueueSize() + 1) / 2;
   }
 
-  private InferenceException overloaded() {
+  /** The refusal of a full queue, its hint for {@code rows} rows to serve first. */
+  private InferenceException overloaded(int rows) {
     return InferenceException.exhausted(
         "model '"
             + config.name()
             + "' is overloaded: its queue is full (max-queue-size "
             + policy.maxQueueSize()
-            + "); retry later");
+            + "); retry later",
+        drain.untilServed(rows));
   }
 
   private int level(RequestOptions options) {
@@ -1155,6 +1167,7 @@ public final class ModelScheduler implements AutoCloseable {
         if (ran) {
           passEnded(index);
           batching.finished(index, ranRows, ranNanos, ticker.nanoTime());
+          drain.passFinished(ranNanos);
           learnPass(ranRows, passNanos);
           if (ranRows == 1) {
             // A worker's batch of several rows is not counted as contention: the worker's own
@@ -1303,7 +1316,11 @@ public final class ModelScheduler implements AutoCloseable {
             new SchedulerObserver.Rejected(
                 RejectReason.SLO, p.rows, now - p.arrivalNanos, now, bestEffort(p)));
     release.complete(
-        p, () -> p.future.completeExceptionally(InferenceException.exhausted(d.reason())));
+        p,
+        // The queue's size is read without the lock: a hint, and a request has a row at least.
+        () ->
+            p.future.completeExceptionally(
+                InferenceException.exhausted(d.reason(), drain.untilServed(queue.size() + 1))));
   }
 
   /** {@link #run}'s result when the batch was rerun member by member: not one clean pass. */

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -35,6 +36,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -535,6 +537,53 @@ class ModelSchedulerTest {
     q1.get();
     q2.get();
     assertThat(stats.snapshot().rejected()).isEqualTo(1);
+  }
+
+  @Test
+  void aFullQueuesRefusalCarriesARetryHintOnceAPassWasMeasured() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    ModelScheduler s = scheduler(SchedulingConfig.defaults().withMaxQueueSize(1), echo, stats);
+    var first = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var queued = submit(s, request("b", null, 0, 0));
+    // No pass has ended yet: the server cannot tell when there will be room.
+    assertThat(hint(submit(s, request("c", null, 0, 0)))).isNull();
+    assertThatThrownBy(s::refuseIfFull)
+        .isInstanceOfSatisfying(InferenceException.class, e -> assertThat(e.retryAfter()).isNull());
+    echo.gate.release(2);
+    first.get();
+    queued.get();
+    var running = submit(s, request("d", null, 0, 0));
+    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (s.queued() > 0) { // the worker takes "d" into a pass
+      assertThat(System.nanoTime() - giveUp).as("the worker takes a request").isNegative();
+      Thread.sleep(5);
+    }
+    var waiting = submit(s, request("e", null, 0, 0));
+    // Two passes measured: both refusals say when a retry could be served, within the clamp.
+    Duration admitted = hint(submit(s, request("f", null, 0, 0)));
+    assertThat(admitted).isBetween(DrainEstimate.MIN, DrainEstimate.MAX);
+    assertThatThrownBy(s::refuseIfFull)
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.retryAfter()).isBetween(DrainEstimate.MIN, DrainEstimate.MAX));
+    echo.gate.release(10);
+    running.get();
+    waiting.get();
+  }
+
+  /** The retry hint of a request refused at once. */
+  private static @Nullable Duration hint(CompletableFuture<InferenceResponse> refused) {
+    assertThat(refused).isCompletedExceptionally();
+    try {
+      refused.join();
+      throw new AssertionError("not refused");
+    } catch (CompletionException e) {
+      InferenceException ie = (InferenceException) e.getCause();
+      assertThat(ie.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+      return ie.retryAfter();
+    }
   }
 
   @Test
