@@ -144,7 +144,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     try {
       response = body.get();
     } catch (RuntimeException e) {
-      observer.onError(failed(e).asRuntimeException());
+      observer.onError(GrpcStatuses.exception(failed(e), e));
       return;
     }
     observer.onNext(response);
@@ -442,7 +442,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     } catch (RuntimeException e) {
       Status status = failed(e);
       ended(traced, request, status, null, 0);
-      call.onError(status.asRuntimeException());
+      call.onError(GrpcStatuses.exception(status, e));
       if (log != null) {
         slowRequest(log, GRPC, start, request, admitted, null, e, info);
       }
@@ -472,7 +472,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           } else if (failed != null) {
             Status status = failed(failed);
             ended(traced, request, status, null, ready);
-            call.onError(status.asRuntimeException());
+            call.onError(GrpcStatuses.exception(status, failed));
           }
           if (log != null) {
             slowRequest(log, GRPC, start, request, ran, response, failed, info);

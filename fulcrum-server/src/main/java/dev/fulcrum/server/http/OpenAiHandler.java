@@ -34,6 +34,7 @@ import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -377,22 +378,25 @@ final class OpenAiHandler {
     if (cause instanceof InferenceException ie) {
       String param = ie instanceof OpenAiJson.InvalidField f ? f.param() : null;
       String code = ie.code() == ErrorCode.NOT_FOUND ? "model_not_found" : null;
-      return error(Responses.status(ie.code()), ie.getMessage(), param, code);
+      return error(Responses.status(ie.code()), ie.getMessage(), param, code, ie.retryAfter());
     }
     if (cause instanceof CancellationException) {
-      return error(Responses.CLIENT_CLOSED, "the request was cancelled", null, null);
+      return error(Responses.CLIENT_CLOSED, "the request was cancelled", null, null, null);
     }
-    return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause, null, null);
+    return error(
+        HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause, null, null, null);
   }
 
   private static Reply error(
-      HttpResponseStatus status, String message, @Nullable String param, @Nullable String code) {
+      HttpResponseStatus status,
+      String message,
+      @Nullable String param,
+      @Nullable String code,
+      @Nullable Duration retryAfter) {
     byte[] body = OpenAiJson.error(message, type(status), param, code(status, code));
     return alloc -> {
       FullHttpResponse r = Responses.jsonBytes(alloc, status, body);
-      if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
-        r.headers().set(HttpHeaderNames.RETRY_AFTER, "1"); // as Responses.error
-      }
+      Responses.retryHeaders(r.headers(), status, retryAfter); // as the OIP paths
       return r;
     };
   }

@@ -15,10 +15,14 @@ import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import org.jspecify.annotations.Nullable;
 
 /** Builds JSON responses and maps core errors to HTTP statuses with OIP error bodies. */
 final class Responses {
@@ -76,14 +80,43 @@ final class Responses {
 
   /** An OIP error: {@code {"error": message}}. */
   static Reply error(HttpResponseStatus status, String message) {
+    return error(status, message, null);
+  }
+
+  /** An OIP error with the core's retry hint ({@link #retryHeaders}). */
+  static Reply error(HttpResponseStatus status, String message, @Nullable Duration retryAfter) {
     byte[] bytes = JsonStreams.object("error", message); // no databind: a fresh server's 503s
     return alloc -> {
       FullHttpResponse r = jsonBytes(alloc, status, bytes);
-      if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
-        r.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
-      }
+      retryHeaders(r.headers(), status, retryAfter);
       return r;
     };
+  }
+
+  /** The retry hint in milliseconds, which OpenAI's SDKs read before {@code Retry-After}. */
+  static final AsciiString RETRY_AFTER_MS = AsciiString.cached("retry-after-ms");
+
+  /**
+   * The retry headers of a refusal, the one place both the OIP and the OpenAI paths set them. With
+   * the core's hint ({@link InferenceException#retryAfter()}: when a retry could be served, 10 ms
+   * to 10 s) on a 429 or 503: {@code Retry-After} in whole seconds rounded up (RFC 9110
+   * delay-seconds is an integer, and rounding down would ask for a retry before the estimate) and
+   * {@code retry-after-ms} with the milliseconds (the OpenAI Python SDK prefers it and waits that
+   * long when it is in (0, 60] s). Without a hint a 429 keeps {@code Retry-After: 1}, as it always
+   * had; no other status gets either header.
+   */
+  static void retryHeaders(
+      HttpHeaders headers, HttpResponseStatus status, @Nullable Duration retryAfter) {
+    boolean overload =
+        status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)
+            || status.equals(HttpResponseStatus.SERVICE_UNAVAILABLE);
+    if (overload && retryAfter != null) {
+      long ms = Math.max(1, (retryAfter.toNanos() + 999_999) / 1_000_000);
+      headers.set(HttpHeaderNames.RETRY_AFTER, Long.toString((ms + 999) / 1000));
+      headers.set(RETRY_AFTER_MS, Long.toString(ms));
+    } else if (status.equals(HttpResponseStatus.TOO_MANY_REQUESTS)) {
+      headers.set(HttpHeaderNames.RETRY_AFTER, "1");
+    }
   }
 
   /**
@@ -113,7 +146,7 @@ final class Responses {
   static Reply error(Throwable t) {
     Throwable cause = cause(t);
     if (cause instanceof InferenceException ie) {
-      return error(status(ie.code()), ie.getMessage());
+      return error(status(ie.code()), ie.getMessage(), ie.retryAfter());
     }
     return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + cause);
   }
