@@ -161,12 +161,15 @@ class OpenAiRefusalsE2eTest {
             + "queue-policy:\n  max-queue-size: 1\n");
     // The pipeline's passes of the MiniLM file wait for the gate: the queue fills and stays full.
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), "all_minilm_l6_v2");
+    runtime.ungated.set(1); // one pass runs freely: the scheduler has measured a pass
     try (E2eServer server =
         E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
       List<CompletableFuture<HttpResponse<byte[]>>> held = new ArrayList<>();
       HttpResponse<byte[]> refused = null;
       try {
         String body = "{\"model\":\"minilm_text\",\"input\":\"hello world\"}";
+        HttpResponse<byte[]> warm = server.post("/v1/embeddings", body);
+        assertThat(warm.statusCode()).as(text(warm)).isEqualTo(200);
         held.add(server.sendAsync(server.jsonRequest("/v1/embeddings", body)));
         assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
         // Each further request is held (queued) or refused; the queue is bounded, so one is
@@ -190,9 +193,13 @@ class OpenAiRefusalsE2eTest {
         assertThat(error.get("type").asText()).isEqualTo("rate_limit_exceeded");
         assertThat(error.get("code").asText()).isEqualTo("rate_limit_exceeded");
         assertThat(error.get("message").asText()).contains("queue is full");
-        // The Python SDK waits what retry-after-ms, else Retry-After says (0 < s <= 120), before
-        // it retries a 429; without either it backs off 0.5 s, doubling.
-        assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
+        // The Python SDK waits what retry-after-ms, else Retry-After says (0 < s <= 60, 120 in
+        // later releases), before it retries a 429; without either it backs off 0.5 s, doubling.
+        // Both carry the scheduler's hint (10 ms .. 10 s), Retry-After rounded up to seconds.
+        long ms = Long.parseLong(refused.headers().firstValue("retry-after-ms").orElseThrow());
+        assertThat(ms).isBetween(10L, 10_000L);
+        assertThat(refused.headers().firstValue("Retry-After"))
+            .hasValue(Long.toString((ms + 999) / 1000));
         assertThat(refused.headers().firstValue("Content-Type")).hasValue("application/json");
       } finally {
         runtime.open.countDown();

@@ -1,0 +1,142 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.inferPath;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.Await;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import dev.fulcrum.testkit.TestModels;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The retry hint of an overload refusal over real sockets, asserting what the refusal says, never
+ * how long anything took: once a pass was measured, a full queue's 429 carries {@code Retry-After}
+ * (whole seconds) and {@code retry-after-ms}, and its gRPC RESOURCE_EXHAUSTED the {@code
+ * grpc-retry-pushback-ms} trailer, both within the hint's 10 ms .. 10 s; a refusal that retrying
+ * cannot help (a bad request, an unknown model) carries neither.
+ */
+class RetryHintE2eTest {
+  private static final String MODEL = TestModels.ADD_SUB_INT32;
+  private static final Metadata.Key<String> PUSHBACK =
+      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+  @TempDir Path repo;
+
+  private static String request() {
+    String row = "[" + "1,".repeat(15) + "1]";
+    return """
+        {"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":%s},
+                   {"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":%s}]}"""
+        .formatted(row, row);
+  }
+
+  private static ModelInferRequest grpcRequest(String model) {
+    ByteBuffer ones = ByteBuffer.allocate(16 * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < 16; i++) {
+      ones.putInt(1);
+    }
+    ByteString raw = ByteString.copyFrom(ones.flip());
+    ModelInferRequest.Builder b = ModelInferRequest.newBuilder().setModelName(model);
+    for (String name : List.of("INPUT0", "INPUT1")) {
+      b.addInputs(
+          ModelInferRequest.InferInputTensor.newBuilder()
+              .setName(name)
+              .setDatatype("INT32")
+              .addAllShape(List.of(1L, 16L)));
+      b.addRawInputContents(raw);
+    }
+    return b.build();
+  }
+
+  @Test
+  void aFullQueuesRefusalSaysWhenToRetryOnRestAndGrpc() throws Exception {
+    TestModels.writeModel(repo, MODEL);
+    Files.writeString(
+        repo.resolve(MODEL).resolve("config.yaml"), "queue-policy:\n  max-queue-size: 1\n");
+    GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
+    runtime.ungated.set(1); // one pass runs freely, so the scheduler has measured a pass
+    try (E2eServer server =
+        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+      E2eServer.GrpcPort grpc = server.startGrpc();
+      var stub =
+          GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+              .withDeadlineAfter(60, TimeUnit.SECONDS);
+      List<CompletableFuture<HttpResponse<byte[]>>> held = new ArrayList<>();
+      try {
+        HttpResponse<byte[]> warm = server.post(inferPath(MODEL), request());
+        assertThat(warm.statusCode()).as(text(warm)).isEqualTo(200);
+        // One request holds the worker in the engine, one waits: the queue (1) is full.
+        held.add(server.sendAsync(server.jsonRequest(inferPath(MODEL), request())));
+        assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+        held.add(server.sendAsync(server.jsonRequest(inferPath(MODEL), request())));
+        Await.until(
+            "the queue holds a request",
+            () ->
+                E2eServer.JSON
+                        .readTree(server.get("/v2/models/" + MODEL + "/stats").body())
+                        .at("/model_stats/0/fulcrum/pending")
+                        .asInt()
+                    == 2);
+
+        // REST: 429 with the hint in whole seconds (rounded up) and in milliseconds.
+        HttpResponse<byte[]> refused = server.post(inferPath(MODEL), request());
+        assertThat(refused.statusCode()).as(text(refused)).isEqualTo(429);
+        long ms = Long.parseLong(refused.headers().firstValue("retry-after-ms").orElseThrow());
+        assertThat(ms).isBetween(10L, 10_000L);
+        assertThat(refused.headers().firstValue("Retry-After"))
+            .hasValue(Long.toString((ms + 999) / 1000));
+
+        // gRPC: RESOURCE_EXHAUSTED with gRFC A6's pushback trailer.
+        assertThatThrownBy(() -> stub.modelInfer(grpcRequest(MODEL)))
+            .isInstanceOfSatisfying(
+                StatusRuntimeException.class,
+                e -> {
+                  assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                  assertThat(e.getTrailers()).isNotNull();
+                  String pushback = e.getTrailers().get(PUSHBACK);
+                  assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
+                  assertThat(Long.parseLong(pushback)).isBetween(10L, 10_000L);
+                });
+
+        // Refusals that retrying cannot help carry no hint.
+        HttpResponse<byte[]> unknown = server.post(inferPath("no_such_model"), request());
+        assertThat(unknown.statusCode()).as(text(unknown)).isEqualTo(404);
+        assertThat(unknown.headers().firstValue("retry-after-ms")).isEmpty();
+        assertThat(unknown.headers().firstValue("Retry-After")).isEmpty();
+        assertThatThrownBy(() -> stub.modelInfer(grpcRequest("no_such_model")))
+            .isInstanceOfSatisfying(
+                StatusRuntimeException.class,
+                e -> {
+                  assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                  assertThat(e.getTrailers() == null ? null : e.getTrailers().get(PUSHBACK))
+                      .isNull();
+                });
+      } finally {
+        runtime.open.countDown();
+      }
+      for (CompletableFuture<HttpResponse<byte[]>> f : held) {
+        HttpResponse<byte[]> r = f.get(60, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+      }
+    }
+  }
+}
