@@ -62,7 +62,7 @@ public class InferenceException extends RuntimeException {
 
   /**
    * For a refusal under load: when a retry could be served, as the scheduler estimates it from its
-   * queue and pass times (10 ms to 10 s); transports send it as {@code Retry-After} and {@code
+   * queue and pass times (100 ms to 10 s); transports send it as {@code Retry-After} and {@code
    * retry-after-ms} (HTTP) or {@code grpc-retry-pushback-ms} (gRPC). Null for every other failure,
    * and for a refusal whose end the server cannot tell: retrying a client's mistake cannot help.
    */

@@ -12,17 +12,20 @@ import org.jspecify.annotations.Nullable;
  * max-batch-size, spread over the instances; each round of batches takes one pass. The pass time is
  * a moving average of the clean passes this scheduler ran (any batch size: under overload, where
  * refusals happen, the passes are full ones). So the hint is {@code ceil(ceil(rows / maxBatchSize)
- * / instances) × mean pass}, clamped to {@link #MIN} … {@link #MAX}: below 10 ms a retry is as good
- * as at once (and the OpenAI SDK ignores a hint of 0), above 10 s the queue's future is not known
- * and the client's own backoff should decide. None before the first pass is measured: the server
- * cannot tell. It is a hint, not a promise: arrivals in the meantime may fill the queue again.
+ * / instances) × mean pass}, clamped to {@link #MIN} … {@link #MAX}: not below 100 ms, because a
+ * queue of a fast model drains in a few milliseconds but under sustained overload refills as fast,
+ * so a retry that soon mostly meets the same full queue (and the OpenAI SDK, which adds no jitter
+ * to a hint, would spend its two retries within milliseconds); above 10 s the queue's future is not
+ * known and the client's own backoff should decide. None before the first pass is measured: the
+ * server cannot tell. It is a hint, not a promise: arrivals in the meantime may fill the queue
+ * again.
  *
  * <p>Written under its scheduler's lock (each pass's end); read from any thread (the average is
  * volatile, so a transport's early refusal reads it without the lock).
  */
 final class DrainEstimate {
   /** The shortest hint given. */
-  static final Duration MIN = Duration.ofMillis(10);
+  static final Duration MIN = Duration.ofMillis(100);
 
   /** The longest hint given. */
   static final Duration MAX = Duration.ofSeconds(10);

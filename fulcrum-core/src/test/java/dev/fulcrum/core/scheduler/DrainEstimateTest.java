@@ -20,12 +20,12 @@ class DrainEstimateTest {
   @Test
   void roundsOfFullBatchesOverTheInstancesTimesThePass() {
     DrainEstimate d = new DrainEstimate(8, 2);
-    d.passFinished(40 * MS);
-    // 33 rows: 5 batches of 8, over 2 instances: 3 rounds of 40 ms.
-    assertThat(d.untilServed(33)).isEqualTo(Duration.ofMillis(120));
+    d.passFinished(400 * MS);
+    // 33 rows: 5 batches of 8, over 2 instances: 3 rounds of 400 ms.
+    assertThat(d.untilServed(33)).isEqualTo(Duration.ofMillis(1200));
     // One row still waits one pass.
-    assertThat(d.untilServed(1)).isEqualTo(Duration.ofMillis(40));
-    assertThat(d.untilServed(0)).isEqualTo(Duration.ofMillis(40));
+    assertThat(d.untilServed(1)).isEqualTo(Duration.ofMillis(400));
+    assertThat(d.untilServed(0)).isEqualTo(Duration.ofMillis(400));
   }
 
   @Test
@@ -44,10 +44,10 @@ class DrainEstimateTest {
   }
 
   @Test
-  void clampedToTenMillisecondsAndTenSeconds() {
+  void clampedToAHundredMillisecondsAndTenSeconds() {
     DrainEstimate d = new DrainEstimate(4, 1);
     d.passFinished(MS);
-    assertThat(d.untilServed(4)).isEqualTo(DrainEstimate.MIN).isEqualTo(Duration.ofMillis(10));
+    assertThat(d.untilServed(4)).isEqualTo(DrainEstimate.MIN).isEqualTo(Duration.ofMillis(100));
     assertThat(d.untilServed(1_000_000)).isEqualTo(DrainEstimate.MAX);
     assertThat(DrainEstimate.MAX).isEqualTo(Duration.ofSeconds(10));
   }

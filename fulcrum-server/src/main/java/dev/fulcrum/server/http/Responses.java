@@ -98,7 +98,7 @@ final class Responses {
 
   /**
    * The retry headers of a refusal, the one place both the OIP and the OpenAI paths set them. With
-   * the core's hint ({@link InferenceException#retryAfter()}: when a retry could be served, 10 ms
+   * the core's hint ({@link InferenceException#retryAfter()}: when a retry could be served, 100 ms
    * to 10 s) on a 429 or 503: {@code Retry-After} in whole seconds rounded up (RFC 9110
    * delay-seconds is an integer, and rounding down would ask for a retry before the estimate) and
    * {@code retry-after-ms} with the milliseconds (the OpenAI Python SDK prefers it and waits that
