@@ -181,7 +181,7 @@ class TuneEndToEndTest {
         runTune(
             "--model-repository", repo.toString(),
             "--model", "fraud_classifier",
-            "--trial-seconds", "0.3",
+            "--trial-seconds", "1",
             "--concurrency", "2",
             "--slo-p99-ms", "2000",
             "--compare", out.resolve("recommended.yaml").toString(),
