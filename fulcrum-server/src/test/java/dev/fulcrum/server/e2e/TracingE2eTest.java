@@ -270,25 +270,11 @@ class TracingE2eTest {
     md.put(
         Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER),
         "00-" + traceId + "-" + PARENT + "-01");
-    InferTensorContents.Builder contents = InferTensorContents.newBuilder();
-    for (float f : new float[] {2500, 3, 0.9f, 800, 14, 20, 1, 0}) {
-      contents.addFp32Contents(f);
-    }
     ModelInferResponse r =
         GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
             .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
             .withDeadlineAfter(30, TimeUnit.SECONDS)
-            .modelInfer(
-                ModelInferRequest.newBuilder()
-                    .setModelName("fraud_classifier")
-                    .addInputs(
-                        ModelInferRequest.InferInputTensor.newBuilder()
-                            .setName("features")
-                            .setDatatype("FP32")
-                            .addShape(1)
-                            .addShape(8)
-                            .setContents(contents))
-                    .build());
+            .modelInfer(grpcRequest("fraud_classifier", ""));
     assertThat(r.getParametersMap()).doesNotContainKey("total_us");
     Span s = serverSpanWithChildren(traceId, "inference.GRPCInferenceService/ModelInfer");
     assertThat(attribute(s, "rpc.grpc.status_code")).isEqualTo("0");
