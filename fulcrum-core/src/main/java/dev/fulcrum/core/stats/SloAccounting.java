@@ -8,6 +8,7 @@ import dev.fulcrum.core.scheduler.Ticker;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Live accounting of one model version against its latency objective and price: SLO attainment,
@@ -64,6 +65,9 @@ public final class SloAccounting implements SchedulerObserver {
    * @param rejected requests refused without running (queue full or SLO)
    * @param sloRejected of those, refused or dropped for the objective
    * @param timedOut requests whose queue timeout passed
+   * @param loadMisses requests the objective applies to (best-effort ones left out) that were
+   *     refused (queue full or SLO) or timed out in the queue: the misses the scheduler puts down
+   *     to the work ahead of them, what the observed bound is from ({@link Observed})
    * @param attainment withinSlo / (requests - bestEffort) (NaN without such requests or without an
    *     objective)
    * @param p50Ms latency percentiles of the requests answered successfully (NaN without any)
@@ -81,6 +85,7 @@ public final class SloAccounting implements SchedulerObserver {
       long rejected,
       long sloRejected,
       long timedOut,
+      long loadMisses,
       double attainment,
       double p50Ms,
       double p95Ms,
@@ -100,6 +105,8 @@ public final class SloAccounting implements SchedulerObserver {
    * @param windows 10 s, 60 s, 300 s, then since start
    * @param policy the batching policy's state now
    * @param cpu the process's CPU use over about the last 10 s ({@link ProcessCpu}), all models
+   * @param observed the {@value #LOAD_WINDOW} window's misses for load and the observed bound held
+   *     from an earlier one, as read with the snapshot
    */
   public record Snapshot(
       double latencyMs,
@@ -108,7 +115,8 @@ public final class SloAccounting implements SchedulerObserver {
       int instances,
       List<Window> windows,
       PolicyState policy,
-      ProcessCpu.Usage cpu) {
+      ProcessCpu.Usage cpu,
+      Observed observed) {
 
     /** The window named {@code name} ({@code 10s}, {@code 60s}, {@code 300s}, {@code start}). */
     public Window window(String name) {
@@ -123,20 +131,67 @@ public final class SloAccounting implements SchedulerObserver {
      * ended over the {@value #LOAD_WINDOW} window (answered, failed, timed out or refused: what was
      * offered) a second, over the lower of the capacity the policy's pass times give ({@link
      * SloCapacity}, in requests a second at the window's rows a request: its predictions over the
-     * requests that ran, 1 without any) and the process's CPU bound ({@link Load#of}).
+     * requests that ran, 1 without any), the process's CPU bound and, while the window's misses for
+     * load exceed what the objective allows, the observed bound ({@link Load#of}).
      */
     public Load load() {
-      return loadOf(latencyMs, instances, policy, window(LOAD_WINDOW), cpu);
+      return loadOf(latencyMs, instances, policy, window(LOAD_WINDOW), cpu, observed);
     }
   }
 
   private static Load loadOf(
-      double latencyMs, int instances, PolicyState policy, Window w, ProcessCpu.Usage cpu) {
+      double latencyMs,
+      int instances,
+      PolicyState policy,
+      Window w,
+      ProcessCpu.Usage cpu,
+      Observed observed) {
     SloCapacity capacity =
         SloCapacity.of(Math.round(latencyMs * 1e6), instances, policy.passTimes());
     long ran = w.requests() - w.rejected() - w.timedOut();
     double rowsPerRequest = ran > 0 && w.predictions() > 0 ? (double) w.predictions() / ran : 1;
-    return Load.of(capacity, rowsPerRequest, w.requests() / w.seconds(), cpu);
+    return Load.of(capacity, rowsPerRequest, w.requests() / w.seconds(), cpu, observed);
+  }
+
+  /**
+   * The observed bound last seen in a window that missed the objective for load, in requests a
+   * second, and when, on the schedulers' clock. Replaced whole (a benign race: two reads of the
+   * same window compute the same figure).
+   */
+  private record Held(double perSecond, long atNanos) {}
+
+  private volatile @Nullable Held held;
+
+  /**
+   * How long an observed bound is held after the window that showed it (the longest window's
+   * length): see {@link Observed}.
+   */
+  public static final int HOLD_SECONDS = LONGEST_WINDOW_SECONDS;
+
+  /**
+   * The {@value #LOAD_WINDOW} window's evidence, and the bound held from an earlier one: a window
+   * that misses the objective for load replaces what is held with its own bound; one that does not
+   * drops it once it is {@value #HOLD_SECONDS} s old, or as soon as the offered rate reaches it
+   * (the replica took that much within the objective: the bound no longer holds). Called at a read,
+   * not on a request's path.
+   */
+  private Observed observed(Window w, long now) {
+    Observed o = new Observed(w.requests() - w.bestEffort(), w.loadMisses(), slo.percentile());
+    double offered = w.requests() / w.seconds();
+    if (o.missed()) {
+      held = new Held(offered / o.ratio(), now);
+      return o;
+    }
+    Held h = held;
+    if (h == null) {
+      return o;
+    }
+    long age = now - h.atNanos();
+    if (age > HOLD_SECONDS * 1_000_000_000L || offered >= h.perSecond()) {
+      held = null;
+      return o;
+    }
+    return o.holding(h.perSecond(), age / 1e9);
   }
 
   /**
@@ -160,7 +215,14 @@ public final class SloAccounting implements SchedulerObserver {
      * The process's CPU: its CPU budget fills before the model's instances do (the transport's work
      * per request, which the pass times do not see, is what bounds it).
      */
-    CPU;
+    CPU,
+    /**
+     * What the replica was seen to serve: it refuses (or times out) more of the requests the
+     * objective applies to than the objective allows, so it is past its capacity whatever the two
+     * models say, and the capacity is at most the rate it took over the objective's percentile
+     * ({@link Observed}).
+     */
+    OBSERVED;
 
     /** The bound's name as the {@code /slo} document writes it. */
     public String label() {
@@ -188,6 +250,98 @@ public final class SloAccounting implements SchedulerObserver {
   }
 
   /**
+   * What the {@value #LOAD_WINDOW} window shows of the objective held or missed for load: the
+   * evidence the observed bound of {@link Load#of} is from. Immutable.
+   *
+   * <p>The bound. A replica whose scheduler refuses (queue full, or the SLO policy's verdict that a
+   * request cannot end in time behind the work ahead of it) or times out more of the requests the
+   * objective applies to than the objective allows (1 − percentile of them) is past its capacity at
+   * the objective, whatever the pass times and the CPU readings say: it is missing its objective
+   * for load. How far past: had it a capacity C, then offered more than C it would still take at
+   * least what it takes at C, of which the objective asks p (the percentile) to be in time; so C ≤
+   * S / p, with S the rate of requests it took (those not refused or timed out). Over the window,
+   * the load against that bound is p × requests / taken = p / (1 − m), m the share missed for load:
+   * exactly 1 where m is the objective's allowance 1 − p, and rising as more is refused (0.99 /
+   * 0.32 ≈ 3.1 with 68 % refused at the 99th percentile). It applies only past the allowance and
+   * with at least {@value #MIN_LOAD_MISSES} such misses in the window (a few refusals of a burst at
+   * a trickle are not the replica's capacity): below that the models alone state the capacity, so
+   * this is the one place the load ratio may step, from the models' figure up to 1, and only when
+   * the objective is being missed. Late answers and failures are not counted (an answer late for a
+   * slow input, or a failing model, is not fixed by more replicas), nor are best-effort requests,
+   * to which the objective does not apply.
+   *
+   * <p>Held. A bound seen is the replica's capacity under the conditions of that window, and it
+   * stays true after the refusals stop because the load fell (an autoscaler added replicas): were
+   * it forgotten with the window, the ratio would fall back to the models' figure, the autoscaler
+   * would remove the replicas again, and the replica would refuse again, a cycle of the
+   * autoscaler's scale-down delay. So the last bound seen is held for {@value #HOLD_SECONDS} s (the
+   * longest window) and stated against the offered rate while the window no longer misses: a
+   * replica scaled out to a ratio of 0.7 on it reads 0.7, not its models' figure. It is dropped as
+   * soon as the replica is offered as much without missing (the bound was too low: the conditions
+   * changed), and replaced by the next window that misses.
+   *
+   * @param requests requests the objective applies to that ended in the window
+   * @param loadMisses of those, the ones refused or timed out in the queue
+   * @param percentile the objective's percentile, in percent (e.g. 99)
+   * @param heldPerSecond the bound held from an earlier window, in requests a second (NaN: none)
+   * @param heldSeconds how long ago that window was read (NaN: none)
+   */
+  public record Observed(
+      long requests, long loadMisses, double percentile, double heldPerSecond, double heldSeconds) {
+    /** Nothing observed: the bound does not apply. */
+    public static final Observed NONE = new Observed(0, 0, SloConfig.DEFAULT_PERCENTILE);
+
+    /** A window's evidence, with nothing held. */
+    public Observed(long requests, long loadMisses, double percentile) {
+      this(requests, loadMisses, percentile, Double.NaN, Double.NaN);
+    }
+
+    /** This window's evidence holding a bound seen {@code seconds} ago. */
+    public Observed holding(double perSecond, double seconds) {
+      return new Observed(requests, loadMisses, percentile, perSecond, seconds);
+    }
+
+    /**
+     * The observed bound in requests a second at {@code offeredPerSecond}: this window's where it
+     * misses the objective for load, else the one held (NaN: none).
+     */
+    public double perSecond(double offeredPerSecond) {
+      return missed() ? offeredPerSecond / ratio() : heldPerSecond;
+    }
+
+    /** The misses for load the objective allows over the window: (1 − percentile) × requests. */
+    public double allowedMisses() {
+      return requests * (1 - percentile / 100);
+    }
+
+    /**
+     * Whether the objective is being missed for load: more misses than it allows, and at least
+     * {@value #MIN_LOAD_MISSES}.
+     */
+    public boolean missed() {
+      return loadMisses >= MIN_LOAD_MISSES && loadMisses > allowedMisses();
+    }
+
+    /**
+     * The load against the observed bound, p / (1 − m), at least 1 (NaN unless {@link #missed}).
+     * With every request refused, as if one had been taken (a finite figure, far above 1).
+     */
+    public double ratio() {
+      if (!missed()) {
+        return Double.NaN;
+      }
+      long taken = Math.max(1, requests - loadMisses);
+      return Math.max(1, percentile / 100 * requests / taken);
+    }
+  }
+
+  /**
+   * The fewest misses for load in the {@value #LOAD_WINDOW} window for the observed bound to apply
+   * (one a second): fewer are a burst's, not a capacity.
+   */
+  public static final int MIN_LOAD_MISSES = 10;
+
+  /**
    * A version's load against its capacity at the objective. Immutable.
    *
    * @param capacity what the pass times give, in rows a second, and whether it is known
@@ -197,13 +351,17 @@ public final class SloAccounting implements SchedulerObserver {
    * @param cpuLoad the CPU side of the load: the process's use beyond its background allowance over
    *     its budget beyond it, 0 to 1 (0 when {@link CpuState#IDLE}, NaN when unknown)
    * @param cpuPerSecond the CPU bound in requests a second (NaN unless {@link CpuState#KNOWN})
-   * @param capacityPerSecond the lower of the two, in requests a second (NaN unless the pass bound
-   *     is stated; 0 when the objective is too tight for any batch size)
-   * @param bound which of the two it is
+   * @param observed the window's misses for load the observed bound is from
+   * @param observedPerSecond the observed bound in requests a second: the offered rate over {@link
+   *     Observed#ratio} (NaN unless {@link Observed#missed})
+   * @param capacityPerSecond the lowest of the three, in requests a second (NaN unless the pass
+   *     bound is stated; 0 when the objective is too tight for any batch size)
+   * @param bound which of the three it is
    * @param rowsPerRequest the rows a request the requests a second are at
    * @param offeredPerSecond the requests a second offered over the {@value #LOAD_WINDOW} window
    * @param ratio offered over capacity (NaN unless a capacity above 0 is known: more replicas do
-   *     not help an objective too tight for one): the larger of the pass load and {@code cpuLoad}
+   *     not help an objective too tight for one): the largest of the pass load, {@code cpuLoad} and
+   *     the observed load
    */
   public record Load(
       SloCapacity capacity,
@@ -212,6 +370,8 @@ public final class SloAccounting implements SchedulerObserver {
       CpuState cpuState,
       double cpuLoad,
       double cpuPerSecond,
+      Observed observed,
+      double observedPerSecond,
       double capacityPerSecond,
       Bound bound,
       double rowsPerRequest,
@@ -227,7 +387,7 @@ public final class SloAccounting implements SchedulerObserver {
     public static final double CPU_FLOOR = 0.05;
 
     /**
-     * The load from the pass bound and the process's CPU use.
+     * The load from the pass bound, the process's CPU use and what the window observed.
      *
      * <p>The CPU bound. The process's CPU is taken as a background b ({@link #CPU_FLOOR} of its
      * allowed cores) plus a cost per request: at an offered rate r it uses own = b + c·r, so with a
@@ -251,16 +411,24 @@ public final class SloAccounting implements SchedulerObserver {
      * them all), and at a full budget every model's ratio reaches 1, whichever model's requests
      * cost the CPU.
      *
+     * <p>The observed bound ({@link Observed}) caps the two where the objective is being missed for
+     * load: the models are estimates, and one that misses what delays a request (a wait for a CPU
+     * at each wake-up on a shared node, which neither the pass times nor a CPU pressure that is a
+     * share of the wall time see in full) would otherwise state a replica that refuses most of its
+     * requests as lightly loaded. The capacity stated is the lowest of the three.
+     *
      * @param capacity the pass bound, in rows a second
      * @param rowsPerRequest rows a request, on average (at least 1)
      * @param offeredPerSecond requests offered a second over the window
      * @param cpu the process's CPU use over about the same window
+     * @param observed the window's misses for load
      */
     public static Load of(
         SloCapacity capacity,
         double rowsPerRequest,
         double offeredPerSecond,
-        ProcessCpu.Usage cpu) {
+        ProcessCpu.Usage cpu,
+        Observed observed) {
       double passes = capacity.stated() ? capacity.requestsPerSecond(rowsPerRequest) : Double.NaN;
       double own = cpu.ownCores();
       double budget = cpu.budgetCores();
@@ -281,6 +449,11 @@ public final class SloAccounting implements SchedulerObserver {
       }
       Bound bound = cpuBound < passes ? Bound.CPU : Bound.PASSES;
       double stated = bound == Bound.CPU ? cpuBound : passes;
+      double observedBound = observed.perSecond(offeredPerSecond);
+      if (observedBound < stated) {
+        bound = Bound.OBSERVED;
+        stated = observedBound;
+      }
       boolean known = capacity.state() == SloCapacity.State.KNOWN && stated > 0;
       return new Load(
           capacity,
@@ -289,11 +462,24 @@ public final class SloAccounting implements SchedulerObserver {
           state,
           cpuLoad,
           cpuBound,
+          observed,
+          observedBound,
           stated,
           bound,
           Math.max(1, rowsPerRequest),
           offeredPerSecond,
           known ? offeredPerSecond / stated : Double.NaN);
+    }
+
+    /**
+     * The load from the pass and CPU bounds alone, with nothing observed ({@link Observed#NONE}).
+     */
+    public static Load of(
+        SloCapacity capacity,
+        double rowsPerRequest,
+        double offeredPerSecond,
+        ProcessCpu.Usage cpu) {
+      return of(capacity, rowsPerRequest, offeredPerSecond, cpu, Observed.NONE);
     }
   }
 
@@ -306,6 +492,7 @@ public final class SloAccounting implements SchedulerObserver {
     long rejected;
     long sloRejected;
     long timedOut;
+    long loadMisses;
     long predictions;
     long busyNanos;
     final int[] latency = new int[LATENCY_BUCKETS];
@@ -318,6 +505,7 @@ public final class SloAccounting implements SchedulerObserver {
       rejected = 0;
       sloRejected = 0;
       timedOut = 0;
+      loadMisses = 0;
       predictions = 0;
       busyNanos = 0;
       Arrays.fill(latency, 0);
@@ -330,6 +518,7 @@ public final class SloAccounting implements SchedulerObserver {
       sum.rejected += rejected;
       sum.sloRejected += sloRejected;
       sum.timedOut += timedOut;
+      sum.loadMisses += loadMisses;
       sum.predictions += predictions;
       sum.busyNanos += busyNanos;
       for (int i = 0; i < LATENCY_BUCKETS; i++) {
@@ -398,6 +587,8 @@ public final class SloAccounting implements SchedulerObserver {
       b.rejected++;
       if (e.bestEffort()) {
         b.bestEffort++;
+      } else {
+        b.loadMisses++;
       }
       if (e.reason() == RejectReason.SLO) {
         b.sloRejected++;
@@ -422,6 +613,9 @@ public final class SloAccounting implements SchedulerObserver {
         }
         if (e.outcome() == Outcome.TIMED_OUT) {
           b.timedOut++;
+          if (!e.bestEffort()) {
+            b.loadMisses++;
+          }
         }
       }
     }
@@ -609,6 +803,7 @@ public final class SloAccounting implements SchedulerObserver {
       total.addTo(all);
       windows.add(window("start", new Span(all, now - startNanos, machineSinceStart)));
     }
+    Window loadWindow = windows.get(WINDOWS_SECONDS.indexOf(LOAD_WINDOW_SECONDS));
     return new Snapshot(
         slo.latencyNanos() / 1e6,
         slo.percentile(),
@@ -616,7 +811,8 @@ public final class SloAccounting implements SchedulerObserver {
         instances,
         List.copyOf(windows),
         policy,
-        ledger.processCpu().usage());
+        ledger.processCpu().usage(),
+        observed(loadWindow, now));
   }
 
   /**
@@ -634,7 +830,14 @@ public final class SloAccounting implements SchedulerObserver {
       w = window(LOAD_WINDOW, span(LOAD_WINDOW_SECONDS, current, true, now, machineSinceStart));
     }
     return new Recent(
-        w, loadOf(slo.latencyNanos() / 1e6, instances, policy, w, ledger.processCpu().usage()));
+        w,
+        loadOf(
+            slo.latencyNanos() / 1e6,
+            instances,
+            policy,
+            w,
+            ledger.processCpu().usage(),
+            observed(w, now)));
   }
 
   private Window window(String name, Span span) {
@@ -654,6 +857,7 @@ public final class SloAccounting implements SchedulerObserver {
         b.rejected,
         b.sloRejected,
         b.timedOut,
+        b.loadMisses,
         attainment,
         percentileMs(b.latency, 0.50),
         percentileMs(b.latency, 0.95),

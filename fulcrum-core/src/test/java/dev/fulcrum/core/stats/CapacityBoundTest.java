@@ -185,6 +185,112 @@ class CapacityBoundTest {
     assertThat(l.rowsPerRequest()).isEqualTo(4);
   }
 
+  /** {@code own} of 2 cores busy with the cgroup's CPU pressure {@code p} (PSI) known. */
+  private static ProcessCpu.Usage pressured(double own, double others, double p) {
+    return new ProcessCpu.Usage(
+        own, others, Double.NaN, 2, 10, p, ProcessCpu.PressureScope.CGROUP, Double.NaN, Double.NaN);
+  }
+
+  /** The window's requests the objective applies to and misses for load, at the 99th percentile. */
+  private static SloAccounting.Observed seen(long requests, long loadMisses) {
+    return new SloAccounting.Observed(requests, loadMisses, 99);
+  }
+
+  @Test
+  void aReplicaRefusingForLoadReadsPastFullWhateverTheModelsSay() {
+    // The shape session 39 recorded: the fraud model's passes would take 428,484 a second, the
+    // server in a cgroup of its own on a node kept busy by others; it runs 0.4 of 2 cores and its
+    // tasks waited 5 % of the time (each wake-up waits, but it is seldom runnable), so the budget
+    // reads 0.4 + 1.6 x 0.95 = 1.92 cores and the CPU load (0.4 - 0.1) / (1.92 - 0.1) = 0.165.
+    // Meanwhile the policy refuses 68 % of the 3,000 a second offered for the objective.
+    ProcessCpu.Usage cpu = pressured(0.4, 1.5, 0.05);
+    SloAccounting.Load models = SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu);
+    assertThat(models.ratio()).as("the models alone").isCloseTo(0.3 / 1.82, within(1e-9));
+
+    SloAccounting.Load l =
+        SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu, seen(30_000, 20_400));
+    // Taken: 9,600 of 30,000; at the 99th percentile the capacity is at most 9,600 / 0.99 over
+    // the 10 s, so the load is 0.99 x 30,000 / 9,600.
+    assertThat(l.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
+    assertThat(l.ratio()).isCloseTo(0.99 * 30_000 / 9_600, within(1e-9)).isGreaterThan(3);
+    assertThat(l.capacityPerSecond()).isCloseTo(3_000 / (0.99 * 30_000 / 9_600), within(1e-9));
+    assertThat(l.observedPerSecond()).isEqualTo(l.capacityPerSecond());
+    // The two models' figures are still reported, unchanged.
+    assertThat(l.cpuLoad()).isEqualTo(models.cpuLoad());
+    assertThat(l.cpuPerSecond()).isEqualTo(models.cpuPerSecond());
+    assertThat(l.passesPerSecond()).isEqualTo(models.passesPerSecond());
+  }
+
+  @Test
+  void withinTheObjectivesAllowanceTheModelsAloneStateTheCapacity() {
+    ProcessCpu.Usage cpu = pressured(0.4, 1.5, 0.05);
+    double models = 0.3 / 1.82;
+    // 1 % of 30,000 may miss at the 99th percentile: 200, then exactly 300, are within it.
+    for (long misses : new long[] {0, 200, 300}) {
+      SloAccounting.Load l =
+          SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu, seen(30_000, misses));
+      assertThat(l.observed().missed()).as("%s misses", misses).isFalse();
+      assertThat(l.bound()).isEqualTo(SloAccounting.Bound.CPU);
+      assertThat(l.ratio()).isCloseTo(models, within(1e-9));
+      assertThat(l.observedPerSecond()).isNaN();
+    }
+    // One more and the objective is missed: the ratio steps to 1 (and a little more), no lower.
+    SloAccounting.Load past =
+        SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu, seen(30_000, 301));
+    assertThat(past.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
+    assertThat(past.ratio()).isCloseTo(0.99 * 30_000 / 29_699, within(1e-12)).isGreaterThan(1);
+    // The more refused, the higher the load, without limit but finite when all are refused.
+    double last = past.ratio();
+    for (long misses : new long[] {1_000, 10_000, 20_000, 29_000, 29_999}) {
+      double r =
+          SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu, seen(30_000, misses)).ratio();
+      assertThat(r).as("%s misses", misses).isGreaterThan(last).isFinite();
+      last = r;
+    }
+    SloAccounting.Load all =
+        SloAccounting.Load.of(passes(428_484), 1, 3_000, cpu, seen(30_000, 30_000));
+    assertThat(all.ratio()).as("all refused: as if one was taken").isCloseTo(last, within(1e-9));
+  }
+
+  @Test
+  void aFewRefusalsAtATrickleAreABurstNotACapacity() {
+    // 5 a second offered, 50 in the window: 9 refused is past the 1 % allowance but below the
+    // minimum of 10 misses; 10 is not.
+    SloAccounting.Load few = SloAccounting.Load.of(passes(1_000), 1, 5, cpu(0.06, 2), seen(50, 9));
+    assertThat(few.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    assertThat(few.ratio()).isCloseTo(0.005, within(1e-12));
+    SloAccounting.Load ten = SloAccounting.Load.of(passes(1_000), 1, 5, cpu(0.06, 2), seen(50, 10));
+    assertThat(ten.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
+    assertThat(ten.ratio()).isCloseTo(0.99 * 50 / 40, within(1e-12));
+    assertThat(SloAccounting.MIN_LOAD_MISSES).isEqualTo(10);
+  }
+
+  @Test
+  void theObservedBoundOnlyEverLowersTheCapacity() {
+    // Passes that take 1,000 a second offered 3,000: a pass load of 3, above the 1.24 observed.
+    SloAccounting.Load l =
+        SloAccounting.Load.of(passes(1_000), 1, 3_000, cpu(1, 2), seen(30_000, 6_000));
+    assertThat(l.observed().ratio()).isCloseTo(0.99 * 30_000 / 24_000, within(1e-12));
+    assertThat(l.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    assertThat(l.ratio()).isCloseTo(3, within(1e-9));
+    // Learning: nothing stated, whatever is refused; too tight: 0 and no ratio (more replicas do
+    // not help an objective no batch size meets).
+    SloCapacity learning = new SloCapacity(SloCapacity.State.LEARNING, 0, 0, 20 * MS);
+    SloAccounting.Load cold =
+        SloAccounting.Load.of(learning, 1, 3_000, cpu(1, 2), seen(30_000, 20_000));
+    assertThat(cold.capacityPerSecond()).isNaN();
+    assertThat(cold.ratio()).isNaN();
+    SloCapacity tight = new SloCapacity(SloCapacity.State.TOO_TIGHT, 0, 0, 20 * MS);
+    SloAccounting.Load t = SloAccounting.Load.of(tight, 1, 3_000, cpu(1, 2), seen(30_000, 20_000));
+    assertThat(t.capacityPerSecond()).isZero();
+    assertThat(t.ratio()).isNaN();
+    // An idle replica refuses nothing: idle it stays.
+    SloAccounting.Load idle = SloAccounting.Load.of(passes(1_000), 1, 0, cpu(0.06, 2), seen(0, 0));
+    assertThat(idle.cpuState()).isEqualTo(SloAccounting.CpuState.IDLE);
+    assertThat(idle.observedPerSecond()).isNaN();
+    assertThat(idle.ratio()).isZero();
+  }
+
   @Test
   void theProcessCpuIsTheCpuTimeOverTheWallTimeAndTheCoresOfAboutTheLastTenSeconds() {
     AtomicLong wall = new AtomicLong(100 * S);

@@ -42,16 +42,19 @@ class SloAccountingTest {
     for (int i = 0; i < 40; i++) {
       a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 2 * MS, 4 * S));
     }
-    for (int i = 0; i < 10; i++) {
+    // Refusals below the observed bound's minimum (SloAccountingTest's next test): the models
+    // alone.
+    for (int i = 0; i < SloAccounting.MIN_LOAD_MISSES - 1; i++) {
       a.rejected(new Rejected(RejectReason.SLO, 2, 0, 4 * S));
     }
     SloAccounting.Load load = a.snapshot(policy).load();
     assertThat(load.capacity().batchSize()).isEqualTo(13);
     // 2 rows a request (80 rows over the 40 that ran): half the rows' capacity, in requests.
     assertThat(load.capacityPerSecond()).isCloseTo(13 / 8.5e-3 / 2, within(1e-6));
-    // 50 requests offered (the refused ones too) over the 5 s the version has lived.
-    assertThat(load.offeredPerSecond()).isCloseTo(10, within(1e-9));
-    assertThat(load.ratio()).isCloseTo(10 / (13 / 8.5e-3 / 2), within(1e-9));
+    assertThat(load.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    // 49 requests offered (the refused ones too) over the 5 s the version has lived.
+    assertThat(load.offeredPerSecond()).isCloseTo(9.8, within(1e-9));
+    assertThat(load.ratio()).isCloseTo(9.8 / (13 / 8.5e-3 / 2), within(1e-9));
 
     SloAccounting.Load tight =
         new SloAccounting(new SloConfig(4 * MS, 99, 0), 1, ledger, now::get)
@@ -65,6 +68,103 @@ class SloAccountingTest {
         .isEqualTo(dev.fulcrum.core.scheduler.SloCapacity.State.NONE);
     assertThat(none.capacityPerSecond()).isNaN();
     assertThat(none.ratio()).isNaN();
+  }
+
+  @Test
+  void refusalsForLoadPastTheAllowanceCapTheCapacityAtWhatWasTaken() {
+    // The reproduction's shape: passes that would take 765 requests a second, 15 offered, most of
+    // them refused for the objective (the replica waits at each wake-up, which no model sees).
+    List<PolicyState.PassTime> table = new java.util.ArrayList<>();
+    for (int b = 1; b <= 32; b++) {
+      long mean = 2 * MS + b * MS / 2;
+      table.add(new PolicyState.PassTime(b, mean, mean * 12 / 10, 10));
+    }
+    PolicyState policy = new PolicyState("slo", 4, 0, 0, table, 10, 0);
+    SloAccounting a = new SloAccounting(new SloConfig(20 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    for (int i = 0; i < 20; i++) {
+      a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 2 * MS, 4 * S));
+    }
+    // Misses for load: refused at admission or dropped for the objective, the queue full, timed
+    // out in the queue.
+    for (int i = 0; i < 40; i++) {
+      a.rejected(new Rejected(RejectReason.SLO, 2, 0, 4 * S));
+    }
+    a.rejected(new Rejected(RejectReason.QUEUE_FULL, 2, 0, 4 * S));
+    a.requestDone(new RequestDone(Outcome.TIMED_OUT, 2, 0, 9, 0, 0, 0, 9, 4 * S));
+    // Not misses for load: a late answer, a failure, best-effort refusals and timeouts.
+    a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 30 * MS, 4 * S));
+    a.requestDone(new RequestDone(Outcome.FAILED, 2, 8, MS, 0, MS, 0, 2 * MS, 4 * S));
+    for (int i = 0; i < 6; i++) {
+      a.rejected(new Rejected(RejectReason.SLO, 2, 0, 4 * S, true));
+      a.requestDone(new RequestDone(Outcome.TIMED_OUT, 2, 0, 9, 0, 0, 0, 9, 4 * S, true));
+    }
+
+    SloAccounting.Window w = a.snapshot(policy).window("10s");
+    assertThat(w.requests()).isEqualTo(20 + 42 + 2 + 12);
+    assertThat(w.loadMisses()).isEqualTo(42);
+    SloAccounting.Load load = a.snapshot(policy).load();
+    assertThat(load.observed().requests()).as("the objective's requests").isEqualTo(64);
+    assertThat(load.observed().loadMisses()).isEqualTo(42);
+    assertThat(load.observed().missed()).isTrue();
+    // 76 offered over 5 s; the objective's 64 requests, 22 of them taken: 0.99 x 64 / 22.
+    double observed = 0.99 * 64 / 22;
+    assertThat(load.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
+    assertThat(load.ratio()).isCloseTo(observed, within(1e-9));
+    assertThat(load.observedPerSecond()).isCloseTo(76 / 5.0 / observed, within(1e-9));
+    assertThat(load.capacityPerSecond()).isEqualTo(load.observedPerSecond());
+    // The pass bound still reported: 42 rows answered over the 22 requests that ran.
+    assertThat(load.passesPerSecond()).isCloseTo(13 / 8.5e-3 * 22 / 42, within(1e-6));
+    // The dashboard's per-second sample reads the same.
+    assertThat(a.recent(policy).load().ratio()).isCloseTo(observed, within(1e-9));
+
+    // Ten seconds on the window has forgotten the refusals, the load has fallen (an autoscaler
+    // added replicas): the bound seen is held against the offered rate, 2 a second.
+    double seen = 76 / 5.0 / observed;
+    now.set(15 * S);
+    for (int i = 0; i < 20; i++) {
+      a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 2 * MS, 14 * S));
+    }
+    SloAccounting.Load later = a.snapshot(policy).load();
+    assertThat(later.observed().missed()).isFalse();
+    assertThat(later.observed().heldSeconds()).isCloseTo(10, within(1e-9));
+    assertThat(later.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
+    assertThat(later.observedPerSecond()).isCloseTo(seen, within(1e-9));
+    assertThat(later.ratio()).isCloseTo(2 / seen, within(1e-9));
+    // Offered more than that without missing: the bound no longer holds, the models state it.
+    now.set(25 * S);
+    for (int i = 0; i < 60; i++) {
+      a.requestDone(new RequestDone(Outcome.SUCCESS, 2, 8, MS, 0, MS, 0, 2 * MS, 24 * S));
+    }
+    SloAccounting.Load disproved = a.snapshot(policy).load();
+    assertThat(disproved.offeredPerSecond()).isCloseTo(6, within(1e-9)).isGreaterThan(seen);
+    assertThat(disproved.bound()).isEqualTo(SloAccounting.Bound.PASSES);
+    assertThat(disproved.observedPerSecond()).isNaN();
+    now.set(26 * S);
+    assertThat(a.snapshot(policy).load().observedPerSecond()).as("dropped, not hidden").isNaN();
+  }
+
+  @Test
+  void anObservedBoundIsHeldForTheLongestWindowAfterTheRefusalsThatShowedIt() {
+    SloAccounting a = new SloAccounting(new SloConfig(20 * MS, 99, 0), 1, ledger, now::get);
+    now.set(5 * S);
+    for (int i = 0; i < 20; i++) {
+      a.requestDone(success(2 * MS, 4 * S));
+      a.rejected(new Rejected(RejectReason.SLO, 1, 0, 4 * S));
+    }
+    // 40 offered over 5 s, 20 taken: 8 a second, 0.99 x 40 / 20 = 1.98 times what it takes.
+    double seen = 8 / 1.98;
+    assertThat(a.snapshot(POLICY).observed().missed()).isTrue();
+    for (long at : new long[] {100, 200, 5 + SloAccounting.HOLD_SECONDS}) {
+      now.set(at * S);
+      a.requestDone(success(2 * MS, (at - 1) * S)); // a trickle, within the objective
+      SloAccounting.Observed o = a.snapshot(POLICY).observed();
+      assertThat(o.heldPerSecond()).as("at %s s", at).isCloseTo(seen, within(1e-9));
+      assertThat(o.heldSeconds()).isCloseTo(at - 5, within(1e-9));
+    }
+    now.set((6 + SloAccounting.HOLD_SECONDS) * S);
+    assertThat(a.snapshot(POLICY).observed().heldPerSecond()).isNaN();
+    assertThat(a.recent(POLICY).load().observedPerSecond()).isNaN();
   }
 
   @Test
