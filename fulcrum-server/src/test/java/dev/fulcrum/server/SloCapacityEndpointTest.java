@@ -110,8 +110,26 @@ class SloCapacityEndpointTest {
     assertThat(light.at("/predictions_per_s").asDouble()).isEqualTo(lightCapacity);
     // The lower of the two bounds: the pass bound, or the CPU's where this busy test process's
     // CPU budget would fill first (a CPU bound is stated only beyond the background allowance).
-    assertThat(light.at("/bound").asText()).isIn("passes", "cpu");
+    // (Or the observed bound, where this busy machine made the policy refuse more than 1 %.)
+    assertThat(light.at("/bound").asText()).isIn("passes", "cpu", "observed");
     assertThat(lightCapacity).isLessThanOrEqualTo(light.at("/passes_requests_per_s").asDouble());
+    // What the observed bound is from: the window's requests under the objective, its misses for
+    // load (refusals, timeouts) and what the objective allows of them.
+    JsonNode observed = light.at("/observed");
+    assertThat(observed.at("/requests").asLong()).isPositive();
+    assertThat(observed.at("/load_misses").asLong())
+        .isBetween(0L, observed.at("/requests").asLong());
+    assertThat(observed.at("/allowed_misses").asDouble())
+        .isCloseTo(0.01 * observed.at("/requests").asLong(), within(1e-6));
+    if (light.at("/bound").asText().equals("observed")) {
+      assertThat(light.at("/observed_requests_per_s").asDouble()).isEqualTo(lightCapacity);
+    } else {
+      assertThat(lightCapacity)
+          .isLessThanOrEqualTo(
+              light.at("/observed_requests_per_s").isNull()
+                  ? Double.MAX_VALUE
+                  : light.at("/observed_requests_per_s").asDouble());
+    }
     JsonNode cpu = light.at("/cpu");
     assertThat(cpu.at("/state").asText()).isIn("idle", "known");
     if (light.at("/bound").asText().equals("cpu")) {
@@ -219,7 +237,7 @@ class SloCapacityEndpointTest {
     assertThat(row.at("/model").asText()).isEqualTo("slow_echo");
     JsonNode block = row.at("/slo/capacity");
     assertThat(block.at("/state").asText()).isEqualTo("known");
-    assertThat(block.at("/bound").asText()).isIn("passes", "cpu");
+    assertThat(block.at("/bound").asText()).isIn("passes", "cpu", "observed");
     assertThat(block.at("/requestsPerS").asDouble()).isPositive();
     assertThat(block.at("/cpu").asText()).isIn("idle", "known");
     assertThat(block.at("/allowedCores").asDouble()).isPositive();

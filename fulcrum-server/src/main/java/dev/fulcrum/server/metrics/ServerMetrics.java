@@ -823,9 +823,10 @@ public final class ServerMetrics
       sb.append(
           "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
               + " serves within the latency objective: the lower of the pass times' bound (what the"
-              + " SLO policy learned; 0: the objective is too tight for any batch size) and the CPU"
+              + " SLO policy learned; 0: the objective is too tight for any batch size), the CPU"
               + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
-              + " less what other processes use)\n"
+              + " less what other processes use) and, while it refuses more than the objective"
+              + " allows, the observed bound (the rate it took over the objective's percentile)\n"
               + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
       for (int i = 0; i < served.size(); i++) {
         double capacity = loads.get(i).capacityPerSecond();
@@ -837,9 +838,9 @@ public final class ServerMetrics
     if (names.test("fulcrum_slo_load_ratio")) {
       sb.append(
           "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
-              + " second, over fulcrum_slo_capacity_requests_per_second (the larger of the load on"
-              + " the passes and on the CPU budget): above 1, more than this replica serves within"
-              + " the objective\n"
+              + " second, over fulcrum_slo_capacity_requests_per_second (the largest of the load on"
+              + " the passes, on the CPU budget and against the observed bound): above 1, more than"
+              + " this replica serves within the objective\n"
               + "# TYPE fulcrum_slo_load_ratio gauge\n");
       for (int i = 0; i < served.size(); i++) {
         double ratio = loads.get(i).ratio();

@@ -12,8 +12,9 @@ import dev.fulcrum.core.stats.SloAccounting;
 /**
  * The {@code GET v2/models/<m>[/versions/<v>]/slo} document: a model version's live SLO attainment,
  * latency, throughput, utilization and cost per window, its capacity at the objective and the load
- * against it, and its batching policy's state with the pass times it learned. A number that is not
- * defined (no requests in a window, no objective, no price) is {@code null}. Stateless.
+ * against it (the pass, CPU and observed bounds), and its batching policy's state with the pass
+ * times it learned. A number that is not defined (no requests in a window, no objective, no price)
+ * is {@code null}. Stateless.
  */
 public final class SloJson {
   private SloJson() {}
@@ -68,7 +69,9 @@ public final class SloJson {
     number(capacity, "predictions_per_s", load.capacityPerSecond() * load.rowsPerRequest());
     number(capacity, "passes_requests_per_s", load.passesPerSecond());
     number(capacity, "cpu_requests_per_s", load.cpuPerSecond());
+    number(capacity, "observed_requests_per_s", load.observedPerSecond());
     cpu(capacity.putObject("cpu"), load);
+    observed(capacity.putObject("observed"), load.observed());
     if (c.state() == SloCapacity.State.KNOWN) {
       capacity.put("batch_size", c.batchSize());
     } else {
@@ -147,6 +150,19 @@ public final class SloJson {
     number(o, "weight", u.weight());
     number(o, "weight_share", u.weightShare());
     o.put("seconds", u.seconds());
+  }
+
+  /**
+   * What the observed bound is from: the load window's requests under the objective and its misses
+   * for load against what the objective allows, and the bound held from an earlier window.
+   */
+  private static void observed(ObjectNode o, SloAccounting.Observed seen) {
+    o.put("requests", seen.requests());
+    o.put("load_misses", seen.loadMisses());
+    o.put("allowed_misses", seen.allowedMisses());
+    number(o, "ratio", seen.ratio());
+    number(o, "held_requests_per_s", seen.heldPerSecond());
+    number(o, "held_s", seen.heldSeconds());
   }
 
   /** {"p1": ms, "p10": ms, ...} from the quantiles in order. */
