@@ -170,24 +170,26 @@ public final class SloAccounting implements SchedulerObserver {
 
   /**
    * The {@value #LOAD_WINDOW} window's evidence, and the bound held from an earlier one: a window
-   * that misses the objective for load replaces what is held with its own bound; one that does not
-   * drops it once it is {@value #HOLD_SECONDS} s old, or as soon as the offered rate reaches it
-   * (the replica took that much within the objective: the bound no longer holds). Called at a read,
-   * not on a request's path.
+   * that misses the objective for load holds its own bound, or the one held if that is higher and
+   * not yet {@value #HOLD_SECONDS} s old; one that does not miss drops it once it is that old, or
+   * as soon as the offered rate reaches it (the replica took that much within the objective: the
+   * bound no longer holds). Called at a read, not on a request's path.
    */
   private Observed observed(Window w, long now) {
     Observed o = new Observed(w.requests() - w.bestEffort(), w.loadMisses(), slo.percentile());
     double offered = w.requests() / w.seconds();
+    Held h = held;
+    boolean alive = h != null && now - h.atNanos() <= HOLD_SECONDS * 1_000_000_000L;
     if (o.missed()) {
-      held = new Held(offered / o.ratio(), now);
+      double bound = offered / o.ratio();
+      held = new Held(h != null && alive ? Math.max(h.perSecond(), bound) : bound, now);
       return o;
     }
-    Held h = held;
     if (h == null) {
       return o;
     }
     long age = now - h.atNanos();
-    if (age > HOLD_SECONDS * 1_000_000_000L || offered >= h.perSecond()) {
+    if (!alive || offered >= h.perSecond()) {
       held = null;
       return o;
     }
@@ -276,9 +278,14 @@ public final class SloAccounting implements SchedulerObserver {
    * would remove the replicas again, and the replica would refuse again, a cycle of the
    * autoscaler's scale-down delay. So the last bound seen is held for {@value #HOLD_SECONDS} s (the
    * longest window) and stated against the offered rate while the window no longer misses: a
-   * replica scaled out to a ratio of 0.7 on it reads 0.7, not its models' figure. It is dropped as
-   * soon as the replica is offered as much without missing (the bound was too low: the conditions
-   * changed), and replaced by the next window that misses.
+   * replica scaled out to a ratio of 0.7 on it reads 0.7, not its models' figure. What is held is
+   * the highest bound the windows that missed showed (each one restarts the {@value #HOLD_SECONDS}
+   * s): as the window slides past the end of an overload it holds the overloaded seconds and
+   * quieter ones, and its bound, what was taken over the whole window, falls far below what was
+   * taken while overloaded; the highest is from windows wholly in the overload. A window that
+   * misses still states its own bound, so a capacity that fell is seen while it refuses. The bound
+   * held is dropped as soon as the replica is offered as much without missing (it was too low: the
+   * conditions changed), and {@value #HOLD_SECONDS} s after the last window that missed.
    *
    * @param requests requests the objective applies to that ended in the window
    * @param loadMisses of those, the ones refused or timed out in the queue

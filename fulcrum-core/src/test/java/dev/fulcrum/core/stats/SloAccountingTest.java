@@ -168,6 +168,38 @@ class SloAccountingTest {
   }
 
   @Test
+  void theBoundHeldIsTheHighestOfAnOverloadNotTheWindowSlidingPastItsEnd() {
+    SloAccounting a = new SloAccounting(new SloConfig(20 * MS, 99, 0), 1, ledger, now::get);
+    // Overloaded for 10 s: each second 20 taken and 20 refused. Read at 10 s (the window 0..10 s):
+    // 40 offered a second, 0.99 x 400 / 200 = 1.98, a bound of 40 / 1.98 = 20.2 a second.
+    for (int second = 0; second < 10; second++) {
+      for (int i = 0; i < 20; i++) {
+        a.requestDone(success(2 * MS, second * S));
+        a.rejected(new Rejected(RejectReason.SLO, 1, 0, second * S));
+      }
+    }
+    now.set(10 * S);
+    double overload = 40 / 1.98;
+    assertThat(a.snapshot(POLICY).load().observedPerSecond()).isCloseTo(overload, within(1e-9));
+    // It ends. At 15 s the window (5..15 s) holds 5 overloaded seconds and 5 quiet ones: it still
+    // misses, and its own bound is what was taken over all 10 s, half that: 20 / 1.98.
+    now.set(15 * S);
+    SloAccounting.Load tail = a.snapshot(POLICY).load();
+    assertThat(tail.observed().missed()).isTrue();
+    assertThat(tail.observedPerSecond()).isCloseTo(20 / 1.98, within(1e-9));
+    // At 20 s the overload has left the window and a trickle of 5 a second is taken: what is held
+    // is the highest bound seen, the overload's, not the tail's.
+    for (int i = 0; i < 50; i++) {
+      a.requestDone(success(2 * MS, 19 * S));
+    }
+    now.set(20 * S);
+    SloAccounting.Load after = a.snapshot(POLICY).load();
+    assertThat(after.observed().missed()).isFalse();
+    assertThat(after.observed().heldPerSecond()).isCloseTo(overload, within(1e-9));
+    assertThat(after.observed().heldSeconds()).isCloseTo(5, within(1e-9));
+  }
+
+  @Test
   void bestEffortRequestsCountEverywhereButInAttainment() {
     SloAccounting a = new SloAccounting(new SloConfig(10 * MS, 99, 0), 1, ledger, now::get);
     now.set(5 * S);
