@@ -37,7 +37,8 @@ import java.util.List;
  * its capacity low until larger batches have run. The capacity is in rows (predictions) a second;
  * {@link #requestsPerSecond} turns it into requests for a given number of rows a request. It does
  * not see the CPU a request costs outside the passes (the transport's decoding, encoding and
- * writes): the capacity a replica states is the lower of this and the process's CPU bound ({@link
+ * writes): the capacity a replica states is the lowest of this, the process's CPU bound and, while
+ * it refuses more than the objective allows, the bound observed from those refusals ({@link
  * dev.fulcrum.core.stats.SloAccounting.Load#of}).
  *
  * <p>A model without an objective has none: its static batcher learns no pass times, and without a
