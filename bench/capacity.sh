@@ -7,7 +7,9 @@
 # 100}; MODELS selects), in its own server with only that objective added to its config:
 #   1. warm-up, not measured: WARM s closed loop at 64 connections (JIT, ONNX Runtime's first
 #      passes at each shape; the saturated queue makes the policy run and measure large batches),
-#      then 3 s idle so the 10 s window empties; the capacity it then states: C (after warm-up)
+#      then 3 s idle so the 10 s window empties; the capacity it then states: C (after warm-up;
+#      where the warm-up refused more than the objective allows, the observed bound it holds, so
+#      the summary's "bound" says which)
 #   2. the highest open-loop Poisson rate at which >= TARGET (default 99 %, the objective's
 #      percentile) of the requests sent are answered 2xx within the objective (refusals, errors and
 #      unanswered requests are misses), by geometric bisection (BISECT probes of PROBE s after 1 s

@@ -38,7 +38,8 @@ import org.jspecify.annotations.Nullable;
  * total when the version started).
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
- * ring, held only to update a bucket or copy a window.
+ * ring, held only to update a bucket or copy a window; the observed bound held is a volatile value
+ * replaced whole at reads.
  */
 public final class SloAccounting implements SchedulerObserver {
   /** The rolling windows, in seconds. */
@@ -154,9 +155,10 @@ public final class SloAccounting implements SchedulerObserver {
   }
 
   /**
-   * The observed bound last seen in a window that missed the objective for load, in requests a
-   * second, and when, on the schedulers' clock. Replaced whole (a benign race: two reads of the
-   * same window compute the same figure).
+   * The highest observed bound of the windows that missed the objective for load, in requests a
+   * second, and when the last of them was read, on the schedulers' clock. Replaced whole at reads
+   * (a benign race: two reads at once may each replace it, and the one lost is a figure from the
+   * same window or one a moment older).
    */
   private record Held(double perSecond, long atNanos) {}
 
@@ -276,7 +278,7 @@ public final class SloAccounting implements SchedulerObserver {
    * stays true after the refusals stop because the load fell (an autoscaler added replicas): were
    * it forgotten with the window, the ratio would fall back to the models' figure, the autoscaler
    * would remove the replicas again, and the replica would refuse again, a cycle of the
-   * autoscaler's scale-down delay. So the last bound seen is held for {@value #HOLD_SECONDS} s (the
+   * autoscaler's scale-down delay. So the bound seen is held for {@value #HOLD_SECONDS} s (the
    * longest window) and stated against the offered rate while the window no longer misses: a
    * replica scaled out to a ratio of 0.7 on it reads 0.7, not its models' figure. What is held is
    * the highest bound the windows that missed showed (each one restarts the {@value #HOLD_SECONDS}
@@ -291,7 +293,7 @@ public final class SloAccounting implements SchedulerObserver {
    * @param loadMisses of those, the ones refused or timed out in the queue
    * @param percentile the objective's percentile, in percent (e.g. 99)
    * @param heldPerSecond the bound held from an earlier window, in requests a second (NaN: none)
-   * @param heldSeconds how long ago that window was read (NaN: none)
+   * @param heldSeconds how long ago the last window that missed was read (NaN: none)
    */
   public record Observed(
       long requests, long loadMisses, double percentile, double heldPerSecond, double heldSeconds) {
@@ -360,7 +362,7 @@ public final class SloAccounting implements SchedulerObserver {
    * @param cpuPerSecond the CPU bound in requests a second (NaN unless {@link CpuState#KNOWN})
    * @param observed the window's misses for load the observed bound is from
    * @param observedPerSecond the observed bound in requests a second: the offered rate over {@link
-   *     Observed#ratio} (NaN unless {@link Observed#missed})
+   *     Observed#ratio} where the window misses for load, else the bound held (NaN: neither)
    * @param capacityPerSecond the lowest of the three, in requests a second (NaN unless the pass
    *     bound is stated; 0 when the objective is too tight for any batch size)
    * @param bound which of the three it is
