@@ -302,13 +302,20 @@ final class ConfigFileSchema {
   static final RecordOf SEQUENCE_BATCHING =
       new RecordOf(
           SequenceBatchingFile.class,
-          List.of("max-sequence-idle-microseconds", "control-inputs", "states"),
-          List.of(L, listOf(CONTROL_INPUT), listOf(STATE)),
+          List.of(
+              "max-sequence-idle-microseconds",
+              "control-inputs",
+              "states",
+              "strategy",
+              "max-candidate-sequences"),
+          List.of(L, listOf(CONTROL_INPUT), listOf(STATE), S, I),
           a ->
               new SequenceBatchingFile(
                   (Long) a[0],
                   ConfigFileSchema.<ControlInputFile>list(a[1]),
-                  ConfigFileSchema.<StateFile>list(a[2])));
+                  ConfigFileSchema.<StateFile>list(a[2]),
+                  (String) a[3],
+                  (Integer) a[4]));
 
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =

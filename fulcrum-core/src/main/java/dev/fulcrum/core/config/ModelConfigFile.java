@@ -287,18 +287,32 @@ public record ModelConfigFile(
       @JsonProperty("gpus") @Nullable List<Integer> gpus) {}
 
   /**
-   * Triton's {@code sequence_batching} with the direct strategy: a stateful model's sequences,
-   * control inputs and implicit state (docs/MODEL_CONFIG.md, "Sequence batching").
+   * Triton's {@code sequence_batching}: a stateful model's sequences, control inputs and implicit
+   * state (docs/MODEL_CONFIG.md, "Stateful models").
    *
    * @param maxSequenceIdleMicroseconds how long a sequence may go without a request before its slot
    *     and state are freed (default 1 s)
    * @param controlInputs the inputs the batcher fills on each request
    * @param states the implicit state carried from one request of a sequence to the next
+   * @param strategy {@code direct} (default) or {@code oldest}
+   * @param maxCandidateSequences the oldest strategy's sequences per instance (default {@code
+   *     max-batch-size}, at least 1)
    */
   public record SequenceBatchingFile(
       @JsonProperty("max-sequence-idle-microseconds") @Nullable Long maxSequenceIdleMicroseconds,
       @JsonProperty("control-inputs") @Nullable List<ControlInputFile> controlInputs,
-      @JsonProperty("states") @Nullable List<StateFile> states) {}
+      @JsonProperty("states") @Nullable List<StateFile> states,
+      @JsonProperty("strategy") @Nullable String strategy,
+      @JsonProperty("max-candidate-sequences") @Nullable Integer maxCandidateSequences) {
+
+    /** The direct strategy's fields only. */
+    public SequenceBatchingFile(
+        @Nullable Long maxSequenceIdleMicroseconds,
+        @Nullable List<ControlInputFile> controlInputs,
+        @Nullable List<StateFile> states) {
+      this(maxSequenceIdleMicroseconds, controlInputs, states, null, null);
+    }
+  }
 
   /**
    * A control input: the model input {@code name} holds {@code kind} ({@code start}, {@code end},

@@ -346,7 +346,7 @@ public final class ModelConfigResolver {
                 + "; set max-batch-size: 0");
       }
     }
-    SequenceBatchingConfig sequences = sequenceBatching(f, file, sig, maxBatch > 0, d);
+    SequenceBatchingConfig sequences = sequenceBatching(f, file, sig, maxBatch, d);
     List<TensorSpec> clientInputs = sig.inputs();
     List<TensorSpec> clientOutputs = sig.outputs();
     if (sequences != null) {
@@ -409,8 +409,9 @@ public final class ModelConfigResolver {
    * (names, types, the state's dims known), and the features it cannot be combined with refused.
    */
   private static @Nullable SequenceBatchingConfig sequenceBatching(
-      ModelConfigFile f, Path file, ModelSignature sig, boolean batching, Deployment d)
+      ModelConfigFile f, Path file, ModelSignature sig, int maxBatch, Deployment d)
       throws ConfigException {
+    boolean batching = maxBatch > 0;
     ModelConfigFile.SequenceBatchingFile b = f.sequenceBatching();
     if (b == null) {
       return null;
@@ -439,6 +440,33 @@ public final class ModelConfigResolver {
             at + ".max-sequence-idle-microseconds",
             "must be 1..3600000000 (default 1000000, Triton's 1 s), was " + idle);
       }
+    }
+    SequenceBatchingConfig.Strategy strategy =
+        parseEnum(
+            SequenceBatchingConfig.Strategy.class,
+            b.strategy(),
+            SequenceBatchingConfig.Strategy.DIRECT,
+            file,
+            at + ".strategy");
+    int candidates = 0;
+    if (strategy == SequenceBatchingConfig.Strategy.OLDEST) {
+      // Triton's default: as many candidates per instance as the model has batch rows
+      candidates = Math.max(1, maxBatch);
+      if (b.maxCandidateSequences() != null) {
+        candidates = b.maxCandidateSequences();
+        if (candidates < 1 || candidates > 65_536) {
+          throw new ConfigException(
+              file,
+              at + ".max-candidate-sequences",
+              "must be 1..65536 (default max-batch-size), was " + candidates);
+        }
+      }
+    } else if (b.maxCandidateSequences() != null) {
+      throw new ConfigException(
+          file,
+          at + ".max-candidate-sequences",
+          "belongs to the oldest strategy (strategy: oldest); the direct strategy holds one"
+              + " sequence per batch row");
     }
     Set<String> filled = new HashSet<>();
     List<SequenceBatchingConfig.ControlInput> controls = new ArrayList<>();
@@ -585,7 +613,7 @@ public final class ModelConfigResolver {
       }
       states.add(new SequenceBatchingConfig.State(st.inputName(), st.outputName(), type, dims));
     }
-    return new SequenceBatchingConfig(idle, controls, states);
+    return new SequenceBatchingConfig(strategy, candidates, idle, controls, states);
   }
 
   /** The graph's tensor {@code name}, or a ConfigException naming the field and the choices. */

@@ -37,17 +37,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Triton's sequence batcher, direct strategy, in front of a stateful model version's {@link
- * ModelScheduler}: a sequence opened by a request with {@code sequence_start} holds one of the
- * version's slots ({@code max-batch-size} per instance, one for a model that does not batch) until
- * a request with {@code sequence_end} has run or it has had no request for {@code
- * max-sequence-idle-microseconds}; a sequence that finds every slot held waits for one (its
- * requests count against {@code max-queue-size}: beyond it they are refused at once, never queued
- * forever). Each sequence sends one request at a time to the scheduler, in the order they arrived,
- * with the control inputs the model declares filled (START, END, READY, CORRID) and its implicit
- * state (zeros at the start, then what the previous request's state output made); the scheduler's
- * dynamic batcher joins the requests of different sequences that are ready at once into one pass,
- * one row each. The state outputs are kept here and left out of the answer.
+ * Triton's sequence batcher, direct or oldest strategy, in front of a stateful model version's
+ * {@link ModelScheduler}: a sequence opened by a request with {@code sequence_start} holds one of
+ * the version's slots (per instance: {@code max-batch-size}, one for a model that does not batch,
+ * with the direct strategy; {@code max-candidate-sequences} with the oldest) until a request with
+ * {@code sequence_end} has run or it has had no request for {@code max-sequence-idle-microseconds};
+ * a sequence that finds every slot held waits for one (its requests count against {@code
+ * max-queue-size}: beyond it they are refused at once, never queued forever). Each sequence sends
+ * one request at a time to the scheduler, in the order they arrived, with the control inputs the
+ * model declares filled (START, END, READY, CORRID) and its implicit state (zeros at the start,
+ * then what the previous request's state output made); the scheduler's dynamic batcher joins the
+ * requests of different sequences that are ready at once into one pass, one row each. The state
+ * outputs are kept here and left out of the answer.
  *
  * <p>Concurrency: any thread may {@link #submit}; one lock guards the sequences, the slots and the
  * waiting requests, held only to admit a request, pick a sequence's next one or free a slot;
@@ -106,7 +107,9 @@ public final class SequenceBatcher implements AutoCloseable {
     this.scheduler = scheduler;
     this.ticker = ticker;
     this.timer = timer;
-    this.slots = scheduler.instanceCount() * Math.max(1, config.maxBatchSize());
+    this.slots =
+        Math.multiplyExact(
+            scheduler.instanceCount(), sequencing.slotsPerInstance(config.maxBatchSize()));
     int q = config.scheduling().maxQueueSize();
     this.maxWaiting = q > 0 ? q : Integer.MAX_VALUE;
     this.idleNanos = TimeUnit.MICROSECONDS.toNanos(sequencing.maxSequenceIdleMicros());

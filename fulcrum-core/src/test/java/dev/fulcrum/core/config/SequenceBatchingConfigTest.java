@@ -71,7 +71,40 @@ class SequenceBatchingConfigTest {
   }
 
   @Test
+  void theOldestStrategyHoldsItsCandidatesPerInstance() throws Exception {
+    assertThat(resolve(BASE).sequenceBatching().strategy())
+        .isEqualTo(SequenceBatchingConfig.Strategy.DIRECT);
+    assertThat(resolve(BASE).sequenceBatching().slotsPerInstance(4)).isEqualTo(4);
+    SequenceBatchingConfig dflt =
+        resolve(BASE.replace("sequence-batching:", "sequence-batching:\n  strategy: oldest"))
+            .sequenceBatching();
+    assertThat(dflt.strategy()).isEqualTo(SequenceBatchingConfig.Strategy.OLDEST);
+    assertThat(dflt.maxCandidateSequences()).as("Triton's default: max-batch-size").isEqualTo(4);
+    SequenceBatchingConfig many =
+        resolve(
+                BASE.replace(
+                    "sequence-batching:",
+                    "sequence-batching:\n  strategy: oldest\n  max-candidate-sequences: 64"))
+            .sequenceBatching();
+    assertThat(many.slotsPerInstance(4)).isEqualTo(64);
+  }
+
+  @Test
   void mistakesNameTheFileAndField() {
+    assertFails(
+        BASE.replace("sequence-batching:", "sequence-batching:\n  strategy: newest"),
+        "'sequence-batching.strategy'",
+        "'newest' is not one of [direct, oldest]");
+    assertFails(
+        BASE.replace("sequence-batching:", "sequence-batching:\n  max-candidate-sequences: 8"),
+        "'sequence-batching.max-candidate-sequences'",
+        "belongs to the oldest strategy");
+    assertFails(
+        BASE.replace(
+            "sequence-batching:",
+            "sequence-batching:\n  strategy: oldest\n  max-candidate-sequences: 0"),
+        "'sequence-batching.max-candidate-sequences'",
+        "must be 1..65536");
     assertFails(
         BASE.replace("name: start, kind: start", "name: begin, kind: start"),
         "'sequence-batching.control-inputs[0].name'",

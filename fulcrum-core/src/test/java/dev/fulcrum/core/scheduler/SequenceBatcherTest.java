@@ -98,6 +98,11 @@ class SequenceBatcherTest {
 
   /** A model that does not batch (one slot), with START and the state, and {@code scheduling}. */
   private static ModelConfig config(SchedulingConfig scheduling) {
+    return config(scheduling, SequenceBatchingConfig.Strategy.DIRECT, 0);
+  }
+
+  private static ModelConfig config(
+      SchedulingConfig scheduling, SequenceBatchingConfig.Strategy strategy, int candidates) {
     ModelConfig plain =
         new ModelConfig(
             "acc",
@@ -112,6 +117,8 @@ class SequenceBatcherTest {
             scheduling);
     SequenceBatchingConfig seq =
         new SequenceBatchingConfig(
+            strategy,
+            candidates,
             60_000_000L,
             List.of(
                 new SequenceBatchingConfig.ControlInput(
@@ -145,7 +152,11 @@ class SequenceBatcherTest {
   private ModelScheduler scheduler;
 
   private SequenceBatcher batcher(SchedulingConfig scheduling) {
-    config = config(scheduling);
+    return batcher(config(scheduling));
+  }
+
+  private SequenceBatcher batcher(ModelConfig c) {
+    config = c;
     scheduler =
         new ModelScheduler(
             "acc-v1",
@@ -200,6 +211,38 @@ class SequenceBatcherTest {
       throw new AssertionError(e);
     }
     throw new AssertionError("answered");
+  }
+
+  /**
+   * Triton's oldest strategy: an instance holds max-candidate-sequences sequences, more than its
+   * batch rows (here one: the model does not batch), each with its own state; the queue takes the
+   * oldest ready request of each, one at a time, and a sequence beyond the candidates waits for one
+   * to end.
+   */
+  @Test
+  void theOldestStrategyHoldsMoreSequencesThanRowsEachWithItsOwnState() throws Exception {
+    SequenceBatcher b =
+        batcher(config(SchedulingConfig.defaults(), SequenceBatchingConfig.Strategy.OLDEST, 3));
+    assertThat(b.slots()).isEqualTo(3);
+    CompletableFuture<InferenceResponse> a1 = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> b1 = submit(b, request(2, 10, true, false));
+    CompletableFuture<InferenceResponse> c1 = submit(b, request(3, 100, true, false));
+    CompletableFuture<InferenceResponse> a2 = submit(b, request(1, 2, false, true));
+    CompletableFuture<InferenceResponse> d1 = submit(b, request(4, 1000, true, true));
+    assertThat(b.activeSequences()).as("three candidates open; the fourth waits").isEqualTo(3);
+    assertThat(b.waiting())
+        .as("a2 waits its sequence's turn, d1 a candidate; b1 and c1 are in the queue")
+        .isEqualTo(2);
+    instance.gate.release(1_000_000);
+    assertThat(sum(a1)).isEqualTo(1f);
+    assertThat(sum(b1)).isEqualTo(10f);
+    assertThat(sum(c1)).isEqualTo(100f);
+    assertThat(sum(a2)).isEqualTo(3f);
+    assertThat(sum(d1)).as("opened when sequence 1 ended, from zeros").isEqualTo(1000f);
+    assertThat(sum(submit(b, request(2, 5, false, true)))).isEqualTo(15f);
+    assertThat(sum(submit(b, request(3, 5, false, true)))).isEqualTo(105f);
+    assertThat(b.activeSequences()).isZero();
   }
 
   @Test

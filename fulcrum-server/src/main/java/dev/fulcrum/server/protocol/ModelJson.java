@@ -179,15 +179,25 @@ public final class ModelJson {
   }
 
   /**
-   * A stateful model's {@code sequence_batching} in Triton's form (the direct strategy, each
-   * control with its false/true values in the input's type, each state starting as zeros), which
-   * perf_analyzer reads to send its requests as sequences, and which loads back unchanged.
+   * A stateful model's {@code sequence_batching} in Triton's form (its strategy with the dynamic
+   * batcher's settings it maps to, each control with its false/true values in the input's type,
+   * each state starting as zeros), which perf_analyzer reads to send its requests as sequences, and
+   * which loads back unchanged.
    */
   private static ObjectNode sequenceBatching(SequenceBatchingConfig s, SchedulingConfig sc) {
     ObjectNode o = F.objectNode();
-    o.putObject("direct")
-        .put("max_queue_delay_microseconds", sc.maxQueueDelayMicros())
-        .put("minimum_slot_utilization", 0.0);
+    if (s.strategy() == SequenceBatchingConfig.Strategy.OLDEST) {
+      ObjectNode old = o.putObject("oldest");
+      old.put("max_candidate_sequences", s.maxCandidateSequences());
+      ArrayNode preferred = old.putArray("preferred_batch_size");
+      sc.preferredBatchSizes().forEach(preferred::add);
+      old.put("max_queue_delay_microseconds", sc.maxQueueDelayMicros());
+      old.put("preserve_ordering", sc.preserveOrdering());
+    } else {
+      o.putObject("direct")
+          .put("max_queue_delay_microseconds", sc.maxQueueDelayMicros())
+          .put("minimum_slot_utilization", 0.0);
+    }
     o.put("max_sequence_idle_microseconds", s.maxSequenceIdleMicros());
     ArrayNode controls = o.putArray("control_input");
     for (SequenceBatchingConfig.ControlInput c : s.controlInputs()) {

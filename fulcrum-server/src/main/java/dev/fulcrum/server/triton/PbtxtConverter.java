@@ -531,12 +531,31 @@ final class PbtxtConverter {
   }
 
   /**
-   * The sequence batcher's direct strategy joins the sequences ready at once into one pass, which
-   * Fulcrum's dynamic batcher does for it: on (Triton's default scheduler would not batch), with
-   * the strategy's {@code max_queue_delay_microseconds}.
+   * The sequence batcher's strategies join the sequences ready at once into one pass, which
+   * Fulcrum's dynamic batcher does for them: on (Triton's default scheduler would not batch), with
+   * the strategy's {@code max_queue_delay_microseconds}, and the oldest strategy's {@code
+   * preferred_batch_size} and {@code preserve_ordering} (Triton gives them to the dynamic batcher
+   * it runs per instance).
    */
   private ModelConfigFile.DynamicBatchingFile sequenceDelay() {
     ModelSequenceBatching seq = c.getSequenceBatching();
+    if (seq.hasOldest()) {
+      ModelSequenceBatching.StrategyOldest old = seq.getOldest();
+      String at = "sequence_batching.oldest";
+      for (String f :
+          List.of("max_queue_delay_microseconds", "preferred_batch_size", "preserve_ordering")) {
+        consumed.add(at + "." + f);
+      }
+      List<Integer> preferred = old.getPreferredBatchSizeList(); // checked as Fulcrum's field
+      long delay = old.getMaxQueueDelayMicroseconds();
+      return new ModelConfigFile.DynamicBatchingFile(
+          true,
+          delay == 0 ? null : delay,
+          preferred.isEmpty() ? null : List.copyOf(preferred),
+          old.getPreserveOrdering() ? true : null,
+          null,
+          null);
+    }
     long delay = seq.hasDirect() ? seq.getDirect().getMaxQueueDelayMicroseconds() : 0;
     if (seq.hasDirect()) {
       consumed.add("sequence_batching.direct.max_queue_delay_microseconds");
@@ -547,8 +566,9 @@ final class PbtxtConverter {
 
   /**
    * Triton's {@code sequence_batching} as Fulcrum's: the direct strategy (the default when none is
-   * given), the idle limit, control inputs whose false/true are 0/1, and states that start as
-   * zeros. The oldest strategy, other false/true values and initial states from data are refused.
+   * given) or the oldest with its {@code max_candidate_sequences}, the idle limit, control inputs
+   * whose false/true are 0/1, and states that start as zeros. Other false/true values and initial
+   * states from data are refused.
    */
   private ModelConfigFile.@Nullable SequenceBatchingFile sequenceBatching() throws ConfigException {
     if (!c.hasSequenceBatching()) {
@@ -557,15 +577,19 @@ final class PbtxtConverter {
     ModelSequenceBatching seq = c.getSequenceBatching();
     String at = "sequence_batching";
     present.add(at);
-    if (seq.hasOldest()) {
-      throw new ConfigException(
-          file,
-          at + ".oldest",
-          "Fulcrum's sequence batcher has the direct strategy only: use direct {} (each sequence"
-              + " holds a slot, and the sequences ready at once share a pass)");
-    }
     if (seq.hasDirect()) {
       present.add(at + ".direct");
+    }
+    Integer candidates = null;
+    if (seq.hasOldest()) {
+      present.add(at + ".oldest");
+      consumed.add(at + ".oldest.max_candidate_sequences");
+      int n = seq.getOldest().getMaxCandidateSequences();
+      if (n < 0) {
+        throw new ConfigException(
+            file, at + ".oldest.max_candidate_sequences", "must be >= 0, was " + n);
+      }
+      candidates = n == 0 ? null : n; // 0: Triton's default, max_batch_size (at least 1)
     }
     if (seq.getIterativeSequence()) {
       throw new ConfigException(
@@ -642,7 +666,9 @@ final class PbtxtConverter {
     return new ModelConfigFile.SequenceBatchingFile(
         seq.getMaxSequenceIdleMicroseconds() == 0 ? null : seq.getMaxSequenceIdleMicroseconds(),
         controls.isEmpty() ? null : controls,
-        states.isEmpty() ? null : states);
+        states.isEmpty() ? null : states,
+        seq.hasOldest() ? "oldest" : null,
+        candidates);
   }
 
   /**

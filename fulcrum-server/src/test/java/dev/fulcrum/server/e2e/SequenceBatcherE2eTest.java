@@ -62,8 +62,39 @@ class SequenceBatcherE2eTest {
   /** Configured by Triton's config.pbtxt, as a team moving off Triton has it. */
   private static final String PBTXT = "accumulator_pbtxt";
 
+  /** Triton's oldest strategy from a config.pbtxt: four candidate sequences, two batch rows. */
+  private static final String OLDEST = "accumulator_oldest";
+
   @BeforeAll
   static void start() throws Exception {
+    StatefulModels.accumulator()
+        .write(repo.resolve(OLDEST).resolve("1").resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(
+        repo.resolve(OLDEST).resolve("config.pbtxt"),
+        """
+        name: "accumulator_oldest"
+        platform: "onnxruntime_onnx"
+        max_batch_size: 2
+        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        output [
+          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
+          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
+        ]
+        instance_group [ { count: 1 kind: KIND_CPU } ]
+        sequence_batching {
+          max_sequence_idle_microseconds: 60000000
+          oldest {
+            max_candidate_sequences: 4
+            preferred_batch_size: [ 2 ]
+            max_queue_delay_microseconds: 1000
+          }
+          control_input [
+            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+          ]
+          state [ { input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        }
+        """);
     StatefulModels.writeAccumulator(repo, ACC, 8, 1, 1_000_000, 64);
     StatefulModels.accumulator()
         .write(repo.resolve(PBTXT).resolve("1").resolve(TestModels.MODEL_FILENAME));
@@ -167,6 +198,46 @@ class SequenceBatcherE2eTest {
     assertThat(sum(rest(PBTXT, "8002", 5, true, false))).isEqualTo(5f);
     assertThat(sum(rest(PBTXT, "8001", 3, false, true))).isEqualTo(5f);
     assertThat(sum(rest(PBTXT, "8002", 5, false, true))).isEqualTo(10f);
+  }
+
+  /**
+   * Triton's oldest strategy: four sequences open at once on an instance of two batch rows (the
+   * direct strategy would hold two and keep the third waiting for 60 s), each with its own sum,
+   * started over REST and carried on over gRPC; {@code /config} shows the strategy as Triton does.
+   */
+  @Test
+  void theOldestStrategyHoldsItsCandidatesOverRestAndGrpc() throws Exception {
+    for (int i = 1; i <= 4; i++) {
+      assertThat(sum(rest(OLDEST, "910" + i, i, true, false))).isEqualTo(i);
+    }
+    var stub = GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel);
+    for (int i = 1; i <= 4; i++) {
+      InferParameter id = InferParameter.newBuilder().setUint64Param(9100 + i).build();
+      assertThat(
+              grpcSum(
+                  stub.withDeadlineAfter(60, TimeUnit.SECONDS)
+                      .modelInfer(grpcRequest(OLDEST, id, 10 * i, false, i == 4, "o" + i))))
+          .as("sequence 910%d: its own sum", i)
+          .isEqualTo(11f * i);
+    }
+    // Sequence 9104 ended: a fifth sequence takes its place at once.
+    assertThat(sum(rest(OLDEST, "9105", 5, true, true))).isEqualTo(5f);
+    var sequences =
+        java.util.Objects.requireNonNull(
+            server.service.repository().resolve(OLDEST, "").sequences());
+    assertThat(sequences.slots()).isEqualTo(4);
+    assertThat(sequences.activeSequences()).isEqualTo(3);
+    JsonNode seq =
+        E2eServer.JSON
+            .readTree(server.get("/v2/models/" + OLDEST + "/config").body())
+            .get("sequence_batching");
+    assertThat(seq.has("direct")).isFalse();
+    assertThat(seq.get("oldest").get("max_candidate_sequences").asInt()).isEqualTo(4);
+    assertThat(seq.get("oldest").get("max_queue_delay_microseconds").asLong()).isEqualTo(1000);
+    assertThat(seq.get("oldest").get("preferred_batch_size").get(0).asInt()).isEqualTo(2);
+    for (int i = 1; i <= 3; i++) {
+      assertThat(sum(rest(OLDEST, "910" + i, 0, false, true))).isEqualTo(11f * i);
+    }
   }
 
   @Test

@@ -154,8 +154,9 @@ class PbtxtConverterTest {
 
   /**
    * A direct sequence batcher converts: its control inputs (0/1) and states; the batcher joins
-   * ready sequences, so dynamic batching is on without dynamic_batching. The oldest strategy and
-   * other false/true values are refused by name.
+   * ready sequences, so dynamic batching is on without dynamic_batching. The oldest strategy
+   * converts with its candidates and batching settings; other false/true values are refused by
+   * name.
    */
   @Test
   void sequenceBatchersConvertAndWhatIsNotSupportedIsRefusedNamingTheField() throws Exception {
@@ -170,11 +171,34 @@ class PbtxtConverterTest {
                     new ModelConfigFile.ControlInputFile("is_ready", "ready")),
                 null));
     assertThat(direct.config().dynamicBatching().enabled()).isTrue();
-    assertThatThrownBy(() -> fixture("sequence_oldest_correlation"))
-        .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("m/config.pbtxt")
-        .hasMessageContaining("sequence_batching.oldest")
-        .hasMessageContaining("direct strategy only");
+    PbtxtConverter.Converted oldest = fixture("sequence_oldest_correlation");
+    assertThat(oldest.ignored()).containsExactly("parameters[step_delay_ms]");
+    assertThat(oldest.config().sequenceBatching())
+        .isEqualTo(
+            new ModelConfigFile.SequenceBatchingFile(
+                2_000_000L,
+                List.of(
+                    new ModelConfigFile.ControlInputFile("begin_flag", "start"),
+                    new ModelConfigFile.ControlInputFile("end_flag", "end"),
+                    new ModelConfigFile.ControlInputFile("ready_flag", "ready"),
+                    new ModelConfigFile.ControlInputFile("session_id", "corrid")),
+                null,
+                "oldest",
+                64));
+    assertThat(oldest.config().dynamicBatching())
+        .as("the oldest strategy's batching settings go to the dynamic batcher")
+        .isEqualTo(new ModelConfigFile.DynamicBatchingFile(true, 5000L, null, null, null, null));
+    PbtxtConverter.Converted full =
+        convert(
+            "max_batch_size: 8 sequence_batching { oldest { preferred_batch_size: [ 4, 8 ]"
+                + " preserve_ordering: true } }");
+    assertThat(full.ignored()).isEmpty();
+    assertThat(full.config().sequenceBatching().maxCandidateSequences())
+        .as("0 or absent: Triton's default, max_batch_size")
+        .isNull();
+    assertThat(full.config().dynamicBatching())
+        .isEqualTo(
+            new ModelConfigFile.DynamicBatchingFile(true, null, List.of(4, 8), true, null, null));
     assertThat(
             convert(
                     "sequence_batching { state [ { input_name: \"sum_so_far\""

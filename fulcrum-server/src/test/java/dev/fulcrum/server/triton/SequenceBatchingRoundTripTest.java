@@ -38,32 +38,8 @@ class SequenceBatchingRoundTripTest {
             List.of(
                 new SequenceBatchingConfig.State(
                     "STATE_IN", "STATE_OUT", DataType.FP32, List.of(4L))));
-    ModelConfig c =
-        new ModelConfig(
-            "acc",
-            "onnxruntime_onnx",
-            8,
-            List.of(new TensorConfig("INPUT", DataType.FP32, new long[] {1})),
-            List.of(new TensorConfig("OUTPUT", DataType.FP32, new long[] {1})),
-            new VersionPolicy.Latest(1),
-            1,
-            SessionOptions.defaults(),
-            "model.onnx",
-            SchedulingConfig.defaults().withMaxQueueDelayMicros(100),
-            false,
-            SloConfig.NONE,
-            null,
-            null,
-            ResponseCacheConfig.DISABLED,
-            List.of(),
-            List.of(),
-            0,
-            seq);
-    String json = ModelJson.tritonConfig(c).toString();
-    dev.fulcrum.server.grpc.proto.ModelConfig.Builder b =
-        dev.fulcrum.server.grpc.proto.ModelConfig.newBuilder();
-    JsonFormat.parser().merge(json, b);
-    PbtxtConverter.Converted back = PbtxtConverter.convert(b.build(), Path.of("acc/config.pbtxt"));
+    PbtxtConverter.Converted back =
+        roundTrip(config(SchedulingConfig.defaults().withMaxQueueDelayMicros(100), seq));
     assertThat(back.ignored()).noneMatch(p -> p.startsWith("sequence_batching"));
     assertThat(back.config().sequenceBatching())
         .isEqualTo(
@@ -77,5 +53,69 @@ class SequenceBatchingRoundTripTest {
                 List.of(
                     new ModelConfigFile.StateFile("STATE_IN", "STATE_OUT", "FP32", List.of(4L)))));
     assertThat(back.config().dynamicBatching().maxQueueDelayMicroseconds()).isEqualTo(100L);
+  }
+
+  @Test
+  void theOldestStrategyLoadsBackWithItsCandidatesAndBatchingSettings() throws Exception {
+    SequenceBatchingConfig seq =
+        new SequenceBatchingConfig(
+            SequenceBatchingConfig.Strategy.OLDEST,
+            32,
+            1_000_000,
+            List.of(
+                new SequenceBatchingConfig.ControlInput("START", Kind.START, DataType.INT32),
+                new SequenceBatchingConfig.ControlInput("CORRID", Kind.CORRID, DataType.UINT64)),
+            List.of());
+    SchedulingConfig sc =
+        SchedulingConfig.defaults()
+            .withMaxQueueDelayMicros(250)
+            .withPreferredBatchSizes(List.of(4, 8), true);
+    PbtxtConverter.Converted back = roundTrip(config(sc, seq));
+    assertThat(back.ignored()).noneMatch(p -> p.startsWith("sequence_batching"));
+    assertThat(back.config().sequenceBatching())
+        .isEqualTo(
+            new ModelConfigFile.SequenceBatchingFile(
+                1_000_000L,
+                List.of(
+                    new ModelConfigFile.ControlInputFile("START", "start"),
+                    new ModelConfigFile.ControlInputFile("CORRID", "corrid")),
+                null,
+                "oldest",
+                32));
+    assertThat(back.config().dynamicBatching())
+        .isEqualTo(
+            new ModelConfigFile.DynamicBatchingFile(true, 250L, List.of(4, 8), true, null, null));
+  }
+
+  /** Triton's JSON of {@code c}, read back as tritonclient's load_model(config=...) sends it. */
+  private static PbtxtConverter.Converted roundTrip(ModelConfig c) throws Exception {
+    String json = ModelJson.tritonConfig(c).toString();
+    dev.fulcrum.server.grpc.proto.ModelConfig.Builder b =
+        dev.fulcrum.server.grpc.proto.ModelConfig.newBuilder();
+    JsonFormat.parser().merge(json, b);
+    return PbtxtConverter.convert(b.build(), Path.of("acc/config.pbtxt"));
+  }
+
+  private static ModelConfig config(SchedulingConfig sc, SequenceBatchingConfig seq) {
+    return new ModelConfig(
+        "acc",
+        "onnxruntime_onnx",
+        8,
+        List.of(new TensorConfig("INPUT", DataType.FP32, new long[] {1})),
+        List.of(new TensorConfig("OUTPUT", DataType.FP32, new long[] {1})),
+        new VersionPolicy.Latest(1),
+        1,
+        SessionOptions.defaults(),
+        "model.onnx",
+        sc,
+        false,
+        SloConfig.NONE,
+        null,
+        null,
+        ResponseCacheConfig.DISABLED,
+        List.of(),
+        List.of(),
+        0,
+        seq);
   }
 }
