@@ -4,6 +4,7 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SequenceBatchingConfig;
 import dev.fulcrum.core.config.SequenceBatchingConfig.ControlInput;
 import dev.fulcrum.core.config.SequenceBatchingConfig.State;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
@@ -126,6 +127,13 @@ public final class SequenceBatcher implements AutoCloseable {
     boolean running;
     long lastNanos;
 
+    /**
+     * One of its requests timed out or was cancelled before it ran: the sequence ends once the
+     * requests still in {@link #pending} (those that came before that one) have run. New requests
+     * for its id do not join it.
+     */
+    boolean closing;
+
     /** Per state: the tensor its input gets next; null for zeros (a start). */
     final @Nullable Tensor[] state;
 
@@ -187,6 +195,21 @@ public final class SequenceBatcher implements AutoCloseable {
   /** A request on its way to the scheduler: its inputs with the controls and state filled. */
   private record Send(Sequence sequence, Held held, RequestValidator.Validated filled) {}
 
+  /** Why a request of a sequence did not run, which ends its sequence. */
+  private enum Drop {
+    TIMED_OUT,
+    CANCELLED;
+
+    SchedulerObserver.Outcome outcome() {
+      return this == TIMED_OUT
+          ? SchedulerObserver.Outcome.TIMED_OUT
+          : SchedulerObserver.Outcome.CANCELLED;
+    }
+  }
+
+  /** Requests of sequences that ended, to answer once the lock is let go. */
+  private record Ended(Held held, Drop why) {}
+
   /** Slots of this version: sequences that may be open at once. */
   public int slots() {
     return slots;
@@ -221,8 +244,10 @@ public final class SequenceBatcher implements AutoCloseable {
    * default-timeout-microseconds}, or its {@code timeout} where allowed; action REJECT) is answered
    * DEADLINE_EXCEEDED and never runs; cancelling the returned future (its client left) takes a
    * request that has not been sent out, and passes the cancellation on to the scheduler for one
-   * that has. Either way the request does not run, the sequence's state stays as the last request
-   * that ran left it, and its later requests run in order.
+   * that has. Either way the request does not run and its sequence ends there, as Triton ends a
+   * sequence whose request timed out or was cancelled: the requests of it that came before still
+   * run, those after are answered (UNAVAILABLE after a timeout, CANCELLED after a cancellation)
+   * without running, its slot and state are freed, and its id's next request must be a start.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
@@ -264,16 +289,16 @@ public final class SequenceBatcher implements AutoCloseable {
       if (closed) {
         throw InferenceException.unavailable("model '%s' is unloading", config.name());
       }
-      Sequence s = holding.get(id);
+      Sequence s = open(holding.get(id));
       if (s == null) {
-        s = waitingForSlot.get(id);
+        s = open(waitingForSlot.get(id));
       }
       if (s == null && !flags.start()) {
         throw invalid(notStarted(id));
       }
       boolean runsNow =
           s == null
-              ? held.nextClearBit(0) < slots
+              ? held.nextClearBit(0) < slots && !holding.containsKey(id)
               : s.slot >= 0 && !s.running && s.pending.isEmpty();
       if (!runsNow && waiting >= maxWaiting) {
         scheduler.countRejected(1, request.options());
@@ -291,7 +316,7 @@ public final class SequenceBatcher implements AutoCloseable {
       if (s == null) {
         s = new Sequence(id, sequencing.states().size());
         int slot = held.nextClearBit(0);
-        if (slot < slots) {
+        if (slot < slots && !holding.containsKey(id)) {
           s.slot = slot;
           held.set(slot);
           holding.put(id, s);
@@ -325,17 +350,24 @@ public final class SequenceBatcher implements AutoCloseable {
     return h.result;
   }
 
+  /** The sequence unless it is null or closing (its id's new requests do not join it). */
+  private static @Nullable Sequence open(@Nullable Sequence s) {
+    return s == null || s.closing ? null : s;
+  }
+
   /**
-   * A cancelled request: taken out if it still waits here (its sequence's later requests then go on
-   * as if it had not come), else the cancellation goes to the scheduler's future, which drops it if
-   * it has not started.
+   * A cancelled request: if it still waits here it is taken out and its sequence ends there ({@link
+   * #drop}); else the cancellation goes to the scheduler's future, which drops it if it has not
+   * started (and {@link #answered} ends the sequence).
    */
   private void cancelled(Held h) {
     boolean removed;
     @Nullable CompletableFuture<InferenceResponse> sent;
+    List<Ended> ended = new ArrayList<>();
+    List<Send> next = new ArrayList<>();
     lock.lock();
     try {
-      removed = remove(h);
+      removed = drop(h, Drop.CANCELLED, ended, next);
       sent = h.sent;
     } finally {
       lock.unlock();
@@ -346,22 +378,89 @@ public final class SequenceBatcher implements AutoCloseable {
     } else if (sent != null) {
       sent.cancel(false);
     }
+    finish(ended, next);
   }
 
   /**
-   * Takes a request that waits here out of its sequence; a sequence left waiting for a slot with
-   * nothing to send leaves the backlog. Under the lock; false when it was no longer waiting.
+   * Takes a request that waits here out of its sequence, which ends there: the requests after it go
+   * to {@code ended}, those before it still run, and then the sequence frees its slot (at once when
+   * none is left to run). Under the lock; false when it was no longer waiting.
    */
-  private boolean remove(Held h) {
+  private boolean drop(Held h, Drop why, List<Ended> ended, List<Send> next) {
     Sequence s = h.sequence;
-    if (s == null || !s.pending.remove(h)) {
+    if (s == null || !s.pending.contains(h)) {
       return false;
     }
-    waiting--;
-    if (s.slot < 0 && s.pending.isEmpty() && waitingForSlot.remove(s.id, s)) {
+    boolean after = false;
+    for (Iterator<Held> it = s.pending.iterator(); it.hasNext(); ) {
+      Held w = it.next();
+      if (w == h) {
+        after = true;
+        it.remove();
+        waiting--;
+      } else if (after) {
+        it.remove();
+        waiting--;
+        ended.add(new Ended(w, why));
+      }
+    }
+    close(s, next);
+    return true;
+  }
+
+  /**
+   * Marks a sequence closing, and ends it now if it has nothing left to run: its slot goes to the
+   * backlog, or it leaves the backlog. Under the lock.
+   */
+  private void close(Sequence s, List<Send> next) {
+    s.closing = true;
+    waitingForSlot.remove(s.id, s); // only open sequences are found by id
+    if (!s.pending.isEmpty() || s.running) {
+      return;
+    }
+    if (s.slot >= 0) {
+      free(s, next);
+    } else {
       backlog.remove(s);
     }
-    return true;
+  }
+
+  /**
+   * Answers, once the lock is let go, the requests of sequences that ended before they ran, and
+   * sends what the freed slots let run.
+   */
+  private void finish(List<Ended> ended, List<Send> next) {
+    for (Ended e : ended) {
+      Held w = e.held();
+      scheduler.countNotRun(e.why().outcome(), 1, w.arrivalNanos, w.request.options());
+      w.result.completeExceptionally(endedBy(w, e.why()));
+    }
+    for (Send n : next) {
+      send(n);
+    }
+  }
+
+  /** The answer to a request whose sequence ended at an earlier request that did not run. */
+  private InferenceException endedBy(Held w, Drop why) {
+    SequenceId id = java.util.Objects.requireNonNull(w.flags().id());
+    String because =
+        why == Drop.TIMED_OUT
+            ? "an earlier request of it timed out before it ran (Triton: timeout of the"
+                + " corresponding sequence has been expired)"
+            : "an earlier request of it was cancelled";
+    String message =
+        "sequence "
+            + id
+            + " of model '"
+            + config.name()
+            + "' ended: "
+            + because
+            + "; this request did not run. Start the sequence again (parameter '"
+            + RequestOptions.SEQUENCE_START
+            + "')";
+    return why == Drop.TIMED_OUT
+        ? new InferenceException(ErrorCode.UNAVAILABLE, message)
+        : new InferenceException(ErrorCode.CANCELLED, message);
   }
 
   /**
@@ -389,6 +488,8 @@ public final class SequenceBatcher implements AutoCloseable {
    */
   void expireOverdue() {
     List<Held> overdue = new ArrayList<>();
+    List<Ended> ended = new ArrayList<>();
+    List<Send> sends = new ArrayList<>();
     long now;
     lock.lock();
     try {
@@ -397,16 +498,30 @@ public final class SequenceBatcher implements AutoCloseable {
       List<Sequence> all = new ArrayList<>(holding.values());
       all.addAll(backlog);
       for (Sequence s : all) {
+        // its first overdue request ends it; those after it go with it
         for (Held h : s.pending) {
           if (h.deadline - now <= 0) {
             overdue.add(h);
-          } else if (h.deadline - next < 0) {
-            next = h.deadline;
+            break;
           }
         }
       }
       for (Held h : overdue) {
-        remove(h);
+        drop(h, Drop.TIMED_OUT, ended, sends);
+      }
+      for (Sequence s : holding.values()) {
+        for (Held h : s.pending) {
+          if (h.deadline != Long.MAX_VALUE && h.deadline - next < 0) {
+            next = h.deadline;
+          }
+        }
+      }
+      for (Sequence s : backlog) {
+        for (Held h : s.pending) {
+          if (h.deadline != Long.MAX_VALUE && h.deadline - next < 0) {
+            next = h.deadline;
+          }
+        }
       }
       expiry = null;
       if (next != Long.MAX_VALUE && !closed) {
@@ -415,11 +530,20 @@ public final class SequenceBatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+    List<Ended> rest = new ArrayList<>(ended.size());
+    for (Ended e : ended) {
+      if (e.held().deadline - now <= 0) {
+        overdue.add(e.held()); // overdue itself: answered as such
+      } else {
+        rest.add(e);
+      }
+    }
     for (Held h : overdue) {
       scheduler.countNotRun(
           SchedulerObserver.Outcome.TIMED_OUT, 1, h.arrivalNanos, h.request.options());
       h.result.completeExceptionally(scheduler.timedOut(now - h.arrivalNanos));
     }
+    finish(rest, sends);
   }
 
   private InferenceException notStarted(SequenceId id) {
@@ -548,13 +672,20 @@ public final class SequenceBatcher implements AutoCloseable {
     ran.whenComplete((r, t) -> answered(sent, r, t));
   }
 
-  /** Keeps the state a request made, answers it, and sends what may run next. */
+  /**
+   * Keeps the state a request made, answers it, and sends what may run next. A request the
+   * scheduler dropped before it ran (its queue timeout, or cancelled) ends its sequence, as one
+   * dropped here does.
+   */
   private void answered(Send x, @Nullable InferenceResponse r, @Nullable Throwable t) {
     Sequence s = x.sequence();
     Held h = x.held();
     List<Send> next = new ArrayList<>(2);
     List<Held> refused = new ArrayList<>();
+    List<Ended> ended = new ArrayList<>();
     InferenceResponse answer = null;
+    Throwable failure = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    Drop notRun = r != null ? null : notRun(failure);
     lock.lock();
     try {
       s.running = false;
@@ -562,7 +693,15 @@ public final class SequenceBatcher implements AutoCloseable {
       if (r != null) {
         answer = keepState(s, h, r);
       }
-      if (h.flags().end()) {
+      if (notRun != null) {
+        for (Held w : s.pending) {
+          ended.add(new Ended(w, notRun));
+        }
+        waiting -= s.pending.size();
+        s.pending.clear();
+        s.closing = true;
+      }
+      if (h.flags().end() || (s.closing && s.pending.isEmpty())) {
         // The sequence ended: its slot goes to the next sequence waiting. Requests that arrived
         // for its id meanwhile start it anew, or are refused as Triton refuses them.
         free(s, next);
@@ -593,13 +732,24 @@ public final class SequenceBatcher implements AutoCloseable {
     if (answer != null) {
       h.result().complete(answer);
     } else {
-      h.result()
-          .completeExceptionally(
-              t instanceof CompletionException && t.getCause() != null ? t.getCause() : t);
+      h.result().completeExceptionally(java.util.Objects.requireNonNull(failure));
     }
-    for (Send n : next) {
-      send(n);
+    finish(ended, next);
+  }
+
+  /** Why the scheduler did not run a request: timed out or cancelled; null for another failure. */
+  private static @Nullable Drop notRun(@Nullable Throwable failure) {
+    if (failure instanceof CancellationException) {
+      return Drop.CANCELLED;
     }
+    if (failure instanceof InferenceException e) {
+      return switch (e.code()) {
+        case DEADLINE_EXCEEDED -> Drop.TIMED_OUT;
+        case CANCELLED -> Drop.CANCELLED;
+        default -> null;
+      };
+    }
+    return null;
   }
 
   /**
@@ -635,7 +785,7 @@ public final class SequenceBatcher implements AutoCloseable {
     }
     Sequence w = backlog.poll();
     if (w != null) {
-      waitingForSlot.remove(w.id);
+      waitingForSlot.remove(w.id, w);
       claim(w, next);
     }
   }
@@ -652,7 +802,9 @@ public final class SequenceBatcher implements AutoCloseable {
         next.add(mine);
       }
     } else {
-      waitingForSlot.put(s.id, s);
+      if (!s.closing) {
+        waitingForSlot.put(s.id, s);
+      }
       backlog.add(s);
     }
   }

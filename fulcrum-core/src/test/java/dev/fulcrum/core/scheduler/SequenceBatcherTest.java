@@ -276,9 +276,13 @@ class SequenceBatcherTest {
     assertThat(b.waiting()).isZero();
   }
 
+  /**
+   * Triton's rule: a request of a sequence that does not run ends its sequence. Its state after a
+   * skipped step would be wrong (here the sum would silently lack the +10), so the requests behind
+   * it are answered without running and the id's next request must be a start.
+   */
   @Test
-  void aRequestThatTimesOutWaitingIsAnsweredAsTheQueueAnswersAndItsSequenceGoesOn()
-      throws Exception {
+  void aRequestThatTimesOutWaitingEndsItsSequence() throws Exception {
     SequenceBatcher b = batcher(SchedulingConfig.defaults());
     CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
     instance.started.acquire();
@@ -290,13 +294,60 @@ class SequenceBatcherTest {
     assertThat(e.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
     assertThat(e.getMessage())
         .isEqualTo("model 'acc': the request timed out after 2000 us in the queue and was not run");
-    assertThat(b.waiting()).isEqualTo(1);
+    InferenceException behind = failure(after);
+    assertThat(behind.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+    assertThat(behind.getMessage())
+        .startsWith("sequence 1 of model 'acc' ended: an earlier request of it timed out")
+        .contains("timeout of the corresponding sequence has been expired")
+        .endsWith("Start the sequence again (parameter 'sequence_start')");
+    assertThat(b.waiting()).isZero();
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).as("the request that ran is answered").isEqualTo(1f);
+    assertThat(b.activeSequences()).isEqualTo(0);
+    assertThatThrownBy(() -> submit(b, request(1, 1, false, false)))
+        .hasMessageContaining("must specify the START flag");
+    assertThat(sum(submit(b, request(1, 5, true, true)))).as("a new start: zeros").isEqualTo(5f);
+    assertThat(stats.snapshot().timedOut()).as("the sequence timed out: both").isEqualTo(2);
+  }
+
+  @Test
+  void theRequestsBeforeTheOneThatTimedOutStillRunThenTheSequenceEnds() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> ahead = submit(b, request(1, 2, false, false));
+    CompletableFuture<InferenceResponse> late = submit(b, request(1, 10, false, false, 1_000));
+    CompletableFuture<InferenceResponse> behind = submit(b, request(1, 100, false, true));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(late).code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(failure(behind).code()).isEqualTo(ErrorCode.UNAVAILABLE);
+    assertThat(b.activeSequences()).as("holds its slot until `ahead` has run").isEqualTo(1);
     instance.gate.release(1_000_000);
     assertThat(sum(first)).isEqualTo(1f);
-    assertThat(sum(after))
-        .as("the state the first left; the timed-out +10 never ran")
-        .isEqualTo(101f);
-    assertThat(stats.snapshot().timedOut()).isEqualTo(1);
+    assertThat(sum(ahead)).isEqualTo(3f);
+    assertThat(b.activeSequences()).isEqualTo(0);
+    assertThatThrownBy(() -> submit(b, request(1, 1, false, false)))
+        .hasMessageContaining("must specify the START flag");
+  }
+
+  @Test
+  void aSequenceWaitingForASlotWhoseStartTimesOutLeavesTheBacklog() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> start2 = submit(b, request(2, 7, true, false, 1_000));
+    CompletableFuture<InferenceResponse> next2 = submit(b, request(2, 8, false, false));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(start2).code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(failure(next2).getMessage()).startsWith("sequence 2 of model 'acc' ended");
+    assertThat(b.waiting()).isZero();
+    assertThatThrownBy(() -> submit(b, request(2, 1, false, false)))
+        .hasMessageContaining("must specify the START flag");
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(submit(b, request(1, 1, false, true)))).as("sequence 1 goes on").isEqualTo(2f);
   }
 
   @Test
@@ -314,7 +365,7 @@ class SequenceBatcherTest {
   }
 
   @Test
-  void aCancelledRequestThatWaitsDoesNotRunAndItsSequenceGoesOn() throws Exception {
+  void aCancelledRequestThatWaitsEndsItsSequence() throws Exception {
     SequenceBatcher b = batcher(SchedulingConfig.defaults());
     CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
     instance.started.acquire();
@@ -324,15 +375,43 @@ class SequenceBatcherTest {
     CompletableFuture<InferenceResponse> other = submit(b, request(2, 7, true, false));
     assertThat(b.waiting()).isEqualTo(3);
     gone.cancel(true);
+    InferenceException behind = failure(after);
+    assertThat(behind.code()).isEqualTo(ErrorCode.CANCELLED);
+    assertThat(behind.getMessage())
+        .startsWith("sequence 1 of model 'acc' ended: an earlier request of it was cancelled");
     other.cancel(true);
-    assertThat(b.waiting()).isEqualTo(1);
+    assertThat(b.waiting()).isZero();
     instance.gate.release(1_000_000);
     assertThat(sum(first)).isEqualTo(1f);
-    assertThat(sum(after)).as("the cancelled +10 never ran").isEqualTo(101f);
-    assertThat(stats.snapshot().cancelled()).isEqualTo(2);
+    assertThat(stats.snapshot().cancelled()).isEqualTo(3);
+    assertThat(b.activeSequences()).isEqualTo(0);
+    assertThatThrownBy(() -> submit(b, request(1, 1, false, true)))
+        .hasMessageContaining("must specify the START flag");
     // Sequence 2 never opened: its next request is not a start, so it is refused.
     assertThatThrownBy(() -> submit(b, request(2, 1, false, false)))
         .hasMessageContaining("must specify the START flag");
-    assertThat(sum(submit(b, request(1, 1, false, true)))).isEqualTo(102f);
+  }
+
+  /**
+   * A request already in the scheduler's queue when its client leaves is dropped there; its
+   * sequence ends as if it had been dropped here.
+   */
+  @Test
+  void aRequestCancelledInTheQueueEndsItsSequence() throws Exception {
+    SequenceBatcher b =
+        batcher(config(SchedulingConfig.defaults(), SequenceBatchingConfig.Strategy.OLDEST, 2));
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> queued = submit(b, request(2, 5, true, false));
+    CompletableFuture<InferenceResponse> behind = submit(b, request(2, 6, false, false));
+    assertThat(b.waiting()).as("queued is in the scheduler's queue").isEqualTo(1);
+    queued.cancel(true);
+    assertThat(failure(behind).code()).isEqualTo(ErrorCode.CANCELLED);
+    assertThat(b.activeSequences()).isEqualTo(1);
+    assertThatThrownBy(() -> submit(b, request(2, 1, false, false)))
+        .hasMessageContaining("must specify the START flag");
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(submit(b, request(1, 1, false, true)))).isEqualTo(2f);
   }
 }

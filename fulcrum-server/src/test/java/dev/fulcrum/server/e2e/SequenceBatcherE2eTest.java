@@ -62,6 +62,9 @@ class SequenceBatcherE2eTest {
   /** Configured by Triton's config.pbtxt, as a team moving off Triton has it. */
   private static final String PBTXT = "accumulator_pbtxt";
 
+  /** One slot, a long idle limit, four requests may wait. */
+  private static final String TIMEOUT = "accumulator_timeout";
+
   /** Triton's oldest strategy from a config.pbtxt: four candidate sequences, two batch rows. */
   private static final String OLDEST = "accumulator_oldest";
 
@@ -130,6 +133,7 @@ class SequenceBatcherE2eTest {
         """);
     StatefulModels.writeAccumulator(repo, ONE_SLOT, 1, 1, 60_000_000, 1);
     StatefulModels.writeAccumulator(repo, IDLE, 1, 1, 200_000, 16);
+    StatefulModels.writeAccumulator(repo, TIMEOUT, 1, 1, 60_000_000, 4);
     TestModels.writeModel(repo, "identity_fp32");
     server = E2eServer.start(repo);
     grpc = server.startGrpc();
@@ -478,6 +482,26 @@ class SequenceBatcherE2eTest {
     assertThat(afterEnd.statusCode()).isEqualTo(400);
     assertThat(error(afterEnd)).contains("must specify the START flag");
     assertThat(sum(rest(ONE_SLOT, "6002", 1, false, true))).isEqualTo(6f);
+  }
+
+  /**
+   * A request that times out waiting ends its sequence, as in Triton: here the start of a sequence
+   * that waited for the only slot, so the sequence never opened and its next request is refused.
+   */
+  @Test
+  void aStartThatTimesOutWaitingForASlotEndsItsSequence() throws Exception {
+    assertThat(sum(rest(TIMEOUT, "5001", 1, true, false))).isEqualTo(1f);
+    HttpResponse<byte[]> late =
+        server.post(
+            inferPath(TIMEOUT),
+            body("5002", 7, true, false)
+                .replace("\"sequence_id\"", "\"timeout\":50000,\"sequence_id\""));
+    assertThat(late.statusCode()).as(text(late)).isEqualTo(504);
+    assertThat(error(late)).contains("timed out");
+    HttpResponse<byte[]> next = rest(TIMEOUT, "5002", 1, false, false);
+    assertThat(next.statusCode()).isEqualTo(400);
+    assertThat(error(next)).contains("sequence 5002").contains("must specify the START flag");
+    assertThat(sum(rest(TIMEOUT, "5001", 1, false, true))).as("A goes on").isEqualTo(2f);
   }
 
   @Test
