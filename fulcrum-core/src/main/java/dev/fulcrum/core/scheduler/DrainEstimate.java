@@ -62,13 +62,22 @@ final class DrainEstimate {
    * ahead of it and its own), or null when no pass has been measured yet.
    */
   @Nullable Duration untilServed(int rows) {
+    return inRounds(1, rows);
+  }
+
+  /**
+   * The hint for a request that is served in the {@code rounds}-th of rounds of {@code
+   * rowsPerRound} rows each, one after the other (a sequence's requests: one per round, each round
+   * a row of every sequence that has one), or null when no pass has been measured yet.
+   */
+  @Nullable Duration inRounds(int rounds, int rowsPerRound) {
     double mean = meanPassNanos;
     if (mean <= 0) {
       return null;
     }
-    long batches = (Math.max(1, rows) + (long) maxBatchSize - 1) / maxBatchSize;
-    long rounds = (batches + instances - 1) / instances;
-    double nanos = rounds * mean;
+    long batches = (Math.max(1, rowsPerRound) + (long) maxBatchSize - 1) / maxBatchSize;
+    long passes = Math.max(1, rounds) * ((batches + instances - 1) / instances);
+    double nanos = passes * mean;
     if (nanos <= MIN.toNanos()) {
       return MIN;
     }

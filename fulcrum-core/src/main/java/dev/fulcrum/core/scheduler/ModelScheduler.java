@@ -1000,6 +1000,15 @@ public final class ModelScheduler implements AutoCloseable {
         && queue.size() >= (policy.maxQueueSize() + 1) / 2;
   }
 
+  /**
+   * The retry hint ({@link DrainEstimate#inRounds}) of the sequence batcher's refusal of a request
+   * that would be served in the {@code rounds}-th round of {@code rowsPerRound} rows; null before
+   * the first pass is measured. Any thread.
+   */
+  @Nullable Duration untilServedInRounds(int rounds, int rowsPerRound) {
+    return drain.inRounds(rounds, rowsPerRound);
+  }
+
   /** The refusal of a full queue, its hint for {@code rows} rows to serve first. */
   private InferenceException overloaded(int rows) {
     return InferenceException.exhausted(

@@ -311,7 +311,8 @@ public final class SequenceBatcher implements AutoCloseable {
                 + maxWaiting
                 + ", "
                 + slots
-                + " sequence slots); retry later");
+                + " sequence slots); retry later",
+            retryHint(s));
       }
       if (s == null) {
         s = new Sequence(id, sequencing.states().size());
@@ -348,6 +349,21 @@ public final class SequenceBatcher implements AutoCloseable {
       send(next);
     }
     return h.result;
+  }
+
+  /**
+   * The retry hint of a refusal for a full batcher: for a request of a sequence that holds a slot,
+   * when its turn would have come (its sequence's requests run one per round, each round a row of
+   * every open sequence: {@link ModelScheduler#untilServedInRounds}); none for a sequence that
+   * waits for a slot or a new one, whose wait ends when another sequence ends or idles out, at a
+   * time its clients decide. Under the lock.
+   */
+  private java.time.@Nullable Duration retryHint(@Nullable Sequence s) {
+    if (s == null || s.slot < 0) {
+      return null;
+    }
+    int rounds = s.pending.size() + (s.running ? 1 : 0) + 1;
+    return scheduler.untilServedInRounds(rounds, holding.size());
   }
 
   /** The sequence unless it is null or closing (its id's new requests do not join it). */

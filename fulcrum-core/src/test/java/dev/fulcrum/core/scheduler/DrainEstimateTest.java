@@ -29,6 +29,17 @@ class DrainEstimateTest {
   }
 
   @Test
+  void aSequencesTurnComesOneRoundAfterAnother() {
+    DrainEstimate d = new DrainEstimate(8, 2);
+    d.passFinished(400 * MS);
+    // 20 open sequences: a round is 3 batches over 2 instances, 2 passes; the 3rd round ends at 6.
+    assertThat(d.inRounds(3, 20)).isEqualTo(Duration.ofMillis(2400));
+    // One open sequence: a pass a round, however empty the batch.
+    assertThat(d.inRounds(3, 1)).isEqualTo(Duration.ofMillis(1200));
+    assertThat(new DrainEstimate(8, 2).inRounds(3, 1)).as("not measured").isNull();
+  }
+
+  @Test
   void withoutBatchingEachRowIsAPass() {
     DrainEstimate d = new DrainEstimate(0, 1);
     d.passFinished(20 * MS);

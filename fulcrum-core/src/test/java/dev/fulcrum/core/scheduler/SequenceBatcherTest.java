@@ -350,6 +350,39 @@ class SequenceBatcherTest {
     assertThat(sum(submit(b, request(1, 1, false, true)))).as("sequence 1 goes on").isEqualTo(2f);
   }
 
+  /**
+   * The batcher's 429 hints when the refused request's turn would have come: its sequence's
+   * requests run one per pass here (one open sequence, no batching), so after the one running and
+   * the two waiting, its own: 4 passes of the measured 50 ms. A new sequence would wait for a slot,
+   * freed when a client ends its sequence: no hint.
+   */
+  @Test
+  void aRefusalOfASequencesRequestHintsWhenItsTurnWouldHaveCome() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults().withMaxQueueSize(2));
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    now.addAndGet(50_000_000); // the pass takes 50 ms on the test's clock
+    instance.gate.release();
+    assertThat(sum(first)).isEqualTo(1f);
+    CompletableFuture<InferenceResponse> running = submit(b, request(1, 1, false, false));
+    instance.started.acquire();
+    submit(b, request(1, 1, false, false));
+    submit(b, request(1, 1, false, false));
+    assertThatThrownBy(() -> submit(b, request(1, 1, false, false)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.retryAfter()).isEqualTo(java.time.Duration.ofMillis(200)));
+    assertThatThrownBy(() -> submit(b, request(2, 1, true, false)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.retryAfter()).isNull();
+            });
+    instance.gate.release(1_000_000);
+    assertThat(sum(running)).isEqualTo(2f);
+  }
+
   @Test
   void aRequestWithinItsTimeoutIsNotExpired() throws Exception {
     SequenceBatcher b = batcher(SchedulingConfig.defaults());
