@@ -131,6 +131,8 @@ class MetricsEndpointTest {
             "fulcrum_queue_duration_seconds",
             "fulcrum_rejected_requests_total",
             "fulcrum_request_duration_seconds",
+            "fulcrum_sequence_backlog",
+            "fulcrum_sequence_idle_ended_total",
             "fulcrum_sequence_slots",
             "fulcrum_sequence_slots_held",
             "fulcrum_slo_attainment_ratio",

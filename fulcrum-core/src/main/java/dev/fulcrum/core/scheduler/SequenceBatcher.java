@@ -83,6 +83,9 @@ public final class SequenceBatcher implements AutoCloseable {
   /** Requests held here, not yet sent to the scheduler (guarded). */
   private int waiting;
 
+  /** Sequences whose slot the idle limit freed, since the version loaded (guarded). */
+  private long idleEnded;
+
   private boolean closed;
   private final ScheduledFuture<?> reaper;
   private final ScheduledExecutorService timer;
@@ -230,6 +233,29 @@ public final class SequenceBatcher implements AutoCloseable {
     lock.lock();
     try {
       return holding.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Sequences waiting for a slot now (Triton's backlog). */
+  public int backlogSequences() {
+    lock.lock();
+    try {
+      return backlog.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Sequences ended by {@code max-sequence-idle-microseconds} since the version loaded: their slot
+   * and state freed because no request came for them that long.
+   */
+  public long idleEnded() {
+    lock.lock();
+    try {
+      return idleEnded;
     } finally {
       lock.unlock();
     }
@@ -855,6 +881,7 @@ public final class SequenceBatcher implements AutoCloseable {
       for (Sequence s : idle) {
         free(s, next);
       }
+      idleEnded += idle.size();
     } finally {
       lock.unlock();
     }

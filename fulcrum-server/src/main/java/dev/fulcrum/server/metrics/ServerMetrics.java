@@ -763,6 +763,21 @@ public final class ServerMetrics
         "fulcrum_sequence_slots_held",
         "Sequences of a stateful model version holding a slot now (open, not yet ended or idle)",
         r -> Objects.requireNonNull(r.version.sequences()).activeSequences());
+    gauge(
+        sb,
+        names,
+        stateful,
+        "fulcrum_sequence_backlog",
+        "Sequences of a stateful model version waiting for a slot now (every slot held)",
+        r -> Objects.requireNonNull(r.version.sequences()).backlogSequences());
+    counter(
+        sb,
+        names,
+        stateful,
+        "fulcrum_sequence_idle_ended_total",
+        "Sequences of a stateful model version ended by max-sequence-idle-microseconds (no request"
+            + " for that long): their slot and state freed",
+        r -> Objects.requireNonNull(r.version.sequences()).idleEnded());
   }
 
   /**

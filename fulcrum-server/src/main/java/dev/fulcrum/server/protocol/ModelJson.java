@@ -400,6 +400,16 @@ public final class ModelJson {
       f.put("cancelled", s.cancelled());
       f.put("invalid", s.invalid());
       f.put("pending", mv.pending());
+      dev.fulcrum.core.scheduler.SequenceBatcher seq = mv.sequences();
+      if (seq != null) {
+        // a stateful model's sequence batcher, as its metrics show it (docs/METRICS.md)
+        f.putObject("sequences")
+            .put("slots", seq.slots())
+            .put("held", seq.activeSequences())
+            .put("backlog", seq.backlogSequences())
+            .put("waiting", seq.waiting())
+            .put("idle_ended", seq.idleEnded());
+      }
       // A pipeline model's steps before and after the forward pass (not in queue or compute).
       duration(f, "preprocess", s.preprocess());
       duration(f, "postprocess", s.postprocess());

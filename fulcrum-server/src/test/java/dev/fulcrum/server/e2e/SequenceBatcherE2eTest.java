@@ -467,7 +467,13 @@ class SequenceBatcherE2eTest {
     assertThat(metrics.scrape())
         .contains("nv_inference_pending_request_count" + labels + "1\n")
         .contains("fulcrum_sequence_slots" + labels + "1\n")
-        .contains("fulcrum_sequence_slots_held" + labels + "1\n");
+        .contains("fulcrum_sequence_slots_held" + labels + "1\n")
+        .contains("fulcrum_sequence_backlog" + labels + "1\n");
+    JsonNode seqStats = fulcrumStats(ONE_SLOT).get("sequences");
+    assertThat(seqStats.get("slots").asInt()).isEqualTo(1);
+    assertThat(seqStats.get("held").asInt()).isEqualTo(1);
+    assertThat(seqStats.get("backlog").asInt()).isEqualTo(1);
+    assertThat(seqStats.get("waiting").asInt()).isEqualTo(1);
     long rejectedBefore = fulcrumStats(ONE_SLOT).get("rejected").asLong();
     HttpResponse<byte[]> c = rest(ONE_SLOT, "6003", 1, true, false);
     assertThat(c.statusCode()).as(text(c)).isEqualTo(429);
@@ -512,5 +518,13 @@ class SequenceBatcherE2eTest {
     HttpResponse<byte[]> a = rest(IDLE, "7001", 1, false, false);
     assertThat(a.statusCode()).isEqualTo(400);
     assertThat(error(a)).contains("sequence 7001").contains("must specify the START flag");
+    assertThat(fulcrumStats(IDLE).get("sequences").get("idle_ended").asLong())
+        .as("A ended by the idle limit")
+        .isGreaterThanOrEqualTo(1);
+    ServerMetrics metrics = new ServerMetrics(false);
+    metrics.bind(server.service.repository());
+    assertThat(metrics.scrape())
+        .containsPattern(
+            "fulcrum_sequence_idle_ended_total\\{model=\"" + IDLE + "\",version=\"1\"} [1-9]");
   }
 }
