@@ -6,8 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.SequenceBatchingConfig;
-import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.config.VersionPolicy;
+import dev.fulcrum.core.config.StatefulConfigs;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
@@ -15,7 +14,6 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.runtime.ModelInstance;
 import dev.fulcrum.core.runtime.ModelSignature;
-import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -103,19 +101,9 @@ class SequenceBatcherTest {
 
   private static ModelConfig config(
       SchedulingConfig scheduling, SequenceBatchingConfig.Strategy strategy, int candidates) {
-    ModelConfig plain =
-        new ModelConfig(
-            "acc",
-            "onnxruntime_onnx",
-            0,
-            List.of(new TensorConfig("INPUT", DataType.FP32, new long[] {1})),
-            List.of(new TensorConfig("OUTPUT", DataType.FP32, new long[] {1})),
-            new VersionPolicy.Latest(1),
-            1,
-            SessionOptions.defaults(),
-            "model.onnx",
-            scheduling);
-    SequenceBatchingConfig seq =
+    return StatefulConfigs.accumulator(
+        0,
+        scheduling,
         new SequenceBatchingConfig(
             strategy,
             candidates,
@@ -125,27 +113,7 @@ class SequenceBatcherTest {
                     "START", SequenceBatchingConfig.Kind.START, DataType.INT32)),
             List.of(
                 new SequenceBatchingConfig.State(
-                    "STATE_IN", "STATE_OUT", DataType.FP32, List.of(1L))));
-    return new ModelConfig(
-        plain.name(),
-        plain.platform(),
-        plain.maxBatchSize(),
-        plain.inputs(),
-        plain.outputs(),
-        plain.versionPolicy(),
-        plain.instanceCount(),
-        plain.sessionOptions(),
-        plain.defaultModelFilename(),
-        plain.scheduling(),
-        plain.maxBatchSizeFromModel(),
-        plain.slo(),
-        plain.monitoring(),
-        plain.pipeline(),
-        plain.responseCache(),
-        plain.warmup(),
-        plain.instanceGroups(),
-        plain.slowRequestNanos(),
-        seq);
+                    "STATE_IN", "STATE_OUT", DataType.FP32, List.of(1L)))));
   }
 
   private ModelConfig config;

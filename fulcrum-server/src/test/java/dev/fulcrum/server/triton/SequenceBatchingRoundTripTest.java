@@ -5,14 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.util.JsonFormat;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
-import dev.fulcrum.core.config.ResponseCacheConfig;
 import dev.fulcrum.core.config.SchedulingConfig;
 import dev.fulcrum.core.config.SequenceBatchingConfig;
 import dev.fulcrum.core.config.SequenceBatchingConfig.Kind;
-import dev.fulcrum.core.config.SloConfig;
-import dev.fulcrum.core.config.TensorConfig;
-import dev.fulcrum.core.config.VersionPolicy;
-import dev.fulcrum.core.runtime.SessionOptions;
+import dev.fulcrum.core.config.StatefulConfigs;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.protocol.ModelJson;
 import java.nio.file.Path;
@@ -97,25 +93,6 @@ class SequenceBatchingRoundTripTest {
   }
 
   private static ModelConfig config(SchedulingConfig sc, SequenceBatchingConfig seq) {
-    return new ModelConfig(
-        "acc",
-        "onnxruntime_onnx",
-        8,
-        List.of(new TensorConfig("INPUT", DataType.FP32, new long[] {1})),
-        List.of(new TensorConfig("OUTPUT", DataType.FP32, new long[] {1})),
-        new VersionPolicy.Latest(1),
-        1,
-        SessionOptions.defaults(),
-        "model.onnx",
-        sc,
-        false,
-        SloConfig.NONE,
-        null,
-        null,
-        ResponseCacheConfig.DISABLED,
-        List.of(),
-        List.of(),
-        0,
-        seq);
+    return StatefulConfigs.accumulator(8, sc, seq);
   }
 }
