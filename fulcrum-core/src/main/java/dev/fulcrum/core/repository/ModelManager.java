@@ -860,7 +860,8 @@ public final class ModelManager {
               environment.timer(),
               observer,
               LONE_PASS_LIMIT,
-              INSTANCE_CHOICE);
+              INSTANCE_CHOICE,
+              environment.workerIdle());
       if (notABatch != null) {
         scheduler.stopJoining();
         log.warn(

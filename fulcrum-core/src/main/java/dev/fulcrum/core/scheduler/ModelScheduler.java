@@ -20,6 +20,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -75,6 +76,13 @@ import org.slf4j.LoggerFactory;
  * default the one whose last pass ended latest: at low load one instance stays in the caches), and
  * a lone pass borrows the same instance. A worker chosen is marked not parked when it is signalled,
  * so a second request that arrives before it runs wakes another.
+ *
+ * <p>Idle workers (with a positive {@code workerIdle}): no worker thread is started with the
+ * scheduler; the wake-up that finds a worker's thread absent starts it instead, and a worker that
+ * has had nothing to do for {@code workerIdle} ends its thread, under the lock, leaving its
+ * instance open and counted as parked (so a lone pass may still borrow it). Its instance stays
+ * owned by its worker: the next thread of that worker runs its passes, and at a close every absent
+ * worker's thread is started to run what is queued, wait for a lent pass, and close the instance.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
@@ -160,7 +168,25 @@ public final class ModelScheduler implements AutoCloseable {
 
   private final BatchingPolicy batching;
   private final OrderedRelease release;
-  private final List<Thread> workers = new ArrayList<>();
+
+  /**
+   * Per worker: its thread, or null while it has none (not started yet, or ended after {@link
+   * #workerIdleNanos} idle); guarded by {@link #lock}.
+   */
+  private final @Nullable Thread[] workers;
+
+  /** Makes the worker threads. */
+  private final ThreadFactory threads;
+
+  /**
+   * How long a worker with nothing to do keeps its thread; 0: every worker's thread starts with the
+   * scheduler and lives until the close.
+   */
+  private final long workerIdleNanos;
+
+  /** Worker threads started so far (tests). */
+  private final AtomicInteger threadsStarted = new AtomicInteger();
+
   private final AtomicInteger executing = new AtomicInteger();
 
   /** Told of each successful pass, or null; set for good when {@link #passListener} decides. */
@@ -328,7 +354,39 @@ public final class ModelScheduler implements AutoCloseable {
         observer,
         inlineLimit,
         choice,
-        threadCpu());
+        Duration.ZERO);
+  }
+
+  /**
+   * As above, with how long an idle worker keeps its thread.
+   *
+   * @param workerIdle positive: each worker's thread starts when the first request needs it and
+   *     ends after this long with nothing to do (started again by the next); {@link Duration#ZERO}:
+   *     the threads start now and live until the close
+   */
+  public ModelScheduler(
+      String label,
+      ModelConfig config,
+      List<ModelInstance> instances,
+      Ticker ticker,
+      ThreadFactory threads,
+      ScheduledExecutorService timer,
+      SchedulerObserver observer,
+      Duration inlineLimit,
+      InstanceChoice choice,
+      Duration workerIdle) {
+    this(
+        label,
+        config,
+        instances,
+        ticker,
+        threads,
+        timer,
+        observer,
+        inlineLimit,
+        choice,
+        threadCpu(),
+        workerIdle);
   }
 
   /**
@@ -345,7 +403,11 @@ public final class ModelScheduler implements AutoCloseable {
       SchedulerObserver observer,
       Duration inlineLimit,
       InstanceChoice choice,
-      Ticker passClock) {
+      Ticker passClock,
+      Duration workerIdle) {
+    if (workerIdle.isNegative()) {
+      throw new IllegalArgumentException("workerIdle must not be negative, was " + workerIdle);
+    }
     this.label = label;
     this.choice = Objects.requireNonNull(choice, "choice");
     this.passClock = passClock;
@@ -383,15 +445,53 @@ public final class ModelScheduler implements AutoCloseable {
         config.pipeline() != null
             && config.pipeline().batching()
                 == dev.fulcrum.core.config.PipelineConfig.Batching.ALONE;
-    for (int i = 0; i < this.instances.size(); i++) {
-      ModelInstance instance = this.instances.get(i);
-      int index = i;
-      Thread t = threads.newThread(() -> work(instance, index));
-      t.setName("fulcrum-exec-" + label + "-" + i);
-      t.setDaemon(true);
-      workers.add(t);
+    this.threads = threads;
+    this.workerIdleNanos = workerIdle.toNanos();
+    this.workers = new Thread[this.instances.size()];
+    if (workerIdleNanos == 0) {
+      List<Thread> started = new ArrayList<>();
+      for (int i = 0; i < this.instances.size(); i++) {
+        Thread t = newWorker(i);
+        workers[i] = t;
+        started.add(t);
+      }
+      started.forEach(Thread::start);
+      threadsStarted.addAndGet(started.size());
+    } else {
+      // No thread yet: each worker counts as parked until a request starts its thread.
+      Arrays.fill(parked, true);
     }
-    workers.forEach(Thread::start);
+  }
+
+  /** Worker {@code index}'s thread, not started. */
+  private Thread newWorker(int index) {
+    ModelInstance instance = instances.get(index);
+    Thread t = threads.newThread(() -> work(instance, index));
+    t.setName("fulcrum-exec-" + label + "-" + index);
+    t.setDaemon(true);
+    return t;
+  }
+
+  /**
+   * Starts worker {@code index}'s thread, which it does not have (not started yet, or ended idle);
+   * under the lock. A thread the JVM cannot start (out of memory or of the process's thread limit)
+   * leaves the worker without one, logged: the next wake-up tries again, and what is queued waits
+   * for it or for its deadline.
+   *
+   * @return whether the thread started
+   */
+  private boolean startWorker(int index) {
+    Thread t = newWorker(index);
+    try {
+      t.start();
+    } catch (OutOfMemoryError e) {
+      log.error("model {}: could not start the thread of instance {}", label, index, e);
+      return false;
+    }
+    workers[index] = t;
+    parked[index] = false;
+    threadsStarted.incrementAndGet();
+    return true;
   }
 
   /**
@@ -779,10 +879,26 @@ public final class ModelScheduler implements AutoCloseable {
     lastPassEnded[index] = ++passesEnded;
   }
 
-  /** Wakes every worker (a close, an instance given back); under the lock. */
+  /**
+   * Wakes every worker (a close, an instance given back); under the lock. A worker without a thread
+   * gets one at a close (to close its instance), or when work is queued and no thread would take it
+   * ({@link #wake}).
+   */
   private void wakeAll() {
     for (Condition c : wakeUps) {
       c.signalAll();
+    }
+    if (workerIdleNanos == 0) {
+      return;
+    }
+    if (closed) {
+      for (int i = 0; i < workers.length; i++) {
+        if (workers[i] == null) {
+          startWorker(i);
+        }
+      }
+    } else if (queue.size() > 0) {
+      wake();
     }
   }
 
@@ -922,9 +1038,23 @@ public final class ModelScheduler implements AutoCloseable {
       }
     }
     int i = parkedUnlent();
-    if (i >= 0) {
+    if (i < 0) {
+      return;
+    }
+    if (workers[i] == null) {
+      // A worker that has a thread, parked, goes first: a thread is started only when none is.
+      for (int j = 0; j < workers.length; j++) {
+        if (workers[j] != null && parked[j] && !lent[j]) {
+          i = j;
+          break;
+        }
+      }
+    }
+    if (workers[i] != null) {
       parked[i] = false;
       wakeUps[i].signal();
+    } else if (queue.size() > 0) {
+      startWorker(i); // its first request, or the first after it ended idle
     }
   }
 
@@ -1150,22 +1280,34 @@ public final class ModelScheduler implements AutoCloseable {
    * then closes its own instance, so that an instance is never closed while a pass runs on it.
    */
   private void work(ModelInstance instance, int index) {
+    boolean endedIdle = false;
     try {
-      serve(instance, index);
+      endedIdle = serve(instance, index);
     } finally {
-      try {
-        instance.close();
-      } catch (RuntimeException e) {
-        log.warn("model {}: closing a model instance failed", label, e);
+      if (!endedIdle) {
+        try {
+          instance.close();
+        } catch (RuntimeException e) {
+          log.warn("model {}: closing a model instance failed", label, e);
+        }
       }
     }
   }
 
-  private void serve(ModelInstance instance, int index) {
+  /**
+   * Plans and runs batches on worker {@code index}'s instance.
+   *
+   * @return true when the thread ends because it had nothing to do for {@link #workerIdleNanos}
+   *     (the instance stays open for the worker's next thread); false at the close, or when
+   *     interrupted (the caller closes the instance)
+   */
+  private boolean serve(ModelInstance instance, int index) {
     int ranRows = 0;
     long ranNanos = -1;
     long passNanos = -1;
     boolean ran = false;
+    // When this thread began to find nothing to do (-1: it has just worked, or just started).
+    long idleSince = -1;
     while (true) {
       List<PendingRequest> batch;
       List<PendingRequest> timedOut;
@@ -1206,10 +1348,11 @@ public final class ModelScheduler implements AutoCloseable {
               returnWaiters--;
               parked[index] = false;
             }
+            idleSince = -1;
             continue;
           }
           if (closed && queue.size() == 0) {
-            return;
+            return false;
           }
           RequestQueue.Plan plan = queue.plan(now);
           if (plan.dropped() != null) {
@@ -1221,10 +1364,25 @@ public final class ModelScheduler implements AutoCloseable {
             batch = plan.batch();
             executing.addAndGet(batch.size());
             batching.started(index, rows(batch), now);
+            idleSince = -1;
             break;
           }
-          if (!await(index, plan.waitNanos())) {
-            return;
+          long wait = plan.waitNanos();
+          if (wait < 0 && workerIdleNanos > 0 && queue.size() == 0) {
+            // Nothing queued: park until woken, or end this thread once idle long enough.
+            if (idleSince < 0) {
+              idleSince = now;
+            }
+            wait = idleSince + workerIdleNanos - now;
+            if (wait <= 0) {
+              // Under the lock: a wake-up from now on finds no thread and starts one.
+              workers[index] = null;
+              parked[index] = true;
+              return true;
+            }
+          }
+          if (!await(index, wait)) {
+            return false;
           }
         }
       } finally {
@@ -1593,7 +1751,39 @@ public final class ModelScheduler implements AutoCloseable {
 
   /** True once every worker has ended and closed its instance (after {@link #close}). */
   public boolean isTerminated() {
-    return workers.stream().noneMatch(Thread::isAlive);
+    lock.lock();
+    try {
+      if (!closed) {
+        return false;
+      }
+      for (Thread t : workers) {
+        if (t == null || t.isAlive()) {
+          return false;
+        }
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Workers with a thread now (tests). */
+  int workerThreads() {
+    lock.lock();
+    try {
+      int n = 0;
+      for (Thread t : workers) {
+        n += t != null ? 1 : 0;
+      }
+      return n;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Worker threads started since the scheduler was made (tests). */
+  int threadsStarted() {
+    return threadsStarted.get();
   }
 
   /** {@link #close(Duration)} with a bound of 30 seconds. */
@@ -1633,8 +1823,20 @@ public final class ModelScheduler implements AutoCloseable {
   public boolean close(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     beginClose();
-    boolean clean = true;
-    for (Thread t : workers) {
+    List<Thread> closing = new ArrayList<>();
+    lock.lock();
+    try {
+      // After beginClose no worker ends idle, and each one without a thread has been given one.
+      for (Thread t : workers) {
+        if (t != null) {
+          closing.add(t);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    boolean clean = closing.size() == workers.length;
+    for (Thread t : closing) {
       try {
         long left = deadline - System.nanoTime();
         if (left > 0) {

@@ -1,6 +1,7 @@
 package dev.fulcrum.core.scheduler;
 
 import dev.fulcrum.core.runtime.ComputeNice;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -19,14 +20,24 @@ import java.util.function.LongSupplier;
  * @param timer runs queue-timeout expiries
  * @param observers gives extra observers per model version (metrics); may return {@link
  *     SchedulerObserver#none()}
+ * @param workerIdle positive: a worker thread starts when its instance's first request needs it and
+ *     ends after this long with nothing to do ({@link ModelScheduler}, "Idle workers"); {@link
+ *     Duration#ZERO}: the worker threads start with their model version and live until its close
  */
 public record SchedulerEnvironment(
     Ticker ticker,
     LongSupplier wallClockMillis,
     ThreadFactory workerThreads,
     ScheduledExecutorService timer,
-    ObserverFactory observers)
+    ObserverFactory observers,
+    Duration workerIdle)
     implements AutoCloseable {
+
+  public SchedulerEnvironment {
+    if (workerIdle.isNegative()) {
+      throw new IllegalArgumentException("workerIdle must not be negative, was " + workerIdle);
+    }
+  }
 
   /** Creates the extra observer of one model version. */
   @FunctionalInterface
@@ -58,7 +69,13 @@ public record SchedulerEnvironment(
         System::currentTimeMillis,
         nice.wrap(Executors.defaultThreadFactory()),
         timer,
-        observers);
+        observers,
+        Duration.ZERO);
+  }
+
+  /** This environment with worker threads that end after {@code idle} without work (0: never). */
+  public SchedulerEnvironment withWorkerIdle(Duration idle) {
+    return new SchedulerEnvironment(ticker, wallClockMillis, workerThreads, timer, observers, idle);
   }
 
   @Override

@@ -61,7 +61,8 @@ class ModelManagerTest {
             () -> 0L,
             Thread.ofPlatform().daemon(true).factory(),
             timer,
-            (m, v) -> SchedulerObserver.none());
+            (m, v) -> SchedulerObserver.none(),
+            Duration.ZERO);
     manager =
         new ModelManager(
             new RepositorySource(List.of(repo)),

@@ -107,7 +107,8 @@ class LonePassTest {
             stats,
             ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
             InstanceChoice.DEFAULT,
-            ticker);
+            ticker,
+            Duration.ZERO);
     schedulers.add(sch);
     return sch;
   }
@@ -193,7 +194,8 @@ class LonePassTest {
             new ModelStatistics(() -> 0L),
             ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
             InstanceChoice.DEFAULT,
-            cpu);
+            cpu,
+            Duration.ZERO);
     schedulers.add(s);
     // Short in wall time: short on the CPU clock too, which is never read (a system call).
     sequential(s, ModelScheduler.LEARN_PASSES);
