@@ -64,6 +64,7 @@ public final class ServeArgs {
           "--cost-per-hour", "0",
           "--onnx-global-intra-op-threads", "auto",
           "--native-heap-trim-secs", "10",
+          "--engine-thread-idle-secs", "0",
           "--http-header-timeout-secs", "10",
           "--http-idle-timeout-secs", "75",
           "--http-body-timeout-secs", "30",
@@ -197,6 +198,7 @@ public final class ServeArgs {
       case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
       case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
       case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);
+      case "--engine-thread-idle-secs" -> c.engineThreadIdleSecs = Integer.parseInt(value);
       case "--onnx-optimized-cache" -> c.onnxOptimizedCache = bool(value);
       case "--onnx-optimized-cache-dir" -> c.onnxOptimizedCacheDir = Path.of(value);
       case "--onnx-global-intra-op-threads" -> c.onnxGlobalIntraOpThreads = value;

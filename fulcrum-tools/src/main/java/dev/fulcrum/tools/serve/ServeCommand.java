@@ -362,6 +362,17 @@ public final class ServeCommand implements Callable<Integer> {
               + " Never under load: a trim there costs more than it returns.")
   int nativeHeapTrimSecs;
 
+  @Option(
+      names = "--engine-thread-idle-secs",
+      defaultValue = "0",
+      paramLabel = "S",
+      description =
+          "Start each model instance's engine thread at the first request that needs it and end it"
+              + " after S seconds without one (the next request starts it again); for many mostly"
+              + " idle models on one server. 0: the engine threads start with their model and live"
+              + " until it unloads (default: ${DEFAULT-VALUE}).")
+  int engineThreadIdleSecs;
+
   @Mixin LimitOptions limits = new LimitOptions();
 
   @Mixin SecurityOptions securityOptions = new SecurityOptions();
@@ -486,15 +497,16 @@ public final class ServeCommand implements Callable<Integer> {
         CompletableFuture.delayedExecutor(Math.max(0L, answerGraceMs), TimeUnit.MILLISECONDS);
     SchedulerEnvironment environment =
         SchedulerEnvironment.system(
-            (model, version) ->
-                dashboardStart.watchesAnswers() || modelsAfterAnswer || portsAfterAnswer
-                    ? SchedulerObserver.all(
-                        metrics.create(model, version),
-                        dashboard.create(model, version),
-                        firstAnswer)
-                    : SchedulerObserver.all(
-                        metrics.create(model, version), dashboard.create(model, version)),
-            computeNice);
+                (model, version) ->
+                    dashboardStart.watchesAnswers() || modelsAfterAnswer || portsAfterAnswer
+                        ? SchedulerObserver.all(
+                            metrics.create(model, version),
+                            dashboard.create(model, version),
+                            firstAnswer)
+                        : SchedulerObserver.all(
+                            metrics.create(model, version), dashboard.create(model, version)),
+                computeNice)
+            .withWorkerIdle(Duration.ofSeconds(engineThreadIdleSecs));
     Startup.mark("metrics and dashboard set up");
     if (!Boolean.parseBoolean(System.getProperty("fulcrum.start.engine-beside", "true"))) {
       try {
@@ -1196,6 +1208,13 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--native-heap-trim-secs must be >= 0 (0: never), was " + nativeHeapTrimSecs);
+    }
+    if (engineThreadIdleSecs < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--engine-thread-idle-secs must be >= 0 (0: the engine threads start with their model"
+              + " and never end idle), was "
+              + engineThreadIdleSecs);
     }
     try {
       GlobalIntraOpThreads.parse(onnxGlobalIntraOpThreads);

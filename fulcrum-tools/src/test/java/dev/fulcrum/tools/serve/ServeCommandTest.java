@@ -89,6 +89,7 @@ class ServeCommandTest {
             List.of("--cost-per-hour", "-1"),
             List.of("--onnx-global-intra-op-threads", "many"),
             List.of("--onnx-global-intra-op-threads", "-1"),
+            List.of("--engine-thread-idle-secs", "-5"),
             List.of("--http-max-buffered-bytes", "4194304"),
             List.of("--grpc-max-metadata-bytes", "1023"),
             List.of("--grpc-max-metadata-bytes", "1048577"))) {
@@ -99,6 +100,25 @@ class ServeCommandTest {
           .hasMessageContaining(args.get(0));
     }
     Objects.requireNonNull(ServeArgs.parse(List.of())).checkOptions();
+  }
+
+  @Test
+  void engineThreadsLiveWithTheirModelUnlessAnIdleTimeIsGiven() {
+    ServeCommand byDefault = Objects.requireNonNull(ServeArgs.parse(List.of()));
+    byDefault.checkOptions();
+    assertThat(byDefault.engineThreadIdleSecs).isZero();
+
+    ServeCommand idle =
+        Objects.requireNonNull(ServeArgs.parse(List.of("--engine-thread-idle-secs", "60")));
+    idle.checkOptions();
+    assertThat(idle.engineThreadIdleSecs).isEqualTo(60);
+
+    assertThatThrownBy(
+            Objects.requireNonNull(ServeArgs.parse(List.of("--engine-thread-idle-secs", "-1")))
+                ::checkOptions)
+        .hasMessage(
+            "--engine-thread-idle-secs must be >= 0 (0: the engine threads start with their model"
+                + " and never end idle), was -1");
   }
 
   @Test
