@@ -83,6 +83,8 @@ import org.slf4j.LoggerFactory;
  * instance open and counted as parked (so a lone pass may still borrow it). Its instance stays
  * owned by its worker: the next thread of that worker runs its passes, and at a close every absent
  * worker's thread is started to run what is queued, wait for a lent pass, and close the instance.
+ * New work goes to a parked worker that has a thread before one that has none, whatever the {@link
+ * InstanceChoice}: a thread is started only when no parked one could take the work.
  */
 public final class ModelScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
