@@ -1,5 +1,6 @@
 package dev.fulcrum.core;
 
+import dev.fulcrum.core.config.EnsembleConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.ClassLabels;
@@ -43,6 +44,7 @@ public final class InferenceService {
   private final @Nullable ModelMonitor monitor;
   private final PipelineRunner pipelines =
       new PipelineRunner(Runtime.getRuntime().availableProcessors());
+  private final EnsembleRunner ensembles = new EnsembleRunner(this::step);
   private final boolean timingAlways;
   private volatile boolean leaving; // readiness false, HTTP/1.1 answers end their connection
   private volatile boolean draining; // and new requests are refused
@@ -323,12 +325,38 @@ public final class InferenceService {
     return derived;
   }
 
-  /** Queues a validated request; a pipeline model's request goes through its stages first. */
+  /**
+   * One step of an ensemble: a request to its model as a transport's is run (resolved now, so that
+   * a step meets the version that serves when it starts), not counted again in {@link #inFlight}
+   * (its ensemble request is) and not refused by a drain that began after its ensemble request was
+   * admitted. Failures complete the future.
+   */
+  private CompletableFuture<InferenceResponse> step(InferenceRequest request) {
+    try {
+      ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
+      return submit(mv, request, null, null);
+    } catch (InferenceException e) {
+      return CompletableFuture.failedFuture(e);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(
+          InferenceException.internal("request failed: " + e.getMessage(), e));
+    }
+  }
+
+  /**
+   * Queues a validated request; a pipeline model's request goes through its stages first, an
+   * ensemble's through its steps.
+   */
   private CompletableFuture<InferenceResponse> run(
       ModelVersion mv,
       InferenceRequest request,
       RequestValidator.Validated v,
       @Nullable Executor answerOn) {
+    EnsembleConfig ensemble = mv.config().ensemble();
+    if (ensemble != null) {
+      CompletableFuture<InferenceResponse> ran = ensembles.submit(mv, ensemble, request, v);
+      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
+    }
     ModelStages stages = mv.stages();
     if (stages == null) {
       SequenceBatcher sequences = mv.sequences();
@@ -418,7 +446,18 @@ public final class InferenceService {
    */
   public boolean isModelReady(String model, String version) {
     try {
-      repository.resolve(model, version);
+      ModelVersion mv = repository.resolve(model, version);
+      EnsembleConfig ensemble = mv.config().ensemble();
+      if (ensemble != null) {
+        // as Triton: an ensemble is ready while every model its steps call is
+        for (EnsembleConfig.Step s : ensemble.steps()) {
+          try {
+            repository.resolve(s.model(), s.versionString());
+          } catch (InferenceException e) {
+            return false;
+          }
+        }
+      }
       return true;
     } catch (InferenceException e) {
       if (e.code() != ErrorCode.UNAVAILABLE) {

@@ -2,6 +2,8 @@ package dev.fulcrum.core.config;
 
 import dev.fulcrum.core.config.ModelConfigFile.ControlInputFile;
 import dev.fulcrum.core.config.ModelConfigFile.DynamicBatchingFile;
+import dev.fulcrum.core.config.ModelConfigFile.EnsembleFile;
+import dev.fulcrum.core.config.ModelConfigFile.EnsembleStepFile;
 import dev.fulcrum.core.config.ModelConfigFile.InstanceGroupFile;
 import dev.fulcrum.core.config.ModelConfigFile.MonitoringFile;
 import dev.fulcrum.core.config.ModelConfigFile.OnnxRuntimeFile;
@@ -317,6 +319,25 @@ final class ConfigFileSchema {
                   (String) a[3],
                   (Integer) a[4]));
 
+  static final RecordOf ENSEMBLE_STEP =
+      new RecordOf(
+          EnsembleStepFile.class,
+          List.of("model", "model-version", "input-map", "output-map"),
+          List.of(S, L, new MapOf(S), new MapOf(S)),
+          a ->
+              new EnsembleStepFile(
+                  (String) a[0],
+                  (Long) a[1],
+                  ConfigFileSchema.<String>map(a[2]),
+                  ConfigFileSchema.<String>map(a[3])));
+
+  static final RecordOf ENSEMBLE =
+      new RecordOf(
+          EnsembleFile.class,
+          List.of("steps"),
+          List.of(listOf(ENSEMBLE_STEP)),
+          a -> new EnsembleFile(ConfigFileSchema.<EnsembleStepFile>list(a[0])));
+
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =
       new RecordOf(
@@ -340,7 +361,8 @@ final class ConfigFileSchema {
               "response-cache",
               "instance-groups",
               "slow-request-ms",
-              "sequence-batching"),
+              "sequence-batching",
+              "ensemble"),
           List.of(
               S,
               S,
@@ -360,7 +382,8 @@ final class ConfigFileSchema {
               RESPONSE_CACHE,
               listOf(INSTANCE_GROUP),
               D,
-              SEQUENCE_BATCHING),
+              SEQUENCE_BATCHING,
+              ENSEMBLE),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -381,7 +404,8 @@ final class ConfigFileSchema {
                   (ResponseCacheFile) a[15],
                   ConfigFileSchema.<InstanceGroupFile>list(a[16]),
                   (Double) a[17],
-                  (SequenceBatchingFile) a[18]));
+                  (SequenceBatchingFile) a[18],
+                  (EnsembleFile) a[19]));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

@@ -40,6 +40,9 @@ import org.jspecify.annotations.Nullable;
  * @param sequenceBatching the sequence batcher of a stateful model ({@code sequence-batching});
  *     null for a model without one. Its control and state inputs, and its state outputs, are not
  *     among {@code inputs} and {@code outputs}: clients neither send nor see them
+ * @param ensemble the steps of an ensemble model ({@code platform: ensemble}), which runs no model
+ *     file of its own: each step is a request to another model of the repository; null for any
+ *     other model
  */
 public record ModelConfig(
     String name,
@@ -60,7 +63,8 @@ public record ModelConfig(
     List<ModelConfigFile.WarmupFile> warmup,
     List<ModelConfigFile.InstanceGroupFile> instanceGroups,
     long slowRequestNanos,
-    @Nullable SequenceBatchingConfig sequenceBatching) {
+    @Nullable SequenceBatchingConfig sequenceBatching,
+    @Nullable EnsembleConfig ensemble) {
 
   /**
    * A configuration whose max-batch-size the user set (or that does not batch), without an
@@ -97,6 +101,7 @@ public record ModelConfig(
         List.of(),
         List.of(),
         0,
+        null,
         null);
   }
 
@@ -156,7 +161,13 @@ public record ModelConfig(
         warmup,
         instanceGroups,
         slowRequestNanos,
-        sequenceBatching);
+        sequenceBatching,
+        ensemble);
+  }
+
+  /** True for an ensemble model: its requests run as requests to its steps' models. */
+  public boolean isEnsemble() {
+    return ensemble != null;
   }
 
   /** True when the dynamic batcher combines requests (a batching model with batching on). */

@@ -28,7 +28,8 @@ public record ModelConfigFile(
     @JsonProperty("response-cache") @Nullable ResponseCacheFile responseCache,
     @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups,
     @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs,
-    @JsonProperty("sequence-batching") @Nullable SequenceBatchingFile sequenceBatching) {
+    @JsonProperty("sequence-batching") @Nullable SequenceBatchingFile sequenceBatching,
+    @JsonProperty("ensemble") @Nullable EnsembleFile ensemble) {
 
   /**
    * A configuration of the fields before {@code model-warmup}, every later one absent: the one
@@ -59,6 +60,7 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
         null,
         null,
         null,
@@ -332,10 +334,34 @@ public record ModelConfigFile(
       @JsonProperty("datatype") @Nullable String datatype,
       @JsonProperty("dims") @Nullable List<Long> dims) {}
 
+  /**
+   * Triton's {@code ensemble_scheduling}: the steps of an ensemble model ({@code platform:
+   * ensemble}), each a request to another model of the repository (docs/MODEL_CONFIG.md,
+   * "Ensembles").
+   *
+   * @param steps the steps, in any order: each runs once the tensors it takes are made
+   */
+  public record EnsembleFile(@JsonProperty("steps") @Nullable List<EnsembleStepFile> steps) {}
+
+  /**
+   * One ensemble step, with Triton's {@code model_name}, {@code model_version}, {@code input_map}
+   * and {@code output_map}.
+   *
+   * @param model the composing model
+   * @param modelVersion its version; -1 (the default) for the one its version policy serves newest
+   * @param inputMap each input of the composing model: the ensemble tensor it takes
+   * @param outputMap each output of the composing model used: the ensemble tensor it makes
+   */
+  public record EnsembleStepFile(
+      @JsonProperty("model") @Nullable String model,
+      @JsonProperty("model-version") @Nullable Long modelVersion,
+      @JsonProperty("input-map") java.util.@Nullable Map<String, String> inputMap,
+      @JsonProperty("output-map") java.util.@Nullable Map<String, String> outputMap) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null, null);
+        null, null, null, null, null);
   }
 }

@@ -69,16 +69,17 @@ public final class ModelConfigResolver {
       VersionPolicy versionPolicy,
       int instanceCount,
       SessionOptions sessionOptions,
-      @Nullable PipelineConfig pipeline) {
+      @Nullable PipelineConfig pipeline,
+      @Nullable EnsembleConfig ensemble) {
 
-    /** A deployment that is no pipeline. */
+    /** A deployment that is no pipeline and no ensemble. */
     public Deployment(
         String platform,
         String modelFilename,
         VersionPolicy versionPolicy,
         int instanceCount,
         SessionOptions sessionOptions) {
-      this(platform, modelFilename, versionPolicy, instanceCount, sessionOptions, null);
+      this(platform, modelFilename, versionPolicy, instanceCount, sessionOptions, null, null);
     }
   }
 
@@ -89,6 +90,16 @@ public final class ModelConfigResolver {
           file,
           "name",
           "'" + f.name() + "' differs from the model's folder name '" + modelName + "'");
+    }
+    if (f.ensemble() != null || EnsembleConfig.PLATFORM.equals(f.platform())) {
+      return new Deployment(
+          EnsembleConfig.PLATFORM,
+          "",
+          versionPolicy(f.versionPolicy(), file),
+          1,
+          SessionOptions.defaults(),
+          null,
+          EnsembleResolver.resolve(f, file));
     }
     PipelineConfig pipeline = f.pipeline() == null ? null : PipelineResolver.resolve(f, file);
     String platform = f.platform() == null ? ONNX_PLATFORM : f.platform();
@@ -146,7 +157,59 @@ public final class ModelConfigResolver {
         versionPolicy(f.versionPolicy(), file),
         instances,
         options,
-        pipeline);
+        pipeline,
+        null);
+  }
+
+  /**
+   * The configuration of an ensemble model: what its file declares (it has no model file to
+   * complete it from), its steps checked by {@link #deployment} already.
+   *
+   * @throws ConfigException when a tensor is not fully declared, or a field does not apply
+   */
+  public ModelConfig ensemble(String modelName, ModelConfigFile f, Path file, Deployment d)
+      throws ConfigException {
+    EnsembleConfig ensemble = java.util.Objects.requireNonNull(d.ensemble(), "ensemble");
+    int maxBatch = f.maxBatchSize() == null ? 0 : f.maxBatchSize();
+    EnsembleConfig.Fields names = EnsembleConfig.Fields.of(file);
+    if (maxBatch < 0) {
+      throw new ConfigException(file, names.maxBatchSize(), "must be >= 0");
+    }
+    List<TensorConfig> inputs =
+        tensors(
+            f.inputs(),
+            EnsembleResolver.declared(f.inputs(), maxBatch > 0, file, "inputs"),
+            maxBatch > 0,
+            file,
+            "inputs");
+    List<TensorConfig> outputs =
+        tensors(
+            f.outputs(),
+            EnsembleResolver.declared(f.outputs(), maxBatch > 0, file, "outputs"),
+            maxBatch > 0,
+            file,
+            "outputs");
+    return new ModelConfig(
+        modelName,
+        EnsembleConfig.PLATFORM,
+        maxBatch,
+        inputs,
+        outputs,
+        d.versionPolicy(),
+        1,
+        d.sessionOptions(),
+        "",
+        SchedulingConfig.defaults().withDynamicBatching(false),
+        false,
+        SloConfig.NONE,
+        null,
+        null,
+        responseCache(f.responseCache(), file),
+        List.of(),
+        List.of(),
+        slowRequestNanos(f.slowRequestMs(), file),
+        null,
+        ensemble);
   }
 
   /**
@@ -401,7 +464,8 @@ public final class ModelConfigResolver {
         // As written too (checked by deployment): the groups a config read there shows.
         f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()),
         slowRequestNanos(f.slowRequestMs(), file),
-        sequences);
+        sequences,
+        null);
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.EnsembleConfig;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
@@ -102,6 +103,13 @@ public final class ModelManager {
       Boolean.parseBoolean(System.getProperty("fulcrum.start.lightest-first", "true"));
 
   private static final Logger log = LoggerFactory.getLogger(ModelManager.class);
+
+  /** How long an ensemble's load waits for a composing model's lock before it gives up on it. */
+  private static final Duration COMPOSING_LOCK_WAIT = Duration.ofSeconds(60);
+
+  /** The ensembles whose loads run on this thread, outermost first (see {@link #composing}). */
+  private static final ThreadLocal<Set<String>> LOADING_CHAIN =
+      ThreadLocal.withInitial(java.util.LinkedHashSet::new);
 
   private final RepositorySource source;
   private final Map<String, ModelRuntime> runtimes;
@@ -373,6 +381,10 @@ public final class ModelManager {
     if (d == null || dir == null) {
       return 0;
     }
+    if (d.ensemble() != null) {
+      // no file of its own; it loads after (or with) the models it calls: last
+      return Long.MAX_VALUE;
+    }
     try {
       PipelineConfig pipeline = d.pipeline();
       long bytes = 0;
@@ -624,7 +636,8 @@ public final class ModelManager {
       return;
     }
     ModelRuntime runtime = runtimes.get(deployment.platform());
-    if (runtime == null) {
+    EnsembleConfig ensemble = deployment.ensemble();
+    if (runtime == null && ensemble == null) {
       modelFailed(s, "no runtime for platform " + deployment.platform(), explicit);
       return;
     }
@@ -639,12 +652,22 @@ public final class ModelManager {
                   + name
                   + "/1/"
                   + deployment.modelFilename()
+                  + (ensemble != null ? ", an empty folder for an ensemble, as in Triton" : "")
                   + ")"
               : configFile
                   + ": field 'version-policy': selects none of the version folders "
                   + available,
           explicit);
       return;
+    }
+    List<ModelConfig> composing = List.of();
+    if (ensemble != null) {
+      try {
+        composing = composing(name, ensemble, configFile, explicit);
+      } catch (ConfigException e) {
+        modelFailed(s, e.getMessage(), explicit);
+        return;
+      }
     }
     boolean configChanged = !stamp.equals(s.servingStamp);
     List<ModelVersion> before = s.serving;
@@ -658,7 +681,21 @@ public final class ModelManager {
         continue;
       }
       try {
-        next.put(v, loadVersion(s, v, dir, file, configFile, deployment, runtime, old, folder));
+        next.put(
+            v,
+            ensemble != null
+                ? loadEnsembleVersion(
+                    s, v, dir, file, configFile, deployment, composing, old, folder)
+                : loadVersion(
+                    s,
+                    v,
+                    dir,
+                    file,
+                    configFile,
+                    deployment,
+                    Objects.requireNonNull(runtime),
+                    old,
+                    folder));
       } catch (ConfigException | ModelLoadException e) {
         String message = Objects.requireNonNullElse(e.getMessage(), "");
         String reason = source.forClients(message);
@@ -912,6 +949,146 @@ public final class ModelManager {
       }
       throw e;
     }
+  }
+
+  /**
+   * The configurations of the models an ensemble's steps call, in the order of its steps, as they
+   * serve now. A composing model that does not serve yet is loaded first, as Triton loads an
+   * ensemble's composing models with it: under that model's own lock, on this thread, and only when
+   * it can be had within {@link #COMPOSING_LOCK_WAIT} (a load that waits on this one would
+   * otherwise never end); a model loaded in this chain already (an ensemble that calls itself,
+   * through others) is not loaded again, and its step fails below.
+   *
+   * @throws ConfigException naming the step's model field when a model is not available
+   */
+  private List<ModelConfig> composing(
+      String name, EnsembleConfig ensemble, Path configFile, boolean explicit)
+      throws ConfigException {
+    Set<String> chain = LOADING_CHAIN.get();
+    boolean first = chain.isEmpty();
+    chain.add(name);
+    try {
+      for (String m : ensemble.models()) {
+        if (!chain.contains(m) && !servesNow(m)) {
+          loadComposing(m, explicit);
+        }
+      }
+      List<ModelConfig> out = new ArrayList<>();
+      for (int i = 0; i < ensemble.steps().size(); i++) {
+        EnsembleConfig.Step st = ensemble.steps().get(i);
+        if (st.model().equals(name)) {
+          throw new ConfigException(
+              configFile,
+              EnsembleConfig.modelField(configFile, i),
+              "an ensemble cannot call itself");
+        }
+        try {
+          out.add(resolve(st.model(), st.versionString()).config());
+        } catch (InferenceException e) {
+          throw new ConfigException(
+              configFile,
+              EnsembleConfig.modelField(configFile, i),
+              "the composing model '" + st.model() + "' is not available: " + e.getMessage());
+        }
+      }
+      return out;
+    } finally {
+      chain.remove(name);
+      if (first) {
+        LOADING_CHAIN.remove();
+      }
+    }
+  }
+
+  /** True when {@code name} has a version serving now. */
+  private boolean servesNow(String name) {
+    Slot s = models.get(name);
+    return s != null && !s.serving.isEmpty();
+  }
+
+  /** Loads an ensemble's composing model on this thread (see {@link #composing}). */
+  private void loadComposing(String name, boolean explicit) {
+    Slot c = slot(name);
+    try {
+      if (!c.lock.tryLock(COMPOSING_LOCK_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        return; // its step fails: not available
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      log.info("loading '{}', a composing model of an ensemble", name);
+      loadModel(name, null, explicit);
+    } catch (InferenceException e) {
+      // its step fails with the reason (resolve names it)
+      log.debug("composing model '{}' not loaded: {}", name, e.getMessage());
+    } finally {
+      c.lock.unlock();
+    }
+  }
+
+  /**
+   * Loads an ensemble version: no model file, its steps checked against the models they call, and a
+   * scheduler that holds its statistics, admission and lifecycle as any version's (its requests run
+   * as requests to those models). Its row shows LOADING and WARMING as any version's.
+   */
+  private ModelVersion loadEnsembleVersion(
+      Slot s,
+      long version,
+      Path dir,
+      ModelConfigFile file,
+      Path configFile,
+      ModelConfigResolver.Deployment deployment,
+      List<ModelConfig> composing,
+      @Nullable ModelVersion serving,
+      String folderStamp)
+      throws ConfigException {
+    String name = s.name;
+    long start = environment.ticker().nanoTime();
+    boolean showRow = serving == null;
+    state(s, version, null, ModelState.LOADING, "", showRow);
+    ModelConfig config = resolver.ensemble(name, file, configFile, deployment);
+    Objects.requireNonNull(config.ensemble()).checkComposing(config, composing, configFile);
+    ClassLabels labels = LabelFiles.read(config, dir, configFile);
+    state(s, version, ModelState.LOADING, ModelState.WARMING, "", showRow);
+    ModelStatistics statistics =
+        serving != null ? serving.statistics() : new ModelStatistics(environment.wallClockMillis());
+    SloAccounting accounting = new SloAccounting(config.slo(), 1, ledger, environment.ticker());
+    SchedulerObserver observer =
+        SchedulerObserver.all(
+            statistics, accounting, environment.observers().create(name, Long.toString(version)));
+    ModelScheduler scheduler =
+        new ModelScheduler(
+            name + "-v" + version,
+            config,
+            List.of(new EnsembleInstance(config)),
+            environment.ticker(),
+            environment.workerThreads(),
+            environment.timer(),
+            observer);
+    Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
+    log.info(
+        "ensemble '{}' version {} ready: {} step(s) calling {}",
+        name,
+        version,
+        config.ensemble().steps().size(),
+        config.ensemble().models());
+    return new ModelVersion(
+        name,
+        version,
+        config,
+        scheduler,
+        statistics,
+        accounting,
+        took,
+        Duration.ZERO,
+        observer,
+        null,
+        labels,
+        folderStamp,
+        null,
+        null);
   }
 
   /** Drains and closes a version that no longer serves. Under the slot's lock. */

@@ -34,6 +34,7 @@ public final class StatefulConfigs {
         List.of(),
         List.of(),
         0,
-        sequences);
+        sequences,
+        null);
   }
 }

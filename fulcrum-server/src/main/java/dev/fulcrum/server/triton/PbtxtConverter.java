@@ -133,7 +133,8 @@ final class PbtxtConverter {
             responseCache(),
             instances.groups(),
             null,
-            sequenceBatching());
+            sequenceBatching(),
+            null);
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);

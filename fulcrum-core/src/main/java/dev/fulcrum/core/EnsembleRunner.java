@@ -1,0 +1,311 @@
+package dev.fulcrum.core;
+
+import dev.fulcrum.core.config.EnsembleConfig;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.inference.RequestedOutput;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.tensor.Tensor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs an ensemble model's request (Triton's ensemble scheduler): each step, once the ensemble
+ * tensors it takes are made, is an ordinary request to its model through {@code steps} (the path a
+ * transport's request takes: validation, response cache, the model's queue and batcher), so a
+ * composing model batches its ensemble traffic with its direct traffic; steps whose tensors are
+ * ready run at once, side by side. Only the steps the requested outputs need run. The first failing
+ * step fails the request, naming its model, with the step's status (a 429 stays a 429) and cancels
+ * the steps still queued; cancelling the request cancels them too. The ensemble's own statistics
+ * count each request once, as it ends. Thread-safe: each request's state is guarded by its own
+ * lock, and a step's completion may run on any thread.
+ */
+final class EnsembleRunner {
+  private final Function<InferenceRequest, CompletableFuture<InferenceResponse>> steps;
+
+  /**
+   * @param steps submits one step's request to its model, as a transport's request is submitted;
+   *     failures complete the future (never thrown)
+   */
+  EnsembleRunner(Function<InferenceRequest, CompletableFuture<InferenceResponse>> steps) {
+    this.steps = steps;
+  }
+
+  /** Runs a validated request of the ensemble {@code mv}; never blocks. */
+  CompletableFuture<InferenceResponse> submit(
+      ModelVersion mv,
+      EnsembleConfig ensemble,
+      InferenceRequest request,
+      RequestValidator.Validated v) {
+    Run run = new Run(mv, ensemble, request, v);
+    run.start();
+    return run.result;
+  }
+
+  /** One request's walk through the graph; guarded by itself. */
+  private final class Run {
+    private final ModelVersion mv;
+    private final EnsembleConfig ensemble;
+    private final InferenceRequest request;
+    private final RequestOptions stepOptions;
+    private final List<String> outputs;
+    private final int rows;
+    private final long start;
+    private final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
+
+    /** The ensemble tensors made so far, by name. */
+    private final Map<String, Tensor> tensors = new HashMap<>();
+
+    /** Which steps the requested outputs need, and which of them have started. */
+    private final boolean[] needed;
+
+    private final boolean[] started;
+
+    /** The steps' requests not answered yet, cancelled when the request ends early. */
+    private final List<CompletableFuture<InferenceResponse>> running = new ArrayList<>();
+
+    Run(
+        ModelVersion mv,
+        EnsembleConfig ensemble,
+        InferenceRequest request,
+        RequestValidator.Validated v) {
+      this.mv = mv;
+      this.ensemble = ensemble;
+      this.request = request;
+      RequestOptions o = request.options();
+      // The scheduling options carry to every step (priority, queue timeout, SLO class, sequence);
+      // the timing and the token count describe the ensemble's answer, which has neither.
+      this.stepOptions =
+          new RequestOptions(
+              o.priority(), o.timeoutMicros(), o.sloClass(), false, false, false, o.sequence());
+      this.outputs = v.outputNames();
+      this.rows = v.batchSize();
+      this.start = System.nanoTime();
+      for (Tensor t : v.inputs()) {
+        tensors.put(t.name(), t);
+      }
+      int n = ensemble.steps().size();
+      this.needed = new boolean[n];
+      this.started = new boolean[n];
+      Map<String, Integer> producers = ensemble.producers();
+      Deque<String> wanted = new ArrayDeque<>(outputs);
+      while (!wanted.isEmpty()) {
+        Integer p = producers.get(wanted.poll());
+        if (p != null && !needed[p]) {
+          needed[p] = true;
+          wanted.addAll(ensemble.steps().get(p).consumes());
+        }
+      }
+      result.whenComplete(
+          (r, t) -> {
+            if (t instanceof CancellationException) {
+              cancelRunning();
+              count(Outcome.CANCELLED);
+            }
+          });
+    }
+
+    void start() {
+      launch(ready());
+    }
+
+    /** The needed steps whose tensors are all made and that have not started; marks them. */
+    private synchronized List<Integer> ready() {
+      List<Integer> out = new ArrayList<>();
+      if (result.isDone()) {
+        return out;
+      }
+      for (int i = 0; i < needed.length; i++) {
+        if (needed[i] && !started[i] && tensors.keySet().containsAll(step(i).consumes())) {
+          started[i] = true;
+          out.add(i);
+        }
+      }
+      return out;
+    }
+
+    private EnsembleConfig.Step step(int i) {
+      return ensemble.steps().get(i);
+    }
+
+    /** Submits the steps' requests, outside the lock (an answer may complete on this thread). */
+    private void launch(List<Integer> indexes) {
+      for (int i : indexes) {
+        EnsembleConfig.Step s = step(i);
+        List<Tensor> in = new ArrayList<>(s.inputs().size());
+        synchronized (this) {
+          for (EnsembleConfig.Mapping m : s.inputs()) {
+            // made: the step started once all its tensors were
+            in.add(
+                java.util.Objects.requireNonNull(tensors.get(m.ensembleTensor()))
+                    .renamed(m.modelTensor()));
+          }
+        }
+        List<RequestedOutput> asked = new ArrayList<>(s.outputs().size());
+        s.outputs().forEach(m -> asked.add(RequestedOutput.named(m.modelTensor())));
+        InferenceRequest stepRequest =
+            new InferenceRequest(
+                s.model(),
+                s.versionString(),
+                request.id(),
+                request.parameters(),
+                in,
+                asked,
+                stepOptions);
+        CompletableFuture<InferenceResponse> answer;
+        try {
+          answer = steps.apply(stepRequest);
+        } catch (RuntimeException e) {
+          answer = CompletableFuture.failedFuture(e);
+        }
+        synchronized (this) {
+          if (!answer.isDone()) {
+            running.add(answer);
+          }
+        }
+        if (result.isDone()) {
+          answer.cancel(false);
+          return;
+        }
+        int index = i;
+        answer.whenComplete((r, t) -> stepDone(index, r, t));
+      }
+    }
+
+    private void stepDone(int i, @Nullable InferenceResponse r, @Nullable Throwable t) {
+      EnsembleConfig.Step s = step(i);
+      if (t != null || r == null) {
+        fail(i, t);
+        return;
+      }
+      List<Integer> next;
+      InferenceResponse done = null;
+      String missing = null;
+      synchronized (this) {
+        if (result.isDone()) {
+          return;
+        }
+        for (EnsembleConfig.Mapping m : s.outputs()) {
+          Tensor out = find(r.outputs(), m.modelTensor());
+          if (out == null) {
+            // never from a model that answered as asked: a defect, not the client's
+            missing = m.modelTensor();
+            break;
+          }
+          tensors.put(m.ensembleTensor(), out.renamed(m.ensembleTensor()));
+        }
+        next = missing == null ? ready() : List.of();
+        boolean complete = true;
+        for (String o : outputs) {
+          complete &= tensors.containsKey(o);
+        }
+        if (complete) {
+          List<Tensor> answer = new ArrayList<>(outputs.size());
+          outputs.forEach(o -> answer.add(java.util.Objects.requireNonNull(tensors.get(o))));
+          done =
+              new InferenceResponse(mv.name(), mv.versionString(), request.id(), Map.of(), answer);
+        }
+      }
+      if (missing != null) {
+        fail(i, InferenceException.internal("its answer lacks the output '" + missing + "'", null));
+        return;
+      }
+      if (done != null) {
+        if (result.complete(done)) {
+          count(Outcome.SUCCESS);
+        }
+        return;
+      }
+      launch(next);
+    }
+
+    private void fail(int i, @Nullable Throwable t) {
+      Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+      if (cause instanceof CancellationException && result.isDone()) {
+        return; // cancelled by this run, after it ended
+      }
+      EnsembleConfig.Step s = step(i);
+      String where =
+          "ensemble '" + mv.name() + "': step " + i + " (model '" + s.model() + "') failed: ";
+      InferenceException e;
+      if (cause instanceof InferenceException ie) {
+        e =
+            switch (ie.code()) {
+              case RESOURCE_EXHAUSTED ->
+                  InferenceException.exhausted(where + ie.getMessage(), ie.retryAfter());
+              // the ensemble is there; a model it calls is not (unloaded, or not loaded yet)
+              case NOT_FOUND ->
+                  new InferenceException(ErrorCode.UNAVAILABLE, where + ie.getMessage(), ie);
+              default -> new InferenceException(ie.code(), where + ie.getMessage(), ie);
+            };
+      } else if (cause instanceof CancellationException) {
+        e = new InferenceException(ErrorCode.CANCELLED, where + "cancelled", cause);
+      } else {
+        e =
+            InferenceException.internal(
+                where + (cause == null ? "no answer" : cause.toString()), cause);
+      }
+      if (result.completeExceptionally(e)) {
+        cancelRunning();
+        count(
+            switch (e.code()) {
+              case INVALID_ARGUMENT -> Outcome.INVALID;
+              case DEADLINE_EXCEEDED -> Outcome.TIMED_OUT;
+              case CANCELLED -> Outcome.CANCELLED;
+              default -> Outcome.FAILED;
+            });
+      }
+    }
+
+    private void cancelRunning() {
+      List<CompletableFuture<InferenceResponse>> copy;
+      synchronized (this) {
+        copy = List.copyOf(running);
+        running.clear();
+      }
+      copy.forEach(f -> f.cancel(false));
+    }
+
+    /** The ensemble's own statistics: one request, as it ended, with its whole time. */
+    private void count(Outcome outcome) {
+      long total = System.nanoTime() - start;
+      mv.observer()
+          .requestDone(
+              new SchedulerObserver.RequestDone(
+                  outcome,
+                  Math.max(1, rows),
+                  0,
+                  0,
+                  0,
+                  0,
+                  0,
+                  total,
+                  mv.scheduler().nanoTime(),
+                  request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+    }
+  }
+
+  private static @Nullable Tensor find(List<Tensor> tensors, String name) {
+    for (Tensor t : tensors) {
+      if (t.name().equals(name)) {
+        return t;
+      }
+    }
+    return null;
+  }
+}
