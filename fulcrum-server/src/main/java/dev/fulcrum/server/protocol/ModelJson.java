@@ -3,6 +3,7 @@ package dev.fulcrum.server.protocol;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.config.EnsembleConfig;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.SchedulingConfig;
@@ -100,6 +101,10 @@ public final class ModelJson {
 
   /** {@code GET v2/models/<m>[/versions/<v>]/config}: Triton's ModelConfig as JSON. */
   public static ObjectNode tritonConfig(ModelConfig config) {
+    EnsembleConfig ensemble = config.ensemble();
+    if (ensemble != null) {
+      return ensembleConfig(config, ensemble);
+    }
     ObjectNode o = F.objectNode();
     o.put("name", config.name());
     o.put("platform", config.platform());
@@ -175,6 +180,42 @@ public final class ModelJson {
     putParam(params, "enable_mem_pattern", so.memoryPattern() ? "1" : "0");
     o.set("model_warmup", warmup(config));
     o.putObject("model_transaction_policy").put("decoupled", false);
+    return o;
+  }
+
+  /**
+   * An ensemble's configuration as Triton shows it: {@code platform: "ensemble"}, no backend, its
+   * declared tensors and its {@code ensemble_scheduling} steps (version -1 for the newest), which
+   * loads back unchanged.
+   */
+  private static ObjectNode ensembleConfig(ModelConfig config, EnsembleConfig ensemble) {
+    ObjectNode o = F.objectNode();
+    o.put("name", config.name());
+    o.put("platform", EnsembleConfig.PLATFORM);
+    o.put("backend", "");
+    o.put("runtime", "");
+    o.set("version_policy", versionPolicy(config.versionPolicy()));
+    o.put("max_batch_size", config.maxBatchSize());
+    o.set("input", configTensors(config.inputs(), true));
+    o.set("output", configTensors(config.outputs(), false));
+    o.putArray("batch_input");
+    o.putArray("batch_output");
+    ArrayNode steps = o.putObject("ensemble_scheduling").putArray("step");
+    for (EnsembleConfig.Step st : ensemble.steps()) {
+      ObjectNode step = steps.addObject();
+      step.put("model_name", st.model());
+      step.put("model_version", st.modelVersion());
+      ObjectNode in = step.putObject("input_map");
+      st.inputs().forEach(m -> in.put(m.modelTensor(), m.ensembleTensor()));
+      ObjectNode out = step.putObject("output_map");
+      st.outputs().forEach(m -> out.put(m.modelTensor(), m.ensembleTensor()));
+      step.put("model_namespace", "");
+    }
+    o.putObject("cc_model_filenames");
+    o.putObject("metric_tags");
+    o.putObject("response_cache").put("enable", config.responseCache().enabled());
+    o.putObject("parameters");
+    o.putArray("model_warmup");
     return o;
   }
 

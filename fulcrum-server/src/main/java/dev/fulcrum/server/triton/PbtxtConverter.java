@@ -5,11 +5,13 @@ import com.google.protobuf.Message;
 import com.google.protobuf.TextFormatParseInfoTree;
 import com.google.protobuf.TextFormatParseLocation;
 import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.config.EnsembleConfig;
 import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.proto.ModelConfig;
 import dev.fulcrum.server.grpc.proto.ModelDynamicBatching;
+import dev.fulcrum.server.grpc.proto.ModelEnsembling;
 import dev.fulcrum.server.grpc.proto.ModelInput;
 import dev.fulcrum.server.grpc.proto.ModelInstanceGroup;
 import dev.fulcrum.server.grpc.proto.ModelOutput;
@@ -91,6 +93,9 @@ final class PbtxtConverter {
   }
 
   private Converted convert() throws ConfigException {
+    if (EnsembleConfig.PLATFORM.equals(c.getPlatform()) || c.hasEnsembleScheduling()) {
+      return ensemble();
+    }
     boolean ioGiven = c.getInputCount() > 0 && c.getOutputCount() > 0;
     ModelConfigFile config =
         new ModelConfigFile(
@@ -136,6 +141,64 @@ final class PbtxtConverter {
             sequenceBatching(),
             null);
     refuseServerFilledInputs();
+    List<String> ignored = new ArrayList<>();
+    unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
+    return new Converted(config, List.copyOf(ignored), Map.copyOf(lines));
+  }
+
+  /**
+   * An ensemble ({@code platform: "ensemble"}): its inputs, outputs and max_batch_size as written
+   * (absent is 0, as in Triton: there is no model file to complete them from), its steps, its
+   * version policy and response cache; every other field it sets is ignored and named.
+   */
+  private Converted ensemble() throws ConfigException {
+    if (c.hasMaxBatchSize()) {
+      consumed.add("max_batch_size");
+    }
+    ModelConfigFile.EnsembleFile steps = null;
+    if (c.hasEnsembleScheduling()) {
+      List<ModelConfigFile.EnsembleStepFile> out = new ArrayList<>();
+      for (int i = 0; i < c.getEnsembleScheduling().getStepCount(); i++) {
+        ModelEnsembling.Step st = c.getEnsembleScheduling().getStep(i);
+        String at = "ensemble_scheduling.step[" + i + "]";
+        consumed.add(at + ".model_name");
+        consumed.add(at + ".model_version");
+        consumed.add(at + ".input_map");
+        consumed.add(at + ".output_map");
+        // Triton's examples write -1 (the newest version); left out, the field reads 0: the same
+        long version = st.getModelVersion() <= 0 ? -1 : st.getModelVersion();
+        out.add(
+            new ModelConfigFile.EnsembleStepFile(
+                st.getModelName().isEmpty() ? null : st.getModelName(),
+                version,
+                new LinkedHashMap<>(st.getInputMapMap()),
+                new LinkedHashMap<>(st.getOutputMapMap())));
+      }
+      present.add("ensemble_scheduling");
+      steps = new ModelConfigFile.EnsembleFile(out);
+    }
+    ModelConfigFile config =
+        new ModelConfigFile(
+            string("name", c.getName()),
+            platform(),
+            null,
+            c.getMaxBatchSize(),
+            inputs(),
+            outputs(),
+            versionPolicy(),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            responseCache(),
+            null,
+            null,
+            null,
+            steps);
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
     return new Converted(config, List.copyOf(ignored), Map.copyOf(lines));

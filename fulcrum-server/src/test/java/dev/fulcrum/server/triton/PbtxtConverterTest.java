@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.config.ModelConfigFile;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.testkit.EnsembleModels;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -250,6 +252,41 @@ class PbtxtConverterTest {
         .isEqualTo(
             "input[1].optional (line 4), input[2].format (line 5), parameters[gpu_mem_limit]"
                 + " (line 8), parameters[cudnn_conv_algo_search] (line 9)");
+  }
+
+  @Test
+  void anEnsembleIsMappedStepByStepAndItsErrorsNameTritonsFields() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            EnsembleModels.ENSEMBLE_PBTXT.replace("name: \"scale_classify\"\n", "")
+                + "instance_group [ { count: 2 kind: KIND_CPU } ]\n");
+    ModelConfigFile f = c.config();
+    assertThat(f.platform()).isEqualTo("ensemble");
+    assertThat(f.maxBatchSize()).isEqualTo(8);
+    assertThat(f.instanceCount()).isNull();
+    assertThat(f.ensemble()).isNotNull();
+    List<ModelConfigFile.EnsembleStepFile> steps = f.ensemble().steps();
+    assertThat(steps)
+        .extracting(ModelConfigFile.EnsembleStepFile::model)
+        .containsExactly("scale", "classify");
+    assertThat(steps.get(0).modelVersion()).isEqualTo(-1);
+    assertThat(steps.get(0).inputMap()).containsEntry("RAW", "INPUT");
+    assertThat(steps.get(1).outputMap()).containsEntry("LABEL", "LABEL");
+    // what an ensemble has no use for is named, as any ignored field
+    assertThat(c.ignored()).containsExactly("instance_group[0].count", "instance_group[0].kind");
+
+    ModelConfigResolver resolver = new ModelConfigResolver(4, 32);
+    assertThat(resolver.deployment("m", f, FILE).ensemble()).isNotNull();
+    ModelConfigFile broken =
+        convert(
+                EnsembleModels.ENSEMBLE_PBTXT.replace(
+                    "key: \"FEATURES\" value: \"scaled\"", "key: \"FEATURES\" value: \"scaledd\""))
+            .config();
+    assertThatThrownBy(() -> resolver.deployment("scale_classify", broken, FILE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(
+            "field 'ensemble_scheduling.step[1].input_map[FEATURES]': ensemble tensor 'scaledd' is"
+                + " taken but never made");
   }
 
   @Test
