@@ -224,6 +224,52 @@ class EnsembleTest {
   }
 
   @Test
+  void aStepRefusedForAFullQueueIsThe429OfTheEnsemble() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("q/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    Files.writeString(
+        repo.resolve("q/config.yaml"),
+        "max-batch-size: 0\ninstance-count: 1\nqueue-policy: {max-queue-size: 1}\n");
+    writeEnsemble(
+        "ens",
+        """
+        platform: ensemble
+        inputs: [{name: IN, datatype: FP32, dims: [-1, 2]}]
+        outputs: [{name: OUT, datatype: FP32, dims: [-1, 2]}]
+        ensemble:
+          steps:
+            - {model: q, input-map: {x: IN}, output-map: {y: OUT}}
+        """);
+    FakeRuntime rt = new FakeRuntime();
+    try (ModelRepository r = load(rt)) {
+      InferenceService svc = new InferenceService(r, true);
+      CountDownLatch gate = new CountDownLatch(1);
+      rt.gate = gate;
+      List<CompletableFuture<InferenceResponse>> sent = new java.util.ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        sent.add(svc.infer(request("ens")));
+      }
+      gate.countDown();
+      int refused = 0;
+      for (CompletableFuture<InferenceResponse> f : sent) {
+        try {
+          f.get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+          assertThat(e.getCause())
+              .isInstanceOfSatisfying(
+                  InferenceException.class,
+                  ie -> {
+                    assertThat(ie.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+                    assertThat(ie.getMessage()).startsWith("ensemble 'ens': step 0 (model 'q')");
+                  });
+          refused++;
+        }
+      }
+      assertThat(refused).isPositive();
+      assertThat(r.resolve("ens", "").statistics().snapshot().fail().count()).isEqualTo(refused);
+    }
+  }
+
+  @Test
   void aBadInputIsRefusedAsTheEnsemblesOwn400() throws Exception {
     writeComposing();
     writeEnsemble("ens", DIAMOND);
