@@ -694,6 +694,56 @@ def run_sequences(http_url, grpc_url):
     check("http async_infer x4 in one sequence", http_async)
 
 
+ENSEMBLE = "scale_classify"  # EnsembleModels.main writes it into demo/ensemble
+
+
+def run_ensemble(http_url, grpc_url):
+    """A Triton ensemble (platform: ensemble): scale (RAW * 2 - 1) feeding classify (a linear
+    classifier), loaded by its name alone (explicit mode loads its composing models with it)."""
+    clients = {"http": (httpclient, httpclient.InferenceServerClient(http_url)),
+               "grpc": (grpcclient, grpcclient.InferenceServerClient(grpc_url))}
+    for tag, (mod, c) in clients.items():
+        def infer(mod=mod, c=c):
+            i = mod.InferInput("INPUT", [1, 4], "FP32")
+            i.set_data_from_numpy(np.array([[0.5, 1, -1, 2]], dtype=np.float32))
+            r = c.infer(ENSEMBLE, [i])
+            scores = r.as_numpy("SCORES")
+            expect(np.allclose(scores, [[4.5, 2.5, -1.5]]), scores)
+            expect(int(r.as_numpy("LABEL")[0][0]) == 0, r.as_numpy("LABEL"))
+            return f"SCORES {scores.tolist()}"
+
+        check(f"{tag} infer ensemble {ENSEMBLE}", infer)
+
+        def ready(c=c):
+            expect(c.is_model_ready(ENSEMBLE) and c.is_model_ready("scale")
+                   and c.is_model_ready("classify"), "not ready")
+            return "the ensemble and its composing models are ready"
+
+        check(f"{tag} is_model_ready ensemble and composing models", ready)
+
+        def config(c=c, tag=tag):
+            if tag == "grpc":
+                m = c.get_model_config(ENSEMBLE).config
+                expect(m.platform == "ensemble", m)
+                return f"{[s.model_name for s in m.ensemble_scheduling.step]}"
+            j = c.get_model_config(ENSEMBLE)
+            expect(j["platform"] == "ensemble", j)
+            return f"{[s['model_name'] for s in j['ensemble_scheduling']['step']]}"
+
+        check(f"{tag} get_model_config shows ensemble_scheduling", config)
+
+        def stats(c=c, tag=tag):
+            for model in (ENSEMBLE, "scale", "classify"):
+                if tag == "grpc":
+                    n = c.get_inference_statistics(model).model_stats[0].inference_stats.success.count
+                else:
+                    n = c.get_inference_statistics(model)["model_stats"][0]["inference_stats"]["success"]["count"]
+                expect(n >= 1, f"{model}: {n}")
+            return "the ensemble and each composing model count the request"
+
+        check(f"{tag} get_inference_statistics ensemble and composing models", stats)
+
+
 def run_metrics(url):
     def scrape():
         text = urllib.request.urlopen(f"http://{url}/metrics", timeout=10).read().decode()
@@ -715,6 +765,8 @@ def main():
     ap.add_argument("--repository", default="demo/models")
     ap.add_argument("--stateful", action="store_true",
                     help="also run the sequence cases (the server serves demo/stateful)")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also run the ensemble cases (the server serves demo/ensemble)")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     run_http(a.http, a.repository)
@@ -724,6 +776,8 @@ def main():
     run_metrics(a.metrics)
     if a.stateful:
         run_sequences(a.http, a.grpc)
+    if a.ensemble:
+        run_ensemble(a.http, a.grpc)
     failed = [n for n, ok in RESULTS if not ok]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

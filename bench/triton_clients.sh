@@ -94,6 +94,25 @@ elif [ -n "${NO_SERVER:-}" ] && [ -n "${SEQUENCES:-}" ]; then
   SEQ_ARGS=(--stateful)
 fi
 
+# The ensemble (EnsembleModels.main: scale -> classify, platform: ensemble) in demo/ensemble
+# (ignored); loaded by the ensemble's name alone, which loads its composing models. With
+# NO_SERVER=1 set ENSEMBLE=1 when that server serves it.
+ENSEMBLE_DIR="$ROOT/demo/ensemble"
+if [ -z "${NO_SERVER:-}" ] && [ ! -f "$ENSEMBLE_DIR/scale_classify/config.pbtxt" ]; then
+  PB_VERSION=$(sed -n 's:.*<protobuf.version>\(.*\)</protobuf.version>.*:\1:p' pom.xml | head -1)
+  "${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp "fulcrum-testkit/target/classes:fulcrum-core/target/classes:$HOME/.m2/repository/com/google/protobuf/protobuf-java/$PB_VERSION/protobuf-java-$PB_VERSION.jar" \
+    dev.fulcrum.testkit.EnsembleModels "$ENSEMBLE_DIR" >/dev/null 2>&1 \
+    || echo "SKIP ensemble: EnsembleModels could not write $ENSEMBLE_DIR (build first)"
+fi
+ENS_ARGS=()
+if [ -z "${NO_SERVER:-}" ] && [ -f "$ENSEMBLE_DIR/scale_classify/config.pbtxt" ]; then
+  SERVE_STATEFUL+=(--model-repository "$ENSEMBLE_DIR" --load-model scale_classify)
+  [ ${#SEQ_ARGS[@]} -eq 0 ] && SERVE_STATEFUL+=(--model-repository "$ROOT/demo/models")
+  ENS_ARGS=(--ensemble)
+elif [ -n "${NO_SERVER:-}" ] && [ -n "${ENSEMBLE:-}" ]; then
+  ENS_ARGS=(--ensemble)
+fi
+
 PID=""
 if [ -z "${NO_SERVER:-}" ]; then
   LOG=$(mktemp)
@@ -111,7 +130,7 @@ if [ -z "${NO_SERVER:-}" ]; then
 fi
 
 "$VENV/bin/python" "$ROOT/bench/triton_clients.py" --http "127.0.0.1:$PORT" --grpc "127.0.0.1:$((PORT + 1))" \
-  --metrics "127.0.0.1:$((PORT + 2))" --repository "$ROOT/demo/models" "${SEQ_ARGS[@]}"
+  --metrics "127.0.0.1:$((PORT + 2))" --repository "$ROOT/demo/models" "${SEQ_ARGS[@]}" "${ENS_ARGS[@]}"
 RC=$?
 
 if [ -n "$PA" ] && [ -x "$PA" ]; then
