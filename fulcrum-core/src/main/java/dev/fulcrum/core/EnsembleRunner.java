@@ -68,6 +68,10 @@ final class EnsembleRunner {
     private final long start;
     private final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
 
+    /** Whether the request's end was counted in the ensemble's statistics. */
+    private final java.util.concurrent.atomic.AtomicBoolean counted =
+        new java.util.concurrent.atomic.AtomicBoolean();
+
     /** The ensemble tensors made so far, by name. */
     private final Map<String, Tensor> tensors = new HashMap<>();
 
@@ -226,8 +230,10 @@ final class EnsembleRunner {
         return;
       }
       if (done != null) {
-        if (result.complete(done)) {
-          count(Outcome.SUCCESS);
+        // counted before the caller sees the answer, so that its next read of the statistics
+        // shows it (as the scheduler counts a request before it completes it)
+        if (count(Outcome.SUCCESS)) {
+          result.complete(done);
         }
         return;
       }
@@ -260,15 +266,16 @@ final class EnsembleRunner {
             InferenceException.internal(
                 where + (cause == null ? "no answer" : cause.toString()), cause);
       }
-      if (result.completeExceptionally(e)) {
+      boolean first =
+          count(
+              switch (e.code()) {
+                case INVALID_ARGUMENT -> Outcome.INVALID;
+                case DEADLINE_EXCEEDED -> Outcome.TIMED_OUT;
+                case CANCELLED -> Outcome.CANCELLED;
+                default -> Outcome.FAILED;
+              });
+      if (first && result.completeExceptionally(e)) {
         cancelRunning();
-        count(
-            switch (e.code()) {
-              case INVALID_ARGUMENT -> Outcome.INVALID;
-              case DEADLINE_EXCEEDED -> Outcome.TIMED_OUT;
-              case CANCELLED -> Outcome.CANCELLED;
-              default -> Outcome.FAILED;
-            });
       }
     }
 
@@ -281,8 +288,16 @@ final class EnsembleRunner {
       copy.forEach(f -> f.cancel(false));
     }
 
-    /** The ensemble's own statistics: one request, as it ended, with its whole time. */
-    private void count(Outcome outcome) {
+    /**
+     * The ensemble's own statistics: one request, as it ended, with its whole time; only the first
+     * call counts (a cancellation racing the last step's answer is counted once).
+     *
+     * @return whether this call counted it: the caller then completes the request
+     */
+    private boolean count(Outcome outcome) {
+      if (!counted.compareAndSet(false, true)) {
+        return false;
+      }
       long total = System.nanoTime() - start;
       mv.observer()
           .requestDone(
@@ -297,6 +312,7 @@ final class EnsembleRunner {
                   total,
                   mv.scheduler().nanoTime(),
                   request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+      return true;
     }
   }
 

@@ -665,6 +665,8 @@ public final class ModelManager {
       try {
         composing = composing(name, ensemble, configFile, explicit);
       } catch (ConfigException e) {
+        // its own folder may not change when a composing model is fixed: the next poll retries
+        s.lastAttempt = null;
         modelFailed(s, e.getMessage(), explicit);
         return;
       }
@@ -727,6 +729,9 @@ public final class ModelManager {
               old.version());
         }
       }
+    }
+    if (ensemble != null && !failures.isEmpty()) {
+      s.lastAttempt = null; // as above: a composing model that changed may fit on the next poll
     }
     List<ModelVersion> after = List.copyOf(next.values());
     if (failures.isEmpty() || before.isEmpty()) {
