@@ -26,11 +26,12 @@ final class DriftMetrics {
    */
   static void write(
       StringBuilder sb, Predicate<String> names, List<DriftReport> reports, boolean detail) {
-    if (names.test("fulcrum_drift_drifting")) {
-      sb.append(
-              "# HELP fulcrum_drift_drifting Features and output columns of a version whose drift")
-          .append(" alert is raised\n");
-      sb.append("# TYPE fulcrum_drift_drifting gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_drifting",
+        "gauge",
+        "Features and output columns of a version whose drift alert is raised")) {
       for (DriftReport r : reports) {
         long raised =
             r.features().stream().filter(FeatureDrift::drift).count()
@@ -42,11 +43,13 @@ final class DriftMetrics {
             .append('\n');
       }
     }
-    if (names.test("fulcrum_drift_status")) {
-      sb.append("# HELP fulcrum_drift_status 1 while a feature's drift alert is raised, else 0")
-          .append(detail ? "" : " (only raised alerts are exported: --metrics-drift-detail false)")
-          .append('\n');
-      sb.append("# TYPE fulcrum_drift_status gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_status",
+        "gauge",
+        "1 while a feature's drift alert is raised, else 0"
+            + (detail ? "" : " (only raised alerts are exported: --metrics-drift-detail false)"))) {
       for (DriftReport r : reports) {
         each(
             r,
@@ -65,9 +68,8 @@ final class DriftMetrics {
 
   private static void writeScores(
       StringBuilder sb, Predicate<String> names, List<DriftReport> reports) {
-    if (names.test("fulcrum_drift_score")) {
-      sb.append("# HELP fulcrum_drift_score A drift test's latest score for a feature\n");
-      sb.append("# TYPE fulcrum_drift_score gauge\n");
+    if (TextFamily.open(
+        sb, names, "fulcrum_drift_score", "gauge", "A drift test's latest score for a feature")) {
       for (DriftReport r : compared(reports)) {
         each(
             r,
@@ -78,9 +80,8 @@ final class DriftMetrics {
             });
       }
     }
-    if (names.test("fulcrum_drift_threshold")) {
-      sb.append("# HELP fulcrum_drift_threshold A drift test's threshold for a feature\n");
-      sb.append("# TYPE fulcrum_drift_threshold gauge\n");
+    if (TextFamily.open(
+        sb, names, "fulcrum_drift_threshold", "gauge", "A drift test's threshold for a feature")) {
       for (DriftReport r : compared(reports)) {
         each(
             r,
@@ -107,12 +108,13 @@ final class DriftMetrics {
 
   private static void writeVersionFamilies(
       StringBuilder sb, Predicate<String> names, List<DriftReport> reports) {
-    if (names.test("fulcrum_drift_monitored")) {
-      sb.append(
-          "# HELP fulcrum_drift_monitored 1 while a version's monitoring: compares requests with its"
-              + " baseline; 0 when it is turned off or cannot run (no readable baseline: see the"
-              + " version's /drift)\n");
-      sb.append("# TYPE fulcrum_drift_monitored gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_monitored",
+        "gauge",
+        "1 while a version's monitoring: compares requests with its baseline; 0 when it is turned"
+            + " off or cannot run (no readable baseline: see the version's /drift)")) {
       for (DriftReport r : reports) {
         sb.append("fulcrum_drift_monitored")
             .append(versionLabels(r))
@@ -121,9 +123,12 @@ final class DriftMetrics {
             .append('\n');
       }
     }
-    if (names.test("fulcrum_drift_observations_total")) {
-      sb.append("# HELP fulcrum_drift_observations_total Rows compared with the baseline\n");
-      sb.append("# TYPE fulcrum_drift_observations_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_observations_total",
+        "counter",
+        "Rows compared with the baseline")) {
       for (DriftReport r : reports) {
         sb.append("fulcrum_drift_observations_total")
             .append(versionLabels(r))
@@ -133,18 +138,22 @@ final class DriftMetrics {
             .append('\n');
       }
     }
-    if (names.test("fulcrum_drift_dropped_total")) {
-      sb.append(
-          "# HELP fulcrum_drift_dropped_total Requests not monitored because the monitor's queue"
-              + " was full\n");
-      sb.append("# TYPE fulcrum_drift_dropped_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_dropped_total",
+        "counter",
+        "Requests not monitored because the monitor's queue was full")) {
       long dropped = reports.stream().mapToLong(DriftReport::dropped).max().orElse(0);
       sb.append("fulcrum_drift_dropped_total ").append(dropped).append('\n');
     }
-    if (names.test("fulcrum_drift_shed_total")) {
-      sb.append("# HELP fulcrum_drift_shed_total Rows not compared because the monitor was over")
-          .append(" its rate (--monitor-max-rate): it compared a uniform sample of passes\n");
-      sb.append("# TYPE fulcrum_drift_shed_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_drift_shed_total",
+        "counter",
+        "Rows not compared because the monitor was over its rate (--monitor-max-rate): it"
+            + " compared a uniform sample of passes")) {
       long shed = reports.stream().mapToLong(DriftReport::shed).max().orElse(0);
       sb.append("fulcrum_drift_shed_total ").append(shed).append('\n');
     }
@@ -158,17 +167,21 @@ final class DriftMetrics {
     if (counts == null) {
       return;
     }
-    if (names.test("fulcrum_prediction_log_written_total")) {
-      sb.append(
-          "# HELP fulcrum_prediction_log_written_total Lines written to the prediction log\n");
-      sb.append("# TYPE fulcrum_prediction_log_written_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_prediction_log_written_total",
+        "counter",
+        "Lines written to the prediction log")) {
       sb.append("fulcrum_prediction_log_written_total ").append(counts.written()).append('\n');
     }
-    if (names.test("fulcrum_prediction_log_dropped_total")) {
-      sb.append(
-          "# HELP fulcrum_prediction_log_dropped_total Sampled requests not logged because the"
-              + " prediction log's writer fell behind (its queue was full) or failed\n");
-      sb.append("# TYPE fulcrum_prediction_log_dropped_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_prediction_log_dropped_total",
+        "counter",
+        "Sampled requests not logged because the prediction log's writer fell behind (its queue"
+            + " was full) or failed")) {
       sb.append("fulcrum_prediction_log_dropped_total ").append(counts.dropped()).append('\n');
     }
   }

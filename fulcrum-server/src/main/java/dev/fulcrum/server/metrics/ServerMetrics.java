@@ -619,10 +619,12 @@ public final class ServerMetrics
         "nv_inference_request_success",
         "Number of successful inference requests, all batch sizes",
         r -> r.stats.success().count());
-    if (names.test("nv_inference_request_failure")) {
-      sb.append(
-          "# HELP nv_inference_request_failure Number of failed inference requests, all batch"
-              + " sizes\n# TYPE nv_inference_request_failure counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "nv_inference_request_failure",
+        "counter",
+        "Number of failed inference requests, all batch sizes")) {
       for (Row r : rows) {
         ModelStatistics.Snapshot s = r.stats;
         long rejected = s.rejected() + s.timedOut();
@@ -790,11 +792,13 @@ public final class ServerMetrics
     ModelRepository repo = repository;
     List<ModelVersion> served = repo == null ? List.of() : repo.served();
     List<SloAccounting.Snapshot> snaps = served.stream().map(ModelVersion::sloSnapshot).toList();
-    if (names.test("fulcrum_slo_attainment_ratio")) {
-      sb.append(
-          "# HELP fulcrum_slo_attainment_ratio Share of requests answered within the latency"
-              + " objective (refusals and timeouts are misses), per window\n"
-              + "# TYPE fulcrum_slo_attainment_ratio gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_attainment_ratio",
+        "gauge",
+        "Share of requests answered within the latency"
+            + " objective (refusals and timeouts are misses), per window")) {
       for (int i = 0; i < served.size(); i++) {
         if (snaps.get(i).latencyMs() <= 0) {
           continue;
@@ -806,11 +810,13 @@ public final class ServerMetrics
         }
       }
     }
-    if (names.test("fulcrum_cost_per_million_predictions_usd")) {
-      sb.append(
-          "# HELP fulcrum_cost_per_million_predictions_usd USD per million predictions over the last"
-              + " 60 s: price x wall time x the model's share of compute / predictions\n"
-              + "# TYPE fulcrum_cost_per_million_predictions_usd gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_cost_per_million_predictions_usd",
+        "gauge",
+        "USD per million predictions over the last"
+            + " 60 s: price x wall time x the model's share of compute / predictions")) {
       for (int i = 0; i < served.size(); i++) {
         double cost = snaps.get(i).window("60s").costPerMillionUsd();
         if (Double.isFinite(cost)) {
@@ -818,10 +824,12 @@ public final class ServerMetrics
         }
       }
     }
-    if (names.test("fulcrum_model_utilization_ratio")) {
-      sb.append(
-          "# HELP fulcrum_model_utilization_ratio Compute time over wall time x instances, last 60"
-              + " s\n# TYPE fulcrum_model_utilization_ratio gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_model_utilization_ratio",
+        "gauge",
+        "Compute time over wall time x instances, last 60 s")) {
       for (int i = 0; i < served.size(); i++) {
         sloLine(
             sb,
@@ -834,15 +842,17 @@ public final class ServerMetrics
     // The scaling signal (docs/DEPLOYMENT.md, "Scaling"): one series each per version with an
     // objective, no window label; the capacity once the policy is warm, the ratio once it is > 0.
     List<SloAccounting.Load> loads = snaps.stream().map(SloAccounting.Snapshot::load).toList();
-    if (names.test("fulcrum_slo_capacity_requests_per_second")) {
-      sb.append(
-          "# HELP fulcrum_slo_capacity_requests_per_second The highest request rate this replica"
-              + " serves within the latency objective: the lower of the pass times' bound (what the"
-              + " SLO policy learned; 0: the objective is too tight for any batch size), the CPU"
-              + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
-              + " less what other processes use) and, while it refuses more than the objective"
-              + " allows, the observed bound (the rate it took over the objective's percentile)\n"
-              + "# TYPE fulcrum_slo_capacity_requests_per_second gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_capacity_requests_per_second",
+        "gauge",
+        "The highest request rate this replica"
+            + " serves within the latency objective: the lower of the pass times' bound (what the"
+            + " SLO policy learned; 0: the objective is too tight for any batch size), the CPU"
+            + " bound (the rate that fills the CPU the process may use: its limit, or its CPUs"
+            + " less what other processes use) and, while it refuses more than the objective"
+            + " allows, the observed bound (the rate it took over the objective's percentile)")) {
       for (int i = 0; i < served.size(); i++) {
         double capacity = loads.get(i).capacityPerSecond();
         if (Double.isFinite(capacity)) {
@@ -850,13 +860,15 @@ public final class ServerMetrics
         }
       }
     }
-    if (names.test("fulcrum_slo_load_ratio")) {
-      sb.append(
-          "# HELP fulcrum_slo_load_ratio Requests offered over the last 10 s (refused ones too) per"
-              + " second, over fulcrum_slo_capacity_requests_per_second (the largest of the load on"
-              + " the passes, on the CPU budget and against the observed bound): above 1, more than"
-              + " this replica serves within the objective\n"
-              + "# TYPE fulcrum_slo_load_ratio gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_load_ratio",
+        "gauge",
+        "Requests offered over the last 10 s (refused ones too) per"
+            + " second, over fulcrum_slo_capacity_requests_per_second (the largest of the load on"
+            + " the passes, on the CPU budget and against the observed bound): above 1, more than"
+            + " this replica serves within the objective")) {
       for (int i = 0; i < served.size(); i++) {
         double ratio = loads.get(i).ratio();
         if (Double.isFinite(ratio)) {
@@ -867,15 +879,17 @@ public final class ServerMetrics
     // What the CPU bound is from (the process's, shared by every model): why it states what it
     // does.
     ProcessCpu.Usage cpu = snaps.isEmpty() ? ProcessCpu.Usage.UNKNOWN : snaps.get(0).cpu();
-    if (names.test("fulcrum_slo_cpu_cores")) {
-      sb.append(
-          "# HELP fulcrum_slo_cpu_cores The CPU the capacity's CPU bound is from, over the last ~10"
-              + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
-              + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
-              + " use now: with CPU pressure known, own plus allowed less own times the share of"
-              + " the time it did not wait; else allowed or the CPUs less others, whichever is"
-              + " lower), own (what it uses)\n"
-              + "# TYPE fulcrum_slo_cpu_cores gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_cpu_cores",
+        "gauge",
+        "The CPU the capacity's CPU bound is from, over the last ~10"
+            + " s, in cores: allowed (the lower of the cgroup CPU limit and the CPUs the process may"
+            + " run on), others (what other processes keep busy on those CPUs), budget (what it may"
+            + " use now: with CPU pressure known, own plus allowed less own times the share of"
+            + " the time it did not wait; else allowed or the CPUs less others, whichever is"
+            + " lower), own (what it uses)")) {
       if (!snaps.isEmpty()) {
         // Always the four series while a version serves (NaN until a second of readings, others NaN
         // without /proc): a series that comes and goes with the readings would read as churn.
@@ -886,24 +900,28 @@ public final class ServerMetrics
         cpuLine(sb, "own", cpu.ownCores());
       }
     }
-    if (names.test("fulcrum_slo_cpu_pressure_ratio")) {
-      sb.append(
-          "# HELP fulcrum_slo_cpu_pressure_ratio The share of the last ~10 s in which at least one"
-              + " of the process's runnable tasks waited for a CPU (Linux PSI cpu some: its cgroup's"
-              + " cpu.pressure, else the host's; /slo capacity.cpu.pressure_scope says which); where"
-              + " known, the CPU budget is from it. NaN without PSI\n"
-              + "# TYPE fulcrum_slo_cpu_pressure_ratio gauge\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_cpu_pressure_ratio",
+        "gauge",
+        "The share of the last ~10 s in which at least one"
+            + " of the process's runnable tasks waited for a CPU (Linux PSI cpu some: its cgroup's"
+            + " cpu.pressure, else the host's; /slo capacity.cpu.pressure_scope says which); where"
+            + " known, the CPU budget is from it. NaN without PSI")) {
       if (!snaps.isEmpty()) {
         sb.append("fulcrum_slo_cpu_pressure_ratio ")
             .append(number(cpu.pressureSomeRatio()))
             .append('\n');
       }
     }
-    if (names.test("fulcrum_slo_rejections_total")) {
-      sb.append(
-          "# HELP fulcrum_slo_rejections_total Requests refused at admission or dropped from the"
-              + " queue because they could not meet the latency objective\n"
-              + "# TYPE fulcrum_slo_rejections_total counter\n");
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_slo_rejections_total",
+        "counter",
+        "Requests refused at admission or dropped from the"
+            + " queue because they could not meet the latency objective")) {
       for (int i = 0; i < served.size(); i++) {
         if (snaps.get(i).latencyMs() > 0) {
           sloLine(
@@ -924,31 +942,37 @@ public final class ServerMetrics
   private void writeObservabilityFamilies(StringBuilder sb, Predicate<String> names) {
     Tracing t = tracing;
     if (t != null) {
-      if (names.test("fulcrum_traces_total")) {
-        sb.append(
-            "# HELP fulcrum_traces_total Requests traced: their spans queued for the OTLP exporter,"
-                + " or dropped whole because the span queue was full\n"
-                + "# TYPE fulcrum_traces_total counter\n");
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_traces_total",
+          "counter",
+          "Requests traced: their spans queued for the OTLP exporter,"
+              + " or dropped whole because the span queue was full")) {
         outcome(sb, "fulcrum_traces_total", "queued", t.queuedTraces());
         outcome(sb, "fulcrum_traces_total", "dropped", t.dropped());
       }
-      if (names.test("fulcrum_trace_spans_total")) {
-        sb.append(
-            "# HELP fulcrum_trace_spans_total Spans the OTLP exporter sent to the collector, or"
-                + " failed to send (collector down or refusing)\n"
-                + "# TYPE fulcrum_trace_spans_total counter\n");
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_trace_spans_total",
+          "counter",
+          "Spans the OTLP exporter sent to the collector, or"
+              + " failed to send (collector down or refusing)")) {
         outcome(sb, "fulcrum_trace_spans_total", "exported", t.exportedSpans());
         outcome(sb, "fulcrum_trace_spans_total", "failed", t.failedSpans());
       }
     }
     SlowRequestLog s = slowRequests;
     if (s != null) {
-      if (names.test("fulcrum_slow_requests_total")) {
-        sb.append(
-            "# HELP fulcrum_slow_requests_total Slow or load-refused inference requests: given a"
-                + " line on the slow-request log, or suppressed (over --log-slow-max-lines-per-sec,"
-                + " or the log's queue full)\n"
-                + "# TYPE fulcrum_slow_requests_total counter\n");
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_slow_requests_total",
+          "counter",
+          "Slow or load-refused inference requests: given a"
+              + " line on the slow-request log, or suppressed (over --log-slow-max-lines-per-sec,"
+              + " or the log's queue full)")) {
         outcome(sb, "fulcrum_slow_requests_total", "logged", s.logged());
         outcome(sb, "fulcrum_slow_requests_total", "suppressed", s.suppressed());
       }
@@ -1003,11 +1027,9 @@ public final class ServerMetrics
       String help,
       String type,
       ToDoubleFunction<Row> value) {
-    if (!names.test(name)) {
+    if (!TextFamily.open(sb, names, name, type, help)) {
       return;
     }
-    sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
     for (Row r : rows) {
       sb.append(name).append(labels(r, null)).append(' ').append(number(value.applyAsDouble(r)));
       sb.append('\n');
