@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,11 +14,10 @@ import org.junit.jupiter.api.Test;
  * fulcrum.invalid}: a client that sends nothing else does not look idle.
  */
 class InvalidRequestStatisticsE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
 
   @Test
   void invalidRequestsCountAsFailures() throws Exception {
-    try (E2eServer server = E2eServer.start(DEMO)) {
+    try (E2eServer server = E2eServer.start(E2eServer.DEMO_MODELS)) {
       String path = inferPath("fraud_classifier");
       String good =
           "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\","

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and headers the OIP paths get; the same refusal on an OIP path keeps OIP's shape.
  */
 class OpenAiRefusalsE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  private static final Path DEMO = E2eServer.DEMO_MODELS;
   private static final int LIMIT = 1024;
 
   @TempDir Path repo;
@@ -147,9 +147,7 @@ class OpenAiRefusalsE2eTest {
   @Test
   void aFullQueueOnV1EmbeddingsIsA429ThatTheSdksRetryAfterRetryAfter() throws Exception {
     Path minilm = DEMO.resolve("all_minilm_l6_v2");
-    assumeThat(minilm.resolve("1").resolve("all-minilm-l6-v2-q.onnx"))
-        .as("the MiniLM file (placed by the build)")
-        .isRegularFile();
+    assumeThat(E2eServer.MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     copy(minilm, repo.resolve("all_minilm_l6_v2"));
     copy(DEMO.resolve("minilm_text"), repo.resolve("minilm_text"));
     Path config = repo.resolve("minilm_text").resolve("config.yaml");

@@ -22,9 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
  * refuses is one failure (a 400: reason OTHER, not BACKEND) with none of its rows a success.
  */
 class PipelineStatisticsE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
-  private static final Path MINILM = DEMO.resolve("all_minilm_l6_v2");
-  private static final Path MINILM_FILE = MINILM.resolve("1").resolve("all-minilm-l6-v2-q.onnx");
   private static final String LONG = "word ".repeat(40).trim(); // 42 tokens, over max-length 16
 
   @TempDir static Path repo;
@@ -32,9 +29,9 @@ class PipelineStatisticsE2eTest {
 
   @BeforeAll
   static void start() throws Exception {
-    assumeThat(MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
+    assumeThat(E2eServer.MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     MiniLmPipelines.write(
-        DEMO,
+        E2eServer.DEMO_MODELS,
         repo,
         "strict",
         """

@@ -46,7 +46,7 @@ import org.junit.jupiter.api.Test;
  * /v2/trace/setting}, whose 400s name the setting.
  */
 class TracingE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
+  private static final Path DEMO = E2eServer.DEMO_MODELS;
   private static final String ONE_ROW =
       "\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0]}]";
@@ -201,9 +201,7 @@ class TracingE2eTest {
    */
   @Test
   void openAiEmbeddingsWithASampledParentAreTracedAsAnInferRequest() throws Exception {
-    assumeThat(DEMO.resolve("all_minilm_l6_v2").resolve("1").resolve("all-minilm-l6-v2-q.onnx"))
-        .as("the MiniLM file (placed by the build)")
-        .isRegularFile();
+    assumeThat(E2eServer.MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     String traceId = newTraceId();
     HttpResponse<byte[]> r =
         server.send(
