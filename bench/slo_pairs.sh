@@ -17,7 +17,7 @@
 # arm averaged first), and the highest fraction at which each arm's median meets 99.9 %.
 #   MODEL=minilm STATIC=16:5000 FRACTIONS="0.8 0.9" ROUNDS=3 WINDOW=8 PORT=29000 bash bench/slo_pairs.sh
 #   MODEL=fraud  STATIC=64:2000 FRACTIONS="0.1 0.2 0.8" ROUNDS=3 WINDOW=6 PORT=29000 bash bench/slo_pairs.sh
-# Ports: PORT..PORT+2 static, PORT+100..PORT+102 policy.
+# Ports: PORT..PORT+2 static, PORT_B..PORT_B+2 policy (PORT_B: PORT+100 unless set).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/bench/lib.sh"
@@ -36,6 +36,7 @@ CAP_SECS=${CAP_SECS:-4}
 JIT_SECS=${JIT_SECS:-8}    # closed-loop warm-up of each server, not measured
 CONNS=${CONNS:-512}
 PORT=${PORT:-29000}
+PORT_B=${PORT_B:-$((PORT + 100))}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 CP=${FULCRUM_CP:-fulcrum-tools/target/dist/lib/*}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-slo-pairs-$MODEL"
@@ -48,23 +49,17 @@ else
   cp "$BENCH_MINILM_BODY" "$OUT/body"
 fi
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-serve() { # arm extra-config-yaml port: a server on a copy of the one model (as bench/slo.sh does)
-  local repo="$OUT/repo-$1"
-  mkdir -p "$repo"
-  cp -rL "demo/models/$NAME" "$repo/"
-  python3 bench/config_variant.py "$repo/$NAME/config.yaml" "$2"
-  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.fulcrum.tools.FulcrumCli serve \
-    --model-repository "$repo" --http-port "$3" --grpc-port $(($3 + 1)) --metrics-port $(($3 + 2)) \
-    --cost-per-hour 1 >"$OUT/server-$1.log" 2>&1 &
-  pids+=($!)
+SERVER=
+trap 'for p in "${pids[@]}" $SERVER; do kill "$p" 2>/dev/null || true; done' EXIT
+serve() { # arm extra-config-yaml port: a server on a copy of the one model, as bench/slo.sh's
+  PORT=$3 bench_serve_model "$NAME" "$OUT/repo-$1" "$2" "$OUT/server-$1.log" --cost-per-hour 1
+  pids+=("$SERVER")
 }
-A=$PORT; B=$((PORT + 100))
+A=$PORT; B=$PORT_B
 serve static "max-batch-size: ${STATIC%%:*}
 dynamic-batching: {max-queue-delay-microseconds: ${STATIC##*:}}" "$A"
 serve slo "slo: {latency-ms: $SLO}" "$B"
 for p in "$A" "$B"; do
-  bench_wait_ready "$p" 120
   "$LOAD" --url "http://127.0.0.1:$p/v2/models/$NAME/infer" --body "$OUT/body" --closed \
     --connections 64 --duration "$JIT_SECS" >/dev/null 2>>"$OUT/openloop.log"
 done
