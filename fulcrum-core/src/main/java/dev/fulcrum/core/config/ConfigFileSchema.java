@@ -362,7 +362,8 @@ final class ConfigFileSchema {
               "instance-groups",
               "slow-request-ms",
               "sequence-batching",
-              "ensemble"),
+              "ensemble",
+              "priority-queue-policy"),
           List.of(
               S,
               S,
@@ -383,7 +384,8 @@ final class ConfigFileSchema {
               listOf(INSTANCE_GROUP),
               D,
               SEQUENCE_BATCHING,
-              ENSEMBLE),
+              ENSEMBLE,
+              new MapOf(QUEUE_POLICY)),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -405,7 +407,8 @@ final class ConfigFileSchema {
                   ConfigFileSchema.<InstanceGroupFile>list(a[16]),
                   (Double) a[17],
                   (SequenceBatchingFile) a[18],
-                  (EnsembleFile) a[19]));
+                  (EnsembleFile) a[19],
+                  ConfigFileSchema.<QueuePolicyFile>map(a[20])));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

@@ -2,6 +2,7 @@ package dev.fulcrum.core.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -29,7 +30,9 @@ public record ModelConfigFile(
     @JsonProperty("instance-groups") @Nullable List<InstanceGroupFile> instanceGroups,
     @JsonProperty("slow-request-ms") @Nullable Double slowRequestMs,
     @JsonProperty("sequence-batching") @Nullable SequenceBatchingFile sequenceBatching,
-    @JsonProperty("ensemble") @Nullable EnsembleFile ensemble) {
+    @JsonProperty("ensemble") @Nullable EnsembleFile ensemble,
+    @JsonProperty("priority-queue-policy")
+        @Nullable Map<String, QueuePolicyFile> priorityQueuePolicy) {
 
   /**
    * A configuration of the fields before {@code model-warmup}, every later one absent: the one
@@ -60,6 +63,7 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
         null,
         null,
         null,
@@ -129,7 +133,11 @@ public record ModelConfigFile(
       @JsonProperty("priority-levels") @Nullable Integer priorityLevels,
       @JsonProperty("default-priority-level") @Nullable Integer defaultPriorityLevel) {}
 
-  /** Triton's default_queue_policy, with a bounded default queue. */
+  /**
+   * Triton's {@code ModelQueuePolicy}, with a bounded default queue: {@code queue-policy} (Triton's
+   * {@code default_queue_policy}) and each level's in {@code priority-queue-policy} (its {@code
+   * priority_queue_policy}, keyed by the level).
+   */
   public record QueuePolicyFile(
       @JsonProperty("max-queue-size") @Nullable Integer maxQueueSize,
       @JsonProperty("default-timeout-microseconds") @Nullable Long defaultTimeoutMicroseconds,
@@ -362,6 +370,6 @@ public record ModelConfigFile(
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null, null, null);
+        null, null, null, null, null, null);
   }
 }

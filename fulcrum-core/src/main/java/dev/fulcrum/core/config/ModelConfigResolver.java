@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -1111,29 +1112,73 @@ public final class ModelConfigResolver {
     }
     ModelConfigFile.QueuePolicyFile q = f.queuePolicy();
     if (q != null) {
-      if (q.maxQueueSize() != null) {
-        if (q.maxQueueSize() < 0) {
-          throw new ConfigException(file, "queue-policy.max-queue-size", "must be >= 0");
-        }
-        s = s.withMaxQueueSize(q.maxQueueSize());
-      }
-      long timeout = q.defaultTimeoutMicroseconds() == null ? 0 : q.defaultTimeoutMicroseconds();
-      if (timeout < 0) {
-        throw new ConfigException(
-            file, "queue-policy.default-timeout-microseconds", "must be >= 0");
-      }
-      SchedulingConfig.TimeoutAction action =
-          parseEnum(
-              SchedulingConfig.TimeoutAction.class,
-              q.timeoutAction(),
-              SchedulingConfig.TimeoutAction.REJECT,
-              file,
-              "queue-policy.timeout-action");
+      SchedulingConfig.QueuePolicy p = queuePolicy(q, file, "queue-policy");
       s =
-          s.withTimeout(
-              timeout, action, q.allowTimeoutOverride() != null && q.allowTimeoutOverride());
+          s.withMaxQueueSize(p.maxQueueSize())
+              .withTimeout(p.defaultTimeoutMicros(), p.timeoutAction(), p.allowTimeoutOverride());
+    }
+    Map<String, ModelConfigFile.QueuePolicyFile> levels = f.priorityQueuePolicy();
+    if (levels != null && !levels.isEmpty()) {
+      Map<Integer, SchedulingConfig.QueuePolicy> own = new TreeMap<>();
+      for (Map.Entry<String, ModelConfigFile.QueuePolicyFile> e : levels.entrySet()) {
+        String field = "priority-queue-policy." + e.getKey();
+        int level;
+        try {
+          level = Integer.parseInt(e.getKey().strip());
+        } catch (NumberFormatException ex) {
+          level = -1;
+        }
+        // Triton refuses a policy for a level it does not have.
+        if (level < 1 || level > s.priorityLevels()) {
+          throw new ConfigException(
+              file,
+              field,
+              "is not a priority level: levels are 1.."
+                  + s.priorityLevels()
+                  + " (dynamic-batching.priority-levels)");
+        }
+        if (own.containsKey(level)) {
+          throw new ConfigException(file, field, "level " + level + " is given twice");
+        }
+        ModelConfigFile.QueuePolicyFile policy = e.getValue();
+        own.put(
+            level,
+            queuePolicy(
+                policy == null
+                    ? new ModelConfigFile.QueuePolicyFile(null, null, null, null)
+                    : policy,
+                file,
+                field));
+      }
+      s = s.withPriorityQueuePolicies(own);
     }
     return s;
+  }
+
+  /**
+   * A {@code queue-policy} or a level's in {@code priority-queue-policy}; a field not written takes
+   * Fulcrum's default (a queue of {@link SchedulingConfig#DEFAULT_MAX_QUEUE_SIZE}, no timeout,
+   * reject, no override).
+   */
+  private static SchedulingConfig.QueuePolicy queuePolicy(
+      ModelConfigFile.QueuePolicyFile q, Path file, String field) throws ConfigException {
+    int max = q.maxQueueSize() == null ? SchedulingConfig.DEFAULT_MAX_QUEUE_SIZE : q.maxQueueSize();
+    if (max < 0) {
+      throw new ConfigException(file, field + ".max-queue-size", "must be >= 0");
+    }
+    long timeout = q.defaultTimeoutMicroseconds() == null ? 0 : q.defaultTimeoutMicroseconds();
+    if (timeout < 0) {
+      throw new ConfigException(file, field + ".default-timeout-microseconds", "must be >= 0");
+    }
+    SchedulingConfig.TimeoutAction action =
+        parseEnum(
+            SchedulingConfig.TimeoutAction.class,
+            q.timeoutAction(),
+            SchedulingConfig.TimeoutAction.REJECT,
+            file,
+            field + ".timeout-action");
+    return new SchedulingConfig.QueuePolicy(
+        max, timeout, action, q.allowTimeoutOverride() != null && q.allowTimeoutOverride());
   }
 
   static boolean canBatch(ModelSignature sig) {

@@ -1,12 +1,14 @@
 package dev.fulcrum.core.config;
 
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
  * How a model version's queue and batcher behave: Triton's {@code dynamic_batching} and its {@code
- * default_queue_policy}, with Fulcrum's one difference: the queue is bounded by default, so that
- * overload is refused quickly instead of queued forever.
+ * default_queue_policy} and {@code priority_queue_policy}, with Fulcrum's one difference: the queue
+ * is bounded by default, so that overload is refused quickly instead of queued forever.
  *
  * @param dynamicBatching whether requests are combined into batches (only for batching models)
  * @param maxQueueDelayMicros how long the batcher may hold the oldest request to grow a batch; 0
@@ -19,6 +21,10 @@ import java.util.function.Consumer;
  * @param defaultTimeoutMicros how long a request may wait in the queue (0: no limit)
  * @param timeoutAction what happens to a request whose time in the queue ran out
  * @param allowTimeoutOverride whether a request's {@code timeout} parameter may lower the default
+ * @param priorityQueuePolicies Triton's {@code priority_queue_policy}: the priority levels (1 ..
+ *     {@code priorityLevels}) that have a queue policy of their own, each with it; the other levels
+ *     take the four fields above ({@code default_queue_policy}), whose {@code maxQueueSize} then
+ *     bounds the requests waiting at those levels together
  */
 public record SchedulingConfig(
     boolean dynamicBatching,
@@ -30,7 +36,8 @@ public record SchedulingConfig(
     int maxQueueSize,
     long defaultTimeoutMicros,
     TimeoutAction timeoutAction,
-    boolean allowTimeoutOverride) {
+    boolean allowTimeoutOverride,
+    Map<Integer, QueuePolicy> priorityQueuePolicies) {
 
   /** Fulcrum's default bound on waiting requests per model version. */
   public static final int DEFAULT_MAX_QUEUE_SIZE = 1024;
@@ -43,14 +50,50 @@ public record SchedulingConfig(
     DELAY
   }
 
+  /**
+   * Triton's {@code ModelQueuePolicy} of one priority level: its own bound on the requests waiting
+   * at that level (0: unbounded) and its own queue timeout, action and override.
+   */
+  public record QueuePolicy(
+      int maxQueueSize,
+      long defaultTimeoutMicros,
+      TimeoutAction timeoutAction,
+      boolean allowTimeoutOverride) {}
+
   public SchedulingConfig {
     preferredBatchSizes = List.copyOf(preferredBatchSizes);
+    priorityQueuePolicies =
+        java.util.Collections.unmodifiableMap(new TreeMap<>(priorityQueuePolicies));
   }
 
   /** Batching on, no delay, bounded queue, no priorities, no timeouts. */
   public static SchedulingConfig defaults() {
     return new SchedulingConfig(
-        true, 0, List.of(), false, 0, 0, DEFAULT_MAX_QUEUE_SIZE, 0, TimeoutAction.REJECT, false);
+        true,
+        0,
+        List.of(),
+        false,
+        0,
+        0,
+        DEFAULT_MAX_QUEUE_SIZE,
+        0,
+        TimeoutAction.REJECT,
+        false,
+        Map.of());
+  }
+
+  /** The default queue policy ({@code queue-policy}, Triton's {@code default_queue_policy}). */
+  public QueuePolicy defaultQueuePolicy() {
+    return new QueuePolicy(maxQueueSize, defaultTimeoutMicros, timeoutAction, allowTimeoutOverride);
+  }
+
+  /**
+   * The queue policy of priority {@code level} (1 the highest): its own where {@link
+   * #priorityQueuePolicies} gives one, else the default.
+   */
+  public QueuePolicy queuePolicy(int level) {
+    QueuePolicy own = priorityQueuePolicies.get(level);
+    return own != null ? own : defaultQueuePolicy();
   }
 
   /** The effective number of priority queues (at least one). */
@@ -77,6 +120,10 @@ public record SchedulingConfig(
           b.timeoutAction = action;
           b.allowTimeoutOverride = override;
         });
+  }
+
+  public SchedulingConfig withPriorityQueuePolicies(Map<Integer, QueuePolicy> policies) {
+    return with(b -> b.priorityQueuePolicies = policies);
   }
 
   public SchedulingConfig withPriorities(int levels, int defaultLevel) {
@@ -116,6 +163,7 @@ public record SchedulingConfig(
     private long defaultTimeoutMicros;
     private TimeoutAction timeoutAction;
     private boolean allowTimeoutOverride;
+    private Map<Integer, QueuePolicy> priorityQueuePolicies;
 
     Builder(SchedulingConfig c) {
       dynamicBatching = c.dynamicBatching;
@@ -128,6 +176,7 @@ public record SchedulingConfig(
       defaultTimeoutMicros = c.defaultTimeoutMicros;
       timeoutAction = c.timeoutAction;
       allowTimeoutOverride = c.allowTimeoutOverride;
+      priorityQueuePolicies = c.priorityQueuePolicies;
     }
 
     SchedulingConfig build() {
@@ -141,7 +190,8 @@ public record SchedulingConfig(
           maxQueueSize,
           defaultTimeoutMicros,
           timeoutAction,
-          allowTimeoutOverride);
+          allowTimeoutOverride,
+          priorityQueuePolicies);
     }
   }
 }

@@ -600,13 +600,15 @@ public final class ModelScheduler implements AutoCloseable {
 
   /**
    * When a request admitted now must have left a queue in front of this scheduler (the sequence
-   * batcher's): now plus its queue timeout as this scheduler takes it ({@code
-   * default-timeout-microseconds}, or the request's {@code timeout} where allowed), or {@link
-   * Long#MAX_VALUE} when it has none or the timeout action is not REJECT. Any thread.
+   * batcher's): now plus its queue timeout as this scheduler takes it (the default queue policy's
+   * {@code default-timeout-microseconds}, not a priority level's, or the request's {@code timeout}
+   * where allowed), or {@link Long#MAX_VALUE} when it has none or the timeout action is not REJECT.
+   * Any thread.
    */
   public long rejectDeadline(RequestOptions options, long now) {
-    long micros = timeoutMicros(options);
-    if (micros <= 0 || policy.timeoutAction() != SchedulingConfig.TimeoutAction.REJECT) {
+    SchedulingConfig.QueuePolicy q = policy.defaultQueuePolicy();
+    long micros = timeoutMicros(options, q);
+    if (micros <= 0 || q.timeoutAction() != SchedulingConfig.TimeoutAction.REJECT) {
       return Long.MAX_VALUE;
     }
     return now + Math.min(micros, Long.MAX_VALUE / 4000) * 1000;
@@ -720,7 +722,7 @@ public final class ModelScheduler implements AutoCloseable {
       @Nullable SchedulerObserver counter) {
     int level = level(request.options());
     long now = ticker.nanoTime();
-    long timeoutMicros = timeoutMicros(request.options());
+    long timeoutMicros = timeoutMicros(request.options(), queue.policy(level));
     long deadline =
         timeoutMicros > 0
             ? now + Math.min(timeoutMicros, Long.MAX_VALUE / 4000) * 1000
@@ -781,7 +783,7 @@ public final class ModelScheduler implements AutoCloseable {
             .rejected(
                 new SchedulerObserver.Rejected(
                     RejectReason.QUEUE_FULL, p.rows, 0, now, bestEffort(p)));
-        return CompletableFuture.failedFuture(overloaded(queue.rows() + p.rows));
+        return CompletableFuture.failedFuture(overloaded(queue.rows() + p.rows, level));
       }
       nextSeq++;
       batching.admitted(p, now);
@@ -1112,11 +1114,14 @@ public final class ModelScheduler implements AutoCloseable {
    * @throws InferenceException RESOURCE_EXHAUSTED when the queue is full
    */
   public void refuseIfFull() {
-    if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
+    // With levels of their own policy the bound depends on the request's level: submit decides.
+    if (policy.priorityQueuePolicies().isEmpty()
+        && policy.maxQueueSize() > 0
+        && queue.size() >= policy.maxQueueSize()) {
       observer.rejected(
           new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
       // Without the lock: each queued request has a row at least, so its size is a lower bound.
-      throw overloaded(queue.size() + 1);
+      throw overloaded(queue.size() + 1, 0);
     }
   }
 
@@ -1142,13 +1147,16 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /** The refusal of a full queue, its hint for {@code rows} rows to serve first. */
-  private InferenceException overloaded(int rows) {
+  private InferenceException overloaded(int rows, int level) {
+    String full =
+        queue.ownPolicy(level)
+            ? "its queue of priority level "
+                + (level + 1)
+                + " is full (priority-queue-policy max-queue-size "
+                + queue.policy(level).maxQueueSize()
+            : "its queue is full (max-queue-size " + policy.maxQueueSize();
     return InferenceException.exhausted(
-        "model '"
-            + config.name()
-            + "' is overloaded: its queue is full (max-queue-size "
-            + policy.maxQueueSize()
-            + "); retry later",
+        "model '" + config.name() + "' is overloaded: " + full + "); retry later",
         drain.untilServed(rows));
   }
 
@@ -1170,13 +1178,14 @@ public final class ModelScheduler implements AutoCloseable {
     return chosen == 0 ? levels - 1 : (int) chosen - 1;
   }
 
-  private long timeoutMicros(RequestOptions options) {
+  /** A request's queue timeout under queue policy {@code q} (its level's). */
+  private static long timeoutMicros(RequestOptions options, SchedulingConfig.QueuePolicy q) {
     long requested = options.timeoutMicros();
-    long dflt = policy.defaultTimeoutMicros();
+    long dflt = q.defaultTimeoutMicros();
     if (dflt == 0) {
       return requested;
     }
-    if (policy.allowTimeoutOverride() && requested > 0 && requested < dflt) {
+    if (q.allowTimeoutOverride() && requested > 0 && requested < dflt) {
       return requested;
     }
     return dflt;

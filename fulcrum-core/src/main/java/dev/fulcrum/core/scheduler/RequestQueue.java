@@ -72,6 +72,20 @@ final class RequestQueue {
   /** The batch rows in each level FIFO (not the delayed requests). */
   private final int[] levelRows;
 
+  /**
+   * Each level's queue policy (index 0: priority level 1): its own ({@code priority-queue-policy})
+   * or the default; {@link #ownPolicy} says which.
+   */
+  private final SchedulingConfig.QueuePolicy[] policies;
+
+  private final boolean[] ownPolicy;
+
+  /** The queued requests of each level, its delayed ones included. */
+  private final int[] levelCount;
+
+  /** The queued requests of the levels with a policy of their own: not in the default's bound. */
+  private int ownPolicyCount;
+
   /** A queue with Triton's dynamic batcher ({@link StaticBatchingPolicy}). */
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
     this(config, dynamicBatching, maxBatchSize, new StaticBatchingPolicy(config, maxBatchSize));
@@ -90,6 +104,23 @@ final class RequestQueue {
     }
     this.levels = List.copyOf(queues);
     this.levelRows = new int[n];
+    this.levelCount = new int[n];
+    this.policies = new SchedulingConfig.QueuePolicy[n];
+    this.ownPolicy = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      ownPolicy[i] = config.priorityQueuePolicies().containsKey(i + 1);
+      policies[i] = config.queuePolicy(i + 1);
+    }
+  }
+
+  /** The queue policy of the level at {@code level} (0: priority level 1). */
+  SchedulingConfig.QueuePolicy policy(int level) {
+    return policies[level];
+  }
+
+  /** Whether the level at {@code level} has a queue policy of its own (priority-queue-policy). */
+  boolean ownPolicy(int level) {
+    return ownPolicy[level];
   }
 
   /** Stops joining requests (the model turned out not to batch along dimension 0). */
@@ -134,14 +165,25 @@ final class RequestQueue {
     return levels.size() - 1;
   }
 
-  /** Admits a request unless the queue is full; atomic under the caller's lock. */
+  /**
+   * Admits a request unless its queue is full: its level's, where the level has a policy of its
+   * own, else the default policy's, which bounds the levels without one together; atomic under the
+   * caller's lock.
+   */
   boolean offer(PendingRequest p) {
-    if (config.maxQueueSize() > 0 && size >= config.maxQueueSize()) {
+    if (ownPolicy[p.level]) {
+      int max = policies[p.level].maxQueueSize();
+      if (max > 0 && levelCount[p.level] >= max) {
+        return false;
+      }
+      ownPolicyCount++;
+    } else if (config.maxQueueSize() > 0 && size - ownPolicyCount >= config.maxQueueSize()) {
       return false;
     }
     levels.get(p.level).addLast(p);
     p.place = Place.LEVEL;
     size++;
+    levelCount[p.level]++;
     levelRows[p.level] += p.rows;
     if (p.hasDeadline()) {
       deadlines.add(p);
@@ -163,7 +205,7 @@ final class RequestQueue {
       }
     }
     p.place = Place.NONE;
-    size--;
+    left(p);
     dropStaleDeadlines();
     return true;
   }
@@ -213,12 +255,12 @@ final class RequestQueue {
       } else {
         level.remove(p);
       }
-      if (config.timeoutAction() == SchedulingConfig.TimeoutAction.DELAY) {
+      if (policies[p.level].timeoutAction() == SchedulingConfig.TimeoutAction.DELAY) {
         p.place = Place.DELAYED;
         delayed.addLast(p);
       } else {
         p.place = Place.NONE;
-        size--;
+        left(p);
         if (rejected.isEmpty()) {
           rejected = new ArrayList<>();
         }
@@ -308,7 +350,16 @@ final class RequestQueue {
       leaveLevel(p);
     }
     p.place = Place.NONE;
+    left(p);
+  }
+
+  /** Counts out a request that left the queue (dispatched, cancelled or timed out). */
+  private void left(PendingRequest p) {
     size--;
+    levelCount[p.level]--;
+    if (ownPolicy[p.level]) {
+      ownPolicyCount--;
+    }
   }
 
   /**
@@ -357,6 +408,8 @@ final class RequestQueue {
     liveDeadlines = 0;
     size = 0;
     Arrays.fill(levelRows, 0);
+    Arrays.fill(levelCount, 0);
+    ownPolicyCount = 0;
     return all;
   }
 }

@@ -679,6 +679,56 @@ class ModelSchedulerTest {
     assertThat(order).containsExactly("0", "1", "2", "3", "4", "5");
   }
 
+  /**
+   * Triton's {@code priority_queue_policy} in the scheduler: level 1's own bound refuses its second
+   * request while lower levels still queue, and level 2's own timeout answers its request while
+   * level 3 (the default policy: no timeout) waits and runs.
+   */
+  @Test
+  void eachPriorityLevelGetsItsOwnQueuePolicy() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPriorities(3, 3)
+            .withPriorityQueuePolicies(
+                Map.of(
+                    1,
+                    new SchedulingConfig.QueuePolicy(
+                        1, 0, SchedulingConfig.TimeoutAction.REJECT, false),
+                    2,
+                    new SchedulingConfig.QueuePolicy(
+                        0, 1_000, SchedulingConfig.TimeoutAction.REJECT, false)));
+    ModelScheduler s = scheduler(c, echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var high = submit(s, request("h1", Map.of("priority", 1L), 1, 1));
+    var refused = submit(s, request("h2", Map.of("priority", 1L), 2, 2));
+    assertThatThrownBy(refused::get)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage())
+                  .contains("priority level 1")
+                  .contains("priority-queue-policy max-queue-size 1");
+            });
+    var late = submit(s, request("m", Map.of("priority", 2L), 3, 3));
+    var low = submit(s, request("l", Map.of("priority", 3L), 4, 4));
+    assertThatThrownBy(late::get)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED));
+    echo.gate.release(10);
+    running.get();
+    assertThat(floats(high.get().outputs().get(0))).containsExactly(2, 2);
+    assertThat(floats(low.get().outputs().get(0))).containsExactly(5, 5);
+    assertThat(stats.snapshot().timedOut()).isEqualTo(1);
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+  }
+
   @Test
   void priorityOutsideTheLevelsIsAClientError() {
     ModelScheduler s =

@@ -167,6 +167,61 @@ class RequestQueueTest {
     assertThat(q.offer(request(1, 0))).isTrue();
   }
 
+  /**
+   * Triton's {@code priority_queue_policy}: a level with a policy of its own has its own bound, and
+   * its requests do not count in the default's, which bounds the other levels together.
+   */
+  @Test
+  void aLevelWithItsOwnPolicyHasItsOwnBound() {
+    SchedulingConfig.QueuePolicy one =
+        new SchedulingConfig.QueuePolicy(1, 0, SchedulingConfig.TimeoutAction.REJECT, false);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPriorities(3, 3)
+            .withMaxQueueSize(2)
+            .withPriorityQueuePolicies(java.util.Map.of(1, one));
+    RequestQueue q = new RequestQueue(c, false, 4);
+    assertThat(q.ownPolicy(0)).isTrue();
+    assertThat(q.ownPolicy(1)).isFalse();
+    assertThat(q.policy(1)).isEqualTo(c.defaultQueuePolicy());
+    PendingRequest high = request(1, 4, 0, 0, Long.MAX_VALUE);
+    assertThat(q.offer(high)).isTrue();
+    assertThat(q.offer(request(1, 4, 0, 0, Long.MAX_VALUE))).as("level 1 holds one").isFalse();
+    // Levels 2 and 3 share the default's two places; level 1's request takes none of them.
+    assertThat(q.offer(request(1, 4, 1, 0, Long.MAX_VALUE))).isTrue();
+    assertThat(q.offer(request(1, 4, 2, 0, Long.MAX_VALUE))).isTrue();
+    assertThat(q.offer(request(1, 4, 2, 0, Long.MAX_VALUE))).isFalse();
+    assertThat(q.size()).isEqualTo(3);
+    assertThat(q.plan(0).batch()).containsExactly(high);
+    assertThat(q.offer(request(1, 4, 0, 0, Long.MAX_VALUE))).as("level 1 has room again").isTrue();
+    assertThat(q.offer(request(1, 4, 1, 0, Long.MAX_VALUE))).isFalse();
+  }
+
+  /** Each level's timeout action is its own: DELAY at level 1, the default's REJECT at level 2. */
+  @Test
+  void aLevelsTimeoutActionIsItsOwn() {
+    SchedulingConfig.QueuePolicy delay =
+        new SchedulingConfig.QueuePolicy(0, 10, SchedulingConfig.TimeoutAction.DELAY, false);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPriorities(2, 2)
+            .withTimeout(10, SchedulingConfig.TimeoutAction.REJECT, false)
+            .withPriorityQueuePolicies(java.util.Map.of(1, delay));
+    RequestQueue q = new RequestQueue(c, false, 4);
+    PendingRequest kept = request(1, 4, 0, 0, 10 * US);
+    PendingRequest dropped = request(1, 4, 1, 0, 10 * US);
+    PendingRequest onTime = request(1, 4, 1, 5 * US, Long.MAX_VALUE);
+    q.offer(kept);
+    q.offer(dropped);
+    q.offer(onTime);
+    assertThat(q.expire(9 * US)).isEmpty();
+    assertThat(q.expire(10 * US)).containsExactly(dropped);
+    assertThat(q.size()).isEqualTo(2);
+    // The delayed level-1 request now waits behind the level-2 request still on time.
+    assertThat(q.plan(20 * US).batch()).containsExactly(onTime);
+    assertThat(q.plan(20 * US).batch()).containsExactly(kept);
+  }
+
   @Test
   void expiredRequestsAreRejectedAndNeverPlanned() {
     RequestQueue q = new RequestQueue(SchedulingConfig.defaults(), true, 4);

@@ -136,12 +136,10 @@ public final class ModelJson {
       db.put("preserve_ordering", sc.preserveOrdering());
       db.put("priority_levels", sc.priorityLevels());
       db.put("default_priority_level", sc.defaultPriorityLevel());
-      ObjectNode policy = db.putObject("default_queue_policy");
-      policy.put("timeout_action", sc.timeoutAction().name());
-      policy.put("default_timeout_microseconds", sc.defaultTimeoutMicros());
-      policy.put("allow_timeout_override", sc.allowTimeoutOverride());
-      policy.put("max_queue_size", sc.maxQueueSize());
-      db.putObject("priority_queue_policy");
+      queuePolicy(db.putObject("default_queue_policy"), sc.defaultQueuePolicy());
+      ObjectNode levels = db.putObject("priority_queue_policy");
+      sc.priorityQueuePolicies()
+          .forEach((level, q) -> queuePolicy(levels.putObject(level.toString()), q));
     }
     ArrayNode groups = o.putArray("instance_group");
     boolean gpu = "cuda".equals(so.executionProvider());
@@ -181,6 +179,14 @@ public final class ModelJson {
     o.set("model_warmup", warmup(config));
     o.putObject("model_transaction_policy").put("decoupled", false);
     return o;
+  }
+
+  /** Triton's {@code ModelQueuePolicy}: the default's or a priority level's. */
+  private static void queuePolicy(ObjectNode policy, SchedulingConfig.QueuePolicy q) {
+    policy.put("timeout_action", q.timeoutAction().name());
+    policy.put("default_timeout_microseconds", q.defaultTimeoutMicros());
+    policy.put("allow_timeout_override", q.allowTimeoutOverride());
+    policy.put("max_queue_size", q.maxQueueSize());
   }
 
   /**

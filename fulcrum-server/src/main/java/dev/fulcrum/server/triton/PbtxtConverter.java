@@ -139,7 +139,8 @@ final class PbtxtConverter {
             instances.groups(),
             null,
             sequenceBatching(),
-            null);
+            null,
+            priorityQueuePolicy());
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
@@ -198,7 +199,8 @@ final class PbtxtConverter {
             null,
             null,
             null,
-            steps);
+            steps,
+            null);
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
     return new Converted(config, List.copyOf(ignored), Map.copyOf(lines));
@@ -535,8 +537,27 @@ final class PbtxtConverter {
     if (!c.hasDynamicBatching() || !c.getDynamicBatching().hasDefaultQueuePolicy()) {
       return null;
     }
-    ModelQueuePolicy q = c.getDynamicBatching().getDefaultQueuePolicy();
     consumed.add("dynamic_batching.default_queue_policy");
+    return queuePolicy(c.getDynamicBatching().getDefaultQueuePolicy());
+  }
+
+  /**
+   * Triton's {@code priority_queue_policy} as {@code priority-queue-policy}, keyed by the level
+   * (the resolver refuses a level outside 1..priority_levels, as Triton does).
+   */
+  private @Nullable Map<String, ModelConfigFile.QueuePolicyFile> priorityQueuePolicy() {
+    if (!c.hasDynamicBatching() || c.getDynamicBatching().getPriorityQueuePolicyCount() == 0) {
+      return null;
+    }
+    consumed.add("dynamic_batching.priority_queue_policy");
+    Map<String, ModelConfigFile.QueuePolicyFile> out = new java.util.TreeMap<>();
+    c.getDynamicBatching()
+        .getPriorityQueuePolicyMap()
+        .forEach((level, q) -> out.put(Long.toUnsignedString(level), queuePolicy(q)));
+    return out;
+  }
+
+  private static ModelConfigFile.QueuePolicyFile queuePolicy(ModelQueuePolicy q) {
     return new ModelConfigFile.QueuePolicyFile(
         q.hasMaxQueueSize() ? q.getMaxQueueSize() : null,
         q.getDefaultTimeoutMicroseconds(),

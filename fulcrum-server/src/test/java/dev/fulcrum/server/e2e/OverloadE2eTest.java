@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * inside ONNX Runtime, a bounded queue admits exactly max-queue-size requests, refuses the rest at
  * once with 429, answers requests whose queue timeout passes with 504 without running them, and
  * every request sent is accounted for: sent = ok + rejected + timed out, on the client and in the
- * server's statistics.
+ * server's statistics; a priority level with a queue policy of its own is bounded and timed out by
+ * it.
  */
 class OverloadE2eTest {
   private static final String MODEL = TestModels.ADD_SUB_INT32;
@@ -117,6 +118,68 @@ class OverloadE2eTest {
         // The queued six ran together after the first: two forward passes in all.
         assertThat(stats.get("execution_count").asInt()).isEqualTo(2);
         assertThat(stats.get("inference_count").asInt()).isEqualTo(ok);
+      } finally {
+        runtime.open.countDown();
+      }
+    }
+  }
+
+  /**
+   * Triton's {@code priority_queue_policy}: with the worker held, priority level 1's own bound (one
+   * request) refuses its second request with 429, level 2's own queue timeout answers its request
+   * with 504, and {@code GET v2/models/<m>/config} shows both levels' policies.
+   */
+  @Test
+  void eachLevelIsBoundAndTimedOutByItsOwnPolicy() throws Exception {
+    TestModels.writeModel(repo, MODEL);
+    Files.writeString(
+        repo.resolve(MODEL).resolve("config.yaml"),
+        """
+        dynamic-batching: {priority-levels: 2, default-priority-level: 2}
+        priority-queue-policy:
+          1: {max-queue-size: 1}
+          2: {default-timeout-microseconds: 1000}
+        """);
+    GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
+    try (E2eServer server =
+        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+      try {
+        String high = "\"parameters\":{\"priority\":1},";
+        // The first request holds the worker inside the engine; the next level-1 one waits.
+        CompletableFuture<HttpResponse<byte[]>> running =
+            server.sendAsync(server.jsonRequest(inferPath(MODEL), request(high)));
+        assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<HttpResponse<byte[]>> queued =
+            server.sendAsync(server.jsonRequest(inferPath(MODEL), request(high)));
+        Await.until(
+            "level 1 holds its one request",
+            () -> stats(server).at("/fulcrum/pending").asInt() == 2);
+
+        HttpResponse<byte[]> refused = server.post(inferPath(MODEL), request(high));
+        assertThat(refused.statusCode()).as(text(refused)).isEqualTo(429);
+        assertThat(error(refused))
+            .contains("priority level 1")
+            .contains("priority-queue-policy max-queue-size 1");
+
+        // Level 2 (the default level) times out after its own 1 ms; level 1 has no timeout.
+        HttpResponse<byte[]> late = server.post(inferPath(MODEL), request(""));
+        assertThat(late.statusCode()).as(text(late)).isEqualTo(504);
+        assertThat(error(late)).contains("timed out").contains("not run");
+
+        JsonNode levels =
+            E2eServer.JSON
+                .readTree(server.get("/v2/models/" + MODEL + "/config").body())
+                .at("/dynamic_batching/priority_queue_policy");
+        assertThat(levels.at("/1/max_queue_size").asInt()).isEqualTo(1);
+        assertThat(levels.at("/2/default_timeout_microseconds").asLong()).isEqualTo(1000);
+        assertThat(levels.at("/2/timeout_action").asText()).isEqualTo("REJECT");
+
+        runtime.open.countDown();
+        assertThat(running.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(queued.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        JsonNode stats = stats(server);
+        assertThat(stats.at("/fulcrum/rejected").asInt()).isEqualTo(1);
+        assertThat(stats.at("/fulcrum/timed_out").asInt()).isEqualTo(1);
       } finally {
         runtime.open.countDown();
       }

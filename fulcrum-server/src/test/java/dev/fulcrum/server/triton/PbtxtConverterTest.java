@@ -411,6 +411,27 @@ class PbtxtConverterTest {
   }
 
   @Test
+  void priorityQueuePolicyIsEachLevelsQueuePolicy() throws Exception {
+    PbtxtConverter.Converted c =
+        convert(
+            """
+            dynamic_batching {
+              priority_levels: 3
+              priority_queue_policy { key: 1 value: { max_queue_size: 3 timeout_action: DELAY } }
+              priority_queue_policy {
+                key: 3 value: { default_timeout_microseconds: 500 allow_timeout_override: true } }
+            }
+            """);
+    assertThat(c.ignored()).isEmpty();
+    // Triton's level 3 has no max_queue_size: Fulcrum's bounded default, as for the default policy.
+    assertThat(c.config().priorityQueuePolicy())
+        .containsExactly(
+            java.util.Map.entry("1", new ModelConfigFile.QueuePolicyFile(3, 0L, "delay", false)),
+            java.util.Map.entry(
+                "3", new ModelConfigFile.QueuePolicyFile(null, 500L, "reject", true)));
+  }
+
+  @Test
   void gpuInstanceGroupSelectsTheCudaProvider() throws Exception {
     PbtxtConverter.Converted c =
         convert("instance_group [ { count: 2 kind: KIND_GPU gpus: [ 1 ] } ]");
@@ -499,7 +520,6 @@ class PbtxtConverterTest {
             "instance_group[1].count",
             "instance_group[1].gpus",
             "instance_group[2].kind",
-            "dynamic_batching.priority_queue_policy[1]",
             "optimization.priority",
             "optimization.cuda.graphs",
             "optimization.cuda.busy_wait_events",
