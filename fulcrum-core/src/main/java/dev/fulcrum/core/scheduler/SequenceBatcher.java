@@ -819,35 +819,55 @@ public final class SequenceBatcher implements AutoCloseable {
         r.modelName(), r.modelVersion(), r.id(), r.parameters(), shown, r.timing());
   }
 
-  /** Frees a sequence's slot and gives it to the first sequence waiting. Under the lock. */
+  /**
+   * Frees a sequence's slot and gives the free slots to the sequences waiting, in the order they
+   * came, passing over one whose id a closing sequence still holds (a client's restart of a
+   * sequence that is ending): it keeps its place, and is served once that sequence ends (its id
+   * leaves {@link #holding} here, before the walk). Were the slot given to the backlog's head
+   * alone, a head blocked so would leave it free while the sequences behind it waited. Under the
+   * lock.
+   */
   private void free(Sequence s, List<Send> next) {
     if (holding.remove(s.id, s)) {
       held.clear(s.slot);
       s.slot = -1;
     }
-    Sequence w = backlog.poll();
-    if (w != null) {
+    for (Iterator<Sequence> it = backlog.iterator();
+        it.hasNext() && held.nextClearBit(0) < slots; ) {
+      Sequence w = it.next();
+      if (holding.containsKey(w.id)) {
+        continue; // its id's closing sequence still runs: it waits in its place
+      }
+      it.remove();
       waitingForSlot.remove(w.id, w);
-      claim(w, next);
+      seat(w, next);
     }
   }
 
   /** Gives a sequence a free slot (or puts it in the backlog) and takes its next request. */
   private void claim(Sequence s, List<Send> next) {
-    int slot = held.nextClearBit(0);
-    if (slot < slots && !holding.containsKey(s.id)) {
-      s.slot = slot;
-      held.set(slot);
-      holding.put(s.id, s);
-      Send mine = take(s);
-      if (mine != null) {
-        next.add(mine);
-      }
+    if (held.nextClearBit(0) < slots && !holding.containsKey(s.id)) {
+      seat(s, next);
     } else {
       if (!s.closing) {
         waitingForSlot.put(s.id, s);
       }
       backlog.add(s);
+    }
+  }
+
+  /**
+   * Seats a sequence in the first free slot (there is one, and its id holds none) and takes its
+   * next request. Under the lock.
+   */
+  private void seat(Sequence s, List<Send> next) {
+    int slot = held.nextClearBit(0);
+    s.slot = slot;
+    held.set(slot);
+    holding.put(s.id, s);
+    Send mine = take(s);
+    if (mine != null) {
+      next.add(mine);
     }
   }
 

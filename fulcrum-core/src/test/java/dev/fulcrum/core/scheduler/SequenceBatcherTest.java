@@ -394,6 +394,41 @@ class SequenceBatcherTest {
   }
 
   /**
+   * A client that restarts a sequence while the one it ends still runs (a later request of it timed
+   * out, an earlier one is in the queue) waits for that one to end, not for any slot: a slot that
+   * frees meanwhile goes to the next sequence waiting, and the restart keeps its place for the slot
+   * its id's sequence frees. Until session 40 the freed slot went to the backlog's head alone; the
+   * restart, blocked, went to the tail and the slot stayed free while sequence 3 waited.
+   */
+  @Test
+  void aRestartWaitingForItsClosingSequenceLetsAFreedSlotGoToTheNextInLine() throws Exception {
+    SequenceBatcher b =
+        batcher(config(SchedulingConfig.defaults(), SequenceBatchingConfig.Strategy.OLDEST, 2));
+    assertThat(b.slots()).isEqualTo(2);
+    CompletableFuture<InferenceResponse> q = submit(b, request(2, 1, true, true));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> x1 = submit(b, request(1, 2, true, false));
+    CompletableFuture<InferenceResponse> xLate = submit(b, request(1, 3, false, false, 1_000));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(xLate).code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(b.activeSequences()).as("sequence 1 closes once x1 has run").isEqualTo(2);
+    CompletableFuture<InferenceResponse> y = submit(b, request(1, 5, true, true));
+    CompletableFuture<InferenceResponse> z = submit(b, request(3, 100, true, true));
+    assertThat(b.backlogSequences()).isEqualTo(2);
+    instance.gate.release(); // q runs, ending sequence 2: its slot frees
+    assertThat(sum(q)).isEqualTo(1f);
+    assertThat(b.activeSequences()).as("z took the slot; y waits for sequence 1").isEqualTo(2);
+    assertThat(b.backlogSequences()).isEqualTo(1);
+    instance.gate.release(1_000_000);
+    assertThat(sum(x1)).isEqualTo(2f);
+    assertThat(sum(z)).isEqualTo(100f);
+    assertThat(sum(y)).as("sequence 1 anew, from zeros").isEqualTo(5f);
+    assertThat(b.activeSequences()).isZero();
+    assertThat(b.backlogSequences()).isZero();
+  }
+
+  /**
    * A request already in the scheduler's queue when its client leaves is dropped there; its
    * sequence ends as if it had been dropped here.
    */
