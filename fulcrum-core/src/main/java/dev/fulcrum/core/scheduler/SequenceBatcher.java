@@ -272,8 +272,9 @@ public final class SequenceBatcher implements AutoCloseable {
    * request that has not been sent out, and passes the cancellation on to the scheduler for one
    * that has. Either way the request does not run and its sequence ends there, as Triton ends a
    * sequence whose request timed out or was cancelled: the requests of it that came before still
-   * run, those after are answered (UNAVAILABLE after a timeout, CANCELLED after a cancellation)
-   * without running, its slot and state are freed, and its id's next request must be a start.
+   * run, those after are answered (UNAVAILABLE after a timeout, DEADLINE_EXCEEDED for one whose own
+   * queue timeout has passed too, CANCELLED after a cancellation) without running, its slot and
+   * state are freed, and its id's next request must be a start.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
@@ -469,13 +470,19 @@ public final class SequenceBatcher implements AutoCloseable {
 
   /**
    * Answers, once the lock is let go, the requests of sequences that ended before they ran, and
-   * sends what the freed slots let run.
+   * sends what the freed slots let run. One ended by a timeout whose own queue timeout has passed
+   * too is answered as timed out itself (504 / DEADLINE_EXCEEDED, as the queue answers it), the
+   * others as ended ({@link #endedBy}).
    */
   private void finish(List<Ended> ended, List<Send> next) {
+    long now = ended.isEmpty() ? 0 : ticker.nanoTime();
     for (Ended e : ended) {
       Held w = e.held();
       scheduler.countNotRun(e.why().outcome(), 1, w.arrivalNanos, w.request.options());
-      w.result.completeExceptionally(endedBy(w, e.why()));
+      w.result.completeExceptionally(
+          e.why() == Drop.TIMED_OUT && w.deadline - now <= 0
+              ? scheduler.timedOut(now - w.arrivalNanos)
+              : endedBy(w, e.why()));
     }
     for (Send n : next) {
       send(n);
@@ -572,20 +579,12 @@ public final class SequenceBatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    List<Ended> rest = new ArrayList<>(ended.size());
-    for (Ended e : ended) {
-      if (e.held().deadline - now <= 0) {
-        overdue.add(e.held()); // overdue itself: answered as such
-      } else {
-        rest.add(e);
-      }
-    }
     for (Held h : overdue) {
       scheduler.countNotRun(
           SchedulerObserver.Outcome.TIMED_OUT, 1, h.arrivalNanos, h.request.options());
       h.result.completeExceptionally(scheduler.timedOut(now - h.arrivalNanos));
     }
-    finish(rest, sends);
+    finish(ended, sends); // those overdue themselves too are answered as timed out there
   }
 
   private InferenceException notStarted(SequenceId id) {

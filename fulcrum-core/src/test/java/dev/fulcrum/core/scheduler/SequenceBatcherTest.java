@@ -278,6 +278,31 @@ class SequenceBatcherTest {
     assertThat(stats.snapshot().timedOut()).as("the sequence timed out: both").isEqualTo(2);
   }
 
+  /**
+   * A later request whose own timeout has passed too when its sequence ends is answered as timed
+   * out itself (504), not as ended (503); one still within its timeout is answered as ended.
+   */
+  @Test
+  void aLaterRequestPastItsOwnTimeoutTooIsAnsweredAsTimedOut() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults());
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> late = submit(b, request(1, 10, false, false, 1_000));
+    CompletableFuture<InferenceResponse> lateToo = submit(b, request(1, 20, false, false, 1_500));
+    CompletableFuture<InferenceResponse> inTime =
+        submit(b, request(1, 30, false, false, 5_000_000));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(late).code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    InferenceException own = failure(lateToo);
+    assertThat(own.code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(own.getMessage()).contains("timed out after 2000 us in the queue");
+    assertThat(failure(inTime).code()).isEqualTo(ErrorCode.UNAVAILABLE);
+    assertThat(stats.snapshot().timedOut()).as("all three count as timed out").isEqualTo(3);
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+  }
+
   @Test
   void theRequestsBeforeTheOneThatTimedOutStillRunThenTheSequenceEnds() throws Exception {
     SequenceBatcher b = batcher(SchedulingConfig.defaults());
