@@ -1111,17 +1111,35 @@ public final class ModelScheduler implements AutoCloseable {
    * the admission: {@link #submit} stays the one atomic check, and may still refuse a request that
    * passed here.
    *
+   * <p>With levels of their own policy ({@code priority-queue-policy}) the bound a request meets
+   * depends on its level, which is not known before its body is decoded: it is refused here only
+   * when every bound it may meet is full (its level's own or the default's, whatever its level), a
+   * lower bound of what {@link #submit} refuses; the rest is {@link #submit}'s to decide.
+   *
    * @throws InferenceException RESOURCE_EXHAUSTED when the queue is full
    */
   public void refuseIfFull() {
-    // With levels of their own policy the bound depends on the request's level: submit decides.
-    if (policy.priorityQueuePolicies().isEmpty()
-        && policy.maxQueueSize() > 0
-        && queue.size() >= policy.maxQueueSize()) {
+    if (policy.priorityQueuePolicies().isEmpty()) {
+      if (policy.maxQueueSize() > 0 && queue.size() >= policy.maxQueueSize()) {
+        observer.rejected(
+            new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
+        // Without the lock: each queued request has a row at least, so its size is a lower bound.
+        throw overloaded(queue.size() + 1, 0);
+      }
+      return;
+    }
+    // The queue never holds more than fullSize, so reaching it means every bound is full.
+    int full = queue.fullSize();
+    if (full > 0 && queue.size() >= full) {
       observer.rejected(
           new SchedulerObserver.Rejected(RejectReason.QUEUE_FULL, 1, 0, ticker.nanoTime()));
-      // Without the lock: each queued request has a row at least, so its size is a lower bound.
-      throw overloaded(queue.size() + 1, 0);
+      throw InferenceException.exhausted(
+          "model '"
+              + config.name()
+              + "' is overloaded: its queue is full at every priority level (max-queue-size "
+              + policy.maxQueueSize()
+              + " and each priority-queue-policy's); retry later",
+          drain.untilServed(queue.size() + 1));
     }
   }
 

@@ -86,6 +86,12 @@ final class RequestQueue {
   /** The queued requests of the levels with a policy of their own: not in the default's bound. */
   private int ownPolicyCount;
 
+  /**
+   * The queued requests when every bound a request may meet is full: the default's (where a level
+   * has no policy of its own) plus each own policy's; 0 when one of them is unbounded.
+   */
+  private final int fullSize;
+
   /** A queue with Triton's dynamic batcher ({@link StaticBatchingPolicy}). */
   RequestQueue(SchedulingConfig config, boolean dynamicBatching, int maxBatchSize) {
     this(config, dynamicBatching, maxBatchSize, new StaticBatchingPolicy(config, maxBatchSize));
@@ -107,10 +113,33 @@ final class RequestQueue {
     this.levelCount = new int[n];
     this.policies = new SchedulingConfig.QueuePolicy[n];
     this.ownPolicy = new boolean[n];
+    long full = 0;
+    boolean anyDefault = false;
+    boolean unbounded = false;
     for (int i = 0; i < n; i++) {
       ownPolicy[i] = config.priorityQueuePolicies().containsKey(i + 1);
       policies[i] = config.queuePolicy(i + 1);
+      if (ownPolicy[i]) {
+        unbounded |= policies[i].maxQueueSize() <= 0;
+        full += policies[i].maxQueueSize();
+      } else {
+        anyDefault = true;
+      }
     }
+    if (anyDefault) {
+      unbounded |= config.maxQueueSize() <= 0;
+      full += config.maxQueueSize();
+    }
+    this.fullSize = unbounded ? 0 : (int) Math.min(Integer.MAX_VALUE, full);
+  }
+
+  /**
+   * The queued requests at which every bound a request may meet is full, whatever its level (its
+   * level's own policy's, or the default's): the queue never holds more, so {@link #size()} at it
+   * means each is full. 0 when one of them is unbounded.
+   */
+  int fullSize() {
+    return fullSize;
   }
 
   /** The queue policy of the level at {@code level} (0: priority level 1). */

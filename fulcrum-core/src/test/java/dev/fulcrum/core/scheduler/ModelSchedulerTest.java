@@ -729,6 +729,45 @@ class ModelSchedulerTest {
     assertThat(stats.snapshot().rejected()).isEqualTo(1);
   }
 
+  /**
+   * With levels of their own policy the early refusal (before the body is decoded, the request's
+   * level unknown) refuses only when every bound is full: level 1's own and the default's.
+   */
+  @Test
+  void withOwnLevelPoliciesTheEarlyRefusalWaitsForEveryBoundToBeFull() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPriorities(2, 2)
+            .withMaxQueueSize(1)
+            .withPriorityQueuePolicies(
+                Map.of(
+                    1,
+                    new SchedulingConfig.QueuePolicy(
+                        1, 0, SchedulingConfig.TimeoutAction.REJECT, false)));
+    ModelScheduler s = scheduler(c, echo, stats);
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var low = submit(s, request("l", Map.of("priority", 2L), 1, 1));
+    s.refuseIfFull(); // the default's bound is full, level 1's is not: submit decides
+    assertThat(stats.snapshot().rejected()).isZero();
+    var high = submit(s, request("h", Map.of("priority", 1L), 2, 2));
+    assertThatThrownBy(s::refuseIfFull)
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage()).contains("full at every priority level");
+            });
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+    echo.gate.release(10);
+    running.get();
+    low.get();
+    high.get();
+    s.refuseIfFull(); // drained: passes again
+  }
+
   @Test
   void priorityOutsideTheLevelsIsAClientError() {
     ModelScheduler s =

@@ -197,6 +197,43 @@ class RequestQueueTest {
     assertThat(q.offer(request(1, 4, 1, 0, Long.MAX_VALUE))).isFalse();
   }
 
+  /**
+   * What the early refusal reads: the size at which every bound is full (level 1's 1 and the
+   * default's 2).
+   */
+  @Test
+  void theSizeAtWhichEveryBoundIsFullAndWhatEachBoundCounts() {
+    SchedulingConfig.QueuePolicy one =
+        new SchedulingConfig.QueuePolicy(1, 0, SchedulingConfig.TimeoutAction.REJECT, false);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withPriorities(3, 3)
+            .withMaxQueueSize(2)
+            .withPriorityQueuePolicies(java.util.Map.of(1, one));
+    RequestQueue q = new RequestQueue(c, false, 4);
+    assertThat(q.fullSize()).isEqualTo(3);
+    q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
+    q.offer(request(1, 4, 2, 0, Long.MAX_VALUE));
+    assertThat(q.size()).isLessThan(q.fullSize());
+    q.offer(request(1, 4, 1, 0, Long.MAX_VALUE));
+    assertThat(q.size()).isEqualTo(q.fullSize());
+    // A level without a bound of its own policy: never full.
+    SchedulingConfig.QueuePolicy unbounded =
+        new SchedulingConfig.QueuePolicy(0, 0, SchedulingConfig.TimeoutAction.REJECT, false);
+    assertThat(
+            new RequestQueue(c.withPriorityQueuePolicies(java.util.Map.of(1, unbounded)), false, 4)
+                .fullSize())
+        .isZero();
+    // Every level with its own policy: the default bounds none of them.
+    assertThat(
+            new RequestQueue(
+                    c.withPriorities(1, 1).withPriorityQueuePolicies(java.util.Map.of(1, one)),
+                    false,
+                    4)
+                .fullSize())
+        .isEqualTo(1);
+  }
+
   /** Each level's timeout action is its own: DELAY at level 1, the default's REJECT at level 2. */
   @Test
   void aLevelsTimeoutActionIsItsOwn() {
