@@ -774,7 +774,7 @@ public final class ModelScheduler implements AutoCloseable {
                     + config.name()
                     + "': a best-effort request waits only while the queue is less than half full"
                     + " (max-queue-size "
-                    + policy.maxQueueSize()
+                    + queue.policy(p.level).maxQueueSize()
                     + "; the rest is kept for requests held to the SLO); retry later",
                 drain.untilServed(queue.rows() + p.rows)));
       }
@@ -1146,13 +1146,16 @@ public final class ModelScheduler implements AutoCloseable {
   /**
    * Whether {@code p} is a best-effort request (in the SLO policy's last level) arriving at a queue
    * at least half full: a flood of them would otherwise fill max-queue-size and turn away the
-   * requests held to the objective (under the scheduler's lock).
+   * requests held to the objective (under the scheduler's lock). Half of the bound its level meets
+   * (max-queue-size, over the levels without a policy of their own), counting only the requests
+   * that bound counts: a level with its own {@code priority-queue-policy} has a bound of its own.
    */
   private boolean bestEffortOverHalf(PendingRequest p) {
-    return batching.bestEffortLast()
-        && p.level == queue.bestEffortLevel()
-        && policy.maxQueueSize() > 0
-        && queue.size() >= (policy.maxQueueSize() + 1) / 2;
+    if (!batching.bestEffortLast() || p.level != queue.bestEffortLevel()) {
+      return false;
+    }
+    int max = queue.policy(p.level).maxQueueSize();
+    return max > 0 && queue.countAgainstBound(p.level) >= (max + 1) / 2;
   }
 
   /**

@@ -142,6 +142,15 @@ final class RequestQueue {
     return fullSize;
   }
 
+  /**
+   * The queued requests that count against the bound a request at {@code level} meets: its level's
+   * where it has a policy of its own, else those of every level without one (under the scheduler's
+   * lock).
+   */
+  int countAgainstBound(int level) {
+    return ownPolicy[level] ? levelCount[level] : size - ownPolicyCount;
+  }
+
   /** The queue policy of the level at {@code level} (0: priority level 1). */
   SchedulingConfig.QueuePolicy policy(int level) {
     return policies[level];

@@ -198,8 +198,8 @@ class RequestQueueTest {
   }
 
   /**
-   * What the early refusal reads: the size at which every bound is full (level 1's 1 and the
-   * default's 2).
+   * What the early refusal and the best-effort half read: the size at which every bound is full
+   * (level 1's 1 and the default's 2), and the requests each level's bound counts.
    */
   @Test
   void theSizeAtWhichEveryBoundIsFullAndWhatEachBoundCounts() {
@@ -214,6 +214,9 @@ class RequestQueueTest {
     assertThat(q.fullSize()).isEqualTo(3);
     q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
     q.offer(request(1, 4, 2, 0, Long.MAX_VALUE));
+    assertThat(q.countAgainstBound(0)).isEqualTo(1);
+    assertThat(q.countAgainstBound(1)).as("levels 2 and 3 together").isEqualTo(1);
+    assertThat(q.countAgainstBound(2)).isEqualTo(1);
     assertThat(q.size()).isLessThan(q.fullSize());
     q.offer(request(1, 4, 1, 0, Long.MAX_VALUE));
     assertThat(q.size()).isEqualTo(q.fullSize());

@@ -184,6 +184,53 @@ class SloSchedulerTest {
     assertThat(stats.snapshot().sloRejected()).isZero();
   }
 
+  /**
+   * The half a best-effort request may fill is of max-queue-size's bound, over the requests it
+   * counts: those of a level with its own priority-queue-policy have their own bound and leave the
+   * default's room to best-effort requests.
+   */
+  @Test
+  void bestEffortsHalfCountsOnlyTheRequestsOfTheDefaultsBound() throws Exception {
+    ModelConfig c =
+        SchedulerFixtures.config(
+                SchedulingConfig.defaults()
+                    .withMaxQueueSize(4)
+                    .withPriorities(2, 2)
+                    .withPriorityQueuePolicies(
+                        Map.of(
+                            1,
+                            new SchedulingConfig.QueuePolicy(
+                                8, 0, SchedulingConfig.TimeoutAction.REJECT, false))))
+            .withSlo(new SloConfig(10_000 * MS, 99, 0));
+    SlowEcho model = new SlowEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    scheduler =
+        new ModelScheduler(
+            "m-v1", c, List.of(model), clock, Executors.defaultThreadFactory(), timer, stats);
+    model.gate.drainPermits();
+    CompletableFuture<InferenceResponse> running = submit(c, request(Map.of()));
+    assertThat(model.started.tryAcquire(1, 10, TimeUnit.SECONDS)).isTrue();
+    List<CompletableFuture<InferenceResponse>> admitted = new java.util.ArrayList<>();
+    admitted.add(running);
+    for (int i = 0; i < 3; i++) {
+      admitted.add(submit(c, request(Map.of("priority", 1L)))); // level 1's own bound
+    }
+    Map<String, Object> bestEffort = Map.of("slo_class", "best_effort");
+    admitted.add(submit(c, request(bestEffort)));
+    admitted.add(submit(c, request(bestEffort)));
+    CompletableFuture<InferenceResponse> be3 = submit(c, request(bestEffort));
+    assertThat(be3)
+        .as("half of max-queue-size 4 holds best-effort requests")
+        .isCompletedExceptionally();
+    InferenceException e = (InferenceException) be3.handle((r, t) -> t).get();
+    assertThat(e.getMessage()).contains("less than half full", "max-queue-size 4");
+    model.gate.release(Integer.MAX_VALUE / 2);
+    for (CompletableFuture<InferenceResponse> f : admitted) {
+      f.get(10, TimeUnit.SECONDS);
+    }
+    assertThat(stats.snapshot().rejected()).isEqualTo(1);
+  }
+
   @Test
   void withoutAnObjectiveTheStaticPolicyRuns() {
     ModelConfig c = config(SloConfig.NONE);
