@@ -39,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe: observer calls come from worker and transport threads; one monitor guards the
  * ring, held only to update a bucket or copy a window; the observed bound held is a volatile value
- * replaced whole at reads.
+ * replaced whole at reads and at the roll into a new second.
  */
 public final class SloAccounting implements SchedulerObserver {
   /** The rolling windows, in seconds. */
@@ -156,9 +156,9 @@ public final class SloAccounting implements SchedulerObserver {
 
   /**
    * The highest observed bound of the windows that missed the objective for load, in requests a
-   * second, and when the last of them was read, on the schedulers' clock. Replaced whole at reads
-   * (a benign race: two reads at once may each replace it, and the one lost is a figure from the
-   * same window or one a moment older).
+   * second, and when the last of them ended (was read, or rolled past), on the schedulers' clock.
+   * Replaced whole at reads and at a second's roll (a benign race: two at once may each replace it,
+   * and the one lost is a figure from the same window or one a moment older).
    */
   private record Held(double perSecond, long atNanos) {}
 
@@ -175,27 +175,74 @@ public final class SloAccounting implements SchedulerObserver {
    * that misses the objective for load holds its own bound, or the one held if that is higher and
    * not yet {@value #HOLD_SECONDS} s old; one that does not miss drops it once it is that old, or
    * as soon as the offered rate reaches it (the replica took that much within the objective: the
-   * bound no longer holds). Called at a read, not on a request's path.
+   * bound no longer holds). Called at a read, not on a request's path; {@link #holdAtRoll} holds
+   * the bound of the windows no read saw.
    */
   private Observed observed(Window w, long now) {
     Observed o = new Observed(w.requests() - w.bestEffort(), w.loadMisses(), slo.percentile());
     double offered = w.requests() / w.seconds();
-    Held h = held;
-    boolean alive = h != null && now - h.atNanos() <= HOLD_SECONDS * 1_000_000_000L;
     if (o.missed()) {
-      double bound = offered / o.ratio();
-      held = new Held(h != null && alive ? Math.max(h.perSecond(), bound) : bound, now);
+      hold(offered / o.ratio(), now);
       return o;
     }
+    Held h = held;
     if (h == null) {
       return o;
     }
     long age = now - h.atNanos();
-    if (!alive || offered >= h.perSecond()) {
+    if (age > HOLD_SECONDS * 1_000_000_000L || offered >= h.perSecond()) {
       held = null;
       return o;
     }
-    return o.holding(h.perSecond(), age / 1e9);
+    return o.holding(h.perSecond(), Math.max(0, age) / 1e9);
+  }
+
+  /**
+   * Holds {@code bound}, seen by a window that missed and ended at {@code atNanos}: the higher of
+   * it and the one held while that is not yet {@value #HOLD_SECONDS} s old, from the later of the
+   * two times.
+   */
+  private void hold(double bound, long atNanos) {
+    Held h = held;
+    if (h != null && atNanos - h.atNanos() <= HOLD_SECONDS * 1_000_000_000L) {
+      held = new Held(Math.max(h.perSecond(), bound), Math.max(atNanos, h.atNanos()));
+    } else {
+      held = new Held(bound, atNanos);
+    }
+  }
+
+  /**
+   * At the roll into second {@code s} (holding this, once a second of events): holds the bound of
+   * the {@value #LOAD_WINDOW_SECONDS} whole seconds before it if they missed the objective for
+   * load, as a read of that window would, so that an overload no read saw (no scrape, no {@code
+   * /slo}, no dashboard in those seconds) is held all the same. Sums three counts of ten buckets;
+   * allocates only for a window that misses.
+   */
+  private void holdAtRoll(long s) {
+    long first = Math.max(0, s - LOAD_WINDOW_SECONDS);
+    long requests = 0;
+    long bestEffort = 0;
+    long loadMisses = 0;
+    for (long t = first; t < s; t++) {
+      Bucket b = ring[(int) (t % SECONDS)];
+      if (b.second == t) {
+        requests += b.requests;
+        bestEffort += b.bestEffort;
+        loadMisses += b.loadMisses;
+      }
+    }
+    if (loadMisses < MIN_LOAD_MISSES) {
+      return; // cannot miss: the common case, nothing more to do
+    }
+    long end = ledger.originNanos() + s * 1_000_000_000L;
+    long from = Math.max(ledger.originNanos() + first * 1_000_000_000L, startNanos);
+    if (end - from <= 0) {
+      return;
+    }
+    Observed o = new Observed(requests - bestEffort, loadMisses, slo.percentile());
+    if (o.missed()) {
+      hold(requests / ((end - from) / 1e9) / o.ratio(), end);
+    }
   }
 
   /**
@@ -293,7 +340,8 @@ public final class SloAccounting implements SchedulerObserver {
    * @param loadMisses of those, the ones refused or timed out in the queue
    * @param percentile the objective's percentile, in percent (e.g. 99)
    * @param heldPerSecond the bound held from an earlier window, in requests a second (NaN: none)
-   * @param heldSeconds how long ago the last window that missed was read (NaN: none)
+   * @param heldSeconds how long ago the last window that missed ended (NaN: none): read, or rolled
+   *     past at the start of a second of events when no read saw it
    */
   public record Observed(
       long requests, long loadMisses, double percentile, double heldPerSecond, double heldSeconds) {
@@ -583,8 +631,10 @@ public final class SloAccounting implements SchedulerObserver {
       b.reset(s);
       // A second of this version's events begins: a reading of the process's CPU clock (kept if
       // the last is a second old), so the CPU bound has readings across the load window even when
-      // nothing reads it between two scrapes.
+      // nothing reads it between two scrapes; and the bound of the window that just ended is held
+      // if it missed, read or not.
       ledger.processCpu().record();
+      holdAtRoll(s);
     }
     return b;
   }

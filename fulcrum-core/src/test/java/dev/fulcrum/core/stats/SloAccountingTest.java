@@ -127,7 +127,8 @@ class SloAccountingTest {
     }
     SloAccounting.Load later = a.snapshot(policy).load();
     assertThat(later.observed().missed()).isFalse();
-    assertThat(later.observed().heldSeconds()).isCloseTo(10, within(1e-9));
+    // The last window that missed: the whole seconds 4..13, rolled past at 14 s.
+    assertThat(later.observed().heldSeconds()).isCloseTo(1, within(1e-9));
     assertThat(later.bound()).isEqualTo(SloAccounting.Bound.OBSERVED);
     assertThat(later.observedPerSecond()).isCloseTo(seen, within(1e-9));
     assertThat(later.ratio()).isCloseTo(2 / seen, within(1e-9));
@@ -188,7 +189,8 @@ class SloAccountingTest {
     assertThat(tail.observed().missed()).isTrue();
     assertThat(tail.observedPerSecond()).isCloseTo(20 / 1.98, within(1e-9));
     // At 20 s the overload has left the window and a trickle of 5 a second is taken: what is held
-    // is the highest bound seen, the overload's, not the tail's.
+    // is the highest bound seen, the overload's, not the tail's. The last window that missed is
+    // the whole seconds 9..18, rolled past when the trickle's second 19 began.
     for (int i = 0; i < 50; i++) {
       a.requestDone(success(2 * MS, 19 * S));
     }
@@ -196,7 +198,30 @@ class SloAccountingTest {
     SloAccounting.Load after = a.snapshot(POLICY).load();
     assertThat(after.observed().missed()).isFalse();
     assertThat(after.observed().heldPerSecond()).isCloseTo(overload, within(1e-9));
-    assertThat(after.observed().heldSeconds()).isCloseTo(5, within(1e-9));
+    assertThat(after.observed().heldSeconds()).isCloseTo(1, within(1e-9));
+  }
+
+  /**
+   * An overload that no read saw (no scrape, no {@code /slo} in those seconds) is held all the
+   * same: each second's first event rolls past the window before it. Until session 40 only a read
+   * held a bound, and this one was never held.
+   */
+  @Test
+  void anOverloadNoReadSawIsHeldAtTheRollIntoTheNextSecond() {
+    SloAccounting a = new SloAccounting(new SloConfig(20 * MS, 99, 0), 1, ledger, now::get);
+    for (int second = 0; second < 10; second++) {
+      for (int i = 0; i < 20; i++) {
+        a.requestDone(success(2 * MS, second * S));
+        a.rejected(new Rejected(RejectReason.SLO, 1, 0, second * S));
+      }
+    }
+    a.requestDone(success(2 * MS, 10 * S)); // second 10 begins: the window 0..9 s missed
+    now.set(30 * S);
+    SloAccounting.Observed o = a.snapshot(POLICY).observed();
+    assertThat(o.missed()).as("the window 20..30 s is quiet").isFalse();
+    assertThat(o.heldPerSecond()).isCloseTo(40 / 1.98, within(1e-9));
+    assertThat(o.heldSeconds()).isCloseTo(20, within(1e-9));
+    assertThat(a.snapshot(POLICY).load().observedPerSecond()).isCloseTo(40 / 1.98, within(1e-9));
   }
 
   @Test
