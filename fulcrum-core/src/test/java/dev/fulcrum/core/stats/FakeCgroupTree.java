@@ -6,10 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A fake cgroup layout in a test's folder, for {@link CgroupDirs#of}: the process's {@code
- * /proc/self/cgroup} ({@link #procCgroup}) and a cgroup mount ({@link #mount}) whose folders and
- * files a test creates. The one fixture of it: core's tests and, through core's test jar, the
- * server's (the dashboard's throttling figure). Not thread-safe: one test's.
+ * A fake cgroup layout in a test's folder, for {@link CgroupDirs#of} and {@link HostCpu}: a fake
+ * {@code /proc} ({@link #proc}) with the process's {@code /proc/self/cgroup} ({@link #procCgroup})
+ * and the files a test writes there ({@link #procFile}), and a cgroup mount ({@link #mount}) whose
+ * folders and files a test creates. The one fixture of it: core's tests and, through core's test
+ * jar, the server's (the dashboard's throttling figure). Not thread-safe: one test's.
  */
 public final class FakeCgroupTree {
   private final Path root;
@@ -23,7 +24,20 @@ public final class FakeCgroupTree {
 
   /** Writes the fake {@code /proc/self/cgroup} with these lines (one per hierarchy). */
   public Path procCgroup(String lines) {
-    return write(root.resolve("proc-cgroup"), lines);
+    return procFile("self/cgroup", lines);
+  }
+
+  /** The fake {@code /proc}; created by the first file under it. */
+  public Path proc() {
+    return root.resolve("proc");
+  }
+
+  /**
+   * Writes a file under the fake {@code /proc} ({@code stat}, {@code self/status}), its folders
+   * created.
+   */
+  public Path procFile(String relative, String text) {
+    return write(proc().resolve(relative), text);
   }
 
   /** The fake mount ({@code /sys/fs/cgroup}); created by the first folder or file under it. */
@@ -54,7 +68,7 @@ public final class FakeCgroupTree {
 
   /** {@link CgroupDirs#of} the fake {@code /proc/self/cgroup} and mount. */
   public CgroupDirs dirs() {
-    return CgroupDirs.of(root.resolve("proc-cgroup"), mount());
+    return CgroupDirs.of(proc().resolve("self/cgroup"), mount());
   }
 
   private static Path write(Path p, String text) {

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,21 +20,15 @@ class HostCpuTest {
 
   @TempDir Path dir;
 
-  private Path proc() {
-    return dir.resolve("proc");
-  }
+  private FakeCgroupTree tree;
 
-  private Path cgroup() {
-    return dir.resolve("cgroup");
-  }
-
-  private void write(Path file, String text) throws IOException {
-    Files.createDirectories(file.getParent());
-    Files.writeString(file, text);
+  @BeforeEach
+  void tree() {
+    tree = new FakeCgroupTree(dir);
   }
 
   /** /proc/stat with the aggregate line and one line a CPU: {user, nice, system, idle} each. */
-  private void stat(long[]... cpus) throws IOException {
+  private void stat(long[]... cpus) {
     StringBuilder sb = new StringBuilder("cpu  0 0 0 0 0 0 0 0 0 0\n");
     for (int i = 0; i < cpus.length; i++) {
       long[] c = cpus[i];
@@ -41,50 +36,50 @@ class HostCpuTest {
       sb.append(c[2]).append(' ').append(c[3]).append(" 0 0 0 0 0 0\n");
     }
     sb.append("intr 1 2 3\nctxt 4\n");
-    write(proc().resolve("stat"), sb.toString());
+    tree.procFile("stat", sb.toString());
   }
 
   private HostCpu host(long processNanos) {
-    return new HostCpu(proc(), cgroup(), () -> processNanos, () -> 7);
+    return new HostCpu(tree.proc(), tree.mount(), () -> processNanos, () -> 7);
   }
 
   @Test
-  void aCgroupV2QuotaIsTheLowestOnTheWayUpExactly() throws IOException {
-    write(proc().resolve("self/cgroup"), "0::/kubepods/pod1/c1\n");
-    write(cgroup().resolve("kubepods/pod1/c1/cpu.max"), "max 100000\n");
-    write(cgroup().resolve("kubepods/pod1/cpu.max"), "150000 100000\n");
-    write(cgroup().resolve("kubepods/cpu.max"), "400000 100000\n");
+  void aCgroupV2QuotaIsTheLowestOnTheWayUpExactly() {
+    tree.procCgroup("0::/kubepods/pod1/c1\n");
+    tree.file("kubepods/pod1/c1/cpu.max", "max 100000\n");
+    tree.file("kubepods/pod1/cpu.max", "150000 100000\n");
+    tree.file("kubepods/cpu.max", "400000 100000\n");
     stat(new long[] {1, 0, 1, 8}, new long[] {1, 0, 1, 8});
     ProcessCpu.Reading r = host(5).read();
     assertThat(r.quotaCores()).isEqualTo(1.5);
     assertThat(r.cpus()).isEqualTo(2);
     assertThat(r.processNanos()).isEqualTo(5);
     // Lifted while serving: read again at the next reading.
-    write(cgroup().resolve("kubepods/pod1/cpu.max"), "max 100000\n");
-    write(cgroup().resolve("kubepods/cpu.max"), "max 100000\n");
+    tree.file("kubepods/pod1/cpu.max", "max 100000\n");
+    tree.file("kubepods/cpu.max", "max 100000\n");
     assertThat(host(5).read().quotaCores()).isNaN();
   }
 
   @Test
-  void aCgroupV1QuotaAndTheMountOfANamespacedContainer() throws IOException {
-    write(proc().resolve("self/cgroup"), "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
-    write(cgroup().resolve("cpu,cpuacct/docker/abc/cpu.cfs_quota_us"), "50000\n");
-    write(cgroup().resolve("cpu,cpuacct/docker/abc/cpu.cfs_period_us"), "100000\n");
+  void aCgroupV1QuotaAndTheMountOfANamespacedContainer() {
+    tree.procCgroup("5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
+    tree.file("cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "50000\n");
+    tree.file("cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
     assertThat(host(0).read().quotaCores()).isEqualTo(0.5);
-    write(cgroup().resolve("cpu,cpuacct/docker/abc/cpu.cfs_quota_us"), "-1\n");
+    tree.file("cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
     assertThat(host(0).read().quotaCores()).as("-1: no quota").isNaN();
     // A container in its own cgroup namespace sees the host's path, which its mount does not
     // hold: its limit is on the mount itself.
-    write(proc().resolve("self/cgroup"), "4:cpu,cpuacct:/kubepods/burstable/pod9/xyz\n");
-    write(cgroup().resolve("cpu,cpuacct/cpu.cfs_quota_us"), "250000\n");
-    write(cgroup().resolve("cpu,cpuacct/cpu.cfs_period_us"), "100000\n");
+    tree.procCgroup("4:cpu,cpuacct:/kubepods/burstable/pod9/xyz\n");
+    tree.file("cpu,cpuacct/cpu.cfs_quota_us", "250000\n");
+    tree.file("cpu,cpuacct/cpu.cfs_period_us", "100000\n");
     assertThat(host(0).read().quotaCores()).isEqualTo(2.5);
   }
 
   @Test
-  void onASharedNodeOnlyTheAllowedCpusCountAndNicedTimeIsIdle() throws IOException {
-    write(proc().resolve("self/status"), "Name:\tjava\nCpus_allowed_list:\t1,3\nx: 1\n");
-    write(proc().resolve("self/cgroup"), "0::/\n");
+  void onASharedNodeOnlyTheAllowedCpusCountAndNicedTimeIsIdle() {
+    tree.procFile("self/status", "Name:\tjava\nCpus_allowed_list:\t1,3\nx: 1\n");
+    tree.procCgroup("0::/\n");
     // CPUs 0 and 2 are another tenant's, busy all the time: not this process's cores.
     stat(
         new long[] {100, 0, 0, 0},
@@ -99,12 +94,13 @@ class HostCpuTest {
   }
 
   @Test
-  void throughProcessCpuTheBudgetIsTheCoresOthersLeave() throws IOException {
-    write(proc().resolve("self/cgroup"), "0::/\n");
+  void throughProcessCpuTheBudgetIsTheCoresOthersLeave() {
+    tree.procCgroup("0::/\n");
     AtomicLong wall = new AtomicLong(0);
     AtomicLong own = new AtomicLong(0);
     stat(new long[] {0, 0, 0, 100}, new long[] {0, 0, 0, 100});
-    ProcessCpu p = new ProcessCpu(wall::get, new HostCpu(proc(), cgroup(), own::get, () -> 2));
+    ProcessCpu p =
+        new ProcessCpu(wall::get, new HostCpu(tree.proc(), tree.mount(), own::get, () -> 2));
     p.usage();
     // 10 s later: the process used 6 s of CPU (0.6 cores); the machine's 2 CPUs were busy 1.6 of
     // their 2 (ticks of 10 ms): others 1.0; it may use the 1.0 they leave.
@@ -128,7 +124,8 @@ class HostCpuTest {
     assertThat(r.quotaCores()).isNaN();
     AtomicLong wall = new AtomicLong(0);
     AtomicLong own = new AtomicLong(0);
-    ProcessCpu p = new ProcessCpu(wall::get, new HostCpu(proc(), cgroup(), own::get, () -> 4));
+    ProcessCpu p =
+        new ProcessCpu(wall::get, new HostCpu(tree.proc(), tree.mount(), own::get, () -> 4));
     p.usage();
     wall.set(2 * S);
     own.set(2 * S);
@@ -138,46 +135,43 @@ class HostCpuTest {
     assertThat(u.utilization()).isCloseTo(0.25, within(1e-9));
   }
 
-  /** A PSI file whose some total is {@code micros}. */
-  private void pressure(Path file, long micros) throws IOException {
-    write(
-        file,
-        "some avg10=1.00 avg60=2.00 avg300=3.00 total="
-            + micros
-            + "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+  /** A PSI file's text whose some total is {@code micros}. */
+  private static String pressure(long micros) {
+    return "some avg10=1.00 avg60=2.00 avg300=3.00 total="
+        + micros
+        + "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n";
   }
 
   @Test
   void thePressureIsTheCgroupsOwnElseTheHosts() throws IOException {
-    write(proc().resolve("self/cgroup"), "0::/kubepods/pod1/c1\n");
-    Path own = cgroup().resolve("kubepods/pod1/c1");
-    pressure(own.resolve("cpu.pressure"), 123);
-    write(own.resolve("cgroup.type"), "domain\n");
-    pressure(cgroup().resolve("kubepods/pod1/cpu.pressure"), 999); // the pod's: others' waits too
-    pressure(proc().resolve("pressure/cpu"), 5000);
+    tree.procCgroup("0::/kubepods/pod1/c1\n");
+    tree.file("kubepods/pod1/c1/cpu.pressure", pressure(123));
+    Path type = tree.file("kubepods/pod1/c1/cgroup.type", "domain\n");
+    tree.file("kubepods/pod1/cpu.pressure", pressure(999)); // the pod's: others' waits too
+    tree.procFile("pressure/cpu", pressure(5000));
     ProcessCpu.Reading r = host(0).read();
     assertThat(r.stalledMicros()).isEqualTo(123);
     assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.CGROUP);
     // A kernel with PSI but cgroup v1: the host's.
-    write(proc().resolve("self/cgroup"), "4:cpu,cpuacct:/docker/abc\n");
+    tree.procCgroup("4:cpu,cpuacct:/docker/abc\n");
     r = host(0).read();
     assertThat(r.stalledMicros()).isEqualTo(5000);
     assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.HOST);
     // No PSI at all: nothing, and the reading says so.
-    Files.delete(proc().resolve("pressure/cpu"));
+    Files.delete(tree.proc().resolve("pressure/cpu"));
     r = host(0).read();
     assertThat(r.stalledMicros()).isNegative();
     assertThat(r.pressure()).isEqualTo(ProcessCpu.PressureScope.NONE);
     // Unparsable: not read.
-    assertThat(HostCpu.someTotalMicros(own.resolve("cgroup.type"))).isNegative();
+    assertThat(HostCpu.someTotalMicros(type)).isNegative();
   }
 
   @Test
-  void theRootCgroupsPressureIsTheHostsAlsoInTheHybridLayout() throws IOException {
+  void theRootCgroupsPressureIsTheHostsAlsoInTheHybridLayout() {
     // v1 controllers beside a v2 hierarchy at cgroup/unified, the process in its root.
-    write(proc().resolve("self/cgroup"), "1:cpu:/\n0::/\n");
-    write(cgroup().resolve("cpu/cpu.shares"), "1024\n");
-    pressure(cgroup().resolve("unified/cpu.pressure"), 77);
+    tree.procCgroup("1:cpu:/\n0::/\n");
+    tree.file("cpu/cpu.shares", "1024\n");
+    tree.file("unified/cpu.pressure", pressure(77));
     ProcessCpu.Reading r = host(0).read();
     assertThat(r.stalledMicros()).isEqualTo(77);
     assertThat(r.pressure())
@@ -190,15 +184,15 @@ class HostCpuTest {
   }
 
   @Test
-  void aBusyNodeOnWhichTheProcessNeverWaitsIsNotFull() throws IOException {
-    write(proc().resolve("self/cgroup"), "0::/pod\n");
-    Path own = cgroup().resolve("pod");
-    write(own.resolve("cgroup.type"), "domain\n");
-    pressure(own.resolve("cpu.pressure"), 0);
+  void aBusyNodeOnWhichTheProcessNeverWaitsIsNotFull() {
+    tree.procCgroup("0::/pod\n");
+    tree.file("pod/cgroup.type", "domain\n");
+    tree.file("pod/cpu.pressure", pressure(0));
     AtomicLong wall = new AtomicLong(0);
     AtomicLong ownNanos = new AtomicLong(0);
     stat(new long[] {0, 0, 0, 100}, new long[] {0, 0, 0, 100});
-    ProcessCpu p = new ProcessCpu(wall::get, new HostCpu(proc(), cgroup(), ownNanos::get, () -> 2));
+    ProcessCpu p =
+        new ProcessCpu(wall::get, new HostCpu(tree.proc(), tree.mount(), ownNanos::get, () -> 2));
     p.usage();
     // 10 s: it used 0.4 cores, others kept 1.6 busy (the CPUs were full), and it never waited:
     // whatever they ran yielded to it when it wanted a CPU.
@@ -216,7 +210,7 @@ class HostCpuTest {
     wall.set(20 * S);
     ownNanos.set(8 * S);
     stat(new long[] {2000, 0, 0, 100}, new long[] {2000, 0, 0, 100});
-    pressure(own.resolve("cpu.pressure"), 5_000_000);
+    tree.file("pod/cpu.pressure", pressure(5_000_000));
     u = p.usage();
     assertThat(u.pressureSomeRatio()).isCloseTo(0.5, within(1e-9));
     assertThat(u.budgetCores()).isCloseTo(0.4 + 1.6 * 0.5, within(1e-9));
@@ -224,7 +218,7 @@ class HostCpuTest {
     wall.set(30 * S);
     ownNanos.set(12 * S);
     stat(new long[] {3000, 0, 0, 100}, new long[] {3000, 0, 0, 100});
-    pressure(own.resolve("cpu.pressure"), 15_000_000);
+    tree.file("pod/cpu.pressure", pressure(15_000_000));
     u = p.usage();
     assertThat(u.pressureSomeRatio()).isEqualTo(1.0);
     assertThat(u.budgetCores()).isCloseTo(0.4, within(1e-9));
@@ -232,24 +226,23 @@ class HostCpuTest {
   }
 
   @Test
-  void theWeightAndTheShareOfTheMachineItEntitlesTo() throws IOException {
-    write(proc().resolve("self/cgroup"), "0::/kubepods/burstable/pod1/c1\n");
-    Path kube = cgroup().resolve("kubepods");
-    write(kube.resolve("cpu.weight"), "100\n");
-    write(cgroup().resolve("system.slice/cpu.weight"), "100\n");
-    write(kube.resolve("burstable/cpu.weight"), "50\n");
-    write(kube.resolve("besteffort/cpu.weight"), "1\n");
-    write(kube.resolve("guaranteed/cpu.weight"), "49\n");
-    write(kube.resolve("burstable/pod1/cpu.weight"), "40\n");
-    write(kube.resolve("burstable/pod2/cpu.weight"), "120\n");
-    write(kube.resolve("burstable/pod1/c1/cpu.weight"), "39\n");
+  void theWeightAndTheShareOfTheMachineItEntitlesTo() {
+    tree.procCgroup("0::/kubepods/burstable/pod1/c1\n");
+    tree.file("kubepods/cpu.weight", "100\n");
+    tree.file("system.slice/cpu.weight", "100\n");
+    tree.file("kubepods/burstable/cpu.weight", "50\n");
+    tree.file("kubepods/besteffort/cpu.weight", "1\n");
+    tree.file("kubepods/guaranteed/cpu.weight", "49\n");
+    tree.file("kubepods/burstable/pod1/cpu.weight", "40\n");
+    tree.file("kubepods/burstable/pod2/cpu.weight", "120\n");
+    tree.file("kubepods/burstable/pod1/c1/cpu.weight", "39\n");
     ProcessCpu.Reading r = host(0).read();
     assertThat(r.weight()).isEqualTo(39);
     // c1 alone in pod1 (1), pod1 a quarter of burstable, burstable half of kubepods, kubepods half
     // of the machine.
     assertThat(r.weightShare()).isCloseTo(0.25 * 0.5 * 0.5, within(1e-12));
     // A sibling whose weight cannot be read: the share is not known, the weight is.
-    Files.createDirectories(kube.resolve("burstable/pod3"));
+    tree.dir("kubepods/burstable/pod3");
     r = host(0).read();
     assertThat(r.weight()).isEqualTo(39);
     assertThat(r.weightShare()).isNaN();
