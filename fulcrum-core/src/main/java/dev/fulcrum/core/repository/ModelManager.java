@@ -962,9 +962,12 @@ public final class ModelManager {
    * ensemble's composing models with it: under that model's own lock, on this thread, and only when
    * it can be had within {@link #COMPOSING_LOCK_WAIT} (a load that waits on this one would
    * otherwise never end); a model loaded in this chain already (an ensemble that calls itself,
-   * through others) is not loaded again, and its step fails below.
+   * through others) is not loaded again, and its step fails below. A step whose model is this
+   * ensemble, or reaches it again through ensembles that serve now, is refused ({@link
+   * #loopBack(String, String)}).
    *
-   * @throws ConfigException naming the step's model field when a model is not available
+   * @throws ConfigException naming the step's model field when a model is not available or closes a
+   *     loop of ensembles
    */
   private List<ModelConfig> composing(
       String name, EnsembleConfig ensemble, Path configFile, boolean explicit)
@@ -987,6 +990,17 @@ public final class ModelManager {
               EnsembleConfig.modelField(configFile, i),
               "an ensemble cannot call itself");
         }
+        List<String> loop = loopBack(name, st.model());
+        if (loop != null) {
+          // each request would recurse through them without end
+          throw new ConfigException(
+              configFile,
+              EnsembleConfig.modelField(configFile, i),
+              "the composing model '"
+                  + st.model()
+                  + "' forms a loop of ensembles: "
+                  + String.join(" → ", loop));
+        }
         try {
           out.add(resolve(st.model(), st.versionString()).config());
         } catch (InferenceException e) {
@@ -1003,6 +1017,40 @@ public final class ModelManager {
         LOADING_CHAIN.remove();
       }
     }
+  }
+
+  /**
+   * The ensembles a request to the ensemble {@code name} would pass through to reach {@code name}
+   * again by way of its step's model {@code first}, as they serve now ({@code [name, first, ...,
+   * name]}), or null when it would not: a depth-first walk through the composing models that are
+   * themselves ensembles. The loads of an ensemble chain on one thread stop a loop among models
+   * loaded together; this one stops a loop that a reload of a serving ensemble would close.
+   */
+  private @Nullable List<String> loopBack(String name, String first) {
+    List<String> path = new ArrayList<>();
+    path.add(name);
+    return loopBack(name, first, path, new HashSet<>()) ? List.copyOf(path) : null;
+  }
+
+  private boolean loopBack(String name, String at, List<String> path, Set<String> seen) {
+    path.add(at);
+    if (at.equals(name)) {
+      return true;
+    }
+    if (seen.add(at)) {
+      for (ModelVersion mv : versions(at)) {
+        EnsembleConfig e = mv.config().ensemble();
+        if (e != null) {
+          for (String m : e.models()) {
+            if (loopBack(name, m, path, seen)) {
+              return true;
+            }
+          }
+        }
+      }
+    }
+    path.remove(path.size() - 1);
+    return false;
   }
 
   /** True when {@code name} has a version serving now. */

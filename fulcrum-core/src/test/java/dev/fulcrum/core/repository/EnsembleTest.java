@@ -367,6 +367,52 @@ class EnsembleTest {
     }
   }
 
+  /** An ensemble of one step, IN -> {@code model} -> OUT, where that model's tensors are named. */
+  private static String oneStep(String model, String in, String out) {
+    return """
+        platform: ensemble
+        max-batch-size: 8
+        inputs: [{name: IN, datatype: FP32, dims: [2]}]
+        outputs: [{name: OUT, datatype: FP32, dims: [2]}]
+        ensemble:
+          steps:
+            - {model: %s, input-map: {%s: IN}, output-map: {%s: OUT}}
+        """
+        .formatted(model, in, out);
+  }
+
+  @Test
+  void aReloadThatClosesALoopThroughAnotherEnsembleIsRefusedAndTheOldConfigKeepsServing()
+      throws Exception {
+    // e2 serves (calls a); e1 loads calling e2; then e2's configuration changes to call e1: were
+    // it accepted, every request to either would recurse through the other without end
+    writeComposing();
+    writeEnsemble("e2", oneStep("a", "x", "y"));
+    writeEnsemble("e1", oneStep("e2", "IN", "OUT"));
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = explicit(env)) {
+      r.manager().load("e2", null).get(30, TimeUnit.SECONDS);
+      r.manager().load("e1", null).get(30, TimeUnit.SECONDS);
+      writeEnsemble("e2", oneStep("e1", "IN", "OUT"));
+      assertThatThrownBy(() -> r.manager().load("e2", null).get(30, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("e2/config.yaml")
+                      .contains("field 'ensemble.steps[0].model'")
+                      .contains(
+                          "the composing model 'e1' forms a loop of ensembles: e2 → e1 → e2"));
+      // e2 keeps serving as loaded before, so e1 answers through it
+      assertThat(java.util.Objects.requireNonNull(r.resolve("e2", "").config().ensemble()).models())
+          .containsExactly("a");
+      InferenceService svc = new InferenceService(r, true);
+      InferenceResponse out = svc.infer(request("e1")).get(30, TimeUnit.SECONDS);
+      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+    }
+  }
+
   private String loadError(String yaml) throws Exception {
     writeComposing();
     writeEnsemble("ens", yaml);
