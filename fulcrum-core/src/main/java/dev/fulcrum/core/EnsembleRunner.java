@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,27 +31,49 @@ import org.jspecify.annotations.Nullable;
  * ready run at once, side by side. Only the steps the requested outputs need run. The first failing
  * step fails the request, naming its model, with the step's status (a 429 stays a 429) and cancels
  * the steps still queued; cancelling the request cancels them too. The ensemble's own statistics
- * count each request once, as it ends. Thread-safe: each request's state is guarded by its own
- * lock, and a step's completion may run on any thread.
+ * count each request once, as it ends. A request runs at most {@link #MAX_NESTING} ensembles deep.
+ * Thread-safe: each request's state is guarded by its own lock, and a step's completion may run on
+ * any thread.
  */
 final class EnsembleRunner {
-  private final Function<InferenceRequest, CompletableFuture<InferenceResponse>> steps;
-
   /**
-   * @param steps submits one step's request to its model, as a transport's request is submitted;
-   *     failures complete the future (never thrown)
+   * How many ensembles deep one request may run: a client's request to an ensemble runs in one, a
+   * step of it that calls an ensemble in two, and so on. A request deeper than this fails INTERNAL
+   * ("ensemble nesting exceeds 8"): a load refuses a loop of ensembles, and this bounds what a load
+   * cannot see (loads that race), since steps start on the stack of the thread that runs the step
+   * before them, each ensemble deeper, and a loop would also run forever through queued steps.
    */
-  EnsembleRunner(Function<InferenceRequest, CompletableFuture<InferenceResponse>> steps) {
+  static final int MAX_NESTING = 8;
+
+  /** Submits one step's request to its model, as a transport's request is submitted. */
+  @FunctionalInterface
+  interface Steps {
+    /**
+     * @param nesting how many ensembles the step runs in, its own included
+     * @return the step's answer; failures complete it (never thrown)
+     */
+    CompletableFuture<InferenceResponse> submit(InferenceRequest step, int nesting);
+  }
+
+  private final Steps steps;
+
+  EnsembleRunner(Steps steps) {
     this.steps = steps;
   }
 
-  /** Runs a validated request of the ensemble {@code mv}; never blocks. */
+  /**
+   * Runs a validated request of the ensemble {@code mv}; never blocks.
+   *
+   * @param enclosing how many ensembles the request runs in already: 0 for a client's, a step's
+   *     {@code nesting} for a step's
+   */
   CompletableFuture<InferenceResponse> submit(
       ModelVersion mv,
       EnsembleConfig ensemble,
       InferenceRequest request,
-      RequestValidator.Validated v) {
-    Run run = new Run(mv, ensemble, request, v);
+      RequestValidator.Validated v,
+      int enclosing) {
+    Run run = new Run(mv, ensemble, request, v, enclosing + 1);
     run.start();
     return run.result;
   }
@@ -66,6 +87,9 @@ final class EnsembleRunner {
     private final List<String> outputs;
     private final int rows;
     private final long start;
+
+    /** How many ensembles this run is in, its own included. */
+    private final int nesting;
     private final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
 
     /** Whether the request's end was counted in the ensemble's statistics. */
@@ -87,8 +111,10 @@ final class EnsembleRunner {
         ModelVersion mv,
         EnsembleConfig ensemble,
         InferenceRequest request,
-        RequestValidator.Validated v) {
+        RequestValidator.Validated v,
+        int nesting) {
       this.mv = mv;
+      this.nesting = nesting;
       this.ensemble = ensemble;
       this.request = request;
       RequestOptions o = request.options();
@@ -125,6 +151,19 @@ final class EnsembleRunner {
     }
 
     void start() {
+      if (nesting > MAX_NESTING) {
+        if (count(Outcome.FAILED)) {
+          result.completeExceptionally(
+              InferenceException.internal(
+                  "ensemble '"
+                      + mv.name()
+                      + "': ensemble nesting exceeds "
+                      + MAX_NESTING
+                      + " (ensembles whose steps call ensembles, or a loop of them)",
+                  null));
+        }
+        return;
+      }
       launch(ready());
     }
 
@@ -173,9 +212,18 @@ final class EnsembleRunner {
                 stepOptions);
         CompletableFuture<InferenceResponse> answer;
         try {
-          answer = steps.apply(stepRequest);
+          answer = steps.submit(stepRequest, nesting);
         } catch (RuntimeException e) {
           answer = CompletableFuture.failedFuture(e);
+        } catch (StackOverflowError e) {
+          // the step started on this thread's stack (nested ensembles, each deeper): this request
+          // fails, rather than an Error escaping to the transport's thread; the stack has unwound
+          // to here, so failing it has room
+          answer =
+              CompletableFuture.failedFuture(
+                  InferenceException.internal(
+                      "the thread's stack overflowed as it started (ensembles nested too deep)",
+                      null));
         }
         synchronized (this) {
           if (!answer.isDone()) {

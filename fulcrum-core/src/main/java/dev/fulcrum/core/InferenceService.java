@@ -188,12 +188,12 @@ public final class InferenceService {
       }
       // Decided before the submit, so that the pass that runs the request sees the listener.
       inPass = monitor != null && passListened(monitor, mv);
-      result = submit(mv, request, hit, answerOn);
+      result = submit(mv, request, hit, answerOn, 0);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
         mv = repository.resolve(request.modelName(), request.modelVersion());
         inPass = monitor != null && passListened(monitor, mv);
-        result = submit(mv, request, hit, answerOn);
+        result = submit(mv, request, hit, answerOn, 0);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
@@ -250,11 +250,18 @@ public final class InferenceService {
     return s.passListenerUndecided() ? s.passListener(m.passListener(mv)) : s.passListener(null);
   }
 
+  /**
+   * Validates a request and answers it from the cache or runs it.
+   *
+   * @param nesting how many ensembles the request runs in: 0 for a client's, a step's nesting for
+   *     an ensemble's step ({@link EnsembleRunner#MAX_NESTING})
+   */
   private CompletableFuture<InferenceResponse> submit(
       ModelVersion mv,
       InferenceRequest request,
       boolean @Nullable [] hitOut,
-      @Nullable Executor answerOn) {
+      @Nullable Executor answerOn,
+      int nesting) {
     RequestValidator.Validated v;
     try {
       v = RequestValidator.validate(mv.config(), request);
@@ -266,7 +273,7 @@ public final class InferenceService {
     }
     ResponseCache cache = mv.responseCache();
     if (cache == null) {
-      return run(mv, request, v, answerOn);
+      return run(mv, request, v, answerOn, nesting);
     }
     long start = System.nanoTime();
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
@@ -284,7 +291,7 @@ public final class InferenceService {
     }
     // The caller's future completes only after the answer is cached, so a repeat sent as soon as
     // the first answer arrives is a hit; a cancelled caller still cancels the queued work.
-    CompletableFuture<InferenceResponse> result = run(mv, request, v, answerOn);
+    CompletableFuture<InferenceResponse> result = run(mv, request, v, answerOn, nesting);
     CompletableFuture<InferenceResponse> answered = new CompletableFuture<>();
     result.whenComplete(
         (r, t) -> {
@@ -330,11 +337,13 @@ public final class InferenceService {
    * a step meets the version that serves when it starts), not counted again in {@link #inFlight}
    * (its ensemble request is) and not refused by a drain that began after its ensemble request was
    * admitted. Failures complete the future.
+   *
+   * @param nesting how many ensembles the step runs in, its own included
    */
-  private CompletableFuture<InferenceResponse> step(InferenceRequest request) {
+  private CompletableFuture<InferenceResponse> step(InferenceRequest request, int nesting) {
     try {
       ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
-      return submit(mv, request, null, null);
+      return submit(mv, request, null, null, nesting);
     } catch (InferenceException e) {
       return CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) {
@@ -351,10 +360,12 @@ public final class InferenceService {
       ModelVersion mv,
       InferenceRequest request,
       RequestValidator.Validated v,
-      @Nullable Executor answerOn) {
+      @Nullable Executor answerOn,
+      int nesting) {
     EnsembleConfig ensemble = mv.config().ensemble();
     if (ensemble != null) {
-      CompletableFuture<InferenceResponse> ran = ensembles.submit(mv, ensemble, request, v);
+      CompletableFuture<InferenceResponse> ran =
+          ensembles.submit(mv, ensemble, request, v, nesting);
       return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
     }
     ModelStages stages = mv.stages();
@@ -379,7 +390,8 @@ public final class InferenceService {
                   && !mv.isReady()
                   && !draining
                   && request.modelVersion().isEmpty()) {
-                return submit(repository.resolve(request.modelName(), ""), request, null, null);
+                return submit(
+                    repository.resolve(request.modelName(), ""), request, null, null, nesting);
               }
               return CompletableFuture.failedFuture(cause);
             });

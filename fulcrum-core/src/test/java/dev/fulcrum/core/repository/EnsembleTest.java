@@ -413,6 +413,38 @@ class EnsembleTest {
     }
   }
 
+  @Test
+  void aRequestDeeperThanEightEnsemblesFailsWithoutStartingTheStepsBelow() throws Exception {
+    // n0 -> n1 -> ... -> n8 -> a: a request to n1 runs in eight ensembles (the bound,
+    // EnsembleRunner.MAX_NESTING), one to n0 in nine
+    writeComposing();
+    writeEnsemble("n8", oneStep("a", "x", "y"));
+    for (int i = 0; i < 8; i++) {
+      writeEnsemble("n" + i, oneStep("n" + (i + 1), "IN", "OUT"));
+    }
+    try (ModelRepository r = load(new FakeRuntime())) {
+      InferenceService svc = new InferenceService(r, true);
+      InferenceResponse out = svc.infer(request("n1")).get(30, TimeUnit.SECONDS);
+      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+
+      assertThatThrownBy(() -> svc.infer(request("n0")).get(30, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL);
+                assertThat(e.getMessage())
+                    .startsWith("ensemble 'n0': step 0 (model 'n1') failed: ensemble 'n1': ")
+                    .contains("ensemble 'n8': ensemble nesting exceeds 8");
+              });
+      // the ninth ensemble started no step: a ran once, for the request to n1
+      assertThat(r.resolve("a", "").statistics().snapshot().success().count()).isEqualTo(1);
+      assertThat(r.resolve("n8", "").statistics().snapshot().fail().count()).isEqualTo(1);
+      assertThat(r.resolve("n0", "").statistics().snapshot().fail().count()).isEqualTo(1);
+      assertThat(svc.inFlight()).isZero();
+    }
+  }
+
   private String loadError(String yaml) throws Exception {
     writeComposing();
     writeEnsemble("ens", yaml);

@@ -25,9 +25,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code fail-execute} loads but fails every pass; one with a line {@code reverse-rows} answers its
  * rows in reverse order (a graph whose first dimension is not a batch); one with a line {@code
  * slow-load} waits for {@link #loadGate} while it loads, when set. Passes wait for {@link #gate}
- * when set.
+ * when set. Public for the tests of {@code dev.fulcrum.core} (the ensemble runner's).
  */
-final class FakeRuntime implements ModelRuntime {
+public final class FakeRuntime implements ModelRuntime {
   final List<SessionOptions> loaded = new ArrayList<>();
   final AtomicInteger executions = new AtomicInteger();
   volatile CountDownLatch gate;
@@ -56,7 +56,7 @@ final class FakeRuntime implements ModelRuntime {
     return "model.onnx";
   }
 
-  static void writeModel(Path file, String... lines) throws IOException {
+  public static void writeModel(Path file, String... lines) throws IOException {
     Files.createDirectories(file.getParent());
     Files.writeString(file, String.join("\n", lines));
   }
