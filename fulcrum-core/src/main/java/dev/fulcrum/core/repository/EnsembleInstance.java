@@ -13,7 +13,8 @@ import java.util.List;
  * The instance behind an ensemble version's scheduler, which no request reaches: an ensemble's
  * requests run as requests to its steps' models ({@code EnsembleRunner}), and its scheduler only
  * holds its statistics, its admission checks and its lifecycle as any version's. Its signature is
- * what the ensemble declares. Immutable and thread-safe.
+ * what the ensemble declares. Its scheduler's worker idles without a thread ({@code
+ * ModelManager#loadEnsembleVersion}). Immutable and thread-safe.
  */
 final class EnsembleInstance implements ModelInstance {
   private final ModelSignature signature;

@@ -107,6 +107,12 @@ public final class ModelManager {
   /** How long an ensemble's load waits for a composing model's lock before it gives up on it. */
   private static final Duration COMPOSING_LOCK_WAIT = Duration.ofSeconds(60);
 
+  /**
+   * The idle time of an ensemble version's worker: any positive one, so that it starts no thread
+   * (see {@link #loadEnsembleVersion}).
+   */
+  private static final Duration ENSEMBLE_WORKER_IDLE = Duration.ofSeconds(1);
+
   /** The ensembles whose loads run on this thread, outermost first (see {@link #composing}). */
   private static final ThreadLocal<Set<String>> LOADING_CHAIN =
       ThreadLocal.withInitial(java.util.LinkedHashSet::new);
@@ -1111,6 +1117,9 @@ public final class ModelManager {
     SchedulerObserver observer =
         SchedulerObserver.all(
             statistics, accounting, environment.observers().create(name, Long.toString(version)));
+    // Idle workers (a positive idle time) start their thread for the first request queued, and an
+    // ensemble's queue stays empty: its version keeps no engine thread while it serves (its close
+    // starts one for a moment, to close the instance, as for any idle worker).
     ModelScheduler scheduler =
         new ModelScheduler(
             name + "-v" + version,
@@ -1119,7 +1128,10 @@ public final class ModelManager {
             environment.ticker(),
             environment.workerThreads(),
             environment.timer(),
-            observer);
+            observer,
+            Duration.ZERO,
+            InstanceChoice.DEFAULT,
+            ENSEMBLE_WORKER_IDLE);
     Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
     log.info(
         "ensemble '{}' version {} ready: {} step(s) calling {}",

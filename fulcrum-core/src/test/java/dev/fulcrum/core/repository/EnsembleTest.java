@@ -161,6 +161,21 @@ class EnsembleTest {
   }
 
   @Test
+  void anEnsembleVersionKeepsNoEngineThread() throws Exception {
+    writeComposing();
+    writeEnsemble("threadless", DIAMOND);
+    try (ModelRepository r = load(new FakeRuntime())) {
+      InferenceService svc = new InferenceService(r, true);
+      svc.infer(request("threadless")).get(30, TimeUnit.SECONDS);
+      List<String> names =
+          Thread.getAllStackTraces().keySet().stream().map(Thread::getName).toList();
+      // its composing models keep theirs (this environment's workers never idle)
+      assertThat(names).contains("fulcrum-exec-a-v1-0");
+      assertThat(names).noneMatch(n -> n.startsWith("fulcrum-exec-threadless-"));
+    }
+  }
+
+  @Test
   void onlyTheStepsTheRequestedOutputsNeedRun() throws Exception {
     writeComposing();
     writeEnsemble(
