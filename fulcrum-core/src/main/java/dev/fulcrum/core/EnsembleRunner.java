@@ -90,7 +90,25 @@ final class EnsembleRunner {
 
     /** How many ensembles this run is in, its own included. */
     private final int nesting;
-    private final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
+
+    /**
+     * The request's answer. Whoever counts the request's end ({@link #count}) completes it: a
+     * cancel (the client went away) cancels it only when it counts the end first, and is refused
+     * ({@code false}) once an answer or a failure was counted, which then completes it; so a client
+     * never gets CANCELLED for a request the statistics counted otherwise.
+     */
+    private final CompletableFuture<InferenceResponse> result =
+        new CompletableFuture<>() {
+          @Override
+          public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!count(Outcome.CANCELLED)) {
+              return false; // ended, or ending: counted already, its completion follows
+            }
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            cancelRunning();
+            return cancelled;
+          }
+        };
 
     /** Whether the request's end was counted in the ensemble's statistics. */
     private final java.util.concurrent.atomic.AtomicBoolean counted =
@@ -141,13 +159,6 @@ final class EnsembleRunner {
           wanted.addAll(ensemble.steps().get(p).consumes());
         }
       }
-      result.whenComplete(
-          (r, t) -> {
-            if (t instanceof CancellationException) {
-              cancelRunning();
-              count(Outcome.CANCELLED);
-            }
-          });
     }
 
     void start() {
@@ -279,7 +290,8 @@ final class EnsembleRunner {
       }
       if (done != null) {
         // counted before the caller sees the answer, so that its next read of the statistics
-        // shows it (as the scheduler counts a request before it completes it)
+        // shows it (as the scheduler counts a request before it completes it); once counted, a
+        // cancel is refused (see result), so the caller gets this answer
         if (count(Outcome.SUCCESS)) {
           result.complete(done);
         }
@@ -338,9 +350,11 @@ final class EnsembleRunner {
 
     /**
      * The ensemble's own statistics: one request, as it ended, with its whole time; only the first
-     * call counts (a cancellation racing the last step's answer is counted once).
+     * call counts (a cancellation racing the last step's answer is counted once), and it decides
+     * how the request ends.
      *
-     * @return whether this call counted it: the caller then completes the request
+     * @return whether this call counted it: the caller then completes the request, and nothing else
+     *     does
      */
     private boolean count(Outcome outcome) {
       if (!counted.compareAndSet(false, true)) {

@@ -14,6 +14,8 @@ import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.core.scheduler.SchedulerObserver;
+import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -26,6 +28,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -131,6 +134,59 @@ class EnsembleRunnerTest {
           "ensemble 'ens': step 0 (model 'a') failed: the thread's stack overflowed as it started"
               + " (ensembles nested too deep)");
       assertThat(mv.statistics().snapshot().fail().count()).isEqualTo(1);
+    }
+  }
+
+  /** What the fake step model answers: OUT's step output y, echoing the request's IN. */
+  private static InferenceResponse answerOfA() {
+    return new InferenceResponse("a", "1", "id-1", Map.of(), List.of(fp32("y", 1.5f, -2f)));
+  }
+
+  @Test
+  void aCancelBeforeTheAnswerCancelsTheStepAndCountsACancel() throws Exception {
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = load(env)) {
+      ModelVersion mv = r.resolve("ens", "");
+      CompletableFuture<InferenceResponse> step = new CompletableFuture<>();
+      CompletableFuture<InferenceResponse> f = submit(new EnsembleRunner((s, n) -> step), mv, 0);
+      assertThat(f.cancel(false)).isTrue();
+      assertThat(step.isCancelled()).isTrue();
+      assertThat(step.complete(answerOfA())).isFalse();
+      assertThat(mv.statistics().snapshot().cancelled()).isEqualTo(1);
+      assertThat(mv.statistics().snapshot().success().count()).isZero();
+    }
+  }
+
+  @Test
+  void aCancelAfterTheAnswerWasCountedIsRefusedAndTheClientGetsTheAnswer() throws Exception {
+    // the client's cancel lands between the count of the last step's answer and the request's
+    // completion: an observer of the ensemble's statistics cancels it as the success is counted
+    AtomicReference<CompletableFuture<InferenceResponse>> sent = new AtomicReference<>();
+    AtomicReference<Boolean> cancelled = new AtomicReference<>();
+    SchedulerEnvironment.ObserverFactory observers =
+        (model, version) ->
+            !model.equals("ens")
+                ? SchedulerObserver.none()
+                : new SchedulerObserver() {
+                  @Override
+                  public void requestDone(RequestDone e) {
+                    if (e.outcome() == Outcome.SUCCESS) {
+                      cancelled.set(sent.get().cancel(false));
+                    }
+                  }
+                };
+    try (SchedulerEnvironment env = SchedulerEnvironment.system(observers);
+        ModelRepository r = load(env)) {
+      ModelVersion mv = r.resolve("ens", "");
+      CompletableFuture<InferenceResponse> step = new CompletableFuture<>();
+      CompletableFuture<InferenceResponse> f = submit(new EnsembleRunner((s, n) -> step), mv, 0);
+      sent.set(f);
+      step.complete(answerOfA());
+      InferenceResponse out = f.get(30, TimeUnit.SECONDS);
+      assertThat(out.outputs()).extracting(Tensor::name).containsExactly("OUT");
+      assertThat(cancelled.get()).isFalse();
+      assertThat(mv.statistics().snapshot().success().count()).isEqualTo(1);
+      assertThat(mv.statistics().snapshot().cancelled()).isZero();
     }
   }
 }
