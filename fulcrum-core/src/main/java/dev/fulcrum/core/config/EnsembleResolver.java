@@ -266,17 +266,7 @@ final class EnsembleResolver {
         throw new ConfigException(
             file, here + ".datatype", "is required for an ensemble's tensor '" + t.name() + "'");
       }
-      DataType type =
-          DataType.fromAnyName(t.datatype())
-              .orElseThrow(
-                  () ->
-                      new ConfigException(
-                          file,
-                          here + ".datatype",
-                          "unknown datatype '"
-                              + t.datatype()
-                              + "'; use one of "
-                              + DataType.allNames()));
+      DataType type = ModelConfigResolver.datatype(file, here, t.datatype());
       if (t.dims() == null) {
         throw new ConfigException(
             file, here + ".dims", "is required for an ensemble's tensor '" + t.name() + "'");

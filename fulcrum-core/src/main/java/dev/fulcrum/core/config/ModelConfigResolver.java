@@ -604,17 +604,7 @@ public final class ModelConfigResolver {
       }
       DataType type = in.datatype();
       if (st.datatype() != null) {
-        DataType given =
-            DataType.fromAnyName(st.datatype())
-                .orElseThrow(
-                    () ->
-                        new ConfigException(
-                            file,
-                            here + ".datatype",
-                            "unknown datatype '"
-                                + st.datatype()
-                                + "'; use one of "
-                                + DataType.allNames()));
+        DataType given = datatype(file, here, st.datatype());
         if (given != type) {
           throw new ConfigException(
               file,
@@ -1248,17 +1238,7 @@ public final class ModelConfigResolver {
       }
       DataType type = model.datatype();
       if (t.datatype() != null) {
-        type =
-            DataType.fromAnyName(t.datatype())
-                .orElseThrow(
-                    () ->
-                        new ConfigException(
-                            file,
-                            here + ".datatype",
-                            "unknown datatype '"
-                                + t.datatype()
-                                + "'; use one of "
-                                + DataType.allNames()));
+        type = datatype(file, here, t.datatype());
         if (type != model.datatype()) {
           throw new ConfigException(
               file,
@@ -1396,5 +1376,19 @@ public final class ModelConfigResolver {
       }
     }
     return true;
+  }
+
+  /**
+   * The datatype {@code name} (Triton's {@code TYPE_FP32} or OIP's {@code FP32}), or a load error
+   * at {@code here.datatype} in {@code file} that lists the names there are.
+   */
+  static DataType datatype(Path file, String here, String name) throws ConfigException {
+    return DataType.fromAnyName(name)
+        .orElseThrow(
+            () ->
+                new ConfigException(
+                    file,
+                    here + ".datatype",
+                    "unknown datatype '" + name + "'; use one of " + DataType.allNames()));
   }
 }
