@@ -113,6 +113,12 @@ public final class ModelManager {
    */
   private static final Duration ENSEMBLE_WORKER_IDLE = Duration.ofSeconds(1);
 
+  /**
+   * Serializes {@link #recheckEnsembles}, so that of two loads that publish at once (an ensemble's
+   * and one of its composing models'), the re-check that runs second sees both.
+   */
+  private final Object ensembleChecks = new Object();
+
   /** The ensembles whose loads run on this thread, outermost first (see {@link #composing}). */
   private static final ThreadLocal<Set<String>> LOADING_CHAIN =
       ThreadLocal.withInitial(java.util.LinkedHashSet::new);
@@ -205,6 +211,13 @@ public final class ModelManager {
      * it, since an engine's session build cannot be interrupted and nobody will be served by it.
      */
     volatile boolean loading;
+
+    /**
+     * An ensemble's configuration file, as its last successful version load read it, which a
+     * re-check against its composing models names ({@link #recheckEnsembles}); null for any other
+     * model.
+     */
+    volatile @Nullable Path ensembleFile;
 
     Slot(String name) {
       this.name = name;
@@ -684,7 +697,12 @@ public final class ModelManager {
     for (long v : selected) {
       ModelVersion old = find(before, v);
       String folder = folders.getOrDefault(v, "");
-      if (old != null && !configChanged && folder.equals(old.folderStamp())) {
+      // an ensemble version that no longer fits its composing models (see recheckEnsembles) is
+      // loaded again, so that a load of it checks them and says why it fails
+      if (old != null
+          && !configChanged
+          && folder.equals(old.folderStamp())
+          && (ensemble == null || old.isReady())) {
         next.put(v, old); // nothing of it changed: it keeps serving as loaded
         continue;
       }
@@ -762,6 +780,7 @@ public final class ModelManager {
         .entrySet()
         .removeIf(
             e -> e.getValue().state() == ModelState.UNLOADED && !folders.containsKey(e.getKey()));
+    recheckEnsembles(name);
     if (!failures.isEmpty()) {
       throw new InferenceException(
           ErrorCode.INVALID_ARGUMENT,
@@ -1065,6 +1084,93 @@ public final class ModelManager {
     return s != null && !s.serving.isEmpty();
   }
 
+  /**
+   * Checks again every serving ensemble that {@code changed} is (its own load just published) or
+   * that calls {@code changed} (a composing model just loaded or reloaded) against its composing
+   * models as they serve now, as Triton validates an ensemble again when a model it depends on
+   * changes: one that no longer fits (an output's type or shape changed, an input renamed, a
+   * smaller max-batch-size) is taken out of READY, UNAVAILABLE with the reason in its index row, so
+   * that its readiness says so and its requests fail with that reason instead of at a step; one
+   * that fits again is READY again. The composing model's reload is not refused (Triton does not
+   * refuse it either: the model is the team's to change, its own clients may need the change). An
+   * ensemble whose composing model does not serve is left as it is (its readiness already answers
+   * false, and its requests name the step). Takes no model's lock: the versions' states and rows
+   * are changed under each version's monitor, which a retire's state change waits for.
+   */
+  private void recheckEnsembles(String changed) {
+    synchronized (ensembleChecks) {
+      for (Slot e : models.values()) {
+        List<ModelVersion> serving = e.serving;
+        Path file = e.ensembleFile;
+        if (serving.isEmpty() || file == null) {
+          continue;
+        }
+        ModelConfig config = serving.get(0).config();
+        EnsembleConfig ensemble = config.ensemble();
+        if (ensemble == null || !(e.name.equals(changed) || ensemble.models().contains(changed))) {
+          continue;
+        }
+        String problem = composingProblem(config, ensemble, file);
+        if (problem != null) {
+          for (ModelVersion mv : serving) {
+            refit(e, mv, problem);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Why {@code ensemble} does not fit its composing models as they serve now ("" when it fits), or
+   * null when one of them does not serve (nothing to check it against).
+   */
+  private @Nullable String composingProblem(
+      ModelConfig config, EnsembleConfig ensemble, Path file) {
+    List<ModelConfig> composing = new ArrayList<>();
+    for (EnsembleConfig.Step st : ensemble.steps()) {
+      try {
+        composing.add(resolve(st.model(), st.versionString()).config());
+      } catch (InferenceException ex) {
+        return null;
+      }
+    }
+    try {
+      ensemble.checkComposing(config, composing, file);
+      return "";
+    } catch (ConfigException ex) {
+      return source.forClients(Objects.requireNonNullElse(ex.getMessage(), ""));
+    }
+  }
+
+  /**
+   * Makes an ensemble version READY when {@code problem} is "", else UNAVAILABLE with it as the
+   * reason; a version being retired is left alone.
+   */
+  private void refit(Slot e, ModelVersion mv, String problem) {
+    boolean fits = problem.isEmpty();
+    ModelState want = fits ? ModelState.READY : ModelState.UNAVAILABLE;
+    String reason = fits ? "" : "a composing model changed after the ensemble loaded: " + problem;
+    ModelState was;
+    synchronized (mv) {
+      was = mv.state();
+      if (was != ModelState.READY && was != ModelState.UNAVAILABLE) {
+        return;
+      }
+      ModelVersionStatus row = e.rows.get(mv.version());
+      if (was == want && row != null && row.state() == want && row.reason().equals(reason)) {
+        return;
+      }
+      mv.setState(want);
+      row(e, mv.version(), was, want, reason);
+    }
+    if (was != want && fits) {
+      log.info(
+          "ensemble '{}' version {} fits its composing models again: ready", e.name, mv.version());
+    } else if (was != want) {
+      log.warn("ensemble '{}' version {} is not ready: {}", e.name, mv.version(), reason);
+    }
+  }
+
   /** Loads an ensemble's composing model on this thread (see {@link #composing}). */
   private void loadComposing(String name, boolean explicit) {
     Slot c = slot(name);
@@ -1109,6 +1215,7 @@ public final class ModelManager {
     state(s, version, null, ModelState.LOADING, "", showRow);
     ModelConfig config = resolver.ensemble(name, file, configFile, deployment);
     Objects.requireNonNull(config.ensemble()).checkComposing(config, composing, configFile);
+    s.ensembleFile = configFile;
     ClassLabels labels = LabelFiles.read(config, dir, configFile);
     state(s, version, ModelState.LOADING, ModelState.WARMING, "", showRow);
     ModelStatistics statistics =
@@ -1261,8 +1368,13 @@ public final class ModelManager {
     for (ModelVersion mv : serving) {
       if (mv.versionString().equals(version)) {
         if (!mv.isReady()) {
+          ModelVersionStatus row = s.rows.get(mv.version());
           throw InferenceException.unavailable(
-              "model '%s' version %s is %s", name, version, mv.state());
+              "model '%s' version %s is %s%s",
+              name,
+              version,
+              mv.state(),
+              row == null || row.reason().isEmpty() ? "" : ": " + row.reason());
         }
         return mv;
       }

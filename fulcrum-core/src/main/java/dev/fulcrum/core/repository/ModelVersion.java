@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * One served version of a model: its configuration, its scheduler (queue, batcher, instances), its
  * statistics, a pipeline model's stages, its outputs' class labels, its response cache and its
  * state. Immutable apart from the state, which the {@link ModelManager} changes on its control
- * thread (volatile, read by any thread).
+ * thread (volatile, read by any thread; an ensemble's is also changed when a composing model's load
+ * re-checks it, READY or UNAVAILABLE).
  */
 public final class ModelVersion {
   private final String name;
@@ -215,7 +216,11 @@ public final class ModelVersion {
     return state == ModelState.READY;
   }
 
-  void setState(ModelState s) {
+  /**
+   * Synchronized: a re-check of an ensemble changes its state and its index row together under this
+   * monitor, and a retire's change waits for it ({@code ModelManager#refit}).
+   */
+  synchronized void setState(ModelState s) {
     this.state = s;
   }
 }

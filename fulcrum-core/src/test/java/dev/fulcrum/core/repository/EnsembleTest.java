@@ -354,6 +354,81 @@ class EnsembleTest {
   }
 
   @Test
+  void aComposingModelReloadedToAnotherOutputTypeTakesTheEnsembleOutOfReadyUntilItFitsAgain()
+      throws Exception {
+    // as Triton: the composing model's reload is taken, and the ensemble that depends on it is
+    // checked again; one that no longer fits is UNAVAILABLE, with the reason, instead of READY
+    // and failing at its step
+    writeComposing();
+    writeEnsemble("ens", DIAMOND);
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = explicit(env)) {
+      r.manager().load("ens", null).get(30, TimeUnit.SECONDS);
+      InferenceService svc = new InferenceService(r, true);
+      assertThat(svc.isModelReady("ens", "")).isTrue();
+
+      // a new version of a whose output is FP64: b's input p takes FP32
+      FakeRuntime.writeModel(repo.resolve("a/2/model.onnx"), "in x FP32 -1,2", "out y FP64 -1,2");
+      r.manager().load("a", null).get(30, TimeUnit.SECONDS);
+      assertThat(r.resolve("a", "").version()).isEqualTo(2);
+
+      // (the file as messages show it: its last three names, the repository's folder first)
+      String why =
+          "ens/config.yaml: field 'ensemble.steps[0].input-map[p]': ensemble tensor 'T1' is"
+              + " output 'y' of model 'a', FP64, but FP32 is expected by input 'p' of model 'b'";
+      assertThat(svc.isModelReady("ens", "")).isFalse();
+      assertThat(r.index())
+          .filteredOn(row -> row.name().equals("ens"))
+          .singleElement()
+          .satisfies(
+              row -> {
+                assertThat(row.state()).isEqualTo(ModelState.UNAVAILABLE);
+                assertThat(row.reason())
+                    .startsWith("a composing model changed after the ensemble loaded: ")
+                    .endsWith(why);
+              });
+      assertThat(r.allReady()).isFalse();
+      for (String version : List.of("", "1")) {
+        InferenceRequest pinned =
+            new InferenceRequest(
+                "ens",
+                version,
+                "",
+                Map.of(),
+                List.of(fp32("IN", new long[] {1, 2}, 1.5f, -2f)),
+                List.of());
+        assertThatThrownBy(() -> svc.infer(pinned).get(30, TimeUnit.SECONDS))
+            .cause()
+            .isInstanceOfSatisfying(
+                InferenceException.class,
+                e -> {
+                  assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+                  assertThat(e.getMessage()).endsWith(why);
+                });
+      }
+      // a load of the ensemble checks its composing models again, and says why it fails
+      assertThatThrownBy(() -> r.manager().load("ens", null).get(30, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              InferenceException.class,
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("field 'ensemble.steps[0].input-map[p]'")
+                      .contains("FP64, but FP32 is expected"));
+      assertThat(svc.isModelReady("ens", "")).isFalse();
+
+      // a's next version fits again: the ensemble is READY and answers
+      FakeRuntime.writeModel(repo.resolve("a/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      r.manager().load("a", null).get(30, TimeUnit.SECONDS);
+      assertThat(svc.isModelReady("ens", "")).isTrue();
+      assertThat(reason(r, "ens")).isEmpty();
+      assertThat(r.allReady()).isTrue();
+      InferenceResponse out = svc.infer(request("ens")).get(30, TimeUnit.SECONDS);
+      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+    }
+  }
+
+  @Test
   void explicitModeLoadingAnEnsembleLoadsItsComposingModels() throws Exception {
     writeComposing();
     writeEnsemble("ens", DIAMOND);
