@@ -334,9 +334,9 @@ final class ConfigFileSchema {
   static final RecordOf ENSEMBLE =
       new RecordOf(
           EnsembleFile.class,
-          List.of("steps"),
-          List.of(listOf(ENSEMBLE_STEP)),
-          a -> new EnsembleFile(ConfigFileSchema.<EnsembleStepFile>list(a[0])));
+          List.of("steps", "max-inflight-requests"),
+          List.of(listOf(ENSEMBLE_STEP), I),
+          a -> new EnsembleFile(ConfigFileSchema.<EnsembleStepFile>list(a[0]), (Integer) a[1]));
 
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =

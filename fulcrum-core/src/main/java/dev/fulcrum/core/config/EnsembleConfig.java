@@ -17,8 +17,11 @@ import org.jspecify.annotations.Nullable;
  * are loaded, by {@link #checkComposing} (their inputs, outputs, types and shapes). Immutable.
  *
  * @param steps the steps, as the file lists them
+ * @param maxInflightRequests Triton's {@code max_inflight_requests}: at most this many requests in
+ *     flight at each step, over all the ensemble's requests (a step with no room waits); 0 (the
+ *     default): no bound
  */
-public record EnsembleConfig(List<Step> steps) {
+public record EnsembleConfig(List<Step> steps, int maxInflightRequests) {
 
   /** The platform name of an ensemble model, as Triton's. */
   public static final String PLATFORM = "ensemble";
@@ -27,6 +30,9 @@ public record EnsembleConfig(List<Step> steps) {
     steps = List.copyOf(steps);
     if (steps.isEmpty()) {
       throw new IllegalArgumentException("an ensemble has at least one step");
+    }
+    if (maxInflightRequests < 0) {
+      throw new IllegalArgumentException("maxInflightRequests >= 0");
     }
   }
 
@@ -315,6 +321,10 @@ public record EnsembleConfig(List<Step> steps) {
 
     String maxBatchSize() {
       return pbtxt ? "max_batch_size" : "max-batch-size";
+    }
+
+    String maxInflightRequests() {
+      return section() + "." + (pbtxt ? "max_inflight_requests" : "max-inflight-requests");
     }
 
     String platform() {

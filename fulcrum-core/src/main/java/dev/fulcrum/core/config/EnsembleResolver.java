@@ -55,7 +55,14 @@ final class EnsembleResolver {
       steps.add(step(given.get(i), i, names, file));
     }
     checkGraph(f, steps, names, file);
-    return new EnsembleConfig(steps);
+    Integer inflight = e.maxInflightRequests();
+    if (inflight != null && inflight < 0) {
+      throw new ConfigException(
+          file,
+          names.maxInflightRequests(),
+          "must be >= 0 (0: no bound on the requests in flight at a step), was " + inflight);
+    }
+    return new EnsembleConfig(steps, inflight == null ? 0 : inflight);
   }
 
   private static EnsembleConfig.Step step(

@@ -349,7 +349,9 @@ public record ModelConfigFile(
    *
    * @param steps the steps, in any order: each runs once the tensors it takes are made
    */
-  public record EnsembleFile(@JsonProperty("steps") @Nullable List<EnsembleStepFile> steps) {}
+  public record EnsembleFile(
+      @JsonProperty("steps") @Nullable List<EnsembleStepFile> steps,
+      @JsonProperty("max-inflight-requests") @Nullable Integer maxInflightRequests) {}
 
   /**
    * One ensemble step, with Triton's {@code model_name}, {@code model_version}, {@code input_map}

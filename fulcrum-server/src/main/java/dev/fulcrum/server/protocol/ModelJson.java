@@ -206,7 +206,11 @@ public final class ModelJson {
     o.set("output", configTensors(config.outputs(), false));
     o.putArray("batch_input");
     o.putArray("batch_output");
-    ArrayNode steps = o.putObject("ensemble_scheduling").putArray("step");
+    ObjectNode scheduling = o.putObject("ensemble_scheduling");
+    ArrayNode steps = scheduling.putArray("step");
+    if (ensemble.maxInflightRequests() > 0) {
+      scheduling.put("max_inflight_requests", ensemble.maxInflightRequests());
+    }
     for (EnsembleConfig.Step st : ensemble.steps()) {
       ObjectNode step = steps.addObject();
       step.put("model_name", st.model());

@@ -158,6 +158,11 @@ final class PbtxtConverter {
     }
     ModelConfigFile.EnsembleFile steps = null;
     if (c.hasEnsembleScheduling()) {
+      // a uint32: one past Integer.MAX_VALUE reads negative, and bounds nothing either way
+      int inflight = c.getEnsembleScheduling().getMaxInflightRequests();
+      if (inflight != 0) {
+        consumed.add("ensemble_scheduling.max_inflight_requests");
+      }
       List<ModelConfigFile.EnsembleStepFile> out = new ArrayList<>();
       for (int i = 0; i < c.getEnsembleScheduling().getStepCount(); i++) {
         ModelEnsembling.Step st = c.getEnsembleScheduling().getStep(i);
@@ -176,7 +181,9 @@ final class PbtxtConverter {
                 new LinkedHashMap<>(st.getOutputMapMap())));
       }
       present.add("ensemble_scheduling");
-      steps = new ModelConfigFile.EnsembleFile(out);
+      steps =
+          new ModelConfigFile.EnsembleFile(
+              out, inflight == 0 ? null : inflight < 0 ? Integer.MAX_VALUE : inflight);
     }
     ModelConfigFile config =
         new ModelConfigFile(

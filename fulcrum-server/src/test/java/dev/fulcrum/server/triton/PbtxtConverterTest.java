@@ -290,6 +290,25 @@ class PbtxtConverterTest {
   }
 
   @Test
+  void anEnsemblesMaxInflightRequestsIsMapped() throws Exception {
+    PbtxtConverter.Converted bounded =
+        convert(
+            EnsembleModels.ENSEMBLE_PBTXT.replace(
+                "ensemble_scheduling {", "ensemble_scheduling {\n  max_inflight_requests: 16"));
+    assertThat(bounded.ignored()).isEmpty();
+    assertThat(bounded.config().ensemble().maxInflightRequests()).isEqualTo(16);
+    assertThat(
+            new ModelConfigResolver(4, 32)
+                .deployment("scale_classify", bounded.config(), FILE)
+                .ensemble()
+                .maxInflightRequests())
+        .isEqualTo(16);
+    // 0 is Triton's default: no bound
+    assertThat(convert(EnsembleModels.ENSEMBLE_PBTXT).config().ensemble().maxInflightRequests())
+        .isNull();
+  }
+
+  @Test
   void responseCacheIsMapped() throws Exception {
     PbtxtConverter.Converted c = convert("response_cache { enable: true }");
     assertThat(c.config().responseCache())
