@@ -6,6 +6,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -30,10 +31,13 @@ import org.jspecify.annotations.Nullable;
  * composing model batches its ensemble traffic with its direct traffic; steps whose tensors are
  * ready run at once, side by side. Only the steps the requested outputs need run. The first failing
  * step fails the request, naming its model, with the step's status (a 429 stays a 429) and cancels
- * the steps still queued; cancelling the request cancels them too. The ensemble's own statistics
- * count each request once, as it ends. A request runs at most {@link #MAX_NESTING} ensembles deep.
- * Thread-safe: each request's state is guarded by its own lock, and a step's completion may run on
- * any thread.
+ * the steps still queued; cancelling the request cancels them too. Every step is timed ({@link
+ * RequestTiming}, without its cost unless the request's own timing is priced): the ensemble's own
+ * statistics count each request once, as it ends, as Triton's ensemble scheduler does (its queue is
+ * the ensemble's own wait before its first step, its compute the steps' compute added up, and a
+ * success one execution of its rows), and a request that asked for its timing gets each step's
+ * under its own. A request runs at most {@link #MAX_NESTING} ensembles deep. Thread-safe: each
+ * request's state is guarded by its own lock, and a step's completion may run on any thread.
  */
 final class EnsembleRunner {
   /**
@@ -56,6 +60,14 @@ final class EnsembleRunner {
   }
 
   private final Steps steps;
+
+  /**
+   * The step bounds of each ensemble version with {@code max_inflight_requests}, made at its first
+   * request; weak, so that a version that no longer serves takes its bounds with it (a waiting step
+   * holds its request, which holds its version, until it runs).
+   */
+  private final Map<ModelVersion, StepGates> bounds =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
   EnsembleRunner(Steps steps) {
     this.steps = steps;
@@ -91,6 +103,9 @@ final class EnsembleRunner {
     /** How many ensembles this run is in, its own included. */
     private final int nesting;
 
+    /** The version's bound on each step's requests in flight; null when it has none. */
+    private final @Nullable StepGates gates;
+
     /**
      * The request's answer. Whoever counts the request's end ({@link #count}) completes it: a
      * cancel (the client went away) cancels it only when it counts the end first, and is refused
@@ -122,6 +137,15 @@ final class EnsembleRunner {
 
     private final boolean[] started;
 
+    /** When each started step was submitted, on {@link System#nanoTime}. */
+    private final long[] startedAt;
+
+    /** Each answered step's timing, by its index; null until it answers. */
+    private final RequestTiming.@Nullable EnsembleStep[] answered;
+
+    /** When the first step was submitted (the end of the ensemble's own queue); 0: none yet. */
+    private long firstStepAt;
+
     /** The steps' requests not answered yet, cancelled when the request ends early. */
     private final List<CompletableFuture<InferenceResponse>> running = new ArrayList<>();
 
@@ -133,14 +157,27 @@ final class EnsembleRunner {
         int nesting) {
       this.mv = mv;
       this.nesting = nesting;
+      this.gates =
+          ensemble.maxInflightRequests() > 0
+              ? bounds.computeIfAbsent(
+                  mv, k -> new StepGates(ensemble.steps().size(), ensemble.maxInflightRequests()))
+              : null;
       this.ensemble = ensemble;
       this.request = request;
       RequestOptions o = request.options();
       // The scheduling options carry to every step (priority, queue timeout, SLO class, sequence);
-      // the timing and the token count describe the ensemble's answer, which has neither.
+      // every step is timed, for the ensemble's statistics (its compute is the steps'), and priced
+      // only when the request's own timing is (the client's, or a span's, shows the cost); the
+      // token count describes the ensemble's answer, which has none.
       this.stepOptions =
           new RequestOptions(
-              o.priority(), o.timeoutMicros(), o.sloClass(), false, false, false, o.sequence());
+              o.priority(),
+              o.timeoutMicros(),
+              o.sloClass(),
+              true,
+              false,
+              o.costUsd(),
+              o.sequence());
       this.outputs = v.outputNames();
       this.rows = v.batchSize();
       this.start = System.nanoTime();
@@ -150,6 +187,8 @@ final class EnsembleRunner {
       int n = ensemble.steps().size();
       this.needed = new boolean[n];
       this.started = new boolean[n];
+      this.startedAt = new long[n];
+      this.answered = new RequestTiming.EnsembleStep[n];
       Map<String, Integer> producers = ensemble.producers();
       Deque<String> wanted = new ArrayDeque<>(outputs);
       while (!wanted.isEmpty()) {
@@ -200,54 +239,90 @@ final class EnsembleRunner {
     /** Submits the steps' requests, outside the lock (an answer may complete on this thread). */
     private void launch(List<Integer> indexes) {
       for (int i : indexes) {
-        EnsembleConfig.Step s = step(i);
-        List<Tensor> in = new ArrayList<>(s.inputs().size());
-        synchronized (this) {
-          for (EnsembleConfig.Mapping m : s.inputs()) {
-            // made: the step started once all its tensors were
-            in.add(
-                java.util.Objects.requireNonNull(tensors.get(m.ensembleTensor()))
-                    .renamed(m.modelTensor()));
+        if (gates == null) {
+          if (!launchOne(i)) {
+            return;
           }
+        } else {
+          // a bounded step waits for room (max_inflight_requests); one that gets it after this
+          // request ended gives it back without running
+          StepGates g = gates;
+          int index = i;
+          g.enter(
+              i,
+              () -> {
+                if (result.isDone()) {
+                  g.leave(index);
+                } else {
+                  launchOne(index);
+                }
+              });
         }
-        List<RequestedOutput> asked = new ArrayList<>(s.outputs().size());
-        s.outputs().forEach(m -> asked.add(RequestedOutput.named(m.modelTensor())));
-        InferenceRequest stepRequest =
-            new InferenceRequest(
-                s.model(),
-                s.versionString(),
-                request.id(),
-                request.parameters(),
-                in,
-                asked,
-                stepOptions);
-        CompletableFuture<InferenceResponse> answer;
-        try {
-          answer = steps.submit(stepRequest, nesting);
-        } catch (RuntimeException e) {
-          answer = CompletableFuture.failedFuture(e);
-        } catch (StackOverflowError e) {
-          // the step started on this thread's stack (nested ensembles, each deeper): this request
-          // fails, rather than an Error escaping to the transport's thread; the stack has unwound
-          // to here, so failing it has room
-          answer =
-              CompletableFuture.failedFuture(
-                  InferenceException.internal(
-                      "the thread's stack overflowed as it started (ensembles nested too deep)",
-                      null));
-        }
-        synchronized (this) {
-          if (!answer.isDone()) {
-            running.add(answer);
-          }
-        }
-        if (result.isDone()) {
-          answer.cancel(false);
-          return;
-        }
-        int index = i;
-        answer.whenComplete((r, t) -> stepDone(index, r, t));
       }
+    }
+
+    /**
+     * Submits step {@code i}'s request.
+     *
+     * @return false when this request had ended meanwhile (the step's request is cancelled)
+     */
+    private boolean launchOne(int i) {
+      EnsembleConfig.Step s = step(i);
+      List<Tensor> in = new ArrayList<>(s.inputs().size());
+      synchronized (this) {
+        long now = System.nanoTime();
+        startedAt[i] = now;
+        if (firstStepAt == 0) {
+          firstStepAt = now;
+        }
+        for (EnsembleConfig.Mapping m : s.inputs()) {
+          // made: the step started once all its tensors were
+          in.add(
+              java.util.Objects.requireNonNull(tensors.get(m.ensembleTensor()))
+                  .renamed(m.modelTensor()));
+        }
+      }
+      List<RequestedOutput> asked = new ArrayList<>(s.outputs().size());
+      s.outputs().forEach(m -> asked.add(RequestedOutput.named(m.modelTensor())));
+      InferenceRequest stepRequest =
+          new InferenceRequest(
+              s.model(),
+              s.versionString(),
+              request.id(),
+              request.parameters(),
+              in,
+              asked,
+              stepOptions);
+      CompletableFuture<InferenceResponse> answer;
+      try {
+        answer = steps.submit(stepRequest, nesting);
+      } catch (RuntimeException e) {
+        answer = CompletableFuture.failedFuture(e);
+      } catch (StackOverflowError e) {
+        // the step started on this thread's stack (nested ensembles, each deeper): this request
+        // fails, rather than an Error escaping to the transport's thread; the stack has unwound
+        // to here, so failing it has room
+        answer =
+            CompletableFuture.failedFuture(
+                InferenceException.internal(
+                    "the thread's stack overflowed as it started (ensembles nested too deep)",
+                    null));
+      }
+      StepGates g = gates;
+      if (g != null) {
+        answer.whenComplete((r, t) -> g.leave(i)); // however it ends, its room is given back
+      }
+      synchronized (this) {
+        if (!answer.isDone()) {
+          running.add(answer);
+        }
+      }
+      if (result.isDone()) {
+        answer.cancel(false);
+        return false;
+      }
+      answer.whenComplete((r, t) -> stepDone(i, r, t));
+      return true;
     }
 
     private void stepDone(int i, @Nullable InferenceResponse r, @Nullable Throwable t) {
@@ -259,9 +334,17 @@ final class EnsembleRunner {
       List<Integer> next;
       InferenceResponse done = null;
       String missing = null;
+      List<RequestTiming.EnsembleStep> timed = List.of();
+      long queueNanos = 0;
       synchronized (this) {
         if (result.isDone()) {
           return;
+        }
+        RequestTiming timing = r.timing();
+        if (timing != null) {
+          answered[i] =
+              new RequestTiming.EnsembleStep(
+                  i, s.model(), r.modelVersion(), (startedAt[i] - start) / 1000, timing);
         }
         for (EnsembleConfig.Mapping m : s.outputs()) {
           Tensor out = find(r.outputs(), m.modelTensor());
@@ -282,6 +365,13 @@ final class EnsembleRunner {
           outputs.forEach(o -> answer.add(java.util.Objects.requireNonNull(tensors.get(o))));
           done =
               new InferenceResponse(mv.name(), mv.versionString(), request.id(), Map.of(), answer);
+          timed = new ArrayList<>();
+          for (RequestTiming.EnsembleStep e : answered) {
+            if (e != null) {
+              timed.add(e);
+            }
+          }
+          queueNanos = Math.max(0, firstStepAt - start);
         }
       }
       if (missing != null) {
@@ -289,10 +379,18 @@ final class EnsembleRunner {
         return;
       }
       if (done != null) {
+        long total = System.nanoTime() - start;
+        long compute = 0;
+        for (RequestTiming.EnsembleStep e : timed) {
+          compute += e.timing().computeMicros() * 1000;
+        }
+        if (request.options().timing()) {
+          done = done.withTiming(RequestTiming.ofEnsemble(Math.max(1, rows), total, timed));
+        }
         // counted before the caller sees the answer, so that its next read of the statistics
         // shows it (as the scheduler counts a request before it completes it); once counted, a
         // cancel is refused (see result), so the caller gets this answer
-        if (count(Outcome.SUCCESS)) {
+        if (count(Outcome.SUCCESS, total, queueNanos, compute)) {
           result.complete(done);
         }
         return;
@@ -348,33 +446,112 @@ final class EnsembleRunner {
       copy.forEach(f -> f.cancel(false));
     }
 
+    /** {@link #count(Outcome, long, long, long)} of a request that did not succeed. */
+    private boolean count(Outcome outcome) {
+      return count(outcome, System.nanoTime() - start, 0, 0);
+    }
+
     /**
      * The ensemble's own statistics: one request, as it ended, with its whole time; only the first
      * call counts (a cancellation racing the last step's answer is counted once), and it decides
-     * how the request ends.
+     * how the request ends. A success counts, as Triton's ensemble scheduler does, its queue (the
+     * ensemble's own wait before its first step), its steps' compute added up (as compute_infer),
+     * and one execution of its rows.
      *
+     * @param queueNanos admission to the first step (0 for a request that did not succeed)
+     * @param computeNanos its steps' compute added up (0 for a request that did not succeed)
      * @return whether this call counted it: the caller then completes the request, and nothing else
      *     does
      */
-    private boolean count(Outcome outcome) {
+    private boolean count(Outcome outcome, long totalNanos, long queueNanos, long computeNanos) {
       if (!counted.compareAndSet(false, true)) {
         return false;
       }
-      long total = System.nanoTime() - start;
+      int n = Math.max(1, rows);
+      if (outcome == Outcome.SUCCESS) {
+        mv.statistics().ensembleDone(n, computeNanos);
+      }
       mv.observer()
           .requestDone(
               new SchedulerObserver.RequestDone(
                   outcome,
-                  Math.max(1, rows),
+                  n,
                   0,
+                  queueNanos,
                   0,
+                  computeNanos,
                   0,
-                  0,
-                  0,
-                  total,
+                  totalNanos,
                   mv.scheduler().nanoTime(),
                   request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT));
       return true;
+    }
+  }
+
+  /**
+   * Triton's {@code max_inflight_requests}: at most {@code max} requests in flight at each step of
+   * one ensemble version, over all its requests; a step with no room waits, first come first
+   * served, and a step's request that ends (however) hands its room to the next one waiting. A
+   * waiting step is started on the thread that gave the room back, after that thread's own work:
+   * handing rooms on runs as a loop, not deeper on the stack, however many answers complete at
+   * once. Thread-safe: each step's count and queue are guarded by this object.
+   */
+  static final class StepGates {
+    private final int max;
+    private final int[] inflight;
+    private final List<ArrayDeque<Runnable>> waiting = new ArrayList<>();
+
+    /** Work handed on by a thread that is already running handed-on work: run by its loop. */
+    private static final ThreadLocal<@Nullable ArrayDeque<Runnable>> HANDED = new ThreadLocal<>();
+
+    StepGates(int steps, int max) {
+      this.max = max;
+      this.inflight = new int[steps];
+      for (int i = 0; i < steps; i++) {
+        waiting.add(new ArrayDeque<>());
+      }
+    }
+
+    /** Runs {@code start} when step {@code i} has room (now, or when a request of it ends). */
+    void enter(int i, Runnable start) {
+      synchronized (this) {
+        if (inflight[i] >= max) {
+          waiting.get(i).add(start);
+          return;
+        }
+        inflight[i]++;
+      }
+      run(start);
+    }
+
+    /** A request of step {@code i} ended: its room goes to the next one waiting, if any. */
+    void leave(int i) {
+      Runnable next;
+      synchronized (this) {
+        next = waiting.get(i).poll();
+        if (next == null) {
+          inflight[i]--;
+          return;
+        }
+      }
+      run(next);
+    }
+
+    private static void run(Runnable r) {
+      ArrayDeque<Runnable> handed = HANDED.get();
+      if (handed != null) {
+        handed.add(r);
+        return;
+      }
+      ArrayDeque<Runnable> mine = new ArrayDeque<>();
+      HANDED.set(mine);
+      try {
+        for (Runnable next = r; next != null; next = mine.poll()) {
+          next.run();
+        }
+      } finally {
+        HANDED.remove();
+      }
     }
   }
 

@@ -228,12 +228,14 @@ public final class InferenceService {
   /**
    * Adds a response's cost to its timing: its rows times the version's cost per prediction now
    * (after the request was counted in the version's accounting, so the figure is never of an empty
-   * window).
+   * window). An ensemble's cost is its steps', each priced by its own model as it answered.
    */
   private static Function<InferenceResponse, InferenceResponse> priced(ModelVersion mv) {
     return r -> {
       RequestTiming t = r.timing();
-      return t == null ? r : r.withTiming(t.withCostPerPrediction(mv.costPerPredictionUsd()));
+      return t == null || mv.config().ensemble() != null
+          ? r
+          : r.withTiming(t.withCostPerPrediction(mv.costPerPredictionUsd()));
     };
   }
 
@@ -343,7 +345,9 @@ public final class InferenceService {
   private CompletableFuture<InferenceResponse> step(InferenceRequest request, int nesting) {
     try {
       ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
-      return submit(mv, request, null, null, nesting);
+      CompletableFuture<InferenceResponse> ran = submit(mv, request, null, null, nesting);
+      // priced as a client's request is, by the model that ran it (the ensemble's cost adds these)
+      return request.options().costUsd() ? cancelling(ran.thenApply(priced(mv)), ran) : ran;
     } catch (InferenceException e) {
       return CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) {

@@ -9,6 +9,8 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
@@ -16,6 +18,7 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
+import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -34,13 +37,21 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The ensemble runner with the steps' submit in the test's hands: what a nesting too deep, a stack
- * overflow while a step starts and a cancel racing the last step's answer do to a request.
+ * overflow while a step starts and a cancel racing the last step's answer do to a request; how a
+ * request is counted in the ensemble's statistics and what its timing says of its steps.
  */
 class EnsembleRunnerTest {
   @TempDir Path repo;
 
   /** ens: IN -> a -> OUT, over the core tests' fake runtime. */
   private ModelRepository load(SchedulerEnvironment env) throws Exception {
+    return load(env, "");
+  }
+
+  /**
+   * As {@link #load(SchedulerEnvironment)}, with {@code ensembleFields} in its ensemble section.
+   */
+  private ModelRepository load(SchedulerEnvironment env, String ensembleFields) throws Exception {
     FakeRuntime.writeModel(repo.resolve("a/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
     Files.createDirectories(repo.resolve("ens/1"));
     Files.writeString(
@@ -51,9 +62,11 @@ class EnsembleRunnerTest {
         inputs: [{name: IN, datatype: FP32, dims: [2]}]
         outputs: [{name: OUT, datatype: FP32, dims: [2]}]
         ensemble:
+          %s
           steps:
             - {model: a, input-map: {x: IN}, output-map: {y: OUT}}
-        """);
+        """
+            .formatted(ensembleFields));
     ModelRepository r =
         new ModelRepository(
             List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(4, 32), env);
@@ -71,9 +84,14 @@ class EnsembleRunnerTest {
 
   private static CompletableFuture<InferenceResponse> submit(
       EnsembleRunner runner, ModelVersion mv, int enclosing) {
+    return submit(runner, mv, enclosing, RequestOptions.NONE);
+  }
+
+  private static CompletableFuture<InferenceResponse> submit(
+      EnsembleRunner runner, ModelVersion mv, int enclosing, RequestOptions options) {
     InferenceRequest request =
         new InferenceRequest(
-            "ens", "", "id-1", Map.of(), List.of(fp32("IN", 1.5f, -2f)), List.of());
+            "ens", "", "id-1", Map.of(), List.of(fp32("IN", 1.5f, -2f)), List.of(), options);
     EnsembleConfig ensemble = Objects.requireNonNull(mv.config().ensemble());
     return runner.submit(
         mv, ensemble, request, RequestValidator.validate(mv.config(), request), enclosing);
@@ -187,6 +205,181 @@ class EnsembleRunnerTest {
       assertThat(cancelled.get()).isFalse();
       assertThat(mv.statistics().snapshot().success().count()).isEqualTo(1);
       assertThat(mv.statistics().snapshot().cancelled()).isZero();
+    }
+  }
+
+  /** A's answer timed as its scheduler times a pass: 300 us queued, 900 us computing, 4 rows. */
+  private static InferenceResponse timedAnswerOfA(double costUsd) {
+    RequestTiming pass = RequestTiming.ofPass(300_000, 900_000, 4, 1, 1_250_000);
+    return answerOfA()
+        .withTiming(Double.isNaN(costUsd) ? pass : pass.withCostPerPrediction(costUsd));
+  }
+
+  @Test
+  void aSuccessIsCountedAsTritonsEnsembleSchedulerCountsIt() throws Exception {
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = load(env)) {
+      ModelVersion mv = r.resolve("ens", "");
+      List<InferenceRequest> steps = new ArrayList<>();
+      EnsembleRunner runner =
+          new EnsembleRunner(
+              (step, nesting) -> {
+                steps.add(step);
+                return CompletableFuture.completedFuture(timedAnswerOfA(Double.NaN));
+              });
+      InferenceResponse out = submit(runner, mv, 0).get(30, TimeUnit.SECONDS);
+      // the client did not ask: its answer has no timing, although its step was timed (unpriced)
+      assertThat(out.timing()).isNull();
+      assertThat(steps)
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.options().timing()).isTrue();
+                assertThat(s.options().costUsd()).isFalse();
+              });
+      ModelStatistics.Snapshot st = mv.statistics().snapshot();
+      assertThat(st.success().count()).isEqualTo(1);
+      assertThat(st.inferenceCount()).isEqualTo(1);
+      assertThat(st.executionCount()).isEqualTo(1);
+      assertThat(st.lastInferenceMillis()).isPositive();
+      // queue: the ensemble's own wait before its first step; compute: the steps' compute
+      assertThat(st.queue().count()).isEqualTo(1);
+      assertThat(st.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 900_000));
+      assertThat(st.computeInput()).isEqualTo(new ModelStatistics.Duration(1, 0));
+      assertThat(st.computeOutput()).isEqualTo(new ModelStatistics.Duration(1, 0));
+      assertThat(st.batchStats())
+          .singleElement()
+          .satisfies(
+              b -> {
+                assertThat(b.batchSize()).isEqualTo(1);
+                assertThat(b.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 900_000));
+              });
+      assertThat(st.success().ns()).isGreaterThanOrEqualTo(st.queue().ns());
+
+      // a failure is no execution
+      failsInternal(
+          submit(
+              new EnsembleRunner(
+                  (s, n) ->
+                      CompletableFuture.failedFuture(InferenceException.internal("stop", null))),
+              mv,
+              0),
+          "ensemble 'ens': step 0 (model 'a') failed: stop");
+      assertThat(mv.statistics().snapshot().executionCount()).isEqualTo(1);
+      assertThat(mv.statistics().snapshot().inferenceCount()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aRequestThatAsksForItsTimingGetsEachStepsUnderItsOwn() throws Exception {
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = load(env)) {
+      ModelVersion mv = r.resolve("ens", "");
+      List<InferenceRequest> steps = new ArrayList<>();
+      EnsembleRunner runner =
+          new EnsembleRunner(
+              (step, nesting) -> {
+                steps.add(step);
+                return CompletableFuture.completedFuture(timedAnswerOfA(2.5e-7));
+              });
+      RequestOptions timed =
+          new RequestOptions(0, 0, RequestOptions.SloClass.STANDARD, true, false);
+      InferenceResponse out = submit(runner, mv, 0, timed).get(30, TimeUnit.SECONDS);
+      // the client's timing is priced: so is each step's (by its own model)
+      assertThat(steps).singleElement().satisfies(s -> assertThat(s.options().costUsd()).isTrue());
+      RequestTiming t = Objects.requireNonNull(out.timing());
+      assertThat(t.queueMicros()).isEqualTo(300);
+      assertThat(t.computeMicros()).isEqualTo(900);
+      assertThat(t.batchRows()).isZero();
+      assertThat(t.requestRows()).isEqualTo(1);
+      assertThat(t.cacheHit()).isFalse();
+      assertThat(t.costUsd()).isEqualTo(2.5e-7);
+      assertThat(t.ensembleSteps())
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.step()).isZero();
+                assertThat(s.model()).isEqualTo("a");
+                assertThat(s.version()).isEqualTo("1");
+                assertThat(s.startMicros()).isLessThanOrEqualTo(t.totalMicros());
+                assertThat(s.timing().queueMicros()).isEqualTo(300);
+                assertThat(s.timing().batchRows()).isEqualTo(4);
+              });
+      Map<String, Object> p = t.parameters();
+      assertThat(p)
+          .containsEntry("queue_us", 300L)
+          .containsEntry("compute_us", 900L)
+          .containsEntry("cost_usd", 2.5e-7)
+          .containsEntry("step.0.model", "a")
+          .containsEntry("step.0.version", "1")
+          .containsEntry("step.0.queue_us", 300L)
+          .containsEntry("step.0.compute_us", 900L)
+          .containsEntry("step.0.batch_rows", 4)
+          .containsEntry("step.0.request_rows", 1)
+          .containsEntry("step.0.total_us", 1250L)
+          .containsEntry("step.0.cache_hit", false)
+          .containsEntry("step.0.cost_usd", 2.5e-7)
+          .containsKey("step.0.start_us");
+    }
+  }
+
+  @Test
+  void maxInflightRequestsBoundsAStepOverAllRequestsAndAWaitingStepOfAnEndedRequestNeverRuns()
+      throws Exception {
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = load(env, "max-inflight-requests: 1")) {
+      ModelVersion mv = r.resolve("ens", "");
+      assertThat(Objects.requireNonNull(mv.config().ensemble()).maxInflightRequests()).isEqualTo(1);
+      List<CompletableFuture<InferenceResponse>> sent =
+          java.util.Collections.synchronizedList(new ArrayList<>());
+      EnsembleRunner runner =
+          new EnsembleRunner(
+              (step, nesting) -> {
+                CompletableFuture<InferenceResponse> f = new CompletableFuture<>();
+                sent.add(f);
+                return f;
+              });
+      CompletableFuture<InferenceResponse> first = submit(runner, mv, 0);
+      CompletableFuture<InferenceResponse> second = submit(runner, mv, 0);
+      CompletableFuture<InferenceResponse> third = submit(runner, mv, 0);
+      assertThat(sent).hasSize(1); // the others wait for room at step 0
+      assertThat(third.cancel(false)).isTrue(); // the client of the third goes away meanwhile
+
+      sent.get(0).complete(answerOfA());
+      assertThat(first.get(30, TimeUnit.SECONDS).outputs()).hasSize(1);
+      assertThat(sent).hasSize(2); // the second's step got the room the first's gave back
+
+      sent.get(1).complete(answerOfA());
+      assertThat(second.get(30, TimeUnit.SECONDS).outputs()).hasSize(1);
+      assertThat(sent).hasSize(2); // the third's step never ran: its request had ended
+
+      // and its room was given back: a new request's step starts at once
+      CompletableFuture<InferenceResponse> fourth = submit(runner, mv, 0);
+      assertThat(sent).hasSize(3);
+      sent.get(2).completeExceptionally(InferenceException.internal("stop", null));
+      assertThatThrownBy(() -> fourth.get(30, TimeUnit.SECONDS))
+          .cause()
+          .hasMessageContaining("stop");
+      CompletableFuture<InferenceResponse> fifth = submit(runner, mv, 0);
+      assertThat(sent).hasSize(4); // a failed step gives its room back too
+      sent.get(3).complete(answerOfA());
+      assertThat(fifth.get(30, TimeUnit.SECONDS).outputs()).hasSize(1);
+      assertThat(mv.statistics().snapshot().success().count()).isEqualTo(3);
+    }
+  }
+
+  @Test
+  void aNegativeMaxInflightRequestsIsALoadErrorNamingTheField() throws Exception {
+    try (SchedulerEnvironment env = SchedulerEnvironment.system();
+        ModelRepository r = load(env, "max-inflight-requests: -1")) {
+      assertThatThrownBy(() -> r.resolve("ens", "")).isInstanceOf(InferenceException.class);
+      assertThat(r.index())
+          .filteredOn(row -> row.name().equals("ens"))
+          .first()
+          .satisfies(
+              row ->
+                  assertThat(row.reason())
+                      .contains("field 'ensemble.max-inflight-requests': must be >= 0"));
     }
   }
 }

@@ -13,7 +13,8 @@ import java.util.List;
  * classifier {@code classify} ({@code FEATURES} [n, 4] to {@code SCORES} [n, 3] = FEATURES · W and
  * {@code LABEL} INT64 [n, 1], the best class), and the ensemble {@code scale_classify} over them,
  * configured by Triton's config.pbtxt ({@code platform: "ensemble"}, {@code ensemble_scheduling})
- * or, as {@code scale_classify_yaml}, by Fulcrum's config.yaml. Stateless.
+ * or, as {@code scale_classify_yaml}, by Fulcrum's config.yaml; and a later {@code scale} whose
+ * output is FP64 ({@link #scaleFp64}), a reload of it that the ensemble no longer fits. Stateless.
  */
 public final class EnsembleModels {
   public static final String SCALE = "scale";
@@ -49,6 +50,53 @@ public final class EnsembleModels {
         .floatInitializer("one", new long[0], 1f)
         .node("Mul", List.of("RAW", "two"), List.of("doubled"))
         .node("Sub", List.of("doubled", "one"), List.of("SCALED"));
+  }
+
+  /**
+   * A later {@code scale} as a team's change of the preprocessing model makes one: the same
+   * computation, its output {@code SCALED} cast to FP64, which {@code classify}'s FP32 {@code
+   * FEATURES} cannot take ({@link #SCALE_FP64_PBTXT} is its configuration).
+   */
+  public static OnnxModelBuilder scaleFp64() {
+    return OnnxModelBuilder.create(SCALE)
+        .input("RAW", DataType.FP32, D, 4)
+        .output("SCALED", DataType.FP64, D, 4)
+        .floatInitializer("two", new long[0], 2f)
+        .floatInitializer("one", new long[0], 1f)
+        .node("Mul", List.of("RAW", "two"), List.of("doubled"))
+        .node("Sub", List.of("doubled", "one"), List.of("single"))
+        .node(
+            "Cast",
+            List.of("single"),
+            List.of("SCALED"),
+            OnnxModelBuilder.intAttr("to", OnnxModelBuilder.onnxType(DataType.FP64).getNumber()));
+  }
+
+  /** {@code scale}'s config.pbtxt. */
+  public static final String SCALE_PBTXT =
+      """
+      name: "scale"
+      platform: "onnxruntime_onnx"
+      max_batch_size: 8
+      input [ { name: "RAW" data_type: TYPE_FP32 dims: [ 4 ] } ]
+      output [ { name: "SCALED" data_type: TYPE_FP32 dims: [ 4 ] } ]
+      dynamic_batching { max_queue_delay_microseconds: 100 }
+      instance_group [ { count: 1 kind: KIND_CPU } ]
+      """;
+
+  /** The config.pbtxt of {@link #scaleFp64}: {@code SCALED} is TYPE_FP64. */
+  public static final String SCALE_FP64_PBTXT =
+      SCALE_PBTXT.replace("\"SCALED\" data_type: TYPE_FP32", "\"SCALED\" data_type: TYPE_FP64");
+
+  /**
+   * Writes {@code model} as {@code scale}'s version {@code version}, with {@code pbtxt} as scale's
+   * configuration: a reload of the preprocessing model (e.g. {@link #scaleFp64} and {@link
+   * #SCALE_FP64_PBTXT}, or {@link #scale} and {@link #SCALE_PBTXT} to undo it).
+   */
+  public static void writeScale(Path repo, String version, OnnxModelBuilder model, String pbtxt)
+      throws IOException {
+    model.write(repo.resolve(SCALE).resolve(version).resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(repo.resolve(SCALE).resolve("config.pbtxt"), pbtxt);
   }
 
   /** The classifier: SCORES = FEATURES · W, LABEL = argmax over the classes. */
@@ -137,19 +185,7 @@ public final class EnsembleModels {
    * @return {@code repo}
    */
   public static Path write(Path repo) throws IOException {
-    scale()
-        .write(repo.resolve(SCALE).resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
-    Files.writeString(
-        repo.resolve(SCALE).resolve("config.pbtxt"),
-        """
-        name: "scale"
-        platform: "onnxruntime_onnx"
-        max_batch_size: 8
-        input [ { name: "RAW" data_type: TYPE_FP32 dims: [ 4 ] } ]
-        output [ { name: "SCALED" data_type: TYPE_FP32 dims: [ 4 ] } ]
-        dynamic_batching { max_queue_delay_microseconds: 100 }
-        instance_group [ { count: 1 kind: KIND_CPU } ]
-        """);
+    writeScale(repo, TestModels.VERSION, scale(), SCALE_PBTXT);
     classify()
         .write(
             repo.resolve(CLASSIFY).resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));

@@ -1,7 +1,9 @@
 package dev.fulcrum.core.inference;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Where one request's time and money went, for a request that asked ({@code timing: true}): set by
@@ -26,6 +28,12 @@ import java.util.Map;
  *     version's cost per prediction over the last 10 seconds (what {@code /slo} reports as the
  *     {@code 10s} window's {@code cost_per_million_usd} / 10^6, refreshed at most once a second);
  *     NaN (not written) when no price is configured
+ * @param ensembleSteps an ensemble's request: the steps it ran, in the configuration's order, each
+ *     with its model's own timing (written as {@code step.<i>.<name>}, {@code i} the step's index
+ *     in the ensemble's configuration); empty for any other model's request. For an ensemble the
+ *     fields above are its steps' added up ({@code queue_us}, {@code compute_us}, {@code cost_usd};
+ *     {@code cache_hit} when every step was a hit), {@code batch_rows} 0 (it runs no pass of its
+ *     own) and {@code total_us} its own
  */
 public record RequestTiming(
     long queueMicros,
@@ -35,7 +43,8 @@ public record RequestTiming(
     int requestRows,
     long totalMicros,
     boolean cacheHit,
-    double costUsd) {
+    double costUsd,
+    List<EnsembleStep> ensembleSteps) {
 
   /** The response parameter names. */
   public static final String QUEUE_US = "queue_us";
@@ -47,6 +56,85 @@ public record RequestTiming(
   public static final String TOTAL_US = "total_us";
   public static final String CACHE_HIT = "cache_hit";
   public static final String COST_USD = "cost_usd";
+
+  /** The prefix of an ensemble step's parameters: {@code step.<i>.}. */
+  public static final String STEP = "step";
+
+  public static final String MODEL = "model";
+  public static final String VERSION = "version";
+  public static final String START_US = "start_us";
+
+  public RequestTiming {
+    ensembleSteps = List.copyOf(ensembleSteps);
+  }
+
+  /** The timing of a request that is not an ensemble's (no steps). */
+  public RequestTiming(
+      long queueMicros,
+      long computeMicros,
+      long stepsMicros,
+      int batchRows,
+      int requestRows,
+      long totalMicros,
+      boolean cacheHit,
+      double costUsd) {
+    this(
+        queueMicros,
+        computeMicros,
+        stepsMicros,
+        batchRows,
+        requestRows,
+        totalMicros,
+        cacheHit,
+        costUsd,
+        List.of());
+  }
+
+  /**
+   * One step of an ensemble's request, as it ran. Immutable.
+   *
+   * @param step the step's index in the ensemble's configuration ({@code ensemble_scheduling.step})
+   * @param model the model it called
+   * @param version the version of that model that answered
+   * @param startMicros {@code start_us}: the ensemble request's admission to this step's request
+   *     being submitted to its model (the steps before it, and the ensemble's own hand-offs)
+   * @param timing the step's own timing, as its model measured it (an ensemble's, with its steps)
+   */
+  public record EnsembleStep(
+      int step, String model, String version, long startMicros, RequestTiming timing) {
+    public EnsembleStep {
+      Objects.requireNonNull(model, "model");
+      Objects.requireNonNull(version, "version");
+      Objects.requireNonNull(timing, "timing");
+    }
+  }
+
+  /**
+   * The timing of an ensemble's request from its steps': queue, compute and cost added up (NaN when
+   * no step was priced), {@code batch_rows} 0.
+   *
+   * @param requestRows the ensemble request's rows
+   * @param totalNanos its admission to its answer
+   * @param steps the steps it ran, in the configuration's order
+   */
+  public static RequestTiming ofEnsemble(
+      int requestRows, long totalNanos, List<EnsembleStep> steps) {
+    long queue = 0;
+    long compute = 0;
+    boolean allHit = !steps.isEmpty();
+    double cost = Double.NaN;
+    for (EnsembleStep s : steps) {
+      RequestTiming t = s.timing();
+      queue += t.queueMicros;
+      compute += t.computeMicros;
+      allHit &= t.cacheHit;
+      if (t.priced()) {
+        cost = Double.isNaN(cost) ? t.costUsd : cost + t.costUsd;
+      }
+    }
+    return new RequestTiming(
+        queue, compute, 0, 0, requestRows, micros(totalNanos), allHit, cost, steps);
+  }
 
   /**
    * A request answered by a pass, its times in nanoseconds on the scheduler's clock.
@@ -77,8 +165,11 @@ public record RequestTiming(
 
   /**
    * Its response parameters, in the order the transports write them: {@code steps_us} only for a
-   * pipeline's request (steps taken), {@code cost_usd} only when priced; values {@code Long},
-   * {@code Integer}, {@code Boolean} and {@code Double}, as each codec writes any parameter.
+   * pipeline's request (steps taken), {@code cost_usd} only when priced, then an ensemble's steps,
+   * each as {@code step.<i>.model}, {@code .version} (strings), {@code .start_us} and its own
+   * timing's parameters under the same prefix (a nested ensemble's steps as {@code
+   * step.<i>.step.<j>.*}); values {@code Long}, {@code Integer}, {@code Boolean}, {@code Double}
+   * and {@code String}, as each codec writes any parameter.
    */
   public Map<String, Object> parameters() {
     Map<String, Object> p = new LinkedHashMap<>();
@@ -93,6 +184,13 @@ public record RequestTiming(
     p.put(CACHE_HIT, cacheHit);
     if (priced()) {
       p.put(COST_USD, costUsd);
+    }
+    for (EnsembleStep s : ensembleSteps) {
+      String prefix = STEP + "." + s.step() + ".";
+      p.put(prefix + MODEL, s.model());
+      p.put(prefix + VERSION, s.version());
+      p.put(prefix + START_US, s.startMicros());
+      s.timing().parameters().forEach((k, v) -> p.put(prefix + k, v));
     }
     return p;
   }
@@ -112,7 +210,8 @@ public record RequestTiming(
         requestRows,
         totalMicros,
         cacheHit,
-        costUsd);
+        costUsd,
+        ensembleSteps);
   }
 
   /** These times with the total replaced (a pipeline's, counted from its own admission). */
@@ -125,7 +224,8 @@ public record RequestTiming(
         requestRows,
         micros(nanos),
         cacheHit,
-        costUsd);
+        costUsd,
+        ensembleSteps);
   }
 
   /** These times with the request's cost, from the version's cost per prediction (NaN: none). */
@@ -138,7 +238,8 @@ public record RequestTiming(
         requestRows,
         totalMicros,
         cacheHit,
-        requestRows * usdPerPrediction);
+        requestRows * usdPerPrediction,
+        ensembleSteps);
   }
 
   /**

@@ -162,6 +162,23 @@ public final class ModelStatistics implements SchedulerObserver {
     lastInference = wallClockMillis.getAsLong();
   }
 
+  /**
+   * An ensemble's request succeeded, as Triton counts one: one execution of {@code rows}
+   * inferences, whose compute is its steps' (their models' passes, added up), under its batch size.
+   * Not a {@link SchedulerObserver} event: an ensemble's request holds no instance, so the live
+   * accounting must not count that compute as the machine's time a second time (its composing
+   * models' passes are counted there).
+   */
+  public void ensembleDone(int rows, long computeInferNanos) {
+    inferences.add(rows);
+    executions.increment();
+    PerBatch b = batches.computeIfAbsent(rows, k -> new PerBatch());
+    b.input.add(0);
+    b.infer.add(computeInferNanos);
+    b.output.add(0);
+    lastInference = wallClockMillis.getAsLong();
+  }
+
   @Override
   public void stagesDone(long preprocessNanos, long postprocessNanos) {
     preprocess.add(preprocessNanos);

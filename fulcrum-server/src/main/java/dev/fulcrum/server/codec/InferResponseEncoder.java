@@ -220,7 +220,9 @@ public final class InferResponseEncoder {
   /**
    * The {@code Server-Timing} header's value for a timing (W3C Server Timing: durations in
    * milliseconds), e.g. {@code queue;dur=0.120, compute;dur=0.850, total;dur=1.020}; a pipeline's
-   * steps as {@code steps}, a cache hit as {@code cache;desc=hit}.
+   * steps as {@code steps}, a cache hit as {@code cache;desc=hit}, and an ensemble's steps each as
+   * {@code step<i>;desc="<model> v<version>";dur=<its total>} ({@code i} its index in the
+   * ensemble's configuration), after the ensemble's own figures.
    */
   public static String serverTiming(RequestTiming t) {
     StringBuilder b = new StringBuilder(96);
@@ -233,7 +235,28 @@ public final class InferResponseEncoder {
     if (t.cacheHit()) {
       b.append(", cache;desc=hit");
     }
+    for (RequestTiming.EnsembleStep s : t.ensembleSteps()) {
+      b.append(", step").append(s.step()).append(";desc=\"");
+      quoted(b, s.model());
+      b.append(" v");
+      quoted(b, s.version());
+      appendMillis(b.append("\";dur="), s.timing().totalMicros());
+    }
     return b.toString();
+  }
+
+  /**
+   * Appends text inside an HTTP quoted-string: {@code "} and a backslash escaped, a character a
+   * header may not carry as {@code ?}.
+   */
+  private static void quoted(StringBuilder b, String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '"' || c == '\\') {
+        b.append('\\');
+      }
+      b.append(c >= 0x20 && c < 0x7f ? c : '?');
+    }
   }
 
   private static void duration(StringBuilder b, String name, long micros) {

@@ -16,8 +16,10 @@ import org.jspecify.annotations.Nullable;
  * One traced inference request: when it began, its parent (the caller's span, or none), and, once
  * answered, its spans: a SERVER span from the handler's start to the answer's encoding, with a
  * {@code queue} and a {@code compute} child placed from the times the core measured ({@link
- * RequestTiming}). Made by the transport's thread (the connection's event loop) when it answers;
- * not shared between threads after that.
+ * RequestTiming}); an ensemble's request has a {@code step <i> <model>} child per step instead,
+ * each with its own {@code queue} and {@code compute} (or, for a step that is itself an ensemble,
+ * its steps). Made by the transport's thread (the connection's event loop) when it answers; not
+ * shared between threads after that.
  */
 public final class TracedRequest {
   /**
@@ -57,6 +59,7 @@ public final class TracedRequest {
   static final AttributeKey<Boolean> CACHE_HIT = AttributeKey.booleanKey("fulcrum.cache_hit");
   static final AttributeKey<Long> STEPS_US = AttributeKey.longKey("fulcrum.steps_us");
   static final AttributeKey<Double> COST_USD = AttributeKey.doubleKey("fulcrum.cost_usd");
+  static final AttributeKey<Long> ENSEMBLE_STEP = AttributeKey.longKey("fulcrum.ensemble.step");
   static final AttributeKey<String> HTTP_METHOD = AttributeKey.stringKey("http.request.method");
   static final AttributeKey<String> HTTP_ROUTE = AttributeKey.stringKey("http.route");
   static final AttributeKey<Long> HTTP_STATUS = AttributeKey.longKey("http.response.status_code");
@@ -223,9 +226,7 @@ public final class TracedRequest {
         priced = true;
         cost += t.costUsd();
       }
-      if (!t.cacheHit()) {
-        children += 2;
-      }
+      children += children(t);
     }
     if (timed > 0) {
       b.setAttribute(REQUEST_ROWS, rows).setAttribute(CACHE_HIT, allHit);
@@ -249,30 +250,81 @@ public final class TracedRequest {
     Context inServer = parent.with(server);
     for (InferenceResponse r : responses) {
       RequestTiming t = r.timing();
-      if (t == null || t.cacheHit()) {
+      if (t == null) {
         continue;
       }
       // The core's times are durations from the request's admission to its answer: admission is
       // placed that long before the answer reached this thread (never before the span's start).
       long ready = Math.min(Math.max(readyNanos, startNanos), endNanos);
       long admitted = Math.max(startNanos, ready - t.totalMicros() * 1000);
-      long queueEnd = Math.min(admitted + t.queueMicros() * 1000, ready);
-      long computeEnd = Math.min(queueEnd + t.computeMicros() * 1000, ready);
-      child("queue", inServer, admitted).end(tracing.epochNanos(queueEnd), TimeUnit.NANOSECONDS);
-      child("compute", inServer, queueEnd)
-          .setAttribute(BATCH_ROWS, (long) t.batchRows())
-          .setAttribute(REQUEST_ROWS, (long) t.requestRows())
-          .end(tracing.epochNanos(computeEnd), TimeUnit.NANOSECONDS);
+      children(t, inServer, admitted, ready);
     }
     server.end(tracing.epochNanos(endNanos), TimeUnit.NANOSECONDS);
   }
 
-  private Span child(String name, Context inServer, long from) {
+  /** How many spans {@link #children(RequestTiming, Context, long, long)} makes for {@code t}. */
+  private static int children(RequestTiming t) {
+    if (t.ensembleSteps().isEmpty()) {
+      return t.cacheHit() ? 0 : 2;
+    }
+    int n = 0;
+    for (RequestTiming.EnsembleStep s : t.ensembleSteps()) {
+      n += 1 + children(s.timing());
+    }
+    return n;
+  }
+
+  /**
+   * The spans under {@code parent} of a request admitted at {@code admitted} and answered by {@code
+   * end}: its {@code queue} and {@code compute} (none for a cache hit), or an ensemble's steps,
+   * each placed {@code start_us} after the ensemble's admission for its {@code total_us}, with its
+   * own.
+   */
+  private void children(RequestTiming t, Context parent, long admitted, long end) {
+    if (t.ensembleSteps().isEmpty()) {
+      if (t.cacheHit()) {
+        return;
+      }
+      long queueEnd = Math.min(admitted + t.queueMicros() * 1000, end);
+      long computeEnd = Math.min(queueEnd + t.computeMicros() * 1000, end);
+      child("queue", parent, admitted).end(tracing.epochNanos(queueEnd), TimeUnit.NANOSECONDS);
+      child("compute", parent, queueEnd)
+          .setAttribute(BATCH_ROWS, (long) t.batchRows())
+          .setAttribute(REQUEST_ROWS, (long) t.requestRows())
+          .end(tracing.epochNanos(computeEnd), TimeUnit.NANOSECONDS);
+      return;
+    }
+    for (RequestTiming.EnsembleStep s : t.ensembleSteps()) {
+      RequestTiming st = s.timing();
+      long from = Math.min(admitted + s.startMicros() * 1000, end);
+      long to = Math.min(from + st.totalMicros() * 1000, end);
+      SpanBuilder b =
+          tracing
+              .tracer()
+              .spanBuilder("step " + s.step() + " " + s.model())
+              .setSpanKind(SpanKind.INTERNAL)
+              .setParent(parent)
+              .setStartTimestamp(tracing.epochNanos(from), TimeUnit.NANOSECONDS)
+              .setAttribute(ENSEMBLE_STEP, (long) s.step())
+              .setAttribute(MODEL_NAME, s.model())
+              .setAttribute(MODEL_VERSION, s.version())
+              .setAttribute(REQUEST_ROWS, (long) st.requestRows())
+              .setAttribute(CACHE_HIT, st.cacheHit());
+      if (st.priced()) {
+        b.setAttribute(COST_USD, st.costUsd());
+      }
+      Span step = b.startSpan();
+      children(st, parent.with(step), from, to);
+      step.end(tracing.epochNanos(to), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private Span child(String name, Context parent, long from) {
     return tracing
         .tracer()
         .spanBuilder(name)
         .setSpanKind(SpanKind.INTERNAL)
-        .setParent(inServer)
+        .setParent(parent)
         .setStartTimestamp(tracing.epochNanos(from), TimeUnit.NANOSECONDS)
         .startSpan();
   }

@@ -262,6 +262,23 @@ class InferResponseEncoderTest {
         .isEqualTo("queue;dur=0.000, compute;dur=0.000, total;dur=0.040, cache;desc=hit");
   }
 
+  @Test
+  void anEnsemblesStepsFollowItsOwnFiguresInServerTiming() {
+    RequestTiming scale = new RequestTiming(100, 400, 0, 4, 2, 600, false, Double.NaN);
+    RequestTiming classify = new RequestTiming(200, 300, 0, 2, 2, 550, false, Double.NaN);
+    RequestTiming ensemble =
+        RequestTiming.ofEnsemble(
+            2,
+            1_400_000,
+            List.of(
+                new RequestTiming.EnsembleStep(0, "scale", "1", 0, scale),
+                new RequestTiming.EnsembleStep(1, "a\"b", "2", 700, classify)));
+    assertThat(InferResponseEncoder.serverTiming(ensemble))
+        .isEqualTo(
+            "queue;dur=0.300, compute;dur=0.700, total;dur=1.400,"
+                + " step0;desc=\"scale v1\";dur=0.600, step1;desc=\"a\\\"b v2\";dur=0.550");
+  }
+
   private static String jackson(DecodedInferRequest request, InferenceResponse response)
       throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();

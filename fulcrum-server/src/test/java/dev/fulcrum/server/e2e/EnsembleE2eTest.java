@@ -8,7 +8,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.repository.ControlMode;
+import dev.fulcrum.core.repository.ModelRepository;
+import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
+import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
 import dev.fulcrum.server.grpc.proto.ModelEnsembling;
@@ -16,12 +21,20 @@ import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelMetadataRequest;
 import dev.fulcrum.server.grpc.proto.ModelMetadataResponse;
+import dev.fulcrum.server.grpc.proto.ModelReadyRequest;
+import dev.fulcrum.server.grpc.proto.ModelStatistics;
 import dev.fulcrum.server.grpc.proto.ModelStatisticsRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexRequest;
+import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
+import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
 import dev.fulcrum.testkit.EnsembleModels;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,8 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
  * A Triton ensemble over real sockets: the testkit's {@code scale} (a preprocessing ONNX model)
  * feeding {@code classify}, chained by {@code scale_classify} (Triton's config.pbtxt) and {@code
  * scale_classify_yaml} (config.yaml). Answers over REST and gRPC, readiness, metadata, the
- * configuration in Triton's form, the statistics of the ensemble and of its composing models, and a
- * bad input. Nothing here asserts a duration.
+ * configuration in Triton's form, the statistics of the ensemble (counted as Triton counts an
+ * ensemble's) and of its composing models, a request's timing step by step, a bad input, and a
+ * composing model reloaded so that the ensemble no longer fits it. Nothing here asserts a duration.
  */
 class EnsembleE2eTest {
   @TempDir static Path repo;
@@ -126,6 +140,189 @@ class EnsembleE2eTest {
     JsonNode outputs = E2eServer.JSON.readTree(r.body()).get("outputs");
     assertThat(outputs).hasSize(1);
     assertThat(outputs.get(0).get("name").asText()).isEqualTo("LABEL");
+  }
+
+  /** A one-row ModelInfer request of the ensemble, ROW0 as its INPUT. */
+  private static ModelInferRequest.Builder grpcRequest(String model) {
+    ModelInferRequest.InferInputTensor.Builder in =
+        ModelInferRequest.InferInputTensor.newBuilder()
+            .setName(EnsembleModels.INPUT)
+            .setDatatype("FP32")
+            .addShape(1)
+            .addShape(4);
+    InferTensorContents.Builder c = InferTensorContents.newBuilder();
+    for (float f : ROW0) {
+      c.addFp32Contents(f);
+    }
+    return ModelInferRequest.newBuilder().setModelName(model).addInputs(in.setContents(c));
+  }
+
+  private static JsonNode restStats(E2eServer on, String model) throws Exception {
+    HttpResponse<byte[]> r = on.get("/v2/models/" + model + "/stats");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    return E2eServer.JSON.readTree(r.body()).get("model_stats").get(0);
+  }
+
+  private static ModelStatistics grpcStats(String model) {
+    return GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+        .modelStatistics(ModelStatisticsRequest.newBuilder().setName(model).build())
+        .getModelStats(0);
+  }
+
+  @Test
+  void theStatisticsCountAnEnsembleRequestAsTritonDoes() throws Exception {
+    // Triton's ensemble scheduler: a success is one execution of its rows (inference_count +2 for
+    // a request of 2 rows), with a queue (its own wait before its first step) and a compute (its
+    // steps' compute, added up), and a batch_stats entry under its batch size
+    String model = EnsembleModels.ENSEMBLE_YAML;
+    JsonNode before = restStats(server, model);
+    HttpResponse<byte[]> r = server.post(inferPath(model), body(""));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode after = restStats(server, model);
+    assertThat(after.get("inference_count").asLong())
+        .isEqualTo(before.get("inference_count").asLong() + 2);
+    assertThat(after.get("execution_count").asLong())
+        .isEqualTo(before.get("execution_count").asLong() + 1);
+    assertThat(after.get("last_inference").asLong()).isPositive();
+    for (String phase : List.of("success", "queue", "compute_input", "compute_infer")) {
+      assertThat(after.get("inference_stats").get(phase).get("count").asLong())
+          .as(phase)
+          .isEqualTo(before.get("inference_stats").get(phase).get("count").asLong() + 1);
+    }
+    assertThat(after.get("batch_stats").findValuesAsText("batch_size")).contains("2");
+
+    ModelStatistics g0 = grpcStats(model);
+    GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+        .withDeadlineAfter(60, TimeUnit.SECONDS)
+        .modelInfer(grpcRequest(model).build());
+    ModelStatistics g1 = grpcStats(model);
+    assertThat(g1.getInferenceCount()).isEqualTo(g0.getInferenceCount() + 1);
+    assertThat(g1.getExecutionCount()).isEqualTo(g0.getExecutionCount() + 1);
+    assertThat(g1.getInferenceStats().getQueue().getCount())
+        .isEqualTo(g0.getInferenceStats().getQueue().getCount() + 1);
+    assertThat(g1.getInferenceStats().getComputeInfer().getCount())
+        .isEqualTo(g0.getInferenceStats().getComputeInfer().getCount() + 1);
+    assertThat(g1.getInferenceStats().getComputeInfer().getNs())
+        .isGreaterThanOrEqualTo(g0.getInferenceStats().getComputeInfer().getNs());
+  }
+
+  @Test
+  void theTimingParameterSaysWhereEachStepsTimeWentOverRestAndGrpc() throws Exception {
+    HttpResponse<byte[]> r =
+        server.post(inferPath(EnsembleModels.ENSEMBLE), body(",\"parameters\":{\"timing\":true}"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode p = E2eServer.JSON.readTree(r.body()).get("parameters");
+    assertThat(p).as(text(r)).isNotNull();
+    assertThat(p.get("step.0.model").asText()).isEqualTo(EnsembleModels.SCALE);
+    assertThat(p.get("step.0.version").asText()).isEqualTo("1");
+    assertThat(p.get("step.1.model").asText()).isEqualTo(EnsembleModels.CLASSIFY);
+    for (String field :
+        List.of("start_us", "queue_us", "compute_us", "batch_rows", "request_rows", "total_us")) {
+      assertThat(p.get("step.0." + field).isIntegralNumber()).as(field).isTrue();
+      assertThat(p.get("step.1." + field).isIntegralNumber()).as(field).isTrue();
+    }
+    assertThat(p.get("step.1.request_rows").asInt()).isEqualTo(2);
+    assertThat(p.get("step.1.start_us").asLong())
+        .isGreaterThanOrEqualTo(p.get("step.0.start_us").asLong());
+    // the ensemble's own: its steps' queue and compute added up, no pass of its own
+    assertThat(p.get("queue_us").asLong())
+        .isEqualTo(p.get("step.0.queue_us").asLong() + p.get("step.1.queue_us").asLong());
+    assertThat(p.get("compute_us").asLong())
+        .isEqualTo(p.get("step.0.compute_us").asLong() + p.get("step.1.compute_us").asLong());
+    assertThat(p.get("batch_rows").asInt()).isZero();
+    assertThat(p.get("request_rows").asInt()).isEqualTo(2);
+    assertThat(r.headers().firstValue("Server-Timing").orElseThrow())
+        .startsWith("queue;dur=")
+        .contains("step0;desc=\"scale v1\";dur=")
+        .contains("step1;desc=\"classify v1\";dur=");
+
+    ModelInferResponse g =
+        GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .modelInfer(
+                grpcRequest(EnsembleModels.ENSEMBLE)
+                    .putParameters("timing", InferParameter.newBuilder().setBoolParam(true).build())
+                    .build());
+    Map<String, InferParameter> gp = g.getParametersMap();
+    assertThat(gp.get("step.0.model").getStringParam()).isEqualTo(EnsembleModels.SCALE);
+    assertThat(gp.get("step.1.model").getStringParam()).isEqualTo(EnsembleModels.CLASSIFY);
+    assertThat(gp.get("step.1.version").getStringParam()).isEqualTo("1");
+    assertThat(gp.get("step.1.request_rows").getInt64Param()).isEqualTo(1);
+    assertThat(gp.get("compute_us").getInt64Param())
+        .isEqualTo(
+            gp.get("step.0.compute_us").getInt64Param()
+                + gp.get("step.1.compute_us").getInt64Param());
+    assertThat(gp.get("step.0.cache_hit").getBoolParam()).isFalse();
+
+    // a request that does not ask gets none
+    HttpResponse<byte[]> plain = server.post(inferPath(EnsembleModels.ENSEMBLE), body(""));
+    assertThat(E2eServer.JSON.readTree(plain.body()).get("parameters")).isNull();
+    assertThat(plain.headers().firstValue("Server-Timing")).isEmpty();
+  }
+
+  @Test
+  void aComposingModelReloadedToAnotherOutputTypeTakesTheEnsemblesOutOfReady(@TempDir Path own)
+      throws Exception {
+    // the team ships a scale whose SCALED is FP64: the reload is taken (scale's own clients may
+    // want it), and both ensembles that feed SCALED to classify's FP32 FEATURES say they no
+    // longer fit, in their readiness, the index and their requests' error, until scale fits again
+    EnsembleModels.write(own);
+    try (E2eServer s =
+            E2eServer.start(
+                own,
+                HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+                new OnnxRuntimeBackend(),
+                null,
+                new ModelRepository.Settings(
+                    ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)));
+        E2eServer.GrpcPort port = s.startGrpc()) {
+      var stub = GRPCInferenceServiceGrpc.newBlockingStub(port.channel);
+      String e = EnsembleModels.ENSEMBLE;
+      assertThat(s.get("/v2/models/" + e + "/ready").statusCode()).isEqualTo(200);
+
+      EnsembleModels.writeScale(
+          own, "2", EnsembleModels.scaleFp64(), EnsembleModels.SCALE_FP64_PBTXT);
+      HttpResponse<byte[]> load = s.post("/v2/repository/models/scale/load", "");
+      assertThat(load.statusCode()).as(text(load)).isEqualTo(200);
+
+      String why = "FP64, but FP32 is expected by input 'FEATURES' of model 'classify'";
+      assertThat(s.get("/v2/models/" + e + "/ready").statusCode()).isEqualTo(503);
+      assertThat(stub.modelReady(ModelReadyRequest.newBuilder().setName(e).build()).getReady())
+          .isFalse();
+      JsonNode index = E2eServer.JSON.readTree(s.post("/v2/repository/index", "").body());
+      for (String ensemble : List.of(e, EnsembleModels.ENSEMBLE_YAML)) {
+        JsonNode row = null;
+        for (JsonNode n : index) {
+          if (n.get("name").asText().equals(ensemble)) {
+            row = n;
+          }
+        }
+        assertThat(row).as(index.toString()).isNotNull();
+        assertThat(row.get("state").asText()).isEqualTo("UNAVAILABLE");
+        assertThat(row.get("reason").asText())
+            .contains("a composing model changed after the ensemble loaded")
+            .contains(why);
+      }
+      RepositoryIndexResponse.ModelIndex grpcRow =
+          stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance()).getModelsList().stream()
+              .filter(m -> m.getName().equals(e))
+              .findFirst()
+              .orElseThrow();
+      assertThat(grpcRow.getState()).isEqualTo("UNAVAILABLE");
+      assertThat(grpcRow.getReason()).contains(why);
+      HttpResponse<byte[]> refused = s.post(inferPath(e), body(""));
+      assertThat(refused.statusCode()).as(text(refused)).isEqualTo(503);
+      assertThat(error(refused)).contains(why);
+
+      // scale fits again: so do the ensembles
+      EnsembleModels.writeScale(own, "3", EnsembleModels.scale(), EnsembleModels.SCALE_PBTXT);
+      stub.repositoryModelLoad(
+          RepositoryModelLoadRequest.newBuilder().setModelName("scale").build());
+      assertThat(s.get("/v2/models/" + e + "/ready").statusCode()).isEqualTo(200);
+      HttpResponse<byte[]> ok = s.post(inferPath(e), body(""));
+      assertThat(ok.statusCode()).as(text(ok)).isEqualTo(200);
+      assertScores(output(ok, EnsembleModels.SCORES));
+    }
   }
 
   @Test

@@ -211,6 +211,51 @@ class TracingTest {
   }
 
   @Test
+  void anEnsemblesRequestHasAStepSpanPerStepWithItsQueueAndComputeUnderIt() throws Exception {
+    Tracing t = tracing(0, -1);
+    TracedRequest r = t.begin("m", SAMPLED, null, TracedRequest.Protocol.GRPC);
+    assertThat(r).isNotNull();
+    Thread.sleep(2);
+    // 1400 us in all: scale from 0 for 600 us, then classify from 700 us for 550 us
+    RequestTiming ensemble =
+        RequestTiming.ofEnsemble(
+            1,
+            1_400_000,
+            List.of(
+                new RequestTiming.EnsembleStep(
+                    0, "scale", "1", 0, RequestTiming.ofPass(100_000, 400_000, 4, 1, 600_000)),
+                new RequestTiming.EnsembleStep(
+                    1,
+                    "classify",
+                    "3",
+                    700,
+                    RequestTiming.ofPass(200_000, 300_000, 2, 1, 550_000))));
+    r.endGrpc("m", "", 0, false, answer(ensemble), System.nanoTime(), null, null);
+    List<SpanData> spans = exporter.getFinishedSpanItems();
+    assertThat(spans).hasSize(7);
+    SpanData server = named(spans, TracedRequest.GRPC_SERVICE + "/ModelInfer");
+    SpanData scale = named(spans, "step 0 scale");
+    SpanData classify = named(spans, "step 1 classify");
+    for (SpanData step : List.of(scale, classify)) {
+      assertThat(step.getParentSpanId()).isEqualTo(server.getSpanId());
+      assertThat(step.getStartEpochNanos()).isGreaterThanOrEqualTo(server.getStartEpochNanos());
+      assertThat(step.getEndEpochNanos()).isLessThanOrEqualTo(server.getEndEpochNanos());
+      List<SpanData> under =
+          spans.stream().filter(x -> x.getParentSpanId().equals(step.getSpanId())).toList();
+      assertThat(under).extracting(SpanData::getName).containsExactlyInAnyOrder("queue", "compute");
+      for (SpanData child : under) {
+        assertThat(child.getStartEpochNanos()).isGreaterThanOrEqualTo(step.getStartEpochNanos());
+        assertThat(child.getEndEpochNanos()).isLessThanOrEqualTo(step.getEndEpochNanos());
+      }
+    }
+    assertThat(classify.getStartEpochNanos()).isGreaterThan(scale.getStartEpochNanos());
+    assertThat(classify.getAttributes().get(TracedRequest.MODEL_NAME)).isEqualTo("classify");
+    assertThat(classify.getAttributes().get(TracedRequest.MODEL_VERSION)).isEqualTo("3");
+    assertThat(classify.getAttributes().get(TracedRequest.ENSEMBLE_STEP)).isEqualTo(1L);
+    assertThat(server.getAttributes().get(TracedRequest.MODEL_NAME)).isEqualTo("m");
+  }
+
+  @Test
   void aCacheHitHasNoQueueOrComputeSpan() {
     Tracing t = tracing(1, -1);
     t.begin("m", null, null, TracedRequest.Protocol.HTTP_JSON)
