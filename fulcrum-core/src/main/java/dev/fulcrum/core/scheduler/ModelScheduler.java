@@ -599,14 +599,39 @@ public final class ModelScheduler implements AutoCloseable {
   }
 
   /**
+   * Where a request waits in this scheduler's queue: its priority level and the queue policy it
+   * meets there (the level's own {@code priority-queue-policy}, else the default one).
+   *
+   * @param level the level's index (0: priority level 1; below {@link #queueLevels()})
+   * @param policy its timeout, timeout action and bound
+   * @param own whether the level has a policy of its own, whose bound counts its requests alone;
+   *     else the default's bound counts the requests of every level without one together
+   */
+  public record QueueRule(int level, SchedulingConfig.QueuePolicy policy, boolean own) {}
+
+  /**
+   * The {@link QueueRule} a request of these options meets, as {@link #submit} would place it.
+   * Throws INVALID_ARGUMENT for a {@code priority} outside 1..priority-levels. Any thread.
+   */
+  public QueueRule queueRule(RequestOptions options) {
+    int level = level(options);
+    return new QueueRule(level, queue.policy(level), queue.ownPolicy(level));
+  }
+
+  /** The queue's priority levels ({@link QueueRule#level()} is below it). Any thread. */
+  public int queueLevels() {
+    return queue.bestEffortLevel() + 1;
+  }
+
+  /**
    * When a request admitted now must have left a queue in front of this scheduler (the sequence
-   * batcher's): now plus its queue timeout as this scheduler takes it (the default queue policy's
-   * {@code default-timeout-microseconds}, not a priority level's, or the request's {@code timeout}
-   * where allowed), or {@link Long#MAX_VALUE} when it has none or the timeout action is not REJECT.
-   * Any thread.
+   * batcher's): now plus its queue timeout as this scheduler takes it (its priority level's queue
+   * policy's {@code default-timeout-microseconds}, or the request's {@code timeout} where allowed),
+   * or {@link Long#MAX_VALUE} when it has none or that policy's timeout action is not REJECT.
+   * Throws INVALID_ARGUMENT for a {@code priority} outside 1..priority-levels. Any thread.
    */
   public long rejectDeadline(RequestOptions options, long now) {
-    SchedulingConfig.QueuePolicy q = policy.defaultQueuePolicy();
+    SchedulingConfig.QueuePolicy q = queue.policy(level(options));
     long micros = timeoutMicros(options, q);
     if (micros <= 0 || q.timeoutAction() != SchedulingConfig.TimeoutAction.REJECT) {
       return Long.MAX_VALUE;

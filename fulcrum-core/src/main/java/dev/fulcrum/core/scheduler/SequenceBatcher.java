@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * with the direct strategy; {@code max-candidate-sequences} with the oldest) until a request with
  * {@code sequence_end} has run or it has had no request for {@code max-sequence-idle-microseconds};
  * a sequence that finds every slot held waits for one (its requests count against {@code
- * max-queue-size}: beyond it they are refused at once, never queued forever). Each sequence sends
+ * max-queue-size}, or their priority level's own {@code priority-queue-policy} bound, as in the
+ * scheduler's queue: beyond it they are refused at once, never queued forever). Each sequence sends
  * one request at a time to the scheduler, in the order they arrived, with the control inputs the
  * model declares filled (START, END, READY, CORRID) and its implicit state (zeros at the start,
  * then what the previous request's state output made); the scheduler's dynamic batcher joins the
@@ -83,6 +84,18 @@ public final class SequenceBatcher implements AutoCloseable {
   /** Requests held here, not yet sent to the scheduler (guarded). */
   private int waiting;
 
+  /** Of {@link #waiting}, those at each priority level (index: the scheduler's; guarded). */
+  private final int[] waitingAt;
+
+  /**
+   * Of {@link #waiting}, those at levels with a queue policy of their own, which the default's
+   * bound does not count (guarded).
+   */
+  private int waitingOwn;
+
+  /** How long the sequences that ended held their slot: the hint for one waiting for a slot. */
+  private final SlotTurnover turnover = new SlotTurnover();
+
   /** Sequences whose slot the idle limit freed, since the version loaded (guarded). */
   private long idleEnded;
 
@@ -116,6 +129,7 @@ public final class SequenceBatcher implements AutoCloseable {
             scheduler.instanceCount(), sequencing.slotsPerInstance(config.maxBatchSize()));
     int q = config.scheduling().maxQueueSize();
     this.maxWaiting = q > 0 ? q : Integer.MAX_VALUE;
+    this.waitingAt = new int[scheduler.queueLevels()];
     this.idleNanos = TimeUnit.MICROSECONDS.toNanos(sequencing.maxSequenceIdleMicros());
     long period = Math.max(1_000_000, Math.min(idleNanos / 10, 100_000_000));
     this.reaper =
@@ -129,6 +143,9 @@ public final class SequenceBatcher implements AutoCloseable {
     final ArrayDeque<Held> pending = new ArrayDeque<>();
     boolean running;
     long lastNanos;
+
+    /** When it took its slot. */
+    long seatedNanos;
 
     /**
      * One of its requests timed out or was cancelled before it ran: the sequence ends once the
@@ -147,9 +164,10 @@ public final class SequenceBatcher implements AutoCloseable {
   }
 
   /**
-   * A request admitted here, with the future its caller holds, when it came, until when it may wait
-   * (its queue timeout, REJECT; {@link Long#MAX_VALUE}: no limit), and once sent the scheduler's
-   * future (to pass a cancellation on). The two mutable fields are guarded by the lock.
+   * A request admitted here, with the future its caller holds, when it came, the queue rule of its
+   * priority level, until when it may wait (its level's queue timeout, REJECT; {@link
+   * Long#MAX_VALUE}: no limit), and once sent the scheduler's future (to pass a cancellation on).
+   * The two mutable fields are guarded by the lock.
    */
   private static final class Held {
     final InferenceRequest request;
@@ -157,6 +175,7 @@ public final class SequenceBatcher implements AutoCloseable {
     final @Nullable Executor answerOn;
     final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
     final long arrivalNanos;
+    final ModelScheduler.QueueRule rule;
     final long deadline;
     @Nullable Sequence sequence;
     @Nullable CompletableFuture<InferenceResponse> sent;
@@ -166,11 +185,13 @@ public final class SequenceBatcher implements AutoCloseable {
         RequestValidator.Validated validated,
         @Nullable Executor answerOn,
         long arrivalNanos,
+        ModelScheduler.QueueRule rule,
         long deadline) {
       this.request = request;
       this.validated = validated;
       this.answerOn = answerOn;
       this.arrivalNanos = arrivalNanos;
+      this.rule = rule;
       this.deadline = deadline;
     }
 
@@ -264,17 +285,20 @@ public final class SequenceBatcher implements AutoCloseable {
   /**
    * Admits a validated request of a sequence; its answer completes the returned future. Throws
    * INVALID_ARGUMENT for a request without a sequence id, of more than one row, or not a start for
-   * a sequence that is not open (Triton's messages); RESOURCE_EXHAUSTED when it would wait (for its
-   * sequence's turn or a slot) and {@code max-queue-size} requests wait here already; UNAVAILABLE
-   * once closed. A request that waits here past its queue timeout (the scheduler's rule: {@code
-   * default-timeout-microseconds}, or its {@code timeout} where allowed; action REJECT) is answered
-   * DEADLINE_EXCEEDED and never runs; cancelling the returned future (its client left) takes a
-   * request that has not been sent out, and passes the cancellation on to the scheduler for one
-   * that has. Either way the request does not run and its sequence ends there, as Triton ends a
-   * sequence whose request timed out or was cancelled: the requests of it that came before still
-   * run, those after are answered (UNAVAILABLE after a timeout, DEADLINE_EXCEEDED for one whose own
-   * queue timeout has passed too, CANCELLED after a cancellation) without running, its slot and
-   * state are freed, and its id's next request must be a start.
+   * a sequence that is not open (Triton's messages), or with a {@code priority} outside the model's
+   * levels; RESOURCE_EXHAUSTED when it would wait (for its sequence's turn or a slot) and the bound
+   * of its priority level is full here (its level's own {@code priority-queue-policy} {@code
+   * max-queue-size}, else the default's, counting the requests waiting here that it counts);
+   * UNAVAILABLE once closed. A request that waits here past its queue timeout (the scheduler's
+   * rule, its priority level's queue policy: {@code default-timeout-microseconds}, or its {@code
+   * timeout} where allowed; action REJECT) is answered DEADLINE_EXCEEDED and never runs; cancelling
+   * the returned future (its client left) takes a request that has not been sent out, and passes
+   * the cancellation on to the scheduler for one that has. Either way the request does not run and
+   * its sequence ends there, as Triton ends a sequence whose request timed out or was cancelled:
+   * the requests of it that came before still run, those after are answered (UNAVAILABLE after a
+   * timeout, DEADLINE_EXCEEDED for one whose own queue timeout has passed too, CANCELLED after a
+   * cancellation) without running, its slot and state are freed, and its id's next request must be
+   * a start.
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
@@ -307,9 +331,15 @@ public final class SequenceBatcher implements AutoCloseable {
       }
     }
     long arrived = ticker.nanoTime();
-    Held h =
-        new Held(
-            request, v, answerOn, arrived, scheduler.rejectDeadline(request.options(), arrived));
+    ModelScheduler.QueueRule rule;
+    long deadline;
+    try {
+      rule = scheduler.queueRule(request.options());
+      deadline = scheduler.rejectDeadline(request.options(), arrived);
+    } catch (InferenceException e) {
+      throw invalid(e); // a priority outside the model's levels
+    }
+    Held h = new Held(request, v, answerOn, arrived, rule, deadline);
     Send next;
     lock.lock();
     try {
@@ -327,25 +357,16 @@ public final class SequenceBatcher implements AutoCloseable {
           s == null
               ? held.nextClearBit(0) < slots && !holding.containsKey(id)
               : s.slot >= 0 && !s.running && s.pending.isEmpty();
-      if (!runsNow && waiting >= maxWaiting) {
+      if (!runsNow && full(rule)) {
         scheduler.countRejected(1, request.options());
-        throw InferenceException.exhausted(
-            "model '"
-                + config.name()
-                + "' is overloaded: "
-                + waiting
-                + " requests of its sequences wait (max-queue-size "
-                + maxWaiting
-                + ", "
-                + slots
-                + " sequence slots); retry later",
-            retryHint(s));
+        throw InferenceException.exhausted(overloaded(rule), retryHint(s));
       }
       if (s == null) {
         s = new Sequence(id, sequencing.states().size());
         int slot = held.nextClearBit(0);
         if (slot < slots && !holding.containsKey(id)) {
           s.slot = slot;
+          s.seatedNanos = arrived;
           held.set(slot);
           holding.put(id, s);
         } else {
@@ -356,6 +377,10 @@ public final class SequenceBatcher implements AutoCloseable {
       s.pending.add(h);
       h.sequence = s;
       waiting++;
+      waitingAt[rule.level()]++;
+      if (rule.own()) {
+        waitingOwn++;
+      }
       s.lastNanos = arrived;
       next = take(s);
       if (next == null
@@ -379,15 +404,71 @@ public final class SequenceBatcher implements AutoCloseable {
   }
 
   /**
-   * The retry hint of a refusal for a full batcher: for a request of a sequence that holds a slot,
+   * Whether the bound a request of {@code rule}'s level meets is full: its level's own ({@code
+   * priority-queue-policy}), counting the requests of that level waiting here, else the default
+   * {@code max-queue-size}, counting those of the levels without a policy of their own, as the
+   * scheduler's queue bounds them. Under the lock.
+   */
+  private boolean full(ModelScheduler.QueueRule rule) {
+    if (rule.own()) {
+      int max = rule.policy().maxQueueSize();
+      return max > 0 && waitingAt[rule.level()] >= max;
+    }
+    return waiting - waitingOwn >= maxWaiting;
+  }
+
+  /** The message of a refusal for a full bound ({@link #full}). Under the lock. */
+  private String overloaded(ModelScheduler.QueueRule rule) {
+    String count =
+        rule.own()
+            ? waitingAt[rule.level()]
+                + " requests of its sequences at priority level "
+                + (rule.level() + 1)
+                + " wait (priority-queue-policy max-queue-size "
+                + rule.policy().maxQueueSize()
+            : (waiting - waitingOwn)
+                + " requests of its sequences wait (max-queue-size "
+                + maxWaiting;
+    return "model '"
+        + config.name()
+        + "' is overloaded: "
+        + count
+        + ", "
+        + slots
+        + " sequence slots); retry later";
+  }
+
+  /** Counts out a request that no longer waits here (sent, dropped, ended). Under the lock. */
+  private void unwait(Held h) {
+    waiting--;
+    waitingAt[h.rule.level()]--;
+    if (h.rule.own()) {
+      waitingOwn--;
+    }
+  }
+
+  /**
+   * The retry hint of a refusal for a full batcher. For a request of a sequence that holds a slot:
    * when its turn would have come (its sequence's requests run one per round, each round a row of
-   * every open sequence: {@link ModelScheduler#untilServedInRounds}); none for a sequence that
-   * waits for a slot or a new one, whose wait ends when another sequence ends or idles out, at a
-   * time its clients decide. Under the lock.
+   * every open sequence: {@link ModelScheduler#untilServedInRounds}). For a new sequence, or one
+   * waiting for a slot: when a slot would have come to it, from how long the sequences that ended
+   * held theirs ({@link SlotTurnover}: its place among the sequences waiting for one, times the
+   * mean lifetime, over the slots), once {@link SlotTurnover#MIN_ENDED} sequences have ended; none
+   * before. Under the lock.
    */
   private java.time.@Nullable Duration retryHint(@Nullable Sequence s) {
     if (s == null || s.slot < 0) {
-      return null;
+      int position = backlog.size() + 1;
+      if (s != null) {
+        position = 1;
+        for (Sequence w : backlog) {
+          if (w == s) {
+            break;
+          }
+          position++;
+        }
+      }
+      return turnover.untilSlot(position, slots);
     }
     int rounds = s.pending.size() + (s.running ? 1 : 0) + 1;
     return scheduler.untilServedInRounds(rounds, holding.size());
@@ -440,10 +521,10 @@ public final class SequenceBatcher implements AutoCloseable {
       if (w == h) {
         after = true;
         it.remove();
-        waiting--;
+        unwait(w);
       } else if (after) {
         it.remove();
-        waiting--;
+        unwait(w);
         ended.add(new Ended(w, why));
       }
     }
@@ -609,7 +690,7 @@ public final class SequenceBatcher implements AutoCloseable {
       return null;
     }
     Held h = s.pending.poll();
-    waiting--;
+    unwait(h);
     s.running = true;
     RequestOptions.Sequence flags = h.flags();
     if (flags.start()) {
@@ -737,8 +818,8 @@ public final class SequenceBatcher implements AutoCloseable {
       if (notRun != null) {
         for (Held w : s.pending) {
           ended.add(new Ended(w, notRun));
+          unwait(w);
         }
-        waiting -= s.pending.size();
         s.pending.clear();
         s.closing = true;
       }
@@ -747,8 +828,9 @@ public final class SequenceBatcher implements AutoCloseable {
         // for its id meanwhile start it anew, or are refused as Triton refuses them.
         free(s, next);
         while (!s.pending.isEmpty() && !s.pending.peek().flags().start()) {
-          refused.add(s.pending.poll());
-          waiting--;
+          Held lost = s.pending.poll();
+          refused.add(lost);
+          unwait(lost);
         }
         if (!s.pending.isEmpty()) {
           Sequence again = new Sequence(s.id, s.state.length);
@@ -830,6 +912,7 @@ public final class SequenceBatcher implements AutoCloseable {
     if (holding.remove(s.id, s)) {
       held.clear(s.slot);
       s.slot = -1;
+      turnover.ended(ticker.nanoTime() - s.seatedNanos);
     }
     for (Iterator<Sequence> it = backlog.iterator();
         it.hasNext() && held.nextClearBit(0) < slots; ) {
@@ -862,6 +945,7 @@ public final class SequenceBatcher implements AutoCloseable {
   private void seat(Sequence s, List<Send> next) {
     int slot = held.nextClearBit(0);
     s.slot = slot;
+    s.seatedNanos = ticker.nanoTime();
     held.set(slot);
     holding.put(s.id, s);
     Send mine = take(s);
@@ -884,8 +968,11 @@ public final class SequenceBatcher implements AutoCloseable {
     }
   }
 
-  /** Frees the slots of sequences idle longer than the limit. */
-  private void freeIdle() {
+  /**
+   * Frees the slots of sequences idle longer than the limit. The timer's task; tests call it after
+   * moving the ticker.
+   */
+  void freeIdle() {
     List<Send> next = new ArrayList<>();
     lock.lock();
     try {
@@ -933,6 +1020,8 @@ public final class SequenceBatcher implements AutoCloseable {
         s.pending.clear();
       }
       waiting = 0;
+      waitingOwn = 0;
+      java.util.Arrays.fill(waitingAt, 0);
     } finally {
       lock.unlock();
     }

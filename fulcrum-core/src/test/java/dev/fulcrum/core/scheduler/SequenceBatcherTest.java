@@ -347,7 +347,8 @@ class SequenceBatcherTest {
    * The batcher's 429 hints when the refused request's turn would have come: its sequence's
    * requests run one per pass here (one open sequence, no batching), so after the one running and
    * the two waiting, its own: 4 passes of the measured 50 ms. A new sequence would wait for a slot,
-   * freed when a client ends its sequence: no hint.
+   * freed when a client ends its sequence: no hint while no sequence has ended to tell how long
+   * they hold one.
    */
   @Test
   void aRefusalOfASequencesRequestHintsWhenItsTurnWouldHaveCome() throws Exception {
@@ -474,5 +475,169 @@ class SequenceBatcherTest {
     instance.gate.release(1_000_000);
     assertThat(sum(first)).isEqualTo(1f);
     assertThat(sum(submit(b, request(1, 1, false, true)))).isEqualTo(2f);
+  }
+
+  /**
+   * A new sequence refused because every slot is held and the backlog is full hints when a slot
+   * would come to it, from how long the sequences that ended held theirs (2 s each here, on the
+   * test's clock): the second in line with one slot after 2 × 2 s. Not before {@link
+   * SlotTurnover#MIN_ENDED} sequences have ended.
+   */
+  @Test
+  void aRefusedStartHintsWhenASlotWouldComeOnceEnoughSequencesHaveEnded() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults().withMaxQueueSize(1));
+    instance.gate.release(1_000_000);
+    for (int i = 1; i <= SlotTurnover.MIN_ENDED; i++) {
+      assertThat(sum(submit(b, request(i, 1, true, false)))).isEqualTo(1f);
+      now.addAndGet(2_000_000_000L);
+      assertThat(sum(submit(b, request(i, 1, false, i != 1)))).isEqualTo(2f);
+      if (i == 1) {
+        // Sequence 1 idles out instead (limit 60 s): it held its slot until the idle check, 63 s.
+        now.addAndGet(61_000_000_000L);
+        b.freeIdle();
+        assertThat(b.idleEnded()).isEqualTo(1);
+      }
+    }
+    instance.gate.drainPermits();
+    instance.started.drainPermits();
+    CompletableFuture<InferenceResponse> holds = submit(b, request(100, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> next = submit(b, request(101, 1, true, false));
+    assertThat(b.backlogSequences()).isEqualTo(1);
+    long mean = (63_000_000_000L + 7 * 2_000_000_000L) / SlotTurnover.MIN_ENDED; // 9.625 s
+    assertThatThrownBy(() -> submit(b, request(102, 1, true, false)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.retryAfter())
+                  .as("second in line for the one slot: 2 x the mean lifetime, clamped to 10 s")
+                  .isEqualTo(DrainEstimate.MAX);
+            });
+    assertThatThrownBy(() -> submit(b, request(101, 1, false, false)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e ->
+                assertThat(e.retryAfter())
+                    .as("sequence 101 is first in line: one mean lifetime")
+                    .isEqualTo(java.time.Duration.ofNanos(mean)));
+    instance.gate.release(1_000_000);
+    assertThat(sum(holds)).isEqualTo(1f);
+    assertThat(next).isNotDone();
+  }
+
+  /**
+   * Before {@link SlotTurnover#MIN_ENDED} sequences have ended the refusal of a start that would
+   * wait for a slot has no hint (seven here).
+   */
+  @Test
+  void aRefusedStartHasNoHintBeforeEnoughSequencesHaveEnded() throws Exception {
+    SequenceBatcher b = batcher(SchedulingConfig.defaults().withMaxQueueSize(1));
+    instance.gate.release(1_000_000);
+    for (int i = 1; i < SlotTurnover.MIN_ENDED; i++) {
+      assertThat(sum(submit(b, request(i, 1, true, true)))).isEqualTo(1f);
+    }
+    instance.gate.drainPermits();
+    instance.started.drainPermits();
+    CompletableFuture<InferenceResponse> holds = submit(b, request(100, 1, true, false));
+    instance.started.acquire();
+    submit(b, request(101, 1, true, false));
+    assertThatThrownBy(() -> submit(b, request(102, 1, true, false)))
+        .isInstanceOfSatisfying(InferenceException.class, e -> assertThat(e.retryAfter()).isNull());
+    instance.gate.release(1_000_000);
+    assertThat(sum(holds)).isEqualTo(1f);
+  }
+
+  /**
+   * A request waiting here meets its priority level's queue policy, as it would in the scheduler's
+   * queue (Triton has no such case: a config.pbtxt's sequence_batching excludes dynamic_batching
+   * and its priority levels): level 1's own bound (1) and timeout (1 ms) apply to its requests,
+   * which do not count against the default bound (2) that level 2's share.
+   */
+  @Test
+  void aRequestWaitingHereMeetsItsPriorityLevelsQueuePolicy() throws Exception {
+    SequenceBatcher b =
+        batcher(
+            SchedulingConfig.defaults()
+                .withMaxQueueSize(2)
+                .withPriorities(2, 2)
+                .withPriorityQueuePolicies(
+                    Map.of(
+                        1,
+                        new SchedulingConfig.QueuePolicy(
+                            1, 1_000, SchedulingConfig.TimeoutAction.REJECT, false))));
+    CompletableFuture<InferenceResponse> first = submit(b, request(1, 1, true, false));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> high =
+        submit(b, prioritized(request(2, 2, true, true), 1));
+    assertThatThrownBy(() -> submit(b, prioritized(request(3, 3, true, true), 1)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+              assertThat(e.getMessage())
+                  .contains("1 requests of its sequences at priority level 1 wait")
+                  .contains("priority-queue-policy max-queue-size 1");
+            });
+    CompletableFuture<InferenceResponse> low1 = submit(b, request(4, 4, true, true));
+    CompletableFuture<InferenceResponse> low2 =
+        submit(b, prioritized(request(5, 5, true, true), 2));
+    assertThat(b.waiting()).as("level 1's request is not in the default's count").isEqualTo(3);
+    assertThatThrownBy(() -> submit(b, request(6, 6, true, true)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e ->
+                assertThat(e.getMessage())
+                    .contains("2 requests of its sequences wait (max-queue-size 2"));
+    assertThatThrownBy(() -> submit(b, prioritized(request(7, 7, true, true), 3)))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+              assertThat(e.getMessage()).contains("priority 3 is outside 1..2");
+            });
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(high).code())
+        .as("level 1's timeout, not the default's (none)")
+        .isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(low1).isNotDone();
+    assertThat(low2).isNotDone();
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+  }
+
+  /** A level whose timeout action is DELAY holds no deadline here, as the default's does not. */
+  @Test
+  void aLevelWithTimeoutActionDelayDoesNotExpireItsRequestsHere() throws Exception {
+    SequenceBatcher b =
+        batcher(
+            SchedulingConfig.defaults()
+                .withTimeout(1_000, SchedulingConfig.TimeoutAction.REJECT, false)
+                .withPriorities(2, 2)
+                .withPriorityQueuePolicies(
+                    Map.of(
+                        1,
+                        new SchedulingConfig.QueuePolicy(
+                            0, 1_000, SchedulingConfig.TimeoutAction.DELAY, false))));
+    CompletableFuture<InferenceResponse> first =
+        submit(b, prioritized(request(1, 1, true, false), 1));
+    instance.started.acquire();
+    CompletableFuture<InferenceResponse> delayed =
+        submit(b, prioritized(request(1, 2, false, true), 1));
+    CompletableFuture<InferenceResponse> rejected = submit(b, request(2, 5, true, true));
+    now.addAndGet(2_000_000);
+    b.expireOverdue();
+    assertThat(failure(rejected).code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED);
+    assertThat(delayed).isNotDone();
+    instance.gate.release(1_000_000);
+    assertThat(sum(first)).isEqualTo(1f);
+    assertThat(sum(delayed)).as("run after its timeout, DELAY").isEqualTo(3f);
+  }
+
+  private static InferenceRequest prioritized(InferenceRequest r, long priority) {
+    Map<String, Object> p = new HashMap<>(r.parameters());
+    p.put("priority", priority);
+    return new InferenceRequest(r.modelName(), r.modelVersion(), r.id(), p, r.inputs(), null);
   }
 }
