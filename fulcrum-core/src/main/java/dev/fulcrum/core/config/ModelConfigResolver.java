@@ -1142,7 +1142,36 @@ public final class ModelConfigResolver {
       }
       s = s.withPriorityQueuePolicies(own);
     }
+    if (s.preserveOrdering()) {
+      refuseDelay(file, "queue-policy", s.defaultQueuePolicy());
+      for (Map.Entry<Integer, SchedulingConfig.QueuePolicy> e :
+          s.priorityQueuePolicies().entrySet()) {
+        refuseDelay(file, "priority-queue-policy." + e.getKey(), e.getValue());
+      }
+    }
     return s;
+  }
+
+  /**
+   * Refuses {@code timeout-action: delay} with a default timeout under {@code preserve-ordering},
+   * as Triton refuses it ("Queue policy can not have DELAY as timeout action when
+   * 'preserve_ordering' is true"): the answers leave in arrival order, so a request moved behind
+   * every request on time would hold back all their answers until it has run. Without a default
+   * timeout the policy never delays in Triton, and here only a request that sends its own {@code
+   * timeout}, whose answer then keeps its arrival place: allowed, as in Triton.
+   */
+  private static void refuseDelay(Path file, String field, SchedulingConfig.QueuePolicy q)
+      throws ConfigException {
+    if (q.timeoutAction() == SchedulingConfig.TimeoutAction.DELAY
+        && q.defaultTimeoutMicros() != 0) {
+      throw new ConfigException(
+          file,
+          field + ".timeout-action",
+          "is delay with a default timeout, which dynamic-batching.preserve-ordering: true does"
+              + " not allow (as in Triton): answers leave in arrival order, so a request delayed"
+              + " behind those on time would hold back every answer after it until it has run. Use"
+              + " timeout-action: reject, or preserve-ordering: false");
+    }
   }
 
   /**

@@ -88,6 +88,45 @@ class PriorityQueuePolicyConfigTest {
         "priority-queue-policy.1.timeout-action");
   }
 
+  /**
+   * Triton refuses {@code preserve_ordering} with a queue policy whose action is DELAY and whose
+   * default timeout is set (model_config_utils.cc), the default's or a level's; so does Fulcrum,
+   * naming the file and the field. DELAY without a default timeout loads, as in Triton.
+   */
+  @Test
+  void preserveOrderingWithDelayIsRefusedAsTritonRefusesIt() throws Exception {
+    assertFails(
+        """
+        dynamic-batching: {preserve-ordering: true}
+        queue-policy: {default-timeout-microseconds: 1000, timeout-action: delay}
+        """,
+        "field 'queue-policy.timeout-action'",
+        "preserve-ordering: true",
+        "timeout-action: reject, or preserve-ordering: false");
+    assertFails(
+        """
+        dynamic-batching: {preserve-ordering: true, priority-levels: 1}
+        priority-queue-policy: {1: {default-timeout-microseconds: 1000, timeout-action: delay}}
+        """,
+        "field 'priority-queue-policy.1.timeout-action'");
+    SchedulingConfig noDefaultTimeout =
+        resolve(
+            """
+            dynamic-batching: {preserve-ordering: true}
+            queue-policy: {timeout-action: delay}
+            """);
+    assertThat(noDefaultTimeout.preserveOrdering()).isTrue();
+    assertThat(noDefaultTimeout.timeoutAction()).isEqualTo(TimeoutAction.DELAY);
+    assertThat(
+            resolve(
+                    """
+                    queue-policy: {default-timeout-microseconds: 1000, timeout-action: delay}
+                    """)
+                .timeoutAction())
+        .as("without preserve-ordering DELAY is fine")
+        .isEqualTo(TimeoutAction.DELAY);
+  }
+
   private void assertFails(String yaml, String... fragments) {
     assertThatThrownBy(() -> resolve(yaml))
         .isInstanceOf(ConfigException.class)

@@ -888,4 +888,40 @@ class ModelSchedulerTest {
     assertThat(echo.firstValues).containsExactly(0f, 2f, 1f);
     assertThat(stats.snapshot().timedOut()).isZero();
   }
+
+  /**
+   * preserve-ordering with timeout-action DELAY and no default timeout (what a configuration may
+   * have: with a default timeout the load refuses it, as Triton does), a request whose own {@code
+   * timeout} passes: it runs after those on time, as without preserve-ordering, but its answer
+   * keeps its arrival place; the answers of the requests that passed it wait for it.
+   */
+  @Test
+  void withPreserveOrderingADelayedRequestIsAnsweredInItsArrivalPlace() throws Exception {
+    GatedEcho echo = new GatedEcho();
+    ModelStatistics stats = new ModelStatistics(() -> 0L);
+    SchedulingConfig c =
+        SchedulingConfig.defaults()
+            .withDynamicBatching(false)
+            .withPreferredBatchSizes(List.of(), true)
+            .withTimeout(0, SchedulingConfig.TimeoutAction.DELAY, false);
+    ModelScheduler s = scheduler(c, echo, stats);
+    List<String> order = Collections.synchronizedList(new ArrayList<>());
+    var running = submit(s, request("a", null, 0, 0));
+    echo.started.await();
+    var late = submit(s, request("late", Map.of("timeout", 1_000L), 1, 1));
+    var onTime = submit(s, request("onTime", null, 2, 2));
+    var alsoOnTime = submit(s, request("alsoOnTime", null, 3, 3));
+    timer.ran.acquire(); // "late" moved behind the requests on time
+    List<CompletableFuture<Void>> recorded = new ArrayList<>();
+    for (var f : List.of(running, late, onTime, alsoOnTime)) {
+      recorded.add(f.thenAccept(r -> order.add(r.id())));
+    }
+    echo.gate.release(10);
+    CompletableFuture.allOf(recorded.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+    assertThat(echo.firstValues).as("run: late last").containsExactly(0f, 2f, 3f, 1f);
+    assertThat(order)
+        .as("answered: arrival order")
+        .containsExactly("a", "late", "onTime", "alsoOnTime");
+    assertThat(stats.snapshot().timedOut()).isZero();
+  }
 }
