@@ -694,6 +694,58 @@ def run_sequences(http_url, grpc_url):
     check("http async_infer x4 in one sequence", http_async)
 
 
+ACC_OLDEST = "accumulator_oldest"  # StatefulModels.main: a config.pbtxt, sequence_batching.oldest
+
+
+def run_oldest(http_url, grpc_url):
+    """Triton's oldest strategy from a config.pbtxt (4 candidate sequences, passes of 2 rows): four
+    sequences open at once, twice the rows, each keeping its own sum, over HTTP and gRPC; a fifth
+    sequence takes the slot one of them ends; get_model_config shows the strategy as Triton's."""
+    clients = {"http": (httpclient, httpclient.InferenceServerClient(http_url)),
+               "grpc": (grpcclient, grpcclient.InferenceServerClient(grpc_url))}
+
+    def inputs(mod, value):
+        i = mod.InferInput("INPUT", [1, 1], "FP32")
+        i.set_data_from_numpy(np.array([[value]], dtype=np.float32))
+        return [i]
+
+    def total(result):
+        return float(result.as_numpy("OUTPUT")[0][0])
+
+    for n, (tag, (mod, c)) in enumerate(clients.items()):
+        def config(c=c, tag=tag):
+            if tag == "grpc":
+                seq = c.get_model_config(ACC_OLDEST).config.sequence_batching
+                expect(seq.HasField("oldest") and seq.oldest.max_candidate_sequences == 4, seq)
+                return f"oldest max_candidate_sequences={seq.oldest.max_candidate_sequences}"
+            seq = c.get_model_config(ACC_OLDEST)["sequence_batching"]
+            expect("direct" not in seq and seq["oldest"]["max_candidate_sequences"] == 4, seq)
+            return f"oldest max_candidate_sequences={seq['oldest']['max_candidate_sequences']}"
+
+        check(f"{tag} get_model_config shows sequence_batching.oldest", config)
+
+        def four_open(mod=mod, c=c, base=5000 + 100 * n):
+            ids = [base + k for k in range(1, 5)]
+            sums = dict.fromkeys(ids, 0.0)
+            for step in range(3):  # all four open at once: the direct strategy would hold two
+                for k, sid in enumerate(ids):
+                    value = (k + 1) * 10 ** step
+                    sums[sid] += value
+                    got = total(c.infer(ACC_OLDEST, inputs(mod, value), sequence_id=sid,
+                                        sequence_start=step == 0, sequence_end=step == 2 and k == 3))
+                    expect(got == sums[sid], f"sequence {sid} step {step}: {got} != {sums[sid]}")
+            fifth = base + 5  # takes the slot the last one's end freed
+            got = total(c.infer(ACC_OLDEST, inputs(mod, 7), sequence_id=fifth,
+                                sequence_start=True, sequence_end=True))
+            expect(got == 7, f"sequence {fifth}: {got}")
+            for sid in ids[:3]:
+                got = total(c.infer(ACC_OLDEST, inputs(mod, 0), sequence_id=sid, sequence_end=True))
+                expect(got == sums[sid], f"sequence {sid} end: {got} != {sums[sid]}")
+            return "4 sequences open on 2 rows kept their own sums; a 5th took a freed slot"
+
+        check(f"{tag} oldest strategy: 4 candidate sequences, interleaved", four_open)
+
+
 ENSEMBLE = "scale_classify"  # EnsembleModels.main writes it into demo/ensemble
 
 
@@ -765,6 +817,8 @@ def main():
     ap.add_argument("--repository", default="demo/models")
     ap.add_argument("--stateful", action="store_true",
                     help="also run the sequence cases (the server serves demo/stateful)")
+    ap.add_argument("--oldest", action="store_true",
+                    help="also run the oldest strategy's cases (the server serves accumulator_oldest)")
     ap.add_argument("--ensemble", action="store_true",
                     help="also run the ensemble cases (the server serves demo/ensemble)")
     ap.add_argument("-v", action="store_true")
@@ -776,6 +830,8 @@ def main():
     run_metrics(a.metrics)
     if a.stateful:
         run_sequences(a.http, a.grpc)
+    if a.oldest:
+        run_oldest(a.http, a.grpc)
     if a.ensemble:
         run_ensemble(a.http, a.grpc)
     failed = [n for n, ok in RESULTS if not ok]

@@ -21,6 +21,9 @@
 # sequence ids) into demo/stateful (ignored; needs the build's target/classes), which the server
 # also serves, and the sequence API cases run against them (tritonclient's sequence_id,
 # sequence_start, sequence_end). With NO_SERVER=1 set SEQUENCES=1 when that server serves them.
+# StatefulModels.main also writes accumulator_oldest (a Triton config.pbtxt with the oldest
+# strategy: 4 candidate sequences on passes of 2 rows), whose cases run when it is served (with
+# NO_SERVER=1: set OLDEST=1).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -79,7 +82,8 @@ fi
 
 STATEFUL="$ROOT/demo/stateful"
 SEQ_ARGS=()
-if [ -z "${NO_SERVER:-}" ] && [ ! -f "$STATEFUL/accumulator_str/config.yaml" ]; then
+if [ -z "${NO_SERVER:-}" ] && { [ ! -f "$STATEFUL/accumulator_str/config.yaml" ] \
+  || [ ! -f "$STATEFUL/accumulator_oldest/config.pbtxt" ]; }; then
   PB_VERSION=$(sed -n 's:.*<protobuf.version>\(.*\)</protobuf.version>.*:\1:p' pom.xml | head -1)
   "${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp "fulcrum-testkit/target/classes:fulcrum-core/target/classes:$HOME/.m2/repository/com/google/protobuf/protobuf-java/$PB_VERSION/protobuf-java-$PB_VERSION.jar" \
     dev.fulcrum.testkit.StatefulModels "$STATEFUL" >/dev/null 2>&1 \
@@ -90,8 +94,13 @@ if [ -z "${NO_SERVER:-}" ] && [ -f "$STATEFUL/accumulator_str/config.yaml" ]; th
   SERVE_STATEFUL=(--model-repository "$ROOT/demo/models" --model-repository "$STATEFUL"
     --load-model accumulator --load-model accumulator_str)
   SEQ_ARGS=(--stateful)
+  if [ -f "$STATEFUL/accumulator_oldest/config.pbtxt" ]; then
+    SERVE_STATEFUL+=(--load-model accumulator_oldest)
+    SEQ_ARGS+=(--oldest)
+  fi
 elif [ -n "${NO_SERVER:-}" ] && [ -n "${SEQUENCES:-}" ]; then
   SEQ_ARGS=(--stateful)
+  [ -n "${OLDEST:-}" ] && SEQ_ARGS+=(--oldest)
 fi
 
 # The ensemble (EnsembleModels.main: scale -> classify, platform: ensemble) in demo/ensemble

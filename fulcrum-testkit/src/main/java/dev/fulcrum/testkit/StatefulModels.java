@@ -25,6 +25,12 @@ public final class StatefulModels {
   /** The accumulator whose sequence ids are strings (CORRID is BYTES). */
   public static final String ACCUMULATOR_STRING_IDS = "accumulator_str";
 
+  /**
+   * The accumulator configured by a Triton config.pbtxt with the oldest strategy: four candidate
+   * sequences on an instance whose passes take two rows.
+   */
+  public static final String ACCUMULATOR_OLDEST = "accumulator_oldest";
+
   public static final String INPUT = "INPUT";
   public static final String OUTPUT = "OUTPUT";
   public static final String START = "START";
@@ -40,8 +46,9 @@ public final class StatefulModels {
   /**
    * Writes the accumulators for a demo: {@code <repo>/accumulator} and {@code
    * <repo>/accumulator_str} (string ids), each with 8 slots on one instance, Triton's 1 s idle
-   * limit and 64 waiting requests. Argument: the repository (default {@code demo/stateful};
-   * generated, not committed).
+   * limit and 64 waiting requests, and {@code <repo>/accumulator_oldest} (a Triton config.pbtxt,
+   * the oldest strategy: 4 candidate sequences, passes of 2 rows, a 60 s idle limit). Argument: the
+   * repository (default {@code demo/stateful}; generated, not committed).
    */
   public static void main(String[] args) throws IOException {
     Path repo = Path.of(args.length > 0 ? args[0] : "demo/stateful");
@@ -52,6 +59,35 @@ public final class StatefulModels {
         .write(strings.resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
     Files.writeString(strings.resolve("config.yaml"), accumulatorConfig(8, 1, 1_000_000, 64));
     System.out.println("wrote " + strings);
+    Path oldest = repo.resolve(ACCUMULATOR_OLDEST);
+    accumulator().write(oldest.resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(oldest.resolve("config.pbtxt"), oldestPbtxt());
+    System.out.println("wrote " + oldest);
+  }
+
+  /** {@link #ACCUMULATOR_OLDEST}'s config.pbtxt, as a team moving off Triton has it. */
+  private static String oldestPbtxt() {
+    return """
+        name: "%s"
+        platform: "onnxruntime_onnx"
+        max_batch_size: 2
+        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        output [
+          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
+          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
+        ]
+        instance_group [ { count: 1 kind: KIND_CPU } ]
+        sequence_batching {
+          max_sequence_idle_microseconds: 60000000
+          oldest { max_candidate_sequences: 4 preferred_batch_size: [ 2 ] }
+          control_input [
+            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_INT64 } ] }
+          ]
+          state [ { input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        }
+        """
+        .formatted(ACCUMULATOR_OLDEST);
   }
 
   /** The accumulator's graph. */
