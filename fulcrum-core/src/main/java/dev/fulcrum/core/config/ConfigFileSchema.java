@@ -10,6 +10,7 @@ import dev.fulcrum.core.config.ModelConfigFile.OnnxRuntimeFile;
 import dev.fulcrum.core.config.ModelConfigFile.PipelineFile;
 import dev.fulcrum.core.config.ModelConfigFile.QueuePolicyFile;
 import dev.fulcrum.core.config.ModelConfigFile.ResponseCacheFile;
+import dev.fulcrum.core.config.ModelConfigFile.RolloutFile;
 import dev.fulcrum.core.config.ModelConfigFile.SequenceBatchingFile;
 import dev.fulcrum.core.config.ModelConfigFile.SloFile;
 import dev.fulcrum.core.config.ModelConfigFile.StateFile;
@@ -338,6 +339,32 @@ final class ConfigFileSchema {
           List.of(listOf(ENSEMBLE_STEP), I),
           a -> new EnsembleFile(ConfigFileSchema.<EnsembleStepFile>list(a[0]), (Integer) a[1]));
 
+  static final RecordOf ROLLOUT =
+      new RecordOf(
+          RolloutFile.class,
+          List.of(
+              "canary-traffic-percent",
+              "min-requests",
+              "window",
+              "max-failed-percent-increase",
+              "max-p99-ratio",
+              "p99-slack-ms",
+              "max-slo-miss-percent-increase",
+              "promote-after-requests",
+              "promote-after-seconds"),
+          List.of(I, I, I, D, D, D, D, L, D),
+          a ->
+              new RolloutFile(
+                  (Integer) a[0],
+                  (Integer) a[1],
+                  (Integer) a[2],
+                  (Double) a[3],
+                  (Double) a[4],
+                  (Double) a[5],
+                  (Double) a[6],
+                  (Long) a[7],
+                  (Double) a[8]));
+
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =
       new RecordOf(
@@ -363,7 +390,8 @@ final class ConfigFileSchema {
               "slow-request-ms",
               "sequence-batching",
               "ensemble",
-              "priority-queue-policy"),
+              "priority-queue-policy",
+              "rollout"),
           List.of(
               S,
               S,
@@ -385,7 +413,8 @@ final class ConfigFileSchema {
               D,
               SEQUENCE_BATCHING,
               ENSEMBLE,
-              new MapOf(QUEUE_POLICY)),
+              new MapOf(QUEUE_POLICY),
+              ROLLOUT),
           a ->
               new ModelConfigFile(
                   (String) a[0],
@@ -408,7 +437,8 @@ final class ConfigFileSchema {
                   (Double) a[17],
                   (SequenceBatchingFile) a[18],
                   (EnsembleFile) a[19],
-                  ConfigFileSchema.<QueuePolicyFile>map(a[20])));
+                  ConfigFileSchema.<QueuePolicyFile>map(a[20]),
+                  (RolloutFile) a[21]));
 
   /** A list the mapper built for a {@link ListOf} of T's kind (or null). */
   @SuppressWarnings("unchecked")

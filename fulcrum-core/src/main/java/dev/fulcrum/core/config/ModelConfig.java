@@ -43,6 +43,8 @@ import org.jspecify.annotations.Nullable;
  * @param ensemble the steps of an ensemble model ({@code platform: ensemble}), which runs no model
  *     file of its own: each step is a request to another model of the repository; null for any
  *     other model
+ * @param rollout the canary rollout between the two newest serving versions ({@code rollout}); null
+ *     when config.yaml has none: a request that names no version goes to the newest
  */
 public record ModelConfig(
     String name,
@@ -64,7 +66,8 @@ public record ModelConfig(
     List<ModelConfigFile.InstanceGroupFile> instanceGroups,
     long slowRequestNanos,
     @Nullable SequenceBatchingConfig sequenceBatching,
-    @Nullable EnsembleConfig ensemble) {
+    @Nullable EnsembleConfig ensemble,
+    @Nullable RolloutConfig rollout) {
 
   /**
    * A configuration whose max-batch-size the user set (or that does not batch), without an
@@ -101,6 +104,7 @@ public record ModelConfig(
         List.of(),
         List.of(),
         0,
+        null,
         null,
         null);
   }
@@ -162,7 +166,8 @@ public record ModelConfig(
         instanceGroups,
         slowRequestNanos,
         sequenceBatching,
-        ensemble);
+        ensemble,
+        rollout);
   }
 
   /** True for an ensemble model: its requests run as requests to its steps' models. */

@@ -32,7 +32,8 @@ public record ModelConfigFile(
     @JsonProperty("sequence-batching") @Nullable SequenceBatchingFile sequenceBatching,
     @JsonProperty("ensemble") @Nullable EnsembleFile ensemble,
     @JsonProperty("priority-queue-policy")
-        @Nullable Map<String, QueuePolicyFile> priorityQueuePolicy) {
+        @Nullable Map<String, QueuePolicyFile> priorityQueuePolicy,
+    @JsonProperty("rollout") @Nullable RolloutFile rollout) {
 
   /**
    * A configuration of the fields before {@code model-warmup}, every later one absent: the one
@@ -63,6 +64,7 @@ public record ModelConfigFile(
         onnxruntime,
         dynamicBatching,
         queuePolicy,
+        null,
         null,
         null,
         null,
@@ -368,10 +370,40 @@ public record ModelConfigFile(
       @JsonProperty("input-map") java.util.@Nullable Map<String, String> inputMap,
       @JsonProperty("output-map") java.util.@Nullable Map<String, String> outputMap) {}
 
+  /**
+   * A canary rollout (docs/MODEL_CONFIG.md, "Canary rollouts"): the share of the requests that name
+   * no version which the newest serving version gets (KServe's {@code canaryTrafficPercent}), and
+   * the analysis that rolls it back or promotes it (as Flagger's and Argo Rollouts' analysis do).
+   *
+   * @param canaryTrafficPercent the canary's share of unversioned requests, 0 to 100 (required)
+   * @param minRequests canary requests before any verdict (default 100)
+   * @param window the last requests of each version compared (default 1000)
+   * @param maxFailedPercentIncrease how many points the canary's failed-request percentage (server
+   *     errors) may exceed the stable version's (default 1)
+   * @param maxP99Ratio the canary's p99 latency over the stable version's (default 2)
+   * @param p99SlackMs a p99 no more than this many milliseconds above the stable one's is no
+   *     breach, whatever the ratio (default 1)
+   * @param maxSloMissPercentIncrease with an {@code slo.latency-ms}: how many points the canary's
+   *     objective misses may exceed the stable version's (default 1)
+   * @param promoteAfterRequests canary requests without a breach before it is promoted (absent: it
+   *     is promoted by hand only)
+   * @param promoteAfterSeconds and at least this long since the rollout began (default 0)
+   */
+  public record RolloutFile(
+      @JsonProperty("canary-traffic-percent") @Nullable Integer canaryTrafficPercent,
+      @JsonProperty("min-requests") @Nullable Integer minRequests,
+      @JsonProperty("window") @Nullable Integer window,
+      @JsonProperty("max-failed-percent-increase") @Nullable Double maxFailedPercentIncrease,
+      @JsonProperty("max-p99-ratio") @Nullable Double maxP99Ratio,
+      @JsonProperty("p99-slack-ms") @Nullable Double p99SlackMs,
+      @JsonProperty("max-slo-miss-percent-increase") @Nullable Double maxSloMissPercentIncrease,
+      @JsonProperty("promote-after-requests") @Nullable Long promoteAfterRequests,
+      @JsonProperty("promote-after-seconds") @Nullable Double promoteAfterSeconds) {}
+
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {
     return new ModelConfigFile(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null, null, null, null);
+        null, null, null, null, null, null, null);
   }
 }

@@ -210,7 +210,8 @@ public final class ModelConfigResolver {
         List.of(),
         slowRequestNanos(f.slowRequestMs(), file),
         null,
-        ensemble);
+        ensemble,
+        rollout(f, file, d.versionPolicy()));
   }
 
   /**
@@ -466,7 +467,137 @@ public final class ModelConfigResolver {
         f.instanceGroups() == null ? List.of() : List.copyOf(f.instanceGroups()),
         slowRequestNanos(f.slowRequestMs(), file),
         sequences,
-        null);
+        null,
+        rollout(f, file, d.versionPolicy()));
+  }
+
+  /**
+   * {@code rollout:}: the canary's share and the analysis's bounds, checked; refused on a stateful
+   * model (a sequence's requests must stay on one version, and the split is per request) and under
+   * a version policy that never serves two versions at once (there would be nothing to split).
+   */
+  static @Nullable RolloutConfig rollout(ModelConfigFile f, Path file, VersionPolicy policy)
+      throws ConfigException {
+    ModelConfigFile.RolloutFile r = f.rollout();
+    if (r == null) {
+      return null;
+    }
+    if (f.sequenceBatching() != null) {
+      throw new ConfigException(
+          file,
+          "rollout",
+          "a stateful model (sequence-batching) cannot split its traffic between versions: a"
+              + " sequence's requests must all reach one version; pin the version in the requests"
+              + " instead");
+    }
+    boolean two =
+        !(policy instanceof VersionPolicy.Latest l && l.count() < 2)
+            && !(policy instanceof VersionPolicy.Specific sp && sp.versions().size() < 2);
+    if (!two) {
+      throw new ConfigException(
+          file,
+          "rollout",
+          "needs the stable and the canary version to serve at once: set version-policy:"
+              + " {latest: 2}");
+    }
+    if (r.canaryTrafficPercent() == null) {
+      throw new ConfigException(
+          file, "rollout.canary-traffic-percent", "is required: the canary's share, 0 to 100");
+    }
+    int percent = r.canaryTrafficPercent();
+    if (percent < 0 || percent > 100) {
+      throw new ConfigException(
+          file, "rollout.canary-traffic-percent", "must be 0 to 100, was " + percent);
+    }
+    int minRequests =
+        r.minRequests() == null ? RolloutConfig.DEFAULT_MIN_REQUESTS : r.minRequests();
+    if (minRequests < 1 || minRequests > 100_000_000) {
+      throw new ConfigException(
+          file, "rollout.min-requests", "must be 1 to 100000000, was " + minRequests);
+    }
+    int window = r.window() == null ? RolloutConfig.DEFAULT_WINDOW : r.window();
+    if (window < 1 || window > 100_000) {
+      throw new ConfigException(file, "rollout.window", "must be 1 to 100000, was " + window);
+    }
+    double failed =
+        bound(
+            r.maxFailedPercentIncrease(),
+            RolloutConfig.DEFAULT_MAX_FAILED_PERCENT_INCREASE,
+            0,
+            100,
+            file,
+            "rollout.max-failed-percent-increase");
+    double ratio =
+        bound(
+            r.maxP99Ratio(),
+            RolloutConfig.DEFAULT_MAX_P99_RATIO,
+            1,
+            1e6,
+            file,
+            "rollout.max-p99-ratio");
+    double slackMs =
+        bound(
+            r.p99SlackMs(),
+            RolloutConfig.DEFAULT_P99_SLACK_NANOS / 1e6,
+            0,
+            MAX_LATENCY_MS,
+            file,
+            "rollout.p99-slack-ms");
+    double misses =
+        bound(
+            r.maxSloMissPercentIncrease(),
+            RolloutConfig.DEFAULT_MAX_SLO_MISS_PERCENT_INCREASE,
+            0,
+            100,
+            file,
+            "rollout.max-slo-miss-percent-increase");
+    long promoteAfter = r.promoteAfterRequests() == null ? 0 : r.promoteAfterRequests();
+    if (r.promoteAfterRequests() != null && (promoteAfter < 1 || promoteAfter < minRequests)) {
+      throw new ConfigException(
+          file,
+          "rollout.promote-after-requests",
+          "must be at least rollout.min-requests ("
+              + minRequests
+              + "), was "
+              + promoteAfter
+              + "; leave it out to promote by hand only");
+    }
+    double seconds =
+        bound(r.promoteAfterSeconds(), 0, 0, 366 * 86_400.0, file, "rollout.promote-after-seconds");
+    if (r.promoteAfterSeconds() != null && r.promoteAfterRequests() == null) {
+      throw new ConfigException(
+          file,
+          "rollout.promote-after-seconds",
+          "needs rollout.promote-after-requests (without it the canary is promoted by hand only)");
+    }
+    return new RolloutConfig(
+        percent,
+        minRequests,
+        window,
+        failed,
+        ratio,
+        Math.round(slackMs * 1e6),
+        misses,
+        promoteAfter,
+        Math.round(seconds * 1e9));
+  }
+
+  /** A number of {@code rollout:} within [min, max], its default when absent. */
+  private static double bound(
+      @Nullable Double value, double dflt, double min, double max, Path file, String field)
+      throws ConfigException {
+    if (value == null) {
+      return dflt;
+    }
+    if (!(value >= min && value <= max)) {
+      throw new ConfigException(
+          file, field, "must be between " + num(min) + " and " + num(max) + ", was " + value);
+    }
+    return value;
+  }
+
+  private static String num(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   /**

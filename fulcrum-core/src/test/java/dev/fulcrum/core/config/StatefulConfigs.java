@@ -35,6 +35,7 @@ public final class StatefulConfigs {
         List.of(),
         0,
         sequences,
+        null,
         null);
   }
 }

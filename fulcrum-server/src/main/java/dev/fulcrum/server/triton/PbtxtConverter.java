@@ -140,7 +140,8 @@ final class PbtxtConverter {
             null,
             sequenceBatching(),
             null,
-            priorityQueuePolicy());
+            priorityQueuePolicy(),
+            null);
     refuseServerFilledInputs();
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
@@ -207,6 +208,7 @@ final class PbtxtConverter {
             null,
             null,
             steps,
+            null,
             null);
     List<String> ignored = new ArrayList<>();
     unconsumed(c, "", tree == null ? null : new Where(tree, Map.of()), ignored);
