@@ -16,6 +16,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ResponseCache;
+import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SequenceBatcher;
 import java.time.Duration;
@@ -131,7 +132,7 @@ public final class InferenceService {
     if (draining) {
       throw InferenceException.unavailable("the server is shutting down");
     }
-    ModelVersion mv = repository.resolve(model, version);
+    ModelVersion mv = repository.route(model, version);
     mv.scheduler().refuseIfFull();
     return mv;
   }
@@ -140,7 +141,7 @@ public final class InferenceService {
   public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
     ModelVersion mv;
     try {
-      mv = repository.resolve(request.modelName(), request.modelVersion());
+      mv = repository.route(request.modelName(), request.modelVersion());
     } catch (InferenceException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -177,6 +178,9 @@ public final class InferenceService {
     }
     inFlight.incrementAndGet();
     long start = monitor == null ? 0 : System.nanoTime();
+    // A canary rollout's split request: timed for its judgement (one branch when there is none).
+    Rollout split = admitted.rollout();
+    long splitStart = split == null ? 0 : split.now();
     // With a monitor: whether the request was answered from the response cache (not by a pass).
     boolean @Nullable [] hit = monitor == null ? null : new boolean[1];
     ModelVersion mv = admitted;
@@ -184,14 +188,14 @@ public final class InferenceService {
     CompletableFuture<InferenceResponse> result;
     try {
       if (!mv.isReady()) {
-        mv = repository.resolve(request.modelName(), request.modelVersion());
+        mv = repository.route(request.modelName(), request.modelVersion());
       }
       // Decided before the submit, so that the pass that runs the request sees the listener.
       inPass = monitor != null && passListened(monitor, mv);
       result = submit(mv, request, hit, answerOn, 0);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
-        mv = repository.resolve(request.modelName(), request.modelVersion());
+        mv = repository.route(request.modelName(), request.modelVersion());
         inPass = monitor != null && passListened(monitor, mv);
         result = submit(mv, request, hit, answerOn, 0);
       }
@@ -206,6 +210,9 @@ public final class InferenceService {
       // Only a timing someone reads the cost of (the client's, a span's) gets it: one timed only
       // for the slow-request log skips this stage and its allocations.
       result = cancelling(result.thenApply(priced(mv)), result);
+    }
+    if (split != null && request.modelVersion().isEmpty()) {
+      judged(split, mv.version(), splitStart, result);
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;
@@ -223,6 +230,12 @@ public final class InferenceService {
           });
     }
     return result;
+  }
+
+  /** Counts a split request's outcome in its rollout when it completes (see {@link Rollout}). */
+  private static void judged(
+      Rollout rollout, long version, long start, CompletableFuture<InferenceResponse> result) {
+    result.whenComplete((r, t) -> rollout.record(version, rollout.now() - start, t));
   }
 
   /**
@@ -344,8 +357,13 @@ public final class InferenceService {
    */
   private CompletableFuture<InferenceResponse> step(InferenceRequest request, int nesting) {
     try {
-      ModelVersion mv = repository.resolve(request.modelName(), request.modelVersion());
+      ModelVersion mv = repository.route(request.modelName(), request.modelVersion());
+      Rollout split = request.modelVersion().isEmpty() ? mv.rollout() : null;
+      long start = split == null ? 0 : split.now();
       CompletableFuture<InferenceResponse> ran = submit(mv, request, null, null, nesting);
+      if (split != null) {
+        judged(split, mv.version(), start, ran);
+      }
       // priced as a client's request is, by the model that ran it (the ensemble's cost adds these)
       return request.options().costUsd() ? cancelling(ran.thenApply(priced(mv)), ran) : ran;
     } catch (InferenceException e) {
@@ -395,7 +413,7 @@ public final class InferenceService {
                   && !draining
                   && request.modelVersion().isEmpty()) {
                 return submit(
-                    repository.resolve(request.modelName(), ""), request, null, null, nesting);
+                    repository.route(request.modelName(), ""), request, null, null, nesting);
               }
               return CompletableFuture.failedFuture(cause);
             });

@@ -7,6 +7,7 @@ import dev.fulcrum.core.config.ModelConfigFile;
 import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.config.PipelineConfig;
+import dev.fulcrum.core.config.RolloutConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -195,6 +196,12 @@ public final class ModelManager {
     final ReentrantLock lock = new ReentrantLock();
 
     volatile List<ModelVersion> serving = List.of();
+
+    /**
+     * The canary rollout between the two newest serving versions, or null (see {@link #rollout}).
+     */
+    volatile @Nullable Rollout rollout;
+
     final ConcurrentSkipListMap<Long, ModelVersionStatus> rows = new ConcurrentSkipListMap<>();
 
     /** Why the model as a whole cannot load (before its versions are known); "" when none. */
@@ -762,6 +769,7 @@ public final class ModelManager {
       s.servingStamp = stamp; // else what serves keeps its configuration: a later load retries
     }
     s.failure = "";
+    bindRollout(s, after); // before publishing: a request that meets the new list meets its split
     s.serving = after; // new requests go to the new versions from here on
     for (ModelVersion mv : after) {
       if (!before.contains(mv)) {
@@ -786,6 +794,45 @@ public final class ModelManager {
           ErrorCode.INVALID_ARGUMENT,
           "failed to load '" + name + "': " + String.join("; ", failures));
     }
+  }
+
+  /**
+   * The canary rollout of what is about to serve: between the two newest versions when the newest's
+   * configuration has a {@code rollout:} and two serve; carried on (state and counts) when it is
+   * between the same versions under the same rules, else a new one; none otherwise. Each serving
+   * version is told which rollout it is an arm of.
+   */
+  private void bindRollout(Slot s, List<ModelVersion> after) {
+    Rollout former = s.rollout;
+    Rollout next = null;
+    if (after.size() >= 2 && after.get(0).config().rollout() != null) {
+      ModelVersion canary = after.get(0);
+      ModelVersion stable = after.get(1);
+      RolloutConfig rc = Objects.requireNonNull(canary.config().rollout());
+      long slo = canary.config().slo().latencyNanos();
+      if (former != null && former.sameAs(canary.version(), stable.version(), rc, slo)) {
+        next = former;
+      } else {
+        next =
+            new Rollout(
+                s.name, canary.version(), stable.version(), rc, slo, environment.ticker(), former);
+        log.info(
+            "model '{}': canary rollout of version {} against version {}: {}% of the requests that"
+                + " name no version",
+            s.name, canary.version(), stable.version(), rc.canaryTrafficPercent());
+      }
+      next.bind(canary, stable);
+    } else if (!after.isEmpty() && after.get(0).config().rollout() != null) {
+      log.warn(
+          "model '{}': rollout configured but only version {} serves: it gets every request until"
+              + " a second version serves",
+          s.name,
+          after.get(0).version());
+    }
+    for (int i = 0; i < after.size(); i++) {
+      after.get(i).rollout(i < 2 ? next : null);
+    }
+    s.rollout = next;
   }
 
   private void modelFailed(Slot s, String message, boolean explicit) {
@@ -1286,6 +1333,7 @@ public final class ModelManager {
     Slot s = slot(name);
     List<ModelVersion> before = s.serving;
     s.serving = List.of();
+    s.rollout = null;
     s.servingStamp = "";
     s.lastAttempt = null;
     s.failure = "";
@@ -1390,6 +1438,41 @@ public final class ModelManager {
       }
     }
     throw InferenceException.notFound("model '%s' has no version '%s'", name, version);
+  }
+
+  /**
+   * Finds the version an inference request goes to: {@link #resolve}, and for a request that names
+   * no version of a model with a canary rollout, the rollout's choice between its two newest
+   * versions. Never blocks.
+   */
+  public ModelVersion route(String name, String version) {
+    ModelVersion mv = resolve(name, version);
+    Rollout r = mv.rollout();
+    if (r == null || (version != null && !version.isEmpty())) {
+      return mv;
+    }
+    return r.pick(mv);
+  }
+
+  /**
+   * The model's canary rollout now, or null when it has none (or fewer than two versions serve).
+   */
+  public @Nullable Rollout rollout(String name) {
+    Slot s = models.get(name);
+    return s == null ? null : s.rollout;
+  }
+
+  /** Every model's canary rollout now, by model name. */
+  public List<Rollout> rollouts() {
+    List<Rollout> out = new ArrayList<>();
+    for (Slot s : models.values()) {
+      Rollout r = s.rollout;
+      if (r != null) {
+        out.add(r);
+      }
+    }
+    out.sort(Comparator.comparing(Rollout::model));
+    return out;
   }
 
   private static String reasonSuffix(Slot s) {

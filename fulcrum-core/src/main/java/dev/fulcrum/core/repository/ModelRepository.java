@@ -217,6 +217,26 @@ public final class ModelRepository implements AutoCloseable {
     return manager.resolve(name, version);
   }
 
+  /**
+   * Finds the version an inference request goes to: {@link #resolve}, then, for a request that
+   * names no version of a model with a canary rollout, the rollout's split (see {@link Rollout}).
+   *
+   * @throws InferenceException as {@link #resolve}
+   */
+  public ModelVersion route(String name, String version) {
+    return manager.route(name, version);
+  }
+
+  /** A model's canary rollout now, or null when it has none or fewer than two versions serve. */
+  public @Nullable Rollout rollout(String name) {
+    return manager.rollout(name);
+  }
+
+  /** Every model's canary rollout now, by model name. */
+  public List<Rollout> rollouts() {
+    return manager.rollouts();
+  }
+
   /** The serving versions of a model, newest first (empty if unknown or not loaded). */
   public List<ModelVersion> versions(String name) {
     return manager.versions(name);

@@ -37,6 +37,11 @@ public final class ModelVersion {
   private final @Nullable SequenceBatcher sequences;
   private volatile ModelState state;
 
+  /**
+   * The canary rollout this version is an arm of (stable or canary), or null: set by the manager.
+   */
+  private volatile @Nullable Rollout rollout;
+
   ModelVersion(
       String name,
       long version,
@@ -91,6 +96,19 @@ public final class ModelVersion {
    */
   public @Nullable String notABatch() {
     return notABatch;
+  }
+
+  /**
+   * The canary rollout this version is the canary or the stable version of, or null (the model has
+   * none, or fewer than two versions serve): a request that names no version and was split by it is
+   * counted in it when answered.
+   */
+  public @Nullable Rollout rollout() {
+    return rollout;
+  }
+
+  void rollout(@Nullable Rollout r) {
+    this.rollout = r;
   }
 
   /** The observers of this version (statistics and metrics), for work done outside the queue. */

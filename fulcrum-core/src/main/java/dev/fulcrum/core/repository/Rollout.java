@@ -1,0 +1,528 @@
+package dev.fulcrum.core.repository;
+
+import dev.fulcrum.core.config.RolloutConfig;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.scheduler.Ticker;
+import java.util.Arrays;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A canary rollout of one model (docs/MODEL_CONFIG.md, "Canary rollouts"): which of its two newest
+ * serving versions a request that names no version goes to, and the judgement that rolls the canary
+ * (the newest) back or promotes it, from the outcomes of the requests it split.
+ *
+ * <p>The split is deterministic: of every 100 unversioned requests, the canary gets exactly {@code
+ * canary-traffic-percent}, spread evenly (request n goes to the canary when {@code floor((n+1)p /
+ * 100) > floor(np / 100)}, n counted modulo 100: at 10 % every tenth request), so that a test or an
+ * operator counting answers sees the stated share without randomness. A request that names a
+ * version never comes here.
+ *
+ * <p>The judgement compares the last {@code window} requests of each version once the canary has
+ * answered {@code min-requests} (every {@link #JUDGE_EVERY} canary answers after that): the share
+ * of failed requests (server errors, not a client's 4xx, not a cancellation), p99 latency (from
+ * admission to answer), and with a latency objective the share of requests over it. A breach rolls
+ * back (share 0, verdict {@link Verdict#ROLLED_BACK}, reason recorded and logged); {@code
+ * promote-after-requests} canary answers (and {@code promote-after-seconds}) without one promotes
+ * (share 100, {@link Verdict#PROMOTED}); the stable version keeps serving requests pinned to it
+ * until the version policy drops it. A verdict is final until an operator sets a share again
+ * ({@link #setPercent}), which judges afresh.
+ *
+ * <p>Thread-safe: the split is one atomic increment and two volatile reads; each version's window
+ * is guarded by its own lock, the judgement and the operator's actions by this object's.
+ */
+public final class Rollout {
+  private static final Logger log = LoggerFactory.getLogger(Rollout.class);
+
+  /** How many canary answers pass between two judgements, once min-requests have answered. */
+  static final int JUDGE_EVERY = 10;
+
+  /** Where the rollout stands. */
+  public enum Verdict {
+    /** The canary gets its share and is judged. */
+    PROGRESSING,
+    /** The canary gets every unversioned request; judgement has stopped. */
+    PROMOTED,
+    /** The stable version gets every unversioned request; judgement has stopped. */
+    ROLLED_BACK
+  }
+
+  private final String model;
+  private final long canaryVersion;
+  private final long stableVersion;
+  private final RolloutConfig config;
+  private final long sloNanos;
+  private final Ticker ticker;
+  private final AtomicLong split = new AtomicLong();
+  private final Arm canary;
+  private final Arm stable;
+
+  /** The versions' objects that serve now (rebound when one is reloaded); set before publishing. */
+  private volatile @Nullable ModelVersion canaryServing;
+
+  private volatile @Nullable ModelVersion stableServing;
+
+  private volatile int percent;
+  private volatile Verdict verdict = Verdict.PROGRESSING;
+  private volatile String reason = "";
+
+  /** Guarded by this: when judging (re)started, and the verdicts so far (carried from a former). */
+  private long judgedSince;
+
+  private final AtomicLong rolledBack = new AtomicLong();
+  private final AtomicLong promoted = new AtomicLong();
+
+  /**
+   * @param sloNanos the model's latency objective (0: none, misses are not judged)
+   * @param former the rollout this one follows for the same model (its verdict counts carry on, as
+   *     a metric's counters must), or null
+   */
+  public Rollout(
+      String model,
+      long canaryVersion,
+      long stableVersion,
+      RolloutConfig config,
+      long sloNanos,
+      Ticker ticker,
+      @Nullable Rollout former) {
+    this.model = model;
+    this.canaryVersion = canaryVersion;
+    this.stableVersion = stableVersion;
+    this.config = config;
+    this.sloNanos = sloNanos;
+    this.ticker = ticker;
+    this.canary = new Arm(config.window());
+    this.stable = new Arm(config.window());
+    this.percent = config.canaryTrafficPercent();
+    this.judgedSince = ticker.nanoTime();
+    if (former != null) {
+      rolledBack.set(former.rolledBack.get());
+      promoted.set(former.promoted.get());
+    }
+  }
+
+  public String model() {
+    return model;
+  }
+
+  public long canaryVersion() {
+    return canaryVersion;
+  }
+
+  public long stableVersion() {
+    return stableVersion;
+  }
+
+  public RolloutConfig config() {
+    return config;
+  }
+
+  /** The canary's share of unversioned requests now, 0 to 100. */
+  public int percent() {
+    return percent;
+  }
+
+  public Verdict verdict() {
+    return verdict;
+  }
+
+  /** Why the verdict was reached ("" while progressing as configured). */
+  public String reason() {
+    return reason;
+  }
+
+  /** Rollbacks of this model's canaries so far, automatic and by hand. */
+  public long rolledBackCount() {
+    return rolledBack.get();
+  }
+
+  /** Promotions of this model's canaries so far, automatic and by hand. */
+  public long promotedCount() {
+    return promoted.get();
+  }
+
+  /** The clock the request latencies are read from. */
+  public long now() {
+    return ticker.nanoTime();
+  }
+
+  /** Whether this rollout is between the same versions under the same rules (so it carries on). */
+  boolean sameAs(long canaryV, long stableV, RolloutConfig c, long slo) {
+    return canaryVersion == canaryV
+        && stableVersion == stableV
+        && config.equals(c)
+        && sloNanos == slo;
+  }
+
+  /** Binds the serving objects of the two versions (before the manager publishes them). */
+  void bind(ModelVersion canaryMv, ModelVersion stableMv) {
+    this.canaryServing = canaryMv;
+    this.stableServing = stableMv;
+  }
+
+  /**
+   * Whether the next unversioned request goes to the canary: exactly {@code percent} of every 100,
+   * spread evenly.
+   */
+  public boolean toCanary() {
+    int p = percent;
+    if (p <= 0) {
+      return false;
+    }
+    if (p >= 100) {
+      return true;
+    }
+    long m = Math.floorMod(split.getAndIncrement(), 100L);
+    return ((m + 1) * p) / 100 > (m * p) / 100;
+  }
+
+  /**
+   * The version an unversioned request goes to, given the one the version policy serves newest;
+   * that one when the chosen version is not ready (a swap in progress), or when it is not this
+   * rollout's canary.
+   */
+  ModelVersion pick(ModelVersion newest) {
+    ModelVersion c = canaryServing;
+    ModelVersion s = stableServing;
+    if (c == null || s == null || newest != c) {
+      return newest;
+    }
+    ModelVersion chosen = toCanary() ? c : s;
+    return chosen.isReady() ? chosen : newest;
+  }
+
+  /**
+   * Counts the outcome of an unversioned request this rollout split, and judges the canary when it
+   * is due.
+   *
+   * @param version the version that answered (a version of neither arm is ignored)
+   * @param nanos from its admission to its answer
+   * @param failure why it failed, or null when answered
+   */
+  public void record(long version, long nanos, @Nullable Throwable failure) {
+    Arm arm = version == canaryVersion ? canary : version == stableVersion ? stable : null;
+    if (arm == null) {
+      return;
+    }
+    ErrorCode code = failure == null ? null : codeOf(failure);
+    if (code == ErrorCode.CANCELLED) {
+      return; // the client left: says nothing about the version
+    }
+    boolean failed = code != null && serverError(code);
+    if (code != null && !failed) {
+      return; // the client's mistake (4xx) or an overload refusal: not the version's doing
+    }
+    boolean missed =
+        sloNanos > 0 && (code == ErrorCode.DEADLINE_EXCEEDED || (!failed && nanos > sloNanos));
+    long answered = arm.add(nanos, failed, missed);
+    if (arm == canary && verdict == Verdict.PROGRESSING) {
+      long n = answered;
+      if (n >= config.minRequests()
+          && ((n - config.minRequests()) % JUDGE_EVERY == 0
+              || (config.promoteAfterRequests() > 0 && n == config.promoteAfterRequests()))) {
+        judge();
+      }
+    }
+  }
+
+  /** HTTP 5xx: the server's failure, which a canary is judged on. */
+  private static boolean serverError(ErrorCode code) {
+    return switch (code) {
+      case INTERNAL, UNAVAILABLE, DEADLINE_EXCEEDED, UNIMPLEMENTED -> true;
+      default -> false;
+    };
+  }
+
+  private static ErrorCode codeOf(Throwable t) {
+    Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (c instanceof CancellationException) {
+      return ErrorCode.CANCELLED;
+    }
+    return c instanceof InferenceException e ? e.code() : ErrorCode.INTERNAL;
+  }
+
+  /** Compares the canary against the stable version, and rolls back or promotes it. */
+  synchronized void judge() {
+    if (verdict != Verdict.PROGRESSING) {
+      return;
+    }
+    Window c = canary.window();
+    Window s = stable.window();
+    if (c.sinceReset() < config.minRequests()) {
+      return;
+    }
+    String breach = breach(c, s);
+    if (breach != null) {
+      conclude(Verdict.ROLLED_BACK, breach);
+      return;
+    }
+    long promoteAfter = config.promoteAfterRequests();
+    if (promoteAfter > 0
+        && c.sinceReset() >= promoteAfter
+        && ticker.nanoTime() - judgedSince >= config.promoteAfterNanos()) {
+      conclude(
+          Verdict.PROMOTED,
+          String.format(
+              java.util.Locale.ROOT,
+              "%d canary requests without a breach (failed %.2f%% vs %.2f%%, p99 %.3f ms vs %.3f"
+                  + " ms)",
+              c.sinceReset(),
+              c.failedPercent(),
+              s.failedPercent(),
+              c.p99Nanos() / 1e6,
+              s.p99Nanos() / 1e6));
+    }
+  }
+
+  /** The first rule the canary breaks, in words, or null. */
+  private @Nullable String breach(Window c, Window s) {
+    double failedUp = c.failedPercent() - s.failedPercent();
+    if (failedUp > config.maxFailedPercentIncrease()) {
+      return String.format(
+          java.util.Locale.ROOT,
+          "failed requests %.2f%% on the canary vs %.2f%% on the stable version (%d of the last %d"
+              + " canary requests), more than max-failed-percent-increase %s points",
+          c.failedPercent(),
+          s.failedPercent(),
+          c.failed(),
+          c.size(),
+          plain(config.maxFailedPercentIncrease()));
+    }
+    if (sloNanos > 0) {
+      double missUp = c.missPercent() - s.missPercent();
+      if (missUp > config.maxSloMissPercentIncrease()) {
+        return String.format(
+            java.util.Locale.ROOT,
+            "latency objective missed by %.2f%% of the canary's requests vs %.2f%% of the stable"
+                + " version's, more than max-slo-miss-percent-increase %s points",
+            c.missPercent(),
+            s.missPercent(),
+            plain(config.maxSloMissPercentIncrease()));
+      }
+    }
+    int enough = Math.min(config.minRequests(), config.window());
+    if (s.size() >= enough && c.size() >= enough) {
+      long cp = c.p99Nanos();
+      long sp = s.p99Nanos();
+      if (cp - sp > config.p99SlackNanos() && cp > config.maxP99Ratio() * sp) {
+        return String.format(
+            java.util.Locale.ROOT,
+            "p99 latency %.3f ms on the canary vs %.3f ms on the stable version, more than"
+                + " max-p99-ratio %s",
+            cp / 1e6,
+            sp / 1e6,
+            plain(config.maxP99Ratio()));
+      }
+    }
+    return null;
+  }
+
+  private static String plain(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+  }
+
+  private void conclude(Verdict v, String why) {
+    percent = v == Verdict.PROMOTED ? 100 : 0;
+    reason = why;
+    verdict = v;
+    (v == Verdict.PROMOTED ? promoted : rolledBack).incrementAndGet();
+    if (v == Verdict.ROLLED_BACK) {
+      log.warn(
+          "model '{}': canary version {} rolled back, every unversioned request goes to version"
+              + " {}: {}",
+          model,
+          canaryVersion,
+          stableVersion,
+          why);
+    } else {
+      log.info(
+          "model '{}': canary version {} promoted, every unversioned request goes to it: {}",
+          model,
+          canaryVersion,
+          why);
+    }
+  }
+
+  /** Rolls the canary back by hand: share 0, until a share is set again. */
+  public synchronized void rollBack(String why) {
+    conclude(Verdict.ROLLED_BACK, why.isBlank() ? "rolled back by hand" : why);
+  }
+
+  /** Promotes the canary by hand: share 100, until a share is set again. */
+  public synchronized void promote(String why) {
+    conclude(Verdict.PROMOTED, why.isBlank() ? "promoted by hand" : why);
+  }
+
+  /**
+   * Sets the canary's share by hand and judges it afresh: the verdict returns to progressing and
+   * both windows start empty, so a canary rolled back and fixed is not judged on its old answers.
+   */
+  public synchronized void setPercent(int p) {
+    if (p < 0 || p > 100) {
+      throw InferenceException.invalid("canary_traffic_percent must be 0 to 100, was %d", p);
+    }
+    canary.reset();
+    stable.reset();
+    judgedSince = ticker.nanoTime();
+    percent = p;
+    reason = p == config.canaryTrafficPercent() ? "" : "share set by hand to " + p + "%";
+    verdict = Verdict.PROGRESSING;
+    log.info(
+        "model '{}': canary version {} gets {}% of unversioned requests (set by hand), judged"
+            + " afresh",
+        model, canaryVersion, p);
+  }
+
+  /** The canary's figures now. */
+  public ArmStats canaryStats() {
+    return canary.stats(canaryVersion);
+  }
+
+  /** The stable version's figures now. */
+  public ArmStats stableStats() {
+    return stable.stats(stableVersion);
+  }
+
+  /**
+   * One version's figures.
+   *
+   * @param requests answered or failed since the rollout began (client errors and cancellations
+   *     left out)
+   * @param failed of them, server errors
+   * @param sloMisses of them, over the latency objective (0 without one)
+   * @param windowRequests the requests in the window the judgement compares (since a share was last
+   *     set by hand, at most {@code window})
+   * @param failedPercent the window's failed share, in percent
+   * @param sloMissPercent the window's share over the objective, in percent
+   * @param p99Nanos the window's p99 latency (0 when empty)
+   */
+  public record ArmStats(
+      long version,
+      long requests,
+      long failed,
+      long sloMisses,
+      int windowRequests,
+      double failedPercent,
+      double sloMissPercent,
+      long p99Nanos) {}
+
+  /** A copy of one version's window. Immutable once made. */
+  private static final class Window {
+    private final long sinceReset;
+    private final int size;
+    private final int failed;
+    private final int missed;
+    private final long[] latencies;
+
+    Window(long sinceReset, int size, int failed, int missed, long[] latencies) {
+      this.sinceReset = sinceReset;
+      this.size = size;
+      this.failed = failed;
+      this.missed = missed;
+      this.latencies = latencies;
+    }
+
+    long sinceReset() {
+      return sinceReset;
+    }
+
+    int size() {
+      return size;
+    }
+
+    int failed() {
+      return failed;
+    }
+
+    double failedPercent() {
+      return size == 0 ? 0 : 100.0 * failed / size;
+    }
+
+    double missPercent() {
+      return size == 0 ? 0 : 100.0 * missed / size;
+    }
+
+    long p99Nanos() {
+      if (size == 0) {
+        return 0;
+      }
+      long[] sorted = Arrays.copyOf(latencies, size);
+      Arrays.sort(sorted);
+      int rank = (int) Math.ceil(0.99 * size) - 1;
+      return sorted[Math.max(0, rank)];
+    }
+  }
+
+  /** The last {@code window} outcomes of one version, in rings; thread-safe by its own lock. */
+  private static final class Arm {
+    private final long[] nanos;
+    private final boolean[] failed;
+    private final boolean[] missed;
+    private int next;
+    private int size;
+    private int failedIn;
+    private int missedIn;
+    private long sinceReset;
+    private long total;
+    private long totalFailed;
+    private long totalMissed;
+
+    Arm(int window) {
+      nanos = new long[window];
+      failed = new boolean[window];
+      missed = new boolean[window];
+    }
+
+    /** Adds an outcome; returns the requests since the last reset, this one included. */
+    synchronized long add(long latency, boolean fail, boolean miss) {
+      if (size == nanos.length) {
+        failedIn -= failed[next] ? 1 : 0;
+        missedIn -= missed[next] ? 1 : 0;
+      } else {
+        size++;
+      }
+      nanos[next] = latency;
+      failed[next] = fail;
+      missed[next] = miss;
+      failedIn += fail ? 1 : 0;
+      missedIn += miss ? 1 : 0;
+      next = (next + 1) % nanos.length;
+      total++;
+      totalFailed += fail ? 1 : 0;
+      totalMissed += miss ? 1 : 0;
+      return ++sinceReset;
+    }
+
+    synchronized void reset() {
+      next = 0;
+      size = 0;
+      failedIn = 0;
+      missedIn = 0;
+      sinceReset = 0;
+    }
+
+    synchronized Window window() {
+      return new Window(sinceReset, size, failedIn, missedIn, Arrays.copyOf(nanos, size));
+    }
+
+    ArmStats stats(long version) {
+      Window w;
+      long t;
+      long f;
+      long m;
+      synchronized (this) {
+        w = window();
+        t = total;
+        f = totalFailed;
+        m = totalMissed;
+      }
+      return new ArmStats(
+          version, t, f, m, w.size(), w.failedPercent(), w.missPercent(), w.p99Nanos());
+    }
+  }
+}

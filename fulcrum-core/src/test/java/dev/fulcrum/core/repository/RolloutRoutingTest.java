@@ -1,0 +1,156 @@
+package dev.fulcrum.core.repository;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A canary rollout through the repository and the inference service, on the fake runtime: the
+ * manager binds it to the two newest versions, the service splits and counts unversioned requests
+ * and leaves pinned ones alone.
+ */
+class RolloutRoutingTest {
+  @TempDir Path repo;
+
+  private ModelRepository load() {
+    ModelRepository r =
+        new ModelRepository(
+            List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(4, 32));
+    r.loadAll();
+    return r;
+  }
+
+  private static InferenceRequest request(String model, String version) {
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1).putFloat(2);
+    return new InferenceRequest(
+        model,
+        version,
+        "",
+        null,
+        List.of(Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip())),
+        null);
+  }
+
+  /** The version that answered, or "failed". */
+  private static String answer(InferenceService svc, String model, String version) {
+    CompletableFuture<InferenceResponse> f = svc.infer(request(model, version));
+    try {
+      return f.get().modelVersion();
+    } catch (Exception e) {
+      return "failed";
+    }
+  }
+
+  private void twoVersions(String model, String v2Extra, String config) throws Exception {
+    FakeRuntime.writeModel(
+        repo.resolve(model + "/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    if (v2Extra.isEmpty()) {
+      FakeRuntime.writeModel(
+          repo.resolve(model + "/2/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    } else {
+      FakeRuntime.writeModel(
+          repo.resolve(model + "/2/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2", v2Extra);
+    }
+    Files.writeString(repo.resolve(model + "/config.yaml"), config);
+  }
+
+  @Test
+  void unversionedRequestsAreSplitExactlyAndPinnedOnesAreNot() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      InferenceService svc = new InferenceService(r, true);
+      Rollout rollout = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
+      assertThat(rollout.canaryVersion()).isEqualTo(2);
+      assertThat(rollout.stableVersion()).isEqualTo(1);
+      assertThat(r.versions("m").get(0).rollout()).isSameAs(rollout);
+      int canary = 0;
+      for (int i = 0; i < 50; i++) {
+        canary += answer(svc, "m", "").equals("2") ? 1 : 0;
+      }
+      assertThat(canary).isEqualTo(10);
+      for (int i = 0; i < 10; i++) {
+        assertThat(answer(svc, "m", "1")).isEqualTo("1");
+        assertThat(answer(svc, "m", "2")).isEqualTo("2");
+      }
+      // metadata and readiness still read the newest version; only inference is split
+      assertThat(r.resolve("m", "").version()).isEqualTo(2);
+      awaitCounted(rollout, 50);
+      assertThat(rollout.canaryStats().requests()).isEqualTo(10);
+      assertThat(rollout.stableStats().requests()).isEqualTo(40);
+    }
+  }
+
+  @Test
+  void aCanaryWhosePassesFailIsRolledBack() throws Exception {
+    twoVersions(
+        "m",
+        "fail-execute",
+        "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 50, min-requests: 5}\n");
+    try (ModelRepository r = load()) {
+      InferenceService svc = new InferenceService(r, true);
+      Rollout rollout = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
+      for (int i = 0; i < 20; i++) {
+        assertThat(answer(svc, "m", "")).isIn("1", "failed");
+      }
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (rollout.verdict() != Rollout.Verdict.ROLLED_BACK && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      assertThat(rollout.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
+      assertThat(rollout.percent()).isZero();
+      for (int i = 0; i < 20; i++) {
+        assertThat(answer(svc, "m", "")).isEqualTo("1");
+      }
+    }
+  }
+
+  @Test
+  void withOneVersionServingThereIsNoSplit() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    Files.writeString(
+        repo.resolve("m/config.yaml"),
+        "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 50}\n");
+    try (ModelRepository r = load()) {
+      InferenceService svc = new InferenceService(r, true);
+      assertThat(r.rollout("m")).isNull();
+      assertThat(r.rollouts()).isEmpty();
+      for (int i = 0; i < 10; i++) {
+        assertThat(answer(svc, "m", "")).isEqualTo("1");
+      }
+    }
+  }
+
+  @Test
+  void aModelWithoutRolloutHasNone() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\n");
+    try (ModelRepository r = load()) {
+      InferenceService svc = new InferenceService(r, true);
+      assertThat(r.rollout("m")).isNull();
+      for (int i = 0; i < 10; i++) {
+        assertThat(answer(svc, "m", "")).isEqualTo("2");
+      }
+    }
+  }
+
+  /** Waits until the rollout has counted {@code n} outcomes (counted as the answers complete). */
+  private static void awaitCounted(Rollout rollout, long n) throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (rollout.canaryStats().requests() + rollout.stableStats().requests() < n
+        && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+  }
+}
