@@ -445,6 +445,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
+      case MODEL_ROLLOUT -> done(repository.rollout(route.model(), request));
       case SHARED_MEMORY_STATUS, SHARED_MEMORY_REGISTRATION ->
           throw SharedMemory.callRefused(route.model().equals("cuda"));
       case DASHBOARD_FILE ->

@@ -5,25 +5,31 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.config.RolloutConfig;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.ModelState;
+import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.protocol.LoadParameters;
+import dev.fulcrum.server.protocol.RolloutJson;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * Triton's model repository extension over REST: {@code POST v2/repository/index}, {@code POST
- * v2/repository/models/<m>/load} and {@code .../unload}. The index is read on the event loop; a
- * load or unload runs on the control threads and its reply (200 with an empty body, or the reason)
- * is written when it has finished, as Triton's clients expect.
+ * v2/repository/models/<m>/load} and {@code .../unload}; and beside it a model's canary rollout,
+ * {@code GET|POST v2/models/<m>/rollout}, read and acted on on the event loop. The index is read on
+ * the event loop; a load or unload runs on the control threads and its reply (200 with an empty
+ * body, or the reason) is written when it has finished, as Triton's clients expect.
  */
 final class RepositoryHandler {
   private static final Reply OK =
@@ -74,6 +80,56 @@ final class RepositoryHandler {
   CompletableFuture<Reply> unload(String model, FullHttpRequest request) {
     body(request);
     return service.unload(model).thenApply(v -> OK);
+  }
+
+  /**
+   * A model's canary rollout: GET its state; POST {@code {"action": "promote"}}, {@code {"action":
+   * "rollback"}} (each with an optional {@code "reason"}) or {@code {"canary_traffic_percent": N}}
+   * (judged afresh), answered with the state after it.
+   */
+  Reply rollout(String model, FullHttpRequest request) {
+    ModelVersion newest = service.repository().resolve(model, "");
+    Rollout r = service.repository().rollout(model);
+    if (r == null) {
+      RolloutConfig configured = newest.config().rollout();
+      if (configured == null) {
+        throw InferenceException.notFound(
+            "model '%s' has no canary rollout: its config.yaml has no rollout: section", model);
+      }
+      if (request.method().equals(HttpMethod.POST)) {
+        throw InferenceException.unavailable(
+            "model '%s' has no canary to act on: only version %d serves", model, newest.version());
+      }
+      return Responses.json(
+          HttpResponseStatus.OK, RolloutJson.inactive(model, newest.version(), configured));
+    }
+    if (request.method().equals(HttpMethod.POST)) {
+      JsonNode body = body(request);
+      JsonNode action = body.path("action");
+      JsonNode percent = body.path("canary_traffic_percent");
+      String reason = body.path("reason").asText("");
+      if (action.isMissingNode() == percent.isMissingNode()) {
+        throw InferenceException.invalid(
+            "give either \"action\": \"promote\" or \"rollback\", or"
+                + " \"canary_traffic_percent\": 0 to 100");
+      }
+      if (!percent.isMissingNode()) {
+        if (!percent.canConvertToInt() || !percent.isIntegralNumber()) {
+          throw InferenceException.invalid(
+              "canary_traffic_percent must be a whole number 0 to 100");
+        }
+        r.setPercent(percent.intValue());
+      } else {
+        switch (action.asText("")) {
+          case "promote" -> r.promote(reason);
+          case "rollback" -> r.rollBack(reason);
+          default ->
+              throw InferenceException.invalid(
+                  "action must be \"promote\" or \"rollback\", was %s", action.toString());
+        }
+      }
+    }
+    return Responses.json(HttpResponseStatus.OK, RolloutJson.state(r));
   }
 
   /** The request's JSON object, or an empty object for an empty body. */

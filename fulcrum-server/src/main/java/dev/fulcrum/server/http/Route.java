@@ -47,6 +47,12 @@ record Route(Endpoint endpoint, String model, String version) {
     REPOSITORY_LOAD(HttpMethod.POST, Scope.MANAGEMENT),
     REPOSITORY_UNLOAD(HttpMethod.POST, Scope.MANAGEMENT),
     /**
+     * A model's canary rollout ({@code v2/models/<m>/rollout}, docs/MODEL_CONFIG.md "Canary
+     * rollouts"): GET reads its state, POST sets the canary's share, promotes or rolls back; the
+     * management scope, as the repository API's, since a POST changes what serves.
+     */
+    MODEL_ROLLOUT(HttpMethod.POST, Scope.MANAGEMENT, true),
+    /**
      * The dashboard page and its static files (the model field names the file): open, as a browser
      * cannot send a bearer token when it opens a page, and they hold no data.
      */
@@ -196,6 +202,7 @@ record Route(Endpoint endpoint, String model, String version) {
         case "stats" -> new Route(Endpoint.MODEL_STATS, model, version);
         case "slo" -> new Route(Endpoint.MODEL_SLO, model, version);
         case "drift" -> new Route(Endpoint.MODEL_DRIFT, model, version);
+        case "rollout" -> next == 3 ? new Route(Endpoint.MODEL_ROLLOUT, model, "") : notFound();
         default -> notFound();
       };
     }

@@ -5,6 +5,7 @@ import dev.fulcrum.core.repository.LifecycleListener;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
@@ -579,6 +580,12 @@ public final class ServerMetrics
     writeTritonFamilies(sb, wanted);
     writeSloFamilies(sb, wanted);
     writeObservabilityFamilies(sb, wanted);
+    ModelRepository repo = repository;
+    List<Rollout> rollouts = repo == null ? List.of() : repo.rollouts();
+    if (!rollouts.isEmpty()) {
+      // only a server with a canary rollout has these families (as only a monitored one has drift)
+      RolloutMetrics.write(sb, wanted, rollouts);
+    }
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {
       DriftMetrics.write(sb, wanted, m.reports(), driftDetail);
