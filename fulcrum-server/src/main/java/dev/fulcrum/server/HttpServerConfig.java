@@ -222,15 +222,16 @@ public record HttpServerConfig(
     }
 
     /**
-     * 10 s for a request head, 75 s idle (above the 60 s that load balancers close idle connections
-     * after by default, so that they close first), 30 s of body stall, 4096 connections, 1 GiB of
-     * request bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection, an
+     * 10 s for a request head, 620 s idle (above the idle time of the proxies and load balancers
+     * that keep connections to their backends: nginx's and an AWS ALB's 60 s, Traefik's 90 s, a GCP
+     * load balancer's 600 s, so that they close first), 30 s of body stall, 4096 connections, 1 GiB
+     * of request bodies in flight (256 MiB per connection), 100 HTTP/2 streams per connection, an
      * accept queue of 1024.
      */
     public static Limits defaults() {
       return new Limits(
           Duration.ofSeconds(10),
-          Duration.ofSeconds(75),
+          Duration.ofSeconds(620),
           Duration.ofSeconds(30),
           4096,
           1L << 30,

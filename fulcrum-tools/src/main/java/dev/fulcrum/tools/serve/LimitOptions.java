@@ -24,7 +24,7 @@ final class LimitOptions {
 
   @Option(
       names = "--http-idle-timeout-secs",
-      defaultValue = "75",
+      defaultValue = "620",
       paramLabel = "SECS",
       description =
           "A REST or metrics connection with no request in progress for this long is closed"

@@ -66,7 +66,7 @@ public final class ServeArgs {
           "--native-heap-trim-secs", "10",
           "--engine-thread-idle-secs", "0",
           "--http-header-timeout-secs", "10",
-          "--http-idle-timeout-secs", "75",
+          "--http-idle-timeout-secs", "620",
           "--http-body-timeout-secs", "30",
           "--http-max-connections", "4096",
           "--http-accept-backlog", "1024",
