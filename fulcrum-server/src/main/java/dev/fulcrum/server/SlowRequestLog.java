@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * quick, since those are what the slow ones' overload looks like from outside. A line names the
  * model, version, transport, status, rows, the request's total time and its split (queue, compute,
  * pipeline steps, the transport's share), the pass's rows, whether the response cache answered it,
- * the client's address, the request's {@code id} and the W3C trace id of its {@code traceparent}.
+ * the client's address (and, behind a proxy, the {@code X-Forwarded-For} it sent, as the client's
+ * text: a proxy's own address is the connection's), the request's {@code id} and the W3C trace id
+ * of its {@code traceparent}.
  *
  * <p>The time measured (total_ms) is the transport's: from when the transport had the whole request
  * (REST: the aggregated body reached the dispatcher; gRPC: the parsed message reached the service)
@@ -174,6 +176,8 @@ public final class SlowRequestLog implements AutoCloseable {
    * @param timing where its time in the core went; null when it got no answer from the core (it was
    *     refused, or failed)
    * @param client the client's address, or null when unknown
+   * @param forwardedFor the request's {@code X-Forwarded-For} (client text: whatever a proxy in
+   *     front, or the client itself, wrote), or null
    * @param id the request's {@code id} field (client text), or null
    * @param trace the request's W3C trace context (parsed once, when it arrived), or null
    * @param failure what it was answered with when not a result, or null
@@ -187,6 +191,7 @@ public final class SlowRequestLog implements AutoCloseable {
       long thresholdNanos,
       @Nullable RequestTiming timing,
       @Nullable SocketAddress client,
+      @Nullable String forwardedFor,
       @Nullable String id,
       @Nullable TraceParent trace,
       @Nullable Throwable failure) {}
@@ -480,6 +485,10 @@ public final class SlowRequestLog implements AutoCloseable {
     SocketAddress client = r.client();
     if (client != null) {
       l.text("client", address(client));
+    }
+    String forwardedFor = r.forwardedFor();
+    if (forwardedFor != null && !forwardedFor.isEmpty()) {
+      l.text("forwarded_for", ClientText.printable(forwardedFor, MAX_TEXT));
     }
     String id = r.id();
     if (id != null && !id.isEmpty()) {

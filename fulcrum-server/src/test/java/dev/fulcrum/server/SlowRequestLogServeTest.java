@@ -55,6 +55,7 @@ class SlowRequestLogServeTest {
   private static final long MS = 1_000_000L;
   private static final String TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
   private static final String TRACEPARENT = "00-" + TRACE_ID + "-00f067aa0ba902b7-01";
+  private static final String FORWARDED_FOR = "203.0.113.7";
   private static final String IDENTITY =
       "{\"mode\":\"identity\",\"delay_ms\":%d,"
           + "\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
@@ -141,7 +142,8 @@ class SlowRequestLogServeTest {
   private static HttpRequest.Builder rest(String model) {
     return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + infer(model)))
         .timeout(Duration.ofSeconds(60))
-        .header("traceparent", TRACEPARENT);
+        .header("traceparent", TRACEPARENT)
+        .header("X-Forwarded-For", FORWARDED_FOR);
   }
 
   private static String infer(String model) {
@@ -175,6 +177,7 @@ class SlowRequestLogServeTest {
   private static Metadata traced() {
     Metadata m = new Metadata();
     m.put(Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER), TRACEPARENT);
+    m.put(Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER), FORWARDED_FOR);
     return m;
   }
 
@@ -241,7 +244,10 @@ class SlowRequestLogServeTest {
     JsonNode answer = JSON.readTree(r.body());
     assertThat(answer.has("parameters")).as("timed for the log, not shown: %s", r.body()).isFalse();
     assertThat(r.headers().firstValue("Server-Timing")).isEmpty();
-    assertSlow(awaitLine("rest-json-1"), "rest-json", "200");
+    Map<String, String> line = awaitLine("rest-json-1");
+    assertSlow(line, "rest-json", "200");
+    // Behind a proxy the connection is the proxy's; the line says whom it forwarded for too.
+    assertThat(line).containsEntry("forwarded_for", FORWARDED_FOR);
     // The quick one was answered first, so its line, had it one, would be there by now.
     assertThat(lineOf("quick-1")).as("a quick request has no line: %s", lines).isNull();
   }
@@ -362,7 +368,9 @@ class SlowRequestLogServeTest {
             .withDeadlineAfter(60, TimeUnit.SECONDS)
             .modelInfer(grpcRequest("slow", "grpc-1"));
     assertThat(r.getParametersMap()).as("timed for the log, not shown").isEmpty();
-    assertSlow(awaitLine("grpc-1"), "grpc", "OK");
+    Map<String, String> line = awaitLine("grpc-1");
+    assertSlow(line, "grpc", "OK");
+    assertThat(line).containsEntry("forwarded_for", FORWARDED_FOR);
   }
 
   @Test

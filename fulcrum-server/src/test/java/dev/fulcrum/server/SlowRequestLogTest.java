@@ -49,6 +49,7 @@ class SlowRequestLogTest {
         100 * MS,
         timing,
         new InetSocketAddress("127.0.0.1", 53422),
+        null,
         "req-7",
         TraceParent.parse(TRACEPARENT, null),
         null);
@@ -116,6 +117,7 @@ class SlowRequestLogTest {
             100 * MS,
             timing,
             null,
+            null,
             "an \"id\"\nwith a line end",
             null,
             InferenceException.exhausted("the queue is full"));
@@ -131,6 +133,7 @@ class SlowRequestLogTest {
     assertThat(j.get("id").asText()).isEqualTo("an \"id\"\\u000awith a line end");
     assertThat(j.get("error").asText()).isEqualTo("the queue is full");
     assertThat(j.has("client")).isFalse();
+    assertThat(j.has("forwarded_for")).isFalse();
     assertThat(j.has("trace_id")).isFalse();
   }
 
@@ -146,6 +149,7 @@ class SlowRequestLogTest {
             100 * MS,
             null,
             null,
+            "203.0.113.7, 10.0.0.2\nevent=slow_request",
             "a b=\"c\"\nevent=slow_request",
             null,
             new InferenceException(ErrorCode.DEADLINE_EXCEEDED, "waited 5 ms in the queue"));
@@ -156,6 +160,8 @@ class SlowRequestLogTest {
         .contains("protocol=rest-binary status=504 total_ms=1.000")
         .contains("id=\"a b=\\\"c\\\"\\\\u000aevent=slow_request\"")
         .contains("error=\"waited 5 ms in the queue\"")
+        // Behind a proxy: what it says the client was, quoted as client text, beside the address.
+        .contains("forwarded_for=\"203.0.113.7, 10.0.0.2\\\\u000aevent=slow_request\"")
         .doesNotContain("queue_ms"); // no timing: refused before the core answered
   }
 

@@ -26,7 +26,8 @@ final class CallContextInterceptor implements ServerInterceptor {
    * What the completion hook needs of a call's transport: the client, and the call's W3C trace
    * context, parsed once for the call (every request of a stream shares it).
    */
-  record CallInfo(@Nullable SocketAddress client, @Nullable TraceParent trace) {}
+  record CallInfo(
+      @Nullable SocketAddress client, @Nullable String forwardedFor, @Nullable TraceParent trace) {}
 
   static final Context.Key<CallInfo> CALL = Context.key("fulcrum-call");
 
@@ -34,6 +35,10 @@ final class CallContextInterceptor implements ServerInterceptor {
       Metadata.Key.of(Tracing.TRACEPARENT, Metadata.ASCII_STRING_MARSHALLER);
   static final Metadata.Key<String> TRACESTATE =
       Metadata.Key.of(Tracing.TRACESTATE, Metadata.ASCII_STRING_MARSHALLER);
+
+  /** What a proxy in front says the client was (nginx's {@code grpc_set_header}, HAProxy's). */
+  static final Metadata.Key<String> X_FORWARDED_FOR =
+      Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER);
 
   /** The current call's, or null outside a call the interceptor saw. */
   static @Nullable CallInfo current() {
@@ -47,6 +52,7 @@ final class CallContextInterceptor implements ServerInterceptor {
     CallInfo info =
         new CallInfo(
             call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
+            headers.get(X_FORWARDED_FOR),
             parent == null ? null : TraceParent.parse(parent, headers.get(TRACESTATE)));
     return Contexts.interceptCall(Context.current().withValue(CALL, info), call, headers, next);
   }

@@ -785,6 +785,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
             log.thresholdNanos(modelNanos),
             response == null ? null : response.timing(),
             info == null ? null : info.client(),
+            info == null ? null : info.forwardedFor(),
             request.getId(),
             info == null ? null : info.trace(),
             failure));

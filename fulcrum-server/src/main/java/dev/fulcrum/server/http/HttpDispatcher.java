@@ -62,6 +62,9 @@ import org.slf4j.LoggerFactory;
 final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(HttpDispatcher.class);
 
+  /** What a proxy in front says the client was, for the slow-request log's line. */
+  private static final String X_FORWARDED_FOR = "x-forwarded-for";
+
   /** Pipelined requests queued beyond this stop reading from the socket until some are answered. */
   private static final int MAX_QUEUED = 16;
 
@@ -669,6 +672,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                 ? answer.response().timing()
                 : embeddings != null ? embeddings.slowTiming() : null,
             ctx.channel().remoteAddress(),
+            headers.contains(X_FORWARDED_FOR)
+                ? String.join(", ", headers.getAll(X_FORWARDED_FOR))
+                : null,
             answer == null ? null : answer.decoded().request().id(),
             trace,
             failure));
