@@ -18,10 +18,11 @@ import org.slf4j.LoggerFactory;
  *       answers carry {@code Connection: close} while requests are still served, so that a load
  *       balancer (a Kubernetes Service's endpoints, which follow readiness) stops sending here
  *       before anything is refused;
- *   <li>stop accepting work: readiness turns false, new requests get 503 / UNAVAILABLE, HTTP/1.1
- *       answers carry {@code Connection: close}; the repository API's loads not finished are
- *       answered 503 / UNAVAILABLE at once (a session build cannot be stopped, and nobody would be
- *       served by it), so the drain does not wait for them;
+ *   <li>stop accepting work: the REST port refuses new connections (a proxy retries those
+ *       elsewhere), readiness turns false, new requests on open connections get 503 / UNAVAILABLE,
+ *       HTTP/1.1 answers carry {@code Connection: close}; the repository API's loads not finished
+ *       are answered 503 / UNAVAILABLE at once (a session build cannot be stopped, and nobody would
+ *       be served by it), so the drain does not wait for them;
  *   <li>drain: wait until every REST response taken is written to its socket ({@link
  *       InferenceService#responses()}), and every gRPC call has sent its status (the gRPC server
  *       sends GOAWAY and waits for its calls);
@@ -101,6 +102,7 @@ public final class GracefulShutdown {
         budget.toSeconds(),
         service.responses().count());
     service.beginDrain();
+    http.stopAccepting();
     boolean clean = true;
     try {
       clean &= service.responses().awaitIdle(left(deadline));

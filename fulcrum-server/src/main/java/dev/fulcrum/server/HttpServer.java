@@ -459,6 +459,17 @@ public final class HttpServer implements AutoCloseable {
     return pipeline == null ? 0 : pipeline.bufferedBytes();
   }
 
+  /**
+   * Stops accepting connections: the port refuses new ones from here on, while the open ones are
+   * served as before. A drain's first step: behind a proxy, a connection it opens now is refused
+   * before it has sent anything, which nginx and HAProxy retry on another server whatever the
+   * method (Envoy with a {@code connect-failure} retry policy), where a 503 on an accepted
+   * connection reaches the client unless the proxy was told to retry a POST.
+   */
+  public synchronized void stopAccepting() {
+    generations.forEach(Generation::closeListening);
+  }
+
   /** Connections open now; 0 before {@link #start()}. */
   public synchronized int openConnections() {
     return pipeline == null ? 0 : pipeline.openConnections();

@@ -15,14 +15,18 @@ import dev.fulcrum.server.Await;
 import dev.fulcrum.server.GracefulShutdown;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -144,6 +148,38 @@ class GracefulShutdownE2eTest {
         .formatted("1,".repeat(15) + "1", "1,".repeat(15) + "1");
   }
 
+  /** A connection that has been answered once and is kept alive. */
+  private static Socket keptAlive(int port) throws IOException {
+    Socket s = new Socket("127.0.0.1", port);
+    s.setSoTimeout(60_000);
+    assertThat(exchange(s, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 200");
+    return s;
+  }
+
+  /** Writes one HTTP/1.1 request and reads its answer: the head and a Content-Length body. */
+  private static String exchange(Socket s, String request) throws IOException {
+    s.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+    s.getOutputStream().flush();
+    InputStream in = s.getInputStream();
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("closed before the answer's head ended: " + head);
+      }
+      head.write(b);
+    }
+    String h = head.toString(StandardCharsets.ISO_8859_1);
+    int length = 0;
+    for (String line : h.split("\r\n")) {
+      if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+        length = Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    return h + new String(in.readNBytes(length), StandardCharsets.UTF_8);
+  }
+
   private static void shutDown(E2eServer server, GatedRuntime runtime) throws Exception {
     ByteBuffer data = ByteBuffer.allocate(ROWS * COLS * 4).order(ByteOrder.LITTLE_ENDIAN);
     for (int i = 0; i < ROWS * COLS; i++) {
@@ -158,6 +194,20 @@ class GracefulShutdownE2eTest {
     CompletableFuture<HttpResponse<byte[]>> inFlight =
         server.sendAsync(server.binaryRequest(inferPath(MODEL), json, data.array()));
     assertThat(runtime.entered.await(60, TimeUnit.SECONDS)).isTrue();
+    // Two kept-alive connections, as a proxy's pool holds them: the drain answers on them.
+    try (Socket pooled = keptAlive(server.port());
+        Socket probe = keptAlive(server.port())) {
+      drain(server, runtime, inFlight, pooled, probe);
+    }
+  }
+
+  private static void drain(
+      E2eServer server,
+      GatedRuntime runtime,
+      CompletableFuture<HttpResponse<byte[]>> inFlight,
+      Socket pooled,
+      Socket probe)
+      throws Exception {
 
     CompletableFuture<Boolean> stopping =
         CompletableFuture.supplyAsync(
@@ -165,13 +215,30 @@ class GracefulShutdownE2eTest {
                 GracefulShutdown.run(server.service, server.http(), null, Duration.ofSeconds(60)));
     Await.until("the server drains", server.service::isDraining);
 
-    HttpResponse<byte[]> refused = server.post(inferPath(TestModels.ADD_SUB_INT32), addSub());
-    assertThat(refused.statusCode()).as(text(refused)).isEqualTo(503);
-    assertThat(error(refused)).contains("shutting down");
-    assertThat(refused.headers().firstValue("connection"))
+    String body = addSub();
+    String refused =
+        exchange(
+            pooled,
+            "POST "
+                + inferPath(TestModels.ADD_SUB_INT32)
+                + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.getBytes(StandardCharsets.UTF_8).length
+                + "\r\n\r\n"
+                + body);
+    assertThat(refused).startsWith("HTTP/1.1 503").contains("shutting down");
+    assertThat(refused.toLowerCase(Locale.ROOT))
         .as("answers end their connection while draining")
-        .hasValue("close");
-    assertThat(server.get("/v2/health/ready").statusCode()).isEqualTo(503);
+        .contains("connection: close");
+    assertThat(exchange(probe, "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 503");
+    assertThatThrownBy(
+            () -> {
+              try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
+              }
+            })
+        .as("a new connection is refused from the drain's start: a proxy retries it elsewhere")
+        .isInstanceOf(IOException.class);
     assertThat(stopping).as("the drain waits for the response in flight").isNotDone();
 
     runtime.open.countDown();
