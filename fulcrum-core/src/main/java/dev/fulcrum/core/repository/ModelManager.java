@@ -969,13 +969,11 @@ public final class ModelManager {
               name + "-v" + version,
               config,
               instances,
-              environment.ticker(),
-              environment.workerThreads(),
-              environment.timer(),
-              observer,
-              LONE_PASS_LIMIT,
-              INSTANCE_CHOICE,
-              environment.workerIdle());
+              environment
+                  .schedulerOptions()
+                  .withObserver(observer)
+                  .withInlineLimit(LONE_PASS_LIMIT)
+                  .withInstanceChoice(INSTANCE_CHOICE));
       if (notABatch != null) {
         scheduler.stopJoining();
         log.warn(
@@ -1279,13 +1277,10 @@ public final class ModelManager {
             name + "-v" + version,
             config,
             List.of(new EnsembleInstance(config)),
-            environment.ticker(),
-            environment.workerThreads(),
-            environment.timer(),
-            observer,
-            Duration.ZERO,
-            InstanceChoice.DEFAULT,
-            ENSEMBLE_WORKER_IDLE);
+            environment
+                .schedulerOptions()
+                .withObserver(observer)
+                .withWorkerIdle(ENSEMBLE_WORKER_IDLE));
     Duration took = Duration.ofNanos(environment.ticker().nanoTime() - start);
     log.info(
         "ensemble '{}' version {} ready: {} step(s) calling {}",

@@ -30,6 +30,7 @@ import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -288,132 +289,132 @@ public final class ModelScheduler implements AutoCloseable {
     return !passListenerDecided;
   }
 
-  /** A scheduler that never runs a pass on a submitting thread (every pass on a worker). */
-  public ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer) {
-    this(label, config, instances, ticker, threads, timer, observer, Duration.ZERO);
+  /**
+   * How a scheduler runs beyond its model: the time, threads and deadline timer it takes from
+   * outside, the observer it tells of each request, and the tuning of lone passes, instance choice
+   * and idle workers. {@link #of} gives the defaults; each {@code with} method returns a copy with
+   * one setting changed. Immutable, so one may be shared by any number of threads and schedulers.
+   */
+  public static final class Options {
+    private final Ticker ticker;
+    private final ThreadFactory threads;
+    private final ScheduledExecutorService timer;
+    private final SchedulerObserver observer;
+    private final Duration inlineLimit;
+    private final InstanceChoice choice;
+    private final Duration workerIdle;
+
+    /** Null: the calling thread's CPU time, as {@code threadCpu()} reads it at construction. */
+    private final @Nullable Ticker passClock;
+
+    private Options(
+        Ticker ticker,
+        ThreadFactory threads,
+        ScheduledExecutorService timer,
+        SchedulerObserver observer,
+        Duration inlineLimit,
+        InstanceChoice choice,
+        Duration workerIdle,
+        @Nullable Ticker passClock) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      this.threads = Objects.requireNonNull(threads, "threads");
+      this.timer = Objects.requireNonNull(timer, "timer");
+      this.observer = Objects.requireNonNull(observer, "observer");
+      this.inlineLimit = Objects.requireNonNull(inlineLimit, "inlineLimit");
+      this.choice = Objects.requireNonNull(choice, "choice");
+      this.workerIdle = Objects.requireNonNull(workerIdle, "workerIdle");
+      if (workerIdle.isNegative()) {
+        throw new IllegalArgumentException("workerIdle must not be negative, was " + workerIdle);
+      }
+      this.passClock = passClock;
+    }
+
+    /**
+     * The defaults around the one setting that has none: system time, platform threads from {@link
+     * Executors#defaultThreadFactory()}, no observer, no lone pass on a submitting thread (every
+     * pass on a worker), {@link InstanceChoice#DEFAULT}, and worker threads that start with the
+     * scheduler and live until its close.
+     *
+     * @param timer runs queue-timeout expiries: at most one pending task per scheduler; owned by
+     *     the caller, who shuts it down
+     */
+    public static Options of(ScheduledExecutorService timer) {
+      return new Options(
+          Ticker.system(),
+          Executors.defaultThreadFactory(),
+          timer,
+          SchedulerObserver.none(),
+          Duration.ZERO,
+          InstanceChoice.DEFAULT,
+          Duration.ZERO,
+          null);
+    }
+
+    /** With {@code ticker} as monotonic time (tests pass a fake). */
+    public Options withTicker(Ticker ticker) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /** With {@code threads} making the worker threads (named by the scheduler). */
+    public Options withThreads(ThreadFactory threads) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /** With {@code observer} told of each request (one; {@link SchedulerObserver#all} for more). */
+    public Options withObserver(SchedulerObserver observer) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /**
+     * With lone passes: a lone request runs on the submitting thread when the instance is idle and
+     * this version's recent passes of one row were mostly shorter than {@code inlineLimit}; {@link
+     * Duration#ZERO}: never.
+     */
+    public Options withInlineLimit(Duration inlineLimit) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /** With {@code choice} picking the idle instance the next pass goes to (none with one). */
+    public Options withInstanceChoice(InstanceChoice choice) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /**
+     * With idle workers: positive, each worker's thread starts when the first request needs it and
+     * ends after this long with nothing to do (started again by the next); {@link Duration#ZERO}:
+     * the threads start with the scheduler and live until its close.
+     *
+     * @throws IllegalArgumentException if {@code workerIdle} is negative
+     */
+    public Options withWorkerIdle(Duration workerIdle) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
+
+    /** With {@code passClock} timing a pass of one row instead of the thread's CPU time (tests). */
+    Options withPassClock(Ticker passClock) {
+      return new Options(
+          ticker, threads, timer, observer, inlineLimit, choice, workerIdle, passClock);
+    }
   }
 
   /**
-   * Starts one worker per instance.
+   * Starts one worker per instance, or none yet with idle workers ({@link Options#withWorkerIdle}).
    *
    * @param label names the worker threads, e.g. {@code fraud_classifier-v1}
-   * @param threads makes the worker threads (named by the scheduler)
-   * @param timer runs queue-timeout expiries: at most one pending task per scheduler
-   * @param inlineLimit a lone request runs on the submitting thread when the instance is idle and
-   *     this version's recent passes of one row were mostly shorter than this; {@link
-   *     Duration#ZERO}: never
+   * @param options time, threads, timer, observer and tuning; {@link Options#of} for the defaults
    */
   public ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer,
-      Duration inlineLimit) {
-    this(
-        label,
-        config,
-        instances,
-        ticker,
-        threads,
-        timer,
-        observer,
-        inlineLimit,
-        InstanceChoice.DEFAULT);
-  }
-
-  /**
-   * As above, with the rule that picks among idle instances.
-   *
-   * @param choice which idle instance the next pass goes to (no effect with one instance)
-   */
-  public ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer,
-      Duration inlineLimit,
-      InstanceChoice choice) {
-    this(
-        label,
-        config,
-        instances,
-        ticker,
-        threads,
-        timer,
-        observer,
-        inlineLimit,
-        choice,
-        Duration.ZERO);
-  }
-
-  /**
-   * As above, with how long an idle worker keeps its thread.
-   *
-   * @param workerIdle positive: each worker's thread starts when the first request needs it and
-   *     ends after this long with nothing to do (started again by the next); {@link Duration#ZERO}:
-   *     the threads start now and live until the close
-   */
-  public ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer,
-      Duration inlineLimit,
-      InstanceChoice choice,
-      Duration workerIdle) {
-    this(
-        label,
-        config,
-        instances,
-        ticker,
-        threads,
-        timer,
-        observer,
-        inlineLimit,
-        choice,
-        threadCpu(),
-        workerIdle);
-  }
-
-  /**
-   * As above, with the instance choice and the clock that times a pass of one row (tests pass a
-   * counter).
-   */
-  ModelScheduler(
-      String label,
-      ModelConfig config,
-      List<ModelInstance> instances,
-      Ticker ticker,
-      ThreadFactory threads,
-      ScheduledExecutorService timer,
-      SchedulerObserver observer,
-      Duration inlineLimit,
-      InstanceChoice choice,
-      Ticker passClock,
-      Duration workerIdle) {
-    if (workerIdle.isNegative()) {
-      throw new IllegalArgumentException("workerIdle must not be negative, was " + workerIdle);
-    }
+      String label, ModelConfig config, List<ModelInstance> instances, Options options) {
     this.label = label;
-    this.choice = Objects.requireNonNull(choice, "choice");
-    this.passClock = passClock;
-    this.inlineLimitNanos = inlineLimit.toNanos();
+    this.choice = options.choice;
+    this.passClock = options.passClock != null ? options.passClock : threadCpu();
+    this.inlineLimitNanos = options.inlineLimit.toNanos();
     this.config = config;
     this.policy = config.scheduling();
     this.instances = List.copyOf(instances);
@@ -426,9 +427,9 @@ public final class ModelScheduler implements AutoCloseable {
     for (int i = 0; i < wakeUps.length; i++) {
       wakeUps[i] = lock.newCondition();
     }
-    this.ticker = ticker;
-    this.timer = timer;
-    this.observer = observer;
+    this.ticker = options.ticker;
+    this.timer = options.timer;
+    this.observer = options.observer;
     this.batching =
         config.slo().hasObjective()
             ? new SloBatchingPolicy(
@@ -447,8 +448,8 @@ public final class ModelScheduler implements AutoCloseable {
         config.pipeline() != null
             && config.pipeline().batching()
                 == dev.fulcrum.core.config.PipelineConfig.Batching.ALONE;
-    this.threads = threads;
-    this.workerIdleNanos = workerIdle.toNanos();
+    this.threads = options.threads;
+    this.workerIdleNanos = options.workerIdle.toNanos();
     this.workers = new Thread[this.instances.size()];
     if (workerIdleNanos == 0) {
       List<Thread> started = new ArrayList<>();

@@ -73,6 +73,17 @@ public record SchedulerEnvironment(
         Duration.ZERO);
   }
 
+  /**
+   * The options of a scheduler in this environment: its ticker, worker threads, timer and worker
+   * idle time, with the other settings at their defaults ({@link ModelScheduler.Options#of}).
+   */
+  public ModelScheduler.Options schedulerOptions() {
+    return ModelScheduler.Options.of(timer)
+        .withTicker(ticker)
+        .withThreads(workerThreads)
+        .withWorkerIdle(workerIdle);
+  }
+
   /** This environment with worker threads that end after {@code idle} without work (0: never). */
   public SchedulerEnvironment withWorkerIdle(Duration idle) {
     return new SchedulerEnvironment(ticker, wallClockMillis, workerThreads, timer, observers, idle);

@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -81,13 +80,9 @@ class IdleWorkersTest {
             "m-v1",
             SchedulerFixtures.config(SchedulingConfig.defaults()),
             List.of(echoes),
-            Ticker.system(),
-            Executors.defaultThreadFactory(),
-            timer,
-            new ModelStatistics(System::currentTimeMillis),
-            Duration.ZERO,
-            InstanceChoice.DEFAULT,
-            idle);
+            ModelScheduler.Options.of(timer)
+                .withObserver(new ModelStatistics(System::currentTimeMillis))
+                .withWorkerIdle(idle));
     schedulers.add(s);
     return s;
   }

@@ -13,12 +13,10 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -75,12 +73,9 @@ class InstanceChoiceTest {
             "m-v1",
             SchedulerFixtures.config(SchedulingConfig.defaults()),
             List.of(a, b),
-            Ticker.system(),
-            Executors.defaultThreadFactory(),
-            timer,
-            new ModelStatistics(() -> 0L),
-            Duration.ZERO,
-            choice);
+            ModelScheduler.Options.of(timer)
+                .withObserver(new ModelStatistics(() -> 0L))
+                .withInstanceChoice(choice));
     schedulers.add(s);
     return s;
   }

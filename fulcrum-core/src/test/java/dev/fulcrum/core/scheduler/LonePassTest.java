@@ -101,14 +101,11 @@ class LonePassTest {
             "m-v1",
             SchedulerFixtures.config(s),
             List.of(echo),
-            ticker,
-            Executors.defaultThreadFactory(),
-            timer,
-            stats,
-            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
-            InstanceChoice.DEFAULT,
-            ticker,
-            Duration.ZERO);
+            ModelScheduler.Options.of(timer)
+                .withTicker(ticker)
+                .withObserver(stats)
+                .withInlineLimit(ModelScheduler.DEFAULT_INLINE_PASS_LIMIT)
+                .withPassClock(ticker));
     schedulers.add(sch);
     return sch;
   }
@@ -188,14 +185,11 @@ class LonePassTest {
             "m-v1",
             SchedulerFixtures.config(SchedulingConfig.defaults()),
             List.of(echo),
-            ticker,
-            Executors.defaultThreadFactory(),
-            timer,
-            new ModelStatistics(() -> 0L),
-            ModelScheduler.DEFAULT_INLINE_PASS_LIMIT,
-            InstanceChoice.DEFAULT,
-            cpu,
-            Duration.ZERO);
+            ModelScheduler.Options.of(timer)
+                .withTicker(ticker)
+                .withObserver(new ModelStatistics(() -> 0L))
+                .withInlineLimit(ModelScheduler.DEFAULT_INLINE_PASS_LIMIT)
+                .withPassClock(cpu));
     schedulers.add(s);
     // Short in wall time: short on the CPU clock too, which is never read (a system call).
     sequential(s, ModelScheduler.LEARN_PASSES);
@@ -398,10 +392,9 @@ class LonePassTest {
             "m-v1",
             SchedulerFixtures.config(SchedulingConfig.defaults()),
             List.of(echo),
-            ticker,
-            Executors.defaultThreadFactory(),
-            timer,
-            new ModelStatistics(() -> 0L));
+            ModelScheduler.Options.of(timer)
+                .withTicker(ticker)
+                .withObserver(new ModelStatistics(() -> 0L)));
     schedulers.add(s);
     sequential(s, 2 * ModelScheduler.LEARN_PASSES);
     assertThat(s.lendable()).isFalse();

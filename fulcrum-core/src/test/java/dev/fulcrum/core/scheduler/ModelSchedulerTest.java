@@ -28,7 +28,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -126,10 +125,7 @@ class ModelSchedulerTest {
             "m-v1",
             SchedulerFixtures.config(s),
             List.of(instance),
-            Ticker.system(),
-            Executors.defaultThreadFactory(),
-            timer,
-            st);
+            ModelScheduler.Options.of(timer).withObserver(st));
     schedulers.add(sch);
     return sch;
   }

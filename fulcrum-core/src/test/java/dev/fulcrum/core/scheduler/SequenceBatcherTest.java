@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -130,10 +129,7 @@ class SequenceBatcherTest {
             "acc-v1",
             config,
             List.of(instance),
-            ticker,
-            Executors.defaultThreadFactory(),
-            timer,
-            stats);
+            ModelScheduler.Options.of(timer).withTicker(ticker).withObserver(stats));
     open.add(scheduler::close);
     SequenceBatcher b = new SequenceBatcher(config, scheduler, ticker, timer);
     open.add(b);

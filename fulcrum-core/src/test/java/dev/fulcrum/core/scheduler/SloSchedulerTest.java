@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -104,10 +103,9 @@ class SloSchedulerTest {
             "m-v1",
             c,
             List.of(model),
-            clock,
-            Executors.defaultThreadFactory(),
-            timer,
-            SchedulerObserver.all(stats, capture));
+            ModelScheduler.Options.of(timer)
+                .withTicker(clock)
+                .withObserver(SchedulerObserver.all(stats, capture)));
 
     // The first pass teaches the policy that a pass takes 20 ms.
     submit(c, request(Map.of())).get(10, TimeUnit.SECONDS);
@@ -157,7 +155,10 @@ class SloSchedulerTest {
     ModelStatistics stats = new ModelStatistics(() -> 0L);
     scheduler =
         new ModelScheduler(
-            "m-v1", c, List.of(model), clock, Executors.defaultThreadFactory(), timer, stats);
+            "m-v1",
+            c,
+            List.of(model),
+            ModelScheduler.Options.of(timer).withTicker(clock).withObserver(stats));
     model.gate.drainPermits();
     CompletableFuture<InferenceResponse> running = submit(c, request(Map.of()));
     assertThat(model.started.tryAcquire(1, 10, TimeUnit.SECONDS)).isTrue();
@@ -206,7 +207,10 @@ class SloSchedulerTest {
     ModelStatistics stats = new ModelStatistics(() -> 0L);
     scheduler =
         new ModelScheduler(
-            "m-v1", c, List.of(model), clock, Executors.defaultThreadFactory(), timer, stats);
+            "m-v1",
+            c,
+            List.of(model),
+            ModelScheduler.Options.of(timer).withTicker(clock).withObserver(stats));
     model.gate.drainPermits();
     CompletableFuture<InferenceResponse> running = submit(c, request(Map.of()));
     assertThat(model.started.tryAcquire(1, 10, TimeUnit.SECONDS)).isTrue();
@@ -236,13 +240,7 @@ class SloSchedulerTest {
     ModelConfig c = config(SloConfig.NONE);
     scheduler =
         new ModelScheduler(
-            "m-v1",
-            c,
-            List.of(new SlowEcho()),
-            clock,
-            Executors.defaultThreadFactory(),
-            timer,
-            SchedulerObserver.none());
+            "m-v1", c, List.of(new SlowEcho()), ModelScheduler.Options.of(timer).withTicker(clock));
     assertThat(scheduler.policyState().policy()).isEqualTo("static");
     assertThat(scheduler.policyState().passTimes()).isEmpty();
   }
