@@ -4,19 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.config.ModelConfigLoader;
-import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.server.metrics.ServerMetrics;
-import dev.fulcrum.server.triton.PbtxtConfigFormat;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -34,78 +26,37 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class IdleEngineThreadsTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String IDENTITY =
-      "{\"mode\":\"identity\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
-          + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}";
-  private static final String INFER =
-      "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}";
 
   @TempDir Path repo;
-  private final HttpClient client =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(10))
-          .build();
   private final ServerMetrics metrics = new ServerMetrics(false);
-  private SchedulerEnvironment environment;
-  private InferenceService service;
-  private HttpServer http;
+  private TestModels.Controlled server;
 
   @AfterEach
   void stop() {
-    if (http != null) {
-      http.close();
-    }
-    if (service != null) {
-      service.repository().close();
-    }
-    if (environment != null) {
-      environment.close();
+    if (server != null) {
+      server.close();
     }
   }
 
   private void start(String... models) throws Exception {
     for (String name : models) {
-      Path dir = repo.resolve(name).resolve("1");
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve("model.onnx"), IDENTITY);
+      TestModels.writeFp32(repo, name, 1, "identity");
     }
-    environment = SchedulerEnvironment.system(metrics).withWorkerIdle(Duration.ofMillis(50));
-    ModelRepository repository =
-        new ModelRepository(
-            List.of(repo),
-            List.of(new FakeRuntime()),
-            new ModelConfigResolver(2, 8),
-            environment,
+    server =
+        TestModels.serveControlled(
+            repo,
+            metrics,
             new ModelRepository.Settings(
                 ControlMode.EXPLICIT, 2, List.of(models), Duration.ofMillis(200)),
-            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
-    repository.manager().addListener(metrics);
-    metrics.bind(repository);
-    repository.loadAll();
-    service = new InferenceService(repository, true);
-    http = new HttpServer(service, HttpServerConfig.ephemeral());
-    http.start();
+            Duration.ofMillis(50));
   }
 
   private HttpResponse<String> post(String path, String body) throws Exception {
-    return client.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .timeout(Duration.ofSeconds(60))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return server.post(path, body);
   }
 
   private JsonNode get(String path) throws Exception {
-    HttpResponse<String> r =
-        client.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-                .timeout(Duration.ofSeconds(60))
-                .GET()
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = server.get(path);
     assertThat(r.statusCode()).as(path).isEqualTo(200);
     return JSON.readTree(r.body());
   }
@@ -125,7 +76,7 @@ class IdleEngineThreadsTest {
   }
 
   private void answersOnce() throws Exception {
-    HttpResponse<String> r = post("/v2/models/a/infer", INFER);
+    HttpResponse<String> r = post("/v2/models/a/infer", TestModels.FP32_INFER);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(JSON.readTree(r.body()).get("outputs").get(0).get("data").toString())
         .isEqualTo("[1.0,2.0,3.0,4.0]");

@@ -7,12 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.core.config.ModelConfigLoader;
-import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
@@ -25,13 +21,9 @@ import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
 import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
 import dev.fulcrum.server.grpc.proto.RepositoryModelUnloadRequest;
 import dev.fulcrum.server.metrics.ServerMetrics;
-import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,48 +51,26 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RepositoryApiTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String IDENTITY =
-      "{\"mode\":\"%s\",\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
-          + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}";
-  private static final String INFER =
-      "{\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}";
+  private static final String INFER = TestModels.FP32_INFER;
 
   @TempDir Path repo;
-  private final HttpClient client =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(10))
-          .build();
   private final ServerMetrics metrics = new ServerMetrics(false);
-  private SchedulerEnvironment environment;
-  private InferenceService service;
-  private HttpServer http;
+  private TestModels.Controlled server;
   private GrpcServer grpc;
   private ManagedChannel channel;
 
   private void writeModel(String name, int version, String mode) throws Exception {
-    Path dir = repo.resolve(name).resolve(Integer.toString(version));
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("model.onnx"), IDENTITY.formatted(mode));
+    TestModels.writeFp32(repo, name, version, mode);
   }
 
   private void start(ControlMode mode, List<String> startup) throws Exception {
-    environment = SchedulerEnvironment.system(metrics);
-    ModelRepository models =
-        new ModelRepository(
-            List.of(repo),
-            List.of(new FakeRuntime()),
-            new ModelConfigResolver(2, 8),
-            environment,
+    server =
+        TestModels.serveControlled(
+            repo,
+            metrics,
             new ModelRepository.Settings(mode, 2, startup, Duration.ofMillis(200)),
-            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
-    models.manager().addListener(metrics);
-    metrics.bind(models);
-    models.loadAll();
-    service = new InferenceService(models, true);
-    http = new HttpServer(service, HttpServerConfig.ephemeral());
-    http.start();
-    grpc = new GrpcServer(service, GrpcServerConfig.ephemeral()).start();
+            Duration.ZERO);
+    grpc = new GrpcServer(server.service, GrpcServerConfig.ephemeral()).start();
     channel = GrpcServerTest.channel(grpc.port());
   }
 
@@ -113,34 +83,17 @@ class RepositoryApiTest {
     if (grpc != null) {
       grpc.close();
     }
-    if (http != null) {
-      http.close();
-    }
-    if (service != null) {
-      service.repository().close();
-    }
-    if (environment != null) {
-      environment.close();
+    if (server != null) {
+      server.close();
     }
   }
 
   private HttpResponse<String> post(String path, String body) throws Exception {
-    return client.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .timeout(Duration.ofSeconds(60))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return server.post(path, body);
   }
 
   private HttpResponse<String> get(String path) throws Exception {
-    return client.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .timeout(Duration.ofSeconds(60))
-            .GET()
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return server.get(path);
   }
 
   /** The REST index as "name/version/state" rows. */
@@ -470,7 +423,7 @@ class RepositoryApiTest {
         instance_group [ { count: 2 kind: KIND_CPU }, { name: "one" count: 1 kind: KIND_CPU } ]
         """);
     start(ControlMode.EXPLICIT, List.of("g"));
-    assertThat(service.repository().versions("g").getFirst().scheduler().instanceCount())
+    assertThat(server.service.repository().versions("g").getFirst().scheduler().instanceCount())
         .isEqualTo(3);
     ObjectNode triton = (ObjectNode) JSON.readTree(get("/v2/models/g/config").body());
     assertThat(triton.get("instance_group"))
@@ -493,7 +446,7 @@ class RepositoryApiTest {
     assertThat(after.get("instance_group"))
         .extracting(g -> g.get("name").asText() + " " + g.get("count"))
         .containsExactly("g_0 2", "one 1", "g_2 2");
-    assertThat(service.repository().versions("g").getFirst().scheduler().instanceCount())
+    assertThat(server.service.repository().versions("g").getFirst().scheduler().instanceCount())
         .isEqualTo(5);
   }
 
