@@ -148,6 +148,49 @@ public final class StatefulModels {
   }
 
   /**
+   * The accumulator's config.pbtxt, as a team moving off Triton has one: one instance, the two
+   * control inputs ({@code START} as 0/1 INT32, {@code CORRID} as UINT64) and, after them, {@code
+   * sequenceBatching}: the rest of the {@code sequence_batching} block (strategy, idle limit,
+   * state), in Triton's text format.
+   *
+   * @param maxBatchSize the rows of a pass, and the slots per instance
+   */
+  public static String accumulatorPbtxt(String name, int maxBatchSize, String sequenceBatching) {
+    return """
+        name: "%s"
+        platform: "onnxruntime_onnx"
+        max_batch_size: %d
+        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        output [
+          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
+          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
+        ]
+        instance_group [ { count: 1 kind: KIND_CPU } ]
+        sequence_batching {
+          control_input [
+            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+          ]
+        %s}
+        """
+        .formatted(name, maxBatchSize, sequenceBatching.indent(2));
+  }
+
+  /**
+   * Writes {@code <repo>/<name>/1/model.onnx} and its config.pbtxt ({@link #accumulatorPbtxt}).
+   *
+   * @return the model's folder
+   */
+  public static Path writeAccumulatorPbtxt(
+      Path repo, String name, int maxBatchSize, String sequenceBatching) throws IOException {
+    Path folder = repo.resolve(name);
+    accumulator().write(folder.resolve(TestModels.VERSION).resolve(TestModels.MODEL_FILENAME));
+    Files.writeString(
+        folder.resolve("config.pbtxt"), accumulatorPbtxt(name, maxBatchSize, sequenceBatching));
+    return folder;
+  }
+
+  /**
    * Writes {@code <repo>/<name>/1/model.onnx} and its config.yaml ({@link #accumulatorConfig}).
    *
    * @return the model's folder

@@ -24,7 +24,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.net.http.HttpResponse;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -70,66 +69,36 @@ class SequenceBatcherE2eTest {
 
   @BeforeAll
   static void start() throws Exception {
-    StatefulModels.accumulator()
-        .write(repo.resolve(OLDEST).resolve("1").resolve(TestModels.MODEL_FILENAME));
-    Files.writeString(
-        repo.resolve(OLDEST).resolve("config.pbtxt"),
+    StatefulModels.writeAccumulatorPbtxt(
+        repo,
+        OLDEST,
+        2,
         """
-        name: "accumulator_oldest"
-        platform: "onnxruntime_onnx"
-        max_batch_size: 2
-        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
-        output [
-          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
-          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
-        ]
-        instance_group [ { count: 1 kind: KIND_CPU } ]
-        sequence_batching {
-          max_sequence_idle_microseconds: 60000000
-          oldest {
-            max_candidate_sequences: 4
-            preferred_batch_size: [ 2 ]
-            max_queue_delay_microseconds: 1000
-          }
-          control_input [
-            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
-            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-          ]
-          state [ { input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+        max_sequence_idle_microseconds: 60000000
+        oldest {
+          max_candidate_sequences: 4
+          preferred_batch_size: [ 2 ]
+          max_queue_delay_microseconds: 1000
         }
+        state [ { input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
         """);
     StatefulModels.writeAccumulator(repo, ACC, 8, 1, 1_000_000, 64);
-    StatefulModels.accumulator()
-        .write(repo.resolve(PBTXT).resolve("1").resolve(TestModels.MODEL_FILENAME));
-    Files.writeString(
-        repo.resolve(PBTXT).resolve("config.pbtxt"),
+    StatefulModels.writeAccumulatorPbtxt(
+        repo,
+        PBTXT,
+        4,
         """
-        name: "accumulator_pbtxt"
-        platform: "onnxruntime_onnx"
-        max_batch_size: 4
-        input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
-        output [
-          { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] },
-          { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] }
+        direct { }
+        max_sequence_idle_microseconds: 5000000
+        state [
+          {
+            input_name: "STATE_IN"
+            output_name: "STATE_OUT"
+            data_type: TYPE_FP32
+            dims: [ 1 ]
+            initial_state: { data_type: TYPE_FP32 dims: [ 1 ] zero_data: true name: "zeros" }
+          }
         ]
-        instance_group [ { count: 1 kind: KIND_CPU } ]
-        sequence_batching {
-          direct { }
-          max_sequence_idle_microseconds: 5000000
-          control_input [
-            { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
-            { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-          ]
-          state [
-            {
-              input_name: "STATE_IN"
-              output_name: "STATE_OUT"
-              data_type: TYPE_FP32
-              dims: [ 1 ]
-              initial_state: { data_type: TYPE_FP32 dims: [ 1 ] zero_data: true name: "zeros" }
-            }
-          ]
-        }
         """);
     StatefulModels.writeAccumulator(repo, ONE_SLOT, 1, 1, 60_000_000, 1);
     StatefulModels.writeAccumulator(repo, IDLE, 1, 1, 200_000, 16);
