@@ -27,6 +27,21 @@ class RequestQueueTest {
     return request(rows, 4, 0, arrival, Long.MAX_VALUE);
   }
 
+  /** A queue policy that holds one request, rejecting on timeout: level 1's own. */
+  private static final SchedulingConfig.QueuePolicy LEVEL_ONE =
+      new SchedulingConfig.QueuePolicy(1, 0, SchedulingConfig.TimeoutAction.REJECT, false);
+
+  /**
+   * Three priority levels (3 for a request that names none), level 1 bounded by a policy of its own
+   * ({@link #LEVEL_ONE}: one request), levels 2 and 3 together by the default's two places.
+   */
+  private static SchedulingConfig levelOneOwnBound() {
+    return SchedulingConfig.defaults()
+        .withPriorities(3, 3)
+        .withMaxQueueSize(2)
+        .withPriorityQueuePolicies(java.util.Map.of(1, LEVEL_ONE));
+  }
+
   private static List<Integer> rows(RequestQueue.Plan plan) {
     return plan.batch().stream().map(p -> p.rows).toList();
   }
@@ -173,13 +188,7 @@ class RequestQueueTest {
    */
   @Test
   void aLevelWithItsOwnPolicyHasItsOwnBound() {
-    SchedulingConfig.QueuePolicy one =
-        new SchedulingConfig.QueuePolicy(1, 0, SchedulingConfig.TimeoutAction.REJECT, false);
-    SchedulingConfig c =
-        SchedulingConfig.defaults()
-            .withPriorities(3, 3)
-            .withMaxQueueSize(2)
-            .withPriorityQueuePolicies(java.util.Map.of(1, one));
+    SchedulingConfig c = levelOneOwnBound();
     RequestQueue q = new RequestQueue(c, false, 4);
     assertThat(q.ownPolicy(0)).isTrue();
     assertThat(q.ownPolicy(1)).isFalse();
@@ -203,13 +212,7 @@ class RequestQueueTest {
    */
   @Test
   void theSizeAtWhichEveryBoundIsFullAndWhatEachBoundCounts() {
-    SchedulingConfig.QueuePolicy one =
-        new SchedulingConfig.QueuePolicy(1, 0, SchedulingConfig.TimeoutAction.REJECT, false);
-    SchedulingConfig c =
-        SchedulingConfig.defaults()
-            .withPriorities(3, 3)
-            .withMaxQueueSize(2)
-            .withPriorityQueuePolicies(java.util.Map.of(1, one));
+    SchedulingConfig c = levelOneOwnBound();
     RequestQueue q = new RequestQueue(c, false, 4);
     assertThat(q.fullSize()).isEqualTo(3);
     q.offer(request(1, 4, 0, 0, Long.MAX_VALUE));
@@ -230,7 +233,8 @@ class RequestQueueTest {
     // Every level with its own policy: the default bounds none of them.
     assertThat(
             new RequestQueue(
-                    c.withPriorities(1, 1).withPriorityQueuePolicies(java.util.Map.of(1, one)),
+                    c.withPriorities(1, 1)
+                        .withPriorityQueuePolicies(java.util.Map.of(1, LEVEL_ONE)),
                     false,
                     4)
                 .fullSize())
