@@ -19,7 +19,8 @@ package dev.fulcrum.core.config;
  *     {@code slo.latency-ms} may exceed the stable version's (used only when an objective is set)
  * @param promoteAfterRequests canary requests without a breach before it is promoted; 0: promoted
  *     by hand only
- * @param promoteAfterNanos and at least this long since the rollout began
+ * @param promoteAfterNanos and at least this long since the rollout began (or an operator last set
+ *     its share)
  */
 public record RolloutConfig(
     int canaryTrafficPercent,

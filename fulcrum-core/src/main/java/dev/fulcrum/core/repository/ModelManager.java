@@ -821,6 +821,23 @@ public final class ModelManager {
                 + " name no version",
             s.name, canary.version(), stable.version(), rc.canaryTrafficPercent());
       }
+      if (next != former
+          && former != null
+          && former.verdict() == Rollout.Verdict.ROLLED_BACK
+          && former.canaryVersion() == stable.version()) {
+        // The version policy kept the two newest: the rolled-back one is now the baseline.
+        log.warn(
+            "model '{}': version {} was rolled back but is now the stable version that canary"
+                + " version {} is judged against and that gets {}% of the requests naming no"
+                + " version; remove its folder (or unload it) to judge version {} against version"
+                + " {}",
+            s.name,
+            stable.version(),
+            canary.version(),
+            100 - rc.canaryTrafficPercent(),
+            canary.version(),
+            former.stableVersion());
+      }
       next.bind(canary, stable);
     } else if (!after.isEmpty() && after.get(0).config().rollout() != null) {
       log.warn(

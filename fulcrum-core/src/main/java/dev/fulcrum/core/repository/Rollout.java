@@ -24,10 +24,11 @@ import org.slf4j.LoggerFactory;
  * version never comes here.
  *
  * <p>The judgement compares the last {@code window} requests of each version once the canary has
- * answered {@code min-requests} (every {@link #JUDGE_EVERY} canary answers after that): the share
- * of failed requests (server errors, not a client's 4xx, not a cancellation), p99 latency (from
- * admission to answer), and with a latency objective the share of requests over it. A breach rolls
- * back (share 0, verdict {@link Verdict#ROLLED_BACK}, reason recorded and logged); {@code
+ * answered {@code min-requests} (then every {@link #judgeEvery} canary answers: 10, or a hundredth
+ * of the window when that is more, so that sorting the windows costs a request O(log window)): the
+ * share of failed requests (server errors, not a client's 4xx, not a cancellation), p99 latency
+ * (from admission to answer), and with a latency objective the share of requests over it. A breach
+ * rolls back (share 0, verdict {@link Verdict#ROLLED_BACK}, reason recorded and logged); {@code
  * promote-after-requests} canary answers (and {@code promote-after-seconds}) without one promotes
  * (share 100, {@link Verdict#PROMOTED}); the stable version keeps serving requests pinned to it
  * until the version policy drops it. A verdict is final until an operator sets a share again
@@ -39,8 +40,15 @@ import org.slf4j.LoggerFactory;
 public final class Rollout {
   private static final Logger log = LoggerFactory.getLogger(Rollout.class);
 
-  /** How many canary answers pass between two judgements, once min-requests have answered. */
-  static final int JUDGE_EVERY = 10;
+  /** The fewest canary answers between two judgements, once min-requests have answered. */
+  private static final int JUDGE_EVERY = 10;
+
+  /**
+   * How many canary answers pass between two judgements: {@link #JUDGE_EVERY}, or a hundredth of
+   * the window when that is more (a judgement copies and sorts both windows, on the thread that
+   * completed the answer).
+   */
+  private final int judgeEvery;
 
   /** Where the rollout stands. */
   public enum Verdict {
@@ -94,6 +102,7 @@ public final class Rollout {
     this.canaryVersion = canaryVersion;
     this.stableVersion = stableVersion;
     this.config = config;
+    this.judgeEvery = Math.max(JUDGE_EVERY, config.window() / 100);
     this.sloNanos = sloNanos;
     this.ticker = ticker;
     this.canary = new Arm(config.window());
@@ -223,7 +232,7 @@ public final class Rollout {
     if (arm == canary && verdict == Verdict.PROGRESSING) {
       long n = answered;
       if (n >= config.minRequests()
-          && ((n - config.minRequests()) % JUDGE_EVERY == 0
+          && ((n - config.minRequests()) % judgeEvery == 0
               || (config.promoteAfterRequests() > 0 && n == config.promoteAfterRequests()))) {
         judge();
       }
@@ -350,11 +359,17 @@ public final class Rollout {
 
   /** Rolls the canary back by hand: share 0, until a share is set again. */
   public synchronized void rollBack(String why) {
+    if (verdict == Verdict.ROLLED_BACK) {
+      return; // a repeated (retried) request: counted once
+    }
     conclude(Verdict.ROLLED_BACK, why.isBlank() ? "rolled back by hand" : why);
   }
 
   /** Promotes the canary by hand: share 100, until a share is set again. */
   public synchronized void promote(String why) {
+    if (verdict == Verdict.PROMOTED) {
+      return; // a repeated (retried) request: counted once
+    }
     conclude(Verdict.PROMOTED, why.isBlank() ? "promoted by hand" : why);
   }
 
@@ -376,6 +391,21 @@ public final class Rollout {
         "model '{}': canary version {} gets {}% of unversioned requests (set by hand), judged"
             + " afresh",
         model, canaryVersion, p);
+  }
+
+  /**
+   * The split requests one version has answered or failed since the rollout began (as {@link
+   * ArmStats#requests}, without copying its window).
+   *
+   * @param canaryArm the canary's, else the stable version's
+   */
+  public long requests(boolean canaryArm) {
+    return (canaryArm ? canary : stable).total();
+  }
+
+  /** Of {@link #requests}, those failed with a server error (as {@link ArmStats#failed}). */
+  public long failedRequests(boolean canaryArm) {
+    return (canaryArm ? canary : stable).totalFailed();
   }
 
   /** The canary's figures now. */
@@ -419,6 +449,9 @@ public final class Rollout {
     private final int missed;
     private final long[] latencies;
 
+    /** The p99, once computed (-1 before): a window is read by one thread, the judging one. */
+    private long p99 = -1;
+
     Window(long sinceReset, int size, int failed, int missed, long[] latencies) {
       this.sinceReset = sinceReset;
       this.size = size;
@@ -448,13 +481,18 @@ public final class Rollout {
     }
 
     long p99Nanos() {
+      if (p99 >= 0) {
+        return p99;
+      }
       if (size == 0) {
+        p99 = 0;
         return 0;
       }
-      long[] sorted = Arrays.copyOf(latencies, size);
-      Arrays.sort(sorted);
+      long[] sorted = latencies; // the window's own copy of the ring
+      Arrays.sort(sorted, 0, size);
       int rank = (int) Math.ceil(0.99 * size) - 1;
-      return sorted[Math.max(0, rank)];
+      p99 = sorted[Math.max(0, rank)];
+      return p99;
     }
   }
 
@@ -496,6 +534,16 @@ public final class Rollout {
       totalFailed += fail ? 1 : 0;
       totalMissed += miss ? 1 : 0;
       return ++sinceReset;
+    }
+
+    /** Answered or failed since the rollout began. */
+    synchronized long total() {
+      return total;
+    }
+
+    /** Of them, server errors. */
+    synchronized long totalFailed() {
+      return totalFailed;
     }
 
     synchronized void reset() {

@@ -191,6 +191,32 @@ class RolloutTest {
   }
 
   @Test
+  void aRepeatedPromoteOrRollbackIsCountedOnce() {
+    // an operator's POST retried by its client must not count a second verdict
+    Rollout r = rollout(rules(10, 20, 2, 0, 0), 0);
+    r.promote("");
+    r.promote("again");
+    assertThat(r.promotedCount()).isEqualTo(1);
+    assertThat(r.reason()).isEqualTo("promoted by hand");
+    r.rollBack("");
+    r.rollBack("");
+    assertThat(r.rolledBackCount()).isEqualTo(1);
+    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
+  }
+
+  @Test
+  void theMetricsCountersReadAsTheFigures() {
+    Rollout r = rollout(rules(10, 1000, 2, 0, 0), 0);
+    answer(r, 1, 30, MS);
+    fail(r, 2, 4, InferenceException.internal("bad build", null));
+    answer(r, 2, 6, MS);
+    assertThat(r.requests(true)).isEqualTo(r.canaryStats().requests()).isEqualTo(10);
+    assertThat(r.failedRequests(true)).isEqualTo(r.canaryStats().failed()).isEqualTo(4);
+    assertThat(r.requests(false)).isEqualTo(r.stableStats().requests()).isEqualTo(30);
+    assertThat(r.failedRequests(false)).isZero();
+  }
+
+  @Test
   void aVersionOfNeitherArmIsIgnoredAndCountsCarryToTheNextRollout() {
     Rollout r = rollout(rules(10, 20, 2, 0, 0), 0);
     fail(r, 7, 100, InferenceException.internal("elsewhere", null));

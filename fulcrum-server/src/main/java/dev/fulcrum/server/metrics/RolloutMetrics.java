@@ -56,8 +56,8 @@ final class RolloutMetrics {
         "Requests the canary rollout split to each version and that were answered or failed by"
             + " the server (client errors and cancellations left out)")) {
       for (Rollout r : rollouts) {
-        arm(sb, "fulcrum_rollout_requests_total", r, "canary", r.canaryStats().requests());
-        arm(sb, "fulcrum_rollout_requests_total", r, "stable", r.stableStats().requests());
+        arm(sb, "fulcrum_rollout_requests_total", r, "canary", r.requests(true));
+        arm(sb, "fulcrum_rollout_requests_total", r, "stable", r.requests(false));
       }
     }
     if (TextFamily.open(
@@ -67,8 +67,8 @@ final class RolloutMetrics {
         "counter",
         "Of the split requests, those the version failed with a server error")) {
       for (Rollout r : rollouts) {
-        arm(sb, "fulcrum_rollout_failed_requests_total", r, "canary", r.canaryStats().failed());
-        arm(sb, "fulcrum_rollout_failed_requests_total", r, "stable", r.stableStats().failed());
+        arm(sb, "fulcrum_rollout_failed_requests_total", r, "canary", r.failedRequests(true));
+        arm(sb, "fulcrum_rollout_failed_requests_total", r, "stable", r.failedRequests(false));
       }
     }
   }
