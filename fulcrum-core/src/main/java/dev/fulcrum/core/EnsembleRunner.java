@@ -23,6 +23,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs an ensemble model's request (Triton's ensemble scheduler): each step, once the ensemble
@@ -40,6 +42,8 @@ import org.jspecify.annotations.Nullable;
  * request's state is guarded by its own lock, and a step's completion may run on any thread.
  */
 final class EnsembleRunner {
+  private static final Logger log = LoggerFactory.getLogger(EnsembleRunner.class);
+
   /**
    * How many ensembles deep one request may run: a client's request to an ensemble runs in one, a
    * step of it that calls an ensemble in two, and so on. A request deeper than this fails INTERNAL
@@ -547,7 +551,12 @@ final class EnsembleRunner {
       HANDED.set(mine);
       try {
         for (Runnable next = r; next != null; next = mine.poll()) {
-          next.run();
+          try {
+            next.run();
+          } catch (RuntimeException e) {
+            // a defect in one step's start: the other requests' steps handed here still start
+            log.error("an ensemble step failed to start", e);
+          }
         }
       } finally {
         HANDED.remove();
