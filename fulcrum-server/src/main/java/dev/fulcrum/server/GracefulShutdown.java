@@ -101,8 +101,10 @@ public final class GracefulShutdown {
         "shutting down: refusing new requests, waiting up to {} s for {} in flight",
         budget.toSeconds(),
         service.responses().count());
-    service.beginDrain();
+    // Refuse new connections first: a proxy retries a refused connect on another server, whatever
+    // the method, where a 503 from an accepted one would reach its client.
     http.stopAccepting();
+    service.beginDrain();
     boolean clean = true;
     try {
       clean &= service.responses().awaitIdle(left(deadline));

@@ -52,8 +52,16 @@ final class CallContextInterceptor implements ServerInterceptor {
     CallInfo info =
         new CallInfo(
             call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-            headers.get(X_FORWARDED_FOR),
+            forwardedFor(headers),
             parent == null ? null : TraceParent.parse(parent, headers.get(TRACESTATE)));
     return Contexts.interceptCall(Context.current().withValue(CALL, info), call, headers, next);
+  }
+
+  /**
+   * Every X-Forwarded-For value, joined as REST joins repeated headers (each proxy may add one).
+   */
+  private static @Nullable String forwardedFor(Metadata headers) {
+    Iterable<String> all = headers.getAll(X_FORWARDED_FOR);
+    return all == null ? null : String.join(", ", all);
   }
 }
