@@ -49,7 +49,10 @@ class SequenceBatcherE2eTest {
   private static E2eServer server;
   private static E2eServer.GrpcPort grpc;
 
-  /** Eight slots, the default idle limit. */
+  /**
+   * Eight slots, an idle limit of 5 s (a loaded machine may pause a test for over a second between
+   * a start and its next request).
+   */
   private static final String ACC = "accumulator";
 
   /** One slot, a long idle limit, one request may wait. */
@@ -82,7 +85,7 @@ class SequenceBatcherE2eTest {
         }
         state [ { input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
         """);
-    StatefulModels.writeAccumulator(repo, ACC, 8, 1, 1_000_000, 64);
+    StatefulModels.writeAccumulator(repo, ACC, 8, 1, 5_000_000, 64);
     StatefulModels.writeAccumulatorPbtxt(
         repo,
         PBTXT,
@@ -226,7 +229,7 @@ class SequenceBatcherE2eTest {
     JsonNode seq = config.get("sequence_batching");
     assertThat(seq).as("Triton's form, which perf_analyzer reads: %s", config).isNotNull();
     assertThat(config.has("dynamic_batching")).isFalse();
-    assertThat(seq.get("max_sequence_idle_microseconds").asLong()).isEqualTo(1_000_000);
+    assertThat(seq.get("max_sequence_idle_microseconds").asLong()).isEqualTo(5_000_000);
     assertThat(seq.get("control_input").get(0).get("control").get(0).get("kind").asText())
         .isEqualTo("CONTROL_SEQUENCE_START");
     assertThat(seq.get("control_input").get(1).get("control").get(0).get("data_type").asText())
