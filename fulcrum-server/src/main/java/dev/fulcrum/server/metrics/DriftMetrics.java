@@ -204,7 +204,7 @@ final class DriftMetrics {
       @Nullable String test,
       double value) {
     sb.append(name).append(versionLabels(r));
-    sb.append(",feature=\"").append(escape(f.name())).append("\",kind=\"").append(kind);
+    sb.append(",feature=\"").append(TextFamily.escape(f.name())).append("\",kind=\"").append(kind);
     if (test != null) {
       sb.append("\",test=\"").append(test);
     }
@@ -212,7 +212,11 @@ final class DriftMetrics {
   }
 
   private static String versionLabels(DriftReport r) {
-    return "{model=\"" + escape(r.model()) + "\",version=\"" + escape(r.version()) + "\"";
+    return "{model=\""
+        + TextFamily.escape(r.model())
+        + "\",version=\""
+        + TextFamily.escape(r.version())
+        + "\"";
   }
 
   private static String number(double v) {
@@ -225,9 +229,5 @@ final class DriftMetrics {
     return v == Math.rint(v) && Math.abs(v) < 1e15
         ? Long.toString((long) v)
         : String.format(Locale.ROOT, "%.6g", v);
-  }
-
-  private static String escape(String s) {
-    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 }

@@ -77,7 +77,7 @@ final class RolloutMetrics {
   private static StringBuilder pair(StringBuilder sb, String name, Rollout r, String more) {
     return sb.append(name)
         .append("{model=\"")
-        .append(escape(r.model()))
+        .append(TextFamily.escape(r.model()))
         .append("\",canary_version=\"")
         .append(r.canaryVersion())
         .append("\",stable_version=\"")
@@ -89,7 +89,7 @@ final class RolloutMetrics {
 
   private static void verdict(StringBuilder sb, Rollout r, String verdict, long n) {
     sb.append("fulcrum_rollout_verdicts_total{model=\"")
-        .append(escape(r.model()))
+        .append(TextFamily.escape(r.model()))
         .append("\",verdict=\"")
         .append(verdict)
         .append("\"} ")
@@ -100,7 +100,7 @@ final class RolloutMetrics {
   private static void arm(StringBuilder sb, String name, Rollout r, String arm, long n) {
     sb.append(name)
         .append("{model=\"")
-        .append(escape(r.model()))
+        .append(TextFamily.escape(r.model()))
         .append("\",version=\"")
         .append(arm.equals("canary") ? r.canaryVersion() : r.stableVersion())
         .append("\",arm=\"")
@@ -108,9 +108,5 @@ final class RolloutMetrics {
         .append("\"} ")
         .append(n)
         .append('\n');
-  }
-
-  private static String escape(String s) {
-    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 }

@@ -998,8 +998,8 @@ public final class ServerMetrics
 
   private static void sloLine(
       StringBuilder sb, String name, ModelVersion v, @Nullable String window, double value) {
-    sb.append(name).append("{model=\"").append(escape(v.name()));
-    sb.append("\",version=\"").append(escape(v.versionString())).append('"');
+    sb.append(name).append("{model=\"").append(TextFamily.escape(v.name()));
+    sb.append("\",version=\"").append(TextFamily.escape(v.versionString())).append('"');
     if (window != null) {
       sb.append(",window=\"").append(window).append('"');
     }
@@ -1052,8 +1052,8 @@ public final class ServerMetrics
   }
 
   private static String labels(Row r, @Nullable String reason) {
-    StringBuilder sb = new StringBuilder("{model=\"").append(escape(r.version.name()));
-    sb.append("\",version=\"").append(escape(r.version.versionString())).append('"');
+    StringBuilder sb = new StringBuilder("{model=\"").append(TextFamily.escape(r.version.name()));
+    sb.append("\",version=\"").append(TextFamily.escape(r.version.versionString())).append('"');
     if (reason != null) {
       sb.append(",reason=\"").append(reason).append('"');
     }
@@ -1064,9 +1064,5 @@ public final class ServerMetrics
     return v == Math.rint(v) && Math.abs(v) < 1e15
         ? Long.toString((long) v)
         : String.format(Locale.ROOT, "%.6f", v);
-  }
-
-  private static String escape(String s) {
-    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 }

@@ -5,7 +5,7 @@ import java.util.function.Predicate;
 /**
  * The one place a family written by hand in Prometheus text format 0.0.4 is selected and opened:
  * whether the scrape's {@code name[]} selection asks for it, and its {@code # HELP} and {@code #
- * TYPE} lines. Stateless.
+ * TYPE} lines, and the escaping of a label's value. Stateless.
  */
 final class TextFamily {
   private TextFamily() {}
@@ -24,5 +24,10 @@ final class TextFamily {
     sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
     sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
     return true;
+  }
+
+  /** A label value as the text format writes it: backslash, double quote and newline escaped. */
+  static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 }
