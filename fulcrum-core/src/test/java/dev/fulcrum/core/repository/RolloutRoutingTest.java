@@ -145,6 +145,30 @@ class RolloutRoutingTest {
     }
   }
 
+  @Test
+  void aRescanWithNothingChangedKeepsTheRolloutAndANewerVersionStartsAnother() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      Rollout first = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
+      first.rollBack("by the on-call");
+      r.manager().poll().get();
+      assertThat(r.rollout("m"))
+          .as("nothing changed: the same rollout, its verdict kept")
+          .isSameAs(first);
+      assertThat(first.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
+
+      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      r.manager().poll().get();
+      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"), "the new rollout");
+      assertThat(next).isNotSameAs(first);
+      assertThat(next.canaryVersion()).isEqualTo(3);
+      assertThat(next.stableVersion()).isEqualTo(2);
+      assertThat(next.verdict()).isEqualTo(Rollout.Verdict.PROGRESSING);
+      assertThat(next.percent()).isEqualTo(20);
+      assertThat(next.rolledBackCount()).as("the verdict counters carry on").isEqualTo(1);
+    }
+  }
+
   /** Waits until the rollout has counted {@code n} outcomes (counted as the answers complete). */
   private static void awaitCounted(Rollout rollout, long n) throws InterruptedException {
     long deadline = System.nanoTime() + 10_000_000_000L;
