@@ -217,6 +217,42 @@ class RolloutTest {
   }
 
   @Test
+  void outcomesRecordedFromManyThreadsAreEachCountedAndJudgedOnce() throws Exception {
+    // completions arrive on event loops and engine threads at once; each judgement reads a window
+    // while others add to it
+    Rollout r = rollout(rules(50, 10, 1_000_000, 4_000, 0), 0);
+    int threads = 8;
+    int each = 1_000;
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    List<Thread> started = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      long version = t % 2 == 0 ? 1 : 2;
+      Thread th =
+          new Thread(
+              () -> {
+                try {
+                  go.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  return;
+                }
+                answer(r, version, each, MS);
+              });
+      th.start();
+      started.add(th);
+    }
+    go.countDown();
+    for (Thread th : started) {
+      th.join();
+    }
+    assertThat(r.requests(true)).isEqualTo(threads / 2 * each);
+    assertThat(r.requests(false)).isEqualTo(threads / 2 * each);
+    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.PROMOTED);
+    assertThat(r.promotedCount()).as("one verdict, however many threads judged").isEqualTo(1);
+    assertThat(r.rolledBackCount()).isZero();
+  }
+
+  @Test
   void aVersionOfNeitherArmIsIgnoredAndCountsCarryToTheNextRollout() {
     Rollout r = rollout(rules(10, 20, 2, 0, 0), 0);
     fail(r, 7, 100, InferenceException.internal("elsewhere", null));
