@@ -1,5 +1,6 @@
 package dev.fulcrum.core.scheduler;
 
+import dev.fulcrum.core.config.PlainNumbers;
 import dev.fulcrum.core.config.SloConfig;
 import dev.fulcrum.core.inference.RequestOptions.SloClass;
 import java.util.Arrays;
@@ -916,8 +917,7 @@ final class SloBatchingPolicy implements BatchingPolicy {
   }
 
   private String percentile() {
-    double p = slo.percentile();
-    return p == Math.rint(p) ? Long.toString((long) p) : Double.toString(p);
+    return PlainNumbers.plain(slo.percentile());
   }
 
   @Override
