@@ -351,8 +351,9 @@ final class ConfigFileSchema {
               "p99-slack-ms",
               "max-slo-miss-percent-increase",
               "promote-after-requests",
-              "promote-after-seconds"),
-          List.of(I, I, I, D, D, D, D, L, D),
+              "promote-after-seconds",
+              "canary-steps"),
+          List.of(I, I, I, D, D, D, D, L, D, listOf(I)),
           a ->
               new RolloutFile(
                   (Integer) a[0],
@@ -363,7 +364,8 @@ final class ConfigFileSchema {
                   (Double) a[5],
                   (Double) a[6],
                   (Long) a[7],
-                  (Double) a[8]));
+                  (Double) a[8],
+                  ConfigFileSchema.<Integer>list(a[9])));
 
   /** The root: a whole {@code config.yaml}. */
   static final RecordOf MODEL_CONFIG =

@@ -375,8 +375,9 @@ public record ModelConfigFile(
    * no version which the newest serving version gets (KServe's {@code canaryTrafficPercent}), and
    * the analysis that rolls it back or promotes it (as Flagger's and Argo Rollouts' analysis do).
    *
-   * @param canaryTrafficPercent the canary's share of unversioned requests, 0 to 100 (required)
-   * @param minRequests canary requests before any verdict (default 100)
+   * @param canaryTrafficPercent the canary's share of unversioned requests, 0 to 100 (this or
+   *     {@code canary-steps} is required)
+   * @param minRequests canary requests at a step before it is judged (default 100)
    * @param window the last requests of each version compared (default 1000)
    * @param maxFailedPercentIncrease how many points the canary's failed-request percentage (server
    *     errors) may exceed the stable version's (default 1)
@@ -385,9 +386,11 @@ public record ModelConfigFile(
    *     breach, whatever the ratio (default 1)
    * @param maxSloMissPercentIncrease with an {@code slo.latency-ms}: how many points the canary's
    *     objective misses may exceed the stable version's (default 1)
-   * @param promoteAfterRequests canary requests without a breach before it is promoted (absent: it
-   *     is promoted by hand only)
-   * @param promoteAfterSeconds and at least this long since the rollout began (default 0)
+   * @param promoteAfterRequests canary requests at the last step without a breach before it is
+   *     promoted (absent: it is promoted by hand only)
+   * @param promoteAfterSeconds and at least this long since the last step began (default 0)
+   * @param canarySteps instead of {@code canary-traffic-percent}: rising shares, 1 to 100, the next
+   *     taken each time the canary passes a judgement at the one before
    */
   public record RolloutFile(
       @JsonProperty("canary-traffic-percent") @Nullable Integer canaryTrafficPercent,
@@ -398,7 +401,8 @@ public record ModelConfigFile(
       @JsonProperty("p99-slack-ms") @Nullable Double p99SlackMs,
       @JsonProperty("max-slo-miss-percent-increase") @Nullable Double maxSloMissPercentIncrease,
       @JsonProperty("promote-after-requests") @Nullable Long promoteAfterRequests,
-      @JsonProperty("promote-after-seconds") @Nullable Double promoteAfterSeconds) {}
+      @JsonProperty("promote-after-seconds") @Nullable Double promoteAfterSeconds,
+      @JsonProperty("canary-steps") @Nullable List<Integer> canarySteps) {}
 
   /** The configuration of a model that has no config.yaml. */
   public static ModelConfigFile empty() {

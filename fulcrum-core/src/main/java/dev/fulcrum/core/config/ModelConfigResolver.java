@@ -500,15 +500,7 @@ public final class ModelConfigResolver {
           "needs the stable and the canary version to serve at once: set version-policy:"
               + " {latest: 2}");
     }
-    if (r.canaryTrafficPercent() == null) {
-      throw new ConfigException(
-          file, "rollout.canary-traffic-percent", "is required: the canary's share, 0 to 100");
-    }
-    int percent = r.canaryTrafficPercent();
-    if (percent < 0 || percent > 100) {
-      throw new ConfigException(
-          file, "rollout.canary-traffic-percent", "must be 0 to 100, was " + percent);
-    }
+    List<Integer> steps = canarySteps(r, file);
     int minRequests =
         r.minRequests() == null ? RolloutConfig.DEFAULT_MIN_REQUESTS : r.minRequests();
     if (minRequests < 1 || minRequests > 100_000_000) {
@@ -571,7 +563,7 @@ public final class ModelConfigResolver {
           "needs rollout.promote-after-requests (without it the canary is promoted by hand only)");
     }
     return new RolloutConfig(
-        percent,
+        steps,
         minRequests,
         window,
         failed,
@@ -580,6 +572,56 @@ public final class ModelConfigResolver {
         misses,
         promoteAfter,
         Math.round(seconds * 1e9));
+  }
+
+  /**
+   * The canary's shares: {@code canary-traffic-percent} (one, 0 to 100) or {@code canary-steps}
+   * (rising, 1 to 100), exactly one of them.
+   */
+  private static List<Integer> canarySteps(ModelConfigFile.RolloutFile r, Path file)
+      throws ConfigException {
+    Integer percent = r.canaryTrafficPercent();
+    List<Integer> steps = r.canarySteps();
+    if (percent != null && steps != null) {
+      throw new ConfigException(
+          file,
+          "rollout.canary-steps",
+          "give either rollout.canary-traffic-percent (one share) or rollout.canary-steps (shares"
+              + " in turn), not both");
+    }
+    if (steps != null) {
+      if (steps.isEmpty()) {
+        throw new ConfigException(
+            file,
+            "rollout.canary-steps",
+            "must list one or more shares, 1 to 100, each above the" + " one before");
+      }
+      int before = 0;
+      for (int i = 0; i < steps.size(); i++) {
+        Integer p = steps.get(i);
+        String at = "rollout.canary-steps[" + i + "]";
+        if (p == null || p < 1 || p > 100) {
+          throw new ConfigException(file, at, "must be a share 1 to 100, was " + p);
+        }
+        if (p <= before) {
+          throw new ConfigException(
+              file, at, "must be above the step before it (" + before + "), was " + p);
+        }
+        before = p;
+      }
+      return List.copyOf(steps);
+    }
+    if (percent == null) {
+      throw new ConfigException(
+          file,
+          "rollout.canary-traffic-percent",
+          "is required: the canary's share, 0 to 100 (or rollout.canary-steps: shares in turn)");
+    }
+    if (percent < 0 || percent > 100) {
+      throw new ConfigException(
+          file, "rollout.canary-traffic-percent", "must be 0 to 100, was " + percent);
+    }
+    return List.of(percent);
   }
 
   /** A number of {@code rollout:} within [min, max], its default when absent. */
@@ -591,13 +633,16 @@ public final class ModelConfigResolver {
     }
     if (!(value >= min && value <= max)) {
       throw new ConfigException(
-          file, field, "must be between " + num(min) + " and " + num(max) + ", was " + value);
+          file,
+          field,
+          "must be between "
+              + PlainNumbers.plain(min)
+              + " and "
+              + PlainNumbers.plain(max)
+              + ", was "
+              + value);
     }
     return value;
-  }
-
-  private static String num(double v) {
-    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   /**

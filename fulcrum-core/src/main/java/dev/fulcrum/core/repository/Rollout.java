@@ -1,5 +1,6 @@
 package dev.fulcrum.core.repository;
 
+import dev.fulcrum.core.config.PlainNumbers;
 import dev.fulcrum.core.config.RolloutConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -33,6 +34,14 @@ import org.slf4j.LoggerFactory;
  * (share 100, {@link Verdict#PROMOTED}); the stable version keeps serving requests pinned to it
  * until the version policy drops it. A verdict is final until an operator sets a share again
  * ({@link #setPercent}), which judges afresh.
+ *
+ * <p>With {@code canary-steps} the share steps up: a judgement without a breach at a step that is
+ * not the last moves the canary to the next step's share and empties its window, so that each step
+ * is judged on its own {@code min-requests} answers against the stable version's window (which
+ * carries on); promotion is judged at the last step only, {@code promote-after-requests} and {@code
+ * promote-after-seconds} counted from its start. One share is a single step, the last, which begins
+ * with the rollout. A share set by hand holds: stepping stops there (step -1), and the canary is
+ * judged at it as at a last step.
  *
  * <p>Thread-safe: the split is one atomic increment and two volatile reads; each version's window
  * is guarded by its own lock, the judgement and the operator's actions by this object's.
@@ -76,10 +85,19 @@ public final class Rollout {
   private volatile @Nullable ModelVersion stableServing;
 
   private volatile int percent;
+
+  /**
+   * The index of the step whose share the canary has (of {@code canary-steps}); -1: set by hand.
+   */
+  private volatile int step;
+
   private volatile Verdict verdict = Verdict.PROGRESSING;
   private volatile String reason = "";
 
-  /** Guarded by this: when judging (re)started, and the verdicts so far (carried from a former). */
+  /**
+   * Guarded by this: when judging at this step (re)started, and the verdicts so far (carried from a
+   * former).
+   */
   private long judgedSince;
 
   private final AtomicLong rolledBack = new AtomicLong();
@@ -134,6 +152,19 @@ public final class Rollout {
   /** The canary's share of unversioned requests now, 0 to 100. */
   public int percent() {
     return percent;
+  }
+
+  /**
+   * The index in {@code canary-steps} of the step the canary is at (0 with one share), or -1 once
+   * an operator has set a share by hand. After a verdict, the step it was reached at.
+   */
+  public int step() {
+    return step;
+  }
+
+  /** The canary's answers judged at this step: since it began, or since a share was set by hand. */
+  public long stepRequests() {
+    return canary.sinceReset();
   }
 
   public Verdict verdict() {
@@ -270,6 +301,11 @@ public final class Rollout {
       conclude(Verdict.ROLLED_BACK, breach);
       return;
     }
+    int at = step;
+    if (at >= 0 && at < config.canarySteps().size() - 1) {
+      stepUp(at, c, s);
+      return;
+    }
     long promoteAfter = config.promoteAfterRequests();
     if (promoteAfter > 0
         && c.sinceReset() >= promoteAfter
@@ -288,6 +324,30 @@ public final class Rollout {
     }
   }
 
+  /**
+   * Moves the canary from step {@code at}, judged without a breach, to the next: its share, an
+   * empty window, and the step's clock.
+   */
+  private void stepUp(int at, Window c, Window s) {
+    int next = config.canarySteps().get(at + 1);
+    canary.reset();
+    judgedSince = ticker.nanoTime();
+    step = at + 1;
+    percent = next;
+    log.info(
+        "model '{}': canary version {} passed step {} of {} ({}%) after {} requests (failed {}% vs"
+            + " {}%): it now gets {}% of unversioned requests",
+        model,
+        canaryVersion,
+        at + 1,
+        config.canarySteps().size(),
+        config.canarySteps().get(at),
+        c.sinceReset(),
+        String.format(java.util.Locale.ROOT, "%.2f", c.failedPercent()),
+        String.format(java.util.Locale.ROOT, "%.2f", s.failedPercent()),
+        next);
+  }
+
   /** The first rule the canary breaks, in words, or null. */
   private @Nullable String breach(Window c, Window s) {
     double failedUp = c.failedPercent() - s.failedPercent();
@@ -300,7 +360,7 @@ public final class Rollout {
           s.failedPercent(),
           c.failed(),
           c.size(),
-          plain(config.maxFailedPercentIncrease()));
+          PlainNumbers.plain(config.maxFailedPercentIncrease()));
     }
     if (sloNanos > 0) {
       double missUp = c.missPercent() - s.missPercent();
@@ -311,7 +371,7 @@ public final class Rollout {
                 + " version's, more than max-slo-miss-percent-increase %s points",
             c.missPercent(),
             s.missPercent(),
-            plain(config.maxSloMissPercentIncrease()));
+            PlainNumbers.plain(config.maxSloMissPercentIncrease()));
       }
     }
     int enough = Math.min(config.minRequests(), config.window());
@@ -325,14 +385,10 @@ public final class Rollout {
                 + " max-p99-ratio %s",
             cp / 1e6,
             sp / 1e6,
-            plain(config.maxP99Ratio()));
+            PlainNumbers.plain(config.maxP99Ratio()));
       }
     }
     return null;
-  }
-
-  private static String plain(double v) {
-    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   private void conclude(Verdict v, String why) {
@@ -376,6 +432,9 @@ public final class Rollout {
   /**
    * Sets the canary's share by hand and judges it afresh: the verdict returns to progressing and
    * both windows start empty, so a canary rolled back and fixed is not judged on its old answers.
+   * The share holds: a stepped rollout stops stepping (step -1) and is judged as at its last step
+   * (promoted after {@code promote-after-requests}); with one share, setting that share again
+   * returns to it (step 0).
    */
   public synchronized void setPercent(int p) {
     if (p < 0 || p > 100) {
@@ -385,7 +444,9 @@ public final class Rollout {
     stable.reset();
     judgedSince = ticker.nanoTime();
     percent = p;
-    reason = p == config.canaryTrafficPercent() ? "" : "share set by hand to " + p + "%";
+    boolean configured = !config.stepped() && p == config.canaryTrafficPercent();
+    step = configured ? 0 : -1;
+    reason = configured ? "" : "share set by hand to " + p + "%";
     verdict = Verdict.PROGRESSING;
     log.info(
         "model '{}': canary version {} gets {}% of unversioned requests (set by hand), judged"
@@ -544,6 +605,10 @@ public final class Rollout {
     /** Of them, server errors. */
     synchronized long totalFailed() {
       return totalFailed;
+    }
+
+    synchronized long sinceReset() {
+      return sinceReset;
     }
 
     synchronized void reset() {

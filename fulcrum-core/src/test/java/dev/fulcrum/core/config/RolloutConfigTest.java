@@ -59,7 +59,9 @@ class RolloutConfigTest {
                     + "  promote-after-seconds: 600\n")
             .rollout();
     assertThat(c)
-        .isEqualTo(new RolloutConfig(25, 50, 400, 0.5, 1.5, 2_000_000, 3, 1000, 600_000_000_000L));
+        .isEqualTo(
+            new RolloutConfig(
+                List.of(25), 50, 400, 0.5, 1.5, 2_000_000, 3, 1000, 600_000_000_000L));
   }
 
   @Test
@@ -86,6 +88,43 @@ class RolloutConfigTest {
         "'rollout.promote-after-seconds'",
         "needs rollout.promote-after-requests");
     assertFails(TWO + "rollout: {canary-percent: 10}", "canary-percent");
+  }
+
+  @Test
+  void stepsAreReadInTurn() throws Exception {
+    RolloutConfig c =
+        resolve(TWO + "rollout: {canary-steps: [5, 25, 50], min-requests: 20}").rollout();
+    assertThat(c).isNotNull();
+    assertThat(c.canarySteps()).containsExactly(5, 25, 50);
+    assertThat(c.canaryTrafficPercent()).as("the first step").isEqualTo(5);
+    assertThat(c.stepped()).isTrue();
+    assertThat(RolloutConfig.ofPercent(10).stepped()).isFalse();
+    assertThat(resolve(TWO + "rollout: {canary-steps: [100]}").rollout())
+        .as("one step is a share")
+        .isEqualTo(RolloutConfig.ofPercent(100));
+  }
+
+  @Test
+  void badStepsNameTheFileAndTheStep() {
+    assertFails(
+        TWO + "rollout: {canary-traffic-percent: 10, canary-steps: [10, 50]}",
+        "'rollout.canary-steps'",
+        "not both");
+    assertFails(TWO + "rollout: {canary-steps: []}", "'rollout.canary-steps'", "one or more");
+    assertFails(
+        TWO + "rollout: {canary-steps: [5, 0]}", "'rollout.canary-steps[1]'", "1 to 100, was 0");
+    assertFails(
+        TWO + "rollout: {canary-steps: [0, 50]}", "'rollout.canary-steps[0]'", "1 to 100, was 0");
+    assertFails(TWO + "rollout: {canary-steps: [5, 101]}", "'rollout.canary-steps[1]'", "was 101");
+    assertFails(
+        TWO + "rollout: {canary-steps: [25, 25]}",
+        "'rollout.canary-steps[1]'",
+        "above the step before it (25), was 25");
+    assertFails(
+        TWO + "rollout: {canary-steps: [50, 10]}",
+        "'rollout.canary-steps[1]'",
+        "above the step before it (50)");
+    assertFails(TWO + "rollout: {canary-steps: 10}", "canary-steps");
   }
 
   @Test

@@ -22,7 +22,7 @@ class RolloutTest {
   private static RolloutConfig rules(
       int percent, int minRequests, double maxP99Ratio, long promoteAfter, long promoteNanos) {
     return new RolloutConfig(
-        percent, minRequests, 100, 1, maxP99Ratio, MS, 1, promoteAfter, promoteNanos);
+        List.of(percent), minRequests, 100, 1, maxP99Ratio, MS, 1, promoteAfter, promoteNanos);
   }
 
   private Rollout rollout(RolloutConfig c, long sloNanos) {

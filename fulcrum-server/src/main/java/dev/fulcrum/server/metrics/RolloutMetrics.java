@@ -6,8 +6,8 @@ import java.util.function.Predicate;
 
 /**
  * The canary rollouts' families (docs/METRICS.md, "Canary rollouts"), read from each model's {@link
- * Rollout} at scrape time: the canary's share, the verdict, the verdicts so far, and each version's
- * split requests and failures. Stateless.
+ * Rollout} at scrape time: the canary's share and step, the verdict, the verdicts so far, and each
+ * version's split requests and failures. Stateless.
  */
 final class RolloutMetrics {
   private RolloutMetrics() {}
@@ -21,6 +21,17 @@ final class RolloutMetrics {
         "Share of the requests that name no version which the canary (newest) version gets now")) {
       for (Rollout r : rollouts) {
         pair(sb, "fulcrum_rollout_canary_traffic_percent", r, "").append(r.percent()).append('\n');
+      }
+    }
+    if (TextFamily.open(
+        sb,
+        names,
+        "fulcrum_rollout_step_index",
+        "gauge",
+        "The index of the canary's step in canary-steps (0 for one share), -1 once a share was set"
+            + " by hand")) {
+      for (Rollout r : rollouts) {
+        pair(sb, "fulcrum_rollout_step_index", r, "").append(r.step()).append('\n');
       }
     }
     if (TextFamily.open(

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.protocol;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.RolloutConfig;
@@ -7,8 +8,8 @@ import dev.fulcrum.core.repository.Rollout;
 
 /**
  * A model's canary rollout as {@code GET v2/models/<m>/rollout} shows it (docs/MODEL_CONFIG.md,
- * "Canary rollouts"): the share, the verdict and its reason, each version's figures, and the rules
- * as configured (config.yaml's field names). Stateless.
+ * "Canary rollouts"): the share, the step, the verdict and its reason, each version's figures, and
+ * the rules as configured (config.yaml's field names). Stateless.
  */
 public final class RolloutJson {
   private static final JsonNodeFactory F = JsonNodeFactory.instance;
@@ -22,6 +23,7 @@ public final class RolloutJson {
     o.put("canary_version", Long.toString(r.canaryVersion()));
     o.put("stable_version", Long.toString(r.stableVersion()));
     o.put("canary_traffic_percent", r.percent());
+    step(o, r);
     o.put("verdict", r.verdict().name());
     o.put("reason", r.reason());
     arm(o.putObject("canary"), r.canaryStats());
@@ -51,6 +53,22 @@ public final class RolloutJson {
     return o;
   }
 
+  /**
+   * Where the canary is in {@code canary-steps}: the step's index and share (null once a share was
+   * set by hand), and the canary's answers judged at it.
+   */
+  private static void step(ObjectNode o, Rollout r) {
+    int step = r.step();
+    if (step < 0) {
+      o.putNull("step_index");
+      o.putNull("step_percent");
+    } else {
+      o.put("step_index", step);
+      o.put("step_percent", r.config().canarySteps().get(step));
+    }
+    o.put("step_requests", r.stepRequests());
+  }
+
   private static void arm(ObjectNode o, Rollout.ArmStats s) {
     o.put("version", Long.toString(s.version()));
     o.put("requests", s.requests());
@@ -65,7 +83,12 @@ public final class RolloutJson {
   /** The rules as config.yaml writes them (promote-after-requests 0: promoted by hand only). */
   public static ObjectNode config(RolloutConfig c) {
     ObjectNode o = F.objectNode();
-    o.put("canary-traffic-percent", c.canaryTrafficPercent());
+    if (c.stepped()) {
+      ArrayNode steps = o.putArray("canary-steps");
+      c.canarySteps().forEach(steps::add);
+    } else {
+      o.put("canary-traffic-percent", c.canaryTrafficPercent());
+    }
     o.put("min-requests", c.minRequests());
     o.put("window", c.window());
     o.put("max-failed-percent-increase", c.maxFailedPercentIncrease());

@@ -35,6 +35,36 @@ class RolloutMetricsTest {
   }
 
   @Test
+  void theStepIndexFollowsTheSteps() {
+    Rollout r =
+        new Rollout(
+            "fraud",
+            2,
+            1,
+            new RolloutConfig(List.of(5, 50), 1, 10, 1, 1_000_000, 1_000_000_000L, 1, 0, 0),
+            0,
+            System::nanoTime,
+            null);
+    String step =
+        "fulcrum_rollout_step_index{model=\"fraud\",canary_version=\"2\",stable_version=\"1\"} ";
+    StringBuilder sb = new StringBuilder();
+    RolloutMetrics.write(sb, n -> true, List.of(r));
+    assertThat(sb.toString()).contains(step + "0\n", "fulcrum_rollout_canary_traffic_percent");
+    r.record(2, 1_000_000, null); // one answer at step 0 passes it
+    sb.setLength(0);
+    RolloutMetrics.write(sb, n -> true, List.of(r));
+    assertThat(sb.toString())
+        .contains(
+            step + "1\n",
+            "fulcrum_rollout_canary_traffic_percent{model=\"fraud\",canary_version=\"2\","
+                + "stable_version=\"1\"} 50\n");
+    r.setPercent(20);
+    sb.setLength(0);
+    RolloutMetrics.write(sb, n -> true, List.of(r));
+    assertThat(sb.toString()).contains(step + "-1\n");
+  }
+
+  @Test
   void aFamilyNotAskedForIsNotWritten() {
     Rollout r = new Rollout("fraud", 2, 1, RolloutConfig.ofPercent(10), 0, System::nanoTime, null);
     StringBuilder sb = new StringBuilder();
