@@ -9,6 +9,7 @@ import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.RolloutConfig;
 import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.config.VersionPolicy;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.ClassLabels;
@@ -40,6 +41,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -201,6 +203,12 @@ public final class ModelManager {
      * The canary rollout between the two newest serving versions, or null (see {@link #rollout}).
      */
     volatile @Nullable Rollout rollout;
+
+    /**
+     * Under the lock: versions whose canary rollout ended rolled back (and was not set going again
+     * by hand), so that none becomes a newer canary's baseline; forgotten with their folders.
+     */
+    final Set<Long> rolledBack = new HashSet<>();
 
     final ConcurrentSkipListMap<Long, ModelVersionStatus> rows = new ConcurrentSkipListMap<>();
 
@@ -667,7 +675,8 @@ public final class ModelManager {
       modelFailed(s, "no runtime for platform " + deployment.platform(), explicit);
       return;
     }
-    List<Long> selected = deployment.versionPolicy().select(available);
+    List<Long> selected =
+        deployment.versionPolicy().select(servable(s, available, file, deployment.versionPolicy()));
     if (selected.isEmpty()) {
       modelFailed(
           s,
@@ -797,17 +806,60 @@ public final class ModelManager {
   }
 
   /**
-   * The canary rollout of what is about to serve: between the two newest versions when the newest's
-   * configuration has a {@code rollout:} and two serve; carried on (state and counts) when it is
-   * between the same versions under the same rules, else a new one; none otherwise. Each serving
-   * version is told which rollout it is an arm of.
+   * The version folders the version policy chooses among: all of them, but under a rollout and a
+   * {@code latest: N} policy not a version rolled back once a newer one is there, so that {@code
+   * latest: 2} keeps the last good version serving as the baseline of the bad one's successor
+   * instead of the bad one. Under the slot's lock.
+   */
+  private static SortedSet<Long> servable(
+      Slot s, SortedSet<Long> available, ModelConfigFile file, VersionPolicy policy) {
+    noteVerdict(s);
+    s.rolledBack.retainAll(available);
+    if (file.rollout() == null
+        || !(policy instanceof VersionPolicy.Latest)
+        || s.rolledBack.isEmpty()
+        || available.isEmpty()) {
+      return available;
+    }
+    SortedSet<Long> out = new TreeSet<>(available);
+    for (long v : s.rolledBack) {
+      if (v != available.last()) {
+        out.remove(v);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Remembers the verdict of the model's rollout now: a canary rolled back is a known-bad version;
+   * one promoted, or set going again by hand, is not. Under the slot's lock.
+   */
+  private static void noteVerdict(Slot s) {
+    Rollout r = s.rollout;
+    if (r == null) {
+      return;
+    }
+    if (r.verdict() == Rollout.Verdict.ROLLED_BACK) {
+      s.rolledBack.add(r.canaryVersion());
+    } else {
+      s.rolledBack.remove(r.canaryVersion());
+    }
+  }
+
+  /**
+   * The canary rollout of what is about to serve: the newest version (the canary) against the
+   * newest other serving version that was never rolled back (the stable version, or baseline) when
+   * the newest's configuration has a {@code rollout:} and two serve; carried on (state and counts)
+   * when it is between the same versions under the same rules, else a new one; none otherwise. Each
+   * serving version is told which rollout it is an arm of. Under the slot's lock.
    */
   private void bindRollout(Slot s, List<ModelVersion> after) {
+    noteVerdict(s);
     Rollout former = s.rollout;
     Rollout next = null;
     if (after.size() >= 2 && after.get(0).config().rollout() != null) {
       ModelVersion canary = after.get(0);
-      ModelVersion stable = after.get(1);
+      ModelVersion stable = baseline(s, after);
       RolloutConfig rc = Objects.requireNonNull(canary.config().rollout());
       long slo = canary.config().slo().latencyNanos();
       if (former != null && former.sameAs(canary.version(), stable.version(), rc, slo)) {
@@ -821,22 +873,19 @@ public final class ModelManager {
                 + " name no version",
             s.name, canary.version(), stable.version(), rc.canaryTrafficPercent());
       }
-      if (next != former
-          && former != null
-          && former.verdict() == Rollout.Verdict.ROLLED_BACK
-          && former.canaryVersion() == stable.version()) {
-        // The version policy kept the two newest: the rolled-back one is now the baseline.
+      if (next != former && s.rolledBack.contains(stable.version())) {
+        // No version that served well is left (a version policy of specific versions, or a
+        // version unloaded by hand): the rolled-back one is the baseline.
         log.warn(
             "model '{}': version {} was rolled back but is now the stable version that canary"
                 + " version {} is judged against and that gets {}% of the requests naming no"
-                + " version; remove its folder (or unload it) to judge version {} against version"
-                + " {}",
+                + " version, as no serving version was never rolled back; add the version that"
+                + " served well back to the version policy to judge version {} against it",
             s.name,
             stable.version(),
             canary.version(),
             100 - rc.canaryTrafficPercent(),
-            canary.version(),
-            former.stableVersion());
+            canary.version());
       }
       next.bind(canary, stable);
     } else if (!after.isEmpty() && after.get(0).config().rollout() != null) {
@@ -846,10 +895,26 @@ public final class ModelManager {
           s.name,
           after.get(0).version());
     }
-    for (int i = 0; i < after.size(); i++) {
-      after.get(i).rollout(i < 2 ? next : null);
+    for (ModelVersion mv : after) {
+      boolean arm =
+          next != null
+              && (mv.version() == next.canaryVersion() || mv.version() == next.stableVersion());
+      mv.rollout(arm ? next : null);
     }
     s.rollout = next;
+  }
+
+  /**
+   * The canary's baseline among {@code after} (newest first, two or more): the newest version after
+   * the canary that was never rolled back, else the one after the canary.
+   */
+  private static ModelVersion baseline(Slot s, List<ModelVersion> after) {
+    for (int i = 1; i < after.size(); i++) {
+      if (!s.rolledBack.contains(after.get(i).version())) {
+        return after.get(i);
+      }
+    }
+    return after.get(1);
   }
 
   private void modelFailed(Slot s, String message, boolean explicit) {
@@ -1345,6 +1410,7 @@ public final class ModelManager {
     Slot s = slot(name);
     List<ModelVersion> before = s.serving;
     s.serving = List.of();
+    noteVerdict(s); // a model loaded again keeps its known-bad versions out of the baseline
     s.rollout = null;
     s.servingStamp = "";
     s.lastAttempt = null;

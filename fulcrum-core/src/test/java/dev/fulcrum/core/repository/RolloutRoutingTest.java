@@ -162,10 +162,101 @@ class RolloutRoutingTest {
       Rollout next = java.util.Objects.requireNonNull(r.rollout("m"), "the new rollout");
       assertThat(next).isNotSameAs(first);
       assertThat(next.canaryVersion()).isEqualTo(3);
-      assertThat(next.stableVersion()).isEqualTo(2);
+      assertThat(next.stableVersion())
+          .as("the rolled-back version 2 is no baseline: version 1 served well")
+          .isEqualTo(1);
       assertThat(next.verdict()).isEqualTo(Rollout.Verdict.PROGRESSING);
       assertThat(next.percent()).isEqualTo(20);
       assertThat(next.rolledBackCount()).as("the verdict counters carry on").isEqualTo(1);
+      assertThat(r.versions("m").stream().map(ModelVersion::version))
+          .as("latest: 2 keeps the good version loaded, not the bad one")
+          .containsExactly(3L, 1L);
+      InferenceService svc = new InferenceService(r, true);
+      next.rollBack("3 is bad too");
+      for (int i = 0; i < 10; i++) {
+        assertThat(answer(svc, "m", "")).as("a known-bad version never takes all").isEqualTo("1");
+      }
+    }
+  }
+
+  @Test
+  void aVersionPromotedLastIsTheNextBaseline() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      java.util.Objects.requireNonNull(r.rollout("m"), "the rollout").promote("");
+      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      r.manager().poll().get();
+      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"), "the new rollout");
+      assertThat(next.canaryVersion()).isEqualTo(3);
+      assertThat(next.stableVersion()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aRolledBackCanarySetGoingAgainByHandIsAGoodVersionAgain() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      Rollout first = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
+      first.rollBack("");
+      first.setPercent(20); // the on-call found the breach was the network's, not version 2's
+      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      r.manager().poll().get();
+      assertThat(java.util.Objects.requireNonNull(r.rollout("m")).stableVersion()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void underEveryVersionTheBaselineSkipsTheRolledBackOne() throws Exception {
+    twoVersions("m", "", "version-policy: {all: true}\nrollout: {canary-traffic-percent: 50}\n");
+    try (ModelRepository r = load()) {
+      java.util.Objects.requireNonNull(r.rollout("m")).rollBack("");
+      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      r.manager().poll().get();
+      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"));
+      assertThat(next.stableVersion()).isEqualTo(1);
+      assertThat(r.versions("m")).hasSize(3);
+      InferenceService svc = new InferenceService(r, true);
+      for (int i = 0; i < 20; i++) {
+        assertThat(answer(svc, "m", "")).isIn("1", "3");
+      }
+      assertThat(answer(svc, "m", "2")).as("pinned requests still reach it").isEqualTo("2");
+    }
+  }
+
+  @Test
+  void whereNoGoodVersionServesTheRolledBackOneIsTheBaselineStill() throws Exception {
+    twoVersions(
+        "m", "", "version-policy: {specific: [1, 2]}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      java.util.Objects.requireNonNull(r.rollout("m")).rollBack("");
+      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+      Files.writeString(
+          repo.resolve("m/config.yaml"),
+          "version-policy: {specific: [2, 3]}\nrollout: {canary-traffic-percent: 20}\n");
+      r.manager().poll().get();
+      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"));
+      assertThat(next.canaryVersion()).isEqualTo(3);
+      assertThat(next.stableVersion()).as("the operator's versions, with a WARN").isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aChangedRolloutSectionStartsTheRolloutFromItAsNowWritten() throws Exception {
+    // what a restart with an edited config.yaml does too: the rollout starts from the file
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    try (ModelRepository r = load()) {
+      Rollout first = java.util.Objects.requireNonNull(r.rollout("m"));
+      first.rollBack("");
+      Files.writeString(
+          repo.resolve("m/config.yaml"),
+          "version-policy: {latest: 2}\nrollout: {canary-steps: [10, 40]}\n");
+      r.manager().poll().get();
+      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"));
+      assertThat(next).isNotSameAs(first);
+      assertThat(next.verdict()).isEqualTo(Rollout.Verdict.PROGRESSING);
+      assertThat(next.percent()).isEqualTo(10);
+      assertThat(next.step()).isZero();
+      assertThat(next.config().canarySteps()).containsExactly(10, 40);
     }
   }
 
