@@ -11,6 +11,12 @@ public enum ErrorCode {
   NOT_FOUND,
   /** The server or model is not ready, or is shutting down (HTTP 503, gRPC UNAVAILABLE). */
   UNAVAILABLE,
+  /**
+   * The target is not in the state the request needs, and retrying as it is cannot help until that
+   * changes (HTTP 409 Conflict, gRPC FAILED_PRECONDITION): a canary action on a model serving one
+   * version.
+   */
+  FAILED_PRECONDITION,
   /** A queue is full; retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED). */
   RESOURCE_EXHAUSTED,
   /** The request's deadline passed before it ran (HTTP 504, gRPC DEADLINE_EXCEEDED). */

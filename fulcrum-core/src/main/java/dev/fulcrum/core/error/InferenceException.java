@@ -87,6 +87,13 @@ public class InferenceException extends RuntimeException {
     return new InferenceException(ErrorCode.UNAVAILABLE, String.format(Locale.ROOT, format, args));
   }
 
+  @FormatMethod
+  public static InferenceException failedPrecondition(
+      @FormatString String format, @Nullable Object... args) {
+    return new InferenceException(
+        ErrorCode.FAILED_PRECONDITION, String.format(Locale.ROOT, format, args));
+  }
+
   public static InferenceException internal(String message, @Nullable Throwable cause) {
     return new InferenceException(ErrorCode.INTERNAL, message, cause);
   }

@@ -23,6 +23,7 @@ final class GrpcStatuses {
       case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
       case NOT_FOUND -> Status.Code.NOT_FOUND;
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
+      case FAILED_PRECONDITION -> Status.Code.FAILED_PRECONDITION;
       case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
       case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
       case CANCELLED -> Status.Code.CANCELLED;

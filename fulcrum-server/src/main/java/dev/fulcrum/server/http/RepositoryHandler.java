@@ -97,8 +97,12 @@ final class RepositoryHandler {
             "model '%s' has no canary rollout: its config.yaml has no rollout: section", model);
       }
       if (request.method().equals(HttpMethod.POST)) {
-        throw InferenceException.unavailable(
-            "model '%s' has no canary to act on: only version %d serves", model, newest.version());
+        // the request is well formed and the model is there: it is the model's state (one
+        // version) that refuses it, until a second version serves
+        throw InferenceException.failedPrecondition(
+            "model '%s' has no canary to act on: only version %d serves; a rollout needs a second"
+                + " version serving",
+            model, newest.version());
       }
       return Responses.json(
           HttpResponseStatus.OK, RolloutJson.inactive(model, newest.version(), configured));

@@ -39,6 +39,7 @@ final class Responses {
       case INVALID_ARGUMENT -> HttpResponseStatus.BAD_REQUEST;
       case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
       case UNAVAILABLE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+      case FAILED_PRECONDITION -> HttpResponseStatus.CONFLICT;
       case RESOURCE_EXHAUSTED -> HttpResponseStatus.TOO_MANY_REQUESTS;
       case DEADLINE_EXCEEDED -> HttpResponseStatus.GATEWAY_TIMEOUT;
       case CANCELLED -> CLIENT_CLOSED;
