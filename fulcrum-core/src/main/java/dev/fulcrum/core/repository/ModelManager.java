@@ -200,7 +200,8 @@ public final class ModelManager {
     volatile List<ModelVersion> serving = List.of();
 
     /**
-     * The canary rollout between the two newest serving versions, or null (see {@link #rollout}).
+     * The canary rollout between the newest serving version and its baseline, or null (see {@link
+     * #rollout}).
      */
     volatile @Nullable Rollout rollout;
 
@@ -1520,8 +1521,8 @@ public final class ModelManager {
 
   /**
    * Finds the version an inference request goes to: {@link #resolve}, and for a request that names
-   * no version of a model with a canary rollout, the rollout's choice between its two newest
-   * versions. Never blocks.
+   * no version of a model with a canary rollout, the rollout's choice between its newest version
+   * and that one's baseline. Never blocks.
    */
   public ModelVersion route(String name, String version) {
     ModelVersion mv = resolve(name, version);

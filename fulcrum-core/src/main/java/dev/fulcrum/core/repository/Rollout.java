@@ -14,9 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A canary rollout of one model (docs/MODEL_CONFIG.md, "Canary rollouts"): which of its two newest
- * serving versions a request that names no version goes to, and the judgement that rolls the canary
- * (the newest) back or promotes it, from the outcomes of the requests it split.
+ * A canary rollout of one model (docs/MODEL_CONFIG.md, "Canary rollouts"): which of two serving
+ * versions, the newest (the canary) and its baseline (the stable version: the newest other one
+ * never rolled back, chosen by the manager), a request that names no version goes to, and the
+ * judgement that rolls the canary back or promotes it, from the outcomes of the requests it split.
  *
  * <p>The split is deterministic: of every 100 unversioned requests, the canary gets exactly {@code
  * canary-traffic-percent}, spread evenly (request n goes to the canary when {@code floor((n+1)p /
