@@ -69,8 +69,7 @@ class RolloutRoutingTest {
 
   @Test
   void unversionedRequestsAreSplitExactlyAndPinnedOnesAreNot() throws Exception {
-    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
-    try (ModelRepository r = load()) {
+    try (ModelRepository r = latestTwoAt20()) {
       InferenceService svc = new InferenceService(r, true);
       Rollout rollout = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
       assertThat(rollout.canaryVersion()).isEqualTo(2);
@@ -147,8 +146,7 @@ class RolloutRoutingTest {
 
   @Test
   void aRescanWithNothingChangedKeepsTheRolloutAndANewerVersionStartsAnother() throws Exception {
-    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
-    try (ModelRepository r = load()) {
+    try (ModelRepository r = latestTwoAt20()) {
       Rollout first = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
       first.rollBack("by the on-call");
       r.manager().poll().get();
@@ -157,9 +155,7 @@ class RolloutRoutingTest {
           .isSameAs(first);
       assertThat(first.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
 
-      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-      r.manager().poll().get();
-      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"), "the new rollout");
+      Rollout next = thirdVersion(r);
       assertThat(next).isNotSameAs(first);
       assertThat(next.canaryVersion()).isEqualTo(3);
       assertThat(next.stableVersion())
@@ -181,12 +177,9 @@ class RolloutRoutingTest {
 
   @Test
   void aVersionPromotedLastIsTheNextBaseline() throws Exception {
-    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
-    try (ModelRepository r = load()) {
+    try (ModelRepository r = latestTwoAt20()) {
       java.util.Objects.requireNonNull(r.rollout("m"), "the rollout").promote("");
-      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-      r.manager().poll().get();
-      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"), "the new rollout");
+      Rollout next = thirdVersion(r);
       assertThat(next.canaryVersion()).isEqualTo(3);
       assertThat(next.stableVersion()).isEqualTo(2);
     }
@@ -194,14 +187,11 @@ class RolloutRoutingTest {
 
   @Test
   void aRolledBackCanarySetGoingAgainByHandIsAGoodVersionAgain() throws Exception {
-    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
-    try (ModelRepository r = load()) {
+    try (ModelRepository r = latestTwoAt20()) {
       Rollout first = java.util.Objects.requireNonNull(r.rollout("m"), "the rollout");
       first.rollBack("");
       first.setPercent(20); // the on-call found the breach was the network's, not version 2's
-      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-      r.manager().poll().get();
-      assertThat(java.util.Objects.requireNonNull(r.rollout("m")).stableVersion()).isEqualTo(2);
+      assertThat(thirdVersion(r).stableVersion()).isEqualTo(2);
     }
   }
 
@@ -210,9 +200,7 @@ class RolloutRoutingTest {
     twoVersions("m", "", "version-policy: {all: true}\nrollout: {canary-traffic-percent: 50}\n");
     try (ModelRepository r = load()) {
       java.util.Objects.requireNonNull(r.rollout("m")).rollBack("");
-      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-      r.manager().poll().get();
-      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"));
+      Rollout next = thirdVersion(r);
       assertThat(next.stableVersion()).isEqualTo(1);
       assertThat(r.versions("m")).hasSize(3);
       InferenceService svc = new InferenceService(r, true);
@@ -229,12 +217,10 @@ class RolloutRoutingTest {
         "m", "", "version-policy: {specific: [1, 2]}\nrollout: {canary-traffic-percent: 20}\n");
     try (ModelRepository r = load()) {
       java.util.Objects.requireNonNull(r.rollout("m")).rollBack("");
-      FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
       Files.writeString(
           repo.resolve("m/config.yaml"),
           "version-policy: {specific: [2, 3]}\nrollout: {canary-traffic-percent: 20}\n");
-      r.manager().poll().get();
-      Rollout next = java.util.Objects.requireNonNull(r.rollout("m"));
+      Rollout next = thirdVersion(r);
       assertThat(next.canaryVersion()).isEqualTo(3);
       assertThat(next.stableVersion()).as("the operator's versions, with a WARN").isEqualTo(2);
     }
@@ -243,8 +229,7 @@ class RolloutRoutingTest {
   @Test
   void aChangedRolloutSectionStartsTheRolloutFromItAsNowWritten() throws Exception {
     // what a restart with an edited config.yaml does too: the rollout starts from the file
-    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
-    try (ModelRepository r = load()) {
+    try (ModelRepository r = latestTwoAt20()) {
       Rollout first = java.util.Objects.requireNonNull(r.rollout("m"));
       first.rollBack("");
       Files.writeString(
@@ -258,6 +243,19 @@ class RolloutRoutingTest {
       assertThat(next.step()).isZero();
       assertThat(next.config().canarySteps()).containsExactly(10, 40);
     }
+  }
+
+  /** Adds version 3 to model m's folder, has the manager see it, and returns m's rollout then. */
+  private Rollout thirdVersion(ModelRepository r) throws Exception {
+    FakeRuntime.writeModel(repo.resolve("m/3/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    r.manager().poll().get();
+    return java.util.Objects.requireNonNull(r.rollout("m"), "the rollout after version 3");
+  }
+
+  /** Model m's versions 1 and 2 under latest: 2 and a 20 % canary, loaded. */
+  private ModelRepository latestTwoAt20() throws Exception {
+    twoVersions("m", "", "version-policy: {latest: 2}\nrollout: {canary-traffic-percent: 20}\n");
+    return load();
   }
 
   /** Waits until the rollout has counted {@code n} outcomes (counted as the answers complete). */

@@ -26,6 +26,15 @@ class RolloutStepsTest {
     return new Rollout("m", 2, 1, c, 0, ticker, null);
   }
 
+  /** A rollout promoted after 30 at the last step, whose canary has passed its first step. */
+  private Rollout atSecondStep() {
+    Rollout r = stepped(30, 0);
+    answer(r, 1, 100);
+    answer(r, 2, 20);
+    assertThat(r.step()).isEqualTo(1);
+    return r;
+  }
+
   private static void answer(Rollout r, long version, int n) {
     for (int i = 0; i < n; i++) {
       r.record(version, MS, null);
@@ -45,6 +54,15 @@ class RolloutStepsTest {
       canary += r.toCanary() ? 1 : 0;
     }
     return canary;
+  }
+
+  /** The verdict reached, its share, its reason, and that it was counted once. */
+  private static void concluded(Rollout r, Rollout.Verdict v, String reason) {
+    boolean promoted = v == Rollout.Verdict.PROMOTED;
+    assertThat(r.verdict()).isEqualTo(v);
+    assertThat(r.percent()).isEqualTo(promoted ? 100 : 0);
+    assertThat(r.reason()).contains(reason);
+    assertThat(promoted ? r.promotedCount() : r.rolledBackCount()).isEqualTo(1);
   }
 
   @Test
@@ -80,18 +98,12 @@ class RolloutStepsTest {
 
   @Test
   void aBreachAtTheSecondStepRollsBack() {
-    Rollout r = stepped(30, 0);
-    answer(r, 1, 100);
-    answer(r, 2, 20);
-    assertThat(r.step()).isEqualTo(1);
+    Rollout r = atSecondStep();
     answer(r, 2, 10);
     fail(r, 10);
-    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
-    assertThat(r.percent()).isZero();
+    concluded(r, Rollout.Verdict.ROLLED_BACK, "failed requests 50.00% on the canary vs 0.00%");
     assertThat(share(r)).isZero();
     assertThat(r.step()).as("the step it was rolled back at").isEqualTo(1);
-    assertThat(r.reason()).contains("failed requests 50.00% on the canary vs 0.00%");
-    assertThat(r.rolledBackCount()).isEqualTo(1);
   }
 
   @Test
@@ -106,10 +118,7 @@ class RolloutStepsTest {
         .as("29 answers at the last step, whatever passed before it")
         .isEqualTo(Rollout.Verdict.PROGRESSING);
     answer(r, 2, 1);
-    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.PROMOTED);
-    assertThat(r.percent()).isEqualTo(100);
-    assertThat(r.reason()).contains("30 canary requests without a breach");
-    assertThat(r.promotedCount()).isEqualTo(1);
+    concluded(r, Rollout.Verdict.PROMOTED, "30 canary requests without a breach");
   }
 
   @Test
@@ -128,10 +137,7 @@ class RolloutStepsTest {
 
   @Test
   void aShareSetByHandHoldsAndIsJudgedAsALastStep() {
-    Rollout r = stepped(30, 0);
-    answer(r, 1, 100);
-    answer(r, 2, 20);
-    assertThat(r.step()).isEqualTo(1);
+    Rollout r = atSecondStep();
     r.setPercent(10);
     assertThat(r.step()).as("stepping stops").isEqualTo(-1);
     assertThat(r.percent()).isEqualTo(10);

@@ -29,10 +29,12 @@ import org.junit.jupiter.api.io.TempDir;
  * model's p99 bound is lifted, as this machine's latencies are noisy).
  */
 class CanaryRolloutE2eTest {
-  private static final Path FRAUD =
+  /** The demo's fraud classifier, copied as each version. */
+  static final Path FRAUD =
       E2eServer.DEMO_MODELS.resolve("fraud_classifier").resolve("1").resolve("model.onnx");
 
-  private static final String REQUEST =
+  /** One transaction to score, naming no version. */
+  static final String REQUEST =
       """
       {"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32",
                   "data":[[120.0, 14, 0.1, 3.0, 2, 900, 0, 1]]}]}""";

@@ -1,5 +1,7 @@
 package dev.fulcrum.server.e2e;
 
+import static dev.fulcrum.server.e2e.CanaryRolloutE2eTest.FRAUD;
+import static dev.fulcrum.server.e2e.CanaryRolloutE2eTest.REQUEST;
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -20,14 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
  * 2.
  */
 class RolloutRestartE2eTest {
-  private static final Path FRAUD =
-      E2eServer.DEMO_MODELS.resolve("fraud_classifier").resolve("1").resolve("model.onnx");
-
-  private static final String REQUEST =
-      """
-      {"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32",
-                  "data":[[120.0, 14, 0.1, 3.0, 2, 900, 0, 1]]}]}""";
-
   @TempDir Path repo;
 
   private void config(String rollout) throws Exception {
