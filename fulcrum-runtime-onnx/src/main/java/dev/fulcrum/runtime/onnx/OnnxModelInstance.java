@@ -2,6 +2,7 @@ package dev.fulcrum.runtime.onnx;
 
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxSequence;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -33,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,6 +88,9 @@ final class OnnxModelInstance implements ModelInstance {
   /** Passes run on the lone-pass session (read by tests). */
   private final AtomicLong lonePasses = new AtomicLong();
 
+  /** The outputs that are ZipMap's maps, served as tensors ({@link ProbabilityMaps}). */
+  private final Set<String> probabilityMaps;
+
   /** Output buffers ORT writes into, or null when the outputs' sizes per row are not fixed. */
   private final @Nullable PinnedOutputs pinned;
 
@@ -126,6 +131,11 @@ final class OnnxModelInstance implements ModelInstance {
     this.releaseLone = releaseLone;
     try {
       Map<String, NodeInfo> inputInfo = session.getInputInfo();
+      this.probabilityMaps =
+          session.getOutputInfo().values().stream()
+              .filter(n -> ProbabilityMaps.isProbabilityMaps(n.getInfo()))
+              .map(NodeInfo::getName)
+              .collect(Collectors.toUnmodifiableSet());
       List<TensorSpec> inputs = specs("input", inputInfo, false);
       this.signature =
           new ModelSignature(
@@ -156,16 +166,27 @@ final class OnnxModelInstance implements ModelInstance {
   }
 
   /**
-   * The tensors of a signature. An output that is not a tensor (a sequence or map, such as the
-   * ZipMap output of scikit-learn classifiers) or has a type Fulcrum cannot carry is left out of
-   * the served outputs with a warning, so the model's tensor outputs are still served; an input
-   * like that makes the model unservable.
+   * The tensors of a signature. An output of ZipMap's class-to-probability maps (scikit-learn
+   * classifiers as skl2onnx converts them) is served as an FP32 tensor ({@link ProbabilityMaps});
+   * any other output that is not a tensor or has a type Fulcrum cannot carry is left out of the
+   * served outputs with a warning, so the model's tensor outputs are still served; an input like
+   * that makes the model unservable.
    */
   private static List<TensorSpec> specs(
       String kind, Map<String, NodeInfo> infos, boolean skipUnsupported) throws ModelLoadException {
     List<TensorSpec> out = new ArrayList<>(infos.size());
     for (NodeInfo node : infos.values()) {
       ValueInfo info = node.getInfo();
+      if (skipUnsupported && ProbabilityMaps.isProbabilityMaps(info)) {
+        log.info(
+            "{} '{}' is {} (a ZipMap's probabilities); it is served as FP32 [rows, classes],"
+                + " the classes in the order of their labels, sorted",
+            kind,
+            node.getName(),
+            info);
+        out.add(ProbabilityMaps.spec(node.getName()));
+        continue;
+      }
       if (skipUnsupported
           && (!(info instanceof TensorInfo ti) || OnnxTypes.fromOnnx(ti.onnxType).isEmpty())) {
         log.warn("{} '{}' is {}; it is not served", kind, node.getName(), info);
@@ -525,7 +546,11 @@ final class OnnxModelInstance implements ModelInstance {
     return out;
   }
 
-  private static Tensor fromOrt(String name, OnnxValue value) throws OrtException {
+  private Tensor fromOrt(String name, OnnxValue value) throws OrtException {
+    // by the output's declared type: an empty sequence's own info does not say it holds maps
+    if (value instanceof OnnxSequence sequence && probabilityMaps.contains(name)) {
+      return ProbabilityMaps.toTensor(name, sequence);
+    }
     if (!(value instanceof OnnxTensor tensor)) {
       throw InferenceException.internal(
           "output '" + name + "' is a " + value.getType() + ", not a tensor; unsupported", null);

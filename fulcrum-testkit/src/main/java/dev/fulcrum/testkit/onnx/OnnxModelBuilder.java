@@ -21,7 +21,8 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * A small fluent builder of ONNX models (one graph of standard-domain operators), for tests.
+ * A small fluent builder of ONNX models (one graph of standard-domain operators, and the {@code
+ * ai.onnx.ml} operators scikit-learn's converters write), for tests.
  *
  * <p>Shapes are given as {@code long} dimensions; {@link #DYNAMIC} (-1) writes a symbolic dimension
  * ({@code dim_param}) named after its tensor and axis. The output is deterministic: the same calls
@@ -54,6 +55,12 @@ public final class OnnxModelBuilder {
   private final List<ValueInfoProto> outputs = new ArrayList<>();
   private final List<NodeProto> nodes = new ArrayList<>();
   private final List<TensorProto> initializers = new ArrayList<>();
+
+  /** The {@code ai.onnx.ml} operator set version imported, or 0: no ML-domain node. */
+  private int mlOpset;
+
+  /** The ONNX domain of the traditional machine-learning operators (scikit-learn's converters). */
+  public static final String ML_DOMAIN = "ai.onnx.ml";
 
   private OnnxModelBuilder(String graphName) {
     this.graphName = Objects.requireNonNull(graphName, "graphName");
@@ -131,6 +138,48 @@ public final class OnnxModelBuilder {
     return this;
   }
 
+  /**
+   * Adds a node of the {@code ai.onnx.ml} domain (LinearClassifier, ZipMap, OneHotEncoder, ...), as
+   * skl2onnx writes them, and imports that domain's operator set 3.
+   */
+  public OnnxModelBuilder mlNode(
+      String opType, List<String> inputNames, List<String> outputNames, Attribute... attributes) {
+    node(opType, inputNames, outputNames, attributes);
+    int last = nodes.size() - 1;
+    nodes.set(last, nodes.get(last).toBuilder().setDomain(ML_DOMAIN).build());
+    mlOpset = 3;
+    return this;
+  }
+
+  /**
+   * Declares a graph output that is a sequence of maps from {@code keyType} (INT64 or BYTES) to
+   * FP32 scalars: the output of a ZipMap node, {@code seq(map(int64, float))}.
+   */
+  public OnnxModelBuilder probabilityMapsOutput(String name, DataType keyType) {
+    TypeProto value =
+        TypeProto.newBuilder()
+            .setTensorType(
+                TypeProto.Tensor.newBuilder()
+                    .setElemType(TensorProto.DataType.FLOAT_VALUE)
+                    .setShape(TensorShapeProto.newBuilder()))
+            .build();
+    TypeProto map =
+        TypeProto.newBuilder()
+            .setMapType(
+                TypeProto.Map.newBuilder()
+                    .setKeyType(onnxType(keyType).getNumber())
+                    .setValueType(value))
+            .build();
+    outputs.add(
+        ValueInfoProto.newBuilder()
+            .setName(Objects.requireNonNull(name, "name"))
+            .setType(
+                TypeProto.newBuilder()
+                    .setSequenceType(TypeProto.Sequence.newBuilder().setElemType(map)))
+            .build());
+    return this;
+  }
+
   /** Adds a constant FLOAT tensor (an initializer) that nodes can use as an input. */
   public OnnxModelBuilder floatInitializer(String name, long[] dims, float... values) {
     checkCount(name, dims, values.length);
@@ -176,6 +225,14 @@ public final class OnnxModelBuilder {
         .setProducerName("fulcrum-testkit")
         .setProducerVersion("1")
         .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+        .addAllOpsetImport(
+            mlOpset == 0
+                ? List.of()
+                : List.of(
+                    OperatorSetIdProto.newBuilder()
+                        .setDomain(ML_DOMAIN)
+                        .setVersion(mlOpset)
+                        .build()))
         .setGraph(graph)
         .build();
   }
@@ -221,6 +278,26 @@ public final class OnnxModelBuilder {
         AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
     for (long v : values) {
       a.addInts(v);
+    }
+    return new Attribute(a.build());
+  }
+
+  /** A float list attribute ({@code FLOATS}). */
+  public static Attribute floatsAttr(String name, float... values) {
+    AttributeProto.Builder a =
+        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOATS);
+    for (float v : values) {
+      a.addFloats(v);
+    }
+    return new Attribute(a.build());
+  }
+
+  /** A string list attribute ({@code STRINGS}, UTF-8). */
+  public static Attribute stringsAttr(String name, String... values) {
+    AttributeProto.Builder a =
+        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRINGS);
+    for (String v : values) {
+      a.addStrings(ByteString.copyFrom(v, StandardCharsets.UTF_8));
     }
     return new Attribute(a.build());
   }
