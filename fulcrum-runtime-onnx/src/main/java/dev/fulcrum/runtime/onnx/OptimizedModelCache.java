@@ -67,12 +67,15 @@ final class OptimizedModelCache {
 
   /**
    * The entry for the model in {@code modelFile} loaded with {@code options}, or null when the
-   * graph is not optimized at all ({@code DISABLED}: nothing to cache). The file is mapped, not
-   * copied onto the heap, to take its checksums.
+   * graph is not optimized at all ({@code DISABLED}: nothing to cache) or has external data. The
+   * file is mapped, not copied onto the heap, to take its checksums.
    */
   @Nullable Entry entry(Path modelFile, SessionOptions options) throws IOException {
     SessionOptions.OptimizationLevel saved = savedLevel(options.optimizationLevel());
     if (saved == SessionOptions.OptimizationLevel.DISABLED) {
+      return null;
+    }
+    if (hasExternalData(modelFile)) {
       return null;
     }
     ByteBuffer model = map(modelFile);
@@ -88,6 +91,21 @@ final class OptimizedModelCache {
             Integer.toString(options.deviceId()));
     ByteBuffer name = ByteBuffer.wrap(fingerprint.getBytes(StandardCharsets.UTF_8));
     return new Entry(dir.resolve(checksums(name) + SUFFIX), fingerprint, saved);
+  }
+
+  /**
+   * Whether the model's initializers name external data files ({@link ExternalData}). Such a model
+   * is never cached: the graph ONNX Runtime saves still refers to them, and a session made from
+   * those bytes has no folder to find them in (its load fails: "model_path must not be empty"); and
+   * a model re-exported with new weights changes only them. A file that cannot be read as a model
+   * has none here; ONNX Runtime's load then says what is wrong with it.
+   */
+  private static boolean hasExternalData(Path modelFile) {
+    try {
+      return !ExternalData.locations(modelFile).isEmpty();
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** The level a graph is saved at: the configured one, at most {@code EXTENDED} (portable). */

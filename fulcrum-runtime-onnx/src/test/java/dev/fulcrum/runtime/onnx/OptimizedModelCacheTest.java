@@ -7,8 +7,11 @@ import dev.fulcrum.core.runtime.SessionOptions;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.testkit.TestModels;
+import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -134,6 +137,59 @@ class OptimizedModelCacheTest {
       assertThat(m.signature().inputs()).hasSize(1);
     }
     assertThat(entries(cacheDir)).hasSize(2);
+  }
+
+  /**
+   * A model whose weights are in an external data file (PyTorch's exporter, save_as_external_data)
+   * is loaded from its file, never from the cache: ONNX Runtime's saved graph still refers to the
+   * data file, which a session made from bytes cannot find (the load failed), and re-exported with
+   * new weights, model.onnx stays byte for byte the same and only the data file changes.
+   */
+  @Test
+  void aModelWithExternalDataLoadsFromItsFileAndTakesNewWeights() throws Exception {
+    Path folder = Files.createDirectories(dir.resolve("external").resolve("1"));
+    Path file =
+        OnnxModelBuilder.create("scale")
+            .input("x", DataType.FP32, -1, 4)
+            .output("y", DataType.FP32, -1, 4)
+            .externalFloatInitializer("w", new long[] {4}, "model.onnx.data", 0)
+            .node("Mul", List.of("x", "w"), List.of("y"))
+            .write(folder.resolve("model.onnx"));
+    assertThat(ExternalData.locations(file)).containsExactly("model.onnx.data");
+    Path cacheDir = dir.resolve("cache");
+    writeFloats(folder.resolve("model.onnx.data"), 1, 2, 3, 4);
+    assertThat(scale(new OnnxRuntimeBackend(cacheDir), file)).containsExactly(1, 2, 3, 4);
+    assertThat(scale(new OnnxRuntimeBackend(cacheDir), file)).containsExactly(1, 2, 3, 4);
+
+    writeFloats(folder.resolve("model.onnx.data"), 5, 6, 7, 8);
+    assertThat(scale(new OnnxRuntimeBackend(cacheDir), file)).containsExactly(5, 6, 7, 8);
+    assertThat(Files.exists(cacheDir)).as("nothing cached").isFalse();
+  }
+
+  private static void writeFloats(Path file, float... values) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      b.putFloat(v);
+    }
+    Files.write(file, b.array());
+  }
+
+  /** y = x * w for x = [1, 1, 1, 1]: the weights. */
+  private static float[] scale(OnnxRuntimeBackend backend, Path file) throws Exception {
+    try (backend;
+        ModelInstance m = backend.load(file, SessionOptions.defaults())) {
+      ByteBuffer x = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+      x.putFloat(1).putFloat(1).putFloat(1).putFloat(1).flip();
+      Tensor y =
+          m.execute(List.of(Tensor.of("x", DataType.FP32, new long[] {1, 4}, x)), List.of("y"))
+              .get(0);
+      ByteBuffer b = y.data().order(ByteOrder.LITTLE_ENDIAN);
+      float[] out = new float[4];
+      for (int i = 0; i < 4; i++) {
+        out[i] = b.getFloat();
+      }
+      return out;
+    }
   }
 
   @Test

@@ -7,6 +7,7 @@ import dev.fulcrum.testkit.onnx.proto.OnnxProto.GraphProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.ModelProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.NodeProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.OperatorSetIdProto;
+import dev.fulcrum.testkit.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.TensorProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.TensorShapeProto;
 import dev.fulcrum.testkit.onnx.proto.OnnxProto.TypeProto;
@@ -191,6 +192,35 @@ public final class OnnxModelBuilder {
     for (float v : values) {
       t.addFloatData(v);
     }
+    initializers.add(t.build());
+    return this;
+  }
+
+  /**
+   * Adds a FLOAT initializer whose values are in an external data file, as {@code
+   * onnx.save_model(..., save_as_external_data=True)} writes them: {@code location} relative to the
+   * model's folder, the tensor's little-endian floats at {@code offset}. The caller writes that
+   * file.
+   */
+  public OnnxModelBuilder externalFloatInitializer(
+      String name, long[] dims, String location, long offset) {
+    long n = 1;
+    for (long d : dims) {
+      n = Math.multiplyExact(n, d);
+    }
+    TensorProto.Builder t =
+        TensorProto.newBuilder()
+            .setName(name)
+            .setDataType(TensorProto.DataType.FLOAT_VALUE)
+            .setDataLocation(TensorProto.DataLocation.EXTERNAL);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    t.addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(location));
+    t.addExternalData(
+        StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)));
+    t.addExternalData(
+        StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(n * 4)));
     initializers.add(t.build());
     return this;
   }
