@@ -85,8 +85,12 @@ public final class RequestValidator {
       }
       if (!spec.acceptsShape(shape, config.batching() ? 1 : 0)) {
         throw InferenceException.invalid(
-            "model '%s': input '%s' has shape %s but the model expects %s",
-            model, spec.name(), Shapes.toString(shape), Shapes.toString(config.fullShape(spec)));
+            "model '%s': input '%s' has shape %s but the model expects %s%s",
+            model,
+            spec.name(),
+            Shapes.toString(shape),
+            Shapes.toString(config.fullShape(spec)),
+            config.batching() ? "" : fixedBatchOfOne(spec.dims(), shape));
       }
       if (!spec.allowNonFinite()) {
         rejectNonFinite(model, t);
@@ -126,6 +130,26 @@ public final class RequestValidator {
       }
     }
     return new Validated(ordered, outputs, (int) Math.max(batch, 1));
+  }
+
+  /**
+   * A hint when a model that does not batch fixes its first dimension at 1 and the request sends
+   * more rows with the other dimensions right: the usual mark of an export without a dynamic batch
+   * axis ({@code torch.onnx.export} without {@code dynamic_axes}), which users take for a batching
+   * model. Empty otherwise.
+   */
+  static String fixedBatchOfOne(long[] dims, long[] shape) {
+    if (dims.length == 0 || dims[0] != 1 || shape.length != dims.length || shape[0] <= 1) {
+      return "";
+    }
+    for (int i = 1; i < dims.length; i++) {
+      if (dims[i] >= 0 && dims[i] != shape[i]) {
+        return "";
+      }
+    }
+    return "; its first dimension is fixed at 1 (a model exported without a dynamic batch axis,"
+        + " e.g. torch.onnx.export without dynamic_axes): send one row per request, or export it"
+        + " with a dynamic first axis to batch";
   }
 
   private static void rejectNonFinite(String model, Tensor t) {

@@ -1,5 +1,6 @@
 package dev.fulcrum.server.e2e;
 
+import static dev.fulcrum.server.e2e.E2eServer.error;
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static dev.fulcrum.server.e2e.E2eServer.output;
 import static dev.fulcrum.server.e2e.E2eServer.text;
@@ -10,10 +11,12 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.testkit.SklearnModels;
+import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Models as users export them, dropped into a repository with no config: scikit-learn classifiers
  * as skl2onnx converts them by default end in a ZipMap, whose {@code seq(map(label, float))}
  * probabilities are served as FP32 [rows, classes] over REST and gRPC, listed in the metadata and
- * the completed configuration, and joined by the dynamic batcher like any tensor.
+ * the completed configuration, and joined by the dynamic batcher like any tensor. A PyTorch export
+ * without a dynamic batch axis refuses more rows with a message that says how to batch.
  */
 class ExportedModelsE2eTest {
   @TempDir static Path repo;
@@ -43,6 +47,12 @@ class ExportedModelsE2eTest {
   static void start() throws Exception {
     SklearnModels.write(repo, "skl_zipmap", true, false);
     SklearnModels.write(repo, "skl_zipmap_strings", true, true);
+    // torch.onnx.export without dynamic_axes: the example's batch of 1 is fixed in the graph
+    OnnxModelBuilder.create("fixed_batch")
+        .input("input", DataType.FP32, 1, 4)
+        .output("output", DataType.FP32, 1, 4)
+        .node("Relu", List.of("input"), List.of("output"))
+        .write(repo.resolve("torch_fixed_batch").resolve("1").resolve("model.onnx"));
     server = E2eServer.start(repo);
     grpc = server.startGrpc();
   }
@@ -108,6 +118,29 @@ class ExportedModelsE2eTest {
       assertThat(label.get("data").get(row).asText())
           .isEqualTo(SklearnModels.STRING_LABELS.get(best));
     }
+  }
+
+  @Test
+  void rowsSentToAnExportWithAFixedBatchOfOneAreRefusedWithTheWayOut() throws Exception {
+    JsonNode config =
+        E2eServer.JSON.readTree(ok(server.get("/v2/models/torch_fixed_batch/config")).body());
+    assertThat(config.get("max_batch_size").asInt()).isZero();
+    HttpResponse<byte[]> r =
+        server.post(
+            inferPath("torch_fixed_batch"),
+            """
+            {"inputs":[{"name":"input","shape":[2,4],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}""");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(error(r))
+        .contains("has shape [2, 4] but the model expects [1, 4]")
+        .contains("first dimension is fixed at 1")
+        .contains("dynamic_axes")
+        .contains("send one row per request");
+    ok(
+        server.post(
+            inferPath("torch_fixed_batch"),
+            """
+            {"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,-2,3,-4]}]}"""));
   }
 
   @Test
