@@ -7,6 +7,7 @@ import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
 import dev.fulcrum.server.http.Registrations;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -71,6 +72,7 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable Tracing tracing;
   private @Nullable BufferBudget sharedBudget;
   private @Nullable SlowRequestLog slowRequests;
+  private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
   private boolean closed;
   private int port = -1;
   private int acceptQueue = -1;
@@ -163,6 +165,19 @@ public final class HttpServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Serves Triton's system shared memory extension from {@code registry}, which the gRPC port
+   * shares ({@code fulcrum serve --allow-client-shm}); call before {@link #start()}. Without it the
+   * port has a registry of its own that refuses registration (Triton's default).
+   */
+  public synchronized HttpServer sharedMemory(SharedMemoryRegistry registry) {
+    if (!generations.isEmpty()) {
+      throw new IllegalStateException("already started");
+    }
+    this.sharedMemory = registry;
+    return this;
+  }
+
   /** Binds the port; blocks until bound. */
   public synchronized HttpServer start() throws InterruptedException {
     if (!generations.isEmpty() || closed) {
@@ -171,7 +186,8 @@ public final class HttpServer implements AutoCloseable {
     NettyTransport io = NettyTransport.choose(config.transport());
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections, tracing)
-            .slowRequests(slowRequests);
+            .slowRequests(slowRequests)
+            .sharedMemory(sharedMemory);
     pipeline = p;
     // AUTO on epoll: SO_REUSEPORT on every listening socket, even a lone one, so that io_uring's
     // can join the port once the server is warm (moveToWarmTransport).

@@ -376,16 +376,19 @@ class GrpcServerTest {
   }
 
   @Test
-  void sharedMemoryCallsAreUnimplementedWithWhatToDoInstead() {
-    // tritonclient.grpc's {register,unregister}_{system,cuda}_shared_memory and status calls. They
-    // were undeclared, so gRPC answered "Method not found"; now they say what to do instead, in
-    // REST's words (its 501).
-    String system = "system_shared_memory";
-    String cuda = "cuda_shared_memory";
-    assertStatus(
-        () -> stub.systemSharedMemoryStatus(SystemSharedMemoryStatusRequest.getDefaultInstance()),
-        Status.Code.UNIMPLEMENTED,
-        system);
+  void sharedMemoryRegistrationIsOffByDefaultAsTritonsAllowClientShm() {
+    // tritonclient.grpc's {register,unregister}_{system,cuda}_shared_memory and status calls to a
+    // server started without --allow-client-shm: no region, and registering says how to turn it
+    // on, in REST's words (its 501).
+    String disabled = "--allow-client-shm=true";
+    assertThat(
+            stub.systemSharedMemoryStatus(SystemSharedMemoryStatusRequest.getDefaultInstance())
+                .getRegionsMap())
+        .isEmpty();
+    assertThat(
+            stub.cudaSharedMemoryStatus(CudaSharedMemoryStatusRequest.getDefaultInstance())
+                .getRegionsMap())
+        .isEmpty();
     assertStatus(
         () ->
             stub.systemSharedMemoryRegister(
@@ -395,28 +398,30 @@ class GrpcServerTest {
                     .setByteSize(64)
                     .build()),
         Status.Code.UNIMPLEMENTED,
-        system);
+        disabled);
     assertStatus(
         () ->
             stub.systemSharedMemoryUnregister(
                 SystemSharedMemoryUnregisterRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED,
-        "send the tensor data");
-    assertStatus(
-        () -> stub.cudaSharedMemoryStatus(CudaSharedMemoryStatusRequest.getDefaultInstance()),
-        Status.Code.UNIMPLEMENTED,
-        cuda);
+        disabled);
     assertStatus(
         () ->
             stub.cudaSharedMemoryRegister(
                 CudaSharedMemoryRegisterRequest.newBuilder().setName("g0").setByteSize(64).build()),
         Status.Code.UNIMPLEMENTED,
-        cuda);
+        disabled);
     assertStatus(
         () ->
             stub.cudaSharedMemoryUnregister(CudaSharedMemoryUnregisterRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED,
-        "CUDA shared memory is not supported");
+        disabled);
+    assertStatus(
+        () ->
+            stub.systemSharedMemoryStatus(
+                SystemSharedMemoryStatusRequest.newBuilder().setName("r0").build()),
+        Status.Code.NOT_FOUND,
+        "Unable to find system shared memory region: 'r0'");
   }
 
   @Test

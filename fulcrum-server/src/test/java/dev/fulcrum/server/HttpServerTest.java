@@ -144,24 +144,26 @@ class HttpServerTest {
   }
 
   @Test
-  void sharedMemoryCallsAreNotImplementedWithWhatToDoInstead() throws Exception {
+  void sharedMemoryRegistrationIsOffByDefaultAsTritonsAllowClientShm() throws Exception {
     // What tritonclient's {register,unregister}_{system,cuda}_shared_memory and their status calls
-    // send. They were 404 "no endpoint", which reads as a wrong URL or an old server.
+    // send, to a server started without --allow-client-shm: the status lists no region, and
+    // registering says how to turn it on, in Triton's words.
     for (String kind : List.of("system", "cuda")) {
       String base = "/v2/" + kind + "sharedmemory";
+      HttpResponse<byte[]> status = get(base + "/status");
+      assertThat(status.statusCode()).isEqualTo(200);
+      assertThat(new String(status.body(), StandardCharsets.UTF_8)).isEqualTo("[]");
       for (HttpResponse<byte[]> r :
           List.of(
-              get(base + "/status"),
-              get(base + "/region/r0/status"),
               post(base + "/region/r0/register", "{\"key\":\"/r0\",\"offset\":0,\"byte_size\":64}"),
               post(base + "/region/r0/unregister", ""),
               post(base + "/unregister", ""))) {
         assertThat(r.statusCode()).as("%s %s", kind, r.uri()).isEqualTo(501);
         assertThat(error(r))
-            .contains(kind.equals("cuda") ? "CUDA shared memory" : "system shared memory")
-            .contains("not supported", kind + "_shared_memory", "send the tensor data");
+            .contains("Client shared memory is disabled", "--allow-client-shm=true");
       }
     }
+    assertThat(get("/v2/systemsharedmemory/region/r0/status").statusCode()).isEqualTo(404);
     assertThat(post("/v2/systemsharedmemory/status", "").statusCode()).isEqualTo(405);
     assertThat(get("/v2/systemsharedmemory/region/r0/other").statusCode()).isEqualTo(404);
   }
@@ -185,6 +187,7 @@ class HttpServerTest {
             "schedule_policy",
             "sequence",
             "statistics",
+            "system_shared_memory",
             "trace");
   }
 

@@ -539,18 +539,18 @@ class ProtocolContractTest {
 
   @ParameterizedTest(name = "client #{0}")
   @MethodSource("bothClients")
-  void anInputInSharedMemoryIsRefusedAsUnsupportedNotAsMissingData(int client) throws Exception {
+  void anInputInAnUnregisteredRegionIsNotFoundNotMissingData(int client) throws Exception {
     // tritonclient's set_shared_memory: the tensor names a region and carries no data. gRPC once
     // answered "needs 2 values in contents.fp32_contents but has 0", which sends a Triton user
-    // looking for a bug in their request instead of at the extension Fulcrum lacks.
+    // looking for a bug in their request instead of at the region it never registered.
     Outcome o =
         clients
             .get(client)
             .inferFromSharedMemory(
                 TestModels.echo(DataType.FP32), DataType.FP32, new long[] {1, 2}, 8);
-    assertThat(o.error()).as("%s", clients.get(client)).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(o.error()).as("%s", clients.get(client)).isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(o.message())
-        .contains("'IN'", "shared memory extensions are not supported", "shared_memory_region")
+        .contains("Unable to find shared memory region: 'r0'")
         .doesNotContain("fp32_contents");
   }
 

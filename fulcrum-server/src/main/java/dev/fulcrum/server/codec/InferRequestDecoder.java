@@ -14,7 +14,9 @@ import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorBuffers;
-import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.shm.SharedMemoryOutput;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
+import dev.fulcrum.server.shm.SharedMemoryTensors;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import java.io.IOException;
@@ -90,6 +92,22 @@ public final class InferRequestDecoder {
       @Nullable String headerLength,
       Supplier<ModelConfig> modelConfig,
       TensorBuffers buffers) {
+    return decode(model, version, body, headerLength, modelConfig, buffers, null);
+  }
+
+  /**
+   * As above, with the server's shared memory regions: an input whose parameters name a region is
+   * read from it, an output that names one is resolved for {@link
+   * DecodedInferRequest#sharedMemoryOutputs()}; null: such a tensor is refused.
+   */
+  public static DecodedInferRequest decode(
+      String model,
+      String version,
+      ByteBuf body,
+      @Nullable String headerLength,
+      Supplier<ModelConfig> modelConfig,
+      TensorBuffers buffers,
+      @Nullable SharedMemoryRegistry sharedMemory) {
     int total = body.readableBytes();
     int jsonLength = total;
     if (headerLength != null) {
@@ -108,7 +126,7 @@ public final class InferRequestDecoder {
         return decodeRaw(model, version, body, modelConfig.get());
       }
     }
-    return decodeJson(model, version, body, jsonLength, modelConfig, buffers);
+    return decodeJson(model, version, body, jsonLength, modelConfig, buffers, sharedMemory);
   }
 
   /**
@@ -122,7 +140,8 @@ public final class InferRequestDecoder {
       ByteBuf body,
       int jsonLength,
       Supplier<ModelConfig> modelConfig,
-      TensorBuffers buffers) {
+      TensorBuffers buffers,
+      @Nullable SharedMemoryRegistry sharedMemory) {
     int start = body.readerIndex();
     try (JsonParser p = parser(body, start, jsonLength)) {
       JsonToken first = p.nextToken();
@@ -169,7 +188,7 @@ public final class InferRequestDecoder {
                 continue;
               }
               try {
-                inputs.add(input(model, p, binary, jsonLength, modelConfig, buffers));
+                inputs.add(input(model, p, binary, jsonLength, modelConfig, buffers, sharedMemory));
               } catch (InferenceException e) {
                 badInput = e;
                 while (p.getParsingContext().getNestingDepth() > depth) {
@@ -207,7 +226,8 @@ public final class InferRequestDecoder {
               outputs,
               RequestOptions.parse(model, parameters)),
           defaultBinary,
-          binaryOutputs);
+          binaryOutputs,
+          SharedMemoryOutput.placements(outputs, sharedMemory));
     } catch (JacksonException e) {
       throw InferenceException.invalid(
           "model '%s': malformed JSON in the request: %s", model, e.getOriginalMessage());
@@ -317,7 +337,8 @@ public final class InferRequestDecoder {
       Binary binary,
       int jsonLength,
       Supplier<ModelConfig> modelConfig,
-      TensorBuffers buffers)
+      TensorBuffers buffers,
+      @Nullable SharedMemoryRegistry sharedMemory)
       throws IOException {
     if (p.currentToken() != JsonToken.START_OBJECT) {
       throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
@@ -349,8 +370,10 @@ public final class InferRequestDecoder {
     }
     Head h = f.head(model);
     Map<String, Object> parameters = parameters("input '" + h.name() + "'", f.parameters);
-    rejectSharedMemory(h.name(), parameters);
     Object size = parameters.get(BINARY_DATA_SIZE);
+    if (SharedMemoryTensors.names(parameters)) {
+      return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory);
+    }
     ByteBuffer bytes;
     if (size != null) {
       if (f.hasData) {
@@ -373,6 +396,33 @@ public final class InferRequestDecoder {
           "input '%s' has neither 'data' nor the parameter %s", h.name(), BINARY_DATA_SIZE);
     }
     return Tensor.of(h.name(), h.type(), h.shape(), bytes);
+  }
+
+  /**
+   * An input read from a shared memory region: it must carry neither data nor binary data (Triton's
+   * rule and words).
+   */
+  private static Tensor sharedMemoryInput(
+      Head h,
+      Map<String, Object> parameters,
+      boolean hasData,
+      boolean hasBinary,
+      @Nullable SharedMemoryRegistry sharedMemory) {
+    String what = "input '" + h.name() + "'";
+    if (hasData || hasBinary) {
+      throw InferenceException.invalid(
+          "%s: Input must set only one of the following fields: 'data', '%s' in 'parameters',"
+              + " '%s' in 'parameters'. But set%s%s '%s'",
+          what,
+          BINARY_DATA_SIZE,
+          SharedMemoryTensors.REGION,
+          hasData ? " 'data'" : "",
+          hasBinary ? " '" + BINARY_DATA_SIZE + "'" : "",
+          SharedMemoryTensors.REGION);
+    }
+    SharedMemoryRegistry registry = SharedMemoryTensors.requireRegistry(sharedMemory, what);
+    return SharedMemoryTensors.input(
+        h.name(), h.type(), h.shape(), SharedMemoryTensors.placement(what, parameters, registry));
   }
 
   private static InferenceException bothDataAndSize(String name) {
@@ -465,7 +515,6 @@ public final class InferRequestDecoder {
       }
       String name = requiredText(model, out, "name", "an output");
       Map<String, Object> p = parameters("output '" + name + "'", out.get("parameters"));
-      rejectSharedMemory(name, p);
       Object b = p.get(BINARY_DATA);
       if (b != null) {
         if (!(b instanceof Boolean flag)) {
@@ -591,11 +640,5 @@ public final class InferRequestDecoder {
       out.put(e.getKey(), TensorJson.parameterValue(where, e.getKey(), e.getValue()));
     }
     return out;
-  }
-
-  private static void rejectSharedMemory(String tensor, Map<String, Object> p) {
-    if (p.containsKey(SharedMemory.REGION)) {
-      throw SharedMemory.regionRefused(tensor);
-    }
   }
 }

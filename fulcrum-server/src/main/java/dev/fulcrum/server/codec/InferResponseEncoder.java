@@ -4,6 +4,8 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import dev.fulcrum.server.shm.SharedMemoryOutput;
+import dev.fulcrum.server.shm.SharedMemoryTensors;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -48,6 +50,10 @@ public final class InferResponseEncoder {
   private static final byte[] BINARY_SIZE =
       ascii("],\"parameters\":{\"" + InferRequestDecoder.BINARY_DATA_SIZE + "\":");
   private static final byte[] DATA = ascii("],\"data\":");
+  private static final byte[] SHM_REGION =
+      ascii("],\"parameters\":{\"" + SharedMemoryTensors.REGION + "\":");
+  private static final byte[] SHM_BYTE_SIZE = ascii(",\"" + SharedMemoryTensors.BYTE_SIZE + "\":");
+  private static final byte[] SHM_OFFSET = ascii(",\"" + SharedMemoryTensors.OFFSET + "\":");
 
   /** Each datatype's name as a JSON string. */
   private static final Map<DataType, byte[]> DATATYPE_NAMES = datatypeNames();
@@ -81,6 +87,7 @@ public final class InferResponseEncoder {
     List<ByteBuf> binary = new ArrayList<>();
     int capacity = capacity(request, response);
     ByteBuf header = alloc.buffer(capacity);
+    Map<String, SharedMemoryOutput> shm = request.sharedMemoryOutputs();
     try {
       JsonBufferWriter w = new JsonBufferWriter(header);
       w.raw(MODEL_NAME);
@@ -114,7 +121,19 @@ public final class InferResponseEncoder {
           }
           w.number(t.dim(i));
         }
-        if (sendBinary(request, t)) {
+        SharedMemoryOutput placed = shm.isEmpty() ? null : shm.get(t.name());
+        if (placed != null) {
+          // Written into its region already (InferHandler); the answer says where, with no data.
+          w.raw(SHM_REGION);
+          w.string(placed.placement().region().name());
+          w.raw(SHM_BYTE_SIZE);
+          w.number(t.byteSize());
+          if (placed.placement().offset() != 0) {
+            w.raw(SHM_OFFSET);
+            w.number(placed.placement().offset());
+          }
+          w.raw('}');
+        } else if (sendBinary(request, t)) {
           w.raw(BINARY_SIZE);
           w.number(t.byteSize());
           w.raw('}');
@@ -161,7 +180,10 @@ public final class InferResponseEncoder {
     }
     for (Tensor t : response.outputs()) {
       n += 128 + 6L * t.name().length() + 21L * t.rank();
-      if (!sendBinary(request, t)) {
+      SharedMemoryOutput placed = request.sharedMemoryOutputs().get(t.name());
+      if (placed != null) {
+        n += 96 + 6L * placed.placement().region().name().length();
+      } else if (!sendBinary(request, t)) {
         long count = t.datatype().isFixedSize() ? t.byteSize() / t.datatype().byteSize() : 0;
         n += JsonBufferWriter.maxTensorLength(t.datatype(), count, t.byteSize());
       }

@@ -37,7 +37,12 @@ final class AuthInterceptor implements ServerInterceptor {
           GRPCInferenceServiceGrpc.getRepositoryModelLoadMethod().getFullMethodName(),
           GRPCInferenceServiceGrpc.getRepositoryModelUnloadMethod().getFullMethodName(),
           // As REST's v2[/models/<m>]/trace/setting: what is traced is an operator's choice.
-          GRPCInferenceServiceGrpc.getTraceSettingMethod().getFullMethodName());
+          GRPCInferenceServiceGrpc.getTraceSettingMethod().getFullMethodName(),
+          // As REST's shared memory register and unregister: they open and map files of the host.
+          GRPCInferenceServiceGrpc.getSystemSharedMemoryRegisterMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getSystemSharedMemoryUnregisterMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getCudaSharedMemoryRegisterMethod().getFullMethodName(),
+          GRPCInferenceServiceGrpc.getCudaSharedMemoryUnregisterMethod().getFullMethodName());
 
   private final AccessPolicy policy;
 

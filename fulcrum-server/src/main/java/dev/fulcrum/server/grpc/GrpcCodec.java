@@ -13,13 +13,16 @@ import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
-import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.shm.SharedMemoryOutput;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
+import dev.fulcrum.server.shm.SharedMemoryTensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Converts between the protocol's {@code ModelInferRequest}/{@code ModelInferResponse} and the
@@ -72,10 +75,28 @@ final class GrpcCodec {
     }
   }
 
-  /** A decoded request and how to encode its response. */
-  record Decoded(InferenceRequest request, boolean rawOutput) {}
+  /**
+   * A decoded request and how to encode its response.
+   *
+   * @param sharedMemoryOutputs the outputs asked into a shared memory region, by name (empty for a
+   *     request that names none)
+   */
+  record Decoded(
+      InferenceRequest request,
+      boolean rawOutput,
+      Map<String, SharedMemoryOutput> sharedMemoryOutputs) {}
 
   static Decoded decode(ModelInferRequest r, long deadlineMicros) {
+    return decode(r, deadlineMicros, null);
+  }
+
+  /**
+   * Decodes a request; with {@code sharedMemory}, an input whose parameters name a region is read
+   * from it (it has no entry in {@code raw_input_contents}, as tritonclient sends it) and an output
+   * that names one is resolved; without, such a tensor is refused.
+   */
+  static Decoded decode(
+      ModelInferRequest r, long deadlineMicros, @Nullable SharedMemoryRegistry sharedMemory) {
     rejectMalformed(r);
     if (r.getModelName().isEmpty()) {
       throw InferenceException.invalid("model_name is required");
@@ -83,19 +104,26 @@ final class GrpcCodec {
     String model = r.getModelName();
     Map<String, Object> params = parameters(r.getParametersMap(), "request");
     boolean raw = r.getRawInputContentsCount() > 0;
-    if (raw && r.getRawInputContentsCount() != r.getInputsCount()) {
+    int inShm = 0;
+    for (int i = 0; i < r.getInputsCount(); i++) {
+      if (r.getInputs(i).containsParameters(SharedMemoryTensors.REGION)) {
+        inShm++;
+      }
+    }
+    if (raw && r.getRawInputContentsCount() != r.getInputsCount() - inShm) {
       throw InferenceException.invalid(
-          "model '%s': raw_input_contents has %d entries but the request has %d inputs; give one"
+          "model '%s': raw_input_contents has %d entries but the request has %d inputs%s; give one"
               + " entry per input, in the order of inputs",
-          model, r.getRawInputContentsCount(), r.getInputsCount());
+          model,
+          r.getRawInputContentsCount(),
+          r.getInputsCount() - inShm,
+          inShm == 0 ? "" : " not in shared memory");
     }
     List<Tensor> inputs = new ArrayList<>(r.getInputsCount());
+    int rawIndex = 0;
     for (int i = 0; i < r.getInputsCount(); i++) {
       ModelInferRequest.InferInputTensor in = r.getInputs(i);
       String name = in.getName();
-      if (in.containsParameters(SharedMemory.REGION)) {
-        throw SharedMemory.regionRefused(name);
-      }
       DataType type =
           DataType.fromProtocolName(in.getDatatype())
               .orElseThrow(
@@ -107,23 +135,23 @@ final class GrpcCodec {
       for (int d = 0; d < shape.length; d++) {
         shape[d] = in.getShape(d);
       }
-      if (raw) {
+      if (inShm > 0 && in.containsParameters(SharedMemoryTensors.REGION)) {
+        inputs.add(sharedMemoryInput(in, type, shape, sharedMemory));
+      } else if (raw) {
         if (in.hasContents()) {
           throw InferenceException.invalid(
               "input '%s' has contents but the request also uses raw_input_contents; use one"
                   + " encoding for all inputs",
               name);
         }
-        inputs.add(rawTensor(name, type, shape, r.getRawInputContents(i), i));
+        inputs.add(rawTensor(name, type, shape, r.getRawInputContents(rawIndex), rawIndex));
+        rawIndex++;
       } else {
         inputs.add(TypedContents.read(name, type, shape, in.getContents()));
       }
     }
     List<RequestedOutput> outputs = new ArrayList<>(r.getOutputsCount());
     for (ModelInferRequest.InferRequestedOutputTensor o : r.getOutputsList()) {
-      if (o.containsParameters(SharedMemory.REGION)) {
-        throw SharedMemory.regionRefused(o.getName());
-      }
       outputs.add(
           new RequestedOutput(
               o.getName(), parameters(o.getParametersMap(), "output '" + o.getName() + "'")));
@@ -149,7 +177,25 @@ final class GrpcCodec {
     InferenceRequest request =
         new InferenceRequest(
             model, r.getModelVersion(), r.getId(), params, inputs, outputs, options);
-    return new Decoded(request, rawOutput);
+    return new Decoded(request, rawOutput, SharedMemoryOutput.placements(outputs, sharedMemory));
+  }
+
+  /** An input read from a shared memory region; it must carry no contents (Triton's rule). */
+  private static Tensor sharedMemoryInput(
+      ModelInferRequest.InferInputTensor in,
+      DataType type,
+      long[] shape,
+      @Nullable SharedMemoryRegistry sharedMemory) {
+    String what = "input '" + in.getName() + "'";
+    if (in.hasContents()) {
+      throw InferenceException.invalid(
+          "unexpected 'content' provided when using shared memory for input tensor '%s'",
+          in.getName());
+    }
+    SharedMemoryRegistry registry = SharedMemoryTensors.requireRegistry(sharedMemory, what);
+    Map<String, Object> p = parameters(in.getParametersMap(), what);
+    return SharedMemoryTensors.input(
+        in.getName(), type, shape, SharedMemoryTensors.placement(what, p, registry));
   }
 
   private static Map<String, Object> parameters(Map<String, InferParameter> in, String where) {
@@ -193,6 +239,21 @@ final class GrpcCodec {
 
   /** Encodes a response: raw when asked, or when an output has no typed field (FP16/BF16). */
   static ModelInferResponse encode(InferenceResponse response, boolean rawOutput) {
+    return encode(response, rawOutput, Map.of());
+  }
+
+  /**
+   * As above, first writing the outputs placed in shared memory into their regions: such an output
+   * carries its placement's parameters and no data (an empty {@code raw_output_contents} entry, as
+   * Triton, so that the entries stay in the order of the outputs).
+   *
+   * @throws InferenceException INVALID_ARGUMENT when an output does not fit its region
+   */
+  static ModelInferResponse encode(
+      InferenceResponse response,
+      boolean rawOutput,
+      Map<String, SharedMemoryOutput> sharedMemoryOutputs) {
+    SharedMemoryOutput.writeAll(response.outputs(), sharedMemoryOutputs);
     boolean raw = rawOutput;
     for (Tensor t : response.outputs()) {
       raw |= t.datatype().isBinaryOnly();
@@ -215,7 +276,14 @@ final class GrpcCodec {
       for (long d : t.shape()) {
         o.addShape(d);
       }
-      if (raw) {
+      SharedMemoryOutput placed =
+          sharedMemoryOutputs.isEmpty() ? null : sharedMemoryOutputs.get(t.name());
+      if (placed != null) {
+        placed.responseParameters(t).forEach((k, v) -> o.putParameters(k, parameter(v)));
+        if (raw) {
+          b.addRawOutputContents(ByteString.EMPTY);
+        }
+      } else if (raw) {
         b.addRawOutputContents(UnsafeByteOperations.unsafeWrap(t.unsafeData()));
       } else {
         o.setContents(TypedContents.of(t));

@@ -10,6 +10,7 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.DecompressorRegistry;
 import io.grpc.ForwardingServerCall;
@@ -129,6 +130,8 @@ public final class GrpcServer implements AutoCloseable {
 
   private @Nullable Tracing tracing;
 
+  private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
+
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
     this.config = config;
@@ -142,6 +145,16 @@ public final class GrpcServer implements AutoCloseable {
    */
   public GrpcServer tracing(Tracing tracing) {
     this.tracing = tracing;
+    return this;
+  }
+
+  /**
+   * Serves Triton's system shared memory extension from {@code registry}, which the REST port
+   * shares; call before {@link #start()}. Without it the port has a registry of its own that
+   * refuses registration (Triton's default).
+   */
+  public GrpcServer sharedMemory(SharedMemoryRegistry registry) {
+    this.sharedMemory = registry;
     return this;
   }
 
@@ -203,7 +216,8 @@ public final class GrpcServer implements AutoCloseable {
             HttpServer.version(),
             new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)),
             slowRequests,
-            tracing);
+            tracing,
+            sharedMemory);
     this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =

@@ -57,6 +57,9 @@ import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SharedMemory;
+import dev.fulcrum.server.shm.SharedMemoryOutput;
+import dev.fulcrum.server.shm.SharedMemoryRegion;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.TraceSettings;
 import dev.fulcrum.server.tracing.TraceSettingsStore;
 import dev.fulcrum.server.tracing.TracedRequest;
@@ -70,6 +73,7 @@ import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -116,6 +120,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    */
   private final @Nullable Tracing tracing;
 
+  /** The server's shared memory regions (Triton's system shared memory extension). */
+  private final SharedMemoryRegistry sharedMemory;
+
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
@@ -126,8 +133,10 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       String version,
       RequestFailureLog failures,
       @Nullable SlowRequestLog slow,
-      @Nullable Tracing tracing) {
+      @Nullable Tracing tracing,
+      SharedMemoryRegistry sharedMemory) {
     this.service = service;
+    this.sharedMemory = sharedMemory;
     this.tracing = tracing;
     this.failures = failures;
     this.slow = slow;
@@ -290,42 +299,105 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   public void systemSharedMemoryStatus(
       SystemSharedMemoryStatusRequest request,
       StreamObserver<SystemSharedMemoryStatusResponse> observer) {
-    refuseSharedMemory(observer, false);
+    unary(
+        observer,
+        () -> {
+          SystemSharedMemoryStatusResponse.Builder b =
+              SystemSharedMemoryStatusResponse.newBuilder();
+          for (SharedMemoryRegion r : sharedMemory.status(request.getName())) {
+            b.putRegions(
+                r.name(),
+                SystemSharedMemoryStatusResponse.RegionStatus.newBuilder()
+                    .setName(r.name())
+                    .setKey(r.key())
+                    .setOffset(r.offset())
+                    .setByteSize(r.byteSize())
+                    .build());
+          }
+          return b.build();
+        });
   }
 
   @Override
   public void systemSharedMemoryRegister(
       SystemSharedMemoryRegisterRequest request,
       StreamObserver<SystemSharedMemoryRegisterResponse> observer) {
-    refuseSharedMemory(observer, false);
+    unary(
+        observer,
+        () -> {
+          sharedMemory.register(
+              request.getName(),
+              request.getKey(),
+              unsigned("offset", request.getOffset()),
+              unsigned("byte_size", request.getByteSize()));
+          return SystemSharedMemoryRegisterResponse.getDefaultInstance();
+        });
+  }
+
+  /** A uint64 field as a long; one past the largest long is refused, not read as negative. */
+  private static long unsigned(String field, long value) {
+    if (value < 0) {
+      throw InferenceException.invalid(
+          "%s %s is larger than the largest region", field, Long.toUnsignedString(value));
+    }
+    return value;
   }
 
   @Override
   public void systemSharedMemoryUnregister(
       SystemSharedMemoryUnregisterRequest request,
       StreamObserver<SystemSharedMemoryUnregisterResponse> observer) {
-    refuseSharedMemory(observer, false);
+    unary(
+        observer,
+        () -> {
+          if (request.getName().isEmpty()) {
+            sharedMemory.unregisterAll();
+          } else {
+            sharedMemory.unregister(request.getName());
+          }
+          return SystemSharedMemoryUnregisterResponse.getDefaultInstance();
+        });
   }
 
+  /** CUDA shared memory as Triton without GPUs: no region, ever. */
   @Override
   public void cudaSharedMemoryStatus(
       CudaSharedMemoryStatusRequest request,
       StreamObserver<CudaSharedMemoryStatusResponse> observer) {
-    refuseSharedMemory(observer, true);
+    unary(
+        observer,
+        () -> {
+          if (!request.getName().isEmpty()) {
+            throw InferenceException.notFound(
+                "Unable to find cuda shared memory region: '%s'",
+                ClientText.printable(request.getName(), 200));
+          }
+          return CudaSharedMemoryStatusResponse.getDefaultInstance();
+        });
   }
 
   @Override
   public void cudaSharedMemoryRegister(
       CudaSharedMemoryRegisterRequest request,
       StreamObserver<CudaSharedMemoryRegisterResponse> observer) {
-    refuseSharedMemory(observer, true);
+    unary(
+        observer,
+        () -> {
+          throw SharedMemory.cudaRegisterRefused(
+              ClientText.printable(request.getName(), 200), sharedMemory.allowed());
+        });
   }
 
   @Override
   public void cudaSharedMemoryUnregister(
       CudaSharedMemoryUnregisterRequest request,
       StreamObserver<CudaSharedMemoryUnregisterResponse> observer) {
-    refuseSharedMemory(observer, true);
+    unary(
+        observer,
+        () -> {
+          SharedMemory.cudaUnregister(sharedMemory.allowed());
+          return CudaSharedMemoryUnregisterResponse.getDefaultInstance();
+        });
   }
 
   /**
@@ -389,11 +461,6 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     return body;
   }
 
-  /** Triton's shared-memory calls: UNIMPLEMENTED, the same words as REST's 501. */
-  private static void refuseSharedMemory(StreamObserver<?> observer, boolean cuda) {
-    observer.onError(GrpcStatuses.of(SharedMemory.callRefused(cuda)).asRuntimeException());
-  }
-
   private static <T> void control(
       CompletableFuture<Void> operation, StreamObserver<T> observer, T done) {
     operation.whenComplete(
@@ -436,7 +503,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
     try {
       admitted = admissionCheck(request);
-      decoded = GrpcCodec.decode(request, deadlineMicros());
+      decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
       InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
@@ -453,6 +520,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     // Also suppresses the exception onNext would throw on a call that is already cancelled.
     call.setOnCancelHandler(() -> future.cancel(true));
     boolean raw = decoded.rawOutput();
+    Map<String, SharedMemoryOutput> shm = decoded.sharedMemoryOutputs();
     BiConsumer<InferenceResponse, @Nullable Throwable> reply =
         (response, failure) -> {
           long ready = traced == null ? 0 : System.nanoTime();
@@ -460,7 +528,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           ModelInferResponse message = null;
           if (failed == null) {
             try {
-              message = GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw);
+              message = GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw, shm);
             } catch (RuntimeException e) {
               failed = e;
             }
@@ -625,7 +693,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       try {
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
-        decoded = GrpcCodec.decode(request, deadlineMicros());
+        decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
         InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
@@ -649,6 +717,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         pending.add(future);
       }
       boolean raw = decoded.rawOutput();
+      Map<String, SharedMemoryOutput> shm = decoded.sharedMemoryOutputs();
       future.whenComplete(
           (response, failure) -> {
             long ready = traced == null ? 0 : System.nanoTime();
@@ -661,7 +730,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
                 message =
                     ModelStreamInferResponse.newBuilder()
                         .setInferResponse(
-                            GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw))
+                            GrpcCodec.encode(TimedAnswers.toShow(response, shown), raw, shm))
                         .build();
               } catch (RuntimeException e) {
                 message = error(request, e);

@@ -10,8 +10,8 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
-import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -74,6 +74,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final OpenAiHandler openAi;
   private final RepositoryHandler repository;
   private final TraceSettingHandler traceSettings;
+  private final SharedMemoryHandler sharedMemory;
   private final AccessPolicy access;
   private final @Nullable DashboardHandler dashboard;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
@@ -127,13 +128,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       TensorBuffers tensorBuffers,
       AnswerLoops answerLoops,
       @Nullable SlowRequestLog slow,
-      @Nullable Tracing tracing) {
+      @Nullable Tracing tracing,
+      SharedMemoryRegistry shm) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
     this.slow = slow;
     this.models = new ModelHandler(service, version);
-    this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing);
+    this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing, shm);
+    this.sharedMemory = new SharedMemoryHandler(shm);
     this.openAi = new OpenAiHandler(service, answerLoops, slow != null, tracing);
     this.traceSettings = new TraceSettingHandler(tracing);
     this.repository = new RepositoryHandler(service);
@@ -449,8 +452,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
       case MODEL_ROLLOUT -> done(repository.rollout(route.model(), request));
-      case SHARED_MEMORY_STATUS, SHARED_MEMORY_REGISTRATION ->
-          throw SharedMemory.callRefused(route.model().equals("cuda"));
+      case SHARED_MEMORY_STATUS ->
+          done(sharedMemory.status(route.version().equals("cuda"), route.model()));
+      case SHARED_MEMORY_REGISTER ->
+          done(sharedMemory.register(route.version().equals("cuda"), route.model(), request));
+      case SHARED_MEMORY_UNREGISTER ->
+          done(sharedMemory.unregister(route.version().equals("cuda"), route.model()));
       case DASHBOARD_FILE ->
           done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
       case DASHBOARD_EVENTS ->

@@ -7,6 +7,7 @@ import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -117,6 +118,12 @@ public final class HttpPipeline {
    * the event loops after (the bind publishes it).
    */
   private @Nullable SlowRequestLog slowRequests;
+
+  /**
+   * The server's shared memory regions: set before the port is bound ({@link #sharedMemory}), read
+   * by the event loops after; by default a registry that refuses registration (Triton's default).
+   */
+  private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
 
   private final ConnectionStart start = new ConnectionStart();
   private final SilentConnections silent;
@@ -441,6 +448,12 @@ public final class HttpPipeline {
     return this;
   }
 
+  /** Serves Triton's system shared memory extension from {@code registry} (server-wide). */
+  public HttpPipeline sharedMemory(SharedMemoryRegistry registry) {
+    this.sharedMemory = registry;
+    return this;
+  }
+
   /**
    * Adds the handlers that turn HTTP objects into answered requests, after the handler {@code
    * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
@@ -462,7 +475,8 @@ public final class HttpPipeline {
                 tensorBuffers,
                 answerLoops,
                 slowRequests,
-                tracing));
+                tracing,
+                sharedMemory));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -13,6 +13,8 @@ import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import dev.fulcrum.server.shm.SharedMemoryOutput;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.TracedRequest;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBufAllocator;
@@ -51,6 +53,9 @@ final class InferHandler {
 
   private final @Nullable Tracing tracing;
 
+  /** The server's shared memory regions, which inputs are read from and outputs written to. */
+  private final SharedMemoryRegistry sharedMemory;
+
   /**
    * @param timeAll time every request, for the slow-request log: its answer shows the timing only
    *     when the request asked (or the server's {@code --request-timing-always})
@@ -61,8 +66,10 @@ final class InferHandler {
       TensorBuffers buffers,
       AnswerLoops loops,
       boolean timeAll,
-      @Nullable Tracing tracing) {
+      @Nullable Tracing tracing,
+      SharedMemoryRegistry sharedMemory) {
     this.service = service;
+    this.sharedMemory = sharedMemory;
     this.buffers = buffers;
     this.loops = loops;
     this.timeAll = timeAll;
@@ -176,7 +183,8 @@ final class InferHandler {
             request.content(),
             request.headers().get(HEADER_LENGTH),
             () -> config,
-            buffers);
+            buffers,
+            sharedMemory);
     InferenceRequest asked = decoded.request();
     // The slow-request log and a traced request need the timing; the answer shows it only when
     // asked (TimedAnswers: the one decision, shared with gRPC).
@@ -186,16 +194,20 @@ final class InferHandler {
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
         inference.thenApply(
-            response ->
-                (Reply)
-                    new Answer(
-                        decoded,
-                        response,
-                        shown,
-                        slowNanos,
-                        traced == null
-                            ? null
-                            : new Traced(traced, model, version, System.nanoTime())));
+            response -> {
+              // Outputs asked into shared memory are written before the answer is rendered, so
+              // that one that does not fit is the request's error (400), not a broken answer.
+              SharedMemoryOutput.writeAll(response.outputs(), decoded.sharedMemoryOutputs());
+              return (Reply)
+                  new Answer(
+                      decoded,
+                      response,
+                      shown,
+                      slowNanos,
+                      traced == null
+                          ? null
+                          : new Traced(traced, model, version, System.nanoTime()));
+            });
     // The dispatcher cancels the reply when the client goes away: drop the queued work too.
     reply.whenComplete(
         (r, t) -> {

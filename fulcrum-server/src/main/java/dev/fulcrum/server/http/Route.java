@@ -60,13 +60,15 @@ record Route(Endpoint endpoint, String model, String version) {
     /** The dashboard's server-sent events: every model's numbers, so the inference scope. */
     DASHBOARD_EVENTS(HttpMethod.GET, Scope.INFERENCE),
     /**
-     * Triton's shared-memory extensions' status ({@code v2/systemsharedmemory[/region/<r>]/status},
-     * {@code v2/cudasharedmemory/...}; the model field is {@code system} or {@code cuda}): not
-     * implemented, answered 501 with what to do instead rather than 404 "no endpoint".
+     * Triton's shared-memory extensions ({@code v2/systemsharedmemory[/region/<r>]/status}, {@code
+     * v2/cudasharedmemory/...}): the model field is the region ("" for none), the version field the
+     * kind, {@code system} or {@code cuda}. The status is read with the inference scope (a client
+     * checks its regions); registering and unregistering need the management scope, as the
+     * repository API, since they make the server open and map files in {@code /dev/shm}.
      */
     SHARED_MEMORY_STATUS(HttpMethod.GET, Scope.INFERENCE),
-    /** Their register and unregister calls, answered as {@link #SHARED_MEMORY_STATUS}. */
-    SHARED_MEMORY_REGISTRATION(HttpMethod.POST, Scope.INFERENCE),
+    SHARED_MEMORY_REGISTER(HttpMethod.POST, Scope.MANAGEMENT),
+    SHARED_MEMORY_UNREGISTER(HttpMethod.POST, Scope.MANAGEMENT),
     /**
      * The OpenAI-compatible embeddings API ({@link OpenAiHandler}): {@code v1/embeddings}, whose
      * model is named in the body.
@@ -230,9 +232,11 @@ record Route(Endpoint endpoint, String model, String version) {
       return notFound();
     }
     String kind = s.get(1).equals("cudasharedmemory") ? "cuda" : "system";
+    String region = s.size() == 5 ? s.get(3) : "";
     return switch (s.getLast()) {
-      case "status" -> new Route(Endpoint.SHARED_MEMORY_STATUS, kind, "");
-      case "register", "unregister" -> new Route(Endpoint.SHARED_MEMORY_REGISTRATION, kind, "");
+      case "status" -> new Route(Endpoint.SHARED_MEMORY_STATUS, region, kind);
+      case "register" -> new Route(Endpoint.SHARED_MEMORY_REGISTER, region, kind);
+      case "unregister" -> new Route(Endpoint.SHARED_MEMORY_UNREGISTER, region, kind);
       default -> notFound();
     };
   }

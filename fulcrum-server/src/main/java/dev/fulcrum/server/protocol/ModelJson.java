@@ -31,7 +31,8 @@ public final class ModelJson {
    * The protocol extensions this server implements, as {@code GET v2} and the gRPC ServerMetadata
    * RPC list them. {@code trace}: Triton's trace setting endpoints (REST and gRPC) are served
    * whether or not tracing is on (without it they read OFF), as a Triton built with tracing lists
-   * it whatever its trace level.
+   * it whatever its trace level. {@code system_shared_memory}: listed whether or not clients may
+   * register ({@code --allow-client-shm}), as Triton lists it.
    */
   public static final List<String> EXTENSIONS =
       List.of(
@@ -43,6 +44,7 @@ public final class ModelJson {
           "schedule_policy",
           "sequence",
           "statistics",
+          "system_shared_memory",
           "trace");
 
   /** The server's name in server metadata. */

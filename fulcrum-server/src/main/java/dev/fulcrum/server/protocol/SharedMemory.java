@@ -2,47 +2,41 @@ package dev.fulcrum.server.protocol;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 
 /**
- * Triton's system and CUDA shared-memory extensions, which Fulcrum does not implement (they are not
- * in {@link ModelJson#EXTENSIONS}): the refusals both transports give, so that a Triton client that
- * registers a region, or names one on a tensor, is told so instead of being answered about missing
- * data. Stateless.
+ * Triton's CUDA shared memory extension, which Fulcrum (a CPU server) answers as Triton built
+ * without GPUs does: the status lists no region, unregister has nothing to do, and register is
+ * refused with Triton's words, which tritonclient shows to its caller. The system extension is
+ * {@link dev.fulcrum.server.shm.SharedMemoryRegistry}'s. Stateless.
  */
 public final class SharedMemory {
   private SharedMemory() {}
 
-  /** The tensor parameter that names a registered region (tritonclient's set_shared_memory). */
-  public static final String REGION = "shared_memory_region";
-
-  private static final String INSTEAD =
-      "; send the tensor data in the request (binary tensor data on REST, raw_input_contents on"
-          + " gRPC)";
-
   /**
-   * A tensor whose parameters name a shared-memory region: INVALID_ARGUMENT naming the tensor.
-   *
-   * @param tensor the input or requested output
+   * A CUDA register call: INVALID_ARGUMENT, as Triton without GPUs (or Triton's refusal when client
+   * shared memory is off).
    */
-  public static InferenceException regionRefused(String tensor) {
+  public static InferenceException cudaRegisterRefused(String region, boolean allowed) {
+    if (!allowed) {
+      return new InferenceException(ErrorCode.UNIMPLEMENTED, SharedMemoryRegistry.DISABLED);
+    }
     return InferenceException.invalid(
-        "tensor '%s': the shared memory extensions are not supported (parameter '%s')%s",
-        tensor, REGION, INSTEAD);
+        "failed to register CUDA shared memory region: '%s', GPUs not supported; this server has"
+            + " no CUDA shared memory: use system shared memory (register_system_shared_memory)"
+            + " or send the tensor data in the request",
+        region);
   }
 
   /**
-   * A status, register or unregister call of a shared-memory extension: UNIMPLEMENTED (HTTP 501).
+   * A CUDA unregister call: nothing is registered, so nothing to do (Triton without GPUs answers it
+   * successfully), unless client shared memory is off.
    *
-   * @param cuda whether the call is the CUDA extension's, else the system one's
+   * @throws InferenceException UNIMPLEMENTED when client shared memory is off
    */
-  public static InferenceException callRefused(boolean cuda) {
-    String extension = cuda ? "cuda_shared_memory" : "system_shared_memory";
-    return new InferenceException(
-        ErrorCode.UNIMPLEMENTED,
-        (cuda ? "CUDA" : "system")
-            + " shared memory is not supported: the server does not implement Triton's '"
-            + extension
-            + "' extension (GET v2 lists the ones it does)"
-            + INSTEAD);
+  public static void cudaUnregister(boolean allowed) {
+    if (!allowed) {
+      throw new InferenceException(ErrorCode.UNIMPLEMENTED, SharedMemoryRegistry.DISABLED);
+    }
   }
 }

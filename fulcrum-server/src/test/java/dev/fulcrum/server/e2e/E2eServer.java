@@ -19,6 +19,7 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import io.grpc.ManagedChannel;
@@ -78,6 +79,9 @@ final class E2eServer implements AutoCloseable {
 
   /** The tracing its ports were started with (startTraced), or null. */
   private @Nullable Tracing tracing;
+
+  /** The shared memory regions its ports share (startSharedMemory), or null for each its own. */
+  private @Nullable SharedMemoryRegistry sharedMemory;
 
   private E2eServer(InferenceService service, HttpServer http, SchedulerEnvironment environment) {
     this(service, http, environment, null);
@@ -180,6 +184,23 @@ final class E2eServer implements AutoCloseable {
     return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, null);
   }
 
+  /**
+   * Serves a repository with the ONNX Runtime backend, its REST and gRPC ports sharing {@code
+   * registry} (as {@code fulcrum serve --allow-client-shm}).
+   */
+  static E2eServer startSharedMemory(Path repository, SharedMemoryRegistry registry)
+      throws InterruptedException {
+    return start(
+        repository,
+        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
+        new OnnxRuntimeBackend(),
+        null,
+        ModelRepository.Settings.defaults(),
+        0,
+        null,
+        registry);
+  }
+
   private static E2eServer start(
       Path repository,
       int maxInputSize,
@@ -188,6 +209,19 @@ final class E2eServer implements AutoCloseable {
       ModelRepository.Settings settings,
       double costPerHour,
       @Nullable Tracing tracing)
+      throws InterruptedException {
+    return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, tracing, null);
+  }
+
+  private static E2eServer start(
+      Path repository,
+      int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
+      ModelRepository.Settings settings,
+      double costPerHour,
+      @Nullable Tracing tracing,
+      @Nullable SharedMemoryRegistry sharedMemory)
       throws InterruptedException {
     int cores = Runtime.getRuntime().availableProcessors();
     SchedulerEnvironment environment = SchedulerEnvironment.system();
@@ -206,9 +240,13 @@ final class E2eServer implements AutoCloseable {
     if (tracing != null) {
       http.tracing(tracing);
     }
+    if (sharedMemory != null) {
+      http.sharedMemory(sharedMemory);
+    }
     http.start();
     E2eServer server = new E2eServer(service, http, environment);
     server.tracing = tracing;
+    server.sharedMemory = sharedMemory;
     return server;
   }
 
@@ -292,6 +330,9 @@ final class E2eServer implements AutoCloseable {
     GrpcServer grpc = new GrpcServer(service, GrpcServerConfig.ephemeral());
     if (tracing != null) {
       grpc.tracing(tracing);
+    }
+    if (sharedMemory != null) {
+      grpc.sharedMemory(sharedMemory);
     }
     GrpcPort port = new GrpcPort(grpc.start());
     grpcPorts.add(port);

@@ -23,4 +23,22 @@ class AuthInterceptorTest {
                 GRPCInferenceServiceGrpc.getServerLiveMethod().getFullMethodName()))
         .isNull();
   }
+
+  @Test
+  void sharedMemoryRegistrationNeedsTheManagementScopeAndItsStatusTheInferenceScope() {
+    for (var m :
+        java.util.List.of(
+            GRPCInferenceServiceGrpc.getSystemSharedMemoryRegisterMethod(),
+            GRPCInferenceServiceGrpc.getSystemSharedMemoryUnregisterMethod(),
+            GRPCInferenceServiceGrpc.getCudaSharedMemoryRegisterMethod(),
+            GRPCInferenceServiceGrpc.getCudaSharedMemoryUnregisterMethod())) {
+      assertThat(AuthInterceptor.scopeOf(m.getFullMethodName()))
+          .as(m.getFullMethodName())
+          .isEqualTo(Scope.MANAGEMENT);
+    }
+    assertThat(
+            AuthInterceptor.scopeOf(
+                GRPCInferenceServiceGrpc.getSystemSharedMemoryStatusMethod().getFullMethodName()))
+        .isEqualTo(Scope.INFERENCE);
+  }
 }

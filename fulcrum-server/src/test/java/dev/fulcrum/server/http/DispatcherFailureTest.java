@@ -47,7 +47,8 @@ class DispatcherFailureTest {
                 TensorBuffers.UNSHARED,
                 new AnswerLoops(0),
                 null,
-                null));
+                null,
+                dev.fulcrum.server.shm.SharedMemoryRegistry.devShm(false)));
   }
 
   @AfterEach

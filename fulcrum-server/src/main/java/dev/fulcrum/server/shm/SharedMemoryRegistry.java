@@ -1,0 +1,246 @@
+package dev.fulcrum.server.shm;
+
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.server.ClientText;
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The server's system shared memory regions (Triton's {@code system_shared_memory} extension),
+ * shared by the REST and gRPC ports: register maps {@code /dev/shm/<key>} (a POSIX shared memory
+ * object, as {@code shm_open} names it), unregister forgets it, and a request resolves a region by
+ * name to read an input from it or write an output into it.
+ *
+ * <p>Design: a region is mapped once, at registration, and stays mapped while anything refers to it
+ * ({@link SharedMemoryRegion}: the garbage collector unmaps it). Unregister removes the name at
+ * once, so that a new region may take it and no later request finds the old one; a request that
+ * resolved the region before keeps using its mapping until it is done (Triton instead keeps the
+ * name registered until such requests end). Keys are confined to the shared memory directory: one
+ * name, no further {@code /}, not {@code .} or {@code ..}, opened without following a symbolic link
+ * and only when it is a regular file. Registering is refused unless the server was started with
+ * {@code --allow-client-shm} (Triton's option and default); who may register once tokens are
+ * configured is the transports' business (the management scope).
+ *
+ * <p>Thread-safe: the names live in a concurrent map; registrations are serialized so that a name
+ * is mapped at most once.
+ */
+public final class SharedMemoryRegistry {
+  /** Where {@code shm_open} keeps POSIX shared memory objects on Linux. */
+  public static final Path DEV_SHM = Path.of("/dev/shm");
+
+  /** FileChannel.map's limit, and so a region's. */
+  private static final long MAX_REGION = Integer.MAX_VALUE;
+
+  /** Triton's words when client shared memory is off. */
+  public static final String DISABLED =
+      "Client shared memory is disabled. Start the server with '--allow-client-shm=true' to"
+          + " enable.";
+
+  private final Path directory;
+  private final boolean allowed;
+  private final Map<String, SharedMemoryRegion> regions = new ConcurrentHashMap<>();
+  private final Object registering = new Object();
+
+  /**
+   * @param directory the shared memory directory ({@link #DEV_SHM}; a test's own otherwise)
+   * @param allowed whether clients may register regions ({@code --allow-client-shm})
+   */
+  public SharedMemoryRegistry(Path directory, boolean allowed) {
+    this.directory = directory;
+    this.allowed = allowed;
+  }
+
+  /** A registry over {@link #DEV_SHM}. */
+  public static SharedMemoryRegistry devShm(boolean allowed) {
+    return new SharedMemoryRegistry(DEV_SHM, allowed);
+  }
+
+  /** Whether clients may register regions. */
+  public boolean allowed() {
+    return allowed;
+  }
+
+  /**
+   * Registers {@code name} as {@code byteSize} bytes of the object {@code key} from {@code offset}.
+   *
+   * @throws InferenceException UNIMPLEMENTED when registering is off; INVALID_ARGUMENT for a name
+   *     taken, a key outside the shared memory directory, an object that cannot be opened, or a
+   *     range beyond its end
+   */
+  public SharedMemoryRegion register(String name, String key, long offset, long byteSize) {
+    requireAllowed();
+    if (name.isEmpty()) {
+      throw InferenceException.invalid(
+          "'region name' is necessary to register system shared memory region");
+    }
+    Path file = objectPath(name, key);
+    if (offset < 0 || byteSize < 0) {
+      throw InferenceException.invalid(
+          "failed to register shared memory region '%s': offset %d and byte_size %d must not be"
+              + " negative",
+          printable(name), offset, byteSize);
+    }
+    if (byteSize > MAX_REGION) {
+      throw InferenceException.invalid(
+          "failed to register shared memory region '%s': byte_size %d is larger than the %d bytes"
+              + " one region may map; register several regions",
+          printable(name), byteSize, MAX_REGION);
+    }
+    synchronized (registering) {
+      if (regions.containsKey(name)) {
+        throw InferenceException.invalid(
+            "shared memory region '%s' already in manager", printable(name));
+      }
+      SharedMemoryRegion r =
+          new SharedMemoryRegion(
+              name, key, offset, (int) byteSize, map(name, key, file, offset, byteSize));
+      regions.put(name, r);
+      return r;
+    }
+  }
+
+  private MappedByteBuffer map(String name, String key, Path file, long offset, long byteSize) {
+    try (FileChannel ch =
+        FileChannel.open(
+            file, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+      BasicFileAttributes a =
+          Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (!a.isRegularFile()) {
+        throw cannotOpen(key, "not a shared memory object");
+      }
+      long size = ch.size();
+      if (offset > size || byteSize > size - offset) {
+        throw InferenceException.invalid(
+            "failed to register shared memory region '%s': invalid args (offset %d + byte_size %d"
+                + " is beyond the %d bytes of '%s')",
+            printable(name), offset, byteSize, size, printable(key));
+      }
+      // The mapping outlives the channel (FileChannel.map's contract).
+      return ch.map(FileChannel.MapMode.READ_WRITE, offset, byteSize);
+    } catch (NoSuchFileException e) {
+      throw cannotOpen(key, "no such object");
+    } catch (FileSystemException e) {
+      throw cannotOpen(key, e.getReason() != null ? e.getReason() : e.getClass().getSimpleName());
+    } catch (IOException e) {
+      throw cannotOpen(key, String.valueOf(e.getMessage()));
+    }
+  }
+
+  private static InferenceException cannotOpen(String key, String why) {
+    return InferenceException.invalid(
+        "Unable to open shared memory region: '%s' (%s)", printable(key), why);
+  }
+
+  /**
+   * The object a key names: the key less its leading slashes (as {@code shm_open}), which must be
+   * one file name in the shared memory directory.
+   */
+  Path objectPath(String name, String key) {
+    int from = 0;
+    while (from < key.length() && key.charAt(from) == '/') {
+      from++;
+    }
+    String file = key.substring(from);
+    if (file.isEmpty()
+        || file.equals(".")
+        || file.equals("..")
+        || file.indexOf('/') >= 0
+        || file.indexOf('\0') >= 0
+        || file.length() > 255) {
+      throw InferenceException.invalid(
+          "cannot register shared memory region '%s' - invalid shm key '%s': a key names one"
+              + " POSIX shared memory object ('/name', as shm_open), with no other '/' and not '.'"
+              + " or '..'",
+          printable(name), printable(key));
+    }
+    return directory.resolve(file);
+  }
+
+  /**
+   * Unregisters {@code name}; a name not registered is not an error (Triton's behaviour). Requests
+   * that already resolved the region keep its mapping until they are done.
+   *
+   * @throws InferenceException UNIMPLEMENTED when registering is off
+   */
+  public void unregister(String name) {
+    requireAllowed();
+    regions.remove(name);
+  }
+
+  /** Unregisters every region (Triton's unregister without a name). */
+  public void unregisterAll() {
+    requireAllowed();
+    regions.clear();
+  }
+
+  /**
+   * The region registered as {@code name}.
+   *
+   * @throws InferenceException NOT_FOUND when none is
+   */
+  public SharedMemoryRegion region(String name) {
+    SharedMemoryRegion r = regions.get(name);
+    if (r == null) {
+      throw InferenceException.notFound(
+          "Unable to find shared memory region: '%s'", printable(name));
+    }
+    return r;
+  }
+
+  /**
+   * The status of {@code name}, or of every region (sorted by name) when it is empty.
+   *
+   * @throws InferenceException NOT_FOUND for a name not registered
+   */
+  public List<SharedMemoryRegion> status(String name) {
+    if (!name.isEmpty()) {
+      SharedMemoryRegion r = regions.get(name);
+      if (r == null) {
+        throw InferenceException.notFound(
+            "Unable to find system shared memory region: '%s'", printable(name));
+      }
+      return List.of(r);
+    }
+    List<SharedMemoryRegion> all = new ArrayList<>(regions.values());
+    all.sort(Comparator.comparing(SharedMemoryRegion::name));
+    return all;
+  }
+
+  /** How many regions are registered. */
+  public int count() {
+    return regions.size();
+  }
+
+  /** The registered regions' bytes, together. */
+  public long bytes() {
+    long n = 0;
+    for (SharedMemoryRegion r : regions.values()) {
+      n += r.byteSize();
+    }
+    return n;
+  }
+
+  private void requireAllowed() {
+    if (!allowed) {
+      throw new InferenceException(ErrorCode.UNIMPLEMENTED, DISABLED);
+    }
+  }
+
+  private static String printable(String s) {
+    return ClientText.printable(s, 200);
+  }
+}
