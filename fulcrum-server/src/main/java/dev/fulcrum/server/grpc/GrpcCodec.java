@@ -156,7 +156,9 @@ final class GrpcCodec {
           new RequestedOutput(
               o.getName(), parameters(o.getParametersMap(), "output '" + o.getName() + "'")));
     }
-    boolean rawOutput = raw;
+    // A request whose every input is in shared memory has no encoding of its own: its outputs
+    // come back raw, as Triton's always do (tritonclient reads raw_output_contents only).
+    boolean rawOutput = raw || (inShm > 0 && inShm == r.getInputsCount());
     Object rawParam = params.remove(RAW_OUTPUT);
     if (rawParam != null) {
       if (!(rawParam instanceof Boolean b)) {

@@ -265,9 +265,37 @@ class SharedMemoryE2eTest {
     assertThat(r.getOutputs(0).getShapeList()).containsExactly(1L, 4L, 384L);
     assertThat(r.getRawOutputContentsList()).containsExactly(ByteString.EMPTY);
 
+    // Every input in a region, outputs in the answer: raw, as Triton answers (tritonclient reads
+    // raw_output_contents only).
+    String all = object("all_ids", 96);
+    ByteBuffer three = ByteBuffer.allocate(96).order(ByteOrder.LITTLE_ENDIAN);
+    for (long[] row : new long[][] {ids, {1, 1, 1, 1}, {0, 0, 0, 0}}) {
+      for (long v : row) {
+        three.putLong(v);
+      }
+    }
+    put(all, 0, three.flip());
+    stub.systemSharedMemoryRegister(
+        SystemSharedMemoryRegisterRequest.newBuilder()
+            .setName("all")
+            .setKey(all)
+            .setByteSize(96)
+            .build());
+    ModelInferRequest.Builder allShm = miniLm(ids).toBuilder().clearRawInputContents();
+    for (int i = 0; i < 3; i++) {
+      allShm.setInputs(
+          i,
+          allShm.getInputs(i).toBuilder()
+              .putParameters("shared_memory_region", string("all"))
+              .putParameters("shared_memory_byte_size", int64(32))
+              .putParameters("shared_memory_offset", int64(32L * i)));
+    }
+    ModelInferResponse inAnswer = stub.modelInfer(allShm.build());
+
     ModelInferResponse plain = stub.modelInfer(miniLm(ids));
     assertThat(ByteString.copyFrom(get(out, 0, 4 * 384 * 4)))
         .isEqualTo(plain.getRawOutputContents(0));
+    assertThat(inAnswer.getRawOutputContentsList()).containsExactly(plain.getRawOutputContents(0));
 
     stub.systemSharedMemoryUnregister(
         SystemSharedMemoryUnregisterRequest.newBuilder().setName("ids").build());
