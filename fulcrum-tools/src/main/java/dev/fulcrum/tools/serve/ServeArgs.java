@@ -46,6 +46,7 @@ public final class ServeArgs {
           "--grpc-max-metadata-bytes", "8192",
           "--metrics-port", "8002",
           "--allow-metrics", "true",
+          "--allow-client-shm", "false",
           "--metrics-histograms", "true",
           "--metrics-drift-detail", "true",
           "--request-timing-always", "false",
@@ -179,6 +180,7 @@ public final class ServeArgs {
       case "--grpc-max-metadata-bytes" -> c.grpcMaxMetadataBytes = Integer.parseInt(value);
       case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
       case "--allow-metrics" -> c.allowMetrics = bool(value);
+      case "--allow-client-shm" -> c.allowClientShm = bool(value);
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);
       case "--metrics-drift-detail" -> c.metricsDriftDetail = bool(value);
       case "--request-timing-always" -> c.requestTimingAlways = bool(value);

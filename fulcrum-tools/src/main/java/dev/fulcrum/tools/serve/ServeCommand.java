@@ -34,6 +34,7 @@ import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.server.security.Security;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
 import java.nio.file.Files;
@@ -144,6 +145,17 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "BOOL",
       description = "Serve Prometheus metrics on --metrics-port (default: ${DEFAULT-VALUE}).")
   boolean allowMetrics;
+
+  @Option(
+      names = "--allow-client-shm",
+      defaultValue = "false",
+      arity = "1",
+      paramLabel = "BOOL",
+      description =
+          "Let clients register system shared memory regions (/dev/shm objects the server maps;"
+              + " Triton's option and default). With tokens, registering needs the management"
+              + " scope (default: ${DEFAULT-VALUE}).")
+  boolean allowClientShm;
 
   @Option(
       names = "--metrics-histograms",
@@ -620,6 +632,8 @@ public final class ServeCommand implements Callable<Integer> {
     // start).
     RequestBytesBudget requestBytes =
         new RequestBytesBudget(limits.httpMaxBufferedBytes, httpMaxInputSize, grpcMaxMessageSize);
+    // One registry for both ports: a region registered over REST is usable over gRPC (Triton's).
+    SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(allowClientShm);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
@@ -640,7 +654,10 @@ public final class ServeCommand implements Callable<Integer> {
                               limits.http(),
                               security,
                               httpTransport));
-                  server.dashboard(dashboard).bufferBudget(requestBytes.get());
+                  server
+                      .dashboard(dashboard)
+                      .bufferBudget(requestBytes.get())
+                      .sharedMemory(sharedMemory);
                   if (slowRequests != null) {
                     server.slowRequests(slowRequests);
                   }
@@ -693,7 +710,8 @@ public final class ServeCommand implements Callable<Integer> {
                                   limits.grpc(),
                                   security,
                                   httpTransport))
-                          .bufferBudget(requestBytes.get());
+                          .bufferBudget(requestBytes.get())
+                          .sharedMemory(sharedMemory);
                   if (slowRequests != null) {
                     server.slowRequests(slowRequests);
                   }
