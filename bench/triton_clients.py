@@ -3,8 +3,12 @@
 running Fulcrum with the demo models: one PASS/FAIL line per call, what a team moving off Triton
 runs. Run by bench/triton_clients.sh, which installs the client and starts the server.
 
-Calls Fulcrum does not implement (shared memory, log settings, model files in a load request) must
-answer a clean error naming the cause, in time: they PASS when they do. The trace settings are
+System shared memory is used as Triton's clients use it: tritonclient.utils.shared_memory creates
+POSIX objects in /dev/shm, the client registers them (HTTP and gRPC), and inputs are read from and
+outputs written into them; the server must run with --allow-client-shm true. CUDA shared memory
+answers as Triton without GPUs (no region; registering refused). Calls Fulcrum does not implement
+(log settings, model files in a load request) must answer a clean error naming the cause, in time:
+they PASS when they do. The trace settings are
 read over both transports and, on a server with tracing on, changed and put back; on one without,
 a change must be refused saying tracing is off. Exit status 1
 when a check FAILs."""
@@ -23,6 +27,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
 import tritonclient.http as httpclient
 import tritonclient.http.aio as httpaio
+import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 FRAUD = "fraud_classifier"
@@ -146,7 +151,131 @@ def check_text(result):
     expect(np.allclose(norms, 1.0, atol=1e-3), f"norms {norms}")
 
 
-SHM_WORDS = ("not supported", "unsupported", "shared memory")
+CUDA_WORDS = ("GPUs not supported", "CUDA shared memory")
+
+
+def shm_regions(tag, sizes):
+    """POSIX shared memory objects made with tritonclient's own module: {name: handle}."""
+    return {n: shm.create_shared_memory_region(n, f"/tritonc_{tag}_{n}", size) for n, size in sizes.items()}
+
+
+def shm_destroy(handles):
+    for h in handles.values():
+        shm.destroy_shared_memory_region(h)
+
+
+def output_shape(result, name):
+    o = result.get_output(name)
+    return o["shape"] if isinstance(o, dict) else list(o.shape)
+
+
+def shm_checks(c, mod, tag):
+    """Triton's system shared memory round trips, as simple_{http,grpc}_shm_client.py make them:
+    register (and status), inputs in a region, outputs into a region, mixed, BYTES, a region too
+    small, unregister; and the CUDA calls as Triton without GPUs answers them."""
+    grpc = tag == "grpc"
+    h = shm_regions(tag, {"in": ROWS.nbytes, "out": 64, "text_in": 256, "text_out": 2 * 384 * 4})
+    keys = {n: f"/tritonc_{tag}_{n}" for n in h}
+    try:
+        shm.set_shared_memory_region(h["in"], [ROWS])
+
+        def register():
+            c.unregister_system_shared_memory()
+            for n in ("in", "out"):
+                c.register_system_shared_memory(n, keys[n], ROWS.nbytes if n == "in" else 64)
+            s = c.get_system_shared_memory_status()
+            names = sorted(s.regions.keys()) if grpc else sorted(r["name"] for r in s)
+            expect(names == ["in", "out"], names)
+            one = c.get_system_shared_memory_status("in")
+            key = one.regions["in"].key if grpc else one[0]["key"]
+            expect(key == keys["in"], key)
+            return f"registered {names}, key {key}"
+
+        check(f"{tag} register_system_shared_memory + get_system_shared_memory_status", register)
+
+        def infer_all():
+            i = mod.InferInput("features", [2, 8], "FP32")
+            i.set_shared_memory("in", ROWS.nbytes)
+            p = mod.InferRequestedOutput("probabilities")
+            p.set_shared_memory("out", 16)
+            label = mod.InferRequestedOutput("label")
+            label.set_shared_memory("out", 16, offset=32)
+            r = c.infer(FRAUD, [i], outputs=[p, label])
+            probs = shm.get_contents_as_numpy(h["out"], np.float32, output_shape(r, "probabilities"))
+            labels = shm.get_contents_as_numpy(h["out"], np.int64, output_shape(r, "label"), offset=32)
+            expect(np.allclose(probs, EXPECTED["p"], atol=1e-6), f"{probs} != {EXPECTED['p']}")
+            expect(list(labels) == list(np.argmax(EXPECTED["p"], axis=1)), f"labels {labels}")
+            return f"probabilities {probs.tolist()}, labels {labels.tolist()} read from the region"
+
+        check(f"{tag} infer: input from a region, outputs into a region", infer_all)
+
+        def mixed():
+            i = mod.InferInput("features", [2, 8], "FP32")
+            i.set_shared_memory("in", ROWS.nbytes)
+            label = mod.InferRequestedOutput("label")
+            label.set_shared_memory("out", 16, offset=48)
+            r = c.infer(FRAUD, [i], outputs=[mod.InferRequestedOutput("probabilities"), label])
+            expect(np.allclose(r.as_numpy("probabilities"), EXPECTED["p"], atol=1e-6), "probabilities")
+            labels = shm.get_contents_as_numpy(h["out"], np.int64, [2], offset=48)
+            expect(list(labels) == list(np.argmax(EXPECTED["p"], axis=1)), f"labels {labels}")
+            # and an input in the body with its output in a region
+            r = c.infer(FRAUD, fraud_inputs(mod), outputs=[label])
+            expect(list(shm.get_contents_as_numpy(h["out"], np.int64, [2], offset=48)) == list(labels), "again")
+            return "one output in the response, one in the region; then an input in the body"
+
+        check(f"{tag} infer: mixed region and in-body tensors", mixed)
+
+        def text():
+            c.register_system_shared_memory("text_in", keys["text_in"], 256)
+            c.register_system_shared_memory("text_out", keys["text_out"], 2 * 384 * 4)
+            arr = np.array([["hello world"], ["A sentence embedding maps text to a vector."]], dtype=object)
+            from tritonclient.utils import serialize_byte_tensor
+            data = serialize_byte_tensor(arr)
+            shm.set_shared_memory_region(h["text_in"], [data])
+            i = mod.InferInput("text", [2, 1], "BYTES")
+            i.set_shared_memory("text_in", len(data.item()))
+            o = mod.InferRequestedOutput("embedding")
+            o.set_shared_memory("text_out", 2 * 384 * 4)
+            r = c.infer(TEXT, [i], outputs=[o])
+            e = shm.get_contents_as_numpy(h["text_out"], np.float32, output_shape(r, "embedding"))
+            plain = c.infer(TEXT, text_inputs(mod)).as_numpy("embedding")
+            expect(np.allclose(e, plain, atol=1e-6), "embedding differs from the in-body answer")
+            return f"BYTES input ({len(data.item())} bytes) and FP32 {list(e.shape)} output through regions"
+
+        check(f"{tag} infer: BYTES input from a region, embedding into one", text, 60)
+
+        def too_small():
+            i = mod.InferInput("features", [2, 8], "FP32")
+            i.set_shared_memory("in", ROWS.nbytes)
+            o = mod.InferRequestedOutput("probabilities")
+            o.set_shared_memory("out", 8)
+            return refused(lambda: c.infer(FRAUD, [i], outputs=[o]), "should be at least 16 bytes")
+
+        check(f"{tag} infer: an output region too small -> clean error", too_small)
+
+        def unregister():
+            c.unregister_system_shared_memory("in")
+            i = mod.InferInput("features", [2, 8], "FP32")
+            i.set_shared_memory("in", ROWS.nbytes)
+            note = refused(lambda: c.infer(FRAUD, [i]), "Unable to find shared memory region: 'in'")
+            c.unregister_system_shared_memory()
+            s = c.get_system_shared_memory_status()
+            expect(len(s.regions) == 0 if grpc else s == [], s)
+            return note
+
+        check(f"{tag} unregister_system_shared_memory (one, then all)", unregister)
+    finally:
+        try:
+            c.unregister_system_shared_memory()
+        except Exception:  # noqa: BLE001 - the checks above report it
+            pass
+        shm_destroy(h)
+    check(f"{tag} get_cuda_shared_memory_status -> no region (Triton without GPUs)",
+          lambda: expect(len(c.get_cuda_shared_memory_status().regions) == 0 if grpc
+                         else c.get_cuda_shared_memory_status() == [], "regions"))
+    check(f"{tag} register_cuda_shared_memory -> clean 'GPUs not supported'", lambda: refused(
+        lambda: c.register_cuda_shared_memory("g0", b"\0" * 64, 0, 64), *CUDA_WORDS))
+    check(f"{tag} unregister_cuda_shared_memory -> nothing to do", c.unregister_cuda_shared_memory)
 
 
 def trace_settings(c, plain):
@@ -317,25 +446,7 @@ def run_http(url, repository):
 
     check("http load_model(files=) -> clean 'not supported'", load_files, 60)
     check("http still serving after the load calls", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient)), "after"))
-    check("http get_system_shared_memory_status", lambda: refused(c.get_system_shared_memory_status, *SHM_WORDS))
-    check(
-        "http register_system_shared_memory",
-        lambda: refused(lambda: c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS),
-    )
-    check("http unregister_system_shared_memory", lambda: refused(c.unregister_system_shared_memory, *SHM_WORDS))
-    check("http get_cuda_shared_memory_status", lambda: refused(c.get_cuda_shared_memory_status, *SHM_WORDS))
-    check(
-        "http register_cuda_shared_memory",
-        lambda: refused(lambda: c.register_cuda_shared_memory("g0", b"\0" * 64, 0, 64), *SHM_WORDS),
-    )
-    check("http unregister_cuda_shared_memory", lambda: refused(c.unregister_cuda_shared_memory, *SHM_WORDS))
-
-    def shm_infer():
-        i = httpclient.InferInput("features", [2, 8], "FP32")
-        i.set_shared_memory("r0", 64)
-        return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
-
-    check("http infer with a shared-memory input -> clean error", shm_infer)
+    shm_checks(c, httpclient, "http")
     check("http get_trace_settings / update_trace_settings", lambda: trace_settings(c, lambda s: s))
     check("http get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "logging", "not found"))
     c.close()
@@ -475,21 +586,7 @@ def run_grpc(url):
     check("grpc load_model(files=) -> clean 'not supported'", lambda: refused(
         lambda: c.load_model(FRAUD, config=json.dumps(c.get_model_config(FRAUD, as_json=True)["config"]),
                              files={"file:1/model.onnx": b"\x08\x01"}), "not supported"), 60)
-    check("grpc get_system_shared_memory_status", lambda: refused(c.get_system_shared_memory_status, *SHM_WORDS))
-    check("grpc register_system_shared_memory", lambda: refused(
-        lambda: c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
-    check("grpc unregister_system_shared_memory", lambda: refused(c.unregister_system_shared_memory, *SHM_WORDS))
-    check("grpc get_cuda_shared_memory_status", lambda: refused(c.get_cuda_shared_memory_status, *SHM_WORDS))
-    check("grpc register_cuda_shared_memory", lambda: refused(
-        lambda: c.register_cuda_shared_memory("g0", b"\0" * 64, 0, 64), *SHM_WORDS))
-    check("grpc unregister_cuda_shared_memory", lambda: refused(c.unregister_cuda_shared_memory, *SHM_WORDS))
-
-    def shm_infer():
-        i = grpcclient.InferInput("features", [2, 8], "FP32")
-        i.set_shared_memory("r0", 64)
-        return refused(lambda: c.infer(FRAUD, [i]), "shared_memory", "shared memory", "not supported")
-
-    check("grpc infer with a shared-memory input -> clean error", shm_infer)
+    shm_checks(c, grpcclient, "grpc")
     check("grpc get_trace_settings / update_trace_settings",
           lambda: trace_settings(c, lambda s: {k: v["value"] for k, v in s["settings"].items()}))
     check("grpc get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "unimplemented", "log"))
@@ -542,8 +639,20 @@ async def run_http_aio(url):
 
         await go("http.aio infer class_count=2", cls)
         await go("http.aio get_inference_statistics", lambda: c.get_inference_statistics(FRAUD))
-        await go("http.aio register_system_shared_memory -> clean error", lambda: arefused(
-            c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
+        async def aio_shm():
+            h = shm_regions("httpaio", {"in": ROWS.nbytes})
+            try:
+                shm.set_shared_memory_region(h["in"], [ROWS])
+                await c.register_system_shared_memory("in", "/tritonc_httpaio_in", ROWS.nbytes)
+                expect([r["name"] for r in await c.get_system_shared_memory_status()] == ["in"], "status")
+                i = httpaio.InferInput("features", [2, 8], "FP32")
+                i.set_shared_memory("in", ROWS.nbytes)
+                check_probabilities(await c.infer(FRAUD, [i]), "aio shm")
+            finally:
+                await c.unregister_system_shared_memory()
+                shm_destroy(h)
+
+        await go("http.aio register_system_shared_memory + infer from the region", aio_shm)
 
 
 async def run_grpc_aio(url):
@@ -603,8 +712,20 @@ async def run_grpc_aio(url):
 
         await go("grpc.aio client_timeout=1 µs -> Deadline Exceeded", timeout)
         await go("grpc.aio get_inference_statistics", lambda: c.get_inference_statistics(FRAUD))
-        await go("grpc.aio register_system_shared_memory -> clean error", lambda: arefused(
-            c.register_system_shared_memory("r0", "/tritonc_r0", 64), *SHM_WORDS))
+        async def aio_shm():
+            h = shm_regions("grpcaio", {"in": ROWS.nbytes})
+            try:
+                shm.set_shared_memory_region(h["in"], [ROWS])
+                await c.register_system_shared_memory("in", "/tritonc_grpcaio_in", ROWS.nbytes)
+                expect(list((await c.get_system_shared_memory_status()).regions) == ["in"], "status")
+                i = grpcaio.InferInput("features", [2, 8], "FP32")
+                i.set_shared_memory("in", ROWS.nbytes)
+                check_probabilities(await c.infer(FRAUD, [i]), "aio shm")
+            finally:
+                await c.unregister_system_shared_memory()
+                shm_destroy(h)
+
+        await go("grpc.aio register_system_shared_memory + infer from the region", aio_shm)
 
 
 ACC = "accumulator"  # StatefulModels.main writes both into demo/stateful

@@ -6,8 +6,14 @@
 # FAIL.
 #   [PORT=27200] [VENV=/tmp/tritonc-venv] [NO_SERVER=1] bash bench/triton_clients.sh
 # The server runs with --model-control-mode explicit (the demo models loaded at start), as
-# load_model/unload_model need; NO_SERVER=1 uses a server already listening on PORT (HTTP),
-# PORT+1 (gRPC), PORT+2 (metrics), which must be in that mode too for the load checks.
+# load_model/unload_model need, and --allow-client-shm true, as the system shared memory checks
+# need (tritonclient.utils.shared_memory makes the /dev/shm objects: in this client it is Python's
+# multiprocessing.shared_memory, no libcshm.so to build; client and server must share /dev/shm);
+# Session 42: 126 passed, 0 failed (PORT=24010; 122 before, the 16 shared memory refusal checks
+# replaced by 20 round trips); perf_analyzer not installed here, so its two --shared-memory system
+# runs are untried.
+# NO_SERVER=1 uses a server already listening on PORT (HTTP), PORT+1 (gRPC), PORT+2 (metrics),
+# which must run with both options too.
 #
 # Installing the client: `pip install tritonclient[all]` into VENV when PyPI answers. On a machine
 # whose pip reaches no PyPI (this project's), the same package is assembled the way NVIDIA's wheel
@@ -127,7 +133,8 @@ if [ -z "${NO_SERVER:-}" ]; then
   LOG=$(mktemp)
   FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
     setsid ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
-    --model-control-mode explicit --load-model fraud_classifier --load-model all_minilm_l6_v2 \
+    --model-control-mode explicit --allow-client-shm true \
+    --load-model fraud_classifier --load-model all_minilm_l6_v2 \
     --load-model minilm_text "${SERVE_STATEFUL[@]}" >"$LOG" 2>&1 &
   PID=$!
   trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
@@ -162,6 +169,8 @@ if [ -n "$PA" ] && [ -x "$PA" ]; then
   pa "http --shape" $H $M --shape features:8
   pa "http --input-data zero" $H $M --input-data zero
   pa "http --input-data random" $H $M --input-data random
+  pa "http --shared-memory system" $H $M --shared-memory system
+  pa "grpc --shared-memory system" $G $M --shared-memory system
   pa "http --collect-metrics" $H $M --collect-metrics --metrics-url "127.0.0.1:$((PORT + 2))/metrics"
 else
   echo "SKIP perf_analyzer: not installed (pip install perf-analyzer failed; set PERF_ANALYZER=/path/to/perf_analyzer)"
