@@ -12,6 +12,7 @@ import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -74,6 +75,7 @@ public final class ServerMetrics
   private volatile dev.fulcrum.core.monitor.@Nullable ModelMonitor monitor;
   private volatile @Nullable Tracing tracing;
   private volatile @Nullable SlowRequestLog slowRequests;
+  private volatile @Nullable SharedMemoryRegistry sharedMemory;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -185,6 +187,14 @@ public final class ServerMetrics
   /** The tracing whose trace and span counts {@link #scrape()} writes. */
   public void bindTracing(Tracing tracing) {
     this.tracing = tracing;
+  }
+
+  /**
+   * The shared memory regions whose count and bytes {@link #scrape()} writes, while clients may
+   * register them ({@code --allow-client-shm}).
+   */
+  public void bindSharedMemory(SharedMemoryRegistry registry) {
+    this.sharedMemory = registry;
   }
 
   /** The slow-request log whose line counts {@link #scrape()} writes. */
@@ -982,6 +992,25 @@ public final class ServerMetrics
               + " or the log's queue full)")) {
         outcome(sb, "fulcrum_slow_requests_total", "logged", s.logged());
         outcome(sb, "fulcrum_slow_requests_total", "suppressed", s.suppressed());
+      }
+    }
+    SharedMemoryRegistry shm = sharedMemory;
+    if (shm != null && shm.allowed()) {
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_shared_memory_regions",
+          "gauge",
+          "System shared memory regions registered (Triton's extension, --allow-client-shm)")) {
+        sb.append("fulcrum_shared_memory_regions ").append(shm.count()).append('\n');
+      }
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_shared_memory_bytes",
+          "gauge",
+          "Bytes of the registered system shared memory regions, together")) {
+        sb.append("fulcrum_shared_memory_bytes ").append(shm.bytes()).append('\n');
       }
     }
   }

@@ -334,6 +334,22 @@ class SharedMemoryRegistryTest {
         .contains("'shared_memory_byte_size' is required");
   }
 
+  @Test
+  void metricsCountTheRegionsAndTheirBytesOnlyWhereRegisteringIsOn() throws IOException {
+    object("obj", 64);
+    registry.register("a", "/obj", 0, 64);
+    registry.register("b", "/obj", 16, 16);
+    dev.fulcrum.server.metrics.ServerMetrics metrics =
+        new dev.fulcrum.server.metrics.ServerMetrics(false);
+    metrics.bindSharedMemory(registry);
+    assertThat(metrics.scrape())
+        .contains("\nfulcrum_shared_memory_regions 2\n", "\nfulcrum_shared_memory_bytes 80\n");
+    dev.fulcrum.server.metrics.ServerMetrics off =
+        new dev.fulcrum.server.metrics.ServerMetrics(false);
+    off.bindSharedMemory(new SharedMemoryRegistry(dir, false));
+    assertThat(off.scrape()).doesNotContain("fulcrum_shared_memory");
+  }
+
   private static ByteBuffer le(int n) {
     return ByteBuffer.allocateDirect(n).order(ByteOrder.LITTLE_ENDIAN);
   }

@@ -634,6 +634,7 @@ public final class ServeCommand implements Callable<Integer> {
         new RequestBytesBudget(limits.httpMaxBufferedBytes, httpMaxInputSize, grpcMaxMessageSize);
     // One registry for both ports: a region registered over REST is usable over gRPC (Triton's).
     SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(allowClientShm);
+    metrics.bindSharedMemory(sharedMemory);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
             "http",
