@@ -178,9 +178,10 @@ public final class InferResponseEncoder {
     if (timing != null) {
       n += parametersCapacity(timing.parameters());
     }
+    Map<String, SharedMemoryOutput> shm = request.sharedMemoryOutputs();
     for (Tensor t : response.outputs()) {
       n += 128 + 6L * t.name().length() + 21L * t.rank();
-      SharedMemoryOutput placed = request.sharedMemoryOutputs().get(t.name());
+      SharedMemoryOutput placed = shm.isEmpty() ? null : shm.get(t.name());
       if (placed != null) {
         n += 96 + 6L * placed.placement().region().name().length();
       } else if (!sendBinary(request, t)) {
