@@ -19,6 +19,7 @@ import dev.fulcrum.core.repository.ResponseCache;
 import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SequenceBatcher;
+import dev.fulcrum.core.tenant.Tenant;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -143,9 +144,22 @@ public final class InferenceService {
     try {
       mv = repository.route(request.modelName(), request.modelVersion());
     } catch (InferenceException e) {
+      failedBeforeAdmission(request.tenant(), request.modelName(), e);
       return CompletableFuture.failedFuture(e);
     }
     return infer(mv, request);
+  }
+
+  /**
+   * Counts, for its tenant, a request that failed before {@link #infer} admitted it (a transport's
+   * {@link #admissionCheck} refused it, or its body did not decode). A model the server does not
+   * serve is counted under the model {@code ""}, so that a client cannot add label values by naming
+   * models. Nothing when {@code tenant} is null.
+   */
+  public void failedBeforeAdmission(@Nullable Tenant tenant, String model, Throwable failure) {
+    if (tenant != null) {
+      tenant.failedBeforeAdmission(repository.versions(model).isEmpty() ? "" : model, failure);
+    }
   }
 
   /**
@@ -168,13 +182,23 @@ public final class InferenceService {
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted, InferenceRequest asked, @Nullable Executor answerOn) {
+    // A tenant's request is timed and priced for its chargeback (its answer shows the timing only
+    // when asked: the transport takes it off); a request of no tenant pays nothing for this.
+    Tenant tenant = asked.tenant();
     InferenceRequest request =
-        timingAlways && !asked.options().costUsd()
+        (timingAlways || tenant != null) && !asked.options().costUsd()
             ? asked.withOptions(asked.options().withTiming())
             : asked;
     if (draining) {
       return CompletableFuture.failedFuture(
           InferenceException.unavailable("the server is shutting down"));
+    }
+    if (tenant != null) {
+      // The tenant's own limits, before the request is queued: a refusal costs no queue slot.
+      InferenceException over = tenant.admit(admitted.config().name());
+      if (over != null) {
+        return CompletableFuture.failedFuture(over);
+      }
     }
     inFlight.incrementAndGet();
     long start = monitor == null ? 0 : System.nanoTime();
@@ -213,6 +237,10 @@ public final class InferenceService {
     }
     if (split != null && request.modelVersion().isEmpty()) {
       judged(split, mv.version(), splitStart, result);
+    }
+    if (tenant != null) {
+      String model = mv.config().name();
+      result.whenComplete((r, t) -> tenant.finished(model, r, t));
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;

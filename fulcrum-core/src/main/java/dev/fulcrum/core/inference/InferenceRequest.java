@@ -1,9 +1,11 @@
 package dev.fulcrum.core.inference;
 
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One inference request as every transport hands it to the core.
@@ -15,6 +17,8 @@ import java.util.Objects;
  * @param inputs the input tensors
  * @param outputs the outputs asked for; empty means all of the model's outputs
  * @param options what the request asks of the scheduler, parsed once from {@code parameters}
+ * @param tenant who sent it, set by the transport after the token check ({@link #withTenant}),
+ *     never from what the request says; null on a server without tokens (nothing is charged)
  */
 public record InferenceRequest(
     String modelName,
@@ -23,7 +27,8 @@ public record InferenceRequest(
     Map<String, Object> parameters,
     List<Tensor> inputs,
     List<RequestedOutput> outputs,
-    RequestOptions options) {
+    RequestOptions options,
+    @Nullable Tenant tenant) {
   public InferenceRequest {
     Objects.requireNonNull(modelName, "modelName");
     modelVersion = modelVersion == null ? "" : modelVersion;
@@ -32,6 +37,18 @@ public record InferenceRequest(
     inputs = List.copyOf(inputs);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     Objects.requireNonNull(options, "options");
+  }
+
+  /** A request of no tenant. */
+  public InferenceRequest(
+      String modelName,
+      String modelVersion,
+      String id,
+      Map<String, Object> parameters,
+      List<Tensor> inputs,
+      List<RequestedOutput> outputs,
+      RequestOptions options) {
+    this(modelName, modelVersion, id, parameters, inputs, outputs, options, null);
   }
 
   /**
@@ -58,6 +75,18 @@ public record InferenceRequest(
 
   /** This request with its options replaced (its parameters are left as they are). */
   public InferenceRequest withOptions(RequestOptions o) {
-    return new InferenceRequest(modelName, modelVersion, id, parameters, inputs, outputs, o);
+    return new InferenceRequest(
+        modelName, modelVersion, id, parameters, inputs, outputs, o, tenant);
+  }
+
+  /**
+   * This request charged to {@code t} (the transport's, after the token check); this one itself
+   * when that is its tenant already (no tenant on a server without tokens: nothing is allocated).
+   */
+  public InferenceRequest withTenant(@Nullable Tenant t) {
+    return t == tenant
+        ? this
+        : new InferenceRequest(
+            modelName, modelVersion, id, parameters, inputs, outputs, options, t);
   }
 }

@@ -195,6 +195,22 @@ public record RequestTiming(
     return p;
   }
 
+  /**
+   * Its share of the compute of the passes it rode, in microseconds: each pass's time times its
+   * rows over the pass's rows ({@code compute_us * request_rows / batch_rows}); an ensemble's, its
+   * steps' shares added up; 0 for a cache hit. What a tenant's compute seconds add up.
+   */
+  public double computeShareMicros() {
+    if (!ensembleSteps.isEmpty()) {
+      double sum = 0;
+      for (EnsembleStep s : ensembleSteps) {
+        sum += s.timing().computeShareMicros();
+      }
+      return sum;
+    }
+    return batchRows > 0 ? (double) computeMicros * requestRows / batchRows : 0;
+  }
+
   /** Whether a price was configured: {@link #costUsd} is a number. */
   public boolean priced() {
     return !Double.isNaN(costUsd);

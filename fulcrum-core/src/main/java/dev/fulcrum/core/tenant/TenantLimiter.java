@@ -1,0 +1,121 @@
+package dev.fulcrum.core.tenant;
+
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.scheduler.Ticker;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Enforces one tenant's {@link TenantLimits} on the request path, before a request is queued.
+ *
+ * <p>The rate is a token bucket kept as one number, the bucket's theoretical arrival time (the
+ * generic cell rate algorithm): each admitted request moves it one emission interval ({@code
+ * 1/rate}) past {@code max(it, now)}, and a request that would move it more than {@code burst}
+ * intervals past now is refused, with the time until it would fit as its retry hint. One CAS per
+ * request, no lock, no allocation on admission. The concurrency limit is a counter of requests in
+ * flight, taken on admission and given back by {@link #release} when the answer is ready.
+ *
+ * <p>Threads: lock-free; any thread may call {@link #tryAcquire} and {@link #release}.
+ */
+public final class TenantLimiter {
+  /** The smallest retry hint a refusal carries (as the scheduler's). */
+  private static final Duration MIN_RETRY = Duration.ofMillis(100);
+
+  private final String tenant;
+  private final TenantLimits limits;
+  private final Ticker clock;
+  private final long intervalNanos;
+  private final long toleranceNanos;
+  private final AtomicLong theoreticalArrival;
+  private final AtomicInteger inFlight = new AtomicInteger();
+
+  /**
+   * @param tenant the tenant's name, for the refusal's message
+   * @param limits its limits ({@link TenantLimits#limited()})
+   * @param clock monotonic nanoseconds (injected by tests)
+   */
+  public TenantLimiter(String tenant, TenantLimits limits, Ticker clock) {
+    this.tenant = tenant;
+    this.limits = limits;
+    this.clock = clock;
+    this.intervalNanos =
+        limits.ratePerSecond() > 0 ? Math.max(1, (long) (1e9 / limits.ratePerSecond())) : 0;
+    this.toleranceNanos = intervalNanos * limits.burst();
+    this.theoreticalArrival = new AtomicLong(clock.nanoTime());
+  }
+
+  /** The limits it enforces. */
+  public TenantLimits limits() {
+    return limits;
+  }
+
+  /** Requests admitted and not yet released. */
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /**
+   * Admits a request, or says why not. An admitted request must be {@link #release released} once.
+   *
+   * @return null when admitted; otherwise the refusal (RESOURCE_EXHAUSTED with a retry hint),
+   *     naming the tenant and the limit
+   */
+  public @Nullable InferenceException tryAcquire() {
+    int max = limits.maxConcurrent();
+    if (max > 0 && inFlight.incrementAndGet() > max) {
+      inFlight.decrementAndGet();
+      return InferenceException.exhausted(
+          "tenant '"
+              + tenant
+              + "' is over its concurrency limit: "
+              + max
+              + " requests in flight at once (concurrency="
+              + max
+              + "); retry when one of them is answered",
+          MIN_RETRY);
+    }
+    if (intervalNanos == 0) {
+      return null;
+    }
+    long now = clock.nanoTime();
+    while (true) {
+      long tat = theoreticalArrival.get();
+      long next = Math.max(tat, now) + intervalNanos;
+      long ahead = next - now;
+      if (ahead > toleranceNanos) {
+        if (max > 0) {
+          inFlight.decrementAndGet();
+        }
+        long waitNanos = ahead - toleranceNanos;
+        Duration retry = Duration.ofNanos(Math.max(waitNanos, MIN_RETRY.toNanos()));
+        return InferenceException.exhausted(
+            "tenant '"
+                + tenant
+                + "' is over its rate limit: "
+                + limits.rateText()
+                + " requests/s, burst "
+                + limits.burst()
+                + " (rate="
+                + limits.rateText()
+                + " burst="
+                + limits.burst()
+                + "); retry after "
+                + Math.max(1, (waitNanos + 999_999) / 1_000_000)
+                + " ms",
+            retry);
+      }
+      if (theoreticalArrival.compareAndSet(tat, next)) {
+        return null;
+      }
+    }
+  }
+
+  /** Gives back an admitted request's place (its answer is ready, or it failed). */
+  public void release() {
+    if (limits.maxConcurrent() > 0) {
+      inFlight.decrementAndGet();
+    }
+  }
+}
