@@ -1,11 +1,17 @@
 package dev.fulcrum.server.security;
 
+import dev.fulcrum.core.scheduler.Ticker;
+import dev.fulcrum.core.tenant.Tenant;
+import dev.fulcrum.core.tenant.TenantLimits;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -32,7 +38,13 @@ import org.jspecify.annotations.Nullable;
  * of them by {@link MessageDigest#isEqual} (constant time, no early exit), so neither the timing of
  * a comparison nor a heap dump gives a token away.
  *
- * <p>Threads: immutable after construction; {@link #check} runs on any thread (event loops).
+ * <p>Each token belongs to a {@link Tenant} (its {@code tenant=} in the token file, else a label
+ * derived from the token's hash), and an allowed decision names it, so the transport can charge the
+ * request to it; a request that needs no token and carries none is the {@code anonymous} tenant's.
+ * A server without tokens has no tenants: its decisions name none.
+ *
+ * <p>Threads: immutable after construction (the tenants' counters are their own); {@link #check}
+ * runs on any thread (event loops).
  */
 public final class AccessPolicy {
   /** The outcome of a check. */
@@ -51,9 +63,17 @@ public final class AccessPolicy {
    * @param message "" when allowed
    * @param tokenPresented whether the request carried a bearer token (REST adds {@code
    *     error="invalid_token"} to {@code WWW-Authenticate} when it did)
+   * @param tenant an allowed request's tenant (its token's, or the anonymous one); null when
+   *     refused, for an endpoint that needs no scope, or on a server without tokens
    */
-  public record Decision(Outcome outcome, String message, boolean tokenPresented) {
-    private static final Decision ALLOW = new Decision(Outcome.ALLOWED, "", false);
+  public record Decision(
+      Outcome outcome, String message, boolean tokenPresented, @Nullable Tenant tenant) {
+    private static final Decision ALLOW = new Decision(Outcome.ALLOWED, "", false, null);
+
+    /** A decision that names no tenant. */
+    public Decision(Outcome outcome, String message, boolean tokenPresented) {
+      this(outcome, message, tokenPresented, null);
+    }
 
     public boolean allowed() {
       return outcome == Outcome.ALLOWED;
@@ -65,28 +85,55 @@ public final class AccessPolicy {
    *
    * @param scope what it grants
    * @param token the secret itself
+   * @param tenant the tenant it belongs to ({@link Tenant#checkName}); see {@link #derivedTenant}
+   * @param limits the tenant's limits as this token's line gives them ({@link TenantLimits#NONE}:
+   *     none given here); every line of one tenant that gives limits must give the same ones
    */
-  public record Token(Scope scope, String token) {
+  public record Token(Scope scope, String token, String tenant, TenantLimits limits) {
     public Token {
       Objects.requireNonNull(scope, "scope");
       Objects.requireNonNull(token, "token");
+      Objects.requireNonNull(limits, "limits");
       if (token.isBlank() || !token.strip().equals(token)) {
         throw new IllegalArgumentException(
             "a " + scope.name().toLowerCase(Locale.ROOT) + " token must be non-empty, no spaces");
       }
+      String problem = Tenant.checkName(tenant);
+      if (problem != null) {
+        throw new IllegalArgumentException(problem);
+      }
+      if (tenant.equals(Tenant.ANONYMOUS)) {
+        throw new IllegalArgumentException(
+            "the tenant name 'anonymous' is kept for requests without a token");
+      }
+    }
+
+    /** A token whose tenant is derived from it, without limits. */
+    public Token(Scope scope, String token) {
+      this(scope, token, derivedTenant(token), TenantLimits.NONE);
+    }
+
+    /**
+     * The tenant of a token that names none: {@code token-} and the first 8 hex digits of its
+     * SHA-256, stable across restarts and short; never the token nor its whole hash.
+     */
+    public static String derivedTenant(String token) {
+      return "token-" + HexFormat.of().formatHex(sha256(token), 0, 4);
     }
 
     @Override
     public String toString() {
-      return "Token[" + scope + ", ***]";
+      return "Token[" + scope + ", ***, " + tenant + "]";
     }
   }
 
-  private record Hashed(Scope scope, byte[] hash) {}
+  private record Hashed(Scope scope, byte[] hash, Decision allowed) {}
 
   private static final String BEARER = "bearer ";
 
   private final List<Hashed> tokens;
+  private final List<Tenant> tenants;
+  private final @Nullable Decision anonymous;
   private final boolean inferenceTokens;
   private final boolean managementTokens;
   private final boolean beyondLoopback;
@@ -98,11 +145,45 @@ public final class AccessPolicy {
    * @param beyondLoopback whether that address is reachable from other machines
    */
   public AccessPolicy(List<Token> tokens, String host, boolean beyondLoopback) {
+    this(tokens, host, beyondLoopback, Ticker.system());
+  }
+
+  /**
+   * @param clock the tenants' rate limiters' clock (tests inject one)
+   * @throws IllegalArgumentException when two tokens of one tenant give different limits
+   */
+  public AccessPolicy(List<Token> tokens, String host, boolean beyondLoopback, Ticker clock) {
+    Map<String, Tenant> byName = new LinkedHashMap<>();
+    for (Token t : tokens) {
+      Tenant before = byName.get(t.tenant());
+      if (before == null || (!before.limits().limited() && t.limits().limited())) {
+        byName.put(t.tenant(), new Tenant(t.tenant(), t.limits(), clock));
+      } else if (t.limits().limited() && !before.limits().equals(t.limits())) {
+        throw new IllegalArgumentException(
+            "tenant '"
+                + t.tenant()
+                + "' is given two different limits: "
+                + before.limits()
+                + " and "
+                + t.limits());
+      }
+    }
     List<Hashed> hashed = new ArrayList<>();
     for (Token t : tokens) {
-      hashed.add(new Hashed(t.scope(), sha256(t.token())));
+      Tenant tenant = Objects.requireNonNull(byName.get(t.tenant()));
+      hashed.add(
+          new Hashed(
+              t.scope(), sha256(t.token()), new Decision(Outcome.ALLOWED, "", true, tenant)));
+    }
+    if (!tokens.isEmpty()) {
+      byName.put(Tenant.ANONYMOUS, new Tenant(Tenant.ANONYMOUS));
     }
     this.tokens = List.copyOf(hashed);
+    this.tenants = List.copyOf(byName.values());
+    this.anonymous =
+        tokens.isEmpty()
+            ? null
+            : new Decision(Outcome.ALLOWED, "", false, byName.get(Tenant.ANONYMOUS));
     this.inferenceTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.INFERENCE);
     this.managementTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.MANAGEMENT);
     this.beyondLoopback = beyondLoopback;
@@ -117,6 +198,14 @@ public final class AccessPolicy {
   /** The address the server binds ({@code --host}), as given. */
   public String host() {
     return host;
+  }
+
+  /**
+   * The tenants of the configured tokens, in the order the tokens were given, then the anonymous
+   * one; empty without tokens.
+   */
+  public List<Tenant> tenants() {
+    return tenants;
   }
 
   /** Whether any token is configured. */
@@ -152,13 +241,23 @@ public final class AccessPolicy {
     if (required == Scope.MANAGEMENT && !managementEnabled()) {
       return new Decision(Outcome.FORBIDDEN, managementDisabled(), authorization != null);
     }
-    if (required == Scope.INFERENCE && !inferenceTokens) {
-      return Decision.ALLOW;
+    if (tokens.isEmpty()) {
+      return Decision.ALLOW; // loopback, no tokens: as before tokens existed; no tenants
     }
-    if (required == Scope.MANAGEMENT && tokens.isEmpty()) {
-      return Decision.ALLOW; // loopback, no tokens: as before tokens existed
+    if (required == Scope.INFERENCE && !inferenceTokens) {
+      return openInference(authorization);
     }
     return checkToken(required, authorization);
+  }
+
+  /**
+   * An inference endpoint that needs no token (only management tokens are set): charged to the
+   * token's tenant when the request carries a known one, else to the anonymous tenant.
+   */
+  private Decision openInference(@Nullable String authorization) {
+    String token = bearer(authorization);
+    Hashed found = token == null ? null : lookUp(token);
+    return found != null ? found.allowed() : Objects.requireNonNull(anonymous);
   }
 
   /**
@@ -182,17 +281,17 @@ public final class AccessPolicy {
               : "the Authorization header must be 'Bearer <token>'",
           authorization != null);
     }
-    Scope scope = lookUp(token);
-    if (scope == null) {
+    Hashed found = lookUp(token);
+    if (found == null) {
       return new Decision(Outcome.UNAUTHENTICATED, "the bearer token is not valid", true);
     }
-    if (!scope.grants(required)) {
+    if (!found.scope().grants(required)) {
       return new Decision(
           Outcome.FORBIDDEN,
           "this endpoint needs a management token; the token given grants inference only",
           true);
     }
-    return Decision.ALLOW;
+    return found.allowed();
   }
 
   private String managementDisabled() {
@@ -217,14 +316,17 @@ public final class AccessPolicy {
     return token.isEmpty() ? null : token;
   }
 
-  /** The scope of a token, comparing its hash with every configured one (no early exit). */
-  private @Nullable Scope lookUp(String token) {
+  /**
+   * The configured token a presented one is, comparing its hash with every configured one (no early
+   * exit); of two equal ones (a file's and an environment's) the management one.
+   */
+  private @Nullable Hashed lookUp(String token) {
     byte[] hash = sha256(token);
-    @Nullable Scope found = null;
+    @Nullable Hashed found = null;
     for (Hashed t : tokens) {
       if (MessageDigest.isEqual(hash, t.hash())
           && (found == null || t.scope() == Scope.MANAGEMENT)) {
-        found = t.scope();
+        found = t;
       }
     }
     return found;

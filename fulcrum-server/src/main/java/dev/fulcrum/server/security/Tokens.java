@@ -17,8 +17,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads the configured bearer tokens, once at start: a token file ({@code --auth-token-file}, lines
- * {@code <scope> <token>}, {@code #} comments and blank lines ignored) and the environment
- * variables {@code FULCRUM_INFERENCE_TOKEN} and {@code FULCRUM_MANAGEMENT_TOKEN}.
+ * {@code <scope> <token> [tenant=<name>] [rate=<per second>] [burst=<n>] [concurrency=<n>]}, {@code
+ * #} comments and blank lines ignored) and the environment variables {@code
+ * FULCRUM_INFERENCE_TOKEN} and {@code FULCRUM_MANAGEMENT_TOKEN}. A line without {@code tenant=}
+ * belongs to a tenant named after its token's hash ({@link AccessPolicy.Token#derivedTenant}), as
+ * do the environment's tokens; the limits are the tenant's, given on any one of its lines (or the
+ * same on several).
  *
  * <p>A token file that others may read is refused (as ssh refuses such a key); one the group may
  * read is accepted with a warning. Messages name the file and line, never a token.
@@ -75,6 +79,7 @@ public final class Tokens {
       throw new UncheckedIOException("cannot read the token file " + file, e);
     }
     List<AccessPolicy.Token> tokens = new ArrayList<>();
+    Map<String, String> limitsGivenAt = new HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).strip();
       if (line.isEmpty() || line.startsWith("#")) {
@@ -82,9 +87,11 @@ public final class Tokens {
       }
       String[] parts = line.split("\\s+");
       String where = file + " line " + (i + 1);
-      if (parts.length != 2) {
+      if (parts.length < 2) {
         throw new IllegalArgumentException(
-            where + ": expected '<scope> <token>' (scope inference or management)");
+            where
+                + ": expected '<scope> <token> [tenant=<name>] [rate=<per second>] [burst=<n>]"
+                + " [concurrency=<n>]' (scope inference or management)");
       }
       Scope scope;
       try {
@@ -94,7 +101,21 @@ public final class Tokens {
             where + ": the scope must be inference or management, was '" + parts[0] + "'", e);
       }
       warnIfShort(parts[1], where);
-      tokens.add(new AccessPolicy.Token(scope, parts[1]));
+      AccessPolicy.Token token = token(scope, parts, where);
+      if (token.limits().limited()) {
+        String key = token.tenant() + " " + token.limits();
+        String other = limitsGivenAt.putIfAbsent(token.tenant(), key);
+        if (other != null && !other.equals(key)) {
+          throw new IllegalArgumentException(
+              where
+                  + ": tenant '"
+                  + token.tenant()
+                  + "' was given other limits on an earlier line ("
+                  + other.substring(token.tenant().length() + 1)
+                  + "); give a tenant's limits once");
+        }
+      }
+      tokens.add(token);
     }
     if (tokens.isEmpty()) {
       // Fail closed: a file given but empty (a secret not mounted, a template not filled in)
@@ -106,6 +127,84 @@ public final class Tokens {
               + " management); without --auth-token-file the server runs without tokens");
     }
     return tokens;
+  }
+
+  /** The token of a line's fields past the scope: the token, then {@code key=value} options. */
+  private static AccessPolicy.Token token(Scope scope, String[] parts, String where) {
+    String tenant = null;
+    double rate = 0;
+    int burst = 0;
+    int concurrency = 0;
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int j = 2; j < parts.length; j++) {
+      String option = parts[j];
+      int eq = option.indexOf('=');
+      String key = eq < 0 ? option : option.substring(0, eq);
+      String value = eq < 0 ? "" : option.substring(eq + 1);
+      if (eq <= 0 || value.isEmpty()) {
+        throw new IllegalArgumentException(
+            where
+                + ": expected options 'tenant=<name>', 'rate=<per second>', 'burst=<n>' or"
+                + " 'concurrency=<n>' after the token, was '"
+                + (j == 2 && eq < 0 ? "<a third word>" : option)
+                + "'");
+      }
+      if (!seen.add(key)) {
+        throw new IllegalArgumentException(where + ": '" + key + "' is given twice");
+      }
+      switch (key) {
+        case "tenant" -> {
+          String problem = dev.fulcrum.core.tenant.Tenant.checkName(value);
+          if (problem != null) {
+            throw new IllegalArgumentException(where + ": " + problem);
+          }
+          if (value.equals(dev.fulcrum.core.tenant.Tenant.ANONYMOUS)) {
+            throw new IllegalArgumentException(
+                where + ": the tenant name 'anonymous' is kept for requests without a token");
+          }
+          tenant = value;
+        }
+        case "rate" -> rate = positive(where, key, value, Double.MAX_VALUE);
+        case "burst" -> burst = (int) positive(where, key, value, 1_000_000);
+        case "concurrency" -> concurrency = (int) positive(where, key, value, 1_000_000);
+        default ->
+            throw new IllegalArgumentException(
+                where + ": unknown option '" + key + "' (known: tenant, rate, burst, concurrency)");
+      }
+    }
+    if (burst > 0 && rate == 0) {
+      throw new IllegalArgumentException(
+          where + ": burst=" + burst + " needs a rate (rate=<requests per second>)");
+    }
+    return new AccessPolicy.Token(
+        scope,
+        parts[1],
+        tenant != null ? tenant : AccessPolicy.Token.derivedTenant(parts[1]),
+        new dev.fulcrum.core.tenant.TenantLimits(rate, burst, concurrency));
+  }
+
+  /** A positive number of an option, at most {@code max}; integers only below {@code 1e6}. */
+  private static double positive(String where, String key, String value, double max) {
+    double v;
+    try {
+      v = max == Double.MAX_VALUE ? Double.parseDouble(value) : Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      v = Double.NaN;
+    }
+    if (!(v > 0) || v > max || Double.isInfinite(v)) {
+      throw new IllegalArgumentException(
+          where
+              + ": "
+              + key
+              + " must be a "
+              + (max == Double.MAX_VALUE ? "number" : "whole number")
+              + " > 0"
+              + (max == Double.MAX_VALUE ? "" : " and <= " + (long) max)
+              + ", was '"
+              + value
+              + "'");
+    }
+    return v;
   }
 
   private static void fromEnv(
