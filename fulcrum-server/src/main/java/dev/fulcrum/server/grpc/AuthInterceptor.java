@@ -1,8 +1,11 @@
 package dev.fulcrum.server.grpc;
 
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -19,12 +22,19 @@ import org.jspecify.annotations.Nullable;
  * repository methods and TraceSetting need {@link Scope#MANAGEMENT}; everything else, reflection
  * included, {@link Scope#INFERENCE}.
  *
+ * <p>An allowed call's tenant ({@link AccessPolicy.Decision#tenant()}) goes into its {@link
+ * Context} ({@link #TENANT}), where the inference methods read it: set here after the check, never
+ * from metadata the client chose.
+ *
  * <p>Threads: stateless apart from the immutable policy; runs on the event loop that read the
  * call's headers.
  */
 final class AuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** The tenant of the current call, or null (no tokens, an open method). */
+  static final Context.Key<Tenant> TENANT = Context.key("fulcrum-tenant");
 
   private static final Set<String> OPEN =
       Set.of(
@@ -67,7 +77,11 @@ final class AuthInterceptor implements ServerInterceptor {
         policy.check(
             scopeOf(call.getMethodDescriptor().getFullMethodName()), headers.get(AUTHORIZATION));
     if (d.allowed()) {
-      return next.startCall(call, headers);
+      Tenant tenant = d.tenant();
+      return tenant == null
+          ? next.startCall(call, headers)
+          : Contexts.interceptCall(
+              Context.current().withValue(TENANT, tenant), call, headers, next);
     }
     Status status =
         d.outcome() == AccessPolicy.Outcome.UNAUTHENTICATED

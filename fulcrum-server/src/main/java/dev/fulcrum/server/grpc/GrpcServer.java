@@ -217,7 +217,8 @@ public final class GrpcServer implements AutoCloseable {
             new RequestFailureLog(LoggerFactory.getLogger(InferenceGrpcService.class)),
             slowRequests,
             tracing,
-            sharedMemory);
+            sharedMemory,
+            !config.security().access().tenants().isEmpty());
     this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =

@@ -10,6 +10,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
@@ -123,10 +124,15 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** The server's shared memory regions (Triton's system shared memory extension). */
   private final SharedMemoryRegistry sharedMemory;
 
+  /** Whether calls carry a tenant (tokens are configured): else none is looked up. */
+  private final boolean tenants;
+
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
    * @param tracing traces ModelInfer calls and streamed requests; null: off
+   * @param tenants tokens are configured: each inference request is charged to its call's tenant
+   *     ({@link AuthInterceptor#TENANT})
    */
   InferenceGrpcService(
       InferenceService service,
@@ -134,9 +140,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       RequestFailureLog failures,
       @Nullable SlowRequestLog slow,
       @Nullable Tracing tracing,
-      SharedMemoryRegistry sharedMemory) {
+      SharedMemoryRegistry sharedMemory,
+      boolean tenants) {
     this.service = service;
     this.sharedMemory = sharedMemory;
+    this.tenants = tenants;
     this.tracing = tracing;
     this.failures = failures;
     this.slow = slow;
@@ -501,12 +509,16 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     ModelVersion admitted = null;
     CallContextInterceptor.@Nullable CallInfo info = callInfo();
     TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
+    // The call's tenant, which the token check put in its context (null without tokens).
+    Tenant tenant = tenants ? AuthInterceptor.TENANT.get() : null;
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
-      InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
+      InferenceRequest run =
+          TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
       future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
     } catch (RuntimeException e) {
+      service.failedBeforeAdmission(tenant, request.getModelName(), e);
       Status status = failed(e);
       ended(traced, request, status, null, 0);
       call.onError(GrpcStatuses.exception(status, e));
@@ -675,6 +687,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
     private boolean ending;
 
+    /** The call's tenant, which the token check put in its context (null without tokens). */
+    private final @Nullable Tenant tenant = tenants ? AuthInterceptor.TENANT.get() : null;
+
     InferStream(ServerCallStreamObserver<ModelStreamInferResponse> call) {
       this.call = call;
     }
@@ -694,9 +709,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
         decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
-        InferenceRequest run = TimedAnswers.toRun(decoded.request(), log != null, traced != null);
+        InferenceRequest run =
+            TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
         future = admitted == null ? service.infer(run) : service.infer(admitted, run);
       } catch (RuntimeException e) {
+        service.failedBeforeAdmission(tenant, request.getModelName(), e);
         send(error(request, e));
         ended(traced, request, GrpcStatuses.of(e), null, 0);
         if (log != null) {

@@ -3,6 +3,7 @@ package dev.fulcrum.server.http;
 import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
@@ -10,6 +11,7 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.protocol.TenantJson;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
@@ -397,6 +399,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (browser != null) {
       return done(Responses.refused(browser));
     }
+    // The tenant the request is charged to: its token's, set here after the check and never from
+    // anything else the request says; none on a server without tokens.
+    Tenant tenant = null;
     if (!access.allowsAll()) {
       AccessPolicy.Decision decision =
           access.check(
@@ -404,12 +409,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       if (!decision.allowed()) {
         return done(Responses.refused(decision));
       }
+      tenant = decision.tenant();
     }
-    return answer(route, request, ctx);
+    return answer(route, request, ctx, tenant);
   }
 
   private CompletableFuture<Reply> answer(
-      Route route, FullHttpRequest request, ChannelHandlerContext ctx) {
+      Route route, FullHttpRequest request, ChannelHandlerContext ctx, @Nullable Tenant tenant) {
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());
       case HEALTH_LIVE -> done(models.live());
@@ -427,7 +433,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowTrace = trace;
           slowFailure = null;
         }
-        yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace);
+        yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace, tenant);
       }
       case OPENAI_EMBEDDINGS -> {
         OpenAiJson.EmbeddingsRequest asked = OpenAiJson.decodeEmbeddings(request.content());
@@ -440,7 +446,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowTrace = trace;
           slowFailure = null;
         }
-        yield openAi.embeddings(asked, ctx.executor(), trace);
+        yield openAi.embeddings(asked, ctx.executor(), trace, tenant);
       }
       case OPENAI_MODELS ->
           done(route.model().isEmpty() ? openAi.models() : openAi.model(route.model()));
@@ -448,6 +454,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
       case TRACE_SETTING -> done(traceSettings.answer(route.model(), request));
+      case TENANTS ->
+          done(Responses.json(HttpResponseStatus.OK, TenantJson.tenants(access.tenants())));
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);

@@ -6,6 +6,7 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
@@ -88,10 +89,30 @@ final class InferHandler {
       String version,
       FullHttpRequest request,
       EventExecutor loop,
-      @Nullable TraceParent trace) {
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant) {
+    if (tenant == null) {
+      return traced(model, version, request, loop, trace, null);
+    }
+    try {
+      return traced(model, version, request, loop, trace, tenant);
+    } catch (RuntimeException e) {
+      // Refused or malformed before the core admitted it: still the tenant's request.
+      service.failedBeforeAdmission(tenant, model, e);
+      throw e;
+    }
+  }
+
+  private CompletableFuture<Reply> traced(
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return submit(model, version, request, loop, null);
+      return submit(model, version, request, loop, null, tenant);
     }
     TracedRequest traced =
         t.begin(
@@ -101,11 +122,11 @@ final class InferHandler {
                 ? TracedRequest.Protocol.HTTP_BINARY
                 : TracedRequest.Protocol.HTTP_JSON);
     if (traced == null) {
-      return submit(model, version, request, loop, null);
+      return submit(model, version, request, loop, null, tenant);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = submit(model, version, request, loop, traced);
+      reply = submit(model, version, request, loop, traced, tenant);
     } catch (RuntimeException e) {
       failed(traced, model, version, e);
       throw e;
@@ -171,7 +192,8 @@ final class InferHandler {
       String version,
       FullHttpRequest request,
       EventExecutor loop,
-      @Nullable TracedRequest traced) {
+      @Nullable TracedRequest traced,
+      @Nullable Tenant tenant) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
@@ -190,6 +212,9 @@ final class InferHandler {
     // asked (TimedAnswers: the one decision, shared with gRPC).
     boolean shown = TimedAnswers.shown(service, asked);
     InferenceRequest run = TimedAnswers.toRun(asked, timeAll, traced != null);
+    if (tenant != null) {
+      run = run.withTenant(tenant);
+    }
     CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =

@@ -13,6 +13,7 @@ import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.SlowRequestLog;
@@ -150,17 +151,29 @@ final class OpenAiHandler {
    */
   CompletableFuture<Reply> embeddings(
       EmbeddingsRequest asked, EventExecutor loop, @Nullable TraceParent trace) {
+    return embeddings(asked, loop, trace, null);
+  }
+
+  /**
+   * As {@link #embeddings(EmbeddingsRequest, EventExecutor, TraceParent)}, charged to {@code
+   * tenant} (each core request it makes counts as one of the tenant's requests).
+   */
+  CompletableFuture<Reply> embeddings(
+      EmbeddingsRequest asked,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant) {
     Tracing t = tracing;
     TracedRequest traced =
         t == null || !t.active()
             ? null
             : t.begin(asked.model(), trace, TracedRequest.Protocol.HTTP_OPENAI);
     if (traced == null) {
-      return run(asked, loop, null);
+      return run(asked, loop, null, tenant);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = run(asked, loop, traced);
+      reply = run(asked, loop, traced, tenant);
     } catch (RuntimeException e) {
       InferHandler.failed(traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
       throw e;
@@ -176,7 +189,10 @@ final class OpenAiHandler {
   }
 
   private CompletableFuture<Reply> run(
-      EmbeddingsRequest asked, EventExecutor loop, @Nullable TracedRequest traced) {
+      EmbeddingsRequest asked,
+      EventExecutor loop,
+      @Nullable TracedRequest traced,
+      @Nullable Tenant tenant) {
     ModelVersion admitted = service.admissionCheck(asked.model(), "");
     TextEmbedding text = TextEmbedding.of(admitted.config());
     if (text == null) {
@@ -212,7 +228,8 @@ final class OpenAiHandler {
       List<String> rows = input.subList(from, Math.min(input.size(), from + text.rowsPerRequest()));
       // Timed for the slow-request log and a trace; the answer never shows a timing.
       InferenceRequest run =
-          TimedAnswers.toRun(request(asked.model(), text, rows), timeAll, traced != null);
+          TimedAnswers.toRun(request(asked.model(), text, rows), timeAll, traced != null)
+              .withTenant(tenant);
       CompletableFuture<InferenceResponse> part = service.infer(admitted, run, loops.of(loop));
       running.add(part);
       int index = p;

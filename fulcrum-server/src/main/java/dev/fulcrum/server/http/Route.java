@@ -40,6 +40,10 @@ record Route(Endpoint endpoint, String model, String version) {
      */
     TRACE_SETTING(HttpMethod.POST, Scope.MANAGEMENT, true),
     /**
+     * {@code GET v2/tenants}: what each tenant spent (chargeback); a FinOps job's, not a team's.
+     */
+    TENANTS(HttpMethod.GET, Scope.MANAGEMENT),
+    /**
      * Triton's model repository extension: the index, and loading and unloading a model; the
      * management surface, so even the read-only index needs the management scope.
      */
@@ -167,6 +171,9 @@ record Route(Endpoint endpoint, String model, String version) {
         case "ready" -> new Route(Endpoint.HEALTH_READY, "", "");
         default -> notFound();
       };
+    }
+    if (n == 2 && s.get(1).equals("tenants")) {
+      return new Route(Endpoint.TENANTS, "", "");
     }
     if (n == 3 && s.get(1).equals("trace") && s.get(2).equals("setting")) {
       return new Route(Endpoint.TRACE_SETTING, "", "");

@@ -11,6 +11,7 @@ import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
@@ -76,6 +77,7 @@ public final class ServerMetrics
   private volatile @Nullable Tracing tracing;
   private volatile @Nullable SlowRequestLog slowRequests;
   private volatile @Nullable SharedMemoryRegistry sharedMemory;
+  private volatile List<Tenant> tenants = List.of();
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -195,6 +197,11 @@ public final class ServerMetrics
    */
   public void bindSharedMemory(SharedMemoryRegistry registry) {
     this.sharedMemory = registry;
+  }
+
+  /** The tenants whose chargeback counters {@link #scrape()} writes ({@link TenantMetrics}). */
+  public void bindTenants(List<Tenant> tenants) {
+    this.tenants = List.copyOf(tenants);
   }
 
   /** The slow-request log whose line counts {@link #scrape()} writes. */
@@ -595,6 +602,11 @@ public final class ServerMetrics
     if (!rollouts.isEmpty()) {
       // only a server with a canary rollout has these families (as only a monitored one has drift)
       RolloutMetrics.write(sb, wanted, rollouts);
+    }
+    List<Tenant> t = tenants;
+    if (!t.isEmpty()) {
+      // only a server with tokens has tenants, and these families
+      TenantMetrics.write(sb, wanted, t);
     }
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;
     if (m != null) {

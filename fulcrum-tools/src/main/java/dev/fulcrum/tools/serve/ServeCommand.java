@@ -560,6 +560,11 @@ public final class ServeCommand implements Callable<Integer> {
         .startupLanes(Math.max(1, Integer.getInteger("fulcrum.start.lanes", cores / 2)));
     repository.manager().addListener(metrics);
     metrics.bind(repository);
+    metrics.bindTenants(security.access().tenants());
+    if (!security.access().tenants().isEmpty()) {
+      log.info(
+          "tenants: {} (GET /v2/tenants, fulcrum_tenant_* metrics)", security.access().tenants());
+    }
     repository.manager().addListener(dashboard);
     dashboard.bind(repository);
     DriftMonitor monitor = monitoringOptions.start();
