@@ -88,8 +88,9 @@ public final class TenantLimiter {
         if (max > 0) {
           inFlight.decrementAndGet();
         }
-        long waitNanos = ahead - toleranceNanos;
-        Duration retry = Duration.ofNanos(Math.max(waitNanos, MIN_RETRY.toNanos()));
+        // The hint says when a request fits, at least MIN_RETRY (as Retry-After's and the
+        // pushback's other hints); the message says the same figure.
+        Duration retry = Duration.ofNanos(Math.max(ahead - toleranceNanos, MIN_RETRY.toNanos()));
         return InferenceException.exhausted(
             "tenant '"
                 + tenant
@@ -102,7 +103,7 @@ public final class TenantLimiter {
                 + " burst="
                 + limits.burst()
                 + "); retry after "
-                + Math.max(1, (waitNanos + 999_999) / 1_000_000)
+                + (retry.toNanos() + 999_999) / 1_000_000
                 + " ms",
             retry);
       }
