@@ -239,8 +239,12 @@ public final class InferenceService {
       judged(split, mv.version(), splitStart, result);
     }
     if (tenant != null) {
+      // Counted, and its place given back, before the transport sees the answer: a client that
+      // sends its next request on an answer finds its place free, and a poller that reads the
+      // usage after an answer finds it counted.
       String model = mv.config().name();
-      result.whenComplete((r, t) -> tenant.finished(model, r, t));
+      CompletableFuture<InferenceResponse> ran = result;
+      result = cancelling(ran.whenComplete((r, t) -> tenant.finished(model, r, t)), ran);
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;

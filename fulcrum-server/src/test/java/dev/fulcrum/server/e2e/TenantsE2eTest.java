@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import dev.fulcrum.core.tenant.TenantLimits;
+import dev.fulcrum.server.CallRecorder;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.GrpcServer;
@@ -17,6 +18,7 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
+import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
@@ -27,6 +29,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -57,6 +60,7 @@ class TenantsE2eTest {
   private static final String ONLINE = "online-token-0123456789abcdef";
   private static final String BACKFILL = "backfill-token-0123456789abcdef";
   private static final String OPS = "ops-token-0123456789abcdef";
+  private static final String STREAM = "stream-token-0123456789abcdef";
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> PUSHBACK =
@@ -83,7 +87,10 @@ class TenantsE2eTest {
                 // 2 requests a second, 2 at once: a burst of 30 is mostly refused.
                 new AccessPolicy.Token(
                     Scope.INFERENCE, BACKFILL, "backfill", new TenantLimits(2, 2, 0)),
-                new AccessPolicy.Token(Scope.MANAGEMENT, OPS, "ops", TenantLimits.NONE)),
+                new AccessPolicy.Token(Scope.MANAGEMENT, OPS, "ops", TenantLimits.NONE),
+                // One request in flight at once, for the stream's test.
+                new AccessPolicy.Token(
+                    Scope.INFERENCE, STREAM, "streamer", new TenantLimits(0, 0, 1))),
             "127.0.0.1",
             false);
     Security security = new Security(access, Optional.empty());
@@ -255,6 +262,53 @@ class TenantsE2eTest {
                 + (online.rows + 2))
         .contains("# TYPE fulcrum_tenant_cost_usd_total counter")
         .contains("fulcrum_tenant_compute_seconds_total{tenant=\"backfill\"");
+  }
+
+  @Test
+  void aStreamsRequestsAreChargedToItsCallsTenantAndHeldToItsConcurrency() throws Exception {
+    Metadata headers = new Metadata();
+    headers.put(AUTHORIZATION, "Bearer " + STREAM);
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    int n = 20;
+    int answered = 0;
+    int refused = 0;
+    try {
+      CallRecorder<ModelStreamInferResponse> call = new CallRecorder<>();
+      StreamObserver<ModelInferRequest> requests =
+          GRPCInferenceServiceGrpc.newStub(channel)
+              .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+              .withDeadlineAfter(60, TimeUnit.SECONDS)
+              .modelStreamInfer(call);
+      for (int i = 0; i < n; i++) {
+        requests.onNext(grpcRequest());
+      }
+      requests.onCompleted();
+      for (int i = 0; i < n; i++) {
+        ModelStreamInferResponse r = call.answers.poll(60, TimeUnit.SECONDS);
+        assertThat(r).as("answer %d", i).isNotNull();
+        if (r.getErrorMessage().isEmpty()) {
+          answered++;
+        } else {
+          // Sent back to back on one stream: a request may come while the one before runs.
+          assertThat(r.getErrorMessage())
+              .contains("tenant 'streamer'")
+              .contains("concurrency limit");
+          refused++;
+        }
+      }
+      assertThat(call.ended.get(60, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    assertThat(answered).isPositive();
+    var usage = access.tenants().stream().filter(t -> t.name().equals("streamer")).findFirst();
+    assertThat(usage).isPresent();
+    var counts = usage.get().usage().get(MODEL);
+    assertThat(counts.requests(dev.fulcrum.core.tenant.Outcome.SUCCESS)).isEqualTo(answered);
+    assertThat(counts.requests(dev.fulcrum.core.tenant.Outcome.REFUSED)).isEqualTo(refused);
+    assertThat(counts.predictions()).isEqualTo(2L * answered);
+    assertThat(usage.get().inFlight()).as("every place given back").isZero();
   }
 
   @Test
