@@ -26,5 +26,10 @@ public enum ErrorCode {
   /** The server does not implement what was asked (HTTP 501, gRPC UNIMPLEMENTED). */
   UNIMPLEMENTED,
   /** The engine failed (HTTP 500, gRPC INTERNAL). */
-  INTERNAL
+  INTERNAL,
+  /**
+   * What the request carries is over a configured size limit, e.g. the model files of a repository
+   * load (HTTP 413, gRPC RESOURCE_EXHAUSTED, as grpc-java answers a message over its limit).
+   */
+  TOO_LARGE
 }

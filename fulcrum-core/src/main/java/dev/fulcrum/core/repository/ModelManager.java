@@ -137,6 +137,10 @@ public final class ModelManager {
   private final ComputeLedger ledger;
 
   private final List<LifecycleListener> listeners = new CopyOnWriteArrayList<>();
+
+  /** The model folders that load requests bring (Triton's {@code file:} parameters). */
+  private volatile ModelFiles files = new ModelFiles(ModelFiles.Settings.defaults());
+
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
   private volatile boolean starting = true;
@@ -235,6 +239,12 @@ public final class ModelManager {
      */
     volatile @Nullable Path ensembleFile;
 
+    /**
+     * Under the lock: the pushed folder ({@link ModelFiles}) what serves was loaded from, or null
+     * when it came from the repository (or nothing serves).
+     */
+    @Nullable Path pushed;
+
     Slot(String name) {
       this.name = name;
     }
@@ -270,6 +280,19 @@ public final class ModelManager {
 
   public ControlMode mode() {
     return mode;
+  }
+
+  /**
+   * Where the model files of load requests go and how large they may be; set before {@link #start}
+   * (default: a temporary folder, {@link ModelFiles#DEFAULT_MAX_BYTES}).
+   */
+  public void modelFiles(ModelFiles.Settings settings) {
+    this.files = new ModelFiles(settings);
+  }
+
+  /** The pushed model folders (their settings, and their removal at close). */
+  public ModelFiles modelFiles() {
+    return files;
   }
 
   /** Adds a listener of lifecycle events (metrics, logs); add before {@link #start}. */
@@ -337,8 +360,9 @@ public final class ModelManager {
       CompletableFuture<?> after = first != null && previous >= 1 ? jobs.get(previous) : first;
       CompletableFuture<Void> job =
           after == null
-              ? submit(name, () -> loadModel(name, null, named))
-              : after.thenCompose(ignored -> submit(name, () -> loadModel(name, null, named)));
+              ? submit(name, () -> loadModel(name, null, null, named))
+              : after.thenCompose(
+                  ignored -> submit(name, () -> loadModel(name, null, null, named)));
       CompletableFuture<?> logged =
           job.exceptionally(
               t -> {
@@ -460,10 +484,61 @@ public final class ModelManager {
    *     NOT_FOUND for a model not in the repository, INVALID_ARGUMENT when it fails to load
    */
   public CompletableFuture<Void> load(String name, @Nullable String configOverride) {
+    return load(name, configOverride, Map.of());
+  }
+
+  /**
+   * Loads (or reloads) a model from the files a load request brings (Triton's {@code
+   * file:<version>/<path>} parameters), with the configuration it gives: they are checked, written
+   * into a new folder the server owns ({@link ModelFiles}) and loaded from there as a repository
+   * folder would be; the model's previous pushed folder is deleted once the new one serves. A later
+   * load without files loads the model from the repository, or, when the repository has no such
+   * model, again from the folder that serves. No files: {@link #load(String, String)}.
+   *
+   * @param modelFiles parameter name ({@code file:1/model.onnx}) → content
+   * @return fails with INVALID_ARGUMENT for files without a configuration or a path that breaks the
+   *     rules ({@link ModelFiles#relativePath}), TOO_LARGE over the size limit, and as {@link
+   *     #load(String, String)}
+   */
+  public CompletableFuture<Void> load(
+      String name, @Nullable String configOverride, Map<String, byte[]> modelFiles) {
     if (mode != ControlMode.EXPLICIT) {
       return CompletableFuture.failedFuture(controlNotAllowed("load", name));
     }
-    return call(true, name, () -> loadModel(name, configOverride, true));
+    if (modelFiles.isEmpty()) {
+      return call(true, name, () -> loadModel(name, configOverride, null, true));
+    }
+    Map<Path, byte[]> checked;
+    try {
+      if (configOverride == null) {
+        throw InferenceException.invalid(
+            "model '%s': a load request with model files ('file:...' parameters) needs the"
+                + " 'config' parameter, the pushed model's configuration as JSON (as Triton)",
+            name);
+      }
+      checked = files.check(name, modelFiles);
+    } catch (InferenceException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    ModelFiles store = files;
+    return call(
+        true,
+        name,
+        () -> {
+          Path folder;
+          try {
+            folder = store.write(name, checked);
+          } catch (IOException e) {
+            throw InferenceException.internal(
+                "cannot write the model files of '" + name + "': " + why(e), e);
+          }
+          try {
+            loadModel(name, configOverride, folder, true);
+          } finally {
+            Slot s = models.get(name);
+            store.keepOnly(name, s == null ? null : s.pushed);
+          }
+        });
   }
 
   /** Drains and unloads every version of a model; completes when done (EXPLICIT mode only). */
@@ -475,7 +550,13 @@ public final class ModelManager {
       return CompletableFuture.failedFuture(
           InferenceException.notFound("model '%s' is not in the model repository", name));
     }
-    return call(false, name, () -> unloadModel(name, "unloaded"));
+    return call(
+        false,
+        name,
+        () -> {
+          unloadModel(name, "unloaded");
+          files.keepOnly(name, null);
+        });
   }
 
   /**
@@ -543,7 +624,7 @@ public final class ModelManager {
     RepositorySource.Scan scan = scan();
     List<CompletableFuture<?>> jobs = new ArrayList<>();
     for (String name : scan.models().keySet()) {
-      jobs.add(submit(name, () -> loadModel(name, null, false)).exceptionally(t -> null));
+      jobs.add(submit(name, () -> loadModel(name, null, null, false)).exceptionally(t -> null));
     }
     for (Slot s : models.values()) {
       if (!scan.models().containsKey(s.name) && !s.serving.isEmpty()) {
@@ -607,11 +688,12 @@ public final class ModelManager {
   }
 
   /** Under the slot's lock, on a control thread. */
-  private void loadModel(String name, @Nullable String configOverride, boolean explicit) {
+  private void loadModel(
+      String name, @Nullable String configOverride, @Nullable Path pushed, boolean explicit) {
     Slot s = slot(name);
     s.loading = true;
     try {
-      loadModel(s, name, configOverride, explicit);
+      loadModel(s, name, configOverride, pushed, explicit);
     } finally {
       s.loading = false;
       if (closed && !s.serving.isEmpty()) {
@@ -621,8 +703,18 @@ public final class ModelManager {
     }
   }
 
-  private void loadModel(Slot s, String name, @Nullable String configOverride, boolean explicit) {
-    Path dir = source.scan().models().get(name);
+  private void loadModel(
+      Slot s,
+      String name,
+      @Nullable String configOverride,
+      @Nullable Path pushed,
+      boolean explicit) {
+    // a pushed folder, else the repository's, else (a load without files of a model the
+    // repository does not have) the pushed folder that serves
+    Path dir = pushed != null ? pushed : source.scan().models().get(name);
+    if (dir == null && explicit) {
+      dir = s.pushed;
+    }
     if (dir == null) {
       if (!explicit) {
         return;
@@ -632,8 +724,11 @@ public final class ModelManager {
       }
       throw InferenceException.notFound("model '%s' is not in the model repository", name);
     }
+    boolean fromPush = files.owns(dir);
     String stamp =
-        source.configStamp(dir) + (configOverride == null ? "" : "\noverride:" + configOverride);
+        (fromPush ? "pushed:" + dir + "\n" : "")
+            + source.configStamp(dir)
+            + (configOverride == null ? "" : "\noverride:" + configOverride);
     SortedSet<Long> available;
     try {
       available = source.versions(dir);
@@ -777,6 +872,9 @@ public final class ModelManager {
     List<ModelVersion> after = List.copyOf(next.values());
     if (failures.isEmpty() || before.isEmpty()) {
       s.servingStamp = stamp; // else what serves keeps its configuration: a later load retries
+    }
+    if (failures.isEmpty()) {
+      s.pushed = fromPush ? dir : null; // else what serves keeps its folder
     }
     s.failure = "";
     bindRollout(s, after); // before publishing: a request that meets the new list meets its split
@@ -1312,7 +1410,7 @@ public final class ModelManager {
     }
     try {
       log.info("loading '{}', a composing model of an ensemble", name);
-      loadModel(name, null, explicit);
+      loadModel(name, null, null, explicit);
     } catch (InferenceException e) {
       // its step fails with the reason (resolve names it)
       log.debug("composing model '{}' not loaded: {}", name, e.getMessage());
@@ -1416,6 +1514,7 @@ public final class ModelManager {
     s.servingStamp = "";
     s.lastAttempt = null;
     s.failure = "";
+    s.pushed = null;
     for (ModelVersion mv : before) {
       retire(s, mv, reason);
     }

@@ -299,6 +299,7 @@ public final class ModelRepository implements AutoCloseable {
     }
     control.shutdown();
     boolean clean = manager.closeAll(timeout);
+    manager.modelFiles().close(); // pushed models do not outlive the server
     if (ownsEnvironment) {
       environment.close();
     }

@@ -1,0 +1,110 @@
+package dev.fulcrum.core.repository;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelFilesTest {
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aFileParameterNamesAPathInsideAVersionFolder() {
+    assertThat(ModelFiles.relativePath("file:1/model.onnx")).isEqualTo(Path.of("1", "model.onnx"));
+    assertThat(ModelFiles.relativePath("file:12/data/weights.bin"))
+        .isEqualTo(Path.of("12", "data", "weights.bin"));
+  }
+
+  @Test
+  void pathsThatLeaveTheVersionFolderOrHaveNoneAreRefusedNamingTheParameter() {
+    Map<String, String> refused =
+        Map.ofEntries(
+            Map.entry("file:../x", "version folder"),
+            Map.entry("file:1/../../x", "'..'"),
+            Map.entry("file:1/./model.onnx", "'..'"),
+            Map.entry("file:/etc/passwd", "relative path"),
+            Map.entry("file:model.onnx", "inside a version folder"),
+            Map.entry("file:01/model.onnx", "leading zeros"),
+            Map.entry("file:v1/model.onnx", "version folder"),
+            Map.entry("file:1/", "empty"),
+            Map.entry("file:1//model.onnx", "empty"),
+            Map.entry("file:1\\model.onnx", "relative path"),
+            Map.entry("file:1/.hidden", "hidden"),
+            Map.entry("file:1/a/b/c/d/e", "deep"));
+    refused.forEach(
+        (parameter, why) ->
+            assertThatThrownBy(() -> ModelFiles.relativePath(parameter))
+                .as(parameter)
+                .isInstanceOfSatisfying(
+                    InferenceException.class,
+                    e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+                .hasMessageContaining("parameter '" + parameter + "'")
+                .hasMessageContaining(why));
+  }
+
+  @Test
+  void filesOverTheLimitAreTooLargeAndAFileCannotAlsoBeAFolder() {
+    ModelFiles files = new ModelFiles(new ModelFiles.Settings(null, 10));
+    assertThat(files.check("m", Map.of("file:1/a", new byte[10]))).hasSize(1);
+    Map<String, byte[]> over = new LinkedHashMap<>();
+    over.put("file:1/a", new byte[6]);
+    over.put("file:1/b", new byte[5]);
+    assertThatThrownBy(() -> files.check("m", over))
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TOO_LARGE))
+        .hasMessageContaining("11 bytes, more than the 10 bytes allowed")
+        .hasMessageContaining("--model-load-max-bytes");
+    Map<String, byte[]> clash = new LinkedHashMap<>();
+    clash.put("file:1/a", new byte[1]);
+    clash.put("file:1/a/b", new byte[1]);
+    assertThatThrownBy(() -> files.check("m", clash))
+        .hasMessageContaining("both a file and a folder");
+    assertThatThrownBy(() -> files.check("..", Map.of("file:1/a", new byte[1])))
+        .hasMessageContaining("plain folder name");
+  }
+
+  @Test
+  void aPushIsWrittenWholeIntoANewFolderAndTheOthersAreDeleted(@TempDir Path dir) throws Exception {
+    Path owned = dir.resolve("pushed");
+    Files.createDirectories(owned.resolve("left-by-a-previous-run"));
+    ModelFiles files = new ModelFiles(new ModelFiles.Settings(owned, 1000));
+    Path root = files.prepare();
+    assertThat(root.resolve("left-by-a-previous-run")).doesNotExist();
+
+    Path first = files.write("m", files.check("m", Map.of("file:1/model.onnx", bytes("one"))));
+    Path second = files.write("m", files.check("m", Map.of("file:2/sub/model.onnx", bytes("two"))));
+    assertThat(first.resolve("1/model.onnx")).hasContent("one");
+    assertThat(second.resolve("2/sub/model.onnx")).hasContent("two");
+    assertThat(files.owns(second)).isTrue();
+    assertThat(files.owns(dir)).isFalse();
+    assertThat(files.folders("m")).containsExactly(first, second);
+
+    files.keepOnly("m", second);
+    assertThat(files.folders("m")).containsExactly(second);
+    files.keepOnly("m", null);
+    assertThat(root.resolve("m")).doesNotExist();
+
+    files.write("m", files.check("m", Map.of("file:1/model.onnx", bytes("three"))));
+    files.close();
+    assertThat(owned).isEmptyDirectory(); // a configured folder is emptied, not removed
+  }
+
+  @Test
+  void aTemporaryFolderIsRemovedAtClose() throws Exception {
+    ModelFiles files = new ModelFiles(ModelFiles.Settings.defaults());
+    Path root = files.prepare();
+    files.write("m", files.check("m", Map.of("file:1/model.onnx", bytes("x"))));
+    files.close();
+    assertThat(root).doesNotExist();
+  }
+}
