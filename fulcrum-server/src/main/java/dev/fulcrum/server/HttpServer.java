@@ -7,6 +7,8 @@ import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.http.HttpPipeline;
 import dev.fulcrum.server.http.Registrations;
+import dev.fulcrum.server.logging.FixedLogControl;
+import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.bootstrap.ServerBootstrap;
@@ -70,6 +72,8 @@ public final class HttpServer implements AutoCloseable {
   private @Nullable DashboardFeed dashboard;
 
   private @Nullable Tracing tracing;
+
+  private LogControl logControl = FixedLogControl.INSTANCE;
   private @Nullable BufferBudget sharedBudget;
   private @Nullable SlowRequestLog slowRequests;
   private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
@@ -125,6 +129,19 @@ public final class HttpServer implements AutoCloseable {
       throw new IllegalStateException("already started");
     }
     this.dashboard = feed;
+    return this;
+  }
+
+  /**
+   * Serves Triton's logging extension ({@code v2/logging}) from {@code control}, the process's
+   * logging back end; call before {@link #start()}. Without it the settings read fixed and a change
+   * is refused (501).
+   */
+  public synchronized HttpServer logging(LogControl control) {
+    if (!generations.isEmpty()) {
+      throw new IllegalStateException("already started");
+    }
+    this.logControl = control;
     return this;
   }
 
@@ -187,7 +204,8 @@ public final class HttpServer implements AutoCloseable {
     HttpPipeline p =
         new HttpPipeline(service, config, version(), dashboard, sharedBudget, connections, tracing)
             .slowRequests(slowRequests)
-            .sharedMemory(sharedMemory);
+            .sharedMemory(sharedMemory)
+            .logging(logControl);
     pipeline = p;
     // AUTO on epoll: SO_REUSEPORT on every listening socket, even a lone one, so that io_uring's
     // can join the port once the server is warm (moveToWarmTransport).

@@ -34,6 +34,11 @@ public final class RateLimitedLog {
     final AtomicLong suppressed = new AtomicLong();
   }
 
+  /** The logger it writes to. */
+  Logger logger() {
+    return log;
+  }
+
   public RateLimitedLog(Logger log, Duration interval) {
     this(log, interval, System::nanoTime);
   }

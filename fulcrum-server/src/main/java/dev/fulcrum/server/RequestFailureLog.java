@@ -15,7 +15,10 @@ import org.slf4j.event.Level;
  * engine failure (INTERNAL) a WARN line with its cause's stack trace; any other exception, which is
  * a server bug, an ERROR line with its stack trace. All are rate-limited per kind ({@link
  * RateLimitedLog}, one line per 10 s), so a client repeating a bad request cannot flood the log.
- * Cancellations are not logged. Thread-safe; each server owns one.
+ * Cancellations are not logged. With DEBUG on (FULCRUM_LOG_LEVEL=debug, or {@code
+ * log_verbose_level} 1 through Triton's logging extension) every client mistake is a DEBUG line of
+ * its own instead, not rate-limited, for the engineer who turned it on to see each one.
+ * Thread-safe; each server owns one.
  */
 public final class RequestFailureLog {
   /** At most one line per kind of failure in this interval. */
@@ -77,6 +80,12 @@ public final class RequestFailureLog {
             "INTERNAL " + (root == null ? "" : root.getClass().getName()),
             "request failed: " + ClientText.printable(String.valueOf(ie.getMessage()), 2000),
             root);
+      } else if (ie.code() != ErrorCode.CANCELLED && log.logger().isDebugEnabled()) {
+        log.logger()
+            .debug(
+                "request refused ({}): {}",
+                ie.code(),
+                ClientText.printable(String.valueOf(ie.getMessage()), 2000));
       } else if (ie.code() != ErrorCode.CANCELLED) {
         log.log(
             Level.INFO,

@@ -52,7 +52,9 @@ final class AuthInterceptor implements ServerInterceptor {
           GRPCInferenceServiceGrpc.getSystemSharedMemoryRegisterMethod().getFullMethodName(),
           GRPCInferenceServiceGrpc.getSystemSharedMemoryUnregisterMethod().getFullMethodName(),
           GRPCInferenceServiceGrpc.getCudaSharedMemoryRegisterMethod().getFullMethodName(),
-          GRPCInferenceServiceGrpc.getCudaSharedMemoryUnregisterMethod().getFullMethodName());
+          GRPCInferenceServiceGrpc.getCudaSharedMemoryUnregisterMethod().getFullMethodName(),
+          // As REST's v2/logging: what the server writes is an operator's choice.
+          GRPCInferenceServiceGrpc.getLogSettingsMethod().getFullMethodName());
 
   private final AccessPolicy policy;
 

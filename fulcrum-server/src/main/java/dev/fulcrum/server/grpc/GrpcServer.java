@@ -10,6 +10,8 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
+import dev.fulcrum.server.logging.FixedLogControl;
+import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.DecompressorRegistry;
@@ -131,6 +133,7 @@ public final class GrpcServer implements AutoCloseable {
   private @Nullable Tracing tracing;
 
   private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
+  private LogControl logControl = FixedLogControl.INSTANCE;
 
   public GrpcServer(InferenceService service, GrpcServerConfig config) {
     this.service = service;
@@ -155,6 +158,16 @@ public final class GrpcServer implements AutoCloseable {
    */
   public GrpcServer sharedMemory(SharedMemoryRegistry registry) {
     this.sharedMemory = registry;
+    return this;
+  }
+
+  /**
+   * Serves Triton's LogSettings RPC from {@code control}, the process's logging back end; call
+   * before {@link #start()}. Without it the settings read fixed and a change is refused
+   * (UNIMPLEMENTED).
+   */
+  public GrpcServer logging(LogControl control) {
+    this.logControl = control;
     return this;
   }
 
@@ -218,7 +231,8 @@ public final class GrpcServer implements AutoCloseable {
             slowRequests,
             tracing,
             sharedMemory,
-            !config.security().access().tenants().isEmpty());
+            !config.security().access().tenants().isEmpty(),
+            logControl);
     this.inference = inference;
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =

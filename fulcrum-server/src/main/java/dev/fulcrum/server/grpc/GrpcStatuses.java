@@ -29,6 +29,7 @@ final class GrpcStatuses {
       case CANCELLED -> Status.Code.CANCELLED;
       case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
       case INTERNAL -> Status.Code.INTERNAL;
+      case TOO_LARGE -> Status.Code.RESOURCE_EXHAUSTED;
     };
   }
 

@@ -23,6 +23,8 @@ import dev.fulcrum.server.grpc.proto.CudaSharedMemoryStatusResponse;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.grpc.proto.CudaSharedMemoryUnregisterResponse;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
+import dev.fulcrum.server.grpc.proto.LogSettingsRequest;
+import dev.fulcrum.server.grpc.proto.LogSettingsResponse;
 import dev.fulcrum.server.grpc.proto.ModelConfigRequest;
 import dev.fulcrum.server.grpc.proto.ModelConfigResponse;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
@@ -55,6 +57,9 @@ import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterResponse;
 import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
 import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
+import dev.fulcrum.server.logging.LogControl;
+import dev.fulcrum.server.logging.LogSettings;
+import dev.fulcrum.server.logging.LogSettingsUpdate;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.ModelJson;
 import dev.fulcrum.server.protocol.SharedMemory;
@@ -73,6 +78,7 @@ import io.grpc.stub.StreamObserver;
 import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -127,6 +133,9 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   /** Whether calls carry a tenant (tokens are configured): else none is looked up. */
   private final boolean tenants;
 
+  /** The log settings LogSettings reads and changes. */
+  private final LogControl logControl;
+
   /**
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
@@ -141,10 +150,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       @Nullable SlowRequestLog slow,
       @Nullable Tracing tracing,
       SharedMemoryRegistry sharedMemory,
-      boolean tenants) {
+      boolean tenants,
+      LogControl logControl) {
     this.service = service;
     this.sharedMemory = sharedMemory;
     this.tenants = tenants;
+    this.logControl = logControl;
     this.tracing = tracing;
     this.failures = failures;
     this.slow = slow;
@@ -265,20 +276,25 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   @Override
   public void repositoryModelLoad(
       RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
-    // As REST refuses them (LoadParameters): a config that is not a string, and model files sent
-    // in the request (Triton's "file:<version>/<name>" bytes_param, an unknown field here), so that
-    // a deploy tool is never told a load succeeded that ignored what it sent.
-    String override;
+    // As REST reads them (LoadParameters): a config that is not a string_param, or a file that is
+    // not a bytes_param, is refused.
+    LoadParameters.Load load;
     try {
-      override =
-          LoadParameters.configOverride(
+      load =
+          LoadParameters.read(
               request.getParametersMap().entrySet(),
               p ->
                   p.getParameterChoiceCase()
                           == ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM
                       ? p.getStringParam()
                       : null,
-              "string_param");
+              (name, p) ->
+                  p.getParameterChoiceCase()
+                          == ModelRepositoryParameter.ParameterChoiceCase.BYTES_PARAM
+                      ? p.getBytesParam().toByteArray()
+                      : null,
+              "string_param",
+              "bytes_param");
     } catch (InferenceException refused) {
       control(
           CompletableFuture.failedFuture(refused),
@@ -287,7 +303,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       return;
     }
     control(
-        service.load(request.getModelName(), override),
+        service.load(request.getModelName(), load.config(), load.files()),
         observer,
         RepositoryModelLoadResponse.getDefaultInstance());
   }
@@ -467,6 +483,51 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
               }
             });
     return body;
+  }
+
+  /**
+   * Triton's logging extension: a request without settings reads those in force, one with some
+   * changes them, with REST's validation and words ({@link LogSettingsUpdate}; INVALID_ARGUMENT
+   * where REST answers 400). A setting without a value is left as it is, as Triton.
+   */
+  @Override
+  public void logSettings(
+      LogSettingsRequest request, StreamObserver<LogSettingsResponse> observer) {
+    unary(
+        observer,
+        () -> {
+          Map<String, @Nullable Object> values = new LinkedHashMap<>();
+          request
+              .getSettingsMap()
+              .forEach(
+                  (name, v) ->
+                      values.put(
+                          name,
+                          switch (v.getParameterChoiceCase()) {
+                            case BOOL_PARAM -> v.getBoolParam();
+                            case UINT32_PARAM -> Integer.toUnsignedLong(v.getUint32Param());
+                            case STRING_PARAM -> v.getStringParam();
+                            case PARAMETERCHOICE_NOT_SET -> null;
+                          }));
+          LogSettings s =
+              values.isEmpty()
+                  ? logControl.settings()
+                  : LogSettingsUpdate.apply(logControl, values);
+          LogSettingsResponse.Builder b = LogSettingsResponse.newBuilder();
+          LogSettingsUpdate.json(s)
+              .forEach(
+                  (name, value) -> {
+                    LogSettingsResponse.SettingValue.Builder v =
+                        LogSettingsResponse.SettingValue.newBuilder();
+                    switch (value) {
+                      case Boolean on -> v.setBoolParam(on);
+                      case Integer n -> v.setUint32Param(n);
+                      default -> v.setStringParam(String.valueOf(value));
+                    }
+                    b.putSettings(name, v.build());
+                  });
+          return b.build();
+        });
   }
 
   private static <T> void control(

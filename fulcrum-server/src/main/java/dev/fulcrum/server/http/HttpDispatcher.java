@@ -11,6 +11,7 @@ import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.protocol.TenantJson;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
@@ -77,6 +78,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final RepositoryHandler repository;
   private final TraceSettingHandler traceSettings;
   private final SharedMemoryHandler sharedMemory;
+  private final LoggingHandler logging;
   private final AccessPolicy access;
   private final @Nullable DashboardHandler dashboard;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
@@ -131,7 +133,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       AnswerLoops answerLoops,
       @Nullable SlowRequestLog slow,
       @Nullable Tracing tracing,
-      SharedMemoryRegistry shm) {
+      SharedMemoryRegistry shm,
+      LogControl logControl) {
     this.service = service;
     this.access = access;
     this.dashboard = dashboard;
@@ -141,6 +144,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.sharedMemory = new SharedMemoryHandler(shm);
     this.openAi = new OpenAiHandler(service, answerLoops, slow != null, tracing);
     this.traceSettings = new TraceSettingHandler(tracing);
+    this.logging = new LoggingHandler(logControl);
     this.repository = new RepositoryHandler(service);
     this.failures = failures;
   }
@@ -456,6 +460,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case TRACE_SETTING -> done(traceSettings.answer(route.model(), request));
       case TENANTS ->
           done(Responses.json(HttpResponseStatus.OK, TenantJson.tenants(access.tenants())));
+      case LOGGING -> done(logging.answer(request));
       case REPOSITORY_INDEX -> done(repository.index(request));
       case REPOSITORY_LOAD -> repository.load(route.model(), request);
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);

@@ -6,6 +6,8 @@ import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.dashboard.DashboardFeed;
+import dev.fulcrum.server.logging.FixedLogControl;
+import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
@@ -124,6 +126,9 @@ public final class HttpPipeline {
    * by the event loops after; by default a registry that refuses registration (Triton's default).
    */
   private SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(false);
+
+  /** The log settings {@code v2/logging} reads and changes ({@link #logging}). */
+  private LogControl logControl = FixedLogControl.INSTANCE;
 
   private final ConnectionStart start = new ConnectionStart();
   private final SilentConnections silent;
@@ -454,6 +459,12 @@ public final class HttpPipeline {
     return this;
   }
 
+  /** Serves Triton's logging extension from {@code control}; call before the port is bound. */
+  public HttpPipeline logging(LogControl control) {
+    this.logControl = control;
+    return this;
+  }
+
   /**
    * Adds the handlers that turn HTTP objects into answered requests, after the handler {@code
    * name}: decompression, aggregation and dispatch, the same for HTTP/1.1 and each HTTP/2 stream.
@@ -476,7 +487,8 @@ public final class HttpPipeline {
                 answerLoops,
                 slowRequests,
                 tracing,
-                sharedMemory));
+                sharedMemory,
+                logControl));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

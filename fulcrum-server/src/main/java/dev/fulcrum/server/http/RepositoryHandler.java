@@ -1,7 +1,11 @@
 package dev.fulcrum.server.http;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.fulcrum.core.InferenceService;
@@ -39,6 +43,19 @@ final class RepositoryHandler {
         return r;
       };
 
+  /**
+   * Reads a load request's body: its base64 model files are strings as long as the body limit
+   * allows (Jackson's default caps a string at 20 M characters, a 15 MB model).
+   */
+  private static final ObjectReader LOAD_READER =
+      JsonMapper.builder(
+              JsonFactory.builder()
+                  .streamReadConstraints(
+                      StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
+                  .build())
+          .build()
+          .reader();
+
   private final InferenceService service;
 
   RepositoryHandler(InferenceService service) {
@@ -65,15 +82,18 @@ final class RepositoryHandler {
 
   /**
    * Loads or reloads a model; {@code {"parameters": {"config": "<JSON>"}}} gives a configuration
-   * (config.yaml's field names) to use instead of the model's file.
+   * (config.yaml's field names) to use instead of the model's file, and {@code "file:1/model.onnx":
+   * "<base64>"} parameters the model's files (with a config, as Triton requires).
    */
   CompletableFuture<Reply> load(String model, FullHttpRequest request) {
-    String override =
-        LoadParameters.configOverride(
-            body(request).path("parameters").properties(),
+    LoadParameters.Load load =
+        LoadParameters.read(
+            body(request, LOAD_READER).path("parameters").properties(),
             p -> p.isTextual() ? p.asText() : null,
-            "string");
-    return service.load(model, override).thenApply(v -> OK);
+            (name, p) -> p.isTextual() ? LoadParameters.base64(name, p.asText()) : null,
+            "string",
+            "base64 string");
+    return service.load(model, load.config(), load.files()).thenApply(v -> OK);
   }
 
   /** Unloads a model; {@code {"parameters": {"unload_dependents": ...}}} is accepted. */
@@ -138,11 +158,16 @@ final class RepositoryHandler {
 
   /** The request's JSON object, or an empty object for an empty body. */
   private static JsonNode body(FullHttpRequest request) {
+    return body(request, Json.MAPPER.reader());
+  }
+
+  /** {@link #body(FullHttpRequest)} read by {@code reader}. */
+  private static JsonNode body(FullHttpRequest request, ObjectReader reader) {
     if (!request.content().isReadable()) {
       return JsonNodeFactory.instance.objectNode();
     }
     try {
-      JsonNode node = Json.MAPPER.readTree(request.content().toString(StandardCharsets.UTF_8));
+      JsonNode node = reader.readTree(request.content().toString(StandardCharsets.UTF_8));
       if (node == null || node.isMissingNode()) {
         return JsonNodeFactory.instance.objectNode();
       }

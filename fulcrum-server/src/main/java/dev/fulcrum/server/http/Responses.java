@@ -45,6 +45,7 @@ final class Responses {
       case CANCELLED -> CLIENT_CLOSED;
       case UNIMPLEMENTED -> HttpResponseStatus.NOT_IMPLEMENTED;
       case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
+      case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
     };
   }
 

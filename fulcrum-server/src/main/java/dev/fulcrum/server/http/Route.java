@@ -44,6 +44,11 @@ record Route(Endpoint endpoint, String model, String version) {
      */
     TENANTS(HttpMethod.GET, Scope.MANAGEMENT),
     /**
+     * Triton's logging extension: {@code v2/logging}, GET to read the log settings, POST to change
+     * them; the management scope, as changing what the server writes is an operator's act.
+     */
+    LOGGING(HttpMethod.POST, Scope.MANAGEMENT, true),
+    /**
      * Triton's model repository extension: the index, and loading and unloading a model; the
      * management surface, so even the read-only index needs the management scope.
      */
@@ -174,6 +179,9 @@ record Route(Endpoint endpoint, String model, String version) {
     }
     if (n == 2 && s.get(1).equals("tenants")) {
       return new Route(Endpoint.TENANTS, "", "");
+    }
+    if (n == 2 && s.get(1).equals("logging")) {
+      return new Route(Endpoint.LOGGING, "", "");
     }
     if (n == 3 && s.get(1).equals("trace") && s.get(2).equals("setting")) {
       return new Route(Endpoint.TRACE_SETTING, "", "");

@@ -38,6 +38,7 @@ public final class ModelJson {
       List.of(
           "binary_tensor_data",
           "classification",
+          "logging",
           "model_configuration",
           "model_repository",
           "parameters",

@@ -48,7 +48,8 @@ class DispatcherFailureTest {
                 new AnswerLoops(0),
                 null,
                 null,
-                dev.fulcrum.server.shm.SharedMemoryRegistry.devShm(false)));
+                dev.fulcrum.server.shm.SharedMemoryRegistry.devShm(false),
+                dev.fulcrum.server.logging.FixedLogControl.INSTANCE));
   }
 
   @AfterEach

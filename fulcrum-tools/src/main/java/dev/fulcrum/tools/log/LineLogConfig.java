@@ -106,8 +106,11 @@ record LineLogConfig(
         lookup);
   }
 
-  /** The level of the logger {@code name}: its own key, then its dotted prefixes', then default. */
-  int levelOf(String name) {
+  /**
+   * The level a key names for the logger {@code name} or one of its dotted prefixes, or {@link
+   * LineLevels#NONE} when only the default level applies.
+   */
+  int ownLevelOf(String name) {
     String key = name;
     while (true) {
       String value = lookup.apply(LOG_PREFIX + key);
@@ -116,10 +119,16 @@ record LineLogConfig(
       }
       int dot = key.lastIndexOf('.');
       if (dot < 0) {
-        return defaultLevel;
+        return LineLevels.NONE;
       }
       key = key.substring(0, dot);
     }
+  }
+
+  /** The level of the logger {@code name}: its own key, then its dotted prefixes', then default. */
+  int levelOf(String name) {
+    int own = ownLevelOf(name);
+    return own == LineLevels.NONE ? defaultLevel : own;
   }
 
   /**

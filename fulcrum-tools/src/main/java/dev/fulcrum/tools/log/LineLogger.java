@@ -8,7 +8,7 @@ import org.slf4j.helpers.MessageFormatter;
 
 /**
  * One named logger: slf4j-simple's line ({@code time [thread] LEVEL Name - message}, each part as
- * configured), its level fixed when it is made.
+ * configured), whose levels are its factory's {@link LineLevels}, which may change while it runs.
  *
  * <p>Concurrency: any thread; immutable, the writer serializes the lines.
  */
@@ -17,14 +17,19 @@ final class LineLogger extends LegacyAbstractLogger {
 
   private final transient LineLogConfig config;
   private final transient LineWriter writer;
-  private final int level;
+  private final transient LineLevels levels;
+
+  /** The level a key sets for this logger's name, or {@link LineLevels#NONE}. */
+  private final int ownLevel;
+
   private final String shownName;
 
-  LineLogger(String name, LineLogConfig config, LineWriter writer) {
+  LineLogger(String name, LineLogConfig config, LineWriter writer, LineLevels levels) {
     this.name = name;
     this.config = config;
     this.writer = writer;
-    this.level = config.levelOf(name);
+    this.levels = levels;
+    this.ownLevel = config.ownLevelOf(name);
     this.shownName =
         config.showShortLogName()
             ? name.substring(name.lastIndexOf('.') + 1)
@@ -33,27 +38,27 @@ final class LineLogger extends LegacyAbstractLogger {
 
   @Override
   public boolean isTraceEnabled() {
-    return level <= LineLogConfig.TRACE;
+    return levels.enabled(LineLogConfig.TRACE, ownLevel);
   }
 
   @Override
   public boolean isDebugEnabled() {
-    return level <= LineLogConfig.DEBUG;
+    return levels.enabled(LineLogConfig.DEBUG, ownLevel);
   }
 
   @Override
   public boolean isInfoEnabled() {
-    return level <= LineLogConfig.INFO;
+    return levels.enabled(LineLogConfig.INFO, ownLevel);
   }
 
   @Override
   public boolean isWarnEnabled() {
-    return level <= LineLogConfig.WARN;
+    return levels.enabled(LineLogConfig.WARN, ownLevel);
   }
 
   @Override
   public boolean isErrorEnabled() {
-    return level <= LineLogConfig.ERROR;
+    return levels.enabled(LineLogConfig.ERROR, ownLevel);
   }
 
   @Override

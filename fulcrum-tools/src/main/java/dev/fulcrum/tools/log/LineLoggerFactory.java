@@ -15,17 +15,24 @@ import org.slf4j.Logger;
 final class LineLoggerFactory implements ILoggerFactory {
   private final LineLogConfig config;
   private final LineWriter writer;
+  private final LineLevels levels;
   private final ConcurrentMap<String, Logger> loggers = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, LineWriter> ownFiles = new ConcurrentHashMap<>();
 
   LineLoggerFactory(LineLogConfig config) {
     this.config = config;
     this.writer = new LineWriter(config);
+    this.levels = new LineLevels(config);
+  }
+
+  /** The levels of every logger it made and will make, changeable while the process runs. */
+  LineLevels levels() {
+    return levels;
   }
 
   @Override
   public Logger getLogger(String name) {
-    return loggers.computeIfAbsent(name, n -> new LineLogger(n, config, writerOf(n)));
+    return loggers.computeIfAbsent(name, n -> new LineLogger(n, config, writerOf(n), levels));
   }
 
   private LineWriter writerOf(String name) {

@@ -61,6 +61,7 @@ public final class ServeArgs {
           "--model-load-thread-count", "4",
           "--model-control-mode", "none",
           "--repository-poll-secs", "15",
+          "--model-load-max-bytes", "67108864",
           "--default-max-batch-size", "32",
           "--cost-per-hour", "0",
           "--onnx-global-intra-op-threads", "auto",
@@ -197,6 +198,8 @@ public final class ServeArgs {
       case "--model-control-mode" -> c.modelControlMode = value;
       case "--load-model" -> c.loadModels = append(c.loadModels, value, seen, name);
       case "--repository-poll-secs" -> c.repositoryPollSecs = Integer.parseInt(value);
+      case "--model-load-dir" -> c.modelLoadDir = Path.of(value);
+      case "--model-load-max-bytes" -> c.modelLoadMaxBytes = Long.parseLong(value);
       case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
       case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
       case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);

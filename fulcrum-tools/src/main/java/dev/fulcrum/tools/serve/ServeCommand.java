@@ -6,6 +6,7 @@ import dev.fulcrum.core.config.ModelConfigLoader;
 import dev.fulcrum.core.config.ModelConfigResolver;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.LifecycleEvent;
+import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -30,6 +31,7 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
 import dev.fulcrum.server.metrics.ServerMetrics;
@@ -37,6 +39,7 @@ import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import dev.fulcrum.server.triton.PbtxtConfigFormat;
+import dev.fulcrum.tools.log.LineLogging;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -316,6 +319,25 @@ public final class ServeCommand implements Callable<Integer> {
   int repositoryPollSecs;
 
   @Option(
+      names = "--model-load-dir",
+      paramLabel = "DIR",
+      description =
+          "With --model-control-mode explicit: the folder, owned by the server, where the model"
+              + " files of load requests (Triton's file:<version>/<path> parameters) are written"
+              + " and loaded from; emptied at start and at exit (default: a new temporary folder).")
+  @Nullable Path modelLoadDir;
+
+  @Option(
+      names = "--model-load-max-bytes",
+      paramLabel = "BYTES",
+      defaultValue = "67108864",
+      description =
+          "The largest total size of the model files of one load request; more is refused (413,"
+              + " RESOURCE_EXHAUSTED). Raise --http-max-input-size (base64: 4/3 of the files) and"
+              + " --grpc-max-message-size with it (default: ${DEFAULT-VALUE}, 64 MiB).")
+  long modelLoadMaxBytes;
+
+  @Option(
       names = "--default-max-batch-size",
       paramLabel = "N",
       defaultValue = "32",
@@ -539,6 +561,17 @@ public final class ServeCommand implements Callable<Integer> {
             environment,
             repositorySettings(),
             configLoader());
+    repository.manager().modelFiles(modelFileSettings());
+    if (repository.settings().mode() == ControlMode.EXPLICIT) {
+      try {
+        log.debug(
+            "model files of load requests go to {}", repository.manager().modelFiles().prepare());
+      } catch (java.io.IOException e) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            "--model-load-dir " + modelLoadDir + ": cannot be made or emptied: " + e);
+      }
+    }
     reload.set(
         new HangupRescan(
             repository.settings().mode(),
@@ -670,6 +703,10 @@ public final class ServeCommand implements Callable<Integer> {
                   if (tracing != null) {
                     server.tracing(tracing);
                   }
+                  LogControl logControl = LineLogging.control();
+                  if (logControl != null) {
+                    server.logging(logControl);
+                  }
                   server.start();
                   log.info(
                       "HTTP (Open Inference Protocol) on {}://{}:{}/v2",
@@ -723,6 +760,10 @@ public final class ServeCommand implements Callable<Integer> {
                   }
                   if (tracing != null) {
                     server.tracing(tracing);
+                  }
+                  LogControl logControl = LineLogging.control();
+                  if (logControl != null) {
+                    server.logging(logControl);
                   }
                   server.start();
                   log.info(
@@ -905,6 +946,15 @@ public final class ServeCommand implements Callable<Integer> {
     }
     return new ModelRepository.Settings(
         mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
+  }
+
+  /** Where the model files of load requests go ({@code --model-load-dir}) and their limit. */
+  ModelFiles.Settings modelFileSettings() {
+    if (modelLoadMaxBytes < 1) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--model-load-max-bytes must be >= 1");
+    }
+    return new ModelFiles.Settings(modelLoadDir, modelLoadMaxBytes);
   }
 
   /**
