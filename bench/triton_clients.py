@@ -6,11 +6,11 @@ runs. Run by bench/triton_clients.sh, which installs the client and starts the s
 System shared memory is used as Triton's clients use it: tritonclient.utils.shared_memory creates
 POSIX objects in /dev/shm, the client registers them (HTTP and gRPC), and inputs are read from and
 outputs written into them; the server must run with --allow-client-shm true. CUDA shared memory
-answers as Triton without GPUs (no region; registering refused). Calls Fulcrum does not implement
-(log settings, model files in a load request) must answer a clean error naming the cause, in time:
-they PASS when they do. The trace settings are
-read over both transports and, on a server with tracing on, changed and put back; on one without,
-a change must be refused saying tracing is off. Exit status 1
+answers as Triton without GPUs (no region; registering refused). The trace settings are read over
+both transports and, on a server with tracing on, changed and put back; on one without, a change
+must be refused saying tracing is off. The log settings (Triton's logging extension) are read,
+changed and put back over both transports; the fraud classifier's ONNX bytes are pushed as a new
+model with a config (load_model(config=, files=)), answered, and unloaded, over both. Exit status 1
 when a check FAILs."""
 
 import argparse
@@ -299,6 +299,36 @@ def trace_settings(c, plain):
     return f"{s['trace_level']} rate {s['trace_rate']}; a model's trace_count set and put back"
 
 
+def fraud_onnx(repository):
+    with open(f"{repository}/{FRAUD}/1/model.onnx", "rb") as f:
+        return f.read()
+
+
+def pushed_config(cfg, name):
+    """The fraud classifier's config (get_model_config's JSON) for a pushed copy named name: the
+    labels file it names is not pushed (files go in version folders), so the outputs drop it."""
+    cfg = dict(cfg)
+    cfg["name"] = name
+    cfg["output"] = [{k: v for k, v in o.items() if k != "label_filename"} for o in cfg["output"]]
+    return json.dumps(cfg)
+
+
+def log_settings(c, plain):
+    """Triton's logging extension: read the settings, turn the verbose level to 1 and back, and see a
+    change of log_file refused. plain turns an answer into {name: value}."""
+    kw = {"as_json": True} if "grpc" in type(c).__module__ else {}
+    s = plain(c.get_log_settings(**kw))
+    expect(set(s) >= {"log_file", "log_info", "log_warning", "log_error", "log_verbose_level", "log_format"}, s)
+    on = plain(c.update_log_settings({"log_verbose_level": 1}, **kw))
+    expect(int(on["log_verbose_level"]) == 1, on)
+    back = plain(c.update_log_settings({"log_verbose_level": int(s["log_verbose_level"])}, **kw))
+    expect(int(back["log_verbose_level"]) == int(s["log_verbose_level"]), back)
+    # what was read can be sent back whole (log_file and log_format unchanged)
+    plain(c.update_log_settings({k: v for k, v in s.items()}, **kw))
+    why = refused(lambda: c.update_log_settings({"log_file": "/tmp/elsewhere.log"}, **kw), "log_file")
+    return f"verbose {s['log_verbose_level']} -> 1 -> back; log_file change refused: {why}"
+
+
 def run_http(url, repository):
     c = httpclient.InferenceServerClient(url, network_timeout=20, connection_timeout=5, concurrency=4)
     check("http is_server_live", lambda: expect(c.is_server_live(), "not live"))
@@ -437,22 +467,23 @@ def run_http(url, repository):
     check("http load_model(config=<get_model_config JSON, edited>)", load_config, 120)
 
     def load_files():
-        with open(f"{repository}/{FRAUD}/1/model.onnx", "rb") as f:
-            onnx = f.read()
-        return refused(
-            lambda: c.load_model(FRAUD, config=json.dumps(c.get_model_config(FRAUD)), files={"file:1/model.onnx": onnx}),
-            "not supported",
-        )
+        pushed = FRAUD + "_pushed_http"
+        c.load_model(pushed, config=pushed_config(c.get_model_config(FRAUD), pushed), files={"file:1/model.onnx": fraud_onnx(repository)})
+        check_probabilities(c.infer(pushed, fraud_inputs(httpclient)), pushed)
+        c.unload_model(pushed)
+        expect(not c.is_model_ready(pushed), "ready after unload")
+        why = refused(lambda: c.load_model(pushed, config="{}", files={"file:../model.onnx": b"x"}), "version folder")
+        return f"pushed {pushed} (base64 ONNX + Triton config JSON), answered, unloaded; '../' refused: {why}"
 
-    check("http load_model(files=) -> clean 'not supported'", load_files, 60)
+    check("http load_model(config=, files={'file:1/model.onnx'}) push, infer, unload", load_files, 120)
     check("http still serving after the load calls", lambda: check_probabilities(c.infer(FRAUD, fraud_inputs(httpclient)), "after"))
     shm_checks(c, httpclient, "http")
     check("http get_trace_settings / update_trace_settings", lambda: trace_settings(c, lambda s: s))
-    check("http get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "logging", "not found"))
+    check("http get_log_settings / update_log_settings", lambda: log_settings(c, lambda s: s))
     c.close()
 
 
-def run_grpc(url):
+def run_grpc(url, repository):
     c = grpcclient.InferenceServerClient(url)
     check("grpc is_server_live", lambda: expect(c.is_server_live(), "not live"))
     check("grpc is_server_ready", lambda: expect(c.is_server_ready(), "not ready"))
@@ -583,13 +614,22 @@ def run_grpc(url):
         return f"as_json config edited -> max_batch_size {got}"
 
     check("grpc load_model(config=<get_model_config(as_json) edited>)", load_config, 120)
-    check("grpc load_model(files=) -> clean 'not supported'", lambda: refused(
-        lambda: c.load_model(FRAUD, config=json.dumps(c.get_model_config(FRAUD, as_json=True)["config"]),
-                             files={"file:1/model.onnx": b"\x08\x01"}), "not supported"), 60)
+    def load_files():
+        pushed = FRAUD + "_pushed_grpc"
+        cfg = pushed_config(c.get_model_config(FRAUD, as_json=True)["config"], pushed)
+        c.load_model(pushed, config=cfg, files={"file:1/model.onnx": fraud_onnx(repository)})
+        check_probabilities(c.infer(pushed, fraud_inputs(grpcclient)), pushed)
+        c.unload_model(pushed)
+        refused(lambda: c.infer(pushed, fraud_inputs(grpcclient)), "unknown model")
+        why = refused(lambda: c.load_model(pushed, files={"file:1/model.onnx": b"x"}), "config")
+        return f"pushed {pushed} (bytes_param ONNX + config), answered, unloaded; no config refused: {why}"
+
+    check("grpc load_model(config=, files={'file:1/model.onnx'}) push, infer, unload", load_files, 120)
     shm_checks(c, grpcclient, "grpc")
     check("grpc get_trace_settings / update_trace_settings",
           lambda: trace_settings(c, lambda s: {k: v["value"] for k, v in s["settings"].items()}))
-    check("grpc get_log_settings -> clean error", lambda: refused(c.get_log_settings, "not supported", "unimplemented", "log"))
+    check("grpc get_log_settings / update_log_settings",
+          lambda: log_settings(c, lambda s: {k: next(iter(v.values())) for k, v in s["settings"].items()}))
     c.close()
 
 
@@ -945,7 +985,7 @@ def main():
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     run_http(a.http, a.repository)
-    run_grpc(a.grpc)
+    run_grpc(a.grpc, a.repository)
     asyncio.run(run_http_aio(a.http))
     asyncio.run(run_grpc_aio(a.grpc))
     run_metrics(a.metrics)
