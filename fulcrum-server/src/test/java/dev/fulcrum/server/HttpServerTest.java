@@ -181,6 +181,7 @@ class HttpServerTest {
         .containsExactlyInAnyOrder(
             "binary_tensor_data",
             "classification",
+            "logging",
             "model_configuration",
             "model_repository",
             "parameters",

@@ -606,6 +606,59 @@ class ModelManagerTest {
         .containsExactly("1/UNLOADED", "2/READY");
   }
 
+  /** A model file of the fake runtime as a load request brings it. */
+  private byte[] pushedModel() throws Exception {
+    Path file = repo.resolveSibling(repo.getFileName() + "-pushed.onnx");
+    FakeRuntime.writeModel(file, "in x FP32 -1,2", "out y FP32 -1,2");
+    return java.nio.file.Files.readAllBytes(file);
+  }
+
+  @Test
+  void aPushedModelIsReplacedByTheNextPushWhileItsRunningRequestFinishesOnTheOld()
+      throws Exception {
+    ModelManager m = manager(ControlMode.EXPLICIT);
+    m.start(List.of()).join();
+    byte[] model = pushedModel();
+    m.load("p", "{}", java.util.Map.of("file:1/model.onnx", model)).join();
+    ModelVersion old = m.resolve("p", "");
+    assertThat(java.nio.file.Files.list(repo)).as("the repository is not written").isEmpty();
+
+    CountDownLatch gate = new CountDownLatch(1);
+    runtime.gate = gate;
+    InferenceRequest r = request("p", "");
+    int loaded = runtime.executions.get();
+    CompletableFuture<InferenceResponse> running =
+        old.scheduler().submit(r, RequestValidator.validate(old.config(), r));
+    await(() -> runtime.executions.get() == loaded + 1);
+    runtime.gate = null;
+
+    CompletableFuture<Void> swap = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .start(
+            () -> {
+              try {
+                m.load("p", "{}", java.util.Map.of("file:2/model.onnx", model)).join();
+                swap.complete(null);
+              } catch (RuntimeException e) {
+                swap.completeExceptionally(e);
+              }
+            });
+    await(() -> old.state() == ModelState.UNLOADING);
+    assertThat(m.resolve("p", "").version()).isEqualTo(2);
+    assertThat(swap).isNotDone();
+    gate.countDown();
+    assertThat(running.get(10, TimeUnit.SECONDS).modelVersion()).isEqualTo("1");
+    swap.get(10, TimeUnit.SECONDS);
+    assertThat(m.modelFiles().folders("p")).hasSize(1); // the first push's folder is gone
+
+    assertThat(failure(m.load("p", null, java.util.Map.of("file:1/model.onnx", model))))
+        .hasMessageContaining("needs the 'config' parameter");
+    m.unload("p").join();
+    assertThat(m.modelFiles().folders("p")).isEmpty();
+    assertThat(failure(m.load("p", null)).code()).isEqualTo(ErrorCode.NOT_FOUND);
+    m.modelFiles().close();
+  }
+
   @Test
   void aReloadOfTheSameVersionKeepsCountingWhereItsCopyLeftOff() throws Exception {
     writeModel("m", 1);

@@ -5,6 +5,8 @@ import dev.fulcrum.server.ClientText;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A change of the log settings as Triton's logging extension asks for it, read alike from REST's
@@ -14,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * (so that a client may send back what it read), since the log's destination and line format are
  * fixed when the process starts; any other name is refused rather than ignored, so that a misspelt
  * setting ({@code log_warnings}) is not mistaken for a change. A setting without a value (JSON
- * null) is left as it is, as Triton.
+ * null) is left as it is, as Triton. A change is logged (WARN, so that it is written even with
+ * {@code log_info} off), so that the log itself says from when its DEBUG lines come.
  *
  * <p>Stateless; {@link #apply} runs on the caller's thread.
  */
@@ -28,6 +31,8 @@ public final class LogSettingsUpdate {
 
   private static final String NAMES =
       String.join(", ", LOG_FILE, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_VERBOSE_LEVEL, LOG_FORMAT);
+
+  private static final Logger log = LoggerFactory.getLogger(LogSettingsUpdate.class);
 
   private LogSettingsUpdate() {}
 
@@ -81,7 +86,27 @@ public final class LogSettingsUpdate {
             default -> throw unknown(name);
           };
     }
-    return next.equals(now) ? now : control.apply(next);
+    if (next.equals(now)) {
+      return now;
+    }
+    LogSettings applied = control.apply(next);
+    // WARN: the line an operator needs to find later is written whatever log_info now says
+    log.warn(
+        "log settings changed through the logging extension: {} -> {}",
+        levels(now),
+        levels(applied));
+    return applied;
+  }
+
+  private static String levels(LogSettings s) {
+    return "info="
+        + s.info()
+        + " warning="
+        + s.warning()
+        + " error="
+        + s.error()
+        + " verbose="
+        + s.verboseLevel();
   }
 
   /** The settings as REST's answer and gRPC's response name them, in Triton's order. */
