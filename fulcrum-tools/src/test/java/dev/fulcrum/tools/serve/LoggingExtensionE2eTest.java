@@ -10,6 +10,7 @@ import dev.fulcrum.server.grpc.proto.LogSettingsResponse;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.tools.FulcrumCli;
 import io.grpc.ManagedChannel;
+import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import java.net.URI;
@@ -177,7 +178,7 @@ class LoggingExtensionE2eTest {
       stub.modelInfer(r);
       throw new AssertionError("an unknown model answered");
     } catch (StatusRuntimeException expected) {
-      // NOT_FOUND
+      assertThat(expected.getStatus().getCode()).as(expected.toString()).isEqualTo(Code.NOT_FOUND);
     }
   }
 
