@@ -40,7 +40,8 @@ class LoggingExtensionE2eTest {
   private static final Pattern HTTP_PORT =
       Pattern.compile("HTTP \\(Open Inference Protocol\\) on http://[^:]+:(\\d+)/v2");
   private static final Pattern GRPC_PORT =
-      Pattern.compile("gRPC \\(Open Inference Protocol\\) on [^ ]+:(\\d+)");
+      // up to the line's end: a line read half-written would give a port cut short
+      Pattern.compile("gRPC \\(Open Inference Protocol\\) on [^ ]+:(\\d+)\\R");
   private static final String DEBUG_LINE = "DEBUG InferenceGrpcService - request refused";
   private static final String HTTP_DEBUG_LINE = "DEBUG HttpDispatcher";
 
