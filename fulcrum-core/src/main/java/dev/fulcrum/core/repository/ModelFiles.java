@@ -54,6 +54,12 @@ public final class ModelFiles implements AutoCloseable {
   private static final int MAX_DEPTH = 4;
 
   /**
+   * The file that marks a configured folder as this server's to empty ({@link #claim}); never
+   * deleted, so a restart finds it.
+   */
+  static final String MARKER = ".fulcrum-model-load-dir";
+
+  /**
    * Where pushed models are kept and how large one push may be.
    *
    * @param folder the folder the server owns for them; null: a new temporary folder, deleted at
@@ -272,10 +278,32 @@ public final class ModelFiles implements AutoCloseable {
     } else {
       Files.createDirectories(configured);
       r = configured.toRealPath();
+      claim(r);
       empty(r);
     }
     root = r;
     return r;
+  }
+
+  /**
+   * Makes sure a configured folder is one this server may empty: new, empty, or marked by an
+   * earlier run ({@link #MARKER}); anything else (a typo naming the model repository or a home
+   * folder) is refused before a file of it is deleted.
+   */
+  private static void claim(Path dir) throws IOException {
+    Path marker = dir.resolve(MARKER);
+    if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)) {
+      try (Stream<Path> entries = Files.list(dir)) {
+        if (entries.findAny().isPresent()) {
+          throw new IOException(
+              "the folder is not empty and holds no "
+                  + MARKER
+                  + " (it was not made by fulcrum serve): name a new or empty folder, which the"
+                  + " server empties at each start");
+        }
+      }
+      Files.writeString(marker, "model files of load requests; emptied at each start\n");
+    }
   }
 
   /**
@@ -291,7 +319,7 @@ public final class ModelFiles implements AutoCloseable {
 
   private static void empty(Path dir) {
     try (Stream<Path> entries = Files.list(dir)) {
-      entries.forEach(ModelFiles::delete);
+      entries.filter(p -> !p.getFileName().toString().equals(MARKER)).forEach(ModelFiles::delete);
     } catch (IOException e) {
       // best effort
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,6 +77,7 @@ class ModelFilesTest {
   @Test
   void aPushIsWrittenWholeIntoANewFolderAndTheOthersAreDeleted(@TempDir Path dir) throws Exception {
     Path owned = dir.resolve("pushed");
+    new ModelFiles(new ModelFiles.Settings(owned, 1000)).prepare(); // a previous run's, marked
     Files.createDirectories(owned.resolve("left-by-a-previous-run"));
     ModelFiles files = new ModelFiles(new ModelFiles.Settings(owned, 1000));
     Path root = files.prepare();
@@ -96,7 +98,26 @@ class ModelFilesTest {
 
     files.write("m", files.check("m", Map.of("file:1/model.onnx", bytes("three"))));
     files.close();
-    assertThat(owned).isEmptyDirectory(); // a configured folder is emptied, not removed
+    // a configured folder is emptied, not removed, and keeps the mark that lets the next run empty
+    // it
+    try (var left = Files.list(owned)) {
+      assertThat(left.map(p -> p.getFileName().toString())).containsExactly(ModelFiles.MARKER);
+    }
+  }
+
+  @Test
+  void aConfiguredFolderWithFilesItDidNotMakeIsRefusedAndKept(@TempDir Path dir) throws Exception {
+    Path repository = dir.resolve("models");
+    Files.createDirectories(repository.resolve("fraud/1"));
+    Files.writeString(repository.resolve("fraud/1/model.onnx"), "weights");
+    ModelFiles files = new ModelFiles(new ModelFiles.Settings(repository, 1000));
+    assertThatThrownBy(files::prepare)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("not empty")
+        .hasMessageContaining(ModelFiles.MARKER);
+    assertThat(repository.resolve("fraud/1/model.onnx")).hasContent("weights");
+    files.close();
+    assertThat(repository.resolve("fraud/1/model.onnx")).hasContent("weights");
   }
 
   @Test

@@ -324,7 +324,8 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "With --model-control-mode explicit: the folder, owned by the server, where the model"
               + " files of load requests (Triton's file:<version>/<path> parameters) are written"
-              + " and loaded from; emptied at start and at exit (default: a new temporary folder).")
+              + " and loaded from; emptied at start and at exit (default: a new temporary folder). A"
+              + " folder that holds files the server did not make is refused, never emptied.")
   @Nullable Path modelLoadDir;
 
   @Option(
@@ -671,7 +672,8 @@ public final class ServeCommand implements Callable<Integer> {
     RequestBytesBudget requestBytes =
         new RequestBytesBudget(limits.httpMaxBufferedBytes, httpMaxInputSize, grpcMaxMessageSize);
     // One registry for both ports: a region registered over REST is usable over gRPC (Triton's).
-    SharedMemoryRegistry sharedMemory = SharedMemoryRegistry.devShm(allowClientShm);
+    SharedMemoryRegistry sharedMemory =
+        SharedMemoryRegistry.devShm(allowClientShm, Math.max(httpMaxInputSize, grpcMaxMessageSize));
     metrics.bindSharedMemory(sharedMemory);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
