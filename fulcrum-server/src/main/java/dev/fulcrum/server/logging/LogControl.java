@@ -7,6 +7,8 @@ package dev.fulcrum.server.logging;
  * it.
  *
  * <p>Concurrency: any thread; a change is visible to every thread once {@link #apply} returns.
+ * {@link LogSettingsUpdate} changes the settings holding the control's monitor, so one instance
+ * serves both ports.
  */
 public interface LogControl {
   /** The settings in force. */

@@ -44,6 +44,14 @@ public final class LogSettingsUpdate {
    * @throws InferenceException INVALID_ARGUMENT naming the first setting refused; nothing changes
    */
   public static LogSettings apply(LogControl control, Map<String, @Nullable Object> values) {
+    // Read, change, put back as one step: two changes at once (an event loop of each port) would
+    // otherwise each start from the same settings, and the second would undo the first's.
+    synchronized (control) {
+      return applyLocked(control, values);
+    }
+  }
+
+  private static LogSettings applyLocked(LogControl control, Map<String, @Nullable Object> values) {
     LogSettings now = control.settings();
     LogSettings next = now;
     for (Map.Entry<String, @Nullable Object> e : values.entrySet()) {
