@@ -539,18 +539,18 @@ class ProtocolContractTest {
 
   @ParameterizedTest(name = "client #{0}")
   @MethodSource("bothClients")
-  void anInputInAnUnregisteredRegionIsNotFoundNotMissingData(int client) throws Exception {
+  void anInputInARegionOfAServerWithoutClientShmSaysSoNotMissingData(int client) throws Exception {
     // tritonclient's set_shared_memory: the tensor names a region and carries no data. gRPC once
     // answered "needs 2 values in contents.fp32_contents but has 0", which sends a Triton user
-    // looking for a bug in their request instead of at the region it never registered.
+    // looking for a bug in their request instead of at the server's --allow-client-shm.
     Outcome o =
         clients
             .get(client)
             .inferFromSharedMemory(
                 TestModels.echo(DataType.FP32), DataType.FP32, new long[] {1, 2}, 8);
-    assertThat(o.error()).as("%s", clients.get(client)).isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(o.error()).as("%s", clients.get(client)).isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(o.message())
-        .contains("Unable to find shared memory region: 'r0'")
+        .contains("'r0'", "Client shared memory is disabled")
         .doesNotContain("fp32_contents");
   }
 

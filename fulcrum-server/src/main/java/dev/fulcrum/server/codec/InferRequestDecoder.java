@@ -422,7 +422,11 @@ public final class InferRequestDecoder {
     }
     SharedMemoryRegistry registry = SharedMemoryTensors.requireRegistry(sharedMemory, what);
     return SharedMemoryTensors.input(
-        h.name(), h.type(), h.shape(), SharedMemoryTensors.placement(what, parameters, registry));
+        h.name(),
+        h.type(),
+        h.shape(),
+        SharedMemoryTensors.placement(what, parameters, registry),
+        registry);
   }
 
   private static InferenceException bothDataAndSize(String name) {

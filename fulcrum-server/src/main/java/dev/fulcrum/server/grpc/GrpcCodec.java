@@ -197,7 +197,7 @@ final class GrpcCodec {
     SharedMemoryRegistry registry = SharedMemoryTensors.requireRegistry(sharedMemory, what);
     Map<String, Object> p = parameters(in.getParametersMap(), what);
     return SharedMemoryTensors.input(
-        in.getName(), type, shape, SharedMemoryTensors.placement(what, p, registry));
+        in.getName(), type, shape, SharedMemoryTensors.placement(what, p, registry), registry);
   }
 
   private static Map<String, Object> parameters(Map<String, InferParameter> in, String where) {

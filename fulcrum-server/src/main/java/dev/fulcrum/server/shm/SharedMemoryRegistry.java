@@ -50,8 +50,15 @@ public final class SharedMemoryRegistry {
       "Client shared memory is disabled. Start the server with '--allow-client-shm=true' to"
           + " enable.";
 
+  /**
+   * The most regions registered at once: each is a mapping of the process (the kernel's {@code
+   * vm.max_map_count}, 65,530 by default, counts them), and Triton's clients register a few each.
+   */
+  static final int MAX_REGIONS = 1024;
+
   private final Path directory;
   private final boolean allowed;
+  private final long maxInputBytes;
   private final Map<String, SharedMemoryRegion> regions = new ConcurrentHashMap<>();
   private final Object registering = new Object();
 
@@ -60,13 +67,34 @@ public final class SharedMemoryRegistry {
    * @param allowed whether clients may register regions ({@code --allow-client-shm})
    */
   public SharedMemoryRegistry(Path directory, boolean allowed) {
+    this(directory, allowed, MAX_REGION);
+  }
+
+  /**
+   * @param directory the shared memory directory ({@link #DEV_SHM}; a test's own otherwise)
+   * @param allowed whether clients may register regions ({@code --allow-client-shm})
+   * @param maxInputBytes the most bytes one input may take from a region: the server's largest
+   *     request body, since the input is copied into a buffer of the request's as a body's would be
+   */
+  public SharedMemoryRegistry(Path directory, boolean allowed, long maxInputBytes) {
     this.directory = directory;
     this.allowed = allowed;
+    this.maxInputBytes = maxInputBytes;
   }
 
   /** A registry over {@link #DEV_SHM}. */
   public static SharedMemoryRegistry devShm(boolean allowed) {
     return new SharedMemoryRegistry(DEV_SHM, allowed);
+  }
+
+  /** A registry over {@link #DEV_SHM} whose inputs take at most {@code maxInputBytes} each. */
+  public static SharedMemoryRegistry devShm(boolean allowed, long maxInputBytes) {
+    return new SharedMemoryRegistry(DEV_SHM, allowed, maxInputBytes);
+  }
+
+  /** The most bytes one input may take from a region. */
+  public long maxInputBytes() {
+    return maxInputBytes;
   }
 
   /** Whether clients may register regions. */
@@ -104,6 +132,13 @@ public final class SharedMemoryRegistry {
       if (regions.containsKey(name)) {
         throw InferenceException.invalid(
             "shared memory region '%s' already in manager", printable(name));
+      }
+      if (regions.size() >= MAX_REGIONS) {
+        throw InferenceException.exhausted(
+            String.format(
+                "failed to register shared memory region '%s': %d regions are registered, the"
+                    + " most this server maps at once; unregister those no longer used",
+                printable(name), MAX_REGIONS));
       }
       SharedMemoryRegion r =
           new SharedMemoryRegion(
@@ -190,10 +225,16 @@ public final class SharedMemoryRegistry {
   /**
    * The region registered as {@code name}.
    *
-   * @throws InferenceException NOT_FOUND when none is
+   * @throws InferenceException NOT_FOUND when none is, INVALID_ARGUMENT when clients may not
+   *     register any ({@code --allow-client-shm} off)
    */
   public SharedMemoryRegion region(String name) {
     SharedMemoryRegion r = regions.get(name);
+    if (r == null && !allowed) {
+      // No region can exist: say why, not that this one was not found.
+      throw InferenceException.invalid(
+          "shared memory region '%s' named in the request: %s", printable(name), DISABLED);
+    }
     if (r == null) {
       throw InferenceException.notFound(
           "Unable to find shared memory region: '%s'", printable(name));

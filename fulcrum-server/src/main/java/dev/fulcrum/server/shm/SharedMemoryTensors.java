@@ -1,5 +1,6 @@
 package dev.fulcrum.server.shm;
 
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -72,7 +73,18 @@ public final class SharedMemoryTensors {
    *
    * @throws InferenceException INVALID_ARGUMENT when the byte size does not fit the shape
    */
-  public static Tensor input(String name, DataType type, long[] shape, Placement p) {
+  public static Tensor input(
+      String name, DataType type, long[] shape, Placement p, SharedMemoryRegistry registry) {
+    if (p.byteSize() > registry.maxInputBytes()) {
+      // The copy below is the request's own buffer: bounded as a body is, or a client naming a
+      // large region would take direct memory no request limit allows.
+      throw new InferenceException(
+          ErrorCode.TOO_LARGE,
+          String.format(
+              "input '%s': %s is %d bytes, more than the %d bytes this server takes in one request"
+                  + " (--http-max-input-size, --grpc-max-message-size)",
+              name, BYTE_SIZE, p.byteSize(), registry.maxInputBytes()));
+    }
     if (type.isFixedSize()) {
       long count;
       try {

@@ -258,6 +258,19 @@ class SharedMemoryRegistryTest {
   }
 
   @Test
+  void anInputLargerThanARequestMayBeIsRefusedBeforeItIsCopied() throws IOException {
+    object("big", 64);
+    SharedMemoryRegistry small = new SharedMemoryRegistry(dir, true, 32);
+    small.register("r", "/big", 0, 64);
+    SharedMemoryTensors.Placement all = new SharedMemoryTensors.Placement(small.region("r"), 0, 64);
+    InferenceException e =
+        refusal(
+            () -> SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 16}, all, small));
+    assertThat(e.code()).isEqualTo(ErrorCode.TOO_LARGE);
+    assertThat(e.getMessage()).contains("input 'x'", "64 bytes", "32 bytes");
+  }
+
+  @Test
   void inputsAreCheckedAgainstTheirShapeAndOutputsAgainstTheirRoom() throws IOException {
     object("obj", 64);
     ByteBuffer floats = le(16);
@@ -271,10 +284,13 @@ class SharedMemoryRegistryTest {
             "input 'x'",
             Map.of(SharedMemoryTensors.REGION, "r", SharedMemoryTensors.BYTE_SIZE, 16L),
             registry);
-    Tensor x = SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 4}, sixteen);
+    Tensor x = SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 4}, sixteen, registry);
     assertThat(x.data().getFloat(12)).isEqualTo(3.5f);
     assertThat(
-            refusal(() -> SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 3}, sixteen))
+            refusal(
+                    () ->
+                        SharedMemoryTensors.input(
+                            "x", DataType.FP32, new long[] {1, 3}, sixteen, registry))
                 .getMessage())
         .contains("input 'x': shared_memory_byte_size is 16 but shape [1, 3] of FP32 needs 12");
     // BYTES: Triton's layout, a 4-byte little-endian length before each element.
@@ -284,10 +300,14 @@ class SharedMemoryRegistryTest {
     SharedMemoryTensors.Placement twelve =
         new SharedMemoryTensors.Placement(registry.region("r"), 16, 12);
     assertThat(
-            SharedMemoryTensors.input("s", DataType.BYTES, new long[] {2}, twelve).bytesElements())
+            SharedMemoryTensors.input("s", DataType.BYTES, new long[] {2}, twelve, registry)
+                .bytesElements())
         .containsExactly("abc".getBytes(StandardCharsets.US_ASCII), new byte[] {'z'});
     assertThat(
-            refusal(() -> SharedMemoryTensors.input("s", DataType.BYTES, new long[] {3}, twelve))
+            refusal(
+                    () ->
+                        SharedMemoryTensors.input(
+                            "s", DataType.BYTES, new long[] {3}, twelve, registry))
                 .getMessage())
         .contains("input 's' in shared memory region 'r' (offset 16, 12 bytes)", "needs 3");
 
