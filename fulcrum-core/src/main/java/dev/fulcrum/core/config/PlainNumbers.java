@@ -8,8 +8,11 @@ package dev.fulcrum.core.config;
 public final class PlainNumbers {
   private PlainNumbers() {}
 
-  /** {@code v} as written in a configuration: {@code 99}, {@code 99.9}, {@code 1.0E-4}. */
+  /**
+   * {@code v} as written in a configuration: {@code 99}, {@code 99.9}, {@code 1.0E-4}; a whole
+   * number of 1e15 or more as a double ({@code 1.0E15}), never clipped to a long.
+   */
   public static String plain(double v) {
-    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
   }
 }

@@ -1,5 +1,6 @@
 package dev.fulcrum.core.tenant;
 
+import dev.fulcrum.core.config.PlainNumbers;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.scheduler.Ticker;
 import java.time.Duration;
@@ -13,9 +14,12 @@ import org.jspecify.annotations.Nullable;
  * <p>The rate is a token bucket kept as one number, the bucket's theoretical arrival time (the
  * generic cell rate algorithm): each admitted request moves it one emission interval ({@code
  * 1/rate}) past {@code max(it, now)}, and a request that would move it more than {@code burst}
- * intervals past now is refused, with the time until it would fit as its retry hint. One CAS per
- * request, no lock, no allocation on admission. The concurrency limit is a counter of requests in
- * flight, taken on admission and given back by {@link #release} when the answer is ready.
+ * intervals past now is refused, with the time until it would fit as its retry hint. The bucket is
+ * read as its backlog ahead of now (a difference of {@code nanoTime}s, as {@link System#nanoTime}
+ * wants) and every product and sum saturates, so that no rate or burst wraps it: a tiny rate
+ * refuses, it never admits everything. One CAS per request, no lock, no allocation on admission.
+ * The concurrency limit is a counter of requests in flight, taken on admission and given back by
+ * {@link #release} when the answer is ready.
  *
  * <p>Threads: lock-free; any thread may call {@link #tryAcquire} and {@link #release}.
  */
@@ -27,7 +31,10 @@ public final class TenantLimiter {
   private final TenantLimits limits;
   private final Ticker clock;
   private final long intervalNanos;
-  private final long toleranceNanos;
+
+  /** The most backlog a request may find and be admitted: {@code burst - 1} intervals. */
+  private final long admitUpToNanos;
+
   private final AtomicLong theoreticalArrival;
   private final AtomicInteger inFlight = new AtomicInteger();
 
@@ -40,9 +47,15 @@ public final class TenantLimiter {
     this.tenant = tenant;
     this.limits = limits;
     this.clock = clock;
+    // (long) of a double saturates: an interval past Long.MAX_VALUE ns is Long.MAX_VALUE.
     this.intervalNanos =
         limits.ratePerSecond() > 0 ? Math.max(1, (long) (1e9 / limits.ratePerSecond())) : 0;
-    this.toleranceNanos = intervalNanos * limits.burst();
+    // Capped so that an admitted request's backlog (this plus an interval) never passes
+    // Long.MAX_VALUE: such a bucket refuses sooner than its burst says; it never wraps.
+    this.admitUpToNanos =
+        Math.min(
+            saturatedMultiply(intervalNanos, Math.max(0, limits.burst() - 1)),
+            Long.MAX_VALUE - intervalNanos);
     this.theoreticalArrival = new AtomicLong(clock.nanoTime());
   }
 
@@ -82,35 +95,41 @@ public final class TenantLimiter {
     long now = clock.nanoTime();
     while (true) {
       long tat = theoreticalArrival.get();
-      long next = Math.max(tat, now) + intervalNanos;
-      long ahead = next - now;
-      if (ahead > toleranceNanos) {
+      long backlog = Math.max(0, tat - now); // at most Long.MAX_VALUE: see admitUpToNanos
+      if (backlog > admitUpToNanos) {
         if (max > 0) {
           inFlight.decrementAndGet();
         }
         // The hint says when a request fits, at least MIN_RETRY (as Retry-After's and the
         // pushback's other hints); the message says the same figure.
-        Duration retry = Duration.ofNanos(Math.max(ahead - toleranceNanos, MIN_RETRY.toNanos()));
+        Duration retry = Duration.ofNanos(Math.max(backlog - admitUpToNanos, MIN_RETRY.toNanos()));
         return InferenceException.exhausted(
             "tenant '"
                 + tenant
                 + "' is over its rate limit: "
-                + limits.rateText()
+                + PlainNumbers.plain(limits.ratePerSecond())
                 + " requests/s, burst "
                 + limits.burst()
                 + " (rate="
-                + limits.rateText()
+                + PlainNumbers.plain(limits.ratePerSecond())
                 + " burst="
                 + limits.burst()
                 + "); retry after "
-                + (retry.toNanos() + 999_999) / 1_000_000
+                + Math.ceilDiv(retry.toNanos(), 1_000_000)
                 + " ms",
             retry);
       }
-      if (theoreticalArrival.compareAndSet(tat, next)) {
+      // backlog + interval <= Long.MAX_VALUE; now + it may wrap, as nanoTime may, and its
+      // difference from a later now stays right.
+      if (theoreticalArrival.compareAndSet(tat, now + (backlog + intervalNanos))) {
         return null;
       }
     }
+  }
+
+  /** {@code a * b} for {@code a, b >= 0}, or Long.MAX_VALUE where that does not fit. */
+  private static long saturatedMultiply(long a, long b) {
+    return b != 0 && a > Long.MAX_VALUE / b ? Long.MAX_VALUE : a * b;
   }
 
   /** Gives back an admitted request's place (its answer is ready, or it failed). */

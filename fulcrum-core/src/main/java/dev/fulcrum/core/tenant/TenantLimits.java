@@ -1,5 +1,7 @@
 package dev.fulcrum.core.tenant;
 
+import dev.fulcrum.core.config.PlainNumbers;
+
 /**
  * What one tenant may send: a request rate (a token bucket of {@code burst} requests refilled at
  * {@code ratePerSecond}) and a number of requests in flight at once. Either may be absent (0). A
@@ -42,18 +44,11 @@ public record TenantLimits(double ratePerSecond, int burst, int maxConcurrent) {
   public String toString() {
     StringBuilder b = new StringBuilder();
     if (ratePerSecond > 0) {
-      b.append("rate=").append(rateText()).append(" burst=").append(burst);
+      b.append("rate=").append(PlainNumbers.plain(ratePerSecond)).append(" burst=").append(burst);
     }
     if (maxConcurrent > 0) {
       b.append(b.isEmpty() ? "" : " ").append("concurrency=").append(maxConcurrent);
     }
     return b.isEmpty() ? "none" : b.toString();
-  }
-
-  /** The rate without a needless {@code .0}. */
-  String rateText() {
-    return ratePerSecond == Math.rint(ratePerSecond)
-        ? Long.toString((long) ratePerSecond)
-        : Double.toString(ratePerSecond);
   }
 }

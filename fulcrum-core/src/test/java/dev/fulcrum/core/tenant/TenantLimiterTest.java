@@ -1,6 +1,7 @@
 package dev.fulcrum.core.tenant;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -87,9 +88,41 @@ class TenantLimiterTest {
     assertThat(TenantLimits.NONE.limited()).isFalse();
     assertThat(new TenantLimits(50, 100, 8).toString())
         .isEqualTo("rate=50 burst=100 concurrency=8");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new TenantLimits(0, 5, 0))
-        .hasMessageContaining("burst needs a rate");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new TenantLimits(Double.NaN, 0, 0))
-        .hasMessageContaining("rate");
+    assertThatThrownBy(() -> new TenantLimits(0, 5, 0)).hasMessageContaining("burst needs a rate");
+    assertThatThrownBy(() -> new TenantLimits(Double.NaN, 0, 0)).hasMessageContaining("rate");
+  }
+
+  @Test
+  void aTinyRateWithAHugeBurstAdmitsItsBurstInsteadOfRefusingEverything() {
+    // 1e15 ns an interval times a million: past Long.MAX_VALUE, which once wrapped to refusing all.
+    TenantLimiter l = limiter(new TenantLimits(0.000001, 1_000_000, 0));
+    for (int i = 0; i < 1000; i++) {
+      assertThat(l.tryAcquire()).as("request %d of the burst", i).isNull();
+    }
+  }
+
+  @Test
+  void aRateSoTinyItsIntervalPassesALongAdmitsOneThenRefusesInsteadOfAdmittingEverything() {
+    TenantLimiter l = limiter(new TenantLimits(1e-12, 1, 0)); // an interval of 1e21 ns
+    assertThat(l.tryAcquire()).isNull();
+    InferenceException refused = l.tryAcquire();
+    assertThat(refused).isNotNull();
+    assertThat(refused.retryAfter()).isPositive();
+    assertThat(refused.getMessage()).doesNotContain("retry after -").contains("rate=1.0E-12");
+    now += 3_600_000_000_000L;
+    assertThat(l.tryAcquire()).as("an hour later: still far from its next request").isNotNull();
+  }
+
+  @Test
+  void aClockThatWrapsPastLongMaxValueKeepsTheBucket() {
+    now = Long.MAX_VALUE - 50_000_000L; // nanoTime may be any long, and wrap
+    TenantLimiter l = limiter(new TenantLimits(10, 3, 0));
+    for (int i = 0; i < 3; i++) {
+      assertThat(l.tryAcquire()).isNull();
+    }
+    assertThat(l.tryAcquire()).isNotNull();
+    now += 100_000_000L; // wraps to a negative nanoTime: one interval later
+    assertThat(l.tryAcquire()).isNull();
+    assertThat(l.tryAcquire()).isNotNull();
   }
 }

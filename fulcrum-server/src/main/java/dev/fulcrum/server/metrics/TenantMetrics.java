@@ -1,5 +1,6 @@
 package dev.fulcrum.server.metrics;
 
+import dev.fulcrum.core.config.PlainNumbers;
 import dev.fulcrum.core.tenant.ModelUsage;
 import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
@@ -92,10 +93,9 @@ final class TenantMetrics {
     }
     for (Tenant t : tenants) {
       for (Map.Entry<String, ModelUsage> e : t.usage().entrySet()) {
-        double v = value.applyAsDouble(e.getValue());
         labels(sb, name, t, e.getKey())
             .append("} ")
-            .append(v == Math.rint(v) && v < 1e15 ? Long.toString((long) v) : Double.toString(v))
+            .append(PlainNumbers.plain(value.applyAsDouble(e.getValue())))
             .append('\n');
       }
     }
