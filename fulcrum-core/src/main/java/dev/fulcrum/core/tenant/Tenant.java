@@ -5,6 +5,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.scheduler.Ticker;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
@@ -112,6 +113,33 @@ public final class Tenant {
       l.release();
     }
     count(model, response, t);
+  }
+
+  /**
+   * Counts an admitted request that was answered in parts (an embeddings request split at its
+   * model's max-batch-size, each part run without a tenant) and gives back its place: one request,
+   * with its parts' rows, compute shares and costs summed.
+   *
+   * @param model the model that ran it
+   * @param parts the parts' answers, all of them
+   */
+  public void finished(String model, List<InferenceResponse> parts) {
+    TenantLimiter l = limiter;
+    if (l != null) {
+      l.release();
+    }
+    int rows = 0;
+    double seconds = 0;
+    double cost = 0;
+    for (InferenceResponse r : parts) {
+      RequestTiming timing = r.timing();
+      if (timing != null) {
+        rows += timing.requestRows();
+        seconds += timing.computeShareMicros() / 1e6;
+        cost += timing.priced() ? timing.costUsd() : 0;
+      }
+    }
+    usageOf(model).answered(rows, seconds, cost);
   }
 
   /**

@@ -121,4 +121,19 @@ class TenantTest {
     assertThat(e.computeShareMicros()).isCloseTo(200, within(1e-9));
     assertThat(RequestTiming.ofCacheHit(3, 10).computeShareMicros()).isZero();
   }
+
+  @Test
+  void aRequestAnsweredInPartsIsOneRequestWithItsPartsSummedAndGivesBackItsPlace() {
+    long[] now = {0};
+    Tenant a = new Tenant("a", new TenantLimits(0, 0, 1), () -> now[0]);
+    assertThat(a.admit("minilm")).isNull();
+    a.finished("minilm", List.of(answered(pass(16, 16, 1600)), answered(pass(5, 8, 800))));
+    ModelUsage u = a.usage().get("minilm");
+    assertThat(u.requests(Outcome.SUCCESS)).isEqualTo(1);
+    assertThat(u.predictions()).isEqualTo(21);
+    assertThat(u.computeSeconds()).isCloseTo(2100e-6, within(1e-12));
+    assertThat(u.costUsd()).isCloseTo(21e-6, within(1e-15));
+    assertThat(a.inFlight()).isZero();
+    assertThat(a.admit("minilm")).isNull();
+  }
 }

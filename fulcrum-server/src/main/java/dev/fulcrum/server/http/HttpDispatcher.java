@@ -440,7 +440,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace, tenant);
       }
       case OPENAI_EMBEDDINGS -> {
-        OpenAiJson.EmbeddingsRequest asked = OpenAiJson.decodeEmbeddings(request.content());
+        OpenAiJson.EmbeddingsRequest asked = openAi.decode(request.content(), tenant);
         // Parsed once, for tracing and the slow-request log alike, as for an infer request.
         TraceParent trace = infer.traceOf(request, slow != null);
         if (slow != null) {

@@ -24,6 +24,7 @@ import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.codec.OpenAiJson.EmbeddingsRequest;
 import dev.fulcrum.server.tracing.TracedRequest;
 import dev.fulcrum.server.tracing.Tracing;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
@@ -42,6 +43,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -156,9 +158,43 @@ final class OpenAiHandler {
 
   /**
    * As {@link #embeddings(EmbeddingsRequest, EventExecutor, TraceParent)}, charged to {@code
-   * tenant} (each core request it makes counts as one of the tenant's requests).
+   * tenant}: one request of the tenant however many core requests it is run in, admitted by its
+   * limits once and counted once; one refused before that (an unknown model, a bad field, a full
+   * queue) is counted as {@code /infer}'s are ({@link InferenceService#failedBeforeAdmission}).
    */
   CompletableFuture<Reply> embeddings(
+      EmbeddingsRequest asked,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant) {
+    if (tenant == null) {
+      return traced(asked, loop, trace, null);
+    }
+    try {
+      return traced(asked, loop, trace, tenant);
+    } catch (RuntimeException e) {
+      service.failedBeforeAdmission(tenant, asked.model(), e);
+      throw e;
+    }
+  }
+
+  /**
+   * Decodes an embeddings request's body; one that does not decode is counted for {@code tenant}
+   * under the model {@code ""} (its body names none that can be trusted).
+   */
+  EmbeddingsRequest decode(ByteBuf content, @Nullable Tenant tenant) {
+    if (tenant == null) {
+      return OpenAiJson.decodeEmbeddings(content);
+    }
+    try {
+      return OpenAiJson.decodeEmbeddings(content);
+    } catch (RuntimeException e) {
+      service.failedBeforeAdmission(tenant, "", e);
+      throw e;
+    }
+  }
+
+  private CompletableFuture<Reply> traced(
       EmbeddingsRequest asked,
       EventExecutor loop,
       @Nullable TraceParent trace,
@@ -216,6 +252,15 @@ final class OpenAiHandler {
               + "), not lengthen them to "
               + asked.dimensions());
     }
+    String model = admitted.config().name();
+    if (tenant != null) {
+      // The client's request is one request of its tenant: admitted here once (its parts run
+      // without a tenant), counted once when its reply settles. Past this point nothing throws.
+      InferenceException over = tenant.admit(model);
+      if (over != null) {
+        return CompletableFuture.failedFuture(over); // counted as refused by admit
+      }
+    }
     long slowNanos = SlowRequestLog.modelThresholdNanos(admitted.config());
     List<String> input = asked.input();
     int parts = (input.size() + text.rowsPerRequest() - 1) / text.rowsPerRequest();
@@ -223,40 +268,54 @@ final class OpenAiHandler {
     CompletableFuture<Reply> reply = new CompletableFuture<>();
     InferenceResponse[] answers = new InferenceResponse[parts];
     AtomicInteger left = new AtomicInteger(parts);
+    // Whether the tenant's request was counted: once, by whichever settles the reply first.
+    AtomicBoolean counted = new AtomicBoolean(tenant == null);
     for (int p = 0; p < parts && !reply.isDone(); p++) {
       int from = p * text.rowsPerRequest();
       List<String> rows = input.subList(from, Math.min(input.size(), from + text.rowsPerRequest()));
-      // Timed for the slow-request log and a trace; the answer never shows a timing.
+      // Timed for the slow-request log and a trace, and timed and priced for a tenant's
+      // chargeback; the answer never shows a timing.
       InferenceRequest run =
-          TimedAnswers.toRun(request(asked.model(), text, rows), timeAll, traced != null)
-              .withTenant(tenant);
-      CompletableFuture<InferenceResponse> part = service.infer(admitted, run, loops.of(loop));
+          TimedAnswers.toRun(
+              request(asked.model(), text, rows), timeAll, traced != null || tenant != null);
+      CompletableFuture<InferenceResponse> part;
+      try {
+        part = service.infer(admitted, run, loops.of(loop));
+      } catch (RuntimeException e) {
+        part = CompletableFuture.failedFuture(e); // never thrown past the admission
+      }
       running.add(part);
       int index = p;
       part.whenComplete(
           (r, t) -> {
             if (t != null) {
+              // Counted before the transport sees the failure, as InferenceService counts.
+              if (tenant != null && counted.compareAndSet(false, true)) {
+                tenant.finished(model, null, t);
+              }
               reply.completeExceptionally(t);
               return;
             }
             answers[index] = r;
             if (left.decrementAndGet() == 0) {
+              List<InferenceResponse> all = List.of(answers);
+              if (tenant != null && counted.compareAndSet(false, true)) {
+                tenant.finished(model, all);
+              }
               reply.complete(
                   new Embeddings(
-                      asked,
-                      text,
-                      List.of(answers),
-                      slowNanos,
-                      traced,
-                      traced == null ? 0 : System.nanoTime()));
+                      asked, text, all, slowNanos, traced, traced == null ? 0 : System.nanoTime()));
             }
           });
     }
     // A failed part, or the dispatcher cancelling the reply (the client went away), drops the
-    // parts still queued.
+    // parts still queued; a cancelled reply is the tenant's request's end.
     reply.whenComplete(
         (r, t) -> {
           if (t != null) {
+            if (tenant != null && counted.compareAndSet(false, true)) {
+              tenant.finished(model, null, t);
+            }
             running.forEach(f -> f.cancel(false));
           }
         });

@@ -9,6 +9,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.tenant.ModelUsage;
+import dev.fulcrum.core.tenant.Outcome;
+import dev.fulcrum.core.tenant.Tenant;
+import dev.fulcrum.core.tenant.TenantLimits;
 import dev.fulcrum.server.HttpServer;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.security.AccessPolicy;
@@ -367,6 +371,87 @@ class OpenAiEmbeddingsE2eTest {
                   .build(),
               HttpResponse.BodyHandlers.ofByteArray());
       openAiError(models, 401);
+    }
+  }
+
+  @Test
+  void aTenantsSplitRequestIsOneRequestAdmittedAndCountedOnce() throws Exception {
+    String token = "embedder-token-0123456789abcdef";
+    // Two in flight, one request every 1000 s: a request of 37 texts (three core requests) fits
+    // both limits once; its parts never each took a place (three places of two: always refused).
+    AccessPolicy access =
+        new AccessPolicy(
+            List.of(
+                new AccessPolicy.Token(
+                    Scope.INFERENCE, token, "embedder", new TenantLimits(0.001, 1, 2))),
+            "127.0.0.1",
+            false);
+    Tenant tenant = access.tenants().get(0);
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < 37; i++) {
+      texts.add(SENTENCES.get(i % SENTENCES.size()) + " #" + i);
+    }
+    try (HttpServer guarded =
+            new HttpServer(
+                    server.service,
+                    HttpServerConfig.ephemeral()
+                        .withSecurity(new Security(access, Optional.empty())))
+                .start();
+        HttpClient client = HttpClient.newHttpClient()) {
+      HttpRequest.Builder post =
+          HttpRequest.newBuilder(
+                  URI.create("http://127.0.0.1:" + guarded.port() + "/v1/embeddings"))
+              .timeout(Duration.ofSeconds(60))
+              .header("Content-Type", "application/json")
+              .header("Authorization", "Bearer " + token);
+      HttpResponse<byte[]> ok =
+          client.send(
+              post.POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"minilm_text\",\"input\":" + inputs(texts) + "}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(ok.statusCode()).as(text(ok)).isEqualTo(200);
+      assertThat(json(ok).get("data")).hasSize(37);
+      ModelUsage u = tenant.usage().get("minilm_text");
+      assertThat(u.requests(Outcome.SUCCESS)).as("one client request, one request").isEqualTo(1);
+      assertThat(u.requests(Outcome.REFUSED)).isZero();
+      assertThat(u.predictions()).as("the parts' rows summed").isEqualTo(37);
+      assertThat(u.computeSeconds()).isPositive();
+      assertThat(tenant.inFlight()).as("its one place given back").isZero();
+
+      // The bucket held one: the next request is the tenant's, refused by its rate in OpenAI's
+      // shape.
+      HttpResponse<byte[]> limited =
+          client.send(
+              post.copy()
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"minilm_text\",\"input\":\"hello\"}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(openAiError(limited, 429).get("message").asText())
+          .contains("tenant 'embedder'")
+          .contains("rate limit");
+      assertThat(u.requests(Outcome.REFUSED)).isEqualTo(1);
+
+      // Refused before admission, counted as /infer counts them: a bad field under its model, an
+      // unknown model and a body that does not decode under "".
+      for (String bad :
+          List.of(
+              "{\"model\":\"minilm_text\",\"input\":\"hello\",\"dimensions\":5000}",
+              "{\"model\":\"no_such_model_xyz\",\"input\":\"hello\"}",
+              "{\"model\":")) {
+        HttpResponse<byte[]> r =
+            client.send(
+                post.copy().POST(HttpRequest.BodyPublishers.ofString(bad)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(r.statusCode()).as(text(r)).isIn(400, 404);
+      }
+      assertThat(u.requests(Outcome.CLIENT_ERROR)).isEqualTo(1);
+      assertThat(tenant.usage().get("").requests(Outcome.CLIENT_ERROR)).isEqualTo(2);
+      assertThat(tenant.usage()).doesNotContainKey("no_such_model_xyz");
+      assertThat(tenant.inFlight()).isZero();
     }
   }
 }
