@@ -605,7 +605,7 @@ public final class ServerMetrics
     }
     List<Tenant> t = tenants;
     if (!t.isEmpty()) {
-      // only a server with tokens has tenants, and these families
+      // only a server whose tokens turn tenants on has tenants, and these families
       TenantMetrics.write(sb, wanted, t);
     }
     dev.fulcrum.core.monitor.ModelMonitor m = monitor;

@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -38,10 +37,12 @@ import org.jspecify.annotations.Nullable;
  * of them by {@link MessageDigest#isEqual} (constant time, no early exit), so neither the timing of
  * a comparison nor a heap dump gives a token away.
  *
- * <p>Each token belongs to a {@link Tenant} (its {@code tenant=} in the token file, else a label
- * derived from the token's hash), and an allowed decision names it, so the transport can charge the
- * request to it; a request that needs no token and carries none is the {@code anonymous} tenant's.
- * A server without tokens has no tenants: its decisions name none.
+ * <p>Tenants are opt-in: when a token names a tenant or sets a limit, each token belongs to a
+ * {@link Tenant} (its {@code tenant=} in the token file; {@link Tokens} names the others after
+ * where they came from, never after the secret), and an allowed decision names it, so the transport
+ * can charge the request to it; a request that needs no token and carries none is the {@code
+ * anonymous} tenant's. Without such a token (a server without tokens, or with plain {@code <scope>
+ * <token>} lines only) there are no tenants: decisions name none and requests pay nothing for them.
  *
  * <p>Threads: immutable after construction (the tenants' counters are their own); {@link #check}
  * runs on any thread (event loops).
@@ -85,11 +86,12 @@ public final class AccessPolicy {
    *
    * @param scope what it grants
    * @param token the secret itself
-   * @param tenant the tenant it belongs to ({@link Tenant#checkName}); see {@link #derivedTenant}
+   * @param tenant the tenant it belongs to ({@link Tenant#checkName}, not {@code anonymous}); null:
+   *     it names none (then, if tenants are on, the policy refuses it: {@link Tokens} names it)
    * @param limits the tenant's limits as this token's line gives them ({@link TenantLimits#NONE}:
    *     none given here); every line of one tenant that gives limits must give the same ones
    */
-  public record Token(Scope scope, String token, String tenant, TenantLimits limits) {
+  public record Token(Scope scope, String token, @Nullable String tenant, TenantLimits limits) {
     public Token {
       Objects.requireNonNull(scope, "scope");
       Objects.requireNonNull(token, "token");
@@ -98,32 +100,24 @@ public final class AccessPolicy {
         throw new IllegalArgumentException(
             "a " + scope.name().toLowerCase(Locale.ROOT) + " token must be non-empty, no spaces");
       }
-      String problem = Tenant.checkName(tenant);
+      String problem = tenant == null ? null : Tenant.checkName(tenant);
       if (problem != null) {
         throw new IllegalArgumentException(problem);
       }
-      if (tenant.equals(Tenant.ANONYMOUS)) {
+      if (Tenant.ANONYMOUS.equals(tenant)) {
         throw new IllegalArgumentException(
             "the tenant name 'anonymous' is kept for requests without a token");
       }
     }
 
-    /** A token whose tenant is derived from it, without limits. */
+    /** A token of no tenant, without limits. */
     public Token(Scope scope, String token) {
-      this(scope, token, derivedTenant(token), TenantLimits.NONE);
-    }
-
-    /**
-     * The tenant of a token that names none: {@code token-} and the first 8 hex digits of its
-     * SHA-256, stable across restarts and short; never the token nor its whole hash.
-     */
-    public static String derivedTenant(String token) {
-      return "token-" + HexFormat.of().formatHex(sha256(token), 0, 4);
+      this(scope, token, null, TenantLimits.NONE);
     }
 
     @Override
     public String toString() {
-      return "Token[" + scope + ", ***, " + tenant + "]";
+      return "Token[" + scope + ", ***" + (tenant == null ? "" : ", " + tenant) + "]";
     }
   }
 
@@ -150,18 +144,31 @@ public final class AccessPolicy {
 
   /**
    * @param clock the tenants' rate limiters' clock (tests inject one)
-   * @throws IllegalArgumentException when two tokens of one tenant give different limits
+   * @throws IllegalArgumentException when two tokens of one tenant give different limits, or
+   *     tenants are on (a token names one or sets a limit) and a token names none
    */
   public AccessPolicy(List<Token> tokens, String host, boolean beyondLoopback, Ticker clock) {
+    boolean tenantsOn = tokens.stream().anyMatch(t -> t.tenant() != null || t.limits().limited());
     Map<String, Tenant> byName = new LinkedHashMap<>();
     for (Token t : tokens) {
-      Tenant before = byName.get(t.tenant());
+      String name = t.tenant();
+      if (name == null) {
+        if (tenantsOn) {
+          throw new IllegalArgumentException(
+              "a "
+                  + t.scope().name().toLowerCase(Locale.ROOT)
+                  + " token names no tenant while another names one or sets a limit: with"
+                  + " tenants on, each token names its tenant");
+        }
+        continue;
+      }
+      Tenant before = byName.get(name);
       if (before == null || (!before.limits().limited() && t.limits().limited())) {
-        byName.put(t.tenant(), new Tenant(t.tenant(), t.limits(), clock));
+        byName.put(name, new Tenant(name, t.limits(), clock));
       } else if (t.limits().limited() && !before.limits().equals(t.limits())) {
         throw new IllegalArgumentException(
             "tenant '"
-                + t.tenant()
+                + name
                 + "' is given two different limits: "
                 + before.limits()
                 + " and "
@@ -170,20 +177,21 @@ public final class AccessPolicy {
     }
     List<Hashed> hashed = new ArrayList<>();
     for (Token t : tokens) {
-      Tenant tenant = Objects.requireNonNull(byName.get(t.tenant()));
+      String name = t.tenant();
+      Tenant tenant = name == null ? null : byName.get(name);
       hashed.add(
           new Hashed(
               t.scope(), sha256(t.token()), new Decision(Outcome.ALLOWED, "", true, tenant)));
     }
-    if (!tokens.isEmpty()) {
-      byName.put(Tenant.ANONYMOUS, new Tenant(Tenant.ANONYMOUS));
+    Decision anonymous = null;
+    if (tenantsOn) {
+      Tenant a = new Tenant(Tenant.ANONYMOUS);
+      byName.put(Tenant.ANONYMOUS, a);
+      anonymous = new Decision(Outcome.ALLOWED, "", false, a);
     }
     this.tokens = List.copyOf(hashed);
     this.tenants = List.copyOf(byName.values());
-    this.anonymous =
-        tokens.isEmpty()
-            ? null
-            : new Decision(Outcome.ALLOWED, "", false, byName.get(Tenant.ANONYMOUS));
+    this.anonymous = anonymous;
     this.inferenceTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.INFERENCE);
     this.managementTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.MANAGEMENT);
     this.beyondLoopback = beyondLoopback;
@@ -202,7 +210,7 @@ public final class AccessPolicy {
 
   /**
    * The tenants of the configured tokens, in the order the tokens were given, then the anonymous
-   * one; empty without tokens.
+   * one; empty when tenants are off (no token names one or sets a limit).
    */
   public List<Tenant> tenants() {
     return tenants;
@@ -245,7 +253,7 @@ public final class AccessPolicy {
       return Decision.ALLOW; // loopback, no tokens: as before tokens existed; no tenants
     }
     if (required == Scope.INFERENCE && !inferenceTokens) {
-      return openInference(authorization);
+      return anonymous == null ? Decision.ALLOW : openInference(authorization, anonymous);
     }
     return checkToken(required, authorization);
   }
@@ -254,10 +262,10 @@ public final class AccessPolicy {
    * An inference endpoint that needs no token (only management tokens are set): charged to the
    * token's tenant when the request carries a known one, else to the anonymous tenant.
    */
-  private Decision openInference(@Nullable String authorization) {
+  private Decision openInference(@Nullable String authorization, Decision anonymous) {
     String token = bearer(authorization);
     Hashed found = token == null ? null : lookUp(token);
-    return found != null ? found.allowed() : Objects.requireNonNull(anonymous);
+    return found != null ? found.allowed() : anonymous;
   }
 
   /**

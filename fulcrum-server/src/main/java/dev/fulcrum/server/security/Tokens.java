@@ -1,5 +1,7 @@
 package dev.fulcrum.server.security;
 
+import dev.fulcrum.core.config.PlainNumbers;
+import dev.fulcrum.core.tenant.TenantLimits;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,10 +10,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,10 +23,13 @@ import org.slf4j.LoggerFactory;
  * Reads the configured bearer tokens, once at start: a token file ({@code --auth-token-file}, lines
  * {@code <scope> <token> [tenant=<name>] [rate=<per second>] [burst=<n>] [concurrency=<n>]}, {@code
  * #} comments and blank lines ignored) and the environment variables {@code
- * FULCRUM_INFERENCE_TOKEN} and {@code FULCRUM_MANAGEMENT_TOKEN}. A line without {@code tenant=}
- * belongs to a tenant named after its token's hash ({@link AccessPolicy.Token#derivedTenant}), as
- * do the environment's tokens; the limits are the tenant's, given on any one of its lines (or the
- * same on several).
+ * FULCRUM_INFERENCE_TOKEN} and {@code FULCRUM_MANAGEMENT_TOKEN}.
+ *
+ * <p>Tenants are opt-in: only when a line names a {@code tenant=} or sets a limit are requests
+ * charged and limited, and then a token without {@code tenant=} belongs to a tenant named after
+ * where it came from ({@code line-3} of the file, {@code env-inference}, {@code env-management}),
+ * never after the secret. With plain {@code <scope> <token>} lines only, no token has a tenant. The
+ * limits are the tenant's, given on any one of its lines (or the same on several).
  *
  * <p>A token file that others may read is refused (as ssh refuses such a key); one the group may
  * read is accepted with a warning. Messages name the file and line, never a token.
@@ -38,6 +45,15 @@ public final class Tokens {
   /** The environment variable of a management token. */
   public static final String MANAGEMENT_ENV = "FULCRUM_MANAGEMENT_TOKEN";
 
+  /**
+   * The least {@code rate=}: one request every 1000 s. A smaller one is a typo (a bucket that
+   * almost never refills), and its interval times a large burst would not fit in a long.
+   */
+  static final double MIN_RATE = 0.001;
+
+  /** The most {@code rate=}: one request a nanosecond, the bucket's resolution. */
+  static final double MAX_RATE = 1e9;
+
   /** Tokens shorter than this are accepted with a warning: they can be guessed. */
   static final int SHORT = 16;
 
@@ -51,26 +67,61 @@ public final class Tokens {
    * @throws IllegalArgumentException naming the file and line of a malformed entry, or a file
    *     others may read
    */
-  public static List<AccessPolicy.Token> load(Path file, Map<String, String> env) {
-    List<AccessPolicy.Token> tokens = new ArrayList<>();
+  public static List<AccessPolicy.Token> load(@Nullable Path file, Map<String, String> env) {
+    List<Sourced> sourced = new ArrayList<>();
     if (file != null) {
-      tokens.addAll(read(file));
+      sourced.addAll(read(file));
     }
-    fromEnv(env, INFERENCE_ENV, Scope.INFERENCE, tokens);
-    fromEnv(env, MANAGEMENT_ENV, Scope.MANAGEMENT, tokens);
+    fromEnv(env, INFERENCE_ENV, Scope.INFERENCE, "env-inference", sourced);
+    fromEnv(env, MANAGEMENT_ENV, Scope.MANAGEMENT, "env-management", sourced);
     Map<String, Scope> seen = new HashMap<>();
-    for (AccessPolicy.Token t : tokens) {
+    Map<String, String> named = new HashMap<>();
+    boolean tenants = false;
+    for (Sourced s : sourced) {
+      AccessPolicy.Token t = s.token();
       Scope before = seen.putIfAbsent(t.token(), t.scope());
       if (before != null && before != t.scope()) {
         throw new IllegalArgumentException(
             "the same token is configured with both scopes, inference and management");
       }
+      if (t.tenant() != null) {
+        named.putIfAbsent(t.tenant(), s.where());
+      }
+      tenants |= t.tenant() != null || t.limits().limited();
     }
-    return tokens;
+    List<AccessPolicy.Token> tokens = new ArrayList<>(sourced.size());
+    for (Sourced s : sourced) {
+      AccessPolicy.Token t = s.token();
+      if (!tenants || t.tenant() != null) {
+        tokens.add(t);
+        continue;
+      }
+      String namedAt = named.get(s.source());
+      if (namedAt != null) {
+        throw new IllegalArgumentException(
+            namedAt
+                + ": the tenant name '"
+                + s.source()
+                + "' is the one the token of "
+                + s.where()
+                + " gets (it names no tenant=); choose another name, or give that token one");
+      }
+      tokens.add(new AccessPolicy.Token(t.scope(), t.token(), s.source(), t.limits()));
+    }
+    return List.copyOf(tokens);
   }
 
+  /**
+   * A token as its line or variable gives it (its tenant null where none is named) and where it
+   * came from.
+   *
+   * @param source the tenant name of a token that names none, when tenants are on
+   * @param where for messages: the file and line, or the variable
+   */
+  private record Sourced(AccessPolicy.Token token, String source, String where) {}
+
   /** The tokens of one file; see the class comment. */
-  static List<AccessPolicy.Token> read(Path file) {
+  private static List<Sourced> read(Path file) {
     checkPermissions(file);
     List<String> lines;
     try {
@@ -78,7 +129,7 @@ public final class Tokens {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the token file " + file, e);
     }
-    List<AccessPolicy.Token> tokens = new ArrayList<>();
+    List<Sourced> tokens = new ArrayList<>();
     Map<String, String> limitsGivenAt = new HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).strip();
@@ -102,20 +153,21 @@ public final class Tokens {
       }
       warnIfShort(parts[1], where);
       AccessPolicy.Token token = token(scope, parts, where);
-      if (token.limits().limited()) {
-        String key = token.tenant() + " " + token.limits();
-        String other = limitsGivenAt.putIfAbsent(token.tenant(), key);
+      String tenant = token.tenant();
+      if (tenant != null && token.limits().limited()) {
+        String key = tenant + " " + token.limits();
+        String other = limitsGivenAt.putIfAbsent(tenant, key);
         if (other != null && !other.equals(key)) {
           throw new IllegalArgumentException(
               where
                   + ": tenant '"
-                  + token.tenant()
+                  + tenant
                   + "' was given other limits on an earlier line ("
-                  + other.substring(token.tenant().length() + 1)
+                  + other.substring(tenant.length() + 1)
                   + "); give a tenant's limits once");
         }
       }
-      tokens.add(token);
+      tokens.add(new Sourced(token, "line-" + (i + 1), where));
     }
     if (tokens.isEmpty()) {
       // Fail closed: a file given but empty (a secret not mounted, a template not filled in)
@@ -129,13 +181,16 @@ public final class Tokens {
     return tokens;
   }
 
-  /** The token of a line's fields past the scope: the token, then {@code key=value} options. */
+  /**
+   * The token of a line's fields past the scope: the token, then {@code key=value} options; its
+   * tenant null when the line names none.
+   */
   private static AccessPolicy.Token token(Scope scope, String[] parts, String where) {
     String tenant = null;
     double rate = 0;
     int burst = 0;
     int concurrency = 0;
-    java.util.Set<String> seen = new java.util.HashSet<>();
+    Set<String> seen = new HashSet<>();
     for (int j = 2; j < parts.length; j++) {
       String option = parts[j];
       int eq = option.indexOf('=');
@@ -153,20 +208,10 @@ public final class Tokens {
         throw new IllegalArgumentException(where + ": '" + key + "' is given twice");
       }
       switch (key) {
-        case "tenant" -> {
-          String problem = dev.fulcrum.core.tenant.Tenant.checkName(value);
-          if (problem != null) {
-            throw new IllegalArgumentException(where + ": " + problem);
-          }
-          if (value.equals(dev.fulcrum.core.tenant.Tenant.ANONYMOUS)) {
-            throw new IllegalArgumentException(
-                where + ": the tenant name 'anonymous' is kept for requests without a token");
-          }
-          tenant = value;
-        }
-        case "rate" -> rate = positive(where, key, value, Double.MAX_VALUE);
-        case "burst" -> burst = (int) positive(where, key, value, 1_000_000);
-        case "concurrency" -> concurrency = (int) positive(where, key, value, 1_000_000);
+        case "tenant" -> tenant = value; // checked by the Token
+        case "rate" -> rate = positive(where, key, value, MIN_RATE, MAX_RATE, false);
+        case "burst" -> burst = (int) positive(where, key, value, 1, 1_000_000, true);
+        case "concurrency" -> concurrency = (int) positive(where, key, value, 1, 1_000_000, true);
         default ->
             throw new IllegalArgumentException(
                 where + ": unknown option '" + key + "' (known: tenant, rate, burst, concurrency)");
@@ -176,30 +221,37 @@ public final class Tokens {
       throw new IllegalArgumentException(
           where + ": burst=" + burst + " needs a rate (rate=<requests per second>)");
     }
-    return new AccessPolicy.Token(
-        scope,
-        parts[1],
-        tenant != null ? tenant : AccessPolicy.Token.derivedTenant(parts[1]),
-        new dev.fulcrum.core.tenant.TenantLimits(rate, burst, concurrency));
+    try {
+      return new AccessPolicy.Token(
+          scope, parts[1], tenant, new TenantLimits(rate, burst, concurrency));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+    }
   }
 
-  /** A positive number of an option, at most {@code max}; integers only below {@code 1e6}. */
-  private static double positive(String where, String key, String value, double max) {
+  /**
+   * A number of an option, from {@code min} to {@code max}: a whole one below {@code 1e6} for
+   * {@code whole}.
+   */
+  private static double positive(
+      String where, String key, String value, double min, double max, boolean whole) {
     double v;
     try {
-      v = max == Double.MAX_VALUE ? Double.parseDouble(value) : Integer.parseInt(value);
+      v = whole ? Integer.parseInt(value) : Double.parseDouble(value);
     } catch (NumberFormatException e) {
       v = Double.NaN;
     }
-    if (!(v > 0) || v > max || Double.isInfinite(v)) {
+    if (!(v >= min && v <= max)) {
       throw new IllegalArgumentException(
           where
               + ": "
               + key
               + " must be a "
-              + (max == Double.MAX_VALUE ? "number" : "whole number")
-              + " > 0"
-              + (max == Double.MAX_VALUE ? "" : " and <= " + (long) max)
+              + (whole ? "whole number" : "number")
+              + " from "
+              + PlainNumbers.plain(min)
+              + " to "
+              + PlainNumbers.plain(max)
               + ", was '"
               + value
               + "'");
@@ -208,7 +260,7 @@ public final class Tokens {
   }
 
   private static void fromEnv(
-      Map<String, String> env, String name, Scope scope, List<AccessPolicy.Token> into) {
+      Map<String, String> env, String name, Scope scope, String source, List<Sourced> into) {
     String value = env.get(name);
     if (value == null || value.isBlank()) {
       return;
@@ -218,7 +270,7 @@ public final class Tokens {
       throw new IllegalArgumentException(name + " must be one token, without spaces");
     }
     warnIfShort(token, name);
-    into.add(new AccessPolicy.Token(scope, token));
+    into.add(new Sourced(new AccessPolicy.Token(scope, token), source, name));
   }
 
   private static void warnIfShort(String token, String where) {

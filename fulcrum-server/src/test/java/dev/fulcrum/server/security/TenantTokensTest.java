@@ -45,11 +45,71 @@ class TenantTokensTest {
     assertThat(t).extracting(AccessPolicy.Token::tenant).startsWith("fraud-online", "backfill");
     assertThat(t.get(0).limits()).isEqualTo(TenantLimits.NONE);
     assertThat(t.get(1).limits()).isEqualTo(new TenantLimits(50, 100, 8));
-    // A line without tenant=: a short stable label, neither the token nor its whole hash.
-    String derived = t.get(2).tenant();
-    assertThat(derived).matches("token-[0-9a-f]{8}").doesNotContain(C);
-    assertThat(derived).isEqualTo(AccessPolicy.Token.derivedTenant(C));
-    assertThat(Tenant.checkName(derived)).isNull();
+    // A line without tenant=: named after where it is, nothing of the secret.
+    assertThat(t.get(2).tenant()).isEqualTo("line-3");
+    assertThat(Tenant.checkName("line-3")).isNull();
+  }
+
+  @Test
+  void tenantsAreOptInPlainLinesOnlyGiveNoTenantAndNoAccounting() throws Exception {
+    Path f = file("inference " + A + "\nmanagement " + C + "\n");
+    List<AccessPolicy.Token> t = Tokens.load(f, Map.of(Tokens.INFERENCE_ENV, B));
+    assertThat(t).extracting(AccessPolicy.Token::tenant).containsOnlyNulls();
+    AccessPolicy p = new AccessPolicy(t, "127.0.0.1", false);
+    assertThat(p.tenants()).isEmpty();
+    assertThat(p.check(Scope.INFERENCE, "Bearer " + A).allowed()).isTrue();
+    assertThat(p.check(Scope.INFERENCE, "Bearer " + A).tenant()).isNull();
+    assertThat(p.check(Scope.INFERENCE, "Bearer " + B).tenant()).isNull();
+    assertThat(p.check(Scope.MANAGEMENT, "Bearer " + C).tenant()).isNull();
+    // Management tokens only: open inference names no (anonymous) tenant either.
+    AccessPolicy ops =
+        new AccessPolicy(Tokens.load(file("management " + C + "\n"), Map.of()), "127.0.0.1", false);
+    assertThat(ops.tenants()).isEmpty();
+    assertThat(ops.check(Scope.INFERENCE, null).tenant()).isNull();
+  }
+
+  @Test
+  void oneLineWithATenantOrALimitTurnsTenantsOnAndTheOthersAreNamedAfterTheirSource()
+      throws Exception {
+    // A limit without a tenant= is enough; the environment's tokens are named after their variable.
+    Path f = file("# ops\ninference " + A + " rate=5\nmanagement " + C + "\n");
+    List<AccessPolicy.Token> t =
+        Tokens.load(f, Map.of(Tokens.INFERENCE_ENV, B, Tokens.MANAGEMENT_ENV, "m" + C));
+    assertThat(t)
+        .extracting(AccessPolicy.Token::tenant)
+        .containsExactly("line-2", "line-3", "env-inference", "env-management");
+    AccessPolicy p = new AccessPolicy(t, "127.0.0.1", false);
+    assertThat(p.tenants())
+        .extracting(Tenant::name)
+        .containsExactly("line-2", "line-3", "env-inference", "env-management", Tenant.ANONYMOUS);
+    assertThat(p.check(Scope.INFERENCE, "Bearer " + A).tenant().limits().ratePerSecond())
+        .isEqualTo(5);
+    for (Tenant tenant : p.tenants()) {
+      assertThat(tenant.name()).doesNotContain(A.substring(0, 4)).doesNotContain("token-");
+    }
+  }
+
+  @Test
+  void aGivenNameThatIsAnotherLinesSourceNameIsRefused() throws Exception {
+    Path f = file("inference " + A + "\ninference " + B + " tenant=line-1\n");
+    assertThatThrownBy(() -> Tokens.load(f, Map.of()))
+        .hasMessageContaining(f + " line 2")
+        .hasMessageContaining("'line-1'")
+        .hasMessageNotContaining(A);
+  }
+
+  @Test
+  void aRateBelowOneRequestEveryThousandSecondsIsRefusedNamingTheFileAndLine() throws Exception {
+    for (String rate : List.of("0.0009", "0.000001", "1e-12", "2e9")) {
+      Path f = file("inference " + A + " tenant=t rate=" + rate + " burst=1000000\n");
+      assertThatThrownBy(() -> Tokens.load(f, Map.of()))
+          .as(rate)
+          .hasMessageContaining(f + " line 1")
+          .hasMessageContaining("rate must be a number from 0.001 to 1000000000")
+          .hasMessageContaining("'" + rate + "'");
+    }
+    Path slow = file("inference " + A + " tenant=t rate=0.001 burst=1000000\n");
+    assertThat(Tokens.load(slow, Map.of()).get(0).limits().ratePerSecond()).isEqualTo(0.001);
   }
 
   @Test
@@ -60,8 +120,8 @@ class TenantTokensTest {
             new String[] {"inference " + A + " tenant=bad\"name", "tenant name"},
             new String[] {"inference " + A + " tenant=anonymous", "'anonymous' is kept"},
             new String[] {"inference " + A + " team=x", "unknown option 'team'"},
-            new String[] {"inference " + A + " rate=0", "rate must be a number > 0"},
-            new String[] {"inference " + A + " rate=fast", "rate must be a number > 0"},
+            new String[] {"inference " + A + " rate=0", "rate must be a number from 0.001"},
+            new String[] {"inference " + A + " rate=fast", "rate must be a number from 0.001"},
             new String[] {"inference " + A + " burst=10", "burst=10 needs a rate"},
             new String[] {"inference " + A + " concurrency=1.5", "concurrency must be a whole"},
             new String[] {"inference " + A + " tenant=x tenant=y", "'tenant' is given twice"},
@@ -102,20 +162,29 @@ class TenantTokensTest {
             List.of(
                 new AccessPolicy.Token(Scope.INFERENCE, A, "team", TenantLimits.NONE),
                 new AccessPolicy.Token(Scope.INFERENCE, B, "team", new TenantLimits(0, 0, 3)),
-                new AccessPolicy.Token(Scope.MANAGEMENT, C)),
+                new AccessPolicy.Token(Scope.MANAGEMENT, C, "ops", TenantLimits.NONE)),
             "127.0.0.1",
             false);
     Tenant a = p.check(Scope.INFERENCE, "Bearer " + A).tenant();
     Tenant b = p.check(Scope.INFERENCE, "Bearer " + B).tenant();
     assertThat(a).isNotNull().isSameAs(b);
     assertThat(a.limits().maxConcurrent()).isEqualTo(3);
-    assertThat(p.check(Scope.MANAGEMENT, "Bearer " + C).tenant().name())
-        .isEqualTo(AccessPolicy.Token.derivedTenant(C));
+    assertThat(p.check(Scope.MANAGEMENT, "Bearer " + C).tenant().name()).isEqualTo("ops");
     assertThat(p.check(Scope.INFERENCE, "Bearer nope").tenant()).isNull();
     assertThat(p.check(null, null).tenant()).isNull();
     assertThat(p.tenants())
         .extracting(Tenant::name)
-        .containsExactly("team", AccessPolicy.Token.derivedTenant(C), Tenant.ANONYMOUS);
+        .containsExactly("team", "ops", Tenant.ANONYMOUS);
+    // Tenants on, a token without one: a caller's mistake (Tokens names every token then).
+    assertThatThrownBy(
+            () ->
+                new AccessPolicy(
+                    List.of(
+                        new AccessPolicy.Token(Scope.INFERENCE, A, "team", TenantLimits.NONE),
+                        new AccessPolicy.Token(Scope.INFERENCE, B)),
+                    "127.0.0.1",
+                    false))
+        .hasMessageContaining("names no tenant");
   }
 
   @Test
