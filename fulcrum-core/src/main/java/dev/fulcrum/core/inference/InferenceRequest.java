@@ -81,7 +81,7 @@ public record InferenceRequest(
 
   /**
    * This request charged to {@code t} (the transport's, after the token check); this one itself
-   * when that is its tenant already (no tenant on a server without tokens: nothing is allocated).
+   * when that is its tenant already (no tenant on a server without tenants: nothing is allocated).
    */
   public InferenceRequest withTenant(@Nullable Tenant t) {
     return t == tenant

@@ -23,8 +23,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Design: a request of a tenant with limits takes its place in the {@link TenantLimiter} before
  * it is queued and gives it back when answered; every request of a tenant is counted in its {@link
- * ModelUsage} for the model that ran it, once, when it completes. A server without tokens has no
- * tenants: its requests carry none and pay for none of this.
+ * ModelUsage} for the model that ran it, once, when it completes. A server without tenants (no
+ * token names one or sets a limit) has none: its requests carry none and pay for none of this.
  *
  * <p>Threads: the name and limiter are fixed; the usage map is concurrent.
  */

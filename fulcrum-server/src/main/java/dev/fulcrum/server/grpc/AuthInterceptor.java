@@ -33,7 +33,7 @@ final class AuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
-  /** The tenant of the current call, or null (no tokens, an open method). */
+  /** The tenant of the current call, or null (no tenants, an open method). */
   static final Context.Key<Tenant> TENANT = Context.key("fulcrum-tenant");
 
   private static final Set<String> OPEN =

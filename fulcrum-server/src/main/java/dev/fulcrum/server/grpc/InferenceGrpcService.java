@@ -140,8 +140,8 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
    * @param slow logs slow and refused inference requests (with {@link CallContextInterceptor} on
    *     the server, for the client's address and traceparent); null: off
    * @param tracing traces ModelInfer calls and streamed requests; null: off
-   * @param tenants tokens are configured: each inference request is charged to its call's tenant
-   *     ({@link AuthInterceptor#TENANT})
+   * @param tenants tenants are on: each inference request is charged to its call's tenant ({@link
+   *     AuthInterceptor#TENANT})
    */
   InferenceGrpcService(
       InferenceService service,
@@ -570,7 +570,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     ModelVersion admitted = null;
     CallContextInterceptor.@Nullable CallInfo info = callInfo();
     TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
-    // The call's tenant, which the token check put in its context (null without tokens).
+    // The call's tenant, which the token check put in its context (null without tenants).
     Tenant tenant = tenants ? AuthInterceptor.TENANT.get() : null;
     try {
       admitted = admissionCheck(request);
@@ -748,7 +748,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     /** The server is shutting down: end the call once nothing is pending ({@link #endStreams}). */
     private boolean ending;
 
-    /** The call's tenant, which the token check put in its context (null without tokens). */
+    /** The call's tenant, which the token check put in its context (null without tenants). */
     private final @Nullable Tenant tenant = tenants ? AuthInterceptor.TENANT.get() : null;
 
     InferStream(ServerCallStreamObserver<ModelStreamInferResponse> call) {

@@ -404,7 +404,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       return done(Responses.refused(browser));
     }
     // The tenant the request is charged to: its token's, set here after the check and never from
-    // anything else the request says; none on a server without tokens.
+    // anything else the request says; none on a server without tenants.
     Tenant tenant = null;
     if (!access.allowsAll()) {
       AccessPolicy.Decision decision =

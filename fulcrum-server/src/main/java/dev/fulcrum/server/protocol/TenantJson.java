@@ -19,7 +19,7 @@ public final class TenantJson {
 
   /**
    * The report of {@code tenants} (the server's, in token-file order, the anonymous one last; empty
-   * on a server without tokens).
+   * on a server without tenants).
    */
   public static ObjectNode tenants(List<Tenant> tenants) {
     ObjectNode body = JsonNodeFactory.instance.objectNode();
