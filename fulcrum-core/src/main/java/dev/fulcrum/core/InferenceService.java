@@ -245,7 +245,9 @@ public final class InferenceService {
       // usage after an answer finds it counted.
       String model = mv.config().name();
       CompletableFuture<InferenceResponse> ran = result;
-      result = cancelling(ran.whenComplete((r, t) -> tenant.finished(model, r, t)), ran);
+      result =
+          cancelling(
+              ran.whenComplete((r, t) -> tenant.finished(model, TenantCharges.of(r), t)), ran);
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;

@@ -1,16 +1,13 @@
 package dev.fulcrum.core.tenant;
 
 import dev.fulcrum.core.error.InferenceException;
-import dev.fulcrum.core.inference.InferenceResponse;
-import dev.fulcrum.core.inference.RequestTiming;
-import dev.fulcrum.core.scheduler.Ticker;
 import java.util.Collections;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -44,7 +41,7 @@ public final class Tenant {
    * @param limits its limits ({@link TenantLimits#NONE}: none, and no limiter)
    * @param clock the limiter's clock
    */
-  public Tenant(String name, TenantLimits limits, Ticker clock) {
+  public Tenant(String name, TenantLimits limits, LongSupplier clock) {
     String problem = checkName(name);
     if (problem != null) {
       throw new IllegalArgumentException(problem);
@@ -55,7 +52,7 @@ public final class Tenant {
 
   /** A tenant without limits. */
   public Tenant(String name) {
-    this(name, TenantLimits.NONE, Ticker.system());
+    this(name, TenantLimits.NONE, System::nanoTime);
   }
 
   /**
@@ -102,44 +99,25 @@ public final class Tenant {
   }
 
   /**
-   * Counts an admitted request once it completes and gives back its place: a response's rows,
-   * compute share and cost, or the outcome of its failure.
+   * Counts an admitted request once it completes and gives back its place: its charge (rows,
+   * compute share and cost; for a request answered in parts, the parts' summed), or the outcome of
+   * its failure.
    *
    * @param model the model that ran it (the name its version is served under)
+   * @param charge what the answer cost, null when it failed
+   * @param t its failure, null when answered
    */
-  public void finished(String model, @Nullable InferenceResponse response, @Nullable Throwable t) {
+  public void finished(String model, @Nullable Charge charge, @Nullable Throwable t) {
     TenantLimiter l = limiter;
     if (l != null) {
       l.release();
     }
-    count(model, response, t);
-  }
-
-  /**
-   * Counts an admitted request that was answered in parts (an embeddings request split at its
-   * model's max-batch-size, each part run without a tenant) and gives back its place: one request,
-   * with its parts' rows, compute shares and costs summed.
-   *
-   * @param model the model that ran it
-   * @param parts the parts' answers, all of them
-   */
-  public void finished(String model, List<InferenceResponse> parts) {
-    TenantLimiter l = limiter;
-    if (l != null) {
-      l.release();
+    ModelUsage u = usageOf(model);
+    if (charge == null || t != null) {
+      u.count(Outcome.of(t));
+    } else {
+      u.answered(charge.rows(), charge.computeSeconds(), charge.costUsd());
     }
-    int rows = 0;
-    double seconds = 0;
-    double cost = 0;
-    for (InferenceResponse r : parts) {
-      RequestTiming timing = r.timing();
-      if (timing != null) {
-        rows += timing.requestRows();
-        seconds += timing.computeShareMicros() / 1e6;
-        cost += timing.priced() ? timing.costUsd() : 0;
-      }
-    }
-    usageOf(model).answered(rows, seconds, cost);
   }
 
   /**
@@ -148,23 +126,6 @@ public final class Tenant {
    */
   public void failedBeforeAdmission(String model, Throwable t) {
     usageOf(model).count(Outcome.of(t));
-  }
-
-  private void count(String model, @Nullable InferenceResponse response, @Nullable Throwable t) {
-    ModelUsage u = usageOf(model);
-    if (response == null || t != null) {
-      u.count(Outcome.of(t));
-      return;
-    }
-    RequestTiming timing = response.timing();
-    if (timing == null) {
-      u.answered(0, 0, 0); // timing is always asked for a tenant's request; kept safe regardless
-      return;
-    }
-    u.answered(
-        timing.requestRows(),
-        timing.computeShareMicros() / 1e6,
-        timing.priced() ? timing.costUsd() : 0);
   }
 
   private ModelUsage usageOf(String model) {

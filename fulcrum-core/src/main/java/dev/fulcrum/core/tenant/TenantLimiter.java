@@ -2,10 +2,10 @@ package dev.fulcrum.core.tenant;
 
 import dev.fulcrum.core.config.PlainNumbers;
 import dev.fulcrum.core.error.InferenceException;
-import dev.fulcrum.core.scheduler.Ticker;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -29,7 +29,7 @@ public final class TenantLimiter {
 
   private final String tenant;
   private final TenantLimits limits;
-  private final Ticker clock;
+  private final LongSupplier clock;
   private final long intervalNanos;
 
   /** The most backlog a request may find and be admitted: {@code burst - 1} intervals. */
@@ -43,7 +43,7 @@ public final class TenantLimiter {
    * @param limits its limits ({@link TenantLimits#limited()})
    * @param clock monotonic nanoseconds (injected by tests)
    */
-  public TenantLimiter(String tenant, TenantLimits limits, Ticker clock) {
+  public TenantLimiter(String tenant, TenantLimits limits, LongSupplier clock) {
     this.tenant = tenant;
     this.limits = limits;
     this.clock = clock;
@@ -56,7 +56,7 @@ public final class TenantLimiter {
         Math.min(
             saturatedMultiply(intervalNanos, Math.max(0, limits.burst() - 1)),
             Long.MAX_VALUE - intervalNanos);
-    this.theoreticalArrival = new AtomicLong(clock.nanoTime());
+    this.theoreticalArrival = new AtomicLong(clock.getAsLong());
   }
 
   /** The limits it enforces. */
@@ -92,7 +92,7 @@ public final class TenantLimiter {
     if (intervalNanos == 0) {
       return null;
     }
-    long now = clock.nanoTime();
+    long now = clock.getAsLong();
     while (true) {
       long tat = theoreticalArrival.get();
       long backlog = Math.max(0, tat - now); // at most Long.MAX_VALUE: see admitUpToNanos

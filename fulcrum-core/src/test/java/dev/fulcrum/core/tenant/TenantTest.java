@@ -4,18 +4,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.fulcrum.core.TenantCharges;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
 class TenantTest {
-  private static InferenceResponse answered(RequestTiming timing) {
+  private static InferenceResponse response(RequestTiming timing) {
     return new InferenceResponse("m", "1", "", Map.of(), List.of(), timing);
+  }
+
+  private static Charge answered(RequestTiming timing) {
+    return Objects.requireNonNull(TenantCharges.of(response(timing)));
   }
 
   /** A pass of {@code batchRows} taking {@code computeMicros}, priced at $1e-6 a prediction. */
@@ -127,7 +133,10 @@ class TenantTest {
     long[] now = {0};
     Tenant a = new Tenant("a", new TenantLimits(0, 0, 1), () -> now[0]);
     assertThat(a.admit("minilm")).isNull();
-    a.finished("minilm", List.of(answered(pass(16, 16, 1600)), answered(pass(5, 8, 800))));
+    a.finished(
+        "minilm",
+        TenantCharges.sum(List.of(response(pass(16, 16, 1600)), response(pass(5, 8, 800)))),
+        null);
     ModelUsage u = a.usage().get("minilm");
     assertThat(u.requests(Outcome.SUCCESS)).isEqualTo(1);
     assertThat(u.predictions()).isEqualTo(21);

@@ -2,6 +2,7 @@ package dev.fulcrum.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.TenantCharges;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.PipelineConfig;
 import dev.fulcrum.core.config.TensorConfig;
@@ -300,7 +301,7 @@ final class OpenAiHandler {
             if (left.decrementAndGet() == 0) {
               List<InferenceResponse> all = List.of(answers);
               if (tenant != null && counted.compareAndSet(false, true)) {
-                tenant.finished(model, all);
+                tenant.finished(model, TenantCharges.sum(all), null);
               }
               reply.complete(
                   new Embeddings(

@@ -164,7 +164,7 @@ public final class AccessPolicy {
       }
       Tenant before = byName.get(name);
       if (before == null || (!before.limits().limited() && t.limits().limited())) {
-        byName.put(name, new Tenant(name, t.limits(), clock));
+        byName.put(name, new Tenant(name, t.limits(), clock::nanoTime));
       } else if (t.limits().limited() && !before.limits().equals(t.limits())) {
         throw new IllegalArgumentException(
             "tenant '"
