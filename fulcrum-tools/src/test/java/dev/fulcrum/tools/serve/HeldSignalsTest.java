@@ -3,12 +3,11 @@ package dev.fulcrum.tools.serve;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.fulcrum.tools.FulcrumCli;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,35 +45,23 @@ class HeldSignalsTest {
         new ProcessBuilder("env", "--block-signal=TERM", "true").start().waitFor() == 0,
         "GNU env 8.31+ (--block-signal)");
     Path log = repo.resolveSibling(repo.getFileName() + "-" + signal + ".log");
-    String java = ProcessHandle.current().info().command().orElse("java");
     // bash keeps the blocked mask it was started with (dash clears it); the signal it sends itself
     // stays pending through its exec of the JVM.
     String script = "kill -" + signal + " $$; exec \"$@\"";
     Process p =
         new ProcessBuilder(
-                List.of(
-                    "env",
-                    "--block-signal=TERM,INT",
-                    "--ignore-signal=TERM,INT",
-                    TerminationSignals.HELD + "=1",
-                    "bash",
-                    "-c",
-                    script,
-                    "serve-under-test",
-                    java,
-                    "--enable-native-access=ALL-UNNAMED",
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    FulcrumCli.class.getName(),
-                    "serve",
-                    "--model-repository",
-                    repo.toString(),
-                    "--http-port",
-                    "0",
-                    "--grpc-port",
-                    "0",
-                    "--metrics-port",
-                    "0"))
+                Stream.concat(
+                        Stream.of(
+                            "env",
+                            "--block-signal=TERM,INT",
+                            "--ignore-signal=TERM,INT",
+                            TerminationSignals.HELD + "=1",
+                            "bash",
+                            "-c",
+                            script,
+                            "serve-under-test"),
+                        ServeProcess.command(repo).stream())
+                    .toList())
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .start();

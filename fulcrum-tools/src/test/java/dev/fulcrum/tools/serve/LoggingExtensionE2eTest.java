@@ -8,7 +8,6 @@ import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.LogSettingsRequest;
 import dev.fulcrum.server.grpc.proto.LogSettingsResponse;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
-import dev.fulcrum.tools.FulcrumCli;
 import io.grpc.ManagedChannel;
 import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
@@ -21,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -91,24 +89,8 @@ class LoggingExtensionE2eTest {
   @Test
   void theVerboseLevelChangesWhatTheRunningServerWritesOverRestAndGrpc() throws Exception {
     Path log = repo.resolveSibling(repo.getFileName() + "-serve.log");
-    String java = ProcessHandle.current().info().command().orElse("java");
     server =
-        new ProcessBuilder(
-                List.of(
-                    java,
-                    "--enable-native-access=ALL-UNNAMED",
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    FulcrumCli.class.getName(),
-                    "serve",
-                    "--model-repository",
-                    repo.toString(),
-                    "--http-port",
-                    "0",
-                    "--grpc-port",
-                    "0",
-                    "--metrics-port",
-                    "0"))
+        new ProcessBuilder(ServeProcess.command(repo))
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .start();
