@@ -130,7 +130,7 @@ public final class Tokens {
       throw new UncheckedIOException("cannot read the token file " + file, e);
     }
     List<Sourced> tokens = new ArrayList<>();
-    Map<String, String> limitsGivenAt = new HashMap<>();
+    Map<String, TenantLimits> limitsGiven = new HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).strip();
       if (line.isEmpty() || line.startsWith("#")) {
@@ -155,15 +155,14 @@ public final class Tokens {
       AccessPolicy.Token token = token(scope, parts, where);
       String tenant = token.tenant();
       if (tenant != null && token.limits().limited()) {
-        String key = tenant + " " + token.limits();
-        String other = limitsGivenAt.putIfAbsent(tenant, key);
-        if (other != null && !other.equals(key)) {
+        TenantLimits other = limitsGiven.putIfAbsent(tenant, token.limits());
+        if (other != null && !other.equals(token.limits())) {
           throw new IllegalArgumentException(
               where
                   + ": tenant '"
                   + tenant
                   + "' was given other limits on an earlier line ("
-                  + other.substring(tenant.length() + 1)
+                  + other
                   + "); give a tenant's limits once");
         }
       }
