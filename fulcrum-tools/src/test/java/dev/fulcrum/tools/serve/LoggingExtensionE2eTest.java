@@ -21,8 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,11 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class LoggingExtensionE2eTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Pattern HTTP_PORT =
-      Pattern.compile("HTTP \\(Open Inference Protocol\\) on http://[^:]+:(\\d+)/v2");
-  private static final Pattern GRPC_PORT =
-      // up to the line's end: a line read half-written would give a port cut short
-      Pattern.compile("gRPC \\(Open Inference Protocol\\) on [^ ]+:(\\d+)\\R");
   private static final String DEBUG_LINE = "DEBUG InferenceGrpcService - request refused";
   private static final String HTTP_DEBUG_LINE = "DEBUG HttpDispatcher";
 
@@ -55,18 +48,6 @@ class LoggingExtensionE2eTest {
         server.destroyForcibly().waitFor();
       }
     }
-  }
-
-  private static int port(Path log, Pattern p) throws Exception {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (System.nanoTime() < end) {
-      Matcher m = p.matcher(Files.readString(log, StandardCharsets.UTF_8));
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("the server did not start:\n" + Files.readString(log));
   }
 
   private HttpResponse<String> send(int port, String method, String path, String body)
@@ -94,8 +75,8 @@ class LoggingExtensionE2eTest {
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .start();
-    int httpPort = port(log, HTTP_PORT);
-    int grpcPort = port(log, GRPC_PORT);
+    int httpPort = ServeProcess.port(log, ServeProcess.HTTP_PORT);
+    int grpcPort = ServeProcess.port(log, ServeProcess.GRPC_PORT);
     String infer =
         "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}";
 
