@@ -53,6 +53,16 @@ class DeployArtifactsE2eTest {
   private static final Pattern HTTP_GET_PROBE =
       Pattern.compile("httpGet:\\s*\\{\\s*path:\\s*([^,}\\s]+)\\s*,\\s*port:\\s*([^,}\\s]+)");
 
+  /** A fenced PromQL block of the docs. */
+  private static final Pattern PROMQL_BLOCK =
+      Pattern.compile("```promql\\n(.*?)```", Pattern.DOTALL);
+
+  /** prometheus-adapter's series query in docs/DEPLOYMENT.md. */
+  private static final Pattern ADAPTER_SERIES = Pattern.compile("seriesQuery: '([^']*)'");
+
+  /** KEDA's prometheus trigger's query, in prose. */
+  private static final Pattern KEDA_QUERY = Pattern.compile("`query: ([^`]*)`");
+
   /** A proxy's health check: HAProxy's {@code option httpchk GET /v2/health/ready}. */
   private static final Pattern HTTP_CHECK = Pattern.compile("option httpchk GET (\\S+)");
 
@@ -237,6 +247,24 @@ class DeployArtifactsE2eTest {
     assertThat(variables).extracting(DeployArtifacts.TemplateQuery::label).contains("model");
     variables.forEach(v -> problems.addAll(check.problems(v)));
     assertThat(problems).isEmpty();
+  }
+
+  @Test
+  void theDocsPromQlReadsOnlyWhatTheServerExports() throws Exception {
+    List<DeployArtifacts.Query> queries = new ArrayList<>();
+    for (String doc : List.of("docs/METRICS.md", "docs/DEPLOYMENT.md", "docs/MONITORING.md")) {
+      String text = Files.readString(DeployArtifacts.ROOT.resolve(doc));
+      for (Pattern p : List.of(PROMQL_BLOCK, ADAPTER_SERIES, KEDA_QUERY)) {
+        Matcher m = p.matcher(text);
+        while (m.find()) {
+          // the model an example names is the reader's (here it has no objective): any model
+          String expr = m.group(1).replaceAll("model=\"[^\"]*\"", "model=~\".+\"");
+          queries.add(new DeployArtifacts.Query(doc + ": " + m.group(1).strip(), expr));
+        }
+      }
+    }
+    assertThat(queries).hasSizeGreaterThanOrEqualTo(3);
+    assertThat(check(Map.of()).problems(queries)).isEmpty();
   }
 
   @Test

@@ -17,8 +17,11 @@ import java.util.regex.PatternSyntaxException;
  * is documented. Immutable.
  */
 final class ExportedMetricsCheck {
-  /** Labels Prometheus attaches to every series of a scrape target. */
-  static final Set<String> TARGET_LABELS = Set.of("job", "instance");
+  /**
+   * Labels Prometheus attaches to every series of a scrape target: its own, and those the
+   * kubernetes-pods scrape job and a PodMonitor add (docs/DEPLOYMENT.md's prometheus-adapter).
+   */
+  static final Set<String> TARGET_LABELS = Set.of("job", "instance", "namespace", "pod");
 
   /** Series Prometheus writes itself for every target (its labels are the target labels). */
   static final Set<String> PROMETHEUS_SERIES = Set.of("up");
