@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -26,8 +28,23 @@ final class DeployArtifacts {
   private static final Pattern LABEL_VALUES =
       Pattern.compile("^label_values\\((.*),\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\)$", Pattern.DOTALL);
 
-  /** One PromQL expression and where it is (a rule's or a panel's name). */
-  record Query(String where, String expr) {}
+  /**
+   * One PromQL expression, where it is (a rule's or a panel's name), and the labels of its result
+   * that are named elsewhere (an alert's annotations, a panel's legend).
+   */
+  record Query(String where, String expr, Set<String> alsoNamed) {
+    Query(String where, String expr) {
+      this(where, expr, Set.of());
+    }
+  }
+
+  /** A label an alert's annotation or label template names: {@code {{ $labels.model }}}. */
+  private static final Pattern TEMPLATE_LABEL =
+      Pattern.compile("\\$labels\\.([A-Za-z_][A-Za-z0-9_]*)");
+
+  /** A label a Grafana legend names: {@code {{model}}}. */
+  private static final Pattern LEGEND_LABEL =
+      Pattern.compile("\\{\\{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*}}");
 
   /** A Grafana template variable's query: the selector it reads and the label it lists. */
   record TemplateQuery(String where, String selector, String label) {}
@@ -64,7 +81,11 @@ final class DeployArtifacts {
             rule.has("alert")
                 ? "alert " + rule.get("alert").asText()
                 : "record " + rule.path("record").asText();
-        queries.add(new Query(name, rule.path("expr").asText()));
+        Set<String> named = new TreeSet<>();
+        for (JsonNode text : List.of(rule.path("annotations"), rule.path("labels"))) {
+          text.forEach(t -> named.addAll(matches(TEMPLATE_LABEL, t.asText())));
+        }
+        queries.add(new Query(name, rule.path("expr").asText(), named));
       }
     }
     return queries;
@@ -88,10 +109,20 @@ final class DeployArtifacts {
         queries.add(
             new Query(
                 "panel '" + panel.path("title").asText() + "' " + target.path("refId").asText(),
-                target.path("expr").asText()));
+                target.path("expr").asText(),
+                matches(LEGEND_LABEL, target.path("legendFormat").asText())));
       }
     }
     return queries;
+  }
+
+  private static Set<String> matches(Pattern p, String text) {
+    Set<String> found = new TreeSet<>();
+    Matcher m = p.matcher(text);
+    while (m.find()) {
+      found.add(m.group(1));
+    }
+    return found;
   }
 
   /** The dashboard's {@code label_values} template queries. */

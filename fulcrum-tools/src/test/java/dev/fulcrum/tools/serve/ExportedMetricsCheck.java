@@ -61,7 +61,9 @@ final class ExportedMetricsCheck {
         problems.add(q.where() + ": " + e.getMessage());
         continue;
       }
-      problems.addAll(problems(q.where(), reads));
+      Set<String> labels = new LinkedHashSet<>(reads.groupingLabels());
+      labels.addAll(q.alsoNamed());
+      problems.addAll(problems(q.where(), new PromQl.Reads(reads.selectors(), labels)));
     }
     return problems;
   }
