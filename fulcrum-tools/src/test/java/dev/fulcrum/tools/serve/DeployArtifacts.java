@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -114,6 +115,38 @@ final class DeployArtifacts {
       }
     }
     return queries;
+  }
+
+  /** An aggregation with its {@code by} list first: {@code sum by (job, model) (...)}. */
+  private static final Pattern AGGREGATION_BY =
+      Pattern.compile(
+          "^(?:sum|min|max|avg|count|group|stddev|stdvar)\\s+by\\s*\\(([^)]*)\\)", Pattern.DOTALL);
+
+  private static final Pattern LEADING_NAME =
+      Pattern.compile("^([A-Za-z_:][A-Za-z0-9_:]*)\\s*(\\{|$|[^A-Za-z0-9_:(])");
+
+  /**
+   * The labels of an expression's result where its leftmost operand settles them: an aggregation
+   * {@code by} a list, or a recording rule's series (whose own expression settles them); empty
+   * where that takes reading PromQL's semantics (a raw metric, a function).
+   */
+  static Optional<Set<String>> resultLabels(String expr, Map<String, String> records) {
+    String e = expr.strip();
+    Matcher by = AGGREGATION_BY.matcher(e);
+    if (by.find()) {
+      Set<String> labels = new TreeSet<>();
+      for (String label : by.group(1).split(",")) {
+        if (!label.isBlank()) {
+          labels.add(label.strip());
+        }
+      }
+      return Optional.of(labels);
+    }
+    Matcher name = LEADING_NAME.matcher(e);
+    if (name.find() && records.containsKey(name.group(1))) {
+      return resultLabels(records.get(name.group(1)), records);
+    }
+    return Optional.empty();
   }
 
   private static Set<String> matches(Pattern p, String text) {

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -90,6 +92,28 @@ class DeployArtifactsTest {
     }
     assertThat(problems).isEmpty();
     assertThat(alerts).isGreaterThanOrEqualTo(15);
+  }
+
+  @Test
+  void everyLabelAnAlertNamesIsOnItsResult() throws Exception {
+    JsonNode rules = DeployArtifacts.yaml(DeployArtifacts.RULES);
+    Map<String, String> records = DeployArtifacts.records(rules);
+    List<String> problems = new ArrayList<>();
+    int settled = 0;
+    for (DeployArtifacts.Query q : DeployArtifacts.ruleQueries(rules)) {
+      Optional<Set<String>> result = DeployArtifacts.resultLabels(q.expr(), records);
+      if (result.isPresent()) {
+        settled++;
+        for (String label : q.alsoNamed()) {
+          if (!result.get().contains(label)) {
+            problems.add(
+                q.where() + " names $labels." + label + "; its result has " + result.get());
+          }
+        }
+      }
+    }
+    assertThat(problems).isEmpty();
+    assertThat(settled).as("rules whose result labels the test can tell").isGreaterThan(10);
   }
 
   @Test
