@@ -91,7 +91,7 @@ class DeployArtifactsE2eTest {
         """
         max-batch-size: 64
         version-policy: {latest: 2}
-        slo: {latency-ms: 500, cost-per-hour: 1.0}
+        slo: {latency-ms: 2000, cost-per-hour: 1.0}
         rollout: {canary-traffic-percent: 50, min-requests: 100000}
         """);
     Path tokens = dir.resolve("tokens");
