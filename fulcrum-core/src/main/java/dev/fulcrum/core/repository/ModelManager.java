@@ -1730,10 +1730,13 @@ public final class ModelManager {
 
   /**
    * True when the startup load has finished and every model version that is meant to serve is ready
-   * (unloaded ones do not count; a failed one does). A version being retired (UNLOADING) is not
-   * meant to serve, and a version loading beside a ready one of its model is a rollout: neither
+   * (unloaded ones do not count; a failed one does, unless another version of its model is ready).
+   * A version being retired (UNLOADING) is not meant to serve, a version loading beside a ready one
+   * of its model is a rollout, and a version that failed to load beside a ready one is a failed
+   * rollout whose model still answers (Triton keeps serving what served when a reload fails): none
    * makes the server unready, so a readiness probe does not take a serving replica out of rotation
-   * at every version swap or unload.
+   * at every version swap, unload or failed push. The failed version stays UNAVAILABLE in the index
+   * with its reason, and in the load-failure metric.
    */
   public boolean allReady() {
     if (starting) {
@@ -1750,8 +1753,7 @@ public final class ModelManager {
       boolean fine =
           switch (r.state()) {
             case READY, UNLOADING, UNLOADED -> true;
-            case LOADING, WARMING -> serving.contains(r.name());
-            case UNAVAILABLE -> false;
+            case LOADING, WARMING, UNAVAILABLE -> serving.contains(r.name());
           };
       if (!fine) {
         return false;

@@ -385,6 +385,8 @@ class ModelManagerTest {
     assertThat(m.index())
         .extracting(s -> s.version() + ":" + s.state())
         .containsExactly("1:READY", "2:UNAVAILABLE");
+    // the model still answers: a readiness probe keeps the replica in rotation
+    assertThat(m.allReady()).isTrue();
     m.poll().join(); // nothing changed: not tried again
     assertThat(events).filteredOn(e -> e instanceof LoadFailed).hasSize(1);
 
@@ -407,6 +409,7 @@ class ModelManagerTest {
     assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(e.getMessage()).contains("version 2");
     assertThat(m.resolve("m", "")).isSameAs(first);
+    assertThat(m.allReady()).isTrue(); // a failed push of version 2: version 1 serves on
     Files.delete(repo.resolve("m/2/model.onnx"));
     Files.delete(repo.resolve("m/2"));
 
