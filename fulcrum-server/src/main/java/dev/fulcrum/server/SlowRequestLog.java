@@ -99,6 +99,8 @@ public final class SlowRequestLog implements AutoCloseable {
     REST_BINARY("rest-binary"),
     /** The OpenAI-compatible embeddings API ({@code POST /v1/embeddings}). */
     REST_OPENAI("rest-openai"),
+    /** TF Serving's and KServe v1's predict ({@code POST /v1/models/<m>:predict}). */
+    REST_TF_SERVING("rest-tfserving"),
     /** gRPC ModelInfer. */
     GRPC("grpc"),
     /** One request of a gRPC ModelStreamInfer stream. */

@@ -275,11 +275,19 @@ public final class OpenAiJson {
    */
   public static void writeModel(JsonGenerator g, String id, long created) throws IOException {
     g.writeStartObject();
+    writeModelFields(g, id, created);
+    g.writeEndObject();
+  }
+
+  /**
+   * The fields of a model object, inside an object the caller opened ({@code GET /v1/models/<id>}
+   * adds TF Serving's and KServe's to them).
+   */
+  public static void writeModelFields(JsonGenerator g, String id, long created) throws IOException {
     g.writeStringField("id", id);
     g.writeStringField("object", "model");
     g.writeNumberField("created", created);
     g.writeStringField("owned_by", "fulcrum");
-    g.writeEndObject();
   }
 
   /** {@code GET /v1/models}: {@code {"object": "list", "data": [model, ...]}}. */

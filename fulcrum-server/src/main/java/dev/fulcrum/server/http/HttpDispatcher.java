@@ -75,6 +75,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ModelHandler models;
   private final InferHandler infer;
   private final OpenAiHandler openAi;
+  private final PredictHandler predict;
   private final RepositoryHandler repository;
   private final TraceSettingHandler traceSettings;
   private final SharedMemoryHandler sharedMemory;
@@ -143,6 +144,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing, shm);
     this.sharedMemory = new SharedMemoryHandler(shm);
     this.openAi = new OpenAiHandler(service, answerLoops, slow != null, tracing);
+    this.predict = new PredictHandler(service);
     this.traceSettings = new TraceSettingHandler(tracing);
     this.logging = new LoggingHandler(logControl);
     this.repository = new RepositoryHandler(service);
@@ -453,7 +455,20 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         yield openAi.embeddings(asked, ctx.executor(), trace, tenant);
       }
       case OPENAI_MODELS ->
-          done(route.model().isEmpty() ? openAi.models() : openAi.model(route.model()));
+          done(route.model().isEmpty() ? openAi.models() : openAi.model(predict, route.model()));
+      case TFS_PREDICT -> {
+        TraceParent trace = infer.traceOf(request, slow != null);
+        if (slow != null) {
+          slowModel = route.model();
+          slowVersion = route.version();
+          slowHeaders = request.headers();
+          slowTrace = trace;
+          slowFailure = null;
+        }
+        yield infer.predict(route.model(), route.version(), request, ctx.executor(), trace, tenant);
+      }
+      case TFS_STATUS -> done(predict.status(route.model(), route.version()));
+      case TFS_METADATA -> done(predict.metadata(route.model(), route.version()));
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
       case MODEL_SLO -> done(models.slo(route.model(), route.version()));
       case MODEL_DRIFT -> done(models.drift(route.model(), route.version()));
@@ -667,6 +682,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     OpenAiHandler.Embeddings embeddings = reply instanceof OpenAiHandler.Embeddings e ? e : null;
     Throwable failure = slowFailure;
     slowFailure = null;
+    // A predict request (TF Serving's), answered or refused.
+    boolean predicted =
+        answer != null
+            ? answer.predict() != null
+            : lastUri != null && PredictHandler.isPath(lastUri);
     long modelNanos =
         answer != null
             ? answer.slowNanos()
@@ -680,9 +700,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         new SlowRequestLog.SlowRequest(
             openAiPath
                 ? SlowRequestLog.Protocol.REST_OPENAI
-                : headers.contains(InferHandler.HEADER_LENGTH)
-                    ? SlowRequestLog.Protocol.REST_BINARY
-                    : SlowRequestLog.Protocol.REST_JSON,
+                : predicted
+                    ? SlowRequestLog.Protocol.REST_TF_SERVING
+                    : headers.contains(InferHandler.HEADER_LENGTH)
+                        ? SlowRequestLog.Protocol.REST_BINARY
+                        : SlowRequestLog.Protocol.REST_JSON,
             model,
             slowVersion,
             String.valueOf(status),

@@ -14,6 +14,9 @@ import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import dev.fulcrum.server.codec.PredictDecoder;
+import dev.fulcrum.server.codec.PredictDecoder.PredictRequest;
+import dev.fulcrum.server.codec.PredictJson;
 import dev.fulcrum.server.shm.SharedMemoryOutput;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.TracedRequest;
@@ -35,7 +38,10 @@ import org.jspecify.annotations.Nullable;
  * return a reply that the dispatcher renders on the event loop once the engine thread completes the
  * future. With tracing on, a request that is traced ({@link Tracing#begin}) is timed, and its spans
  * made on the event loop once its answer is encoded, or once it fails; with it off no trace header
- * is read.
+ * is read. TF Serving's {@code v1/models/<m>:predict} ({@link #predict}) takes the same path with
+ * its own body codec ({@link PredictDecoder}, {@link PredictJson}).
+ *
+ * <p>Threads: called on the event loop; holds no mutable state.
  */
 final class InferHandler {
   /** Triton's header giving the JSON part's length in a body that carries binary tensors. */
@@ -91,11 +97,38 @@ final class InferHandler {
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant) {
+    return run(model, version, request, loop, trace, tenant, false);
+  }
+
+  /**
+   * As {@link #infer}, for TF Serving's and KServe v1's {@code POST
+   * v1/models/<m>[/versions/<v>]:predict}: the body read by {@link PredictDecoder} (rows or
+   * columns), the answer written by {@link PredictJson}; admitted, charged, timed, traced and
+   * counted as an infer request.
+   */
+  CompletableFuture<Reply> predict(
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant) {
+    return run(model, version, request, loop, trace, tenant, true);
+  }
+
+  private CompletableFuture<Reply> run(
+      String model,
+      String version,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant,
+      boolean predict) {
     if (tenant == null) {
-      return traced(model, version, request, loop, trace, null);
+      return traced(model, version, request, loop, trace, null, predict);
     }
     try {
-      return traced(model, version, request, loop, trace, tenant);
+      return traced(model, version, request, loop, trace, tenant, predict);
     } catch (RuntimeException e) {
       // Refused or malformed before the core admitted it: still the tenant's request.
       service.failedBeforeAdmission(tenant, model, e);
@@ -109,35 +142,44 @@ final class InferHandler {
       FullHttpRequest request,
       EventExecutor loop,
       @Nullable TraceParent trace,
-      @Nullable Tenant tenant) {
+      @Nullable Tenant tenant,
+      boolean predict) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return submit(model, version, request, loop, null, tenant);
+      return submit(model, version, request, loop, null, tenant, predict);
     }
     TracedRequest traced =
         t.begin(
             model,
             trace,
-            request.headers().contains(HEADER_LENGTH)
-                ? TracedRequest.Protocol.HTTP_BINARY
-                : TracedRequest.Protocol.HTTP_JSON);
+            predict
+                ? TracedRequest.Protocol.HTTP_TF_SERVING
+                : request.headers().contains(HEADER_LENGTH)
+                    ? TracedRequest.Protocol.HTTP_BINARY
+                    : TracedRequest.Protocol.HTTP_JSON);
     if (traced == null) {
-      return submit(model, version, request, loop, null, tenant);
+      return submit(model, version, request, loop, null, tenant, predict);
     }
+    String route = route(predict, !version.isEmpty());
     CompletableFuture<Reply> reply;
     try {
-      reply = submit(model, version, request, loop, traced, tenant);
+      reply = submit(model, version, request, loop, traced, tenant, predict);
     } catch (RuntimeException e) {
-      failed(traced, model, version, e);
+      failed(traced, route, model, version, e);
       throw e;
     }
     reply.whenComplete(
         (r, failure) -> {
           if (failure != null) {
-            failed(traced, model, version, failure);
+            failed(traced, route, model, version, failure);
           }
         });
     return reply;
+  }
+
+  /** The route a traced request's span names ({@code http.route}). */
+  private static String route(boolean predict, boolean versioned) {
+    return predict ? TracedRequest.tfServingRoute(versioned) : TracedRequest.restRoute(versioned);
   }
 
   /**
@@ -153,11 +195,6 @@ final class InferHandler {
     return parent == null
         ? null
         : TraceParent.parse(parent, request.headers().get(Tracing.TRACESTATE));
-  }
-
-  /** Ends a traced request's spans with the error its answer will carry. */
-  private static void failed(TracedRequest traced, String model, String version, Throwable t) {
-    failed(traced, TracedRequest.restRoute(!version.isEmpty()), model, version, t);
   }
 
   /** Ends a traced REST request on {@code route} with the error its answer will carry. */
@@ -193,20 +230,30 @@ final class InferHandler {
       FullHttpRequest request,
       EventExecutor loop,
       @Nullable TracedRequest traced,
-      @Nullable Tenant tenant) {
+      @Nullable Tenant tenant,
+      boolean predict) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
     ModelConfig config = admitted.config();
-    DecodedInferRequest decoded =
-        InferRequestDecoder.decode(
-            model,
-            version,
-            request.content(),
-            request.headers().get(HEADER_LENGTH),
-            () -> config,
-            buffers,
-            sharedMemory);
+    // TF Serving's predict: rows or columns, read with the model's input types.
+    PredictRequest predicted =
+        predict ? PredictDecoder.decode(model, version, config, request.content(), buffers) : null;
+    DecodedInferRequest decoded;
+    if (predicted != null) {
+      checkInstances(model, config, predicted);
+      decoded = new DecodedInferRequest(predicted.request(), false, java.util.Map.of());
+    } else {
+      decoded =
+          InferRequestDecoder.decode(
+              model,
+              version,
+              request.content(),
+              request.headers().get(HEADER_LENGTH),
+              () -> config,
+              buffers,
+              sharedMemory);
+    }
     InferenceRequest asked = decoded.request();
     // The slow-request log and a traced request need the timing; the answer shows it only when
     // asked (TimedAnswers: the one decision, shared with gRPC).
@@ -231,7 +278,13 @@ final class InferHandler {
                       slowNanos,
                       traced == null
                           ? null
-                          : new Traced(traced, model, version, System.nanoTime()));
+                          : new Traced(
+                              traced,
+                              route(predict, !version.isEmpty()),
+                              model,
+                              version,
+                              System.nanoTime()),
+                      predicted);
             });
     // The dispatcher cancels the reply when the client goes away: drop the queued work too.
     reply.whenComplete(
@@ -244,6 +297,20 @@ final class InferHandler {
   }
 
   /**
+   * Refuses a predict request in the row format with more instances than the model batches in one
+   * pass (its max-batch-size): the client splits it, as it would for TF Serving's batching limit.
+   */
+  private static void checkInstances(String model, ModelConfig config, PredictRequest predict) {
+    int max = config.maxBatchSize();
+    if (predict.rows() && max > 0 && predict.instances() > max) {
+      throw dev.fulcrum.core.error.InferenceException.invalid(
+          "model '%s' takes at most %d instances per request (its max-batch-size); this request"
+              + " has %d: send them in requests of at most %d",
+          model, max, predict.instances(), max);
+    }
+  }
+
+  /**
    * A model's answer, rendered on the event loop; the dispatcher reads its timing and objective for
    * the slow-request log.
    *
@@ -252,13 +319,16 @@ final class InferHandler {
    * @param slowNanos the model's slow-request threshold ({@link
    *     SlowRequestLog#modelThresholdNanos}), 0 for none
    * @param traced the request's trace, null when it is not traced
+   * @param predict the TF Serving predict request it answers ({@link #predict}), written in its
+   *     shape; null for an OIP infer request
    */
   record Answer(
       DecodedInferRequest decoded,
       InferenceResponse response,
       boolean shown,
       long slowNanos,
-      @Nullable Traced traced)
+      @Nullable Traced traced,
+      @Nullable PredictRequest predict)
       implements Reply {
     @Override
     public FullHttpResponse render(ByteBufAllocator alloc) {
@@ -270,16 +340,16 @@ final class InferHandler {
       try {
         r = encode(alloc);
       } catch (RuntimeException e) {
-        failed(t.request(), t.model(), t.version(), e);
+        failed(t.request(), t.route(), t.model(), t.version(), e);
         throw e;
       }
       t.request()
           .endHttp(
+              t.route(),
               t.model(),
               t.version(),
-              !t.version().isEmpty(),
               200,
-              response,
+              java.util.List.of(response),
               t.readyNanos(),
               null,
               null);
@@ -288,6 +358,19 @@ final class InferHandler {
 
     private FullHttpResponse encode(ByteBufAllocator alloc) {
       InferenceResponse out = TimedAnswers.toShow(response, shown);
+      PredictRequest p = predict;
+      if (p != null) {
+        FullHttpResponse r =
+            Responses.full(
+                HttpResponseStatus.OK,
+                PredictJson.predictions(out, p.rows(), p.instances(), alloc));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        RequestTiming timing = out.timing();
+        if (timing != null) {
+          r.headers().set(SERVER_TIMING, InferResponseEncoder.serverTiming(timing));
+        }
+        return r;
+      }
       InferResponseEncoder.EncodedResponse e = InferResponseEncoder.encode(decoded, out, alloc);
       FullHttpResponse r = Responses.full(HttpResponseStatus.OK, e.body());
       if (e.hasBinary()) {
@@ -308,7 +391,9 @@ final class InferHandler {
   /**
    * A traced request's spans to end once its answer is encoded.
    *
+   * @param route the route its span names ({@code http.route})
    * @param readyNanos when the core's answer reached the event loop ({@code System.nanoTime()})
    */
-  record Traced(TracedRequest request, String model, String version, long readyNanos) {}
+  record Traced(
+      TracedRequest request, String route, String model, String version, long readyNanos) {}
 }

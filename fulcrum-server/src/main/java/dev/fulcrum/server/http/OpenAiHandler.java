@@ -82,7 +82,10 @@ final class OpenAiHandler {
     this.tracing = tracing;
   }
 
-  /** Whether a request target is on the OpenAI API's paths, whose errors take OpenAI's shape. */
+  /**
+   * Whether a request target is on the OpenAI API's paths, whose errors take OpenAI's shape: every
+   * {@code /v1} path but TF Serving's ({@link PredictHandler#isPath}).
+   */
   static boolean isPath(String uri) {
     int start = 0;
     if (!uri.startsWith("/")) {
@@ -92,9 +95,10 @@ final class OpenAiHandler {
         return false;
       }
     }
-    return uri.startsWith("/v1/", start)
-        || uri.startsWith("/v1?", start)
-        || (uri.startsWith("/v1", start) && uri.length() == start + 3);
+    return (uri.startsWith("/v1/", start)
+            || uri.startsWith("/v1?", start)
+            || (uri.startsWith("/v1", start) && uri.length() == start + 3))
+        && !PredictHandler.isPath(uri); // TF Serving's, whose errors are {"error": "..."}
   }
 
   /**
@@ -439,14 +443,13 @@ final class OpenAiHandler {
     return Responses.json(HttpResponseStatus.OK, OpenAiJson.models(textModels(), created));
   }
 
-  /** {@code GET /v1/models/<id>}: one of them, or 404. */
-  Reply model(String id) {
-    ModelVersion mv = service.repository().resolve(id, ""); // NOT_FOUND, UNAVAILABLE
-    if (TextEmbedding.of(mv.config()) == null) {
-      throw InferenceException.notFound(
-          "model '%s' is served, but not as a text-embedding model (see GET /v1/models)", id);
-    }
-    return Responses.json(HttpResponseStatus.OK, OpenAiJson.model(id, created));
+  /**
+   * {@code GET /v1/models/<id>}: any model the repository knows, as OpenAI's model object with
+   * KServe v1's and TF Serving's status fields ({@link PredictHandler#model}); 404 for an unknown
+   * one.
+   */
+  Reply model(PredictHandler predict, String id) {
+    return predict.model(id, created);
   }
 
   /** The OpenAI error reply for a failure of a request on these paths (as {@link Responses}). */

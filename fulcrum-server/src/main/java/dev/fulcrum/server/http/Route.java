@@ -83,8 +83,21 @@ record Route(Endpoint endpoint, String model, String version) {
      * model is named in the body.
      */
     OPENAI_EMBEDDINGS(HttpMethod.POST, Scope.INFERENCE),
-    /** {@code v1/models} (the model field empty) and {@code v1/models/<id>}. */
+    /**
+     * {@code v1/models} (the model field empty) and {@code v1/models/<id>}: the latter answers
+     * OpenAI's retrieve-model, KServe v1's model-ready and TF Serving's model status in one object
+     * ({@link PredictHandler#model}).
+     */
     OPENAI_MODELS(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * TF Serving's and KServe v1's predict, {@code v1/models/<m>[/versions/<v>]:predict} ({@link
+     * PredictHandler}).
+     */
+    TFS_PREDICT(HttpMethod.POST, Scope.INFERENCE),
+    /** TF Serving's model status of one version, {@code v1/models/<m>/versions/<v>}. */
+    TFS_STATUS(HttpMethod.GET, Scope.INFERENCE),
+    /** TF Serving's model metadata, {@code v1/models/<m>[/versions/<v>]/metadata}. */
+    TFS_METADATA(HttpMethod.GET, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -256,15 +269,46 @@ record Route(Endpoint endpoint, String model, String version) {
     };
   }
 
-  /** {@code v1/embeddings}, {@code v1/models} and {@code v1/models/<id>} (OpenAI's paths). */
+  /**
+   * {@code v1/embeddings}, {@code v1/models} and {@code v1/models/<id>} (OpenAI's paths), and TF
+   * Serving's: {@code v1/models/<m>[/versions/<v>]:predict}, {@code v1/models/<m>/versions/<v>} and
+   * {@code v1/models/<m>[/versions/<v>]/metadata}.
+   */
   private static Route openAi(List<String> s) {
     if (s.size() == 2 && s.get(1).equals("embeddings")) {
       return new Route(Endpoint.OPENAI_EMBEDDINGS, "", "");
     }
-    if (s.size() >= 2 && s.size() <= 3 && s.get(1).equals("models")) {
-      return new Route(Endpoint.OPENAI_MODELS, s.size() == 3 ? s.get(2) : "", "");
+    if (s.size() < 3 || !s.get(1).equals("models")) {
+      return s.size() == 2 && s.get(1).equals("models")
+          ? new Route(Endpoint.OPENAI_MODELS, "", "")
+          : notFound();
     }
-    return notFound();
+    String last = s.getLast();
+    boolean predict = last.endsWith(":predict");
+    if (predict) {
+      s.set(s.size() - 1, last.substring(0, last.length() - ":predict".length()));
+    }
+    String model = s.get(2);
+    String version = "";
+    int next = 3;
+    if (s.size() >= 5 && s.get(3).equals("versions")) {
+      version = s.get(4);
+      next = 5;
+    }
+    if (model.isEmpty() || (next == 5 && version.isEmpty())) {
+      return notFound();
+    }
+    if (predict) {
+      return s.size() == next ? new Route(Endpoint.TFS_PREDICT, model, version) : notFound();
+    }
+    if (s.size() == next) {
+      return next == 3
+          ? new Route(Endpoint.OPENAI_MODELS, model, "")
+          : new Route(Endpoint.TFS_STATUS, model, version);
+    }
+    return s.size() == next + 1 && s.get(next).equals("metadata")
+        ? new Route(Endpoint.TFS_METADATA, model, version)
+        : notFound();
   }
 
   /** {@code dashboard} (the page), {@code dashboard/events}, {@code dashboard/<file>}. */

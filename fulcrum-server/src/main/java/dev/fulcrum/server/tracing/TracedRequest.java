@@ -37,6 +37,8 @@ public final class TracedRequest {
     HTTP_BINARY("http/binary", ""),
     /** The OpenAI-compatible embeddings API ({@code POST /v1/embeddings}, JSON). */
     HTTP_OPENAI("http/openai", ""),
+    /** TF Serving's and KServe v1's predict ({@code POST v1/models/<m>:predict}, JSON). */
+    HTTP_TF_SERVING("http/tfserving", ""),
     /** A unary ModelInfer call. */
     GRPC("grpc", "ModelInfer"),
     /** One request of a ModelStreamInfer call: each has a span of its own. */
@@ -87,6 +89,13 @@ public final class TracedRequest {
   /** The REST route of an infer request, as {@code http.route} and the span's name write it. */
   public static String restRoute(boolean versioned) {
     return versioned ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
+  }
+
+  /** The REST route of a TF Serving predict request, as {@code http.route} writes it. */
+  public static String tfServingRoute(boolean versioned) {
+    return versioned
+        ? "/v1/models/{model}/versions/{version}:predict"
+        : "/v1/models/{model}:predict";
   }
 
   /** The route of the OpenAI-compatible embeddings API, as {@code http.route} writes it. */

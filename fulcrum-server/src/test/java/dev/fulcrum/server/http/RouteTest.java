@@ -69,7 +69,38 @@ class RouteTest {
         .isEqualTo(new Route(Route.Endpoint.OPENAI_MODELS, "", ""));
     assertThat(Route.match("/v1/models/minilm_text?x=1"))
         .isEqualTo(new Route(Route.Endpoint.OPENAI_MODELS, "minilm_text", ""));
-    for (String none : List.of("/v1", "/v1/completions", "/v1/models/a/b", "/v1/embeddings/x")) {
+    // TF Serving's and KServe v1's, beside them.
+    assertThat(Route.match("/v1/models/fraud:predict"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_PREDICT, "fraud", ""));
+    assertThat(Route.match("/v1/models/fraud/versions/2:predict?x"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_PREDICT, "fraud", "2"));
+    assertThat(Route.match("/v1/models/fraud%3Apredict"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_PREDICT, "fraud", ""));
+    assertThat(Route.match("/v1/models/fraud/versions/2"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_STATUS, "fraud", "2"));
+    assertThat(Route.match("/v1/models/fraud/metadata"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_METADATA, "fraud", ""));
+    assertThat(Route.match("/v1/models/fraud/versions/2/metadata"))
+        .isEqualTo(new Route(Route.Endpoint.TFS_METADATA, "fraud", "2"));
+    for (String tf :
+        List.of(
+            "/v1/models/fraud:predict",
+            "/v1/models/fraud/versions/2",
+            "/v1/models/fraud/metadata?x",
+            "http://h:8000/v1/models/f%3apredict")) {
+      assertThat(OpenAiHandler.isPath(tf)).as(tf).isFalse(); // errors in TF Serving's shape
+      assertThat(PredictHandler.isPath(tf)).as(tf).isTrue();
+    }
+    assertThat(PredictHandler.isPath("/v1/models/fraud")).isFalse(); // OpenAI's, shared
+    for (String none :
+        List.of(
+            "/v1",
+            "/v1/completions",
+            "/v1/models/a/b",
+            "/v1/embeddings/x",
+            "/v1/models/a/versions/1/b",
+            "/v1/models/a/metadata:predict",
+            "/v1/models:predict")) {
       assertThat(Route.match(none).endpoint()).as(none).isEqualTo(Route.Endpoint.NOT_FOUND);
     }
     // Whose errors take OpenAI's shape: every /v1 path, absolute-form targets too.
