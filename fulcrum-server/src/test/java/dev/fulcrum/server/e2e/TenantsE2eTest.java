@@ -61,6 +61,7 @@ class TenantsE2eTest {
   private static final String BACKFILL = "backfill-token-0123456789abcdef";
   private static final String OPS = "ops-token-0123456789abcdef";
   private static final String STREAM = "stream-token-0123456789abcdef";
+  private static final String TF = "tf-serving-token-0123456789abcdef";
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> PUSHBACK =
@@ -90,7 +91,8 @@ class TenantsE2eTest {
                 new AccessPolicy.Token(Scope.MANAGEMENT, OPS, "ops", TenantLimits.NONE),
                 // One request in flight at once, for the stream's test.
                 new AccessPolicy.Token(
-                    Scope.INFERENCE, STREAM, "streamer", new TenantLimits(0, 0, 1))),
+                    Scope.INFERENCE, STREAM, "streamer", new TenantLimits(0, 0, 1)),
+                new AccessPolicy.Token(Scope.INFERENCE, TF, "tf-serving", TenantLimits.NONE)),
             "127.0.0.1",
             false);
     Security security = new Security(access, Optional.empty());
@@ -194,6 +196,47 @@ class TenantsE2eTest {
       }
     }
     throw new AssertionError("no tenant " + tenant + " in " + report);
+  }
+
+  private static HttpResponse<byte[]> predict(String authorization, String body) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(
+                URI.create(
+                    "http://127.0.0.1:" + guarded.port() + "/v1/models/" + MODEL + ":predict"))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (!authorization.isEmpty()) {
+      b.header("Authorization", authorization);
+    }
+    return client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  @Test
+  void tfServingPredictIsChargedToItsTokensTenantAsAnInferRequest() throws Exception {
+    String twoRows =
+        "{\"instances\": [[2500.0,3,0.9,800.0,14,20,1,0], [12.5,14,0.1,2.0,1,900,0,1]]}";
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<byte[]> r = predict("Bearer " + TF, twoRows);
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    }
+    HttpResponse<byte[]> bad = predict("Bearer " + TF, "{\"instances\": [[1, 2]]}");
+    assertThat(bad.statusCode()).as(text(bad)).isEqualTo(400);
+    // Without a token: 401, in TF Serving's (OIP's) error shape, not OpenAI's.
+    HttpResponse<byte[]> anonymous = predict("", twoRows);
+    assertThat(anonymous.statusCode()).isEqualTo(401);
+    assertThat(E2eServer.JSON.readTree(anonymous.body()).get("error").isTextual()).isTrue();
+
+    HttpResponse<byte[]> r =
+        client.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/v2/tenants"))
+                .header("Authorization", "Bearer " + OPS)
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    JsonNode u = usage(E2eServer.JSON.readTree(r.body()), "tf-serving");
+    assertThat(u.at("/requests/success").asInt()).isEqualTo(3);
+    assertThat(u.at("/requests/client_error").asInt()).isEqualTo(1);
+    assertThat(u.get("predictions").asLong()).isEqualTo(6);
   }
 
   @Test

@@ -288,6 +288,36 @@ class TfServingPredictE2eTest {
     tfError(server.get("/v1/models/nope/metadata"), 404);
   }
 
+  /** {@code inference_stats} of the demo's fraud model: its success and fail counts. */
+  private static long[] fraudCounts() throws Exception {
+    JsonNode s =
+        json(server.get("/v2/models/fraud_classifier/stats"))
+            .get("model_stats")
+            .get(0)
+            .get("inference_stats");
+    return new long[] {s.get("success").get("count").asLong(), s.get("fail").get("count").asLong()};
+  }
+
+  @Test
+  void predictRequestsCountInTheModelsStatisticsAsInferRequests() throws Exception {
+    long[] before = fraudCounts();
+    String rows = String.join(",", FRAUD_ROWS);
+    assertThat(
+            server
+                .post("/v1/models/fraud_classifier:predict", "{\"instances\": [" + rows + "]}")
+                .statusCode())
+        .isEqualTo(200);
+    // Refused by the core's validator (7 features): a failed request, as infer's.
+    assertThat(
+            server
+                .post("/v1/models/fraud_classifier:predict", "{\"instances\": [[1,2,3,4,5,6,7]]}")
+                .statusCode())
+        .isEqualTo(400);
+    long[] after = fraudCounts();
+    assertThat(after[0] - before[0]).as("successes").isEqualTo(1);
+    assertThat(after[1] - before[1]).as("failures").isEqualTo(1);
+  }
+
   @Test
   void predictOverHttp2() throws Exception {
     HttpClient client =

@@ -154,6 +154,23 @@ class TracingE2eTest {
   }
 
   @Test
+  void tfServingPredictIsTracedAsAnInferRequestOnItsRoute() throws Exception {
+    String traceId = newTraceId();
+    HttpResponse<byte[]> r =
+        server.send(
+            server
+                .jsonRequest(
+                    "/v1/models/fraud_classifier/versions/1:predict",
+                    "{\"instances\": [[120.5, 14, 0.2, 3.1, 2, 400, 0, 1]]}")
+                .header("traceparent", "00-" + traceId + "-" + PARENT + "-01"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    assertThat(r.headers().firstValue("Server-Timing")).isEmpty();
+    Span s = serverSpanWithChildren(traceId, "POST /v1/models/{model}/versions/{version}:predict");
+    assertThat(attribute(s, "http.response.status_code")).isEqualTo("200");
+    assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("http/tfserving");
+  }
+
+  @Test
   void restJsonWithASampledParentIsTracedAndAnsweredWithoutTiming() throws Exception {
     String traceId = newTraceId();
     HttpResponse<byte[]> r =
