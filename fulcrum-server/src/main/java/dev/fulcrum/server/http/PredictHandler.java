@@ -64,9 +64,25 @@ final class PredictHandler {
     while (rest.endsWith("/")) {
       rest = rest.substring(0, rest.length() - 1);
     }
-    return rest.indexOf('/') >= 0
-        || rest.endsWith(":predict")
-        || rest.regionMatches(true, Math.max(0, rest.length() - 10), "%3Apredict", 0, 10);
+    int colon = rest.lastIndexOf(':');
+    if (colon < 0) {
+      int encoded = rest.toLowerCase(java.util.Locale.ROOT).lastIndexOf("%3a");
+      rest = encoded < 0 ? rest : rest.substring(0, encoded) + ":" + rest.substring(encoded + 3);
+    }
+    return rest.indexOf('/') >= 0 || rest.endsWith(":predict") || otherVerb(rest);
+  }
+
+  /** The TF Serving and KServe v1 verbs not served here, so that they are 404s in their shape. */
+  private static final List<String> OTHER_VERBS = List.of(":classify", ":regress", ":explain");
+
+  /** Whether a path segment ends in a verb of TF Serving's or KServe v1's not served here. */
+  static boolean otherVerb(String segment) {
+    for (String verb : OTHER_VERBS) {
+      if (segment.endsWith(verb)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The repository's rows of a model (every version it knows), newest first; 404 when none. */

@@ -284,6 +284,9 @@ record Route(Endpoint endpoint, String model, String version) {
           : notFound();
     }
     String last = s.getLast();
+    if (PredictHandler.otherVerb(last)) {
+      return notFound(); // TF Serving's :classify and :regress, KServe v1's :explain: not served
+    }
     boolean predict = last.endsWith(":predict");
     if (predict) {
       s.set(s.size() - 1, last.substring(0, last.length() - ":predict".length()));

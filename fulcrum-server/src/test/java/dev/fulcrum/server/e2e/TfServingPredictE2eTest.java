@@ -246,6 +246,7 @@ class TfServingPredictE2eTest {
     HttpResponse<byte[]> get = server.get("/v1/models/fraud_classifier:predict");
     tfError(get, 405);
     tfError(server.get("/v1/models/fraud_classifier/versions/1/nope"), 404);
+    tfError(server.post("/v1/models/fraud_classifier:classify", "{\"examples\": []}"), 404);
   }
 
   @Test

@@ -87,7 +87,8 @@ class RouteTest {
             "/v1/models/fraud:predict",
             "/v1/models/fraud/versions/2",
             "/v1/models/fraud/metadata?x",
-            "http://h:8000/v1/models/f%3apredict")) {
+            "http://h:8000/v1/models/f%3apredict",
+            "/v1/models/f:classify")) {
       assertThat(OpenAiHandler.isPath(tf)).as(tf).isFalse(); // errors in TF Serving's shape
       assertThat(PredictHandler.isPath(tf)).as(tf).isTrue();
     }
@@ -100,6 +101,9 @@ class RouteTest {
             "/v1/embeddings/x",
             "/v1/models/a/versions/1/b",
             "/v1/models/a/metadata:predict",
+            "/v1/models/a:classify",
+            "/v1/models/a/versions/1:regress",
+            "/v1/models/a:explain",
             "/v1/models:predict")) {
       assertThat(Route.match(none).endpoint()).as(none).isEqualTo(Route.Endpoint.NOT_FOUND);
     }
