@@ -191,7 +191,6 @@ public final class PredictDecoder {
       int row = 0;
       List<String> firstNames = null;
       for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken(), row++) {
-        String where = "instance " + row;
         JsonToken field = t == JsonToken.START_OBJECT ? p.nextToken() : null;
         if (field != null && !isBinaryValue(field)) {
           List<String> names = new ArrayList<>(4);
@@ -199,7 +198,7 @@ public final class PredictDecoder {
             String name = p.currentName();
             p.nextToken();
             names.add(name);
-            column(name, where).add(row);
+            column(name, row).add(row);
           }
           if (firstNames == null) {
             if (names.isEmpty()) {
@@ -222,7 +221,7 @@ public final class PredictDecoder {
                   + " inputs; every instance has the same form",
               model, row);
         }
-        Column c = onlyInput(where);
+        Column c = onlyInput(row);
         if (field != null) {
           c.addBinary(row); // {"b64": ...}, the parser at its field name
         } else {
@@ -238,7 +237,6 @@ public final class PredictDecoder {
 
     /** The columnar format, the parser at the value's first token. */
     void columns() throws IOException {
-      String where = "'inputs'";
       JsonToken field = p.currentToken() == JsonToken.START_OBJECT ? p.nextToken() : null;
       if (field != null && !isBinaryValue(field)) {
         if (field == JsonToken.END_OBJECT) {
@@ -249,11 +247,11 @@ public final class PredictDecoder {
         for (JsonToken f = field; f != JsonToken.END_OBJECT; f = p.nextToken()) {
           String name = p.currentName();
           p.nextToken();
-          column(name, where).add(-1);
+          column(name, -1).add(-1);
         }
         return;
       }
-      Column c = onlyInput(where);
+      Column c = onlyInput(-1);
       if (field != null) {
         c.addBinary(-1);
       } else {
@@ -287,7 +285,8 @@ public final class PredictDecoder {
       return names;
     }
 
-    private Column column(String name, String where) {
+    /** The column of input {@code name}, read in {@code row} (-1: the columnar format). */
+    private Column column(String name, int row) {
       Column c = columns.get(name);
       if (c != null) {
         return c;
@@ -301,21 +300,26 @@ public final class PredictDecoder {
       }
       throw InferenceException.invalid(
           "model '%s' has no input '%s' (%s); its inputs are %s",
-          model, cut(name), where, inputNames());
+          model, cut(name), where(row), inputNames());
     }
 
-    private Column onlyInput(String where) {
+    private Column onlyInput(int row) {
       if (config.inputs().size() != 1) {
         throw InferenceException.invalid(
             "model '%s' has %d inputs %s: %s must be an object naming them",
-            model, config.inputs().size(), inputNames(), where);
+            model, config.inputs().size(), inputNames(), where(row));
       }
-      return column(config.inputs().get(0).name(), where);
+      return column(config.inputs().get(0).name(), row);
     }
 
     private static boolean sameNames(List<String> a, List<String> b) {
       return a.size() == b.size() && a.containsAll(b);
     }
+  }
+
+  /** Where a value is, as a message names it: "instance 3", or "'inputs'" (row -1). */
+  static String where(int row) {
+    return row >= 0 ? "instance " + row : "'inputs'";
   }
 
   /** A client's string as a message quotes it, cut at 100 characters. */
@@ -345,8 +349,8 @@ public final class PredictDecoder {
     /** The shape of the first row's value (row format) or of the value (columnar); null before. */
     private long @Nullable [] shape;
 
-    /** Where the value being read is, for messages: "instance 3", or "'inputs'". */
-    private String where = "";
+    /** The row being read, for messages ({@link #where}); -1 in the columnar format. */
+    private int row = -1;
 
     Column(String model, String name, DataType type, JsonParser p) {
       this.model = model;
@@ -363,14 +367,14 @@ public final class PredictDecoder {
 
     /** Reads one value at the parser's current token (left at its last token). */
     void add(int row) throws IOException {
-      where = row >= 0 ? "instance " + row : "'inputs'";
+      this.row = row;
       long[] s = value();
       checkShape(row, s);
     }
 
     /** Reads a value {@code {"b64": "..."}} whose first field name the parser is at. */
     void addBinary(int row) throws IOException {
-      where = row >= 0 ? "instance " + row : "'inputs'";
+      this.row = row;
       binary();
       checkShape(row, SCALAR);
     }
@@ -406,7 +410,7 @@ public final class PredictDecoder {
           throw InferenceException.invalid(
               "model '%s': input '%s' (%s) is ragged: a list holds items of shapes %s and %s;"
                   + " every level of a value must be rectangular",
-              model, name, where, Arrays.toString(item), Arrays.toString(s));
+              model, name, where(row), Arrays.toString(item), Arrays.toString(s));
         }
         n++;
       }
@@ -484,13 +488,13 @@ public final class PredictDecoder {
         throw InferenceException.invalid(
             "model '%s': input '%s' (%s) is %s, not BYTES: {\"b64\": ...} is only for BYTES"
                 + " inputs",
-            model, name, where, type);
+            model, name, where(row), type);
       }
       if (!"b64".equals(p.currentName()) || p.nextToken() != JsonToken.VALUE_STRING) {
         throw InferenceException.invalid(
             "model '%s': input '%s' (%s): an object in a value must be {\"b64\":"
                 + " \"<base64>\"}",
-            model, name, where);
+            model, name, where(row));
       }
       byte[] bytes;
       String text = p.getText();
@@ -502,13 +506,13 @@ public final class PredictDecoder {
         } catch (IllegalArgumentException again) {
           throw InferenceException.invalid(
               "model '%s': input '%s' (%s): 'b64' is not base64: %s",
-              model, name, where, e.getMessage());
+              model, name, where(row), e.getMessage());
         }
       }
       if (p.nextToken() != JsonToken.END_OBJECT) {
         throw InferenceException.invalid(
             "model '%s': input '%s' (%s): {\"b64\": ...} has other fields besides 'b64'",
-            model, name, where);
+            model, name, where(row));
       }
       appendBytes(bytes);
     }
@@ -524,7 +528,7 @@ public final class PredictDecoder {
       String problem = String.format(Locale.ROOT, what, value);
       return InferenceException.invalid(
           "model '%s': input '%s' (%s), %s: element %d %s",
-          model, name, type, where, count, problem);
+          model, name, type, where(row), count, problem);
     }
 
     /** The buffer, with room for one more fixed-size element. */

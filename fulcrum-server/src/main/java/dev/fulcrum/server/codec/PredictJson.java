@@ -13,13 +13,12 @@ import dev.fulcrum.core.tensor.StrictUtf8;
 import dev.fulcrum.core.tensor.Tensor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -34,9 +33,10 @@ import org.jspecify.annotations.Nullable;
  * GetModelStatusResponse}); the model metadata ({@code GetModelMetadataResponse}: one signature
  * {@code serving_default}). The reading side is {@link PredictDecoder}.
  *
- * <p>Elements are written as {@link TensorJson} writes OIP's: FP32 in its shortest decimal form,
- * integers as JSON integers, BOOL {@code true}/{@code false}; a BYTES element as a JSON string when
- * it is valid UTF-8, else as {@code {"b64": "<base64>"}}. Stateless and thread-safe.
+ * <p>Elements are written as OIP's answers write them ({@link JsonBufferWriter}, straight from the
+ * output buffers, no string per element): FP32 in its shortest decimal form, integers as JSON
+ * integers, BOOL {@code true}/{@code false}; a BYTES element as a JSON string when it is valid
+ * UTF-8, else as {@code {"b64": "<base64>"}}. Stateless and thread-safe.
  */
 public final class PredictJson {
   private PredictJson() {}
@@ -62,47 +62,60 @@ public final class PredictJson {
         }
       }
     }
-    ByteBuf out = alloc.buffer(256);
+    long estimate = 64;
+    for (Tensor t : outputs) {
+      estimate +=
+          JsonBufferWriter.maxTensorLength(t.datatype(), t.elementCount(), t.data().remaining())
+              + (rows ? (long) instances * (t.name().length() + 8) : t.name().length() + 8);
+    }
+    ByteBuf out = alloc.buffer((int) Math.min(estimate, 1 << 20));
     boolean done = false;
-    try (JsonGenerator g =
-        JsonStreams.FACTORY.createGenerator((OutputStream) new ByteBufOutputStream(out))) {
-      g.writeStartObject();
+    try {
+      JsonBufferWriter w = new JsonBufferWriter(out);
+      List<Values> values = new ArrayList<>(outputs.size());
+      for (Tensor t : outputs) {
+        values.add(new Values(t, w));
+      }
       if (rows) {
-        g.writeArrayFieldStart("predictions");
-        List<Values> values = new ArrayList<>(outputs.size());
-        for (Tensor t : outputs) {
-          values.add(new Values(t));
-        }
+        w.raw(PREDICTIONS);
         for (int r = 0; r < instances; r++) {
+          if (r > 0) {
+            w.raw(',');
+          }
           if (values.size() == 1) {
-            values.get(0).row(g, r);
+            values.get(0).row(r);
             continue;
           }
-          g.writeStartObject();
-          for (Values v : values) {
-            g.writeFieldName(v.tensor.name());
-            v.row(g, r);
+          w.raw('{');
+          for (int i = 0; i < values.size(); i++) {
+            if (i > 0) {
+              w.raw(',');
+            }
+            w.field(values.get(i).tensor.name());
+            values.get(i).row(r);
           }
-          g.writeEndObject();
+          w.raw('}');
         }
-        g.writeEndArray();
+        w.raw(']');
       } else {
-        g.writeFieldName("outputs");
-        if (outputs.size() == 1) {
-          new Values(outputs.get(0)).whole(g);
+        w.raw(OUTPUTS);
+        if (values.size() == 1) {
+          values.get(0).whole();
         } else {
-          g.writeStartObject();
-          for (Tensor t : outputs) {
-            g.writeFieldName(t.name());
-            new Values(t).whole(g);
+          w.raw('{');
+          for (int i = 0; i < values.size(); i++) {
+            if (i > 0) {
+              w.raw(',');
+            }
+            w.field(values.get(i).tensor.name());
+            values.get(i).whole();
           }
-          g.writeEndObject();
+          w.raw('}');
         }
       }
-      g.writeEndObject();
+      w.raw('}');
+      w.flush();
       done = true;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     } finally {
       if (!done) {
         out.release();
@@ -111,84 +124,110 @@ public final class PredictJson {
     return out;
   }
 
-  /** One output's elements, written nested to its shape (whole, or one row of it). */
+  private static final byte[] PREDICTIONS =
+      "{\"predictions\":[".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] OUTPUTS = "{\"outputs\":".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * One output's elements, written nested to its shape (whole, or one row of it): each innermost
+   * run in one {@link JsonBufferWriter#tensor} call, straight from the buffer.
+   */
   private static final class Values {
     final Tensor tensor;
+    private final JsonBufferWriter w;
+    private final DataType type;
     private final long[] shape;
     private final ByteBuffer data;
 
-    /** BYTES: each element's bytes, in order; null for fixed-size types. */
-    private final byte @Nullable [][] bytes;
+    /** BYTES: each element's offset (of its length prefix) in {@link #data}; null otherwise. */
+    private final int @Nullable [] offsets;
 
-    Values(Tensor t) {
+    Values(Tensor t, JsonBufferWriter w) {
       this.tensor = t;
+      this.w = w;
+      this.type = t.datatype();
       this.shape = t.shape();
       this.data = t.data().order(ByteOrder.LITTLE_ENDIAN);
-      if (t.datatype() == DataType.BYTES) {
-        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        byte[][] e = new byte[Math.toIntExact(t.elementCount())][];
-        for (int i = 0; i < e.length; i++) {
-          e[i] = new byte[b.getInt()];
-          b.get(e[i]);
-        }
-        this.bytes = e;
-      } else if (t.datatype().isBinaryOnly()) {
+      if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
             "model output '%s' is %s, which cannot travel as JSON; use the OIP endpoint with"
                 + " binary data",
-            t.name(), t.datatype());
+            t.name(), type);
+      }
+      if (type == DataType.BYTES) {
+        int[] at = new int[Math.toIntExact(t.elementCount())];
+        int p = 0;
+        for (int i = 0; i < at.length; i++) {
+          at[i] = p;
+          p += 4 + data.getInt(p);
+        }
+        this.offsets = at;
       } else {
-        this.bytes = null;
+        this.offsets = null;
       }
     }
 
-    void whole(JsonGenerator g) throws IOException {
-      write(g, 0, 0);
+    void whole() {
+      write(0, 0);
     }
 
-    void row(JsonGenerator g, int r) throws IOException {
+    void row(int r) {
+      write(1, r * stride(1));
+    }
+
+    /** Elements in one step of dimension {@code dim - 1}: the product of the dimensions from it. */
+    private long stride(int dim) {
       long per = 1;
-      for (int d = 1; d < shape.length; d++) {
+      for (int d = dim; d < shape.length; d++) {
         per *= shape[d];
       }
-      write(g, 1, r * per);
+      return per;
     }
 
     /** The sub-tensor from dimension {@code dim} on, its first element at {@code from}. */
-    private void write(JsonGenerator g, int dim, long from) throws IOException {
+    private void write(int dim, long from) {
       if (dim == shape.length) {
-        element(g, (int) from);
+        element((int) from);
         return;
       }
-      long per = 1;
-      for (int d = dim + 1; d < shape.length; d++) {
-        per *= shape[d];
+      if (dim == shape.length - 1 && type.isFixedSize()) {
+        int size = type.byteSize();
+        w.tensor(type, data.slice((int) from * size, (int) shape[dim] * size));
+        return;
       }
-      g.writeStartArray();
+      long per = stride(dim + 1);
+      w.raw('[');
       for (long i = 0; i < shape[dim]; i++) {
-        write(g, dim + 1, from + i * per);
+        if (i > 0) {
+          w.raw(',');
+        }
+        write(dim + 1, from + i * per);
       }
-      g.writeEndArray();
+      w.raw(']');
     }
 
-    private void element(JsonGenerator g, int i) throws IOException {
-      DataType type = tensor.datatype();
+    private void element(int i) {
       switch (type) {
         case BYTES -> {
-          byte[] e = bytes == null ? new byte[0] : bytes[i];
-          if (StrictUtf8.isValid(ByteBuffer.wrap(e))) {
-            g.writeString(new String(e, java.nio.charset.StandardCharsets.UTF_8));
+          int at = offsets == null ? 0 : offsets[i];
+          int len = data.getInt(at);
+          ByteBuffer e = data.slice(at + 4, len);
+          if (StrictUtf8.isValid(e.duplicate())) {
+            w.string(e, len);
           } else {
-            g.writeStartObject();
-            g.writeStringField("b64", Base64.getEncoder().encodeToString(e));
-            g.writeEndObject();
+            byte[] b = new byte[len];
+            e.get(b);
+            w.raw('{');
+            w.field("b64");
+            w.string(Base64.getEncoder().encodeToString(b));
+            w.raw('}');
           }
         }
-        case BOOL -> g.writeBoolean(ElementCodec.getLong(type, data, i) != 0);
-        case UINT64 -> g.writeNumber(Long.toUnsignedString(ElementCodec.getLong(type, data, i)));
-        case FP32 -> g.writeNumber(ElementCodec.getFloat(data, i));
-        case FP64 -> g.writeNumber(ElementCodec.getDouble(type, data, i));
-        default -> g.writeNumber(ElementCodec.getLong(type, data, i));
+        case BOOL -> w.bool(data.get(i) != 0);
+        case UINT64 -> w.unsignedNumber(data.getLong(i * 8));
+        case FP32 -> w.number(ElementCodec.getFloat(data, i));
+        case FP64 -> w.number(ElementCodec.getDouble(type, data, i));
+        default -> w.number(ElementCodec.getLong(type, data, i));
       }
     }
   }

@@ -304,6 +304,14 @@ class PredictDecoderTest {
     assertThat(answer(List.of(p), false, 0)).isEqualTo("{\"outputs\":[[0.25,0.75],[1.0,0.0]]}");
     assertThat(answer(List.of(p, label), false, 0))
         .isEqualTo("{\"outputs\":{\"probabilities\":[[0.25,0.75],[1.0,0.0]],\"label\":[1,0]}}");
+    // BYTES: a string when UTF-8, else {"b64": ...}; nested to the row's shape [1].
+    Tensor text =
+        Tensor.ofBytes(
+            "t",
+            new long[] {2, 1},
+            List.of("h\u00e9\"".getBytes(StandardCharsets.UTF_8), new byte[] {(byte) 0xff, 65}));
+    assertThat(answer(List.of(text), true, 2))
+        .isEqualTo("{\"predictions\":[[\"h\u00e9\\\"\"],[{\"b64\":\"/0E=\"}]]}");
     // An output that does not split into the rows: refused, the columnar format named.
     assertThatThrownBy(() -> answer(List.of(label), true, 3))
         .isInstanceOf(InferenceException.class)
