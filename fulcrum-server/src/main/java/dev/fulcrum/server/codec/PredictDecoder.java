@@ -303,13 +303,22 @@ public final class PredictDecoder {
           model, cut(name), where(row), inputNames());
     }
 
+    /** The column of a model of one input, once made (bare rows all go to it). */
+    private @Nullable Column only;
+
     private Column onlyInput(int row) {
+      Column c = only;
+      if (c != null) {
+        return c;
+      }
       if (config.inputs().size() != 1) {
         throw InferenceException.invalid(
             "model '%s' has %d inputs %s: %s must be an object naming them",
             model, config.inputs().size(), inputNames(), where(row));
       }
-      return column(config.inputs().get(0).name(), row);
+      c = column(config.inputs().get(0).name(), row);
+      only = c;
+      return c;
     }
 
     private static boolean sameNames(List<String> a, List<String> b) {

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.codec;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
@@ -91,7 +92,7 @@ public final class PredictJson {
             if (i > 0) {
               w.raw(',');
             }
-            w.field(values.get(i).tensor.name());
+            w.raw(values.get(i).field);
             values.get(i).row(r);
           }
           w.raw('}');
@@ -107,7 +108,7 @@ public final class PredictJson {
             if (i > 0) {
               w.raw(',');
             }
-            w.field(values.get(i).tensor.name());
+            w.raw(values.get(i).field);
             values.get(i).whole();
           }
           w.raw('}');
@@ -133,20 +134,36 @@ public final class PredictJson {
    * run in one {@link JsonBufferWriter#tensor} call, straight from the buffer.
    */
   private static final class Values {
-    final Tensor tensor;
+    /** {@code "<name>":}, escaped once for every row's object. */
+    final byte[] field;
+
     private final JsonBufferWriter w;
     private final DataType type;
     private final long[] shape;
+
+    /** {@code strides[d]}: the elements in one step of dimension {@code d - 1}. */
+    private final long[] strides;
+
     private final ByteBuffer data;
 
     /** BYTES: each element's offset (of its length prefix) in {@link #data}; null otherwise. */
     private final int @Nullable [] offsets;
 
     Values(Tensor t, JsonBufferWriter w) {
-      this.tensor = t;
       this.w = w;
       this.type = t.datatype();
       this.shape = t.shape();
+      this.strides = new long[shape.length + 1];
+      strides[shape.length] = 1;
+      for (int d = shape.length - 1; d >= 0; d--) {
+        strides[d] = strides[d + 1] * shape[d];
+      }
+      byte[] name = JsonStringEncoder.getInstance().quoteAsUTF8(t.name());
+      this.field = new byte[name.length + 3];
+      field[0] = '"';
+      System.arraycopy(name, 0, field, 1, name.length);
+      field[name.length + 1] = '"';
+      field[name.length + 2] = ':';
       this.data = t.data().order(ByteOrder.LITTLE_ENDIAN);
       if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
@@ -172,16 +189,7 @@ public final class PredictJson {
     }
 
     void row(int r) {
-      write(1, r * stride(1));
-    }
-
-    /** Elements in one step of dimension {@code dim - 1}: the product of the dimensions from it. */
-    private long stride(int dim) {
-      long per = 1;
-      for (int d = dim; d < shape.length; d++) {
-        per *= shape[d];
-      }
-      return per;
+      write(1, r * strides[1]);
     }
 
     /** The sub-tensor from dimension {@code dim} on, its first element at {@code from}. */
@@ -195,7 +203,7 @@ public final class PredictJson {
         w.tensor(type, data.slice((int) from * size, (int) shape[dim] * size));
         return;
       }
-      long per = stride(dim + 1);
+      long per = strides[dim + 1];
       w.raw('[');
       for (long i = 0; i < shape[dim]; i++) {
         if (i > 0) {
