@@ -152,25 +152,19 @@ public final class ModelFiles implements AutoCloseable {
   public Map<Path, byte[]> check(String model, Map<String, byte[]> files) {
     checkModelName(model);
     Map<Path, byte[]> out = new LinkedHashMap<>();
+    FileTree tree = new FileTree();
     long total = 0;
     for (Map.Entry<String, byte[]> f : files.entrySet()) {
       Path p = relativePath(f.getKey());
-      for (Path other : out.keySet()) {
-        if (p.startsWith(other) || other.startsWith(p)) {
-          throw invalid(
-              f.getKey(), "is both a file and a folder of parameter 'file:" + other + "'");
-        }
+      Path other = tree.add(p);
+      if (other != null) {
+        throw clash(f.getKey(), p, other);
       }
       total += f.getValue().length;
       out.put(p, f.getValue());
     }
     if (total > settings.maxBytes()) {
-      throw new InferenceException(
-          ErrorCode.TOO_LARGE,
-          String.format(
-              "the model files of the load request of '%s' are %d bytes, more than the %d bytes"
-                  + " allowed (--model-load-max-bytes)",
-              model, total, settings.maxBytes()));
+      throw tooLarge(model, total);
     }
     return out;
   }
@@ -367,6 +361,23 @@ public final class ModelFiles implements AutoCloseable {
         && model.indexOf('/') < 0
         && model.indexOf('\\') < 0
         && model.indexOf('\0') < 0;
+  }
+
+  private static InferenceException clash(String parameter, Path file, Path other) {
+    return invalid(
+        parameter,
+        other.equals(file)
+            ? "names the same file as another parameter"
+            : "is both a file and a folder of parameter 'file:" + other + "'");
+  }
+
+  private InferenceException tooLarge(String model, long total) {
+    return new InferenceException(
+        ErrorCode.TOO_LARGE,
+        String.format(
+            "the model files of the load request of '%s' are %d bytes, more than the %d bytes"
+                + " allowed (--model-load-max-bytes)",
+            model, total, settings.maxBytes()));
   }
 
   private static InferenceException invalid(String parameter, String why) {
