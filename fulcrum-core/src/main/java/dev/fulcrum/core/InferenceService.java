@@ -12,6 +12,8 @@ import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.monitor.ModelMonitor;
 import dev.fulcrum.core.pipeline.ModelStages;
 import dev.fulcrum.core.repository.LifecycleEvent;
+import dev.fulcrum.core.repository.LoadRequestBody;
+import dev.fulcrum.core.repository.ModelManager;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -464,13 +466,10 @@ public final class InferenceService {
    * @see dev.fulcrum.core.repository.ModelManager#load
    */
   public CompletableFuture<Void> load(String model, @Nullable String configOverride) {
-    if (configOverride != null && configOverride.isBlank()) {
-      // not "no configuration": a load with one replaces config.yaml, and an empty one would drop
-      // it
-      return CompletableFuture.failedFuture(
-          InferenceException.invalid(
-              "parameter 'config' is empty: give the model configuration as JSON, or leave the"
-                  + " parameter out to load with the model's config.yaml"));
+    try {
+      ModelManager.checkConfig(configOverride);
+    } catch (InferenceException e) {
+      return CompletableFuture.failedFuture(e);
     }
     return repository.manager().load(model, configOverride);
   }
@@ -491,6 +490,16 @@ public final class InferenceService {
       return load(model, configOverride); // refused as there
     }
     return repository.manager().load(model, configOverride, modelFiles);
+  }
+
+  /**
+   * Loads or reloads a model as a load request's body asks, read when the load runs (its files
+   * decoded straight to disk on a control thread, not on the caller's).
+   *
+   * @see dev.fulcrum.core.repository.ModelManager#loadRequest(String, LoadRequestBody)
+   */
+  public CompletableFuture<Void> loadRequest(String model, LoadRequestBody body) {
+    return repository.manager().loadRequest(model, body);
   }
 
   /** Drains and unloads a model; completes when done. */

@@ -2,6 +2,8 @@ package dev.fulcrum.core.repository;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -37,6 +39,9 @@ import org.jspecify.annotations.Nullable;
  * anything is written ({@link #relativePath}): a version folder first, then plain names, no {@code
  * ..}, no absolute path; files are created new (never through an existing link) in a folder made
  * for this push.
+ *
+ * <p>A push is written as its request is read ({@link Push}): each file's content goes straight to
+ * its file, so the server holds no decoded copy of it.
  *
  * <p>Concurrency: any thread; pushes of one model are serialized by the model's control lock (the
  * caller's), the numbering is atomic, and different models write to different folders.
@@ -174,38 +179,142 @@ public final class ModelFiles implements AutoCloseable {
    * hidden name first, then renamed; on failure nothing of it is left.
    */
   public Path write(String model, Map<Path, byte[]> files) throws IOException {
-    checkModelName(model);
-    Path modelDir = root().resolve(model);
-    Files.createDirectories(modelDir);
-    long n = pushes.incrementAndGet();
-    Path staging = modelDir.resolve("." + n + ".partial");
-    Path done = modelDir.resolve(Long.toString(n));
-    try {
-      Files.createDirectory(staging);
+    try (Push push = begin(model)) {
       for (Map.Entry<Path, byte[]> f : files.entrySet()) {
-        Path target = staging.resolve(f.getKey()).normalize();
-        if (!target.startsWith(staging)) {
-          throw new IOException("model file " + f.getKey() + " escapes its folder");
-        }
-        Path parent = target.getParent();
-        if (parent != null) {
-          Files.createDirectories(parent);
-        }
-        try (OutputStream out =
-            Files.newOutputStream(
-                target, StandardOpenOption.CREATE_NEW, LinkOption.NOFOLLOW_LINKS)) {
+        try (OutputStream out = push.file(f.getKey().toString(), f.getKey())) {
           out.write(f.getValue());
         }
       }
-      try {
-        Files.move(staging, done, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(staging, done);
+      return push.finish();
+    }
+  }
+
+  /**
+   * Starts a push of a model whose files are written one after the other as a load request is read
+   * ({@link Push#file}), so that a file's content need not be held whole in memory; checked as
+   * {@link #check} checks, file by file (a model name that cannot be a folder is refused at the
+   * first file). Run it where the model's pushes are serialized (its control lock), as {@link
+   * #write}.
+   */
+  public Push begin(String model) {
+    return new Push(model);
+  }
+
+  /**
+   * One push being written: its files go into a hidden staging folder (made with the first file),
+   * which {@link #finish} renames into the model's next folder; closed without it, nothing of it is
+   * left. The size limit is counted over all files: once past it nothing more is written, the rest
+   * is only counted, and {@link #finish} fails with the total.
+   *
+   * <p>Not thread-safe: one thread writes a push, one file at a time.
+   */
+  public final class Push implements AutoCloseable {
+    private final String model;
+    private final FileTree tree = new FileTree();
+    private @Nullable Path staging;
+    private long total;
+    private boolean finished;
+
+    private Push(String model) {
+      this.model = model;
+    }
+
+    /**
+     * Opens the file a {@code file:<version>/<path>} parameter names, checked ({@link
+     * #relativePath}, not a file and a folder of another); the caller writes its content and closes
+     * it before the next file.
+     *
+     * @throws InferenceException INVALID_ARGUMENT naming the parameter
+     */
+    public OutputStream file(String parameter) throws IOException {
+      return file(parameter, relativePath(parameter));
+    }
+
+    OutputStream file(String parameter, Path relative) throws IOException {
+      Path other = tree.add(relative);
+      if (other != null) {
+        throw clash(parameter, relative, other);
       }
+      Path dir = staging();
+      Path target = dir.resolve(relative).normalize();
+      if (!target.startsWith(dir)) {
+        throw new IOException("model file " + relative + " escapes its folder");
+      }
+      Path parent = target.getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      OutputStream out =
+          Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, LinkOption.NOFOLLOW_LINKS);
+      return new BufferedOutputStream(new Counted(out), 1 << 16);
+    }
+
+    /** Whether no file was opened. */
+    public boolean isEmpty() {
+      return tree.size() == 0;
+    }
+
+    /**
+     * Renames the written files into the model's next folder and returns it.
+     *
+     * @throws InferenceException TOO_LARGE when the files were over {@link Settings#maxBytes}
+     */
+    public Path finish() throws IOException {
+      if (total > settings.maxBytes()) {
+        throw tooLarge(model, total);
+      }
+      Path dir = staging();
+      String name = dir.getFileName().toString();
+      Path done = dir.resolveSibling(name.substring(1, name.length() - ".partial".length()));
+      try {
+        Files.move(dir, done, StandardCopyOption.ATOMIC_MOVE);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(dir, done);
+      }
+      finished = true;
       return done;
-    } catch (IOException | RuntimeException e) {
-      delete(staging);
-      throw e;
+    }
+
+    /** Deletes what was written unless it was {@link #finish finished}. */
+    @Override
+    public void close() {
+      Path dir = staging;
+      if (!finished && dir != null) {
+        delete(dir);
+      }
+    }
+
+    private Path staging() throws IOException {
+      Path dir = staging;
+      if (dir == null) {
+        checkModelName(model);
+        Path modelDir = root().resolve(model);
+        Files.createDirectories(modelDir);
+        dir = modelDir.resolve("." + pushes.incrementAndGet() + ".partial");
+        Files.createDirectory(dir);
+        staging = dir;
+      }
+      return dir;
+    }
+
+    /** A file's stream that counts its bytes in the push's total and writes none past the limit. */
+    private final class Counted extends FilterOutputStream {
+      Counted(OutputStream out) {
+        super(out);
+      }
+
+      @Override
+      public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        total += len;
+        if (total <= settings.maxBytes()) {
+          out.write(b, off, len);
+        }
+      }
     }
   }
 

@@ -50,6 +50,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -511,10 +512,7 @@ public final class ModelManager {
     Map<Path, byte[]> checked;
     try {
       if (configOverride == null) {
-        throw InferenceException.invalid(
-            "model '%s': a load request with model files ('file:...' parameters) needs the"
-                + " 'config' parameter, the pushed model's configuration as JSON (as Triton)",
-            name);
+        throw needsConfig(name);
       }
       checked = files.check(name, modelFiles);
     } catch (InferenceException e) {
@@ -541,6 +539,89 @@ public final class ModelManager {
         });
   }
 
+  /**
+   * Loads (or reloads) a model as a load request asks, its body read on the control thread when the
+   * load runs ({@link LoadRequestBody}): its files, if any, written into a new folder the server
+   * owns as they are read, then loaded as by {@link #load(String, String, Map)}; without files as
+   * {@link #load(String, String)}. The body is released once read, or when the load does not run.
+   *
+   * @return fails as {@link #load(String, String, Map)}, and with INVALID_ARGUMENT for a body the
+   *     reader refuses
+   */
+  public CompletableFuture<Void> loadRequest(String name, LoadRequestBody body) {
+    AtomicBoolean released = new AtomicBoolean();
+    Runnable release =
+        () -> {
+          if (released.compareAndSet(false, true)) {
+            body.release();
+          }
+        };
+    if (mode != ControlMode.EXPLICIT) {
+      release.run();
+      return CompletableFuture.failedFuture(controlNotAllowed("load", name));
+    }
+    ModelFiles store = files;
+    return call(
+        true,
+        name,
+        () -> {
+          String config;
+          Path folder;
+          try (ModelFiles.Push push = store.begin(name)) {
+            try {
+              config = body.read(push);
+            } catch (IOException e) {
+              throw InferenceException.internal(
+                  "cannot write the model files of '" + name + "': " + why(e), e);
+            } finally {
+              release.run();
+            }
+            checkConfig(config);
+            if (push.isEmpty()) {
+              loadModel(name, config, null, true);
+              return;
+            }
+            if (config == null) {
+              throw needsConfig(name);
+            }
+            try {
+              folder = push.finish();
+            } catch (IOException e) {
+              throw InferenceException.internal(
+                  "cannot write the model files of '" + name + "': " + why(e), e);
+            }
+          }
+          try {
+            loadModel(name, config, folder, true);
+          } finally {
+            Slot s = models.get(name);
+            store.keepOnly(name, s == null ? null : s.pushed);
+          }
+        },
+        release);
+  }
+
+  /**
+   * Refuses an empty {@code config} parameter: not "no configuration", since a load with one
+   * replaces config.yaml, and an empty one would drop it.
+   *
+   * @throws InferenceException INVALID_ARGUMENT
+   */
+  public static void checkConfig(@Nullable String config) {
+    if (config != null && config.isBlank()) {
+      throw InferenceException.invalid(
+          "parameter 'config' is empty: give the model configuration as JSON, or leave the"
+              + " parameter out to load with the model's config.yaml");
+    }
+  }
+
+  private static InferenceException needsConfig(String name) {
+    return InferenceException.invalid(
+        "model '%s': a load request with model files ('file:...' parameters) needs the"
+            + " 'config' parameter, the pushed model's configuration as JSON (as Triton)",
+        name);
+  }
+
   /** Drains and unloads every version of a model; completes when done (EXPLICIT mode only). */
   public CompletableFuture<Void> unload(String name) {
     if (mode != ControlMode.EXPLICIT) {
@@ -564,26 +645,45 @@ public final class ModelManager {
    * #stopControl}.
    */
   private CompletableFuture<Void> call(boolean isLoad, String name, ControlTask task) {
+    return call(isLoad, name, task, () -> {});
+  }
+
+  /**
+   * {@link #call(boolean, String, ControlTask)}, with {@code after} run once the task has run or
+   * will not run (refused or skipped for a shutdown), before the answer.
+   */
+  private CompletableFuture<Void> call(
+      boolean isLoad, String name, ControlTask task, Runnable after) {
     if (closing) {
+      after.run();
       return CompletableFuture.failedFuture(stopping(isLoad, name));
     }
     Call c = new Call(isLoad, name);
     calls.add(c);
     c.answer.whenComplete((r, t) -> calls.remove(c));
-    submit(
-            name,
-            () -> {
-              c.running = true;
-              task.run();
-            })
-        .whenComplete(
-            (r, t) -> {
-              if (t == null) {
-                c.answer.complete(null);
-              } else {
-                c.answer.completeExceptionally(causeOf(t));
-              }
-            });
+    CompletableFuture<Void> job;
+    try {
+      job =
+          submit(
+              name,
+              () -> {
+                c.running = true;
+                task.run();
+              });
+    } catch (RuntimeException e) {
+      after.run();
+      calls.remove(c);
+      throw e;
+    }
+    job.whenComplete(
+        (r, t) -> {
+          after.run();
+          if (t == null) {
+            c.answer.complete(null);
+          } else {
+            c.answer.completeExceptionally(causeOf(t));
+          }
+        });
     return c.answer;
   }
 

@@ -113,6 +113,52 @@ class ModelFilesTest {
   }
 
   @Test
+  void aStreamedPushIsWrittenFileByFileCountedAgainstTheLimitAndLeavesNothingWhenNotFinished(
+      @TempDir Path dir) throws Exception {
+    ModelFiles files = new ModelFiles(new ModelFiles.Settings(dir.resolve("pushed"), 10));
+    Path done;
+    try (ModelFiles.Push push = files.begin("m")) {
+      assertThat(push.isEmpty()).isTrue();
+      try (var out = push.file("file:1/model.onnx")) {
+        out.write(bytes("onnx"));
+      }
+      try (var out = push.file("file:1/sub/data.bin")) {
+        out.write(bytes("data"));
+      }
+      assertThatThrownBy(() -> push.file("file:1/model.onnx/x"))
+          .hasMessageContaining("both a file and a folder");
+      assertThatThrownBy(() -> push.file("file:1/sub/data.bin"))
+          .hasMessageContaining("names the same file");
+      done = push.finish();
+    }
+    assertThat(done.resolve("1/model.onnx")).hasContent("onnx");
+    assertThat(done.resolve("1/sub/data.bin")).hasContent("data");
+    assertThat(files.folders("m")).containsExactly(done);
+
+    try (ModelFiles.Push push = files.begin("m")) {
+      try (var out = push.file("file:2/model.onnx")) {
+        out.write(new byte[8]);
+        out.write(new byte[5]); // past the limit: counted, not written
+      }
+      assertThatThrownBy(push::finish)
+          .isInstanceOfSatisfying(
+              InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TOO_LARGE))
+          .hasMessageContaining("are 13 bytes, more than the 10 bytes allowed");
+    }
+    try (ModelFiles.Push push = files.begin("m")) {
+      try (var out = push.file("file:3/model.onnx")) {
+        out.write(bytes("half"));
+      }
+      // closed without finish: a reader that failed half-way
+    }
+    assertThat(files.folders("m")).as("only the finished push is left").containsExactly(done);
+    try (ModelFiles.Push push = files.begin("..")) {
+      assertThatThrownBy(() -> push.file("file:1/a")).hasMessageContaining("plain folder name");
+    }
+    files.close();
+  }
+
+  @Test
   void aPushIsWrittenWholeIntoANewFolderAndTheOthersAreDeleted(@TempDir Path dir) throws Exception {
     Path owned = dir.resolve("pushed");
     new ModelFiles(new ModelFiles.Settings(owned, 1000)).prepare(); // a previous run's, marked

@@ -16,12 +16,14 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -32,7 +34,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -660,6 +664,97 @@ class ModelManagerTest {
     assertThat(m.modelFiles().folders("p")).isEmpty();
     assertThat(failure(m.load("p", null)).code()).isEqualTo(ErrorCode.NOT_FOUND);
     m.modelFiles().close();
+  }
+
+  /** A load request's body as a transport hands it over: read once, released once. */
+  private static final class Body implements LoadRequestBody {
+    final AtomicInteger reads = new AtomicInteger();
+    final AtomicInteger releases = new AtomicInteger();
+    volatile @Nullable String readOn;
+    private final Map<String, byte[]> files;
+    private final @Nullable String config;
+    private final @Nullable InferenceException failAfterFiles;
+
+    Body(
+        Map<String, byte[]> files,
+        @Nullable String config,
+        @Nullable InferenceException failAfterFiles) {
+      this.files = files;
+      this.config = config;
+      this.failAfterFiles = failAfterFiles;
+    }
+
+    @Override
+    public @Nullable String read(ModelFiles.Push push) throws IOException {
+      reads.incrementAndGet();
+      readOn = Thread.currentThread().getName();
+      for (var f : files.entrySet()) {
+        try (var out = push.file(f.getKey())) {
+          out.write(f.getValue());
+        }
+      }
+      if (failAfterFiles != null) {
+        throw failAfterFiles;
+      }
+      return config;
+    }
+
+    @Override
+    public void release() {
+      releases.incrementAndGet();
+    }
+  }
+
+  @Test
+  void aLoadRequestBodyIsReadOnTheControlThreadAndReleasedOnceWhateverHappens() throws Exception {
+    ExecutorService control =
+        Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("control-test").daemon(true).unstarted(r));
+    try {
+      ModelManager m = manager(ControlMode.EXPLICIT, control);
+      m.start(List.of()).join();
+      byte[] model = pushedModel();
+
+      Body pushed = new Body(Map.of("file:1/model.onnx", model), "{}", null);
+      m.loadRequest("p", pushed).get(10, TimeUnit.SECONDS);
+      assertThat(m.resolve("p", "").version()).isEqualTo(1);
+      assertThat(pushed.readOn).isEqualTo("control-test");
+      assertThat(pushed.reads).hasValue(1);
+      assertThat(pushed.releases).hasValue(1);
+      assertThat(m.modelFiles().folders("p")).hasSize(1);
+
+      // refused while read, after a file was written: nothing of it is left, what served serves
+      Body broken =
+          new Body(
+              Map.of("file:2/model.onnx", model),
+              "{}",
+              InferenceException.invalid("parameter 'file:2/x' is not valid base64"));
+      assertThat(failure(m.loadRequest("p", broken))).hasMessageContaining("not valid base64");
+      Body noConfig = new Body(Map.of("file:2/model.onnx", model), null, null);
+      assertThat(failure(m.loadRequest("p", noConfig))).hasMessageContaining("needs the 'config'");
+      Body emptyConfig = new Body(Map.of(), " ", null);
+      assertThat(failure(m.loadRequest("p", emptyConfig))).hasMessageContaining("'config' is empty");
+      for (Body b : List.of(broken, noConfig, emptyConfig)) {
+        assertThat(b.releases).hasValue(1);
+      }
+      assertThat(m.modelFiles().folders("p")).hasSize(1);
+      assertThat(m.resolve("p", "").version()).isEqualTo(1);
+
+      // no files: a load of the repository's model (none here), the pushed folder again
+      Body plain = new Body(Map.of(), null, null);
+      m.loadRequest("p", plain).get(10, TimeUnit.SECONDS);
+      assertThat(plain.releases).hasValue(1);
+      assertThat(m.resolve("p", "").version()).isEqualTo(1);
+    } finally {
+      control.shutdownNow();
+    }
+
+    // a load refused before it runs releases the body unread
+    ModelManager none = manager(ControlMode.NONE);
+    Body refused = new Body(Map.of(), "{}", null);
+    assertThat(failure(none.loadRequest("q", refused)).code()).isEqualTo(ErrorCode.UNIMPLEMENTED);
+    assertThat(refused.reads).hasValue(0);
+    assertThat(refused.releases).hasValue(1);
   }
 
   @Test

@@ -1,16 +1,14 @@
 package dev.fulcrum.server.http;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectReader;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.RolloutConfig;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.repository.LoadRequestBody;
+import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -18,6 +16,8 @@ import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.protocol.LoadParameters;
 import dev.fulcrum.server.protocol.RolloutJson;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -25,15 +25,18 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Triton's model repository extension over REST: {@code POST v2/repository/index}, {@code POST
  * v2/repository/models/<m>/load} and {@code .../unload}; and beside it a model's canary rollout,
  * {@code GET|POST v2/models/<m>/rollout}, read and acted on on the event loop. The index is read on
- * the event loop; a load or unload runs on the control threads and its reply (200 with an empty
- * body, or the reason) is written when it has finished, as Triton's clients expect.
+ * the event loop; a load or unload runs on the control threads (a load's body, with any pushed
+ * files, is read there too) and its reply (200 with an empty body, or the reason) is written when
+ * it has finished, as Triton's clients expect.
  */
 final class RepositoryHandler {
   private static final Reply OK =
@@ -42,19 +45,6 @@ final class RepositoryHandler {
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         return r;
       };
-
-  /**
-   * Reads a load request's body: its base64 model files are strings as long as the body limit
-   * allows (Jackson's default caps a string at 20 M characters, a 15 MB model).
-   */
-  private static final ObjectReader LOAD_READER =
-      JsonMapper.builder(
-              JsonFactory.builder()
-                  .streamReadConstraints(
-                      StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
-                  .build())
-          .build()
-          .reader();
 
   private final InferenceService service;
 
@@ -86,14 +76,25 @@ final class RepositoryHandler {
    * "<base64>"} parameters the model's files (with a config, as Triton requires).
    */
   CompletableFuture<Reply> load(String model, FullHttpRequest request) {
-    LoadParameters.Load load =
-        LoadParameters.read(
-            body(request, LOAD_READER).path("parameters").properties(),
-            p -> p.isTextual() ? p.asText() : null,
-            (name, p) -> p.isTextual() ? LoadParameters.base64(name, p.asText()) : null,
-            "string",
-            "base64 string");
-    return service.load(model, load.config(), load.files()).thenApply(v -> OK);
+    return service.loadRequest(model, new Body(request.content().retain())).thenApply(v -> OK);
+  }
+
+  /**
+   * A load request's body, kept (retained) past the event loop's turn until the control thread that
+   * runs the load has read it as a stream ({@link LoadParameters#readJson}): the loop never decodes
+   * a push's files, so its other connections are not held up for as long as that takes, and the
+   * only copy of them in memory is the body itself. Released once by the core.
+   */
+  private record Body(ByteBuf content) implements LoadRequestBody {
+    @Override
+    public @Nullable String read(ModelFiles.Push files) throws IOException {
+      return LoadParameters.readJson(new ByteBufInputStream(content.duplicate()), files);
+    }
+
+    @Override
+    public void release() {
+      content.release();
+    }
   }
 
   /** Unloads a model; {@code {"parameters": {"unload_dependents": ...}}} is accepted. */
@@ -158,16 +159,11 @@ final class RepositoryHandler {
 
   /** The request's JSON object, or an empty object for an empty body. */
   private static JsonNode body(FullHttpRequest request) {
-    return body(request, Json.MAPPER.reader());
-  }
-
-  /** {@link #body(FullHttpRequest)} read by {@code reader}. */
-  private static JsonNode body(FullHttpRequest request, ObjectReader reader) {
     if (!request.content().isReadable()) {
       return JsonNodeFactory.instance.objectNode();
     }
     try {
-      JsonNode node = reader.readTree(request.content().toString(StandardCharsets.UTF_8));
+      JsonNode node = Json.MAPPER.readTree(request.content().toString(StandardCharsets.UTF_8));
       if (node == null || node.isMissingNode()) {
         return JsonNodeFactory.instance.objectNode();
       }

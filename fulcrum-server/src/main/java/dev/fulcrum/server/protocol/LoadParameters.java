@@ -1,8 +1,17 @@
 package dev.fulcrum.server.protocol;
 
+import com.fasterxml.jackson.core.Base64Variant;
+import com.fasterxml.jackson.core.Base64Variants;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.server.ClientText;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BiFunction;
@@ -15,7 +24,8 @@ import org.jspecify.annotations.Nullable;
  * Triton's ModelConfig JSON) in place of the model's file and must be text; Triton's {@code
  * file:<version>/<path>} parameters bring model files (base64 text on REST, {@code bytes_param} on
  * gRPC), whose paths and size the core checks ({@link ModelFiles}); any other parameter is ignored.
- * Stateless.
+ * gRPC's parsed message is read by {@link #read}; a REST body as a stream by {@link #readJson}, each
+ * file's base64 decoded straight into its file, never held as a string nor as bytes. Stateless.
  */
 public final class LoadParameters {
   private LoadParameters() {}
@@ -72,19 +82,84 @@ public final class LoadParameters {
     return new Load(config, files);
   }
 
+  /** Reads JSON as a stream; strings past Jackson's default length are only the files' base64. */
+  private static final JsonFactory JSON = JsonFactory.builder().build();
+
   /**
-   * A REST parameter's base64 text as bytes (standard alphabet, padding as Python's {@code
-   * base64.b64encode} writes it).
-   *
-   * @throws InferenceException INVALID_ARGUMENT naming the parameter when it is not base64
+   * Base64 as Python's {@code base64.b64encode} and Java's encoder write it (standard alphabet, no
+   * line breaks), the padding optional.
    */
-  public static byte[] base64(String parameter, String value) {
-    try {
-      return java.util.Base64.getDecoder().decode(value);
-    } catch (IllegalArgumentException e) {
+  private static final Base64Variant BASE64 =
+      Base64Variants.MIME_NO_LINEFEEDS.withReadPadding(
+          Base64Variant.PaddingReadBehaviour.PADDING_ALLOWED);
+
+  /**
+   * Reads a REST load request's body as a stream: {@code {"parameters": {"config": "<JSON>",
+   * "file:1/model.onnx": "<base64>", ...}}}, each file's base64 decoded straight into the push's
+   * file as it is read (the memory it takes is a buffer, not the file), any other member skipped.
+   * An empty body is an empty request.
+   *
+   * @return the {@code config} parameter's text, or null when there is none
+   * @throws InferenceException INVALID_ARGUMENT for a body that is not a JSON object, a {@code
+   *     config} that is not a string, a file that is not a base64 string, or a path the push
+   *     refuses
+   * @throws IOException when a file cannot be written
+   */
+  public static @Nullable String readJson(InputStream body, ModelFiles.Push files)
+      throws IOException {
+    String config = null;
+    try (JsonParser p = JSON.createParser(body)) {
+      JsonToken first = p.nextToken();
+      if (first == null) {
+        return null;
+      }
+      if (first != JsonToken.START_OBJECT) {
+        throw InferenceException.invalid("the request body must be a JSON object");
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String member = p.currentName();
+        JsonToken value = p.nextToken();
+        if (!"parameters".equals(member) || value != JsonToken.START_OBJECT) {
+          p.skipChildren();
+          continue;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String name = p.currentName();
+          JsonToken v = p.nextToken();
+          if (name.equals("config")) {
+            if (v != JsonToken.VALUE_STRING) {
+              throw InferenceException.invalid(
+                  "parameter 'config' must be a string holding the model configuration as JSON");
+            }
+            config = p.getText();
+          } else if (name.startsWith(ModelFiles.PREFIX)) {
+            if (v != JsonToken.VALUE_STRING) {
+              throw InferenceException.invalid(
+                  "parameter '%s' must be a base64 string holding the file's content",
+                  ClientText.printable(name, 200));
+            }
+            try (OutputStream out = files.file(name)) {
+              p.readBinaryValue(BASE64, out);
+            } catch (StreamReadException e) {
+              throw notBase64(name, e.getOriginalMessage());
+            } catch (IllegalArgumentException e) { // Jackson's report of a bad base64 character
+              throw notBase64(name, String.valueOf(e.getMessage()));
+            }
+          } else {
+            p.skipChildren();
+          }
+        }
+      }
+    } catch (StreamReadException e) {
       throw InferenceException.invalid(
-          "parameter '%s' is not valid base64 (%s): a model file's content is sent base64-encoded",
-          ClientText.printable(parameter, 200), e.getMessage());
+          "the request body is not valid JSON: %s", e.getOriginalMessage());
     }
+    return config;
+  }
+
+  private static InferenceException notBase64(String parameter, String why) {
+    return InferenceException.invalid(
+        "parameter '%s' is not valid base64 (%s): a model file's content is sent base64-encoded",
+        ClientText.printable(parameter, 200), why);
   }
 }
