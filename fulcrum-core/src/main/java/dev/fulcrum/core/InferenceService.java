@@ -23,7 +23,6 @@ import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SequenceBatcher;
 import dev.fulcrum.core.tenant.Tenant;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -472,24 +471,6 @@ public final class InferenceService {
       return CompletableFuture.failedFuture(e);
     }
     return repository.manager().load(model, configOverride);
-  }
-
-  /**
-   * Loads or reloads a model from the files a load request brings (Triton's {@code
-   * file:<version>/<path>} parameters) with the configuration it gives; no files: {@link
-   * #load(String, String)}.
-   *
-   * @see dev.fulcrum.core.repository.ModelManager#load(String, String, Map)
-   */
-  public CompletableFuture<Void> load(
-      String model, @Nullable String configOverride, Map<String, byte[]> modelFiles) {
-    if (modelFiles.isEmpty()) {
-      return load(model, configOverride);
-    }
-    if (configOverride != null && configOverride.isBlank()) {
-      return load(model, configOverride); // refused as there
-    }
-    return repository.manager().load(model, configOverride, modelFiles);
   }
 
   /**

@@ -7,6 +7,8 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.repository.LoadRequestBody;
+import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
@@ -76,6 +78,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.netty.util.internal.ThreadExecutorMap;
+import java.io.IOException;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -276,34 +279,36 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   @Override
   public void repositoryModelLoad(
       RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
-    // As REST reads them (LoadParameters): a config that is not a string_param, or a file that is
-    // not a bytes_param, is refused.
-    LoadParameters.Load load;
-    try {
-      load =
-          LoadParameters.read(
-              request.getParametersMap().entrySet(),
-              p ->
-                  p.getParameterChoiceCase()
-                          == ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM
-                      ? p.getStringParam()
-                      : null,
-              (name, p) ->
-                  p.getParameterChoiceCase()
-                          == ModelRepositoryParameter.ParameterChoiceCase.BYTES_PARAM
-                      ? p.getBytesParam().toByteArray()
-                      : null,
-              "string_param",
-              "bytes_param");
-    } catch (InferenceException refused) {
-      control(
-          CompletableFuture.failedFuture(refused),
-          observer,
-          RepositoryModelLoadResponse.getDefaultInstance());
-      return;
-    }
+    // As REST reads them (LoadParameters), on the model-load thread: a config that is not a
+    // string_param, or a file that is not a bytes_param, is refused; each file's bytes are written
+    // from the message, not copied out of it.
     control(
-        service.load(request.getModelName(), load.config(), load.files()),
+        service.loadRequest(
+            request.getModelName(),
+            new LoadRequestBody() {
+              @Override
+              public @Nullable String read(ModelFiles.Push files) throws IOException {
+                return LoadParameters.read(
+                    request.getParametersMap().entrySet(),
+                    p ->
+                        p.getParameterChoiceCase()
+                                == ModelRepositoryParameter.ParameterChoiceCase.STRING_PARAM
+                            ? p.getStringParam()
+                            : null,
+                    p ->
+                        p.getParameterChoiceCase()
+                            == ModelRepositoryParameter.ParameterChoiceCase.BYTES_PARAM,
+                    (p, out) -> p.getBytesParam().writeTo(out),
+                    "string_param",
+                    "bytes_param",
+                    files);
+              }
+
+              @Override
+              public void release() {
+                // the parsed message holds nothing but heap memory
+              }
+            }),
         observer,
         RepositoryModelLoadResponse.getDefaultInstance());
   }

@@ -12,10 +12,9 @@ import dev.fulcrum.server.ClientText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,43 +23,48 @@ import org.jspecify.annotations.Nullable;
  * Triton's ModelConfig JSON) in place of the model's file and must be text; Triton's {@code
  * file:<version>/<path>} parameters bring model files (base64 text on REST, {@code bytes_param} on
  * gRPC), whose paths and size the core checks ({@link ModelFiles}); any other parameter is ignored.
- * gRPC's parsed message is read by {@link #read}; a REST body as a stream by {@link #readJson}, each
- * file's base64 decoded straight into its file, never held as a string nor as bytes. Stateless.
+ * Both are read on the model-load thread that runs the load, into the push's files ({@link
+ * ModelFiles.Push}): gRPC's parsed message by {@link #read}, each file's bytes written from the
+ * message; a REST body as a stream by {@link #readJson}, each file's base64 decoded straight into
+ * its file, never held as a string nor as bytes. Stateless.
  */
 public final class LoadParameters {
   private LoadParameters() {}
 
   /**
-   * What a load request asks for.
+   * Writes a {@code file:} parameter's content, as the transport holds it, to a push's file.
    *
-   * @param config the {@code config} parameter's text, or null when the request has none
-   * @param files {@code file:<version>/<path>} parameter name → content, in the request's order
+   * @param <V> the transport's parameter value
    */
-  public record Load(@Nullable String config, Map<String, byte[]> files) {
-    public Load {
-      files = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(files));
-    }
+  @FunctionalInterface
+  public interface FileContent<V> {
+    void writeTo(V value, OutputStream out) throws IOException;
   }
 
   /**
-   * Reads a load request's parameters.
+   * Reads a load request's parameters from a parsed message (gRPC's): the {@code config} text
+   * returned, each file's content written into the push's file.
    *
    * @param parameters the request's parameters, in the order the client sent them
    * @param text a parameter value's text, or null when the value is not text
-   * @param fileBytes a {@code file:} parameter's content (given its name and value), or null when
-   *     the value is not of the kind the transport sends files as
-   * @param textKind what the transport calls a text value ({@code string}, {@code string_param})
-   * @param bytesKind what it calls a file's value ({@code base64 string}, {@code bytes_param})
+   * @param isFile whether a value is of the kind the transport sends files as
+   * @param content writes such a value's content
+   * @param textKind what the transport calls a text value ({@code string_param})
+   * @param bytesKind what it calls a file's value ({@code bytes_param})
+   * @return the {@code config} parameter's text, or null when there is none
    * @throws InferenceException INVALID_ARGUMENT for the first parameter refused
+   * @throws IOException when a file cannot be written
    */
-  public static <V> Load read(
+  public static <V> @Nullable String read(
       Iterable<Map.Entry<String, V>> parameters,
       Function<V, @Nullable String> text,
-      BiFunction<String, V, byte @Nullable []> fileBytes,
+      Predicate<V> isFile,
+      FileContent<V> content,
       String textKind,
-      String bytesKind) {
+      String bytesKind,
+      ModelFiles.Push files)
+      throws IOException {
     String config = null;
-    Map<String, byte[]> files = new LinkedHashMap<>();
     for (Map.Entry<String, V> p : parameters) {
       String name = p.getKey();
       if (name.equals("config")) {
@@ -70,16 +74,17 @@ public final class LoadParameters {
               "parameter 'config' must be a %s holding the model configuration as JSON", textKind);
         }
       } else if (name.startsWith(ModelFiles.PREFIX)) {
-        byte[] content = fileBytes.apply(name, p.getValue());
-        if (content == null) {
+        if (!isFile.test(p.getValue())) {
           throw InferenceException.invalid(
               "parameter '%s' must be a %s holding the file's content",
               ClientText.printable(name, 200), bytesKind);
         }
-        files.put(name, content);
+        try (OutputStream out = files.file(name)) {
+          content.writeTo(p.getValue(), out);
+        }
       }
     }
-    return new Load(config, files);
+    return config;
   }
 
   /** Reads JSON as a stream; strings past Jackson's default length are only the files' base64. */

@@ -31,13 +31,20 @@ class LoadParametersTest {
   }
 
   /** A gRPC parameter value: a string_param (String) or a bytes_param (byte[]). */
-  private static LoadParameters.Load grpc(Map<String, Object> parameters) {
-    return LoadParameters.read(
-        parameters.entrySet(),
-        v -> v instanceof String s ? s : null,
-        (name, v) -> v instanceof byte[] b ? b : null,
-        "string_param",
-        "bytes_param");
+  private Read grpc(Map<String, Object> parameters) throws IOException {
+    files = new ModelFiles(new ModelFiles.Settings(dir.resolve("pushed"), 1 << 20));
+    try (ModelFiles.Push push = files.begin("m")) {
+      String config =
+          LoadParameters.read(
+              parameters.entrySet(),
+              v -> v instanceof String s ? s : null,
+              v -> v instanceof byte[],
+              (v, out) -> out.write((byte[]) v),
+              "string_param",
+              "bytes_param",
+              push);
+      return new Read(config, push.isEmpty() ? null : push.finish());
+    }
   }
 
   /** A REST body read as a stream into a push; the push's folder once finished, or null. */
@@ -58,15 +65,16 @@ class LoadParametersTest {
   }
 
   @Test
-  void grpcConfigAndFilesAreReadOtherParametersIgnored() {
+  void grpcConfigAndFilesAreReadIntoThePushOtherParametersIgnored() throws Exception {
     Map<String, Object> p = new LinkedHashMap<>();
     p.put("config", "{\"max_batch_size\": 4}");
     p.put("file:1/model.onnx", "onnx".getBytes(StandardCharsets.UTF_8));
     p.put("something_else", 3);
-    LoadParameters.Load load = grpc(p);
-    assertThat(load.config()).isEqualTo("{\"max_batch_size\": 4}");
-    assertThat(load.files()).containsOnlyKeys("file:1/model.onnx");
-    assertThat(grpc(Map.of()).config()).isNull();
+    Read r = grpc(p);
+    assertThat(r.config()).isEqualTo("{\"max_batch_size\": 4}");
+    assertThat(r.folder()).isNotNull();
+    assertThat(r.folder().resolve("1/model.onnx")).hasContent("onnx");
+    assertThat(grpc(Map.of())).isEqualTo(new Read(null, null));
     assertThatThrownBy(() -> grpc(Map.of("config", 5)))
         .hasMessageContaining("parameter 'config' must be a string_param");
     assertThatThrownBy(() -> grpc(Map.of("file:1/model.onnx", "text")))
