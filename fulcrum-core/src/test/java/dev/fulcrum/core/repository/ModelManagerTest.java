@@ -733,7 +733,8 @@ class ModelManagerTest {
       Body noConfig = new Body(Map.of("file:2/model.onnx", model), null, null);
       assertThat(failure(m.loadRequest("p", noConfig))).hasMessageContaining("needs the 'config'");
       Body emptyConfig = new Body(Map.of(), " ", null);
-      assertThat(failure(m.loadRequest("p", emptyConfig))).hasMessageContaining("'config' is empty");
+      assertThat(failure(m.loadRequest("p", emptyConfig)))
+          .hasMessageContaining("'config' is empty");
       for (Body b : List.of(broken, noConfig, emptyConfig)) {
         assertThat(b.releases).hasValue(1);
       }
