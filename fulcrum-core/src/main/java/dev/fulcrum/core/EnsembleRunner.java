@@ -36,10 +36,11 @@ import org.slf4j.LoggerFactory;
  * the steps still queued; cancelling the request cancels them too. Every step is timed ({@link
  * RequestTiming}, without its cost unless the request's own timing is priced): the ensemble's own
  * statistics count each request once, as it ends, as Triton's ensemble scheduler does (its queue is
- * the ensemble's own wait before its first step, its compute the steps' compute added up, and a
- * success one execution of its rows), and a request that asked for its timing gets each step's
- * under its own. A request runs at most {@link #MAX_NESTING} ensembles deep. Thread-safe: each
- * request's state is guarded by its own lock, and a step's completion may run on any thread.
+ * the ensemble's own wait before its first step, its compute_input, compute_infer and
+ * compute_output its steps' added up, and a success one execution of its rows), and a request that
+ * asked for its timing gets each step's under its own. A request runs at most {@link #MAX_NESTING}
+ * ensembles deep. Thread-safe: each request's state is guarded by its own lock, and a step's
+ * completion may run on any thread.
  */
 final class EnsembleRunner {
   private static final Logger log = LoggerFactory.getLogger(EnsembleRunner.class);
@@ -384,9 +385,9 @@ final class EnsembleRunner {
       }
       if (done != null) {
         long total = System.nanoTime() - start;
-        long compute = 0;
+        RequestTiming.Phases compute = RequestTiming.Phases.NONE;
         for (RequestTiming.EnsembleStep e : timed) {
-          compute += e.timing().computeMicros() * 1000;
+          compute = compute.plus(e.timing().phases());
         }
         if (request.options().timing()) {
           done = done.withTiming(RequestTiming.ofEnsemble(Math.max(1, rows), total, timed));
@@ -450,30 +451,34 @@ final class EnsembleRunner {
       copy.forEach(f -> f.cancel(false));
     }
 
-    /** {@link #count(Outcome, long, long, long)} of a request that did not succeed. */
+    /**
+     * {@link #count(Outcome, long, long, RequestTiming.Phases)} of a request that did not succeed.
+     */
     private boolean count(Outcome outcome) {
-      return count(outcome, System.nanoTime() - start, 0, 0);
+      return count(outcome, System.nanoTime() - start, 0, RequestTiming.Phases.NONE);
     }
 
     /**
      * The ensemble's own statistics: one request, as it ended, with its whole time; only the first
      * call counts (a cancellation racing the last step's answer is counted once), and it decides
      * how the request ends. A success counts, as Triton's ensemble scheduler does, its queue (the
-     * ensemble's own wait before its first step), its steps' compute added up (as compute_infer),
-     * and one execution of its rows.
+     * ensemble's own wait before its first step), its steps' compute_input, compute_infer and
+     * compute_output, each added up, and one execution of its rows.
      *
      * @param queueNanos admission to the first step (0 for a request that did not succeed)
-     * @param computeNanos its steps' compute added up (0 for a request that did not succeed)
+     * @param compute its steps' compute phases added up (none for a request that did not succeed)
      * @return whether this call counted it: the caller then completes the request, and nothing else
      *     does
      */
-    private boolean count(Outcome outcome, long totalNanos, long queueNanos, long computeNanos) {
+    private boolean count(
+        Outcome outcome, long totalNanos, long queueNanos, RequestTiming.Phases compute) {
       if (!counted.compareAndSet(false, true)) {
         return false;
       }
       int n = Math.max(1, rows);
       if (outcome == Outcome.SUCCESS) {
-        mv.statistics().ensembleDone(n, computeNanos);
+        mv.statistics()
+            .ensembleDone(n, compute.inputNanos(), compute.inferNanos(), compute.outputNanos());
       }
       mv.observer()
           .requestDone(
@@ -482,9 +487,9 @@ final class EnsembleRunner {
                   n,
                   0,
                   queueNanos,
-                  0,
-                  computeNanos,
-                  0,
+                  compute.inputNanos(),
+                  compute.inferNanos(),
+                  compute.outputNanos(),
                   totalNanos,
                   mv.scheduler().nanoTime(),
                   request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT));

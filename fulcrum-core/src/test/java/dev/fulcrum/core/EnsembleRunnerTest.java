@@ -208,9 +208,14 @@ class EnsembleRunnerTest {
     }
   }
 
-  /** A's answer timed as its scheduler times a pass: 300 us queued, 900 us computing, 4 rows. */
+  /**
+   * A's answer timed as its scheduler times a pass: 300 us queued, 900 us computing (20 joining the
+   * inputs, 850 in the forward pass, 30 splitting the outputs), 4 rows.
+   */
   private static InferenceResponse timedAnswerOfA(double costUsd) {
-    RequestTiming pass = RequestTiming.ofPass(300_000, 900_000, 4, 1, 1_250_000);
+    RequestTiming pass =
+        RequestTiming.ofPass(
+            300_000, new RequestTiming.Phases(20_000, 850_000, 30_000), 4, 1, 1_250_000);
     return answerOfA()
         .withTiming(Double.isNaN(costUsd) ? pass : pass.withCostPerPrediction(costUsd));
   }
@@ -242,17 +247,20 @@ class EnsembleRunnerTest {
       assertThat(st.inferenceCount()).isEqualTo(1);
       assertThat(st.executionCount()).isEqualTo(1);
       assertThat(st.lastInferenceMillis()).isPositive();
-      // queue: the ensemble's own wait before its first step; compute: the steps' compute
+      // queue: the ensemble's own wait before its first step; compute: each of the steps'
+      // compute phases, added up
       assertThat(st.queue().count()).isEqualTo(1);
-      assertThat(st.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 900_000));
-      assertThat(st.computeInput()).isEqualTo(new ModelStatistics.Duration(1, 0));
-      assertThat(st.computeOutput()).isEqualTo(new ModelStatistics.Duration(1, 0));
+      assertThat(st.computeInput()).isEqualTo(new ModelStatistics.Duration(1, 20_000));
+      assertThat(st.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 850_000));
+      assertThat(st.computeOutput()).isEqualTo(new ModelStatistics.Duration(1, 30_000));
       assertThat(st.batchStats())
           .singleElement()
           .satisfies(
               b -> {
                 assertThat(b.batchSize()).isEqualTo(1);
-                assertThat(b.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 900_000));
+                assertThat(b.computeInput()).isEqualTo(new ModelStatistics.Duration(1, 20_000));
+                assertThat(b.computeInfer()).isEqualTo(new ModelStatistics.Duration(1, 850_000));
+                assertThat(b.computeOutput()).isEqualTo(new ModelStatistics.Duration(1, 30_000));
               });
       assertThat(st.success().ns()).isGreaterThanOrEqualTo(st.queue().ns());
 

@@ -30,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * quick, since those are what the slow ones' overload looks like from outside. A line names the
  * model, version, transport, status, rows, the request's total time and its split (queue, compute,
  * pipeline steps, the transport's share), the pass's rows, whether the response cache answered it,
- * the client's address (and, behind a proxy, the {@code X-Forwarded-For} it sent, as the client's
- * text: a proxy's own address is the connection's), the request's {@code id} and the W3C trace id
- * of its {@code traceparent}.
+ * an ensemble request's steps (each one's model, version, start and split), the client's address
+ * (and, behind a proxy, the {@code X-Forwarded-For} it sent, as the client's text: a proxy's own
+ * address is the connection's), the request's {@code id} and the W3C trace id of its {@code
+ * traceparent}.
  *
  * <p>The time measured (total_ms) is the transport's: from when the transport had the whole request
  * (REST: the aggregated body reached the dispatcher; gRPC: the parsed message reached the service)
@@ -480,6 +481,7 @@ public final class SlowRequestLog implements AutoCloseable {
       l.millis("transport_ms", Math.max(0, r.totalNanos() / 1000 - t.totalMicros()));
       l.number("batch_rows", t.batchRows());
       l.bool("cache_hit", t.cacheHit());
+      steps(l, "", t);
     }
     if (r.thresholdNanos() != Long.MAX_VALUE) {
       l.millis("threshold_ms", r.thresholdNanos() / 1000);
@@ -507,6 +509,32 @@ public final class SlowRequestLog implements AutoCloseable {
       l.text("error", ClientText.printable(m, MAX_TEXT));
     }
     return l.end();
+  }
+
+  /**
+   * An ensemble request's steps, each under {@code step.<i>.} ({@code i} its index in the
+   * ensemble's configuration, as the timing's response parameters name it; a nested ensemble's
+   * under {@code step.<i>.step.<j>.}): the model and version that answered, when it started after
+   * the ensemble's admission, and its own queue, compute, pipeline steps, total, pass rows and
+   * cache hit. Nothing for any other request.
+   */
+  private static void steps(Line l, String prefix, RequestTiming t) {
+    for (RequestTiming.EnsembleStep s : t.ensembleSteps()) {
+      String p = prefix + RequestTiming.STEP + "." + s.step() + ".";
+      RequestTiming st = s.timing();
+      l.text(p + "model", ClientText.printable(s.model(), MAX_TEXT));
+      l.text(p + "version", ClientText.printable(s.version(), 40));
+      l.millis(p + "start_ms", s.startMicros());
+      l.millis(p + "queue_ms", st.queueMicros());
+      l.millis(p + "compute_ms", st.computeMicros());
+      if (st.stepsMicros() > 0) {
+        l.millis(p + "steps_ms", st.stepsMicros());
+      }
+      l.millis(p + "total_ms", st.totalMicros());
+      l.number(p + "batch_rows", st.batchRows());
+      l.bool(p + "cache_hit", st.cacheHit());
+      steps(l, p, st);
+    }
   }
 
   private static String address(SocketAddress a) {

@@ -60,7 +60,7 @@ class SlowRequestLogServeTest {
       "{\"mode\":\"identity\",\"delay_ms\":%d,"
           + "\"inputs\":[{\"name\":\"IN\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}],"
           + "\"outputs\":[{\"name\":\"OUT\",\"datatype\":\"FP32\",\"shape\":[-1,-1]}]}";
-  private static final Pattern PAIR = Pattern.compile("(\\w+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)");
+  private static final Pattern PAIR = Pattern.compile("([\\w.]+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir static Path repo;
@@ -84,6 +84,20 @@ class SlowRequestLogServeTest {
         "narrow",
         "max-batch-size: 1\ninstance-count: 1\nqueue-policy:\n  max-queue-size: 1\n",
         400);
+    // An ensemble whose first step is the slow model: its line has each step's split.
+    Files.createDirectories(repo.resolve("slow_chain/1"));
+    Files.writeString(
+        repo.resolve("slow_chain/config.yaml"),
+        """
+        platform: ensemble
+        max-batch-size: 8
+        inputs: [{name: IN, datatype: FP32, dims: [-1]}]
+        outputs: [{name: OUT, datatype: FP32, dims: [-1]}]
+        ensemble:
+          steps:
+            - {model: slow, input-map: {IN: IN}, output-map: {OUT: mid}}
+            - {model: quick, input-map: {IN: mid}, output-map: {OUT: OUT}}
+        """);
     repository =
         new ModelRepository(
             List.of(repo), List.of(new FakeRuntime()), new ModelConfigResolver(2, 8));
@@ -358,6 +372,44 @@ class SlowRequestLogServeTest {
             HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertSlow(awaitLine("rest-binary-1"), "rest-binary", "200");
+  }
+
+  @Test
+  void aSlowEnsembleRequestsLineHasEachStepsSplitOverRestAndGrpc() throws Exception {
+    HttpResponse<String> r = postJson("slow_chain", body("ensemble-rest-1", ""));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(60, TimeUnit.SECONDS)
+        .modelInfer(grpcRequest("slow_chain", "ensemble-grpc-1"));
+    for (String id : List.of("ensemble-rest-1", "ensemble-grpc-1")) {
+      Map<String, String> f = awaitLine(id);
+      assertThat(f)
+          .as(id)
+          .containsEntry("model", "slow_chain")
+          .containsEntry("batch_rows", "0")
+          .containsEntry("step.0.model", "slow")
+          .containsEntry("step.0.version", "1")
+          .containsEntry("step.0.batch_rows", "1")
+          .containsEntry("step.1.model", "quick")
+          .containsEntry("step.1.version", "1")
+          .containsKeys(
+              "step.0.start_ms",
+              "step.0.queue_ms",
+              "step.0.total_ms",
+              "step.1.start_ms",
+              "step.1.queue_ms",
+              "step.1.compute_ms",
+              "step.1.total_ms");
+      double total = Double.parseDouble(f.get("total_ms"));
+      double slowStep = Double.parseDouble(f.get("step.0.compute_ms"));
+      assertThat(slowStep).as(id).isGreaterThanOrEqualTo(300); // the slow model's pass
+      // the steps ran one after the other, within the request's time
+      assertThat(Double.parseDouble(f.get("step.1.start_ms")))
+          .isGreaterThanOrEqualTo(Double.parseDouble(f.get("step.0.start_ms")));
+      assertThat(slowStep + Double.parseDouble(f.get("step.1.compute_ms")))
+          .as(id)
+          .isLessThanOrEqualTo(total);
+    }
   }
 
   @Test

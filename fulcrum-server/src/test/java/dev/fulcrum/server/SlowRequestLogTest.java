@@ -98,10 +98,51 @@ class SlowRequestLogTest {
     String line = SlowRequestLog.format(request(153, timing), Format.LOGFMT, WALL.instant());
     assertThat(line)
         .isEqualTo(
-            "time=2026-12-07T03:00:00Z event=slow_request reason=slow model=fraud_classifier version=1 protocol=rest-json"
-                + " status=200 rows=2 total_ms=153.000 queue_ms=120.500 compute_ms=30.250"
-                + " transport_ms=2.000 batch_rows=8 cache_hit=false threshold_ms=100.000"
-                + " client=127.0.0.1:53422 id=req-7 trace_id=4bf92f3577b34da6a3ce929d0e0e4736");
+            "time=2026-12-07T03:00:00Z event=slow_request reason=slow model=fraud_classifier"
+                + " version=1 protocol=rest-json status=200 rows=2 total_ms=153.000"
+                + " queue_ms=120.500 compute_ms=30.250 transport_ms=2.000 batch_rows=8"
+                + " cache_hit=false threshold_ms=100.000 client=127.0.0.1:53422 id=req-7"
+                + " trace_id=4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+
+  @Test
+  void anEnsembleRequestsLineHasEachStepsSplit() throws Exception {
+    RequestTiming scale = RequestTiming.ofPass(110 * 1000, 300 * 1000, 6, 2, 430 * 1000);
+    RequestTiming classify =
+        RequestTiming.ofPass(80 * 1000, 420 * 1000, 2, 2, 510 * 1000).withStepsNanos(40 * 1000);
+    RequestTiming ensemble =
+        RequestTiming.ofEnsemble(
+            2,
+            1_210 * 1000,
+            List.of(
+                new RequestTiming.EnsembleStep(0, "scale", "1", 14, scale),
+                new RequestTiming.EnsembleStep(1, "classify", "2", 460, classify)));
+    String line = SlowRequestLog.format(request(2, ensemble), Format.LOGFMT, WALL.instant());
+    assertThat(line)
+        .contains(
+            " queue_ms=0.190 compute_ms=0.720 transport_ms=0.790 batch_rows=0 cache_hit=false"
+                + " step.0.model=scale step.0.version=1 step.0.start_ms=0.014 step.0.queue_ms=0.110"
+                + " step.0.compute_ms=0.300 step.0.total_ms=0.430 step.0.batch_rows=6"
+                + " step.0.cache_hit=false step.1.model=classify step.1.version=2"
+                + " step.1.start_ms=0.460 step.1.queue_ms=0.080 step.1.compute_ms=0.420"
+                + " step.1.steps_ms=0.040 step.1.total_ms=0.510 step.1.batch_rows=2"
+                + " step.1.cache_hit=false threshold_ms=");
+    JsonNode json =
+        new ObjectMapper()
+            .readTree(SlowRequestLog.format(request(2, ensemble), Format.JSON, WALL.instant()));
+    assertThat(json.get("step.1.model").asText()).isEqualTo("classify");
+    assertThat(json.get("step.1.compute_ms").decimalValue()).isEqualByComparingTo("0.420");
+
+    // a nested ensemble's steps are under its step's
+    RequestTiming outer =
+        RequestTiming.ofEnsemble(
+            2,
+            1_500 * 1000,
+            List.of(new RequestTiming.EnsembleStep(0, "scale_classify", "1", 5, ensemble)));
+    assertThat(SlowRequestLog.format(request(2, outer), Format.LOGFMT, WALL.instant()))
+        .contains(" step.0.model=scale_classify ")
+        .contains(" step.0.step.1.model=classify ")
+        .contains(" step.0.step.1.compute_ms=0.420 ");
   }
 
   @Test

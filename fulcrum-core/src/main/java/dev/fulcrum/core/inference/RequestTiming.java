@@ -34,6 +34,10 @@ import java.util.Objects;
  *     fields above are its steps' added up ({@code queue_us}, {@code compute_us}, {@code cost_usd};
  *     {@code cache_hit} when every step was a hit), {@code batch_rows} 0 (it runs no pass of its
  *     own) and {@code total_us} its own
+ * @param phases {@code compute_us}'s three phases in nanoseconds, as the statistics count them
+ *     (Triton's compute_input, compute_infer, compute_output); an ensemble's are its steps' added
+ *     up, so that its statistics split its compute as its composing models' do. Not a response
+ *     parameter: {@code compute_us} is their sum
  */
 public record RequestTiming(
     long queueMicros,
@@ -44,7 +48,8 @@ public record RequestTiming(
     long totalMicros,
     boolean cacheHit,
     double costUsd,
-    List<EnsembleStep> ensembleSteps) {
+    List<EnsembleStep> ensembleSteps,
+    Phases phases) {
 
   /** The response parameter names. */
   public static final String QUEUE_US = "queue_us";
@@ -66,9 +71,32 @@ public record RequestTiming(
 
   public RequestTiming {
     ensembleSteps = List.copyOf(ensembleSteps);
+    Objects.requireNonNull(phases, "phases");
   }
 
-  /** The timing of a request that is not an ensemble's (no steps). */
+  /**
+   * A pass's compute in its three phases, in nanoseconds on the scheduler's clock: joining the
+   * batch's inputs ({@code compute_input}), the forward pass ({@code compute_infer}) and splitting
+   * its outputs ({@code compute_output}); several passes' (or an ensemble's steps') added up.
+   * Immutable.
+   */
+  public record Phases(long inputNanos, long inferNanos, long outputNanos) {
+    /** No pass: a response-cache hit, or a timing made without its phases. */
+    public static final Phases NONE = new Phases(0, 0, 0);
+
+    /** These and {@code other}'s added up. */
+    public Phases plus(Phases other) {
+      return new Phases(
+          inputNanos + other.inputNanos,
+          inferNanos + other.inferNanos,
+          outputNanos + other.outputNanos);
+    }
+  }
+
+  /**
+   * The timing of a request that is not an ensemble's (no steps), with its phases: {@code
+   * computeMicros} all in {@code compute_infer} (a timing written by hand, or a test's).
+   */
   public RequestTiming(
       long queueMicros,
       long computeMicros,
@@ -87,7 +115,8 @@ public record RequestTiming(
         totalMicros,
         cacheHit,
         costUsd,
-        List.of());
+        List.of(),
+        new Phases(0, Math.max(0, computeMicros) * 1000, 0));
   }
 
   /**
@@ -110,8 +139,8 @@ public record RequestTiming(
   }
 
   /**
-   * The timing of an ensemble's request from its steps': queue, compute and cost added up (NaN when
-   * no step was priced), {@code batch_rows} 0.
+   * The timing of an ensemble's request from its steps': queue, compute (and its phases) and cost
+   * added up (NaN when no step was priced), {@code batch_rows} 0.
    *
    * @param requestRows the ensemble request's rows
    * @param totalNanos its admission to its answer
@@ -123,21 +152,24 @@ public record RequestTiming(
     long compute = 0;
     boolean allHit = !steps.isEmpty();
     double cost = Double.NaN;
+    Phases phases = Phases.NONE;
     for (EnsembleStep s : steps) {
       RequestTiming t = s.timing();
       queue += t.queueMicros;
       compute += t.computeMicros;
+      phases = phases.plus(t.phases);
       allHit &= t.cacheHit;
       if (t.priced()) {
         cost = Double.isNaN(cost) ? t.costUsd : cost + t.costUsd;
       }
     }
     return new RequestTiming(
-        queue, compute, 0, 0, requestRows, micros(totalNanos), allHit, cost, steps);
+        queue, compute, 0, 0, requestRows, micros(totalNanos), allHit, cost, steps, phases);
   }
 
   /**
-   * A request answered by a pass, its times in nanoseconds on the scheduler's clock.
+   * A request answered by a pass, its times in nanoseconds on the scheduler's clock; the pass's
+   * compute all in {@code compute_infer} (a test's pass).
    *
    * @param queueNanos admission to the pass's start
    * @param computeNanos the pass's wall time
@@ -147,15 +179,36 @@ public record RequestTiming(
    */
   public static RequestTiming ofPass(
       long queueNanos, long computeNanos, int batchRows, int requestRows, long totalNanos) {
+    return ofPass(
+        queueNanos,
+        new Phases(0, Math.max(0, computeNanos), 0),
+        batchRows,
+        requestRows,
+        totalNanos);
+  }
+
+  /**
+   * A request answered by a pass, its times in nanoseconds on the scheduler's clock.
+   *
+   * @param queueNanos admission to the pass's start
+   * @param phases the pass's phases (its wall time is their sum)
+   * @param batchRows the pass's rows
+   * @param requestRows the request's rows
+   * @param totalNanos admission to the answer
+   */
+  public static RequestTiming ofPass(
+      long queueNanos, Phases phases, int batchRows, int requestRows, long totalNanos) {
     return new RequestTiming(
         micros(queueNanos),
-        micros(computeNanos),
+        micros(phases.inputNanos() + phases.inferNanos() + phases.outputNanos()),
         0,
         batchRows,
         requestRows,
         micros(totalNanos),
         false,
-        Double.NaN);
+        Double.NaN,
+        List.of(),
+        phases);
   }
 
   /** A request answered from the response cache in {@code lookupNanos}, without a pass. */
@@ -227,7 +280,8 @@ public record RequestTiming(
         totalMicros,
         cacheHit,
         costUsd,
-        ensembleSteps);
+        ensembleSteps,
+        phases);
   }
 
   /** These times with the total replaced (a pipeline's, counted from its own admission). */
@@ -241,7 +295,8 @@ public record RequestTiming(
         micros(nanos),
         cacheHit,
         costUsd,
-        ensembleSteps);
+        ensembleSteps,
+        phases);
   }
 
   /** These times with the request's cost, from the version's cost per prediction (NaN: none). */
@@ -255,7 +310,8 @@ public record RequestTiming(
         totalMicros,
         cacheHit,
         requestRows * usdPerPrediction,
-        ensembleSteps);
+        ensembleSteps,
+        phases);
   }
 
   /**
@@ -271,7 +327,9 @@ public record RequestTiming(
         requestRows + other.requestRows,
         Math.max(totalMicros, other.totalMicros),
         cacheHit && other.cacheHit,
-        costUsd + other.costUsd);
+        costUsd + other.costUsd,
+        List.of(),
+        phases.plus(other.phases));
   }
 
   private static long micros(long nanos) {

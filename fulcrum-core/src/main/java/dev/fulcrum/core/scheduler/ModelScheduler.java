@@ -1703,7 +1703,7 @@ public final class ModelScheduler implements AutoCloseable {
           p.request.options().timing()
               ? RequestTiming.ofPass(
                   start - p.statsArrivalNanos(),
-                  end - start,
+                  new RequestTiming.Phases(inputNs, inferNs, outputNs),
                   totalRows,
                   p.rows,
                   end - p.statsArrivalNanos())

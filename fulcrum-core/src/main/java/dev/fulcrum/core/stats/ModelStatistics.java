@@ -164,18 +164,20 @@ public final class ModelStatistics implements SchedulerObserver {
 
   /**
    * An ensemble's request succeeded, as Triton counts one: one execution of {@code rows}
-   * inferences, whose compute is its steps' (their models' passes, added up), under its batch size.
-   * Not a {@link SchedulerObserver} event: an ensemble's request holds no instance, so the live
-   * accounting must not count that compute as the machine's time a second time (its composing
-   * models' passes are counted there).
+   * inferences, whose compute phases are its steps' (their models' passes' compute_input,
+   * compute_infer and compute_output, each added up), under its batch size. Not a {@link
+   * SchedulerObserver} event: an ensemble's request holds no instance, so the live accounting must
+   * not count that compute as the machine's time a second time (its composing models' passes are
+   * counted there).
    */
-  public void ensembleDone(int rows, long computeInferNanos) {
+  public void ensembleDone(
+      int rows, long computeInputNanos, long computeInferNanos, long computeOutputNanos) {
     inferences.add(rows);
     executions.increment();
     PerBatch b = batches.computeIfAbsent(rows, k -> new PerBatch());
-    b.input.add(0);
+    b.input.add(computeInputNanos);
     b.infer.add(computeInferNanos);
-    b.output.add(0);
+    b.output.add(computeOutputNanos);
     lastInference = wallClockMillis.getAsLong();
   }
 

@@ -27,12 +27,14 @@ import dev.fulcrum.server.grpc.proto.ModelStatisticsRequest;
 import dev.fulcrum.server.grpc.proto.RepositoryIndexRequest;
 import dev.fulcrum.server.grpc.proto.RepositoryIndexResponse;
 import dev.fulcrum.server.grpc.proto.RepositoryModelLoadRequest;
+import dev.fulcrum.server.grpc.proto.StatisticDuration;
 import dev.fulcrum.testkit.EnsembleModels;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -204,6 +206,103 @@ class EnsembleE2eTest {
         .isEqualTo(g0.getInferenceStats().getComputeInfer().getCount() + 1);
     assertThat(g1.getInferenceStats().getComputeInfer().getNs())
         .isGreaterThanOrEqualTo(g0.getInferenceStats().getComputeInfer().getNs());
+  }
+
+  private static final List<String> PHASES =
+      List.of("compute_input", "compute_infer", "compute_output");
+
+  /** {@code phase}'s ns in a REST stats answer's inference_stats. */
+  private static long ns(JsonNode stats, String phase) {
+    return stats.get("inference_stats").get(phase).get("ns").asLong();
+  }
+
+  /** {@code phase}'s {count, ns} in a gRPC ModelStatistics' inference_stats. */
+  private static StatisticDuration phase(ModelStatistics stats, String phase) {
+    var s = stats.getInferenceStats();
+    return switch (phase) {
+      case "compute_input" -> s.getComputeInput();
+      case "compute_infer" -> s.getComputeInfer();
+      case "compute_output" -> s.getComputeOutput();
+      case "queue" -> s.getQueue();
+      default -> s.getSuccess();
+    };
+  }
+
+  @Test
+  void theEnsemblesComputePhasesAreItsStepsAddedUpOverRestAndGrpc() throws Exception {
+    // Triton's ensemble scheduler adds each composing request's compute_input, compute_infer and
+    // compute_output into the ensemble's own (and its batch_stats): perf_analyzer's and the
+    // dashboards' per-phase figures for an ensemble are its steps'
+    String model = EnsembleModels.ENSEMBLE;
+    List<String> models = List.of(model, EnsembleModels.SCALE, EnsembleModels.CLASSIFY);
+    Map<String, JsonNode> before = new HashMap<>();
+    for (String m : models) {
+      before.put(m, restStats(server, m));
+    }
+    HttpResponse<byte[]> r = server.post(inferPath(model), body(""));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    Map<String, JsonNode> after = new HashMap<>();
+    for (String m : models) {
+      after.put(m, restStats(server, m));
+    }
+    long computeNs = 0;
+    for (String phase : PHASES) {
+      long ensemble = ns(after.get(model), phase) - ns(before.get(model), phase);
+      long steps =
+          ns(after.get(EnsembleModels.SCALE), phase)
+              - ns(before.get(EnsembleModels.SCALE), phase)
+              + ns(after.get(EnsembleModels.CLASSIFY), phase)
+              - ns(before.get(EnsembleModels.CLASSIFY), phase);
+      assertThat(ensemble).as(phase).isPositive().isEqualTo(steps);
+      computeNs += ensemble;
+    }
+    long queueNs = ns(after.get(model), "queue") - ns(before.get(model), "queue");
+    long successNs = ns(after.get(model), "success") - ns(before.get(model), "success");
+    // its steps ran one after the other, inside its own time
+    assertThat(queueNs + computeNs).isLessThanOrEqualTo(successNs);
+    JsonNode twoRows = null;
+    for (JsonNode b : after.get(model).get("batch_stats")) {
+      if (b.get("batch_size").asInt() == 2) {
+        twoRows = b;
+      }
+    }
+    assertThat(twoRows).isNotNull();
+    for (String phase : PHASES) {
+      assertThat(twoRows.get(phase).get("ns").asLong()).as(phase).isPositive();
+    }
+
+    ModelStatistics g0 = grpcStats(model);
+    ModelStatistics s0 = grpcStats(EnsembleModels.SCALE);
+    ModelStatistics c0 = grpcStats(EnsembleModels.CLASSIFY);
+    GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
+        .withDeadlineAfter(60, TimeUnit.SECONDS)
+        .modelInfer(grpcRequest(model).build());
+    ModelStatistics g1 = grpcStats(model);
+    ModelStatistics s1 = grpcStats(EnsembleModels.SCALE);
+    ModelStatistics c1 = grpcStats(EnsembleModels.CLASSIFY);
+    long grpcComputeNs = 0;
+    for (String phase : PHASES) {
+      assertThat(phase(g1, phase).getCount()).as(phase).isEqualTo(phase(g0, phase).getCount() + 1);
+      long ensemble = phase(g1, phase).getNs() - phase(g0, phase).getNs();
+      long steps =
+          phase(s1, phase).getNs()
+              - phase(s0, phase).getNs()
+              + phase(c1, phase).getNs()
+              - phase(c0, phase).getNs();
+      assertThat(ensemble).as(phase).isPositive().isEqualTo(steps);
+      grpcComputeNs += ensemble;
+    }
+    assertThat(grpcComputeNs)
+        .isLessThanOrEqualTo(phase(g1, "success").getNs() - phase(g0, "success").getNs());
+    assertThat(g1.getBatchStatsList())
+        .filteredOn(b -> b.getBatchSize() == 1)
+        .singleElement()
+        .satisfies(
+            b -> {
+              assertThat(b.getComputeInput().getNs()).isPositive();
+              assertThat(b.getComputeInfer().getNs()).isPositive();
+              assertThat(b.getComputeOutput().getNs()).isPositive();
+            });
   }
 
   @Test
