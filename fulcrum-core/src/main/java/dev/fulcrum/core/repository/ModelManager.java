@@ -142,6 +142,12 @@ public final class ModelManager {
   /** The model folders that load requests bring (Triton's {@code file:} parameters). */
   private volatile ModelFiles files = new ModelFiles(ModelFiles.Settings.defaults());
 
+  /**
+   * The durable record of rolled-back canaries ({@code --rollout-state-dir}), or null: they are
+   * remembered in memory only. Set before {@link #start}.
+   */
+  private volatile @Nullable RolloutRecord rolloutRecord;
+
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
   private volatile boolean starting = true;
@@ -289,6 +295,14 @@ public final class ModelManager {
    */
   public void modelFiles(ModelFiles.Settings settings) {
     this.files = new ModelFiles(settings);
+  }
+
+  /**
+   * Keeps the rolled-back canary versions in {@code record} too, and takes those it holds as rolled
+   * back: a version a former run rolled back is not a canary again. Set before {@link #start}.
+   */
+  void rolloutRecord(RolloutRecord record) {
+    this.rolloutRecord = record;
   }
 
   /** The pushed model folders (their settings, and their removal at close). */
@@ -784,7 +798,16 @@ public final class ModelManager {
   }
 
   private Slot slot(String name) {
-    return models.computeIfAbsent(name, Slot::new);
+    return models.computeIfAbsent(
+        name,
+        n -> {
+          Slot s = new Slot(n);
+          RolloutRecord record = rolloutRecord;
+          if (record != null) {
+            s.rolledBack.addAll(record.rolledBack(n).keySet()); // not published yet
+          }
+          return s;
+        });
   }
 
   /** Under the slot's lock, on a control thread. */
@@ -1010,10 +1033,14 @@ public final class ModelManager {
    * latest: 2} keeps the last good version serving as the baseline of the bad one's successor
    * instead of the bad one. Under the slot's lock.
    */
-  private static SortedSet<Long> servable(
+  private SortedSet<Long> servable(
       Slot s, SortedSet<Long> available, ModelConfigFile file, VersionPolicy policy) {
     noteVerdict(s);
     s.rolledBack.retainAll(available);
+    RolloutRecord record = rolloutRecord;
+    if (record != null) {
+      record.retain(s.name, available);
+    }
     if (file.rollout() == null
         || !(policy instanceof VersionPolicy.Latest)
         || s.rolledBack.isEmpty()
@@ -1033,7 +1060,7 @@ public final class ModelManager {
    * Remembers the verdict of the model's rollout now: a canary rolled back is a known-bad version;
    * one promoted, or set going again by hand, is not. Under the slot's lock.
    */
-  private static void noteVerdict(Slot s) {
+  private void noteVerdict(Slot s) {
     Rollout r = s.rollout;
     if (r == null) {
       return;
@@ -1042,6 +1069,16 @@ public final class ModelManager {
       s.rolledBack.add(r.canaryVersion());
     } else {
       s.rolledBack.remove(r.canaryVersion());
+    }
+    record(r);
+  }
+
+  /** Writes the verdict of {@code r} to the durable record, when there is one. Any thread. */
+  private void record(Rollout r) {
+    RolloutRecord record = rolloutRecord;
+    if (record != null) {
+      record.note(
+          r.model(), r.canaryVersion(), r.verdict() == Rollout.Verdict.ROLLED_BACK, r.reason());
     }
   }
 
@@ -1067,10 +1104,31 @@ public final class ModelManager {
         next =
             new Rollout(
                 s.name, canary.version(), stable.version(), rc, slo, environment.ticker(), former);
-        log.info(
-            "model '{}': canary rollout of version {} against version {}: {}% of the requests that"
-                + " name no version",
-            s.name, canary.version(), stable.version(), rc.canaryTrafficPercent());
+        RolloutRecord record = rolloutRecord;
+        RolloutRecord.Entry earlier =
+            record == null || former != null
+                ? null
+                : record.rolledBack(s.name).get(canary.version());
+        if (record != null) {
+          next.listen(this::record);
+        }
+        if (record != null && earlier != null) {
+          // the first rollout of this model since the server started, of a canary a former run
+          // rolled back: the verdict holds, as it would have in that run
+          next.resumeRolledBack(
+              "rolled back before this server started ("
+                  + record.file()
+                  + ", "
+                  + earlier.at()
+                  + "): "
+                  + earlier.reason());
+        } else {
+          log.info(
+              "model '{}': canary rollout of version {} against version {}: {}% of the requests"
+                  + " that name no version",
+              s.name, canary.version(), stable.version(), rc.canaryTrafficPercent());
+        }
+        record(next); // a new rollout of a canary recorded as rolled back sets it going again
       }
       if (next != former && s.rolledBack.contains(stable.version())) {
         // No version that served well is left (a version policy of specific versions, or a

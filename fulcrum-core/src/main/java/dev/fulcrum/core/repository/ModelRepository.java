@@ -39,9 +39,16 @@ public final class ModelRepository implements AutoCloseable {
    * @param loadThreads models loaded in parallel
    * @param startupModels in EXPLICIT mode, the models loaded at startup ({@code *}: all)
    * @param pollInterval in POLL mode, how often the folders are re-scanned
+   * @param rolloutStateDir where the canary versions rolled back are recorded, so that a restart
+   *     does not make them canaries again ({@code --rollout-state-dir}); null: remembered in memory
+   *     only
    */
   public record Settings(
-      ControlMode mode, int loadThreads, List<String> startupModels, Duration pollInterval) {
+      ControlMode mode,
+      int loadThreads,
+      List<String> startupModels,
+      Duration pollInterval,
+      @Nullable Path rolloutStateDir) {
     public Settings {
       startupModels = List.copyOf(startupModels);
       if (loadThreads < 1) {
@@ -52,17 +59,29 @@ public final class ModelRepository implements AutoCloseable {
       }
     }
 
+    /** Settings without a rollout record. */
+    public Settings(
+        ControlMode mode, int loadThreads, List<String> startupModels, Duration pollInterval) {
+      this(mode, loadThreads, startupModels, pollInterval, null);
+    }
+
     /** Triton's default: everything loaded at startup, no model control. */
     public static Settings defaults() {
       return new Settings(ControlMode.NONE, 4, List.of(), Duration.ofSeconds(15));
     }
 
     public Settings withMode(ControlMode m) {
-      return new Settings(m, loadThreads, startupModels, pollInterval);
+      return new Settings(m, loadThreads, startupModels, pollInterval, rolloutStateDir);
+    }
+
+    /** These settings with the rolled-back canaries recorded in {@code dir} (null: none). */
+    public Settings withRolloutStateDir(@Nullable Path dir) {
+      return new Settings(mode, loadThreads, startupModels, pollInterval, dir);
     }
   }
 
   private final ModelManager manager;
+  private final @Nullable RolloutRecord rolloutRecord;
   private final Settings settings;
   private final ExecutorService control;
   private final SchedulerEnvironment environment;
@@ -142,6 +161,10 @@ public final class ModelRepository implements AutoCloseable {
     this.environment = environment;
     this.ownsEnvironment = ownsEnvironment;
     this.settings = settings;
+    // first: a record that cannot be read stops the start before any thread is made
+    Path stateDir = settings.rolloutStateDir();
+    this.rolloutRecord =
+        stateDir == null ? null : RolloutRecord.open(stateDir, java.time.Clock.systemUTC());
     AtomicInteger n = new AtomicInteger();
     this.control =
         Executors.newFixedThreadPool(
@@ -159,6 +182,9 @@ public final class ModelRepository implements AutoCloseable {
             environment,
             control,
             settings.mode());
+    if (rolloutRecord != null) {
+      manager.rolloutRecord(rolloutRecord);
+    }
   }
 
   /** The control plane: load, unload, poll, lifecycle listeners. */
@@ -300,6 +326,9 @@ public final class ModelRepository implements AutoCloseable {
     control.shutdown();
     boolean clean = manager.closeAll(timeout);
     manager.modelFiles().close(); // pushed models do not outlive the server
+    if (rolloutRecord != null) {
+      rolloutRecord.close(); // its last verdicts written
+    }
     if (ownsEnvironment) {
       environment.close();
     }

@@ -105,6 +105,21 @@ public final class Rollout {
   private final AtomicLong promoted = new AtomicLong();
 
   /**
+   * Told of each verdict and each share set by hand (the durable record); set before publishing.
+   */
+  private volatile @Nullable Listener listener;
+
+  /**
+   * Told when a rollout's verdict changes: it reached one, an operator gave one, or an operator set
+   * a share (judged afresh). Called under the rollout's lock, on the thread that changed it (a
+   * request's, or the operator's): it must not block.
+   */
+  @FunctionalInterface
+  interface Listener {
+    void changed(Rollout rollout);
+  }
+
+  /**
    * @param sloNanos the model's latency objective (0: none, misses are not judged)
    * @param former the rollout this one follows for the same model (its verdict counts carry on, as
    *     a metric's counters must), or null
@@ -198,6 +213,41 @@ public final class Rollout {
         && stableVersion == stableV
         && config.equals(c)
         && sloNanos == slo;
+  }
+
+  /** Sets the listener of its verdicts (before the manager publishes it). */
+  void listen(Listener l) {
+    this.listener = l;
+  }
+
+  /**
+   * Starts this rollout rolled back, as a former run of the server left its canary (the durable
+   * record, {@code --rollout-state-dir}): share 0 and no judgement, until an operator sets a share;
+   * not counted as a rollback of this run (none was reached in it). Before the manager publishes
+   * it.
+   */
+  synchronized void resumeRolledBack(String why) {
+    percent = 0;
+    reason = why;
+    verdict = Verdict.ROLLED_BACK;
+    log.warn(
+        "model '{}': canary version {} stays rolled back, every unversioned request goes to version"
+            + " {}: {}",
+        model,
+        canaryVersion,
+        stableVersion,
+        why);
+  }
+
+  private void tell() {
+    Listener l = listener;
+    if (l != null) {
+      try {
+        l.changed(this);
+      } catch (RuntimeException e) {
+        log.warn("model '{}': the rollout's listener failed", model, e);
+      }
+    }
   }
 
   /** Binds the serving objects of the two versions (before the manager publishes them). */
@@ -397,6 +447,7 @@ public final class Rollout {
     reason = why;
     verdict = v;
     (v == Verdict.PROMOTED ? promoted : rolledBack).incrementAndGet();
+    tell();
     if (v == Verdict.ROLLED_BACK) {
       log.warn(
           "model '{}': canary version {} rolled back, every unversioned request goes to version"
@@ -453,6 +504,7 @@ public final class Rollout {
         "model '{}': canary version {} gets {}% of unversioned requests (set by hand), judged"
             + " afresh",
         model, canaryVersion, p);
+    tell();
   }
 
   /**

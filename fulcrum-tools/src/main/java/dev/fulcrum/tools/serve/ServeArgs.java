@@ -200,6 +200,7 @@ public final class ServeArgs {
       case "--repository-poll-secs" -> c.repositoryPollSecs = Integer.parseInt(value);
       case "--model-load-dir" -> c.modelLoadDir = Path.of(value);
       case "--model-load-max-bytes" -> c.modelLoadMaxBytes = Long.parseLong(value);
+      case "--rollout-state-dir" -> c.rolloutStateDir = Path.of(value);
       case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
       case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
       case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);

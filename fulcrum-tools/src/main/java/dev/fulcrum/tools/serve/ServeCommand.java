@@ -102,7 +102,8 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "PORT",
       defaultValue = "8000",
       description =
-          "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a free port).")
+          "HTTP port for the Open Inference Protocol REST API (default: ${DEFAULT-VALUE}; 0 picks a"
+              + " free port).")
   int httpPort;
 
   @Option(
@@ -236,9 +237,9 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "N",
       defaultValue = "0",
       description =
-          "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core, one in all on two cores or"
-              + " fewer: fewer loops, each woken for more requests; Netty's own choice was twice"
-              + " the cores).")
+          "HTTP event loop threads (default: ${DEFAULT-VALUE}, one per core, one in all on two"
+              + " cores or fewer: fewer loops, each woken for more requests; Netty's own choice was"
+              + " twice the cores).")
   int httpThreads;
 
   @Option(
@@ -282,7 +283,8 @@ public final class ServeCommand implements Callable<Integer> {
       arity = "1",
       paramLabel = "BOOL",
       description =
-          "Ready only when every model is ready (default: ${DEFAULT-VALUE}); false: ready once loading is done.")
+          "Ready only when every model is ready (default: ${DEFAULT-VALUE}); false: ready once"
+              + " loading is done.")
   boolean strictReadiness;
 
   @Option(
@@ -298,15 +300,17 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "MODE",
       description =
           "none: load every model at startup, no loading or unloading after; poll: also re-scan the"
-              + " repositories every --repository-poll-secs; explicit: load only --load-model models,"
-              + " then load and unload through the repository API (default: ${DEFAULT-VALUE}).")
+              + " repositories every --repository-poll-secs; explicit: load only --load-model"
+              + " models, then load and unload through the repository API (default:"
+              + " ${DEFAULT-VALUE}).")
   String modelControlMode;
 
   @Option(
       names = "--load-model",
       paramLabel = "NAME",
       description =
-          "With --model-control-mode explicit: a model to load at startup; repeatable; '*' loads all.")
+          "With --model-control-mode explicit: a model to load at startup; repeatable; '*' loads"
+              + " all.")
   List<String> loadModels = new ArrayList<>();
 
   @Option(
@@ -324,8 +328,8 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "With --model-control-mode explicit: the folder, owned by the server, where the model"
               + " files of load requests (Triton's file:<version>/<path> parameters) are written"
-              + " and loaded from; emptied at start and at exit (default: a new temporary folder). A"
-              + " folder that holds files the server did not make is refused, never emptied.")
+              + " and loaded from; emptied at start and at exit (default: a new temporary folder)."
+              + " A folder that holds files the server did not make is refused, never emptied.")
   @Nullable Path modelLoadDir;
 
   @Option(
@@ -339,11 +343,22 @@ public final class ServeCommand implements Callable<Integer> {
   long modelLoadMaxBytes;
 
   @Option(
+      names = "--rollout-state-dir",
+      paramLabel = "DIR",
+      description =
+          "Records the canary versions a rollout rolled back in DIR/rollout-state.json (written"
+              + " atomically at each verdict, read at start), so that a restart does not make a"
+              + " version judged bad a canary again; not the model repository (default: none,"
+              + " remembered in memory only).")
+  @Nullable Path rolloutStateDir;
+
+  @Option(
       names = "--default-max-batch-size",
       paramLabel = "N",
       defaultValue = "32",
       description =
-          "max-batch-size given to a batchable model whose config sets none (default: ${DEFAULT-VALUE}).")
+          "max-batch-size given to a batchable model whose config sets none (default:"
+              + " ${DEFAULT-VALUE}).")
   int defaultMaxBatchSize;
 
   @Option(
@@ -550,18 +565,25 @@ public final class ServeCommand implements Callable<Integer> {
         throw Startup.cause(e);
       }
     }
-    ModelRepository repository =
-        new ModelRepository(
-            roots,
-            runtimes(
-                new StartingRuntime(
-                    OnnxRuntimeBackend.PLATFORM,
-                    OnnxRuntimeBackend.DEFAULT_MODEL_FILENAME,
-                    onnxStart)),
-            new ModelConfigResolver(cores, defaultMaxBatchSize, costPerHour),
-            environment,
-            repositorySettings(),
-            configLoader());
+    ModelRepository repository;
+    try {
+      repository =
+          new ModelRepository(
+              roots,
+              runtimes(
+                  new StartingRuntime(
+                      OnnxRuntimeBackend.PLATFORM,
+                      OnnxRuntimeBackend.DEFAULT_MODEL_FILENAME,
+                      onnxStart)),
+              new ModelConfigResolver(cores, defaultMaxBatchSize, costPerHour),
+              environment,
+              repositorySettings(),
+              configLoader());
+    } catch (IllegalArgumentException e) {
+      // a --rollout-state-dir whose record cannot be read: named, with the file
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), e.getMessage(), e);
+    }
     repository.manager().modelFiles(modelFileSettings());
     if (repository.settings().mode() == ControlMode.EXPLICIT) {
       try {
@@ -947,7 +969,11 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this), "--repository-poll-secs must be >= 1");
     }
     return new ModelRepository.Settings(
-        mode, Math.max(1, loadThreads), loadModels, Duration.ofSeconds(repositoryPollSecs));
+        mode,
+        Math.max(1, loadThreads),
+        loadModels,
+        Duration.ofSeconds(repositoryPollSecs),
+        rolloutStateDir);
   }
 
   /** Where the model files of load requests go ({@code --model-load-dir}) and their limit. */
