@@ -508,6 +508,27 @@ public final class Rollout {
   }
 
   /**
+   * Sets the rollout going anew from its configured first step, as a changed {@code rollout:} would
+   * (Argo Rollouts' {@code retry}): the share the operator set by hand, or the verdict, is cleared;
+   * the canary gets the first step's share, both windows start empty and it steps up again as
+   * configured. The verdict counts carry on.
+   */
+  public synchronized void restart() {
+    canary.reset();
+    stable.reset();
+    judgedSince = ticker.nanoTime();
+    step = 0;
+    percent = config.canaryTrafficPercent();
+    reason = "";
+    verdict = Verdict.PROGRESSING;
+    log.info(
+        "model '{}': canary version {} set going anew (by hand) at its first step: {}% of"
+            + " unversioned requests",
+        model, canaryVersion, percent);
+    tell();
+  }
+
+  /**
    * The split requests one version has answered or failed since the rollout began (as {@link
    * ArmStats#requests}, without copying its window).
    *

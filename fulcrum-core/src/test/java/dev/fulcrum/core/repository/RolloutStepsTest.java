@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A stepped canary ({@code canary-steps}), on a fake clock: the share steps up after each judgement
- * passed at a step, a breach at any step rolls back, a share set by hand holds, and promotion
- * follows the last step. No model, no threads.
+ * passed at a step, a breach at any step rolls back, a share set by hand holds (until a restart
+ * sets the steps going again), and promotion follows the last step. No model, no threads.
  */
 class RolloutStepsTest {
   private static final long MS = 1_000_000L;
@@ -162,6 +162,32 @@ class RolloutStepsTest {
     answer(r, 1, 100);
     answer(r, 2, 100);
     assertThat(r.percent()).isEqualTo(5);
+  }
+
+  @Test
+  void aRestartClearsTheShareSetByHandAndStepsAgainFromTheFirstStep() {
+    Rollout r = atSecondStep();
+    r.setPercent(10);
+    answer(r, 2, 5);
+    r.restart();
+    assertThat(r.step()).isZero();
+    assertThat(r.percent()).isEqualTo(5);
+    assertThat(r.reason()).isEmpty();
+    assertThat(r.stepRequests()).as("judged afresh").isZero();
+    assertThat(share(r)).isEqualTo(5);
+    answer(r, 1, 100);
+    answer(r, 2, 20);
+    assertThat(r.step()).as("it steps up again as configured").isEqualTo(1);
+    assertThat(r.percent()).isEqualTo(25);
+
+    // after a rollback too (Argo Rollouts' retry of an aborted rollout); the count stays
+    fail(r, 20);
+    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.ROLLED_BACK);
+    r.restart();
+    assertThat(r.verdict()).isEqualTo(Rollout.Verdict.PROGRESSING);
+    assertThat(r.step()).isZero();
+    assertThat(r.percent()).isEqualTo(5);
+    assertThat(r.rolledBackCount()).isEqualTo(1);
   }
 
   @Test

@@ -105,8 +105,9 @@ final class RepositoryHandler {
 
   /**
    * A model's canary rollout: GET its state; POST {@code {"action": "promote"}}, {@code {"action":
-   * "rollback"}} (each with an optional {@code "reason"}) or {@code {"canary_traffic_percent": N}}
-   * (judged afresh), answered with the state after it.
+   * "rollback"}} (each with an optional {@code "reason"}), {@code {"action": "restart"}} (from its
+   * first configured step) or {@code {"canary_traffic_percent": N}} (judged afresh), answered with
+   * the state after it.
    */
   Reply rollout(String model, FullHttpRequest request) {
     ModelVersion newest = service.repository().resolve(model, "");
@@ -135,7 +136,7 @@ final class RepositoryHandler {
       String reason = body.path("reason").asText("");
       if (action.isMissingNode() == percent.isMissingNode()) {
         throw InferenceException.invalid(
-            "give either \"action\": \"promote\" or \"rollback\", or"
+            "give either \"action\": \"promote\", \"rollback\" or \"restart\", or"
                 + " \"canary_traffic_percent\": 0 to 100");
       }
       if (!percent.isMissingNode()) {
@@ -148,9 +149,11 @@ final class RepositoryHandler {
         switch (action.asText("")) {
           case "promote" -> r.promote(reason);
           case "rollback" -> r.rollBack(reason);
+          case "restart" -> r.restart();
           default ->
               throw InferenceException.invalid(
-                  "action must be \"promote\" or \"rollback\", was %s", action.toString());
+                  "action must be \"promote\", \"rollback\" or \"restart\", was %s",
+                  action.toString());
         }
       }
     }

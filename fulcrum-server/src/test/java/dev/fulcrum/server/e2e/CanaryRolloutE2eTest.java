@@ -37,7 +37,8 @@ class CanaryRolloutE2eTest {
   static final String REQUEST =
       """
       {"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32",
-                  "data":[[120.0, 14, 0.1, 3.0, 2, 900, 0, 1]]}]}""";
+                  "data":[[120.0, 14, 0.1, 3.0, 2, 900, 0, 1]]}]}\
+      """;
 
   @TempDir static Path repo;
   private static E2eServer server;
@@ -198,6 +199,17 @@ class CanaryRolloutE2eTest {
     for (int i = 0; i < 10; i++) {
       assertThat(answer("fraud_split")).isEqualTo("2");
     }
+    // the share set by hand cleared: the rollout starts again from its configured share
+    JsonNode restarted = act("fraud_split", "{\"action\": \"restart\"}");
+    assertThat(restarted.get("verdict").asText()).isEqualTo("PROGRESSING");
+    assertThat(restarted.get("canary_traffic_percent").asInt()).isEqualTo(10);
+    assertThat(restarted.get("step_index").asInt()).isZero();
+    assertThat(restarted.get("reason").asText()).isEmpty();
+    int toCanary = 0;
+    for (int i = 0; i < 10; i++) {
+      toCanary += answer("fraud_split").equals("2") ? 1 : 0;
+    }
+    assertThat(toCanary).as("10 %% of 10 requests").isEqualTo(1);
     HttpResponse<byte[]> bad =
         server.post("/v2/models/fraud_split/rollout", "{\"action\": \"pause\"}");
     assertThat(bad.statusCode()).isEqualTo(400);
