@@ -21,6 +21,7 @@ import dev.fulcrum.core.repository.ResponseCache;
 import dev.fulcrum.core.repository.Rollout;
 import dev.fulcrum.core.scheduler.ModelScheduler;
 import dev.fulcrum.core.scheduler.SequenceBatcher;
+import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
@@ -142,14 +143,45 @@ public final class InferenceService {
 
   /** Runs a request. Failures complete the future with an {@link InferenceException}. */
   public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
+    return infer(request, null);
+  }
+
+  /**
+   * As {@link #infer(InferenceRequest)}, for a request its tenant's limits admitted at its headers
+   * ({@link #admitEarly}; null: none did), which ends that admission once, whatever happens.
+   */
+  public CompletableFuture<InferenceResponse> infer(
+      InferenceRequest request, @Nullable Admission early) {
     ModelVersion mv;
     try {
       mv = repository.route(request.modelName(), request.modelVersion());
     } catch (InferenceException e) {
-      failedBeforeAdmission(request.tenant(), request.modelName(), e);
+      if (early != null) {
+        early.failed(e);
+      } else {
+        failedBeforeAdmission(request.tenant(), request.modelName(), e);
+      }
       return CompletableFuture.failedFuture(e);
     }
-    return infer(mv, request);
+    return infer(mv, request, null, early);
+  }
+
+  /**
+   * Admits a tenant's request against its limits as soon as the transport knows its tenant, at the
+   * request's headers, before its body is read or decoded: a request over the tenant's rate or
+   * concurrency costs the server no body. Only those two limits are judged here (one rate token and
+   * one permit per request, whatever its rows); the queue, the model and the body are judged later,
+   * as for any request. The admission must reach {@link #infer(ModelVersion, InferenceRequest,
+   * Executor, Admission)}, or be ended by the transport ({@link Admission#failed}) where the
+   * request fails before it.
+   *
+   * @param model the model the request names before its body (a REST path), "" where its headers do
+   *     not name one (gRPC, the OpenAI API); one the server does not serve is counted as ""
+   * @throws InferenceException RESOURCE_EXHAUSTED with a retry hint, counted as the tenant's
+   *     refusal
+   */
+  public Admission admitEarly(Tenant tenant, String model) {
+    return tenant.enter(model.isEmpty() || repository.versions(model).isEmpty() ? "" : model);
   }
 
   /**
@@ -162,6 +194,16 @@ public final class InferenceService {
     if (tenant != null) {
       tenant.failedBeforeAdmission(repository.versions(model).isEmpty() ? "" : model, failure);
     }
+  }
+
+  /**
+   * Ends, as {@link #failedBeforeAdmission(Tenant, String, Throwable)} counts, a request its
+   * tenant's limits admitted at its headers ({@link #admitEarly}) that failed before {@link #infer}
+   * ran it: under the model its body named (a model the server does not serve: {@code ""}), its
+   * place given back; nothing if it had ended.
+   */
+  public void failedBeforeAdmission(Admission early, String model, Throwable failure) {
+    early.finished(repository.versions(model).isEmpty() ? "" : model, null, failure);
   }
 
   /**
@@ -184,18 +226,35 @@ public final class InferenceService {
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted, InferenceRequest asked, @Nullable Executor answerOn) {
+    return infer(admitted, asked, answerOn, null);
+  }
+
+  /**
+   * As {@link #infer(ModelVersion, InferenceRequest, Executor)}, for a request its tenant's limits
+   * admitted at its headers ({@link #admitEarly}; null: none did, and the request's tenant, if any,
+   * is admitted here): not admitted again, and that admission is ended once, when the request
+   * completes, whatever happens (also when this refuses it).
+   */
+  public CompletableFuture<InferenceResponse> infer(
+      ModelVersion admitted,
+      InferenceRequest asked,
+      @Nullable Executor answerOn,
+      @Nullable Admission early) {
     // A tenant's request is timed and priced for its chargeback (its answer shows the timing only
     // when asked: the transport takes it off); a request of no tenant pays nothing for this.
-    Tenant tenant = asked.tenant();
+    Tenant tenant = early != null ? early.tenant() : asked.tenant();
     InferenceRequest request =
         (timingAlways || tenant != null) && !asked.options().costUsd()
             ? asked.withOptions(asked.options().withTiming())
             : asked;
     if (draining) {
-      return CompletableFuture.failedFuture(
-          InferenceException.unavailable("the server is shutting down"));
+      InferenceException leaving = InferenceException.unavailable("the server is shutting down");
+      if (early != null) {
+        early.finished(admitted.config().name(), null, leaving);
+      }
+      return CompletableFuture.failedFuture(leaving);
     }
-    if (tenant != null) {
+    if (tenant != null && early == null) {
       // The tenant's own limits, before the request is queued: a refusal costs no queue slot.
       InferenceException over = tenant.admit(admitted.config().name());
       if (over != null) {
@@ -248,7 +307,11 @@ public final class InferenceService {
       CompletableFuture<InferenceResponse> ran = result;
       result =
           cancelling(
-              ran.whenComplete((r, t) -> tenant.finished(model, TenantCharges.of(r), t)), ran);
+              ran.whenComplete(
+                  early != null
+                      ? (r, t) -> early.finished(model, TenantCharges.of(r), t)
+                      : (r, t) -> tenant.finished(model, TenantCharges.of(r), t)),
+              ran);
     }
     // The transport may cancel the returned future (client gone): that cancels the queued work.
     ModelMonitor m = monitor;

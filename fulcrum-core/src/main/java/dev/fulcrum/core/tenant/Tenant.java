@@ -19,9 +19,11 @@ import org.jspecify.annotations.Nullable;
  * counters through the request without a lookup.
  *
  * <p>Design: a request of a tenant with limits takes its place in the {@link TenantLimiter} before
- * it is queued and gives it back when answered; every request of a tenant is counted in its {@link
- * ModelUsage} for the model that ran it, once, when it completes. A server without tenants (no
- * token names one or sets a limit) has none: its requests carry none and pay for none of this.
+ * it is queued, or earlier, at its headers, as an {@link Admission} ({@link #enter}: the
+ * transport's early refusal, before the body is read), and gives it back when answered; every
+ * request of a tenant is counted in its {@link ModelUsage} for the model that ran it, once, when it
+ * completes. A server without tenants (no token names one or sets a limit) has none: its requests
+ * carry none and pay for none of this.
  *
  * <p>Threads: the name and limiter are fixed; the usage map is concurrent.
  */
@@ -99,6 +101,25 @@ public final class Tenant {
   }
 
   /**
+   * Admits a request of this tenant as soon as its tenant is known, before its body is read (a
+   * transport at the request's headers): the rate's token is spent and a concurrency permit taken
+   * now, and held by the returned {@link Admission} until it ends, once. A refused request is
+   * counted here as {@link Outcome#REFUSED} for {@code model}. A tenant without limits admits every
+   * request (its admission only counts).
+   *
+   * @param model the model the request names before its body ("" where that is not known yet: its
+   *     label is then "" for a refusal and for a failure before a model ran it)
+   * @throws InferenceException RESOURCE_EXHAUSTED with a retry hint when over a limit
+   */
+  public Admission enter(String model) {
+    InferenceException refused = admit(model);
+    if (refused != null) {
+      throw refused;
+    }
+    return new Admission(this, model);
+  }
+
+  /**
    * Counts an admitted request once it completes and gives back its place: its charge (rows,
    * compute share and cost; for a request answered in parts, the parts' summed), or the outcome of
    * its failure.
@@ -117,6 +138,19 @@ public final class Tenant {
       u.count(Outcome.of(t));
     } else {
       u.answered(charge.rows(), charge.computeSeconds(), charge.costUsd());
+    }
+  }
+
+  /** Gives back an admitted request's place and counts it as {@code outcome}, charging nothing. */
+  void ended(String model, Outcome outcome) {
+    TenantLimiter l = limiter;
+    if (l != null) {
+      l.release();
+    }
+    if (outcome == Outcome.SUCCESS) {
+      usageOf(model).answered(0, 0, 0);
+    } else {
+      usageOf(model).count(outcome);
     }
   }
 
