@@ -7,11 +7,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.IntFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -148,7 +150,8 @@ public final class AccessPolicy {
    *     tenants are on (a token names one or sets a limit) and a token names none
    */
   public AccessPolicy(List<Token> tokens, String host, boolean beyondLoopback, Ticker clock) {
-    boolean tenantsOn = tokens.stream().anyMatch(t -> t.tenant() != null || t.limits().limited());
+    boolean tenantsOn = tenantsOn(tokens);
+    Map<String, TenantLimits> limits = limitsByTenant(tokens, i -> "token " + (i + 1));
     Map<String, Tenant> byName = new LinkedHashMap<>();
     for (Token t : tokens) {
       String name = t.tenant();
@@ -162,18 +165,8 @@ public final class AccessPolicy {
         }
         continue;
       }
-      Tenant before = byName.get(name);
-      if (before == null || (!before.limits().limited() && t.limits().limited())) {
-        byName.put(name, new Tenant(name, t.limits(), clock::nanoTime));
-      } else if (t.limits().limited() && !before.limits().equals(t.limits())) {
-        throw new IllegalArgumentException(
-            "tenant '"
-                + name
-                + "' is given two different limits: "
-                + before.limits()
-                + " and "
-                + t.limits());
-      }
+      byName.computeIfAbsent(
+          name, n -> new Tenant(n, limits.getOrDefault(n, TenantLimits.NONE), clock::nanoTime));
     }
     List<Hashed> hashed = new ArrayList<>();
     for (Token t : tokens) {
@@ -196,6 +189,44 @@ public final class AccessPolicy {
     this.managementTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.MANAGEMENT);
     this.beyondLoopback = beyondLoopback;
     this.host = Objects.requireNonNull(host, "host");
+  }
+
+  /**
+   * Whether tokens turn tenants on: one names a tenant or sets a limit (then every token belongs to
+   * one; {@link Tokens} names those that name none).
+   */
+  static boolean tenantsOn(List<Token> tokens) {
+    return tokens.stream().anyMatch(t -> t.tenant() != null || t.limits().limited());
+  }
+
+  /**
+   * The one check of tenants' limits: each tenant's limits, as any of its tokens gives them; a
+   * tenant's tokens that give limits must give the same ones.
+   *
+   * @param where what a message calls the token at an index (the token file's line)
+   * @throws IllegalArgumentException naming the token that gives a tenant other limits than an
+   *     earlier one
+   */
+  static Map<String, TenantLimits> limitsByTenant(List<Token> tokens, IntFunction<String> where) {
+    Map<String, TenantLimits> limits = new HashMap<>();
+    for (int i = 0; i < tokens.size(); i++) {
+      Token t = tokens.get(i);
+      String name = t.tenant();
+      if (name == null || !t.limits().limited()) {
+        continue;
+      }
+      TenantLimits other = limits.putIfAbsent(name, t.limits());
+      if (other != null && !other.equals(t.limits())) {
+        throw new IllegalArgumentException(
+            where.apply(i)
+                + ": tenant '"
+                + name
+                + "' was given other limits before ("
+                + other
+                + "); give a tenant's limits once");
+      }
+    }
+    return limits;
   }
 
   /** No tokens on loopback: everything open, as a server embedded in tests or tools. */

@@ -76,7 +76,10 @@ public final class Tokens {
     fromEnv(env, MANAGEMENT_ENV, Scope.MANAGEMENT, "env-management", sourced);
     Map<String, Scope> seen = new HashMap<>();
     Map<String, String> named = new HashMap<>();
-    boolean tenants = false;
+    List<AccessPolicy.Token> given = sourced.stream().map(Sourced::token).toList();
+    boolean tenants = AccessPolicy.tenantsOn(given);
+    // The policy's one check of tenants' limits, here where a message can name the file and line.
+    AccessPolicy.limitsByTenant(given, i -> sourced.get(i).where());
     for (Sourced s : sourced) {
       AccessPolicy.Token t = s.token();
       Scope before = seen.putIfAbsent(t.token(), t.scope());
@@ -87,7 +90,6 @@ public final class Tokens {
       if (t.tenant() != null) {
         named.putIfAbsent(t.tenant(), s.where());
       }
-      tenants |= t.tenant() != null || t.limits().limited();
     }
     List<AccessPolicy.Token> tokens = new ArrayList<>(sourced.size());
     for (Sourced s : sourced) {
@@ -130,7 +132,6 @@ public final class Tokens {
       throw new UncheckedIOException("cannot read the token file " + file, e);
     }
     List<Sourced> tokens = new ArrayList<>();
-    Map<String, TenantLimits> limitsGiven = new HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).strip();
       if (line.isEmpty() || line.startsWith("#")) {
@@ -153,19 +154,6 @@ public final class Tokens {
       }
       warnIfShort(parts[1], where);
       AccessPolicy.Token token = token(scope, parts, where);
-      String tenant = token.tenant();
-      if (tenant != null && token.limits().limited()) {
-        TenantLimits other = limitsGiven.putIfAbsent(tenant, token.limits());
-        if (other != null && !other.equals(token.limits())) {
-          throw new IllegalArgumentException(
-              where
-                  + ": tenant '"
-                  + tenant
-                  + "' was given other limits on an earlier line ("
-                  + other
-                  + "); give a tenant's limits once");
-        }
-      }
       tokens.add(new Sourced(token, "line-" + (i + 1), where));
     }
     if (tokens.isEmpty()) {
