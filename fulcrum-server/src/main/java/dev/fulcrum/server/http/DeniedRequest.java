@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
@@ -26,6 +27,20 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean
    *     or is malformed: the dispatcher answers 404 or 400)
    */
   static @Nullable DeniedRequest check(AccessPolicy access, HttpRequest head, long maxDrained) {
+    return check(access, head, maxDrained, null);
+  }
+
+  /** Told of an allowed request of a tenant: its route and its token's tenant. */
+  interface Allowed {
+    void allowed(Route route, Tenant tenant);
+  }
+
+  /**
+   * As {@link #check(AccessPolicy, HttpRequest, long)}; an allowed request whose decision names a
+   * tenant is told to {@code allowed} (its route matched once, here) before this returns null.
+   */
+  static @Nullable DeniedRequest check(
+      AccessPolicy access, HttpRequest head, long maxDrained, @Nullable Allowed allowed) {
     boolean closeAfter = !RefusedRequest.keepsConnection(head, maxDrained);
     boolean openAi = OpenAiHandler.isPath(head.uri());
     AccessPolicy.Decision browser = BrowserGuard.check(access, head);
@@ -43,6 +58,13 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean
     }
     AccessPolicy.Decision d =
         access.check(route.endpoint().scope, head.headers().get(HttpHeaderNames.AUTHORIZATION));
-    return d.allowed() ? null : new DeniedRequest(d, closeAfter, openAi);
+    if (!d.allowed()) {
+      return new DeniedRequest(d, closeAfter, openAi);
+    }
+    Tenant tenant = d.tenant();
+    if (allowed != null && tenant != null) {
+      allowed.allowed(route, tenant);
+    }
+    return null;
   }
 }

@@ -3,6 +3,9 @@ package dev.fulcrum.server.http;
 import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
 
 import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.tenant.Admission;
+import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
@@ -85,6 +88,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean busy;
 
+  /**
+   * The admission of the request being served where its tenant's limits admitted it at its head
+   * ({@link AdmittedRequest}): handed to its handler (which hands it to the core or ends it), and
+   * ended at the latest when its answer is written or the connection closes.
+   */
+  private @Nullable Admission admission;
+
   /** Whether the request being served is counted in {@link InferenceService#responses()}. */
   private boolean counted;
 
@@ -161,10 +171,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (failed) {
-      ReferenceCountUtil.release(msg);
+      drop(msg);
       return;
     }
     if (!(msg instanceof FullHttpRequest)
+        && !(msg instanceof AdmittedRequest)
         && !(msg instanceof RefusedRequest)
         && !(msg instanceof DeniedRequest)) {
       ctx.fireChannelRead(msg);
@@ -195,13 +206,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     openAiPath =
         switch (msg) {
           case FullHttpRequest request -> OpenAiHandler.isPath(request.uri());
+          case AdmittedRequest a -> OpenAiHandler.isPath(a.request().uri());
           case DeniedRequest d -> d.openAi();
           case RefusedRequest r -> r.openAi();
           case MalformedStream m -> m.openAi();
           default -> false;
         };
     if (msg instanceof RefusedRequest r) {
-      write(ctx, refusal(r.status(), r.message()), !r.closeAfter());
+      InferenceException failure = r.failure();
+      write(
+          ctx,
+          failure != null ? Responses.error(failure) : refusal(r.status(), r.message()),
+          !r.closeAfter());
       return;
     }
     if (msg instanceof DeniedRequest d) {
@@ -212,7 +228,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       write(ctx, Responses.error(m.status(), m.message()), false);
       return;
     }
-    FullHttpRequest request = (FullHttpRequest) msg;
+    FullHttpRequest request;
+    if (msg instanceof AdmittedRequest a) {
+      request = a.request();
+      admission = a.admission();
+    } else {
+      request = (FullHttpRequest) msg;
+    }
     refuseControlsInTarget(request);
     // After a request the codec could not parse, its state is unknown: answer, then close.
     boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
@@ -422,6 +444,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
 
   private CompletableFuture<Reply> answer(
       Route route, FullHttpRequest request, ChannelHandlerContext ctx, @Nullable Tenant tenant) {
+    Admission early = admission;
     return switch (route.endpoint()) {
       case SERVER_METADATA -> done(models.serverMetadata());
       case HEALTH_LIVE -> done(models.live());
@@ -439,10 +462,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowTrace = trace;
           slowFailure = null;
         }
-        yield infer.infer(route.model(), route.version(), request, ctx.executor(), trace, tenant);
+        yield infer.infer(
+            route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
       case OPENAI_EMBEDDINGS -> {
-        OpenAiJson.EmbeddingsRequest asked = openAi.decode(request.content(), tenant);
+        OpenAiJson.EmbeddingsRequest asked = openAi.decode(request.content(), tenant, early);
         // Parsed once, for tracing and the slow-request log alike, as for an infer request.
         TraceParent trace = infer.traceOf(request, slow != null);
         if (slow != null) {
@@ -452,7 +476,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowTrace = trace;
           slowFailure = null;
         }
-        yield openAi.embeddings(asked, ctx.executor(), trace, tenant);
+        yield openAi.embeddings(asked, ctx.executor(), trace, tenant, early);
       }
       case OPENAI_MODELS ->
           done(route.model().isEmpty() ? openAi.models() : openAi.model(predict, route.model()));
@@ -465,7 +489,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           slowTrace = trace;
           slowFailure = null;
         }
-        yield infer.predict(route.model(), route.version(), request, ctx.executor(), trace, tenant);
+        yield infer.predict(
+            route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
       case TFS_STATUS -> done(predict.status(route.model(), route.version()));
       case TFS_METADATA -> done(predict.metadata(route.model(), route.version()));
@@ -625,6 +650,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // dropped and GOAWAY does this at the drain.
     boolean again = keepAlive && !service.isLeaving();
     HttpUtil.setKeepAlive(response, again);
+    Admission early = admission;
+    if (early != null) {
+      // Its last word: a request admitted at its head that neither its handler nor the core ended
+      // (refused before them: a missing Host, say) ends with what it is answered.
+      admission = null;
+      early.ended(outcomeOf(response.status().code()));
+    }
     if (slowModel != null) {
       slowRequest(ctx, answer, response.status().code());
     }
@@ -759,11 +791,40 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       // The client is gone: cancel its request so the scheduler drops it if still queued.
       running.cancel(true);
     }
+    Admission early = admission;
+    if (early != null) {
+      admission = null;
+      early.failed(new CancellationException("the client closed the connection"));
+    }
     Object m;
     while ((m = queue.poll()) != null) {
-      ReferenceCountUtil.release(m);
+      drop(m);
     }
     ctx.fireChannelInactive();
+  }
+
+  /**
+   * Drops a queued message unanswered: releases its buffers and ends the admission of a request
+   * admitted at its head (the client is gone, or the connection failed before it was served).
+   */
+  private static void drop(Object m) {
+    if (m instanceof AdmittedRequest a) {
+      a.admission().failed(new CancellationException("the request was dropped unanswered"));
+      a.request().release();
+      return;
+    }
+    ReferenceCountUtil.release(m);
+  }
+
+  /** The tenant's outcome of an answer's HTTP status ({@link Outcome}'s classes). */
+  static Outcome outcomeOf(int status) {
+    if (status < 400) {
+      return Outcome.SUCCESS;
+    }
+    if (status == 429 || status == 503 || status == 504) {
+      return Outcome.REFUSED;
+    }
+    return status >= 500 ? Outcome.SERVER_ERROR : Outcome.CLIENT_ERROR;
   }
 
   @Override

@@ -473,7 +473,9 @@ public final class HttpPipeline {
     p.addAfter(name, "paused-reads", new PausedReads())
         .addAfter("paused-reads", "decompress", new KnownCodings(maxInputSize))
         .addAfter(
-            "decompress", "aggregate", new LimitedAggregator(maxInputSize, perConnection, access))
+            "decompress",
+            "aggregate",
+            new LimitedAggregator(maxInputSize, perConnection, access, service))
         .addAfter(
             "aggregate",
             "dispatch",

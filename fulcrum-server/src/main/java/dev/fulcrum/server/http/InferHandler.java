@@ -6,6 +6,7 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.SlowRequestLog;
@@ -96,8 +97,9 @@ final class InferHandler {
       FullHttpRequest request,
       EventExecutor loop,
       @Nullable TraceParent trace,
-      @Nullable Tenant tenant) {
-    return run(model, version, request, loop, trace, tenant, false);
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
+    return run(model, version, request, loop, trace, tenant, early, false);
   }
 
   /**
@@ -112,8 +114,9 @@ final class InferHandler {
       FullHttpRequest request,
       EventExecutor loop,
       @Nullable TraceParent trace,
-      @Nullable Tenant tenant) {
-    return run(model, version, request, loop, trace, tenant, true);
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
+    return run(model, version, request, loop, trace, tenant, early, true);
   }
 
   private CompletableFuture<Reply> run(
@@ -123,15 +126,21 @@ final class InferHandler {
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
+      @Nullable Admission early,
       boolean predict) {
-    if (tenant == null) {
-      return traced(model, version, request, loop, trace, null, predict);
+    if (tenant == null && early == null) {
+      return traced(model, version, request, loop, trace, null, null, predict);
     }
     try {
-      return traced(model, version, request, loop, trace, tenant, predict);
+      return traced(model, version, request, loop, trace, tenant, early, predict);
     } catch (RuntimeException e) {
-      // Refused or malformed before the core admitted it: still the tenant's request.
-      service.failedBeforeAdmission(tenant, model, e);
+      // Refused or malformed before the core admitted it: still the tenant's request (and one
+      // admitted at its head ends here, its place given back).
+      if (early != null) {
+        service.failedBeforeAdmission(early, model, e);
+      } else {
+        service.failedBeforeAdmission(tenant, model, e);
+      }
       throw e;
     }
   }
@@ -143,10 +152,11 @@ final class InferHandler {
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
+      @Nullable Admission early,
       boolean predict) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return submit(model, version, request, loop, null, tenant, predict);
+      return submit(model, version, request, loop, null, tenant, early, predict);
     }
     TracedRequest traced =
         t.begin(
@@ -158,12 +168,12 @@ final class InferHandler {
                     ? TracedRequest.Protocol.HTTP_BINARY
                     : TracedRequest.Protocol.HTTP_JSON);
     if (traced == null) {
-      return submit(model, version, request, loop, null, tenant, predict);
+      return submit(model, version, request, loop, null, tenant, early, predict);
     }
     String route = route(predict, !version.isEmpty());
     CompletableFuture<Reply> reply;
     try {
-      reply = submit(model, version, request, loop, traced, tenant, predict);
+      reply = submit(model, version, request, loop, traced, tenant, early, predict);
     } catch (RuntimeException e) {
       failed(traced, route, model, version, e);
       throw e;
@@ -231,6 +241,7 @@ final class InferHandler {
       EventExecutor loop,
       @Nullable TracedRequest traced,
       @Nullable Tenant tenant,
+      @Nullable Admission early,
       boolean predict) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
@@ -262,7 +273,8 @@ final class InferHandler {
     if (tenant != null) {
       run = run.withTenant(tenant);
     }
-    CompletableFuture<InferenceResponse> inference = service.infer(admitted, run, loops.of(loop));
+    CompletableFuture<InferenceResponse> inference =
+        service.infer(admitted, run, loops.of(loop), early);
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
         inference.thenApply(

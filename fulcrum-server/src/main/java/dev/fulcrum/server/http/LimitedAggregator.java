@@ -1,14 +1,21 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.core.InferenceService;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.tenant.Admission;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpMessage;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -23,6 +30,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -52,12 +60,32 @@ import org.jspecify.annotations.Nullable;
  * HEADERS frame that ends its stream, passes an aggregator untouched: the dispatcher checks every
  * request again.)
  *
+ * <p>Tenants: an allowed inference request ({@code POST /v2/models/<m>[/versions/<v>]/infer},
+ * {@code POST /v1/embeddings}) of a tenant with limits is admitted against its rate and concurrency
+ * at its head too ({@link InferenceService#admitEarly}): one over them passes a {@link
+ * RefusedRequest} on (429 with the limiter's retry hint) and its body is discarded, never buffered
+ * or decoded; an admitted one reaches the dispatcher as an {@link AdmittedRequest}, its {@link
+ * Admission} handed on with it, and ended here, once, where the request ends before it is
+ * aggregated (its body over the limit or the budget, one that does not decode, the connection
+ * closed).
+ *
  * <p>Threads: one instance per connection or HTTP/2 stream, on its event loop.
  */
-final class LimitedAggregator extends HttpObjectAggregator {
+final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequest.Allowed {
   private final int limit;
   private final BufferBudget budget;
   private final AccessPolicy access;
+
+  /** Admits tenants' requests at their heads; null: nothing is (no tenant has limits). */
+  private final @Nullable InferenceService tenants;
+
+  /** The allowed head's route and tenant, told by the access check of the head being read. */
+  private @Nullable Route headRoute;
+
+  private @Nullable Tenant headTenant;
+
+  /** The admission of the message being aggregated, until it is handed on or ended here. */
+  private @Nullable Admission admission;
 
   /** The largest buffer a body is copied into. */
   static final int BLOCK = 4 << 20;
@@ -90,18 +118,109 @@ final class LimitedAggregator extends HttpObjectAggregator {
   private boolean openAi;
 
   LimitedAggregator(int limit, BufferBudget budget, AccessPolicy access) {
+    this(limit, budget, access, null);
+  }
+
+  /**
+   * @param service admits tenants' requests at their heads when some tenant has limits (else it is
+   *     not asked)
+   */
+  LimitedAggregator(
+      int limit, BufferBudget budget, AccessPolicy access, @Nullable InferenceService service) {
     super(limit);
     this.limit = limit;
     this.budget = budget;
     this.access = access;
+    this.tenants =
+        service != null && access.tenants().stream().anyMatch(t -> t.limits().limited())
+            ? service
+            : null;
+  }
+
+  @Override
+  public void allowed(Route route, Tenant tenant) {
+    headRoute = route;
+    headTenant = tenant;
   }
 
   @Override
   protected void decode(ChannelHandlerContext ctx, HttpObject msg, List<Object> out)
       throws Exception {
+    aggregate(ctx, msg, out);
+    Admission a = admission;
+    if (a == null) {
+      return;
+    }
+    // The aggregated request (this message's: one in, at most one out) carries its admission on.
+    for (int i = 0; i < out.size(); i++) {
+      if (out.get(i) instanceof FullHttpRequest r) {
+        admission = null;
+        out.set(i, new AdmittedRequest(r, a));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Ends the admission of the message being aggregated, if it holds one, with {@code why}: the
+   * request ended before it was aggregated.
+   */
+  private void abandon(Abandoned why) {
+    Admission a = admission;
+    if (a != null) {
+      admission = null;
+      a.failed(why.failure());
+    }
+  }
+
+  /**
+   * Admits the head of an allowed request against its tenant's limits where it is an inference
+   * request of a tenant with limits ({@link #headRoute}, {@link #headTenant}).
+   *
+   * @return whether it was refused (its 429 passed on, its body to be dropped)
+   */
+  private boolean refusedByTenant(HttpMessage m, List<Object> out) {
+    Route route = headRoute;
+    Tenant tenant = headTenant;
+    headRoute = null;
+    headTenant = null;
+    InferenceService service = tenants;
+    if (service == null
+        || route == null
+        || tenant == null
+        || !tenant.limits().limited()
+        || !(m instanceof HttpRequest r)
+        || !r.method().equals(route.endpoint().method)) {
+      return false;
+    }
+    String model =
+        switch (route.endpoint()) {
+          case MODEL_INFER, TFS_PREDICT -> route.model();
+          case OPENAI_EMBEDDINGS -> ""; // its model is in the body
+          default -> null;
+        };
+    if (model == null) {
+      return false;
+    }
+    try {
+      admission = service.admitEarly(tenant, model);
+      return false;
+    } catch (InferenceException over) {
+      dropping = !(m instanceof LastHttpContent);
+      out.add(
+          RefusedRequest.overTenantLimit(over, !RefusedRequest.keepsConnection(r, limit), openAi));
+      return true;
+    }
+  }
+
+  private void aggregate(ChannelHandlerContext ctx, HttpObject msg, List<Object> out)
+      throws Exception {
     if (msg instanceof HttpMessage m) {
       giveBack();
+      abandon(Abandoned.NOT_READ);
       dropping = false;
+      headRoute = null; // told again by this head's access check, if it names a tenant
+      headTenant = null;
       openAi = m instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
       if (m.decoderResult().isFailure()) {
         // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation
@@ -110,7 +229,9 @@ final class LimitedAggregator extends HttpObjectAggregator {
         return;
       }
       DeniedRequest denied =
-          m instanceof HttpRequest r ? DeniedRequest.check(access, r, limit) : null;
+          m instanceof HttpRequest r
+              ? DeniedRequest.check(access, r, limit, tenants == null ? null : this)
+              : null;
       if (denied != null) {
         dropping = !(m instanceof LastHttpContent);
         out.add(denied);
@@ -119,6 +240,9 @@ final class LimitedAggregator extends HttpObjectAggregator {
       if (unknownExpectation(m)) {
         dropping = !(m instanceof LastHttpContent);
         out.add(RefusedRequest.expectationFailed(openAi));
+        return;
+      }
+      if (headTenant != null && refusedByTenant(m, out)) {
         return;
       }
       long length = HttpUtil.getContentLength(m, -1L);
@@ -171,6 +295,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
           if (!budget.tryReserve(allocated + size - reserved)) {
             releaseCurrentMessage();
             giveBack();
+            abandon(Abandoned.OVER_BUDGET);
             dropping = !(c instanceof LastHttpContent);
             out.add(RefusedRequest.overBudget(openAi));
             return;
@@ -238,6 +363,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
   }
 
   private void refuse(HttpMessage m, List<Object> out) {
+    abandon(Abandoned.OVER_BUDGET);
     dropping = !(m instanceof LastHttpContent);
     out.add(RefusedRequest.overBudget(openAi));
   }
@@ -295,6 +421,11 @@ final class LimitedAggregator extends HttpObjectAggregator {
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
     giveBack();
+    Admission a = admission;
+    if (a != null) {
+      admission = null;
+      a.failed(new InferenceException(ErrorCode.TOO_LARGE, RefusedRequest.oversizedMessage(limit)));
+    }
     // As Netty does: once body bytes of an aggregated message were consumed (a full message, or a
     // chunked body that grew past the limit) the stream cannot be resynchronised cheaply: close.
     boolean close =
@@ -311,6 +442,7 @@ final class LimitedAggregator extends HttpObjectAggregator {
       super.channelInactive(ctx);
     } finally {
       giveBack();
+      abandon(Abandoned.CLIENT_GONE);
     }
   }
 
@@ -320,6 +452,41 @@ final class LimitedAggregator extends HttpObjectAggregator {
       super.handlerRemoved(ctx);
     } finally {
       giveBack();
+      abandon(Abandoned.CLIENT_GONE);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+    if (cause instanceof DecoderException) {
+      // A body that does not decompress: the dispatcher answers 400 and closes.
+      Admission a = admission;
+      if (a != null) {
+        admission = null;
+        a.failed(InferenceException.invalid("the request body cannot be decoded"));
+      }
+    }
+    super.exceptionCaught(ctx, cause);
+  }
+
+  /**
+   * Why an admitted request that was never aggregated ended (the failures are made only on these
+   * rare paths): the connection closed, or its body was not read (CLIENT_ERROR); the buffered-bytes
+   * budget was spent (REFUSED).
+   */
+  private enum Abandoned {
+    CLIENT_GONE,
+    NOT_READ,
+    OVER_BUDGET;
+
+    Throwable failure() {
+      return switch (this) {
+        case CLIENT_GONE ->
+            new CancellationException("the connection closed before the request's body arrived");
+        case NOT_READ -> new CancellationException("the request's body was not read");
+        case OVER_BUDGET ->
+            InferenceException.unavailable("the server is holding too many request bodies");
+      };
     }
   }
 }

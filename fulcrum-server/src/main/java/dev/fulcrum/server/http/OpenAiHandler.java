@@ -14,6 +14,7 @@ import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
@@ -44,7 +45,6 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -158,7 +158,7 @@ final class OpenAiHandler {
    */
   CompletableFuture<Reply> embeddings(
       EmbeddingsRequest asked, EventExecutor loop, @Nullable TraceParent trace) {
-    return embeddings(asked, loop, trace, null);
+    return embeddings(asked, loop, trace, null, null);
   }
 
   /**
@@ -171,30 +171,40 @@ final class OpenAiHandler {
       EmbeddingsRequest asked,
       EventExecutor loop,
       @Nullable TraceParent trace,
-      @Nullable Tenant tenant) {
-    if (tenant == null) {
-      return traced(asked, loop, trace, null);
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
+    if (tenant == null && early == null) {
+      return traced(asked, loop, trace, null, null);
     }
     try {
-      return traced(asked, loop, trace, tenant);
+      return traced(asked, loop, trace, tenant, early);
     } catch (RuntimeException e) {
-      service.failedBeforeAdmission(tenant, asked.model(), e);
+      if (early != null) {
+        service.failedBeforeAdmission(early, asked.model(), e);
+      } else {
+        service.failedBeforeAdmission(tenant, asked.model(), e);
+      }
       throw e;
     }
   }
 
   /**
    * Decodes an embeddings request's body; one that does not decode is counted for {@code tenant}
-   * under the model {@code ""} (its body names none that can be trusted).
+   * under the model {@code ""} (its body names none that can be trusted), and one admitted at its
+   * head ({@code early}) ends there.
    */
-  EmbeddingsRequest decode(ByteBuf content, @Nullable Tenant tenant) {
-    if (tenant == null) {
+  EmbeddingsRequest decode(ByteBuf content, @Nullable Tenant tenant, @Nullable Admission early) {
+    if (tenant == null && early == null) {
       return OpenAiJson.decodeEmbeddings(content);
     }
     try {
       return OpenAiJson.decodeEmbeddings(content);
     } catch (RuntimeException e) {
-      service.failedBeforeAdmission(tenant, "", e);
+      if (early != null) {
+        early.failed(e);
+      } else {
+        service.failedBeforeAdmission(tenant, "", e);
+      }
       throw e;
     }
   }
@@ -203,18 +213,19 @@ final class OpenAiHandler {
       EmbeddingsRequest asked,
       EventExecutor loop,
       @Nullable TraceParent trace,
-      @Nullable Tenant tenant) {
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
     Tracing t = tracing;
     TracedRequest traced =
         t == null || !t.active()
             ? null
             : t.begin(asked.model(), trace, TracedRequest.Protocol.HTTP_OPENAI);
     if (traced == null) {
-      return run(asked, loop, null, tenant);
+      return run(asked, loop, null, tenant, early);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = run(asked, loop, traced, tenant);
+      reply = run(asked, loop, traced, tenant, early);
     } catch (RuntimeException e) {
       InferHandler.failed(traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
       throw e;
@@ -233,7 +244,8 @@ final class OpenAiHandler {
       EmbeddingsRequest asked,
       EventExecutor loop,
       @Nullable TracedRequest traced,
-      @Nullable Tenant tenant) {
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
     ModelVersion admitted = service.admissionCheck(asked.model(), "");
     TextEmbedding text = TextEmbedding.of(admitted.config());
     if (text == null) {
@@ -258,13 +270,14 @@ final class OpenAiHandler {
               + asked.dimensions());
     }
     String model = admitted.config().name();
-    if (tenant != null) {
-      // The client's request is one request of its tenant: admitted here once (its parts run
-      // without a tenant), counted once when its reply settles. Past this point nothing throws.
-      InferenceException over = tenant.admit(model);
-      if (over != null) {
-        return CompletableFuture.failedFuture(over); // counted as refused by admit
-      }
+    // The client's request is one request of its tenant: admitted once (at its head, or here; its
+    // parts run without a tenant), ended once when its reply settles. Past this point nothing
+    // throws.
+    Admission admission;
+    try {
+      admission = early != null ? early : tenant != null ? tenant.enter(model) : null;
+    } catch (InferenceException over) {
+      return CompletableFuture.failedFuture(over); // counted as refused by enter
     }
     long slowNanos = SlowRequestLog.modelThresholdNanos(admitted.config());
     List<String> input = asked.input();
@@ -273,8 +286,6 @@ final class OpenAiHandler {
     CompletableFuture<Reply> reply = new CompletableFuture<>();
     InferenceResponse[] answers = new InferenceResponse[parts];
     AtomicInteger left = new AtomicInteger(parts);
-    // Whether the tenant's request was counted: once, by whichever settles the reply first.
-    AtomicBoolean counted = new AtomicBoolean(tenant == null);
     for (int p = 0; p < parts && !reply.isDone(); p++) {
       int from = p * text.rowsPerRequest();
       List<String> rows = input.subList(from, Math.min(input.size(), from + text.rowsPerRequest()));
@@ -282,7 +293,7 @@ final class OpenAiHandler {
       // chargeback; the answer never shows a timing.
       InferenceRequest run =
           TimedAnswers.toRun(
-              request(asked.model(), text, rows), timeAll, traced != null || tenant != null);
+              request(asked.model(), text, rows), timeAll, traced != null || admission != null);
       CompletableFuture<InferenceResponse> part;
       try {
         part = service.infer(admitted, run, loops.of(loop));
@@ -295,8 +306,8 @@ final class OpenAiHandler {
           (r, t) -> {
             if (t != null) {
               // Counted before the transport sees the failure, as InferenceService counts.
-              if (tenant != null && counted.compareAndSet(false, true)) {
-                tenant.finished(model, null, t);
+              if (admission != null) {
+                admission.finished(model, null, t);
               }
               reply.completeExceptionally(t);
               return;
@@ -304,8 +315,8 @@ final class OpenAiHandler {
             answers[index] = r;
             if (left.decrementAndGet() == 0) {
               List<InferenceResponse> all = List.of(answers);
-              if (tenant != null && counted.compareAndSet(false, true)) {
-                tenant.finished(model, TenantCharges.sum(all), null);
+              if (admission != null) {
+                admission.finished(model, TenantCharges.sum(all), null);
               }
               reply.complete(
                   new Embeddings(
@@ -318,8 +329,8 @@ final class OpenAiHandler {
     reply.whenComplete(
         (r, t) -> {
           if (t != null) {
-            if (tenant != null && counted.compareAndSet(false, true)) {
-              tenant.finished(model, null, t);
+            if (admission != null) {
+              admission.finished(model, null, t);
             }
             running.forEach(f -> f.cancel(false));
           }

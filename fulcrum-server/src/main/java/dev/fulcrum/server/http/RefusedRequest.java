@@ -1,16 +1,18 @@
 package dev.fulcrum.server.http;
 
+import dev.fulcrum.core.error.InferenceException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Stands in the pipeline for a request refused before its body was buffered (413: the body exceeds
  * the limit; 417: an Expect other than 100-continue; 415: a content coding the server cannot undo;
- * 503: the buffered-bytes budget is spent), so that its error is answered in order with the
- * requests before it on the same connection.
+ * 503: the buffered-bytes budget is spent; 429: its tenant is over its rate or concurrency limit),
+ * so that its error is answered in order with the requests before it on the same connection.
  *
  * @param closeAfter whether the connection must close after the answer (the body could not be
  *     skipped, or the client did not ask for keep-alive)
@@ -19,9 +21,29 @@ import io.netty.handler.codec.http.LastHttpContent;
  * @param openAi whether the request was for the OpenAI-compatible API ({@link
  *     OpenAiHandler#isPath}), whose errors take OpenAI's shape: the refusal is made before any
  *     handler, so the dispatcher learns the path only from here
+ * @param failure the core's refusal, answered as the core's errors are (429 with {@code
+ *     Retry-After} and {@code retry-after-ms}); null for the transport's own refusals
  */
 record RefusedRequest(
-    boolean closeAfter, HttpResponseStatus status, String message, boolean openAi) {
+    boolean closeAfter,
+    HttpResponseStatus status,
+    String message,
+    boolean openAi,
+    @Nullable InferenceException failure) {
+  RefusedRequest(boolean closeAfter, HttpResponseStatus status, String message, boolean openAi) {
+    this(closeAfter, status, message, openAi, null);
+  }
+
+  /**
+   * 429: the request's tenant is over its rate or concurrency limit, judged at the request's head
+   * ({@link dev.fulcrum.core.InferenceService#admitEarly}); its body is dropped as it arrives.
+   */
+  static RefusedRequest overTenantLimit(
+      InferenceException refusal, boolean closeAfter, boolean openAi) {
+    return new RefusedRequest(
+        closeAfter, HttpResponseStatus.TOO_MANY_REQUESTS, refusal.getMessage(), openAi, refusal);
+  }
+
   static RefusedRequest oversized(boolean closeAfter, int limit, boolean openAi) {
     return new RefusedRequest(
         closeAfter, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, oversizedMessage(limit), openAi);

@@ -382,13 +382,15 @@ class OpenAiEmbeddingsE2eTest {
   @Test
   void aTenantsSplitRequestIsOneRequestAdmittedAndCountedOnce() throws Exception {
     String token = "embedder-token-0123456789abcdef";
-    // Two in flight, one request every 1000 s: a request of 37 texts (three core requests) fits
-    // both limits once; its parts never each took a place (three places of two: always refused).
+    // Two in flight, one request every 1000 s with a burst of 4: a request of 37 texts (three core
+    // requests) fits both limits once; its parts never each took a place (three places of two:
+    // always refused). The rate is judged at each request's headers, before its body: the three
+    // bad requests below spend the bucket's other three tokens.
     AccessPolicy access =
         new AccessPolicy(
             List.of(
                 new AccessPolicy.Token(
-                    Scope.INFERENCE, token, "embedder", new TenantLimits(0.001, 1, 2))),
+                    Scope.INFERENCE, token, "embedder", new TenantLimits(0.001, 4, 2))),
             "127.0.0.1",
             false);
     Tenant tenant = access.tenants().get(0);
@@ -425,22 +427,7 @@ class OpenAiEmbeddingsE2eTest {
       assertThat(u.computeSeconds()).isPositive();
       assertThat(tenant.inFlight()).as("its one place given back").isZero();
 
-      // The bucket held one: the next request is the tenant's, refused by its rate in OpenAI's
-      // shape.
-      HttpResponse<byte[]> limited =
-          client.send(
-              post.copy()
-                  .POST(
-                      HttpRequest.BodyPublishers.ofString(
-                          "{\"model\":\"minilm_text\",\"input\":\"hello\"}"))
-                  .build(),
-              HttpResponse.BodyHandlers.ofByteArray());
-      assertThat(openAiError(limited, 429).get("message").asText())
-          .contains("tenant 'embedder'")
-          .contains("rate limit");
-      assertThat(u.requests(Outcome.REFUSED)).isEqualTo(1);
-
-      // Refused before admission, counted as /infer counts them: a bad field under its model, an
+      // Failed after their headers, counted as /infer counts them: a bad field under its model, an
       // unknown model and a body that does not decode under "".
       for (String bad :
           List.of(
@@ -453,6 +440,23 @@ class OpenAiEmbeddingsE2eTest {
                 HttpResponse.BodyHandlers.ofByteArray());
         assertThat(r.statusCode()).as(text(r)).isIn(400, 404);
       }
+      // The bucket is empty: the next request is the tenant's, refused by its rate in OpenAI's
+      // shape.
+      HttpResponse<byte[]> limited =
+          client.send(
+              post.copy()
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"minilm_text\",\"input\":\"hello\"}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(openAiError(limited, 429).get("message").asText())
+          .contains("tenant 'embedder'")
+          .contains("rate limit");
+      // Refused at its headers: its model, in the body, was not read; counted under "".
+      assertThat(u.requests(Outcome.REFUSED)).isZero();
+      assertThat(tenant.usage().get("").requests(Outcome.REFUSED)).isEqualTo(1);
+
       assertThat(u.requests(Outcome.CLIENT_ERROR)).isEqualTo(1);
       assertThat(tenant.usage().get("").requests(Outcome.CLIENT_ERROR)).isEqualTo(2);
       assertThat(tenant.usage()).doesNotContainKey("no_such_model_xyz");
