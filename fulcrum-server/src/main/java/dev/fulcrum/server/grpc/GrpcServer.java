@@ -277,7 +277,7 @@ public final class GrpcServer implements AutoCloseable {
                       GrpcCodec::malformed))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
-              .intercept(new AuthInterceptor(config.security().access()));
+              .intercept(new AuthInterceptor(config.security().access(), service));
       if (slowRequests != null || tracing != null) {
         // Only then: with neither on, a call pays nothing for them.
         builder.intercept(new CallContextInterceptor());

@@ -12,6 +12,7 @@ import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.ClientText;
 import dev.fulcrum.server.RequestFailureLog;
@@ -577,14 +578,21 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     TracedRequest traced = traced(request.getModelName(), info, TracedRequest.Protocol.GRPC);
     // The call's tenant, which the token check put in its context (null without tenants).
     Tenant tenant = tenants ? AuthInterceptor.TENANT.get() : null;
+    // Its admission where its tenant's limits admitted it at its headers (AuthInterceptor).
+    Admission early = tenant != null ? AuthInterceptor.ADMISSION.get() : null;
     try {
       admitted = admissionCheck(request);
       decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
       InferenceRequest run =
           TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
-      future = admitted == null ? service.infer(run) : service.infer(admitted, run, loop);
+      future =
+          admitted == null ? service.infer(run, early) : service.infer(admitted, run, loop, early);
     } catch (RuntimeException e) {
-      service.failedBeforeAdmission(tenant, request.getModelName(), e);
+      if (early != null) {
+        service.failedBeforeAdmission(early, request.getModelName(), e);
+      } else {
+        service.failedBeforeAdmission(tenant, request.getModelName(), e);
+      }
       Status status = failed(e);
       ended(traced, request, status, null, 0);
       call.onError(GrpcStatuses.exception(status, e));
