@@ -210,6 +210,15 @@ class TenantAtHeadTest {
     embeddings.admission().failed(new java.util.concurrent.CancellationException());
     embeddings.request().release();
     assertThat(limited.inFlight()).isZero();
+    // TF Serving's predict is an inference request too.
+    ch.writeInbound(head("/v1/models/fraud:predict", ONE_AT_ONCE, 2));
+    ch.writeInbound(new DefaultLastHttpContent(bytes(2)));
+    Object predicted = ch.readInbound();
+    assertThat(predicted).isInstanceOf(AdmittedRequest.class);
+    AdmittedRequest predict = (AdmittedRequest) predicted;
+    predict.admission().failed(new java.util.concurrent.CancellationException());
+    predict.request().release();
+    assertThat(limited.inFlight()).isZero();
     ch.finishAndReleaseAll();
   }
 }
