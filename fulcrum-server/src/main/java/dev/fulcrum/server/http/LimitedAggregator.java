@@ -407,6 +407,13 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
         netty.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
             ? RefusedRequest.oversizedMessage(limit)
             : RefusedRequest.EXPECTATION_FAILED; // refused at the head already (decode)
+    // Netty refuses the body here and passes nothing on (no handleOversizedMessage): a tenant's
+    // place taken at this head is given back now, not when the connection's next head arrives.
+    Admission a = admission;
+    if (a != null) {
+      admission = null;
+      a.failed(new InferenceException(ErrorCode.TOO_LARGE, message));
+    }
     Reply error = Responses.error(netty.status(), message);
     // Written by Netty, not the dispatcher: on the OpenAI API's paths, in its error shape here.
     boolean onOpenAi = start instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());

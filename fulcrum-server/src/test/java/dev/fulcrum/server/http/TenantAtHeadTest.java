@@ -19,7 +19,9 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -187,6 +189,40 @@ class TenantAtHeadTest {
     assertThat(limited.inFlight()).isZero();
     assertThat(count(Outcome.REFUSED)).isEqualTo(1);
     overBudget.finishAndReleaseAll();
+  }
+
+  @Test
+  void anExpectContinueHeadGivesItsPlaceBackWhenItsBodyIsRefusedAndHoldsItWhileItsBodyComes() {
+    // Over the limit: Netty answers the Expect with 413 itself and passes nothing on.
+    EmbeddedChannel refused = channel(1024, new BufferBudget(1L << 30));
+    HttpRequest big = head("/v2/models/fraud/infer", ONE_AT_ONCE, 4096);
+    big.headers().set(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE);
+    refused.writeInbound(big);
+    FullHttpResponse tooLarge = refused.readOutbound();
+    assertThat(tooLarge.status()).isEqualTo(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
+    tooLarge.release();
+    assertThat(limited.inFlight()).isZero();
+    assertThat(count(Outcome.CLIENT_ERROR)).isEqualTo(1);
+    // (Netty still counts the refused message as being aggregated until a next head or a close)
+    assertThatThrownBy(refused::finishAndReleaseAll)
+        .isInstanceOf(PrematureChannelClosureException.class);
+    assertThat(count(Outcome.CLIENT_ERROR)).isEqualTo(1); // the close counts nothing more
+
+    // Within it: 100 Continue, and the place held until the body is handed on.
+    EmbeddedChannel ch = channel(1024, new BufferBudget(1L << 30));
+    HttpRequest small = head("/v2/models/fraud/infer", ONE_AT_ONCE, 10);
+    small.headers().set(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE);
+    ch.writeInbound(small);
+    FullHttpResponse go = ch.readOutbound();
+    assertThat(go.status()).isEqualTo(HttpResponseStatus.CONTINUE);
+    go.release();
+    assertThat(limited.inFlight()).isEqualTo(1);
+    ch.writeInbound(new DefaultLastHttpContent(bytes(10)));
+    AdmittedRequest a = ch.readInbound();
+    a.admission().ended(Outcome.CLIENT_ERROR);
+    a.request().release();
+    assertThat(limited.inFlight()).isZero();
+    ch.finishAndReleaseAll();
   }
 
   @Test
