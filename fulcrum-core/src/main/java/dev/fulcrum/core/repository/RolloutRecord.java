@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -30,8 +32,8 @@ import org.slf4j.LoggerFactory;
  * docs/MODEL_CONFIG.md, "Canary rollouts"), so that a restarted server does not make a version it
  * judged bad a canary again: one small JSON file, {@value #FILE}, in a folder the operator names
  * (never the model repository, which may be read-only, polled or kept in git), read once at start
- * and written whole after each change, to a temporary file first and then renamed over it, so that
- * a crash leaves the old record or the new one, never half of one.
+ * and written whole after each change, to a new temporary file of its own first and then renamed
+ * over it, so that a crash leaves the old record or the new one, never half of one.
  *
  * <p>It holds, per model, each version rolled back, with the reason and the time; a version is
  * forgotten when it is set going again (an operator's share, a promotion, a changed {@code
@@ -49,6 +51,14 @@ final class RolloutRecord implements AutoCloseable {
 
   /** The thread that writes it. */
   static final String THREAD_NAME = "fulcrum-rollout-state";
+
+  /** The temporary file's name around its unique middle, in the same folder as the record. */
+  static final String TEMP_PREFIX = "rollout-state";
+
+  static final String TEMP_SUFFIX = ".tmp";
+
+  /** The most a record file may hold (one is a few KiB; this is far past any real one). */
+  static final int MAX_BYTES = 16 << 20;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -86,13 +96,30 @@ final class RolloutRecord implements AutoCloseable {
     try {
       Files.createDirectories(dir);
       if (Files.exists(file)) {
-        r.read(JSON.readTree(Files.readAllBytes(file)));
+        r.read(JSON.readTree(readBounded(file)));
       }
     } catch (IOException e) {
       throw new IllegalArgumentException(
           "--rollout-state-dir: " + file + ": cannot be read: " + e.getMessage(), e);
     }
     return r;
+  }
+
+  /** The file's bytes, refused past {@link #MAX_BYTES} (a record is a few KiB). */
+  private static byte[] readBounded(Path file) throws IOException {
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw new IllegalArgumentException(
+          "--rollout-state-dir: "
+              + file
+              + ": larger than "
+              + (MAX_BYTES >> 20)
+              + " MiB, not a rollout record (remove the file to start without one)");
+    }
+    return bytes;
   }
 
   /** The file. */
@@ -207,14 +234,13 @@ final class RolloutRecord implements AutoCloseable {
       queued = false;
       bytes = render();
     }
-    Path tmp = file.resolveSibling(FILE + ".tmp");
+    Path tmp = null;
     try {
+      // a name of its own, made new (never a link followed, never another writer's file): two
+      // servers wrongly sharing the folder each rename a whole record, the last one standing
+      tmp = Files.createTempFile(file.getParent(), TEMP_PREFIX, TEMP_SUFFIX);
       try (FileChannel c =
-          FileChannel.open(
-              tmp,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.TRUNCATE_EXISTING,
-              StandardOpenOption.WRITE)) {
+          FileChannel.open(tmp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         while (b.hasRemaining()) {
           c.write(b);
@@ -222,6 +248,7 @@ final class RolloutRecord implements AutoCloseable {
         c.force(true);
       }
       Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      tmp = null;
       syncFolder();
     } catch (IOException | UncheckedIOException e) {
       // kept in memory; the next change writes the whole record again
@@ -229,6 +256,15 @@ final class RolloutRecord implements AutoCloseable {
           "rollout record {} not written ({}): a restart would not know of the latest verdicts",
           file,
           e.toString());
+    } finally {
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException e) {
+          log.warn(
+              "rollout record {}: temporary file {} not removed ({})", file, tmp, e.toString());
+        }
+      }
     }
   }
 
