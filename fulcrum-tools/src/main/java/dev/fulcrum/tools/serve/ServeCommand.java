@@ -348,7 +348,7 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "Records the canary versions a rollout rolled back in DIR/rollout-state.json (written"
               + " atomically at each verdict, read at start), so that a restart does not make a"
-              + " version judged bad a canary again; not the model repository (default: none,"
+              + " version judged bad a canary again; not at or inside a model repository (default: none,"
               + " remembered in memory only).")
   @Nullable Path rolloutStateDir;
 
@@ -1198,6 +1198,26 @@ public final class ServeCommand implements Callable<Integer> {
     return new SlowRequestLog(settings);
   }
 
+  /**
+   * {@code path} absolute, normalized and with its links resolved as far as it exists (a folder the
+   * server makes later keeps the rest of its name), so that two names of one folder compare equal.
+   */
+  private static Path realPathOf(Path path) {
+    Path absolute = path.toAbsolutePath().normalize();
+    Path existing = absolute;
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    if (existing == null) {
+      return absolute;
+    }
+    try {
+      return existing.toRealPath().resolve(existing.relativize(absolute));
+    } catch (java.io.IOException e) {
+      return absolute; // unreadable: compared by its name
+    }
+  }
+
   /** The options' checks that picocli's types do not make, before anything starts or binds. */
   void checkOptions() {
     // The same folder twice (a flag repeated in a manifest) made every model "in more than one
@@ -1224,6 +1244,24 @@ public final class ServeCommand implements Callable<Integer> {
         throw new picocli.CommandLine.ParameterException(
             new picocli.CommandLine(this),
             "--model-repository " + root + " cannot be read by this user (permission denied)");
+      }
+    }
+    // A state folder in a repository looked like a model folder there: one that fails to load,
+    // and under strict readiness a replica that never became ready.
+    if (rolloutStateDir != null) {
+      Path state = realPathOf(rolloutStateDir);
+      for (Path root : repositories) {
+        if (state.startsWith(realPathOf(root))) {
+          throw new picocli.CommandLine.ParameterException(
+              new picocli.CommandLine(this),
+              "--rollout-state-dir "
+                  + rolloutStateDir
+                  + " is "
+                  + (state.equals(realPathOf(root)) ? "" : "inside ")
+                  + "the model repository "
+                  + root
+                  + ": give it a folder of its own, outside every --model-repository");
+        }
       }
     }
     for (Map.Entry<String, Integer> port :

@@ -201,6 +201,37 @@ class ServeCommandTest {
   }
 
   @Test
+  void aRolloutStateDirInAModelRepositoryIsRefused(@TempDir Path tmp) throws Exception {
+    // "state" in the repository looked like a model folder that failed to load.
+    Path models = Files.createDirectories(tmp.resolve("models"));
+    Path link = Files.createSymbolicLink(tmp.resolve("link"), models);
+    for (String state :
+        List.of(
+            models + "/state", // not made yet
+            models.toString(),
+            link + "/state", // another name of the same folder
+            tmp + "/other/../models/a/b")) {
+      ServeCommand c =
+          Objects.requireNonNull(
+              ServeArgs.parse(
+                  List.of("--model-repository", models.toString(), "--rollout-state-dir", state)));
+      assertThatThrownBy(c::checkOptions)
+          .as(state)
+          .isInstanceOf(CommandLine.ParameterException.class)
+          .hasMessageStartingWith("--rollout-state-dir " + state + " is ")
+          .hasMessageContaining("the model repository " + models);
+    }
+    Objects.requireNonNull(
+            ServeArgs.parse(
+                List.of(
+                    "--model-repository",
+                    models.toString(),
+                    "--rollout-state-dir",
+                    tmp.resolve("models-state").toString()))) // a sibling whose name begins alike
+        .checkOptions();
+  }
+
+  @Test
   void anIpv6AddressIsBracketedBeforeItsPort() {
     assertThat(ServeCommand.bracketed("::1")).isEqualTo("[::1]");
     assertThat(ServeCommand.bracketed("[::1]")).isEqualTo("[::1]");
