@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.Base64Variants;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.ModelFiles;
@@ -87,8 +88,13 @@ public final class LoadParameters {
     return config;
   }
 
-  /** Reads JSON as a stream; strings past Jackson's default length are only the files' base64. */
-  private static final JsonFactory JSON = JsonFactory.builder().build();
+  /**
+   * Reads JSON as a stream, a member given twice refused (as {@code JsonStreams.FACTORY} does: a
+   * repeated {@code config} or {@code parameters} was silently the last one); strings past
+   * Jackson's default length are only the files' base64.
+   */
+  private static final JsonFactory JSON =
+      JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   /**
    * Base64 as Python's {@code base64.b64encode} and Java's encoder write it (standard alphabet, no
@@ -105,9 +111,9 @@ public final class LoadParameters {
    * An empty body is an empty request.
    *
    * @return the {@code config} parameter's text, or null when there is none
-   * @throws InferenceException INVALID_ARGUMENT for a body that is not a JSON object, a {@code
-   *     config} that is not a string, a file that is not a base64 string, or a path the push
-   *     refuses
+   * @throws InferenceException INVALID_ARGUMENT for a body that is not a JSON object, a member
+   *     given twice (naming it), a {@code config} that is not a string, a file that is not a base64
+   *     string, or a path the push refuses
    * @throws IOException when a file cannot be written
    */
   public static @Nullable String readJson(InputStream body, ModelFiles.Push files)
@@ -156,8 +162,13 @@ public final class LoadParameters {
         }
       }
     } catch (StreamReadException e) {
-      throw InferenceException.invalid(
-          "the request body is not valid JSON: %s", e.getOriginalMessage());
+      String why = String.valueOf(e.getOriginalMessage());
+      if (why.startsWith("Duplicate field")) { // Jackson's words: "Duplicate field '<name>'"
+        throw InferenceException.invalid(
+            "the request body gives a member twice (%s): each may be given once",
+            ClientText.printable(why, 300));
+      }
+      throw InferenceException.invalid("the request body is not valid JSON: %s", why);
     }
     return config;
   }

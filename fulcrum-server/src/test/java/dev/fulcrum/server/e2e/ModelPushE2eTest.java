@@ -243,6 +243,21 @@ class ModelPushE2eTest {
     assertThat(noConfig.statusCode()).isEqualTo(400);
     assertThat(error(noConfig)).contains("needs the 'config' parameter");
 
+    // A config given twice was silently the last one.
+    HttpResponse<byte[]> twice =
+        server.post(
+            "/v2/repository/models/refused_rest/load",
+            "{\"parameters\": {\"config\": "
+                + E2eServer.quote(CONFIG)
+                + ", \"config\": "
+                + E2eServer.quote(CONFIG)
+                + ", \"file:1/model.onnx\": "
+                + E2eServer.quote(base64(onnx))
+                + "}}");
+    assertThat(twice.statusCode()).as(text(twice)).isEqualTo(400);
+    assertThat(error(twice)).contains("gives a member twice").contains("'config'");
+    assertThat(server.post(inferPath("refused_rest"), ROW).statusCode()).isIn(404, 503);
+
     // Files that do not load: a 400 with the reason, nothing served, nothing left on disk.
     HttpResponse<byte[]> broken =
         push("refused_rest", CONFIG, Map.of("file:1/model.onnx", base64(new byte[] {1, 2, 3})));

@@ -102,6 +102,28 @@ class LoadParametersTest {
   }
 
   @Test
+  void aRestMemberGivenTwiceIsRefusedByItsName() {
+    // Last-wins before: a repeated config or parameters silently replaced the first.
+    Map<String, String> refused =
+        Map.of(
+            "{\"parameters\": {\"config\": \"{}\", \"config\": \"{\\\"a\\\": 1}\"}}",
+            "'config'",
+            "{\"parameters\": {\"config\": \"{}\"}, \"parameters\": {}}",
+            "'parameters'",
+            "{\"parameters\": {\"file:1/a\": \"" + b64("a") + "\", \"file:1/a\": \"\"}}",
+            "'file:1/a'");
+    refused.forEach(
+        (body, name) ->
+            assertThatThrownBy(() -> rest(body))
+                .as(body)
+                .isInstanceOfSatisfying(
+                    InferenceException.class,
+                    e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+                .hasMessageContaining("gives a member twice")
+                .hasMessageContaining(name));
+  }
+
+  @Test
   void aRestBodyRefusedIsInvalidArgumentNamingTheParameterAndLeavesNothing() {
     Map<String, String> refused =
         Map.of(
