@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.RequestOptions;
@@ -112,7 +113,7 @@ public final class PredictDecoder {
                       + " ('instances') or columns ('inputs')",
                   model);
             }
-            Reader r = new Reader(model, config, p);
+            Reader r = new Reader(model, config, p, body.readableBytes());
             rows = field.equals("instances");
             if (rows) {
               instances = r.rows();
@@ -174,12 +175,14 @@ public final class PredictDecoder {
     private final String model;
     private final ModelConfig config;
     private final JsonParser p;
+    private final long bodyLength;
     final Map<String, Column> columns = new LinkedHashMap<>();
 
-    Reader(String model, ModelConfig config, JsonParser p) {
+    Reader(String model, ModelConfig config, JsonParser p, long bodyLength) {
       this.model = model;
       this.config = config;
       this.p = p;
+      this.bodyLength = bodyLength;
     }
 
     /** The row format, the parser at the list's first token; returns the number of rows. */
@@ -293,7 +296,7 @@ public final class PredictDecoder {
       }
       for (TensorConfig in : config.inputs()) {
         if (in.name().equals(name)) {
-          c = new Column(model, name, in.datatype(), p);
+          c = new Column(model, name, in.datatype(), p, bodyLength);
           columns.put(name, c);
           return c;
         }
@@ -326,6 +329,18 @@ public final class PredictDecoder {
     }
   }
 
+  /**
+   * The most bytes a column of {@code type} can take from a body of {@code bodyLength} bytes, as
+   * the OIP JSON decoder bounds a tensor: a fixed-size element takes at least two characters
+   * ({@code 0,}), so at most (length + 1) / 2 elements; a BYTES element at least three ({@code
+   * "",}) for its 4-byte length, and its bytes no more than their characters, so at most twice the
+   * body. A column past it is refused (TOO_LARGE) rather than grown without end.
+   */
+  static long columnLimit(DataType type, long bodyLength) {
+    long bound = type.isFixedSize() ? (bodyLength + 1) / 2 * type.byteSize() : 2 * bodyLength + 4;
+    return Math.min(bound, Integer.MAX_VALUE - 8);
+  }
+
   /** Where a value is, as a message names it: "instance 3", or "'inputs'" (row -1). */
   static String where(int row) {
     return row >= 0 ? "instance " + row : "'inputs'";
@@ -343,14 +358,28 @@ public final class PredictDecoder {
    */
   private static final class Column {
     private static final long[] SCALAR = new long[0];
+    private static final int FIRST_CHUNK = 64;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+    static final int MAX_CHUNK = 1 << 20;
 
     private final String model;
     private final String name;
     private final DataType type;
     private final JsonParser p;
 
-    /** The elements: fixed-size ones in place, BYTES each a u32 LE length then its bytes. */
-    private ByteBuffer data = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+    /**
+     * The elements in chunks, each full but the last: fixed-size ones in place (a chunk's size is a
+     * multiple of 8, so no element straddles two), BYTES each a u32 LE length then its bytes. The
+     * chunks double from 64 bytes up to {@link #MAX_CHUNK} and then stay that size, so nothing is
+     * copied as the column grows and at most one chunk is unused.
+     */
+    private final List<ByteBuffer> chunks = new ArrayList<>();
+
+    /** Bytes written so far. */
+    private long length;
+
+    /** The most bytes this column may hold, from the body's size ({@link #columnLimit}). */
+    private final long limit;
 
     /** Elements written so far. */
     private int count;
@@ -361,11 +390,12 @@ public final class PredictDecoder {
     /** The row being read, for messages ({@link #where}); -1 in the columnar format. */
     private int row = -1;
 
-    Column(String model, String name, DataType type, JsonParser p) {
+    Column(String model, String name, DataType type, JsonParser p, long bodyLength) {
       this.model = model;
       this.name = name;
       this.type = type;
       this.p = p;
+      this.limit = columnLimit(type, bodyLength);
       if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
             "model '%s': input '%s' is %s, which cannot travel as JSON; use the OIP endpoint"
@@ -446,7 +476,9 @@ public final class PredictDecoder {
           if (t != JsonToken.VALUE_TRUE && t != JsonToken.VALUE_FALSE) {
             throw element("is %s, not true or false");
           }
-          fixed().put(count++, (byte) (t == JsonToken.VALUE_TRUE ? 1 : 0));
+          ByteBuffer b = fixed();
+          b.put(b.position(), (byte) (t == JsonToken.VALUE_TRUE ? 1 : 0));
+          written(b);
         }
         case FP32, FP64 -> {
           double v;
@@ -463,13 +495,17 @@ public final class PredictDecoder {
           } else {
             throw element("is %s, not a number");
           }
-          ElementCodec.putDouble(type, fixed(), count++, v);
+          ByteBuffer b = fixed();
+          ElementCodec.putDouble(type, b, b.position() / type.byteSize(), v);
+          written(b);
         }
         case UINT64 -> {
           if (t == JsonToken.VALUE_NUMBER_INT) {
             BigInteger v = p.getBigIntegerValue();
             if (v.signum() >= 0 && v.compareTo(UINT64_MAX) <= 0) {
-              ElementCodec.putLong(type, fixed(), count++, v.longValue());
+              ByteBuffer b = fixed();
+              ElementCodec.putLong(type, b, b.position() / type.byteSize(), v.longValue());
+              written(b);
               return;
             }
           }
@@ -482,7 +518,9 @@ public final class PredictDecoder {
               && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
             long v = p.getLongValue();
             if (v >= min && v <= max) {
-              ElementCodec.putLong(type, fixed(), count++, v);
+              ByteBuffer b = fixed();
+              ElementCodec.putLong(type, b, b.position() / type.byteSize(), v);
+              written(b);
               return;
             }
           }
@@ -540,23 +578,58 @@ public final class PredictDecoder {
           model, name, type, where(row), count, problem);
     }
 
-    /** The buffer, with room for one more fixed-size element. */
+    /** The chunk with room for one more fixed-size element, at its position. */
     private ByteBuffer fixed() {
-      return room(type.byteSize());
+      int size = type.byteSize();
+      reserve(size);
+      ByteBuffer last = chunks.isEmpty() ? null : chunks.get(chunks.size() - 1);
+      return last != null && last.remaining() >= size ? last : grow();
     }
 
-    private ByteBuffer room(int more) {
-      ByteBuffer b = data;
-      int used = type.isFixedSize() ? count * type.byteSize() : b.position();
-      int need = Math.addExact(used, more);
-      if (need > b.capacity()) {
-        int grownSize = (int) Math.max(need, Math.min(Integer.MAX_VALUE - 8, b.capacity() * 2L));
-        ByteBuffer grown = ByteBuffer.allocate(grownSize).order(ByteOrder.LITTLE_ENDIAN);
-        grown.put(0, b, 0, used);
-        grown.position(b.position());
-        data = grown;
+    /** One fixed-size element written at {@code b}'s position. */
+    private void written(ByteBuffer b) {
+      b.position(b.position() + type.byteSize());
+      length += type.byteSize();
+      count++;
+    }
+
+    /** Refuses {@code more} bytes past the column's {@link #columnLimit}. */
+    private void reserve(long more) {
+      if (length + more > limit) {
+        throw new InferenceException(
+            ErrorCode.TOO_LARGE,
+            String.format(
+                Locale.ROOT,
+                "model '%s': input '%s' (%s) would take more than %d bytes, more than one"
+                    + " request of this size can carry",
+                model,
+                name,
+                type,
+                limit));
       }
-      return data;
+    }
+
+    /** A new last chunk: double the bytes so far, 64 bytes to {@link #MAX_CHUNK}. */
+    private ByteBuffer grow() {
+      int size = (int) Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, length));
+      ByteBuffer c = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+      chunks.add(c);
+      return c;
+    }
+
+    /** Appends {@code bytes} across chunks. */
+    private void put(byte[] bytes) {
+      int off = 0;
+      while (off < bytes.length) {
+        ByteBuffer last = chunks.isEmpty() ? null : chunks.get(chunks.size() - 1);
+        if (last == null || !last.hasRemaining()) {
+          last = grow();
+        }
+        int n = Math.min(last.remaining(), bytes.length - off);
+        last.put(bytes, off, n);
+        off += n;
+        length += n;
+      }
     }
 
     private void appendBytes(byte[] e) {
@@ -565,8 +638,10 @@ public final class PredictDecoder {
             "model '%s': input '%s' has more than %d BYTES elements",
             model, name, Tensor.MAX_BYTES_ELEMENTS);
       }
-      ByteBuffer b = room(4 + e.length);
-      b.putInt(e.length).put(e);
+      reserve(4L + e.length);
+      int n = e.length;
+      put(new byte[] {(byte) n, (byte) (n >>> 8), (byte) (n >>> 16), (byte) (n >>> 24)});
+      put(e);
       count++;
     }
 
@@ -583,10 +658,17 @@ public final class PredictDecoder {
         full[0] = rows;
         System.arraycopy(s, 0, full, 1, s.length);
       }
-      int length = type.isFixedSize() ? count * type.byteSize() : data.position();
-      ByteBuffer out = buffers.allocate(length);
-      out.put(0, data, 0, length);
-      out.position(0).limit(length);
+      // Exactly the tensor's size, each chunk copied once and dropped as it is.
+      int size = (int) length;
+      ByteBuffer out = buffers.allocate(size);
+      int at = 0;
+      for (int i = 0; i < chunks.size(); i++) {
+        ByteBuffer c = chunks.get(i);
+        out.put(at, c, 0, c.position());
+        at += c.position();
+        chunks.set(i, EMPTY);
+      }
+      out.position(0).limit(size);
       return Tensor.of(name, type, full, out);
     }
   }

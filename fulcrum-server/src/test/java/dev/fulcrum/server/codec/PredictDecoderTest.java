@@ -125,6 +125,45 @@ class PredictDecoderTest {
   }
 
   @Test
+  void aLargeBodyBecomesATensorOfExactlyItsSizeAcrossManyChunks() {
+    // 3 M INT64 zeros in one columnar value (6 MiB of JSON, a 24 MiB tensor): written into
+    // chunks and copied once into a direct buffer of exactly the tensor's size.
+    int n = 3 << 20;
+    StringBuilder json = new StringBuilder(2 * n + 64).append("{\"inputs\": {\"input_ids\": [");
+    for (int i = 0; i < n; i++) {
+      json.append(i == 0 ? "" : ",").append(i % 7);
+    }
+    json.append("], \"attention_mask\": [1], \"token_type_ids\": [0]}}");
+    Tensor ids = input(decode(TOKENS, json.toString()), "input_ids");
+    assertThat(ids.shape()).containsExactly(n);
+    assertThat(ids.data().isDirect()).isTrue();
+    assertThat(ids.data().capacity()).isEqualTo(8 * n);
+    long[] v = longs(ids);
+    for (int i : new int[] {0, 1, 6, 7, n / 2, n - 1}) {
+      assertThat(v[i]).as("element %d", i).isEqualTo(i % 7);
+    }
+  }
+
+  @Test
+  void largeBytesValuesSpanChunksIntact() {
+    String big = "x".repeat(3 << 20); // longer than a chunk
+    List<String> got =
+        strings(input(decode(TEXT, "{\"instances\": [\"a\", \"" + big + "\", \"b\"]}"), "text"));
+    assertThat(got).containsExactly("a", big, "b");
+  }
+
+  @Test
+  void aColumnIsBoundedByWhatItsBodyCanCarry() {
+    // As the OIP JSON decoder: a fixed-size element takes at least 2 characters ("0,").
+    assertThat(PredictDecoder.columnLimit(DataType.INT64, 64 << 20)).isEqualTo(256L << 20);
+    assertThat(PredictDecoder.columnLimit(DataType.FP32, 101)).isEqualTo(51 * 4);
+    assertThat(PredictDecoder.columnLimit(DataType.BYTES, 100)).isEqualTo(204);
+    // Never past what one direct buffer can hold.
+    assertThat(PredictDecoder.columnLimit(DataType.INT64, 1L << 31))
+        .isEqualTo(Integer.MAX_VALUE - 8);
+  }
+
+  @Test
   void bareRowsOfASingleInputModelStackIntoTheBatchDimension() {
     PredictRequest p = decode(ONE, "{\"instances\": [[1, 2, 3], [4.5, 5, 6]]}");
     assertThat(p.rows()).isTrue();
