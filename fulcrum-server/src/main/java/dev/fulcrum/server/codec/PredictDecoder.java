@@ -76,7 +76,8 @@ public final class PredictDecoder {
    * @param version the version named in the path, or ""
    * @param config the model's configuration as served: its inputs' names and types
    * @throws InferenceException INVALID_ARGUMENT for a malformed body, an unknown input, a value of
-   *     the wrong type, rows of different shapes
+   *     the wrong type, rows of different shapes, rows for a model whose outputs do not split into
+   *     them ({@link #checkOutputsSplit}); TOO_LARGE for an input past what its body can carry
    */
   public static PredictRequest decode(
       String model, String version, ModelConfig config, ByteBuf body, TensorBuffers buffers) {
@@ -136,6 +137,9 @@ public final class PredictDecoder {
                 + " (columnar format)",
             model);
       }
+      if (rows) {
+        checkOutputsSplit(model, config, instances);
+      }
       List<Tensor> inputs = new ArrayList<>(columns.size());
       for (Column c : columns.values()) {
         inputs.add(c.tensor(rows ? instances : -1, buffers));
@@ -157,6 +161,29 @@ public final class PredictDecoder {
     } catch (IOException e) {
       throw InferenceException.invalid(
           "model '%s': cannot read the request: %s", model, e.getMessage());
+    }
+  }
+
+  /**
+   * Refuses the row format, before the model runs, for a model whose outputs cannot be split into
+   * its rows: one without batching ({@code max-batch-size} 0) whose configured output has a first
+   * dimension that is neither -1 nor the number of rows. (A batched model's outputs all lead with
+   * the batch.) An output whose -1 first dimension turns out not to be the rows is then the model's
+   * fault, answered 500 when the answer is written.
+   */
+  static void checkOutputsSplit(String model, ModelConfig config, int instances) {
+    if (config.maxBatchSize() > 0) {
+      return;
+    }
+    for (TensorConfig out : config.outputs()) {
+      long[] dims = out.dims();
+      if (dims.length == 0 || (dims[0] != -1 && dims[0] != instances)) {
+        throw InferenceException.invalid(
+            "model '%s' has no batching and its output '%s' has shape %s, which does not split"
+                + " into the request's %d instances; send the columnar format ('inputs') to get"
+                + " it whole",
+            model, out.name(), Arrays.toString(dims), instances);
+      }
     }
   }
 
@@ -428,7 +455,8 @@ public final class PredictDecoder {
                 + " instance's value of an input has the same shape",
             model, name, Arrays.toString(s), row, Arrays.toString(first));
       } else if (row < 0) {
-        throw new IllegalStateException("one input read twice in the columnar format");
+        throw InferenceException.invalid(
+            "model '%s': input '%s' is named twice in 'inputs'; name each input once", model, name);
       }
     }
 

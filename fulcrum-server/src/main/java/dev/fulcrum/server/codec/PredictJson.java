@@ -47,8 +47,9 @@ public final class PredictJson {
    *
    * @param rows whether the request came in the row format: every output is then split along its
    *     first dimension into {@code instances} rows
-   * @throws InferenceException INVALID_ARGUMENT when, in the row format, an output's first
-   *     dimension is not the number of rows (the model's outputs cannot be split per instance)
+   * @throws InferenceException INTERNAL when, in the row format, an output's first dimension is not
+   *     the number of rows: PredictDecoder refuses rows, before the model runs, for a model whose
+   *     configured outputs cannot split, so one that still does not is a server error
    */
   public static ByteBuf predictions(
       InferenceResponse response, boolean rows, int instances, ByteBufAllocator alloc) {
@@ -56,10 +57,20 @@ public final class PredictJson {
     if (rows) {
       for (Tensor t : outputs) {
         if (t.shape().length == 0 || t.dim(0) != instances) {
-          throw InferenceException.invalid(
-              "model '%s': output '%s' has shape %s, which does not split into the request's %d"
-                  + " instances; send the columnar format ('inputs') to get it whole",
-              response.modelName(), t.name(), java.util.Arrays.toString(t.shape()), instances);
+          // PredictDecoder refused rows for a model whose configured outputs cannot split into
+          // them: an output that still does not is the model's answer disagreeing with its
+          // configuration, the server's error (500), not the client's.
+          throw InferenceException.internal(
+              String.format(
+                  java.util.Locale.ROOT,
+                  "model '%s': output '%s' has shape %s, which does not split into the request's"
+                      + " %d instances though its configuration says it would; send the columnar"
+                      + " format ('inputs') to get it whole",
+                  response.modelName(),
+                  t.name(),
+                  java.util.Arrays.toString(t.shape()),
+                  instances),
+              null);
         }
       }
     }

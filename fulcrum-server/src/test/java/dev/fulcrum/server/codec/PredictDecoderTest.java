@@ -351,9 +351,44 @@ class PredictDecoderTest {
             List.of("h\u00e9\"".getBytes(StandardCharsets.UTF_8), new byte[] {(byte) 0xff, 65}));
     assertThat(answer(List.of(text), true, 2))
         .isEqualTo("{\"predictions\":[[\"h\u00e9\\\"\"],[{\"b64\":\"/0E=\"}]]}");
-    // An output that does not split into the rows: refused, the columnar format named.
+    // An output that does not split into the rows, past the decoder's check: the server's error.
     assertThatThrownBy(() -> answer(List.of(label), true, 3))
-        .isInstanceOf(InferenceException.class)
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL))
         .hasMessageContaining("columnar");
+  }
+
+  @Test
+  void rowsAreRefusedBeforeRunningForAnUnbatchedModelWhoseOutputsDoNotSplit() {
+    ModelConfig unbatched =
+        new ModelConfig(
+            "m",
+            "onnxruntime_onnx",
+            0,
+            List.of(new TensorConfig("x", DataType.FP32, new long[] {-1, 3})),
+            List.of(
+                new TensorConfig("y", DataType.FP32, new long[] {-1, 2}),
+                new TensorConfig("total", DataType.FP32, new long[] {1})),
+            new VersionPolicy.Latest(1),
+            1,
+            SessionOptions.defaults(),
+            "model.onnx",
+            SchedulingConfig.defaults());
+    assertThat(refused(unbatched, "{\"instances\": [[1, 2, 3], [4, 5, 6]]}"))
+        .hasMessageContaining("output 'total'")
+        .hasMessageContaining("columnar");
+    // One row matches the fixed first dimension 1; the columnar format is always taken.
+    assertThat(decode(unbatched, "{\"instances\": [[1, 2, 3]]}").instances()).isEqualTo(1);
+    assertThat(decode(unbatched, "{\"inputs\": [[1, 2, 3], [4, 5, 6]]}").rows()).isFalse();
+  }
+
+  @Test
+  void anInputNamedTwiceInTheColumnarFormatIsTheClientsError() {
+    assertThat(
+            refused(
+                TOKENS,
+                "{\"inputs\": {\"input_ids\": [1], \"input_ids\": [2], \"attention_mask\":"
+                    + " [1], \"token_type_ids\": [0]}}"))
+        .hasMessageContaining("input_ids"); // the parser's duplicate check, or the column's
   }
 }
