@@ -221,6 +221,13 @@ class HttpServerTest {
     HttpResponse<byte[]> broken = get("/v2/models/broken/ready");
     assertThat(broken.statusCode()).isEqualTo(503);
     assertThat(json(broken).get("ready").asBoolean()).isFalse();
+    // KServe v1's model-ready probe, GET /v1/models/<m>: the same statuses, the body kept.
+    assertThat(get("/v1/models/simple").statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> v1 = get("/v1/models/broken");
+    assertThat(v1.statusCode()).isEqualTo(503);
+    assertThat(json(v1).get("name").asText()).isEqualTo("broken");
+    assertThat(json(v1).get("ready").asBoolean()).isFalse();
+    assertThat(get("/v1/models/nope").statusCode()).isEqualTo(404);
     HttpResponse<byte[]> unknown = get("/v2/models/nope/ready");
     assertThat(unknown.statusCode()).isEqualTo(404);
     assertThat(error(unknown)).contains("nope");

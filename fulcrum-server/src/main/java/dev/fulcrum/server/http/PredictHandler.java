@@ -126,8 +126,10 @@ final class PredictHandler {
   /**
    * {@code GET v1/models/<m>}, for every model the repository knows: OpenAI's model object ({@code
    * id}, {@code object}, {@code created}, {@code owned_by}), KServe v1's readiness ({@code name},
-   * {@code ready}) and TF Serving's {@code model_version_status} of every version, in one object.
-   * 404 for an unknown model (in OpenAI's error shape, as the rest of OpenAI's paths).
+   * {@code ready}) and TF Serving's {@code model_version_status} of every version, in one object:
+   * 200 when a version is ready, 503 (the same body, {@code "ready": false}) when none is, as
+   * KServe v1's model-ready probe expects. 404 for an unknown model (in OpenAI's error shape, as
+   * the rest of OpenAI's paths).
    *
    * @param created the server's start, OpenAI's {@code created}
    */
@@ -148,6 +150,8 @@ final class PredictHandler {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return Responses.json(HttpResponseStatus.OK, out.toByteArray());
+    // KServe v1's model-ready probe: 200 when a version is ready, else 503 with the same body.
+    return Responses.json(
+        ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, out.toByteArray());
   }
 }
