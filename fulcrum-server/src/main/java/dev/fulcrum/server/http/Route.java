@@ -289,13 +289,14 @@ record Route(Endpoint endpoint, String model, String version) {
     }
     boolean predict = last.endsWith(":predict");
     if (predict) {
-      s.set(s.size() - 1, last.substring(0, last.length() - ":predict".length()));
+      last = last.substring(0, last.length() - ":predict".length()); // the model or version
     }
-    String model = s.get(2);
+    int end = s.size() - 1;
+    String model = end == 2 ? last : s.get(2);
     String version = "";
     int next = 3;
     if (s.size() >= 5 && s.get(3).equals("versions")) {
-      version = s.get(4);
+      version = end == 4 ? last : s.get(4);
       next = 5;
     }
     if (model.isEmpty() || (next == 5 && version.isEmpty())) {
@@ -309,7 +310,7 @@ record Route(Endpoint endpoint, String model, String version) {
           ? new Route(Endpoint.OPENAI_MODELS, model, "")
           : new Route(Endpoint.TFS_STATUS, model, version);
     }
-    return s.size() == next + 1 && s.get(next).equals("metadata")
+    return s.size() == next + 1 && last.equals("metadata")
         ? new Route(Endpoint.TFS_METADATA, model, version)
         : notFound();
   }
