@@ -442,6 +442,22 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     return answer(route, request, ctx, tenant);
   }
 
+  /**
+   * The trace context of an inference request, parsed once for tracing and the slow-request log
+   * alike; with the slow log on, also what its line will name ({@code model}, {@code version}).
+   */
+  private @Nullable TraceParent traced(FullHttpRequest request, String model, String version) {
+    TraceParent trace = infer.traceOf(request, slow != null);
+    if (slow != null) {
+      slowModel = model;
+      slowVersion = version;
+      slowHeaders = request.headers();
+      slowTrace = trace;
+      slowFailure = null;
+    }
+    return trace;
+  }
+
   private CompletableFuture<Reply> answer(
       Route route, FullHttpRequest request, ChannelHandlerContext ctx, @Nullable Tenant tenant) {
     Admission early = admission;
@@ -453,42 +469,19 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case MODEL_READY -> done(models.modelReady(route.model(), route.version()));
       case MODEL_CONFIG -> done(models.modelConfig(route.model(), route.version()));
       case MODEL_INFER -> {
-        // Parsed once, for tracing and the slow-request log alike.
-        TraceParent trace = infer.traceOf(request, slow != null);
-        if (slow != null) {
-          slowModel = route.model();
-          slowVersion = route.version();
-          slowHeaders = request.headers();
-          slowTrace = trace;
-          slowFailure = null;
-        }
+        TraceParent trace = traced(request, route.model(), route.version());
         yield infer.infer(
             route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
       case OPENAI_EMBEDDINGS -> {
         OpenAiJson.EmbeddingsRequest asked = openAi.decode(request.content(), tenant, early);
-        // Parsed once, for tracing and the slow-request log alike, as for an infer request.
-        TraceParent trace = infer.traceOf(request, slow != null);
-        if (slow != null) {
-          slowModel = asked.model();
-          slowVersion = "";
-          slowHeaders = request.headers();
-          slowTrace = trace;
-          slowFailure = null;
-        }
+        TraceParent trace = traced(request, asked.model(), "");
         yield openAi.embeddings(asked, ctx.executor(), trace, tenant, early);
       }
       case OPENAI_MODELS ->
           done(route.model().isEmpty() ? openAi.models() : openAi.model(predict, route.model()));
       case TFS_PREDICT -> {
-        TraceParent trace = infer.traceOf(request, slow != null);
-        if (slow != null) {
-          slowModel = route.model();
-          slowVersion = route.version();
-          slowHeaders = request.headers();
-          slowTrace = trace;
-          slowFailure = null;
-        }
+        TraceParent trace = traced(request, route.model(), route.version());
         yield infer.predict(
             route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
