@@ -128,9 +128,6 @@ final class InferHandler {
       @Nullable Tenant tenant,
       @Nullable Admission early,
       boolean predict) {
-    if (tenant == null && early == null) {
-      return traced(model, version, request, loop, trace, null, null, predict);
-    }
     try {
       return traced(model, version, request, loop, trace, tenant, early, predict);
     } catch (RuntimeException e) {

@@ -166,10 +166,20 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
    * request ended before it was aggregated.
    */
   private void abandon(Abandoned why) {
+    if (admission != null) {
+      endAdmission(why.failure());
+    }
+  }
+
+  /**
+   * Ends the admission of the message being aggregated, if it holds one, as failed with {@code
+   * why}: the request ended (refused here, or abandoned) before it was aggregated.
+   */
+  private void endAdmission(Throwable why) {
     Admission a = admission;
     if (a != null) {
       admission = null;
-      a.failed(why.failure());
+      a.failed(why);
     }
   }
 
@@ -409,11 +419,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
             : RefusedRequest.EXPECTATION_FAILED; // refused at the head already (decode)
     // Netty refuses the body here and passes nothing on (no handleOversizedMessage): a tenant's
     // place taken at this head is given back now, not when the connection's next head arrives.
-    Admission a = admission;
-    if (a != null) {
-      admission = null;
-      a.failed(new InferenceException(ErrorCode.TOO_LARGE, message));
-    }
+    endAdmission(new InferenceException(ErrorCode.TOO_LARGE, message));
     Reply error = Responses.error(netty.status(), message);
     // Written by Netty, not the dispatcher: on the OpenAI API's paths, in its error shape here.
     boolean onOpenAi = start instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
@@ -428,11 +434,8 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
     giveBack();
-    Admission a = admission;
-    if (a != null) {
-      admission = null;
-      a.failed(new InferenceException(ErrorCode.TOO_LARGE, RefusedRequest.oversizedMessage(limit)));
-    }
+    endAdmission(
+        new InferenceException(ErrorCode.TOO_LARGE, RefusedRequest.oversizedMessage(limit)));
     // As Netty does: once body bytes of an aggregated message were consumed (a full message, or a
     // chunked body that grew past the limit) the stream cannot be resynchronised cheaply: close.
     boolean close =
@@ -467,11 +470,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
     if (cause instanceof DecoderException) {
       // A body that does not decompress: the dispatcher answers 400 and closes.
-      Admission a = admission;
-      if (a != null) {
-        admission = null;
-        a.failed(InferenceException.invalid("the request body cannot be decoded"));
-      }
+      endAdmission(InferenceException.invalid("the request body cannot be decoded"));
     }
     super.exceptionCaught(ctx, cause);
   }
