@@ -367,8 +367,11 @@ final class JsonTensorReader {
     }
   }
 
-  /** The value of a non-finite string, or 0 for any other string. */
-  private static double nonFinite(String s) {
+  /**
+   * The value of a non-finite string ({@code "NaN"}, {@code "Infinity"}, ...: how JSON writers
+   * spell them), or 0 for any other string; TF Serving's predict reads the same spellings.
+   */
+  static double nonFinite(String s) {
     return switch (s) {
       case "NaN", "nan" -> Double.NaN;
       case "Infinity", "inf" -> Double.POSITIVE_INFINITY;

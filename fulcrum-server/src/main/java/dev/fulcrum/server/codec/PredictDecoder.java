@@ -513,13 +513,10 @@ public final class PredictDecoder {
           if (t == JsonToken.VALUE_NUMBER_FLOAT || t == JsonToken.VALUE_NUMBER_INT) {
             v = p.getDoubleValue();
           } else if (t == JsonToken.VALUE_STRING) {
-            v =
-                switch (p.getText()) {
-                  case "NaN", "nan" -> Double.NaN;
-                  case "Infinity", "inf" -> Double.POSITIVE_INFINITY;
-                  case "-Infinity", "-inf" -> Double.NEGATIVE_INFINITY;
-                  default -> throw element("is %s, not a number");
-                };
+            v = JsonTensorReader.nonFinite(p.getText());
+            if (v == 0) {
+              throw element("is %s, not a number");
+            }
           } else {
             throw element("is %s, not a number");
           }
