@@ -87,14 +87,7 @@ final class OpenAiHandler {
    * {@code /v1} path but TF Serving's ({@link PredictHandler#isPath}).
    */
   static boolean isPath(String uri) {
-    int start = 0;
-    if (!uri.startsWith("/")) {
-      int scheme = uri.indexOf("://");
-      start = scheme < 0 ? 0 : uri.indexOf('/', scheme + 3);
-      if (start < 0) {
-        return false;
-      }
-    }
+    int start = Route.absoluteFormPath(uri); // where Route reads the path from
     return (uri.startsWith("/v1/", start)
             || uri.startsWith("/v1?", start)
             || (uri.startsWith("/v1", start) && uri.length() == start + 3))

@@ -40,14 +40,7 @@ final class PredictHandler {
    * version, metadata) or ending in {@code :predict}.
    */
   static boolean isPath(String uri) {
-    int start = 0;
-    if (!uri.startsWith("/")) {
-      int scheme = uri.indexOf("://");
-      start = scheme < 0 ? 0 : uri.indexOf('/', scheme + 3);
-      if (start < 0) {
-        return false;
-      }
-    }
+    int start = Route.absoluteFormPath(uri); // where Route reads the path from
     String models = "/v1/models/";
     if (!uri.startsWith(models, start)) {
       return false;

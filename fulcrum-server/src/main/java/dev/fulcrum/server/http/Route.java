@@ -126,6 +126,10 @@ record Route(Endpoint endpoint, String model, String version) {
    * absolute-form target ({@code http://host:8000/v2/health/live}), which a server must accept (RFC
    * 9112 3.2.2); the authority is not checked against the server's names.
    */
+  static int absoluteFormPath(String uri) {
+    return absoluteFormPath(uri, uri.length());
+  }
+
   private static int absoluteFormPath(String uri, int end) {
     if (uri.isEmpty() || uri.charAt(0) == '/') {
       return 0;
