@@ -68,7 +68,7 @@ class TenantsE2eTest {
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve(MODEL)).as("the demo repository").isDirectory();
-    server = E2eServer.startPriced(DEMO, 3.6);
+    server = E2eServer.serving(DEMO).costPerHour(3.6).start();
     tenants =
         TenantFixture.serve(
             server.service,

@@ -78,7 +78,7 @@ class TracingE2eTest {
             URI.create("http://127.0.0.1:" + collector.getAddress().getPort()),
             new TraceSettings(true, 0, -1),
             "test");
-    server = E2eServer.startTraced(DEMO, tracing);
+    server = E2eServer.serving(DEMO).tracing(tracing).start();
     grpc = server.startGrpc();
   }
 
