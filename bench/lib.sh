@@ -51,12 +51,12 @@ bench_token() { # prefix -> "prefix-" and 24 random hex digits: a token for a se
   echo "$1-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 }
 
-# `./fulcrum serve` as the client scripts (openai_client.sh, tfserving_client.sh) run it: the demo
-# models (unless the options name others) on PORT (gRPC PORT+1, metrics PORT+2), in a session of its
-# own that the script's exit ends (an EXIT trap), with the environment the call gives it (e.g.
-# FULCRUM_INFERENCE_TOKEN=... bench_fulcrum_serve); no build and no AOT cache unless FULCRUM_NO_BUILD
-# / FULCRUM_NO_AOT say otherwise. Sets PID; returns once it is ready, else prints FAIL and the end
-# of its log and exits the script.
+# `./fulcrum serve` as the client scripts (openai_client.sh, tfserving_client.sh, triton_clients.sh)
+# run it: the demo models (unless the options name others) on PORT (gRPC PORT+1, metrics PORT+2), in
+# a session of its own that the script's exit ends (an EXIT trap), with the environment the call
+# gives it (e.g. FULCRUM_INFERENCE_TOKEN=... bench_fulcrum_serve); no build and no AOT cache unless
+# FULCRUM_NO_BUILD / FULCRUM_NO_AOT say otherwise. Sets PID; returns once it is ready, else prints
+# FAIL and the end of its log and exits the script.
 bench_fulcrum_serve() { # [serve options...]
   local log
   log=$(mktemp)
