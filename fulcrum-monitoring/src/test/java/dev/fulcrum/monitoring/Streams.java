@@ -76,7 +76,6 @@ final class Streams {
    * model ({@link #probability}) profiled as the profiler would: p[0], p[1] and the label.
    */
   static Baseline classifierBaseline(double[][] training) {
-    Baseline inputsOnly = baseline(training);
     double[] p1 = new double[training.length];
     double[] p0 = new double[training.length];
     double[] label = new double[training.length];
@@ -85,16 +84,22 @@ final class Streams {
       p0[i] = 1 - p1[i];
       label[i] = p1[i] > 0.5 ? 1 : 0;
     }
+    return withOutputs(
+        baseline(training),
+        Profiler.profile("p[0]", p0),
+        Profiler.profile("p[1]", p1),
+        Profiler.profile("label", label));
+  }
+
+  /** {@code inputsOnly} with these outputs profiled too. */
+  static Baseline withOutputs(Baseline inputsOnly, Baseline.FeatureBaseline... outputs) {
     return new Baseline(
         "m",
         "generated",
-        training.length,
+        inputsOnly.rows(),
         inputsOnly.inputs(),
         inputsOnly.features(),
-        List.of(
-            Profiler.profile("p[0]", p0),
-            Profiler.profile("p[1]", p1),
-            Profiler.profile("label", label)));
+        List.of(outputs));
   }
 
   /**
