@@ -210,18 +210,22 @@ class EnsembleRunnerTest {
         .withTiming(Double.isNaN(costUsd) ? pass : pass.withCostPerPrediction(costUsd));
   }
 
+  /** A runner whose steps all answer {@code answer}, each step's request added to {@code steps}. */
+  private static EnsembleRunner answering(List<InferenceRequest> steps, InferenceResponse answer) {
+    return new EnsembleRunner(
+        (step, nesting) -> {
+          steps.add(step);
+          return CompletableFuture.completedFuture(answer);
+        });
+  }
+
   @Test
   void aSuccessIsCountedAsTritonsEnsembleSchedulerCountsIt() throws Exception {
     try (SchedulerEnvironment env = SchedulerEnvironment.system();
         ModelRepository r = load(env)) {
       ModelVersion mv = r.resolve("ens", "");
       List<InferenceRequest> steps = new ArrayList<>();
-      EnsembleRunner runner =
-          new EnsembleRunner(
-              (step, nesting) -> {
-                steps.add(step);
-                return CompletableFuture.completedFuture(timedAnswerOfA(Double.NaN));
-              });
+      EnsembleRunner runner = answering(steps, timedAnswerOfA(Double.NaN));
       InferenceResponse out = submit(runner, mv, 0).get(30, TimeUnit.SECONDS);
       // the client did not ask: its answer has no timing, although its step was timed (unpriced)
       assertThat(out.timing()).isNull();
@@ -274,12 +278,7 @@ class EnsembleRunnerTest {
         ModelRepository r = load(env)) {
       ModelVersion mv = r.resolve("ens", "");
       List<InferenceRequest> steps = new ArrayList<>();
-      EnsembleRunner runner =
-          new EnsembleRunner(
-              (step, nesting) -> {
-                steps.add(step);
-                return CompletableFuture.completedFuture(timedAnswerOfA(2.5e-7));
-              });
+      EnsembleRunner runner = answering(steps, timedAnswerOfA(2.5e-7));
       RequestOptions timed =
           new RequestOptions(0, 0, RequestOptions.SloClass.STANDARD, true, false);
       InferenceResponse out = submit(runner, mv, 0, timed).get(30, TimeUnit.SECONDS);
