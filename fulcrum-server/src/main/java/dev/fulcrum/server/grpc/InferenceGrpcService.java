@@ -550,7 +550,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   }
 
   /** Remaining microseconds of the call's deadline, or -1 without one. */
-  private static long deadlineMicros() {
+  static long deadlineMicros() {
     Deadline d = Context.current().getDeadline();
     if (d == null) {
       return -1;
