@@ -53,6 +53,7 @@ import org.jspecify.annotations.Nullable;
 final class TfServingPredictionService extends PredictionServiceGrpc.PredictionServiceImplBase {
   private static final String SIGNATURE_DEF = "signature_def";
   private static final String PREDICT_METHOD = "tensorflow/serving/predict";
+  private static final SlowRequestLog.Protocol PROTOCOL = SlowRequestLog.Protocol.GRPC_TF_SERVING;
 
   private final InferenceService service;
   private final RequestFailureLog failures;
@@ -116,10 +117,11 @@ final class TfServingPredictionService extends PredictionServiceGrpc.PredictionS
         service.failedBeforeAdmission(tenant, model, e);
       }
       Status status = failed(e);
-      ended(traced, model, version, status, null, 0);
+      GrpcRecords.ended(traced, model, version, status, null, 0);
       call.onError(GrpcStatuses.exception(status, e));
       if (log != null) {
-        slowRequest(log, start, model, version, admitted, null, e, info);
+        GrpcRecords.slowRequest(
+            service, log, PROTOCOL, start, model, version, "", admitted, null, e, info);
       }
       return;
     }
@@ -142,14 +144,15 @@ final class TfServingPredictionService extends PredictionServiceGrpc.PredictionS
           if (message != null) {
             call.onNext(message);
             call.onCompleted();
-            ended(traced, model, asked, Status.OK, response, ready);
+            GrpcRecords.ended(traced, model, asked, Status.OK, response, ready);
           } else if (failed != null) {
             Status status = failed(failed);
-            ended(traced, model, asked, status, null, ready);
+            GrpcRecords.ended(traced, model, asked, status, null, ready);
             call.onError(GrpcStatuses.exception(status, failed));
           }
           if (log != null) {
-            slowRequest(log, start, model, asked, ran, response, failed, info);
+            GrpcRecords.slowRequest(
+                service, log, PROTOCOL, start, model, asked, "", ran, response, failed, info);
           }
         };
     // Answered on the call's event loop, as ModelInfer (InferenceGrpcService).
@@ -232,67 +235,6 @@ final class TfServingPredictionService extends PredictionServiceGrpc.PredictionS
         .setDtype(TfTensors.dtype(t.datatype()))
         .setTensorShape(shape)
         .build();
-  }
-
-  /** Ends a traced call's span with its status. */
-  private static void ended(
-      @Nullable TracedRequest traced,
-      String model,
-      String version,
-      Status status,
-      @Nullable InferenceResponse response,
-      long readyNanos) {
-    if (traced == null) {
-      return;
-    }
-    Status.Code code = status.getCode();
-    boolean fault =
-        switch (code) {
-          case UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS -> true;
-          default -> false;
-        };
-    traced.endGrpc(
-        model,
-        version,
-        code.value(),
-        fault,
-        response,
-        readyNanos == 0 ? System.nanoTime() : readyNanos,
-        status.isOk() ? null : code.name(),
-        status.getDescription());
-  }
-
-  private void slowRequest(
-      SlowRequestLog log,
-      long start,
-      String model,
-      String version,
-      @Nullable ModelVersion admitted,
-      @Nullable InferenceResponse response,
-      @Nullable Throwable failure,
-      CallContextInterceptor.@Nullable CallInfo info) {
-    long total = log.now() - start;
-    long modelNanos =
-        admitted != null
-            ? SlowRequestLog.modelThresholdNanos(admitted.config())
-            : SlowRequestLog.modelThresholdOf(service, model, version);
-    if (!log.wants(total, modelNanos, failure)) {
-      return;
-    }
-    log.write(
-        new SlowRequestLog.SlowRequest(
-            SlowRequestLog.Protocol.GRPC_TF_SERVING,
-            model,
-            version,
-            failure == null ? "OK" : GrpcStatuses.of(failure).getCode().name(),
-            total,
-            log.thresholdNanos(modelNanos),
-            response == null ? null : response.timing(),
-            info == null ? null : info.client(),
-            info == null ? null : info.forwardedFor(),
-            "",
-            info == null ? null : info.trace(),
-            failure));
   }
 
   /** The status a failed call is closed with; logs the failure (rate-limited). */

@@ -2,6 +2,7 @@ package dev.fulcrum.server.e2e;
 
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.fulcrum.core.tenant.Outcome;
@@ -258,6 +259,53 @@ class TenantEarlyRefusalE2eTest {
               .withDeadlineAfter(60, TimeUnit.SECONDS)
               .modelInfer(oneRow());
       assertThat(quiet.getOutputsCount()).isPositive();
+
+      // TF Serving's Predict is admitted at its headers alike: the noisy tenant's is refused with
+      // the limiter's pushback, the quiet one's answered.
+      var predict =
+          dev.fulcrum.server.grpc.tfserving.PredictRequest.newBuilder()
+              .setModelSpec(dev.fulcrum.server.grpc.tfserving.ModelSpec.newBuilder().setName(MODEL))
+              .putInputs(
+                  "features",
+                  dev.fulcrum.server.grpc.tfserving.TensorProto.newBuilder()
+                      .setDtype(dev.fulcrum.server.grpc.tfserving.DataType.DT_FLOAT)
+                      .setTensorShape(
+                          dev.fulcrum.server.grpc.tfserving.TensorShapeProto.newBuilder()
+                              .addDim(
+                                  dev.fulcrum.server.grpc.tfserving.TensorShapeProto.Dim
+                                      .newBuilder()
+                                      .setSize(1))
+                              .addDim(
+                                  dev.fulcrum.server.grpc.tfserving.TensorShapeProto.Dim
+                                      .newBuilder()
+                                      .setSize(8)))
+                      .addFloatVal(1)
+                      .build())
+              .build();
+      long refusedPredict = count("noisy", Outcome.REFUSED);
+      assertThatThrownBy(
+              () ->
+                  dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
+                      .withInterceptors(
+                          io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(NOISY)))
+                      .withDeadlineAfter(60, TimeUnit.SECONDS)
+                      .predict(predict))
+          .isInstanceOfSatisfying(
+              io.grpc.StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains("tenant 'noisy'");
+                assertThat(e.getTrailers().get(PUSHBACK)).isNotNull();
+              });
+      assertThat(count("noisy", Outcome.REFUSED)).isEqualTo(refusedPredict + 1);
+      assertThat(
+              dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
+                  .withInterceptors(
+                      io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(QUIET)))
+                  .withDeadlineAfter(60, TimeUnit.SECONDS)
+                  .predict(predict)
+                  .getOutputsCount())
+          .isPositive();
 
       // A call admitted at its headers and cancelled before its message gives its permit back.
       Tenant single = tenants.tenant("single");
