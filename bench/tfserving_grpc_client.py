@@ -8,6 +8,11 @@ with the REST v2 infer answer for the same data. Prints PASS/FAIL per check and 
 non-zero on a FAIL.
 
     python3 bench/tfserving_grpc_client.py --grpc 127.0.0.1:8001 --http 127.0.0.1:8000 --token T
+
+With --bench N it then times N sequential one-row fraud_classifier calls each of Predict
+(float_val), Predict (tensor_content) and OIP's ModelInfer (raw_input_contents, stubs generated
+from grpc_service.proto) on one channel, and prints each one's p50 and p99 in microseconds: the
+same Python client, so the difference is the server's (and the messages').
 """
 
 import argparse
@@ -37,6 +42,8 @@ FILES = [
     "tensorflow_serving/apis/get_model_status.proto",
     "tensorflow_serving/apis/prediction_service.proto",
     "tensorflow_serving/apis/model_service.proto",
+    "model_config.proto",
+    "grpc_service.proto",
 ]
 
 passed = failed = 0
@@ -81,6 +88,7 @@ def main():
     ap.add_argument("--grpc", required=True)
     ap.add_argument("--http", required=True)
     ap.add_argument("--token", default="")
+    ap.add_argument("--bench", type=int, default=0)
     args = ap.parse_args()
     out = tempfile.mkdtemp(prefix="tfserving-stubs-")
     generate(out)
@@ -227,7 +235,54 @@ def main():
         check("no token UNAUTHENTICATED", code == grpc.StatusCode.UNAUTHENTICATED, f"{code} {msg}")
 
     print(f"{passed} passed, {failed} failed")
+    if args.bench:
+        bench(args.bench, stub, channel, md, predict_pb2, tensor_pb2, types_pb2, shape)
     return 1 if failed else 0
+
+
+def bench(n, stub, channel, md, predict_pb2, tensor_pb2, types_pb2, shape):
+    import time
+
+    import grpc_service_pb2
+    import grpc_service_pb2_grpc
+
+    row = FRAUD[0]
+    typed = predict_pb2.PredictRequest()
+    typed.model_spec.name = "fraud_classifier"
+    typed.inputs["features"].CopyFrom(
+        tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape(1, 8), float_val=row)
+    )
+    content = predict_pb2.PredictRequest()
+    content.model_spec.name = "fraud_classifier"
+    content.inputs["features"].CopyFrom(
+        tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_FLOAT, tensor_shape=shape(1, 8), tensor_content=struct.pack("<8f", *row)
+        )
+    )
+    oip = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+    infer = grpc_service_pb2.ModelInferRequest(model_name="fraud_classifier")
+    t = infer.inputs.add()
+    t.name, t.datatype = "features", "FP32"
+    t.shape.extend([1, 8])
+    infer.raw_input_contents.append(struct.pack("<8f", *row))
+    cases = [
+        ("Predict float_val", lambda: stub.Predict(typed, timeout=30, metadata=md)),
+        ("Predict tensor_content", lambda: stub.Predict(content, timeout=30, metadata=md)),
+        ("ModelInfer raw", lambda: oip.ModelInfer(infer, timeout=30, metadata=md)),
+    ]
+    for _ in range(2):  # the first round warms both paths; the second is reported
+        out = []
+        for name, call in cases:
+            for _ in range(min(n, 200)):
+                call()
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter_ns()
+                call()
+                times.append((time.perf_counter_ns() - t0) // 1000)
+            times.sort()
+            out.append(f"{name}: p50 {times[n // 2]} us, p99 {times[min(n - 1, n * 99 // 100)]} us")
+    print("BENCH " + "; ".join(out))
 
 
 if __name__ == "__main__":

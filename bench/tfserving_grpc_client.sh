@@ -7,7 +7,9 @@
 # GetModelMetadata, GetModelStatus, and the statuses of an unknown model or version, another
 # signature, a wrong value count, Classify, a missing token. Prints PASS/FAIL per check and the
 # counts (bench/tfserving_grpc_client.py); exits non-zero on a FAIL.
-#   [PORT=24210] [NO_SERVER=1 TOKEN=...] bash bench/tfserving_grpc_client.sh
+#   [PORT=24210] [BENCH=N] [NO_SERVER=1 TOKEN=...] bash bench/tfserving_grpc_client.sh
+# BENCH=N then times N sequential one-row calls of Predict (float_val, tensor_content) and OIP's
+# ModelInfer from the same Python client (p50, p99).
 # NO_SERVER=1 uses a server already listening on PORT (HTTP), PORT+1 (gRPC), PORT+2 (metrics).
 # Needs python3 with grpcio and grpcio-tools (`pip install grpcio grpcio-tools`). Not a CI test.
 set -uo pipefail
@@ -36,4 +38,4 @@ if [ -z "${NO_SERVER:-}" ]; then
 fi
 
 python3 "$ROOT/bench/tfserving_grpc_client.py" --grpc "127.0.0.1:$((PORT + 1))" \
-  --http "127.0.0.1:$PORT" --token "${TOKEN:-}"
+  --http "127.0.0.1:$PORT" --token "${TOKEN:-}" --bench "${BENCH:-0}"
