@@ -80,6 +80,9 @@ final class TfTensors {
     };
   }
 
+  /** The largest tensor one typed value may fill (TensorFlow's constant rule): 16 MiB. */
+  static final long MAX_FILLED_BYTES = 16L << 20;
+
   private static final String[] FIELDS = {
     "float_val",
     "double_val",
@@ -177,6 +180,28 @@ final class TfTensors {
       throw InferenceException.invalid(
           "input '%s' (%s, shape %s) needs %d values in %s (or one, for every element) but has %d",
           name, p.getDtype().name(), Arrays.toString(shape), count, field, n);
+    }
+    if (n == 1 && count > 1) {
+      if (type == DataType.BYTES && count > Tensor.MAX_BYTES_ELEMENTS) {
+        throw Tensor.tooManyBytesElements(name, shape, count);
+      }
+      long filled =
+          type == DataType.BYTES
+              ? Math.multiplyExact(count, 4L + p.getStringVal(0).size())
+              : Tensor.sizeInBytes(name, type, shape, count);
+      if (filled > MAX_FILLED_BYTES) {
+        // A few bytes on the wire must not make the server allocate gigabytes.
+        throw InferenceException.invalid(
+            "input '%s' (%s, shape %s): one value filling %d elements would take %d bytes; at most"
+                + " %d are filled from one value, send the values (tensor_content or %s)",
+            name,
+            p.getDtype().name(),
+            Arrays.toString(shape),
+            count,
+            filled,
+            MAX_FILLED_BYTES,
+            field);
+      }
     }
     return type == DataType.BYTES
         ? strings(name, shape, count, p)

@@ -167,6 +167,11 @@ class TfTensorsTest {
             .build(),
         "unknown_rank");
     refused(proto(DataType.FP32, -1, 8).build(), "dim[0].size is -1");
+    // One value may not fill a tensor larger than 16 MiB: a small message, a huge allocation.
+    refused(proto(DataType.FP32, 1 << 20, 8).addFloatVal(1).build(), "one value filling");
+    refused(
+        proto(DataType.BYTES, 1 << 20).addStringVal(ByteString.copyFrom(new byte[100])).build(),
+        "one value filling");
     // Out of the type's range, and dtypes without a core type.
     refused(proto(DataType.INT8, 1).addIntVal(300).build(), "int_val[0] = 300", "INT8");
     refused(proto(DataType.FP16, 1).addHalfVal(70_000).build(), "half_val[0]");
