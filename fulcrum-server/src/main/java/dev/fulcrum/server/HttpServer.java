@@ -504,6 +504,14 @@ public final class HttpServer implements AutoCloseable {
     generations.forEach(Generation::closeListening);
   }
 
+  /**
+   * The port's connection cap ({@code --http-max-connections}: one for all its listening sockets
+   * and transports), or empty before {@link #start()}.
+   */
+  public synchronized Optional<ConnectionLimit> connectionLimit() {
+    return pipeline == null ? Optional.empty() : Optional.of(pipeline.connectionLimit());
+  }
+
   /** Connections open now; 0 before {@link #start()}. */
   public synchronized int openConnections() {
     return pipeline == null ? 0 : pipeline.openConnections();

@@ -326,6 +326,11 @@ public final class GrpcServer implements AutoCloseable {
     return connections.open();
   }
 
+  /** The port's connection cap ({@code --grpc-max-connections}): open and refused connections. */
+  public ConnectionLimit connectionLimit() {
+    return connections;
+  }
+
   /**
    * Bytes of request messages received but not yet whole, all connections together (counted against
    * {@link GrpcServerConfig.Limits#maxBufferedBytes()}); 0 before {@link #start()}.

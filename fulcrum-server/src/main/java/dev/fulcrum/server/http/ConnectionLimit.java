@@ -339,6 +339,11 @@ public final class ConnectionLimit {
     }
   }
 
+  /** The most connections the port holds open at once (its {@code --http-max-connections}). */
+  public int max() {
+    return max;
+  }
+
   /** Connections open now. */
   public int open() {
     return open.get();

@@ -72,6 +72,7 @@ public final class MetricsServer implements AutoCloseable {
 
   private final EventLoopGroup loop;
   private final Channel server;
+  private final ConnectionLimit connections;
 
   /** Binds and starts with {@link HttpServerConfig.Limits#defaults()}; port 0 picks a free port. */
   public MetricsServer(String host, int port, ServerMetrics metrics) throws IOException {
@@ -118,7 +119,7 @@ public final class MetricsServer implements AutoCloseable {
     loop =
         new MultiThreadIoEventLoopGroup(
             1, new DefaultThreadFactory("fulcrum-metrics", true), NioIoHandler.newFactory());
-    ConnectionLimit connections =
+    connections =
         ConnectionLimit.evictingSlowStarts(limits.maxConnections(), ConnectionLimit.EVICTION_GRACE);
     try {
       server =
@@ -359,6 +360,11 @@ public final class MetricsServer implements AutoCloseable {
 
   public int port() {
     return ((InetSocketAddress) server.localAddress()).getPort();
+  }
+
+  /** The port's connection cap: its open connections and those refused ({@link ServerMetrics}). */
+  public ConnectionLimit connectionLimit() {
+    return connections;
   }
 
   @Override

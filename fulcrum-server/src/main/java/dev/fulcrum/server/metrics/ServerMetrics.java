@@ -13,6 +13,8 @@ import dev.fulcrum.core.stats.ProcessCpu;
 import dev.fulcrum.core.stats.SloAccounting;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.SlowRequestLog;
+import dev.fulcrum.server.http.BufferBudget;
+import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import dev.fulcrum.server.tracing.Tracing;
 import io.prometheus.metrics.config.EscapingScheme;
@@ -31,8 +33,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
@@ -78,6 +82,7 @@ public final class ServerMetrics
   private volatile @Nullable SlowRequestLog slowRequests;
   private volatile @Nullable SharedMemoryRegistry sharedMemory;
   private volatile List<Tenant> tenants = List.of();
+  private volatile @Nullable HealthMetrics health;
 
   /**
    * @param jvm whether to include JVM and process metrics
@@ -202,6 +207,25 @@ public final class ServerMetrics
   /** The tenants whose chargeback counters {@link #scrape()} writes ({@link TenantMetrics}). */
   public void bindTenants(List<Tenant> tenants) {
     this.tenants = List.copyOf(tenants);
+  }
+
+  /**
+   * The server's readiness, its ports' connection caps and its request buffer budget, which {@link
+   * #scrape()} writes with the models' readiness and direct memory ({@code fulcrum_server_ready},
+   * {@code fulcrum_model_ready}, {@code fulcrum_connections_*}, {@code fulcrum_request_buffer*},
+   * {@code fulcrum_direct_memory_*}, {@code fulcrum_netty_allocator_used_bytes}): read from the
+   * counters that enforce the caps, at scrape time. Call once the ports are bound.
+   *
+   * @param readiness what {@code /v2/health/ready} answers
+   * @param listeners each port's cap, keyed by its label value ({@code rest}, {@code grpc}, {@code
+   *     metrics})
+   * @param requestBuffer the server-wide request buffer budget, or null when none is shared
+   */
+  public void bindServer(
+      BooleanSupplier readiness,
+      Map<String, ConnectionLimit> listeners,
+      @Nullable BufferBudget requestBuffer) {
+    this.health = new HealthMetrics(readiness, listeners, requestBuffer);
   }
 
   /** The slow-request log whose line counts {@link #scrape()} writes. */
@@ -598,6 +622,11 @@ public final class ServerMetrics
     writeSloFamilies(sb, wanted);
     writeObservabilityFamilies(sb, wanted);
     ModelRepository repo = repository;
+    HealthMetrics h = health;
+    if (h != null) {
+      // only a server whose ports are bound (fulcrum serve) has these families
+      h.write(sb, wanted, () -> repo == null ? List.of() : repo.index());
+    }
     List<Rollout> rollouts = repo == null ? List.of() : repo.rollouts();
     if (!rollouts.isEmpty()) {
       // only a server with a canary rollout has these families (as only a monitored one has drift)

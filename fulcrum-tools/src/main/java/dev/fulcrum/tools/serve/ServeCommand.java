@@ -31,6 +31,7 @@ import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.dashboard.RepositoryExtras;
 import dev.fulcrum.server.grpc.GrpcServer;
 import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.http.ConnectionLimit;
 import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.metrics.MetricsSecurity;
 import dev.fulcrum.server.metrics.MetricsServer;
@@ -44,6 +45,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -851,6 +853,15 @@ public final class ServeCommand implements Callable<Integer> {
       }
       throw Startup.cause(e);
     }
+    // Readiness, the ports' connection caps and the request buffer budget on /metrics, read from
+    // what enforces them at each scrape (docs/METRICS.md, "Readiness, connections and memory").
+    Map<String, ConnectionLimit> caps = new LinkedHashMap<>();
+    http.connectionLimit().ifPresent(cap -> caps.put("rest", cap));
+    caps.put("grpc", grpc.connectionLimit());
+    if (metricsServer != null) {
+      caps.put("metrics", metricsServer.connectionLimit());
+    }
+    metrics.bindServer(service::isReady, caps, requestBytes.get());
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable stop =
