@@ -1,9 +1,14 @@
 package dev.fulcrum.tools.serve;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -31,8 +37,10 @@ import org.junit.jupiter.api.io.TempDir;
  * it answers 200 once ready. One server process serves the demo's fraud classifier (drift
  * monitoring) and a copy of it with a latency objective, a price and a canary rollout, with tenants
  * (one rate-limited), tracing to a collector that is not there; it is sent answered requests, a
- * client error, refusals for a tenant's limit and a model push that fails to load, then scraped
- * once.
+ * client error, refusals for a tenant's limit and a model push that fails to load (the replica
+ * turns not ready), then, with small caps ({@value #MAX_CONNECTIONS} REST connections, a 4 MiB
+ * request buffer budget), bodies held half-sent past 80 % of the budget and REST connections opened
+ * until the cap refuses one, and scraped.
  */
 class DeployArtifactsE2eTest {
   private static final Path DEMO_MODELS = DeployArtifacts.ROOT.resolve("demo/models");
@@ -42,6 +50,15 @@ class DeployArtifactsE2eTest {
   private static final String FRAUD =
       "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0]}]}";
+
+  /** The REST and metrics ports' connection cap ({@code --http-max-connections}). */
+  private static final int MAX_CONNECTIONS = 12;
+
+  /** The request buffer budget ({@code --http-max-buffered-bytes}): 4 MiB. */
+  private static final long BUFFER_BUDGET = 4L << 20;
+
+  /** The Content-Length of each body held half-sent: four of them are 86 % of the budget. */
+  private static final int HELD_BODY = 900_000;
 
   /**
    * Families the rules or the dashboard read that this test cannot make appear, each with why (all
@@ -74,6 +91,11 @@ class DeployArtifactsE2eTest {
 
   /** Each probe of docs/DEPLOYMENT.md and what the server answered it once ready. */
   private static final Map<String, String> PROBE_ANSWERS = new LinkedHashMap<>();
+
+  private static final Map<String, String> REST = Map.of("listener", "rest");
+
+  /** Whether a REST connection past the cap was refused while the scrape was taken. */
+  private static final AtomicBoolean REFUSED_AT_CAP = new AtomicBoolean();
 
   private static final HttpClient HTTP =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -120,7 +142,11 @@ class DeployArtifactsE2eTest {
                         "--cost-per-hour", "3.6",
                         "--auth-token-file", tokens.toString(),
                         "--trace-otlp-endpoint", "http://127.0.0.1:" + collector,
-                        "--trace-rate", "1")))
+                        "--trace-rate", "1",
+                        "--http-max-connections", Integer.toString(MAX_CONNECTIONS),
+                        "--http-max-buffered-bytes", Long.toString(BUFFER_BUDGET),
+                        "--http-max-input-size", "1048576",
+                        "--grpc-max-message-size", "1048576")))
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .start();
@@ -169,7 +195,101 @@ class DeployArtifactsE2eTest {
             && text.contains("fulcrum_model_load_failures_total{"))
         && System.nanoTime() < end
         && sleep());
-    scrape = ScrapedMetrics.parse(text);
+    scrape = ScrapedMetrics.parse(atTheLimits());
+  }
+
+  /**
+   * The conditions the limit alerts watch, held while {@code /metrics} is scraped: four bodies
+   * half-sent (their Content-Length reserved against the budget) and a fifth refused for it, then
+   * REST connections that each sent a request until the cap refuses one (none unstarted: nothing to
+   * evict). All of it is closed before returning.
+   */
+  private static String atTheLimits() throws Exception {
+    List<Socket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < 4; i++) {
+        held.add(heldBody());
+      }
+      // each on its own event loop: the fifth must come after all four are counted
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (buffered() < 4 * HELD_BODY && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      Socket overBudget = heldBody();
+      held.add(overBudget);
+      assertThat(statusLine(overBudget)).as("a body past the budget").contains(" 503 ");
+      for (int i = 0; i < MAX_CONNECTIONS + 4 && !REFUSED_AT_CAP.get(); i++) {
+        REFUSED_AT_CAP.set(!answered(held));
+      }
+      // A connection the server closes on its own (the client's HttpClient's, idle) may leave
+      // a place the refusal above did not see free: fill it, so the scrape shows the port full.
+      String text = send("GET", metricsPort, "/metrics", null, null).body();
+      for (int i = 0;
+          i < 4
+              && ScrapedMetrics.parse(text).value("fulcrum_connections_open", REST)
+                  < MAX_CONNECTIONS;
+          i++) {
+        answered(held);
+        text = send("GET", metricsPort, "/metrics", null, null).body();
+      }
+      return text;
+    } finally {
+      for (Socket s : held) {
+        s.close();
+      }
+    }
+  }
+
+  private static double buffered() throws Exception {
+    String text =
+        send("GET", metricsPort, "/metrics?name[]=fulcrum_request_buffered_bytes", null, null)
+            .body();
+    return ScrapedMetrics.parse(text).value("fulcrum_request_buffered_bytes", Map.of());
+  }
+
+  /** Whether a new REST connection (kept in {@code held}) is answered a request, not refused. */
+  private static boolean answered(List<Socket> held) throws IOException {
+    Socket s = connect();
+    held.add(s);
+    try {
+      s.getOutputStream()
+          .write("GET /v2/health/live HTTP/1.1\r\nHost: fulcrum\r\n\r\n".getBytes(UTF_8));
+      return statusLine(s).contains(" 200 ");
+    } catch (IOException reset) {
+      return false;
+    }
+  }
+
+  /** A REST connection that sent an infer request's head and the first byte of its body. */
+  private static Socket heldBody() throws IOException {
+    Socket s = connect();
+    s.getOutputStream()
+        .write(
+            ("POST /v2/models/fraud_classifier/infer HTTP/1.1\r\nHost: fulcrum\r\n"
+                    + "Authorization: "
+                    + ONLINE
+                    + "\r\nContent-Type: application/json\r\nContent-Length: "
+                    + HELD_BODY
+                    + "\r\n\r\n{")
+                .getBytes(UTF_8));
+    s.getOutputStream().flush();
+    return s;
+  }
+
+  private static Socket connect() throws IOException {
+    Socket s = new Socket("127.0.0.1", httpPort);
+    s.setSoTimeout(10_000);
+    return s;
+  }
+
+  /** The status line of the answer on {@code s}, or "" when the server closed it first. */
+  private static String statusLine(Socket s) throws IOException {
+    StringBuilder line = new StringBuilder();
+    InputStream in = s.getInputStream();
+    for (int b = in.read(); b >= 0 && b != '\n'; b = in.read()) {
+      line.append((char) b);
+    }
+    return line.toString();
   }
 
   @AfterAll
@@ -247,6 +367,40 @@ class DeployArtifactsE2eTest {
     assertThat(variables).extracting(DeployArtifacts.TemplateQuery::label).contains("model");
     variables.forEach(v -> problems.addAll(check.problems(v)));
     assertThat(problems).isEmpty();
+  }
+
+  /**
+   * What the readiness and limit alerts compare, as the scrape taken at the limits says it: the
+   * replica not ready after the failed push (and which model), the REST port at its cap with a
+   * refusal counted, the held bodies against the budget, direct memory against its limit.
+   */
+  @Test
+  void theScrapeShowsReadinessAndTheLimitsTheAlertsWatch() {
+    ScrapedMetrics m = scrape;
+    assertThat(m).isNotNull();
+    assertThat(m.value("fulcrum_server_ready", Map.of())).as("after the failed push").isZero();
+    assertThat(m.value("fulcrum_startup_seconds", Map.of())).isPositive();
+    assertThat(m.value("fulcrum_model_ready", Map.of("model", "broken"))).isZero();
+    assertThat(m.value("fulcrum_model_ready", Map.of("model", "fraud_classifier", "version", "1")))
+        .isEqualTo(1);
+    assertThat(REFUSED_AT_CAP).as("a connection refused at the cap").isTrue();
+    assertThat(m.value("fulcrum_connections_max", REST)).isEqualTo(MAX_CONNECTIONS);
+    assertThat(m.value("fulcrum_connections_open", REST)).isEqualTo(MAX_CONNECTIONS);
+    assertThat(m.value("fulcrum_connections_refused_total", REST)).isGreaterThanOrEqualTo(1);
+    assertThat(m.value("fulcrum_connections_max", Map.of("listener", "metrics")))
+        .isEqualTo(MAX_CONNECTIONS);
+    assertThat(m.value("fulcrum_connections_max", Map.of("listener", "grpc"))).isEqualTo(4096);
+    assertThat(m.value("fulcrum_connections_evicted_total", REST)).isNotNegative();
+    assertThat(m.value("fulcrum_request_buffer_budget_bytes", Map.of())).isEqualTo(BUFFER_BUDGET);
+    assertThat(m.value("fulcrum_request_buffered_bytes", Map.of()) / BUFFER_BUDGET)
+        .as("four held bodies, past FulcrumRequestBufferNearBudget's 0.8")
+        .isEqualTo(4.0 * HELD_BODY / BUFFER_BUDGET, within(1e-9));
+    double direct = m.value("fulcrum_direct_memory_used_bytes", Map.of());
+    assertThat(direct)
+        .isPositive()
+        .isLessThan(m.value("fulcrum_direct_memory_max_bytes", Map.of()));
+    assertThat(m.value("fulcrum_netty_allocator_used_bytes", Map.of("memory", "direct")))
+        .isNotNegative();
   }
 
   @Test
