@@ -221,7 +221,7 @@ class DeployArtifactsE2eTest {
       for (int i = 0; i < MAX_CONNECTIONS + 4 && !REFUSED_AT_CAP.get(); i++) {
         REFUSED_AT_CAP.set(!answered(held));
       }
-      // A connection the server closes on its own (the client's HttpClient's, idle) may leave
+      // A connection closed meanwhile (the 503's, the test's HttpClient's when idle) may leave
       // a place the refusal above did not see free: fill it, so the scrape shows the port full.
       String text = send("GET", metricsPort, "/metrics", null, null).body();
       for (int i = 0;
