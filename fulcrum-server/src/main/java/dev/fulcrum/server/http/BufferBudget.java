@@ -1,6 +1,7 @@
 package dev.fulcrum.server.http;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -12,9 +13,18 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe: every connection's event loop reserves and releases concurrently (lock-free).
  */
 public final class BufferBudget {
+  private static final AtomicLongFieldUpdater<BufferBudget> REFUSED =
+      AtomicLongFieldUpdater.newUpdater(BufferBudget.class, "refused");
+
   private final long limit;
   private final @Nullable BufferBudget parent;
   private final AtomicLong held = new AtomicLong();
+
+  /**
+   * Reservations refused by this budget or one drawn from it: a field, not an object, since a
+   * budget is made per connection; written only on a refusal.
+   */
+  private volatile long refused;
 
   /** A budget of at most {@code limit} bytes. */
   public BufferBudget(long limit) {
@@ -34,11 +44,21 @@ public final class BufferBudget {
     return new BufferBudget(childLimit, this);
   }
 
-  /** Reserves {@code bytes} if this budget (and its parent) can hold them; all or nothing. */
+  /**
+   * Reserves {@code bytes} if this budget (and its parent) can hold them; all or nothing. A refusal
+   * is counted by this budget and its ancestors ({@link #refused()}).
+   */
   public boolean tryReserve(long bytes) {
-    if (bytes <= 0) {
+    if (bytes <= 0 || reserve(bytes)) {
       return true;
     }
+    for (BufferBudget b = this; b != null; b = b.parent) {
+      REFUSED.incrementAndGet(b);
+    }
+    return false;
+  }
+
+  private boolean reserve(long bytes) {
     long now;
     do {
       now = held.get();
@@ -46,7 +66,7 @@ public final class BufferBudget {
         return false;
       }
     } while (!held.compareAndSet(now, now + bytes));
-    if (parent != null && !parent.tryReserve(bytes)) {
+    if (parent != null && !parent.reserve(bytes)) {
       held.addAndGet(-bytes);
       return false;
     }
@@ -67,6 +87,14 @@ public final class BufferBudget {
   /** Bytes reserved now. */
   public long held() {
     return held.get();
+  }
+
+  /**
+   * Reservations refused so far by this budget or by one drawn from it ({@link #child}): each is a
+   * request refused for its bytes (503, gRPC RESOURCE_EXHAUSTED).
+   */
+  public long refused() {
+    return refused;
   }
 
   /** The most this budget holds (its parent may allow less). */

@@ -144,6 +144,15 @@ final class HealthMetrics {
               + " direct-memory limit; a request beyond it gets 503 (gRPC RESOURCE_EXHAUSTED)")) {
         sb.append("fulcrum_request_buffer_budget_bytes ").append(budget.limit()).append('\n');
       }
+      if (TextFamily.open(
+          sb,
+          names,
+          "fulcrum_request_buffer_refusals_total",
+          "counter",
+          "Requests refused because their bytes would pass a request buffer budget (the"
+              + " server's, a port's or a connection's): 503, gRPC RESOURCE_EXHAUSTED")) {
+        sb.append("fulcrum_request_buffer_refusals_total ").append(budget.refused()).append('\n');
+      }
     }
     writeMemory(sb, names);
   }

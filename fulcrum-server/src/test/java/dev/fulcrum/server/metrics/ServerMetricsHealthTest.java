@@ -76,11 +76,16 @@ class ServerMetricsHealthTest {
 
     assertThat(metrics.scrape())
         .contains("\nfulcrum_request_buffered_bytes 600\n")
-        .contains("\nfulcrum_request_buffer_budget_bytes 1000\n");
+        .contains("\nfulcrum_request_buffer_budget_bytes 1000\n")
+        .contains("\nfulcrum_request_buffer_refusals_total 0\n");
 
+    assertThat(restPort.tryReserve(300)).as("past the port's share").isFalse();
+    assertThat(serverWide.child(1000).tryReserve(500)).as("past the server's").isFalse();
     restPort.release(600);
 
-    assertThat(metrics.scrape()).contains("\nfulcrum_request_buffered_bytes 0\n");
+    assertThat(metrics.scrape())
+        .contains("\nfulcrum_request_buffered_bytes 0\n")
+        .contains("\nfulcrum_request_buffer_refusals_total 2\n");
   }
 
   @Test

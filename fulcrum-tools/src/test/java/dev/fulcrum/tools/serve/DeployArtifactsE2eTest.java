@@ -395,6 +395,9 @@ class DeployArtifactsE2eTest {
     assertThat(m.value("fulcrum_request_buffered_bytes", Map.of()) / BUFFER_BUDGET)
         .as("four held bodies, past FulcrumRequestBufferNearBudget's 0.8")
         .isEqualTo(4.0 * HELD_BODY / BUFFER_BUDGET, within(1e-9));
+    assertThat(m.value("fulcrum_request_buffer_refusals_total", Map.of()))
+        .as("the fifth body's 503")
+        .isGreaterThanOrEqualTo(1);
     double direct = m.value("fulcrum_direct_memory_used_bytes", Map.of());
     assertThat(direct)
         .isPositive()
