@@ -282,12 +282,13 @@ class TenantEarlyRefusalE2eTest {
                       .addFloatVal(1)
                       .build())
               .build();
-      long refusedPredict = count("noisy", Outcome.REFUSED);
+      long refusedPredict = tenants.requests("noisy", Outcome.REFUSED);
       assertThatThrownBy(
               () ->
                   dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
                       .withInterceptors(
-                          io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(NOISY)))
+                          io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                              TenantFixture.bearer(NOISY)))
                       .withDeadlineAfter(60, TimeUnit.SECONDS)
                       .predict(predict))
           .isInstanceOfSatisfying(
@@ -295,13 +296,14 @@ class TenantEarlyRefusalE2eTest {
               e -> {
                 assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
                 assertThat(e.getStatus().getDescription()).contains("tenant 'noisy'");
-                assertThat(e.getTrailers().get(PUSHBACK)).isNotNull();
+                assertThat(e.getTrailers().get(TenantFixture.PUSHBACK)).isNotNull();
               });
-      assertThat(count("noisy", Outcome.REFUSED)).isEqualTo(refusedPredict + 1);
+      assertThat(tenants.requests("noisy", Outcome.REFUSED)).isEqualTo(refusedPredict + 1);
       assertThat(
               dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
                   .withInterceptors(
-                      io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(QUIET)))
+                      io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                          TenantFixture.bearer(QUIET)))
                   .withDeadlineAfter(60, TimeUnit.SECONDS)
                   .predict(predict)
                   .getOutputsCount())
