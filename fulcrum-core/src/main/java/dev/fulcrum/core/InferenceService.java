@@ -7,6 +7,8 @@ import dev.fulcrum.core.inference.ClassLabels;
 import dev.fulcrum.core.inference.Classification;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.OutputDelivery;
+import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
 import dev.fulcrum.core.monitor.ModelMonitor;
@@ -240,6 +242,23 @@ public final class InferenceService {
       InferenceRequest asked,
       @Nullable Executor answerOn,
       @Nullable Admission early) {
+    return infer(admitted, asked, answerOn, early, null);
+  }
+
+  /**
+   * As {@link #infer(ModelVersion, InferenceRequest, Executor, Admission)}, whose answer is handed
+   * to {@code delivery} (null: none) before the request is counted: a delivery that throws fails
+   * the request, and it is counted as failed (its model's statistics and metrics, its tenant's
+   * usage), never as a success. A plain model's request is counted once delivered; a request that
+   * an ensemble, a pipeline, a sequence or the response cache answered fails the same way, but its
+   * model's statistics counted it when it was answered.
+   */
+  public CompletableFuture<InferenceResponse> infer(
+      ModelVersion admitted,
+      InferenceRequest asked,
+      @Nullable Executor answerOn,
+      @Nullable Admission early,
+      @Nullable OutputDelivery delivery) {
     // A tenant's request is timed and priced for its chargeback (its answer shows the timing only
     // when asked: the transport takes it off); a request of no tenant pays nothing for this.
     Tenant tenant = early != null ? early.tenant() : asked.tenant();
@@ -277,12 +296,12 @@ public final class InferenceService {
       }
       // Decided before the submit, so that the pass that runs the request sees the listener.
       inPass = monitor != null && passListened(monitor, mv);
-      result = submit(mv, request, hit, answerOn, 0);
+      result = submit(mv, request, hit, answerOn, 0, delivery);
       if (result.isCompletedExceptionally() && !mv.isReady()) {
         // Closed between the check and the submit: the swap has published its successor.
         mv = repository.route(request.modelName(), request.modelVersion());
         inPass = monitor != null && passListened(monitor, mv);
-        result = submit(mv, request, hit, answerOn, 0);
+        result = submit(mv, request, hit, answerOn, 0, delivery);
       }
     } catch (InferenceException e) {
       result = CompletableFuture.failedFuture(e);
@@ -369,13 +388,15 @@ public final class InferenceService {
    *
    * @param nesting how many ensembles the request runs in: 0 for a client's, a step's nesting for
    *     an ensemble's step ({@link EnsembleRunner#MAX_NESTING})
+   * @param delivery where the answer's outputs go before the request is counted, or null
    */
   private CompletableFuture<InferenceResponse> submit(
       ModelVersion mv,
       InferenceRequest request,
       boolean @Nullable [] hitOut,
       @Nullable Executor answerOn,
-      int nesting) {
+      int nesting,
+      @Nullable OutputDelivery delivery) {
     RequestValidator.Validated v;
     try {
       v = RequestValidator.validate(mv.config(), request);
@@ -387,7 +408,7 @@ public final class InferenceService {
     }
     ResponseCache cache = mv.responseCache();
     if (cache == null) {
-      return run(mv, request, v, answerOn, nesting);
+      return run(mv, request, v, answerOn, nesting, delivery);
     }
     long start = System.nanoTime();
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
@@ -401,11 +422,14 @@ public final class InferenceService {
       if (request.options().timing()) {
         hit = hit.withTiming(RequestTiming.ofCacheHit(v.batchSize(), lookupNanos));
       }
+      if (delivery != null) {
+        delivery.deliver(hit); // a failure is the request's (counted as a hit: see infer)
+      }
       return CompletableFuture.completedFuture(hit);
     }
     // The caller's future completes only after the answer is cached, so a repeat sent as soon as
     // the first answer arrives is a hit; a cancelled caller still cancels the queued work.
-    CompletableFuture<InferenceResponse> result = run(mv, request, v, answerOn, nesting);
+    CompletableFuture<InferenceResponse> result = run(mv, request, v, answerOn, nesting, delivery);
     CompletableFuture<InferenceResponse> answered = new CompletableFuture<>();
     result.whenComplete(
         (r, t) -> {
@@ -459,7 +483,7 @@ public final class InferenceService {
       ModelVersion mv = repository.route(request.modelName(), request.modelVersion());
       Rollout split = request.modelVersion().isEmpty() ? mv.rollout() : null;
       long start = split == null ? 0 : split.now();
-      CompletableFuture<InferenceResponse> ran = submit(mv, request, null, null, nesting);
+      CompletableFuture<InferenceResponse> ran = submit(mv, request, null, null, nesting, null);
       if (split != null) {
         judged(split, mv.version(), start, ran);
       }
@@ -482,23 +506,30 @@ public final class InferenceService {
       InferenceRequest request,
       RequestValidator.Validated v,
       @Nullable Executor answerOn,
-      int nesting) {
+      int nesting,
+      @Nullable OutputDelivery delivery) {
     EnsembleConfig ensemble = mv.config().ensemble();
     if (ensemble != null) {
       CompletableFuture<InferenceResponse> ran =
           ensembles.submit(mv, ensemble, request, v, nesting);
-      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
+      return delivered(
+          Classification.anyRequested(request) ? classified(mv, request, ran) : ran, delivery);
     }
     ModelStages stages = mv.stages();
     if (stages == null) {
       SequenceBatcher sequences = mv.sequences();
+      if (sequences == null && delivery != null) {
+        return deliveredAndCounted(mv, request, v, answerOn, delivery);
+      }
       CompletableFuture<InferenceResponse> ran =
           sequences == null
               ? mv.scheduler().submit(request, v, answerOn)
               : sequences.submit(request, v, answerOn);
-      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
+      return delivered(
+          Classification.anyRequested(request) ? classified(mv, request, ran) : ran, delivery);
     }
-    CompletableFuture<InferenceResponse> staged = pipelines.submit(mv, stages, request, v);
+    CompletableFuture<InferenceResponse> staged =
+        delivered(pipelines.submit(mv, stages, request, v), delivery);
     // Prepared off the event loop, a request can meet its version closed by a swap; as in infer,
     // an unpinned one then goes to what serves now.
     CompletableFuture<InferenceResponse> result =
@@ -512,11 +543,84 @@ public final class InferenceService {
                   && !draining
                   && request.modelVersion().isEmpty()) {
                 return submit(
-                    repository.route(request.modelName(), ""), request, null, null, nesting);
+                    repository.route(request.modelName(), ""),
+                    request,
+                    null,
+                    null,
+                    nesting,
+                    delivery);
               }
               return CompletableFuture.failedFuture(cause);
             });
     return cancelling(result, staged);
+  }
+
+  /**
+   * A plain model's request whose answer goes to {@code delivery} before it is counted: the
+   * scheduler hands its events to a {@link RequestTally}, which counts it once delivered, as the
+   * failure its client gets if the delivery fails.
+   */
+  private static CompletableFuture<InferenceResponse> deliveredAndCounted(
+      ModelVersion mv,
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      @Nullable Executor answerOn,
+      OutputDelivery delivery) {
+    ModelScheduler scheduler = mv.scheduler();
+    RequestTally tally =
+        new RequestTally(
+            mv.observer(),
+            v.batchSize(),
+            scheduler.nanoTime(),
+            request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT);
+    CompletableFuture<InferenceResponse> ran;
+    try {
+      ran = scheduler.submit(request, v, answerOn, tally);
+    } catch (RuntimeException e) {
+      tally.finish(e, scheduler.nanoTime());
+      throw e;
+    }
+    CompletableFuture<InferenceResponse> answer =
+        Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
+    // The caller sees the answer only once it is counted (as PipelineRunner's): a client that
+    // reads the statistics right after its answer finds it there.
+    CompletableFuture<InferenceResponse> counted = new CompletableFuture<>();
+    answer.whenComplete(
+        (r, t) -> {
+          Throwable failed = t;
+          if (failed == null) {
+            try {
+              delivery.deliver(r);
+            } catch (RuntimeException e) {
+              failed = e;
+            }
+          }
+          tally.finish(failed, scheduler.nanoTime());
+          if (failed != null) {
+            counted.completeExceptionally(failed);
+          } else {
+            counted.complete(r);
+          }
+        });
+    return cancelling(counted, answer);
+  }
+
+  /**
+   * {@code answer} once {@code delivery} (null: none) took its outputs; a delivery that throws
+   * fails it. The request was counted when it was answered.
+   */
+  private static CompletableFuture<InferenceResponse> delivered(
+      CompletableFuture<InferenceResponse> answer, @Nullable OutputDelivery delivery) {
+    if (delivery == null) {
+      return answer;
+    }
+    return cancelling(
+        answer.thenApply(
+            r -> {
+              delivery.deliver(r);
+              return r;
+            }),
+        answer);
   }
 
   /**

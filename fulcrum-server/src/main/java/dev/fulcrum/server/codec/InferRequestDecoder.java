@@ -181,6 +181,7 @@ public final class InferRequestDecoder {
               continue;
             }
             inputs = new ArrayList<>(2);
+            SharedMemoryTensors.Taken taken = null;
             int depth = p.getParsingContext().getNestingDepth();
             while (p.nextToken() != JsonToken.END_ARRAY) {
               if (badInput != null) {
@@ -188,7 +189,12 @@ public final class InferRequestDecoder {
                 continue;
               }
               try {
-                inputs.add(input(model, p, binary, jsonLength, modelConfig, buffers, sharedMemory));
+                // With client shared memory off no input is read from a region: nothing to count.
+                if (taken == null && sharedMemory != null && sharedMemory.allowed()) {
+                  taken = new SharedMemoryTensors.Taken();
+                }
+                inputs.add(
+                    input(model, p, binary, jsonLength, modelConfig, buffers, sharedMemory, taken));
               } catch (InferenceException e) {
                 badInput = e;
                 while (p.getParsingContext().getNestingDepth() > depth) {
@@ -338,7 +344,8 @@ public final class InferRequestDecoder {
       int jsonLength,
       Supplier<ModelConfig> modelConfig,
       TensorBuffers buffers,
-      @Nullable SharedMemoryRegistry sharedMemory)
+      @Nullable SharedMemoryRegistry sharedMemory,
+      SharedMemoryTensors.@Nullable Taken taken)
       throws IOException {
     if (p.currentToken() != JsonToken.START_OBJECT) {
       throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
@@ -372,7 +379,7 @@ public final class InferRequestDecoder {
     Map<String, Object> parameters = parameters("input '" + h.name() + "'", f.parameters);
     Object size = parameters.get(BINARY_DATA_SIZE);
     if (SharedMemoryTensors.names(parameters)) {
-      return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory);
+      return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory, taken);
     }
     ByteBuffer bytes;
     if (size != null) {
@@ -407,7 +414,8 @@ public final class InferRequestDecoder {
       Map<String, Object> parameters,
       boolean hasData,
       boolean hasBinary,
-      @Nullable SharedMemoryRegistry sharedMemory) {
+      @Nullable SharedMemoryRegistry sharedMemory,
+      SharedMemoryTensors.@Nullable Taken taken) {
     String what = "input '" + h.name() + "'";
     if (hasData || hasBinary) {
       throw InferenceException.invalid(
@@ -426,7 +434,8 @@ public final class InferRequestDecoder {
         h.type(),
         h.shape(),
         SharedMemoryTensors.placement(what, parameters, registry),
-        registry);
+        registry,
+        taken != null ? taken : new SharedMemoryTensors.Taken());
   }
 
   private static InferenceException bothDataAndSize(String name) {

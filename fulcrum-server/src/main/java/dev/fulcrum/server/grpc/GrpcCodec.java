@@ -121,6 +121,7 @@ final class GrpcCodec {
     }
     List<Tensor> inputs = new ArrayList<>(r.getInputsCount());
     int rawIndex = 0;
+    SharedMemoryTensors.Taken taken = inShm > 0 ? new SharedMemoryTensors.Taken() : null;
     for (int i = 0; i < r.getInputsCount(); i++) {
       ModelInferRequest.InferInputTensor in = r.getInputs(i);
       String name = in.getName();
@@ -135,8 +136,8 @@ final class GrpcCodec {
       for (int d = 0; d < shape.length; d++) {
         shape[d] = in.getShape(d);
       }
-      if (inShm > 0 && in.containsParameters(SharedMemoryTensors.REGION)) {
-        inputs.add(sharedMemoryInput(in, type, shape, sharedMemory));
+      if (taken != null && in.containsParameters(SharedMemoryTensors.REGION)) {
+        inputs.add(sharedMemoryInput(in, type, shape, sharedMemory, taken));
       } else if (raw) {
         if (in.hasContents()) {
           throw InferenceException.invalid(
@@ -187,7 +188,8 @@ final class GrpcCodec {
       ModelInferRequest.InferInputTensor in,
       DataType type,
       long[] shape,
-      @Nullable SharedMemoryRegistry sharedMemory) {
+      @Nullable SharedMemoryRegistry sharedMemory,
+      SharedMemoryTensors.Taken taken) {
     String what = "input '" + in.getName() + "'";
     if (in.hasContents()) {
       throw InferenceException.invalid(
@@ -197,7 +199,12 @@ final class GrpcCodec {
     SharedMemoryRegistry registry = SharedMemoryTensors.requireRegistry(sharedMemory, what);
     Map<String, Object> p = parameters(in.getParametersMap(), what);
     return SharedMemoryTensors.input(
-        in.getName(), type, shape, SharedMemoryTensors.placement(what, p, registry), registry);
+        in.getName(),
+        type,
+        shape,
+        SharedMemoryTensors.placement(what, p, registry),
+        registry,
+        taken);
   }
 
   private static Map<String, Object> parameters(Map<String, InferParameter> in, String where) {
@@ -245,9 +252,10 @@ final class GrpcCodec {
   }
 
   /**
-   * As above, first writing the outputs placed in shared memory into their regions: such an output
-   * carries its placement's parameters and no data (an empty {@code raw_output_contents} entry, as
-   * Triton, so that the entries stay in the order of the outputs).
+   * As above, with the outputs placed in shared memory (written into their regions before the core
+   * counted the request: {@link SharedMemoryOutput#delivery}): such an output carries its
+   * placement's parameters and no data (an empty {@code raw_output_contents} entry, as Triton, so
+   * that the entries stay in the order of the outputs).
    *
    * @throws InferenceException INVALID_ARGUMENT when an output does not fit its region
    */
@@ -255,7 +263,6 @@ final class GrpcCodec {
       InferenceResponse response,
       boolean rawOutput,
       Map<String, SharedMemoryOutput> sharedMemoryOutputs) {
-    SharedMemoryOutput.writeAll(response.outputs(), sharedMemoryOutputs);
     boolean raw = rawOutput;
     for (Tensor t : response.outputs()) {
       raw |= t.datatype().isBinaryOnly();

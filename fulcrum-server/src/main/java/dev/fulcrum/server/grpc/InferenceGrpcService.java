@@ -7,6 +7,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.OutputDelivery;
 import dev.fulcrum.core.repository.LoadRequestBody;
 import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelState;
@@ -334,7 +335,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         () -> {
           SystemSharedMemoryStatusResponse.Builder b =
               SystemSharedMemoryStatusResponse.newBuilder();
-          for (SharedMemoryRegion r : sharedMemory.status(request.getName())) {
+          for (SharedMemoryRegion r : regionsOfCall().status(request.getName())) {
             b.putRegions(
                 r.name(),
                 SystemSharedMemoryStatusResponse.RegionStatus.newBuilder()
@@ -355,13 +356,22 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     unary(
         observer,
         () -> {
-          sharedMemory.register(
-              request.getName(),
-              request.getKey(),
-              unsigned("offset", request.getOffset()),
-              unsigned("byte_size", request.getByteSize()));
+          regionsOfCall()
+              .register(
+                  request.getName(),
+                  request.getKey(),
+                  unsigned("offset", request.getOffset()),
+                  unsigned("byte_size", request.getByteSize()));
           return SystemSharedMemoryRegisterResponse.getDefaultInstance();
         });
+  }
+
+  /**
+   * The shared memory regions the call's tenant sees (every region without tenants): read on the
+   * call's thread, where its context holds the tenant.
+   */
+  private SharedMemoryRegistry regionsOfCall() {
+    return sharedMemory.forTenant(tenants ? AuthInterceptor.TENANT.get() : null);
   }
 
   /** A uint64 field as a long; one past the largest long is refused, not read as negative. */
@@ -380,10 +390,11 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     unary(
         observer,
         () -> {
+          SharedMemoryRegistry regions = regionsOfCall();
           if (request.getName().isEmpty()) {
-            sharedMemory.unregisterAll();
+            regions.unregisterAll();
           } else {
-            sharedMemory.unregister(request.getName());
+            regions.unregister(request.getName());
           }
           return SystemSharedMemoryUnregisterResponse.getDefaultInstance();
         });
@@ -582,11 +593,15 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     Admission early = tenant != null ? AuthInterceptor.ADMISSION.get() : null;
     try {
       admitted = admissionCheck(request);
-      decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
+      decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory.forTenant(tenant));
       InferenceRequest run =
           TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
+      // Outputs asked into shared memory are written before the core counts the request.
+      OutputDelivery delivery = SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs());
       future =
-          admitted == null ? service.infer(run, early) : service.infer(admitted, run, loop, early);
+          admitted == null
+              ? service.infer(run, early)
+              : service.infer(admitted, run, loop, early, delivery);
     } catch (RuntimeException e) {
       if (early != null) {
         service.failedBeforeAdmission(early, request.getModelName(), e);
@@ -766,10 +781,18 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       try {
         GrpcCodec.rejectMalformed(request); // a message that did not parse (StrictParsing)
         admitted = admissionCheck(request);
-        decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory);
+        decoded = GrpcCodec.decode(request, deadlineMicros(), sharedMemory.forTenant(tenant));
         InferenceRequest run =
             TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
-        future = admitted == null ? service.infer(run) : service.infer(admitted, run);
+        future =
+            admitted == null
+                ? service.infer(run)
+                : service.infer(
+                    admitted,
+                    run,
+                    null,
+                    null,
+                    SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs()));
       } catch (RuntimeException e) {
         service.failedBeforeAdmission(tenant, request.getModelName(), e);
         send(error(request, e));

@@ -499,11 +499,13 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case REPOSITORY_UNLOAD -> repository.unload(route.model(), request);
       case MODEL_ROLLOUT -> done(repository.rollout(route.model(), request));
       case SHARED_MEMORY_STATUS ->
-          done(sharedMemory.status(route.version().equals("cuda"), route.model()));
+          done(sharedMemory.status(route.version().equals("cuda"), route.model(), tenant));
       case SHARED_MEMORY_REGISTER ->
-          done(sharedMemory.register(route.version().equals("cuda"), route.model(), request));
+          done(
+              sharedMemory.register(
+                  route.version().equals("cuda"), route.model(), request, tenant));
       case SHARED_MEMORY_UNREGISTER ->
-          done(sharedMemory.unregister(route.version().equals("cuda"), route.model()));
+          done(sharedMemory.unregister(route.version().equals("cuda"), route.model(), tenant));
       case DASHBOARD_FILE ->
           done(dashboard == null ? dashboardOff() : dashboard.file(route.model()));
       case DASHBOARD_EVENTS ->

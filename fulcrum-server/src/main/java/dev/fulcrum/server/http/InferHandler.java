@@ -260,7 +260,7 @@ final class InferHandler {
               request.headers().get(HEADER_LENGTH),
               () -> config,
               buffers,
-              sharedMemory);
+              sharedMemory.forTenant(tenant));
     }
     InferenceRequest asked = decoded.request();
     // The slow-request log and a traced request need the timing; the answer shows it only when
@@ -270,31 +270,34 @@ final class InferHandler {
     if (tenant != null) {
       run = run.withTenant(tenant);
     }
+    // Outputs asked into shared memory are written before the core counts the request, so that one
+    // that does not fit is the request's error (400) and counted as a failure, not a success.
     CompletableFuture<InferenceResponse> inference =
-        service.infer(admitted, run, loops.of(loop), early);
+        service.infer(
+            admitted,
+            run,
+            loops.of(loop),
+            early,
+            SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs()));
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
         inference.thenApply(
-            response -> {
-              // Outputs asked into shared memory are written before the answer is rendered, so
-              // that one that does not fit is the request's error (400), not a broken answer.
-              SharedMemoryOutput.writeAll(response.outputs(), decoded.sharedMemoryOutputs());
-              return (Reply)
-                  new Answer(
-                      decoded,
-                      response,
-                      shown,
-                      slowNanos,
-                      traced == null
-                          ? null
-                          : new Traced(
-                              traced,
-                              route(predict, !version.isEmpty()),
-                              model,
-                              version,
-                              System.nanoTime()),
-                      predicted);
-            });
+            response ->
+                (Reply)
+                    new Answer(
+                        decoded,
+                        response,
+                        shown,
+                        slowNanos,
+                        traced == null
+                            ? null
+                            : new Traced(
+                                traced,
+                                route(predict, !version.isEmpty()),
+                                model,
+                                version,
+                                System.nanoTime()),
+                        predicted));
     // The dispatcher cancels the reply when the client goes away: drop the queued work too.
     reply.whenComplete(
         (r, t) -> {

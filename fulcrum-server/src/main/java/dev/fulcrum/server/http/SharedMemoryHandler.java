@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.protocol.SharedMemory;
 import dev.fulcrum.server.shm.SharedMemoryRegion;
@@ -12,13 +13,16 @@ import dev.fulcrum.server.shm.SharedMemoryRegistry;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Triton's shared memory extensions over REST: {@code v2/systemsharedmemory[/region/<r>]/status},
  * {@code .../region/<r>/register} ({@code {"key", "offset", "byte_size"}}) and {@code
  * [/region/<r>]/unregister} on the server's {@link SharedMemoryRegistry}; the CUDA extension as
- * Triton answers it without GPUs ({@link SharedMemory#cudaRegisterRefused}). Stateless; on the
- * event loop (registering opens and maps a file in {@code /dev/shm}, which is memory, not disk).
+ * Triton answers it without GPUs ({@link SharedMemory#cudaRegisterRefused}). Each call sees the
+ * regions of its tenant ({@link SharedMemoryRegistry#forTenant}; all without tenants). Stateless;
+ * on the event loop (registering opens and maps a file in {@code /dev/shm}, which is memory, not
+ * disk).
  */
 final class SharedMemoryHandler {
   private static final Reply EMPTY = Responses.json(HttpResponseStatus.OK, new byte[0]);
@@ -30,7 +34,7 @@ final class SharedMemoryHandler {
   }
 
   /** {@code GET v2/<kind>sharedmemory[/region/<r>]/status}. */
-  Reply status(boolean cuda, String region) {
+  Reply status(boolean cuda, String region, @Nullable Tenant tenant) {
     ArrayNode out = Json.MAPPER.createArrayNode();
     if (cuda) {
       if (!region.isEmpty()) {
@@ -38,7 +42,7 @@ final class SharedMemoryHandler {
       }
       return Responses.json(HttpResponseStatus.OK, out);
     }
-    for (SharedMemoryRegion r : registry.status(region)) {
+    for (SharedMemoryRegion r : registry.forTenant(tenant).status(region)) {
       out.addObject()
           .put("name", r.name())
           .put("key", r.key())
@@ -49,7 +53,7 @@ final class SharedMemoryHandler {
   }
 
   /** {@code POST v2/<kind>sharedmemory/region/<r>/register}. */
-  Reply register(boolean cuda, String region, FullHttpRequest request) {
+  Reply register(boolean cuda, String region, FullHttpRequest request, @Nullable Tenant tenant) {
     if (cuda) {
       throw SharedMemory.cudaRegisterRefused(region, registry.allowed());
     }
@@ -63,20 +67,21 @@ final class SharedMemoryHandler {
     }
     long offset = unsigned(body, "offset", false);
     long byteSize = unsigned(body, "byte_size", true);
-    registry.register(region, key.textValue(), offset, byteSize);
+    registry.forTenant(tenant).register(region, key.textValue(), offset, byteSize);
     return EMPTY;
   }
 
   /** {@code POST v2/<kind>sharedmemory[/region/<r>]/unregister}. */
-  Reply unregister(boolean cuda, String region) {
+  Reply unregister(boolean cuda, String region, @Nullable Tenant tenant) {
     if (cuda) {
       SharedMemory.cudaUnregister(registry.allowed());
       return EMPTY;
     }
+    SharedMemoryRegistry regions = registry.forTenant(tenant);
     if (region.isEmpty()) {
-      registry.unregisterAll();
+      regions.unregisterAll();
     } else {
-      registry.unregister(region);
+      regions.unregister(region);
     }
     return EMPTY;
   }

@@ -1,6 +1,7 @@
 package dev.fulcrum.server.shm;
 
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.OutputDelivery;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.tensor.Tensor;
 import java.util.HashMap;
@@ -74,6 +75,15 @@ public record SharedMemoryOutput(String name, SharedMemoryTensors.Placement plac
       }
     }
     return placed;
+  }
+
+  /**
+   * The delivery that writes a request's outputs into their regions before the core counts the
+   * request ({@link OutputDelivery}: one that does not fit fails the request, counted as a
+   * failure); null for a request that asked no output into a region.
+   */
+  public static @Nullable OutputDelivery delivery(Map<String, SharedMemoryOutput> placements) {
+    return placements.isEmpty() ? null : response -> writeAll(response.outputs(), placements);
   }
 
   /**

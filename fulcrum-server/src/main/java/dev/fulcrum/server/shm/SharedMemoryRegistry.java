@@ -2,6 +2,7 @@ package dev.fulcrum.server.shm;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.server.ClientText;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
@@ -18,6 +19,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The server's system shared memory regions (Triton's {@code system_shared_memory} extension),
@@ -34,6 +36,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * and only when it is a regular file. Registering is refused unless the server was started with
  * {@code --allow-client-shm} (Triton's option and default); who may register once tokens are
  * configured is the transports' business (the management scope).
+ *
+ * <p>Tenants: with tenants on, each region belongs to the tenant whose token registered it. A
+ * transport asks {@link #forTenant} for the view of the call's tenant, which registers, lists,
+ * unregisters and resolves that tenant's regions only: another tenant's region is answered as a
+ * region not registered, and two tenants may each register a region of the same name. Without
+ * tenants (the view of no tenant) every region is everyone's, as in Triton. The limit on regions
+ * mapped at once ({@link #MAX_REGIONS}) is the server's, shared by all tenants.
  *
  * <p>Thread-safe: the names live in a concurrent map; registrations are serialized so that a name
  * is mapped at most once.
@@ -56,11 +65,21 @@ public final class SharedMemoryRegistry {
    */
   static final int MAX_REGIONS = 1024;
 
+  /** A region's name within its owner's: the tenant's name, "" without tenants. */
+  private record Owned(String owner, String name) {}
+
   private final Path directory;
   private final boolean allowed;
   private final long maxInputBytes;
-  private final Map<String, SharedMemoryRegion> regions = new ConcurrentHashMap<>();
-  private final Object registering = new Object();
+
+  /** Every tenant's regions: shared by the views of {@link #forTenant}. */
+  private final Map<Owned, SharedMemoryRegion> regions;
+
+  /** Serializes registrations, across the views. */
+  private final Object registering;
+
+  /** Whose regions this view sees: a tenant's name, or "" without tenants. */
+  private final String owner;
 
   /**
    * @param directory the shared memory directory ({@link #DEV_SHM}; a test's own otherwise)
@@ -80,6 +99,29 @@ public final class SharedMemoryRegistry {
     this.directory = directory;
     this.allowed = allowed;
     this.maxInputBytes = maxInputBytes;
+    this.regions = new ConcurrentHashMap<>();
+    this.registering = new Object();
+    this.owner = "";
+  }
+
+  private SharedMemoryRegistry(SharedMemoryRegistry all, String owner) {
+    this.directory = all.directory;
+    this.allowed = all.allowed;
+    this.maxInputBytes = all.maxInputBytes;
+    this.regions = all.regions;
+    this.registering = all.registering;
+    this.owner = owner;
+  }
+
+  /**
+   * The regions {@code tenant} sees: its own (registered with one of its tokens). Null, a server
+   * without tenants: this registry, every region. With client shared memory off no region exists:
+   * this registry, whose answers are the same for everyone (no view is made per request).
+   */
+  public SharedMemoryRegistry forTenant(@Nullable Tenant tenant) {
+    return tenant == null || !allowed || tenant.name().equals(owner)
+        ? this
+        : new SharedMemoryRegistry(this, tenant.name());
   }
 
   /** A registry over {@link #DEV_SHM}. */
@@ -129,7 +171,8 @@ public final class SharedMemoryRegistry {
           printable(name), byteSize, MAX_REGION);
     }
     synchronized (registering) {
-      if (regions.containsKey(name)) {
+      Owned id = new Owned(owner, name);
+      if (regions.containsKey(id)) {
         throw InferenceException.invalid(
             "shared memory region '%s' already in manager", printable(name));
       }
@@ -143,7 +186,7 @@ public final class SharedMemoryRegistry {
       SharedMemoryRegion r =
           new SharedMemoryRegion(
               name, key, offset, (int) byteSize, map(name, key, file, offset, byteSize));
-      regions.put(name, r);
+      regions.put(id, r);
       return r;
     }
   }
@@ -213,13 +256,16 @@ public final class SharedMemoryRegistry {
    */
   public void unregister(String name) {
     requireAllowed();
-    regions.remove(name);
+    regions.remove(new Owned(owner, name));
   }
 
-  /** Unregisters every region (Triton's unregister without a name). */
+  /**
+   * Unregisters every region this view sees (Triton's unregister without a name): with tenants, the
+   * tenant's own.
+   */
   public void unregisterAll() {
     requireAllowed();
-    regions.clear();
+    regions.keySet().removeIf(k -> k.owner().equals(owner));
   }
 
   /**
@@ -229,7 +275,7 @@ public final class SharedMemoryRegistry {
    *     register any ({@code --allow-client-shm} off)
    */
   public SharedMemoryRegion region(String name) {
-    SharedMemoryRegion r = regions.get(name);
+    SharedMemoryRegion r = regions.get(new Owned(owner, name));
     if (r == null && !allowed) {
       // No region can exist: say why, not that this one was not found.
       throw InferenceException.invalid(
@@ -249,24 +295,30 @@ public final class SharedMemoryRegistry {
    */
   public List<SharedMemoryRegion> status(String name) {
     if (!name.isEmpty()) {
-      SharedMemoryRegion r = regions.get(name);
+      SharedMemoryRegion r = regions.get(new Owned(owner, name));
       if (r == null) {
         throw InferenceException.notFound(
             "Unable to find system shared memory region: '%s'", printable(name));
       }
       return List.of(r);
     }
-    List<SharedMemoryRegion> all = new ArrayList<>(regions.values());
+    List<SharedMemoryRegion> all = new ArrayList<>();
+    regions.forEach(
+        (k, r) -> {
+          if (k.owner().equals(owner)) {
+            all.add(r);
+          }
+        });
     all.sort(Comparator.comparing(SharedMemoryRegion::name));
     return all;
   }
 
-  /** How many regions are registered. */
+  /** How many regions are registered, by every tenant. */
   public int count() {
     return regions.size();
   }
 
-  /** The registered regions' bytes, together. */
+  /** The registered regions' bytes, together, of every tenant. */
   public long bytes() {
     long n = 0;
     for (SharedMemoryRegion r : regions.values()) {

@@ -68,22 +68,52 @@ public final class SharedMemoryTensors {
   }
 
   /**
+   * What the inputs of one request have taken from regions so far: together they may take at most
+   * what the server takes in one request ({@link SharedMemoryRegistry#maxInputBytes}), as their
+   * copies are the request's own buffers, as a body's would be. One request's, on the thread that
+   * decodes it; not thread-safe.
+   */
+  public static final class Taken {
+    private long bytes;
+
+    /** The bytes taken so far. */
+    public long bytes() {
+      return bytes;
+    }
+  }
+
+  /**
    * Reads an input from its placement: one copy into a buffer the tensor owns, so that the request
-   * holds nothing of the region once decoded.
+   * holds nothing of the region once decoded. The bounds are checked before anything is copied.
    *
-   * @throws InferenceException INVALID_ARGUMENT when the byte size does not fit the shape
+   * @param taken what the request's earlier inputs took from regions; this input's bytes are added
+   * @throws InferenceException INVALID_ARGUMENT when the byte size does not fit the shape,
+   *     RESOURCE_EXHAUSTED (413) when the request's inputs in regions would take more than one
+   *     request may
    */
   public static Tensor input(
-      String name, DataType type, long[] shape, Placement p, SharedMemoryRegistry registry) {
-    if (p.byteSize() > registry.maxInputBytes()) {
+      String name,
+      DataType type,
+      long[] shape,
+      Placement p,
+      SharedMemoryRegistry registry,
+      Taken taken) {
+    long max = registry.maxInputBytes();
+    if (p.byteSize() > max - taken.bytes) {
       // The copy below is the request's own buffer: bounded as a body is, or a client naming a
-      // large region would take direct memory no request limit allows.
+      // large region (or many inputs in regions) would take direct memory no request limit allows.
       throw new InferenceException(
           ErrorCode.TOO_LARGE,
-          String.format(
-              "input '%s': %s is %d bytes, more than the %d bytes this server takes in one request"
-                  + " (--http-max-input-size, --grpc-max-message-size)",
-              name, BYTE_SIZE, p.byteSize(), registry.maxInputBytes()));
+          taken.bytes == 0
+              ? String.format(
+                  "input '%s': %s is %d bytes, more than the %d bytes this server takes in one"
+                      + " request (--http-max-input-size, --grpc-max-message-size)",
+                  name, BYTE_SIZE, p.byteSize(), max)
+              : String.format(
+                  "input '%s': %s is %d bytes, and the request's inputs in shared memory before"
+                      + " it take %d: together more than the %d bytes this server takes in one"
+                      + " request (--http-max-input-size, --grpc-max-message-size)",
+                  name, BYTE_SIZE, p.byteSize(), taken.bytes, max));
     }
     if (type.isFixedSize()) {
       long count;
@@ -100,6 +130,7 @@ public final class SharedMemoryTensors {
       }
     }
     ByteBuffer bytes = p.region().read(p.offset(), p.byteSize());
+    taken.bytes += p.byteSize();
     try {
       return Tensor.of(name, type, shape, bytes);
     } catch (InferenceException e) {

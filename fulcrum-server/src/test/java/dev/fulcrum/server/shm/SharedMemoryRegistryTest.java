@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.RequestedOutput;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.io.IOException;
@@ -265,9 +266,70 @@ class SharedMemoryRegistryTest {
     SharedMemoryTensors.Placement all = new SharedMemoryTensors.Placement(small.region("r"), 0, 64);
     InferenceException e =
         refusal(
-            () -> SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 16}, all, small));
+            () ->
+                SharedMemoryTensors.input(
+                    "x",
+                    DataType.FP32,
+                    new long[] {1, 16},
+                    all,
+                    small,
+                    new SharedMemoryTensors.Taken()));
     assertThat(e.code()).isEqualTo(ErrorCode.TOO_LARGE);
     assertThat(e.getMessage()).contains("input 'x'", "64 bytes", "32 bytes");
+  }
+
+  @Test
+  void aRequestsInputsTakeFromRegionsTogetherAtMostOneRequestsBytes() throws IOException {
+    object("big", 64);
+    SharedMemoryRegistry small = new SharedMemoryRegistry(dir, true, 40);
+    small.register("r", "/big", 0, 64);
+    SharedMemoryTensors.Placement first =
+        new SharedMemoryTensors.Placement(small.region("r"), 0, 24);
+    SharedMemoryTensors.Placement second =
+        new SharedMemoryTensors.Placement(small.region("r"), 24, 24);
+    SharedMemoryTensors.Taken taken = new SharedMemoryTensors.Taken();
+    SharedMemoryTensors.input("a", DataType.FP32, new long[] {1, 6}, first, small, taken);
+    assertThat(taken.bytes()).isEqualTo(24);
+    InferenceException e =
+        refusal(
+            () ->
+                SharedMemoryTensors.input(
+                    "b", DataType.FP32, new long[] {1, 6}, second, small, taken));
+    assertThat(e.code()).isEqualTo(ErrorCode.TOO_LARGE);
+    assertThat(e.getMessage()).contains("input 'b'", "24 bytes", "before it take 24", "40 bytes");
+    assertThat(taken.bytes()).as("nothing copied for the refused input").isEqualTo(24);
+    // Another request starts from nothing.
+    SharedMemoryTensors.input(
+        "b", DataType.FP32, new long[] {1, 6}, second, small, new SharedMemoryTensors.Taken());
+  }
+
+  @Test
+  void eachTenantsViewHasItsOwnRegionsAndNamesWithoutTenantsEveryoneSharesOne() throws IOException {
+    object("obj", 64);
+    Tenant a = new Tenant("a");
+    Tenant b = new Tenant("b");
+    registry.forTenant(a).register("r", "/obj", 0, 64);
+    assertThat(registry.forTenant(b).status("")).isEmpty();
+    assertThat(refusal(() -> registry.forTenant(b).region("r")).code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(refusal(() -> registry.forTenant(b).status("r")).code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    registry.forTenant(b).register("r", "/obj", 0, 32);
+    assertThat(registry.forTenant(a).region("r").byteSize()).isEqualTo(64);
+    assertThat(registry.forTenant(b).region("r").byteSize()).isEqualTo(32);
+    assertThat(registry.count()).isEqualTo(2);
+    assertThat(registry.bytes()).isEqualTo(96);
+    registry.forTenant(b).unregisterAll();
+    assertThat(registry.forTenant(a).status(""))
+        .extracting(SharedMemoryRegion::name)
+        .containsExactly("r");
+    registry.forTenant(b).unregister("r");
+    assertThat(registry.forTenant(a).region("r").byteSize()).isEqualTo(64);
+    // No tenant: the registry itself, whose regions are those registered without tenants.
+    assertThat(registry.forTenant(null)).isSameAs(registry);
+    assertThat(registry.status("")).isEmpty();
+    registry.forTenant(a).unregister("r");
+    assertThat(registry.count()).isZero();
   }
 
   @Test
@@ -284,13 +346,25 @@ class SharedMemoryRegistryTest {
             "input 'x'",
             Map.of(SharedMemoryTensors.REGION, "r", SharedMemoryTensors.BYTE_SIZE, 16L),
             registry);
-    Tensor x = SharedMemoryTensors.input("x", DataType.FP32, new long[] {1, 4}, sixteen, registry);
+    Tensor x =
+        SharedMemoryTensors.input(
+            "x",
+            DataType.FP32,
+            new long[] {1, 4},
+            sixteen,
+            registry,
+            new SharedMemoryTensors.Taken());
     assertThat(x.data().getFloat(12)).isEqualTo(3.5f);
     assertThat(
             refusal(
                     () ->
                         SharedMemoryTensors.input(
-                            "x", DataType.FP32, new long[] {1, 3}, sixteen, registry))
+                            "x",
+                            DataType.FP32,
+                            new long[] {1, 3},
+                            sixteen,
+                            registry,
+                            new SharedMemoryTensors.Taken()))
                 .getMessage())
         .contains("input 'x': shared_memory_byte_size is 16 but shape [1, 3] of FP32 needs 12");
     // BYTES: Triton's layout, a 4-byte little-endian length before each element.
@@ -300,14 +374,25 @@ class SharedMemoryRegistryTest {
     SharedMemoryTensors.Placement twelve =
         new SharedMemoryTensors.Placement(registry.region("r"), 16, 12);
     assertThat(
-            SharedMemoryTensors.input("s", DataType.BYTES, new long[] {2}, twelve, registry)
+            SharedMemoryTensors.input(
+                    "s",
+                    DataType.BYTES,
+                    new long[] {2},
+                    twelve,
+                    registry,
+                    new SharedMemoryTensors.Taken())
                 .bytesElements())
         .containsExactly("abc".getBytes(StandardCharsets.US_ASCII), new byte[] {'z'});
     assertThat(
             refusal(
                     () ->
                         SharedMemoryTensors.input(
-                            "s", DataType.BYTES, new long[] {3}, twelve, registry))
+                            "s",
+                            DataType.BYTES,
+                            new long[] {3},
+                            twelve,
+                            registry,
+                            new SharedMemoryTensors.Taken()))
                 .getMessage())
         .contains("input 's' in shared memory region 'r' (offset 16, 12 bytes)", "needs 3");
 
