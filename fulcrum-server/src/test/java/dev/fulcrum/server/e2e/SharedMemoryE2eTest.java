@@ -123,6 +123,14 @@ class SharedMemoryE2eTest {
         "{\"key\":\"%s\",\"offset\":%d,\"byte_size\":%d}".formatted(key, offset, size));
   }
 
+  /** The fraud classifier's {@code [success, fail]} counts in its statistics. */
+  private static long[] fraudCounts() throws Exception {
+    HttpResponse<byte[]> r = server.get("/v2/models/fraud_classifier/stats");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode s = header(r).get("model_stats").get(0).get("inference_stats");
+    return new long[] {s.get("success").get("count").asLong(), s.get("fail").get("count").asLong()};
+  }
+
   /** The fraud classifier's answer to {@link #FEATURES} sent in the body, as JSON. */
   private static JsonNode plainFraud() throws Exception {
     StringBuilder data = new StringBuilder();
@@ -417,6 +425,7 @@ class SharedMemoryE2eTest {
            "parameters":{"shared_memory_region":"%s","shared_memory_byte_size":%d}}],
          "outputs":[{"name":"probabilities","parameters":{"shared_memory_region":"small",
            "shared_memory_byte_size":8}}]}""";
+    long[] before = fraudCounts();
     HttpResponse<byte[]> tooSmall =
         server.post(inferPath("fraud_classifier"), fraud.formatted("in", 64));
     assertThat(tooSmall.statusCode()).isEqualTo(400);
@@ -424,6 +433,36 @@ class SharedMemoryE2eTest {
         .isEqualTo(
             "shared memory size specified with the request for output 'probabilities' (8 bytes)"
                 + " should be at least 16 bytes to hold the results");
+    // The same over gRPC: INVALID_ARGUMENT. Both ran the model, and both count as failed.
+    assertThatThrownBy(
+            () ->
+                stub.modelInfer(
+                    ModelInferRequest.newBuilder()
+                        .setModelName("fraud_classifier")
+                        .addInputs(
+                            ModelInferRequest.InferInputTensor.newBuilder()
+                                .setName("features")
+                                .setDatatype("FP32")
+                                .addShape(2)
+                                .addShape(8)
+                                .putParameters("shared_memory_region", string("in"))
+                                .putParameters("shared_memory_byte_size", int64(64)))
+                        .addOutputs(
+                            ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                                .setName("probabilities")
+                                .putParameters("shared_memory_region", string("small"))
+                                .putParameters("shared_memory_byte_size", int64(8)))
+                        .build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(e.getStatus().getDescription())
+                  .contains("should be at least 16 bytes to hold the results");
+            });
+    long[] after = fraudCounts();
+    assertThat(after[0]).as("successes").isEqualTo(before[0]);
+    assertThat(after[1]).as("failures").isEqualTo(before[1] + 2);
     HttpResponse<byte[]> wrongSize =
         server.post(inferPath("fraud_classifier"), fraud.formatted("in", 60));
     assertThat(wrongSize.statusCode()).isEqualTo(400);
