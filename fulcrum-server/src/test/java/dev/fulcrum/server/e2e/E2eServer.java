@@ -213,9 +213,46 @@ final class E2eServer implements AutoCloseable {
     return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, tracing, null);
   }
 
+  /**
+   * Serves a repository with the ONNX Runtime backend on HTTP settings of the test's ({@code
+   * config}'s port and host are ignored: the loopback, a free port).
+   */
+  static E2eServer start(Path repository, HttpServerConfig config) throws InterruptedException {
+    return start(
+        repository,
+        config,
+        new OnnxRuntimeBackend(),
+        null,
+        ModelRepository.Settings.defaults(),
+        0,
+        null,
+        null);
+  }
+
   private static E2eServer start(
       Path repository,
       int maxInputSize,
+      ModelRuntime runtime,
+      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
+      ModelRepository.Settings settings,
+      double costPerHour,
+      @Nullable Tracing tracing,
+      @Nullable SharedMemoryRegistry sharedMemory)
+      throws InterruptedException {
+    return start(
+        repository,
+        HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize),
+        runtime,
+        monitor,
+        settings,
+        costPerHour,
+        tracing,
+        sharedMemory);
+  }
+
+  private static E2eServer start(
+      Path repository,
+      HttpServerConfig config,
       ModelRuntime runtime,
       dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
       ModelRepository.Settings settings,
@@ -236,7 +273,11 @@ final class E2eServer implements AutoCloseable {
     models.loadAll();
     InferenceService service = new InferenceService(models, true, monitor);
     HttpServer http =
-        new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
+        new HttpServer(
+            service,
+            HttpServerConfig.ephemeral()
+                .withMaxInputSize(config.maxInputSize())
+                .withInvocationsModel(config.invocationsModel()));
     if (tracing != null) {
       http.tracing(tracing);
     }
