@@ -47,6 +47,22 @@ bench_wait_ready() { # port [seconds, default 60] [server-pid]: until GET /v2/he
   return 1
 }
 
+# The demo repository served as `./fulcrum serve` serves it (the protocol client scripts:
+# tfserving_client.sh, mlflow_client.sh): on PORT (gRPC PORT+1, metrics PORT+2) with TOKEN as its
+# inference token, in a session of its own that the script's exit ends, its output in LOG. Sets
+# BENCH_SERVE_PID; returns once it is ready, else prints the log's tail and returns 1.
+bench_serve_demo() { # port token log-file [serve options...]
+  local port=$1 token=$2 log=$3
+  shift 3
+  FULCRUM_INFERENCE_TOKEN="$token" FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} \
+    FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
+    setsid "$ROOT/fulcrum" serve --http-port "$port" --grpc-port $((port + 1)) \
+    --metrics-port $((port + 2)) "$@" >"$log" 2>&1 &
+  BENCH_SERVE_PID=$!
+  trap 'kill -TERM -- "-$BENCH_SERVE_PID" 2>/dev/null; wait $BENCH_SERVE_PID 2>/dev/null' EXIT
+  bench_wait_ready "$port" 120 "$BENCH_SERVE_PID" || { tail -20 "$log"; return 1; }
+}
+
 # One demo model served alone, as the SLO scripts (slo.sh, capacity.sh) serve it: a copy of
 # demo/models/<model-dir> in repo-dir with config-yaml added to its config.yaml
 # (bench/config_variant.py), `fulcrum serve` on PORT (gRPC PORT+1, metrics PORT+2) from the

@@ -11,21 +11,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PORT=${PORT:-18200}
 
-PID=""
+. "$ROOT/bench/lib.sh"
 if [ -z "${NO_SERVER:-}" ]; then
   TOKEN=${TOKEN:-tfserving-client-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-  LOG=$(mktemp)
-  FULCRUM_INFERENCE_TOKEN="$TOKEN" FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} \
-    FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
-    setsid ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
-    >"$LOG" 2>&1 &
-  PID=$!
-  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
-  for _ in $(seq 600); do
-    curl -fs -o /dev/null "http://127.0.0.1:$PORT/v2/health/ready" && break
-    kill -0 "$PID" 2>/dev/null || { echo "FAIL server did not start:"; tail -20 "$LOG"; exit 1; }
-    sleep 0.2
-  done
+  bench_serve_demo "$PORT" "$TOKEN" "$(mktemp)" || { echo "FAIL server did not start"; exit 1; }
 fi
 
 python3 "$ROOT/bench/tfserving_client.py" --http "127.0.0.1:$PORT" --token "${TOKEN:-}" \
