@@ -54,6 +54,7 @@ class TenantEarlyRefusalE2eTest {
   private static final String QUIET = "quiet-token-0123456789abcdef";
   private static final String NOISY = "noisy-token-0123456789abcdef";
   private static final String ONE_AT_ONCE = "single-token-0123456789abcdef";
+  private static final String SCORER = "scorer-token-0123456789abcdef";
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> PUSHBACK =
@@ -79,7 +80,10 @@ class TenantEarlyRefusalE2eTest {
                 new AccessPolicy.Token(
                     Scope.INFERENCE, NOISY, "noisy", new TenantLimits(0.001, 1, 0)),
                 new AccessPolicy.Token(
-                    Scope.INFERENCE, ONE_AT_ONCE, "single", new TenantLimits(0, 0, 1))),
+                    Scope.INFERENCE, ONE_AT_ONCE, "single", new TenantLimits(0, 0, 1)),
+                // The noisy tenant's limits, for MLflow's /invocations.
+                new AccessPolicy.Token(
+                    Scope.INFERENCE, SCORER, "scorer", new TenantLimits(0.001, 1, 0))),
             "127.0.0.1",
             false);
     Security security = new Security(access, Optional.empty());
@@ -183,6 +187,42 @@ class TenantEarlyRefusalE2eTest {
       assertThat(quiet.status()).as(quiet.body()).isEqualTo(200);
       assertThat(quiet.body()).contains("\"outputs\"");
     }
+  }
+
+  @Test
+  void anInvocationOverTheLimitIsRefusedAtItsHeadInMlflowsShapeAndChargedToItsModel()
+      throws Exception {
+    java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+    java.util.function.Supplier<java.net.http.HttpResponse<String>> invoke =
+        () -> {
+          try {
+            return client.send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + guarded.port() + "/invocations"))
+                    .header("Authorization", "Bearer " + SCORER)
+                    .header("Content-Type", "text/csv")
+                    .header("X-Amzn-SageMaker-Target-Model", MODEL + ".tar.gz")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "a,b,c,d,e,f,g,h\n2500,3,0.9,800,14,20,1,0\n"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+          } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+          }
+        };
+    java.net.http.HttpResponse<String> first = invoke.get();
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+    assertThat(first.body()).startsWith("{\"predictions\":[");
+    java.net.http.HttpResponse<String> refused = invoke.get();
+    assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+    assertThat(refused.headers().firstValue("retry-after-ms")).isPresent();
+    assertThat(refused.body())
+        .contains("\"error_code\":\"REQUEST_LIMIT_EXCEEDED\"")
+        .contains("tenant 'scorer'");
+    // Admitted and refused under the model the header named, not under "".
+    assertThat(tenant("scorer").usage()).containsOnlyKeys(MODEL);
+    assertThat(count("scorer", Outcome.REFUSED)).isEqualTo(1);
   }
 
   @Test
