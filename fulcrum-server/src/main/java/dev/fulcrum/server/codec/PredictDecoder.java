@@ -397,6 +397,16 @@ public final class PredictDecoder {
     return Math.min(bound, Integer.MAX_VALUE - 8);
   }
 
+  /**
+   * As {@link #columnLimit}, for a column read from CSV text (MLflow's {@code text/csv}), where an
+   * element takes at least one character: an empty cell and its comma (NaN for a float, "" for
+   * BYTES, whose 4-byte length then comes from one character).
+   */
+  static long textColumnLimit(DataType type, long bodyLength) {
+    long bound = type.isFixedSize() ? (bodyLength + 1) * type.byteSize() : 5 * bodyLength + 4;
+    return Math.min(bound, Integer.MAX_VALUE - 8);
+  }
+
   /** Where a value is, as a message names it: "instance 3", or "'inputs'" (row -1). */
   static String where(int row) {
     return row >= 0 ? "instance " + row : "'inputs'";
@@ -451,7 +461,7 @@ public final class PredictDecoder {
       this.name = name;
       this.type = type;
       this.json = json;
-      this.limit = columnLimit(type, bodyLength);
+      this.limit = json == null ? textColumnLimit(type, bodyLength) : columnLimit(type, bodyLength);
       if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
             "model '%s': input '%s' is %s, which cannot travel as JSON; use the OIP endpoint"

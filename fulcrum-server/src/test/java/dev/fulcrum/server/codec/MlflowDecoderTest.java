@@ -121,6 +121,16 @@ class MlflowDecoderTest {
   }
 
   @Test
+  void emptyCsvCellsAreNotRefusedAsTooLarge() {
+    // ",,\n": three empty texts (12 bytes of lengths) from three characters; a JSON body's bound
+    // (two bytes of a column per byte of body) would refuse it.
+    PredictRequest p = decode(TEXT, "a,b,c\n" + ",,\n".repeat(20), true);
+    Tensor t = input(p, "text");
+    assertThat(t.shape()).containsExactly(20, 3);
+    assertThat(strings(t)).hasSize(60).containsOnly("");
+  }
+
+  @Test
   void aModelOfSeveralInputsTakesAColumnPerInput() {
     String columns = "[\"input_ids\", \"attention_mask\", \"token_type_ids\"]";
     PredictRequest split =
