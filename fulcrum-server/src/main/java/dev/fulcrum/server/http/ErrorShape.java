@@ -47,12 +47,17 @@ enum ErrorShape {
     while (end > start + 1 && uri.charAt(end - 1) == '/') {
       end--;
     }
-    String path = uri.substring(start, end);
-    return path.equals("/invocations")
-        || path.equals("/ping")
-        || path.equals("/health")
-        || path.equals("/version");
+    // Compared in place: this runs for every request's head (no substring per request).
+    int length = end - start;
+    for (String p : MLFLOW_PATHS) {
+      if (p.length() == length && uri.startsWith(p, start)) {
+        return true;
+      }
+    }
+    return false;
   }
+
+  private static final String[] MLFLOW_PATHS = {"/invocations", "/ping", "/health", "/version"};
 
   /** An error reply (OIP's shape, as {@link Responses#error} writes it) rewritten in this shape. */
   Reply shaped(Reply reply) {
