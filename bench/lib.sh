@@ -1,6 +1,6 @@
 # What the bench scripts share: the fraud and MiniLM requests they send, the open-loop client and its
-# JIT warm-up, the wait for a server to be ready, a wrk script for a JSON body, and what they read
-# from /proc and from wrk's output. Source it after setting ROOT:
+# JIT warm-up, `./fulcrum serve` started for a client script and the wait for a server to be ready,
+# a wrk script for a JSON body, and what they read from /proc and from wrk's output. Source it after setting ROOT:
 #   . "$ROOT/bench/lib.sh"
 
 # MiniLM's 16-token request ("[CLS] the quick brown fox jumps over the lazy dog and then left to
@@ -47,20 +47,25 @@ bench_wait_ready() { # port [seconds, default 60] [server-pid]: until GET /v2/he
   return 1
 }
 
-# The demo repository served as `./fulcrum serve` serves it (the protocol client scripts:
-# tfserving_client.sh, mlflow_client.sh): on PORT (gRPC PORT+1, metrics PORT+2) with TOKEN as its
-# inference token, in a session of its own that the script's exit ends, its output in LOG. Sets
-# BENCH_SERVE_PID; returns once it is ready, else prints the log's tail and returns 1.
-bench_serve_demo() { # port token log-file [serve options...]
-  local port=$1 token=$2 log=$3
-  shift 3
-  FULCRUM_INFERENCE_TOKEN="$token" FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} \
-    FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
-    setsid "$ROOT/fulcrum" serve --http-port "$port" --grpc-port $((port + 1)) \
-    --metrics-port $((port + 2)) "$@" >"$log" 2>&1 &
-  BENCH_SERVE_PID=$!
-  trap 'kill -TERM -- "-$BENCH_SERVE_PID" 2>/dev/null; wait $BENCH_SERVE_PID 2>/dev/null' EXIT
-  bench_wait_ready "$port" 120 "$BENCH_SERVE_PID" || { tail -20 "$log"; return 1; }
+bench_token() { # prefix -> "prefix-" and 24 random hex digits: a token for a server of the script's own
+  echo "$1-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
+# `./fulcrum serve` as the client scripts (openai_client.sh, tfserving_client.sh, triton_clients.sh)
+# run it: the demo models (unless the options name others) on PORT (gRPC PORT+1, metrics PORT+2), in
+# a session of its own that the script's exit ends (an EXIT trap), with the environment the call
+# gives it (e.g. FULCRUM_INFERENCE_TOKEN=... bench_fulcrum_serve); no build and no AOT cache unless
+# FULCRUM_NO_BUILD / FULCRUM_NO_AOT say otherwise. Sets PID; returns once it is ready, else prints
+# FAIL and the end of its log and exits the script.
+bench_fulcrum_serve() { # [serve options...]
+  local log
+  log=$(mktemp)
+  FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
+    setsid "$ROOT/fulcrum" serve --http-port "$PORT" --grpc-port $((PORT + 1)) \
+    --metrics-port $((PORT + 2)) "$@" >"$log" 2>&1 &
+  PID=$!
+  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
+  bench_wait_ready "$PORT" 120 "$PID" || { echo "FAIL server did not start:"; tail -20 "$log"; exit 1; }
 }
 
 # One demo model served alone, as the SLO scripts (slo.sh, capacity.sh) serve it: a copy of

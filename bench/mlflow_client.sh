@@ -15,9 +15,8 @@ PORT=${PORT:-18300}
 
 . "$ROOT/bench/lib.sh"
 if [ -z "${NO_SERVER:-}" ]; then
-  TOKEN=${TOKEN:-mlflow-client-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-  bench_serve_demo "$PORT" "$TOKEN" "$(mktemp)" --invocations-model fraud_classifier ||
-    { echo "FAIL server did not start"; exit 1; }
+  TOKEN=${TOKEN:-$(bench_token mlflow-client)}
+  FULCRUM_INFERENCE_TOKEN="$TOKEN" bench_fulcrum_serve --invocations-model fraud_classifier
 fi
 
 python3 "$ROOT/bench/mlflow_client.py" --http "127.0.0.1:$PORT" --token "${TOKEN:-}" \

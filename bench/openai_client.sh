@@ -16,6 +16,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. "$ROOT/bench/lib.sh"
 PORT=${PORT:-18100}
 VENV=${VENV:-/tmp/openai-venv}
 NODE_DIR=${NODE_DIR:-/tmp/openai-node}
@@ -29,19 +30,8 @@ fi
 
 PID=""
 if [ -z "${NO_SERVER:-}" ]; then
-  TOKEN=${TOKEN:-openai-client-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-  LOG=$(mktemp)
-  FULCRUM_INFERENCE_TOKEN="$TOKEN" FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} \
-    FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
-    setsid ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
-    >"$LOG" 2>&1 &
-  PID=$!
-  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
-  for _ in $(seq 600); do
-    curl -fs -o /dev/null "http://127.0.0.1:$PORT/v2/health/ready" && break
-    kill -0 "$PID" 2>/dev/null || { echo "FAIL server did not start:"; tail -20 "$LOG"; exit 1; }
-    sleep 0.2
-  done
+  TOKEN=${TOKEN:-$(bench_token openai-client)}
+  FULCRUM_INFERENCE_TOKEN="$TOKEN" bench_fulcrum_serve
 fi
 
 "$VENV/bin/python" "$ROOT/bench/openai_client.py" --http "127.0.0.1:$PORT" --token "${TOKEN:-x}"

@@ -9,12 +9,13 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. "$ROOT/bench/lib.sh"
 PORT=${PORT:-18200}
 
-. "$ROOT/bench/lib.sh"
+PID=""
 if [ -z "${NO_SERVER:-}" ]; then
-  TOKEN=${TOKEN:-tfserving-client-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-  bench_serve_demo "$PORT" "$TOKEN" "$(mktemp)" || { echo "FAIL server did not start"; exit 1; }
+  TOKEN=${TOKEN:-$(bench_token tfserving-client)}
+  FULCRUM_INFERENCE_TOKEN="$TOKEN" bench_fulcrum_serve
 fi
 
 python3 "$ROOT/bench/tfserving_client.py" --http "127.0.0.1:$PORT" --token "${TOKEN:-}" \

@@ -33,6 +33,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. "$ROOT/bench/lib.sh"
 PORT=${PORT:-27200}
 VENV=${VENV:-/tmp/tritonc-venv}
 TRITON_CLIENT_GIT=${TRITON_CLIENT_GIT:-/work/.mirror/triton-inference-server+client/repo}
@@ -130,19 +131,9 @@ fi
 
 PID=""
 if [ -z "${NO_SERVER:-}" ]; then
-  LOG=$(mktemp)
-  FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
-    setsid ./fulcrum serve --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
-    --model-control-mode explicit --allow-client-shm true \
+  bench_fulcrum_serve --model-control-mode explicit --allow-client-shm true \
     --load-model fraud_classifier --load-model all_minilm_l6_v2 \
-    --load-model minilm_text "${SERVE_STATEFUL[@]}" >"$LOG" 2>&1 &
-  PID=$!
-  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
-  for _ in $(seq 600); do
-    curl -fs -o /dev/null "http://127.0.0.1:$PORT/v2/health/ready" && break
-    kill -0 "$PID" 2>/dev/null || { echo "FAIL server did not start:"; tail -20 "$LOG"; exit 1; }
-    sleep 0.2
-  done
+    --load-model minilm_text "${SERVE_STATEFUL[@]}"
 fi
 
 "$VENV/bin/python" "$ROOT/bench/triton_clients.py" --http "127.0.0.1:$PORT" --grpc "127.0.0.1:$((PORT + 1))" \

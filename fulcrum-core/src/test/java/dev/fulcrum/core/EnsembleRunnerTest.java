@@ -12,6 +12,7 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
+import dev.fulcrum.core.repository.EnsembleRepo;
 import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -19,11 +20,8 @@ import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.scheduler.SchedulerObserver;
 import dev.fulcrum.core.scheduler.SchedulerObserver.Outcome;
 import dev.fulcrum.core.stats.ModelStatistics;
-import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Fp32;
 import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,10 +50,10 @@ class EnsembleRunnerTest {
    * As {@link #load(SchedulerEnvironment)}, with {@code ensembleFields} in its ensemble section.
    */
   private ModelRepository load(SchedulerEnvironment env, String ensembleFields) throws Exception {
-    FakeRuntime.writeModel(repo.resolve("a/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-    Files.createDirectories(repo.resolve("ens/1"));
-    Files.writeString(
-        repo.resolve("ens/config.yaml"),
+    EnsembleRepo.writeEcho(repo, "a");
+    EnsembleRepo.writeEnsemble(
+        repo,
+        "ens",
         """
         platform: ensemble
         max-batch-size: 8
@@ -74,14 +72,6 @@ class EnsembleRunnerTest {
     return r;
   }
 
-  private static Tensor fp32(String name, float... values) {
-    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      b.putFloat(v);
-    }
-    return Tensor.of(name, DataType.FP32, new long[] {1, values.length}, b.flip());
-  }
-
   private static CompletableFuture<InferenceResponse> submit(
       EnsembleRunner runner, ModelVersion mv, int enclosing) {
     return submit(runner, mv, enclosing, RequestOptions.NONE);
@@ -91,7 +81,7 @@ class EnsembleRunnerTest {
       EnsembleRunner runner, ModelVersion mv, int enclosing, RequestOptions options) {
     InferenceRequest request =
         new InferenceRequest(
-            "ens", "", "id-1", Map.of(), List.of(fp32("IN", 1.5f, -2f)), List.of(), options);
+            "ens", "", "id-1", Map.of(), List.of(Fp32.row("IN", 1.5f, -2f)), List.of(), options);
     EnsembleConfig ensemble = Objects.requireNonNull(mv.config().ensemble());
     return runner.submit(
         mv, ensemble, request, RequestValidator.validate(mv.config(), request), enclosing);
@@ -157,7 +147,7 @@ class EnsembleRunnerTest {
 
   /** What the fake step model answers: OUT's step output y, echoing the request's IN. */
   private static InferenceResponse answerOfA() {
-    return new InferenceResponse("a", "1", "id-1", Map.of(), List.of(fp32("y", 1.5f, -2f)));
+    return new InferenceResponse("a", "1", "id-1", Map.of(), List.of(Fp32.row("y", 1.5f, -2f)));
   }
 
   @Test
@@ -220,18 +210,22 @@ class EnsembleRunnerTest {
         .withTiming(Double.isNaN(costUsd) ? pass : pass.withCostPerPrediction(costUsd));
   }
 
+  /** A runner whose steps all answer {@code answer}, each step's request added to {@code steps}. */
+  private static EnsembleRunner answering(List<InferenceRequest> steps, InferenceResponse answer) {
+    return new EnsembleRunner(
+        (step, nesting) -> {
+          steps.add(step);
+          return CompletableFuture.completedFuture(answer);
+        });
+  }
+
   @Test
   void aSuccessIsCountedAsTritonsEnsembleSchedulerCountsIt() throws Exception {
     try (SchedulerEnvironment env = SchedulerEnvironment.system();
         ModelRepository r = load(env)) {
       ModelVersion mv = r.resolve("ens", "");
       List<InferenceRequest> steps = new ArrayList<>();
-      EnsembleRunner runner =
-          new EnsembleRunner(
-              (step, nesting) -> {
-                steps.add(step);
-                return CompletableFuture.completedFuture(timedAnswerOfA(Double.NaN));
-              });
+      EnsembleRunner runner = answering(steps, timedAnswerOfA(Double.NaN));
       InferenceResponse out = submit(runner, mv, 0).get(30, TimeUnit.SECONDS);
       // the client did not ask: its answer has no timing, although its step was timed (unpriced)
       assertThat(out.timing()).isNull();
@@ -284,12 +278,7 @@ class EnsembleRunnerTest {
         ModelRepository r = load(env)) {
       ModelVersion mv = r.resolve("ens", "");
       List<InferenceRequest> steps = new ArrayList<>();
-      EnsembleRunner runner =
-          new EnsembleRunner(
-              (step, nesting) -> {
-                steps.add(step);
-                return CompletableFuture.completedFuture(timedAnswerOfA(2.5e-7));
-              });
+      EnsembleRunner runner = answering(steps, timedAnswerOfA(2.5e-7));
       RequestOptions timed =
           new RequestOptions(0, 0, RequestOptions.SloClass.STANDARD, true, false);
       InferenceResponse out = submit(runner, mv, 0, timed).get(30, TimeUnit.SECONDS);

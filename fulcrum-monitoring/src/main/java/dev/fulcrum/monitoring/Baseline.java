@@ -5,11 +5,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.fulcrum.core.io.AtomicFile;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -153,13 +152,7 @@ public record Baseline(
     }
     // Written beside it and moved over it: a server polling the repository never reads half a
     // baseline while profile writes one.
-    Path part = file.resolveSibling(file.getFileName() + ".part");
-    Databind.JSON.writeValue(part.toFile(), this);
-    try {
-      Files.move(part, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(part, file, StandardCopyOption.REPLACE_EXISTING);
-    }
+    AtomicFile.replace(file, out -> Databind.JSON.writeValue(out, this));
   }
 
   private void check(Path file) throws IOException {

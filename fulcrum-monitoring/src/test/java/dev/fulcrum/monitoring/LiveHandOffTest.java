@@ -22,29 +22,7 @@ class LiveHandOffTest {
   @Test
   void liveAndReplayPathsReachTheSameVerdicts() {
     double[][] training = Streams.training(12_000, 11);
-    Baseline inputsOnly = Streams.baseline(training);
-    // Outputs: a probability pair and a label per row, profiled as the profiler would.
-    double[] p1 = new double[training.length];
-    double[] label = new double[training.length];
-    for (int i = 0; i < training.length; i++) {
-      p1[i] = Streams.probability(training[i]);
-      label[i] = p1[i] > 0.5 ? 1 : 0;
-    }
-    double[] p0 = new double[training.length];
-    for (int i = 0; i < p0.length; i++) {
-      p0[i] = 1 - p1[i];
-    }
-    Baseline b =
-        new Baseline(
-            "m",
-            "generated",
-            training.length,
-            inputsOnly.inputs(),
-            inputsOnly.features(),
-            List.of(
-                Profiler.profile("p[0]", p0),
-                Profiler.profile("p[1]", p1),
-                Profiler.profile("label", label)));
+    Baseline b = Streams.classifierBaseline(training);
     VersionMonitor live = Streams.monitor(b);
     VersionMonitor replay = Streams.monitor(b);
     List<String> liveEvents = new ArrayList<>();
@@ -57,13 +35,7 @@ class LiveHandOffTest {
       double[] p = new double[rows * 2];
       long[] y = new long[rows];
       for (int k = 0; k < rows; k++) {
-        double[] row = training[r.nextInt(training.length)].clone();
-        if (q >= 6_000 && q < 9_000) {
-          row[1] += 5; // +0.5 sigma
-        }
-        if (q >= 11_000 && q < 11_050) {
-          row[0] *= 100;
-        }
+        double[] row = Streams.handOffRow(training, r, q);
         System.arraycopy(row, 0, x, k * width, width);
         double pr = Streams.probability(row);
         p[2 * k] = 1 - pr;

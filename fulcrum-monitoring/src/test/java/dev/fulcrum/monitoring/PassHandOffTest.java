@@ -23,26 +23,7 @@ class PassHandOffTest {
   @Test
   void aPassReachesTheVerdictsOfItsRequestsReplayedOneByOne() {
     double[][] training = Streams.training(12_000, 11);
-    Baseline inputsOnly = Streams.baseline(training);
-    double[] p1 = new double[training.length];
-    double[] p0 = new double[training.length];
-    double[] label = new double[training.length];
-    for (int i = 0; i < training.length; i++) {
-      p1[i] = Streams.probability(training[i]);
-      p0[i] = 1 - p1[i];
-      label[i] = p1[i] > 0.5 ? 1 : 0;
-    }
-    Baseline b =
-        new Baseline(
-            "m",
-            "generated",
-            training.length,
-            inputsOnly.inputs(),
-            inputsOnly.features(),
-            List.of(
-                Profiler.profile("p[0]", p0),
-                Profiler.profile("p[1]", p1),
-                Profiler.profile("label", label)));
+    Baseline b = Streams.classifierBaseline(training);
     VersionMonitor live = Streams.monitor(b);
     VersionMonitor replay = Streams.monitor(b);
     VersionMonitor copied = Streams.monitor(b);
@@ -69,13 +50,7 @@ class PassHandOffTest {
         double[] p = new double[rows[i] * 2];
         long[] y = new long[rows[i]];
         for (int k = 0; k < rows[i]; k++) {
-          double[] row = training[r.nextInt(training.length)].clone();
-          if (q >= 6_000 && q < 9_000) {
-            row[1] += 5; // +0.5 sigma
-          }
-          if (q >= 11_000 && q < 11_050) {
-            row[0] *= 100;
-          }
+          double[] row = Streams.handOffRow(training, r, q);
           System.arraycopy(row, 0, x, k * width, width);
           double pr = Streams.probability(row);
           // A label that disagrees with p after 12,000: an output drift only its askers see.

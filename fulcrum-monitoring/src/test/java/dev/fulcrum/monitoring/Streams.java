@@ -71,6 +71,52 @@ final class Streams {
         "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults(), text);
   }
 
+  /**
+   * The baseline of {@code training} ({@link #baseline}) with the outputs of the hand-off tests'
+   * model ({@link #probability}) profiled as the profiler would: p[0], p[1] and the label.
+   */
+  static Baseline classifierBaseline(double[][] training) {
+    double[] p1 = new double[training.length];
+    double[] p0 = new double[training.length];
+    double[] label = new double[training.length];
+    for (int i = 0; i < training.length; i++) {
+      p1[i] = probability(training[i]);
+      p0[i] = 1 - p1[i];
+      label[i] = p1[i] > 0.5 ? 1 : 0;
+    }
+    return withOutputs(
+        baseline(training),
+        Profiler.profile("p[0]", p0),
+        Profiler.profile("p[1]", p1),
+        Profiler.profile("label", label));
+  }
+
+  /** {@code inputsOnly} with these outputs profiled too. */
+  static Baseline withOutputs(Baseline inputsOnly, Baseline.FeatureBaseline... outputs) {
+    return new Baseline(
+        "m",
+        "generated",
+        inputsOnly.rows(),
+        inputsOnly.inputs(),
+        inputsOnly.features(),
+        List.of(outputs));
+  }
+
+  /**
+   * The hand-off tests' row for request {@code q}: a random training row, +0.5 sigma on the risk
+   * score for requests 6,000 to 8,999 and the amount 100 times for requests 11,000 to 11,049.
+   */
+  static double[] handOffRow(double[][] training, Random r, int q) {
+    double[] row = training[r.nextInt(training.length)].clone();
+    if (q >= 6_000 && q < 9_000) {
+      row[1] += 5; // +0.5 sigma
+    }
+    if (q >= 11_000 && q < 11_050) {
+      row[0] *= 100;
+    }
+    return row;
+  }
+
   /** The hand-off tests' stand-in model: a logistic of the risk score and the foreign flag. */
   static double probability(double[] row) {
     return 1 / (1 + Math.exp(-(row[1] - 50) / 10 - row[3]));

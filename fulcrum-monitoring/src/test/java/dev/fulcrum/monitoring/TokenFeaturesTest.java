@@ -267,15 +267,10 @@ class TokenFeaturesTest {
       }
     }
     Baseline b =
-        new Baseline(
-            "m",
-            "generated",
-            inputsOnly.rows(),
-            inputsOnly.inputs(),
-            inputsOnly.features(),
-            List.of(
-                Profiler.profile("embedding_norm", outCols[0]),
-                Profiler.profile("embedding_mean", outCols[1])));
+        Streams.withOutputs(
+            inputsOnly,
+            Profiler.profile("embedding_norm", outCols[0]),
+            Profiler.profile("embedding_mean", outCols[1]));
     VersionMonitor live = Streams.monitor(b, text);
     VersionMonitor replay = Streams.monitor(b, text);
     List<String> liveEvents = new ArrayList<>();
@@ -327,15 +322,10 @@ class TokenFeaturesTest {
   void embeddingNeedsTheOutputAndAFittingShape() {
     Baseline inputsOnly = baseline(11, "input_ids");
     Baseline b =
-        new Baseline(
-            "m",
-            "generated",
-            inputsOnly.rows(),
-            inputsOnly.inputs(),
-            inputsOnly.features(),
-            List.of(
-                Profiler.profile("embedding_norm", new double[] {1, 2, 3}),
-                Profiler.profile("embedding_mean", new double[] {0.1, 0.2, 0.3})));
+        Streams.withOutputs(
+            inputsOnly,
+            Profiler.profile("embedding_norm", new double[] {1, 2, 3}),
+            Profiler.profile("embedding_mean", new double[] {0.1, 0.2, 0.3}));
     VersionMonitor without =
         Streams.monitor(
             b,
@@ -416,15 +406,10 @@ class TokenFeaturesTest {
       outCols[1][i] = rows[0][1];
     }
     Baseline b =
-        new Baseline(
-            "m",
-            "generated",
-            inputsOnly.rows(),
-            inputsOnly.inputs(),
-            inputsOnly.features(),
-            List.of(
-                Profiler.profile("embedding_norm", outCols[0]),
-                Profiler.profile("embedding_mean", outCols[1])));
+        Streams.withOutputs(
+            inputsOnly,
+            Profiler.profile("embedding_norm", outCols[0]),
+            Profiler.profile("embedding_mean", outCols[1]));
     VersionMonitor live = Streams.monitor(b, text);
     VersionMonitor replay = Streams.monitor(b, text);
     List<String> events = new ArrayList<>();

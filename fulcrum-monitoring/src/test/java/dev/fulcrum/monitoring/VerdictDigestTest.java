@@ -39,9 +39,7 @@ class VerdictDigestTest {
   static String digest() throws Exception {
     double[][] training = Streams.training(12_000, 11);
     Baseline b = Streams.baseline(training);
-    VersionMonitor m =
-        new VersionMonitor(
-            "m", "1", true, "baseline.json", b.inputs(), b, null, DetectorSettings.defaults());
+    VersionMonitor m = Streams.monitor(b);
     StringBuilder events = new StringBuilder();
     Random r = new Random(5);
     for (int i = 0; i < 60_000; i++) {

@@ -107,7 +107,9 @@ public final class SlowRequestLog implements AutoCloseable {
     /** gRPC ModelInfer. */
     GRPC("grpc"),
     /** One request of a gRPC ModelStreamInfer stream. */
-    GRPC_STREAM("grpc-stream");
+    GRPC_STREAM("grpc-stream"),
+    /** TF Serving's gRPC Predict ({@code tensorflow.serving.PredictionService/Predict}). */
+    GRPC_TF_SERVING("grpc-tfserving");
 
     private final String label;
 

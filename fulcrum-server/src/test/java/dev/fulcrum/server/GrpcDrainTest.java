@@ -76,6 +76,24 @@ class GrpcDrainTest {
                   .withDeadlineAfter(30, TimeUnit.SECONDS)
                   .modelInfer(rawRequest("echo_fp32", DataType.FP32, one, 1, 1)),
           Status.Code.UNAVAILABLE);
+      // TF Serving's Predict on the same port: refused alike.
+      GrpcServerTest.assertStatus(
+          () ->
+              dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
+                  .withDeadlineAfter(30, TimeUnit.SECONDS)
+                  .predict(
+                      dev.fulcrum.server.grpc.tfserving.PredictRequest.newBuilder()
+                          .setModelSpec(
+                              dev.fulcrum.server.grpc.tfserving.ModelSpec.newBuilder()
+                                  .setName("echo_fp32"))
+                          .putInputs(
+                              "IN",
+                              dev.fulcrum.server.grpc.tfserving.TensorProto.newBuilder()
+                                  .setDtype(dev.fulcrum.server.grpc.tfserving.DataType.DT_FLOAT)
+                                  .addFloatVal(1)
+                                  .build())
+                          .build()),
+          Status.Code.UNAVAILABLE);
       assertThat(stopping).as("the drain waits for the call in flight").isNotDone();
 
       FakeRuntime.openGate();

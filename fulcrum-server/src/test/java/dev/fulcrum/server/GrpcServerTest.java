@@ -515,6 +515,8 @@ class GrpcServerTest {
     assertThat(names.get(30, TimeUnit.SECONDS))
         .contains(
             "inference.GRPCInferenceService",
+            "tensorflow.serving.PredictionService",
+            "tensorflow.serving.ModelService",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection");
   }

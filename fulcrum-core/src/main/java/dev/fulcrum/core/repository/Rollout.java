@@ -230,11 +230,16 @@ public final class Rollout {
     percent = 0;
     reason = why;
     verdict = Verdict.ROLLED_BACK;
+    warnRolledBack("stays rolled back", why);
+  }
+
+  /** Logs that the canary is (or {@code how} else) rolled back, and why. */
+  private void warnRolledBack(String how, String why) {
     log.warn(
-        "model '{}': canary version {} stays rolled back, every unversioned request goes to version"
-            + " {}: {}",
+        "model '{}': canary version {} {}, every unversioned request goes to version {}: {}",
         model,
         canaryVersion,
+        how,
         stableVersion,
         why);
   }
@@ -449,13 +454,7 @@ public final class Rollout {
     (v == Verdict.PROMOTED ? promoted : rolledBack).incrementAndGet();
     tell();
     if (v == Verdict.ROLLED_BACK) {
-      log.warn(
-          "model '{}': canary version {} rolled back, every unversioned request goes to version"
-              + " {}: {}",
-          model,
-          canaryVersion,
-          stableVersion,
-          why);
+      warnRolledBack("rolled back", why);
     } else {
       log.info(
           "model '{}': canary version {} promoted, every unversioned request goes to it: {}",
@@ -467,18 +466,20 @@ public final class Rollout {
 
   /** Rolls the canary back by hand: share 0, until a share is set again. */
   public synchronized void rollBack(String why) {
-    if (verdict == Verdict.ROLLED_BACK) {
-      return; // a repeated (retried) request: counted once
-    }
-    conclude(Verdict.ROLLED_BACK, why.isBlank() ? "rolled back by hand" : why);
+    byHand(Verdict.ROLLED_BACK, why, "rolled back by hand");
   }
 
   /** Promotes the canary by hand: share 100, until a share is set again. */
   public synchronized void promote(String why) {
-    if (verdict == Verdict.PROMOTED) {
+    byHand(Verdict.PROMOTED, why, "promoted by hand");
+  }
+
+  /** Under the lock: an operator's verdict, its reason {@code otherwise} when none was given. */
+  private void byHand(Verdict v, String why, String otherwise) {
+    if (verdict == v) {
       return; // a repeated (retried) request: counted once
     }
-    conclude(Verdict.PROMOTED, why.isBlank() ? "promoted by hand" : why);
+    conclude(v, why.isBlank() ? otherwise : why);
   }
 
   /**
@@ -492,14 +493,8 @@ public final class Rollout {
     if (p < 0 || p > 100) {
       throw InferenceException.invalid("canary_traffic_percent must be 0 to 100, was %d", p);
     }
-    canary.reset();
-    stable.reset();
-    judgedSince = ticker.nanoTime();
-    percent = p;
     boolean configured = !config.stepped() && p == config.canaryTrafficPercent();
-    step = configured ? 0 : -1;
-    reason = configured ? "" : "share set by hand to " + p + "%";
-    verdict = Verdict.PROGRESSING;
+    judgeAfresh(p, configured ? 0 : -1, configured ? "" : "share set by hand to " + p + "%");
     log.info(
         "model '{}': canary version {} gets {}% of unversioned requests (set by hand), judged"
             + " afresh",
@@ -514,18 +509,26 @@ public final class Rollout {
    * configured. The verdict counts carry on.
    */
   public synchronized void restart() {
-    canary.reset();
-    stable.reset();
-    judgedSince = ticker.nanoTime();
-    step = 0;
-    percent = config.canaryTrafficPercent();
-    reason = "";
-    verdict = Verdict.PROGRESSING;
+    judgeAfresh(config.canaryTrafficPercent(), 0, "");
     log.info(
         "model '{}': canary version {} set going anew (by hand) at its first step: {}% of"
             + " unversioned requests",
         model, canaryVersion, percent);
     tell();
+  }
+
+  /**
+   * Under the lock: the canary at {@code share} and {@code atStep}, progressing for {@code why},
+   * both windows empty and the step's clock started, so that it is judged on new answers only.
+   */
+  private void judgeAfresh(int share, int atStep, String why) {
+    canary.reset();
+    stable.reset();
+    judgedSince = ticker.nanoTime();
+    step = atStep;
+    percent = share;
+    reason = why;
+    verdict = Verdict.PROGRESSING;
   }
 
   /**

@@ -4,17 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fulcrum.core.io.AtomicFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
@@ -51,11 +47,6 @@ final class RolloutRecord implements AutoCloseable {
 
   /** The thread that writes it. */
   static final String THREAD_NAME = "fulcrum-rollout-state";
-
-  /** The temporary file's name around its unique middle, in the same folder as the record. */
-  static final String TEMP_PREFIX = "rollout-state";
-
-  static final String TEMP_SUFFIX = ".tmp";
 
   /** The most a record file may hold (one is a few KiB; this is far past any real one). */
   static final int MAX_BYTES = 16 << 20;
@@ -234,46 +225,14 @@ final class RolloutRecord implements AutoCloseable {
       queued = false;
       bytes = render();
     }
-    Path tmp = null;
     try {
-      // a name of its own, made new (never a link followed, never another writer's file): two
-      // servers wrongly sharing the folder each rename a whole record, the last one standing
-      tmp = Files.createTempFile(file.getParent(), TEMP_PREFIX, TEMP_SUFFIX);
-      try (FileChannel c =
-          FileChannel.open(tmp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-        ByteBuffer b = ByteBuffer.wrap(bytes);
-        while (b.hasRemaining()) {
-          c.write(b);
-        }
-        c.force(true);
-      }
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      tmp = null;
-      syncFolder();
+      AtomicFile.replace(file, bytes);
     } catch (IOException | UncheckedIOException e) {
       // kept in memory; the next change writes the whole record again
       log.warn(
           "rollout record {} not written ({}): a restart would not know of the latest verdicts",
           file,
           e.toString());
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException e) {
-          log.warn(
-              "rollout record {}: temporary file {} not removed ({})", file, tmp, e.toString());
-        }
-      }
-    }
-  }
-
-  /** Makes the rename durable where the platform can sync a folder (Linux); else skipped. */
-  private void syncFolder() {
-    try (FileChannel d = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException | UnsupportedOperationException e) {
-      // not every platform opens a folder as a channel: the rename stands, its sync is best effort
     }
   }
 

@@ -11,10 +11,8 @@ import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
-import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Fp32;
 import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,8 +34,8 @@ class EnsembleTest {
 
   /** a: x -> y; b: p, q -> r, s (r = p, s = q). */
   private void writeComposing() throws Exception {
-    FakeRuntime.writeModel(repo.resolve("a/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
-    FakeRuntime.writeModel(repo.resolve("a2/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    EnsembleRepo.writeEcho(repo, "a");
+    EnsembleRepo.writeEcho(repo, "a2");
     FakeRuntime.writeModel(
         repo.resolve("b/1/model.onnx"),
         "in p FP32 -1,2",
@@ -71,8 +69,7 @@ class EnsembleTest {
       """;
 
   private void writeEnsemble(String name, String yaml) throws Exception {
-    Files.createDirectories(repo.resolve(name + "/1"));
-    Files.writeString(repo.resolve(name + "/config.yaml"), yaml);
+    EnsembleRepo.writeEnsemble(repo, name, yaml);
   }
 
   private ModelRepository load(FakeRuntime runtime) {
@@ -95,30 +92,13 @@ class EnsembleTest {
     return r;
   }
 
-  private static Tensor fp32(String name, long[] shape, float... values) {
-    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      b.putFloat(v);
-    }
-    return Tensor.of(name, DataType.FP32, shape, b.flip());
-  }
-
-  private static float[] floats(Tensor t) {
-    ByteBuffer b = t.data().order(ByteOrder.LITTLE_ENDIAN);
-    float[] out = new float[b.remaining() / 4];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = b.getFloat(i * 4);
-    }
-    return out;
-  }
-
   private static InferenceRequest request(String model, String... outputs) {
     return new InferenceRequest(
         model,
         "",
         "id-1",
         Map.of(),
-        List.of(fp32("IN", new long[] {1, 2}, 1.5f, -2f)),
+        List.of(Fp32.tensor("IN", new long[] {1, 2}, 1.5f, -2f)),
         java.util.Arrays.stream(outputs).map(RequestedOutput::named).toList());
   }
 
@@ -147,8 +127,8 @@ class EnsembleTest {
       assertThat(out.modelVersion()).isEqualTo("1");
       assertThat(out.id()).isEqualTo("id-1");
       assertThat(out.outputs()).extracting(Tensor::name).containsExactly("OUT", "OUT2");
-      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
-      assertThat(floats(out.outputs().get(1))).containsExactly(1.5f, -2f);
+      assertThat(Fp32.floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+      assertThat(Fp32.floats(out.outputs().get(1))).containsExactly(1.5f, -2f);
       assertThat(out.outputs().get(0).shape()).containsExactly(1, 2);
 
       // each step was a request of its own model, counted in its statistics
@@ -240,7 +220,7 @@ class EnsembleTest {
 
   @Test
   void aStepRefusedForAFullQueueIsThe429OfTheEnsemble() throws Exception {
-    FakeRuntime.writeModel(repo.resolve("q/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    EnsembleRepo.writeEcho(repo, "q");
     Files.writeString(
         repo.resolve("q/config.yaml"),
         "max-batch-size: 0\ninstance-count: 1\nqueue-policy: {max-queue-size: 1}\n");
@@ -292,7 +272,12 @@ class EnsembleTest {
       InferenceService svc = new InferenceService(r, true);
       InferenceRequest wrong =
           new InferenceRequest(
-              "ens", "", "", Map.of(), List.of(fp32("IN", new long[] {1, 3}, 1, 2, 3)), List.of());
+              "ens",
+              "",
+              "",
+              Map.of(),
+              List.of(Fp32.tensor("IN", new long[] {1, 3}, 1, 2, 3)),
+              List.of());
       assertThatThrownBy(() -> svc.infer(wrong).get(30, TimeUnit.SECONDS))
           .cause()
           .isInstanceOfSatisfying(
@@ -395,7 +380,7 @@ class EnsembleTest {
                 version,
                 "",
                 Map.of(),
-                List.of(fp32("IN", new long[] {1, 2}, 1.5f, -2f)),
+                List.of(Fp32.tensor("IN", new long[] {1, 2}, 1.5f, -2f)),
                 List.of());
         assertThatThrownBy(() -> svc.infer(pinned).get(30, TimeUnit.SECONDS))
             .cause()
@@ -424,7 +409,7 @@ class EnsembleTest {
       assertThat(reason(r, "ens")).isEmpty();
       assertThat(r.allReady()).isTrue();
       InferenceResponse out = svc.infer(request("ens")).get(30, TimeUnit.SECONDS);
-      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+      assertThat(Fp32.floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
     }
   }
 
@@ -499,7 +484,7 @@ class EnsembleTest {
           .containsExactly("a");
       InferenceService svc = new InferenceService(r, true);
       InferenceResponse out = svc.infer(request("e1")).get(30, TimeUnit.SECONDS);
-      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+      assertThat(Fp32.floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
     }
   }
 
@@ -515,7 +500,7 @@ class EnsembleTest {
     try (ModelRepository r = load(new FakeRuntime())) {
       InferenceService svc = new InferenceService(r, true);
       InferenceResponse out = svc.infer(request("n1")).get(30, TimeUnit.SECONDS);
-      assertThat(floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
+      assertThat(Fp32.floats(out.outputs().get(0))).containsExactly(1.5f, -2f);
 
       assertThatThrownBy(() -> svc.infer(request("n0")).get(30, TimeUnit.SECONDS))
           .cause()

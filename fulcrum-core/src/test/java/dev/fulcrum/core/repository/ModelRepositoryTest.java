@@ -10,10 +10,7 @@ import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
-import dev.fulcrum.core.tensor.DataType;
-import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import dev.fulcrum.core.tensor.Fp32;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,14 +26,6 @@ class ModelRepositoryTest {
         new ModelRepository(List.of(repo), List.of(runtime), new ModelConfigResolver(4, 32));
     r.loadAll();
     return r;
-  }
-
-  private static Tensor fp32(String name, long[] shape, float... values) {
-    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      b.putFloat(v);
-    }
-    return Tensor.of(name, DataType.FP32, shape, b.flip());
   }
 
   @Test
@@ -214,7 +203,12 @@ class ModelRepositoryTest {
       InferenceResponse resp =
           svc.infer(
                   new InferenceRequest(
-                      "m", "", "req-1", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null))
+                      "m",
+                      "",
+                      "req-1",
+                      null,
+                      List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)),
+                      null))
               .get();
       assertThat(resp.id()).isEqualTo("req-1");
       assertThat(resp.modelVersion()).isEqualTo("1");
@@ -229,7 +223,7 @@ class ModelRepositoryTest {
                               "",
                               "",
                               null,
-                              List.of(fp32("x", new long[] {1, 3}, 1f, 2f, 3f)),
+                              List.of(Fp32.tensor("x", new long[] {1, 3}, 1f, 2f, 3f)),
                               null))
                       .get())
           .isInstanceOf(ExecutionException.class)
@@ -247,7 +241,7 @@ class ModelRepositoryTest {
                               "",
                               "",
                               null,
-                              List.of(fp32("x", new long[] {1, 2}, 1f, 2f)),
+                              List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)),
                               null))
                       .get())
           .cause()
@@ -267,7 +261,12 @@ class ModelRepositoryTest {
       InferenceResponse ok =
           svc.infer(
                   new InferenceRequest(
-                      "auto", "", "", null, List.of(fp32("x", new long[] {40}, forty)), null))
+                      "auto",
+                      "",
+                      "",
+                      null,
+                      List.of(Fp32.tensor("x", new long[] {40}, forty)),
+                      null))
               .get();
       assertThat(ok.outputs().get(0).shape()).containsExactly(40);
       assertThatThrownBy(
@@ -278,7 +277,7 @@ class ModelRepositoryTest {
                               "",
                               "",
                               null,
-                              List.of(fp32("x", new long[] {40}, forty)),
+                              List.of(Fp32.tensor("x", new long[] {40}, forty)),
                               null))
                       .get())
           .cause()
@@ -308,11 +307,11 @@ class ModelRepositoryTest {
 
       InferenceRequest unpinned =
           new InferenceRequest(
-              "m", "", "", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null);
+              "m", "", "", null, List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)), null);
       assertThat(svc.infer(admitted, unpinned).get().modelVersion()).isEqualTo("2");
       InferenceRequest toOld =
           new InferenceRequest(
-              "m", "1", "", null, List.of(fp32("x", new long[] {1, 2}, 1f, 2f)), null);
+              "m", "1", "", null, List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)), null);
       assertThatThrownBy(() -> svc.infer(pinned, toOld).get())
           .cause()
           .isInstanceOfSatisfying(

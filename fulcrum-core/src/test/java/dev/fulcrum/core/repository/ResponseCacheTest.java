@@ -9,10 +9,8 @@ import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.inference.RequestedOutput;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
 import dev.fulcrum.core.stats.ModelStatistics;
-import dev.fulcrum.core.tensor.DataType;
+import dev.fulcrum.core.tensor.Fp32;
 import dev.fulcrum.core.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,32 +22,24 @@ import org.junit.jupiter.api.io.TempDir;
 class ResponseCacheTest {
   @TempDir Path repo;
 
-  private static Tensor fp32(String name, float... values) {
-    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      b.putFloat(v);
-    }
-    return Tensor.of(name, DataType.FP32, new long[] {1, values.length}, b.flip());
-  }
-
   private static InferenceRequest request(float... values) {
-    return new InferenceRequest("m", "", "id", null, List.of(fp32("x", values)), null);
+    return new InferenceRequest("m", "", "id", null, List.of(Fp32.row("x", values)), null);
   }
 
   @Test
   void identicalRequestsHitDifferentOnesMissAndTheBoundHolds() {
     ResponseCache cache = new ResponseCache("m", 1, 4096);
-    List<Tensor> in = List.of(fp32("x", 1, 2));
+    List<Tensor> in = List.of(Fp32.row("x", 1, 2));
     ResponseCache.Key key = cache.key(in, List.of(), List.of("y"));
     assertThat(cache.get(key, "a")).isNull();
-    cache.put(key, new InferenceResponse("m", "1", "a", Map.of(), List.of(fp32("y", 3, 4))));
+    cache.put(key, new InferenceResponse("m", "1", "a", Map.of(), List.of(Fp32.row("y", 3, 4))));
     InferenceResponse hit =
-        cache.get(cache.key(List.of(fp32("x", 1, 2)), List.of(), List.of("y")), "b");
+        cache.get(cache.key(List.of(Fp32.row("x", 1, 2)), List.of(), List.of("y")), "b");
     assertThat(hit).isNotNull();
     assertThat(hit.id()).isEqualTo("b");
     assertThat(hit.outputs().get(0).data().getFloat(4)).isEqualTo(4f);
     // Other bytes, or another output asked for, are other keys.
-    assertThat(cache.get(cache.key(List.of(fp32("x", 1, 3)), List.of(), List.of("y")), "c"))
+    assertThat(cache.get(cache.key(List.of(Fp32.row("x", 1, 3)), List.of(), List.of("y")), "c"))
         .isNull();
     assertThat(
             cache.get(
@@ -62,15 +52,16 @@ class ResponseCacheTest {
 
     for (int i = 0; i < 1000; i++) {
       cache.put(
-          cache.key(List.of(fp32("x", i)), List.of(), List.of("y")),
-          new InferenceResponse("m", "1", "", Map.of(), List.of(fp32("y", new float[64]))));
+          cache.key(List.of(Fp32.row("x", i)), List.of(), List.of("y")),
+          new InferenceResponse("m", "1", "", Map.of(), List.of(Fp32.row("y", new float[64]))));
       assertThat(cache.weightedBytes()).isLessThanOrEqualTo(cache.maxBytes());
     }
     assertThat(cache.entries()).isBetween(1L, 10L);
     // A response larger than the whole bound is not kept.
-    ResponseCache.Key big = cache.key(List.of(fp32("x", -1)), List.of(), List.of("y"));
+    ResponseCache.Key big = cache.key(List.of(Fp32.row("x", -1)), List.of(), List.of("y"));
     cache.put(
-        big, new InferenceResponse("m", "1", "", Map.of(), List.of(fp32("y", new float[2048]))));
+        big,
+        new InferenceResponse("m", "1", "", Map.of(), List.of(Fp32.row("y", new float[2048]))));
     assertThat(cache.get(big, "")).isNull();
   }
 

@@ -3,6 +3,7 @@ package dev.fulcrum.core.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.fulcrum.core.io.AtomicFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -109,7 +110,7 @@ class RolloutRecordTest {
 
   private static List<Path> temporaryFiles(Path folder) throws Exception {
     try (Stream<Path> s = Files.list(folder)) {
-      return s.filter(p -> p.getFileName().toString().endsWith(RolloutRecord.TEMP_SUFFIX))
+      return s.filter(p -> p.getFileName().toString().endsWith(AtomicFile.TEMP_SUFFIX))
           .filter(p -> !Files.isSymbolicLink(p))
           .toList();
     }

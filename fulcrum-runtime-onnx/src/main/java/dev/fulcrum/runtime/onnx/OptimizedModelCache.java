@@ -1,14 +1,13 @@
 package dev.fulcrum.runtime.onnx;
 
+import dev.fulcrum.core.io.AtomicFile;
 import dev.fulcrum.core.runtime.SessionOptions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HexFormat;
 import java.util.Locale;
@@ -154,28 +153,19 @@ final class OptimizedModelCache {
    * with its header, and deletes {@code written}.
    */
   void store(Entry entry, Path written) throws IOException {
-    Path staged = null;
     try {
       byte[] graph = Files.readAllBytes(written);
       byte[] header =
           (entry.fingerprint() + " " + checksums(ByteBuffer.wrap(graph)) + "\n")
               .getBytes(StandardCharsets.UTF_8);
-      staged = Files.createTempFile(dir, "staged-", SUFFIX);
-      try (var out = Files.newOutputStream(staged)) {
-        out.write(header);
-        out.write(graph);
-      }
-      try {
-        Files.move(staged, entry.file(), StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(staged, entry.file(), StandardCopyOption.REPLACE_EXISTING);
-      }
-      staged = null;
+      AtomicFile.replace(
+          entry.file(),
+          out -> {
+            out.write(header);
+            out.write(graph);
+          });
     } finally {
       Files.deleteIfExists(written);
-      if (staged != null) {
-        Files.deleteIfExists(staged);
-      }
     }
   }
 

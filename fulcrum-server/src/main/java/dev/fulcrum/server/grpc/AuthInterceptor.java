@@ -34,15 +34,15 @@ import org.jspecify.annotations.Nullable;
  * Context} ({@link #TENANT}), where the inference methods read it: set here after the check, never
  * from metadata the client chose.
  *
- * <p>Tenants: a unary {@code ModelInfer} call of a tenant with limits is admitted against its rate
- * and concurrency here too, at its headers, before its message is received or parsed ({@link
- * InferenceService#admitEarly}; the model is in the message, so a refusal is counted under the
- * model {@code ""}): one over them is closed with RESOURCE_EXHAUSTED and the limiter's {@code
- * grpc-retry-pushback-ms}, as the core's refusal is; an admitted one carries its {@link Admission}
- * in its context ({@link #ADMISSION}) to the service, which hands it to the core, and it is ended
- * here, once, with the call's status or cancellation where nothing ended it before (a message that
- * did not parse, a client that went away before sending it). A stream's requests are admitted one
- * by one by the core, as they arrive.
+ * <p>Tenants: a unary {@code ModelInfer} (or TF Serving {@code Predict}) call of a tenant with
+ * limits is admitted against its rate and concurrency here too, at its headers, before its message
+ * is received or parsed ({@link InferenceService#admitEarly}; the model is in the message, so a
+ * refusal is counted under the model {@code ""}): one over them is closed with RESOURCE_EXHAUSTED
+ * and the limiter's {@code grpc-retry-pushback-ms}, as the core's refusal is; an admitted one
+ * carries its {@link Admission} in its context ({@link #ADMISSION}) to the service, which hands it
+ * to the core, and it is ended here, once, with the call's status or cancellation where nothing
+ * ended it before (a message that did not parse, a client that went away before sending it). A
+ * stream's requests are admitted one by one by the core, as they arrive.
  *
  * <p>Threads: stateless apart from the immutable policy; runs on the event loop that read the
  * call's headers.
@@ -77,8 +77,12 @@ final class AuthInterceptor implements ServerInterceptor {
   /** The admission of a unary inference call its tenant's limits admitted at its headers. */
   static final Context.Key<Admission> ADMISSION = Context.key("fulcrum-tenant-admission");
 
-  private static final String MODEL_INFER =
-      GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName();
+  /** The unary inference methods: OIP's ModelInfer and TF Serving's Predict. */
+  private static final Set<String> UNARY_INFER =
+      Set.of(
+          GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName(),
+          dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.getPredictMethod()
+              .getFullMethodName());
 
   private final AccessPolicy policy;
 
@@ -125,7 +129,7 @@ final class AuthInterceptor implements ServerInterceptor {
       InferenceService service = tenants;
       if (service == null
           || !tenant.limits().limited()
-          || !MODEL_INFER.equals(call.getMethodDescriptor().getFullMethodName())) {
+          || !UNARY_INFER.contains(call.getMethodDescriptor().getFullMethodName())) {
         return Contexts.interceptCall(
             Context.current().withValue(TENANT, tenant), call, headers, next);
       }

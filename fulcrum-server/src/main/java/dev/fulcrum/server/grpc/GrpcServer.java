@@ -234,6 +234,17 @@ public final class GrpcServer implements AutoCloseable {
             !config.security().access().tenants().isEmpty(),
             logControl);
     this.inference = inference;
+    // TF Serving's gRPC API beside OIP's, on the same core, port, TLS and tokens.
+    TfServingPredictionService tfServing =
+        new TfServingPredictionService(
+            service,
+            new RequestFailureLog(LoggerFactory.getLogger(TfServingPredictionService.class)),
+            slowRequests,
+            tracing,
+            !config.security().access().tenants().isEmpty());
+    TfServingModelService tfModels =
+        new TfServingModelService(
+            service, new RequestFailureLog(LoggerFactory.getLogger(TfServingModelService.class)));
     try {
       InternalProtocolNegotiator.ProtocolNegotiator negotiator =
           config
@@ -275,6 +286,8 @@ public final class GrpcServer implements AutoCloseable {
                       inference.bindService(),
                       GRPCInferenceServiceGrpc.getModelStreamInferMethod().getFullMethodName(),
                       GrpcCodec::malformed))
+              .addService(StrictParsing.of(tfServing.bindService()))
+              .addService(StrictParsing.of(tfModels.bindService()))
               .addService(healthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .intercept(new AuthInterceptor(config.security().access(), service));
@@ -290,7 +303,7 @@ public final class GrpcServer implements AutoCloseable {
     }
     port = server.getPort();
     log.info(
-        "gRPC (Open Inference Protocol) listening on {}:{} ({} transport){}",
+        "gRPC (Open Inference Protocol, TF Serving) listening on {}:{} ({} transport){}",
         config.host(),
         port,
         io.describe(),

@@ -550,7 +550,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
   }
 
   /** Remaining microseconds of the call's deadline, or -1 without one. */
-  private static long deadlineMicros() {
+  static long deadlineMicros() {
     Deadline d = Context.current().getDeadline();
     if (d == null) {
       return -1;
@@ -675,24 +675,8 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       Status status,
       @Nullable InferenceResponse response,
       long readyNanos) {
-    if (traced == null) {
-      return;
-    }
-    Status.Code code = status.getCode();
-    boolean fault =
-        switch (code) {
-          case UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS -> true;
-          default -> false;
-        };
-    traced.endGrpc(
-        request.getModelName(),
-        request.getModelVersion(),
-        code.value(),
-        fault,
-        response,
-        readyNanos == 0 ? System.nanoTime() : readyNanos,
-        status.isOk() ? null : code.name(),
-        status.getDescription());
+    GrpcRecords.ended(
+        traced, request.getModelName(), request.getModelVersion(), status, response, readyNanos);
   }
 
   /**
@@ -913,10 +897,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     }
   }
 
-  /**
-   * Gives the slow-request log a request whose answer was just handed to gRPC: its time runs from
-   * {@code start}, when the service got the parsed message.
-   */
+  /** Gives the slow-request log a request whose answer was just handed to gRPC. */
   private void slowRequest(
       SlowRequestLog log,
       SlowRequestLog.Protocol protocol,
@@ -926,29 +907,18 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
       @Nullable InferenceResponse response,
       @Nullable Throwable failure,
       CallContextInterceptor.@Nullable CallInfo info) {
-    long total = log.now() - start;
-    long modelNanos =
-        admitted != null
-            ? SlowRequestLog.modelThresholdNanos(admitted.config())
-            : SlowRequestLog.modelThresholdOf(
-                service, request.getModelName(), request.getModelVersion());
-    if (!log.wants(total, modelNanos, failure)) {
-      return;
-    }
-    log.write(
-        new SlowRequestLog.SlowRequest(
-            protocol,
-            request.getModelName(),
-            request.getModelVersion(),
-            failure == null ? "OK" : GrpcStatuses.of(failure).getCode().name(),
-            total,
-            log.thresholdNanos(modelNanos),
-            response == null ? null : response.timing(),
-            info == null ? null : info.client(),
-            info == null ? null : info.forwardedFor(),
-            request.getId(),
-            info == null ? null : info.trace(),
-            failure));
+    GrpcRecords.slowRequest(
+        service,
+        log,
+        protocol,
+        start,
+        request.getModelName(),
+        request.getModelVersion(),
+        request.getId(),
+        admitted,
+        response,
+        failure,
+        info);
   }
 
   /** The status a failed call is closed with; logs the failure (rate-limited). */

@@ -46,6 +46,11 @@ final class StrictParsing {
    */
   private record Malformed(Status.Code code, String description) {}
 
+  /** A service of unary methods only, with request parse failures answered as INVALID_ARGUMENT. */
+  static ServerServiceDefinition of(ServerServiceDefinition service) {
+    return of(service, "", description -> description); // no method is named ""
+  }
+
   /**
    * The same service, with request parse failures answered as INVALID_ARGUMENT.
    *

@@ -44,14 +44,22 @@ public final class TracedRequest {
     /** A unary ModelInfer call. */
     GRPC("grpc", "ModelInfer"),
     /** One request of a ModelStreamInfer call: each has a span of its own. */
-    GRPC_STREAM("grpc", "ModelStreamInfer");
+    GRPC_STREAM("grpc", "ModelStreamInfer"),
+    /** TF Serving's gRPC Predict ({@code tensorflow.serving.PredictionService}). */
+    GRPC_TF_SERVING("grpc/tfserving", "Predict", TF_SERVING_SERVICE);
 
     final String attribute;
     final String rpcMethod;
+    final String rpcService;
 
     Protocol(String attribute, String rpcMethod) {
+      this(attribute, rpcMethod, GRPC_SERVICE);
+    }
+
+    Protocol(String attribute, String rpcMethod, String rpcService) {
       this.attribute = attribute;
       this.rpcMethod = rpcMethod;
+      this.rpcService = rpcService;
     }
   }
 
@@ -75,6 +83,9 @@ public final class TracedRequest {
 
   /** The gRPC service traced. */
   public static final String GRPC_SERVICE = "inference.GRPCInferenceService";
+
+  /** TF Serving's gRPC service, whose Predict calls are traced. */
+  public static final String TF_SERVING_SERVICE = "tensorflow.serving.PredictionService";
 
   private final Tracing tracing;
   private final Context parent;
@@ -181,9 +192,9 @@ public final class TracedRequest {
       @Nullable String errorType,
       @Nullable String message) {
     SpanBuilder b =
-        start(GRPC_SERVICE + "/" + protocol.rpcMethod)
+        start(protocol.rpcService + "/" + protocol.rpcMethod)
             .setAttribute(RPC_SYSTEM, "grpc")
-            .setAttribute(RPC_SERVICE, GRPC_SERVICE)
+            .setAttribute(RPC_SERVICE, protocol.rpcService)
             .setAttribute(RPC_METHOD, protocol.rpcMethod)
             .setAttribute(GRPC_STATUS, (long) code);
     end(

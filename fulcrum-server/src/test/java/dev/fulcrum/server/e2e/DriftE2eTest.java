@@ -16,9 +16,7 @@ import dev.fulcrum.monitoring.DriftJson;
 import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.monitoring.LogReplay;
 import dev.fulcrum.monitoring.PredictionLog;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.net.http.HttpResponse;
@@ -64,13 +62,12 @@ class DriftE2eTest {
     ServerMetrics metrics = new ServerMetrics(false);
     metrics.bindMonitor(monitor);
     try (E2eServer server =
-        E2eServer.start(
-            repo,
-            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-            new OnnxRuntimeBackend(),
-            monitor,
-            new ModelRepository.Settings(
-                ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)))) {
+        E2eServer.serving(repo)
+            .monitor(monitor)
+            .settings(
+                new ModelRepository.Settings(
+                    ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)))
+            .start()) {
       List<String> rows = Files.readAllLines(DEMO.resolve("data").resolve("fraud_training.csv"));
       for (int i = 1; i <= 300; i++) {
         infer(server, rows.get(i), 1);
@@ -195,9 +192,7 @@ class DriftE2eTest {
     String yaml = Files.readString(config);
     Files.writeString(config, yaml.substring(0, yaml.indexOf("monitoring:")));
     try (DriftMonitor monitor = new DriftMonitor(16, null, List.of(), true);
-        E2eServer server =
-            E2eServer.start(
-                repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+        E2eServer server = E2eServer.serving(repo).monitor(monitor).start()) {
       HttpResponse<byte[]> r = server.get("/v2/models/fraud_classifier/drift");
       assertThat(r.statusCode()).isEqualTo(404);
       assertThat(E2eServer.error(r)).contains("no drift monitoring").contains("config.yaml");

@@ -77,7 +77,7 @@ final class E2eServer implements AutoCloseable {
   /** The dashboard's feed, when started with {@link #startWithDashboard}. */
   final @Nullable DashboardFeed dashboard;
 
-  /** The tracing its ports were started with (startTraced), or null. */
+  /** The tracing its ports were started with ({@link Builder#tracing}), or null. */
   private @Nullable Tracing tracing;
 
   /** The shared memory regions its ports share (startSharedMemory), or null for each its own. */
@@ -106,7 +106,7 @@ final class E2eServer implements AutoCloseable {
 
   /** Serves a repository with the ONNX Runtime backend and Triton's 64 MiB body limit. */
   static E2eServer start(Path repository) throws InterruptedException {
-    return start(repository, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend());
+    return serving(repository).start();
   }
 
   /**
@@ -121,174 +121,123 @@ final class E2eServer implements AutoCloseable {
 
   static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)
       throws InterruptedException {
-    return start(repository, maxInputSize, runtime, null);
-  }
-
-  /** Serves a repository with a skew and drift monitor (null for none). */
-  static E2eServer start(
-      Path repository,
-      int maxInputSize,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor)
-      throws InterruptedException {
-    return start(repository, maxInputSize, runtime, monitor, ModelRepository.Settings.defaults());
-  }
-
-  /** Serves a repository with a monitor (null for none) and the given model control. */
-  static E2eServer start(
-      Path repository,
-      int maxInputSize,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
-      ModelRepository.Settings settings)
-      throws InterruptedException {
-    return start(repository, maxInputSize, runtime, monitor, settings, 0);
-  }
-
-  /**
-   * Serves a repository with the ONNX Runtime backend, every model priced at {@code costPerHour}
-   * USD (as {@code fulcrum serve --cost-per-hour}).
-   */
-  static E2eServer startPriced(Path repository, double costPerHour) throws InterruptedException {
-    return start(
-        repository,
-        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-        new OnnxRuntimeBackend(),
-        null,
-        ModelRepository.Settings.defaults(),
-        costPerHour);
-  }
-
-  /**
-   * Serves a repository with the ONNX Runtime backend, tracing its requests with {@code tracing}.
-   */
-  static E2eServer startTraced(Path repository, Tracing tracing) throws InterruptedException {
-    return start(
-        repository,
-        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-        new OnnxRuntimeBackend(),
-        null,
-        ModelRepository.Settings.defaults(),
-        0,
-        tracing);
-  }
-
-  private static E2eServer start(
-      Path repository,
-      int maxInputSize,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
-      ModelRepository.Settings settings,
-      double costPerHour)
-      throws InterruptedException {
-    return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, null);
+    return serving(repository).maxInputSize(maxInputSize).runtime(runtime).start();
   }
 
   /**
    * Serves a repository with the ONNX Runtime backend, its REST and gRPC ports sharing {@code
-   * registry} (as {@code fulcrum serve --allow-client-shm}).
+   * registry} (as {@code fulcrum serve} shares one registry between them).
    */
   static E2eServer startSharedMemory(Path repository, SharedMemoryRegistry registry)
       throws InterruptedException {
-    return start(
-        repository,
-        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-        new OnnxRuntimeBackend(),
-        null,
-        ModelRepository.Settings.defaults(),
-        0,
-        null,
-        registry);
-  }
-
-  private static E2eServer start(
-      Path repository,
-      int maxInputSize,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
-      ModelRepository.Settings settings,
-      double costPerHour,
-      @Nullable Tracing tracing)
-      throws InterruptedException {
-    return start(repository, maxInputSize, runtime, monitor, settings, costPerHour, tracing, null);
+    return serving(repository).sharedMemory(registry).start();
   }
 
   /**
-   * Serves a repository with the ONNX Runtime backend on HTTP settings of the test's ({@code
-   * config}'s port and host are ignored: the loopback, a free port).
+   * A server of {@code repository} to start as {@link Builder} says: by default as {@link
+   * #start(Path)} starts one (the ONNX Runtime backend, the default input limit, no monitor, the
+   * default repository settings, unpriced, untraced).
    */
-  static E2eServer start(Path repository, HttpServerConfig config) throws InterruptedException {
-    return start(
-        repository,
-        config,
-        new OnnxRuntimeBackend(),
-        null,
-        ModelRepository.Settings.defaults(),
-        0,
-        null,
-        null);
+  static Builder serving(Path repository) {
+    return new Builder(repository);
   }
 
-  private static E2eServer start(
-      Path repository,
-      int maxInputSize,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
-      ModelRepository.Settings settings,
-      double costPerHour,
-      @Nullable Tracing tracing,
-      @Nullable SharedMemoryRegistry sharedMemory)
-      throws InterruptedException {
-    return start(
-        repository,
-        HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize),
-        runtime,
-        monitor,
-        settings,
-        costPerHour,
-        tracing,
-        sharedMemory);
-  }
+  /** What a server is started with, each default until set. Confined to the test's thread. */
+  static final class Builder {
+    private final Path repository;
+    private int maxInputSize = HttpServerConfig.DEFAULT_MAX_INPUT_SIZE;
+    private @Nullable ModelRuntime runtime;
+    private dev.fulcrum.core.monitor.@Nullable ModelMonitor monitor;
+    private ModelRepository.Settings settings = ModelRepository.Settings.defaults();
+    private double costPerHour;
+    private @Nullable Tracing tracing;
+    private @Nullable SharedMemoryRegistry sharedMemory;
+    private HttpServerConfig.@Nullable InvocationsModel invocationsModel;
 
-  private static E2eServer start(
-      Path repository,
-      HttpServerConfig config,
-      ModelRuntime runtime,
-      dev.fulcrum.core.monitor.@org.jspecify.annotations.Nullable ModelMonitor monitor,
-      ModelRepository.Settings settings,
-      double costPerHour,
-      @Nullable Tracing tracing,
-      @Nullable SharedMemoryRegistry sharedMemory)
-      throws InterruptedException {
-    int cores = Runtime.getRuntime().availableProcessors();
-    SchedulerEnvironment environment = SchedulerEnvironment.system();
-    ModelRepository models =
-        new ModelRepository(
-            List.of(repository),
-            List.of(runtime, new TextPipelines()),
-            new ModelConfigResolver(cores, 32, costPerHour),
-            environment,
-            settings,
-            new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
-    models.loadAll();
-    InferenceService service = new InferenceService(models, true, monitor);
-    HttpServer http =
-        new HttpServer(
-            service,
-            HttpServerConfig.ephemeral()
-                .withMaxInputSize(config.maxInputSize())
-                .withInvocationsModel(config.invocationsModel()));
-    if (tracing != null) {
-      http.tracing(tracing);
+    private Builder(Path repository) {
+      this.repository = repository;
     }
-    if (sharedMemory != null) {
-      http.sharedMemory(sharedMemory);
+
+    /** The REST port's largest request body. */
+    Builder maxInputSize(int bytes) {
+      this.maxInputSize = bytes;
+      return this;
     }
-    http.start();
-    E2eServer server = new E2eServer(service, http, environment);
-    server.tracing = tracing;
-    server.sharedMemory = sharedMemory;
-    return server;
+
+    /** The engine (else ONNX Runtime's). */
+    Builder runtime(ModelRuntime r) {
+      this.runtime = r;
+      return this;
+    }
+
+    /** A skew and drift monitor (null: none). */
+    Builder monitor(dev.fulcrum.core.monitor.@Nullable ModelMonitor m) {
+      this.monitor = m;
+      return this;
+    }
+
+    /** The repository's settings: model control, rollout state, polling. */
+    Builder settings(ModelRepository.Settings s) {
+      this.settings = s;
+      return this;
+    }
+
+    /** Every model priced at this many USD an hour (as {@code fulcrum serve --cost-per-hour}). */
+    Builder costPerHour(double usd) {
+      this.costPerHour = usd;
+      return this;
+    }
+
+    /** Traces its requests with {@code t}. */
+    Builder tracing(Tracing t) {
+      this.tracing = t;
+      return this;
+    }
+
+    /** Its REST and gRPC ports share this registry of shared-memory regions. */
+    Builder sharedMemory(SharedMemoryRegistry registry) {
+      this.sharedMemory = registry;
+      return this;
+    }
+
+    /** The model {@code POST /invocations} runs (as {@code fulcrum serve --invocations-model}). */
+    Builder invocationsModel(HttpServerConfig.InvocationsModel m) {
+      this.invocationsModel = m;
+      return this;
+    }
+
+    /** Loads the repository and starts the REST port. */
+    E2eServer start() throws InterruptedException {
+      int cores = Runtime.getRuntime().availableProcessors();
+      SchedulerEnvironment environment = SchedulerEnvironment.system();
+      ModelRepository models =
+          new ModelRepository(
+              List.of(repository),
+              List.of(runtime != null ? runtime : new OnnxRuntimeBackend(), new TextPipelines()),
+              new ModelConfigResolver(cores, 32, costPerHour),
+              environment,
+              settings,
+              new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+      models.loadAll();
+      InferenceService service = new InferenceService(models, true, monitor);
+      HttpServer http =
+          new HttpServer(
+              service,
+              HttpServerConfig.ephemeral()
+                  .withMaxInputSize(maxInputSize)
+                  .withInvocationsModel(invocationsModel));
+      if (tracing != null) {
+        http.tracing(tracing);
+      }
+      if (sharedMemory != null) {
+        http.sharedMemory(sharedMemory);
+      }
+      http.start();
+      E2eServer server = new E2eServer(service, http, environment);
+      server.tracing = tracing;
+      server.sharedMemory = sharedMemory;
+      return server;
+    }
   }
 
   /**

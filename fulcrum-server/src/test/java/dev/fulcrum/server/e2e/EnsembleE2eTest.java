@@ -10,8 +10,6 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
@@ -367,13 +365,11 @@ class EnsembleE2eTest {
     // longer fit, in their readiness, the index and their requests' error, until scale fits again
     EnsembleModels.write(own);
     try (E2eServer s =
-            E2eServer.start(
-                own,
-                HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-                new OnnxRuntimeBackend(),
-                null,
-                new ModelRepository.Settings(
-                    ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)));
+            E2eServer.serving(own)
+                .settings(
+                    new ModelRepository.Settings(
+                        ControlMode.EXPLICIT, 1, List.of("*"), Duration.ofSeconds(15)))
+                .start();
         E2eServer.GrpcPort port = s.startGrpc()) {
       var stub = GRPCInferenceServiceGrpc.newBlockingStub(port.channel);
       String e = EnsembleModels.ENSEMBLE;

@@ -72,12 +72,10 @@ class GracefulShutdownE2eTest {
     TestModels.writeModel(repo, TestModels.ADD_SUB_INT32);
     GatedRuntime runtime = GatedRuntime.loads(new OnnxRuntimeBackend(), MODEL);
     try (E2eServer server =
-        E2eServer.start(
-            repo,
-            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-            runtime,
-            null,
-            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+        E2eServer.serving(repo)
+            .runtime(runtime)
+            .settings(ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))
+            .start()) {
       try {
         HttpResponse<byte[]> loaded =
             server.post("/v2/repository/models/" + TestModels.ADD_SUB_INT32 + "/load", "");

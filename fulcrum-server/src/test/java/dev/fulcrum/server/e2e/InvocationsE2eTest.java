@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -39,17 +38,15 @@ class InvocationsE2eTest {
   static void start() throws Exception {
     assumeThat(E2eServer.MINILM_FILE).as("the MiniLM file (placed by the build)").isRegularFile();
     chosen =
-        E2eServer.start(
-            E2eServer.DEMO_MODELS,
-            HttpServerConfig.ephemeral()
-                .withInvocationsModel(InvocationsModel.parse("fraud_classifier:1")));
+        E2eServer.serving(E2eServer.DEMO_MODELS)
+            .invocationsModel(InvocationsModel.parse("fraud_classifier:1"))
+            .start();
     unchosen = E2eServer.startMiniLm();
     missing =
-        E2eServer.start(
-            E2eServer.DEMO_MODELS,
-            HttpServerConfig.ephemeral()
-                .withMaxInputSize(4096)
-                .withInvocationsModel(InvocationsModel.parse("nosuch")));
+        E2eServer.serving(E2eServer.DEMO_MODELS)
+            .maxInputSize(4096)
+            .invocationsModel(InvocationsModel.parse("nosuch"))
+            .start();
   }
 
   private static final String[] FRAUD_ROWS = {

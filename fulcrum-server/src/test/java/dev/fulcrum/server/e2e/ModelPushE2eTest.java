@@ -12,8 +12,6 @@ import com.google.protobuf.ByteString;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelFiles;
 import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
@@ -69,12 +67,9 @@ class ModelPushE2eTest {
     assumeThat(FRAUD_ONNX).as("the demo fraud classifier").isRegularFile();
     onnx = Files.readAllBytes(FRAUD_ONNX);
     server =
-        E2eServer.start(
-            repository,
-            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-            new OnnxRuntimeBackend(),
-            null,
-            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT));
+        E2eServer.serving(repository)
+            .settings(ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))
+            .start();
     grpc = server.startGrpc();
   }
 
@@ -273,12 +268,9 @@ class ModelPushE2eTest {
   void filesOverTheLimitAre413OverRestAndResourceExhaustedOverGrpc(@TempDir Path empty)
       throws Exception {
     try (E2eServer small =
-        E2eServer.start(
-            empty,
-            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-            new OnnxRuntimeBackend(),
-            null,
-            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))) {
+        E2eServer.serving(empty)
+            .settings(ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))
+            .start()) {
       small.service.repository().manager().modelFiles(new ModelFiles.Settings(null, 100));
       HttpResponse<byte[]> big =
           small.post(

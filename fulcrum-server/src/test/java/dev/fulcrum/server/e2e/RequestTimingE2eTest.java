@@ -39,7 +39,7 @@ class RequestTimingE2eTest {
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve("fraud_classifier")).as("the demo repository").isDirectory();
-    server = E2eServer.startPriced(DEMO, PRICE);
+    server = E2eServer.serving(DEMO).costPerHour(PRICE).start();
   }
 
   /** The timing parameters of a REST response, checked for what every timing must satisfy. */

@@ -11,6 +11,12 @@ import dev.fulcrum.server.Await;
 import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
+import dev.fulcrum.server.grpc.tfserving.DataType;
+import dev.fulcrum.server.grpc.tfserving.ModelSpec;
+import dev.fulcrum.server.grpc.tfserving.PredictRequest;
+import dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc;
+import dev.fulcrum.server.grpc.tfserving.TensorProto;
+import dev.fulcrum.server.grpc.tfserving.TensorShapeProto;
 import dev.fulcrum.testkit.TestModels;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -32,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * how long anything took: once a pass was measured, a full queue's 429 carries {@code Retry-After}
  * (whole seconds) and {@code retry-after-ms}, and its gRPC RESOURCE_EXHAUSTED the {@code
  * grpc-retry-pushback-ms} trailer, both within the hint's 10 ms .. 10 s; a refusal that retrying
- * cannot help (a bad request, an unknown model) carries neither.
+ * cannot help (a bad request, an unknown model) carries neither. TF Serving's gRPC Predict is
+ * refused alike.
  */
 class RetryHintE2eTest {
   private static final String MODEL = TestModels.ADD_SUB_INT32;
@@ -65,6 +72,24 @@ class RetryHintE2eTest {
       b.addRawInputContents(raw);
     }
     return b.build();
+  }
+
+  private static PredictRequest tfRequest(String model) {
+    TensorProto.Builder ones =
+        TensorProto.newBuilder()
+            .setDtype(DataType.DT_INT32)
+            .setTensorShape(
+                TensorShapeProto.newBuilder()
+                    .addDim(TensorShapeProto.Dim.newBuilder().setSize(1))
+                    .addDim(TensorShapeProto.Dim.newBuilder().setSize(16)));
+    for (int i = 0; i < 16; i++) {
+      ones.addIntVal(1);
+    }
+    return PredictRequest.newBuilder()
+        .setModelSpec(ModelSpec.newBuilder().setName(model))
+        .putInputs("INPUT0", ones.build())
+        .putInputs("INPUT1", ones.build())
+        .build();
   }
 
   @Test
@@ -107,6 +132,21 @@ class RetryHintE2eTest {
 
         // gRPC: RESOURCE_EXHAUSTED with gRFC A6's pushback trailer.
         assertThatThrownBy(() -> stub.modelInfer(grpcRequest(MODEL)))
+            .isInstanceOfSatisfying(
+                StatusRuntimeException.class,
+                e -> {
+                  assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                  assertThat(e.getTrailers()).isNotNull();
+                  String pushback = e.getTrailers().get(PUSHBACK);
+                  assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
+                  assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
+                });
+
+        // TF Serving's Predict on the same port: the same refusal and trailer.
+        var tf =
+            PredictionServiceGrpc.newBlockingStub(grpc.channel)
+                .withDeadlineAfter(60, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> tf.predict(tfRequest(MODEL)))
             .isInstanceOfSatisfying(
                 StatusRuntimeException.class,
                 e -> {

@@ -9,8 +9,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,12 +40,9 @@ class RolloutRestartE2eTest {
   }
 
   private static E2eServer start(Path repository, Path stateDir) throws Exception {
-    return E2eServer.start(
-        repository,
-        HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-        new OnnxRuntimeBackend(),
-        null,
-        ModelRepository.Settings.defaults().withRolloutStateDir(stateDir));
+    return E2eServer.serving(repository)
+        .settings(ModelRepository.Settings.defaults().withRolloutStateDir(stateDir))
+        .start();
   }
 
   /** How many of {@code n} unversioned requests each version answered, by version. */

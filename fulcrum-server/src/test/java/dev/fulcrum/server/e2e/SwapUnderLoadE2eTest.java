@@ -8,8 +8,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.ModelRepository;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,12 +52,9 @@ class SwapUnderLoadE2eTest {
       }
     }
     server =
-        E2eServer.start(
-            repository,
-            HttpServerConfig.DEFAULT_MAX_INPUT_SIZE,
-            new OnnxRuntimeBackend(),
-            null,
-            ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT));
+        E2eServer.serving(repository)
+            .settings(ModelRepository.Settings.defaults().withMode(ControlMode.EXPLICIT))
+            .start();
     HttpResponse<byte[]> loaded = server.post("/v2/repository/models/fraud_classifier/load", "");
     assertThat(loaded.statusCode()).as(text(loaded)).isEqualTo(200);
   }

@@ -2,27 +2,21 @@ package dev.fulcrum.server.e2e;
 
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tenant.TenantLimits;
-import dev.fulcrum.server.HttpServer;
-import dev.fulcrum.server.HttpServerConfig;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.TenantFixture;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
-import dev.fulcrum.server.security.AccessPolicy;
-import dev.fulcrum.server.security.Scope;
-import dev.fulcrum.server.security.Security;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.grpc.netty.NettyChannelBuilder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,7 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
@@ -51,54 +44,30 @@ import org.junit.jupiter.api.Test;
 class TenantEarlyRefusalE2eTest {
   private static final Path DEMO = E2eServer.DEMO_MODELS;
   private static final String MODEL = "fraud_classifier";
-  private static final String QUIET = "quiet-token-0123456789abcdef";
-  private static final String NOISY = "noisy-token-0123456789abcdef";
-  private static final String ONE_AT_ONCE = "single-token-0123456789abcdef";
-  private static final String SCORER = "scorer-token-0123456789abcdef";
-  private static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-  private static final Metadata.Key<String> PUSHBACK =
-      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String QUIET = TenantFixture.token("quiet");
+  private static final String NOISY = TenantFixture.token("noisy");
+  private static final String ONE_AT_ONCE = TenantFixture.token("single");
+  private static final String SCORER = TenantFixture.token("scorer");
   private static final String ONE_ROW =
       "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0]}]}";
 
   @AutoClose private static E2eServer server;
-  @AutoClose private static HttpServer guarded;
-  @AutoClose private static GrpcServer grpc;
-  private static AccessPolicy access;
+  @AutoClose private static TenantFixture tenants;
 
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve(MODEL)).as("the demo repository").isDirectory();
     server = E2eServer.start(DEMO);
-    access =
-        new AccessPolicy(
-            List.of(
-                new AccessPolicy.Token(Scope.INFERENCE, QUIET, "quiet", TenantLimits.NONE),
-                // One request every 1000 s, a burst of 1: after its first request, refused.
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, NOISY, "noisy", new TenantLimits(0.001, 1, 0)),
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, ONE_AT_ONCE, "single", new TenantLimits(0, 0, 1)),
-                // The noisy tenant's limits, for MLflow's /invocations.
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, SCORER, "scorer", new TenantLimits(0.001, 1, 0))),
-            "127.0.0.1",
-            false);
-    Security security = new Security(access, Optional.empty());
-    guarded =
-        new HttpServer(server.service, HttpServerConfig.ephemeral().withSecurity(security)).start();
-    grpc =
-        new GrpcServer(server.service, GrpcServerConfig.ephemeral().withSecurity(security)).start();
-  }
-
-  private static Tenant tenant(String name) {
-    return access.tenants().stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
-  }
-
-  private static long count(String tenant, Outcome o) {
-    return tenant(tenant).usage().values().stream().mapToLong(u -> u.requests(o)).sum();
+    tenants =
+        TenantFixture.serve(
+            server.service,
+            TenantFixture.inference("quiet", TenantLimits.NONE),
+            // One request every 1000 s, a burst of 1: after its first request, refused.
+            TenantFixture.inference("noisy", new TenantLimits(0.001, 1, 0)),
+            TenantFixture.inference("single", TenantFixture.ONE_AT_ONCE),
+            // The noisy tenant's limits, for MLflow's /invocations.
+            TenantFixture.inference("scorer", new TenantLimits(0.001, 1, 0)));
   }
 
   private static String head(String token, long length) {
@@ -151,7 +120,7 @@ class TenantEarlyRefusalE2eTest {
 
   @Test
   void http11TheRefusalArrivesBeforeTheBodyIsSentAndTheConnectionStaysUsable() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", guarded.port())) {
+    try (Socket s = new Socket("127.0.0.1", tenants.http.port())) {
       s.setSoTimeout(30_000);
       OutputStream out = s.getOutputStream();
       InputStream in = s.getInputStream();
@@ -161,7 +130,7 @@ class TenantEarlyRefusalE2eTest {
       out.write(small);
       out.flush();
       assertThat(read(in).status()).isEqualTo(200);
-      long refusedBefore = count("noisy", Outcome.REFUSED);
+      long refusedBefore = tenants.requests("noisy", Outcome.REFUSED);
 
       // Its backfill: 8 MiB announced, the headers and 64 KiB sent, then it waits for an answer.
       int length = 8 << 20;
@@ -175,7 +144,7 @@ class TenantEarlyRefusalE2eTest {
       assertThat(refused.headers()).containsIgnoringCase("retry-after-ms:");
       assertThat(refused.headers()).doesNotContainIgnoringCase("connection: close");
       assertThat(refused.body()).contains("tenant 'noisy'").contains("rate limit");
-      assertThat(count("noisy", Outcome.REFUSED)).isEqualTo(refusedBefore + 1);
+      assertThat(tenants.requests("noisy", Outcome.REFUSED)).isEqualTo(refusedBefore + 1);
 
       // The rest of the body is skipped, unbuffered; the next request on the connection (the
       // quiet tenant's) is answered.
@@ -198,7 +167,8 @@ class TenantEarlyRefusalE2eTest {
           try {
             return client.send(
                 java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create("http://127.0.0.1:" + guarded.port() + "/invocations"))
+                        java.net.URI.create(
+                            "http://127.0.0.1:" + tenants.http.port() + "/invocations"))
                     .header("Authorization", "Bearer " + SCORER)
                     .header("Content-Type", "text/csv")
                     .header("X-Amzn-SageMaker-Target-Model", MODEL + ".tar.gz")
@@ -221,22 +191,22 @@ class TenantEarlyRefusalE2eTest {
         .contains("\"error_code\":\"REQUEST_LIMIT_EXCEEDED\"")
         .contains("tenant 'scorer'");
     // Admitted and refused under the model the header named, not under "".
-    assertThat(tenant("scorer").usage()).containsOnlyKeys(MODEL);
-    assertThat(count("scorer", Outcome.REFUSED)).isEqualTo(1);
+    assertThat(tenants.tenant("scorer").usage()).containsOnlyKeys(MODEL);
+    assertThat(tenants.requests("scorer", Outcome.REFUSED)).isEqualTo(1);
   }
 
   @Test
   void aPermitTakenAtTheHeadersIsGivenBackWhenTheClientGoesAwayMidBody() throws Exception {
-    Tenant single = tenant("single");
-    long gone = count("single", Outcome.CLIENT_ERROR);
-    try (Socket s = new Socket("127.0.0.1", guarded.port())) {
+    Tenant single = tenants.tenant("single");
+    long gone = tenants.requests("single", Outcome.CLIENT_ERROR);
+    try (Socket s = new Socket("127.0.0.1", tenants.http.port())) {
       OutputStream out = s.getOutputStream();
       out.write(head(ONE_AT_ONCE, 1 << 20).getBytes(StandardCharsets.US_ASCII));
       out.write(new byte[4096]);
       out.flush();
       awaitInFlight(single, 1);
       // Meanwhile a second request of the tenant is over its concurrency: refused at its head.
-      try (Socket t = new Socket("127.0.0.1", guarded.port())) {
+      try (Socket t = new Socket("127.0.0.1", tenants.http.port())) {
         t.setSoTimeout(30_000);
         t.getOutputStream().write(head(ONE_AT_ONCE, 1 << 20).getBytes(StandardCharsets.US_ASCII));
         Answer over = read(t.getInputStream());
@@ -245,9 +215,9 @@ class TenantEarlyRefusalE2eTest {
       }
     } // closed mid-body
     awaitInFlight(single, 0);
-    assertThat(count("single", Outcome.CLIENT_ERROR)).isEqualTo(gone + 1);
+    assertThat(tenants.requests("single", Outcome.CLIENT_ERROR)).isEqualTo(gone + 1);
     // The permit is free: the tenant's next request is answered.
-    try (Socket s = new Socket("127.0.0.1", guarded.port())) {
+    try (Socket s = new Socket("127.0.0.1", tenants.http.port())) {
       s.setSoTimeout(30_000);
       byte[] small = ONE_ROW.getBytes(StandardCharsets.UTF_8);
       s.getOutputStream()
@@ -288,49 +258,99 @@ class TenantEarlyRefusalE2eTest {
                 .setType(io.grpc.MethodDescriptor.MethodType.UNKNOWN)
                 .build(),
             CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS));
-    Metadata headers = new Metadata();
-    headers.put(AUTHORIZATION, "Bearer " + token);
-    call.start(listener, headers);
+    call.start(listener, TenantFixture.bearer(token));
     call.request(1);
     return call;
   }
 
   @Test
   void grpcACallOverTheLimitIsClosedAtItsHeadersBeforeItsMessageIsSent() throws Exception {
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    ManagedChannel channel = tenants.channel();
     try {
       // Spend the noisy tenant's bucket (the REST test may have already: either way it is empty).
       var stub =
           GRPCInferenceServiceGrpc.newBlockingStub(channel)
               .withInterceptors(
-                  io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(NOISY)));
+                  io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                      TenantFixture.bearer(NOISY)));
       try {
         stub.withDeadlineAfter(60, TimeUnit.SECONDS).modelInfer(oneRow());
       } catch (io.grpc.StatusRuntimeException e) {
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
       }
-      long refusedBefore = count("noisy", Outcome.REFUSED);
+      long refusedBefore = tenants.requests("noisy", Outcome.REFUSED);
       HeadersOnly noisy = new HeadersOnly();
       ClientCall<ModelInferRequest, ModelInferResponse> call = headersOnly(channel, NOISY, noisy);
       Status status = noisy.closed.get(30, TimeUnit.SECONDS); // no message was ever sent
       assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
       assertThat(status.getDescription()).contains("tenant 'noisy'");
-      assertThat(noisy.trailers.get().get(PUSHBACK)).as("grpc-retry-pushback-ms").isNotNull();
-      assertThat(count("noisy", Outcome.REFUSED)).isEqualTo(refusedBefore + 1);
+      assertThat(noisy.trailers.get().get(TenantFixture.PUSHBACK))
+          .as("grpc-retry-pushback-ms")
+          .isNotNull();
+      assertThat(tenants.requests("noisy", Outcome.REFUSED)).isEqualTo(refusedBefore + 1);
       call.cancel("done", null);
 
       // The quiet tenant is answered.
       ModelInferResponse quiet =
           GRPCInferenceServiceGrpc.newBlockingStub(channel)
               .withInterceptors(
-                  io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(QUIET)))
+                  io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                      TenantFixture.bearer(QUIET)))
               .withDeadlineAfter(60, TimeUnit.SECONDS)
               .modelInfer(oneRow());
       assertThat(quiet.getOutputsCount()).isPositive();
 
+      // TF Serving's Predict is admitted at its headers alike: the noisy tenant's is refused with
+      // the limiter's pushback, the quiet one's answered.
+      var predict =
+          dev.fulcrum.server.grpc.tfserving.PredictRequest.newBuilder()
+              .setModelSpec(dev.fulcrum.server.grpc.tfserving.ModelSpec.newBuilder().setName(MODEL))
+              .putInputs(
+                  "features",
+                  dev.fulcrum.server.grpc.tfserving.TensorProto.newBuilder()
+                      .setDtype(dev.fulcrum.server.grpc.tfserving.DataType.DT_FLOAT)
+                      .setTensorShape(
+                          dev.fulcrum.server.grpc.tfserving.TensorShapeProto.newBuilder()
+                              .addDim(
+                                  dev.fulcrum.server.grpc.tfserving.TensorShapeProto.Dim
+                                      .newBuilder()
+                                      .setSize(1))
+                              .addDim(
+                                  dev.fulcrum.server.grpc.tfserving.TensorShapeProto.Dim
+                                      .newBuilder()
+                                      .setSize(8)))
+                      .addFloatVal(1)
+                      .build())
+              .build();
+      long refusedPredict = tenants.requests("noisy", Outcome.REFUSED);
+      assertThatThrownBy(
+              () ->
+                  dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
+                      .withInterceptors(
+                          io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                              TenantFixture.bearer(NOISY)))
+                      .withDeadlineAfter(60, TimeUnit.SECONDS)
+                      .predict(predict))
+          .isInstanceOfSatisfying(
+              io.grpc.StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains("tenant 'noisy'");
+                assertThat(e.getTrailers().get(TenantFixture.PUSHBACK)).isNotNull();
+              });
+      assertThat(tenants.requests("noisy", Outcome.REFUSED)).isEqualTo(refusedPredict + 1);
+      assertThat(
+              dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc.newBlockingStub(channel)
+                  .withInterceptors(
+                      io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+                          TenantFixture.bearer(QUIET)))
+                  .withDeadlineAfter(60, TimeUnit.SECONDS)
+                  .predict(predict)
+                  .getOutputsCount())
+          .isPositive();
+
       // A call admitted at its headers and cancelled before its message gives its permit back.
-      Tenant single = tenant("single");
+      Tenant single = tenants.tenant("single");
       HeadersOnly held = new HeadersOnly();
       ClientCall<ModelInferRequest, ModelInferResponse> admitted =
           headersOnly(channel, ONE_AT_ONCE, held);
@@ -361,11 +381,5 @@ class TenantEarlyRefusalE2eTest {
                 .addAllShape(List.of(1L, 8L)))
         .addRawInputContents(com.google.protobuf.ByteString.copyFrom(b.flip()))
         .build();
-  }
-
-  private static Metadata bearer(String token) {
-    Metadata m = new Metadata();
-    m.put(AUTHORIZATION, "Bearer " + token);
-    return m;
   }
 }

@@ -8,26 +8,21 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
+import dev.fulcrum.core.tenant.Outcome;
+import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tenant.TenantLimits;
 import dev.fulcrum.server.CallRecorder;
-import dev.fulcrum.server.HttpServer;
-import dev.fulcrum.server.HttpServerConfig;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
+import dev.fulcrum.server.TenantFixture;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import dev.fulcrum.server.metrics.ServerMetrics;
-import dev.fulcrum.server.security.AccessPolicy;
-import dev.fulcrum.server.security.Scope;
-import dev.fulcrum.server.security.Security;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.net.URI;
@@ -39,7 +34,6 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
@@ -57,49 +51,34 @@ import org.junit.jupiter.api.Test;
 class TenantsE2eTest {
   private static final Path DEMO = E2eServer.DEMO_MODELS;
   private static final String MODEL = "fraud_classifier";
-  private static final String ONLINE = "online-token-0123456789abcdef";
-  private static final String BACKFILL = "backfill-token-0123456789abcdef";
-  private static final String OPS = "ops-token-0123456789abcdef";
-  private static final String STREAM = "stream-token-0123456789abcdef";
-  private static final String TF = "tf-serving-token-0123456789abcdef";
-  private static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-  private static final Metadata.Key<String> PUSHBACK =
-      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String ONLINE = TenantFixture.token("online");
+  private static final String BACKFILL = TenantFixture.token("backfill");
+  private static final String OPS = TenantFixture.token("ops");
+  private static final String STREAM = TenantFixture.token("streamer");
+  private static final String TF = TenantFixture.token("tf-serving");
   private static final String TWO_ROWS =
       "\"inputs\":[{\"name\":\"features\",\"shape\":[2,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0, 12.5,14,0.1,2.0,1,900,0,1]}]";
 
   @AutoClose private static E2eServer server;
-  @AutoClose private static HttpServer guarded;
-  @AutoClose private static GrpcServer grpc;
-  private static AccessPolicy access;
+  @AutoClose private static TenantFixture tenants;
   private static final HttpClient client =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeAll
   static void start() throws Exception {
     assumeThat(DEMO.resolve(MODEL)).as("the demo repository").isDirectory();
-    server = E2eServer.startPriced(DEMO, 3.6);
-    access =
-        new AccessPolicy(
-            List.of(
-                new AccessPolicy.Token(Scope.INFERENCE, ONLINE, "online", TenantLimits.NONE),
-                // 2 requests a second, 2 at once: a burst of 30 is mostly refused.
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, BACKFILL, "backfill", new TenantLimits(2, 2, 0)),
-                new AccessPolicy.Token(Scope.MANAGEMENT, OPS, "ops", TenantLimits.NONE),
-                // One request in flight at once, for the stream's test.
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, STREAM, "streamer", new TenantLimits(0, 0, 1)),
-                new AccessPolicy.Token(Scope.INFERENCE, TF, "tf-serving", TenantLimits.NONE)),
-            "127.0.0.1",
-            false);
-    Security security = new Security(access, Optional.empty());
-    guarded =
-        new HttpServer(server.service, HttpServerConfig.ephemeral().withSecurity(security)).start();
-    grpc =
-        new GrpcServer(server.service, GrpcServerConfig.ephemeral().withSecurity(security)).start();
+    server = E2eServer.serving(DEMO).costPerHour(3.6).start();
+    tenants =
+        TenantFixture.serve(
+            server.service,
+            TenantFixture.inference("online", TenantLimits.NONE),
+            // 2 requests a second, 2 at once: a burst of 30 is mostly refused.
+            TenantFixture.inference("backfill", new TenantLimits(2, 2, 0)),
+            TenantFixture.management("ops"),
+            // One request in flight at once, for the stream's test.
+            TenantFixture.inference("streamer", TenantFixture.ONE_AT_ONCE),
+            TenantFixture.inference("tf-serving", TenantLimits.NONE));
   }
 
   /** What a client counted of its requests. */
@@ -112,7 +91,8 @@ class TenantsE2eTest {
 
   private static HttpResponse<byte[]> rest(String token, String body) throws Exception {
     return client.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + inferPath(MODEL)))
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + tenants.http.port() + inferPath(MODEL)))
             .timeout(Duration.ofSeconds(60))
             .header("Content-Type", "application/json")
             .header("Authorization", "Bearer " + token)
@@ -155,10 +135,8 @@ class TenantsE2eTest {
   }
 
   private static void grpcRequests(String token, int n, Counts c) throws Exception {
-    Metadata headers = new Metadata();
-    headers.put(AUTHORIZATION, "Bearer " + token);
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    Metadata headers = TenantFixture.bearer(token);
+    ManagedChannel channel = tenants.channel();
     try {
       var stub =
           GRPCInferenceServiceGrpc.newBlockingStub(channel)
@@ -171,7 +149,9 @@ class TenantsE2eTest {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
           assertThat(e.getStatus().getDescription()).contains("tenant 'backfill'");
           assertThat(e.getTrailers()).isNotNull();
-          assertThat(e.getTrailers().get(PUSHBACK)).as("grpc-retry-pushback-ms").isNotNull();
+          assertThat(e.getTrailers().get(TenantFixture.PUSHBACK))
+              .as("grpc-retry-pushback-ms")
+              .isNotNull();
           c.refused++;
           continue;
         }
@@ -212,11 +192,21 @@ class TenantsE2eTest {
     throw new AssertionError("no tenant " + tenant + " in " + report);
   }
 
+  /** {@code GET /v2/tenants} with {@code token}. */
+  private static HttpResponse<byte[]> tenantsReport(String token) throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + tenants.http.port() + "/v2/tenants"))
+            .header("Authorization", "Bearer " + token)
+            .build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+  }
+
   private static HttpResponse<byte[]> predict(String authorization, String body) throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(
                 URI.create(
-                    "http://127.0.0.1:" + guarded.port() + "/v1/models/" + MODEL + ":predict"))
+                    "http://127.0.0.1:" + tenants.http.port() + "/v1/models/" + MODEL + ":predict"))
             .timeout(Duration.ofSeconds(60))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body));
@@ -241,12 +231,7 @@ class TenantsE2eTest {
     assertThat(anonymous.statusCode()).isEqualTo(401);
     assertThat(E2eServer.JSON.readTree(anonymous.body()).get("error").isTextual()).isTrue();
 
-    HttpResponse<byte[]> r =
-        client.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/v2/tenants"))
-                .header("Authorization", "Bearer " + OPS)
-                .build(),
-            HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r = tenantsReport(OPS);
     JsonNode u = usage(E2eServer.JSON.readTree(r.body()), "tf-serving");
     assertThat(u.at("/requests/success").asInt()).isEqualTo(3);
     assertThat(u.at("/requests/client_error").asInt()).isEqualTo(1);
@@ -276,12 +261,7 @@ class TenantsE2eTest {
     assertThat(backfill.refused).as("the backfill tenant's refusals").isPositive();
     assertThat(backfill.answered).as("the backfill tenant's answers").isPositive();
 
-    HttpResponse<byte[]> r =
-        client.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/v2/tenants"))
-                .header("Authorization", "Bearer " + OPS)
-                .build(),
-            HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r = tenantsReport(OPS);
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
     JsonNode report = E2eServer.JSON.readTree(r.body());
     double allCost = 0;
@@ -313,7 +293,7 @@ class TenantsE2eTest {
 
     // The metrics say the same, labelled by tenant and model.
     ServerMetrics metrics = new ServerMetrics(false);
-    metrics.bindTenants(access.tenants());
+    metrics.bindTenants(tenants.access.tenants());
     String scrape = metrics.scrape();
     assertThat(scrape)
         .contains(
@@ -329,10 +309,8 @@ class TenantsE2eTest {
 
   @Test
   void aStreamsRequestsAreChargedToItsCallsTenantAndHeldToItsConcurrency() throws Exception {
-    Metadata headers = new Metadata();
-    headers.put(AUTHORIZATION, "Bearer " + STREAM);
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+    Metadata headers = TenantFixture.bearer(STREAM);
+    ManagedChannel channel = tenants.channel();
     int n = 20;
     int answered = 0;
     int refused = 0;
@@ -365,29 +343,23 @@ class TenantsE2eTest {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
     assertThat(answered).isPositive();
-    var usage = access.tenants().stream().filter(t -> t.name().equals("streamer")).findFirst();
-    assertThat(usage).isPresent();
-    var counts = usage.get().usage().get(MODEL);
-    assertThat(counts.requests(dev.fulcrum.core.tenant.Outcome.SUCCESS)).isEqualTo(answered);
-    assertThat(counts.requests(dev.fulcrum.core.tenant.Outcome.REFUSED)).isEqualTo(refused);
+    Tenant streamer = tenants.tenant("streamer");
+    var counts = streamer.usage().get(MODEL);
+    assertThat(counts.requests(Outcome.SUCCESS)).isEqualTo(answered);
+    assertThat(counts.requests(Outcome.REFUSED)).isEqualTo(refused);
     assertThat(counts.predictions()).isEqualTo(2L * answered);
-    assertThat(usage.get().inFlight()).as("every place given back").isZero();
+    assertThat(streamer.inFlight()).as("every place given back").isZero();
   }
 
   @Test
   void theReportNeedsAManagementTokenAndAnUnknownModelAddsNoLabel() throws Exception {
-    HttpResponse<byte[]> asInference =
-        client.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/v2/tenants"))
-                .header("Authorization", "Bearer " + ONLINE)
-                .build(),
-            HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> asInference = tenantsReport(ONLINE);
     assertThat(asInference.statusCode()).as(text(asInference)).isEqualTo(403);
     HttpResponse<byte[]> unknown =
         client.send(
             HttpRequest.newBuilder(
                     URI.create(
-                        "http://127.0.0.1:" + guarded.port() + inferPath("no_such_model_xyz")))
+                        "http://127.0.0.1:" + tenants.http.port() + inferPath("no_such_model_xyz")))
                 .header("Authorization", "Bearer " + OPS)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{" + TWO_ROWS + "}"))
@@ -395,7 +367,7 @@ class TenantsE2eTest {
             HttpResponse.BodyHandlers.ofByteArray());
     assertThat(unknown.statusCode()).isEqualTo(404);
     ServerMetrics metrics = new ServerMetrics(false);
-    metrics.bindTenants(access.tenants());
+    metrics.bindTenants(tenants.access.tenants());
     assertThat(metrics.scrape())
         .doesNotContain("no_such_model_xyz")
         .contains(

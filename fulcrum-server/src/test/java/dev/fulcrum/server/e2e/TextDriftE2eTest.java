@@ -8,9 +8,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.pipelines.steps.TextTokenizer;
-import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
@@ -108,9 +106,7 @@ class TextDriftE2eTest {
     metrics.bindMonitor(monitor);
     Random rng = new Random(20261203);
     try (TextTokenizer tokenizer = new TextTokenizer(tokenizerFile, 512, true, false);
-        E2eServer server =
-            E2eServer.start(
-                repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+        E2eServer server = E2eServer.serving(repo).monitor(monitor).start()) {
       try (E2eServer.GrpcPort grpc = server.startGrpc()) {
         ManagedChannel channel = grpc.channel;
         // In distribution: 100 sentences (two windows), every second one over gRPC.
@@ -189,9 +185,7 @@ class TextDriftE2eTest {
             List.of((m, v, f, output) -> alerts.add(m + " " + f.name() + " " + f.drift())),
             true);
     Random rng = new Random(20261204);
-    try (E2eServer server =
-        E2eServer.start(
-            repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, new OnnxRuntimeBackend(), monitor)) {
+    try (E2eServer server = E2eServer.serving(repo).monitor(monitor).start()) {
       for (int i = 0; i < 100; i++) {
         sendText(server, sentence(rng));
       }

@@ -16,6 +16,13 @@ import dev.fulcrum.server.grpc.proto.ModelInferResponse;
 import dev.fulcrum.server.grpc.proto.ModelStreamInferResponse;
 import dev.fulcrum.server.grpc.proto.TraceSettingRequest;
 import dev.fulcrum.server.grpc.proto.TraceSettingResponse;
+import dev.fulcrum.server.grpc.tfserving.DataType;
+import dev.fulcrum.server.grpc.tfserving.ModelSpec;
+import dev.fulcrum.server.grpc.tfserving.PredictRequest;
+import dev.fulcrum.server.grpc.tfserving.PredictResponse;
+import dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc;
+import dev.fulcrum.server.grpc.tfserving.TensorProto;
+import dev.fulcrum.server.grpc.tfserving.TensorShapeProto;
 import dev.fulcrum.server.tracing.TraceSettings;
 import dev.fulcrum.server.tracing.Tracing;
 import io.grpc.Metadata;
@@ -78,7 +85,7 @@ class TracingE2eTest {
             URI.create("http://127.0.0.1:" + collector.getAddress().getPort()),
             new TraceSettings(true, 0, -1),
             "test");
-    server = E2eServer.startTraced(DEMO, tracing);
+    server = E2eServer.serving(DEMO).tracing(tracing).start();
     grpc = server.startGrpc();
   }
 
@@ -313,6 +320,38 @@ class TracingE2eTest {
     Span s = serverSpanWithChildren(traceId, "inference.GRPCInferenceService/ModelInfer");
     assertThat(attribute(s, "rpc.grpc.status_code")).isEqualTo("0");
     assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("grpc");
+  }
+
+  @Test
+  void tfServingGrpcPredictIsTracedAsGrpcTfServing() throws Exception {
+    String traceId = newTraceId();
+    Metadata md = new Metadata();
+    md.put(
+        Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER),
+        "00-" + traceId + "-" + PARENT + "-01");
+    TensorProto.Builder features =
+        TensorProto.newBuilder()
+            .setDtype(DataType.DT_FLOAT)
+            .setTensorShape(
+                TensorShapeProto.newBuilder()
+                    .addDim(TensorShapeProto.Dim.newBuilder().setSize(1))
+                    .addDim(TensorShapeProto.Dim.newBuilder().setSize(8)));
+    for (float f : new float[] {2500, 3, 0.9f, 800, 14, 20, 1, 0}) {
+      features.addFloatVal(f);
+    }
+    PredictResponse r =
+        PredictionServiceGrpc.newBlockingStub(grpc.channel)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .predict(
+                PredictRequest.newBuilder()
+                    .setModelSpec(ModelSpec.newBuilder().setName("fraud_classifier"))
+                    .putInputs("features", features.build())
+                    .build());
+    assertThat(r.getOutputsMap()).containsKeys("probabilities", "label");
+    Span s = serverSpanWithChildren(traceId, "tensorflow.serving.PredictionService/Predict");
+    assertThat(attribute(s, "rpc.grpc.status_code")).isEqualTo("0");
+    assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("grpc/tfserving");
   }
 
   private static ModelInferRequest grpcRequest(String model, String id) {

@@ -9,8 +9,8 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tenant.TenantLimits;
+import dev.fulcrum.server.TenantFixture;
 import dev.fulcrum.server.security.AccessPolicy;
-import dev.fulcrum.server.security.Scope;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -40,8 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * every path that ends the request before it is aggregated.
  */
 class TenantAtHeadTest {
-  private static final String ONE_AT_ONCE = "one-at-once-token-0123456789";
-  private static final String OTHER = "other-token-0123456789abcdef";
+  private static final String ONE_AT_ONCE = TenantFixture.token("backfill");
+  private static final String OTHER = TenantFixture.token("online");
   private static final int LIMIT = 64 << 20;
 
   @TempDir Path root;
@@ -56,13 +56,9 @@ class TenantAtHeadTest {
     repository.loadAll();
     service = new InferenceService(repository, false);
     access =
-        new AccessPolicy(
-            List.of(
-                new AccessPolicy.Token(
-                    Scope.INFERENCE, ONE_AT_ONCE, "backfill", new TenantLimits(0, 0, 1)),
-                new AccessPolicy.Token(Scope.INFERENCE, OTHER, "online", TenantLimits.NONE)),
-            "127.0.0.1",
-            false);
+        TenantFixture.policy(
+            TenantFixture.inference("backfill", TenantFixture.ONE_AT_ONCE),
+            TenantFixture.inference("online", TenantLimits.NONE));
     limited = access.tenants().get(0);
   }
 
@@ -91,7 +87,7 @@ class TenantAtHeadTest {
   }
 
   private long count(Outcome o) {
-    return limited.usage().values().stream().mapToLong(u -> u.requests(o)).sum();
+    return TenantFixture.requests(limited, o);
   }
 
   @Test

@@ -2,13 +2,12 @@ package dev.fulcrum.tools.tune;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.fulcrum.core.io.AtomicFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -75,27 +74,8 @@ final class ResultFiles {
    */
   static void write(Path dir, Sweep sweep) throws IOException {
     String json = JSON.writeValueAsString(sweep.toJson(JSON));
-    replace(dir.resolve(RESULTS), json + "\n");
-    replace(dir.resolve(REPORT), Report.html(json));
-  }
-
-  /**
-   * Writes {@code text} as {@code file} through a temporary file beside it ({@code .NAME.tmp},
-   * created as any file the process writes, not private as {@code createTempFile} makes them),
-   * moved over it. One writer at a time.
-   */
-  static void replace(Path file, String text) throws IOException {
-    Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-    try {
-      Files.writeString(tmp, text, StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFile.replace(dir.resolve(RESULTS), json + "\n");
+    AtomicFile.replace(dir.resolve(REPORT), Report.html(json));
   }
 
   /** A file error in words: the JDK's messages of these are often the path alone. */

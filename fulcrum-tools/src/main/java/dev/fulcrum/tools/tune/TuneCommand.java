@@ -4,15 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ConfigException;
+import dev.fulcrum.core.io.AtomicFile;
 import dev.fulcrum.tools.bench.LoadProbe;
 import dev.fulcrum.tools.serve.ServeCommand;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -562,9 +561,7 @@ public final class TuneCommand implements Callable<Integer> {
       json.put("partial", true);
     }
     try {
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.writeString(tmp, mapper.writeValueAsString(json) + "\n", StandardCharsets.UTF_8);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFile.replace(file, mapper.writeValueAsString(json) + "\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -753,7 +750,7 @@ public final class TuneCommand implements Callable<Integer> {
       out.println("no recommended.yaml written: " + sweep.whyNone());
     } else {
       ObjectNode recommended = config.with(chosen.knobs(), sloP99Ms);
-      ResultFiles.replace(
+      AtomicFile.replace(
           output.resolve(ResultFiles.RECOMMENDED),
           TrialConfig.yaml(recommended, comments(sweep, chosen)));
       out.printf(

@@ -15,10 +15,8 @@ import dev.fulcrum.monitoring.Baseline;
 import dev.fulcrum.monitoring.DriftMonitor;
 import dev.fulcrum.monitoring.PredictionLog;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.tools.FulcrumCli;
+import dev.fulcrum.tools.CliRun;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +30,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code fulcrum profile} on a small CSV: the demo fraud classifier and the first 300 rows of its
@@ -54,19 +51,8 @@ class ProfileCommandTest {
     Path csv = dir.resolve("small.csv");
     Files.write(csv, lines.subList(0, 301));
 
-    StringWriter out = new StringWriter();
-    int code =
-        new CommandLine(new FulcrumCli())
-            .setOut(new PrintWriter(out))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "fraud_classifier",
-                "--data",
-                csv.toString());
-    assertThat(code).as(out.toString()).isZero();
+    CliRun run = profile(repo, "fraud_classifier", "--data", csv.toString());
+    assertThat(run.code()).as(run.out()).isZero();
     Path written = repo.resolve("fraud_classifier").resolve("baseline.json");
     Baseline b = Baseline.read(written);
     assertThat(b.rows()).isEqualTo(300);
@@ -89,7 +75,7 @@ class ProfileCommandTest {
         .extracting(Baseline.FeatureBaseline::name)
         .containsExactly("probabilities[0]", "probabilities[1]", "label");
     assertThat(b.outputs().get(1).mean()).isBetween(0.0, 1.0);
-    assertThat(out.toString()).contains("wrote").contains("amount_usd");
+    assertThat(run.out()).contains("wrote").contains("amount_usd");
   }
 
   /**
@@ -114,19 +100,8 @@ class ProfileCommandTest {
     Files.write(
         text, List.of("The cat likes a new car.", "", "My friend opened the window this morning."));
 
-    StringWriter out = new StringWriter();
-    int code =
-        new CommandLine(new FulcrumCli())
-            .setOut(new PrintWriter(out))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "all_minilm_l6_v2",
-                "--text",
-                text.toString());
-    assertThat(code).as(out.toString()).isZero();
+    CliRun run = profile(repo, "all_minilm_l6_v2", "--text", text.toString());
+    assertThat(run.code()).as(run.out()).isZero();
     Baseline b = Baseline.read(copy.resolve("baseline.json"));
     assertThat(b.rows()).isEqualTo(2);
     assertThat(b.source()).isEqualTo("small.txt");
@@ -145,7 +120,7 @@ class ProfileCommandTest {
     // MiniLM's mean-pooled, unnormalized sentence vectors are a few units long
     assertThat(b.outputs().get(0).min()).isBetween(1.0, 20.0);
     assertThat(b.outputs().get(0).count()).isEqualTo(2);
-    assertThat(out.toString()).contains("output  embedding_norm");
+    assertThat(run.out()).contains("output  embedding_norm");
 
     // a pipeline around that model's file: profiled through the model its steps run, with the
     // tokenizer found in that model's folder; the same sentences give the same baseline, its own
@@ -170,38 +145,18 @@ class ProfileCommandTest {
     assertThat(Baseline.read(copy.resolve("baseline.json")).outputs()).isEmpty();
 
     // --data and --text together are refused
-    int both =
-        new CommandLine(new FulcrumCli())
-            .setOut(new PrintWriter(new StringWriter()))
-            .setErr(new PrintWriter(new StringWriter()))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "all_minilm_l6_v2",
-                "--text",
-                text.toString(),
-                "--data",
-                text.toString());
-    assertThat(both).isNotZero();
+    CliRun both =
+        profile(repo, "all_minilm_l6_v2", "--text", text.toString(), "--data", text.toString());
+    assertThat(both.code()).isNotZero();
 
     // a sentence that is not UTF-8 is named by file, line and byte, as fulcrum embed names it (it
     // said "Input length = 1")
     Path bad =
         Files.write(
             dir.resolve("bad.txt"), new byte[] {'o', 'k', '\n', 'c', 'a', 'f', (byte) 0xE9, '\n'});
-    dev.fulcrum.tools.CliRun run =
-        dev.fulcrum.tools.CliRun.of(
-            "profile",
-            "--model-repository",
-            repo.toString(),
-            "--model",
-            "all_minilm_l6_v2",
-            "--text",
-            bad.toString());
-    assertThat(run.code()).isEqualTo(2);
-    assertThat(run.err()).contains(bad + ": line 2 is not valid UTF-8 at byte offset 3 (0xE9)");
+    CliRun notUtf8 = profile(repo, "all_minilm_l6_v2", "--text", bad.toString());
+    assertThat(notUtf8.code()).isEqualTo(2);
+    assertThat(notUtf8.err()).contains(bad + ": line 2 is not valid UTF-8 at byte offset 3 (0xE9)");
   }
 
   @Test
@@ -222,21 +177,9 @@ class ProfileCommandTest {
                   return String.join(",", cells);
                 })
             .toList());
-    StringWriter err = new StringWriter();
-    int code =
-        FulcrumCli.Picocli.commandLine()
-            .setOut(new PrintWriter(new StringWriter()))
-            .setErr(new PrintWriter(err))
-            .execute(
-                "profile",
-                "--model-repository",
-                repo.toString(),
-                "--model",
-                "fraud_classifier",
-                "--data",
-                csv.toString());
-    assertThat(code).isEqualTo(2);
-    assertThat(err.toString())
+    CliRun run = profile(repo, "fraud_classifier", "--data", csv.toString());
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err())
         .startsWith("fulcrum profile: seven.csv has no column 'card_present'")
         .doesNotContain("\tat ")
         .hasLineCount(1);
@@ -244,16 +187,16 @@ class ProfileCommandTest {
 
   /** {@code fulcrum profile --text} of {@code model}; its exit code. */
   private static int profileText(Path repo, String model, Path text) {
-    return new CommandLine(new FulcrumCli())
-        .setOut(new PrintWriter(new StringWriter()))
-        .execute(
-            "profile",
-            "--model-repository",
-            repo.toString(),
-            "--model",
-            model,
-            "--text",
-            text.toString());
+    return profile(repo, model, "--text", text.toString()).code();
+  }
+
+  /** {@code fulcrum profile} of {@code model} in {@code repo} with {@code more} options. */
+  private static CliRun profile(Path repo, String model, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of("profile", "--model-repository", repo.toString(), "--model", model));
+    args.addAll(List.of(more));
+    return CliRun.of(args.toArray(String[]::new));
   }
 
   /**
@@ -337,26 +280,24 @@ class ProfileCommandTest {
     assertThat(Files.readString(PredictionLog.files(logDir).get(0)))
         .contains("\"text\":{\"shape\":[1,1],\"data\":[\"" + sentences.get(0) + "\"]}");
 
-    StringWriter out = new StringWriter();
-    int rc =
-        new CommandLine(new FulcrumCli())
-            .setOut(new PrintWriter(out))
-            .execute(
-                "skew-check",
-                "--log",
-                logDir.toString(),
-                "--baseline",
-                repo.resolve("minilm_text").resolve("baseline.json").toString());
-    assertThat(rc).as(out.toString()).isEqualTo(1);
+    CliRun check =
+        CliRun.of(
+            "skew-check",
+            "--log",
+            logDir.toString(),
+            "--baseline",
+            repo.resolve("minilm_text").resolve("baseline.json").toString());
+    assertThat(check.code()).as(check.out()).isEqualTo(1);
     List<String> replayed =
-        out.toString()
+        check
+            .out()
             .lines()
             .filter(l -> l.contains(": DRIFT") || l.contains(": ok again"))
             .map(l -> l.replace(" feature ", " ").replace(" output ", " ").replaceAll(" \\(.*", ""))
             .map(l -> l.replaceAll(": DRIFT.*", ": DRIFT"))
             .toList();
     assertThat(replayed).containsExactlyElementsOf(live);
-    assertThat(out.toString())
+    assertThat(check.out())
         .contains("replayed 120 requests through pipeline minilm_text version 1")
         .contains("minilm_text version 1: drift after 120 observations");
     Map<String, List<FeatureDrift>> kinds =
@@ -364,7 +305,7 @@ class ProfileCommandTest {
     kinds.forEach(
         (kind, features) -> {
           for (FeatureDrift f : features) { // each feature's final status, as live
-            assertThat(out.toString())
+            assertThat(check.out())
                 .containsPattern(
                     kind + Pattern.quote(f.name()) + " +" + (f.drift() ? "DRIFT" : "ok"));
           }
