@@ -4,6 +4,7 @@ import dev.fulcrum.server.http.AcceptBacklog;
 import dev.fulcrum.server.security.Security;
 import java.time.Duration;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Settings of the HTTP transport.
@@ -17,6 +18,8 @@ import java.util.Objects;
  * @param security the token check and TLS, shared with the gRPC port
  * @param transport Netty's I/O transport for the port ({@link Transport#AUTO}: epoll, else
  *     io_uring, else NIO, whichever loads here)
+ * @param invocationsModel the model {@code POST /invocations} runs when the request's headers name
+ *     none; null: the repository's only model
  */
 public record HttpServerConfig(
     String host,
@@ -25,7 +28,8 @@ public record HttpServerConfig(
     int eventLoopThreads,
     Limits limits,
     Security security,
-    Transport transport) {
+    Transport transport,
+    @Nullable InvocationsModel invocationsModel) {
   /** Triton's default {@code --http-max-input-size}: 64 MiB. */
   public static final int DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
 
@@ -48,6 +52,51 @@ public record HttpServerConfig(
         maxInputSize,
         "maxInputSize",
         "a body of the largest size could never be accepted");
+  }
+
+  /** The settings with no {@link InvocationsModel}. */
+  public HttpServerConfig(
+      String host,
+      int port,
+      int maxInputSize,
+      int eventLoopThreads,
+      Limits limits,
+      Security security,
+      Transport transport) {
+    this(host, port, maxInputSize, eventLoopThreads, limits, security, transport, null);
+  }
+
+  /**
+   * The model {@code POST /invocations} (SageMaker's and MLflow's scoring endpoint) runs when the
+   * request names none ({@code fulcrum serve --invocations-model <name>[:<version>]}).
+   *
+   * @param name the model
+   * @param version its version, or "" for the one that serves (the newest ready)
+   */
+  public record InvocationsModel(String name, String version) {
+    public InvocationsModel {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(version, "version");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("the invocations model's name is empty");
+      }
+    }
+
+    /**
+     * Reads {@code <name>[:<version>]}.
+     *
+     * @throws IllegalArgumentException for an empty name or version
+     */
+    public static InvocationsModel parse(String spec) {
+      int colon = spec.lastIndexOf(':');
+      String name = colon < 0 ? spec : spec.substring(0, colon);
+      String version = colon < 0 ? "" : spec.substring(colon + 1);
+      if (name.isBlank() || (colon >= 0 && version.isBlank())) {
+        throw new IllegalArgumentException(
+            "'" + spec + "' is not <model>[:<version>], a model name and optionally its version");
+      }
+      return new InvocationsModel(name, version);
+    }
   }
 
   /** The settings with the transport of {@link Transport#fromSystemProperties()}. */
@@ -90,24 +139,34 @@ public record HttpServerConfig(
   }
 
   public HttpServerConfig withMaxInputSize(int bytes) {
-    return new HttpServerConfig(host, port, bytes, eventLoopThreads, limits, security, transport);
+    return new HttpServerConfig(
+        host, port, bytes, eventLoopThreads, limits, security, transport, invocationsModel);
   }
 
   public HttpServerConfig withPort(int p) {
     return new HttpServerConfig(
-        host, p, maxInputSize, eventLoopThreads, limits, security, transport);
+        host, p, maxInputSize, eventLoopThreads, limits, security, transport, invocationsModel);
   }
 
   public HttpServerConfig withLimits(Limits l) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, l, security, transport);
+    return new HttpServerConfig(
+        host, port, maxInputSize, eventLoopThreads, l, security, transport, invocationsModel);
   }
 
   public HttpServerConfig withSecurity(Security s) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, s, transport);
+    return new HttpServerConfig(
+        host, port, maxInputSize, eventLoopThreads, limits, s, transport, invocationsModel);
   }
 
   public HttpServerConfig withTransport(Transport t) {
-    return new HttpServerConfig(host, port, maxInputSize, eventLoopThreads, limits, security, t);
+    return new HttpServerConfig(
+        host, port, maxInputSize, eventLoopThreads, limits, security, t, invocationsModel);
+  }
+
+  /** These settings with {@code POST /invocations} running {@code m} (null: none named). */
+  public HttpServerConfig withInvocationsModel(@Nullable InvocationsModel m) {
+    return new HttpServerConfig(
+        host, port, maxInputSize, eventLoopThreads, limits, security, transport, m);
   }
 
   /**

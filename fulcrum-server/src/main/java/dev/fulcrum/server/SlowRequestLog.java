@@ -102,6 +102,8 @@ public final class SlowRequestLog implements AutoCloseable {
     REST_OPENAI("rest-openai"),
     /** TF Serving's and KServe v1's predict ({@code POST /v1/models/<m>:predict}). */
     REST_TF_SERVING("rest-tfserving"),
+    /** MLflow's and SageMaker's scoring endpoint ({@code POST /invocations}). */
+    REST_MLFLOW("rest-mlflow"),
     /** gRPC ModelInfer. */
     GRPC("grpc"),
     /** One request of a gRPC ModelStreamInfer stream. */

@@ -66,8 +66,19 @@ public final class PredictDecoder {
    * @param rows whether it came in the row format ({@code instances}): answered as {@code
    *     predictions}, else ({@code inputs}) as {@code outputs}
    * @param instances the number of rows (0 in the columnar format)
+   * @param splitAnswer whether the answer is split into the request's rows ({@code "predictions":
+   *     [row, ...]}), else each output written whole
+   * @param mlflow whether it came to MLflow's {@code /invocations} ({@link MlflowDecoder}): the
+   *     answer's field is then always {@code predictions}
    */
-  public record PredictRequest(InferenceRequest request, boolean rows, int instances) {}
+  public record PredictRequest(
+      InferenceRequest request, boolean rows, int instances, boolean splitAnswer, boolean mlflow) {
+
+    /** TF Serving's: the answer split into rows exactly when the request came in rows. */
+    public PredictRequest(InferenceRequest request, boolean rows, int instances) {
+      this(request, rows, instances, rows, false);
+    }
+  }
 
   /**
    * Decodes one body.
@@ -187,7 +198,7 @@ public final class PredictDecoder {
     }
   }
 
-  private static JsonParser parser(ByteBuf body) throws IOException {
+  static JsonParser parser(ByteBuf body) throws IOException {
     int start = body.readerIndex();
     int length = body.readableBytes();
     if (body.hasArray()) {
@@ -197,15 +208,22 @@ public final class PredictDecoder {
         (InputStream) new ByteBufInputStream(body.slice(start, length), false));
   }
 
-  /** Reads {@code instances} or {@code inputs} into one column per input. */
-  private static final class Reader {
+  /**
+   * Reads {@code instances} or {@code inputs} into one column per input (also MLflow's frames,
+   * {@link MlflowDecoder}).
+   */
+  static final class Reader {
     private final String model;
     private final ModelConfig config;
-    private final JsonParser p;
+    private final @Nullable JsonParser p;
     private final long bodyLength;
     final Map<String, Column> columns = new LinkedHashMap<>();
 
-    Reader(String model, ModelConfig config, JsonParser p, long bodyLength) {
+    /**
+     * @param p the JSON body's parser; null for a body that is not JSON (MLflow's CSV), whose
+     *     columns take their elements as text ({@link Column#cell(String, int)})
+     */
+    Reader(String model, ModelConfig config, @Nullable JsonParser p, long bodyLength) {
       this.model = model;
       this.config = config;
       this.p = p;
@@ -214,6 +232,7 @@ public final class PredictDecoder {
 
     /** The row format, the parser at the list's first token; returns the number of rows. */
     int rows() throws IOException {
+      JsonParser p = json();
       if (p.currentToken() != JsonToken.START_ARRAY) {
         throw InferenceException.invalid(
             "model '%s': 'instances' must be a list of rows, one per instance", model);
@@ -267,6 +286,7 @@ public final class PredictDecoder {
 
     /** The columnar format, the parser at the value's first token. */
     void columns() throws IOException {
+      JsonParser p = json();
       JsonToken field = p.currentToken() == JsonToken.START_OBJECT ? p.nextToken() : null;
       if (field != null && !isBinaryValue(field)) {
         if (field == JsonToken.END_OBJECT) {
@@ -295,10 +315,19 @@ public final class PredictDecoder {
      * model has no input of that name.
      */
     private boolean isBinaryValue(JsonToken first) throws IOException {
+      JsonParser p = json();
       return first == JsonToken.FIELD_NAME && "b64".equals(p.currentName()) && !hasInput("b64");
     }
 
-    private boolean hasInput(String name) {
+    private JsonParser json() {
+      JsonParser json = p;
+      if (json == null) {
+        throw new IllegalStateException("a body that is not JSON has no parser");
+      }
+      return json;
+    }
+
+    boolean hasInput(String name) {
       for (TensorConfig in : config.inputs()) {
         if (in.name().equals(name)) {
           return true;
@@ -307,7 +336,7 @@ public final class PredictDecoder {
       return false;
     }
 
-    private List<String> inputNames() {
+    List<String> inputNames() {
       List<String> names = new ArrayList<>(config.inputs().size());
       for (TensorConfig in : config.inputs()) {
         names.add(in.name());
@@ -316,7 +345,7 @@ public final class PredictDecoder {
     }
 
     /** The column of input {@code name}, read in {@code row} (-1: the columnar format). */
-    private Column column(String name, int row) {
+    Column column(String name, int row) {
       Column c = columns.get(name);
       if (c != null) {
         return c;
@@ -336,7 +365,7 @@ public final class PredictDecoder {
     /** The column of a model of one input, once made (bare rows all go to it). */
     private @Nullable Column only;
 
-    private Column onlyInput(int row) {
+    Column onlyInput(int row) {
       Column c = only;
       if (c != null) {
         return c;
@@ -368,6 +397,16 @@ public final class PredictDecoder {
     return Math.min(bound, Integer.MAX_VALUE - 8);
   }
 
+  /**
+   * As {@link #columnLimit}, for a column read from CSV text (MLflow's {@code text/csv}), where an
+   * element takes at least one character: an empty cell and its comma (NaN for a float, "" for
+   * BYTES, whose 4-byte length then comes from one character).
+   */
+  static long textColumnLimit(DataType type, long bodyLength) {
+    long bound = type.isFixedSize() ? (bodyLength + 1) * type.byteSize() : 5 * bodyLength + 4;
+    return Math.min(bound, Integer.MAX_VALUE - 8);
+  }
+
   /** Where a value is, as a message names it: "instance 3", or "'inputs'" (row -1). */
   static String where(int row) {
     return row >= 0 ? "instance " + row : "'inputs'";
@@ -383,7 +422,7 @@ public final class PredictDecoder {
    * and the shape of its value (columnar) or of each row's value (row format), which every row must
    * repeat.
    */
-  private static final class Column {
+  static final class Column {
     private static final long[] SCALAR = new long[0];
     private static final int FIRST_CHUNK = 64;
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
@@ -392,7 +431,7 @@ public final class PredictDecoder {
     private final String model;
     private final String name;
     private final DataType type;
-    private final JsonParser p;
+    private final @Nullable JsonParser json;
 
     /**
      * The elements in chunks, each full but the last: fixed-size ones in place (a chunk's size is a
@@ -417,12 +456,12 @@ public final class PredictDecoder {
     /** The row being read, for messages ({@link #where}); -1 in the columnar format. */
     private int row = -1;
 
-    Column(String model, String name, DataType type, JsonParser p, long bodyLength) {
+    Column(String model, String name, DataType type, @Nullable JsonParser json, long bodyLength) {
       this.model = model;
       this.name = name;
       this.type = type;
-      this.p = p;
-      this.limit = columnLimit(type, bodyLength);
+      this.json = json;
+      this.limit = json == null ? textColumnLimit(type, bodyLength) : columnLimit(type, bodyLength);
       if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
             "model '%s': input '%s' is %s, which cannot travel as JSON; use the OIP endpoint"
@@ -436,6 +475,146 @@ public final class PredictDecoder {
       this.row = row;
       long[] s = value();
       checkShape(row, s);
+    }
+
+    private JsonParser json() {
+      JsonParser p = json;
+      if (p == null) {
+        throw new IllegalStateException("a column read from text has no parser");
+      }
+      return p;
+    }
+
+    /** The shape of each row's value (after the first row is read), or of the whole value. */
+    long[] rowShape() {
+      long[] s = shape;
+      return s == null ? SCALAR : s;
+    }
+
+    /**
+     * Reads one cell of a row whose value is built cell by cell (MLflow's single-input frames: the
+     * frame's values across its columns are the input's row), the parser at the cell's first token;
+     * returns the cell's shape, which the caller checks across the row's cells.
+     */
+    long[] cell(int row) throws IOException {
+      this.row = row;
+      return value();
+    }
+
+    /**
+     * Ends a row read cell by cell ({@link #cell(int)}, {@link #cell(String, int)}): its shape is
+     * {@code [cells] + cellShape}, which every row must repeat.
+     */
+    void endRow(int row, int cells, long[] cellShape) {
+      long[] s = new long[cellShape.length + 1];
+      s[0] = cells;
+      System.arraycopy(cellShape, 0, s, 1, cellShape.length);
+      checkShape(row, s);
+    }
+
+    /** Ends a row whose value is one scalar read as text ({@link #cell(String, int)}). */
+    void endScalar(int row) {
+      checkShape(row, SCALAR);
+    }
+
+    /**
+     * Writes one element given as text (a CSV cell, as pandas' {@code read_csv} reads it): a number
+     * for the numeric types ({@code nan}, {@code inf} and an empty cell are NaN and infinity for
+     * FP32/FP64, as pandas reads them), {@code true}/{@code false} (any case) or 1/0 for BOOL, the
+     * text itself for BYTES.
+     */
+    void cell(String text, int row) {
+      this.row = row;
+      String v = text.strip();
+      switch (type) {
+        case BYTES -> appendBytes(text.getBytes(StandardCharsets.UTF_8));
+        case BOOL -> {
+          byte b;
+          if (v.equalsIgnoreCase("true") || v.equals("1")) {
+            b = 1;
+          } else if (v.equalsIgnoreCase("false") || v.equals("0")) {
+            b = 0;
+          } else {
+            throw textElement(text, "not true or false");
+          }
+          ByteBuffer out = fixed();
+          out.put(out.position(), b);
+          written(out);
+        }
+        case FP32, FP64 -> {
+          double d = textDouble(v);
+          if (Double.isNaN(d) && !isNaNText(v)) {
+            throw textElement(text, "not a number");
+          }
+          ByteBuffer out = fixed();
+          ElementCodec.putDouble(type, out, out.position() / type.byteSize(), d);
+          written(out);
+        }
+        default -> {
+          long min = type == DataType.UINT64 ? 0 : ElementCodec.min(type);
+          long max = ElementCodec.max(type);
+          long n;
+          try {
+            n =
+                type == DataType.UINT64
+                    ? Long.parseUnsignedLong(v.startsWith("+") ? v.substring(1) : v)
+                    : Long.parseLong(v);
+          } catch (NumberFormatException e) {
+            throw textElement(
+                text,
+                "not an integer in "
+                    + min
+                    + ".."
+                    + (type == DataType.UINT64 ? UINT64_MAX.toString() : Long.toString(max)));
+          }
+          if (type != DataType.UINT64 && (n < min || n > max)) {
+            throw textElement(text, "not an integer in " + min + ".." + max);
+          }
+          ByteBuffer out = fixed();
+          ElementCodec.putLong(type, out, out.position() / type.byteSize(), n);
+          written(out);
+        }
+      }
+    }
+
+    /** pandas' NaN spellings (and an empty cell), as {@code read_csv} reads a number column. */
+    private static boolean isNaNText(String v) {
+      return v.isEmpty() || v.equalsIgnoreCase("nan") || v.equalsIgnoreCase("NA");
+    }
+
+    /** A number as text, NaN when it is none (then {@link #isNaNText} tells the two apart). */
+    private static double textDouble(String v) {
+      if (isNaNText(v)) {
+        return Double.NaN;
+      }
+      String lower = v.toLowerCase(Locale.ROOT);
+      switch (lower) {
+        case "inf", "+inf", "infinity", "+infinity" -> {
+          return Double.POSITIVE_INFINITY;
+        }
+        case "-inf", "-infinity" -> {
+          return Double.NEGATIVE_INFINITY;
+        }
+        default -> {}
+      }
+      // Double.parseDouble also takes hex floats and a trailing 'd' or 'f', which pandas does not.
+      for (int i = 0; i < v.length(); i++) {
+        char c = v.charAt(i);
+        if (!(c >= '0' && c <= '9') && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
+          return Double.NaN;
+        }
+      }
+      try {
+        return Double.parseDouble(v);
+      } catch (NumberFormatException e) {
+        return Double.NaN;
+      }
+    }
+
+    private InferenceException textElement(String text, String problem) {
+      return InferenceException.invalid(
+          "model '%s': input '%s' (%s), %s: element %d is \"%s\", %s",
+          model, name, type, where(row), count, cut(text), problem);
     }
 
     /** Reads a value {@code {"b64": "..."}} whose first field name the parser is at. */
@@ -462,6 +641,7 @@ public final class PredictDecoder {
 
     /** The value at the current token, its elements written; returns its shape. */
     private long[] value() throws IOException {
+      JsonParser p = json();
       JsonToken t = p.currentToken();
       if (t != JsonToken.START_ARRAY) {
         leaf(t);
@@ -490,6 +670,7 @@ public final class PredictDecoder {
     }
 
     private void leaf(JsonToken t) throws IOException {
+      JsonParser p = json();
       switch (type) {
         case BYTES -> {
           if (t == JsonToken.VALUE_STRING) {
@@ -556,6 +737,7 @@ public final class PredictDecoder {
 
     /** {@code {"b64": "..."}}, the parser at its first field name; left at its end. */
     private void binary() throws IOException {
+      JsonParser p = json();
       if (type != DataType.BYTES) {
         throw InferenceException.invalid(
             "model '%s': input '%s' (%s) is %s, not BYTES: {\"b64\": ...} is only for BYTES"
@@ -590,6 +772,7 @@ public final class PredictDecoder {
     }
 
     private InferenceException element(String what) throws IOException {
+      JsonParser p = json();
       String value =
           switch (p.currentToken()) {
             case START_ARRAY -> "a list";
@@ -683,6 +866,11 @@ public final class PredictDecoder {
         full[0] = rows;
         System.arraycopy(s, 0, full, 1, s.length);
       }
+      return tensor(full, buffers);
+    }
+
+    /** The input's tensor of shape {@code full} (its elements' count), copied once. */
+    Tensor tensor(long[] full, TensorBuffers buffers) {
       // Exactly the tensor's size, each chunk copied once and dropped as it is.
       int size = (int) length;
       ByteBuffer out = buffers.allocate(size);

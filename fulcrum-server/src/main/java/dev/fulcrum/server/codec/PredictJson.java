@@ -53,6 +53,22 @@ public final class PredictJson {
    */
   public static ByteBuf predictions(
       InferenceResponse response, boolean rows, int instances, ByteBufAllocator alloc) {
+    return predictions(response, rows, instances, false, alloc);
+  }
+
+  /**
+   * As {@link #predictions(InferenceResponse, boolean, int, ByteBufAllocator)}, or MLflow's answer
+   * ({@code mlflow}): the field is then {@code predictions} in both shapes, {@code {"predictions":
+   * [row, ...]}} (a frame: per row a bare value for one output, else a record of output name to
+   * value, as MLflow writes a DataFrame's records) or {@code {"predictions": value}} (a tensor: the
+   * one output whole, else an object of output name to value, as MLflow writes a dict of arrays).
+   */
+  public static ByteBuf predictions(
+      InferenceResponse response,
+      boolean rows,
+      int instances,
+      boolean mlflow,
+      ByteBufAllocator alloc) {
     List<Tensor> outputs = response.outputs();
     if (rows) {
       for (Tensor t : outputs) {
@@ -110,7 +126,7 @@ public final class PredictJson {
         }
         w.raw(']');
       } else {
-        w.raw(OUTPUTS);
+        w.raw(mlflow ? PREDICTIONS_WHOLE : OUTPUTS);
         if (values.size() == 1) {
           values.get(0).whole();
         } else {
@@ -138,6 +154,8 @@ public final class PredictJson {
 
   private static final byte[] PREDICTIONS =
       "{\"predictions\":[".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] PREDICTIONS_WHOLE =
+      "{\"predictions\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] OUTPUTS = "{\"outputs\":".getBytes(StandardCharsets.US_ASCII);
 
   /**

@@ -16,9 +16,9 @@ import org.jspecify.annotations.Nullable;
  *
  * @param decision why it was refused
  * @param closeAfter whether the connection closes after the answer
- * @param openAi whether the request was for the OpenAI-compatible API, answered in its error shape
+ * @param shape the error shape of the API the request was for ({@link ErrorShape#of})
  */
-record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean openAi) {
+record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, ErrorShape shape) {
   /**
    * Checks a request head against the scope of the endpoint its path names, and against {@link
    * BrowserGuard}'s rules; {@code maxDrained}: the largest body skipped to keep the connection.
@@ -42,10 +42,10 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean
   static @Nullable DeniedRequest check(
       AccessPolicy access, HttpRequest head, long maxDrained, @Nullable Allowed allowed) {
     boolean closeAfter = !RefusedRequest.keepsConnection(head, maxDrained);
-    boolean openAi = OpenAiHandler.isPath(head.uri());
+    ErrorShape shape = ErrorShape.of(head.uri());
     AccessPolicy.Decision browser = BrowserGuard.check(access, head);
     if (browser != null) {
-      return new DeniedRequest(browser, closeAfter, openAi);
+      return new DeniedRequest(browser, closeAfter, shape);
     }
     if (access.allowsAll()) {
       return null; // no route to match: nothing is refused (the dispatcher matches it once)
@@ -59,7 +59,7 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, boolean
     AccessPolicy.Decision d =
         access.check(route.endpoint().scope, head.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (!d.allowed()) {
-      return new DeniedRequest(d, closeAfter, openAi);
+      return new DeniedRequest(d, closeAfter, shape);
     }
     Tenant tenant = d.tenant();
     if (allowed != null && tenant != null) {

@@ -9,6 +9,7 @@ import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.ClientText;
+import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
@@ -123,10 +124,17 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private long slowStart;
 
   /**
-   * Whether the request being served is on the OpenAI-compatible API's paths: its errors are
-   * written in OpenAI's shape ({@link OpenAiHandler#error}).
+   * The error shape of the API of the request being served ({@link ErrorShape#of}): on the
+   * OpenAI-compatible API's paths its errors are written in OpenAI's shape ({@link
+   * OpenAiHandler#error}), on MLflow's in MLflow's.
    */
-  private boolean openAiPath;
+  private ErrorShape errorShape = ErrorShape.OIP;
+
+  /** Picks the model of {@code POST /invocations} and answers {@code GET /ping}. */
+  private final InvocationsTarget invocations;
+
+  /** The server's version, MLflow's {@code GET /version}. */
+  private final String version;
 
   private @Nullable String slowModel;
   private String slowVersion = "";
@@ -145,8 +153,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       @Nullable SlowRequestLog slow,
       @Nullable Tracing tracing,
       SharedMemoryRegistry shm,
-      LogControl logControl) {
+      LogControl logControl,
+      InvocationsTarget invocations) {
     this.service = service;
+    this.invocations = invocations;
+    this.version = version;
     this.access = access;
     this.dashboard = dashboard;
     this.slow = slow;
@@ -203,14 +214,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       slowStart = slow.now();
       slowModel = null;
     }
-    openAiPath =
+    errorShape =
         switch (msg) {
-          case FullHttpRequest request -> OpenAiHandler.isPath(request.uri());
-          case AdmittedRequest a -> OpenAiHandler.isPath(a.request().uri());
-          case DeniedRequest d -> d.openAi();
-          case RefusedRequest r -> r.openAi();
-          case MalformedStream m -> m.openAi();
-          default -> false;
+          case FullHttpRequest request -> ErrorShape.of(request.uri());
+          case AdmittedRequest a -> ErrorShape.of(a.request().uri());
+          case DeniedRequest d -> d.shape();
+          case RefusedRequest r -> r.shape();
+          case MalformedStream m -> m.shape();
+          default -> ErrorShape.OIP;
         };
     if (msg instanceof RefusedRequest r) {
       InferenceException failure = r.failure();
@@ -333,7 +344,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (slowModel != null) {
       slowFailure = t;
     }
-    return openAiPath ? OpenAiHandler.error(t) : Responses.error(t);
+    return errorShape == ErrorShape.OPENAI ? OpenAiHandler.error(t) : Responses.error(t);
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
@@ -485,6 +496,26 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         yield infer.predict(
             route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
+      case INVOCATIONS -> {
+        Reply unsupported = unsupportedType(request);
+        if (unsupported != null) {
+          yield done(unsupported);
+        }
+        HttpServerConfig.InvocationsModel target = invocations.of(request.headers());
+        TraceParent trace = traced(request, target.name(), target.version());
+        yield infer.invocations(target, request, ctx.executor(), trace, tenant, early);
+      }
+      case PING -> done(ping(invocations.ready()));
+      case MLFLOW_VERSION ->
+          done(
+              alloc -> {
+                FullHttpResponse r =
+                    Responses.full(
+                        HttpResponseStatus.OK,
+                        Unpooled.copiedBuffer(version, java.nio.charset.StandardCharsets.UTF_8));
+                r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+                return r;
+              });
       case TFS_STATUS -> done(predict.status(route.model(), route.version()));
       case TFS_METADATA -> done(predict.metadata(route.model(), route.version()));
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
@@ -517,6 +548,32 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                           request.headers().get(HttpHeaderNames.ACCEPT_ENCODING))));
       case NOT_FOUND -> throw new IllegalStateException();
     };
+  }
+
+  /**
+   * SageMaker's health check's answer: 200 when ready, else 503 (its body a line, as MLflow's
+   * scoring server writes it).
+   */
+  private static Reply ping(boolean ready) {
+    return alloc -> {
+      FullHttpResponse r =
+          Responses.full(
+              ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+              Unpooled.wrappedBuffer(new byte[] {'\n'}));
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+      return r;
+    };
+  }
+
+  /** 415 for an {@code /invocations} body neither JSON nor CSV; null when it is either. */
+  private static @Nullable Reply unsupportedType(FullHttpRequest request) {
+    try {
+      InferHandler.isCsv(request);
+      return null;
+    } catch (InferHandler.UnsupportedType e) {
+      return Responses.error(
+          HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, String.valueOf(e.getMessage()));
+    }
   }
 
   /** The answer to HEAD: GET's status and headers, its Content-Length, no content. */
@@ -628,9 +685,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (!ctx.channel().isActive()) {
       return;
     }
-    // On the OpenAI API's paths, the refusals made before its handler (400 malformed, 401, 404,
-    // 405, 413, 415, 417, 431, 503 over the body budget) too are written in OpenAI's error shape.
-    Reply reply = openAiPath ? OpenAiHandler.shaped(answer) : answer;
+    // On the OpenAI API's and MLflow's paths, the refusals made before their handlers (400
+    // malformed, 401, 404, 405, 413, 415, 417, 431, 503 over the body budget) too are written in
+    // their error shape.
+    Reply reply = errorShape.shaped(answer);
     FullHttpResponse response;
     try {
       response = reply.render(ctx.alloc());
@@ -709,11 +767,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     OpenAiHandler.Embeddings embeddings = reply instanceof OpenAiHandler.Embeddings e ? e : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    // A predict request (TF Serving's), answered or refused.
-    boolean predicted =
-        answer != null
-            ? answer.predict() != null
-            : lastUri != null && PredictHandler.isPath(lastUri);
+    // A predict request (TF Serving's) or an invocation (MLflow's), answered or refused: the route
+    // it was dispatched on (an inference request logged here reached answer(), which set it).
+    Route.Endpoint endpoint = lastRoute == null ? Route.Endpoint.NOT_FOUND : lastRoute.endpoint();
+    boolean mlflow = endpoint == Route.Endpoint.INVOCATIONS;
+    boolean predicted = endpoint == Route.Endpoint.TFS_PREDICT;
     long modelNanos =
         answer != null
             ? answer.slowNanos()
@@ -725,13 +783,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     }
     log.write(
         new SlowRequestLog.SlowRequest(
-            openAiPath
+            errorShape == ErrorShape.OPENAI
                 ? SlowRequestLog.Protocol.REST_OPENAI
-                : predicted
-                    ? SlowRequestLog.Protocol.REST_TF_SERVING
-                    : headers.contains(InferHandler.HEADER_LENGTH)
-                        ? SlowRequestLog.Protocol.REST_BINARY
-                        : SlowRequestLog.Protocol.REST_JSON,
+                : mlflow
+                    ? SlowRequestLog.Protocol.REST_MLFLOW
+                    : predicted
+                        ? SlowRequestLog.Protocol.REST_TF_SERVING
+                        : headers.contains(InferHandler.HEADER_LENGTH)
+                            ? SlowRequestLog.Protocol.REST_BINARY
+                            : SlowRequestLog.Protocol.REST_JSON,
             model,
             slowVersion,
             String.valueOf(status),
@@ -750,16 +810,15 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * The marker queued for a request whose bytes could not be decoded; {@code openAi}: the request
-   * was on the OpenAI API's paths (as far as {@link KnownCodings} saw its head), answered in its
-   * error shape.
+   * The marker queued for a request whose bytes could not be decoded; {@code shape}: the error
+   * shape of the request's API (as far as {@link KnownCodings} saw its head).
    */
-  private record MalformedStream(HttpResponseStatus status, String message, boolean openAi) {}
+  private record MalformedStream(HttpResponseStatus status, String message, ErrorShape shape) {}
 
-  /** Whether the request whose bytes just failed was on the OpenAI API's paths. */
-  private static boolean failedOnOpenAi(ChannelHandlerContext ctx) {
+  /** The error shape of the request whose bytes just failed. */
+  private static ErrorShape failedShape(ChannelHandlerContext ctx) {
     KnownCodings codings = ctx.pipeline().get(KnownCodings.class);
-    return codings != null && codings.lastHeadOpenAi();
+    return codings != null ? codings.lastHeadShape() : ErrorShape.OIP;
   }
 
   private static String describe(Throwable cause) {
@@ -841,7 +900,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
           new MalformedStream(
               HttpResponseStatus.BAD_REQUEST,
               "the request body cannot be decoded: " + describe(cause),
-              failedOnOpenAi(ctx)));
+              failedShape(ctx)));
       next(ctx);
       return;
     }
@@ -880,7 +939,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                 "the server could not take this request ("
                     + cause.getClass().getSimpleName()
                     + "); retry later",
-                failedOnOpenAi(ctx)));
+                failedShape(ctx)));
         next(ctx);
         return;
       } catch (RuntimeException | Error again) {

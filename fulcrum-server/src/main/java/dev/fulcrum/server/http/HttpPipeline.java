@@ -108,6 +108,10 @@ public final class HttpPipeline {
   private final AccessPolicy access;
   private final @Nullable SslContext tls;
   private final @Nullable DashboardHandler dashboard;
+
+  /** The model {@code POST /invocations} runs, chosen per request (stateless, shared). */
+  private final InvocationsTarget invocations;
+
   private final @Nullable Tracing tracing;
 
   /** The port's JSON input buffers: small tensors of every connection share slabs. */
@@ -222,6 +226,7 @@ public final class HttpPipeline {
             ? new BufferBudget(limits.maxBufferedBytes())
             : serverWide.child(limits.maxBufferedBytes());
     this.access = config.security().access();
+    this.invocations = new InvocationsTarget(service, config.invocationsModel());
   }
 
   /**
@@ -475,7 +480,7 @@ public final class HttpPipeline {
         .addAfter(
             "decompress",
             "aggregate",
-            new LimitedAggregator(maxInputSize, perConnection, access, service))
+            new LimitedAggregator(maxInputSize, perConnection, access, service, invocations))
         .addAfter(
             "aggregate",
             "dispatch",
@@ -490,7 +495,8 @@ public final class HttpPipeline {
                 slowRequests,
                 tracing,
                 sharedMemory,
-                logControl));
+                logControl,
+                invocations));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -9,12 +9,14 @@ import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tensor.TensorBuffers;
+import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
 import dev.fulcrum.server.TraceParent;
 import dev.fulcrum.server.codec.DecodedInferRequest;
 import dev.fulcrum.server.codec.InferRequestDecoder;
 import dev.fulcrum.server.codec.InferResponseEncoder;
+import dev.fulcrum.server.codec.MlflowDecoder;
 import dev.fulcrum.server.codec.PredictDecoder;
 import dev.fulcrum.server.codec.PredictDecoder.PredictRequest;
 import dev.fulcrum.server.codec.PredictJson;
@@ -29,6 +31,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
+import java.util.Locale;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -39,8 +42,9 @@ import org.jspecify.annotations.Nullable;
  * return a reply that the dispatcher renders on the event loop once the engine thread completes the
  * future. With tracing on, a request that is traced ({@link Tracing#begin}) is timed, and its spans
  * made on the event loop once its answer is encoded, or once it fails; with it off no trace header
- * is read. TF Serving's {@code v1/models/<m>:predict} ({@link #predict}) takes the same path with
- * its own body codec ({@link PredictDecoder}, {@link PredictJson}).
+ * is read. TF Serving's {@code v1/models/<m>:predict} ({@link #predict}) and MLflow's and
+ * SageMaker's {@code /invocations} ({@link #invocations}) take the same path with their own body
+ * codecs ({@link PredictDecoder}, {@link MlflowDecoder}, {@link PredictJson}).
  *
  * <p>Threads: called on the event loop; holds no mutable state.
  */
@@ -99,7 +103,7 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
-    return run(model, version, request, loop, trace, tenant, early, false);
+    return run(model, version, request, loop, trace, tenant, early, Api.OIP);
   }
 
   /**
@@ -116,7 +120,33 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
-    return run(model, version, request, loop, trace, tenant, early, true);
+    return run(model, version, request, loop, trace, tenant, early, Api.TF_SERVING);
+  }
+
+  /**
+   * As {@link #infer}, for MLflow's and SageMaker's {@code POST /invocations} on the model {@code
+   * target} chose: the body read by {@link MlflowDecoder} (a frame as JSON or CSV, or a tensor),
+   * the answer written by {@link PredictJson} in MLflow's {@code {"predictions": ...}}; admitted,
+   * charged, timed, traced and counted as an infer request.
+   */
+  CompletableFuture<Reply> invocations(
+      HttpServerConfig.InvocationsModel target,
+      FullHttpRequest request,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
+    return run(target.name(), target.version(), request, loop, trace, tenant, early, Api.MLFLOW);
+  }
+
+  /** Which API a request came in, which picks its body codec, span and route. */
+  enum Api {
+    /** OIP's {@code v2/models/<m>/infer}. */
+    OIP,
+    /** TF Serving's and KServe v1's {@code v1/models/<m>:predict}. */
+    TF_SERVING,
+    /** MLflow's and SageMaker's {@code /invocations}. */
+    MLFLOW
   }
 
   private CompletableFuture<Reply> run(
@@ -127,9 +157,9 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early,
-      boolean predict) {
+      Api api) {
     try {
-      return traced(model, version, request, loop, trace, tenant, early, predict);
+      return traced(model, version, request, loop, trace, tenant, early, api);
     } catch (RuntimeException e) {
       // Refused or malformed before the core admitted it: still the tenant's request (and one
       // admitted at its head ends here, its place given back).
@@ -150,27 +180,30 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early,
-      boolean predict) {
+      Api api) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return submit(model, version, request, loop, null, tenant, early, predict);
+      return submit(model, version, request, loop, null, tenant, early, api);
     }
     TracedRequest traced =
         t.begin(
             model,
             trace,
-            predict
-                ? TracedRequest.Protocol.HTTP_TF_SERVING
-                : request.headers().contains(HEADER_LENGTH)
-                    ? TracedRequest.Protocol.HTTP_BINARY
-                    : TracedRequest.Protocol.HTTP_JSON);
+            switch (api) {
+              case TF_SERVING -> TracedRequest.Protocol.HTTP_TF_SERVING;
+              case MLFLOW -> TracedRequest.Protocol.HTTP_MLFLOW;
+              case OIP ->
+                  request.headers().contains(HEADER_LENGTH)
+                      ? TracedRequest.Protocol.HTTP_BINARY
+                      : TracedRequest.Protocol.HTTP_JSON;
+            });
     if (traced == null) {
-      return submit(model, version, request, loop, null, tenant, early, predict);
+      return submit(model, version, request, loop, null, tenant, early, api);
     }
-    String route = route(predict, !version.isEmpty());
+    String route = route(api, !version.isEmpty());
     CompletableFuture<Reply> reply;
     try {
-      reply = submit(model, version, request, loop, traced, tenant, early, predict);
+      reply = submit(model, version, request, loop, traced, tenant, early, api);
     } catch (RuntimeException e) {
       failed(traced, route, model, version, e);
       throw e;
@@ -185,8 +218,12 @@ final class InferHandler {
   }
 
   /** The route a traced request's span names ({@code http.route}). */
-  private static String route(boolean predict, boolean versioned) {
-    return predict ? TracedRequest.tfServingRoute(versioned) : TracedRequest.restRoute(versioned);
+  private static String route(Api api, boolean versioned) {
+    return switch (api) {
+      case TF_SERVING -> TracedRequest.tfServingRoute(versioned);
+      case MLFLOW -> TracedRequest.INVOCATIONS_ROUTE;
+      case OIP -> TracedRequest.restRoute(versioned);
+    };
   }
 
   /**
@@ -239,14 +276,22 @@ final class InferHandler {
       @Nullable TracedRequest traced,
       @Nullable Tenant tenant,
       @Nullable Admission early,
-      boolean predict) {
+      Api api) {
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
     ModelConfig config = admitted.config();
-    // TF Serving's predict: rows or columns, read with the model's input types.
+    // TF Serving's predict (rows or columns) and MLflow's invocations (a frame or a tensor, JSON or
+    // CSV), read with the model's input types.
     PredictRequest predicted =
-        predict ? PredictDecoder.decode(model, version, config, request.content(), buffers) : null;
+        switch (api) {
+          case TF_SERVING ->
+              PredictDecoder.decode(model, version, config, request.content(), buffers);
+          case MLFLOW ->
+              MlflowDecoder.decode(
+                  model, version, config, request.content(), isCsv(request), buffers);
+          case OIP -> null;
+        };
     DecodedInferRequest decoded;
     if (predicted != null) {
       checkInstances(model, config, predicted);
@@ -293,7 +338,7 @@ final class InferHandler {
                             ? null
                             : new Traced(
                                 traced,
-                                route(predict, !version.isEmpty()),
+                                route(api, !version.isEmpty()),
                                 model,
                                 version,
                                 System.nanoTime()),
@@ -306,6 +351,39 @@ final class InferHandler {
           }
         });
     return reply;
+  }
+
+  /**
+   * Whether an {@code /invocations} body is CSV ({@code Content-Type: text/csv}), else JSON ({@code
+   * application/json}, or no type); any other type is refused, as MLflow's scoring server refuses
+   * it (415), and so is a body whose coding the type names other than UTF-8.
+   */
+  static boolean isCsv(FullHttpRequest request) {
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    if (type == null) {
+      return false;
+    }
+    int semi = type.indexOf(';');
+    String media = (semi < 0 ? type : type.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+    if (media.equals("text/csv")) {
+      return true;
+    }
+    if (media.equals("application/json") || media.isEmpty()) {
+      return false;
+    }
+    throw new UnsupportedType(
+        "/invocations takes the content types application/json and text/csv, not '"
+            + dev.fulcrum.server.ClientText.printable(type, 100)
+            + "'");
+  }
+
+  /** An {@code /invocations} body of a content type it does not take: 415. */
+  static final class UnsupportedType extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    UnsupportedType(String message) {
+      super(message, null, false, false);
+    }
   }
 
   /**
@@ -375,7 +453,7 @@ final class InferHandler {
         FullHttpResponse r =
             Responses.full(
                 HttpResponseStatus.OK,
-                PredictJson.predictions(out, p.rows(), p.instances(), alloc));
+                PredictJson.predictions(out, p.splitAnswer(), p.instances(), p.mlflow(), alloc));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         RequestTiming timing = out.timing();
         if (timing != null) {

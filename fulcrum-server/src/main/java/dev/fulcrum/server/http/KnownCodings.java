@@ -42,11 +42,11 @@ final class KnownCodings extends HttpContentDecompressor {
   private boolean dropping;
 
   /**
-   * Whether the last request head that passed was on the OpenAI API's paths: a body of it that
-   * cannot be decoded fails in this handler, and the dispatcher, which never saw that request,
-   * answers it in OpenAI's error shape ({@link #lastHeadOpenAi}).
+   * The error shape of the last request head that passed: a body of it that cannot be decoded fails
+   * in this handler, and the dispatcher, which never saw that request, answers it in its API's
+   * error shape ({@link #lastHeadShape}).
    */
-  private boolean lastHeadOpenAi;
+  private ErrorShape lastHeadShape = ErrorShape.OIP;
 
   /**
    * @param maxDrained the largest declared body of a refused request skipped to keep the connection
@@ -68,7 +68,7 @@ final class KnownCodings extends HttpContentDecompressor {
       dropping = false; // a new message while dropping: the codec ended the last one early
     }
     if (msg instanceof HttpRequest head) {
-      lastHeadOpenAi = OpenAiHandler.isPath(head.uri());
+      lastHeadShape = ErrorShape.of(head.uri());
     }
     try {
       super.decode(ctx, msg, out);
@@ -81,16 +81,16 @@ final class KnownCodings extends HttpContentDecompressor {
           RefusedRequest.unsupportedCoding(
               !RefusedRequest.keepsConnection(request, maxDrained),
               String.valueOf(e.getMessage()),
-              OpenAiHandler.isPath(request.uri())));
+              ErrorShape.of(request.uri())));
     }
   }
 
   /**
-   * Whether the last request head that passed was on the OpenAI API's paths; read by the dispatcher
-   * when a body fails to decode (the failure is raised while that body passes).
+   * The error shape of the last request head that passed ({@link ErrorShape#of}); read by the
+   * dispatcher when a body fails to decode (the failure is raised while that body passes).
    */
-  boolean lastHeadOpenAi() {
-    return lastHeadOpenAi;
+  ErrorShape lastHeadShape() {
+    return lastHeadShape;
   }
 
   @Override

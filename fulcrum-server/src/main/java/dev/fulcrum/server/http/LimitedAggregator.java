@@ -112,10 +112,12 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   private boolean dropping;
 
   /**
-   * Whether the message being aggregated is on the OpenAI API's paths: a refusal of it is answered
-   * in OpenAI's error shape.
+   * The error shape of the API of the message being aggregated ({@link ErrorShape#of}): a refusal
+   * of it is answered in that shape.
    */
-  private boolean openAi;
+  private ErrorShape shape = ErrorShape.OIP;
+
+  private final @Nullable InvocationsTarget invocations;
 
   LimitedAggregator(int limit, BufferBudget budget, AccessPolicy access) {
     this(limit, budget, access, null);
@@ -127,7 +129,21 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
    */
   LimitedAggregator(
       int limit, BufferBudget budget, AccessPolicy access, @Nullable InferenceService service) {
+    this(limit, budget, access, service, null);
+  }
+
+  /**
+   * @param invocations picks the model of {@code POST /invocations}, which its path does not name,
+   *     for a tenant's admission at the head (null: such a request is admitted under the model "")
+   */
+  LimitedAggregator(
+      int limit,
+      BufferBudget budget,
+      AccessPolicy access,
+      @Nullable InferenceService service,
+      @Nullable InvocationsTarget invocations) {
     super(limit);
+    this.invocations = invocations;
     this.limit = limit;
     this.budget = budget;
     this.access = access;
@@ -207,6 +223,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
         switch (route.endpoint()) {
           case MODEL_INFER, TFS_PREDICT -> route.model();
           case OPENAI_EMBEDDINGS -> ""; // its model is in the body
+          case INVOCATIONS -> invocationsModel(r);
           default -> null;
         };
     if (model == null) {
@@ -218,8 +235,21 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
     } catch (InferenceException over) {
       dropping = !(m instanceof LastHttpContent);
       out.add(
-          RefusedRequest.overTenantLimit(over, !RefusedRequest.keepsConnection(r, limit), openAi));
+          RefusedRequest.overTenantLimit(over, !RefusedRequest.keepsConnection(r, limit), shape));
       return true;
+    }
+  }
+
+  /** The model an {@code /invocations} request runs, or "" where none can be told yet. */
+  private String invocationsModel(HttpRequest r) {
+    InvocationsTarget target = invocations;
+    if (target == null) {
+      return "";
+    }
+    try {
+      return target.of(r.headers()).name();
+    } catch (InferenceException e) {
+      return ""; // answered by the dispatcher
     }
   }
 
@@ -231,7 +261,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       dropping = false;
       headRoute = null; // told again by this head's access check, if it names a tenant
       headTenant = null;
-      openAi = m instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
+      shape = m instanceof HttpRequest r ? ErrorShape.of(r.uri()) : ErrorShape.OIP;
       if (m.decoderResult().isFailure()) {
         // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation
         // passes it on whole, at once, for the dispatcher's 400; its headers are not to be read.
@@ -249,7 +279,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       }
       if (unknownExpectation(m)) {
         dropping = !(m instanceof LastHttpContent);
-        out.add(RefusedRequest.expectationFailed(openAi));
+        out.add(RefusedRequest.expectationFailed(shape));
         return;
       }
       if (headTenant != null && refusedByTenant(m, out)) {
@@ -307,7 +337,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
             giveBack();
             abandon(Abandoned.OVER_BUDGET);
             dropping = !(c instanceof LastHttpContent);
-            out.add(RefusedRequest.overBudget(openAi));
+            out.add(RefusedRequest.overBudget(shape));
             return;
           }
           reserved = allocated + size;
@@ -375,7 +405,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   private void refuse(HttpMessage m, List<Object> out) {
     abandon(Abandoned.OVER_BUDGET);
     dropping = !(m instanceof LastHttpContent);
-    out.add(RefusedRequest.overBudget(openAi));
+    out.add(RefusedRequest.overBudget(shape));
   }
 
   private void giveBack() {
@@ -421,10 +451,10 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
     // place taken at this head is given back now, not when the connection's next head arrives.
     endAdmission(new InferenceException(ErrorCode.TOO_LARGE, message));
     Reply error = Responses.error(netty.status(), message);
-    // Written by Netty, not the dispatcher: on the OpenAI API's paths, in its error shape here.
-    boolean onOpenAi = start instanceof HttpRequest r && OpenAiHandler.isPath(r.uri());
-    FullHttpResponse ours =
-        (onOpenAi ? OpenAiHandler.shaped(error) : error).render(pipeline.channel().alloc());
+    // Written by Netty, not the dispatcher: on the OpenAI API's and MLflow's paths, in their error
+    // shape here.
+    ErrorShape of = start instanceof HttpRequest r ? ErrorShape.of(r.uri()) : ErrorShape.OIP;
+    FullHttpResponse ours = of.shaped(error).render(pipeline.channel().alloc());
     ours.headers().add(netty.headers()); // Connection: close where Netty closes after it
     HttpUtil.setContentLength(ours, ours.content().readableBytes());
     netty.release();
@@ -443,7 +473,9 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
             || (!HttpUtil.is100ContinueExpected(oversized) && !HttpUtil.isKeepAlive(oversized));
     ctx.fireChannelRead(
         RefusedRequest.oversized(
-            close, limit, oversized instanceof HttpRequest r && OpenAiHandler.isPath(r.uri())));
+            close,
+            limit,
+            oversized instanceof HttpRequest r ? ErrorShape.of(r.uri()) : ErrorShape.OIP));
   }
 
   @Override

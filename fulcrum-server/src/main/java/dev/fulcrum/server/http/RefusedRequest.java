@@ -18,9 +18,9 @@ import org.jspecify.annotations.Nullable;
  *     skipped, or the client did not ask for keep-alive)
  * @param status the answer's status
  * @param message the error message
- * @param openAi whether the request was for the OpenAI-compatible API ({@link
- *     OpenAiHandler#isPath}), whose errors take OpenAI's shape: the refusal is made before any
- *     handler, so the dispatcher learns the path only from here
+ * @param shape the error shape of the API the request was for ({@link ErrorShape#of}): OpenAI's and
+ *     MLflow's errors take their own shape, and the refusal is made before any handler, so the
+ *     dispatcher learns the path only from here
  * @param failure the core's refusal, answered as the core's errors are (429 with {@code
  *     Retry-After} and {@code retry-after-ms}); null for the transport's own refusals
  */
@@ -28,10 +28,10 @@ record RefusedRequest(
     boolean closeAfter,
     HttpResponseStatus status,
     String message,
-    boolean openAi,
+    ErrorShape shape,
     @Nullable InferenceException failure) {
-  RefusedRequest(boolean closeAfter, HttpResponseStatus status, String message, boolean openAi) {
-    this(closeAfter, status, message, openAi, null);
+  RefusedRequest(boolean closeAfter, HttpResponseStatus status, String message, ErrorShape shape) {
+    this(closeAfter, status, message, shape, null);
   }
 
   /**
@@ -39,14 +39,14 @@ record RefusedRequest(
    * ({@link dev.fulcrum.core.InferenceService#admitEarly}); its body is dropped as it arrives.
    */
   static RefusedRequest overTenantLimit(
-      InferenceException refusal, boolean closeAfter, boolean openAi) {
+      InferenceException refusal, boolean closeAfter, ErrorShape shape) {
     return new RefusedRequest(
-        closeAfter, HttpResponseStatus.TOO_MANY_REQUESTS, refusal.getMessage(), openAi, refusal);
+        closeAfter, HttpResponseStatus.TOO_MANY_REQUESTS, refusal.getMessage(), shape, refusal);
   }
 
-  static RefusedRequest oversized(boolean closeAfter, int limit, boolean openAi) {
+  static RefusedRequest oversized(boolean closeAfter, int limit, ErrorShape shape) {
     return new RefusedRequest(
-        closeAfter, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, oversizedMessage(limit), openAi);
+        closeAfter, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, oversizedMessage(limit), shape);
   }
 
   static String oversizedMessage(int limit) {
@@ -59,23 +59,23 @@ record RefusedRequest(
    * 417: an {@code Expect} other than 100-continue. The connection closes after it: whether the
    * client sends the body it announced or holds it back, waiting, is unknown.
    */
-  static RefusedRequest expectationFailed(boolean openAi) {
+  static RefusedRequest expectationFailed(ErrorShape shape) {
     return new RefusedRequest(
-        true, HttpResponseStatus.EXPECTATION_FAILED, EXPECTATION_FAILED, openAi);
+        true, HttpResponseStatus.EXPECTATION_FAILED, EXPECTATION_FAILED, shape);
   }
 
   /** 415: a body in a content coding the server does not undo ({@link KnownCodings}). */
-  static RefusedRequest unsupportedCoding(boolean closeAfter, String message, boolean openAi) {
+  static RefusedRequest unsupportedCoding(boolean closeAfter, String message, ErrorShape shape) {
     return new RefusedRequest(
-        closeAfter, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, message, openAi);
+        closeAfter, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, message, shape);
   }
 
-  static RefusedRequest overBudget(boolean openAi) {
+  static RefusedRequest overBudget(ErrorShape shape) {
     return new RefusedRequest(
         true,
         HttpResponseStatus.SERVICE_UNAVAILABLE,
         "the server is holding too many request bodies; retry later",
-        openAi);
+        shape);
   }
 
   /**

@@ -98,6 +98,20 @@ record Route(Endpoint endpoint, String model, String version) {
     TFS_STATUS(HttpMethod.GET, Scope.INFERENCE),
     /** TF Serving's model metadata, {@code v1/models/<m>[/versions/<v>]/metadata}. */
     TFS_METADATA(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * SageMaker's and MLflow's health check, {@code GET /ping} (MLflow's {@code GET /health} too):
+     * 200 when the model {@code /invocations} would run is ready ({@link InvocationsTarget}); open,
+     * as every probe.
+     */
+    PING(HttpMethod.GET, null),
+    /**
+     * SageMaker's and MLflow's scoring endpoint, {@code POST /invocations}: MLflow's scoring
+     * protocol ({@code dev.fulcrum.server.codec.MlflowDecoder}) run on the model {@link
+     * InvocationsTarget} picks.
+     */
+    INVOCATIONS(HttpMethod.POST, Scope.INFERENCE),
+    /** MLflow's {@code GET /version}: the server's version, as text. */
+    MLFLOW_VERSION(HttpMethod.GET, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -177,6 +191,20 @@ record Route(Endpoint endpoint, String model, String version) {
     int n = s.size();
     if (n > 0 && n <= 2 && s.get(0).equals("dashboard")) {
       return dashboard(s);
+    }
+    if (n == 1) {
+      switch (s.get(0)) {
+        case "ping", "health" -> {
+          return new Route(Endpoint.PING, "", "");
+        }
+        case "invocations" -> {
+          return new Route(Endpoint.INVOCATIONS, "", "");
+        }
+        case "version" -> {
+          return new Route(Endpoint.MLFLOW_VERSION, "", "");
+        }
+        default -> {}
+      }
     }
     if (n > 0 && s.get(0).equals("v1")) {
       return openAi(s);

@@ -39,6 +39,8 @@ public final class TracedRequest {
     HTTP_OPENAI("http/openai", ""),
     /** TF Serving's and KServe v1's predict ({@code POST v1/models/<m>:predict}, JSON). */
     HTTP_TF_SERVING("http/tfserving", ""),
+    /** MLflow's and SageMaker's scoring endpoint ({@code POST /invocations}, JSON or CSV). */
+    HTTP_MLFLOW("http/mlflow", ""),
     /** A unary ModelInfer call. */
     GRPC("grpc", "ModelInfer"),
     /** One request of a ModelStreamInfer call: each has a span of its own. */
@@ -108,6 +110,9 @@ public final class TracedRequest {
         ? "/v1/models/{model}/versions/{version}:predict"
         : "/v1/models/{model}:predict";
   }
+
+  /** The route of MLflow's and SageMaker's scoring endpoint, as {@code http.route} writes it. */
+  public static final String INVOCATIONS_ROUTE = "/invocations";
 
   /** The route of the OpenAI-compatible embeddings API, as {@code http.route} writes it. */
   public static final String OPENAI_EMBEDDINGS_ROUTE = "/v1/embeddings";

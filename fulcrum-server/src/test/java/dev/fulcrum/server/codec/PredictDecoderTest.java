@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 class PredictDecoderTest {
 
-  private static ModelConfig model(List<TensorConfig> inputs, List<TensorConfig> outputs) {
+  static ModelConfig model(List<TensorConfig> inputs, List<TensorConfig> outputs) {
     return new ModelConfig(
         "m",
         "onnxruntime_onnx",
@@ -50,13 +50,13 @@ class PredictDecoderTest {
   }
 
   /** One FP32 input of 3 values per row (fraud's shape). */
-  private static final ModelConfig ONE =
+  static final ModelConfig ONE =
       model(
           List.of(new TensorConfig("x", DataType.FP32, new long[] {3})),
           List.of(new TensorConfig("y", DataType.FP32, new long[] {2})));
 
   /** Token ids: three INT64 inputs (MiniLM's), one output. */
-  private static final ModelConfig TOKENS =
+  static final ModelConfig TOKENS =
       model(
           List.of(
               new TensorConfig("input_ids", DataType.INT64, new long[] {-1}),
@@ -64,7 +64,7 @@ class PredictDecoderTest {
               new TensorConfig("token_type_ids", DataType.INT64, new long[] {-1})),
           List.of(new TensorConfig("h", DataType.FP32, new long[] {-1, 2})));
 
-  private static final ModelConfig TEXT =
+  static final ModelConfig TEXT =
       model(
           List.of(new TensorConfig("text", DataType.BYTES, new long[] {1})),
           List.of(new TensorConfig("v", DataType.FP32, new long[] {2})));
@@ -88,7 +88,7 @@ class PredictDecoderTest {
     throw new AssertionError("accepted: " + json);
   }
 
-  private static Tensor input(PredictRequest p, String name) {
+  static Tensor input(PredictRequest p, String name) {
     for (Tensor t : p.request().inputs()) {
       if (t.name().equals(name)) {
         return t;
@@ -97,7 +97,7 @@ class PredictDecoderTest {
     throw new AssertionError("no input " + name);
   }
 
-  private static float[] floats(Tensor t) {
+  static float[] floats(Tensor t) {
     float[] v = new float[(int) t.elementCount()];
     for (int i = 0; i < v.length; i++) {
       v[i] = ElementCodec.getFloat(t.data(), i);
@@ -105,7 +105,7 @@ class PredictDecoderTest {
     return v;
   }
 
-  private static long[] longs(Tensor t) {
+  static long[] longs(Tensor t) {
     long[] v = new long[(int) t.elementCount()];
     for (int i = 0; i < v.length; i++) {
       v[i] = ElementCodec.getLong(t.datatype(), t.data(), i);
@@ -113,7 +113,7 @@ class PredictDecoderTest {
     return v;
   }
 
-  private static List<String> strings(Tensor t) {
+  static List<String> strings(Tensor t) {
     ByteBuffer b = t.data().order(ByteOrder.LITTLE_ENDIAN);
     List<String> out = new ArrayList<>();
     while (b.hasRemaining()) {
@@ -304,7 +304,7 @@ class PredictDecoderTest {
         .contains("must be a list of rows");
   }
 
-  private static Tensor fp32(String name, long[] shape, float... v) {
+  static Tensor fp32(String name, long[] shape, float... v) {
     ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     for (float f : v) {
       b.putFloat(f);
@@ -312,7 +312,7 @@ class PredictDecoderTest {
     return Tensor.of(name, DataType.FP32, shape, b.flip());
   }
 
-  private static Tensor int64(String name, long[] shape, long... v) {
+  static Tensor int64(String name, long[] shape, long... v) {
     ByteBuffer b = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
     for (long l : v) {
       b.putLong(l);

@@ -152,6 +152,7 @@ final class E2eServer implements AutoCloseable {
     private double costPerHour;
     private @Nullable Tracing tracing;
     private @Nullable SharedMemoryRegistry sharedMemory;
+    private HttpServerConfig.@Nullable InvocationsModel invocationsModel;
 
     private Builder(Path repository) {
       this.repository = repository;
@@ -199,6 +200,12 @@ final class E2eServer implements AutoCloseable {
       return this;
     }
 
+    /** The model {@code POST /invocations} runs (as {@code fulcrum serve --invocations-model}). */
+    Builder invocationsModel(HttpServerConfig.InvocationsModel m) {
+      this.invocationsModel = m;
+      return this;
+    }
+
     /** Loads the repository and starts the REST port. */
     E2eServer start() throws InterruptedException {
       int cores = Runtime.getRuntime().availableProcessors();
@@ -214,7 +221,11 @@ final class E2eServer implements AutoCloseable {
       models.loadAll();
       InferenceService service = new InferenceService(models, true, monitor);
       HttpServer http =
-          new HttpServer(service, HttpServerConfig.ephemeral().withMaxInputSize(maxInputSize));
+          new HttpServer(
+              service,
+              HttpServerConfig.ephemeral()
+                  .withMaxInputSize(maxInputSize)
+                  .withInvocationsModel(invocationsModel));
       if (tracing != null) {
         http.tracing(tracing);
       }

@@ -47,6 +47,7 @@ class TenantEarlyRefusalE2eTest {
   private static final String QUIET = TenantFixture.token("quiet");
   private static final String NOISY = TenantFixture.token("noisy");
   private static final String ONE_AT_ONCE = TenantFixture.token("single");
+  private static final String SCORER = TenantFixture.token("scorer");
   private static final String ONE_ROW =
       "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\","
           + "\"data\":[2500.0,3,0.9,800.0,14,20,1,0]}]}";
@@ -64,7 +65,9 @@ class TenantEarlyRefusalE2eTest {
             TenantFixture.inference("quiet", TenantLimits.NONE),
             // One request every 1000 s, a burst of 1: after its first request, refused.
             TenantFixture.inference("noisy", new TenantLimits(0.001, 1, 0)),
-            TenantFixture.inference("single", TenantFixture.ONE_AT_ONCE));
+            TenantFixture.inference("single", TenantFixture.ONE_AT_ONCE),
+            // The noisy tenant's limits, for MLflow's /invocations.
+            TenantFixture.inference("scorer", new TenantLimits(0.001, 1, 0)));
   }
 
   private static String head(String token, long length) {
@@ -153,6 +156,43 @@ class TenantEarlyRefusalE2eTest {
       assertThat(quiet.status()).as(quiet.body()).isEqualTo(200);
       assertThat(quiet.body()).contains("\"outputs\"");
     }
+  }
+
+  @Test
+  void anInvocationOverTheLimitIsRefusedAtItsHeadInMlflowsShapeAndChargedToItsModel()
+      throws Exception {
+    java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+    java.util.function.Supplier<java.net.http.HttpResponse<String>> invoke =
+        () -> {
+          try {
+            return client.send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:" + tenants.http.port() + "/invocations"))
+                    .header("Authorization", "Bearer " + SCORER)
+                    .header("Content-Type", "text/csv")
+                    .header("X-Amzn-SageMaker-Target-Model", MODEL + ".tar.gz")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "a,b,c,d,e,f,g,h\n2500,3,0.9,800,14,20,1,0\n"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+          } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+          }
+        };
+    java.net.http.HttpResponse<String> first = invoke.get();
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+    assertThat(first.body()).startsWith("{\"predictions\":[");
+    java.net.http.HttpResponse<String> refused = invoke.get();
+    assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+    assertThat(refused.headers().firstValue("retry-after-ms")).isPresent();
+    assertThat(refused.body())
+        .contains("\"error_code\":\"REQUEST_LIMIT_EXCEEDED\"")
+        .contains("tenant 'scorer'");
+    // Admitted and refused under the model the header named, not under "".
+    assertThat(tenants.tenant("scorer").usage()).containsOnlyKeys(MODEL);
+    assertThat(tenants.requests("scorer", Outcome.REFUSED)).isEqualTo(1);
   }
 
   @Test

@@ -178,6 +178,25 @@ class TracingE2eTest {
   }
 
   @Test
+  void invocationsAreTracedAsAnInferRequestOnTheirRoute() throws Exception {
+    String traceId = newTraceId();
+    HttpResponse<byte[]> r =
+        server.send(
+            server
+                .jsonRequest(
+                    "/invocations",
+                    "{\"dataframe_split\": {\"columns\": [\"a\", \"b\", \"c\", \"d\", \"e\","
+                        + " \"f\", \"g\", \"h\"], \"data\": [[120.5, 14, 0.2, 3.1, 2, 400, 0,"
+                        + " 1]]}}")
+                .header("X-Amzn-SageMaker-Target-Model", "fraud_classifier.tar.gz")
+                .header("traceparent", "00-" + traceId + "-" + PARENT + "-01"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    Span s = serverSpanWithChildren(traceId, "POST /invocations");
+    assertThat(attribute(s, "http.response.status_code")).isEqualTo("200");
+    assertThat(attribute(s, "fulcrum.protocol")).isEqualTo("http/mlflow");
+  }
+
+  @Test
   void restJsonWithASampledParentIsTracedAndAnsweredWithoutTiming() throws Exception {
     String traceId = newTraceId();
     HttpResponse<byte[]> r =

@@ -49,7 +49,8 @@ class DispatcherFailureTest {
                 null,
                 null,
                 dev.fulcrum.server.shm.SharedMemoryRegistry.devShm(false),
-                dev.fulcrum.server.logging.FixedLogControl.INSTANCE));
+                dev.fulcrum.server.logging.FixedLogControl.INSTANCE,
+                new InvocationsTarget(new InferenceService(repository, false), null)));
   }
 
   @AfterEach

@@ -30,6 +30,33 @@ class RouteTest {
   }
 
   @Test
+  void sageMakersAndMlflowsPathsAndTheirErrorShape() {
+    assertThat(Route.match("/ping").endpoint()).isEqualTo(Route.Endpoint.PING);
+    assertThat(Route.match("/health").endpoint()).isEqualTo(Route.Endpoint.PING);
+    assertThat(Route.match("/invocations?x=1").endpoint()).isEqualTo(Route.Endpoint.INVOCATIONS);
+    assertThat(Route.match("http://h:8080/invocations").endpoint())
+        .isEqualTo(Route.Endpoint.INVOCATIONS);
+    assertThat(Route.match("/version").endpoint()).isEqualTo(Route.Endpoint.MLFLOW_VERSION);
+    assertThat(Route.match("/invocations/x").endpoint()).isEqualTo(Route.Endpoint.NOT_FOUND);
+    assertThat(ErrorShape.of("/invocations")).isEqualTo(ErrorShape.MLFLOW);
+    assertThat(ErrorShape.of("http://h/ping/?a")).isEqualTo(ErrorShape.MLFLOW);
+    assertThat(ErrorShape.of("/v1/embeddings")).isEqualTo(ErrorShape.OPENAI);
+    assertThat(ErrorShape.of("/v1/models/m:predict")).isEqualTo(ErrorShape.OIP);
+    assertThat(ErrorShape.of("/v2/models/m/infer")).isEqualTo(ErrorShape.OIP);
+  }
+
+  @Test
+  void theMultiModelHeaderNamesTheModelByItsArtifactsFileName() {
+    assertThat(InvocationsTarget.modelOf("fraud_classifier.tar.gz")).isEqualTo("fraud_classifier");
+    assertThat(InvocationsTarget.modelOf("/models/text/minilm_text.TGZ")).isEqualTo("minilm_text");
+    assertThat(InvocationsTarget.modelOf("m.onnx")).isEqualTo("m");
+    assertThat(InvocationsTarget.modelOf("plain")).isEqualTo("plain");
+    assertThatThrownBy(() -> InvocationsTarget.modelOf("dir/"))
+        .isInstanceOf(InferenceException.class)
+        .hasMessageContaining("names no model");
+  }
+
+  @Test
   void segmentsArePercentDecodedAsBefore() {
     assertThat(Route.match("/v2/models/a%2Fb/ready"))
         .isEqualTo(new Route(Route.Endpoint.MODEL_READY, "a/b", ""));

@@ -227,6 +227,16 @@ public final class ServeCommand implements Callable<Integer> {
   int logSlowMaxLinesPerSec;
 
   @Option(
+      names = "--invocations-model",
+      paramLabel = "MODEL[:VERSION]",
+      description =
+          "The model POST /invocations (SageMaker's and MLflow's scoring endpoint) runs when the"
+              + " request's X-Amzn-SageMaker-Target-Model header names none, and whose readiness"
+              + " GET /ping reports (default: the repository's only model; with several, such a"
+              + " request is a 400 naming them).")
+  @Nullable String invocationsModel;
+
+  @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
@@ -718,7 +728,8 @@ public final class ServeCommand implements Callable<Integer> {
                               httpEventLoops(httpThreads),
                               limits.http(),
                               security,
-                              httpTransport));
+                              httpTransport,
+                              invocationsModel()));
                   server
                       .dashboard(dashboard)
                       .bufferBudget(requestBytes.get())
@@ -1171,6 +1182,24 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
+   * The model {@code --invocations-model} names, or null when it is not given.
+   *
+   * @throws picocli.CommandLine.ParameterException when it is not {@code <model>[:<version>]}
+   */
+  dev.fulcrum.server.HttpServerConfig.@Nullable InvocationsModel invocationsModel() {
+    String spec = invocationsModel;
+    if (spec == null) {
+      return null;
+    }
+    try {
+      return dev.fulcrum.server.HttpServerConfig.InvocationsModel.parse(spec);
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--invocations-model: " + e.getMessage());
+    }
+  }
+
+  /**
    * The slow-request log the options ask for, or null when {@code --log-slow-requests-ms} is not
    * given. Its logger is made at INFO unless the logging configuration names a level for it, so
    * that asking for the log shows it under a quieter {@code FULCRUM_LOG_LEVEL}.
@@ -1310,6 +1339,7 @@ public final class ServeCommand implements Callable<Integer> {
       }
     }
     // The ports' own checks, made here so that a mistake is one line before anything starts.
+    invocationsModel();
     atLeast(
         "--http-max-buffered-bytes",
         limits.httpMaxBufferedBytes,

@@ -1,0 +1,119 @@
+package dev.fulcrum.server.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.codec.JsonStreams;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+
+/**
+ * The shape of an error's body on a request's API, told from its path once: OIP's and TF Serving's
+ * {@code {"error": "<message>"}}, OpenAI's object ({@link OpenAiHandler#shaped}), or MLflow's
+ * scoring server's {@code {"error_code": "BAD_REQUEST", "message": "<message>"}} on {@code
+ * /invocations}, {@code /ping}, {@code /health} and {@code /version}. Every refusal, also those
+ * made before a handler (401, 413, 415, 429 at the head), is written in the request's shape.
+ *
+ * <p>Threads: any; stateless.
+ */
+enum ErrorShape {
+  OIP,
+  OPENAI,
+  MLFLOW;
+
+  /** The shape of errors on the path of request target {@code uri}. */
+  static ErrorShape of(String uri) {
+    if (isMlflowPath(uri)) {
+      return MLFLOW;
+    }
+    return OpenAiHandler.isPath(uri) ? OPENAI : OIP;
+  }
+
+  /** Whether a request target is one of MLflow's scoring server's paths. */
+  static boolean isMlflowPath(String uri) {
+    int start = Route.absoluteFormPath(uri);
+    int end = uri.length();
+    for (int i = start; i < end; i++) {
+      char c = uri.charAt(i);
+      if (c == '?' || c == '#') {
+        end = i;
+        break;
+      }
+    }
+    while (end > start + 1 && uri.charAt(end - 1) == '/') {
+      end--;
+    }
+    // Compared in place: this runs for every request's head (no substring per request).
+    int length = end - start;
+    for (String p : MLFLOW_PATHS) {
+      if (p.length() == length && uri.startsWith(p, start)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static final String[] MLFLOW_PATHS = {"/invocations", "/ping", "/health", "/version"};
+
+  /** An error reply (OIP's shape, as {@link Responses#error} writes it) rewritten in this shape. */
+  Reply shaped(Reply reply) {
+    return switch (this) {
+      case OIP -> reply;
+      case OPENAI -> OpenAiHandler.shaped(reply);
+      case MLFLOW -> mlflow(reply);
+    };
+  }
+
+  /**
+   * MLflow's error code ({@code databricks.ErrorCode}'s name, as its scoring server and REST API
+   * write it) of an HTTP status.
+   */
+  static String mlflowCode(HttpResponseStatus status) {
+    return switch (status.code()) {
+      case 401 -> "UNAUTHENTICATED";
+      case 403 -> "PERMISSION_DENIED";
+      case 404 -> "RESOURCE_DOES_NOT_EXIST";
+      case 429 -> "REQUEST_LIMIT_EXCEEDED";
+      case 503 -> "TEMPORARILY_UNAVAILABLE";
+      case 504 -> "DEADLINE_EXCEEDED";
+      case 501 -> "NOT_IMPLEMENTED";
+      default -> status.code() >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST";
+    };
+  }
+
+  private static Reply mlflow(Reply reply) {
+    return alloc -> {
+      FullHttpResponse r = reply.render(alloc);
+      if (r.status().code() < 400 || !r.content().isReadable()) {
+        return r;
+      }
+      String message;
+      try {
+        JsonNode body = Json.MAPPER.readTree(new ByteBufInputStream(r.content().duplicate()));
+        JsonNode error = body == null ? null : body.get("error");
+        if (error == null || !error.isTextual()) {
+          return r; // already MLflow's shape, or not an error body
+        }
+        message = error.asText();
+      } catch (IOException e) {
+        return r;
+      }
+      ByteArrayOutputStream out = new ByteArrayOutputStream(message.length() + 64);
+      try (JsonGenerator g = JsonStreams.FACTORY.createGenerator(out)) {
+        g.writeStartObject();
+        g.writeStringField("error_code", mlflowCode(r.status()));
+        g.writeStringField("message", message);
+        g.writeEndObject();
+      } catch (IOException e) {
+        return r;
+      }
+      FullHttpResponse shaped = r.replace(Unpooled.wrappedBuffer(out.toByteArray()));
+      r.release();
+      return shaped;
+    };
+  }
+}
