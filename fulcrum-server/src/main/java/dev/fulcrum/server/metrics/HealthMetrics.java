@@ -2,7 +2,6 @@ package dev.fulcrum.server.metrics;
 
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
-import dev.fulcrum.server.DirectMemoryBudget;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import io.netty.buffer.ByteBufAllocator;
@@ -21,13 +20,13 @@ import org.jspecify.annotations.Nullable;
 /**
  * The server's own health as a scrape reads it: readiness as the probes see it (the server's and
  * each model version's), each port's open connections against its cap and those refused at it, the
- * request bytes buffered against their budget, and direct memory against the JVM's limit. Each
- * value is read from what enforces the limit ({@link ConnectionLimit}'s counts, the {@link
- * BufferBudget}, the JVM's and Netty's own counters) at scrape time, so the request path pays
- * nothing for these families.
+ * request bytes buffered against their budget, and direct memory per pool (the JVM's direct
+ * buffers, Netty's cleaner-less ones) against that pool's limit. Each value is read from what
+ * enforces the limit ({@link ConnectionLimit}'s counts, the {@link BufferBudget}, the JVM's and
+ * Netty's own counters) at scrape time, so the request path pays nothing for these families.
  *
  * <p>Thread-safe: immutable once made (the ports bound, {@code fulcrum serve}'s start); the direct
- * buffer pool's bean and the direct-memory limit are looked up at the first scrape (a race looks
+ * buffer pool's bean and the direct-memory limits are looked up at the first scrape (a race looks
  * them up twice, alike).
  */
 final class HealthMetrics {
@@ -36,8 +35,11 @@ final class HealthMetrics {
   private final @Nullable BufferBudget requestBuffer;
   private volatile @Nullable Direct direct;
 
-  /** The JVM's direct buffer pool (null if it has none) and its limit. */
-  private record Direct(@Nullable BufferPoolMXBean pool, long max) {}
+  /**
+   * The JVM's direct buffer pool (null if it has none), its limit, and the limit of what Netty
+   * allocates without a cleaner (counted apart from the JVM's pool, against its own limit).
+   */
+  private record Direct(@Nullable BufferPoolMXBean pool, long jvmMax, long nettyMax) {}
 
   /**
    * @param readiness the server's readiness, as {@code /v2/health/ready} answers it
@@ -159,26 +161,36 @@ final class HealthMetrics {
 
   private void writeMemory(StringBuilder sb, Predicate<String> names) {
     Direct d = direct();
+    BufferPoolMXBean pool = d.pool();
+    long nettyUsed = PlatformDependent.usedDirectMemory(); // -1: Netty keeps no count of its own
     if (TextFamily.open(
         sb,
         names,
         "fulcrum_direct_memory_used_bytes",
         "gauge",
-        "Direct (off-heap) memory in use against the JVM's limit: the JVM's direct buffers"
-            + " (Netty's pooled chunks among them) plus what Netty allocates outside them")) {
-      BufferPoolMXBean pool = d.pool();
-      long used = pool == null ? 0 : Math.max(0, pool.getMemoryUsed());
-      used += Math.max(0, PlatformDependent.usedDirectMemory()); // -1: Netty keeps no count
-      sb.append("fulcrum_direct_memory_used_bytes ").append(used).append('\n');
+        "Direct (off-heap) memory in use, by pool: jvm, the JVM's direct buffers (Netty's"
+            + " pooled chunks among them unless it allocates without a cleaner); netty, what"
+            + " Netty allocates without a cleaner, against its own limit (only when it does)")) {
+      if (pool != null) {
+        poolLine(sb, "fulcrum_direct_memory_used_bytes", "jvm", Math.max(0, pool.getMemoryUsed()));
+      }
+      if (nettyUsed >= 0) {
+        poolLine(sb, "fulcrum_direct_memory_used_bytes", "netty", nettyUsed);
+      }
     }
     if (TextFamily.open(
         sb,
         names,
         "fulcrum_direct_memory_max_bytes",
         "gauge",
-        "The JVM's direct-memory limit: -XX:MaxDirectMemorySize, else the max heap (capped by"
-            + " -Dio.netty.maxDirectMemory); an allocation past it fails")) {
-      sb.append("fulcrum_direct_memory_max_bytes ").append(d.max()).append('\n');
+        "Each direct-memory pool's limit: jvm, -XX:MaxDirectMemorySize, else the max heap;"
+            + " netty, -Dio.netty.maxDirectMemory, else the JVM's; an allocation past it fails")) {
+      if (pool != null) {
+        poolLine(sb, "fulcrum_direct_memory_max_bytes", "jvm", d.jvmMax());
+      }
+      if (nettyUsed >= 0) {
+        poolLine(sb, "fulcrum_direct_memory_max_bytes", "netty", d.nettyMax());
+      }
     }
     if (TextFamily.open(
         sb,
@@ -204,10 +216,18 @@ final class HealthMetrics {
           pool = b;
         }
       }
-      d = new Direct(pool, DirectMemoryBudget.jvmLimit().bytes());
+      d =
+          new Direct(
+              pool,
+              PlatformDependent.estimateMaxDirectMemory(),
+              PlatformDependent.maxDirectMemory());
       direct = d;
     }
     return d;
+  }
+
+  private static void poolLine(StringBuilder sb, String name, String pool, long value) {
+    sb.append(name).append("{pool=\"").append(pool).append("\"} ").append(value).append('\n');
   }
 
   private static void listenerLine(StringBuilder sb, String name, String listener, long value) {

@@ -170,7 +170,9 @@ public final class ServerMetrics
     families().registerJvmMetrics();
   }
 
-  /** Records how long the start took, from the JVM's start to readiness. */
+  /**
+   * Records how long the start took, from the JVM's start to the end of its loads, ready or not.
+   */
   public void startupDone(double seconds) {
     synchronized (lock) {
       startupSeconds = seconds;
@@ -424,7 +426,9 @@ public final class ServerMetrics
       startup =
           Gauge.builder()
               .name("fulcrum_startup_seconds")
-              .help("Seconds from the JVM's start to the server's readiness (NaN until then)")
+              .help(
+                  "Seconds from the JVM's start to the end of the start's model loads, ready or"
+                      + " not (NaN while they run)")
               .withoutExemplars()
               .register(registry);
       startup.set(Double.NaN);

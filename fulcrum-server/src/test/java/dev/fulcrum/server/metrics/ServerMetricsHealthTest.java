@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fulcrum.server.http.BufferBudget;
 import dev.fulcrum.server.http.ConnectionLimit;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.internal.PlatformDependent;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -89,14 +90,23 @@ class ServerMetricsHealthTest {
   }
 
   @Test
-  void directMemoryInUseAgainstTheJvmsLimitAndNettysAllocator() {
+  void directMemoryInUseAgainstEachPoolsOwnLimitAndNettysAllocator() {
     ServerMetrics metrics = new ServerMetrics(false);
     metrics.bindServer(() -> true, Map.of(), null);
     String text = metrics.scrape();
 
-    assertThat(value(text, "fulcrum_direct_memory_max_bytes")).isPositive();
-    assertThat(value(text, "fulcrum_direct_memory_used_bytes")).isNotNegative();
+    assertThat(value(text, "fulcrum_direct_memory_max_bytes{pool=\"jvm\"}"))
+        .isEqualTo(PlatformDependent.estimateMaxDirectMemory());
+    assertThat(value(text, "fulcrum_direct_memory_used_bytes{pool=\"jvm\"}")).isNotNegative();
+    if (PlatformDependent.usedDirectMemory() >= 0) { // Netty allocates without a cleaner
+      assertThat(value(text, "fulcrum_direct_memory_max_bytes{pool=\"netty\"}"))
+          .isEqualTo(PlatformDependent.maxDirectMemory());
+      assertThat(value(text, "fulcrum_direct_memory_used_bytes{pool=\"netty\"}")).isNotNegative();
+    } else { // its buffers are the JVM's, counted in pool="jvm"
+      assertThat(text).doesNotContain("pool=\"netty\"");
+    }
     assertThat(text)
+        .doesNotContain("\nfulcrum_direct_memory_used_bytes ") // no unlabelled sum of the two
         .contains("fulcrum_netty_allocator_used_bytes{memory=\"direct\"} ")
         .contains("fulcrum_netty_allocator_used_bytes{memory=\"heap\"} ")
         .doesNotContain("fulcrum_request_buffered_bytes"); // no budget bound
