@@ -226,7 +226,7 @@ final class RolloutRecord implements AutoCloseable {
       bytes = render();
     }
     try {
-      AtomicFile.replace(file, bytes);
+      AtomicFile.replace(file, bytes, AtomicFile.Option.OWNER_ONLY);
     } catch (IOException | UncheckedIOException e) {
       // kept in memory; the next change writes the whole record again
       log.warn(

@@ -2,11 +2,13 @@ package dev.fulcrum.core.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -14,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A file replaced whole: the new content in place, the old one kept when the content or the rename
- * fails, no temporary file left either way, and the file made as any file the process writes.
+ * fails, no temporary file left either way, and the file made as any file the process writes, or
+ * its owner's only when asked.
  */
 class AtomicFileTest {
   @TempDir Path dir;
@@ -74,6 +77,31 @@ class AtomicFileTest {
     AtomicFile.replace(replaced, "x");
     assertThat(Files.getPosixFilePermissions(replaced))
         .isEqualTo(Files.getPosixFilePermissions(plain));
+  }
+
+  @Test
+  void ownerOnlyMakesTheFileReadableAndWritableByItsOwnerAlone() throws Exception {
+    assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+    Path file = dir.resolve("rollout-state.json");
+    AtomicFile.replace(file, "old");
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+    AtomicFile.replace(file, "new", AtomicFile.Option.OWNER_ONLY);
+    assertThat(file).hasContent("new");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+        .isEqualTo("rw-------");
+    assertThat(others(file)).isEmpty();
+  }
+
+  @Test
+  void unsyncedIsWrittenWholeAsWell() throws Exception {
+    Path file = dir.resolve("entry.onnx");
+    AtomicFile.replace(
+        file,
+        "graph".getBytes(StandardCharsets.UTF_8),
+        AtomicFile.Option.NO_SYNC,
+        AtomicFile.Option.OWNER_ONLY);
+    assertThat(file).hasContent("graph");
+    assertThat(others(file)).isEmpty();
   }
 
   /** What else lies in the file's folder (a temporary file left behind would). */

@@ -163,7 +163,11 @@ final class OptimizedModelCache {
           out -> {
             out.write(header);
             out.write(graph);
-          });
+          },
+          // owner-only as createTempFile made it; unsynced: a torn entry fails its header's
+          // checksums and is rebuilt, and syncing hundreds of MB would lengthen the load
+          AtomicFile.Option.OWNER_ONLY,
+          AtomicFile.Option.NO_SYNC);
     } finally {
       Files.deleteIfExists(written);
     }
