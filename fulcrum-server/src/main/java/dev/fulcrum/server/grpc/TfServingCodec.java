@@ -65,16 +65,16 @@ final class TfServingCodec {
   }
 
   /**
-   * The core's request for a predict request: its inputs, the outputs of its {@code output_filter}
-   * (none: every output), and the call's deadline as its timeout.
+   * The core's request for a predict request whose model spec the caller has checked ({@link
+   * #model}, {@link #version}, {@link #checkSignature}): its inputs, the outputs of its {@code
+   * output_filter} (none: every output), and the call's deadline as its timeout.
    *
+   * @param model the spec's model, as {@link #model} answered it
+   * @param version the spec's version, as {@link #version} answered it
    * @param deadlineMicros the call's remaining deadline, or -1 without one
    */
-  static InferenceRequest decode(PredictRequest r, long deadlineMicros) {
-    ModelSpec spec = r.getModelSpec();
-    String model = model(spec);
-    String version = version(spec);
-    checkSignature(spec);
+  static InferenceRequest decode(
+      PredictRequest r, String model, String version, long deadlineMicros) {
     if (r.getInputsCount() == 0) {
       throw InferenceException.invalid("model '%s': the request has no inputs", model);
     }

@@ -106,7 +106,8 @@ final class TfServingPredictionService extends PredictionServiceGrpc.PredictionS
       version = TfServingCodec.version(request.getModelSpec());
       TfServingCodec.checkSignature(request.getModelSpec());
       admitted = service.admissionCheck(model, version); // before the tensors are copied
-      decoded = TfServingCodec.decode(request, InferenceGrpcService.deadlineMicros());
+      decoded =
+          TfServingCodec.decode(request, model, version, InferenceGrpcService.deadlineMicros());
       InferenceRequest run =
           TimedAnswers.toRun(decoded, log != null, traced != null).withTenant(tenant);
       future = service.infer(admitted, run, loop, early);

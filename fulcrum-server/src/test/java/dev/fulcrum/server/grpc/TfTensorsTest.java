@@ -200,7 +200,7 @@ class TfTensorsTest {
             .putInputs("a", proto(DataType.FP32, 1).addFloatVal(1).build())
             .addOutputFilter("y")
             .build();
-    InferenceRequest req = TfServingCodec.decode(r, 5_000);
+    InferenceRequest req = checkedDecode(r, 5_000);
     assertThat(req.modelName()).isEqualTo("m");
     assertThat(req.modelVersion()).isEqualTo("3");
     assertThat(req.inputs()).extracting(Tensor::name).containsExactly("a");
@@ -218,10 +218,19 @@ class TfTensorsTest {
             r.toBuilder().setModelSpec(r.getModelSpec().toBuilder().setName("")).build(),
             r.toBuilder().addOutputFilter("y").build(),
             r.toBuilder().clearInputs().build())) {
-      assertThatThrownBy(() -> TfServingCodec.decode(bad, -1))
+      assertThatThrownBy(() -> checkedDecode(bad, -1))
           .isInstanceOfSatisfying(
               InferenceException.class,
               e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
     }
+  }
+
+  /** As the prediction service decodes: the spec checked once, then its values passed on. */
+  private static InferenceRequest checkedDecode(PredictRequest r, long deadlineMicros) {
+    ModelSpec spec = r.getModelSpec();
+    String model = TfServingCodec.model(spec);
+    String version = TfServingCodec.version(spec);
+    TfServingCodec.checkSignature(spec);
+    return TfServingCodec.decode(r, model, version, deadlineMicros);
   }
 }
