@@ -1,5 +1,7 @@
 package dev.fulcrum.tools;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideOutsideOfPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
@@ -67,6 +69,23 @@ class ArchitectureTest {
             .because(
                 "ARCHITECTURE.md: the core never depends on Netty, gRPC, protobuf or ONNX Runtime,"
                     + " nor on the pipelines that implement its pipeline SPI");
+    rule.check(fulcrum);
+  }
+
+  @Test
+  void coreIoDependsOnNoOtherFulcrumPackage() {
+    ArchRule rule =
+        noClasses()
+            .that()
+            .resideInAPackage("dev.fulcrum.core.io..")
+            .should()
+            .dependOnClassesThat(
+                resideInAPackage("dev.fulcrum..")
+                    .and(resideOutsideOfPackage("dev.fulcrum.core.io.."))
+                    .as("a Fulcrum package other than dev.fulcrum.core.io"))
+            .because(
+                "core.io's package-info: it depends on no other core package, so that any package"
+                    + " and any module may use it");
     rule.check(fulcrum);
   }
 
