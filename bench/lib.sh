@@ -55,17 +55,18 @@ bench_token() { # prefix -> "prefix-" and 24 random hex digits: a token for a se
 # run it: the demo models (unless the options name others) on PORT (gRPC PORT+1, metrics PORT+2), in
 # a session of its own that the script's exit ends (an EXIT trap), with the environment the call
 # gives it (e.g. FULCRUM_INFERENCE_TOKEN=... bench_fulcrum_serve); no build and no AOT cache unless
-# FULCRUM_NO_BUILD / FULCRUM_NO_AOT say otherwise. Sets PID; returns once it is ready, else prints
-# FAIL and the end of its log and exits the script.
+# FULCRUM_NO_BUILD / FULCRUM_NO_AOT say otherwise. Sets PID and BENCH_SERVE_LOG (its log, a
+# temporary file the EXIT trap removes); returns once it is ready, else prints FAIL and the end of
+# its log and exits the script.
 bench_fulcrum_serve() { # [serve options...]
-  local log
-  log=$(mktemp)
+  BENCH_SERVE_LOG=$(mktemp)
   FULCRUM_NO_BUILD=${FULCRUM_NO_BUILD:-1} FULCRUM_NO_AOT=${FULCRUM_NO_AOT:-1} FULCRUM_HOME="$ROOT" \
     setsid "$ROOT/fulcrum" serve --http-port "$PORT" --grpc-port $((PORT + 1)) \
-    --metrics-port $((PORT + 2)) "$@" >"$log" 2>&1 &
+    --metrics-port $((PORT + 2)) "$@" >"$BENCH_SERVE_LOG" 2>&1 &
   PID=$!
-  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null' EXIT
-  bench_wait_ready "$PORT" 120 "$PID" || { echo "FAIL server did not start:"; tail -20 "$log"; exit 1; }
+  trap 'kill -TERM -- "-$PID" 2>/dev/null; wait $PID 2>/dev/null; rm -f "$BENCH_SERVE_LOG"' EXIT
+  bench_wait_ready "$PORT" 120 "$PID" \
+    || { echo "FAIL server did not start:"; tail -20 "$BENCH_SERVE_LOG"; exit 1; }
 }
 
 # One demo model served alone, as the SLO scripts (slo.sh, capacity.sh) serve it: a copy of
