@@ -2,6 +2,7 @@ package dev.fulcrum.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -47,9 +48,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * System shared memory on a server shared by tenants, over real sockets (REST and gRPC on one
  * registry): each tenant registers, lists, unregisters and uses its own regions only, another
- * tenant's region answers as one not registered, and two tenants' regions of one name do not
- * collide. Also what the client and the statistics see of an output region too small, and the bound
- * on what a request's inputs may take from regions together.
+ * tenant's region answers as one not registered, two tenants' regions of one name do not collide,
+ * and a key another tenant's regions map answers as a key that does not exist. Also what the client
+ * and the statistics see of an output region too small, and the bound on what a request's inputs
+ * may take from regions together.
  */
 class SharedMemoryTenantTest {
   static final String A_INFER = "tenant-a-inference-0123456789abcdef";
@@ -296,6 +298,54 @@ class SharedMemoryTenantTest {
         .isEqualTo(404);
     assertThat(post("/v2/models/echo_fp32/infer", echoBody("in", "", 0), B_INFER).statusCode())
         .isEqualTo(200);
+  }
+
+  @Test
+  void anotherTenantsKeyIsAnsweredAsAKeyThatDoesNotExistOverRestAndGrpc() throws Exception {
+    assertThat(register("in", "/a_obj", 64, A_MANAGE).statusCode()).isEqualTo(200);
+
+    // B cannot map A's object under a name of its own (to read A's inputs or overwrite them), and
+    // the answer is the one for a key that does not exist: nothing tells B the key is in use.
+    HttpResponse<String> missing = register("mine", "/no_such_obj", 64, B_MANAGE);
+    assertThat(missing.statusCode()).isEqualTo(400);
+    assertThat(error(missing))
+        .isEqualTo("Unable to open shared memory region: '/no_such_obj' (no such object)");
+    for (String key : List.of("/a_obj", "a_obj")) {
+      HttpResponse<String> taken = register("mine", key, 64, B_MANAGE);
+      assertThat(taken.statusCode()).isEqualTo(missing.statusCode());
+      assertThat(error(taken)).isEqualTo(error(missing).replace("/no_such_obj", key));
+    }
+    SystemSharedMemoryRegisterRequest.Builder overA =
+        SystemSharedMemoryRegisterRequest.newBuilder().setName("mine").setByteSize(64);
+    StatusRuntimeException grpcMissing =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                stub(B_MANAGE)
+                    .systemSharedMemoryRegister(overA.clone().setKey("/no_such_obj").build()));
+    StatusRuntimeException grpcTaken =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                stub(B_MANAGE).systemSharedMemoryRegister(overA.clone().setKey("/a_obj").build()));
+    assertThat(grpcTaken.getStatus().getCode())
+        .isEqualTo(grpcMissing.getStatus().getCode())
+        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(grpcTaken.getStatus().getDescription())
+        .isEqualTo(grpcMissing.getStatus().getDescription().replace("/no_such_obj", "/a_obj"));
+    assertThat(get("/v2/systemsharedmemory/status", B_INFER).body()).isEqualTo("[]");
+
+    // A's tensors are intact and A still uses its region.
+    assertThat(floatAt("a_obj", 0)).isEqualTo(1f);
+    HttpResponse<String> own = post("/v2/models/echo_fp32/infer", echoBody("in", "", 0), A_INFER);
+    assertThat(JSON.readTree(own.body()).get("outputs").get(0).get("data").toString())
+        .isEqualTo("[1.0,2.0,3.0,4.0]");
+
+    // Once A's regions no longer map it, the key is anyone's.
+    assertThat(post("/v2/systemsharedmemory/region/in/unregister", "", A_MANAGE).statusCode())
+        .isEqualTo(200);
+    stub(B_MANAGE).systemSharedMemoryRegister(overA.clone().setKey("/a_obj").build());
+    assertThat(get("/v2/systemsharedmemory/status", B_INFER).body()).contains("\"key\":\"/a_obj\"");
   }
 
   @Test

@@ -40,9 +40,13 @@ import org.jspecify.annotations.Nullable;
  * <p>Tenants: with tenants on, each region belongs to the tenant whose token registered it. A
  * transport asks {@link #forTenant} for the view of the call's tenant, which registers, lists,
  * unregisters and resolves that tenant's regions only: another tenant's region is answered as a
- * region not registered, and two tenants may each register a region of the same name. Without
- * tenants (the view of no tenant) every region is everyone's, as in Triton. The limit on regions
- * mapped at once ({@link #MAX_REGIONS}) is the server's, shared by all tenants.
+ * region not registered, and two tenants may each register a region of the same name. A shared
+ * memory object (a key) belongs to the tenant whose regions map it while any does: another tenant
+ * that registers it is answered exactly as for a key that does not exist, so that it can neither
+ * read nor write the owner's tensors nor learn that the key is in use. Without tenants (the view of
+ * no tenant) every region is everyone's, as in Triton. The limit on regions mapped at once ({@link
+ * #MAX_REGIONS}) is the server's, shared by all tenants; one tenant holds at most {@link
+ * #MAX_REGIONS_PER_TENANT} of them, so that no tenant can take every slot.
  *
  * <p>Thread-safe: the names live in a concurrent map; registrations are serialized so that a name
  * is mapped at most once.
@@ -65,6 +69,12 @@ public final class SharedMemoryRegistry {
    */
   static final int MAX_REGIONS = 1024;
 
+  /**
+   * The most regions one tenant holds at once (with tenants): an eighth of {@link #MAX_REGIONS}, so
+   * that one tenant filling its share leaves the others most of the slots.
+   */
+  static final int MAX_REGIONS_PER_TENANT = MAX_REGIONS / 8;
+
   /** A region's name within its owner's: the tenant's name, "" without tenants. */
   private record Owned(String owner, String name) {}
 
@@ -75,8 +85,17 @@ public final class SharedMemoryRegistry {
   /** Every tenant's regions: shared by the views of {@link #forTenant}. */
   private final Map<Owned, SharedMemoryRegion> regions;
 
-  /** Serializes registrations, across the views. */
+  /**
+   * Serializes registrations, across the views: a name is mapped at most once, and a key is checked
+   * against the other tenants' regions and taken in one step.
+   */
   private final Object registering;
+
+  /**
+   * One view per tenant (by name), made once, shared by the views: {@link #forTenant} allocates
+   * nothing per request.
+   */
+  private final Map<String, SharedMemoryRegistry> views;
 
   /** Whose regions this view sees: a tenant's name, or "" without tenants. */
   private final String owner;
@@ -101,6 +120,7 @@ public final class SharedMemoryRegistry {
     this.maxInputBytes = maxInputBytes;
     this.regions = new ConcurrentHashMap<>();
     this.registering = new Object();
+    this.views = new ConcurrentHashMap<>();
     this.owner = "";
   }
 
@@ -110,18 +130,24 @@ public final class SharedMemoryRegistry {
     this.maxInputBytes = all.maxInputBytes;
     this.regions = all.regions;
     this.registering = all.registering;
+    this.views = all.views;
     this.owner = owner;
   }
 
   /**
    * The regions {@code tenant} sees: its own (registered with one of its tokens). Null, a server
    * without tenants: this registry, every region. With client shared memory off no region exists:
-   * this registry, whose answers are the same for everyone (no view is made per request).
+   * this registry, whose answers are the same for everyone. Allocates nothing but a tenant's first
+   * view.
    */
   public SharedMemoryRegistry forTenant(@Nullable Tenant tenant) {
-    return tenant == null || !allowed || tenant.name().equals(owner)
-        ? this
-        : new SharedMemoryRegistry(this, tenant.name());
+    if (tenant == null || !allowed || tenant.name().equals(owner)) {
+      return this;
+    }
+    SharedMemoryRegistry view = views.get(tenant.name());
+    return view != null
+        ? view
+        : views.computeIfAbsent(tenant.name(), name -> new SharedMemoryRegistry(this, name));
   }
 
   /** A registry over {@link #DEV_SHM}. */
@@ -148,8 +174,10 @@ public final class SharedMemoryRegistry {
    * Registers {@code name} as {@code byteSize} bytes of the object {@code key} from {@code offset}.
    *
    * @throws InferenceException UNIMPLEMENTED when registering is off; INVALID_ARGUMENT for a name
-   *     taken, a key outside the shared memory directory, an object that cannot be opened, or a
-   *     range beyond its end
+   *     taken, a key outside the shared memory directory, an object that cannot be opened (or that
+   *     another tenant's regions map: the same answer as for a key that does not exist), or a range
+   *     beyond its end; RESOURCE_EXHAUSTED when the server's or the tenant's regions are at their
+   *     limit
    */
   public SharedMemoryRegion register(String name, String key, long offset, long byteSize) {
     requireAllowed();
@@ -183,11 +211,42 @@ public final class SharedMemoryRegistry {
                     + " most this server maps at once; unregister those no longer used",
                 printable(name), MAX_REGIONS));
       }
+      if (!owner.isEmpty()) {
+        checkTenant(name, key, file);
+      }
       SharedMemoryRegion r =
           new SharedMemoryRegion(
               name, key, offset, (int) byteSize, map(name, key, file, offset, byteSize));
       regions.put(id, r);
       return r;
+    }
+  }
+
+  /**
+   * Refuses a registration of this view's tenant past its share of the regions, or of a key that
+   * another tenant's regions map (answered as a key that does not exist). Under {@link
+   * #registering}: a region registered since is seen, one unregistered since may still count.
+   */
+  private void checkTenant(String name, String key, Path file) {
+    int own = 0;
+    boolean othersKey = false;
+    for (Map.Entry<Owned, SharedMemoryRegion> e : regions.entrySet()) {
+      if (e.getKey().owner().equals(owner)) {
+        own++;
+      } else if (!othersKey) {
+        othersKey = objectPath(name, e.getValue().key()).equals(file);
+      }
+    }
+    // The share first: a tenant at its limit learns nothing about other tenants' keys.
+    if (own >= MAX_REGIONS_PER_TENANT) {
+      throw InferenceException.exhausted(
+          String.format(
+              "failed to register shared memory region '%s': tenant '%s' has %d regions"
+                  + " registered, the most one tenant may; unregister those no longer used",
+              printable(name), owner, MAX_REGIONS_PER_TENANT));
+    }
+    if (othersKey) {
+      throw cannotOpen(key, NO_SUCH_OBJECT);
     }
   }
 
@@ -210,13 +269,16 @@ public final class SharedMemoryRegistry {
       // The mapping outlives the channel (FileChannel.map's contract).
       return ch.map(FileChannel.MapMode.READ_WRITE, offset, byteSize);
     } catch (NoSuchFileException e) {
-      throw cannotOpen(key, "no such object");
+      throw cannotOpen(key, NO_SUCH_OBJECT);
     } catch (FileSystemException e) {
       throw cannotOpen(key, e.getReason() != null ? e.getReason() : e.getClass().getSimpleName());
     } catch (IOException e) {
       throw cannotOpen(key, String.valueOf(e.getMessage()));
     }
   }
+
+  /** Why a key that names no object cannot be opened (also a key another tenant's regions map). */
+  private static final String NO_SUCH_OBJECT = "no such object";
 
   private static InferenceException cannotOpen(String key, String why) {
     return InferenceException.invalid(

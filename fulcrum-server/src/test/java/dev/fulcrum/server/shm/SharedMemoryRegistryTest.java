@@ -306,6 +306,7 @@ class SharedMemoryRegistryTest {
   @Test
   void eachTenantsViewHasItsOwnRegionsAndNamesWithoutTenantsEveryoneSharesOne() throws IOException {
     object("obj", 64);
+    object("obj_b", 64);
     Tenant a = new Tenant("a");
     Tenant b = new Tenant("b");
     registry.forTenant(a).register("r", "/obj", 0, 64);
@@ -314,7 +315,7 @@ class SharedMemoryRegistryTest {
         .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(refusal(() -> registry.forTenant(b).status("r")).code())
         .isEqualTo(ErrorCode.NOT_FOUND);
-    registry.forTenant(b).register("r", "/obj", 0, 32);
+    registry.forTenant(b).register("r", "/obj_b", 0, 32);
     assertThat(registry.forTenant(a).region("r").byteSize()).isEqualTo(64);
     assertThat(registry.forTenant(b).region("r").byteSize()).isEqualTo(32);
     assertThat(registry.count()).isEqualTo(2);
@@ -330,6 +331,62 @@ class SharedMemoryRegistryTest {
     assertThat(registry.status("")).isEmpty();
     registry.forTenant(a).unregister("r");
     assertThat(registry.count()).isZero();
+  }
+
+  @Test
+  void aKeyBelongsToTheTenantWhoseRegionsMapItAndIsAnsweredToOthersAsAKeyThatDoesNotExist()
+      throws IOException {
+    object("obj", 64);
+    Tenant a = new Tenant("a");
+    Tenant b = new Tenant("b");
+    registry.forTenant(a).register("r", "/obj", 0, 64);
+    registry.forTenant(a).register("r2", "obj", 32, 32); // the owner maps its key again
+    InferenceException missing = refusal(() -> registry.forTenant(b).register("x", "/none", 0, 8));
+    for (String key : List.of("/obj", "obj", "//obj")) {
+      InferenceException e = refusal(() -> registry.forTenant(b).register("x", key, 0, 8));
+      assertThat(e.code()).isEqualTo(missing.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+      assertThat(e.getMessage())
+          .isEqualTo(missing.getMessage().replace("/none", key))
+          .isEqualTo("Unable to open shared memory region: '" + key + "' (no such object)");
+    }
+    assertThat(registry.forTenant(b).status("")).isEmpty();
+    // Free again once none of the owner's regions maps it.
+    registry.forTenant(a).unregister("r");
+    assertThat(refusal(() -> registry.forTenant(b).register("x", "/obj", 0, 8)).code())
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    registry.forTenant(a).unregisterAll();
+    registry.forTenant(b).register("x", "/obj", 0, 8);
+    assertThat(refusal(() -> registry.forTenant(a).register("r", "/obj", 0, 8)).getMessage())
+        .isEqualTo("Unable to open shared memory region: '/obj' (no such object)");
+  }
+
+  @Test
+  void oneTenantHoldsAtMostItsShareOfTheRegionsAndAViewIsMadeOncePerTenant() throws IOException {
+    object("obj", 64);
+    object("obj_b", 64);
+    Tenant a = new Tenant("a");
+    Tenant b = new Tenant("b");
+    SharedMemoryRegistry view = registry.forTenant(a);
+    assertThat(registry.forTenant(new Tenant("a"))).isSameAs(view);
+    assertThat(view.forTenant(a)).isSameAs(view);
+    for (int i = 0; i < SharedMemoryRegistry.MAX_REGIONS_PER_TENANT; i++) {
+      view.register("r" + i, "/obj", 0, 8);
+    }
+    InferenceException e = refusal(() -> view.register("more", "/obj", 0, 8));
+    assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+    assertThat(e.getMessage())
+        .isEqualTo(
+            "failed to register shared memory region 'more': tenant 'a' has 128 regions"
+                + " registered, the most one tenant may; unregister those no longer used");
+    // Another tenant still registers, and so does the owner once it unregistered one.
+    registry.forTenant(b).register("r0", "/obj_b", 0, 8);
+    view.unregister("r0");
+    view.register("more", "/obj", 0, 8);
+    // Without tenants, only the server's limit.
+    view.unregisterAll();
+    for (int i = 0; i <= SharedMemoryRegistry.MAX_REGIONS_PER_TENANT; i++) {
+      registry.register("r" + i, "/obj", 0, 8);
+    }
   }
 
   @Test
