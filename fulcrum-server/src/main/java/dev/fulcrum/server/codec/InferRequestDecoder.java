@@ -181,7 +181,6 @@ public final class InferRequestDecoder {
               continue;
             }
             inputs = new ArrayList<>(2);
-            SharedMemoryTensors.Taken taken = null;
             int depth = p.getParsingContext().getNestingDepth();
             while (p.nextToken() != JsonToken.END_ARRAY) {
               if (badInput != null) {
@@ -189,12 +188,7 @@ public final class InferRequestDecoder {
                 continue;
               }
               try {
-                // With client shared memory off no input is read from a region: nothing to count.
-                if (taken == null && sharedMemory != null && sharedMemory.allowed()) {
-                  taken = new SharedMemoryTensors.Taken();
-                }
-                inputs.add(
-                    input(model, p, binary, jsonLength, modelConfig, buffers, sharedMemory, taken));
+                inputs.add(input(model, p, binary, jsonLength, modelConfig, buffers, sharedMemory));
               } catch (InferenceException e) {
                 badInput = e;
                 while (p.getParsingContext().getNestingDepth() > depth) {
@@ -270,12 +264,17 @@ public final class InferRequestDecoder {
         "model '%s': the request needs a non-empty 'inputs' array", model);
   }
 
-  /** The binary section after the JSON header, taken in the order of the inputs that use it. */
+  /**
+   * Where the request's inputs take bytes from beyond the JSON: the binary section after the JSON
+   * header, taken in the order of the inputs that use it, and shared memory regions, counted from
+   * the first input that names one (a request that names none allocates nothing for them).
+   */
   private static final class Binary {
     private final ByteBuf body;
     private final int start;
     private final int end;
     private int offset;
+    private SharedMemoryTensors.@Nullable Taken sharedMemory;
 
     Binary(ByteBuf body, int start, int end) {
       this.body = body;
@@ -297,6 +296,16 @@ public final class InferRequestDecoder {
       ByteBuffer bytes = copy(body, offset, (int) (long) n);
       offset += (int) (long) n;
       return bytes;
+    }
+
+    /** What the inputs took from shared memory regions so far. */
+    SharedMemoryTensors.Taken sharedMemoryTaken() {
+      SharedMemoryTensors.Taken t = sharedMemory;
+      if (t == null) {
+        t = new SharedMemoryTensors.Taken();
+        sharedMemory = t;
+      }
+      return t;
     }
 
     void checkAllUsed(String model) {
@@ -344,8 +353,7 @@ public final class InferRequestDecoder {
       int jsonLength,
       Supplier<ModelConfig> modelConfig,
       TensorBuffers buffers,
-      @Nullable SharedMemoryRegistry sharedMemory,
-      SharedMemoryTensors.@Nullable Taken taken)
+      @Nullable SharedMemoryRegistry sharedMemory)
       throws IOException {
     if (p.currentToken() != JsonToken.START_OBJECT) {
       throw InferenceException.invalid("model '%s': each input must be a JSON object", model);
@@ -379,7 +387,7 @@ public final class InferRequestDecoder {
     Map<String, Object> parameters = parameters("input '" + h.name() + "'", f.parameters);
     Object size = parameters.get(BINARY_DATA_SIZE);
     if (SharedMemoryTensors.names(parameters)) {
-      return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory, taken);
+      return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory, binary);
     }
     ByteBuffer bytes;
     if (size != null) {
@@ -415,7 +423,7 @@ public final class InferRequestDecoder {
       boolean hasData,
       boolean hasBinary,
       @Nullable SharedMemoryRegistry sharedMemory,
-      SharedMemoryTensors.@Nullable Taken taken) {
+      Binary binary) {
     String what = "input '" + h.name() + "'";
     if (hasData || hasBinary) {
       throw InferenceException.invalid(
@@ -435,7 +443,7 @@ public final class InferRequestDecoder {
         h.shape(),
         SharedMemoryTensors.placement(what, parameters, registry),
         registry,
-        taken != null ? taken : new SharedMemoryTensors.Taken());
+        binary.sharedMemoryTaken());
   }
 
   private static InferenceException bothDataAndSize(String name) {
