@@ -780,6 +780,11 @@ class GrpcServerTest {
         () -> stub.modelInfer(rawRequest("broken", DataType.FP32, one, 1, 1)),
         Status.Code.UNAVAILABLE,
         "'broken'");
+    // No model name: refused before anything runs (no path runs a request without its version).
+    assertStatus(
+        () -> stub.modelInfer(rawRequest("", DataType.FP32, one, 1, 1)),
+        Status.Code.INVALID_ARGUMENT,
+        "model_name is required");
   }
 
   @Test
@@ -1075,6 +1080,9 @@ class GrpcServerTest {
         requests.onNext(
             rawRequest("nope", t, data, 1, i + 1).toBuilder().setId("missing-" + i).build());
       }
+      if (i == 3) {
+        requests.onNext(rawRequest("", t, data, 1, i + 1).toBuilder().setId("nameless").build());
+      }
       if (i % 4 == 2) {
         requests.onNext(
             rawRequest(TestModels.echo(t), t, data, 1, i + 2).toBuilder()
@@ -1085,7 +1093,7 @@ class GrpcServerTest {
     requests.onCompleted();
     assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
     assertThat(errors).isEmpty();
-    assertThat(byId).hasSize(12 + 3 + 3);
+    assertThat(byId).hasSize(12 + 3 + 3 + 1);
     for (int i = 0; i < 12; i++) {
       DataType t = types.get(i % types.size());
       ModelStreamInferResponse r = byId.get("ok-" + i);
@@ -1097,5 +1105,6 @@ class GrpcServerTest {
     assertThat(byId.get("missing-1").getErrorMessage()).contains("'nope'");
     assertThat(byId.get("missing-1").getInferResponse().getModelName()).isEqualTo("nope");
     assertThat(byId.get("bad-2").getErrorMessage()).contains("raw_input_contents[0]", "'IN'");
+    assertThat(byId.get("nameless").getErrorMessage()).isEqualTo("model_name is required");
   }
 }

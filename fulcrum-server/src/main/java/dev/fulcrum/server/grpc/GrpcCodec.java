@@ -99,7 +99,7 @@ final class GrpcCodec {
       ModelInferRequest r, long deadlineMicros, @Nullable SharedMemoryRegistry sharedMemory) {
     rejectMalformed(r);
     if (r.getModelName().isEmpty()) {
-      throw InferenceException.invalid("model_name is required");
+      throw modelNameRequired();
     }
     String model = r.getModelName();
     Map<String, Object> params = parameters(r.getParametersMap(), "request");
@@ -181,6 +181,11 @@ final class GrpcCodec {
         new InferenceRequest(
             model, r.getModelVersion(), r.getId(), params, inputs, outputs, options);
     return new Decoded(request, rawOutput, SharedMemoryOutput.placements(outputs, sharedMemory));
+  }
+
+  /** The refusal of a request that names no model. */
+  static InferenceException modelNameRequired() {
+    return InferenceException.invalid("model_name is required");
   }
 
   /** An input read from a shared memory region; it must carry no contents (Triton's rule). */

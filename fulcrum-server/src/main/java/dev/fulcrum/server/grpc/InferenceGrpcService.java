@@ -598,10 +598,7 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
           TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
       // Outputs asked into shared memory are written before the core counts the request.
       OutputDelivery delivery = SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs());
-      future =
-          admitted == null
-              ? service.infer(run, early)
-              : service.infer(admitted, run, loop, early, delivery);
+      future = service.infer(admitted, run, loop, early, delivery);
     } catch (RuntimeException e) {
       if (early != null) {
         service.failedBeforeAdmission(early, request.getModelName(), e);
@@ -696,12 +693,13 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
 
   /**
    * Refuses an inference for an unknown or unready model, or one whose queue is full, before its
-   * tensors are copied out of the message; a request without a model name is left to the codec,
-   * which says what is missing.
+   * tensors are copied out of the message; refuses one without a model name as the codec would (so
+   * that every request that runs took the one path that delivers its shared memory outputs).
    */
-  private @Nullable ModelVersion admissionCheck(ModelInferRequest request) {
+  private ModelVersion admissionCheck(ModelInferRequest request) {
     if (request.getModelName().isEmpty()) {
-      return null;
+      GrpcCodec.rejectMalformed(request);
+      throw GrpcCodec.modelNameRequired();
     }
     return service.admissionCheck(request.getModelName(), request.getModelVersion());
   }
@@ -785,14 +783,12 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
         InferenceRequest run =
             TimedAnswers.toRun(decoded.request(), log != null, traced != null).withTenant(tenant);
         future =
-            admitted == null
-                ? service.infer(run)
-                : service.infer(
-                    admitted,
-                    run,
-                    null,
-                    null,
-                    SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs()));
+            service.infer(
+                admitted,
+                run,
+                null,
+                null,
+                SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs()));
       } catch (RuntimeException e) {
         service.failedBeforeAdmission(tenant, request.getModelName(), e);
         send(error(request, e));
