@@ -165,7 +165,7 @@ public final class InferenceService {
       }
       return CompletableFuture.failedFuture(e);
     }
-    return infer(mv, request, null, early);
+    return infer(mv, request, null, early, null);
   }
 
   /**
@@ -174,8 +174,8 @@ public final class InferenceService {
    * concurrency costs the server no body. Only those two limits are judged here (one rate token and
    * one permit per request, whatever its rows); the queue, the model and the body are judged later,
    * as for any request. The admission must reach {@link #infer(ModelVersion, InferenceRequest,
-   * Executor, Admission)}, or be ended by the transport ({@link Admission#failed}) where the
-   * request fails before it.
+   * Executor, Admission, OutputDelivery)}, or be ended by the transport ({@link Admission#failed})
+   * where the request fails before it.
    *
    * @param model the model the request names before its body (a REST path), "" where its headers do
    *     not name one (gRPC, the OpenAI API); one the server does not serve is counted as ""
@@ -213,45 +213,23 @@ public final class InferenceService {
    * the version is not resolved again). If that version was swapped out in between (it is draining
    * after a new version or configuration took over), the request goes to what serves now, so that a
    * swap fails no request; one pinned to a version that is no longer served gets UNAVAILABLE.
-   */
-  public CompletableFuture<InferenceResponse> infer(
-      ModelVersion admitted, InferenceRequest request) {
-    return infer(admitted, request, null);
-  }
-
-  /**
-   * As {@link #infer(ModelVersion, InferenceRequest)}; when a worker's pass answers the request,
-   * the returned future is completed by a task on {@code answerOn} (the transport's thread that
-   * writes the answer: its event loop), which the scheduler hands each pass's answers to in one
-   * task ({@link ModelScheduler#submit(InferenceRequest, RequestValidator.Validated, Executor)}).
-   * Null, or a pipeline model's request: completed on the engine thread.
-   */
-  public CompletableFuture<InferenceResponse> infer(
-      ModelVersion admitted, InferenceRequest asked, @Nullable Executor answerOn) {
-    return infer(admitted, asked, answerOn, null);
-  }
-
-  /**
-   * As {@link #infer(ModelVersion, InferenceRequest, Executor)}, for a request its tenant's limits
-   * admitted at its headers ({@link #admitEarly}; null: none did, and the request's tenant, if any,
-   * is admitted here): not admitted again, and that admission is ended once, when the request
-   * completes, whatever happens (also when this refuses it).
-   */
-  public CompletableFuture<InferenceResponse> infer(
-      ModelVersion admitted,
-      InferenceRequest asked,
-      @Nullable Executor answerOn,
-      @Nullable Admission early) {
-    return infer(admitted, asked, answerOn, early, null);
-  }
-
-  /**
-   * As {@link #infer(ModelVersion, InferenceRequest, Executor, Admission)}, whose answer is handed
-   * to {@code delivery} (null: none) before the request is counted: a delivery that throws fails
-   * the request, and it is counted as failed (its model's statistics and metrics, its tenant's
-   * usage), never as a success. A plain model's request is counted once delivered; a request that
-   * an ensemble, a pipeline, a sequence or the response cache answered fails the same way, but its
-   * model's statistics counted it when it was answered.
+   *
+   * <p>When a worker's pass answers the request, the returned future is completed by a task on
+   * {@code answerOn} (the transport's thread that writes the answer: its event loop), which the
+   * scheduler hands each pass's answers to in one task ({@link
+   * ModelScheduler#submit(InferenceRequest, RequestValidator.Validated, Executor)}); null, or a
+   * pipeline model's request: completed on the engine thread.
+   *
+   * <p>A request its tenant's limits admitted at its headers ({@link #admitEarly}; {@code early},
+   * null: none did, and the request's tenant, if any, is admitted here) is not admitted again, and
+   * that admission is ended once, when the request completes, whatever happens (also when this
+   * refuses it).
+   *
+   * <p>The answer is handed to {@code delivery} (null: none) before the request is counted: a
+   * delivery that throws fails the request, and it is counted as failed (its model's statistics and
+   * metrics, its tenant's usage), never as a success. A plain model's request is counted once
+   * delivered; a request that an ensemble, a pipeline, a sequence or the response cache answered
+   * fails the same way, but its model's statistics counted it when it was answered.
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted,

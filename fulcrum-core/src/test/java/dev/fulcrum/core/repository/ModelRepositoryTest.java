@@ -308,11 +308,12 @@ class ModelRepositoryTest {
       InferenceRequest unpinned =
           new InferenceRequest(
               "m", "", "", null, List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)), null);
-      assertThat(svc.infer(admitted, unpinned).get().modelVersion()).isEqualTo("2");
+      assertThat(svc.infer(admitted, unpinned, null, null, null).get().modelVersion())
+          .isEqualTo("2");
       InferenceRequest toOld =
           new InferenceRequest(
               "m", "1", "", null, List.of(Fp32.tensor("x", new long[] {1, 2}, 1f, 2f)), null);
-      assertThatThrownBy(() -> svc.infer(pinned, toOld).get())
+      assertThatThrownBy(() -> svc.infer(pinned, toOld, null, null, null).get())
           .cause()
           .isInstanceOfSatisfying(
               InferenceException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));

@@ -110,7 +110,7 @@ final class TfServingPredictionService extends PredictionServiceGrpc.PredictionS
           TfServingCodec.decode(request, model, version, InferenceGrpcService.deadlineMicros());
       InferenceRequest run =
           TimedAnswers.toRun(decoded, log != null, traced != null).withTenant(tenant);
-      future = service.infer(admitted, run, loop, early);
+      future = service.infer(admitted, run, loop, early, null);
     } catch (RuntimeException e) {
       if (early != null) {
         service.failedBeforeAdmission(early, model, e);

@@ -289,7 +289,7 @@ final class OpenAiHandler {
               request(asked.model(), text, rows), timeAll, traced != null || admission != null);
       CompletableFuture<InferenceResponse> part;
       try {
-        part = service.infer(admitted, run, loops.of(loop));
+        part = service.infer(admitted, run, loops.of(loop), null, null);
       } catch (RuntimeException e) {
         part = CompletableFuture.failedFuture(e); // never thrown past the admission
       }
