@@ -160,7 +160,8 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "Let clients register system shared memory regions (/dev/shm objects the server maps;"
               + " Triton's option and default). With tokens, registering needs the management"
-              + " scope (default: ${DEFAULT-VALUE}).")
+              + " scope; with tenants, a region and its key are the registering tenant's alone"
+              + " (default: ${DEFAULT-VALUE}).")
   boolean allowClientShm;
 
   @Option(
