@@ -8,6 +8,7 @@ import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.PredictDecoder.Column;
@@ -402,8 +403,17 @@ public final class MlflowDecoder {
           "model '%s': the CSV body is empty; send a header row of column names, then the rows",
           model);
     }
-    unique(model, columns);
     boolean single = config.inputs().size() == 1;
+    if (single && config.inputs().get(0).datatype() != DataType.BYTES && allNumbers(columns)) {
+      // SageMaker's text/csv usually has no header row; read as pandas reads it, its first row
+      // would silently become the column names and be lost.
+      throw InferenceException.invalid(
+          "model '%s': the CSV body's first line (%s) is all numbers, which reads as a row of data,"
+              + " not a header row: /invocations takes CSV with a header row of column names"
+              + " (pandas' DataFrame.to_csv(index=False)); add one, such as 'c0,c1,...'",
+          model, PredictDecoder.cut(String.join(",", columns)));
+    }
+    unique(model, columns);
     if (!single) {
       for (String c : columns) {
         if (!r.hasInput(c)) {
@@ -446,6 +456,22 @@ public final class MlflowDecoder {
     return new Frame(r, row, true);
   }
 
+  /** Whether every cell of a CSV line parses as a number (a row of data, not column names). */
+  static boolean allNumbers(List<String> cells) {
+    for (String c : cells) {
+      String t = c.strip();
+      if (t.isEmpty()) {
+        return false;
+      }
+      try {
+        Double.parseDouble(t);
+      } catch (NumberFormatException e) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /**
    * The cells of a CSV body, line by line (RFC 4180): comma-separated, a cell in double quotes may
    * hold commas, line breaks and doubled quotes; lines end in LF or CRLF; UTF-8.
@@ -461,8 +487,15 @@ public final class MlflowDecoder {
     Csv(String model, ByteBuf body) {
       this.model = model;
       this.body = body;
-      this.at = body.readerIndex();
       this.end = body.writerIndex();
+      int start = body.readerIndex();
+      if (end - start >= 3
+          && body.getByte(start) == (byte) 0xEF
+          && body.getByte(start + 1) == (byte) 0xBB
+          && body.getByte(start + 2) == (byte) 0xBF) {
+        start += 3; // UTF-8's byte order mark (Excel's CSV): no part of the first column's name
+      }
+      this.at = start;
     }
 
     boolean atEnd() {
@@ -475,6 +508,7 @@ public final class MlflowDecoder {
         int n = 0;
         boolean quoted = false;
         boolean lineEnd = false;
+        boolean comma = false;
         if (at < end && body.getByte(at) == '"') {
           quoted = true;
           at++;
@@ -501,6 +535,7 @@ public final class MlflowDecoder {
         while (at < end) {
           byte b = body.getByte(at++);
           if (b == ',') {
+            comma = true;
             break;
           }
           if (b == '\n') {
@@ -520,6 +555,9 @@ public final class MlflowDecoder {
         }
         out.add(new String(cell, 0, n, StandardCharsets.UTF_8));
         if (lineEnd || at >= end) {
+          if (comma) {
+            out.add(""); // a comma ending the body: the line's last cell is empty
+          }
           line++;
           return;
         }

@@ -112,6 +112,33 @@ class MlflowDecoderTest {
   }
 
   @Test
+  void aCsvBodyWithoutAHeaderRowIsRefusedNotReadLessItsFirstRow() {
+    // SageMaker's usual text/csv: no header row. Read as pandas reads it, the first row would
+    // become the column names and be lost.
+    assertThat(refused(ONE, "1,2,3\n4,5.5,6\n", true).getMessage())
+        .contains("first line (1,2,3) is all numbers")
+        .contains("header row");
+    // One row and no header at all: the same refusal, not "no rows".
+    assertThat(refused(ONE, " 1.5 ,-2,3e1\n", true).getMessage()).contains("all numbers");
+    // Column names that merely hold digits are names; a model of text takes numbers as names.
+    isFrameOfOneInput(decode(ONE, "a1,2,3\n1,2,3\n4,5.5,6\n", true));
+    assertThat(strings(input(decode(TEXT, "1\nhello\n", true), "text"))).containsExactly("hello");
+  }
+
+  @Test
+  void aCsvBodysByteOrderMarkAndLastEmptyCellAreReadAsPandasReadsThem() {
+    PredictRequest bom =
+        decode(TOKENS, "\uFEFFinput_ids,attention_mask,token_type_ids\n101,1,0\n", true);
+    assertThat(longs(input(bom, "input_ids"))).containsExactly(101);
+    assertThat(refused(ONE, "\uFEFF1,2,3\n", true).getMessage()).contains("all numbers");
+    // A comma ending the body without a final line break: the last cell is empty, not missing.
+    PredictRequest p = decode(ONE, "a,b,c\n1,2,", true);
+    float[] v = floats(input(p, "x"));
+    assertThat(v).hasSize(3);
+    assertThat(v[2]).isNaN();
+  }
+
+  @Test
   void aCsvFrameOfTextTakesQuotedValues() {
     PredictRequest p =
         decode(TEXT, "text\n\"hello, world\"\n\"say \"\"hi\"\"\nthen\"\nplain\n", true);
