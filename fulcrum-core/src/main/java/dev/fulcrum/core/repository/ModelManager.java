@@ -51,6 +51,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -150,6 +151,14 @@ public final class ModelManager {
 
   private final ConcurrentMap<String, Slot> models = new ConcurrentHashMap<>();
   private volatile Set<String> onDisk = Set.of();
+
+  /**
+   * Counts the changes that may change {@link #index()}: bumped after each change (a new or removed
+   * model, a folder on disk, a version's state, a failure, what serves), so that a reader that read
+   * the count before the index and finds it unchanged knows the index is still the same.
+   */
+  private final AtomicLong indexChanges = new AtomicLong();
+
   private volatile boolean starting = true;
 
   /** Configurations read by {@link #start} to order the startup load, each taken by its load. */
@@ -392,6 +401,7 @@ public final class ModelManager {
                   // it UNAVAILABLE with the reason, so the server is not ready (as a model that
                   // fails to load), rather than ready without it
                   slot(name).failure = String.valueOf(ie.getMessage());
+                  indexChanges.incrementAndGet();
                   log.error("model '{}' not loaded: {}", name, ie.getMessage());
                 } else if (!(cause instanceof InferenceException)) {
                   log.error("model '{}' not loaded: {}", name, cause.getMessage());
@@ -763,6 +773,7 @@ public final class ModelManager {
   private RepositorySource.Scan scan() {
     RepositorySource.Scan scan = source.scan();
     onDisk = Set.copyOf(scan.models().keySet());
+    indexChanges.incrementAndGet();
     scan.problems()
         .forEach(
             (name, reason) -> {
@@ -770,6 +781,7 @@ public final class ModelManager {
               if (!name.isEmpty()) {
                 Slot s = slot(name);
                 s.failure = source.forClients(reason);
+                indexChanges.incrementAndGet();
               }
             });
     return scan;
@@ -798,16 +810,23 @@ public final class ModelManager {
   }
 
   private Slot slot(String name) {
-    return models.computeIfAbsent(
-        name,
-        n -> {
-          Slot s = new Slot(n);
-          RolloutRecord record = rolloutRecord;
-          if (record != null) {
-            s.rolledBack.addAll(record.rolledBack(n).keySet()); // not published yet
-          }
-          return s;
-        });
+    Slot known = models.get(name);
+    if (known != null) {
+      return known;
+    }
+    Slot made =
+        models.computeIfAbsent(
+            name,
+            n -> {
+              Slot s = new Slot(n);
+              RolloutRecord record = rolloutRecord;
+              if (record != null) {
+                s.rolledBack.addAll(record.rolledBack(n).keySet()); // not published yet
+              }
+              return s;
+            });
+    indexChanges.incrementAndGet();
+    return made;
   }
 
   /** Under the slot's lock, on a control thread. */
@@ -844,6 +863,7 @@ public final class ModelManager {
       }
       if (s.serving.isEmpty() && s.rows.isEmpty()) {
         models.remove(name, s);
+        indexChanges.incrementAndGet();
       }
       throw InferenceException.notFound("model '%s' is not in the model repository", name);
     }
@@ -1002,6 +1022,7 @@ public final class ModelManager {
     s.failure = "";
     bindRollout(s, after); // before publishing: a request that meets the new list meets its split
     s.serving = after; // new requests go to the new versions from here on
+    indexChanges.incrementAndGet();
     for (ModelVersion mv : after) {
       if (!before.contains(mv)) {
         row(s, mv.version(), ModelState.WARMING, ModelState.READY, "");
@@ -1184,6 +1205,7 @@ public final class ModelManager {
     }
     emit(new LifecycleEvent.LoadFailed(s.name, 0, reason));
     s.failure = reason;
+    indexChanges.incrementAndGet();
     if (explicit) {
       throw new InferenceException(
           ErrorCode.INVALID_ARGUMENT, "failed to load '" + s.name + "': " + reason);
@@ -1683,6 +1705,7 @@ public final class ModelManager {
             new ModelVersionStatus(name, r.version(), ModelState.UNLOADED, reason));
       }
     }
+    indexChanges.incrementAndGet();
   }
 
   private void state(
@@ -1701,6 +1724,7 @@ public final class ModelManager {
 
   private void row(Slot s, long version, @Nullable ModelState from, ModelState to, String reason) {
     s.rows.put(version, new ModelVersionStatus(s.name, Long.toString(version), to, reason));
+    indexChanges.incrementAndGet();
     emit(new LifecycleEvent.StateChanged(s.name, version, from, to, reason));
   }
 
@@ -1835,6 +1859,14 @@ public final class ModelManager {
         .sorted(Comparator.comparing(s -> s.name))
         .flatMap(s -> s.serving.stream())
         .toList();
+  }
+
+  /**
+   * A count that changes after every change that may change {@link #index()}: a reader that reads
+   * it before the index and again later, and finds it the same, may keep what it made of the index.
+   */
+  public long indexChanges() {
+    return indexChanges.get();
   }
 
   /**
@@ -1975,6 +2007,7 @@ public final class ModelManager {
           mv.setState(ModelState.UNLOADED);
         }
         s.serving = List.of();
+        indexChanges.incrementAndGet();
       } finally {
         s.lock.unlock();
       }

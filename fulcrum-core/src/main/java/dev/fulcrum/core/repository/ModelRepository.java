@@ -287,6 +287,14 @@ public final class ModelRepository implements AutoCloseable {
     return version == null || version.isEmpty() ? versions(name) : List.of(one);
   }
 
+  /**
+   * A count that changes after every change that may change {@link #index()} (a model added or
+   * removed, a state, a failure): what a reader made of the index stays right while it is the same.
+   */
+  public long indexChanges() {
+    return manager.indexChanges();
+  }
+
   /** The repository index: one row per model version (Triton's states via tritonName()). */
   public List<ModelVersionStatus> index() {
     return manager.index();

@@ -6,6 +6,7 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersionStatus;
 import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.SortedSet;
@@ -20,7 +21,9 @@ import org.jspecify.annotations.Nullable;
  * fraud_classifier}); else {@code serve --invocations-model <name>[:<version>]}; else the
  * repository's only model; else a 400 naming the choices.
  *
- * <p>Threads: any; immutable (the repository is read at each call).
+ * <p>Threads: any; the repository's model names are read once per change of its index ({@link
+ * dev.fulcrum.core.repository.ModelRepository#indexChanges}) and kept in a volatile field, so a
+ * request on a server of one model builds no index.
  */
 final class InvocationsTarget {
   /** SageMaker's multi-model endpoint header: the model artifact's path relative to its prefix. */
@@ -32,6 +35,11 @@ final class InvocationsTarget {
 
   private final InferenceService service;
   private final @Nullable InvocationsModel configured;
+
+  /** The repository's model names as of a count of its index's changes. */
+  private record Names(long changes, SortedSet<String> names) {}
+
+  private volatile @Nullable Names names;
 
   InvocationsTarget(InferenceService service, @Nullable InvocationsModel configured) {
     this.service = service;
@@ -117,12 +125,22 @@ final class InvocationsTarget {
     return false;
   }
 
-  private SortedSet<String> names() {
-    TreeSet<String> names = new TreeSet<>();
-    for (ModelVersionStatus s : service.repository().index()) {
-      names.add(s.name());
+  /** The repository's model names, made anew only after its index changed. */
+  SortedSet<String> names() {
+    // The count is read before the index: a change made while the names are made bumps it after,
+    // so what is kept here is made again at the next call.
+    long changes = service.repository().indexChanges();
+    Names known = names;
+    if (known != null && known.changes() == changes) {
+      return known.names();
     }
-    return names;
+    TreeSet<String> made = new TreeSet<>();
+    for (ModelVersionStatus s : service.repository().index()) {
+      made.add(s.name());
+    }
+    SortedSet<String> kept = Collections.unmodifiableSortedSet(made);
+    names = new Names(changes, kept);
+    return kept;
   }
 
   private static String cut(String s) {
