@@ -31,5 +31,11 @@ public enum ErrorCode {
    * What the request carries is over a configured size limit, e.g. the model files of a repository
    * load (HTTP 413, gRPC RESOURCE_EXHAUSTED, as grpc-java answers a message over its limit).
    */
-  TOO_LARGE
+  TOO_LARGE,
+  /**
+   * The request's body is in a format its endpoint does not take, told from its content type (HTTP
+   * 415; gRPC INVALID_ARGUMENT, as a gRPC message has one format): an {@code /invocations} body
+   * neither JSON nor CSV.
+   */
+  UNSUPPORTED_MEDIA_TYPE
 }

@@ -70,6 +70,14 @@ public class InferenceException extends RuntimeException {
     return retryAfter;
   }
 
+  /** {@link ErrorCode#UNSUPPORTED_MEDIA_TYPE} with a formatted message. */
+  @FormatMethod
+  public static InferenceException unsupportedMediaType(
+      @FormatString String format, @Nullable Object... args) {
+    return new InferenceException(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE, String.format(Locale.ROOT, format, args));
+  }
+
   @FormatMethod
   public static InferenceException invalid(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(

@@ -47,7 +47,13 @@ public enum Outcome {
       return SERVER_ERROR;
     }
     return switch (ie.code()) {
-      case INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, CANCELLED, FAILED_PRECONDITION, TOO_LARGE ->
+      case INVALID_ARGUMENT,
+          NOT_FOUND,
+          UNIMPLEMENTED,
+          CANCELLED,
+          FAILED_PRECONDITION,
+          TOO_LARGE,
+          UNSUPPORTED_MEDIA_TYPE ->
           CLIENT_ERROR;
       case RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED -> REFUSED;
       case INTERNAL -> SERVER_ERROR;

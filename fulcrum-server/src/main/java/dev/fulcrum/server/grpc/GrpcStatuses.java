@@ -30,6 +30,7 @@ final class GrpcStatuses {
       case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
       case INTERNAL -> Status.Code.INTERNAL;
       case TOO_LARGE -> Status.Code.RESOURCE_EXHAUSTED;
+      case UNSUPPORTED_MEDIA_TYPE -> Status.Code.INVALID_ARGUMENT;
     };
   }
 

@@ -12,11 +12,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 
 /**
- * The shape of an error's body on a request's API, told from its path once: OIP's and TF Serving's
- * {@code {"error": "<message>"}}, OpenAI's object ({@link OpenAiHandler#shaped}), or MLflow's
- * scoring server's {@code {"error_code": "BAD_REQUEST", "message": "<message>"}} on {@code
- * /invocations}, {@code /ping}, {@code /health} and {@code /version}. Every refusal, also those
- * made before a handler (401, 413, 415, 429 at the head), is written in the request's shape.
+ * The shape of an error's body on a request's API, told from its path (in place, without
+ * allocating, by each stage that may answer: the aggregator and the codings check at the head, the
+ * dispatcher): OIP's and TF Serving's {@code {"error": "<message>"}}, OpenAI's object ({@link
+ * OpenAiHandler#shaped}), or MLflow's scoring server's {@code {"error_code": "BAD_REQUEST",
+ * "message": "<message>"}} on {@code /invocations}, {@code /ping}, {@code /health} and {@code
+ * /version}. Every refusal, also those made before a handler (401, 413, 415, 429 at the head), is
+ * written in the request's shape.
  *
  * <p>Threads: any; stateless.
  */

@@ -130,11 +130,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
    */
   private ErrorShape errorShape = ErrorShape.OIP;
 
-  /** Picks the model of {@code POST /invocations} and answers {@code GET /ping}. */
-  private final InvocationsTarget invocations;
-
-  /** The server's version, MLflow's {@code GET /version}. */
-  private final String version;
+  /** MLflow's and SageMaker's paths: the model and format of an invocation, /ping, /version. */
+  private final InvocationsHandler invocations;
 
   private @Nullable String slowModel;
   private String slowVersion = "";
@@ -156,8 +153,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       LogControl logControl,
       InvocationsTarget invocations) {
     this.service = service;
-    this.invocations = invocations;
-    this.version = version;
+    this.invocations = new InvocationsHandler(invocations, version);
     this.access = access;
     this.dashboard = dashboard;
     this.slow = slow;
@@ -497,25 +493,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             route.model(), route.version(), request, ctx.executor(), trace, tenant, early);
       }
       case INVOCATIONS -> {
-        Reply unsupported = unsupportedType(request);
-        if (unsupported != null) {
-          yield done(unsupported);
-        }
-        HttpServerConfig.InvocationsModel target = invocations.of(request.headers());
+        // A body neither JSON nor CSV is a 415 before the model is chosen, as MLflow's server.
+        boolean csv = InvocationsHandler.isCsv(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
+        HttpServerConfig.InvocationsModel target = invocations.model(request.headers());
         TraceParent trace = traced(request, target.name(), target.version());
-        yield infer.invocations(target, request, ctx.executor(), trace, tenant, early);
+        yield infer.invocations(target, csv, request, ctx.executor(), trace, tenant, early);
       }
-      case PING -> done(ping(invocations.ready()));
-      case MLFLOW_VERSION ->
-          done(
-              alloc -> {
-                FullHttpResponse r =
-                    Responses.full(
-                        HttpResponseStatus.OK,
-                        Unpooled.copiedBuffer(version, java.nio.charset.StandardCharsets.UTF_8));
-                r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
-                return r;
-              });
+      case PING -> done(invocations.ping());
+      case MLFLOW_VERSION -> done(invocations.version());
       case TFS_STATUS -> done(predict.status(route.model(), route.version()));
       case TFS_METADATA -> done(predict.metadata(route.model(), route.version()));
       case MODEL_STATS -> done(models.statistics(route.model(), route.version()));
@@ -548,32 +533,6 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
                           request.headers().get(HttpHeaderNames.ACCEPT_ENCODING))));
       case NOT_FOUND -> throw new IllegalStateException();
     };
-  }
-
-  /**
-   * SageMaker's health check's answer: 200 when ready, else 503 (its body a line, as MLflow's
-   * scoring server writes it).
-   */
-  private static Reply ping(boolean ready) {
-    return alloc -> {
-      FullHttpResponse r =
-          Responses.full(
-              ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-              Unpooled.wrappedBuffer(new byte[] {'\n'}));
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-      return r;
-    };
-  }
-
-  /** 415 for an {@code /invocations} body neither JSON nor CSV; null when it is either. */
-  private static @Nullable Reply unsupportedType(FullHttpRequest request) {
-    try {
-      InferHandler.isCsv(request);
-      return null;
-    } catch (InferHandler.UnsupportedType e) {
-      return Responses.error(
-          HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, String.valueOf(e.getMessage()));
-    }
   }
 
   /** The answer to HEAD: GET's status and headers, its Content-Length, no content. */
@@ -770,7 +729,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     // A predict request (TF Serving's) or an invocation (MLflow's), answered or refused: the route
     // it was dispatched on (an inference request logged here reached answer(), which set it).
     Route.Endpoint endpoint = lastRoute == null ? Route.Endpoint.NOT_FOUND : lastRoute.endpoint();
-    boolean mlflow = endpoint == Route.Endpoint.INVOCATIONS;
+    boolean mlflow = errorShape == ErrorShape.MLFLOW; // of this request, not of the last routed
     boolean predicted = endpoint == Route.Endpoint.TFS_PREDICT;
     long modelNanos =
         answer != null

@@ -31,7 +31,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
-import java.util.Locale;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -128,15 +127,26 @@ final class InferHandler {
    * target} chose: the body read by {@link MlflowDecoder} (a frame as JSON or CSV, or a tensor),
    * the answer written by {@link PredictJson} in MLflow's {@code {"predictions": ...}}; admitted,
    * charged, timed, traced and counted as an infer request.
+   *
+   * @param csv whether the body is CSV, else JSON ({@link InvocationsHandler#isCsv}, told once)
    */
   CompletableFuture<Reply> invocations(
       HttpServerConfig.InvocationsModel target,
+      boolean csv,
       FullHttpRequest request,
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
-    return run(target.name(), target.version(), request, loop, trace, tenant, early, Api.MLFLOW);
+    return run(
+        target.name(),
+        target.version(),
+        request,
+        loop,
+        trace,
+        tenant,
+        early,
+        csv ? Api.MLFLOW_CSV : Api.MLFLOW);
   }
 
   /** Which API a request came in, which picks its body codec, span and route. */
@@ -145,8 +155,10 @@ final class InferHandler {
     OIP,
     /** TF Serving's and KServe v1's {@code v1/models/<m>:predict}. */
     TF_SERVING,
-    /** MLflow's and SageMaker's {@code /invocations}. */
-    MLFLOW
+    /** MLflow's and SageMaker's {@code /invocations}, a JSON body. */
+    MLFLOW,
+    /** MLflow's and SageMaker's {@code /invocations}, a CSV body ({@code text/csv}). */
+    MLFLOW_CSV
   }
 
   private CompletableFuture<Reply> run(
@@ -191,7 +203,7 @@ final class InferHandler {
             trace,
             switch (api) {
               case TF_SERVING -> TracedRequest.Protocol.HTTP_TF_SERVING;
-              case MLFLOW -> TracedRequest.Protocol.HTTP_MLFLOW;
+              case MLFLOW, MLFLOW_CSV -> TracedRequest.Protocol.HTTP_MLFLOW;
               case OIP ->
                   request.headers().contains(HEADER_LENGTH)
                       ? TracedRequest.Protocol.HTTP_BINARY
@@ -221,7 +233,7 @@ final class InferHandler {
   private static String route(Api api, boolean versioned) {
     return switch (api) {
       case TF_SERVING -> TracedRequest.tfServingRoute(versioned);
-      case MLFLOW -> TracedRequest.INVOCATIONS_ROUTE;
+      case MLFLOW, MLFLOW_CSV -> TracedRequest.INVOCATIONS_ROUTE;
       case OIP -> TracedRequest.restRoute(versioned);
     };
   }
@@ -287,9 +299,9 @@ final class InferHandler {
         switch (api) {
           case TF_SERVING ->
               PredictDecoder.decode(model, version, config, request.content(), buffers);
-          case MLFLOW ->
+          case MLFLOW, MLFLOW_CSV ->
               MlflowDecoder.decode(
-                  model, version, config, request.content(), isCsv(request), buffers);
+                  model, version, config, request.content(), api == Api.MLFLOW_CSV, buffers);
           case OIP -> null;
         };
     DecodedInferRequest decoded;
@@ -351,39 +363,6 @@ final class InferHandler {
           }
         });
     return reply;
-  }
-
-  /**
-   * Whether an {@code /invocations} body is CSV ({@code Content-Type: text/csv}), else JSON ({@code
-   * application/json}, or no type); any other type is refused, as MLflow's scoring server refuses
-   * it (415), and so is a body whose coding the type names other than UTF-8.
-   */
-  static boolean isCsv(FullHttpRequest request) {
-    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
-    if (type == null) {
-      return false;
-    }
-    int semi = type.indexOf(';');
-    String media = (semi < 0 ? type : type.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
-    if (media.equals("text/csv")) {
-      return true;
-    }
-    if (media.equals("application/json") || media.isEmpty()) {
-      return false;
-    }
-    throw new UnsupportedType(
-        "/invocations takes the content types application/json and text/csv, not '"
-            + dev.fulcrum.server.ClientText.printable(type, 100)
-            + "'");
-  }
-
-  /** An {@code /invocations} body of a content type it does not take: 415. */
-  static final class UnsupportedType extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    UnsupportedType(String message) {
-      super(message, null, false, false);
-    }
   }
 
   /**

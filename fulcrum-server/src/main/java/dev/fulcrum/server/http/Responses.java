@@ -46,6 +46,7 @@ final class Responses {
       case UNIMPLEMENTED -> HttpResponseStatus.NOT_IMPLEMENTED;
       case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
       case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+      case UNSUPPORTED_MEDIA_TYPE -> HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE;
     };
   }
 

@@ -86,9 +86,15 @@ class GrpcCodecTest {
   @EnumSource(ErrorCode.class)
   void everyErrorCodeMapsToTheSameGrpcCode(ErrorCode code) {
     Status s = GrpcStatuses.of(new CompletionException(new InferenceException(code, "why")));
-    // TOO_LARGE has no code of its own: RESOURCE_EXHAUSTED, as grpc-java's message limit answers
+    // TOO_LARGE has no code of its own: RESOURCE_EXHAUSTED, as grpc-java's message limit answers;
+    // nor has UNSUPPORTED_MEDIA_TYPE: INVALID_ARGUMENT.
     assertThat(s.getCode().name())
-        .isEqualTo(code == ErrorCode.TOO_LARGE ? "RESOURCE_EXHAUSTED" : code.name());
+        .isEqualTo(
+            switch (code) {
+              case TOO_LARGE -> "RESOURCE_EXHAUSTED";
+              case UNSUPPORTED_MEDIA_TYPE -> "INVALID_ARGUMENT";
+              default -> code.name();
+            });
     assertThat(s.getDescription()).isEqualTo("why");
   }
 

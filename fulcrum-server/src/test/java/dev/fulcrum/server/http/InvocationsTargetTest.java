@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.config.ModelConfigResolver;
+import dev.fulcrum.core.error.ErrorCode;
+import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which model {@code /invocations} runs when nothing names one: the repository's only model, its
- * names made once per change of the repository's index rather than per request.
+ * names made once per change of the repository's index rather than per request; the body's format
+ * told from its content type.
  */
 class InvocationsTargetTest {
   @TempDir Path root;
@@ -56,5 +59,18 @@ class InvocationsTargetTest {
       assertThat(target.names()).containsExactly("a", "b");
       assertThatThrownBy(() -> target.of(none)).hasMessageContaining("this server has 2: [a, b]");
     }
+  }
+
+  @Test
+  void theContentTypeTellsCsvFromJsonAndRefusesAnyOtherAs415() {
+    assertThat(InvocationsHandler.isCsv(null)).isFalse();
+    assertThat(InvocationsHandler.isCsv("application/json")).isFalse();
+    assertThat(InvocationsHandler.isCsv("Application/JSON; charset=latin-1")).isFalse();
+    assertThat(InvocationsHandler.isCsv("text/csv; charset=utf-8")).isTrue();
+    assertThatThrownBy(() -> InvocationsHandler.isCsv("application/x-www-form-urlencoded"))
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MEDIA_TYPE))
+        .hasMessageContaining("application/json and text/csv");
   }
 }
