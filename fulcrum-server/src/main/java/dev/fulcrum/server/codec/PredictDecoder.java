@@ -464,9 +464,9 @@ public final class PredictDecoder {
       this.limit = json == null ? textColumnLimit(type, bodyLength) : columnLimit(type, bodyLength);
       if (type.isBinaryOnly()) {
         throw InferenceException.invalid(
-            "model '%s': input '%s' is %s, which cannot travel as JSON; use the OIP endpoint"
+            "model '%s': input '%s' is %s, which cannot travel as %s; use the OIP endpoint"
                 + " v2/models/%s/infer with binary data",
-            model, name, type, model);
+            model, name, type, json == null ? "CSV" : "JSON", model);
       }
     }
 

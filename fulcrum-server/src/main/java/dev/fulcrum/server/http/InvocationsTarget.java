@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
  * whether it is ready for {@code GET /ping}: the model SageMaker's multi-model header {@code
  * X-Amzn-SageMaker-Target-Model} names (its file name without the archive's suffix: {@code
  * fraud_classifier.tar.gz} and {@code models/fraud_classifier.tar.gz} name {@code
- * fraud_classifier}); else {@code serve --invocations-model <name>[:<version>]}; else the
- * repository's only model; else a 400 naming the choices.
+ * fraud_classifier}; the version {@code --invocations-model} pins when it names that model); else
+ * {@code serve --invocations-model <name>[:<version>]}; else the repository's only model; else a
+ * 400 naming the choices.
  *
  * <p>Threads: any; the repository's model names are read once per change of its index ({@link
  * dev.fulcrum.core.repository.ModelRepository#indexChanges}) and kept in a volatile field, so a
@@ -54,10 +55,12 @@ final class InvocationsTarget {
    */
   InvocationsModel of(HttpHeaders headers) {
     String target = headers.get(TARGET_MODEL);
-    if (target != null) {
-      return new InvocationsModel(modelOf(target), "");
-    }
     InvocationsModel m = configured;
+    if (target != null) {
+      String name = modelOf(target);
+      // The model --invocations-model names keeps the version it pins.
+      return m != null && m.name().equals(name) ? m : new InvocationsModel(name, "");
+    }
     if (m != null) {
       return m;
     }

@@ -12,9 +12,11 @@ import static dev.fulcrum.server.codec.PredictDecoderTest.strings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.PredictDecoder.PredictRequest;
@@ -298,6 +300,14 @@ class MlflowDecoderTest {
     assertThat(refused(ONE, "a,b,c\n", true).getMessage()).contains("no rows");
     assertThat(refused(TEXT, "text\n\"open\n", true).getMessage()).contains("no closing quote");
     assertThat(refused(TEXT, "text\n\"a\"b\n", true).getMessage()).contains("after a quoted");
+    ModelConfig half =
+        PredictDecoderTest.model(
+            List.of(new TensorConfig("x", DataType.FP16, new long[] {2})),
+            List.of(new TensorConfig("y", DataType.FP32, new long[] {2})));
+    assertThat(refused(half, "a,b\n1,2\n", true).getMessage())
+        .contains("is FP16, which cannot travel as CSV");
+    assertThat(refusedJson(half, "{\"inputs\": [[1, 2]]}"))
+        .contains("is FP16, which cannot travel as JSON");
   }
 
   private static String answer(List<Tensor> outputs, boolean split, int rows) {

@@ -11,6 +11,7 @@ import dev.fulcrum.core.repository.ControlMode;
 import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.scheduler.SchedulerEnvironment;
+import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.nio.file.Path;
@@ -58,6 +59,22 @@ class InvocationsTargetTest {
       repository.manager().load("b", null).join();
       assertThat(target.names()).containsExactly("a", "b");
       assertThatThrownBy(() -> target.of(none)).hasMessageContaining("this server has 2: [a, b]");
+    }
+  }
+
+  @Test
+  void theTargetModelHeaderKeepsTheVersionInvocationsModelPins() {
+    try (ModelRepository repository =
+        new ModelRepository(List.of(root), List.of(), new ModelConfigResolver(2, 8))) {
+      InvocationsTarget target =
+          new InvocationsTarget(
+              new InferenceService(repository, false),
+              new InvocationsModel("fraud_classifier", "2"));
+      HttpHeaders h = new DefaultHttpHeaders();
+      h.set(InvocationsTarget.TARGET_MODEL, "fraud_classifier.tar.gz");
+      assertThat(target.of(h)).isEqualTo(new InvocationsModel("fraud_classifier", "2"));
+      h.set(InvocationsTarget.TARGET_MODEL, "minilm_text.tar.gz");
+      assertThat(target.of(h)).isEqualTo(new InvocationsModel("minilm_text", ""));
     }
   }
 

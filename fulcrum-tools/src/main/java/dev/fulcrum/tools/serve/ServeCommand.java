@@ -952,6 +952,7 @@ public final class ServeCommand implements Callable<Integer> {
         index.stream().filter(s -> s.state() == ModelState.READY).count(),
         index.size(),
         String.format(Locale.ROOT, "%.2f", startupSeconds));
+    warnIfInvocationsModelUnknown(index);
     if (allowMetrics) {
       metrics.registerJvmMetrics();
     }
@@ -1180,6 +1181,30 @@ public final class ServeCommand implements Callable<Integer> {
         : " (slow-request-ms "
             + ms
             + ": unused, the slow-request log is off; --log-slow-requests-ms)";
+  }
+
+  /**
+   * Warns, once the start's loads end, when {@code --invocations-model} names a model (or version)
+   * the repository does not hold: every {@code /invocations} naming none would be a 404 and {@code
+   * /ping} a 503 for good, which a typo should not wait for the first request to tell.
+   */
+  private void warnIfInvocationsModelUnknown(List<ModelVersionStatus> index) {
+    dev.fulcrum.server.HttpServerConfig.InvocationsModel m = invocationsModel();
+    if (m == null) {
+      return;
+    }
+    for (ModelVersionStatus s : index) {
+      if (s.name().equals(m.name()) && (m.version().isEmpty() || s.version().equals(m.version()))) {
+        return;
+      }
+    }
+    log.warn(
+        "--invocations-model {}{}: the repository has no such model{}; /invocations without"
+            + " the X-Amzn-SageMaker-Target-Model header will answer 404 and /ping 503 (models: {})",
+        m.name(),
+        m.version().isEmpty() ? "" : ":" + m.version(),
+        m.version().isEmpty() ? "" : " version",
+        index.stream().map(ModelVersionStatus::name).distinct().limit(20).toList());
   }
 
   /**
