@@ -726,10 +726,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     OpenAiHandler.Embeddings embeddings = reply instanceof OpenAiHandler.Embeddings e ? e : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    // A predict request (TF Serving's) or an invocation (MLflow's), answered or refused: the route
-    // it was dispatched on (an inference request logged here reached answer(), which set it).
+    // An invocation (MLflow's), answered or refused: told from this request's own error shape. A
+    // predict request (TF Serving's): the route it was dispatched on (an inference request logged
+    // here reached answer(), which set it).
     Route.Endpoint endpoint = lastRoute == null ? Route.Endpoint.NOT_FOUND : lastRoute.endpoint();
-    boolean mlflow = errorShape == ErrorShape.MLFLOW; // of this request, not of the last routed
+    boolean mlflow = errorShape == ErrorShape.MLFLOW;
     boolean predicted = endpoint == Route.Endpoint.TFS_PREDICT;
     long modelNanos =
         answer != null
