@@ -87,35 +87,51 @@ enum ErrorShape {
     };
   }
 
-  private static Reply mlflow(Reply reply) {
+  /** An error body of another API's shape, from an OIP error reply's status and message. */
+  @FunctionalInterface
+  interface Body {
+    byte[] of(HttpResponseStatus status, String message) throws IOException;
+  }
+
+  /**
+   * A reply with an OIP error body ({@code {"error": "<message>"}}) rewritten by {@code body}, its
+   * status and headers kept; any other reply (not an error, or already in another shape) as it is.
+   */
+  static Reply rewritten(Reply reply, Body body) {
     return alloc -> {
       FullHttpResponse r = reply.render(alloc);
       if (r.status().code() < 400 || !r.content().isReadable()) {
         return r;
       }
-      String message;
+      byte[] shaped;
       try {
-        JsonNode body = Json.MAPPER.readTree(new ByteBufInputStream(r.content().duplicate()));
-        JsonNode error = body == null ? null : body.get("error");
+        JsonNode oip = Json.MAPPER.readTree(new ByteBufInputStream(r.content().duplicate()));
+        JsonNode error = oip == null ? null : oip.get("error");
         if (error == null || !error.isTextual()) {
-          return r; // already MLflow's shape, or not an error body
+          return r; // already in the API's shape, or not an error body
         }
-        message = error.asText();
+        shaped = body.of(r.status(), error.asText());
       } catch (IOException e) {
         return r;
       }
-      ByteArrayOutputStream out = new ByteArrayOutputStream(message.length() + 64);
-      try (JsonGenerator g = JsonStreams.FACTORY.createGenerator(out)) {
-        g.writeStartObject();
-        g.writeStringField("error_code", mlflowCode(r.status()));
-        g.writeStringField("message", message);
-        g.writeEndObject();
-      } catch (IOException e) {
-        return r;
-      }
-      FullHttpResponse shaped = r.replace(Unpooled.wrappedBuffer(out.toByteArray()));
+      FullHttpResponse out = r.replace(Unpooled.wrappedBuffer(shaped));
       r.release();
-      return shaped;
+      return out;
     };
+  }
+
+  private static Reply mlflow(Reply reply) {
+    return rewritten(reply, ErrorShape::mlflowBody);
+  }
+
+  private static byte[] mlflowBody(HttpResponseStatus status, String message) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(message.length() + 64);
+    try (JsonGenerator g = JsonStreams.FACTORY.createGenerator(out)) {
+      g.writeStartObject();
+      g.writeStringField("error_code", mlflowCode(status));
+      g.writeStringField("message", message);
+      g.writeEndObject();
+    }
+    return out.toByteArray();
   }
 }

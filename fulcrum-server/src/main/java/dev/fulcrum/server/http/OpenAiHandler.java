@@ -1,6 +1,5 @@
 package dev.fulcrum.server.http;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.TenantCharges;
 import dev.fulcrum.core.config.ModelConfig;
@@ -21,21 +20,17 @@ import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TimedAnswers;
 import dev.fulcrum.server.TraceParent;
-import dev.fulcrum.server.codec.Json;
 import dev.fulcrum.server.codec.OpenAiJson;
 import dev.fulcrum.server.codec.OpenAiJson.EmbeddingsRequest;
 import dev.fulcrum.server.tracing.TracedRequest;
 import dev.fulcrum.server.tracing.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufInputStream;
-import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
-import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -515,26 +510,8 @@ final class OpenAiHandler {
    * kept; any other reply as it is.
    */
   static Reply shaped(Reply reply) {
-    return alloc -> {
-      FullHttpResponse r = reply.render(alloc);
-      if (r.status().code() < 400 || !r.content().isReadable()) {
-        return r;
-      }
-      String message;
-      try {
-        JsonNode body = Json.MAPPER.readTree(new ByteBufInputStream(r.content().duplicate()));
-        JsonNode error = body == null ? null : body.get("error");
-        if (error == null || !error.isTextual()) {
-          return r; // already OpenAI's shape, or not an error body
-        }
-        message = error.asText();
-      } catch (IOException e) {
-        return r;
-      }
-      byte[] openAi = OpenAiJson.error(message, type(r.status()), null, code(r.status(), null));
-      FullHttpResponse out = r.replace(Unpooled.wrappedBuffer(openAi));
-      r.release();
-      return out;
-    };
+    return ErrorShape.rewritten(
+        reply,
+        (status, message) -> OpenAiJson.error(message, type(status), null, code(status, null)));
   }
 }
