@@ -33,6 +33,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -453,6 +454,26 @@ final class E2eServer implements AutoCloseable {
       return JSON.writeValueAsString(s);
     } catch (IOException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** An answer's body read as JSON. */
+  public static JsonNode json(HttpResponse<byte[]> r) throws IOException {
+    return JSON.readTree(r.body());
+  }
+
+  /** Every number of a nested JSON value (an answer's rows, a tensor's data), in order. */
+  public static List<Double> numbers(JsonNode n) {
+    List<Double> out = new ArrayList<>();
+    numbers(n, out);
+    return out;
+  }
+
+  private static void numbers(JsonNode n, List<Double> out) {
+    if (n.isArray()) {
+      n.forEach(c -> numbers(c, out));
+    } else {
+      out.add(n.asDouble());
     }
   }
 }

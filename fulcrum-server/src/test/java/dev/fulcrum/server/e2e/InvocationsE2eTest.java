@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,32 +58,14 @@ class InvocationsE2eTest {
       "[\"amount_usd\", \"hour_of_day\", \"merchant_risk\", \"distance_from_home_km\","
           + " \"transactions_last_24h\", \"account_age_days\", \"is_foreign\", \"card_present\"]";
 
-  private static JsonNode json(HttpResponse<byte[]> r) throws Exception {
-    return E2eServer.JSON.readTree(r.body());
-  }
-
-  private static List<Double> flat(JsonNode n) {
-    List<Double> out = new ArrayList<>();
-    flat(n, out);
-    return out;
-  }
-
-  private static void flat(JsonNode n, List<Double> out) {
-    if (n.isArray()) {
-      n.forEach(c -> flat(c, out));
-    } else {
-      out.add(n.asDouble());
-    }
-  }
-
   /** The OIP answer's output {@code name}'s flat data. */
   private static List<Double> oip(E2eServer server, String model, String inputs, String name)
       throws Exception {
     HttpResponse<byte[]> r = server.post(inferPath(model), "{\"inputs\":" + inputs + "}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
-    for (JsonNode o : json(r).get("outputs")) {
+    for (JsonNode o : E2eServer.json(r).get("outputs")) {
       if (o.get("name").asText().equals(name)) {
-        return flat(o.get("data"));
+        return E2eServer.numbers(o.get("data"));
       }
     }
     throw new AssertionError("no output " + name + " in " + text(r));
@@ -102,7 +83,7 @@ class InvocationsE2eTest {
   private static JsonNode predictions(HttpResponse<byte[]> r) throws Exception {
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
-    JsonNode p = json(r).get("predictions");
+    JsonNode p = E2eServer.json(r).get("predictions");
     assertThat(p).as(text(r)).isNotNull();
     return p;
   }
@@ -111,7 +92,7 @@ class InvocationsE2eTest {
   private static String mlflowError(HttpResponse<byte[]> r, int status, String code)
       throws Exception {
     assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
-    JsonNode body = json(r);
+    JsonNode body = E2eServer.json(r);
     assertThat(body.path("error_code").asText()).as(text(r)).isEqualTo(code);
     assertThat(body.path("message").isTextual()).as(text(r)).isTrue();
     return body.get("message").asText();
@@ -130,7 +111,7 @@ class InvocationsE2eTest {
     assertThat(predictions).hasSize(FRAUD_ROWS.length);
     for (int i = 0; i < FRAUD_ROWS.length; i++) {
       JsonNode p = predictions.get(i);
-      assertThat(flat(p.get("probabilities")))
+      assertThat(E2eServer.numbers(p.get("probabilities")))
           .as("row %d", i)
           .isEqualTo(probabilities.subList(2 * i, 2 * i + 2));
       assertThat(p.get("label").isIntegralNumber()).isTrue();
@@ -180,9 +161,9 @@ class InvocationsE2eTest {
       JsonNode p =
           predictions(invoke(chosen, "application/json", "{\"" + field + "\": [" + rows + "]}"));
       assertThat(p.get("probabilities")).as(field).hasSize(3);
-      assertThat(flat(p.get("probabilities")))
+      assertThat(E2eServer.numbers(p.get("probabilities")))
           .isEqualTo(oip(chosen, "fraud_classifier", fraudTensor(), "probabilities"));
-      assertThat(flat(p.get("label")))
+      assertThat(E2eServer.numbers(p.get("label")))
           .isEqualTo(oip(chosen, "fraud_classifier", fraudTensor(), "label"));
     }
   }
@@ -205,7 +186,7 @@ class InvocationsE2eTest {
     JsonNode rows = predictions(csv);
     assertThat(rows).hasSize(2);
     assertThat(rows.get(0)).hasSize(384); // one output: its rows, each the 384-vector
-    assertThat(flat(rows)).isEqualTo(expected);
+    assertThat(E2eServer.numbers(rows)).isEqualTo(expected);
     HttpResponse<byte[]> split =
         unchosen.send(
             unchosen
@@ -214,7 +195,7 @@ class InvocationsE2eTest {
                     "{\"dataframe_split\": {\"columns\": [\"text\"], \"data\": [[\"the cat sat,"
                         + " then slept\"], [\"a \\\"quoted\\\" word\"]]}}")
                 .header("X-Amzn-SageMaker-Target-Model", "minilm_text.tar.gz"));
-    assertThat(flat(predictions(split))).isEqualTo(expected);
+    assertThat(E2eServer.numbers(predictions(split))).isEqualTo(expected);
   }
 
   @Test
@@ -242,7 +223,7 @@ class InvocationsE2eTest {
                 + "\"shape\":[1,4],\"data\":[0,0,0,0]}]",
             "last_hidden_state");
     assertThat(p).hasSize(1);
-    assertThat(flat(p)).isEqualTo(expected);
+    assertThat(E2eServer.numbers(p)).isEqualTo(expected);
   }
 
   @Test

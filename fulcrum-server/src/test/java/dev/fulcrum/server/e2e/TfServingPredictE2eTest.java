@@ -10,7 +10,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,30 +37,11 @@ class TfServingPredictE2eTest {
     "[42.0, 11, 0.1, 1.0, 1, 2000, 0, 1]"
   };
 
-  private static JsonNode json(HttpResponse<byte[]> r) throws Exception {
-    return E2eServer.JSON.readTree(r.body());
-  }
-
-  /** Every number of a nested JSON value, in order. */
-  private static List<Double> flat(JsonNode n) {
-    List<Double> out = new ArrayList<>();
-    flat(n, out);
-    return out;
-  }
-
-  private static void flat(JsonNode n, List<Double> out) {
-    if (n.isArray()) {
-      n.forEach(c -> flat(c, out));
-    } else {
-      out.add(n.asDouble());
-    }
-  }
-
   /** The OIP answer's outputs by name, each its flat data. */
   private static JsonNode oip(String model, String inputs) throws Exception {
     HttpResponse<byte[]> r = server.post(inferPath(model), "{\"inputs\":" + inputs + "}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
-    return json(r).get("outputs");
+    return E2eServer.json(r).get("outputs");
   }
 
   private static JsonNode oipOutput(JsonNode outputs, String name) {
@@ -77,7 +57,7 @@ class TfServingPredictE2eTest {
   private static String tfError(HttpResponse<byte[]> r, int status) throws Exception {
     assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
     assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
-    JsonNode e = json(r).get("error");
+    JsonNode e = E2eServer.json(r).get("error");
     assertThat(e).as(text(r)).isNotNull();
     assertThat(e.isTextual()).as(text(r)).isTrue();
     return e.asText();
@@ -90,7 +70,7 @@ class TfServingPredictE2eTest {
         server.post("/v1/models/fraud_classifier:predict", "{\"instances\": [" + rows + "]}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
-    JsonNode predictions = json(r).get("predictions");
+    JsonNode predictions = E2eServer.json(r).get("predictions");
     assertThat(predictions).hasSize(FRAUD_ROWS.length);
 
     JsonNode outputs =
@@ -99,12 +79,12 @@ class TfServingPredictE2eTest {
             "[{\"name\":\"features\",\"datatype\":\"FP32\",\"shape\":[3,8],\"data\":["
                 + rows
                 + "]}]");
-    List<Double> probabilities = flat(oipOutput(outputs, "probabilities").get("data"));
-    List<Double> labels = flat(oipOutput(outputs, "label").get("data"));
+    List<Double> probabilities = E2eServer.numbers(oipOutput(outputs, "probabilities").get("data"));
+    List<Double> labels = E2eServer.numbers(oipOutput(outputs, "label").get("data"));
     for (int i = 0; i < FRAUD_ROWS.length; i++) {
       JsonNode p = predictions.get(i);
       assertThat(p.get("probabilities")).hasSize(2);
-      assertThat(flat(p.get("probabilities")))
+      assertThat(E2eServer.numbers(p.get("probabilities")))
           .as("instance %d", i)
           .isEqualTo(probabilities.subList(2 * i, 2 * i + 2));
       assertThat(p.get("label").isIntegralNumber()).isTrue();
@@ -117,7 +97,7 @@ class TfServingPredictE2eTest {
             "/v1/models/fraud_classifier/versions/1:predict",
             "{\"signature_name\": \"serving_default\", \"instances\": [" + rows + "]}");
     assertThat(versioned.statusCode()).as(text(versioned)).isEqualTo(200);
-    assertThat(json(versioned)).isEqualTo(json(r));
+    assertThat(E2eServer.json(versioned)).isEqualTo(E2eServer.json(r));
   }
 
   @Test
@@ -126,7 +106,7 @@ class TfServingPredictE2eTest {
     HttpResponse<byte[]> r =
         server.post("/v1/models/fraud_classifier:predict", "{\"inputs\": [" + rows + "]}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
-    JsonNode out = json(r).get("outputs");
+    JsonNode out = E2eServer.json(r).get("outputs");
     JsonNode outputs =
         oip(
             "fraud_classifier",
@@ -135,14 +115,15 @@ class TfServingPredictE2eTest {
                 + "]}]");
     assertThat(out.get("probabilities")).hasSize(3);
     assertThat(out.get("probabilities").get(0)).hasSize(2);
-    assertThat(flat(out.get("probabilities")))
-        .isEqualTo(flat(oipOutput(outputs, "probabilities").get("data")));
-    assertThat(flat(out.get("label"))).isEqualTo(flat(oipOutput(outputs, "label").get("data")));
+    assertThat(E2eServer.numbers(out.get("probabilities")))
+        .isEqualTo(E2eServer.numbers(oipOutput(outputs, "probabilities").get("data")));
+    assertThat(E2eServer.numbers(out.get("label")))
+        .isEqualTo(E2eServer.numbers(oipOutput(outputs, "label").get("data")));
     // Named columns: the same.
     HttpResponse<byte[]> named =
         server.post(
             "/v1/models/fraud_classifier:predict", "{\"inputs\": {\"features\": [" + rows + "]}}");
-    assertThat(json(named)).isEqualTo(json(r));
+    assertThat(E2eServer.json(named)).isEqualTo(E2eServer.json(r));
   }
 
   @Test
@@ -163,7 +144,7 @@ class TfServingPredictE2eTest {
     HttpResponse<byte[]> r =
         server.post("/v1/models/all_minilm_l6_v2:predict", "{\"instances\": [" + instances + "]}");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
-    JsonNode predictions = json(r).get("predictions");
+    JsonNode predictions = E2eServer.json(r).get("predictions");
     assertThat(predictions).hasSize(2);
 
     JsonNode outputs =
@@ -176,14 +157,14 @@ class TfServingPredictE2eTest {
                 + "\"INT64\",\"shape\":[2,4],\"data\":[0,0,0,0,0,0,0,0]}]");
     for (JsonNode o : outputs) {
       String name = o.get("name").asText();
-      List<Double> all = flat(o.get("data"));
+      List<Double> all = E2eServer.numbers(o.get("data"));
       int per = all.size() / 2;
       JsonNode shape = o.get("shape");
       for (int i = 0; i < 2; i++) {
         // One output: bare per-row values; several: an object of them.
         JsonNode value = outputs.size() == 1 ? predictions.get(i) : predictions.get(i).get(name);
         assertThat(value).as("%s of instance %d", name, i).isNotNull();
-        assertThat(flat(value))
+        assertThat(E2eServer.numbers(value))
             .as("%s of instance %d", name, i)
             .isEqualTo(all.subList(i * per, (i + 1) * per));
         if (shape.size() >= 2) {
@@ -253,7 +234,7 @@ class TfServingPredictE2eTest {
   void statusAndMetadataBesideOpenAisModelObject() throws Exception {
     HttpResponse<byte[]> status = server.get("/v1/models/fraud_classifier/versions/1");
     assertThat(status.statusCode()).as(text(status)).isEqualTo(200);
-    JsonNode v = json(status).get("model_version_status");
+    JsonNode v = E2eServer.json(status).get("model_version_status");
     assertThat(v).hasSize(1);
     assertThat(v.get(0).get("version").asText()).isEqualTo("1");
     assertThat(v.get(0).get("state").asText()).isEqualTo("AVAILABLE");
@@ -264,7 +245,7 @@ class TfServingPredictE2eTest {
     // GET /v1/models/<m>: OpenAI's model object, KServe v1's readiness, TF Serving's status.
     HttpResponse<byte[]> model = server.get("/v1/models/fraud_classifier");
     assertThat(model.statusCode()).as(text(model)).isEqualTo(200);
-    JsonNode m = json(model);
+    JsonNode m = E2eServer.json(model);
     assertThat(m.get("id").asText()).isEqualTo("fraud_classifier");
     assertThat(m.get("object").asText()).isEqualTo("model");
     assertThat(m.get("owned_by").asText()).isEqualTo("fulcrum");
@@ -274,7 +255,7 @@ class TfServingPredictE2eTest {
 
     HttpResponse<byte[]> metadata = server.get("/v1/models/fraud_classifier/metadata");
     assertThat(metadata.statusCode()).as(text(metadata)).isEqualTo(200);
-    JsonNode md = json(metadata);
+    JsonNode md = E2eServer.json(metadata);
     assertThat(md.get("model_spec").get("name").asText()).isEqualTo("fraud_classifier");
     assertThat(md.get("model_spec").get("version").asText()).isEqualTo("1");
     JsonNode sig =
@@ -292,7 +273,7 @@ class TfServingPredictE2eTest {
   /** {@code inference_stats} of the demo's fraud model: its success and fail counts. */
   private static long[] fraudCounts() throws Exception {
     JsonNode s =
-        json(server.get("/v2/models/fraud_classifier/stats"))
+        E2eServer.json(server.get("/v2/models/fraud_classifier/stats"))
             .get("model_stats")
             .get(0)
             .get("inference_stats");
