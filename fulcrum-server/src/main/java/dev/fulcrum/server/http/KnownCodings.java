@@ -42,11 +42,11 @@ final class KnownCodings extends HttpContentDecompressor {
   private boolean dropping;
 
   /**
-   * The error shape of the last request head that passed: a body of it that cannot be decoded fails
-   * in this handler, and the dispatcher, which never saw that request, answers it in its API's
-   * error shape ({@link #lastHeadShape}).
+   * The target of the last request head that passed: a body of it that cannot be decoded fails in
+   * this handler, and the dispatcher, which never saw that request, answers it in its API's error
+   * shape ({@link #lastHeadShape}, told from it only then).
    */
-  private ErrorShape lastHeadShape = ErrorShape.OIP;
+  private @Nullable String lastHeadUri;
 
   /**
    * @param maxDrained the largest declared body of a refused request skipped to keep the connection
@@ -68,7 +68,7 @@ final class KnownCodings extends HttpContentDecompressor {
       dropping = false; // a new message while dropping: the codec ended the last one early
     }
     if (msg instanceof HttpRequest head) {
-      lastHeadShape = ErrorShape.of(head.uri());
+      lastHeadUri = head.uri();
     }
     try {
       super.decode(ctx, msg, out);
@@ -90,7 +90,8 @@ final class KnownCodings extends HttpContentDecompressor {
    * dispatcher when a body fails to decode (the failure is raised while that body passes).
    */
   ErrorShape lastHeadShape() {
-    return lastHeadShape;
+    String uri = lastHeadUri;
+    return uri == null ? ErrorShape.OIP : ErrorShape.of(uri);
   }
 
   @Override

@@ -112,10 +112,16 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   private boolean dropping;
 
   /**
-   * The error shape of the API of the message being aggregated ({@link ErrorShape#of}): a refusal
-   * of it is answered in that shape.
+   * The target of the request being aggregated (null: none, or not a request): a refusal of it is
+   * answered in its API's error shape ({@link #shape}, told from it only for a refusal).
    */
-  private ErrorShape shape = ErrorShape.OIP;
+  private @Nullable String headUri;
+
+  /** The error shape of the request being aggregated's API ({@link ErrorShape#of}). */
+  private ErrorShape shape() {
+    String uri = headUri;
+    return uri == null ? ErrorShape.OIP : ErrorShape.of(uri);
+  }
 
   private final @Nullable InvocationsTarget invocations;
 
@@ -235,7 +241,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
     } catch (InferenceException over) {
       dropping = !(m instanceof LastHttpContent);
       out.add(
-          RefusedRequest.overTenantLimit(over, !RefusedRequest.keepsConnection(r, limit), shape));
+          RefusedRequest.overTenantLimit(over, !RefusedRequest.keepsConnection(r, limit), shape()));
       return true;
     }
   }
@@ -261,7 +267,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       dropping = false;
       headRoute = null; // told again by this head's access check, if it names a tenant
       headTenant = null;
-      shape = m instanceof HttpRequest r ? ErrorShape.of(r.uri()) : ErrorShape.OIP;
+      headUri = m instanceof HttpRequest r ? r.uri() : null;
       if (m.decoderResult().isFailure()) {
         // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation
         // passes it on whole, at once, for the dispatcher's 400; its headers are not to be read.
@@ -279,7 +285,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       }
       if (unknownExpectation(m)) {
         dropping = !(m instanceof LastHttpContent);
-        out.add(RefusedRequest.expectationFailed(shape));
+        out.add(RefusedRequest.expectationFailed(shape()));
         return;
       }
       if (headTenant != null && refusedByTenant(m, out)) {
@@ -337,7 +343,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
             giveBack();
             abandon(Abandoned.OVER_BUDGET);
             dropping = !(c instanceof LastHttpContent);
-            out.add(RefusedRequest.overBudget(shape));
+            out.add(RefusedRequest.overBudget(shape()));
             return;
           }
           reserved = allocated + size;
@@ -405,7 +411,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
   private void refuse(HttpMessage m, List<Object> out) {
     abandon(Abandoned.OVER_BUDGET);
     dropping = !(m instanceof LastHttpContent);
-    out.add(RefusedRequest.overBudget(shape));
+    out.add(RefusedRequest.overBudget(shape()));
   }
 
   private void giveBack() {
