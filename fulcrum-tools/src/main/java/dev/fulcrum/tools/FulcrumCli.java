@@ -5,6 +5,7 @@ import dev.fulcrum.tools.bench.BenchCommand;
 import dev.fulcrum.tools.embed.EmbedCommand;
 import dev.fulcrum.tools.monitor.ProfileCommand;
 import dev.fulcrum.tools.monitor.SkewCheckCommand;
+import dev.fulcrum.tools.predict.PredictCommand;
 import dev.fulcrum.tools.serve.ServeArgs;
 import dev.fulcrum.tools.serve.ServeCommand;
 import dev.fulcrum.tools.tune.TuneCommand;
@@ -34,6 +35,7 @@ import picocli.CommandLine.Command;
       ProfileCommand.class,
       SkewCheckCommand.class,
       EmbedCommand.class,
+      PredictCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {

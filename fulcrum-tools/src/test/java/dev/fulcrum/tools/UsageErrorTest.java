@@ -57,7 +57,8 @@ class UsageErrorTest {
   @Test
   void everyCommandsVersionOptionPrintsTheVersion() {
     // serve, bench, ... list -V, --version in their help, yet printed nothing and exited 0.
-    for (String command : List.of("serve", "bench", "tune", "profile", "skew-check", "embed")) {
+    for (String command :
+        List.of("serve", "bench", "tune", "profile", "skew-check", "embed", "predict")) {
       CliRun r = CliRun.of(command, "--version");
       assertThat(r.code()).as(command).isZero();
       assertThat(r.out()).as(command).startsWith("fulcrum ");

@@ -152,6 +152,65 @@ public final class PredictJson {
     return out;
   }
 
+  /**
+   * A frame's answer as JSON lines, as {@code fulcrum predict} writes it: per row one line, a
+   * record of every output's name to its value for that row ({@code
+   * {"probabilities":[0.9,0.1],"label":0}} then a line feed), each value written as {@link
+   * #predictions} writes it, so that offline and served answers read the same.
+   *
+   * @throws InferenceException INTERNAL when an output's first dimension is not {@code instances}
+   */
+  public static ByteBuf recordLines(
+      InferenceResponse response, int instances, ByteBufAllocator alloc) {
+    List<Tensor> outputs = response.outputs();
+    long estimate = 64;
+    for (Tensor t : outputs) {
+      if (t.shape().length == 0 || t.dim(0) != instances) {
+        throw InferenceException.internal(
+            String.format(
+                java.util.Locale.ROOT,
+                "model '%s': output '%s' has shape %s, which does not split into the request's %d"
+                    + " rows",
+                response.modelName(),
+                t.name(),
+                java.util.Arrays.toString(t.shape()),
+                instances),
+            null);
+      }
+      estimate +=
+          JsonBufferWriter.maxTensorLength(t.datatype(), t.elementCount(), t.data().remaining())
+              + (long) instances * (t.name().length() + 8);
+    }
+    ByteBuf out = alloc.buffer((int) Math.min(estimate, 1 << 20));
+    boolean done = false;
+    try {
+      JsonBufferWriter w = new JsonBufferWriter(out);
+      List<Values> values = new ArrayList<>(outputs.size());
+      for (Tensor t : outputs) {
+        values.add(new Values(t, w));
+      }
+      for (int r = 0; r < instances; r++) {
+        w.raw('{');
+        for (int i = 0; i < values.size(); i++) {
+          if (i > 0) {
+            w.raw(',');
+          }
+          w.raw(values.get(i).field);
+          values.get(i).row(r);
+        }
+        w.raw('}');
+        w.raw('\n');
+      }
+      w.flush();
+      done = true;
+    } finally {
+      if (!done) {
+        out.release();
+      }
+    }
+    return out;
+  }
+
   private static final byte[] PREDICTIONS =
       "{\"predictions\":[".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] PREDICTIONS_WHOLE =

@@ -13,11 +13,12 @@ import java.util.regex.Pattern;
 /**
  * The command line of a {@code fulcrum serve} child process on the test's own class path, every
  * port chosen by the kernel, for the tests that need a whole process (signals, log output), and the
- * ports it logs once open. Stateless.
+ * ports it logs once open; and the command line of any other {@code fulcrum} command as a child
+ * process ({@link #fulcrum}). Stateless.
  */
-final class ServeProcess {
+public final class ServeProcess {
   /** The REST port's line in the log. */
-  static final Pattern HTTP_PORT =
+  public static final Pattern HTTP_PORT =
       Pattern.compile("HTTP \\(Open Inference Protocol\\) on http://[^:]+:(\\d+)/v2");
 
   /** The gRPC port's line, up to the line's end: a line read half-written would cut the port. */
@@ -31,12 +32,12 @@ final class ServeProcess {
   private ServeProcess() {}
 
   /** {@code java ... FulcrumCli serve --model-repository <repo>} with ports 0. */
-  static List<String> command(Path repo) {
+  public static List<String> command(Path repo) {
     return command(repo, List.of());
   }
 
   /** {@link #command(Path)} followed by more {@code serve} arguments. */
-  static List<String> command(Path repo, List<String> more) {
+  public static List<String> command(Path repo, List<String> more) {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> command =
         new ArrayList<>(
@@ -59,8 +60,22 @@ final class ServeProcess {
     return List.copyOf(command);
   }
 
+  /**
+   * {@code java <jvmOptions> ... FulcrumCli <args>} on the test's own class path: a command run as
+   * a user runs it, with its own standard streams and heap.
+   */
+  public static List<String> fulcrum(List<String> jvmOptions, List<String> args) {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+    command.addAll(jvmOptions);
+    command.addAll(
+        List.of("-cp", System.getProperty("java.class.path"), FulcrumCli.class.getName()));
+    command.addAll(args);
+    return List.copyOf(command);
+  }
+
   /** The port a line of the server's log names, waiting up to 120 s for it. */
-  static int port(Path log, Pattern line) throws Exception {
+  public static int port(Path log, Pattern line) throws Exception {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (System.nanoTime() < end) {
       Matcher m = line.matcher(Files.readString(log, StandardCharsets.UTF_8));
