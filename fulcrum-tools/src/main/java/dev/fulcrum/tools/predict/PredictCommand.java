@@ -2,6 +2,7 @@ package dev.fulcrum.tools.predict;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.fulcrum.core.config.ModelConfig;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.TensorBuffers;
@@ -404,16 +405,13 @@ public final class PredictCommand implements Callable<Integer> {
   private void write(OutputStream os, Batch b, Progress progress) throws IOException, Stopped {
     byte[] answer;
     try {
-      answer = b.answer().get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
+      answer = answer(b);
     } catch (ExecutionException | CancellationException e) {
       for (RowSource.Row row : b.rows()) {
         byte[] one;
         try {
-          one = submit(List.of(row)).answer().join();
-        } catch (CompletionException | CancellationException rowError) {
+          one = answer(submit(List.of(row)));
+        } catch (ExecutionException | CancellationException rowError) {
           String reason = where() + ":" + row.line() + ": " + reason(rowError);
           if (onError == OnError.fail) {
             throw new Stopped(reason);
@@ -431,6 +429,39 @@ public final class PredictCommand implements Callable<Integer> {
     os.write(answer);
     rows += b.rows().size();
     progress.add(rows, errors);
+  }
+
+  /** The most times a batch the model's full queue refused is sent again. */
+  private static final int OVERLOAD_RETRIES = 100;
+
+  /**
+   * A batch's answer; a batch refused because the model's queue was full (its {@code
+   * max-queue-size} smaller than what is in flight) is sent again after a pause, as a client
+   * retries a 429: an overload is no fault of the rows.
+   */
+  private byte[] answer(Batch b) throws IOException, ExecutionException {
+    Batch current = b;
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return current.answer().get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      } catch (ExecutionException e) {
+        if (attempt >= OVERLOAD_RETRIES
+            || !(e.getCause() instanceof InferenceException ie)
+            || ie.code() != ErrorCode.RESOURCE_EXHAUSTED) {
+          throw e;
+        }
+      }
+      try {
+        Thread.sleep(Math.min(100, 1L << attempt));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+      current = submit(b.rows());
+    }
   }
 
   private static String reason(Throwable t) {

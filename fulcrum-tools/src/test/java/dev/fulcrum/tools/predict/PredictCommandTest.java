@@ -188,6 +188,54 @@ class PredictCommandTest {
         .isCloseTo(EnsembleModels.expectedScores(ROWS[3])[0], within(1e-5f));
   }
 
+  /** A copy of the demo's fraud_classifier in {@code repo}, with more lines of config.yaml. */
+  static Path fraudRepo(Path repo, String moreConfig) throws Exception {
+    Path from = Path.of("..", "demo", "models", "fraud_classifier").toAbsolutePath().normalize();
+    try (java.util.stream.Stream<Path> files = Files.walk(from)) {
+      for (Path f : files.toList()) {
+        Path to = repo.resolve("fraud_classifier").resolve(from.relativize(f).toString());
+        if (Files.isDirectory(f)) {
+          Files.createDirectories(to);
+        } else {
+          Files.copy(f, to);
+        }
+      }
+    }
+    Path config = repo.resolve("fraud_classifier/config.yaml");
+    Files.writeString(config, Files.readString(config) + moreConfig);
+    return repo;
+  }
+
+  @Test
+  void aFullQueueIsRetriedNotARowError() throws Exception {
+    // A queue of one request and 32 in flight: whatever the full queue refuses is overload, sent
+    // again, never a bad row; every row is answered.
+    Path small = fraudRepo(dir.resolve("small-queue"), "queue-policy:\n  max-queue-size: 1\n");
+    StringBuilder rows = new StringBuilder("a,b,c,d,e,f,g,h\n");
+    for (int i = 0; i < 2000; i++) {
+      rows.append(i % 5000).append(",14,0.2,3.1,2,400,0,1\n");
+    }
+    Path in = Files.writeString(dir.resolve("queue.csv"), rows.toString());
+    Path out = dir.resolve("queue.jsonl");
+    CliRun run =
+        CliRun.of(
+            "predict",
+            "--model-repository",
+            small.toString(),
+            "--model",
+            "fraud_classifier",
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString(),
+            "--batch-size",
+            "4",
+            "--in-flight",
+            "32");
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(Files.readAllLines(out, StandardCharsets.UTF_8)).hasSize(2000);
+  }
+
   @Test
   void usageErrorsSayWhatIsWrong() throws Exception {
     Path in = Files.writeString(dir.resolve("ok.csv"), csv(ROWS));

@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,7 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
  * order.
  */
 class PredictE2eTest {
-  private static final Path DEMO = Path.of("..", "demo", "models").toAbsolutePath().normalize();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String COLUMNS =
       "amount_usd,hour_of_day,merchant_risk,distance_from_home_km,transactions_last_24h,"
@@ -68,18 +66,7 @@ class PredictE2eTest {
 
   @BeforeAll
   static void serve() throws Exception {
-    repo = dir.resolve("repo");
-    Path from = DEMO.resolve("fraud_classifier");
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path f : files.toList()) {
-        Path to = repo.resolve("fraud_classifier").resolve(from.relativize(f).toString());
-        if (Files.isDirectory(f)) {
-          Files.createDirectories(to);
-        } else {
-          Files.copy(f, to);
-        }
-      }
-    }
+    repo = PredictCommandTest.fraudRepo(dir.resolve("repo"), "");
     Path log = dir.resolve("serve.log");
     server =
         new ProcessBuilder(ServeProcess.command(repo))
