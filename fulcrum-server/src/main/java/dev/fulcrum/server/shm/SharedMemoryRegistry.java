@@ -45,8 +45,9 @@ import org.jspecify.annotations.Nullable;
  * that registers it is answered exactly as for a key that does not exist, so that it can neither
  * read nor write the owner's tensors nor learn that the key is in use. Without tenants (the view of
  * no tenant) every region is everyone's, as in Triton. The limit on regions mapped at once ({@link
- * #MAX_REGIONS}) is the server's, shared by all tenants; one tenant holds at most {@link
- * #MAX_REGIONS_PER_TENANT} of them, so that no tenant can take every slot.
+ * #MAX_REGIONS}) is the server's, shared by all tenants; one tenant holds at most its share of them
+ * ({@code --client-shm-regions-per-tenant}, {@link #MAX_REGIONS_PER_TENANT} by default), so that no
+ * tenant can take every slot.
  *
  * <p>Thread-safe: the names live in a concurrent map; registrations are serialized so that a name
  * is mapped at most once.
@@ -70,10 +71,13 @@ public final class SharedMemoryRegistry {
   static final int MAX_REGIONS = 1024;
 
   /**
-   * The most regions one tenant holds at once (with tenants): an eighth of {@link #MAX_REGIONS}, so
-   * that one tenant filling its share leaves the others most of the slots.
+   * The most regions one tenant holds at once (with tenants) by default: an eighth of {@link
+   * #MAX_REGIONS}, so that one tenant filling its share leaves the others most of the slots.
    */
-  static final int MAX_REGIONS_PER_TENANT = MAX_REGIONS / 8;
+  public static final int MAX_REGIONS_PER_TENANT = MAX_REGIONS / 8;
+
+  /** The most a tenant's share may be: every region the server maps ({@link #MAX_REGIONS}). */
+  public static final int MAX_REGIONS_PER_TENANT_LIMIT = MAX_REGIONS;
 
   /** A region's name within its owner's: the tenant's name, "" without tenants. */
   private record Owned(String owner, String name) {}
@@ -81,6 +85,9 @@ public final class SharedMemoryRegistry {
   private final Path directory;
   private final boolean allowed;
   private final long maxInputBytes;
+
+  /** The most regions one tenant holds at once (with tenants). */
+  private final int regionsPerTenant;
 
   /** Every tenant's regions: shared by the views of {@link #forTenant}. */
   private final Map<Owned, SharedMemoryRegion> regions;
@@ -115,9 +122,30 @@ public final class SharedMemoryRegistry {
    *     request body, since the input is copied into a buffer of the request's as a body's would be
    */
   public SharedMemoryRegistry(Path directory, boolean allowed, long maxInputBytes) {
+    this(directory, allowed, maxInputBytes, MAX_REGIONS_PER_TENANT);
+  }
+
+  /**
+   * @param directory the shared memory directory ({@link #DEV_SHM}; a test's own otherwise)
+   * @param allowed whether clients may register regions ({@code --allow-client-shm})
+   * @param maxInputBytes the most bytes one input may take from a region: the server's largest
+   *     request body, since the input is copied into a buffer of the request's as a body's would be
+   * @param regionsPerTenant the most regions one tenant holds at once ({@code
+   *     --client-shm-regions-per-tenant}): 1 to {@link #MAX_REGIONS_PER_TENANT_LIMIT}
+   * @throws IllegalArgumentException a share outside those bounds
+   */
+  public SharedMemoryRegistry(
+      Path directory, boolean allowed, long maxInputBytes, int regionsPerTenant) {
+    if (regionsPerTenant < 1 || regionsPerTenant > MAX_REGIONS_PER_TENANT_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format(
+              "a tenant's shared memory regions must be 1 to %d, was %d",
+              MAX_REGIONS_PER_TENANT_LIMIT, regionsPerTenant));
+    }
     this.directory = directory;
     this.allowed = allowed;
     this.maxInputBytes = maxInputBytes;
+    this.regionsPerTenant = regionsPerTenant;
     this.regions = new ConcurrentHashMap<>();
     this.registering = new Object();
     this.views = new ConcurrentHashMap<>();
@@ -128,6 +156,7 @@ public final class SharedMemoryRegistry {
     this.directory = all.directory;
     this.allowed = all.allowed;
     this.maxInputBytes = all.maxInputBytes;
+    this.regionsPerTenant = all.regionsPerTenant;
     this.regions = all.regions;
     this.registering = all.registering;
     this.views = all.views;
@@ -158,6 +187,15 @@ public final class SharedMemoryRegistry {
   /** A registry over {@link #DEV_SHM} whose inputs take at most {@code maxInputBytes} each. */
   public static SharedMemoryRegistry devShm(boolean allowed, long maxInputBytes) {
     return new SharedMemoryRegistry(DEV_SHM, allowed, maxInputBytes);
+  }
+
+  /**
+   * A registry over {@link #DEV_SHM} whose inputs take at most {@code maxInputBytes} each and whose
+   * tenants hold at most {@code regionsPerTenant} regions each.
+   */
+  public static SharedMemoryRegistry devShm(
+      boolean allowed, long maxInputBytes, int regionsPerTenant) {
+    return new SharedMemoryRegistry(DEV_SHM, allowed, maxInputBytes, regionsPerTenant);
   }
 
   /** The most bytes one input may take from a region. */
@@ -238,12 +276,12 @@ public final class SharedMemoryRegistry {
       }
     }
     // The share first: a tenant at its limit learns nothing about other tenants' keys.
-    if (own >= MAX_REGIONS_PER_TENANT) {
+    if (own >= regionsPerTenant) {
       throw InferenceException.exhausted(
           String.format(
               "failed to register shared memory region '%s': tenant '%s' has %d regions"
                   + " registered, the most one tenant may; unregister those no longer used",
-              printable(name), owner, MAX_REGIONS_PER_TENANT));
+              printable(name), owner, regionsPerTenant));
     }
     if (othersKey) {
       throw cannotOpen(key, NO_SUCH_OBJECT);

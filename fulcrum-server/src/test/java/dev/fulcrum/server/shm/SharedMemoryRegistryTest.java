@@ -1,6 +1,7 @@
 package dev.fulcrum.server.shm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
@@ -386,6 +387,26 @@ class SharedMemoryRegistryTest {
     view.unregisterAll();
     for (int i = 0; i <= SharedMemoryRegistry.MAX_REGIONS_PER_TENANT; i++) {
       registry.register("r" + i, "/obj", 0, 8);
+    }
+  }
+
+  @Test
+  void aTenantsShareOfTheRegionsIsTheServersOption() throws IOException {
+    object("obj", 64);
+    object("obj_b", 64);
+    SharedMemoryRegistry two = new SharedMemoryRegistry(dir, true, 1 << 20, 2);
+    SharedMemoryRegistry view = two.forTenant(new Tenant("a"));
+    view.register("r0", "/obj", 0, 8);
+    view.register("r1", "/obj", 0, 8);
+    InferenceException e = refusal(() -> view.register("r2", "/obj", 0, 8));
+    assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+    assertThat(e.getMessage()).contains("tenant 'a' has 2 regions registered");
+    two.forTenant(new Tenant("b")).register("r0", "/obj_b", 0, 8);
+    for (int share : new int[] {0, -1, SharedMemoryRegistry.MAX_REGIONS_PER_TENANT_LIMIT + 1}) {
+      assertThatThrownBy(() -> new SharedMemoryRegistry(dir, true, 1 << 20, share))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage(
+              "a tenant's shared memory regions must be 1 to 1024, was %d".formatted(share));
     }
   }
 

@@ -47,6 +47,7 @@ public final class ServeArgs {
           "--metrics-port", "8002",
           "--allow-metrics", "true",
           "--allow-client-shm", "false",
+          "--client-shm-regions-per-tenant", "128",
           "--metrics-histograms", "true",
           "--metrics-drift-detail", "true",
           "--request-timing-always", "false",
@@ -182,6 +183,8 @@ public final class ServeArgs {
       case "--metrics-port" -> c.metricsPort = Integer.parseInt(value);
       case "--allow-metrics" -> c.allowMetrics = bool(value);
       case "--allow-client-shm" -> c.allowClientShm = bool(value);
+      case "--client-shm-regions-per-tenant" ->
+          c.clientShmRegionsPerTenant = Integer.parseInt(value);
       case "--metrics-histograms" -> c.metricsHistograms = bool(value);
       case "--metrics-drift-detail" -> c.metricsDriftDetail = bool(value);
       case "--request-timing-always" -> c.requestTimingAlways = bool(value);

@@ -165,6 +165,15 @@ public final class ServeCommand implements Callable<Integer> {
   boolean allowClientShm;
 
   @Option(
+      names = "--client-shm-regions-per-tenant",
+      defaultValue = "128",
+      paramLabel = "N",
+      description =
+          "With tenants, the most system shared memory regions one tenant holds at once (1 to"
+              + " 1024, the server's own limit; default: ${DEFAULT-VALUE}, an eighth of it).")
+  int clientShmRegionsPerTenant;
+
+  @Option(
       names = "--metrics-histograms",
       defaultValue = "true",
       arity = "1",
@@ -708,7 +717,10 @@ public final class ServeCommand implements Callable<Integer> {
         new RequestBytesBudget(limits.httpMaxBufferedBytes, httpMaxInputSize, grpcMaxMessageSize);
     // One registry for both ports: a region registered over REST is usable over gRPC (Triton's).
     SharedMemoryRegistry sharedMemory =
-        SharedMemoryRegistry.devShm(allowClientShm, Math.max(httpMaxInputSize, grpcMaxMessageSize));
+        SharedMemoryRegistry.devShm(
+            allowClientShm,
+            Math.max(httpMaxInputSize, grpcMaxMessageSize),
+            clientShmRegionsPerTenant());
     metrics.bindSharedMemory(sharedMemory);
     CompletableFuture<HttpServer> httpStart =
         startup.run(
@@ -998,6 +1010,20 @@ public final class ServeCommand implements Callable<Integer> {
         loadModels,
         Duration.ofSeconds(repositoryPollSecs),
         rolloutStateDir);
+  }
+
+  /** {@code --client-shm-regions-per-tenant}, checked against its bounds. */
+  int clientShmRegionsPerTenant() {
+    if (clientShmRegionsPerTenant < 1
+        || clientShmRegionsPerTenant > SharedMemoryRegistry.MAX_REGIONS_PER_TENANT_LIMIT) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--client-shm-regions-per-tenant must be 1 to "
+              + SharedMemoryRegistry.MAX_REGIONS_PER_TENANT_LIMIT
+              + ", was "
+              + clientShmRegionsPerTenant);
+    }
+    return clientShmRegionsPerTenant;
   }
 
   /** Where the model files of load requests go ({@code --model-load-dir}) and their limit. */
@@ -1390,6 +1416,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), tracingMistake);
     }
+    clientShmRegionsPerTenant();
     if (grpcMaxMetadataBytes < GrpcServerConfig.MIN_MAX_METADATA_SIZE
         || grpcMaxMetadataBytes > GrpcServerConfig.MAX_MAX_METADATA_SIZE) {
       throw new picocli.CommandLine.ParameterException(

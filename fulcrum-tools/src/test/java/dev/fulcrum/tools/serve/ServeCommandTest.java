@@ -92,6 +92,8 @@ class ServeCommandTest {
             List.of("--engine-thread-idle-secs", "-5"),
             List.of("--http-max-buffered-bytes", "4194304"),
             List.of("--grpc-max-metadata-bytes", "1023"),
+            List.of("--client-shm-regions-per-tenant", "0"),
+            List.of("--client-shm-regions-per-tenant", "1025"),
             List.of("--grpc-max-metadata-bytes", "1048577"))) {
       ServeCommand c = Objects.requireNonNull(ServeArgs.parse(args));
       assertThatThrownBy(c::checkOptions)
