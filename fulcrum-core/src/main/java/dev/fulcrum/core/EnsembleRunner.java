@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,14 +84,18 @@ final class EnsembleRunner {
    *
    * @param enclosing how many ensembles the request runs in already: 0 for a client's, a step's
    *     {@code nesting} for a step's
+   * @param finish what makes the ensemble's answer its client's before the request is counted (its
+   *     outputs' classification, a transport's delivery of them); one that throws fails the
+   *     request, counted as that failure. Null: the answer as the steps made it.
    */
   CompletableFuture<InferenceResponse> submit(
       ModelVersion mv,
       EnsembleConfig ensemble,
       InferenceRequest request,
       RequestValidator.Validated v,
-      int enclosing) {
-    Run run = new Run(mv, ensemble, request, v, enclosing + 1);
+      int enclosing,
+      @Nullable UnaryOperator<InferenceResponse> finish) {
+    Run run = new Run(mv, ensemble, request, v, enclosing + 1, finish);
     run.start();
     return run.result;
   }
@@ -107,6 +112,9 @@ final class EnsembleRunner {
 
     /** How many ensembles this run is in, its own included. */
     private final int nesting;
+
+    /** What makes the answer its client's before it is counted, or null ({@link #submit}). */
+    private final @Nullable UnaryOperator<InferenceResponse> finish;
 
     /** The version's bound on each step's requests in flight; null when it has none. */
     private final @Nullable StepGates gates;
@@ -159,9 +167,11 @@ final class EnsembleRunner {
         EnsembleConfig ensemble,
         InferenceRequest request,
         RequestValidator.Validated v,
-        int nesting) {
+        int nesting,
+        @Nullable UnaryOperator<InferenceResponse> finish) {
       this.mv = mv;
       this.nesting = nesting;
+      this.finish = finish;
       this.gates =
           ensemble.maxInflightRequests() > 0
               ? bounds.computeIfAbsent(
@@ -391,6 +401,20 @@ final class EnsembleRunner {
         }
         if (request.options().timing()) {
           done = done.withTiming(RequestTiming.ofEnsemble(Math.max(1, rows), total, timed));
+        }
+        if (finish != null) {
+          try {
+            done = finish.apply(done);
+          } catch (RuntimeException e) {
+            // its outputs could not be delivered: the request fails, and counts as that failure
+            if (count(
+                e instanceof InferenceException ie && ie.code() == ErrorCode.INVALID_ARGUMENT
+                    ? Outcome.INVALID
+                    : Outcome.FAILED)) {
+              result.completeExceptionally(e);
+            }
+            return;
+          }
         }
         // counted before the caller sees the answer, so that its next read of the statistics
         // shows it (as the scheduler counts a request before it completes it); once counted, a

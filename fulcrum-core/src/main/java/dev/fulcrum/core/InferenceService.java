@@ -227,9 +227,8 @@ public final class InferenceService {
    *
    * <p>The answer is handed to {@code delivery} (null: none) before the request is counted: a
    * delivery that throws fails the request, and it is counted as failed (its model's statistics and
-   * metrics, its tenant's usage), never as a success. A plain model's request is counted once
-   * delivered; a request that an ensemble, a pipeline, a sequence or the response cache answered
-   * fails the same way, but its model's statistics counted it when it was answered.
+   * metrics, its tenant's usage), never as a success, whatever answered it: a plain model, a
+   * sequence, an ensemble, a pipeline or the response cache.
    */
   public CompletableFuture<InferenceResponse> infer(
       ModelVersion admitted,
@@ -392,8 +391,9 @@ public final class InferenceService {
     ResponseCache.Key key = cache.key(v.inputs(), request.outputs(), v.outputNames());
     InferenceResponse hit = cache.get(key, request.id());
     long lookupNanos = System.nanoTime() - start;
-    mv.observer().cacheLookup(hit != null, v.batchSize(), lookupNanos);
-    if (hit != null) {
+    if (hit == null) {
+      mv.observer().cacheLookup(false, v.batchSize(), lookupNanos);
+    } else {
       if (hitOut != null) {
         hitOut[0] = true;
       }
@@ -401,8 +401,17 @@ public final class InferenceService {
         hit = hit.withTiming(RequestTiming.ofCacheHit(v.batchSize(), lookupNanos));
       }
       if (delivery != null) {
-        delivery.deliver(hit); // a failure is the request's (counted as a hit: see infer)
+        try {
+          delivery.deliver(hit);
+        } catch (RuntimeException e) {
+          // not delivered: counted as the failure its client gets, not as a hit answered
+          long now = mv.scheduler().nanoTime();
+          new RequestTally(mv.observer(), v.batchSize(), now - lookupNanos, bestEffort(request))
+              .finish(e, now);
+          throw e;
+        }
       }
+      mv.observer().cacheLookup(true, v.batchSize(), lookupNanos);
       return CompletableFuture.completedFuture(hit);
     }
     // The caller's future completes only after the answer is cached, so a repeat sent as soon as
@@ -488,26 +497,41 @@ public final class InferenceService {
       @Nullable OutputDelivery delivery) {
     EnsembleConfig ensemble = mv.config().ensemble();
     if (ensemble != null) {
+      if (delivery != null) {
+        // classified and delivered before the ensemble counts the request
+        return ensembles.submit(
+            mv,
+            ensemble,
+            request,
+            v,
+            nesting,
+            r -> {
+              InferenceResponse answer =
+                  Classification.anyRequested(request)
+                      ? Classification.apply(request, r, mv.config().batching(), mv.labels())
+                      : r;
+              delivery.deliver(answer);
+              return answer;
+            });
+      }
       CompletableFuture<InferenceResponse> ran =
-          ensembles.submit(mv, ensemble, request, v, nesting);
-      return delivered(
-          Classification.anyRequested(request) ? classified(mv, request, ran) : ran, delivery);
+          ensembles.submit(mv, ensemble, request, v, nesting, null);
+      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
     }
     ModelStages stages = mv.stages();
     if (stages == null) {
-      SequenceBatcher sequences = mv.sequences();
-      if (sequences == null && delivery != null) {
+      if (delivery != null) {
         return deliveredAndCounted(mv, request, v, answerOn, delivery);
       }
+      SequenceBatcher sequences = mv.sequences();
       CompletableFuture<InferenceResponse> ran =
           sequences == null
               ? mv.scheduler().submit(request, v, answerOn)
               : sequences.submit(request, v, answerOn);
-      return delivered(
-          Classification.anyRequested(request) ? classified(mv, request, ran) : ran, delivery);
+      return Classification.anyRequested(request) ? classified(mv, request, ran) : ran;
     }
     CompletableFuture<InferenceResponse> staged =
-        delivered(pipelines.submit(mv, stages, request, v), delivery);
+        pipelines.submit(mv, stages, request, v, delivery);
     // Prepared off the event loop, a request can meet its version closed by a swap; as in infer,
     // an unpinned one then goes to what serves now.
     CompletableFuture<InferenceResponse> result =
@@ -534,9 +558,10 @@ public final class InferenceService {
   }
 
   /**
-   * A plain model's request whose answer goes to {@code delivery} before it is counted: the
-   * scheduler hands its events to a {@link RequestTally}, which counts it once delivered, as the
-   * failure its client gets if the delivery fails.
+   * A plain or sequence model's request whose answer goes to {@code delivery} before it is counted:
+   * the scheduler (and the sequence batcher in front of it) hands its events to a {@link
+   * RequestTally}, which counts it once delivered, as the failure its client gets if the delivery
+   * fails.
    */
   private static CompletableFuture<InferenceResponse> deliveredAndCounted(
       ModelVersion mv,
@@ -545,15 +570,15 @@ public final class InferenceService {
       @Nullable Executor answerOn,
       OutputDelivery delivery) {
     ModelScheduler scheduler = mv.scheduler();
+    SequenceBatcher sequences = mv.sequences();
     RequestTally tally =
-        new RequestTally(
-            mv.observer(),
-            v.batchSize(),
-            scheduler.nanoTime(),
-            request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT);
+        new RequestTally(mv.observer(), v.batchSize(), scheduler.nanoTime(), bestEffort(request));
     CompletableFuture<InferenceResponse> ran;
     try {
-      ran = scheduler.submit(request, v, answerOn, tally);
+      ran =
+          sequences == null
+              ? scheduler.submit(request, v, answerOn, tally)
+              : sequences.submit(request, v, answerOn, tally);
     } catch (RuntimeException e) {
       tally.finish(e, scheduler.nanoTime());
       throw e;
@@ -583,22 +608,9 @@ public final class InferenceService {
     return cancelling(counted, answer);
   }
 
-  /**
-   * {@code answer} once {@code delivery} (null: none) took its outputs; a delivery that throws
-   * fails it. The request was counted when it was answered.
-   */
-  private static CompletableFuture<InferenceResponse> delivered(
-      CompletableFuture<InferenceResponse> answer, @Nullable OutputDelivery delivery) {
-    if (delivery == null) {
-      return answer;
-    }
-    return cancelling(
-        answer.thenApply(
-            r -> {
-              delivery.deliver(r);
-              return r;
-            }),
-        answer);
+  /** Whether {@code request} is outside SLO attainment ({@code slo_class: best_effort}). */
+  private static boolean bestEffort(InferenceRequest request) {
+    return request.options().sloClass() == RequestOptions.SloClass.BEST_EFFORT;
   }
 
   /**

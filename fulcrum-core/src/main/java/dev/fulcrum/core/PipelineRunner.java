@@ -5,6 +5,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.OutputDelivery;
 import dev.fulcrum.core.inference.RequestOptions;
 import dev.fulcrum.core.inference.RequestTiming;
 import dev.fulcrum.core.inference.RequestValidator;
@@ -71,9 +72,16 @@ final class PipelineRunner {
   /**
    * Runs a validated request through a pipeline model's stages and scheduler. Cancelling the
    * returned future cancels the queued work.
+   *
+   * @param delivery where the answer's outputs go before the request is counted (a delivery that
+   *     throws fails the request, counted as that failure), or null
    */
   CompletableFuture<InferenceResponse> submit(
-      ModelVersion mv, ModelStages stages, InferenceRequest request, RequestValidator.Validated v) {
+      ModelVersion mv,
+      ModelStages stages,
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      @Nullable OutputDelivery delivery) {
     List<RequestedOutput> outputs =
         request.outputs().isEmpty()
             ? v.outputNames().stream().map(RequestedOutput::named).toList()
@@ -102,16 +110,27 @@ final class PipelineRunner {
     answer.whenComplete(
         (r, t) -> {
           long now = mv.scheduler().nanoTime();
-          tally.finish(t, now);
           if (t != null) {
+            tally.finish(t, now);
             counted.completeExceptionally(t);
-          } else {
-            // A request that asked for its timing: its total is the whole pipeline's, from its
-            // admission here to its answer after the steps after the model.
-            RequestTiming timing = r.timing();
-            counted.complete(
-                timing == null ? r : r.withTiming(timing.withTotalNanos(now - admitted)));
+            return;
           }
+          // A request that asked for its timing: its total is the whole pipeline's, from its
+          // admission here to its answer after the steps after the model.
+          RequestTiming timing = r.timing();
+          InferenceResponse out =
+              timing == null ? r : r.withTiming(timing.withTotalNanos(now - admitted));
+          if (delivery != null) {
+            try {
+              delivery.deliver(out);
+            } catch (RuntimeException e) {
+              tally.finish(e, now);
+              counted.completeExceptionally(e);
+              return;
+            }
+          }
+          tally.finish(null, now);
+          counted.complete(out);
         });
     counted.whenComplete(
         (r, t) -> {

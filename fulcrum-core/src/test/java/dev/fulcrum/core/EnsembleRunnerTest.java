@@ -84,7 +84,7 @@ class EnsembleRunnerTest {
             "ens", "", "id-1", Map.of(), List.of(Fp32.row("IN", 1.5f, -2f)), List.of(), options);
     EnsembleConfig ensemble = Objects.requireNonNull(mv.config().ensemble());
     return runner.submit(
-        mv, ensemble, request, RequestValidator.validate(mv.config(), request), enclosing);
+        mv, ensemble, request, RequestValidator.validate(mv.config(), request), enclosing, null);
   }
 
   private static void failsInternal(CompletableFuture<InferenceResponse> f, String message) {

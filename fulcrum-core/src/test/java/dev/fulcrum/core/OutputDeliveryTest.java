@@ -8,7 +8,9 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.inference.InferenceRequest;
 import dev.fulcrum.core.inference.InferenceResponse;
+import dev.fulcrum.core.inference.OutputDelivery;
 import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.repository.EnsembleRepo;
 import dev.fulcrum.core.repository.FakeRuntime;
 import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelVersion;
@@ -19,6 +21,7 @@ import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A transport's {@link dev.fulcrum.core.inference.OutputDelivery} (Triton's shared memory outputs)
  * runs before the request is counted: one that throws fails the request, counted as a failure in
- * the model's statistics and its tenant's usage, never as a success.
+ * the model's statistics and its tenant's usage, never as a success, whatever answered it (a plain
+ * model, the response cache, an ensemble, a sequence).
  */
 class OutputDeliveryTest {
   @TempDir Path repo;
@@ -46,16 +50,56 @@ class OutputDeliveryTest {
   }
 
   private static InferenceRequest request(Tenant tenant) {
+    return request("a", "x", tenant);
+  }
+
+  private static InferenceRequest request(String model, String input, Tenant tenant) {
     ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1).putFloat(2);
     return new InferenceRequest(
-            "a",
+            model,
             "",
             "id",
             Map.of(),
-            List.of(Tensor.of("x", DataType.FP32, new long[] {1, 2}, b.flip())),
+            List.of(Tensor.of(input, DataType.FP32, new long[] {1, 2}, b.flip())),
             List.of(),
             RequestOptions.NONE)
         .withTenant(tenant);
+  }
+
+  private static final OutputDelivery TOO_SMALL =
+      r -> {
+        throw InferenceException.invalid("output 'y' does not fit");
+      };
+
+  /**
+   * Sends {@code ok} with a delivery that takes its outputs, then {@code failing} with one that
+   * throws: the first succeeds, the second fails with INVALID_ARGUMENT.
+   */
+  private static void deliverThenFail(
+      InferenceService service, ModelVersion mv, InferenceRequest ok, InferenceRequest failing)
+      throws Exception {
+    AtomicReference<InferenceResponse> delivered = new AtomicReference<>();
+    InferenceResponse answer =
+        service.infer(mv, ok, null, null, delivered::set).get(10, TimeUnit.SECONDS);
+    assertThat(delivered.get().outputs()).isEqualTo(answer.outputs());
+    var failed = service.infer(mv, failing, null, null, TOO_SMALL);
+    assertThatThrownBy(() -> failed.get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOfSatisfying(
+            InferenceException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+  }
+
+  /** One success and one invalid failure in {@code mv}'s statistics, and in its tenant's usage. */
+  private static void countedOnceEach(ModelVersion mv, Tenant tenant) {
+    ModelStatistics.Snapshot s = mv.statistics().snapshot();
+    assertThat(s.success().count()).as("success").isEqualTo(1);
+    assertThat(s.fail().count()).as("fail").isEqualTo(1);
+    assertThat(s.invalid()).as("invalid").isEqualTo(1);
+    String model = mv.config().name();
+    assertThat(tenant.usage().get(model).requests(Outcome.SUCCESS)).isEqualTo(1);
+    assertThat(tenant.usage().get(model).requests(Outcome.CLIENT_ERROR)).isEqualTo(1);
   }
 
   @Test
@@ -95,5 +139,98 @@ class OutputDeliveryTest {
     } finally {
       service.repository().close();
     }
+  }
+
+  @Test
+  void aCacheHitThatIsNotDeliveredCountsAsThatFailureNotAsAHit() throws Exception {
+    FakeRuntime.writeModel(repo.resolve("c/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    Files.writeString(
+        repo.resolve("c/config.yaml"), "response-cache:\n  enabled: true\n  max-bytes: 65536\n");
+    InferenceService service = serve();
+    try {
+      ModelVersion mv = service.admissionCheck("c", "");
+      Tenant tenant = new Tenant("team");
+      // the first runs and is cached; the second, the same inputs, is a hit not delivered
+      deliverThenFail(service, mv, request("c", "x", tenant), request("c", "x", tenant));
+      countedOnceEach(mv, tenant);
+      ModelStatistics.Snapshot s = mv.statistics().snapshot();
+      assertThat(s.cacheHit().count()).isZero();
+      assertThat(s.cacheMiss().count()).isEqualTo(1);
+    } finally {
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void anEnsemblesAnswerThatIsNotDeliveredCountsAsThatFailure() throws Exception {
+    EnsembleRepo.writeEnsemble(
+        repo,
+        "ens",
+        """
+        platform: ensemble
+        max-batch-size: 8
+        inputs: [{name: IN, datatype: FP32, dims: [2]}]
+        outputs: [{name: OUT, datatype: FP32, dims: [2]}]
+        ensemble:
+          steps:
+            - {model: a, input-map: {x: IN}, output-map: {y: OUT}}
+        """);
+    InferenceService service = serve();
+    try {
+      ModelVersion mv = service.admissionCheck("ens", "");
+      Tenant tenant = new Tenant("team");
+      deliverThenFail(service, mv, request("ens", "IN", tenant), request("ens", "IN", tenant));
+      countedOnceEach(mv, tenant);
+    } finally {
+      service.repository().close();
+    }
+  }
+
+  @Test
+  void aSequencesAnswerThatIsNotDeliveredCountsAsThatFailure() throws Exception {
+    // y echoes x, h_out echoes h_in (the state)
+    FakeRuntime.writeModel(
+        repo.resolve("s/1/model.onnx"),
+        "in x FP32 -1,2",
+        "in h_in FP32 -1,1",
+        "in start INT32 -1,1",
+        "in id INT64 -1,1",
+        "out y FP32 -1,2",
+        "out h_out FP32 -1,1");
+    Files.writeString(
+        repo.resolve("s/config.yaml"),
+        """
+        max-batch-size: 4
+        sequence-batching:
+          control-inputs:
+            - {name: start, kind: start}
+            - {name: id, kind: corrid}
+          states:
+            - {input-name: h_in, output-name: h_out}
+        """);
+    InferenceService service = serve();
+    try {
+      ModelVersion mv = service.admissionCheck("s", "");
+      Tenant tenant = new Tenant("team");
+      deliverThenFail(service, mv, sequence(tenant, 7), sequence(tenant, 8));
+      countedOnceEach(mv, tenant);
+    } finally {
+      service.repository().close();
+    }
+  }
+
+  /** A request of model {@code s} that starts and ends sequence {@code id}. */
+  private static InferenceRequest sequence(Tenant tenant, long id) {
+    InferenceRequest r = request("s", "x", tenant);
+    return r.withOptions(
+        RequestOptions.parse(
+            "s",
+            Map.of(
+                RequestOptions.SEQUENCE_ID,
+                id,
+                RequestOptions.SEQUENCE_START,
+                true,
+                RequestOptions.SEQUENCE_END,
+                true)));
   }
 }

@@ -645,36 +645,46 @@ public final class ModelScheduler implements AutoCloseable {
    * cancelled), as this scheduler counts one that left its own queue. Any thread.
    *
    * @param arrivalNanos when it arrived, on this scheduler's clock
+   * @param counter its caller's counter, or null for this scheduler's observer
    */
-  public void countNotRun(Outcome outcome, int rows, long arrivalNanos, RequestOptions options) {
+  public void countNotRun(
+      Outcome outcome,
+      int rows,
+      long arrivalNanos,
+      RequestOptions options,
+      @Nullable SchedulerObserver counter) {
     long now = ticker.nanoTime();
     long waited = now - arrivalNanos;
-    observer.requestDone(
-        new RequestDone(
-            outcome,
-            Math.max(1, rows),
-            0,
-            waited,
-            0,
-            0,
-            0,
-            waited,
-            now,
-            options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+    (counter != null ? counter : observer)
+        .requestDone(
+            new RequestDone(
+                outcome,
+                Math.max(1, rows),
+                0,
+                waited,
+                0,
+                0,
+                0,
+                waited,
+                now,
+                options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
   }
 
   /**
    * Counts a request refused because a queue in front of this scheduler (the sequence batcher's)
    * was full, as this scheduler counts one its own full queue refuses. Any thread.
+   *
+   * @param counter its caller's counter, or null for this scheduler's observer
    */
-  public void countRejected(int rows, RequestOptions options) {
-    observer.rejected(
-        new SchedulerObserver.Rejected(
-            RejectReason.QUEUE_FULL,
-            Math.max(1, rows),
-            0,
-            ticker.nanoTime(),
-            options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
+  public void countRejected(int rows, RequestOptions options, @Nullable SchedulerObserver counter) {
+    (counter != null ? counter : observer)
+        .rejected(
+            new SchedulerObserver.Rejected(
+                RejectReason.QUEUE_FULL,
+                Math.max(1, rows),
+                0,
+                ticker.nanoTime(),
+                options.sloClass() == RequestOptions.SloClass.BEST_EFFORT));
   }
 
   /** The answer to a request whose queue timeout passed before it ran (DEADLINE_EXCEEDED). */

@@ -166,13 +166,15 @@ public final class SequenceBatcher implements AutoCloseable {
   /**
    * A request admitted here, with the future its caller holds, when it came, the queue rule of its
    * priority level, until when it may wait (its level's queue timeout, REJECT; {@link
-   * Long#MAX_VALUE}: no limit), and once sent the scheduler's future (to pass a cancellation on).
-   * The two mutable fields are guarded by the lock.
+   * Long#MAX_VALUE}: no limit), where its statistics events go (its caller's counter, or null: the
+   * scheduler's observer), and once sent the scheduler's future (to pass a cancellation on). The
+   * two mutable fields are guarded by the lock.
    */
   private static final class Held {
     final InferenceRequest request;
     final RequestValidator.Validated validated;
     final @Nullable Executor answerOn;
+    final @Nullable SchedulerObserver counter;
     final CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
     final long arrivalNanos;
     final ModelScheduler.QueueRule rule;
@@ -184,12 +186,14 @@ public final class SequenceBatcher implements AutoCloseable {
         InferenceRequest request,
         RequestValidator.Validated validated,
         @Nullable Executor answerOn,
+        @Nullable SchedulerObserver counter,
         long arrivalNanos,
         ModelScheduler.QueueRule rule,
         long deadline) {
       this.request = request;
       this.validated = validated;
       this.answerOn = answerOn;
+      this.counter = counter;
       this.arrivalNanos = arrivalNanos;
       this.rule = rule;
       this.deadline = deadline;
@@ -302,10 +306,27 @@ public final class SequenceBatcher implements AutoCloseable {
    */
   public CompletableFuture<InferenceResponse> submit(
       InferenceRequest request, RequestValidator.Validated v, @Nullable Executor answerOn) {
+    return submit(request, v, answerOn, null);
+  }
+
+  /**
+   * As {@link #submit(InferenceRequest, RequestValidator.Validated, Executor)}; the request's own
+   * statistics events (how it ended, or its refusal, here or in the scheduler) go to {@code
+   * counter} instead of the scheduler's observer when it is not null: its caller counts the request
+   * once it has answered it (a transport's output delivery, {@link
+   * ModelScheduler#submit(InferenceRequest, RequestValidator.Validated, Executor,
+   * SchedulerObserver)}).
+   */
+  public CompletableFuture<InferenceResponse> submit(
+      InferenceRequest request,
+      RequestValidator.Validated v,
+      @Nullable Executor answerOn,
+      @Nullable SchedulerObserver counter) {
     RequestOptions.Sequence flags = request.options().sequence();
     SequenceId id = flags.id();
     if (id == null) {
       throw invalid(
+          counter,
           InferenceException.invalid(
               "inference request to model '%s' must specify a non-zero or non-empty correlation ID"
                   + " (parameter '%s')",
@@ -313,6 +334,7 @@ public final class SequenceBatcher implements AutoCloseable {
     }
     if (config.batching() && v.batchSize() != 1) {
       throw invalid(
+          counter,
           InferenceException.invalid(
               "model '%s': a request of a sequence has one row (batch size 1), was %d",
               config.name(), v.batchSize()));
@@ -321,6 +343,7 @@ public final class SequenceBatcher implements AutoCloseable {
       if (c.kind() == SequenceBatchingConfig.Kind.CORRID
           && (c.datatype() == DataType.BYTES) != id.isText()) {
         throw invalid(
+            counter,
             InferenceException.invalid(
                 "model '%s' takes %s sequence ids (its control input '%s' is %s), was %s",
                 config.name(),
@@ -337,9 +360,9 @@ public final class SequenceBatcher implements AutoCloseable {
       rule = scheduler.queueRule(request.options());
       deadline = scheduler.rejectDeadline(request.options(), arrived);
     } catch (InferenceException e) {
-      throw invalid(e); // a priority outside the model's levels
+      throw invalid(counter, e); // a priority outside the model's levels
     }
-    Held h = new Held(request, v, answerOn, arrived, rule, deadline);
+    Held h = new Held(request, v, answerOn, counter, arrived, rule, deadline);
     Send next;
     lock.lock();
     try {
@@ -351,14 +374,14 @@ public final class SequenceBatcher implements AutoCloseable {
         s = open(waitingForSlot.get(id));
       }
       if (s == null && !flags.start()) {
-        throw invalid(notStarted(id));
+        throw invalid(counter, notStarted(id));
       }
       boolean runsNow =
           s == null
               ? held.nextClearBit(0) < slots && !holding.containsKey(id)
               : s.slot >= 0 && !s.running && s.pending.isEmpty();
       if (!runsNow && full(rule)) {
-        scheduler.countRejected(1, request.options());
+        scheduler.countRejected(1, request.options(), counter);
         throw InferenceException.exhausted(overloaded(rule), retryHint(s));
       }
       if (s == null) {
@@ -498,7 +521,7 @@ public final class SequenceBatcher implements AutoCloseable {
     }
     if (removed) {
       scheduler.countNotRun(
-          SchedulerObserver.Outcome.CANCELLED, 1, h.arrivalNanos, h.request.options());
+          SchedulerObserver.Outcome.CANCELLED, 1, h.arrivalNanos, h.request.options(), h.counter);
     } else if (sent != null) {
       sent.cancel(false);
     }
@@ -559,7 +582,7 @@ public final class SequenceBatcher implements AutoCloseable {
     long now = ended.isEmpty() ? 0 : ticker.nanoTime();
     for (Ended e : ended) {
       Held w = e.held();
-      scheduler.countNotRun(e.why().outcome(), 1, w.arrivalNanos, w.request.options());
+      scheduler.countNotRun(e.why().outcome(), 1, w.arrivalNanos, w.request.options(), w.counter);
       w.result.completeExceptionally(
           e.why() == Drop.TIMED_OUT && w.deadline - now <= 0
               ? scheduler.timedOut(now - w.arrivalNanos)
@@ -662,7 +685,7 @@ public final class SequenceBatcher implements AutoCloseable {
     }
     for (Held h : overdue) {
       scheduler.countNotRun(
-          SchedulerObserver.Outcome.TIMED_OUT, 1, h.arrivalNanos, h.request.options());
+          SchedulerObserver.Outcome.TIMED_OUT, 1, h.arrivalNanos, h.request.options(), h.counter);
       h.result.completeExceptionally(scheduler.timedOut(now - h.arrivalNanos));
     }
     finish(ended, sends); // those overdue themselves too are answered as timed out there
@@ -676,8 +699,8 @@ public final class SequenceBatcher implements AutoCloseable {
   }
 
   /** Counts a refused request as the scheduler counts an invalid one, and returns the error. */
-  private InferenceException invalid(InferenceException e) {
-    scheduler.countInvalid(1, null);
+  private InferenceException invalid(@Nullable SchedulerObserver counter, InferenceException e) {
+    scheduler.countInvalid(1, counter);
     return e;
   }
 
@@ -778,7 +801,7 @@ public final class SequenceBatcher implements AutoCloseable {
     Held h = sent.held();
     CompletableFuture<InferenceResponse> ran;
     try {
-      ran = scheduler.submit(h.request(), sent.filled(), h.answerOn());
+      ran = scheduler.submit(h.request(), sent.filled(), h.answerOn(), h.counter);
     } catch (RuntimeException e) {
       ran = CompletableFuture.failedFuture(e);
     }

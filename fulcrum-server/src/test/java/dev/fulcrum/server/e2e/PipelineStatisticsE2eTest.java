@@ -3,13 +3,23 @@ package dev.fulcrum.server.e2e;
 import static dev.fulcrum.server.e2e.E2eServer.inferPath;
 import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.error.InferenceException;
+import dev.fulcrum.core.inference.InferenceRequest;
+import dev.fulcrum.core.inference.RequestOptions;
+import dev.fulcrum.core.repository.ModelVersion;
+import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.testkit.demo.MiniLmPipelines;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
@@ -107,5 +117,39 @@ class PipelineStatisticsE2eTest {
           .as(List.of(rows).toString())
           .isEqualTo(1);
     }
+  }
+
+  @Test
+  void anAnswerItsTransportCannotDeliverCountsAsThatFailureNotAsASuccess() throws Exception {
+    // A transport's delivery (Triton's shared memory outputs) runs before the pipeline counts the
+    // request: one whose output region is too small fails it, counted as that failure.
+    InferenceRequest request =
+        new InferenceRequest(
+            "strict",
+            "",
+            "id",
+            Map.of(),
+            List.of(
+                Tensor.ofBytes(
+                    "text", new long[] {1, 1}, List.of("hello".getBytes(StandardCharsets.UTF_8)))),
+            List.of(),
+            RequestOptions.NONE);
+    ModelVersion mv = server.service.admissionCheck("strict", "");
+    JsonNode before = stats();
+    var failed =
+        server.service.infer(
+            mv,
+            request,
+            null,
+            null,
+            r -> {
+              throw InferenceException.invalid("output 'embedding' does not fit");
+            });
+    assertThatThrownBy(() -> failed.get(30, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .hasCauseInstanceOf(InferenceException.class);
+    JsonNode after = stats();
+    assertThat(count(after, "success") - count(before, "success")).isZero();
+    assertThat(count(after, "fail") - count(before, "fail")).isEqualTo(1);
   }
 }
