@@ -1,7 +1,9 @@
 package dev.fulcrum.server.http;
 
 import dev.fulcrum.core.tenant.Admission;
+import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import io.netty.handler.codec.http.FullHttpRequest;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An aggregated request whose tenant's limits admitted it at its head ({@link LimitedAggregator},
@@ -12,5 +14,16 @@ import io.netty.handler.codec.http.FullHttpRequest;
  *
  * @param request the request (the holder releases it)
  * @param admission its tenant's place, to end once
+ * @param invocations the model a {@code POST /invocations} runs, as its head chose it for the
+ *     admission ({@link InvocationsTarget#of}, chosen once: the dispatcher runs it); null for
+ *     another request, or one whose head named no model that could be chosen (the dispatcher then
+ *     answers why)
  */
-record AdmittedRequest(FullHttpRequest request, Admission admission) {}
+record AdmittedRequest(
+    FullHttpRequest request, Admission admission, @Nullable InvocationsModel invocations) {
+
+  /** A request other than {@code POST /invocations}, admitted at its head. */
+  AdmittedRequest(FullHttpRequest request, Admission admission) {
+    this(request, admission, null);
+  }
+}

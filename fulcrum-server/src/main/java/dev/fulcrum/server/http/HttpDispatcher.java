@@ -96,6 +96,12 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
    */
   private @Nullable Admission admission;
 
+  /**
+   * The model of the {@code POST /invocations} being served, as its head chose it for its tenant's
+   * admission ({@link AdmittedRequest#invocations}); null otherwise. Event loop only.
+   */
+  private HttpServerConfig.@Nullable InvocationsModel admittedInvocations;
+
   /** Whether the request being served is counted in {@link InferenceService#responses()}. */
   private boolean counted;
 
@@ -239,8 +245,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (msg instanceof AdmittedRequest a) {
       request = a.request();
       admission = a.admission();
+      admittedInvocations = a.invocations();
     } else {
       request = (FullHttpRequest) msg;
+      admittedInvocations = null;
     }
     refuseControlsInTarget(request);
     // After a request the codec could not parse, its state is unknown: answer, then close.
@@ -495,7 +503,10 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       case INVOCATIONS -> {
         // A body neither JSON nor CSV is a 415 before the model is chosen, as MLflow's server.
         boolean csv = InvocationsHandler.isCsv(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
-        HttpServerConfig.InvocationsModel target = invocations.model(request.headers());
+        // The model its head chose for its tenant's admission, else chosen now (once either way).
+        HttpServerConfig.InvocationsModel chosen = admittedInvocations;
+        HttpServerConfig.InvocationsModel target =
+            chosen != null ? chosen : invocations.model(request.headers());
         TraceParent trace = traced(request, target.name(), target.version());
         yield infer.invocations(target, csv, request, ctx.executor(), trace, tenant, early);
       }

@@ -5,6 +5,7 @@ import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.tenant.Admission;
 import dev.fulcrum.core.tenant.Tenant;
+import dev.fulcrum.server.HttpServerConfig.InvocationsModel;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
@@ -86,6 +87,12 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
 
   /** The admission of the message being aggregated, until it is handed on or ended here. */
   private @Nullable Admission admission;
+
+  /**
+   * The model the {@code POST /invocations} being aggregated runs, as its head chose it for its
+   * admission; carried on with the admission so that it is chosen once.
+   */
+  private @Nullable InvocationsModel headInvocations;
 
   /** The largest buffer a body is copied into. */
   static final int BLOCK = 4 << 20;
@@ -173,11 +180,14 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
     if (a == null) {
       return;
     }
-    // The aggregated request (this message's: one in, at most one out) carries its admission on.
+    // The aggregated request (this message's: one in, at most one out) carries its admission on,
+    // and an /invocations its model as chosen at its head.
     for (int i = 0; i < out.size(); i++) {
       if (out.get(i) instanceof FullHttpRequest r) {
         admission = null;
-        out.set(i, new AdmittedRequest(r, a));
+        InvocationsModel chosen = headInvocations;
+        headInvocations = null;
+        out.set(i, new AdmittedRequest(r, a, chosen));
         return;
       }
     }
@@ -253,7 +263,9 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       return "";
     }
     try {
-      return target.of(r.headers()).name();
+      InvocationsModel chosen = target.of(r.headers());
+      headInvocations = chosen; // carried on: the dispatcher runs this one
+      return chosen.name();
     } catch (InferenceException e) {
       return ""; // answered by the dispatcher
     }
@@ -267,6 +279,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
       dropping = false;
       headRoute = null; // told again by this head's access check, if it names a tenant
       headTenant = null;
+      headInvocations = null;
       headUri = m instanceof HttpRequest r ? r.uri() : null;
       if (m.decoderResult().isFailure()) {
         // A head the codec refused (a Content-Length that is no number, say): Netty's aggregation

@@ -9,6 +9,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.tenant.Outcome;
 import dev.fulcrum.core.tenant.Tenant;
 import dev.fulcrum.core.tenant.TenantLimits;
+import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.TenantFixture;
 import dev.fulcrum.server.security.AccessPolicy;
 import io.netty.buffer.ByteBuf;
@@ -250,6 +251,41 @@ class TenantAtHeadTest {
     AdmittedRequest predict = (AdmittedRequest) predicted;
     predict.admission().failed(new java.util.concurrent.CancellationException());
     predict.request().release();
+    assertThat(limited.inFlight()).isZero();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void anInvocationsRequestCarriesTheModelItsHeadChoseSoThatItIsChosenOnce() {
+    InvocationsTarget target =
+        new InvocationsTarget(service, new HttpServerConfig.InvocationsModel("fraud", "2"));
+    EmbeddedChannel ch =
+        new EmbeddedChannel(
+            new LimitedAggregator(LIMIT, new BufferBudget(1L << 30), access, service, target));
+    ch.writeInbound(head("/invocations", ONE_AT_ONCE, 2));
+    ch.writeInbound(new DefaultLastHttpContent(bytes(2)));
+    AdmittedRequest configured = ch.readInbound();
+    assertThat(configured.invocations())
+        .isEqualTo(new HttpServerConfig.InvocationsModel("fraud", "2"));
+    configured.admission().failed(new java.util.concurrent.CancellationException());
+    configured.request().release();
+
+    HttpRequest named = head("/invocations", ONE_AT_ONCE, 2);
+    named.headers().set(InvocationsTarget.TARGET_MODEL, "models/churn.tar.gz");
+    ch.writeInbound(named);
+    ch.writeInbound(new DefaultLastHttpContent(bytes(2)));
+    AdmittedRequest header = ch.readInbound();
+    assertThat(header.invocations()).isEqualTo(new HttpServerConfig.InvocationsModel("churn", ""));
+    header.admission().failed(new java.util.concurrent.CancellationException());
+    header.request().release();
+
+    // Another inference request carries none.
+    ch.writeInbound(head("/v2/models/fraud/infer", ONE_AT_ONCE, 2));
+    ch.writeInbound(new DefaultLastHttpContent(bytes(2)));
+    AdmittedRequest infer = ch.readInbound();
+    assertThat(infer.invocations()).isNull();
+    infer.admission().failed(new java.util.concurrent.CancellationException());
+    infer.request().release();
     assertThat(limited.inFlight()).isZero();
     ch.finishAndReleaseAll();
   }
