@@ -5,33 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fulcrum.core.InferenceService;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryRegisterRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
-import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.MetadataUtils;
-import java.io.RandomAccessFile;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,78 +36,36 @@ class SharedMemorySecurityTest {
 
   @TempDir static Path repo;
   @TempDir static Path shm;
-  private static InferenceService service;
-  private static HttpServer http;
-  private static GrpcServer grpc;
-  private static ManagedChannel channel;
-  private static final HttpClient CLIENT =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static SharedMemoryServers servers;
 
   @BeforeAll
   static void start() throws Exception {
-    service = TestModels.service(repo);
-    Security security =
-        new Security(
-            new AccessPolicy(
-                List.of(
-                    new AccessPolicy.Token(Scope.INFERENCE, INFERENCE),
-                    new AccessPolicy.Token(Scope.MANAGEMENT, MANAGEMENT)),
-                "127.0.0.1",
-                false),
-            Optional.empty());
-    SharedMemoryRegistry registry = new SharedMemoryRegistry(shm, true);
-    http =
-        new HttpServer(service, HttpServerConfig.ephemeral().withSecurity(security))
-            .sharedMemory(registry)
-            .start();
-    grpc =
-        new GrpcServer(service, GrpcServerConfig.ephemeral().withSecurity(security))
-            .sharedMemory(registry)
-            .start();
-    channel = GrpcServerTest.channel(grpc.port());
-    ByteBuffer four = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 1; i <= 4; i++) {
-      four.putFloat(i);
-    }
-    try (RandomAccessFile f = new RandomAccessFile(shm.resolve("obj").toFile(), "rw")) {
-      f.setLength(64);
-      f.getChannel().write(four.flip(), 0);
-    }
+    servers =
+        SharedMemoryServers.start(
+            repo,
+            new SharedMemoryRegistry(shm, true),
+            List.of(
+                new AccessPolicy.Token(Scope.INFERENCE, INFERENCE),
+                new AccessPolicy.Token(Scope.MANAGEMENT, MANAGEMENT)));
+    SharedMemoryServers.object(shm, "obj", 64, 1, 4);
   }
 
   @AfterAll
   static void stop() {
-    channel.shutdownNow();
-    grpc.close();
-    http.close();
-    CLIENT.close();
-    service.repository().close();
+    servers.close();
   }
 
   private static HttpResponse<String> post(String path, String body, String token)
       throws Exception {
-    return CLIENT.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .header("Authorization", "Bearer " + token)
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return servers.post(path, body, token);
   }
 
   private static HttpResponse<String> get(String path, String token) throws Exception {
-    return CLIENT.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .header("Authorization", "Bearer " + token)
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return servers.get(path, token);
   }
 
   private static GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub(String token) {
-    Metadata headers = new Metadata();
-    headers.put(
-        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-    return GRPCInferenceServiceGrpc.newBlockingStub(channel)
-        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    return servers.stub(token);
   }
 
   @Test

@@ -7,10 +7,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
-import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.tenant.TenantLimits;
-import dev.fulcrum.server.grpc.GrpcServer;
-import dev.fulcrum.server.grpc.GrpcServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
@@ -20,17 +17,9 @@ import dev.fulcrum.server.grpc.proto.SystemSharedMemoryStatusRequest;
 import dev.fulcrum.server.grpc.proto.SystemSharedMemoryUnregisterRequest;
 import dev.fulcrum.server.security.AccessPolicy;
 import dev.fulcrum.server.security.Scope;
-import dev.fulcrum.server.security.Security;
 import dev.fulcrum.server.shm.SharedMemoryRegistry;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.MetadataUtils;
-import java.io.RandomAccessFile;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -38,7 +27,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -66,37 +54,19 @@ class SharedMemoryTenantTest {
 
   @TempDir static Path repo;
   @TempDir static Path shm;
-  private static InferenceService service;
-  private static HttpServer http;
-  private static GrpcServer grpc;
-  private static ManagedChannel channel;
-  private static final HttpClient CLIENT =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static SharedMemoryServers servers;
 
   @BeforeAll
   static void start() throws Exception {
-    service = TestModels.service(repo);
-    Security security =
-        new Security(
-            new AccessPolicy(
-                List.of(
-                    new AccessPolicy.Token(Scope.INFERENCE, A_INFER, "a", TenantLimits.NONE),
-                    new AccessPolicy.Token(Scope.MANAGEMENT, A_MANAGE, "a", TenantLimits.NONE),
-                    new AccessPolicy.Token(Scope.INFERENCE, B_INFER, "b", TenantLimits.NONE),
-                    new AccessPolicy.Token(Scope.MANAGEMENT, B_MANAGE, "b", TenantLimits.NONE)),
-                "127.0.0.1",
-                false),
-            Optional.empty());
-    SharedMemoryRegistry registry = new SharedMemoryRegistry(shm, true, MAX_INPUT);
-    http =
-        new HttpServer(service, HttpServerConfig.ephemeral().withSecurity(security))
-            .sharedMemory(registry)
-            .start();
-    grpc =
-        new GrpcServer(service, GrpcServerConfig.ephemeral().withSecurity(security))
-            .sharedMemory(registry)
-            .start();
-    channel = GrpcServerTest.channel(grpc.port());
+    servers =
+        SharedMemoryServers.start(
+            repo,
+            new SharedMemoryRegistry(shm, true, MAX_INPUT),
+            List.of(
+                new AccessPolicy.Token(Scope.INFERENCE, A_INFER, "a", TenantLimits.NONE),
+                new AccessPolicy.Token(Scope.MANAGEMENT, A_MANAGE, "a", TenantLimits.NONE),
+                new AccessPolicy.Token(Scope.INFERENCE, B_INFER, "b", TenantLimits.NONE),
+                new AccessPolicy.Token(Scope.MANAGEMENT, B_MANAGE, "b", TenantLimits.NONE)));
     object("a_obj", 1, 64);
     object("b_obj", 100, 64);
     object("big", 0, 256);
@@ -104,11 +74,7 @@ class SharedMemoryTenantTest {
 
   @AfterAll
   static void stop() {
-    channel.shutdownNow();
-    grpc.close();
-    http.close();
-    CLIENT.close();
-    service.repository().close();
+    servers.close();
   }
 
   @AfterEach
@@ -119,14 +85,7 @@ class SharedMemoryTenantTest {
 
   /** Creates {@code shm/name} of {@code size} bytes holding the floats first, first + 1, ... */
   private static void object(String name, int first, int size) throws Exception {
-    ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < size / 4; i++) {
-      b.putFloat(first + i);
-    }
-    try (RandomAccessFile f = new RandomAccessFile(shm.resolve(name).toFile(), "rw")) {
-      f.setLength(size);
-      f.getChannel().write(b.flip(), 0);
-    }
+    SharedMemoryServers.object(shm, name, size, first, size / 4);
   }
 
   private static float floatAt(String object, int offset) throws Exception {
@@ -139,20 +98,11 @@ class SharedMemoryTenantTest {
 
   private static HttpResponse<String> post(String path, String body, String token)
       throws Exception {
-    return CLIENT.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .header("Authorization", "Bearer " + token)
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return servers.post(path, body, token);
   }
 
   private static HttpResponse<String> get(String path, String token) throws Exception {
-    return CLIENT.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + path))
-            .header("Authorization", "Bearer " + token)
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return servers.get(path, token);
   }
 
   private static HttpResponse<String> register(String region, String key, int size, String token)
@@ -164,11 +114,7 @@ class SharedMemoryTenantTest {
   }
 
   private static GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub(String token) {
-    Metadata headers = new Metadata();
-    headers.put(
-        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-    return GRPCInferenceServiceGrpc.newBlockingStub(channel)
-        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    return servers.stub(token);
   }
 
   /** echo_fp32 with IN [1, 4] read from {@code in} and OUT written into {@code out} (or sent). */
