@@ -11,7 +11,6 @@ import dev.fulcrum.core.stats.ModelStatistics;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.onnx.OnnxModelBuilder;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -54,8 +53,7 @@ class BatchIsolationE2eTest {
             OnnxModelBuilder.intAttr("axis", 0))
         .write(repo.resolve(LOOKUP).resolve("1").resolve("model.onnx"));
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), LOOKUP);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         ModelVersion lookup = server.service.repository().resolve(LOOKUP, "");
         CompletableFuture<HttpResponse<byte[]>> first = send(server, 0, 1);

@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.net.http.HttpResponse;
@@ -89,7 +88,7 @@ class CanaryRolloutE2eTest {
                 throw new IllegalStateException("version 2 of fraud_stepbad broke at its step 2");
               }
             });
-    server = E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime);
+    server = E2eServer.start(repo, runtime);
     failing = true;
   }
 

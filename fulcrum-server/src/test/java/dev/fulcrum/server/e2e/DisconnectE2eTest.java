@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -36,8 +35,7 @@ class DisconnectE2eTest {
   void aRequestWhoseClientHangsUpLeavesTheQueueAndNeverRuns() throws Exception {
     TestModels.writeModel(repo, MODEL);
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         CompletableFuture<HttpResponse<byte[]>> first =
             server.sendAsync(server.jsonRequest(inferPath(MODEL), BODY));

@@ -7,7 +7,6 @@ import static dev.fulcrum.server.e2e.E2eServer.text;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -36,8 +35,7 @@ class DrainE2eTest {
     TestModels.writeModel(repo, GATED);
     TestModels.writeModel(repo, "identity_fp32");
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), GATED);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         drain(server, runtime);
       } finally {

@@ -120,6 +120,12 @@ final class E2eServer implements AutoCloseable {
     return start(DEMO_MODELS);
   }
 
+  /** Serves a repository with {@code runtime} and Triton's 64 MiB body limit. */
+  static E2eServer start(Path repository, ModelRuntime runtime) throws InterruptedException {
+    return serving(repository).runtime(runtime).start();
+  }
+
+  /** Serves a repository with {@code runtime} and a body limit of {@code maxInputSize} bytes. */
   static E2eServer start(Path repository, int maxInputSize, ModelRuntime runtime)
       throws InterruptedException {
     return serving(repository).maxInputSize(maxInputSize).runtime(runtime).start();

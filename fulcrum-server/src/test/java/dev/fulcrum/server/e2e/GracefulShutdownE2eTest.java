@@ -13,7 +13,6 @@ import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
 import dev.fulcrum.server.GracefulShutdown;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -52,8 +51,7 @@ class GracefulShutdownE2eTest {
     TestModels.writeModel(repo, MODEL);
     TestModels.writeModel(repo, TestModels.ADD_SUB_INT32);
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         shutDown(server, runtime);
       } finally {

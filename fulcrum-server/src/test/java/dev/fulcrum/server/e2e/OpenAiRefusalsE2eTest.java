@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
-import dev.fulcrum.server.HttpServerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -160,8 +159,7 @@ class OpenAiRefusalsE2eTest {
     // The pipeline's passes of the MiniLM file wait for the gate: the queue fills and stays full.
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), "all_minilm_l6_v2");
     runtime.ungated.set(1); // one pass runs freely: the scheduler has measured a pass
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       List<CompletableFuture<HttpResponse<byte[]>>> held = new ArrayList<>();
       HttpResponse<byte[]> refused = null;
       try {

@@ -8,7 +8,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.testkit.TestModels;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -48,8 +47,7 @@ class OverloadE2eTest {
     Files.writeString(
         repo.resolve(MODEL).resolve("config.yaml"), "queue-policy:\n  max-queue-size: " + QUEUE);
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         List<CompletableFuture<HttpResponse<byte[]>>> sent = new ArrayList<>();
         // 1. The first request holds the worker inside the engine.
@@ -141,8 +139,7 @@ class OverloadE2eTest {
           2: {default-timeout-microseconds: 1000}
         """);
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       try {
         String high = "\"parameters\":{\"priority\":1},";
         // The first request holds the worker inside the engine; the next level-1 one waits.

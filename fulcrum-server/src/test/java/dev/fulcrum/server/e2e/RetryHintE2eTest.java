@@ -8,7 +8,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.ByteString;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.server.grpc.tfserving.DataType;
@@ -30,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -99,8 +99,7 @@ class RetryHintE2eTest {
         repo.resolve(MODEL).resolve("config.yaml"), "queue-policy:\n  max-queue-size: 1\n");
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), MODEL);
     runtime.ungated.set(1); // one pass runs freely, so the scheduler has measured a pass
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       E2eServer.GrpcPort grpc = server.startGrpc();
       var stub =
           GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
@@ -130,32 +129,13 @@ class RetryHintE2eTest {
         assertThat(refused.headers().firstValue("Retry-After"))
             .hasValue(Long.toString((ms + 999) / 1000));
 
-        // gRPC: RESOURCE_EXHAUSTED with gRFC A6's pushback trailer.
-        assertThatThrownBy(() -> stub.modelInfer(grpcRequest(MODEL)))
-            .isInstanceOfSatisfying(
-                StatusRuntimeException.class,
-                e -> {
-                  assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-                  assertThat(e.getTrailers()).isNotNull();
-                  String pushback = e.getTrailers().get(PUSHBACK);
-                  assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
-                  assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
-                });
-
-        // TF Serving's Predict on the same port: the same refusal and trailer.
+        // gRPC: RESOURCE_EXHAUSTED with gRFC A6's pushback trailer; TF Serving's Predict on the
+        // same port: the same refusal and trailer.
         var tf =
             PredictionServiceGrpc.newBlockingStub(grpc.channel)
                 .withDeadlineAfter(60, TimeUnit.SECONDS);
-        assertThatThrownBy(() -> tf.predict(tfRequest(MODEL)))
-            .isInstanceOfSatisfying(
-                StatusRuntimeException.class,
-                e -> {
-                  assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-                  assertThat(e.getTrailers()).isNotNull();
-                  String pushback = e.getTrailers().get(PUSHBACK);
-                  assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
-                  assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
-                });
+        assertPushedBack("KServe", () -> stub.modelInfer(grpcRequest(MODEL)));
+        assertPushedBack("TF Serving", () -> tf.predict(tfRequest(MODEL)));
 
         // Refusals that retrying cannot help carry no hint.
         HttpResponse<byte[]> unknown = server.post(inferPath("no_such_model"), request());
@@ -178,5 +158,20 @@ class RetryHintE2eTest {
         assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
       }
     }
+  }
+
+  /** {@code call} is refused RESOURCE_EXHAUSTED with a pushback trailer of 100 ms to 10 s. */
+  private static void assertPushedBack(String api, ThrowingCallable call) {
+    assertThatThrownBy(call)
+        .as(api)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+              assertThat(e.getTrailers()).isNotNull();
+              String pushback = e.getTrailers().get(PUSHBACK);
+              assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
+              assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
+            });
   }
 }

@@ -10,7 +10,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.runtime.onnx.OnnxRuntimeBackend;
 import dev.fulcrum.server.Await;
-import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
@@ -94,8 +93,7 @@ class SequenceQueueE2eTest {
     StatefulModels.writeAccumulator(repo, GATED, 4, 1, 60_000_000, 16);
     GatedRuntime runtime = new GatedRuntime(new OnnxRuntimeBackend(), GATED);
     runtime.ungated.set(3); // the three starts run freely
-    try (E2eServer server =
-        E2eServer.start(repo, HttpServerConfig.DEFAULT_MAX_INPUT_SIZE, runtime)) {
+    try (E2eServer server = E2eServer.start(repo, runtime)) {
       E2eServer.GrpcPort grpc = server.startGrpc();
       var stub =
           GRPCInferenceServiceGrpc.newBlockingStub(grpc.channel)
