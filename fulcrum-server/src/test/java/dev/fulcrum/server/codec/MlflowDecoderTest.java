@@ -15,17 +15,14 @@ import dev.fulcrum.core.config.ModelConfig;
 import dev.fulcrum.core.config.TensorConfig;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
-import dev.fulcrum.core.inference.InferenceResponse;
 import dev.fulcrum.core.tensor.DataType;
 import dev.fulcrum.core.tensor.Tensor;
 import dev.fulcrum.core.tensor.TensorBuffers;
 import dev.fulcrum.server.codec.PredictDecoder.PredictRequest;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -311,13 +308,7 @@ class MlflowDecoderTest {
   }
 
   private static String answer(List<Tensor> outputs, boolean split, int rows) {
-    InferenceResponse r = new InferenceResponse("m", "1", "", Map.of(), outputs, null);
-    ByteBuf b = PredictJson.predictions(r, split, rows, true, ByteBufAllocator.DEFAULT);
-    try {
-      return b.toString(StandardCharsets.UTF_8);
-    } finally {
-      b.release();
-    }
+    return PredictDecoderTest.answer(outputs, split, rows, true);
   }
 
   @Test

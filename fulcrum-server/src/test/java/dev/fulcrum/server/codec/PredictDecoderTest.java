@@ -321,8 +321,16 @@ class PredictDecoderTest {
   }
 
   private static String answer(List<Tensor> outputs, boolean rows, int instances) {
+    return answer(outputs, rows, instances, false);
+  }
+
+  /**
+   * The body {@link PredictJson#predictions} writes for {@code outputs}: TF Serving's, or MLflow's
+   * ({@code mlflow}).
+   */
+  static String answer(List<Tensor> outputs, boolean rows, int instances, boolean mlflow) {
     InferenceResponse r = new InferenceResponse("m", "1", "", Map.of(), outputs, null);
-    ByteBuf b = PredictJson.predictions(r, rows, instances, ByteBufAllocator.DEFAULT);
+    ByteBuf b = PredictJson.predictions(r, rows, instances, mlflow, ByteBufAllocator.DEFAULT);
     try {
       return b.toString(StandardCharsets.UTF_8);
     } finally {
