@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -213,13 +214,7 @@ public final class BenchCommand implements Callable<Integer> {
               + " (default: ${DEFAULT-VALUE}).")
   Duration timeout;
 
-  @Option(
-      names = "--shape",
-      paramLabel = "NAME:D1,D2,..",
-      description =
-          "Size of an input's dynamic dimensions, without the batch dimension (or the full"
-              + " shape); repeatable.")
-  List<String> shapes = new ArrayList<>();
+  @Mixin ShapeOptions shapes = new ShapeOptions();
 
   @Option(
       names = "--batch-size",
@@ -348,7 +343,7 @@ public final class BenchCommand implements Callable<Integer> {
           e);
     }
     try {
-      parseShapes(shapes);
+      shapes.parsed();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     }
@@ -547,7 +542,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (inputData != null) {
       return InputGenerator.fromFile(info, inputData);
     }
-    return InputGenerator.random(info, parseShapes(shapes), batchSize, 16, seed);
+    return InputGenerator.random(info, shapes.parsed(), batchSize, 16, seed);
   }
 
   static Map<String, long[]> parseShapes(List<String> specs) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.config.ConfigException;
 import dev.fulcrum.core.io.AtomicFile;
 import dev.fulcrum.tools.bench.LoadProbe;
+import dev.fulcrum.tools.bench.ShapeOptions;
 import dev.fulcrum.tools.serve.ServeCommand;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,6 +21,7 @@ import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -142,13 +144,7 @@ public final class TuneCommand implements Callable<Integer> {
       description = "Closed-loop levels of each trial, as bench's (default: ${DEFAULT-VALUE}).")
   String concurrency;
 
-  @Option(
-      names = "--shape",
-      paramLabel = "NAME:D1,D2,..",
-      description =
-          "Size of an input's dynamic dimensions (without the batch dimension), as bench's;"
-              + " repeatable.")
-  List<String> shapes = new ArrayList<>();
+  @Mixin ShapeOptions shapes = new ShapeOptions();
 
   @Option(
       names = "--max-batch-sizes",
@@ -293,8 +289,8 @@ public final class TuneCommand implements Callable<Integer> {
       try {
         probe =
             proto.equals("grpc")
-                ? LoadProbe.grpc(server.grpcTarget(), model, shapes)
-                : LoadProbe.rest(server.restBase(), model, maxLevel, shapes);
+                ? LoadProbe.grpc(server.grpcTarget(), model, shapes.specs())
+                : LoadProbe.rest(server.restBase(), model, maxLevel, shapes.specs());
       } catch (IllegalArgumentException e) {
         throw usage(e.getMessage()); // --shape missing or wrong
       }
