@@ -102,7 +102,7 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
-    return run(model, version, request, loop, trace, tenant, early, Api.OIP);
+    return run(new Call(model, version, request, loop, trace, tenant, early, Api.OIP));
   }
 
   /**
@@ -119,7 +119,7 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
-    return run(model, version, request, loop, trace, tenant, early, Api.TF_SERVING);
+    return run(new Call(model, version, request, loop, trace, tenant, early, Api.TF_SERVING));
   }
 
   /**
@@ -139,14 +139,15 @@ final class InferHandler {
       @Nullable Tenant tenant,
       @Nullable Admission early) {
     return run(
-        target.name(),
-        target.version(),
-        request,
-        loop,
-        trace,
-        tenant,
-        early,
-        csv ? Api.MLFLOW_CSV : Api.MLFLOW);
+        new Call(
+            target.name(),
+            target.version(),
+            request,
+            loop,
+            trace,
+            tenant,
+            early,
+            csv ? Api.MLFLOW_CSV : Api.MLFLOW));
   }
 
   /** Which API a request came in, which picks its body codec, span and route. */
@@ -161,7 +162,20 @@ final class InferHandler {
     MLFLOW_CSV
   }
 
-  private CompletableFuture<Reply> run(
+  /**
+   * One REST inference request as its API's entry point took it, handed down the steps that run it
+   * ({@link #run}, {@link #traced}, {@link #submit}).
+   *
+   * @param model the model its path (or {@code /invocations}' choice) names
+   * @param version the version its path names, "" for none
+   * @param request the request (released by the dispatcher once {@link #run} returns)
+   * @param loop the connection's event loop
+   * @param trace its W3C trace context, or null
+   * @param tenant its tenant, or null
+   * @param early its tenant's admission at its head, or null
+   * @param api which API it came in
+   */
+  private record Call(
       String model,
       String version,
       FullHttpRequest request,
@@ -169,53 +183,50 @@ final class InferHandler {
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early,
-      Api api) {
+      Api api) {}
+
+  private CompletableFuture<Reply> run(Call call) {
     try {
-      return traced(model, version, request, loop, trace, tenant, early, api);
+      return traced(call);
     } catch (RuntimeException e) {
       // Refused or malformed before the core admitted it: still the tenant's request (and one
       // admitted at its head ends here, its place given back).
+      Admission early = call.early();
       if (early != null) {
-        service.failedBeforeAdmission(early, model, e);
+        service.failedBeforeAdmission(early, call.model(), e);
       } else {
-        service.failedBeforeAdmission(tenant, model, e);
+        service.failedBeforeAdmission(call.tenant(), call.model(), e);
       }
       throw e;
     }
   }
 
-  private CompletableFuture<Reply> traced(
-      String model,
-      String version,
-      FullHttpRequest request,
-      EventExecutor loop,
-      @Nullable TraceParent trace,
-      @Nullable Tenant tenant,
-      @Nullable Admission early,
-      Api api) {
+  private CompletableFuture<Reply> traced(Call call) {
     Tracing t = tracing;
     if (t == null || !t.active()) {
-      return submit(model, version, request, loop, null, tenant, early, api);
+      return submit(call, null);
     }
+    String model = call.model();
+    String version = call.version();
     TracedRequest traced =
         t.begin(
             model,
-            trace,
-            switch (api) {
+            call.trace(),
+            switch (call.api()) {
               case TF_SERVING -> TracedRequest.Protocol.HTTP_TF_SERVING;
               case MLFLOW, MLFLOW_CSV -> TracedRequest.Protocol.HTTP_MLFLOW;
               case OIP ->
-                  request.headers().contains(HEADER_LENGTH)
+                  call.request().headers().contains(HEADER_LENGTH)
                       ? TracedRequest.Protocol.HTTP_BINARY
                       : TracedRequest.Protocol.HTTP_JSON;
             });
     if (traced == null) {
-      return submit(model, version, request, loop, null, tenant, early, api);
+      return submit(call, null);
     }
-    String route = route(api, !version.isEmpty());
+    String route = route(call.api(), !version.isEmpty());
     CompletableFuture<Reply> reply;
     try {
-      reply = submit(model, version, request, loop, traced, tenant, early, api);
+      reply = submit(call, traced);
     } catch (RuntimeException e) {
       failed(traced, route, model, version, e);
       throw e;
@@ -280,15 +291,12 @@ final class InferHandler {
         String.valueOf(cause.getMessage()));
   }
 
-  private CompletableFuture<Reply> submit(
-      String model,
-      String version,
-      FullHttpRequest request,
-      EventExecutor loop,
-      @Nullable TracedRequest traced,
-      @Nullable Tenant tenant,
-      @Nullable Admission early,
-      Api api) {
+  private CompletableFuture<Reply> submit(Call call, @Nullable TracedRequest traced) {
+    String model = call.model();
+    String version = call.version();
+    FullHttpRequest request = call.request();
+    Tenant tenant = call.tenant();
+    Api api = call.api();
     // An unknown or unready model is reported as such (404/503) before the body is judged, and a
     // full queue refuses (429) before any work is spent decoding it.
     ModelVersion admitted = service.admissionCheck(model, version);
@@ -333,8 +341,8 @@ final class InferHandler {
         service.infer(
             admitted,
             run,
-            loops.of(loop),
-            early,
+            loops.of(call.loop()),
+            call.early(),
             SharedMemoryOutput.delivery(decoded.sharedMemoryOutputs()));
     long slowNanos = SlowRequestLog.modelThresholdNanos(config);
     CompletableFuture<Reply> reply =
