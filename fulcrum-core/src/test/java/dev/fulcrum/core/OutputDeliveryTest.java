@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,6 +92,30 @@ class OutputDeliveryTest {
             e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
   }
 
+  /**
+   * Serves the repository and sends model {@code model} the request {@code first} makes with a
+   * delivery that takes its outputs, then {@code second}'s with one that throws: one success and
+   * one invalid failure in its statistics and its tenant's usage.
+   *
+   * @return the model's statistics after both
+   */
+  private ModelStatistics.Snapshot deliveredThenNot(
+      String model,
+      Function<Tenant, InferenceRequest> first,
+      Function<Tenant, InferenceRequest> second)
+      throws Exception {
+    InferenceService service = serve();
+    try {
+      ModelVersion mv = service.admissionCheck(model, "");
+      Tenant tenant = new Tenant("team");
+      deliverThenFail(service, mv, first.apply(tenant), second.apply(tenant));
+      countedOnceEach(mv, tenant);
+      return mv.statistics().snapshot();
+    } finally {
+      service.repository().close();
+    }
+  }
+
   /** One success and one invalid failure in {@code mv}'s statistics, and in its tenant's usage. */
   private static void countedOnceEach(ModelVersion mv, Tenant tenant) {
     ModelStatistics.Snapshot s = mv.statistics().snapshot();
@@ -146,19 +171,11 @@ class OutputDeliveryTest {
     FakeRuntime.writeModel(repo.resolve("c/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
     Files.writeString(
         repo.resolve("c/config.yaml"), "response-cache:\n  enabled: true\n  max-bytes: 65536\n");
-    InferenceService service = serve();
-    try {
-      ModelVersion mv = service.admissionCheck("c", "");
-      Tenant tenant = new Tenant("team");
-      // the first runs and is cached; the second, the same inputs, is a hit not delivered
-      deliverThenFail(service, mv, request("c", "x", tenant), request("c", "x", tenant));
-      countedOnceEach(mv, tenant);
-      ModelStatistics.Snapshot s = mv.statistics().snapshot();
-      assertThat(s.cacheHit().count()).isZero();
-      assertThat(s.cacheMiss().count()).isEqualTo(1);
-    } finally {
-      service.repository().close();
-    }
+    // the first runs and is cached; the second, the same inputs, is a hit not delivered
+    ModelStatistics.Snapshot s =
+        deliveredThenNot("c", t -> request("c", "x", t), t -> request("c", "x", t));
+    assertThat(s.cacheHit().count()).isZero();
+    assertThat(s.cacheMiss().count()).isEqualTo(1);
   }
 
   @Test
@@ -175,15 +192,7 @@ class OutputDeliveryTest {
           steps:
             - {model: a, input-map: {x: IN}, output-map: {y: OUT}}
         """);
-    InferenceService service = serve();
-    try {
-      ModelVersion mv = service.admissionCheck("ens", "");
-      Tenant tenant = new Tenant("team");
-      deliverThenFail(service, mv, request("ens", "IN", tenant), request("ens", "IN", tenant));
-      countedOnceEach(mv, tenant);
-    } finally {
-      service.repository().close();
-    }
+    deliveredThenNot("ens", t -> request("ens", "IN", t), t -> request("ens", "IN", t));
   }
 
   @Test
@@ -208,15 +217,7 @@ class OutputDeliveryTest {
           states:
             - {input-name: h_in, output-name: h_out}
         """);
-    InferenceService service = serve();
-    try {
-      ModelVersion mv = service.admissionCheck("s", "");
-      Tenant tenant = new Tenant("team");
-      deliverThenFail(service, mv, sequence(tenant, 7), sequence(tenant, 8));
-      countedOnceEach(mv, tenant);
-    } finally {
-      service.repository().close();
-    }
+    deliveredThenNot("s", t -> sequence(t, 7), t -> sequence(t, 8));
   }
 
   /** A request of model {@code s} that starts and ends sequence {@code id}. */

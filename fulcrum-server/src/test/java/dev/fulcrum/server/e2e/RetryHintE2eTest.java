@@ -17,7 +17,6 @@ import dev.fulcrum.server.grpc.tfserving.PredictionServiceGrpc;
 import dev.fulcrum.server.grpc.tfserving.TensorProto;
 import dev.fulcrum.server.grpc.tfserving.TensorShapeProto;
 import dev.fulcrum.testkit.TestModels;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.http.HttpResponse;
@@ -29,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,8 +41,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RetryHintE2eTest {
   private static final String MODEL = TestModels.ADD_SUB_INT32;
-  private static final Metadata.Key<String> PUSHBACK =
-      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
   @TempDir Path repo;
 
@@ -122,20 +118,15 @@ class RetryHintE2eTest {
                     == 2);
 
         // REST: 429 with the hint in whole seconds (rounded up) and in milliseconds.
-        HttpResponse<byte[]> refused = server.post(inferPath(MODEL), request());
-        assertThat(refused.statusCode()).as(text(refused)).isEqualTo(429);
-        long ms = Long.parseLong(refused.headers().firstValue("retry-after-ms").orElseThrow());
-        assertThat(ms).isBetween(100L, 10_000L);
-        assertThat(refused.headers().firstValue("Retry-After"))
-            .hasValue(Long.toString((ms + 999) / 1000));
+        RetryHints.assertRestHint(server.post(inferPath(MODEL), request()));
 
         // gRPC: RESOURCE_EXHAUSTED with gRFC A6's pushback trailer; TF Serving's Predict on the
         // same port: the same refusal and trailer.
         var tf =
             PredictionServiceGrpc.newBlockingStub(grpc.channel)
                 .withDeadlineAfter(60, TimeUnit.SECONDS);
-        assertPushedBack("KServe", () -> stub.modelInfer(grpcRequest(MODEL)));
-        assertPushedBack("TF Serving", () -> tf.predict(tfRequest(MODEL)));
+        RetryHints.assertPushedBack("KServe", () -> stub.modelInfer(grpcRequest(MODEL)));
+        RetryHints.assertPushedBack("TF Serving", () -> tf.predict(tfRequest(MODEL)));
 
         // Refusals that retrying cannot help carry no hint.
         HttpResponse<byte[]> unknown = server.post(inferPath("no_such_model"), request());
@@ -147,7 +138,8 @@ class RetryHintE2eTest {
                 StatusRuntimeException.class,
                 e -> {
                   assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
-                  assertThat(e.getTrailers() == null ? null : e.getTrailers().get(PUSHBACK))
+                  assertThat(
+                          e.getTrailers() == null ? null : e.getTrailers().get(RetryHints.PUSHBACK))
                       .isNull();
                 });
       } finally {
@@ -158,20 +150,5 @@ class RetryHintE2eTest {
         assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
       }
     }
-  }
-
-  /** {@code call} is refused RESOURCE_EXHAUSTED with a pushback trailer of 100 ms to 10 s. */
-  private static void assertPushedBack(String api, ThrowingCallable call) {
-    assertThatThrownBy(call)
-        .as(api)
-        .isInstanceOfSatisfying(
-            StatusRuntimeException.class,
-            e -> {
-              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-              assertThat(e.getTrailers()).isNotNull();
-              String pushback = e.getTrailers().get(PUSHBACK);
-              assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
-              assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
-            });
   }
 }

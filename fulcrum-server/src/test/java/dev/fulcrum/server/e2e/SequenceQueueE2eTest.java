@@ -15,7 +15,6 @@ import dev.fulcrum.server.grpc.proto.InferParameter;
 import dev.fulcrum.server.grpc.proto.InferTensorContents;
 import dev.fulcrum.server.grpc.proto.ModelInferRequest;
 import dev.fulcrum.testkit.StatefulModels;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.http.HttpResponse;
@@ -39,9 +38,6 @@ class SequenceQueueE2eTest {
 
   /** One slot, one request may wait. */
   private static final String ONE_SLOT = "accumulator_one_slot";
-
-  private static final Metadata.Key<String> PUSHBACK =
-      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
   @TempDir Path repo;
 
@@ -176,22 +172,9 @@ class SequenceQueueE2eTest {
               server.service.repository().resolve(ONE_SLOT, "").sequences());
       Await.until("B waits for the slot", () -> sequences.waiting() == 1);
 
-      HttpResponse<byte[]> refused = server.post(inferPath(ONE_SLOT), body(102, 1, true, false, 0));
-      assertThat(refused.statusCode()).as(text(refused)).isEqualTo(429);
-      long ms = Long.parseLong(refused.headers().firstValue("retry-after-ms").orElseThrow());
-      assertThat(ms).isBetween(100L, 10_000L);
-      assertThat(refused.headers().firstValue("Retry-After"))
-          .hasValue(Long.toString((ms + 999) / 1000));
-      assertThatThrownBy(() -> stub.modelInfer(grpcRequest(ONE_SLOT, 103, 1, true, 0)))
-          .isInstanceOfSatisfying(
-              StatusRuntimeException.class,
-              e -> {
-                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-                assertThat(e.getTrailers()).isNotNull();
-                String pushback = e.getTrailers().get(PUSHBACK);
-                assertThat(pushback).as("grpc-retry-pushback-ms").isNotNull();
-                assertThat(Long.parseLong(pushback)).isBetween(100L, 10_000L);
-              });
+      RetryHints.assertRestHint(server.post(inferPath(ONE_SLOT), body(102, 1, true, false, 0)));
+      RetryHints.assertPushedBack(
+          "KServe", () -> stub.modelInfer(grpcRequest(ONE_SLOT, 103, 1, true, 0)));
 
       assertThat(sum(server.post(inferPath(ONE_SLOT), body(100, 1, false, true, 0))))
           .as("A ends")
