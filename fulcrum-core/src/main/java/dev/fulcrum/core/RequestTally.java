@@ -10,11 +10,14 @@ import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Counts one pipeline request in its model's statistics once, as its client saw it: the scheduler
- * hands this the events of the request's passes (one, or one per row of a {@code batching: alone}
- * request), and {@link #finish} sends one event for the whole request once it has its answer, after
- * the steps after the model. A request that fails in any row, or in a step, counts as one failure
- * and none of its rows as a success; a request refused as invalid (a 400) as {@link
+ * Counts one request in its model's statistics once, as its client saw it: a pipeline's, or one
+ * whose answer a transport delivers before it is counted ({@link
+ * dev.fulcrum.core.inference.OutputDelivery}: a plain or sequence model's, a cache hit's). The
+ * scheduler (and a sequence batcher in front of it) hands this the events of the request's passes
+ * (one, or one per row of a {@code batching: alone} request), and {@link #finish} sends one event
+ * for the whole request once it has its answer, after the steps after the model or the delivery. A
+ * request that fails in any row, in a step or in its delivery counts as one failure and none of its
+ * rows as a success; a request refused as invalid (a 400) as {@link
  * SchedulerObserver.Outcome#INVALID}, not as a failed pass. Thread-safe.
  */
 final class RequestTally implements SchedulerObserver {
