@@ -20,6 +20,8 @@ import org.jspecify.annotations.Nullable;
  *     io_uring, else NIO, whichever loads here)
  * @param invocationsModel the model {@code POST /invocations} runs when the request's headers name
  *     none; null: the repository's only model
+ * @param embeddingsModel the text pipeline TEI's routes ({@code POST /embed}, {@code /similarity},
+ *     {@code GET /info}) run; "": the only one served
  */
 public record HttpServerConfig(
     String host,
@@ -29,7 +31,8 @@ public record HttpServerConfig(
     Limits limits,
     Security security,
     Transport transport,
-    @Nullable InvocationsModel invocationsModel) {
+    @Nullable InvocationsModel invocationsModel,
+    String embeddingsModel) {
   /** Triton's default {@code --http-max-input-size}: 64 MiB. */
   public static final int DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
 
@@ -41,6 +44,7 @@ public record HttpServerConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(security, "security");
     Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(embeddingsModel, "embeddingsModel");
     SettingBounds.port(port);
     SettingBounds.atLeastOne(maxInputSize, "maxInputSize");
     if (eventLoopThreads < 0) {
@@ -63,7 +67,43 @@ public record HttpServerConfig(
       Limits limits,
       Security security,
       Transport transport) {
-    this(host, port, maxInputSize, eventLoopThreads, limits, security, transport, null);
+    this(host, port, maxInputSize, eventLoopThreads, limits, security, transport, null, "");
+  }
+
+  /** The settings with no embeddings model (TEI's routes run the only text pipeline). */
+  public HttpServerConfig(
+      String host,
+      int port,
+      int maxInputSize,
+      int eventLoopThreads,
+      Limits limits,
+      Security security,
+      Transport transport,
+      @Nullable InvocationsModel invocationsModel) {
+    this(
+        host,
+        port,
+        maxInputSize,
+        eventLoopThreads,
+        limits,
+        security,
+        transport,
+        invocationsModel,
+        "");
+  }
+
+  /** These settings with TEI's routes on {@code model} ("" for the only text pipeline). */
+  public HttpServerConfig withEmbeddingsModel(String model) {
+    return new HttpServerConfig(
+        host,
+        port,
+        maxInputSize,
+        eventLoopThreads,
+        limits,
+        security,
+        transport,
+        invocationsModel,
+        model);
   }
 
   /**
@@ -140,22 +180,54 @@ public record HttpServerConfig(
 
   public HttpServerConfig withMaxInputSize(int bytes) {
     return new HttpServerConfig(
-        host, port, bytes, eventLoopThreads, limits, security, transport, invocationsModel);
+        host,
+        port,
+        bytes,
+        eventLoopThreads,
+        limits,
+        security,
+        transport,
+        invocationsModel,
+        embeddingsModel);
   }
 
   public HttpServerConfig withPort(int p) {
     return new HttpServerConfig(
-        host, p, maxInputSize, eventLoopThreads, limits, security, transport, invocationsModel);
+        host,
+        p,
+        maxInputSize,
+        eventLoopThreads,
+        limits,
+        security,
+        transport,
+        invocationsModel,
+        embeddingsModel);
   }
 
   public HttpServerConfig withLimits(Limits l) {
     return new HttpServerConfig(
-        host, port, maxInputSize, eventLoopThreads, l, security, transport, invocationsModel);
+        host,
+        port,
+        maxInputSize,
+        eventLoopThreads,
+        l,
+        security,
+        transport,
+        invocationsModel,
+        embeddingsModel);
   }
 
   public HttpServerConfig withSecurity(Security s) {
     return new HttpServerConfig(
-        host, port, maxInputSize, eventLoopThreads, limits, s, transport, invocationsModel);
+        host,
+        port,
+        maxInputSize,
+        eventLoopThreads,
+        limits,
+        s,
+        transport,
+        invocationsModel,
+        embeddingsModel);
   }
 
   public HttpServerConfig withTransport(Transport t) {

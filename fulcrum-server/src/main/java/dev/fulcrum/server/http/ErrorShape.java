@@ -17,20 +17,26 @@ import java.io.IOException;
  * dispatcher): OIP's and TF Serving's {@code {"error": "<message>"}}, OpenAI's object ({@link
  * OpenAiHandler#shaped}), or MLflow's scoring server's {@code {"error_code": "BAD_REQUEST",
  * "message": "<message>"}} on {@code /invocations}, {@code /ping}, {@code /health} and {@code
- * /version}. Every refusal, also those made before a handler (401, 413, 415, 429 at the head), is
- * written in the request's shape.
+ * /version}, or TEI's {@code {"error", "error_type"}} with TEI's statuses on its paths ({@link
+ * TeiHandler#shaped}). Ollama's {@code /api/...} paths take OIP's shape, which is Ollama's. Every
+ * refusal, also those made before a handler (401, 413, 415, 429 at the head), is written in the
+ * request's shape.
  *
  * <p>Threads: any; stateless.
  */
 enum ErrorShape {
   OIP,
   OPENAI,
-  MLFLOW;
+  MLFLOW,
+  TEI;
 
   /** The shape of errors on the path of request target {@code uri}. */
   static ErrorShape of(String uri) {
     if (isMlflowPath(uri)) {
       return MLFLOW;
+    }
+    if (TeiHandler.isPath(uri)) {
+      return TEI;
     }
     return OpenAiHandler.isPath(uri) ? OPENAI : OIP;
   }
@@ -67,6 +73,7 @@ enum ErrorShape {
       case OIP -> reply;
       case OPENAI -> OpenAiHandler.shaped(reply);
       case MLFLOW -> mlflow(reply);
+      case TEI -> TeiHandler.shaped(reply);
     };
   }
 

@@ -13,7 +13,9 @@ import dev.fulcrum.server.HttpServerConfig;
 import dev.fulcrum.server.RequestFailureLog;
 import dev.fulcrum.server.SlowRequestLog;
 import dev.fulcrum.server.TraceParent;
+import dev.fulcrum.server.codec.OllamaJson;
 import dev.fulcrum.server.codec.OpenAiJson;
+import dev.fulcrum.server.codec.TeiJson;
 import dev.fulcrum.server.dashboard.DashboardFeed;
 import dev.fulcrum.server.logging.LogControl;
 import dev.fulcrum.server.protocol.TenantJson;
@@ -79,6 +81,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   private final ModelHandler models;
   private final InferHandler infer;
   private final OpenAiHandler openAi;
+  private final TeiHandler tei;
+  private final OllamaHandler ollama;
   private final PredictHandler predict;
   private final RepositoryHandler repository;
   private final TraceSettingHandler traceSettings;
@@ -157,7 +161,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       @Nullable Tracing tracing,
       SharedMemoryRegistry shm,
       LogControl logControl,
-      InvocationsTarget invocations) {
+      InvocationsTarget invocations,
+      String embeddingsModel) {
     this.service = service;
     this.invocations = new InvocationsHandler(invocations, version);
     this.access = access;
@@ -167,6 +172,8 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.infer = new InferHandler(service, tensorBuffers, answerLoops, slow != null, tracing, shm);
     this.sharedMemory = new SharedMemoryHandler(shm);
     this.openAi = new OpenAiHandler(service, answerLoops, slow != null, tracing);
+    this.tei = new TeiHandler(service, openAi, version, embeddingsModel);
+    this.ollama = new OllamaHandler(openAi, version);
     this.predict = new PredictHandler(service);
     this.traceSettings = new TraceSettingHandler(tracing);
     this.logging = new LoggingHandler(logControl);
@@ -348,7 +355,11 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (slowModel != null) {
       slowFailure = t;
     }
-    return errorShape == ErrorShape.OPENAI ? OpenAiHandler.error(t) : Responses.error(t);
+    return switch (errorShape) {
+      case OPENAI -> OpenAiHandler.error(t);
+      case TEI -> TeiHandler.error(t);
+      case OIP, MLFLOW -> Responses.error(t);
+    };
   }
 
   private CompletableFuture<Reply> dispatch(FullHttpRequest request, ChannelHandlerContext ctx) {
@@ -510,6 +521,37 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         TraceParent trace = traced(request, target.name(), target.version());
         yield infer.invocations(target, csv, request, ctx.executor(), trace, tenant, early);
       }
+      case TEI_EMBED -> {
+        String model = tei.model();
+        TeiJson.EmbedRequest asked =
+            openAi.decode(() -> TeiJson.decodeEmbed(request.content()), tenant, early);
+        TraceParent trace = traced(request, model, "");
+        yield tei.embed(asked, model, ctx.executor(), trace, tenant, early);
+      }
+      case TEI_SIMILARITY -> {
+        String model = tei.model();
+        TeiJson.SimilarityRequest asked =
+            openAi.decode(() -> TeiJson.decodeSimilarity(request.content()), tenant, early);
+        TraceParent trace = traced(request, model, "");
+        yield tei.similarity(asked, model, ctx.executor(), trace, tenant, early);
+      }
+      case TEI_UNSERVED -> done(TeiHandler.unserved(route.model()));
+      case TEI_INFO -> done(tei.info());
+      case OLLAMA_EMBED, OLLAMA_EMBEDDINGS -> {
+        boolean legacy = route.endpoint() == Route.Endpoint.OLLAMA_EMBEDDINGS;
+        OllamaJson.EmbedRequest asked =
+            openAi.decode(
+                () ->
+                    legacy
+                        ? OllamaJson.decodeEmbeddings(request.content())
+                        : OllamaJson.decodeEmbed(request.content()),
+                tenant,
+                early);
+        TraceParent trace = traced(request, asked.model(), "");
+        yield ollama.embed(asked, ctx.executor(), trace, tenant, early);
+      }
+      case OLLAMA_TAGS -> done(ollama.tags());
+      case OLLAMA_VERSION -> done(ollama.version());
       case PING -> done(invocations.ping());
       case MLFLOW_VERSION -> done(invocations.version());
       case TFS_STATUS -> done(predict.status(route.model(), route.version()));

@@ -112,6 +112,9 @@ public final class HttpPipeline {
   /** The model {@code POST /invocations} runs, chosen per request (stateless, shared). */
   private final InvocationsTarget invocations;
 
+  /** The text pipeline TEI's routes run ({@code --embeddings-model}); "" for the only one. */
+  private final String embeddingsModel;
+
   private final @Nullable Tracing tracing;
 
   /** The port's JSON input buffers: small tensors of every connection share slabs. */
@@ -227,6 +230,7 @@ public final class HttpPipeline {
             : serverWide.child(limits.maxBufferedBytes());
     this.access = config.security().access();
     this.invocations = new InvocationsTarget(service, config.invocationsModel());
+    this.embeddingsModel = config.embeddingsModel();
   }
 
   /**
@@ -496,7 +500,8 @@ public final class HttpPipeline {
                 tracing,
                 sharedMemory,
                 logControl,
-                invocations));
+                invocations,
+                embeddingsModel));
   }
 
   private ChannelHandler priorKnowledge(BufferBudget perConnection) {

@@ -41,6 +41,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -134,6 +135,33 @@ final class OpenAiHandler {
   }
 
   /**
+   * How the vectors of an embeddings request are written: OpenAI's list here, TEI's arrays and
+   * scores ({@link TeiHandler}), Ollama's objects ({@link OllamaHandler}).
+   */
+  @FunctionalInterface
+  interface VectorAnswer {
+    /**
+     * The answer's response.
+     *
+     * @param vectors one per text, in order, each already cut to the dimensions asked
+     * @param tokens how many tokens the pipeline's tokenizer made of all the texts
+     */
+    FullHttpResponse render(ByteBufAllocator alloc, List<float[]> vectors, long tokens);
+  }
+
+  /** OpenAI's answer to {@code asked}: {@code {"object": "list", "data": [...], "usage"}}. */
+  static VectorAnswer openAiAnswer(EmbeddingsRequest asked) {
+    return (alloc, vectors, tokens) -> {
+      FullHttpResponse response =
+          Responses.full(
+              HttpResponseStatus.OK,
+              OpenAiJson.encodeEmbeddings(alloc, asked.model(), vectors, asked.base64(), tokens));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+      return response;
+    };
+  }
+
+  /**
    * Runs an embeddings request: its texts in requests of at most the model's max-batch-size, each
    * through {@link InferenceService#infer}, joined in order into one answer; the first failure
    * fails the whole (and cancels the rest). Traced and timed as an infer request: with tracing on
@@ -149,23 +177,43 @@ final class OpenAiHandler {
     return embeddings(asked, loop, trace, null, null);
   }
 
-  /**
-   * As {@link #embeddings(EmbeddingsRequest, EventExecutor, TraceParent)}, charged to {@code
-   * tenant}: one request of the tenant however many core requests it is run in, admitted by its
-   * limits once and counted once; one refused before that (an unknown model, a bad field, a full
-   * queue) is counted as {@code /infer}'s are ({@link InferenceService#failedBeforeAdmission}).
-   */
+  /** As below, answered in OpenAI's shape on {@code /v1/embeddings}. */
   CompletableFuture<Reply> embeddings(
       EmbeddingsRequest asked,
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
       @Nullable Admission early) {
+    return embeddings(
+        asked,
+        openAiAnswer(asked),
+        TracedRequest.OPENAI_EMBEDDINGS_ROUTE,
+        loop,
+        trace,
+        tenant,
+        early);
+  }
+
+  /**
+   * As {@link #embeddings(EmbeddingsRequest, EventExecutor, TraceParent)}, charged to {@code
+   * tenant}: one request of the tenant however many core requests it is run in, admitted by its
+   * limits once and counted once; one refused before that (an unknown model, a bad field, a full
+   * queue) is counted as {@code /infer}'s are ({@link InferenceService#failedBeforeAdmission}). The
+   * answer is written by {@code answer}; {@code route} names the request in its trace.
+   */
+  CompletableFuture<Reply> embeddings(
+      EmbeddingsRequest asked,
+      VectorAnswer answer,
+      String route,
+      EventExecutor loop,
+      @Nullable TraceParent trace,
+      @Nullable Tenant tenant,
+      @Nullable Admission early) {
     if (tenant == null && early == null) {
-      return traced(asked, loop, trace, null, null);
+      return traced(asked, answer, route, loop, trace, null, null);
     }
     try {
-      return traced(asked, loop, trace, tenant, early);
+      return traced(asked, answer, route, loop, trace, tenant, early);
     } catch (RuntimeException e) {
       if (early != null) {
         service.failedBeforeAdmission(early, asked.model(), e);
@@ -182,11 +230,19 @@ final class OpenAiHandler {
    * head ({@code early}) ends there.
    */
   EmbeddingsRequest decode(ByteBuf content, @Nullable Tenant tenant, @Nullable Admission early) {
+    return decode(() -> OpenAiJson.decodeEmbeddings(content), tenant, early);
+  }
+
+  /**
+   * Decodes a request's body with {@code decoder} (TEI's, Ollama's), counted as {@link
+   * #decode(ByteBuf, Tenant, Admission)} counts.
+   */
+  <T> T decode(Supplier<T> decoder, @Nullable Tenant tenant, @Nullable Admission early) {
     if (tenant == null && early == null) {
-      return OpenAiJson.decodeEmbeddings(content);
+      return decoder.get();
     }
     try {
-      return OpenAiJson.decodeEmbeddings(content);
+      return decoder.get();
     } catch (RuntimeException e) {
       if (early != null) {
         early.failed(e);
@@ -199,6 +255,8 @@ final class OpenAiHandler {
 
   private CompletableFuture<Reply> traced(
       EmbeddingsRequest asked,
+      VectorAnswer answer,
+      String route,
       EventExecutor loop,
       @Nullable TraceParent trace,
       @Nullable Tenant tenant,
@@ -209,20 +267,19 @@ final class OpenAiHandler {
             ? null
             : t.begin(asked.model(), trace, TracedRequest.Protocol.HTTP_OPENAI);
     if (traced == null) {
-      return run(asked, loop, null, tenant, early);
+      return run(asked, answer, route, loop, null, tenant, early);
     }
     CompletableFuture<Reply> reply;
     try {
-      reply = run(asked, loop, traced, tenant, early);
+      reply = run(asked, answer, route, loop, traced, tenant, early);
     } catch (RuntimeException e) {
-      InferHandler.failed(traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
+      InferHandler.failed(traced, route, asked.model(), "", e);
       throw e;
     }
     reply.whenComplete(
         (r, failure) -> {
           if (failure != null) {
-            InferHandler.failed(
-                traced, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", failure);
+            InferHandler.failed(traced, route, asked.model(), "", failure);
           }
         });
     return reply;
@@ -230,6 +287,8 @@ final class OpenAiHandler {
 
   private CompletableFuture<Reply> run(
       EmbeddingsRequest asked,
+      VectorAnswer answer,
+      String route,
       EventExecutor loop,
       @Nullable TracedRequest traced,
       @Nullable Tenant tenant,
@@ -308,7 +367,14 @@ final class OpenAiHandler {
               }
               reply.complete(
                   new Embeddings(
-                      asked, text, all, slowNanos, traced, traced == null ? 0 : System.nanoTime()));
+                      asked,
+                      text,
+                      all,
+                      slowNanos,
+                      traced,
+                      traced == null ? 0 : System.nanoTime(),
+                      answer,
+                      route));
             }
           });
     }
@@ -350,6 +416,8 @@ final class OpenAiHandler {
    *     SlowRequestLog#modelThresholdNanos}), 0 for none
    * @param traced the request's trace, null when it is not traced; its spans end once rendered
    * @param readyNanos when the last part's answer came ({@code System.nanoTime()}; 0 untraced)
+   * @param answer writes the vectors in the request's API's shape
+   * @param route the request's route in its trace
    */
   record Embeddings(
       EmbeddingsRequest asked,
@@ -357,7 +425,9 @@ final class OpenAiHandler {
       List<InferenceResponse> parts,
       long slowNanos,
       @Nullable TracedRequest traced,
-      long readyNanos)
+      long readyNanos,
+      VectorAnswer answer,
+      String route)
       implements Reply {
 
     /**
@@ -386,18 +456,10 @@ final class OpenAiHandler {
       try {
         r = encode(alloc);
       } catch (RuntimeException e) {
-        InferHandler.failed(t, TracedRequest.OPENAI_EMBEDDINGS_ROUTE, asked.model(), "", e);
+        InferHandler.failed(t, route, asked.model(), "", e);
         throw e;
       }
-      t.endHttp(
-          TracedRequest.OPENAI_EMBEDDINGS_ROUTE,
-          asked.model(),
-          "",
-          200,
-          parts,
-          readyNanos,
-          null,
-          null);
+      t.endHttp(route, asked.model(), "", 200, parts, readyNanos, null, null);
       return r;
     }
 
@@ -417,17 +479,12 @@ final class OpenAiHandler {
           tokens += n;
         }
       }
-      FullHttpResponse response =
-          Responses.full(
-              HttpResponseStatus.OK,
-              OpenAiJson.encodeEmbeddings(alloc, asked.model(), vectors, asked.base64(), tokens));
-      response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
-      return response;
+      return answer.render(alloc, vectors, tokens);
     }
   }
 
   /** The names of the ready models that {@code /v1/embeddings} runs, sorted. */
-  private List<String> textModels() {
+  List<String> textModels() {
     TreeSet<String> names = new TreeSet<>();
     for (ModelVersion mv : service.repository().served()) {
       if (mv.isReady() && TextEmbedding.of(mv.config()) != null) {

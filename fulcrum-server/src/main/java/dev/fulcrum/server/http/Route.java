@@ -112,6 +112,26 @@ record Route(Endpoint endpoint, String model, String version) {
     INVOCATIONS(HttpMethod.POST, Scope.INFERENCE),
     /** MLflow's {@code GET /version}: the server's version, as text. */
     MLFLOW_VERSION(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * Hugging Face TEI's native routes ({@link TeiHandler}): {@code POST /embed}, {@code
+     * /similarity}, and {@code /embed_all}, {@code /tokenize}, {@code /decode} (refused); the model
+     * is the one {@code --embeddings-model} names, else the only text pipeline.
+     */
+    TEI_EMBED(HttpMethod.POST, Scope.INFERENCE),
+    TEI_SIMILARITY(HttpMethod.POST, Scope.INFERENCE),
+    TEI_UNSERVED(HttpMethod.POST, Scope.INFERENCE),
+    /** TEI's {@code GET /info}: the model the routes run. */
+    TEI_INFO(HttpMethod.GET, Scope.INFERENCE),
+    /**
+     * Ollama's embedding API ({@link OllamaHandler}): {@code POST /api/embed} and the legacy {@code
+     * POST /api/embeddings}, whose model is named in the body.
+     */
+    OLLAMA_EMBED(HttpMethod.POST, Scope.INFERENCE),
+    OLLAMA_EMBEDDINGS(HttpMethod.POST, Scope.INFERENCE),
+    /** Ollama's {@code GET /api/tags}: the text pipelines as models. */
+    OLLAMA_TAGS(HttpMethod.GET, Scope.INFERENCE),
+    /** Ollama's {@code GET /api/version}. */
+    OLLAMA_VERSION(HttpMethod.GET, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -203,8 +223,29 @@ record Route(Endpoint endpoint, String model, String version) {
         case "version" -> {
           return new Route(Endpoint.MLFLOW_VERSION, "", "");
         }
+        case "embed" -> {
+          return new Route(Endpoint.TEI_EMBED, "", "");
+        }
+        case "similarity" -> {
+          return new Route(Endpoint.TEI_SIMILARITY, "", "");
+        }
+        case "embed_all", "tokenize", "decode" -> {
+          return new Route(Endpoint.TEI_UNSERVED, "/" + s.get(0), "");
+        }
+        case "info" -> {
+          return new Route(Endpoint.TEI_INFO, "", "");
+        }
         default -> {}
       }
+    }
+    if (n == 2 && s.get(0).equals("api")) {
+      return switch (s.get(1)) {
+        case "embed" -> new Route(Endpoint.OLLAMA_EMBED, "", "");
+        case "embeddings" -> new Route(Endpoint.OLLAMA_EMBEDDINGS, "", "");
+        case "tags" -> new Route(Endpoint.OLLAMA_TAGS, "", "");
+        case "version" -> new Route(Endpoint.OLLAMA_VERSION, "", "");
+        default -> notFound();
+      };
     }
     if (n > 0 && s.get(0).equals("v1")) {
       return openAi(s);

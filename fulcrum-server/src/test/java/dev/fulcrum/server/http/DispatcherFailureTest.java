@@ -50,7 +50,8 @@ class DispatcherFailureTest {
                 null,
                 dev.fulcrum.server.shm.SharedMemoryRegistry.devShm(false),
                 dev.fulcrum.server.logging.FixedLogControl.INSTANCE,
-                new InvocationsTarget(new InferenceService(repository, false), null)));
+                new InvocationsTarget(new InferenceService(repository, false), null),
+                ""));
   }
 
   @AfterEach

@@ -190,6 +190,7 @@ public final class ServeArgs {
       case "--request-timing-always" -> c.requestTimingAlways = bool(value);
       case "--log-slow-requests-ms" -> c.logSlowRequestsMs = value;
       case "--invocations-model" -> c.invocationsModel = value;
+      case "--embeddings-model" -> c.embeddingsModel = value;
       case "--log-slow-format" -> c.logSlowFormat = value;
       case "--log-slow-max-lines-per-sec" -> c.logSlowMaxLinesPerSec = Integer.parseInt(value);
       case "--http-max-input-size" -> c.httpMaxInputSize = Integer.parseInt(value);

@@ -247,6 +247,15 @@ public final class ServeCommand implements Callable<Integer> {
   @Nullable String invocationsModel;
 
   @Option(
+      names = "--embeddings-model",
+      paramLabel = "MODEL",
+      description =
+          "The text pipeline Hugging Face TEI's routes (POST /embed, /similarity, GET /info) run"
+              + " (default: the only text-embedding pipeline served; with several, such a request"
+              + " is a 422 naming them).")
+  @Nullable String embeddingsModel;
+
+  @Option(
       names = "--http-max-input-size",
       defaultValue = "67108864",
       paramLabel = "BYTES",
@@ -742,7 +751,8 @@ public final class ServeCommand implements Callable<Integer> {
                               limits.http(),
                               security,
                               httpTransport,
-                              invocationsModel()));
+                              invocationsModel(),
+                              embeddingsModel == null ? "" : embeddingsModel));
                   server
                       .dashboard(dashboard)
                       .bufferBudget(requestBytes.get())

@@ -1,0 +1,233 @@
+package dev.fulcrum.server.e2e;
+
+import static dev.fulcrum.server.e2e.E2eServer.SENTENCES;
+import static dev.fulcrum.server.e2e.E2eServer.quote;
+import static dev.fulcrum.server.e2e.E2eServer.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Hugging Face TEI's and Ollama's embedding routes over a real socket against the demo's {@code
+ * minilm_text}: each route's vectors are the ones {@code POST /v1/embeddings} gives the same text
+ * (within 1e-6), and each API's errors come in its own shape and status.
+ */
+class TeiOllamaE2eTest {
+
+  @AutoClose private static E2eServer server;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = E2eServer.startMiniLm();
+  }
+
+  private static JsonNode json(HttpResponse<byte[]> r) throws Exception {
+    return E2eServer.JSON.readTree(r.body());
+  }
+
+  private static String inputs(List<String> texts) {
+    StringBuilder s = new StringBuilder("[");
+    for (String t : texts) {
+      s.append(s.length() == 1 ? "" : ",").append(quote(t));
+    }
+    return s.append(']').toString();
+  }
+
+  /** The vectors {@code /v1/embeddings} gives the texts. */
+  private static List<float[]> openAi(List<String> texts) throws Exception {
+    HttpResponse<byte[]> r =
+        server.post(
+            "/v1/embeddings", "{\"model\":\"minilm_text\",\"input\":" + inputs(texts) + "}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    List<float[]> out = new ArrayList<>();
+    for (JsonNode item : json(r).get("data")) {
+      out.add(floats(item.get("embedding")));
+    }
+    return out;
+  }
+
+  private static float[] floats(JsonNode array) {
+    float[] v = new float[array.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) array.get(i).asDouble();
+    }
+    return v;
+  }
+
+  private static void sameVectors(JsonNode arrays, List<float[]> expected) {
+    assertThat(arrays).hasSize(expected.size());
+    for (int i = 0; i < expected.size(); i++) {
+      float[] v = floats(arrays.get(i));
+      assertThat(v).hasSize(expected.get(i).length);
+      for (int d = 0; d < v.length; d++) {
+        assertThat(v[d]).as("[%d][%d]", i, d).isCloseTo(expected.get(i)[d], within(1e-6f));
+      }
+    }
+  }
+
+  private static JsonNode teiError(HttpResponse<byte[]> r, int status, String type)
+      throws Exception {
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
+    JsonNode body = json(r);
+    assertThat(body.get("error").isTextual()).as(text(r)).isTrue();
+    assertThat(body.get("error_type").asText()).as(text(r)).isEqualTo(type);
+    return body;
+  }
+
+  private static String ollamaError(HttpResponse<byte[]> r, int status) throws Exception {
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
+    JsonNode body = json(r);
+    assertThat(body.size()).as(text(r)).isEqualTo(1);
+    return body.get("error").asText();
+  }
+
+  @Test
+  void teiEmbedGivesTheVectorsOfTheOpenAiRoute() throws Exception {
+    List<float[]> expected = openAi(SENTENCES);
+    HttpResponse<byte[]> r =
+        server.post("/embed", "{\"inputs\":" + inputs(SENTENCES) + ",\"normalize\":true}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    sameVectors(json(r), expected);
+    // A single string is a list of one, answered as an array of one array.
+    HttpResponse<byte[]> one =
+        server.post("/embed", "{\"inputs\":" + quote(SENTENCES.get(1)) + "}");
+    assertThat(one.statusCode()).as(text(one)).isEqualTo(200);
+    sameVectors(json(one), List.of(expected.get(1)));
+  }
+
+  @Test
+  void teiSimilarityIsTheCosineOfTheVectors() throws Exception {
+    List<float[]> v = openAi(SENTENCES);
+    HttpResponse<byte[]> r =
+        server.post(
+            "/similarity",
+            "{\"inputs\":{\"source_sentence\":"
+                + quote(SENTENCES.get(0))
+                + ",\"sentences\":"
+                + inputs(SENTENCES.subList(1, SENTENCES.size()))
+                + "}}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode scores = json(r);
+    assertThat(scores).hasSize(SENTENCES.size() - 1);
+    for (int i = 1; i < v.size(); i++) {
+      double dot = 0;
+      for (int d = 0; d < v.get(0).length; d++) {
+        dot += (double) v.get(0)[d] * v.get(i)[d];
+      }
+      assertThat(scores.get(i - 1).asDouble()).isCloseTo(dot, within(1e-5));
+    }
+  }
+
+  @Test
+  void teiInfoNamesThePipelineTheRoutesRun() throws Exception {
+    HttpResponse<byte[]> r = server.get("/info");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode info = json(r);
+    assertThat(info.get("model_id").asText()).isEqualTo("minilm_text");
+    assertThat(info.get("model_type").get("embedding").get("pooling").asText()).isEqualTo("mean");
+    assertThat(info.get("max_client_batch_size").asInt()).isEqualTo(2048);
+    assertThat(info.get("max_batch_requests").asInt()).isEqualTo(16);
+  }
+
+  @Test
+  void teiErrorsComeInTeisShapeAndStatuses() throws Exception {
+    teiError(server.post("/embed", "{\"inputs\":42}"), 422, "Validation");
+    teiError(server.post("/embed", "{\"inputs\":[]}"), 422, "Validation");
+    teiError(server.post("/embed", "{\"inputs\":[\"\"]}"), 422, "Validation");
+    teiError(server.post("/embed", "{\"inputs\":\"a\",\"truncate\":\"yes\"}"), 422, "Validation");
+    teiError(server.post("/embed", "not json"), 422, "Validation");
+    List<String> many = new ArrayList<>();
+    for (int i = 0; i < 2049; i++) {
+      many.add("t");
+    }
+    teiError(server.post("/embed", "{\"inputs\":" + inputs(many) + "}"), 413, "Validation");
+    // minilm_text normalizes: raw vectors cannot be given, and that is said, not ignored.
+    teiError(server.post("/embed", "{\"inputs\":\"a\",\"normalize\":false}"), 422, "Validation");
+    JsonNode all = teiError(server.post("/embed_all", "{\"inputs\":\"a\"}"), 501, "Backend");
+    assertThat(all.get("error").asText()).contains("/embed_all is not served");
+    teiError(server.post("/tokenize", "{\"inputs\":\"a\"}"), 501, "Backend");
+    // A refusal before any handler (the method) in TEI's shape too.
+    teiError(server.get("/embed"), 405, "Validation");
+  }
+
+  @Test
+  void ollamaEmbedGivesTheVectorsOfTheOpenAiRoute() throws Exception {
+    List<float[]> expected = openAi(SENTENCES);
+    HttpResponse<byte[]> r =
+        server.post(
+            "/api/embed", "{\"model\":\"minilm_text\",\"input\":" + inputs(SENTENCES) + "}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode body = json(r);
+    assertThat(body.get("model").asText()).isEqualTo("minilm_text:latest");
+    sameVectors(body.get("embeddings"), expected);
+    assertThat(body.get("total_duration").asLong()).isPositive();
+    assertThat(body.get("load_duration").asLong()).isZero();
+    assertThat(body.get("prompt_eval_count").asLong()).isPositive();
+    // The tag Ollama's clients add, and a single string.
+    HttpResponse<byte[]> tagged =
+        server.post(
+            "/api/embed",
+            "{\"model\":\"minilm_text:latest\",\"input\":" + quote(SENTENCES.get(2)) + "}");
+    assertThat(tagged.statusCode()).as(text(tagged)).isEqualTo(200);
+    sameVectors(json(tagged).get("embeddings"), List.of(expected.get(2)));
+  }
+
+  @Test
+  void ollamaLegacyEmbeddingsGivesOneVector() throws Exception {
+    List<float[]> expected = openAi(List.of(SENTENCES.get(3)));
+    HttpResponse<byte[]> r =
+        server.post(
+            "/api/embeddings",
+            "{\"model\":\"minilm_text\",\"prompt\":" + quote(SENTENCES.get(3)) + "}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode body = json(r);
+    assertThat(body.size()).isEqualTo(1);
+    sameVectors(E2eServer.JSON.createArrayNode().add(body.get("embedding")), expected);
+  }
+
+  @Test
+  void ollamaDimensionsCutsAndRescales() throws Exception {
+    HttpResponse<byte[]> r =
+        server.post("/api/embed", "{\"model\":\"minilm_text\",\"input\":\"a\",\"dimensions\":8}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    float[] v = floats(json(r).get("embeddings").get(0));
+    assertThat(v).hasSize(8);
+    double sum = 0;
+    for (float x : v) {
+      sum += x * x;
+    }
+    assertThat(sum).isCloseTo(1.0, within(1e-5));
+  }
+
+  @Test
+  void ollamaTagsAndVersion() throws Exception {
+    JsonNode tags = json(server.get("/api/tags"));
+    assertThat(tags.get("models")).hasSize(1);
+    assertThat(tags.get("models").get(0).get("name").asText()).isEqualTo("minilm_text:latest");
+    HttpResponse<byte[]> v = server.get("/api/version");
+    assertThat(v.statusCode()).isEqualTo(200);
+    assertThat(json(v).get("version").asText()).isNotEmpty();
+  }
+
+  @Test
+  void ollamaErrorsComeInOllamasShapeAndStatuses() throws Exception {
+    assertThat(ollamaError(server.post("/api/embed", "{\"model\":\"nope\",\"input\":\"a\"}"), 404))
+        .contains("nope");
+    ollamaError(server.post("/api/embed", "{\"model\":\"minilm_text:v9\",\"input\":\"a\"}"), 404);
+    ollamaError(server.post("/api/embed", "{\"model\":\"minilm_text\",\"input\":7}"), 400);
+    ollamaError(server.post("/api/embed", "{\"model\":\"minilm_text\",\"input\":[]}"), 400);
+    ollamaError(server.post("/api/embed", "{\"model\":\"minilm_text\",\"input\":\"\"}"), 400);
+    ollamaError(server.post("/api/embed", "{\"input\":\"a\"}"), 400);
+    ollamaError(server.post("/api/embeddings", "{\"model\":\"minilm_text\",\"prompt\":1}"), 400);
+    ollamaError(server.post("/api/embed", "[1]"), 400);
+    // The pipeline, not a text model: 400 naming what it is not.
+    ollamaError(server.post("/api/embed", "{\"model\":\"fraud_classifier\",\"input\":\"a\"}"), 400);
+  }
+}
