@@ -248,7 +248,8 @@ final class PipelineRunner {
       int firstRow,
       List<RequestedOutput> outputs,
       RequestTally tally) {
-    OnEngine steps = new OnEngine(mv.name(), stages, v, firstRow, outputs);
+    OnEngine steps =
+        new OnEngine(mv.name(), stages, v, firstRow, outputs, request.options().truncate());
     CompletableFuture<InferenceResponse> engine;
     try {
       engine = mv.scheduler().submitDeferred(request, v.batchSize(), steps, tally);
@@ -270,6 +271,7 @@ final class PipelineRunner {
     private final RequestValidator.Validated request;
     private final int firstRow;
     private final List<RequestedOutput> outputs;
+    private final boolean truncate;
     private ModelStages.@Nullable Prepared prepared;
     private long nanos;
 
@@ -278,12 +280,14 @@ final class PipelineRunner {
         ModelStages stages,
         RequestValidator.Validated request,
         int firstRow,
-        List<RequestedOutput> outputs) {
+        List<RequestedOutput> outputs,
+        boolean truncate) {
       this.model = model;
       this.stages = stages;
       this.request = request;
       this.firstRow = firstRow;
       this.outputs = outputs;
+      this.truncate = truncate;
     }
 
     @Override
@@ -291,7 +295,7 @@ final class PipelineRunner {
       long start = System.nanoTime();
       ModelStages.Prepared p;
       try {
-        p = stages.before(request.inputs(), firstRow, outputs);
+        p = stages.before(request.inputs(), firstRow, outputs, truncate);
       } catch (RuntimeException e) {
         throw refusedBySteps(model, e);
       }
@@ -335,7 +339,7 @@ final class PipelineRunner {
     ModelStages.Prepared prepared;
     CompletableFuture<InferenceResponse> engine;
     try {
-      prepared = stages.before(v.inputs(), firstRow, outputs);
+      prepared = stages.before(v.inputs(), firstRow, outputs, request.options().truncate());
     } catch (RuntimeException e) {
       out.completeExceptionally(refusedBySteps(mv.name(), e));
       return;
@@ -449,7 +453,8 @@ final class PipelineRunner {
    * naming the input and the row) prefixed with the model, as the validator's messages are.
    */
   private static RuntimeException refusedBySteps(String model, RuntimeException e) {
-    if (e instanceof InferenceException ie && ie.code() == ErrorCode.INVALID_ARGUMENT) {
+    if (e instanceof InferenceException ie
+        && (ie.code() == ErrorCode.INVALID_ARGUMENT || ie.code() == ErrorCode.TOO_LARGE)) {
       return new InferenceException(ie.code(), "model '" + model + "': " + ie.getMessage(), ie);
     }
     return asInferenceException(e);

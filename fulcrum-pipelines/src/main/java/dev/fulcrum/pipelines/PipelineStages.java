@@ -440,6 +440,12 @@ final class PipelineStages implements ModelStages {
 
   @Override
   public Prepared before(List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs) {
+    return before(inputs, firstRow, outputs, true);
+  }
+
+  @Override
+  public Prepared before(
+      List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs, boolean truncate) {
     if (!open.readLock().tryLock()) {
       throw InferenceException.unavailable("the pipeline is unloading");
     }
@@ -449,7 +455,7 @@ final class PipelineStages implements ModelStages {
       }
       List<Tensor> engine;
       if (tokenizer != null) {
-        TextTokenizer.Tokens t = tokenize(tokenizer, inputs.get(0), firstRow);
+        TextTokenizer.Tokens t = tokenize(tokenizer, inputs.get(0), firstRow, truncate);
         return new Prepared(engineTensors(t), List.of(engineOutput), outputs, tokenCount(t));
       } else if (mean != null && std != null) {
         Tensor in = inputs.get(0);
@@ -473,7 +479,8 @@ final class PipelineStages implements ModelStages {
     return n;
   }
 
-  private TextTokenizer.Tokens tokenize(TextTokenizer tok, Tensor text, int firstRow) {
+  private TextTokenizer.Tokens tokenize(
+      TextTokenizer tok, Tensor text, int firstRow, boolean truncate) {
     List<String> sentences = new ArrayList<>();
     int row = firstRow;
     for (byte[] b : text.bytesElements()) {
@@ -481,7 +488,7 @@ final class PipelineStages implements ModelStages {
     }
     TextTokenizer.Tokens t;
     try {
-      t = tok.encode(sentences, firstRow);
+      t = tok.encode(sentences, firstRow, truncate);
     } catch (InferenceException e) {
       throw new InferenceException(e.code(), "input '" + inputName + "': " + e.getMessage(), e);
     }

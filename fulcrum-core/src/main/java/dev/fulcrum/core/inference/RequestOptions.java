@@ -29,6 +29,10 @@ import org.jspecify.annotations.Nullable;
  *     parameters (Triton's sequence extension): which sequence of a stateful model the request
  *     belongs to; {@link Sequence#NONE} when it gives none. Only a model with sequence batching
  *     reads them; any other model ignores them, as Triton's dynamic batcher does
+ * @param truncate the {@code truncate} parameter: true (the default) lets a text pipeline's
+ *     tokenizer cut a text longer than its max-length, as configured; false refuses such a text
+ *     (TOO_LARGE, 413), as TEI and Ollama answer {@code truncate: false}. Only a tokenizing
+ *     pipeline reads it
  */
 public record RequestOptions(
     long priority,
@@ -37,7 +41,8 @@ public record RequestOptions(
     boolean timing,
     boolean tokenCount,
     boolean costUsd,
-    Sequence sequence) {
+    Sequence sequence,
+    boolean truncate) {
 
   /** The request parameter names. */
   public static final String PRIORITY = "priority";
@@ -48,6 +53,13 @@ public record RequestOptions(
 
   /** The request parameter, and the response parameter that answers it ({@link #tokenCount}). */
   public static final String TOKEN_COUNT = "token_count";
+
+  /**
+   * The request parameter {@link #truncate}: false refuses a text longer than its pipeline's
+   * tokenizer takes (TEI's and Ollama's {@code truncate: false}); absent or true, the pipeline cuts
+   * it as configured.
+   */
+  public static final String TRUNCATE = "truncate";
 
   /** Triton's sequence extension: the sequence's id (uint64 or string). */
   public static final String SEQUENCE_ID = "sequence_id";
@@ -61,6 +73,18 @@ public record RequestOptions(
   /** No options: default priority, no timeout, the model's SLO, no timing. */
   public static final RequestOptions NONE =
       new RequestOptions(0, 0, SloClass.STANDARD, false, false);
+
+  /** These options with the scheduling, timing and sequence fields, truncating as configured. */
+  public RequestOptions(
+      long priority,
+      long timeoutMicros,
+      SloClass sloClass,
+      boolean timing,
+      boolean tokenCount,
+      boolean costUsd,
+      Sequence sequence) {
+    this(priority, timeoutMicros, sloClass, timing, tokenCount, costUsd, sequence, true);
+  }
 
   /** Whether a request is held to its model's latency objective ({@code slo:} in config.yaml). */
   public enum SloClass {
@@ -143,7 +167,8 @@ public record RequestOptions(
         timing,
         boolParameter(model, parameters, TOKEN_COUNT),
         timing,
-        sequence(model, parameters));
+        sequence(model, parameters),
+        !parameters.containsKey(TRUNCATE) || boolParameter(model, parameters, TRUNCATE));
   }
 
   /**
@@ -174,7 +199,8 @@ public record RequestOptions(
 
   /** These options with the queue timeout replaced. */
   public RequestOptions withTimeoutMicros(long micros) {
-    return new RequestOptions(priority, micros, sloClass, timing, tokenCount, costUsd, sequence);
+    return new RequestOptions(
+        priority, micros, sloClass, timing, tokenCount, costUsd, sequence, truncate);
   }
 
   /**
@@ -184,7 +210,8 @@ public record RequestOptions(
   public RequestOptions withTiming() {
     return timing && costUsd
         ? this
-        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, true, sequence);
+        : new RequestOptions(
+            priority, timeoutMicros, sloClass, true, tokenCount, true, sequence, truncate);
   }
 
   /**
@@ -195,7 +222,8 @@ public record RequestOptions(
   public RequestOptions withServerTiming() {
     return timing
         ? this
-        : new RequestOptions(priority, timeoutMicros, sloClass, true, tokenCount, false, sequence);
+        : new RequestOptions(
+            priority, timeoutMicros, sloClass, true, tokenCount, false, sequence, truncate);
   }
 
   /** A boolean parameter: JSON/protobuf {@code true}/{@code false}, or the strings of them. */

@@ -57,6 +57,19 @@ public interface ModelStages extends AutoCloseable {
   Prepared before(List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs);
 
   /**
+   * As {@link #before(List, int, List)}, told whether a text longer than the steps' tokenizer takes
+   * may be cut ({@code truncate}, the request's {@link
+   * dev.fulcrum.core.inference.RequestOptions#truncate}); steps that do not tokenize ignore it.
+   *
+   * @throws dev.fulcrum.core.error.InferenceException TOO_LARGE for a text longer than the
+   *     tokenizer's max-length when {@code truncate} is false
+   */
+  default Prepared before(
+      List<Tensor> inputs, int firstRow, List<RequestedOutput> outputs, boolean truncate) {
+    return before(inputs, firstRow, outputs);
+  }
+
+  /**
    * Runs the steps after the model on one request's share of a batch.
    *
    * @param engineOutputs the engine's outputs, in the order of {@link Prepared#engineOutputs()}; a

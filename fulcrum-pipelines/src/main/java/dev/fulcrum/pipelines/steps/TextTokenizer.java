@@ -7,11 +7,13 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.fulcrum.core.config.PipelineConfig;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -178,7 +180,7 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** Encodes one sentence (special tokens added, truncated as configured). */
   public long[] ids(String text) {
-    return encode(text, 0).ids();
+    return encode(text, 0, true).ids();
   }
 
   /** One sentence's ids, attention mask and token types, each as long as its tokens. */
@@ -223,8 +225,11 @@ public final class TextTokenizer implements AutoCloseable {
    * <p>Not truncating, a text of more than max-length chunks has more than max-length tokens and is
    * refused unencoded, as is one of more than max-length × 100 characters.
    */
-  private Encoded encode(String text, int row) {
+  private Encoded encode(String text, int row, boolean truncate) {
     int bound = (int) Math.min(Integer.MAX_VALUE - 1, (long) maxLength * CHARS_PER_TOKEN);
+    if (truncation && !truncate) {
+      return whole(text, row);
+    }
     if (!truncation) {
       if (text.length() > bound) {
         throw InferenceException.invalid(
@@ -256,6 +261,50 @@ public final class TextTokenizer implements AutoCloseable {
         return e;
       }
     }
+  }
+
+  /**
+   * Encodes one sentence of a truncating tokenizer whole, for a request that asked not to truncate
+   * (TEI's and Ollama's {@code truncate: false}): a text the tokenizer would cut is refused,
+   * TOO_LARGE (TEI's 413), never cut silently. As the non-truncating path, a text of more than
+   * max-length chunks (each at least one token) or max-length × 100 characters is refused
+   * unencoded; else the tokenizer's own overflow tells.
+   */
+  private Encoded whole(String text, int row) {
+    int bound = (int) Math.min(Integer.MAX_VALUE - 1, (long) maxLength * CHARS_PER_TOKEN);
+    if (text.length() > bound || cutAfter(text, maxLength, bound) < text.length()) {
+      throw tooLong(row);
+    }
+    if (direct) {
+      long encoding = TokenizersLibrary.LIB.encode(tokenizer.getHandle(), text, true);
+      try {
+        if (TokenizersLibrary.LIB.getOverflowCount(encoding) > 0) {
+          throw tooLong(row);
+        }
+        return new Encoded(
+            TokenizersLibrary.LIB.getTokenIds(encoding),
+            TokenizersLibrary.LIB.getAttentionMask(encoding),
+            TokenizersLibrary.LIB.getTypeIds(encoding));
+      } finally {
+        TokenizersLibrary.LIB.deleteEncoding(encoding);
+      }
+    }
+    Encoding full = tokenizer.encode(text);
+    if (full.exceedMaxLength()) {
+      throw tooLong(row);
+    }
+    return new Encoded(full.getIds(), full.getAttentionMask(), full.getTypeIds());
+  }
+
+  private InferenceException tooLong(int row) {
+    return new InferenceException(
+        ErrorCode.TOO_LARGE,
+        String.format(
+            Locale.ROOT,
+            "row %d has more than %d tokens, the tokenizer's max-length, and truncation was not"
+                + " asked (truncate: false)",
+            row,
+            maxLength));
   }
 
   /**
@@ -339,9 +388,17 @@ public final class TextTokenizer implements AutoCloseable {
    *     max-length when the tokenizer does not truncate
    */
   public Tokens encode(List<String> texts, int firstRow) {
+    return encode(texts, firstRow, true);
+  }
+
+  /**
+   * As {@link #encode(List, int)}; with {@code truncate} false a sentence longer than max-length is
+   * refused (TOO_LARGE) even where this tokenizer truncates.
+   */
+  public Tokens encode(List<String> texts, int firstRow, boolean truncate) {
     int n = texts.size();
     if (n == 1 && !padToMaxLength) {
-      Encoded e = encode(texts.get(0), firstRow);
+      Encoded e = encode(texts.get(0), firstRow, truncate);
       if (e.ids().length > 0) {
         return new Tokens(1, e.ids().length, e.ids(), e.attentionMask(), e.typeIds());
       }
@@ -349,7 +406,7 @@ public final class TextTokenizer implements AutoCloseable {
     Encoded[] encodings = new Encoded[n];
     int longest = 0;
     for (int i = 0; i < n; i++) {
-      encodings[i] = encode(texts.get(i), firstRow + i);
+      encodings[i] = encode(texts.get(i), firstRow + i, truncate);
       longest = Math.max(longest, encodings[i].ids().length);
     }
     int length = padToMaxLength ? maxLength : Math.max(longest, 1);

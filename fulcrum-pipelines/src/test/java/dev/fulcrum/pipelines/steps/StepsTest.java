@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -106,6 +107,29 @@ class StepsTest {
     }
     try (TextTokenizer fixed = new TextTokenizer(TOKENIZER, 8, true, true)) {
       assertThat(fixed.encode(List.of("hello")).length()).isEqualTo(8);
+    }
+  }
+
+  /**
+   * A truncating tokenizer asked not to truncate (TEI's and Ollama's {@code truncate: false})
+   * refuses a longer text as TOO_LARGE, whether it has too many words or too many word pieces, and
+   * encodes one that fits as it would otherwise.
+   */
+  @Test
+  void aTruncatingTokenizerAskedNotToTruncateRefusesLongerText() throws Exception {
+    try (TextTokenizer cut = new TextTokenizer(TOKENIZER, 8, true, false)) {
+      assertThatThrownBy(() -> cut.encode(List.of("short", "word ".repeat(50)), 0, false))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("row 1 has more than 8 tokens")
+          .extracting(e -> ((InferenceException) e).code())
+          .isEqualTo(ErrorCode.TOO_LARGE);
+      // Five words, eleven tokens: the tokenizer's overflow tells.
+      assertThatThrownBy(() -> cut.encode(List.of("a,b,c,d,e"), 3, false))
+          .isInstanceOf(InferenceException.class)
+          .hasMessageContaining("row 3 has more than 8 tokens");
+      assertThat(cut.encode(List.of("hello world"), 0, false).ids())
+          .containsExactly(cut.encode(List.of("hello world"), 0, true).ids());
+      assertThat(cut.encode(List.of("a,b,c,d,e"), 0, true).length()).isEqualTo(8);
     }
   }
 

@@ -37,11 +37,18 @@ public final class OpenAiJson {
    * @param base64 {@code encoding_format: "base64"}: each vector as base64 of its little-endian
    *     float32 bytes; false for {@code "float"} (the default), a JSON array of numbers
    * @param dimensions the {@code dimensions} field, or 0 when it is absent (the model's own)
+   * @param truncate whether a text longer than the pipeline's tokenizer takes may be cut (always on
+   *     {@code /v1/embeddings}; TEI's and Ollama's {@code truncate}); false refuses it (413)
    */
   public record EmbeddingsRequest(
-      String model, List<String> input, boolean base64, int dimensions) {
+      String model, List<String> input, boolean base64, int dimensions, boolean truncate) {
     public EmbeddingsRequest {
       input = List.copyOf(input);
+    }
+
+    /** A request that lets the pipeline cut a longer text, as OpenAI's API does. */
+    public EmbeddingsRequest(String model, List<String> input, boolean base64, int dimensions) {
+      this(model, input, base64, dimensions, true);
     }
   }
 

@@ -47,7 +47,8 @@ final class OllamaHandler {
       @Nullable Admission early) {
     long start = System.nanoTime();
     EmbeddingsRequest run =
-        new EmbeddingsRequest(asked.model(), asked.input(), false, asked.dimensions());
+        new EmbeddingsRequest(
+            asked.model(), asked.input(), false, asked.dimensions(), asked.truncate());
     String named = asked.model() + ":" + OllamaJson.TAG;
     return openAi.embeddings(
         run,

@@ -340,7 +340,9 @@ final class OpenAiHandler {
       // chargeback; the answer never shows a timing.
       InferenceRequest run =
           TimedAnswers.toRun(
-              request(asked.model(), text, rows), timeAll, traced != null || admission != null);
+              request(asked.model(), text, rows, asked.truncate()),
+              timeAll,
+              traced != null || admission != null);
       CompletableFuture<InferenceResponse> part;
       try {
         part = service.infer(admitted, run, loops.of(loop), null, null);
@@ -392,8 +394,12 @@ final class OpenAiHandler {
     return reply;
   }
 
-  /** One core request: the texts as a BYTES [n, 1] tensor, asking for the vector and the tokens. */
-  private static InferenceRequest request(String model, TextEmbedding text, List<String> rows) {
+  /**
+   * One core request: the texts as a BYTES [n, 1] tensor, asking for the vector and the tokens, and
+   * where {@code truncate} is false, that no text be cut.
+   */
+  private static InferenceRequest request(
+      String model, TextEmbedding text, List<String> rows, boolean truncate) {
     List<byte[]> bytes = new ArrayList<>(rows.size());
     for (String s : rows) {
       bytes.add(s.getBytes(StandardCharsets.UTF_8));
@@ -402,7 +408,9 @@ final class OpenAiHandler {
         model,
         "",
         "",
-        Map.of(RequestOptions.TOKEN_COUNT, true),
+        truncate
+            ? Map.of(RequestOptions.TOKEN_COUNT, true)
+            : Map.of(RequestOptions.TOKEN_COUNT, true, RequestOptions.TRUNCATE, false),
         List.of(Tensor.ofBytes(text.input(), new long[] {rows.size(), 1}, bytes)),
         List.of(RequestedOutput.named(text.output())));
   }

@@ -97,7 +97,7 @@ final class TeiHandler {
           name);
     }
     boolean scale = asked.normalize() && !normalizes;
-    EmbeddingsRequest run = new EmbeddingsRequest(name, asked.inputs(), false, 0);
+    EmbeddingsRequest run = new EmbeddingsRequest(name, asked.inputs(), false, 0, asked.truncate());
     return openAi.embeddings(
         run,
         (alloc, vectors, tokens) -> {
@@ -128,7 +128,7 @@ final class TeiHandler {
     List<String> texts = new ArrayList<>(asked.sentences().size() + 1);
     texts.add(asked.source());
     texts.addAll(asked.sentences());
-    EmbeddingsRequest run = new EmbeddingsRequest(name, texts, false, 0);
+    EmbeddingsRequest run = new EmbeddingsRequest(name, texts, false, 0, asked.truncate());
     return openAi.embeddings(
         run,
         (alloc, vectors, tokens) ->

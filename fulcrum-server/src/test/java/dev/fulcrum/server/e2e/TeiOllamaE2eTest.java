@@ -157,6 +157,36 @@ class TeiOllamaE2eTest {
     teiError(server.get("/embed"), 405, "Validation");
   }
 
+  /** Over minilm_text's 128 tokens: 200 words. */
+  private static final String LONG = "word ".repeat(200).strip();
+
+  @Test
+  void overLongTextIsRefusedWithoutTruncateAndCutWithIt() throws Exception {
+    // TEI's default is truncate: false; a silent cut would hide that the text was not read whole.
+    JsonNode tei =
+        teiError(server.post("/embed", "{\"inputs\":" + quote(LONG) + "}"), 413, "Validation");
+    assertThat(tei.get("error").asText()).contains("more than 128 tokens");
+    teiError(
+        server.post("/embed", "{\"inputs\":[\"short\"," + quote(LONG) + "],\"truncate\":false}"),
+        413,
+        "Validation");
+    HttpResponse<byte[]> cut =
+        server.post("/embed", "{\"inputs\":" + quote(LONG) + ",\"truncate\":true}");
+    assertThat(cut.statusCode()).as(text(cut)).isEqualTo(200);
+    sameVectors(json(cut), openAi(List.of(LONG)));
+    // Ollama's default is truncate: true.
+    HttpResponse<byte[]> ollama =
+        server.post("/api/embed", "{\"model\":\"minilm_text\",\"input\":" + quote(LONG) + "}");
+    assertThat(ollama.statusCode()).as(text(ollama)).isEqualTo(200);
+    assertThat(
+            ollamaError(
+                server.post(
+                    "/api/embed",
+                    "{\"model\":\"minilm_text\",\"input\":" + quote(LONG) + ",\"truncate\":false}"),
+                413))
+        .contains("truncate: false");
+  }
+
   @Test
   void ollamaEmbedGivesTheVectorsOfTheOpenAiRoute() throws Exception {
     List<float[]> expected = openAi(SENTENCES);
