@@ -100,6 +100,10 @@ public final class SlowRequestLog implements AutoCloseable {
     REST_BINARY("rest-binary"),
     /** The OpenAI-compatible embeddings API ({@code POST /v1/embeddings}). */
     REST_OPENAI("rest-openai"),
+    /** Hugging Face TEI's routes ({@code POST /embed}, {@code /similarity}). */
+    REST_TEI("rest-tei"),
+    /** Ollama's embedding API ({@code POST /api/embed}, {@code /api/embeddings}). */
+    REST_OLLAMA("rest-ollama"),
     /** TF Serving's and KServe v1's predict ({@code POST /v1/models/<m>:predict}). */
     REST_TF_SERVING("rest-tfserving"),
     /** MLflow's and SageMaker's scoring endpoint ({@code POST /invocations}). */

@@ -798,13 +798,18 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         new SlowRequestLog.SlowRequest(
             errorShape == ErrorShape.OPENAI
                 ? SlowRequestLog.Protocol.REST_OPENAI
-                : mlflow
-                    ? SlowRequestLog.Protocol.REST_MLFLOW
-                    : predicted
-                        ? SlowRequestLog.Protocol.REST_TF_SERVING
-                        : headers.contains(InferHandler.HEADER_LENGTH)
-                            ? SlowRequestLog.Protocol.REST_BINARY
-                            : SlowRequestLog.Protocol.REST_JSON,
+                : errorShape == ErrorShape.TEI
+                    ? SlowRequestLog.Protocol.REST_TEI
+                    : endpoint == Route.Endpoint.OLLAMA_EMBED
+                            || endpoint == Route.Endpoint.OLLAMA_EMBEDDINGS
+                        ? SlowRequestLog.Protocol.REST_OLLAMA
+                        : mlflow
+                            ? SlowRequestLog.Protocol.REST_MLFLOW
+                            : predicted
+                                ? SlowRequestLog.Protocol.REST_TF_SERVING
+                                : headers.contains(InferHandler.HEADER_LENGTH)
+                                    ? SlowRequestLog.Protocol.REST_BINARY
+                                    : SlowRequestLog.Protocol.REST_JSON,
             model,
             slowVersion,
             String.valueOf(status),
