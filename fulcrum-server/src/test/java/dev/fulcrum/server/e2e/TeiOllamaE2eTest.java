@@ -7,9 +7,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fulcrum.core.tenant.ModelUsage;
+import dev.fulcrum.core.tenant.Outcome;
+import dev.fulcrum.core.tenant.Tenant;
+import dev.fulcrum.core.tenant.TenantLimits;
+import dev.fulcrum.server.HttpServer;
+import dev.fulcrum.server.HttpServerConfig;
+import dev.fulcrum.server.security.AccessPolicy;
+import dev.fulcrum.server.security.Scope;
+import dev.fulcrum.server.security.Security;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -259,5 +273,63 @@ class TeiOllamaE2eTest {
     ollamaError(server.post("/api/embed", "[1]"), 400);
     // The pipeline, not a text model: 400 naming what it is not.
     ollamaError(server.post("/api/embed", "{\"model\":\"fraud_classifier\",\"input\":\"a\"}"), 400);
+  }
+
+  @Test
+  void aTenantsRequestsAreAdmittedCountedAndRefusedInEachApisShape() throws Exception {
+    String token = "tei-ollama-token-0123456789abcdef";
+    // A burst of 2, one request every 1000 s: two requests pass, the third is refused at its head.
+    AccessPolicy access =
+        new AccessPolicy(
+            List.of(
+                new AccessPolicy.Token(
+                    Scope.INFERENCE, token, "retrieval", new TenantLimits(0.001, 2, 2))),
+            "127.0.0.1",
+            false);
+    Tenant tenant = access.tenants().get(0);
+    try (HttpServer guarded =
+            new HttpServer(
+                    server.service,
+                    HttpServerConfig.ephemeral()
+                        .withSecurity(new Security(access, Optional.empty())))
+                .start();
+        HttpClient client = HttpClient.newHttpClient()) {
+      String base = "http://127.0.0.1:" + guarded.port();
+      HttpResponse<byte[]> tei = send(client, base + "/embed", token, "{\"inputs\":[\"a\",\"b\"]}");
+      assertThat(tei.statusCode()).as(text(tei)).isEqualTo(200);
+      HttpResponse<byte[]> ollama =
+          send(client, base + "/api/embed", token, "{\"model\":\"minilm_text\",\"input\":\"a\"}");
+      assertThat(ollama.statusCode()).as(text(ollama)).isEqualTo(200);
+      ModelUsage u = tenant.usage().get("minilm_text");
+      assertThat(u.requests(Outcome.SUCCESS)).isEqualTo(2);
+      assertThat(u.predictions()).isEqualTo(3);
+      JsonNode refused =
+          teiError(send(client, base + "/embed", token, "{\"inputs\":\"a\"}"), 429, "Overloaded");
+      assertThat(refused.get("error").asText()).contains("tenant 'retrieval'");
+      assertThat(
+              ollamaError(
+                  send(
+                      client,
+                      base + "/api/embed",
+                      token,
+                      "{\"model\":\"minilm_text\",\"input\":\"a\"}"),
+                  429))
+          .contains("tenant 'retrieval'");
+      // Without the token: TEI's 401 in TEI's shape.
+      teiError(send(client, base + "/embed", "wrong", "{\"inputs\":\"a\"}"), 401, "Validation");
+      assertThat(tenant.inFlight()).isZero();
+    }
+  }
+
+  private static HttpResponse<byte[]> send(HttpClient client, String url, String token, String body)
+      throws Exception {
+    return client.send(
+        HttpRequest.newBuilder(URI.create(url))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer " + token)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofByteArray());
   }
 }
