@@ -46,6 +46,30 @@ class RouteTest {
   }
 
   @Test
+  void teisAndOllamasPathsAndTheirErrorShape() {
+    assertThat(Route.match("/embed").endpoint()).isEqualTo(Route.Endpoint.TEI_EMBED);
+    assertThat(Route.match("/similarity/").endpoint()).isEqualTo(Route.Endpoint.TEI_SIMILARITY);
+    assertThat(Route.match("/info?x").endpoint()).isEqualTo(Route.Endpoint.TEI_INFO);
+    assertThat(Route.match("/tokenize"))
+        .isEqualTo(new Route(Route.Endpoint.TEI_UNSERVED, "/tokenize", ""));
+    assertThat(Route.match("/api/embed").endpoint()).isEqualTo(Route.Endpoint.OLLAMA_EMBED);
+    assertThat(Route.match("/api/embeddings").endpoint())
+        .isEqualTo(Route.Endpoint.OLLAMA_EMBEDDINGS);
+    assertThat(Route.match("/api/tags").endpoint()).isEqualTo(Route.Endpoint.OLLAMA_TAGS);
+    assertThat(Route.match("/api/version").endpoint()).isEqualTo(Route.Endpoint.OLLAMA_VERSION);
+    assertThat(Route.match("/api/chat").endpoint()).isEqualTo(Route.Endpoint.NOT_FOUND);
+    assertThat(Route.match("/embed/x").endpoint()).isEqualTo(Route.Endpoint.NOT_FOUND);
+    assertThat(ErrorShape.of("/embed")).isEqualTo(ErrorShape.TEI);
+    assertThat(ErrorShape.of("http://h:1/similarity?q")).isEqualTo(ErrorShape.TEI);
+    assertThat(ErrorShape.of("/embedding")).isEqualTo(ErrorShape.OIP);
+    assertThat(ErrorShape.of("/api/embed")).isEqualTo(ErrorShape.OIP); // Ollama's is OIP's
+    assertThat(TeiHandler.status(io.netty.handler.codec.http.HttpResponseStatus.BAD_REQUEST).code())
+        .isEqualTo(422);
+    assertThat(TeiHandler.type(io.netty.handler.codec.http.HttpResponseStatus.TOO_MANY_REQUESTS))
+        .isEqualTo("Overloaded");
+  }
+
+  @Test
   void theMultiModelHeaderNamesTheModelByItsArtifactsFileName() {
     assertThat(InvocationsTarget.modelOf("fraud_classifier.tar.gz")).isEqualTo("fraud_classifier");
     assertThat(InvocationsTarget.modelOf("/models/text/minilm_text.TGZ")).isEqualTo("minilm_text");
