@@ -54,11 +54,38 @@ public final class TeiJson {
     }
   }
 
-  /** Decodes a {@code POST /embed} body. Fields TEI defines that mean nothing here are ignored. */
+  /**
+   * Decodes a {@code POST /embed} body. {@code truncation_direction} {@code "Left"} and a {@code
+   * prompt_name}, which TEI honours and a pipeline cannot (it cuts on the right and has no
+   * prompts), are refused rather than ignored; fields that change nothing are ignored.
+   */
   public static EmbedRequest decodeEmbed(ByteBuf body) {
     JsonNode root = object(body, "'inputs'");
     List<String> inputs = texts(root.get("inputs"), "inputs");
+    unserved(root);
     return new EmbedRequest(inputs, bool(root, "normalize", true), bool(root, "truncate", false));
+  }
+
+  private static void unserved(JsonNode root) {
+    JsonNode direction = root.get("truncation_direction");
+    if (direction != null && !direction.isNull()) {
+      if (!direction.isTextual()
+          || !(direction.asText().equals("Right") || direction.asText().equals("Left"))) {
+        throw InferenceException.invalid(
+            "'truncation_direction' must be \"Right\" or \"Left\", was %s", shown(direction));
+      }
+      if (direction.asText().equals("Left")) {
+        throw InferenceException.invalid(
+            "'truncation_direction': \"Left\" is not served: the pipeline's tokenizer keeps a"
+                + " text's first tokens (\"Right\")");
+      }
+    }
+    JsonNode prompt = root.get("prompt_name");
+    if (prompt != null && !prompt.isNull()) {
+      throw InferenceException.invalid(
+          "'prompt_name' is not served: a Fulcrum pipeline has no prompts; prepend the prompt's"
+              + " text to each input instead");
+    }
   }
 
   /** Decodes a {@code POST /similarity} body. */
@@ -78,6 +105,7 @@ public final class TeiJson {
       throw InferenceException.invalid("'inputs.sentences' must be an array of strings");
     }
     List<String> all = texts(sentences, "inputs.sentences");
+    unserved(root);
     return new SimilarityRequest(
         text(source.asText(), "inputs.source_sentence"), all, bool(root, "truncate", false));
   }

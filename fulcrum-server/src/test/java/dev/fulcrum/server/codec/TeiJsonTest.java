@@ -64,6 +64,14 @@ class TeiJsonTest {
     }
     String tooMany = many.append("]}").toString();
     assertThat(code(() -> TeiJson.decodeEmbed(body(tooMany)))).isEqualTo(ErrorCode.TOO_LARGE);
+    assertThat(
+            code(
+                () ->
+                    TeiJson.decodeEmbed(
+                        body("{\"inputs\":\"a\",\"truncation_direction\":\"Left\"}"))))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code(() -> TeiJson.decodeEmbed(body("{\"inputs\":\"a\",\"prompt_name\":\"q\"}"))))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThatThrownBy(() -> TeiJson.decodeEmbed(body("[")))
         .isInstanceOf(InferenceException.class)
         .hasMessageContaining("not valid JSON");
