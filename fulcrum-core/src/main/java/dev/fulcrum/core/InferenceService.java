@@ -640,6 +640,14 @@ public final class InferenceService {
     return repository.manager().loadRequest(model, body);
   }
 
+  /**
+   * The models loaded by name from folders under a root (SageMaker's multi-model endpoint), or null
+   * when the server was not started with one.
+   */
+  public dev.fulcrum.core.repository.@Nullable MountedModels mountedModels() {
+    return repository.mounted();
+  }
+
   /** Drains and unloads a model; completes when done. */
   public CompletableFuture<Void> unload(String model) {
     return repository.manager().unload(model);

@@ -37,5 +37,11 @@ public enum ErrorCode {
    * 415; gRPC INVALID_ARGUMENT, as a gRPC message has one format): an {@code /invocations} body
    * neither JSON nor CSV.
    */
-  UNSUPPORTED_MEDIA_TYPE
+  UNSUPPORTED_MEDIA_TYPE,
+  /**
+   * The server holds as many models as it is allowed to, and cannot load another until one is
+   * unloaded (HTTP 507 Insufficient Storage, which SageMaker's multi-model endpoint answers by
+   * unloading a model it used least recently; gRPC RESOURCE_EXHAUSTED).
+   */
+  NO_CAPACITY
 }

@@ -626,6 +626,21 @@ public final class ModelManager {
   }
 
   /**
+   * Loads a model from a folder outside the repository that the caller has checked ({@link
+   * MountedModels}: SageMaker's multi-model endpoint), as a repository folder would be loaded: its
+   * configuration file (or none), its version folders. The folder is read, never written or
+   * deleted; a later load of the model without a folder looks in the repository again.
+   *
+   * @return fails as {@link #load(String, String)}
+   */
+  public CompletableFuture<Void> loadFrom(String name, Path folder) {
+    if (mode != ControlMode.EXPLICIT) {
+      return CompletableFuture.failedFuture(controlNotAllowed("load", name));
+    }
+    return call(true, name, () -> loadModel(name, null, folder, true));
+  }
+
+  /**
    * Refuses an empty {@code config} parameter: not "no configuration", since a load with one
    * replaces config.yaml, and an empty one would drop it.
    *

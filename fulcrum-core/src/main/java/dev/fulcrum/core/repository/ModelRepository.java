@@ -187,6 +187,31 @@ public final class ModelRepository implements AutoCloseable {
     }
   }
 
+  /** The models loaded from folders under a root (SageMaker's multi-model endpoint), or null. */
+  private volatile @Nullable MountedModels mounted;
+
+  /**
+   * Lets models be loaded by name from folders under {@code settings}' root ({@code fulcrum serve
+   * --sagemaker-mme-root}); set once, before the server starts. Needs the explicit model control
+   * mode, as the repository API's loads.
+   *
+   * @throws IllegalStateException in another mode
+   */
+  public MountedModels mount(MountedModels.Settings settings) {
+    if (this.settings.mode() != ControlMode.EXPLICIT) {
+      throw new IllegalStateException(
+          "loading models from folders under a root needs --model-control-mode explicit");
+    }
+    MountedModels m = new MountedModels(manager, settings);
+    mounted = m;
+    return m;
+  }
+
+  /** The models loaded from folders under a root ({@link #mount}), or null when not enabled. */
+  public @Nullable MountedModels mounted() {
+    return mounted;
+  }
+
   /** The control plane: load, unload, poll, lifecycle listeners. */
   public ModelManager manager() {
     return manager;

@@ -31,6 +31,7 @@ final class GrpcStatuses {
       case INTERNAL -> Status.Code.INTERNAL;
       case TOO_LARGE -> Status.Code.RESOURCE_EXHAUSTED;
       case UNSUPPORTED_MEDIA_TYPE -> Status.Code.INVALID_ARGUMENT;
+      case NO_CAPACITY -> Status.Code.RESOURCE_EXHAUSTED;
     };
   }
 

@@ -143,6 +143,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
   /** MLflow's and SageMaker's paths: the model and format of an invocation, /ping, /version. */
   private final InvocationsHandler invocations;
 
+  /** SageMaker's multi-model endpoint's {@code /models} paths. */
+  private final MultiModelHandler multiModel;
+
   private @Nullable String slowModel;
   private String slowVersion = "";
   private @Nullable HttpHeaders slowHeaders;
@@ -178,6 +181,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     this.traceSettings = new TraceSettingHandler(tracing);
     this.logging = new LoggingHandler(logControl);
     this.repository = new RepositoryHandler(service);
+    this.multiModel = new MultiModelHandler(service);
     this.failures = failures;
   }
 
@@ -552,6 +556,21 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
       }
       case OLLAMA_TAGS -> done(ollama.tags());
       case OLLAMA_VERSION -> done(ollama.version());
+      case SAGEMAKER_INVOKE -> {
+        boolean csv = InvocationsHandler.isCsv(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
+        HttpServerConfig.InvocationsModel target =
+            new HttpServerConfig.InvocationsModel(multiModel.invoked(route.model()), "");
+        TraceParent trace = traced(request, target.name(), target.version());
+        yield infer.invocations(target, csv, request, ctx.executor(), trace, tenant, early);
+      }
+      case SAGEMAKER_MODELS ->
+          request.method().equals(HttpMethod.GET)
+              ? done(multiModel.list(request.uri()))
+              : multiModel.load(request);
+      case SAGEMAKER_MODEL ->
+          request.method().equals(HttpMethod.GET)
+              ? done(multiModel.describe(route.model()))
+              : multiModel.unload(route.model());
       case PING -> done(invocations.ping());
       case MLFLOW_VERSION -> done(invocations.version());
       case TFS_STATUS -> done(predict.status(route.model(), route.version()));

@@ -237,7 +237,7 @@ final class LimitedAggregator extends HttpObjectAggregator implements DeniedRequ
     }
     String model =
         switch (route.endpoint()) {
-          case MODEL_INFER, TFS_PREDICT -> route.model();
+          case MODEL_INFER, TFS_PREDICT, SAGEMAKER_INVOKE -> route.model();
           // the model is in the body (OpenAI's, Ollama's) or chosen by the server (TEI's)
           case OPENAI_EMBEDDINGS, TEI_EMBED, TEI_SIMILARITY, OLLAMA_EMBED, OLLAMA_EMBEDDINGS -> "";
           case INVOCATIONS -> invocationsModel(r);

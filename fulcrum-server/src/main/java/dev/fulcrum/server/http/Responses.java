@@ -47,6 +47,7 @@ final class Responses {
       case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
       case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
       case UNSUPPORTED_MEDIA_TYPE -> HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE;
+      case NO_CAPACITY -> HttpResponseStatus.INSUFFICIENT_STORAGE;
     };
   }
 

@@ -132,6 +132,21 @@ record Route(Endpoint endpoint, String model, String version) {
     OLLAMA_TAGS(HttpMethod.GET, Scope.INFERENCE),
     /** Ollama's {@code GET /api/version}. */
     OLLAMA_VERSION(HttpMethod.GET, Scope.INFERENCE),
+     * SageMaker's multi-model endpoint's {@code /models} ({@link MultiModelHandler}): POST loads a
+     * model from a folder under {@code --sagemaker-mme-root}, GET lists the models loaded so; the
+     * management scope, as the repository API's loads.
+     */
+    SAGEMAKER_MODELS(HttpMethod.POST, Scope.MANAGEMENT, true),
+    /**
+     * SageMaker's multi-model endpoint's {@code /models/<m>}: GET describes a loaded model, DELETE
+     * unloads it; the management scope.
+     */
+    SAGEMAKER_MODEL(HttpMethod.DELETE, Scope.MANAGEMENT, true),
+    /**
+     * SageMaker's multi-model endpoint's {@code POST /models/<m>/invoke}: {@code /invocations}'s
+     * bodies and answers, on the model the path names.
+     */
+    SAGEMAKER_INVOKE(HttpMethod.POST, Scope.INFERENCE),
     /** No such path. */
     NOT_FOUND(null, null);
 
@@ -247,6 +262,9 @@ record Route(Endpoint endpoint, String model, String version) {
         default -> notFound();
       };
     }
+    if (n > 0 && n <= 3 && s.get(0).equals("models")) {
+      return sageMaker(s);
+    }
     if (n > 0 && s.get(0).equals("v1")) {
       return openAi(s);
     }
@@ -310,6 +328,20 @@ record Route(Endpoint endpoint, String model, String version) {
       };
     }
     return notFound();
+  }
+
+  /**
+   * SageMaker's multi-model paths: {@code models}, {@code models/<m>}, {@code models/<m>/invoke}.
+   */
+  private static Route sageMaker(List<String> s) {
+    return switch (s.size()) {
+      case 1 -> new Route(Endpoint.SAGEMAKER_MODELS, "", "");
+      case 2 -> new Route(Endpoint.SAGEMAKER_MODEL, s.get(1), "");
+      default ->
+          s.get(2).equals("invoke")
+              ? new Route(Endpoint.SAGEMAKER_INVOKE, s.get(1), "")
+              : notFound();
+    };
   }
 
   /** {@code v2/repository/index}, {@code v2/repository/models/<m>/load} and {@code .../unload}. */

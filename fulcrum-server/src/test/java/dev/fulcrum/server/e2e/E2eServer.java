@@ -160,6 +160,8 @@ final class E2eServer implements AutoCloseable {
     private @Nullable Tracing tracing;
     private @Nullable SharedMemoryRegistry sharedMemory;
     private HttpServerConfig.@Nullable InvocationsModel invocationsModel;
+    private dev.fulcrum.core.repository.MountedModels.@Nullable Settings mounted;
+    private dev.fulcrum.server.security.@Nullable Security security;
 
     private Builder(Path repository) {
       this.repository = repository;
@@ -213,6 +215,21 @@ final class E2eServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Models load from folders under this root (as {@code fulcrum serve --sagemaker-mme-root}); the
+     * settings' mode must be explicit.
+     */
+    Builder mounted(dev.fulcrum.core.repository.MountedModels.Settings m) {
+      this.mounted = m;
+      return this;
+    }
+
+    /** The REST port's tokens and TLS. */
+    Builder security(dev.fulcrum.server.security.Security s) {
+      this.security = s;
+      return this;
+    }
+
     /** Loads the repository and starts the REST port. */
     E2eServer start() throws InterruptedException {
       int cores = Runtime.getRuntime().availableProcessors();
@@ -225,14 +242,19 @@ final class E2eServer implements AutoCloseable {
               environment,
               settings,
               new ModelConfigLoader(List.of(new PbtxtConfigFormat())));
+      if (mounted != null) {
+        models.mount(mounted);
+      }
       models.loadAll();
       InferenceService service = new InferenceService(models, true, monitor);
-      HttpServer http =
-          new HttpServer(
-              service,
-              HttpServerConfig.ephemeral()
-                  .withMaxInputSize(maxInputSize)
-                  .withInvocationsModel(invocationsModel));
+      HttpServerConfig config =
+          HttpServerConfig.ephemeral()
+              .withMaxInputSize(maxInputSize)
+              .withInvocationsModel(invocationsModel);
+      if (security != null) {
+        config = config.withSecurity(security);
+      }
+      HttpServer http = new HttpServer(service, config);
       if (tracing != null) {
         http.tracing(tracing);
       }

@@ -87,11 +87,11 @@ class GrpcCodecTest {
   void everyErrorCodeMapsToTheSameGrpcCode(ErrorCode code) {
     Status s = GrpcStatuses.of(new CompletionException(new InferenceException(code, "why")));
     // TOO_LARGE has no code of its own: RESOURCE_EXHAUSTED, as grpc-java's message limit answers;
-    // nor has UNSUPPORTED_MEDIA_TYPE: INVALID_ARGUMENT.
+    // nor has UNSUPPORTED_MEDIA_TYPE: INVALID_ARGUMENT; nor NO_CAPACITY: RESOURCE_EXHAUSTED.
     assertThat(s.getCode().name())
         .isEqualTo(
             switch (code) {
-              case TOO_LARGE -> "RESOURCE_EXHAUSTED";
+              case TOO_LARGE, NO_CAPACITY -> "RESOURCE_EXHAUSTED";
               case UNSUPPORTED_MEDIA_TYPE -> "INVALID_ARGUMENT";
               default -> code.name();
             });

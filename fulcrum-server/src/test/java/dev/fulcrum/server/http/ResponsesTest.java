@@ -17,7 +17,7 @@ class ResponsesTest {
 
   @Test
   void everyErrorCodeHasItsStatus() {
-    int[] expected = {400, 404, 503, 409, 429, 504, 499, 501, 500, 413, 415};
+    int[] expected = {400, 404, 503, 409, 429, 504, 499, 501, 500, 413, 415, 507};
     ErrorCode[] codes = ErrorCode.values();
     for (int i = 0; i < codes.length; i++) {
       FullHttpResponse r = render(new InferenceException(codes[i], "m-" + codes[i]));
