@@ -57,7 +57,10 @@ record DeniedRequest(AccessPolicy.Decision decision, boolean closeAfter, ErrorSh
       return null;
     }
     AccessPolicy.Decision d =
-        access.check(route.endpoint().scope, head.headers().get(HttpHeaderNames.AUTHORIZATION));
+        access.check(
+            route.endpoint().scope,
+            route.endpoint().openWithoutTokens,
+            head.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (!d.allowed()) {
       return new DeniedRequest(d, closeAfter, shape);
     }

@@ -463,7 +463,9 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     if (!access.allowsAll()) {
       AccessPolicy.Decision decision =
           access.check(
-              route.endpoint().scope, request.headers().get(HttpHeaderNames.AUTHORIZATION));
+              route.endpoint().scope,
+              route.endpoint().openWithoutTokens,
+              request.headers().get(HttpHeaderNames.AUTHORIZATION));
       if (!decision.allowed()) {
         return done(Responses.refused(decision));
       }

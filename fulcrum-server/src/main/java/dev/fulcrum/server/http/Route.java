@@ -134,14 +134,16 @@ record Route(Endpoint endpoint, String model, String version) {
     OLLAMA_VERSION(HttpMethod.GET, Scope.INFERENCE),
      * SageMaker's multi-model endpoint's {@code /models} ({@link MultiModelHandler}): POST loads a
      * model from a folder under {@code --sagemaker-mme-root}, GET lists the models loaded so; the
-     * management scope, as the repository API's loads.
+     * management scope, as the repository API's loads, once any token is set; with none, open even
+     * beyond loopback ({@link #openWithoutTokens}): SageMaker's agent sends no token, and the flag
+     * is the operator's opt-in.
      */
-    SAGEMAKER_MODELS(HttpMethod.POST, Scope.MANAGEMENT, true),
+    SAGEMAKER_MODELS(HttpMethod.POST, Scope.MANAGEMENT, true, true),
     /**
      * SageMaker's multi-model endpoint's {@code /models/<m>}: GET describes a loaded model, DELETE
      * unloads it; the management scope.
      */
-    SAGEMAKER_MODEL(HttpMethod.DELETE, Scope.MANAGEMENT, true),
+    SAGEMAKER_MODEL(HttpMethod.DELETE, Scope.MANAGEMENT, true, true),
     /**
      * SageMaker's multi-model endpoint's {@code POST /models/<m>/invoke}: {@code /invocations}'s
      * bodies and answers, on the model the path names.
@@ -159,14 +161,30 @@ record Route(Endpoint endpoint, String model, String version) {
     /** Whether GET is taken besides {@link #method} (a POST endpoint that can also be read). */
     final boolean getToo;
 
+    /**
+     * Whether a server with no token at all answers it even bound beyond loopback (where the
+     * management scope is otherwise closed until a management token is set): SageMaker's
+     * multi-model API, which SageMaker calls without a token and which is off unless asked for.
+     */
+    final boolean openWithoutTokens;
+
     Endpoint(@Nullable HttpMethod method, @Nullable Scope scope) {
       this(method, scope, false);
     }
 
     Endpoint(@Nullable HttpMethod method, @Nullable Scope scope, boolean getToo) {
+      this(method, scope, getToo, false);
+    }
+
+    Endpoint(
+        @Nullable HttpMethod method,
+        @Nullable Scope scope,
+        boolean getToo,
+        boolean openWithoutTokens) {
       this.method = method;
       this.scope = scope;
       this.getToo = getToo;
+      this.openWithoutTokens = openWithoutTokens;
     }
   }
 

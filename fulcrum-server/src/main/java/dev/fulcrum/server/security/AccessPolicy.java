@@ -290,6 +290,19 @@ public final class AccessPolicy {
   }
 
   /**
+   * Checks a request as {@link #check(Scope, String)}, except that an endpoint {@code
+   * openWithoutTokens} is allowed whenever no token is configured at all, beyond loopback too
+   * (SageMaker's multi-model API, which its agent calls without a token).
+   */
+  public Decision check(
+      @Nullable Scope required, boolean openWithoutTokens, @Nullable String authorization) {
+    if (openWithoutTokens && tokens.isEmpty()) {
+      return Decision.ALLOW;
+    }
+    return check(required, authorization);
+  }
+
+  /**
    * An inference endpoint that needs no token (only management tokens are set): charged to the
    * token's tenant when the request carries a known one, else to the anonymous tenant.
    */

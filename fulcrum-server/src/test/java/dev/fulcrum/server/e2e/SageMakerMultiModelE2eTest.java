@@ -51,6 +51,12 @@ class SageMakerMultiModelE2eTest {
   /** The same root, with an inference and a management token. */
   @AutoClose private static E2eServer tokens;
 
+  /**
+   * No token, with the policy of a server bound beyond loopback (as in a SageMaker container,
+   * {@code --host 0.0.0.0}), though listening on loopback as tests must.
+   */
+  @AutoClose private static E2eServer beyond;
+
   /** No root: the API is off. */
   @AutoClose private static E2eServer off;
 
@@ -95,6 +101,12 @@ class SageMakerMultiModelE2eTest {
                         "127.0.0.1",
                         false),
                     Optional.empty()))
+            .start();
+    beyond =
+        E2eServer.serving(empty)
+            .settings(explicit)
+            .mounted(new MountedModels.Settings(root, 8))
+            .security(new Security(new AccessPolicy(List.of(), "0.0.0.0", true), Optional.empty()))
             .start();
     off = E2eServer.serving(empty).settings(explicit).start();
   }
@@ -310,6 +322,15 @@ class SageMakerMultiModelE2eTest {
                         .DELETE())
                 .statusCode())
         .isEqualTo(200);
+  }
+
+  @Test
+  void isOpenWithoutTokensBeyondLoopbackWhereTheRepositoryApiIsNot() throws Exception {
+    // SageMaker's agent sends no token: the flag is the opt-in; the repository API stays closed
+    assertThat(load(beyond, "open", url("e")).statusCode()).isEqualTo(200);
+    assertThat(invoke(beyond, "open").statusCode()).isEqualTo(200);
+    assertThat(beyond.post("/v2/repository/index", "{}").statusCode()).isEqualTo(403);
+    assertThat(delete(beyond, "open").statusCode()).isEqualTo(200);
   }
 
   @Test
