@@ -63,6 +63,7 @@ public final class ServeArgs {
           "--model-control-mode", "none",
           "--repository-poll-secs", "15",
           "--model-load-max-bytes", "67108864",
+          "--sagemaker-mme-max-models", "1000",
           "--default-max-batch-size", "32",
           "--cost-per-hour", "0",
           "--onnx-global-intra-op-threads", "auto",
@@ -206,6 +207,8 @@ public final class ServeArgs {
       case "--model-load-dir" -> c.modelLoadDir = Path.of(value);
       case "--model-load-max-bytes" -> c.modelLoadMaxBytes = Long.parseLong(value);
       case "--rollout-state-dir" -> c.rolloutStateDir = Path.of(value);
+      case "--sagemaker-mme-root" -> c.sagemakerMmeRoot = Path.of(value);
+      case "--sagemaker-mme-max-models" -> c.sagemakerMmeMaxModels = Integer.parseInt(value);
       case "--default-max-batch-size" -> c.defaultMaxBatchSize = Integer.parseInt(value);
       case "--cost-per-hour" -> c.costPerHour = Double.parseDouble(value);
       case "--native-heap-trim-secs" -> c.nativeHeapTrimSecs = Integer.parseInt(value);

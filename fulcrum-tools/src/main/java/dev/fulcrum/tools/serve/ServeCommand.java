@@ -374,6 +374,27 @@ public final class ServeCommand implements Callable<Integer> {
   long modelLoadMaxBytes;
 
   @Option(
+      names = "--sagemaker-mme-root",
+      paramLabel = "DIR",
+      description =
+          "Serve SageMaker's multi-model endpoint contract (POST/GET /models, GET/DELETE"
+              + " /models/<m>, POST /models/<m>/invoke): a load names a model folder, which must"
+              + " lie under DIR (SageMaker's /opt/ml/models), no '..' and no symbolic link out of"
+              + " it. Needs --model-control-mode explicit; loads and unloads need the management"
+              + " scope when tokens are set (default: off).")
+  @Nullable Path sagemakerMmeRoot;
+
+  @Option(
+      names = "--sagemaker-mme-max-models",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description =
+          "With --sagemaker-mme-root: how many models POST /models may hold loaded at once; a"
+              + " load past it is refused 507, on which SageMaker unloads a model it used least"
+              + " recently and retries (default: ${DEFAULT-VALUE}).")
+  int sagemakerMmeMaxModels;
+
+  @Option(
       names = "--rollout-state-dir",
       paramLabel = "DIR",
       description =
@@ -616,6 +637,24 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this), e.getMessage(), e);
     }
     repository.manager().modelFiles(modelFileSettings());
+    Path mmeRoot = sagemakerMmeRoot;
+    if (mmeRoot != null) {
+      if (repository.settings().mode() != ControlMode.EXPLICIT) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            "--sagemaker-mme-root needs --model-control-mode explicit");
+      }
+      if (!java.nio.file.Files.isDirectory(mmeRoot)) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this), "--sagemaker-mme-root " + mmeRoot + ": no such folder");
+      }
+      if (sagemakerMmeMaxModels < 1) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this), "--sagemaker-mme-max-models must be >= 1");
+      }
+      repository.mount(
+          new dev.fulcrum.core.repository.MountedModels.Settings(mmeRoot, sagemakerMmeMaxModels));
+    }
     if (repository.settings().mode() == ControlMode.EXPLICIT) {
       try {
         log.debug(
