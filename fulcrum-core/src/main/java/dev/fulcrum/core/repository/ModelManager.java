@@ -54,6 +54,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -631,13 +632,31 @@ public final class ModelManager {
    * configuration file (or none), its version folders. The folder is read, never written or
    * deleted; a later load of the model without a folder looks in the repository again.
    *
+   * @param folder the folder, told (and checked, which reads the file system) on the control thread
+   *     that runs the load: an {@link InferenceException} it throws fails the load
    * @return fails as {@link #load(String, String)}
    */
-  public CompletableFuture<Void> loadFrom(String name, Path folder) {
+  public CompletableFuture<Void> loadFrom(String name, Supplier<Path> folder) {
     if (mode != ControlMode.EXPLICIT) {
       return CompletableFuture.failedFuture(controlNotAllowed("load", name));
     }
-    return call(true, name, () -> loadModel(name, null, folder, true));
+    return call(
+        true,
+        name,
+        () -> {
+          Path dir;
+          try {
+            dir = folder.get();
+          } catch (InferenceException e) {
+            Slot s = models.get(name);
+            if (s != null && s.serving.isEmpty() && s.rows.isEmpty() && s.failure.isEmpty()) {
+              models.remove(name, s); // a refused folder leaves no row in the index
+              indexChanges.incrementAndGet();
+            }
+            throw e;
+          }
+          loadModel(name, null, dir, true);
+        });
   }
 
   /**

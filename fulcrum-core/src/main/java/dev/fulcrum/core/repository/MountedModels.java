@@ -80,15 +80,14 @@ public final class MountedModels {
    *     repository), NO_CAPACITY at the cap, and as {@link ModelManager#loadFrom}
    */
   public CompletableFuture<Void> load(String name, String url) {
-    Path folder;
     try {
       checkName(name);
-      folder = folder(url);
       synchronized (models) {
+        forgetUnloadedElsewhere();
         if (models.containsKey(name)) {
           throw InferenceException.failedPrecondition("model '%s' is already loaded", name);
         }
-        if (!manager.versions(name).isEmpty()) {
+        if (served(name)) {
           throw InferenceException.failedPrecondition(
               "model '%s' is already served from the model repository", name);
         }
@@ -108,7 +107,8 @@ public final class MountedModels {
     }
     CompletableFuture<Void> load;
     try {
-      load = manager.loadFrom(name, folder);
+      // the folder is checked on the control thread that loads it: the check reads its files
+      load = manager.loadFrom(name, () -> folder(url));
     } catch (RuntimeException e) {
       forget(name);
       throw e;
@@ -125,16 +125,31 @@ public final class MountedModels {
         });
   }
 
+  /** Whether a version of the model serves (one read of the manager's published list). */
+  private boolean served(String name) {
+    return !manager.versions(name).isEmpty();
+  }
+
+  /**
+   * Under the lock: forgets the models loaded here that no longer serve because something else
+   * unloaded them (the repository API's unload), so that their names load again and count no more
+   * against the cap.
+   */
+  private void forgetUnloadedElsewhere() {
+    models.values().removeIf(m -> m.ready() && !served(m.name()));
+  }
+
   /**
    * Drains and unloads a model loaded by {@link #load}; completes when done.
    *
-   * @return fails with NOT_FOUND when no such model is loaded (or its load or unload runs)
+   * @return fails with NOT_FOUND when no such model is loaded (or its load or unload runs, or it
+   *     was unloaded by other means)
    */
   public CompletableFuture<Void> unload(String name) {
     Mounted m;
     synchronized (models) {
       m = models.get(name);
-      if (m == null || !m.ready()) {
+      if (m == null || !m.ready() || !served(name)) {
         return CompletableFuture.failedFuture(notLoaded(name));
       }
       models.put(name, new Mounted(name, m.url(), false));
@@ -157,7 +172,7 @@ public final class MountedModels {
   public @Nullable Mounted get(String name) {
     synchronized (models) {
       Mounted m = models.get(name);
-      return m != null && m.ready() ? m : null;
+      return m != null && m.ready() && served(name) ? m : null;
     }
   }
 
@@ -172,7 +187,7 @@ public final class MountedModels {
           (after.isEmpty() ? models : models.tailMap(after, false)).values().iterator();
       while (it.hasNext() && out.size() < limit) {
         Mounted m = it.next();
-        if (m.ready()) {
+        if (m.ready() && served(m.name())) {
           out.add(m);
         }
       }

@@ -118,6 +118,21 @@ class MountedModelsTest {
   }
 
   @Test
+  void aRefusedFolderLeavesNoRowAndAModelUnloadedElsewhereIsForgotten() {
+    assertThat(failure(mounted.load("m-x", dir.resolve("outside/model").toString())))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(manager.index()).isEmpty();
+    mounted.load("m-a", url("a")).join();
+    mounted.load("m-b", url("b")).join();
+    manager.unload("m-a").join(); // the repository API's unload, not this one's
+    assertThat(mounted.get("m-a")).isNull();
+    assertThat(mounted.list("", 10)).extracting(MountedModels.Mounted::name).containsExactly("m-b");
+    assertThat(failure(mounted.unload("m-a"))).isEqualTo(ErrorCode.NOT_FOUND);
+    mounted.load("m-a", url("a")).join(); // its name loads again: it counted no more (cap 2)
+    assertThat(failure(mounted.load("m-c", url("c")))).isEqualTo(ErrorCode.NO_CAPACITY);
+  }
+
+  @Test
   void refusesFoldersOutsideTheRoot() throws Exception {
     assertThatThrownBy(() -> mounted.folder(root + "/../outside/model"))
         .hasMessageContaining("'..'");

@@ -200,6 +200,15 @@ class SageMakerMultiModelE2eTest {
     }
     assertThat(invoked).as(text(r)).isEqualTo(probabilities);
 
+    // counted in the model's statistics under its name: the infer and the invoke
+    r = server.get("/v2/models/fraud-a/stats");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    JsonNode stats = E2eServer.json(r).path("model_stats").path(0);
+    assertThat(stats.path("name").asText()).isEqualTo("fraud-a");
+    assertThat(stats.path("inference_stats").path("success").path("count").asLong())
+        .as(text(r))
+        .isGreaterThanOrEqualTo(2);
+
     r = delete(server, "fraud-a");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
     assertThat(invoke(server, "fraud-a").statusCode()).isEqualTo(404);
@@ -209,6 +218,16 @@ class SageMakerMultiModelE2eTest {
     assertThat(load(server, "fraud-a", url("a")).statusCode()).isEqualTo(200);
     assertThat(invoke(server, "fraud-a").statusCode()).isEqualTo(200);
     assertThat(delete(server, "fraud-a").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aModelUnloadedByTheRepositoryApiIsNoLongerListed() throws Exception {
+    assertThat(load(server, "fraud-c", url("c")).statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> r = server.post("/v2/repository/models/fraud-c/unload", "{}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    assertThat(server.get("/models/fraud-c").statusCode()).isEqualTo(404);
+    assertThat(load(server, "fraud-c", url("c")).statusCode()).isEqualTo(200);
+    assertThat(delete(server, "fraud-c").statusCode()).isEqualTo(200);
   }
 
   @Test
