@@ -4,9 +4,10 @@
 # (<root>/<hash>/model/{config.yaml,1/model.onnx}); each is loaded (POST /models), found in the
 # list (GET /models, paged by 7), described (GET /models/<m>), invoked (POST /models/<m>/invoke,
 # JSON and CSV, checked against v2/models/<m>/infer), unloaded (DELETE /models/<m>) and invoked
-# again (404 expected); then a load past --sagemaker-mme-max-models (507 expected), a second load
-# of a name (409), a folder out of the root (400). Prints the pass counts and the load and unload
-# times (p50/p99, ms, as the client saw them).
+# again (404 expected); two folders out of the root first (400), then a load past
+# --sagemaker-mme-max-models (507 expected) and a second load of a name (409). Prints the pass
+# counts, the load, invoke and unload times (p50/p99, ms, as the client saw them) and, for a
+# server it started, the server's RSS before the loads, after them and after the unloads.
 #
 #   bash bench/sagemaker_mme_client.sh [N models, default 50]
 #
@@ -90,6 +91,11 @@ def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
+# before the loads: at the cap a load is refused 507 before its folder is looked at
+s, b = call("POST", "/models", json.dumps({"model_name": "escape", "url": f"{root}/../x/model"}))
+check("'..' refused 400", s == 400, f"{s} {b[:200]!r}")
+s, b = call("POST", "/models", json.dumps({"model_name": "escape", "url": outside}))
+check("folder out of the root 400", s == 400, f"{s} {b[:200]!r}")
 loads, unloads, invokes = [], [], []
 names = [f"fraud-{i:04d}" for i in range(n)]
 for i, name in enumerate(names):
@@ -132,10 +138,6 @@ if cap <= n:
     check("load past the cap 507", s == 507, f"{s} {b[:200]!r}")
 s, b = call("POST", "/models", json.dumps({"model_name": names[0], "url": f"{root}/m1/model"}))
 check("second load 409", s == 409, f"{s} {b[:200]!r}")
-s, b = call("POST", "/models", json.dumps({"model_name": "escape", "url": f"{root}/../x/model"}))
-check("'..' refused 400", s == 400, f"{s} {b[:200]!r}")
-s, b = call("POST", "/models", json.dumps({"model_name": "escape", "url": outside}))
-check("folder out of the root 400", s == 400, f"{s} {b[:200]!r}")
 
 for name in names:
     t = time.perf_counter()
