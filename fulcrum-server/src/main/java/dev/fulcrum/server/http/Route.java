@@ -132,6 +132,7 @@ record Route(Endpoint endpoint, String model, String version) {
     OLLAMA_TAGS(HttpMethod.GET, Scope.INFERENCE),
     /** Ollama's {@code GET /api/version}. */
     OLLAMA_VERSION(HttpMethod.GET, Scope.INFERENCE),
+    /**
      * SageMaker's multi-model endpoint's {@code /models} ({@link MultiModelHandler}): POST loads a
      * model from a folder under {@code --sagemaker-mme-root}, GET lists the models loaded so; the
      * management scope, as the repository API's loads, once any token is set; with none, open even
