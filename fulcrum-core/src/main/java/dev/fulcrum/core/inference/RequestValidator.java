@@ -100,20 +100,26 @@ public final class RequestValidator {
       }
       ordered.add(t);
     }
-    List<String> outputs = new ArrayList<>();
+    List<String> outputs =
+        new ArrayList<>(
+            request.outputs().isEmpty() ? config.outputs().size() : request.outputs().size());
     if (request.outputs().isEmpty()) {
       for (TensorConfig o : config.outputs()) {
         outputs.add(o.name());
       }
     } else {
-      Set<String> seen = new HashSet<>();
-      for (RequestedOutput o : request.outputs()) {
-        if (config.output(o.name()).isEmpty()) {
+      // As the inputs: a few requested outputs are checked for repeats in the list of names.
+      List<RequestedOutput> requested = request.outputs();
+      Set<String> seen = requested.size() > MAX_SCANNED ? new HashSet<>() : null;
+      for (int i = 0; i < requested.size(); i++) {
+        RequestedOutput o = requested.get(i);
+        TensorConfig spec = outputNamed(config, o.name());
+        if (spec == null) {
           throw InferenceException.invalid(
               "model '%s' has no output named '%s'; its outputs are %s",
               model, o.name(), names(config.outputs()));
         }
-        if (!seen.add(o.name())) {
+        if (seen != null ? !seen.add(o.name()) : outputs.contains(o.name())) {
           throw InferenceException.invalid(
               "model '%s': output '%s' is requested twice", model, o.name());
         }
@@ -121,7 +127,7 @@ public final class RequestValidator {
         // apply it themselves): k checked here, the output must have numbers to rank.
         if (config.pipeline() == null
             && Classification.requested(o).isPresent()
-            && config.output(o.name()).orElseThrow().datatype() == DataType.BYTES) {
+            && spec.datatype() == DataType.BYTES) {
           throw InferenceException.invalid(
               "model '%s': output '%s' is BYTES; classification needs a numeric output",
               model, o.name());
@@ -190,6 +196,16 @@ public final class RequestValidator {
     return false;
   }
 
+  /** {@code config.output(name)} without an {@link java.util.Optional}: null when none. */
+  private static @Nullable TensorConfig outputNamed(ModelConfig config, String name) {
+    for (TensorConfig t : config.outputs()) {
+      if (t.name().equals(name)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
   /** The index of the tensor named {@code name} among the first {@code before} of {@code list}. */
   private static int indexOf(List<Tensor> list, String name, int before) {
     for (int i = 0; i < before; i++) {
@@ -234,12 +250,15 @@ public final class RequestValidator {
    *     largest the model takes
    */
   private static void checkDimensions(String model, ModelSignature signature, List<Tensor> inputs) {
-    for (ModelSignature.DimensionBound d : signature.dimensionBounds()) {
+    // Indexed loops and rank()/dim(): no iterator nor shape copy per request.
+    List<ModelSignature.DimensionBound> bounds = signature.dimensionBounds();
+    for (int i = 0; i < bounds.size(); i++) {
+      ModelSignature.DimensionBound d = bounds.get(i);
       Tensor t = at(inputs, d.input());
-      if (t == null || t.shape().length <= d.axis()) {
+      if (t == null || t.rank() <= d.axis()) {
         continue;
       }
-      long size = t.shape()[d.axis()];
+      long size = t.dim(d.axis());
       if (size > d.max()) {
         throw InferenceException.invalid(
             "model '%s': input '%s' has %d elements in dimension %d (shape %s); the model takes at"
@@ -258,18 +277,22 @@ public final class RequestValidator {
    */
   private static void checkSharedDimensions(
       String model, ModelSignature signature, List<Tensor> inputs) {
-    for (ModelSignature.SharedDimension d : signature.sharedDimensions()) {
+    List<ModelSignature.SharedDimension> shared = signature.sharedDimensions();
+    for (int i = 0; i < shared.size(); i++) {
+      ModelSignature.SharedDimension d = shared.get(i);
       Tensor first = null;
       int firstAxis = 0;
-      for (ModelSignature.DimensionUse use : d.uses()) {
+      List<ModelSignature.DimensionUse> uses = d.uses();
+      for (int j = 0; j < uses.size(); j++) {
+        ModelSignature.DimensionUse use = uses.get(j);
         Tensor t = at(inputs, use.input());
-        if (t == null || t.shape().length <= use.axis()) {
+        if (t == null || t.rank() <= use.axis()) {
           continue;
         }
         if (first == null) {
           first = t;
           firstAxis = use.axis();
-        } else if (t.shape()[use.axis()] != first.shape()[firstAxis]) {
+        } else if (t.dim(use.axis()) != first.dim(firstAxis)) {
           String axes =
               use.axis() == firstAxis
                   ? "axis " + firstAxis + " of both"
