@@ -26,7 +26,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -158,10 +157,10 @@ public final class InferRequestDecoder {
       // of the whole tree would find them: malformed JSON first, then id, parameters, inputs.
       boolean badId = false;
       String id = "";
-      JsonNode parametersNode = null;
+      StreamedParameters requestParameters = StreamedParameters.NONE;
       List<Tensor> inputs = null;
       InferenceException badInput = null;
-      JsonNode outputsNode = null;
+      StreamedOutputs requestedOutputs = StreamedOutputs.NONE;
       Binary binary = new Binary(body, start + jsonLength, start + body.readableBytes());
       for (String field = p.nextFieldName(); field != null; field = p.nextFieldName()) {
         JsonToken t = p.nextToken();
@@ -174,7 +173,7 @@ public final class InferRequestDecoder {
               p.skipChildren();
             }
           }
-          case "parameters" -> parametersNode = Json.tree(p);
+          case "parameters" -> requestParameters = StreamedParameters.read(p);
           case "inputs" -> {
             if (t != JsonToken.START_ARRAY) {
               p.skipChildren();
@@ -197,7 +196,7 @@ public final class InferRequestDecoder {
               }
             }
           }
-          case "outputs" -> outputsNode = Json.tree(p);
+          case "outputs" -> requestedOutputs = StreamedOutputs.read(p);
           default -> p.skipChildren();
         }
       }
@@ -205,7 +204,7 @@ public final class InferRequestDecoder {
       if (badId) {
         throw InferenceException.invalid("model '%s': 'id' must be a string", model);
       }
-      Map<String, Object> parameters = parameters("request", parametersNode);
+      Map<String, Object> parameters = requestParameters.values("request");
       if (badInput != null) {
         throw badInput;
       }
@@ -215,7 +214,7 @@ public final class InferRequestDecoder {
       binary.checkAllUsed(model);
       boolean defaultBinary = Boolean.TRUE.equals(parameters.get(BINARY_DATA_OUTPUT));
       Map<String, Boolean> binaryOutputs = new HashMap<>();
-      List<RequestedOutput> outputs = outputs(model, outputsNode, binaryOutputs);
+      List<RequestedOutput> outputs = requestedOutputs.requested(model, binaryOutputs);
       return new DecodedInferRequest(
           new InferenceRequest(
               model,
@@ -365,7 +364,7 @@ public final class InferRequestDecoder {
         case "name" -> f.name = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
         case "datatype" -> f.datatype = t == JsonToken.VALUE_STRING ? p.getText() : skipped(p);
         case "shape" -> f.shape = readShape(p);
-        case "parameters" -> f.parameters = Json.tree(p);
+        case "parameters" -> f.parameters = StreamedParameters.read(p);
         case "data" -> {
           f.hasData = true;
           if (f.name != null && f.datatype != null && f.shape != null) {
@@ -384,7 +383,7 @@ public final class InferRequestDecoder {
       }
     }
     Head h = f.head(model);
-    Map<String, Object> parameters = parameters("input '" + h.name() + "'", f.parameters);
+    Map<String, Object> parameters = f.parameters.values("input '" + h.name() + "'");
     Object size = parameters.get(BINARY_DATA_SIZE);
     if (SharedMemoryTensors.names(parameters)) {
       return sharedMemoryInput(h, parameters, f.hasData, size != null, sharedMemory, binary);
@@ -462,7 +461,7 @@ public final class InferRequestDecoder {
     @Nullable String name;
     @Nullable String datatype;
     @Nullable Object shape; // long[], or the JsonNode that is not a valid shape
-    @Nullable JsonNode parameters;
+    StreamedParameters parameters = StreamedParameters.NONE;
     boolean hasData;
     @Nullable ByteBuffer data;
     @Nullable InferenceException badData;
@@ -519,34 +518,6 @@ public final class InferRequestDecoder {
       s[n++] = p.getLongValue();
     }
     return Arrays.copyOf(s, n);
-  }
-
-  private static List<RequestedOutput> outputs(
-      String model, @Nullable JsonNode outputsNode, Map<String, Boolean> binary) {
-    if (outputsNode == null || outputsNode.isNull()) {
-      return List.of();
-    }
-    if (!outputsNode.isArray()) {
-      throw InferenceException.invalid("model '%s': 'outputs' must be an array", model);
-    }
-    List<RequestedOutput> outputs = new ArrayList<>(outputsNode.size());
-    for (JsonNode out : outputsNode) {
-      if (!out.isObject()) {
-        throw InferenceException.invalid("model '%s': each output must be a JSON object", model);
-      }
-      String name = requiredText(model, out, "name", "an output");
-      Map<String, Object> p = parameters("output '" + name + "'", out.get("parameters"));
-      Object b = p.get(BINARY_DATA);
-      if (b != null) {
-        if (!(b instanceof Boolean flag)) {
-          throw InferenceException.invalid(
-              "output '%s': parameter %s must be true or false", name, BINARY_DATA);
-        }
-        binary.put(name, flag);
-      }
-      outputs.add(new RequestedOutput(name, p));
-    }
-    return outputs;
   }
 
   /** The raw form: the whole body is the model's only input, batch 1; all outputs binary. */
@@ -614,14 +585,6 @@ public final class InferRequestDecoder {
     return b.flip();
   }
 
-  private static String requiredText(String model, JsonNode node, String field, String what) {
-    JsonNode v = node.get(field);
-    if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
-      throw InferenceException.invalid("model '%s': %s needs a string '%s'", model, what, field);
-    }
-    return v.textValue();
-  }
-
   private static DataType datatype(String model, String tensor, String name) {
     Optional<DataType> t = DataType.fromProtocolName(name);
     return t.orElseThrow(
@@ -647,19 +610,5 @@ public final class InferRequestDecoder {
       s[i] = d.longValue();
     }
     return s;
-  }
-
-  private static Map<String, Object> parameters(String where, @Nullable JsonNode node) {
-    if (node == null || node.isNull()) {
-      return Map.of();
-    }
-    if (!node.isObject()) {
-      throw InferenceException.invalid("%s 'parameters' must be a JSON object", where);
-    }
-    Map<String, Object> out = new LinkedHashMap<>();
-    for (Map.Entry<String, JsonNode> e : node.properties()) {
-      out.put(e.getKey(), TensorJson.parameterValue(where, e.getKey(), e.getValue()));
-    }
-    return out;
   }
 }
