@@ -188,8 +188,9 @@ public final class RequestValidator {
 
   /** {@code config.input(name).isPresent()} without a stream per request (the common path). */
   private static boolean hasInput(ModelConfig config, String name) {
-    for (TensorConfig t : config.inputs()) {
-      if (t.name().equals(name)) {
+    List<TensorConfig> inputs = config.inputs();
+    for (int i = 0; i < inputs.size(); i++) { // indexed: no iterator per request
+      if (inputs.get(i).name().equals(name)) {
         return true;
       }
     }
@@ -198,9 +199,10 @@ public final class RequestValidator {
 
   /** {@code config.output(name)} without an {@link java.util.Optional}: null when none. */
   private static @Nullable TensorConfig outputNamed(ModelConfig config, String name) {
-    for (TensorConfig t : config.outputs()) {
-      if (t.name().equals(name)) {
-        return t;
+    List<TensorConfig> outputs = config.outputs();
+    for (int i = 0; i < outputs.size(); i++) {
+      if (outputs.get(i).name().equals(name)) {
+        return outputs.get(i);
       }
     }
     return null;
