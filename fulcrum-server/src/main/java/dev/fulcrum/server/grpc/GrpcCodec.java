@@ -69,9 +69,8 @@ final class GrpcCodec {
    * @throws InferenceException INVALID_ARGUMENT with the parse failure
    */
   static void rejectMalformed(ModelInferRequest r) {
-    InferParameter p = r.getParametersMap().get(MALFORMED);
-    if (p != null) {
-      throw InferenceException.invalid("%s", p.getStringParam());
+    if (r.getParametersCount() > 0 && r.containsParameters(MALFORMED)) {
+      throw InferenceException.invalid("%s", r.getParametersOrThrow(MALFORMED).getStringParam());
     }
   }
 
@@ -102,11 +101,15 @@ final class GrpcCodec {
       throw modelNameRequired();
     }
     String model = r.getModelName();
-    Map<String, Object> params = parameters(r.getParametersMap(), "request");
+    // A request, input or output without parameters (the common case) reads no protobuf map and
+    // makes none: each map view, iterator and LinkedHashMap was allocated per request before.
+    Map<String, Object> params =
+        r.getParametersCount() == 0 ? Map.of() : parameters(r.getParametersMap(), "request");
     boolean raw = r.getRawInputContentsCount() > 0;
     int inShm = 0;
     for (int i = 0; i < r.getInputsCount(); i++) {
-      if (r.getInputs(i).containsParameters(SharedMemoryTensors.REGION)) {
+      ModelInferRequest.InferInputTensor in = r.getInputs(i);
+      if (in.getParametersCount() > 0 && in.containsParameters(SharedMemoryTensors.REGION)) {
         inShm++;
       }
     }
@@ -152,15 +155,18 @@ final class GrpcCodec {
       }
     }
     List<RequestedOutput> outputs = new ArrayList<>(r.getOutputsCount());
-    for (ModelInferRequest.InferRequestedOutputTensor o : r.getOutputsList()) {
+    for (int i = 0; i < r.getOutputsCount(); i++) {
+      ModelInferRequest.InferRequestedOutputTensor o = r.getOutputs(i);
       outputs.add(
-          new RequestedOutput(
-              o.getName(), parameters(o.getParametersMap(), "output '" + o.getName() + "'")));
+          o.getParametersCount() == 0
+              ? RequestedOutput.named(o.getName())
+              : new RequestedOutput(
+                  o.getName(), parameters(o.getParametersMap(), "output '" + o.getName() + "'")));
     }
     // A request whose every input is in shared memory has no encoding of its own: its outputs
     // come back raw, as Triton's always do (tritonclient reads raw_output_contents only).
     boolean rawOutput = raw || (inShm > 0 && inShm == r.getInputsCount());
-    Object rawParam = params.remove(RAW_OUTPUT);
+    Object rawParam = params.isEmpty() ? null : params.remove(RAW_OUTPUT);
     if (rawParam != null) {
       if (!(rawParam instanceof Boolean b)) {
         throw InferenceException.invalid(
@@ -173,7 +179,11 @@ final class GrpcCodec {
     if (deadlineMicros >= 0) {
       long t = options.timeoutMicros();
       if (t == 0 || t > deadlineMicros) {
-        params.put(TIMEOUT, Math.max(1, deadlineMicros));
+        if (params.isEmpty()) {
+          params = Map.of(TIMEOUT, Math.max(1, deadlineMicros));
+        } else {
+          params.put(TIMEOUT, Math.max(1, deadlineMicros));
+        }
         options = options.withTimeoutMicros(Math.max(1, deadlineMicros));
       }
     }
@@ -269,8 +279,9 @@ final class GrpcCodec {
       boolean rawOutput,
       Map<String, SharedMemoryOutput> sharedMemoryOutputs) {
     boolean raw = rawOutput;
-    for (Tensor t : response.outputs()) {
-      raw |= t.datatype().isBinaryOnly();
+    List<Tensor> outputs = response.outputs();
+    for (int i = 0; i < outputs.size(); i++) {
+      raw |= outputs.get(i).datatype().isBinaryOnly();
     }
     ModelInferResponse.Builder b =
         ModelInferResponse.newBuilder()
@@ -282,13 +293,14 @@ final class GrpcCodec {
     if (timing != null) {
       timing.parameters().forEach((k, v) -> b.putParameters(k, parameter(v)));
     }
-    for (Tensor t : response.outputs()) {
+    for (int i = 0; i < outputs.size(); i++) {
+      Tensor t = outputs.get(i);
       ModelInferResponse.InferOutputTensor.Builder o =
           ModelInferResponse.InferOutputTensor.newBuilder()
               .setName(t.name())
               .setDatatype(t.datatype().name());
-      for (long d : t.shape()) {
-        o.addShape(d);
+      for (int d = 0; d < t.rank(); d++) {
+        o.addShape(t.dim(d)); // no copy of the shape, as t.shape() makes
       }
       SharedMemoryOutput placed =
           sharedMemoryOutputs.isEmpty() ? null : sharedMemoryOutputs.get(t.name());

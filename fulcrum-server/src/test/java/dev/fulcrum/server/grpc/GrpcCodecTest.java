@@ -77,6 +77,52 @@ class GrpcCodecTest {
   }
 
   @Test
+  void outputsKeepTheirParametersAndThoseWithoutGetNone() {
+    var d =
+        GrpcCodec.decode(
+            request()
+                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("a"))
+                .addOutputs(
+                    ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                        .setName("b")
+                        .putParameters("classification", int64(2)))
+                .build(),
+            -1);
+    assertThat(d.request().outputs())
+        .extracting(o -> o.name(), o -> o.parameters())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("a", java.util.Map.of()),
+            org.assertj.core.groups.Tuple.tuple("b", java.util.Map.of("classification", 2L)));
+    assertThat(d.request().parameters()).isEmpty();
+  }
+
+  @Test
+  void aParameterWithoutValueIsRefusedOnTheRequestAndOnAnOutput() {
+    InferParameter unset = InferParameter.getDefaultInstance();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> GrpcCodec.decode(request().putParameters("p", unset).build(), -1))
+        .hasMessageContaining("request parameter 'p' has no value");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                GrpcCodec.decode(
+                    request()
+                        .addOutputs(
+                            ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                                .setName("o")
+                                .putParameters("p", unset))
+                        .build(),
+                    -1))
+        .hasMessageContaining("output 'o' parameter 'p' has no value");
+  }
+
+  @Test
+  void aMalformedStandInIsRefusedWithItsDescription() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> GrpcCodec.decode(GrpcCodec.malformed("bad bytes"), -1))
+        .hasMessageContaining("bad bytes");
+  }
+
+  @Test
   void rawInputIsCopiedOnceIntoADirectBuffer() {
     var d = GrpcCodec.decode(request().build(), -1);
     assertThat(d.request().inputs().get(0).unsafeData().isDirect()).isTrue();
