@@ -104,6 +104,13 @@ final class OnnxModelInstance implements ModelInstance {
   private final AtomicLong pinnedPasses = new AtomicLong();
 
   /**
+   * A pass's inputs as ORT tensors by name: one map reused by every pass ({@link #execute} is
+   * called from one thread at a time), emptied as its tensors are closed, rather than a map and its
+   * table and entries per pass.
+   */
+  private final Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+
+  /**
    * @param releaseSession closes {@code session} or gives this instance's share of it back
    * @param bounds the graph's index inputs and bounded dimensions (see {@link IndexBounds}); an
    *     index bound on what is not an integer input of the session, and a dimension bound on what
@@ -278,7 +285,7 @@ final class OnnxModelInstance implements ModelInstance {
     if (outputNames.isEmpty()) {
       return List.of();
     }
-    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+    Map<String, OnnxTensor> feeds = this.feeds;
     try {
       for (Tensor t : inputs) {
         OnnxTensor previous = feeds.put(t.name(), toOrt(t));
@@ -314,6 +321,7 @@ final class OnnxModelInstance implements ModelInstance {
       for (OnnxTensor t : feeds.values()) {
         t.close();
       }
+      feeds.clear();
     }
   }
 
