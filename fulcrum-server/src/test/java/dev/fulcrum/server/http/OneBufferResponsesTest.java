@@ -97,6 +97,41 @@ class OneBufferResponsesTest {
   }
 
   @Test
+  void aCompositeBodyOfReadOnlyPartsIsJoinedWithTheSameBytes() {
+    // a binary response's body: its JSON header, then each tensor's bytes as a read-only view
+    byte[] header = "{\"outputs\":[]}".getBytes(StandardCharsets.US_ASCII);
+    byte[] tensor = new byte[300];
+    for (int i = 0; i < tensor.length; i++) {
+      tensor[i] = (byte) (i * 7);
+    }
+    ByteBuf body =
+        Unpooled.compositeBuffer()
+            .addComponent(true, Unpooled.directBuffer().writeBytes(header))
+            .addComponent(
+                true, Unpooled.wrappedBuffer(java.nio.ByteBuffer.wrap(tensor).asReadOnlyBuffer()))
+            .addComponent(true, Unpooled.wrappedBuffer(tensor, 0, 5));
+    ByteBuf head =
+        Unpooled.directBuffer()
+            .writeBytes("HTTP/1.1 200 OK\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelInboundHandlerAdapter());
+    ByteBuf joined = OneBufferResponses.join(ch.pipeline().firstContext(), head, body);
+    byte[] expected =
+        concat(
+            List.of(
+                "HTTP/1.1 200 OK\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
+                header,
+                tensor,
+                Arrays.copyOf(tensor, 5)));
+    byte[] got = new byte[joined.readableBytes()];
+    joined.getBytes(joined.readerIndex(), got);
+    assertThat(got).isEqualTo(expected);
+    assertThat(head.refCnt()).isZero();
+    assertThat(body.refCnt()).isZero();
+    joined.release();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void pipelinedAnswersStayInOrderAndEachIsOneBuffer() {
     EmbeddedChannel ch = channel(true, 3);
     List<ChannelFuture> futures = new ArrayList<>();
