@@ -6,12 +6,19 @@
 #   minilm-json    MiniLM REST JSON, 16 tokens (bench/bodies/minilm16.json)
 # For the build in BASE_ROOT (a tree or a copy of one with its launcher and dist) and this tree,
 # ROUNDS times interleaved (odd rounds base first, even rounds this tree first): a fresh `fulcrum
-# serve`, each kind warmed WARM s closed loop (`fulcrum bench`, CONC connections), then per kind: the
-# success counter read while idle, a JFR recording of jdk.ThreadAllocationStatistics (each thread's
-# allocated bytes at the recording's start and end), DUR s closed loop at CONC, the recording
-# stopped and the counter read again. Bytes a request = the server threads' allocation between the
-# two snapshots (JFR's and the attach listener's own threads left out) / the requests answered in
-# between, so the count is exact and a busy machine changes only how many requests are in it.
+# serve`, each kind warmed WARM s (`fulcrum bench`), then per kind: the success counter read while
+# idle, a JFR recording of jdk.ThreadAllocationStatistics (each thread's allocated bytes at the
+# recording's start and end), DUR s of load, the recording stopped and the counter read again.
+# The load is open loop at a fixed rate (FRAUD_RATE req/s for the fraud kinds, MINILM_RATE for
+# MiniLM), the same for both builds: how many requests share a pass or a wake-up of an event loop,
+# and so the bytes a request, depend on the rate, so a closed loop would compare a build on a busy
+# moment of this shared machine with one on a quiet one (CONC=16 RATE=0: closed loop anyway).
+# Bytes a request, by the requests answered in between (exact):
+#   request threads  the event loops (fulcrum-http-*, fulcrum-grpc-*) and the engine threads
+#                    (fulcrum-exec-*): the work a request does
+#   all threads      every thread but JFR's and the attach listener: adds the periodic ones (the
+#                    dashboard's sampler, the drift monitor's reports, ...), which a lower rate
+#                    spreads over fewer requests
 #   BASE_ROOT=/tmp/base ROUNDS=2 PORT=24400 bash bench/alloc_kinds.sh
 # KINDS="fraud-json fraud-grpc" picks kinds. Without BASE_ROOT only this tree is measured.
 # Results: bench/results/<time>-alloc_kinds/ (rows.jsonl, summary.txt).
@@ -24,6 +31,9 @@ PORT=${PORT:-24400}
 WARM=${WARM:-8}
 DUR=${DUR:-6}
 CONC=${CONC:-16}
+RATE=${RATE:-}
+FRAUD_RATE=${FRAUD_RATE:-2000}
+MINILM_RATE=${MINILM_RATE:-100}
 KINDS=${KINDS:-fraud-json fraud-binary fraud-grpc minilm-json}
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-alloc_kinds"
 mkdir -p "$OUT"
@@ -54,9 +64,13 @@ BENCH_FRAUD_BODY=${BENCH_FRAUD_BODY#"$ROOT/"}
 BENCH_MINILM_BODY=${BENCH_MINILM_BODY#"$ROOT/"}
 
 run_bench() { # kind seconds
+  local load rate=${RATE:-$FRAUD_RATE}
+  [ "${1%%-*}" = fraud ] || rate=${RATE:-$MINILM_RATE}
+  load=(--rate "$rate")
+  [ "$rate" != 0 ] || load=(--concurrency "$CONC")
   # shellcheck disable=SC2046 # kind_args is a list of words on purpose
   "$ROOT/fulcrum" bench $(kind_args "$1") --url "http://127.0.0.1:$PORT" --grpc-url "127.0.0.1:$((PORT + 1))" \
-    --concurrency "$CONC" --warmup 500ms --window "${2}s" --max-windows 1 >>"$OUT/bench.log" 2>&1
+    "${load[@]}" --warmup 500ms --window "${2}s" --max-windows 1 >>"$OUT/bench.log" 2>&1
 }
 
 successes() { # model -> its nv_inference_request_success
@@ -93,18 +107,21 @@ by = collections.defaultdict(list)
 for e in json.load(open(path))["recording"]["events"]:
     v = e["values"]
     by[v["thread"]["javaName"] if v["thread"] else "?"].append((v["startTime"], v["allocated"]))
-loops = total = 0
+loops = work = total = 0
 for name, xs in by.items():
     if name.startswith("JFR ") or name == "Attach Listener":
         continue
     xs.sort()
-    d = xs[-1][1] - (xs[0][1] if len(xs) > 1 else 0)
+    d = xs[-1][1] - (xs[0][1] if len(xs) > 1 else 0)  # one snapshot: a thread started since
     total += d
-    if name.startswith("fulcrum-http") or name.startswith("fulcrum-grpc"):
+    if name.startswith(("fulcrum-http-", "fulcrum-grpc-")) and "accept" not in name:
         loops += d
+    if name.startswith(("fulcrum-http-", "fulcrum-grpc-", "fulcrum-exec-")) and "accept" not in name:
+        work += d
 n = max(1, int(n))
 print(json.dumps({"round": int(r), "arm": arm, "kind": kind, "requests": n,
-                  "bytes_per_request": round(total / n), "event_loop_bytes_per_request": round(loops / n)}))
+                  "request_threads": round(work / n), "event_loops": round(loops / n),
+                  "all_threads": round(total / n)}))
 PY
     done
     kill -TERM -- "-$SP" 2>/dev/null || true
@@ -115,11 +132,15 @@ done
 python3 - "$OUT/rows.jsonl" <<'PY' | tee "$OUT/summary.txt"
 import collections, json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-by = collections.defaultdict(list)
-for x in rows:
-    by[(x["kind"], x["arm"])].append(x["bytes_per_request"])
+print("bytes a request, median of the rounds [each round]: request threads | all threads")
 for kind in dict.fromkeys(x["kind"] for x in rows):
-    cells = [f"{arm} {statistics.median(by[(kind, arm)]):,.0f} B {by[(kind, arm)]}" for arm in ("base", "main") if by[(kind, arm)]]
-    print(f"{kind:13} " + "  ".join(cells))
+    cells = []
+    for arm in ("base", "main"):
+        xs = [x for x in rows if x["kind"] == kind and x["arm"] == arm]
+        if xs:
+            w = [x["request_threads"] for x in xs]
+            a = [x["all_threads"] for x in xs]
+            cells.append(f"{arm} {statistics.median(w):,.0f} {w} | {statistics.median(a):,.0f} {a}")
+    print(f"{kind:13} " + "   ".join(cells))
 PY
 echo "results in $OUT"
