@@ -46,7 +46,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class CodecBenchmark {
-  @Param({"fraud", "minilm"})
+  /**
+   * The request: fraud's or MiniLM's inputs alone, or ({@code fraud_outputs}) fraud's as Triton's
+   * clients send it, each output named with {@code "parameters": {"binary_data": false}}.
+   */
+  @Param({"fraud", "fraud_outputs", "minilm"})
   public String model;
 
   private ByteBuf request;
@@ -59,7 +63,7 @@ public class CodecBenchmark {
     Random rnd = new Random(1);
     StringBuilder json = new StringBuilder("{\"inputs\":[");
     List<Tensor> outputs;
-    if (model.equals("fraud")) {
+    if (model.startsWith("fraud")) {
       json.append("{\"name\":\"features\",\"shape\":[1,8],\"datatype\":\"FP32\",\"data\":[");
       for (int i = 0; i < 8; i++) {
         json.append(i == 0 ? "" : ",")
@@ -88,7 +92,18 @@ public class CodecBenchmark {
       }
       outputs = List.of(fp32("sentence_embedding", new long[] {1, 384}, rnd));
     }
-    json.append("]}");
+    json.append(']');
+    if (model.equals("fraud_outputs")) {
+      json.append(",\"outputs\":[");
+      for (int i = 0; i < outputs.size(); i++) {
+        json.append(i == 0 ? "" : ",")
+            .append("{\"name\":\"")
+            .append(outputs.get(i).name())
+            .append("\",\"parameters\":{\"binary_data\":false}}");
+      }
+      json.append(']');
+    }
+    json.append('}');
     byte[] bytes = json.toString().getBytes(StandardCharsets.UTF_8);
     request = Unpooled.directBuffer(bytes.length).writeBytes(bytes);
     decoded = decode();
