@@ -17,10 +17,10 @@ import java.io.IOException;
  * dispatcher): OIP's and TF Serving's {@code {"error": "<message>"}}, OpenAI's object ({@link
  * OpenAiHandler#shaped}), or MLflow's scoring server's {@code {"error_code": "BAD_REQUEST",
  * "message": "<message>"}} on {@code /invocations}, {@code /ping}, {@code /health} and {@code
- * /version}, or TEI's {@code {"error", "error_type"}} with TEI's statuses on its paths ({@link
- * TeiHandler#shaped}). Ollama's {@code /api/...} paths take OIP's shape, which is Ollama's. Every
- * refusal, also those made before a handler (401, 413, 415, 429 at the head), is written in the
- * request's shape.
+ * /version}, and SageMaker's multi-model {@code /models/<m>/invoke}, or TEI's {@code {"error",
+ * "error_type"}} with TEI's statuses on its paths ({@link TeiHandler#shaped}). Ollama's {@code
+ * /api/...} paths take OIP's shape, which is Ollama's. Every refusal, also those made before a
+ * handler (401, 413, 415, 429 at the head), is written in the request's shape.
  *
  * <p>Threads: any; stateless.
  */
@@ -41,7 +41,10 @@ enum ErrorShape {
     return OpenAiHandler.isPath(uri) ? OPENAI : OIP;
   }
 
-  /** Whether a request target is one of MLflow's scoring server's paths. */
+  /**
+   * Whether a request target is one of MLflow's scoring server's paths, or SageMaker's multi-model
+   * {@code /models/<m>/invoke} (its bodies and answers are {@code /invocations}'s).
+   */
   static boolean isMlflowPath(String uri) {
     int start = Route.absoluteFormPath(uri);
     int end = uri.length();
@@ -62,8 +65,21 @@ enum ErrorShape {
         return true;
       }
     }
-    return false;
+    return isInvokePath(uri, start, end);
   }
+
+  /** Whether {@code uri[start, end)} is {@code /models/<m>/invoke}, one segment for the model. */
+  private static boolean isInvokePath(String uri, int start, int end) {
+    int modelStart = start + MODELS.length();
+    int modelEnd = end - INVOKE.length();
+    return modelEnd > modelStart
+        && uri.startsWith(MODELS, start)
+        && uri.startsWith(INVOKE, modelEnd)
+        && uri.indexOf('/', modelStart) == modelEnd;
+  }
+
+  private static final String MODELS = "/models/";
+  private static final String INVOKE = "/invoke";
 
   private static final String[] MLFLOW_PATHS = {"/invocations", "/ping", "/health", "/version"};
 

@@ -800,12 +800,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     OpenAiHandler.Embeddings embeddings = reply instanceof OpenAiHandler.Embeddings e ? e : null;
     Throwable failure = slowFailure;
     slowFailure = null;
-    // An invocation (MLflow's), answered or refused: told from this request's own error shape. A
-    // predict request (TF Serving's): the route it was dispatched on (an inference request logged
-    // here reached answer(), which set it).
     Route.Endpoint endpoint = lastRoute == null ? Route.Endpoint.NOT_FOUND : lastRoute.endpoint();
-    boolean mlflow = errorShape == ErrorShape.MLFLOW;
-    boolean predicted = endpoint == Route.Endpoint.TFS_PREDICT;
     long modelNanos =
         answer != null
             ? answer.slowNanos()
@@ -817,20 +812,7 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
     }
     log.write(
         new SlowRequestLog.SlowRequest(
-            errorShape == ErrorShape.OPENAI
-                ? SlowRequestLog.Protocol.REST_OPENAI
-                : errorShape == ErrorShape.TEI
-                    ? SlowRequestLog.Protocol.REST_TEI
-                    : endpoint == Route.Endpoint.OLLAMA_EMBED
-                            || endpoint == Route.Endpoint.OLLAMA_EMBEDDINGS
-                        ? SlowRequestLog.Protocol.REST_OLLAMA
-                        : mlflow
-                            ? SlowRequestLog.Protocol.REST_MLFLOW
-                            : predicted
-                                ? SlowRequestLog.Protocol.REST_TF_SERVING
-                                : headers.contains(InferHandler.HEADER_LENGTH)
-                                    ? SlowRequestLog.Protocol.REST_BINARY
-                                    : SlowRequestLog.Protocol.REST_JSON,
+            slowProtocol(endpoint, headers),
             model,
             slowVersion,
             String.valueOf(status),
@@ -846,6 +828,29 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
             answer == null ? null : answer.decoded().request().id(),
             trace,
             failure));
+  }
+
+  /**
+   * The protocol a slow request is filed under: the request's own error shape first (an invocation,
+   * MLflow's or SageMaker's {@code /models/<m>/invoke}, answered or refused; OpenAI's, TEI's), else
+   * the route it was dispatched on (an inference request logged here reached answer(), which set
+   * it), else how its body was sent.
+   */
+  private SlowRequestLog.Protocol slowProtocol(Route.Endpoint endpoint, HttpHeaders headers) {
+    return switch (errorShape) {
+      case OPENAI -> SlowRequestLog.Protocol.REST_OPENAI;
+      case TEI -> SlowRequestLog.Protocol.REST_TEI;
+      case MLFLOW -> SlowRequestLog.Protocol.REST_MLFLOW;
+      case OIP ->
+          switch (endpoint) {
+            case OLLAMA_EMBED, OLLAMA_EMBEDDINGS -> SlowRequestLog.Protocol.REST_OLLAMA;
+            case TFS_PREDICT -> SlowRequestLog.Protocol.REST_TF_SERVING;
+            default ->
+                headers.contains(InferHandler.HEADER_LENGTH)
+                    ? SlowRequestLog.Protocol.REST_BINARY
+                    : SlowRequestLog.Protocol.REST_JSON;
+          };
+    };
   }
 
   /**

@@ -96,11 +96,16 @@ final class MultiModelHandler {
   }
 
   /**
-   * The model {@code POST /models/<m>/invoke} runs: the one the path names, if the API is on (a
-   * model that is not loaded answers 404 where the inference resolves it).
+   * The model {@code POST /models/<m>/invoke} runs: the one the path names, if the API is on and
+   * {@code POST /models} loaded it. Any other name, a repository model's too, answers 404, as
+   * SageMaker's contract expects (its agent loads the model on that 404 and retries).
+   *
+   * @throws InferenceException NOT_FOUND when the API is off or the model was not loaded through it
    */
   String invoked(String model) {
-    mounted();
+    if (mounted().get(model) == null) {
+      throw InferenceException.notFound("model '%s' is not loaded", model);
+    }
     return model;
   }
 

@@ -43,6 +43,12 @@ class RouteTest {
     assertThat(ErrorShape.of("/v1/embeddings")).isEqualTo(ErrorShape.OPENAI);
     assertThat(ErrorShape.of("/v1/models/m:predict")).isEqualTo(ErrorShape.OIP);
     assertThat(ErrorShape.of("/v2/models/m/infer")).isEqualTo(ErrorShape.OIP);
+    // SageMaker's multi-model invoke answers as /invocations, errors included
+    assertThat(ErrorShape.of("/models/m/invoke")).isEqualTo(ErrorShape.MLFLOW);
+    assertThat(ErrorShape.of("http://h/models/m/invoke/?x")).isEqualTo(ErrorShape.MLFLOW);
+    assertThat(ErrorShape.of("/models//invoke")).isEqualTo(ErrorShape.OIP);
+    assertThat(ErrorShape.of("/models/a/b/invoke")).isEqualTo(ErrorShape.OIP);
+    assertThat(ErrorShape.of("/models/m")).isEqualTo(ErrorShape.OIP);
   }
 
   @Test
