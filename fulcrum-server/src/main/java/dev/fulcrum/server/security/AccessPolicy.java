@@ -33,6 +33,11 @@ import org.jspecify.annotations.Nullable;
  *       is open only when no token at all is configured and the server binds to loopback; otherwise
  *       it is forbidden, with a message that says how to enable it. The repository API is never
  *       reachable from the network without a token (TorchServe's CVE-2023-43654).
+ *   <li>The one exception: an endpoint checked with {@code openWithoutTokens} (SageMaker's
+ *       multi-model {@code /models}, whose agent sends no token) is open to every client, beyond
+ *       loopback too, while no token at all is configured, on a policy {@link
+ *       #openingSageMakerModels} (a server that mounts a root); once any token is, or without a
+ *       root, it is checked as its scope says.
  * </ul>
  *
  * <p>Tokens are kept as SHA-256 hashes and a presented token is hashed and compared with every one
@@ -134,6 +139,7 @@ public final class AccessPolicy {
   private final boolean managementTokens;
   private final boolean beyondLoopback;
   private final String host;
+  private final boolean sageMakerModels;
 
   /**
    * @param tokens the configured tokens (may be empty)
@@ -189,6 +195,27 @@ public final class AccessPolicy {
     this.managementTokens = tokens.stream().anyMatch(t -> t.scope() == Scope.MANAGEMENT);
     this.beyondLoopback = beyondLoopback;
     this.host = Objects.requireNonNull(host, "host");
+    this.sageMakerModels = false;
+  }
+
+  private AccessPolicy(AccessPolicy policy, boolean sageMakerModels) {
+    this.tokens = policy.tokens;
+    this.tenants = policy.tenants;
+    this.anonymous = policy.anonymous;
+    this.inferenceTokens = policy.inferenceTokens;
+    this.managementTokens = policy.managementTokens;
+    this.beyondLoopback = policy.beyondLoopback;
+    this.host = policy.host;
+    this.sageMakerModels = sageMakerModels;
+  }
+
+  /**
+   * This policy on a server that mounts a SageMaker multi-model root ({@code
+   * --sagemaker-mme-root}): only then are {@code openWithoutTokens} endpoints open without tokens
+   * beyond loopback; without it they are checked as their scope says (the repository API's 403).
+   */
+  public AccessPolicy openingSageMakerModels() {
+    return new AccessPolicy(this, true);
   }
 
   /**
@@ -290,14 +317,24 @@ public final class AccessPolicy {
   }
 
   /**
-   * Checks a request as {@link #check(Scope, String)}, except that an endpoint {@code
-   * openWithoutTokens} is allowed whenever no token is configured at all, beyond loopback too
-   * (SageMaker's multi-model API, which its agent calls without a token).
+   * Checks a request as {@link #check(Scope, String)}, except that on a policy {@link
+   * #openingSageMakerModels} an endpoint {@code openWithoutTokens} is allowed whenever no token is
+   * configured at all, beyond loopback too (SageMaker's multi-model API, which its agent calls
+   * without a token).
    */
   public Decision check(
       @Nullable Scope required, boolean openWithoutTokens, @Nullable String authorization) {
+    openWithoutTokens &= sageMakerModels;
     if (openWithoutTokens && tokens.isEmpty()) {
       return Decision.ALLOW;
+    }
+    if (openWithoutTokens && required == Scope.MANAGEMENT && !managementEnabled()) {
+      return new Decision(
+          Outcome.FORBIDDEN,
+          "SageMaker's /models is closed because tokens are configured (none with the management"
+              + " scope) and SageMaker's agent sends none; serve a multi-model endpoint without"
+              + " tokens, isolated by the network",
+          authorization != null);
     }
     return check(required, authorization);
   }

@@ -57,7 +57,9 @@ class SageMakerMultiModelE2eTest {
    */
   @AutoClose private static E2eServer beyond;
 
-  /** No root: the API is off. */
+  /**
+   * No root: the API is off; and the policy of a server bound beyond loopback, as {@link #beyond}.
+   */
   @AutoClose private static E2eServer off;
 
   @BeforeAll
@@ -84,7 +86,7 @@ class SageMakerMultiModelE2eTest {
             .mounted(new MountedModels.Settings(root, 8))
             .start();
     capped =
-        E2eServer.serving(empty)
+        E2eServer.serving(E2eServer.DEMO_MODELS)
             .settings(explicit)
             .mounted(new MountedModels.Settings(root, 1))
             .start();
@@ -106,9 +108,16 @@ class SageMakerMultiModelE2eTest {
         E2eServer.serving(empty)
             .settings(explicit)
             .mounted(new MountedModels.Settings(root, 8))
+            .security(
+                new Security(
+                    new AccessPolicy(List.of(), "0.0.0.0", true).openingSageMakerModels(),
+                    Optional.empty()))
+            .start();
+    off =
+        E2eServer.serving(empty)
+            .settings(explicit)
             .security(new Security(new AccessPolicy(List.of(), "0.0.0.0", true), Optional.empty()))
             .start();
-    off = E2eServer.serving(empty).settings(explicit).start();
   }
 
   private static void copy(Path from, Path to) throws IOException {
@@ -306,6 +315,24 @@ class SageMakerMultiModelE2eTest {
   }
 
   @Test
+  void invokeAnswersOnlyModelsItLoadedAndInMlflowsShape() throws Exception {
+    // a repository model, loaded by the repository API, is not the multi-model endpoint's
+    HttpResponse<byte[]> r = capped.post("/v2/repository/models/fraud_classifier/load", "{}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    r = invoke(capped, "fraud_classifier");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(404);
+    JsonNode body = E2eServer.json(r);
+    assertThat(body.path("error_code").asText()).as(text(r)).isEqualTo("RESOURCE_DOES_NOT_EXIST");
+    assertThat(body.path("message").asText()).contains("not loaded");
+    r = capped.post("/v2/repository/models/fraud_classifier/unload", "{}");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+    // nor is a name nothing serves; the shape is MLflow's there too
+    r = invoke(server, "nothing-here");
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(404);
+    assertThat(E2eServer.json(r).path("error_code").asText()).isEqualTo("RESOURCE_DOES_NOT_EXIST");
+  }
+
+  @Test
   void loadsNeedTheManagementScopeAndInvokesTheInferenceOne() throws Exception {
     assertThat(load(tokens, "tok", url("tok")).statusCode()).isEqualTo(401);
     assertThat(load(tokens, "tok", url("tok"), INFERENCE).statusCode()).isEqualTo(403);
@@ -354,9 +381,16 @@ class SageMakerMultiModelE2eTest {
 
   @Test
   void isOffWithoutARoot() throws Exception {
+    // beyond loopback without a root, /models is closed as the repository API is, before any
+    // handler: no token opens it
     HttpResponse<byte[]> r = load(off, "a", url("a"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(403);
+    assertThat(E2eServer.error(r)).contains("the repository API is disabled");
+    assertThat(off.get("/models").statusCode()).isEqualTo(403);
+    assertThat(delete(off, "a").statusCode()).isEqualTo(403);
+    // invoke is an inference endpoint: open here, and off (404 naming the flag)
+    r = invoke(off, "a");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(404);
-    assertThat(E2eServer.error(r)).contains("--sagemaker-mme-root");
-    assertThat(off.get("/models").statusCode()).isEqualTo(404);
+    assertThat(E2eServer.json(r).path("message").asText()).contains("--sagemaker-mme-root");
   }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
@@ -84,6 +85,17 @@ final class SecurityOptions {
    * @throws IllegalArgumentException naming the flag or file at fault
    */
   Security security(String host, Map<String, String> env) {
+    return security(host, env, null);
+  }
+
+  /**
+   * The security of a server bound to {@code host}, with tokens from the file and {@code env}, that
+   * serves SageMaker's multi-model {@code /models} from {@code mmeRoot} when it is not null: with
+   * no token beyond loopback that API is open to the network, and this says so loudly.
+   *
+   * @throws IllegalArgumentException naming the flag or file at fault
+   */
+  Security security(String host, Map<String, String> env, @Nullable Path mmeRoot) {
     if ((tlsCertFile == null) != (tlsKeyFile == null)) {
       throw new IllegalArgumentException("--tls-cert-file and --tls-key-file go together");
     }
@@ -92,7 +104,8 @@ final class SecurityOptions {
     }
     List<AccessPolicy.Token> tokens = Tokens.load(authTokenFile, env);
     boolean beyondLoopback = Security.beyondLoopback(host);
-    AccessPolicy access = new AccessPolicy(tokens, host, beyondLoopback);
+    AccessPolicy plain = new AccessPolicy(tokens, host, beyondLoopback);
+    AccessPolicy access = mmeRoot == null ? plain : plain.openingSageMakerModels();
     Optional<Tls> tls =
         tlsCertFile == null
             ? Optional.empty()
@@ -116,12 +129,36 @@ final class SecurityOptions {
     if (beyondLoopback && !tokens.isEmpty() && tls.isEmpty()) {
       log.warn("bearer tokens travel in cleartext: add --tls-cert-file and --tls-key-file");
     }
+    if (mmeRoot != null && beyondLoopback && tokens.isEmpty()) {
+      log.warn(
+          "POST/DELETE /models load and unload models from {} for anyone who reaches --host {}"
+              + " (no token is set; SageMaker's agent sends none): intended only for a SageMaker"
+              + " container that its network isolates",
+          mmeRoot,
+          host);
+    }
     log.info(
-        "security: {}, {}",
+        "security: {}, {}, sagemaker /models: {}",
         access,
         tls.map(t -> "TLS" + (t.clientCaFile().isPresent() ? " with client certificates" : ""))
-            .orElse("cleartext"));
+            .orElse("cleartext"),
+        sageMakerModels(mmeRoot, access));
     return new Security(access, tls);
+  }
+
+  /**
+   * Who may call SageMaker's {@code /models} on this server, for the startup summary: {@code off}
+   * (no root mounted, or tokens without a management one), {@code open} (no token at all) or {@code
+   * management token}.
+   */
+  static String sageMakerModels(@Nullable Path mmeRoot, AccessPolicy access) {
+    if (mmeRoot == null) {
+      return "off";
+    }
+    if (!access.hasTokens()) {
+      return "open";
+    }
+    return access.managementEnabled() ? "management token" : "off";
   }
 
   /**

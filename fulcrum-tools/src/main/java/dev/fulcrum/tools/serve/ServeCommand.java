@@ -380,8 +380,10 @@ public final class ServeCommand implements Callable<Integer> {
           "Serve SageMaker's multi-model endpoint contract (POST/GET /models, GET/DELETE"
               + " /models/<m>, POST /models/<m>/invoke): a load names a model folder, which must"
               + " lie under DIR (SageMaker's /opt/ml/models), no '..' and no symbolic link out of"
-              + " it. Needs --model-control-mode explicit; loads and unloads need the management"
-              + " scope when tokens are set (default: off).")
+              + " it. Needs --model-control-mode explicit. With no token at all, /models is open to"
+              + " every client, even beyond loopback (SageMaker's agent sends none): isolate the"
+              + " port by the network. Once any token is set, loads and unloads need the"
+              + " management scope and SageMaker's agent can no longer use it (default: off).")
   @Nullable Path sagemakerMmeRoot;
 
   @Option(
@@ -539,7 +541,7 @@ public final class ServeCommand implements Callable<Integer> {
     Security security;
     MetricsSecurity metricsSecurity;
     try {
-      security = securityOptions.security(host, System.getenv());
+      security = securityOptions.security(host, System.getenv(), sagemakerMmeRoot);
       metricsSecurity = securityOptions.metricsSecurity(security);
     } catch (IllegalArgumentException e) {
       throw new picocli.CommandLine.ParameterException(

@@ -51,4 +51,24 @@ class SecurityOptionsTest {
                     .security("127.0.0.1", Map.of()))
         .hasMessageContaining("--tls-cert-file does-not-exist.pem is not a readable file");
   }
+
+  @Test
+  void theSummarySaysWhoMayCallSageMakersModels() {
+    Path root = Path.of("/opt/ml/models");
+    assertThat(
+            SecurityOptions.sageMakerModels(null, parse().security("0.0.0.0", Map.of()).access()))
+        .isEqualTo("off");
+    Security open = parse().security("0.0.0.0", Map.of(), root);
+    assertThat(SecurityOptions.sageMakerModels(root, open.access())).isEqualTo("open");
+    Security management =
+        parse().security("0.0.0.0", Map.of(Tokens.MANAGEMENT_ENV, "m-0123456789abcdef"), root);
+    assertThat(SecurityOptions.sageMakerModels(root, management.access()))
+        .isEqualTo("management token");
+    Security inference =
+        parse().security("0.0.0.0", Map.of(Tokens.INFERENCE_ENV, "i-0123456789abcdef"), root);
+    assertThat(SecurityOptions.sageMakerModels(root, inference.access())).isEqualTo("off");
+    // and the refusal says why, for SageMaker's agent, not how to enable the repository API
+    assertThat(inference.access().check(Scope.MANAGEMENT, true, null).message())
+        .contains("SageMaker's /models is closed because tokens are configured");
+  }
 }
