@@ -627,6 +627,14 @@ public final class ModelManager {
   }
 
   /**
+   * Whether the repository holds a model folder of this name, as of its last scan (start, index,
+   * load): one read of a published set.
+   */
+  public boolean inRepository(String name) {
+    return onDisk.contains(name);
+  }
+
+  /**
    * Loads a model from a folder outside the repository that the caller has checked ({@link
    * MountedModels}: SageMaker's multi-model endpoint), as a repository folder would be loaded: its
    * configuration file (or none), its version folders. The folder is read, never written or

@@ -87,9 +87,10 @@ public final class MountedModels {
         if (models.containsKey(name)) {
           throw InferenceException.failedPrecondition("model '%s' is already loaded", name);
         }
-        if (served(name)) {
+        if (served(name) || manager.inRepository(name)) {
+          // a repository model, served or not: its own load would replace this one's folder
           throw InferenceException.failedPrecondition(
-              "model '%s' is already served from the model repository", name);
+              "model '%s' is a model of the model repository", name);
         }
         if (models.size() >= settings.maxModels()) {
           throw new InferenceException(
@@ -111,7 +112,7 @@ public final class MountedModels {
       load = manager.loadFrom(name, () -> folder(url));
     } catch (RuntimeException e) {
       forget(name);
-      throw e;
+      return CompletableFuture.failedFuture(e);
     }
     return load.whenComplete(
         (v, t) -> {
@@ -228,8 +229,10 @@ public final class MountedModels {
 
   /**
    * The folder a load's {@code url} names, checked: absolute or relative to the root, no {@code ..}
-   * segment, under the root once every symbolic link is followed, a folder, and every file in it
-   * under the root too.
+   * segment, under the root once every symbolic link is followed, not the root itself, a folder,
+   * and every file in it under the root too. Hard links cannot be told from files (a hard link into
+   * the root needs write access to it), nor can a folder swapped between this check and the load
+   * (that needs write access to the root too).
    *
    * @throws InferenceException INVALID_ARGUMENT for a folder outside the root or not a folder,
    *     NOT_FOUND for none
@@ -267,6 +270,11 @@ public final class MountedModels {
     }
     if (!real.startsWith(realRoot)) {
       throw outside(url);
+    }
+    if (real.equals(realRoot)) {
+      // the root itself would walk every extracted model before failing
+      throw InferenceException.invalid(
+          "url '%s': url must name a folder under the root", shown(url));
     }
     if (!Files.isDirectory(real, LinkOption.NOFOLLOW_LINKS)) {
       throw InferenceException.invalid(

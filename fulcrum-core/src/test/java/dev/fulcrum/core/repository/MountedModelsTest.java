@@ -133,6 +133,20 @@ class MountedModelsTest {
   }
 
   @Test
+  void refusesTheRootItselfAndNamesOfTheRepository() throws Exception {
+    assertThatThrownBy(() -> mounted.folder(root.toString()))
+        .hasMessageContaining("url must name a folder under the root");
+    assertThatThrownBy(() -> mounted.folder("."))
+        .hasMessageContaining("url must name a folder under the root");
+    // a repository model, not loaded (explicit mode): its name is the repository's
+    FakeRuntime.writeModel(
+        dir.resolve("repo/in-repo/1/model.onnx"), "in x FP32 -1,2", "out y FP32 -1,2");
+    manager.start(List.of()).join(); // the start scans the repository
+    assertThat(failure(mounted.load("in-repo", url("a")))).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(mounted.list("", 10)).isEmpty();
+  }
+
+  @Test
   void refusesFoldersOutsideTheRoot() throws Exception {
     assertThatThrownBy(() -> mounted.folder(root + "/../outside/model"))
         .hasMessageContaining("'..'");

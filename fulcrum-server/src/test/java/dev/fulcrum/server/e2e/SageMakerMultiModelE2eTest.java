@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
@@ -330,6 +331,52 @@ class SageMakerMultiModelE2eTest {
     r = invoke(server, "nothing-here");
     assertThat(r.statusCode()).as(text(r)).isEqualTo(404);
     assertThat(E2eServer.json(r).path("error_code").asText()).isEqualTo("RESOURCE_DOES_NOT_EXIST");
+  }
+
+  @Test
+  void refusesARepositoryModelsNameAndTheRootItself() throws Exception {
+    HttpResponse<byte[]> r = load(capped, "fraud_classifier", url("a"));
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(409);
+    assertThat(E2eServer.error(r)).contains("model of the model repository");
+    r = load(server, "whole-root", root.toString());
+    assertThat(r.statusCode()).as(text(r)).isEqualTo(400);
+    assertThat(E2eServer.error(r)).contains("url must name a folder under the root");
+  }
+
+  @Test
+  void concurrentLoadsOfOneNameOrPastTheCapLoadOne() throws Exception {
+    List<CompletableFuture<HttpResponse<byte[]>>> same = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      same.add(loadAsync(server, "same", url("f")));
+    }
+    List<Integer> statuses = new ArrayList<>();
+    for (CompletableFuture<HttpResponse<byte[]>> f : same) {
+      statuses.add(f.get().statusCode());
+    }
+    assertThat(statuses).containsOnly(200, 409).containsOnlyOnce(200);
+    assertThat(delete(server, "same").statusCode()).isEqualTo(200);
+
+    CompletableFuture<HttpResponse<byte[]>> one = loadAsync(capped, "cap1", url("cap1"));
+    CompletableFuture<HttpResponse<byte[]>> two = loadAsync(capped, "cap2", url("cap2"));
+    List<Integer> capStatuses = List.of(one.get().statusCode(), two.get().statusCode());
+    assertThat(capStatuses).containsExactlyInAnyOrder(200, 507);
+    for (String m : List.of("cap1", "cap2")) {
+      if (capped.get("/models/" + m).statusCode() == 200) {
+        assertThat(delete(capped, m).statusCode()).isEqualTo(200);
+      }
+    }
+  }
+
+  private static CompletableFuture<HttpResponse<byte[]>> loadAsync(
+      E2eServer s, String name, String url) {
+    return s.sendAsync(
+        s.jsonRequest(
+            "/models",
+            "{\"model_name\": "
+                + E2eServer.quote(name)
+                + ", \"url\": "
+                + E2eServer.quote(url)
+                + "}"));
   }
 
   @Test
