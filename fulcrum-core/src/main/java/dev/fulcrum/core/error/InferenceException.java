@@ -78,6 +78,15 @@ public class InferenceException extends RuntimeException {
         ErrorCode.UNSUPPORTED_MEDIA_TYPE, String.format(Locale.ROOT, format, args));
   }
 
+  /**
+   * A client's text as a message may quote it: control characters as {@code ?} (no forged log
+   * lines), at most 200 characters and {@code ...}.
+   */
+  public static String shown(String text) {
+    String printable = text.replaceAll("\\p{Cntrl}", "?");
+    return printable.length() > 200 ? printable.substring(0, 200) + "..." : printable;
+  }
+
   @FormatMethod
   public static InferenceException invalid(@FormatString String format, @Nullable Object... args) {
     return new InferenceException(

@@ -245,11 +245,13 @@ public final class MountedModels {
     try {
       asked = Path.of(url);
     } catch (InvalidPathException e) {
-      throw InferenceException.invalid("url '%s' is not a path: %s", shown(url), e.getReason());
+      throw InferenceException.invalid(
+          "url '%s' is not a path: %s", InferenceException.shown(url), e.getReason());
     }
     for (Path part : asked) {
       if (part.toString().equals("..")) {
-        throw InferenceException.invalid("url '%s' may not hold '..'", shown(url));
+        throw InferenceException.invalid(
+            "url '%s' may not hold '..'", InferenceException.shown(url));
       }
     }
     Path root = settings.root();
@@ -258,7 +260,7 @@ public final class MountedModels {
       throw outside(url);
     }
     if (!Files.exists(path)) {
-      throw InferenceException.notFound("url '%s': no such folder", shown(url));
+      throw InferenceException.notFound("url '%s': no such folder", InferenceException.shown(url));
     }
     Path real;
     Path realRoot;
@@ -266,7 +268,8 @@ public final class MountedModels {
       realRoot = root.toRealPath();
       real = path.toRealPath();
     } catch (IOException e) {
-      throw InferenceException.notFound("url '%s': %s", shown(url), ModelManager.why(e));
+      throw InferenceException.notFound(
+          "url '%s': %s", InferenceException.shown(url), ModelManager.why(e));
     }
     if (!real.startsWith(realRoot)) {
       throw outside(url);
@@ -274,13 +277,13 @@ public final class MountedModels {
     if (real.equals(realRoot)) {
       // the root itself would walk every extracted model before failing
       throw InferenceException.invalid(
-          "url '%s': url must name a folder under the root", shown(url));
+          "url '%s': url must name a folder under the root", InferenceException.shown(url));
     }
     if (!Files.isDirectory(real, LinkOption.NOFOLLOW_LINKS)) {
       throw InferenceException.invalid(
           "url '%s' is not a folder: give the folder that holds the model's version folders"
               + " (1/model.onnx) and its config.yaml or config.pbtxt",
-          shown(url));
+          InferenceException.shown(url));
     }
     checkFiles(url, real, realRoot);
     return real;
@@ -294,32 +297,30 @@ public final class MountedModels {
         Path f = it.next();
         if (++n > MAX_FILES) {
           throw InferenceException.invalid(
-              "url '%s' holds more than %d files", shown(url), MAX_FILES);
+              "url '%s' holds more than %d files", InferenceException.shown(url), MAX_FILES);
         }
         if (Files.isSymbolicLink(f) && !f.toRealPath().startsWith(realRoot)) {
           throw InferenceException.invalid(
               "url '%s': %s is a symbolic link out of the model root",
-              shown(url), folder.relativize(f));
+              InferenceException.shown(url), folder.relativize(f));
         }
       }
     } catch (IOException e) {
-      throw InferenceException.invalid("url '%s': %s", shown(url), ModelManager.why(e));
+      throw InferenceException.invalid(
+          "url '%s': %s", InferenceException.shown(url), ModelManager.why(e));
     } catch (UncheckedIOException e) {
       if (e.getCause() instanceof FileSystemLoopException) {
-        throw InferenceException.invalid("url '%s' holds a loop of symbolic links", shown(url));
+        throw InferenceException.invalid(
+            "url '%s' holds a loop of symbolic links", InferenceException.shown(url));
       }
-      throw InferenceException.invalid("url '%s': %s", shown(url), e.getMessage());
+      throw InferenceException.invalid(
+          "url '%s': %s", InferenceException.shown(url), e.getMessage());
     }
   }
 
   private InferenceException outside(String url) {
     return InferenceException.invalid(
         "url '%s' is not under the model root %s (--sagemaker-mme-root)",
-        shown(url), settings.root());
-  }
-
-  private static String shown(String s) {
-    String printable = s.replaceAll("\\p{Cntrl}", "?");
-    return printable.length() > 200 ? printable.substring(0, 200) + "..." : printable;
+        InferenceException.shown(url), settings.root());
   }
 }

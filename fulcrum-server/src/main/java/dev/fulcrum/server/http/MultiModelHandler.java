@@ -137,7 +137,8 @@ final class MultiModelHandler {
       // answered below
     }
     throw InferenceException.invalid(
-        "limit must be a whole number 1 to %d, was '%s'", MAX_PAGE, shown(limit));
+        "limit must be a whole number 1 to %d, was '%s'",
+        MAX_PAGE, InferenceException.shown(limit));
   }
 
   /** The page token of a list that ends at model {@code last}: its name, base64url. */
@@ -156,7 +157,7 @@ final class MultiModelHandler {
       return new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
     } catch (IllegalArgumentException e) {
       throw InferenceException.invalid(
-          "next_page_token '%s' is not a token this server gave", shown(token));
+          "next_page_token '%s' is not a token this server gave", InferenceException.shown(token));
     }
   }
 
@@ -192,10 +193,5 @@ final class MultiModelHandler {
       }
       return v.asText();
     }
-  }
-
-  private static String shown(String s) {
-    String printable = s.replaceAll("\\p{Cntrl}", "?");
-    return printable.length() > 100 ? printable.substring(0, 100) + "..." : printable;
   }
 }
