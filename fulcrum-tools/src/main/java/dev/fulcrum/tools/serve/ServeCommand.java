@@ -11,6 +11,7 @@ import dev.fulcrum.core.repository.ModelRepository;
 import dev.fulcrum.core.repository.ModelState;
 import dev.fulcrum.core.repository.ModelVersion;
 import dev.fulcrum.core.repository.ModelVersionStatus;
+import dev.fulcrum.core.repository.MountedModels;
 import dev.fulcrum.core.repository.RepositorySource;
 import dev.fulcrum.core.runtime.ComputeNice;
 import dev.fulcrum.core.runtime.IdleHeapTrimmer;
@@ -640,22 +641,8 @@ public final class ServeCommand implements Callable<Integer> {
     }
     repository.manager().modelFiles(modelFileSettings());
     Path mmeRoot = sagemakerMmeRoot;
-    if (mmeRoot != null) {
-      if (repository.settings().mode() != ControlMode.EXPLICIT) {
-        throw new picocli.CommandLine.ParameterException(
-            new picocli.CommandLine(this),
-            "--sagemaker-mme-root needs --model-control-mode explicit");
-      }
-      if (!java.nio.file.Files.isDirectory(mmeRoot)) {
-        throw new picocli.CommandLine.ParameterException(
-            new picocli.CommandLine(this), "--sagemaker-mme-root " + mmeRoot + ": no such folder");
-      }
-      if (sagemakerMmeMaxModels < 1) {
-        throw new picocli.CommandLine.ParameterException(
-            new picocli.CommandLine(this), "--sagemaker-mme-max-models must be >= 1");
-      }
-      repository.mount(
-          new dev.fulcrum.core.repository.MountedModels.Settings(mmeRoot, sagemakerMmeMaxModels));
+    if (mmeRoot != null) { // checked by checkOptions
+      repository.mount(new MountedModels.Settings(mmeRoot, sagemakerMmeMaxModels));
     }
     if (repository.settings().mode() == ControlMode.EXPLICIT) {
       try {
@@ -1036,6 +1023,30 @@ public final class ServeCommand implements Callable<Integer> {
             });
     stopped.await();
     return 0;
+  }
+
+  /**
+   * {@code --sagemaker-mme-root}'s usage errors, made before anything starts: explicit model
+   * control, an existing folder, a cap of at least one model.
+   */
+  private void checkSageMakerMme() {
+    Path root = sagemakerMmeRoot;
+    if (root == null) {
+      return;
+    }
+    if (repositorySettings().mode() != ControlMode.EXPLICIT) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--sagemaker-mme-root needs --model-control-mode explicit");
+    }
+    if (!Files.isDirectory(root)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--sagemaker-mme-root " + root + ": no such folder");
+    }
+    if (sagemakerMmeMaxModels < 1) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--sagemaker-mme-max-models must be >= 1");
+    }
   }
 
   private ModelRepository.Settings repositorySettings() {
@@ -1468,6 +1479,7 @@ public final class ServeCommand implements Callable<Integer> {
           new picocli.CommandLine(this), tracingMistake);
     }
     clientShmRegionsPerTenant();
+    checkSageMakerMme();
     if (grpcMaxMetadataBytes < GrpcServerConfig.MIN_MAX_METADATA_SIZE
         || grpcMaxMetadataBytes > GrpcServerConfig.MAX_MAX_METADATA_SIZE) {
       throw new picocli.CommandLine.ParameterException(

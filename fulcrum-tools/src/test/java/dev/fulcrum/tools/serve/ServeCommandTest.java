@@ -173,6 +173,36 @@ class ServeCommandTest {
   }
 
   @Test
+  void sageMakerMmeMistakesAreUsageErrorsBeforeAnythingStarts(@TempDir Path tmp) {
+    String root = tmp.toString();
+    assertThatThrownBy(
+            Objects.requireNonNull(ServeArgs.parse(List.of("--sagemaker-mme-root", root)))
+                ::checkOptions)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessage("--sagemaker-mme-root needs --model-control-mode explicit");
+    String missing = tmp.resolve("nosuch").toString();
+    assertThatThrownBy(
+            Objects.requireNonNull(
+                    ServeArgs.parse(
+                        List.of(
+                            "--model-control-mode", "explicit", "--sagemaker-mme-root", missing)))
+                ::checkOptions)
+        .hasMessageContaining("no such folder");
+    assertThatThrownBy(
+            Objects.requireNonNull(
+                    ServeArgs.parse(
+                        List.of(
+                            "--model-control-mode",
+                            "explicit",
+                            "--sagemaker-mme-root",
+                            root,
+                            "--sagemaker-mme-max-models",
+                            "0")))
+                ::checkOptions)
+        .hasMessage("--sagemaker-mme-max-models must be >= 1");
+  }
+
+  @Test
   void anUnreadableRepositoryIsRefusedBeforeAnythingStarts(@TempDir Path tmp) throws Exception {
     Path repo = Files.createDirectories(tmp.resolve("models"));
     Files.setPosixFilePermissions(repo, java.util.Set.of());
