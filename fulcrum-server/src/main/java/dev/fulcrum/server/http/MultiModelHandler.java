@@ -1,14 +1,9 @@
 package dev.fulcrum.server.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fulcrum.core.InferenceService;
 import dev.fulcrum.core.error.InferenceException;
 import dev.fulcrum.core.repository.MountedModels;
-import dev.fulcrum.server.codec.Json;
+import dev.fulcrum.server.codec.SageMakerJson;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -24,7 +19,8 @@ import org.jspecify.annotations.Nullable;
  * (the loaded models, {@code next_page_token} paging), {@code GET /models/<m>} ({@code
  * {"modelName", "modelUrl"}}) and {@code DELETE /models/<m>} (drain and unload), all on {@link
  * MountedModels}; {@code POST /models/<m>/invoke} is {@code /invocations}' path ({@link #invoked}).
- * Decodes and encodes only: the checks, the cap and the loads are the core's.
+ * Thin: {@link SageMakerJson} decodes and encodes; the checks, the cap and the loads are the
+ * core's.
  *
  * <p>Threads: called on the event loop; holds no mutable state of its own.
  */
@@ -55,7 +51,8 @@ final class MultiModelHandler {
   /** {@code POST /models}: loads a model; 200 once it serves. */
   CompletableFuture<Reply> load(FullHttpRequest request) {
     MountedModels m = mounted();
-    LoadRequest asked = LoadRequest.parse(request.content().toString(StandardCharsets.UTF_8));
+    SageMakerJson.LoadRequest asked =
+        SageMakerJson.decodeLoad(request.content().toString(StandardCharsets.UTF_8));
     return m.load(asked.name(), asked.url())
         .thenApply(v -> status("model '" + asked.name() + "' loaded"));
   }
@@ -71,7 +68,7 @@ final class MultiModelHandler {
     if (m == null) {
       throw InferenceException.notFound("model '%s' is not loaded", model);
     }
-    return Responses.json(HttpResponseStatus.OK, entry(JsonNodeFactory.instance.objectNode(), m));
+    return Responses.json(HttpResponseStatus.OK, SageMakerJson.model(m));
   }
 
   /**
@@ -84,15 +81,12 @@ final class MultiModelHandler {
     String after = decodeToken(first(query, "next_page_token"));
     int limit = limit(first(query, "limit"));
     List<MountedModels.Mounted> page = m.list(after, limit + 1);
-    ObjectNode out = JsonNodeFactory.instance.objectNode();
-    ArrayNode models = out.putArray("models");
-    for (int i = 0; i < Math.min(limit, page.size()); i++) {
-      entry(models.addObject(), page.get(i));
-    }
-    if (page.size() > limit) {
-      out.put("nextPageToken", encodeToken(page.get(limit - 1).name()));
-    }
-    return Responses.json(HttpResponseStatus.OK, out);
+    boolean more = page.size() > limit;
+    return Responses.json(
+        HttpResponseStatus.OK,
+        SageMakerJson.models(
+            more ? page.subList(0, limit) : page,
+            more ? encodeToken(page.get(limit - 1).name()) : null));
   }
 
   /**
@@ -109,13 +103,8 @@ final class MultiModelHandler {
     return model;
   }
 
-  private static ObjectNode entry(ObjectNode node, MountedModels.Mounted m) {
-    return node.put("modelName", m.name()).put("modelUrl", m.url());
-  }
-
   private static Reply status(String text) {
-    return Responses.json(
-        HttpResponseStatus.OK, JsonNodeFactory.instance.objectNode().put("status", text));
+    return Responses.json(HttpResponseStatus.OK, SageMakerJson.status(text));
   }
 
   private static @Nullable String first(QueryStringDecoder query, String name) {
@@ -158,40 +147,6 @@ final class MultiModelHandler {
     } catch (IllegalArgumentException e) {
       throw InferenceException.invalid(
           "next_page_token '%s' is not a token this server gave", InferenceException.shown(token));
-    }
-  }
-
-  /**
-   * A load request's body: {@code {"model_name": "<name>", "url": "<folder>"}}.
-   *
-   * @param name the model's name
-   * @param url its folder
-   */
-  record LoadRequest(String name, String url) {
-    /**
-     * @throws InferenceException INVALID_ARGUMENT for a body that is not that object
-     */
-    static LoadRequest parse(String body) {
-      JsonNode node;
-      try {
-        node = Json.MAPPER.readTree(body);
-      } catch (JsonProcessingException e) {
-        throw InferenceException.invalid(
-            "the request body is not valid JSON: %s", e.getOriginalMessage());
-      }
-      if (node == null || !node.isObject()) {
-        throw InferenceException.invalid(
-            "the request body must be a JSON object {\"model_name\": ..., \"url\": ...}");
-      }
-      return new LoadRequest(text(node, "model_name"), text(node, "url"));
-    }
-
-    private static String text(JsonNode node, String field) {
-      JsonNode v = node.get(field);
-      if (v == null || !v.isTextual() || v.asText().isEmpty()) {
-        throw InferenceException.invalid("field '%s' must be a non-empty string", field);
-      }
-      return v.asText();
     }
   }
 }

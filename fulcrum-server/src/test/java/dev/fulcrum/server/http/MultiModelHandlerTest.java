@@ -26,26 +26,6 @@ class MultiModelHandlerTest {
   }
 
   @Test
-  void decodesALoadRequest() {
-    assertThat(MultiModelHandler.LoadRequest.parse("{\"model_name\": \"m\", \"url\": \"/opt/x\"}"))
-        .isEqualTo(new MultiModelHandler.LoadRequest("m", "/opt/x"));
-    for (String bad :
-        new String[] {
-          "",
-          "[]",
-          "{",
-          "{\"url\": \"/x\"}",
-          "{\"model_name\": \"m\"}",
-          "{\"model_name\": 1, \"url\": \"/x\"}",
-          "{\"model_name\": \"\", \"url\": \"/x\"}"
-        }) {
-      assertThatThrownBy(() -> MultiModelHandler.LoadRequest.parse(bad))
-          .as(bad)
-          .isInstanceOf(InferenceException.class);
-    }
-  }
-
-  @Test
   void pageTokensAndLimits() {
     String token = MultiModelHandler.encodeToken("fraud/ä b");
     assertThat(token).doesNotContain("/", "+", "=");
