@@ -114,8 +114,13 @@ final class OneBufferResponses extends ChannelOutboundHandlerAdapter {
       int a = first.readableBytes();
       int n = second.readableBytes();
       ByteBuf joined = ctx.alloc().ioBuffer(a + n);
-      first.getBytes(first.readerIndex(), joined, a);
-      second.getBytes(second.readerIndex(), joined, n);
+      try {
+        first.getBytes(first.readerIndex(), joined, a);
+        second.getBytes(second.readerIndex(), joined, n);
+      } catch (RuntimeException e) {
+        joined.release(); // a source that cannot be read: the new buffer is nobody's
+        throw e;
+      }
       return joined;
     } finally {
       first.release();
