@@ -25,6 +25,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
@@ -174,7 +176,7 @@ public final class PredictCommand implements Callable<Integer> {
   @Option(names = "--quiet", description = "No progress and no summary on stderr (errors still).")
   boolean quiet;
 
-  /** A bad row that stops the run (--on-error fail). */
+  /** What stops the run: a bad row (--on-error fail), or an overload that outlasts the patience. */
   private static final class Stopped extends Exception {
     private static final long serialVersionUID = 1L;
 
@@ -214,7 +216,12 @@ public final class PredictCommand implements Callable<Integer> {
     BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
     Format inFormat = format != null ? format : byName(input, null);
     if (inFormat == null) {
-      inFormat = sniff(in);
+      try {
+        inFormat = sniff(in);
+      } catch (IOException | RuntimeException e) {
+        in.close();
+        throw e;
+      }
     }
     csvIn = inFormat == Format.csv;
     OfflineModel m;
@@ -431,31 +438,53 @@ public final class PredictCommand implements Callable<Integer> {
     progress.add(rows, errors);
   }
 
-  /** The most times a batch the model's full queue refused is sent again. */
-  private static final int OVERLOAD_RETRIES = 100;
+  /**
+   * How long a batch the model keeps refusing as overloaded is sent again before the run stops: an
+   * overload that lasts this long is the model's state, not a pause, and its rows are not bad.
+   */
+  private static final long OVERLOAD_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(60);
 
   /**
-   * A batch's answer; a batch refused because the model's queue was full (its {@code
-   * max-queue-size} smaller than what is in flight) is sent again after a pause, as a client
-   * retries a 429: an overload is no fault of the rows.
+   * A batch's answer; a batch refused because the model was overloaded (a full queue, RESOURCE_
+   * EXHAUSTED) is sent again after a pause (the refusal's retry hint where it gives one, else a
+   * backoff to 100 ms), as a client retries a 429: an overload is no fault of the rows. When it
+   * lasts {@link #OVERLOAD_PATIENCE_NANOS} the run stops with that reason, whatever {@code
+   * --on-error} says, rather than scoring the rows one by one as if they were bad.
    */
-  private byte[] answer(Batch b) throws IOException, ExecutionException {
+  private byte[] answer(Batch b) throws IOException, ExecutionException, Stopped {
     Batch current = b;
+    long since = System.nanoTime();
     for (int attempt = 0; ; attempt++) {
+      Duration pause;
       try {
         return current.answer().get();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted", e);
       } catch (ExecutionException e) {
-        if (attempt >= OVERLOAD_RETRIES
-            || !(e.getCause() instanceof InferenceException ie)
+        if (!(e.getCause() instanceof InferenceException ie)
             || ie.code() != ErrorCode.RESOURCE_EXHAUSTED) {
           throw e;
         }
+        if (System.nanoTime() - since > OVERLOAD_PATIENCE_NANOS) {
+          throw new Stopped(
+              where()
+                  + ":"
+                  + b.rows().get(0).line()
+                  + ": the model stayed overloaded for "
+                  + TimeUnit.NANOSECONDS.toSeconds(OVERLOAD_PATIENCE_NANOS)
+                  + " s ("
+                  + ie.getMessage()
+                  + "); lower --in-flight or raise the model's max-queue-size");
+        }
+        Duration hint = ie.retryAfter();
+        pause =
+            hint != null
+                ? Duration.ofMillis(Math.clamp(hint.toMillis(), 1, 1_000))
+                : Duration.ofMillis(Math.min(100, 1L << Math.min(attempt, 7)));
       }
       try {
-        Thread.sleep(Math.min(100, 1L << attempt));
+        Thread.sleep(pause);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted", e);
