@@ -528,14 +528,14 @@ final class HttpDispatcher extends ChannelInboundHandlerAdapter {
         yield infer.invocations(target, csv, request, ctx.executor(), trace, tenant, early);
       }
       case TEI_EMBED -> {
-        String model = tei.model();
+        String model = openAi.decode(tei::model, tenant, early); // its refusal counted too
         TeiJson.EmbedRequest asked =
             openAi.decode(() -> TeiJson.decodeEmbed(request.content()), tenant, early);
         TraceParent trace = traced(request, model, "");
         yield tei.embed(asked, model, ctx.executor(), trace, tenant, early);
       }
       case TEI_SIMILARITY -> {
-        String model = tei.model();
+        String model = openAi.decode(tei::model, tenant, early); // its refusal counted too
         TeiJson.SimilarityRequest asked =
             openAi.decode(() -> TeiJson.decodeSimilarity(request.content()), tenant, early);
         TraceParent trace = traced(request, model, "");

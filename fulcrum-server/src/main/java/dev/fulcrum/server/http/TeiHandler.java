@@ -270,7 +270,9 @@ final class TeiHandler {
     return switch (oip.code()) {
       case 429 -> "Overloaded";
       case 503 -> "Unhealthy";
-      case 424, 500, 501, 504 -> "Backend";
+      case 424, 500, 504 -> "Backend";
+      // 501 (a route this server does not serve, e.g. /tokenize) is the request's, not a backend's
+      // failure
       default -> "Validation";
     };
   }

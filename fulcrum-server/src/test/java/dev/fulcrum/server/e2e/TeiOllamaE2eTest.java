@@ -164,9 +164,9 @@ class TeiOllamaE2eTest {
     teiError(server.post("/embed", "{\"inputs\":" + inputs(many) + "}"), 413, "Validation");
     // minilm_text normalizes: raw vectors cannot be given, and that is said, not ignored.
     teiError(server.post("/embed", "{\"inputs\":\"a\",\"normalize\":false}"), 422, "Validation");
-    JsonNode all = teiError(server.post("/embed_all", "{\"inputs\":\"a\"}"), 501, "Backend");
+    JsonNode all = teiError(server.post("/embed_all", "{\"inputs\":\"a\"}"), 501, "Validation");
     assertThat(all.get("error").asText()).contains("/embed_all is not served");
-    teiError(server.post("/tokenize", "{\"inputs\":\"a\"}"), 501, "Backend");
+    teiError(server.post("/tokenize", "{\"inputs\":\"a\"}"), 501, "Validation");
     // A refusal before any handler (the method) in TEI's shape too.
     teiError(server.get("/embed"), 405, "Validation");
   }
