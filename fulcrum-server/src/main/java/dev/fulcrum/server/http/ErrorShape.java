@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.List;
 
 /**
  * The shape of an error's body on a request's API, told from its path (in place, without
@@ -47,25 +48,8 @@ enum ErrorShape {
    */
   static boolean isMlflowPath(String uri) {
     int start = Route.absoluteFormPath(uri);
-    int end = uri.length();
-    for (int i = start; i < end; i++) {
-      char c = uri.charAt(i);
-      if (c == '?' || c == '#') {
-        end = i;
-        break;
-      }
-    }
-    while (end > start + 1 && uri.charAt(end - 1) == '/') {
-      end--;
-    }
-    // Compared in place: this runs for every request's head (no substring per request).
-    int length = end - start;
-    for (String p : MLFLOW_PATHS) {
-      if (p.length() == length && uri.startsWith(p, start)) {
-        return true;
-      }
-    }
-    return isInvokePath(uri, start, end);
+    int end = Route.pathEnd(uri, start);
+    return Route.pathIn(uri, start, end, MLFLOW_PATHS) || isInvokePath(uri, start, end);
   }
 
   /** Whether {@code uri[start, end)} is {@code /models/<m>/invoke}, one segment for the model. */
@@ -81,7 +65,8 @@ enum ErrorShape {
   private static final String MODELS = "/models/";
   private static final String INVOKE = "/invoke";
 
-  private static final String[] MLFLOW_PATHS = {"/invocations", "/ping", "/health", "/version"};
+  private static final List<String> MLFLOW_PATHS =
+      List.of("/invocations", "/ping", "/health", "/version");
 
   /** An error reply (OIP's shape, as {@link Responses#error} writes it) rewritten in this shape. */
   Reply shaped(Reply reply) {

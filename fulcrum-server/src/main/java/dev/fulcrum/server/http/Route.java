@@ -198,6 +198,39 @@ record Route(Endpoint endpoint, String model, String version) {
     return absoluteFormPath(uri, uri.length());
   }
 
+  /**
+   * Where a request target's path ends: before its query or fragment, and before trailing slashes
+   * (one kept for the root); {@code start} is {@link #absoluteFormPath(String)}'s.
+   */
+  static int pathEnd(String uri, int start) {
+    int end = uri.length();
+    for (int i = start; i < end; i++) {
+      char c = uri.charAt(i);
+      if (c == '?' || c == '#') {
+        end = i;
+        break;
+      }
+    }
+    while (end > start + 1 && uri.charAt(end - 1) == '/') {
+      end--;
+    }
+    return end;
+  }
+
+  /**
+   * Whether {@code uri[start, end)} is one of {@code paths}, compared in place: the error shapes
+   * ask this for every request's head, so no substring is made.
+   */
+  static boolean pathIn(String uri, int start, int end, List<String> paths) {
+    int length = end - start;
+    for (String p : paths) {
+      if (p.length() == length && uri.startsWith(p, start)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static int absoluteFormPath(String uri, int end) {
     if (uri.isEmpty() || uri.charAt(0) == '/') {
       return 0;

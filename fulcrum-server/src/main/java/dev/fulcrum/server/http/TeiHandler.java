@@ -210,24 +210,7 @@ final class TeiHandler {
   /** Whether a request target is one of TEI's paths (compared in place, as {@link ErrorShape}). */
   static boolean isPath(String uri) {
     int start = Route.absoluteFormPath(uri);
-    int end = uri.length();
-    for (int i = start; i < end; i++) {
-      char c = uri.charAt(i);
-      if (c == '?' || c == '#') {
-        end = i;
-        break;
-      }
-    }
-    while (end > start + 1 && uri.charAt(end - 1) == '/') {
-      end--;
-    }
-    int length = end - start;
-    for (String p : PATHS) {
-      if (p.length() == length && uri.startsWith(p, start)) {
-        return true;
-      }
-    }
-    return false;
+    return Route.pathIn(uri, start, Route.pathEnd(uri, start), PATHS);
   }
 
   /** TEI's error reply for a failure of a request on its paths. */
