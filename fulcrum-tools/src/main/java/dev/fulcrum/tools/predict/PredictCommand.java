@@ -449,7 +449,10 @@ public final class PredictCommand implements Callable<Integer> {
    * EXHAUSTED) is sent again after a pause (the refusal's retry hint where it gives one, else a
    * backoff to 100 ms), as a client retries a 429: an overload is no fault of the rows. When it
    * lasts {@link #OVERLOAD_PATIENCE_NANOS} the run stops with that reason, whatever {@code
-   * --on-error} says, rather than scoring the rows one by one as if they were bad.
+   * --on-error} says, rather than scoring the rows one by one as if they were bad. Every
+   * RESOURCE_EXHAUSTED is retried, not only one with a retry hint: a full queue's hint is null
+   * until the model has measured a pass, and offline each such refusal the core gives is load (a
+   * full queue, an SLO's early refusal, best-effort over half a queue), none a fault of the rows.
    */
   private byte[] answer(Batch b) throws IOException, ExecutionException, Stopped {
     Batch current = b;
