@@ -2,10 +2,15 @@ package dev.fulcrum.server.codec;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fulcrum.core.error.InferenceException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 
 /**
  * The one Jackson databind configuration the HTTP transport uses (trees: metadata, repository
@@ -39,5 +44,27 @@ public final class Json {
    */
   public static JsonNode tree(JsonParser p) throws IOException {
     return STREAMING.readTree(p);
+  }
+
+  /**
+   * A request body read as a JSON object (TEI's and Ollama's codecs).
+   *
+   * @param fields what the object holds, for the refusal's message
+   * @throws InferenceException INVALID_ARGUMENT for a body that is not valid JSON or not an object
+   */
+  static JsonNode requestObject(ByteBuf body, String fields) {
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(new ByteBufInputStream(body.duplicate()));
+    } catch (JsonProcessingException e) {
+      throw InferenceException.invalid(
+          "the request body is not valid JSON: %s", e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (root == null || !root.isObject()) {
+      throw InferenceException.invalid("the request body must be a JSON object with %s", fields);
+    }
+    return root;
   }
 }

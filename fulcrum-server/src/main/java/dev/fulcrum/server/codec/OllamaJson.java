@@ -1,13 +1,11 @@
 package dev.fulcrum.server.codec;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -47,7 +45,7 @@ public final class OllamaJson {
 
   /** Decodes a {@code POST /api/embed} body: {@code {"model", "input": str | [str], ...}}. */
   public static EmbedRequest decodeEmbed(ByteBuf body) {
-    JsonNode root = object(body);
+    JsonNode root = Json.requestObject(body, "'model'");
     String model = model(root);
     JsonNode input = root.get("input");
     List<String> texts;
@@ -101,7 +99,7 @@ public final class OllamaJson {
 
   /** Decodes a legacy {@code POST /api/embeddings} body: {@code {"model", "prompt"}}. */
   public static EmbedRequest decodeEmbeddings(ByteBuf body) {
-    JsonNode root = object(body);
+    JsonNode root = Json.requestObject(body, "'model'");
     String model = model(root);
     JsonNode prompt = root.get("prompt");
     if (prompt == null || !prompt.isTextual()) {
@@ -109,22 +107,6 @@ public final class OllamaJson {
           "'prompt' is required: a string, was %s", prompt == null ? "absent" : shown(prompt));
     }
     return new EmbedRequest(model, List.of(text(prompt.asText(), "prompt")), true, 0, true);
-  }
-
-  private static JsonNode object(ByteBuf body) {
-    JsonNode root;
-    try {
-      root = Json.MAPPER.readTree(new ByteBufInputStream(body.duplicate()));
-    } catch (JsonProcessingException e) {
-      throw InferenceException.invalid(
-          "the request body is not valid JSON: %s", e.getOriginalMessage());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    if (root == null || !root.isObject()) {
-      throw InferenceException.invalid("the request body must be a JSON object with 'model'");
-    }
-    return root;
   }
 
   /** The {@code model} field, its {@code :latest} tag taken off (any other tag is kept). */

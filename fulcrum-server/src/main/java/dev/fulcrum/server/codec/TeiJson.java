@@ -1,13 +1,11 @@
 package dev.fulcrum.server.codec;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fulcrum.core.error.ErrorCode;
 import dev.fulcrum.core.error.InferenceException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -60,7 +58,7 @@ public final class TeiJson {
    * prompts), are refused rather than ignored; fields that change nothing are ignored.
    */
   public static EmbedRequest decodeEmbed(ByteBuf body) {
-    JsonNode root = object(body, "'inputs'");
+    JsonNode root = Json.requestObject(body, "'inputs'");
     List<String> inputs = texts(root.get("inputs"), "inputs");
     unserved(root);
     return new EmbedRequest(inputs, bool(root, "normalize", true), bool(root, "truncate", false));
@@ -90,7 +88,7 @@ public final class TeiJson {
 
   /** Decodes a {@code POST /similarity} body. */
   public static SimilarityRequest decodeSimilarity(ByteBuf body) {
-    JsonNode root = object(body, "'inputs': {'source_sentence', 'sentences'}");
+    JsonNode root = Json.requestObject(body, "'inputs': {'source_sentence', 'sentences'}");
     JsonNode inputs = root.get("inputs");
     if (inputs == null || !inputs.isObject()) {
       throw InferenceException.invalid(
@@ -108,22 +106,6 @@ public final class TeiJson {
     unserved(root);
     return new SimilarityRequest(
         text(source.asText(), "inputs.source_sentence"), all, bool(root, "truncate", false));
-  }
-
-  private static JsonNode object(ByteBuf body, String fields) {
-    JsonNode root;
-    try {
-      root = Json.MAPPER.readTree(new ByteBufInputStream(body.duplicate()));
-    } catch (JsonProcessingException e) {
-      throw InferenceException.invalid(
-          "the request body is not valid JSON: %s", e.getOriginalMessage());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    if (root == null || !root.isObject()) {
-      throw InferenceException.invalid("the request body must be a JSON object with %s", fields);
-    }
-    return root;
   }
 
   private static List<String> texts(@Nullable JsonNode node, String field) {
