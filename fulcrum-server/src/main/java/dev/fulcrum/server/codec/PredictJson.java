@@ -114,15 +114,7 @@ public final class PredictJson {
             values.get(0).row(r);
             continue;
           }
-          w.raw('{');
-          for (int i = 0; i < values.size(); i++) {
-            if (i > 0) {
-              w.raw(',');
-            }
-            w.raw(values.get(i).field);
-            values.get(i).row(r);
-          }
-          w.raw('}');
+          record(w, values, r);
         }
         w.raw(']');
       } else {
@@ -190,15 +182,7 @@ public final class PredictJson {
         values.add(new Values(t, w));
       }
       for (int r = 0; r < instances; r++) {
-        w.raw('{');
-        for (int i = 0; i < values.size(); i++) {
-          if (i > 0) {
-            w.raw(',');
-          }
-          w.raw(values.get(i).field);
-          values.get(i).row(r);
-        }
-        w.raw('}');
+        record(w, values, r);
         w.raw('\n');
       }
       w.flush();
@@ -209,6 +193,19 @@ public final class PredictJson {
       }
     }
     return out;
+  }
+
+  /** Row {@code r} as a record of every output's name to its value for that row. */
+  private static void record(JsonBufferWriter w, List<Values> values, int r) {
+    w.raw('{');
+    for (int i = 0; i < values.size(); i++) {
+      if (i > 0) {
+        w.raw(',');
+      }
+      w.raw(values.get(i).field);
+      values.get(i).row(r);
+    }
+    w.raw('}');
   }
 
   private static final byte[] PREDICTIONS =
